@@ -1,0 +1,28 @@
+"""featcache: run a frozen pretrained image network once, cache the embeddings
+in HDF5, then train and compare classifier heads on them in seconds.
+
+The Python API mirrors the CLI: ``featcache.extract(...)`` is
+``featcache extract ...``, ``featcache.open_cache(path)`` backs
+``featcache info``.
+"""
+
+__version__ = "0.1.0"
+
+_API = {
+    "extract": ("featcache.extraction", "extract"),
+    "open_cache": ("featcache.cache", "open_cache"),
+    "FeatcacheError": ("featcache.errors", "FeatcacheError"),
+}
+
+
+def __getattr__(name):
+    # Lazy so that `import featcache` (and the CLI's error paths) do not pull in TensorFlow.
+    if name in _API:
+        import importlib
+
+        module, attr = _API[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'featcache' has no attribute {name!r}")
+
+
+__all__ = list(_API)

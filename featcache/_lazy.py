@@ -1,0 +1,34 @@
+"""Quiet, lazy imports of TensorFlow / Keras.
+
+Importing TensorFlow takes seconds and prints C++ log banners on stderr;
+commands that only read an HDF5 file (``info``) or reject bad input should not
+pay for it, and a user error should stay one line.
+"""
+
+import os
+import sys
+
+
+def quiet_env() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def keras():
+    quiet_env()
+    if "tensorflow" not in sys.modules:
+        # The banners come from native code at import, below Python's logging,
+        # so only the file descriptor can be silenced; import errors still
+        # raise (and print) normally once it is restored.
+        saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        try:
+            import tensorflow  # noqa: F401
+        except ImportError:
+            pass  # another Keras backend (e.g. JAX on the GPU machine)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
+    import keras as _keras
+
+    return _keras

@@ -1,0 +1,157 @@
+"""Registry of pretrained backbones, after ``keras.applications``.
+
+Each entry keeps together what must never be mixed up between networks: the
+builder, its own ``preprocess_input``, the width of its pooled features, its
+canonical input size and the layers worth probing. Everything else in
+featcache asks this registry instead of naming a network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ._lazy import keras
+from .errors import FeatcacheError
+
+
+@dataclass(frozen=True)
+class Backbone:
+    name: str
+    application: str  # attribute of keras.applications that builds it
+    preprocess_module: str  # keras.applications.<module>.preprocess_input
+    width: int  # channels of the final feature map (pooled feature width)
+    default_size: int  # input size its ImageNet weights were trained at
+    final_layer: str  # name of the last layer of the headless base
+    min_size: int = 32
+    # Names of the intermediate activations `--layers blocks` pools; the final
+    # output is always added.
+    block_layers: tuple[str, ...] = field(default=())
+
+    def preprocess_input(self, x):
+        return getattr(keras().applications, self.preprocess_module).preprocess_input(x)
+
+    @property
+    def preprocessing(self) -> str:
+        """Identity of the pixel pipeline, stored in caches and heads."""
+        return f"float32,gray_to_rgb,resize_bilinear,{self.preprocess_module}.preprocess_input"
+
+    def build(self, weights: str, image_size: int):
+        """The headless base (``include_top=False``), frozen.
+
+        ``weights`` is ``"imagenet"`` (Keras download or its local cache),
+        ``"random"`` (explicitly untrained) or a path to a weights file.
+        """
+        check_image_size(self, image_size)
+        k = keras()
+        builder = getattr(k.applications, self.application)
+        shape = (image_size, image_size, 3)
+        if weights == "random":
+            base = builder(include_top=False, weights=None, input_shape=shape)
+        elif weights == "imagenet":
+            try:
+                base = builder(include_top=False, weights="imagenet", input_shape=shape)
+            except Exception as exc:  # network errors come in many types
+                raise FeatcacheError(
+                    f"could not obtain ImageNet weights for {self.name} "
+                    f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no detail'}); "
+                    "this machine may be offline: pass a local weights file with --weights PATH"
+                ) from None
+        else:
+            path = Path(weights)
+            if not path.is_file():
+                raise FeatcacheError(
+                    f"weights file not found: {weights}; pass an existing file with --weights PATH, "
+                    "or --weights imagenet / --weights random"
+                )
+            base = builder(include_top=False, weights=None, input_shape=shape)
+            try:
+                # Keras may only warn about layers it skipped; any such layer
+                # would keep random weights, so a warning is a failure here.
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("error", message=".*(Skipping|could not be loaded|mismatch).*")
+                    base.load_weights(str(path))
+            except Exception as exc:
+                raise FeatcacheError(
+                    f"weights file {weights} does not fit backbone {self.name} "
+                    f"({type(exc).__name__}); pass the {self.name} include_top=False weights file"
+                ) from None
+        base.trainable = False
+        return base
+
+
+_MOBILENET_V2_BLOCKS = tuple(f"block_{i}_expand_relu" for i in range(1, 17))
+_RESNET50_BLOCKS = tuple(
+    f"conv{stage}_block{b}_out"
+    for stage, blocks in ((2, 3), (3, 4), (4, 6), (5, 3))
+    for b in range(1, blocks + 1)
+)
+_EFFICIENTNET_B0_BLOCKS = tuple(
+    f"block{b}_project_bn"
+    for b in ("1a", "2a", "2b", "3a", "3b", "4a", "4b", "4c", "5a", "5b", "5c", "6a", "6b", "6c", "6d", "7a")
+)
+
+REGISTRY: dict[str, Backbone] = {
+    b.name: b
+    for b in (
+        Backbone("mobilenet_v2", "MobileNetV2", "mobilenet_v2", 1280, 224, "out_relu", block_layers=_MOBILENET_V2_BLOCKS),
+        Backbone("resnet50", "ResNet50", "resnet50", 2048, 224, "conv5_block3_out", block_layers=_RESNET50_BLOCKS),
+        Backbone("efficientnet_b0", "EfficientNetB0", "efficientnet", 1280, 224, "top_activation", block_layers=_EFFICIENTNET_B0_BLOCKS),
+    )
+}
+
+
+def get_backbone(name: str) -> Backbone:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise FeatcacheError(
+            f"unknown backbone {name!r}; choose one of: {', '.join(sorted(REGISTRY))}"
+        ) from None
+
+
+def check_image_size(backbone: Backbone, image_size: int) -> None:
+    if image_size < backbone.min_size:
+        raise FeatcacheError(
+            f"--image-size {image_size} is too small for {backbone.name}; use at least {backbone.min_size}"
+        )
+
+
+def weights_identity(weights: str) -> str:
+    """What goes into a fingerprint for ``weights``: the file's content, not its name."""
+    if weights in ("imagenet", "random"):
+        return weights
+    path = Path(weights)
+    if not path.is_file():
+        raise FeatcacheError(
+            f"weights file not found: {weights}; pass an existing file with --weights PATH, "
+            "or --weights imagenet / --weights random"
+        )
+    return "sha256:" + file_sha256(path)
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def resolve_layers(backbone: Backbone, layers: str | list[str] | None) -> list[str]:
+    """``None`` -> the final output; ``"blocks"`` -> every block plus the final output."""
+    if layers is None:
+        return [backbone.final_layer]
+    names = [s.strip() for s in layers.split(",")] if isinstance(layers, str) else list(layers)
+    names = [n for n in names if n]
+    if not names:
+        raise FeatcacheError("--layers is empty; give layer names separated by commas, or 'blocks'")
+    out: list[str] = []
+    for n in names:
+        for m in (list(backbone.block_layers) + [backbone.final_layer]) if n == "blocks" else [n]:
+            if m not in out:
+                out.append(m)
+    return out

@@ -1,0 +1,299 @@
+"""The HDF5 feature cache: writer (resumable, locked, atomic) and reader.
+
+Layout::
+
+    /                 attrs: format, fingerprint, settings and provenance
+    /<split>/labels   (N,) int64
+    /<split>/index    (N,) int64   row of each image in the source data
+    /<split>/features/<layer>  (N, D) float32|float16, chunked along N
+    /<split>          attrs: rows_done
+
+An extraction writes ``<path>.partial.h5`` and commits progress batch by batch
+(``rows_done`` is bumped only after a batch's rows are written and flushed).
+A killed run resumes from ``rows_done``; the finished file is marked complete
+and renamed into place atomically, so ``<path>`` is only ever a complete
+cache. A lock file keeps two writers apart.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import h5py
+import numpy as np
+
+from .errors import FeatcacheError
+
+FORMAT = "featcache"
+FORMAT_VERSION = 1
+CHUNK_ROWS = 256
+# Attributes stored as JSON because HDF5 attributes cannot hold dicts/lists of str.
+_JSON_ATTRS = ("class_names", "layers", "source", "settings", "data_digest", "skipped", "layer_widths")
+
+
+def partial_path(path: Path) -> Path:
+    return path.with_name(path.name + ".partial.h5")
+
+
+def lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
+def _encode(value: Any) -> Any:
+    return json.dumps(value) if isinstance(value, (dict, list, tuple)) or value is None else value
+
+
+def _decode_attrs(attrs) -> dict[str, Any]:
+    out = {}
+    for key, value in attrs.items():
+        if isinstance(value, bytes):
+            value = value.decode()
+        if isinstance(value, np.generic):
+            value = value.item()
+        if key in _JSON_ATTRS and isinstance(value, str):
+            value = json.loads(value)
+        out[key] = value
+    return out
+
+
+def _open_h5(path: Path, mode: str = "r") -> h5py.File:
+    try:
+        return h5py.File(path, mode)
+    except (OSError, ValueError) as exc:
+        raise FeatcacheError(
+            f"{path} is not a readable HDF5 file ({str(exc).splitlines()[0]}); pass a featcache cache or delete the file"
+        ) from None
+
+
+@contextmanager
+def exclusive_lock(path: Path, wait_message: str | None = None) -> Iterator[None]:
+    """Hold ``<path>.lock``; waits (saying so) while another process holds it."""
+    lp = lock_path(path)
+    try:
+        fd = os.open(lp, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise FeatcacheError(f"cannot write in {path.parent} ({exc.strerror}); choose a writable --out") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if wait_message:
+                print(wait_message, flush=True)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock; the lock file itself is harmless to leave
+
+
+@dataclass
+class SplitSpec:
+    name: str
+    labels: np.ndarray
+    index: np.ndarray
+    paths: list[str] | None = None
+
+
+class CacheWriter:
+    """Creates or resumes ``<path>.partial.h5``; ``finish()`` publishes ``path``.
+
+    ``attrs`` must include ``fingerprint``; a partial file with another
+    fingerprint is stale (other settings) and is started afresh.
+    """
+
+    def __init__(self, path: Path, attrs: dict[str, Any], splits: list[SplitSpec], layer_widths: dict[str, int], dtype: str):
+        self.path = Path(path)
+        self.partial = partial_path(self.path)
+        self.attrs = attrs
+        self.splits = splits
+        self.layer_widths = layer_widths
+        self.dtype = np.dtype(dtype)
+        self._file: h5py.File | None = None
+
+    def open(self) -> dict[str, int]:
+        """Open for writing; returns rows already done per split."""
+        if self.partial.exists():
+            try:
+                f = h5py.File(self.partial, "r+")
+                if f.attrs.get("fingerprint") == self.attrs["fingerprint"]:
+                    self._file = f
+                else:
+                    f.close()
+            except (OSError, ValueError):
+                pass  # unreadable leftovers of a crash: start again
+            if self._file is None:
+                self.partial.unlink()
+        if self._file is None:
+            self._file = self._create()
+        return {s.name: int(self._file[s.name].attrs["rows_done"]) for s in self.splits}
+
+    def _create(self) -> h5py.File:
+        try:
+            f = h5py.File(self.partial, "w")
+        except OSError as exc:
+            raise FeatcacheError(f"cannot write {self.partial} ({exc}); choose a writable --out") from None
+        f.attrs["format"] = FORMAT
+        f.attrs["format_version"] = FORMAT_VERSION
+        f.attrs["complete"] = False
+        for key, value in self.attrs.items():
+            f.attrs[key] = _encode(value)
+        f.attrs["layer_widths"] = json.dumps(self.layer_widths)
+        for spec in self.splits:
+            g = f.create_group(spec.name)
+            n = len(spec.labels)
+            g.create_dataset("labels", data=np.asarray(spec.labels, dtype=np.int64))
+            g.create_dataset("index", data=np.asarray(spec.index, dtype=np.int64))
+            if spec.paths is not None:
+                g.create_dataset("paths", data=np.array(spec.paths, dtype=object), dtype=h5py.string_dtype())
+            feats = g.create_group("features")
+            for layer, width in self.layer_widths.items():
+                feats.create_dataset(
+                    layer, shape=(n, width), dtype=self.dtype,
+                    chunks=(max(1, min(CHUNK_ROWS, n)), width),
+                )
+            g.attrs["rows_done"] = 0
+        f.flush()
+        return f
+
+    def write(self, split: str, start: int, features: dict[str, np.ndarray]) -> None:
+        """Write rows ``start:start+n`` of every layer; commits only contiguous progress."""
+        g = self._file[split]
+        if start != int(g.attrs["rows_done"]):
+            raise RuntimeError(f"out-of-order write to {split}: {start} != {g.attrs['rows_done']}")
+        n = None
+        for layer, values in features.items():
+            n = len(values)
+            g["features"][layer][start : start + n] = values.astype(self.dtype, copy=False)
+        self._file.flush()  # the rows are on disk before they are counted
+        g.attrs["rows_done"] = start + n
+        self._file.flush()
+
+    def finish(self, extra_attrs: dict[str, Any] | None = None) -> Path:
+        f = self._file
+        for spec in self.splits:
+            if int(f[spec.name].attrs["rows_done"]) != len(spec.labels):
+                raise RuntimeError(f"split {spec.name} is not fully written")
+        for key, value in (extra_attrs or {}).items():
+            f.attrs[key] = _encode(value)
+        f.attrs["complete"] = True
+        f.attrs["completed"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        f.close()
+        self._file = None
+        with open(self.partial, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(self.partial, self.path)
+        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        return self.path
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def read_attrs(path: Path) -> dict[str, Any]:
+    """Root attributes of a featcache file (complete or not)."""
+    path = Path(path)
+    if not path.exists():
+        raise FeatcacheError(f"cache not found: {path}; run 'featcache extract' first or check the path")
+    with _open_h5(path) as f:
+        if f.attrs.get("format") != FORMAT:
+            raise FeatcacheError(f"{path} is an HDF5 file but not a featcache cache; pass a file written by 'featcache extract'")
+        return _decode_attrs(f.attrs)
+
+
+class Cache:
+    """A complete feature cache, read lazily (``open_cache(path)``)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.meta = read_attrs(self.path)
+        if not self.meta.get("complete"):
+            raise FeatcacheError(
+                f"{self.path} is an incomplete cache (extraction was interrupted); re-run the same 'featcache extract' command to finish it"
+            )
+        with _open_h5(self.path) as f:
+            self.split_names = [k for k in ("train", "test", "val") if k in f] + sorted(
+                k for k in f if isinstance(f[k], h5py.Group) and k not in ("train", "test", "val")
+            )
+            self.sizes = {s: int(f[s]["labels"].shape[0]) for s in self.split_names}
+
+    @property
+    def fingerprint(self) -> str:
+        return self.meta["fingerprint"]
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.meta["class_names"])
+
+    @property
+    def layers(self) -> list[str]:
+        return list(self.meta["layers"])
+
+    @property
+    def default_layer(self) -> str:
+        return self.meta["default_layer"]
+
+    def _check(self, split: str, layer: str | None = None) -> str:
+        if split not in self.sizes:
+            raise FeatcacheError(f"{self.path} has no {split!r} split (it has {', '.join(self.split_names)}); extract that split first")
+        layer = layer or self.default_layer
+        if layer not in self.layers:
+            raise FeatcacheError(f"layer {layer!r} is not in {self.path}; cached layers: {', '.join(self.layers)}")
+        return layer
+
+    def features(self, split: str, layer: str | None = None, rows: np.ndarray | slice | None = None) -> np.ndarray:
+        """Features of ``split`` as float32 (N, D); ``rows`` selects a subset."""
+        layer = self._check(split, layer)
+        with _open_h5(self.path) as f:
+            ds = f[split]["features"][layer]
+            # h5py needs increasing indices; read whole and select in memory
+            # instead, which keeps the caller's row order.
+            x = ds[()] if rows is None or isinstance(rows, np.ndarray) else ds[rows]
+        if isinstance(rows, np.ndarray):
+            x = x[rows]
+        return x.astype(np.float32, copy=False)
+
+    def labels(self, split: str) -> np.ndarray:
+        self._check(split)
+        with _open_h5(self.path) as f:
+            return f[split]["labels"][()]
+
+    def index(self, split: str) -> np.ndarray:
+        self._check(split)
+        with _open_h5(self.path) as f:
+            return f[split]["index"][()]
+
+    def paths(self, split: str) -> list[str] | None:
+        self._check(split)
+        with _open_h5(self.path) as f:
+            if "paths" not in f[split]:
+                return None
+            return [p.decode() if isinstance(p, bytes) else p for p in f[split]["paths"][()]]
+
+    def summary(self) -> dict[str, Any]:
+        """Everything ``featcache info`` shows."""
+        splits = {}
+        for s in self.split_names:
+            labels = self.labels(s)
+            counts = np.bincount(labels, minlength=len(self.class_names))
+            splits[s] = {
+                "n": self.sizes[s],
+                "class_counts": {name: int(c) for name, c in zip(self.class_names, counts)},
+            }
+        return {"path": str(self.path), **self.meta, "splits": splits}
+
+
+def open_cache(path: str | Path) -> Cache:
+    """Open a complete cache for reading; clear errors for anything else."""
+    return Cache(path)

@@ -1,0 +1,44 @@
+"""The ``featcache`` command line: one module per subcommand, mirroring the API.
+
+Each module in ``COMMANDS`` defines ``register(subparsers)``, which adds its
+parser and sets ``func`` (args -> exit code). User errors (FeatcacheError)
+become one line on stderr and exit code 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .. import __version__
+from .._lazy import quiet_env
+from ..errors import FeatcacheError
+
+COMMANDS = ["extract", "info"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="featcache",
+        description="Transfer learning the fast way: embed images once with a frozen pretrained network, "
+        "cache the features in HDF5, train and compare heads on them in seconds.",
+    )
+    parser.add_argument("--version", action="version", version=f"featcache {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f"{__name__}.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    quiet_env()
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except FeatcacheError as exc:
+        print(f"featcache {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"featcache {args.command}: interrupted; re-run the same command to resume", file=sys.stderr)
+        return 130

@@ -1,0 +1,55 @@
+"""featcache extract: embed a data set once into an HDF5 cache."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..backbones import REGISTRY
+from .common import add_json_flag, positive_int, print_json
+
+
+def add_source_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("data")
+    g.add_argument("--data", default="fashion_mnist", choices=["fashion_mnist"], help="data set (default: fashion_mnist)")
+    g.add_argument("--data-dir", help="folder with the four Fashion-MNIST IDX .gz files (default: Keras's cache, "
+                   "then /usr/share/datasets/fashion-mnist from 'apt-get install dataset-fashion-mnist')")
+    g.add_argument("--train-limit", type=positive_int, metavar="N", help="use the first N training images (the lesson: 4000)")
+    g.add_argument("--test-limit", type=positive_int, metavar="N", help="use the first N test images (the lesson: 3000)")
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument("--backbone", default="mobilenet_v2", help=f"one of: {', '.join(sorted(REGISTRY))} (default: mobilenet_v2)")
+    g.add_argument("--weights", default="imagenet", metavar="imagenet|random|PATH",
+                   help="'imagenet' (Keras download or its local copy), a local weights file "
+                   "(e.g. ../shared/weights/mobilenet_v2_1.0_imagenet_no_top.weights.h5), or 'random' (untrained, marked in the cache)")
+    g.add_argument("--image-size", type=int, metavar="PX", help="input size in pixels (default: 96 for Fashion-MNIST, as the lesson; else the backbone's)")
+    g.add_argument("--layers", metavar="L1,L2|blocks", help="pool these layers in the same pass (default: the final output)")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("extract", help="embed images once with a frozen backbone into an HDF5 cache",
+                       description="Run the frozen backbone once over the train and test images (global average pooling) "
+                       "and store the features in an HDF5 cache. The same settings again are a cache hit; an interrupted run resumes.")
+    add_source_args(p)
+    add_model_args(p)
+    g = p.add_argument_group("output")
+    g.add_argument("--out", metavar="PATH", help="cache file (default: data/cache/<data>_<backbone>_<size>px_<fingerprint>.h5)")
+    g.add_argument("--dtype", default="float32", choices=["float32", "float16"], help="storage type (float16 halves the size)")
+    g.add_argument("--batch-size", type=positive_int, default=64, help="images per forward pass (default: 64)")
+    add_json_flag(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..extraction import extract
+
+    result = extract(
+        args.data, data_dir=args.data_dir, train_limit=args.train_limit, test_limit=args.test_limit,
+        backbone=args.backbone, weights=args.weights, image_size=args.image_size, layers=args.layers,
+        dtype=args.dtype, batch_size=args.batch_size, out=args.out, verbose=not args.json,
+    )
+    if args.json:
+        print_json({"path": str(result.path), "hit": result.hit, "images": result.images,
+                    "seconds": round(result.seconds, 3), "images_per_s": round(result.images_per_s, 1)})
+    return 0

@@ -1,0 +1,45 @@
+"""featcache info: what a cache holds."""
+
+from __future__ import annotations
+
+from .common import add_json_flag, print_json
+
+
+def register(sub) -> None:
+    p = sub.add_parser("info", help="show a cache's metadata, shapes, class counts and completeness")
+    p.add_argument("cache", help="path to a cache written by 'featcache extract'")
+    add_json_flag(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..cache import read_attrs, open_cache
+
+    meta = read_attrs(args.cache)
+    if not meta.get("complete"):
+        # An incomplete file is worth describing too: that is how a user finds out.
+        info = {"path": args.cache, **meta}
+    else:
+        info = open_cache(args.cache).summary()
+    info.pop("settings", None)
+    if args.json:
+        print_json(info)
+        return 0
+    widths = info.get("layer_widths", {})
+    print(f"cache       {info['path']}")
+    print(f"complete    {'yes' if info.get('complete') else 'NO (interrupted; re-run the extract command to resume)'}")
+    print(f"fingerprint {info.get('fingerprint')}")
+    print(f"data        {info.get('dataset')}  {info.get('source')}")
+    print(f"backbone    {info.get('backbone')}  weights {info.get('weights_source')} ({info.get('weights')})"
+          + ("  [RANDOM WEIGHTS]" if info.get("weights_random") else ""))
+    print(f"image size  {info.get('image_size')}  preprocessing {info.get('preprocessing')}")
+    print(f"layers      " + ", ".join(f"{l} ({widths.get(l, '?')})" for l in info.get("layers", [])) + f"  default {info.get('default_layer')}")
+    print(f"dtype       {info.get('dtype')}")
+    print(f"versions    featcache {info.get('featcache_version')}, keras {info.get('keras_version')}, tensorflow {info.get('tensorflow_version')}")
+    print(f"created     {info.get('created')}  completed {info.get('completed', '-')}")
+    if info.get("skipped"):
+        print(f"skipped     {len(info['skipped'])} unreadable file(s): " + "; ".join(f"{p} ({why})" for p, why in info["skipped"][:10]))
+    for name, s in info.get("splits", {}).items():
+        counts = ", ".join(f"{c}: {n}" for c, n in s["class_counts"].items())
+        print(f"{name:<11} {s['n']} images  ({counts})")
+    return 0

@@ -1,0 +1,194 @@
+"""extract: run a frozen backbone once over a data source into an HDF5 cache."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__, paths
+from .backbones import get_backbone, resolve_layers, weights_identity
+from .cache import CacheWriter, SplitSpec, exclusive_lock, partial_path, read_attrs
+from .errors import FeatcacheError
+from .fingerprint import fingerprint
+from .sources import DataSource, open_source
+from .tasks import plan
+
+DTYPES = ("float32", "float16")
+# Settings that decide the features; all of them go into the fingerprint.
+IDENTITY_KEYS = ("format_version", "backbone", "weights", "image_size", "preprocessing", "layers", "dtype", "dataset", "data_digest", "class_names")
+
+
+@dataclass
+class ExtractResult:
+    path: Path
+    hit: bool  # True when a valid cache was already there and nothing ran
+    images: int = 0  # images embedded by this call
+    seconds: float = 0.0
+
+    @property
+    def images_per_s(self) -> float:
+        return self.images / self.seconds if self.seconds else 0.0
+
+
+def default_path(dataset: str, backbone: str, image_size: int, fp: str) -> Path:
+    return paths.cache_dir() / f"{dataset}_{backbone}_{image_size}px_{fp[:12]}.h5"
+
+
+def extract(
+    data: str = "fashion_mnist",
+    *,
+    data_dir: str | None = None,
+    train_limit: int | None = None,
+    test_limit: int | None = None,
+    source: DataSource | None = None,
+    backbone: str = "mobilenet_v2",
+    weights: str = "imagenet",
+    image_size: int | None = None,
+    layers: str | list[str] | None = None,
+    dtype: str = "float32",
+    batch_size: int = 64,
+    out: str | Path | None = None,
+    engine: str = "local",
+    verbose: bool = True,
+) -> ExtractResult:
+    """Embed every image of ``data`` (or ``source``) and cache the pooled features.
+
+    Re-running with the same settings is a cache hit; an interrupted run
+    resumes where it stopped.
+    """
+    bb = get_backbone(backbone)
+    if dtype not in DTYPES:
+        raise FeatcacheError(f"--dtype {dtype} is not supported; use one of: {', '.join(DTYPES)}")
+    if batch_size < 1:
+        raise FeatcacheError(f"--batch-size must be at least 1 (got {batch_size})")
+    if engine != "local":
+        raise FeatcacheError(f"unknown engine {engine!r}; use --engine local")
+    layer_names = resolve_layers(bb, layers)
+    w_id = weights_identity(weights)  # checks a weights path before any data work
+    if source is None:
+        source = open_source({"kind": data, "data_dir": data_dir, "train_limit": train_limit, "test_limit": test_limit})
+    size = int(image_size or source.default_image_size or bb.default_size)
+    from .backbones import check_image_size
+
+    check_image_size(bb, size)
+
+    settings: dict[str, Any] = {
+        "format_version": 1,
+        "backbone": bb.name,
+        "weights": w_id,
+        "image_size": size,
+        "preprocessing": bb.preprocessing,
+        "layers": layer_names,
+        "dtype": dtype,
+        "dataset": source.name,
+        "data_digest": source.digest,
+        "class_names": source.class_names,
+    }
+    fp = fingerprint(settings)
+    path = Path(out) if out else default_path(source.name, bb.name, size, fp)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FeatcacheError(f"cannot create {path.parent} ({exc.strerror}); choose a writable --out") from None
+
+    if _is_hit(path, fp, settings):
+        if verbose:
+            print(f"cache hit: {path} already holds these features; nothing to do")
+        return ExtractResult(path, hit=True)
+
+    with exclusive_lock(path, wait_message=f"waiting for another featcache process writing {path} ..."):
+        if _is_hit(path, fp, settings):  # the other process may have just finished it
+            if verbose:
+                print(f"cache hit: {path} was completed by another process; nothing to do")
+            return ExtractResult(path, hit=True)
+        return _run(path, fp, settings, source, bb, weights, size, layer_names, dtype, batch_size, verbose)
+
+
+def _is_hit(path: Path, fp: str, settings: dict[str, Any]) -> bool:
+    """True for a complete cache of these settings; refuses anything else at ``path``."""
+    for p, label in ((path, "cache"), (partial_path(path), "interrupted extraction")):
+        if not p.exists():
+            continue
+        try:
+            attrs = read_attrs(p)
+        except FeatcacheError:
+            if p == path:
+                raise FeatcacheError(f"{path} exists and is not a featcache cache; choose another --out (it was left untouched)") from None
+            continue  # an unreadable partial is a crashed write of ours: redone
+        if attrs.get("fingerprint") != fp:
+            diff = [k for k in IDENTITY_KEYS if attrs.get("settings", {}).get(k) != settings.get(k)]
+            raise FeatcacheError(
+                f"{p} holds a {label} made with other settings (differs in: {', '.join(diff) or 'fingerprint'}); "
+                "choose another --out or delete that file"
+            )
+        if p == path:
+            return bool(attrs.get("complete"))
+    return False
+
+
+def _run(path, fp, settings, source, bb, weights, size, layer_names, dtype, batch_size, verbose) -> ExtractResult:
+    from . import _lazy
+    from .engines import local
+    from .extractor import build_extractor, compiled
+
+    k = _lazy.keras()
+    raw_shape = tuple(source.splits[next(iter(source.splits))].read(0, 1).shape[1:])
+    model = build_extractor(bb, weights, size, layer_names, raw_shape)
+    widths = {name: int(o.shape[-1]) for name, o in zip(layer_names, model.outputs)}
+    embed_fn = compiled(model)
+
+    import tensorflow as tf
+
+    attrs = {
+        "fingerprint": fp,
+        "settings": settings,
+        **{k_: v for k_, v in settings.items() if k_ not in ("format_version", "data_digest")},
+        "weights_random": weights == "random",
+        "weights_source": "random (untrained)" if weights == "random" else weights,
+        "default_layer": bb.final_layer if bb.final_layer in layer_names else layer_names[-1],
+        "source": source.spec,
+        "skipped": [list(s) for s in source.skipped],
+        "featcache_version": __version__,
+        "keras_version": k.__version__,
+        "tensorflow_version": tf.__version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    specs = [SplitSpec(s.name, s.labels, s.index, s.paths) for s in source.splits.values()]
+    writer = CacheWriter(path, attrs, specs, widths, dtype)
+    done = writer.open()
+    sizes = {s.name: len(s) for s in source.splits.values()}
+    batches = plan(sizes, done, batch_size)
+    total = sum(len(b) for b in batches)
+    if verbose and any(done.values()):
+        print(f"resuming {path}: {sum(done.values())} of {sum(sizes.values())} images already done")
+    bar = k.utils.Progbar(total, unit_name="image") if verbose and total else None
+    seen = 0
+
+    def read(b):
+        return source.splits[b.split].read(b.start, b.stop)
+
+    def embed(x):
+        return dict(zip(layer_names, embed_fn(x)))
+
+    def write(b, feats):
+        nonlocal seen
+        writer.write(b.split, b.start, feats)
+        seen += len(b)
+        if bar:
+            bar.update(seen)
+
+    t0 = time.perf_counter()
+    try:
+        local.run(batches, read, embed, write)
+        seconds = time.perf_counter() - t0
+        writer.finish({"extract_seconds": round(seconds, 3)})
+    finally:
+        writer.close()
+    result = ExtractResult(path, hit=False, images=total, seconds=seconds)
+    if verbose:
+        print(f"extracted {total} images in {seconds:.1f} s ({result.images_per_s:.0f} images/s) -> {path}")
+    return result

@@ -1,0 +1,77 @@
+"""The mapper: raw uint8 images -> globally pooled features of chosen layers.
+
+One Keras model, Preprocess -> frozen base (inference mode) -> one
+GlobalAveragePooling2D per tapped layer, so every requested layer comes out
+of the same single forward pass.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from ._lazy import keras
+from .backbones import Backbone
+from .errors import FeatcacheError
+
+
+def tap_base(base, layers: list[str]):
+    """Sub-model of ``base`` returning the 4-D outputs of ``layers``.
+
+    Keras keeps only the layers the outputs depend on, so a tap on an early
+    layer is a truncated (smaller, faster) network.
+    """
+    k = keras()
+    names = {l.name for l in base.layers}
+    outputs = []
+    for name in layers:
+        if name not in names:
+            valid = ", ".join(l.name for l in base.layers if len(l.output.shape) == 4)
+            raise FeatcacheError(f"unknown layer {name!r} for {base.name}; valid layers: {valid}")
+        out = base.get_layer(name).output
+        if len(out.shape) != 4:
+            raise FeatcacheError(f"layer {name!r} outputs shape {tuple(out.shape)}, not a 4-D feature map; pick a convolutional layer")
+        outputs.append(out)
+    return k.Model(base.input, outputs, name=f"{base.name}_tap")
+
+
+def build_extractor(backbone: Backbone, weights: str, image_size: int, layers: list[str], raw_shape: tuple[int, ...]):
+    """Model: uint8 images of ``raw_shape`` -> list of (N, D_layer) pooled features."""
+    from .preprocess import Preprocess
+
+    k = keras()
+    if weights == "random":
+        k.utils.set_random_seed(0)  # explicit random weights are still reproducible
+    base = backbone.build(weights, image_size)
+    tap = tap_base(base, layers)
+    inp = k.Input(shape=raw_shape, dtype="uint8", name="images")
+    x = Preprocess(backbone.name, image_size)(inp)
+    maps = tap(x, training=False)
+    maps = maps if isinstance(maps, (list, tuple)) else [maps]
+    pooled = [k.layers.GlobalAveragePooling2D(name=f"pool_{i}")(m) for i, m in enumerate(maps)]
+    return k.Model(inp, pooled, name="featcache_extractor")
+
+
+def compiled(model) -> Callable[[np.ndarray], list[np.ndarray]]:
+    """Fastest plain forward pass for the backend (``predict`` is slower on CPU)."""
+    k = keras()
+    if k.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        fn = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    elif k.backend.backend() == "jax":
+        import jax
+
+        state = (model.trainable_variables, model.non_trainable_variables)
+        jitted = jax.jit(lambda tv, ntv, x: model.stateless_call(tv, ntv, x, training=False)[0])
+        fn = lambda x: jitted(state[0], state[1], x)  # noqa: E731
+    else:
+        fn = lambda x: model(x, training=False)  # noqa: E731
+
+    def run(x: np.ndarray) -> list[np.ndarray]:
+        out = fn(x)
+        out = out if isinstance(out, (list, tuple)) else [out]
+        return [np.asarray(o) for o in out]
+
+    return run

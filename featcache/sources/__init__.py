@@ -1,0 +1,25 @@
+"""Data sources (readers): where images come from.
+
+``open_source(spec)`` re-opens a source from the ``spec`` dict stored in a
+cache, so later steps (fine-tuning, evaluation on images) read exactly the
+data the features came from.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import FeatcacheError
+from .base import DataSource, Split
+
+__all__ = ["DataSource", "Split", "open_source"]
+
+
+def open_source(spec: dict[str, Any]) -> DataSource:
+    kind = spec.get("kind")
+    args = {k: v for k, v in spec.items() if k != "kind"}
+    if kind == "fashion_mnist":
+        from . import fashion_mnist
+
+        return fashion_mnist.load(**args)
+    raise FeatcacheError(f"unknown data source kind {kind!r}")

@@ -1,0 +1,118 @@
+"""Fashion-MNIST from the four original IDX files."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import FeatcacheError
+from ..fingerprint import array_digest
+from .base import DataSource, Split, first_n
+
+CLASS_NAMES = [
+    "t-shirt/top", "trouser", "pullover", "dress", "coat",
+    "sandal", "shirt", "sneaker", "bag", "ankle boot",
+]
+FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+# Where the data is looked for when --data-dir is not given: Keras's own
+# download cache, then Debian's dataset-fashion-mnist package.
+SEARCH_PATH = [Path.home() / ".keras" / "datasets" / "fashion-mnist", Path("/usr/share/datasets/fashion-mnist")]
+INSTALL_HINT = "install it with 'apt-get install dataset-fashion-mnist' or pass --data-dir DIR holding the four IDX .gz files"
+
+
+def _find(directory: Path, stem: str) -> Path | None:
+    for name in (stem + ".gz", stem):
+        if (directory / name).is_file():
+            return directory / name
+    return None
+
+
+def _has_all(directory: Path) -> bool:
+    return all(_find(directory, stem) for pair in FILES.values() for stem in pair)
+
+
+def locate(data_dir: str | Path | None = None) -> Path:
+    if data_dir is not None:
+        d = Path(data_dir)
+        if not d.is_dir():
+            raise FeatcacheError(f"data directory not found: {d}; {INSTALL_HINT}")
+        missing = [s for pair in FILES.values() for s in pair if not _find(d, s)]
+        if missing:
+            raise FeatcacheError(f"{d} lacks the Fashion-MNIST file(s) {', '.join(m + '.gz' for m in missing)}; {INSTALL_HINT}")
+        return d
+    for d in SEARCH_PATH:
+        if _has_all(d):
+            return d
+    try:  # Keras downloads into the first SEARCH_PATH entry
+        from .._lazy import keras
+
+        keras().datasets.fashion_mnist.load_data()
+    except Exception:
+        raise FeatcacheError(f"Fashion-MNIST not found locally and could not be downloaded; {INSTALL_HINT}") from None
+    return SEARCH_PATH[0]
+
+
+def read_idx(path: Path, expected_magic: int) -> np.ndarray:
+    """Parse one IDX file (optionally gzip'd), checking magic number and size."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as exc:
+        raise FeatcacheError(f"{path} is not a readable IDX file ({exc}); re-install the data set or fix --data-dir") from None
+    if len(raw) < 8:
+        raise FeatcacheError(f"{path} is too short to be an IDX file; re-install the data set or fix --data-dir")
+    magic, n = struct.unpack(">II", raw[:8])
+    if magic != expected_magic:
+        raise FeatcacheError(
+            f"{path} has magic number {magic:#010x}, expected {expected_magic:#010x}; it is not the right IDX file"
+        )
+    ndim = magic & 0xFF
+    dims = [n, *struct.unpack(">" + "I" * (ndim - 1), raw[8 : 4 + 4 * ndim])]
+    offset = 4 + 4 * ndim
+    size = int(np.prod(dims))
+    if len(raw) - offset != size:
+        raise FeatcacheError(
+            f"{path} holds {len(raw) - offset} bytes of data, expected {size} for shape {tuple(dims)}; the file is truncated or corrupt"
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(dims)
+
+
+def load(data_dir: str | Path | None = None, train_limit: int | None = None, test_limit: int | None = None) -> DataSource:
+    """Fashion-MNIST; the first ``train_limit`` / ``test_limit`` images, as in the lesson."""
+    directory = locate(data_dir)
+    splits = {}
+    for split, limit, flag in (("train", train_limit, "--train-limit"), ("test", test_limit, "--test-limit")):
+        img_stem, lab_stem = FILES[split]
+        images = read_idx(_find(directory, img_stem), 0x00000803)
+        labels = read_idx(_find(directory, lab_stem), 0x00000801)
+        if images.shape[1:] != (28, 28):
+            raise FeatcacheError(f"{img_stem} holds {images.shape[1:]} images, expected 28x28; it is not Fashion-MNIST")
+        if len(images) != len(labels):
+            raise FeatcacheError(
+                f"{split} split has {len(images)} images but {len(labels)} labels; the IDX files do not belong together"
+            )
+        n = first_n(len(images), limit, flag, f"{split} images")
+        images, labels = images[:n], labels[:n].astype(np.int64)
+        if labels.max(initial=0) >= len(CLASS_NAMES):
+            raise FeatcacheError(f"{lab_stem} has labels above 9; it is not Fashion-MNIST")
+        splits[split] = Split(
+            name=split,
+            labels=labels,
+            index=np.arange(n, dtype=np.int64),
+            read=lambda a, b, _x=images: _x[a:b],
+            digest=array_digest(images, labels),
+        )
+    return DataSource(
+        name="fashion_mnist",
+        class_names=list(CLASS_NAMES),
+        splits=splits,
+        spec={"kind": "fashion_mnist", "data_dir": str(directory.resolve()), "train_limit": train_limit, "test_limit": test_limit},
+        default_image_size=96,  # the lesson's size for these 28x28 images
+    )

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs everything featcache needs on a fresh Debian machine of this kind:
+# the Fashion-MNIST IDX files (Debian package) and the Python packages
+# (tensorflow-cpu comes from the local mirror in seconds).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+    if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq dataset-fashion-mnist >/dev/null
+fi
+python3 -m pip install -q --disable-pip-version-check -e ".[test]" 2>&1 | grep -v -E "^WARNING: (Location|Running pip)" || true
+python3 -c "import featcache, keras, tensorflow, h5py, sklearn; print('featcache', featcache.__version__, '| keras', keras.__version__, '| tensorflow', tensorflow.__version__)"

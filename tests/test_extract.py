@@ -1,0 +1,244 @@
+"""Extraction into the HDF5 cache: results, cache identity, crash safety, bad input."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+import featcache
+from featcache.cache import partial_path
+from featcache.cli import main
+from featcache.errors import FeatcacheError
+
+TINY = dict(weights="random", image_size=32, verbose=False)
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "featcache", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_features_match_the_lessons_code(real_weights, real_fashion_dir, tmp_path):
+    """Exercise 1 of the lesson: 8 images -> (8, 1280), the same numbers as its own code."""
+    import keras
+    import tensorflow as tf
+
+    res = featcache.extract(data_dir=str(real_fashion_dir), train_limit=8, test_limit=8, weights=str(real_weights), verbose=False)
+    cache = featcache.open_cache(res.path)
+    ours = cache.features("train")
+    assert ours.shape == (8, 1280)
+
+    from featcache.sources import fashion_mnist
+
+    x = fashion_mnist.load(real_fashion_dir, train_limit=8).splits["train"].read(0, 8)
+    # The lesson's code, verbatim in spirit.
+    x = x.astype("float32")
+    x = np.repeat(np.expand_dims(x, -1), 3, axis=-1)
+    x = tf.image.resize(x, (96, 96)).numpy()
+    x = keras.applications.mobilenet_v2.preprocess_input(x)
+    base = keras.applications.MobileNetV2(include_top=False, weights=str(real_weights), input_shape=(96, 96, 3))
+    base.trainable = False
+    lesson = keras.layers.GlobalAveragePooling2D()(base(x[:8], training=False)).numpy()
+    assert lesson.shape == (8, 1280)
+    np.testing.assert_allclose(ours, lesson, atol=1e-4)
+    assert np.abs(ours).max() > 0.1  # real features, not zeros
+    assert cache.meta["weights"].startswith("sha256:ad9c7c5e")
+    assert cache.meta["weights_random"] is False or cache.meta["weights_random"] == 0
+
+
+def test_cache_layout_and_metadata(fashion_dir, tmp_path):
+    out = tmp_path / "c.h5"
+    res = featcache.extract(data_dir=str(fashion_dir), out=out, dtype="float16", **TINY)
+    assert res.path == out and not res.hit and res.images == 72
+    with h5py.File(out) as f:
+        ds = f["train/features/out_relu"]
+        assert ds.shape == (48, 1280) and ds.dtype == np.float16
+        assert ds.chunks[0] <= 256 and ds.chunks[1] == 1280  # chunked along samples
+        assert f["test/labels"].shape == (24,) and f["test/index"][()].tolist() == list(range(24))
+        assert bool(f.attrs["complete"]) and bool(f.attrs["weights_random"])
+    cache = featcache.open_cache(out)
+    assert cache.class_names[1] == "trouser"
+    for key in ("backbone", "weights", "image_size", "preprocessing", "dataset", "featcache_version", "keras_version", "tensorflow_version", "created"):
+        assert cache.meta[key], key
+    assert cache.labels("train").tolist() == [i % 10 for i in range(48)]
+    assert cache.features("test").dtype == np.float32
+
+
+def test_rerun_is_a_cache_hit(fashion_dir, capsys):
+    first = featcache.extract(data_dir=str(fashion_dir), **TINY)
+    assert Path(first.path).parent == Path(os.environ["FEATCACHE_HOME"]) / "cache"
+    mtime = first.path.stat().st_mtime_ns
+    assert main(["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32"]) == 0
+    assert "cache hit" in capsys.readouterr().out
+    assert first.path.stat().st_mtime_ns == mtime
+
+
+def test_settings_change_the_cache_identity(fashion_dir):
+    a = featcache.extract(data_dir=str(fashion_dir), **TINY).path
+    b = featcache.extract(data_dir=str(fashion_dir), **{**TINY, "image_size": 40}).path
+    c = featcache.extract(data_dir=str(fashion_dir), train_limit=40, **TINY).path
+    d = featcache.extract(data_dir=str(fashion_dir), dtype="float16", **TINY).path
+    assert len({a, b, c, d}) == 4
+
+
+def test_mismatched_cache_at_out_is_refused(fashion_dir, tmp_path, capsys):
+    out = tmp_path / "c.h5"
+    featcache.extract(data_dir=str(fashion_dir), out=out, **TINY)
+    before = out.read_bytes()
+    rc = main(["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "48", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "other settings" in err and "image_size" in err and "Traceback" not in err
+    assert out.read_bytes() == before
+
+
+def _kill_midway(args: list[str], partial: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "featcache", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            if partial.exists():
+                try:
+                    with h5py.File(partial, "r", locking=False) as f:
+                        if int(f["train"].attrs["rows_done"]) >= 16:
+                            break
+                except (OSError, KeyError):
+                    pass
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+
+def test_resume_after_sigkill_gives_the_same_features(tmp_path):
+    from tests.conftest import make_fashion_dir
+
+    data = make_fashion_dir(tmp_path / "d", n_train=600, n_test=16)
+    out = tmp_path / "killed.h5"
+    args = ["extract", "--data-dir", str(data), "--weights", "random", "--image-size", "128", "--batch-size", "8", "--out", str(out)]
+    _kill_midway(args, partial_path(out))
+    assert not out.exists(), "a killed run must not leave a file that looks complete"
+    with h5py.File(partial_path(out), "r") as f:
+        done = int(f["train"].attrs["rows_done"])
+    assert 0 < done < 600
+    with pytest.raises(FeatcacheError, match="incomplete cache"):
+        featcache.open_cache(partial_path(out))
+    proc = run_cli(*args)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{done} of 616 images already done" in proc.stdout
+    ref = featcache.extract(data_dir=str(data), out=tmp_path / "ref.h5", weights="random", image_size=128, batch_size=8, verbose=False)
+    got, want = featcache.open_cache(out), featcache.open_cache(ref.path)
+    for split in ("train", "test"):
+        np.testing.assert_allclose(got.features(split), want.features(split), atol=1e-5)
+        assert got.labels(split).tolist() == want.labels(split).tolist()
+
+
+def test_two_writers_do_not_corrupt_the_cache(fashion_dir, tmp_path):
+    out = tmp_path / "shared.h5"
+    args = [sys.executable, "-m", "featcache", "extract", "--data-dir", str(fashion_dir), "--weights", "random",
+            "--image-size", "32", "--batch-size", "4", "--out", str(out)]
+    procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    said = "".join(o for o, _ in outs)
+    assert "extracted 72 images" in said and "cache hit" in said
+    cache = featcache.open_cache(out)
+    assert cache.features("train").shape == (48, 1280)
+
+
+def test_info(fashion_dir, capsys):
+    path = featcache.extract(data_dir=str(fashion_dir), **TINY).path
+    capsys.readouterr()
+    assert main(["info", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "RANDOM WEIGHTS" in text and "complete    yes" in text and "trouser: 5" in text
+    assert main(["info", str(path), "--json"]) == 0
+    import json
+
+    info = json.loads(capsys.readouterr().out)
+    assert info["splits"]["train"]["n"] == 48 and info["complete"] in (True, 1)
+
+
+def test_info_on_incomplete_cache(fashion_dir, tmp_path, capsys):
+    out = tmp_path / "c.h5"
+    featcache.extract(data_dir=str(fashion_dir), out=out, **TINY)
+    with h5py.File(out, "r+") as f:
+        f.attrs["complete"] = False
+    assert main(["info", str(out)]) == 0
+    assert "NO (interrupted" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--backbone", "vgg99"], "unknown backbone 'vgg99'"),
+        (["--image-size", "16"], "too small"),
+        (["--weights", "/no/such/file.h5"], "weights file not found"),
+        (["--train-limit", "1000"], "beyond the 48"),
+        (["--data-dir", "/no/such/dir"], "data directory not found"),
+        (["--layers", ","], "--layers is empty"),
+        (["--layers", "no_such_layer"], "unknown layer 'no_such_layer'"),
+    ],
+)
+def test_bad_input_is_one_clear_line(fashion_dir, capsys, args, message):
+    base = ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32"]
+    assert main(base + args) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_weights_that_do_not_fit(fashion_dir, tmp_path, capsys):
+    bad = tmp_path / "bad.weights.h5"
+    with h5py.File(bad, "w") as f:
+        f.create_dataset("x", data=np.zeros(3))
+    assert main(["extract", "--data-dir", str(fashion_dir), "--weights", str(bad), "--image-size", "32"]) == 2
+    assert "does not fit backbone mobilenet_v2" in capsys.readouterr().err
+
+
+def test_out_that_is_not_a_cache_is_left_alone(fashion_dir, tmp_path, capsys):
+    out = tmp_path / "notes.h5"
+    out.write_text("precious")
+    assert main(["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32", "--out", str(out)]) == 2
+    assert "not a featcache cache" in capsys.readouterr().err
+    assert out.read_text() == "precious"
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as f:
+        f["x"] = 1
+    assert main(["info", str(other)]) == 2
+    assert "not a featcache cache" in capsys.readouterr().err
+
+
+def test_unwritable_out(fashion_dir, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32", "--out", str(blocker / "c.h5")]) == 2
+    assert "choose a writable --out" in capsys.readouterr().err
+
+
+def test_imagenet_weights_offline_say_how_to_pass_a_file(fashion_dir, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty_keras_home"))
+    import keras
+
+    def no_network(*a, **k):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(keras.utils, "get_file", no_network)
+    monkeypatch.setattr("keras.src.applications.mobilenet_v2.file_utils.get_file", no_network)
+    assert main(["extract", "--data-dir", str(fashion_dir), "--image-size", "32"]) == 2
+    err = capsys.readouterr().err
+    assert "--weights PATH" in err and "could not obtain ImageNet weights" in err
+
+
+def test_multiple_layers_in_one_pass(fashion_dir, tmp_path):
+    res = featcache.extract(data_dir=str(fashion_dir), out=tmp_path / "m.h5", layers="block_13_expand_relu,out_relu", **TINY)
+    cache = featcache.open_cache(res.path)
+    assert cache.layers == ["block_13_expand_relu", "out_relu"] and cache.default_layer == "out_relu"
+    assert cache.features("train", "block_13_expand_relu").shape == (48, 576)
+    single = featcache.extract(data_dir=str(fashion_dir), out=tmp_path / "s.h5", **TINY)
+    np.testing.assert_allclose(cache.features("train"), featcache.open_cache(single.path).features("train"), atol=1e-5)

@@ -1,0 +1,66 @@
+import gzip
+
+import numpy as np
+import pytest
+
+from featcache.errors import FeatcacheError
+from featcache.sources import fashion_mnist
+from tests.conftest import write_idx
+
+
+def test_loads_first_n_with_class_names(fashion_dir):
+    src = fashion_mnist.load(fashion_dir, train_limit=20, test_limit=10)
+    assert len(src.splits["train"]) == 20 and len(src.splits["test"]) == 10
+    assert src.splits["train"].read(0, 5).shape == (5, 28, 28)
+    assert src.splits["train"].read(0, 5).dtype == np.uint8
+    assert list(src.splits["train"].index) == list(range(20))
+    assert src.class_names[0] == "t-shirt/top" and src.class_names[9] == "ankle boot"
+
+
+def test_digest_changes_with_data(fashion_dir):
+    a = fashion_mnist.load(fashion_dir, train_limit=20)
+    b = fashion_mnist.load(fashion_dir, train_limit=21)
+    assert a.digest["train"] != b.digest["train"] and a.digest["test"] == b.digest["test"]
+
+
+def test_real_files(real_fashion_dir):
+    src = fashion_mnist.load(real_fashion_dir)
+    assert len(src.splits["train"]) == 60000 and len(src.splits["test"]) == 10000
+    assert np.bincount(src.splits["train"].labels).tolist() == [6000] * 10
+
+
+@pytest.mark.parametrize(
+    "breakage, message",
+    [
+        ("missing_dir", "data directory not found"),
+        ("missing_file", "lacks the Fashion-MNIST file"),
+        ("truncated", "truncated or corrupt"),
+        ("wrong_magic", "magic number"),
+        ("not_gzip", "not a readable IDX file"),
+        ("count_mismatch", "do not belong together"),
+    ],
+)
+def test_bad_data_dir(fashion_dir, breakage, message):
+    d = fashion_dir
+    img = d / "train-images-idx3-ubyte.gz"
+    if breakage == "missing_dir":
+        d = d / "nope"
+    elif breakage == "missing_file":
+        img.unlink()
+    elif breakage == "truncated":
+        data = gzip.open(img).read()
+        with gzip.open(img, "wb") as f:
+            f.write(data[:-100])
+    elif breakage == "wrong_magic":
+        write_idx(img, np.zeros((48, 28, 28), np.uint8), 0x801 + 0x1000)
+    elif breakage == "not_gzip":
+        img.write_bytes(b"this is not gzip data at all")
+    elif breakage == "count_mismatch":
+        write_idx(img, np.zeros((47, 28, 28), np.uint8), 0x803)
+    with pytest.raises(FeatcacheError, match=message):
+        fashion_mnist.load(d)
+
+
+def test_limit_beyond_data(fashion_dir):
+    with pytest.raises(FeatcacheError, match="--train-limit 49 is beyond the 48"):
+        fashion_mnist.load(fashion_dir, train_limit=49)
