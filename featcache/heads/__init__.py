@@ -1,0 +1,28 @@
+"""Classifier heads on cached features, all scikit-learn estimators.
+
+Every head has ``fit(X, y)``, ``predict``, ``predict_proba``, ``score`` and
+its parameters in ``__init__``, so evaluation, learning curves and probing
+treat them alike. ``make_head(name, **params)`` is the one way to build one
+by name (CLI, curves, probing).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import FeatcacheError
+from .dense import DenseHead
+from .logreg import LogRegHead
+
+HEADS: dict[str, type] = {"keras": DenseHead, "logreg": LogRegHead}
+
+
+def make_head(name: str, **params: Any):
+    try:
+        cls = HEADS[name]
+    except KeyError:
+        raise FeatcacheError(f"unknown head {name!r}; choose one of: {', '.join(HEADS)}") from None
+    return cls(**params)
+
+
+__all__ = ["HEADS", "make_head", "DenseHead", "LogRegHead"]

@@ -1,0 +1,105 @@
+"""The lesson's Keras head: Dropout -> Dense(n_classes) logits on pooled features."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted, check_X_y, check_array
+
+from .._lazy import keras
+
+# "lesson": exactly the lesson's training (5 epochs, nothing else).
+# The default trains longer and keeps the weights of the epoch with the best
+# validation loss.
+PRESETS = {
+    "lesson": dict(epochs=5, early_stopping=False),
+    "default": dict(epochs=100, early_stopping=True),
+}
+
+
+class DenseHead(ClassifierMixin, BaseEstimator):
+    """Dropout(dropout) -> Dense(n_classes) raw logits, trained with Adam.
+
+    Loss SparseCategoricalCrossentropy(from_logits=True); the last
+    ``validation_split`` of the training rows is held out, as Keras's
+    ``fit(validation_split=...)`` does. With ``early_stopping`` training stops
+    when validation loss has not improved for ``patience`` epochs and the best
+    weights are restored.
+    """
+
+    def __init__(
+        self,
+        epochs: int = 100,
+        batch_size: int = 64,
+        learning_rate: float = 1e-3,
+        dropout: float = 0.2,
+        validation_split: float = 0.2,
+        early_stopping: bool = True,
+        patience: int = 5,
+        n_classes: int | None = None,
+        seed: int = 0,
+        verbose: int = 0,
+    ):
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.dropout = dropout
+        self.validation_split = validation_split
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.n_classes = n_classes
+        self.seed = seed
+        self.verbose = verbose
+
+    @classmethod
+    def from_preset(cls, preset: str, **overrides) -> "DenseHead":
+        from ..errors import FeatcacheError
+
+        if preset not in PRESETS:
+            raise FeatcacheError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
+        return cls(**{**PRESETS[preset], **overrides})
+
+    def build_model(self, n_features: int, n_classes: int):
+        """The head alone: pooled features -> logits. Layer names match the end-to-end model."""
+        k = keras()
+        inp = k.Input(shape=(n_features,), name="pooled")
+        x = k.layers.Dropout(self.dropout, name="head_dropout")(inp)
+        out = k.layers.Dense(n_classes, name="head_logits")(x)
+        return k.Model(inp, out, name="dense_head")
+
+    def fit(self, X, y):
+        X, y = check_X_y(X, y, dtype=np.float32)
+        k = keras()
+        k.utils.set_random_seed(self.seed)
+        n_classes = self.n_classes or int(y.max()) + 1
+        self.classes_ = np.arange(n_classes)
+        self.model_ = self.build_model(X.shape[1], n_classes)
+        self.model_.compile(
+            optimizer=k.optimizers.Adam(learning_rate=self.learning_rate),
+            loss=k.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
+        callbacks = []
+        if self.early_stopping and self.validation_split:
+            callbacks.append(k.callbacks.EarlyStopping(monitor="val_loss", patience=self.patience, restore_best_weights=True))
+        hist = self.model_.fit(
+            X, y, epochs=self.epochs, batch_size=self.batch_size, validation_split=self.validation_split,
+            callbacks=callbacks, verbose=self.verbose,
+        )
+        self.history_ = {key: [float(v) for v in vals] for key, vals in hist.history.items()}
+        self.epochs_run_ = len(next(iter(self.history_.values()), []))
+        return self
+
+    def decision_function(self, X) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        X = check_array(X, dtype=np.float32)
+        return np.asarray(self.model_.predict_on_batch(X)) if len(X) <= 4096 else self.model_.predict(X, batch_size=4096, verbose=0)
+
+    def predict_proba(self, X) -> np.ndarray:
+        z = self.decision_function(X)
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def predict(self, X) -> np.ndarray:
+        return np.argmax(self.decision_function(X), axis=1)
