@@ -1,0 +1,77 @@
+"""The end-to-end model: images -> Preprocess -> frozen base -> pooling -> head.
+
+The same graph as the lesson's model (Input -> base(training=False) ->
+GlobalAveragePooling2D -> Dropout -> Dense), optionally truncated at an
+intermediate layer and optionally taking raw images. Layer names of the head
+match ``DenseHead`` so its weights drop in unchanged; used for the lesson's
+parameter counts, fine-tuning and export.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._lazy import keras
+from .backbones import get_backbone
+
+BASE_NAME = "base"
+
+
+def build_end_to_end(
+    backbone: str,
+    weights: str,
+    image_size: int,
+    n_classes: int,
+    *,
+    layer: str | None = None,
+    raw_input_shape: tuple[Any, ...] | None = None,
+    dropout: float = 0.2,
+):
+    """Build the model.
+
+    ``raw_input_shape`` (e.g. ``(28, 28)`` or ``(None, None, 3)``) makes the
+    model take raw uint8 images and run ``Preprocess`` itself; without it the
+    input is already preprocessed ``(image_size, image_size, 3)``, as in the
+    lesson. ``layer`` taps the base at that layer (default: its final output).
+    """
+    from .extractor import tap_base
+    from .preprocess import Preprocess
+
+    k = keras()
+    bb = get_backbone(backbone)
+    if weights == "random":
+        k.utils.set_random_seed(0)
+    base = bb.build(weights, image_size)
+    if layer is not None and layer != base.layers[-1].name:
+        base = tap_base(base, [layer])
+    base = k.Model(base.input, base.outputs[0], name=BASE_NAME)
+    base.trainable = False
+    if raw_input_shape is not None:
+        inputs = k.Input(shape=raw_input_shape, name="images")
+        x = Preprocess(bb.name, image_size, name="preprocess")(inputs)
+    else:
+        inputs = k.Input(shape=(image_size, image_size, 3), name="pixels")
+        x = inputs
+    # training=False keeps BatchNormalization in inference mode even when
+    # some base layers are later unfrozen for fine-tuning.
+    x = base(x, training=False)
+    x = k.layers.GlobalAveragePooling2D(name="pool")(x)
+    x = k.layers.Dropout(dropout, name="head_dropout")(x)
+    outputs = k.layers.Dense(n_classes, name="head_logits")(x)
+    return k.Model(inputs, outputs, name="featcache_end_to_end")
+
+
+def set_head_weights(model, dense_head) -> None:
+    """Copy a fitted ``DenseHead``'s Dense layer into the end-to-end model."""
+    model.get_layer("head_logits").set_weights(dense_head.model_.get_layer("head_logits").get_weights())
+
+
+def parameter_counts(model) -> dict[str, int]:
+    count = lambda ws: int(sum(np.prod(w.shape) for w in ws))  # noqa: E731
+    return {
+        "total": int(model.count_params()),
+        "trainable": count(model.trainable_weights),
+        "non_trainable": count(model.non_trainable_weights),
+    }

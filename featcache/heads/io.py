@@ -1,0 +1,113 @@
+"""Saving and loading trained heads with what they were trained on.
+
+A Keras head is a ``.keras`` file (the head model) with a ``featcache.json``
+entry added to its zip; a scikit-learn head is a joblib file holding
+``{"head": estimator, "meta": dict}``. ``meta`` always carries the cache's
+fingerprint, class names and feature settings (see ``head_meta``), so a head
+can refuse features it was not made for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from ..errors import FeatcacheError
+
+META_ENTRY = "featcache.json"
+# Settings of the features a head depends on; evaluate refuses a cache that
+# differs in any of them.
+FEATURE_KEYS = ("backbone", "weights", "image_size", "preprocessing")
+
+
+def head_meta(cache, layer: str | None, head_name: str, head) -> dict[str, Any]:
+    """Metadata stored with a head trained on ``cache`` (a ``Cache``)."""
+    m = cache.meta
+    return {
+        "head": head_name,
+        "params": head.get_params(),
+        "cache_fingerprint": cache.fingerprint,
+        "class_names": cache.class_names,
+        "layer": layer or cache.default_layer,
+        "dataset": m.get("dataset"),
+        "source": m.get("source"),
+        **{k: m.get(k) for k in FEATURE_KEYS},
+    }
+
+
+def _atomic_target(path: Path) -> tuple[int, str]:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix or ".tmp")
+    except OSError as exc:
+        raise FeatcacheError(f"cannot write {path} ({exc.strerror}); choose a writable --out") from None
+
+
+def save_head(head, path: str | Path, meta: dict[str, Any]) -> Path:
+    """Write atomically: ``.keras`` for ``DenseHead``, joblib for the others."""
+    from .dense import DenseHead
+
+    path = Path(path)
+    meta = {**meta, "params": head.get_params()}  # a Keras head is rebuilt from them
+    fd, tmp = _atomic_target(path)
+    os.close(fd)
+    try:
+        if isinstance(head, DenseHead):
+            if path.suffix != ".keras":
+                raise FeatcacheError(f"a Keras head is saved as a .keras file; use --out {path.with_suffix('.keras')}")
+            head.model_.save(tmp)
+            with zipfile.ZipFile(tmp, "a") as zf:
+                zf.writestr(META_ENTRY, json.dumps(meta, default=str))
+        else:
+            import joblib
+
+            joblib.dump({"head": head, "meta": meta}, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def load_head(path: str | Path):
+    """``(head, meta)`` from a file written by ``save_head``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FeatcacheError(f"head file not found: {path}; train one with 'featcache train'")
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as zf:
+                meta = json.loads(zf.read(META_ENTRY))
+            from .._lazy import keras
+            from .dense import DenseHead
+
+            model = keras().models.load_model(path, compile=False)
+        except Exception as exc:
+            raise FeatcacheError(f"{path} is not a readable featcache head ({type(exc).__name__}); pass a file written by 'featcache train'") from None
+        import numpy as np
+
+        head = DenseHead(**meta["params"])
+        head.model_ = model
+        head.classes_ = np.arange(len(meta["class_names"]))
+        return head, meta
+    try:
+        import joblib
+
+        obj = joblib.load(path)
+        return obj["head"], obj["meta"]
+    except Exception as exc:
+        raise FeatcacheError(f"{path} is not a readable featcache head ({type(exc).__name__}); pass a file written by 'featcache train'") from None
+
+
+def check_compatible(meta: dict[str, Any], cache) -> None:
+    """Refuse features the head was not trained on (other network, size, pixels or layer)."""
+    diff = [k for k in FEATURE_KEYS if meta.get(k) != cache.meta.get(k)]
+    if diff:
+        detail = ", ".join(f"{k}: head {meta.get(k)!r} vs cache {cache.meta.get(k)!r}" for k in diff)
+        raise FeatcacheError(f"head and cache do not match ({detail}); evaluate on a cache extracted with the head's settings")
+    if meta.get("layer") not in cache.layers:
+        raise FeatcacheError(f"the head was trained on layer {meta.get('layer')!r}, which {cache.path} does not hold; extract it with --layers")

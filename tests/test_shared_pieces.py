@@ -1,0 +1,62 @@
+"""Subsets, the end-to-end builder and head files: pieces several commands share."""
+
+import numpy as np
+import pytest
+
+from featcache.endtoend import build_end_to_end, parameter_counts, set_head_weights
+from featcache.errors import FeatcacheError
+from featcache.heads import DenseHead, LogRegHead
+from featcache.heads.io import load_head, save_head
+from featcache.subsets import stratified_subset
+
+
+def test_subsets_are_nested_stratified_and_seeded():
+    y = np.repeat(np.arange(10), [50, 60, 70, 80, 90, 100, 110, 120, 130, 140])
+    small, big = stratified_subset(y, 100, seed=3), stratified_subset(y, 400, seed=3)
+    assert set(small) <= set(big) and len(set(big)) == 400
+    share = np.bincount(y, minlength=10) / len(y)
+    assert np.all(np.abs(np.bincount(y[big], minlength=10) - 400 * share) <= 1)
+    assert (stratified_subset(y, 100, seed=3) == small).all()
+    assert not (stratified_subset(y, 100, seed=4) == small).all()
+
+
+@pytest.mark.parametrize("n, message", [(10_000, "larger than"), (5, "smaller than the 10 classes")])
+def test_subset_size_errors(n, message):
+    with pytest.raises(FeatcacheError, match=message):
+        stratified_subset(np.arange(1000) % 10, n, seed=0)
+
+
+def test_lesson_parameter_counts(real_weights):
+    model = build_end_to_end("mobilenet_v2", str(real_weights), 96, 10)
+    assert parameter_counts(model) == {"total": 2_270_794, "trainable": 12_810, "non_trainable": 2_257_984}
+
+
+def test_head_files_round_trip(tmp_path):
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(120, 8)).astype(np.float32), np.arange(120) % 3
+    X[np.arange(120), y] += 3
+    meta = {"head": "x", "class_names": ["a", "b", "c"], "layer": "out_relu"}
+    for head, name in ((DenseHead(epochs=3), "h.keras"), (LogRegHead(), "h.joblib")):
+        head.fit(X, y)
+        path = save_head(head, tmp_path / name, meta)
+        again, got_meta = load_head(path)
+        assert got_meta["class_names"] == ["a", "b", "c"]
+        np.testing.assert_allclose(again.predict_proba(X), head.predict_proba(X), atol=1e-6)
+    (tmp_path / "junk.keras").write_bytes(b"not a head")
+    with pytest.raises(FeatcacheError, match="not a readable featcache head"):
+        load_head(tmp_path / "junk.keras")
+    with pytest.raises(FeatcacheError, match="head file not found"):
+        load_head(tmp_path / "missing.keras")
+
+
+def test_dense_head_weights_drop_into_the_end_to_end_model():
+    rng = np.random.default_rng(0)
+    model = build_end_to_end("mobilenet_v2", "random", 32, 4, raw_input_shape=(28, 28))
+    images = rng.integers(0, 255, size=(16, 28, 28), dtype=np.uint8)
+    pooled = model.get_layer("pool").output
+    import keras
+
+    features = keras.Model(model.input, pooled).predict(images, verbose=0)
+    head = DenseHead(epochs=2).fit(features, np.arange(16) % 4)
+    set_head_weights(model, head)
+    np.testing.assert_allclose(model.predict(images, verbose=0), head.decision_function(features), atol=1e-4)
