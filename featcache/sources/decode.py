@@ -1,0 +1,55 @@
+"""Decoding image files to uint8 RGB arrays, the one way featcache does it.
+
+Class-folder extraction and ``predict`` both call ``decode_image`` so a photo
+becomes the same pixels on both paths.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import FeatcacheError
+
+# Refuse to fully decode absurdly large images; JPEGs are first reduced by
+# the decoder itself (draft mode), which costs a fraction of the memory.
+MAX_PIXELS = 64_000_000
+
+
+class UnreadableImage(FeatcacheError):
+    """A file that is not a decodable image (the reason is the message)."""
+
+
+def decode_image(path: str | Path, size: int | None = None) -> np.ndarray:
+    """``path`` -> (H, W, 3) uint8 RGB; resized to (size, size) with PIL bilinear when ``size`` is given.
+
+    Grayscale, palette, RGBA, CMYK and 16-bit images become RGB; an animated
+    GIF gives its first frame.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im.seek(0)
+            if im.format == "JPEG" and size is not None:
+                im.draft("RGB", (size, size))  # decode at a reduced scale, >= size
+            w, h = im.size
+            if w * h > MAX_PIXELS:
+                raise UnreadableImage(f"{w}x{h} pixels is too large to decode safely (limit {MAX_PIXELS:,}); downscale it first")
+            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+                im = im.point(lambda v: v * (1 / 256)).convert("L")
+            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+                im = im.convert("RGBA")
+                background = Image.new("RGBA", im.size, (255, 255, 255, 255))
+                im = Image.alpha_composite(background, im)
+            im = im.convert("RGB")
+            if size is not None and im.size != (size, size):
+                im = im.resize((size, size), Image.BILINEAR)
+            return np.asarray(im, dtype=np.uint8)
+    except UnreadableImage:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
+        raise UnreadableImage(f"not a readable image ({type(exc).__name__})") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise UnreadableImage(f"cannot decode ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
