@@ -145,7 +145,12 @@ def _run(path, fp, settings, source, bb, weights, size, layer_names, dtype, batc
     embed_fn(first)  # trace now, so the timed run below is the steady state
     startup = time.perf_counter() - t_start
 
-    import tensorflow as tf
+    try:
+        import tensorflow as tf
+
+        tf_version = tf.__version__
+    except ImportError:  # Keras on another backend (JAX on the GPU machine)
+        tf_version = None
 
     attrs = {
         "fingerprint": fp,
@@ -158,7 +163,8 @@ def _run(path, fp, settings, source, bb, weights, size, layer_names, dtype, batc
         "skipped": [list(s) for s in source.skipped],
         "featcache_version": __version__,
         "keras_version": k.__version__,
-        "tensorflow_version": tf.__version__,
+        "tensorflow_version": tf_version,
+        "keras_backend": k.backend.backend(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     specs = [SplitSpec(s.name, s.labels, s.index, s.paths) for s in source.splits.values()]
