@@ -15,7 +15,9 @@ SMALL = ["--train-limit", "500", "--test-limit", "200", "--scratch-train", "1000
 @pytest.fixture(scope="module")
 def lesson_out(real_weights, real_fashion_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("lesson")
-    rc = main(["lesson", "--weights", str(real_weights), "--data-dir", str(real_fashion_dir), "--out", str(out), *SMALL])
+    with pytest.MonkeyPatch.context() as mp:  # module scope runs before the per-test FEATCACHE_HOME
+        mp.setenv("FEATCACHE_HOME", str(out / "home"))
+        rc = main(["lesson", "--weights", str(real_weights), "--data-dir", str(real_fashion_dir), "--out", str(out), *SMALL])
     assert rc == 0
     return out
 
