@@ -33,7 +33,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from . import paths
-from .atomic import check_writable, write_text
+from .atomic import check_writable, write_json, write_text
 from .cache import Cache, open_cache
 from .errors import FeatcacheError
 from .fingerprint import fingerprint
@@ -42,10 +42,10 @@ from .subsets import check_size, stratified_order
 
 CSV_FIELDS = ("size", "seed", "head", "accuracy", "fit_seconds")
 BASELINES = ("scratch",)
-# BLAS threads per fit. Parallelism comes from --jobs (one fit per process):
-# OpenBLAS's spinning threads on a busy 2-core machine made a 100-sample
-# logistic regression take 18 s instead of 0.1 s (see docs/benchmarks.md).
-BLAS_THREADS = 1
+# joblib backend for --jobs > 1. Processes, not threads: Keras seeds are
+# process-wide state, so Keras fits in threads would depend on scheduling
+# (measured in docs/benchmarks.md, "Learning curves").
+BACKEND = "loky"
 # The lesson's training for the Keras head (5 epochs, batch 64, 20 %
 # validation split), so a curve's 4,000-image point is the lesson's model.
 DEFAULT_KERAS_PRESET = "lesson"
@@ -139,7 +139,7 @@ def _load_images(path: str, mtime: float) -> tuple[np.ndarray, ...]:
 
     c = open_cache(path)
     source = open_source(c.meta["source"])
-    if source.digest != c.meta.get("data_digest"):
+    if source.digest != c.meta.get("settings", {}).get("data_digest"):
         raise FeatcacheError(f"the images at {c.meta['source']} are not the ones {path} was extracted from; restore them or re-extract")
     out = []
     for split in ("train", "test"):
@@ -170,15 +170,12 @@ def _estimator(head: str, params: dict[str, Any], seed: int):
 
 def fit_point(data: _Data, head: str, params: dict[str, Any], seed: int, rows: np.ndarray) -> tuple[float, float]:
     """Fit one head on ``rows`` of the train split; (test accuracy, fit seconds)."""
-    from threadpoolctl import threadpool_limits
-
     X, y, X_test, y_test = data.arrays()
     est = _estimator(head, params, seed)
-    with threadpool_limits(BLAS_THREADS):
-        t0 = time.perf_counter()
-        est.fit(X[rows], y[rows])
-        seconds = time.perf_counter() - t0
-        return float(est.score(X_test, y_test)), seconds
+    t0 = time.perf_counter()
+    est.fit(X[rows], y[rows])
+    seconds = time.perf_counter() - t0
+    return float(est.score(X_test, y_test)), seconds
 
 
 def _run_task(data: _Data, task: tuple[str, int, int], params: dict[str, Any], rows: np.ndarray):
@@ -215,10 +212,6 @@ def write_rows(path: Path, rows: Sequence[dict[str, Any]]) -> None:
     for r in rows:
         w.writerow({**r, "fit_seconds": f"{r['fit_seconds']:.4f}"})
     write_text(path, buf.getvalue())
-
-
-def _write_json(path: Path, meta: dict[str, Any]) -> None:
-    write_text(path, json.dumps(meta, indent=2, default=str) + "\n")
 
 
 def load_curve(path: str | Path, label: str | None = None):
@@ -337,17 +330,15 @@ def learning_curve(
             raise FeatcacheError("--baseline needs --baseline-sizes, e.g. --baseline-sizes 1000,4000,15000")
         for n in b_sizes:
             check_size(n, y, "--baseline-sizes")
-        try:
-            from .scratch import ScratchCNN  # noqa: F401
-        except ImportError:
-            raise FeatcacheError("this featcache has no from-scratch CNN (featcache.scratch); run without --baseline") from None
-    elif baseline_sizes:
-        raise FeatcacheError("--baseline-sizes needs --baseline scratch")
+    elif baseline_sizes or baseline_params:
+        raise FeatcacheError("--baseline-sizes and --baseline-epochs need --baseline scratch")
 
     n_classes = len(cache.class_names)
     params = {h: _head_params(h, n_classes, (head_params or {}).get(h)) for h in head_list}
     if baseline is not None:
         params[baseline] = _head_params(baseline, n_classes, baseline_params)
+    # Through JSON, as it is stored, so that a resumed run compares like with like (tuples -> lists).
+    params = json.loads(json.dumps(params, default=str))
     identity = {
         "cache_fingerprint": cache.fingerprint,
         "layer": layer,
@@ -394,7 +385,7 @@ def learning_curve(
         "identity": identity,
         "complete": False,
     }
-    _write_json(out / "curve.json", meta)
+    write_json(out / "curve.json", meta)
 
     ordered = lambda: [rows_by_key[k] for k in grid if k in rows_by_key]  # noqa: E731
     write_rows(out / "curve.csv", ordered())
@@ -435,7 +426,7 @@ def learning_curve(
         from .plots import CurveSet, plot_learning_curves
 
         plot_learning_curves([CurveSet("", rows, meta)], out / "curve.png", title=title_for(meta))
-    _write_json(out / "curve.json", meta)
+    write_json(out / "curve.json", meta)
     if verbose:
         print(f"wrote {out / 'curve.csv'}, curve.json" + (", curve.png" if plot else "") + f" in {seconds:.1f} s")
     return CurveResult(out, rows, seconds, len(todo), len(grid) - len(todo), meta)
@@ -449,7 +440,5 @@ def _execute(tasks: list[tuple], jobs: int):
         return
     from joblib import Parallel, delayed
 
-    # Processes, not threads: Keras seeds are process-wide state, so
-    # threads would make results depend on scheduling (see docs/benchmarks.md).
-    parallel = Parallel(n_jobs=jobs, backend="loky", return_as="generator_unordered", max_nbytes=None)
+    parallel = Parallel(n_jobs=jobs, backend=BACKEND, return_as="generator_unordered", max_nbytes=None)
     yield from parallel(delayed(_run_task)(data, task, params, rows) for data, task, params, rows in tasks)

@@ -41,6 +41,18 @@ def describe(meta: dict[str, Any]) -> str:
     return " ".join(str(p) for p in parts if p)
 
 
+def head_label(head: str, params: dict[str, Any] | None) -> str:
+    """Legend name of a head, with the settings that shape its curve."""
+    p = params or {}
+    if head == "keras" and "epochs" in p:
+        return f"keras dense head ({p['epochs']} epochs{', early stopping' if p.get('early_stopping') else ''})"
+    if head == "logreg" and "C" in p:
+        return f"logistic regression (C={p['C']})"
+    if head == "scratch":
+        return "from-scratch CNN" + (f" ({p['epochs']} epochs)" if "epochs" in p else "")
+    return head
+
+
 def size_label(n: int) -> str:
     if n < 1000:
         return str(n)
@@ -91,10 +103,11 @@ def plot_learning_curves(
             n_seeds.update(int(x) for x in k)
             color = colors[s_i % 10] if many else colors[color_i % 10]
             color_i += 1
-            name = f"{cs.label}: {head}" if cs.label else head
+            name = head_label(head, cs.meta.get("head_params", {}).get(head))
+            name = f"{cs.label}: {name}" if cs.label else name
             if head in point_heads:
                 ax.errorbar(sizes, mean, yerr=[mean - lo, hi - mean], fmt="s", ms=7, capsize=4, color=color if many else "black",
-                            ls=":", lw=1, label=f"{name} (end-to-end)")
+                            ls=":", lw=1, label=f"{name}, raw images")
             else:
                 ls = LINESTYLES[h_i % len(LINESTYLES)] if many else "-"
                 ax.plot(sizes, mean, ls=ls, marker="o", ms=4, lw=2, color=color, label=name)

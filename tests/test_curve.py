@@ -69,11 +69,11 @@ def test_curve_rows_files_and_plot(tiny_cache, tmp_path):
 
 
 def test_same_seed_same_numbers_and_jobs_do_not_matter(tiny_cache, tmp_path):
-    one = curve(tiny_cache, tmp_path / "j1", jobs=1)
-    two = curve(tiny_cache, tmp_path / "j2", jobs=2)
+    one = curve(tiny_cache, tmp_path / "j1", jobs=1, sizes=[20, 120])
+    two = curve(tiny_cache, tmp_path / "j2", jobs=2, sizes=[20, 120])
     acc = lambda res: [(r["head"], r["seed"], r["size"], r["accuracy"]) for r in res.rows]  # noqa: E731
     assert acc(one) == acc(two)
-    other = curve(tiny_cache, tmp_path / "s", seeds=[7], heads=("logreg",))
+    other = curve(tiny_cache, tmp_path / "s", seeds=[7], heads=("logreg",), sizes=[20, 120])
     assert [r["accuracy"] for r in other.rows] != [r["accuracy"] for r in one.rows if r["seed"] == 0 and r["head"] == "logreg"]
 
 
@@ -99,6 +99,39 @@ def test_interrupted_curve_resumes(tiny_cache, tmp_path, monkeypatch):
     # More sizes in the same folder reuse what is there.
     more = curve(tiny_cache, out, heads=("logreg",), sizes=SIZES + [200])
     assert (more.resumed, more.fits, len(more.rows)) == (6, 2, 8)
+
+
+def test_scratch_baseline_on_the_cache_images(tiny_cache, tmp_path):
+    res = curve(tiny_cache, tmp_path / "b", heads=("logreg",), sizes=[20, 120], baseline="scratch", baseline_sizes=[50, 120],
+                baseline_params={"epochs": 2})
+    scratch = [r for r in res.rows if r["head"] == "scratch"]
+    assert len(res.rows) == 2 * 2 + 2 * 2 and sorted((r["seed"], r["size"]) for r in scratch) == [(0, 50), (0, 120), (1, 50), (1, 120)]
+    assert all(0 <= r["accuracy"] <= 1 for r in scratch)
+    meta = json.loads(res.json.read_text())
+    assert meta["baseline"] == "scratch" and meta["head_params"]["scratch"]["epochs"] == 2
+    # The same network as fitting ScratchCNN by hand on the cache's own images and the curve's subset.
+    from featcache.scratch import ScratchCNN
+    from featcache.sources import open_source
+
+    cache = featcache.open_cache(tiny_cache)
+    source = open_source(cache.meta["source"])
+    tr, te = source.splits["train"], source.splits["test"]
+    rows = training_rows(cache.labels("train"), [50], seed=1)[50]
+    by_hand = ScratchCNN(epochs=2, seed=1).fit(tr.read(0, len(tr))[rows], tr.labels[rows]).score(te.read(0, len(te)), te.labels)
+    assert next(r["accuracy"] for r in scratch if (r["seed"], r["size"]) == (1, 50)) == by_hand
+    again = curve(tiny_cache, tmp_path / "b", heads=("logreg",), sizes=[20, 120], baseline="scratch", baseline_sizes=[50, 120],
+                  baseline_params={"epochs": 2})
+    assert again.resumed == 8 and again.fits == 0
+
+
+def test_baseline_refuses_images_that_changed_since_extraction(tmp_path):
+    from tests.conftest import make_fashion_dir
+
+    data = make_fashion_dir(tmp_path / "fm")
+    path = featcache.extract(data_dir=str(data), weights="random", image_size=32, out=tmp_path / "c.h5", verbose=False).path
+    make_fashion_dir(data, seed=1)  # other pixels, same file names
+    with pytest.raises(FeatcacheError, match="are not the ones .* was extracted from"):
+        curve(path, tmp_path / "o", heads=("logreg",), sizes=[20], baseline="scratch", baseline_sizes=[20])
 
 
 def test_other_settings_in_the_same_folder_are_refused(tiny_cache, tmp_path):
@@ -128,7 +161,9 @@ def test_default_out_is_under_featcache_home(tiny_cache, tmp_path):
         (["--sizes", "20", "--layer", "block_99"], "--layer 'block_99' is not in"),
         (["--sizes", "20", "--jobs", "0"], "--jobs must be a positive number"),
         (["--sizes", "20", "--keras-preset", "turbo"], "unknown --keras-preset 'turbo'"),
-        (["--sizes", "20", "--baseline-sizes", "50"], "--baseline-sizes needs --baseline scratch"),
+        (["--sizes", "20", "--baseline", "scratch"], "--baseline needs --baseline-sizes"),
+        (["--sizes", "20", "--baseline", "scratch", "--baseline-sizes", "500"], "--baseline-sizes 500 is larger than the 200"),
+        (["--sizes", "20", "--baseline-sizes", "50"], "--baseline-sizes and --baseline-epochs need --baseline scratch"),
     ],
 )
 def test_bad_input_is_one_clear_line(tiny_cache, tmp_path, capsys, args, message):

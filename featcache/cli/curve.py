@@ -26,6 +26,7 @@ def register(sub) -> None:
     g = p.add_argument_group("baseline")
     g.add_argument("--baseline", choices=["scratch"], help="also train a from-scratch CNN on the raw images")
     g.add_argument("--baseline-sizes", metavar="N1,N2,...", help="sizes for the baseline, e.g. 1000,4000,15000")
+    g.add_argument("--baseline-epochs", type=positive_int, metavar="N", help="epochs of the from-scratch CNN (default: 10, its own default)")
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -43,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
         head_params = {"keras": dict(PRESETS[args.keras_preset])}
     res = learning_curve(
         args.cache, args.sizes, seeds=args.seeds, heads=args.heads, layer=args.layer, out=args.out, jobs=args.jobs,
-        head_params=head_params, baseline=args.baseline, baseline_sizes=args.baseline_sizes or (), verbose=not args.json,
+        head_params=head_params, baseline=args.baseline, baseline_sizes=args.baseline_sizes or (),
+        baseline_params={"epochs": args.baseline_epochs} if args.baseline_epochs else None, verbose=not args.json,
     )
     if args.json:
         print_json({"out": str(res.out), "csv": str(res.csv), "json": str(res.json), "png": str(res.png),
