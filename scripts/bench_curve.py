@@ -71,6 +71,25 @@ def end_to_end_point(cache, weights: str, size: int, seed: int, params: dict) ->
             "score_seconds": round(score, 2), "accuracy": acc}
 
 
+def compare_backends(cache, sizes: list[int], seeds: int) -> dict:
+    """The same small curve with --jobs 1, loky processes x2 and threads x2: wall seconds, and do the numbers agree?"""
+    from featcache import curve
+
+    out, ref = {}, None
+    for name, backend, jobs in (("jobs1", "loky", 1), ("loky2", "loky", 2), ("threads2", "threading", 2)):
+        curve.BACKEND = backend
+        with tempfile.TemporaryDirectory(prefix="bench_curve_") as tmp:
+            t0 = time.perf_counter()
+            res = curve.learning_curve(cache, sizes, seeds=seeds, out=Path(tmp) / name, jobs=jobs, plot=False, verbose=False)
+            wall = time.perf_counter() - t0
+        acc = {(r["head"], r["seed"], r["size"]): r["accuracy"] for r in res.rows}
+        ref = ref or acc
+        out[name] = {"wall_seconds": round(wall, 1), "same_numbers_as_jobs1": acc == ref, "load_avg_1min": round(os.getloadavg()[0], 1)}
+        print(f"{name}: {len(acc)} fits in {wall:.1f} s, same numbers as --jobs 1: {acc == ref}", flush=True)
+    curve.BACKEND = "loky"
+    return out
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--cache", help="cache of the full train+test splits (default: made or found by 'featcache extract --weights W')")
@@ -80,6 +99,8 @@ def main() -> int:
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--e2e-size", type=int, default=4000, help="size of the end-to-end point (default: 4000, the lesson's)")
     p.add_argument("--skip-e2e", action="store_true", help="time the curve only")
+    p.add_argument("--compare-backends", action="store_true",
+                   help="also run a 16-fit curve (sizes 100,500,2000,8000, 2 seeds) with --jobs 1, 2 processes and 2 threads")
     p.add_argument("--json", help="also write the results to this JSON file")
     args = p.parse_args()
 
@@ -136,6 +157,8 @@ def main() -> int:
               f"(cached features, same point: fit {feat_point['fit_seconds']:.2f} s, accuracy {feat_point['accuracy']:.4f})")
         print(f"the curve's {len(keras_points)} Keras points end to end: ~{estimate:.0f} s = {estimate / curve_wall:.0f}x the whole "
               f"cached curve ({curve_wall:.1f} s, both heads), {estimate / (curve_wall + extraction):.0f}x with the one-time extraction")
+    if args.compare_backends:
+        out["backends"] = compare_backends(cache, [100, 500, 2000, 8000], 2)
     out["load_avg_after"] = [round(x, 1) for x in os.getloadavg()]
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
