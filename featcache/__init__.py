@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 _API = {
     "extract": ("featcache.extraction", "extract"),
     "open_cache": ("featcache.cache", "open_cache"),
+    "probe": ("featcache.probing", "probe"),
     "FeatcacheError": ("featcache.errors", "FeatcacheError"),
 }
 
