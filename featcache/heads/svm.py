@@ -2,9 +2,12 @@
 
 Probabilities come from ``CalibratedClassifierCV(SVC, ensemble=False)``:
 the SVC is fitted on all training rows and a per-class sigmoid (Platt) maps
-its decision values to probabilities, fitted on out-of-fold decision values.
-``SVC(probability=True)`` does the same job with a 5-fold internal CV, is
-deprecated since scikit-learn 1.9, and was 2x slower here (docs/benchmarks.md).
+its decision values to probabilities, fitted on out-of-fold decision values
+(3 folds). ``SVC(probability=True)`` gives sharper probabilities (lower log
+loss) but is deprecated since scikit-learn 1.9 and was slower; stacking a
+logistic regression on one-vs-one decision values matched its log loss but
+changed the predictions (one point less accurate on ``out_relu``). Figures:
+docs/benchmarks.md, ``scripts/bench_svm.py``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
 # Grid for C="cv". On the lesson's split 5-fold CV on the training rows picks
-# C=10 for block_13_expand_relu (3 and 10 tie elsewhere), hence the default.
+# C=10 for block_13_expand_relu (C=3 and 10 about tie on block_9 and
+# out_relu), hence the default.
 C_GRID = (1.0, 3.0, 10.0, 30.0)
 
 
