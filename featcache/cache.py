@@ -63,10 +63,18 @@ def _decode_attrs(attrs) -> dict[str, Any]:
     return out
 
 
-def _open_h5(path: Path, mode: str = "r") -> h5py.File:
+def _open_h5(path: Path, mode: str = "r", peek: bool = False) -> h5py.File:
+    """Open, with clear errors; ``peek`` reads a file another process holds open for writing."""
     try:
         return h5py.File(path, mode)
     except (OSError, ValueError) as exc:
+        if "unable to lock file" in str(exc):
+            if peek:
+                try:  # attributes of a file being written are safe enough to show
+                    return h5py.File(path, "r", locking=False)
+                except (OSError, ValueError):
+                    pass
+            raise FeatcacheError(f"{path} is being written by another featcache process; wait for it to finish") from None
         raise FeatcacheError(
             f"{path} is not a readable HDF5 file ({str(exc).splitlines()[0]}); pass a featcache cache or delete the file"
         ) from None
@@ -201,15 +209,19 @@ class CacheWriter:
             self._file = None
 
 
-def read_attrs(path: Path) -> dict[str, Any]:
-    """Root attributes of a featcache file (complete or not)."""
+def read_attrs(path: Path, peek: bool = False) -> dict[str, Any]:
+    """Root attributes of a featcache file (complete or not); ``rows_done`` per split for incomplete ones."""
     path = Path(path)
     if not path.exists():
         raise FeatcacheError(f"cache not found: {path}; run 'featcache extract' first or check the path")
-    with _open_h5(path) as f:
+    with _open_h5(path, peek=peek) as f:
         if f.attrs.get("format") != FORMAT:
             raise FeatcacheError(f"{path} is an HDF5 file but not a featcache cache; pass a file written by 'featcache extract'")
-        return _decode_attrs(f.attrs)
+        attrs = _decode_attrs(f.attrs)
+        if not attrs.get("complete"):
+            attrs["progress"] = {k: [int(f[k].attrs.get("rows_done", 0)), int(f[k]["labels"].shape[0])]
+                                 for k in f if isinstance(f[k], h5py.Group) and "labels" in f[k]}
+        return attrs
 
 
 class Cache:

@@ -59,7 +59,9 @@ def compiled(model) -> Callable[[np.ndarray], list[np.ndarray]]:
     if k.backend.backend() == "tensorflow":
         import tensorflow as tf
 
-        fn = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        # One trace for every batch size (the last batch is usually shorter).
+        spec = tf.TensorSpec([None, *model.inputs[0].shape[1:]], model.inputs[0].dtype)
+        fn = tf.function(lambda x: model(x, training=False), input_signature=[spec])
     elif k.backend.backend() == "jax":
         import jax
 

@@ -129,6 +129,8 @@ def test_resume_after_sigkill_gives_the_same_features(tmp_path):
     assert 0 < done < 600
     with pytest.raises(FeatcacheError, match="incomplete cache"):
         featcache.open_cache(partial_path(out))
+    info = run_cli("info", str(partial_path(out)))
+    assert info.returncode == 0 and f"{done} of 600 images embedded so far" in info.stdout
     proc = run_cli(*args)
     assert proc.returncode == 0, proc.stderr
     assert f"{done} of 616 images already done" in proc.stdout

@@ -70,6 +70,6 @@ def run(args) -> int:
     )
     if args.json:
         print_json({"path": str(result.path), "hit": result.hit, "images": result.images,
-                    "seconds": round(result.seconds, 3), "images_per_s": round(result.images_per_s, 1),
-                    "skipped": [list(s) for s in result.skipped]})
+                    "seconds": round(result.seconds, 3), "startup_seconds": round(result.startup_seconds, 3),
+                    "images_per_s": round(result.images_per_s, 1), "skipped": [list(s) for s in result.skipped]})
     return 0
