@@ -325,3 +325,41 @@ def test_cli_flags_that_need_images(fashion_dir, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["extract", "--images", str(tmp_path), "--test-fraction", "1.5"])
     assert "between 0 and 1" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- real weights, real photos
+
+
+@pytest.fixture(scope="session")
+def hymenoptera_dir() -> Path:
+    from tests.conftest import SHARED
+
+    path = Path(os.environ.get("FEATCACHE_HYMENOPTERA", SHARED / "datasets" / "hymenoptera"))
+    if not (path / "train" / "ants").is_dir():
+        pytest.fail(f"hymenoptera photos not found at {path}: put ../shared beside the checkout or set FEATCACHE_HYMENOPTERA")
+    return path
+
+
+def test_real_photos_match_keras_on_the_same_pixels(real_weights, hymenoptera_dir, tmp_path):
+    """A few ants and bees (the GIF among them) through the cache equal the plain Keras recipe on the decoded photos."""
+    import keras
+
+    root = tmp_path / "hym"
+    for split, n in (("train", 4), ("val", 2)):
+        for cls in ("ants", "bees"):
+            names = sorted(os.listdir(hymenoptera_dir / split / cls))[:n]
+            if split == "train" and cls == "ants":
+                names[-1] = "imageNotFound.gif"
+            (root / split / cls).mkdir(parents=True)
+            for name in names:
+                (root / split / cls / name).symlink_to(hymenoptera_dir / split / cls / name)
+    res = featcache.extract(images=str(root), weights=str(real_weights), image_size=96, verbose=False)
+    cache = featcache.open_cache(res.path)
+    assert cache.meta["source"]["test_folder"] == "val" and not cache.meta["skipped"]
+    assert "train/ants/imageNotFound.gif" in cache.paths("train")
+    base = keras.applications.MobileNetV2(include_top=False, weights=str(real_weights), input_shape=(96, 96, 3))
+    for split in ("train", "test"):
+        x = np.stack([decode_image(root / p, 96) for p in cache.paths(split)]).astype("float32")
+        want = keras.layers.GlobalAveragePooling2D()(base(keras.applications.mobilenet_v2.preprocess_input(x), training=False))
+        np.testing.assert_allclose(cache.features(split), np.asarray(want), atol=1e-4)
+    assert cache.features("train").shape == (8, 1280) and np.abs(cache.features("train")).max() > 0.1
