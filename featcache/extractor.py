@@ -65,7 +65,7 @@ def compiled(model) -> Callable[[np.ndarray], list[np.ndarray]]:
     elif k.backend.backend() == "jax":
         import jax
 
-        state = (model.trainable_variables, model.non_trainable_variables)
+        state = ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables])
         jitted = jax.jit(lambda tv, ntv, x: model.stateless_call(tv, ntv, x, training=False)[0])
         fn = lambda x: jitted(state[0], state[1], x)  # noqa: E731
     else:
