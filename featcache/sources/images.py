@@ -26,6 +26,7 @@ import json
 import os
 import re
 import unicodedata
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,10 +112,11 @@ def load(
     if bad and strict:
         raise FeatcacheError(f"--strict: {len(bad)} file(s) under {root} could not be read: {_listing(bad)}; "
                              "fix or remove them, or drop --strict to skip them")
+    readable = Counter((f.folder, f.label) for f in files if not f.problem)
     for folder, dirs in class_dirs.items():
         for label, name in enumerate(class_names):
-            mine = [f for f in files if f.folder == folder and f.label == label]
-            if all(f.problem for f in mine):
+            if not readable[folder, label]:
+                mine = [f for f in files if f.folder == folder and f.label == label]
                 raise FeatcacheError(f"class {name!r} has no readable images in {dirs[name]} ({_listing(mine)}); "
                                      "add readable images or remove the folder")
     skipped += [(f.rel, f.problem) for f in bad]
@@ -308,9 +310,11 @@ def _scan(root: Path, files: list[_File], image_size: int, verbose: bool) -> Non
 def _stratified_split(files: list[_File], fraction: float, seed: int, n_classes: int) -> dict[str, list[_File]]:
     """Per class, round(fraction * n) files to test (keeping at least one in train), chosen by ``seed``."""
     rng = np.random.default_rng(seed)
+    by_class: list[list[_File]] = [[] for _ in range(n_classes)]
+    for f in files:
+        by_class[f.label].append(f)
     train, test = [], []
-    for label in range(n_classes):
-        mine = [f for f in files if f.label == label]
+    for mine in by_class:
         n_test = min(round(fraction * len(mine)), len(mine) - 1)
         chosen = set(rng.permutation(len(mine))[:n_test].tolist())
         for i, f in enumerate(mine):
