@@ -91,6 +91,8 @@ def load(
     image_size = int(image_size)
     if test_fraction is not None and not 0 < test_fraction < 1:
         raise FeatcacheError(f"--test-fraction must be between 0 and 1, e.g. 0.2 (got {test_fraction})")
+    if int(seed) < 0:
+        raise FeatcacheError(f"--seed must be 0 or more (got {seed})")
 
     folders, test_folder = _layout(root, test_fraction, test_folder)
     class_names, class_dirs, loose = _classes(root, folders)
