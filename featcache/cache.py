@@ -34,6 +34,13 @@ from .errors import FeatcacheError
 FORMAT = "featcache"
 FORMAT_VERSION = 1
 CHUNK_ROWS = 256
+# A (256, 1280) float32 chunk is 1.3 MB, more than HDF5's default 1 MB chunk
+# cache: every batch would then read-modify-write its chunk on disk.
+WRITE_CHUNK_CACHE = 32 * 2**20
+# Progress is committed (flushed, rows_done bumped) at most this often: a
+# killed run redoes at most this much work, and slow file systems are not
+# flushed for every batch.
+COMMIT_SECONDS = 1.0
 # Attributes stored as JSON because HDF5 attributes cannot hold dicts/lists of str.
 _JSON_ATTRS = ("class_names", "layers", "source", "settings", "data_digest", "skipped", "layer_widths")
 
@@ -123,12 +130,14 @@ class CacheWriter:
         self.layer_widths = layer_widths
         self.dtype = np.dtype(dtype)
         self._file: h5py.File | None = None
+        self._written: dict[str, int] = {}  # rows written per split, committed or not
+        self._last_commit = 0.0
 
     def open(self) -> dict[str, int]:
         """Open for writing; returns rows already done per split."""
         if self.partial.exists():
             try:
-                f = h5py.File(self.partial, "r+")
+                f = h5py.File(self.partial, "r+", rdcc_nbytes=WRITE_CHUNK_CACHE)
                 if f.attrs.get("fingerprint") == self.attrs["fingerprint"]:
                     self._file = f
                 else:
@@ -139,11 +148,14 @@ class CacheWriter:
                 self.partial.unlink()
         if self._file is None:
             self._file = self._create()
-        return {s.name: int(self._file[s.name].attrs["rows_done"]) for s in self.splits}
+        done = {s.name: int(self._file[s.name].attrs["rows_done"]) for s in self.splits}
+        self._written = dict(done)
+        self._last_commit = time.monotonic()
+        return done
 
     def _create(self) -> h5py.File:
         try:
-            f = h5py.File(self.partial, "w")
+            f = h5py.File(self.partial, "w", rdcc_nbytes=WRITE_CHUNK_CACHE)
         except OSError as exc:
             raise FeatcacheError(f"cannot write {self.partial} ({exc}); choose a writable --out") from None
         f.attrs["format"] = FORMAT
@@ -170,19 +182,26 @@ class CacheWriter:
         return f
 
     def write(self, split: str, start: int, features: dict[str, np.ndarray]) -> None:
-        """Write rows ``start:start+n`` of every layer; commits only contiguous progress."""
+        """Write rows ``start:start+n`` of every layer, in order; commits now and then."""
         g = self._file[split]
-        if start != int(g.attrs["rows_done"]):
-            raise RuntimeError(f"out-of-order write to {split}: {start} != {g.attrs['rows_done']}")
-        n = None
+        if start != self._written[split]:
+            raise RuntimeError(f"out-of-order write to {split}: {start} != {self._written[split]}")
         for layer, values in features.items():
-            n = len(values)
-            g["features"][layer][start : start + n] = values.astype(self.dtype, copy=False)
+            g["features"][layer][start : start + len(values)] = values.astype(self.dtype, copy=False)
+        self._written[split] = start + len(values)
+        if time.monotonic() - self._last_commit >= COMMIT_SECONDS:
+            self.commit()
+
+    def commit(self) -> None:
+        """Make written rows durable progress: data first, then the counters."""
         self._file.flush()  # the rows are on disk before they are counted
-        g.attrs["rows_done"] = start + n
+        for split, n in self._written.items():
+            self._file[split].attrs["rows_done"] = n
         self._file.flush()
+        self._last_commit = time.monotonic()
 
     def finish(self, extra_attrs: dict[str, Any] | None = None) -> Path:
+        self.commit()
         f = self._file
         for spec in self.splits:
             if int(f[spec.name].attrs["rows_done"]) != len(spec.labels):
@@ -204,7 +223,9 @@ class CacheWriter:
         return self.path
 
     def close(self) -> None:
+        """Stop writing (e.g. on Ctrl-C): whole batches written so far count as progress."""
         if self._file is not None:
+            self.commit()
             self._file.close()
             self._file = None
 
