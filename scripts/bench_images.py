@@ -29,14 +29,16 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 CHILD = """
-import json, resource, sys, time
+import json, sys, time
 import featcache
 t = time.perf_counter()
 res = featcache.extract(images=sys.argv[1], test_fraction=0.25, weights=sys.argv[2], image_size=int(sys.argv[3]),
                         batch_size=int(sys.argv[4]), out=sys.argv[5], verbose=False)
 print(json.dumps({"wall_s": time.perf_counter() - t, "embed_images_per_s": res.images_per_s, "startup_s": res.startup_seconds,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_rss_mb": int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) / 1024}))
 """
+# Peak RSS is the child's VmHWM (Linux): ru_maxrss survives exec, so a child of
+# this (TensorFlow-laden) process would report at least our own size.
 
 
 def make_photos(root: Path, n: int) -> None:

@@ -189,18 +189,20 @@ def test_huge_images_downscale_or_are_refused_without_exhausting_memory(tmp_path
     flat_jpeg(root / "a" / "huge.jpg", 20000, 20000)  # 400 megapixels, 1.6 MB on disk
     flat_png(root / "b" / "huge.png", 20000, 20000)
     probe = (
-        "import resource, sys, json; from featcache.sources import images; "
+        "import sys, json; from featcache.sources import images; "
+        "peak_rss_mb = lambda: int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0]) / 1024; "
         "src = images.load(sys.argv[1], 64, test_fraction=0.3); "
         "split = next(s for s in src.splits.values() if 'a/huge.jpg' in s.paths); "
         "row = split.paths.index('a/huge.jpg'); x = split.read(row, row + 1); "
         "print(json.dumps({'skipped': src.skipped, 'shape': x.shape, 'gray': int(x.mean()), "
-        "'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))"
+        "'rss_mb': peak_rss_mb()}))"
     )
     proc = subprocess.run([sys.executable, "-c", probe, str(root)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout)
     assert got["shape"] == [1, 64, 64, 3] and got["gray"] == 128  # the JPEG, decoded at 1/8 scale then resized
     assert got["skipped"] == [["b/huge.png", "20000x20000 pixels is too large to decode safely (limit 64,000,000); downscale it first"]]
+    # VmHWM, not ru_maxrss: the latter survives exec, so a child of a big pytest process would inherit its peak
     assert got["rss_mb"] < 250, got  # a full decode alone would take 1.2 GB (RGB)
 
 
