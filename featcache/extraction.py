@@ -176,7 +176,7 @@ def _run(path, fp, settings, source, bb, weights, size, layer_names, dtype, batc
     first = source.splits[next(iter(source.splits))].read(0, 1)
     model = build_extractor(bb, weights, size, layer_names, tuple(first.shape[1:]))
     widths = {name: int(o.shape[-1]) for name, o in zip(layer_names, model.outputs)}
-    embed_fn = compiled(model)
+    embed_fn = compiled(model, batch_size)
     embed_fn(first)  # trace now, so the timed run below is the steady state
     startup = time.perf_counter() - t_start
 
