@@ -44,6 +44,7 @@ SPLIT_FOLDERS = ("train", "val", "test")
 TEST_FOLDERS = ("val", "test")
 # A photo is never this big; reading such a file whole to hash it would only waste memory.
 MAX_FILE_BYTES = 512 * 1024 * 1024
+SCAN_CHUNK = 64  # files handed to the decoding threads at a time
 LAYOUT_HINT = "put each class's images in its own folder, DIR/<class>/*.jpg, or split them as DIR/train/<class>/ and DIR/val/<class>/"
 
 _POOL: ThreadPoolExecutor | None = None
@@ -303,10 +304,14 @@ def _scan(root: Path, files: list[_File], image_size: int, verbose: bool) -> Non
 
         print(f"scanning {len(files)} files under {root} (hash and test-decode each)")
         bar = keras().utils.Progbar(len(files), unit_name="file")
-    for i, (f, (digest, problem)) in enumerate(zip(files, _pool().map(lambda f: _check(root, f, image_size), files))):
-        f.digest, f.problem = digest, problem
-        if bar is not None and ((i + 1) % 64 == 0 or i + 1 == len(files)):
-            bar.update(i + 1)
+    # In chunks, so that only a chunk is ever queued: Ctrl-C does not wait
+    # for the whole listing to be decoded by the pool's threads.
+    for start in range(0, len(files), SCAN_CHUNK):
+        chunk = files[start : start + SCAN_CHUNK]
+        for f, (digest, problem) in zip(chunk, _pool().map(lambda f: _check(root, f, image_size), chunk)):
+            f.digest, f.problem = digest, problem
+        if bar is not None:
+            bar.update(start + len(chunk))
 
 
 def _stratified_split(files: list[_File], fraction: float, seed: int, n_classes: int) -> dict[str, list[_File]]:
