@@ -3,14 +3,17 @@
 Reads a multi-layer cache (``extract --layers blocks``), fits every requested
 head on every cached layer's training features, scores it on the test split,
 and writes a CSV and a plot of accuracy against depth.
+
+Picking a layer by its test accuracy and then quoting that accuracy flatters
+it; ``holdout=F`` instead scores on a stratified fraction F of the training
+rows (fitting on the rest) and never reads the test split, which is how
+``lesson`` chooses its layer.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import paths
+from .atomic import atomic_path
 from .cache import Cache, open_cache
 from .errors import FeatcacheError
 from .heads import HEADS, make_head
@@ -27,7 +31,7 @@ DEFAULT_HEADS = ("logreg", "svm")
 # probe only needs predictions: the SVM skips probability calibration, which
 # refits it 3 more times (same SVC, about 3x faster).
 PROBE_PARAMS: dict[str, dict[str, Any]] = {"svm": {"probability": False}}
-CSV_FIELDS = ("depth", "layer", "width", "head", "C", "accuracy", "fit_seconds")
+CSV_FIELDS = ("depth", "layer", "width", "head", "C", "accuracy", "scored_on", "fit_seconds")
 
 
 @dataclass
@@ -38,6 +42,7 @@ class ProbeRow:
     head: str
     C: float | str | None  # the C used (the one picked, for C="cv"); None for heads without C
     accuracy: float
+    scored_on: str  # "test", or "holdout" (a held-out part of the train split)
     fit_seconds: float
 
 
@@ -125,12 +130,30 @@ def probe_layers(cache: Cache, layers: str | list[str] | None) -> list[str]:
     return network_order(get_backbone(cache.meta["backbone"]), names, cache.meta.get("image_size"))
 
 
-def _fit_one(path: Path, layer: str, head_name: str, params: dict[str, Any]) -> tuple[float, float | str | None, float]:
+def holdout_rows(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(fit rows, held-out rows) of the train split: a seeded, stratified split."""
+    from .subsets import stratified_order
+
+    if not 0 < fraction < 1:
+        raise FeatcacheError(f"--holdout {fraction} is not a fraction; use a number between 0 and 1, e.g. 0.2")
+    n_classes, n_out = len(np.unique(y)), int(round(fraction * len(y)))
+    if min(n_out, len(y) - n_out) < n_classes:
+        raise FeatcacheError(f"--holdout {fraction} of {len(y)} training images leaves fewer images than the {n_classes} "
+                             "classes on one side; use a fraction nearer 0.5 or a larger cache")
+    order = stratified_order(y, seed)
+    return np.sort(order[n_out:]), np.sort(order[:n_out])
+
+
+def _fit_one(path: Path, layer: str, head_name: str, params: dict[str, Any], holdout: float | None, seed: int) -> tuple[float, float | str | None, float]:
     from threadpoolctl import threadpool_limits
 
     cache = open_cache(path)
     X, y = cache.features("train", layer), cache.labels("train")
-    Xt, yt = cache.features("test", layer), cache.labels("test")
+    if holdout is None:
+        Xt, yt = cache.features("test", layer), cache.labels("test")
+    else:
+        fit, out = holdout_rows(y, holdout, seed)
+        X, y, Xt, yt = X[fit], y[fit], X[out], y[out]
     head = make_head(head_name, **params)
     t = time.perf_counter()
     # One BLAS thread per fit; parallelism comes from running fits side by
@@ -150,6 +173,8 @@ def probe(
     C: str | float | dict[str, Any] | None = None,
     layers: str | list[str] | None = None,
     out: str | Path | None = None,
+    holdout: float | None = None,
+    seed: int = 0,
     n_jobs: int = 1,
     plot: bool = True,
     verbose: bool = True,
@@ -159,30 +184,35 @@ def probe(
     ``heads``: names from ``HEADS`` (default logreg and svm, each with its own
     default C); ``C``: one value for every head, or per head
     (``"logreg=0.03,svm=10"``; ``"cv"`` picks it by cross-validation on the
-    training rows). Writes ``probe.csv`` and ``probe.png`` into ``out``
-    (default ``data/runs/probe_<cache name>/``).
+    training rows). ``holdout``: score on that stratified fraction of the
+    train split (seeded by ``seed``) instead of the test split. Writes
+    ``probe.csv`` and ``probe.png`` into ``out`` (default
+    ``data/runs/probe_<cache name>/``).
     """
     cache = cache if isinstance(cache, Cache) else open_cache(cache)
     head_names = parse_heads(heads)
     Cs = parse_C(C, head_names)
     if not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
         raise FeatcacheError(f"--jobs {n_jobs} is not valid; use a positive number, or -1 for every core")
-    for split in ("train", "test"):
+    for split in ("train",) if holdout is not None else ("train", "test"):
         if split not in cache.sizes:
-            raise FeatcacheError(f"{cache.path} has no {split!r} split (it has {', '.join(cache.split_names)}); probe needs train and test")
+            raise FeatcacheError(f"{cache.path} has no {split!r} split (it has {', '.join(cache.split_names)}); "
+                                 f"probe needs {'a train split' if holdout is not None else 'train and test (or --holdout F)'}")
+    if holdout is not None:
+        holdout_rows(cache.labels("train"), holdout, seed)  # bad fractions fail before any fit
     names = probe_layers(cache, layers)
     params = {h: {**PROBE_PARAMS.get(h, {}), **({"C": Cs[h]} if h in Cs else {})} for h in head_names}
     out_dir = Path(out) if out else paths.runs_dir() / f"probe_{cache.path.stem}"
 
     widths = cache.meta.get("layer_widths", {})
     jobs = [(layer, h) for layer in names for h in head_names]
+    scored_on = "test" if holdout is None else "holdout"
     if verbose:
-        print(f"probing {len(names)} layer(s) x {len(head_names)} head(s) on {cache.path} "
-              f"({cache.sizes['train']} train, {cache.sizes['test']} test images)")
-    results = _run_jobs(cache.path, jobs, params, n_jobs, verbose)
+        print(f"probing {len(names)} layer(s) x {len(head_names)} head(s) on {cache.path} ({_scoring(cache, holdout)})")
+    results = _run_jobs(cache.path, jobs, params, holdout, seed, n_jobs, verbose)
     rows = [
         ProbeRow(names.index(layer), layer, int(widths.get(layer, 0)), h, results[(layer, h)][1],
-                 round(results[(layer, h)][0], 6), round(results[(layer, h)][2], 3))
+                 round(results[(layer, h)][0], 6), scored_on, round(results[(layer, h)][2], 3))
         for layer, h in jobs
     ]
     # Ties go to the shallower layer: the truncated network is then smaller and faster.
@@ -191,14 +221,14 @@ def probe(
     _mkdir(out_dir)
     result.csv = _write_atomic(out_dir / "probe.csv", _csv_text(rows).encode())
     if plot:
-        result.plot = plot_probe(rows, best, out_dir / "probe.png", title=_title(cache))
+        result.plot = plot_probe(rows, best, out_dir / "probe.png", title=_title(cache, holdout))
     if verbose:
         _print_table(rows, head_names, names, widths, best)
         print(f"wrote {result.csv}" + (f" and {result.plot}" if result.plot else ""))
     return result
 
 
-def _run_jobs(path: Path, jobs, params, n_jobs: int, verbose: bool) -> dict:
+def _run_jobs(path: Path, jobs, params, holdout, seed, n_jobs: int, verbose: bool) -> dict:
     bar = None
     if verbose:
         from ._lazy import keras
@@ -207,14 +237,14 @@ def _run_jobs(path: Path, jobs, params, n_jobs: int, verbose: bool) -> dict:
     results = {}
     if n_jobs == 1:
         for i, (layer, h) in enumerate(jobs):
-            results[(layer, h)] = _fit_one(path, layer, h, params[h])
+            results[(layer, h)] = _fit_one(path, layer, h, params[h], holdout, seed)
             if bar:
                 bar.update(i + 1)
         return results
     from joblib import Parallel, delayed
 
     def task(layer, h):
-        return (layer, h), _fit_one(path, layer, h, params[h])
+        return (layer, h), _fit_one(path, layer, h, params[h], holdout, seed)
 
     gen = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(delayed(task)(layer, h) for layer, h in jobs)
     for i, (key, value) in enumerate(gen):
@@ -224,10 +254,17 @@ def _run_jobs(path: Path, jobs, params, n_jobs: int, verbose: bool) -> dict:
     return results
 
 
-def _title(cache: Cache) -> str:
+def _scoring(cache: Cache, holdout: float | None) -> str:
+    n = cache.sizes["train"]
+    if holdout is None:
+        return f"{n} train -> {cache.sizes['test']} test images"
+    n_out = int(round(holdout * n))
+    return f"{n - n_out} train -> {n_out} held-out train images; test split unused"
+
+
+def _title(cache: Cache, holdout: float | None = None) -> str:
     m = cache.meta
-    return (f"{m.get('backbone')} {m.get('image_size')}px, {m.get('dataset')}: "
-            f"{cache.sizes['train']} train -> {cache.sizes['test']} test")
+    return f"{m.get('backbone')} {m.get('image_size')}px, {m.get('dataset')}: {_scoring(cache, holdout)}"
 
 
 def _csv_text(rows: list[ProbeRow]) -> str:
@@ -245,7 +282,7 @@ def read_probe_csv(path: str | Path) -> list[ProbeRow]:
         return [
             ProbeRow(int(r["depth"]), r["layer"], int(r["width"]), r["head"],
                      float(r["C"]) if r["C"] else None,
-                     float(r["accuracy"]), float(r["fit_seconds"]))
+                     float(r["accuracy"]), r["scored_on"], float(r["fit_seconds"]))
             for r in csv.DictReader(f)
         ]
 
@@ -267,7 +304,7 @@ def plot_probe(rows: list[ProbeRow], best: ProbeRow, path: str | Path, title: st
     ax.set_xticks(range(len(layers)))
     ax.set_xticklabels([_short(l) for l in layers], rotation=60, ha="right", fontsize=8)
     ax.set_xlabel("layer (input side -> output)")
-    ax.set_ylabel("test accuracy")
+    ax.set_ylabel("test accuracy" if best.scored_on == "test" else "held-out accuracy (train split)")
     ax.set_title(title or "accuracy by layer", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
@@ -290,7 +327,8 @@ def _print_table(rows, head_names, names, widths, best) -> None:
         cells = "  ".join(f"{acc[(layer, h)]:>7.4f}" for h in head_names)
         print(f"{layer:<{lw}}  {widths.get(layer, 0):>5}  {cells}")
     C = f", C={best.C}" if best.C is not None else ""
-    print(f"best layer: {best.layer} with {best.head}{C}: test accuracy {best.accuracy:.4f}")
+    what = "test accuracy" if best.scored_on == "test" else "held-out accuracy"
+    print(f"best layer: {best.layer} with {best.head}{C}: {what} {best.accuracy:.4f}")
 
 
 def _mkdir(path: Path) -> None:
@@ -301,12 +339,6 @@ def _mkdir(path: Path) -> None:
 
 
 def _write_atomic(path: Path, data: bytes) -> Path:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
     return path

@@ -65,6 +65,28 @@ def test_C_per_head_and_cv(multi_cache, tmp_path):
     assert [r.C for r in res.rows] == [2.0, 2.0]
 
 
+def test_holdout_scores_on_training_rows_and_never_reads_test(multi_cache, tmp_path, monkeypatch):
+    from featcache.cache import Cache
+    from featcache.probing import holdout_rows
+
+    cache = featcache.open_cache(multi_cache)
+    y = cache.labels("train")
+    fit, out = holdout_rows(y, 0.25, seed=1)
+    assert len(out) == 12 and not set(fit) & set(out) and len(fit) + len(out) == len(y)
+    assert np.bincount(y[out], minlength=10).max() - np.bincount(y[out], minlength=10).min() <= 1  # stratified
+    expected = make_head("logreg").fit(cache.features("train", "out_relu")[fit], y[fit]).score(cache.features("train", "out_relu")[out], y[out])
+
+    real = Cache.features
+
+    def no_test(self, split, *a, **k):
+        assert split != "test", "holdout probing must not read the test split"
+        return real(self, split, *a, **k)
+
+    monkeypatch.setattr(Cache, "features", no_test)
+    res = featcache.probe(multi_cache, heads="logreg", layers="out_relu", holdout=0.25, seed=1, out=tmp_path, verbose=False)
+    assert res.rows[0].scored_on == "holdout" and res.rows[0].accuracy == pytest.approx(expected)
+
+
 def test_parallel_fits_give_the_same_table(multi_cache, tmp_path):
     one = featcache.probe(multi_cache, heads="logreg,svm", out=tmp_path / "a", verbose=False)
     two = featcache.probe(multi_cache, heads="logreg,svm", out=tmp_path / "b", n_jobs=2, verbose=False)
@@ -99,6 +121,8 @@ def test_network_order_reads_the_architecture_for_other_layers():
         (["--C", "keras=1", "--heads", "keras"], "has no C parameter"),
         (["--C", "1,svm=2"], "mixes a bare value"),
         (["--jobs", "0"], "--jobs 0 is not valid"),
+        (["--holdout", "1.5"], "--holdout 1.5 is not a fraction"),
+        (["--holdout", "0.01"], "fewer images than the 10 classes"),
     ],
 )
 def test_bad_input_is_one_clear_line(multi_cache, tmp_path, capsys, args, message):

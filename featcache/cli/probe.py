@@ -15,6 +15,9 @@ def register(sub) -> None:
                    "(e.g. logreg=0.03,svm=10); 'cv' picks it by cross-validation on the training rows "
                    "(default: each head's own, logreg 0.03, svm 10)")
     p.add_argument("--layers", metavar="L1,L2", help="probe only these cached layers (default: all)")
+    p.add_argument("--holdout", type=float, metavar="F", help="score on a stratified fraction F of the train split "
+                   "(fitting on the rest) instead of the test split, which is then never read: choose a layer this way")
+    p.add_argument("--seed", type=int, default=0, help="with --holdout: which training images are held out (default 0)")
     p.add_argument("--out", metavar="DIR", help="folder for probe.csv and probe.png (default: data/runs/probe_<cache name>/)")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="fits run side by side (joblib; -1: every core; default 1)")
     add_json_flag(p)
@@ -25,7 +28,7 @@ def run(args) -> int:
     from ..probing import probe
 
     result = probe(args.cache, heads=args.heads, C=args.C, layers=args.layers, out=args.out,
-                   n_jobs=args.jobs, verbose=not args.json)
+                   holdout=args.holdout, seed=args.seed, n_jobs=args.jobs, verbose=not args.json)
     if args.json:
         print_json(result.to_dict())
     return 0
