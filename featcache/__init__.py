@@ -17,6 +17,7 @@ _API = {
     "evaluate": ("featcache.evaluation", "evaluate"),
     "lesson": ("featcache.lesson", "lesson"),
     "ScratchCNN": ("featcache.scratch", "ScratchCNN"),
+    "learning_curve": ("featcache.curve", "learning_curve"),
     "probe": ("featcache.probing", "probe"),
     "FeatcacheError": ("featcache.errors", "FeatcacheError"),
 }
