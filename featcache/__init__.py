@@ -18,6 +18,7 @@ _API = {
     "lesson": ("featcache.lesson", "lesson"),
     "ScratchCNN": ("featcache.scratch", "ScratchCNN"),
     "learning_curve": ("featcache.curve", "learning_curve"),
+    "probe": ("featcache.probing", "probe"),
     "FeatcacheError": ("featcache.errors", "FeatcacheError"),
 }
 
