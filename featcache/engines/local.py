@@ -14,11 +14,12 @@ from ..tasks import Batch
 def run(
     batches: Sequence[Batch],
     read: Callable[[Batch], np.ndarray],
-    embed: Callable[[np.ndarray], dict[str, np.ndarray]],
+    make_embed: Callable[[], Callable[[np.ndarray], dict[str, np.ndarray]]],
     write: Callable[[Batch, dict[str, np.ndarray]], None],
     prefetch: int = 2,
 ) -> None:
     """Read (and decode) the next batches while the current one is embedded."""
+    embed = make_embed()  # built once (the extraction has usually built it already)
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending: deque = deque()
         todo = iter(batches)
