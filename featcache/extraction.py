@@ -144,13 +144,18 @@ def _run(path, fp, settings, source, bb, weights, size, layer_names, dtype, batc
     k = _lazy.keras()
     t_start = time.perf_counter()
     first = source.splits[next(iter(source.splits))].read(0, 1)
-    make_embed = Mapper(bb.name, weights, size, layer_names, tuple(first.shape[1:]))
+    make_embed = Mapper(bb.name, weights, size, layer_names, tuple(first.shape[1:]), batch_size)
     # Built (and traced) here whatever the engine: bad weights fail before any
     # engine starts, and the widths are known. The local engine reuses it.
     widths = {name: int(f.shape[-1]) for name, f in make_embed()(first).items()}
     startup = time.perf_counter() - t_start
 
-    import tensorflow as tf
+    try:
+        import tensorflow as tf
+
+        tf_version = tf.__version__
+    except ImportError:  # Keras on another backend (JAX on the GPU machine)
+        tf_version = None
 
     attrs = {
         "fingerprint": fp,
@@ -163,7 +168,8 @@ def _run(path, fp, settings, source, bb, weights, size, layer_names, dtype, batc
         "skipped": [list(s) for s in source.skipped],
         "featcache_version": __version__,
         "keras_version": k.__version__,
-        "tensorflow_version": tf.__version__,
+        "tensorflow_version": tf_version,
+        "keras_backend": k.backend.backend(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     specs = [SplitSpec(s.name, s.labels, s.index, s.paths) for s in source.splits.values()]
