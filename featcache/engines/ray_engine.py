@@ -60,13 +60,14 @@ def check_options(address: str | None = None, workers: int | None = None, cpus_p
         probe_address(address)
 
 
-def probe_address(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
+def probe_address(address: str, timeout: float | None = None) -> None:
     """Fail in at most ~``timeout`` s when ``address`` is not a reachable Ray cluster.
 
     ``ray.init`` itself keeps retrying an unreachable or wrong address for
     minutes; a TCP connect and then a GCS handshake in a child process (which
     can be killed) bound that.
     """
+    timeout = CONNECT_TIMEOUT_S if timeout is None else timeout
     if address == "auto":
         return  # ray.init("auto") fails at once when no local cluster is running
     hostport = address.split("://", 1)[-1]
@@ -83,18 +84,24 @@ def probe_address(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
         return  # a Ray Client server: ray.init bounds its own retries
     probe = (
         "import sys\n"
-        "try:\n    from ray._raylet import GcsClient\nexcept ImportError:\n    sys.exit(0)  # no probe in this Ray version\n"
-        "GcsClient(address=sys.argv[1])\n"
+        "try:\n    from ray._raylet import GcsClient\nexcept ImportError:\n    print('ok'); sys.exit()  # no probe in this Ray version\n"
+        "try:\n    GcsClient(address=sys.argv[1]); print('ok')\n"
+        "except Exception as exc:\n    print(type(exc).__name__)\n"
     )
-    env = {**os.environ, "RAY_py_gcs_connect_timeout_s": str(int(timeout))}
+    env = {**os.environ, "RAY_py_gcs_connect_timeout_s": str(max(1, int(timeout / 3)))}
     try:
-        proc = subprocess.run([sys.executable, "-c", probe, hostport], capture_output=True, timeout=timeout + 20, env=env)
-        ok = proc.returncode == 0
+        proc = subprocess.run([sys.executable, "-c", probe, hostport], capture_output=True, text=True, timeout=timeout, env=env)
+        answer = (proc.stdout.strip().splitlines() or ["no answer"])[-1]
     except subprocess.TimeoutExpired:
-        ok = False
-    if not ok:
+        answer = "timeout"
+    if answer == "AuthenticationError":
         raise FeatcacheError(
-            f"{address} accepts connections but is not a Ray cluster's head (GCS); "
+            f"the Ray cluster at {address} requires token authentication; set RAY_AUTH_MODE=token and make its token "
+            "available here (~/.ray/auth_token or RAY_AUTH_TOKEN), see docs/ray.md"
+        )
+    if answer != "ok":
+        raise FeatcacheError(
+            f"{address} accepts connections but no Ray cluster head (GCS) answered within {timeout:.0f} s; "
             f"pass the address 'ray start --head' printed (port {DEFAULT_PORT} by default, not the dashboard's 8265)"
         )
 
@@ -127,6 +134,14 @@ def _quiet_backend() -> Iterator[None]:
         del os.environ["RAY_BACKEND_LOG_LEVEL"]
 
 
+def _worker_env() -> dict[str, str]:
+    """Environment the workers need to compute what this process would (same Keras backend, quiet TF)."""
+    env = {"TF_CPP_MIN_LOG_LEVEL": "2"}
+    if "KERAS_BACKEND" in os.environ:
+        env["KERAS_BACKEND"] = os.environ["KERAS_BACKEND"]
+    return env
+
+
 def start_local(num_cpus: int):
     """A private, quiet Ray instance on this machine (no dashboard)."""
     ray = require()
@@ -134,12 +149,13 @@ def start_local(num_cpus: int):
     pythonpath = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
     with _quiet_backend():
         ray.init(
+            address="local",  # always a new instance, never one `ray start` left running here
             num_cpus=num_cpus,
             include_dashboard=False,
             logging_level=logging.ERROR,
             log_to_driver=False,
             # Workers import this very featcache, wherever the driver found it.
-            runtime_env={"env_vars": {"PYTHONPATH": pythonpath, "TF_CPP_MIN_LOG_LEVEL": "2"}},
+            runtime_env={"env_vars": {**_worker_env(), "PYTHONPATH": pythonpath}},
         )
     return ray
 
@@ -155,10 +171,11 @@ def _join(ray, address: str) -> None:
                 log_to_driver=False,
                 # Ship this featcache's code to the cluster; its nodes need only
                 # the dependencies (tensorflow, keras, h5py, ...), see docs/ray.md.
-                runtime_env={"py_modules": [str(Path(featcache.__file__).parent)], "env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"}},
+                runtime_env={"py_modules": [str(Path(featcache.__file__).parent)], "env_vars": _worker_env()},
             )
-    except ConnectionError as exc:
-        raise FeatcacheError(f"cannot join the Ray cluster at {address} ({str(exc).splitlines()[0]}); check --address") from None
+    except (ConnectionError, RuntimeError, ray.exceptions.RayError) as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise FeatcacheError(f"cannot join the Ray cluster at {address} ({first[:200]}); check --address and docs/ray.md") from None
 
 
 def _node_cpus(ray) -> list[int]:
@@ -223,18 +240,19 @@ class _Embed:
 def _data_context(ray) -> Iterator[None]:
     """Ordered, quiet Ray Data settings for the datasets built and run inside."""
     ctx = ray.data.DataContext.get_current()
-    saved = ctx.execution_options, ctx.enable_progress_bars, ctx.print_on_execution_start
+    saved = ctx.execution_options, ctx.enable_progress_bars, ctx.print_on_execution_start, ctx.raise_original_map_exception
     log = logging.getLogger("ray.data")
     level = log.level
     ctx.execution_options = copy.deepcopy(ctx.execution_options)
     ctx.execution_options.preserve_order = True  # results in plan order, so write() can commit batch by batch
     ctx.enable_progress_bars = False  # featcache shows its own
     ctx.print_on_execution_start = False
-    log.setLevel(logging.ERROR)
+    ctx.raise_original_map_exception = True  # a FeatcacheError in a task stays one (see run)
+    log.setLevel(logging.CRITICAL)  # failures are raised, and reported by featcache in one line
     try:
         yield
     finally:
-        ctx.execution_options, ctx.enable_progress_bars, ctx.print_on_execution_start = saved
+        ctx.execution_options, ctx.enable_progress_bars, ctx.print_on_execution_start, ctx.raise_original_map_exception = saved
         log.setLevel(level)
 
 
@@ -263,11 +281,11 @@ def run(
         with _data_context(ray):
             _drain(_dataset(ray, batches, read, make_embed, workers, per), batches, write)
     except Exception as exc:
-        if isinstance(exc, FeatcacheError):
-            raise
         cause = _featcache_cause(exc)
-        if cause is not None:
-            raise FeatcacheError(str(cause)) from None
+        if cause is exc:
+            raise
+        if cause is not None:  # raised in a task or actor; Ray appends its own lines to the message
+            raise FeatcacheError(str(cause).splitlines()[0]) from None
         if isinstance(exc, (ray.exceptions.RayError, ray.data.exceptions.UserCodeException)):
             first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
             raise FeatcacheError(f"the Ray run failed ({type(exc).__name__}: {first[:200]}); {_RESUME_HINT}") from None
@@ -324,15 +342,18 @@ def _drain(ds, batches: Sequence[Batch], write) -> None:
 
 
 def _featcache_cause(exc: BaseException) -> FeatcacheError | None:
-    """A FeatcacheError raised inside a task or actor (e.g. an unreadable file), unwrapped."""
-    seen = set()
-    stack = [exc]
-    while stack:
-        e = stack.pop()
-        if e is None or id(e) in seen:
-            continue
+    """The FeatcacheError behind ``exc`` (e.g. an unreadable file in a task), if any.
+
+    Ray re-raises a task's exception as ``RayTaskError(<its class>)``, which
+    is an instance of both and prints the remote traceback; the original,
+    with its one-line message, is its ``cause``.
+    """
+    found = None
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
         seen.add(id(e))
         if isinstance(e, FeatcacheError):
-            return e
-        stack += [getattr(e, "cause", None), e.__cause__, e.__context__]
-    return None
+            found = e
+        e = getattr(e, "cause", None) or e.__cause__
+    return found
