@@ -89,6 +89,26 @@ def test_features_equal_the_local_engines(ray_local, real_weights, real_fashion_
     assert featcache.extract(**args, engine="local").hit
 
 
+def test_class_folders_equal_the_local_engines(ray_local, tmp_path, monkeypatch):
+    """Photos in class folders (JPEG and PNG, one unreadable): decode tasks read the files, same cache as local."""
+    from tests.imagefiles import make_class_tree
+
+    root = make_class_tree(tmp_path / "photos", {"ants": 9, "bees": 7}, ext="jpg", size=40)
+    make_class_tree(root, {"ants": 3, "bees": 2}, ext="png", size=40, offset=50)
+    (root / "bees" / "broken.jpg").write_bytes(b"not an image")
+    args = dict(images=str(root), test_fraction=0.25, seed=1, weights="random", image_size=32, batch_size=4, verbose=False)
+    monkeypatch.setenv("FEATCACHE_HOME", str(tmp_path / "local"))
+    local = featcache.extract(**args)
+    monkeypatch.setenv("FEATCACHE_HOME", str(tmp_path / "ray"))
+    dist = featcache.extract(**args, engine="ray", workers=2)
+    assert dist.path.name == local.path.name and dist.images == local.images == 21
+    assert dist.skipped == local.skipped and dist.skipped[0][0] == "bees/broken.jpg"
+    assert_same_cache(dist.path, local.path)
+    got, want = featcache.open_cache(dist.path), featcache.open_cache(local.path)
+    for split in ("train", "test"):
+        assert got.paths(split) == want.paths(split)
+
+
 def test_actors_keep_tensorflow_to_their_share_of_threads():
     """What each embedding actor runs first (in a plain process here: no Ray worker needed to check it)."""
     code = (
