@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -295,6 +296,10 @@ def ray_head(tmp_path):
             head.kill()
             head.wait()
         kill_all(processes)  # ... but need not be waited for
+        # `ray stop` would drop Ray's pointer to this (now gone) cluster; a later plain ray.init() would try to join it.
+        pointer = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+        if pointer.is_file() and pointer.read_text().strip().endswith(f":{port}"):
+            pointer.unlink()
 
 
 def test_join_an_existing_cluster(ray_head, fashion_dir, tmp_path):
