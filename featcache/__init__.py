@@ -11,6 +11,10 @@ __version__ = "0.1.0"
 _API = {
     "extract": ("featcache.extraction", "extract"),
     "open_cache": ("featcache.cache", "open_cache"),
+    "finetune": ("featcache.finetuning", "finetune"),
+    "export": ("featcache.exporting", "export"),
+    "load_model": ("featcache.exported", "load_model"),
+    "predict": ("featcache.prediction", "predict"),
     "FeatcacheError": ("featcache.errors", "FeatcacheError"),
 }
 
