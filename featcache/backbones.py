@@ -69,18 +69,41 @@ class Backbone:
                 )
             base = builder(include_top=False, weights=None, input_shape=shape)
             try:
-                # Keras may only warn about layers it skipped; any such layer
-                # would keep random weights, so a warning is a failure here.
-                with warnings.catch_warnings():
-                    warnings.filterwarnings("error", message=".*(Skipping|could not be loaded|mismatch).*")
-                    base.load_weights(str(path))
+                _load_weights_strictly(base, path)
             except Exception as exc:
                 raise FeatcacheError(
                     f"weights file {weights} does not fit backbone {self.name} "
-                    f"({type(exc).__name__}); pass the {self.name} include_top=False weights file"
+                    f"({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else 'no detail'}); "
+                    f"pass the {self.name} include_top=False weights file"
                 ) from None
         base.trainable = False
         return base
+
+
+def _load_weights_strictly(model, path: Path) -> None:
+    """Load a Keras 3 ``.weights.h5`` file, or a legacy Keras 2 ``.h5``, whatever its name.
+
+    Keras picks the format from the file name, so a renamed Keras 3 file is
+    retried through a link with the suffix it expects. Keras may only warn
+    about layers it skipped, which would keep random weights, so such a
+    warning is a failure here.
+    """
+    import tempfile
+
+    def load(p: Path) -> None:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("error", message=".*(Skipping|could not be loaded|mismatch).*")
+            model.load_weights(str(p))
+
+    try:
+        load(path)
+    except Exception:
+        if path.name.endswith(".weights.h5"):
+            raise
+        with tempfile.TemporaryDirectory() as tmp:
+            link = Path(tmp) / (path.stem + ".weights.h5")
+            link.symlink_to(path.resolve())
+            load(link)
 
 
 _MOBILENET_V2_BLOCKS = tuple(f"block_{i}_expand_relu" for i in range(1, 17))

@@ -34,6 +34,13 @@ from .errors import FeatcacheError
 FORMAT = "featcache"
 FORMAT_VERSION = 1
 CHUNK_ROWS = 256
+# A (256, 1280) float32 chunk is 1.3 MB, more than HDF5's default 1 MB chunk
+# cache: every batch would then read-modify-write its chunk on disk.
+WRITE_CHUNK_CACHE = 32 * 2**20
+# Progress is committed (flushed, rows_done bumped) at most this often: a
+# killed run redoes at most this much work, and slow file systems are not
+# flushed for every batch.
+COMMIT_SECONDS = 1.0
 # Attributes stored as JSON because HDF5 attributes cannot hold dicts/lists of str.
 _JSON_ATTRS = ("class_names", "layers", "source", "settings", "data_digest", "skipped", "layer_widths")
 
@@ -63,10 +70,18 @@ def _decode_attrs(attrs) -> dict[str, Any]:
     return out
 
 
-def _open_h5(path: Path, mode: str = "r") -> h5py.File:
+def _open_h5(path: Path, mode: str = "r", peek: bool = False) -> h5py.File:
+    """Open, with clear errors; ``peek`` reads a file another process holds open for writing."""
     try:
         return h5py.File(path, mode)
     except (OSError, ValueError) as exc:
+        if "unable to lock file" in str(exc):
+            if peek:
+                try:  # attributes of a file being written are safe enough to show
+                    return h5py.File(path, "r", locking=False)
+                except (OSError, ValueError):
+                    pass
+            raise FeatcacheError(f"{path} is being written by another featcache process; wait for it to finish") from None
         raise FeatcacheError(
             f"{path} is not a readable HDF5 file ({str(exc).splitlines()[0]}); pass a featcache cache or delete the file"
         ) from None
@@ -115,12 +130,14 @@ class CacheWriter:
         self.layer_widths = layer_widths
         self.dtype = np.dtype(dtype)
         self._file: h5py.File | None = None
+        self._written: dict[str, int] = {}  # rows written per split, committed or not
+        self._last_commit = 0.0
 
     def open(self) -> dict[str, int]:
         """Open for writing; returns rows already done per split."""
         if self.partial.exists():
             try:
-                f = h5py.File(self.partial, "r+")
+                f = h5py.File(self.partial, "r+", rdcc_nbytes=WRITE_CHUNK_CACHE)
                 if f.attrs.get("fingerprint") == self.attrs["fingerprint"]:
                     self._file = f
                 else:
@@ -131,11 +148,14 @@ class CacheWriter:
                 self.partial.unlink()
         if self._file is None:
             self._file = self._create()
-        return {s.name: int(self._file[s.name].attrs["rows_done"]) for s in self.splits}
+        done = {s.name: int(self._file[s.name].attrs["rows_done"]) for s in self.splits}
+        self._written = dict(done)
+        self._last_commit = time.monotonic()
+        return done
 
     def _create(self) -> h5py.File:
         try:
-            f = h5py.File(self.partial, "w")
+            f = h5py.File(self.partial, "w", rdcc_nbytes=WRITE_CHUNK_CACHE)
         except OSError as exc:
             raise FeatcacheError(f"cannot write {self.partial} ({exc}); choose a writable --out") from None
         f.attrs["format"] = FORMAT
@@ -162,19 +182,26 @@ class CacheWriter:
         return f
 
     def write(self, split: str, start: int, features: dict[str, np.ndarray]) -> None:
-        """Write rows ``start:start+n`` of every layer; commits only contiguous progress."""
+        """Write rows ``start:start+n`` of every layer, in order; commits now and then."""
         g = self._file[split]
-        if start != int(g.attrs["rows_done"]):
-            raise RuntimeError(f"out-of-order write to {split}: {start} != {g.attrs['rows_done']}")
-        n = None
+        if start != self._written[split]:
+            raise RuntimeError(f"out-of-order write to {split}: {start} != {self._written[split]}")
         for layer, values in features.items():
-            n = len(values)
-            g["features"][layer][start : start + n] = values.astype(self.dtype, copy=False)
+            g["features"][layer][start : start + len(values)] = values.astype(self.dtype, copy=False)
+        self._written[split] = start + len(values)
+        if time.monotonic() - self._last_commit >= COMMIT_SECONDS:
+            self.commit()
+
+    def commit(self) -> None:
+        """Make written rows durable progress: data first, then the counters."""
         self._file.flush()  # the rows are on disk before they are counted
-        g.attrs["rows_done"] = start + n
+        for split, n in self._written.items():
+            self._file[split].attrs["rows_done"] = n
         self._file.flush()
+        self._last_commit = time.monotonic()
 
     def finish(self, extra_attrs: dict[str, Any] | None = None) -> Path:
+        self.commit()
         f = self._file
         for spec in self.splits:
             if int(f[spec.name].attrs["rows_done"]) != len(spec.labels):
@@ -196,20 +223,26 @@ class CacheWriter:
         return self.path
 
     def close(self) -> None:
+        """Stop writing (e.g. on Ctrl-C): whole batches written so far count as progress."""
         if self._file is not None:
+            self.commit()
             self._file.close()
             self._file = None
 
 
-def read_attrs(path: Path) -> dict[str, Any]:
-    """Root attributes of a featcache file (complete or not)."""
+def read_attrs(path: Path, peek: bool = False) -> dict[str, Any]:
+    """Root attributes of a featcache file (complete or not); ``rows_done`` per split for incomplete ones."""
     path = Path(path)
     if not path.exists():
         raise FeatcacheError(f"cache not found: {path}; run 'featcache extract' first or check the path")
-    with _open_h5(path) as f:
+    with _open_h5(path, peek=peek) as f:
         if f.attrs.get("format") != FORMAT:
             raise FeatcacheError(f"{path} is an HDF5 file but not a featcache cache; pass a file written by 'featcache extract'")
-        return _decode_attrs(f.attrs)
+        attrs = _decode_attrs(f.attrs)
+        if not attrs.get("complete"):
+            attrs["progress"] = {k: [int(f[k].attrs.get("rows_done", 0)), int(f[k]["labels"].shape[0])]
+                                 for k in f if isinstance(f[k], h5py.Group) and "labels" in f[k]}
+        return attrs
 
 
 class Cache:

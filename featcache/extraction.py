@@ -27,7 +27,8 @@ class ExtractResult:
     path: Path
     hit: bool  # True when a valid cache was already there and nothing ran
     images: int = 0  # images embedded by this call
-    seconds: float = 0.0
+    seconds: float = 0.0  # reading, preprocessing, inference and writing of those images
+    startup_seconds: float = 0.0  # building the model and tracing its graph, before the above
 
     @property
     def images_per_s(self) -> float:
@@ -136,12 +137,20 @@ def _run(path, fp, settings, source, bb, weights, size, layer_names, dtype, batc
     from .extractor import build_extractor, compiled
 
     k = _lazy.keras()
-    raw_shape = tuple(source.splits[next(iter(source.splits))].read(0, 1).shape[1:])
-    model = build_extractor(bb, weights, size, layer_names, raw_shape)
+    t_start = time.perf_counter()
+    first = source.splits[next(iter(source.splits))].read(0, 1)
+    model = build_extractor(bb, weights, size, layer_names, tuple(first.shape[1:]))
     widths = {name: int(o.shape[-1]) for name, o in zip(layer_names, model.outputs)}
-    embed_fn = compiled(model)
+    embed_fn = compiled(model, batch_size)
+    embed_fn(first)  # trace now, so the timed run below is the steady state
+    startup = time.perf_counter() - t_start
 
-    import tensorflow as tf
+    try:
+        import tensorflow as tf
+
+        tf_version = tf.__version__
+    except ImportError:  # Keras on another backend (JAX on the GPU machine)
+        tf_version = None
 
     attrs = {
         "fingerprint": fp,
@@ -154,7 +163,8 @@ def _run(path, fp, settings, source, bb, weights, size, layer_names, dtype, batc
         "skipped": [list(s) for s in source.skipped],
         "featcache_version": __version__,
         "keras_version": k.__version__,
-        "tensorflow_version": tf.__version__,
+        "tensorflow_version": tf_version,
+        "keras_backend": k.backend.backend(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     specs = [SplitSpec(s.name, s.labels, s.index, s.paths) for s in source.splits.values()]
@@ -185,10 +195,11 @@ def _run(path, fp, settings, source, bb, weights, size, layer_names, dtype, batc
     try:
         local.run(batches, read, embed, write)
         seconds = time.perf_counter() - t0
-        writer.finish({"extract_seconds": round(seconds, 3)})
+        writer.finish({"extract_seconds": round(seconds, 3), "startup_seconds": round(startup, 3)})
     finally:
         writer.close()
-    result = ExtractResult(path, hit=False, images=total, seconds=seconds)
+    result = ExtractResult(path, hit=False, images=total, seconds=seconds, startup_seconds=startup)
     if verbose:
-        print(f"extracted {total} images in {seconds:.1f} s ({result.images_per_s:.0f} images/s) -> {path}")
+        print(f"extracted {total} images in {seconds:.1f} s ({result.images_per_s:.0f} images/s; "
+              f"model build {startup:.1f} s) -> {path}")
     return result

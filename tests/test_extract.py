@@ -129,6 +129,8 @@ def test_resume_after_sigkill_gives_the_same_features(tmp_path):
     assert 0 < done < 600
     with pytest.raises(FeatcacheError, match="incomplete cache"):
         featcache.open_cache(partial_path(out))
+    info = run_cli("info", str(partial_path(out)))
+    assert info.returncode == 0 and f"{done} of 600 images embedded so far" in info.stdout
     proc = run_cli(*args)
     assert proc.returncode == 0, proc.stderr
     assert f"{done} of 616 images already done" in proc.stdout
@@ -242,3 +244,13 @@ def test_multiple_layers_in_one_pass(fashion_dir, tmp_path):
     assert cache.features("train", "block_13_expand_relu").shape == (48, 576)
     single = featcache.extract(data_dir=str(fashion_dir), out=tmp_path / "s.h5", **TINY)
     np.testing.assert_allclose(cache.features("train"), featcache.open_cache(single.path).features("train"), atol=1e-5)
+
+
+def test_renamed_weights_file_still_loads(real_weights, fashion_dir, tmp_path):
+    renamed = tmp_path / "my_mobilenet.h5"
+    renamed.write_bytes(real_weights.read_bytes())
+    a = featcache.extract(data_dir=str(fashion_dir), weights=str(renamed), image_size=32, out=tmp_path / "a.h5", verbose=False)
+    b = featcache.extract(data_dir=str(fashion_dir), weights=str(real_weights), image_size=32, out=tmp_path / "b.h5", verbose=False)
+    # Same content, same identity: the file name is not part of the fingerprint.
+    assert featcache.open_cache(a.path).fingerprint == featcache.open_cache(b.path).fingerprint
+    np.testing.assert_allclose(featcache.open_cache(a.path).features("train"), featcache.open_cache(b.path).features("train"), atol=1e-6)

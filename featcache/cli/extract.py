@@ -51,5 +51,6 @@ def run(args) -> int:
     )
     if args.json:
         print_json({"path": str(result.path), "hit": result.hit, "images": result.images,
-                    "seconds": round(result.seconds, 3), "images_per_s": round(result.images_per_s, 1)})
+                    "seconds": round(result.seconds, 3), "startup_seconds": round(result.startup_seconds, 3),
+                    "images_per_s": round(result.images_per_s, 1)})
     return 0

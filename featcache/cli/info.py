@@ -15,7 +15,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from ..cache import read_attrs, open_cache
 
-    meta = read_attrs(args.cache)
+    meta = read_attrs(args.cache, peek=True)
     if not meta.get("complete"):
         # An incomplete file is worth describing too: that is how a user finds out.
         info = {"path": args.cache, **meta}
@@ -39,6 +39,8 @@ def run(args) -> int:
     print(f"created     {info.get('created')}  completed {info.get('completed', '-')}")
     if info.get("skipped"):
         print(f"skipped     {len(info['skipped'])} unreadable file(s): " + "; ".join(f"{p} ({why})" for p, why in info["skipped"][:10]))
+    for name, (done, n) in info.get("progress", {}).items():
+        print(f"{name:<11} {done} of {n} images embedded so far")
     for name, s in info.get("splits", {}).items():
         counts = ", ".join(f"{c}: {n}" for c, n in s["class_counts"].items())
         print(f"{name:<11} {s['n']} images  ({counts})")
