@@ -145,7 +145,11 @@ def image_dataset(split, rows: np.ndarray, batch_size: int, shuffle_seed: int | 
     source decodes each image as it is read. With ``shuffle_seed`` every pass
     (epoch) draws a new, reproducible order.
     """
-    import tensorflow as tf
+    try:
+        import tensorflow as tf
+    except ImportError:
+        raise FeatcacheError("fine-tuning streams images with tf.data, and TensorFlow is not installed; "
+                             "pip install tensorflow-cpu (any Keras backend can still train)") from None
 
     def one(i: int) -> np.ndarray:
         img = np.asarray(split.read(int(i), int(i) + 1)[0], dtype=np.uint8)
@@ -253,6 +257,7 @@ def finetune(
         )
     source = reopen_source(meta)
     train_split = source.splits["train"]
+    # A head trained without a validation split still gets the lesson's 20%: the best-epoch choice needs one.
     train_rows, val_rows = training_rows(meta, train_split.labels, float(est.validation_split or 0.2))
 
     k = keras()

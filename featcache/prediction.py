@@ -54,21 +54,21 @@ def read_files(paths: Sequence[Path], size: int) -> np.ndarray:
     return out
 
 
-def top_k(probs: np.ndarray, class_names: list[str], k: int) -> list[list[tuple[str, float]]]:
+def top_k_classes(probs: np.ndarray, class_names: list[str], k: int) -> list[list[tuple[str, float]]]:
     order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
     return [[(class_names[j], float(p[j])) for j in row] for p, row in zip(probs, order)]
 
 
-def predict(model: str | Path, images: Sequence[str | Path], *, top: int = 3, batch_size: int = 64) -> list[Prediction]:
-    """Top-``top`` classes for each image file, and for each image of each ``.npy`` in ``images``."""
+def predict(model: str | Path, images: Sequence[str | Path], *, top_k: int = 3, batch_size: int = 64) -> list[Prediction]:
+    """Top-``top_k`` classes for each image file, and for each image of each ``.npy`` in ``images``."""
     from .exported import load_model, read_meta
 
     if not images:
         raise FeatcacheError("no images given; pass image files or .npy arrays")
     meta = read_meta(model)  # fast checks before loading TensorFlow
     names = list(meta["class_names"])
-    if not 1 <= top <= len(names):
-        raise FeatcacheError(f"--top-k {top} is out of range; the model has {len(names)} classes, use 1..{len(names)}")
+    if not 1 <= top_k <= len(names):
+        raise FeatcacheError(f"--top-k {top_k} is out of range; the model has {len(names)} classes, use 1..{len(names)}")
     paths = [Path(p) for p in images]
     arrays = [(p, read_npy(p)) for p in paths if p.suffix.lower() == ".npy"]
     files = [p for p in paths if p.suffix.lower() != ".npy"]
@@ -78,11 +78,11 @@ def predict(model: str | Path, images: Sequence[str | Path], *, top: int = 3, ba
     out: dict[str, list[Prediction]] = {}
     if batch_files is not None:
         probs = net.predict(batch_files, batch_size=batch_size, verbose=0)
-        out["files"] = [Prediction(str(p), t) for p, t in zip(files, top_k(probs, names, top))]
+        out["files"] = [Prediction(str(p), t) for p, t in zip(files, top_k_classes(probs, names, top_k))]
     for p, arr in arrays:
         # Each array separately: one batch needs one image size.
         probs = net.predict(arr, batch_size=batch_size, verbose=0)
-        out[str(p)] = [Prediction(f"{p}[{i}]", t) for i, t in enumerate(top_k(probs, names, top))]
+        out[str(p)] = [Prediction(f"{p}[{i}]", t) for i, t in enumerate(top_k_classes(probs, names, top_k))]
     # Report in the order the inputs were given.
     order, file_iter = [], iter(out.get("files", []))
     for p in paths:

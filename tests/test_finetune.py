@@ -168,3 +168,26 @@ def test_api_mirrors_cli(tiny_head, tmp_path):
     with pytest.raises(FeatcacheError, match="more than the 154 layers"):
         featcache.finetune(tiny_head, unfreeze=155, verbose=False)
     assert not (tmp_path / "home" / "models").exists()  # nothing written by a refused run
+
+
+def test_images_stream_raw_in_batches_with_a_new_order_each_epoch(fashion_dir):
+    from featcache.finetuning import image_dataset, training_rows
+    from featcache.sources import open_source
+
+    split = open_source({"kind": "fashion_mnist", "data_dir": str(fashion_dir)}).splits["train"]
+    train, val = training_rows({}, split.labels, 0.2)
+    assert list(val) == list(range(38, 48)) and len(train) == 38  # the last 20%, as Keras's validation_split
+    ds = image_dataset(split, train, 16, shuffle_seed=3)
+    epochs = [[(x.numpy(), y.numpy()) for x, y in ds] for _ in range(2)]
+    assert [len(y) for _, y in epochs[0]] == [16, 16, 6]
+    x, y = epochs[0][0]
+    assert x.dtype == np.uint8 and x.shape == (16, 28, 28, 1)  # raw pixels: preprocessing happens in the model
+    order = [np.concatenate([y for _, y in e]) for e in epochs]
+    images = [np.concatenate([x.reshape(len(x), -1) for x, _ in e]) for e in epochs]
+    raw = split.read(0, 48).reshape(48, -1)
+    # Every training image exactly once per epoch, in a different order each epoch.
+    for imgs in images:
+        assert sorted(map(bytes, imgs)) == sorted(map(bytes, raw[train]))
+    assert not np.array_equal(images[0], images[1])
+    again = [np.concatenate([y.numpy() for _, y in image_dataset(split, train, 16, shuffle_seed=3)])]
+    assert np.array_equal(again[0], order[0])  # reproducible from the seed

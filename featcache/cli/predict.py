@@ -19,7 +19,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from ..prediction import predict
 
-    preds = predict(args.model, args.images, top=args.top_k)
+    preds = predict(args.model, args.images, top_k=args.top_k)
     if args.json:
         print_json([p.as_dict() for p in preds])
         return 0
