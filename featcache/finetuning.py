@@ -258,7 +258,8 @@ def finetune(
     source = reopen_source(meta)
     train_split = source.splits["train"]
     # A head trained without a validation split still gets the lesson's 20%: the best-epoch choice needs one.
-    train_rows, val_rows = training_rows(meta, train_split.labels, float(est.validation_split or 0.2))
+    vsplit = float(est.validation_split or 0.2)
+    train_rows, val_rows = training_rows(meta, train_split.labels, vsplit)
 
     k = keras()
     k.utils.set_random_seed(seed)
@@ -279,7 +280,7 @@ def finetune(
         print(f"fine-tuning {meta['backbone']} at {meta['image_size']} px: last {unfreeze} base layers unfrozen "
               f"({len(unfrozen)} with weights, BatchNormalization kept frozen), lr {learning_rate:g}")
         print(f"parameters: trainable {counts['trainable']:,}  non-trainable {counts['non_trainable']:,}  total {counts['total']:,}")
-        print(f"images: {len(train_rows)} train, {len(val_rows)} validation (last {est.validation_split:g} of the head's training rows)"
+        print(f"images: {len(train_rows)} train, {len(val_rows)} validation (last {vsplit:g} of the head's training rows)"
               + (f", {len(test_split)} test" if test_ds is not None else ", no test split"))
 
     frozen_val_loss, frozen_val_acc = (float(v) for v in model.evaluate(val_ds, verbose=0))
