@@ -3,7 +3,9 @@ in HDF5, then train and compare classifier heads on them in seconds.
 
 The Python API mirrors the CLI: ``featcache.extract(...)`` is
 ``featcache extract ...``, ``featcache.open_cache(path)`` backs
-``featcache info``.
+``featcache info``, ``featcache.train(cache, head=...)`` is ``featcache train``,
+``featcache.evaluate(head_path, cache)`` is ``featcache evaluate`` and
+``featcache.lesson(weights=...)`` is ``featcache lesson``.
 """
 
 __version__ = "0.1.0"
@@ -11,6 +13,10 @@ __version__ = "0.1.0"
 _API = {
     "extract": ("featcache.extraction", "extract"),
     "open_cache": ("featcache.cache", "open_cache"),
+    "train": ("featcache.training", "train"),
+    "evaluate": ("featcache.evaluation", "evaluate"),
+    "lesson": ("featcache.lesson", "lesson"),
+    "ScratchCNN": ("featcache.scratch", "ScratchCNN"),
     "finetune": ("featcache.finetuning", "finetune"),
     "export": ("featcache.exporting", "export"),
     "load_model": ("featcache.exported", "load_model"),

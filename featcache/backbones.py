@@ -112,8 +112,12 @@ _RESNET50_BLOCKS = tuple(
     for stage, blocks in ((2, 3), (3, 4), (4, 6), (5, 3))
     for b in range(1, blocks + 1)
 )
+# A block's output is its residual sum (``_add``) where it has a skip
+# connection (same width, stride 1: every block but a stage's first), else
+# its projection (``_project_bn``); the ``_project_bn`` of a residual block is
+# only the branch, before the skip is added.
 _EFFICIENTNET_B0_BLOCKS = tuple(
-    f"block{b}_project_bn"
+    f"block{b}_add" if b[1] != "a" else f"block{b}_project_bn"
     for b in ("1a", "2a", "2b", "3a", "3b", "4a", "4b", "4c", "5a", "5b", "5c", "6a", "6b", "6c", "6d", "7a")
 )
 

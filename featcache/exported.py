@@ -10,7 +10,6 @@ from. ``predict`` reads it back with ``load_model``.
 from __future__ import annotations
 
 import json
-import os
 import time
 import zipfile
 from pathlib import Path
@@ -18,7 +17,8 @@ from typing import Any
 
 from ._lazy import keras
 from .errors import FeatcacheError
-from .heads.io import META_ENTRY, _atomic_target
+from .atomic import atomic_path
+from .heads.io import META_ENTRY
 
 KIND = "featcache-model"
 FORMAT_VERSION = 1
@@ -48,16 +48,10 @@ def save_model(model, path: str | Path, meta: dict[str, Any]) -> Path:
         "featcache_version": __version__, "keras_version": k.__version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    fd, tmp = _atomic_target(path)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         model.save(tmp)
         with zipfile.ZipFile(tmp, "a") as zf:
             zf.writestr(META_ENTRY, json.dumps(meta, default=str))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

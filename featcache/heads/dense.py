@@ -9,16 +9,26 @@ from sklearn.utils.validation import check_is_fitted, check_X_y, check_array
 from .._lazy import keras
 
 # "lesson": exactly the lesson's training (5 epochs, nothing else).
-# The default trains longer and keeps the weights of the epoch with the best
-# validation loss.
+# "default": the same head with an L2 penalty on the Dense kernel, trained
+# until validation loss has not improved for 10 epochs, best weights restored.
+# Measured on the lesson's cache (4,000 / 3,000 images, out_relu, seeds 0 and
+# 1): lesson 0.817 / 0.821; early stopping alone (patience 5, 10 or 20) 0.828 /
+# 0.831, because validation loss bottoms out after ~9 epochs whatever the
+# patience; dropout 0.5 0.831 / 0.838; L2 1e-2 0.844 / 0.847 (L2 1e-3 0.827,
+# 3e-2 0.841, 1e-1 0.836). The penalty only shapes training: the layers, and
+# so the end-to-end model the weights drop into, are the lesson's.
 PRESETS = {
-    "lesson": dict(epochs=5, early_stopping=False),
-    "default": dict(epochs=100, early_stopping=True),
+    "lesson": dict(epochs=5, early_stopping=False, l2=0.0),
+    "default": dict(epochs=200, early_stopping=True, patience=10, l2=1e-2),
 }
 
 
 class DenseHead(ClassifierMixin, BaseEstimator):
     """Dropout(dropout) -> Dense(n_classes) raw logits, trained with Adam.
+
+    The defaults are ``PRESETS["default"]``; ``from_preset("lesson")`` gives
+    the lesson's exact training. ``l2`` penalizes the Dense kernel during
+    training only. The same ``seed`` gives the same weights.
 
     Loss SparseCategoricalCrossentropy(from_logits=True); the last
     ``validation_split`` of the training rows is held out, as Keras's
@@ -29,13 +39,14 @@ class DenseHead(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        epochs: int = 100,
+        epochs: int = 200,
         batch_size: int = 64,
         learning_rate: float = 1e-3,
         dropout: float = 0.2,
         validation_split: float = 0.2,
         early_stopping: bool = True,
-        patience: int = 5,
+        patience: int = 10,
+        l2: float = 1e-2,
         n_classes: int | None = None,
         seed: int = 0,
         verbose: int = 0,
@@ -47,6 +58,7 @@ class DenseHead(ClassifierMixin, BaseEstimator):
         self.validation_split = validation_split
         self.early_stopping = early_stopping
         self.patience = patience
+        self.l2 = l2
         self.n_classes = n_classes
         self.seed = seed
         self.verbose = verbose
@@ -64,7 +76,8 @@ class DenseHead(ClassifierMixin, BaseEstimator):
         k = keras()
         inp = k.Input(shape=(n_features,), name="pooled")
         x = k.layers.Dropout(self.dropout, name="head_dropout")(inp)
-        out = k.layers.Dense(n_classes, name="head_logits")(x)
+        reg = k.regularizers.L2(self.l2) if self.l2 else None
+        out = k.layers.Dense(n_classes, kernel_regularizer=reg, name="head_logits")(x)
         return k.Model(inp, out, name="dense_head")
 
     def fit(self, X, y):

@@ -1,0 +1,30 @@
+"""featcache evaluate: accuracy, per-class precision/recall and a confusion matrix of a saved head."""
+
+from __future__ import annotations
+
+from .common import add_json_flag, print_json
+
+
+def register(sub) -> None:
+    p = sub.add_parser("evaluate", help="score a saved head on a cache: accuracy, per-class precision/recall, confusion matrix",
+                       description="Score a head written by 'featcache train' on a cache's test split. Refuses a cache "
+                       "made with another backbone, weights, image size, preprocessing, layer or classes. Writes "
+                       "confusion.png, evaluation.json and evaluation.txt to --out.")
+    p.add_argument("head", help="a head file written by 'featcache train' (.keras or .joblib)")
+    p.add_argument("cache", help="a cache written by 'featcache extract' with the head's settings")
+    p.add_argument("--split", default="test", help="split to score (default: test)")
+    p.add_argument("--out", metavar="DIR", help="folder for the report files (default: data/runs/eval/<head file name>)")
+    add_json_flag(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..evaluation import evaluate
+
+    res = evaluate(args.head, args.cache, split=args.split, out=args.out)
+    if args.json:
+        print_json(res.to_dict())
+    else:
+        print(res.text())
+        print(f"\nconfusion matrix plot: {res.files['png']}")
+    return 0

@@ -1,0 +1,122 @@
+"""The from-scratch CNN baseline: a small convolutional network trained on raw images.
+
+The earlier lesson's kind of network, the one transfer learning is compared
+against. It works on raw uint8 pixels, not on cached features, and takes its
+input shape from the images it is fitted on: ``(N, H, W)`` gray (Fashion-MNIST)
+or ``(N, H, W, C)`` colour.
+
+Architecture (defaults; 225,034 parameters for 28x28 gray, 10 classes)::
+
+    Input (H, W, C) uint8
+    Rescaling(1/255)                 pixels to [0, 1]
+    Conv2D(32, 3x3, relu) -> MaxPooling2D(2x2)
+    Conv2D(64, 3x3, relu) -> MaxPooling2D(2x2)
+    Flatten -> Dense(128, relu) -> Dropout(0.3)
+    Dense(n_classes)                 logits
+
+trained with Adam 1e-3 on SparseCategoricalCrossentropy(from_logits=True),
+batch 64, for ``epochs`` epochs (no early stopping: the lesson's baseline is a
+fixed recipe). 10 epochs on the first 15,000 Fashion-MNIST training images
+reach about 0.88 on the first 3,000 test images (the lesson's baseline: 0.883).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from ._lazy import keras
+from .errors import FeatcacheError
+
+
+def _check_images(images) -> np.ndarray:
+    images = np.asarray(images)
+    if images.dtype != np.uint8:
+        raise FeatcacheError(f"ScratchCNN takes raw uint8 images (it scales them to [0, 1] itself), got {images.dtype}; pass the decoded pixels")
+    if images.ndim not in (3, 4):
+        raise FeatcacheError(f"ScratchCNN takes images shaped (N, H, W) or (N, H, W, C), got {images.shape}")
+    return images[..., None] if images.ndim == 3 else images
+
+
+class ScratchCNN(ClassifierMixin, BaseEstimator):
+    """A small CNN trained from random weights on raw uint8 images (scikit-learn estimator).
+
+    ``fit(images, y)`` with images ``(N, H, W)`` or ``(N, H, W, C)``; the same
+    ``seed`` gives the same network. ``validation_split`` (default 0) holds out
+    the last rows to report validation accuracy in ``history_``.
+    """
+
+    def __init__(
+        self,
+        epochs: int = 10,
+        batch_size: int = 64,
+        learning_rate: float = 1e-3,
+        filters: tuple[int, ...] = (32, 64),
+        kernel_size: int = 3,
+        dense_units: int = 128,
+        dropout: float = 0.3,
+        validation_split: float = 0.0,
+        seed: int = 0,
+        verbose: int = 0,
+    ):
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.dense_units = dense_units
+        self.dropout = dropout
+        self.validation_split = validation_split
+        self.seed = seed
+        self.verbose = verbose
+
+    def build_model(self, input_shape: tuple[int, int, int], n_classes: int):
+        k = keras()
+        inputs = k.Input(shape=input_shape, name="images")
+        x = k.layers.Rescaling(1.0 / 255, name="to_unit_range")(inputs)
+        for i, f in enumerate(self.filters):
+            x = k.layers.Conv2D(f, self.kernel_size, activation="relu", name=f"conv{i + 1}")(x)
+            x = k.layers.MaxPooling2D(name=f"pool{i + 1}")(x)
+        x = k.layers.Flatten(name="flatten")(x)
+        x = k.layers.Dense(self.dense_units, activation="relu", name="dense")(x)
+        x = k.layers.Dropout(self.dropout, name="dropout")(x)
+        outputs = k.layers.Dense(n_classes, name="logits")(x)
+        return k.Model(inputs, outputs, name="scratch_cnn")
+
+    def fit(self, images, y):
+        images = _check_images(images)
+        y = np.asarray(y)
+        if len(y) != len(images):
+            raise FeatcacheError(f"ScratchCNN got {len(images)} images but {len(y)} labels")
+        k = keras()
+        k.utils.set_random_seed(self.seed)
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        self.input_shape_ = tuple(int(d) for d in images.shape[1:])
+        self.model_ = self.build_model(self.input_shape_, len(self.classes_))
+        self.model_.compile(
+            optimizer=k.optimizers.Adam(learning_rate=self.learning_rate),
+            loss=k.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
+        hist = self.model_.fit(
+            images, codes, epochs=self.epochs, batch_size=self.batch_size,
+            validation_split=self.validation_split, verbose=self.verbose,
+        )
+        self.history_ = {key: [float(v) for v in vals] for key, vals in hist.history.items()}
+        return self
+
+    def decision_function(self, images) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        images = _check_images(images)
+        if tuple(images.shape[1:]) != self.input_shape_:
+            raise FeatcacheError(f"this ScratchCNN was fitted on images shaped {self.input_shape_}, got {tuple(images.shape[1:])}")
+        return np.asarray(self.model_.predict(images, batch_size=256, verbose=0))
+
+    def predict_proba(self, images) -> np.ndarray:
+        z = self.decision_function(images)
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    def predict(self, images) -> np.ndarray:
+        return self.classes_[np.argmax(self.decision_function(images), axis=1)]

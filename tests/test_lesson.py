@@ -1,0 +1,70 @@
+"""The main job, on a reduced configuration: real weights and data, small limits, 1 scratch epoch."""
+
+import csv
+import json
+
+import pytest
+
+from featcache.cli import main
+from featcache.errors import FeatcacheError
+from featcache.lesson import ROWS, lesson
+
+SMALL = ["--train-limit", "500", "--test-limit", "200", "--scratch-train", "1000", "--scratch-epochs", "1"]
+
+
+@pytest.fixture(scope="module")
+def lesson_out(real_weights, real_fashion_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("lesson")
+    with pytest.MonkeyPatch.context() as mp:  # module scope runs before the per-test FEATCACHE_HOME
+        mp.setenv("FEATCACHE_HOME", str(out / "home"))
+        rc = main(["lesson", "--weights", str(real_weights), "--data-dir", str(real_fashion_dir), "--out", str(out), *SMALL])
+    assert rc == 0
+    return out
+
+
+def test_lesson_writes_the_table(lesson_out):
+    with open(lesson_out / "lesson.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["approach"].split(":")[0] for r in rows] == ["transfer", "transfer", "transfer", "from scratch"]
+    assert [int(r["training_images"]) for r in rows] == [500, 500, 500, 1000]
+    for r in rows:
+        assert 0.4 < float(r["test_accuracy"]) <= 1.0, r  # chance is 0.10
+        assert float(r["training_seconds"]) > 0
+    doc = json.loads((lesson_out / "lesson.json").read_text())
+    assert doc["parameter_counts"] == {"total": 2_270_794, "trainable": 12_810, "non_trainable": 2_257_984}
+    assert [round(r["test_accuracy"], 4) for r in doc["rows"]] == [float(r["test_accuracy"]) for r in rows]
+    md = (lesson_out / "lesson.md").read_text()
+    assert "| Approach | Training images | Test accuracy | Training seconds |" in md and "2,270,794" in md
+
+
+def test_lesson_saves_heads_and_confusion_plots(lesson_out):
+    from featcache.heads.io import load_head
+
+    doc = json.loads((lesson_out / "lesson.json").read_text())
+    for row in doc["rows"][:3]:
+        head, meta = load_head(row["head_file"])
+        assert meta["train_images"] == 500 and meta["test_accuracy"] == pytest.approx(row["test_accuracy"])
+        assert open(row["confusion_png"], "rb").read(4) == b"\x89PNG"
+
+
+def test_a_new_row_is_one_function(lesson_out, real_weights, real_fashion_dir, tmp_path):
+    """Another approach joins the table without touching the others (and the cache is reused)."""
+
+    def constant_row(ctx):
+        return {"approach": "always 'bag'", "training_images": 0, "training_seconds": 0.0,
+                "test_accuracy": float((ctx.cache.labels("test") == 8).mean())}
+
+    res = lesson(str(real_weights), data_dir=str(real_fashion_dir), out=tmp_path, train_limit=500, test_limit=200,
+                 rows=[constant_row], verbose=False)
+    assert [r["approach"] for r in res.rows] == ["always 'bag'"]
+    assert (tmp_path / "lesson.csv").read_text().splitlines()[1].startswith("always 'bag',0,0.")
+    assert len(ROWS) == 4
+
+
+def test_lesson_bad_input(real_weights, real_fashion_dir, tmp_path, capsys):
+    assert main(["lesson", "--weights", str(real_weights), "--data-dir", str(real_fashion_dir), "--out", str(tmp_path),
+                 "--train-limit", "500", "--test-limit", "200", "--scratch-train", "70000"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--scratch-train 70000 is beyond the 60000" in err and len(err.splitlines()) == 1
+    with pytest.raises(FeatcacheError, match="weights file not found|not found"):
+        lesson(str(tmp_path / "missing.h5"), data_dir=str(real_fashion_dir), out=tmp_path, verbose=False)
