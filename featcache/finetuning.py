@@ -95,17 +95,22 @@ def unfreeze_last(base, n: int) -> list[str]:
     return [l.name for l in layers if l.trainable and l.weights]
 
 
-def reopen_source(meta: dict[str, Any]):
-    """The data source of the head's cache, or a clear error saying it is gone."""
+def reopen_source(meta: dict[str, Any], verbose: bool = False):
+    """The data source of the head's cache, or a clear error saying it is gone or changed."""
     from .sources import open_source
 
     spec = meta.get("source")
     if not spec:
         raise FeatcacheError("the head's metadata does not say where its images came from; retrain it with 'featcache train'")
     try:
-        source = open_source(spec)
+        source = open_source(spec, verbose=verbose)
     except FeatcacheError as exc:
         raise FeatcacheError(f"the images the head was trained on are no longer available ({exc})") from None
+    want = meta.get("data_digest")
+    if want and source.digest != want:
+        changed = ", ".join(s for s in sorted(set(want) | set(source.digest)) if want.get(s) != source.digest.get(s))
+        raise FeatcacheError(f"the images at {spec.get('data_dir') or spec.get('root') or spec} changed since the head's cache was "
+                             f"extracted (split(s) {changed} differ); restore them, or re-extract and retrain the head")
     if list(source.class_names) != list(meta.get("class_names", [])):
         raise FeatcacheError(f"the data at {spec} now has other classes than the head ({source.class_names} vs {meta.get('class_names')}); restore the original data")
     if "train" not in source.splits:
@@ -255,7 +260,7 @@ def finetune(
             f"{head} is a {meta.get('head', type(est).__name__)} head; fine-tuning starts from a trained Keras head "
             "(the lesson's rule 1): train one with 'featcache train CACHE --head keras'"
         )
-    source = reopen_source(meta)
+    source = reopen_source(meta, verbose=verbose)
     train_split = source.splits["train"]
     # A head trained without a validation split still gets the lesson's 20%: the best-epoch choice needs one.
     vsplit = float(est.validation_split or 0.2)

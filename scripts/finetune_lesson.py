@@ -3,8 +3,8 @@
 
 1. the lesson's cache (first 4,000 train / 3,000 test Fashion-MNIST images,
    96 px, MobileNetV2), extracted or reused;
-2. Keras heads trained on the cached features (the ``lesson`` preset's 5
-   epochs, and featcache's ``default`` with early stopping), saved;
+2. Keras heads trained on the cached features with ``featcache.train`` (the
+   ``lesson`` preset's 5 epochs, and featcache's ``default``), saved;
 3. ``featcache.finetune`` on that head for each of ``CONFIGS`` (the lesson's
    recipe: last 20 base layers, lr 1e-5), which also evaluates the frozen
    head end to end on the same 3,000 test images.
@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -51,8 +50,6 @@ def main() -> int:
     import featcache
     from featcache import paths
     from featcache._lazy import keras
-    from featcache.heads import DenseHead
-    from featcache.heads.io import head_meta, save_head
 
     res = featcache.extract(train_limit=4000, test_limit=3000, weights=args.weights)
     cache = featcache.open_cache(res.path)
@@ -63,15 +60,10 @@ def main() -> int:
             continue
         cfg = {**cfg, **({"epochs": args.epochs} if args.epochs else {})}
         preset = cfg["head_preset"]
-        if preset not in heads:
-            t0 = time.perf_counter()
-            head = DenseHead.from_preset(preset).fit(cache.features("train"), cache.labels("train"))
-            seconds = time.perf_counter() - t0
-            acc = float(head.score(cache.features("test"), cache.labels("test")))
-            path = save_head(head, paths.home() / "heads" / f"lesson_{preset}.keras", head_meta(cache, None, "keras", head))
-            heads[preset] = dict(path=path, epochs=head.epochs_run_, seconds=seconds, test_accuracy_cached=acc)
-            print(f"head ({preset} preset, {head.epochs_run_} epochs, {seconds:.1f} s): "
-                  f"test accuracy {acc:.4f} on the cached features -> {path}")
+        if preset not in heads:  # the same as: featcache train CACHE --head keras --preset PRESET --out ...
+            t = featcache.train(cache, "keras", preset=preset, out=paths.home() / "heads" / f"lesson_{preset}.keras")
+            heads[preset] = dict(path=t.path, epochs=t.details.get("epochs_run"), seconds=round(t.fit_seconds, 2),
+                                 test_accuracy_cached=t.accuracy)
         h = heads[preset]
         print(f"\n== {cfg['name']}: unfreeze {cfg['unfreeze']}, lr {cfg['lr']:g}, up to {cfg['epochs']} epochs")
         r = featcache.finetune(h["path"], weights=args.weights, unfreeze=cfg["unfreeze"], learning_rate=cfg["lr"],

@@ -191,3 +191,28 @@ def test_images_stream_raw_in_batches_with_a_new_order_each_epoch(fashion_dir):
     assert not np.array_equal(images[0], images[1])
     again = [np.concatenate([y.numpy() for _, y in image_dataset(split, train, 16, shuffle_seed=3)])]
     assert np.array_equal(again[0], order[0])  # reproducible from the seed
+
+
+def test_data_that_changed_since_extraction_is_refused(tmp_path, capsys):
+    head = _head(tmp_path, "random", n_train=40)
+    make_fashion_dir(tmp_path / "fmnist", n_train=40, n_test=30, seed=7)  # same files, other pixels
+    _one_line_error(capsys, ["finetune", str(head)], "changed since the head's cache was extracted (split(s) test, train differ)")
+
+
+def test_class_folder_photos_fine_tune_export_and_predict(tmp_path, capsys):
+    """The same path on RGB photos in class folders (random weights: plumbing only)."""
+    from tests.imagefiles import make_class_tree
+
+    root = make_class_tree(tmp_path / "photos", {"ants": 12, "bees": 12}, ext="jpg", size=40)
+    res = featcache.extract(images=str(root), test_fraction=0.25, weights="random", image_size=32, out=tmp_path / "c.h5", verbose=False)
+    cache = featcache.open_cache(res.path)
+    head = DenseHead(epochs=3, early_stopping=False).fit(cache.features("train"), cache.labels("train"))
+    head_path = save_head(head, tmp_path / "h.keras", head_meta(cache, None, "keras", head))
+    r = featcache.finetune(head_path, unfreeze=5, epochs=1, batch_size=4, out=tmp_path / "ft.keras", verbose=False)
+    assert (r.train_images + r.val_images, r.test_accuracy is not None) == (cache.sizes["train"], True)
+    photo = next((root / "bees").glob("*.jpg"))
+    assert main(["predict", str(r.path), str(photo), "--top-k", "2", "--json"]) == 0
+    import json
+
+    got = json.loads(capsys.readouterr().out)
+    assert {t["class"] for t in got[0]["top"]} == {"ants", "bees"}
