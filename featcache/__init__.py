@@ -17,6 +17,8 @@ _API = {
     "evaluate": ("featcache.evaluation", "evaluate"),
     "lesson": ("featcache.lesson", "lesson"),
     "ScratchCNN": ("featcache.scratch", "ScratchCNN"),
+    "learning_curve": ("featcache.curve", "learning_curve"),
+    "probe": ("featcache.probing", "probe"),
     "finetune": ("featcache.finetuning", "finetune"),
     "export": ("featcache.exporting", "export"),
     "load_model": ("featcache.exported", "load_model"),

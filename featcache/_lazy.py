@@ -22,7 +22,11 @@ def keras():
         saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 2)
         try:
-            import tensorflow  # noqa: F401
+            import tensorflow
+
+            # Fitting many small heads (curves, probing) builds a new graph per
+            # model; TF then warns about "retracing", which is expected here.
+            tensorflow.get_logger().setLevel("ERROR")
         except ImportError:
             pass  # another Keras backend (e.g. JAX on the GPU machine)
         finally:

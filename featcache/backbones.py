@@ -182,3 +182,19 @@ def resolve_layers(backbone: Backbone, layers: str | list[str] | None) -> list[s
             if m not in out:
                 out.append(m)
     return out
+
+
+def network_order(backbone: Backbone, layers: list[str], image_size: int | None = None) -> list[str]:
+    """``layers`` sorted by their position in the network (input first).
+
+    The registry's block list is already in network order; any other layer
+    needs the architecture, which is built untrained (only its topology is read).
+    """
+    known = list(backbone.block_layers) + [backbone.final_layer]
+    if all(name in known for name in layers):
+        return sorted(layers, key=known.index)
+    position = {l.name: i for i, l in enumerate(backbone.build("random", image_size or backbone.default_size).layers)}
+    missing = [name for name in layers if name not in position]
+    if missing:
+        raise FeatcacheError(f"layer(s) {', '.join(missing)} are not in {backbone.name}; the cache does not match its backbone")
+    return sorted(layers, key=position.__getitem__)

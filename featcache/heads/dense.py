@@ -21,6 +21,10 @@ PRESETS = {
     "lesson": dict(epochs=5, early_stopping=False, l2=0.0),
     "default": dict(epochs=200, early_stopping=True, patience=10, l2=1e-2),
 }
+# Training steps per call into the compiled graph. Only speed: the batches and
+# their order are the same, so are the weights (one step per call spent most
+# of a 60,000-image fit in Python; see docs/benchmarks.md, "Learning curves").
+STEPS_PER_EXECUTION = 128
 
 
 class DenseHead(ClassifierMixin, BaseEstimator):
@@ -91,6 +95,7 @@ class DenseHead(ClassifierMixin, BaseEstimator):
             optimizer=k.optimizers.Adam(learning_rate=self.learning_rate),
             loss=k.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
+            steps_per_execution=STEPS_PER_EXECUTION,
         )
         callbacks = []
         if self.early_stopping and self.validation_split:

@@ -1,0 +1,444 @@
+"""learning_curve: test accuracy against training-set size, from cached features.
+
+For each seed one class-stratified ordering of the cache's train split is
+drawn (``subsets.stratified_order``); every size takes a prefix of it, so the
+subsets are nested and a curve measures data, not luck. Each head is fitted on
+each subset and scored on the full test split. Fits are independent tasks,
+run in order or in parallel processes (joblib/loky); every fit seeds itself,
+so the numbers do not depend on ``jobs``.
+
+Outputs, in ``out``:
+
+- ``curve.csv``: one row per fit (size, seed, head, accuracy, fit_seconds).
+  It is rewritten atomically after every completed fit, so it is always a
+  valid table of finished fits; re-running the same command skips them
+  (resume), and an interrupted run never leaves a half-written row.
+- ``curve.json``: the cache's metadata (fingerprint, backbone, image size,
+  layer, ...) and the settings; ``complete`` turns true at the end.
+- ``curve.png``: the plot (``plots.plot_learning_curves``).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from . import paths
+from .atomic import check_writable, write_json, write_text
+from .cache import Cache, open_cache
+from .errors import FeatcacheError
+from .fingerprint import fingerprint
+from .heads import HEADS, make_head
+from .subsets import check_size, stratified_order
+
+CSV_FIELDS = ("size", "seed", "head", "accuracy", "fit_seconds")
+BASELINES = ("scratch",)
+# joblib backend for --jobs > 1. Processes, not threads: Keras seeds are
+# process-wide state, so Keras fits in threads would depend on scheduling
+# (measured in docs/benchmarks.md, "Learning curves").
+BACKEND = "loky"
+# The lesson's training for the Keras head (5 epochs, batch 64, 20 %
+# validation split), so a curve's 4,000-image point is the lesson's model.
+DEFAULT_KERAS_PRESET = "lesson"
+
+
+@dataclass
+class CurveResult:
+    out: Path
+    rows: list[dict[str, Any]]
+    seconds: float  # wall time of this call
+    fits: int  # fits run by this call
+    resumed: int  # fits found finished in out/curve.csv and skipped
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def csv(self) -> Path:
+        return self.out / "curve.csv"
+
+    @property
+    def json(self) -> Path:
+        return self.out / "curve.json"
+
+    @property
+    def png(self) -> Path:
+        return self.out / "curve.png"
+
+
+# ---------------------------------------------------------------- validation
+
+
+def parse_sizes(sizes: str | Iterable[Any], flag: str = "--sizes") -> list[int]:
+    """Sizes from ``"100,250,500"`` or a list; sorted, without repeats."""
+    items = [s.strip() for s in sizes.split(",") if s.strip()] if isinstance(sizes, str) else list(sizes)
+    if not items:
+        raise FeatcacheError(f"{flag} is empty; pass training-set sizes like 100,250,500,1000")
+    out = set()
+    for s in items:
+        try:
+            n = int(s)
+            if isinstance(s, float) and n != s:
+                raise ValueError
+        except (TypeError, ValueError):
+            raise FeatcacheError(f"{flag}: {s!r} is not a whole number; pass sizes like 100,250,500,1000") from None
+        out.add(n)
+    return sorted(out)
+
+
+def parse_names(names: str | Iterable[str], known: Sequence[str], flag: str) -> list[str]:
+    items = [s.strip() for s in names.split(",") if s.strip()] if isinstance(names, str) else list(names)
+    if not items:
+        raise FeatcacheError(f"{flag} is empty; choose from: {', '.join(known)}")
+    for name in items:
+        if name not in known:
+            raise FeatcacheError(f"{flag}: unknown {flag.strip('-').rstrip('s')} {name!r}; choose from: {', '.join(known)}")
+    return list(dict.fromkeys(items))
+
+
+def parse_seeds(seeds: int | Iterable[int]) -> list[int]:
+    if isinstance(seeds, (int, np.integer)):
+        if seeds < 1:
+            raise FeatcacheError(f"--seeds must be at least 1 (got {seeds})")
+        return list(range(int(seeds)))
+    out = [int(s) for s in seeds]
+    if not out:
+        raise FeatcacheError("no seeds given; pass --seeds K (K >= 1)")
+    return list(dict.fromkeys(out))
+
+
+def training_rows(y: np.ndarray, sizes: Sequence[int], seed: int) -> dict[int, np.ndarray]:
+    """Rows of each size for one seed: prefixes of one stratified ordering, hence nested."""
+    order = stratified_order(y, seed)
+    return {n: order[:n] for n in sizes}
+
+
+# ---------------------------------------------------------------- fitting
+
+# Workers load the arrays themselves (once per process, from the cache file)
+# instead of receiving them pickled with every task.
+
+
+@functools.lru_cache(maxsize=1)
+def _load_features(path: str, layer: str, mtime: float) -> tuple[np.ndarray, ...]:
+    c = open_cache(path)
+    return c.features("train", layer), c.labels("train"), c.features("test", layer), c.labels("test")
+
+
+@functools.lru_cache(maxsize=1)
+def _load_images(path: str, mtime: float) -> tuple[np.ndarray, ...]:
+    """Raw uint8 images of the cache's own data source, in the cache's row order."""
+    from .sources import open_source
+
+    c = open_cache(path)
+    source = open_source(c.meta["source"])
+    if source.digest != c.meta.get("settings", {}).get("data_digest"):
+        raise FeatcacheError(f"the images at {c.meta['source']} are not the ones {path} was extracted from; restore them or re-extract")
+    out = []
+    for split in ("train", "test"):
+        s = source.splits[split]
+        out += [s.read(0, len(s)), np.asarray(s.labels)]
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class _Data:
+    """A picklable handle on the arrays of one curve."""
+
+    path: str
+    mtime: float
+    layer: str | None  # None: raw images (baselines)
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        return _load_images(self.path, self.mtime) if self.layer is None else _load_features(self.path, self.layer, self.mtime)
+
+
+def _estimator(head: str, params: dict[str, Any], seed: int):
+    if head == "scratch":
+        from .scratch import ScratchCNN
+
+        return ScratchCNN(**{**params, "seed": seed})
+    return make_head(head, **{**params, "seed": seed})
+
+
+def fit_point(data: _Data, head: str, params: dict[str, Any], seed: int, rows: np.ndarray) -> tuple[float, float]:
+    """Fit one head on ``rows`` of the train split; (test accuracy, fit seconds)."""
+    X, y, X_test, y_test = data.arrays()
+    est = _estimator(head, params, seed)
+    t0 = time.perf_counter()
+    est.fit(X[rows], y[rows])
+    seconds = time.perf_counter() - t0
+    return float(est.score(X_test, y_test)), seconds
+
+
+def _run_task(data: _Data, task: tuple[str, int, int], params: dict[str, Any], rows: np.ndarray):
+    head, seed, size = task
+    return task, fit_point(data, head, params, seed, rows)
+
+
+# ---------------------------------------------------------------- files
+
+
+def read_rows(path: str | Path) -> list[dict[str, Any]]:
+    """Rows of a ``curve.csv`` with typed values."""
+    path = Path(path)
+    try:
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            if reader.fieldnames is None or not set(CSV_FIELDS) <= set(reader.fieldnames):
+                raise ValueError(f"columns {reader.fieldnames}")
+            return [
+                {"size": int(r["size"]), "seed": int(r["seed"]), "head": r["head"],
+                 "accuracy": float(r["accuracy"]), "fit_seconds": float(r["fit_seconds"])}
+                for r in reader
+            ]
+    except FileNotFoundError:
+        raise FeatcacheError(f"curve file not found: {path}; run 'featcache curve' first or check the path") from None
+    except (ValueError, KeyError, TypeError, csv.Error) as exc:
+        raise FeatcacheError(f"{path} is not a readable curve.csv ({exc}); pass a file written by 'featcache curve' or delete it") from None
+
+
+def write_rows(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({**r, "fit_seconds": f"{r['fit_seconds']:.4f}"})
+    write_text(path, buf.getvalue())
+
+
+def load_curve(path: str | Path, label: str | None = None):
+    """A ``plots.CurveSet`` from a curve.csv (or its folder) and the curve.json beside it."""
+    from .plots import CurveSet, describe
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / "curve.csv"
+    rows = read_rows(path)
+    meta: dict[str, Any] = {}
+    if path.with_suffix(".json").is_file():
+        try:
+            meta = json.loads(path.with_suffix(".json").read_text())
+        except (OSError, ValueError):
+            meta = {}
+    return CurveSet(label if label is not None else (describe(meta) or path.parent.name), rows, meta)
+
+
+def title_for(meta: dict[str, Any]) -> str:
+    from .plots import describe
+
+    data = meta.get("dataset") or "data"
+    return f"{data}: test accuracy vs training images ({describe(meta)}, test n={meta.get('test_size')})"
+
+
+# ---------------------------------------------------------------- the curve
+
+
+def _head_params(head: str, n_classes: int, overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """Every parameter of ``head`` as the curve fits it (the seed aside: each fit gets the curve's)."""
+    from .heads.dense import PRESETS
+
+    defaults = {"keras": {**PRESETS[DEFAULT_KERAS_PRESET], "n_classes": n_classes}}.get(head, {})
+    params = {**defaults, **(overrides or {})}
+    params.pop("seed", None)
+    try:
+        # The full set, defaults included, so a curve's identity does not
+        # depend on how its settings were spelled.
+        full = _estimator(head, params, 0).get_params()
+    except TypeError as exc:
+        raise FeatcacheError(f"bad parameters for head {head!r} ({exc})") from None
+    full.pop("seed", None)
+    return full
+
+
+def default_out(cache: Cache, layer: str, identity: dict[str, Any]) -> Path:
+    m = cache.meta
+    name = f"curve_{m.get('dataset', 'data')}_{m.get('backbone')}_{m.get('image_size')}px_{layer}_{fingerprint(identity)[:8]}"
+    return paths.runs_dir() / name
+
+
+def _check_resumable(out: Path, identity: dict[str, Any]) -> dict[tuple[str, int, int], dict[str, Any]]:
+    """Finished rows in ``out`` that belong to this curve; refuses a folder holding another curve."""
+    csv_path, json_path = out / "curve.csv", out / "curve.json"
+    if not csv_path.exists():
+        return {}
+    try:
+        old = json.loads(json_path.read_text()).get("identity")
+    except (OSError, ValueError):
+        old = None
+    if old is None:
+        raise FeatcacheError(f"{csv_path} exists but has no readable curve.json beside it; choose another --out or delete {csv_path}")
+    diff = [k for k in ("cache_fingerprint", "layer", "test_size") if old.get(k) != identity[k]]
+    diff += [f"{h} parameters" for h, p in identity["heads"].items() if h in old.get("heads", {}) and old["heads"][h] != p]
+    if diff:
+        raise FeatcacheError(f"{out} holds a learning curve with other settings ({', '.join(diff)}); choose another --out or delete {csv_path}")
+    return {(r["head"], r["seed"], r["size"]): r for r in read_rows(csv_path)}
+
+
+def learning_curve(
+    cache: str | Path | Cache,
+    sizes: str | Sequence[int],
+    seeds: int | Sequence[int] = 3,
+    heads: str | Sequence[str] = ("logreg", "keras"),
+    layer: str | None = None,
+    out: str | Path | None = None,
+    jobs: int = 1,
+    *,
+    head_params: dict[str, dict[str, Any]] | None = None,
+    baseline: str | None = None,
+    baseline_sizes: str | Sequence[int] = (),
+    baseline_params: dict[str, Any] | None = None,
+    plot: bool = True,
+    verbose: bool = True,
+) -> CurveResult:
+    """Fit every head on nested stratified subsets of every size, for every seed.
+
+    ``seeds`` is a count K (seeds 0..K-1) or a list of seeds; ``head_params``
+    maps a head name to parameter overrides (default for ``keras``: the
+    lesson's preset). ``baseline="scratch"`` also trains the from-scratch CNN
+    on the cache's raw images at ``baseline_sizes`` (the same nested subsets).
+    Returns the rows and where the files are; re-running resumes.
+    """
+    t_start = time.perf_counter()
+    cache = cache if isinstance(cache, Cache) else open_cache(cache)
+    layer = layer or cache.default_layer
+    if layer not in cache.layers:
+        raise FeatcacheError(f"--layer {layer!r} is not in {cache.path}; cached layers: {', '.join(cache.layers)}")
+    for split in ("train", "test"):
+        if split not in cache.sizes:
+            raise FeatcacheError(f"{cache.path} has no {split!r} split; a learning curve needs train and test")
+    y = cache.labels("train")
+    sizes = parse_sizes(sizes)
+    for n in sizes:
+        check_size(n, y, "--sizes")
+    seed_list = parse_seeds(seeds)
+    head_list = parse_names(heads, list(HEADS), "--heads")
+    if not isinstance(jobs, (int, np.integer)) or jobs == 0 or jobs < -1:
+        raise FeatcacheError(f"--jobs must be a positive number of processes, or -1 for all cores (got {jobs})")
+    b_sizes: list[int] = []
+    if baseline is not None:
+        parse_names([baseline], BASELINES, "--baseline")
+        b_sizes = parse_sizes(baseline_sizes, "--baseline-sizes") if baseline_sizes else []
+        if not b_sizes:
+            raise FeatcacheError("--baseline needs --baseline-sizes, e.g. --baseline-sizes 1000,4000,15000")
+        for n in b_sizes:
+            check_size(n, y, "--baseline-sizes")
+    elif baseline_sizes or baseline_params:
+        raise FeatcacheError("--baseline-sizes and --baseline-epochs need --baseline scratch")
+
+    n_classes = len(cache.class_names)
+    params = {h: _head_params(h, n_classes, (head_params or {}).get(h)) for h in head_list}
+    if baseline is not None:
+        params[baseline] = _head_params(baseline, n_classes, baseline_params)
+    # Through JSON, as it is stored, so that a resumed run compares like with like (tuples -> lists).
+    params = json.loads(json.dumps(params, default=str))
+    identity = {
+        "cache_fingerprint": cache.fingerprint,
+        "layer": layer,
+        "test_size": cache.sizes["test"],
+        "heads": params,
+    }
+    out = Path(out) if out is not None else default_out(cache, layer, identity)
+    check_writable(out)
+    done = _check_resumable(out, identity)
+
+    grid = [(h, s, n) for h in head_list for s in seed_list for n in sizes]
+    grid += [(baseline, s, n) for s in seed_list for n in b_sizes] if baseline else []
+    rows_by_key = {k: done[k] for k in grid if k in done}
+    todo = [k for k in grid if k not in rows_by_key]
+    # Longest fits first (baselines on raw images, then by size), so the
+    # last workers to finish hold small tasks.
+    rank = {h: i for i, h in enumerate(head_list)}
+    todo.sort(key=lambda k: (k[0] not in BASELINES, -k[2], rank.get(k[0], -1), k[1]))
+
+    m = cache.meta
+    meta = {
+        "featcache_curve": 1,
+        "cache": str(cache.path),
+        "cache_fingerprint": cache.fingerprint,
+        "dataset": m.get("dataset"),
+        "source": m.get("source"),
+        "backbone": m.get("backbone"),
+        "weights": m.get("weights"),
+        "weights_source": m.get("weights_source"),
+        "weights_random": m.get("weights_random", False),
+        "image_size": m.get("image_size"),
+        "preprocessing": m.get("preprocessing"),
+        "layer": layer,
+        "class_names": cache.class_names,
+        "train_size": cache.sizes["train"],
+        "test_size": cache.sizes["test"],
+        "sizes": sizes,
+        "seeds": seed_list,
+        "heads": head_list,
+        "head_params": params,
+        "baseline": baseline,
+        "baseline_sizes": b_sizes,
+        "jobs": jobs,
+        "identity": identity,
+        "complete": False,
+    }
+    write_json(out / "curve.json", meta)
+
+    ordered = lambda: [rows_by_key[k] for k in grid if k in rows_by_key]  # noqa: E731
+    write_rows(out / "curve.csv", ordered())
+    if verbose:
+        print(f"learning curve: {len(grid)} fits ({len(rows_by_key)} already in {out / 'curve.csv'}), "
+              f"sizes {','.join(map(str, sizes))}, seeds {len(seed_list)}, heads {','.join(head_list)}"
+              + (f", baseline {baseline} at {','.join(map(str, b_sizes))}" if baseline else "") + f", jobs {jobs}")
+
+    orders = {s: stratified_order(y, s) for s in seed_list}
+    mtime = os.path.getmtime(cache.path)
+    feats, images = _Data(str(cache.path), mtime, layer), _Data(str(cache.path), mtime, None)
+    tasks = [((images if h in BASELINES else feats), k, params[h], orders[s][:n]) for k in todo for h, s, n in [k]]
+
+    bar = None
+    if verbose and todo:
+        from ._lazy import keras
+
+        bar = keras().utils.Progbar(len(todo), unit_name="fit")
+    try:
+        for (head, seed, size), (acc, secs) in _execute(tasks, jobs):
+            rows_by_key[(head, seed, size)] = {"size": size, "seed": seed, "head": head, "accuracy": acc, "fit_seconds": secs}
+            write_rows(out / "curve.csv", ordered())
+            if bar is not None:
+                bar.add(1, values=[("acc", acc)])
+    finally:
+        # The arrays are held for workers; the caller's process need not keep them.
+        _load_features.cache_clear()
+        _load_images.cache_clear()
+
+    rows = ordered()
+    seconds = time.perf_counter() - t_start
+    from .plots import summarize
+
+    meta.update(complete=True, seconds=round(seconds, 3), fits_run=len(todo), fits_resumed=len(grid) - len(todo),
+                fit_seconds_total=round(sum(r["fit_seconds"] for r in rows), 3),
+                summary={h: {str(n): round(v[0], 4) for n, v in by.items()} for h, by in summarize(rows).items()})
+    if plot:
+        from .plots import CurveSet, plot_learning_curves
+
+        plot_learning_curves([CurveSet("", rows, meta)], out / "curve.png", title=title_for(meta))
+    write_json(out / "curve.json", meta)
+    if verbose:
+        print(f"wrote {out / 'curve.csv'}, curve.json" + (", curve.png" if plot else "") + f" in {seconds:.1f} s")
+    return CurveResult(out, rows, seconds, len(todo), len(grid) - len(todo), meta)
+
+
+def _execute(tasks: list[tuple], jobs: int):
+    """Yield ``(task, (accuracy, seconds))`` as fits finish."""
+    if jobs == 1 or len(tasks) <= 1:
+        for data, task, params, rows in tasks:
+            yield _run_task(data, task, params, rows)
+        return
+    from joblib import Parallel, delayed
+
+    parallel = Parallel(n_jobs=jobs, backend=BACKEND, return_as="generator_unordered", max_nbytes=None)
+    yield from parallel(delayed(_run_task)(data, task, params, rows) for data, task, params, rows in tasks)

@@ -1,0 +1,205 @@
+"""Learning curves: rows, nesting, determinism across --jobs, resume, the plot, bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import featcache
+from featcache import curve as curve_mod
+from featcache.cli import main
+from featcache.curve import read_rows, training_rows
+from featcache.errors import FeatcacheError
+from featcache.subsets import stratified_subset
+
+REPO = Path(__file__).resolve().parents[1]
+SIZES = [20, 50, 120]
+
+
+@pytest.fixture(scope="module")
+def tiny_cache(tmp_path_factory) -> Path:
+    """200 train / 100 test synthetic images through an untrained MobileNetV2 at 32 px (plumbing only)."""
+    from tests.conftest import make_fashion_dir
+
+    root = tmp_path_factory.mktemp("curve")
+    data = make_fashion_dir(root / "fm", n_train=200, n_test=100)
+    return featcache.extract(data_dir=str(data), weights="random", image_size=32, out=root / "c.h5", verbose=False).path
+
+
+def curve(cache, out, **kw):
+    kw = {"sizes": SIZES, "seeds": 2, "heads": ("logreg", "keras"), "verbose": False, **kw}
+    return featcache.learning_curve(cache, out=out, **kw)
+
+
+def test_training_rows_are_nested_stratified_prefixes():
+    y = np.repeat(np.arange(10), 30)
+    rows = training_rows(y, [10, 40, 150, 300], seed=5)
+    for small, big in ((10, 40), (40, 150), (150, 300)):
+        assert set(rows[small]) < set(rows[big])
+    for n, r in rows.items():
+        assert len(set(r)) == n
+        assert set(r) == set(stratified_subset(y, n, seed=5))  # the shared subset helper, same sets
+        assert np.bincount(y[r], minlength=10).max() - np.bincount(y[r], minlength=10).min() <= 1
+    assert not np.array_equal(training_rows(y, [40], seed=6)[40], rows[40])
+
+
+def test_curve_rows_files_and_plot(tiny_cache, tmp_path):
+    res = curve(tiny_cache, tmp_path / "c")
+    assert len(res.rows) == len(SIZES) * 2 * 2 and res.fits == 12 and res.resumed == 0
+    assert read_rows(res.csv) == [{**r, "fit_seconds": round(r["fit_seconds"], 4)} for r in res.rows]
+    keys = {(r["head"], r["seed"], r["size"]) for r in res.rows}
+    assert keys == {(h, s, n) for h in ("logreg", "keras") for s in (0, 1) for n in SIZES}
+    assert all(0 <= r["accuracy"] <= 1 and r["fit_seconds"] > 0 for r in res.rows)
+    meta = json.loads(res.json.read_text())
+    cache = featcache.open_cache(tiny_cache)
+    assert meta["complete"] and meta["cache_fingerprint"] == cache.fingerprint
+    assert (meta["backbone"], meta["image_size"], meta["layer"]) == ("mobilenet_v2", 32, cache.default_layer)
+    assert meta["weights_random"] is True and meta["test_size"] == 100 and meta["head_params"]["keras"]["epochs"] == 5
+    from PIL import Image
+
+    with Image.open(res.png) as im:
+        assert im.format == "PNG" and im.size == (960, 600)
+        pixels = np.asarray(im.convert("RGB"))
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 50  # lines, bands, text: not a blank canvas
+
+
+def test_same_seed_same_numbers_and_jobs_do_not_matter(tiny_cache, tmp_path):
+    one = curve(tiny_cache, tmp_path / "j1", jobs=1, sizes=[20, 120])
+    two = curve(tiny_cache, tmp_path / "j2", jobs=2, sizes=[20, 120])
+    acc = lambda res: [(r["head"], r["seed"], r["size"], r["accuracy"]) for r in res.rows]  # noqa: E731
+    assert acc(one) == acc(two)
+    other = curve(tiny_cache, tmp_path / "s", seeds=[7], heads=("logreg",), sizes=[20, 120])
+    assert [r["accuracy"] for r in other.rows] != [r["accuracy"] for r in one.rows if r["seed"] == 0 and r["head"] == "logreg"]
+
+
+def test_interrupted_curve_resumes(tiny_cache, tmp_path, monkeypatch):
+    out = tmp_path / "r"
+    real, calls = curve_mod.fit_point, []
+
+    def flaky(*args, **kwargs):
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(curve_mod, "fit_point", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        curve(tiny_cache, out, heads=("logreg",))
+    partial = read_rows(out / "curve.csv")  # a valid table of the finished fits, nothing half-written
+    assert len(partial) == 3 and not json.loads((out / "curve.json").read_text())["complete"]
+    monkeypatch.setattr(curve_mod, "fit_point", real)
+    res = curve(tiny_cache, out, heads=("logreg",))
+    assert (res.resumed, res.fits, len(res.rows)) == (3, 3, 6)
+    assert all(r in res.rows for r in partial)
+    # More sizes in the same folder reuse what is there.
+    more = curve(tiny_cache, out, heads=("logreg",), sizes=SIZES + [200])
+    assert (more.resumed, more.fits, len(more.rows)) == (6, 2, 8)
+
+
+def test_scratch_baseline_on_the_cache_images(tiny_cache, tmp_path):
+    res = curve(tiny_cache, tmp_path / "b", heads=("logreg",), sizes=[20, 120], baseline="scratch", baseline_sizes=[50, 120],
+                baseline_params={"epochs": 2})
+    scratch = [r for r in res.rows if r["head"] == "scratch"]
+    assert len(res.rows) == 2 * 2 + 2 * 2 and sorted((r["seed"], r["size"]) for r in scratch) == [(0, 50), (0, 120), (1, 50), (1, 120)]
+    assert all(0 <= r["accuracy"] <= 1 for r in scratch)
+    meta = json.loads(res.json.read_text())
+    assert meta["baseline"] == "scratch" and meta["head_params"]["scratch"]["epochs"] == 2
+    # The same network as fitting ScratchCNN by hand on the cache's own images and the curve's subset.
+    from featcache.scratch import ScratchCNN
+    from featcache.sources import open_source
+
+    cache = featcache.open_cache(tiny_cache)
+    source = open_source(cache.meta["source"])
+    tr, te = source.splits["train"], source.splits["test"]
+    rows = training_rows(cache.labels("train"), [50], seed=1)[50]
+    by_hand = ScratchCNN(epochs=2, seed=1).fit(tr.read(0, len(tr))[rows], tr.labels[rows]).score(te.read(0, len(te)), te.labels)
+    assert next(r["accuracy"] for r in scratch if (r["seed"], r["size"]) == (1, 50)) == by_hand
+    again = curve(tiny_cache, tmp_path / "b", heads=("logreg",), sizes=[20, 120], baseline="scratch", baseline_sizes=[50, 120],
+                  baseline_params={"epochs": 2})
+    assert again.resumed == 8 and again.fits == 0
+
+
+def test_baseline_refuses_images_that_changed_since_extraction(tmp_path):
+    from tests.conftest import make_fashion_dir
+
+    data = make_fashion_dir(tmp_path / "fm")
+    path = featcache.extract(data_dir=str(data), weights="random", image_size=32, out=tmp_path / "c.h5", verbose=False).path
+    make_fashion_dir(data, seed=1)  # other pixels, same file names
+    with pytest.raises(FeatcacheError, match="are not the ones .* was extracted from"):
+        curve(path, tmp_path / "o", heads=("logreg",), sizes=[20], baseline="scratch", baseline_sizes=[20])
+
+
+def test_other_settings_in_the_same_folder_are_refused(tiny_cache, tmp_path):
+    out = tmp_path / "o"
+    curve(tiny_cache, out, heads=("logreg",), seeds=1, sizes=[20])
+    before = (out / "curve.csv").read_text()
+    with pytest.raises(FeatcacheError, match="other settings .*logreg parameters"):
+        curve(tiny_cache, out, heads=("logreg",), seeds=1, sizes=[20], head_params={"logreg": {"C": 1.0}})
+    assert (out / "curve.csv").read_text() == before
+
+
+def test_default_out_is_under_featcache_home(tiny_cache, tmp_path):
+    res = curve(tiny_cache, None, heads=("logreg",), seeds=1, sizes=[20], plot=False)
+    assert res.out.parent == tmp_path / "home" / "runs" and res.out.name.startswith("curve_fashion_mnist_mobilenet_v2_32px_")
+    assert not res.png.exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--sizes", "20,5000"], "--sizes 5000 is larger than the 200 training images"),
+        (["--sizes", "5,50"], "--sizes 5 is smaller than the 10 classes"),
+        (["--sizes", "20,abc"], "--sizes: 'abc' is not a whole number"),
+        (["--sizes", "20.5"], "--sizes: '20.5' is not a whole number"),
+        (["--sizes", ","], "--sizes is empty"),
+        (["--sizes", "20", "--heads", "logreg,forest"], "unknown head 'forest'"),
+        (["--sizes", "20", "--layer", "block_99"], "--layer 'block_99' is not in"),
+        (["--sizes", "20", "--jobs", "0"], "--jobs must be a positive number"),
+        (["--sizes", "20", "--keras-preset", "turbo"], "unknown --keras-preset 'turbo'"),
+        (["--sizes", "20", "--baseline", "scratch"], "--baseline needs --baseline-sizes"),
+        (["--sizes", "20", "--baseline", "scratch", "--baseline-sizes", "500"], "--baseline-sizes 500 is larger than the 200"),
+        (["--sizes", "20", "--baseline-sizes", "50"], "--baseline-sizes and --baseline-epochs need --baseline scratch"),
+    ],
+)
+def test_bad_input_is_one_clear_line(tiny_cache, tmp_path, capsys, args, message):
+    assert main(["curve", str(tiny_cache), "--out", str(tmp_path / "x"), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "x" / "curve.csv").exists()
+
+
+def test_unwritable_out_and_missing_cache(tiny_cache, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["curve", str(tiny_cache), "--sizes", "20", "--out", str(blocker / "sub")]) == 2
+    assert "choose a writable --out" in capsys.readouterr().err
+    assert main(["curve", str(tmp_path / "none.h5"), "--sizes", "20"]) == 2
+    assert "cache not found" in capsys.readouterr().err
+
+
+def test_cli_and_replot_script(tiny_cache, tmp_path, capsys):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert main(["curve", str(tiny_cache), "--sizes", "20,50", "--seeds", "1", "--heads", "logreg", "--out", str(a), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["fits"] == 2 and set(report["summary"]["logreg"]) == {"20", "50"}
+    assert main(["curve", str(tiny_cache), "--sizes", "20,100", "--seeds", "2", "--heads", "logreg", "--out", str(b)]) == 0
+    assert "logreg   20: " in capsys.readouterr().out
+    png = tmp_path / "both.png"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "plot_learning_curve.py"), str(a / "curve.csv"), str(b),
+         "--label", "first", "--label", "second", "--out", str(png), "--title", "two runs"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    from PIL import Image
+
+    with Image.open(png) as im:
+        assert im.format == "PNG" and im.size == (960, 600)
+    bad = subprocess.run([sys.executable, str(REPO / "scripts" / "plot_learning_curve.py"), str(tmp_path / "nope.csv"), "--out", str(png)],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "curve file not found" in bad.stderr and "Traceback" not in bad.stderr
