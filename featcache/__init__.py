@@ -19,6 +19,10 @@ _API = {
     "ScratchCNN": ("featcache.scratch", "ScratchCNN"),
     "learning_curve": ("featcache.curve", "learning_curve"),
     "probe": ("featcache.probing", "probe"),
+    "finetune": ("featcache.finetuning", "finetune"),
+    "export": ("featcache.exporting", "export"),
+    "load_model": ("featcache.exported", "load_model"),
+    "predict": ("featcache.prediction", "predict"),
     "FeatcacheError": ("featcache.errors", "FeatcacheError"),
 }
 
