@@ -11,9 +11,13 @@ In one run, on the same Fashion-MNIST images:
   2. the end-to-end model truncated at ``--layer`` (base up to that layer +
      pooling + dense head, raw 28x28 images in) against the full network:
      parameters, multiply-adds per image, saved ``.keras`` size and images/s
-     of the forward pass (best of ``--repeats``, the two alternated).
+     of the forward pass (best of ``--repeats``, the two alternated);
+  3. with ``--export-heads``, the same for real head files through
+     ``featcache export`` (e.g. the lesson's heads on ``out_relu`` and on
+     ``block_13_expand_relu``).
 
-    python scripts/bench_layers.py --weights ../shared/weights/mobilenet_v2_1.0_imagenet_no_top.weights.h5
+    python scripts/bench_layers.py --weights ../shared/weights/mobilenet_v2_1.0_imagenet_no_top.weights.h5 \
+        [--export-heads data/runs/lesson/heads/logreg_cv.joblib data/runs/lesson/heads/best_block_13_expand_relu_logreg.joblib]
 """
 
 from __future__ import annotations
@@ -124,6 +128,33 @@ def truncated(weights: str, images, layer: str, image_size: int, batch: int, rep
     return out
 
 
+def exported(weights: str, heads: list[str], images, batch: int, repeats: int) -> dict:
+    """``featcache export`` of each head file, then its raw-images -> probabilities speed and file size."""
+    import featcache
+    from featcache.extractor import compiled
+
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = {}
+        for i, head in enumerate(heads):
+            path = featcache.export(head, Path(tmp) / f"m{i}.keras", weights=weights, verbose=False)
+            model, meta = featcache.load_model(path)
+            runs[head] = compiled(model, batch)
+            runs[head](images[:batch, ..., None])  # trace before the clock
+            out[head] = {"layer": meta["layer"], "head": meta["head"], "params": int(model.count_params()),
+                         "file_mb": round(path.stat().st_size / 2**20, 2)}
+        best = {h: float("inf") for h in heads}
+        for _ in range(repeats):
+            for h, run in runs.items():
+                t = time.perf_counter()
+                for i in range(0, len(images), batch):
+                    run(images[i : i + batch, ..., None])
+                best[h] = min(best[h], time.perf_counter() - t)
+        for h in heads:
+            out[h]["images_per_s"] = round(len(images) / best[h], 1)
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", required=True)
@@ -133,6 +164,8 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--layer", default="block_13_expand_relu", help="where the truncated model ends")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--export-heads", nargs="+", metavar="HEAD",
+                   help="also export these head files (e.g. the lesson's out_relu and block_13 heads) and time the models")
     args = p.parse_args()
 
     from featcache.sources import fashion_mnist
@@ -143,6 +176,8 @@ def main() -> None:
     images = fashion_mnist.load(args.data_dir, train_limit=args.n).splits["train"].read(0, args.n)
     report["forward_only"] = forward_only(args.weights, images, args.image_size, args.batch_size, args.repeats)
     report["end_to_end"] = truncated(args.weights, images, args.layer, args.image_size, args.batch_size, args.repeats)
+    if args.export_heads:
+        report["exported"] = exported(args.weights, args.export_heads, images, args.batch_size, args.repeats)
     report["load_average_at_end"] = [round(x, 1) for x in os.getloadavg()]
     print(json.dumps(report, indent=2))
 
