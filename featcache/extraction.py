@@ -59,6 +59,9 @@ def extract(
     batch_size: int = 64,
     out: str | Path | None = None,
     engine: str = "local",
+    address: str | None = None,
+    workers: int | None = None,
+    cpus_per_worker: int | None = None,
     verbose: bool = True,
 ) -> ExtractResult:
     """Embed every image of ``data``, of the class folders ``images`` (or of ``source``) and cache the pooled features.
@@ -68,14 +71,18 @@ def extract(
     ``DIR/val/<class>/*`` or ``DIR/test/<class>/*``; unreadable files are
     skipped and listed, or an error with ``strict``. Re-running with the same
     settings is a cache hit; an interrupted run resumes where it stopped.
+    ``engine="ray"`` runs the embedding on Ray (a local instance, or the
+    cluster at ``address``) with ``workers`` actors of ``cpus_per_worker``
+    CPUs; the features and the cache are the same.
     """
     bb = get_backbone(backbone)
     if dtype not in DTYPES:
         raise FeatcacheError(f"--dtype {dtype} is not supported; use one of: {', '.join(DTYPES)}")
     if batch_size < 1:
         raise FeatcacheError(f"--batch-size must be at least 1 (got {batch_size})")
-    if engine != "local":
-        raise FeatcacheError(f"unknown engine {engine!r}; use --engine local")
+    from . import engines
+
+    run_engine = engines.get(engine, address=address, workers=workers, cpus_per_worker=cpus_per_worker)
     layer_names = resolve_layers(bb, layers)
     w_id = weights_identity(weights)  # checks a weights path before any data work
     if source is None:
@@ -118,7 +125,7 @@ def extract(
             if verbose:
                 print(f"cache hit: {path} was completed by another process; nothing to do")
             return ExtractResult(path, hit=True, skipped=list(source.skipped))
-        return _run(path, fp, settings, source, bb, weights, size, layer_names, dtype, batch_size, verbose)
+        return _run(path, fp, settings, source, bb, weights, size, layer_names, dtype, batch_size, verbose, run_engine)
 
 
 def _open(data, images, test_fraction, seed, strict, data_dir, train_limit, test_limit, size, bb, verbose) -> DataSource:
@@ -166,18 +173,17 @@ def _is_hit(path: Path, fp: str, settings: dict[str, Any]) -> bool:
     return False
 
 
-def _run(path, fp, settings, source, bb, weights, size, layer_names, dtype, batch_size, verbose) -> ExtractResult:
+def _run(path, fp, settings, source, bb, weights, size, layer_names, dtype, batch_size, verbose, run_engine) -> ExtractResult:
     from . import _lazy
-    from .engines import local
-    from .extractor import build_extractor, compiled
+    from .extractor import Mapper
 
     k = _lazy.keras()
     t_start = time.perf_counter()
     first = source.splits[next(iter(source.splits))].read(0, 1)
-    model = build_extractor(bb, weights, size, layer_names, tuple(first.shape[1:]))
-    widths = {name: int(o.shape[-1]) for name, o in zip(layer_names, model.outputs)}
-    embed_fn = compiled(model, batch_size)
-    embed_fn(first)  # trace now, so the timed run below is the steady state
+    make_embed = Mapper(bb.name, weights, size, layer_names, tuple(first.shape[1:]), batch_size)
+    # Built (and traced) here whatever the engine: bad weights fail before any
+    # engine starts, and the widths are known. The local engine reuses it.
+    widths = {name: int(f.shape[-1]) for name, f in make_embed()(first).items()}
     startup = time.perf_counter() - t_start
 
     try:
@@ -216,9 +222,6 @@ def _run(path, fp, settings, source, bb, weights, size, layer_names, dtype, batc
     def read(b):
         return source.splits[b.split].read(b.start, b.stop)
 
-    def embed(x):
-        return dict(zip(layer_names, embed_fn(x)))
-
     def write(b, feats):
         nonlocal seen
         writer.write(b.split, b.start, feats)
@@ -228,7 +231,7 @@ def _run(path, fp, settings, source, bb, weights, size, layer_names, dtype, batc
 
     t0 = time.perf_counter()
     try:
-        local.run(batches, read, embed, write)
+        run_engine(batches, read, make_embed, write)
         seconds = time.perf_counter() - t0
         writer.finish({"extract_seconds": round(seconds, 3), "startup_seconds": round(startup, 3)})
     finally:

@@ -55,6 +55,16 @@ def register(sub) -> None:
     g.add_argument("--out", metavar="PATH", help="cache file (default: data/cache/<data>_<backbone>_<size>px_<fingerprint>.h5)")
     g.add_argument("--dtype", default="float32", choices=["float32", "float16"], help="storage type (float16 halves the size)")
     g.add_argument("--batch-size", type=positive_int, default=64, help="images per forward pass (default: 64)")
+    g = p.add_argument_group("engine (who runs the network; never changes the features or the cache)")
+    g.add_argument("--engine", default="local", choices=["local", "ray"],
+                   help="local: this process (default); ray: Ray Data tasks decode, a pool of Ray actors embeds "
+                   "(needs pip install 'featcache[ray]')")
+    g.add_argument("--address", metavar="HOST:PORT", help="with --engine ray: join this Ray cluster (the head's address, "
+                   "port 6379 by default; 'auto' for one started on this machine); default: a private Ray instance here")
+    g.add_argument("--workers", type=positive_int, metavar="N", help="with --engine ray: actors embedding in parallel, "
+                   "each building the network once (default: 1)")
+    g.add_argument("--cpus-per-worker", type=positive_int, metavar="C", help="with --engine ray: CPUs (and TensorFlow threads) "
+                   "per actor (default: the smallest node's CPUs shared among the workers)")
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -66,7 +76,8 @@ def run(args) -> int:
         args.data, images=args.images, test_fraction=args.test_fraction, seed=args.seed, strict=args.strict,
         data_dir=args.data_dir, train_limit=args.train_limit, test_limit=args.test_limit,
         backbone=args.backbone, weights=args.weights, image_size=args.image_size, layers=args.layers,
-        dtype=args.dtype, batch_size=args.batch_size, out=args.out, verbose=not args.json,
+        dtype=args.dtype, batch_size=args.batch_size, out=args.out, engine=args.engine, address=args.address,
+        workers=args.workers, cpus_per_worker=args.cpus_per_worker, verbose=not args.json,
     )
     if args.json:
         print_json({"path": str(result.path), "hit": result.hit, "images": result.images,

@@ -14,7 +14,7 @@ from ..tasks import Batch
 def run(
     batches: Sequence[Batch],
     read: Callable[[Batch], np.ndarray],
-    embed: Callable[[np.ndarray], dict[str, np.ndarray]],
+    make_embed: Callable[[], Callable[[np.ndarray], dict[str, np.ndarray]]],
     write: Callable[[Batch, dict[str, np.ndarray]], None],
     prefetch: int = 2,
     write_behind: bool = True,
@@ -25,6 +25,7 @@ def run(
     (``--layers blocks`` writes 6.5x the bytes of the final output alone) the
     HDF5 writes then overlap the forward pass instead of adding to it.
     """
+    embed = make_embed()  # built once (the extraction has usually built it already)
     with ThreadPoolExecutor(max_workers=1) as readers, ThreadPoolExecutor(max_workers=1) as writers:
         pending: deque = deque()
         todo = iter(batches)
