@@ -18,6 +18,11 @@ _API = {
     "lesson": ("featcache.lesson", "lesson"),
     "ScratchCNN": ("featcache.scratch", "ScratchCNN"),
     "learning_curve": ("featcache.curve", "learning_curve"),
+    "probe": ("featcache.probing", "probe"),
+    "finetune": ("featcache.finetuning", "finetune"),
+    "export": ("featcache.exporting", "export"),
+    "load_model": ("featcache.exported", "load_model"),
+    "predict": ("featcache.prediction", "predict"),
     "FeatcacheError": ("featcache.errors", "FeatcacheError"),
 }
 

@@ -112,8 +112,12 @@ _RESNET50_BLOCKS = tuple(
     for stage, blocks in ((2, 3), (3, 4), (4, 6), (5, 3))
     for b in range(1, blocks + 1)
 )
+# A block's output is its residual sum (``_add``) where it has a skip
+# connection (same width, stride 1: every block but a stage's first), else
+# its projection (``_project_bn``); the ``_project_bn`` of a residual block is
+# only the branch, before the skip is added.
 _EFFICIENTNET_B0_BLOCKS = tuple(
-    f"block{b}_project_bn"
+    f"block{b}_add" if b[1] != "a" else f"block{b}_project_bn"
     for b in ("1a", "2a", "2b", "3a", "3b", "4a", "4b", "4c", "5a", "5b", "5c", "6a", "6b", "6c", "6d", "7a")
 )
 
@@ -178,3 +182,19 @@ def resolve_layers(backbone: Backbone, layers: str | list[str] | None) -> list[s
             if m not in out:
                 out.append(m)
     return out
+
+
+def network_order(backbone: Backbone, layers: list[str], image_size: int | None = None) -> list[str]:
+    """``layers`` sorted by their position in the network (input first).
+
+    The registry's block list is already in network order; any other layer
+    needs the architecture, which is built untrained (only its topology is read).
+    """
+    known = list(backbone.block_layers) + [backbone.final_layer]
+    if all(name in known for name in layers):
+        return sorted(layers, key=known.index)
+    position = {l.name: i for i, l in enumerate(backbone.build("random", image_size or backbone.default_size).layers)}
+    missing = [name for name in layers if name not in position]
+    if missing:
+        raise FeatcacheError(f"layer(s) {', '.join(missing)} are not in {backbone.name}; the cache does not match its backbone")
+    return sorted(layers, key=position.__getitem__)

@@ -27,6 +27,7 @@ def build_end_to_end(
     *,
     layer: str | None = None,
     raw_input_shape: tuple[Any, ...] | None = None,
+    raw_dtype: str | None = None,
     dropout: float = 0.2,
 ):
     """Build the model.
@@ -34,7 +35,8 @@ def build_end_to_end(
     ``raw_input_shape`` (e.g. ``(28, 28)`` or ``(None, None, 3)``) makes the
     model take raw uint8 images and run ``Preprocess`` itself; without it the
     input is already preprocessed ``(image_size, image_size, 3)``, as in the
-    lesson. ``layer`` taps the base at that layer (default: its final output).
+    lesson; ``raw_dtype`` (e.g. ``"uint8"``) is the raw input's dtype
+    (default float32). ``layer`` taps the base at that layer (default: its final output).
     """
     from .extractor import tap_base
     from .preprocess import Preprocess
@@ -49,7 +51,7 @@ def build_end_to_end(
     base = k.Model(base.input, base.outputs[0], name=BASE_NAME)
     base.trainable = False
     if raw_input_shape is not None:
-        inputs = k.Input(shape=raw_input_shape, name="images")
+        inputs = k.Input(shape=raw_input_shape, dtype=raw_dtype, name="images")
         x = Preprocess(bb.name, image_size, name="preprocess")(inputs)
     else:
         inputs = k.Input(shape=(image_size, image_size, 3), name="pixels")

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import __version__, paths
-from .backbones import get_backbone, resolve_layers, weights_identity
+from .backbones import check_image_size, get_backbone, resolve_layers, weights_identity
 from .cache import CacheWriter, SplitSpec, exclusive_lock, partial_path, read_attrs
 from .errors import FeatcacheError
 from .fingerprint import fingerprint
@@ -29,6 +29,7 @@ class ExtractResult:
     images: int = 0  # images embedded by this call
     seconds: float = 0.0  # reading, preprocessing, inference and writing of those images
     startup_seconds: float = 0.0  # building the model and tracing its graph, before the above
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # files left out, with the reason
 
     @property
     def images_per_s(self) -> float:
@@ -42,6 +43,10 @@ def default_path(dataset: str, backbone: str, image_size: int, fp: str) -> Path:
 def extract(
     data: str = "fashion_mnist",
     *,
+    images: str | Path | None = None,
+    test_fraction: float | None = None,
+    seed: int = 0,
+    strict: bool = False,
     data_dir: str | None = None,
     train_limit: int | None = None,
     test_limit: int | None = None,
@@ -54,28 +59,42 @@ def extract(
     batch_size: int = 64,
     out: str | Path | None = None,
     engine: str = "local",
+    address: str | None = None,
+    workers: int | None = None,
+    cpus_per_worker: int | None = None,
     verbose: bool = True,
 ) -> ExtractResult:
-    """Embed every image of ``data`` (or ``source``) and cache the pooled features.
+    """Embed every image of ``data``, of the class folders ``images`` (or of ``source``) and cache the pooled features.
 
-    Re-running with the same settings is a cache hit; an interrupted run
-    resumes where it stopped.
+    ``images`` is ``DIR/<class>/*`` (with ``test_fraction`` F: a stratified
+    test split, chosen by ``seed``) or ``DIR/train/<class>/*`` with
+    ``DIR/val/<class>/*`` or ``DIR/test/<class>/*``; unreadable files are
+    skipped and listed, or an error with ``strict``. Re-running with the same
+    settings is a cache hit; an interrupted run resumes where it stopped.
+    ``engine="ray"`` runs the embedding on Ray (a local instance, or the
+    cluster at ``address``) with ``workers`` actors of ``cpus_per_worker``
+    CPUs; the features and the cache are the same.
     """
     bb = get_backbone(backbone)
     if dtype not in DTYPES:
         raise FeatcacheError(f"--dtype {dtype} is not supported; use one of: {', '.join(DTYPES)}")
     if batch_size < 1:
         raise FeatcacheError(f"--batch-size must be at least 1 (got {batch_size})")
-    if engine != "local":
-        raise FeatcacheError(f"unknown engine {engine!r}; use --engine local")
+    from . import engines
+
+    run_engine = engines.get(engine, address=address, workers=workers, cpus_per_worker=cpus_per_worker)
     layer_names = resolve_layers(bb, layers)
     w_id = weights_identity(weights)  # checks a weights path before any data work
     if source is None:
-        source = open_source({"kind": data, "data_dir": data_dir, "train_limit": train_limit, "test_limit": test_limit})
+        source = _open(data, images, test_fraction, seed, strict, data_dir, train_limit, test_limit, image_size or bb.default_size, bb, verbose)
     size = int(image_size or source.default_image_size or bb.default_size)
-    from .backbones import check_image_size
-
     check_image_size(bb, size)
+    decoded = source.spec.get("image_size")
+    if decoded is not None and decoded != size:
+        # Preprocess would resize the decoded images a second time: another pixel pipeline.
+        raise FeatcacheError(f"this source decodes its images at {decoded}px but --image-size is {size}; open it with image size {size}")
+    if verbose and source.skipped:
+        print(_skipped_line(source.skipped))
 
     settings: dict[str, Any] = {
         "format_version": 1,
@@ -99,14 +118,37 @@ def extract(
     if _is_hit(path, fp, settings):
         if verbose:
             print(f"cache hit: {path} already holds these features; nothing to do")
-        return ExtractResult(path, hit=True)
+        return ExtractResult(path, hit=True, skipped=list(source.skipped))
 
     with exclusive_lock(path, wait_message=f"waiting for another featcache process writing {path} ..."):
         if _is_hit(path, fp, settings):  # the other process may have just finished it
             if verbose:
                 print(f"cache hit: {path} was completed by another process; nothing to do")
-            return ExtractResult(path, hit=True)
-        return _run(path, fp, settings, source, bb, weights, size, layer_names, dtype, batch_size, verbose)
+            return ExtractResult(path, hit=True, skipped=list(source.skipped))
+        return _run(path, fp, settings, source, bb, weights, size, layer_names, dtype, batch_size, verbose, run_engine)
+
+
+def _open(data, images, test_fraction, seed, strict, data_dir, train_limit, test_limit, size, bb, verbose) -> DataSource:
+    """The data source the user asked for; photos are decoded at ``size`` (already resolved)."""
+    if images is None:
+        for flag, value in (("--test-fraction", test_fraction), ("--strict", strict or None)):
+            if value is not None:
+                raise FeatcacheError(f"{flag} applies to class-folder photos only; add --images DIR")
+        return open_source({"kind": data, "data_dir": data_dir, "train_limit": train_limit, "test_limit": test_limit})
+    if data != "fashion_mnist" or data_dir is not None:
+        raise FeatcacheError("--images and --data/--data-dir choose the data two ways; give only one")
+    for flag, value in (("--train-limit", train_limit), ("--test-limit", test_limit)):
+        if value is not None:
+            raise FeatcacheError(f"{flag} applies to Fashion-MNIST; with --images, use a folder holding the images you want")
+    check_image_size(bb, int(size))
+    return open_source({"kind": "images", "root": str(images), "image_size": int(size), "test_fraction": test_fraction,
+                        "seed": seed, "strict": strict}, verbose=verbose)
+
+
+def _skipped_line(skipped: list[tuple[str, str]], limit: int = 10) -> str:
+    listed = "; ".join(f"{p} ({why})" for p, why in skipped[:limit])
+    more = f"; and {len(skipped) - limit} more" if len(skipped) > limit else ""
+    return f"skipped {len(skipped)} file(s), listed in the cache ('featcache info'): {listed}{more}"
 
 
 def _is_hit(path: Path, fp: str, settings: dict[str, Any]) -> bool:
@@ -131,18 +173,17 @@ def _is_hit(path: Path, fp: str, settings: dict[str, Any]) -> bool:
     return False
 
 
-def _run(path, fp, settings, source, bb, weights, size, layer_names, dtype, batch_size, verbose) -> ExtractResult:
+def _run(path, fp, settings, source, bb, weights, size, layer_names, dtype, batch_size, verbose, run_engine) -> ExtractResult:
     from . import _lazy
-    from .engines import local
-    from .extractor import build_extractor, compiled
+    from .extractor import Mapper
 
     k = _lazy.keras()
     t_start = time.perf_counter()
     first = source.splits[next(iter(source.splits))].read(0, 1)
-    model = build_extractor(bb, weights, size, layer_names, tuple(first.shape[1:]))
-    widths = {name: int(o.shape[-1]) for name, o in zip(layer_names, model.outputs)}
-    embed_fn = compiled(model, batch_size)
-    embed_fn(first)  # trace now, so the timed run below is the steady state
+    make_embed = Mapper(bb.name, weights, size, layer_names, tuple(first.shape[1:]), batch_size)
+    # Built (and traced) here whatever the engine: bad weights fail before any
+    # engine starts, and the widths are known. The local engine reuses it.
+    widths = {name: int(f.shape[-1]) for name, f in make_embed()(first).items()}
     startup = time.perf_counter() - t_start
 
     try:
@@ -181,9 +222,6 @@ def _run(path, fp, settings, source, bb, weights, size, layer_names, dtype, batc
     def read(b):
         return source.splits[b.split].read(b.start, b.stop)
 
-    def embed(x):
-        return dict(zip(layer_names, embed_fn(x)))
-
     def write(b, feats):
         nonlocal seen
         writer.write(b.split, b.start, feats)
@@ -193,13 +231,14 @@ def _run(path, fp, settings, source, bb, weights, size, layer_names, dtype, batc
 
     t0 = time.perf_counter()
     try:
-        local.run(batches, read, embed, write)
+        run_engine(batches, read, make_embed, write)
         seconds = time.perf_counter() - t0
         writer.finish({"extract_seconds": round(seconds, 3), "startup_seconds": round(startup, 3)})
     finally:
         writer.close()
-    result = ExtractResult(path, hit=False, images=total, seconds=seconds, startup_seconds=startup)
+    result = ExtractResult(path, hit=False, images=total, seconds=seconds, startup_seconds=startup, skipped=list(source.skipped))
     if verbose:
+        left_out = f"; {len(source.skipped)} file(s) skipped" if source.skipped else ""
         print(f"extracted {total} images in {seconds:.1f} s ({result.images_per_s:.0f} images/s; "
-              f"model build {startup:.1f} s) -> {path}")
+              f"model build {startup:.1f} s{left_out}) -> {path}")
     return result

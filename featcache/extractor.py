@@ -93,3 +93,41 @@ def compiled(model, batch_size: int | None = None) -> Callable[[np.ndarray], lis
         return [np.asarray(o) for o in out]
 
     return run
+
+
+class Mapper:
+    """Picklable factory of the embed function ``uint8 images -> {layer: (n, D)}``.
+
+    An engine receives this rather than a built model so that each process
+    that embeds (the driver for the local engine, every actor of the Ray
+    engine) builds the network itself, once: calling it again in the same
+    process returns the same function. Only the settings travel when it is
+    pickled, never the model.
+    """
+
+    def __init__(self, backbone: str, weights: str, image_size: int, layers: list[str], raw_shape: tuple[int, ...],
+                 batch_size: int | None = None):
+        from pathlib import Path
+
+        self.backbone = backbone
+        # Absolute, so a process started elsewhere (a Ray worker) finds the same file.
+        self.weights = weights if weights in ("imagenet", "random") else str(Path(weights).resolve())
+        self.image_size = int(image_size)
+        self.layers = list(layers)
+        self.raw_shape = tuple(int(d) for d in raw_shape)
+        self.batch_size = batch_size
+        self._fn: Callable[[np.ndarray], dict[str, np.ndarray]] | None = None
+
+    def __call__(self) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
+        if self._fn is None:
+            from .backbones import get_backbone
+
+            model = build_extractor(get_backbone(self.backbone), self.weights, self.image_size, self.layers, self.raw_shape)
+            forward = compiled(model, self.batch_size)
+            forward(np.zeros((1, *self.raw_shape), np.uint8))  # trace now, not inside the first timed batch
+            names = self.layers
+            self._fn = lambda x: dict(zip(names, forward(x)))
+        return self._fn
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_fn": None}

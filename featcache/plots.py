@@ -48,6 +48,8 @@ def head_label(head: str, params: dict[str, Any] | None) -> str:
         return f"keras dense head ({p['epochs']} epochs{', early stopping' if p.get('early_stopping') else ''})"
     if head == "logreg" and "C" in p:
         return f"logistic regression (C={p['C']})"
+    if head == "svm" and "C" in p:
+        return f"RBF SVM (C={p['C']})"
     if head == "scratch":
         return "from-scratch CNN" + (f" ({p['epochs']} epochs)" if "epochs" in p else "")
     return head

@@ -15,7 +15,12 @@ _k = keras()
 
 @_k.saving.register_keras_serializable(package="featcache")
 class Preprocess(_k.layers.Layer):
-    """Raw images (N, H, W) or (N, H, W, 1|3), any numeric dtype -> model input."""
+    """Raw images (N, H, W) or (N, H, W, 1|3), any numeric dtype -> model input.
+
+    The channel count may be unknown until run time (an exported model takes
+    gray and RGB images alike); it is then broadcast to 3, which repeats a
+    single channel exactly as ``repeat`` does and leaves RGB unchanged.
+    """
 
     def __init__(self, backbone: str, image_size: int, **kwargs):
         super().__init__(**kwargs)
@@ -31,6 +36,8 @@ class Preprocess(_k.layers.Layer):
             x = ops.expand_dims(x, -1)
         if x.shape[-1] == 1:
             x = ops.repeat(x, 3, axis=-1)
+        elif x.shape[-1] is None:
+            x = x + ops.zeros((3,), dtype="float32")  # (.., 1) or (.., 3) -> (.., 3); adding 0 changes no value
         x = ops.image.resize(x, (self.image_size, self.image_size), interpolation="bilinear")
         return get_backbone(self.backbone).preprocess_input(x)
 

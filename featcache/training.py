@@ -66,7 +66,7 @@ def build_head(
         make_head(head)  # raises the one-line "unknown head" error
     if head == "keras":
         if C is not None:
-            raise FeatcacheError("--C applies to --head logreg only; the Keras head is set with --preset and --epochs")
+            raise FeatcacheError("--C applies to --head logreg and svm only; the Keras head is set with --preset and --epochs")
         overrides: dict[str, Any] = {"seed": seed, "n_classes": n_classes}
         if epochs is not None:
             overrides["epochs"] = epochs

@@ -254,3 +254,57 @@ def test_renamed_weights_file_still_loads(real_weights, fashion_dir, tmp_path):
     # Same content, same identity: the file name is not part of the fingerprint.
     assert featcache.open_cache(a.path).fingerprint == featcache.open_cache(b.path).fingerprint
     np.testing.assert_allclose(featcache.open_cache(a.path).features("train"), featcache.open_cache(b.path).features("train"), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "backbone, layers, message",
+    [
+        # the squeeze-and-excitation pooling inside EfficientNet outputs (N, C), not a feature map
+        ("efficientnet_b0", "block1a_se_squeeze", "layer 'block1a_se_squeeze' outputs shape (None, 32), not a 4-D feature map"),
+        ("mobilenet_v2", "block_13_expand_relux", "valid layers: "),
+        ("mobilenet_v2", "", "--layers is empty"),
+        ("mobilenet_v2", "blocks,nope", "unknown layer 'nope'"),
+    ],
+)
+def test_bad_layers_are_one_line_errors_and_write_nothing(fashion_dir, tmp_path, capsys, backbone, layers, message):
+    out = tmp_path / "c.h5"
+    rc = main(["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32",
+               "--backbone", backbone, "--layers", layers, "--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists() and not partial_path(out).exists()
+
+
+def test_unknown_layer_lists_the_valid_ones(fashion_dir, capsys):
+    main(["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32", "--layers", "nope"])
+    valid = capsys.readouterr().err.split("valid layers: ")[1].strip().split(", ")
+    assert {"block_13_expand_relu", "block_1_expand_relu", "out_relu", "Conv1_relu"} <= set(valid)
+
+
+def test_blocks_shorthand_and_the_layer_set_is_part_of_the_identity(fashion_dir, tmp_path):
+    blocks = featcache.extract(data_dir=str(fashion_dir), layers="blocks", **TINY)
+    cache = featcache.open_cache(blocks.path)
+    assert cache.layers == [f"block_{i}_expand_relu" for i in range(1, 17)] + ["out_relu"]
+    assert cache.meta["layer_widths"]["block_13_expand_relu"] == 576 and cache.default_layer == "out_relu"
+    final = featcache.extract(data_dir=str(fashion_dir), **TINY)
+    again = featcache.extract(data_dir=str(fashion_dir), layers="out_relu, block_13_expand_relu", **TINY)
+    assert len({blocks.path, final.path, again.path}) == 3
+    # The final output is the same numbers whichever other layers share its pass.
+    np.testing.assert_allclose(cache.features("test"), featcache.open_cache(final.path).features("test"), atol=1e-5)
+    np.testing.assert_allclose(cache.features("test", "block_13_expand_relu"),
+                               featcache.open_cache(again.path).features("test", "block_13_expand_relu"), atol=1e-5)
+
+
+def test_tap_base_refuses_a_layer_that_is_not_a_feature_map():
+    from featcache._lazy import keras
+    from featcache.extractor import tap_base
+
+    k = keras()
+    inp = k.Input((8, 8, 3))
+    x = k.layers.Conv2D(4, 3, name="conv")(inp)
+    model = k.Model(inp, k.layers.Dense(2, name="dense")(k.layers.Flatten(name="flat")(x)), name="tiny")
+    assert tuple(tap_base(model, ["conv"]).outputs[0].shape[1:]) == (6, 6, 4)
+    with pytest.raises(FeatcacheError, match="layer 'flat' outputs shape .* not a 4-D feature map"):
+        tap_base(model, ["flat"])
+    with pytest.raises(FeatcacheError, match="unknown layer 'x' for tiny; valid layers: .*conv"):
+        tap_base(model, ["x"])

@@ -25,8 +25,8 @@ def lesson_out(real_weights, real_fashion_dir, tmp_path_factory):
 def test_lesson_writes_the_table(lesson_out):
     with open(lesson_out / "lesson.csv") as f:
         rows = list(csv.DictReader(f))
-    assert [r["approach"].split(":")[0] for r in rows] == ["transfer", "transfer", "transfer", "from scratch"]
-    assert [int(r["training_images"]) for r in rows] == [500, 500, 500, 1000]
+    assert [r["approach"].split(":")[0] for r in rows] == ["transfer"] * 4 + ["from scratch"]
+    assert [int(r["training_images"]) for r in rows] == [500, 500, 500, 500, 1000]
     for r in rows:
         assert 0.4 < float(r["test_accuracy"]) <= 1.0, r  # chance is 0.10
         assert float(r["training_seconds"]) > 0
@@ -58,7 +58,7 @@ def test_a_new_row_is_one_function(lesson_out, real_weights, real_fashion_dir, t
                  rows=[constant_row], verbose=False)
     assert [r["approach"] for r in res.rows] == ["always 'bag'"]
     assert (tmp_path / "lesson.csv").read_text().splitlines()[1].startswith("always 'bag',0,0.")
-    assert len(ROWS) == 4
+    assert len(ROWS) == 5
 
 
 def test_lesson_bad_input(real_weights, real_fashion_dir, tmp_path, capsys):
@@ -68,3 +68,24 @@ def test_lesson_bad_input(real_weights, real_fashion_dir, tmp_path, capsys):
     assert "--scratch-train 70000 is beyond the 60000" in err and len(err.splitlines()) == 1
     with pytest.raises(FeatcacheError, match="weights file not found|not found"):
         lesson(str(tmp_path / "missing.h5"), data_dir=str(real_fashion_dir), out=tmp_path, verbose=False)
+
+
+def test_best_layer_row_is_chosen_without_the_test_images(lesson_out):
+    from featcache.cache import open_cache
+    from featcache.heads.io import load_head
+    from featcache.probing import read_probe_csv
+
+    doc = json.loads((lesson_out / "lesson.json").read_text())
+    original, best = doc["rows"][:3], doc["rows"][3]
+    assert all(r["input"] == "cached out_relu features" for r in original)  # the lesson's rows keep the final output
+    cache = open_cache(doc["cache"])
+    assert len(cache.layers) == 17 and cache.default_layer == "out_relu"
+    probed = read_probe_csv(best["probe_csv"])
+    assert {r.scored_on for r in probed} == {"holdout"} and len(probed) == 17 * 2
+    top = max(probed, key=lambda r: (r.accuracy, -r.depth))
+    assert (best["layer"], best["head"], best["holdout_accuracy"]) == (top.layer, top.head, top.accuracy)
+    head, meta = load_head(best["head_file"])
+    assert meta["layer"] == best["layer"] and meta["head"] == best["head"] and meta["train_images"] == 500
+    assert head.score(cache.features("test", best["layer"]), cache.labels("test")) == pytest.approx(best["test_accuracy"])
+    assert open(best["probe_png"], "rb").read(4) == b"\x89PNG"
+    assert "chosen by probing" in best["approach"] and "held out" in (lesson_out / "lesson.md").read_text()

@@ -15,7 +15,7 @@ from .. import __version__
 from .._lazy import quiet_env
 from ..errors import FeatcacheError
 
-COMMANDS = ["extract", "info", "train", "evaluate", "lesson", "curve"]
+COMMANDS = ["extract", "info", "train", "evaluate", "lesson", "curve", "probe", "finetune", "export", "predict"]
 
 
 def build_parser() -> argparse.ArgumentParser:

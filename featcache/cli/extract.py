@@ -8,11 +8,28 @@ from ..backbones import REGISTRY
 from .common import add_json_flag, positive_int, print_json
 
 
+def fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be between 0 and 1, e.g. 0.2")
+    return value
+
+
 def add_source_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
     g.add_argument("--data", default="fashion_mnist", choices=["fashion_mnist"], help="data set (default: fashion_mnist)")
-    g.add_argument("--data-dir", help="folder with the four Fashion-MNIST IDX .gz files (default: Keras's cache, "
-                   "then /usr/share/datasets/fashion-mnist from 'apt-get install dataset-fashion-mnist')")
+    where = g.add_mutually_exclusive_group()
+    where.add_argument("--data-dir", help="folder with the four Fashion-MNIST IDX .gz files (default: Keras's cache, "
+                       "then /usr/share/datasets/fashion-mnist from 'apt-get install dataset-fashion-mnist')")
+    where.add_argument("--images", metavar="DIR", help="your own photos in class folders: DIR/<class>/* (with --test-fraction), "
+                       "or DIR/train/<class>/* and DIR/val/<class>/* (or DIR/test/); class names = folder names, sorted")
+    g.add_argument("--test-fraction", type=fraction, metavar="F", help="with --images DIR/<class>/*: hold out this stratified "
+                   "fraction of each class as the test split (e.g. 0.2)")
+    g.add_argument("--seed", type=int, default=0, help="with --test-fraction: which images go to the test split (default: 0)")
+    g.add_argument("--strict", action="store_true", help="with --images: stop at any unreadable file instead of skipping and listing it")
     g.add_argument("--train-limit", type=positive_int, metavar="N", help="use the first N training images (the lesson: 4000)")
     g.add_argument("--test-limit", type=positive_int, metavar="N", help="use the first N test images (the lesson: 3000)")
 
@@ -23,7 +40,8 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--weights", default="imagenet", metavar="imagenet|random|PATH",
                    help="'imagenet' (Keras download or its local copy), a local weights file "
                    "(e.g. ../shared/weights/mobilenet_v2_1.0_imagenet_no_top.weights.h5), or 'random' (untrained, marked in the cache)")
-    g.add_argument("--image-size", type=int, metavar="PX", help="input size in pixels (default: 96 for Fashion-MNIST, as the lesson; else the backbone's)")
+    g.add_argument("--image-size", type=int, metavar="PX", help="input size in pixels (default: 96 for Fashion-MNIST, as the lesson; "
+                   "else the backbone's, 224; photos are decoded and resized to it with PIL bilinear)")
     g.add_argument("--layers", metavar="L1,L2|blocks", help="pool these layers in the same pass (default: the final output)")
 
 
@@ -37,6 +55,16 @@ def register(sub) -> None:
     g.add_argument("--out", metavar="PATH", help="cache file (default: data/cache/<data>_<backbone>_<size>px_<fingerprint>.h5)")
     g.add_argument("--dtype", default="float32", choices=["float32", "float16"], help="storage type (float16 halves the size)")
     g.add_argument("--batch-size", type=positive_int, default=64, help="images per forward pass (default: 64)")
+    g = p.add_argument_group("engine (who runs the network; never changes the features or the cache)")
+    g.add_argument("--engine", default="local", choices=["local", "ray"],
+                   help="local: this process (default); ray: Ray Data tasks decode, a pool of Ray actors embeds "
+                   "(needs pip install 'featcache[ray]')")
+    g.add_argument("--address", metavar="HOST:PORT", help="with --engine ray: join this Ray cluster (the head's address, "
+                   "port 6379 by default; 'auto' for one started on this machine); default: a private Ray instance here")
+    g.add_argument("--workers", type=positive_int, metavar="N", help="with --engine ray: actors embedding in parallel, "
+                   "each building the network once (default: 1)")
+    g.add_argument("--cpus-per-worker", type=positive_int, metavar="C", help="with --engine ray: CPUs (and TensorFlow threads) "
+                   "per actor (default: the smallest node's CPUs shared among the workers)")
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -45,12 +73,14 @@ def run(args) -> int:
     from ..extraction import extract
 
     result = extract(
-        args.data, data_dir=args.data_dir, train_limit=args.train_limit, test_limit=args.test_limit,
+        args.data, images=args.images, test_fraction=args.test_fraction, seed=args.seed, strict=args.strict,
+        data_dir=args.data_dir, train_limit=args.train_limit, test_limit=args.test_limit,
         backbone=args.backbone, weights=args.weights, image_size=args.image_size, layers=args.layers,
-        dtype=args.dtype, batch_size=args.batch_size, out=args.out, verbose=not args.json,
+        dtype=args.dtype, batch_size=args.batch_size, out=args.out, engine=args.engine, address=args.address,
+        workers=args.workers, cpus_per_worker=args.cpus_per_worker, verbose=not args.json,
     )
     if args.json:
         print_json({"path": str(result.path), "hit": result.hit, "images": result.images,
                     "seconds": round(result.seconds, 3), "startup_seconds": round(result.startup_seconds, 3),
-                    "images_per_s": round(result.images_per_s, 1)})
+                    "images_per_s": round(result.images_per_s, 1), "skipped": [list(s) for s in result.skipped]})
     return 0

@@ -9,7 +9,8 @@ def register(sub) -> None:
     p = sub.add_parser("lesson", help="the main job: the lesson's comparison table (cached heads vs a from-scratch CNN)",
                        description="Extract (or reuse) the lesson's cache (first 4,000 train / 3,000 test Fashion-MNIST "
                        "images, MobileNetV2 at 96x96), train the Keras head with the lesson's preset and with the default, "
-                       "logistic regression with C by cross-validation, and a small CNN from scratch on the first 15,000 "
+                       "logistic regression with C by cross-validation, the best cached layer + head found by probing (chosen on "
+                       "held-out training images), and a small CNN from scratch on the first 15,000 "
                        "raw 28x28 images; print and save the table (CSV, JSON, markdown) and the end-to-end model's "
                        "parameter counts.")
     p.add_argument("--weights", default="imagenet", metavar="imagenet|PATH",

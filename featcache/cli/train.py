@@ -24,15 +24,15 @@ def register(sub) -> None:
                        description="Fit a classifier head on the cached train features (optionally a seeded, class-stratified "
                        "subset), report test accuracy and fit time, and save the head with the cache's fingerprint and class names.")
     p.add_argument("cache", help="a cache written by 'featcache extract'")
-    p.add_argument("--head", required=True, metavar="keras|logreg", help="keras: the lesson's Dropout -> Dense head; "
-                   "logreg: standardized logistic regression")
+    p.add_argument("--head", required=True, metavar="keras|logreg|svm", help="keras: the lesson's Dropout -> Dense head; "
+                   "logreg: standardized logistic regression; svm: standardized RBF SVM")
     p.add_argument("--train-size", type=positive_int, metavar="N", help="train on a stratified subset of N images (default: all)")
     p.add_argument("--seed", type=int, default=0, help="seed for the subset and the head (default: 0); same seed, same result")
     p.add_argument("--epochs", type=positive_int, metavar="E", help="Keras head: epochs (default: the preset's)")
     p.add_argument("--preset", metavar="lesson|default", help="Keras head: 'lesson' is the lesson's 5 epochs; "
                    "'default' (the default) adds L2 1e-2 and early stopping")
-    p.add_argument("--C", type=c_value, metavar="C|cv", help="logreg: inverse regularization strength, or 'cv' to pick it "
-                   "by 5-fold cross-validation on the training features (default: 0.03)")
+    p.add_argument("--C", type=c_value, metavar="C|cv", help="logreg/svm: inverse regularization strength, or 'cv' to pick it "
+                   "by 5-fold cross-validation on the training features (default: logreg 0.03, svm 10)")
     p.add_argument("--layer", metavar="NAME", help="cached layer to train on (default: the cache's default layer)")
     p.add_argument("--out", metavar="PATH", help="head file (default: data/runs/heads/<cache>_<layer>_<head>_n<N>_s<seed>.keras|.joblib)")
     add_json_flag(p)

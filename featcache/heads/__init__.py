@@ -13,8 +13,9 @@ from typing import Any
 from ..errors import FeatcacheError
 from .dense import DenseHead
 from .logreg import LogRegHead
+from .svm import SVMHead
 
-HEADS: dict[str, type] = {"keras": DenseHead, "logreg": LogRegHead}
+HEADS: dict[str, type] = {"keras": DenseHead, "logreg": LogRegHead, "svm": SVMHead}
 
 
 def make_head(name: str, **params: Any):
@@ -25,4 +26,4 @@ def make_head(name: str, **params: Any):
     return cls(**params)
 
 
-__all__ = ["HEADS", "make_head", "DenseHead", "LogRegHead"]
+__all__ = ["HEADS", "make_head", "DenseHead", "LogRegHead", "SVMHead"]

@@ -35,6 +35,11 @@ def head_meta(cache, layer: str | None, head_name: str, head) -> dict[str, Any]:
         "layer": layer or cache.default_layer,
         "dataset": m.get("dataset"),
         "source": m.get("source"),
+        # The weights file as given at extraction, so finetune/export can
+        # rebuild the base without --weights (its sha256 is still checked).
+        "weights_source": m.get("weights_source"),
+        # Content hash of the raw images per split: fine-tuning refuses data that changed since.
+        "data_digest": (m.get("settings") or {}).get("data_digest"),
         **{k: m.get(k) for k in FEATURE_KEYS},
     }
 

@@ -15,11 +15,16 @@ from .base import DataSource, Split
 __all__ = ["DataSource", "Split", "open_source"]
 
 
-def open_source(spec: dict[str, Any]) -> DataSource:
+def open_source(spec: dict[str, Any], verbose: bool = False) -> DataSource:
+    """The source ``spec`` describes; ``verbose`` shows progress where opening takes long (scanning photos)."""
     kind = spec.get("kind")
     args = {k: v for k, v in spec.items() if k != "kind"}
     if kind == "fashion_mnist":
         from . import fashion_mnist
 
         return fashion_mnist.load(**args)
+    if kind == "images":
+        from . import images
+
+        return images.load(**args, verbose=verbose)
     raise FeatcacheError(f"unknown data source kind {kind!r}")

@@ -7,13 +7,15 @@ becomes the same pixels on both paths.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from ..errors import FeatcacheError
 
 # Refuse to fully decode absurdly large images; JPEGs are first reduced by
-# the decoder itself (draft mode), which costs a fraction of the memory.
+# the decoder itself (draft mode, up to 1/8 per side), which costs a fraction
+# of the memory, so a 20000x20000 photo still decodes (as 2500x2500).
 MAX_PIXELS = 64_000_000
 
 
@@ -21,14 +23,25 @@ class UnreadableImage(FeatcacheError):
     """A file that is not a decodable image (the reason is the message)."""
 
 
-def decode_image(path: str | Path, size: int | None = None) -> np.ndarray:
-    """``path`` -> (H, W, 3) uint8 RGB; resized to (size, size) with PIL bilinear when ``size`` is given.
+def _pil():
+    from PIL import Image
+
+    # PIL's own decompression-bomb check runs at open, on the full size,
+    # before a JPEG can be drafted down; MAX_PIXELS below replaces it and
+    # applies to the pixels actually decoded.
+    Image.MAX_IMAGE_PIXELS = None
+    return Image
+
+
+def decode_image(path: str | Path | BinaryIO, size: int | None = None) -> np.ndarray:
+    """``path`` (or an open binary file) -> (H, W, 3) uint8 RGB; resized to (size, size) with PIL bilinear when ``size`` is given.
 
     Grayscale, palette, RGBA, CMYK and 16-bit images become RGB; an animated
     GIF gives its first frame.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
 
+    Image = _pil()
     try:
         with Image.open(path) as im:
             im.seek(0)
@@ -49,7 +62,9 @@ def decode_image(path: str | Path, size: int | None = None) -> np.ndarray:
             return np.asarray(im, dtype=np.uint8)
     except UnreadableImage:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
+    except UnidentifiedImageError:
+        raise UnreadableImage("not an image (format not recognized)") from None
+    except Image.DecompressionBombError as exc:
         raise UnreadableImage(f"not a readable image ({type(exc).__name__})") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise UnreadableImage(f"cannot decode ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None

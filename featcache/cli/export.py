@@ -1,0 +1,33 @@
+"""featcache export: a head and its backbone as one raw-images -> probabilities model."""
+
+from __future__ import annotations
+
+from .common import add_json_flag, print_json
+
+
+def add_weights_arg(p) -> None:
+    p.add_argument("--weights", metavar="PATH",
+                   help="the backbone weights file the head's cache was extracted with (checked against the head's "
+                   "sha256; not needed for imagenet or random weights)")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("export", help="write a head and its backbone as one Keras model taking raw images",
+                       description="Rebuild the head's backbone from its cache settings and write one .keras model: "
+                       "uint8 images (N, H, W, C) of any size with C = 1 or 3 -> resize, gray->RGB, preprocess_input, "
+                       "frozen base, pooling, head -> class probabilities. Class names are stored in the file. "
+                       "A logreg head is folded (standardization included) into an equivalent Dense layer.")
+    p.add_argument("head", help="head file written by 'featcache train' (.keras or .joblib)")
+    add_weights_arg(p)
+    p.add_argument("--out", required=True, metavar="MODEL.keras", help="where to write the model")
+    add_json_flag(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..exporting import export
+
+    path = export(args.head, args.out, weights=args.weights, verbose=not args.json)
+    if args.json:
+        print_json({"path": str(path)})
+    return 0

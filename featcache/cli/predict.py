@@ -1,0 +1,28 @@
+"""featcache predict: top-k classes of images with an exported or fine-tuned model."""
+
+from __future__ import annotations
+
+from .common import add_json_flag, positive_int, print_json
+
+
+def register(sub) -> None:
+    p = sub.add_parser("predict", help="top-k classes of image files or .npy arrays with an exported model",
+                       description="Classify image files (PNG, JPEG, BMP, GIF, ...: decoded to RGB at the model's image size) "
+                       "or .npy arrays of uint8 images shaped (N, H, W) or (N, H, W, C) with C = 1 or 3.")
+    p.add_argument("model", help="model file written by 'featcache export' or 'featcache finetune'")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files and/or .npy arrays")
+    p.add_argument("--top-k", type=positive_int, default=3, metavar="K", help="classes to show per image (default: 3)")
+    add_json_flag(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..prediction import predict
+
+    preds = predict(args.model, args.images, top_k=args.top_k)
+    if args.json:
+        print_json([p.as_dict() for p in preds])
+        return 0
+    for p in preds:
+        print(f"{p.input}: " + ", ".join(f"{c} {prob:.3f}" for c, prob in p.top))
+    return 0

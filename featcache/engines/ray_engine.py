@@ -1,0 +1,359 @@
+"""Ray engine: the same extraction, spread over the CPUs of a Ray cluster.
+
+The batches still to do become a Ray Dataset; Ray Data tasks call the
+source's reader (decoding), a fixed pool of actors embeds (each actor builds
+the network once, in its constructor), and the results stream back to this
+process in plan order, where ``write`` puts them into the one HDF5 cache.
+So the cache, its fingerprint and its resumability are exactly the local
+engine's: only the batches not yet committed are planned, and a killed run
+keeps every batch written before it died.
+
+Without an address a private Ray instance is started on this machine and
+shut down afterwards; with one, this process joins that cluster as its
+driver. Ray is optional (``pip install 'featcache[ray]'``) and imported only
+here.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import socket
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+from ..errors import FeatcacheError
+from ..tasks import Batch
+
+INSTALL_HINT = "pip install 'featcache[ray]'"
+DEFAULT_PORT = 6379  # what `ray start --head` listens on unless told otherwise
+CONNECT_TIMEOUT_S = 10.0  # bound on reaching the cluster; Ray's own connect retries for minutes
+# Ray worker / actor state that means "a process or node died", not a bug in our code.
+_RESUME_HINT = "the batches written so far are kept: re-run the same command to resume"
+
+
+def require():
+    """The ``ray`` module, or a one-line error saying how to install it."""
+    try:
+        import ray
+        import ray.data  # noqa: F401  (Ray Data comes with the ray[data] extra)
+    except ImportError:
+        raise FeatcacheError(f"--engine ray needs Ray (with Ray Data), which is not installed; {INSTALL_HINT}") from None
+    return ray
+
+
+def check_options(address: str | None = None, workers: int | None = None, cpus_per_worker: int | None = None) -> None:
+    """Validate the engine's options and reach the cluster, before any data or model work."""
+    for flag, value in (("--workers", workers), ("--cpus-per-worker", cpus_per_worker)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise FeatcacheError(f"{flag} must be a whole number of at least 1 (got {value!r})")
+    ray = require()
+    if address is not None:
+        if ray.is_initialized():
+            raise FeatcacheError("this process is already connected to Ray; drop --address (that connection is used)")
+        probe_address(address)
+
+
+def probe_address(address: str, timeout: float | None = None) -> None:
+    """Fail in at most ~``timeout`` s when ``address`` is not a reachable Ray cluster.
+
+    ``ray.init`` itself keeps retrying an unreachable or wrong address for
+    minutes; a TCP connect and then a GCS handshake in a child process (which
+    can be killed) bound that.
+    """
+    timeout = CONNECT_TIMEOUT_S if timeout is None else timeout
+    if address == "auto":
+        return  # ray.init("auto") fails at once when no local cluster is running
+    hostport = address.split("://", 1)[-1]
+    host, _, port = hostport.rpartition(":") if ":" in hostport else (hostport, "", str(DEFAULT_PORT))
+    if not host or not port.isdigit():
+        raise FeatcacheError(f"--address {address!r} is not HOST:PORT; pass the head node's address, e.g. 10.0.0.5:{DEFAULT_PORT}")
+    fix = f"start one with 'ray start --head' and pass its address (HOST:{DEFAULT_PORT} by default), or drop --address to use this machine"
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        reason = "timed out" if isinstance(exc, socket.timeout) else (exc.strerror or type(exc).__name__)
+        raise FeatcacheError(f"no Ray cluster reachable at {address} ({reason}); {fix}") from None
+    if address.startswith("ray://"):
+        return  # a Ray Client server: ray.init bounds its own retries
+    probe = (
+        "import sys\n"
+        "try:\n    from ray._raylet import GcsClient\nexcept ImportError:\n    print('ok'); sys.exit()  # no probe in this Ray version\n"
+        "try:\n    GcsClient(address=sys.argv[1]); print('ok')\n"
+        "except Exception as exc:\n    print(type(exc).__name__)\n"
+    )
+    env = {**os.environ, "RAY_py_gcs_connect_timeout_s": str(max(1, int(timeout / 3)))}
+    try:
+        proc = subprocess.run([sys.executable, "-c", probe, hostport], capture_output=True, text=True, timeout=timeout, env=env)
+        answer = (proc.stdout.strip().splitlines() or ["no answer"])[-1]
+    except subprocess.TimeoutExpired:
+        answer = "timeout"
+    if answer == "AuthenticationError":
+        raise FeatcacheError(
+            f"the Ray cluster at {address} requires token authentication; set RAY_AUTH_MODE=token and make its token "
+            "available here (~/.ray/auth_token or RAY_AUTH_TOKEN), see docs/ray.md"
+        )
+    if answer != "ok":
+        raise FeatcacheError(
+            f"{address} accepts connections but no Ray cluster head (GCS) answered within {timeout:.0f} s; "
+            f"pass the address 'ray start --head' printed (port {DEFAULT_PORT} by default, not the dashboard's 8265)"
+        )
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+@contextmanager
+def _quiet_backend() -> Iterator[None]:
+    """Ray's C++ side logs to stderr below Python's logging (e.g. an "E" line about
+    actor restarts on every run); keep it to fatal errors unless the user set
+    RAY_BACKEND_LOG_LEVEL, and hide the line announcing that while Ray starts."""
+    if "RAY_BACKEND_LOG_LEVEL" in os.environ:
+        yield
+        return
+    os.environ["RAY_BACKEND_LOG_LEVEL"] = "fatal"
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield  # errors still raise, as exceptions
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+        del os.environ["RAY_BACKEND_LOG_LEVEL"]
+
+
+def _worker_env() -> dict[str, str]:
+    """Environment the workers need to compute what this process would (same Keras backend, quiet TF)."""
+    env = {"TF_CPP_MIN_LOG_LEVEL": "2"}
+    if "KERAS_BACKEND" in os.environ:
+        env["KERAS_BACKEND"] = os.environ["KERAS_BACKEND"]
+    return env
+
+
+def start_local(num_cpus: int):
+    """A private, quiet Ray instance on this machine (no dashboard)."""
+    ray = require()
+    package_root = str(Path(__file__).resolve().parents[2])
+    pythonpath = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
+    with _quiet_backend():
+        ray.init(
+            address="local",  # always a new instance, never one `ray start` left running here
+            num_cpus=num_cpus,
+            include_dashboard=False,
+            logging_level=logging.ERROR,
+            log_to_driver=False,
+            # Workers import this very featcache, wherever the driver found it.
+            runtime_env={"env_vars": {**_worker_env(), "PYTHONPATH": pythonpath}},
+        )
+    return ray
+
+
+def _join(ray, address: str) -> None:
+    import featcache
+
+    try:
+        with _quiet_backend():
+            ray.init(
+                address=address,
+                logging_level=logging.ERROR,
+                log_to_driver=False,
+                # Ship this featcache's code to the cluster; its nodes need only
+                # the dependencies (tensorflow, keras, h5py, ...), see docs/ray.md.
+                runtime_env={"py_modules": [str(Path(featcache.__file__).parent)], "env_vars": _worker_env()},
+            )
+    except (ConnectionError, RuntimeError, ray.exceptions.RayError) as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise FeatcacheError(f"cannot join the Ray cluster at {address} ({first[:200]}); check --address and docs/ray.md") from None
+
+
+def _node_cpus(ray) -> list[int]:
+    return [int(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n.get("Alive")]
+
+
+def plan_cpus(ray, workers: int, cpus_per_worker: int | None) -> int:
+    """CPUs per actor: as asked, else the smallest node's CPUs shared among the workers; must fit."""
+    nodes = _node_cpus(ray)
+    per = cpus_per_worker or max(1, min(nodes, default=1) // workers)
+    if sum(nodes) < workers * per or max(nodes, default=0) < per:
+        raise FeatcacheError(
+            f"the Ray cluster has {sum(nodes)} CPUs on {len(nodes)} node(s) (largest {max(nodes, default=0)}); "
+            f"--workers {workers} x --cpus-per-worker {per} does not fit: ask for fewer"
+        )
+    return per
+
+
+def limit_threads(n: int) -> None:
+    """Keep TensorFlow in this process to ``n`` threads: its share of the node, not all cores."""
+    for var in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+        os.environ[var] = str(n)
+    from .._lazy import keras
+
+    keras()
+    try:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(n)
+        tf.config.threading.set_inter_op_parallelism_threads(n)
+    except (ImportError, RuntimeError):
+        pass  # another backend, or TF already running (then the env vars above were read at its start)
+
+
+def _decode(rows: dict[str, np.ndarray], read_ref: list) -> dict[str, np.ndarray]:
+    """Ray task: a few planned batches -> their raw images, one row per image."""
+    import ray
+
+    # The reader (with e.g. Fashion-MNIST's raw arrays) was put in the object
+    # store once; numpy arrays in it are mapped, not copied, on each node.
+    read = ray.get(read_ref[0])
+    images, pos = [], []
+    for split, start, stop, row in zip(rows["split"], rows["start"], rows["stop"], rows["row"]):
+        images.append(read(Batch(str(split), int(start), int(stop))))
+        pos.append(np.arange(int(row), int(row) + int(stop) - int(start), dtype=np.int64))
+    return {"row": np.concatenate(pos), "image": np.concatenate(images)}
+
+
+class _Embed:
+    """Ray actor: builds the network once, then embeds batch after batch."""
+
+    def __init__(self, make_embed: Callable, threads: int):
+        limit_threads(threads)
+        self.embed = make_embed()
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        feats = self.embed(batch["image"])
+        return {"row": batch["row"], **{f"feat:{name}": f for name, f in feats.items()}}
+
+
+@contextmanager
+def _data_context(ray) -> Iterator[None]:
+    """Ordered, quiet Ray Data settings for the datasets built and run inside."""
+    ctx = ray.data.DataContext.get_current()
+    saved = ctx.execution_options, ctx.enable_progress_bars, ctx.print_on_execution_start, ctx.raise_original_map_exception
+    log = logging.getLogger("ray.data")
+    level = log.level
+    ctx.execution_options = copy.deepcopy(ctx.execution_options)
+    ctx.execution_options.preserve_order = True  # results in plan order, so write() can commit batch by batch
+    ctx.enable_progress_bars = False  # featcache shows its own
+    ctx.print_on_execution_start = False
+    ctx.raise_original_map_exception = True  # a FeatcacheError in a task stays one (see run)
+    log.setLevel(logging.CRITICAL)  # failures are raised, and reported by featcache in one line
+    try:
+        yield
+    finally:
+        ctx.execution_options, ctx.enable_progress_bars, ctx.print_on_execution_start, ctx.raise_original_map_exception = saved
+        log.setLevel(level)
+
+
+def run(
+    batches: Sequence[Batch],
+    read: Callable[[Batch], np.ndarray],
+    make_embed: Callable[[], Callable[[np.ndarray], dict[str, np.ndarray]]],
+    write: Callable[[Batch, dict[str, np.ndarray]], None],
+    *,
+    address: str | None = None,
+    workers: int | None = None,
+    cpus_per_worker: int | None = None,
+) -> None:
+    """Decode in Ray tasks, embed in ``workers`` actors, ``write`` here in batch order."""
+    if not batches:
+        return
+    ray = require()
+    workers = workers or 1
+    started = not ray.is_initialized()
+    if started and address is None:
+        start_local(max(_cores(), workers * (cpus_per_worker or 1)))
+    elif started:
+        _join(ray, address)
+    try:
+        per = plan_cpus(ray, workers, cpus_per_worker)
+        with _data_context(ray):
+            _drain(_dataset(ray, batches, read, make_embed, workers, per), batches, write)
+    except Exception as exc:
+        cause = _featcache_cause(exc)
+        if cause is exc:
+            raise
+        if cause is not None:  # raised in a task or actor; Ray appends its own lines to the message
+            raise FeatcacheError(str(cause).splitlines()[0]) from None
+        if isinstance(exc, (ray.exceptions.RayError, ray.data.exceptions.UserCodeException)):
+            first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+            raise FeatcacheError(f"the Ray run failed ({type(exc).__name__}: {first[:200]}); {_RESUME_HINT}") from None
+        raise
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _dataset(ray, batches: Sequence[Batch], read, make_embed, workers: int, per: int):
+    items, row = [], 0
+    for b in batches:
+        items.append({"split": b.split, "start": b.start, "stop": b.stop, "row": row})
+        row += len(b)
+    ds = ray.data.from_items(items)
+    # Decoding reserves no CPU, so the actor pool holding every CPU can never
+    # starve it (a deadlock); its concurrency is capped instead.
+    ds = ds.map_batches(
+        _decode, batch_size=1, fn_kwargs={"read_ref": [ray.put(read)]},
+        compute=ray.data.TaskPoolStrategy(size=2 * workers), num_cpus=0,
+    )
+    return ds.map_batches(
+        _Embed, batch_size=max(len(b) for b in batches),
+        fn_constructor_kwargs={"make_embed": make_embed, "threads": per},
+        compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=per,
+    )
+
+
+def _drain(ds, batches: Sequence[Batch], write) -> None:
+    """Collect the streamed rows and hand them to ``write`` one planned batch at a time."""
+    todo = iter(batches)
+    current = next(todo)
+    parts: dict[str, list[np.ndarray]] = {}
+    held = 0
+    expected = 0
+    for out in ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=1):
+        rows = out["row"]
+        if len(rows) and (rows[0] != expected or rows[-1] != expected + len(rows) - 1):
+            raise RuntimeError(f"Ray returned rows out of order (expected row {expected}, got {rows[0]})")
+        expected += len(rows)
+        for key, value in out.items():
+            if key.startswith("feat:"):
+                parts.setdefault(key[5:], []).append(value)
+        held += len(rows)
+        while current is not None and held >= len(current):
+            n = len(current)
+            joined = {name: np.concatenate(chunks) for name, chunks in parts.items()}
+            write(current, {name: f[:n] for name, f in joined.items()})
+            parts = {name: [f[n:]] for name, f in joined.items()}
+            held -= n
+            current = next(todo, None)
+    if current is not None:
+        raise RuntimeError(f"Ray returned {expected} rows, fewer than planned")
+
+
+def _featcache_cause(exc: BaseException) -> FeatcacheError | None:
+    """The FeatcacheError behind ``exc`` (e.g. an unreadable file in a task), if any.
+
+    Ray re-raises a task's exception as ``RayTaskError(<its class>)``, which
+    is an instance of both and prints the remote traceback; the original,
+    with its one-line message, is its ``cause``.
+    """
+    found = None
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, FeatcacheError):
+            found = e
+        e = getattr(e, "cause", None) or e.__cause__
+    return found

@@ -1,0 +1,128 @@
+"""export: a trained head and its backbone as one model that takes raw images.
+
+The head's metadata names the cache settings (backbone, weights identity,
+image size, preprocessing, layer); the same base is rebuilt from them, the
+head's weights go into the Dense layer on top, and a softmax turns logits
+into probabilities. ``finetune`` starts from the same model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .backbones import weights_identity
+from .errors import FeatcacheError
+
+
+def resolve_weights(meta: dict[str, Any], weights: str | None = None) -> str:
+    """The ``weights`` argument that rebuilds the base the head's features came from.
+
+    A head stores the identity of its weights (``"imagenet"``, ``"random"`` or
+    ``"sha256:..."`` of a file), not a path: a file has to be passed again and
+    must be the very same file.
+    """
+    want = meta.get("weights")
+    if not want:
+        raise FeatcacheError("the head's metadata does not say which backbone weights made its features; retrain it with 'featcache train'")
+    if weights is None:
+        if want in ("imagenet", "random"):
+            return want
+        source = meta.get("weights_source")  # the path used at extraction, when recorded
+        if source and Path(source).is_file() and weights_identity(source) == want:
+            return source
+        raise FeatcacheError(
+            f"the head's features came from a weights file with {want[:19]}...; pass that same file with --weights PATH"
+        )
+    got = weights_identity(weights)
+    if got != want:
+        raise FeatcacheError(
+            f"--weights {weights} is not what the head was trained with (it is {got[:19]}..., the head needs {want[:19]}...); "
+            "pass the weights used at extraction" + ("" if want.startswith("sha256:") else f" or leave --weights out ({want})")
+        )
+    return weights
+
+
+def dense_weights(head, n_classes: int) -> list[np.ndarray]:
+    """``[kernel (D, K), bias (K,)]`` of one Dense layer computing the head's logits.
+
+    A Keras head is that layer already. Logistic regression after
+    standardization is folded into it: ``coef @ ((x - mean) / scale) + b``
+    equals ``(coef / scale) @ x + (b - coef @ (mean / scale))``, and the
+    softmax of those logits is its ``predict_proba``.
+    """
+    from .heads import DenseHead, LogRegHead
+
+    if isinstance(head, DenseHead):
+        return head.model_.get_layer("head_logits").get_weights()
+    if isinstance(head, LogRegHead):
+        scaler, clf = head.pipeline_[0], head.pipeline_[-1]
+        coef = clf.coef_.astype(np.float64) / scaler.scale_[None, :]
+        bias = clf.intercept_.astype(np.float64) - coef @ scaler.mean_
+        if coef.shape[0] == 1:  # two classes: sigmoid(z) is softmax of (0, z)
+            coef, bias = np.vstack([np.zeros_like(coef), coef]), np.array([0.0, bias[0]])
+        kernel = np.zeros((coef.shape[1], n_classes))
+        full_bias = np.full(n_classes, -1e4)  # a class absent from training is never predicted, as in scikit-learn
+        cols = np.asarray(head.classes_, dtype=int)
+        kernel[:, cols], full_bias[cols] = coef.T, bias
+        return [kernel.astype(np.float32), full_bias.astype(np.float32)]
+    raise FeatcacheError(f"cannot export a {type(head).__name__} head as a Dense layer; export a keras or logreg head")
+
+
+def end_to_end_from_head(head, meta: dict[str, Any], weights: str | None = None):
+    """Logits model on raw uint8 images with the head's weights; ``(model, weights_arg)``."""
+    from .endtoend import build_end_to_end
+    from .exported import INPUT_DTYPE, INPUT_SHAPE
+    from .heads import DenseHead
+
+    for key in ("backbone", "image_size", "class_names"):
+        if not meta.get(key):
+            raise FeatcacheError(f"the head's metadata lacks {key!r}; retrain it with 'featcache train'")
+    w = resolve_weights(meta, weights)
+    n_classes = len(meta["class_names"])
+    dropout = float(head.dropout) if isinstance(head, DenseHead) else 0.0
+    model = build_end_to_end(
+        meta["backbone"], w, int(meta["image_size"]), n_classes, layer=meta.get("layer"),
+        raw_input_shape=INPUT_SHAPE, raw_dtype=INPUT_DTYPE, dropout=dropout,
+    )
+    dense = model.get_layer("head_logits")
+    kernel, bias = dense_weights(head, n_classes)
+    if kernel.shape != tuple(dense.kernel.shape):
+        raise FeatcacheError(
+            f"the head expects {kernel.shape[0]} features but layer {meta.get('layer')!r} of {meta['backbone']} gives "
+            f"{dense.kernel.shape[0]}; the head does not belong to this backbone"
+        )
+    dense.set_weights([kernel, bias])
+    return model, w
+
+
+def model_meta(meta: dict[str, Any], head_path: str | Path, weights: str) -> dict[str, Any]:
+    """What a model file records about its origin (the head's cache settings and the head)."""
+    keep = ("class_names", "backbone", "weights", "image_size", "preprocessing", "layer", "dataset", "source", "cache_fingerprint")
+    return {
+        **{k: meta.get(k) for k in keep},
+        "weights_source": None if weights in ("imagenet", "random") else str(Path(weights).resolve()),
+        "head": meta.get("head"),
+        "head_params": meta.get("params"),
+        "head_path": str(Path(head_path).resolve()),
+        "finetune": None,
+    }
+
+
+def export(head: str | Path, out: str | Path, *, weights: str | None = None, verbose: bool = True) -> Path:
+    """Write ``head`` and its backbone as one raw-images -> probabilities model to ``out`` (``.keras``)."""
+    from .exported import probabilities_model, save_model
+    from .heads.io import load_head
+
+    out = Path(out)
+    if out.suffix != ".keras":
+        raise FeatcacheError(f"a model is saved as a .keras file; use --out {out.with_suffix('.keras')}")
+    est, meta = load_head(head)
+    logits, w = end_to_end_from_head(est, meta, weights)
+    path = save_model(probabilities_model(logits), out, model_meta(meta, head, w))
+    if verbose:
+        print(f"exported {meta.get('head')} head on {meta['backbone']} ({meta['image_size']} px, "
+              f"{len(meta['class_names'])} classes) -> {path}")
+    return path

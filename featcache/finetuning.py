@@ -1,0 +1,330 @@
+"""finetune: continue training the last layers of the base, end to end.
+
+Cached features cannot fine-tune a base (changing its weights changes the
+features), so this runs the raw images through the whole model, following
+the lesson's three rules:
+
+1. the head is trained first: the Dense layer starts from a trained Keras head;
+2. a tiny learning rate (default 1e-5), with the model recompiled after the
+   ``trainable`` flags change (Keras only picks them up at compile time);
+3. only the last ``unfreeze`` layers of the base are trainable.
+
+BatchNormalization layers stay frozen even inside the unfrozen range: the
+base is called with ``training=False`` (inference mode, moving statistics
+fixed) and their gamma/beta are kept non-trainable too, so with a few
+thousand images every BN layer stays exactly as ImageNet left it and only
+convolution weights adapt (Keras's own fine-tuning guide does the same).
+
+Images stream from the data source the head's cache was extracted from
+(same split, same rows, same validation rows as the head: the last 20% of its
+training rows), batch by batch through tf.data; preprocessing happens inside
+the model on each batch. The weights of the best validation epoch are kept;
+when no epoch beats the frozen head on validation, the frozen head's weights
+are kept and the run says so.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import FeatcacheError
+
+
+@dataclass
+class FinetuneResult:
+    path: Path
+    params: dict[str, int]  # total / trainable / non_trainable during fine-tuning
+    unfrozen_layers: list[str]  # base layers whose weights were trained
+    frozen_val_accuracy: float
+    epochs: list[dict[str, float]] = field(default_factory=list)  # per epoch: loss, accuracy, val_loss, val_accuracy, seconds
+    best_epoch: int = 0  # 0: no epoch beat the frozen head on validation; its weights were kept
+    frozen_test_accuracy: float | None = None
+    test_accuracy: float | None = None
+    train_images: int = 0
+    val_images: int = 0
+
+    @property
+    def improved(self) -> bool:
+        return self.best_epoch > 0
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        return float(np.mean([e["seconds"] for e in self.epochs])) if self.epochs else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path), "params": self.params, "unfrozen_layers": self.unfrozen_layers,
+            "train_images": self.train_images, "val_images": self.val_images,
+            "frozen_val_accuracy": self.frozen_val_accuracy, "epochs": self.epochs, "best_epoch": self.best_epoch,
+            "improved": self.improved, "frozen_test_accuracy": self.frozen_test_accuracy,
+            "test_accuracy": self.test_accuracy, "seconds_per_epoch": round(self.seconds_per_epoch, 2),
+        }
+
+
+def check_settings(unfreeze: int, learning_rate: float, epochs: int, batch_size: int, patience: int) -> None:
+    if unfreeze < 0:
+        raise FeatcacheError(f"--unfreeze must be 0 or more layers (got {unfreeze}); the lesson unfreezes 20")
+    if not (learning_rate > 0 and math.isfinite(learning_rate)):
+        raise FeatcacheError(f"--lr must be a positive number (got {learning_rate}); the lesson uses 1e-5")
+    for flag, value in (("--epochs", epochs), ("--batch-size", batch_size), ("--patience", patience)):
+        if value < 1:
+            raise FeatcacheError(f"{flag} must be at least 1 (got {value})")
+
+
+def unfreeze_last(base, n: int) -> list[str]:
+    """Make only the last ``n`` layers of ``base`` trainable, BatchNormalization excepted.
+
+    Counts layers as the lesson's ``base_model.layers[:-20]`` does (the input
+    layer included). Returns the names of the layers that got trainable.
+    """
+    from ._lazy import keras
+
+    layers = base.layers
+    if n > len(layers):
+        raise FeatcacheError(f"--unfreeze {n} is more than the {len(layers)} layers of the base; use 0..{len(layers)}")
+    bn = keras().layers.BatchNormalization
+    base.trainable = True  # sets every sub-layer; then freeze all but the chosen ones
+    for i, layer in enumerate(layers):
+        layer.trainable = i >= len(layers) - n and not isinstance(layer, bn)
+    return [l.name for l in layers if l.trainable and l.weights]
+
+
+def reopen_source(meta: dict[str, Any], verbose: bool = False):
+    """The data source of the head's cache, or a clear error saying it is gone or changed."""
+    from .sources import open_source
+
+    spec = meta.get("source")
+    if not spec:
+        raise FeatcacheError("the head's metadata does not say where its images came from; retrain it with 'featcache train'")
+    try:
+        source = open_source(spec, verbose=verbose)
+    except FeatcacheError as exc:
+        raise FeatcacheError(f"the images the head was trained on are no longer available ({exc})") from None
+    want = meta.get("data_digest")
+    if want and source.digest != want:
+        changed = ", ".join(s for s in sorted(set(want) | set(source.digest)) if want.get(s) != source.digest.get(s))
+        raise FeatcacheError(f"the images at {spec.get('data_dir') or spec.get('root') or spec} changed since the head's cache was "
+                             f"extracted (split(s) {changed} differ); restore them, or re-extract and retrain the head")
+    if list(source.class_names) != list(meta.get("class_names", [])):
+        raise FeatcacheError(f"the data at {spec} now has other classes than the head ({source.class_names} vs {meta.get('class_names')}); restore the original data")
+    if "train" not in source.splits:
+        raise FeatcacheError(f"the data at {spec} has no train split; fine-tuning needs the head's training images")
+    return source
+
+
+def training_rows(meta: dict[str, Any], labels: np.ndarray, validation_split: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(train_rows, val_rows)`` of the source's train split, the same rows the head saw.
+
+    A head trained on a subset records it (``train_rows``, or ``train_size``
+    with ``seed`` for a stratified subset); the validation rows are the last
+    ``validation_split`` of them, as Keras's ``fit(validation_split=...)``
+    took them when the head was trained.
+    """
+    from .subsets import stratified_subset
+
+    if meta.get("train_rows") is not None:
+        rows = np.asarray(meta["train_rows"], dtype=np.int64)
+        if len(rows) and (rows.min() < 0 or rows.max() >= len(labels)):
+            raise FeatcacheError("the head's training rows are beyond the data source's train split; restore the original data")
+    elif meta.get("train_size"):
+        rows = stratified_subset(labels, int(meta["train_size"]), int(meta.get("seed") or 0))
+    else:
+        rows = np.arange(len(labels), dtype=np.int64)
+    split_at = int(math.floor(len(rows) * (1.0 - validation_split))) if validation_split else len(rows)
+    train, val = rows[:split_at], rows[split_at:]
+    if len(train) == 0 or len(val) == 0:
+        raise FeatcacheError(f"{len(rows)} training images cannot be split into training and validation rows; use a head trained on more images")
+    return train, val
+
+
+def image_dataset(split, rows: np.ndarray, batch_size: int, shuffle_seed: int | None = None):
+    """tf.data pipeline of raw uint8 (H, W, C) images and labels, read row by row from the source.
+
+    Only the current and prefetched batches are in memory; a file-based
+    source decodes each image as it is read. With ``shuffle_seed`` every pass
+    (epoch) draws a new, reproducible order.
+    """
+    try:
+        import tensorflow as tf
+    except ImportError:
+        raise FeatcacheError("fine-tuning streams images with tf.data, and TensorFlow is not installed; "
+                             "pip install tensorflow-cpu (any Keras backend can still train)") from None
+
+    def one(i: int) -> np.ndarray:
+        img = np.asarray(split.read(int(i), int(i) + 1)[0], dtype=np.uint8)
+        return img[..., None] if img.ndim == 2 else img
+
+    shape = one(rows[0]).shape
+    rng = np.random.default_rng(shuffle_seed)
+
+    def gen():
+        order = rng.permutation(rows) if shuffle_seed is not None else rows
+        for i in order:
+            yield one(i), split.labels[i]
+
+    ds = tf.data.Dataset.from_generator(
+        gen, output_signature=(tf.TensorSpec(shape, tf.uint8), tf.TensorSpec((), tf.int64)),
+    )
+    n_batches = -(-len(rows) // batch_size)
+    return ds.batch(batch_size).apply(tf.data.experimental.assert_cardinality(n_batches)).prefetch(tf.data.AUTOTUNE)
+
+
+def _keep_best_callback(result: FinetuneResult, frozen_val_loss: float, total_epochs: int, patience: int, keep_best: bool, verbose: bool):
+    """Track validation after each epoch against the frozen head; stop after ``patience`` epochs
+    without improvement; at the end restore the best weights (the frozen head's when no epoch beat it)."""
+    from ._lazy import keras
+
+    class KeepBest(keras().callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.best_key = (result.frozen_val_accuracy, -frozen_val_loss)
+            self.best_weights = self.model.get_weights()
+            self.wait = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = {k: float(v) for k, v in (logs or {}).items()}
+            logs["seconds"] = round(time.perf_counter() - self.t0, 2)
+            result.epochs.append(logs)
+            # Higher val accuracy wins; equal accuracy is broken by lower val loss.
+            key = (logs["val_accuracy"], -logs["val_loss"])
+            better = key > self.best_key
+            if better:
+                self.best_key, self.wait, result.best_epoch = key, 0, epoch + 1
+                self.best_weights = self.model.get_weights()
+            else:
+                self.wait += 1
+            if verbose:
+                delta = logs["val_accuracy"] - result.frozen_val_accuracy
+                note = "best so far" if better else f"no better ({self.wait}/{patience})"
+                print(f"epoch {epoch + 1}/{total_epochs}: val accuracy {logs['val_accuracy']:.4f} "
+                      f"({'+' if delta >= 0 else ''}{delta:.4f} vs frozen head {result.frozen_val_accuracy:.4f})  "
+                      f"val loss {logs['val_loss']:.4f}  {logs['seconds']:.0f} s  {note}", flush=True)
+            if self.wait >= patience:
+                self.model.stop_training = True
+
+        def on_train_end(self, logs=None):
+            if keep_best:
+                self.model.set_weights(self.best_weights)
+
+    return KeepBest()
+
+
+def default_out(head: str | Path) -> Path:
+    from . import paths
+
+    return paths.home() / "models" / f"{Path(head).stem}_finetuned.keras"
+
+
+def finetune(
+    head: str | Path,
+    *,
+    weights: str | None = None,
+    unfreeze: int = 20,
+    learning_rate: float = 1e-5,
+    epochs: int = 5,
+    batch_size: int = 64,
+    patience: int = 2,
+    keep_best: bool = True,
+    seed: int = 0,
+    out: str | Path | None = None,
+    verbose: bool = True,
+) -> FinetuneResult:
+    """Fine-tune the last ``unfreeze`` base layers under a trained Keras ``head``; save the model.
+
+    The saved file is the same raw-images -> probabilities model ``export``
+    writes. ``keep_best=False`` keeps the last epoch's weights instead of the
+    best validation epoch's (for inspecting what training did).
+    """
+    from ._lazy import keras
+    from .endtoend import parameter_counts
+    from .exporting import end_to_end_from_head, model_meta
+    from .exported import probabilities_model, save_model
+    from .heads import DenseHead
+    from .heads.io import load_head
+
+    check_settings(unfreeze, learning_rate, epochs, batch_size, patience)
+    out = Path(out) if out else default_out(head)
+    if out.suffix != ".keras":
+        raise FeatcacheError(f"a model is saved as a .keras file; use --out {out.with_suffix('.keras')}")
+    est, meta = load_head(head)
+    if not isinstance(est, DenseHead):
+        raise FeatcacheError(
+            f"{head} is a {meta.get('head', type(est).__name__)} head; fine-tuning starts from a trained Keras head "
+            "(the lesson's rule 1): train one with 'featcache train CACHE --head keras'"
+        )
+    source = reopen_source(meta, verbose=verbose)
+    train_split = source.splits["train"]
+    # A head trained without a validation split still gets the lesson's 20%: the best-epoch choice needs one.
+    vsplit = float(est.validation_split or 0.2)
+    train_rows, val_rows = training_rows(meta, train_split.labels, vsplit)
+
+    k = keras()
+    k.utils.set_random_seed(seed)
+    model, w = end_to_end_from_head(est, meta, weights)
+    unfrozen = unfreeze_last(model.get_layer("base"), unfreeze)
+    # Recompile: the new trainable flags only take effect now (rule 2).
+    model.compile(
+        optimizer=k.optimizers.Adam(learning_rate=learning_rate),
+        loss=k.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    counts = parameter_counts(model)
+    train_ds = image_dataset(train_split, train_rows, batch_size, shuffle_seed=seed)
+    val_ds = image_dataset(train_split, val_rows, batch_size)
+    test_split = source.splits.get("test")
+    test_ds = image_dataset(test_split, np.arange(len(test_split)), batch_size) if test_split is not None and len(test_split) else None
+    if verbose:
+        print(f"fine-tuning {meta['backbone']} at {meta['image_size']} px: last {unfreeze} base layers unfrozen "
+              f"({len(unfrozen)} with weights, BatchNormalization kept frozen), lr {learning_rate:g}")
+        print(f"parameters: trainable {counts['trainable']:,}  non-trainable {counts['non_trainable']:,}  total {counts['total']:,}")
+        print(f"images: {len(train_rows)} train, {len(val_rows)} validation (last {vsplit:g} of the head's training rows)"
+              + (f", {len(test_split)} test" if test_ds is not None else ", no test split"))
+
+    frozen_val_loss, frozen_val_acc = (float(v) for v in model.evaluate(val_ds, verbose=0))
+    frozen_test_acc = float(model.evaluate(test_ds, verbose=0)[1]) if test_ds is not None else None
+    result = FinetuneResult(out, counts, unfrozen, frozen_val_acc, frozen_test_accuracy=frozen_test_acc,
+                            train_images=len(train_rows), val_images=len(val_rows))
+    if verbose:
+        print(f"frozen head: val accuracy {frozen_val_acc:.4f}" + (f", test accuracy {frozen_test_acc:.4f}" if frozen_test_acc is not None else ""))
+    cb = _keep_best_callback(result, frozen_val_loss, epochs, patience, keep_best, verbose)
+    # The progress bar first, so each epoch's comparison line follows its bar.
+    callbacks = [k.callbacks.ProgbarLogger(), cb] if verbose else [cb]
+    model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, shuffle=False, verbose=1 if verbose else 0)
+    if not keep_best:
+        result.best_epoch = len(result.epochs)
+    if test_ds is not None:
+        result.test_accuracy = float(model.evaluate(test_ds, verbose=0)[1])
+
+    mmeta = model_meta(meta, head, w)
+    mmeta["finetune"] = {
+        "unfreeze": unfreeze, "learning_rate": learning_rate, "epochs_run": len(result.epochs), "batch_size": batch_size,
+        "patience": patience, "seed": seed, "keep_best": keep_best, **result.as_dict(),
+    }
+    mmeta["finetune"].pop("path")
+    save_model(probabilities_model(model), out, mmeta)
+    if verbose:
+        _report(result)
+    return result
+
+
+def _report(r: FinetuneResult) -> None:
+    if not r.improved:
+        print(f"FINE-TUNING MADE VALIDATION WORSE: no epoch beat the frozen head's val accuracy {r.frozen_val_accuracy:.4f}; "
+              "kept the frozen head's weights (try fewer --unfreeze layers or a smaller --lr)")
+    else:
+        best = r.epochs[r.best_epoch - 1]["val_accuracy"]
+        print(f"kept epoch {r.best_epoch}: val accuracy {best:.4f} (frozen head {r.frozen_val_accuracy:.4f})")
+    if r.test_accuracy is not None and r.frozen_test_accuracy is not None:
+        delta = r.test_accuracy - r.frozen_test_accuracy
+        verdict = "better" if delta > 0 else ("WORSE than the frozen head" if delta < 0 else "unchanged")
+        print(f"test accuracy: frozen head {r.frozen_test_accuracy:.4f}  fine-tuned {r.test_accuracy:.4f}  "
+              f"({'+' if delta >= 0 else ''}{delta:.4f}, {verdict})")
+    print(f"{r.seconds_per_epoch:.1f} s/epoch -> {r.path}")

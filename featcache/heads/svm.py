@@ -1,0 +1,106 @@
+"""RBF support vector machine after standardization.
+
+Probabilities come from ``CalibratedClassifierCV(SVC, ensemble=False)``:
+the SVC is fitted on all training rows and a per-class sigmoid (Platt) maps
+its decision values to probabilities, fitted on out-of-fold decision values
+(3 folds). ``SVC(probability=True)`` gives sharper probabilities (lower log
+loss) but is deprecated since scikit-learn 1.9 and was slower; stacking a
+logistic regression on one-vs-one decision values matched its log loss but
+changed the predictions (one point less accurate on ``out_relu``). Figures:
+docs/benchmarks.md, ``scripts/bench_svm.py``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
+
+# Grid for C="cv". On the lesson's split 5-fold CV on the training rows picks
+# C=10 for block_13_expand_relu (C=3 and 10 about tie on block_9 and
+# out_relu), hence the default.
+C_GRID = (1.0, 3.0, 10.0, 30.0)
+
+
+def _folds(y: np.ndarray, wanted: int) -> int:
+    # A class with fewer rows than folds would break stratified splitting.
+    return max(2, min(wanted, int(np.bincount(y).min())))
+
+
+class SVMHead(ClassifierMixin, BaseEstimator):
+    """StandardScaler -> SVC(kernel="rbf", C, gamma), with calibrated probabilities.
+
+    ``C`` is a float, or ``"cv"`` to pick it from ``C_GRID`` by stratified
+    k-fold cross-validation on the training features only. With
+    ``probability=False`` there is no ``predict_proba`` and fitting is about
+    3x faster (what ``probe`` uses: it only needs predictions).
+    """
+
+    def __init__(
+        self,
+        C: float | str = 10.0,
+        gamma: float | str = "scale",
+        probability: bool = True,
+        calibration_cv: int = 3,
+        cv_folds: int = 5,
+        cache_size: float = 500.0,
+        seed: int = 0,
+        n_jobs: int | None = None,
+    ):
+        self.C = C
+        self.gamma = gamma
+        self.probability = probability
+        self.calibration_cv = calibration_cv
+        self.cv_folds = cv_folds
+        self.cache_size = cache_size
+        self.seed = seed
+        self.n_jobs = n_jobs
+
+    def _svc(self, C: float) -> SVC:
+        return SVC(kernel="rbf", C=C, gamma=self.gamma, cache_size=self.cache_size, random_state=self.seed)
+
+    def fit(self, X, y):
+        X, y = check_X_y(X, y, dtype=np.float32)
+        if self.C == "cv":
+            search = GridSearchCV(
+                make_pipeline(StandardScaler(), self._svc(1.0)), {"svc__C": list(C_GRID)}, n_jobs=self.n_jobs,
+                cv=StratifiedKFold(_folds(y, self.cv_folds), shuffle=True, random_state=self.seed),
+            ).fit(X, y)
+            self.C_ = float(search.best_params_["svc__C"])
+        else:
+            self.C_ = float(self.C)
+        clf = self._svc(self.C_)
+        if self.probability:
+            clf = CalibratedClassifierCV(
+                clf, method="sigmoid", ensemble=False, n_jobs=self.n_jobs,
+                cv=StratifiedKFold(_folds(y, self.calibration_cv), shuffle=True, random_state=self.seed),
+            )
+        self.pipeline_ = make_pipeline(StandardScaler(), clf).fit(X, y)
+        self.classes_ = self.pipeline_.classes_
+        return self
+
+    @available_if(lambda self: self.probability)
+    def predict_proba(self, X) -> np.ndarray:
+        check_is_fitted(self, "pipeline_")
+        return self.pipeline_.predict_proba(check_array(X, dtype=np.float32))
+
+    def decision_function(self, X) -> np.ndarray:
+        check_is_fitted(self, "pipeline_")
+        X = check_array(X, dtype=np.float32)
+        svc = self.pipeline_[-1]
+        if self.probability:
+            svc = svc.calibrated_classifiers_[0].estimator
+        return svc.decision_function(self.pipeline_[0].transform(X))
+
+    def predict(self, X) -> np.ndarray:
+        if self.probability:
+            # argmax of the probabilities, so predict and predict_proba never disagree
+            return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        check_is_fitted(self, "pipeline_")
+        return self.pipeline_.predict(check_array(X, dtype=np.float32))

@@ -1,0 +1,344 @@
+"""probe: which layer transfers. One head per cached layer, train -> test accuracy.
+
+Reads a multi-layer cache (``extract --layers blocks``), fits every requested
+head on every cached layer's training features, scores it on the test split,
+and writes a CSV and a plot of accuracy against depth.
+
+Picking a layer by its test accuracy and then quoting that accuracy flatters
+it; ``holdout=F`` instead scores on a stratified fraction F of the training
+rows (fitting on the rest) and never reads the test split, which is how
+``lesson`` chooses its layer.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import paths
+from .atomic import atomic_path
+from .cache import Cache, open_cache
+from .errors import FeatcacheError
+from .heads import HEADS, make_head
+
+DEFAULT_HEADS = ("logreg", "svm")
+# probe only needs predictions: the SVM skips probability calibration, which
+# refits it 3 more times (same SVC, about 3x faster).
+PROBE_PARAMS: dict[str, dict[str, Any]] = {"svm": {"probability": False}}
+CSV_FIELDS = ("depth", "layer", "width", "head", "C", "accuracy", "scored_on", "fit_seconds")
+
+
+@dataclass
+class ProbeRow:
+    depth: int  # position of the layer among the cached ones, input side first
+    layer: str
+    width: int
+    head: str
+    C: float | str | None  # the C used (the one picked, for C="cv"); None for heads without C
+    accuracy: float
+    scored_on: str  # "test", or "holdout" (a held-out part of the train split)
+    fit_seconds: float
+
+
+@dataclass
+class ProbeResult:
+    cache: Path
+    rows: list[ProbeRow]
+    best: ProbeRow
+    csv: Path | None = None
+    plot: Path | None = None
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cache": str(self.cache), "csv": str(self.csv) if self.csv else None, "plot": str(self.plot) if self.plot else None,
+            "params": self.params, "best": asdict(self.best), "rows": [asdict(r) for r in self.rows],
+        }
+
+
+def parse_heads(heads: str | list[str] | tuple[str, ...] | None) -> list[str]:
+    if heads is None:
+        return list(DEFAULT_HEADS)
+    names = [s.strip() for s in heads.split(",")] if isinstance(heads, str) else list(heads)
+    names = list(dict.fromkeys(n for n in names if n))
+    if not names:
+        raise FeatcacheError(f"--heads is empty; give head names separated by commas ({', '.join(HEADS)})")
+    unknown = [n for n in names if n not in HEADS]
+    if unknown:
+        raise FeatcacheError(f"unknown head {unknown[0]!r}; choose from: {', '.join(HEADS)}")
+    return names
+
+
+def _C_value(text: str) -> float | str:
+    if text == "cv":
+        return "cv"
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or not np.isfinite(value):
+        raise FeatcacheError(f"--C {text!r} is not a positive number or 'cv'; e.g. --C 0.03 or --C logreg=0.03,svm=10")
+    return value
+
+
+def parse_C(C: str | float | dict[str, Any] | None, heads: list[str]) -> dict[str, float | str]:
+    """``0.03`` (every head), ``"logreg=0.03,svm=10"`` or a dict -> ``{head: C}``."""
+    if C is None:
+        return {}
+    if isinstance(C, dict):
+        pairs = {h: _C_value(str(v)) for h, v in C.items()}
+    elif isinstance(C, (int, float)) or "=" not in str(C):
+        pairs = {h: _C_value(str(C)) for h in heads}
+    else:
+        pairs = {}
+        for part in filter(None, (p.strip() for p in str(C).split(","))):
+            head, sep, value = part.partition("=")
+            if not sep:
+                raise FeatcacheError(f"--C {C!r} mixes a bare value with head=value pairs; use e.g. --C logreg=0.03,svm=10")
+            pairs[head.strip()] = _C_value(value.strip())
+    for head in pairs:
+        if head not in heads:
+            raise FeatcacheError(f"--C names head {head!r}, which is not probed; probed heads: {', '.join(heads)}")
+        if "C" not in HEADS[head]().get_params():
+            raise FeatcacheError(f"head {head!r} has no C parameter; give --C only for {', '.join(h for h in heads if 'C' in HEADS[h]().get_params())}")
+    return pairs
+
+
+def probe_layers(cache: Cache, layers: str | list[str] | None) -> list[str]:
+    """The cached layers to probe, in network order."""
+    from .backbones import get_backbone, network_order
+
+    if layers is None:
+        names = cache.layers
+    else:
+        names = [s.strip() for s in layers.split(",")] if isinstance(layers, str) else list(layers)
+        names = list(dict.fromkeys(n for n in names if n))
+        if not names:
+            raise FeatcacheError(f"--layers is empty; give cached layer names separated by commas ({', '.join(cache.layers)})")
+        for name in names:
+            if name not in cache.layers:
+                raise FeatcacheError(
+                    f"layer {name!r} is not in {cache.path}; cached layers: {', '.join(cache.layers)} "
+                    "(extract it with --layers)"
+                )
+    return network_order(get_backbone(cache.meta["backbone"]), names, cache.meta.get("image_size"))
+
+
+def holdout_rows(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(fit rows, held-out rows) of the train split: a seeded, stratified split."""
+    from .subsets import stratified_order
+
+    if not 0 < fraction < 1:
+        raise FeatcacheError(f"--holdout {fraction} is not a fraction; use a number between 0 and 1, e.g. 0.2")
+    n_classes, n_out = len(np.unique(y)), int(round(fraction * len(y)))
+    if min(n_out, len(y) - n_out) < n_classes:
+        raise FeatcacheError(f"--holdout {fraction} of {len(y)} training images leaves fewer images than the {n_classes} "
+                             "classes on one side; use a fraction nearer 0.5 or a larger cache")
+    order = stratified_order(y, seed)
+    return np.sort(order[n_out:]), np.sort(order[:n_out])
+
+
+def _fit_one(path: Path, layer: str, head_name: str, params: dict[str, Any], holdout: float | None, seed: int) -> tuple[float, float | str | None, float]:
+    from threadpoolctl import threadpool_limits
+
+    cache = open_cache(path)
+    X, y = cache.features("train", layer), cache.labels("train")
+    if holdout is None:
+        Xt, yt = cache.features("test", layer), cache.labels("test")
+    else:
+        fit, out = holdout_rows(y, holdout, seed)
+        X, y, Xt, yt = X[fit], y[fit], X[out], y[out]
+    head = make_head(head_name, **params)
+    t = time.perf_counter()
+    # One BLAS thread per fit; parallelism comes from running fits side by
+    # side (n_jobs). On this shared 2-core machine OpenBLAS's own threads made
+    # a logistic-regression fit 20x slower (47 s against 1.7 s, under load).
+    with threadpool_limits(1, user_api="blas"):
+        head.fit(X, y)
+        accuracy = float(head.score(Xt, yt))
+    C = getattr(head, "C_", params.get("C"))
+    return accuracy, C, time.perf_counter() - t
+
+
+def probe(
+    cache: str | Path | Cache,
+    *,
+    heads: str | list[str] | None = None,
+    C: str | float | dict[str, Any] | None = None,
+    layers: str | list[str] | None = None,
+    out: str | Path | None = None,
+    holdout: float | None = None,
+    seed: int = 0,
+    n_jobs: int = 1,
+    plot: bool = True,
+    verbose: bool = True,
+) -> ProbeResult:
+    """Fit each head on each cached layer (train split), score on the test split.
+
+    ``heads``: names from ``HEADS`` (default logreg and svm, each with its own
+    default C); ``C``: one value for every head, or per head
+    (``"logreg=0.03,svm=10"``; ``"cv"`` picks it by cross-validation on the
+    training rows). ``holdout``: score on that stratified fraction of the
+    train split (seeded by ``seed``) instead of the test split. Writes
+    ``probe.csv`` and ``probe.png`` into ``out`` (default
+    ``data/runs/probe_<cache name>/``).
+    """
+    cache = cache if isinstance(cache, Cache) else open_cache(cache)
+    head_names = parse_heads(heads)
+    Cs = parse_C(C, head_names)
+    if not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
+        raise FeatcacheError(f"--jobs {n_jobs} is not valid; use a positive number, or -1 for every core")
+    for split in ("train",) if holdout is not None else ("train", "test"):
+        if split not in cache.sizes:
+            raise FeatcacheError(f"{cache.path} has no {split!r} split (it has {', '.join(cache.split_names)}); "
+                                 f"probe needs {'a train split' if holdout is not None else 'train and test (or --holdout F)'}")
+    if holdout is not None:
+        holdout_rows(cache.labels("train"), holdout, seed)  # bad fractions fail before any fit
+    names = probe_layers(cache, layers)
+    params = {h: {**PROBE_PARAMS.get(h, {}), **({"C": Cs[h]} if h in Cs else {})} for h in head_names}
+    out_dir = Path(out) if out else paths.runs_dir() / f"probe_{cache.path.stem}"
+
+    widths = cache.meta.get("layer_widths", {})
+    jobs = [(layer, h) for layer in names for h in head_names]
+    scored_on = "test" if holdout is None else "holdout"
+    if verbose:
+        print(f"probing {len(names)} layer(s) x {len(head_names)} head(s) on {cache.path} ({_scoring(cache, holdout)})")
+    results = _run_jobs(cache.path, jobs, params, holdout, seed, n_jobs, verbose)
+    rows = [
+        ProbeRow(names.index(layer), layer, int(widths.get(layer, 0)), h, results[(layer, h)][1],
+                 round(results[(layer, h)][0], 6), scored_on, round(results[(layer, h)][2], 3))
+        for layer, h in jobs
+    ]
+    # Ties go to the shallower layer: the truncated network is then smaller and faster.
+    best = max(rows, key=lambda r: (r.accuracy, -r.depth))
+    result = ProbeResult(cache.path, rows, best, params=params)
+    _mkdir(out_dir)
+    result.csv = _write_atomic(out_dir / "probe.csv", _csv_text(rows).encode())
+    if plot:
+        result.plot = plot_probe(rows, best, out_dir / "probe.png", title=_title(cache, holdout))
+    if verbose:
+        _print_table(rows, head_names, names, widths, best)
+        print(f"wrote {result.csv}" + (f" and {result.plot}" if result.plot else ""))
+    return result
+
+
+def _run_jobs(path: Path, jobs, params, holdout, seed, n_jobs: int, verbose: bool) -> dict:
+    bar = None
+    if verbose:
+        from ._lazy import keras
+
+        bar = keras().utils.Progbar(len(jobs), unit_name="fit")
+    results = {}
+    if n_jobs == 1:
+        for i, (layer, h) in enumerate(jobs):
+            results[(layer, h)] = _fit_one(path, layer, h, params[h], holdout, seed)
+            if bar:
+                bar.update(i + 1)
+        return results
+    from joblib import Parallel, delayed
+
+    def task(layer, h):
+        return (layer, h), _fit_one(path, layer, h, params[h], holdout, seed)
+
+    gen = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(delayed(task)(layer, h) for layer, h in jobs)
+    for i, (key, value) in enumerate(gen):
+        results[key] = value
+        if bar:
+            bar.update(i + 1)
+    return results
+
+
+def _scoring(cache: Cache, holdout: float | None) -> str:
+    n = cache.sizes["train"]
+    if holdout is None:
+        return f"{n} train -> {cache.sizes['test']} test images"
+    n_out = int(round(holdout * n))
+    return f"{n - n_out} train -> {n_out} held-out train images; test split unused"
+
+
+def _title(cache: Cache, holdout: float | None = None) -> str:
+    m = cache.meta
+    return f"{m.get('backbone')} {m.get('image_size')}px, {m.get('dataset')}: {_scoring(cache, holdout)}"
+
+
+def _csv_text(rows: list[ProbeRow]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS)
+    w.writeheader()
+    for r in rows:
+        w.writerow(asdict(r))
+    return buf.getvalue()
+
+
+def read_probe_csv(path: str | Path) -> list[ProbeRow]:
+    """Rows of a ``probe.csv`` (what ``lesson`` and plots reuse)."""
+    with open(path, newline="") as f:
+        return [
+            ProbeRow(int(r["depth"]), r["layer"], int(r["width"]), r["head"],
+                     float(r["C"]) if r["C"] else None,
+                     float(r["accuracy"]), r["scored_on"], float(r["fit_seconds"]))
+            for r in csv.DictReader(f)
+        ]
+
+
+def plot_probe(rows: list[ProbeRow], best: ProbeRow, path: str | Path, title: str = "") -> Path:
+    """Accuracy against depth, one line per head, the best point marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    layers = [r.layer for r in sorted({r.depth: r for r in rows}.values(), key=lambda r: r.depth)]
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(layers) + 2), 4.5))
+    for head in dict.fromkeys(r.head for r in rows):
+        pts = sorted((r.depth, r.accuracy) for r in rows if r.head == head)
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=head)
+    ax.plot([best.depth], [best.accuracy], marker="*", markersize=18, color="crimson", linestyle="none",
+            label=f"best: {best.layer} + {best.head} ({best.accuracy:.3f})")
+    ax.set_xticks(range(len(layers)))
+    ax.set_xticklabels([_short(l) for l in layers], rotation=60, ha="right", fontsize=8)
+    ax.set_xlabel("layer (input side -> output)")
+    ax.set_ylabel("test accuracy" if best.scored_on == "test" else "held-out accuracy (train split)")
+    ax.set_title(title or "accuracy by layer", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
+    plt.close(fig)
+    return _write_atomic(Path(path), buf.getvalue())
+
+
+def _short(layer: str) -> str:
+    return layer.replace("_expand_relu", "").replace("_project_bn", "")
+
+
+def _print_table(rows, head_names, names, widths, best) -> None:
+    acc = {(r.layer, r.head): r.accuracy for r in rows}
+    lw = max(len(n) for n in names + ["layer"])
+    print(f"{'layer':<{lw}}  {'width':>5}  " + "  ".join(f"{h:>7}" for h in head_names))
+    for layer in names:
+        cells = "  ".join(f"{acc[(layer, h)]:>7.4f}" for h in head_names)
+        print(f"{layer:<{lw}}  {widths.get(layer, 0):>5}  {cells}")
+    C = f", C={best.C}" if best.C is not None else ""
+    what = "test accuracy" if best.scored_on == "test" else "held-out accuracy"
+    print(f"best layer: {best.layer} with {best.head}{C}: {what} {best.accuracy:.4f}")
+
+
+def _mkdir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FeatcacheError(f"cannot create {path} ({exc.strerror}); choose a writable --out") from None
+
+
+def _write_atomic(path: Path, data: bytes) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return path

@@ -1,0 +1,383 @@
+"""Your own photos, in class folders.
+
+Two layouts::
+
+    DIR/<class>/...                        one tree; --test-fraction F holds out a stratified test split
+    DIR/train/<class>/... + DIR/val/<class>/...   (or DIR/test/<class>/...): split already made
+
+Class names are the folder names, sorted. Files may sit in nested folders
+under their class folder; symbolic links are followed (each real folder once,
+so a link loop ends); names starting with "." (``.DS_Store``, ``._x.jpg``,
+``.ipynb_checkpoints``) are not part of the data set.
+
+``load`` scans every file once, in parallel: it hashes the bytes (the cache
+fingerprint) and decodes the file exactly as extraction will, so the split's
+rows (labels, paths) are known up front and match the stored features row for
+row. Files that cannot be decoded are skipped and listed (``DataSource.skipped``),
+or, with ``strict``, stop the run. Extraction decodes each batch in a thread
+pool (PIL releases the GIL) while the previous batch is embedded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import unicodedata
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import FeatcacheError
+from .base import DataSource, Split
+from .decode import UnreadableImage, decode_image
+
+# Identity of the pixel pipeline before ``Preprocess`` (decode_image at the
+# cache's image size); part of every split's digest, hence of the fingerprint.
+DECODER = "featcache.decode_image:v1:pil_rgb_first_frame_alpha_on_white_jpeg_draft_bilinear"
+SPLIT_FOLDERS = ("train", "val", "test")
+TEST_FOLDERS = ("val", "test")
+# A photo is never this big; reading such a file whole to hash it would only waste memory.
+MAX_FILE_BYTES = 512 * 1024 * 1024
+SCAN_CHUNK = 64  # files handed to the decoding threads at a time
+LAYOUT_HINT = "put each class's images in its own folder, DIR/<class>/*.jpg, or split them as DIR/train/<class>/ and DIR/val/<class>/"
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    """Decoding threads shared by scans and batch reads (PIL decodes without the GIL)."""
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1), thread_name_prefix="featcache-decode")
+    return _POOL
+
+
+@dataclass
+class _File:
+    rel: str  # path relative to the data set root, '/'-separated
+    label: int
+    folder: str  # the split folder it came from ('' for a single tree)
+    digest: str = ""
+    problem: str | None = None  # why it cannot be used; None when readable
+
+
+def load(
+    root: str | Path,
+    image_size: int,
+    test_fraction: float | None = None,
+    seed: int = 0,
+    strict: bool = False,
+    test_folder: str | None = None,
+    verbose: bool = False,
+) -> DataSource:
+    """Photos under ``root`` in class folders, decoded to ``image_size`` x ``image_size`` RGB.
+
+    ``test_fraction`` (0 < F < 1) splits a single tree into train and test,
+    stratified by class and seeded by ``seed``. ``test_folder`` ("val" or
+    "test") picks the test folder of a split tree that has both (and is
+    recorded in the source spec either way).
+    """
+    root = Path(root)
+    if not root.is_dir():
+        what = "is not a directory" if root.exists() else "not found"
+        raise FeatcacheError(f"image directory {what}: {root}; pass --images DIR with {LAYOUT_HINT}")
+    if int(image_size) < 1:
+        raise FeatcacheError(f"--image-size must be positive (got {image_size})")
+    image_size = int(image_size)
+    if test_fraction is not None and not 0 < test_fraction < 1:
+        raise FeatcacheError(f"--test-fraction must be between 0 and 1, e.g. 0.2 (got {test_fraction})")
+    if int(seed) < 0:
+        raise FeatcacheError(f"--seed must be 0 or more (got {seed})")
+
+    folders, test_folder = _layout(root, test_fraction, test_folder)
+    class_names, class_dirs, loose = _classes(root, folders)
+    files: list[_File] = []
+    skipped: list[tuple[str, str]] = [(rel, "not inside a class folder") for rel in loose]
+    for folder, dirs in class_dirs.items():
+        for label, name in enumerate(class_names):
+            found = list(_walk(dirs[name]))
+            if not found:
+                raise FeatcacheError(f"class folder {dirs[name]} is empty; add images of {name!r} to it or remove it")
+            files.extend(_File(_rel(p, root), label, folder, problem=problem) for p, problem in found)
+    files.sort(key=lambda f: f.rel)
+    _scan(root, files, image_size, verbose)
+
+    bad = [f for f in files if f.problem]
+    if bad and len(bad) == len(files):
+        raise FeatcacheError(f"none of the {len(files)} files under {root} could be read as an image ({_listing(bad)}); "
+                             "check that DIR holds JPEG, PNG, BMP or GIF photos")
+    if bad and strict:
+        raise FeatcacheError(f"--strict: {len(bad)} file(s) under {root} could not be read: {_listing(bad)}; "
+                             "fix or remove them, or drop --strict to skip them")
+    readable = Counter((f.folder, f.label) for f in files if not f.problem)
+    for folder, dirs in class_dirs.items():
+        for label, name in enumerate(class_names):
+            if not readable[folder, label]:
+                mine = [f for f in files if f.folder == folder and f.label == label]
+                raise FeatcacheError(f"class {name!r} has no readable images in {dirs[name]} ({_listing(mine)}); "
+                                     "add readable images or remove the folder")
+    skipped += [(f.rel, f.problem) for f in bad]
+    skipped = sorted((_printable(rel), why) for rel, why in skipped)
+
+    index = {f.rel: i for i, f in enumerate(files)}  # row of each file in the data set's sorted listing
+    good = [f for f in files if not f.problem]
+    if test_fraction is not None:
+        split_files = _stratified_split(good, test_fraction, seed, len(class_names))
+    else:
+        split_files = {"train": [f for f in good if f.folder == "train"], "test": [f for f in good if f.folder == test_folder]}
+    splits = {name: _split(name, root, fs, index, image_size) for name, fs in split_files.items()}
+
+    spec = {
+        "kind": "images",
+        "root": str(root.resolve()),
+        "image_size": image_size,
+        "test_fraction": test_fraction,
+        "seed": seed,
+        "strict": strict,
+        "test_folder": test_folder,
+    }
+    return DataSource(
+        name=_safe_name(root.resolve().name),
+        class_names=class_names,
+        splits=splits,
+        spec=spec,
+        default_image_size=image_size,  # the size the files are decoded at
+        skipped=skipped,
+    )
+
+
+def _layout(root: Path, test_fraction: float | None, test_folder: str | None) -> tuple[list[str], str | None]:
+    """The split folders to read ('' = the root is one tree) and which one is the test split."""
+    subdirs = {e.name for e in _entries(root) if e.is_dir()}
+    split_dirs = subdirs & set(SPLIT_FOLDERS)
+    if "train" not in subdirs:
+        if test_folder is not None:
+            raise FeatcacheError(f"{root} has no train/ folder although this cache was made from {root}/train and {root}/{test_folder}; "
+                                 "restore that layout")
+        if test_fraction is None:
+            if split_dirs:
+                raise FeatcacheError(f"{root} has {'/, '.join(sorted(split_dirs))}/ but no train/ folder; add DIR/train/<class>/ "
+                                     "or, for one tree of class folders, pass --test-fraction F")
+            if subdirs:
+                raise FeatcacheError(f"{root} is one tree of class folders without a test split; pass --test-fraction F "
+                                     "(e.g. 0.2) to hold out a stratified test split, or split it as DIR/train/ and DIR/val/")
+        return [""], None
+    others = subdirs - set(SPLIT_FOLDERS)
+    if others:
+        raise FeatcacheError(f"{root} mixes a train/ folder with other folders ({', '.join(sorted(others))}); "
+                             f"{LAYOUT_HINT}")
+    tests = [t for t in TEST_FOLDERS if t in subdirs]
+    if test_fraction is not None:
+        if tests:
+            raise FeatcacheError(f"{root} is already split into train/ and {tests[0]}/; drop --test-fraction")
+        return ["train"], None
+    if test_folder is not None:
+        if test_folder not in tests:
+            raise FeatcacheError(f"{root} has no {test_folder}/ folder; the cache was made with {root}/{test_folder} as its test split")
+        return ["train", test_folder], test_folder
+    if not tests:
+        raise FeatcacheError(f"{root} has a train/ folder but no val/ or test/ folder; add one, or pass --test-fraction F "
+                             "to hold out part of train/")
+    if len(tests) > 1:
+        raise FeatcacheError(f"{root} has both val/ and test/; featcache makes one test split: move one of them aside "
+                             "(or pass test_folder='val' or 'test' in the Python API)")
+    return ["train", tests[0]], tests[0]
+
+
+def _entries(folder: Path) -> list[os.DirEntry]:
+    try:
+        with os.scandir(folder) as it:
+            return sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+    except OSError as exc:
+        raise FeatcacheError(f"cannot list {folder} ({exc.strerror}); check its permissions") from None
+
+
+def _classes(root: Path, folders: list[str]) -> tuple[list[str], dict[str, dict[str, Path]], list[str]]:
+    """Sorted class names, each split folder's class directories, and files lying outside any class folder."""
+    per_folder: dict[str, dict[str, Path]] = {}
+    loose: list[str] = []
+    if folders != [""]:  # files beside train/ and val/
+        loose += [_rel(Path(e.path), root) for e in _entries(root) if not e.is_dir()]
+    for folder in folders:
+        base = root / folder if folder else root
+        dirs: dict[str, Path] = {}
+        for e in _entries(base):
+            if e.is_dir():
+                if not _utf8(e.name):
+                    raise FeatcacheError(f"class folder name {e.name!r} in {base} is not valid UTF-8; rename it")
+                # One spelling for names that differ only in Unicode normalization (macOS writes NFD).
+                dirs[unicodedata.normalize("NFC", e.name)] = Path(e.path)
+            else:
+                loose.append(_rel(Path(e.path), root))
+        where = f"{base}" + (" (the train/ folder)" if folder == "train" else "")
+        if not dirs:
+            raise FeatcacheError(f"{where} has no class folders; {LAYOUT_HINT}")
+        per_folder[folder] = dirs
+    names = sorted(per_folder[folders[0]])
+    for folder in folders[1:]:
+        if sorted(per_folder[folder]) != names:
+            a, b = set(names), set(per_folder[folder])
+            diff = "; ".join(x for x in (
+                f"only in {folders[0]}/: {', '.join(sorted(a - b))}" if a - b else "",
+                f"only in {folder}/: {', '.join(sorted(b - a))}" if b - a else "",
+            ) if x)
+            raise FeatcacheError(f"{folders[0]}/ and {folder}/ under {root} hold different class folders ({diff}); "
+                                 "give both splits the same classes")
+    if len(names) < 2:
+        raise FeatcacheError(f"{root} has a single class ({names[0]!r}); a classifier needs at least two class folders")
+    return names, per_folder, loose
+
+
+def _walk(folder: Path, seen: frozenset = frozenset()):
+    """(path, problem) for every visible file under ``folder``, following links, each real folder once."""
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return
+    key = (st.st_dev, st.st_ino)
+    if key in seen:  # a link back to a folder already being walked
+        return
+    for e in _entries(folder):
+        path = Path(e.path)
+        try:
+            if e.is_dir():
+                yield from _walk(path, seen | {key})
+            elif e.is_file():
+                yield path, None
+            elif e.is_symlink():
+                yield path, "broken symbolic link"
+            else:
+                yield path, "not a regular file"
+        except OSError as exc:
+            yield path, f"cannot read ({exc.strerror})"
+
+
+def _rel(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+        return True
+    except UnicodeEncodeError:  # undecodable bytes in a name come back as surrogates
+        return False
+
+
+def _read(path: Path) -> bytes:
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise UnreadableImage(f"{size / 2**20:.0f} MB is too large for a photo")
+    return path.read_bytes()
+
+
+def _check(root: Path, f: _File, image_size: int) -> tuple[str, str | None]:
+    """(sha256 of the bytes, problem or None): decodes exactly as extraction will."""
+    if f.problem:
+        return "", f.problem
+    if not _utf8(f.rel):
+        return "", "file name is not valid UTF-8; rename it"
+    try:
+        data = _read(root / f.rel)
+    except UnreadableImage as exc:
+        return "", str(exc)
+    except OSError as exc:
+        return "", f"cannot read ({exc.strerror})"
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        decode_image(io.BytesIO(data), image_size)
+    except UnreadableImage as exc:
+        return digest, str(exc)
+    return digest, None
+
+
+def _scan(root: Path, files: list[_File], image_size: int, verbose: bool) -> None:
+    bar = None
+    if verbose:
+        from .._lazy import keras
+
+        print(f"scanning {len(files)} files under {root} (hash and test-decode each)")
+        bar = keras().utils.Progbar(len(files), unit_name="file")
+    # In chunks, so that only a chunk is ever queued: Ctrl-C does not wait
+    # for the whole listing to be decoded by the pool's threads.
+    for start in range(0, len(files), SCAN_CHUNK):
+        chunk = files[start : start + SCAN_CHUNK]
+        for f, (digest, problem) in zip(chunk, _pool().map(lambda f: _check(root, f, image_size), chunk)):
+            f.digest, f.problem = digest, problem
+        if bar is not None:
+            bar.update(start + len(chunk))
+
+
+def _stratified_split(files: list[_File], fraction: float, seed: int, n_classes: int) -> dict[str, list[_File]]:
+    """Per class, round(fraction * n) files to test (keeping at least one in train), chosen by ``seed``."""
+    rng = np.random.default_rng(seed)
+    by_class: list[list[_File]] = [[] for _ in range(n_classes)]
+    for f in files:
+        by_class[f.label].append(f)
+    train, test = [], []
+    for mine in by_class:
+        n_test = min(round(fraction * len(mine)), len(mine) - 1)
+        chosen = set(rng.permutation(len(mine))[:n_test].tolist())
+        for i, f in enumerate(mine):
+            (test if i in chosen else train).append(f)
+    if not test:
+        raise FeatcacheError(f"--test-fraction {fraction} leaves no test image ({len(files)} readable images); "
+                             "use a larger fraction or add images")
+    return {"train": sorted(train, key=lambda f: f.rel), "test": sorted(test, key=lambda f: f.rel)}
+
+
+def _split(name: str, root: Path, files: list[_File], index: dict[str, int], image_size: int) -> Split:
+    rels = [f.rel for f in files]
+    digests = [f.digest for f in files]
+    labels = np.array([f.label for f in files], dtype=np.int64)
+    content = json.dumps([DECODER, image_size, [[f.rel, f.label, f.digest] for f in files]], separators=(",", ":"))
+
+    def read(start: int, stop: int) -> np.ndarray:
+        rows = range(start, stop)
+        return np.stack(list(_pool().map(lambda i: _decode_row(root, rels[i], digests[i], image_size), rows)))
+
+    return Split(
+        name=name,
+        labels=labels,
+        index=np.array([index[r] for r in rels], dtype=np.int64),
+        read=read,
+        digest=hashlib.sha256(content.encode()).hexdigest(),
+        paths=rels,
+    )
+
+
+def _decode_row(root: Path, rel: str, digest: str, image_size: int) -> np.ndarray:
+    """One file for extraction; it must still be the file the scan hashed."""
+    changed = f"{root / rel} changed on disk since it was scanned; re-run the command"
+    try:
+        data = _read(root / rel)
+    except (OSError, UnreadableImage):
+        raise FeatcacheError(f"{changed} (it can no longer be read)") from None
+    if hashlib.sha256(data).hexdigest() != digest:
+        raise FeatcacheError(changed)
+    try:
+        return decode_image(io.BytesIO(data), image_size)
+    except UnreadableImage as exc:  # the scan decoded these very bytes; only a broken decoder gets here
+        raise FeatcacheError(f"{root / rel} decoded in the scan but not now ({exc}); please report this") from None
+
+
+def _printable(rel: str) -> str:
+    """A file name that is not valid UTF-8, shown with its odd bytes escaped (it cannot be printed or stored as is)."""
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _listing(files: list[_File], limit: int = 5) -> str:
+    bad = [f for f in files if f.problem]
+    text = "; ".join(f"{_printable(f.rel)}: {f.problem}" for f in bad[:limit])
+    return text + (f"; and {len(bad) - limit} more" if len(bad) > limit else "")
+
+
+def _safe_name(name: str) -> str:
+    """The data set's name in default cache file names."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "images"

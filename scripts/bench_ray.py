@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""Benchmark: the Ray engine with 1 and 2 workers next to the local engine.
+
+In one run, on the same Fashion-MNIST images, real MobileNetV2 weights:
+  1. local engine: `featcache.extract` into a fresh cache;
+  2. Ray engine, 1 worker then 2 workers (each a fresh private Ray instance):
+     time to start Ray, time to the first written batch (actors importing
+     TensorFlow and building the network), steady images/s after that, and
+     images/s over the whole call;
+  3. Ray's own per-batch cost: the same batches through both engines with a
+     trivial mapper (no network), so only decode tasks, actor calls,
+     transfers and ordered delivery remain.
+
+    python scripts/bench_ray.py --weights ../shared/weights/mobilenet_v2_1.0_imagenet_no_top.weights.h5
+
+The machine's load average is printed with the figures: on a shared machine
+they are a lower bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+class Timeline:
+    """When the engine starts and when each batch is committed (CacheWriter.write); patched in for the benchmark only."""
+
+    def __init__(self):
+        from featcache import engines
+        from featcache.cache import CacheWriter
+
+        self.patched = [(CacheWriter, "write", CacheWriter.write), (engines, "get", engines.get)]
+        self.stamps: list[tuple[float, int]] = []
+        self.engine_start = 0.0
+
+    def __enter__(self):
+        (writer_cls, _, real_write), (engines, _, real_get) = self.patched
+
+        def write(writer, split, start, feats):
+            real_write(writer, split, start, feats)
+            self.stamps.append((time.perf_counter(), len(next(iter(feats.values())))))
+
+        def get(name, **options):
+            run = real_get(name, **options)
+
+            def timed_run(*a, **kw):
+                self.engine_start = time.perf_counter()
+                return run(*a, **kw)
+
+            return timed_run
+
+        writer_cls.write, engines.get = write, get
+        return self
+
+    def __exit__(self, *exc):
+        for owner, name, value in self.patched:
+            setattr(owner, name, value)
+
+
+def extract_run(engine: str, workers: int | None, args) -> dict:
+    import featcache
+    from featcache.engines import ray_engine
+
+    report: dict = {"engine": engine if workers is None else f"{engine}, {workers} worker{'s' * (workers > 1)}"}
+    if engine == "ray":
+        t = time.perf_counter()
+        ray = ray_engine.start_local(ray_engine._cores())
+        report["ray_init_s"] = round(time.perf_counter() - t, 2)
+    try:
+        with tempfile.TemporaryDirectory() as tmp, Timeline() as tl:
+            t0 = time.perf_counter()
+            res = featcache.extract(data_dir=args.data_dir, train_limit=args.n, test_limit=args.batch_size, weights=args.weights,
+                                    batch_size=args.batch_size, out=Path(tmp) / "c.h5", engine=engine, workers=workers, verbose=False)
+            wall = time.perf_counter() - t0
+    finally:
+        if engine == "ray":
+            ray.shutdown()
+    (t_first, n_first), t_last = tl.stamps[0], tl.stamps[-1][0]
+    report.update({
+        "images": res.images,
+        "driver_model_build_s": round(res.startup_seconds, 2),
+        "to_first_batch_s": round(t_first - tl.engine_start, 2),
+        "steady_images_per_s": round((res.images - n_first) / (t_last - t_first), 1),
+        "whole_call_images_per_s": round(res.images / wall, 1),
+        "whole_call_s": round(wall, 1),
+    })
+    return report
+
+
+class Trivial:
+    """A mapper without a network: what remains is the engine's own cost per batch."""
+
+    def __call__(self):
+        return lambda x: {"mean": x.reshape(len(x), -1).mean(axis=1, keepdims=True).astype("float32")}
+
+
+def per_batch_overhead(args) -> dict:
+    from featcache.engines import local, ray_engine
+    from featcache.sources import fashion_mnist
+    from featcache.tasks import plan
+
+    source = fashion_mnist.load(args.data_dir, train_limit=args.n, test_limit=args.batch_size)
+    batches = plan({s.name: len(s) for s in source.splits.values()}, {}, args.batch_size)
+
+    def read(b):
+        return source.splits[b.split].read(b.start, b.stop)
+
+    def per_batch(run, **kw) -> float:
+        # Seconds between consecutive delivered batches once the first is out:
+        # free of start-up costs.
+        stamps: list[float] = []
+        run(batches, read, Trivial(), lambda b, f: stamps.append(time.perf_counter()), **kw)
+        return (stamps[-1] - stamps[0]) / (len(stamps) - 1)
+
+    local_per = min(per_batch(local.run) for _ in range(2))
+    ray = ray_engine.start_local(ray_engine._cores())
+    try:
+        ray_per = min(per_batch(ray_engine.run, workers=1) for _ in range(2))
+    finally:
+        ray.shutdown()
+    return {"batches": len(batches), "local_ms_per_batch": round(1000 * local_per, 2), "ray_ms_per_batch": round(1000 * ray_per, 2)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--weights", required=True)
+    p.add_argument("--data-dir")
+    p.add_argument("-n", type=int, default=4096, help="training images to embed (plus one batch of test images)")
+    p.add_argument("--batch-size", type=int, default=64)
+    args = p.parse_args()
+
+    load_before = os.getloadavg()
+    runs = [extract_run("local", None, args), extract_run("ray", 1, args), extract_run("ray", 2, args)]
+    report = {"cpus": len(os.sched_getaffinity(0)), "load_average_before": [round(x, 1) for x in load_before],
+              "load_average_after": [round(x, 1) for x in os.getloadavg()], "runs": runs,
+              "trivial_mapper": per_batch_overhead(args)}
+    print(json.dumps(report, indent=2))
+    print(f"\n{'engine':<18}{'init s':>8}{'to 1st batch s':>16}{'steady img/s':>14}{'whole call img/s':>18}")
+    for r in runs:
+        print(f"{r['engine']:<18}{r.get('ray_init_s', 0):>8}{r['to_first_batch_s']:>16}{r['steady_images_per_s']:>14}{r['whole_call_images_per_s']:>18}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""Crafting image files for tests: class folders of tiny photos, and a huge JPEG that is small on disk."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+
+
+def write_image(path: Path, rgb: np.ndarray, fmt: str | None = None, **save_args) -> Path:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.asarray(rgb, dtype=np.uint8)).save(path, format=fmt, **save_args)
+    return path
+
+
+def class_image(label: int, i: int, size: int = 24) -> np.ndarray:
+    """A small RGB image whose colour says its class and whose noise makes it unique."""
+    rng = np.random.default_rng(1000 * label + i)
+    img = rng.integers(0, 40, size=(size, size, 3), dtype=np.uint8)
+    img[..., label % 3] += np.uint8(150 + 30 * (label // 3) % 90)
+    return img
+
+
+def make_class_tree(root: Path, counts: dict[str, int], ext: str = "png", size: int = 24, offset: int = 0) -> Path:
+    """``root/<class>/<class>_<i>.<ext>`` with ``counts[class]`` images each."""
+    for label, (name, n) in enumerate(sorted(counts.items())):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            write_image(root / name / f"{name}_{i + offset:03d}.{ext}", class_image(label, i + offset, size))
+    return root
+
+
+def flat_jpeg(path: Path, width: int, height: int) -> Path:
+    """A valid baseline grayscale JPEG of mid-gray, ``width`` x ``height``, about 2 bits per 8x8 block on disk.
+
+    Each block is coded as "DC difference 0, end of block" with one-bit Huffman
+    codes, so a 20000x20000 image takes 1.6 MB on disk (and no time to write)
+    while a decoder that expands it fully would need 400 MB.
+    """
+
+    def segment(marker: int, payload: bytes) -> bytes:
+        return struct.pack(">HH", marker, len(payload) + 2) + payload
+
+    one_symbol = bytes([1] + [0] * 15) + b"\x00"  # one code of length 1 for symbol 0
+    blocks = -(-width // 8) * -(-height // 8)
+    bits = 2 * blocks
+    data = bytearray(bits // 8)
+    if bits % 8:
+        data.append((1 << (8 - bits % 8)) - 1)  # pad the last byte with 1-bits
+    out = (
+        b"\xff\xd8"
+        + segment(0xFFDB, b"\x00" + bytes([1] * 64))
+        + segment(0xFFC0, struct.pack(">BHHB", 8, height, width, 1) + b"\x01\x11\x00")
+        + segment(0xFFC4, b"\x00" + one_symbol)
+        + segment(0xFFC4, b"\x10" + one_symbol)
+        + segment(0xFFDA, b"\x01\x01\x00\x00\x3f\x00")
+        + bytes(data)
+        + b"\xff\xd9"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(out)
+    return path
+
+
+def flat_png(path: Path, width: int, height: int) -> Path:
+    """A valid black grayscale PNG, ``width`` x ``height``, compressed row by row (tiny on disk)."""
+    import zlib
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    z = zlib.compressobj(1)
+    rows = bytes((1 + width) * 256)  # 256 rows of: filter byte 0, then black pixels
+    idat = b"".join(z.compress(rows[: (1 + width) * min(256, height - r)]) for r in range(0, height, 256)) + z.flush()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+        + chunk(b"IDAT", idat)
+        + chunk(b"IEND", b"")
+    )
+    return path

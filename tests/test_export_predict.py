@@ -1,0 +1,113 @@
+"""Exported models give the head's predictions on raw images; predict reads files and arrays."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import featcache
+from featcache.cli import main
+from featcache.heads import DenseHead, LogRegHead
+from featcache.heads.io import head_meta, save_head
+from featcache.sources import open_source
+
+from conftest import SHARED
+
+PHOTOS = ["cat.bmp", "grace_hopper.bmp", "hot_dog.jpg", "parrot.jpg"]
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory, real_weights, real_fashion_dir):
+    """A small real cache (300 train / 600 test Fashion-MNIST images, 96 px), both heads, both exported."""
+    tmp = tmp_path_factory.mktemp("real")
+    res = featcache.extract(data_dir=str(real_fashion_dir), train_limit=300, test_limit=600, weights=str(real_weights),
+                            out=tmp / "c.h5", verbose=False)
+    cache = featcache.open_cache(res.path)
+    X, y = cache.features("train"), cache.labels("train")
+    out = {"cache": cache, "weights": real_weights}
+    for name, head in (("keras", DenseHead(epochs=60)), ("logreg", LogRegHead())):
+        head.fit(X, y)
+        path = save_head(head, tmp / f"{name}.{'keras' if name == 'keras' else 'joblib'}", head_meta(cache, None, name, head))
+        # The logreg head finds the weights file through the path its metadata recorded (hash checked).
+        model = featcache.export(path, tmp / f"{name}_model.keras", weights=str(real_weights) if name == "keras" else None,
+                                 verbose=False)
+        out[name] = (head, path, model)
+    return out
+
+
+@pytest.mark.parametrize("name", ["keras", "logreg"])
+def test_exported_model_agrees_with_the_head_on_cached_features(real, name):
+    head, _, model_path = real[name]
+    cache = real["cache"]
+    model, meta = featcache.load_model(model_path)
+    assert meta["class_names"] == cache.class_names and meta["head"] == name
+    # Raw test images straight from the data source the cache was made from.
+    images = open_source(meta["source"]).splits["test"].read(0, cache.sizes["test"])
+    probs = model.predict(images[..., None], batch_size=100, verbose=0)
+    expected = head.predict_proba(cache.features("test"))
+    agree = np.mean(probs.argmax(1) == expected.argmax(1))
+    assert agree >= 0.999, f"{name}: only {agree:.4f} of the test images agree"
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(probs, expected, atol=2e-3)
+    # Better than chance by far, so the agreement is about a working classifier.
+    assert np.mean(probs.argmax(1) == cache.labels("test")) > 0.6
+
+
+def test_gray_rgb_and_any_size_inputs(real):
+    model, _ = featcache.load_model(real["keras"][2])
+    gray = open_source(real["cache"].meta["source"]).splits["test"].read(0, 8)[..., None]
+    p_gray = model.predict(gray, verbose=0)
+    np.testing.assert_allclose(model.predict(np.repeat(gray, 3, axis=-1), verbose=0), p_gray, atol=1e-6)
+    bigger = np.repeat(np.repeat(gray, 2, axis=1), 2, axis=2)  # 56x56, any size is resized to 96
+    assert model.predict(bigger, verbose=0).shape == p_gray.shape
+
+
+def test_predict_files_and_arrays(real, tmp_path, capsys):
+    model_path = real["keras"][2]
+    files = [str(SHARED / "images" / f) for f in PHOTOS]
+    assert main(["predict", str(model_path), *files, "--top-k", "2"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [l.split(":")[0] for l in lines] == files
+    names = real["cache"].class_names
+    for line in lines:
+        assert sum(n in line for n in names) >= 2
+
+    images = open_source(real["cache"].meta["source"]).splits["test"].read(0, 5)
+    np.save(tmp_path / "x.npy", images)
+    assert main(["predict", str(model_path), str(tmp_path / "x.npy"), files[0], "--top-k", "10", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert [g["input"] for g in got] == [f"{tmp_path / 'x.npy'}[{i}]" for i in range(5)] + [files[0]]
+    model, _ = featcache.load_model(model_path)
+    probs = model.predict(images[..., None], verbose=0)
+    for g, p in zip(got, probs):
+        ranked = [t["probability"] for t in g["top"]]
+        assert ranked == sorted(ranked, reverse=True) and sum(ranked) == pytest.approx(1.0, abs=1e-4)
+        assert g["top"][0]["class"] == names[int(p.argmax())]
+        assert g["top"][0]["probability"] == pytest.approx(float(p.max()), abs=1e-5)
+
+
+def _one_line_error(capsys, argv, message):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_predict_bad_input(real, tmp_path, capsys):
+    model = str(real["keras"][2])
+    not_image = tmp_path / "notes.png"
+    not_image.write_text("these are not pixels")
+    _one_line_error(capsys, ["predict", model, str(not_image)], f"{not_image}: ")  # the decoder's reason follows
+    _one_line_error(capsys, ["predict", model, str(not_image)], "pass image files (PNG, JPEG, BMP, GIF, ...)")
+    _one_line_error(capsys, ["predict", model, str(tmp_path / "gone.jpg")], "image file not found")
+    _one_line_error(capsys, ["predict", str(tmp_path / "none.keras"), str(not_image)], "model file not found")
+    _one_line_error(capsys, ["predict", str(real["keras"][1]), str(not_image)], "it is a head: export it first")
+    np.save(tmp_path / "f.npy", np.zeros((2, 28, 28), np.float32))
+    _one_line_error(capsys, ["predict", model, str(tmp_path / "f.npy")], "not pixels 0..255")
+    np.save(tmp_path / "s.npy", np.zeros((2, 28, 28, 4), np.uint8))
+    _one_line_error(capsys, ["predict", model, str(tmp_path / "s.npy")], "holds an array of shape (2, 28, 28, 4)")
+    _one_line_error(capsys, ["predict", model, str(SHARED / "images" / PHOTOS[0]), "--top-k", "11"], "use 1..10")
+    _one_line_error(capsys, ["export", str(real["keras"][1]), "--out", str(tmp_path / "m.h5")], "use --out")

@@ -1,0 +1,218 @@
+"""Fine-tuning through the end-to-end path: what trains, what stays, what it refuses."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import featcache
+from featcache.cli import main
+from featcache.errors import FeatcacheError
+from featcache.heads import DenseHead, LogRegHead
+from featcache.heads.io import head_meta, load_head, save_head
+from featcache.subsets import stratified_subset
+
+from conftest import make_fashion_dir
+
+
+def _head(tmp: Path, weights: str, *, n_train: int = 60, size: int = 32, train_size: int | None = None,
+          kind: str = "keras", epochs: int = 3) -> Path:
+    """A head trained in-process on a small synthetic cache, optionally on a recorded stratified subset."""
+    data = make_fashion_dir(tmp / "fmnist", n_train=n_train, n_test=30)
+    res = featcache.extract(data_dir=str(data), weights=weights, image_size=size, out=tmp / "c.h5", verbose=False)
+    cache = featcache.open_cache(res.path)
+    X, y = cache.features("train"), cache.labels("train")
+    rows = stratified_subset(y, train_size, seed=1) if train_size else np.arange(len(y))
+    head = DenseHead(epochs=epochs, early_stopping=False) if kind == "keras" else LogRegHead()
+    head.fit(X[rows], y[rows])
+    meta = head_meta(cache, None, kind, head)
+    if train_size:
+        meta.update(train_size=train_size, seed=1)
+    return save_head(head, tmp / ("head.keras" if kind == "keras" else "head.joblib"), meta)
+
+
+@pytest.fixture(scope="module")
+def real_head(tmp_path_factory, real_weights) -> Path:
+    """Real MobileNetV2 weights on synthetic stripes: the head learns them, so validation means something."""
+    return _head(tmp_path_factory.mktemp("real"), str(real_weights), size=48, train_size=50, epochs=200)
+
+
+def _weights_by_layer(model) -> dict[str, list[np.ndarray]]:
+    base = model.get_layer("base")
+    out = {f"base/{l.name}": [np.array(w) for w in l.get_weights()] for l in base.layers if l.weights}
+    out["head_logits"] = [np.array(w) for w in model.get_layer("head_logits").get_weights()]
+    return out
+
+
+def test_one_epoch_changes_only_the_unfrozen_layers(real_head, real_weights, tmp_path, capsys):
+    from featcache.exporting import end_to_end_from_head
+    from featcache.exported import load_model
+
+    est, meta = load_head(real_head)
+    before, _ = end_to_end_from_head(est, meta, str(real_weights))
+    before_w = _weights_by_layer(before)
+    unfreeze = 12
+    res = featcache.finetune(real_head, weights=str(real_weights), unfreeze=unfreeze, learning_rate=1e-3, epochs=1,
+                             batch_size=16, keep_best=False, out=tmp_path / "ft.keras")
+    printed = capsys.readouterr().out
+    assert f"trainable {res.params['trainable']:,}" in printed and "epoch 1/1: val accuracy" in printed
+    # The head's recorded stratified subset of 50 rows: 40 train, the last 10 for validation.
+    assert (res.train_images, res.val_images) == (40, 10)
+
+    model, mmeta = load_model(res.path)
+    after_w = _weights_by_layer(model)
+    base_layers = before.get_layer("base").layers
+    last = {l.name for l in base_layers[-unfreeze:]}
+    changed = {name for name in before_w if any(not np.array_equal(a, b) for a, b in zip(before_w[name], after_w[name]))}
+    expected = {f"base/{l.name}" for l in base_layers[-unfreeze:] if l.weights and type(l).__name__ != "BatchNormalization"}
+    assert expected and changed == expected | {"head_logits"}
+    assert set(res.unfrozen_layers) == {n.split("/", 1)[1] for n in expected} <= last
+    # BatchNormalization: moving statistics and gamma/beta identical, also inside the unfrozen range.
+    bn = [l.name for l in base_layers if type(l).__name__ == "BatchNormalization"]
+    assert any(n in last for n in bn)
+    for n in bn:
+        for a, b in zip(before_w[f"base/{n}"], after_w[f"base/{n}"]):
+            np.testing.assert_array_equal(a, b)
+    # Trainable parameters: exactly the unfrozen non-BN layers plus the head.
+    n_expected = sum(int(np.prod(w.shape)) for name in expected | {"head_logits"} for w in after_w[name])
+    assert res.params["trainable"] == n_expected
+    assert mmeta["finetune"]["unfreeze"] == unfreeze and mmeta["class_names"] == meta["class_names"]
+
+
+def test_worse_fine_tuning_keeps_the_frozen_head_and_says_so(real_head, real_weights, tmp_path, capsys):
+    from featcache.exporting import end_to_end_from_head
+    from featcache.exported import load_model
+
+    est, meta = load_head(real_head)
+    before, _ = end_to_end_from_head(est, meta, str(real_weights))
+    # A learning rate 100,000x too large wrecks the unfrozen layers at once.
+    res = featcache.finetune(real_head, weights=str(real_weights), unfreeze=40, learning_rate=1.0, epochs=2, patience=1,
+                             batch_size=8, out=tmp_path / "ft.keras")
+    out = capsys.readouterr().out
+    assert res.frozen_val_accuracy >= 0.7, "the head should have learned the stripes"
+    assert not res.improved and res.best_epoch == 0 and len(res.epochs) == 1  # patience 1: stopped after one bad epoch
+    assert res.epochs[0]["val_accuracy"] < res.frozen_val_accuracy
+    assert "FINE-TUNING MADE VALIDATION WORSE" in out and "kept the frozen head's weights" in out
+    model, _ = load_model(res.path)
+    for name, ws in _weights_by_layer(before).items():
+        for a, b in zip(ws, _weights_by_layer(model)[name]):
+            np.testing.assert_array_equal(a, b)
+    assert res.test_accuracy == pytest.approx(res.frozen_test_accuracy)
+
+
+@pytest.fixture(scope="module")
+def tiny_head(tmp_path_factory) -> Path:
+    """For checks that stop before training (not to be modified)."""
+    return _head(tmp_path_factory.mktemp("tiny"), "random", n_train=40)
+
+
+def _one_line_error(capsys, argv: list[str], message: str) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--unfreeze", "-1"], "--unfreeze must be 0 or more"),
+        (["--unfreeze", "1000"], "more than the 154 layers of the base; use 0..154"),
+        (["--lr", "0"], "--lr must be a positive number"),
+        (["--lr=-1e-5"], "--lr must be a positive number"),
+        (["--lr", "nan"], "--lr must be a positive number"),
+        (["--out", "model.h5"], "use --out model.keras"),
+    ],
+)
+def test_bad_settings(tiny_head, capsys, args, message):
+    _one_line_error(capsys, ["finetune", str(tiny_head), *args], message)
+
+
+def test_missing_and_unreadable_heads(tmp_path, capsys):
+    _one_line_error(capsys, ["finetune", str(tmp_path / "nope.keras")], "head file not found")
+    junk = tmp_path / "junk.keras"
+    junk.write_bytes(b"PK\x03\x04 not really")
+    _one_line_error(capsys, ["finetune", str(junk)], "not a readable featcache head")
+    _one_line_error(capsys, ["export", str(junk), "--out", str(tmp_path / "m.keras")], "not a readable featcache head")
+
+
+def test_data_source_gone(tmp_path, capsys):
+    head = _head(tmp_path, "random", n_train=40)
+    shutil.rmtree(tmp_path / "fmnist")
+    _one_line_error(capsys, ["finetune", str(head)], "the images the head was trained on are no longer available (data directory not found")
+
+
+def test_logreg_head_is_refused(tmp_path, capsys):
+    head = _head(tmp_path, "random", n_train=40, kind="logreg")
+    _one_line_error(capsys, ["finetune", str(head)], "fine-tuning starts from a trained Keras head")
+
+
+def test_weights_file_must_be_the_heads(tiny_head, tmp_path, capsys, real_weights):
+    est, meta = load_head(tiny_head)
+    pinned = save_head(est, tmp_path / "pinned.keras", {**meta, "weights": "sha256:" + "ab" * 32})
+    _one_line_error(capsys, ["finetune", str(pinned)], "pass that same file with --weights PATH")
+    _one_line_error(capsys, ["finetune", str(pinned), "--weights", str(real_weights)], "is not what the head was trained with")
+    _one_line_error(capsys, ["export", str(pinned), "--weights", str(real_weights), "--out", str(tmp_path / "m.keras")],
+                    "is not what the head was trained with")
+    # A random-weights head refuses a weights file too.
+    _one_line_error(capsys, ["finetune", str(tiny_head), "--weights", str(real_weights)], "or leave --weights out (random)")
+    _one_line_error(capsys, ["finetune", str(pinned), "--weights", str(tmp_path / "missing.h5")], "weights file not found")
+
+
+def test_api_mirrors_cli(tiny_head, tmp_path):
+    with pytest.raises(FeatcacheError, match="--unfreeze must be 0 or more"):
+        featcache.finetune(tiny_head, unfreeze=-3)
+    with pytest.raises(FeatcacheError, match="more than the 154 layers"):
+        featcache.finetune(tiny_head, unfreeze=155, verbose=False)
+    assert not (tmp_path / "home" / "models").exists()  # nothing written by a refused run
+
+
+def test_images_stream_raw_in_batches_with_a_new_order_each_epoch(fashion_dir):
+    from featcache.finetuning import image_dataset, training_rows
+    from featcache.sources import open_source
+
+    split = open_source({"kind": "fashion_mnist", "data_dir": str(fashion_dir)}).splits["train"]
+    train, val = training_rows({}, split.labels, 0.2)
+    assert list(val) == list(range(38, 48)) and len(train) == 38  # the last 20%, as Keras's validation_split
+    ds = image_dataset(split, train, 16, shuffle_seed=3)
+    epochs = [[(x.numpy(), y.numpy()) for x, y in ds] for _ in range(2)]
+    assert [len(y) for _, y in epochs[0]] == [16, 16, 6]
+    x, y = epochs[0][0]
+    assert x.dtype == np.uint8 and x.shape == (16, 28, 28, 1)  # raw pixels: preprocessing happens in the model
+    order = [np.concatenate([y for _, y in e]) for e in epochs]
+    images = [np.concatenate([x.reshape(len(x), -1) for x, _ in e]) for e in epochs]
+    raw = split.read(0, 48).reshape(48, -1)
+    # Every training image exactly once per epoch, in a different order each epoch.
+    for imgs in images:
+        assert sorted(map(bytes, imgs)) == sorted(map(bytes, raw[train]))
+    assert not np.array_equal(images[0], images[1])
+    again = [np.concatenate([y.numpy() for _, y in image_dataset(split, train, 16, shuffle_seed=3)])]
+    assert np.array_equal(again[0], order[0])  # reproducible from the seed
+
+
+def test_data_that_changed_since_extraction_is_refused(tmp_path, capsys):
+    head = _head(tmp_path, "random", n_train=40)
+    make_fashion_dir(tmp_path / "fmnist", n_train=40, n_test=30, seed=7)  # same files, other pixels
+    _one_line_error(capsys, ["finetune", str(head)], "changed since the head's cache was extracted (split(s) test, train differ)")
+
+
+def test_class_folder_photos_fine_tune_export_and_predict(tmp_path, capsys):
+    """The same path on RGB photos in class folders (random weights: plumbing only)."""
+    from tests.imagefiles import make_class_tree
+
+    root = make_class_tree(tmp_path / "photos", {"ants": 12, "bees": 12}, ext="jpg", size=40)
+    res = featcache.extract(images=str(root), test_fraction=0.25, weights="random", image_size=32, out=tmp_path / "c.h5", verbose=False)
+    cache = featcache.open_cache(res.path)
+    head = DenseHead(epochs=3, early_stopping=False).fit(cache.features("train"), cache.labels("train"))
+    head_path = save_head(head, tmp_path / "h.keras", head_meta(cache, None, "keras", head))
+    r = featcache.finetune(head_path, unfreeze=5, epochs=1, batch_size=4, out=tmp_path / "ft.keras", verbose=False)
+    assert (r.train_images + r.val_images, r.test_accuracy is not None) == (cache.sizes["train"], True)
+    photo = next((root / "bees").glob("*.jpg"))
+    assert main(["predict", str(r.path), str(photo), "--top-k", "2", "--json"]) == 0
+    import json
+
+    got = json.loads(capsys.readouterr().out)
+    assert {t["class"] for t in got[0]["top"]} == {"ants", "bees"}

@@ -1,0 +1,368 @@
+"""Class-folder photos: layouts, splits, unreadable and odd files, streaming reads, extraction and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+import featcache
+from featcache.cli import main
+from featcache.errors import FeatcacheError
+from featcache.sources import images, open_source
+from featcache.sources.decode import decode_image
+from tests.imagefiles import class_image, flat_jpeg, flat_png, make_class_tree, write_image
+
+TINY = dict(weights="random", image_size=32, verbose=False)
+
+
+def split_tree(root: Path, train: dict[str, int], test: dict[str, int], test_name: str = "val") -> Path:
+    make_class_tree(root / "train", train)
+    make_class_tree(root / test_name, test, offset=100)
+    return root
+
+
+def truncated_jpeg(path: Path) -> Path:
+    write_image(path, class_image(0, 7, 64), "JPEG", quality=90)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+# ---------------------------------------------------------------- layouts
+
+
+def test_one_tree_split_by_fraction_is_stratified_and_seeded(tmp_path):
+    root = make_class_tree(tmp_path / "photos", {"cats": 10, "dogs": 20, "birds": 5})
+    src = images.load(root, 32, test_fraction=0.2, seed=1)
+    assert src.class_names == ["birds", "cats", "dogs"]  # sorted folder names
+    train, test = src.splits["train"], src.splits["test"]
+    assert np.bincount(test.labels).tolist() == [1, 2, 4] and np.bincount(train.labels).tolist() == [4, 8, 16]
+    assert not set(train.paths) & set(test.paths) and len(train) + len(test) == 35
+    for split in (train, test):  # labels follow the folder of each stored path
+        assert [src.class_names[y] for y in split.labels] == [p.split("/")[0] for p in split.paths]
+        assert split.paths == sorted(split.paths)
+    assert images.load(root, 32, test_fraction=0.2, seed=1).splits["test"].paths == test.paths
+    assert images.load(root, 32, test_fraction=0.2, seed=2).splits["test"].paths != test.paths
+    assert src.spec == {"kind": "images", "root": str(root.resolve()), "image_size": 32, "test_fraction": 0.2,
+                        "seed": 1, "strict": False, "test_folder": None}
+
+
+def test_split_folders_become_train_and_test(tmp_path):
+    root = split_tree(tmp_path / "hym", {"ants": 3, "bees": 4}, {"ants": 2, "bees": 2})
+    src = images.load(root, 32)
+    assert list(src.splits) == ["train", "test"] and src.spec["test_folder"] == "val"
+    assert src.splits["test"].paths == ["val/ants/ants_100.png", "val/ants/ants_101.png", "val/bees/bees_100.png", "val/bees/bees_101.png"]
+    assert src.splits["train"].labels.tolist() == [0, 0, 0, 1, 1, 1, 1]
+    # index: the row of each file in the whole sorted listing, unique across splits
+    idx = np.concatenate([src.splits["train"].index, src.splits["test"].index])
+    assert sorted(idx.tolist()) == list(range(11))
+    # a test/ folder works the same, and the cache's spec reopens the same rows
+    other = split_tree(tmp_path / "t", {"a": 2, "b": 2}, {"a": 1, "b": 1}, test_name="test")
+    assert images.load(other, 32).spec["test_folder"] == "test"
+    again = open_source(src.spec)
+    assert again.splits["test"].paths == src.splits["test"].paths and again.digest == src.digest
+
+
+def test_train_folder_alone_can_be_split_by_fraction(tmp_path):
+    root = tmp_path / "d"
+    make_class_tree(root / "train", {"a": 5, "b": 5})
+    with pytest.raises(FeatcacheError, match="no val/ or test/ folder; add one, or pass --test-fraction"):
+        images.load(root, 32)
+    src = images.load(root, 32, test_fraction=0.4)
+    assert len(src.splits["test"]) == 4 and src.splits["test"].paths[0].startswith("train/")
+
+
+@pytest.mark.parametrize(
+    "setup, kwargs, message",
+    [
+        (lambda r: None, {}, "image directory not found"),
+        (lambda r: r.mkdir(), {"test_fraction": 0.2}, "has no class folders"),
+        (lambda r: (r.mkdir(), write_image(r / "x.png", class_image(0, 0))), {"test_fraction": 0.2}, "has no class folders"),
+        (lambda r: r.write_text("a file"), {}, "image directory is not a directory"),
+        (lambda r: make_class_tree(r, {"a": 3, "b": 3}), {}, "pass --test-fraction F"),
+        (lambda r: make_class_tree(r, {"only": 4}), {"test_fraction": 0.5}, r"single class \('only'\)"),
+        (lambda r: (make_class_tree(r, {"a": 3, "b": 3}), (r / "c").mkdir()), {"test_fraction": 0.3}, "class folder .*c is empty"),
+        (lambda r: split_tree(r, {"a": 2, "b": 2}, {"a": 1, "c": 1}), {}, r"different class folders \(only in train/: b; only in val/: c\)"),
+        (lambda r: (split_tree(r, {"a": 2, "b": 2}, {"a": 1, "b": 1}), make_class_tree(r / "test", {"a": 1, "b": 1})), {}, "both val/ and test/"),
+        (lambda r: (split_tree(r, {"a": 2, "b": 2}, {"a": 1, "b": 1}), make_class_tree(r / "extra", {"a": 1})), {}, r"mixes a train/ folder with other folders \(extra\)"),
+        (lambda r: split_tree(r, {"a": 2, "b": 2}, {"a": 1, "b": 1}), {"test_fraction": 0.2}, "already split into train/ and val/; drop --test-fraction"),
+        (lambda r: make_class_tree(r / "val", {"a": 1, "b": 1}), {}, "no train/ folder"),
+        (lambda r: make_class_tree(r, {"a": 1, "b": 1}), {"test_fraction": 0.3}, "leaves no test image"),
+        (lambda r: make_class_tree(r, {"a": 3, "b": 3}), {"test_fraction": 1.5}, "between 0 and 1"),
+        (lambda r: make_class_tree(r, {"a": 3, "b": 3}), {"test_fraction": 0.5, "seed": -1}, "--seed must be 0 or more"),
+    ],
+    ids=["missing", "empty", "files-only", "not-a-dir", "no-split", "single-class", "empty-class", "class-mismatch",
+         "val-and-test", "mixed", "fraction-on-split", "no-train", "fraction-too-small", "bad-fraction", "negative-seed"],
+)
+def test_bad_layouts_are_clear_errors(tmp_path, setup, kwargs, message):
+    root = tmp_path / "data"
+    setup(root)
+    with pytest.raises(FeatcacheError, match=message) as err:
+        images.load(root, 32, **kwargs)
+    assert "\n" not in str(err.value)
+
+
+# ---------------------------------------------------------------- odd and unreadable files
+
+
+def test_odd_files_are_skipped_listed_or_ignored(tmp_path):
+    root = make_class_tree(tmp_path / "d", {"cats": 4, "dogs": 4})
+    (root / "cats" / "notes.txt").write_text("not an image")
+    (root / "cats" / "empty.jpg").write_bytes(b"")
+    truncated_jpeg(root / "dogs" / "dogs_001b.jpg")  # sorts between good files: rows must still line up
+    (root / "README.md").write_text("about this data")  # beside the class folders
+    (root / "cats" / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")  # hidden: not part of the data set
+    write_image(root / "cats" / ".ipynb_checkpoints" / "x.png", class_image(0, 50))
+    src = images.load(root, 32, test_fraction=0.25)
+    skipped = dict(src.skipped)
+    assert set(skipped) == {"cats/notes.txt", "cats/empty.jpg", "dogs/dogs_001b.jpg", "README.md"}
+    assert "format not recognized" in skipped["cats/notes.txt"]
+    assert "truncated" in skipped["dogs/dogs_001b.jpg"]
+    assert skipped["README.md"] == "not inside a class folder"
+    stored = src.splits["train"].paths + src.splits["test"].paths
+    assert len(stored) == 8 and not any("/." in p or p.startswith(".") for p in stored)
+    with pytest.raises(FeatcacheError, match=r"--strict: 3 file\(s\) .* could not be read: .*cats/empty.jpg.*drop --strict"):
+        images.load(root, 32, test_fraction=0.25, strict=True)
+
+
+def test_every_file_unreadable(tmp_path):
+    root = tmp_path / "d"
+    for c in ("a", "b"):
+        (root / c).mkdir(parents=True)
+        (root / c / "x.jpg").write_text("nope")
+    with pytest.raises(FeatcacheError, match="none of the 2 files under .* could be read as an image"):
+        images.load(root, 32, test_fraction=0.5)
+
+
+def test_class_without_readable_images(tmp_path):
+    root = make_class_tree(tmp_path / "d", {"a": 3})
+    truncated_jpeg(root / "b" / "only.jpg")
+    with pytest.raises(FeatcacheError, match=r"class 'b' has no readable images in .*b \(b/only.jpg: cannot decode"):
+        images.load(root, 32, test_fraction=0.3)
+
+
+def test_symlinks_nested_folders_and_loops(tmp_path):
+    root = make_class_tree(tmp_path / "d", {"a": 2, "b": 2})
+    outside = write_image(tmp_path / "elsewhere" / "pic.png", class_image(1, 9))
+    (root / "b" / "linked.png").symlink_to(outside)
+    (root / "b" / "broken.png").symlink_to(tmp_path / "gone.png")
+    write_image(root / "a" / "2019" / "summer" / "deep.png", class_image(0, 9))
+    (root / "a" / "2019" / "loop").symlink_to(root / "a", target_is_directory=True)
+    (root / "c").symlink_to(make_class_tree(tmp_path / "lib", {"c": 2}) / "c", target_is_directory=True)
+    src = images.load(root, 32, test_fraction=0.4, seed=0)
+    paths = dict(zip(src.splits["train"].paths + src.splits["test"].paths,
+                     np.concatenate([src.splits["train"].labels, src.splits["test"].labels]).tolist()))
+    assert src.class_names == ["a", "b", "c"]
+    assert paths["a/2019/summer/deep.png"] == 0 and paths["b/linked.png"] == 1 and paths["c/c_000.png"] == 2
+    assert dict(src.skipped) == {"b/broken.png": "broken symbolic link"}
+    assert not any("loop" in p for p in paths)  # the link back to a/ is not walked again
+
+
+def test_names_with_spaces_and_non_ascii(tmp_path):
+    root = tmp_path / "mes photos"
+    write_image(root / "chats noirs" / "café au lait 1.png", class_image(0, 1))
+    write_image(root / "chats noirs" / "été 2.png", class_image(0, 2))
+    write_image(root / "ñandú" / "日本 の 鳥.png", class_image(1, 1))
+    write_image(root / "ñandú" / "emoji 🐦.png", class_image(1, 2))
+    bad = os.fsencode(root / "ñandú") + b"/latin1 \xe9t\xe9.png"  # not valid UTF-8
+    with open(bad, "wb") as f:
+        f.write((root / "ñandú" / "emoji 🐦.png").read_bytes())
+    src = images.load(root, 32, test_fraction=0.5)
+    assert src.class_names == ["chats noirs", "ñandú"]
+    assert sorted(src.splits["train"].paths + src.splits["test"].paths) == [
+        "chats noirs/café au lait 1.png", "chats noirs/été 2.png", "ñandú/emoji 🐦.png", "ñandú/日本 の 鳥.png"]
+    assert src.skipped == [("ñandú/latin1 \\xe9t\\xe9.png", "file name is not valid UTF-8; rename it")]
+    assert src.name == "mes_photos"
+
+
+def test_huge_images_downscale_or_are_refused_without_exhausting_memory(tmp_path):
+    root = make_class_tree(tmp_path / "d", {"a": 2, "b": 2})
+    flat_jpeg(root / "a" / "huge.jpg", 20000, 20000)  # 400 megapixels, 1.6 MB on disk
+    flat_png(root / "b" / "huge.png", 20000, 20000)
+    probe = (
+        "import sys, json; from featcache.sources import images; "
+        "peak_rss_mb = lambda: int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0]) / 1024; "
+        "src = images.load(sys.argv[1], 64, test_fraction=0.3); "
+        "split = next(s for s in src.splits.values() if 'a/huge.jpg' in s.paths); "
+        "row = split.paths.index('a/huge.jpg'); x = split.read(row, row + 1); "
+        "print(json.dumps({'skipped': src.skipped, 'shape': x.shape, 'gray': int(x.mean()), "
+        "'rss_mb': peak_rss_mb()}))"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe, str(root)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout)
+    assert got["shape"] == [1, 64, 64, 3] and got["gray"] == 128  # the JPEG, decoded at 1/8 scale then resized
+    assert got["skipped"] == [["b/huge.png", "20000x20000 pixels is too large to decode safely (limit 64,000,000); downscale it first"]]
+    # VmHWM, not ru_maxrss: the latter survives exec, so a child of a big pytest process would inherit its peak
+    assert got["rss_mb"] < 250, got  # a full decode alone would take 1.2 GB (RGB)
+
+
+# ---------------------------------------------------------------- reading batches
+
+
+def test_read_decodes_only_the_batch_in_parallel(tmp_path, monkeypatch):
+    root = make_class_tree(tmp_path / "d", {"a": 8, "b": 8}, size=40)
+    src = images.load(root, 24, test_fraction=0.25)
+    train = src.splits["train"]
+    x = train.read(2, 7)
+    assert x.shape == (5, 24, 24, 3) and x.dtype == np.uint8
+    np.testing.assert_array_equal(x[0], decode_image(root / train.paths[2], 24))
+
+    threads, calls = set(), []
+
+    def slow_decode(f, size):
+        calls.append(size)
+        threads.add(threading.get_ident())
+        time.sleep(0.05)
+        return np.zeros((size, size, 3), np.uint8)
+
+    monkeypatch.setattr(images, "decode_image", slow_decode)
+    monkeypatch.setattr(images, "_POOL", None)
+    monkeypatch.setattr(images.os, "cpu_count", lambda: 4)
+    train.read(0, 8)
+    assert len(calls) == 8 and len(threads) > 1
+
+
+def test_a_file_changed_after_the_scan_is_an_error_not_wrong_features(tmp_path):
+    root = make_class_tree(tmp_path / "d", {"a": 3, "b": 3})
+    src = images.load(root, 32, test_fraction=0.3)
+    first = src.splits["train"].paths[0]
+    write_image(root / first, class_image(1, 77))
+    with pytest.raises(FeatcacheError, match="changed on disk since it was scanned; re-run"):
+        src.splits["train"].read(0, 2)
+
+
+# ---------------------------------------------------------------- extraction and CLI
+
+
+def test_extraction_rows_match_paths_labels_and_features(tmp_path, capsys):
+    """Each stored row is the embedding of the file named by the stored path."""
+    from featcache.backbones import get_backbone
+    from featcache.extractor import build_extractor, compiled
+
+    root = make_class_tree(tmp_path / "d", {"cats": 5, "dogs": 4}, ext="jpg", size=50)
+    truncated_jpeg(root / "cats" / "cats_002b.jpg")
+    write_image(root / "dogs" / "gray.png", class_image(1, 40)[..., 0])  # grayscale file -> RGB
+    res = featcache.extract(images=str(root), test_fraction=0.3, seed=3, weights="random", image_size=32, batch_size=4)
+    out = capsys.readouterr().out
+    assert "skipped 1 file(s), listed in the cache ('featcache info'): cats/cats_002b.jpg (cannot decode" in out
+    assert "1 file(s) skipped" in out and res.images == 10 and res.skipped[0][0] == "cats/cats_002b.jpg"
+    cache = featcache.open_cache(res.path)
+    assert cache.class_names == ["cats", "dogs"] and cache.meta["dataset"] == "d"
+    assert cache.meta["source"]["kind"] == "images" and cache.meta["skipped"] == [list(s) for s in res.skipped]
+    model = compiled(build_extractor(get_backbone("mobilenet_v2"), "random", 32, ["out_relu"], (32, 32, 3)))
+    for split in ("train", "test"):
+        paths = cache.paths(split)
+        assert [cache.class_names[y] for y in cache.labels(split)] == [p.split("/")[0] for p in paths]
+        want = model(np.stack([decode_image(root / p, 32) for p in paths]))[0]
+        np.testing.assert_allclose(cache.features(split), want, atol=1e-4)
+    assert sorted(cache.paths("train") + cache.paths("test")) == sorted(
+        p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and p.name != "cats_002b.jpg")
+
+
+def test_cache_identity_covers_file_bytes_and_decode_size(tmp_path, capsys):
+    root = make_class_tree(tmp_path / "d", {"a": 3, "b": 3})
+    a = featcache.extract(images=str(root), test_fraction=0.3, **TINY)
+    assert featcache.extract(images=str(root), test_fraction=0.3, **TINY).hit
+    b = featcache.extract(images=str(root), test_fraction=0.3, **{**TINY, "image_size": 40})
+    write_image(root / "a" / "a_000.png", class_image(1, 5))  # same name, other pixels
+    c = featcache.extract(images=str(root), test_fraction=0.3, **TINY)
+    d = featcache.extract(images=str(root), test_fraction=0.3, seed=5, **TINY)
+    assert not c.hit and len({a.path, b.path, c.path, d.path}) == 4
+    assert featcache.open_cache(b.path).meta["source"]["image_size"] == 40
+    # a source opened at one size cannot be extracted at another (it would be resized twice)
+    src = images.load(root, 32, test_fraction=0.3)
+    with pytest.raises(FeatcacheError, match="decodes its images at 32px but --image-size is 48"):
+        featcache.extract(source=src, weights="random", image_size=48, verbose=False)
+
+
+def test_cli_extract_images_and_info(tmp_path, capsys):
+    root = split_tree(tmp_path / "ants and bees", {"ants": 3, "bees": 3}, {"ants": 2, "bees": 2})
+    (root / "train" / "bees" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 junk")
+    out = tmp_path / "c.h5"
+    args = ["extract", "--images", str(root), "--weights", "random", "--image-size", "32", "--out", str(out)]
+    assert main(args + ["--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["images"] == 10 and res["skipped"] == [["train/bees/broken.jpg", res["skipped"][0][1]]]
+    assert main(["info", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "skipped     1 file(s): train/bees/broken.jpg" in text and "'test_folder': 'val'" in text
+    assert "train       6 images  (ants: 3, bees: 3)" in text and "test        4 images  (ants: 2, bees: 2)" in text
+    with h5py.File(out) as f:
+        assert [p.decode() for p in f["test/paths"][()]][:1] == ["val/ants/ants_100.png"]
+    assert main(args + ["--strict"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--strict: 1 file(s)" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--train-limit", "3"], "--train-limit applies to Fashion-MNIST"),
+        (["--image-size", "16"], "too small"),
+        (["--backbone", "nope"], "unknown backbone"),
+    ],
+)
+def test_cli_bad_combinations(tmp_path, capsys, extra, message):
+    root = make_class_tree(tmp_path / "d", {"a": 3, "b": 3})
+    assert main(["extract", "--images", str(root), "--test-fraction", "0.3", "--weights", "random"] + extra) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_cli_flags_that_need_images(fashion_dir, tmp_path, capsys):
+    assert main(["extract", "--data-dir", str(fashion_dir), "--test-fraction", "0.2", "--weights", "random"]) == 2
+    assert "--test-fraction applies to class-folder photos only; add --images DIR" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # argparse: mutually exclusive, exit 2
+        main(["extract", "--data-dir", str(fashion_dir), "--images", str(tmp_path)])
+    assert exc.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["extract", "--images", str(tmp_path), "--test-fraction", "1.5"])
+    assert "between 0 and 1" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- real weights, real photos
+
+
+@pytest.fixture(scope="session")
+def hymenoptera_dir() -> Path:
+    from tests.conftest import SHARED
+
+    path = Path(os.environ.get("FEATCACHE_HYMENOPTERA", SHARED / "datasets" / "hymenoptera"))
+    if not (path / "train" / "ants").is_dir():
+        pytest.fail(f"hymenoptera photos not found at {path}: put ../shared beside the checkout or set FEATCACHE_HYMENOPTERA")
+    return path
+
+
+def test_real_photos_match_keras_on_the_same_pixels(real_weights, hymenoptera_dir, tmp_path):
+    """A few ants and bees (the GIF among them) through the cache equal the plain Keras recipe on the decoded photos."""
+    import keras
+
+    root = tmp_path / "hym"
+    for split, n in (("train", 4), ("val", 2)):
+        for cls in ("ants", "bees"):
+            names = sorted(os.listdir(hymenoptera_dir / split / cls))[:n]
+            if split == "train" and cls == "ants":
+                names[-1] = "imageNotFound.gif"
+            (root / split / cls).mkdir(parents=True)
+            for name in names:
+                (root / split / cls / name).symlink_to(hymenoptera_dir / split / cls / name)
+    res = featcache.extract(images=str(root), weights=str(real_weights), image_size=96, verbose=False)
+    cache = featcache.open_cache(res.path)
+    assert cache.meta["source"]["test_folder"] == "val" and not cache.meta["skipped"]
+    assert "train/ants/imageNotFound.gif" in cache.paths("train")
+    base = keras.applications.MobileNetV2(include_top=False, weights=str(real_weights), input_shape=(96, 96, 3))
+    for split in ("train", "test"):
+        x = np.stack([decode_image(root / p, 96) for p in cache.paths(split)]).astype("float32")
+        want = keras.layers.GlobalAveragePooling2D()(base(keras.applications.mobilenet_v2.preprocess_input(x), training=False))
+        np.testing.assert_allclose(cache.features(split), np.asarray(want), atol=1e-4)
+    assert cache.features("train").shape == (8, 1280) and np.abs(cache.features("train")).max() > 0.1

@@ -1,0 +1,101 @@
+"""A head on an intermediate layer, end to end: train --layer, evaluate, and the errors when the layer is missing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import featcache
+from featcache.cli import main
+from featcache.heads.io import load_head
+
+LAYER = "block_13_expand_relu"
+
+
+@pytest.fixture(scope="module")
+def two_layer_cache(real_weights, real_fashion_dir, tmp_path_factory) -> Path:
+    """First 600 train / 300 test images, 96 px, real weights, block 13 and the final output."""
+    out = tmp_path_factory.mktemp("layers") / "fm600_2.h5"
+    return featcache.extract(data_dir=str(real_fashion_dir), train_limit=600, test_limit=300, weights=str(real_weights),
+                             layers=f"{LAYER},out_relu", out=out, verbose=False).path
+
+
+@pytest.fixture(scope="module")
+def final_only_cache(real_weights, real_fashion_dir, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("final") / "fm600_1.h5"
+    return featcache.extract(data_dir=str(real_fashion_dir), train_limit=600, test_limit=300, weights=str(real_weights),
+                             out=out, verbose=False).path
+
+
+def test_train_svm_on_a_layer_then_evaluate(two_layer_cache, tmp_path, capsys):
+    head_file = tmp_path / "svm13.joblib"
+    assert main(["train", str(two_layer_cache), "--head", "svm", "--layer", LAYER, "--out", str(head_file), "--json"]) == 0
+    trained = json.loads(capsys.readouterr().out)
+    head, meta = load_head(head_file)
+    assert meta["layer"] == LAYER and meta["head"] == "svm" and meta["params"]["C"] == 10.0
+    assert trained["layer"] == LAYER and trained["accuracy"] > 0.65  # chance is 0.10
+    assert main(["evaluate", str(head_file), str(two_layer_cache), "--out", str(tmp_path / "eval"), "--json"]) == 0
+    ev = json.loads(capsys.readouterr().out)
+    assert ev["layer"] == LAYER and ev["accuracy"] == pytest.approx(trained["accuracy"])
+    assert (tmp_path / "eval" / "confusion.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_evaluate_refuses_a_cache_without_the_heads_layer(two_layer_cache, final_only_cache, tmp_path, capsys):
+    head_file = tmp_path / "lr13.joblib"
+    featcache.train(two_layer_cache, "logreg", layer=LAYER, out=head_file, verbose=False)
+    assert main(["evaluate", str(head_file), str(final_only_cache), "--out", str(tmp_path / "e")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"trained on layer '{LAYER}'" in err and "--layers" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "e").exists()
+
+
+def test_train_on_a_layer_the_cache_lacks(final_only_cache, tmp_path, capsys):
+    assert main(["train", str(final_only_cache), "--head", "svm", "--layer", LAYER, "--out", str(tmp_path / "x.joblib")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"layer '{LAYER}' is not in" in err and "cached layers: out_relu" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "x.joblib").exists()
+
+
+def test_export_of_a_head_on_a_layer_is_the_truncated_network(two_layer_cache, real_weights, tmp_path, capsys):
+    import numpy as np
+
+    from featcache.endtoend import build_end_to_end, parameter_counts
+    from featcache.sources import open_source
+
+    cache = featcache.open_cache(two_layer_cache)
+    head_file = tmp_path / "lr13.joblib"
+    featcache.train(two_layer_cache, "logreg", layer=LAYER, out=head_file, verbose=False)
+    assert main(["export", str(head_file), "--out", str(tmp_path / "m.keras")]) == 0
+    model, meta = featcache.load_model(tmp_path / "m.keras")
+    base = model.get_layer("base")
+    assert meta["layer"] == LAYER and base.layers[-1].name == LAYER
+    full = build_end_to_end("mobilenet_v2", str(real_weights), 96, 10)
+    assert model.count_params() < parameter_counts(full)["total"] / 3  # blocks 14-16 and the 1280-wide conv are gone
+    head, _ = load_head(head_file)
+    images = open_source(meta["source"]).splits["test"].read(0, cache.sizes["test"])
+    probs = model.predict(images[..., None], batch_size=100, verbose=0)
+    expected = head.predict_proba(cache.features("test", LAYER))
+    assert np.mean(probs.argmax(1) == expected.argmax(1)) >= 0.999
+    np.testing.assert_allclose(probs, expected, atol=2e-3)
+
+
+def test_svm_head_export_is_refused_in_one_line(two_layer_cache, tmp_path, capsys):
+    head_file = tmp_path / "svm13.joblib"
+    featcache.train(two_layer_cache, "svm", layer=LAYER, out=head_file, verbose=False)
+    assert main(["export", str(head_file), "--out", str(tmp_path / "m.keras")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "cannot export a SVMHead head" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "m.keras").exists()
+
+
+def test_finetune_a_head_on_a_layer_trains_the_truncated_base(two_layer_cache, real_weights, tmp_path):
+    head_file = tmp_path / "k13.keras"
+    featcache.train(two_layer_cache, "keras", layer=LAYER, epochs=20, out=head_file, verbose=False)
+    res = featcache.finetune(head_file, unfreeze=10, epochs=1, keep_best=False, out=tmp_path / "ft.keras", verbose=False)
+    model, meta = featcache.load_model(res.path)
+    base = model.get_layer("base")
+    assert meta["layer"] == LAYER and base.layers[-1].name == LAYER
+    assert set(res.unfrozen_layers) <= {l.name for l in base.layers[-10:]} and res.unfrozen_layers
+    assert res.test_accuracy is not None and res.test_accuracy > 0.5  # chance is 0.10

@@ -1,0 +1,137 @@
+"""featcache probe: one head per cached layer, network order, CSV and plot, bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+import featcache
+from featcache.backbones import get_backbone, network_order
+from featcache.cli import main
+from featcache.heads import make_head
+from featcache.probing import read_probe_csv
+
+# Deliberately not in network order: probe must sort them.
+LAYERS = "out_relu,block_1_expand_relu,block_13_expand_relu"
+ORDER = ["block_1_expand_relu", "block_13_expand_relu", "out_relu"]
+
+
+@pytest.fixture
+def multi_cache(fashion_dir, tmp_path):
+    return featcache.extract(data_dir=str(fashion_dir), out=tmp_path / "multi.h5", layers=LAYERS,
+                             weights="random", image_size=32, verbose=False).path
+
+
+def test_every_layer_and_head_scored_in_network_order(multi_cache, tmp_path):
+    res = featcache.probe(multi_cache, heads="logreg,svm", out=tmp_path / "run", verbose=False)
+    assert [(r.layer, r.head) for r in res.rows] == [(l, h) for l in ORDER for h in ("logreg", "svm")]
+    assert [r.depth for r in res.rows] == [0, 0, 1, 1, 2, 2]
+    assert [r.width for r in res.rows[::2]] == [96, 576, 1280]
+    cache = featcache.open_cache(multi_cache)
+    # Each accuracy is what that head, fitted on that layer's train split, scores on the test split.
+    for r in res.rows:
+        params = {"probability": False} if r.head == "svm" else {}
+        head = make_head(r.head, **params).fit(cache.features("train", r.layer), cache.labels("train"))
+        assert r.accuracy == pytest.approx(head.score(cache.features("test", r.layer), cache.labels("test")))
+    assert res.best.accuracy == max(r.accuracy for r in res.rows)
+    assert res.rows[1].C == 10.0 and res.rows[0].C == 0.03  # each head's own default
+
+
+def test_csv_and_plot_are_written(multi_cache, tmp_path):
+    res = featcache.probe(multi_cache, heads="logreg", out=tmp_path / "run", verbose=False)
+    with open(res.csv, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["layer"] for r in rows] == ORDER and set(rows[0]) >= {"depth", "layer", "width", "head", "accuracy"}
+    assert read_probe_csv(res.csv) == res.rows
+    assert res.plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and res.plot.stat().st_size > 10_000
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["probe.csv", "probe.png"]  # no temp files left
+
+
+def test_default_out_is_under_runs(multi_cache):
+    import os
+    from pathlib import Path
+
+    res = featcache.probe(multi_cache, heads="logreg", layers="out_relu", verbose=False)
+    assert res.csv.parent == Path(os.environ["FEATCACHE_HOME"]) / "runs" / "probe_multi"
+
+
+def test_C_per_head_and_cv(multi_cache, tmp_path):
+    res = featcache.probe(multi_cache, heads="logreg,svm", C="logreg=0.5,svm=cv", layers="out_relu", out=tmp_path, verbose=False)
+    assert res.rows[0].C == 0.5 and res.rows[1].C in (1.0, 3.0, 10.0, 30.0)
+    res = featcache.probe(multi_cache, heads="logreg,svm", C=2, layers="out_relu", out=tmp_path, verbose=False)
+    assert [r.C for r in res.rows] == [2.0, 2.0]
+
+
+def test_holdout_scores_on_training_rows_and_never_reads_test(multi_cache, tmp_path, monkeypatch):
+    from featcache.cache import Cache
+    from featcache.probing import holdout_rows
+
+    cache = featcache.open_cache(multi_cache)
+    y = cache.labels("train")
+    fit, out = holdout_rows(y, 0.25, seed=1)
+    assert len(out) == 12 and not set(fit) & set(out) and len(fit) + len(out) == len(y)
+    assert np.bincount(y[out], minlength=10).max() - np.bincount(y[out], minlength=10).min() <= 1  # stratified
+    expected = make_head("logreg").fit(cache.features("train", "out_relu")[fit], y[fit]).score(cache.features("train", "out_relu")[out], y[out])
+
+    real = Cache.features
+
+    def no_test(self, split, *a, **k):
+        assert split != "test", "holdout probing must not read the test split"
+        return real(self, split, *a, **k)
+
+    monkeypatch.setattr(Cache, "features", no_test)
+    res = featcache.probe(multi_cache, heads="logreg", layers="out_relu", holdout=0.25, seed=1, out=tmp_path, verbose=False)
+    assert res.rows[0].scored_on == "holdout" and res.rows[0].accuracy == pytest.approx(expected)
+
+
+def test_parallel_fits_give_the_same_table(multi_cache, tmp_path):
+    one = featcache.probe(multi_cache, heads="logreg,svm", out=tmp_path / "a", verbose=False)
+    two = featcache.probe(multi_cache, heads="logreg,svm", out=tmp_path / "b", n_jobs=2, verbose=False)
+    assert [(r.layer, r.head, r.accuracy) for r in one.rows] == [(r.layer, r.head, r.accuracy) for r in two.rows]
+
+
+def test_cli_text_and_json(multi_cache, tmp_path, capsys):
+    assert main(["probe", str(multi_cache), "--heads", "logreg", "--out", str(tmp_path / "t")]) == 0
+    text = capsys.readouterr().out
+    assert "best layer: " in text and "block_13_expand_relu" in text and "probe.png" in text
+    assert main(["probe", str(multi_cache), "--heads", "logreg", "--out", str(tmp_path / "j"), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert len(info["rows"]) == 3 and info["best"]["layer"] in ORDER and info["csv"].endswith("probe.csv")
+
+
+def test_network_order_reads_the_architecture_for_other_layers():
+    bb = get_backbone("mobilenet_v2")
+    names = ["out_relu", "block_3_depthwise_relu", "Conv1_relu", "block_1_expand_relu"]
+    assert network_order(bb, names, 32) == ["Conv1_relu", "block_1_expand_relu", "block_3_depthwise_relu", "out_relu"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--layers", "block_9_expand_relu"], "layer 'block_9_expand_relu' is not in"),
+        (["--layers", " , "], "--layers is empty"),
+        (["--heads", "forest"], "unknown head 'forest'"),
+        (["--heads", ","], "--heads is empty"),
+        (["--C", "-1"], "not a positive number"),
+        (["--C", "abc"], "not a positive number"),
+        (["--C", "svm=1", "--heads", "logreg"], "not probed"),
+        (["--C", "keras=1", "--heads", "keras"], "has no C parameter"),
+        (["--C", "1,svm=2"], "mixes a bare value"),
+        (["--jobs", "0"], "--jobs 0 is not valid"),
+        (["--holdout", "1.5"], "--holdout 1.5 is not a fraction"),
+        (["--holdout", "0.01"], "fewer images than the 10 classes"),
+    ],
+)
+def test_bad_input_is_one_clear_line(multi_cache, tmp_path, capsys, args, message):
+    assert main(["probe", str(multi_cache), "--out", str(tmp_path / "x"), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_missing_cache(tmp_path, capsys):
+    assert main(["probe", str(tmp_path / "none.h5")]) == 2
+    assert "cache not found" in capsys.readouterr().err

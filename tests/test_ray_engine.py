@@ -1,0 +1,318 @@
+"""The Ray engine: same cache as the local engine, resumable, clear errors.
+
+One private Ray instance (2 CPUs) serves the whole module. Ray is a test
+dependency (``pip install -e '.[test,ray]'``): without it this module fails
+to import, it does not skip.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import ray
+
+import featcache
+from featcache.cache import CacheWriter, partial_path
+from featcache.cli import main
+from featcache.engines import ray_engine
+from featcache.errors import FeatcacheError
+from tests.conftest import make_fashion_dir
+
+TINY = dict(weights="random", image_size=32, batch_size=8, verbose=False)
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    if ray.is_initialized():
+        ray.shutdown()
+    ray_engine.start_local(2)
+    yield ray
+    ray.shutdown()
+
+
+def assert_same_cache(got_path: Path, want_path: Path) -> None:
+    got, want = featcache.open_cache(got_path), featcache.open_cache(want_path)
+    assert got.fingerprint == want.fingerprint
+    assert got.class_names == want.class_names
+    for split in ("train", "test"):
+        np.testing.assert_allclose(got.features(split), want.features(split), atol=1e-4)
+        assert got.labels(split).tolist() == want.labels(split).tolist()
+    with h5py.File(got_path, "r") as g, h5py.File(want_path, "r") as w:
+        for split in ("train", "test"):
+            assert g[split]["index"][:].tolist() == w[split]["index"][:].tolist()  # same row order
+
+
+def descendants(root: int) -> list[tuple[int, str]]:
+    """(pid, command line) of every process below ``root``."""
+    table = subprocess.run(["ps", "-eo", "pid=,ppid=,args="], capture_output=True, text=True).stdout
+    children: dict[int, list[tuple[int, str]]] = {}
+    for line in table.splitlines():
+        parts = line.split(None, 2)
+        children.setdefault(int(parts[1]), []).append((int(parts[0]), parts[2] if len(parts) > 2 else ""))
+    out, todo = [], [root]
+    while todo:
+        for pid, args in children.get(todo.pop(), []):
+            out.append((pid, args))
+            todo.append(pid)
+    return out
+
+
+def kill_all(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def test_features_equal_the_local_engines(ray_local, real_weights, real_fashion_dir, tmp_path, monkeypatch):
+    """Real weights, real Fashion-MNIST subset: 2 actors give the local engine's cache, row for row."""
+    args = dict(data_dir=str(real_fashion_dir), train_limit=40, test_limit=24, weights=str(real_weights), batch_size=16, verbose=False)
+    monkeypatch.setenv("FEATCACHE_HOME", str(tmp_path / "local"))
+    local = featcache.extract(**args)
+    monkeypatch.setenv("FEATCACHE_HOME", str(tmp_path / "ray"))
+    dist = featcache.extract(**args, engine="ray", workers=2)
+    assert not dist.hit and dist.images == 64
+    assert dist.path.name == local.path.name  # the engine is not part of the identity
+    assert featcache.open_cache(dist.path).meta["complete"]
+    assert_same_cache(dist.path, local.path)
+    # The same settings on the other engine are a cache hit.
+    assert featcache.extract(**args, engine="local").hit
+
+
+def test_class_folders_equal_the_local_engines(ray_local, tmp_path, monkeypatch):
+    """Photos in class folders (JPEG and PNG, one unreadable): decode tasks read the files, same cache as local."""
+    from tests.imagefiles import make_class_tree
+
+    root = make_class_tree(tmp_path / "photos", {"ants": 9, "bees": 7}, ext="jpg", size=40)
+    make_class_tree(root, {"ants": 3, "bees": 2}, ext="png", size=40, offset=50)
+    (root / "bees" / "broken.jpg").write_bytes(b"not an image")
+    args = dict(images=str(root), test_fraction=0.25, seed=1, weights="random", image_size=32, batch_size=4, verbose=False)
+    monkeypatch.setenv("FEATCACHE_HOME", str(tmp_path / "local"))
+    local = featcache.extract(**args)
+    monkeypatch.setenv("FEATCACHE_HOME", str(tmp_path / "ray"))
+    dist = featcache.extract(**args, engine="ray", workers=2)
+    assert dist.path.name == local.path.name and dist.images == local.images == 21
+    assert dist.skipped == local.skipped and dist.skipped[0][0] == "bees/broken.jpg"
+    assert_same_cache(dist.path, local.path)
+    got, want = featcache.open_cache(dist.path), featcache.open_cache(local.path)
+    for split in ("train", "test"):
+        assert got.paths(split) == want.paths(split)
+
+
+def test_actors_keep_tensorflow_to_their_share_of_threads():
+    """What each embedding actor runs first (in a plain process here: no Ray worker needed to check it)."""
+    code = (
+        "import os\n"
+        "from featcache.engines.ray_engine import limit_threads\n"
+        "limit_threads(1)\n"
+        "import tensorflow as tf\n"
+        "print(tf.config.threading.get_intra_op_parallelism_threads(), tf.config.threading.get_inter_op_parallelism_threads(), "
+        "os.environ['OMP_NUM_THREADS'])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["1", "1", "1"]
+
+
+def test_a_worker_killed_midway_is_retried(ray_local, fashion_dir, tmp_path, monkeypatch):
+    """SIGKILL the embedding actor after the first batch: Ray restarts it and the cache is still exact."""
+    killed = []
+    real_write = CacheWriter.write
+
+    def write_then_kill(self, *a, **kw):
+        real_write(self, *a, **kw)
+        if not killed:
+            actors = [pid for pid, args in descendants(os.getpid()) if "MapBatches(_Embed)" in args]
+            assert actors, "no embedding actor found to kill"
+            os.kill(actors[0], signal.SIGKILL)
+            killed.append(actors[0])
+
+    monkeypatch.setattr(CacheWriter, "write", write_then_kill)
+    dist = featcache.extract(data_dir=str(fashion_dir), out=tmp_path / "ray.h5", engine="ray", workers=1, **TINY)
+    monkeypatch.setattr(CacheWriter, "write", real_write)
+    assert killed
+    ref = featcache.extract(data_dir=str(fashion_dir), out=tmp_path / "ref.h5", **TINY)
+    assert_same_cache(dist.path, ref.path)
+
+
+def test_a_failing_read_is_one_clear_error_and_nothing_complete(ray_local, fashion_dir, tmp_path):
+    from featcache.sources.fashion_mnist import load
+
+    source = load(fashion_dir)
+    good = source.splits["train"].read
+
+    def read(a, b):
+        if b > 24:
+            raise FeatcacheError("rows 24+ are unreadable; fix the data")
+        return good(a, b)
+
+    source.splits["train"].read = read
+    out = tmp_path / "bad.h5"
+    with pytest.raises(FeatcacheError, match="^rows 24\\+ are unreadable; fix the data$"):
+        featcache.extract(source=source, out=out, engine="ray", workers=1, **TINY)
+    assert not out.exists()
+    with h5py.File(partial_path(out), "r") as f:
+        assert not f.attrs.get("complete", False)
+        assert int(f["train"].attrs["rows_done"]) in (0, 8, 16, 24)  # whole batches before the bad one, at most
+    with pytest.raises(FeatcacheError, match="incomplete cache"):
+        featcache.open_cache(partial_path(out))
+
+
+def test_resume_after_sigkill_of_the_driver(ray_local, tmp_path):
+    """Kill a Ray run's driver midway; the re-run embeds only the missing rows, features as uninterrupted."""
+    data = make_fashion_dir(tmp_path / "d", n_train=400, n_test=16)
+    out = tmp_path / "killed.h5"
+    args = ["extract", "--data-dir", str(data), "--weights", "random", "--image-size", "64", "--batch-size", "8",
+            "--out", str(out), "--engine", "ray", "--workers", "1"]
+    proc = subprocess.Popen([sys.executable, "-m", "featcache", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline, done = time.time() + 240, 0
+    try:
+        while time.time() < deadline and proc.poll() is None and done < 16:
+            try:
+                with h5py.File(partial_path(out), "r", locking=False) as f:
+                    done = int(f["train"].attrs["rows_done"])
+            except (OSError, KeyError):
+                pass
+            time.sleep(0.05)
+    finally:
+        ray_processes = [pid for pid, _ in descendants(proc.pid)]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        kill_all(ray_processes)  # a SIGKILLed driver can leave Ray's agents behind
+    assert not out.exists(), "a killed run must not leave a file that looks complete"
+    with h5py.File(partial_path(out), "r") as f:
+        done = int(f["train"].attrs["rows_done"])
+    assert 0 < done < 400
+    resumed = featcache.extract(data_dir=str(data), out=out, weights="random", image_size=64, batch_size=8,
+                                engine="ray", verbose=False)
+    assert resumed.images == 416 - done
+    ref = featcache.extract(data_dir=str(data), out=tmp_path / "ref.h5", weights="random", image_size=64, batch_size=8, verbose=False)
+    assert_same_cache(out, ref.path)
+
+
+def test_more_workers_than_the_cluster_holds(ray_local, fashion_dir, tmp_path):
+    with pytest.raises(FeatcacheError, match="2 CPUs on 1 node.*--workers 3 x --cpus-per-worker 1 does not fit"):
+        featcache.extract(data_dir=str(fashion_dir), out=tmp_path / "x.h5", engine="ray", workers=3, cpus_per_worker=1, **TINY)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_address_fails_fast():
+    t0 = time.time()
+    with pytest.raises(FeatcacheError, match=r"no Ray cluster reachable at 127\.0\.0\.1:\d+ \(Connection refused\); start one with 'ray start --head'"):
+        ray_engine.probe_address(f"127.0.0.1:{free_port()}")
+    with pytest.raises(FeatcacheError, match="not HOST:PORT"):
+        ray_engine.probe_address("10.0.0.5:head")
+    # Something listens there, but it is not a Ray head (the dashboard's port, say): bounded, not Ray's minutes of retries.
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(4)
+        with pytest.raises(FeatcacheError, match="accepts connections but no Ray cluster head .GCS. answered within 4 s"):
+            ray_engine.probe_address(f"127.0.0.1:{server.getsockname()[1]}", timeout=4)
+    assert time.time() - t0 < 20
+
+
+def test_bad_engine_options_are_one_clear_line(fashion_dir, capsys, monkeypatch):
+    base = ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32"]
+    cases = [
+        (["--engine", "ray", "--workers", "0"], "argument --workers: 0 must be at least 1"),
+        (["--workers", "2"], "--workers applies only to --engine ray"),
+    ]
+    for extra, message in cases:
+        try:
+            rc = main(base + extra)
+        except SystemExit as exit_:  # argparse's own usage errors
+            rc = exit_.code
+        assert rc == 2
+        err = capsys.readouterr().err
+        assert message in err.strip().splitlines()[-1] and "Traceback" not in err
+    # A process of its own: this one may hold the module's Ray connection.
+    proc = subprocess.run([sys.executable, "-m", "featcache", *base, "--engine", "ray", "--address", f"127.0.0.1:{free_port()}"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "no Ray cluster reachable" in proc.stderr
+    with pytest.raises(FeatcacheError, match="--workers must be a whole number of at least 1"):
+        featcache.extract(data_dir=str(fashion_dir), engine="ray", workers=0, **TINY)
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    assert main(base + ["--engine", "ray"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "pip install 'featcache[ray]'" in err
+
+
+def test_the_local_engine_never_imports_ray(fashion_dir, tmp_path):
+    code = (
+        "import sys, featcache\n"
+        "from featcache.cli import main\n"
+        f"assert main(['extract', '--data-dir', {str(fashion_dir)!r}, '--weights', 'random', '--image-size', '32', "
+        f"'--out', {str(tmp_path / 'l.h5')!r}, '--json']) == 0\n"
+        "assert featcache.open_cache(" + repr(str(tmp_path / "l.h5")) + ").meta['complete']\n"
+        "print(sorted(m for m in sys.modules if m == 'ray' or m.startswith('ray.')))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.fixture
+def ray_head(tmp_path):
+    """A separate Ray cluster (`ray start --head`), as a user would run on a head node."""
+    port = free_port()
+    env = {**os.environ, "RAY_AUTH_MODE": "token"}
+    head = subprocess.Popen(
+        ["ray", "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
+         f"--ray-client-server-port={free_port()}", f"--dashboard-agent-listen-port={free_port()}", "--block"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            assert head.poll() is None, "ray start --head exited"
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        yield f"127.0.0.1:{port}"
+    finally:
+        processes = [pid for pid, _ in descendants(head.pid)]
+        head.terminate()  # `ray start --block` stops its processes on SIGTERM ...
+        try:
+            head.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            head.kill()
+            head.wait()
+        kill_all(processes)  # ... but need not be waited for
+        # `ray stop` would drop Ray's pointer to this (now gone) cluster; a later plain ray.init() would try to join it.
+        pointer = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+        if pointer.is_file() and pointer.read_text().strip().endswith(f":{port}"):
+            pointer.unlink()
+
+
+def test_join_an_existing_cluster(ray_head, fashion_dir, tmp_path):
+    """--address: the driver joins a running cluster, ships featcache to it, writes the cache locally."""
+    out = tmp_path / "cluster.h5"
+    args = ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32", "--batch-size", "8",
+            "--out", str(out), "--engine", "ray", "--address", ray_head, "--workers", "2", "--json"]
+    env = {**os.environ, "RAY_AUTH_MODE": "token"}
+    proc = subprocess.run([sys.executable, "-m", "featcache", *args], capture_output=True, text=True, timeout=400, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip() == ""  # quiet
+    ref = featcache.extract(data_dir=str(fashion_dir), out=tmp_path / "ref.h5", **TINY)
+    assert_same_cache(out, ref.path)
+    env["RAY_AUTH_MODE"] = "disabled"  # the head wants its token: a clear line, not a hang
+    proc = subprocess.run([sys.executable, "-m", "featcache", *args], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 2 and "requires token authentication; set RAY_AUTH_MODE=token" in proc.stderr

@@ -1,0 +1,75 @@
+"""The RBF SVM head: standardization, C by cross-validation, calibrated probabilities."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import log_loss
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from featcache.heads import SVMHead, make_head
+from featcache.heads.io import load_head, save_head
+from featcache.heads.svm import C_GRID
+
+
+def rings(n=300, seed=0):
+    """Three classes on concentric rings in 2-D plus noise dimensions: not linearly separable."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 3
+    angle = rng.uniform(0, 2 * np.pi, n)
+    radius = 1.0 + y + rng.normal(0, 0.15, n)
+    X = np.c_[radius * np.cos(angle), radius * np.sin(angle), rng.normal(0, 1, (n, 3))]
+    # Features on wildly different scales: the head must standardize them.
+    return (X * np.array([1000, 1000, 1, 1, 1])).astype(np.float32), y
+
+
+def test_rbf_separates_what_a_line_cannot():
+    X, y = rings()
+    head = make_head("svm").fit(X[:200], y[:200])
+    assert head.score(X[200:], y[200:]) > 0.9
+    from featcache.heads import LogRegHead
+
+    assert LogRegHead().fit(X[:200], y[:200]).score(X[200:], y[200:]) < 0.7  # chance is 0.33
+
+
+def test_predictions_are_those_of_a_standardized_svc():
+    X, y = rings()
+    head = SVMHead(C=3.0, probability=False).fit(X[:200], y[:200])
+    ref = make_pipeline(StandardScaler(), SVC(C=3.0)).fit(X[:200], y[:200])
+    assert (head.predict(X[200:]) == ref.predict(X[200:])).all()
+    np.testing.assert_allclose(head.decision_function(X[200:]), ref.decision_function(X[200:]), rtol=1e-4, atol=1e-5)
+    assert not hasattr(head, "predict_proba")  # no probabilities asked for, none pretended
+
+
+def test_probabilities_are_calibrated_and_agree_with_predict():
+    X, y = rings(600)
+    head = SVMHead().fit(X[:400], y[:400])
+    proba = head.predict_proba(X[400:])
+    assert proba.shape == (200, 3) and np.allclose(proba.sum(1), 1)
+    assert (head.predict(X[400:]) == proba.argmax(1)).all()
+    assert log_loss(y[400:], proba) < 0.5 * np.log(3)  # far better than knowing nothing
+    # The SVC inside was fitted on all rows: its decision values are the plain SVC's.
+    ref = make_pipeline(StandardScaler(), SVC(C=10.0)).fit(X[:400], y[:400])
+    np.testing.assert_allclose(head.decision_function(X[400:]), ref.decision_function(X[400:]), rtol=1e-4, atol=1e-5)
+
+
+def test_C_by_cross_validation_uses_the_grid():
+    X, y = rings()
+    head = SVMHead(C="cv", probability=False).fit(X[:200], y[:200])
+    assert head.C_ in C_GRID
+    assert head.get_params()["C"] == "cv"
+
+
+def test_saved_and_loaded(tmp_path):
+    X, y = rings()
+    head = SVMHead().fit(X[:200], y[:200])
+    path = save_head(head, tmp_path / "svm.joblib", {"head": "svm", "layer": "block_13_expand_relu"})
+    again, meta = load_head(path)
+    assert meta["layer"] == "block_13_expand_relu" and meta["params"]["C"] == 10.0
+    np.testing.assert_allclose(again.predict_proba(X[200:]), head.predict_proba(X[200:]))
+
+
+@pytest.mark.parametrize("n_per_class", [2, 3])
+def test_tiny_classes_still_fit(n_per_class):
+    X, y = rings(3 * n_per_class)
+    assert SVMHead(C="cv").fit(X, y).predict(X).shape == (3 * n_per_class,)
