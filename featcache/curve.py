@@ -385,19 +385,23 @@ def learning_curve(
         "identity": identity,
         "complete": False,
     }
-    write_json(out / "curve.json", meta)
 
-    ordered = lambda: [rows_by_key[k] for k in grid if k in rows_by_key]  # noqa: E731
+    def ordered() -> list[dict[str, Any]]:
+        return [rows_by_key[k] for k in grid if k in rows_by_key]
+
+    # The table first, then the settings: rows of heads this run leaves out
+    # must be gone before curve.json stops vouching for their settings.
     write_rows(out / "curve.csv", ordered())
+    write_json(out / "curve.json", meta)
     if verbose:
         print(f"learning curve: {len(grid)} fits ({len(rows_by_key)} already in {out / 'curve.csv'}), "
               f"sizes {','.join(map(str, sizes))}, seeds {len(seed_list)}, heads {','.join(head_list)}"
               + (f", baseline {baseline} at {','.join(map(str, b_sizes))}" if baseline else "") + f", jobs {jobs}")
 
-    orders = {s: stratified_order(y, s) for s in seed_list}
+    subsets = {s: training_rows(y, sorted(set(sizes) | set(b_sizes)), s) for s in seed_list}
     mtime = os.path.getmtime(cache.path)
     feats, images = _Data(str(cache.path), mtime, layer), _Data(str(cache.path), mtime, None)
-    tasks = [((images if h in BASELINES else feats), k, params[h], orders[s][:n]) for k in todo for h, s, n in [k]]
+    tasks = [(images if h in BASELINES else feats, (h, s, n), params[h], subsets[s][n]) for h, s, n in todo]
 
     bar = None
     if verbose and todo:
