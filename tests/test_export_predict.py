@@ -100,7 +100,8 @@ def test_predict_bad_input(real, tmp_path, capsys):
     model = str(real["keras"][2])
     not_image = tmp_path / "notes.png"
     not_image.write_text("these are not pixels")
-    _one_line_error(capsys, ["predict", model, str(not_image)], f"{not_image}: not a readable image")
+    _one_line_error(capsys, ["predict", model, str(not_image)], f"{not_image}: ")  # the decoder's reason follows
+    _one_line_error(capsys, ["predict", model, str(not_image)], "pass image files (PNG, JPEG, BMP, GIF, ...)")
     _one_line_error(capsys, ["predict", model, str(tmp_path / "gone.jpg")], "image file not found")
     _one_line_error(capsys, ["predict", str(tmp_path / "none.keras"), str(not_image)], "model file not found")
     _one_line_error(capsys, ["predict", str(real["keras"][1]), str(not_image)], "it is a head: export it first")
