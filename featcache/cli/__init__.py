@@ -15,6 +15,7 @@ from .. import __version__
 from .._lazy import quiet_env
 from ..errors import FeatcacheError
 
+RESUMABLE = ("extract", "curve", "lesson")  # lesson resumes its extraction
 COMMANDS = ["extract", "info", "train", "evaluate", "lesson", "curve", "probe", "finetune", "export", "predict"]
 
 
@@ -40,5 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"featcache {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"featcache {args.command}: interrupted; re-run the same command to resume", file=sys.stderr)
+        # Only these keep their finished work; the others start over when re-run.
+        hint = "re-run the same command to resume" if args.command in RESUMABLE else "nothing was saved"
+        print(f"featcache {args.command}: interrupted; {hint}", file=sys.stderr)
         return 130
