@@ -29,7 +29,7 @@ from .heads import HEADS, make_head
 
 DEFAULT_HEADS = ("logreg", "svm")
 # probe only needs predictions: the SVM skips probability calibration, which
-# refits it 3 more times (same SVC, about 3x faster).
+# refits it 3 more times (same SVC, 2.5-5x faster; docs/benchmarks.md).
 PROBE_PARAMS: dict[str, dict[str, Any]] = {"svm": {"probability": False}}
 CSV_FIELDS = ("depth", "layer", "width", "head", "C", "accuracy", "scored_on", "fit_seconds")
 

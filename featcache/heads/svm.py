@@ -38,8 +38,8 @@ class SVMHead(ClassifierMixin, BaseEstimator):
 
     ``C`` is a float, or ``"cv"`` to pick it from ``C_GRID`` by stratified
     k-fold cross-validation on the training features only. With
-    ``probability=False`` there is no ``predict_proba`` and fitting is about
-    3x faster (what ``probe`` uses: it only needs predictions).
+    ``probability=False`` there is no ``predict_proba`` and fitting is
+    2.5-5x faster (what ``probe`` uses: it only needs predictions).
     """
 
     def __init__(
