@@ -10,12 +10,11 @@ can refuse features it was not made for.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
+from ..atomic import atomic_path
 from ..errors import FeatcacheError
 
 META_ENTRY = "featcache.json"
@@ -44,26 +43,16 @@ def head_meta(cache, layer: str | None, head_name: str, head) -> dict[str, Any]:
     }
 
 
-def _atomic_target(path: Path) -> tuple[int, str]:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix or ".tmp")
-    except OSError as exc:
-        raise FeatcacheError(f"cannot write {path} ({exc.strerror}); choose a writable --out") from None
-
-
 def save_head(head, path: str | Path, meta: dict[str, Any]) -> Path:
     """Write atomically: ``.keras`` for ``DenseHead``, joblib for the others."""
     from .dense import DenseHead
 
     path = Path(path)
     meta = {**meta, "params": head.get_params()}  # a Keras head is rebuilt from them
-    fd, tmp = _atomic_target(path)
-    os.close(fd)
-    try:
+    if isinstance(head, DenseHead) and path.suffix != ".keras":
+        raise FeatcacheError(f"a Keras head is saved as a .keras file; use --out {path.with_suffix('.keras')}")
+    with atomic_path(path) as tmp:
         if isinstance(head, DenseHead):
-            if path.suffix != ".keras":
-                raise FeatcacheError(f"a Keras head is saved as a .keras file; use --out {path.with_suffix('.keras')}")
             head.model_.save(tmp)
             with zipfile.ZipFile(tmp, "a") as zf:
                 zf.writestr(META_ENTRY, json.dumps(meta, default=str))
@@ -71,10 +60,6 @@ def save_head(head, path: str | Path, meta: dict[str, Any]) -> Path:
             import joblib
 
             joblib.dump({"head": head, "meta": meta}, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 
