@@ -229,11 +229,9 @@ def probe(
 
 
 def _run_jobs(path: Path, jobs, params, holdout, seed, n_jobs: int, verbose: bool) -> dict:
-    bar = None
-    if verbose:
-        from ._lazy import keras
+    from .progress import Progress
 
-        bar = keras().utils.Progbar(len(jobs), unit_name="fit")
+    bar = Progress(len(jobs), unit="fit") if verbose else None
     results = {}
     if n_jobs == 1:
         for i, (layer, h) in enumerate(jobs):

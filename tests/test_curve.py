@@ -97,8 +97,58 @@ def test_interrupted_curve_resumes(tiny_cache, tmp_path, monkeypatch):
     assert (res.resumed, res.fits, len(res.rows)) == (3, 3, 6)
     assert all(r in res.rows for r in partial)
     # More sizes in the same folder reuse what is there.
+    # Each seed's logreg fits are one warm-started chain, re-run whole when a row
+    # is missing (so no point's start depends on where a run stopped); the rows
+    # already written are kept.
     more = curve(tiny_cache, out, heads=("logreg",), sizes=SIZES + [200])
     assert (more.resumed, more.fits, len(more.rows)) == (6, 2, 8)
+    key = lambda r: (r["head"], r["seed"], r["size"], r["accuracy"])  # noqa: E731
+    assert {key(r) for r in res.rows} <= {key(r) for r in more.rows}
+    # 200 is the whole train split: seed 0's chain re-runs to reach it (4 fits);
+    # seed 1's row there is a copy, and its other rows are done, so it is not run.
+    assert json.loads((out / "curve.json").read_text())["fits_run"] == 4
+
+
+def test_full_split_is_fitted_once_when_the_seed_cannot_matter(tiny_cache, tmp_path, monkeypatch):
+    real, fitted = curve_mod.fit_point, []
+
+    def counting(est, X, y, rows, *rest):
+        fitted.append((type(est).__name__, len(rows)))
+        return real(est, X, y, rows, *rest)
+
+    monkeypatch.setattr(curve_mod, "fit_point", counting)
+    res = curve(tiny_cache, tmp_path / "f", sizes=[20, 200], seeds=3)
+    # Every seed's subset of all 200 images is the same set: logreg (fixed C) is
+    # fitted on it once; the Keras head's seed sets its initialisation and shuffling.
+    assert fitted.count(("LogRegHead", 200)) == 1 and fitted.count(("DenseHead", 200)) == 3
+    assert fitted.count(("LogRegHead", 20)) == 3 and len(res.rows) == 12
+    full = {r["seed"]: r["accuracy"] for r in res.rows if (r["head"], r["size"]) == ("logreg", 200)}
+    assert sorted(full) == [0, 1, 2] and len(set(full.values())) == 1
+    assert json.loads(res.json.read_text())["rows_shared"] == 2
+    # C chosen by cross-validation depends on the seed's folds: no sharing then.
+    fitted.clear()
+    curve(tiny_cache, tmp_path / "cv", heads=("logreg",), sizes=[200], seeds=2, head_params={"logreg": {"C": "cv"}})
+    assert fitted == [("LogRegHead", 200)] * 2
+
+
+def test_a_curve_of_scikit_learn_heads_never_loads_tensorflow(tiny_cache, tmp_path):
+    # TensorFlow takes ~3 s to import; a parallel curve's parent would spend it before its workers start.
+    code = (f"import sys, featcache; featcache.learning_curve({str(tiny_cache)!r}, [20, 50], seeds=2, heads=['logreg'], "
+            f"out={str(tmp_path / 'o')!r}, jobs=2); sys.exit(int('tensorflow' in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "4/4 [" in proc.stdout and read_rows(tmp_path / "o" / "curve.csv")
+
+
+def test_warm_started_curve_matches_cold_fits(tiny_cache, tmp_path):
+    warm = curve(tiny_cache, tmp_path / "w", heads=("logreg",), seeds=2)
+    cold = curve(tiny_cache, tmp_path / "c", heads=("logreg",), seeds=2, head_params={"logreg": {"warm_start": False}})
+    assert json.loads(warm.json.read_text())["head_params"]["logreg"]["warm_start"] is True
+    acc = lambda res: np.array([r["accuracy"] for r in res.rows])  # noqa: E731
+    assert np.abs(acc(warm) - acc(cold)).max() <= 0.02  # the same optimum, up to lbfgs's tolerance
+    # Cold and warm are different settings: one folder does not mix them.
+    with pytest.raises(FeatcacheError, match="logreg parameters"):
+        curve(tiny_cache, tmp_path / "w", heads=("logreg",), seeds=2, head_params={"logreg": {"warm_start": False}})
 
 
 def test_scratch_baseline_on_the_cache_images(tiny_cache, tmp_path):

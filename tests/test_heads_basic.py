@@ -33,3 +33,34 @@ def test_every_head_is_an_estimator(name):
 def test_unknown_head():
     with pytest.raises(FeatcacheError, match="unknown head 'forest'"):
         make_head("forest")
+
+
+def test_logreg_warm_start_starts_from_the_previous_solution():
+    from featcache.heads import LogRegHead
+
+    X, y = blobs(n=400, d=32, k=4, seed=3)
+    X += np.random.default_rng(1).normal(0, 4, size=X.shape).astype(np.float32)  # overlapping classes: lbfgs needs iterations
+    cold = LogRegHead(C=1.0).fit(X, y)
+    assert cold.n_iter_ > 10
+    # A refit on the same rows starts at the optimum: no iterations.
+    warm = LogRegHead(C=1.0, warm_start=True).fit(X, y)
+    warm.fit(X, y)
+    assert warm.n_iter_ == 0
+    assert np.allclose(warm.predict_proba(X), cold.predict_proba(X), atol=1e-5)
+    # The carried-over start is the last model's decision function on the raw
+    # features, re-expressed in the new rows' standardization.
+    from sklearn.preprocessing import StandardScaler
+
+    small = LogRegHead(C=1.0, warm_start=True).fit(X[:200], y[:200])
+    scaler = StandardScaler().fit(X)
+    coef, intercept = small._previous_solution(scaler, np.unique(y))
+    assert np.allclose(scaler.transform(X) @ coef.T + intercept, small.pipeline_.decision_function(X), atol=1e-3)
+    # Nested subsets, as a learning curve fits them: fewer iterations, the same optimum.
+    chain = LogRegHead(C=1.0, warm_start=True).fit(X[:200], y[:200]).fit(X, y)
+    assert chain.n_iter_ < cold.n_iter_
+    # Both stop at lbfgs's tolerance, from different sides: close, not equal.
+    assert np.allclose(chain.predict_proba(X), cold.predict_proba(X), atol=1e-2)
+    assert np.mean(chain.predict(X) == cold.predict(X)) >= 0.99
+    # Without warm_start a refit ignores the last solution.
+    again = LogRegHead(C=1.0).fit(X[:200], y[:200]).fit(X, y)
+    assert again.n_iter_ == cold.n_iter_

@@ -60,3 +60,17 @@ def test_dense_head_weights_drop_into_the_end_to_end_model():
     head = DenseHead(epochs=2).fit(features, np.arange(16) % 4)
     set_head_weights(model, head)
     np.testing.assert_allclose(model.predict(images, verbose=0), head.decision_function(features), atol=1e-4)
+
+
+def test_progress_bar_logs_sparingly_off_a_terminal_and_ends_with_the_total():
+    import io
+
+    from featcache.progress import Progress
+
+    stream = io.StringIO()
+    bar = Progress(54, unit="fit", stream=stream)
+    for i in range(1, 55):
+        bar.update(i, values=[("acc", 0.5)])
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2  # the first update, then the end (the log interval is 10 s)
+    assert lines[-1].startswith("54/54 [" + "=" * 30 + "]") and "s/fit" in lines[-1] and lines[-1].endswith("acc: 0.5000")

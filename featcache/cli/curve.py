@@ -20,6 +20,9 @@ def register(sub) -> None:
     p.add_argument("--heads", default="logreg,keras", metavar="H1,H2", help="heads to fit (default: logreg,keras)")
     p.add_argument("--keras-preset", default=None, metavar="NAME",
                    help="training preset of the keras head (default: lesson: 5 epochs, batch 64, 20%% validation)")
+    p.add_argument("--no-warm-start", dest="warm_start", action="store_false",
+                   help="fit every logreg point from zero (default: each seed's logreg fits start from the previous size's "
+                   "solution; same optimum, fewer lbfgs iterations)")
     p.add_argument("--layer", metavar="NAME", help="cached layer to use (default: the cache's default layer)")
     p.add_argument("--out", metavar="DIR", help="output folder (default: data/runs/curve_<data>_<backbone>_<size>px_<layer>_<id>)")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="fits in parallel processes (default: 1; -1: all cores)")
@@ -34,14 +37,14 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..curve import learning_curve
 
-    head_params = None
+    head_params = {} if args.warm_start else {"logreg": {"warm_start": False}}
     if args.keras_preset is not None:
         from ..errors import FeatcacheError
         from ..heads.dense import PRESETS
 
         if args.keras_preset not in PRESETS:
             raise FeatcacheError(f"unknown --keras-preset {args.keras_preset!r}; choose one of: {', '.join(PRESETS)}")
-        head_params = {"keras": dict(PRESETS[args.keras_preset])}
+        head_params["keras"] = dict(PRESETS[args.keras_preset])
     res = learning_curve(
         args.cache, args.sizes, seeds=args.seeds, heads=args.heads, layer=args.layer, out=args.out, jobs=args.jobs,
         head_params=head_params, baseline=args.baseline, baseline_sizes=args.baseline_sizes or (),

@@ -62,6 +62,11 @@ class SVMHead(ClassifierMixin, BaseEstimator):
         self.seed = seed
         self.n_jobs = n_jobs
 
+    @property
+    def uses_seed(self) -> bool:
+        """Whether ``seed`` can change the fit: through the CV folds or the calibration folds."""
+        return self.C == "cv" or bool(self.probability)
+
     def _svc(self, C: float) -> SVC:
         return SVC(kernel="rbf", C=C, gamma=self.gamma, cache_size=self.cache_size, random_state=self.seed)
 
