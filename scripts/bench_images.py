@@ -3,8 +3,9 @@
 
 Makes synthetic photo-sized JPEGs (500x375, like the hymenoptera photos) in
 two class folders, for each count in --counts, and measures in one run:
-  1. decode only: the up-front scan (hash + test-decode every file) and
-     reading every batch (thread-pool decode), no model;
+  1. decode only: ``images.load`` (listing + hashing every file), the
+     decoding pass that settles the rows when they are asked for outside an
+     extraction, and reading every batch (thread-pool decode), no model;
   2. bare forward pass on the already-decoded uint8 batches (the compiled
      extractor, no file reading);
   3. the full pipeline, ``featcache extract --images`` in a subprocess, with
@@ -80,7 +81,9 @@ def decode_and_bare(root: Path, weights: str, size: int, batch: int) -> dict[str
     t = time.perf_counter()
     src = images.load(root, size, test_fraction=0.25)
     scan = time.perf_counter() - t
-    n = sum(len(s) for s in src.splits.values())
+    t = time.perf_counter()
+    n = sum(len(s) for s in src.splits.values())  # settles the rows: decodes every file once
+    settle = time.perf_counter() - t
     t = time.perf_counter()
     batches = [s.read(i, min(i + batch, len(s))) for s in src.splits.values() for i in range(0, len(s), batch)]
     read = time.perf_counter() - t
@@ -91,7 +94,8 @@ def decode_and_bare(root: Path, weights: str, size: int, batch: int) -> dict[str
         model(b)
     bare = time.perf_counter() - t
     del batches
-    return {"images": n, "scan_s": round(scan, 2), "scan_images_per_s": round(n / scan, 1),
+    return {"images": n, "load_s": round(scan, 2), "load_images_per_s": round(n / scan, 1),
+            "settle_s": round(settle, 2), "settle_images_per_s": round(n / settle, 1),
             "read_images_per_s": round(n / read, 1), "bare_forward_images_per_s": round(n / bare, 1)}
 
 
