@@ -20,7 +20,7 @@ from featcache.cli import main
 from featcache.errors import FeatcacheError
 from featcache.sources import images, open_source
 from featcache.sources.decode import decode_image
-from tests.imagefiles import class_image, flat_jpeg, flat_png, make_class_tree, write_image
+from tests.imagefiles import class_image, flat_jpeg, flat_png, make_class_tree, oriented_jpeg, write_image
 
 TINY = dict(weights="random", image_size=32, verbose=False)
 
@@ -207,6 +207,46 @@ def test_huge_images_downscale_or_are_refused_without_exhausting_memory(tmp_path
     assert got["skipped"] == [["b/huge.png", "20000x20000 pixels is too large to decode safely (limit 64,000,000); downscale it first"]]
     # VmHWM, not ru_maxrss: the latter survives exec, so a child of a big pytest process would inherit its peak
     assert got["rss_mb"] < 250, got  # a full decode alone would take 1.2 GB (RGB)
+
+
+# ---------------------------------------------------------------- pixels
+
+
+@pytest.mark.parametrize("orientation, turn", [(1, lambda x: x), (3, lambda x: np.rot90(x, 2)), (6, lambda x: np.rot90(x, -1)),
+                                               (8, lambda x: np.rot90(x, 1)), (2, lambda x: x[:, ::-1])],
+                         ids=["upright", "upside-down", "turned-right", "turned-left", "mirrored"])
+def test_photos_are_turned_upright_by_their_exif_orientation(tmp_path, orientation, turn):
+    """As a phone stores a portrait photo: landscape pixels plus a tag; decoding shows it the way viewers do."""
+    stored = np.zeros((32, 48, 3), np.uint8)  # 48 wide, 32 high: red left half, blue right half
+    stored[:, :24, 0] = 255
+    stored[:, 24:, 2] = 255
+    plain = decode_image(write_image(tmp_path / "plain.jpg", stored, "JPEG", quality=95))
+    tagged = oriented_jpeg(tmp_path / f"o{orientation}.jpg", stored, orientation)
+    np.testing.assert_array_equal(decode_image(tagged), turn(plain))  # turning is exact: the same JPEG pixels, moved
+    small = decode_image(tagged, 16).astype(int)  # turned before the resize (16x16 has no orientation of its own)
+    if orientation == 6:  # the left (red) side of the stored image is now on top
+        assert small[:6, :, 0].mean() > 200 and small[:6, :, 2].mean() < 50 and small[-6:, :, 2].mean() > 200
+
+
+def test_turned_photos_are_extracted_upright_and_the_decoder_is_in_the_fingerprint(tmp_path, monkeypatch):
+    from featcache.backbones import get_backbone
+    from featcache.extractor import build_extractor, compiled
+
+    root = make_class_tree(tmp_path / "d", {"a": 3, "b": 3}, ext="jpg", size=40)
+    stored = class_image(0, 50, 40)[:, :30]
+    oriented_jpeg(root / "a" / "portrait.jpg", stored, 6)
+    res = featcache.extract(images=str(root), test_fraction=0.3, out=tmp_path / "c.h5", **TINY)
+    cache = featcache.open_cache(res.path)
+    split = next(s for s in ("train", "test") if "a/portrait.jpg" in cache.paths(s))
+    row = cache.paths(split).index("a/portrait.jpg")
+    upright = decode_image(root / "a" / "portrait.jpg", 32)
+    plain = decode_image(write_image(tmp_path / "plain.jpg", stored, "JPEG", quality=95), 32)
+    assert np.abs(upright.astype(int) - plain.astype(int)).mean() > 5  # turning changed the pixels the model sees
+    model = compiled(build_extractor(get_backbone("mobilenet_v2"), "random", 32, ["out_relu"], (32, 32, 3)))
+    np.testing.assert_allclose(cache.features(split)[row], model(upright[None])[0][0], atol=1e-4)
+    before = images.load(root, 32, test_fraction=0.3).digest
+    monkeypatch.setattr(images, "DECODER", "featcache.decode_image:v1:pil_rgb_first_frame_alpha_on_white_jpeg_draft_bilinear")
+    assert images.load(root, 32, test_fraction=0.3).digest != before  # caches made before v2 are not reused
 
 
 # ---------------------------------------------------------------- reading batches

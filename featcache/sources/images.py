@@ -21,7 +21,8 @@ once, and learns on the way which ones fail; a cache hit reads it from the
 cache's ``skipped`` list, decoding nothing; anything else asking for
 ``splits`` first gets a decoding pass. Files that cannot be decoded are
 skipped and listed (``DataSource.skipped``), or, with ``strict``, stop the
-run. Decoding runs in a thread pool (PIL releases the GIL).
+run. Decoding runs in a thread pool (PIL releases the GIL); photos are turned
+upright by their EXIF orientation tag (``decode_image``).
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ from .decode import UnreadableImage, decode_image
 # Identity of the pixel pipeline before ``Preprocess`` (decode_image at the
 # cache's image size); part of every split's digest, hence of the fingerprint.
 # Which files decode depends only on it and the bytes, so the digest also
-# decides the split rows.
-DECODER = "featcache.decode_image:v1:pil_rgb_first_frame_alpha_on_white_jpeg_draft_bilinear"
+# decides the split rows. v2: turned upright by the EXIF orientation tag.
+DECODER = "featcache.decode_image:v2:pil_rgb_first_frame_exif_upright_alpha_on_white_jpeg_draft_bilinear"
 SPLIT_FOLDERS = ("train", "val", "test")
 TEST_FOLDERS = ("val", "test")
 # A photo is never this big; reading such a file whole to hash it would only waste memory.
