@@ -18,9 +18,9 @@ from .sources import DataSource, open_source
 from .tasks import plan
 
 DTYPES = ("float32", "float16")
-# Settings that decide the features; all of them go into the fingerprint.
 # Key of each row's decode problem in a staged run's embed output (not a layer).
 PROBLEM = "featcache:problem"
+# Settings that decide the features; all of them go into the fingerprint.
 IDENTITY_KEYS = ("format_version", "backbone", "weights", "image_size", "preprocessing", "layers", "dtype", "dataset", "data_digest", "class_names")
 
 
