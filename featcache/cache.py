@@ -13,6 +13,13 @@ An extraction writes ``<path>.partial.h5`` and commits progress batch by batch
 A killed run resumes from ``rows_done``; the finished file is marked complete
 and renamed into place atomically, so ``<path>`` is only ever a complete
 cache. A lock file keeps two writers apart.
+
+Photos are written staged: their split rows depend on which files decode,
+which is learnt while embedding them. The partial file then holds one group,
+``/files``, with a row per candidate file (listing order) and its decode
+problem (``/files/problem``, '' when it decoded); ``finish(regroup=...)``
+writes the complete cache's splits from its rows into a new file, which
+replaces ``<path>`` atomically, and deletes the partial file.
 """
 
 from __future__ import annotations
@@ -107,28 +114,38 @@ def exclusive_lock(path: Path, wait_message: str | None = None) -> Iterator[None
         os.close(fd)  # releases the lock; the lock file itself is harmless to leave
 
 
+STAGING = "files"  # the one group of a staged partial file
+
+
 @dataclass
 class SplitSpec:
     name: str
     labels: np.ndarray
     index: np.ndarray
     paths: list[str] | None = None
+    rows: np.ndarray | None = None  # with finish(regroup=...): the staged rows this split takes, increasing
 
 
 class CacheWriter:
     """Creates or resumes ``<path>.partial.h5``; ``finish()`` publishes ``path``.
 
     ``attrs`` must include ``fingerprint``; a partial file with another
-    fingerprint is stale (other settings) and is started afresh.
+    fingerprint is stale (other settings) and is started afresh. ``staged``:
+    ``splits`` is the one ``STAGING`` split, written with each row's decode
+    problem; ``finish`` then needs ``regroup``.
     """
 
-    def __init__(self, path: Path, attrs: dict[str, Any], splits: list[SplitSpec], layer_widths: dict[str, int], dtype: str):
+    def __init__(self, path: Path, attrs: dict[str, Any], splits: list[SplitSpec], layer_widths: dict[str, int], dtype: str,
+                 staged: bool = False):
+        if staged and [s.name for s in splits] != [STAGING]:
+            raise ValueError(f"a staged write has the one split {STAGING!r}")
         self.path = Path(path)
         self.partial = partial_path(self.path)
         self.attrs = attrs
         self.splits = splits
         self.layer_widths = layer_widths
         self.dtype = np.dtype(dtype)
+        self.staged = staged
         self._file: h5py.File | None = None
         self._written: dict[str, int] = {}  # rows written per split, committed or not
         self._last_commit = 0.0
@@ -138,7 +155,7 @@ class CacheWriter:
         if self.partial.exists():
             try:
                 f = h5py.File(self.partial, "r+", rdcc_nbytes=WRITE_CHUNK_CACHE)
-                if f.attrs.get("fingerprint") == self.attrs["fingerprint"]:
+                if f.attrs.get("fingerprint") == self.attrs["fingerprint"] and all(s.name in f for s in self.splits):
                     self._file = f
                 else:
                     f.close()
@@ -158,13 +175,21 @@ class CacheWriter:
             f = h5py.File(self.partial, "w", rdcc_nbytes=WRITE_CHUNK_CACHE)
         except OSError as exc:
             raise FeatcacheError(f"cannot write {self.partial} ({exc}); choose a writable --out") from None
+        self._lay_out(f, self.attrs, self.splits)
+        if self.staged:
+            f[STAGING].create_dataset("problem", shape=(len(self.splits[0].labels),), dtype=h5py.string_dtype())
+        f.flush()
+        return f
+
+    def _lay_out(self, f: h5py.File, attrs: dict[str, Any], splits: list[SplitSpec]) -> None:
+        """Attributes, and per split its labels, index, paths and empty feature datasets."""
         f.attrs["format"] = FORMAT
         f.attrs["format_version"] = FORMAT_VERSION
         f.attrs["complete"] = False
-        for key, value in self.attrs.items():
+        for key, value in attrs.items():
             f.attrs[key] = _encode(value)
         f.attrs["layer_widths"] = json.dumps(self.layer_widths)
-        for spec in self.splits:
+        for spec in splits:
             g = f.create_group(spec.name)
             n = len(spec.labels)
             g.create_dataset("labels", data=np.asarray(spec.labels, dtype=np.int64))
@@ -178,16 +203,18 @@ class CacheWriter:
                     chunks=(max(1, min(CHUNK_ROWS, n)), width),
                 )
             g.attrs["rows_done"] = 0
-        f.flush()
-        return f
 
-    def write(self, split: str, start: int, features: dict[str, np.ndarray]) -> None:
-        """Write rows ``start:start+n`` of every layer, in order; commits now and then."""
+    def write(self, split: str, start: int, features: dict[str, np.ndarray], problems: np.ndarray | None = None) -> None:
+        """Write rows ``start:start+n`` of every layer (staged: and their decode problems), in order; commits now and then."""
         g = self._file[split]
         if start != self._written[split]:
             raise RuntimeError(f"out-of-order write to {split}: {start} != {self._written[split]}")
+        if (problems is not None) != self.staged:
+            raise RuntimeError("a staged write gives every batch's decode problems, and only it does")
         for layer, values in features.items():
             g["features"][layer][start : start + len(values)] = values.astype(self.dtype, copy=False)
+        if problems is not None:
+            g["problem"][start : start + len(values)] = np.asarray(problems, dtype=object)
         self._written[split] = start + len(values)
         if time.monotonic() - self._last_commit >= COMMIT_SECONDS:
             self.commit()
@@ -200,26 +227,63 @@ class CacheWriter:
         self._file.flush()
         self._last_commit = time.monotonic()
 
-    def finish(self, extra_attrs: dict[str, Any] | None = None) -> Path:
+    def problems(self) -> dict[int, str]:
+        """Staged: ``{row: reason}`` of the rows written so far whose file did not decode."""
+        n = self._written[STAGING]
+        return {i: p.decode() if isinstance(p, bytes) else p for i, p in enumerate(self._file[STAGING]["problem"][:n]) if p}
+
+    def finish(self, extra_attrs: dict[str, Any] | None = None, regroup: list[SplitSpec] | None = None) -> Path:
+        """Publish the complete cache; staged, its splits are ``regroup`` (each with the staged ``rows`` it takes)."""
         self.commit()
         f = self._file
         for spec in self.splits:
             if int(f[spec.name].attrs["rows_done"]) != len(spec.labels):
                 raise RuntimeError(f"split {spec.name} is not fully written")
+        if (regroup is not None) != self.staged:
+            raise RuntimeError("a staged write is finished with regroup, and only it is")
+        if regroup is not None:
+            return self._finish_regrouped(extra_attrs or {}, regroup)
         for key, value in (extra_attrs or {}).items():
             f.attrs[key] = _encode(value)
         f.attrs["complete"] = True
         f.attrs["completed"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         f.close()
         self._file = None
-        with open(self.partial, "rb") as fh:
-            os.fsync(fh.fileno())
+        _fsync(self.partial)
         os.replace(self.partial, self.path)
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        _fsync_dir(self.path.parent)
+        return self.path
+
+    def _finish_regrouped(self, extra_attrs: dict[str, Any], splits: list[SplitSpec]) -> Path:
+        """Copy the staged rows of each split, block by block, into a new complete file that replaces ``path``."""
+        staged = self._file[STAGING]["features"]
+        # Beside the target, under the lock: os.replace stays atomic, and h5py creates it with the usual permissions.
+        tmp = self.path.with_name(self.path.name + ".regroup.h5")
         try:
-            os.fsync(dir_fd)
+            with h5py.File(tmp, "w", rdcc_nbytes=WRITE_CHUNK_CACHE) as out:
+                self._lay_out(out, {**self.attrs, **extra_attrs}, splits)
+                for layer in self.layer_widths:
+                    src = staged[layer]
+                    filled = {s.name: 0 for s in splits}
+                    for start in range(0, src.shape[0], 8 * CHUNK_ROWS):  # bounded memory, whatever the data set's size
+                        block = src[start : start + 8 * CHUNK_ROWS]
+                        for s in splits:
+                            rows = s.rows[(s.rows >= start) & (s.rows < start + len(block))]
+                            if len(rows):
+                                out[s.name]["features"][layer][filled[s.name] : filled[s.name] + len(rows)] = block[rows - start]
+                                filled[s.name] += len(rows)
+                for s in splits:
+                    out[s.name].attrs["rows_done"] = len(s.labels)
+                out.attrs["complete"] = True
+                out.attrs["completed"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            _fsync(tmp)
+            os.replace(tmp, self.path)
         finally:
-            os.close(dir_fd)
+            tmp.unlink(missing_ok=True)
+        _fsync_dir(self.path.parent)
+        self._file.close()
+        self._file = None
+        self.partial.unlink()  # a crash before this leaves a stale partial beside the complete cache, never read
         return self.path
 
     def close(self) -> None:
@@ -228,6 +292,19 @@ class CacheWriter:
             self.commit()
             self._file.close()
             self._file = None
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def read_attrs(path: Path, peek: bool = False) -> dict[str, Any]:

@@ -158,6 +158,7 @@ def _load_images(path: str, mtime: float) -> tuple[np.ndarray, ...]:
     source = open_source(c.meta["source"])
     if source.digest != c.meta.get("settings", {}).get("data_digest"):
         raise FeatcacheError(f"the images at {c.meta['source']} are not the ones {path} was extracted from; restore them or re-extract")
+    source.settle(dict(c.meta.get("skipped") or []))  # photos: the cache's rows, nothing decoded to find them
     out = []
     for split in ("train", "test"):
         s = source.splits[split]

@@ -5,19 +5,21 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from . import __version__, paths
 from .backbones import check_image_size, get_backbone, resolve_layers, weights_identity
-from .cache import CacheWriter, SplitSpec, exclusive_lock, partial_path, read_attrs
+from .cache import STAGING, CacheWriter, SplitSpec, exclusive_lock, partial_path, read_attrs
 from .errors import FeatcacheError
 from .fingerprint import fingerprint
 from .sources import DataSource, open_source
 from .tasks import plan
 
 DTYPES = ("float32", "float16")
+# Key of each row's decode problem in a staged run's embed output (not a layer).
+PROBLEM = "featcache:problem"
 # Settings that decide the features; all of them go into the fingerprint.
 IDENTITY_KEYS = ("format_version", "backbone", "weights", "image_size", "preprocessing", "layers", "dtype", "dataset", "data_digest", "class_names")
 
@@ -93,8 +95,6 @@ def extract(
     if decoded is not None and decoded != size:
         # Preprocess would resize the decoded images a second time: another pixel pipeline.
         raise FeatcacheError(f"this source decodes its images at {decoded}px but --image-size is {size}; open it with image size {size}")
-    if verbose and source.skipped:
-        print(_skipped_line(source.skipped))
 
     settings: dict[str, Any] = {
         "format_version": 1,
@@ -116,16 +116,23 @@ def extract(
         raise FeatcacheError(f"cannot create {path.parent} ({exc.strerror}); choose a writable --out") from None
 
     if _is_hit(path, fp, settings):
-        if verbose:
-            print(f"cache hit: {path} already holds these features; nothing to do")
-        return ExtractResult(path, hit=True, skipped=list(source.skipped))
+        return _hit(path, source, verbose, f"cache hit: {path} already holds these features; nothing to do")
 
     with exclusive_lock(path, wait_message=f"waiting for another featcache process writing {path} ..."):
         if _is_hit(path, fp, settings):  # the other process may have just finished it
-            if verbose:
-                print(f"cache hit: {path} was completed by another process; nothing to do")
-            return ExtractResult(path, hit=True, skipped=list(source.skipped))
+            return _hit(path, source, verbose, f"cache hit: {path} was completed by another process; nothing to do")
         return _run(path, fp, settings, source, bb, weights, size, layer_names, dtype, batch_size, verbose, run_engine)
+
+
+def _hit(path: Path, source: DataSource, verbose: bool, message: str) -> ExtractResult:
+    # The cache lists the files that did not decode: a photo source's rows
+    # (and --strict) are settled from it, with nothing decoded.
+    source.settle(dict(read_attrs(path).get("skipped") or []))
+    if verbose:
+        if source.skipped:
+            print(_skipped_line(source.skipped))
+        print(message)
+    return ExtractResult(path, hit=True, skipped=list(source.skipped))
 
 
 def _open(data, images, test_fraction, seed, strict, data_dir, train_limit, test_limit, size, bb, verbose) -> DataSource:
@@ -173,13 +180,28 @@ def _is_hit(path: Path, fp: str, settings: dict[str, Any]) -> bool:
     return False
 
 
+class KeepProblems:
+    """Picklable ``make_embed`` of a staged run: embeds a read's images and passes each row's decode problem on to ``write``."""
+
+    def __init__(self, make_embed: Callable):
+        self.make_embed = make_embed
+
+    def __call__(self) -> Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]:
+        embed = self.make_embed()
+        return lambda batch: {**embed(batch["image"]), PROBLEM: batch["problem"]}
+
+
 def _run(path, fp, settings, source, bb, weights, size, layer_names, dtype, batch_size, verbose, run_engine) -> ExtractResult:
     from . import _lazy
     from .extractor import Mapper
 
     k = _lazy.keras()
+    pending = source.pending
     t_start = time.perf_counter()
-    first = source.splits[next(iter(source.splits))].read(0, 1)
+    if pending is None:
+        first = source.splits[next(iter(source.splits))].read(0, 1)
+    else:
+        first = np.zeros((1, *pending.image_shape), np.uint8)  # the model needs only the shape: no file is decoded twice
     make_embed = Mapper(bb.name, weights, size, layer_names, tuple(first.shape[1:]), batch_size)
     # Built (and traced) here whatever the engine: bad weights fail before any
     # engine starts, and the widths are known. The local engine reuses it.
@@ -201,31 +223,49 @@ def _run(path, fp, settings, source, bb, weights, size, layer_names, dtype, batc
         "weights_source": "random (untrained)" if weights == "random" else weights,
         "default_layer": bb.final_layer if bb.final_layer in layer_names else layer_names[-1],
         "source": source.spec,
-        "skipped": [list(s) for s in source.skipped],
+        # Staged: the files known unusable so far; the complete list replaces it at the end.
+        "skipped": [list(s) for s in (source.skipped if pending is None else pending.unusable)],
         "featcache_version": __version__,
         "keras_version": k.__version__,
         "tensorflow_version": tf_version,
         "keras_backend": k.backend.backend(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    specs = [SplitSpec(s.name, s.labels, s.index, s.paths) for s in source.splits.values()]
-    writer = CacheWriter(path, attrs, specs, widths, dtype)
+    if pending is None:
+        specs = [SplitSpec(s.name, s.labels, s.index, s.paths) for s in source.splits.values()]
+        readers = {s.name: s.read for s in source.splits.values()}
+    else:
+        # Which photos decode decides the split rows, and it is learnt here,
+        # decoding each file once: every candidate file is embedded into one
+        # staging split together with its decode problem, and the splits are
+        # cut out of it at the end.
+        specs = [SplitSpec(STAGING, pending.labels, pending.index, pending.paths)]
+        readers = {STAGING: pending.read}
+        make_embed = KeepProblems(make_embed)
+    writer = CacheWriter(path, attrs, specs, widths, dtype, staged=pending is not None)
     done = writer.open()
-    sizes = {s.name: len(s) for s in source.splits.values()}
+    sizes = {s.name: len(s.labels) for s in specs}
     batches = plan(sizes, done, batch_size)
     total = sum(len(b) for b in batches)
     if verbose and any(done.values()):
-        print(f"resuming {path}: {sum(done.values())} of {sum(sizes.values())} images already done")
+        print(f"resuming {path}: {sum(done.values())} of {sum(sizes.values())} {'files' if pending else 'images'} already done")
     bar = k.utils.Progbar(total, unit_name="image") if verbose and total else None
-    seen = 0
+    seen = embedded = 0
 
     def read(b):
-        return source.splits[b.split].read(b.start, b.stop)
+        return readers[b.split](b.start, b.stop)
 
-    def write(b, feats):
-        nonlocal seen
-        writer.write(b.split, b.start, feats)
+    def write(b, out):
+        nonlocal seen, embedded
+        problems = out.pop(PROBLEM, None)
+        n_bad = 0
+        if problems is not None:
+            bad = [(pending.paths[b.start + i], str(why)) for i, why in enumerate(problems) if why]
+            pending.check(bad)  # --strict stops at the first unreadable file
+            n_bad = len(bad)
+        writer.write(b.split, b.start, out, problems)
         seen += len(b)
+        embedded += len(b) - n_bad
         if bar:
             bar.update(seen)
 
@@ -233,12 +273,25 @@ def _run(path, fp, settings, source, bb, weights, size, layer_names, dtype, batc
     try:
         run_engine(batches, read, make_embed, write)
         seconds = time.perf_counter() - t0
-        writer.finish({"extract_seconds": round(seconds, 3), "startup_seconds": round(startup, 3)})
+        extra = {"extract_seconds": round(seconds, 3), "startup_seconds": round(startup, 3)}
+        if pending is None:
+            writer.finish(extra)
+        else:
+            # This run's and any earlier run's (resumed) problems settle the
+            # rows; errors that need them (--strict, a class without a readable
+            # photo) come here, and a re-run repeats them without embedding again.
+            source.settle({pending.paths[i]: why for i, why in writer.problems().items()})
+            row = {p: i for i, p in enumerate(pending.paths)}
+            writer.finish({**extra, "skipped": [list(s) for s in source.skipped]}, regroup=[
+                SplitSpec(s.name, s.labels, s.index, s.paths, rows=np.array([row[p] for p in s.paths], dtype=np.int64))
+                for s in source.splits.values()])
     finally:
         writer.close()
-    result = ExtractResult(path, hit=False, images=total, seconds=seconds, startup_seconds=startup, skipped=list(source.skipped))
+    result = ExtractResult(path, hit=False, images=embedded, seconds=seconds, startup_seconds=startup, skipped=list(source.skipped))
     if verbose:
+        if source.skipped:
+            print(_skipped_line(source.skipped))
         left_out = f"; {len(source.skipped)} file(s) skipped" if source.skipped else ""
-        print(f"extracted {total} images in {seconds:.1f} s ({result.images_per_s:.0f} images/s; "
+        print(f"extracted {embedded} images in {seconds:.1f} s ({result.images_per_s:.0f} images/s; "
               f"model build {startup:.1f} s{left_out}) -> {path}")
     return result

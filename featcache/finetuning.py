@@ -111,6 +111,8 @@ def reopen_source(meta: dict[str, Any], verbose: bool = False):
         changed = ", ".join(s for s in sorted(set(want) | set(source.digest)) if want.get(s) != source.digest.get(s))
         raise FeatcacheError(f"the images at {spec.get('data_dir') or spec.get('root') or spec} changed since the head's cache was "
                              f"extracted (split(s) {changed} differ); restore them, or re-extract and retrain the head")
+    if want and "skipped" in meta:  # photos: the rows of the head's cache, nothing decoded to find them
+        source.settle(dict(meta["skipped"] or []))
     if list(source.class_names) != list(meta.get("class_names", [])):
         raise FeatcacheError(f"the data at {spec} now has other classes than the head ({source.class_names} vs {meta.get('class_names')}); restore the original data")
     if "train" not in source.splits:

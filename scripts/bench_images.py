@@ -3,14 +3,28 @@
 
 Makes synthetic photo-sized JPEGs (500x375, like the hymenoptera photos) in
 two class folders, for each count in --counts, and measures in one run:
-  1. decode only: the up-front scan (hash + test-decode every file) and
-     reading every batch (thread-pool decode), no model;
+  1. decode only: ``images.load`` (listing + hashing every file), the
+     decoding pass that settles the rows when they are asked for outside an
+     extraction, and reading every batch (thread-pool decode), no model;
   2. bare forward pass on the already-decoded uint8 batches (the compiled
      extractor, no file reading);
   3. the full pipeline, ``featcache extract --images`` in a subprocess, with
      that process's own peak RSS: it should stay flat as the count grows.
 
     python scripts/bench_images.py --weights ../shared/weights/mobilenet_v2_1.0_imagenet_no_top.weights.h5
+
+With --photos DIR it measures a real photo folder instead (the hymenoptera
+photos: ``--photos ../shared/datasets/hymenoptera``), at --image-size 224
+unless told otherwise:
+  1. ``images.load(DIR)`` (listing + hashing, the fingerprint's input), and
+     load followed by asking for the split rows (``.splits``);
+  2. a cold ``python -m featcache extract --images DIR`` in a subprocess
+     (wall time of the whole command, interpreter start included);
+  3. the same command again, a cache hit, in a subprocess, and
+     ``featcache.extract(...)`` hits in this process (no interpreter start).
+The load average before and after is printed with the numbers.
+
+    python scripts/bench_images.py --photos ../shared/datasets/hymenoptera --image-size 224
 """
 
 from __future__ import annotations
@@ -67,7 +81,9 @@ def decode_and_bare(root: Path, weights: str, size: int, batch: int) -> dict[str
     t = time.perf_counter()
     src = images.load(root, size, test_fraction=0.25)
     scan = time.perf_counter() - t
-    n = sum(len(s) for s in src.splits.values())
+    t = time.perf_counter()
+    n = sum(len(s) for s in src.splits.values())  # settles the rows: decodes every file once
+    settle = time.perf_counter() - t
     t = time.perf_counter()
     batches = [s.read(i, min(i + batch, len(s))) for s in src.splits.values() for i in range(0, len(s), batch)]
     read = time.perf_counter() - t
@@ -78,17 +94,66 @@ def decode_and_bare(root: Path, weights: str, size: int, batch: int) -> dict[str
         model(b)
     bare = time.perf_counter() - t
     del batches
-    return {"images": n, "scan_s": round(scan, 2), "scan_images_per_s": round(n / scan, 1),
+    return {"images": n, "load_s": round(scan, 2), "load_images_per_s": round(n / scan, 1),
+            "settle_s": round(settle, 2), "settle_images_per_s": round(n / settle, 1),
             "read_images_per_s": round(n / read, 1), "bare_forward_images_per_s": round(n / bare, 1)}
+
+
+def real_photos(root: Path, weights: str, size: int, repeats: int) -> dict:
+    """load(), cold extraction and cache hits on a real photo folder (see the module docstring)."""
+    from featcache.sources import images
+
+    def best(fn) -> list[float]:
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            fn()
+            times.append(round(time.perf_counter() - t, 3))
+        return times
+
+    out = {"photos_dir": str(root), "image_size": size, "cpus": os.cpu_count(), "loadavg_before": os.getloadavg()}
+    load = best(lambda: images.load(root, size))
+    rows = best(lambda: images.load(root, size).splits)
+    src = images.load(root, size)
+    out.update({"photos": sum(len(s) for s in src.splits.values()), "skipped": len(src.skipped),
+                "load_s": load, "load_then_splits_s": rows})
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "featcache", "extract", "--images", str(root), "--weights", weights,
+               "--image-size", str(size), "--out", str(Path(tmp) / "c.h5"), "--json"]
+        env = {**os.environ, "FEATCACHE_HOME": tmp}
+        for run in ("cold", "hit"):
+            t = time.perf_counter()
+            proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env)
+            wall = time.perf_counter() - t
+            if proc.returncode:
+                raise SystemExit(proc.stderr)
+            res = json.loads(proc.stdout)
+            assert res["hit"] == (run == "hit"), res
+            out[f"{run}_command_wall_s"] = round(wall, 2)
+            if run == "cold":
+                out["cold_embed_s"] = res.get("seconds")
+        import featcache
+
+        hits = best(lambda: featcache.extract(images=str(root), weights=weights, image_size=size,
+                                              out=Path(tmp) / "c.h5", verbose=False))
+        out["hit_in_process_s"] = hits
+    out["loadavg_after"] = os.getloadavg()
+    return out
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", default=str(REPO.parent / "shared" / "weights" / "mobilenet_v2_1.0_imagenet_no_top.weights.h5"))
     p.add_argument("--counts", default="400,1600", help="numbers of photos (comma-separated)")
-    p.add_argument("--image-size", type=int, default=96)
+    p.add_argument("--image-size", type=int, help="default: 96 for the synthetic photos, 224 with --photos")
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--photos", metavar="DIR", help="measure load / cold extraction / cache hit on this photo folder instead")
+    p.add_argument("--repeats", type=int, default=3, help="with --photos: timings of load() and in-process hits to take")
     args = p.parse_args()
+    if args.photos:
+        print(json.dumps(real_photos(Path(args.photos), args.weights, args.image_size or 224, args.repeats), indent=2))
+        return
+    args.image_size = args.image_size or 96
 
     report = {"image_size": args.image_size, "batch_size": args.batch_size, "cpus": os.cpu_count(), "runs": []}
     for n in (int(c) for c in args.counts.split(",")):

@@ -16,6 +16,15 @@ def write_image(path: Path, rgb: np.ndarray, fmt: str | None = None, **save_args
     return path
 
 
+def oriented_jpeg(path: Path, rgb: np.ndarray, orientation: int) -> Path:
+    """A JPEG of ``rgb`` as stored, with an EXIF orientation tag (1-8) saying how to turn it for display, as phones write."""
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0112] = orientation  # Orientation
+    return write_image(path, rgb, "JPEG", quality=95, exif=exif.tobytes())
+
+
 def class_image(label: int, i: int, size: int = 24) -> np.ndarray:
     """A small RGB image whose colour says its class and whose noise makes it unique."""
     rng = np.random.default_rng(1000 * label + i)

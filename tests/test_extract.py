@@ -98,7 +98,8 @@ def test_mismatched_cache_at_out_is_refused(fashion_dir, tmp_path, capsys):
     assert out.read_bytes() == before
 
 
-def _kill_midway(args: list[str], partial: Path) -> None:
+def _kill_midway(args: list[str], partial: Path, group: str = "train") -> None:
+    """Run ``featcache *args`` and SIGKILL it once ``group`` of the partial file has 16 rows committed."""
     proc = subprocess.Popen([sys.executable, "-m", "featcache", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     try:
@@ -106,7 +107,7 @@ def _kill_midway(args: list[str], partial: Path) -> None:
             if partial.exists():
                 try:
                     with h5py.File(partial, "r", locking=False) as f:
-                        if int(f["train"].attrs["rows_done"]) >= 16:
+                        if int(f[group].attrs["rows_done"]) >= 16:
                             break
                 except (OSError, KeyError):
                     pass

@@ -15,11 +15,12 @@ import numpy as np
 import pytest
 
 import featcache
+from featcache.cache import partial_path
 from featcache.cli import main
 from featcache.errors import FeatcacheError
 from featcache.sources import images, open_source
 from featcache.sources.decode import decode_image
-from tests.imagefiles import class_image, flat_jpeg, flat_png, make_class_tree, write_image
+from tests.imagefiles import class_image, flat_jpeg, flat_png, make_class_tree, oriented_jpeg, write_image
 
 TINY = dict(weights="random", image_size=32, verbose=False)
 
@@ -130,24 +131,26 @@ def test_odd_files_are_skipped_listed_or_ignored(tmp_path):
     assert skipped["README.md"] == "not inside a class folder"
     stored = src.splits["train"].paths + src.splits["test"].paths
     assert len(stored) == 8 and not any("/." in p or p.startswith(".") for p in stored)
+    strict = images.load(root, 32, test_fraction=0.25, strict=True)  # lists and hashes; decoding says what is unreadable
     with pytest.raises(FeatcacheError, match=r"--strict: 3 file\(s\) .* could not be read: .*cats/empty.jpg.*drop --strict"):
-        images.load(root, 32, test_fraction=0.25, strict=True)
+        strict.splits
 
 
 def test_every_file_unreadable(tmp_path):
     root = tmp_path / "d"
     for c in ("a", "b"):
         (root / c).mkdir(parents=True)
-        (root / c / "x.jpg").write_text("nope")
-    with pytest.raises(FeatcacheError, match="none of the 2 files under .* could be read as an image"):
-        images.load(root, 32, test_fraction=0.5)
+        for name in ("x.jpg", "y.png"):
+            (root / c / name).write_text("nope")
+    with pytest.raises(FeatcacheError, match="none of the 4 files under .* could be read as an image"):
+        images.load(root, 32, test_fraction=0.5).splits
 
 
 def test_class_without_readable_images(tmp_path):
     root = make_class_tree(tmp_path / "d", {"a": 3})
     truncated_jpeg(root / "b" / "only.jpg")
     with pytest.raises(FeatcacheError, match=r"class 'b' has no readable images in .*b \(b/only.jpg: cannot decode"):
-        images.load(root, 32, test_fraction=0.3)
+        images.load(root, 32, test_fraction=0.3).splits
 
 
 def test_symlinks_nested_folders_and_loops(tmp_path):
@@ -204,6 +207,46 @@ def test_huge_images_downscale_or_are_refused_without_exhausting_memory(tmp_path
     assert got["skipped"] == [["b/huge.png", "20000x20000 pixels is too large to decode safely (limit 64,000,000); downscale it first"]]
     # VmHWM, not ru_maxrss: the latter survives exec, so a child of a big pytest process would inherit its peak
     assert got["rss_mb"] < 250, got  # a full decode alone would take 1.2 GB (RGB)
+
+
+# ---------------------------------------------------------------- pixels
+
+
+@pytest.mark.parametrize("orientation, turn", [(1, lambda x: x), (3, lambda x: np.rot90(x, 2)), (6, lambda x: np.rot90(x, -1)),
+                                               (8, lambda x: np.rot90(x, 1)), (2, lambda x: x[:, ::-1])],
+                         ids=["upright", "upside-down", "turned-right", "turned-left", "mirrored"])
+def test_photos_are_turned_upright_by_their_exif_orientation(tmp_path, orientation, turn):
+    """As a phone stores a portrait photo: landscape pixels plus a tag; decoding shows it the way viewers do."""
+    stored = np.zeros((32, 48, 3), np.uint8)  # 48 wide, 32 high: red left half, blue right half
+    stored[:, :24, 0] = 255
+    stored[:, 24:, 2] = 255
+    plain = decode_image(write_image(tmp_path / "plain.jpg", stored, "JPEG", quality=95))
+    tagged = oriented_jpeg(tmp_path / f"o{orientation}.jpg", stored, orientation)
+    np.testing.assert_array_equal(decode_image(tagged), turn(plain))  # turning is exact: the same JPEG pixels, moved
+    small = decode_image(tagged, 16).astype(int)  # turned before the resize (16x16 has no orientation of its own)
+    if orientation == 6:  # the left (red) side of the stored image is now on top
+        assert small[:6, :, 0].mean() > 200 and small[:6, :, 2].mean() < 50 and small[-6:, :, 2].mean() > 200
+
+
+def test_turned_photos_are_extracted_upright_and_the_decoder_is_in_the_fingerprint(tmp_path, monkeypatch):
+    from featcache.backbones import get_backbone
+    from featcache.extractor import build_extractor, compiled
+
+    root = make_class_tree(tmp_path / "d", {"a": 3, "b": 3}, ext="jpg", size=40)
+    stored = class_image(0, 50, 40)[:, :30]
+    oriented_jpeg(root / "a" / "portrait.jpg", stored, 6)
+    res = featcache.extract(images=str(root), test_fraction=0.3, out=tmp_path / "c.h5", **TINY)
+    cache = featcache.open_cache(res.path)
+    split = next(s for s in ("train", "test") if "a/portrait.jpg" in cache.paths(s))
+    row = cache.paths(split).index("a/portrait.jpg")
+    upright = decode_image(root / "a" / "portrait.jpg", 32)
+    plain = decode_image(write_image(tmp_path / "plain.jpg", stored, "JPEG", quality=95), 32)
+    assert np.abs(upright.astype(int) - plain.astype(int)).mean() > 5  # turning changed the pixels the model sees
+    model = compiled(build_extractor(get_backbone("mobilenet_v2"), "random", 32, ["out_relu"], (32, 32, 3)))
+    np.testing.assert_allclose(cache.features(split)[row], model(upright[None])[0][0], atol=1e-4)
+    before = images.load(root, 32, test_fraction=0.3).digest
+    monkeypatch.setattr(images, "DECODER", "featcache.decode_image:v1:pil_rgb_first_frame_alpha_on_white_jpeg_draft_bilinear")
+    assert images.load(root, 32, test_fraction=0.3).digest != before  # caches made before v2 are not reused
 
 
 # ---------------------------------------------------------------- reading batches
@@ -328,6 +371,137 @@ def test_cli_flags_that_need_images(fashion_dir, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["extract", "--images", str(tmp_path), "--test-fraction", "1.5"])
     assert "between 0 and 1" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- decoding work: load, extraction, cache hits
+
+
+@pytest.fixture
+def decodes(monkeypatch) -> list[str]:
+    """Counts ``decode_image`` calls of the photo source (one entry per decoded file)."""
+    calls: list[str] = []
+    real = images.decode_image
+
+    def counting(f, size=None):
+        calls.append("x")  # list.append is atomic: the decoding threads may call at once
+        return real(f, size)
+
+    monkeypatch.setattr(images, "decode_image", counting)
+    return calls
+
+
+def test_load_decodes_nothing_and_its_digest_covers_every_file_and_the_decoder(tmp_path, decodes, monkeypatch):
+    root = make_class_tree(tmp_path / "d", {"a": 3, "b": 3})
+    truncated_jpeg(root / "b" / "bad.jpg")
+    digest = lambda **kw: images.load(root, kw.pop("size", 32), **{"test_fraction": 0.3, **kw}).digest  # noqa: E731
+    seen = [digest()]
+    assert digest() == seen[0]  # the same files: the same digest
+    seen += [digest(size=40), digest(seed=1)]
+    write_image(root / "a" / "a_000.png", class_image(1, 5))  # same name, other pixels
+    seen.append(digest())
+    (root / "b" / "bad.jpg").write_bytes(b"other bytes, still no image")  # an unreadable file counts too: it might decode
+    seen.append(digest())
+    write_image(root / "a" / "new.png", class_image(0, 9))
+    seen.append(digest())
+    (root / "a" / "new.png").rename(root / "b" / "new.png")  # same bytes, other class
+    seen.append(digest())
+    (root / "b" / "new.png").unlink()
+    assert digest() == seen[-3]  # removed again: back to before it was added
+    monkeypatch.setattr(images, "DECODER", images.DECODER + ":other")
+    seen.append(digest())
+    assert len(set(map(str, seen))) == len(seen) and decodes == []
+    # with split folders, a file changes the digest of its own split only
+    tree = split_tree(tmp_path / "s", {"a": 2, "b": 2}, {"a": 1, "b": 1})
+    before = images.load(tree, 32).digest
+    write_image(tree / "val" / "a" / "a_100.png", class_image(1, 3))
+    after = images.load(tree, 32).digest
+    assert after["train"] == before["train"] and after["test"] != before["test"] and decodes == []
+
+
+def test_extraction_decodes_each_file_once_and_a_cache_hit_none(tmp_path, decodes, capsys):
+    root = make_class_tree(tmp_path / "d", {"a": 5, "b": 4}, ext="jpg", size=40)
+    truncated_jpeg(root / "a" / "a_001b.jpg")
+    args = dict(images=str(root), test_fraction=0.3, batch_size=4, **TINY)
+    res = featcache.extract(**args)
+    assert len(decodes) == 10 and res.images == 9 and [p for p, _ in res.skipped] == ["a/a_001b.jpg"]
+    decodes.clear()
+    hit = featcache.extract(**args)
+    assert hit.hit and hit.skipped == res.skipped and decodes == []
+    # --strict on a hit is checked against the cache's list of unreadable files, still without decoding
+    assert main(["extract", "--images", str(root), "--test-fraction", "0.3", "--weights", "random", "--image-size", "32", "--strict"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--strict: 1 file(s)" in err and "a/a_001b.jpg" in err and len(err.splitlines()) == 1 and decodes == []
+
+
+def test_readers_of_a_photo_cache_get_its_rows_without_a_decoding_pass(tmp_path, decodes):
+    """curve's scratch baseline and fine-tuning reopen the source: same rows as the cache, each stored photo read once."""
+    from featcache.curve import _load_images
+    from featcache.finetuning import reopen_source
+    from featcache.heads import make_head
+    from featcache.heads.io import head_meta
+
+    root = make_class_tree(tmp_path / "d", {"a": 6, "b": 5}, ext="jpg", size=40)
+    truncated_jpeg(root / "b" / "b_002b.jpg")
+    res = featcache.extract(images=str(root), test_fraction=0.3, seed=2, out=tmp_path / "c.h5", **TINY)
+    cache = featcache.open_cache(res.path)
+    decodes.clear()
+    x_train, y_train, x_test, y_test = _load_images(str(res.path), res.path.stat().st_mtime)
+    assert len(decodes) == cache.sizes["train"] + cache.sizes["test"] == 11
+    assert y_train.tolist() == cache.labels("train").tolist() and y_test.tolist() == cache.labels("test").tolist()
+    for x, split in ((x_train, "train"), (x_test, "test")):
+        np.testing.assert_array_equal(x, np.stack([decode_image(root / p, 32) for p in cache.paths(split)]))
+    decodes.clear()
+    source = reopen_source(head_meta(cache, None, "logreg", make_head("logreg")))
+    assert [source.splits[s].paths for s in ("train", "test")] == [cache.paths("train"), cache.paths("test")]
+    assert source.skipped == [("b/b_002b.jpg", cache.meta["skipped"][0][1])] and decodes == []
+
+
+def test_errors_that_need_decoding_come_from_extraction_in_one_line(tmp_path, capsys):
+    root = make_class_tree(tmp_path / "d", {"a": 4, "b": 4}, ext="jpg", size=40)
+    truncated_jpeg(root / "a" / "a_001b.jpg")  # in the second batch of two
+    out = tmp_path / "c.h5"
+    args = ["extract", "--images", str(root), "--test-fraction", "0.25", "--weights", "random", "--image-size", "32",
+            "--batch-size", "2", "--out", str(out)]
+    assert main(args + ["--strict"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--strict: 1 file(s)" in err and "a/a_001b.jpg: cannot decode" in err
+    assert not out.exists()
+    assert main(args) == 0  # without --strict, the run resumes where --strict stopped it
+    text = capsys.readouterr().out
+    assert "resuming" in text and "2 of 9 files already done" in text and "skipped 1 file(s)" in text
+    assert featcache.open_cache(out).meta["skipped"][0][0] == "a/a_001b.jpg" and not partial_path(out).exists()
+    # a class whose every photo fails to decode: known once they are decoded, and a re-run says so again at once
+    truncated_jpeg(root / "c" / "only.jpg")
+    for _ in range(2):
+        with pytest.raises(FeatcacheError, match=r"class 'c' has no readable images in .*c \(c/only.jpg: cannot decode"):
+            featcache.extract(images=str(root), test_fraction=0.25, out=tmp_path / "c3.h5", **TINY)
+    assert not (tmp_path / "c3.h5").exists()
+
+
+def test_photo_extraction_resumes_after_sigkill(tmp_path):
+    """Kill a photo extraction midway: the re-run embeds only the missing files and the cache equals an uninterrupted one."""
+    from tests.test_extract import _kill_midway
+
+    root = make_class_tree(tmp_path / "p", {"a": 200, "b": 200}, size=24)
+    truncated_jpeg(root / "a" / "a_010b.jpg")
+    out = tmp_path / "killed.h5"
+    args = ["extract", "--images", str(root), "--test-fraction", "0.25", "--weights", "random", "--image-size", "224",
+            "--batch-size", "8", "--out", str(out)]
+    _kill_midway(args, partial_path(out), group="files")
+    assert not out.exists(), "a killed run must not leave a file that looks complete"
+    with h5py.File(partial_path(out), "r") as f:
+        done = int(f["files"].attrs["rows_done"])
+    assert 0 < done < 401
+    resumed = featcache.extract(images=str(root), test_fraction=0.25, weights="random", image_size=224, batch_size=8,
+                                out=out, verbose=False)
+    assert resumed.images == 401 - done  # the unreadable file (row 11) was among the rows done before the kill
+    ref = featcache.extract(images=str(root), test_fraction=0.25, weights="random", image_size=224, batch_size=8,
+                            out=tmp_path / "ref.h5", verbose=False)
+    got, want = featcache.open_cache(out), featcache.open_cache(ref.path)
+    assert got.meta["skipped"] == want.meta["skipped"] and got.meta["skipped"][0][0] == "a/a_010b.jpg"
+    for split in ("train", "test"):
+        assert got.paths(split) == want.paths(split) and got.labels(split).tolist() == want.labels(split).tolist()
+        np.testing.assert_allclose(got.features(split), want.features(split), atol=1e-5)
 
 
 # ---------------------------------------------------------------- real weights, real photos

@@ -3,7 +3,10 @@
 An engine gets the list of batches still to do, a ``read`` (reader), a
 ``make_embed`` (mapper factory: each process that embeds calls it once to
 build the network) and a ``write`` (writer) callable, and must call
-``write`` from the calling process, in batch order. Only the engine changes
+``write`` from the calling process, in batch order. What ``read`` returns (an
+array of images, or a dict of row-aligned arrays such as images with each
+row's decode problem) goes to the embed function as it is, and what that
+returns (a dict of row-aligned arrays) goes to ``write``. Only the engine changes
 when extraction moves to a cluster; it never changes the features, so it is
 not part of a cache's identity.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -13,8 +13,8 @@ from ..tasks import Batch
 
 def run(
     batches: Sequence[Batch],
-    read: Callable[[Batch], np.ndarray],
-    make_embed: Callable[[], Callable[[np.ndarray], dict[str, np.ndarray]]],
+    read: Callable[[Batch], Any],  # images, or a dict of row-aligned arrays, for the embed function as they are
+    make_embed: Callable[[], Callable[[Any], dict[str, np.ndarray]]],
     write: Callable[[Batch, dict[str, np.ndarray]], None],
     prefetch: int = 2,
     write_behind: bool = True,

@@ -211,17 +211,28 @@ def limit_threads(n: int) -> None:
 
 
 def _decode(rows: dict[str, np.ndarray], read_ref: list) -> dict[str, np.ndarray]:
-    """Ray task: a few planned batches -> their raw images, one row per image."""
+    """Ray task: a few planned batches -> what ``read`` gives for them, one row per image."""
     import ray
 
     # The reader (with e.g. Fashion-MNIST's raw arrays) was put in the object
     # store once; numpy arrays in it are mapped, not copied, on each node.
     read = ray.get(read_ref[0])
-    images, pos = [], []
+    parts, pos = [], []
     for split, start, stop, row in zip(rows["split"], rows["start"], rows["stop"], rows["row"]):
-        images.append(read(Batch(str(split), int(start), int(stop))))
+        parts.append(_columns(read(Batch(str(split), int(start), int(stop)))))
         pos.append(np.arange(int(row), int(row) + int(stop) - int(start), dtype=np.int64))
-    return {"row": np.concatenate(pos), "image": np.concatenate(images)}
+    return {"row": np.concatenate(pos), **{key: np.concatenate([p[key] for p in parts]) for key in parts[0]}}
+
+
+def _columns(x: np.ndarray | dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A read's output as dataset columns: an array is "image"; a dict (images with per-row extras) gives "in:<key>"."""
+    return {f"in:{k}": v for k, v in x.items()} if isinstance(x, dict) else {"image": x}
+
+
+def _read_output(batch: dict[str, np.ndarray]) -> np.ndarray | dict[str, np.ndarray]:
+    """``_columns`` undone: what ``read`` returned, for the embed function."""
+    given = {k[3:]: v for k, v in batch.items() if k.startswith("in:")}
+    return given or batch["image"]
 
 
 class _Embed:
@@ -232,7 +243,7 @@ class _Embed:
         self.embed = make_embed()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        feats = self.embed(batch["image"])
+        feats = self.embed(_read_output(batch))
         return {"row": batch["row"], **{f"feat:{name}": f for name, f in feats.items()}}
 
 

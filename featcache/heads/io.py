@@ -39,6 +39,8 @@ def head_meta(cache, layer: str | None, head_name: str, head) -> dict[str, Any]:
         "weights_source": m.get("weights_source"),
         # Content hash of the raw images per split: fine-tuning refuses data that changed since.
         "data_digest": (m.get("settings") or {}).get("data_digest"),
+        # Files of the data set that did not decode: with data_digest, they fix the rows without decoding again.
+        "skipped": m.get("skipped") or [],
         **{k: m.get(k) for k in FEATURE_KEYS},
     }
 

@@ -1,7 +1,8 @@
 """Decoding image files to uint8 RGB arrays, the one way featcache does it.
 
 Class-folder extraction and ``predict`` both call ``decode_image`` so a photo
-becomes the same pixels on both paths.
+becomes the same pixels on both paths. Any change to what it computes must
+change ``images.DECODER``, which is part of every photo cache's fingerprint.
 """
 
 from __future__ import annotations
@@ -37,9 +38,11 @@ def decode_image(path: str | Path | BinaryIO, size: int | None = None) -> np.nda
     """``path`` (or an open binary file) -> (H, W, 3) uint8 RGB; resized to (size, size) with PIL bilinear when ``size`` is given.
 
     Grayscale, palette, RGBA, CMYK and 16-bit images become RGB; an animated
-    GIF gives its first frame.
+    GIF gives its first frame. A photo whose EXIF orientation tag says the
+    camera was turned (phones set it instead of rotating the pixels) is
+    turned upright before resizing, as photo viewers show it.
     """
-    from PIL import UnidentifiedImageError
+    from PIL import ImageOps, UnidentifiedImageError
 
     Image = _pil()
     try:
@@ -50,6 +53,7 @@ def decode_image(path: str | Path | BinaryIO, size: int | None = None) -> np.nda
             w, h = im.size
             if w * h > MAX_PIXELS:
                 raise UnreadableImage(f"{w}x{h} pixels is too large to decode safely (limit {MAX_PIXELS:,}); downscale it first")
+            im = ImageOps.exif_transpose(im)  # a copy when there is nothing to turn
             if im.mode in ("I;16", "I;16B", "I;16L", "I"):
                 im = im.point(lambda v: v * (1 / 256)).convert("L")
             if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):

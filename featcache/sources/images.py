@@ -10,12 +10,19 @@ under their class folder; symbolic links are followed (each real folder once,
 so a link loop ends); names starting with "." (``.DS_Store``, ``._x.jpg``,
 ``.ipynb_checkpoints``) are not part of the data set.
 
-``load`` scans every file once, in parallel: it hashes the bytes (the cache
-fingerprint) and decodes the file exactly as extraction will, so the split's
-rows (labels, paths) are known up front and match the stored features row for
-row. Files that cannot be decoded are skipped and listed (``DataSource.skipped``),
-or, with ``strict``, stop the run. Extraction decodes each batch in a thread
-pool (PIL releases the GIL) while the previous batch is embedded.
+``load`` lists the files and hashes each one's bytes, in parallel; it
+decodes nothing. The split digests (the data part of a cache's fingerprint)
+cover every candidate file's path, label and content, the decoder
+(``DECODER``) and the size, and so also which files decode: that is decided by
+the bytes and the decoder alone. Which files decode fixes the split rows
+(labels, paths), so the rows stay pending until it is known
+(``DataSource.settle``): extraction embeds every candidate file, decoding each
+once, and learns on the way which ones fail; a cache hit reads it from the
+cache's ``skipped`` list, decoding nothing; anything else asking for
+``splits`` first gets a decoding pass. Files that cannot be decoded are
+skipped and listed (``DataSource.skipped``), or, with ``strict``, stop the
+run. Decoding runs in a thread pool (PIL releases the GIL); photos are turned
+upright by their EXIF orientation tag (``decode_image``).
 """
 
 from __future__ import annotations
@@ -28,8 +35,9 @@ import re
 import unicodedata
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -39,19 +47,21 @@ from .decode import UnreadableImage, decode_image
 
 # Identity of the pixel pipeline before ``Preprocess`` (decode_image at the
 # cache's image size); part of every split's digest, hence of the fingerprint.
-DECODER = "featcache.decode_image:v1:pil_rgb_first_frame_alpha_on_white_jpeg_draft_bilinear"
+# Which files decode depends only on it and the bytes, so the digest also
+# decides the split rows. v2: turned upright by the EXIF orientation tag.
+DECODER = "featcache.decode_image:v2:pil_rgb_first_frame_exif_upright_alpha_on_white_jpeg_draft_bilinear"
 SPLIT_FOLDERS = ("train", "val", "test")
 TEST_FOLDERS = ("val", "test")
 # A photo is never this big; reading such a file whole to hash it would only waste memory.
 MAX_FILE_BYTES = 512 * 1024 * 1024
-SCAN_CHUNK = 64  # files handed to the decoding threads at a time
+SCAN_CHUNK = 64  # files handed to the hashing or decoding threads at a time
 LAYOUT_HINT = "put each class's images in its own folder, DIR/<class>/*.jpg, or split them as DIR/train/<class>/ and DIR/val/<class>/"
 
 _POOL: ThreadPoolExecutor | None = None
 
 
 def _pool() -> ThreadPoolExecutor:
-    """Decoding threads shared by scans and batch reads (PIL decodes without the GIL)."""
+    """Threads shared by hashing and decoding (hashlib and PIL release the GIL)."""
     global _POOL
     if _POOL is None:
         _POOL = ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1), thread_name_prefix="featcache-decode")
@@ -81,7 +91,9 @@ def load(
     ``test_fraction`` (0 < F < 1) splits a single tree into train and test,
     stratified by class and seeded by ``seed``. ``test_folder`` ("val" or
     "test") picks the test folder of a split tree that has both (and is
-    recorded in the source spec either way).
+    recorded in the source spec either way). Only lists and hashes the files:
+    the rows are settled later (see the module docstring), and errors that
+    need decoding (``strict``, a class without a readable photo) come then.
     """
     root = Path(root)
     if not root.is_dir():
@@ -98,7 +110,6 @@ def load(
     folders, test_folder = _layout(root, test_fraction, test_folder)
     class_names, class_dirs, loose = _classes(root, folders)
     files: list[_File] = []
-    skipped: list[tuple[str, str]] = [(rel, "not inside a class folder") for rel in loose]
     for folder, dirs in class_dirs.items():
         for label, name in enumerate(class_names):
             found = list(_walk(dirs[name]))
@@ -106,32 +117,7 @@ def load(
                 raise FeatcacheError(f"class folder {dirs[name]} is empty; add images of {name!r} to it or remove it")
             files.extend(_File(_rel(p, root), label, folder, problem=problem) for p, problem in found)
     files.sort(key=lambda f: f.rel)
-    _scan(root, files, image_size, verbose)
-
-    bad = [f for f in files if f.problem]
-    if bad and len(bad) == len(files):
-        raise FeatcacheError(f"none of the {len(files)} files under {root} could be read as an image ({_listing(bad)}); "
-                             "check that DIR holds JPEG, PNG, BMP or GIF photos")
-    if bad and strict:
-        raise FeatcacheError(f"--strict: {len(bad)} file(s) under {root} could not be read: {_listing(bad)}; "
-                             "fix or remove them, or drop --strict to skip them")
-    readable = Counter((f.folder, f.label) for f in files if not f.problem)
-    for folder, dirs in class_dirs.items():
-        for label, name in enumerate(class_names):
-            if not readable[folder, label]:
-                mine = [f for f in files if f.folder == folder and f.label == label]
-                raise FeatcacheError(f"class {name!r} has no readable images in {dirs[name]} ({_listing(mine)}); "
-                                     "add readable images or remove the folder")
-    skipped += [(f.rel, f.problem) for f in bad]
-    skipped = sorted((_printable(rel), why) for rel, why in skipped)
-
-    index = {f.rel: i for i, f in enumerate(files)}  # row of each file in the data set's sorted listing
-    good = [f for f in files if not f.problem]
-    if test_fraction is not None:
-        split_files = _stratified_split(good, test_fraction, seed, len(class_names))
-    else:
-        split_files = {"train": [f for f in good if f.folder == "train"], "test": [f for f in good if f.folder == test_folder]}
-    splits = {name: _split(name, root, fs, index, image_size) for name, fs in split_files.items()}
+    _hash(root, files, verbose)
 
     spec = {
         "kind": "images",
@@ -142,13 +128,15 @@ def load(
         "strict": strict,
         "test_folder": test_folder,
     }
+    rows = PhotoRows(root, image_size, files, class_names, class_dirs, loose, test_fraction, seed, strict, test_folder, verbose)
+    rows.arrange({})  # what is wrong even if every candidate decodes fails now, before any decoding
     return DataSource(
         name=_safe_name(root.resolve().name),
         class_names=class_names,
-        splits=splits,
         spec=spec,
         default_image_size=image_size,  # the size the files are decoded at
-        skipped=skipped,
+        digest=rows.digest(),
+        pending=rows,
     )
 
 
@@ -277,41 +265,147 @@ def _read(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def _check(root: Path, f: _File, image_size: int) -> tuple[str, str | None]:
-    """(sha256 of the bytes, problem or None): decodes exactly as extraction will."""
+def _hash(root: Path, files: list[_File], verbose: bool) -> None:
+    """Each file's sha256, or why it cannot be used (name not UTF-8, unreadable, too large)."""
+    bar = None
+    if verbose:
+        from .._lazy import keras
+
+        print(f"hashing {len(files)} files under {root}")
+        bar = keras().utils.Progbar(len(files), unit_name="file")
+    # In chunks, so that only a chunk is ever queued: Ctrl-C does not wait
+    # for the whole listing to be read by the pool's threads.
+    for start in range(0, len(files), SCAN_CHUNK):
+        chunk = files[start : start + SCAN_CHUNK]
+        for f, (digest, problem) in zip(chunk, _pool().map(lambda f: _hash_one(root, f), chunk)):
+            f.digest, f.problem = digest, problem
+        if bar is not None:
+            bar.update(start + len(chunk))
+
+
+def _hash_one(root: Path, f: _File) -> tuple[str, str | None]:
     if f.problem:
         return "", f.problem
     if not _utf8(f.rel):
         return "", "file name is not valid UTF-8; rename it"
     try:
-        data = _read(root / f.rel)
+        return hashlib.sha256(_read(root / f.rel)).hexdigest(), None
     except UnreadableImage as exc:
         return "", str(exc)
     except OSError as exc:
         return "", f"cannot read ({exc.strerror})"
-    digest = hashlib.sha256(data).hexdigest()
-    try:
-        decode_image(io.BytesIO(data), image_size)
-    except UnreadableImage as exc:
-        return digest, str(exc)
-    return digest, None
 
 
-def _scan(root: Path, files: list[_File], image_size: int, verbose: bool) -> None:
-    bar = None
-    if verbose:
-        from .._lazy import keras
+class PhotoRows:
+    """The pending rows of a photo folder (``base.PendingRows``): every candidate file, and how its splits follow from which decode."""
 
-        print(f"scanning {len(files)} files under {root} (hash and test-decode each)")
-        bar = keras().utils.Progbar(len(files), unit_name="file")
-    # In chunks, so that only a chunk is ever queued: Ctrl-C does not wait
-    # for the whole listing to be decoded by the pool's threads.
-    for start in range(0, len(files), SCAN_CHUNK):
-        chunk = files[start : start + SCAN_CHUNK]
-        for f, (digest, problem) in zip(chunk, _pool().map(lambda f: _check(root, f, image_size), chunk)):
-            f.digest, f.problem = digest, problem
-        if bar is not None:
-            bar.update(start + len(chunk))
+    def __init__(self, root: Path, image_size: int, files: list[_File], class_names: list[str], class_dirs: dict[str, dict[str, Path]],
+                 loose: list[str], test_fraction: float | None, seed: int, strict: bool, test_folder: str | None, verbose: bool):
+        self.root, self.image_size = root, image_size
+        self.files = files  # the whole sorted listing; ``problem`` set where a file is unusable without decoding it
+        self.class_names, self.class_dirs = class_names, class_dirs
+        self.test_fraction, self.seed, self.strict, self.test_folder = test_fraction, seed, strict, test_folder
+        self.verbose = verbose
+        self.candidates = [f for f in files if not f.problem]
+        self.paths = [f.rel for f in self.candidates]
+        self.labels = np.array([f.label for f in self.candidates], dtype=np.int64)
+        self._row = {f.rel: i for i, f in enumerate(files)}  # row of each file in the data set's sorted listing
+        self.index = np.array([self._row[f.rel] for f in self.candidates], dtype=np.int64)
+        self.image_shape = (image_size, image_size, 3)
+        self._loose = [(_printable(rel), "not inside a class folder") for rel in loose]
+        self.unusable = sorted(self._loose + [(_printable(f.rel), f.problem) for f in files if f.problem])
+
+    def digest(self) -> dict[str, str]:
+        """Per split: the decoder and size, how rows are chosen, and every candidate that may land in it (path, label, sha256)."""
+        if self.test_fraction is not None:  # a file anywhere can move the stratified split
+            rule: Any = {"test_fraction": self.test_fraction, "seed": self.seed}
+            groups = {"train": self.candidates, "test": self.candidates}
+        else:
+            rule = {"test_folder": self.test_folder}
+            groups = {name: [f for f in self.candidates if f.folder == folder]
+                      for name, folder in (("train", "train"), ("test", self.test_folder))}
+        return {name: hashlib.sha256(json.dumps([DECODER, self.image_size, name, rule, [[f.rel, f.label, f.digest] for f in fs]],
+                                                separators=(",", ":")).encode()).hexdigest()
+                for name, fs in groups.items()}
+
+    def read(self, start: int, stop: int) -> dict[str, np.ndarray]:
+        """Candidates ``[start, stop)`` decoded; an unreadable one is a blank image with its reason in ``problem``."""
+        done = list(_pool().map(lambda i: _decode_file(self.root, self.paths[i], self.candidates[i].digest, self.image_size),
+                                range(start, stop)))
+        blank = np.zeros(self.image_shape, np.uint8)
+        return {"image": np.stack([blank if img is None else img for img, _ in done]),
+                "problem": np.array([why or "" for _, why in done], dtype=object)}
+
+    def probe(self) -> dict[str, str]:
+        bar = None
+        if self.verbose:
+            from .._lazy import keras
+
+            print(f"decoding {len(self.candidates)} files under {self.root} to find unreadable ones")
+            bar = keras().utils.Progbar(len(self.candidates), unit_name="file")
+        unreadable = {}
+        for start in range(0, len(self.candidates), SCAN_CHUNK):  # a chunk at a time, as in _hash
+            chunk = self.candidates[start : start + SCAN_CHUNK]
+            for f, (_, why) in zip(chunk, _pool().map(lambda f: _decode_file(self.root, f.rel, f.digest, self.image_size), chunk)):
+                if why:
+                    unreadable[f.rel] = why
+            if bar is not None:
+                bar.update(start + len(chunk))
+        return unreadable
+
+    def check(self, unreadable: Sequence[tuple[str, str]]) -> None:
+        if self.strict and unreadable:
+            raise self._strict_error([_File(rel, -1, "", problem=why) for rel, why in unreadable],
+                                     " (found while extracting; more may follow)")
+
+    def _strict_error(self, bad: list[_File], more: str = "") -> FeatcacheError:
+        return FeatcacheError(f"--strict: {len(bad)} file(s) under {self.root} could not be read: {_listing(bad)}{more}; "
+                              "fix or remove them, or drop --strict to skip them")
+
+    def arrange(self, unreadable: Mapping[str, str]) -> tuple[dict[str, list[_File]], list[tuple[str, str]]]:
+        """The files of each split and the skipped files, or the error, given the candidates that do not decode."""
+        files = [f if f.problem or f.rel not in unreadable else replace(f, problem=unreadable[f.rel]) for f in self.files]
+        bad = [f for f in files if f.problem]
+        if bad and len(bad) == len(files):
+            raise FeatcacheError(f"none of the {len(files)} files under {self.root} could be read as an image ({_listing(bad)}); "
+                                 "check that DIR holds JPEG, PNG, BMP or GIF photos")
+        if bad and self.strict:
+            raise self._strict_error(bad)
+        readable = Counter((f.folder, f.label) for f in files if not f.problem)
+        for folder, dirs in self.class_dirs.items():
+            for label, name in enumerate(self.class_names):
+                if not readable[folder, label]:
+                    mine = [f for f in files if f.folder == folder and f.label == label]
+                    raise FeatcacheError(f"class {name!r} has no readable images in {dirs[name]} ({_listing(mine)}); "
+                                         "add readable images or remove the folder")
+        good = [f for f in files if not f.problem]
+        if self.test_fraction is not None:
+            split_files = _stratified_split(good, self.test_fraction, self.seed, len(self.class_names))
+        else:
+            split_files = {"train": [f for f in good if f.folder == "train"], "test": [f for f in good if f.folder == self.test_folder]}
+        return split_files, sorted(self._loose + [(_printable(f.rel), f.problem) for f in bad])
+
+    def assign(self, unreadable: Mapping[str, str]) -> tuple[dict[str, Split], list[tuple[str, str]]]:
+        split_files, skipped = self.arrange(unreadable)
+        digest = self.digest()
+        return {name: self._split(name, fs, digest[name]) for name, fs in split_files.items()}, skipped
+
+    def _split(self, name: str, files: list[_File], digest: str) -> Split:
+        root, size = self.root, self.image_size
+        rels = [f.rel for f in files]
+        sha = [f.digest for f in files]
+
+        def read(start: int, stop: int) -> np.ndarray:
+            return np.stack(list(_pool().map(lambda i: _decode_row(root, rels[i], sha[i], size), range(start, stop))))
+
+        return Split(
+            name=name,
+            labels=np.array([f.label for f in files], dtype=np.int64),
+            index=np.array([self._row[r] for r in rels], dtype=np.int64),
+            read=read,
+            digest=digest,
+            paths=rels,
+        )
 
 
 def _stratified_split(files: list[_File], fraction: float, seed: int, n_classes: int) -> dict[str, list[_File]]:
@@ -332,28 +426,8 @@ def _stratified_split(files: list[_File], fraction: float, seed: int, n_classes:
     return {"train": sorted(train, key=lambda f: f.rel), "test": sorted(test, key=lambda f: f.rel)}
 
 
-def _split(name: str, root: Path, files: list[_File], index: dict[str, int], image_size: int) -> Split:
-    rels = [f.rel for f in files]
-    digests = [f.digest for f in files]
-    labels = np.array([f.label for f in files], dtype=np.int64)
-    content = json.dumps([DECODER, image_size, [[f.rel, f.label, f.digest] for f in files]], separators=(",", ":"))
-
-    def read(start: int, stop: int) -> np.ndarray:
-        rows = range(start, stop)
-        return np.stack(list(_pool().map(lambda i: _decode_row(root, rels[i], digests[i], image_size), rows)))
-
-    return Split(
-        name=name,
-        labels=labels,
-        index=np.array([index[r] for r in rels], dtype=np.int64),
-        read=read,
-        digest=hashlib.sha256(content.encode()).hexdigest(),
-        paths=rels,
-    )
-
-
-def _decode_row(root: Path, rel: str, digest: str, image_size: int) -> np.ndarray:
-    """One file for extraction; it must still be the file the scan hashed."""
+def _decode_file(root: Path, rel: str, digest: str, image_size: int) -> tuple[np.ndarray | None, str | None]:
+    """(pixels, None), or (None, why it does not decode); the file must still be the one that was hashed."""
     changed = f"{root / rel} changed on disk since it was scanned; re-run the command"
     try:
         data = _read(root / rel)
@@ -362,9 +436,18 @@ def _decode_row(root: Path, rel: str, digest: str, image_size: int) -> np.ndarra
     if hashlib.sha256(data).hexdigest() != digest:
         raise FeatcacheError(changed)
     try:
-        return decode_image(io.BytesIO(data), image_size)
-    except UnreadableImage as exc:  # the scan decoded these very bytes; only a broken decoder gets here
-        raise FeatcacheError(f"{root / rel} decoded in the scan but not now ({exc}); please report this") from None
+        return decode_image(io.BytesIO(data), image_size), None
+    except UnreadableImage as exc:
+        return None, str(exc)
+
+
+def _decode_row(root: Path, rel: str, digest: str, image_size: int) -> np.ndarray:
+    """One file of a settled split: it decoded when the rows were settled, so it must now."""
+    img, why = _decode_file(root, rel, digest, image_size)
+    if img is None:  # the same bytes and decoder: only another Pillow, or a broken one, gets here
+        raise FeatcacheError(f"{root / rel} does not decode now ({why}) although it did when its rows were fixed "
+                             "(another Pillow version?); re-extract the cache")
+    return img
 
 
 def _printable(rel: str) -> str:
