@@ -124,6 +124,8 @@ def test_full_split_is_fitted_once_when_the_seed_cannot_matter(tiny_cache, tmp_p
     assert fitted.count(("LogRegHead", 20)) == 3 and len(res.rows) == 12
     full = {r["seed"]: r["accuracy"] for r in res.rows if (r["head"], r["size"]) == ("logreg", 200)}
     assert sorted(full) == [0, 1, 2] and len(set(full.values())) == 1
+    seconds = sorted(r["fit_seconds"] for r in res.rows if (r["head"], r["size"]) == ("logreg", 200))
+    assert seconds[:2] == [0.0, 0.0] and seconds[2] > 0  # one fit, counted once
     assert json.loads(res.json.read_text())["rows_shared"] == 2
     # C chosen by cross-validation depends on the seed's folds: no sharing then.
     fitted.clear()

@@ -64,3 +64,34 @@ def test_logreg_warm_start_starts_from_the_previous_solution():
     # Without warm_start a refit ignores the last solution.
     again = LogRegHead(C=1.0).fit(X[:200], y[:200]).fit(X, y)
     assert again.n_iter_ == cold.n_iter_
+
+
+def test_dense_head_fits_do_not_depend_on_what_the_process_fitted_before():
+    # The head keeps one compiled model per configuration and loads each fit's
+    # seeded start into it: a fit must give the same weights as in a new process.
+    from featcache.heads import DenseHead, dense
+
+    X, y = blobs(n=300, d=16, k=4, seed=5)
+
+    def weights(seed, n):
+        head = DenseHead(epochs=3, early_stopping=False, n_classes=4, seed=seed).fit(X[:n], y[:n])
+        return head.model_.get_weights(), head.history_
+
+    dense._TRAINERS.clear()
+    first = weights(1, 200)
+    weights(2, 300)
+    DenseHead(epochs=2, dropout=0.5, n_classes=4).fit(X, y)  # another configuration in between
+    weights(3, 120)
+    again = weights(1, 200)
+    assert all(np.array_equal(a, b) for a, b in zip(first[0], again[0])) and first[1] == again[1]
+    assert not np.array_equal(first[0][0], weights(2, 200)[0][0])  # the seed still matters
+    # And the same as fitting a newly built and compiled model, as Keras users do.
+    from featcache._lazy import keras
+
+    k = keras()
+    k.utils.set_random_seed(1)
+    model = DenseHead(epochs=3, early_stopping=False, n_classes=4).build_model(16, 4)
+    model.compile(optimizer=k.optimizers.Adam(learning_rate=1e-3), loss=k.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"], steps_per_execution=dense.STEPS_PER_EXECUTION)
+    model.fit(X[:200], y[:200], epochs=3, batch_size=64, validation_split=0.2, verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(first[0], model.get_weights()))
