@@ -160,7 +160,7 @@ def _skipped_line(skipped: list[tuple[str, str]], limit: int = 10) -> str:
 
 def _is_hit(path: Path, fp: str, settings: dict[str, Any]) -> bool:
     """True for a complete cache of these settings; refuses anything else at ``path``."""
-    for p, label in ((path, "cache"), (partial_path(path), "interrupted extraction")):
+    for p, label in ((path, "a cache"), (partial_path(path), "an interrupted extraction")):
         if not p.exists():
             continue
         try:
@@ -172,12 +172,27 @@ def _is_hit(path: Path, fp: str, settings: dict[str, Any]) -> bool:
         if attrs.get("fingerprint") != fp:
             diff = [k for k in IDENTITY_KEYS if attrs.get("settings", {}).get(k) != settings.get(k)]
             raise FeatcacheError(
-                f"{p} holds a {label} made with other settings (differs in: {', '.join(diff) or 'fingerprint'}); "
+                f"{p} holds {label} made with other settings (differs in: {', '.join(diff) or 'fingerprint'}); "
                 "choose another --out or delete that file"
             )
         if p == path:
             return bool(attrs.get("complete"))
     return False
+
+
+def _keeping(partial: Path, check: Callable, *args) -> None:
+    """``check(*args)``; a data error found while embedding also says where the work so far is kept.
+
+    Such errors used to come before any embedding. Now the features are in
+    the partial file: a re-run of the same command repeats the error at once,
+    one without --strict resumes from it, and after the folder is changed
+    (another fingerprint) the file is of no use and the user should know it.
+    """
+    try:
+        check(*args)
+    except FeatcacheError as exc:
+        raise FeatcacheError(f"{exc} (the features extracted so far are kept in {partial} for a re-run; "
+                             "delete it once you change the folder)") from None
 
 
 class KeepProblems:
@@ -261,7 +276,7 @@ def _run(path, fp, settings, source, bb, weights, size, layer_names, dtype, batc
         n_bad = 0
         if problems is not None:
             bad = [(pending.paths[b.start + i], str(why)) for i, why in enumerate(problems) if why]
-            pending.check(bad)  # --strict stops at the first unreadable file
+            _keeping(writer.partial, pending.check, bad)  # --strict stops at the first unreadable file
             n_bad = len(bad)
         writer.write(b.split, b.start, out, problems)
         seen += len(b)
@@ -280,7 +295,7 @@ def _run(path, fp, settings, source, bb, weights, size, layer_names, dtype, batc
             # This run's and any earlier run's (resumed) problems settle the
             # rows; errors that need them (--strict, a class without a readable
             # photo) come here, and a re-run repeats them without embedding again.
-            source.settle({pending.paths[i]: why for i, why in writer.problems().items()})
+            _keeping(writer.partial, source.settle, {pending.paths[i]: why for i, why in writer.problems().items()})
             row = {p: i for i, p in enumerate(pending.paths)}
             writer.finish({**extra, "skipped": [list(s) for s in source.skipped]}, regroup=[
                 SplitSpec(s.name, s.labels, s.index, s.paths, rows=np.array([row[p] for p in s.paths], dtype=np.int64))

@@ -466,6 +466,10 @@ def test_errors_that_need_decoding_come_from_extraction_in_one_line(tmp_path, ca
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--strict: 1 file(s)" in err and "a/a_001b.jpg: cannot decode" in err
     assert not out.exists()
+    # The work so far is not lost, and the message says where it is.
+    from featcache.cache import partial_path
+
+    assert partial_path(out).exists() and f"kept in {partial_path(out)}" in err
     assert main(args) == 0  # without --strict, the run resumes where --strict stopped it
     text = capsys.readouterr().out
     assert "resuming" in text and "2 of 9 files already done" in text and "skipped 1 file(s)" in text
@@ -540,3 +544,19 @@ def test_real_photos_match_keras_on_the_same_pixels(real_weights, hymenoptera_di
         want = keras.layers.GlobalAveragePooling2D()(base(keras.applications.mobilenet_v2.preprocess_input(x), training=False))
         np.testing.assert_allclose(cache.features(split), np.asarray(want), atol=1e-4)
     assert cache.features("train").shape == (8, 1280) and np.abs(cache.features("train")).max() > 0.1
+
+
+def test_a_broken_exif_block_keeps_the_stored_orientation():
+    # Pillow has raised KeyError, IndexError and ZeroDivisionError on malformed
+    # EXIF in real phone photos; the pixels are fine, so the photo is kept.
+    from PIL import Image
+
+    from featcache.sources.decode import _upright
+
+    class BrokenExif:
+        @staticmethod
+        def exif_transpose(im):
+            raise ZeroDivisionError("float division by zero")
+
+    im = Image.new("RGB", (4, 2))
+    assert _upright(im, BrokenExif) is im

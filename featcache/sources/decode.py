@@ -53,7 +53,7 @@ def decode_image(path: str | Path | BinaryIO, size: int | None = None) -> np.nda
             w, h = im.size
             if w * h > MAX_PIXELS:
                 raise UnreadableImage(f"{w}x{h} pixels is too large to decode safely (limit {MAX_PIXELS:,}); downscale it first")
-            im = ImageOps.exif_transpose(im)  # a copy when there is nothing to turn
+            im = _upright(im, ImageOps)
             if im.mode in ("I;16", "I;16B", "I;16L", "I"):
                 im = im.point(lambda v: v * (1 / 256)).convert("L")
             if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
@@ -72,3 +72,17 @@ def decode_image(path: str | Path | BinaryIO, size: int | None = None) -> np.nda
         raise UnreadableImage(f"not a readable image ({type(exc).__name__})") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise UnreadableImage(f"cannot decode ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+
+
+def _upright(im, ImageOps):
+    """``im`` turned by its EXIF orientation; as stored when the EXIF block is broken.
+
+    Pillow has raised KeyError, IndexError and ZeroDivisionError on malformed
+    EXIF in real phone photos whose pixels are fine: such a photo keeps its
+    stored orientation rather than stopping an extraction. Still a function
+    of the bytes alone, so the cache fingerprint stays valid.
+    """
+    try:
+        return ImageOps.exif_transpose(im)  # a copy when there is nothing to turn
+    except Exception:  # noqa: BLE001 - any EXIF parsing failure means "no usable tag"
+        return im

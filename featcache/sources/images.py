@@ -267,20 +267,29 @@ def _read(path: Path) -> bytes:
 
 def _hash(root: Path, files: list[_File], verbose: bool) -> None:
     """Each file's sha256, or why it cannot be used (name not UTF-8, unreadable, too large)."""
-    bar = None
-    if verbose:
-        from .._lazy import keras
+    results = _map_chunked(lambda f: _hash_one(root, f), files, f"hashing {len(files)} files under {root}" if verbose else None)
+    for f, (digest, problem) in zip(files, results):
+        f.digest, f.problem = digest, problem
 
-        print(f"hashing {len(files)} files under {root}")
-        bar = keras().utils.Progbar(len(files), unit_name="file")
-    # In chunks, so that only a chunk is ever queued: Ctrl-C does not wait
-    # for the whole listing to be read by the pool's threads.
-    for start in range(0, len(files), SCAN_CHUNK):
-        chunk = files[start : start + SCAN_CHUNK]
-        for f, (digest, problem) in zip(chunk, _pool().map(lambda f: _hash_one(root, f), chunk)):
-            f.digest, f.problem = digest, problem
+
+def _map_chunked(fn, items: list, message: str | None) -> list:
+    """``fn`` over ``items`` in the decoding threads, with a progress bar when ``message`` is given.
+
+    In chunks, so that only a chunk is ever queued: Ctrl-C does not wait for
+    the whole listing to be read by the pool's threads.
+    """
+    bar = None
+    if message:
+        from ..progress import Progress  # not Keras's bar: a cache hit must not pay for importing TensorFlow
+
+        print(message)
+        bar = Progress(len(items), unit="file")
+    out: list = []
+    for start in range(0, len(items), SCAN_CHUNK):
+        out += _pool().map(fn, items[start : start + SCAN_CHUNK])
         if bar is not None:
-            bar.update(start + len(chunk))
+            bar.update(len(out))
+    return out
 
 
 def _hash_one(root: Path, f: _File) -> tuple[str, str | None]:
@@ -337,21 +346,10 @@ class PhotoRows:
                 "problem": np.array([why or "" for _, why in done], dtype=object)}
 
     def probe(self) -> dict[str, str]:
-        bar = None
-        if self.verbose:
-            from .._lazy import keras
-
-            print(f"decoding {len(self.candidates)} files under {self.root} to find unreadable ones")
-            bar = keras().utils.Progbar(len(self.candidates), unit_name="file")
-        unreadable = {}
-        for start in range(0, len(self.candidates), SCAN_CHUNK):  # a chunk at a time, as in _hash
-            chunk = self.candidates[start : start + SCAN_CHUNK]
-            for f, (_, why) in zip(chunk, _pool().map(lambda f: _decode_file(self.root, f.rel, f.digest, self.image_size), chunk)):
-                if why:
-                    unreadable[f.rel] = why
-            if bar is not None:
-                bar.update(start + len(chunk))
-        return unreadable
+        message = f"decoding {len(self.candidates)} files under {self.root} to find unreadable ones" if self.verbose else None
+        # Only the reasons are kept: holding every decoded image would need the whole data set in memory.
+        whys = _map_chunked(lambda f: _decode_file(self.root, f.rel, f.digest, self.image_size)[1], self.candidates, message)
+        return {f.rel: why for f, why in zip(self.candidates, whys) if why}
 
     def check(self, unreadable: Sequence[tuple[str, str]]) -> None:
         if self.strict and unreadable:
