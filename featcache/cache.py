@@ -283,7 +283,8 @@ class CacheWriter:
         _fsync_dir(self.path.parent)
         self._file.close()
         self._file = None
-        self.partial.unlink()  # a crash before this leaves a stale partial beside the complete cache, never read
+        # A crash before this leaves the partial beside the complete cache; the next hit removes it.
+        self.partial.unlink(missing_ok=True)
         return self.path
 
     def close(self) -> None:

@@ -128,6 +128,9 @@ def _hit(path: Path, source: DataSource, verbose: bool, message: str) -> Extract
     # The cache lists the files that did not decode: a photo source's rows
     # (and --strict) are settled from it, with nothing decoded.
     source.settle(dict(read_attrs(path).get("skipped") or []))
+    # Left by a crash between publishing the cache and removing its partial:
+    # the complete cache holds everything it had.
+    partial_path(path).unlink(missing_ok=True)
     if verbose:
         if source.skipped:
             print(_skipped_line(source.skipped))

@@ -78,6 +78,14 @@ def test_rerun_is_a_cache_hit(fashion_dir, capsys):
     assert main(["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32"]) == 0
     assert "cache hit" in capsys.readouterr().out
     assert first.path.stat().st_mtime_ns == mtime
+    # A crash between publishing the cache and removing its partial leaves both; the next hit tidies up.
+    import shutil
+
+    from featcache.cache import partial_path
+
+    shutil.copyfile(first.path, partial_path(first.path))
+    assert featcache.extract(data_dir=str(fashion_dir), **TINY).hit and not partial_path(first.path).exists()
+    assert first.path.stat().st_mtime_ns == mtime
 
 
 def test_settings_change_the_cache_identity(fashion_dir):
