@@ -438,7 +438,7 @@ def learning_curve(
     write_rows(out / "curve.csv", ordered())
     write_json(out / "curve.json", meta)
     if verbose:
-        print(f"learning curve: {len(grid)} fits ({len(rows_by_key)} already in {out / 'curve.csv'}), "
+        print(f"learning curve: {len(grid)} points ({len(rows_by_key)} already in {out / 'curve.csv'}), "
               f"sizes {','.join(map(str, sizes))}, seeds {len(seed_list)}, heads {','.join(head_list)}"
               + (f", baseline {baseline} at {','.join(map(str, b_sizes))}" if baseline else "") + f", jobs {jobs}")
 
@@ -455,7 +455,7 @@ def learning_curve(
 
     from .progress import Progress
 
-    bar = Progress(len(todo), unit="fit") if verbose and todo else None
+    bar = Progress(len(todo), unit="point") if verbose and todo else None
     fits_run = 0
     try:
         added = copy_shared()
