@@ -67,7 +67,7 @@ def build_end_to_end(
 
 def set_head_weights(model, dense_head) -> None:
     """Copy a fitted ``DenseHead``'s Dense layer into the end-to-end model."""
-    model.get_layer("head_logits").set_weights(dense_head.model_.get_layer("head_logits").get_weights())
+    model.get_layer("head_logits").set_weights(dense_head.logits_weights())
 
 
 def parameter_counts(model) -> dict[str, int]:

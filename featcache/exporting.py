@@ -48,7 +48,8 @@ def resolve_weights(meta: dict[str, Any], weights: str | None = None) -> str:
 def dense_weights(head, n_classes: int) -> list[np.ndarray]:
     """``[kernel (D, K), bias (K,)]`` of one Dense layer computing the head's logits.
 
-    A Keras head is that layer already. Logistic regression after
+    A Keras head is that layer already (its optional standardization folded
+    in, ``DenseHead.logits_weights``). Logistic regression after
     standardization is folded into it: ``coef @ ((x - mean) / scale) + b``
     equals ``(coef / scale) @ x + (b - coef @ (mean / scale))``, and the
     softmax of those logits is its ``predict_proba``.
@@ -56,7 +57,7 @@ def dense_weights(head, n_classes: int) -> list[np.ndarray]:
     from .heads import DenseHead, LogRegHead
 
     if isinstance(head, DenseHead):
-        return head.model_.get_layer("head_logits").get_weights()
+        return head.logits_weights()
     if isinstance(head, LogRegHead):
         scaler, clf = head.pipeline_[0], head.pipeline_[-1]
         coef = clf.coef_.astype(np.float64) / scaler.scale_[None, :]

@@ -60,6 +60,7 @@ def build_head(
     C: float | str | None = None,
     seed: int = 0,
     n_classes: int | None = None,
+    standardize: bool = False,
 ):
     """A head from the train options; options that do not apply to ``head`` are refused."""
     if head not in HEADS:
@@ -67,12 +68,13 @@ def build_head(
     if head == "keras":
         if C is not None:
             raise FeatcacheError("--C applies to --head logreg and svm only; the Keras head is set with --preset and --epochs")
-        overrides: dict[str, Any] = {"seed": seed, "n_classes": n_classes}
+        overrides: dict[str, Any] = {"seed": seed, "n_classes": n_classes, "standardize": standardize}
         if epochs is not None:
             overrides["epochs"] = epochs
         return DenseHead.from_preset(preset or "default", **overrides)
-    if preset is not None or epochs is not None:
-        raise FeatcacheError(f"--preset and --epochs apply to --head keras only; --head {head} is set with --C")
+    if preset is not None or epochs is not None or standardize:
+        raise FeatcacheError(f"--preset, --epochs and --standardize apply to --head keras only; --head {head} is set with --C "
+                             "(and always standardizes)")
     params: dict[str, Any] = {"seed": seed}
     if C is not None:
         params["C"] = C
@@ -111,6 +113,7 @@ def train(
     layer: str | None = None,
     out: str | Path | None = None,
     verbose: bool = True,
+    standardize: bool = False,
 ) -> TrainResult:
     """Fit ``head`` on the cache's train split (or a stratified subset of ``train_size``), score on test, save.
 
@@ -119,7 +122,7 @@ def train(
     """
     cache = as_cache(cache)
     require_splits(cache, "train", "test")
-    est = build_head(head, preset=preset, epochs=epochs, C=C, seed=seed, n_classes=len(cache.class_names))
+    est = build_head(head, preset=preset, epochs=epochs, C=C, seed=seed, n_classes=len(cache.class_names), standardize=standardize)
     if head == "keras":
         preset = preset or "default"
     if out is not None and Path(out).suffix != head_suffix(head):
@@ -140,7 +143,9 @@ def train(
     fit_seconds = time.perf_counter() - t0
     accuracy = float(est.score(X_test, y_test))
 
-    path = Path(out) if out is not None else default_head_path(cache, layer, head, preset, len(y), seed)
+    # A standardizing head is another head: its default file must not replace the plain one's.
+    tag = f"{preset}-std" if standardize else preset
+    path = Path(out) if out is not None else default_head_path(cache, layer, head, tag, len(y), seed)
     result = TrainResult(path, head, preset, layer, int(len(y)), int(len(y_test)), accuracy, fit_seconds, _details(est))
     meta = head_meta(cache, layer, head, est)
     meta.update(preset=preset, train_size=train_size, train_images=len(y), seed=seed,

@@ -28,9 +28,10 @@ def real(tmp_path_factory, real_weights, real_fashion_dir):
     cache = featcache.open_cache(res.path)
     X, y = cache.features("train"), cache.labels("train")
     out = {"cache": cache, "weights": real_weights}
-    for name, head in (("keras", DenseHead(epochs=60)), ("logreg", LogRegHead())):
+    for name, head in (("keras", DenseHead(epochs=60)), ("keras_std", DenseHead(epochs=60, standardize=True)), ("logreg", LogRegHead())):
         head.fit(X, y)
-        path = save_head(head, tmp / f"{name}.{'keras' if name == 'keras' else 'joblib'}", head_meta(cache, None, name, head))
+        kind = name.split("_")[0]
+        path = save_head(head, tmp / f"{name}.{'keras' if kind == 'keras' else 'joblib'}", head_meta(cache, None, kind, head))
         # The logreg head finds the weights file through the path its metadata recorded (hash checked).
         model = featcache.export(path, tmp / f"{name}_model.keras", weights=str(real_weights) if name == "keras" else None,
                                  verbose=False)
@@ -38,12 +39,13 @@ def real(tmp_path_factory, real_weights, real_fashion_dir):
     return out
 
 
-@pytest.mark.parametrize("name", ["keras", "logreg"])
+@pytest.mark.parametrize("name", ["keras", "keras_std", "logreg"])
 def test_exported_model_agrees_with_the_head_on_cached_features(real, name):
+    # keras_std: the head's standardization is folded into the exported Dense layer.
     head, _, model_path = real[name]
     cache = real["cache"]
     model, meta = featcache.load_model(model_path)
-    assert meta["class_names"] == cache.class_names and meta["head"] == name
+    assert meta["class_names"] == cache.class_names and meta["head"] == name.split("_")[0]
     # Raw test images straight from the data source the cache was made from.
     images = open_source(meta["source"]).splits["test"].read(0, cache.sizes["test"])
     probs = model.predict(images[..., None], batch_size=100, verbose=0)

@@ -95,3 +95,24 @@ def test_dense_head_fits_do_not_depend_on_what_the_process_fitted_before():
                   metrics=["accuracy"], steps_per_execution=dense.STEPS_PER_EXECUTION)
     model.fit(X[:200], y[:200], epochs=3, batch_size=64, validation_split=0.2, verbose=0)
     assert all(np.array_equal(a, b) for a, b in zip(first[0], model.get_weights()))
+
+
+def test_dense_head_standardize_folds_into_one_dense_layer_and_round_trips(tmp_path):
+    from featcache.heads import DenseHead
+    from featcache.heads.io import load_head, save_head
+
+    X, y = blobs(n=300, d=16, k=4, seed=7)
+    X = X * np.linspace(0.01, 100, 16, dtype=np.float32) + 50  # features on very different scales
+    X[:, 3] = 2.0  # a constant feature stays finite
+    head = DenseHead(epochs=20, early_stopping=False, learning_rate=0.01, n_classes=4, standardize=True).fit(X[:200], y[:200])
+    assert np.allclose(head.mean_, X[:200].mean(0), rtol=1e-5) and head.scale_[3] == 1.0
+    assert head.score(X[200:], y[200:]) > 0.9
+    kernel, bias = head.logits_weights()  # what export and finetune put in the end-to-end model
+    np.testing.assert_allclose(X[200:] @ kernel + bias, head.decision_function(X[200:]), rtol=1e-4, atol=1e-3)
+    path = save_head(head, tmp_path / "h.keras", {"class_names": list("abcd")})
+    loaded, _ = load_head(path)
+    assert loaded.standardize and np.array_equal(loaded.mean_, head.mean_) and np.array_equal(loaded.scale_, head.scale_)
+    np.testing.assert_array_equal(loaded.decision_function(X[200:]), head.decision_function(X[200:]))
+    # Without it the head sees the raw scales, and logits_weights is the Dense layer as trained.
+    plain = DenseHead(epochs=2, early_stopping=False, n_classes=4).fit(X[:200], y[:200])
+    assert all(np.array_equal(a, b) for a, b in zip(plain.logits_weights(), plain.model_.get_layer("head_logits").get_weights()))

@@ -18,6 +18,8 @@ from ..atomic import atomic_path
 from ..errors import FeatcacheError
 
 META_ENTRY = "featcache.json"
+# A standardizing Keras head's training statistics (DenseHead.mean_, scale_).
+STATS_ENTRY = "featcache_standardize.json"
 # Settings of the features a head depends on; evaluate refuses a cache that
 # differs in any of them.
 FEATURE_KEYS = ("backbone", "weights", "image_size", "preprocessing")
@@ -58,6 +60,8 @@ def save_head(head, path: str | Path, meta: dict[str, Any]) -> Path:
             head.model_.save(tmp)
             with zipfile.ZipFile(tmp, "a") as zf:
                 zf.writestr(META_ENTRY, json.dumps(meta, default=str))
+                if head.standardize:  # float32 -> JSON -> float32 is exact
+                    zf.writestr(STATS_ENTRY, json.dumps({"mean": head.mean_.tolist(), "scale": head.scale_.tolist()}))
         else:
             import joblib
 
@@ -74,6 +78,7 @@ def load_head(path: str | Path):
         try:
             with zipfile.ZipFile(path) as zf:
                 meta = json.loads(zf.read(META_ENTRY))
+                stats = json.loads(zf.read(STATS_ENTRY)) if meta["params"].get("standardize") else None
             from .._lazy import keras
             from .dense import DenseHead
 
@@ -85,6 +90,8 @@ def load_head(path: str | Path):
         head = DenseHead(**meta["params"])
         head.model_ = model
         head.classes_ = np.arange(len(meta["class_names"]))
+        if stats is not None:
+            head.mean_, head.scale_ = (np.asarray(stats[k], dtype=np.float32) for k in ("mean", "scale"))
         return head, meta
     try:
         import joblib
