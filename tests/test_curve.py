@@ -241,6 +241,10 @@ def test_cli_and_replot_script(tiny_cache, tmp_path, capsys):
     assert report["fits"] == 2 and set(report["summary"]["logreg"]) == {"20", "50"}
     assert main(["curve", str(tiny_cache), "--sizes", "20,100", "--seeds", "2", "--heads", "logreg", "--out", str(b)]) == 0
     assert "logreg   20: " in capsys.readouterr().out
+    c = tmp_path / "c"
+    assert main(["curve", str(tiny_cache), "--sizes", "50", "--seeds", "1", "--heads", "keras", "--keras-standardize",
+                 "--out", str(c)]) == 0
+    assert json.loads((c / "curve.json").read_text())["head_params"]["keras"]["standardize"] is True
     png = tmp_path / "both.png"
     proc = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "plot_learning_curve.py"), str(a / "curve.csv"), str(b),

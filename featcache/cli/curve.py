@@ -20,6 +20,8 @@ def register(sub) -> None:
     p.add_argument("--heads", default="logreg,keras", metavar="H1,H2", help="heads to fit (default: logreg,keras)")
     p.add_argument("--keras-preset", default=None, metavar="NAME",
                    help="training preset of the keras head (default: lesson: 5 epochs, batch 64, 20%% validation)")
+    p.add_argument("--keras-standardize", action="store_true",
+                   help="keras head: standardize the features over each subset's training rows first (see 'train --standardize')")
     p.add_argument("--no-warm-start", dest="warm_start", action="store_false",
                    help="fit every logreg point from zero (default: each seed's logreg fits start from the previous size's "
                    "solution; same optimum, fewer lbfgs iterations)")
@@ -45,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
         if args.keras_preset not in PRESETS:
             raise FeatcacheError(f"unknown --keras-preset {args.keras_preset!r}; choose one of: {', '.join(PRESETS)}")
         head_params["keras"] = dict(PRESETS[args.keras_preset])
+    if args.keras_standardize:
+        head_params["keras"] = {**head_params.get("keras", {}), "standardize": True}
     res = learning_curve(
         args.cache, args.sizes, seeds=args.seeds, heads=args.heads, layer=args.layer, out=args.out, jobs=args.jobs,
         head_params=head_params, baseline=args.baseline, baseline_sizes=args.baseline_sizes or (),
