@@ -50,18 +50,17 @@ def dense_weights(head, n_classes: int) -> list[np.ndarray]:
 
     A Keras head is that layer already (its optional standardization folded
     in, ``DenseHead.logits_weights``). Logistic regression after
-    standardization is folded into it: ``coef @ ((x - mean) / scale) + b``
-    equals ``(coef / scale) @ x + (b - coef @ (mean / scale))``, and the
+    standardization is folded into it (``heads.folding.to_raw``), and the
     softmax of those logits is its ``predict_proba``.
     """
     from .heads import DenseHead, LogRegHead
+    from .heads.folding import to_raw
 
     if isinstance(head, DenseHead):
         return head.logits_weights()
     if isinstance(head, LogRegHead):
         scaler, clf = head.pipeline_[0], head.pipeline_[-1]
-        coef = clf.coef_.astype(np.float64) / scaler.scale_[None, :]
-        bias = clf.intercept_.astype(np.float64) - coef @ scaler.mean_
+        coef, bias = to_raw(clf.coef_, clf.intercept_, scaler.mean_, scaler.scale_)
         if coef.shape[0] == 1:  # two classes: sigmoid(z) is softmax of (0, z)
             coef, bias = np.vstack([np.zeros_like(coef), coef]), np.array([0.0, bias[0]])
         kernel = np.zeros((coef.shape[1], n_classes))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted, check_X_y, check_array
 
 from .._lazy import keras
+from .folding import to_raw
 
 # "lesson": exactly the lesson's training (5 epochs, nothing else).
 # "default": the same head with an L2 penalty on the Dense kernel, trained
@@ -129,10 +131,8 @@ class DenseHead(ClassifierMixin, BaseEstimator):
         k = keras()
         n_classes = self.n_classes or int(y.max()) + 1
         if self.standardize:
-            self.mean_ = X.mean(axis=0, dtype=np.float64).astype(np.float32)
-            std = X.std(axis=0, dtype=np.float64)
-            # A constant feature is left unscaled, as scikit-learn's StandardScaler does.
-            self.scale_ = np.where(std < 10 * np.finfo(np.float32).eps, 1.0, std).astype(np.float32)
+            scaler = StandardScaler().fit(X)  # as the logistic regression head; a constant feature stays unscaled
+            self.mean_, self.scale_ = scaler.mean_, scaler.scale_
             X = self._standardized(X)
         # Made before the seed is set, so the seeded draws below are the same
         # whether or not this process has fitted a head before.
@@ -158,21 +158,19 @@ class DenseHead(ClassifierMixin, BaseEstimator):
         return self
 
     def _standardized(self, X: np.ndarray) -> np.ndarray:
-        return (X - self.mean_) / self.scale_ if self.standardize else X
+        return ((X - self.mean_) / self.scale_).astype(np.float32) if self.standardize else X
 
     def logits_weights(self) -> list[np.ndarray]:
         """``[kernel (D, K), bias (K,)]`` of one Dense layer on raw features giving this head's logits.
 
-        With ``standardize``, ``W @ ((x - mean) / scale) + b`` is folded into
-        ``(W / scale) @ x + (b - (mean / scale) @ W)``.
+        With ``standardize``, the scaling is folded in (``folding.to_raw``).
         """
         check_is_fitted(self, "model_")
         kernel, bias = self.model_.get_layer("head_logits").get_weights()
         if not self.standardize:
             return [kernel, bias]
-        k64 = kernel.astype(np.float64) / self.scale_.astype(np.float64)[:, None]
-        b64 = bias.astype(np.float64) - self.mean_.astype(np.float64) @ k64
-        return [k64.astype(np.float32), b64.astype(np.float32)]
+        coef, intercept = to_raw(kernel.T, bias, self.mean_, self.scale_)
+        return [coef.T.astype(np.float32), intercept.astype(np.float32)]
 
     def decision_function(self, X) -> np.ndarray:
         check_is_fitted(self, "model_")

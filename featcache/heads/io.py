@@ -60,7 +60,7 @@ def save_head(head, path: str | Path, meta: dict[str, Any]) -> Path:
             head.model_.save(tmp)
             with zipfile.ZipFile(tmp, "a") as zf:
                 zf.writestr(META_ENTRY, json.dumps(meta, default=str))
-                if head.standardize:  # float32 -> JSON -> float32 is exact
+                if head.standardize:  # float64 -> JSON -> float64 is exact
                     zf.writestr(STATS_ENTRY, json.dumps({"mean": head.mean_.tolist(), "scale": head.scale_.tolist()}))
         else:
             import joblib
@@ -91,7 +91,7 @@ def load_head(path: str | Path):
         head.model_ = model
         head.classes_ = np.arange(len(meta["class_names"]))
         if stats is not None:
-            head.mean_, head.scale_ = (np.asarray(stats[k], dtype=np.float32) for k in ("mean", "scale"))
+            head.mean_, head.scale_ = (np.asarray(stats[k], dtype=np.float64) for k in ("mean", "scale"))
         return head, meta
     try:
         import joblib

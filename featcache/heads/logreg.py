@@ -11,6 +11,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 from threadpoolctl import threadpool_limits
 
+from .folding import from_raw, to_raw
+
 # Grid for C="cv", searched from strong to weak regularization. On the
 # lesson's cache (4,000 images, 1280-d out_relu features, standardized) 5-fold
 # accuracy peaks at C=0.003 (0.843) and falls on both sides (0.831 at 0.001,
@@ -126,10 +128,8 @@ class LogRegHead(ClassifierMixin, BaseEstimator):
         old_scaler, old = self.pipeline_[0], self.pipeline_[-1]
         if old.coef_.shape[1] != len(scaler.mean_) or not np.array_equal(old.classes_, classes):
             return None
-        # The same decision function in raw feature space, then in the new standardization.
-        w_raw = old.coef_ / old_scaler.scale_
-        b_raw = old.intercept_ - w_raw @ old_scaler.mean_
-        return w_raw * scaler.scale_, b_raw + w_raw @ scaler.mean_
+        # The same decision function on raw features, in the new standardization.
+        return from_raw(*to_raw(old.coef_, old.intercept_, old_scaler.mean_, old_scaler.scale_), scaler.mean_, scaler.scale_)
 
     def predict_proba(self, X) -> np.ndarray:
         check_is_fitted(self, "pipeline_")
