@@ -11,20 +11,78 @@ The Python API mirrors the CLI: ``featcache.extract(...)`` is
 __version__ = "0.1.0"
 
 _API = {
-    "extract": ("featcache.extraction", "extract"),
-    "open_cache": ("featcache.cache", "open_cache"),
-    "train": ("featcache.training", "train"),
-    "evaluate": ("featcache.evaluation", "evaluate"),
+    "extract": ("featcache.embedding.runner", "extract"),
+    "open_cache": ("featcache.store.cache", "open_cache"),
+    "train": ("featcache.analysis.train", "train"),
+    "evaluate": ("featcache.analysis.evaluate", "evaluate"),
     "lesson": ("featcache.lesson", "lesson"),
-    "ScratchCNN": ("featcache.scratch", "ScratchCNN"),
-    "learning_curve": ("featcache.curve", "learning_curve"),
-    "probe": ("featcache.probing", "probe"),
-    "finetune": ("featcache.finetuning", "finetune"),
-    "export": ("featcache.exporting", "export"),
-    "load_model": ("featcache.exported", "load_model"),
-    "predict": ("featcache.prediction", "predict"),
+    "ScratchCNN": ("featcache.heads.scratch", "ScratchCNN"),
+    "learning_curve": ("featcache.analysis.curve", "learning_curve"),
+    "probe": ("featcache.analysis.probe", "probe"),
+    "finetune": ("featcache.deploy.finetune", "finetune"),
+    "export": ("featcache.deploy.export", "export"),
+    "load_model": ("featcache.deploy.model", "load_model"),
+    "predict": ("featcache.deploy.predict", "predict"),
     "FeatcacheError": ("featcache.errors", "FeatcacheError"),
 }
+
+
+# Module paths of featcache 0.1 (a flat package), kept importable for one
+# version: ``import featcache.extraction`` still works and warns.
+_MOVED = {
+    "featcache.fingerprint": "featcache.store.fingerprint",
+    "featcache.atomic": "featcache.store.atomic",
+    "featcache.cache": "featcache.store.cache",
+    "featcache.tasks": "featcache.embedding.batches",
+    "featcache.backbones": "featcache.embedding.backbones",
+    "featcache.preprocess": "featcache.embedding.preprocess",
+    "featcache.extractor": "featcache.embedding.mapper",
+    "featcache.extraction": "featcache.embedding.runner",
+    "featcache.engines": "featcache.embedding.engines",
+    "featcache.scratch": "featcache.heads.scratch",
+    "featcache.training": "featcache.analysis.train",
+    "featcache.evaluation": "featcache.analysis.evaluate",
+    "featcache.curve": "featcache.analysis.curve",
+    "featcache.probing": "featcache.analysis.probe",
+    "featcache.subsets": "featcache.analysis.subsets",
+    "featcache.plots": "featcache.analysis.plots",
+    "featcache.confusion": "featcache.analysis.plots",
+    "featcache.endtoend": "featcache.deploy.endtoend",
+    "featcache.exporting": "featcache.deploy.export",
+    "featcache.exported": "featcache.deploy.model",
+    "featcache.finetuning": "featcache.deploy.finetune",
+    "featcache.prediction": "featcache.deploy.predict",
+}
+
+
+class _MovedFinder:
+    """Meta-path finder: an old module name imports the module at its new place (with a DeprecationWarning)."""
+
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name not in _MOVED:
+            return None
+        import importlib.util
+
+        return importlib.util.spec_from_loader(name, _MovedFinder)
+
+    @staticmethod
+    def create_module(spec):
+        import importlib
+        import warnings
+
+        warnings.warn(f"{spec.name} moved to {_MOVED[spec.name]}; the old name goes away in featcache 0.3",
+                      DeprecationWarning, stacklevel=3)
+        return importlib.import_module(_MOVED[spec.name])
+
+    @staticmethod
+    def exec_module(module):
+        pass
+
+
+import sys as _sys  # noqa: E402
+
+_sys.meta_path.append(_MovedFinder)
 
 
 def __getattr__(name):

@@ -20,10 +20,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import paths
-from .atomic import write_json, write_text
-from .cache import Cache, open_cache
-from .errors import FeatcacheError
+from featcache import paths
+from featcache.errors import FeatcacheError
+from featcache.store.atomic import write_json, write_text
+from featcache.store.cache import Cache, open_cache
 
 COLUMNS = ("approach", "training_images", "test_accuracy", "training_seconds")
 HEADERS = ("Approach", "Training images", "Test accuracy", "Training seconds")
@@ -60,8 +60,8 @@ def _say(ctx: LessonContext, text: str) -> None:
 
 def _cached_head_row(ctx: LessonContext, approach: str, file_name: str, head: str, **train_kwargs) -> dict[str, Any]:
     """Train a head on the cached train split, save it under out/heads, evaluate it (confusion PNG)."""
-    from .evaluation import evaluate
-    from .training import train
+    from featcache.analysis.evaluate import evaluate
+    from featcache.analysis.train import train
 
     _say(ctx, f"\n== {approach}")
     path = ctx.out / "heads" / file_name
@@ -93,8 +93,8 @@ PROBE_HOLDOUT = 0.2
 
 def best_layer_row(ctx: LessonContext) -> dict[str, Any]:
     """The cached layer and head that probing finds best, trained on all training images, scored on test."""
-    from .probing import probe
-    from .training import head_suffix
+    from featcache.analysis.probe import probe
+    from featcache.analysis.train import head_suffix
 
     _say(ctx, "\n== transfer: probing every cached layer (layer and head chosen on held-out training images)")
     t0 = time.perf_counter()
@@ -111,7 +111,7 @@ def best_layer_row(ctx: LessonContext) -> dict[str, Any]:
 
 def scratch_row(ctx: LessonContext) -> dict[str, Any]:
     """The from-scratch CNN on the first ``scratch_train`` raw 28x28 images, tested on the cache's test images."""
-    from .scratch import ScratchCNN
+    from featcache.heads.scratch import ScratchCNN
 
     _say(ctx, f"\n== from scratch: CNN on raw pixels ({ctx.scratch_train} images, {ctx.scratch_epochs} epochs)")
     train, test = ctx.source.splits["train"], ctx.source.splits["test"]
@@ -137,7 +137,7 @@ ROWS: list[RowFunction] = [keras_lesson_row, keras_default_row, logreg_row, best
 
 def lesson_parameter_counts(cache: Cache, weights: str) -> dict[str, int]:
     """Parameters of the lesson's end-to-end model (frozen base + GAP + Dropout + Dense) for this cache."""
-    from .endtoend import build_end_to_end, parameter_counts
+    from featcache.deploy.endtoend import build_end_to_end, parameter_counts
 
     m = cache.meta
     model = build_end_to_end(m["backbone"], weights, int(m["image_size"]), len(cache.class_names))
@@ -217,10 +217,10 @@ def lesson(
     (default ``data/runs/lesson``), the trained heads to ``out/heads`` and
     their confusion matrices to ``out/eval``.
     """
-    from .backbones import weights_identity
-    from .extraction import extract
-    from .sources import open_source
-    from .sources.base import first_n
+    from featcache.embedding.backbones import weights_identity
+    from featcache.embedding.runner import extract
+    from featcache.sources import open_source
+    from featcache.sources.base import first_n
 
     if scratch_epochs < 1:
         raise FeatcacheError(f"--scratch-epochs must be at least 1 (got {scratch_epochs})")

@@ -44,8 +44,8 @@ def end_to_end_point(cache, weights: str, size: int, seed: int, params: dict) ->
     from threadpoolctl import threadpool_limits
 
     from featcache._lazy import keras
-    from featcache.curve import _load_images, training_rows
-    from featcache.endtoend import build_end_to_end
+    from featcache.analysis.curve import _load_images, training_rows
+    from featcache.deploy.endtoend import build_end_to_end
     from featcache.heads.dense import STEPS_PER_EXECUTION
 
     k = keras()
@@ -105,14 +105,14 @@ def main() -> int:
     args = p.parse_args()
 
     import featcache
-    from featcache.curve import learning_curve, parse_sizes
+    from featcache.analysis.curve import learning_curve, parse_sizes
 
     t0 = time.perf_counter()
     path = args.cache or featcache.extract(weights=args.weights, verbose=True).path
     cache = featcache.open_cache(path)
     prep = time.perf_counter() - t0
     m = cache.meta
-    from featcache.backbones import weights_identity
+    from featcache.embedding.backbones import weights_identity
 
     if not args.skip_e2e and weights_identity(args.weights) != m["weights"]:
         sys.exit(f"bench_curve: error: {path} was not extracted with {args.weights}; pass the cache's own --weights")

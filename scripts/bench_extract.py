@@ -32,7 +32,7 @@ def bare_passes(weights: str, images, image_size: int, batch: int, repeats: int)
     import numpy as np
 
     from featcache._lazy import keras
-    from featcache.backbones import get_backbone
+    from featcache.embedding.backbones import get_backbone
 
     k = keras()
     import tensorflow as tf

@@ -72,10 +72,9 @@ def make_photos(root: Path, n: int) -> None:
 
 
 def decode_and_bare(root: Path, weights: str, size: int, batch: int) -> dict[str, float]:
-    import numpy as np
 
-    from featcache.backbones import get_backbone
-    from featcache.extractor import build_extractor, compiled
+    from featcache.embedding.backbones import get_backbone
+    from featcache.embedding.mapper import build_extractor, compiled
     from featcache.sources import images
 
     t = time.perf_counter()

@@ -62,8 +62,8 @@ def extraction(weights: str, data_dir: str | None, n: int, image_size: int, batc
 
 def forward_only(weights: str, images, image_size: int, batch: int, repeats: int) -> dict:
     """The extractor's forward pass alone (no reading, no HDF5): 1 pooled output against 17."""
-    from featcache.backbones import get_backbone, resolve_layers
-    from featcache.extractor import build_extractor, compiled
+    from featcache.embedding.backbones import get_backbone, resolve_layers
+    from featcache.embedding.mapper import build_extractor, compiled
 
     bb = get_backbone("mobilenet_v2")
     runs = {name: compiled(build_extractor(bb, weights, image_size, resolve_layers(bb, layers), images.shape[1:]), batch)
@@ -98,8 +98,8 @@ def multiply_adds(model) -> int:
 
 
 def truncated(weights: str, images, layer: str, image_size: int, batch: int, repeats: int) -> dict:
-    from featcache.endtoend import build_end_to_end, parameter_counts
-    from featcache.extractor import compiled
+    from featcache.deploy.endtoend import build_end_to_end, parameter_counts
+    from featcache.embedding.mapper import compiled
 
     models = {"full": build_end_to_end("mobilenet_v2", weights, image_size, 10, raw_input_shape=images.shape[1:]),
               "truncated": build_end_to_end("mobilenet_v2", weights, image_size, 10, layer=layer, raw_input_shape=images.shape[1:])}
@@ -131,7 +131,7 @@ def truncated(weights: str, images, layer: str, image_size: int, batch: int, rep
 def exported(weights: str, heads: list[str], images, batch: int, repeats: int) -> dict:
     """``featcache export`` of each head file, then its raw-images -> probabilities speed and file size."""
     import featcache
-    from featcache.extractor import compiled
+    from featcache.embedding.mapper import compiled
 
     out = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -36,7 +36,7 @@ class Timeline:
 
     def __init__(self):
         from featcache import engines
-        from featcache.cache import CacheWriter
+        from featcache.store.cache import CacheWriter
 
         self.patched = [(CacheWriter, "write", CacheWriter.write), (engines, "get", engines.get)]
         self.stamps: list[tuple[float, int]] = []
@@ -68,7 +68,7 @@ class Timeline:
 
 def extract_run(engine: str, workers: int | None, args) -> dict:
     import featcache
-    from featcache.engines import ray_engine
+    from featcache.embedding.engines import ray_engine
 
     report: dict = {"engine": engine if workers is None else f"{engine}, {workers} worker{'s' * (workers > 1)}"}
     if engine == "ray":
@@ -104,9 +104,9 @@ class Trivial:
 
 
 def per_batch_overhead(args) -> dict:
-    from featcache.engines import local, ray_engine
+    from featcache.embedding.batches import plan
+    from featcache.embedding.engines import local, ray_engine
     from featcache.sources import fashion_mnist
-    from featcache.tasks import plan
 
     source = fashion_mnist.load(args.data_dir, train_limit=args.n, test_limit=args.batch_size)
     batches = plan({s.name: len(s) for s in source.splits.values()}, {}, args.batch_size)

@@ -18,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from featcache.cache import open_cache  # noqa: E402
+from featcache.store.cache import open_cache  # noqa: E402
 
 
 def main() -> int:

@@ -66,9 +66,9 @@ def transfer_row(args, size: int, cache_dir: Path) -> dict:
 
 def scratch_row(args) -> dict | None:
     try:
-        from featcache.scratch import ScratchCNN
+        from featcache.heads.scratch import ScratchCNN
     except ImportError:
-        print("note: featcache.scratch.ScratchCNN is not available in this checkout; the from-scratch row is left out", file=sys.stderr)
+        print("note: featcache.heads.scratch.ScratchCNN is not available in this checkout; the from-scratch row is left out", file=sys.stderr)
         return None
     from featcache.sources import images
 

@@ -7,7 +7,7 @@ them) into one figure, e.g. two backbones or two image sizes:
 
 Labels default to each curve's backbone, image size and layer (from the
 curve.json beside the CSV). Uses the same plotting function as
-``featcache curve`` (featcache.plots.plot_learning_curves).
+``featcache curve`` (featcache.analysis.plots.plot_learning_curves).
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--title", help="figure title (default: the data set's name)")
     args = p.parse_args(argv)
     try:
-        from featcache.curve import load_curve
-        from featcache.plots import plot_learning_curves
+        from featcache.analysis.curve import load_curve
+        from featcache.analysis.plots import plot_learning_curves
 
         if args.label and len(args.label) != len(args.curves):
             raise FeatcacheError(f"got {len(args.label)} --label for {len(args.curves)} curves; give one per curve or none")
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         datasets = {s.meta.get("dataset") for s in sets} - {None}
         title = args.title or (f"{datasets.pop()}: " if len(datasets) == 1 else "") + "test accuracy vs training images"
         out = Path(args.out) if args.out else paths.runs_dir() / "learning_curves.png"
-        from featcache.atomic import check_writable
+        from featcache.store.atomic import check_writable
 
         check_writable(out.parent)
         plot_learning_curves(sets, out, title=title)

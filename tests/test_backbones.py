@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import featcache
-from featcache.backbones import REGISTRY, get_backbone, resolve_layers
+from featcache.embedding.backbones import REGISTRY, get_backbone, resolve_layers
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))

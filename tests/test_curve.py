@@ -12,10 +12,10 @@ import pytest
 
 import featcache
 from featcache import curve as curve_mod
+from featcache.analysis.curve import read_rows, training_rows
+from featcache.analysis.subsets import stratified_subset
 from featcache.cli import main
-from featcache.curve import read_rows, training_rows
 from featcache.errors import FeatcacheError
-from featcache.subsets import stratified_subset
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = [20, 50, 120]
@@ -162,7 +162,7 @@ def test_scratch_baseline_on_the_cache_images(tiny_cache, tmp_path):
     meta = json.loads(res.json.read_text())
     assert meta["baseline"] == "scratch" and meta["head_params"]["scratch"]["epochs"] == 2
     # The same network as fitting ScratchCNN by hand on the cache's own images and the curve's subset.
-    from featcache.scratch import ScratchCNN
+    from featcache.heads.scratch import ScratchCNN
     from featcache.sources import open_source
 
     cache = featcache.open_cache(tiny_cache)

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SHARED
 
 import featcache
 from featcache.cli import main
 from featcache.heads import DenseHead, LogRegHead
 from featcache.heads.io import head_meta, save_head
 from featcache.sources import open_source
-
-from conftest import SHARED
 
 PHOTOS = ["cat.bmp", "grace_hopper.bmp", "hot_dog.jpg", "parrot.jpg"]
 

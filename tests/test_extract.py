@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 import featcache
-from featcache.cache import partial_path
 from featcache.cli import main
 from featcache.errors import FeatcacheError
+from featcache.store.cache import partial_path
 
 TINY = dict(weights="random", image_size=32, verbose=False)
 
@@ -81,7 +81,7 @@ def test_rerun_is_a_cache_hit(fashion_dir, capsys):
     # A crash between publishing the cache and removing its partial leaves both; the next hit tidies up.
     import shutil
 
-    from featcache.cache import partial_path
+    from featcache.store.cache import partial_path
 
     shutil.copyfile(first.path, partial_path(first.path))
     assert featcache.extract(data_dir=str(fashion_dir), **TINY).hit and not partial_path(first.path).exists()
@@ -306,7 +306,7 @@ def test_blocks_shorthand_and_the_layer_set_is_part_of_the_identity(fashion_dir,
 
 def test_tap_base_refuses_a_layer_that_is_not_a_feature_map():
     from featcache._lazy import keras
-    from featcache.extractor import tap_base
+    from featcache.embedding.mapper import tap_base
 
     k = keras()
     inp = k.Input((8, 8, 3))

@@ -7,15 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import make_fashion_dir
 
 import featcache
+from featcache.analysis.subsets import stratified_subset
 from featcache.cli import main
 from featcache.errors import FeatcacheError
 from featcache.heads import DenseHead, LogRegHead
 from featcache.heads.io import head_meta, load_head, save_head
-from featcache.subsets import stratified_subset
-
-from conftest import make_fashion_dir
 
 
 def _head(tmp: Path, weights: str, *, n_train: int = 60, size: int = 32, train_size: int | None = None,
@@ -48,8 +47,8 @@ def _weights_by_layer(model) -> dict[str, list[np.ndarray]]:
 
 
 def test_one_epoch_changes_only_the_unfrozen_layers(real_head, real_weights, tmp_path, capsys):
-    from featcache.exporting import end_to_end_from_head
-    from featcache.exported import load_model
+    from featcache.deploy.export import end_to_end_from_head
+    from featcache.deploy.model import load_model
 
     est, meta = load_head(real_head)
     before, _ = end_to_end_from_head(est, meta, str(real_weights))
@@ -83,8 +82,8 @@ def test_one_epoch_changes_only_the_unfrozen_layers(real_head, real_weights, tmp
 
 
 def test_worse_fine_tuning_keeps_the_frozen_head_and_says_so(real_head, real_weights, tmp_path, capsys):
-    from featcache.exporting import end_to_end_from_head
-    from featcache.exported import load_model
+    from featcache.deploy.export import end_to_end_from_head
+    from featcache.deploy.model import load_model
 
     est, meta = load_head(real_head)
     before, _ = end_to_end_from_head(est, meta, str(real_weights))
@@ -171,7 +170,7 @@ def test_api_mirrors_cli(tiny_head, tmp_path):
 
 
 def test_images_stream_raw_in_batches_with_a_new_order_each_epoch(fashion_dir):
-    from featcache.finetuning import image_dataset, training_rows
+    from featcache.deploy.finetune import image_dataset, training_rows
     from featcache.sources import open_source
 
     split = open_source({"kind": "fashion_mnist", "data_dir": str(fashion_dir)}).splits["train"]

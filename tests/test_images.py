@@ -15,12 +15,19 @@ import numpy as np
 import pytest
 
 import featcache
-from featcache.cache import partial_path
 from featcache.cli import main
 from featcache.errors import FeatcacheError
 from featcache.sources import images, open_source
 from featcache.sources.decode import decode_image
-from tests.imagefiles import class_image, flat_jpeg, flat_png, make_class_tree, oriented_jpeg, write_image
+from featcache.store.cache import partial_path
+from tests.imagefiles import (
+    class_image,
+    flat_jpeg,
+    flat_png,
+    make_class_tree,
+    oriented_jpeg,
+    write_image,
+)
 
 TINY = dict(weights="random", image_size=32, verbose=False)
 
@@ -229,8 +236,8 @@ def test_photos_are_turned_upright_by_their_exif_orientation(tmp_path, orientati
 
 
 def test_turned_photos_are_extracted_upright_and_the_decoder_is_in_the_fingerprint(tmp_path, monkeypatch):
-    from featcache.backbones import get_backbone
-    from featcache.extractor import build_extractor, compiled
+    from featcache.embedding.backbones import get_backbone
+    from featcache.embedding.mapper import build_extractor, compiled
 
     root = make_class_tree(tmp_path / "d", {"a": 3, "b": 3}, ext="jpg", size=40)
     stored = class_image(0, 50, 40)[:, :30]
@@ -289,8 +296,8 @@ def test_a_file_changed_after_the_scan_is_an_error_not_wrong_features(tmp_path):
 
 def test_extraction_rows_match_paths_labels_and_features(tmp_path, capsys):
     """Each stored row is the embedding of the file named by the stored path."""
-    from featcache.backbones import get_backbone
-    from featcache.extractor import build_extractor, compiled
+    from featcache.embedding.backbones import get_backbone
+    from featcache.embedding.mapper import build_extractor, compiled
 
     root = make_class_tree(tmp_path / "d", {"cats": 5, "dogs": 4}, ext="jpg", size=50)
     truncated_jpeg(root / "cats" / "cats_002b.jpg")
@@ -435,8 +442,8 @@ def test_extraction_decodes_each_file_once_and_a_cache_hit_none(tmp_path, decode
 
 def test_readers_of_a_photo_cache_get_its_rows_without_a_decoding_pass(tmp_path, decodes):
     """curve's scratch baseline and fine-tuning reopen the source: same rows as the cache, each stored photo read once."""
-    from featcache.curve import _load_images
-    from featcache.finetuning import reopen_source
+    from featcache.analysis.curve import _load_images
+    from featcache.deploy.finetune import reopen_source
     from featcache.heads import make_head
     from featcache.heads.io import head_meta
 
@@ -467,7 +474,7 @@ def test_errors_that_need_decoding_come_from_extraction_in_one_line(tmp_path, ca
     assert len(err.splitlines()) == 1 and "--strict: 1 file(s)" in err and "a/a_001b.jpg: cannot decode" in err
     assert not out.exists()
     # The work so far is not lost, and the message says where it is.
-    from featcache.cache import partial_path
+    from featcache.store.cache import partial_path
 
     assert partial_path(out).exists() and f"kept in {partial_path(out)}" in err
     assert main(args) == 0  # without --strict, the run resumes where --strict stopped it

@@ -61,7 +61,7 @@ def test_train_on_a_layer_the_cache_lacks(final_only_cache, tmp_path, capsys):
 def test_export_of_a_head_on_a_layer_is_the_truncated_network(two_layer_cache, real_weights, tmp_path, capsys):
     import numpy as np
 
-    from featcache.endtoend import build_end_to_end, parameter_counts
+    from featcache.deploy.endtoend import build_end_to_end, parameter_counts
     from featcache.sources import open_source
 
     cache = featcache.open_cache(two_layer_cache)

@@ -71,9 +71,9 @@ def test_lesson_bad_input(real_weights, real_fashion_dir, tmp_path, capsys):
 
 
 def test_best_layer_row_is_chosen_without_the_test_images(lesson_out):
-    from featcache.cache import open_cache
+    from featcache.analysis.probe import read_probe_csv
     from featcache.heads.io import load_head
-    from featcache.probing import read_probe_csv
+    from featcache.store.cache import open_cache
 
     doc = json.loads((lesson_out / "lesson.json").read_text())
     original, best = doc["rows"][:3], doc["rows"][3]

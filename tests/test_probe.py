@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 import featcache
-from featcache.backbones import get_backbone, network_order
+from featcache.analysis.probe import read_probe_csv
 from featcache.cli import main
+from featcache.embedding.backbones import get_backbone, network_order
 from featcache.heads import make_head
-from featcache.probing import read_probe_csv
 
 # Deliberately not in network order: probe must sort them.
 LAYERS = "out_relu,block_1_expand_relu,block_13_expand_relu"
@@ -66,8 +66,8 @@ def test_C_per_head_and_cv(multi_cache, tmp_path):
 
 
 def test_holdout_scores_on_training_rows_and_never_reads_test(multi_cache, tmp_path, monkeypatch):
-    from featcache.cache import Cache
-    from featcache.probing import holdout_rows
+    from featcache.analysis.probe import holdout_rows
+    from featcache.store.cache import Cache
 
     cache = featcache.open_cache(multi_cache)
     y = cache.labels("train")

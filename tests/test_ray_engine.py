@@ -22,10 +22,10 @@ import pytest
 import ray
 
 import featcache
-from featcache.cache import CacheWriter, partial_path
 from featcache.cli import main
-from featcache.engines import ray_engine
+from featcache.embedding.engines import ray_engine
 from featcache.errors import FeatcacheError
+from featcache.store.cache import CacheWriter, partial_path
 from tests.conftest import make_fashion_dir
 
 TINY = dict(weights="random", image_size=32, batch_size=8, verbose=False)
@@ -114,7 +114,7 @@ def test_actors_keep_tensorflow_to_their_share_of_threads():
     """What each embedding actor runs first (in a plain process here: no Ray worker needed to check it)."""
     code = (
         "import os\n"
-        "from featcache.engines.ray_engine import limit_threads\n"
+        "from featcache.embedding.engines.ray_engine import limit_threads\n"
         "limit_threads(1)\n"
         "import tensorflow as tf\n"
         "print(tf.config.threading.get_intra_op_parallelism_threads(), tf.config.threading.get_inter_op_parallelism_threads(), "

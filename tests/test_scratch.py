@@ -5,7 +5,7 @@ import pytest
 from sklearn.base import clone
 
 from featcache.errors import FeatcacheError
-from featcache.scratch import ScratchCNN
+from featcache.heads.scratch import ScratchCNN
 from featcache.sources import fashion_mnist
 
 

@@ -3,11 +3,15 @@
 import numpy as np
 import pytest
 
-from featcache.endtoend import build_end_to_end, parameter_counts, set_head_weights
+from featcache.analysis.subsets import stratified_subset
+from featcache.deploy.endtoend import (
+    build_end_to_end,
+    parameter_counts,
+    set_head_weights,
+)
 from featcache.errors import FeatcacheError
 from featcache.heads import DenseHead, LogRegHead
 from featcache.heads.io import load_head, save_head
-from featcache.subsets import stratified_subset
 
 
 def test_subsets_are_nested_stratified_and_seeded():

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 import featcache
-from featcache.cache import CacheWriter, SplitSpec
 from featcache.cli import main
 from featcache.errors import FeatcacheError
 from featcache.heads.io import load_head
+from featcache.store.cache import CacheWriter, SplitSpec
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def test_train_size_takes_a_stratified_subset(real_cache, tmp_path):
 
 
 def test_keras_head_gives_the_same_predictions_in_the_end_to_end_model(trained, real_cache, real_weights, real_fashion_dir):
-    from featcache.endtoend import build_end_to_end, set_head_weights
+    from featcache.deploy.endtoend import build_end_to_end, set_head_weights
     from featcache.sources import fashion_mnist
 
     head, meta = load_head(trained["keras"].path)

@@ -11,9 +11,9 @@ import argparse
 import importlib
 import sys
 
-from .. import __version__
-from .._lazy import quiet_env
-from ..errors import FeatcacheError
+from featcache import __version__
+from featcache._lazy import quiet_env
+from featcache.errors import FeatcacheError
 
 RESUMABLE = ("extract", "curve", "lesson")  # lesson resumes its extraction
 COMMANDS = ["extract", "info", "train", "evaluate", "lesson", "curve", "probe", "finetune", "export", "predict"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_json_flag, positive_int, print_json
+from featcache.cli.common import add_json_flag, positive_int, print_json
 
 
 def register(sub) -> None:
@@ -37,12 +37,12 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..curve import learning_curve
+    from featcache.analysis.curve import learning_curve
 
     head_params = {} if args.warm_start else {"logreg": {"warm_start": False}}
     if args.keras_preset is not None:
-        from ..errors import FeatcacheError
-        from ..heads.dense import PRESETS
+        from featcache.errors import FeatcacheError
+        from featcache.heads.dense import PRESETS
 
         if args.keras_preset not in PRESETS:
             raise FeatcacheError(f"unknown --keras-preset {args.keras_preset!r}; choose one of: {', '.join(PRESETS)}")

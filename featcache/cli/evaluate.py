@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import add_json_flag, print_json
+from featcache.cli.common import add_json_flag, print_json
 
 
 def register(sub) -> None:
@@ -19,7 +19,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..evaluation import evaluate
+    from featcache.analysis.evaluate import evaluate
 
     res = evaluate(args.head, args.cache, split=args.split, out=args.out)
     if args.json:

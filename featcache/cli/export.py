@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import add_json_flag, print_json
+from featcache.cli.common import add_json_flag, print_json
 
 
 def add_weights_arg(p) -> None:
@@ -25,7 +25,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..exporting import export
+    from featcache.deploy.export import export
 
     path = export(args.head, args.out, weights=args.weights, verbose=not args.json)
     if args.json:

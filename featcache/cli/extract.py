@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..backbones import REGISTRY
-from .common import add_json_flag, positive_int, print_json
+from featcache.cli.common import add_json_flag, positive_int, print_json
+from featcache.embedding.backbones import REGISTRY
 
 
 def fraction(text: str) -> float:
@@ -70,7 +70,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..extraction import extract
+    from featcache.embedding.runner import extract
 
     result = extract(
         args.data, images=args.images, test_fraction=args.test_fraction, seed=args.seed, strict=args.strict,

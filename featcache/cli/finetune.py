@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .common import add_json_flag, positive_int, print_json
-from .export import add_weights_arg
+from featcache.cli.common import add_json_flag, positive_int, print_json
+from featcache.cli.export import add_weights_arg
 
 
 def register(sub) -> None:
@@ -27,7 +27,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..finetuning import finetune
+    from featcache.deploy.finetune import finetune
 
     result = finetune(args.head, weights=args.weights, unfreeze=args.unfreeze, learning_rate=args.lr, epochs=args.epochs,
                       batch_size=args.batch_size, patience=args.patience, seed=args.seed, out=args.out, verbose=not args.json)

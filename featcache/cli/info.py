@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import add_json_flag, print_json
+from featcache.cli.common import add_json_flag, print_json
 
 
 def register(sub) -> None:
@@ -13,7 +13,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..cache import read_attrs, open_cache
+    from featcache.store.cache import open_cache, read_attrs
 
     meta = read_attrs(args.cache, peek=True)
     if not meta.get("complete"):

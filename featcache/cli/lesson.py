@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import positive_int
+from featcache.cli.common import positive_int
 
 
 def register(sub) -> None:
@@ -27,7 +27,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..lesson import lesson
+    from featcache.lesson import lesson
 
     lesson(args.weights, data_dir=args.data_dir, out=args.out, train_limit=args.train_limit, test_limit=args.test_limit,
            scratch_train=args.scratch_train, scratch_epochs=args.scratch_epochs, seed=args.seed)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import add_json_flag, positive_int, print_json
+from featcache.cli.common import add_json_flag, positive_int, print_json
 
 
 def register(sub) -> None:
@@ -17,7 +17,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..prediction import predict
+    from featcache.deploy.predict import predict
 
     preds = predict(args.model, args.images, top_k=args.top_k)
     if args.json:

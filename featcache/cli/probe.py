@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import add_json_flag, print_json
+from featcache.cli.common import add_json_flag, print_json
 
 
 def register(sub) -> None:
@@ -25,7 +25,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..probing import probe
+    from featcache.analysis.probe import probe
 
     result = probe(args.cache, heads=args.heads, C=args.C, layers=args.layers, out=args.out,
                    holdout=args.holdout, seed=args.seed, n_jobs=args.jobs, verbose=not args.json)

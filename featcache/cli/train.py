@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_json_flag, positive_int, print_json
+from featcache.cli.common import add_json_flag, positive_int, print_json
 
 
 def c_value(text: str) -> float | str:
@@ -42,7 +42,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..training import train
+    from featcache.analysis.train import train
 
     res = train(args.cache, args.head, train_size=args.train_size, seed=args.seed, epochs=args.epochs,
                 preset=args.preset, C=args.C, layer=args.layer, out=args.out, verbose=not args.json,

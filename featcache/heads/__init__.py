@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import FeatcacheError
-from .dense import DenseHead
-from .logreg import LogRegHead
-from .svm import SVMHead
+from featcache.errors import FeatcacheError
+from featcache.heads.dense import DenseHead
+from featcache.heads.logreg import LogRegHead
+from featcache.heads.svm import SVMHead
 
 HEADS: dict[str, type] = {"keras": DenseHead, "logreg": LogRegHead, "svm": SVMHead}
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.validation import check_is_fitted, check_X_y, check_array
+from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 
-from .._lazy import keras
-from .folding import to_raw
+from featcache._lazy import keras
+from featcache.heads.folding import to_raw
 
 # "lesson": exactly the lesson's training (5 epochs, nothing else).
 # "default": the same head with an L2 penalty on the Dense kernel, trained
@@ -85,7 +85,7 @@ class DenseHead(ClassifierMixin, BaseEstimator):
 
     @classmethod
     def from_preset(cls, preset: str, **overrides) -> "DenseHead":
-        from ..errors import FeatcacheError
+        from featcache.errors import FeatcacheError
 
         if preset not in PRESETS:
             raise FeatcacheError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")

@@ -14,8 +14,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from ..atomic import atomic_path
-from ..errors import FeatcacheError
+from featcache.errors import FeatcacheError
+from featcache.store.atomic import atomic_path
 
 META_ENTRY = "featcache.json"
 # A standardizing Keras head's training statistics (DenseHead.mean_, scale_).
@@ -49,7 +49,7 @@ def head_meta(cache, layer: str | None, head_name: str, head) -> dict[str, Any]:
 
 def save_head(head, path: str | Path, meta: dict[str, Any]) -> Path:
     """Write atomically: ``.keras`` for ``DenseHead``, joblib for the others."""
-    from .dense import DenseHead
+    from featcache.heads.dense import DenseHead
 
     path = Path(path)
     meta = {**meta, "params": head.get_params()}  # a Keras head is rebuilt from them
@@ -79,8 +79,8 @@ def load_head(path: str | Path):
             with zipfile.ZipFile(path) as zf:
                 meta = json.loads(zf.read(META_ENTRY))
                 stats = json.loads(zf.read(STATS_ENTRY)) if meta["params"].get("standardize") else None
-            from .._lazy import keras
-            from .dense import DenseHead
+            from featcache._lazy import keras
+            from featcache.heads.dense import DenseHead
 
             model = keras().models.load_model(path, compile=False)
         except Exception as exc:

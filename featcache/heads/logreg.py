@@ -11,7 +11,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 from threadpoolctl import threadpool_limits
 
-from .folding import from_raw, to_raw
+from featcache.heads.folding import from_raw, to_raw
 
 # Grid for C="cv", searched from strong to weak regularization. On the
 # lesson's cache (4,000 images, 1280-d out_relu features, standardized) 5-fold

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import FeatcacheError
-from .base import DataSource, Split
+from featcache.errors import FeatcacheError
+from featcache.sources.base import DataSource, Split
 
 __all__ = ["DataSource", "Split", "open_source"]
 
@@ -20,11 +20,11 @@ def open_source(spec: dict[str, Any], verbose: bool = False) -> DataSource:
     kind = spec.get("kind")
     args = {k: v for k, v in spec.items() if k != "kind"}
     if kind == "fashion_mnist":
-        from . import fashion_mnist
+        from featcache.sources import fashion_mnist
 
         return fashion_mnist.load(**args)
     if kind == "images":
-        from . import images
+        from featcache.sources import images
 
         return images.load(**args, verbose=verbose)
     raise FeatcacheError(f"unknown data source kind {kind!r}")

@@ -129,7 +129,7 @@ class DataSource:
 
 def first_n(n_total: int, limit: int | None, flag: str, what: str) -> int:
     """Validate a ``--train-limit`` style option against the data's size."""
-    from ..errors import FeatcacheError
+    from featcache.errors import FeatcacheError
 
     if limit is None:
         return n_total

@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from ..errors import FeatcacheError
+from featcache.errors import FeatcacheError
 
 # Refuse to fully decode absurdly large images; JPEGs are first reduced by
 # the decoder itself (draft mode, up to 1/8 per side), which costs a fraction

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import FeatcacheError
-from ..fingerprint import array_digest
-from .base import DataSource, Split, first_n
+from featcache.errors import FeatcacheError
+from featcache.sources.base import DataSource, Split, first_n
+from featcache.store.fingerprint import array_digest
 
 CLASS_NAMES = [
     "t-shirt/top", "trouser", "pullover", "dress", "coat",
@@ -50,7 +50,7 @@ def locate(data_dir: str | Path | None = None) -> Path:
         if _has_all(d):
             return d
     try:  # Keras downloads into the first SEARCH_PATH entry
-        from .._lazy import keras
+        from featcache._lazy import keras
 
         keras().datasets.fashion_mnist.load_data()
     except Exception:

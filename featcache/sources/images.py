@@ -41,9 +41,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ..errors import FeatcacheError
-from .base import DataSource, Split
-from .decode import UnreadableImage, decode_image
+from featcache.errors import FeatcacheError
+from featcache.sources.base import DataSource, Split
+from featcache.sources.decode import UnreadableImage, decode_image
 
 # Identity of the pixel pipeline before ``Preprocess`` (decode_image at the
 # cache's image size); part of every split's digest, hence of the fingerprint.
@@ -280,7 +280,9 @@ def _map_chunked(fn, items: list, message: str | None) -> list:
     """
     bar = None
     if message:
-        from ..progress import Progress  # not Keras's bar: a cache hit must not pay for importing TensorFlow
+        from featcache.progress import (
+            Progress,  # not Keras's bar: a cache hit must not pay for importing TensorFlow
+        )
 
         print(message)
         bar = Progress(len(items), unit="file")

@@ -21,11 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from . import paths
-from .atomic import atomic_path
-from .cache import Cache, open_cache
-from .errors import FeatcacheError
-from .heads import HEADS, make_head
+from featcache import paths
+from featcache.analysis.plots import plot_probe
+from featcache.errors import FeatcacheError
+from featcache.heads import HEADS, make_head
+from featcache.store.atomic import atomic_path
+from featcache.store.cache import Cache, open_cache
 
 DEFAULT_HEADS = ("logreg", "svm")
 # probe only needs predictions: the SVM skips probability calibration, which
@@ -112,7 +113,7 @@ def parse_C(C: str | float | dict[str, Any] | None, heads: list[str]) -> dict[st
 
 def probe_layers(cache: Cache, layers: str | list[str] | None) -> list[str]:
     """The cached layers to probe, in network order."""
-    from .backbones import get_backbone, network_order
+    from featcache.embedding.backbones import get_backbone, network_order
 
     if layers is None:
         names = cache.layers
@@ -132,7 +133,7 @@ def probe_layers(cache: Cache, layers: str | list[str] | None) -> list[str]:
 
 def holdout_rows(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(fit rows, held-out rows) of the train split: a seeded, stratified split."""
-    from .subsets import stratified_order
+    from featcache.analysis.subsets import stratified_order
 
     if not 0 < fraction < 1:
         raise FeatcacheError(f"--holdout {fraction} is not a fraction; use a number between 0 and 1, e.g. 0.2")
@@ -229,7 +230,7 @@ def probe(
 
 
 def _run_jobs(path: Path, jobs, params, holdout, seed, n_jobs: int, verbose: bool) -> dict:
-    from .progress import Progress
+    from featcache.progress import Progress
 
     bar = Progress(len(jobs), unit="fit") if verbose else None
     results = {}
@@ -283,38 +284,6 @@ def read_probe_csv(path: str | Path) -> list[ProbeRow]:
                      float(r["accuracy"]), r["scored_on"], float(r["fit_seconds"]))
             for r in csv.DictReader(f)
         ]
-
-
-def plot_probe(rows: list[ProbeRow], best: ProbeRow, path: str | Path, title: str = "") -> Path:
-    """Accuracy against depth, one line per head, the best point marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    layers = [r.layer for r in sorted({r.depth: r for r in rows}.values(), key=lambda r: r.depth)]
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(layers) + 2), 4.5))
-    for head in dict.fromkeys(r.head for r in rows):
-        pts = sorted((r.depth, r.accuracy) for r in rows if r.head == head)
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=head)
-    ax.plot([best.depth], [best.accuracy], marker="*", markersize=18, color="crimson", linestyle="none",
-            label=f"best: {best.layer} + {best.head} ({best.accuracy:.3f})")
-    ax.set_xticks(range(len(layers)))
-    ax.set_xticklabels([_short(l) for l in layers], rotation=60, ha="right", fontsize=8)
-    ax.set_xlabel("layer (input side -> output)")
-    ax.set_ylabel("test accuracy" if best.scored_on == "test" else "held-out accuracy (train split)")
-    ax.set_title(title or "accuracy by layer", fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    plt.close(fig)
-    return _write_atomic(Path(path), buf.getvalue())
-
-
-def _short(layer: str) -> str:
-    return layer.replace("_expand_relu", "").replace("_project_bn", "")
 
 
 def _print_table(rows, head_names, names, widths, best) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ._lazy import keras
-from .backbones import get_backbone
+from featcache._lazy import keras
+from featcache.embedding.backbones import get_backbone
 
 BASE_NAME = "base"
 
@@ -38,8 +38,8 @@ def build_end_to_end(
     lesson; ``raw_dtype`` (e.g. ``"uint8"``) is the raw input's dtype
     (default float32). ``layer`` taps the base at that layer (default: its final output).
     """
-    from .extractor import tap_base
-    from .preprocess import Preprocess
+    from featcache.embedding.mapper import tap_base
+    from featcache.embedding.preprocess import Preprocess
 
     k = keras()
     bb = get_backbone(backbone)

@@ -26,8 +26,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ._lazy import keras
-from .errors import FeatcacheError
+from featcache._lazy import keras
+from featcache.errors import FeatcacheError
 
 
 def _check_images(images) -> np.ndarray:

@@ -15,10 +15,10 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from ._lazy import keras
-from .errors import FeatcacheError
-from .atomic import atomic_path
-from .heads.io import META_ENTRY
+from featcache._lazy import keras
+from featcache.errors import FeatcacheError
+from featcache.heads.io import META_ENTRY
+from featcache.store.atomic import atomic_path
 
 KIND = "featcache-model"
 FORMAT_VERSION = 1
@@ -35,7 +35,7 @@ def probabilities_model(logits_model):
 
 def save_model(model, path: str | Path, meta: dict[str, Any]) -> Path:
     """Write ``model`` (a ``probabilities_model``) and ``meta`` atomically to a ``.keras`` file."""
-    from . import __version__
+    from featcache import __version__
 
     path = Path(path)
     if path.suffix != ".keras":
@@ -73,7 +73,7 @@ def read_meta(path: str | Path) -> dict[str, Any]:
 
 def load_model(path: str | Path):
     """``(model, meta)`` from a file written by ``save_model``."""
-    from . import preprocess  # noqa: F401  registers the Preprocess layer for deserialization
+    from featcache.embedding import preprocess  # noqa: F401  registers the Preprocess layer for deserialization
 
     meta = read_meta(path)
     try:

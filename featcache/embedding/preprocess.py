@@ -8,7 +8,7 @@ predictions cannot drift apart.
 
 from __future__ import annotations
 
-from ._lazy import keras
+from featcache._lazy import keras
 
 _k = keras()
 
@@ -28,7 +28,7 @@ class Preprocess(_k.layers.Layer):
         self.image_size = int(image_size)
 
     def call(self, images):
-        from .backbones import get_backbone
+        from featcache.embedding.backbones import get_backbone
 
         ops = _k.ops
         x = ops.cast(images, "float32")

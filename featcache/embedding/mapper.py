@@ -11,9 +11,9 @@ from typing import Callable
 
 import numpy as np
 
-from ._lazy import keras
-from .backbones import Backbone
-from .errors import FeatcacheError
+from featcache._lazy import keras
+from featcache.embedding.backbones import Backbone
+from featcache.errors import FeatcacheError
 
 
 def tap_base(base, layers: list[str]):
@@ -38,7 +38,7 @@ def tap_base(base, layers: list[str]):
 
 def build_extractor(backbone: Backbone, weights: str, image_size: int, layers: list[str], raw_shape: tuple[int, ...]):
     """Model: uint8 images of ``raw_shape`` -> list of (N, D_layer) pooled features."""
-    from .preprocess import Preprocess
+    from featcache.embedding.preprocess import Preprocess
 
     k = keras()
     if weights == "random":
@@ -120,7 +120,7 @@ class Mapper:
 
     def __call__(self) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
         if self._fn is None:
-            from .backbones import get_backbone
+            from featcache.embedding.backbones import get_backbone
 
             model = build_extractor(get_backbone(self.backbone), self.weights, self.image_size, self.layers, self.raw_shape)
             forward = compiled(model, self.batch_size)

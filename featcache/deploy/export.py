@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .backbones import weights_identity
-from .errors import FeatcacheError
+from featcache.embedding.backbones import weights_identity
+from featcache.errors import FeatcacheError
 
 
 def resolve_weights(meta: dict[str, Any], weights: str | None = None) -> str:
@@ -53,8 +53,8 @@ def dense_weights(head, n_classes: int) -> list[np.ndarray]:
     standardization is folded into it (``heads.folding.to_raw``), and the
     softmax of those logits is its ``predict_proba``.
     """
-    from .heads import DenseHead, LogRegHead
-    from .heads.folding import to_raw
+    from featcache.heads import DenseHead, LogRegHead
+    from featcache.heads.folding import to_raw
 
     if isinstance(head, DenseHead):
         return head.logits_weights()
@@ -73,9 +73,9 @@ def dense_weights(head, n_classes: int) -> list[np.ndarray]:
 
 def end_to_end_from_head(head, meta: dict[str, Any], weights: str | None = None):
     """Logits model on raw uint8 images with the head's weights; ``(model, weights_arg)``."""
-    from .endtoend import build_end_to_end
-    from .exported import INPUT_DTYPE, INPUT_SHAPE
-    from .heads import DenseHead
+    from featcache.deploy.endtoend import build_end_to_end
+    from featcache.deploy.model import INPUT_DTYPE, INPUT_SHAPE
+    from featcache.heads import DenseHead
 
     for key in ("backbone", "image_size", "class_names"):
         if not meta.get(key):
@@ -113,8 +113,8 @@ def model_meta(meta: dict[str, Any], head_path: str | Path, weights: str) -> dic
 
 def export(head: str | Path, out: str | Path, *, weights: str | None = None, verbose: bool = True) -> Path:
     """Write ``head`` and its backbone as one raw-images -> probabilities model to ``out`` (``.keras``)."""
-    from .exported import probabilities_model, save_model
-    from .heads.io import load_head
+    from featcache.deploy.model import probabilities_model, save_model
+    from featcache.heads.io import load_head
 
     out = Path(out)
     if out.suffix != ".keras":

@@ -10,12 +10,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import paths
-from .cache import Cache, open_cache
-from .errors import FeatcacheError
-from .heads import HEADS, DenseHead, make_head
-from .heads.io import head_meta, save_head
-from .subsets import stratified_subset
+from featcache import paths
+from featcache.analysis.subsets import stratified_subset
+from featcache.errors import FeatcacheError
+from featcache.heads import HEADS, DenseHead, make_head
+from featcache.heads.io import head_meta, save_head
+from featcache.store.cache import Cache, open_cache
 
 SUFFIX = {"keras": ".keras"}  # every other head is a joblib file
 DEFAULT_SUFFIX = ".joblib"

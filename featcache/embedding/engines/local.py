@@ -8,7 +8,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..tasks import Batch
+from featcache.embedding.batches import Batch
 
 
 def run(

@@ -11,13 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from . import paths
-from .atomic import write_json, write_text
-from .cache import Cache
-from .confusion import confusion_text, plot_confusion
-from .errors import FeatcacheError
-from .heads.io import check_compatible, load_head
-from .training import as_cache, require_splits
+from featcache import paths
+from featcache.analysis.plots import confusion_text, plot_confusion
+from featcache.analysis.train import as_cache, require_splits
+from featcache.errors import FeatcacheError
+from featcache.heads.io import check_compatible, load_head
+from featcache.store.atomic import write_json, write_text
+from featcache.store.cache import Cache
 
 
 @dataclass

@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import FeatcacheError
+from featcache.errors import FeatcacheError
 
 NPY_HINT = "save uint8 pixels 0..255 shaped (N, H, W) or (N, H, W, C) with C = 1 or 3"
 
@@ -41,7 +41,7 @@ def read_npy(path: Path) -> np.ndarray:
 
 def read_files(paths: Sequence[Path], size: int) -> np.ndarray:
     """Image files -> (N, size, size, 3) uint8 with the shared decoder; the first bad file stops it."""
-    from .sources.decode import UnreadableImage, decode_image
+    from featcache.sources.decode import UnreadableImage, decode_image
 
     out = np.empty((len(paths), size, size, 3), dtype=np.uint8)
     for i, p in enumerate(paths):
@@ -61,7 +61,7 @@ def top_k_classes(probs: np.ndarray, class_names: list[str], k: int) -> list[lis
 
 def predict(model: str | Path, images: Sequence[str | Path], *, top_k: int = 3, batch_size: int = 64) -> list[Prediction]:
     """Top-``top_k`` classes for each image file, and for each image of each ``.npy`` in ``images``."""
-    from .exported import load_model, read_meta
+    from featcache.deploy.model import load_model, read_meta
 
     if not images:
         raise FeatcacheError("no images given; pass image files or .npy arrays")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import FeatcacheError
+from featcache.errors import FeatcacheError
 
 
 def stratified_order(y: np.ndarray, seed: int) -> np.ndarray:

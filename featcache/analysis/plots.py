@@ -1,10 +1,12 @@
-"""Plots of learning curves: test accuracy against training-set size.
+"""Every plot featcache draws: learning curves, accuracy by layer (probe), confusion matrices.
 
-``plot_learning_curves`` is the one plotting function: ``featcache curve``,
-``scripts/plot_learning_curve.py`` and any comparison (two backbones, two
-image sizes, best layer vs final layer) hand it a list of labelled
-``CurveSet``s. Matplotlib runs headless (Agg) and the PNG is written
-atomically.
+All use matplotlib's ``Figure`` API directly, never ``pyplot`` or
+``matplotlib.use()``: library code must not switch a notebook user's backend,
+and a ``Figure`` needs no display. Every PNG is written atomically.
+
+``plot_learning_curves`` draws ``featcache curve``, ``scripts/plot_learning_curve.py``
+and any comparison (two backbones, two image sizes, best layer vs final
+layer) from a list of labelled ``CurveSet``s.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .atomic import atomic_path
+from featcache.store.atomic import atomic_path
 
 # Heads measured at a few sizes only (the end-to-end baselines): drawn as
 # points with error bars rather than as a curve with a band.
@@ -88,7 +90,7 @@ def plot_learning_curves(
     tells heads apart; with several, colour is the set and line style the head.
     """
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FixedLocator, FixedFormatter, NullLocator
+    from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 
     fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
     ax = fig.add_subplot()
@@ -132,7 +134,72 @@ def plot_learning_curves(
     ax.legend(loc="lower right", fontsize=9, title=f"mean of {seeds} seed(s); band/bars: min-max", title_fontsize=8)
     if title:
         ax.set_title(title, fontsize=11)
+    return _save(fig, path)
+
+
+def _save(fig, path: str | Path, dpi: int | None = None) -> Path:
     path = Path(path)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
+        fig.savefig(tmp, format="png", **({"dpi": dpi} if dpi else {}))
     return path
+
+
+def confusion_text(cm: np.ndarray, class_names: list[str]) -> str:
+    """Rows: true class; columns: predicted class (numbered as the rows)."""
+    width = max(5, len(str(int(cm.max(initial=0)))) + 1)
+    label_w = max(len(n) for n in class_names) + 4
+    head = " " * label_w + "".join(f"{j:>{width}}" for j in range(len(class_names)))
+    lines = ["true \\ predicted", head]
+    for i, name in enumerate(class_names):
+        lines.append(f"{i:>2} {name:<{label_w - 3}}" + "".join(f"{int(v):>{width}}" for v in cm[i]))
+    return "\n".join(lines)
+
+
+def plot_confusion(cm: np.ndarray, class_names: list[str], path: str | Path, title: str = "") -> Path:
+    """A heatmap with the count in every cell, true classes down, predicted across."""
+    from matplotlib.figure import Figure
+
+    n = len(class_names)
+    size = max(5.0, 0.6 * n + 2.5)
+    fig = Figure(figsize=(size + 1, size), layout="tight")
+    ax = fig.add_subplot()
+    im = ax.imshow(cm, cmap="Blues")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="images")
+    ax.set_xticks(range(n), labels=class_names, rotation=45, ha="right", rotation_mode="anchor")
+    ax.set_yticks(range(n), labels=class_names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title, fontsize=9)
+    threshold = cm.max(initial=0) / 2
+    for i in range(n):
+        for j in range(n):
+            if n <= 30:  # beyond that the numbers no longer fit in the cells
+                ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=8,
+                        color="white" if cm[i, j] > threshold else "black")
+    return _save(fig, path, dpi=120)
+
+
+def short_layer(layer: str) -> str:
+    return layer.replace("_expand_relu", "").replace("_project_bn", "")
+
+
+def plot_probe(rows: Sequence[Any], best: Any, path: str | Path, title: str = "") -> Path:
+    """Accuracy against depth (``ProbeRow``s), one line per head, the best point marked."""
+    from matplotlib.figure import Figure
+
+    layers = [r.layer for r in sorted({r.depth: r for r in rows}.values(), key=lambda r: r.depth)]
+    fig = Figure(figsize=(max(6.0, 0.45 * len(layers) + 2), 4.5), layout="tight")
+    ax = fig.add_subplot()
+    for head in dict.fromkeys(r.head for r in rows):
+        pts = sorted((r.depth, r.accuracy) for r in rows if r.head == head)
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=head)
+    ax.plot([best.depth], [best.accuracy], marker="*", markersize=18, color="crimson", linestyle="none",
+            label=f"best: {best.layer} + {best.head} ({best.accuracy:.3f})")
+    ax.set_xticks(range(len(layers)))
+    ax.set_xticklabels([short_layer(l) for l in layers], rotation=60, ha="right", fontsize=8)
+    ax.set_xlabel("layer (input side -> output)")
+    ax.set_ylabel("test accuracy" if best.scored_on == "test" else "held-out accuracy (train split)")
+    ax.set_title(title or "accuracy by layer", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    return _save(fig, path, dpi=120)

@@ -36,7 +36,7 @@ from typing import Any, Iterator
 import h5py
 import numpy as np
 
-from .errors import FeatcacheError
+from featcache.errors import FeatcacheError
 
 FORMAT = "featcache"
 FORMAT_VERSION = 1

@@ -12,10 +12,9 @@ import hashlib
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-from ._lazy import keras
-from .errors import FeatcacheError
+from featcache._lazy import keras
+from featcache.errors import FeatcacheError
 
 
 @dataclass(frozen=True)

@@ -24,12 +24,12 @@ import subprocess
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from ..errors import FeatcacheError
-from ..tasks import Batch
+from featcache.embedding.batches import Batch
+from featcache.errors import FeatcacheError
 
 INSTALL_HINT = "pip install 'featcache[ray]'"
 DEFAULT_PORT = 6379  # what `ray start --head` listens on unless told otherwise
@@ -198,7 +198,7 @@ def limit_threads(n: int) -> None:
     """Keep TensorFlow in this process to ``n`` threads: its share of the node, not all cores."""
     for var in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
         os.environ[var] = str(n)
-    from .._lazy import keras
+    from featcache._lazy import keras
 
     keras()
     try:

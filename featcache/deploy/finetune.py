@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import FeatcacheError
+from featcache.errors import FeatcacheError
 
 
 @dataclass
@@ -83,7 +83,7 @@ def unfreeze_last(base, n: int) -> list[str]:
     Counts layers as the lesson's ``base_model.layers[:-20]`` does (the input
     layer included). Returns the names of the layers that got trainable.
     """
-    from ._lazy import keras
+    from featcache._lazy import keras
 
     layers = base.layers
     if n > len(layers):
@@ -97,7 +97,7 @@ def unfreeze_last(base, n: int) -> list[str]:
 
 def reopen_source(meta: dict[str, Any], verbose: bool = False):
     """The data source of the head's cache, or a clear error saying it is gone or changed."""
-    from .sources import open_source
+    from featcache.sources import open_source
 
     spec = meta.get("source")
     if not spec:
@@ -128,7 +128,7 @@ def training_rows(meta: dict[str, Any], labels: np.ndarray, validation_split: fl
     ``validation_split`` of them, as Keras's ``fit(validation_split=...)``
     took them when the head was trained.
     """
-    from .subsets import stratified_subset
+    from featcache.analysis.subsets import stratified_subset
 
     if meta.get("train_rows") is not None:
         rows = np.asarray(meta["train_rows"], dtype=np.int64)
@@ -180,7 +180,7 @@ def image_dataset(split, rows: np.ndarray, batch_size: int, shuffle_seed: int | 
 def _keep_best_callback(result: FinetuneResult, frozen_val_loss: float, total_epochs: int, patience: int, keep_best: bool, verbose: bool):
     """Track validation after each epoch against the frozen head; stop after ``patience`` epochs
     without improvement; at the end restore the best weights (the frozen head's when no epoch beat it)."""
-    from ._lazy import keras
+    from featcache._lazy import keras
 
     class KeepBest(keras().callbacks.Callback):
         def on_train_begin(self, logs=None):
@@ -220,7 +220,7 @@ def _keep_best_callback(result: FinetuneResult, frozen_val_loss: float, total_ep
 
 
 def default_out(head: str | Path) -> Path:
-    from . import paths
+    from featcache import paths
 
     return paths.home() / "models" / f"{Path(head).stem}_finetuned.keras"
 
@@ -245,12 +245,12 @@ def finetune(
     writes. ``keep_best=False`` keeps the last epoch's weights instead of the
     best validation epoch's (for inspecting what training did).
     """
-    from ._lazy import keras
-    from .endtoend import parameter_counts
-    from .exporting import end_to_end_from_head, model_meta
-    from .exported import probabilities_model, save_model
-    from .heads import DenseHead
-    from .heads.io import load_head
+    from featcache._lazy import keras
+    from featcache.deploy.endtoend import parameter_counts
+    from featcache.deploy.export import end_to_end_from_head, model_meta
+    from featcache.deploy.model import probabilities_model, save_model
+    from featcache.heads import DenseHead
+    from featcache.heads.io import load_head
 
     check_settings(unfreeze, learning_rate, epochs, batch_size, patience)
     out = Path(out) if out else default_out(head)

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import FeatcacheError
+from featcache.errors import FeatcacheError
 
 
 @contextmanager

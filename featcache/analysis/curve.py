@@ -50,13 +50,13 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from . import paths
-from .atomic import check_writable, write_json, write_text
-from .cache import Cache, open_cache
-from .errors import FeatcacheError
-from .fingerprint import fingerprint
-from .heads import HEADS, make_head
-from .subsets import check_size, stratified_order
+from featcache import paths
+from featcache.analysis.subsets import check_size, stratified_order
+from featcache.errors import FeatcacheError
+from featcache.heads import HEADS, make_head
+from featcache.store.atomic import check_writable, write_json, write_text
+from featcache.store.cache import Cache, open_cache
+from featcache.store.fingerprint import fingerprint
 
 CSV_FIELDS = ("size", "seed", "head", "accuracy", "fit_seconds")
 BASELINES = ("scratch",)
@@ -153,7 +153,7 @@ def _load_features(path: str, layer: str, mtime: float) -> tuple[np.ndarray, ...
 @functools.lru_cache(maxsize=1)
 def _load_images(path: str, mtime: float) -> tuple[np.ndarray, ...]:
     """Raw uint8 images of the cache's own data source, in the cache's row order."""
-    from .sources import open_source
+    from featcache.sources import open_source
 
     c = open_cache(path)
     source = open_source(c.meta["source"])
@@ -181,7 +181,7 @@ class _Data:
 
 def _estimator(head: str, params: dict[str, Any], seed: int):
     if head == "scratch":
-        from .scratch import ScratchCNN
+        from featcache.heads.scratch import ScratchCNN
 
         return ScratchCNN(**{**params, "seed": seed})
     return make_head(head, **{**params, "seed": seed})
@@ -253,7 +253,7 @@ def write_rows(path: Path, rows: Sequence[dict[str, Any]]) -> None:
 
 def load_curve(path: str | Path, label: str | None = None):
     """A ``plots.CurveSet`` from a curve.csv (or its folder) and the curve.json beside it."""
-    from .plots import CurveSet, describe
+    from featcache.analysis.plots import CurveSet, describe
 
     path = Path(path)
     if path.is_dir():
@@ -269,7 +269,7 @@ def load_curve(path: str | Path, label: str | None = None):
 
 
 def title_for(meta: dict[str, Any]) -> str:
-    from .plots import describe
+    from featcache.analysis.plots import describe
 
     data = meta.get("dataset") or "data"
     return f"{data}: test accuracy vs training images ({describe(meta)}, test n={meta.get('test_size')})"
@@ -280,7 +280,7 @@ def title_for(meta: dict[str, Any]) -> str:
 
 def _head_params(head: str, n_classes: int, overrides: dict[str, Any] | None) -> dict[str, Any]:
     """Every parameter of ``head`` as the curve fits it (the seed aside: each fit gets the curve's)."""
-    from .heads.dense import PRESETS
+    from featcache.heads.dense import PRESETS
 
     defaults = {"keras": {**PRESETS[DEFAULT_KERAS_PRESET], "n_classes": n_classes}, "logreg": {"warm_start": True}}.get(head, {})
     params = {**defaults, **(overrides or {})}
@@ -453,7 +453,7 @@ def learning_curve(
             rows_by_key[k] = {**rows_by_key[shared[k]], "seed": k[1], "fit_seconds": 0.0}  # no fit of its own
         return len(new)
 
-    from .progress import Progress
+    from featcache.progress import Progress
 
     bar = Progress(len(todo), unit="point") if verbose and todo else None
     fits_run = 0
@@ -478,14 +478,14 @@ def learning_curve(
 
     rows = ordered()
     seconds = time.perf_counter() - t_start
-    from .plots import summarize
+    from featcache.analysis.plots import summarize
 
     meta.update(complete=True, seconds=round(seconds, 3), rows_added=len(todo), rows_resumed=len(grid) - len(todo),
                 fits_run=fits_run, rows_shared=len(shared),
                 fit_seconds_total=round(sum(r["fit_seconds"] for r in rows), 3),
                 summary={h: {str(n): round(v[0], 4) for n, v in by.items()} for h, by in summarize(rows).items()})
     if plot:
-        from .plots import CurveSet, plot_learning_curves
+        from featcache.analysis.plots import CurveSet, plot_learning_curves
 
         plot_learning_curves([CurveSet("", rows, meta)], out / "curve.png", title=title_for(meta))
     write_json(out / "curve.json", meta)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable
 
-from ..errors import FeatcacheError
+from featcache.errors import FeatcacheError
 
 ENGINES = ("local", "ray")
 
@@ -33,11 +33,11 @@ def get(name: str, **options: Any) -> Callable:
             flags = ", ".join("--" + k.replace("_", "-") for k in given)
             verb = "applies" if len(given) == 1 else "apply"
             raise FeatcacheError(f"{flags} {verb} only to --engine ray; add --engine ray or drop {'it' if len(given) == 1 else 'them'}")
-        from . import local
+        from featcache.embedding.engines import local
 
         return local.run
     if name == "ray":
-        from . import ray_engine
+        from featcache.embedding.engines import ray_engine
 
         ray_engine.check_options(**given)  # before any data or model work
         return functools.partial(ray_engine.run, **given)

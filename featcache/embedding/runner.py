@@ -9,13 +9,25 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import __version__, paths
-from .backbones import check_image_size, get_backbone, resolve_layers, weights_identity
-from .cache import STAGING, CacheWriter, SplitSpec, exclusive_lock, partial_path, read_attrs
-from .errors import FeatcacheError
-from .fingerprint import fingerprint
-from .sources import DataSource, open_source
-from .tasks import plan
+from featcache import __version__, paths
+from featcache.embedding.backbones import (
+    check_image_size,
+    get_backbone,
+    resolve_layers,
+    weights_identity,
+)
+from featcache.embedding.batches import plan
+from featcache.errors import FeatcacheError
+from featcache.sources import DataSource, open_source
+from featcache.store.cache import (
+    STAGING,
+    CacheWriter,
+    SplitSpec,
+    exclusive_lock,
+    partial_path,
+    read_attrs,
+)
+from featcache.store.fingerprint import fingerprint
 
 DTYPES = ("float32", "float16")
 # Key of each row's decode problem in a staged run's embed output (not a layer).
@@ -82,7 +94,7 @@ def extract(
         raise FeatcacheError(f"--dtype {dtype} is not supported; use one of: {', '.join(DTYPES)}")
     if batch_size < 1:
         raise FeatcacheError(f"--batch-size must be at least 1 (got {batch_size})")
-    from . import engines
+    from featcache.embedding import engines
 
     run_engine = engines.get(engine, address=address, workers=workers, cpus_per_worker=cpus_per_worker)
     layer_names = resolve_layers(bb, layers)
@@ -210,8 +222,8 @@ class KeepProblems:
 
 
 def _run(path, fp, settings, source, bb, weights, size, layer_names, dtype, batch_size, verbose, run_engine) -> ExtractResult:
-    from . import _lazy
-    from .extractor import Mapper
+    from featcache import _lazy
+    from featcache.embedding.mapper import Mapper
 
     k = _lazy.keras()
     pending = source.pending

@@ -1,0 +1,1 @@
+"""Analysis on cached features: train, evaluate, learning curves, probing, subsets and plots."""

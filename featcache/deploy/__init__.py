@@ -1,0 +1,1 @@
+"""Deploy: the end-to-end model, export, fine-tuning and prediction on raw images."""
