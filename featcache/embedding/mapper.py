@@ -15,6 +15,10 @@ from featcache._lazy import keras
 from featcache.embedding.backbones import Backbone
 from featcache.errors import FeatcacheError
 
+# How the network runs; never part of a cache's identity (see engines). Only
+# Keras's own backend so far.
+RUNTIMES = ("tensorflow",)
+
 
 def tap_base(base, layers: list[str]):
     """Sub-model of ``base`` returning the 4-D outputs of ``layers``.
@@ -106,8 +110,11 @@ class Mapper:
     """
 
     def __init__(self, backbone: str, weights: str, image_size: int, layers: list[str], raw_shape: tuple[int, ...],
-                 batch_size: int | None = None):
+                 batch_size: int | None = None, runtime: str = "tensorflow"):
         from pathlib import Path
+
+        if runtime not in RUNTIMES:
+            raise FeatcacheError(f"unknown runtime {runtime!r}; use one of: {', '.join(RUNTIMES)}")
 
         self.backbone = backbone
         # Absolute, so a process started elsewhere (a Ray worker) finds the same file.
@@ -116,6 +123,8 @@ class Mapper:
         self.layers = list(layers)
         self.raw_shape = tuple(int(d) for d in raw_shape)
         self.batch_size = batch_size
+        self.runtime = runtime  # asked for; ``runtime_used`` says what ran once built
+        self.runtime_used: str | None = None
         self._fn: Callable[[np.ndarray], dict[str, np.ndarray]] | None = None
 
     def __call__(self) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
@@ -127,6 +136,7 @@ class Mapper:
             forward(np.zeros((1, *self.raw_shape), np.uint8))  # trace now, not inside the first timed batch
             names = self.layers
             self._fn = lambda x: dict(zip(names, forward(x)))
+            self.runtime_used = "tensorflow" if keras().backend.backend() == "tensorflow" else keras().backend.backend()
         return self._fn
 
     def __getstate__(self) -> dict:
