@@ -24,7 +24,7 @@ SIZES = [20, 50, 120]
 @pytest.fixture(scope="module")
 def tiny_cache(tmp_path_factory) -> Path:
     """200 train / 100 test synthetic images through an untrained MobileNetV2 at 32 px (plumbing only)."""
-    from tests.conftest import make_fashion_dir
+    from helpers import make_fashion_dir
 
     root = tmp_path_factory.mktemp("curve")
     data = make_fashion_dir(root / "fm", n_train=200, n_test=100)
@@ -177,7 +177,7 @@ def test_scratch_baseline_on_the_cache_images(tiny_cache, tmp_path):
 
 
 def test_baseline_refuses_images_that_changed_since_extraction(tmp_path):
-    from tests.conftest import make_fashion_dir
+    from helpers import make_fashion_dir
 
     data = make_fashion_dir(tmp_path / "fm")
     path = featcache.extract(data_dir=str(data), weights="random", image_size=32, out=tmp_path / "c.h5", verbose=False).path

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import SHARED
+from helpers import SHARED
 
 import featcache
 from featcache.cli import main

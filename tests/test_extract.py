@@ -126,7 +126,7 @@ def _kill_midway(args: list[str], partial: Path, group: str = "train") -> None:
 
 
 def test_resume_after_sigkill_gives_the_same_features(tmp_path):
-    from tests.conftest import make_fashion_dir
+    from helpers import make_fashion_dir
 
     data = make_fashion_dir(tmp_path / "d", n_train=600, n_test=16)
     out = tmp_path / "killed.h5"

@@ -2,10 +2,10 @@ import gzip
 
 import numpy as np
 import pytest
+from helpers import write_idx
 
 from featcache.errors import FeatcacheError
 from featcache.sources import fashion_mnist
-from tests.conftest import write_idx
 
 
 def test_loads_first_n_with_class_names(fashion_dir):

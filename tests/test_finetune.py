@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_fashion_dir
+from helpers import make_fashion_dir
 
 import featcache
 from featcache.analysis.subsets import stratified_subset
@@ -200,7 +200,7 @@ def test_data_that_changed_since_extraction_is_refused(tmp_path, capsys):
 
 def test_class_folder_photos_fine_tune_export_and_predict(tmp_path, capsys):
     """The same path on RGB photos in class folders (random weights: plumbing only)."""
-    from tests.imagefiles import make_class_tree
+    from helpers import make_class_tree
 
     root = make_class_tree(tmp_path / "photos", {"ants": 12, "bees": 12}, ext="jpg", size=40)
     res = featcache.extract(images=str(root), test_fraction=0.25, weights="random", image_size=32, out=tmp_path / "c.h5", verbose=False)

@@ -13,14 +13,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-
-import featcache
-from featcache.cli import main
-from featcache.errors import FeatcacheError
-from featcache.sources import images, open_source
-from featcache.sources.decode import decode_image
-from featcache.store.cache import partial_path
-from tests.imagefiles import (
+from helpers import (
     class_image,
     flat_jpeg,
     flat_png,
@@ -28,6 +21,13 @@ from tests.imagefiles import (
     oriented_jpeg,
     write_image,
 )
+
+import featcache
+from featcache.cli import main
+from featcache.errors import FeatcacheError
+from featcache.sources import images, open_source
+from featcache.sources.decode import decode_image
+from featcache.store.cache import partial_path
 
 TINY = dict(weights="random", image_size=32, verbose=False)
 
@@ -520,7 +520,7 @@ def test_photo_extraction_resumes_after_sigkill(tmp_path):
 
 @pytest.fixture(scope="session")
 def hymenoptera_dir() -> Path:
-    from tests.conftest import SHARED
+    from helpers import SHARED
 
     path = Path(os.environ.get("FEATCACHE_HYMENOPTERA", SHARED / "datasets" / "hymenoptera"))
     if not (path / "train" / "ants").is_dir():

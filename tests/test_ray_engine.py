@@ -20,13 +20,13 @@ import h5py
 import numpy as np
 import pytest
 import ray
+from helpers import make_fashion_dir
 
 import featcache
 from featcache.cli import main
 from featcache.embedding.engines import ray_engine
 from featcache.errors import FeatcacheError
 from featcache.store.cache import CacheWriter, partial_path
-from tests.conftest import make_fashion_dir
 
 TINY = dict(weights="random", image_size=32, batch_size=8, verbose=False)
 
@@ -92,7 +92,7 @@ def test_features_equal_the_local_engines(ray_local, real_weights, real_fashion_
 
 def test_class_folders_equal_the_local_engines(ray_local, tmp_path, monkeypatch):
     """Photos in class folders (JPEG and PNG, one unreadable): decode tasks read the files, same cache as local."""
-    from tests.imagefiles import make_class_tree
+    from helpers import make_class_tree
 
     root = make_class_tree(tmp_path / "photos", {"ants": 9, "bees": 7}, ext="jpg", size=40)
     make_class_tree(root, {"ants": 3, "bees": 2}, ext="png", size=40, offset=50)

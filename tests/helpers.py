@@ -1,11 +1,46 @@
-"""Crafting image files for tests: class folders of tiny photos, and a huge JPEG that is small on disk."""
+"""Test helpers, in one module: paths of the shared real assets, synthetic Fashion-MNIST IDX files, crafted image files.
+
+Import them as ``from helpers import ...``: pytest puts tests/ on sys.path, so
+this works under both ``pytest`` and ``python -m pytest`` (``from tests.conftest``
+only under the latter). Fixtures stay in conftest.py.
+"""
 
 from __future__ import annotations
 
+import gzip
+import os
 import struct
 from pathlib import Path
 
 import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("FEATCACHE_SHARED", REPO.parent / "shared"))
+WEIGHTS = Path(os.environ.get("FEATCACHE_WEIGHTS", SHARED / "weights" / "mobilenet_v2_1.0_imagenet_no_top.weights.h5"))
+FASHION_DIR = Path(os.environ.get("FEATCACHE_FASHION_DIR", "/usr/share/datasets/fashion-mnist"))
+
+
+def write_idx(path: Path, array: np.ndarray, magic: int) -> None:
+    header = struct.pack(">II", magic, array.shape[0]) + b"".join(struct.pack(">I", d) for d in array.shape[1:])
+    with gzip.open(path, "wb") as f:
+        f.write(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+
+
+def make_fashion_dir(directory: Path, n_train: int = 48, n_test: int = 24, seed: int = 0) -> Path:
+    """Synthetic Fashion-MNIST-shaped IDX files: each class a different bright stripe."""
+    rng = np.random.default_rng(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    for split, n in (("train", n_train), ("t10k", n_test)):
+        labels = np.arange(n) % 10
+        images = rng.integers(0, 60, size=(n, 28, 28), dtype=np.uint8)
+        for i, y in enumerate(labels):
+            images[i, 2 + 2 * y : 4 + 2 * y, :] = 250
+        write_idx(directory / f"{split}-images-idx3-ubyte.gz", images, 0x803)
+        write_idx(directory / f"{split}-labels-idx1-ubyte.gz", labels.astype(np.uint8), 0x801)
+    return directory
+
+
+# Crafting image files: class folders of tiny photos, and a huge JPEG that is small on disk.
 
 
 def write_image(path: Path, rgb: np.ndarray, fmt: str | None = None, **save_args) -> Path:
