@@ -24,11 +24,11 @@ from featcache.errors import FeatcacheError
 
 
 def is_no_space(exc: BaseException) -> bool:
-    """True for ENOSPC, also as h5py reports it (an OSError whose text carries 'errno = 28')."""
+    """True for ENOSPC, also as h5py reports it (an OSError or RuntimeError whose text carries 'errno = 28')."""
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return True
     text = str(exc)
-    return isinstance(exc, OSError) and ("No space left on device" in text or "errno = 28" in text or "Disk quota" in text)
+    return "No space left on device" in text or "errno = 28" in text or "Disk quota exceeded" in text
 
 
 def no_space(path: str | Path, needed_bytes: int | None = None) -> FeatcacheError:

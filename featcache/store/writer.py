@@ -21,7 +21,10 @@ and the partial kept for a resume once there is room.
 
 from __future__ import annotations
 
+import gc
+import sys
 import time
+import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,16 +193,21 @@ class CacheWriter:
             raise RuntimeError(f"out-of-order write to {split}: {start} != {self._written[split]}")
         if (problems is not None) != self.staged:
             raise RuntimeError("a staged write gives every batch's decode problems, and only it does")
-        n = 0
         with self._guard(self.partial):
-            for layer, values in features.items():
-                g["features"][layer][start : start + len(values)] = values.astype(self.dtype, copy=False)
-                n = len(values)
-            if problems is not None:
-                g["problem"][start : start + n] = np.asarray(problems, dtype=object)
-            self._written[split] = start + n
+            self._write_rows(g, start, features, problems)
+            self._written[split] = start + len(next(iter(features.values())))
             if time.monotonic() - self._last_commit >= COMMIT_SECONDS:
                 self.commit()
+
+    def _write_rows(self, g: h5py.Group, start: int, features: dict[str, np.ndarray], problems: np.ndarray | None) -> None:
+        for layer, values in features.items():
+            ds = g["features"][layer]
+            ds[start : start + len(values)] = values.astype(self.dtype, copy=False)
+            # Closing a dataset writes its cached chunks: flushed here, a full
+            # disk is an exception we catch, not one h5py ignores at dealloc.
+            ds.flush()
+        if problems is not None:
+            g["problem"][start : start + len(problems)] = np.asarray(problems, dtype=object)
 
     def commit(self) -> None:
         """Make written rows durable progress: data first, then the counters."""
@@ -253,17 +261,31 @@ class CacheWriter:
         except Exception as exc:
             if not any(is_no_space(e) for e in _chain(exc)):
                 raise
-            self._abandon()
+            self._abandon(exc)
             raise no_space(target, self._needed()) from None
 
-    def _abandon(self) -> None:
-        """Close the file after a failed write; the last committed progress stays in the partial."""
-        f, self._file = self._file, None
-        if f is not None:
-            try:
-                f.close()
-            except Exception:
-                pass
+    def _abandon(self, exc: BaseException) -> None:
+        """Close the file after a failed write; the last committed progress stays in the partial.
+
+        The objects still referenced by the failed call would each retry their
+        write when freed and print an "Exception ignored" traceback: they are
+        freed here, quietly, before the file is closed.
+        """
+        hook = sys.unraisablehook
+        sys.unraisablehook = lambda _unraisable: None
+        try:
+            for e in _chain(exc):
+                traceback.clear_frames(e.__traceback__)
+            gc.collect()
+            f, self._file = self._file, None
+            if f is not None:
+                try:
+                    f.close()
+                except Exception:
+                    pass
+            gc.collect()
+        finally:
+            sys.unraisablehook = hook
 
     def _needed(self) -> int:
         """Bytes still to write (features of the rows not done; for a published copy all of them)."""
@@ -286,7 +308,7 @@ class StagedWriter(CacheWriter):
     def _create(self) -> h5py.File:
         f = super()._create()
         f[STAGING].create_dataset("problem", shape=(len(self.splits[0].labels),), dtype=h5py.string_dtype(),
-                                  chunks=(max(1, min(CHUNK_ROWS, len(self.splits[0].labels))),), fletcher32=True)
+                                  chunks=(max(1, min(CHUNK_ROWS, len(self.splits[0].labels))),))
         f.flush()
         return f
 
