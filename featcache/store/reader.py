@@ -311,8 +311,11 @@ def find_complete(path: Path, identity) -> bool:
     """True for a complete, verified cache of ``identity`` at ``path``; refuses anything else there.
 
     A partial file of other settings is refused as well (it is someone's
-    interrupted work). A complete cache is verified fully before it counts as
-    a hit (every chunk read: MEASURED, see docs/cache-format.md).
+    interrupted work). A complete cache is verified fully (every chunk read)
+    before it counts as a hit: it costs 0.15-0.26 s for the lesson's
+    7,000-image cache (35 MB) and 1.0-1.3 s for a --layers blocks cache of
+    the same images (207 MB), next to a model build of 15-20 s, so a
+    damaged cache is never called a hit (docs/cache-format.md).
     """
     path = Path(path)
     fp = identity.fingerprint

@@ -148,6 +148,7 @@ class CacheWriter:
                     self._note(f"resuming {self.path}: the partial's {spec.name} {name} did not match the source; rewritten from it")
             good = self._good_rows(g, done)
             if good < done:
+                self._clear_rows(g, good, done)
                 g.attrs["rows_done"] = good
                 self._note(f"resuming {self.path}: {spec.name} features from row {good} were damaged; extracting them again")
         f.flush()
@@ -172,6 +173,16 @@ class CacheWriter:
             except OSError:
                 return 0
         return good
+
+    def _clear_rows(self, g: h5py.Group, start: int, stop: int) -> None:
+        """Overwrite whole chunks from ``start`` (chunk-aligned) past ``stop``: writing into a damaged chunk
+        would read it first and fail its checksum."""
+        for layer, width in self.layer_widths.items():
+            ds = g["features"][layer]
+            step = ds.chunks[0]
+            end = min(ds.shape[0], -(-stop // step) * step)
+            for at in range(start, end, step):
+                ds[at : min(at + step, end)] = np.zeros((min(at + step, end) - at, width), self.dtype)
 
     def _note(self, line: str) -> None:
         self.repairs.append(line)
