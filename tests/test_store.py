@@ -16,6 +16,7 @@ import pytest
 
 from featcache.errors import FeatcacheError
 from featcache.store import (
+    STAGING,
     FORMAT_VERSION,
     CacheIdentity,
     CacheWriter,
@@ -383,3 +384,43 @@ def test_a_leftover_partial_on_a_read_only_mount_is_left_there(tmp_path, monkeyp
     monkeypatch.setattr(Path, "unlink", refuse)
     tidy_partial(path)
     assert partial_path(path).exists() and find_complete(path, identity())
+
+
+def test_a_full_disk_while_regrouping_photos_keeps_the_staged_partial(tmp_path):
+    """The staged partial fits, the regrouped copy does not: one line, no .regroup.h5 left, the partial kept."""
+    disk = tmp_path / "disk"
+    if not _mount_tmpfs(disk, "5m"):
+        pytest.skip("cannot mount a tmpfs here (needs root); the injected ENOSPC test covers the writer")
+    script = textwrap.dedent(f"""
+        import sys
+        import numpy as np
+        from featcache.errors import FeatcacheError
+        from featcache.store import STAGING, SplitSpec, StagedWriter
+        n = 600
+        rows, paths = np.arange(n), [f"f{{i}}.jpg" for i in range(n)]
+        w = StagedWriter({str(disk / 'c.h5')!r}, {{"fingerprint": "f" * 64}}, [SplitSpec(STAGING, rows % 2, rows, paths)],
+                         {{"out": 1280}}, "float32")
+        try:
+            w.open()
+            for s in range(0, n, 64):
+                k = min(64, n - s)
+                w.write(STAGING, s, {{"out": np.ones((k, 1280), np.float32)}}, np.array([""] * k, dtype=object))
+            w.finish({{}}, regroup=[SplitSpec("train", rows[:500] % 2, rows[:500], paths[:500], rows=rows[:500]),
+                                   SplitSpec("test", rows[500:] % 2, rows[500:], paths[500:], rows=rows[500:])])
+        except FeatcacheError as exc:
+            print(exc, file=sys.stderr)
+            sys.exit(2)
+        finally:
+            w.close()
+        """)
+    try:
+        proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.strip() == proc.stderr.strip().splitlines()[0] and "Traceback" not in proc.stderr
+        assert proc.stderr.startswith(f"no space left on {disk} writing {disk / 'c.h5.regroup.h5'}; free ")
+        assert sorted(p.name for p in disk.iterdir()) == ["c.h5.partial.h5"]
+        with h5py.File(partial_path(disk / "c.h5")) as f:
+            assert int(f[STAGING].attrs["rows_done"]) == 600
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
