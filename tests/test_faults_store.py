@@ -13,10 +13,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from helpers import make_fashion_dir
 
 import featcache
 from featcache.store import CacheWriter, partial_path
-from helpers import make_fashion_dir
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = dict(weights="random", image_size=32, verbose=False)

@@ -16,11 +16,12 @@ import pytest
 
 from featcache.errors import FeatcacheError
 from featcache.store import (
-    STAGING,
     FORMAT_VERSION,
+    STAGING,
     CacheIdentity,
     CacheWriter,
     SplitSpec,
+    atomic,
     atomic_path,
     exclusive_lock,
     find_complete,
@@ -30,7 +31,6 @@ from featcache.store import (
     tidy_partial,
     verify,
 )
-from featcache.store import atomic
 from featcache.store.fingerprint import fingerprint
 from featcache.store.reader import UncheckedCacheWarning
 
@@ -265,7 +265,7 @@ def test_no_space_while_writing_an_atomic_file_is_one_line_and_keeps_the_old_fil
     with pytest.raises(FeatcacheError, match=r"^no space left on /.* writing .*head\.joblib; free some space or choose --out elsewhere$"):
         atomic.write_text(target, "new")
     with pytest.raises(FeatcacheError, match="no space left on"):
-        with atomic_path(tmp_path / "b.keras") as tmp:
+        with atomic_path(tmp_path / "b.keras"):
             raise RuntimeError("keras could not save") from OSError(errno.ENOSPC, "No space left on device")
     assert target.read_text() == "previous" and sorted(p.name for p in tmp_path.iterdir()) == ["head.joblib"]
 

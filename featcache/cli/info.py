@@ -34,7 +34,7 @@ def run(args) -> int:
     print(f"backbone    {info.get('backbone')}  weights {info.get('weights_source')} ({info.get('weights')})"
           + ("  [RANDOM WEIGHTS]" if info.get("weights_random") else ""))
     print(f"image size  {info.get('image_size')}  preprocessing {info.get('preprocessing')}")
-    print(f"layers      " + ", ".join(f"{l} ({widths.get(l, '?')})" for l in info.get("layers", [])) + f"  default {info.get('default_layer')}")
+    print("layers      " + ", ".join(f"{l} ({widths.get(l, '?')})" for l in info.get("layers", [])) + f"  default {info.get('default_layer')}")
     print(f"dtype       {info.get('dtype')}")
     if "checksums" in info:  # complete caches: checked when opened ('featcache verify' reads every chunk)
         print(f"checksums   {info['checksums']}")

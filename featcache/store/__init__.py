@@ -9,7 +9,21 @@
 
 from featcache.store.atomic import atomic_path, publish, write_json, write_text  # noqa: F401
 from featcache.store.identity import CacheIdentity  # noqa: F401
-from featcache.store.layout import FORMAT, FORMAT_VERSION, STAGING, lock_path, partial_path  # noqa: F401
+from featcache.store.layout import (  # noqa: F401
+    FORMAT,
+    FORMAT_VERSION,
+    STAGING,
+    lock_path,
+    partial_path,
+)
 from featcache.store.lock import exclusive_lock  # noqa: F401
-from featcache.store.reader import Cache, VerifyResult, find_complete, open_cache, read_attrs, tidy_partial, verify  # noqa: F401
+from featcache.store.reader import (  # noqa: F401
+    Cache,
+    VerifyResult,
+    find_complete,
+    open_cache,
+    read_attrs,
+    tidy_partial,
+    verify,
+)
 from featcache.store.writer import CacheWriter, SplitSpec, StagedWriter  # noqa: F401

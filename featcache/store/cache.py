@@ -9,15 +9,18 @@ from featcache.store.layout import (  # noqa: F401
     CHUNK_ROWS,
     FORMAT,
     FORMAT_VERSION,
-    JSON_ATTRS as _JSON_ATTRS,
     STAGING,
     WRITE_CHUNK_CACHE,
-    decode_attrs as _decode_attrs,
-    encode as _encode,
     lock_path,
-    open_h5 as _open_h5,
     partial_path,
 )
 from featcache.store.lock import exclusive_lock  # noqa: F401
-from featcache.store.reader import Cache, find_complete, open_cache, read_attrs, tidy_partial, verify  # noqa: F401
+from featcache.store.reader import (  # noqa: F401
+    Cache,
+    find_complete,
+    open_cache,
+    read_attrs,
+    tidy_partial,
+    verify,
+)
 from featcache.store.writer import COMMIT_SECONDS, CacheWriter, SplitSpec, StagedWriter  # noqa: F401
