@@ -22,19 +22,19 @@ from featcache.store.cache import CacheWriter, SplitSpec
 CLASSES = ["ants", "bees", "wasps"]
 
 
-def blobs(n: int, d: int = 6, seed: int = 0, k: int = 3):
+def blobs(n: int, d: int = 6, seed: int = 0, k: int = 3, noise: float = 1.0):
     rng = np.random.default_rng(seed)
     y = np.arange(n) % k
     centers = np.random.default_rng(99).normal(0, 3, size=(k, d))
-    return (centers[y] + rng.normal(0, 1, size=(n, d))).astype(np.float32), y
+    return (centers[y] + rng.normal(0, noise, size=(n, d))).astype(np.float32), y
 
 
 def synthetic_cache(path: Path, n_train: int = 60, n_test: int = 30, d: int = 6, digests: dict[str, list[str]] | None = None,
-                    class_names=CLASSES) -> Path:
+                    class_names=CLASSES, noise: float = 1.0) -> Path:
     """A complete cache of blob features written directly (no network): fast plumbing for head files."""
     attrs = {"fingerprint": "f" * 64, "class_names": list(class_names), "layers": ["out"], "default_layer": "out",
              "backbone": "mobilenet_v2", "weights": "random", "image_size": 32, "preprocessing": "x", "dataset": "blobs"}
-    data = {"train": blobs(n_train, d, 0, len(class_names)), "test": blobs(n_test, d, 1, len(class_names))}
+    data = {"train": blobs(n_train, d, 0, len(class_names), noise), "test": blobs(n_test, d, 1, len(class_names), noise)}
     specs = [SplitSpec(s, y, np.arange(len(y))) for s, (_, y) in data.items()]
     w = CacheWriter(path, attrs, specs, {"out": d}, "float32")
     w.open()

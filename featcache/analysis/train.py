@@ -112,10 +112,10 @@ def default_head_path(cache: Cache, layer: str, head: str, tag: str | None, n: i
 
 def check_out(path: Path, head: str, force: bool) -> None:
     """``--out`` must be a head file name; an existing file is replaced only if featcache wrote it as a head (or ``force``)."""
-    if path.suffix != head_suffix(head):
-        raise FeatcacheError(f"a {head} head is saved as a {head_suffix(head)} file; use --out {path.with_suffix(head_suffix(head))}")
     if path.is_dir():
         raise FeatcacheError(f"--out {path} is a folder; name the head file to write, e.g. --out {path / ('head' + head_suffix(head))}")
+    if path.suffix != head_suffix(head):
+        raise FeatcacheError(f"a {head} head is saved as a {head_suffix(head)} file; use --out {path.with_suffix(head_suffix(head))}")
     if path.exists() and not force and read_head_meta(path) is None:
         raise FeatcacheError(f"--out {path} exists and is not a head featcache wrote; choose another --out, or pass --force to replace it")
 

@@ -82,10 +82,10 @@ def is_model_file(path: Path) -> bool:
 def check_out(path: str | Path, force: bool = False) -> Path:
     """``--out`` for a model: a ``.keras`` name; an existing file is replaced only if it is a featcache model (or ``force``)."""
     path = Path(path)
-    if path.suffix != ".keras":
-        raise FeatcacheError(f"a model is saved as a .keras file; use --out {path.with_suffix('.keras')}")
     if path.is_dir():
         raise FeatcacheError(f"--out {path} is a folder; name the model file to write, e.g. --out {path / 'model.keras'}")
+    if path.suffix != ".keras":
+        raise FeatcacheError(f"a model is saved as a .keras file; use --out {path.with_suffix('.keras')}")
     if path.exists() and not force and not is_model_file(path):
         raise FeatcacheError(f"--out {path} exists and is not a model featcache wrote; choose another --out, or pass --force to replace it")
     return path
