@@ -151,3 +151,40 @@ def test_evaluate_warns_when_test_images_were_training_images(tmp_path, capsys):
 def test_caches_without_digests_report_no_overlap(cache, tmp_path):
     res = featcache.train(cache, "logreg", out=tmp_path / "h.npz")
     assert "train_digests" not in res.meta and featcache.evaluate(res, cache, out=tmp_path / "e").overlap is None
+
+
+def _with_digests(cache_path: Path, root: Path) -> Path:
+    """Per-image sha256 of the file bytes, as extract records them (/<split>/digests); added here for caches made before."""
+    import h5py
+
+    cache = featcache.open_cache(cache_path)
+    with h5py.File(cache_path, "r+") as f:
+        for split in cache.split_names:
+            if "digests" not in f[split]:
+                hexes = [hashlib.sha256((root / p).read_bytes()).hexdigest() for p in cache.paths(split)]
+                f[split].create_dataset("digests", data=np.array(hexes, dtype="S64"))
+    return cache_path
+
+
+@pytest.mark.slow
+def test_photo_caches_split_with_other_seeds_leak_and_evaluate_says_so(tmp_path, capsys):
+    """Issue 13 #8: a head trained on the --test-fraction 0.5 --seed 0 cache, evaluated on the --seed 1 cache."""
+    from helpers import make_class_tree
+
+    root = make_class_tree(tmp_path / "photos", {"ants": 12, "bees": 12}, size=16)
+    caches = [_with_digests(featcache.extract(images=str(root), test_fraction=0.5, seed=s, weights="random", image_size=32,
+                                              out=tmp_path / f"s{s}.h5", verbose=False).path, root) for s in (0, 1)]
+    head = tmp_path / "h.npz"
+    assert main(["train", str(caches[0]), "--head", "logreg", "--out", str(head)]) == 0
+    capsys.readouterr()
+    c0, c1 = (featcache.open_cache(c) for c in caches)
+    trained = set(c0.paths("train"))
+    seen = sum(p in trained for p in c1.paths("test"))
+    assert 0 < seen < c1.sizes["test"]  # the other seed's test split holds some of the head's training photos
+    assert main(["evaluate", str(head), str(caches[1]), "--out", str(tmp_path / "ev"), "--json"]) == 0
+    out = capsys.readouterr()
+    assert f"{seen} of {c1.sizes['test']} test images were in this head's training data" in out.err
+    assert json.loads(out.out)["overlap"]["seen"] == seen
+    # Its own cache's test photos were never training photos: no warning.
+    assert main(["evaluate", str(head), str(caches[0]), "--out", str(tmp_path / "ev0")]) == 0
+    assert "warning" not in capsys.readouterr().err
