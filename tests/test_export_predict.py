@@ -29,7 +29,7 @@ def real(tmp_path_factory, real_weights, real_fashion_dir):
     for name, head in (("keras", DenseHead(epochs=60)), ("keras_std", DenseHead(epochs=60, standardize=True)), ("logreg", LogRegHead())):
         head.fit(X, y)
         kind = name.split("_")[0]
-        path = save_head(head, tmp / f"{name}.{'keras' if kind == 'keras' else 'joblib'}", head_meta(cache, None, kind, head))
+        path = save_head(head, tmp / f"{name}.{'keras' if kind == 'keras' else 'npz'}", head_meta(cache, None, kind, head))
         # The logreg head finds the weights file through the path its metadata recorded (hash checked).
         model = featcache.export(path, tmp / f"{name}_model.keras", weights=str(real_weights) if name == "keras" else None,
                                  verbose=False)

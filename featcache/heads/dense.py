@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from featcache._lazy import keras
@@ -128,6 +129,7 @@ class DenseHead(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y):
         X, y = validate_data(self, X, y, dtype=np.float32)
+        check_classification_targets(y)
         k = keras()
         n_classes = self.n_classes or int(y.max()) + 1
         if self.standardize:

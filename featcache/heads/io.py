@@ -106,7 +106,7 @@ def save_head(head, path: str | Path, meta: dict[str, Any]) -> Path:
     digests = meta.pop("train_digests", None)
     meta.update(params=head.get_params(), kind=HEAD_KIND, format_version=FORMAT_VERSION, featcache_version=__version__,
                 n_features=int(head.n_features_in_), train_digest_count=None if digests is None else len(digests))
-    meta.setdefault("head", kind)
+    meta["head"] = kind  # what the file holds, whatever the caller called it
     with atomic_path(path) as tmp:
         if kind == "keras":
             _write_keras(head, tmp, meta, digests)

@@ -8,6 +8,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
@@ -100,6 +101,7 @@ class LogRegHead(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y):
         X, y = validate_data(self, X, y, dtype=np.float32)
+        check_classification_targets(y)
         if self.C == "cv":
             smallest = int(np.unique(y, return_counts=True)[1].min())
             if smallest < 2:
@@ -141,4 +143,5 @@ class LogRegHead(ClassifierMixin, BaseEstimator):
             return self.pipeline_.predict_proba(X)
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)  # first: it raises NotFittedError on an unfitted head
+        return self.classes_[np.argmax(proba, axis=1)]

@@ -20,6 +20,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 # Grid for C="cv". On the lesson's split 5-fold CV on the training rows picks
@@ -77,6 +78,7 @@ class SVMHead(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y):
         X, y = validate_data(self, X, y, dtype=np.float32)
+        check_classification_targets(y)
         if self.C == "cv":
             search = GridSearchCV(
                 make_pipeline(StandardScaler(), self._svc(1.0)), {"svc__C": list(C_GRID)}, n_jobs=self.n_jobs,
@@ -111,6 +113,7 @@ class SVMHead(ClassifierMixin, BaseEstimator):
     def predict(self, X) -> np.ndarray:
         if self.probability:
             # argmax of the probabilities, so predict and predict_proba never disagree
-            return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+            proba = self.predict_proba(X)  # first: it raises NotFittedError on an unfitted head
+            return self.classes_[np.argmax(proba, axis=1)]
         check_is_fitted(self, "pipeline_")
         return self.pipeline_.predict(validate_data(self, X, dtype=np.float32, reset=False))
