@@ -117,12 +117,14 @@ def test_network_order_reads_the_architecture_for_other_layers():
         (["--heads", ","], "--heads is empty"),
         (["--C", "-1"], "not a positive number"),
         (["--C", "abc"], "not a positive number"),
-        (["--C", "svm=1", "--heads", "logreg"], "not probed"),
+        (["--C", "svm=1", "--heads", "logreg"], "which is not among the heads (logreg)"),
         (["--C", "keras=1", "--heads", "keras"], "has no C parameter"),
         (["--C", "1,svm=2"], "mixes a bare value"),
         (["--jobs", "0"], "--jobs 0 is not valid"),
         (["--holdout", "1.5"], "--holdout 1.5 is not a fraction"),
         (["--holdout", "0.01"], "fewer images than the 10 classes"),
+        (["--seed", "-1", "--holdout", "0.2"], "--seed -1 is out of range; use a whole number from 0 to 4294967295"),
+        (["--seed", str(2**32)], "--seed 4294967296 is out of range"),
     ],
 )
 def test_bad_input_is_one_clear_line(multi_cache, tmp_path, capsys, args, message):

@@ -57,6 +57,7 @@ from featcache.heads import HEADS, make_head
 from featcache.store.atomic import check_writable, write_json, write_text
 from featcache.store.cache import Cache, open_cache
 from featcache.store.fingerprint import fingerprint
+from featcache.validate import check_jobs, parse_list, parse_seeds, parse_sizes, require_splits
 
 CSV_FIELDS = ("size", "seed", "head", "accuracy", "fit_seconds")
 BASELINES = ("scratch",)
@@ -92,44 +93,6 @@ class CurveResult:
 
 
 # ---------------------------------------------------------------- validation
-
-
-def parse_sizes(sizes: str | Iterable[Any], flag: str = "--sizes") -> list[int]:
-    """Sizes from ``"100,250,500"`` or a list; sorted, without repeats."""
-    items = [s.strip() for s in sizes.split(",") if s.strip()] if isinstance(sizes, str) else list(sizes)
-    if not items:
-        raise FeatcacheError(f"{flag} is empty; pass training-set sizes like 100,250,500,1000")
-    out = set()
-    for s in items:
-        try:
-            n = int(s)
-            if isinstance(s, float) and n != s:
-                raise ValueError
-        except (TypeError, ValueError):
-            raise FeatcacheError(f"{flag}: {s!r} is not a whole number; pass sizes like 100,250,500,1000") from None
-        out.add(n)
-    return sorted(out)
-
-
-def parse_names(names: str | Iterable[str], known: Sequence[str], flag: str) -> list[str]:
-    items = [s.strip() for s in names.split(",") if s.strip()] if isinstance(names, str) else list(names)
-    if not items:
-        raise FeatcacheError(f"{flag} is empty; choose from: {', '.join(known)}")
-    for name in items:
-        if name not in known:
-            raise FeatcacheError(f"{flag}: unknown {flag.strip('-').rstrip('s')} {name!r}; choose from: {', '.join(known)}")
-    return list(dict.fromkeys(items))
-
-
-def parse_seeds(seeds: int | Iterable[int]) -> list[int]:
-    if isinstance(seeds, (int, np.integer)):
-        if seeds < 1:
-            raise FeatcacheError(f"--seeds must be at least 1 (got {seeds})")
-        return list(range(int(seeds)))
-    out = [int(s) for s in seeds]
-    if not out:
-        raise FeatcacheError("no seeds given; pass --seeds K (K >= 1)")
-    return list(dict.fromkeys(out))
 
 
 def training_rows(y: np.ndarray, sizes: Sequence[int], seed: int) -> dict[int, np.ndarray]:
@@ -348,20 +311,17 @@ def learning_curve(
     layer = layer or cache.default_layer
     if layer not in cache.layers:
         raise FeatcacheError(f"--layer {layer!r} is not in {cache.path}; cached layers: {', '.join(cache.layers)}")
-    for split in ("train", "test"):
-        if split not in cache.sizes:
-            raise FeatcacheError(f"{cache.path} has no {split!r} split; a learning curve needs train and test")
+    require_splits(cache, "train", "test", why="a learning curve needs train and test")
     y = cache.labels("train")
     sizes = parse_sizes(sizes)
     for n in sizes:
         check_size(n, y, "--sizes")
     seed_list = parse_seeds(seeds)
-    head_list = parse_names(heads, list(HEADS), "--heads")
-    if not isinstance(jobs, (int, np.integer)) or jobs == 0 or jobs < -1:
-        raise FeatcacheError(f"--jobs must be a positive number of processes, or -1 for all cores (got {jobs})")
+    head_list = parse_list(heads, "--heads", known=list(HEADS))
+    jobs = check_jobs(jobs)
     b_sizes: list[int] = []
     if baseline is not None:
-        parse_names([baseline], BASELINES, "--baseline")
+        parse_list([baseline], "--baseline", known=BASELINES)
         b_sizes = parse_sizes(baseline_sizes, "--baseline-sizes") if baseline_sizes else []
         if not b_sizes:
             raise FeatcacheError("--baseline needs --baseline-sizes, e.g. --baseline-sizes 1000,4000,15000")

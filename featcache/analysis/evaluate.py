@@ -14,7 +14,8 @@ import numpy as np
 
 from featcache import paths
 from featcache.analysis.plots import confusion_text, plot_confusion
-from featcache.analysis.train import as_cache, require_splits
+from featcache.analysis.train import as_cache
+from featcache.validate import require_splits
 from featcache.errors import FeatcacheError
 from featcache.heads.io import check_compatible, load_head
 from featcache.store.atomic import write_json, write_text

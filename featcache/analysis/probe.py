@@ -27,6 +27,7 @@ from featcache.errors import FeatcacheError
 from featcache.heads import HEADS, make_head
 from featcache.store.atomic import atomic_path
 from featcache.store.cache import Cache, open_cache
+from featcache.validate import check_fraction, check_jobs, check_seed, parse_C_per_head, parse_list, require_splits
 
 DEFAULT_HEADS = ("logreg", "svm")
 # probe only needs predictions: the SVM skips probability calibration, which
@@ -63,52 +64,11 @@ class ProbeResult:
         }
 
 
+parse_C = parse_C_per_head  # the name before featcache.validate
+
+
 def parse_heads(heads: str | list[str] | tuple[str, ...] | None) -> list[str]:
-    if heads is None:
-        return list(DEFAULT_HEADS)
-    names = [s.strip() for s in heads.split(",")] if isinstance(heads, str) else list(heads)
-    names = list(dict.fromkeys(n for n in names if n))
-    if not names:
-        raise FeatcacheError(f"--heads is empty; give head names separated by commas ({', '.join(HEADS)})")
-    unknown = [n for n in names if n not in HEADS]
-    if unknown:
-        raise FeatcacheError(f"unknown head {unknown[0]!r}; choose from: {', '.join(HEADS)}")
-    return names
-
-
-def _C_value(text: str) -> float | str:
-    if text == "cv":
-        return "cv"
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0 or not np.isfinite(value):
-        raise FeatcacheError(f"--C {text!r} is not a positive number or 'cv'; e.g. --C 0.03 or --C logreg=0.03,svm=10")
-    return value
-
-
-def parse_C(C: str | float | dict[str, Any] | None, heads: list[str]) -> dict[str, float | str]:
-    """``0.03`` (every head), ``"logreg=0.03,svm=10"`` or a dict -> ``{head: C}``."""
-    if C is None:
-        return {}
-    if isinstance(C, dict):
-        pairs = {h: _C_value(str(v)) for h, v in C.items()}
-    elif isinstance(C, (int, float)) or "=" not in str(C):
-        pairs = {h: _C_value(str(C)) for h in heads}
-    else:
-        pairs = {}
-        for part in filter(None, (p.strip() for p in str(C).split(","))):
-            head, sep, value = part.partition("=")
-            if not sep:
-                raise FeatcacheError(f"--C {C!r} mixes a bare value with head=value pairs; use e.g. --C logreg=0.03,svm=10")
-            pairs[head.strip()] = _C_value(value.strip())
-    for head in pairs:
-        if head not in heads:
-            raise FeatcacheError(f"--C names head {head!r}, which is not probed; probed heads: {', '.join(heads)}")
-        if "C" not in HEADS[head]().get_params():
-            raise FeatcacheError(f"head {head!r} has no C parameter; give --C only for {', '.join(h for h in heads if 'C' in HEADS[h]().get_params())}")
-    return pairs
+    return list(DEFAULT_HEADS) if heads is None else parse_list(heads, "--heads", known=list(HEADS))
 
 
 def probe_layers(cache: Cache, layers: str | list[str] | None) -> list[str]:
@@ -118,10 +78,7 @@ def probe_layers(cache: Cache, layers: str | list[str] | None) -> list[str]:
     if layers is None:
         names = cache.layers
     else:
-        names = [s.strip() for s in layers.split(",")] if isinstance(layers, str) else list(layers)
-        names = list(dict.fromkeys(n for n in names if n))
-        if not names:
-            raise FeatcacheError(f"--layers is empty; give cached layer names separated by commas ({', '.join(cache.layers)})")
+        names = parse_list(layers, "--layers")
         for name in names:
             if name not in cache.layers:
                 raise FeatcacheError(
@@ -135,8 +92,7 @@ def holdout_rows(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray,
     """(fit rows, held-out rows) of the train split: a seeded, stratified split."""
     from featcache.analysis.subsets import stratified_order
 
-    if not 0 < fraction < 1:
-        raise FeatcacheError(f"--holdout {fraction} is not a fraction; use a number between 0 and 1, e.g. 0.2")
+    fraction = check_fraction(fraction, "--holdout")
     n_classes, n_out = len(np.unique(y)), int(round(fraction * len(y)))
     if min(n_out, len(y) - n_out) < n_classes:
         raise FeatcacheError(f"--holdout {fraction} of {len(y)} training images leaves fewer images than the {n_classes} "
@@ -192,13 +148,11 @@ def probe(
     """
     cache = cache if isinstance(cache, Cache) else open_cache(cache)
     head_names = parse_heads(heads)
-    Cs = parse_C(C, head_names)
-    if not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
-        raise FeatcacheError(f"--jobs {n_jobs} is not valid; use a positive number, or -1 for every core")
-    for split in ("train",) if holdout is not None else ("train", "test"):
-        if split not in cache.sizes:
-            raise FeatcacheError(f"{cache.path} has no {split!r} split (it has {', '.join(cache.split_names)}); "
-                                 f"probe needs {'a train split' if holdout is not None else 'train and test (or --holdout F)'}")
+    Cs = parse_C_per_head(C, head_names)
+    n_jobs = check_jobs(n_jobs)
+    seed = check_seed(seed)
+    require_splits(cache, *(("train",) if holdout is not None else ("train", "test")),
+                   why=f"probe needs {'a train split' if holdout is not None else 'train and test (or --holdout F)'}")
     if holdout is not None:
         holdout_rows(cache.labels("train"), holdout, seed)  # bad fractions fail before any fit
     names = probe_layers(cache, layers)

@@ -18,9 +18,7 @@ from featcache.errors import FeatcacheError
 from featcache.heads import HEADS, DenseHead, make_head
 from featcache.heads.io import SUFFIXES, digest_keys, head_meta, read_head_meta, save_head
 from featcache.store.cache import Cache, open_cache
-
-MAX_SEED = 2**32 - 1  # numpy's and Keras's seeds are 32-bit
-
+from featcache.validate import check_seed, require_splits
 
 @dataclass
 class TrainResult:
@@ -47,15 +45,6 @@ class TrainResult:
 
 def as_cache(cache: Cache | str | Path) -> Cache:
     return cache if isinstance(cache, Cache) else open_cache(cache)
-
-
-def require_splits(cache: Cache, *splits: str) -> None:
-    for split in splits:
-        if split not in cache.sizes:
-            raise FeatcacheError(
-                f"{cache.path} has no {split!r} split (it has {', '.join(cache.split_names)}); "
-                f"extract a cache with a {split} split"
-            )
 
 
 def build_head(
@@ -118,13 +107,6 @@ def check_out(path: Path, head: str, force: bool) -> None:
         raise FeatcacheError(f"a {head} head is saved as a {head_suffix(head)} file; use --out {path.with_suffix(head_suffix(head))}")
     if path.exists() and not force and read_head_meta(path) is None:
         raise FeatcacheError(f"--out {path} exists and is not a head featcache wrote; choose another --out, or pass --force to replace it")
-
-
-def check_seed(seed: int, flag: str = "--seed") -> int:
-    # TODO(validate): move to featcache/validate.py when it lands on main (the analysis helper's one home for checks).
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
-        raise FeatcacheError(f"{flag} {seed} is out of range; use a whole number from 0 to {MAX_SEED}")
-    return int(seed)
 
 
 def check_training_labels(y: np.ndarray, class_names: list[str], head: str, C) -> None:

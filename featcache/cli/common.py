@@ -7,15 +7,12 @@ import json
 import sys
 from typing import Any
 
+from featcache import validate
+from featcache.validate import arg_type
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
+
+# argparse types for flags refused before any work (exit 2 with argparse's usage line).
+positive_int = arg_type(validate.positive_int, "positive_int")
 
 
 def print_json(obj: Any) -> None:

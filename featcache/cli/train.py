@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
-
 from featcache.cli.common import add_json_flag, positive_int, print_json
 from featcache.cli.headfile import add_force_arg, given
+from featcache.validate import arg_type, parse_C
 
 
-def c_value(text: str) -> float | str:
-    if text == "cv":
-        return text
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is neither a number nor 'cv'") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"C must be above 0 (got {text})")
-    return value
+c_value = arg_type(parse_C, "c_value")  # the check lives in featcache.validate
 
 
 def register(sub) -> None:

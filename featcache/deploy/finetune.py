@@ -252,10 +252,10 @@ def finetune(
     from featcache._lazy import keras
     from featcache.deploy.endtoend import parameter_counts
     from featcache.deploy.export import end_to_end_from_head, model_meta
-    from featcache.analysis.train import check_seed
     from featcache.deploy.model import check_out, probabilities_model, save_model
     from featcache.heads import DenseHead
     from featcache.heads.io import load_head
+    from featcache.validate import check_seed
 
     check_settings(unfreeze, learning_rate, epochs, batch_size, patience)
     seed = check_seed(seed)
