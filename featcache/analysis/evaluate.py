@@ -135,6 +135,9 @@ def list_misclassified(cache: Cache, split: str, y: np.ndarray, y_pred: np.ndarr
     names = cache.class_names
     rows = np.flatnonzero(y != y_pred)
     paths_ = cache.paths(split)
+    root = (cache.meta.get("source") or {}).get("root") if isinstance(cache.meta.get("source"), dict) else None
+    if paths_ is not None and root:  # photo caches store paths relative to the photo folder
+        paths_ = [str(Path(root) / p) for p in paths_]
     index = cache.index(split)
     out = []
     for r in rows:
