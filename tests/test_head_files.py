@@ -192,8 +192,37 @@ def _narrow_mean(doc, entries):
     entries[f"a{ref}"] = entries[f"a{ref}"][:-1]
 
 
+def _extra_state(value):
+    def change(doc, entries):
+        doc["state"]["state"]["__dict__"]["zz"] = value
+    return change
+
+
+def _nested(depth: int, wrap):
+    v = 1
+    for _ in range(depth):
+        v = wrap(v)
+    return v
+
+
+def _nan_coef(doc, entries):
+    lr = doc["state"]["state"]["__dict__"]["pipeline_"]["state"]["__dict__"]["steps"][1]["__tuple__"][1]
+    ref = lr["state"]["__dict__"]["coef_"]["__array__"]
+    entries[f"a{ref}"] = np.full_like(entries[f"a{ref}"], np.nan)
+
+
 @pytest.mark.parametrize("change, message", [
     (lambda d, e: d["meta"]["params"].update(bogus=1), "unknown parameter(s) bogus"),
+    (_extra_state({"__items__": [[{"__tuple__": [[1]]}, 1]]}), "a mapping key in a head's state is not a plain value"),
+    (_extra_state(_nested(600, lambda v: [v])), "the state nests deeper than 64 levels"),
+    (_extra_state(_nested(400, lambda v: {"__tuple__": [v]})), "the state nests deeper than 64 levels"),
+    (_set("image_size", "abc"), "its image size 'abc' is not a whole number"),
+    (_set("image_size", True), "its image size True is not a whole number"),
+    (_set("backbone", "nope"), "its backbone 'nope' is not one of"),
+    (_set("weights", 3), "its weights setting 3 is not a string"),
+    (lambda d, e: e.update(train_digests=np.array(["ab", "cd"])), "training-image digests are not a list of uint64 keys"),
+    (lambda d, e: e.update(train_digests=np.zeros((2, 2), np.uint64)), "training-image digests are not a list of uint64 keys"),
+    (_nan_coef, "it gives probabilities that are not finite numbers"),
     (lambda d, e: d["meta"].pop("class_names"), "class names are missing"),
     (_set("class_names", "ants"), "class names are missing"),
     (lambda d, e: d.update(meta=["not", "a", "mapping"]), "its metadata is not a JSON object"),
@@ -246,3 +275,67 @@ def test_unreadable_or_missing_head_files(cache, tmp_path, capsys):
         (tmp_path / name).write_bytes(content)
         _one_line(capsys, ["evaluate", str(tmp_path / name), str(cache)], "is not a safe featcache head")
     _one_line(capsys, ["evaluate", str(tmp_path / "nope.npz"), str(cache)], "head file not found")
+
+
+@pytest.mark.parametrize("corrupt", [False, True], ids=["wrapped", "wrapped-and-corrupt"])
+def test_an_svc_nested_deeper_than_the_head_builds_is_refused(cache, tmp_path, capsys, corrupt):
+    # A Pipeline in a Pipeline hid the SVC below the old depth-8 walk: a (1, 1) dual_coef_ then went to libsvm unchecked.
+    from sklearn.pipeline import Pipeline
+
+    X, y = blobs(60, k=2)
+    head = SVMHead().fit(X, y)
+    meta = head_meta(featcache.open_cache(cache), None, "svm", head)
+    meta["class_names"] = ["ants", "bees"]
+    svc = head.pipeline_[-1].calibrated_classifiers_[0].estimator
+    if corrupt:
+        svc._dual_coef_, svc._intercept_ = np.ones((1, 1)), np.ones((1,))
+    head.pipeline_ = Pipeline([("p", Pipeline([("p", Pipeline([("p", head.pipeline_)]))]))])
+    path = save_head(head, tmp_path / "h.npz", meta)
+    with pytest.raises(FeatcacheError, match="its objects are not those a SVMHead is made of"):
+        load_head(path)
+
+
+def test_a_corrupt_svc_is_found_however_deep_the_file_puts_it(npz_head):
+    # decode records every object it builds; an SVC hidden in an unused attribute 20 levels down is still checked.
+    from featcache.heads.io import _check_svcs
+    from featcache.heads.state import decode, encode
+    from sklearn.svm import SVC
+
+    svc = SVMHead(probability=False).fit(*blobs(60, k=2)).pipeline_[-1]
+    svc._dual_coef_ = np.ones((1, 1))
+    arrays: list[np.ndarray] = []
+    tree = encode([svc], arrays)
+    for _ in range(20):
+        tree = [tree]
+    created: list = []
+    decode(tree, dict(enumerate(arrays)), created=created)
+    assert [type(o) for o in created] == [SVC]
+    with pytest.raises(FeatcacheError, match="support vectors do not fit together"):
+        _check_svcs(created, 6, Path("h.npz"))
+
+
+def _rewrite_keras(good: Path, bad: Path, change) -> Path:
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
+        for item in src.infolist():
+            dst.writestr(item, change(item.filename, src.read(item)))
+    return bad
+
+
+@pytest.mark.slow
+def test_crafted_keras_head_model_and_statistics_are_one_line(cache, tmp_path, capsys):
+    from featcache.heads import DenseHead
+
+    X, y = blobs(60)
+    head = DenseHead(epochs=1, early_stopping=False, n_classes=3, standardize=True).fit(X, y)
+    good = save_head(head, tmp_path / "h.keras", head_meta(featcache.open_cache(cache), None, "keras", head))
+    stats = "featcache_standardize.json"
+    for i, (change, message) in enumerate([
+        (lambda n, d: d.replace(b'"batch_shape": [null, 6]', b'"batch_shape": [null, null]') if n == "config.json" else d,
+         "its model does not fit a featcache head"),
+        (lambda n, d: b'{"mean": "ab", "scale": "cd"}' if n == stats else d, "its standardizing statistics are not numbers"),
+        (lambda n, d: b'{"mean": [1], "scale": [1]}' if n == stats else d, "are not 6 numbers each, one per feature"),
+        (lambda n, d: json.dumps({"mean": [0] * 6, "scale": [1, 1, 1, 1, 1, 0]}).encode() if n == stats else d,
+         "or a scale is not positive"),
+    ]):
+        bad = _rewrite_keras(good, tmp_path / f"bad{i}.keras", change)
+        _one_line(capsys, ["evaluate", str(bad), str(cache)], message)

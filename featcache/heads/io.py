@@ -189,6 +189,7 @@ def load_head(path: str | Path, *, trust_pickle: bool = False):
         head, meta = _load_npz(path) if npz else _load_keras(path)
     else:
         head, meta = _load_pickle(path, trust_pickle)
+    _check_digests(meta, path)
     check_head(head, meta, path)
     return head, meta
 
@@ -208,17 +209,37 @@ def _load_keras(path: Path):
     except Exception as exc:
         raise _unreadable(path, type(exc).__name__) from None
     _check_meta_shape(meta, path, DenseHead)
-    head = DenseHead(**meta["params"])
-    head.model_ = model
-    head.classes_ = np.arange(len(meta["class_names"]))
-    head.n_features_in_ = int(model.input_shape[-1])
-    if head.standardize:
-        if not isinstance(stats, dict) or set(stats) != {"mean", "scale"}:
-            raise _unreadable(path, "a standardizing head without its statistics")
-        head.mean_, head.scale_ = (np.asarray(stats[k], dtype=np.float64) for k in ("mean", "scale"))
+    try:  # a crafted config or params (a width of None, epochs "x") must not traceback
+        head = DenseHead(**meta["params"])
+        head.model_ = model
+        head.classes_ = np.arange(len(meta["class_names"]))
+        width = model.input_shape[-1]
+        if not isinstance(width, int) or isinstance(width, bool) or width < 1:
+            raise ValueError(f"input width {width!r}")
+        head.n_features_in_ = width
+        standardize = bool(head.standardize)
+    except Exception as exc:
+        raise _unreadable(path, f"its model does not fit a featcache head: {type(exc).__name__}") from None
+    if standardize:
+        head.mean_, head.scale_ = _standardize_stats(stats, width, path)
     if digests is not None:
         meta["train_digests"] = digests
     return head, meta
+
+
+def _standardize_stats(stats: Any, width: int, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A standardizing head's mean and scale: ``width`` finite numbers each, every scale > 0."""
+    if not isinstance(stats, dict) or set(stats) != {"mean", "scale"}:
+        raise _unreadable(path, "a standardizing head without its statistics")
+    try:
+        mean, scale = (np.asarray(stats[k], dtype=np.float64) for k in ("mean", "scale"))
+    except (TypeError, ValueError):
+        raise _unreadable(path, "its standardizing statistics are not numbers") from None
+    if mean.shape != (width,) or scale.shape != (width,):
+        raise _unreadable(path, f"its standardizing statistics are not {width} numbers each, one per feature")
+    if not (np.isfinite(mean).all() and np.isfinite(scale).all() and (scale > 0).all()):
+        raise _unreadable(path, "its standardizing statistics are not finite, or a scale is not positive")
+    return mean, scale
 
 
 def _load_npz(path: Path):
@@ -240,16 +261,60 @@ def _load_npz(path: Path):
     if cls is None or cls not in (HEADS["logreg"], HEADS["svm"]):
         raise _unreadable(path, f"unknown head kind {meta.get('head')!r}")
     _check_meta_shape(meta, path, cls)
+    created: list[Any] = []
     try:
-        head = decode(doc.get("state"), arrays)
+        head = decode(doc.get("state"), arrays, created=created)
     except StateError as exc:
         raise _unreadable(path, str(exc)) from None
     if type(head) is not cls:
         raise _unreadable(path, f"it holds a {type(head).__name__}, its metadata says {meta['head']}")
+    _check_structure(head, path)
+    width = getattr(head, "n_features_in_", None)
+    if isinstance(width, int):  # else check_head says it is not fitted
+        _check_svcs(created, width, path)
     _check_sklearn_version(meta, path)
     if digests is not None:
         meta["train_digests"] = digests
     return head, meta
+
+
+def _check_digests(meta: dict[str, Any], path: Path) -> None:
+    d = meta.get("train_digests")
+    if d is not None and not (isinstance(d, np.ndarray) and d.ndim == 1 and d.dtype == np.uint64):
+        raise _unreadable(path, "its training-image digests are not a list of uint64 keys")
+
+
+def _check_structure(head, path: Path) -> None:
+    """The head's objects are exactly what ``fit`` builds; nothing nested where checks would not look."""
+    from sklearn.calibration import CalibratedClassifierCV, _CalibratedClassifier, _SigmoidCalibration
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    from featcache.heads.logreg import LogRegHead
+
+    def is_(obj, cls) -> bool:
+        return type(obj) is cls
+
+    try:
+        pipe = vars(head).get("pipeline_")
+        steps = [s for _, s in pipe.steps] if is_(pipe, Pipeline) and isinstance(pipe.steps, list) else []
+        ok = len(steps) == 2 and is_(steps[0], StandardScaler)
+        if ok and isinstance(head, LogRegHead):
+            ok = is_(steps[1], LogisticRegression)
+        elif ok and is_(steps[1], CalibratedClassifierCV):  # SVMHead(probability=True)
+            cal = steps[1]
+            inner = cal.calibrated_classifiers_
+            ok = (head.probability is True and is_(cal.estimator, SVC) and isinstance(inner, list) and len(inner) >= 1
+                  and all(is_(c, _CalibratedClassifier) and is_(c.estimator, SVC) and isinstance(c.calibrators, list)
+                          and all(is_(k, _SigmoidCalibration) for k in c.calibrators) for c in inner))
+        elif ok:  # SVMHead(probability=False)
+            ok = head.probability is False and is_(steps[1], SVC)
+    except Exception:
+        ok = False
+    if not ok:
+        raise _unreadable(path, f"its objects are not those a {type(head).__name__} is made of")
 
 
 def _check_sklearn_version(meta: dict[str, Any], path: Path) -> None:
@@ -301,6 +366,26 @@ def _check_meta_shape(meta: Any, path: Path, cls: type) -> None:
         raise _unreadable(path, "its class names are missing or not a list of distinct names")
     if not isinstance(meta.get("layer"), str):
         raise _unreadable(path, "its metadata does not name the layer it was trained on")
+    _check_feature_keys(meta, path)
+
+
+# The largest image side a head's metadata may name: far above any backbone's
+# 224 default, and small enough that an end-to-end model still builds.
+MAX_IMAGE_SIZE = 4096
+
+
+def _check_feature_keys(meta: dict[str, Any], path: Path) -> None:
+    """The feature settings (``FEATURE_KEYS``) are absent or of usable types: export builds a network from them."""
+    from featcache.embedding.backbones import REGISTRY
+
+    size, backbone = meta.get("image_size"), meta.get("backbone")
+    if size is not None and not (isinstance(size, int) and not isinstance(size, bool) and 1 <= size <= MAX_IMAGE_SIZE):
+        raise _unreadable(path, f"its image size {size!r} is not a whole number of pixels from 1 to {MAX_IMAGE_SIZE}")
+    if backbone is not None and not (isinstance(backbone, str) and backbone in REGISTRY):
+        raise _unreadable(path, f"its backbone {backbone!r} is not one of {', '.join(sorted(REGISTRY))}")
+    for key in ("weights", "preprocessing"):
+        if meta.get(key) is not None and not isinstance(meta[key], str):
+            raise _unreadable(path, f"its {key} setting {meta[key]!r} is not a string")
 
 
 def check_head(head, meta: dict[str, Any], path: str | Path) -> None:
@@ -316,10 +401,12 @@ def check_head(head, meta: dict[str, Any], path: str | Path) -> None:
     cls = np.asarray(classes)
     if cls.ndim != 1 or not np.issubdtype(cls.dtype, np.integer) or len(cls) < 2 or cls.min() < 0 or cls.max() >= n:
         raise _unreadable(path, f"its classes do not index its {n} class names")
+    from sklearn.svm import SVC
+
     from featcache.heads.svm import SVMHead
 
     if isinstance(head, SVMHead):
-        _check_svcs(head, width, path)
+        _check_svcs(_objects(head, SVC), width, path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -330,13 +417,17 @@ def check_head(head, meta: dict[str, Any], path: str | Path) -> None:
         raise _unreadable(path, f"its arrays do not fit together: {type(exc).__name__}") from None
     if proba is not None and proba.shape != (1, len(cls)):
         raise _unreadable(path, f"it gives {proba.shape[1]} probabilities for {len(cls)} classes")
+    if proba is not None and not np.isfinite(proba).all():
+        raise _unreadable(path, "it gives probabilities that are not finite numbers")
 
 
-def _check_svcs(head, width: int, path: Path) -> None:
+def _check_svcs(objects, width, path: Path) -> None:
     """An SVC's arrays go to libsvm's C code unchecked: their shapes must agree before any prediction."""
     from sklearn.svm import SVC
 
-    for svc in _objects(head, SVC):
+    for svc in objects:
+        if type(svc) is not SVC:
+            continue
         if "support_vectors_" not in vars(svc):  # an unfitted template (CalibratedClassifierCV.estimator); never predicts
             continue
         try:
@@ -352,16 +443,20 @@ def _check_svcs(head, width: int, path: Path) -> None:
             raise _unreadable(path, "its support vectors do not fit together")
 
 
-def _objects(obj, cls, depth: int = 0):
-    """Every instance of ``cls`` in ``obj``'s attribute tree."""
-    if depth > 8:
-        return
-    if isinstance(obj, cls):
-        yield obj
-    items = obj if isinstance(obj, (list, tuple)) else vars(obj).values() if hasattr(obj, "__dict__") else ()
-    for v in items:
-        if isinstance(v, (list, tuple)) or hasattr(v, "__dict__") and not isinstance(v, (type, np.ndarray)):
-            yield from _objects(v, cls, depth + 1)
+def _objects(obj, cls):
+    """Every instance of ``cls`` in ``obj``'s attribute tree, however deep (each object visited once)."""
+    seen: set[int] = set()
+    stack = [obj]
+    while stack:
+        o = stack.pop()
+        if id(o) in seen:
+            continue
+        seen.add(id(o))
+        if isinstance(o, cls):
+            yield o
+        items = o if isinstance(o, (list, tuple)) else o.values() if isinstance(o, dict) else (
+            vars(o).values() if hasattr(o, "__dict__") and not isinstance(o, (type, np.ndarray)) else ())
+        stack.extend(v for v in items if isinstance(v, (list, tuple, dict)) or hasattr(v, "__dict__") and not isinstance(v, (type, np.ndarray)))
 
 
 def check_compatible(meta: dict[str, Any], cache) -> None:

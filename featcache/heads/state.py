@@ -63,13 +63,36 @@ def encode(obj: Any, arrays: list[np.ndarray], trusted: dict[str, type] | None =
     return {"__object__": name, "state": encode(vars(obj), arrays, trusted)}
 
 
-def decode(tree: Any, arrays: dict[int, np.ndarray], trusted: dict[str, type] | None = None) -> Any:
-    """Inverse of ``encode``; ``arrays`` maps positions to the arrays read back."""
+# How deep a head's state may nest. The deepest featcache head (an SVM with
+# calibrated probabilities) nests at most 21 JSON levels (measured on
+# SVMHead().fit; LogRegHead(C="cv") nests 13); 64 leaves room for
+# scikit-learn changes while staying far below Python's recursion limit
+# (1000 frames; at most 3 per level here).
+MAX_DEPTH = 64
+
+
+def decode(tree: Any, arrays: dict[int, np.ndarray], trusted: dict[str, type] | None = None,
+           created: list[Any] | None = None) -> Any:
+    """Inverse of ``encode``; ``arrays`` maps positions to the arrays read back.
+
+    Every object built is appended to ``created`` (when given), so the caller
+    can check all of them, however deep the file put them.
+    """
     trusted = trusted_classes() if trusted is None else trusted
+    return _decode(tree, arrays, trusted, [] if created is None else created, 0)
+
+
+def _decode(tree: Any, arrays: dict[int, np.ndarray], trusted: dict[str, type], created: list[Any], depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        raise StateError(f"the state nests deeper than {MAX_DEPTH} levels")
     if tree is None or isinstance(tree, (bool, int, float, str)):
         return tree
+
+    def sub(v):
+        return _decode(v, arrays, trusted, created, depth + 1)
+
     if isinstance(tree, list):
-        return [decode(v, arrays, trusted) for v in tree]
+        return [sub(v) for v in tree]
     if not isinstance(tree, dict) or len(tree) not in (1, 2):
         raise StateError(f"unexpected {type(tree).__name__} in a head's state")
     (tag, value), *rest = tree.items()
@@ -81,25 +104,30 @@ def decode(tree: Any, arrays: dict[int, np.ndarray], trusted: dict[str, type] | 
             raise StateError("object arrays are not accepted")
         return arr if tag == "__array__" else arr[()]
     if tag == "__tuple__" and not rest and isinstance(value, list):
-        return tuple(decode(v, arrays, trusted) for v in value)
+        return tuple(sub(v) for v in value)
     if tag == "__dict__" and not rest and isinstance(value, dict):
-        return {k: decode(v, arrays, trusted) for k, v in value.items()}
+        return {k: sub(v) for k, v in value.items()}
     if tag == "__items__" and not rest and isinstance(value, list) and all(isinstance(p, list) and len(p) == 2 for p in value):
-        return {_hashable(decode(k, arrays, trusted)): decode(v, arrays, trusted) for k, v in value}
+        return {_hashable(sub(k)): sub(v) for k, v in value}
     if tag == "__object__" and rest and rest[0][0] == "state":
         cls = trusted.get(value) if isinstance(value, str) else None
         if cls is None:
             raise StateError(f"{value!r} is not a class a featcache head may hold")
-        attrs = decode(rest[0][1], arrays, trusted)
+        attrs = sub(rest[0][1])
         if not isinstance(attrs, dict) or not all(isinstance(k, str) for k in attrs):
             raise StateError(f"the attributes of {value} are not a mapping of names")
         obj = cls.__new__(cls)
         obj.__dict__.update(attrs)
+        created.append(obj)
         return obj
     raise StateError(f"unknown entry {tag!r} in a head's state")
 
 
 def _hashable(key: Any) -> Any:
-    if isinstance(key, (list, dict, np.ndarray)):
+    try:  # a tuple holding a list is unhashable too
+        hash(key)
+    except TypeError:
+        raise StateError("a mapping key in a head's state is not a plain value") from None
+    if isinstance(key, np.ndarray):
         raise StateError("a mapping key in a head's state is not a plain value")
     return key
