@@ -424,3 +424,26 @@ def test_a_full_disk_while_regrouping_photos_keeps_the_staged_partial(tmp_path):
             assert int(f[STAGING].attrs["rows_done"]) == 600
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def _cache_with_paths(path: Path) -> Path:
+    from featcache.store.writer import CacheWriter as Writer, SplitSpec as Spec
+
+    attrs = {"fingerprint": "f" * 64, "class_names": ["a", "b"], "layers": ["out"], "default_layer": "out", "settings": {}}
+    sp = [Spec("train", np.arange(10) % 2, np.arange(10), [f"ants/QQQQQQQQ{i}.jpg" for i in range(10)])]
+    w = Writer(path, attrs, sp, {"out": 4}, "float32")
+    w.open()
+    w.write("train", 0, {"out": np.ones((10, 4), np.float32)})
+    return w.finish()
+
+
+def test_a_path_damaged_to_invalid_utf8_is_a_damaged_cache(tmp_path):
+    from featcache.store.reader import open_cache as open_, verify as verify_
+
+    p = _cache_with_paths(tmp_path / "c.h5")
+    raw = p.read_bytes()
+    at = raw.index(b"QQQQQQQQ3")
+    p.write_bytes(raw[:at] + b"\xff" + raw[at + 1:])
+    for read in (open_, verify_):  # was a UnicodeDecodeError traceback in info, verify, train and evaluate
+        with pytest.raises(FeatcacheError, match="is damaged"):
+            read(p)

@@ -150,7 +150,9 @@ def read_rows(g: h5py.Group, name: str) -> np.ndarray | list[str] | None:
         return None
     values = g[name][()]
     if name == "paths":
-        return [p.decode() if isinstance(p, bytes) else str(p) for p in values]
+        # surrogateescape: a damaged byte (0xff) reads back as a path that no
+        # longer matches the content digest, not as a UnicodeDecodeError.
+        return [p.decode("utf-8", "surrogateescape") if isinstance(p, bytes) else str(p) for p in values]
     return values
 
 

@@ -150,7 +150,7 @@ class Cache:
         stored = self.meta.get("content_digest")
         try:
             actual = content_digest(f)
-        except (OSError, KeyError) as exc:
+        except (OSError, KeyError, ValueError) as exc:  # ValueError: e.g. a path that is not UTF-8
             raise damaged(self.path, _read_problem(exc, "labels/index/paths")) from None
         if stored != actual:
             raise damaged(self.path, "content digest mismatch: its labels, index, paths or settings changed")
