@@ -447,3 +447,38 @@ def test_a_path_damaged_to_invalid_utf8_is_a_damaged_cache(tmp_path):
     for read in (open_, verify_):  # was a UnicodeDecodeError traceback in info, verify, train and evaluate
         with pytest.raises(FeatcacheError, match="is damaged"):
             read(p)
+
+
+def _half_written(path: Path, n: int = 1000, rows: int = 500):
+    from featcache.store.writer import CacheWriter as Writer, SplitSpec as Spec
+
+    attrs = {"fingerprint": "f" * 64, "class_names": ["a", "b"], "layers": ["out"], "default_layer": "out", "settings": {}}
+    sp = [Spec("train", np.arange(n) % 2, np.arange(n))]
+    w = Writer(path, attrs, sp, {"out": 4}, "float32")
+    w.open()
+    w.write("train", 0, {"out": np.ones((rows, 4), np.float32)})
+    w.close()
+    return lambda **kw: Writer(path, attrs, sp, {"out": 4}, "float32", **kw)
+
+
+def test_resuming_a_partial_another_process_holds_open_is_one_line_and_keeps_it(tmp_path):
+    make = _half_written(tmp_path / "r.h5")
+    part = tmp_path / "r.h5.partial.h5"
+    before = part.read_bytes()
+    reader = subprocess.Popen([sys.executable, "-c", f"import h5py, sys; f = h5py.File({str(part)!r}, 'r'); print('open', flush=True); sys.stdin.read()"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert reader.stdout.readline().strip() == "open"
+        with pytest.raises(FeatcacheError, match="is open in another process; close it and re-run"):
+            make().open()  # was: the partial silently deleted, extraction restarted from row 0
+    finally:
+        reader.communicate("", timeout=30)
+    assert part.read_bytes() == before
+    assert make().open() == {"train": 500}
+
+
+def test_a_restarted_partial_is_said(tmp_path, capsys):
+    make = _half_written(tmp_path / "r.h5")
+    (tmp_path / "r.h5.partial.h5").write_bytes(b"not hdf5")
+    assert make(verbose=True).open() == {"train": 0}
+    assert "the partial file is unreadable" in capsys.readouterr().out

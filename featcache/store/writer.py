@@ -22,6 +22,7 @@ and the partial kept for a resume once there is room.
 from __future__ import annotations
 
 import gc
+import os
 import sys
 import time
 import traceback
@@ -32,6 +33,8 @@ from typing import Any, Iterator
 
 import h5py
 import numpy as np
+
+from featcache.errors import FeatcacheError
 
 from featcache.store.atomic import _chain, is_no_space, no_space, publish
 from featcache.store.layout import (
@@ -106,13 +109,17 @@ class CacheWriter:
         """The partial file to go on with, repaired; None (and it is deleted) when it must start over."""
         try:
             f = h5py.File(self.partial, "r+", rdcc_nbytes=WRITE_CHUNK_CACHE)
-        except (OSError, ValueError):
-            f = None  # unreadable leftovers of a crash: start again
+        except (OSError, ValueError) as exc:
+            _refuse_if_busy(self.partial, exc)
+            # unreadable leftovers of a crash: start again
+            self._note(f"resuming {self.path}: the partial file is unreadable ({_first_line(exc)}); starting it over")
+            f = None
         if f is not None:
             try:
                 if f.attrs.get("fingerprint") == self.attrs["fingerprint"] and all(s.name in f for s in self.splits):
                     self._check_partial(f)
                     return f
+                self._note(f"resuming {self.path}: the partial file is from other settings; starting it over")
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 if is_no_space(exc):
                     raise
@@ -383,3 +390,16 @@ def _seal(f: h5py.File) -> None:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+def _refuse_if_busy(path: Path, exc: BaseException) -> None:
+    """A partial another process holds open is not damaged: say so rather than delete it.
+
+    HDF5 reports the other process's lock as an OSError "unable to lock file"
+    (errno 11, EAGAIN); a file we may not write is not ours to delete either.
+    """
+    text = str(exc).lower()
+    if "unable to lock file" in text or "resource temporarily unavailable" in text:
+        raise FeatcacheError(f"{path} is open in another process; close it and re-run") from None
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        raise FeatcacheError(f"{path} cannot be read and written by you; fix its permissions (or delete it) and re-run") from None
