@@ -482,3 +482,27 @@ def test_a_restarted_partial_is_said(tmp_path, capsys):
     (tmp_path / "r.h5.partial.h5").write_bytes(b"not hdf5")
     assert make(verbose=True).open() == {"train": 0}
     assert "the partial file is unreadable" in capsys.readouterr().out
+
+
+def test_a_counter_ahead_of_its_chunks_after_power_loss_is_not_trusted(tmp_path):
+    # The counter reached the disk, chunks 256..767 did not: they would read back as zeros with no checksum error.
+    make = _half_written(tmp_path / "p.h5", rows=256)
+    with h5py.File(tmp_path / "p.h5.partial.h5", "r+") as f:
+        f["train"].attrs["rows_done"] = 768
+    w = make()
+    assert w.open() == {"train": 256} and any("from row 256 were damaged" in r for r in w.repairs)
+
+
+def test_commit_fsyncs_the_data_before_the_counter(tmp_path, monkeypatch):
+    import featcache.store.writer as writer_module
+
+    make = _half_written(tmp_path / "s.h5", rows=0)
+    w = make()
+    w.open()
+    w.write("train", 0, {"out": np.ones((300, 4), np.float32)})
+    seen = []
+    real = os.fsync
+    monkeypatch.setattr(writer_module.os, "fsync", lambda fd: (seen.append(int(w._file["train"].attrs["rows_done"])), real(fd)))
+    w.commit()
+    assert seen == [0] and int(w._file["train"].attrs["rows_done"]) == 300
+    w.close()
