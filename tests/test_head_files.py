@@ -339,3 +339,26 @@ def test_crafted_keras_head_model_and_statistics_are_one_line(cache, tmp_path, c
     ]):
         bad = _rewrite_keras(good, tmp_path / f"bad{i}.keras", change)
         _one_line(capsys, ["evaluate", str(bad), str(cache)], message)
+
+
+@pytest.mark.slow
+def test_a_keras_head_with_a_lambda_layer_is_refused_by_safe_mode(cache, tmp_path, capsys):
+    # Real safe mode, not the kwarg alone: a Lambda layer's code is refused when the file loads, before anything runs.
+    from featcache._lazy import keras
+    from featcache.heads import DenseHead
+
+    k = keras()
+    X, y = blobs(60)
+    head = DenseHead(epochs=1, early_stopping=False, n_classes=3).fit(X, y)
+    good = save_head(head, tmp_path / "h.keras", head_meta(featcache.open_cache(cache), None, "keras", head))
+    inp = k.Input((6,), name="pooled")
+    marker = tmp_path / "RAN"
+    code = eval(f"lambda x: (__import__('pathlib').Path({str(marker)!r}).touch(), x)[1]")  # no closure: serializable
+    out = k.layers.Dense(3)(k.layers.Lambda(code)(inp))
+    evil = tmp_path / "evil.keras"
+    k.Model(inp, out).save(evil)
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(evil, "a") as dst:
+        dst.writestr("featcache.json", src.read("featcache.json"))
+    marker.unlink(missing_ok=True)
+    _one_line(capsys, ["evaluate", str(evil), str(cache)], "is not a readable featcache head (ValueError)")
+    assert not marker.exists()
