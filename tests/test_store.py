@@ -506,3 +506,24 @@ def test_commit_fsyncs_the_data_before_the_counter(tmp_path, monkeypatch):
     w.commit()
     assert seen == [0] and int(w._file["train"].attrs["rows_done"]) == 300
     w.close()
+
+
+def test_lock_and_written_files_follow_the_umask_without_changing_it(tmp_path):
+    # The lock file was created 0o644 whatever the umask; user_mode flipped the umask (a race with other threads).
+    code = textwrap.dedent(f"""
+        import os
+        from pathlib import Path
+        os.umask(0o002)
+        import featcache.store.atomic as atomic
+        from featcache.store.lock import exclusive_lock, lock_path
+        calls = []
+        real = os.umask
+        os.umask = lambda m: (calls.append(m), real(m))[1]
+        target = Path({str(tmp_path / "c.h5")!r})
+        with exclusive_lock(target):
+            print(oct(os.stat(lock_path(target)).st_mode & 0o777))
+        print(oct(atomic.user_mode()), calls)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(REPO)}).stdout.split("\n")
+    assert out[:2] == ["0o664", "0o664 []"], out

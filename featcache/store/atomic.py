@@ -12,6 +12,7 @@ A full disk anywhere in writing is one line (``no_space``), exit 2.
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import os
 import shutil
@@ -53,11 +54,28 @@ def _mount_point(directory: Path) -> Path:
     return d
 
 
-def user_mode() -> int:
-    """The mode a plain ``open(..., 'w')`` would give: 0o666 less the umask (mkstemp makes 0600)."""
+@functools.lru_cache(maxsize=None)
+def _umask() -> int:
+    """The process's umask, read once: from /proc (Linux 4.7+) without changing it, else by setting and restoring it.
+
+    The fallback briefly sets the umask to 0, which races with other threads
+    creating files; it runs at most once per process.
+    """
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     mask = os.umask(0)
     os.umask(mask)
-    return 0o666 & ~mask
+    return mask
+
+
+def user_mode() -> int:
+    """The mode a plain ``open(..., 'w')`` would give: 0o666 less the umask (mkstemp makes 0600)."""
+    return 0o666 & ~_umask()
 
 
 def fsync_file(path: str | Path) -> None:
@@ -113,7 +131,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
                 raise no_space(path) from None
             raise
         except Exception as exc:  # Keras and h5py wrap the OSError of a full disk
-            if any(is_no_space(e) for e in _chain(exc)):
+            if any(is_no_space(e) for e in exception_chain(exc)):
                 raise no_space(path) from None
             raise
         publish(tmp, path)
@@ -122,7 +140,14 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             os.unlink(tmp)
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (h5py's run to several), or its type's name."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and its causes and contexts, each once."""
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))

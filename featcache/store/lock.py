@@ -48,7 +48,7 @@ def exclusive_lock(path: Path, wait_message: str | None = None, timeout: float |
     deadline = None if timeout is None else time.monotonic() + max(0.0, float(timeout))
     while True:
         try:
-            fd = os.open(lp, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(lp, os.O_RDWR | os.O_CREAT, 0o666)  # less the umask, like any file the user writes
         except OSError as exc:
             raise FeatcacheError(f"cannot write in {path.parent} ({exc.strerror}); choose a writable --out") from None
         try:

@@ -20,6 +20,7 @@ import h5py
 import numpy as np
 
 from featcache.errors import FeatcacheError
+from featcache.store.atomic import first_line
 from featcache.store.layout import (
     CHUNK_ROWS,
     FORMAT,
@@ -51,13 +52,13 @@ def read_attrs(path: Path, peek: bool = False) -> dict[str, Any]:
         try:
             attrs = decode_attrs(f.attrs)
         except (ValueError, TypeError, OSError) as exc:
-            raise damaged(path, f"an attribute is unreadable: {_first_line(exc)}") from None
+            raise damaged(path, f"an attribute is unreadable: {first_line(exc)}") from None
         if not attrs.get("complete"):
             try:
                 attrs["progress"] = {k: [int(f[k].attrs.get("rows_done", 0)), int(f[k]["labels"].shape[0])]
                                      for k in f if isinstance(f[k], h5py.Group) and "labels" in f[k]}
             except (OSError, KeyError, TypeError, ValueError) as exc:
-                raise damaged(path, f"its progress is unreadable: {_first_line(exc)}") from None
+                raise damaged(path, f"its progress is unreadable: {first_line(exc)}") from None
         return attrs
 
 
@@ -78,10 +79,6 @@ def _looks_like_hdf5(path: Path) -> bool:
     except OSError:
         return False
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def _check_meta(path: Path, meta: dict[str, Any]) -> None:
@@ -129,7 +126,7 @@ class Cache:
                         raise damaged(self.path, f"{s}/features/{layer} does not have a row per label")
                 labels = g["labels"][()]
             except KeyError as exc:
-                raise damaged(self.path, f"{s} lacks a dataset ({_first_line(exc)})") from None
+                raise damaged(self.path, f"{s} lacks a dataset ({first_line(exc)})") from None
             except OSError as exc:
                 raise damaged(self.path, _read_problem(exc, f"{s}/labels")) from None
             if n and (labels.min() < 0 or labels.max() >= n_classes):

@@ -36,7 +36,7 @@ import numpy as np
 
 from featcache.errors import FeatcacheError
 
-from featcache.store.atomic import _chain, is_no_space, no_space, publish
+from featcache.store.atomic import exception_chain, first_line, is_no_space, no_space, publish
 from featcache.store.layout import (
     CHUNK_ROWS,
     STAGING,
@@ -116,7 +116,7 @@ class CacheWriter:
         except (OSError, ValueError) as exc:
             _refuse_if_busy(self.partial, exc)
             # unreadable leftovers of a crash: start again
-            self._note(f"resuming {self.path}: the partial file is unreadable ({_first_line(exc)}); starting it over")
+            self._note(f"resuming {self.path}: the partial file is unreadable ({first_line(exc)}); starting it over")
             f = None
         if f is not None:
             try:
@@ -127,7 +127,7 @@ class CacheWriter:
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 if is_no_space(exc):
                     raise
-                self._note(f"resuming {self.path}: the partial file is damaged ({_first_line(exc)}); starting it over")
+                self._note(f"resuming {self.path}: the partial file is damaged ({first_line(exc)}); starting it over")
             try:
                 f.close()
             except Exception:
@@ -288,7 +288,7 @@ class CacheWriter:
         try:
             yield
         except Exception as exc:
-            if not any(is_no_space(e) for e in _chain(exc)):
+            if not any(is_no_space(e) for e in exception_chain(exc)):
                 raise
             self._abandon(exc)
             raise no_space(target, self._needed()) from None
@@ -303,7 +303,7 @@ class CacheWriter:
         hook = sys.unraisablehook
         sys.unraisablehook = lambda _unraisable: None
         try:
-            for e in _chain(exc):
+            for e in exception_chain(exc):
                 traceback.clear_frames(e.__traceback__)
             gc.collect()
             f, self._file = self._file, None
@@ -397,10 +397,6 @@ def _seal(f: h5py.File) -> None:
     f.flush()
     f.attrs["content_digest"] = content_digest(f)
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def _refuse_if_busy(path: Path, exc: BaseException) -> None:
