@@ -251,21 +251,13 @@ def finetune(
     """
     from featcache._lazy import keras
     from featcache.deploy.endtoend import parameter_counts
-    from featcache.deploy.export import end_to_end_from_head, model_meta
-    from featcache.deploy.model import check_out, probabilities_model, save_model
-    from featcache.heads import DenseHead
-    from featcache.heads.io import load_head
+    from featcache.deploy.model import check_out
     from featcache.validate import check_seed
 
     check_settings(unfreeze, learning_rate, epochs, batch_size, patience)
     seed = check_seed(seed)
     out = check_out(out if out else default_out(head), force)
-    est, meta = load_head(head, trust_pickle=trust_pickle)
-    if not isinstance(est, DenseHead):
-        raise FeatcacheError(
-            f"{head} is a {meta.get('head', type(est).__name__)} head; fine-tuning starts from a trained Keras head "
-            "(the lesson's rule 1): train one with 'featcache train CACHE --head keras'"
-        )
+    est, meta = _keras_head(head, trust_pickle)
     source = reopen_source(meta, verbose=verbose)
     train_split = source.splits["train"]
     # A head trained without a validation split still gets the lesson's 20%: the best-epoch choice needs one.
@@ -273,15 +265,7 @@ def finetune(
     train_rows, val_rows = training_rows(meta, train_split.labels, vsplit)
 
     k = keras()
-    k.utils.set_random_seed(seed)
-    model, w = end_to_end_from_head(est, meta, weights)
-    unfrozen = unfreeze_last(model.get_layer("base"), unfreeze)
-    # Recompile: the new trainable flags only take effect now (rule 2).
-    model.compile(
-        optimizer=k.optimizers.Adam(learning_rate=learning_rate),
-        loss=k.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
+    model, w, unfrozen = _compiled_model(est, meta, weights, unfreeze, learning_rate, seed)
     counts = parameter_counts(model)
     train_ds = image_dataset(train_split, train_rows, batch_size, shuffle_seed=seed)
     val_ds = image_dataset(train_split, val_rows, batch_size)
@@ -309,16 +293,55 @@ def finetune(
     if test_ds is not None:
         result.test_accuracy = float(model.evaluate(test_ds, verbose=0)[1])
 
-    mmeta = model_meta(meta, head, w)
-    mmeta["finetune"] = {
-        "unfreeze": unfreeze, "learning_rate": learning_rate, "epochs_run": len(result.epochs), "batch_size": batch_size,
-        "patience": patience, "seed": seed, "keep_best": keep_best, **result.as_dict(),
-    }
-    mmeta["finetune"].pop("path")
-    save_model(probabilities_model(model), out, mmeta)
+    settings = {"unfreeze": unfreeze, "learning_rate": learning_rate, "epochs_run": len(result.epochs),
+                "batch_size": batch_size, "patience": patience, "seed": seed, "keep_best": keep_best}
+    _save(model, out, meta, head, w, settings, result)
     if verbose:
         _report(result)
     return result
+
+
+def _keras_head(head: str | Path, trust_pickle: bool):
+    """``(head, meta)`` of a trained Keras head; any other kind is one line."""
+    from featcache.heads import DenseHead
+    from featcache.heads.io import load_head
+
+    est, meta = load_head(head, trust_pickle=trust_pickle)
+    if not isinstance(est, DenseHead):
+        raise FeatcacheError(
+            f"{head} is a {meta.get('head', type(est).__name__)} head; fine-tuning starts from a trained Keras head "
+            "(the lesson's rule 1): train one with 'featcache train CACHE --head keras'"
+        )
+    return est, meta
+
+
+def _compiled_model(est, meta: dict, weights: str | None, unfreeze: int, learning_rate: float, seed: int):
+    """``(model, weights_arg, unfrozen)``: the end-to-end model, seeded, its last ``unfreeze`` base layers trainable."""
+    from featcache._lazy import keras
+    from featcache.deploy.export import end_to_end_from_head
+
+    k = keras()
+    k.utils.set_random_seed(seed)
+    model, w = end_to_end_from_head(est, meta, weights)
+    unfrozen = unfreeze_last(model.get_layer("base"), unfreeze)
+    # Recompile: the new trainable flags only take effect now (rule 2).
+    model.compile(
+        optimizer=k.optimizers.Adam(learning_rate=learning_rate),
+        loss=k.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    return model, w, unfrozen
+
+
+def _save(model, out: Path, meta: dict, head: str | Path, w, settings: dict, result: FinetuneResult) -> None:
+    """The probabilities model with the head's metadata and what fine-tuning did."""
+    from featcache.deploy.export import model_meta
+    from featcache.deploy.model import probabilities_model, save_model
+
+    mmeta = model_meta(meta, head, w)
+    mmeta["finetune"] = {**settings, **result.as_dict()}
+    mmeta["finetune"].pop("path")
+    save_model(probabilities_model(model), out, mmeta)
 
 
 def _report(r: FinetuneResult) -> None:
