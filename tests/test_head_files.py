@@ -16,7 +16,13 @@ import featcache
 from featcache.cli import main
 from featcache.errors import FeatcacheError
 from featcache.heads import LogRegHead, SVMHead
-from featcache.heads.io import NPZ_ENTRY, PickleHeadWarning, head_meta, load_head, save_head
+from featcache.heads.io import (
+    NPZ_ENTRY,
+    PickleHeadWarning,
+    head_meta,
+    load_head,
+    save_head,
+)
 from featcache.store.cache import CacheWriter, SplitSpec
 
 CLASSES = ["ants", "bees", "wasps"]
@@ -297,9 +303,10 @@ def test_an_svc_nested_deeper_than_the_head_builds_is_refused(cache, tmp_path, c
 
 def test_a_corrupt_svc_is_found_however_deep_the_file_puts_it(npz_head):
     # decode records every object it builds; an SVC hidden in an unused attribute 20 levels down is still checked.
+    from sklearn.svm import SVC
+
     from featcache.heads.io import _check_svcs
     from featcache.heads.state import decode, encode
-    from sklearn.svm import SVC
 
     svc = SVMHead(probability=False).fit(*blobs(60, k=2)).pipeline_[-1]
     svc._dual_coef_ = np.ones((1, 1))

@@ -427,7 +427,8 @@ def test_a_full_disk_while_regrouping_photos_keeps_the_staged_partial(tmp_path):
 
 
 def _cache_with_paths(path: Path) -> Path:
-    from featcache.store.writer import CacheWriter as Writer, SplitSpec as Spec
+    from featcache.store.writer import CacheWriter as Writer
+    from featcache.store.writer import SplitSpec as Spec
 
     attrs = {"fingerprint": "f" * 64, "class_names": ["a", "b"], "layers": ["out"], "default_layer": "out", "settings": {}}
     sp = [Spec("train", np.arange(10) % 2, np.arange(10), [f"ants/QQQQQQQQ{i}.jpg" for i in range(10)])]
@@ -438,7 +439,8 @@ def _cache_with_paths(path: Path) -> Path:
 
 
 def test_a_path_damaged_to_invalid_utf8_is_a_damaged_cache(tmp_path):
-    from featcache.store.reader import open_cache as open_, verify as verify_
+    from featcache.store.reader import open_cache as open_
+    from featcache.store.reader import verify as verify_
 
     p = _cache_with_paths(tmp_path / "c.h5")
     raw = p.read_bytes()
@@ -450,7 +452,8 @@ def test_a_path_damaged_to_invalid_utf8_is_a_damaged_cache(tmp_path):
 
 
 def _half_written(path: Path, n: int = 1000, rows: int = 500):
-    from featcache.store.writer import CacheWriter as Writer, SplitSpec as Spec
+    from featcache.store.writer import CacheWriter as Writer
+    from featcache.store.writer import SplitSpec as Spec
 
     attrs = {"fingerprint": "f" * 64, "class_names": ["a", "b"], "layers": ["out"], "default_layer": "out", "settings": {}}
     sp = [Spec("train", np.arange(n) % 2, np.arange(n))]

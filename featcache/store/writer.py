@@ -35,8 +35,13 @@ import h5py
 import numpy as np
 
 from featcache.errors import FeatcacheError
-
-from featcache.store.atomic import exception_chain, first_line, is_no_space, no_space, publish
+from featcache.store.atomic import (
+    exception_chain,
+    first_line,
+    is_no_space,
+    no_space,
+    publish,
+)
 from featcache.store.layout import (
     CHUNK_ROWS,
     STAGING,
