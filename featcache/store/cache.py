@@ -5,6 +5,7 @@ Layout::
     /                 attrs: format, fingerprint, settings and provenance
     /<split>/labels   (N,) int64
     /<split>/index    (N,) int64   row of each image in the source data
+    /<split>/digests  (N,) 64-char ascii: SHA-256 of each image's content (caches since featcache 0.2)
     /<split>/features/<layer>  (N, D) float32|float16, chunked along N
     /<split>          attrs: rows_done
 
@@ -124,6 +125,7 @@ class SplitSpec:
     index: np.ndarray
     paths: list[str] | None = None
     rows: np.ndarray | None = None  # with finish(regroup=...): the staged rows this split takes, increasing
+    digests: list[str] | None = None  # per row, the SHA-256 hex of the image's content (train/test overlap checks)
 
 
 class CacheWriter:
@@ -196,6 +198,8 @@ class CacheWriter:
             g.create_dataset("index", data=np.asarray(spec.index, dtype=np.int64))
             if spec.paths is not None:
                 g.create_dataset("paths", data=np.array(spec.paths, dtype=object), dtype=h5py.string_dtype())
+            if spec.digests is not None:
+                g.create_dataset("digests", data=np.array(spec.digests, dtype="S64"), dtype=h5py.string_dtype("ascii", 64))
             feats = g.create_group("features")
             for layer, width in self.layer_widths.items():
                 feats.create_dataset(
