@@ -10,8 +10,14 @@ returns (a dict of row-aligned arrays) goes to ``write``. Only the engine change
 when extraction moves to a cluster; it never changes the features, so it is
 not part of a cache's identity.
 
-- ``local``: this process, reading ahead in a thread (engines/local.py).
-- ``ray``: Ray Data tasks decode, a pool of Ray actors embeds, on this
+An engine is a frozen dataclass of its options with ``check()`` (reach
+what it needs, before any data work) and ``run(batches, read, make_embed,
+write)``; its ``runtime`` says how the network runs (``Mapper(runtime=...)``).
+A new engine is one new class in one new module here (and a line in ``get``
+for the CLI's ``--engine``):
+
+- ``LocalEngine``: this process, reading ahead in a thread (engines/local.py).
+- ``RayEngine``: Ray Data tasks decode, a pool of Ray actors embeds, on this
   machine or a Ray cluster (engines/ray_engine.py; ``pip install 'featcache[ray]'``).
 """
 
