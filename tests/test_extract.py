@@ -324,7 +324,14 @@ def test_tap_base_refuses_a_layer_that_is_not_a_feature_map():
 
 
 def _spec_cases():
-    from featcache import FashionMNIST, LocalEngine, ModelSpec, PhotoFolder, RayEngine, StoreSpec
+    from featcache import (
+        FashionMNIST,
+        LocalEngine,
+        ModelSpec,
+        PhotoFolder,
+        RayEngine,
+        StoreSpec,
+    )
 
     return [
         (lambda: ModelSpec(backbone="vgg99"), "unknown backbone 'vgg99'"),
@@ -370,7 +377,14 @@ def test_every_spec_check_is_one_line_naming_the_flag(case):
 def test_specs_are_frozen_and_normalized(tmp_path):
     import dataclasses
 
-    from featcache import FashionMNIST, LocalEngine, ModelSpec, PhotoFolder, RayEngine, StoreSpec
+    from featcache import (
+        FashionMNIST,
+        LocalEngine,
+        ModelSpec,
+        PhotoFolder,
+        RayEngine,
+        StoreSpec,
+    )
 
     weights = tmp_path / "w.weights.h5"
     weights.write_bytes(b"x")

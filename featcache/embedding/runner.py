@@ -85,7 +85,8 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
 
     if _is_hit(path, fp, settings):
         return _hit(path, data, verbose, f"cache hit: {path} already holds these features; nothing to do")
-    with exclusive_lock(path, wait_message=f"waiting for another featcache process writing {path} ..."):
+    wait = f"waiting for another featcache process writing {path} ..." if verbose else None
+    with exclusive_lock(path, wait_message=wait):
         if _is_hit(path, fp, settings):  # the other process may have just finished it
             return _hit(path, data, verbose, f"cache hit: {path} was completed by another process; nothing to do")
         return _run(path, settings, data, model, store, engine, verbose)

@@ -26,7 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from featcache.embedding.backbones import Backbone, check_image_size, get_backbone, resolve_layers
+from featcache.embedding.backbones import (
+    Backbone,
+    check_image_size,
+    get_backbone,
+    resolve_layers,
+)
 from featcache.errors import FeatcacheError
 
 DTYPES = ("float32", "float16")

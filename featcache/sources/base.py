@@ -26,7 +26,7 @@ from featcache.errors import FeatcacheError
 
 if TYPE_CHECKING:
     from featcache.embedding.batches import Batch
-    from featcache.store.cache import CacheWriter, SplitSpec
+    from featcache.store.cache import CacheWriter
 
 
 @dataclass
@@ -64,12 +64,13 @@ class PendingRows(Protocol):
     labels: np.ndarray
     index: np.ndarray
     paths: list[str]
+    digests: list[str]  # per candidate, the SHA-256 of its content
     image_shape: tuple[int, ...]
     unusable: list[tuple[str, str]]  # files known unusable without decoding, with the reason
 
     def read(self, start: int, stop: int) -> dict[str, np.ndarray]: ...
 
-    def plan(self, source: "DataSource") -> "RowPlan":
+    def plan(self, source: DataSource) -> RowPlan:
         """How extraction embeds and writes these rows (see ``RowPlan``), for ``source``."""
 
     def probe(self) -> dict[str, str]:
@@ -146,7 +147,7 @@ class DataSource:
         if self.pending is not None:
             self._splits, self._skipped = self.pending.assign(unreadable)
 
-    def plan(self) -> "RowPlan":
+    def plan(self) -> RowPlan:
         """What extraction writes and how (``RowPlan``): the fixed splits, or the source's own staged plan."""
         return FixedRows(self) if self.pending is None else self.pending.plan(self)
 
@@ -168,17 +169,17 @@ class RowPlan(Protocol):
     sample: np.ndarray  # one raw image (1, H, W[, C]): the model's input shape
     skipped: list[tuple[str, str]]  # files known unusable so far (the cache's ``skipped`` until ``finish``)
 
-    def read(self, batch: "Batch") -> Any: ...
+    def read(self, batch: Batch) -> Any: ...
 
     def embedder(self, make_embed: Callable) -> Callable:
         """The picklable embed factory the engine runs (``make_embed`` itself, or one wrapping it)."""
 
-    def writer(self, path: Path, attrs: dict[str, Any], widths: dict[str, int], dtype: str) -> "CacheWriter": ...
+    def writer(self, path: Path, attrs: dict[str, Any], widths: dict[str, int], dtype: str) -> CacheWriter: ...
 
-    def write(self, writer: "CacheWriter", batch: "Batch", out: dict[str, np.ndarray]) -> int:
+    def write(self, writer: CacheWriter, batch: Batch, out: dict[str, np.ndarray]) -> int:
         """Write one embedded batch; returns the images in it that were embedded (not unreadable files)."""
 
-    def finish(self, writer: "CacheWriter", extra_attrs: dict[str, Any]) -> None:
+    def finish(self, writer: CacheWriter, extra_attrs: dict[str, Any]) -> None:
         """Publish the complete cache."""
 
 
@@ -201,20 +202,20 @@ class FixedRows:
     def embedder(self, make_embed: Callable) -> Callable:
         return make_embed
 
-    def writer(self, path: Path, attrs: dict[str, Any], widths: dict[str, int], dtype: str) -> "CacheWriter":
+    def writer(self, path: Path, attrs: dict[str, Any], widths: dict[str, int], dtype: str) -> CacheWriter:
         from featcache.store.cache import CacheWriter
 
         return CacheWriter(path, attrs, self.specs, widths, dtype)
 
-    def write(self, writer: "CacheWriter", batch: "Batch", out: dict[str, np.ndarray]) -> int:
+    def write(self, writer: CacheWriter, batch: Batch, out: dict[str, np.ndarray]) -> int:
         writer.write(batch.split, batch.start, out)
         return len(batch)
 
-    def finish(self, writer: "CacheWriter", extra_attrs: dict[str, Any]) -> None:
+    def finish(self, writer: CacheWriter, extra_attrs: dict[str, Any]) -> None:
         writer.finish(extra_attrs)
 
 
-def _batch_reader(readers: dict[str, Callable[[int, int], Any]]) -> Callable[["Batch"], Any]:
+def _batch_reader(readers: dict[str, Callable[[int, int], Any]]) -> Callable[[Batch], Any]:
     """``batch -> rows``: only the readers travel when an engine pickles it (not the plan)."""
     return lambda b: readers[b.split](b.start, b.stop)
 

@@ -443,7 +443,7 @@ class PhotoRows:
         return {"image": np.stack([blank if img is None else img for img, _ in done]),
                 "problem": np.array([why or "" for _, why in done], dtype=object)}
 
-    def plan(self, source: DataSource) -> "StagedPhotos":
+    def plan(self, source: DataSource) -> StagedPhotos:
         return StagedPhotos(source, self)
 
     def probe(self) -> dict[str, str]:
@@ -534,7 +534,7 @@ class StagedPhotos:
         self.sample = np.zeros((1, *rows.image_shape), np.uint8)  # the model needs only the shape: no file is decoded twice
         self.skipped = list(rows.unusable)  # the complete list replaces it at the end
 
-    def embedder(self, make_embed: Callable) -> "KeepProblems":
+    def embedder(self, make_embed: Callable) -> KeepProblems:
         return KeepProblems(make_embed)
 
     def writer(self, path: Path, attrs: dict[str, Any], widths: dict[str, int], dtype: str):
