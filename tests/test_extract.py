@@ -126,6 +126,7 @@ def _kill_midway(args: list[str], partial: Path, group: str = "train") -> None:
         proc.wait()
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_gives_the_same_features(tmp_path):
     from helpers import make_fashion_dir
 

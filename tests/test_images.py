@@ -490,6 +490,7 @@ def test_errors_that_need_decoding_come_from_extraction_in_one_line(tmp_path, ca
     assert not (tmp_path / "c3.h5").exists()
 
 
+@pytest.mark.slow
 def test_photo_extraction_resumes_after_sigkill(tmp_path):
     """Kill a photo extraction midway: the re-run embeds only the missing files and the cache equals an uninterrupted one."""
     from tests.test_extract import _kill_midway
