@@ -24,11 +24,7 @@ from featcache.embedding.specs import ModelSpec, StoreSpec, from_legacy
 from featcache.errors import FeatcacheError
 from featcache.sources import DataSource
 from featcache.sources.base import RowPlan
-from featcache.store.cache import exclusive_lock, partial_path, read_attrs
-from featcache.store.fingerprint import fingerprint
-
-# Settings that decide the features; all of them go into the fingerprint.
-IDENTITY_KEYS = ("format_version", "backbone", "weights", "image_size", "preprocessing", "layers", "dtype", "dataset", "data_digest", "class_names")
+from featcache.store import CacheIdentity, exclusive_lock, find_complete, read_attrs, tidy_partial
 
 
 @dataclass
@@ -76,20 +72,20 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
     layer_names = model.layer_names()
     w_id = weights_identity(model.weights)
     data, size = _open(source, model, bb, verbose)
-    settings, fp = identity(bb, w_id, size, layer_names, store.dtype, data)
-    path = Path(store.out) if store.out else default_path(data.name, bb.name, size, fp)
+    ident = identity(bb, w_id, size, layer_names, store.dtype, data)
+    path = Path(store.out) if store.out else default_path(data.name, bb.name, size, ident.fingerprint)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise FeatcacheError(f"cannot create {path.parent} ({exc.strerror}); choose a writable --out") from None
 
-    if _is_hit(path, fp, settings):
+    if find_complete(path, ident):
         return _hit(path, data, verbose, f"cache hit: {path} already holds these features; nothing to do")
     wait = f"waiting for another featcache process writing {path} ..." if verbose else None
     with exclusive_lock(path, wait_message=wait):
-        if _is_hit(path, fp, settings):  # the other process may have just finished it
+        if find_complete(path, ident):  # the other process may have just finished it
             return _hit(path, data, verbose, f"cache hit: {path} was completed by another process; nothing to do")
-        return _run(path, settings, data, model, store, engine, verbose)
+        return _run(path, ident, data, model, store, engine, verbose)
 
 
 def _parts(source, model, store, engine) -> tuple[Any, ModelSpec, StoreSpec, Any]:
@@ -127,43 +123,10 @@ def _open(source: Any, model: ModelSpec, bb: Backbone, verbose: bool) -> tuple[D
     return data, size
 
 
-def identity(bb: Backbone, w_id: str, size: int, layer_names: list[str], dtype: str, data: DataSource) -> tuple[dict[str, Any], str]:
-    """The settings that decide the features, and their fingerprint (a cache's identity)."""
-    settings: dict[str, Any] = {
-        "format_version": 1,
-        "backbone": bb.name,
-        "weights": w_id,
-        "image_size": size,
-        "preprocessing": bb.preprocessing,
-        "layers": layer_names,
-        "dtype": dtype,
-        "dataset": data.name,
-        "data_digest": data.digest,
-        "class_names": data.class_names,
-    }
-    return settings, fingerprint(settings)
-
-
-def _is_hit(path: Path, fp: str, settings: dict[str, Any]) -> bool:
-    """True for a complete cache of these settings; refuses anything else at ``path``."""
-    for p, label in ((path, "a cache"), (partial_path(path), "an interrupted extraction")):
-        if not p.exists():
-            continue
-        try:
-            attrs = read_attrs(p)
-        except FeatcacheError:
-            if p == path:
-                raise FeatcacheError(f"{path} exists and is not a featcache cache; choose another --out (it was left untouched)") from None
-            continue  # an unreadable partial is a crashed write of ours: redone
-        if attrs.get("fingerprint") != fp:
-            diff = [k for k in IDENTITY_KEYS if attrs.get("settings", {}).get(k) != settings.get(k)]
-            raise FeatcacheError(
-                f"{p} holds {label} made with other settings (differs in: {', '.join(diff) or 'fingerprint'}); "
-                "choose another --out or delete that file"
-            )
-        if p == path:
-            return bool(attrs.get("complete"))
-    return False
+def identity(bb: Backbone, w_id: str, size: int, layer_names: list[str], dtype: str, data: DataSource) -> CacheIdentity:
+    """The settings that decide the features (a cache's identity, and its fingerprint)."""
+    return CacheIdentity(backbone=bb.name, weights=w_id, image_size=size, preprocessing=bb.preprocessing, layers=layer_names,
+                         dtype=dtype, dataset=data.name, data_digest=data.digest, class_names=data.class_names)
 
 
 def _hit(path: Path, source: DataSource, verbose: bool, message: str) -> ExtractResult:
@@ -172,7 +135,7 @@ def _hit(path: Path, source: DataSource, verbose: bool, message: str) -> Extract
     source.settle(dict(read_attrs(path).get("skipped") or []))
     # Left by a crash between publishing the cache and removing its partial:
     # the complete cache holds everything it had.
-    partial_path(path).unlink(missing_ok=True)
+    tidy_partial(path)
     if verbose:
         if source.skipped:
             print(_skipped_line(source.skipped))
@@ -186,17 +149,17 @@ def _skipped_line(skipped: list[tuple[str, str]], limit: int = 10) -> str:
     return f"skipped {len(skipped)} file(s), listed in the cache ('featcache info'): {listed}{more}"
 
 
-def _run(path: Path, settings: dict[str, Any], data: DataSource, model: ModelSpec, store: StoreSpec, engine: Any,
+def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, store: StoreSpec, engine: Any,
          verbose: bool) -> ExtractResult:
     from featcache import _lazy
 
     k = _lazy.keras()
     rows = data.plan()
     t_start = time.perf_counter()
-    make_embed, widths = _build(rows, model, settings, store.batch_size, engine.runtime)
+    make_embed, widths = _build(rows, model, ident, store.batch_size, engine.runtime)
     startup = time.perf_counter() - t_start
-    attrs = _provenance(settings, model, data, rows, make_embed.runtime_used)
-    writer = rows.writer(path, attrs, widths, store.dtype)
+    attrs = _provenance(ident, model, data, rows, make_embed.runtime_used)
+    writer = rows.writer(path, attrs, widths, store.dtype, verbose)
     done = writer.open()
     batches = plan(rows.sizes, done, store.batch_size)
     if verbose and any(done.values()):
@@ -227,18 +190,18 @@ def _run(path: Path, settings: dict[str, Any], data: DataSource, model: ModelSpe
     return result
 
 
-def _build(rows: RowPlan, model: ModelSpec, settings: dict[str, Any], batch_size: int, runtime: str) -> tuple[Callable, dict[str, int]]:
+def _build(rows: RowPlan, model: ModelSpec, ident: CacheIdentity, batch_size: int, runtime: str) -> tuple[Callable, dict[str, int]]:
     """The mapper, built (and traced) here whatever the engine: bad weights fail before any engine starts,
     and the widths are known. The local engine reuses it."""
     from featcache.embedding.mapper import Mapper
 
-    make_embed = Mapper(settings["backbone"], model.weights, settings["image_size"], settings["layers"],
+    make_embed = Mapper(ident.backbone, model.weights, ident.image_size, list(ident.layers),
                         tuple(rows.sample.shape[1:]), batch_size, runtime=runtime)
     widths = {name: int(f.shape[-1]) for name, f in make_embed()(rows.sample).items()}
     return make_embed, widths
 
 
-def _provenance(settings: dict[str, Any], model: ModelSpec, data: DataSource, rows: RowPlan, runtime: str | None) -> dict[str, Any]:
+def _provenance(ident: CacheIdentity, model: ModelSpec, data: DataSource, rows: RowPlan, runtime: str | None) -> dict[str, Any]:
     """The cache's attributes: its identity, and how it was made (versions, runtime: not part of the identity)."""
     from featcache import _lazy
 
@@ -250,9 +213,10 @@ def _provenance(settings: dict[str, Any], model: ModelSpec, data: DataSource, ro
     except ImportError:  # Keras on another backend (JAX on the GPU machine)
         tf_version = None
     bb = model.entry
-    layer_names = settings["layers"]
+    settings = ident.settings()
+    layer_names = list(ident.layers)
     return {
-        "fingerprint": fingerprint(settings),
+        "fingerprint": ident.fingerprint,
         "settings": settings,
         **{k_: v for k_, v in settings.items() if k_ not in ("format_version", "data_digest")},
         "weights_random": model.weights == "random",

@@ -26,7 +26,7 @@ from featcache.errors import FeatcacheError
 
 if TYPE_CHECKING:
     from featcache.embedding.batches import Batch
-    from featcache.store.cache import CacheWriter
+    from featcache.store import CacheWriter
 
 
 @dataclass
@@ -174,7 +174,8 @@ class RowPlan(Protocol):
     def embedder(self, make_embed: Callable) -> Callable:
         """The picklable embed factory the engine runs (``make_embed`` itself, or one wrapping it)."""
 
-    def writer(self, path: Path, attrs: dict[str, Any], widths: dict[str, int], dtype: str) -> CacheWriter: ...
+    def writer(self, path: Path, attrs: dict[str, Any], widths: dict[str, int], dtype: str, verbose: bool) -> CacheWriter:
+        """The store's writer for this plan (``verbose``: it says what a resume had to redo)."""
 
     def write(self, writer: CacheWriter, batch: Batch, out: dict[str, np.ndarray]) -> int:
         """Write one embedded batch; returns the images in it that were embedded (not unreadable files)."""
@@ -189,7 +190,7 @@ class FixedRows:
     unit = "images"
 
     def __init__(self, source: DataSource):
-        from featcache.store.cache import SplitSpec
+        from featcache.store import SplitSpec
 
         splits = source.splits
         self.specs = [SplitSpec(s.name, s.labels, s.index, s.paths, digests=s.row_digests()) for s in splits.values()]
@@ -202,10 +203,10 @@ class FixedRows:
     def embedder(self, make_embed: Callable) -> Callable:
         return make_embed
 
-    def writer(self, path: Path, attrs: dict[str, Any], widths: dict[str, int], dtype: str) -> CacheWriter:
-        from featcache.store.cache import CacheWriter
+    def writer(self, path: Path, attrs: dict[str, Any], widths: dict[str, int], dtype: str, verbose: bool) -> CacheWriter:
+        from featcache.store import CacheWriter
 
-        return CacheWriter(path, attrs, self.specs, widths, dtype)
+        return CacheWriter(path, attrs, self.specs, widths, dtype, verbose=verbose)
 
     def write(self, writer: CacheWriter, batch: Batch, out: dict[str, np.ndarray]) -> int:
         writer.write(batch.split, batch.start, out)

@@ -525,7 +525,7 @@ class StagedPhotos:
     unit = "files"
 
     def __init__(self, source: DataSource, rows: PhotoRows):
-        from featcache.store.cache import STAGING, SplitSpec
+        from featcache.store import STAGING, SplitSpec
 
         self.source, self.rows = source, rows
         self.specs = [SplitSpec(STAGING, rows.labels, rows.index, rows.paths, digests=rows.digests)]
@@ -537,10 +537,10 @@ class StagedPhotos:
     def embedder(self, make_embed: Callable) -> KeepProblems:
         return KeepProblems(make_embed)
 
-    def writer(self, path: Path, attrs: dict[str, Any], widths: dict[str, int], dtype: str):
-        from featcache.store.cache import CacheWriter
+    def writer(self, path: Path, attrs: dict[str, Any], widths: dict[str, int], dtype: str, verbose: bool):
+        from featcache.store import StagedWriter
 
-        return CacheWriter(path, attrs, self.specs, widths, dtype, staged=True)
+        return StagedWriter(path, attrs, self.specs, widths, dtype, verbose=verbose)
 
     def write(self, writer, batch, out: dict[str, np.ndarray]) -> int:
         problems = out.pop(PROBLEM)
@@ -550,7 +550,7 @@ class StagedPhotos:
         return len(batch) - len(bad)
 
     def finish(self, writer, extra_attrs: dict[str, Any]) -> None:
-        from featcache.store.cache import SplitSpec
+        from featcache.store import SplitSpec
 
         paths = self.rows.paths
         _keeping(writer.partial, self.source.settle, {paths[i]: why for i, why in writer.problems().items()})
