@@ -107,7 +107,7 @@ def test_train_folder_alone_can_be_split_by_fraction(tmp_path):
         (lambda r: make_class_tree(r / "val", {"a": 1, "b": 1}), {}, "no train/ folder"),
         (lambda r: make_class_tree(r, {"a": 1, "b": 1}), {"test_fraction": 0.3}, "leaves no test image"),
         (lambda r: make_class_tree(r, {"a": 3, "b": 3}), {"test_fraction": 1.5}, "between 0 and 1"),
-        (lambda r: make_class_tree(r, {"a": 3, "b": 3}), {"test_fraction": 0.5, "seed": -1}, "--seed must be 0 or more"),
+        (lambda r: make_class_tree(r, {"a": 3, "b": 3}), {"test_fraction": 0.5, "seed": -1}, "--seed -1 is out of range"),
     ],
     ids=["missing", "empty", "files-only", "not-a-dir", "no-split", "single-class", "empty-class", "class-mismatch",
          "val-and-test", "mixed", "fraction-on-split", "no-train", "fraction-too-small", "bad-fraction", "negative-seed"],

@@ -8,11 +8,17 @@ from featcache.cli.common import add_json_flag, positive_int, print_json
 from featcache.embedding.backbones import MAX_IMAGE_SIZE, REGISTRY
 from featcache.embedding.engines import ENGINES
 from featcache.embedding.engines.local import LocalEngine
-from featcache.embedding.specs import DTYPES, OPTIONS, ModelSpec, StoreSpec, default, from_options
+from featcache.embedding.specs import (
+    DTYPES,
+    OPTIONS,
+    ModelSpec,
+    StoreSpec,
+    default,
+    from_options,
+)
 from featcache.sources.fashion_mnist import FashionMNIST
 from featcache.sources.images import PhotoFolder
 from featcache.validate import arg_type, check_fraction
-
 
 fraction = arg_type(check_fraction, "fraction")  # the check lives in featcache.validate
 

@@ -24,7 +24,13 @@ from featcache.embedding.specs import ModelSpec, StoreSpec, from_legacy
 from featcache.errors import FeatcacheError
 from featcache.sources import DataSource
 from featcache.sources.base import RowPlan
-from featcache.store import CacheIdentity, exclusive_lock, find_complete, read_attrs, tidy_partial
+from featcache.store import (
+    CacheIdentity,
+    exclusive_lock,
+    find_complete,
+    read_attrs,
+    tidy_partial,
+)
 
 
 @dataclass

@@ -33,6 +33,7 @@ from featcache.embedding.backbones import (
     resolve_layers,
 )
 from featcache.errors import FeatcacheError
+from featcache.validate import positive_int
 
 DTYPES = ("float32", "float16")
 
@@ -88,8 +89,7 @@ class StoreSpec:
             raise FeatcacheError(f"--out must be a file path (got {self.out!r})")
         if self.dtype not in DTYPES:
             raise FeatcacheError(f"--dtype {self.dtype} is not supported; use one of: {', '.join(DTYPES)}")
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise FeatcacheError(f"--batch-size must be a whole number of at least 1 (got {self.batch_size!r})")
+        object.__setattr__(self, "batch_size", positive_int(self.batch_size, "--batch-size"))
 
 
 def default(cls: type, name: str) -> Any:

@@ -221,12 +221,6 @@ def _batch_reader(readers: dict[str, Callable[[int, int], Any]]) -> Callable[[Ba
     return lambda b: readers[b.split](b.start, b.stop)
 
 
-def check_count(flag: str, value: Any) -> None:
-    """A ``--train-limit`` style option: None, or a whole number of at least 1."""
-    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
-        raise FeatcacheError(f"{flag} must be a whole number of at least 1 (got {value!r})")
-
-
 def first_n(n_total: int, limit: int | None, flag: str, what: str) -> int:
     """Validate a ``--train-limit`` style option against the data's size."""
     if limit is None:

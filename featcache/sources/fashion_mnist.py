@@ -12,8 +12,9 @@ from typing import ClassVar
 import numpy as np
 
 from featcache.errors import FeatcacheError
-from featcache.sources.base import DataSource, Split, check_count, first_n
+from featcache.sources.base import DataSource, Split, first_n
 from featcache.store.fingerprint import array_digest
+from featcache.validate import positive_int
 
 CLASS_NAMES = [
     "t-shirt/top", "trouser", "pullover", "dress", "coat",
@@ -108,8 +109,9 @@ class FashionMNIST:
     def __post_init__(self):
         if self.data_dir is not None and not isinstance(self.data_dir, (str, Path)):
             raise FeatcacheError(f"--data-dir must be a folder path (got {self.data_dir!r})")
-        check_count("--train-limit", self.train_limit)
-        check_count("--test-limit", self.test_limit)
+        for name, flag in (("train_limit", "--train-limit"), ("test_limit", "--test-limit")):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, positive_int(getattr(self, name), flag))
 
     def open(self, image_size: int | None = None, verbose: bool = False) -> DataSource:
         """The images as 28x28 uint8 (``image_size`` is the model's business: they are resized in ``Preprocess``)."""

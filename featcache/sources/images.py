@@ -45,6 +45,7 @@ import numpy as np
 from featcache.errors import FeatcacheError
 from featcache.sources.base import DataSource, Split
 from featcache.sources.decode import UnreadableImage, decode_image
+from featcache.validate import check_fraction, check_seed
 
 # Identity of the pixel pipeline before ``Preprocess`` (decode_image at the
 # cache's image size); part of every split's digest, hence of the fingerprint.
@@ -78,11 +79,6 @@ class _File:
     problem: str | None = None  # why it cannot be used; None when readable
 
 
-# --seed draws the stratified split with numpy; seeds are kept below 2**32,
-# the range every numpy seeding API accepts (and the one train/probe use).
-SEED_LIMIT = 2**32
-
-
 @dataclass(frozen=True)
 class PhotoFolder:
     """Your photos in class folders under ``root`` (see the module docstring for the two layouts).
@@ -106,11 +102,9 @@ class PhotoFolder:
     def __post_init__(self):
         if not isinstance(self.root, (str, Path)) or not str(self.root):
             raise FeatcacheError(f"--images must be a folder path (got {self.root!r}); pass --images DIR with {LAYOUT_HINT}")
-        f = self.test_fraction
-        if f is not None and (isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f < 1):
-            raise FeatcacheError(f"--test-fraction must be between 0 and 1, e.g. 0.2 (got {f!r})")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or not 0 <= self.seed < SEED_LIMIT:
-            raise FeatcacheError(f"--seed must be 0 or more and below 2**32 = {SEED_LIMIT} (got {self.seed!r}); e.g. --seed 0")
+        if self.test_fraction is not None:
+            object.__setattr__(self, "test_fraction", check_fraction(self.test_fraction, "--test-fraction"))
+        object.__setattr__(self, "seed", check_seed(self.seed))
         if not isinstance(self.strict, bool):
             raise FeatcacheError(f"strict must be True or False (got {self.strict!r})")
         if self.test_folder is not None and self.test_folder not in TEST_FOLDERS:
