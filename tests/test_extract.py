@@ -545,17 +545,3 @@ def test_nan_weights_stop_the_extraction_naming_the_file(fashion_dir, tmp_path):
     proc = run_cli("extract", "--data-dir", str(fashion_dir), "--weights", str(weights), "--image-size", "32", "--out", str(out))
     assert_one_line(proc, f"the weights {weights} give NaN or infinite features (layer out_relu, train rows 0-47)")
     assert not out.exists()
-
-
-@pytest.mark.slow
-def test_bench_extract_script_runs_on_tiny_inputs(fashion_dir):
-    import json
-
-    from helpers import REPO
-
-    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "bench_extract.py"), "--weights", "random", "--data-dir", str(fashion_dir),
-                           "-n", "16", "--image-size", "32", "--batch-size", "8", "--repeats", "1", "--skip-full"],
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout)
-    assert report["images"] == 16 and report["pipeline_images_per_s"] > 0 and report["bare_tf_function_images_per_s"] > 0

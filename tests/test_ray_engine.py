@@ -316,17 +316,3 @@ def test_join_an_existing_cluster(ray_head, fashion_dir, tmp_path):
     env["RAY_AUTH_MODE"] = "disabled"  # the head wants its token: a clear line, not a hang
     proc = subprocess.run([sys.executable, "-m", "featcache", *args], capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 2 and "requires token authentication; set RAY_AUTH_MODE=token" in proc.stderr
-
-
-@pytest.mark.slow
-def test_bench_ray_script_runs_on_tiny_inputs(fashion_dir):
-    """It raised TypeError for months (it patched CacheWriter.write, whose signature grew) and nothing noticed."""
-    import json
-
-    from helpers import REPO
-
-    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "bench_ray.py"), "--weights", "random", "--data-dir", str(fashion_dir),
-                           "-n", "24", "--batch-size", "8", "--image-size", "32"], capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout.split("\n\n")[0])
-    assert [r["images"] for r in report["runs"]] == [32, 32, 32] and report["trivial_mapper"]["batches"] == 4
