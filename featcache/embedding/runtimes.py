@@ -272,13 +272,15 @@ def _export_onnx(model, spec: ModelSpec, out: Path) -> None:
     import contextlib
     import io
     import logging
+    import warnings
 
     import tensorflow as tf
 
     signature = [tf.TensorSpec([None, *spec.raw_shape], tf.uint8, name="images")]
     logging.getLogger("tf2onnx").setLevel(logging.ERROR)
     try:
-        with contextlib.redirect_stdout(io.StringIO()):  # tf2onnx prints its progress
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():  # tf2onnx prints its progress
+            warnings.simplefilter("ignore", FutureWarning)  # Keras's numpy-2 patch of tf2onnx probes np.object
             model.export(str(out), format="onnx", verbose=False, input_signature=signature)
     except Exception as exc:  # the converter raises many types for an op it cannot map
         detail = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
