@@ -24,6 +24,7 @@ import argparse
 import gzip
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -119,6 +120,8 @@ def case(label: str, images: np.ndarray, size: int, names: list[str], args) -> d
     cached_load_s = round(time.perf_counter() - t, 2)
     del forwards2
     rates = bare(forwards, images, args.batch, args.chunk)
+    del forwards
+    shutil.rmtree(runtime_dir, ignore_errors=True)
     row = {"case": label, "images": len(images), "image_size": size, "batch": args.batch,
            "images_per_s": {n: round(r, 1) for n, r in rates.items()},
            "ratio_to_tensorflow": {n: round(r / rates["tensorflow"], 2) for n, r in rates.items()},

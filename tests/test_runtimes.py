@@ -135,6 +135,12 @@ def test_auto_falls_back_when_conversion_fails(monkeypatch, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+def test_auto_keeps_tensorflow_on_a_gpu(monkeypatch, tmp_path):
+    monkeypatch.setattr(runtimes, "_tensorflow_sees_gpu", lambda: True)
+    used, _, note = runtimes.build("auto", TINY, None, tmp_path)
+    assert used == "tensorflow" and "GPU" in note and not list(tmp_path.iterdir())
+
+
 def test_auto_does_not_convert_for_a_small_job(tmp_path):
     used, _, note = runtimes.build("auto", TINY, None, tmp_path, expected_images=50)
     assert used == "tensorflow" and "50 images" in note and not list(tmp_path.iterdir())

@@ -98,6 +98,12 @@ def _keras_on_tensorflow() -> bool:
     return keras().backend.backend() == "tensorflow"
 
 
+def _tensorflow_sees_gpu() -> bool:
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
 class Runtime:
     """How the extractor runs; subclasses name one runtime."""
 
@@ -232,7 +238,9 @@ def build(name: str, spec: ModelSpec, batch_size: int | None, runtime_dir: Path,
             raise FeatcacheError(f"--runtime {name}: {runtime.why_unavailable()}; or use --runtime auto")
         return name, runtime.build(spec, batch_size, runtime_dir), None
     reasons = []
-    for candidate in AUTO_ORDER:
+    if _keras_on_tensorflow() and _tensorflow_sees_gpu():
+        reasons.append("TensorFlow runs on a GPU here")  # the converted runtimes are the CPU builds
+    for candidate in AUTO_ORDER if not reasons else ("tensorflow",):
         runtime = REGISTRY[candidate]
         if candidate == "tensorflow":
             note = f"runtime auto: using tensorflow ({'; '.join(reasons)})" if reasons else None
