@@ -110,7 +110,9 @@ def case(label: str, images: np.ndarray, size: int, names: list[str], args) -> d
     from featcache.embedding.runtimes import ModelSpec
 
     bb = get_backbone("mobilenet_v2")
-    spec = ModelSpec(bb.name, str(Path(args.weights).resolve()), size, (bb.final_layer,), tuple(images.shape[1:]))
+    weights = args.weights if args.weights in ("imagenet", "random") else str(Path(args.weights).resolve())
+    size = args.image_size or size
+    spec = ModelSpec(bb.name, weights, size, (bb.final_layer,), tuple(images.shape[1:]))
     runtime_dir = Path(tempfile.mkdtemp(prefix="featcache-runtimes-"))
     before = load()
     forwards, build_s = build_all(names, spec, args.batch, runtime_dir)
@@ -141,6 +143,7 @@ def main() -> None:
     p.add_argument("--photos", default=str(REPO.parent / "shared" / "datasets" / "hymenoptera"))
     p.add_argument("--n96", type=int, default=4096)
     p.add_argument("--generated", type=int, default=2000, help="generated JPEGs at 224 px (0: skip)")
+    p.add_argument("--image-size", type=int, help="one size for every case (smoke runs); default 96 and 224")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--chunk", type=int, default=512)
     p.add_argument("--cases", default="fashion96,photos224,generated224")
@@ -148,7 +151,8 @@ def main() -> None:
     args = p.parse_args()
 
     names = [n for n in runtimes.REGISTRY if runtimes.REGISTRY[n].available()]
-    print(f"runtimes: {names}; versions {runtimes.runtime_versions()}; {load()}", flush=True)
+    versions = ", ".join(f"{k} {v}" for k, v in runtimes.runtime_versions().items())
+    print(f"runtimes: {', '.join(names)}; versions: {versions}; {load()}", flush=True)
     rows = []
     wanted = args.cases.split(",")
     if "fashion96" in wanted:
