@@ -155,11 +155,11 @@ class _ConvertedRuntime(Runtime):
         return f"{self.name} or its converter is not installed (pip install {self.package} tf2onnx onnx)"
 
     def build(self, spec: ModelSpec, batch_size: int | None, runtime_dir: Path) -> Forward:
-        path = converted_model(spec, runtime_dir)
+        path = converted_model(spec, runtime_dir, self.load)
         try:
             return self._loaded(path, spec)
         except FeatcacheError:  # damaged or foreign file under our name: convert again, once
-            return self._loaded(converted_model(spec, runtime_dir, force=True), spec)
+            return self._loaded(converted_model(spec, runtime_dir, self.load, force=True), spec)
 
     def _loaded(self, path: Path, spec: ModelSpec) -> Forward:
         try:
@@ -259,8 +259,8 @@ def build(name: str, spec: ModelSpec, batch_size: int | None, runtime_dir: Path,
     raise AssertionError("AUTO_ORDER ends on tensorflow")
 
 
-def converted_model(spec: ModelSpec, runtime_dir: Path, force: bool = False) -> Path:
-    """The ONNX file of ``spec``, converted now if it is not cached yet (or ``force``)."""
+def converted_model(spec: ModelSpec, runtime_dir: Path, load: Callable[[Path], Forward], force: bool = False) -> Path:
+    """The ONNX file of ``spec``, converted now if it is not cached yet (or ``force``); ``load`` runs it for the check."""
     path = Path(runtime_dir) / f"{spec.key()}.onnx"
     if path.is_file() and not force:
         return path
@@ -269,7 +269,7 @@ def converted_model(spec: ModelSpec, runtime_dir: Path, force: bool = False) -> 
     model = spec.build_keras()
     with atomic_path(path) as tmp:
         _export_onnx(model, spec, tmp)
-        _check_conversion(model, spec, tmp)
+        _check_conversion(model, spec, tmp, load)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # the user's normal permissions, not mkstemp's 0600
@@ -300,15 +300,16 @@ def _probe_batch(spec: ModelSpec) -> np.ndarray:
     return np.random.default_rng(0).integers(0, 256, size=(2, *spec.raw_shape), dtype=np.uint8)
 
 
-def _check_conversion(model, spec: ModelSpec, path: Path) -> None:
+def _check_conversion(model, spec: ModelSpec, path: Path, load: Callable[[Path], Forward]) -> None:
     """Refuse a conversion whose outputs are not Keras's, in Keras's order (before it is published)."""
-    import onnxruntime as ort
-
     x = _probe_batch(spec)
     want = model(x, training=False)
     want = [np.asarray(w) for w in (want if isinstance(want, (list, tuple)) else [want])]
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    got = session.run(None, {session.get_inputs()[0].name: x})
+    try:
+        got = load(path)(x)
+    except Exception as exc:  # an op the runtime cannot run, in its own exception types
+        raise FeatcacheError(f"the ONNX conversion of {spec.backbone} does not run ({type(exc).__name__}); "
+                             "use --runtime tensorflow") from None
     diffs = [float(np.abs(g - w).max()) if g.shape == w.shape else np.inf for g, w in zip(got, want)]
     if len(got) != len(want) or max(diffs) > PROBE_TOLERANCE:
         raise FeatcacheError(f"the ONNX conversion of {spec.backbone} does not reproduce the Keras model "
