@@ -329,9 +329,9 @@ def _check_outputs(forward: Forward, spec: ModelSpec, path: Path) -> None:
 
 def runtime_dir() -> Path:
     """Where converted models live: beside the default caches, absolute so Ray workers find it."""
-    from featcache.paths import cache_dir
+    from featcache import paths
 
-    return (cache_dir() / "runtimes").resolve()
+    return paths.runtime_dir().resolve()
 
 
 def runtime_versions() -> dict[str, str | None]:
