@@ -92,7 +92,7 @@ def keras_default_row(ctx: LessonContext) -> dict[str, Any]:
 
 
 def logreg_row(ctx: LessonContext) -> dict[str, Any]:
-    return _cached_head_row(ctx, "transfer: logistic regression (C by 5-fold CV)", "logreg_cv.joblib", "logreg", C="cv")
+    return _cached_head_row(ctx, "transfer: logistic regression (C by 5-fold CV)", "logreg_cv.npz", "logreg", C="cv")
 
 
 # The best-layer row picks its layer and head on this fraction of the training

@@ -40,14 +40,14 @@ def test_head_files_round_trip(tmp_path):
     X, y = rng.normal(size=(120, 8)).astype(np.float32), np.arange(120) % 3
     X[np.arange(120), y] += 3
     meta = {"head": "x", "class_names": ["a", "b", "c"], "layer": "out_relu"}
-    for head, name in ((DenseHead(epochs=3), "h.keras"), (LogRegHead(), "h.joblib")):
+    for head, name in ((DenseHead(epochs=3), "h.keras"), (LogRegHead(), "h.npz")):
         head.fit(X, y)
         path = save_head(head, tmp_path / name, meta)
         again, got_meta = load_head(path)
         assert got_meta["class_names"] == ["a", "b", "c"]
         np.testing.assert_allclose(again.predict_proba(X), head.predict_proba(X), atol=1e-6)
     (tmp_path / "junk.keras").write_bytes(b"not a head")
-    with pytest.raises(FeatcacheError, match="not a readable featcache head"):
+    with pytest.raises(FeatcacheError, match="not a safe featcache head"):
         load_head(tmp_path / "junk.keras")
     with pytest.raises(FeatcacheError, match="head file not found"):
         load_head(tmp_path / "missing.keras")
