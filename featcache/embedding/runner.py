@@ -201,8 +201,9 @@ def _build(rows: RowPlan, model: ModelSpec, ident: CacheIdentity, batch_size: in
     and the widths are known. The local engine reuses it."""
     from featcache.embedding.mapper import Mapper
 
-    make_embed = Mapper(ident.backbone, model.weights, ident.image_size, list(ident.layers),
-                        tuple(rows.sample.shape[1:]), batch_size, runtime=runtime)
+    # How many images the run embeds lets ``auto`` skip converting the model for a small job.
+    make_embed = Mapper(ident.backbone, model.weights, ident.image_size, list(ident.layers), tuple(rows.sample.shape[1:]),
+                        batch_size, runtime=runtime, expected_images=sum(rows.sizes.values()))
     widths = {name: int(f.shape[-1]) for name, f in make_embed()(rows.sample).items()}
     return make_embed, widths
 

@@ -31,9 +31,10 @@ from featcache.embedding.batches import Batch
 from featcache.errors import FeatcacheError
 
 ENGINES = ("local", "ray")
-# How the network runs when the engine does not say (``Mapper(runtime=...)``
-# validates the name). Not part of a cache's identity, like the engine.
-DEFAULT_RUNTIME = "tensorflow"
+# How the network runs when the engine does not say: ``auto`` picks the
+# fastest installed runtime (featcache.embedding.runtimes; ``Mapper`` validates
+# the name). Not part of a cache's identity, like the engine.
+DEFAULT_RUNTIME = "auto"
 
 
 class Engine(Protocol):
