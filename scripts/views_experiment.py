@@ -68,6 +68,11 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--heads", default=",".join(HEADS), help="comma-separated subset of: " + ", ".join(HEADS))
     p.add_argument("--work-dir", default="/tmp/featcache_views", help="where the embedded views are kept (.npy)")
+    p.add_argument("--settings", default=None, help="comma-separated indices of the settings to run (default: all)")
+    p.add_argument("--extract-only", action="store_true",
+                   help="only embed (into --work-dir), no heads: run several of these side by side with other --splits/--view-order")
+    p.add_argument("--splits", default="train,test", help="splits to embed, in this order (default: train,test)")
+    p.add_argument("--view-order", default=None, help="embed the views in this order (parse_views syntax; default: the stored order)")
     p.add_argument("--json", metavar="PATH", help="write the results as JSON (rewritten after every row)")
     return p.parse_args()
 
@@ -97,6 +102,26 @@ def embed_views(mapper, images: np.ndarray, views, batch_size: int, stem: Path) 
         np.save(path, feats[view.name])
         tpath.write_text(json.dumps({"seconds": secs[view.name], "images": len(images), "load": load_avg()}))
     return feats, secs
+
+
+def chosen_settings(settings, args):
+    return [settings[int(i)] for i in args.settings.split(",")] if args.settings else settings
+
+
+def needed_views(settings):
+    """The views the settings use, in the registry's stored order."""
+    from featcache.embedding.views import parse_views
+
+    return parse_views(",".join(f"{tr},{te}" for _, tr, te in settings))
+
+
+def ordered(views, args):
+    """``views`` in --view-order (those it names first), so parallel runs can embed different views."""
+    from featcache.embedding.views import parse_views
+
+    first = [v for v in parse_views(args.view_order) if v in views] if args.view_order else []
+    first = first[1:] if args.view_order and not args.view_order.startswith("orig") else first
+    return tuple(first + [v for v in views if v not in first])
 
 
 def make(head: str, C: float):
@@ -164,50 +189,54 @@ def fashion(args, results) -> None:
     from sklearn.model_selection import StratifiedShuffleSplit
 
     from featcache.embedding.mapper import Mapper
-    from featcache.embedding.views import parse_views
     from featcache.sources import fashion_mnist
 
     src = fashion_mnist.load(args.fashion_dir, args.train_limit, args.test_limit)
-    views = parse_views("orig,flip,shift")
+    settings = chosen_settings(FASHION_SETTINGS, args)
+    views = needed_views(settings)
     mapper = Mapper("mobilenet_v2", args.weights, 96, [args.fashion_layer], (28, 28), batch_size=args.batch_size)
     feats, secs = {}, {}
     t_build = time.perf_counter()
     mapper()
     t_build = time.perf_counter() - t_build
-    for split in ("train", "test"):
+    for split in args.splits.split(","):
         s = src.splits[split]
         stem = Path(args.work_dir) / f"fashion_{len(s)}_{args.fashion_layer}_96" / split
-        feats[split], secs[split] = embed_views(mapper, s.read(0, len(s)), views, args.batch_size, stem)
+        feats[split], secs[split] = embed_views(mapper, s.read(0, len(s)), ordered(views, args), args.batch_size, stem)
+    if args.extract_only:
+        return
     y_train, y_test = src.splits["train"].labels, src.splits["test"].labels
     results["fashion"] = {"layer": args.fashion_layer, "image_size": 96, "train_images": len(y_train), "test_images": len(y_test),
                           "build_seconds": round(t_build, 1), "extract_seconds": secs, "heads": {}, "chosen": {}, "load_start": load_avg()}
     dump(results, args)
     # One stratified hold-out of 20% of the training images (over images: all views of an image on one side).
     sel = list(StratifiedShuffleSplit(1, test_size=0.2, random_state=0).split(np.zeros(len(y_train)), y_train))
-    run_settings("fashion", FASHION_SETTINGS, feats, y_train, y_test, sel, args.heads.split(","), results, args)
+    run_settings("fashion", settings, feats, y_train, y_test, sel, args.heads.split(","), results, args)
 
 
 def hymenoptera(args, results) -> None:
     from sklearn.model_selection import StratifiedKFold
 
     from featcache.embedding.mapper import Mapper
-    from featcache.embedding.views import parse_views
     from featcache.sources import images
 
     src = images.load(args.photos, 224)
-    views = parse_views("orig,flip,crop")
+    settings = chosen_settings(PHOTO_SETTINGS, args)
+    views = needed_views(settings)
     mapper = Mapper("mobilenet_v2", args.weights, 224, [args.photo_layer], (224, 224, 3), batch_size=64)
     feats, secs = {}, {}
-    for split in ("train", "test"):
+    for split in args.splits.split(","):
         s = src.splits[split]
         stem = Path(args.work_dir) / f"hymenoptera_{len(s)}_{args.photo_layer}_224" / split
-        feats[split], secs[split] = embed_views(mapper, s.read(0, len(s)), views, 64, stem)
+        feats[split], secs[split] = embed_views(mapper, s.read(0, len(s)), ordered(views, args), 64, stem)
+    if args.extract_only:
+        return
     y_train, y_test = src.splits["train"].labels, src.splits["test"].labels
     results["hymenoptera"] = {"layer": args.photo_layer, "image_size": 224, "train_images": len(y_train), "test_images": len(y_test),
                               "skipped": len(src.skipped), "extract_seconds": secs, "heads": {}, "chosen": {}, "load_start": load_avg()}
     dump(results, args)
     sel = list(StratifiedKFold(5, shuffle=True, random_state=0).split(np.zeros(len(y_train)), y_train))
-    run_settings("hymenoptera", PHOTO_SETTINGS, feats, y_train, y_test, sel, args.heads.split(","), results, args)
+    run_settings("hymenoptera", settings, feats, y_train, y_test, sel, args.heads.split(","), results, args)
 
 
 def main() -> int:
