@@ -73,6 +73,7 @@ def parse_args() -> argparse.Namespace:
                    help="only embed (into --work-dir), no heads: run several of these side by side with other --splits/--view-order")
     p.add_argument("--splits", default="train,test", help="splits to embed, in this order (default: train,test)")
     p.add_argument("--view-order", default=None, help="embed the views in this order (parse_views syntax; default: the stored order)")
+    p.add_argument("--table", nargs="+", metavar="JSON", help="only print the Markdown tables of these results files (merged)")
     p.add_argument("--json", metavar="PATH", help="write the results as JSON (rewritten after every row)")
     return p.parse_args()
 
@@ -239,8 +240,51 @@ def hymenoptera(args, results) -> None:
     run_settings("hymenoptera", settings, feats, y_train, y_test, sel, args.heads.split(","), results, args)
 
 
+def markdown(results: dict) -> str:
+    """The results as Markdown: per data set, accuracy per head and setting, then extraction seconds per view."""
+    out = []
+    for part in ("fashion", "hymenoptera"):
+        if part not in results:
+            continue
+        r = results[part]
+        out += [f"### {part}: {r['train_images']} train / {r['test_images']} test images, {r['image_size']} px, {r['layer']}", "",
+                "| head | setting | held-out accuracy | test accuracy | fit s (train rows) | load |", "| --- | --- | ---: | ---: | ---: | --- |"]
+        for head, rows in r["heads"].items():
+            best = max(rows, key=lambda x: x["heldout_accuracy"])  # first of equals: the cheaper setting
+            for x in rows:
+                mark = " (chosen on held-out)" if x is best else ""
+                out.append(f"| {head} | {x['setting']}{mark} | {x['heldout_accuracy']:.4f} | {x['test_accuracy']:.4f} | "
+                           f"{x['fit_seconds']:.1f} ({x['train_rows']}) | {x['load']} |")
+        out += ["", "| view | " + " | ".join(f"{s} s ({r[s + '_images']} images)" for s in ("train", "test")) + " |", "| --- | ---: | ---: |"]
+        for view in r["extract_seconds"]["train"]:
+            out.append(f"| {view} | " + " | ".join(f"{r['extract_seconds'][s].get(view, float('nan')):.0f}" for s in ("train", "test")) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def merged(paths) -> dict:
+    """Results files merged: later files add heads' settings rows and views to earlier ones."""
+    res: dict = {}
+    for path in paths:
+        for part, r in json.loads(Path(path).read_text()).items():
+            if not isinstance(r, dict):
+                continue
+            if part not in res:
+                res[part] = r
+                continue
+            for head, rows in r["heads"].items():
+                have = {x["setting"] for x in res[part]["heads"].setdefault(head, [])}
+                res[part]["heads"][head] += [x for x in rows if x["setting"] not in have]
+            for split, secs in r["extract_seconds"].items():
+                res[part]["extract_seconds"].setdefault(split, {}).update(secs)
+    return res
+
+
 def main() -> int:
     args = parse_args()
+    if args.table:
+        print(markdown(merged(args.table)))
+        return 0
     results = {"load_at_start": load_avg()}
     if args.part in ("hymenoptera", "both"):
         hymenoptera(args, results)
@@ -248,6 +292,7 @@ def main() -> int:
         fashion(args, results)
     results["load_at_end"] = load_avg()
     dump(results, args)
+    print(markdown(results))
     print(json.dumps({k: v for k, v in results.items() if not isinstance(v, dict)}))
     return 0
 
