@@ -261,7 +261,7 @@ def markdown(results: dict) -> str:
         for head, rows in r["heads"].items():
             best = max(rows, key=lambda x: x["heldout_accuracy"])  # first of equals: the cheaper setting
             for x in rows:
-                mark = " (chosen on held-out)" if x is best else ""
+                mark = (f" [C={x['C']:g}]" if "cv" in head else "") + (" (chosen on held-out)" if x is best else "")
                 out.append(f"| {head} | {x['setting']}{mark} | {x['heldout_accuracy']:.4f} | {x['test_accuracy']:.4f} | "
                            f"{x['fit_seconds']:.1f} ({x['train_rows']}) | {x['load']} |")
         out += ["", "| view | " + " | ".join(f"{s} s ({r[s + '_images']} images)" for s in ("train", "test")) + " |", "| --- | ---: | ---: |"]
