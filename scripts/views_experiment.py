@@ -67,9 +67,11 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--test-limit", type=int, default=3000)
     p.add_argument("--fashion-layer", default="block_13_expand_relu")
     p.add_argument("--photo-layer", default="out_relu", help="the hymenoptera demo's layer (0.941 with logreg)")
+    p.add_argument("--photo-size", type=int, default=224, help="photos are decoded and embedded at this size (default: 224)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--heads", default="logreg C=0.03,RBF SVM C=10", help="comma-separated subset of: " + ", ".join(HEADS))
-    p.add_argument("--work-dir", default="/tmp/featcache_views", help="where the embedded views are kept (.npy)")
+    p.add_argument("--work-dir", default="/tmp/featcache_views", help="where the embedded views are kept (.npy), named by data set, size, layer, split and view, "
+                   "not by weights: use another folder for other weights")
     p.add_argument("--settings", default=None, help="comma-separated indices of the settings to run (default: all)")
     p.add_argument("--extract-only", action="store_true",
                    help="only embed (into --work-dir), no heads: run several of these side by side with other --splits/--view-order")
@@ -230,19 +232,20 @@ def hymenoptera(args, results) -> None:
     from featcache.embedding.mapper import Mapper
     from featcache.sources import images
 
-    src = images.load(args.photos, 224)
+    size = args.photo_size
+    src = images.load(args.photos, size)
     settings = chosen_settings(PHOTO_SETTINGS, args)
     views = needed_views(settings)
-    mapper = Mapper("mobilenet_v2", args.weights, 224, [args.photo_layer], (224, 224, 3), batch_size=64)
+    mapper = Mapper("mobilenet_v2", args.weights, size, [args.photo_layer], (size, size, 3), batch_size=64)
     feats, secs = {}, {}
     for split in args.splits.split(","):
         s = src.splits[split]
-        stem = Path(args.work_dir) / f"hymenoptera_{len(s)}_{args.photo_layer}_224" / split
+        stem = Path(args.work_dir) / f"hymenoptera_{len(s)}_{args.photo_layer}_{size}" / split
         feats[split], secs[split] = embed_views(mapper, s.read(0, len(s)), ordered(views, args), 64, stem)
     if args.extract_only:
         return
     y_train, y_test = src.splits["train"].labels, src.splits["test"].labels
-    results["hymenoptera"] = {"layer": args.photo_layer, "image_size": 224, "train_images": len(y_train), "test_images": len(y_test),
+    results["hymenoptera"] = {"layer": args.photo_layer, "image_size": size, "train_images": len(y_train), "test_images": len(y_test),
                               "skipped": len(src.skipped), "extract_seconds": secs, "heads": {}, "chosen": {}, "load_start": load_avg()}
     dump(results, args)
     sel = list(StratifiedKFold(5, shuffle=True, random_state=0).split(np.zeros(len(y_train)), y_train))

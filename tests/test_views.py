@@ -221,36 +221,3 @@ def test_views_are_hashable_frozen_values():
     assert len({Flip(), Flip(), Shift(1, 2), Shift(1, 2), Crop("c")}) == 3
     with pytest.raises(Exception):
         Shift(1, 2).dx = 3
-
-
-# --- the phase-1 measurement script, smoke-run on tiny inputs ---------------------
-
-
-@pytest.mark.slow
-def test_views_experiment_script_runs_on_tiny_inputs(tmp_path, fashion_dir):
-    import json
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    from helpers import write_image
-
-    rng = np.random.default_rng(0)
-    for folder, n in (("train", 5), ("val", 2)):
-        for cls in ("ants", "bees"):
-            for i in range(n):
-                write_image(tmp_path / "photos" / folder / cls / f"{i}.png", rng.integers(0, 256, (40, 30, 3)))
-    out = tmp_path / "views.json"
-    script = Path(__file__).resolve().parents[1] / "scripts" / "views_experiment.py"
-    subprocess.run([sys.executable, str(script), "--weights", "random", "--fashion-dir", str(fashion_dir),
-                    "--train-limit", "48", "--test-limit", "24",
-                    "--photos", str(tmp_path / "photos"), "--work-dir", str(tmp_path / "work"), "--json", str(out)],
-                   check=True, capture_output=True, timeout=900)
-    res = json.loads(out.read_text())
-    for part, n_views in (("fashion", 6), ("hymenoptera", 7)):
-        assert set(res[part]["extract_seconds"]["train"]) == set(res[part]["extract_seconds"]["test"])
-        assert len(res[part]["extract_seconds"]["train"]) == n_views
-        for head, rows in res[part]["heads"].items():
-            assert len(rows) == 5 and all(0 <= r["test_accuracy"] <= 1 for r in rows)
-            assert res[part]["chosen"][head] in [r["setting"] for r in rows]
-    assert res["hymenoptera"]["train_images"] == 10 and res["hymenoptera"]["test_images"] == 4
