@@ -48,8 +48,8 @@ def made(tmp_path_factory):
     root = tmp_path_factory.mktemp("faults")
     data = make_fashion_dir(root / "data")
     cache = featcache.extract(data_dir=str(data), out=root / "good.h5", **TINY).path
-    head = featcache.train(cache, "logreg", out=root / "head.joblib", verbose=False)
-    return {"data": data, "cache": cache, "head": Path(getattr(head, "path", root / "head.joblib"))}
+    featcache.train(cache, "logreg", out=root / "head.npz", verbose=False)
+    return {"data": data, "cache": cache, "head": root / "head.npz"}
 
 
 def chunk_offset(path: Path, name: str, chunk: int = 0) -> int:
@@ -138,10 +138,10 @@ def test_a_damaged_cache_is_one_line(made, tmp_path, kind, command):
 def test_train_and_evaluate_refuse_a_damaged_cache(made, tmp_path, kind):
     damage, why = DAMAGES[kind]
     copy = _damaged_copy(made, tmp_path, damage)
-    head = tmp_path / "user" / "head.joblib"
+    head = tmp_path / "user" / "head.npz"
     shutil.copy(made["head"], head)
     before = snapshot(copy.parent)
-    assert_one_line(run_cli("train", str(copy), "--head", "logreg", "--out", str(tmp_path / "user" / "new.joblib")), why)
+    assert_one_line(run_cli("train", str(copy), "--head", "logreg", "--out", str(tmp_path / "user" / "new.npz")), why)
     if kind != "feature bytes":  # evaluate reads the test split; these two damage the train split's rows or the attributes
         assert_one_line(run_cli("evaluate", str(head), str(copy), "--out", str(tmp_path / "user" / "eval")), why)
     assert snapshot(copy.parent) == before
@@ -180,8 +180,8 @@ def test_no_space_while_saving_a_head_is_one_line_and_writes_nothing(made, tmp_p
     full = ("import errno, featcache.store.atomic as a\n"
             "def full(path):\n    raise OSError(errno.ENOSPC, 'No space left on device')\n"
             "a.fsync_file = full")
-    proc = run_cli("train", str(user / "cache.h5"), "--head", "logreg", "--out", str(user / "head.joblib"), code=full)
-    assert_one_line(proc, "no space left on", f"writing {user / 'head.joblib'}", "choose --out elsewhere")
+    proc = run_cli("train", str(user / "cache.h5"), "--head", "logreg", "--out", str(user / "head.npz"), code=full)
+    assert_one_line(proc, "no space left on", f"writing {user / 'head.npz'}", "choose --out elsewhere")
     assert snapshot(user) == before
 
 
