@@ -157,9 +157,8 @@ def _skipped_line(skipped: list[tuple[str, str]], limit: int = 10) -> str:
 
 def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, store: StoreSpec, engine: Any,
          verbose: bool) -> ExtractResult:
-    from featcache import _lazy
+    from featcache.progress import Progress  # not Keras's Progbar: plain lines when the output is not a terminal
 
-    k = _lazy.keras()
     rows = data.plan()
     t_start = time.perf_counter()
     make_embed, widths = _build(rows, model, ident, store.batch_size, engine.runtime)
@@ -171,7 +170,7 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
     if verbose and any(done.values()):
         print(f"resuming {path}: {sum(done.values())} of {sum(rows.sizes.values())} {rows.unit} already done")
     total = sum(len(b) for b in batches)
-    bar = k.utils.Progbar(total, unit_name="image") if verbose and total else None
+    bar = Progress(total, unit="image") if verbose and total else None
     counts = {"seen": 0, "embedded": 0}
 
     def write(b: Batch, out: dict[str, np.ndarray]) -> None:
