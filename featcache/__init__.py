@@ -13,7 +13,8 @@ __version__ = "0.1.0"
 
 _API = {
     "extract": ("featcache.embedding.runner", "extract"),
-    "open_cache": ("featcache.store.cache", "open_cache"),
+    "open_cache": ("featcache.store.reader", "open_cache"),
+    "verify": ("featcache.store.reader", "verify"),
     "train": ("featcache.analysis.train", "train"),
     "evaluate": ("featcache.analysis.evaluate", "evaluate"),
     "load_head": ("featcache.heads.io", "load_head"),

@@ -38,20 +38,26 @@ CONFIGS = [
 ]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--weights", default="../shared/weights/mobilenet_v2_1.0_imagenet_no_top.weights.h5")
     ap.add_argument("--only", type=int, nargs="*", help="run only these CONFIGS (0-based)")
     ap.add_argument("--epochs", type=int, help="override every config's epochs (quick checks)")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--json", default="docs/finetune_lesson.json", help="where to write the figures")
-    args = ap.parse_args()
+    # The lesson's split by default; smaller values (and --data-dir, --image-size) are for smoke tests on tiny inputs.
+    ap.add_argument("--data-dir", help="folder with the four Fashion-MNIST IDX .gz files (default: as featcache extract)")
+    ap.add_argument("--train-limit", type=int, default=4000, help="first N training images (default: 4000, the lesson's)")
+    ap.add_argument("--test-limit", type=int, default=3000, help="first N test images (default: 3000, the lesson's)")
+    ap.add_argument("--image-size", type=int, help="input size in pixels (default: 96, the lesson's)")
+    args = ap.parse_args(argv)
 
     import featcache
     from featcache import paths
     from featcache._lazy import keras
 
-    res = featcache.extract(train_limit=4000, test_limit=3000, weights=args.weights)
+    res = featcache.extract(data_dir=args.data_dir, train_limit=args.train_limit, test_limit=args.test_limit,
+                            weights=args.weights, image_size=args.image_size)
     cache = featcache.open_cache(res.path)
     heads: dict[str, dict] = {}
     rows = []

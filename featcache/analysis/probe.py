@@ -17,18 +17,29 @@ import io
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from featcache import paths
 from featcache.analysis.plots import plot_probe
 from featcache.errors import FeatcacheError
-from featcache.heads import HEADS, make_head
 from featcache.store.atomic import atomic_path
-from featcache.store.cache import Cache, open_cache
-from featcache.validate import check_fraction, check_jobs, check_seed, parse_C_per_head, parse_list, require_splits
+from featcache.validate import (
+    check_fraction,
+    check_jobs,
+    check_seed,
+    check_writable_dir,
+    parse_C_per_head,
+    parse_list,
+    require_splits,
+)
 
+if TYPE_CHECKING:
+    from featcache.store.cache import Cache
+
+# scikit-learn and h5py are imported where they are used: the CLI imports this
+# module for its defaults (help texts) when it builds its parser.
 DEFAULT_HEADS = ("logreg", "svm")
 # probe only needs predictions: the SVM skips probability calibration, which
 # refits it 3 more times (same SVC, 2.5-5x faster; docs/benchmarks.md).
@@ -68,6 +79,8 @@ parse_C = parse_C_per_head  # the name before featcache.validate
 
 
 def parse_heads(heads: str | list[str] | tuple[str, ...] | None) -> list[str]:
+    from featcache.heads import HEADS
+
     return list(DEFAULT_HEADS) if heads is None else parse_list(heads, "--heads", known=list(HEADS))
 
 
@@ -104,6 +117,9 @@ def holdout_rows(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray,
 def _fit_one(path: Path, layer: str, head_name: str, params: dict[str, Any], holdout: float | None, seed: int) -> tuple[float, float | str | None, float]:
     from threadpoolctl import threadpool_limits
 
+    from featcache.heads import make_head
+    from featcache.store.cache import open_cache
+
     cache = open_cache(path)
     X, y = cache.features("train", layer), cache.labels("train")
     if holdout is None:
@@ -134,7 +150,7 @@ def probe(
     seed: int = 0,
     n_jobs: int = 1,
     plot: bool = True,
-    verbose: bool = True,
+    verbose: bool = False,
 ) -> ProbeResult:
     """Fit each head on each cached layer (train split), score on the test split.
 
@@ -144,27 +160,21 @@ def probe(
     training rows). ``holdout``: score on that stratified fraction of the
     train split (seeded by ``seed``) instead of the test split. Writes
     ``probe.csv`` and ``probe.png`` into ``out`` (default
-    ``data/runs/probe_<cache name>/``).
+    ``data/runs/probe_<cache name>/``). Prints the table only when ``verbose``.
     """
-    cache = cache if isinstance(cache, Cache) else open_cache(cache)
-    head_names = parse_heads(heads)
-    Cs = parse_C_per_head(C, head_names)
-    n_jobs = check_jobs(n_jobs)
-    seed = check_seed(seed)
-    require_splits(cache, *(("train",) if holdout is not None else ("train", "test")),
-                   why=f"probe needs {'a train split' if holdout is not None else 'train and test (or --holdout F)'}")
-    if holdout is not None:
-        holdout_rows(cache.labels("train"), holdout, seed)  # bad fractions fail before any fit
-    names = probe_layers(cache, layers)
-    params = {h: {**PROBE_PARAMS.get(h, {}), **({"C": Cs[h]} if h in Cs else {})} for h in head_names}
-    out_dir = Path(out) if out else paths.runs_dir() / f"probe_{cache.path.stem}"
+    from featcache.store.cache import Cache, open_cache
 
-    widths = cache.meta.get("layer_widths", {})
-    jobs = [(layer, h) for layer in names for h in head_names]
-    scored_on = "test" if holdout is None else "holdout"
+    cache = cache if isinstance(cache, Cache) else open_cache(cache)
+    head_names, params, names = _settings(cache, heads, C, layers, holdout, seed)
+    seed, n_jobs = check_seed(seed), check_jobs(n_jobs)
+    # Before any fit: an unwritable --out must not cost the fits.
+    out_dir = check_writable_dir(Path(out) if out else paths.runs_dir() / f"probe_{cache.path.stem}")
     if verbose:
         print(f"probing {len(names)} layer(s) x {len(head_names)} head(s) on {cache.path} ({_scoring(cache, holdout)})")
+    jobs = [(layer, h) for layer in names for h in head_names]
     results = _run_jobs(cache.path, jobs, params, holdout, seed, n_jobs, verbose)
+    widths = cache.meta.get("layer_widths", {})
+    scored_on = "test" if holdout is None else "holdout"
     rows = [
         ProbeRow(names.index(layer), layer, int(widths.get(layer, 0)), h, results[(layer, h)][1],
                  round(results[(layer, h)][0], 6), scored_on, round(results[(layer, h)][2], 3))
@@ -173,7 +183,6 @@ def probe(
     # Ties go to the shallower layer: the truncated network is then smaller and faster.
     best = max(rows, key=lambda r: (r.accuracy, -r.depth))
     result = ProbeResult(cache.path, rows, best, params=params)
-    _mkdir(out_dir)
     result.csv = _write_atomic(out_dir / "probe.csv", _csv_text(rows).encode())
     if plot:
         result.plot = plot_probe(rows, best, out_dir / "probe.png", title=_title(cache, holdout))
@@ -181,6 +190,20 @@ def probe(
         _print_table(rows, head_names, names, widths, best)
         print(f"wrote {result.csv}" + (f" and {result.plot}" if result.plot else ""))
     return result
+
+
+def _settings(cache: Cache, heads, C, layers, holdout: float | None, seed: int):
+    """Checked heads, their parameters and the layers to probe (network order); refuses bad input before any fit."""
+    head_names = parse_heads(heads)
+    Cs = parse_C_per_head(C, head_names)
+    check_seed(seed)
+    require_splits(cache, *(("train",) if holdout is not None else ("train", "test")),
+                   why=f"probe needs {'a train split' if holdout is not None else 'train and test (or --holdout F)'}")
+    if holdout is not None:
+        holdout_rows(cache.labels("train"), holdout, check_seed(seed))  # bad fractions fail before any fit
+    names = probe_layers(cache, layers)
+    params = {h: {**PROBE_PARAMS.get(h, {}), **({"C": Cs[h]} if h in Cs else {})} for h in head_names}
+    return head_names, params, names
 
 
 def _run_jobs(path: Path, jobs, params, holdout, seed, n_jobs: int, verbose: bool) -> dict:
@@ -230,14 +253,23 @@ def _csv_text(rows: list[ProbeRow]) -> str:
 
 
 def read_probe_csv(path: str | Path) -> list[ProbeRow]:
-    """Rows of a ``probe.csv`` (what ``lesson`` and plots reuse)."""
-    with open(path, newline="") as f:
-        return [
-            ProbeRow(int(r["depth"]), r["layer"], int(r["width"]), r["head"],
-                     float(r["C"]) if r["C"] else None,
-                     float(r["accuracy"]), r["scored_on"], float(r["fit_seconds"]))
-            for r in csv.DictReader(f)
-        ]
+    """Rows of a ``probe.csv`` (what ``lesson`` and plots reuse), checked as they are read."""
+    try:
+        with open(path, newline="") as f:
+            rows = [
+                ProbeRow(int(r["depth"]), r["layer"], int(r["width"]), r["head"],
+                         (r["C"] if r["C"] == "cv" else float(r["C"])) if r["C"] else None,
+                         float(r["accuracy"]), r["scored_on"], float(r["fit_seconds"]))
+                for r in csv.DictReader(f)
+            ]
+        bad = [r for r in rows if not 0 <= r.accuracy <= 1 or r.depth < 0 or r.scored_on not in ("test", "holdout")]
+        if bad:
+            raise ValueError(f"row {asdict(bad[0])} is out of range")
+        return rows
+    except FileNotFoundError:
+        raise FeatcacheError(f"probe file not found: {path}; run 'featcache probe' first or check the path") from None
+    except (OSError, ValueError, KeyError, TypeError, csv.Error, UnicodeDecodeError) as exc:
+        raise FeatcacheError(f"{path} is not a readable probe.csv ({exc}); pass a file written by 'featcache probe'") from None
 
 
 def _print_table(rows, head_names, names, widths, best) -> None:
@@ -250,13 +282,6 @@ def _print_table(rows, head_names, names, widths, best) -> None:
     C = f", C={best.C}" if best.C is not None else ""
     what = "test accuracy" if best.scored_on == "test" else "held-out accuracy"
     print(f"best layer: {best.layer} with {best.head}{C}: {what} {best.accuracy:.4f}")
-
-
-def _mkdir(path: Path) -> None:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise FeatcacheError(f"cannot create {path} ({exc.strerror}); choose a writable --out") from None
 
 
 def _write_atomic(path: Path, data: bytes) -> Path:

@@ -1,0 +1,115 @@
+"""The docs stay true: the CLI reference is current, the README is short and holds its two commands, links resolve."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import REPO
+
+README = REPO / "README.md"
+DOCS = REPO / "docs"
+MAIN_JOB = "bash scripts/setup.sh && featcache lesson --weights ../shared/weights/mobilenet_v2_1.0_imagenet_no_top.weights.h5"
+TEST_COMMAND = "bash scripts/setup.sh && python3 -m pytest -q"
+README_MAX_LINES = 210  # the issue asks for "at most about 200"
+
+# [text](target) not preceded by '!' is a link, with it an image; both must point at files that exist.
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+
+
+def markdown_files() -> list[Path]:
+    return [README, *sorted(DOCS.glob("**/*.md"))]
+
+
+def relative_links(path: Path) -> list[str]:
+    text = path.read_text(encoding="utf-8")
+    text = re.sub(r"```.*?```", "", text, flags=re.S)  # links inside code blocks are examples, not links
+    return [t for t in LINK.findall(text) if not re.match(r"[a-z][a-z0-9+.-]*:", t)]
+
+
+def anchors(path: Path) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens, repeats numbered."""
+    text = re.sub(r"```.*?```", "", path.read_text(encoding="utf-8"), flags=re.S)
+    seen: dict[str, int] = {}
+    out = set()
+    for heading in re.findall(r"^#{1,6}\s+(.+?)\s*$", text, flags=re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        n = seen.get(slug, 0)
+        seen[slug] = n + 1
+        out.add(slug if n == 0 else f"{slug}-{n}")
+    return out
+
+
+def test_cli_reference_is_current():
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        import cli_reference
+    finally:
+        sys.path.remove(str(REPO / "scripts"))
+    expected = cli_reference.generate()
+    current = (DOCS / "cli.md").read_text(encoding="utf-8") if (DOCS / "cli.md").is_file() else ""
+    assert current == expected, "docs/cli.md is out of date with the argparse parsers: run `python3 scripts/cli_reference.py` and commit docs/cli.md"
+
+
+def test_cli_reference_lists_every_command_and_flag():
+    from featcache.cli import COMMANDS, build_parser
+
+    text = (DOCS / "cli.md").read_text(encoding="utf-8")
+    for name in COMMANDS:
+        assert f"## `featcache {name}`" in text, name
+    sub = next(a for a in build_parser()._actions if hasattr(a, "choices") and isinstance(a.choices, dict))
+    for name, parser in sub.choices.items():
+        for action in parser._actions:
+            for flag in action.option_strings:
+                if flag not in ("-h", "--help"):
+                    assert f"`{flag}" in text, f"{name} {flag} missing from docs/cli.md"
+
+
+def test_cli_reference_check_mode_detects_a_stale_file(tmp_path: Path):
+    stale = tmp_path / "cli.md"
+    stale.write_text("# Command-line reference\n\nold\n", encoding="utf-8")
+    script = [sys.executable, str(REPO / "scripts" / "cli_reference.py")]
+    res = subprocess.run([*script, "--check", "--out", str(stale)], capture_output=True, text=True, cwd=REPO)
+    assert res.returncode == 1 and "python3 scripts/cli_reference.py" in res.stderr
+    assert subprocess.run([*script, "--out", str(stale)], capture_output=True, cwd=REPO).returncode == 0
+    assert subprocess.run([*script, "--check", "--out", str(stale)], capture_output=True, cwd=REPO).returncode == 0
+
+
+def test_readme_is_short():
+    n = len(README.read_text(encoding="utf-8").splitlines())
+    assert n <= README_MAX_LINES, f"README.md has {n} lines; keep it under ~200 and move detail into docs/"
+
+
+@pytest.mark.parametrize("command", [MAIN_JOB, TEST_COMMAND])
+def test_readme_holds_the_two_commands_verbatim(command: str):
+    lines = [line.strip() for line in README.read_text(encoding="utf-8").splitlines()]
+    assert command in lines, f"README.md must hold this command on a line of its own: {command}"
+
+
+def test_ci_runs_the_readme_test_command():
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    assert "bash scripts/setup.sh" in ci and "python3 -m pytest -q" in ci
+
+
+@pytest.mark.parametrize("path", markdown_files(), ids=lambda p: str(p.relative_to(REPO)))
+def test_relative_links_point_at_existing_files(path: Path):
+    missing = []
+    for target in relative_links(path):
+        file_part, _, anchor = target.partition("#")
+        linked = path.parent / file_part if file_part else path
+        if not linked.exists():
+            missing.append(target)
+        elif anchor and linked.suffix == ".md" and anchor not in anchors(linked):
+            missing.append(target)
+    assert not missing, f"{path.relative_to(REPO)} links to missing files or headings: {missing}"
+
+
+def test_link_checker_sees_links_and_images(tmp_path: Path):
+    page = tmp_path / "page.md"
+    page.write_text("# Top: the `x` part\n## Top: the `x` part\n[a](docs/a.md) ![fig](figures/x.png) [web](https://example.org) [here](#top)\n"
+                    "```\n[not](a/link.md)\n# not a heading\n```\n", encoding="utf-8")
+    assert relative_links(page) == ["docs/a.md", "figures/x.png", "#top"]
+    assert anchors(page) == {"top-the-x-part", "top-the-x-part-1"}
