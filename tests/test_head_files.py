@@ -246,5 +246,5 @@ def test_a_head_on_a_cache_of_another_width_is_one_line(npz_head, tmp_path, caps
 def test_unreadable_or_missing_head_files(cache, tmp_path, capsys):
     for name, content in (("junk.keras", b"PK\x03\x04 not really a zip"), ("junk.npz", b"\x00\x01garbage")):
         (tmp_path / name).write_bytes(content)
-        _one_line(capsys, ["evaluate", str(tmp_path / name), str(cache)], "is not a safe featcache head")
+        _one_line(capsys, ["evaluate", str(tmp_path / name), str(cache)], "is not a readable featcache head")
     _one_line(capsys, ["evaluate", str(tmp_path / "nope.npz"), str(cache)], "head file not found")
