@@ -200,7 +200,8 @@ def _run(path, fp, settings, source, bb, weights, size, layer_names, dtype, batc
         first = source.splits[next(iter(source.splits))].read(0, 1)
     else:
         first = np.zeros((1, *pending.image_shape), np.uint8)  # the model needs only the shape: no file is decoded twice
-    make_embed = Mapper(bb.name, weights, size, layer_names, tuple(first.shape[1:]), batch_size)
+    n_images = sum(len(s) for s in source.splits.values()) if pending is None else len(pending.labels)
+    make_embed = Mapper(bb.name, weights, size, layer_names, tuple(first.shape[1:]), batch_size, expected_images=n_images)
     # Built (and traced) here whatever the engine: bad weights fail before any
     # engine starts, and the widths are known. The local engine reuses it.
     widths = {name: int(f.shape[-1]) for name, f in make_embed()(first).items()}
