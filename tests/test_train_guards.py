@@ -77,11 +77,7 @@ def test_C_cv_on_few_images_fits_with_fewer_folds(cache, tmp_path):
 
 
 def test_one_class_training_data_is_one_line(tmp_path, capsys):
-    one = synthetic_cache(tmp_path / "one.h5", class_names=["only"] + ["never"])
-    import h5py
-
-    with h5py.File(one, "r+") as f:
-        f["train"]["labels"][...] = 0
+    one = synthetic_cache(tmp_path / "one.h5", class_names=["only", "never"], one_class=True)
     _one_line(capsys, ["train", str(one), "--head", "logreg"], "all 60 training images are of class 'only'")
 
 

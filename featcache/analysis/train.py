@@ -165,8 +165,8 @@ def train(
     training images (``heads.io``). ``out`` replaces an existing file only if
     it is a featcache head, or with ``force``.
     """
-    cache = as_cache(cache)
     seed = check_seed(seed)
+    cache = as_cache(cache)
     require_splits(cache, "train", "test")
     est = build_head(head, preset=preset, epochs=epochs, C=C, seed=seed, n_classes=len(cache.class_names), standardize=standardize)
     if head == "keras":
