@@ -194,5 +194,7 @@ def content_digest(f: h5py.File) -> str:
         g = f[name]
         h.update(f"[{name}]".encode())
         h.update(rows_digest(read_rows(g, "labels"), read_rows(g, "index"), read_rows(g, "paths")).encode())
+        if "digests" in g:  # per-image content hashes (leakage checks); caches without them hash as before
+            h.update(b"digests:" + hashlib.sha256(np.ascontiguousarray(g["digests"][()]).tobytes()).digest())
         h.update(json.dumps(sorted(g["features"].keys()) if "features" in g else []).encode())
     return h.hexdigest()
