@@ -4,7 +4,8 @@ in HDF5, then train and compare classifier heads on them in seconds.
 The Python API mirrors the CLI: ``featcache.extract(...)`` is
 ``featcache extract ...``, ``featcache.open_cache(path)`` backs
 ``featcache info``, ``featcache.train(cache, head=...)`` is ``featcache train``,
-``featcache.evaluate(head_path, cache)`` is ``featcache evaluate`` and
+``featcache.evaluate(head, cache)`` is ``featcache evaluate`` (``head``: a file,
+or ``train``'s result), ``featcache.load_head(path)`` reads a head file and
 ``featcache.lesson(weights=...)`` is ``featcache lesson``.
 """
 
@@ -12,9 +13,12 @@ __version__ = "0.1.0"
 
 _API = {
     "extract": ("featcache.embedding.runner", "extract"),
-    "open_cache": ("featcache.store.cache", "open_cache"),
+    "open_cache": ("featcache.store.reader", "open_cache"),
+    "verify": ("featcache.store.reader", "verify"),
     "train": ("featcache.analysis.train", "train"),
     "evaluate": ("featcache.analysis.evaluate", "evaluate"),
+    "load_head": ("featcache.heads.io", "load_head"),
+    "save_head": ("featcache.heads.io", "save_head"),
     "lesson": ("featcache.lesson", "lesson"),
     "ScratchCNN": ("featcache.heads.scratch", "ScratchCNN"),
     "learning_curve": ("featcache.analysis.curve", "learning_curve"),

@@ -16,17 +16,26 @@ import io
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from featcache import paths
 from featcache.errors import FeatcacheError
 from featcache.store.atomic import write_json, write_text
-from featcache.store.cache import Cache, open_cache
+from featcache.validate import check_seed, check_writable_dir, positive_int
+
+if TYPE_CHECKING:
+    from featcache.store.cache import Cache
 
 COLUMNS = ("approach", "training_images", "test_accuracy", "training_seconds")
 HEADERS = ("Approach", "Training images", "Test accuracy", "Training seconds")
+# h5py, scikit-learn and TensorFlow are imported where they are used: the CLI
+# imports this module for its defaults (help texts) when it builds its parser.
+DEFAULTS = {"weights": "imagenet", "train_limit": 4000, "test_limit": 3000, "scratch_train": 15000, "scratch_epochs": 10, "seed": 0}
+# The logistic-regression row picks C by 5-fold stratified cross-validation:
+# every class needs at least 5 of the first --train-limit images.
+MIN_PER_CLASS = 5
 LESSON_REPORTED = {"transfer learning (frozen MobileNetV2 + head)": 0.859, "from scratch (baseline)": 0.883}
 
 
@@ -83,7 +92,7 @@ def keras_default_row(ctx: LessonContext) -> dict[str, Any]:
 
 
 def logreg_row(ctx: LessonContext) -> dict[str, Any]:
-    return _cached_head_row(ctx, "transfer: logistic regression (C by 5-fold CV)", "logreg_cv.joblib", "logreg", C="cv")
+    return _cached_head_row(ctx, "transfer: logistic regression (C by 5-fold CV)", "logreg_cv.npz", "logreg", C="cv")
 
 
 # The best-layer row picks its layer and head on this fraction of the training
@@ -198,44 +207,74 @@ def write_report(result: LessonResult, ctx: LessonContext) -> dict[str, Path]:
     }
 
 
+def check_limits(source, train_limit: int, test_limit: int, scratch_train: int, scratch_epochs: int) -> None:
+    """Refuse limits that would fail after minutes of work: too few images, or too few of a class for the rows."""
+    from featcache.sources.base import first_n
+
+    for flag, value in (("--train-limit", train_limit), ("--test-limit", test_limit), ("--scratch-train", scratch_train),
+                        ("--scratch-epochs", scratch_epochs)):
+        positive_int(value, flag)
+    labels = np.asarray(source.splits["train"].labels)
+    first_n(len(labels), train_limit, "--train-limit", "Fashion-MNIST training images")
+    first_n(len(labels), scratch_train, "--scratch-train", "Fashion-MNIST training images")
+    n_classes = len(np.unique(labels))
+    counts = np.bincount(np.unique(labels, return_inverse=True)[1][:train_limit], minlength=n_classes)
+    # The best-layer row holds out PROBE_HOLDOUT of the images: at least one per class on each side.
+    enough = int(np.ceil(n_classes / min(PROBE_HOLDOUT, 1 - PROBE_HOLDOUT)))
+    if counts.min() < MIN_PER_CLASS or train_limit < enough:
+        raise FeatcacheError(f"--train-limit {train_limit} is too small for the lesson: the first {train_limit} training images "
+                             f"hold {counts.min()} of their rarest class, and its rows need at least {MIN_PER_CLASS} of every "
+                             f"class and {enough} images in all; use --train-limit {_smallest_limit(labels, enough)} or more")
+
+
+def _smallest_limit(labels: np.ndarray, enough: int) -> int:
+    """The smallest N whose first N labels hold MIN_PER_CLASS of every class (and at least ``enough`` images)."""
+    seen: dict[Any, int] = {}
+    classes = set(labels.tolist())
+    for i, c in enumerate(labels.tolist()):
+        seen[c] = seen.get(c, 0) + 1
+        if len(seen) == len(classes) and min(seen.values()) >= MIN_PER_CLASS:
+            return max(i + 1, enough)
+    return len(labels)
+
+
 def lesson(
-    weights: str = "imagenet",
+    weights: str = DEFAULTS["weights"],
     *,
     data_dir: str | None = None,
     out: str | Path | None = None,
-    train_limit: int = 4000,
-    test_limit: int = 3000,
-    scratch_train: int = 15000,
-    scratch_epochs: int = 10,
-    seed: int = 0,
+    train_limit: int = DEFAULTS["train_limit"],
+    test_limit: int = DEFAULTS["test_limit"],
+    scratch_train: int = DEFAULTS["scratch_train"],
+    scratch_epochs: int = DEFAULTS["scratch_epochs"],
+    seed: int = DEFAULTS["seed"],
     rows: list[RowFunction] | None = None,
-    verbose: bool = True,
+    verbose: bool = False,
 ) -> LessonResult:
     """Extract (or reuse) the lesson's cache, build every row of ``rows`` (default ``ROWS``), write the table.
 
     Writes ``lesson.csv``, ``lesson.json`` and ``lesson.md`` to ``out``
     (default ``data/runs/lesson``), the trained heads to ``out/heads`` and
-    their confusion matrices to ``out/eval``.
+    their confusion matrices to ``out/eval``. Prints progress and the table
+    only when ``verbose``.
     """
     from featcache.embedding.backbones import weights_identity
     from featcache.embedding.runner import extract
     from featcache.sources import open_source
-    from featcache.sources.base import first_n
+    from featcache.store.cache import open_cache
 
-    if scratch_epochs < 1:
-        raise FeatcacheError(f"--scratch-epochs must be at least 1 (got {scratch_epochs})")
+    # Every input is checked here, before minutes of extraction and training.
+    seed = check_seed(seed)
     weights_identity(weights)  # a missing weights file is refused before any work
-    # Every limit is checked here, before minutes of training are spent on the first rows.
     source = open_source({"kind": "fashion_mnist", "data_dir": data_dir, "test_limit": test_limit})
-    first_n(len(source.splits["train"]), train_limit, "--train-limit", "Fashion-MNIST training images")
-    first_n(len(source.splits["train"]), scratch_train, "--scratch-train", "Fashion-MNIST training images")
+    check_limits(source, train_limit, test_limit, scratch_train, scratch_epochs)
+    out_dir = check_writable_dir(Path(out) if out is not None else paths.runs_dir() / "lesson")
     # Every block is cached for the best-layer row; the other rows read the
     # final output, the same numbers as a final-output-only cache.
     res = extract("fashion_mnist", data_dir=data_dir, train_limit=train_limit, test_limit=test_limit,
                   weights=weights, layers="blocks", verbose=verbose)
     cache = open_cache(res.path)
-    ctx = LessonContext(cache=cache, source=source, out=Path(out) if out is not None else paths.runs_dir() / "lesson",
-                        test_limit=test_limit, scratch_train=scratch_train,
+    ctx = LessonContext(cache=cache, source=source, out=out_dir, test_limit=test_limit, scratch_train=scratch_train,
                         scratch_epochs=scratch_epochs, seed=seed, verbose=verbose,
                         extract_seconds=None if res.hit else res.seconds)
     built = [fn(ctx) for fn in (rows if rows is not None else ROWS)]

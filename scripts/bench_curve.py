@@ -73,20 +73,20 @@ def end_to_end_point(cache, weights: str, size: int, seed: int, params: dict) ->
 
 def compare_backends(cache, sizes: list[int], seeds: int) -> dict:
     """The same small curve with --jobs 1, loky processes x2 and threads x2: wall seconds, and do the numbers agree?"""
-    from featcache import curve
+    from featcache.analysis.curve import learning_curve, tasks
 
     out, ref = {}, None
     for name, backend, jobs in (("jobs1", "loky", 1), ("loky2", "loky", 2), ("threads2", "threading", 2)):
-        curve.BACKEND = backend
+        tasks.BACKEND = backend
         with tempfile.TemporaryDirectory(prefix="bench_curve_") as tmp:
             t0 = time.perf_counter()
-            res = curve.learning_curve(cache, sizes, seeds=seeds, out=Path(tmp) / name, jobs=jobs, plot=False, verbose=False)
+            res = learning_curve(cache, sizes, seeds=seeds, out=Path(tmp) / name, jobs=jobs, plot=False, verbose=False)
             wall = time.perf_counter() - t0
         acc = {(r["head"], r["seed"], r["size"]): r["accuracy"] for r in res.rows}
         ref = ref or acc
         out[name] = {"wall_seconds": round(wall, 1), "same_numbers_as_jobs1": acc == ref, "load_avg_1min": round(os.getloadavg()[0], 1)}
         print(f"{name}: {len(acc)} fits in {wall:.1f} s, same numbers as --jobs 1: {acc == ref}", flush=True)
-    curve.BACKEND = "loky"
+    tasks.BACKEND = "loky"
     return out
 
 
@@ -105,7 +105,8 @@ def main() -> int:
     args = p.parse_args()
 
     import featcache
-    from featcache.analysis.curve import learning_curve, parse_sizes
+    from featcache.analysis.curve import learning_curve
+    from featcache.validate import parse_sizes
 
     t0 = time.perf_counter()
     path = args.cache or featcache.extract(weights=args.weights, verbose=True).path
@@ -125,7 +126,8 @@ def main() -> int:
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench_curve_") as tmp:
         t0 = time.perf_counter()
-        res = learning_curve(cache, sizes, seeds=args.seeds, heads=("logreg", "keras"), out=Path(tmp) / "curve", jobs=args.jobs)
+        res = learning_curve(cache, sizes, seeds=args.seeds, heads=("logreg", "keras"), out=Path(tmp) / "curve", jobs=args.jobs,
+                             verbose=True)
         curve_wall = time.perf_counter() - t0
         png = Path(tmp) / "curve" / "curve.png"
         keep = Path(args.json).with_suffix(".png") if args.json else None

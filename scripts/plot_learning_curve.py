@@ -43,9 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         datasets = {s.meta.get("dataset") for s in sets} - {None}
         title = args.title or (f"{datasets.pop()}: " if len(datasets) == 1 else "") + "test accuracy vs training images"
         out = Path(args.out) if args.out else paths.runs_dir() / "learning_curves.png"
-        from featcache.store.atomic import check_writable
+        from featcache.validate import check_writable_dir
 
-        check_writable(out.parent)
+        check_writable_dir(out.parent, "--out")
         plot_learning_curves(sets, out, title=title)
     except FeatcacheError as exc:
         print(f"plot_learning_curve: error: {exc}", file=sys.stderr)

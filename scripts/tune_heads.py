@@ -2,7 +2,7 @@
 
 Usage (from the repository root):
 
-    python scripts/tune_heads.py [--weights PATH] [--seeds 0,1]
+    python scripts/tune_heads.py [--weights PATH] [--seeds 0,1] [--cache PATH] [--max-epochs N]
 
 Runs on the lesson's cache (first 4,000 train / 3,000 test images), extracting
 it first unless it is already there (a cache hit).
@@ -37,13 +37,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", default="../shared/weights/mobilenet_v2_1.0_imagenet_no_top.weights.h5")
     ap.add_argument("--seeds", default="0,1")
+    ap.add_argument("--cache", help="use this cache instead of the lesson's (e.g. a tiny one for a smoke test)")
+    ap.add_argument("--max-epochs", type=int, help="cap every variant's epochs (smoke tests; the table's numbers need none)")
     args = ap.parse_args()
-    seeds = [int(s) for s in args.seeds.split(",")]
 
     from featcache import extract, open_cache
     from featcache.heads import DenseHead, LogRegHead
+    from featcache.validate import check_seed, parse_list
 
-    path = extract(train_limit=4000, test_limit=3000, weights=args.weights).path
+    seeds = [check_seed(s, "--seeds") for s in parse_list(args.seeds, "--seeds")]
+    path = args.cache or extract(train_limit=4000, test_limit=3000, weights=args.weights, verbose=True).path
     cache = open_cache(path)
     X, y, Xt, yt = cache.features("train"), cache.labels("train"), cache.features("test"), cache.labels("test")
     print(f"cache {path}: {len(y)} train / {len(yt)} test images, layer {cache.default_layer}\n")
@@ -53,6 +56,8 @@ def main() -> None:
         cells = []
         for seed in seeds:
             t0 = time.perf_counter()
+            if args.max_epochs:
+                params = {**params, "epochs": min(params["epochs"], args.max_epochs)}
             head = DenseHead(seed=seed, n_classes=len(cache.class_names), **params).fit(X, y)
             cells.append(f"{head.epochs_run_}, {head.score(Xt, yt):.4f}, {time.perf_counter() - t0:.1f} s")
         print(f"| Keras: {name} | " + " | ".join(cells) + " |", flush=True)

@@ -21,6 +21,12 @@ def fashion_dir(tmp_path: Path) -> Path:
     return make_fashion_dir(tmp_path / "fmnist")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _shared_runtime_dir(tmp_path_factory) -> None:
+    """One folder of converted models for the whole session: a conversion takes 20-60 s and depends only on the model."""
+    os.environ["FEATCACHE_RUNTIME_DIR"] = str(tmp_path_factory.mktemp("runtimes"))
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path: Path, monkeypatch) -> None:
     """Default caches go to a temporary folder, never the repo's data/."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 import featcache
-from featcache import curve as curve_mod
+from featcache.analysis.curve import tasks as curve_mod
 from featcache.analysis.curve import read_rows, training_rows
 from featcache.analysis.subsets import stratified_subset
 from featcache.cli import main
@@ -48,6 +49,7 @@ def test_training_rows_are_nested_stratified_prefixes():
     assert not np.array_equal(training_rows(y, [40], seed=6)[40], rows[40])
 
 
+@pytest.mark.slow
 def test_curve_rows_files_and_plot(tiny_cache, tmp_path):
     res = curve(tiny_cache, tmp_path / "c")
     assert len(res.rows) == len(SIZES) * 2 * 2 and res.fits == 12 and res.resumed == 0
@@ -68,6 +70,7 @@ def test_curve_rows_files_and_plot(tiny_cache, tmp_path):
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 50  # lines, bands, text: not a blank canvas
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers_and_jobs_do_not_matter(tiny_cache, tmp_path):
     one = curve(tiny_cache, tmp_path / "j1", jobs=1, sizes=[20, 120])
     two = curve(tiny_cache, tmp_path / "j2", jobs=2, sizes=[20, 120])
@@ -109,6 +112,7 @@ def test_interrupted_curve_resumes(tiny_cache, tmp_path, monkeypatch):
     assert json.loads((out / "curve.json").read_text())["fits_run"] == 4
 
 
+@pytest.mark.slow
 def test_full_split_is_fitted_once_when_the_seed_cannot_matter(tiny_cache, tmp_path, monkeypatch):
     real, fitted = curve_mod.fit_point, []
 
@@ -133,10 +137,11 @@ def test_full_split_is_fitted_once_when_the_seed_cannot_matter(tiny_cache, tmp_p
     assert fitted == [("LogRegHead", 200)] * 2
 
 
+@pytest.mark.slow
 def test_a_curve_of_scikit_learn_heads_never_loads_tensorflow(tiny_cache, tmp_path):
     # TensorFlow takes ~3 s to import; a parallel curve's parent would spend it before its workers start.
     code = (f"import sys, featcache; featcache.learning_curve({str(tiny_cache)!r}, [20, 50], seeds=2, heads=['logreg'], "
-            f"out={str(tmp_path / 'o')!r}, jobs=2); sys.exit(int('tensorflow' in sys.modules))")
+            f"out={str(tmp_path / 'o')!r}, jobs=2, verbose=True); sys.exit(int('tensorflow' in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "4/4 [" in proc.stdout and read_rows(tmp_path / "o" / "curve.csv")
@@ -153,6 +158,7 @@ def test_warm_started_curve_matches_cold_fits(tiny_cache, tmp_path):
         curve(tiny_cache, tmp_path / "w", heads=("logreg",), seeds=2, head_params={"logreg": {"warm_start": False}})
 
 
+@pytest.mark.slow
 def test_scratch_baseline_on_the_cache_images(tiny_cache, tmp_path):
     res = curve(tiny_cache, tmp_path / "b", heads=("logreg",), sizes=[20, 120], baseline="scratch", baseline_sizes=[50, 120],
                 baseline_params={"epochs": 2})
@@ -195,6 +201,74 @@ def test_other_settings_in_the_same_folder_are_refused(tiny_cache, tmp_path):
     assert (out / "curve.csv").read_text() == before
 
 
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda out: _edit_csv(out, "accuracy", "7.5"), r"curve.csv is not a readable curve.csv \(accuracy 7.5 is not between 0 and 1\)"),
+        (lambda out: _edit_csv(out, "accuracy", "nan"), r"accuracy nan is not between 0 and 1"),
+        (lambda out: _edit_csv(out, "fit_seconds", "-1"), r"fit_seconds -1 is not a time"),
+        (lambda out: _edit_csv(out, "size", "abc"), r"is not a readable curve.csv"),
+        (lambda out: (out / "curve.json").write_text("[]"), r"exists but has no readable curve.json beside it"),
+        (lambda out: (out / "curve.json").write_text('{"identity": []}'), r"exists but has no readable curve.json beside it"),
+        (lambda out: (out / "curve.json").write_bytes(b"\xff\xfe"), r"exists but has no readable curve.json beside it"),
+    ],
+    ids=["accuracy-7.5", "accuracy-nan", "negative-seconds", "size-text", "json-list", "identity-list", "json-bytes"],
+)
+def test_a_damaged_curve_folder_is_one_line_and_left_alone(tiny_cache, tmp_path, capsys, damage, message):
+    out = tmp_path / "o"
+    args = ["curve", str(tiny_cache), "--sizes", "20", "--seeds", "1", "--heads", "logreg", "--out", str(out)]
+    assert main(args) == 0
+    capsys.readouterr()
+    damage(out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert re.search(message, err) and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # the user's files are not rewritten
+
+
+def _edit_csv(out: Path, column: str, value: str) -> None:
+    lines = (out / "curve.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    cells = lines[1].split(",")
+    cells[header.index(column)] = value
+    (out / "curve.csv").write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n")
+
+
+def test_a_spec_validates_itself_and_names_its_identity(tiny_cache):
+    from featcache.analysis.curve import CurveSpec
+
+    spec = CurveSpec(sizes="50,20,50", seeds=2, heads="logreg", head_params={"logreg": {"C": 1.0}})
+    assert (spec.sizes, spec.seeds, spec.heads, spec.jobs) == ((20, 50), (0, 1), ("logreg",), 1)
+    from dataclasses import FrozenInstanceError
+
+    with pytest.raises(FrozenInstanceError):
+        spec.sizes = (1,)
+    cache = featcache.open_cache(tiny_cache)
+    bound = spec.bind(cache)
+    ident = bound.identity
+    assert ident["cache_fingerprint"] == cache.fingerprint and ident["layer"] == cache.default_layer
+    assert ident["test_size"] == 100 and ident["heads"]["logreg"]["C"] == 1.0 and "seed" not in ident["heads"]["logreg"]
+    # The same settings spelled differently (defaults written out) are the same identity.
+    spelled = CurveSpec(sizes=[20], heads=["logreg"], head_params={"logreg": {"C": 1.0, "warm_start": True}}).bind(cache)
+    assert spelled.identity == ident
+    assert CurveSpec(sizes=[20], heads=["logreg"]).bind(cache).identity != ident
+    for kwargs, message in [({"sizes": "20", "jobs": 0}, "--jobs 0 is not valid"),
+                            ({"sizes": "20", "seeds": [-1]}, "out of range"),
+                            ({"sizes": "20", "head_params": {"logreg": 3}}, "head_params maps head names to dicts"),
+                            ({"sizes": "20", "baseline_sizes": [20]}, "need --baseline scratch")]:
+        with pytest.raises(FeatcacheError, match=message):
+            CurveSpec(**kwargs)
+    with pytest.raises(FeatcacheError, match="bad parameters for head 'logreg'"):
+        CurveSpec(sizes="20", heads="logreg", head_params={"logreg": {"colour": 1}}).bind(cache)
+
+
+def test_scratch_is_a_head_that_consumes_images():
+    from featcache.analysis.curve.spec import consumes
+
+    assert consumes("scratch") == "images" and consumes("logreg") == consumes("keras") == "features"
+
+
 def test_default_out_is_under_featcache_home(tiny_cache, tmp_path):
     res = curve(tiny_cache, None, heads=("logreg",), seeds=1, sizes=[20], plot=False)
     assert res.out.parent == tmp_path / "home" / "runs" and res.out.name.startswith("curve_fashion_mnist_mobilenet_v2_32px_")
@@ -209,9 +283,9 @@ def test_default_out_is_under_featcache_home(tiny_cache, tmp_path):
         (["--sizes", "20,abc"], "--sizes: 'abc' is not a whole number"),
         (["--sizes", "20.5"], "--sizes: '20.5' is not a whole number"),
         (["--sizes", ","], "--sizes is empty"),
-        (["--sizes", "20", "--heads", "logreg,forest"], "unknown head 'forest'"),
+        (["--sizes", "20", "--heads", "logreg,forest"], "--heads: unknown head 'forest'"),
         (["--sizes", "20", "--layer", "block_99"], "--layer 'block_99' is not in"),
-        (["--sizes", "20", "--jobs", "0"], "--jobs must be a positive number"),
+        (["--sizes", "20", "--jobs", "0"], "--jobs 0 is not valid"),
         (["--sizes", "20", "--keras-preset", "turbo"], "unknown --keras-preset 'turbo'"),
         (["--sizes", "20", "--baseline", "scratch"], "--baseline needs --baseline-sizes"),
         (["--sizes", "20", "--baseline", "scratch", "--baseline-sizes", "500"], "--baseline-sizes 500 is larger than the 200"),
@@ -234,6 +308,7 @@ def test_unwritable_out_and_missing_cache(tiny_cache, tmp_path, capsys):
     assert "cache not found" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cli_and_replot_script(tiny_cache, tmp_path, capsys):
     a, b = tmp_path / "a", tmp_path / "b"
     assert main(["curve", str(tiny_cache), "--sizes", "20,50", "--seeds", "1", "--heads", "logreg", "--out", str(a), "--json"]) == 0

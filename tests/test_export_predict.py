@@ -29,7 +29,7 @@ def real(tmp_path_factory, real_weights, real_fashion_dir):
     for name, head in (("keras", DenseHead(epochs=60)), ("keras_std", DenseHead(epochs=60, standardize=True)), ("logreg", LogRegHead())):
         head.fit(X, y)
         kind = name.split("_")[0]
-        path = save_head(head, tmp / f"{name}.{'keras' if kind == 'keras' else 'joblib'}", head_meta(cache, None, kind, head))
+        path = save_head(head, tmp / f"{name}.{'keras' if kind == 'keras' else 'npz'}", head_meta(cache, None, kind, head))
         # The logreg head finds the weights file through the path its metadata recorded (hash checked).
         model = featcache.export(path, tmp / f"{name}_model.keras", weights=str(real_weights) if name == "keras" else None,
                                  verbose=False)
@@ -111,3 +111,36 @@ def test_predict_bad_input(real, tmp_path, capsys):
     _one_line_error(capsys, ["predict", model, str(tmp_path / "s.npy")], "holds an array of shape (2, 28, 28, 4)")
     _one_line_error(capsys, ["predict", model, str(SHARED / "images" / PHOTOS[0]), "--top-k", "11"], "use 1..10")
     _one_line_error(capsys, ["export", str(real["keras"][1]), "--out", str(tmp_path / "m.h5")], "use --out")
+
+
+@pytest.mark.slow
+def test_two_class_model_predicts_a_folder_with_its_defaults_and_writes_csv(tmp_path, capsys):
+    """Issue 13 #10/#11: predict's default --top-k on a 2-class model, a folder as input, --csv; export keeps user files."""
+    import csv
+
+    from helpers import make_class_tree
+
+    root = make_class_tree(tmp_path / "photos", {"ants": 6, "bees": 6}, size=16)
+    res = featcache.extract(images=str(root), test_fraction=0.5, weights="random", image_size=32, out=tmp_path / "c.h5", verbose=False)
+    head = featcache.train(res.path, "logreg", out=tmp_path / "h.npz").path
+    mine = tmp_path / "model.keras"
+    mine.write_text("my notes")
+    _one_line_error(capsys, ["export", str(head), "--out", str(mine)], "exists and is not a model featcache wrote")
+    assert mine.read_text() == "my notes"
+    model = featcache.export(head, tmp_path / "m.keras")
+    assert featcache.export(head, model) == model  # its own model is replaced without --force
+    folder = root / "bees"
+    (folder / "README.txt").write_text("not an image")  # only image files are read
+    assert main(["predict", str(model), str(folder), "--csv", str(tmp_path / "p.csv")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    files = sorted(str(p) for p in folder.glob("*.png"))
+    assert [l.split(": ")[0] for l in lines[:-1]] == files and lines[-1].endswith("p.csv")
+    tops = [l.split(": ")[1] for l in lines[:-1]]
+    assert all(t.count("ants") == 1 and t.count("bees") == 1 for t in tops)  # both classes: top-k = min(3, 2)
+    rows = list(csv.DictReader((tmp_path / "p.csv").open()))
+    assert [r["input"] for r in rows] == files and {r["class_1"] for r in rows} <= {"ants", "bees"}
+    assert all(float(r["probability_1"]) + float(r["probability_2"]) == pytest.approx(1.0, abs=1e-5) for r in rows)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _one_line_error(capsys, ["predict", str(model), str(empty)], "holds no image files")
+    _one_line_error(capsys, ["predict", str(model), str(folder), "--csv", str(tmp_path)], "is a folder")

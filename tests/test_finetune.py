@@ -30,7 +30,7 @@ def _head(tmp: Path, weights: str, *, n_train: int = 60, size: int = 32, train_s
     meta = head_meta(cache, None, kind, head)
     if train_size:
         meta.update(train_size=train_size, seed=1)
-    return save_head(head, tmp / ("head.keras" if kind == "keras" else "head.joblib"), meta)
+    return save_head(head, tmp / ("head.keras" if kind == "keras" else "head.npz"), meta)
 
 
 @pytest.fixture(scope="module")

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-from sklearn.base import clone
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from featcache.errors import FeatcacheError
-from featcache.heads import HEADS, make_head
+from featcache.heads import HEADS, LogRegHead, SVMHead, make_head
 
 
 def blobs(n=200, d=16, k=4, seed=0):
@@ -15,19 +15,37 @@ def blobs(n=200, d=16, k=4, seed=0):
     return (centers[y] + rng.normal(0, 1, size=(n, d))).astype(np.float32), y
 
 
+# scikit-learn's own estimator checks (fit/predict contracts, input validation, NotFittedError,
+# n_features_in_, label types, pickling, ...). The default logistic regression is fast (~8 s for
+# 55 checks here); the SVM (its calibration folds) and the C="cv" searches take about a minute each.
+@parametrize_with_checks([LogRegHead()])
+def test_logreg_head_passes_scikit_learns_checks(estimator, check):
+    check(estimator)
+
+
+# DenseHead is left out: check_estimator took 500 s on it here (2 shared cores, epochs=3) and fails 7
+# checks for reasons of its design (classes_ is range(n_classes) so a cache's absent class keeps its
+# column: string labels and one-label fits fail; a 2-class head gives 2-column logits where scikit-learn
+# expects a 1-d decision_function; Keras's batched float32 matmuls differ in the last bits when rows are
+# reordered). Its contract is tested below and in tests/test_head_files.py.
+@pytest.mark.slow
+@parametrize_with_checks([SVMHead(), LogRegHead(C="cv"), SVMHead(C="cv", probability=False)])
+def test_svm_and_cv_heads_pass_scikit_learns_checks(estimator, check):
+    check(estimator)
+
+
 @pytest.mark.parametrize("name", sorted(HEADS))
-def test_every_head_is_an_estimator(name):
+def test_every_head_learns_separable_blobs(name):
     X, y = blobs()
     # A fixed 20 epochs: early stopping with the default patience and L2 would
     # run all 200 epochs on these 150 rows, a minute of Keras overhead.
     params = {"epochs": 20, "learning_rate": 0.01, "early_stopping": False} if name == "keras" else {}
-    head = make_head(name, **params)
-    assert clone(head).get_params() == head.get_params()
-    head.fit(X[:150], y[:150])
+    head = make_head(name, **params).fit(X[:150], y[:150])
     proba = head.predict_proba(X[150:])
-    assert proba.shape == (50, 4) and np.allclose(proba.sum(1), 1, atol=1e-5)
-    assert (head.predict(X[150:]) == proba.argmax(1)).all()
+    assert np.allclose(proba.sum(1), 1, atol=1e-5)
     assert head.score(X[150:], y[150:]) > 0.9  # chance is 0.25
+    # Confident where it is right: the probability of the true class, not just the argmax.
+    assert np.mean(proba[np.arange(50), y[150:]]) > 0.7
 
 
 def test_unknown_head():
@@ -109,7 +127,7 @@ def test_dense_head_standardize_folds_into_one_dense_layer_and_round_trips(tmp_p
     assert head.score(X[200:], y[200:]) > 0.9
     kernel, bias = head.logits_weights()  # what export and finetune put in the end-to-end model
     np.testing.assert_allclose(X[200:] @ kernel + bias, head.decision_function(X[200:]), rtol=1e-4, atol=1e-3)
-    path = save_head(head, tmp_path / "h.keras", {"class_names": list("abcd")})
+    path = save_head(head, tmp_path / "h.keras", {"class_names": list("abcd"), "layer": "out", "cache_fingerprint": "f" * 64})
     loaded, _ = load_head(path)
     assert loaded.standardize and np.array_equal(loaded.mean_, head.mean_) and np.array_equal(loaded.scale_, head.scale_)
     np.testing.assert_array_equal(loaded.decision_function(X[200:]), head.decision_function(X[200:]))

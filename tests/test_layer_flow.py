@@ -30,7 +30,7 @@ def final_only_cache(real_weights, real_fashion_dir, tmp_path_factory) -> Path:
 
 
 def test_train_svm_on_a_layer_then_evaluate(two_layer_cache, tmp_path, capsys):
-    head_file = tmp_path / "svm13.joblib"
+    head_file = tmp_path / "svm13.npz"
     assert main(["train", str(two_layer_cache), "--head", "svm", "--layer", LAYER, "--out", str(head_file), "--json"]) == 0
     trained = json.loads(capsys.readouterr().out)
     head, meta = load_head(head_file)
@@ -43,7 +43,7 @@ def test_train_svm_on_a_layer_then_evaluate(two_layer_cache, tmp_path, capsys):
 
 
 def test_evaluate_refuses_a_cache_without_the_heads_layer(two_layer_cache, final_only_cache, tmp_path, capsys):
-    head_file = tmp_path / "lr13.joblib"
+    head_file = tmp_path / "lr13.npz"
     featcache.train(two_layer_cache, "logreg", layer=LAYER, out=head_file, verbose=False)
     assert main(["evaluate", str(head_file), str(final_only_cache), "--out", str(tmp_path / "e")]) == 2
     err = capsys.readouterr().err.strip()
@@ -52,10 +52,10 @@ def test_evaluate_refuses_a_cache_without_the_heads_layer(two_layer_cache, final
 
 
 def test_train_on_a_layer_the_cache_lacks(final_only_cache, tmp_path, capsys):
-    assert main(["train", str(final_only_cache), "--head", "svm", "--layer", LAYER, "--out", str(tmp_path / "x.joblib")]) == 2
+    assert main(["train", str(final_only_cache), "--head", "svm", "--layer", LAYER, "--out", str(tmp_path / "x.npz")]) == 2
     err = capsys.readouterr().err.strip()
     assert f"layer '{LAYER}' is not in" in err and "cached layers: out_relu" in err and len(err.splitlines()) == 1
-    assert not (tmp_path / "x.joblib").exists()
+    assert not (tmp_path / "x.npz").exists()
 
 
 def test_export_of_a_head_on_a_layer_is_the_truncated_network(two_layer_cache, real_weights, tmp_path, capsys):
@@ -65,7 +65,7 @@ def test_export_of_a_head_on_a_layer_is_the_truncated_network(two_layer_cache, r
     from featcache.sources import open_source
 
     cache = featcache.open_cache(two_layer_cache)
-    head_file = tmp_path / "lr13.joblib"
+    head_file = tmp_path / "lr13.npz"
     featcache.train(two_layer_cache, "logreg", layer=LAYER, out=head_file, verbose=False)
     assert main(["export", str(head_file), "--out", str(tmp_path / "m.keras")]) == 0
     model, meta = featcache.load_model(tmp_path / "m.keras")
@@ -82,7 +82,7 @@ def test_export_of_a_head_on_a_layer_is_the_truncated_network(two_layer_cache, r
 
 
 def test_svm_head_export_is_refused_in_one_line(two_layer_cache, tmp_path, capsys):
-    head_file = tmp_path / "svm13.joblib"
+    head_file = tmp_path / "svm13.npz"
     featcache.train(two_layer_cache, "svm", layer=LAYER, out=head_file, verbose=False)
     assert main(["export", str(head_file), "--out", str(tmp_path / "m.keras")]) == 2
     err = capsys.readouterr().err.strip()

@@ -22,6 +22,7 @@ def lesson_out(real_weights, real_fashion_dir, tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_lesson_writes_the_table(lesson_out):
     with open(lesson_out / "lesson.csv") as f:
         rows = list(csv.DictReader(f))
@@ -37,6 +38,7 @@ def test_lesson_writes_the_table(lesson_out):
     assert "| Approach | Training images | Test accuracy | Training seconds |" in md and "2,270,794" in md
 
 
+@pytest.mark.slow
 def test_lesson_saves_heads_and_confusion_plots(lesson_out):
     from featcache.heads.io import load_head
 
@@ -47,6 +49,7 @@ def test_lesson_saves_heads_and_confusion_plots(lesson_out):
         assert open(row["confusion_png"], "rb").read(4) == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_a_new_row_is_one_function(lesson_out, real_weights, real_fashion_dir, tmp_path):
     """Another approach joins the table without touching the others (and the cache is reused)."""
 
@@ -61,6 +64,31 @@ def test_a_new_row_is_one_function(lesson_out, real_weights, real_fashion_dir, t
     assert len(ROWS) == 5
 
 
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--train-limit", "5"], "--train-limit 5 is too small for the lesson: the first 5 training images hold 0 of their "
+                                 "rarest class, .* use --train-limit 101 or more"),
+        (["--train-limit", "100"], "--train-limit 100 is too small .* hold 4 of their rarest class"),
+        (["--seed", "-1"], r"--seed -1 is out of range; use a whole number from 0 to 4294967295"),
+        (["--seed", "4294967296"], r"--seed 4294967296 is out of range"),
+        (["--out", "{blocker}/sub"], r"cannot write in .*sub .*; choose a writable --out"),
+    ],
+)
+def test_lesson_refuses_bad_input_before_any_work(real_weights, real_fashion_dir, tmp_path, capsys, args, message):
+    import re
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    args = [a.format(blocker=blocker) for a in args]
+    argv = ["lesson", "--weights", str(real_weights), "--data-dir", str(real_fashion_dir), "--out", str(tmp_path / "o"), *args]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert re.search(message, err) and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "home").exists() and not (tmp_path / "o").exists()  # no cache extracted, nothing written
+    assert blocker.read_text() == "x"
+
+
 def test_lesson_bad_input(real_weights, real_fashion_dir, tmp_path, capsys):
     assert main(["lesson", "--weights", str(real_weights), "--data-dir", str(real_fashion_dir), "--out", str(tmp_path),
                  "--train-limit", "500", "--test-limit", "200", "--scratch-train", "70000"]) == 2
@@ -70,6 +98,7 @@ def test_lesson_bad_input(real_weights, real_fashion_dir, tmp_path, capsys):
         lesson(str(tmp_path / "missing.h5"), data_dir=str(real_fashion_dir), out=tmp_path, verbose=False)
 
 
+@pytest.mark.slow
 def test_best_layer_row_is_chosen_without_the_test_images(lesson_out):
     from featcache.analysis.probe import read_probe_csv
     from featcache.heads.io import load_head

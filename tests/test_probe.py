@@ -12,6 +12,7 @@ import featcache
 from featcache.analysis.probe import read_probe_csv
 from featcache.cli import main
 from featcache.embedding.backbones import get_backbone, network_order
+from featcache.errors import FeatcacheError
 from featcache.heads import make_head
 
 # Deliberately not in network order: probe must sort them.
@@ -19,9 +20,13 @@ LAYERS = "out_relu,block_1_expand_relu,block_13_expand_relu"
 ORDER = ["block_1_expand_relu", "block_13_expand_relu", "out_relu"]
 
 
-@pytest.fixture
-def multi_cache(fashion_dir, tmp_path):
-    return featcache.extract(data_dir=str(fashion_dir), out=tmp_path / "multi.h5", layers=LAYERS,
+@pytest.fixture(scope="module")
+def multi_cache(tmp_path_factory):
+    """One read-only multi-layer cache for the module (tests write only their own --out folders)."""
+    from helpers import make_fashion_dir
+
+    root = tmp_path_factory.mktemp("probe")
+    return featcache.extract(data_dir=str(make_fashion_dir(root / "fm")), out=root / "multi.h5", layers=LAYERS,
                              weights="random", image_size=32, verbose=False).path
 
 
@@ -40,6 +45,15 @@ def test_every_layer_and_head_scored_in_network_order(multi_cache, tmp_path):
     assert res.rows[1].C == 10.0 and res.rows[0].C == 0.03  # each head's own default
 
 
+def test_best_row_ties_go_to_the_shallower_layer_then_the_first_head():
+    from featcache.analysis.probe import ProbeRow, best_row
+
+    row = lambda depth, head, acc: ProbeRow(depth, f"l{depth}", 8, head, None, acc, "test", 0.1)  # noqa: E731
+    rows = [row(0, "logreg", 0.7), row(0, "svm", 0.8), row(1, "logreg", 0.9), row(1, "svm", 0.9), row(2, "logreg", 0.9)]
+    assert (best_row(rows).depth, best_row(rows).head) == (1, "logreg")
+    assert best_row(rows[:2]).head == "svm"
+
+
 def test_csv_and_plot_are_written(multi_cache, tmp_path):
     res = featcache.probe(multi_cache, heads="logreg", out=tmp_path / "run", verbose=False)
     with open(res.csv, newline="") as f:
@@ -54,13 +68,43 @@ def test_default_out_is_under_runs(multi_cache):
     import os
     from pathlib import Path
 
-    res = featcache.probe(multi_cache, heads="logreg", layers="out_relu", verbose=False)
+    res = featcache.probe(multi_cache, heads="logreg", layers="out_relu")
     assert res.csv.parent == Path(os.environ["FEATCACHE_HOME"]) / "runs" / "probe_multi"
+
+
+def test_quiet_unless_verbose_and_out_checked_before_any_fit(multi_cache, tmp_path, capsys, monkeypatch):
+    featcache.probe(multi_cache, heads="logreg", layers="out_relu", out=tmp_path / "q")
+    assert capsys.readouterr().out == ""  # a library call prints nothing unless asked
+    featcache.probe(multi_cache, heads="logreg", layers="out_relu", out=tmp_path / "v", verbose=True)
+    assert "best layer: out_relu" in capsys.readouterr().out
+    from featcache.analysis import probe as probe_mod
+
+    monkeypatch.setattr(probe_mod, "_fit_one", lambda *a: pytest.fail("fitted before checking --out"))
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(FeatcacheError, match="choose a writable --out"):
+        featcache.probe(multi_cache, heads="logreg", out=tmp_path / "file" / "sub")
+
+
+def test_read_probe_csv_checks_what_it_reads(multi_cache, tmp_path):
+    from featcache.analysis.probe import read_probe_csv
+
+    res = featcache.probe(multi_cache, heads="logreg", layers="out_relu", out=tmp_path)
+    text = res.csv.read_text()
+    res.csv.write_text(text.replace(f",{res.rows[0].accuracy},", ",7.5,"))
+    with pytest.raises(FeatcacheError, match=r"is not a readable probe.csv \(row .* is out of range\)"):
+        read_probe_csv(res.csv)
+    with pytest.raises(FeatcacheError, match="probe file not found"):
+        read_probe_csv(tmp_path / "none.csv")
 
 
 def test_C_per_head_and_cv(multi_cache, tmp_path):
     res = featcache.probe(multi_cache, heads="logreg,svm", C="logreg=0.5,svm=cv", layers="out_relu", out=tmp_path, verbose=False)
-    assert res.rows[0].C == 0.5 and res.rows[1].C in (1.0, 3.0, 10.0, 30.0)
+    cache = featcache.open_cache(multi_cache)
+    X, y = cache.features("train", "out_relu"), cache.labels("train")
+    # The C that cross-validation picks on these rows, and the accuracy of the head refitted with it.
+    svm = make_head("svm", C="cv", probability=False).fit(X, y)
+    assert res.rows[0].C == 0.5 and res.rows[1].C == svm.C_
+    assert res.rows[1].accuracy == pytest.approx(svm.score(cache.features("test", "out_relu"), cache.labels("test")))
     res = featcache.probe(multi_cache, heads="logreg,svm", C=2, layers="out_relu", out=tmp_path, verbose=False)
     assert [r.C for r in res.rows] == [2.0, 2.0]
 
@@ -117,12 +161,14 @@ def test_network_order_reads_the_architecture_for_other_layers():
         (["--heads", ","], "--heads is empty"),
         (["--C", "-1"], "not a positive number"),
         (["--C", "abc"], "not a positive number"),
-        (["--C", "svm=1", "--heads", "logreg"], "not probed"),
+        (["--C", "svm=1", "--heads", "logreg"], "which is not among the heads (logreg)"),
         (["--C", "keras=1", "--heads", "keras"], "has no C parameter"),
         (["--C", "1,svm=2"], "mixes a bare value"),
         (["--jobs", "0"], "--jobs 0 is not valid"),
         (["--holdout", "1.5"], "--holdout 1.5 is not a fraction"),
         (["--holdout", "0.01"], "fewer images than the 10 classes"),
+        (["--seed", "-1", "--holdout", "0.2"], "--seed -1 is out of range; use a whole number from 0 to 4294967295"),
+        (["--seed", str(2**32)], "--seed 4294967296 is out of range"),
     ],
 )
 def test_bad_input_is_one_clear_line(multi_cache, tmp_path, capsys, args, message):

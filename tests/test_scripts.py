@@ -24,6 +24,7 @@ SMOKE = {  # script -> its smoke test below
     "bench_images.py": "test_bench_images",
     "bench_layers.py": "test_bench_layers",
     "bench_ray.py": "test_bench_ray",
+    "bench_runtimes.py": "test_bench_runtimes",
     "bench_svm.py": "test_bench_svm",
     "cli_reference.py": "test_cli_reference",
     "compare_caches.py": "test_compare_caches",
@@ -139,6 +140,16 @@ def test_bench_images(tmp_path: Path):
     proc = run_script("bench_images.py", *TINY, "--counts", "8", "--image-size", "32", "--batch-size", "4", cwd=tmp_path)
     report = last_json(proc.stdout)
     assert [r["photos"] for r in report["runs"]] == [8] and report["runs"][0]["pipeline_images_per_s"] > 0
+
+
+@pytest.mark.slow
+def test_bench_runtimes(tiny, tmp_path: Path):
+    proc = run_script("bench_runtimes.py", *TINY, "--fashion-dir", str(tiny["data"]), "--n96", "40", "--image-size", "32",
+                      "--cases", "fashion96", "--batch", "8", "--chunk", "16", "--json", "rows.json", cwd=tmp_path)
+    report = last_json(proc.stdout)
+    assert report["images"] == 40 and report["ratio_to_tensorflow"]["tensorflow"] == 1.0
+    assert "onnxruntime" in report["images_per_s"]  # a default dependency
+    assert json.loads((tmp_path / "rows.json").read_text())[0]["images"] == 40
 
 
 @pytest.mark.slow

@@ -40,14 +40,14 @@ def test_head_files_round_trip(tmp_path):
     X, y = rng.normal(size=(120, 8)).astype(np.float32), np.arange(120) % 3
     X[np.arange(120), y] += 3
     meta = {"head": "x", "class_names": ["a", "b", "c"], "layer": "out_relu"}
-    for head, name in ((DenseHead(epochs=3), "h.keras"), (LogRegHead(), "h.joblib")):
+    for head, name in ((DenseHead(epochs=3), "h.keras"), (LogRegHead(), "h.npz")):
         head.fit(X, y)
         path = save_head(head, tmp_path / name, meta)
         again, got_meta = load_head(path)
         assert got_meta["class_names"] == ["a", "b", "c"]
         np.testing.assert_allclose(again.predict_proba(X), head.predict_proba(X), atol=1e-6)
     (tmp_path / "junk.keras").write_bytes(b"not a head")
-    with pytest.raises(FeatcacheError, match="not a readable featcache head"):
+    with pytest.raises(FeatcacheError, match="not a safe featcache head"):
         load_head(tmp_path / "junk.keras")
     with pytest.raises(FeatcacheError, match="head file not found"):
         load_head(tmp_path / "missing.keras")
@@ -66,7 +66,7 @@ def test_dense_head_weights_drop_into_the_end_to_end_model():
     np.testing.assert_allclose(model.predict(images, verbose=0), head.decision_function(features), atol=1e-4)
 
 
-def test_progress_bar_logs_sparingly_off_a_terminal_and_ends_with_the_total():
+def test_progress_bar_off_a_terminal_writes_a_plain_line_per_tenth_and_the_end(monkeypatch):
     import io
 
     from featcache.progress import Progress
@@ -75,6 +75,36 @@ def test_progress_bar_logs_sparingly_off_a_terminal_and_ends_with_the_total():
     bar = Progress(54, unit="fit", stream=stream)
     for i in range(1, 55):
         bar.update(i, values=[("acc", 0.5)])
-    lines = stream.getvalue().splitlines()
-    assert len(lines) == 2  # the first update, then the end (the log interval is 10 s)
+    bar.update(54)  # a repeated last update writes nothing more
+    text = stream.getvalue()
+    assert "\r" not in text and "\x1b" not in text  # no redraws or colour codes in a log
+    lines = text.splitlines()
+    assert [int(line.split("/")[0]) for line in lines] == [1, 6, 11, 17, 22, 27, 33, 38, 44, 49, 54]
     assert lines[-1].startswith("54/54 [" + "=" * 30 + "]") and "s/fit" in lines[-1] and lines[-1].endswith("acc: 0.5000")
+    # A slow loop still shows it is alive: a line after log_interval seconds without one.
+    stream = io.StringIO()
+    bar = Progress(1000, stream=stream, log_interval=0.0)
+    for i in range(1, 6):
+        bar.update(i)
+    assert len(stream.getvalue().splitlines()) == 5
+
+
+def test_progress_bar_redraws_in_place_on_a_terminal(monkeypatch):
+    import io
+
+    from featcache.progress import Progress
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setenv("TERM", "xterm")
+    stream = Tty()
+    bar = Progress(3, stream=stream, interval=0.0)
+    for i in (1, 2, 3):
+        bar.update(i)
+    assert stream.getvalue().count("\r") == 3 and stream.getvalue().endswith("\n") and stream.getvalue().count("\n") == 1
+    monkeypatch.setenv("TERM", "dumb")  # a terminal that cannot redraw gets plain lines
+    stream = Tty()
+    Progress(3, stream=stream).update(3)
+    assert "\r" not in stream.getvalue()

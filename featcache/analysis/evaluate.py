@@ -5,7 +5,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,16 +14,25 @@ import numpy as np
 
 from featcache import paths
 from featcache.analysis.plots import confusion_text, plot_confusion
-from featcache.analysis.train import as_cache, require_splits
+from featcache.analysis.train import as_cache
+from featcache.validate import require_splits
 from featcache.errors import FeatcacheError
 from featcache.heads.io import check_compatible, load_head
 from featcache.store.atomic import write_json, write_text
 from featcache.store.cache import Cache
 
 
+# Misclassified images listed in the text report; evaluation.json holds them all.
+TEXT_MISCLASSIFIED = 20
+
+
+class LeakageWarning(UserWarning):
+    """Some evaluated images were among the head's training images: the accuracy is inflated."""
+
+
 @dataclass
 class EvalResult:
-    head_path: Path
+    head_path: Path | None  # None for a head evaluated from memory
     cache_path: Path
     split: str
     layer: str
@@ -31,21 +41,48 @@ class EvalResult:
     per_class: list[dict[str, Any]]  # class, precision, recall, support
     confusion: np.ndarray  # (n_classes, n_classes), rows true, columns predicted
     files: dict[str, Path]
+    misclassified: list[dict[str, Any]] = field(default_factory=list)  # row, index, path, true, predicted, probability
+    # Evaluated images that were training images of the head: None when the head or the cache has no digests.
+    overlap: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "head": str(self.head_path), "cache": str(self.cache_path), "split": self.split, "layer": self.layer,
-            "accuracy": self.accuracy, "per_class": self.per_class,
+            "head": None if self.head_path is None else str(self.head_path), "cache": str(self.cache_path), "split": self.split,
+            "layer": self.layer, "accuracy": self.accuracy, "per_class": self.per_class,
             "class_names": self.class_names, "confusion": self.confusion.tolist(),
+            "overlap": self.overlap, "misclassified": self.misclassified,
             "files": {k: str(v) for k, v in self.files.items()},
         }
 
     def text(self) -> str:
-        lines = [f"head      {self.head_path}", f"cache     {self.cache_path} ({self.split} split, layer {self.layer})",
-                 f"accuracy  {self.accuracy:.4f} on {int(self.confusion.sum())} images", "",
-                 f"{'class':<16}{'precision':>10}{'recall':>10}{'support':>9}"]
+        lines = [f"head      {self.head_path or '(in memory)'}", f"cache     {self.cache_path} ({self.split} split, layer {self.layer})",
+                 f"accuracy  {self.accuracy:.4f} on {int(self.confusion.sum())} images"]
+        if self.overlap and self.overlap["seen"]:
+            lines.append(leakage_line(self.overlap))
+        lines += ["", f"{'class':<16}{'precision':>10}{'recall':>10}{'support':>9}"]
         lines += [f"{r['class']:<16}{r['precision']:>10.3f}{r['recall']:>10.3f}{r['support']:>9}" for r in self.per_class]
-        return "\n".join(lines + ["", confusion_text(self.confusion, self.class_names)])
+        lines += ["", confusion_text(self.confusion, self.class_names), ""]
+        return "\n".join(lines + misclassified_text(self.misclassified))
+
+
+def leakage_line(overlap: dict[str, Any]) -> str:
+    unseen = overlap.get("unseen_accuracy")
+    acc = f"accuracy on the {overlap['images'] - overlap['seen']} unseen ones {unseen:.4f}" if unseen is not None else "no unseen ones"
+    return (f"{overlap['seen']} of {overlap['images']} test images were in this head's training data ({acc}) — the accuracy is "
+            "inflated; evaluate on a cache whose test images the head has not seen")
+
+
+def misclassified_text(wrong: list[dict[str, Any]]) -> list[str]:
+    if not wrong:
+        return ["misclassified: none"]
+    lines = [f"misclassified: {len(wrong)} images" + (f" (first {TEXT_MISCLASSIFIED}; all in evaluation.json)"
+                                                    if len(wrong) > TEXT_MISCLASSIFIED else "")]
+    for w in wrong[:TEXT_MISCLASSIFIED]:
+        p = f" {w['probability']:.3f}" if w.get("probability") is not None else ""
+        lines.append(f"  {w['image']}: {w['true']} -> {w['predicted']}{p}")
+    if len(wrong) > TEXT_MISCLASSIFIED:
+        lines.append(f"  ... and {len(wrong) - TEXT_MISCLASSIFIED} more")
+    return lines
 
 
 def metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]) -> tuple[float, list[dict[str, Any]], np.ndarray]:
@@ -61,20 +98,75 @@ def metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]) -> t
     return float(np.mean(y_true == y_pred)), per_class, confusion_matrix(y_true, y_pred, labels=labels)
 
 
+def resolve_head(head, meta: dict[str, Any] | None = None, trust_pickle: bool = False):
+    """``(estimator, meta, path or None)`` from a head file, a ``TrainResult``, an ``(estimator, meta)`` pair or an estimator with ``meta``."""
+    from featcache.analysis.train import TrainResult
+
+    if isinstance(head, (str, Path)):
+        est, meta = load_head(head, trust_pickle=trust_pickle)
+        return est, meta, Path(head)
+    if isinstance(head, TrainResult):
+        return head.estimator, head.meta, head.path
+    if isinstance(head, tuple) and len(head) == 2:
+        head, meta = head
+    if meta is None or not hasattr(head, "predict"):
+        raise FeatcacheError("evaluate takes a head file, a TrainResult, or a fitted head with its meta "
+                             "(evaluate(est, cache, meta=result.meta)); pass one of these")
+    return head, meta, None
+
+
+def find_overlap(meta: dict[str, Any], cache: Cache, split: str, y: np.ndarray, y_pred: np.ndarray) -> dict[str, Any] | None:
+    """How many of ``split``'s images the head was trained on (by content digest), and the accuracy on the others."""
+    from featcache.analysis.train import split_digests
+
+    trained = meta.get("train_digests")
+    digests = split_digests(cache, split)
+    if trained is None or digests is None:
+        return None
+    keys = np.fromiter((int(d[:16], 16) for d in digests), dtype=np.uint64, count=len(digests))
+    seen = np.isin(keys, np.asarray(trained, dtype=np.uint64))
+    unseen = ~seen
+    return {"seen": int(seen.sum()), "images": int(len(seen)), "rows": np.flatnonzero(seen).tolist(),
+            "unseen_accuracy": float(np.mean(y[unseen] == y_pred[unseen])) if unseen.any() else None}
+
+
+def list_misclassified(cache: Cache, split: str, y: np.ndarray, y_pred: np.ndarray, proba: np.ndarray | None) -> list[dict[str, Any]]:
+    """Every wrongly predicted image: its row, its source index, its file (photo caches), true and predicted class."""
+    names = cache.class_names
+    rows = np.flatnonzero(y != y_pred)
+    paths_ = cache.paths(split)
+    root = (cache.meta.get("source") or {}).get("root") if isinstance(cache.meta.get("source"), dict) else None
+    if paths_ is not None and root:  # photo caches store paths relative to the photo folder
+        paths_ = [str(Path(root) / p) for p in paths_]
+    index = cache.index(split)
+    out = []
+    for r in rows:
+        image = paths_[r] if paths_ is not None else f"{split} image {int(index[r])}"
+        out.append({"row": int(r), "index": int(index[r]), "path": None if paths_ is None else paths_[r], "image": image,
+                    "true": names[int(y[r])], "predicted": names[int(y_pred[r])],
+                    "probability": None if proba is None else round(float(proba[r].max()), 6)})
+    return out
+
+
 def evaluate(
-    head: str | Path,
+    head: Any,
     cache: Cache | str | Path,
     *,
     split: str = "test",
     out: str | Path | None = None,
+    meta: dict[str, Any] | None = None,
+    trust_pickle: bool = False,
 ) -> EvalResult:
-    """Score the head file ``head`` on ``split`` of ``cache``; writes a report, JSON and a confusion PNG to ``out``.
+    """Score ``head`` on ``split`` of ``cache``; writes a report, JSON and a confusion PNG to ``out``.
 
-    Refuses a cache whose backbone, weights, image size, preprocessing, layer
-    or classes differ from those the head was trained on.
+    ``head``: a head file, a ``TrainResult``, or a fitted head with its
+    ``meta`` (an ``(estimator, meta)`` pair). Refuses a cache whose backbone,
+    weights, image size, preprocessing, layer, width or classes differ from
+    those the head was trained on. When evaluated images were training images
+    of the head (same content digest), warns (``LeakageWarning``) and reports
+    them in ``result.overlap`` with the accuracy on the unseen ones.
     """
-    head_path = Path(head)
-    est, meta = load_head(head_path)
+    est, meta, head_path = resolve_head(head, meta, trust_pickle)
     cache = as_cache(cache)
     check_compatible(meta, cache)
     if list(meta.get("class_names") or []) != cache.class_names:
@@ -85,12 +177,22 @@ def evaluate(
     require_splits(cache, split)
     layer = meta["layer"]
     X, y = cache.features(split, layer), cache.labels(split)
-    accuracy, per_class, cm = metrics(y, est.predict(X), cache.class_names)
+    if X.shape[1] != est.n_features_in_:
+        raise FeatcacheError(f"the head takes {est.n_features_in_} features but layer {layer!r} of {cache.path} has {X.shape[1]}; "
+                             "evaluate on a cache extracted with the head's settings")
+    proba = est.predict_proba(X) if hasattr(est, "predict_proba") else None
+    y_pred = est.predict(X)
+    accuracy, per_class, cm = metrics(y, y_pred, cache.class_names)
+    overlap = find_overlap(meta, cache, split, y, y_pred)
+    if overlap and overlap["seen"]:
+        warnings.warn(leakage_line(overlap), LeakageWarning, stacklevel=2)
 
-    out_dir = Path(out) if out is not None else paths.runs_dir() / "eval" / head_path.stem
-    title = f"{meta.get('head')} head on {split} ({int(cm.sum())} images): accuracy {accuracy:.3f}\n{head_path.name}"
+    name = head_path.stem if head_path is not None else f"{meta.get('head')}_{layer}_{meta.get('cache_fingerprint', '')[:12]}"
+    out_dir = Path(out) if out is not None else paths.runs_dir() / "eval" / name
+    title = f"{meta.get('head')} head on {split} ({int(cm.sum())} images): accuracy {accuracy:.3f}\n{name}"
     files = {"png": out_dir / "confusion.png", "json": out_dir / "evaluation.json", "text": out_dir / "evaluation.txt"}
-    result = EvalResult(head_path, cache.path, split, layer, cache.class_names, accuracy, per_class, cm, files)
+    result = EvalResult(head_path, cache.path, split, layer, cache.class_names, accuracy, per_class, cm, files,
+                        list_misclassified(cache, split, y, y_pred, proba), overlap)
     plot_confusion(cm, cache.class_names, files["png"], title=title)
     write_json(files["json"], result.to_dict())
     write_text(files["text"], result.text() + "\n")

@@ -17,17 +17,29 @@ import io
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from featcache import paths
 from featcache.analysis.plots import plot_probe
 from featcache.errors import FeatcacheError
-from featcache.heads import HEADS, make_head
 from featcache.store.atomic import atomic_path
-from featcache.store.cache import Cache, open_cache
+from featcache.validate import (
+    check_fraction,
+    check_jobs,
+    check_seed,
+    check_writable_dir,
+    parse_C_per_head,
+    parse_list,
+    require_splits,
+)
 
+if TYPE_CHECKING:
+    from featcache.store.cache import Cache
+
+# scikit-learn and h5py are imported where they are used: the CLI imports this
+# module for its defaults (help texts) when it builds its parser.
 DEFAULT_HEADS = ("logreg", "svm")
 # probe only needs predictions: the SVM skips probability calibration, which
 # refits it 3 more times (same SVC, 2.5-5x faster; docs/benchmarks.md).
@@ -63,52 +75,13 @@ class ProbeResult:
         }
 
 
+parse_C = parse_C_per_head  # the name before featcache.validate
+
+
 def parse_heads(heads: str | list[str] | tuple[str, ...] | None) -> list[str]:
-    if heads is None:
-        return list(DEFAULT_HEADS)
-    names = [s.strip() for s in heads.split(",")] if isinstance(heads, str) else list(heads)
-    names = list(dict.fromkeys(n for n in names if n))
-    if not names:
-        raise FeatcacheError(f"--heads is empty; give head names separated by commas ({', '.join(HEADS)})")
-    unknown = [n for n in names if n not in HEADS]
-    if unknown:
-        raise FeatcacheError(f"unknown head {unknown[0]!r}; choose from: {', '.join(HEADS)}")
-    return names
+    from featcache.heads import HEADS
 
-
-def _C_value(text: str) -> float | str:
-    if text == "cv":
-        return "cv"
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0 or not np.isfinite(value):
-        raise FeatcacheError(f"--C {text!r} is not a positive number or 'cv'; e.g. --C 0.03 or --C logreg=0.03,svm=10")
-    return value
-
-
-def parse_C(C: str | float | dict[str, Any] | None, heads: list[str]) -> dict[str, float | str]:
-    """``0.03`` (every head), ``"logreg=0.03,svm=10"`` or a dict -> ``{head: C}``."""
-    if C is None:
-        return {}
-    if isinstance(C, dict):
-        pairs = {h: _C_value(str(v)) for h, v in C.items()}
-    elif isinstance(C, (int, float)) or "=" not in str(C):
-        pairs = {h: _C_value(str(C)) for h in heads}
-    else:
-        pairs = {}
-        for part in filter(None, (p.strip() for p in str(C).split(","))):
-            head, sep, value = part.partition("=")
-            if not sep:
-                raise FeatcacheError(f"--C {C!r} mixes a bare value with head=value pairs; use e.g. --C logreg=0.03,svm=10")
-            pairs[head.strip()] = _C_value(value.strip())
-    for head in pairs:
-        if head not in heads:
-            raise FeatcacheError(f"--C names head {head!r}, which is not probed; probed heads: {', '.join(heads)}")
-        if "C" not in HEADS[head]().get_params():
-            raise FeatcacheError(f"head {head!r} has no C parameter; give --C only for {', '.join(h for h in heads if 'C' in HEADS[h]().get_params())}")
-    return pairs
+    return list(DEFAULT_HEADS) if heads is None else parse_list(heads, "--heads", known=list(HEADS))
 
 
 def probe_layers(cache: Cache, layers: str | list[str] | None) -> list[str]:
@@ -118,10 +91,7 @@ def probe_layers(cache: Cache, layers: str | list[str] | None) -> list[str]:
     if layers is None:
         names = cache.layers
     else:
-        names = [s.strip() for s in layers.split(",")] if isinstance(layers, str) else list(layers)
-        names = list(dict.fromkeys(n for n in names if n))
-        if not names:
-            raise FeatcacheError(f"--layers is empty; give cached layer names separated by commas ({', '.join(cache.layers)})")
+        names = parse_list(layers, "--layers")
         for name in names:
             if name not in cache.layers:
                 raise FeatcacheError(
@@ -135,8 +105,7 @@ def holdout_rows(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray,
     """(fit rows, held-out rows) of the train split: a seeded, stratified split."""
     from featcache.analysis.subsets import stratified_order
 
-    if not 0 < fraction < 1:
-        raise FeatcacheError(f"--holdout {fraction} is not a fraction; use a number between 0 and 1, e.g. 0.2")
+    fraction = check_fraction(fraction, "--holdout")
     n_classes, n_out = len(np.unique(y)), int(round(fraction * len(y)))
     if min(n_out, len(y) - n_out) < n_classes:
         raise FeatcacheError(f"--holdout {fraction} of {len(y)} training images leaves fewer images than the {n_classes} "
@@ -147,6 +116,9 @@ def holdout_rows(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray,
 
 def _fit_one(path: Path, layer: str, head_name: str, params: dict[str, Any], holdout: float | None, seed: int) -> tuple[float, float | str | None, float]:
     from threadpoolctl import threadpool_limits
+
+    from featcache.heads import make_head
+    from featcache.store.cache import open_cache
 
     cache = open_cache(path)
     X, y = cache.features("train", layer), cache.labels("train")
@@ -178,7 +150,7 @@ def probe(
     seed: int = 0,
     n_jobs: int = 1,
     plot: bool = True,
-    verbose: bool = True,
+    verbose: bool = False,
 ) -> ProbeResult:
     """Fit each head on each cached layer (train split), score on the test split.
 
@@ -188,38 +160,28 @@ def probe(
     training rows). ``holdout``: score on that stratified fraction of the
     train split (seeded by ``seed``) instead of the test split. Writes
     ``probe.csv`` and ``probe.png`` into ``out`` (default
-    ``data/runs/probe_<cache name>/``).
+    ``data/runs/probe_<cache name>/``). Prints the table only when ``verbose``.
     """
-    cache = cache if isinstance(cache, Cache) else open_cache(cache)
-    head_names = parse_heads(heads)
-    Cs = parse_C(C, head_names)
-    if not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
-        raise FeatcacheError(f"--jobs {n_jobs} is not valid; use a positive number, or -1 for every core")
-    for split in ("train",) if holdout is not None else ("train", "test"):
-        if split not in cache.sizes:
-            raise FeatcacheError(f"{cache.path} has no {split!r} split (it has {', '.join(cache.split_names)}); "
-                                 f"probe needs {'a train split' if holdout is not None else 'train and test (or --holdout F)'}")
-    if holdout is not None:
-        holdout_rows(cache.labels("train"), holdout, seed)  # bad fractions fail before any fit
-    names = probe_layers(cache, layers)
-    params = {h: {**PROBE_PARAMS.get(h, {}), **({"C": Cs[h]} if h in Cs else {})} for h in head_names}
-    out_dir = Path(out) if out else paths.runs_dir() / f"probe_{cache.path.stem}"
+    from featcache.store.cache import Cache, open_cache
 
-    widths = cache.meta.get("layer_widths", {})
-    jobs = [(layer, h) for layer in names for h in head_names]
-    scored_on = "test" if holdout is None else "holdout"
+    cache = cache if isinstance(cache, Cache) else open_cache(cache)
+    head_names, params, names = _settings(cache, heads, C, layers, holdout, seed)
+    seed, n_jobs = check_seed(seed), check_jobs(n_jobs)
+    # Before any fit: an unwritable --out must not cost the fits.
+    out_dir = check_writable_dir(Path(out) if out else paths.runs_dir() / f"probe_{cache.path.stem}")
     if verbose:
         print(f"probing {len(names)} layer(s) x {len(head_names)} head(s) on {cache.path} ({_scoring(cache, holdout)})")
+    jobs = [(layer, h) for layer in names for h in head_names]
     results = _run_jobs(cache.path, jobs, params, holdout, seed, n_jobs, verbose)
+    widths = cache.meta.get("layer_widths", {})
+    scored_on = "test" if holdout is None else "holdout"
     rows = [
         ProbeRow(names.index(layer), layer, int(widths.get(layer, 0)), h, results[(layer, h)][1],
                  round(results[(layer, h)][0], 6), scored_on, round(results[(layer, h)][2], 3))
         for layer, h in jobs
     ]
-    # Ties go to the shallower layer: the truncated network is then smaller and faster.
-    best = max(rows, key=lambda r: (r.accuracy, -r.depth))
+    best = best_row(rows)
     result = ProbeResult(cache.path, rows, best, params=params)
-    _mkdir(out_dir)
     result.csv = _write_atomic(out_dir / "probe.csv", _csv_text(rows).encode())
     if plot:
         result.plot = plot_probe(rows, best, out_dir / "probe.png", title=_title(cache, holdout))
@@ -227,6 +189,26 @@ def probe(
         _print_table(rows, head_names, names, widths, best)
         print(f"wrote {result.csv}" + (f" and {result.plot}" if result.plot else ""))
     return result
+
+
+def best_row(rows: list[ProbeRow]) -> ProbeRow:
+    """The most accurate row; ties go to the shallower layer (the truncated network is then smaller and faster),
+    then to the earlier head in the order asked for."""
+    return max(rows, key=lambda r: (r.accuracy, -r.depth))  # max keeps the first of equal keys
+
+
+def _settings(cache: Cache, heads, C, layers, holdout: float | None, seed: int):
+    """Checked heads, their parameters and the layers to probe (network order); refuses bad input before any fit."""
+    head_names = parse_heads(heads)
+    Cs = parse_C_per_head(C, head_names)
+    check_seed(seed)
+    require_splits(cache, *(("train",) if holdout is not None else ("train", "test")),
+                   why=f"probe needs {'a train split' if holdout is not None else 'train and test (or --holdout F)'}")
+    if holdout is not None:
+        holdout_rows(cache.labels("train"), holdout, check_seed(seed))  # bad fractions fail before any fit
+    names = probe_layers(cache, layers)
+    params = {h: {**PROBE_PARAMS.get(h, {}), **({"C": Cs[h]} if h in Cs else {})} for h in head_names}
+    return head_names, params, names
 
 
 def _run_jobs(path: Path, jobs, params, holdout, seed, n_jobs: int, verbose: bool) -> dict:
@@ -276,14 +258,23 @@ def _csv_text(rows: list[ProbeRow]) -> str:
 
 
 def read_probe_csv(path: str | Path) -> list[ProbeRow]:
-    """Rows of a ``probe.csv`` (what ``lesson`` and plots reuse)."""
-    with open(path, newline="") as f:
-        return [
-            ProbeRow(int(r["depth"]), r["layer"], int(r["width"]), r["head"],
-                     float(r["C"]) if r["C"] else None,
-                     float(r["accuracy"]), r["scored_on"], float(r["fit_seconds"]))
-            for r in csv.DictReader(f)
-        ]
+    """Rows of a ``probe.csv`` (what ``lesson`` and plots reuse), checked as they are read."""
+    try:
+        with open(path, newline="") as f:
+            rows = [
+                ProbeRow(int(r["depth"]), r["layer"], int(r["width"]), r["head"],
+                         (r["C"] if r["C"] == "cv" else float(r["C"])) if r["C"] else None,
+                         float(r["accuracy"]), r["scored_on"], float(r["fit_seconds"]))
+                for r in csv.DictReader(f)
+            ]
+        bad = [r for r in rows if not 0 <= r.accuracy <= 1 or r.depth < 0 or r.scored_on not in ("test", "holdout")]
+        if bad:
+            raise ValueError(f"row {asdict(bad[0])} is out of range")
+        return rows
+    except FileNotFoundError:
+        raise FeatcacheError(f"probe file not found: {path}; run 'featcache probe' first or check the path") from None
+    except (OSError, ValueError, KeyError, TypeError, csv.Error, UnicodeDecodeError) as exc:
+        raise FeatcacheError(f"{path} is not a readable probe.csv ({exc}); pass a file written by 'featcache probe'") from None
 
 
 def _print_table(rows, head_names, names, widths, best) -> None:
@@ -296,13 +287,6 @@ def _print_table(rows, head_names, names, widths, best) -> None:
     C = f", C={best.C}" if best.C is not None else ""
     what = "test accuracy" if best.scored_on == "test" else "held-out accuracy"
     print(f"best layer: {best.layer} with {best.head}{C}: {what} {best.accuracy:.4f}")
-
-
-def _mkdir(path: Path) -> None:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise FeatcacheError(f"cannot create {path} ({exc.strerror}); choose a writable --out") from None
 
 
 def _write_atomic(path: Path, data: bytes) -> Path:

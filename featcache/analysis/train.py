@@ -6,23 +6,24 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from featcache import paths
 from featcache.analysis.subsets import stratified_subset
 from featcache.errors import FeatcacheError
 from featcache.heads import HEADS, DenseHead, make_head
-from featcache.heads.io import head_meta, save_head
+from featcache.heads.io import SUFFIXES, digest_keys, head_meta, read_head_meta, save_head
 from featcache.store.cache import Cache, open_cache
-
-SUFFIX = {"keras": ".keras"}  # every other head is a joblib file
-DEFAULT_SUFFIX = ".joblib"
-
+from featcache.validate import check_seed, require_splits
 
 @dataclass
 class TrainResult:
+    """What ``train`` did: the fitted head (``estimator``, its ``meta``), its test score and where it was saved."""
+
     path: Path
     head: str
     preset: str | None
@@ -32,24 +33,18 @@ class TrainResult:
     accuracy: float
     fit_seconds: float
     details: dict[str, Any] = field(default_factory=dict)  # epochs run, chosen C, ...
+    estimator: Any = field(default=None, repr=False, compare=False)  # the fitted head: predict, predict_proba, score
+    meta: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # what save_head stored with it
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        # Not asdict: it would deep-copy the estimator (a Keras model).
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("estimator", "meta")}
         d["path"] = str(self.path)
         return d
 
 
 def as_cache(cache: Cache | str | Path) -> Cache:
     return cache if isinstance(cache, Cache) else open_cache(cache)
-
-
-def require_splits(cache: Cache, *splits: str) -> None:
-    for split in splits:
-        if split not in cache.sizes:
-            raise FeatcacheError(
-                f"{cache.path} has no {split!r} split (it has {', '.join(cache.split_names)}); "
-                f"extract a cache with a {split} split"
-            )
 
 
 def build_head(
@@ -82,15 +77,61 @@ def build_head(
 
 
 def head_suffix(head: str) -> str:
-    return SUFFIX.get(head, DEFAULT_SUFFIX)
+    return SUFFIXES.get(head, ".npz")
 
 
-def default_head_path(cache: Cache, layer: str, head: str, preset: str | None, n: int, seed: int) -> Path:
+def head_tag(head: str, est, preset: str | None, epochs: int | None, standardize: bool) -> str:
+    """What sets this head apart from others on the same rows, for its default file name.
+
+    Everything that changes the fitted head is in it (preset, epochs, standardization, C), so
+    ``--C cv`` never replaces the ``--C 0.03`` head's default file.
+    """
+    if head == "keras":
+        return "-".join(p for p in (preset, f"e{epochs}" if epochs is not None else None, "std" if standardize else None) if p)
+    return f"C{est.C}"
+
+
+def default_head_path(cache: Cache, layer: str, head: str, tag: str | None, n: int, seed: int) -> Path:
     m = cache.meta
     name = "_".join(
-        str(p) for p in (m.get("dataset"), m.get("backbone"), cache.fingerprint[:12], layer, head, preset, f"n{n}", f"s{seed}") if p
+        str(p) for p in (m.get("dataset"), m.get("backbone"), cache.fingerprint[:12], layer, head, tag, f"n{n}", f"s{seed}") if p
     )
     return paths.runs_dir() / "heads" / (name + head_suffix(head))
+
+
+def check_out(path: Path, head: str, force: bool) -> None:
+    """``--out`` must be a head file name; an existing file is replaced only if featcache wrote it as a head (or ``force``)."""
+    if path.is_dir():
+        raise FeatcacheError(f"--out {path} is a folder; name the head file to write, e.g. --out {path / ('head' + head_suffix(head))}")
+    if path.suffix != head_suffix(head):
+        raise FeatcacheError(f"a {head} head is saved as a {head_suffix(head)} file; use --out {path.with_suffix(head_suffix(head))}")
+    if path.exists() and not force and read_head_meta(path) is None:
+        raise FeatcacheError(f"--out {path} exists and is not a head featcache wrote; choose another --out, or pass --force to replace it")
+
+
+def check_training_labels(y: np.ndarray, class_names: list[str], head: str, C) -> None:
+    """Refuse training rows a head cannot learn from: one class only, or too few per class for cross-validation."""
+    classes, counts = np.unique(y, return_counts=True)
+    if len(classes) < 2:
+        raise FeatcacheError(f"all {len(y)} training images are of class {class_names[int(classes[0])]!r}; a classifier needs "
+                             "images of at least 2 classes: extract a cache with more classes or raise --train-size")
+    if counts.min() < 2 and (C == "cv" or head == "svm"):
+        what = "--C cv" if C == "cv" else "the SVM head's probability calibration"
+        raise FeatcacheError(f"{what} needs at least 2 training images of every class, and {class_names[int(classes[counts.argmin()])]!r} "
+                             f"has {counts.min()}; raise --train-size" + ("" if head == "svm" else " or pass a number for --C"))
+
+
+def split_digests(cache: Cache, split: str) -> list[str] | None:
+    """The split's per-image sha256 hex digests, or None for caches made before they were recorded."""
+    # TODO(extract): Cache.digests(split) is the reader the extract helper adds; until it lands, read the dataset here.
+    if hasattr(cache, "digests"):
+        return cache.digests(split)
+    import h5py
+
+    with h5py.File(cache.path, "r") as f:
+        if split not in f or "digests" not in f[split]:
+            return None
+        return [d.decode() if isinstance(d, bytes) else str(d) for d in f[split]["digests"][()]]
 
 
 def _details(head) -> dict[str, Any]:
@@ -112,25 +153,31 @@ def train(
     C: float | str | None = None,
     layer: str | None = None,
     out: str | Path | None = None,
-    verbose: bool = True,
+    verbose: bool = False,
     standardize: bool = False,
+    force: bool = False,
 ) -> TrainResult:
     """Fit ``head`` on the cache's train split (or a stratified subset of ``train_size``), score on test, save.
 
-    The head file (``.keras`` for Keras, joblib otherwise) carries the cache's
-    fingerprint, class names, layer and feature settings (``heads.io.head_meta``).
+    Returns the fitted head (``result.estimator``) with its scores. The head
+    file (``.keras`` for Keras, ``.npz`` otherwise) carries the cache's
+    fingerprint, class names, layer, feature settings and the digests of its
+    training images (``heads.io``). ``out`` replaces an existing file only if
+    it is a featcache head, or with ``force``.
     """
     cache = as_cache(cache)
+    seed = check_seed(seed)
     require_splits(cache, "train", "test")
     est = build_head(head, preset=preset, epochs=epochs, C=C, seed=seed, n_classes=len(cache.class_names), standardize=standardize)
     if head == "keras":
         preset = preset or "default"
-    if out is not None and Path(out).suffix != head_suffix(head):
-        raise FeatcacheError(f"a {head} head is saved as a {head_suffix(head)} file; use --out {Path(out).with_suffix(head_suffix(head))}")
+    if out is not None:
+        check_out(Path(out), head, force)
     layer = layer or cache.default_layer
     X_test, y_test = cache.features("test", layer), cache.labels("test")  # checks the layer before any training
     y = cache.labels("train")
     rows = stratified_subset(y, train_size, seed) if train_size is not None else None
+    check_training_labels(y if rows is None else y[rows], cache.class_names, head, getattr(est, "C", None))
     X = cache.features("train", layer, rows)
     if rows is not None:
         y = y[rows]
@@ -143,14 +190,19 @@ def train(
     fit_seconds = time.perf_counter() - t0
     accuracy = float(est.score(X_test, y_test))
 
-    # A standardizing head is another head: its default file must not replace the plain one's.
-    tag = f"{preset}-std" if standardize else preset
-    path = Path(out) if out is not None else default_head_path(cache, layer, head, tag, len(y), seed)
-    result = TrainResult(path, head, preset, layer, int(len(y)), int(len(y_test)), accuracy, fit_seconds, _details(est))
+    path = Path(out) if out is not None else default_head_path(
+        cache, layer, head, head_tag(head, est, preset, epochs, standardize), len(y), seed)
+    if out is None:
+        check_out(path, head, force)
+    result = TrainResult(path, head, preset, layer, int(len(y)), int(len(y_test)), accuracy, fit_seconds, _details(est), est)
     meta = head_meta(cache, layer, head, est)
     meta.update(preset=preset, train_size=train_size, train_images=len(y), seed=seed,
                 test_accuracy=accuracy, fit_seconds=round(fit_seconds, 3), details=result.details)
+    digests = split_digests(cache, "train")
+    if digests is not None:
+        meta["train_digests"] = digest_keys(digests if rows is None else [digests[i] for i in rows])
     save_head(est, path, meta)
+    result.meta = meta
     if verbose:
         extra = "".join(f", {k} {v}" for k, v in result.details.items() if k != "cv_scores")
         print(f"test accuracy {accuracy:.4f} on {len(y_test)} images; fit {fit_seconds:.1f} s{extra} -> {path}")

@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 from featcache import __version__
 from featcache._lazy import quiet_env
 from featcache.errors import FeatcacheError
 
 RESUMABLE = ("extract", "curve", "lesson")  # lesson resumes its extraction
-COMMANDS = ["extract", "info", "train", "evaluate", "lesson", "curve", "probe", "finetune", "export", "predict"]
+COMMANDS = ["extract", "info", "verify", "train", "evaluate", "lesson", "curve", "probe", "finetune", "export", "predict"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,8 +33,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """featcache's own warnings (e.g. a cache without checksums) as one plain line; others as Python shows them."""
+    if category.__module__.startswith("featcache"):
+        print(f"featcache: warning: {message}", file=sys.stderr)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
+_python_showwarning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
     quiet_env()
+    warnings.showwarning = _show_warning
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

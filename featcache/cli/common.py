@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
-from typing import Any
+from typing import Any, Callable
+
+from featcache import validate
+from featcache.validate import arg_type
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
+# argparse types for flags refused before any work (exit 2 with argparse's usage line).
+positive_int = arg_type(validate.positive_int, "positive_int")
+
+
+def api_default(func: Callable[..., Any], name: str) -> Any:
+    """The default of ``func``'s parameter ``name``: help texts quote the API, so the two cannot drift."""
+    return inspect.signature(func).parameters[name].default
+
+
+def given(args: argparse.Namespace, *names: str, **renamed: str) -> dict[str, Any]:
+    """The options the user gave (not None), as API keywords: ``given(args, "seed", n_jobs="jobs")``.
+
+    Options left out are not passed, so the API's own defaults apply.
+    """
+    pairs = [(n, n) for n in names] + list(renamed.items())
+    return {key: getattr(args, attr) for key, attr in pairs if getattr(args, attr) is not None}
 
 
 def print_json(obj: Any) -> None:

@@ -1,19 +1,22 @@
-"""featcache evaluate: accuracy, per-class precision/recall and a confusion matrix of a saved head."""
+"""featcache evaluate: accuracy, per-class precision/recall, a confusion matrix and the misclassified images of a saved head."""
 
 from __future__ import annotations
 
 from featcache.cli.common import add_json_flag, print_json
+from featcache.cli.headfile import add_trust_pickle_arg, given, warnings_as_lines
 
 
 def register(sub) -> None:
     p = sub.add_parser("evaluate", help="score a saved head on a cache: accuracy, per-class precision/recall, confusion matrix",
-                       description="Score a head written by 'featcache train' on a cache's test split. Refuses a cache "
-                       "made with another backbone, weights, image size, preprocessing, layer or classes. Writes "
-                       "confusion.png, evaluation.json and evaluation.txt to --out.")
-    p.add_argument("head", help="a head file written by 'featcache train' (.keras or .joblib)")
+                       description="Score a head written by 'featcache train' on a cache's test split and list the images it "
+                       "got wrong. Refuses a cache made with another backbone, weights, image size, preprocessing, layer or "
+                       "classes; warns when test images were among the head's training images. Writes confusion.png, "
+                       "evaluation.json and evaluation.txt to --out.")
+    p.add_argument("head", help="a head file written by 'featcache train' (.keras or .npz)")
     p.add_argument("cache", help="a cache written by 'featcache extract' with the head's settings")
-    p.add_argument("--split", default="test", help="split to score (default: test)")
+    p.add_argument("--split", help="split to score (default: test)")
     p.add_argument("--out", metavar="DIR", help="folder for the report files (default: data/runs/eval/<head file name>)")
+    add_trust_pickle_arg(p)
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -21,7 +24,8 @@ def register(sub) -> None:
 def run(args) -> int:
     from featcache.analysis.evaluate import evaluate
 
-    res = evaluate(args.head, args.cache, split=args.split, out=args.out)
+    with warnings_as_lines("evaluate"):
+        res = evaluate(args.head, args.cache, **given(args, "split", "out", "trust_pickle"))
     if args.json:
         print_json(res.to_dict())
     else:

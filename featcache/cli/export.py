@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from featcache.cli.common import add_json_flag, print_json
+from featcache.cli.headfile import add_force_arg, add_trust_pickle_arg, given, warnings_as_lines
 
 
 def add_weights_arg(p) -> None:
@@ -17,9 +18,11 @@ def register(sub) -> None:
                        "uint8 images (N, H, W, C) of any size with C = 1 or 3 -> resize, gray->RGB, preprocess_input, "
                        "frozen base, pooling, head -> class probabilities. Class names are stored in the file. "
                        "A logreg head is folded (standardization included) into an equivalent Dense layer.")
-    p.add_argument("head", help="head file written by 'featcache train' (.keras or .joblib)")
+    p.add_argument("head", help="head file written by 'featcache train' (.keras or .npz)")
     add_weights_arg(p)
     p.add_argument("--out", required=True, metavar="MODEL.keras", help="where to write the model")
+    add_force_arg(p, "model")
+    add_trust_pickle_arg(p)
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -27,7 +30,8 @@ def register(sub) -> None:
 def run(args) -> int:
     from featcache.deploy.export import export
 
-    path = export(args.head, args.out, weights=args.weights, verbose=not args.json)
+    with warnings_as_lines("export"):
+        path = export(args.head, args.out, verbose=not args.json, **given(args, "weights", "force", "trust_pickle"))
     if args.json:
         print_json({"path": str(path)})
     return 0

@@ -6,16 +6,10 @@ import argparse
 
 from featcache.cli.common import add_json_flag, positive_int, print_json
 from featcache.embedding.backbones import REGISTRY
+from featcache.validate import arg_type, check_fraction
 
 
-def fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be between 0 and 1, e.g. 0.2")
-    return value
+fraction = arg_type(check_fraction, "fraction")  # the check lives in featcache.validate
 
 
 def add_source_args(p: argparse.ArgumentParser) -> None:

@@ -13,7 +13,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from featcache.store.cache import open_cache, read_attrs
+    from featcache.store.reader import open_cache, read_attrs
 
     meta = read_attrs(args.cache, peek=True)
     if not meta.get("complete"):
@@ -22,6 +22,7 @@ def run(args) -> int:
     else:
         info = open_cache(args.cache).summary()
     info.pop("settings", None)
+    info.pop("content_digest", None)
     if args.json:
         print_json(info)
         return 0
@@ -33,8 +34,10 @@ def run(args) -> int:
     print(f"backbone    {info.get('backbone')}  weights {info.get('weights_source')} ({info.get('weights')})"
           + ("  [RANDOM WEIGHTS]" if info.get("weights_random") else ""))
     print(f"image size  {info.get('image_size')}  preprocessing {info.get('preprocessing')}")
-    print(f"layers      " + ", ".join(f"{l} ({widths.get(l, '?')})" for l in info.get("layers", [])) + f"  default {info.get('default_layer')}")
+    print("layers      " + ", ".join(f"{l} ({widths.get(l, '?')})" for l in info.get("layers", [])) + f"  default {info.get('default_layer')}")
     print(f"dtype       {info.get('dtype')}")
+    if "checksums" in info:  # complete caches: checked when opened ('featcache verify' reads every chunk)
+        print(f"checksums   {info['checksums']}")
     print(f"versions    featcache {info.get('featcache_version')}, keras {info.get('keras_version')}, tensorflow {info.get('tensorflow_version')}")
     print(f"created     {info.get('created')}  completed {info.get('completed', '-')}")
     if info.get("skipped"):

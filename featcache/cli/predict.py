@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from featcache.cli.common import add_json_flag, positive_int, print_json
+from featcache.cli.headfile import given
 
 
 def register(sub) -> None:
-    p = sub.add_parser("predict", help="top-k classes of image files or .npy arrays with an exported model",
-                       description="Classify image files (PNG, JPEG, BMP, GIF, ...: decoded to RGB at the model's image size) "
-                       "or .npy arrays of uint8 images shaped (N, H, W) or (N, H, W, C) with C = 1 or 3.")
+    p = sub.add_parser("predict", help="top-k classes of image files, folders or .npy arrays with an exported model",
+                       description="Classify image files (PNG, JPEG, BMP, GIF, ...: decoded to RGB at the model's image size), "
+                       "the image files of a folder (sorted by name), or .npy arrays of uint8 images shaped (N, H, W) or "
+                       "(N, H, W, C) with C = 1 or 3.")
     p.add_argument("model", help="model file written by 'featcache export' or 'featcache finetune'")
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files and/or .npy arrays")
-    p.add_argument("--top-k", type=positive_int, default=3, metavar="K", help="classes to show per image (default: 3)")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files, folders of images and/or .npy arrays")
+    p.add_argument("--top-k", type=positive_int, metavar="K", help="classes to show per image (default: 3, or all if the model has fewer)")
+    p.add_argument("--csv", metavar="PATH", help="also write the predictions to this CSV file (input, class_1, probability_1, ...)")
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -19,10 +22,12 @@ def register(sub) -> None:
 def run(args) -> int:
     from featcache.deploy.predict import predict
 
-    preds = predict(args.model, args.images, top_k=args.top_k)
+    preds = predict(args.model, args.images, **given(args, "top_k", "csv"))
     if args.json:
         print_json([p.as_dict() for p in preds])
         return 0
     for p in preds:
         print(f"{p.input}: " + ", ".join(f"{c} {prob:.3f}" for c, prob in p.top))
+    if args.csv:
+        print(f"predictions -> {args.csv}")
     return 0

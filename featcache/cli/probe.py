@@ -2,33 +2,33 @@
 
 from __future__ import annotations
 
-from featcache.cli.common import add_json_flag, print_json
+from featcache.analysis.probe import DEFAULT_HEADS, probe
+from featcache.cli.common import add_json_flag, api_default, given, print_json
 
 
 def register(sub) -> None:
+    # Defaults are the API's (argparse default=None: only what the user gave is passed on).
+    seed, jobs = api_default(probe, "seed"), api_default(probe, "n_jobs")
     p = sub.add_parser("probe", help="fit a head on every cached layer and plot test accuracy against depth",
                        description="For every layer in the cache (extract with --layers blocks) and every head, fit on the "
                        "train split and score on the test split. Writes probe.csv and probe.png and prints the best layer and head.")
     p.add_argument("cache", help="path to a cache written by 'featcache extract --layers ...'")
-    p.add_argument("--heads", metavar="H1,H2", help="heads to fit on each layer (default: logreg,svm)")
+    p.add_argument("--heads", metavar="H1,H2", help=f"heads to fit on each layer (default: {','.join(DEFAULT_HEADS)})")
     p.add_argument("--C", metavar="C|HEAD=C,...", help="regularization: one value for every head, or per head "
                    "(e.g. logreg=0.03,svm=10); 'cv' picks it by cross-validation on the training rows "
-                   "(default: each head's own, logreg 0.03, svm 10)")
+                   "(default: each head's own)")
     p.add_argument("--layers", metavar="L1,L2", help="probe only these cached layers (default: all)")
     p.add_argument("--holdout", type=float, metavar="F", help="score on a stratified fraction F of the train split "
                    "(fitting on the rest) instead of the test split, which is then never read: choose a layer this way")
-    p.add_argument("--seed", type=int, default=0, help="with --holdout: which training images are held out (default 0)")
+    p.add_argument("--seed", type=int, help=f"with --holdout: which training images are held out (default: {seed})")
     p.add_argument("--out", metavar="DIR", help="folder for probe.csv and probe.png (default: data/runs/probe_<cache name>/)")
-    p.add_argument("--jobs", type=int, default=1, metavar="N", help="fits run side by side (joblib; -1: every core; default 1)")
+    p.add_argument("--jobs", type=int, metavar="N", help=f"fits run side by side (joblib; -1: every core; default: {jobs})")
     add_json_flag(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from featcache.analysis.probe import probe
-
-    result = probe(args.cache, heads=args.heads, C=args.C, layers=args.layers, out=args.out,
-                   holdout=args.holdout, seed=args.seed, n_jobs=args.jobs, verbose=not args.json)
+    result = probe(args.cache, verbose=not args.json, **given(args, "heads", "C", "layers", "out", "holdout", "seed", n_jobs="jobs"))
     if args.json:
         print_json(result.to_dict())
     return 0

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
-
 from featcache.cli.common import add_json_flag, positive_int, print_json
+from featcache.cli.headfile import add_force_arg, given
+from featcache.validate import arg_type, parse_C
 
 
-def c_value(text: str) -> float | str:
-    if text == "cv":
-        return text
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is neither a number nor 'cv'") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"C must be above 0 (got {text})")
-    return value
+c_value = arg_type(parse_C, "c_value")  # the check lives in featcache.validate
 
 
 def register(sub) -> None:
@@ -27,16 +18,18 @@ def register(sub) -> None:
     p.add_argument("--head", required=True, metavar="keras|logreg|svm", help="keras: the lesson's Dropout -> Dense head; "
                    "logreg: standardized logistic regression; svm: standardized RBF SVM")
     p.add_argument("--train-size", type=positive_int, metavar="N", help="train on a stratified subset of N images (default: all)")
-    p.add_argument("--seed", type=int, default=0, help="seed for the subset and the head (default: 0); same seed, same result")
+    p.add_argument("--seed", type=int, help="seed for the subset and the head, 0 to 2**32-1 (default: 0); same seed, same result")
     p.add_argument("--epochs", type=positive_int, metavar="E", help="Keras head: epochs (default: the preset's)")
     p.add_argument("--preset", metavar="lesson|default", help="Keras head: 'lesson' is the lesson's 5 epochs; "
                    "'default' (the default) adds L2 1e-2 and early stopping")
-    p.add_argument("--standardize", action="store_true", help="Keras head: scale each feature to zero mean and unit variance "
+    p.add_argument("--standardize", action="store_true", default=None, help="Keras head: scale each feature to zero mean and unit variance "
                    "over the training rows first (helps on intermediate layers: block 13 0.812 -> 0.880 on the lesson's cache)")
     p.add_argument("--C", type=c_value, metavar="C|cv", help="logreg/svm: inverse regularization strength, or 'cv' to pick it "
                    "by 5-fold cross-validation on the training features (default: logreg 0.03, svm 10)")
     p.add_argument("--layer", metavar="NAME", help="cached layer to train on (default: the cache's default layer)")
-    p.add_argument("--out", metavar="PATH", help="head file (default: data/runs/heads/<cache>_<layer>_<head>_n<N>_s<seed>.keras|.joblib)")
+    p.add_argument("--out", metavar="PATH", help="head file, .keras for keras, .npz for logreg/svm (default: "
+                   "data/runs/heads/<cache>_<layer>_<head>_<preset, epochs, std or C>_n<N>_s<seed>.keras|.npz)")
+    add_force_arg(p, "head")
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -44,9 +37,8 @@ def register(sub) -> None:
 def run(args) -> int:
     from featcache.analysis.train import train
 
-    res = train(args.cache, args.head, train_size=args.train_size, seed=args.seed, epochs=args.epochs,
-                preset=args.preset, C=args.C, layer=args.layer, out=args.out, verbose=not args.json,
-                standardize=args.standardize)
+    res = train(args.cache, args.head, verbose=not args.json,
+                **given(args, "train_size", "seed", "epochs", "preset", "C", "layer", "out", "standardize", "force"))
     if args.json:
         print_json(res.to_dict())
     return 0

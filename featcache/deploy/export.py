@@ -111,15 +111,25 @@ def model_meta(meta: dict[str, Any], head_path: str | Path, weights: str) -> dic
     }
 
 
-def export(head: str | Path, out: str | Path, *, weights: str | None = None, verbose: bool = True) -> Path:
-    """Write ``head`` and its backbone as one raw-images -> probabilities model to ``out`` (``.keras``)."""
-    from featcache.deploy.model import probabilities_model, save_model
+def export(
+    head: str | Path,
+    out: str | Path,
+    *,
+    weights: str | None = None,
+    verbose: bool = False,
+    trust_pickle: bool = False,
+    force: bool = False,
+) -> Path:
+    """Write ``head`` and its backbone as one raw-images -> probabilities model to ``out`` (``.keras``).
+
+    ``out`` replaces an existing file only if it is a featcache model, or with
+    ``force``; ``trust_pickle`` lets an old pickle head load (it can run code).
+    """
+    from featcache.deploy.model import check_out, probabilities_model, save_model
     from featcache.heads.io import load_head
 
-    out = Path(out)
-    if out.suffix != ".keras":
-        raise FeatcacheError(f"a model is saved as a .keras file; use --out {out.with_suffix('.keras')}")
-    est, meta = load_head(head)
+    out = check_out(out, force)
+    est, meta = load_head(head, trust_pickle=trust_pickle)
     logits, w = end_to_end_from_head(est, meta, weights)
     path = save_model(probabilities_model(logits), out, model_meta(meta, head, w))
     if verbose:

@@ -237,26 +237,30 @@ def finetune(
     keep_best: bool = True,
     seed: int = 0,
     out: str | Path | None = None,
-    verbose: bool = True,
+    verbose: bool = False,
+    trust_pickle: bool = False,
+    force: bool = False,
 ) -> FinetuneResult:
     """Fine-tune the last ``unfreeze`` base layers under a trained Keras ``head``; save the model.
 
     The saved file is the same raw-images -> probabilities model ``export``
     writes. ``keep_best=False`` keeps the last epoch's weights instead of the
-    best validation epoch's (for inspecting what training did).
+    best validation epoch's (for inspecting what training did). ``out``
+    replaces an existing file only if it is a featcache model, or with
+    ``force``; ``trust_pickle`` lets an old pickle head load (it can run code).
     """
     from featcache._lazy import keras
     from featcache.deploy.endtoend import parameter_counts
     from featcache.deploy.export import end_to_end_from_head, model_meta
-    from featcache.deploy.model import probabilities_model, save_model
+    from featcache.deploy.model import check_out, probabilities_model, save_model
     from featcache.heads import DenseHead
     from featcache.heads.io import load_head
+    from featcache.validate import check_seed
 
     check_settings(unfreeze, learning_rate, epochs, batch_size, patience)
-    out = Path(out) if out else default_out(head)
-    if out.suffix != ".keras":
-        raise FeatcacheError(f"a model is saved as a .keras file; use --out {out.with_suffix('.keras')}")
-    est, meta = load_head(head)
+    seed = check_seed(seed)
+    out = check_out(out if out else default_out(head), force)
+    est, meta = load_head(head, trust_pickle=trust_pickle)
     if not isinstance(est, DenseHead):
         raise FeatcacheError(
             f"{head} is a {meta.get('head', type(est).__name__)} head; fine-tuning starts from a trained Keras head "

@@ -71,6 +71,35 @@ def read_meta(path: str | Path) -> dict[str, Any]:
     return meta
 
 
+def is_model_file(path: Path) -> bool:
+    try:
+        read_meta(path)
+    except FeatcacheError:
+        return False
+    return True
+
+
+def check_out(path: str | Path, force: bool = False) -> Path:
+    """``--out`` for a model: a ``.keras`` name; an existing file is replaced only if it is a featcache model (or ``force``)."""
+    path = Path(path)
+    if path.is_dir():
+        raise FeatcacheError(f"--out {path} is a folder; name the model file to write, e.g. --out {path / 'model.keras'}")
+    if path.suffix != ".keras":
+        raise FeatcacheError(f"a model is saved as a .keras file; use --out {path.with_suffix('.keras')}")
+    if path.exists() and not force and not is_model_file(path):
+        raise FeatcacheError(f"--out {path} exists and is not a model featcache wrote; choose another --out, or pass --force to replace it")
+    return path
+
+
+def run_model(net, images, batch_size: int = 64):
+    """Class probabilities of the frozen end-to-end model for a batch of raw uint8 images (N, H, W, C).
+
+    The one place that runs an exported model for inference, so another
+    runtime (ONNX, OpenVINO; issue 14) replaces this function only.
+    """
+    return net.predict(images, batch_size=batch_size, verbose=0)
+
+
 def load_model(path: str | Path):
     """``(model, meta)`` from a file written by ``save_model``."""
     from featcache.embedding import preprocess  # noqa: F401  registers the Preprocess layer for deserialization

@@ -54,22 +54,71 @@ def read_files(paths: Sequence[Path], size: int) -> np.ndarray:
     return out
 
 
+def image_files_in(folder: Path) -> list[Path]:
+    """The image files of ``folder`` (by the extensions the decoder knows), sorted by name; hidden files left out."""
+    from PIL import Image
+
+    known = {ext.lower() for ext in Image.registered_extensions()}
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in known)
+    if not files:
+        raise FeatcacheError(f"{folder} holds no image files (PNG, JPEG, BMP, GIF, ...); pass image files, .npy arrays or a folder of images")
+    return files
+
+
+def expand_inputs(images: Sequence[str | Path]) -> list[Path]:
+    """Each folder in ``images`` replaced by its image files; files and .npy arrays kept in order."""
+    out: list[Path] = []
+    for p in map(Path, images):
+        out.extend(image_files_in(p) if p.is_dir() else [p])
+    return out
+
+
 def top_k_classes(probs: np.ndarray, class_names: list[str], k: int) -> list[list[tuple[str, float]]]:
     order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
     return [[(class_names[j], float(p[j])) for j in row] for p, row in zip(probs, order)]
 
 
-def predict(model: str | Path, images: Sequence[str | Path], *, top_k: int = 3, batch_size: int = 64) -> list[Prediction]:
-    """Top-``top_k`` classes for each image file, and for each image of each ``.npy`` in ``images``."""
-    from featcache.deploy.model import load_model, read_meta
+def write_csv(path: str | Path, preds: Sequence[Prediction]) -> Path:
+    """One row per image: input, then class and probability for each rank."""
+    import csv
+    import io
+
+    from featcache.store.atomic import write_text
+
+    path = Path(path)
+    if path.is_dir():
+        raise FeatcacheError(f"--csv {path} is a folder; name the CSV file to write, e.g. --csv {path / 'predictions.csv'}")
+    k = max((len(p.top) for p in preds), default=0)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["input"] + [c for r in range(1, k + 1) for c in (f"class_{r}", f"probability_{r}")])
+    for p in preds:
+        w.writerow([p.input] + [v for c, prob in p.top for v in (c, f"{prob:.6f}")])
+    return write_text(path, buf.getvalue())
+
+
+def predict(
+    model: str | Path,
+    images: Sequence[str | Path],
+    *,
+    top_k: int | None = None,
+    batch_size: int = 64,
+    csv: str | Path | None = None,
+) -> list[Prediction]:
+    """Top-``top_k`` classes (default: 3, or all of a model with fewer) for each image file, each image file of a
+    folder (sorted by name), and each image of each ``.npy`` in ``images``; ``csv`` also writes them to a CSV file."""
+    from featcache.deploy.model import load_model, read_meta, run_model
 
     if not images:
-        raise FeatcacheError("no images given; pass image files or .npy arrays")
+        raise FeatcacheError("no images given; pass image files, a folder of images or .npy arrays")
     meta = read_meta(model)  # fast checks before loading TensorFlow
     names = list(meta["class_names"])
+    top_k = min(3, len(names)) if top_k is None else top_k
     if not 1 <= top_k <= len(names):
         raise FeatcacheError(f"--top-k {top_k} is out of range; the model has {len(names)} classes, use 1..{len(names)}")
-    paths = [Path(p) for p in images]
+    if csv is not None and Path(csv).is_dir():
+        raise FeatcacheError(f"--csv {csv} is a folder; name the CSV file to write, e.g. --csv {Path(csv) / 'predictions.csv'}")
+    paths = expand_inputs(images)
     arrays = [(p, read_npy(p)) for p in paths if p.suffix.lower() == ".npy"]
     files = [p for p in paths if p.suffix.lower() != ".npy"]
     batch_files = read_files(files, int(meta["image_size"])) if files else None
@@ -77,14 +126,16 @@ def predict(model: str | Path, images: Sequence[str | Path], *, top_k: int = 3, 
     net, _ = load_model(model)
     out: dict[str, list[Prediction]] = {}
     if batch_files is not None:
-        probs = net.predict(batch_files, batch_size=batch_size, verbose=0)
+        probs = run_model(net, batch_files, batch_size)
         out["files"] = [Prediction(str(p), t) for p, t in zip(files, top_k_classes(probs, names, top_k))]
     for p, arr in arrays:
         # Each array separately: one batch needs one image size.
-        probs = net.predict(arr, batch_size=batch_size, verbose=0)
+        probs = run_model(net, arr, batch_size)
         out[str(p)] = [Prediction(f"{p}[{i}]", t) for i, t in enumerate(top_k_classes(probs, names, top_k))]
     # Report in the order the inputs were given.
     order, file_iter = [], iter(out.get("files", []))
     for p in paths:
         order.extend(out[str(p)] if p.suffix.lower() == ".npy" else [next(file_iter)])
+    if csv is not None:
+        write_csv(csv, order)
     return order

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
@@ -19,21 +19,21 @@ from featcache.embedding.backbones import (
 from featcache.embedding.batches import plan
 from featcache.errors import FeatcacheError
 from featcache.sources import DataSource, open_source
-from featcache.store.cache import (
+from featcache.store import (
     STAGING,
+    CacheIdentity,
     CacheWriter,
     SplitSpec,
+    StagedWriter,
     exclusive_lock,
-    partial_path,
+    find_complete,
     read_attrs,
+    tidy_partial,
 )
-from featcache.store.fingerprint import fingerprint
 
 DTYPES = ("float32", "float16")
 # Key of each row's decode problem in a staged run's embed output (not a layer).
 PROBLEM = "featcache:problem"
-# Settings that decide the features; all of them go into the fingerprint.
-IDENTITY_KEYS = ("format_version", "backbone", "weights", "image_size", "preprocessing", "layers", "dtype", "dataset", "data_digest", "class_names")
 
 
 @dataclass
@@ -108,30 +108,20 @@ def extract(
         # Preprocess would resize the decoded images a second time: another pixel pipeline.
         raise FeatcacheError(f"this source decodes its images at {decoded}px but --image-size is {size}; open it with image size {size}")
 
-    settings: dict[str, Any] = {
-        "format_version": 1,
-        "backbone": bb.name,
-        "weights": w_id,
-        "image_size": size,
-        "preprocessing": bb.preprocessing,
-        "layers": layer_names,
-        "dtype": dtype,
-        "dataset": source.name,
-        "data_digest": source.digest,
-        "class_names": source.class_names,
-    }
-    fp = fingerprint(settings)
+    identity = CacheIdentity(backbone=bb.name, weights=w_id, image_size=size, preprocessing=bb.preprocessing, layers=layer_names,
+                             dtype=dtype, dataset=source.name, data_digest=source.digest, class_names=source.class_names)
+    settings, fp = identity.settings(), identity.fingerprint
     path = Path(out) if out else default_path(source.name, bb.name, size, fp)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise FeatcacheError(f"cannot create {path.parent} ({exc.strerror}); choose a writable --out") from None
 
-    if _is_hit(path, fp, settings):
+    if find_complete(path, identity):
         return _hit(path, source, verbose, f"cache hit: {path} already holds these features; nothing to do")
 
     with exclusive_lock(path, wait_message=f"waiting for another featcache process writing {path} ..."):
-        if _is_hit(path, fp, settings):  # the other process may have just finished it
+        if find_complete(path, identity):  # the other process may have just finished it
             return _hit(path, source, verbose, f"cache hit: {path} was completed by another process; nothing to do")
         return _run(path, fp, settings, source, bb, weights, size, layer_names, dtype, batch_size, verbose, run_engine)
 
@@ -142,7 +132,7 @@ def _hit(path: Path, source: DataSource, verbose: bool, message: str) -> Extract
     source.settle(dict(read_attrs(path).get("skipped") or []))
     # Left by a crash between publishing the cache and removing its partial:
     # the complete cache holds everything it had.
-    partial_path(path).unlink(missing_ok=True)
+    tidy_partial(path)
     if verbose:
         if source.skipped:
             print(_skipped_line(source.skipped))
@@ -171,28 +161,6 @@ def _skipped_line(skipped: list[tuple[str, str]], limit: int = 10) -> str:
     listed = "; ".join(f"{p} ({why})" for p, why in skipped[:limit])
     more = f"; and {len(skipped) - limit} more" if len(skipped) > limit else ""
     return f"skipped {len(skipped)} file(s), listed in the cache ('featcache info'): {listed}{more}"
-
-
-def _is_hit(path: Path, fp: str, settings: dict[str, Any]) -> bool:
-    """True for a complete cache of these settings; refuses anything else at ``path``."""
-    for p, label in ((path, "a cache"), (partial_path(path), "an interrupted extraction")):
-        if not p.exists():
-            continue
-        try:
-            attrs = read_attrs(p)
-        except FeatcacheError:
-            if p == path:
-                raise FeatcacheError(f"{path} exists and is not a featcache cache; choose another --out (it was left untouched)") from None
-            continue  # an unreadable partial is a crashed write of ours: redone
-        if attrs.get("fingerprint") != fp:
-            diff = [k for k in IDENTITY_KEYS if attrs.get("settings", {}).get(k) != settings.get(k)]
-            raise FeatcacheError(
-                f"{p} holds {label} made with other settings (differs in: {', '.join(diff) or 'fingerprint'}); "
-                "choose another --out or delete that file"
-            )
-        if p == path:
-            return bool(attrs.get("complete"))
-    return False
 
 
 def _keeping(partial: Path, check: Callable, *args) -> None:
@@ -232,7 +200,8 @@ def _run(path, fp, settings, source, bb, weights, size, layer_names, dtype, batc
         first = source.splits[next(iter(source.splits))].read(0, 1)
     else:
         first = np.zeros((1, *pending.image_shape), np.uint8)  # the model needs only the shape: no file is decoded twice
-    make_embed = Mapper(bb.name, weights, size, layer_names, tuple(first.shape[1:]), batch_size)
+    n_images = sum(len(s) for s in source.splits.values()) if pending is None else len(pending.labels)
+    make_embed = Mapper(bb.name, weights, size, layer_names, tuple(first.shape[1:]), batch_size, expected_images=n_images)
     # Built (and traced) here whatever the engine: bad weights fail before any
     # engine starts, and the widths are known. The local engine reuses it.
     widths = {name: int(f.shape[-1]) for name, f in make_embed()(first).items()}
@@ -272,7 +241,7 @@ def _run(path, fp, settings, source, bb, weights, size, layer_names, dtype, batc
         specs = [SplitSpec(STAGING, pending.labels, pending.index, pending.paths)]
         readers = {STAGING: pending.read}
         make_embed = KeepProblems(make_embed)
-    writer = CacheWriter(path, attrs, specs, widths, dtype, staged=pending is not None)
+    writer = (CacheWriter if pending is None else StagedWriter)(path, attrs, specs, widths, dtype, verbose=verbose)
     done = writer.open()
     sizes = {s.name: len(s.labels) for s in specs}
     batches = plan(sizes, done, batch_size)

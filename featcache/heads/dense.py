@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from featcache._lazy import keras
 from featcache.heads.folding import to_raw
@@ -127,7 +128,8 @@ class DenseHead(ClassifierMixin, BaseEstimator):
         return _TRAINERS[key]
 
     def fit(self, X, y):
-        X, y = check_X_y(X, y, dtype=np.float32)
+        X, y = validate_data(self, X, y, dtype=np.float32)
+        check_classification_targets(y)
         k = keras()
         n_classes = self.n_classes or int(y.max()) + 1
         if self.standardize:
@@ -174,7 +176,7 @@ class DenseHead(ClassifierMixin, BaseEstimator):
 
     def decision_function(self, X) -> np.ndarray:
         check_is_fitted(self, "model_")
-        X = self._standardized(check_array(X, dtype=np.float32))
+        X = self._standardized(validate_data(self, X, dtype=np.float32, reset=False))
         return np.asarray(self.model_.predict_on_batch(X)) if len(X) <= 4096 else self.model_.predict(X, batch_size=4096, verbose=0)
 
     def predict_proba(self, X) -> np.ndarray:

@@ -1,18 +1,32 @@
-"""Saving and loading trained heads with what they were trained on.
+"""Saving and loading trained heads with what they were trained on; no head file runs code.
 
-A Keras head is a ``.keras`` file (the head model) with a ``featcache.json``
-entry added to its zip; a scikit-learn head is a joblib file holding
-``{"head": estimator, "meta": dict}``. ``meta`` always carries the cache's
-fingerprint, class names and feature settings (see ``head_meta``), so a head
-can refuse features it was not made for.
+Two formats, both only data:
+
+- a Keras head is a ``.keras`` file (the head model, loaded in Keras's safe
+  mode) with a ``featcache.json`` entry added to its zip;
+- a scikit-learn head is an ``.npz`` (read with ``allow_pickle=False``): the
+  fitted arrays plus one JSON entry with the metadata and the estimator's
+  attribute tree (``heads.state``: objects only from a fixed list of classes,
+  rebuilt without calling anything the file names).
+
+``meta`` always carries the cache's fingerprint, class names and feature
+settings (see ``head_meta``), so a head can refuse features it was not made
+for; ``meta["train_digests"]`` (sorted uint64: the first 16 hex digits of the
+sha256 of each training image) lets ``evaluate`` find test images the head
+was trained on. featcache 0.1 wrote pickles (``.joblib``); they load only with
+``trust_pickle=True`` (``--trust-pickle``), because unpickling runs code.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from featcache.errors import FeatcacheError
 from featcache.store.atomic import atomic_path
@@ -20,9 +34,23 @@ from featcache.store.atomic import atomic_path
 META_ENTRY = "featcache.json"
 # A standardizing Keras head's training statistics (DenseHead.mean_, scale_).
 STATS_ENTRY = "featcache_standardize.json"
+DIGESTS_ENTRY = "featcache_train_digests.npy"  # in a .keras head's zip
+NPZ_ENTRY = "featcache"  # the JSON entry of an .npz head
+HEAD_KIND = "featcache-head"
+FORMAT_VERSION = 1
+SUFFIXES = {"keras": ".keras", "logreg": ".npz", "svm": ".npz"}
 # Settings of the features a head depends on; evaluate refuses a cache that
 # differs in any of them.
 FEATURE_KEYS = ("backbone", "weights", "image_size", "preprocessing")
+RETRAIN = "retrain it with 'featcache train'"
+
+
+class PickleHeadWarning(UserWarning):
+    """A pickle head was loaded because the caller trusted it."""
+
+
+class HeadVersionWarning(UserWarning):
+    """A scikit-learn head is used with another scikit-learn version than it was saved with."""
 
 
 def head_meta(cache, layer: str | None, head_name: str, head) -> dict[str, Any]:
@@ -47,63 +75,297 @@ def head_meta(cache, layer: str | None, head_name: str, head) -> dict[str, Any]:
     }
 
 
+def digest_keys(hex_digests) -> np.ndarray:
+    """Sorted unique uint64 keys (the first 16 hex digits) of sha256 hex digests: 8 bytes per image.
+
+    64 bits keep accidental matches out of reach: among 70,000 Fashion-MNIST
+    images no two 16-digit prefixes of different images collide (measured),
+    and the chance of any collision among a million images is about 3e-8.
+    """
+    return np.unique(np.fromiter((int(h[:16], 16) for h in hex_digests), dtype=np.uint64))
+
+
+def _kind_of(head) -> str:
+    from featcache.heads import HEADS
+
+    for name, cls in HEADS.items():
+        if type(head) is cls:
+            return name
+    raise FeatcacheError(f"cannot save a {type(head).__name__}; featcache saves {', '.join(HEADS)} heads")
+
+
 def save_head(head, path: str | Path, meta: dict[str, Any]) -> Path:
-    """Write atomically: ``.keras`` for ``DenseHead``, joblib for the others."""
-    from featcache.heads.dense import DenseHead
+    """Write atomically: ``.keras`` for ``DenseHead``, ``.npz`` for the scikit-learn heads."""
+    from featcache import __version__
 
     path = Path(path)
-    meta = {**meta, "params": head.get_params()}  # a Keras head is rebuilt from them
-    if isinstance(head, DenseHead) and path.suffix != ".keras":
-        raise FeatcacheError(f"a Keras head is saved as a .keras file; use --out {path.with_suffix('.keras')}")
+    kind = _kind_of(head)
+    if path.suffix != SUFFIXES[kind]:
+        raise FeatcacheError(f"a {kind} head is saved as a {SUFFIXES[kind]} file; use --out {path.with_suffix(SUFFIXES[kind])}")
+    meta = dict(meta)
+    digests = meta.pop("train_digests", None)
+    meta.update(params=head.get_params(), kind=HEAD_KIND, format_version=FORMAT_VERSION, featcache_version=__version__,
+                n_features=int(head.n_features_in_), train_digest_count=None if digests is None else len(digests))
+    meta["head"] = kind  # what the file holds, whatever the caller called it
     with atomic_path(path) as tmp:
-        if isinstance(head, DenseHead):
-            head.model_.save(tmp)
-            with zipfile.ZipFile(tmp, "a") as zf:
-                zf.writestr(META_ENTRY, json.dumps(meta, default=str))
-                if head.standardize:  # float64 -> JSON -> float64 is exact
-                    zf.writestr(STATS_ENTRY, json.dumps({"mean": head.mean_.tolist(), "scale": head.scale_.tolist()}))
+        if kind == "keras":
+            _write_keras(head, tmp, meta, digests)
         else:
-            import joblib
-
-            joblib.dump({"head": head, "meta": meta}, tmp)
+            _write_npz(head, tmp, meta, digests)
     return path
 
 
-def load_head(path: str | Path):
-    """``(head, meta)`` from a file written by ``save_head``."""
+def _npy_bytes(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    return buf.getvalue()
+
+
+def _write_keras(head, tmp: Path, meta: dict[str, Any], digests) -> None:
+    head.model_.save(tmp)
+    with zipfile.ZipFile(tmp, "a") as zf:
+        zf.writestr(META_ENTRY, json.dumps(meta, default=str))
+        if head.standardize:  # float64 -> JSON -> float64 is exact
+            zf.writestr(STATS_ENTRY, json.dumps({"mean": head.mean_.tolist(), "scale": head.scale_.tolist()}))
+        if digests is not None:
+            zf.writestr(DIGESTS_ENTRY, _npy_bytes(np.asarray(digests, dtype=np.uint64)))
+
+
+def _write_npz(head, tmp: Path, meta: dict[str, Any], digests) -> None:
+    import sklearn
+
+    from featcache.heads.state import StateError, encode
+
+    arrays: list[np.ndarray] = []
+    try:
+        tree = encode(head, arrays)
+    except StateError as exc:
+        raise FeatcacheError(f"cannot save this head safely ({exc})") from None
+    doc = json.dumps({"meta": {**meta, "sklearn_version": sklearn.__version__}, "state": tree}, default=str)
+    entries = {f"a{i}": a for i, a in enumerate(arrays)}
+    if digests is not None:
+        entries["train_digests"] = np.asarray(digests, dtype=np.uint64)
+    with open(tmp, "wb") as f:
+        np.savez(f, **{NPZ_ENTRY: np.frombuffer(doc.encode(), dtype=np.uint8)}, **entries)
+
+
+def _unreadable(path: Path, why: str) -> FeatcacheError:
+    return FeatcacheError(f"{path} is not a readable featcache head ({why}); pass a file written by 'featcache train'")
+
+
+def _is_npz(zf: zipfile.ZipFile) -> bool:
+    return f"{NPZ_ENTRY}.npy" in zf.namelist()
+
+
+def read_head_meta(path: str | Path) -> dict[str, Any] | None:
+    """The metadata of a featcache head file without loading the head; None for any other file."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            if _is_npz(zf):
+                raw = np.load(io.BytesIO(zf.read(f"{NPZ_ENTRY}.npy")), allow_pickle=False)
+                meta = json.loads(raw.tobytes())["meta"]
+            else:
+                meta = json.loads(zf.read(META_ENTRY))
+    except Exception:
+        return None
+    # Heads of featcache 0.1 have no "kind"; a model file (export, finetune) says "featcache-model".
+    is_head = isinstance(meta, dict) and meta.get("kind", HEAD_KIND) == HEAD_KIND and "cache_fingerprint" in meta
+    return meta if is_head else None
+
+
+def load_head(path: str | Path, *, trust_pickle: bool = False):
+    """``(head, meta)`` from a file written by ``save_head``, checked for consistency.
+
+    Nothing in the file runs: Keras heads load in safe mode, scikit-learn heads
+    from arrays and JSON. An old pickle head (``.joblib``) is refused unless
+    ``trust_pickle`` (then it loads with a ``PickleHeadWarning``).
+    """
     path = Path(path)
     if not path.is_file():
         raise FeatcacheError(f"head file not found: {path}; train one with 'featcache train'")
     if zipfile.is_zipfile(path):
-        try:
-            with zipfile.ZipFile(path) as zf:
-                meta = json.loads(zf.read(META_ENTRY))
-                stats = json.loads(zf.read(STATS_ENTRY)) if meta["params"].get("standardize") else None
-            from featcache._lazy import keras
-            from featcache.heads.dense import DenseHead
+        with zipfile.ZipFile(path) as zf:
+            npz = _is_npz(zf)
+        head, meta = _load_npz(path) if npz else _load_keras(path)
+    else:
+        head, meta = _load_pickle(path, trust_pickle)
+    check_head(head, meta, path)
+    return head, meta
 
-            model = keras().models.load_model(path, compile=False)
-        except Exception as exc:
-            raise FeatcacheError(f"{path} is not a readable featcache head ({type(exc).__name__}); pass a file written by 'featcache train'") from None
-        import numpy as np
 
-        head = DenseHead(**meta["params"])
-        head.model_ = model
-        head.classes_ = np.arange(len(meta["class_names"]))
-        if stats is not None:
-            head.mean_, head.scale_ = (np.asarray(stats[k], dtype=np.float64) for k in ("mean", "scale"))
-        return head, meta
+def _load_keras(path: Path):
+    from featcache.heads.dense import DenseHead
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            meta = json.loads(zf.read(META_ENTRY))
+            names = zf.namelist()
+            stats = json.loads(zf.read(STATS_ENTRY)) if STATS_ENTRY in names else None
+            digests = np.load(io.BytesIO(zf.read(DIGESTS_ENTRY)), allow_pickle=False) if DIGESTS_ENTRY in names else None
+        from featcache._lazy import keras
+
+        model = keras().models.load_model(path, compile=False, safe_mode=True)
+    except Exception as exc:
+        raise _unreadable(path, type(exc).__name__) from None
+    _check_meta_shape(meta, path, DenseHead)
+    head = DenseHead(**meta["params"])
+    head.model_ = model
+    head.classes_ = np.arange(len(meta["class_names"]))
+    head.n_features_in_ = int(model.input_shape[-1])
+    if head.standardize:
+        if not isinstance(stats, dict) or set(stats) != {"mean", "scale"}:
+            raise _unreadable(path, "a standardizing head without its statistics")
+        head.mean_, head.scale_ = (np.asarray(stats[k], dtype=np.float64) for k in ("mean", "scale"))
+    if digests is not None:
+        meta["train_digests"] = digests
+    return head, meta
+
+
+def _load_npz(path: Path):
+    from featcache.heads.state import StateError, decode
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            doc = json.loads(z[NPZ_ENTRY].tobytes())
+            arrays = {int(k[1:]): z[k] for k in z.files if k[0] == "a" and k[1:].isdigit()}
+            digests = z["train_digests"] if "train_digests" in z.files else None
+    except Exception as exc:
+        raise _unreadable(path, type(exc).__name__) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("meta"), dict):
+        raise _unreadable(path, "its metadata is not a JSON object")
+    meta = doc["meta"]
+    from featcache.heads import HEADS
+
+    cls = HEADS.get(meta.get("head"))
+    if cls is None or cls not in (HEADS["logreg"], HEADS["svm"]):
+        raise _unreadable(path, f"unknown head kind {meta.get('head')!r}")
+    _check_meta_shape(meta, path, cls)
+    try:
+        head = decode(doc.get("state"), arrays)
+    except StateError as exc:
+        raise _unreadable(path, str(exc)) from None
+    if type(head) is not cls:
+        raise _unreadable(path, f"it holds a {type(head).__name__}, its metadata says {meta['head']}")
+    _check_sklearn_version(meta, path)
+    if digests is not None:
+        meta["train_digests"] = digests
+    return head, meta
+
+
+def _check_sklearn_version(meta: dict[str, Any], path: Path) -> None:
+    import sklearn
+
+    saved = meta.get("sklearn_version")
+    if saved != sklearn.__version__:
+        warnings.warn(f"{path} was saved with scikit-learn {saved} and is used with {sklearn.__version__}; "
+                      "if its predictions look wrong, retrain it", HeadVersionWarning, stacklevel=3)
+
+
+def _load_pickle(path: Path, trust_pickle: bool):
+    if not trust_pickle:
+        raise FeatcacheError(
+            f"{path} is not a safe featcache head (.keras or .npz): it is probably an old pickle (.joblib) head, and loading a "
+            "pickle can run any code in it; retrain the head with 'featcache train', or pass --trust-pickle "
+            "(trust_pickle=True) if you made this file yourself"
+        )
+    warnings.warn(f"loading {path} as a pickle: this runs any code in the file; do it only for files you made, "
+                  "and retrain to get a safe .npz head", PickleHeadWarning, stacklevel=3)
     try:
         import joblib
 
         obj = joblib.load(path)
-        return obj["head"], obj["meta"]
+        head, meta = obj["head"], obj["meta"]
     except Exception as exc:
-        raise FeatcacheError(f"{path} is not a readable featcache head ({type(exc).__name__}); pass a file written by 'featcache train'") from None
+        raise _unreadable(path, type(exc).__name__) from None
+    if not isinstance(meta, dict):
+        raise _unreadable(path, "its metadata is not a mapping")
+    _check_meta_shape(meta, path, type(head))
+    if not hasattr(head, "n_features_in_") and hasattr(head, "pipeline_"):
+        head.n_features_in_ = int(head.pipeline_[0].n_features_in_)  # heads pickled by featcache 0.1
+    return head, meta
+
+
+def _check_meta_shape(meta: Any, path: Path, cls: type) -> None:
+    """The metadata of a head of class ``cls``: a mapping with known params and usable class names."""
+    if not isinstance(meta, dict):
+        raise _unreadable(path, f"its metadata is a {type(meta).__name__}, not a mapping")
+    params = meta.get("params")
+    if not isinstance(params, dict):
+        raise _unreadable(path, "its metadata has no parameter mapping")
+    known = set(cls().get_params()) if hasattr(cls, "get_params") else set(params)
+    extra = sorted(set(params) - known)
+    if extra:
+        raise _unreadable(path, f"unknown parameter(s) {', '.join(map(str, extra))} for a {cls.__name__}")
+    names = meta.get("class_names")
+    if not (isinstance(names, list) and len(names) >= 2 and all(isinstance(n, str) for n in names) and len(set(names)) == len(names)):
+        raise _unreadable(path, "its class names are missing or not a list of distinct names")
+    if not isinstance(meta.get("layer"), str):
+        raise _unreadable(path, "its metadata does not name the layer it was trained on")
+
+
+def check_head(head, meta: dict[str, Any], path: str | Path) -> None:
+    """A loaded head must be fitted, agree with its metadata, and predict one row of its own width."""
+    path = Path(path)
+    width = getattr(head, "n_features_in_", None)
+    classes = getattr(head, "classes_", None)
+    if not isinstance(width, (int, np.integer)) or width < 1 or classes is None:
+        raise _unreadable(path, "the head is not fitted")
+    if meta.get("n_features") is not None and meta["n_features"] != width:
+        raise _unreadable(path, f"the head takes {width} features, its metadata says {meta['n_features']}")
+    n = len(meta["class_names"])
+    cls = np.asarray(classes)
+    if cls.ndim != 1 or not np.issubdtype(cls.dtype, np.integer) or len(cls) < 2 or cls.min() < 0 or cls.max() >= n:
+        raise _unreadable(path, f"its classes do not index its {n} class names")
+    from featcache.heads.svm import SVMHead
+
+    if isinstance(head, SVMHead):
+        _check_svcs(head, width, path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            proba = head.predict_proba(np.zeros((1, width), np.float32)) if hasattr(head, "predict_proba") else None
+            if proba is None:
+                head.predict(np.zeros((1, width), np.float32))
+    except Exception as exc:
+        raise _unreadable(path, f"its arrays do not fit together: {type(exc).__name__}") from None
+    if proba is not None and proba.shape != (1, len(cls)):
+        raise _unreadable(path, f"it gives {proba.shape[1]} probabilities for {len(cls)} classes")
+
+
+def _check_svcs(head, width: int, path: Path) -> None:
+    """An SVC's arrays go to libsvm's C code unchecked: their shapes must agree before any prediction."""
+    from sklearn.svm import SVC
+
+    for svc in _objects(head, SVC):
+        if "support_vectors_" not in vars(svc):  # an unfitted template (CalibratedClassifierCV.estimator); never predicts
+            continue
+        try:
+            sv, n_sv, support = svc.support_vectors_, np.asarray(svc._n_support), svc.support_
+            k = len(svc.classes_)
+            ok = (sv.ndim == 2 and sv.shape[1] == width and sv.dtype == np.float64 and n_sv.shape == (k,)
+                  and int(n_sv.sum()) == sv.shape[0] and (n_sv >= 0).all() and support.shape == (sv.shape[0],)
+                  and svc._dual_coef_.shape == (k - 1, sv.shape[0]) and svc._intercept_.shape == (k * (k - 1) // 2,)
+                  and svc.shape_fit_ == (svc.shape_fit_[0], width))
+        except Exception:
+            ok = False
+        if not ok:
+            raise _unreadable(path, "its support vectors do not fit together")
+
+
+def _objects(obj, cls, depth: int = 0):
+    """Every instance of ``cls`` in ``obj``'s attribute tree."""
+    if depth > 8:
+        return
+    if isinstance(obj, cls):
+        yield obj
+    items = obj if isinstance(obj, (list, tuple)) else vars(obj).values() if hasattr(obj, "__dict__") else ()
+    for v in items:
+        if isinstance(v, (list, tuple)) or hasattr(v, "__dict__") and not isinstance(v, (type, np.ndarray)):
+            yield from _objects(v, cls, depth + 1)
 
 
 def check_compatible(meta: dict[str, Any], cache) -> None:
-    """Refuse features the head was not trained on (other network, size, pixels or layer)."""
+    """Refuse features the head was not trained on (other network, size, pixels, layer or width)."""
     diff = [k for k in FEATURE_KEYS if meta.get(k) != cache.meta.get(k)]
     if diff:
         detail = ", ".join(f"{k}: head {meta.get(k)!r} vs cache {cache.meta.get(k)!r}" for k in diff)

@@ -8,7 +8,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from featcache.heads.folding import from_raw, to_raw
@@ -99,9 +100,13 @@ class LogRegHead(ClassifierMixin, BaseEstimator):
         return self.C == "cv"
 
     def fit(self, X, y):
-        X, y = check_X_y(X, y, dtype=np.float32)
+        X, y = validate_data(self, X, y, dtype=np.float32)
+        check_classification_targets(y)
         if self.C == "cv":
-            smallest = int(np.bincount(y)[np.unique(y)].min())
+            smallest = int(np.unique(y, return_counts=True)[1].min())
+            if smallest < 2:
+                raise ValueError(f"C='cv' needs at least 2 training rows per class to cross-validate (one class has {smallest}); "
+                                 "pass a number for C or train on more rows")
             folds = max(2, min(self.cv_folds, smallest))
             Cs = sorted(C_GRID)
             mean = _cv_scores(X, y, Cs, folds, self.seed, self.max_iter, self.n_jobs)
@@ -133,9 +138,10 @@ class LogRegHead(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X) -> np.ndarray:
         check_is_fitted(self, "pipeline_")
-        X = check_array(X, dtype=np.float32)
+        X = validate_data(self, X, dtype=np.float32, reset=False)
         with _one_blas_thread():
             return self.pipeline_.predict_proba(X)
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)  # first: it raises NotFittedError on an unfitted head
+        return self.classes_[np.argmax(proba, axis=1)]

@@ -47,6 +47,10 @@ class ScratchCNN(ClassifierMixin, BaseEstimator):
     the last rows to report validation accuracy in ``history_``.
     """
 
+    # It is fitted on raw pixels, not cached features: a learning curve
+    # hands it the cache's own images (analysis/curve/tasks.py).
+    consumes = "images"
+
     def __init__(
         self,
         epochs: int = 10,

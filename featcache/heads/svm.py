@@ -20,7 +20,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 # Grid for C="cv". On the lesson's split 5-fold CV on the training rows picks
 # C=10 for block_13_expand_relu (C=3 and 10 about tie on block_9 and
@@ -28,9 +29,14 @@ from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 C_GRID = (1.0, 3.0, 10.0, 30.0)
 
 
-def _folds(y: np.ndarray, wanted: int) -> int:
-    # A class with fewer rows than folds would break stratified splitting.
-    return max(2, min(wanted, int(np.bincount(y).min())))
+def _folds(y: np.ndarray, wanted: int, what: str) -> int:
+    # A class with fewer rows than folds would break stratified splitting;
+    # with one row a class is missing from some fold's training rows.
+    smallest = int(np.unique(y, return_counts=True)[1].min())
+    if smallest < 2:
+        raise ValueError(f"{what} needs at least 2 training rows per class (one class has {smallest}); "
+                         + ("pass a number for C" if what.startswith("C=") else "pass probability=False") + " or train on more rows")
+    return max(2, min(wanted, smallest))
 
 
 class SVMHead(ClassifierMixin, BaseEstimator):
@@ -71,11 +77,12 @@ class SVMHead(ClassifierMixin, BaseEstimator):
         return SVC(kernel="rbf", C=C, gamma=self.gamma, cache_size=self.cache_size, random_state=self.seed)
 
     def fit(self, X, y):
-        X, y = check_X_y(X, y, dtype=np.float32)
+        X, y = validate_data(self, X, y, dtype=np.float32)
+        check_classification_targets(y)
         if self.C == "cv":
             search = GridSearchCV(
                 make_pipeline(StandardScaler(), self._svc(1.0)), {"svc__C": list(C_GRID)}, n_jobs=self.n_jobs,
-                cv=StratifiedKFold(_folds(y, self.cv_folds), shuffle=True, random_state=self.seed),
+                cv=StratifiedKFold(_folds(y, self.cv_folds, "C='cv'"), shuffle=True, random_state=self.seed),
             ).fit(X, y)
             self.C_ = float(search.best_params_["svc__C"])
         else:
@@ -84,7 +91,7 @@ class SVMHead(ClassifierMixin, BaseEstimator):
         if self.probability:
             clf = CalibratedClassifierCV(
                 clf, method="sigmoid", ensemble=False, n_jobs=self.n_jobs,
-                cv=StratifiedKFold(_folds(y, self.calibration_cv), shuffle=True, random_state=self.seed),
+                cv=StratifiedKFold(_folds(y, self.calibration_cv, "probability calibration"), shuffle=True, random_state=self.seed),
             )
         self.pipeline_ = make_pipeline(StandardScaler(), clf).fit(X, y)
         self.classes_ = self.pipeline_.classes_
@@ -93,11 +100,11 @@ class SVMHead(ClassifierMixin, BaseEstimator):
     @available_if(lambda self: self.probability)
     def predict_proba(self, X) -> np.ndarray:
         check_is_fitted(self, "pipeline_")
-        return self.pipeline_.predict_proba(check_array(X, dtype=np.float32))
+        return self.pipeline_.predict_proba(validate_data(self, X, dtype=np.float32, reset=False))
 
     def decision_function(self, X) -> np.ndarray:
         check_is_fitted(self, "pipeline_")
-        X = check_array(X, dtype=np.float32)
+        X = validate_data(self, X, dtype=np.float32, reset=False)
         svc = self.pipeline_[-1]
         if self.probability:
             svc = svc.calibrated_classifiers_[0].estimator
@@ -106,6 +113,7 @@ class SVMHead(ClassifierMixin, BaseEstimator):
     def predict(self, X) -> np.ndarray:
         if self.probability:
             # argmax of the probabilities, so predict and predict_proba never disagree
-            return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+            proba = self.predict_proba(X)  # first: it raises NotFittedError on an unfitted head
+            return self.classes_[np.argmax(proba, axis=1)]
         check_is_fitted(self, "pipeline_")
-        return self.pipeline_.predict(check_array(X, dtype=np.float32))
+        return self.pipeline_.predict(validate_data(self, X, dtype=np.float32, reset=False))

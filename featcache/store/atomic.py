@@ -1,12 +1,20 @@
-"""Writing result files atomically: a temporary file beside the target, then os.replace.
+"""Writing files atomically, the one way featcache does it.
 
-A run killed while writing leaves the previous file (or none), never half of one.
+A temporary file beside the target is written, fsynced, given the user's
+normal mode and renamed over the target, and then the folder is fsynced:
+a run killed while writing (or the machine losing power after it) leaves
+the previous file (or none), never half of one. Caches, heads, models,
+evaluation files, curves and plots all go through ``publish``/``atomic_path``.
+
+A full disk anywhere in writing is one line (``no_space``), exit 2.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,28 +23,121 @@ from typing import Any, Iterator
 from featcache.errors import FeatcacheError
 
 
+def is_no_space(exc: BaseException) -> bool:
+    """True for ENOSPC, also as h5py reports it (an OSError or RuntimeError whose text carries 'errno = 28')."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(exc)
+    return "No space left on device" in text or "errno = 28" in text or "Disk quota exceeded" in text
+
+
+def no_space(path: str | Path, needed_bytes: int | None = None) -> FeatcacheError:
+    """The one line for a full disk: where, what was being written, and how much to free."""
+    path = Path(path)
+    device = _mount_point(path.parent)
+    if needed_bytes:
+        free = shutil.disk_usage(device).free if device.exists() else 0
+        mb = max(1, -(-max(needed_bytes - free, needed_bytes // 10) // 2**20))
+        free_hint = f"free {mb} MB"
+    else:
+        free_hint = "free some space"
+    return FeatcacheError(f"no space left on {device} writing {path}; {free_hint} or choose --out elsewhere")
+
+
+def _mount_point(directory: Path) -> Path:
+    d = Path(os.path.abspath(directory))
+    while not d.exists() and d != d.parent:
+        d = d.parent
+    while not os.path.ismount(d) and d != d.parent:
+        d = d.parent
+    return d
+
+
+def user_mode() -> int:
+    """The mode a plain ``open(..., 'w')`` would give: 0o666 less the umask (mkstemp makes 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def fsync_file(path: str | Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def fsync_dir(directory: str | Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # e.g. a platform without directory descriptors: the rename is still atomic
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def publish(tmp: str | Path, path: str | Path, needed_bytes: int | None = None) -> Path:
+    """Make the written ``tmp`` the file ``path``: fsync, the user's mode, atomic rename, fsync the folder."""
+    path = Path(path)
+    try:
+        os.chmod(tmp, user_mode())
+        fsync_file(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if is_no_space(exc):
+            raise no_space(path, needed_bytes) from None
+        raise
+    fsync_dir(path.parent)
+    return path
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path to write; it replaces ``path`` when the block succeeds."""
+    """Yield a temporary path to write; it replaces ``path`` (see ``publish``) when the block succeeds."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix or ".tmp")
     except OSError as exc:
+        if is_no_space(exc):
+            raise no_space(path) from None
         raise FeatcacheError(f"cannot write {path} ({exc.strerror}); choose a writable --out") from None
     os.close(fd)
     try:
-        yield Path(tmp)
-        os.replace(tmp, path)
+        try:
+            yield Path(tmp)
+        except OSError as exc:
+            if is_no_space(exc):
+                raise no_space(path) from None
+            raise
+        except Exception as exc:  # Keras and h5py wrap the OSError of a full disk
+            if any(is_no_space(e) for e in _chain(exc)):
+                raise no_space(path) from None
+            raise
+        publish(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
 
 
-def write_text(path: str | Path, text: str) -> Path:
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def write_bytes(path: str | Path, data: bytes) -> Path:
     with atomic_path(path) as tmp:
-        tmp.write_text(text)
+        tmp.write_bytes(data)
     return Path(path)
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    return write_bytes(path, text.encode())
 
 
 def write_json(path: str | Path, obj: Any) -> Path:

@@ -1,0 +1,151 @@
+"""A learning curve's folder: curve.csv (rows), curve.json (settings, identity), curve.png; resume.
+
+- ``curve.csv``: one row per (size, seed, head): accuracy and fit_seconds,
+  the time of that fit alone (warm-started fits: from the previous size on;
+  0 for a row repeated from another seed's fit of the same images).
+  It is rewritten atomically after every completed fit, so it is always a
+  valid table of finished fits; re-running the same command skips them
+  (resume), and an interrupted run never leaves a half-written row.
+- ``curve.json``: the cache's metadata (fingerprint, backbone, image size,
+  layer, ...) and the settings; ``complete`` turns true at the end.
+- ``curve.png``: the plot (``plots.plot_learning_curves``).
+
+Rows read back are checked (whole sizes and seeds, accuracy in [0, 1],
+finite non-negative seconds): a hand-edited or damaged file is one line
+naming it, never a curve built on it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from featcache import paths
+from featcache.errors import FeatcacheError
+from featcache.store.atomic import write_json, write_text
+from featcache.store.fingerprint import fingerprint
+from featcache.validate import SEED_LIMIT, check_writable_dir
+
+CSV_FIELDS = ("size", "seed", "head", "accuracy", "fit_seconds")
+
+
+def _row(r: dict[str, str]) -> dict[str, Any]:
+    row = {"size": int(r["size"]), "seed": int(r["seed"]), "head": r["head"],
+           "accuracy": float(r["accuracy"]), "fit_seconds": float(r["fit_seconds"])}
+    if row["size"] < 1 or not 0 <= row["seed"] < SEED_LIMIT or not row["head"]:
+        raise ValueError(f"row {r} has a size below 1, a seed out of range or no head")
+    if not 0 <= row["accuracy"] <= 1:
+        raise ValueError(f"accuracy {r['accuracy']} is not between 0 and 1")
+    if not (math.isfinite(row["fit_seconds"]) and row["fit_seconds"] >= 0):
+        raise ValueError(f"fit_seconds {r['fit_seconds']} is not a time")
+    return row
+
+
+def read_rows(path: str | Path) -> list[dict[str, Any]]:
+    """Rows of a ``curve.csv`` with typed, checked values."""
+    path = Path(path)
+    try:
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            if reader.fieldnames is None or not set(CSV_FIELDS) <= set(reader.fieldnames):
+                raise ValueError(f"columns {reader.fieldnames}")
+            return [_row(r) for r in reader]
+    except FileNotFoundError:
+        raise FeatcacheError(f"curve file not found: {path}; run 'featcache curve' first or check the path") from None
+    except IsADirectoryError:
+        raise FeatcacheError(f"{path} is a folder, not a curve.csv; pass the curve.csv inside it or its folder") from None
+    except (ValueError, KeyError, TypeError, csv.Error, UnicodeDecodeError) as exc:
+        raise FeatcacheError(f"{path} is not a readable curve.csv ({exc}); pass a file written by 'featcache curve' "
+                             "(or re-run the curve into a new --out)") from None
+
+
+def write_rows(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({**r, "fit_seconds": f"{r['fit_seconds']:.4f}"})
+    write_text(path, buf.getvalue())
+
+
+def read_meta(path: Path) -> dict[str, Any] | None:
+    """A curve.json as a dict; None when missing, unreadable or not an object (e.g. ``[]``)."""
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def default_out(cache, layer: str, identity: dict[str, Any]) -> Path:
+    m = cache.meta
+    name = f"curve_{m.get('dataset', 'data')}_{m.get('backbone')}_{m.get('image_size')}px_{layer}_{fingerprint(identity)[:8]}"
+    return paths.runs_dir() / name
+
+
+@dataclass(frozen=True)
+class CurveFolder:
+    """The folder of one learning curve and its files."""
+
+    path: Path
+
+    @property
+    def csv(self) -> Path:
+        return self.path / "curve.csv"
+
+    @property
+    def json(self) -> Path:
+        return self.path / "curve.json"
+
+    @property
+    def png(self) -> Path:
+        return self.path / "curve.png"
+
+    def check_writable(self) -> None:
+        check_writable_dir(self.path, "--out")
+
+    def finished_rows(self, identity: dict[str, Any]) -> dict[tuple[str, int, int], dict[str, Any]]:
+        """Finished rows here that belong to a curve of ``identity``; refuses a folder holding another curve."""
+        if not self.csv.exists():
+            return {}
+        meta = read_meta(self.json)
+        old = meta.get("identity") if meta else None
+        if not isinstance(old, dict) or not isinstance(old.get("heads", {}), dict):
+            raise FeatcacheError(f"{self.csv} exists but has no readable curve.json beside it; choose another --out or delete {self.csv}")
+        diff = [k for k in ("cache_fingerprint", "layer", "test_size") if old.get(k) != identity[k]]
+        diff += [f"{h} parameters" for h, p in identity["heads"].items() if h in old.get("heads", {}) and old["heads"][h] != p]
+        if diff:
+            raise FeatcacheError(f"{self.path} holds a learning curve with other settings ({', '.join(diff)}); "
+                                 f"choose another --out or delete {self.csv}")
+        return {(r["head"], r["seed"], r["size"]): r for r in read_rows(self.csv)}
+
+    def write(self, rows: Sequence[dict[str, Any]], meta: dict[str, Any] | None = None) -> None:
+        """The table first, then the settings: rows of heads a run leaves out must be gone before
+        curve.json stops vouching for their settings."""
+        write_rows(self.csv, rows)
+        if meta is not None:
+            write_json(self.json, meta)
+
+
+def load_curve(path: str | Path, label: str | None = None):
+    """A ``plots.CurveSet`` from a curve.csv (or its folder) and the curve.json beside it."""
+    from featcache.analysis.plots import CurveSet, describe
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / "curve.csv"
+    rows = read_rows(path)
+    meta = read_meta(path.with_suffix(".json")) or {}
+    return CurveSet(label if label is not None else (describe(meta) or path.parent.name), rows, meta)
+
+
+def title_for(meta: dict[str, Any]) -> str:
+    from featcache.analysis.plots import describe
+
+    data = meta.get("dataset") or "data"
+    return f"{data}: test accuracy vs training images ({describe(meta)}, test n={meta.get('test_size')})"

@@ -1,0 +1,144 @@
+"""The orchestrator: spec -> bound to a cache -> folder (resume) -> plan -> fits -> files."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from featcache.analysis.curve.folder import CurveFolder, default_out, title_for
+from featcache.analysis.curve.plan import CurvePlan, make_plan, work_items
+from featcache.analysis.curve.spec import DEFAULT_HEADS, DEFAULT_JOBS, DEFAULT_SEEDS, BoundCurve, CurveSpec
+from featcache.analysis.curve import tasks as _tasks
+
+
+@dataclass
+class CurveResult:
+    out: Path
+    rows: list[dict[str, Any]]
+    seconds: float  # wall time of this call
+    fits: int  # rows this call added
+    resumed: int  # rows found finished in out/curve.csv and kept
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def csv(self) -> Path:
+        return self.out / "curve.csv"
+
+    @property
+    def json(self) -> Path:
+        return self.out / "curve.json"
+
+    @property
+    def png(self) -> Path:
+        return self.out / "curve.png"
+
+
+def curve_meta(bound: BoundCurve) -> dict[str, Any]:
+    """curve.json before the run: the cache's metadata, the settings and the identity (``complete`` false)."""
+    cache, spec, m = bound.cache, bound.spec, bound.cache.meta
+    return {
+        "featcache_curve": 1, "cache": str(cache.path), "cache_fingerprint": cache.fingerprint,
+        "dataset": m.get("dataset"), "source": m.get("source"), "backbone": m.get("backbone"),
+        "weights": m.get("weights"), "weights_source": m.get("weights_source"),
+        "weights_random": m.get("weights_random", False), "image_size": m.get("image_size"),
+        "preprocessing": m.get("preprocessing"), "layer": bound.layer, "class_names": cache.class_names,
+        "train_size": cache.sizes["train"], "test_size": cache.sizes["test"],
+        "sizes": list(spec.sizes), "seeds": list(spec.seeds), "heads": list(spec.heads), "head_params": bound.params,
+        "baseline": spec.baseline, "baseline_sizes": list(spec.baseline_sizes), "jobs": spec.jobs,
+        "identity": bound.identity, "complete": False,
+    }
+
+
+def _fit_all(bound: BoundCurve, plan: CurvePlan, folder: CurveFolder, verbose: bool) -> int:
+    """Run the plan's tasks, rewriting curve.csv after each; the number of fits run."""
+    from featcache.progress import Progress
+
+    bar = Progress(len(plan.todo), unit="point") if verbose and plan.todo else None
+    work = work_items(bound, plan, os.path.getmtime(bound.cache.path))
+    fits_run = 0
+    try:
+        added = plan.copy_shared()
+        if bar is not None and added:
+            bar.update(added)
+        for task, results in _tasks.execute(work, bound.spec.jobs):
+            fits_run += len(task[2])
+            added += plan.add(task, results)
+            folder.write(plan.ordered())
+            if bar is not None:
+                bar.update(added, values=[("acc", results[-1][0])])
+    finally:
+        _tasks.clear_arrays()
+    return fits_run
+
+
+def _finish(bound: BoundCurve, plan: CurvePlan, folder: CurveFolder, meta: dict[str, Any], fits_run: int,
+            seconds: float, plot: bool) -> list[dict[str, Any]]:
+    from featcache.analysis.plots import summarize
+
+    rows = plan.ordered()
+    meta.update(complete=True, seconds=round(seconds, 3), rows_added=len(plan.todo), rows_resumed=len(plan.grid) - len(plan.todo),
+                fits_run=fits_run, rows_shared=len(plan.shared),
+                fit_seconds_total=round(sum(r["fit_seconds"] for r in rows), 3),
+                summary={h: {str(n): round(v[0], 4) for n, v in by.items()} for h, by in summarize(rows).items()})
+    if plot:
+        from featcache.analysis.plots import CurveSet, plot_learning_curves
+
+        plot_learning_curves([CurveSet("", rows, meta)], folder.png, title=title_for(meta))
+    folder.write(rows, meta)
+    return rows
+
+
+def run_curve(spec: CurveSpec, cache, out: str | Path | None = None, *, plot: bool = True, verbose: bool = False) -> CurveResult:
+    """Fit every point of ``spec`` on ``cache`` (a path or an open Cache) that ``out`` does not hold yet."""
+    from featcache.store.cache import Cache, open_cache
+
+    t_start = time.perf_counter()
+    cache = cache if isinstance(cache, Cache) else open_cache(cache)
+    bound = spec.bind(cache)
+    folder = CurveFolder(Path(out) if out is not None else default_out(cache, bound.layer, bound.identity))
+    folder.check_writable()
+    plan = make_plan(bound, folder.finished_rows(bound.identity))
+    meta = curve_meta(bound)
+    folder.write(plan.ordered(), meta)
+    if verbose:
+        print(f"learning curve: {len(plan.grid)} points ({len(plan.rows)} already in {folder.csv}), "
+              f"sizes {','.join(map(str, spec.sizes))}, seeds {len(spec.seeds)}, heads {','.join(spec.heads)}"
+              + (f", baseline {spec.baseline} at {','.join(map(str, spec.baseline_sizes))}" if spec.baseline else "")
+              + f", jobs {spec.jobs}")
+    fits_run = _fit_all(bound, plan, folder, verbose)
+    seconds = time.perf_counter() - t_start
+    rows = _finish(bound, plan, folder, meta, fits_run, seconds, plot)
+    if verbose:
+        print(f"wrote {folder.csv}, curve.json" + (", curve.png" if plot else "") + f" in {seconds:.1f} s")
+    return CurveResult(folder.path, rows, seconds, len(plan.todo), len(plan.grid) - len(plan.todo), meta)
+
+
+def learning_curve(
+    cache,
+    sizes: str | Sequence[int],
+    seeds: int | Sequence[int] = DEFAULT_SEEDS,
+    heads: str | Sequence[str] = DEFAULT_HEADS,
+    layer: str | None = None,
+    out: str | Path | None = None,
+    jobs: int = DEFAULT_JOBS,
+    *,
+    head_params: dict[str, dict[str, Any]] | None = None,
+    baseline: str | None = None,
+    baseline_sizes: str | Sequence[int] = (),
+    baseline_params: dict[str, Any] | None = None,
+    plot: bool = True,
+    verbose: bool = False,
+) -> CurveResult:
+    """Fit every head on nested stratified subsets of every size, for every seed; score each on the test split.
+
+    The keywords build a ``CurveSpec`` (see there); ``run_curve(spec, cache,
+    out)`` does the same from a spec. ``out`` defaults to
+    ``data/runs/curve_<data>_<backbone>_<size>px_<layer>_<id>``. Returns the
+    rows and where the files are; re-running resumes.
+    """
+    spec = CurveSpec(sizes=sizes, seeds=seeds, heads=heads, layer=layer, head_params=head_params or {},
+                     baseline=baseline, baseline_sizes=baseline_sizes or (), baseline_params=baseline_params, jobs=jobs)
+    return run_curve(spec, cache, out, plot=plot, verbose=verbose)

@@ -1,0 +1,165 @@
+"""CurveSpec: what a learning curve fits, validated when it is made, and the identity its folder shares.
+
+A spec is settings only (no cache): sizes, seeds, heads with their parameter
+overrides, the baseline, the layer (None: the cache's default) and ``jobs``.
+``spec.bind(cache)`` checks it against a cache and fills in everything that
+depends on the cache: the layer, every parameter of every head (defaults
+included, so a curve's identity does not depend on how its settings were
+spelled) and the identity.
+
+Importing this module is cheap (no scikit-learn, TensorFlow or h5py): the CLI
+reads the defaults below for its help texts.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from featcache.errors import FeatcacheError
+from featcache.validate import check_jobs, parse_list, parse_seeds, parse_sizes, require_splits
+
+DEFAULT_SEEDS = 3
+DEFAULT_HEADS = ("logreg", "keras")
+DEFAULT_JOBS = 1
+# Heads that consume the cache's raw images instead of its features.
+BASELINES = ("scratch",)
+# The lesson's training for the Keras head (5 epochs, batch 64, 20 %
+# validation split), so a curve's 4,000-image point is the lesson's model.
+DEFAULT_KERAS_PRESET = "lesson"
+
+
+def estimator_class(head: str) -> type:
+    """The estimator class of a head or baseline name (features heads from ``HEADS``; ``scratch``: ScratchCNN)."""
+    if head in BASELINES:
+        from featcache.heads.scratch import ScratchCNN
+
+        return ScratchCNN
+    from featcache.heads import HEADS
+
+    return HEADS[head]
+
+
+def consumes(head: str) -> str:
+    """``"images"`` for heads fitted on raw pixels (ScratchCNN), else ``"features"``."""
+    return getattr(estimator_class(head), "consumes", "features")
+
+
+def make_estimator(head: str, params: Mapping[str, Any], seed: int):
+    return estimator_class(head)(**{**params, "seed": seed})
+
+
+def full_params(head: str, n_classes: int, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Every parameter of ``head`` as the curve fits it (the seed aside: each fit gets the curve's)."""
+    from featcache.heads.dense import PRESETS
+
+    defaults = {"keras": {**PRESETS[DEFAULT_KERAS_PRESET], "n_classes": n_classes}, "logreg": {"warm_start": True}}.get(head, {})
+    params = {**defaults, **(overrides or {})}
+    params.pop("seed", None)
+    try:
+        full = make_estimator(head, params, 0).get_params()
+    except TypeError as exc:
+        raise FeatcacheError(f"bad parameters for head {head!r} ({exc}); pass only parameters that head takes") from None
+    full.pop("seed", None)
+    return full
+
+
+@dataclass(frozen=True)
+class CurveSpec:
+    """The settings of one learning curve; validates itself (one-line FeatcacheError naming the flag).
+
+    ``seeds`` is a count K (seeds 0..K-1) or a list; ``head_params`` maps a
+    head name to parameter overrides (default for ``keras``: the lesson's
+    preset); ``baseline="scratch"`` also fits the from-scratch CNN on the
+    cache's raw images at ``baseline_sizes``.
+    """
+
+    sizes: tuple[int, ...]
+    seeds: tuple[int, ...] = tuple(range(DEFAULT_SEEDS))
+    heads: tuple[str, ...] = DEFAULT_HEADS
+    layer: str | None = None
+    head_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    baseline: str | None = None
+    baseline_sizes: tuple[int, ...] = ()
+    baseline_params: Mapping[str, Any] | None = None
+    jobs: int = DEFAULT_JOBS
+
+    def __post_init__(self) -> None:
+        from featcache.heads import HEADS
+
+        put = object.__setattr__
+        put(self, "sizes", tuple(parse_sizes(self.sizes)))
+        put(self, "seeds", tuple(parse_seeds(self.seeds)))
+        put(self, "heads", tuple(parse_list(self.heads, "--heads", known=list(HEADS))))
+        put(self, "jobs", check_jobs(self.jobs))
+        if self.baseline is not None:
+            parse_list([self.baseline], "--baseline", known=BASELINES)
+            if not self.baseline_sizes:
+                raise FeatcacheError("--baseline needs --baseline-sizes, e.g. --baseline-sizes 1000,4000,15000")
+            put(self, "baseline_sizes", tuple(parse_sizes(self.baseline_sizes, "--baseline-sizes")))
+        elif self.baseline_sizes or self.baseline_params:
+            raise FeatcacheError("--baseline-sizes and --baseline-epochs need --baseline scratch")
+        if not isinstance(self.head_params, Mapping) or not all(isinstance(v, Mapping) for v in self.head_params.values()):
+            raise FeatcacheError("head_params maps head names to dicts of parameters, e.g. {'logreg': {'C': 1.0}}")
+        # Copies: a caller changing its dict later must not change this spec.
+        put(self, "head_params", copy.deepcopy(dict(self.head_params)))
+        put(self, "baseline_params", copy.deepcopy(dict(self.baseline_params)) if self.baseline_params else None)
+
+    @property
+    def fitted(self) -> tuple[str, ...]:
+        """Every head the curve fits, the baseline last."""
+        return self.heads + ((self.baseline,) if self.baseline else ())
+
+    def sizes_of(self, head: str) -> tuple[int, ...]:
+        return self.baseline_sizes if head == self.baseline else self.sizes
+
+    def bind(self, cache) -> "BoundCurve":
+        """This spec on ``cache``: the layer and sizes checked, every head parameter filled in."""
+        layer = self.layer or cache.default_layer
+        if layer not in cache.layers:
+            raise FeatcacheError(f"--layer {layer!r} is not in {cache.path}; cached layers: {', '.join(cache.layers)}")
+        require_splits(cache, "train", "test", why="a learning curve needs train and test")
+        from featcache.analysis.subsets import check_size
+
+        y = cache.labels("train")
+        for n in self.sizes:
+            check_size(n, y, "--sizes")
+        for n in self.baseline_sizes:
+            check_size(n, y, "--baseline-sizes")
+        n_classes = len(cache.class_names)
+        params = {h: full_params(h, n_classes, self.head_params.get(h)) for h in self.heads}
+        if self.baseline is not None:
+            params[self.baseline] = full_params(self.baseline, n_classes, self.baseline_params)
+        # Through JSON, as it is stored, so that a resumed run compares like with like (tuples -> lists).
+        params = json.loads(json.dumps(params, default=str))
+        return BoundCurve(self, cache, layer, params)
+
+
+@dataclass(frozen=True)
+class BoundCurve:
+    """A spec checked against one cache."""
+
+    spec: CurveSpec
+    cache: Any  # featcache.store.cache.Cache
+    layer: str
+    params: dict[str, dict[str, Any]]  # every parameter of every fitted head, JSON-normal
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """What every row in one curve folder shares: the features, the test split and each head's parameters.
+
+        Sizes and seeds are not in it: a folder collects points, so a re-run
+        with more sizes or seeds adds to the rows already there.
+        """
+        return {
+            "cache_fingerprint": self.cache.fingerprint,
+            "layer": self.layer,
+            "test_size": self.cache.sizes["test"],
+            "heads": self.params,
+        }
+
+    @property
+    def train_size(self) -> int:
+        return self.cache.sizes["train"]

@@ -1,0 +1,120 @@
+"""Running a curve's fits: one task is one head and seed fitted at one or more sizes (a warm-started chain).
+
+Tasks run in order or in parallel processes (joblib/loky); every fit seeds
+itself, so the numbers do not depend on ``jobs``. Workers load the arrays
+themselves (once per process, from the cache file) instead of receiving them
+pickled with every task. A head's ``consumes`` attribute says which arrays it
+fits: the cached features of the curve's layer, or the cache's raw images
+(ScratchCNN), read from the data source the cache was extracted from.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from featcache.analysis.curve.spec import make_estimator
+from featcache.errors import FeatcacheError
+
+# joblib backend for --jobs > 1. Processes, not threads: Keras seeds are
+# process-wide state, so Keras fits in threads would depend on scheduling
+# (measured in docs/benchmarks.md, "Learning curves").
+BACKEND = "loky"
+
+Task = tuple[str, int, tuple[int, ...]]  # (head, seed, sizes fitted in order)
+
+
+@functools.lru_cache(maxsize=1)
+def _load_features(path: str, layer: str, mtime: float) -> tuple[np.ndarray, ...]:
+    from featcache.store.cache import open_cache
+
+    c = open_cache(path)
+    return c.features("train", layer), c.labels("train"), c.features("test", layer), c.labels("test")
+
+
+@functools.lru_cache(maxsize=1)
+def _load_images(path: str, mtime: float) -> tuple[np.ndarray, ...]:
+    """Raw uint8 images of the cache's own data source, in the cache's row order."""
+    from featcache.sources import open_source
+    from featcache.store.cache import open_cache
+
+    c = open_cache(path)
+    source = open_source(c.meta["source"])
+    if source.digest != c.meta.get("settings", {}).get("data_digest"):
+        raise FeatcacheError(f"the images at {c.meta['source']} are not the ones {path} was extracted from; restore them or re-extract")
+    source.settle(dict(c.meta.get("skipped") or []))  # photos: the cache's rows, nothing decoded to find them
+    out = []
+    for split in ("train", "test"):
+        s = source.splits[split]
+        out += [s.read(0, len(s)), np.asarray(s.labels)]
+    return tuple(out)
+
+
+def clear_arrays() -> None:
+    """Drop the arrays held for fits (the caller's process need not keep them)."""
+    _load_features.cache_clear()
+    _load_images.cache_clear()
+
+
+@dataclass(frozen=True)
+class Data:
+    """A picklable handle on the arrays of one curve: (X, y, X_test, y_test)."""
+
+    path: str
+    mtime: float
+    layer: str
+    consumes: str = "features"  # or "images"
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        if self.consumes == "images":
+            return _load_images(self.path, self.mtime)
+        return _load_features(self.path, self.layer, self.mtime)
+
+
+def uses_seed(head: str, params: dict[str, Any]) -> bool:
+    """Whether the seed can change a fit of ``head`` on given rows (heads say so; unknown: yes)."""
+    return bool(getattr(make_estimator(head, params, 0), "uses_seed", True))
+
+
+def fit_point(est, X: np.ndarray, y: np.ndarray, rows: np.ndarray, X_test: np.ndarray, y_test: np.ndarray) -> tuple[float, float]:
+    """Fit ``est`` on ``rows`` of the train split; (test accuracy, fit seconds)."""
+    t0 = time.perf_counter()
+    est.fit(X[rows], y[rows])
+    seconds = time.perf_counter() - t0
+    return float(est.score(X_test, y_test)), seconds
+
+
+def fit_points(data: Data, head: str, params: dict[str, Any], seed: int, rows_list: Sequence[np.ndarray]) -> list[tuple[float, float]]:
+    """Fit ``head`` on each of ``rows_list`` in turn; (test accuracy, fit seconds) for each.
+
+    A head with ``warm_start`` is one estimator refitted along the list
+    (ascending nested sizes), so each fit starts from the previous solution.
+    """
+    X, y, X_test, y_test = data.arrays()
+    est, out = None, []
+    for rows in rows_list:
+        if est is None or not params.get("warm_start"):
+            est = make_estimator(head, params, seed)
+        out.append(fit_point(est, X, y, rows, X_test, y_test))
+    return out
+
+
+def run_task(data: Data, task: Task, params: dict[str, Any], rows_list: list[np.ndarray]):
+    head, seed, sizes = task
+    return task, fit_points(data, head, params, seed, rows_list)
+
+
+def execute(work: list[tuple], jobs: int) -> Iterator[tuple[Task, list[tuple[float, float]]]]:
+    """Yield ``(task, [(accuracy, seconds), ...])`` as tasks finish; ``work`` holds ``run_task``'s arguments."""
+    if jobs == 1 or len(work) <= 1:
+        for item in work:
+            yield run_task(*item)
+        return
+    from joblib import Parallel, delayed
+
+    parallel = Parallel(n_jobs=jobs, backend=BACKEND, return_as="generator_unordered", max_nbytes=None)
+    yield from parallel(delayed(run_task)(*item) for item in work)

@@ -1,0 +1,40 @@
+"""Options and warnings shared by the subcommands that read head files or write heads and models."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+
+def add_trust_pickle_arg(p) -> None:
+    p.add_argument("--trust-pickle", action="store_true", default=None,
+                   help="load an old pickle (.joblib) head; unpickling runs any code in the file, so only for files you made")
+
+
+def add_force_arg(p, what: str) -> None:
+    p.add_argument("--force", action="store_true", default=None,
+                   help=f"replace --out even if it is not a {what} featcache wrote")
+
+
+def given(args, *names: str) -> dict[str, Any]:
+    """The options the user gave (argparse default None): the API's defaults apply to the others."""
+    return {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+
+
+@contextmanager
+def warnings_as_lines(command: str) -> Iterator[None]:
+    """featcache's warnings (pickle heads, leakage, versions) as one plain stderr line each, not Python's format."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            seen = set()
+            for w in caught:
+                if not w.category.__module__.startswith("featcache"):
+                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)  # someone else's: as Python shows it
+                elif str(w.message) not in seen:
+                    seen.add(str(w.message))
+                    print(f"featcache {command}: warning: {w.message}", file=sys.stderr)

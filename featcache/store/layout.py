@@ -1,0 +1,188 @@
+"""The HDF5 layout of a featcache cache: names, attributes, datasets and the content digest.
+
+Layout (format 2)::
+
+    /                 attrs: format, format_version, fingerprint, settings, provenance,
+                      content_digest (SHA-256 of the rows and the identity attributes)
+    /<split>/labels   (N,) int64        chunked, Fletcher-32
+    /<split>/index    (N,) int64        row of each image in the source data; chunked, Fletcher-32
+    /<split>/paths    (N,) str          photos only; chunked (HDF5 cannot filter strings: the digest guards them)
+    /<split>/features/<layer>  (N, D) float32|float16, chunked along N, Fletcher-32
+    /<split>          attrs: rows_done
+
+Format 1 (featcache 0.1) had no checksums and no content digest; see
+docs/cache-format.md for what featcache does with such a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from featcache.errors import FeatcacheError
+
+FORMAT = "featcache"
+# 2: Fletcher-32 on every dataset and the content_digest attribute (issue 13).
+# It is part of every fingerprint, so format-1 caches are not taken for hits.
+FORMAT_VERSION = 2
+CHUNK_ROWS = 256
+# No chunk cache when writing. The writer reopens a dataset for each batch,
+# so a cache lived for one write only and saved nothing (7,000 x 1280 rows
+# in batches of 64: 2.3-2.5 s without, 2.7-2.9 s with the earlier 32 MB);
+# and with one, a full disk surfaced only when the cache was flushed as the
+# dataset closed, where h5py ignores the error and HDF5 later segfaults
+# (exit 139). Without it, ENOSPC is an OSError of the write itself.
+WRITE_CHUNK_CACHE = 0
+# Labels, index and paths are small: one chunk holds this many rows.
+ROW_CHUNK = 4096
+# Every dataset we write carries HDF5's Fletcher-32 checksum per chunk: a
+# damaged chunk is an OSError when it is read, never wrong numbers.
+CHECKSUM = {"fletcher32": True}
+# Attributes stored as JSON because HDF5 attributes cannot hold dicts/lists of str.
+JSON_ATTRS = ("class_names", "layers", "source", "settings", "data_digest", "skipped", "layer_widths")
+# Root attributes that readers rely on; the content digest covers them.
+DIGESTED_ATTRS = ("format", "format_version", "fingerprint", "settings", "class_names", "layers", "default_layer",
+                  "layer_widths", "dtype", "backbone", "weights", "image_size", "preprocessing", "dataset", "skipped")
+ROW_DATASETS = ("labels", "index", "paths")
+STAGING = "files"  # the one group of a staged partial file
+
+
+def partial_path(path: Path) -> Path:
+    path = Path(path)
+    return path.with_name(path.name + ".partial.h5")
+
+
+def lock_path(path: Path) -> Path:
+    path = Path(path)
+    return path.with_name(path.name + ".lock")
+
+
+def encode(value: Any) -> Any:
+    return json.dumps(value) if isinstance(value, (dict, list, tuple)) or value is None else value
+
+
+def decode_attrs(attrs) -> dict[str, Any]:
+    """Root attributes as Python values; a damaged JSON attribute is a ``ValueError``."""
+    out = {}
+    for key, value in attrs.items():
+        if isinstance(value, bytes):
+            value = value.decode()
+        if isinstance(value, np.generic):
+            value = value.item()
+        if key in JSON_ATTRS and isinstance(value, str):
+            value = json.loads(value)
+        out[key] = value
+    return out
+
+
+def damaged(path: Path, what: str) -> FeatcacheError:
+    """The one line for a cache whose content is not what was written."""
+    return FeatcacheError(f"{path} is damaged ({what}); re-extract it: delete it and re-run 'featcache extract ...'")
+
+
+def open_h5(path: Path, mode: str = "r", peek: bool = False, **kwargs) -> h5py.File:
+    """Open, with clear errors; ``peek`` reads a file another process holds open for writing."""
+    try:
+        return h5py.File(path, mode, **kwargs)
+    except (OSError, ValueError) as exc:
+        if "unable to lock file" in str(exc):
+            if peek:
+                try:  # attributes of a file being written are safe enough to show
+                    return h5py.File(path, "r", locking=False)
+                except (OSError, ValueError):
+                    pass
+            raise FeatcacheError(f"{path} is being written by another featcache process; wait for it to finish") from None
+        raise FeatcacheError(
+            f"{path} is not a readable HDF5 file ({str(exc).splitlines()[0]}); pass a featcache cache or delete the file"
+        ) from None
+
+
+def create_rows(g: h5py.Group, name: str, values: Any) -> None:
+    """A row dataset (labels, index, paths): chunked so that it carries a checksum."""
+    n = len(values)
+    if name == "paths":
+        # HDF5 filters (Fletcher-32 too) do not apply to variable-length
+        # strings: the content digest is what guards the paths.
+        data, dtype, check = np.array(list(values), dtype=object), h5py.string_dtype(), {}
+    else:
+        data, dtype, check = np.asarray(values, dtype=np.int64), np.int64, CHECKSUM
+    if name in g:
+        del g[name]
+    if n == 0:  # HDF5 cannot chunk an empty dataset with a zero-size chunk
+        g.create_dataset(name, shape=(0,), dtype=dtype, maxshape=(None,), chunks=(1,), **check)
+        return
+    g.create_dataset(name, data=data, dtype=dtype, chunks=(min(ROW_CHUNK, n),), **check)
+
+
+def lay_out(f: h5py.File, attrs: dict[str, Any], splits, layer_widths: dict[str, int], dtype: np.dtype) -> None:
+    """Attributes, and per split its labels, index, paths and empty feature datasets."""
+    f.attrs["format"] = FORMAT
+    f.attrs["format_version"] = FORMAT_VERSION
+    f.attrs["complete"] = False
+    for key, value in attrs.items():
+        f.attrs[key] = encode(value)
+    f.attrs["layer_widths"] = json.dumps(layer_widths)
+    for spec in splits:
+        g = f.create_group(spec.name)
+        n = len(spec.labels)
+        create_rows(g, "labels", spec.labels)
+        create_rows(g, "index", spec.index)
+        if spec.paths is not None:
+            create_rows(g, "paths", spec.paths)
+        feats = g.create_group("features")
+        for layer, width in layer_widths.items():
+            feats.create_dataset(layer, shape=(n, width), dtype=dtype, chunks=(max(1, min(CHUNK_ROWS, n)), width), **CHECKSUM)
+        g.attrs["rows_done"] = 0
+
+
+def split_names(f: h5py.File) -> list[str]:
+    known = [k for k in ("train", "test", "val") if k in f]
+    return known + sorted(k for k in f if isinstance(f[k], h5py.Group) and k not in ("train", "test", "val"))
+
+
+def read_rows(g: h5py.Group, name: str) -> np.ndarray | list[str] | None:
+    if name not in g:
+        return None
+    values = g[name][()]
+    if name == "paths":
+        return [p.decode() if isinstance(p, bytes) else str(p) for p in values]
+    return values
+
+
+def rows_digest(labels: Any, index: Any, paths: Any) -> str:
+    """SHA-256 of one split's rows, as they are given (from the source) or read back."""
+    h = hashlib.sha256()
+    for a in (labels, index):
+        h.update(np.ascontiguousarray(np.asarray(a, dtype=np.int64)).tobytes())
+        h.update(b"|")
+    if paths is not None:
+        h.update(json.dumps(list(paths)).encode())
+    return h.hexdigest()
+
+
+def content_digest(f: h5py.File) -> str:
+    """SHA-256 of every split's labels, index and paths and of the identity attributes, read from ``f``.
+
+    These are small (the lesson's 70,000-image cache: 1.1 MB of labels and
+    index), so every open checks them; the features are guarded by Fletcher-32.
+    """
+    h = hashlib.sha256()
+    attrs = f.attrs
+    for key in DIGESTED_ATTRS:
+        value = attrs.get(key)
+        if isinstance(value, bytes):
+            value = value.decode()
+        if isinstance(value, np.generic):
+            value = value.item()
+        h.update(f"{key}={value!r};".encode())
+    for name in split_names(f):
+        g = f[name]
+        h.update(f"[{name}]".encode())
+        h.update(rows_digest(read_rows(g, "labels"), read_rows(g, "index"), read_rows(g, "paths")).encode())
+        h.update(json.dumps(sorted(g["features"].keys()) if "features" in g else []).encode())
+    return h.hexdigest()

@@ -1,0 +1,119 @@
+"""The writers' lock: ``<path>.lock``, held with ``fcntl.flock`` while a cache is written.
+
+``fcntl`` is imported only here, when a writer takes the lock: reading a
+cache (info, train, evaluate, verify) works where it does not exist.
+The holder writes its pid into the lock file, so a waiting writer can say
+who it waits for; the file is removed when the holder is done.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from featcache.errors import FeatcacheError
+from featcache.store.layout import lock_path
+
+# How often a writer with a timeout retries a held lock: a frozen holder is
+# noticed within this, and 10 tries a second cost nothing.
+POLL_SECONDS = 0.1
+
+
+def holder(path: Path) -> str:
+    """Who holds the lock of ``path``, as the holder wrote it ('pid N'), or 'another process'."""
+    try:
+        pid = lock_path(path).read_text().strip()
+    except OSError:
+        pid = ""
+    return f"process {pid}" if pid.isdigit() else "another process"
+
+
+@contextmanager
+def exclusive_lock(path: Path, wait_message: str | None = None, timeout: float | None = None) -> Iterator[None]:
+    """Hold ``<path>.lock``; waits (saying so, and for whom) while another process holds it.
+
+    ``timeout``: seconds to wait at most (None: for as long as it takes);
+    then a FeatcacheError names the holding process.
+    """
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): one writer at a time is then the user's business
+        yield
+        return
+    path = Path(path)
+    lp = lock_path(path)
+    deadline = None if timeout is None else time.monotonic() + max(0.0, float(timeout))
+    while True:
+        try:
+            fd = os.open(lp, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise FeatcacheError(f"cannot write in {path.parent} ({exc.strerror}); choose a writable --out") from None
+        try:
+            _acquire(fcntl, fd, path, wait_message, timeout, deadline)
+        except BaseException:
+            os.close(fd)
+            raise
+        if _same_file(fd, lp):
+            break
+        # The holder removed the lock file as it finished: this lock is on a
+        # file nobody else will open; take the one at the path now.
+        os.close(fd)
+        wait_message = None
+    try:
+        _write_pid(fd)
+        try:
+            yield
+        finally:
+            _unlink_quietly(lp)  # no empty lock files left behind
+    finally:
+        os.close(fd)
+
+
+def _same_file(fd: int, p: Path) -> bool:
+    try:
+        a, b = os.fstat(fd), os.stat(p)
+    except OSError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def _acquire(fcntl, fd: int, path: Path, wait_message: str | None, timeout: float | None, deadline: float | None) -> None:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return
+    except BlockingIOError:
+        pass
+    if wait_message:
+        print(f"{wait_message} (held by {holder(path)})", flush=True)
+    if timeout is None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise FeatcacheError(
+                    f"{path} is being written by {holder(path)} (lock {lock_path(path)}) and it did not finish within "
+                    f"{timeout:g} s; wait for it, or stop that process and re-run to resume"
+                ) from None
+            time.sleep(POLL_SECONDS)
+
+
+def _write_pid(fd: int) -> None:
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    except OSError:
+        pass  # the pid is only for messages
+
+
+def _unlink_quietly(p: Path) -> None:
+    try:
+        p.unlink()
+    except OSError:
+        pass

@@ -1,0 +1,356 @@
+"""Reading a cache, and checking that it is what was written.
+
+Every open checks the cache's attributes and its content digest (SHA-256 of
+labels, index, paths and the identity attributes: small, so cheap); every
+feature read is checked by HDF5's Fletcher-32 per chunk. A damaged cache is
+one line naming the file and the fix (re-extract), never wrong numbers.
+``verify`` reads every chunk of every dataset (``featcache verify``).
+"""
+
+from __future__ import annotations
+
+import errno
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from featcache.errors import FeatcacheError
+from featcache.store.layout import (
+    CHUNK_ROWS,
+    FORMAT,
+    FORMAT_VERSION,
+    ROW_DATASETS,
+    content_digest,
+    damaged,
+    decode_attrs,
+    open_h5,
+    partial_path,
+    split_names,
+)
+
+
+class UncheckedCacheWarning(UserWarning):
+    """A format-1 cache (featcache 0.1): read, but it has no checksums to check."""
+
+
+def read_attrs(path: Path, peek: bool = False) -> dict[str, Any]:
+    """Root attributes of a featcache file (complete or not); ``rows_done`` per split for incomplete ones."""
+    path = Path(path)
+    if not path.exists():
+        raise FeatcacheError(f"cache not found: {path}; run 'featcache extract' first or check the path")
+    if path.is_dir():
+        raise FeatcacheError(f"{path} is a folder, not a cache; pass the .h5 file written by 'featcache extract'")
+    with _open(path, peek=peek) as f:
+        if f.attrs.get("format") != FORMAT:
+            raise FeatcacheError(f"{path} is an HDF5 file but not a featcache cache; pass a file written by 'featcache extract'")
+        try:
+            attrs = decode_attrs(f.attrs)
+        except (ValueError, TypeError, OSError) as exc:
+            raise damaged(path, f"an attribute is unreadable: {_first_line(exc)}") from None
+        if not attrs.get("complete"):
+            try:
+                attrs["progress"] = {k: [int(f[k].attrs.get("rows_done", 0)), int(f[k]["labels"].shape[0])]
+                                     for k in f if isinstance(f[k], h5py.Group) and "labels" in f[k]}
+            except (OSError, KeyError, TypeError, ValueError) as exc:
+                raise damaged(path, f"its progress is unreadable: {_first_line(exc)}") from None
+        return attrs
+
+
+def _open(path: Path, peek: bool = False) -> h5py.File:
+    """``open_h5``, where a featcache file HDF5 cannot open (cut short, overwritten) is 'damaged'."""
+    try:
+        return open_h5(path, peek=peek)
+    except FeatcacheError as exc:
+        if "not a readable HDF5 file" in str(exc) and _looks_like_hdf5(path):
+            raise damaged(path, "HDF5 cannot open it; the file is cut short or overwritten") from None
+        raise
+
+
+def _looks_like_hdf5(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(8) == b"\x89HDF\r\n\x1a\n"
+    except OSError:
+        return False
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _check_meta(path: Path, meta: dict[str, Any]) -> None:
+    """The attributes every reader relies on, with their types: a damaged one is one line, not a traceback later."""
+    def need(ok: bool, what: str) -> None:
+        if not ok:
+            raise damaged(path, what)
+
+    names, layers, widths = meta.get("class_names"), meta.get("layers"), meta.get("layer_widths")
+    need(isinstance(meta.get("fingerprint"), str), "attribute 'fingerprint' is missing or not text")
+    need(isinstance(names, list) and names and all(isinstance(n, str) for n in names), "attribute 'class_names' is missing or not a list of names")
+    need(isinstance(layers, list) and layers and all(isinstance(n, str) for n in layers), "attribute 'layers' is missing or not a list of layer names")
+    need(meta.get("default_layer") in layers, "attribute 'default_layer' is not one of its layers")
+    need(widths is None or (isinstance(widths, dict) and all(isinstance(widths.get(l), int) for l in layers)),
+         "attribute 'layer_widths' is not a width per layer")
+
+
+class Cache:
+    """A complete feature cache, read lazily (``open_cache(path)``); checked when opened."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.meta = read_attrs(self.path)
+        if not self.meta.get("complete"):
+            raise FeatcacheError(
+                f"{self.path} is an incomplete cache (extraction was interrupted); re-run the same 'featcache extract' command to finish it"
+            )
+        _check_meta(self.path, self.meta)
+        with _open(self.path) as f:
+            self.split_names = split_names(f)
+            self.sizes = self._check_structure(f)
+            self.checked = self._check_digest(f)
+
+    def _check_structure(self, f: h5py.File) -> dict[str, int]:
+        sizes = {}
+        n_classes = len(self.meta["class_names"])
+        for s in self.split_names:
+            g = f[s]
+            try:
+                n = int(g["labels"].shape[0])
+                if int(g["index"].shape[0]) != n:
+                    raise damaged(self.path, f"{s}/index does not have a row per label")
+                for layer in self.meta["layers"]:
+                    if g["features"][layer].shape[0] != n:
+                        raise damaged(self.path, f"{s}/features/{layer} does not have a row per label")
+                labels = g["labels"][()]
+            except KeyError as exc:
+                raise damaged(self.path, f"{s} lacks a dataset ({_first_line(exc)})") from None
+            except OSError as exc:
+                raise damaged(self.path, _read_problem(exc, f"{s}/labels")) from None
+            if n and (labels.min() < 0 or labels.max() >= n_classes):
+                raise damaged(self.path, f"{s}/labels holds labels outside 0..{n_classes - 1}")
+            sizes[s] = n
+        return sizes
+
+    def _check_digest(self, f: h5py.File) -> bool:
+        """Compare the stored content digest; False for a format-1 cache (none stored; a warning says so)."""
+        version = self.meta.get("format_version")
+        if version == 1 and "content_digest" not in self.meta:
+            warnings.warn(f"{self.path} is a format-1 cache without checksums: damage in it cannot be detected; "
+                          "re-extract it to have it checked", UncheckedCacheWarning, stacklevel=4)
+            return False
+        if version != FORMAT_VERSION:
+            raise FeatcacheError(f"{self.path} has cache format_version {version!r}, which this featcache "
+                                 f"(format {FORMAT_VERSION}) does not read; re-extract it with this featcache")
+        stored = self.meta.get("content_digest")
+        try:
+            actual = content_digest(f)
+        except (OSError, KeyError) as exc:
+            raise damaged(self.path, _read_problem(exc, "labels/index/paths")) from None
+        if stored != actual:
+            raise damaged(self.path, "content digest mismatch: its labels, index, paths or settings changed")
+        return True
+
+    @property
+    def fingerprint(self) -> str:
+        return self.meta["fingerprint"]
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.meta["class_names"])
+
+    @property
+    def layers(self) -> list[str]:
+        return list(self.meta["layers"])
+
+    @property
+    def default_layer(self) -> str:
+        return self.meta["default_layer"]
+
+    def _check(self, split: str, layer: str | None = None) -> str:
+        if split not in self.sizes:
+            raise FeatcacheError(f"{self.path} has no {split!r} split (it has {', '.join(self.split_names)}); extract that split first")
+        layer = layer or self.default_layer
+        if layer not in self.layers:
+            raise FeatcacheError(f"layer {layer!r} is not in {self.path}; cached layers: {', '.join(self.layers)}")
+        return layer
+
+    def _read(self, name: str, how):
+        """``how(h5file)``, with a failed checksum or read as the one 'damaged' line."""
+        with _open(self.path) as f:
+            try:
+                return how(f)
+            except OSError as exc:
+                raise damaged(self.path, _read_problem(exc, name)) from None
+
+    def features(self, split: str, layer: str | None = None, rows: np.ndarray | slice | None = None) -> np.ndarray:
+        """Features of ``split`` as float32 (N, D); ``rows`` selects a subset."""
+        layer = self._check(split, layer)
+
+        def how(f):
+            ds = f[split]["features"][layer]
+            # h5py needs increasing indices; read whole and select in memory
+            # instead, which keeps the caller's row order.
+            return ds[()] if rows is None or isinstance(rows, np.ndarray) else ds[rows]
+
+        x = self._read(f"{split}/features/{layer}", how)
+        if isinstance(rows, np.ndarray):
+            x = x[rows]
+        return x.astype(np.float32, copy=False)
+
+    def labels(self, split: str) -> np.ndarray:
+        self._check(split)
+        return self._read(f"{split}/labels", lambda f: f[split]["labels"][()])
+
+    def index(self, split: str) -> np.ndarray:
+        self._check(split)
+        return self._read(f"{split}/index", lambda f: f[split]["index"][()])
+
+    def paths(self, split: str) -> list[str] | None:
+        self._check(split)
+
+        def how(f):
+            if "paths" not in f[split]:
+                return None
+            return [p.decode() if isinstance(p, bytes) else p for p in f[split]["paths"][()]]
+
+        return self._read(f"{split}/paths", how)
+
+    def summary(self) -> dict[str, Any]:
+        """Everything ``featcache info`` shows."""
+        splits = {}
+        for s in self.split_names:
+            counts = np.bincount(self.labels(s), minlength=len(self.class_names))
+            splits[s] = {
+                "n": self.sizes[s],
+                "class_counts": {name: int(c) for name, c in zip(self.class_names, counts)},
+            }
+        return {"path": str(self.path), **self.meta, "checksums": "verified on read" if self.checked else "none (format 1)",
+                "splits": splits}
+
+
+def _read_problem(exc: BaseException, name: str) -> str:
+    text = str(exc).lower()
+    kind = "checksum mismatch" if ("checksum" in text or "filter" in text or "fletcher" in text) else "unreadable data"
+    return f"{kind} in {name}"
+
+
+def open_cache(path: str | Path) -> Cache:
+    """Open a complete cache for reading; clear errors for anything else (damaged: one line saying re-extract)."""
+    return Cache(path)
+
+
+@dataclass
+class VerifyResult:
+    """What ``verify`` checked: every dataset (with its chunks and bytes) and the content digest."""
+
+    path: Path
+    format_version: int
+    datasets: dict[str, int] = field(default_factory=dict)  # name -> chunks read
+    bytes_read: int = 0
+    digest: bool = False
+    seconds: float = 0.0
+
+    @property
+    def chunks(self) -> int:
+        return sum(self.datasets.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": str(self.path), "ok": True, "format_version": self.format_version, "datasets": self.datasets,
+                "chunks": self.chunks, "bytes_read": self.bytes_read, "content_digest": self.digest,
+                "seconds": round(self.seconds, 3)}
+
+
+def verify(path: str | Path) -> VerifyResult:
+    """Read every chunk of every dataset of the cache at ``path`` and check its digest.
+
+    Returns what was checked; raises a FeatcacheError ('... is damaged
+    (...); re-extract it ...') at the first problem. A format-1 cache has no
+    checksums and cannot be verified: that is an error too.
+    """
+    t0 = time.perf_counter()
+    cache = open_cache(path)  # attributes, structure, labels range and the content digest
+    if not cache.checked:
+        raise FeatcacheError(f"{cache.path} is a format-1 cache without checksums and cannot be verified; "
+                             "re-extract it with this featcache to have it checked")
+    result = VerifyResult(cache.path, int(cache.meta["format_version"]), digest=True)
+    with _open(cache.path) as f:
+        for s in cache.split_names:
+            for name in [*(d for d in ROW_DATASETS if d in f[s]), *(f"features/{l}" for l in cache.layers)]:
+                ds = f[s][name]
+                result.datasets[f"{s}/{name}"], nbytes = _read_all(cache.path, ds, f"{s}/{name}")
+                result.bytes_read += nbytes
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _read_all(path: Path, ds: h5py.Dataset, name: str) -> tuple[int, int]:
+    """Read ``ds`` chunk row by chunk row (Fletcher-32 checks each); returns (chunks, bytes)."""
+    if not ds.chunks or ds.shape[0] == 0:
+        return 0, 0
+    if not ds.fletcher32 and ds.dtype.kind != "O":  # strings cannot be filtered; the digest covers them
+        raise damaged(path, f"{name} has no checksum")
+    step = ds.chunks[0] * max(1, CHUNK_ROWS // ds.chunks[0])
+    chunks = nbytes = 0
+    for start in range(0, ds.shape[0], step):
+        try:
+            block = ds[start : start + step]
+        except OSError as exc:
+            raise damaged(path, _read_problem(exc, name)) from None
+        chunks += -(-len(block) // ds.chunks[0])
+        nbytes += block.nbytes if isinstance(block, np.ndarray) and block.dtype != object else len(block)
+    return chunks, nbytes
+
+
+def find_complete(path: Path, identity) -> bool:
+    """True for a complete, verified cache of ``identity`` at ``path``; refuses anything else there.
+
+    A partial file of other settings is refused as well (it is someone's
+    interrupted work). A complete cache is verified fully (every chunk read)
+    before it counts as a hit: it costs 0.15-0.26 s for the lesson's
+    7,000-image cache (35 MB) and 1.0-1.3 s for a --layers blocks cache of
+    the same images (207 MB), next to a model build of 15-20 s, so a
+    damaged cache is never called a hit (docs/cache-format.md).
+    """
+    path = Path(path)
+    fp = identity.fingerprint
+    for p, label in ((path, "a cache"), (partial_path(path), "an interrupted extraction")):
+        if not p.exists():
+            continue
+        try:
+            attrs = read_attrs(p)
+        except FeatcacheError as exc:
+            if p != path:
+                continue  # an unreadable partial is a crashed write of ours: redone
+            if "is damaged" in str(exc):
+                raise
+            raise FeatcacheError(f"{path} exists and is not a featcache cache; choose another --out (it was left untouched)") from None
+        if attrs.get("fingerprint") != fp:
+            diff = identity.differences(attrs.get("settings"))
+            raise FeatcacheError(
+                f"{p} holds {label} made with other settings (differs in: {', '.join(diff) or 'fingerprint'}); "
+                "choose another --out or delete that file"
+            )
+        if p == path:
+            if not attrs.get("complete"):
+                return False
+            verify(path)
+            return True
+    return False
+
+
+def tidy_partial(path: Path) -> None:
+    """Remove a partial file left beside a complete cache (a crash between publishing and removing it).
+
+    On a read-only mount (or without the rights) it stays: a hit needs nothing written.
+    """
+    try:
+        partial_path(Path(path)).unlink(missing_ok=True)
+    except OSError as exc:
+        if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM) and not isinstance(exc, PermissionError):
+            raise

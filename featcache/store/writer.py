@@ -1,0 +1,385 @@
+"""Writing a cache: resumable, checksummed, published atomically.
+
+An extraction writes ``<path>.partial.h5`` and commits progress batch by batch
+(``rows_done`` is bumped only after a batch's rows are written and flushed).
+A killed run resumes from ``rows_done``, after checking the partial against
+the source (labels, index, paths) and its feature checksums: a damaged part
+is done again, never published. The finished file gets its content digest,
+is marked complete and published (``atomic.publish``), so ``<path>`` is only
+ever a complete cache. The caller holds the lock (``store.lock``).
+
+Photos are written staged (``StagedWriter``): their split rows depend on
+which files decode, which is learnt while embedding them. The partial file
+then holds one group, ``/files``, with a row per candidate file (listing
+order) and its decode problem (``/files/problem``, '' when it decoded);
+``finish(regroup=...)`` writes the complete cache's splits from its rows into
+a new file, which replaces ``<path>`` atomically, and deletes the partial.
+
+A full disk is one line (``atomic.no_space``), with the HDF5 file closed
+and the partial kept for a resume once there is room.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import time
+import traceback
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import h5py
+import numpy as np
+
+from featcache.store.atomic import _chain, is_no_space, no_space, publish
+from featcache.store.layout import (
+    CHUNK_ROWS,
+    STAGING,
+    WRITE_CHUNK_CACHE,
+    content_digest,
+    create_rows,
+    encode,
+    lay_out,
+    open_h5,
+    partial_path,
+    read_rows,
+)
+
+# Progress is committed (flushed, rows_done bumped) at most this often: a
+# killed run redoes at most this much work, and slow file systems are not
+# flushed for every batch.
+COMMIT_SECONDS = 1.0
+
+
+@dataclass
+class SplitSpec:
+    name: str
+    labels: np.ndarray
+    index: np.ndarray
+    paths: list[str] | None = None
+    rows: np.ndarray | None = None  # with finish(regroup=...): the staged rows this split takes, increasing
+
+
+class CacheWriter:
+    """Creates or resumes ``<path>.partial.h5``; ``finish()`` publishes ``path``.
+
+    ``attrs`` must include ``fingerprint``; a partial file with another
+    fingerprint is stale (other settings) and is started afresh. With
+    ``verbose``, what a resume had to redo is said in one line each.
+    """
+
+    staged = False
+
+    def __init__(self, path: Path, attrs: dict[str, Any], splits: list[SplitSpec], layer_widths: dict[str, int], dtype: str,
+                 staged: bool = False, verbose: bool = False):
+        if staged and type(self) is CacheWriter:
+            raise ValueError("a staged write is a StagedWriter")
+        self.path = Path(path)
+        self.partial = partial_path(self.path)
+        self.attrs = attrs
+        self.splits = splits
+        self.layer_widths = layer_widths
+        self.dtype = np.dtype(dtype)
+        self.verbose = verbose
+        self.repairs: list[str] = []  # what a resume found damaged and does again
+        self._file: h5py.File | None = None
+        self._written: dict[str, int] = {}  # rows written per split, committed or not
+        self._last_commit = 0.0
+
+    # -- opening and resuming -------------------------------------------------
+
+    def open(self) -> dict[str, int]:
+        """Open for writing; returns rows already done per split (checked, see ``_check_partial``)."""
+        with self._guard(self.partial):
+            if self.partial.exists():
+                self._file = self._resume()
+            if self._file is None:
+                self._file = self._create()
+            done = {s.name: int(self._file[s.name].attrs["rows_done"]) for s in self.splits}
+        self._written = dict(done)
+        self._last_commit = time.monotonic()
+        return done
+
+    def _resume(self) -> h5py.File | None:
+        """The partial file to go on with, repaired; None (and it is deleted) when it must start over."""
+        try:
+            f = h5py.File(self.partial, "r+", rdcc_nbytes=WRITE_CHUNK_CACHE)
+        except (OSError, ValueError):
+            f = None  # unreadable leftovers of a crash: start again
+        if f is not None:
+            try:
+                if f.attrs.get("fingerprint") == self.attrs["fingerprint"] and all(s.name in f for s in self.splits):
+                    self._check_partial(f)
+                    return f
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                if is_no_space(exc):
+                    raise
+                self._note(f"resuming {self.path}: the partial file is damaged ({_first_line(exc)}); starting it over")
+            try:
+                f.close()
+            except Exception:
+                pass
+        self.partial.unlink()
+        return None
+
+    def _check_partial(self, f: h5py.File) -> None:
+        """Rows from the source, features by their checksums: what does not match is done again."""
+        for spec in self.splits:
+            g = f[spec.name]
+            n = len(spec.labels)
+            done = int(g.attrs["rows_done"])
+            if not 0 <= done <= n:
+                raise ValueError(f"{spec.name} claims {done} of {n} rows done")
+            for name, want in (("labels", spec.labels), ("index", spec.index), ("paths", spec.paths)):
+                if want is None:
+                    continue
+                try:
+                    have = read_rows(g, name)
+                    same = have is not None and len(have) == len(want) and (
+                        list(have) == list(want) if name == "paths" else np.array_equal(have, np.asarray(want, np.int64)))
+                except OSError as exc:
+                    if is_no_space(exc):
+                        raise
+                    same = False
+                if not same:
+                    create_rows(g, name, want)
+                    self._note(f"resuming {self.path}: the partial's {spec.name} {name} did not match the source; rewritten from it")
+            good = self._good_rows(g, done)
+            if good < done:
+                self._clear_rows(g, good, done)
+                g.attrs["rows_done"] = good
+                self._note(f"resuming {self.path}: {spec.name} features from row {good} were damaged; extracting them again")
+        f.flush()
+
+    def _good_rows(self, g: h5py.Group, done: int) -> int:
+        """Rows before the first feature chunk (of any layer) that fails its checksum, up to ``done``."""
+        good = done
+        for layer in self.layer_widths:
+            ds = g["features"][layer]
+            if ds.shape != (len(g["labels"]), self.layer_widths[layer]) or ds.dtype != self.dtype:
+                raise ValueError(f"features/{layer} has another shape or type")
+            step = ds.chunks[0] if ds.chunks else CHUNK_ROWS
+            for start in range(0, good, step):
+                try:
+                    ds[start : min(start + step, good)]
+                except OSError:
+                    good = start
+                    break
+        if self.staged and good:
+            try:
+                g["problem"][:good]
+            except OSError:
+                return 0
+        return good
+
+    def _clear_rows(self, g: h5py.Group, start: int, stop: int) -> None:
+        """Overwrite whole chunks from ``start`` (chunk-aligned) past ``stop``: writing into a damaged chunk
+        would read it first and fail its checksum."""
+        for layer, width in self.layer_widths.items():
+            ds = g["features"][layer]
+            step = ds.chunks[0]
+            end = min(ds.shape[0], -(-stop // step) * step)
+            for at in range(start, end, step):
+                ds[at : min(at + step, end)] = np.zeros((min(at + step, end) - at, width), self.dtype)
+
+    def _note(self, line: str) -> None:
+        self.repairs.append(line)
+        if self.verbose:
+            print(line, flush=True)
+
+    def _create(self) -> h5py.File:
+        f = open_h5(self.partial, "w", rdcc_nbytes=WRITE_CHUNK_CACHE)
+        lay_out(f, self.attrs, self.splits, self.layer_widths, self.dtype)
+        f.flush()
+        return f
+
+    # -- writing ----------------------------------------------------------------
+
+    def write(self, split: str, start: int, features: dict[str, np.ndarray], problems: np.ndarray | None = None) -> None:
+        """Write rows ``start:start+n`` of every layer, in order; commits now and then."""
+        g = self._file[split]
+        if start != self._written[split]:
+            raise RuntimeError(f"out-of-order write to {split}: {start} != {self._written[split]}")
+        if (problems is not None) != self.staged:
+            raise RuntimeError("a staged write gives every batch's decode problems, and only it does")
+        with self._guard(self.partial):
+            self._write_rows(g, start, features, problems)
+            self._written[split] = start + len(next(iter(features.values())))
+            if time.monotonic() - self._last_commit >= COMMIT_SECONDS:
+                self.commit()
+
+    def _write_rows(self, g: h5py.Group, start: int, features: dict[str, np.ndarray], problems: np.ndarray | None) -> None:
+        for layer, values in features.items():
+            ds = g["features"][layer]
+            ds[start : start + len(values)] = values.astype(self.dtype, copy=False)
+            # Closing a dataset writes its cached chunks: flushed here, a full
+            # disk is an exception we catch, not one h5py ignores at dealloc.
+            ds.flush()
+        if problems is not None:
+            g["problem"][start : start + len(problems)] = np.asarray(problems, dtype=object)
+
+    def commit(self) -> None:
+        """Make written rows durable progress: data first, then the counters."""
+        with self._guard(self.partial):
+            self._file.flush()  # the rows are on disk before they are counted
+            for split, n in self._written.items():
+                self._file[split].attrs["rows_done"] = n
+            self._file.flush()
+        self._last_commit = time.monotonic()
+
+    # -- publishing -------------------------------------------------------------
+
+    def finish(self, extra_attrs: dict[str, Any] | None = None, regroup: list[SplitSpec] | None = None) -> Path:
+        """Publish the complete cache, with its content digest."""
+        if regroup is not None:
+            raise RuntimeError("only a staged write is finished with regroup")
+        self._check_done()
+        f = self._file
+        with self._guard(self.partial):
+            for key, value in (extra_attrs or {}).items():
+                f.attrs[key] = encode(value)
+            _seal(f)
+            f.close()
+        self._file = None
+        publish(self.partial, self.path, self._needed())
+        return self.path
+
+    def _check_done(self) -> None:
+        self.commit()
+        for spec in self.splits:
+            if int(self._file[spec.name].attrs["rows_done"]) != len(spec.labels):
+                raise RuntimeError(f"split {spec.name} is not fully written")
+
+    def close(self) -> None:
+        """Stop writing (e.g. on Ctrl-C): whole batches written so far count as progress."""
+        if self._file is not None:
+            try:
+                self.commit()
+            finally:
+                if self._file is not None:
+                    self._file.close()
+                    self._file = None
+
+    # -- a full disk --------------------------------------------------------------
+
+    @contextmanager
+    def _guard(self, target: Path) -> Iterator[None]:
+        """ENOSPC (also as h5py wraps it) -> the HDF5 file closed and one FeatcacheError line."""
+        try:
+            yield
+        except Exception as exc:
+            if not any(is_no_space(e) for e in _chain(exc)):
+                raise
+            self._abandon(exc)
+            raise no_space(target, self._needed()) from None
+
+    def _abandon(self, exc: BaseException) -> None:
+        """Close the file after a failed write; the last committed progress stays in the partial.
+
+        The objects still referenced by the failed call would each retry their
+        write when freed and print an "Exception ignored" traceback: they are
+        freed here, quietly, before the file is closed.
+        """
+        hook = sys.unraisablehook
+        sys.unraisablehook = lambda _unraisable: None
+        try:
+            for e in _chain(exc):
+                traceback.clear_frames(e.__traceback__)
+            gc.collect()
+            f, self._file = self._file, None
+            if f is not None:
+                try:
+                    f.close()
+                except Exception:
+                    pass
+            gc.collect()
+        finally:
+            sys.unraisablehook = hook
+
+    def _needed(self) -> int:
+        """Bytes still to write (features of the rows not done; for a published copy all of them)."""
+        per_row = sum(self.layer_widths.values()) * self.dtype.itemsize
+        left = sum(len(s.labels) - self._written.get(s.name, 0) for s in self.splits)
+        return per_row * left
+
+
+class StagedWriter(CacheWriter):
+    """A photo folder's writer: one ``STAGING`` split with each row's decode problem, regrouped when published."""
+
+    staged = True
+
+    def __init__(self, path: Path, attrs: dict[str, Any], splits: list[SplitSpec], layer_widths: dict[str, int], dtype: str,
+                 staged: bool = True, verbose: bool = False):
+        if [s.name for s in splits] != [STAGING]:
+            raise ValueError(f"a staged write has the one split {STAGING!r}")
+        super().__init__(path, attrs, splits, layer_widths, dtype, verbose=verbose)
+
+    def _create(self) -> h5py.File:
+        f = super()._create()
+        f[STAGING].create_dataset("problem", shape=(len(self.splits[0].labels),), dtype=h5py.string_dtype(),
+                                  chunks=(max(1, min(CHUNK_ROWS, len(self.splits[0].labels))),))
+        f.flush()
+        return f
+
+    def problems(self) -> dict[int, str]:
+        """``{row: reason}`` of the rows written so far whose file did not decode."""
+        n = self._written[STAGING]
+        return {i: p.decode() if isinstance(p, bytes) else p for i, p in enumerate(self._file[STAGING]["problem"][:n]) if p}
+
+    def finish(self, extra_attrs: dict[str, Any] | None = None, regroup: list[SplitSpec] | None = None) -> Path:
+        """Publish the complete cache; its splits are ``regroup`` (each with the staged ``rows`` it takes)."""
+        if regroup is None:
+            raise RuntimeError("a staged write is finished with regroup")
+        self._check_done()
+        # Beside the target, under the lock: the rename stays atomic.
+        tmp = self.path.with_name(self.path.name + ".regroup.h5")
+        try:
+            with self._guard(tmp):
+                with h5py.File(tmp, "w", rdcc_nbytes=WRITE_CHUNK_CACHE) as out:
+                    lay_out(out, {**self.attrs, **(extra_attrs or {})}, regroup, self.layer_widths, self.dtype)
+                    self._copy_rows(out, regroup)
+                    _seal(out)
+            publish(tmp, self.path, self._needed())
+        finally:
+            tmp.unlink(missing_ok=True)
+        self._file.close()
+        self._file = None
+        # A crash before this leaves the partial beside the complete cache; the next hit removes it.
+        self.partial.unlink(missing_ok=True)
+        return self.path
+
+    def _copy_rows(self, out: h5py.File, splits: list[SplitSpec]) -> None:
+        """Each split's staged rows, block by block: bounded memory, whatever the data set's size."""
+        staged = self._file[STAGING]["features"]
+        for layer in self.layer_widths:
+            src = staged[layer]
+            filled = {s.name: 0 for s in splits}
+            for start in range(0, src.shape[0], 8 * CHUNK_ROWS):
+                block = src[start : start + 8 * CHUNK_ROWS]
+                for s in splits:
+                    rows = s.rows[(s.rows >= start) & (s.rows < start + len(block))]
+                    if len(rows):
+                        out[s.name]["features"][layer][filled[s.name] : filled[s.name] + len(rows)] = block[rows - start]
+                        filled[s.name] += len(rows)
+        for s in splits:
+            out[s.name].attrs["rows_done"] = len(s.labels)
+
+    def _needed(self) -> int:
+        per_row = sum(self.layer_widths.values()) * self.dtype.itemsize
+        # Publishing copies every row into a new file beside the partial.
+        return per_row * len(self.splits[0].labels)
+
+
+def _seal(f: h5py.File) -> None:
+    """Mark ``f`` complete, with the digest of its rows and identity attributes (read back from the file)."""
+    f.attrs["complete"] = True
+    f.attrs["completed"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    f.flush()
+    f.attrs["content_digest"] = content_digest(f)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,214 @@
+"""One home for checking what a user passes in: each check returns the clean value or raises a one-line FeatcacheError.
+
+Every message names the flag and the fix, so the CLI prints it as is
+(``featcache CMD: error: ...``, exit 2) and the Python API raises the same
+line. The CLI checks nothing of its own: argparse passes what the user typed
+(``default=None``) and the API validates it here. ``arg_type`` turns a check
+into an argparse ``type=`` where a flag must be refused before any work.
+
+    parse_list      comma lists (``"a,b"`` or a list), optionally from known names
+    parse_sizes     whole numbers from a comma list, sorted, unique
+    parse_seeds     a count K (seeds 0..K-1) or a list of seeds
+    positive_int    a whole number >= 1
+    check_jobs      --jobs: >= 1, or -1 for every core
+    check_seed      0 <= seed < 2**32 (what NumPy's and Keras's seeding accept)
+    check_fraction  0 < F < 1
+    parse_C         a positive finite number or 'cv'
+    parse_C_per_head  one C for every head, or ``logreg=0.03,svm=10``
+    check_writable_dir  create a folder and prove a file can be written there
+    require_splits  a cache holds the splits a command needs
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import numbers
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from featcache.errors import FeatcacheError
+
+# NumPy's default_rng and Keras's set_random_seed take seeds below 2**32;
+# a larger or negative one ends in a ValueError traceback inside them.
+SEED_LIMIT = 2**32
+
+
+def _items(value: str | Iterable[Any]) -> list[Any]:
+    if isinstance(value, str):
+        return [s.strip() for s in value.split(",") if s.strip()]
+    return list(value)
+
+
+def _noun(flag: str) -> str:
+    """``--heads`` -> ``head``: what one item of a list flag is called."""
+    name = flag.lstrip("-").replace("-", " ")
+    return name[:-1] if name.endswith("s") else name
+
+
+def _whole(value: Any, flag: str, example: str) -> int:
+    """An int from an int, an integral float or a string of digits; bools are not numbers here."""
+    if isinstance(value, bool):
+        raise FeatcacheError(f"{flag} {value!r} is not a whole number; pass e.g. {example}".strip())
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real) and float(value).is_integer():
+        return int(value)
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise FeatcacheError(f"{flag} {value!r} is not a whole number; pass e.g. {example}".strip()) from None
+
+
+def parse_list(value: str | Iterable[str], flag: str, known: Sequence[str] | None = None) -> list[str]:
+    """Names from ``"a,b"`` or a list, in order, without repeats; each one of ``known`` when given."""
+    items = list(dict.fromkeys(str(s).strip() for s in _items(value)))
+    items = [s for s in items if s]
+    choices = f" ({', '.join(known)})" if known else ""
+    if not items:
+        raise FeatcacheError(f"{flag} is empty; give {_noun(flag)} names separated by commas{choices}")
+    for name in items:
+        if known is not None and name not in known:
+            raise FeatcacheError(f"{flag}: unknown {_noun(flag)} {name!r}; choose from: {', '.join(known)}")
+    return items
+
+
+def parse_sizes(sizes: str | Iterable[Any], flag: str = "--sizes") -> list[int]:
+    """Sizes from ``"100,250,500"`` or a list; sorted, without repeats, each at least 1."""
+    items = _items(sizes)
+    if not items:
+        raise FeatcacheError(f"{flag} is empty; pass training-set sizes like 100,250,500,1000")
+    out = set()
+    for s in items:
+        if isinstance(s, str) and not s.lstrip("+").isdigit():
+            raise FeatcacheError(f"{flag}: {s!r} is not a whole number; pass sizes like 100,250,500,1000")
+        if isinstance(s, float) and not s.is_integer():
+            raise FeatcacheError(f"{flag}: {s!r} is not a whole number; pass sizes like 100,250,500,1000")
+        n = _whole(s, f"{flag}:", "100,250,500,1000")
+        if n < 1:
+            raise FeatcacheError(f"{flag}: {n} is not a size; pass sizes of at least 1, like 100,250,500,1000")
+        out.add(n)
+    return sorted(out)
+
+
+def positive_int(value: Any, flag: str) -> int:
+    """A whole number of at least 1 (epochs, limits, counts)."""
+    n = _whole(value, flag, "10")
+    if n < 1:
+        raise FeatcacheError(f"{flag} {n} must be at least 1".strip())
+    return n
+
+
+def check_seed(seed: Any, flag: str = "--seed") -> int:
+    """A seed NumPy and Keras accept: a whole number, 0 <= seed < 2**32."""
+    if isinstance(seed, bool) or not isinstance(seed, (numbers.Integral, str)):
+        raise FeatcacheError(f"{flag} {seed!r} is not a whole number; use one from 0 to {SEED_LIMIT - 1}")
+    n = _whole(seed, flag, "0")
+    if not 0 <= n < SEED_LIMIT:
+        raise FeatcacheError(f"{flag} {n} is out of range; use a whole number from 0 to {SEED_LIMIT - 1}")
+    return n
+
+
+def parse_seeds(seeds: Any, flag: str = "--seeds") -> list[int]:
+    """A count K (seeds 0..K-1) or a list of seeds, without repeats."""
+    if isinstance(seeds, (numbers.Integral, str)) and not isinstance(seeds, bool):
+        return list(range(positive_int(seeds, flag)))
+    out = [check_seed(s, f"{flag}:") for s in seeds]
+    if not out:
+        raise FeatcacheError(f"{flag} is empty; pass a count K (seeds 0..K-1) or a list of seeds")
+    return list(dict.fromkeys(out))
+
+
+def check_jobs(n: Any, flag: str = "--jobs") -> int:
+    """Processes in parallel: a positive number, or -1 for every core."""
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n == 0 or n < -1:
+        raise FeatcacheError(f"{flag} {n!r} is not valid; use a positive number of processes, or -1 for every core")
+    return int(n)
+
+
+def check_fraction(value: Any, flag: str) -> float:
+    """A number strictly between 0 and 1."""
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        f = float("nan")
+    if isinstance(value, bool) or not 0 < f < 1:
+        raise FeatcacheError(f"{flag} {value} is not a fraction; use a number between 0 and 1, e.g. 0.2".strip())
+    return f
+
+
+def parse_C(value: Any, flag: str = "--C") -> float | str:
+    """A regularization strength: a positive finite number, or ``"cv"`` (chosen by cross-validation)."""
+    if isinstance(value, str) and value.strip() == "cv":
+        return "cv"
+    try:
+        c = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        c = math.nan
+    if not (c > 0 and math.isfinite(c)):
+        raise FeatcacheError(f"{flag} {value!r} is not a positive number or 'cv'; e.g. {flag or '--C'} 0.03 or {flag or '--C'} logreg=0.03,svm=10")
+    return c
+
+
+def _heads_with_C(heads: Sequence[str]) -> list[str]:
+    from featcache.heads import HEADS
+
+    return [h for h in heads if h in HEADS and "C" in HEADS[h]().get_params()]
+
+
+def parse_C_per_head(C: Any, heads: Sequence[str], flag: str = "--C") -> dict[str, float | str]:
+    """``0.03`` (every head), ``"logreg=0.03,svm=10"`` or a dict -> ``{head: C}``; None -> ``{}``.
+
+    A bare value applies to every head in ``heads``; a head named must be one
+    of ``heads`` and must have a C.
+    """
+    if C is None:
+        return {}
+    if isinstance(C, dict):
+        pairs = {str(h): parse_C(v, flag) for h, v in C.items()}
+    elif not isinstance(C, str) or "=" not in C:
+        c = parse_C(C, flag)
+        pairs = {h: c for h in heads}
+    else:
+        pairs = {}
+        for part in _items(C):
+            head, sep, value = part.partition("=")
+            if not sep:
+                raise FeatcacheError(f"{flag} {C!r} mixes a bare value with head=value pairs; use e.g. {flag} logreg=0.03,svm=10")
+            pairs[head.strip()] = parse_C(value.strip(), flag)
+    with_C = _heads_with_C(heads)
+    for head in pairs:
+        if head not in heads:
+            raise FeatcacheError(f"{flag} names head {head!r}, which is not among the heads ({', '.join(heads)}); "
+                                 f"add it to --heads or drop it from {flag}")
+        if head not in with_C:
+            raise FeatcacheError(f"head {head!r} has no C parameter; give {flag} only for {', '.join(with_C) or 'logreg or svm'}")
+    return pairs
+
+
+def check_writable_dir(path: str | Path, flag: str = "--out") -> Path:
+    """Create ``path`` and prove a file can be written there, before any long work."""
+    from featcache.store.atomic import check_writable
+
+    return check_writable(path, flag)
+
+
+def require_splits(cache: Any, *names: str, why: str | None = None) -> None:
+    """Refuse a cache that lacks any of the splits ``names``."""
+    for split in names:
+        if split not in cache.sizes:
+            fix = why or f"extract a cache with a {split} split"
+            raise FeatcacheError(f"{cache.path} has no {split!r} split (it has {', '.join(cache.sizes) or 'none'}); {fix}")
+
+
+def arg_type(check: Callable[..., Any], name: str | None = None) -> Callable[[str], Any]:
+    """An argparse ``type=`` from a check: its message becomes argparse's ("argument --x: ...")."""
+
+    def convert(text: str) -> Any:
+        try:
+            return check(text, "")
+        except FeatcacheError as exc:
+            raise argparse.ArgumentTypeError(str(exc).lstrip(": ").strip()) from None
+
+    convert.__name__ = name or check.__name__
+    return convert

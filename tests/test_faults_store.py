@@ -1,0 +1,207 @@
+"""Fault injection on the store, through the command line: each fault is one line on stderr, exit 2, no traceback,
+and no file of the user's changed (issue 13: damaged caches and partials, a full disk)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from helpers import make_fashion_dir
+
+import featcache
+from featcache.store import CacheWriter, partial_path
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = dict(weights="random", image_size=32, verbose=False)
+
+
+def run_cli(*args: str, code: str | None = None) -> subprocess.CompletedProcess:
+    """``python -m featcache ARGS``, or ``code`` (a prelude injecting a fault) followed by the CLI."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "featcache", *args] if code is None else [
+        sys.executable, "-c", f"{code}\nimport sys\nfrom featcache.cli import main\nsys.exit(main({list(args)!r}))"]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def assert_one_line(proc: subprocess.CompletedProcess, *needles: str) -> None:
+    err = proc.stderr.strip()
+    assert proc.returncode == 2, (proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:])
+    assert "\n" not in err and "Traceback" not in err and "Exception ignored" not in err, err
+    for needle in needles:
+        assert needle in err, err
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    """A tiny good cache and a head trained on it; each test damages copies in its own folder."""
+    root = tmp_path_factory.mktemp("faults")
+    data = make_fashion_dir(root / "data")
+    cache = featcache.extract(data_dir=str(data), out=root / "good.h5", **TINY).path
+    featcache.train(cache, "logreg", out=root / "head.npz", verbose=False)
+    return {"data": data, "cache": cache, "head": root / "head.npz"}
+
+
+def chunk_offset(path: Path, name: str, chunk: int = 0) -> int:
+    with h5py.File(path, "r") as f:
+        return f[name].id.get_chunk_info(chunk).byte_offset
+
+
+def flip(path: Path, offset: int, n: int = 1) -> None:
+    with open(path, "r+b") as fh:
+        fh.seek(offset)
+        data = fh.read(n)
+        fh.seek(offset)
+        fh.write(bytes(b ^ 0xFF for b in data))
+
+
+def feature_bytes(p: Path) -> None:
+    flip(p, chunk_offset(p, "train/features/out_relu") + 1000, 64)  # 64 bytes, as in issue 13
+
+
+def label_byte(p: Path) -> None:
+    flip(p, chunk_offset(p, "train/labels") + 8 * 5)
+
+
+def class_names_not_json(p: Path) -> None:
+    with h5py.File(p, "r+") as f:
+        f.attrs["class_names"] = "[t-shirt"
+
+
+def layers_missing(p: Path) -> None:
+    with h5py.File(p, "r+") as f:
+        del f.attrs["layers"]
+
+
+def negative_labels(p: Path) -> None:
+    with h5py.File(p, "r+") as f:
+        f["train/labels"][3] = -1
+
+
+def truncated(p: Path) -> None:
+    with open(p, "r+b") as fh:
+        fh.truncate(os.path.getsize(p) // 2)
+
+
+DAMAGES = {
+    "feature bytes": (feature_bytes, "checksum mismatch in train/features/out_relu"),
+    "a label byte": (label_byte, "checksum mismatch in train/labels"),
+    "class_names not JSON": (class_names_not_json, "an attribute is unreadable"),
+    "layers missing": (layers_missing, "attribute 'layers' is missing"),
+    "negative labels": (negative_labels, "train/labels holds labels outside 0..9"),
+    "truncated": (truncated, "is damaged"),
+}
+# What each command reads: info does not read features (verify and train do).
+COMMANDS = {
+    "info": lambda made, c: ["info", str(c)],
+    "verify": lambda made, c: ["verify", str(c)],
+    "extract": lambda made, c: ["extract", "--data-dir", str(made["data"]), "--weights", "random", "--image-size", "32", "--out", str(c)],
+}
+
+
+def _damaged_copy(made, tmp_path: Path, damage) -> Path:
+    copy = tmp_path / "user" / "cache.h5"
+    copy.parent.mkdir()
+    shutil.copy(made["cache"], copy)
+    damage(copy)
+    return copy
+
+
+# A few in the fast tier; every pair in the full run (each is a subprocess of about 3 s).
+FAST = {("feature bytes", "verify"), ("feature bytes", "extract"), ("a label byte", "info"), ("class_names not JSON", "info")}
+CASES = [pytest.param(kind, command, marks=() if (kind, command) in FAST else pytest.mark.slow)
+         for kind in DAMAGES for command in COMMANDS if (kind, command) != ("feature bytes", "info")]  # info reads no features
+
+
+@pytest.mark.parametrize("kind, command", CASES)
+def test_a_damaged_cache_is_one_line(made, tmp_path, kind, command):
+    damage, why = DAMAGES[kind]
+    copy = _damaged_copy(made, tmp_path, damage)
+    before = snapshot(copy.parent)
+    proc = run_cli(*COMMANDS[command](made, copy))
+    assert_one_line(proc, str(copy), why if kind != "truncated" or command != "info" else "is damaged", "re-extract")
+    assert snapshot(copy.parent) == before, "a damaged cache must be left as it was, and nothing written beside it"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["feature bytes", "a label byte", "class_names not JSON"])
+def test_train_and_evaluate_refuse_a_damaged_cache(made, tmp_path, kind):
+    damage, why = DAMAGES[kind]
+    copy = _damaged_copy(made, tmp_path, damage)
+    head = tmp_path / "user" / "head.npz"
+    shutil.copy(made["head"], head)
+    before = snapshot(copy.parent)
+    assert_one_line(run_cli("train", str(copy), "--head", "logreg", "--out", str(tmp_path / "user" / "new.npz")), why)
+    if kind != "feature bytes":  # evaluate reads the test split; these two damage the train split's rows or the attributes
+        assert_one_line(run_cli("evaluate", str(head), str(copy), "--out", str(tmp_path / "user" / "eval")), why)
+    assert snapshot(copy.parent) == before
+
+
+def test_a_damaged_partial_is_repaired_from_the_source_on_resume(made, tmp_path, monkeypatch):
+    """Issue 13 item 4: labels flipped at three offsets of a partial file never reach the published cache."""
+    out = tmp_path / "resumed.h5"
+
+    def interrupted(self, *a, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(CacheWriter, "finish", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        featcache.extract(data_dir=str(made["data"]), out=out, **TINY)
+    monkeypatch.undo()
+    part = partial_path(out)
+    base = chunk_offset(part, "train/labels")
+    for offset in (0, 8 * 20 + 2, 8 * 47):
+        flip(part, base + offset)
+    proc = run_cli(*COMMANDS["extract"](made, out), "--batch-size", "16")
+    assert proc.returncode == 0, proc.stderr
+    assert "the partial's train labels did not match the source; rewritten from it" in proc.stdout
+    got, want = featcache.open_cache(out), featcache.open_cache(made["cache"])
+    for split in ("train", "test"):
+        assert got.labels(split).tolist() == want.labels(split).tolist()
+        np.testing.assert_allclose(got.features(split), want.features(split), atol=1e-5)
+    assert run_cli("verify", str(out)).returncode == 0
+
+
+def test_no_space_while_saving_a_head_is_one_line_and_writes_nothing(made, tmp_path):
+    user = tmp_path / "user"
+    user.mkdir()
+    shutil.copy(made["cache"], user / "cache.h5")
+    before = snapshot(user)
+    full = ("import errno, featcache.store.atomic as a\n"
+            "def full(path):\n    raise OSError(errno.ENOSPC, 'No space left on device')\n"
+            "a.fsync_file = full")
+    proc = run_cli("train", str(user / "cache.h5"), "--head", "logreg", "--out", str(user / "head.npz"), code=full)
+    assert_one_line(proc, "no space left on", f"writing {user / 'head.npz'}", "choose --out elsewhere")
+    assert snapshot(user) == before
+
+
+@pytest.mark.slow
+def test_a_full_disk_while_extracting_is_one_line_and_resumes(tmp_path):
+    """A 3 MB tmpfs: extraction used to end in a segfault (exit 139) after a dozen 'Exception ignored' tracebacks."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root); test_store.py injects ENOSPC instead")
+    try:
+        data = make_fashion_dir(tmp_path / "data", n_train=800, n_test=100)
+        args = ["extract", "--data-dir", str(data), "--weights", "random", "--image-size", "32", "--out", str(disk / "c.h5")]
+        proc = run_cli(*args)
+        assert_one_line(proc, f"no space left on {disk} writing {partial_path(disk / 'c.h5')}; free ", "MB or choose --out elsewhere")
+        assert partial_path(disk / "c.h5").exists() and not (disk / "c.h5").exists()
+        assert not (disk / "c.h5.lock").exists()
+        subprocess.run(["mount", "-o", "remount,size=20m", str(disk)], check=True)
+        proc = run_cli(*args)
+        assert proc.returncode == 0 and "resuming" in proc.stdout, proc.stderr
+        assert run_cli("verify", str(disk / "c.h5")).returncode == 0
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)

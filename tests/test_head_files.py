@@ -1,0 +1,248 @@
+"""Head files: nothing in one runs, what loads predicts exactly as saved, and crafted files are one clear line (issue 13 #1, #9)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+import featcache
+from featcache.cli import main
+from featcache.errors import FeatcacheError
+from featcache.heads import LogRegHead, SVMHead
+from featcache.heads.io import NPZ_ENTRY, PickleHeadWarning, head_meta, load_head, save_head
+from featcache.store.cache import CacheWriter, SplitSpec
+
+CLASSES = ["ants", "bees", "wasps"]
+
+
+def blobs(n: int, d: int = 6, seed: int = 0, k: int = 3, noise: float = 1.0):
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % k
+    centers = np.random.default_rng(99).normal(0, 3, size=(k, d))
+    return (centers[y] + rng.normal(0, noise, size=(n, d))).astype(np.float32), y
+
+
+def synthetic_cache(path: Path, n_train: int = 60, n_test: int = 30, d: int = 6, digests: dict[str, list[str]] | None = None,
+                    class_names=CLASSES, noise: float = 1.0) -> Path:
+    """A complete cache of blob features written directly (no network): fast plumbing for head files."""
+    attrs = {"fingerprint": "f" * 64, "class_names": list(class_names), "layers": ["out"], "default_layer": "out",
+             "backbone": "mobilenet_v2", "weights": "random", "image_size": 32, "preprocessing": "x", "dataset": "blobs"}
+    data = {"train": blobs(n_train, d, 0, len(class_names), noise), "test": blobs(n_test, d, 1, len(class_names), noise)}
+    specs = [SplitSpec(s, y, np.arange(len(y))) for s, (_, y) in data.items()]
+    w = CacheWriter(path, attrs, specs, {"out": d}, "float32")
+    w.open()
+    for s, (X, _) in data.items():
+        w.write(s, 0, {"out": X})
+    w.finish()
+    if digests:
+        with h5py.File(path, "r+") as f:
+            for split, hexes in digests.items():
+                f[split].create_dataset("digests", data=np.array(hexes, dtype="S64"))
+    return path
+
+
+def _one_line(capsys, argv, message) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+@pytest.fixture
+def cache(tmp_path) -> Path:
+    return synthetic_cache(tmp_path / "c.h5")
+
+
+@pytest.fixture
+def npz_head(cache, tmp_path) -> Path:
+    return featcache.train(cache, "logreg", out=tmp_path / "h.npz").path
+
+
+# --- a head file never runs code ------------------------------------------------------------------
+
+
+class Evil:
+    def __reduce__(self):
+        return os.system, ("touch PWNED",)
+
+
+def test_a_malicious_pickle_head_is_refused_and_runs_nothing(cache, tmp_path, capsys, monkeypatch):
+    import joblib
+
+    monkeypatch.chdir(tmp_path)
+    evil = tmp_path / "evil.joblib"
+    joblib.dump({"head": Evil(), "meta": {}}, evil)
+    for argv in (["evaluate", str(evil), str(cache)], ["export", str(evil), "--out", str(tmp_path / "m.keras")],
+                 ["finetune", str(evil), "--out", str(tmp_path / "f.keras")]):
+        _one_line(capsys, argv, "loading a pickle can run any code in it")
+        assert not (tmp_path / "PWNED").exists()
+    with pytest.raises(FeatcacheError, match="--trust-pickle"):
+        featcache.evaluate(evil, cache)
+    assert not (tmp_path / "PWNED").exists() and not (tmp_path / "m.keras").exists()
+
+
+def test_an_old_pickle_head_loads_only_when_trusted_with_a_warning(cache, tmp_path, capsys):
+    import joblib
+
+    X, y = blobs(60)
+    head = LogRegHead().fit(X, y)
+    meta = head_meta(featcache.open_cache(cache), None, "logreg", head)
+    del head.n_features_in_  # as featcache 0.1 pickled it
+    old = tmp_path / "old.joblib"
+    joblib.dump({"head": head, "meta": meta}, old)
+    _one_line(capsys, ["evaluate", str(old), str(cache)], "retrain the head with 'featcache train'")
+    assert main(["evaluate", str(old), str(cache), "--trust-pickle", "--out", str(tmp_path / "ev"), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.strip().startswith("featcache evaluate: warning: loading") and len(captured.err.strip().splitlines()) == 1
+    ref = LogRegHead().fit(X, y).score(*blobs(30, seed=1))
+    assert json.loads(captured.out)["accuracy"] == pytest.approx(ref)
+    with pytest.warns(PickleHeadWarning):
+        load_head(old, trust_pickle=True)
+
+
+def test_npz_heads_hold_no_pickle(npz_head):
+    with np.load(npz_head, allow_pickle=False) as z:  # would raise on any object array
+        doc = json.loads(z[NPZ_ENTRY].tobytes())
+        assert all(z[k].dtype != object for k in z.files)
+    assert doc["meta"]["kind"] == "featcache-head" and doc["state"]["__object__"] == "featcache.heads.logreg.LogRegHead"
+
+
+# --- what loads predicts exactly as what was saved -------------------------------------------------
+
+
+@pytest.mark.parametrize("make", [
+    lambda: LogRegHead(C="cv"), lambda: LogRegHead(C=0.5), lambda: SVMHead(), lambda: SVMHead(C="cv", probability=False),
+], ids=["logreg-cv", "logreg", "svm", "svm-noprob"])
+def test_sklearn_heads_round_trip_bit_identically(cache, tmp_path, make):
+    X, y = blobs(90, seed=3)
+    X[:, 0] *= 1000  # scales far apart: the scaler's arrays matter
+    head = make().fit(X, y)
+    meta = head_meta(featcache.open_cache(cache), None, "logreg" if isinstance(head, LogRegHead) else "svm", head)
+    meta["n_features"] = 6
+    path = save_head(head, tmp_path / "h.npz", meta)
+    loaded, got = load_head(path)
+    Xt = np.random.default_rng(5).normal(0, 3, size=(200, 6)).astype(np.float32) * np.r_[1000, 1, 1, 1, 1, 1].astype(np.float32)
+    np.testing.assert_array_equal(loaded.predict(Xt), head.predict(Xt))
+    np.testing.assert_array_equal(loaded.decision_function(Xt) if hasattr(head, "decision_function") else 0,
+                                  head.decision_function(Xt) if hasattr(head, "decision_function") else 0)
+    if hasattr(head, "predict_proba"):
+        np.testing.assert_array_equal(loaded.predict_proba(Xt), head.predict_proba(Xt))
+    assert loaded.get_params() == head.get_params() and got["class_names"] == CLASSES
+    assert getattr(loaded, "C_") == head.C_ and getattr(loaded, "cv_scores_", None) == getattr(head, "cv_scores_", None)
+
+
+@pytest.mark.slow
+def test_keras_head_keeps_safe_mode(cache, tmp_path, monkeypatch):
+    from featcache._lazy import keras
+    from featcache.heads import DenseHead
+
+    X, y = blobs(60)
+    head = DenseHead(epochs=2, early_stopping=False, n_classes=3).fit(X, y)
+    path = save_head(head, tmp_path / "h.keras", head_meta(featcache.open_cache(cache), None, "keras", head))
+    seen = {}
+    real = keras().models.load_model
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(keras().models, "load_model", spy)
+    loaded, _ = load_head(path)
+    assert seen.get("safe_mode") is True
+    np.testing.assert_array_equal(loaded.decision_function(X), head.decision_function(X))
+
+
+# --- crafted files: one line each -------------------------------------------------------------------
+
+
+def _rewrite_npz(path: Path, change) -> None:
+    with np.load(path, allow_pickle=False) as z:
+        entries = {k: z[k] for k in z.files}
+    doc = json.loads(entries[NPZ_ENTRY].tobytes())
+    change(doc, entries)
+    entries[NPZ_ENTRY] = np.frombuffer(json.dumps(doc).encode(), dtype=np.uint8)
+    with open(path, "wb") as f:
+        np.savez(f, **entries)
+
+
+def _set(key, value):
+    def change(doc, entries):
+        doc["meta"][key] = value
+    return change
+
+
+def _state_class(name):
+    def change(doc, entries):
+        doc["state"]["__object__"] = name
+    return change
+
+
+def _narrow_mean(doc, entries):
+    # The scaler's mean loses a column: the head no longer fits its own width.
+    scaler = doc["state"]["state"]["__dict__"]["pipeline_"]["state"]["__dict__"]["steps"][0]["__tuple__"][1]
+    ref = scaler["state"]["__dict__"]["mean_"]["__array__"]
+    entries[f"a{ref}"] = entries[f"a{ref}"][:-1]
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d, e: d["meta"]["params"].update(bogus=1), "unknown parameter(s) bogus"),
+    (lambda d, e: d["meta"].pop("class_names"), "class names are missing"),
+    (_set("class_names", "ants"), "class names are missing"),
+    (lambda d, e: d.update(meta=["not", "a", "mapping"]), "its metadata is not a JSON object"),
+    (_set("n_features", 7), "the head takes 6 features, its metadata says 7"),
+    (_narrow_mean, "its arrays do not fit together"),
+    (_state_class("posix.system"), "'posix.system' is not a class a featcache head may hold"),
+    (lambda d, e: d["state"]["state"]["__dict__"].update(x={"__reduce__": 1}), "unknown entry '__reduce__'"),
+])
+def test_crafted_npz_heads_are_one_line(npz_head, cache, capsys, change, message):
+    _rewrite_npz(npz_head, change)
+    _one_line(capsys, ["evaluate", str(npz_head), str(cache)], message)
+
+
+@pytest.mark.slow
+def test_crafted_keras_head_meta_is_one_line(cache, tmp_path, capsys):
+    from featcache.heads import DenseHead
+
+    X, y = blobs(60)
+    head = DenseHead(epochs=1, early_stopping=False, n_classes=3).fit(X, y)
+    good = save_head(head, tmp_path / "h.keras", head_meta(featcache.open_cache(cache), None, "keras", head))
+    for i, (change, message) in enumerate([
+        (lambda m: m["params"].update(bogus=1), "unknown parameter(s) bogus"),
+        (lambda m: m.pop("class_names"), "class names are missing"),
+        (lambda m: m.update(class_names=["a", "b"]), "it gives 3 probabilities for 2 classes"),
+    ]):
+        bad = tmp_path / f"bad{i}.keras"
+        with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
+            for item in src.infolist():
+                data = src.read(item)
+                if item.filename == "featcache.json":
+                    meta = json.loads(data)
+                    change(meta)
+                    data = json.dumps(meta).encode()
+                dst.writestr(item, data)
+        _one_line(capsys, ["evaluate", str(bad), str(cache)], message)
+    as_list = tmp_path / "list.keras"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(as_list, "w") as dst:
+        for item in src.infolist():
+            dst.writestr(item, b"[1, 2]" if item.filename == "featcache.json" else src.read(item))
+    _one_line(capsys, ["evaluate", str(as_list), str(cache)], "its metadata is a list, not a mapping")
+
+
+def test_a_head_on_a_cache_of_another_width_is_one_line(npz_head, tmp_path, capsys):
+    wide = synthetic_cache(tmp_path / "wide.h5", d=8)
+    _one_line(capsys, ["evaluate", str(npz_head), str(wide)], "the head takes 6 features but layer 'out'")
+
+
+def test_unreadable_or_missing_head_files(cache, tmp_path, capsys):
+    for name, content in (("junk.keras", b"PK\x03\x04 not really a zip"), ("junk.npz", b"\x00\x01garbage")):
+        (tmp_path / name).write_bytes(content)
+        _one_line(capsys, ["evaluate", str(tmp_path / name), str(cache)], "is not a safe featcache head")
+    _one_line(capsys, ["evaluate", str(tmp_path / "nope.npz"), str(cache)], "head file not found")

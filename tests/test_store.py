@@ -1,0 +1,426 @@
+"""The store without a model: identity, fingerprints, checksums, resume repairs, atomic files, the lock, a full disk."""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from featcache.errors import FeatcacheError
+from featcache.store import (
+    FORMAT_VERSION,
+    STAGING,
+    CacheIdentity,
+    CacheWriter,
+    SplitSpec,
+    atomic,
+    atomic_path,
+    exclusive_lock,
+    find_complete,
+    lock_path,
+    open_cache,
+    partial_path,
+    tidy_partial,
+    verify,
+)
+from featcache.store.fingerprint import fingerprint
+from featcache.store.reader import UncheckedCacheWarning
+
+REPO = Path(__file__).resolve().parents[1]
+N_TRAIN, N_TEST, WIDTH = 600, 40, 8
+
+
+def identity(**changes) -> CacheIdentity:
+    base = dict(backbone="mobilenet_v2", weights="random", image_size=32, preprocessing="p", layers=["out"], dtype="float32",
+                dataset="toy", data_digest={"train": "a", "test": "b"}, class_names=["zero", "one", "two"])
+    return CacheIdentity(**{**base, **changes})
+
+
+def specs() -> list[SplitSpec]:
+    return [SplitSpec("train", np.arange(N_TRAIN) % 3, np.arange(N_TRAIN)[::-1].copy()),
+            SplitSpec("test", np.arange(N_TEST) % 3, np.arange(N_TEST))]
+
+
+def features(split: str, start: int, n: int) -> np.ndarray:
+    rows = np.arange(start, start + n, dtype=np.float32)[:, None]
+    return rows + np.arange(WIDTH, dtype=np.float32)[None, :] / 10 + (1000 if split == "test" else 0)
+
+
+def writer(path: Path, ident: CacheIdentity | None = None, **kw) -> CacheWriter:
+    ident = ident or identity()
+    attrs = {"fingerprint": ident.fingerprint, "settings": ident.settings(), "class_names": list(ident.class_names),
+             "layers": list(ident.layers), "default_layer": "out", "dtype": "float32"}
+    return CacheWriter(path, attrs, specs(), {"out": WIDTH}, "float32", **kw)
+
+
+def write_rows(w: CacheWriter, done: dict[str, int], stop: dict[str, int] | None = None) -> None:
+    for s in w.splits:
+        end = (stop or {}).get(s.name, len(s.labels))
+        for start in range(done[s.name], end, 64):
+            n = min(64, end - start)
+            w.write(s.name, start, {"out": features(s.name, start, n)})
+
+
+def make_cache(path: Path) -> Path:
+    w = writer(path)
+    write_rows(w, w.open())
+    return w.finish()
+
+
+def flip(path: Path, offset: int, n: int = 1) -> None:
+    with open(path, "r+b") as fh:
+        fh.seek(offset)
+        data = fh.read(n)
+        fh.seek(offset)
+        fh.write(bytes(b ^ 0xFF for b in data))
+
+
+def chunk_offset(path: Path, name: str, chunk: int = 0) -> int:
+    with h5py.File(path, "r") as f:
+        return f[name].id.get_chunk_info(chunk).byte_offset
+
+
+# -- identity and fingerprints ---------------------------------------------------------------
+
+
+def test_identity_takes_the_format_version_from_the_layout():
+    ident = identity()
+    assert ident.settings()["format_version"] == FORMAT_VERSION == 2
+    assert ident.fingerprint != identity(format_version=1).fingerprint  # a format bump changes every fingerprint
+    assert ident.fingerprint == identity(layers=("out",), class_names=("zero", "one", "two")).fingerprint
+    assert ident.differences({**ident.settings(), "image_size": 48, "dtype": "float16"}) == ["image_size", "dtype"]
+    assert ident.differences(None) == list(ident.settings())
+
+
+def test_fingerprint_refuses_what_it_cannot_hash_exactly():
+    assert fingerprint({"a": (1, 2), "n": np.int64(3)}) == fingerprint({"a": [1, 2], "n": 3})
+    for bad in ({"p": Path("x")}, {"a": np.zeros(2)}, {1: "int key"}, {"o": object()}):
+        with pytest.raises(TypeError, match="cannot fingerprint"):
+            fingerprint(bad)
+    with pytest.raises(TypeError, match="cannot fingerprint"):
+        identity(dataset=Path("toy"))
+
+
+# -- checksums and the content digest -------------------------------------------------------
+
+
+def test_every_dataset_carries_a_checksum_and_verify_reads_them_all(tmp_path):
+    path = make_cache(tmp_path / "c.h5")
+    with h5py.File(path) as f:
+        assert f.attrs["format_version"] == FORMAT_VERSION and len(f.attrs["content_digest"]) == 64
+        for s in ("train", "test"):
+            assert all(f[s][d].fletcher32 for d in ("labels", "index", "features/out"))
+    result = verify(path)
+    assert set(result.datasets) == {f"{s}/{d}" for s in ("train", "test") for d in ("labels", "index", "features/out")}
+    assert result.datasets["train/features/out"] == 3 and result.digest  # 600 rows in chunks of 256
+    cache = open_cache(path)
+    np.testing.assert_array_equal(cache.features("train")[:64], features("train", 0, 64))
+
+
+def test_a_flipped_feature_byte_is_caught_when_read(tmp_path):
+    path = make_cache(tmp_path / "c.h5")
+    flip(path, chunk_offset(path, "train/features/out", 1) + 100)
+    cache = open_cache(path)  # the digest covers rows and attributes; the features are checked when read
+    with pytest.raises(FeatcacheError, match=r"is damaged \(checksum mismatch in train/features/out\); re-extract it"):
+        cache.features("train")
+    with pytest.raises(FeatcacheError, match="checksum mismatch in train/features/out"):
+        verify(path)
+    with pytest.raises(FeatcacheError, match="is damaged"):
+        find_complete(path, identity())  # never a cache hit
+
+
+def test_a_flipped_label_byte_is_caught_on_open(tmp_path):
+    path = make_cache(tmp_path / "c.h5")
+    flip(path, chunk_offset(path, "train/labels") + 8)
+    with pytest.raises(FeatcacheError, match=r"is damaged \(checksum mismatch in train/labels\)"):
+        open_cache(path)
+
+
+def test_changed_labels_or_attributes_fail_the_content_digest(tmp_path):
+    path = make_cache(tmp_path / "c.h5")
+    with h5py.File(path, "r+") as f:  # rewritten with a valid checksum: only the digest can tell
+        f["train/labels"][0] = 2
+    with pytest.raises(FeatcacheError, match="content digest mismatch"):
+        open_cache(path)
+    path = make_cache(tmp_path / "d.h5")
+    with h5py.File(path, "r+") as f:
+        f.attrs["class_names"] = '["zero", "one", "deux"]'
+    with pytest.raises(FeatcacheError, match="content digest mismatch"):
+        open_cache(path)
+
+
+@pytest.mark.parametrize("attr, value, message", [
+    ("class_names", "[not json", "an attribute is unreadable"),
+    ("layers", None, "attribute 'layers' is missing"),
+    ("default_layer", "nope", "'default_layer' is not one of its layers"),
+])
+def test_damaged_attributes_are_one_line(tmp_path, attr, value, message):
+    path = make_cache(tmp_path / "c.h5")
+    with h5py.File(path, "r+") as f:
+        if value is None:
+            del f.attrs[attr]
+        else:
+            f.attrs[attr] = value
+    with pytest.raises(FeatcacheError, match=f"is damaged .*{message}.*re-extract it"):
+        open_cache(path)
+
+
+def test_a_format_1_cache_is_read_with_a_warning_and_cannot_be_verified(tmp_path):
+    path = tmp_path / "old.h5"
+    w = writer(path, identity(format_version=1))
+    write_rows(w, w.open())
+    w.finish()
+    with h5py.File(path, "r+") as f:
+        f.attrs["format_version"] = 1
+        del f.attrs["content_digest"]
+    with pytest.warns(UncheckedCacheWarning, match="format-1 cache without checksums"):
+        cache = open_cache(path)
+    assert cache.summary()["checksums"] == "none (format 1)"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(FeatcacheError, match="cannot be verified; re-extract it"):
+            verify(path)
+    with pytest.raises(FeatcacheError, match=r"other settings \(differs in: format_version\)"):
+        find_complete(path, identity())  # extract --out old.h5 refuses it, naming format_version
+
+
+# -- resume --------------------------------------------------------------------------------------
+
+
+def _partial(tmp_path: Path, rows: int = 320) -> tuple[Path, CacheWriter]:
+    path = tmp_path / "c.h5"
+    w = writer(path)
+    write_rows(w, w.open(), stop={"train": rows, "test": 0})
+    w.close()
+    return path, w
+
+
+def test_resume_rewrites_damaged_labels_from_the_source(tmp_path):
+    path, _ = _partial(tmp_path)
+    part = partial_path(path)
+    with h5py.File(part) as f:
+        assert int(f["train"].attrs["rows_done"]) == 320
+    base = chunk_offset(part, "train/labels")
+    for offset in (0, 8 * 100 + 3, 8 * 599):  # three labels, at the start, the middle and the end
+        flip(part, base + offset)
+    w = writer(path)
+    done = w.open()
+    assert done == {"train": 320, "test": 0}
+    assert any("train labels did not match the source" in line for line in w.repairs)
+    write_rows(w, done)
+    w.finish()
+    cache = open_cache(path)
+    for s in specs():
+        assert cache.labels(s.name).tolist() == s.labels.tolist() and cache.index(s.name).tolist() == s.index.tolist()
+    verify(path)
+
+
+def test_resume_redoes_damaged_feature_chunks(tmp_path):
+    path, _ = _partial(tmp_path)
+    flip(partial_path(path), chunk_offset(partial_path(path), "train/features/out", 1) + 40, 16)
+    w = writer(path)
+    done = w.open()
+    assert done["train"] == 256 and any("from row 256 were damaged" in line for line in w.repairs)
+    write_rows(w, done)
+    w.finish()
+    np.testing.assert_array_equal(open_cache(path).features("train"), features("train", 0, N_TRAIN))
+
+
+def test_resume_says_what_it_repairs_when_verbose(tmp_path, capsys):
+    path, _ = _partial(tmp_path)
+    flip(partial_path(path), chunk_offset(partial_path(path), "train/index") + 16)
+    writer(path, verbose=True).open()
+    assert capsys.readouterr().out.strip().endswith("the partial's train index did not match the source; rewritten from it")
+
+
+# -- atomic files ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_atomic_files_get_the_users_normal_mode(tmp_path, umask, mode):
+    old = os.umask(umask)
+    try:
+        atomic.write_text(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == mode
+
+
+def test_no_space_while_writing_an_atomic_file_is_one_line_and_keeps_the_old_file(tmp_path, monkeypatch):
+    target = tmp_path / "head.joblib"
+    target.write_text("previous")
+
+    def full(_path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic, "fsync_file", full)
+    with pytest.raises(FeatcacheError, match=r"^no space left on /.* writing .*head\.joblib; free some space or choose --out elsewhere$"):
+        atomic.write_text(target, "new")
+    with pytest.raises(FeatcacheError, match="no space left on"):
+        with atomic_path(tmp_path / "b.keras"):
+            raise RuntimeError("keras could not save") from OSError(errno.ENOSPC, "No space left on device")
+    assert target.read_text() == "previous" and sorted(p.name for p in tmp_path.iterdir()) == ["head.joblib"]
+
+
+# -- a full disk while writing a cache ------------------------------------------------------------
+
+
+def test_injected_no_space_in_a_cache_write_is_one_line_and_the_partial_resumes(tmp_path, monkeypatch):
+    path = tmp_path / "c.h5"
+    w = writer(path)
+    done = w.open()
+    write_rows(w, done, stop={"train": 128, "test": 0})
+    w.commit()
+    real = h5py.Dataset.__setitem__
+
+    def full(self, key, value):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(h5py.Dataset, "__setitem__", full)
+    with pytest.raises(FeatcacheError, match=r"no space left on .* writing .*c\.h5\.partial\.h5; free \d+ MB or choose --out elsewhere"):
+        w.write("train", 128, {"out": features("train", 128, 64)})
+    w.close()  # as extract's finally does: nothing left to close
+    monkeypatch.setattr(h5py.Dataset, "__setitem__", real)
+    w = writer(path)
+    assert w.open() == {"train": 128, "test": 0}
+    write_rows(w, {"train": 128, "test": 0})
+    w.finish()
+    np.testing.assert_array_equal(open_cache(path).features("train"), features("train", 0, N_TRAIN))
+
+
+def _mount_tmpfs(directory: Path, size: str) -> bool:
+    directory.mkdir()
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(directory)], capture_output=True).returncode == 0
+
+
+def test_a_real_full_disk_is_one_line_not_a_crash(tmp_path):
+    """A 2 MB tmpfs (mountable where tests run as root) and 3 MB of rows: h5py used to segfault here (exit 139)."""
+    disk = tmp_path / "disk"
+    if not _mount_tmpfs(disk, "2m"):
+        pytest.skip("cannot mount a tmpfs here (needs root); the injected ENOSPC test covers the writer")
+    script = textwrap.dedent(f"""
+        import sys
+        import numpy as np
+        from featcache.errors import FeatcacheError
+        from featcache.store import CacheWriter, SplitSpec
+        w = CacheWriter({str(disk / 'c.h5')!r}, {{"fingerprint": "f" * 64}}, [SplitSpec("train", np.zeros(600, int), np.arange(600))],
+                        {{"out": 1280}}, "float32")
+        try:
+            w.open()
+            for start in range(0, 600, 64):
+                w.write("train", start, {{"out": np.ones((min(64, 600 - start), 1280), np.float32)}})
+                w.commit()
+            w.finish()
+        except FeatcacheError as exc:
+            print(exc, file=sys.stderr)
+            sys.exit(2)
+        finally:
+            w.close()
+        """)
+    try:
+        proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr
+        assert proc.stderr.startswith(f"no space left on {disk} writing {disk / 'c.h5.partial.h5'}; free ")
+        with h5py.File(partial_path(disk / "c.h5")) as f:  # kept, readable, its committed rows counted
+            assert 0 < int(f["train"].attrs["rows_done"]) < 600
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+# -- the lock, and read-only places ---------------------------------------------------------------
+
+
+def test_the_lock_names_its_holder_offers_a_timeout_and_leaves_no_file(tmp_path):
+    path = tmp_path / "c.h5"
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, time
+        from pathlib import Path
+        from featcache.store.lock import exclusive_lock
+        with exclusive_lock(Path({str(path)!r})):
+            print("held", flush=True)
+            time.sleep(60)
+        """)], stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert lock_path(path).read_text().strip() == str(holder.pid)
+        with pytest.raises(FeatcacheError, match=rf"is being written by process {holder.pid} .* did not finish within 0.3 s"):
+            with exclusive_lock(path, timeout=0.3):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with exclusive_lock(path, timeout=5):
+        assert lock_path(path).exists()
+    assert not lock_path(path).exists()
+
+
+def test_reading_works_without_fcntl(tmp_path):
+    path = make_cache(tmp_path / "c.h5")
+    code = ("import sys; sys.modules['fcntl'] = None\n"
+            f"from featcache.cli import main; sys.exit(main(['info', {str(path)!r}]) or main(['verify', {str(path)!r}]))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 0, proc.stderr
+    assert "checksums   verified on read" in proc.stdout and "is intact" in proc.stdout
+
+
+@pytest.mark.parametrize("err", [errno.EROFS, errno.EACCES])
+def test_a_leftover_partial_on_a_read_only_mount_is_left_there(tmp_path, monkeypatch, err):
+    path = make_cache(tmp_path / "c.h5")
+    partial_path(path).write_bytes(b"left by a crash")
+
+    def refuse(self, missing_ok=False):
+        raise OSError(err, os.strerror(err), str(self))
+
+    monkeypatch.setattr(Path, "unlink", refuse)
+    tidy_partial(path)
+    assert partial_path(path).exists() and find_complete(path, identity())
+
+
+def test_a_full_disk_while_regrouping_photos_keeps_the_staged_partial(tmp_path):
+    """The staged partial fits, the regrouped copy does not: one line, no .regroup.h5 left, the partial kept."""
+    disk = tmp_path / "disk"
+    if not _mount_tmpfs(disk, "5m"):
+        pytest.skip("cannot mount a tmpfs here (needs root); the injected ENOSPC test covers the writer")
+    script = textwrap.dedent(f"""
+        import sys
+        import numpy as np
+        from featcache.errors import FeatcacheError
+        from featcache.store import STAGING, SplitSpec, StagedWriter
+        n = 600
+        rows, paths = np.arange(n), [f"f{{i}}.jpg" for i in range(n)]
+        w = StagedWriter({str(disk / 'c.h5')!r}, {{"fingerprint": "f" * 64}}, [SplitSpec(STAGING, rows % 2, rows, paths)],
+                         {{"out": 1280}}, "float32")
+        try:
+            w.open()
+            for s in range(0, n, 64):
+                k = min(64, n - s)
+                w.write(STAGING, s, {{"out": np.ones((k, 1280), np.float32)}}, np.array([""] * k, dtype=object))
+            w.finish({{}}, regroup=[SplitSpec("train", rows[:500] % 2, rows[:500], paths[:500], rows=rows[:500]),
+                                   SplitSpec("test", rows[500:] % 2, rows[500:], paths[500:], rows=rows[500:])])
+        except FeatcacheError as exc:
+            print(exc, file=sys.stderr)
+            sys.exit(2)
+        finally:
+            w.close()
+        """)
+    try:
+        proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.strip() == proc.stderr.strip().splitlines()[0] and "Traceback" not in proc.stderr
+        assert proc.stderr.startswith(f"no space left on {disk} writing {disk / 'c.h5.regroup.h5'}; free ")
+        assert sorted(p.name for p in disk.iterdir()) == ["c.h5.partial.h5"]
+        with h5py.File(partial_path(disk / "c.h5")) as f:
+            assert int(f[STAGING].attrs["rows_done"]) == 600
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)

@@ -1,0 +1,190 @@
+"""train/evaluate on synthetic caches: the API a scikit-learn user expects, bad input as one line, user files kept,
+leakage between a head's training images and the evaluated ones (issue 12 API; issue 13 #8-#11)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_head_files import CLASSES, _one_line, blobs, synthetic_cache
+
+import featcache
+from featcache.analysis.evaluate import LeakageWarning
+from featcache.cli import main
+from featcache.heads import LogRegHead
+
+
+def _hexes(prefix: str, n: int) -> list[str]:
+    return [hashlib.sha256(f"{prefix}{i}".encode()).hexdigest() for i in range(n)]
+
+
+@pytest.fixture
+def cache(tmp_path) -> Path:
+    return synthetic_cache(tmp_path / "c.h5")
+
+
+# --- the API: train returns the fitted head, evaluate takes it -----------------------------------
+
+
+def test_train_returns_the_fitted_estimator_and_evaluate_takes_it(cache, tmp_path):
+    res = featcache.train(cache, "logreg", C=0.5, out=tmp_path / "h.npz")
+    X, y = blobs(30, seed=1)
+    ref = LogRegHead(C=0.5).fit(*blobs(60))
+    np.testing.assert_array_equal(res.estimator.predict_proba(X), ref.predict_proba(X))
+    assert res.accuracy == ref.score(X, y) and res.meta["class_names"] == CLASSES
+    from_result = featcache.evaluate(res, cache, out=tmp_path / "a")
+    from_pair = featcache.evaluate((res.estimator, res.meta), cache, out=tmp_path / "b")
+    from_file = featcache.evaluate(res.path, cache, out=tmp_path / "c")
+    assert from_result.accuracy == from_pair.accuracy == from_file.accuracy == res.accuracy
+    assert from_pair.head_path is None and from_file.head_path == res.path
+    est, meta = featcache.load_head(res.path)
+    np.testing.assert_array_equal(est.predict_proba(X), ref.predict_proba(X))
+    with pytest.raises(featcache.FeatcacheError, match="with its meta"):
+        featcache.evaluate(res.estimator, cache)
+
+
+def test_library_functions_print_nothing_unless_verbose(cache, tmp_path, capsys):
+    res = featcache.train(cache, "logreg", out=tmp_path / "h.npz")
+    featcache.evaluate(res, cache, out=tmp_path / "ev")
+    assert capsys.readouterr().out == ""
+    featcache.train(cache, "logreg", out=tmp_path / "h.npz", verbose=True)
+    assert "test accuracy" in capsys.readouterr().out
+
+
+# --- bad input: one line, exit 2, nothing written --------------------------------------------------
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seed", "-1"], "--seed -1 is out of range; use a whole number from 0 to 4294967295"),
+    (["--seed", str(2**32)], f"--seed {2**32} is out of range"),
+    (["--C", "cv", "--train-size", "3"], "--C cv needs at least 2 training images of every class"),
+    (["--head", "svm", "--train-size", "3"], "the SVM head's probability calibration needs at least 2"),
+])
+def test_train_bad_input_is_one_line(cache, tmp_path, capsys, args, message):
+    argv = ["train", str(cache), *(["--head", "logreg"] if "--head" not in args else []), *args]
+    _one_line(capsys, argv + ["--out", str(tmp_path / "h.npz")], message)
+    assert not (tmp_path / "h.npz").exists()
+
+
+def test_C_cv_on_few_images_fits_with_fewer_folds(cache, tmp_path):
+    # 2 images per class: 2-fold cross-validation instead of 5, and a working fit.
+    for head in ("logreg", "svm"):
+        res = featcache.train(cache, head, C="cv", train_size=6, out=tmp_path / f"{head}.npz")
+        assert res.train_images == 6 and res.accuracy > 0.5  # chance is 0.33
+
+
+def test_one_class_training_data_is_one_line(tmp_path, capsys):
+    one = synthetic_cache(tmp_path / "one.h5", class_names=["only"] + ["never"])
+    import h5py
+
+    with h5py.File(one, "r+") as f:
+        f["train"]["labels"][...] = 0
+    _one_line(capsys, ["train", str(one), "--head", "logreg"], "all 60 training images are of class 'only'")
+
+
+def test_train_out_refuses_a_user_file_unless_forced(cache, tmp_path, capsys):
+    mine = tmp_path / "notes.npz"
+    mine.write_bytes(b"my own data")
+    _one_line(capsys, ["train", str(cache), "--head", "logreg", "--out", str(mine)], "exists and is not a head featcache wrote")
+    assert mine.read_bytes() == b"my own data"
+    _one_line(capsys, ["train", str(cache), "--head", "logreg", "--out", str(tmp_path)], "is a folder")
+    assert main(["train", str(cache), "--head", "logreg", "--out", str(mine), "--force"]) == 0
+    assert featcache.load_head(mine)[1]["head"] == "logreg"
+    # Replacing featcache's own head is fine.
+    assert main(["train", str(cache), "--head", "logreg", "--C", "1", "--out", str(mine)]) == 0
+    assert featcache.load_head(mine)[1]["params"]["C"] == 1.0
+
+
+def test_default_names_tell_heads_apart(cache, capsys):
+    paths = []
+    for args in (["--C", "0.03"], ["--C", "cv"], []):
+        assert main(["train", str(cache), "--head", "logreg", *args]) == 0
+        paths.append(Path(capsys.readouterr().out.strip().split("-> ")[-1]))
+    assert paths[0] != paths[1] and paths[0] == paths[2]  # 0.03 is the default C
+    assert "_Ccv_" in paths[1].name and paths[1].suffix == ".npz"
+    assert featcache.load_head(paths[0])[1]["params"]["C"] == 0.03
+
+
+# --- evaluate lists what it got wrong ----------------------------------------------------------------
+
+
+def test_evaluate_lists_the_misclassified_images(tmp_path, capsys):
+    noisy = synthetic_cache(tmp_path / "n.h5", n_train=60, n_test=90, d=2, noise=4.0)  # overlapping blobs: many test images wrong
+    res = featcache.train(noisy, "logreg", out=tmp_path / "h.npz")
+    ev = featcache.evaluate(res, noisy, out=tmp_path / "ev")
+    X, y = blobs(90, 2, 1, noise=4.0)
+    wrong = np.flatnonzero(res.estimator.predict(X) != y)
+    assert len(wrong) > 20 and [w["row"] for w in ev.misclassified] == wrong.tolist()
+    first = ev.misclassified[0]
+    assert first["true"] == CLASSES[y[wrong[0]]] and first["image"] == f"test image {wrong[0]}" and first["path"] is None
+    assert main(["evaluate", str(res.path), str(noisy), "--out", str(tmp_path / "ev2")]) == 0
+    text = capsys.readouterr().out
+    assert f"misclassified: {len(wrong)} images (first 20" in text and f"... and {len(wrong) - 20} more" in text
+    assert len(json.loads((tmp_path / "ev2" / "evaluation.json").read_text())["misclassified"]) == len(wrong)
+
+
+# --- leakage: test images that were training images ---------------------------------------------------
+
+
+def test_evaluate_warns_when_test_images_were_training_images(tmp_path, capsys):
+    train_h, test_h = _hexes("a", 60), _hexes("b", 30)
+    head_cache = synthetic_cache(tmp_path / "a.h5", digests={"train": train_h, "test": test_h})
+    res = featcache.train(head_cache, "logreg", out=tmp_path / "h.npz")
+    assert len(res.meta["train_digests"]) == 60 and featcache.load_head(res.path)[1]["train_digests"].dtype == np.uint64
+    clean = featcache.evaluate(res, head_cache, out=tmp_path / "e0")
+    assert clean.overlap["seen"] == 0
+    # Another cache whose test split holds 12 of the head's training images.
+    leaky = synthetic_cache(tmp_path / "b.h5", digests={"train": _hexes("c", 60), "test": train_h[:12] + test_h[12:]})
+    with pytest.warns(LeakageWarning, match="12 of 30 test images were in this head's training data"):
+        ev = featcache.evaluate(res, leaky, out=tmp_path / "e1")
+    assert ev.overlap["seen"] == 12 and ev.overlap["rows"] == list(range(12))
+    assert main(["evaluate", str(res.path), str(leaky), "--out", str(tmp_path / "e2"), "--json"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out)["overlap"]["seen"] == 12
+    assert out.err.strip().startswith("featcache evaluate: warning: 12 of 30 test images were in this head's training data")
+    assert "the accuracy is inflated" in out.err and len(out.err.strip().splitlines()) == 1
+
+
+def test_caches_without_digests_report_no_overlap(cache, tmp_path):
+    res = featcache.train(cache, "logreg", out=tmp_path / "h.npz")
+    assert "train_digests" not in res.meta and featcache.evaluate(res, cache, out=tmp_path / "e").overlap is None
+
+
+def _with_digests(cache_path: Path, root: Path) -> Path:
+    """Per-image sha256 of the file bytes, as extract records them (/<split>/digests); added here for caches made before."""
+    import h5py
+
+    cache = featcache.open_cache(cache_path)
+    with h5py.File(cache_path, "r+") as f:
+        for split in cache.split_names:
+            if "digests" not in f[split]:
+                hexes = [hashlib.sha256((root / p).read_bytes()).hexdigest() for p in cache.paths(split)]
+                f[split].create_dataset("digests", data=np.array(hexes, dtype="S64"))
+    return cache_path
+
+
+@pytest.mark.slow
+def test_photo_caches_split_with_other_seeds_leak_and_evaluate_says_so(tmp_path, capsys):
+    """Issue 13 #8: a head trained on the --test-fraction 0.5 --seed 0 cache, evaluated on the --seed 1 cache."""
+    from helpers import make_class_tree
+
+    root = make_class_tree(tmp_path / "photos", {"ants": 12, "bees": 12}, size=16)
+    caches = [_with_digests(featcache.extract(images=str(root), test_fraction=0.5, seed=s, weights="random", image_size=32,
+                                              out=tmp_path / f"s{s}.h5", verbose=False).path, root) for s in (0, 1)]
+    head = tmp_path / "h.npz"
+    assert main(["train", str(caches[0]), "--head", "logreg", "--out", str(head)]) == 0
+    capsys.readouterr()
+    c0, c1 = (featcache.open_cache(c) for c in caches)
+    trained = set(c0.paths("train"))
+    seen = sum(p in trained for p in c1.paths("test"))
+    assert 0 < seen < c1.sizes["test"]  # the other seed's test split holds some of the head's training photos
+    assert main(["evaluate", str(head), str(caches[1]), "--out", str(tmp_path / "ev"), "--json"]) == 0
+    out = capsys.readouterr()
+    assert f"{seen} of {c1.sizes['test']} test images were in this head's training data" in out.err
+    assert json.loads(out.out)["overlap"]["seen"] == seen
+    # Its own cache's test photos were never training photos: no warning.
+    assert main(["evaluate", str(head), str(caches[0]), "--out", str(tmp_path / "ev0")]) == 0
+    assert "warning" not in capsys.readouterr().err

@@ -1,0 +1,119 @@
+"""featcache.validate: every check passes good values through and refuses bad ones with a line naming the flag."""
+
+from __future__ import annotations
+
+import argparse
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from featcache import validate as v
+from featcache.errors import FeatcacheError
+
+
+def refuses(fn, *args, match: str, **kw):
+    with pytest.raises(FeatcacheError, match=match) as exc:
+        fn(*args, **kw)
+    assert "\n" not in str(exc.value)
+
+
+def test_parse_list():
+    assert v.parse_list(" a, b,a ,,c", "--heads") == ["a", "b", "c"]
+    assert v.parse_list(["x", "y"], "--heads", known=["x", "y", "z"]) == ["x", "y"]
+    refuses(v.parse_list, " , ", "--heads", known=["x"], match=r"--heads is empty; give head names separated by commas \(x\)")
+    refuses(v.parse_list, "x,forest", "--heads", known=["x", "y"], match="--heads: unknown head 'forest'; choose from: x, y")
+
+
+def test_parse_sizes():
+    assert v.parse_sizes("500, 100,100,250") == [100, 250, 500]
+    assert v.parse_sizes([20, np.int64(5), 7.0]) == [5, 7, 20]
+    refuses(v.parse_sizes, "", match="--sizes is empty")
+    refuses(v.parse_sizes, "20,abc", match="--sizes: 'abc' is not a whole number")
+    refuses(v.parse_sizes, "20.5", match="--sizes: '20.5' is not a whole number")
+    refuses(v.parse_sizes, [20.5], match="--sizes: 20.5 is not a whole number")
+    refuses(v.parse_sizes, "0,5", flag="--baseline-sizes", match="--baseline-sizes: 0 is not a size")
+    refuses(v.parse_sizes, "-3", match="--sizes: '-3' is not a whole number")
+
+
+def test_positive_int():
+    assert v.positive_int("7", "--epochs") == 7 and v.positive_int(np.int32(2), "--epochs") == 2
+    refuses(v.positive_int, 0, "--epochs", match="--epochs 0 must be at least 1")
+    refuses(v.positive_int, "2.5", "--epochs", match="--epochs '2.5' is not a whole number")
+    refuses(v.positive_int, True, "--epochs", match="not a whole number")
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 2**40])
+def test_check_seed_range(seed):
+    refuses(v.check_seed, seed, match=rf"--seed {seed} is out of range; use a whole number from 0 to 4294967295")
+
+
+def test_check_seed():
+    assert v.check_seed(0) == 0 and v.check_seed(2**32 - 1) == 2**32 - 1 and v.check_seed(np.int64(5)) == 5
+    refuses(v.check_seed, 1.5, match=r"--seed 1.5 is not a whole number")
+    refuses(v.check_seed, False, flag="--seeds", match=r"--seeds False is not a whole number")
+
+
+def test_parse_seeds():
+    assert v.parse_seeds(3) == [0, 1, 2] and v.parse_seeds([4, 2, 4]) == [4, 2]
+    refuses(v.parse_seeds, 0, match="--seeds 0 must be at least 1")
+    refuses(v.parse_seeds, [], match="--seeds is empty")
+    refuses(v.parse_seeds, [1, -1], match="out of range")
+
+
+def test_check_jobs():
+    assert v.check_jobs(1) == 1 and v.check_jobs(-1) == -1 and v.check_jobs(np.int64(4)) == 4
+    for bad in (0, -2, 1.5, "2", True):
+        refuses(v.check_jobs, bad, match=r"--jobs .* is not valid; use a positive number of processes, or -1 for every core")
+
+
+def test_check_fraction():
+    assert v.check_fraction("0.25", "--holdout") == 0.25
+    for bad in (0, 1, 1.5, -0.1, "x", float("nan")):
+        refuses(v.check_fraction, bad, "--holdout", match="--holdout .* is not a fraction; use a number between 0 and 1")
+
+
+def test_parse_C():
+    assert v.parse_C("0.03") == 0.03 and v.parse_C(10) == 10.0 and v.parse_C("cv") == "cv"
+    for bad in ("-1", "0", "abc", "inf", "nan", None, True):
+        refuses(v.parse_C, bad, match=r"--C .* is not a positive number or 'cv'")
+
+
+def test_parse_C_per_head():
+    heads = ["logreg", "svm"]
+    assert v.parse_C_per_head(None, heads) == {}
+    assert v.parse_C_per_head(2, heads) == {"logreg": 2.0, "svm": 2.0}
+    assert v.parse_C_per_head("logreg=0.5, svm=cv", heads) == {"logreg": 0.5, "svm": "cv"}
+    assert v.parse_C_per_head({"svm": "3"}, heads) == {"svm": 3.0}
+    refuses(v.parse_C_per_head, "svm=1", ["logreg"], match=r"--C names head 'svm', which is not among the heads \(logreg\)")
+    refuses(v.parse_C_per_head, "keras=1", ["keras"], match="head 'keras' has no C parameter")
+    refuses(v.parse_C_per_head, 1, ["logreg", "keras"], match="head 'keras' has no C parameter")
+    refuses(v.parse_C_per_head, "1,svm=2", heads, match="mixes a bare value")
+    refuses(v.parse_C_per_head, "svm=-2", heads, match="--C '-2' is not a positive number")
+
+
+def test_check_writable_dir(tmp_path):
+    assert v.check_writable_dir(tmp_path / "a" / "b") == tmp_path / "a" / "b" and (tmp_path / "a" / "b").is_dir()
+    (tmp_path / "file").write_text("x")
+    refuses(v.check_writable_dir, tmp_path / "file" / "sub", "--out", match=r"cannot write in .*sub .*; choose a writable --out")
+    assert (tmp_path / "file").read_text() == "x"
+
+
+def test_require_splits():
+    cache = SimpleNamespace(path="c.h5", sizes={"train": 10})
+    v.require_splits(cache, "train")
+    refuses(v.require_splits, cache, "train", "test", match=r"c.h5 has no 'test' split \(it has train\); extract a cache with a test split")
+    refuses(v.require_splits, cache, "test", why="curves need both", match="; curves need both$")
+
+
+def test_arg_type_gives_argparse_its_message(capsys):
+    p = argparse.ArgumentParser()
+    p.add_argument("--n", type=v.arg_type(v.positive_int))
+    p.add_argument("--C", type=v.arg_type(v.parse_C))
+    assert p.parse_args(["--n", "3", "--C", "cv"]) == argparse.Namespace(n=3, C="cv")
+    with pytest.raises(SystemExit):
+        p.parse_args(["--n", "0"])
+    assert "argument --n: 0 must be at least 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        p.parse_args(["--C", "-1"])
+    assert "argument --C: '-1' is not a positive number or 'cv'" in capsys.readouterr().err
