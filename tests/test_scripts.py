@@ -32,6 +32,7 @@ SMOKE = {  # script -> its smoke test below
     "hymenoptera_demo.py": "test_hymenoptera_demo",
     "plot_learning_curve.py": "test_plot_learning_curve",
     "tune_heads.py": "test_tune_heads",
+    "views_experiment.py": "test_views_experiment",
     "setup.sh": "test_setup_sh_parses",
 }
 TINY = ["--weights", "random"]
@@ -238,3 +239,25 @@ def test_tune_heads(tiny, tmp_path: Path):
     proc = run_script("tune_heads.py", *TINY, "--data-dir", str(tiny["data"]), "--train-limit", "40", "--test-limit", "20",
                       "--seeds", "0", cwd=tmp_path)
     assert "| Keras: lesson preset (5 epochs) |" in proc.stdout
+
+
+@pytest.mark.slow
+def test_views_experiment(tmp_path: Path):
+    """Both parts on tiny inputs: every view embedded for both splits, five settings per head, a chosen one."""
+    data = make_fashion_dir(tmp_path / "fmnist", n_train=60, n_test=30)
+    photos = tmp_path / "photos"
+    make_class_tree(photos / "train", {"ants": 5, "bees": 5})
+    make_class_tree(photos / "val", {"ants": 2, "bees": 2}, offset=100)
+    out = tmp_path / "views.json"
+    proc = run_script("views_experiment.py", *TINY, "--fashion-dir", str(data), "--train-limit", "60", "--test-limit", "30",
+                      "--photos", str(photos), "--photo-size", "32", "--work-dir", str(tmp_path / "work"), "--json", str(out),
+                      cwd=tmp_path)
+    res = json.loads(out.read_text())
+    for part, n_views in (("fashion", 6), ("hymenoptera", 7)):
+        assert set(res[part]["extract_seconds"]["train"]) == set(res[part]["extract_seconds"]["test"])
+        assert len(res[part]["extract_seconds"]["train"]) == n_views
+        for head, rows in res[part]["heads"].items():
+            assert len(rows) == 5 and all(0 <= r["test_accuracy"] <= 1 for r in rows)
+            assert res[part]["chosen"][head] in [r["setting"] for r in rows]
+    assert (res["hymenoptera"]["train_images"], res["hymenoptera"]["test_images"]) == (10, 4)
+    assert "| head | setting |" in proc.stdout
