@@ -45,3 +45,13 @@ def real_fashion_dir() -> Path:
     if not (FASHION_DIR / "train-images-idx3-ubyte.gz").is_file():
         pytest.fail(f"Fashion-MNIST not found in {FASHION_DIR}: apt-get install dataset-fashion-mnist or set FEATCACHE_FASHION_DIR")
     return FASHION_DIR
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tests on the real weights are about results, not plumbing: they belong to the slow tier whatever their marks say.
+
+    The fast tier (``-m "not slow"``) is then plumbing only: tiny inputs and random weights.
+    """
+    for item in items:
+        if {"real_weights", "real_fashion_dir"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
