@@ -13,6 +13,12 @@ __version__ = "0.1.0"
 
 _API = {
     "extract": ("featcache.embedding.runner", "extract"),
+    "FashionMNIST": ("featcache.sources.fashion_mnist", "FashionMNIST"),
+    "PhotoFolder": ("featcache.sources.images", "PhotoFolder"),
+    "ModelSpec": ("featcache.embedding.specs", "ModelSpec"),
+    "StoreSpec": ("featcache.embedding.specs", "StoreSpec"),
+    "LocalEngine": ("featcache.embedding.engines.local", "LocalEngine"),
+    "RayEngine": ("featcache.embedding.engines.ray_engine", "RayEngine"),
     "open_cache": ("featcache.store.reader", "open_cache"),
     "verify": ("featcache.store.reader", "verify"),
     "train": ("featcache.analysis.train", "train"),

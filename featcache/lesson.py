@@ -260,7 +260,9 @@ def lesson(
     """
     from featcache.embedding.backbones import weights_identity
     from featcache.embedding.runner import extract
+    from featcache.embedding.specs import ModelSpec
     from featcache.sources import open_source
+    from featcache.sources.fashion_mnist import FashionMNIST
     from featcache.store.cache import open_cache
 
     # Every input is checked here, before minutes of extraction and training.
@@ -271,8 +273,8 @@ def lesson(
     out_dir = check_writable_dir(Path(out) if out is not None else paths.runs_dir() / "lesson")
     # Every block is cached for the best-layer row; the other rows read the
     # final output, the same numbers as a final-output-only cache.
-    res = extract("fashion_mnist", data_dir=data_dir, train_limit=train_limit, test_limit=test_limit,
-                  weights=weights, layers="blocks", verbose=verbose)
+    res = extract(FashionMNIST(data_dir, train_limit=train_limit, test_limit=test_limit),
+                  ModelSpec(weights=weights, layers="blocks"), verbose=verbose)
     cache = open_cache(res.path)
     ctx = LessonContext(cache=cache, source=source, out=out_dir, test_limit=test_limit, scratch_train=scratch_train,
                         scratch_epochs=scratch_epochs, seed=seed, verbose=verbose,

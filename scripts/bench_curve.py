@@ -109,7 +109,7 @@ def main() -> int:
     from featcache.validate import parse_sizes
 
     t0 = time.perf_counter()
-    path = args.cache or featcache.extract(weights=args.weights, verbose=True).path
+    path = args.cache or featcache.extract(featcache.FashionMNIST(), featcache.ModelSpec(weights=args.weights), verbose=True).path
     cache = featcache.open_cache(path)
     prep = time.perf_counter() - t0
     m = cache.meta

@@ -69,8 +69,9 @@ def pipeline(weights: str, data_dir: str | None, n: int, image_size: int, batch:
     rates = []
     for _ in range(repeats + 1):  # the first run includes tracing: dropped
         with tempfile.TemporaryDirectory() as tmp:
-            res = featcache.extract(data_dir=data_dir, train_limit=n, test_limit=batch, weights=weights,
-                                    image_size=image_size, batch_size=batch, out=Path(tmp) / "c.h5", verbose=False)
+            res = featcache.extract(featcache.FashionMNIST(data_dir, train_limit=n, test_limit=batch),
+                                    featcache.ModelSpec(weights=weights, image_size=image_size),
+                                    featcache.StoreSpec(out=Path(tmp) / "c.h5", batch_size=batch))
             rates.append(res.images_per_s)
     return max(rates[1:])
 

@@ -46,8 +46,9 @@ CHILD = """
 import json, sys, time
 import featcache
 t = time.perf_counter()
-res = featcache.extract(images=sys.argv[1], test_fraction=0.25, weights=sys.argv[2], image_size=int(sys.argv[3]),
-                        batch_size=int(sys.argv[4]), out=sys.argv[5], verbose=False)
+res = featcache.extract(featcache.PhotoFolder(sys.argv[1], test_fraction=0.25),
+                        featcache.ModelSpec(weights=sys.argv[2], image_size=int(sys.argv[3])),
+                        featcache.StoreSpec(out=sys.argv[5], batch_size=int(sys.argv[4])))
 print(json.dumps({"wall_s": time.perf_counter() - t, "embed_images_per_s": res.images_per_s, "startup_s": res.startup_seconds,
                   "peak_rss_mb": int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) / 1024}))
 """
@@ -133,8 +134,8 @@ def real_photos(root: Path, weights: str, size: int, repeats: int) -> dict:
                 out["cold_embed_s"] = res.get("seconds")
         import featcache
 
-        hits = best(lambda: featcache.extract(images=str(root), weights=weights, image_size=size,
-                                              out=Path(tmp) / "c.h5", verbose=False))
+        hits = best(lambda: featcache.extract(featcache.PhotoFolder(root), featcache.ModelSpec(weights=weights, image_size=size),
+                                              featcache.StoreSpec(out=Path(tmp) / "c.h5")))
         out["hit_in_process_s"] = hits
     out["loadavg_after"] = os.getloadavg()
     return out

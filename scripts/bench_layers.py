@@ -42,8 +42,9 @@ def extraction(weights: str, data_dir: str | None, n: int, image_size: int, batc
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(repeats):
             for name, layers in (("final", None), ("blocks", "blocks")):
-                res = featcache.extract(data_dir=data_dir, train_limit=n, test_limit=batch, weights=weights, image_size=image_size,
-                                        layers=layers, batch_size=batch, out=Path(tmp) / f"{name}_{i}.h5", verbose=False)
+                res = featcache.extract(featcache.FashionMNIST(data_dir, train_limit=n, test_limit=batch),
+                                        featcache.ModelSpec(weights=weights, image_size=image_size, layers=layers),
+                                        featcache.StoreSpec(out=Path(tmp) / f"{name}_{i}.h5", batch_size=batch))
                 seconds[name].append(res.seconds)
         size = {name: (Path(tmp) / f"{name}_0.h5").stat().st_size for name in seconds}
     images = n + batch

@@ -56,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     from featcache import paths
     from featcache._lazy import keras
 
-    res = featcache.extract(data_dir=args.data_dir, train_limit=args.train_limit, test_limit=args.test_limit,
-                            weights=args.weights, image_size=args.image_size)
+    res = featcache.extract(featcache.FashionMNIST(args.data_dir, train_limit=args.train_limit, test_limit=args.test_limit),
+                            featcache.ModelSpec(weights=args.weights, image_size=args.image_size), verbose=True)
     cache = featcache.open_cache(res.path)
     heads: dict[str, dict] = {}
     rows = []

@@ -47,8 +47,8 @@ def transfer_row(args, size: int, cache_dir: Path) -> dict:
     from featcache.heads import make_head
 
     t0 = time.perf_counter()
-    res = featcache.extract(images=args.images, weights=args.weights, image_size=size,
-                            out=cache_dir / f"hymenoptera_mobilenet_v2_{size}px.h5", verbose=False)
+    res = featcache.extract(featcache.PhotoFolder(args.images), featcache.ModelSpec(weights=args.weights, image_size=size),
+                            featcache.StoreSpec(out=cache_dir / f"hymenoptera_mobilenet_v2_{size}px.h5"))
     t_features = time.perf_counter() - t0
     cache = featcache.open_cache(res.path)
     X, y = cache.features("train"), cache.labels("train")

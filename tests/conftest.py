@@ -21,6 +21,12 @@ def fashion_dir(tmp_path: Path) -> Path:
     return make_fashion_dir(tmp_path / "fmnist")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _shared_runtime_dir(tmp_path_factory) -> None:
+    """One folder of converted models for the whole session: a conversion takes 20-60 s and depends only on the model."""
+    os.environ["FEATCACHE_RUNTIME_DIR"] = str(tmp_path_factory.mktemp("runtimes"))
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path: Path, monkeypatch) -> None:
     """Default caches go to a temporary folder, never the repo's data/."""
@@ -39,3 +45,13 @@ def real_fashion_dir() -> Path:
     if not (FASHION_DIR / "train-images-idx3-ubyte.gz").is_file():
         pytest.fail(f"Fashion-MNIST not found in {FASHION_DIR}: apt-get install dataset-fashion-mnist or set FEATCACHE_FASHION_DIR")
     return FASHION_DIR
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tests on the real weights are about results, not plumbing: they belong to the slow tier whatever their marks say.
+
+    The fast tier (``-m "not slow"``) is then plumbing only: tiny inputs and random weights.
+    """
+    for item in items:
+        if {"real_weights", "real_fashion_dir"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

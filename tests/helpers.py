@@ -127,3 +127,16 @@ def flat_png(path: Path, width: int, height: int) -> Path:
         + chunk(b"IEND", b"")
     )
     return path
+
+
+def extract(*, source=None, verbose: bool = False, **options):
+    """``featcache.extract`` on the typed parts built from the CLI's flat options, as the CLI builds them.
+
+    The tests' shorthand for ``extract(FashionMNIST(...), ModelSpec(...), StoreSpec(...), LocalEngine())``;
+    ``source`` overrides the source part (an opened ``DataSource``).
+    """
+    import featcache
+    from featcache.embedding.specs import from_options
+
+    parts = from_options(**options)
+    return featcache.extract(parts.source if source is None else source, *parts[1:], verbose=verbose)

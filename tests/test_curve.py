@@ -49,6 +49,7 @@ def test_training_rows_are_nested_stratified_prefixes():
     assert not np.array_equal(training_rows(y, [40], seed=6)[40], rows[40])
 
 
+@pytest.mark.slow
 def test_curve_rows_files_and_plot(tiny_cache, tmp_path):
     res = curve(tiny_cache, tmp_path / "c")
     assert len(res.rows) == len(SIZES) * 2 * 2 and res.fits == 12 and res.resumed == 0
@@ -69,6 +70,7 @@ def test_curve_rows_files_and_plot(tiny_cache, tmp_path):
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 50  # lines, bands, text: not a blank canvas
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers_and_jobs_do_not_matter(tiny_cache, tmp_path):
     one = curve(tiny_cache, tmp_path / "j1", jobs=1, sizes=[20, 120])
     two = curve(tiny_cache, tmp_path / "j2", jobs=2, sizes=[20, 120])
@@ -110,6 +112,7 @@ def test_interrupted_curve_resumes(tiny_cache, tmp_path, monkeypatch):
     assert json.loads((out / "curve.json").read_text())["fits_run"] == 4
 
 
+@pytest.mark.slow
 def test_full_split_is_fitted_once_when_the_seed_cannot_matter(tiny_cache, tmp_path, monkeypatch):
     real, fitted = curve_mod.fit_point, []
 
@@ -134,6 +137,7 @@ def test_full_split_is_fitted_once_when_the_seed_cannot_matter(tiny_cache, tmp_p
     assert fitted == [("LogRegHead", 200)] * 2
 
 
+@pytest.mark.slow
 def test_a_curve_of_scikit_learn_heads_never_loads_tensorflow(tiny_cache, tmp_path):
     # TensorFlow takes ~3 s to import; a parallel curve's parent would spend it before its workers start.
     code = (f"import sys, featcache; featcache.learning_curve({str(tiny_cache)!r}, [20, 50], seeds=2, heads=['logreg'], "
@@ -154,6 +158,7 @@ def test_warm_started_curve_matches_cold_fits(tiny_cache, tmp_path):
         curve(tiny_cache, tmp_path / "w", heads=("logreg",), seeds=2, head_params={"logreg": {"warm_start": False}})
 
 
+@pytest.mark.slow
 def test_scratch_baseline_on_the_cache_images(tiny_cache, tmp_path):
     res = curve(tiny_cache, tmp_path / "b", heads=("logreg",), sizes=[20, 120], baseline="scratch", baseline_sizes=[50, 120],
                 baseline_params={"epochs": 2})
@@ -303,6 +308,7 @@ def test_unwritable_out_and_missing_cache(tiny_cache, tmp_path, capsys):
     assert "cache not found" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cli_and_replot_script(tiny_cache, tmp_path, capsys):
     a, b = tmp_path / "a", tmp_path / "b"
     assert main(["curve", str(tiny_cache), "--sizes", "20,50", "--seeds", "1", "--heads", "logreg", "--out", str(a), "--json"]) == 0

@@ -12,6 +12,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from helpers import extract
 
 import featcache
 from featcache.cli import main
@@ -30,7 +31,7 @@ def test_features_match_the_lessons_code(real_weights, real_fashion_dir, tmp_pat
     import keras
     import tensorflow as tf
 
-    res = featcache.extract(data_dir=str(real_fashion_dir), train_limit=8, test_limit=8, weights=str(real_weights), verbose=False)
+    res = extract(data_dir=str(real_fashion_dir), train_limit=8, test_limit=8, weights=str(real_weights), verbose=False)
     cache = featcache.open_cache(res.path)
     ours = cache.features("train")
     assert ours.shape == (8, 1280)
@@ -55,7 +56,7 @@ def test_features_match_the_lessons_code(real_weights, real_fashion_dir, tmp_pat
 
 def test_cache_layout_and_metadata(fashion_dir, tmp_path):
     out = tmp_path / "c.h5"
-    res = featcache.extract(data_dir=str(fashion_dir), out=out, dtype="float16", **TINY)
+    res = extract(data_dir=str(fashion_dir), out=out, dtype="float16", **TINY)
     assert res.path == out and not res.hit and res.images == 72
     with h5py.File(out) as f:
         ds = f["train/features/out_relu"]
@@ -72,7 +73,7 @@ def test_cache_layout_and_metadata(fashion_dir, tmp_path):
 
 
 def test_rerun_is_a_cache_hit(fashion_dir, capsys):
-    first = featcache.extract(data_dir=str(fashion_dir), **TINY)
+    first = extract(data_dir=str(fashion_dir), **TINY)
     assert Path(first.path).parent == Path(os.environ["FEATCACHE_HOME"]) / "cache"
     mtime = first.path.stat().st_mtime_ns
     assert main(["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32"]) == 0
@@ -84,21 +85,21 @@ def test_rerun_is_a_cache_hit(fashion_dir, capsys):
     from featcache.store.cache import partial_path
 
     shutil.copyfile(first.path, partial_path(first.path))
-    assert featcache.extract(data_dir=str(fashion_dir), **TINY).hit and not partial_path(first.path).exists()
+    assert extract(data_dir=str(fashion_dir), **TINY).hit and not partial_path(first.path).exists()
     assert first.path.stat().st_mtime_ns == mtime
 
 
 def test_settings_change_the_cache_identity(fashion_dir):
-    a = featcache.extract(data_dir=str(fashion_dir), **TINY).path
-    b = featcache.extract(data_dir=str(fashion_dir), **{**TINY, "image_size": 40}).path
-    c = featcache.extract(data_dir=str(fashion_dir), train_limit=40, **TINY).path
-    d = featcache.extract(data_dir=str(fashion_dir), dtype="float16", **TINY).path
+    a = extract(data_dir=str(fashion_dir), **TINY).path
+    b = extract(data_dir=str(fashion_dir), **{**TINY, "image_size": 40}).path
+    c = extract(data_dir=str(fashion_dir), train_limit=40, **TINY).path
+    d = extract(data_dir=str(fashion_dir), dtype="float16", **TINY).path
     assert len({a, b, c, d}) == 4
 
 
 def test_mismatched_cache_at_out_is_refused(fashion_dir, tmp_path, capsys):
     out = tmp_path / "c.h5"
-    featcache.extract(data_dir=str(fashion_dir), out=out, **TINY)
+    extract(data_dir=str(fashion_dir), out=out, **TINY)
     before = out.read_bytes()
     rc = main(["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "48", "--out", str(out)])
     err = capsys.readouterr().err
@@ -125,6 +126,7 @@ def _kill_midway(args: list[str], partial: Path, group: str = "train") -> None:
         proc.wait()
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_gives_the_same_features(tmp_path):
     from helpers import make_fashion_dir
 
@@ -143,7 +145,7 @@ def test_resume_after_sigkill_gives_the_same_features(tmp_path):
     proc = run_cli(*args)
     assert proc.returncode == 0, proc.stderr
     assert f"{done} of 616 images already done" in proc.stdout
-    ref = featcache.extract(data_dir=str(data), out=tmp_path / "ref.h5", weights="random", image_size=128, batch_size=8, verbose=False)
+    ref = extract(data_dir=str(data), out=tmp_path / "ref.h5", weights="random", image_size=128, batch_size=8, verbose=False)
     got, want = featcache.open_cache(out), featcache.open_cache(ref.path)
     for split in ("train", "test"):
         np.testing.assert_allclose(got.features(split), want.features(split), atol=1e-5)
@@ -164,7 +166,7 @@ def test_two_writers_do_not_corrupt_the_cache(fashion_dir, tmp_path):
 
 
 def test_info(fashion_dir, capsys):
-    path = featcache.extract(data_dir=str(fashion_dir), **TINY).path
+    path = extract(data_dir=str(fashion_dir), **TINY).path
     capsys.readouterr()
     assert main(["info", str(path)]) == 0
     text = capsys.readouterr().out
@@ -178,7 +180,7 @@ def test_info(fashion_dir, capsys):
 
 def test_info_on_incomplete_cache(fashion_dir, tmp_path, capsys):
     out = tmp_path / "c.h5"
-    featcache.extract(data_dir=str(fashion_dir), out=out, **TINY)
+    extract(data_dir=str(fashion_dir), out=out, **TINY)
     with h5py.File(out, "r+") as f:
         f.attrs["complete"] = False
     assert main(["info", str(out)]) == 0
@@ -247,19 +249,19 @@ def test_imagenet_weights_offline_say_how_to_pass_a_file(fashion_dir, capsys, mo
 
 
 def test_multiple_layers_in_one_pass(fashion_dir, tmp_path):
-    res = featcache.extract(data_dir=str(fashion_dir), out=tmp_path / "m.h5", layers="block_13_expand_relu,out_relu", **TINY)
+    res = extract(data_dir=str(fashion_dir), out=tmp_path / "m.h5", layers="block_13_expand_relu,out_relu", **TINY)
     cache = featcache.open_cache(res.path)
     assert cache.layers == ["block_13_expand_relu", "out_relu"] and cache.default_layer == "out_relu"
     assert cache.features("train", "block_13_expand_relu").shape == (48, 576)
-    single = featcache.extract(data_dir=str(fashion_dir), out=tmp_path / "s.h5", **TINY)
+    single = extract(data_dir=str(fashion_dir), out=tmp_path / "s.h5", **TINY)
     np.testing.assert_allclose(cache.features("train"), featcache.open_cache(single.path).features("train"), atol=1e-5)
 
 
 def test_renamed_weights_file_still_loads(real_weights, fashion_dir, tmp_path):
     renamed = tmp_path / "my_mobilenet.h5"
     renamed.write_bytes(real_weights.read_bytes())
-    a = featcache.extract(data_dir=str(fashion_dir), weights=str(renamed), image_size=32, out=tmp_path / "a.h5", verbose=False)
-    b = featcache.extract(data_dir=str(fashion_dir), weights=str(real_weights), image_size=32, out=tmp_path / "b.h5", verbose=False)
+    a = extract(data_dir=str(fashion_dir), weights=str(renamed), image_size=32, out=tmp_path / "a.h5", verbose=False)
+    b = extract(data_dir=str(fashion_dir), weights=str(real_weights), image_size=32, out=tmp_path / "b.h5", verbose=False)
     # Same content, same identity: the file name is not part of the fingerprint.
     assert featcache.open_cache(a.path).fingerprint == featcache.open_cache(b.path).fingerprint
     np.testing.assert_allclose(featcache.open_cache(a.path).features("train"), featcache.open_cache(b.path).features("train"), atol=1e-6)
@@ -291,12 +293,12 @@ def test_unknown_layer_lists_the_valid_ones(fashion_dir, capsys):
 
 
 def test_blocks_shorthand_and_the_layer_set_is_part_of_the_identity(fashion_dir, tmp_path):
-    blocks = featcache.extract(data_dir=str(fashion_dir), layers="blocks", **TINY)
+    blocks = extract(data_dir=str(fashion_dir), layers="blocks", **TINY)
     cache = featcache.open_cache(blocks.path)
     assert cache.layers == [f"block_{i}_expand_relu" for i in range(1, 17)] + ["out_relu"]
     assert cache.meta["layer_widths"]["block_13_expand_relu"] == 576 and cache.default_layer == "out_relu"
-    final = featcache.extract(data_dir=str(fashion_dir), **TINY)
-    again = featcache.extract(data_dir=str(fashion_dir), layers="out_relu, block_13_expand_relu", **TINY)
+    final = extract(data_dir=str(fashion_dir), **TINY)
+    again = extract(data_dir=str(fashion_dir), layers="out_relu, block_13_expand_relu", **TINY)
     assert len({blocks.path, final.path, again.path}) == 3
     # The final output is the same numbers whichever other layers share its pass.
     np.testing.assert_allclose(cache.features("test"), featcache.open_cache(final.path).features("test"), atol=1e-5)
@@ -317,3 +319,229 @@ def test_tap_base_refuses_a_layer_that_is_not_a_feature_map():
         tap_base(model, ["flat"])
     with pytest.raises(FeatcacheError, match="unknown layer 'x' for tiny; valid layers: .*conv"):
         tap_base(model, ["x"])
+
+
+# ---------------------------------------------------------------- the typed parts (issue 12)
+
+
+def _spec_cases():
+    from featcache import (
+        FashionMNIST,
+        LocalEngine,
+        ModelSpec,
+        PhotoFolder,
+        RayEngine,
+        StoreSpec,
+    )
+
+    return [
+        (lambda: ModelSpec(backbone="vgg99"), "unknown backbone 'vgg99'"),
+        (lambda: ModelSpec(weights=""), "--weights must be imagenet, random or a weights file"),
+        (lambda: ModelSpec(weights=3), "--weights must be imagenet, random or a weights file"),
+        (lambda: ModelSpec(weights="/no/such/file.h5"), "weights file not found: /no/such/file.h5"),
+        (lambda: ModelSpec(image_size=0), "--image-size 0 is too small for mobilenet_v2; use 32 to 2048 pixels"),
+        (lambda: ModelSpec(image_size=100000), "--image-size 100000 is too large .*; use 32 to 2048 pixels"),
+        (lambda: ModelSpec(image_size=32.5), "--image-size must be a whole number of pixels"),
+        (lambda: ModelSpec(image_size=True), "--image-size must be a whole number of pixels"),
+        (lambda: ModelSpec(layers=","), "--layers is empty"),
+        (lambda: ModelSpec(layers=5), "--layers must be layer names"),
+        (lambda: StoreSpec(out=3), "--out must be a file path"),
+        (lambda: StoreSpec(dtype="float64"), "--dtype float64 is not supported; use one of: float32, float16"),
+        (lambda: StoreSpec(batch_size=0), "--batch-size 0 must be at least 1"),
+        (lambda: StoreSpec(batch_size=True), "--batch-size True is not a whole number"),
+        (lambda: FashionMNIST(data_dir=3), "--data-dir must be a folder path"),
+        (lambda: FashionMNIST(train_limit=0), "--train-limit 0 must be at least 1"),
+        (lambda: FashionMNIST(test_limit=2.5), "--test-limit 2.5 is not a whole number"),
+        (lambda: PhotoFolder(None), "--images must be a folder path"),
+        (lambda: PhotoFolder("d", test_fraction=1.0), "--test-fraction 1.0 is not a fraction; use a number between 0 and 1"),
+        (lambda: PhotoFolder("d", test_fraction=True), "--test-fraction True is not a fraction"),
+        (lambda: PhotoFolder("d", seed=-1), "--seed -1 is out of range; use a whole number from 0 to 4294967295"),
+        (lambda: PhotoFolder("d", seed=2**32), "--seed 4294967296 is out of range"),
+        (lambda: PhotoFolder("d", strict="yes"), "strict must be True or False"),
+        (lambda: PhotoFolder("d", test_folder="train"), "test_folder must be one of val, test"),
+        (lambda: LocalEngine(runtime=""), "--runtime must be a runtime's name"),
+        (lambda: RayEngine(workers=0), "--workers must be a whole number of at least 1"),
+        (lambda: RayEngine(cpus_per_worker=True), "--cpus-per-worker must be a whole number of at least 1"),
+        (lambda: RayEngine(address=""), "--address must be HOST:PORT"),
+        (lambda: RayEngine(runtime=None), "--runtime must be a runtime's name"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(len(_spec_cases())))
+def test_every_spec_check_is_one_line_naming_the_flag(case):
+    make, message = _spec_cases()[case]
+    with pytest.raises(FeatcacheError, match=message) as err:
+        make()
+    assert "\n" not in str(err.value)
+
+
+def test_specs_are_frozen_and_normalized(tmp_path):
+    import dataclasses
+
+    from featcache import (
+        FashionMNIST,
+        LocalEngine,
+        ModelSpec,
+        PhotoFolder,
+        RayEngine,
+        StoreSpec,
+    )
+
+    weights = tmp_path / "w.weights.h5"
+    weights.write_bytes(b"x")
+    model = ModelSpec(weights=weights, image_size=32, layers=["block_13_expand_relu", "out_relu"])
+    assert model.weights == str(weights) and model.layers == ("block_13_expand_relu", "out_relu")
+    assert ModelSpec(layers="blocks").layer_names()[-1] == "out_relu" and ModelSpec().layer_names() == ["out_relu"]
+    for spec in (model, StoreSpec(), FashionMNIST(), PhotoFolder("d"), LocalEngine(), RayEngine(workers=2)):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            spec.runtime = "x"
+    assert hash(model) == hash(ModelSpec(weights=str(weights), image_size=32, layers=("block_13_expand_relu", "out_relu")))
+
+
+def test_engines_factory_is_the_clis_engine_flag():
+    from featcache import LocalEngine, RayEngine
+    from featcache.embedding import engines
+
+    assert engines.get("local") == LocalEngine() and engines.get("local", runtime="x") == LocalEngine(runtime="x")
+    assert engines.get("ray", workers=2, address=None) == RayEngine(workers=2)
+    with pytest.raises(FeatcacheError, match="--workers, --address apply only to --engine ray"):
+        engines.get("local", workers=2, address="h:1")
+    with pytest.raises(FeatcacheError, match="unknown engine 'spark'; use one of: local, ray"):
+        engines.get("spark")
+
+
+def test_the_old_keyword_form_warns_and_makes_the_same_cache(fashion_dir, tmp_path):
+    from featcache import FashionMNIST, LocalEngine, ModelSpec, StoreSpec
+
+    with pytest.warns(DeprecationWarning, match="keywords .* are deprecated"):
+        old = featcache.extract(data_dir=str(fashion_dir), train_limit=20, weights="random", image_size=32, batch_size=16,
+                                out=tmp_path / "old.h5")
+    new = featcache.extract(FashionMNIST(fashion_dir, train_limit=20), ModelSpec(weights="random", image_size=32),
+                            StoreSpec(out=tmp_path / "new.h5", batch_size=16), LocalEngine())
+    assert featcache.open_cache(old.path).fingerprint == featcache.open_cache(new.path).fingerprint
+    np.testing.assert_array_equal(featcache.open_cache(old.path).features("train"), featcache.open_cache(new.path).features("train"))
+    with pytest.warns(DeprecationWarning):  # the old positional data-set name; the same settings: a hit
+        assert featcache.extract("fashion_mnist", data_dir=str(fashion_dir), train_limit=20, weights="random", image_size=32,
+                                 out=tmp_path / "new.h5").hit
+    with pytest.raises(TypeError, match="both model= and its keyword"), pytest.warns(DeprecationWarning):
+        featcache.extract(FashionMNIST(fashion_dir), ModelSpec(), weights="random")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'weight'"), pytest.warns(DeprecationWarning):
+        featcache.extract(weight="random")
+    with pytest.raises(TypeError, match="model must be a ModelSpec"):
+        featcache.extract(FashionMNIST(fashion_dir), "mobilenet_v2")
+
+
+def test_cli_defaults_come_from_the_api():
+    """Every extract flag defaults to None: what the user did not give is the dataclasses' default, nowhere else."""
+    import argparse
+
+    from featcache.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices["extract"]
+    defaults = {a.dest: a.default for a in sub._actions if a.dest not in ("help", "json")}
+    assert len(defaults) == 20 and set(defaults.values()) == {None}, defaults
+    assert "(default: 64)" in sub.format_help().replace("\n", " ").replace("  ", " ")
+
+
+def test_runtime_is_recorded_but_not_part_of_the_identity(fashion_dir, tmp_path, capsys):
+    out = tmp_path / "c.h5"
+    assert main(["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32", "--out", str(out),
+                 "--runtime", "tensorflow"]) == 0
+    assert "images/s, runtime tensorflow;" in capsys.readouterr().out
+    cache = featcache.open_cache(out)
+    assert cache.meta["runtime"] == "tensorflow" and "runtime" not in cache.meta["settings"]
+    out.unlink()
+    assert main(["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32", "--out", str(out), "--json"]) == 0
+    import json
+
+    res = json.loads(capsys.readouterr().out)
+    assert res["runtime"] in ("tensorflow", "onnxruntime", "openvino") and res["images_per_s"] > 0 and res["images"] == 72
+    assert featcache.open_cache(out).fingerprint == cache.fingerprint
+    assert main(["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32", "--out", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["runtime"] is None  # a hit: nothing ran
+
+
+def test_fashion_mnist_rows_carry_their_content_digest(fashion_dir, tmp_path):
+    import hashlib
+
+    from featcache import FashionMNIST, ModelSpec, StoreSpec
+    from featcache.sources import fashion_mnist
+
+    res = featcache.extract(FashionMNIST(fashion_dir), ModelSpec(weights="random", image_size=32), StoreSpec(out=tmp_path / "c.h5"))
+    pixels = fashion_mnist.load(fashion_dir).splits["test"].read(0, 24)
+    with h5py.File(res.path) as f:
+        stored = [d.decode() for d in f["test/digests"][()]]
+    assert stored == [hashlib.sha256(x.tobytes()).hexdigest() for x in pixels] and len(set(stored)) == 24
+
+
+def test_non_finite_features_are_refused_before_they_are_written():
+    from featcache.embedding.batches import Batch
+    from featcache.embedding.runner import check_finite
+
+    good = {"out_relu": np.ones((4, 3), np.float32), "featcache:problem": np.array(["", "x", "", ""], dtype=object)}
+    check_finite(good, "w.h5", Batch("train", 0, 4))
+    for bad in (np.nan, np.inf):
+        x = np.ones((4, 3), np.float32)
+        x[2, 1] = bad
+        with pytest.raises(FeatcacheError, match=r"the weights w.h5 give NaN or infinite features \(layer out_relu, train rows 8-11\)"):
+            check_finite({"out_relu": x}, "w.h5", Batch("train", 8, 12))
+
+
+# ---------------------------------------------------------------- bad input through the CLI: one line, exit 2 (issue 13)
+
+
+def assert_one_line(proc: subprocess.CompletedProcess, message: str) -> None:
+    err = proc.stderr.strip()
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and len(err.splitlines()) == 1, proc.stderr
+    assert message in err, err
+
+
+@pytest.mark.parametrize("size, message", [
+    ("0", "--image-size 0 is too small for mobilenet_v2; use 32 to 2048 pixels"),  # was silently the default, 96
+    ("100000", "--image-size 100000 is too large (its activations would not fit in memory); use 32 to 2048 pixels"),
+])
+def test_image_size_out_of_range(fashion_dir, size, message):
+    assert_one_line(run_cli("extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", size), message)
+
+
+@pytest.mark.parametrize("header", [8, 12])
+def test_idx_file_cut_inside_its_header(fashion_dir, header):
+    import gzip
+
+    img = fashion_dir / "train-images-idx3-ubyte.gz"
+    raw = gzip.open(img).read()
+    with gzip.open(img, "wb") as f:
+        f.write(raw[:header])
+    assert_one_line(run_cli("extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32"),
+                    f"ends inside its IDX header ({header} bytes, 16 needed); it is truncated")
+
+
+@pytest.mark.parametrize("seed, message", [
+    ("-1", "--seed -1 is out of range; use a whole number from 0 to 4294967295"),
+    ("4294967296", "--seed 4294967296 is out of range; use a whole number from 0 to 4294967295"),
+    ("3", "--seed applies to class-folder photos only; add --images DIR"),
+])
+def test_seed_out_of_range(tmp_path, fashion_dir, seed, message):
+    from helpers import make_class_tree
+
+    root = make_class_tree(tmp_path / "d", {"a": 3, "b": 3})
+    where = ["--images", str(root), "--test-fraction", "0.3"] if seed != "3" else ["--data-dir", str(fashion_dir)]
+    assert_one_line(run_cli("extract", *where, "--weights", "random", "--image-size", "32", "--seed", seed), message)
+
+
+@pytest.mark.slow
+def test_nan_weights_stop_the_extraction_naming_the_file(fashion_dir, tmp_path):
+    """A weights file with one NaN kernel: every feature would be NaN; the extraction stops at the first batch."""
+    from featcache._lazy import keras
+
+    k = keras()
+    base = k.applications.MobileNetV2(include_top=False, weights=None, input_shape=(32, 32, 3))
+    kernel = base.get_layer("Conv1").kernel
+    kernel.assign(np.full(kernel.shape, np.nan, np.float32))
+    weights = tmp_path / "nan.weights.h5"
+    base.save_weights(str(weights))
+    out = tmp_path / "c.h5"
+    proc = run_cli("extract", "--data-dir", str(fashion_dir), "--weights", str(weights), "--image-size", "32", "--out", str(out))
+    assert_one_line(proc, f"the weights {weights} give NaN or infinite features (layer out_relu, train rows 0-47)")
+    assert not out.exists()

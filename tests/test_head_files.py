@@ -36,11 +36,13 @@ def blobs(n: int, d: int = 6, seed: int = 0, k: int = 3, noise: float = 1.0):
 
 
 def synthetic_cache(path: Path, n_train: int = 60, n_test: int = 30, d: int = 6, digests: dict[str, list[str]] | None = None,
-                    class_names=CLASSES, noise: float = 1.0) -> Path:
+                    class_names=CLASSES, noise: float = 1.0, one_class: bool = False) -> Path:
     """A complete cache of blob features written directly (no network): fast plumbing for head files."""
     attrs = {"fingerprint": "f" * 64, "class_names": list(class_names), "layers": ["out"], "default_layer": "out",
              "backbone": "mobilenet_v2", "weights": "random", "image_size": 32, "preprocessing": "x", "dataset": "blobs"}
     data = {"train": blobs(n_train, d, 0, len(class_names), noise), "test": blobs(n_test, d, 1, len(class_names), noise)}
+    if one_class:  # every training image of the first class
+        data["train"] = (data["train"][0], np.zeros_like(data["train"][1]))
     specs = [SplitSpec(s, y, np.arange(len(y))) for s, (_, y) in data.items()]
     w = CacheWriter(path, attrs, specs, {"out": d}, "float32")
     w.open()
@@ -279,7 +281,7 @@ def test_a_head_on_a_cache_of_another_width_is_one_line(npz_head, tmp_path, caps
 def test_unreadable_or_missing_head_files(cache, tmp_path, capsys):
     for name, content in (("junk.keras", b"PK\x03\x04 not really a zip"), ("junk.npz", b"\x00\x01garbage")):
         (tmp_path / name).write_bytes(content)
-        _one_line(capsys, ["evaluate", str(tmp_path / name), str(cache)], "is not a safe featcache head")
+        _one_line(capsys, ["evaluate", str(tmp_path / name), str(cache)], "is not a readable featcache head")
     _one_line(capsys, ["evaluate", str(tmp_path / "nope.npz"), str(cache)], "head file not found")
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from helpers import (
     class_image,
+    extract,
     flat_jpeg,
     flat_png,
     make_class_tree,
@@ -106,7 +107,7 @@ def test_train_folder_alone_can_be_split_by_fraction(tmp_path):
         (lambda r: make_class_tree(r / "val", {"a": 1, "b": 1}), {}, "no train/ folder"),
         (lambda r: make_class_tree(r, {"a": 1, "b": 1}), {"test_fraction": 0.3}, "leaves no test image"),
         (lambda r: make_class_tree(r, {"a": 3, "b": 3}), {"test_fraction": 1.5}, "between 0 and 1"),
-        (lambda r: make_class_tree(r, {"a": 3, "b": 3}), {"test_fraction": 0.5, "seed": -1}, "--seed must be 0 or more"),
+        (lambda r: make_class_tree(r, {"a": 3, "b": 3}), {"test_fraction": 0.5, "seed": -1}, "--seed -1 is out of range"),
     ],
     ids=["missing", "empty", "files-only", "not-a-dir", "no-split", "single-class", "empty-class", "class-mismatch",
          "val-and-test", "mixed", "fraction-on-split", "no-train", "fraction-too-small", "bad-fraction", "negative-seed"],
@@ -242,7 +243,7 @@ def test_turned_photos_are_extracted_upright_and_the_decoder_is_in_the_fingerpri
     root = make_class_tree(tmp_path / "d", {"a": 3, "b": 3}, ext="jpg", size=40)
     stored = class_image(0, 50, 40)[:, :30]
     oriented_jpeg(root / "a" / "portrait.jpg", stored, 6)
-    res = featcache.extract(images=str(root), test_fraction=0.3, out=tmp_path / "c.h5", **TINY)
+    res = extract(images=str(root), test_fraction=0.3, out=tmp_path / "c.h5", **TINY)
     cache = featcache.open_cache(res.path)
     split = next(s for s in ("train", "test") if "a/portrait.jpg" in cache.paths(s))
     row = cache.paths(split).index("a/portrait.jpg")
@@ -302,7 +303,7 @@ def test_extraction_rows_match_paths_labels_and_features(tmp_path, capsys):
     root = make_class_tree(tmp_path / "d", {"cats": 5, "dogs": 4}, ext="jpg", size=50)
     truncated_jpeg(root / "cats" / "cats_002b.jpg")
     write_image(root / "dogs" / "gray.png", class_image(1, 40)[..., 0])  # grayscale file -> RGB
-    res = featcache.extract(images=str(root), test_fraction=0.3, seed=3, weights="random", image_size=32, batch_size=4)
+    res = extract(images=str(root), test_fraction=0.3, seed=3, weights="random", image_size=32, batch_size=4, verbose=True)
     out = capsys.readouterr().out
     assert "skipped 1 file(s), listed in the cache ('featcache info'): cats/cats_002b.jpg (cannot decode" in out
     assert "1 file(s) skipped" in out and res.images == 10 and res.skipped[0][0] == "cats/cats_002b.jpg"
@@ -321,18 +322,18 @@ def test_extraction_rows_match_paths_labels_and_features(tmp_path, capsys):
 
 def test_cache_identity_covers_file_bytes_and_decode_size(tmp_path, capsys):
     root = make_class_tree(tmp_path / "d", {"a": 3, "b": 3})
-    a = featcache.extract(images=str(root), test_fraction=0.3, **TINY)
-    assert featcache.extract(images=str(root), test_fraction=0.3, **TINY).hit
-    b = featcache.extract(images=str(root), test_fraction=0.3, **{**TINY, "image_size": 40})
+    a = extract(images=str(root), test_fraction=0.3, **TINY)
+    assert extract(images=str(root), test_fraction=0.3, **TINY).hit
+    b = extract(images=str(root), test_fraction=0.3, **{**TINY, "image_size": 40})
     write_image(root / "a" / "a_000.png", class_image(1, 5))  # same name, other pixels
-    c = featcache.extract(images=str(root), test_fraction=0.3, **TINY)
-    d = featcache.extract(images=str(root), test_fraction=0.3, seed=5, **TINY)
+    c = extract(images=str(root), test_fraction=0.3, **TINY)
+    d = extract(images=str(root), test_fraction=0.3, seed=5, **TINY)
     assert not c.hit and len({a.path, b.path, c.path, d.path}) == 4
     assert featcache.open_cache(b.path).meta["source"]["image_size"] == 40
     # a source opened at one size cannot be extracted at another (it would be resized twice)
     src = images.load(root, 32, test_fraction=0.3)
     with pytest.raises(FeatcacheError, match="decodes its images at 32px but --image-size is 48"):
-        featcache.extract(source=src, weights="random", image_size=48, verbose=False)
+        extract(source=src, weights="random", image_size=48, verbose=False)
 
 
 def test_cli_extract_images_and_info(tmp_path, capsys):
@@ -429,10 +430,10 @@ def test_extraction_decodes_each_file_once_and_a_cache_hit_none(tmp_path, decode
     root = make_class_tree(tmp_path / "d", {"a": 5, "b": 4}, ext="jpg", size=40)
     truncated_jpeg(root / "a" / "a_001b.jpg")
     args = dict(images=str(root), test_fraction=0.3, batch_size=4, **TINY)
-    res = featcache.extract(**args)
+    res = extract(**args)
     assert len(decodes) == 10 and res.images == 9 and [p for p, _ in res.skipped] == ["a/a_001b.jpg"]
     decodes.clear()
-    hit = featcache.extract(**args)
+    hit = extract(**args)
     assert hit.hit and hit.skipped == res.skipped and decodes == []
     # --strict on a hit is checked against the cache's list of unreadable files, still without decoding
     assert main(["extract", "--images", str(root), "--test-fraction", "0.3", "--weights", "random", "--image-size", "32", "--strict"]) == 2
@@ -449,7 +450,7 @@ def test_readers_of_a_photo_cache_get_its_rows_without_a_decoding_pass(tmp_path,
 
     root = make_class_tree(tmp_path / "d", {"a": 6, "b": 5}, ext="jpg", size=40)
     truncated_jpeg(root / "b" / "b_002b.jpg")
-    res = featcache.extract(images=str(root), test_fraction=0.3, seed=2, out=tmp_path / "c.h5", **TINY)
+    res = extract(images=str(root), test_fraction=0.3, seed=2, out=tmp_path / "c.h5", **TINY)
     cache = featcache.open_cache(res.path)
     decodes.clear()
     x_train, y_train, x_test, y_test = _load_images(str(res.path), res.path.stat().st_mtime)
@@ -485,10 +486,11 @@ def test_errors_that_need_decoding_come_from_extraction_in_one_line(tmp_path, ca
     truncated_jpeg(root / "c" / "only.jpg")
     for _ in range(2):
         with pytest.raises(FeatcacheError, match=r"class 'c' has no readable images in .*c \(c/only.jpg: cannot decode"):
-            featcache.extract(images=str(root), test_fraction=0.25, out=tmp_path / "c3.h5", **TINY)
+            extract(images=str(root), test_fraction=0.25, out=tmp_path / "c3.h5", **TINY)
     assert not (tmp_path / "c3.h5").exists()
 
 
+@pytest.mark.slow
 def test_photo_extraction_resumes_after_sigkill(tmp_path):
     """Kill a photo extraction midway: the re-run embeds only the missing files and the cache equals an uninterrupted one."""
     from tests.test_extract import _kill_midway
@@ -503,10 +505,10 @@ def test_photo_extraction_resumes_after_sigkill(tmp_path):
     with h5py.File(partial_path(out), "r") as f:
         done = int(f["files"].attrs["rows_done"])
     assert 0 < done < 401
-    resumed = featcache.extract(images=str(root), test_fraction=0.25, weights="random", image_size=224, batch_size=8,
+    resumed = extract(images=str(root), test_fraction=0.25, weights="random", image_size=224, batch_size=8,
                                 out=out, verbose=False)
     assert resumed.images == 401 - done  # the unreadable file (row 11) was among the rows done before the kill
-    ref = featcache.extract(images=str(root), test_fraction=0.25, weights="random", image_size=224, batch_size=8,
+    ref = extract(images=str(root), test_fraction=0.25, weights="random", image_size=224, batch_size=8,
                             out=tmp_path / "ref.h5", verbose=False)
     got, want = featcache.open_cache(out), featcache.open_cache(ref.path)
     assert got.meta["skipped"] == want.meta["skipped"] and got.meta["skipped"][0][0] == "a/a_010b.jpg"
@@ -541,7 +543,7 @@ def test_real_photos_match_keras_on_the_same_pixels(real_weights, hymenoptera_di
             (root / split / cls).mkdir(parents=True)
             for name in names:
                 (root / split / cls / name).symlink_to(hymenoptera_dir / split / cls / name)
-    res = featcache.extract(images=str(root), weights=str(real_weights), image_size=96, verbose=False)
+    res = extract(images=str(root), weights=str(real_weights), image_size=96, verbose=False)
     cache = featcache.open_cache(res.path)
     assert cache.meta["source"]["test_folder"] == "val" and not cache.meta["skipped"]
     assert "train/ants/imageNotFound.gif" in cache.paths("train")
@@ -567,3 +569,42 @@ def test_a_broken_exif_block_keeps_the_stored_orientation():
 
     im = Image.new("RGB", (4, 2))
     assert _upright(im, BrokenExif) is im
+
+
+# ---------------------------------------------------------------- links never relabel, rows carry their digest (issue 13)
+
+
+def test_a_link_back_up_does_not_relabel_images(tmp_path):
+    """``ln -s .. DIR/train/ants/up`` made hymenoptera's 124 ants into 245 (every bee too): each real file counts once, in its own class."""
+    root = split_tree(tmp_path / "hym", {"ants": 3, "bees": 2}, {"ants": 1, "bees": 2})
+    (root / "train" / "ants" / "up").symlink_to("..", target_is_directory=True)  # -> train/, holding bees/
+    (root / "train" / "ants" / "top").symlink_to("../..", target_is_directory=True)  # -> the data set's root
+    (root / "train" / "bees" / "loop").symlink_to(root / "train" / "bees", target_is_directory=True)
+    (root / "train" / "ants" / "their.png").symlink_to(root / "train" / "bees" / "bees_000.png")  # a bee, by a link
+    (root / "train" / "bees" / "peek").symlink_to(root / "val" / "bees", target_is_directory=True)  # test images into train
+    outside = make_class_tree(tmp_path / "extra", {"more": 2}, offset=50)
+    (root / "train" / "ants" / "extra").symlink_to(outside / "more", target_is_directory=True)
+    (root / "train" / "bees" / "extra").symlink_to(outside / "more", target_is_directory=True)  # the same folder again
+    (root / "train" / "bees" / "again.png").symlink_to(outside / "more" / "more_050.png")
+    src = images.load(root, 32)
+    train, test = src.splits["train"], src.splits["test"]
+    assert dict(zip(train.paths, train.labels.tolist())) == {
+        "train/ants/ants_000.png": 0, "train/ants/ants_001.png": 0, "train/ants/ants_002.png": 0,
+        "train/ants/extra/more_050.png": 0, "train/ants/extra/more_051.png": 0,  # outside the data set, seen first under ants
+        "train/bees/bees_000.png": 1, "train/bees/bees_001.png": 1,
+    }
+    assert test.paths == ["val/ants/ants_100.png", "val/bees/bees_100.png", "val/bees/bees_101.png"]
+    assert src.skipped == [] and len(set(train.row_digests()) | set(test.row_digests())) == 10
+
+
+def test_photo_rows_carry_the_sha256_of_their_file(tmp_path):
+    import hashlib
+
+    root = make_class_tree(tmp_path / "d", {"a": 4, "b": 3}, ext="jpg", size=40)
+    truncated_jpeg(root / "a" / "a_001b.jpg")  # the staged rows are regrouped around it
+    res = extract(images=str(root), test_fraction=0.3, out=tmp_path / "c.h5", **TINY)
+    cache = featcache.open_cache(res.path)
+    with h5py.File(res.path) as f:
+        for split in ("train", "test"):
+            stored = [d.decode() for d in f[split]["digests"][()]]
+            assert stored == [hashlib.sha256((root / p).read_bytes()).hexdigest() for p in cache.paths(split)]

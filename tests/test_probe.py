@@ -45,6 +45,15 @@ def test_every_layer_and_head_scored_in_network_order(multi_cache, tmp_path):
     assert res.rows[1].C == 10.0 and res.rows[0].C == 0.03  # each head's own default
 
 
+def test_best_row_ties_go_to_the_shallower_layer_then_the_first_head():
+    from featcache.analysis.probe import ProbeRow, best_row
+
+    row = lambda depth, head, acc: ProbeRow(depth, f"l{depth}", 8, head, None, acc, "test", 0.1)  # noqa: E731
+    rows = [row(0, "logreg", 0.7), row(0, "svm", 0.8), row(1, "logreg", 0.9), row(1, "svm", 0.9), row(2, "logreg", 0.9)]
+    assert (best_row(rows).depth, best_row(rows).head) == (1, "logreg")
+    assert best_row(rows[:2]).head == "svm"
+
+
 def test_csv_and_plot_are_written(multi_cache, tmp_path):
     res = featcache.probe(multi_cache, heads="logreg", out=tmp_path / "run", verbose=False)
     with open(res.csv, newline="") as f:

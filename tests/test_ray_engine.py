@@ -20,7 +20,7 @@ import h5py
 import numpy as np
 import pytest
 import ray
-from helpers import make_fashion_dir
+from helpers import extract, make_fashion_dir
 
 import featcache
 from featcache.cli import main
@@ -79,15 +79,15 @@ def test_features_equal_the_local_engines(ray_local, real_weights, real_fashion_
     """Real weights, real Fashion-MNIST subset: 2 actors give the local engine's cache, row for row."""
     args = dict(data_dir=str(real_fashion_dir), train_limit=40, test_limit=24, weights=str(real_weights), batch_size=16, verbose=False)
     monkeypatch.setenv("FEATCACHE_HOME", str(tmp_path / "local"))
-    local = featcache.extract(**args)
+    local = extract(**args)
     monkeypatch.setenv("FEATCACHE_HOME", str(tmp_path / "ray"))
-    dist = featcache.extract(**args, engine="ray", workers=2)
+    dist = extract(**args, engine="ray", workers=2)
     assert not dist.hit and dist.images == 64
     assert dist.path.name == local.path.name  # the engine is not part of the identity
     assert featcache.open_cache(dist.path).meta["complete"]
     assert_same_cache(dist.path, local.path)
     # The same settings on the other engine are a cache hit.
-    assert featcache.extract(**args, engine="local").hit
+    assert extract(**args, engine="local").hit
 
 
 def test_class_folders_equal_the_local_engines(ray_local, tmp_path, monkeypatch):
@@ -99,9 +99,9 @@ def test_class_folders_equal_the_local_engines(ray_local, tmp_path, monkeypatch)
     (root / "bees" / "broken.jpg").write_bytes(b"not an image")
     args = dict(images=str(root), test_fraction=0.25, seed=1, weights="random", image_size=32, batch_size=4, verbose=False)
     monkeypatch.setenv("FEATCACHE_HOME", str(tmp_path / "local"))
-    local = featcache.extract(**args)
+    local = extract(**args)
     monkeypatch.setenv("FEATCACHE_HOME", str(tmp_path / "ray"))
-    dist = featcache.extract(**args, engine="ray", workers=2)
+    dist = extract(**args, engine="ray", workers=2)
     assert dist.path.name == local.path.name and dist.images == local.images == 21
     assert dist.skipped == local.skipped and dist.skipped[0][0] == "bees/broken.jpg"
     assert_same_cache(dist.path, local.path)
@@ -139,10 +139,10 @@ def test_a_worker_killed_midway_is_retried(ray_local, fashion_dir, tmp_path, mon
             killed.append(actors[0])
 
     monkeypatch.setattr(CacheWriter, "write", write_then_kill)
-    dist = featcache.extract(data_dir=str(fashion_dir), out=tmp_path / "ray.h5", engine="ray", workers=1, **TINY)
+    dist = extract(data_dir=str(fashion_dir), out=tmp_path / "ray.h5", engine="ray", workers=1, **TINY)
     monkeypatch.setattr(CacheWriter, "write", real_write)
     assert killed
-    ref = featcache.extract(data_dir=str(fashion_dir), out=tmp_path / "ref.h5", **TINY)
+    ref = extract(data_dir=str(fashion_dir), out=tmp_path / "ref.h5", **TINY)
     assert_same_cache(dist.path, ref.path)
 
 
@@ -160,7 +160,7 @@ def test_a_failing_read_is_one_clear_error_and_nothing_complete(ray_local, fashi
     source.splits["train"].read = read
     out = tmp_path / "bad.h5"
     with pytest.raises(FeatcacheError, match="^rows 24\\+ are unreadable; fix the data$"):
-        featcache.extract(source=source, out=out, engine="ray", workers=1, **TINY)
+        extract(source=source, out=out, engine="ray", workers=1, **TINY)
     assert not out.exists()
     with h5py.File(partial_path(out), "r") as f:
         assert not f.attrs.get("complete", False)
@@ -194,16 +194,16 @@ def test_resume_after_sigkill_of_the_driver(ray_local, tmp_path):
     with h5py.File(partial_path(out), "r") as f:
         done = int(f["train"].attrs["rows_done"])
     assert 0 < done < 400
-    resumed = featcache.extract(data_dir=str(data), out=out, weights="random", image_size=64, batch_size=8,
+    resumed = extract(data_dir=str(data), out=out, weights="random", image_size=64, batch_size=8,
                                 engine="ray", verbose=False)
     assert resumed.images == 416 - done
-    ref = featcache.extract(data_dir=str(data), out=tmp_path / "ref.h5", weights="random", image_size=64, batch_size=8, verbose=False)
+    ref = extract(data_dir=str(data), out=tmp_path / "ref.h5", weights="random", image_size=64, batch_size=8, verbose=False)
     assert_same_cache(out, ref.path)
 
 
 def test_more_workers_than_the_cluster_holds(ray_local, fashion_dir, tmp_path):
     with pytest.raises(FeatcacheError, match="2 CPUs on 1 node.*--workers 3 x --cpus-per-worker 1 does not fit"):
-        featcache.extract(data_dir=str(fashion_dir), out=tmp_path / "x.h5", engine="ray", workers=3, cpus_per_worker=1, **TINY)
+        extract(data_dir=str(fashion_dir), out=tmp_path / "x.h5", engine="ray", workers=3, cpus_per_worker=1, **TINY)
 
 
 def free_port() -> int:
@@ -246,7 +246,7 @@ def test_bad_engine_options_are_one_clear_line(fashion_dir, capsys, monkeypatch)
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "no Ray cluster reachable" in proc.stderr
     with pytest.raises(FeatcacheError, match="--workers must be a whole number of at least 1"):
-        featcache.extract(data_dir=str(fashion_dir), engine="ray", workers=0, **TINY)
+        extract(data_dir=str(fashion_dir), engine="ray", workers=0, **TINY)
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
     assert main(base + ["--engine", "ray"]) == 2
     err = capsys.readouterr().err.strip()
@@ -311,7 +311,7 @@ def test_join_an_existing_cluster(ray_head, fashion_dir, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "featcache", *args], capture_output=True, text=True, timeout=400, env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.strip() == ""  # quiet
-    ref = featcache.extract(data_dir=str(fashion_dir), out=tmp_path / "ref.h5", **TINY)
+    ref = extract(data_dir=str(fashion_dir), out=tmp_path / "ref.h5", **TINY)
     assert_same_cache(out, ref.path)
     env["RAY_AUTH_MODE"] = "disabled"  # the head wants its token: a clear line, not a hang
     proc = subprocess.run([sys.executable, "-m", "featcache", *args], capture_output=True, text=True, timeout=120, env=env)

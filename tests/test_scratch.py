@@ -48,6 +48,7 @@ def test_colour_images_and_string_labels():
     assert set(model.predict(Xt)) <= {"red", "green", "blue"}
 
 
+@pytest.mark.slow
 def test_same_seed_same_network():
     X, y = colour_stripes(60, 0)
     a = ScratchCNN(epochs=2, dense_units=8, seed=3).fit(X, y)

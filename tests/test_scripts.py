@@ -24,6 +24,7 @@ SMOKE = {  # script -> its smoke test below
     "bench_images.py": "test_bench_images",
     "bench_layers.py": "test_bench_layers",
     "bench_ray.py": "test_bench_ray",
+    "bench_runtimes.py": "test_bench_runtimes",
     "bench_svm.py": "test_bench_svm",
     "cli_reference.py": "test_cli_reference",
     "compare_caches.py": "test_compare_caches",
@@ -31,6 +32,7 @@ SMOKE = {  # script -> its smoke test below
     "hymenoptera_demo.py": "test_hymenoptera_demo",
     "plot_learning_curve.py": "test_plot_learning_curve",
     "tune_heads.py": "test_tune_heads",
+    "views_experiment.py": "test_views_experiment",
     "setup.sh": "test_setup_sh_parses",
 }
 TINY = ["--weights", "random"]
@@ -142,6 +144,16 @@ def test_bench_images(tmp_path: Path):
 
 
 @pytest.mark.slow
+def test_bench_runtimes(tiny, tmp_path: Path):
+    proc = run_script("bench_runtimes.py", *TINY, "--fashion-dir", str(tiny["data"]), "--n96", "40", "--image-size", "32",
+                      "--cases", "fashion96", "--batch", "8", "--chunk", "16", "--json", "rows.json", cwd=tmp_path)
+    report = last_json(proc.stdout)
+    assert report["images"] == 40 and report["ratio_to_tensorflow"]["tensorflow"] == 1.0
+    assert "onnxruntime" in report["images_per_s"]  # a default dependency
+    assert json.loads((tmp_path / "rows.json").read_text())[0]["images"] == 40
+
+
+@pytest.mark.slow
 def test_bench_layers(tiny, tmp_path: Path):
     proc = run_script("bench_layers.py", *TINY, "--data-dir", str(tiny["data"]), "-n", "16", "--image-size", "32",
                       "--batch-size", "8", "--repeats", "1", cwd=tmp_path)
@@ -187,12 +199,13 @@ def test_compare_caches_fails_on_a_difference(tiny, tmp_path: Path):
 
 @pytest.mark.slow
 def test_finetune_lesson(tiny, tmp_path: Path):
+    # --only 1: the lesson's 5-epoch head keeps this short (config 0's early-stopped head ran past 600 s at load 20).
     out = tmp_path / "finetune.json"
     proc = run_script("finetune_lesson.py", *TINY, "--data-dir", str(tiny["data"]), "--train-limit", "40", "--test-limit", "20",
-                      "--image-size", "32", "--only", "0", "--epochs", "1", "--batch-size", "8", "--json", str(out), cwd=tmp_path)
+                      "--image-size", "32", "--only", "1", "--epochs", "1", "--batch-size", "8", "--json", str(out), cwd=tmp_path)
     runs = json.loads(out.read_text())["runs"]
     assert len(runs) == 1 and 0 <= runs[0]["test_accuracy"] <= 1
-    assert "| lesson recipe, default head" in proc.stdout
+    assert "| lesson recipe, lesson head" in proc.stdout
 
 
 @pytest.mark.slow
@@ -226,3 +239,25 @@ def test_tune_heads(tiny, tmp_path: Path):
     proc = run_script("tune_heads.py", *TINY, "--data-dir", str(tiny["data"]), "--train-limit", "40", "--test-limit", "20",
                       "--seeds", "0", cwd=tmp_path)
     assert "| Keras: lesson preset (5 epochs) |" in proc.stdout
+
+
+@pytest.mark.slow
+def test_views_experiment(tmp_path: Path):
+    """Both parts on tiny inputs: every view embedded for both splits, five settings per head, a chosen one."""
+    data = make_fashion_dir(tmp_path / "fmnist", n_train=60, n_test=30)
+    photos = tmp_path / "photos"
+    make_class_tree(photos / "train", {"ants": 5, "bees": 5})
+    make_class_tree(photos / "val", {"ants": 2, "bees": 2}, offset=100)
+    out = tmp_path / "views.json"
+    proc = run_script("views_experiment.py", *TINY, "--fashion-dir", str(data), "--train-limit", "60", "--test-limit", "30",
+                      "--photos", str(photos), "--photo-size", "32", "--work-dir", str(tmp_path / "work"), "--json", str(out),
+                      cwd=tmp_path)
+    res = json.loads(out.read_text())
+    for part, n_views in (("fashion", 6), ("hymenoptera", 7)):
+        assert set(res[part]["extract_seconds"]["train"]) == set(res[part]["extract_seconds"]["test"])
+        assert len(res[part]["extract_seconds"]["train"]) == n_views
+        for head, rows in res[part]["heads"].items():
+            assert len(rows) == 5 and all(0 <= r["test_accuracy"] <= 1 for r in rows)
+            assert res[part]["chosen"][head] in [r["setting"] for r in rows]
+    assert (res["hymenoptera"]["train_images"], res["hymenoptera"]["test_images"]) == (10, 4)
+    assert "| head | setting |" in proc.stdout

@@ -47,7 +47,7 @@ def test_head_files_round_trip(tmp_path):
         assert got_meta["class_names"] == ["a", "b", "c"]
         np.testing.assert_allclose(again.predict_proba(X), head.predict_proba(X), atol=1e-6)
     (tmp_path / "junk.keras").write_bytes(b"not a head")
-    with pytest.raises(FeatcacheError, match="not a safe featcache head"):
+    with pytest.raises(FeatcacheError, match="not a readable featcache head"):
         load_head(tmp_path / "junk.keras")
     with pytest.raises(FeatcacheError, match="head file not found"):
         load_head(tmp_path / "missing.keras")

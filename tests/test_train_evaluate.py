@@ -203,6 +203,6 @@ def test_evaluate_refuses_unreadable_or_missing_head_files(random_cache, tmp_pat
     for name, content in (("junk.keras", b"PK\x03\x04 not really a zip"), ("junk.npz", b"\x00\x01garbage")):
         (tmp_path / name).write_bytes(content)
         assert main(["evaluate", str(tmp_path / name), str(random_cache)]) == 2
-        assert "is not a safe featcache head" in _err(capsys)
+        assert "is not a readable featcache head" in _err(capsys)
     assert main(["evaluate", str(tmp_path / "nope.keras"), str(random_cache)]) == 2
     assert "head file not found" in _err(capsys)

@@ -180,8 +180,7 @@ def probe(
                  round(results[(layer, h)][0], 6), scored_on, round(results[(layer, h)][2], 3))
         for layer, h in jobs
     ]
-    # Ties go to the shallower layer: the truncated network is then smaller and faster.
-    best = max(rows, key=lambda r: (r.accuracy, -r.depth))
+    best = best_row(rows)
     result = ProbeResult(cache.path, rows, best, params=params)
     result.csv = _write_atomic(out_dir / "probe.csv", _csv_text(rows).encode())
     if plot:
@@ -190,6 +189,12 @@ def probe(
         _print_table(rows, head_names, names, widths, best)
         print(f"wrote {result.csv}" + (f" and {result.plot}" if result.plot else ""))
     return result
+
+
+def best_row(rows: list[ProbeRow]) -> ProbeRow:
+    """The most accurate row; ties go to the shallower layer (the truncated network is then smaller and faster),
+    then to the earlier head in the order asked for."""
+    return max(rows, key=lambda r: (r.accuracy, -r.depth))  # max keeps the first of equal keys
 
 
 def _settings(cache: Cache, heads, C, layers, holdout: float | None, seed: int):

@@ -123,15 +123,7 @@ def check_training_labels(y: np.ndarray, class_names: list[str], head: str, C) -
 
 def split_digests(cache: Cache, split: str) -> list[str] | None:
     """The split's per-image sha256 hex digests, or None for caches made before they were recorded."""
-    # TODO(extract): Cache.digests(split) is the reader the extract helper adds; until it lands, read the dataset here.
-    if hasattr(cache, "digests"):
-        return cache.digests(split)
-    import h5py
-
-    with h5py.File(cache.path, "r") as f:
-        if split not in f or "digests" not in f[split]:
-            return None
-        return [d.decode() if isinstance(d, bytes) else str(d) for d in f[split]["digests"][()]]
+    return cache.digests(split)
 
 
 def _details(head) -> dict[str, Any]:
@@ -165,8 +157,8 @@ def train(
     training images (``heads.io``). ``out`` replaces an existing file only if
     it is a featcache head, or with ``force``.
     """
-    cache = as_cache(cache)
     seed = check_seed(seed)
+    cache = as_cache(cache)
     require_splits(cache, "train", "test")
     est = build_head(head, preset=preset, epochs=epochs, C=C, seed=seed, n_classes=len(cache.class_names), standardize=standardize)
     if head == "keras":

@@ -36,7 +36,7 @@ def register(sub) -> None:
     g.add_argument("--baseline", choices=["scratch"], help="also train a from-scratch CNN on the raw images")
     g.add_argument("--baseline-sizes", metavar="N1,N2,...", help="sizes for the baseline, e.g. 1000,4000,15000")
     g.add_argument("--baseline-epochs", type=positive_int, metavar="N",
-                   help="epochs of the from-scratch CNN (default: its own, 10)")
+                   help="epochs of the from-scratch CNN (default: ScratchCNN's own)")
     add_json_flag(p)
     p.set_defaults(func=run)
 

@@ -5,16 +5,27 @@ from __future__ import annotations
 import argparse
 
 from featcache.cli.common import add_json_flag, positive_int, print_json
-from featcache.embedding.backbones import REGISTRY
+from featcache.embedding.backbones import MAX_IMAGE_SIZE, REGISTRY
+from featcache.embedding.engines import ENGINES
+from featcache.embedding.engines.local import LocalEngine
+from featcache.embedding.specs import (
+    DTYPES,
+    OPTIONS,
+    ModelSpec,
+    StoreSpec,
+    default,
+    from_options,
+)
+from featcache.sources.fashion_mnist import FashionMNIST
+from featcache.sources.images import PhotoFolder
 from featcache.validate import arg_type, check_fraction
-
 
 fraction = arg_type(check_fraction, "fraction")  # the check lives in featcache.validate
 
 
 def add_source_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
-    g.add_argument("--data", default="fashion_mnist", choices=["fashion_mnist"], help="data set (default: fashion_mnist)")
+    g.add_argument("--data", choices=["fashion_mnist"], help="data set (default: fashion_mnist)")
     where = g.add_mutually_exclusive_group()
     where.add_argument("--data-dir", help="folder with the four Fashion-MNIST IDX .gz files (default: Keras's cache, "
                        "then /usr/share/datasets/fashion-mnist from 'apt-get install dataset-fashion-mnist')")
@@ -22,20 +33,24 @@ def add_source_args(p: argparse.ArgumentParser) -> None:
                        "or DIR/train/<class>/* and DIR/val/<class>/* (or DIR/test/); class names = folder names, sorted")
     g.add_argument("--test-fraction", type=fraction, metavar="F", help="with --images DIR/<class>/*: hold out this stratified "
                    "fraction of each class as the test split (e.g. 0.2)")
-    g.add_argument("--seed", type=int, default=0, help="with --test-fraction: which images go to the test split (default: 0)")
-    g.add_argument("--strict", action="store_true", help="with --images: stop at any unreadable file instead of skipping and listing it")
+    g.add_argument("--seed", type=int, help="with --test-fraction: which images go to the test split, "
+                   f"0 to 2**32-1 (default: {default(PhotoFolder, 'seed')})")
+    g.add_argument("--strict", action="store_true", default=None,
+                   help="with --images: stop at any unreadable file instead of skipping and listing it")
     g.add_argument("--train-limit", type=positive_int, metavar="N", help="use the first N training images (the lesson: 4000)")
     g.add_argument("--test-limit", type=positive_int, metavar="N", help="use the first N test images (the lesson: 3000)")
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
-    g.add_argument("--backbone", default="mobilenet_v2", help=f"one of: {', '.join(sorted(REGISTRY))} (default: mobilenet_v2)")
-    g.add_argument("--weights", default="imagenet", metavar="imagenet|random|PATH",
+    g.add_argument("--backbone", help=f"one of: {', '.join(sorted(REGISTRY))} (default: {default(ModelSpec, 'backbone')})")
+    g.add_argument("--weights", metavar="imagenet|random|PATH",
                    help="'imagenet' (Keras download or its local copy), a local weights file "
-                   "(e.g. ../shared/weights/mobilenet_v2_1.0_imagenet_no_top.weights.h5), or 'random' (untrained, marked in the cache)")
-    g.add_argument("--image-size", type=int, metavar="PX", help="input size in pixels (default: 96 for Fashion-MNIST, as the lesson; "
-                   "else the backbone's, 224; photos are decoded and resized to it with PIL bilinear)")
+                   "(e.g. ../shared/weights/mobilenet_v2_1.0_imagenet_no_top.weights.h5), or 'random' (untrained, marked in the cache) "
+                   f"(default: {default(ModelSpec, 'weights')})")
+    g.add_argument("--image-size", type=int, metavar="PX", help=f"input size in pixels, up to {MAX_IMAGE_SIZE} (default: "
+                   f"{FashionMNIST.default_image_size} for Fashion-MNIST, as the lesson; else the backbone's, 224; "
+                   "photos are decoded and resized to it with PIL bilinear)")
     g.add_argument("--layers", metavar="L1,L2|blocks", help="pool these layers in the same pass (default: the final output)")
 
 
@@ -47,12 +62,14 @@ def register(sub) -> None:
     add_model_args(p)
     g = p.add_argument_group("output")
     g.add_argument("--out", metavar="PATH", help="cache file (default: data/cache/<data>_<backbone>_<size>px_<fingerprint>.h5)")
-    g.add_argument("--dtype", default="float32", choices=["float32", "float16"], help="storage type (float16 halves the size)")
-    g.add_argument("--batch-size", type=positive_int, default=64, help="images per forward pass (default: 64)")
+    g.add_argument("--dtype", choices=list(DTYPES), help=f"storage type, float16 halves the size (default: {default(StoreSpec, 'dtype')})")
+    g.add_argument("--batch-size", type=positive_int, help=f"images per forward pass (default: {default(StoreSpec, 'batch_size')})")
     g = p.add_argument_group("engine (who runs the network; never changes the features or the cache)")
-    g.add_argument("--engine", default="local", choices=["local", "ray"],
+    g.add_argument("--engine", choices=list(ENGINES),
                    help="local: this process (default); ray: Ray Data tasks decode, a pool of Ray actors embeds "
                    "(needs pip install 'featcache[ray]')")
+    g.add_argument("--runtime", metavar="NAME", help=f"what runs the network (default: {default(LocalEngine, 'runtime')}); "
+                   "the features agree across runtimes, so it is not part of the cache's identity")
     g.add_argument("--address", metavar="HOST:PORT", help="with --engine ray: join this Ray cluster (the head's address, "
                    "port 6379 by default; 'auto' for one started on this machine); default: a private Ray instance here")
     g.add_argument("--workers", type=positive_int, metavar="N", help="with --engine ray: actors embedding in parallel, "
@@ -66,15 +83,12 @@ def register(sub) -> None:
 def run(args) -> int:
     from featcache.embedding.runner import extract
 
-    result = extract(
-        args.data, images=args.images, test_fraction=args.test_fraction, seed=args.seed, strict=args.strict,
-        data_dir=args.data_dir, train_limit=args.train_limit, test_limit=args.test_limit,
-        backbone=args.backbone, weights=args.weights, image_size=args.image_size, layers=args.layers,
-        dtype=args.dtype, batch_size=args.batch_size, out=args.out, engine=args.engine, address=args.address,
-        workers=args.workers, cpus_per_worker=args.cpus_per_worker, verbose=not args.json,
-    )
+    # Only what the user gave: every default comes from the API's dataclasses.
+    given = {k: v for k, v in vars(args).items() if k in OPTIONS and v is not None}
+    result = extract(*from_options(**given), verbose=not args.json)
     if args.json:
         print_json({"path": str(result.path), "hit": result.hit, "images": result.images,
                     "seconds": round(result.seconds, 3), "startup_seconds": round(result.startup_seconds, 3),
-                    "images_per_s": round(result.images_per_s, 1), "skipped": [list(s) for s in result.skipped]})
+                    "images_per_s": round(result.images_per_s, 1), "runtime": result.runtime,
+                    "skipped": [list(s) for s in result.skipped]})
     return 0

@@ -25,16 +25,20 @@ def given(args, *names: str) -> dict[str, Any]:
 
 @contextmanager
 def warnings_as_lines(command: str) -> Iterator[None]:
-    """featcache's warnings (pickle heads, leakage, versions) as one plain stderr line each, not Python's format."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            yield
-        finally:
-            seen = set()
-            for w in caught:
-                if not w.category.__module__.startswith("featcache"):
-                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)  # someone else's: as Python shows it
-                elif str(w.message) not in seen:
-                    seen.add(str(w.message))
-                    print(f"featcache {command}: warning: {w.message}", file=sys.stderr)
+    """featcache's warnings (pickle heads, leakage, versions) as one plain stderr line each, not Python's format.
+
+    Only how they are shown changes: the filters stay as they are. (Recording every warning with
+    ``simplefilter("always")`` kept each of Keras's per-tensor DeprecationWarnings alive: an export
+    grew past 6 GB.)
+    """
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if category.__module__.startswith("featcache"):
+            print(f"featcache {command}: warning: {message}", file=sys.stderr)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield

@@ -13,6 +13,8 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from featcache._lazy import keras
 from featcache.errors import FeatcacheError
 
@@ -139,10 +141,27 @@ def get_backbone(name: str) -> Backbone:
         ) from None
 
 
+# Largest --image-size accepted. Activations grow with the square of the
+# size: MobileNetV2's largest (112x112x96 float32 at 224 px, 4.8 MB per image)
+# is 84x that at 2048 px, 400 MB per image and 26 GB for a batch of 64, so
+# beyond 2048 px a batch no longer fits in any ordinary machine's memory
+# (100000 px ran TensorFlow out of memory). No featcache backbone gains
+# from inputs 9x the 224 px its ImageNet weights were trained at.
+MAX_IMAGE_SIZE = 2048
+
+
 def check_image_size(backbone: Backbone, image_size: int) -> None:
+    """``image_size`` must be a whole number of pixels within the backbone's range."""
+    if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)):
+        raise FeatcacheError(f"--image-size must be a whole number of pixels (got {image_size!r})")
     if image_size < backbone.min_size:
         raise FeatcacheError(
-            f"--image-size {image_size} is too small for {backbone.name}; use at least {backbone.min_size}"
+            f"--image-size {image_size} is too small for {backbone.name}; use {backbone.min_size} to {MAX_IMAGE_SIZE} pixels"
+        )
+    if image_size > MAX_IMAGE_SIZE:
+        raise FeatcacheError(
+            f"--image-size {image_size} is too large (its activations would not fit in memory); "
+            f"use {backbone.min_size} to {MAX_IMAGE_SIZE} pixels"
         )
 
 

@@ -13,11 +13,9 @@ import numpy as np
 
 from featcache._lazy import keras
 from featcache.embedding.backbones import Backbone
+from featcache.embedding.runtimes import RUNTIMES  # noqa: F401  (how the network runs; each one a class there)
 from featcache.errors import FeatcacheError
 
-# How the network runs; never part of a cache's identity (see engines). Only
-# Keras's own backend so far.
-RUNTIMES = ("tensorflow",)
 
 
 def tap_base(base, layers: list[str]):
@@ -110,11 +108,10 @@ class Mapper:
     """
 
     def __init__(self, backbone: str, weights: str, image_size: int, layers: list[str], raw_shape: tuple[int, ...],
-                 batch_size: int | None = None, runtime: str = "tensorflow"):
+                 batch_size: int | None = None, runtime: str = "auto", expected_images: int | None = None):
         from pathlib import Path
 
-        if runtime not in RUNTIMES:
-            raise FeatcacheError(f"unknown runtime {runtime!r}; use one of: {', '.join(RUNTIMES)}")
+        from featcache.embedding.runtimes import check_runtime, runtime_dir
 
         self.backbone = backbone
         # Absolute, so a process started elsewhere (a Ray worker) finds the same file.
@@ -123,21 +120,40 @@ class Mapper:
         self.layers = list(layers)
         self.raw_shape = tuple(int(d) for d in raw_shape)
         self.batch_size = batch_size
-        self.runtime = runtime  # asked for; ``runtime_used`` says what ran once built
+        self.runtime = check_runtime(runtime)  # asked for; ``runtime_used`` says what ran once built
+        # How many images will be embedded, if known: ``auto`` does not convert
+        # the model for a job too small to repay the conversion.
+        self.expected_images = expected_images
+        self.runtime_dir = str(runtime_dir())  # resolved here: a Ray worker's working folder differs
         self.runtime_used: str | None = None
+        self.runtime_note: str | None = None  # why ``auto`` fell back to TensorFlow, for the user
         self._fn: Callable[[np.ndarray], dict[str, np.ndarray]] | None = None
+
+    def spec(self):
+        from featcache.embedding.runtimes import ModelSpec
+
+        return ModelSpec(self.backbone, self.weights, self.image_size, tuple(self.layers), self.raw_shape)
 
     def __call__(self) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
         if self._fn is None:
-            from featcache.embedding.backbones import get_backbone
+            from pathlib import Path
 
-            model = build_extractor(get_backbone(self.backbone), self.weights, self.image_size, self.layers, self.raw_shape)
-            forward = compiled(model, self.batch_size)
+            from featcache.embedding import runtimes
+
+            used, forward, note = runtimes.build(self.runtime, self.spec(), self.batch_size, Path(self.runtime_dir),
+                                                 self.expected_images)
             forward(np.zeros((1, *self.raw_shape), np.uint8))  # trace now, not inside the first timed batch
             names = self.layers
             self._fn = lambda x: dict(zip(names, forward(x)))
-            self.runtime_used = "tensorflow" if keras().backend.backend() == "tensorflow" else keras().backend.backend()
+            backend = keras().backend.backend()
+            self.runtime_used = backend if used == "tensorflow" and backend != "tensorflow" else used
+            self.runtime_note = note
         return self._fn
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_fn": None}
+        state = {**self.__dict__, "_fn": None}
+        if self.runtime_used in RUNTIMES:
+            # Every process runs what the driver chose (a Ray actor must not
+            # decide ``auto`` again, nor convert: the driver's file is cached).
+            state["runtime"] = self.runtime_used
+        return state

@@ -326,7 +326,18 @@ def _check_sklearn_version(meta: dict[str, Any], path: Path) -> None:
                       "if its predictions look wrong, retrain it", HeadVersionWarning, stacklevel=3)
 
 
+PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
+
+
+def _looks_like_pickle(path: Path) -> bool:
+    """joblib's and pickle's files start with the PROTO opcode (0x80) from protocol 2 on."""
+    with open(path, "rb") as f:
+        return path.suffix.lower() in PICKLE_SUFFIXES or f.read(1) == b"\x80"
+
+
 def _load_pickle(path: Path, trust_pickle: bool):
+    if not trust_pickle and not _looks_like_pickle(path):
+        raise _unreadable(path, "neither a .keras nor an .npz head")
     if not trust_pickle:
         raise FeatcacheError(
             f"{path} is not a safe featcache head (.keras or .npz): it is probably an old pickle (.joblib) head, and loading a "

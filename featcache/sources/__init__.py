@@ -1,30 +1,41 @@
 """Data sources (readers): where images come from.
 
-``open_source(spec)`` re-opens a source from the ``spec`` dict stored in a
-cache, so later steps (fine-tuning, evaluation on images) read exactly the
+A source is a small frozen dataclass in its own module of this package
+(``FashionMNIST`` in fashion_mnist.py, ``PhotoFolder`` in images.py) whose
+``open(image_size, verbose)`` returns a ``DataSource`` (base.py). A new kind
+of data is one new class in one new module, plus its line in ``KINDS`` so
+that ``open_source(spec)`` can re-open it from the ``spec`` dict stored in a
+cache: later steps (fine-tuning, evaluation on images) then read exactly the
 data the features came from.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from featcache.errors import FeatcacheError
 from featcache.sources.base import DataSource, Split
 
-__all__ = ["DataSource", "Split", "open_source"]
+__all__ = ["KINDS", "DataSource", "Split", "open_source"]
+
+# A stored spec's "kind" -> (module, class) of its source.
+KINDS = {
+    "fashion_mnist": ("featcache.sources.fashion_mnist", "FashionMNIST"),
+    "images": ("featcache.sources.images", "PhotoFolder"),
+}
 
 
 def open_source(spec: dict[str, Any], verbose: bool = False) -> DataSource:
     """The source ``spec`` describes; ``verbose`` shows progress where opening takes long (scanning photos)."""
     kind = spec.get("kind")
-    args = {k: v for k, v in spec.items() if k != "kind"}
-    if kind == "fashion_mnist":
-        from featcache.sources import fashion_mnist
-
-        return fashion_mnist.load(**args)
-    if kind == "images":
-        from featcache.sources import images
-
-        return images.load(**args, verbose=verbose)
-    raise FeatcacheError(f"unknown data source kind {kind!r}")
+    if kind not in KINDS:
+        raise FeatcacheError(f"unknown data source kind {kind!r}")
+    module, name = KINDS[kind]
+    cls = getattr(importlib.import_module(module), name)
+    args = {k: v for k, v in spec.items() if k not in ("kind", "image_size")}
+    try:
+        source = cls(**args)
+    except TypeError:
+        raise FeatcacheError(f"the stored {kind} source spec {spec!r} is not one featcache wrote; re-extract the cache") from None
+    return source.open(spec.get("image_size"), verbose)

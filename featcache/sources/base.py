@@ -17,9 +17,16 @@ extraction, which decodes each file once anyway; a cache of the same data
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
 import numpy as np
+
+from featcache.errors import FeatcacheError
+
+if TYPE_CHECKING:
+    from featcache.embedding.batches import Batch
+    from featcache.store import CacheWriter
 
 
 @dataclass
@@ -30,9 +37,19 @@ class Split:
     read: Callable[[int, int], np.ndarray]  # rows [start, stop) as uint8 (n, H, W[, C])
     digest: str  # content hash of the raw images and labels of this split
     paths: list[str] | None = None  # relative file paths, for file-based sources
+    # Per row, the SHA-256 hex digest of the image's content (a photo's file
+    # bytes, a Fashion-MNIST image's raw pixels): equal digests, the same
+    # image, wherever it sits. Or a function computing them when first asked.
+    digests: list[str] | Callable[[], list[str]] | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def row_digests(self) -> list[str] | None:
+        """``digests``, computed now if the source left them for later."""
+        if callable(self.digests):
+            self.digests = list(self.digests())
+        return self.digests
 
 
 class PendingRows(Protocol):
@@ -47,10 +64,14 @@ class PendingRows(Protocol):
     labels: np.ndarray
     index: np.ndarray
     paths: list[str]
+    digests: list[str]  # per candidate, the SHA-256 of its content
     image_shape: tuple[int, ...]
     unusable: list[tuple[str, str]]  # files known unusable without decoding, with the reason
 
     def read(self, start: int, stop: int) -> dict[str, np.ndarray]: ...
+
+    def plan(self, source: DataSource) -> RowPlan:
+        """How extraction embeds and writes these rows (see ``RowPlan``), for ``source``."""
 
     def probe(self) -> dict[str, str]:
         """Decode every candidate: ``{path: reason}`` of those that do not decode."""
@@ -126,11 +147,82 @@ class DataSource:
         if self.pending is not None:
             self._splits, self._skipped = self.pending.assign(unreadable)
 
+    def plan(self) -> RowPlan:
+        """What extraction writes and how (``RowPlan``): the fixed splits, or the source's own staged plan."""
+        return FixedRows(self) if self.pending is None else self.pending.plan(self)
+
+
+class RowPlan(Protocol):
+    """How extraction embeds a source's rows and writes them to the cache.
+
+    The runner only ever does: ``w = plan.writer(...)``, ``done = w.open()``,
+    run the engine over ``plan.sizes`` minus ``done`` with ``plan.read`` and
+    ``plan.embedder(make_embed)``, hand each batch to ``plan.write(w, batch,
+    out)``, then ``plan.finish(w, extra_attrs)`` and ``w.close()``. A source
+    whose rows are known (``FixedRows``) writes its splits as they are; one
+    whose rows are learnt while embedding (photos, see ``sources.images``)
+    writes a staging split and cuts the splits out of it in ``finish``.
+    """
+
+    unit: str  # what a row is, for progress messages ("images", "files")
+    sizes: dict[str, int]  # rows per group written, in writing order
+    sample: np.ndarray  # one raw image (1, H, W[, C]): the model's input shape
+    skipped: list[tuple[str, str]]  # files known unusable so far (the cache's ``skipped`` until ``finish``)
+
+    def read(self, batch: Batch) -> Any: ...
+
+    def embedder(self, make_embed: Callable) -> Callable:
+        """The picklable embed factory the engine runs (``make_embed`` itself, or one wrapping it)."""
+
+    def writer(self, path: Path, attrs: dict[str, Any], widths: dict[str, int], dtype: str, verbose: bool) -> CacheWriter:
+        """The store's writer for this plan (``verbose``: it says what a resume had to redo)."""
+
+    def write(self, writer: CacheWriter, batch: Batch, out: dict[str, np.ndarray]) -> int:
+        """Write one embedded batch; returns the images in it that were embedded (not unreadable files)."""
+
+    def finish(self, writer: CacheWriter, extra_attrs: dict[str, Any]) -> None:
+        """Publish the complete cache."""
+
+
+class FixedRows:
+    """``RowPlan`` of a source whose splits are known when opened: each split written as it is."""
+
+    unit = "images"
+
+    def __init__(self, source: DataSource):
+        from featcache.store import SplitSpec
+
+        splits = source.splits
+        self.specs = [SplitSpec(s.name, s.labels, s.index, s.paths, digests=s.row_digests()) for s in splits.values()]
+        self.sizes = {s.name: len(s) for s in splits.values()}
+        self.read = _batch_reader({name: s.read for name, s in splits.items()})
+        first = next(iter(splits.values()))
+        self.sample = first.read(0, 1)
+        self.skipped = source.skipped
+
+    def embedder(self, make_embed: Callable) -> Callable:
+        return make_embed
+
+    def writer(self, path: Path, attrs: dict[str, Any], widths: dict[str, int], dtype: str, verbose: bool) -> CacheWriter:
+        from featcache.store import CacheWriter
+
+        return CacheWriter(path, attrs, self.specs, widths, dtype, verbose=verbose)
+
+    def write(self, writer: CacheWriter, batch: Batch, out: dict[str, np.ndarray]) -> int:
+        writer.write(batch.split, batch.start, out)
+        return len(batch)
+
+    def finish(self, writer: CacheWriter, extra_attrs: dict[str, Any]) -> None:
+        writer.finish(extra_attrs)
+
+
+def _batch_reader(readers: dict[str, Callable[[int, int], Any]]) -> Callable[[Batch], Any]:
+    """``batch -> rows``: only the readers travel when an engine pickles it (not the plan)."""
+    return lambda b: readers[b.split](b.start, b.stop)
+
 
 def first_n(n_total: int, limit: int | None, flag: str, what: str) -> int:
     """Validate a ``--train-limit`` style option against the data's size."""
-    from featcache.errors import FeatcacheError
-
     if limit is None:
         return n_total
     if limit < 1:

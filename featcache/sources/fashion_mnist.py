@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import struct
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 from featcache.errors import FeatcacheError
 from featcache.sources.base import DataSource, Split, first_n
 from featcache.store.fingerprint import array_digest
+from featcache.validate import positive_int
 
 CLASS_NAMES = [
     "t-shirt/top", "trouser", "pullover", "dress", "coat",
@@ -74,6 +78,9 @@ def read_idx(path: Path, expected_magic: int) -> np.ndarray:
             f"{path} has magic number {magic:#010x}, expected {expected_magic:#010x}; it is not the right IDX file"
         )
     ndim = magic & 0xFF
+    if len(raw) < 4 + 4 * ndim:  # the header alone: a count per dimension after the magic number
+        raise FeatcacheError(f"{path} ends inside its IDX header ({len(raw)} bytes, {4 + 4 * ndim} needed); "
+                             "it is truncated: re-install the data set or fix --data-dir")
     dims = [n, *struct.unpack(">" + "I" * (ndim - 1), raw[8 : 4 + 4 * ndim])]
     offset = 4 + 4 * ndim
     size = int(np.prod(dims))
@@ -84,35 +91,73 @@ def read_idx(path: Path, expected_magic: int) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(dims)
 
 
+@dataclass(frozen=True)
+class FashionMNIST:
+    """Fashion-MNIST (the four IDX files): the first ``train_limit`` / ``test_limit`` images, as in the lesson.
+
+    ``data_dir`` holds the files; by default Keras's download cache, then
+    Debian's dataset-fashion-mnist package (``SEARCH_PATH``).
+    """
+
+    data_dir: str | Path | None = None
+    train_limit: int | None = None
+    test_limit: int | None = None
+
+    # The lesson's size for these 28x28 images, when the model spec names none.
+    default_image_size: ClassVar[int] = 96
+
+    def __post_init__(self):
+        if self.data_dir is not None and not isinstance(self.data_dir, (str, Path)):
+            raise FeatcacheError(f"--data-dir must be a folder path (got {self.data_dir!r})")
+        for name, flag in (("train_limit", "--train-limit"), ("test_limit", "--test-limit")):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, positive_int(getattr(self, name), flag))
+
+    def open(self, image_size: int | None = None, verbose: bool = False) -> DataSource:
+        """The images as 28x28 uint8 (``image_size`` is the model's business: they are resized in ``Preprocess``)."""
+        directory = locate(self.data_dir)
+        splits = {split: _split(directory, split, limit, flag)
+                  for split, limit, flag in (("train", self.train_limit, "--train-limit"), ("test", self.test_limit, "--test-limit"))}
+        return DataSource(
+            name="fashion_mnist",
+            class_names=list(CLASS_NAMES),
+            splits=splits,
+            spec={"kind": "fashion_mnist", "data_dir": str(directory.resolve()), "train_limit": self.train_limit,
+                  "test_limit": self.test_limit},
+            default_image_size=self.default_image_size,
+        )
+
+
 def load(data_dir: str | Path | None = None, train_limit: int | None = None, test_limit: int | None = None) -> DataSource:
     """Fashion-MNIST; the first ``train_limit`` / ``test_limit`` images, as in the lesson."""
-    directory = locate(data_dir)
-    splits = {}
-    for split, limit, flag in (("train", train_limit, "--train-limit"), ("test", test_limit, "--test-limit")):
-        img_stem, lab_stem = FILES[split]
-        images = read_idx(_find(directory, img_stem), 0x00000803)
-        labels = read_idx(_find(directory, lab_stem), 0x00000801)
-        if images.shape[1:] != (28, 28):
-            raise FeatcacheError(f"{img_stem} holds {images.shape[1:]} images, expected 28x28; it is not Fashion-MNIST")
-        if len(images) != len(labels):
-            raise FeatcacheError(
-                f"{split} split has {len(images)} images but {len(labels)} labels; the IDX files do not belong together"
-            )
-        n = first_n(len(images), limit, flag, f"{split} images")
-        images, labels = images[:n], labels[:n].astype(np.int64)
-        if labels.max(initial=0) >= len(CLASS_NAMES):
-            raise FeatcacheError(f"{lab_stem} has labels above 9; it is not Fashion-MNIST")
-        splits[split] = Split(
-            name=split,
-            labels=labels,
-            index=np.arange(n, dtype=np.int64),
-            read=lambda a, b, _x=images: _x[a:b],
-            digest=array_digest(images, labels),
+    return FashionMNIST(data_dir, train_limit, test_limit).open()
+
+
+def _split(directory: Path, split: str, limit: int | None, flag: str) -> Split:
+    img_stem, lab_stem = FILES[split]
+    images = read_idx(_find(directory, img_stem), 0x00000803)
+    labels = read_idx(_find(directory, lab_stem), 0x00000801)
+    if images.shape[1:] != (28, 28):
+        raise FeatcacheError(f"{img_stem} holds {images.shape[1:]} images, expected 28x28; it is not Fashion-MNIST")
+    if len(images) != len(labels):
+        raise FeatcacheError(
+            f"{split} split has {len(images)} images but {len(labels)} labels; the IDX files do not belong together"
         )
-    return DataSource(
-        name="fashion_mnist",
-        class_names=list(CLASS_NAMES),
-        splits=splits,
-        spec={"kind": "fashion_mnist", "data_dir": str(directory.resolve()), "train_limit": train_limit, "test_limit": test_limit},
-        default_image_size=96,  # the lesson's size for these 28x28 images
+    n = first_n(len(images), limit, flag, f"{split} images")
+    images, labels = images[:n], labels[:n].astype(np.int64)
+    if labels.max(initial=0) >= len(CLASS_NAMES):
+        raise FeatcacheError(f"{lab_stem} has labels above 9; it is not Fashion-MNIST")
+    return Split(
+        name=split,
+        labels=labels,
+        index=np.arange(n, dtype=np.int64),
+        read=lambda a, b, _x=images: _x[a:b],
+        digest=array_digest(images, labels),
+        # Computed when asked (extraction): 0.3 s for all 70,000 rows, which readers of a cache need not pay.
+        digests=lambda _x=images: row_digests(_x),
     )
+
+
+def row_digests(images: np.ndarray) -> list[str]:
+    """Per image: the SHA-256 of its raw 28x28 uint8 bytes (the same image in two files has the same digest)."""
+    return [hashlib.sha256(np.ascontiguousarray(x).data).hexdigest() for x in images]

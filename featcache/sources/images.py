@@ -32,18 +32,20 @@ import io
 import json
 import os
 import re
+import stat
 import unicodedata
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 
 from featcache.errors import FeatcacheError
 from featcache.sources.base import DataSource, Split
 from featcache.sources.decode import UnreadableImage, decode_image
+from featcache.validate import check_fraction, check_seed
 
 # Identity of the pixel pipeline before ``Preprocess`` (decode_image at the
 # cache's image size); part of every split's digest, hence of the fingerprint.
@@ -77,6 +79,70 @@ class _File:
     problem: str | None = None  # why it cannot be used; None when readable
 
 
+@dataclass(frozen=True)
+class PhotoFolder:
+    """Your photos in class folders under ``root`` (see the module docstring for the two layouts).
+
+    ``test_fraction`` (0 < F < 1) splits a single tree into train and test,
+    stratified by class and seeded by ``seed``. ``test_folder`` ("val" or
+    "test") picks the test folder of a split tree that has both (and is
+    recorded in the source spec either way). ``strict``: stop at any
+    unreadable file instead of skipping and listing it.
+    """
+
+    root: str | Path
+    test_fraction: float | None = None
+    seed: int = 0
+    strict: bool = False
+    test_folder: str | None = None
+
+    # Photos have no size of their own: the backbone's is used unless the model spec names one.
+    default_image_size: ClassVar[int | None] = None
+
+    def __post_init__(self):
+        if not isinstance(self.root, (str, Path)) or not str(self.root):
+            raise FeatcacheError(f"--images must be a folder path (got {self.root!r}); pass --images DIR with {LAYOUT_HINT}")
+        if self.test_fraction is not None:
+            object.__setattr__(self, "test_fraction", check_fraction(self.test_fraction, "--test-fraction"))
+        object.__setattr__(self, "seed", check_seed(self.seed))
+        if not isinstance(self.strict, bool):
+            raise FeatcacheError(f"strict must be True or False (got {self.strict!r})")
+        if self.test_folder is not None and self.test_folder not in TEST_FOLDERS:
+            raise FeatcacheError(f"test_folder must be one of {', '.join(TEST_FOLDERS)} (got {self.test_folder!r})")
+
+    def open(self, image_size: int, verbose: bool = False) -> DataSource:
+        """The photos, to be decoded at ``image_size`` x ``image_size`` RGB.
+
+        Only lists and hashes the files: the rows are settled later (see the
+        module docstring), and errors that need decoding (``strict``, a class
+        without a readable photo) come then.
+        """
+        root = Path(self.root)
+        if not root.is_dir():
+            what = "is not a directory" if root.exists() else "not found"
+            raise FeatcacheError(f"image directory {what}: {root}; pass --images DIR with {LAYOUT_HINT}")
+        if isinstance(image_size, bool) or int(image_size) < 1:
+            raise FeatcacheError(f"--image-size must be positive (got {image_size})")
+        image_size = int(image_size)
+        folders, test_folder = _layout(root, self.test_fraction, self.test_folder)
+        class_names, class_dirs, loose = _classes(root, folders)
+        files = _list_files(root, class_names, class_dirs)
+        _hash(root, files, verbose)
+        spec = {"kind": "images", "root": str(root.resolve()), "image_size": image_size, "test_fraction": self.test_fraction,
+                "seed": self.seed, "strict": self.strict, "test_folder": test_folder}
+        rows = PhotoRows(root, image_size, files, class_names, class_dirs, loose, self.test_fraction, self.seed, self.strict,
+                         test_folder, verbose)
+        rows.arrange({})  # what is wrong even if every candidate decodes fails now, before any decoding
+        return DataSource(
+            name=_safe_name(root.resolve().name),
+            class_names=class_names,
+            spec=spec,
+            default_image_size=image_size,  # the size the files are decoded at
+            digest=rows.digest(),
+            pending=rows,
+        )
+
+
 def load(
     root: str | Path,
     image_size: int,
@@ -86,58 +152,8 @@ def load(
     test_folder: str | None = None,
     verbose: bool = False,
 ) -> DataSource:
-    """Photos under ``root`` in class folders, decoded to ``image_size`` x ``image_size`` RGB.
-
-    ``test_fraction`` (0 < F < 1) splits a single tree into train and test,
-    stratified by class and seeded by ``seed``. ``test_folder`` ("val" or
-    "test") picks the test folder of a split tree that has both (and is
-    recorded in the source spec either way). Only lists and hashes the files:
-    the rows are settled later (see the module docstring), and errors that
-    need decoding (``strict``, a class without a readable photo) come then.
-    """
-    root = Path(root)
-    if not root.is_dir():
-        what = "is not a directory" if root.exists() else "not found"
-        raise FeatcacheError(f"image directory {what}: {root}; pass --images DIR with {LAYOUT_HINT}")
-    if int(image_size) < 1:
-        raise FeatcacheError(f"--image-size must be positive (got {image_size})")
-    image_size = int(image_size)
-    if test_fraction is not None and not 0 < test_fraction < 1:
-        raise FeatcacheError(f"--test-fraction must be between 0 and 1, e.g. 0.2 (got {test_fraction})")
-    if int(seed) < 0:
-        raise FeatcacheError(f"--seed must be 0 or more (got {seed})")
-
-    folders, test_folder = _layout(root, test_fraction, test_folder)
-    class_names, class_dirs, loose = _classes(root, folders)
-    files: list[_File] = []
-    for folder, dirs in class_dirs.items():
-        for label, name in enumerate(class_names):
-            found = list(_walk(dirs[name]))
-            if not found:
-                raise FeatcacheError(f"class folder {dirs[name]} is empty; add images of {name!r} to it or remove it")
-            files.extend(_File(_rel(p, root), label, folder, problem=problem) for p, problem in found)
-    files.sort(key=lambda f: f.rel)
-    _hash(root, files, verbose)
-
-    spec = {
-        "kind": "images",
-        "root": str(root.resolve()),
-        "image_size": image_size,
-        "test_fraction": test_fraction,
-        "seed": seed,
-        "strict": strict,
-        "test_folder": test_folder,
-    }
-    rows = PhotoRows(root, image_size, files, class_names, class_dirs, loose, test_fraction, seed, strict, test_folder, verbose)
-    rows.arrange({})  # what is wrong even if every candidate decodes fails now, before any decoding
-    return DataSource(
-        name=_safe_name(root.resolve().name),
-        class_names=class_names,
-        spec=spec,
-        default_image_size=image_size,  # the size the files are decoded at
-        digest=rows.digest(),
-        pending=rows,
-    )
+    """``PhotoFolder(root, ...).open(image_size)``: photos under ``root`` in class folders, decoded to ``image_size`` px."""
+    return PhotoFolder(root, test_fraction, seed, strict, test_folder).open(image_size, verbose)
 
 
 def _layout(root: Path, test_fraction: float | None, test_folder: str | None) -> tuple[list[str], str | None]:
@@ -222,28 +238,101 @@ def _classes(root: Path, folders: list[str]) -> tuple[list[str], dict[str, dict[
     return names, per_folder, loose
 
 
-def _walk(folder: Path, seen: frozenset = frozenset()):
-    """(path, problem) for every visible file under ``folder``, following links, each real folder once."""
-    try:
-        st = os.stat(folder)
-    except OSError:
-        return
-    key = (st.st_dev, st.st_ino)
-    if key in seen:  # a link back to a folder already being walked
-        return
-    for e in _entries(folder):
-        path = Path(e.path)
+def _list_files(root: Path, class_names: list[str], class_dirs: dict[str, dict[str, Path]]) -> list[_File]:
+    """Every visible file of every class folder, sorted; each real file and folder once, whatever the links.
+
+    What lies in a class folder (not through a link) belongs to that class,
+    so every class folder is walked first; links are followed afterwards,
+    and count under their class only for files and folders not seen yet
+    that are neither inside nor above the data set's own folders: a link
+    back up (``ln -s .. train/ants/up``) once labelled every bee an ant.
+    """
+    walker = _Walker(containers=[root, *(root / f for f in class_dirs if f)],
+                     class_dirs=[d for dirs in class_dirs.values() for d in dirs.values()])
+    found = {(folder, label): walker.physical(dirs[name])
+             for folder, dirs in class_dirs.items() for label, name in enumerate(class_names)}
+    files: list[_File] = []
+    for folder, dirs in class_dirs.items():
+        for label, name in enumerate(class_names):
+            in_place, links = found[folder, label]
+            entries = in_place + walker.follow(links)
+            if not entries:
+                raise FeatcacheError(f"class folder {dirs[name]} is empty; add images of {name!r} to it or remove it")
+            files.extend(_File(_rel(p, root), label, folder, problem=problem) for p, problem in entries)
+    return sorted(files, key=lambda f: f.rel)
+
+
+class _Walker:
+    """Lists files under folders, each real folder and file (device, inode) once across the whole walk."""
+
+    def __init__(self, containers: list[Path], class_dirs: list[Path]):
+        self.dirs: set[tuple[int, int]] = set()
+        self.files: set[tuple[int, int]] = set()
+        # A link into or above these would reach the data set's own images (another class's, or a loop).
+        self.protected = [os.path.realpath(p) for p in [*containers, *class_dirs]]
+
+    def physical(self, folder: Path) -> tuple[list[tuple[Path, str | None]], list[Path]]:
+        """(path, problem) of the files in ``folder`` and its sub-folders, not through links; and the links met."""
         try:
-            if e.is_dir():
-                yield from _walk(path, seen | {key})
-            elif e.is_file():
-                yield path, None
-            elif e.is_symlink():
-                yield path, "broken symbolic link"
+            st = os.stat(folder)
+        except OSError:
+            return [], []
+        if (st.st_dev, st.st_ino) in self.dirs:
+            return [], []
+        self.dirs.add((st.st_dev, st.st_ino))
+        files: list[tuple[Path, str | None]] = []
+        links: list[Path] = []
+        for e in _entries(folder):
+            path = Path(e.path)
+            try:
+                if e.is_symlink():
+                    links.append(path)
+                elif e.is_dir(follow_symlinks=False):
+                    more_files, more_links = self.physical(path)
+                    files += more_files
+                    links += more_links
+                elif e.is_file(follow_symlinks=False):
+                    st = e.stat(follow_symlinks=False)
+                    if self._first(st) or st.st_nlink == 1:  # a hard link to a file already listed: once
+                        files.append((path, None))
+                else:
+                    files.append((path, "not a regular file"))
+            except OSError as exc:
+                files.append((path, f"cannot read ({exc.strerror})"))
+        return files, links
+
+    def follow(self, links: list[Path]) -> list[tuple[Path, str | None]]:
+        """(path, problem) of what ``links`` lead to that was not seen yet (the links inside it followed too)."""
+        out: list[tuple[Path, str | None]] = []
+        for link in links:
+            try:
+                st = os.stat(link)
+            except OSError:  # dangling, or a loop of links
+                out.append((link, "broken symbolic link"))
+                continue
+            if stat.S_ISREG(st.st_mode):
+                if self._first(st):
+                    out.append((link, None))
+            elif stat.S_ISDIR(st.st_mode):
+                real = os.path.realpath(link)
+                if (st.st_dev, st.st_ino) not in self.dirs and not any(_within(p, real) or _within(real, p) for p in self.protected):
+                    files, more = self.physical(link)
+                    out += files + self.follow(more)
             else:
-                yield path, "not a regular file"
-        except OSError as exc:
-            yield path, f"cannot read ({exc.strerror})"
+                out.append((link, "not a regular file"))
+        return out
+
+    def _first(self, st: os.stat_result) -> bool:
+        """Records the file; False when it was seen before (a file system without inode numbers: never)."""
+        key = (st.st_dev, st.st_ino)
+        if key in self.files and st.st_ino:
+            return False
+        self.files.add(key)
+        return True
+
+
+def _within(inner: str, outer: str) -> bool:
+    return inner == outer or inner.startswith(outer.rstrip(os.sep) + os.sep)
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -319,6 +408,7 @@ class PhotoRows:
         self.verbose = verbose
         self.candidates = [f for f in files if not f.problem]
         self.paths = [f.rel for f in self.candidates]
+        self.digests = [f.digest for f in self.candidates]
         self.labels = np.array([f.label for f in self.candidates], dtype=np.int64)
         self._row = {f.rel: i for i, f in enumerate(files)}  # row of each file in the data set's sorted listing
         self.index = np.array([self._row[f.rel] for f in self.candidates], dtype=np.int64)
@@ -346,6 +436,9 @@ class PhotoRows:
         blank = np.zeros(self.image_shape, np.uint8)
         return {"image": np.stack([blank if img is None else img for img, _ in done]),
                 "problem": np.array([why or "" for _, why in done], dtype=object)}
+
+    def plan(self, source: DataSource) -> StagedPhotos:
+        return StagedPhotos(source, self)
 
     def probe(self) -> dict[str, str]:
         message = f"decoding {len(self.candidates)} files under {self.root} to find unreadable ones" if self.verbose else None
@@ -405,7 +498,87 @@ class PhotoRows:
             read=read,
             digest=digest,
             paths=rels,
+            digests=sha,
         )
+
+
+# Key of each row's decode problem in a staged run's embed output (not a layer).
+PROBLEM = "featcache:problem"
+
+
+class StagedPhotos:
+    """The ``RowPlan`` of a photo folder: which photos decode decides the split rows, and it is learnt while embedding.
+
+    Each file is decoded once: every candidate file is embedded into one
+    staging split together with its decode problem, and ``finish`` cuts the
+    splits out of it, given the problems of this run and of any earlier one
+    it resumes. Errors that need them (``strict``, a class without a readable
+    photo) come then, and a re-run repeats them without embedding again.
+    """
+
+    unit = "files"
+
+    def __init__(self, source: DataSource, rows: PhotoRows):
+        from featcache.store import STAGING, SplitSpec
+
+        self.source, self.rows = source, rows
+        self.specs = [SplitSpec(STAGING, rows.labels, rows.index, rows.paths, digests=rows.digests)]
+        self.sizes = {STAGING: len(rows.paths)}
+        self.read = lambda b: rows.read(b.start, b.stop)
+        self.sample = np.zeros((1, *rows.image_shape), np.uint8)  # the model needs only the shape: no file is decoded twice
+        self.skipped = list(rows.unusable)  # the complete list replaces it at the end
+
+    def embedder(self, make_embed: Callable) -> KeepProblems:
+        return KeepProblems(make_embed)
+
+    def writer(self, path: Path, attrs: dict[str, Any], widths: dict[str, int], dtype: str, verbose: bool):
+        from featcache.store import StagedWriter
+
+        return StagedWriter(path, attrs, self.specs, widths, dtype, verbose=verbose)
+
+    def write(self, writer, batch, out: dict[str, np.ndarray]) -> int:
+        problems = out.pop(PROBLEM)
+        bad = [(self.rows.paths[batch.start + i], str(why)) for i, why in enumerate(problems) if why]
+        _keeping(writer.partial, self.rows.check, bad)  # --strict stops at the first unreadable file
+        writer.write(batch.split, batch.start, out, problems)
+        return len(batch) - len(bad)
+
+    def finish(self, writer, extra_attrs: dict[str, Any]) -> None:
+        from featcache.store import SplitSpec
+
+        paths = self.rows.paths
+        _keeping(writer.partial, self.source.settle, {paths[i]: why for i, why in writer.problems().items()})
+        row = {p: i for i, p in enumerate(paths)}
+        splits = [SplitSpec(s.name, s.labels, s.index, s.paths, rows=np.array([row[p] for p in s.paths], dtype=np.int64),
+                            digests=s.row_digests())
+                  for s in self.source.splits.values()]
+        writer.finish({**extra_attrs, "skipped": [list(x) for x in self.source.skipped]}, regroup=splits)
+
+
+class KeepProblems:
+    """Picklable ``make_embed`` of a staged run: embeds a read's images and passes each row's decode problem on to ``write``."""
+
+    def __init__(self, make_embed: Callable):
+        self.make_embed = make_embed
+
+    def __call__(self) -> Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]:
+        embed = self.make_embed()
+        return lambda batch: {**embed(batch["image"]), PROBLEM: batch["problem"]}
+
+
+def _keeping(partial: Path, check: Callable, *args) -> None:
+    """``check(*args)``; a data error found while embedding also says where the work so far is kept.
+
+    Such errors used to come before any embedding. Now the features are in
+    the partial file: a re-run of the same command repeats the error at once,
+    one without --strict resumes from it, and after the folder is changed
+    (another fingerprint) the file is of no use and the user should know it.
+    """
+    try:
+        check(*args)
+    except FeatcacheError as exc:
+        raise FeatcacheError(f"{exc} (the features extracted so far are kept in {partial} for a re-run; "
+                             "delete it once you change the folder)") from None
 
 
 def _stratified_split(files: list[_File], fraction: float, seed: int, n_classes: int) -> dict[str, list[_File]]:

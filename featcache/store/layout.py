@@ -7,6 +7,7 @@ Layout (format 2)::
     /<split>/labels   (N,) int64        chunked, Fletcher-32
     /<split>/index    (N,) int64        row of each image in the source data; chunked, Fletcher-32
     /<split>/paths    (N,) str          photos only; chunked (HDF5 cannot filter strings: the digest guards them)
+    /<split>/digests  (N,) S64          SHA-256 hex of each image's content (file bytes, or raw pixels); Fletcher-32
     /<split>/features/<layer>  (N, D) float32|float16, chunked along N, Fletcher-32
     /<split>          attrs: rows_done
 
@@ -119,6 +120,13 @@ def create_rows(g: h5py.Group, name: str, values: Any) -> None:
     g.create_dataset(name, data=data, dtype=dtype, chunks=(min(ROW_CHUNK, n),), **check)
 
 
+def create_digests(g: h5py.Group, digests: list[str]) -> None:
+    """``/<split>/digests``: each row's SHA-256 hex, fixed-length ASCII so that Fletcher-32 guards it too."""
+    data = np.array(list(digests), dtype="S64")
+    g.create_dataset("digests", data=data, shape=(len(data),), chunks=(min(ROW_CHUNK, len(data)),) if len(data) else (1,),
+                     maxshape=(None,), **CHECKSUM)
+
+
 def lay_out(f: h5py.File, attrs: dict[str, Any], splits, layer_widths: dict[str, int], dtype: np.dtype) -> None:
     """Attributes, and per split its labels, index, paths and empty feature datasets."""
     f.attrs["format"] = FORMAT
@@ -134,6 +142,8 @@ def lay_out(f: h5py.File, attrs: dict[str, Any], splits, layer_widths: dict[str,
         create_rows(g, "index", spec.index)
         if spec.paths is not None:
             create_rows(g, "paths", spec.paths)
+        if getattr(spec, "digests", None) is not None:
+            create_digests(g, spec.digests)
         feats = g.create_group("features")
         for layer, width in layer_widths.items():
             feats.create_dataset(layer, shape=(n, width), dtype=dtype, chunks=(max(1, min(CHUNK_ROWS, n)), width), **CHECKSUM)
@@ -186,5 +196,7 @@ def content_digest(f: h5py.File) -> str:
         g = f[name]
         h.update(f"[{name}]".encode())
         h.update(rows_digest(read_rows(g, "labels"), read_rows(g, "index"), read_rows(g, "paths")).encode())
+        if "digests" in g:  # per-image content hashes (leakage checks); caches without them hash as before
+            h.update(b"digests:" + hashlib.sha256(np.ascontiguousarray(g["digests"][()]).tobytes()).digest())
         h.update(json.dumps(sorted(g["features"].keys()) if "features" in g else []).encode())
     return h.hexdigest()

@@ -208,6 +208,17 @@ class Cache:
         self._check(split)
         return self._read(f"{split}/index", lambda f: f[split]["index"][()])
 
+    def digests(self, split: str) -> list[str] | None:
+        """Each row's SHA-256 hex of its image content (file bytes, or raw pixels); None for caches made without them."""
+        self._check(split)
+
+        def how(f):
+            if "digests" not in f[split]:
+                return None
+            return [d.decode("ascii") for d in f[split]["digests"][()]]
+
+        return self._read(f"{split}/digests", how)
+
     def paths(self, split: str) -> list[str] | None:
         self._check(split)
 

@@ -72,6 +72,7 @@ class SplitSpec:
     index: np.ndarray
     paths: list[str] | None = None
     rows: np.ndarray | None = None  # with finish(regroup=...): the staged rows this split takes, increasing
+    digests: list[str] | None = None  # per row, the SHA-256 hex of the image's content (train/test overlap checks)
 
 
 class CacheWriter:

@@ -10,35 +10,66 @@ returns (a dict of row-aligned arrays) goes to ``write``. Only the engine change
 when extraction moves to a cluster; it never changes the features, so it is
 not part of a cache's identity.
 
-- ``local``: this process, reading ahead in a thread (engines/local.py).
-- ``ray``: Ray Data tasks decode, a pool of Ray actors embeds, on this
+An engine is a frozen dataclass of its options with ``check()`` (reach
+what it needs, before any data work) and ``run(batches, read, make_embed,
+write)``; its ``runtime`` says how the network runs (``Mapper(runtime=...)``).
+A new engine is one new class in one new module here (and a line in ``get``
+for the CLI's ``--engine``):
+
+- ``LocalEngine``: this process, reading ahead in a thread (engines/local.py).
+- ``RayEngine``: Ray Data tasks decode, a pool of Ray actors embeds, on this
   machine or a Ray cluster (engines/ray_engine.py; ``pip install 'featcache[ray]'``).
 """
 
 from __future__ import annotations
 
-import functools
-from typing import Any, Callable
+from typing import Any, Callable, Protocol, Sequence
 
+import numpy as np
+
+from featcache.embedding.batches import Batch
 from featcache.errors import FeatcacheError
 
 ENGINES = ("local", "ray")
+# How the network runs when the engine does not say: ``auto`` picks the
+# fastest installed runtime (featcache.embedding.runtimes; ``Mapper`` validates
+# the name). Not part of a cache's identity, like the engine.
+DEFAULT_RUNTIME = "auto"
 
 
-def get(name: str, **options: Any) -> Callable:
-    """The engine's ``run(batches, read, make_embed, write)`` with its options bound, validated."""
+class Engine(Protocol):
+    """What ``extract`` needs of an engine: a frozen dataclass (its options) with these."""
+
+    runtime: str
+
+    def check(self) -> None:
+        """Reach whatever the engine needs (Ray installed, the cluster), before any data or model work."""
+
+    def run(self, batches: Sequence[Batch], read: Callable[[Batch], Any],
+            make_embed: Callable[[], Callable[[Any], dict[str, np.ndarray]]],
+            write: Callable[[Batch, dict[str, np.ndarray]], None]) -> None: ...
+
+
+def check_runtime(runtime: Any) -> None:
+    """A runtime name; which names exist is the mapper's business (it refuses unknown ones when built)."""
+    if not isinstance(runtime, str) or not runtime:
+        raise FeatcacheError(f"--runtime must be a runtime's name, e.g. {DEFAULT_RUNTIME} (got {runtime!r})")
+
+
+def get(name: str = "local", **options: Any) -> Engine:
+    """The engine ``name`` with its options (None = not given, the engine's default): the CLI's ``--engine``."""
     given = {k: v for k, v in options.items() if v is not None}
     if name == "local":
-        if given:
-            flags = ", ".join("--" + k.replace("_", "-") for k in given)
-            verb = "applies" if len(given) == 1 else "apply"
-            raise FeatcacheError(f"{flags} {verb} only to --engine ray; add --engine ray or drop {'it' if len(given) == 1 else 'them'}")
-        from featcache.embedding.engines import local
+        from featcache.embedding.engines.local import LocalEngine
 
-        return local.run
+        ray_only = [k for k in given if k != "runtime"]
+        if ray_only:
+            flags = ", ".join("--" + k.replace("_", "-") for k in ray_only)
+            verb = "applies" if len(ray_only) == 1 else "apply"
+            raise FeatcacheError(f"{flags} {verb} only to --engine ray; add --engine ray or drop {'it' if len(ray_only) == 1 else 'them'}")
+        return LocalEngine(**given)
     if name == "ray":
-        from featcache.embedding.engines import ray_engine
+        from featcache.embedding.engines.ray_engine import RayEngine
 
-        ray_engine.check_options(**given)  # before any data or model work
-        return functools.partial(ray_engine.run, **given)
+        return RayEngine(**given)
     raise FeatcacheError(f"unknown engine {name!r}; use one of: {', '.join(ENGINES)}")

@@ -4,11 +4,29 @@ from __future__ import annotations
 
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from featcache.embedding.batches import Batch
+from featcache.embedding.engines import DEFAULT_RUNTIME, check_runtime
+
+
+@dataclass(frozen=True)
+class LocalEngine:
+    """This process: reading ahead and writing behind in threads; ``runtime`` runs the network."""
+
+    runtime: str = DEFAULT_RUNTIME
+
+    def __post_init__(self):
+        check_runtime(self.runtime)
+
+    def check(self) -> None:
+        pass  # nothing to reach
+
+    def run(self, batches: Sequence[Batch], read: Callable[[Batch], Any], make_embed: Callable, write: Callable) -> None:
+        run(batches, read, make_embed, write)
 
 
 def run(

@@ -23,12 +23,14 @@ import socket
 import subprocess
 import sys
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
 from featcache.embedding.batches import Batch
+from featcache.embedding.engines import DEFAULT_RUNTIME, check_runtime
 from featcache.errors import FeatcacheError
 
 INSTALL_HINT = "pip install 'featcache[ray]'"
@@ -48,11 +50,42 @@ def require():
     return ray
 
 
-def check_options(address: str | None = None, workers: int | None = None, cpus_per_worker: int | None = None) -> None:
-    """Validate the engine's options and reach the cluster, before any data or model work."""
+@dataclass(frozen=True)
+class RayEngine:
+    """Ray Data tasks decode, ``workers`` actors of ``cpus_per_worker`` CPUs embed with ``runtime``.
+
+    On a private Ray instance on this machine, or on the cluster at
+    ``address`` (``HOST:PORT`` of its head, or ``auto``). Needs
+    ``pip install 'featcache[ray]'``; Ray is imported only when it runs.
+    """
+
+    address: str | None = None
+    workers: int | None = None  # default: 1
+    cpus_per_worker: int | None = None  # default: the smallest node's CPUs shared among the workers
+    runtime: str = DEFAULT_RUNTIME
+
+    def __post_init__(self):
+        check_counts(self.workers, self.cpus_per_worker)
+        if self.address is not None and (not isinstance(self.address, str) or not self.address):
+            raise FeatcacheError(f"--address must be HOST:PORT of a Ray head (got {self.address!r})")
+        check_runtime(self.runtime)
+
+    def check(self) -> None:
+        check_options(self.address, self.workers, self.cpus_per_worker)
+
+    def run(self, batches: Sequence[Batch], read: Callable, make_embed: Callable, write: Callable) -> None:
+        run(batches, read, make_embed, write, address=self.address, workers=self.workers, cpus_per_worker=self.cpus_per_worker)
+
+
+def check_counts(workers: int | None, cpus_per_worker: int | None) -> None:
     for flag, value in (("--workers", workers), ("--cpus-per-worker", cpus_per_worker)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise FeatcacheError(f"{flag} must be a whole number of at least 1 (got {value!r})")
+
+
+def check_options(address: str | None = None, workers: int | None = None, cpus_per_worker: int | None = None) -> None:
+    """Validate the engine's options and reach the cluster, before any data or model work."""
+    check_counts(workers, cpus_per_worker)
     ray = require()
     if address is not None:
         if ray.is_initialized():

@@ -1,0 +1,340 @@
+"""Inference runtimes: how the mapper's frozen network runs (issue 14).
+
+One class per runtime, all with the same small interface:
+
+- ``available()``: the runtime's package imports (and, for the converted
+  runtimes, Keras runs on TensorFlow, which the conversion needs);
+- ``build(spec, batch_size)``: a function ``uint8 batch -> [pooled features
+  per layer]`` in the order of ``spec.layers``.
+
+``tensorflow`` runs the Keras model itself (on whatever backend Keras uses:
+JAX on the GPU machine). ``onnxruntime`` and ``openvino`` run one ONNX file
+converted from that same Keras model (``model.export(format="onnx")``,
+tf2onnx), preprocessing included: the ONNX ``Resize`` (half-pixel, linear)
+reproduces TensorFlow's bilinear resize to 6e-6, and running it inside the
+graph was as fast as the numpy alternative (docs/benchmarks.md, "Inference
+runtimes (issue 14)"). The features agree with TensorFlow's to 1e-4 (tests/
+test_runtimes.py), so the runtime is not part of a cache's identity.
+
+The ONNX file is made once per :class:`ModelSpec` and converter versions and
+kept under ``<cache dir>/runtimes/<key>.onnx``, written atomically and only
+after its outputs were checked against the Keras model, so a half-written or
+wrong conversion is never loaded. Both converted runtimes read the same file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, ClassVar
+
+import numpy as np
+
+from featcache.errors import FeatcacheError
+
+Forward = Callable[[np.ndarray], list[np.ndarray]]
+
+# Bump when the conversion (what goes into the ONNX graph) changes.
+CONVERSION_VERSION = 1
+# A conversion whose outputs differ from Keras's by more than this on a probe
+# batch is refused. Real images agree to 7.4e-5 at most (all 17 layers of
+# --layers blocks, Fashion-MNIST at 96 px); random noise, the probe, to 1.6e-4.
+PROBE_TOLERANCE = 1e-3
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the extractor network is: everything a converted model depends on."""
+
+    backbone: str
+    weights: str  # "imagenet", "random" or an absolute path
+    image_size: int
+    layers: tuple[str, ...]
+    raw_shape: tuple[int, ...]
+
+    def build_keras(self):
+        from featcache.embedding.backbones import get_backbone
+        from featcache.embedding.mapper import build_extractor
+
+        return build_extractor(get_backbone(self.backbone), self.weights, self.image_size, list(self.layers), self.raw_shape)
+
+    def identity(self) -> dict:
+        """The conversion's identity: the weights by content, the pixel pipeline, the converter versions."""
+        from featcache.embedding.backbones import get_backbone, weights_identity
+
+        return {
+            "conversion_version": CONVERSION_VERSION,
+            "backbone": self.backbone,
+            "weights": weights_identity(self.weights),
+            "image_size": self.image_size,
+            "layers": list(self.layers),
+            "raw_shape": list(self.raw_shape),
+            "preprocessing": get_backbone(self.backbone).preprocessing,
+            "converter": _versions("keras", "tensorflow", "tf2onnx", "onnx"),
+        }
+
+    def key(self) -> str:
+        blob = json.dumps(self.identity(), sort_keys=True).encode()
+        return f"{self.backbone}-{self.image_size}px-{hashlib.sha256(blob).hexdigest()[:20]}"
+
+
+def _versions(*modules: str) -> dict[str, str | None]:
+    out = {}
+    for name in modules:
+        try:
+            out[name] = importlib.import_module(name).__version__
+        except Exception:  # missing, or broken on import: no converted model for this environment
+            out[name] = None
+    return out
+
+
+def _keras_on_tensorflow() -> bool:
+    from featcache._lazy import keras
+
+    return keras().backend.backend() == "tensorflow"
+
+
+def _tensorflow_sees_gpu() -> bool:
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+class Runtime:
+    """How the extractor runs; subclasses name one runtime."""
+
+    name: ClassVar[str]
+    package: ClassVar[str | None] = None  # pip name of what it needs beyond TensorFlow
+
+    def available(self) -> bool:
+        raise NotImplementedError
+
+    def why_unavailable(self) -> str:
+        return f"{self.name} is not installed (pip install {self.package})"
+
+    def build(self, spec: ModelSpec, batch_size: int | None, runtime_dir: Path) -> Forward:
+        raise NotImplementedError
+
+
+class TensorFlowRuntime(Runtime):
+    """The Keras model itself, on Keras's backend (TensorFlow on CPUs, JAX on the GPU machine)."""
+
+    name = "tensorflow"
+
+    def available(self) -> bool:
+        return True
+
+    def build(self, spec: ModelSpec, batch_size: int | None, runtime_dir: Path) -> Forward:
+        from featcache.embedding.mapper import compiled
+
+        return compiled(spec.build_keras(), batch_size)
+
+
+class _ConvertedRuntime(Runtime):
+    """A runtime that runs the ONNX conversion of the Keras model."""
+
+    module: ClassVar[str]
+
+    def available(self) -> bool:
+        if not _keras_on_tensorflow():
+            return False
+        for name in (self.module, "tf2onnx", "onnx"):
+            try:
+                importlib.import_module(name)
+            except Exception:  # ImportError, or a broken install that fails on import
+                return False
+        return True
+
+    def why_unavailable(self) -> str:
+        if not _keras_on_tensorflow():
+            return f"{self.name} needs Keras on TensorFlow to convert the model (KERAS_BACKEND is not tensorflow)"
+        return f"{self.name} or its converter is not installed (pip install {self.package} tf2onnx onnx)"
+
+    def build(self, spec: ModelSpec, batch_size: int | None, runtime_dir: Path) -> Forward:
+        path = converted_model(spec, runtime_dir, self.load)
+        try:
+            return self._loaded(path, spec)
+        except FeatcacheError:  # damaged or foreign file under our name: convert again, once
+            return self._loaded(converted_model(spec, runtime_dir, self.load, force=True), spec)
+
+    def _loaded(self, path: Path, spec: ModelSpec) -> Forward:
+        try:
+            forward = self.load(path)
+        except Exception as exc:  # a damaged file fails inside the runtime in its own ways
+            raise FeatcacheError(f"{self.name} cannot load {path} ({type(exc).__name__}); delete it and run again") from None
+        _check_outputs(forward, spec, path)
+        return forward
+
+    def load(self, path: Path) -> Forward:
+        raise NotImplementedError
+
+
+class OnnxRuntime(_ConvertedRuntime):
+    name = "onnxruntime"
+    module = "onnxruntime"
+    package = "onnxruntime"
+
+    def load(self, path: Path) -> Forward:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # errors only: its warnings about unused initializers mean nothing to a user
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        feed = session.get_inputs()[0].name
+        return lambda x: session.run(None, {feed: np.ascontiguousarray(x)})
+
+
+class OpenVinoRuntime(_ConvertedRuntime):
+    name = "openvino"
+    module = "openvino"
+    package = "openvino"
+
+    def load(self, path: Path) -> Forward:
+        import openvino as ov
+
+        compiled = ov.Core().compile_model(str(path), "CPU")
+        request = compiled.create_infer_request()
+        outputs = list(compiled.outputs)
+
+        def run(x: np.ndarray) -> list[np.ndarray]:
+            result = request.infer({0: np.ascontiguousarray(x)})
+            return [np.array(result[o]) for o in outputs]  # copies: the request reuses its buffers
+
+        return run
+
+
+REGISTRY: dict[str, Runtime] = {r.name: r for r in (TensorFlowRuntime(), OnnxRuntime(), OpenVinoRuntime())}
+RUNTIMES = ("auto", *REGISTRY)
+# ``auto`` tries these in order. Fastest first, measured on this 2-core
+# machine (docs/benchmarks.md, "Inference runtimes (issue 14)").
+AUTO_ORDER = ("onnxruntime", "openvino", "tensorflow")
+# Below this many images ``auto`` does not convert (a conversion takes
+# 20-60 s here; at 2.5x TensorFlow's ~60-100 images/s it pays back after a
+# few thousand images) unless the converted model is already cached.
+AUTO_MIN_IMAGES = 2000
+
+
+def check_runtime(name: str) -> str:
+    if name not in RUNTIMES:
+        raise FeatcacheError(f"unknown runtime {name!r}; use one of: {', '.join(RUNTIMES)}")
+    return name
+
+
+def build(name: str, spec: ModelSpec, batch_size: int | None, runtime_dir: Path,
+          expected_images: int | None = None) -> tuple[str, Forward, str | None]:
+    """(runtime used, forward, note): ``note`` says why ``auto`` fell back, else None.
+
+    A runtime asked for by name that is missing or cannot convert is one
+    FeatcacheError line; ``auto`` tries :data:`AUTO_ORDER` and ends on TensorFlow.
+    """
+    check_runtime(name)
+    if name != "auto":
+        runtime = REGISTRY[name]
+        if not runtime.available():
+            raise FeatcacheError(f"--runtime {name}: {runtime.why_unavailable()}; or use --runtime auto")
+        return name, runtime.build(spec, batch_size, runtime_dir), None
+    reasons = []
+    if _keras_on_tensorflow() and _tensorflow_sees_gpu():
+        reasons.append("TensorFlow runs on a GPU here")  # the converted runtimes are the CPU builds
+    for candidate in AUTO_ORDER if not reasons else ("tensorflow",):
+        runtime = REGISTRY[candidate]
+        if candidate == "tensorflow":
+            note = f"runtime auto: using tensorflow ({'; '.join(reasons)})" if reasons else None
+            return candidate, runtime.build(spec, batch_size, runtime_dir), note
+        if not runtime.available():
+            reasons.append(runtime.why_unavailable())
+            continue
+        if (expected_images is not None and expected_images < AUTO_MIN_IMAGES
+                and not (runtime_dir / f"{spec.key()}.onnx").is_file()):
+            reasons.append(f"{expected_images} images do not repay converting the model for {candidate}")
+            continue
+        try:
+            return candidate, runtime.build(spec, batch_size, runtime_dir), None
+        except FeatcacheError as exc:
+            reasons.append(str(exc))
+    raise AssertionError("AUTO_ORDER ends on tensorflow")
+
+
+def converted_model(spec: ModelSpec, runtime_dir: Path, load: Callable[[Path], Forward], force: bool = False) -> Path:
+    """The ONNX file of ``spec``, converted now if it is not cached yet (or ``force``); ``load`` runs it for the check."""
+    path = Path(runtime_dir) / f"{spec.key()}.onnx"
+    if path.is_file() and not force:
+        return path
+    from featcache.store.atomic import atomic_path
+
+    model = spec.build_keras()
+    with atomic_path(path) as tmp:
+        _export_onnx(model, spec, tmp)
+        _check_conversion(model, spec, tmp, load)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # the user's normal permissions, not mkstemp's 0600
+    return path
+
+
+def _export_onnx(model, spec: ModelSpec, out: Path) -> None:
+    import contextlib
+    import io
+    import logging
+    import warnings
+
+    import tensorflow as tf
+
+    signature = [tf.TensorSpec([None, *spec.raw_shape], tf.uint8, name="images")]
+    logging.getLogger("tf2onnx").setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():  # tf2onnx prints its progress
+            warnings.simplefilter("ignore", FutureWarning)  # Keras's numpy-2 patch of tf2onnx probes np.object
+            model.export(str(out), format="onnx", verbose=False, input_signature=signature)
+    except Exception as exc:  # the converter raises many types for an op it cannot map
+        detail = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise FeatcacheError(f"cannot convert {spec.backbone} to ONNX ({type(exc).__name__}: {detail}); "
+                             "use --runtime tensorflow") from None
+
+
+def _probe_batch(spec: ModelSpec) -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, size=(2, *spec.raw_shape), dtype=np.uint8)
+
+
+def _check_conversion(model, spec: ModelSpec, path: Path, load: Callable[[Path], Forward]) -> None:
+    """Refuse a conversion whose outputs are not Keras's, in Keras's order (before it is published)."""
+    x = _probe_batch(spec)
+    want = model(x, training=False)
+    want = [np.asarray(w) for w in (want if isinstance(want, (list, tuple)) else [want])]
+    try:
+        got = load(path)(x)
+    except Exception as exc:  # an op the runtime cannot run, in its own exception types
+        raise FeatcacheError(f"the ONNX conversion of {spec.backbone} does not run ({type(exc).__name__}); "
+                             "use --runtime tensorflow") from None
+    diffs = [float(np.abs(g - w).max()) if g.shape == w.shape else np.inf for g, w in zip(got, want)]
+    if len(got) != len(want) or max(diffs) > PROBE_TOLERANCE:
+        raise FeatcacheError(f"the ONNX conversion of {spec.backbone} does not reproduce the Keras model "
+                             f"(largest difference {max(diffs, default=np.inf):.2g}); use --runtime tensorflow")
+
+
+def _check_outputs(forward: Forward, spec: ModelSpec, path: Path) -> None:
+    """A cached file must still give one (2, D) output per layer; else it is not ours (or damaged)."""
+    try:
+        out = forward(_probe_batch(spec))
+        ok = len(out) == len(spec.layers) and all(o.ndim == 2 and len(o) == 2 and np.isfinite(o).all() for o in out)
+    except Exception:  # a damaged file fails inside the runtime in its own ways
+        ok = False
+    if not ok:
+        raise FeatcacheError(f"converted model {path} does not fit this extraction; delete it and run again")
+
+
+def runtime_dir() -> Path:
+    """Where converted models live: beside the default caches, absolute so Ray workers find it."""
+    from featcache import paths
+
+    return paths.runtime_dir().resolve()
+
+
+def runtime_versions() -> dict[str, str | None]:
+    """Versions of the runtimes, for provenance."""
+    return _versions("onnxruntime", "openvino")
+

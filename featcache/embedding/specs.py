@@ -1,0 +1,191 @@
+"""The typed parts of an extraction: what the network is (``ModelSpec``) and where the features go (``StoreSpec``).
+
+``extract(source, model, store, engine)`` takes four small frozen
+dataclasses that check themselves when made, so a bad setting is one clear
+line before any work:
+
+- the source: ``FashionMNIST(...)`` or ``PhotoFolder(...)`` (each beside its
+  loader in ``featcache.sources``), anything with ``open(image_size, verbose)
+  -> DataSource`` and a ``default_image_size``, or an opened ``DataSource``;
+- ``ModelSpec``: backbone, weights, image size, layers (all in the cache's identity);
+- ``StoreSpec``: output path, storage dtype, batch size;
+- the engine: ``LocalEngine(runtime=...)`` or ``RayEngine(address, workers,
+  cpus_per_worker, runtime)`` (``featcache.embedding.engines``), which never
+  change the features.
+
+``from_options`` builds the four from flat keywords (None = not given): the
+CLI's flags, and the deprecated keyword form of ``extract``, go through it,
+so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from featcache.embedding.backbones import (
+    Backbone,
+    check_image_size,
+    get_backbone,
+    resolve_layers,
+)
+from featcache.errors import FeatcacheError
+from featcache.validate import positive_int
+
+DTYPES = ("float32", "float16")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The frozen network: ``backbone`` (registry name), ``weights`` ("imagenet", "random" or a weights file),
+    ``image_size`` in pixels (default: the source's, else the backbone's) and ``layers`` to pool
+    ("L1,L2", a list, or "blocks"; default: the final output)."""
+
+    backbone: str = "mobilenet_v2"
+    weights: str = "imagenet"
+    image_size: int | None = None
+    layers: str | tuple[str, ...] | None = None
+
+    def __post_init__(self):
+        bb = get_backbone(self.backbone)
+        if isinstance(self.weights, Path):
+            object.__setattr__(self, "weights", str(self.weights))
+        if not isinstance(self.weights, str) or not self.weights:
+            raise FeatcacheError(f"--weights must be imagenet, random or a weights file (got {self.weights!r})")
+        if self.weights not in ("imagenet", "random") and not Path(self.weights).is_file():
+            raise FeatcacheError(f"weights file not found: {self.weights}; pass an existing file with --weights PATH, "
+                                 "or --weights imagenet / --weights random")
+        if self.image_size is not None:
+            check_image_size(bb, self.image_size)
+        if isinstance(self.layers, list):
+            object.__setattr__(self, "layers", tuple(self.layers))
+        if self.layers is not None and not isinstance(self.layers, (str, tuple)):
+            raise FeatcacheError(f"--layers must be layer names separated by commas, or 'blocks' (got {self.layers!r})")
+        resolve_layers(bb, self.layers)
+
+    @property
+    def entry(self) -> Backbone:
+        """The backbone's registry entry."""
+        return get_backbone(self.backbone)
+
+    def layer_names(self) -> list[str]:
+        return resolve_layers(self.entry, self.layers)
+
+
+@dataclass(frozen=True)
+class StoreSpec:
+    """Where and how the features are kept: ``out`` (default: a name from the settings under the cache folder),
+    ``dtype`` of the stored features (float16 halves the size) and ``batch_size`` images per forward pass."""
+
+    out: str | Path | None = None
+    dtype: str = "float32"
+    batch_size: int = 64
+
+    def __post_init__(self):
+        if self.out is not None and (not isinstance(self.out, (str, Path)) or not str(self.out)):
+            raise FeatcacheError(f"--out must be a file path (got {self.out!r})")
+        if self.dtype not in DTYPES:
+            raise FeatcacheError(f"--dtype {self.dtype} is not supported; use one of: {', '.join(DTYPES)}")
+        object.__setattr__(self, "batch_size", positive_int(self.batch_size, "--batch-size"))
+
+
+def default(cls: type, name: str) -> Any:
+    """The default of field ``name`` of dataclass ``cls`` (CLI help texts read their defaults here)."""
+    return next(f.default for f in dataclasses.fields(cls) if f.name == name)
+
+
+class Parts(NamedTuple):
+    source: Any
+    model: ModelSpec
+    store: StoreSpec
+    engine: Any
+
+
+SOURCE_OPTIONS = ("images", "test_fraction", "seed", "strict", "data_dir", "train_limit", "test_limit")
+MODEL_OPTIONS = ("backbone", "weights", "image_size", "layers")
+STORE_OPTIONS = ("out", "dtype", "batch_size")
+ENGINE_OPTIONS = ("engine", "address", "workers", "cpus_per_worker", "runtime")
+
+
+def from_options(
+    data: str | None = None,
+    *,
+    images: str | Path | None = None,
+    test_fraction: float | None = None,
+    seed: int | None = None,
+    strict: bool | None = None,
+    data_dir: str | Path | None = None,
+    train_limit: int | None = None,
+    test_limit: int | None = None,
+    backbone: str | None = None,
+    weights: str | None = None,
+    image_size: int | None = None,
+    layers: str | list[str] | None = None,
+    out: str | Path | None = None,
+    dtype: str | None = None,
+    batch_size: int | None = None,
+    engine: str | None = None,
+    address: str | None = None,
+    workers: int | None = None,
+    cpus_per_worker: int | None = None,
+    runtime: str | None = None,
+) -> Parts:
+    """The four parts from the CLI's flat options; None means "not given": the part's own default applies."""
+    from featcache.embedding import engines
+
+    source = _source(data, images, test_fraction, seed, strict, data_dir, train_limit, test_limit)
+    model = _given(ModelSpec, backbone=backbone, weights=weights, image_size=image_size, layers=layers)
+    store = _given(StoreSpec, out=out, dtype=dtype, batch_size=batch_size)
+    run = engines.get(engine or "local", address=address, workers=workers, cpus_per_worker=cpus_per_worker, runtime=runtime)
+    return Parts(source, model, store, run)
+
+
+OPTIONS = tuple(inspect.signature(from_options).parameters)
+
+
+def _given(cls: type, **options: Any) -> Any:
+    return cls(**{k: v for k, v in options.items() if v is not None})
+
+
+def _source(data, images, test_fraction, seed, strict, data_dir, train_limit, test_limit):
+    from featcache.sources.fashion_mnist import FashionMNIST
+    from featcache.sources.images import PhotoFolder
+
+    if images is None:
+        for flag, value in (("--test-fraction", test_fraction), ("--seed", seed), ("--strict", strict or None)):
+            if value is not None:
+                raise FeatcacheError(f"{flag} applies to class-folder photos only; add --images DIR")
+        if data not in (None, "fashion_mnist"):
+            raise FeatcacheError(f"unknown data set {data!r}; use fashion_mnist, or --images DIR for your own photos")
+        return _given(FashionMNIST, data_dir=data_dir, train_limit=train_limit, test_limit=test_limit)
+    if data not in (None, "fashion_mnist") or data_dir is not None:
+        raise FeatcacheError("--images and --data/--data-dir choose the data two ways; give only one")
+    for flag, value in (("--train-limit", train_limit), ("--test-limit", test_limit)):
+        if value is not None:
+            raise FeatcacheError(f"{flag} applies to Fashion-MNIST; with --images, use a folder holding the images you want")
+    return _given(PhotoFolder, root=images, test_fraction=test_fraction, seed=seed, strict=strict)
+
+
+def from_legacy(source: Any, model: Any, store: Any, engine: Any, legacy: dict[str, Any]) -> Parts:
+    """The parts of a call in the old keyword form, ``extract("fashion_mnist", weights=..., images=..., engine="ray")``.
+
+    ``source`` may still be the old data-set name, or an opened ``DataSource``
+    (the old ``source=`` keyword); parts given as objects stay as they are,
+    and their keywords may not be given too.
+    """
+    unknown = sorted(set(legacy) - set(OPTIONS))
+    if unknown:
+        raise TypeError(f"extract() got an unexpected keyword argument {unknown[0]!r}")
+    legacy = dict(legacy)
+    data = legacy.pop("data", source if isinstance(source, str) else None)
+    source = None if isinstance(source, str) else source
+    for part, name, keys in ((source, "source", SOURCE_OPTIONS), (model, "model", MODEL_OPTIONS),
+                             (store, "store", STORE_OPTIONS), (engine, "engine", ENGINE_OPTIONS)):
+        clash = [k for k in keys if k in legacy]
+        if part is not None and clash:
+            raise TypeError(f"extract() got both {name}= and its keyword(s) {', '.join(clash)}; give one")
+    built = from_options(data, **legacy)
+    return Parts(source if source is not None else built.source, model or built.model, store or built.store, engine or built.engine)

@@ -1,0 +1,209 @@
+"""Inference runtimes (issue 14): the same features whichever runtime runs the network.
+
+Real-weight tests prove the runtime need not be part of a cache's identity:
+every installed runtime gives TensorFlow's features to 1e-4, on every layer of
+``--layers blocks``, for Fashion-MNIST at 96 px and photos at 224 px. The
+plumbing tests use a tiny truncated network with random weights.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import pickle
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import SHARED
+
+from featcache.embedding import runtimes
+from featcache.embedding.backbones import get_backbone, resolve_layers
+from featcache.embedding.mapper import Mapper
+from featcache.embedding.runtimes import ModelSpec
+from featcache.errors import FeatcacheError
+
+CONVERTED = [name for name in ("onnxruntime", "openvino") if runtimes.REGISTRY[name].available()]
+HYMENOPTERA = Path(os.environ.get("FEATCACHE_HYMENOPTERA", SHARED / "datasets" / "hymenoptera"))
+# The largest difference allowed from TensorFlow's features (issue 14); measured
+# at most 7.4e-5 on real images.
+TOLERANCE = 1e-4
+
+# A network cut after its first block: converts in seconds.
+TINY = ModelSpec("mobilenet_v2", "random", 32, ("block_1_expand_relu",), (28, 28))
+
+
+def _images(n=6, seed=1):
+    return np.random.default_rng(seed).integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+
+
+def _one_line(exc: pytest.ExceptionInfo) -> str:
+    msg = str(exc.value)
+    assert "\n" not in msg
+    return msg
+
+
+@pytest.fixture(scope="module")
+def tiny_reference():
+    return runtimes.REGISTRY["tensorflow"].build(TINY, None, Path("unused"))(_images())
+
+
+def test_every_runtime_is_a_registered_class():
+    assert runtimes.RUNTIMES == ("auto", "tensorflow", "onnxruntime", "openvino")
+    assert runtimes.AUTO_ORDER[-1] == "tensorflow"
+    assert set(runtimes.AUTO_ORDER) == set(runtimes.REGISTRY)
+
+
+def test_unknown_runtime_is_one_line():
+    with pytest.raises(FeatcacheError) as exc:
+        Mapper("mobilenet_v2", "random", 32, ["out_relu"], (28, 28), runtime="tensorrt")
+    assert "tensorrt" in _one_line(exc) and "onnxruntime" in str(exc.value)
+
+
+def test_missing_runtime_by_name_is_one_line(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino now raises ImportError
+    with pytest.raises(FeatcacheError) as exc:
+        runtimes.build("openvino", TINY, None, tmp_path)
+    assert "pip install openvino" in _one_line(exc)
+    assert not list(tmp_path.iterdir())  # nothing converted for a runtime that cannot run it
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", CONVERTED)
+def test_conversion_cached_reused_and_equal(name, tmp_path, monkeypatch, tiny_reference):
+    calls = []
+    export = runtimes._export_onnx
+    monkeypatch.setattr(runtimes, "_export_onnx", lambda *a: (calls.append(1), export(*a))[1])
+    used, forward, note = runtimes.build(name, TINY, None, tmp_path)
+    assert (used, note) == (name, None) and len(calls) == 1
+    files = list(tmp_path.iterdir())
+    assert [f.name for f in files] == [f"{TINY.key()}.onnx"]  # no temporary file left beside it
+    umask = os.umask(0)
+    os.umask(umask)
+    assert files[0].stat().st_mode & 0o777 == 0o666 & ~umask
+    np.testing.assert_allclose(forward(_images())[0], tiny_reference[0], atol=1e-5)
+    runtimes.build(name, TINY, None, tmp_path)
+    assert len(calls) == 1  # the second build loads the cached file
+
+
+@pytest.mark.slow
+def test_half_written_conversion_is_never_used(tmp_path, tiny_reference):
+    if "onnxruntime" not in CONVERTED:
+        pytest.fail("onnxruntime is a default dependency (pyproject.toml) and must be installed")
+    final = tmp_path / f"{TINY.key()}.onnx"
+    # What a conversion killed mid-write leaves: a temporary beside the final name...
+    (tmp_path / f".{final.name}.x1y2.onnx").write_bytes(b"\x08\x07half")
+    # ...or a damaged file under the final name (copied, disk full): converted again.
+    final.write_bytes(b"\x08\x07not a model")
+    used, forward, _ = runtimes.build("onnxruntime", TINY, None, tmp_path)
+    np.testing.assert_allclose(forward(_images())[0], tiny_reference[0], atol=1e-5)
+    assert final.stat().st_size > 1000
+
+
+def test_key_follows_what_the_model_is():
+    keys = {TINY.key(),
+            ModelSpec("mobilenet_v2", "random", 48, TINY.layers, TINY.raw_shape).key(),
+            ModelSpec("mobilenet_v2", "random", 32, ("out_relu",), TINY.raw_shape).key(),
+            ModelSpec("mobilenet_v2", "random", 32, TINY.layers, (28, 28, 3)).key(),
+            ModelSpec("mobilenet_v2", "imagenet", 32, TINY.layers, TINY.raw_shape).key()}
+    assert len(keys) == 5
+    assert TINY.key() == ModelSpec("mobilenet_v2", "random", 32, ("block_1_expand_relu",), (28, 28)).key()
+
+
+def test_auto_falls_back_to_tensorflow_and_says_why(monkeypatch, tiny_reference):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    mapper = Mapper(TINY.backbone, TINY.weights, TINY.image_size, list(TINY.layers), TINY.raw_shape, runtime="auto")
+    out = mapper()(_images())
+    assert mapper.runtime_used == "tensorflow"
+    assert "onnxruntime" in mapper.runtime_note and "openvino" in mapper.runtime_note
+    np.testing.assert_array_equal(out["block_1_expand_relu"], tiny_reference[0])
+
+
+@pytest.mark.slow
+def test_auto_falls_back_when_conversion_fails(monkeypatch, tmp_path):
+    def broken(model, spec, out):
+        raise FeatcacheError("cannot convert mobilenet_v2 to ONNX (ValueError: no such op); use --runtime tensorflow")
+
+    monkeypatch.setattr(runtimes, "_export_onnx", broken)
+    used, _, note = runtimes.build("auto", TINY, None, tmp_path)
+    assert used == "tensorflow" and "cannot convert" in note
+    with pytest.raises(FeatcacheError) as exc:
+        runtimes.build("onnxruntime", TINY, None, tmp_path)
+    assert "use --runtime tensorflow" in _one_line(exc)
+    assert not list(tmp_path.iterdir())
+
+
+def test_auto_keeps_tensorflow_on_a_gpu(monkeypatch, tmp_path):
+    monkeypatch.setattr(runtimes, "_tensorflow_sees_gpu", lambda: True)
+    used, _, note = runtimes.build("auto", TINY, None, tmp_path)
+    assert used == "tensorflow" and "GPU" in note and not list(tmp_path.iterdir())
+
+
+def test_auto_does_not_convert_for_a_small_job(tmp_path):
+    used, _, note = runtimes.build("auto", TINY, None, tmp_path, expected_images=50)
+    assert used == "tensorflow" and "50 images" in note and not list(tmp_path.iterdir())
+
+
+def test_pickled_mapper_runs_what_the_driver_chose(monkeypatch, tmp_path):
+    monkeypatch.setenv("FEATCACHE_HOME", "relative-home")  # a Ray worker's working folder differs
+    mapper = Mapper(TINY.backbone, TINY.weights, TINY.image_size, list(TINY.layers), TINY.raw_shape, runtime="auto",
+                    expected_images=10)
+    assert Path(mapper.runtime_dir).is_absolute()
+    mapper()
+    copy = pickle.loads(pickle.dumps(mapper))
+    assert copy._fn is None and copy.runtime == mapper.runtime_used == "tensorflow"
+    assert copy.runtime_dir == mapper.runtime_dir
+
+
+# --- real weights: the features do not depend on the runtime -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def shared_runtime_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("runtimes")
+
+
+def _features(name: str, spec: ModelSpec, images: np.ndarray, runtime_dir: Path, batch: int = 64) -> list[np.ndarray]:
+    _, forward, _ = runtimes.build(name, spec, batch, runtime_dir)
+    outs = [forward(images[i:i + batch]) for i in range(0, len(images), batch)]
+    return [np.concatenate(parts) for parts in zip(*outs)]
+
+
+def _assert_same_features(spec: ModelSpec, images: np.ndarray, runtime_dir: Path) -> None:
+    assert CONVERTED, "no converted runtime installed: onnxruntime is a default dependency"
+    want = _features("tensorflow", spec, images, runtime_dir)
+    for name in CONVERTED:
+        got = _features(name, spec, images, runtime_dir)
+        assert len(got) == len(spec.layers)
+        for layer, g, w in zip(spec.layers, got, want):
+            assert g.shape == w.shape and g.dtype == np.float32
+            diff = float(np.abs(g - w).max())
+            assert diff <= TOLERANCE, f"{name} {layer}: {diff:.2g}"
+            # A float16 cache stores the same numbers, to its own rounding.
+            g16, w16 = g.astype(np.float16), w.astype(np.float16)
+            assert np.all(np.abs(g16.astype(np.float32) - w16.astype(np.float32))
+                          <= np.spacing(np.maximum(np.abs(g16), np.abs(w16))).astype(np.float32) + TOLERANCE)
+
+
+@pytest.mark.slow
+def test_fashion_mnist_96px_every_block_layer(real_weights, real_fashion_dir, shared_runtime_dir):
+    with gzip.open(real_fashion_dir / "t10k-images-idx3-ubyte.gz") as f:
+        images = np.frombuffer(f.read()[16:], np.uint8).reshape(-1, 28, 28)[:192]
+    bb = get_backbone("mobilenet_v2")
+    spec = ModelSpec(bb.name, str(real_weights), 96, tuple(resolve_layers(bb, "blocks")), (28, 28))
+    _assert_same_features(spec, images, shared_runtime_dir)
+
+
+@pytest.mark.slow
+def test_photos_224px_every_block_layer(real_weights, shared_runtime_dir):
+    from featcache.sources.decode import decode_image
+
+    files = sorted((HYMENOPTERA / "val" / "ants").glob("*.jpg"))[:6] + sorted((HYMENOPTERA / "val" / "bees").glob("*.jpg"))[:6]
+    if len(files) < 12:
+        pytest.fail(f"hymenoptera photos not found in {HYMENOPTERA}: put ../shared beside the checkout or set FEATCACHE_HYMENOPTERA")
+    images = np.stack([decode_image(f, 224) for f in files])
+    bb = get_backbone("mobilenet_v2")
+    spec = ModelSpec(bb.name, str(real_weights), 224, tuple(resolve_layers(bb, "blocks")), (224, 224, 3))
+    _assert_same_features(spec, images, shared_runtime_dir)
