@@ -12,7 +12,6 @@ A full disk anywhere in writing is one line (``no_space``), exit 2.
 from __future__ import annotations
 
 import errno
-import functools
 import json
 import os
 import shutil
@@ -54,12 +53,12 @@ def _mount_point(directory: Path) -> Path:
     return d
 
 
-@functools.lru_cache(maxsize=None)
 def _umask() -> int:
-    """The process's umask, read once: from /proc (Linux 4.7+) without changing it, else by setting and restoring it.
+    """The process's umask: from /proc (Linux 4.7+) without changing it, else by setting and restoring it.
 
-    The fallback briefly sets the umask to 0, which races with other threads
-    creating files; it runs at most once per process.
+    Read on every call (a few microseconds), not cached: a process may change
+    its umask. Only the fallback briefly sets the umask to 0, which races
+    with other threads creating files.
     """
     try:
         with open("/proc/self/status") as fh:
