@@ -55,7 +55,7 @@ def test_one_epoch_changes_only_the_unfrozen_layers(real_head, real_weights, tmp
     before_w = _weights_by_layer(before)
     unfreeze = 12
     res = featcache.finetune(real_head, weights=str(real_weights), unfreeze=unfreeze, learning_rate=1e-3, epochs=1,
-                             batch_size=16, keep_best=False, out=tmp_path / "ft.keras")
+                             batch_size=16, keep_best=False, out=tmp_path / "ft.keras", verbose=True)
     printed = capsys.readouterr().out
     assert f"trainable {res.params['trainable']:,}" in printed and "epoch 1/1: val accuracy" in printed
     # The head's recorded stratified subset of 50 rows: 40 train, the last 10 for validation.

@@ -296,8 +296,24 @@ class CacheWriter:
         except Exception as exc:
             if not any(is_no_space(e) for e in exception_chain(exc)):
                 raise
+            self._count_written()
             self._abandon(exc)
             raise no_space(target, self._needed()) from None
+
+    def _count_written(self) -> None:
+        """On a full disk, try to count the batches written whole before it (each was flushed): a re-run resumes after them.
+
+        Without this an extraction that fills the disk within its first
+        COMMIT_SECONDS keeps nothing. Updating the counters allocates nothing;
+        if it fails anyway, the last commit stands. A resume re-checks every
+        counted chunk (``_good_rows``), so a counter ahead of its data is not trusted.
+        """
+        try:
+            for split, n in self._written.items():
+                self._file[split].attrs["rows_done"] = n
+            self._file.flush()
+        except Exception:
+            pass
 
     def _abandon(self, exc: BaseException) -> None:
         """Close the file after a failed write; the last committed progress stays in the partial.
