@@ -370,7 +370,7 @@ def test_reading_works_without_fcntl(tmp_path):
             f"from featcache.cli import main; sys.exit(main(['info', {str(path)!r}]) or main(['verify', {str(path)!r}]))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert proc.returncode == 0, proc.stderr
-    assert "checksums   verified on read" in proc.stdout and "is intact" in proc.stdout
+    assert "checksums   labels, index and settings verified" in proc.stdout and "is intact" in proc.stdout
 
 
 @pytest.mark.parametrize("err", [errno.EROFS, errno.EACCES])

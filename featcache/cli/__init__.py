@@ -20,14 +20,21 @@ RESUMABLE = ("extract", "curve", "lesson")  # lesson resumes its extraction
 COMMANDS = ["extract", "info", "verify", "train", "evaluate", "lesson", "curve", "probe", "finetune", "export", "predict"]
 
 
+class Parser(argparse.ArgumentParser):
+    """A flag error is one line that names the fix (like every other featcache error), not the whole usage text."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}; see '{self.prog} --help'\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="featcache",
         description="Transfer learning the fast way: embed images once with a frozen pretrained network, "
         "cache the features in HDF5, train and compare heads on them in seconds.",
     )
     parser.add_argument("--version", action="version", version=f"featcache {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=Parser)
     for name in COMMANDS:
         importlib.import_module(f"{__name__}.{name}").register(sub)
     return parser

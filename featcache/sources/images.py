@@ -101,7 +101,7 @@ class PhotoFolder:
 
     def __post_init__(self):
         if not isinstance(self.root, (str, Path)) or not str(self.root):
-            raise FeatcacheError(f"--images must be a folder path (got {self.root!r}); pass --images DIR with {LAYOUT_HINT}")
+            raise FeatcacheError(f"--images must be a folder path (got {self.root!r}); pass --images DIR where you {LAYOUT_HINT}")
         if self.test_fraction is not None:
             object.__setattr__(self, "test_fraction", check_fraction(self.test_fraction, "--test-fraction"))
         object.__setattr__(self, "seed", check_seed(self.seed))
@@ -120,7 +120,7 @@ class PhotoFolder:
         root = Path(self.root)
         if not root.is_dir():
             what = "is not a directory" if root.exists() else "not found"
-            raise FeatcacheError(f"image directory {what}: {root}; pass --images DIR with {LAYOUT_HINT}")
+            raise FeatcacheError(f"image directory {what}: {root}; pass --images DIR where you {LAYOUT_HINT}")
         if isinstance(image_size, bool) or int(image_size) < 1:
             raise FeatcacheError(f"--image-size must be positive (got {image_size})")
         image_size = int(image_size)

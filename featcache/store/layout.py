@@ -99,7 +99,7 @@ def open_h5(path: Path, mode: str = "r", peek: bool = False, **kwargs) -> h5py.F
                     pass
             raise FeatcacheError(f"{path} is being written by another featcache process; wait for it to finish") from None
         raise FeatcacheError(
-            f"{path} is not a readable HDF5 file ({str(exc).splitlines()[0]}); pass a featcache cache or delete the file"
+            f"{path} is not a readable HDF5 file ({str(exc).splitlines()[0]}); pass a cache written by 'featcache extract'"
         ) from None
 
 

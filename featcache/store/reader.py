@@ -238,7 +238,7 @@ class Cache:
                 "n": self.sizes[s],
                 "class_counts": {name: int(c) for name, c in zip(self.class_names, counts)},
             }
-        return {"path": str(self.path), **self.meta, "checksums": "verified on read" if self.checked else "none (format 1)",
+        return {"path": str(self.path), **self.meta, "checksums": "labels, index and settings verified; features checked as read ('featcache verify' reads every chunk)" if self.checked else "none (format 1)",
                 "splits": splits}
 
 
