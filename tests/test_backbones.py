@@ -40,6 +40,7 @@ def _inbound(layer):
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, width", [("resnet50", 2048), ("efficientnet_b0", 1280)])
 def test_extract_with_random_weights(fashion_dir, tmp_path, name, width):
     res = featcache.extract(data_dir=str(fashion_dir), backbone=name, weights="random", image_size=32,

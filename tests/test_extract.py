@@ -89,6 +89,7 @@ def test_rerun_is_a_cache_hit(fashion_dir, capsys):
     assert first.path.stat().st_mtime_ns == mtime
 
 
+@pytest.mark.slow
 def test_settings_change_the_cache_identity(fashion_dir):
     a = extract(data_dir=str(fashion_dir), **TINY).path
     b = extract(data_dir=str(fashion_dir), **{**TINY, "image_size": 40}).path
@@ -152,6 +153,7 @@ def test_resume_after_sigkill_gives_the_same_features(tmp_path):
         assert got.labels(split).tolist() == want.labels(split).tolist()
 
 
+@pytest.mark.slow
 def test_two_writers_do_not_corrupt_the_cache(fashion_dir, tmp_path):
     out = tmp_path / "shared.h5"
     args = [sys.executable, "-m", "featcache", "extract", "--data-dir", str(fashion_dir), "--weights", "random",
@@ -248,6 +250,7 @@ def test_imagenet_weights_offline_say_how_to_pass_a_file(fashion_dir, capsys, mo
     assert "--weights PATH" in err and "could not obtain ImageNet weights" in err
 
 
+@pytest.mark.slow
 def test_multiple_layers_in_one_pass(fashion_dir, tmp_path):
     res = extract(data_dir=str(fashion_dir), out=tmp_path / "m.h5", layers="block_13_expand_relu,out_relu", **TINY)
     cache = featcache.open_cache(res.path)
@@ -292,6 +295,7 @@ def test_unknown_layer_lists_the_valid_ones(fashion_dir, capsys):
     assert {"block_13_expand_relu", "block_1_expand_relu", "out_relu", "Conv1_relu"} <= set(valid)
 
 
+@pytest.mark.slow
 def test_blocks_shorthand_and_the_layer_set_is_part_of_the_identity(fashion_dir, tmp_path):
     blocks = extract(data_dir=str(fashion_dir), layers="blocks", **TINY)
     cache = featcache.open_cache(blocks.path)
@@ -410,6 +414,7 @@ def test_engines_factory_is_the_clis_engine_flag():
         engines.get("spark")
 
 
+@pytest.mark.slow
 def test_the_old_keyword_form_warns_and_makes_the_same_cache(fashion_dir, tmp_path):
     from featcache import FashionMNIST, LocalEngine, ModelSpec, StoreSpec
 
@@ -443,6 +448,7 @@ def test_cli_defaults_come_from_the_api():
     assert "(default: 64)" in sub.format_help().replace("\n", " ").replace("  ", " ")
 
 
+@pytest.mark.slow
 def test_runtime_is_recorded_but_not_part_of_the_identity(fashion_dir, tmp_path, capsys):
     out = tmp_path / "c.h5"
     assert main(["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32", "--out", str(out),

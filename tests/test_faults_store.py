@@ -147,6 +147,7 @@ def test_train_and_evaluate_refuse_a_damaged_cache(made, tmp_path, kind):
     assert snapshot(copy.parent) == before
 
 
+@pytest.mark.slow
 def test_a_damaged_partial_is_repaired_from_the_source_on_resume(made, tmp_path, monkeypatch):
     """Issue 13 item 4: labels flipped at three offsets of a partial file never reach the published cache."""
     out = tmp_path / "resumed.h5"

@@ -138,6 +138,7 @@ def test_missing_and_unreadable_heads(tmp_path, capsys):
     _one_line_error(capsys, ["export", str(junk), "--out", str(tmp_path / "m.keras")], "not a readable featcache head")
 
 
+@pytest.mark.slow
 def test_data_source_gone(tmp_path, capsys):
     head = _head(tmp_path, "random", n_train=40)
     shutil.rmtree(tmp_path / "fmnist")
@@ -198,6 +199,7 @@ def test_data_that_changed_since_extraction_is_refused(tmp_path, capsys):
     _one_line_error(capsys, ["finetune", str(head)], "changed since the head's cache was extracted (split(s) test, train differ)")
 
 
+@pytest.mark.slow
 def test_class_folder_photos_fine_tune_export_and_predict(tmp_path, capsys):
     """The same path on RGB photos in class folders (random weights: plumbing only)."""
     from helpers import make_class_tree

@@ -84,6 +84,7 @@ def test_logreg_warm_start_starts_from_the_previous_solution():
     assert again.n_iter_ == cold.n_iter_
 
 
+@pytest.mark.slow
 def test_dense_head_fits_do_not_depend_on_what_the_process_fitted_before():
     # The head keeps one compiled model per configuration and loads each fit's
     # seeded start into it: a fit must give the same weights as in a new process.

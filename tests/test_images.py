@@ -295,6 +295,7 @@ def test_a_file_changed_after_the_scan_is_an_error_not_wrong_features(tmp_path):
 # ---------------------------------------------------------------- extraction and CLI
 
 
+@pytest.mark.slow
 def test_extraction_rows_match_paths_labels_and_features(tmp_path, capsys):
     """Each stored row is the embedding of the file named by the stored path."""
     from featcache.embedding.backbones import get_backbone
@@ -320,6 +321,7 @@ def test_extraction_rows_match_paths_labels_and_features(tmp_path, capsys):
         p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and p.name != "cats_002b.jpg")
 
 
+@pytest.mark.slow
 def test_cache_identity_covers_file_bytes_and_decode_size(tmp_path, capsys):
     root = make_class_tree(tmp_path / "d", {"a": 3, "b": 3})
     a = extract(images=str(root), test_fraction=0.3, **TINY)
@@ -464,6 +466,7 @@ def test_readers_of_a_photo_cache_get_its_rows_without_a_decoding_pass(tmp_path,
     assert source.skipped == [("b/b_002b.jpg", cache.meta["skipped"][0][1])] and decodes == []
 
 
+@pytest.mark.slow
 def test_errors_that_need_decoding_come_from_extraction_in_one_line(tmp_path, capsys):
     root = make_class_tree(tmp_path / "d", {"a": 4, "b": 4}, ext="jpg", size=40)
     truncated_jpeg(root / "a" / "a_001b.jpg")  # in the second batch of two

@@ -90,6 +90,7 @@ def test_features_equal_the_local_engines(ray_local, real_weights, real_fashion_
     assert extract(**args, engine="local").hit
 
 
+@pytest.mark.slow
 def test_class_folders_equal_the_local_engines(ray_local, tmp_path, monkeypatch):
     """Photos in class folders (JPEG and PNG, one unreadable): decode tasks read the files, same cache as local."""
     from helpers import make_class_tree
@@ -110,6 +111,7 @@ def test_class_folders_equal_the_local_engines(ray_local, tmp_path, monkeypatch)
         assert got.paths(split) == want.paths(split)
 
 
+@pytest.mark.slow
 def test_actors_keep_tensorflow_to_their_share_of_threads():
     """What each embedding actor runs first (in a plain process here: no Ray worker needed to check it)."""
     code = (
@@ -125,6 +127,7 @@ def test_actors_keep_tensorflow_to_their_share_of_threads():
     assert proc.stdout.split() == ["1", "1", "1"]
 
 
+@pytest.mark.slow
 def test_a_worker_killed_midway_is_retried(ray_local, fashion_dir, tmp_path, monkeypatch):
     """SIGKILL the embedding actor after the first batch: Ray restarts it and the cache is still exact."""
     killed = []
@@ -146,6 +149,7 @@ def test_a_worker_killed_midway_is_retried(ray_local, fashion_dir, tmp_path, mon
     assert_same_cache(dist.path, ref.path)
 
 
+@pytest.mark.slow
 def test_a_failing_read_is_one_clear_error_and_nothing_complete(ray_local, fashion_dir, tmp_path):
     from featcache.sources.fashion_mnist import load
 
@@ -169,6 +173,7 @@ def test_a_failing_read_is_one_clear_error_and_nothing_complete(ray_local, fashi
         featcache.open_cache(partial_path(out))
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_of_the_driver(ray_local, tmp_path):
     """Kill a Ray run's driver midway; the re-run embeds only the missing rows, features as uninterrupted."""
     data = make_fashion_dir(tmp_path / "d", n_train=400, n_test=16)
@@ -253,6 +258,7 @@ def test_bad_engine_options_are_one_clear_line(fashion_dir, capsys, monkeypatch)
     assert err.count("\n") == 0 and "pip install 'featcache[ray]'" in err
 
 
+@pytest.mark.slow
 def test_the_local_engine_never_imports_ray(fashion_dir, tmp_path):
     code = (
         "import sys, featcache\n"
@@ -302,6 +308,7 @@ def ray_head(tmp_path):
             pointer.unlink()
 
 
+@pytest.mark.slow
 def test_join_an_existing_cluster(ray_head, fashion_dir, tmp_path):
     """--address: the driver joins a running cluster, ships featcache to it, writes the cache locally."""
     out = tmp_path / "cluster.h5"

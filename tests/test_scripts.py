@@ -19,6 +19,7 @@ from helpers import REPO, make_class_tree, make_fashion_dir
 
 SCRIPTS = REPO / "scripts"
 SMOKE = {  # script -> its smoke test below
+    "bench_commit_fsync.py": "test_bench_commit_fsync",
     "bench_curve.py": "test_bench_curve",
     "bench_extract.py": "test_bench_extract",
     "bench_images.py": "test_bench_images",
@@ -96,6 +97,11 @@ def test_script_help(name: str, helps):
 
 def test_setup_sh_parses():
     assert subprocess.run(["bash", "-n", str(SCRIPTS / "setup.sh")]).returncode == 0
+
+
+def test_bench_commit_fsync(tmp_path: Path):
+    proc = run_script("bench_commit_fsync.py", "fsync", "--rows", "200", cwd=tmp_path)
+    assert proc.stdout.startswith("fsync: ") and "for 4 commits" in proc.stdout
 
 
 def test_cli_reference(tmp_path: Path):

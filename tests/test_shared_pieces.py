@@ -53,6 +53,7 @@ def test_head_files_round_trip(tmp_path):
         load_head(tmp_path / "missing.keras")
 
 
+@pytest.mark.slow
 def test_dense_head_weights_drop_into_the_end_to_end_model():
     rng = np.random.default_rng(0)
     model = build_end_to_end("mobilenet_v2", "random", 32, 4, raw_input_shape=(28, 28))
