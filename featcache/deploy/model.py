@@ -60,13 +60,17 @@ def read_meta(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FeatcacheError(f"model file not found: {path}; make one with 'featcache export' or 'featcache finetune'")
+    from featcache.heads.io import read_head_meta
+
+    head_hint = f" (it is a head: export it first with 'featcache export {path} --out MODEL.keras')"
     try:
         with zipfile.ZipFile(path) as zf:
             meta = json.loads(zf.read(META_ENTRY))
     except Exception as exc:
-        raise FeatcacheError(f"{path} is not a featcache model ({type(exc).__name__}); pass a file written by 'featcache export' or 'featcache finetune'") from None
-    if meta.get("kind") != KIND:
-        hint = " (it is a head: export it first with 'featcache export HEAD --out MODEL.keras')" if "head" in meta and "kind" not in meta else ""
+        hint = head_hint if read_head_meta(path) is not None else f" ({type(exc).__name__})"
+        raise FeatcacheError(f"{path} is not a featcache model{hint}; pass a file written by 'featcache export' or 'featcache finetune'") from None
+    if not isinstance(meta, dict) or meta.get("kind") != KIND:
+        hint = head_hint if read_head_meta(path) is not None else ""
         raise FeatcacheError(f"{path} is not a featcache model{hint}; pass a file written by 'featcache export' or 'featcache finetune'")
     return meta
 
