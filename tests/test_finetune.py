@@ -89,7 +89,7 @@ def test_worse_fine_tuning_keeps_the_frozen_head_and_says_so(real_head, real_wei
     before, _ = end_to_end_from_head(est, meta, str(real_weights))
     # A learning rate 100,000x too large wrecks the unfrozen layers at once.
     res = featcache.finetune(real_head, weights=str(real_weights), unfreeze=40, learning_rate=1.0, epochs=2, patience=1,
-                             batch_size=8, out=tmp_path / "ft.keras")
+                             batch_size=8, out=tmp_path / "ft.keras", verbose=True)
     out = capsys.readouterr().out
     assert res.frozen_val_accuracy >= 0.7, "the head should have learned the stripes"
     assert not res.improved and res.best_epoch == 0 and len(res.epochs) == 1  # patience 1: stopped after one bad epoch
