@@ -40,6 +40,15 @@ def make_fashion_dir(directory: Path, n_train: int = 48, n_test: int = 24, seed:
     return directory
 
 
+def flip(path: Path, offset: int, n: int = 1) -> None:
+    """Invert ``n`` bytes of a file at ``offset`` (damage a cache the way a bad disk would)."""
+    with open(path, "r+b") as fh:
+        fh.seek(offset)
+        data = fh.read(n)
+        fh.seek(offset)
+        fh.write(bytes(b ^ 0xFF for b in data))
+
+
 # Crafting image files: class folders of tiny photos, and a huge JPEG that is small on disk.
 
 

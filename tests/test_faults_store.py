@@ -13,7 +13,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from helpers import make_fashion_dir
+from helpers import flip, make_fashion_dir
 
 import featcache
 from featcache.store import CacheWriter, partial_path
@@ -55,14 +55,6 @@ def made(tmp_path_factory):
 def chunk_offset(path: Path, name: str, chunk: int = 0) -> int:
     with h5py.File(path, "r") as f:
         return f[name].id.get_chunk_info(chunk).byte_offset
-
-
-def flip(path: Path, offset: int, n: int = 1) -> None:
-    with open(path, "r+b") as fh:
-        fh.seek(offset)
-        data = fh.read(n)
-        fh.seek(offset)
-        fh.write(bytes(b ^ 0xFF for b in data))
 
 
 def feature_bytes(p: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from helpers import flip
 
 from featcache.errors import FeatcacheError
 from featcache.store import (
@@ -73,14 +74,6 @@ def make_cache(path: Path) -> Path:
     w = writer(path)
     write_rows(w, w.open())
     return w.finish()
-
-
-def flip(path: Path, offset: int, n: int = 1) -> None:
-    with open(path, "r+b") as fh:
-        fh.seek(offset)
-        data = fh.read(n)
-        fh.seek(offset)
-        fh.write(bytes(b ^ 0xFF for b in data))
 
 
 def chunk_offset(path: Path, name: str, chunk: int = 0) -> int:

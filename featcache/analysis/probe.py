@@ -24,7 +24,7 @@ import numpy as np
 from featcache import paths
 from featcache.analysis.plots import plot_probe
 from featcache.errors import FeatcacheError
-from featcache.store.atomic import atomic_path
+from featcache.store.atomic import write_bytes
 from featcache.validate import (
     check_fraction,
     check_jobs,
@@ -182,7 +182,7 @@ def probe(
     ]
     best = best_row(rows)
     result = ProbeResult(cache.path, rows, best, params=params)
-    result.csv = _write_atomic(out_dir / "probe.csv", _csv_text(rows).encode())
+    result.csv = write_bytes(out_dir / "probe.csv", _csv_text(rows).encode())
     if plot:
         result.plot = plot_probe(rows, best, out_dir / "probe.png", title=_title(cache, holdout))
     if verbose:
@@ -288,8 +288,3 @@ def _print_table(rows, head_names, names, widths, best) -> None:
     what = "test accuracy" if best.scored_on == "test" else "held-out accuracy"
     print(f"best layer: {best.layer} with {best.head}{C}: {what} {best.accuracy:.4f}")
 
-
-def _write_atomic(path: Path, data: bytes) -> Path:
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-    return path
