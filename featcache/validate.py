@@ -17,6 +17,7 @@ into an argparse ``type=`` where a flag must be refused before any work.
     parse_C_per_head  one C for every head, or ``logreg=0.03,svm=10``
     check_writable_dir  create a folder and prove a file can be written there
     require_splits  a cache holds the splits a command needs
+    check_views     --train-views/--test-views: 'all' or view names, all of them in the cache
 """
 
 from __future__ import annotations
@@ -212,3 +213,23 @@ def arg_type(check: Callable[..., Any], name: str | None = None) -> Callable[[st
 
     convert.__name__ = name or check.__name__
     return convert
+
+
+def check_views(cache: Any, views: str | Sequence[Any] | None, flag: str) -> tuple[str, ...]:
+    """The cache's views that ``views`` names, in the cache's stored order; None or ``"all"``: every view it has.
+
+    ``views`` takes ``parse_views`` syntax (``orig,flip,shift``; ``orig`` is
+    always included). The cache's order makes the result canonical: ``flip,shift``
+    and ``shift,flip`` are one setting (one resume key, one head file name).
+    """
+    from featcache.embedding.views import parse_views
+
+    have = tuple(cache.views)
+    if views is None or (isinstance(views, str) and views.strip() == "all"):
+        return have
+    asked = [v.name for v in parse_views(views)]
+    missing = [v for v in asked if v not in have]
+    if missing:
+        raise FeatcacheError(f"{flag} asks for view(s) {', '.join(missing)}, which {cache.path} does not hold (it has "
+                             f"{', '.join(have)}); choose among those, or re-extract with --views {','.join(have + tuple(missing))}")
+    return tuple(v for v in have if v in asked)

@@ -377,6 +377,10 @@ def _check_meta_shape(meta: Any, path: Path, cls: type) -> None:
         raise _unreadable(path, "its class names are missing or not a list of distinct names")
     if not isinstance(meta.get("layer"), str):
         raise _unreadable(path, "its metadata does not name the layer it was trained on")
+    for key in ("train_views", "test_views"):  # heads.views; absent in heads made before views
+        views = meta.get(key)
+        if views is not None and not (isinstance(views, list) and views and all(isinstance(v, str) for v in views)):
+            raise _unreadable(path, f"its {key} are not a list of view names")
     _check_feature_keys(meta, path)
 
 

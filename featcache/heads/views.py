@@ -1,0 +1,116 @@
+"""Heads on cached views: train on every view of the training images, average each test image's views.
+
+The one home of the algebra (docs/views.md, section 3.4). A cache with views
+gives, for some rows and a list of views, an array ``Xv`` of shape
+``(V, n, D)``: view ``i`` of image ``j`` is ``Xv[i, j]`` (view-major, the
+order ``Cache.view_features`` returns). Then:
+
+- ``stack_views(Xv, y)`` -> ``(V*n, D)`` rows and ``y`` repeated per view,
+  to fit a head on all views (view-major: row ``i*n + j`` is view ``i`` of
+  image ``j``);
+- ``view_scores(head, Xv)`` -> ``(V, n, K)``: the head's probabilities per
+  view for probabilistic heads (logistic regression, the Keras head, an SVM
+  with ``probability=True``), else its decision values (the SVM with
+  ``probability=False``: one-vs-rest, or the single two-class value as
+  ``[-d, d]``);
+- ``predict_views(head, Xv)`` -> the class of each image by the mean of its
+  views' scores.
+
+Why here and not in ``analysis/``: it needs a head and features, no cache,
+and ``analysis`` (train, evaluate, curve, probe) and ``deploy`` (export with
+the views in the graph must equal it) both sit above ``heads``.
+
+Averaging probabilities (and decision values for the SVM without them) is
+what docs/views.md section 2 measured; the geometric mean of probabilities
+was not measured and is not offered.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+PROBABILITIES = "probabilities"
+DECISION_VALUES = "decision values"
+
+
+def _check(Xv: np.ndarray) -> np.ndarray:
+    Xv = np.asarray(Xv)
+    if Xv.ndim != 3 or Xv.shape[0] < 1:
+        raise ValueError(f"views of features are (V, n, D) with V >= 1, got shape {Xv.shape}")
+    return Xv
+
+
+def stack_views(Xv: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(V, n, D)`` -> ``(V*n, D)`` fit rows, view-major, and ``y`` (n,) tiled V times (None stays None).
+
+    A reshape, not a copy, when ``Xv`` is contiguous (what the cache reader returns).
+    """
+    Xv = _check(Xv)
+    V, n, D = Xv.shape
+    if y is not None:
+        y = np.asarray(y)
+        if y.shape[0] != n:
+            raise ValueError(f"{len(y)} labels for {n} images")
+        y = np.tile(y, V)
+    return Xv.reshape(V * n, D), y
+
+
+def averaged_quantity(head: Any) -> str:
+    """What ``view_scores`` gives and ``predict_views`` averages for ``head``: probabilities or decision values."""
+    return PROBABILITIES if hasattr(head, "predict_proba") else DECISION_VALUES
+
+
+def view_scores(head: Any, Xv: np.ndarray) -> np.ndarray:
+    """``(V, n, K)``: per view, the head's probabilities, or its decision values when it has no ``predict_proba``.
+
+    All views go through the head in one call (one standardization, one
+    batch). Two-class decision values ``d`` (one column, > 0 meaning
+    ``classes_[1]``) become ``[-d, d]``, so the argmax of their mean is the
+    sign of the mean decision value.
+    """
+    Xv = _check(Xv)
+    V, n, _ = Xv.shape
+    X, _ = stack_views(Xv)
+    if averaged_quantity(head) == PROBABILITIES:
+        s = np.asarray(head.predict_proba(X))
+    else:
+        s = np.asarray(head.decision_function(X))
+        if s.ndim == 1:
+            s = np.stack([-s, s], axis=1)
+    return s.reshape(V, n, -1)
+
+
+def mean_scores(head: Any, Xv: np.ndarray) -> np.ndarray:
+    """``(n, K)``: each image's scores averaged over its views."""
+    return view_scores(head, Xv).mean(axis=0)
+
+
+def predict_views(head: Any, Xv: np.ndarray) -> np.ndarray:
+    """Each image's class: ``classes_[argmax]`` of its mean score over the ``V`` views.
+
+    With one view there is nothing to average: the head's own ``predict``
+    (for the SVM without probabilities that is libsvm's one-vs-one vote,
+    which can break a tie differently from the argmax of one-vs-rest values),
+    so ``--test-views orig`` scores exactly what the head scored before views.
+    """
+    return predict_and_scores(head, Xv)[0]
+
+
+def predict_and_scores(head: Any, Xv: np.ndarray, scores: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(predict_views(head, Xv), mean_scores(head, Xv))`` from one pass of the head over the views.
+
+    The mean scores are computed for one view only when ``scores`` (else None):
+    ``predict`` alone then suffices.
+    """
+    Xv = _check(Xv)
+    if Xv.shape[0] == 1:
+        return np.asarray(head.predict(Xv[0])), (mean_scores(head, Xv) if scores else None)
+    mean = mean_scores(head, Xv)
+    return np.asarray(head.classes_)[np.argmax(mean, axis=1)], mean
+
+
+def score_views(head: Any, Xv: np.ndarray, y: np.ndarray) -> float:
+    """Accuracy of ``predict_views`` against the images' labels ``y`` (n,)."""
+    return float(np.mean(predict_views(head, Xv) == np.asarray(y)))
