@@ -236,3 +236,31 @@ def test_best_row_ties_go_to_fewer_views_before_a_shallower_layer():
             ProbeRow(3, "d", 8, "logreg", None, 0.9, "holdout", 1.0, "orig", "orig")]
     assert best_row(rows).layer == "d"
     assert best_row(rows[:2]).layer == "c"
+
+
+# -- real features -------------------------------------------------------------------------------
+
+
+def test_averaging_on_real_features_is_the_by_hand_average(real_weights, real_fashion_dir, tmp_path):
+    """Lesson data at small scale (first 500 train / 300 test, 96 px, block_13_expand_relu, views orig,flip):
+    train's and evaluate's accuracies are exactly the by-hand average of each view's predict_proba (and the SVM's
+    decision values), and the average is not the original view's prediction in disguise."""
+    layer = "block_13_expand_relu"
+    path = extract(data_dir=str(real_fashion_dir), train_limit=500, test_limit=300, weights=str(real_weights), image_size=96,
+                   layers=layer, views="orig,flip", out=tmp_path / "real.h5").path
+    res = featcache.train(path, "logreg", out=tmp_path / "h.npz")
+    cache = featcache.open_cache(path)
+    Xo, Xf, yt = cache.features("test", layer), cache.features("test", layer, view="flip"), cache.labels("test")
+    head = res.estimator
+    by_hand = head.classes_[np.argmax((head.predict_proba(Xo) + head.predict_proba(Xf)) / 2, axis=1)]
+    Xt = cache.view_features("test", layer, ("orig", "flip"))
+    assert np.array_equal(predict_views(head, Xt), by_hand)
+    assert (by_hand != head.predict(Xo)).sum() > 0  # the flip changes some answers: the test can tell averaging apart
+    assert res.accuracy == np.mean(by_hand == yt)
+    assert featcache.evaluate(res.path, path, out=tmp_path / "e").accuracy == res.accuracy
+    assert featcache.evaluate(res.path, path, test_views="orig", out=tmp_path / "o").accuracy == np.mean(head.predict(Xo) == yt)
+    from featcache.heads import SVMHead
+
+    svm = SVMHead(probability=False).fit(*stack_views(cache.view_features("train", layer, ("orig", "flip")), cache.labels("train")))
+    d = (svm.decision_function(Xo) + svm.decision_function(Xf)) / 2
+    assert np.array_equal(predict_views(svm, Xt), svm.classes_[np.argmax(d, axis=1)])
