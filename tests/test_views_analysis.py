@@ -119,6 +119,20 @@ def test_cli_train_and_evaluate_with_views(views_cache, tmp_path, capsys):
     assert info["test_views"] == ["orig"] and info["averaged"] is None
 
 
+@pytest.mark.slow
+def test_export_says_the_model_sees_the_original_view_only_and_what_that_scores(views_cache, tmp_path, capsys):
+    from featcache.deploy.model import read_meta
+
+    res = featcache.train(views_cache, "logreg", out=tmp_path / "h.npz")
+    assert main(["export", str(res.path), "--out", str(tmp_path / "m.keras")]) == 0
+    out = capsys.readouterr().out
+    assert ("the exported model classifies the original view only (no test-time averaging of views; the head was fitted on "
+            f"3 views): the head's accuracy with the original view alone is {res.orig_accuracy:.4f}") in out
+    meta = read_meta(tmp_path / "m.keras")
+    assert meta["views"] == ["orig"] and meta["single_view_test_accuracy"] == res.orig_accuracy
+    assert meta["head_train_views"] == list(NAMES)
+
+
 # -- curve and probe: an image and its views on one side only ------------------------------------
 
 
