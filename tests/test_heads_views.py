@@ -50,16 +50,25 @@ class DecisionStub:
         return self.classes_[(d > 0).astype(int)] if d.ndim == 1 else self.classes_[np.argmax(d, axis=1)]
 
 
-def test_stack_views_is_view_major_with_labels_tiled_and_no_copy():
+def test_stack_views_is_image_major_with_labels_repeated():
     Xv = np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4)
     X, y = stack_views(Xv, np.array([5, 6, 7]))
-    assert X.shape == (6, 4) and np.shares_memory(X, Xv)
-    assert np.array_equal(X[4], Xv[1, 1])  # row i*n + j is view i of image j
-    assert y.tolist() == [5, 6, 7, 5, 6, 7]
+    assert X.shape == (6, 4)
+    assert np.array_equal(X[3], Xv[1, 1]) and np.array_equal(X[4], Xv[0, 2])  # row j*V + i is view i of image j
+    assert y.tolist() == [5, 5, 6, 6, 7, 7]
     with pytest.raises(ValueError, match="2 labels for 3 images"):
         stack_views(Xv, np.array([1, 2]))
     with pytest.raises(ValueError, match=r"\(V, n, D\)"):
         stack_views(Xv[0])
+
+
+def test_the_last_rows_held_out_for_validation_are_whole_images():
+    # The Keras head validates on the last 20% of its rows: those must be the last images, every view of them.
+    V, n = 3, 10
+    Xv = np.stack([np.arange(n, dtype=np.float32)[:, None] + v / 10 for v in range(V)])  # feature = image + view/10
+    X, _ = stack_views(Xv)
+    last = X[int(0.8 * len(X)):, 0]
+    assert sorted(np.floor(last).astype(int).tolist()) == [8, 8, 8, 9, 9, 9]
 
 
 def test_averaging_probabilities_changes_the_answer_the_original_view_gives():

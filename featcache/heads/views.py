@@ -5,9 +5,9 @@ gives, for some rows and a list of views, an array ``Xv`` of shape
 ``(V, n, D)``: view ``i`` of image ``j`` is ``Xv[i, j]`` (view-major, the
 order ``Cache.view_features`` returns). Then:
 
-- ``stack_views(Xv, y)`` -> ``(V*n, D)`` rows and ``y`` repeated per view,
-  to fit a head on all views (view-major: row ``i*n + j`` is view ``i`` of
-  image ``j``);
+- ``stack_views(Xv, y)`` -> ``(n*V, D)`` rows and ``y`` repeated per view,
+  to fit a head on all views (image-major: row ``j*V + i`` is view ``i`` of
+  image ``j``, so an image's views are adjacent rows);
 - ``view_scores(head, Xv)`` -> ``(V, n, K)``: the head's probabilities per
   view for probabilistic heads (logistic regression, the Keras head, an SVM
   with ``probability=True``), else its decision values (the SVM with
@@ -43,9 +43,15 @@ def _check(Xv: np.ndarray) -> np.ndarray:
 
 
 def stack_views(Xv: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """``(V, n, D)`` -> ``(V*n, D)`` fit rows, view-major, and ``y`` (n,) tiled V times (None stays None).
+    """``(V, n, D)`` -> ``(n*V, D)`` fit rows, image-major (row ``j*V + i`` is view ``i`` of image ``j``),
+    and ``y`` (n,) with each label repeated V times (None stays None).
 
-    A reshape, not a copy, when ``Xv`` is contiguous (what the cache reader returns).
+    Why image-major and not the cache's view-major order: a head that holds
+    out the LAST rows for validation (the Keras head's ``validation_split``,
+    as Keras does) then holds out the last images with all their views.
+    View-major rows would hold out the last view(s) only, of images whose
+    other views it trains on (a leak into early stopping). Logistic
+    regression and the SVM do not depend on the row order.
     """
     Xv = _check(Xv)
     V, n, D = Xv.shape
@@ -53,8 +59,9 @@ def stack_views(Xv: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray
         y = np.asarray(y)
         if y.shape[0] != n:
             raise ValueError(f"{len(y)} labels for {n} images")
-        y = np.tile(y, V)
-    return Xv.reshape(V * n, D), y
+        y = np.repeat(y, V)
+    X = Xv[0] if V == 1 else np.ascontiguousarray(Xv.transpose(1, 0, 2)).reshape(n * V, D)
+    return X, y
 
 
 def averaged_quantity(head: Any) -> str:
@@ -71,8 +78,8 @@ def view_scores(head: Any, Xv: np.ndarray) -> np.ndarray:
     sign of the mean decision value.
     """
     Xv = _check(Xv)
-    V, n, _ = Xv.shape
-    X, _ = stack_views(Xv)
+    V, n, D = Xv.shape
+    X = Xv.reshape(V * n, D)  # view-major, as stored: a reshape, no copy
     if averaged_quantity(head) == PROBABILITIES:
         s = np.asarray(head.predict_proba(X))
     else:
