@@ -158,3 +158,29 @@ def test_check_views_names_the_caches_views_when_one_is_missing():
         check_views(fake_cache("orig", "flip"), "shift", "--test-views")
     with pytest.raises(FeatcacheError, match="unknown view 'zoom'"):
         check_views(fake_cache("orig"), "zoom", "--train-views")
+
+
+def test_cross_validation_inside_heads_keeps_an_images_views_on_one_side(blobs):
+    from featcache.heads.views import fit_views, image_groups, stratified_folds
+
+    Xv, y = blobs
+    groups = image_groups(len(y), 2)
+    assert groups[:4].tolist() == [0, 0, 1, 1]  # the image of each stack_views row
+    for train, test in stratified_folds(np.repeat(y, 2), 3, 0, groups):
+        assert not set(groups[train]) & set(groups[test])
+    # The SVM's probability calibration folds, as fitted through fit_views: never an image on both sides.
+    svm = fit_views(SVMHead(), Xv, y)
+    splits = svm.pipeline_[-1].cv
+    assert len(splits) == 3 and all(not set(groups[a]) & set(groups[b]) for a, b in splits)
+    # Logistic regression's C="cv" gets the groups too (and without views, today's folds).
+    seen = {}
+
+    class Spy(LogRegHead):
+        def fit(self, X, y, groups=None):
+            seen["groups"] = groups
+            return super().fit(X, y, groups)
+
+    fit_views(Spy(C="cv"), Xv, y)
+    assert np.array_equal(seen["groups"], groups)
+    fit_views(Spy(C="cv"), Xv[:1], y)
+    assert seen["groups"] is None

@@ -182,7 +182,7 @@ def _fit_one(path: Path, layer: str, head_name: str, params: dict[str, Any], hol
     from threadpoolctl import threadpool_limits
 
     from featcache.heads import make_head
-    from featcache.heads.views import score_views, stack_views
+    from featcache.heads.views import fit_views, score_views
     from featcache.store.cache import open_cache
 
     cache = open_cache(path)
@@ -195,14 +195,14 @@ def _fit_one(path: Path, layer: str, head_name: str, params: dict[str, Any], hol
         fit, out = holdout_rows(y, holdout, seed)
         Xt, yt = Xv[:, out], y[out]
     pick = lambda views: [needed.index(v) for v in views]  # noqa: E731
-    X, y_fit = stack_views(Xv[pick(train_views)][:, fit], y[fit])
+    X = Xv[pick(train_views)][:, fit]
     head = make_head(head_name, **params)
     t = time.perf_counter()
     # One BLAS thread per fit; parallelism comes from running fits side by
     # side (n_jobs). On this shared 2-core machine OpenBLAS's own threads made
     # a logistic-regression fit 20x slower (47 s against 1.7 s, under load).
     with threadpool_limits(1, user_api="blas"):
-        head.fit(X, y_fit)
+        fit_views(head, X, y[fit])
         seconds = time.perf_counter() - t
         accuracies = [score_views(head, Xt[pick(test)], yt) for test in tests]
     C = getattr(head, "C_", params.get("C"))

@@ -17,7 +17,7 @@ from featcache.analysis.subsets import stratified_subset
 from featcache.errors import FeatcacheError
 from featcache.heads import HEADS, DenseHead, make_head
 from featcache.heads.io import SUFFIXES, digest_keys, head_meta, read_head_meta, save_head
-from featcache.heads.views import averaged_quantity, score_views, stack_views
+from featcache.heads.views import averaged_quantity, fit_views, score_views
 from featcache.store.cache import Cache, open_cache
 from featcache.validate import check_seed, check_views, require_splits
 
@@ -217,16 +217,16 @@ def train(
     rows = stratified_subset(y, train_size, seed) if train_size is not None else None
     y = y if rows is None else y[rows]
     check_training_labels(y, cache.class_names, head, getattr(est, "C", None))
-    X, y_fit = stack_views(cache.view_features("train", layer, train_views, rows), y)
+    Xv = cache.view_features("train", layer, train_views, rows)
     if verbose:
         what = f"{head} head" + (f" (preset {preset})" if preset else "")
-        views = f" x {len(train_views)} views ({len(y_fit)} rows)" if len(train_views) > 1 else ""
+        views = f" x {len(train_views)} views ({len(y) * len(train_views)} rows)" if len(train_views) > 1 else ""
         print(f"training a {what} on {len(y)} cached images{views}, layer {layer} ...", flush=True)
 
     t0 = time.perf_counter()
-    est.fit(X, y_fit)
+    fit_views(est, Xv, y)  # every view of every image; cross-validation inside the head keeps an image's views together
     fit_seconds = time.perf_counter() - t0
-    del X
+    del Xv
     accuracy, orig_accuracy, n_test = _test_scores(est, cache, layer, test_views)
 
     path = Path(out) if out is not None else default_head_path(

@@ -64,6 +64,47 @@ def stack_views(Xv: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray
     return X, y
 
 
+def image_groups(n: int, V: int) -> np.ndarray:
+    """The image of each row of ``stack_views`` (n*V rows): what cross-validation must keep on one side."""
+    return np.repeat(np.arange(n), V)
+
+
+def stratified_folds(y: np.ndarray, folds: int, seed: int, groups: np.ndarray | None = None):
+    """Seeded stratified k-fold splitting for a head's internal cross-validation (C="cv", SVM calibration).
+
+    Without ``groups``: ``StratifiedKFold`` (what the heads always used). With
+    ``groups`` (``image_groups``): ``StratifiedGroupKFold``, so the views of an
+    image are never on both sides of a fold; otherwise a view of a held-out
+    image would be among the fitted rows and flatter weak regularization.
+    Returns a splitter, or a list of (train, test) splits for groups.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    if groups is None:
+        return StratifiedKFold(folds, shuffle=True, random_state=seed)
+    return list(StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y, groups))
+
+
+def per_image_labels(y: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+    """One label per image (``y`` itself without groups): fold counts are counts of images, not of views."""
+    if groups is None:
+        return np.asarray(y)
+    _, first = np.unique(groups, return_index=True)
+    return np.asarray(y)[first]
+
+
+def fit_views(head: Any, Xv: np.ndarray, y: np.ndarray) -> Any:
+    """Fit ``head`` on every view of every image (``stack_views``); a head whose ``fit`` takes ``groups``
+    (logistic regression, the SVM: their internal cross-validation) gets the image of each row."""
+    import inspect
+
+    X, y_rows = stack_views(Xv, y)
+    V, n = np.shape(Xv)[:2]
+    if V > 1 and "groups" in inspect.signature(head.fit).parameters:
+        return head.fit(X, y_rows, groups=image_groups(n, V))
+    return head.fit(X, y_rows)
+
+
 def averaged_quantity(head: Any) -> str:
     """What ``view_scores`` gives and ``predict_views`` averages for ``head``: probabilities or decision values."""
     return PROBABILITIES if hasattr(head, "predict_proba") else DECISION_VALUES

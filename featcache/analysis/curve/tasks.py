@@ -18,7 +18,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from featcache.analysis.curve.spec import make_estimator
-from featcache.heads.views import score_views, stack_views
+from featcache.heads.views import fit_views, score_views
 from featcache.errors import FeatcacheError
 
 # joblib backend for --jobs > 1. Processes, not threads: Keras seeds are
@@ -97,7 +97,7 @@ def fit_point(est, X: np.ndarray, y: np.ndarray, rows: np.ndarray, X_test: np.nd
     views = getattr(est, "consumes", "features") == "features"
     t0 = time.perf_counter()
     if views:
-        est.fit(*stack_views(X[:, rows], y[rows]))
+        fit_views(est, X[:, rows], y[rows])
     else:
         est.fit(X[rows], y[rows])
     seconds = time.perf_counter() - t0
