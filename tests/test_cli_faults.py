@@ -1,0 +1,71 @@
+"""Issue 13's leftovers: predict skips bad images, --lock-timeout, head meta checked against the model, staged
+problems checksummed, --seed on a split folder, messages about the head and --out; and what an adversarial run of
+the CLI found. Each failure: one line, exit 2, no traceback, nothing half-written."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+from helpers import class_image, write_image
+
+from featcache.cli import main
+
+
+def one_line_error(capsys, argv, *needles) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in err, err
+    return err
+
+
+@pytest.fixture
+def fake_model(tmp_path, monkeypatch):
+    """A model file with featcache's metadata and a network stubbed out: predict's plumbing without TensorFlow."""
+    from featcache.deploy import model as model_mod
+    from featcache.heads.io import META_ENTRY
+
+    path = tmp_path / "m.keras"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(META_ENTRY, json.dumps({"kind": model_mod.KIND, "class_names": ["ants", "bees"], "image_size": 16}))
+    monkeypatch.setattr(model_mod, "load_model", lambda p: (object(), {}))
+    # Brightness decides: the stub needs no weights, and each image's answer is known.
+    monkeypatch.setattr(model_mod, "run_model", lambda net, x, bs=64: np.stack(
+        [np.full(len(x), 0.25), np.full(len(x), 0.75)], axis=1))
+    return path
+
+
+def test_predict_folder_skips_undecodable_files_and_lists_them(tmp_path, fake_model, capsys):
+    folder = tmp_path / "photos"
+    for i in range(3):
+        write_image(folder / f"ok{i}.png", class_image(0, i, 16))
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    (folder / "empty.png").write_bytes(b"")
+    assert main(["predict", str(fake_model), str(folder)]) == 0
+    out, err = capsys.readouterr()
+    assert [l.split(": ")[0] for l in out.strip().splitlines()] == [str(folder / f"ok{i}.png") for i in range(3)]
+    assert err.strip().startswith("skipped 2 file(s)") and "broken.jpg" in err and "empty.png" in err
+    assert len(err.strip().splitlines()) == 1
+    from featcache.deploy.predict import predict
+
+    preds = predict(fake_model, [folder])
+    assert len(preds) == 3 and [p for p, _ in preds.skipped] == [str(folder / "broken.jpg"), str(folder / "empty.png")]
+    # JSON stays parseable: the skipped line goes to stderr.
+    assert main(["predict", str(fake_model), str(folder), "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 3
+
+
+def test_predict_with_no_readable_image_is_one_line(tmp_path, fake_model, capsys):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "a.png").write_text("text")
+    (folder / "b.png").write_text("text")
+    one_line_error(capsys, ["predict", str(fake_model), str(folder)], "no image to predict", "a.png", "other 1 file")
+    one_line_error(capsys, ["predict", str(fake_model), str(tmp_path / "gone.png")], "image file not found")
+    csv = tmp_path / "p.csv"
+    one_line_error(capsys, ["predict", str(fake_model), str(folder), "--csv", str(csv)], "no image to predict")
+    assert not csv.exists()
