@@ -13,6 +13,7 @@ into an argparse ``type=`` where a flag must be refused before any work.
     check_jobs      --jobs: >= 1, or -1 for every core
     check_seed      0 <= seed < 2**32 (what NumPy's and Keras's seeding accept)
     check_fraction  0 < F < 1
+    check_seconds   a finite number of seconds >= 0 (--lock-timeout)
     parse_C         a positive finite number or 'cv'
     parse_C_per_head  one C for every head, or ``logreg=0.03,svm=10``
     check_writable_dir  create a folder and prove a file can be written there
@@ -135,6 +136,17 @@ def check_fraction(value: Any, flag: str) -> float:
     if isinstance(value, bool) or not 0 < f < 1:
         raise FeatcacheError(f"{flag} {value} is not a fraction; use a number between 0 and 1, e.g. 0.2".strip())
     return f
+
+
+def check_seconds(value: Any, flag: str) -> float:
+    """A duration: a finite number of seconds, 0 or more (0: do not wait at all)."""
+    try:
+        t = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        t = math.nan
+    if not (t >= 0 and math.isfinite(t)):
+        raise FeatcacheError(f"{flag} {value!r} is not a number of seconds; use 0 or more, e.g. {flag or '--lock-timeout'} 60".strip())
+    return t
 
 
 def parse_C(value: Any, flag: str = "--C") -> float | str:

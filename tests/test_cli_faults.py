@@ -15,7 +15,11 @@ from featcache.cli import main
 
 
 def one_line_error(capsys, argv, *needles) -> str:
-    assert main(argv) == 2
+    try:
+        rc = main(argv)
+    except SystemExit as exc:  # argparse's refusals
+        rc = exc.code
+    assert rc == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "Traceback" not in err, err
     for needle in needles:
@@ -69,3 +73,22 @@ def test_predict_with_no_readable_image_is_one_line(tmp_path, fake_model, capsys
     csv = tmp_path / "p.csv"
     one_line_error(capsys, ["predict", str(fake_model), str(folder), "--csv", str(csv)], "no image to predict")
     assert not csv.exists()
+
+
+def test_lock_timeout_names_the_holder_the_lock_file_and_the_flag(tmp_path, fashion_dir, capsys):
+    import os
+
+    from featcache.embedding.specs import StoreSpec
+    from featcache.errors import FeatcacheError
+    from featcache.store.lock import exclusive_lock
+
+    out = tmp_path / "c.h5"
+    argv = ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--out", str(out), "--lock-timeout"]
+    with exclusive_lock(out):  # another writer (a second open file description conflicts even in one process)
+        err = one_line_error(capsys, argv + ["0.2"], f"process {os.getpid()}", f"{out}.lock", "--lock-timeout", "0.2 s")
+    assert not out.exists() and not list(tmp_path.glob("*.partial*")), err
+    for bad in ("-1", "nan", "soon"):
+        one_line_error(capsys, argv + [bad], "--lock-timeout", "seconds")
+    with pytest.raises(FeatcacheError, match="--lock-timeout"):
+        StoreSpec(lock_timeout=-3)
+    assert StoreSpec(lock_timeout="2").lock_timeout == 2.0 and StoreSpec().lock_timeout is None

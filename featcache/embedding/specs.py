@@ -33,7 +33,7 @@ from featcache.embedding.backbones import (
     resolve_layers,
 )
 from featcache.errors import FeatcacheError
-from featcache.validate import positive_int
+from featcache.validate import check_seconds, positive_int
 
 DTYPES = ("float32", "float16")
 
@@ -78,11 +78,16 @@ class ModelSpec:
 @dataclass(frozen=True)
 class StoreSpec:
     """Where and how the features are kept: ``out`` (default: a name from the settings under the cache folder),
-    ``dtype`` of the stored features (float16 halves the size) and ``batch_size`` images per forward pass."""
+    ``dtype`` of the stored features (float16 halves the size), ``batch_size`` images per forward pass and
+    ``lock_timeout``: seconds to wait at most while another process writes the same cache (None: as long as it takes).
+
+    The lock guards the output file, so its timeout is the store's: the engine
+    only says who runs the network, and neither changes the features."""
 
     out: str | Path | None = None
     dtype: str = "float32"
     batch_size: int = 64
+    lock_timeout: float | None = None
 
     def __post_init__(self):
         if self.out is not None and (not isinstance(self.out, (str, Path)) or not str(self.out)):
@@ -90,6 +95,8 @@ class StoreSpec:
         if self.dtype not in DTYPES:
             raise FeatcacheError(f"--dtype {self.dtype} is not supported; use one of: {', '.join(DTYPES)}")
         object.__setattr__(self, "batch_size", positive_int(self.batch_size, "--batch-size"))
+        if self.lock_timeout is not None:
+            object.__setattr__(self, "lock_timeout", check_seconds(self.lock_timeout, "--lock-timeout"))
 
 
 def default(cls: type, name: str) -> Any:
@@ -106,7 +113,7 @@ class Parts(NamedTuple):
 
 SOURCE_OPTIONS = ("images", "test_fraction", "seed", "strict", "data_dir", "train_limit", "test_limit")
 MODEL_OPTIONS = ("backbone", "weights", "image_size", "layers")
-STORE_OPTIONS = ("out", "dtype", "batch_size")
+STORE_OPTIONS = ("out", "dtype", "batch_size", "lock_timeout")
 ENGINE_OPTIONS = ("engine", "address", "workers", "cpus_per_worker", "runtime")
 
 
@@ -127,6 +134,7 @@ def from_options(
     out: str | Path | None = None,
     dtype: str | None = None,
     batch_size: int | None = None,
+    lock_timeout: float | None = None,
     engine: str | None = None,
     address: str | None = None,
     workers: int | None = None,
@@ -138,7 +146,7 @@ def from_options(
 
     source = _source(data, images, test_fraction, seed, strict, data_dir, train_limit, test_limit)
     model = _given(ModelSpec, backbone=backbone, weights=weights, image_size=image_size, layers=layers)
-    store = _given(StoreSpec, out=out, dtype=dtype, batch_size=batch_size)
+    store = _given(StoreSpec, out=out, dtype=dtype, batch_size=batch_size, lock_timeout=lock_timeout)
     run = engines.get(engine or "local", address=address, workers=workers, cpus_per_worker=cpus_per_worker, runtime=runtime)
     return Parts(source, model, store, run)
 
