@@ -92,3 +92,53 @@ def test_lock_timeout_names_the_holder_the_lock_file_and_the_flag(tmp_path, fash
     with pytest.raises(FeatcacheError, match="--lock-timeout"):
         StoreSpec(lock_timeout=-3)
     assert StoreSpec(lock_timeout="2").lock_timeout == 2.0 and StoreSpec().lock_timeout is None
+
+
+def _rewrite_zip(good, bad, change):
+    import zipfile
+
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
+        for item in src.infolist():
+            data = change(item.filename, src.read(item))
+            if data is not None:
+                dst.writestr(item, data)
+    return bad
+
+
+@pytest.mark.slow
+def test_keras_head_meta_is_checked_against_its_layers(tmp_path):
+    """A .keras head whose metadata disagrees with its model (standardize, dropout, params) is refused on load."""
+    from featcache.errors import FeatcacheError
+    from featcache.heads import DenseHead
+    from featcache.heads.io import META_ENTRY, STATS_ENTRY, load_head, save_head
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 6)).astype(np.float32), np.arange(60) % 3
+    meta = {"class_names": ["a", "b", "c"], "layer": "out_relu"}
+    plain = save_head(DenseHead(epochs=1, early_stopping=False, n_classes=3).fit(X, y), tmp_path / "p.keras", meta)
+    std = save_head(DenseHead(epochs=1, early_stopping=False, n_classes=3, standardize=True).fit(X, y), tmp_path / "s.keras", meta)
+    load_head(plain), load_head(std)  # untouched: fine
+
+    def with_params(**changes):
+        def change(name, data):
+            if name != META_ENTRY:
+                return data
+            m = json.loads(data)
+            m["params"].update(changes)
+            return json.dumps(m).encode()
+        return change
+
+    cases = [
+        (std, with_params(standardize=False), "says standardize=False but the file holds standardizing statistics"),
+        (plain, with_params(standardize=True), "says standardize=True but the file lacks"),
+        (std, with_params(standardize="False"), "standardize 'False' is not a valid bool"),
+        (plain, with_params(dropout=0.5), "dropout layer has rate 0.2 but its metadata says 0.5"),
+        (plain, with_params(epochs=0), "epochs 0 is not a valid int"),
+        (plain, with_params(epochs="x"), "epochs 'x' is not a valid int"),
+        (std, lambda n, d: None if n == STATS_ENTRY else d, "lacks standardizing statistics"),
+    ]
+    for i, (good, change, message) in enumerate(cases):
+        bad = _rewrite_zip(good, tmp_path / f"bad{i}.keras", change)
+        with pytest.raises(FeatcacheError, match="not a readable featcache head") as info:
+            load_head(bad)
+        assert message in str(info.value) and "\n" not in str(info.value), (i, str(info.value))
