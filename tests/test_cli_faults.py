@@ -142,3 +142,40 @@ def test_keras_head_meta_is_checked_against_its_layers(tmp_path):
         with pytest.raises(FeatcacheError, match="not a readable featcache head") as info:
             load_head(bad)
         assert message in str(info.value) and "\n" not in str(info.value), (i, str(info.value))
+
+
+def test_a_flipped_byte_in_a_staged_partials_decode_problems_is_caught(tmp_path):
+    """The decode problems a photo run stores while embedding are checksummed (Fletcher-32 on fixed-length bytes):
+    a flipped byte redoes the damaged rows instead of turning a skipped photo into a decoded one, or back."""
+    import h5py
+    from helpers import flip
+
+    from featcache.store import STAGING, SplitSpec, StagedWriter
+    from featcache.store.layout import CHUNK_ROWS, partial_path
+
+    n, step = 2 * CHUNK_ROWS + 44, CHUNK_ROWS // 2 + 2  # three chunks of problems, batches across their borders
+    rows, paths = np.arange(n), [f"f{i}.jpg" for i in range(n)]
+    why = np.array(["not an image (format not recognized)" if i % 7 == 0 else "" for i in range(n)], dtype=object)
+
+    def writer():
+        return StagedWriter(tmp_path / "c.h5", {"fingerprint": "f" * 64}, [SplitSpec(STAGING, rows % 2, rows, paths)],
+                            {"out": 4}, "float32")
+
+    w = writer()
+    w.open()
+    for s in range(0, n, step):
+        w.write(STAGING, s, {"out": np.ones((min(step, n - s), 4), np.float32)}, why[s : s + step])
+    w.commit()
+    assert w.problems() == {i: why[i] for i in range(n) if why[i]}
+    w.close()  # a run stopped before publishing
+    with h5py.File(partial_path(tmp_path / "c.h5")) as f:
+        ds = f[STAGING]["problem"]
+        assert ds.fletcher32 and ds.dtype.kind == "S"
+        info = ds.id.get_chunk_info_by_coord((ds.chunks[0],))  # the second chunk of problems
+        offset, start = info.byte_offset, ds.chunks[0]
+    flip(partial_path(tmp_path / "c.h5"), offset + info.size // 2)
+    w = writer()
+    done = w.open()
+    assert done[STAGING] == start and any("damaged" in r for r in w.repairs), w.repairs
+    assert w.problems() == {i: why[i] for i in range(start) if why[i]}
+    w.close()
