@@ -179,3 +179,17 @@ def test_a_flipped_byte_in_a_staged_partials_decode_problems_is_caught(tmp_path)
     assert done[STAGING] == start and any("damaged" in r for r in w.repairs), w.repairs
     assert w.problems() == {i: why[i] for i in range(start) if why[i]}
     w.close()
+
+
+def test_seed_on_an_already_split_folder_is_refused(tmp_path, capsys):
+    """--seed only picks held-out images with --test-fraction: on train/ + val/ it changed nothing, silently."""
+    from helpers import make_class_tree
+
+    root = tmp_path / "split"
+    make_class_tree(root / "train", {"a": 2, "b": 2}, size=8)
+    make_class_tree(root / "val", {"a": 1, "b": 1}, size=8)
+    out = tmp_path / "c.h5"
+    base = ["extract", "--images", str(root), "--weights", "random", "--image-size", "32", "--out", str(out)]
+    one_line_error(capsys, base + ["--seed", "3"], "--seed picks the held-out test images only with --test-fraction", "drop --seed")
+    one_line_error(capsys, base + ["--seed", "3", "--test-fraction", "0.5"], "already split into train/ and val/; drop --test-fraction")
+    assert not out.exists()
