@@ -17,6 +17,7 @@ into an argparse ``type=`` where a flag must be refused before any work.
     parse_C         a positive finite number or 'cv'
     parse_C_per_head  one C for every head, or ``logreg=0.03,svm=10``
     check_writable_dir  create a folder and prove a file can be written there
+    check_out_file  an output file name: not a folder, the right suffix, in a writable folder
     require_splits  a cache holds the splits a command needs
 """
 
@@ -203,6 +204,22 @@ def check_writable_dir(path: str | Path, flag: str = "--out") -> Path:
     from featcache.store.atomic import check_writable
 
     return check_writable(path, flag)
+
+
+def check_out_file(path: str | Path, suffix: str, what: str, suffixes: str, flag: str = "--out") -> Path:
+    """An output file's name, before any work: not a folder, ending in ``suffix``, in a folder a file can be written to.
+
+    ``what`` names the file ("a logreg head"), ``suffixes`` says which suffix
+    goes with what ("keras heads .keras, logreg and svm heads .npz").
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise FeatcacheError(f"{flag} {path} is a folder; name the file to write in it, e.g. {flag} {path / ('head' + suffix)} "
+                             f"({suffixes})")
+    if path.suffix != suffix:
+        raise FeatcacheError(f"{flag} {path}: {what} is saved as a {suffix} file ({suffixes}); use {flag} {path.with_suffix(suffix)}")
+    check_writable_dir(path.parent, flag)
+    return path
 
 
 def require_splits(cache: Any, *names: str, why: str | None = None) -> None:

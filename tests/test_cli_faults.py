@@ -193,3 +193,56 @@ def test_seed_on_an_already_split_folder_is_refused(tmp_path, capsys):
     one_line_error(capsys, base + ["--seed", "3"], "--seed picks the held-out test images only with --test-fraction", "drop --seed")
     one_line_error(capsys, base + ["--seed", "3", "--test-fraction", "0.5"], "already split into train/ and val/; drop --test-fraction")
     assert not out.exists()
+
+
+def tiny_cache(path, n_train: int = 40, n_test: int = 20, d: int = 4):
+    """A complete 2-class cache of separable features written directly (no network)."""
+    from featcache.store import CacheWriter, SplitSpec
+
+    attrs = {"fingerprint": "e" * 64, "class_names": ["ants", "bees"], "layers": ["out"], "default_layer": "out",
+             "backbone": "mobilenet_v2", "weights": "random", "image_size": 32, "preprocessing": "x", "dataset": "tiny"}
+    rng = np.random.default_rng(0)
+    data = {s: (np.arange(n) % 2) for s, n in (("train", n_train), ("test", n_test))}
+    w = CacheWriter(path, attrs, [SplitSpec(s, y, np.arange(len(y))) for s, y in data.items()], {"out": d}, "float32")
+    w.open()
+    for s, y in data.items():
+        w.write(s, 0, {"out": (rng.normal(size=(len(y), d)) + 3 * y[:, None]).astype(np.float32)})
+    w.finish()
+    return path
+
+
+def test_train_checks_its_out_before_the_fit_and_names_the_suffixes(tmp_path, capsys, monkeypatch):
+    from featcache import paths
+    from featcache.heads.logreg import LogRegHead
+
+    cache = str(tiny_cache(tmp_path / "c.h5"))
+
+    def no_fit(self, X, y):
+        raise AssertionError("fitted before --out was checked")
+
+    monkeypatch.setattr(LogRegHead, "fit", no_fit)
+    one_line_error(capsys, ["train", cache, "--head", "logreg", "--out", str(tmp_path / "notes.txt")],
+                   "a logreg head is saved as a .npz file", "keras heads are .keras files", f"--out {tmp_path / 'notes.npz'}")
+    one_line_error(capsys, ["train", cache, "--head", "keras", "--out", str(tmp_path / "h.npz")],
+                   "a keras head is saved as a .keras file", "logreg and svm heads .npz")
+    one_line_error(capsys, ["train", cache, "--head", "logreg", "--out", str(tmp_path)], "is a folder", "head.npz")
+    blocker = tmp_path / "file"
+    blocker.write_text("mine")
+    one_line_error(capsys, ["train", cache, "--head", "logreg", "--out", str(blocker / "h.npz")], "cannot write in", "--out")
+    mine = tmp_path / "mine.npz"
+    mine.write_bytes(b"my own data")
+    one_line_error(capsys, ["train", cache, "--head", "logreg", "--out", str(mine)], "is not a head featcache wrote")
+    assert mine.read_bytes() == b"my own data" and blocker.read_text() == "mine"
+    # The default path too: its folder cannot be made (a file is in the way), said before the fit.
+    paths.runs_dir().mkdir(parents=True, exist_ok=True)
+    (paths.runs_dir() / "heads").write_text("in the way")
+    one_line_error(capsys, ["train", cache, "--head", "logreg"], "cannot write in", "heads")
+
+
+def test_evaluate_given_a_folder_as_the_head_says_so(tmp_path, capsys):
+    cache = str(tiny_cache(tmp_path / "c.h5"))
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    one_line_error(capsys, ["evaluate", str(runs), cache], f"{runs} is a folder, not a head file", ".keras or .npz head file")
+    (runs / "h.npz").write_bytes(b"x")
+    one_line_error(capsys, ["evaluate", str(runs), cache], "it holds h.npz")

@@ -18,7 +18,7 @@ from featcache.errors import FeatcacheError
 from featcache.heads import HEADS, DenseHead, make_head
 from featcache.heads.io import SUFFIXES, digest_keys, head_meta, read_head_meta, save_head
 from featcache.store.cache import Cache, open_cache
-from featcache.validate import check_seed, require_splits
+from featcache.validate import check_out_file, check_seed, require_splits
 
 @dataclass
 class TrainResult:
@@ -101,10 +101,7 @@ def default_head_path(cache: Cache, layer: str, head: str, tag: str | None, n: i
 
 def check_out(path: Path, head: str, force: bool) -> None:
     """``--out`` must be a head file name; an existing file is replaced only if featcache wrote it as a head (or ``force``)."""
-    if path.is_dir():
-        raise FeatcacheError(f"--out {path} is a folder; name the head file to write, e.g. --out {path / ('head' + head_suffix(head))}")
-    if path.suffix != head_suffix(head):
-        raise FeatcacheError(f"a {head} head is saved as a {head_suffix(head)} file; use --out {path.with_suffix(head_suffix(head))}")
+    check_out_file(path, head_suffix(head), f"a {head} head", "keras heads are .keras files, logreg and svm heads .npz")
     if path.exists() and not force and read_head_meta(path) is None:
         raise FeatcacheError(f"--out {path} exists and is not a head featcache wrote; choose another --out, or pass --force to replace it")
 
@@ -170,6 +167,10 @@ def train(
     y = cache.labels("train")
     rows = stratified_subset(y, train_size, seed) if train_size is not None else None
     check_training_labels(y if rows is None else y[rows], cache.class_names, head, getattr(est, "C", None))
+    path = Path(out) if out is not None else default_head_path(
+        cache, layer, head, head_tag(head, est, preset, epochs, standardize), len(y if rows is None else rows), seed)
+    if out is None:
+        check_out(path, head, force)  # before the fit: a refusal costs nothing
     X = cache.features("train", layer, rows)
     if rows is not None:
         y = y[rows]
@@ -182,10 +183,6 @@ def train(
     fit_seconds = time.perf_counter() - t0
     accuracy = float(est.score(X_test, y_test))
 
-    path = Path(out) if out is not None else default_head_path(
-        cache, layer, head, head_tag(head, est, preset, epochs, standardize), len(y), seed)
-    if out is None:
-        check_out(path, head, force)
     result = TrainResult(path, head, preset, layer, int(len(y)), int(len(y_test)), accuracy, fit_seconds, _details(est), est)
     meta = head_meta(cache, layer, head, est)
     meta.update(preset=preset, train_size=train_size, train_images=len(y), seed=seed,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import warnings
 import zipfile
 from pathlib import Path
@@ -182,6 +183,10 @@ def load_head(path: str | Path, *, trust_pickle: bool = False):
     ``trust_pickle`` (then it loads with a ``PickleHeadWarning``).
     """
     path = Path(path)
+    if path.is_dir():
+        inside = sorted(p.name for p in path.iterdir() if p.suffix in (".keras", ".npz"))[:3] if os.access(path, os.R_OK) else []
+        hint = f" (it holds {', '.join(inside)})" if inside else ""
+        raise FeatcacheError(f"{path} is a folder, not a head file{hint}; pass the .keras or .npz head file written by 'featcache train'")
     if not path.is_file():
         raise FeatcacheError(f"head file not found: {path}; train one with 'featcache train'")
     if zipfile.is_zipfile(path):
