@@ -246,3 +246,16 @@ def test_evaluate_given_a_folder_as_the_head_says_so(tmp_path, capsys):
     one_line_error(capsys, ["evaluate", str(runs), cache], f"{runs} is a folder, not a head file", ".keras or .npz head file")
     (runs / "h.npz").write_bytes(b"x")
     one_line_error(capsys, ["evaluate", str(runs), cache], "it holds h.npz")
+
+
+def test_ctrl_c_while_starting_is_one_line(monkeypatch, capsys):
+    """Ctrl-C in the ~2 s of imports while the parser is built gave a 30-line KeyboardInterrupt traceback."""
+    import featcache.cli as cli
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    assert cli.main(["info", "x.h5"]) == 130
+    err = capsys.readouterr().err.strip()
+    assert err == "featcache: interrupted while starting; nothing was done"

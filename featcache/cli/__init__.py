@@ -52,9 +52,14 @@ _python_showwarning = warnings.showwarning
 
 
 def main(argv: list[str] | None = None) -> int:
-    quiet_env()
-    warnings.showwarning = _show_warning
-    args = build_parser().parse_args(argv)
+    try:
+        quiet_env()
+        warnings.showwarning = _show_warning
+        # Building the parser imports every subcommand (about 2 s): Ctrl-C here is no traceback either.
+        args = build_parser().parse_args(argv)
+    except KeyboardInterrupt:
+        print("featcache: interrupted while starting; nothing was done", file=sys.stderr)
+        return 130
     try:
         return int(args.func(args) or 0)
     except FeatcacheError as exc:
