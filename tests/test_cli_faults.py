@@ -70,6 +70,7 @@ def test_predict_with_no_readable_image_is_one_line(tmp_path, fake_model, capsys
     (folder / "b.png").write_text("text")
     one_line_error(capsys, ["predict", str(fake_model), str(folder)], "no image to predict", "a.png", "other 1 file")
     one_line_error(capsys, ["predict", str(fake_model), str(tmp_path / "gone.png")], "image file not found")
+    one_line_error(capsys, ["predict", str(folder), str(fake_model)], "is a folder, not a model file")  # arguments swapped
     csv = tmp_path / "p.csv"
     one_line_error(capsys, ["predict", str(fake_model), str(folder), "--csv", str(csv)], "no image to predict")
     assert not csv.exists()

@@ -151,6 +151,9 @@ def predict(
 
     if not images:
         raise FeatcacheError("no images given; pass image files, a folder of images or .npy arrays")
+    if Path(model).is_dir():
+        raise FeatcacheError(f"{model} is a folder, not a model file; pass the .keras file written by 'featcache export' "
+                             "or 'featcache finetune' first, then the images")
     meta = read_meta(model)  # fast checks before loading TensorFlow
     names = list(meta["class_names"])
     top_k = min(3, len(names)) if top_k is None else top_k
