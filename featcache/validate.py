@@ -203,6 +203,8 @@ def check_writable_dir(path: str | Path, flag: str = "--out") -> Path:
     """Create ``path`` and prove a file can be written there, before any long work."""
     from featcache.store.atomic import check_writable
 
+    if Path(path).exists() and not Path(path).is_dir():  # not "cannot write in FILE (File exists)"
+        raise FeatcacheError(f"{flag} {path} is a file, not a folder; name a folder for the output files".strip())
     return check_writable(path, flag)
 
 

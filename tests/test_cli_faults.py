@@ -229,7 +229,7 @@ def test_train_checks_its_out_before_the_fit_and_names_the_suffixes(tmp_path, ca
     one_line_error(capsys, ["train", cache, "--head", "logreg", "--out", str(tmp_path)], "is a folder", "head.npz")
     blocker = tmp_path / "file"
     blocker.write_text("mine")
-    one_line_error(capsys, ["train", cache, "--head", "logreg", "--out", str(blocker / "h.npz")], "cannot write in", "--out")
+    one_line_error(capsys, ["train", cache, "--head", "logreg", "--out", str(blocker / "h.npz")], "is a file, not a folder")
     mine = tmp_path / "mine.npz"
     mine.write_bytes(b"my own data")
     one_line_error(capsys, ["train", cache, "--head", "logreg", "--out", str(mine)], "is not a head featcache wrote")
@@ -237,7 +237,7 @@ def test_train_checks_its_out_before_the_fit_and_names_the_suffixes(tmp_path, ca
     # The default path too: its folder cannot be made (a file is in the way), said before the fit.
     paths.runs_dir().mkdir(parents=True, exist_ok=True)
     (paths.runs_dir() / "heads").write_text("in the way")
-    one_line_error(capsys, ["train", cache, "--head", "logreg"], "cannot write in", "heads")
+    one_line_error(capsys, ["train", cache, "--head", "logreg"], "heads is a file, not a folder")
 
 
 def test_evaluate_given_a_folder_as_the_head_says_so(tmp_path, capsys):
@@ -260,3 +260,12 @@ def test_ctrl_c_while_starting_is_one_line(monkeypatch, capsys):
     assert cli.main(["info", "x.h5"]) == 130
     err = capsys.readouterr().err.strip()
     assert err == "featcache: interrupted while starting; nothing was done"
+
+
+def test_an_output_folder_that_is_a_file_says_so(tmp_path, capsys):
+    cache = str(tiny_cache(tmp_path / "c.h5"))
+    mine = tmp_path / "notes.txt"
+    mine.write_text("mine")
+    one_line_error(capsys, ["curve", cache, "--sizes", "10", "--seeds", "1", "--heads", "logreg", "--out", str(mine)],
+                   f"--out {mine} is a file, not a folder")
+    assert mine.read_text() == "mine"
