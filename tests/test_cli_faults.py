@@ -269,3 +269,8 @@ def test_an_output_folder_that_is_a_file_says_so(tmp_path, capsys):
     one_line_error(capsys, ["curve", cache, "--sizes", "10", "--seeds", "1", "--heads", "logreg", "--out", str(mine)],
                    f"--out {mine} is a file, not a folder")
     assert mine.read_text() == "mine"
+
+
+def test_a_path_with_a_newline_still_gives_one_line(tmp_path, capsys):
+    err = one_line_error(capsys, ["info", str(tmp_path / "no\nsuch.h5")], "cache not found")
+    assert "no\\nsuch.h5" in err
