@@ -159,7 +159,7 @@ def parse_C(value: Any, flag: str = "--C") -> float | str:
     except (TypeError, ValueError):
         c = math.nan
     if not (c > 0 and math.isfinite(c)):
-        raise FeatcacheError(f"{flag} {value!r} is not a positive number or 'cv'; e.g. {flag or '--C'} 0.03 or {flag or '--C'} logreg=0.03,svm=10")
+        raise FeatcacheError(f"{flag} {value!r} is not a positive number or 'cv'; e.g. {flag or '--C'} 0.03 or {flag or '--C'} cv")
     return c
 
 

@@ -274,3 +274,18 @@ def test_an_output_folder_that_is_a_file_says_so(tmp_path, capsys):
 def test_a_path_with_a_newline_still_gives_one_line(tmp_path, capsys):
     err = one_line_error(capsys, ["info", str(tmp_path / "no\nsuch.h5")], "cache not found")
     assert "no\\nsuch.h5" in err
+
+
+def test_an_empty_layer_is_refused_not_read_as_the_default(tmp_path, capsys):
+    cache = str(tiny_cache(tmp_path / "c.h5"))
+    one_line_error(capsys, ["train", cache, "--head", "logreg", "--layer", "", "--out", str(tmp_path / "h.npz")],
+                   "layer '' is not in", "cached layers: out")
+    one_line_error(capsys, ["curve", cache, "--sizes", "10", "--seeds", "1", "--heads", "logreg", "--layer", "",
+                            "--out", str(tmp_path / "cv")], "--layer '' is not in")
+    assert not (tmp_path / "h.npz").exists()
+
+
+def test_train_C_message_does_not_suggest_the_per_head_form_it_refuses(tmp_path, capsys):
+    cache = str(tiny_cache(tmp_path / "c.h5"))
+    err = one_line_error(capsys, ["train", cache, "--head", "logreg", "--C", "logreg=0.03"], "is not a positive number or 'cv'")
+    assert "svm=10" not in err and "--C cv" in err

@@ -162,7 +162,7 @@ def train(
         preset = preset or "default"
     if out is not None:
         check_out(Path(out), head, force)
-    layer = layer or cache.default_layer
+    layer = cache.default_layer if layer is None else layer  # "" is refused below, not read as the default
     X_test, y_test = cache.features("test", layer), cache.labels("test")  # checks the layer before any training
     y = cache.labels("train")
     rows = stratified_subset(y, train_size, seed) if train_size is not None else None

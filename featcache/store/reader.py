@@ -172,7 +172,7 @@ class Cache:
     def _check(self, split: str, layer: str | None = None) -> str:
         if split not in self.sizes:
             raise FeatcacheError(f"{self.path} has no {split!r} split (it has {', '.join(self.split_names)}); extract that split first")
-        layer = layer or self.default_layer
+        layer = self.default_layer if layer is None else layer
         if layer not in self.layers:
             raise FeatcacheError(f"layer {layer!r} is not in {self.path}; cached layers: {', '.join(self.layers)}")
         return layer
