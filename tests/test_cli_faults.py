@@ -289,3 +289,12 @@ def test_train_C_message_does_not_suggest_the_per_head_form_it_refuses(tmp_path,
     cache = str(tiny_cache(tmp_path / "c.h5"))
     err = one_line_error(capsys, ["train", cache, "--head", "logreg", "--C", "logreg=0.03"], "is not a positive number or 'cv'")
     assert "svm=10" not in err and "--C cv" in err
+
+
+def test_a_cache_whose_extraction_is_unfinished_says_so(tmp_path, capsys):
+    from featcache.store.layout import partial_path
+
+    path = tmp_path / "c.h5"
+    partial_path(path).write_bytes(b"an extraction in progress")
+    one_line_error(capsys, ["info", str(path)], "is not finished", partial_path(path).name, "re-run the same 'featcache extract'")
+    one_line_error(capsys, ["info", str(tmp_path / "other.h5")], "cache not found")

@@ -43,6 +43,9 @@ def read_attrs(path: Path, peek: bool = False) -> dict[str, Any]:
     """Root attributes of a featcache file (complete or not); ``rows_done`` per split for incomplete ones."""
     path = Path(path)
     if not path.exists():
+        if partial_path(path).exists():
+            raise FeatcacheError(f"{path} is not finished: {partial_path(path).name} beside it holds an extraction that is "
+                                 "running or was interrupted; wait for it, or re-run the same 'featcache extract' command to finish it")
         raise FeatcacheError(f"cache not found: {path}; run 'featcache extract' first or check the path")
     if path.is_dir():
         raise FeatcacheError(f"{path} is a folder, not a cache; pass the .h5 file written by 'featcache extract'")
