@@ -298,3 +298,20 @@ def test_a_cache_whose_extraction_is_unfinished_says_so(tmp_path, capsys):
     partial_path(path).write_bytes(b"an extraction in progress")
     one_line_error(capsys, ["info", str(path)], "is not finished", partial_path(path).name, "re-run the same 'featcache extract'")
     one_line_error(capsys, ["info", str(tmp_path / "other.h5")], "cache not found")
+
+
+def test_predict_csv_never_overwrites_an_input_or_a_users_file(tmp_path, fake_model, capsys):
+    folder = tmp_path / "photos"
+    for i in range(2):
+        write_image(folder / f"ok{i}.png", class_image(0, i, 16))
+    photo = folder / "ok0.png"
+    before = photo.read_bytes()
+    one_line_error(capsys, ["predict", str(fake_model), str(folder), "--csv", str(photo)], "is one of the images to predict")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    one_line_error(capsys, ["predict", str(fake_model), str(folder), "--csv", str(notes)], "is not a predictions CSV featcache wrote")
+    assert photo.read_bytes() == before and notes.read_text() == "mine"
+    out = tmp_path / "p.csv"
+    for _ in range(2):  # its own CSV is replaced
+        assert main(["predict", str(fake_model), str(folder), "--csv", str(out)]) == 0
+    assert out.read_text().startswith("input,class_1,probability_1") and len(out.read_text().splitlines()) == 3

@@ -114,6 +114,31 @@ def top_k_classes(probs: np.ndarray, class_names: list[str], k: int) -> list[lis
     return [[(class_names[j], float(p[j])) for j in row] for p, row in zip(probs, order)]
 
 
+CSV_HEADER = "input,class_1,probability_1"
+
+
+def check_csv(path: Path, inputs: Sequence[Path]) -> None:
+    """``--csv``, before any work: a file name, and never one of the inputs or another file of the user's.
+
+    An existing file is replaced only if it is a predictions CSV (its first
+    line is featcache's header): ``--csv photo.jpg`` must not overwrite the photo.
+    """
+    if path.is_dir():
+        raise FeatcacheError(f"--csv {path} is a folder; name the CSV file to write, e.g. --csv {path / 'predictions.csv'}")
+    if not path.exists():
+        return
+    if any(path.resolve() == p.resolve() for p in inputs):
+        raise FeatcacheError(f"--csv {path} is one of the images to predict; name a new file, e.g. --csv predictions.csv")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(CSV_HEADER))
+    except OSError:
+        head = b""
+    if head != CSV_HEADER.encode():
+        raise FeatcacheError(f"--csv {path} exists and is not a predictions CSV featcache wrote; choose another --csv "
+                             "(or delete it if you meant to replace it)")
+
+
 def write_csv(path: str | Path, preds: Sequence[Prediction]) -> Path:
     """One row per image: input, then class and probability for each rank."""
     import csv
@@ -159,10 +184,10 @@ def predict(
     top_k = min(3, len(names)) if top_k is None else top_k
     if not 1 <= top_k <= len(names):
         raise FeatcacheError(f"--top-k {top_k} is out of range; the model has {len(names)} classes, use 1..{len(names)}")
-    if csv is not None and Path(csv).is_dir():
-        raise FeatcacheError(f"--csv {csv} is a folder; name the CSV file to write, e.g. --csv {Path(csv) / 'predictions.csv'}")
     paths = expand_inputs(images)
     check_named(paths)
+    if csv is not None:
+        check_csv(Path(csv), paths)
     arrays = [(p, read_npy(p)) for p in paths if p.suffix.lower() == ".npy"]
     batch_files, files, skipped = read_files([p for p in paths if p.suffix.lower() != ".npy"], int(meta["image_size"]))
     if not files and not arrays:
