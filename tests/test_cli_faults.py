@@ -315,3 +315,20 @@ def test_predict_csv_never_overwrites_an_input_or_a_users_file(tmp_path, fake_mo
     for _ in range(2):  # its own CSV is replaced
         assert main(["predict", str(fake_model), str(folder), "--csv", str(out)]) == 0
     assert out.read_text().startswith("input,class_1,probability_1") and len(out.read_text().splitlines()) == 3
+
+
+def test_extract_onto_a_cache_another_process_has_open_for_writing_says_busy(tmp_path, fashion_dir, capsys):
+    """HDF5's own lock held by another writer: 'being written', not 'exists and is not a featcache cache'."""
+    import subprocess
+    import sys
+
+    out = tiny_cache(tmp_path / "c.h5")
+    holder = subprocess.Popen([sys.executable, "-c", f"import h5py, time; f = h5py.File({str(out)!r}, 'r+'); print('open', flush=True); "
+                               "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        one_line_error(capsys, ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32",
+                                "--out", str(out)], "is being written by another featcache process")
+    finally:
+        holder.kill()
+        holder.wait()

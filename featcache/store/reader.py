@@ -338,7 +338,7 @@ def find_complete(path: Path, identity) -> bool:
         except FeatcacheError as exc:
             if p != path:
                 continue  # an unreadable partial is a crashed write of ours: redone
-            if "is damaged" in str(exc):
+            if "is damaged" in str(exc) or "is being written" in str(exc):  # a cache, damaged or busy: say that
                 raise
             raise FeatcacheError(f"{path} exists and is not a featcache cache; choose another --out (it was left untouched)") from None
         if attrs.get("fingerprint") != fp:
