@@ -152,20 +152,20 @@ def _kill_midway(args: list[str], partial: Path, rows: int = 16) -> None:
 
 @pytest.mark.slow
 def test_resume_after_sigkill_keeps_every_view_row_aligned(tmp_path):
-    data = make_fashion_dir(tmp_path / "d", n_train=400, n_test=16)
+    data = make_fashion_dir(tmp_path / "d", n_train=240, n_test=16)
     out = tmp_path / "killed.h5"
-    common = ["--data-dir", str(data), "--weights", "random", "--image-size", "96", "--batch-size", "12",
+    common = ["--data-dir", str(data), "--weights", "random", "--image-size", "64", "--batch-size", "12",
               "--views", "orig,flip,shift:-2,-2", "--layers", f"{LAYER},out_relu"]
     _kill_midway(["extract", *common, "--out", str(out)], partial_path(out))
     assert not out.exists()
     with h5py.File(partial_path(out), "r") as f:
         done = int(f["train"].attrs["rows_done"])
         assert list(f["train/views"].keys()) == ["flip", "shift:-2,-2"]
-    assert 0 < done < 400
-    kw = dict(data_dir=str(data), weights="random", image_size=96, batch_size=12, views="orig,flip,shift:-2,-2",
+    assert 0 < done < 240
+    kw = dict(data_dir=str(data), weights="random", image_size=64, batch_size=12, views="orig,flip,shift:-2,-2",
               layers=f"{LAYER},out_relu")
     resumed = extract(out=out, **kw)
-    assert resumed.images == 416 - done
+    assert resumed.images == 256 - done
     ref = extract(out=tmp_path / "ref.h5", **kw)
     got, want = featcache.open_cache(out), featcache.open_cache(ref.path)
     assert got.fingerprint == want.fingerprint and got.views == want.views
