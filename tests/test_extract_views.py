@@ -252,3 +252,16 @@ def test_views_computed_by_featcache_equal_views_by_hand(real_weights, real_fash
         lesson = keras.layers.GlobalAveragePooling2D()(base(x, training=False)).numpy()
         np.testing.assert_allclose(ours[i], lesson, atol=1e-4, err_msg=view.name)
     assert np.abs(ours[1] - ours[0]).max() > 0.1  # the views are different images, not copies of the original
+
+
+@pytest.mark.slow  # converts the model for each runtime
+@pytest.mark.parametrize("runtime", ["onnxruntime", "openvino"])
+def test_every_runtime_embeds_the_same_views(runtime, tmp_path):
+    """Views are numpy before the runtime: a converted runtime gives the views TensorFlow gives."""
+    x = np.random.default_rng(1).integers(0, 255, (6, 28, 28), dtype=np.uint8)
+    names = ["orig", "flip", "shift:+2,-2"]
+    want = Mapper("mobilenet_v2", "random", 32, [LAYER], (28, 28), batch_size=12, runtime="tensorflow", views=names)()(x)
+    mapper = Mapper("mobilenet_v2", "random", 32, [LAYER], (28, 28), batch_size=12, runtime=runtime, views=names)
+    got = mapper()(x)
+    assert mapper.runtime_used == runtime and got[LAYER].shape == (3, 6, 96)
+    assert_close(got[LAYER], want[LAYER])
