@@ -179,6 +179,10 @@ def test_a_flipped_byte_in_a_staged_partials_decode_problems_is_caught(tmp_path)
     done = w.open()
     assert done[STAGING] == start and any("damaged" in r for r in w.repairs), w.repairs
     assert w.problems() == {i: why[i] for i in range(start) if why[i]}
+    for s in range(start, n, step):  # the redone rows go into the damaged chunk's place
+        w.write(STAGING, s, {"out": np.ones((min(step, n - s), 4), np.float32)}, why[s : s + step])
+    w.commit()
+    assert w.problems() == {i: why[i] for i in range(n) if why[i]}
     w.close()
 
 
