@@ -152,20 +152,20 @@ def _kill_midway(args: list[str], partial: Path, rows: int = 16) -> None:
 
 @pytest.mark.slow
 def test_resume_after_sigkill_keeps_every_view_row_aligned(tmp_path):
-    data = make_fashion_dir(tmp_path / "d", n_train=400, n_test=16)
+    data = make_fashion_dir(tmp_path / "d", n_train=240, n_test=16)
     out = tmp_path / "killed.h5"
-    common = ["--data-dir", str(data), "--weights", "random", "--image-size", "96", "--batch-size", "12",
+    common = ["--data-dir", str(data), "--weights", "random", "--image-size", "64", "--batch-size", "12",
               "--views", "orig,flip,shift:-2,-2", "--layers", f"{LAYER},out_relu"]
     _kill_midway(["extract", *common, "--out", str(out)], partial_path(out))
     assert not out.exists()
     with h5py.File(partial_path(out), "r") as f:
         done = int(f["train"].attrs["rows_done"])
         assert list(f["train/views"].keys()) == ["flip", "shift:-2,-2"]
-    assert 0 < done < 400
-    kw = dict(data_dir=str(data), weights="random", image_size=96, batch_size=12, views="orig,flip,shift:-2,-2",
+    assert 0 < done < 240
+    kw = dict(data_dir=str(data), weights="random", image_size=64, batch_size=12, views="orig,flip,shift:-2,-2",
               layers=f"{LAYER},out_relu")
     resumed = extract(out=out, **kw)
-    assert resumed.images == 416 - done
+    assert resumed.images == 256 - done
     ref = extract(out=tmp_path / "ref.h5", **kw)
     got, want = featcache.open_cache(out), featcache.open_cache(ref.path)
     assert got.fingerprint == want.fingerprint and got.views == want.views
@@ -252,3 +252,16 @@ def test_views_computed_by_featcache_equal_views_by_hand(real_weights, real_fash
         lesson = keras.layers.GlobalAveragePooling2D()(base(x, training=False)).numpy()
         np.testing.assert_allclose(ours[i], lesson, atol=1e-4, err_msg=view.name)
     assert np.abs(ours[1] - ours[0]).max() > 0.1  # the views are different images, not copies of the original
+
+
+@pytest.mark.slow  # converts the model for each runtime
+@pytest.mark.parametrize("runtime", ["onnxruntime", "openvino"])
+def test_every_runtime_embeds_the_same_views(runtime, tmp_path):
+    """Views are numpy before the runtime: a converted runtime gives the views TensorFlow gives."""
+    x = np.random.default_rng(1).integers(0, 255, (6, 28, 28), dtype=np.uint8)
+    names = ["orig", "flip", "shift:+2,-2"]
+    want = Mapper("mobilenet_v2", "random", 32, [LAYER], (28, 28), batch_size=12, runtime="tensorflow", views=names)()(x)
+    mapper = Mapper("mobilenet_v2", "random", 32, [LAYER], (28, 28), batch_size=12, runtime=runtime, views=names)
+    got = mapper()(x)
+    assert mapper.runtime_used == runtime and got[LAYER].shape == (3, 6, 96)
+    assert_close(got[LAYER], want[LAYER])

@@ -19,7 +19,7 @@ from featcache.heads import HEADS, DenseHead, make_head
 from featcache.heads.io import SUFFIXES, digest_keys, head_meta, read_head_meta, save_head
 from featcache.heads.views import averaged_quantity, fit_views, score_views
 from featcache.store.cache import Cache, open_cache
-from featcache.validate import check_seed, check_views, require_splits
+from featcache.validate import check_out_file, check_seed, check_views, require_splits
 
 @dataclass
 class TrainResult:
@@ -121,10 +121,7 @@ def default_head_path(cache: Cache, layer: str, head: str, tag: str | None, n: i
 
 def check_out(path: Path, head: str, force: bool) -> None:
     """``--out`` must be a head file name; an existing file is replaced only if featcache wrote it as a head (or ``force``)."""
-    if path.is_dir():
-        raise FeatcacheError(f"--out {path} is a folder; name the head file to write, e.g. --out {path / ('head' + head_suffix(head))}")
-    if path.suffix != head_suffix(head):
-        raise FeatcacheError(f"a {head} head is saved as a {head_suffix(head)} file; use --out {path.with_suffix(head_suffix(head))}")
+    check_out_file(path, head_suffix(head), f"a {head} head", "keras heads are .keras files, logreg and svm heads .npz")
     if path.exists() and not force and read_head_meta(path) is None:
         raise FeatcacheError(f"--out {path} exists and is not a head featcache wrote; choose another --out, or pass --force to replace it")
 
@@ -211,12 +208,16 @@ def train(
         preset = preset or "default"
     if out is not None:
         check_out(Path(out), head, force)
-    layer = layer or cache.default_layer
+    layer = cache.default_layer if layer is None else layer  # "" is refused below, not read as the default
     cache.features("test", layer, slice(0, 1))  # checks the layer before any training
     y = cache.labels("train")
     rows = stratified_subset(y, train_size, seed) if train_size is not None else None
     y = y if rows is None else y[rows]
     check_training_labels(y, cache.class_names, head, getattr(est, "C", None))
+    path = Path(out) if out is not None else default_head_path(
+        cache, layer, head, head_tag(head, est, preset, epochs, standardize), len(y), seed, train_views)
+    if out is None:
+        check_out(path, head, force)  # before the fit: a refusal costs nothing
     Xv = cache.view_features("train", layer, train_views, rows)
     if verbose:
         what = f"{head} head" + (f" (preset {preset})" if preset else "")
@@ -229,10 +230,6 @@ def train(
     del Xv
     accuracy, orig_accuracy, n_test = _test_scores(est, cache, layer, test_views)
 
-    path = Path(out) if out is not None else default_head_path(
-        cache, layer, head, head_tag(head, est, preset, epochs, standardize), len(y), seed, train_views)
-    if out is None:
-        check_out(path, head, force)
     averaged = averaged_quantity(est) if len(test_views) > 1 else None
     result = TrainResult(path, head, preset, layer, int(len(y)), n_test, accuracy, fit_seconds, _details(est),
                          train_views, test_views, averaged, orig_accuracy, est)

@@ -127,7 +127,7 @@ class CurveSpec:
 
     def bind(self, cache) -> "BoundCurve":
         """This spec on ``cache``: the layer and sizes checked, every head parameter filled in."""
-        layer = self.layer or cache.default_layer
+        layer = cache.default_layer if self.layer is None else self.layer
         if layer not in cache.layers:
             raise FeatcacheError(f"--layer {layer!r} is not in {cache.path}; cached layers: {', '.join(cache.layers)}")
         require_splits(cache, "train", "test", why="a learning curve needs train and test")
