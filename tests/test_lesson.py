@@ -26,8 +26,8 @@ def lesson_out(real_weights, real_fashion_dir, tmp_path_factory):
 def test_lesson_writes_the_table(lesson_out):
     with open(lesson_out / "lesson.csv") as f:
         rows = list(csv.DictReader(f))
-    assert [r["approach"].split(":")[0] for r in rows] == ["transfer"] * 4 + ["from scratch"]
-    assert [int(r["training_images"]) for r in rows] == [500, 500, 500, 500, 1000]
+    assert [r["approach"].split(":")[0] for r in rows] == ["transfer"] * 4 + ["transfer + views (probe-chosen)", "from scratch"]
+    assert [int(r["training_images"]) for r in rows] == [500, 500, 500, 500, 500, 1000]
     for r in rows:
         assert 0.4 < float(r["test_accuracy"]) <= 1.0, r  # chance is 0.10
         assert float(r["training_seconds"]) > 0
@@ -61,7 +61,7 @@ def test_a_new_row_is_one_function(lesson_out, real_weights, real_fashion_dir, t
                  rows=[constant_row], verbose=False)
     assert [r["approach"] for r in res.rows] == ["always 'bag'"]
     assert (tmp_path / "lesson.csv").read_text().splitlines()[1].startswith("always 'bag',0,0.")
-    assert len(ROWS) == 5
+    assert len(ROWS) == 6
 
 
 @pytest.mark.parametrize(
@@ -118,3 +118,80 @@ def test_best_layer_row_is_chosen_without_the_test_images(lesson_out):
     assert head.score(cache.features("test", best["layer"]), cache.labels("test")) == pytest.approx(best["test_accuracy"])
     assert open(best["probe_png"], "rb").read(4) == b"\x89PNG"
     assert "chosen by probing" in best["approach"] and "held out" in (lesson_out / "lesson.md").read_text()
+
+
+def test_views_row_chooses_head_and_views_on_held_out_training_images(tmp_path):
+    """The views row alone, tiny: random weights, 60 synthetic training images; the layer as the best-layer probe
+    would hand it over. Its chosen head and views are the probe's best on held-out TRAINING images, and its head
+    file scores its test accuracy."""
+    from types import SimpleNamespace
+
+    from helpers import make_fashion_dir
+
+    from featcache.analysis.probe import best_row, read_probe_csv
+    from featcache.heads.io import load_head
+    from featcache.heads.views import score_views
+    from featcache.lesson import LESSON_VIEWS, LessonContext, views_row
+    from featcache.store.cache import open_cache
+
+    data = make_fashion_dir(tmp_path / "fm", n_train=60, n_test=20)
+    layer = "block_1_expand_relu"
+    ctx = LessonContext(cache=None, source=None, out=tmp_path / "out", test_limit=20, scratch_train=60, scratch_epochs=1,
+                        seed=0, verbose=False, weights="random", data_dir=str(data), train_limit=60, image_size=32,
+                        probed=(SimpleNamespace(best=SimpleNamespace(layer=layer)), 0.0))
+    row = views_row(ctx)
+    assert row["layer"] == layer and row["views"] == list(LESSON_VIEWS) and row["training_images"] == 60
+    assert row["extract_seconds"] > 0 and row["training_seconds"] > 0 and "held out" in row["chosen_by"]
+    probed = read_probe_csv(row["probe_csv"])
+    assert {r.scored_on for r in probed} == {"holdout"} and {r.layer for r in probed} == {layer}
+    assert len(probed) == 2 * 3  # logreg and svm x (orig/orig, all/orig, all/all)
+    best = best_row(probed)
+    assert (row["head"], row["holdout_accuracy"]) == (best.head, best.accuracy)
+    assert (",".join(row["train_views"]), ",".join(row["test_views"])) == (best.train_views, best.test_views)
+    assert set(row["test_views"]) <= set(row["train_views"]) <= set(LESSON_VIEWS) and row["train_views"][0] == "orig"
+    assert row["averaged"] == (None if len(row["test_views"]) == 1 else ("probabilities" if best.head == "logreg" else "decision values"))
+    head, meta = load_head(row["head_file"])
+    assert meta["train_views"] == row["train_views"] and meta["test_views"] == row["test_views"] and meta["layer"] == layer
+    vcache = open_cache(row["views_cache"])
+    assert vcache.views == LESSON_VIEWS and vcache.layers == [layer]
+    Xt = vcache.view_features("test", layer, tuple(row["test_views"]))
+    assert score_views(head, Xt, vcache.labels("test")) == row["test_accuracy"]
+
+
+@pytest.mark.slow
+def test_views_row_takes_the_best_layer_and_chooses_its_views_without_the_test_images(lesson_out):
+    """The views row re-extracts the best-layer row's layer with 4 views and chooses head and view setting on
+    held-out training images: its probe.csv scored nothing on the test split, and the row is that csv's best."""
+    from featcache.analysis.probe import best_row, read_probe_csv
+    from featcache.heads.io import load_head
+    from featcache.heads.views import score_views
+    from featcache.lesson import LESSON_VIEWS
+    from featcache.store.cache import open_cache
+
+    doc = json.loads((lesson_out / "lesson.json").read_text())
+    best, views = doc["rows"][3], doc["rows"][4]
+    assert views["approach"].startswith("transfer + views (probe-chosen)") and views["layer"] == best["layer"]
+    probed = read_probe_csv(views["probe_csv"])
+    assert {r.scored_on for r in probed} == {"holdout"} and len(probed) == 2 * 3 and {r.layer for r in probed} == {best["layer"]}
+    top = best_row(probed)
+    assert (views["head"], views["holdout_accuracy"]) == (top.head, top.accuracy)
+    assert (",".join(views["train_views"]), ",".join(views["test_views"])) == (top.train_views, top.test_views)
+    vcache = open_cache(views["views_cache"])
+    assert vcache.views == LESSON_VIEWS and vcache.sizes == {"train": 500, "test": 200}
+    assert views["extract_seconds"] is None or views["extract_seconds"] > 0
+    head, meta = load_head(views["head_file"])
+    assert meta["train_views"] == views["train_views"] and meta["test_views"] == views["test_views"]
+    Xt = vcache.view_features("test", views["layer"], tuple(views["test_views"]))
+    assert score_views(head, Xt, vcache.labels("test")) == pytest.approx(views["test_accuracy"])
+    assert 0.4 < views["test_accuracy"] <= 1.0
+    assert "re-extracted" in (lesson_out / "lesson.md").read_text()
+
+
+def test_no_views_flag_reaches_the_api(monkeypatch, tmp_path):
+    """--no-views passes views=False (leaves out views_row); without it the API's default (the row is in) applies."""
+    import featcache.cli.lesson as cli_lesson
+
+    seen = []
+    monkeypatch.setattr(cli_lesson, "lesson", lambda **kw: seen.append(kw))
+    assert main(["lesson", "--out", str(tmp_path), "--no-views"]) == 0 and main(["lesson", "--out", str(tmp_path)]) == 0
+    assert seen[0]["views"] is False and "views" not in seen[1]

@@ -13,7 +13,9 @@ def register(sub) -> None:
                        description=f"Extract (or reuse) the lesson's cache (first {d['train_limit']:,} train / "
                        f"{d['test_limit']:,} test Fashion-MNIST images, MobileNetV2 at 96x96), train the Keras head with the "
                        "lesson's preset and with the default, logistic regression with C by cross-validation, the best cached "
-                       "layer + head found by probing (chosen on held-out training images), and a small CNN from scratch on "
+                       "layer + head found by probing (chosen on held-out training images), that layer + head with cached views "
+                       "(orig, flip and two 2-pixel shifts, extracted once more at that one layer; head and view setting chosen "
+                       "on held-out training images; skip it with --no-views), and a small CNN from scratch on "
                        f"the first {d['scratch_train']:,} raw 28x28 images; print and save the table (CSV, JSON, markdown) and "
                        "the end-to-end model's parameter counts.")
     p.add_argument("--weights", metavar="imagenet|PATH",
@@ -27,11 +29,14 @@ def register(sub) -> None:
     p.add_argument("--scratch-train", type=positive_int, metavar="N",
                    help=f"from-scratch CNN: first N training images (default: {d['scratch_train']})")
     p.add_argument("--scratch-epochs", type=positive_int, metavar="E", help=f"from-scratch CNN: epochs (default: {d['scratch_epochs']})")
+    p.add_argument("--no-views", dest="views", action="store_false", default=None,
+                   help="leave out the 'transfer + views' row: its second extraction (4 views of one layer) and its SVM "
+                   "fits on up to 16,000 rows take longer than the rest of the lesson (docs/results.md)")
     p.add_argument("--seed", type=int, help=f"seed for every model (default: {d['seed']})")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     lesson(verbose=True, **given(args, "weights", "data_dir", "out", "train_limit", "test_limit", "scratch_train",
-                                 "scratch_epochs", "seed"))
+                                 "scratch_epochs", "seed", "views"))
     return 0
