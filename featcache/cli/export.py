@@ -21,6 +21,10 @@ def register(sub) -> None:
     p.add_argument("head", help="head file written by 'featcache train' (.keras or .npz)")
     add_weights_arg(p)
     p.add_argument("--out", required=True, metavar="MODEL.keras", help="where to write the model")
+    p.add_argument("--views", metavar="orig|all|VIEWS",
+                   help="views inside the model: orig (default) embeds the image alone; all embeds every view the head "
+                   "averaged at test (e.g. orig,flip,shift:+2,+2) and returns the mean of their probabilities, as "
+                   "'featcache evaluate' scored it (one forward pass per view; logreg and keras heads only)")
     add_force_arg(p, "model")
     add_trust_pickle_arg(p)
     add_json_flag(p)
@@ -31,7 +35,7 @@ def run(args) -> int:
     from featcache.deploy.export import export
 
     with warnings_as_lines("export"):
-        path = export(args.head, args.out, verbose=not args.json, **given(args, "weights", "force", "trust_pickle"))
+        path = export(args.head, args.out, verbose=not args.json, **given(args, "weights", "force", "trust_pickle", "views"))
     if args.json:
         print_json({"path": str(path)})
     return 0

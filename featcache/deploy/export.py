@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from featcache._lazy import keras
 from featcache.embedding.backbones import weights_identity
 from featcache.errors import FeatcacheError
 
@@ -98,8 +99,8 @@ def end_to_end_from_head(head, meta: dict[str, Any], weights: str | None = None)
     return model, w
 
 
-def model_meta(meta: dict[str, Any], head_path: str | Path, weights: str) -> dict[str, Any]:
-    """What a model file records about its origin (the head's cache settings and the head)."""
+def model_meta(meta: dict[str, Any], head_path: str | Path, weights: str, views: tuple[str, ...] = ("orig",)) -> dict[str, Any]:
+    """What a model file records about its origin (the head's cache settings and the head) and the views it averages."""
     keep = ("class_names", "backbone", "weights", "image_size", "preprocessing", "layer", "dataset", "source", "cache_fingerprint")
     return {
         **{k: meta.get(k) for k in keep},
@@ -108,12 +109,52 @@ def model_meta(meta: dict[str, Any], head_path: str | Path, weights: str) -> dic
         "head_params": meta.get("params"),
         "head_path": str(Path(head_path).resolve()),
         "finetune": None,
-        # The model embeds the original view only (docs/views.md 3.6); what the head was fitted and scored on.
-        "views": ["orig"],
+        # The views the model embeds and averages (docs/views.md 3.6); what the head was fitted and scored on.
+        "views": list(views),
+        "averaged": "probabilities" if len(views) > 1 else None,
         "head_train_views": meta.get("train_views"),
         "head_test_views": meta.get("test_views"),
         "single_view_test_accuracy": single_view_accuracy(meta),
+        # The head's test accuracy with these very views averaged, when it was scored that way.
+        "views_test_accuracy": meta.get("test_accuracy") if len(views) > 1 and list(views) == meta.get("test_views") else None,
     }
+
+
+def graph_views(est, meta: dict[str, Any], views: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    """The views an exported model embeds and averages: ``orig`` (default), ``all`` (the views the head averaged
+    at test), or names among the views the head was fitted on; refused for heads that do not export as a Dense layer."""
+    from featcache.embedding.views import parse_views
+    from featcache.heads import DenseHead, LogRegHead
+
+    if views is None or (isinstance(views, str) and views.strip() == "orig"):
+        return ("orig",)
+    fitted = meta.get("train_views") or ["orig"]
+    if isinstance(views, str) and views.strip() == "all":
+        names = tuple(meta.get("test_views") or ["orig"])
+    else:
+        names = tuple(v.name for v in parse_views(views))
+        unseen = [v for v in names if v not in fitted]
+        if unseen:
+            raise FeatcacheError(f"--views {', '.join(unseen)}: the head was fitted on views {', '.join(fitted)} only; "
+                                 "export --views among those, or --views all (the views it averaged at test)")
+    if not isinstance(est, (DenseHead, LogRegHead)):
+        raise FeatcacheError(f"cannot export a {meta.get('head') or type(est).__name__} head with views in the graph: the SVM "
+                             "does not export (the views are averaged after a Dense layer); export a logreg or keras head, "
+                             "or use --views orig with one")
+    return names
+
+
+def views_model(logits_model, views: tuple[str, ...]):
+    """Raw images -> ``ViewStack`` (every view, view-major) -> the logits model -> softmax -> mean over the views:
+    the probabilities ``heads.views`` averages, computed by the model itself (docs/views.md 3.6, option 2)."""
+    from featcache.deploy.model import INPUT_DTYPE, INPUT_SHAPE
+    from featcache.embedding.preprocess import ViewMean, ViewStack
+
+    k = keras()
+    images = k.Input(shape=INPUT_SHAPE, dtype=INPUT_DTYPE, name="images")
+    x = ViewStack(list(views), name="views")(images)
+    x = k.layers.Softmax(name="view_probabilities")(logits_model(x))
+    return k.Model(images, ViewMean(len(views), name="probabilities")(x), name="featcache_model")
 
 
 def single_view_accuracy(meta: dict[str, Any]) -> float | None:
@@ -146,26 +187,36 @@ def export(
     verbose: bool = False,
     trust_pickle: bool = False,
     force: bool = False,
+    views: str | tuple[str, ...] | list[str] | None = None,
 ) -> Path:
     """Write ``head`` and its backbone as one raw-images -> probabilities model to ``out`` (``.keras``).
 
     ``out`` replaces an existing file only if it is a featcache model, or with
     ``force``; ``trust_pickle`` lets an old pickle head load (it can run code).
-    The model embeds the original view only: for a head trained or scored on
-    cached views it records (``views``, ``single_view_test_accuracy``) and,
-    when ``verbose``, says what the original view alone scores.
+    ``views`` (``graph_views``): by default the model embeds the original view
+    only; for a head trained or scored on cached views it records that
+    (``views``, ``single_view_test_accuracy``) and, when ``verbose``, says what
+    the original view alone scores. ``views="all"`` puts the views the head
+    averaged at test into the graph (``ViewStack``): the model embeds every
+    view of each image and returns the mean of their probabilities, as
+    ``heads.views`` does on cached features; inference costs one forward
+    pass per view. Only heads that export as a Dense layer (logreg, keras).
     """
     from featcache.deploy.model import check_out, probabilities_model, save_model
     from featcache.heads.io import load_head
 
     out = check_out(out, force)
     est, meta = load_head(head, trust_pickle=trust_pickle)
+    names = graph_views(est, meta, views)
     logits, w = end_to_end_from_head(est, meta, weights)
-    path = save_model(probabilities_model(logits), out, model_meta(meta, head, w))
+    model = probabilities_model(logits) if names == ("orig",) else views_model(logits, names)
+    path = save_model(model, out, model_meta(meta, head, w, names))
     if verbose:
         print(f"exported {meta.get('head')} head on {meta['backbone']} ({meta['image_size']} px, "
               f"{len(meta['class_names'])} classes) -> {path}")
-        note = views_note(meta)
+        note = views_note(meta) if names == ("orig",) else (
+            f"the model averages the probabilities of {len(names)} views of each image ({', '.join(names)}): "
+            f"{len(names)} forward passes per image")
         if note:
             print(note)
     return path

@@ -1,0 +1,103 @@
+"""Export with the views inside the graph (docs/views.md 3.6, option 2): ViewStack equals the numpy views,
+and an exported views model averages the probabilities heads.views averages on cached features."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import extract
+
+from featcache.embedding.views import apply_all, parse_views
+from featcache.errors import FeatcacheError
+
+
+def _stack(names, batch):
+    from featcache.embedding.preprocess import ViewStack
+
+    return np.asarray(ViewStack(names)(batch))
+
+
+@pytest.mark.parametrize("shape", [(3, 28, 28), (2, 11, 7, 3), (2, 9, 9, 1)])
+def test_viewstack_equals_the_numpy_views(shape):
+    """Flip and shifts exactly; crops (a float resize, then rounded) within one grey level; view-major order."""
+    batch = np.random.default_rng(0).integers(0, 256, size=shape, dtype=np.uint8)
+    views = parse_views("orig,flip,shift,shift:+3,-1,crop")
+    got, want = _stack([v.name for v in views], batch), apply_all(views, batch).astype(np.float32)
+    assert got.shape == want.shape and got.dtype == np.float32
+    n = shape[0]
+    for i, v in enumerate(views):
+        diff = np.abs(got[i * n:(i + 1) * n] - want[i * n:(i + 1) * n])
+        if v.kind == "crop":
+            assert diff.max() <= 1, v.name
+        else:
+            assert diff.max() == 0, v.name
+
+
+def test_viewstack_in_a_model_of_any_image_size_and_batches():
+    """In a saved model taking (None, None, None) uint8 images, batch by batch: each batch's views, view-major,
+    and ViewMean averages each image's views back to one row."""
+    import keras
+
+    from featcache.embedding.preprocess import ViewMean, ViewStack
+
+    names = ["orig", "flip", "shift:-2,+2", "crop:br"]
+    images = keras.Input(shape=(None, None, None), dtype="uint8")
+    stacked = ViewStack(names)(images)
+    model = keras.Model(images, [stacked, ViewMean(len(names))(keras.ops.reshape(stacked, (-1, 5 * 4)))])
+    clone = keras.Model.from_config(model.get_config())
+    batch = np.random.default_rng(1).integers(0, 256, size=(2, 5, 4, 1), dtype=np.uint8)
+    views = apply_all(parse_views(names), batch).astype(np.float32)
+    got, mean = clone.predict(batch, batch_size=2, verbose=0)
+    assert np.abs(got - views).max() <= 1 and np.abs(got - views)[: 3 * 2].max() == 0
+    np.testing.assert_allclose(mean, got.reshape(4, 2, -1).mean(axis=0), atol=1e-6)
+
+
+def test_graph_views_refuses_the_svm_and_views_the_head_never_saw():
+    from featcache.deploy.export import graph_views
+    from featcache.heads import LogRegHead, SVMHead
+
+    meta = {"head": "logreg", "train_views": ["orig", "flip", "shift:+2,+2"], "test_views": ["orig", "flip"]}
+    assert graph_views(LogRegHead(), meta, None) == ("orig",) and graph_views(LogRegHead(), meta, "orig") == ("orig",)
+    assert graph_views(LogRegHead(), meta, "all") == ("orig", "flip")
+    assert graph_views(LogRegHead(), meta, "shift:+2,+2") == ("orig", "shift:+2,+2")
+    with pytest.raises(FeatcacheError, match=r"--views crop:c: the head was fitted on views orig, flip, shift:\+2,\+2 only"):
+        graph_views(LogRegHead(), meta, "crop:c")
+    with pytest.raises(FeatcacheError, match="the SVM does not export .*or use --views orig"):
+        graph_views(SVMHead(), {**meta, "head": "svm"}, "all")
+    assert graph_views(SVMHead(), {**meta, "head": "svm"}, "orig") == ("orig",)  # and export says the SVM does not export
+
+
+@pytest.mark.slow
+def test_exported_views_model_averages_like_the_heads_on_cached_views(real_weights, real_fashion_dir, tmp_path, capsys):
+    """64 real images, 3 views: the exported model's probabilities on the raw images equal heads.views' average of
+    predict_proba on the cached views (1e-4); predict runs the model unchanged; an SVM head is refused in one line."""
+    import featcache
+    from featcache.cli import main
+    from featcache.deploy.model import load_model, read_meta
+    from featcache.deploy.predict import predict
+    from featcache.heads.views import mean_scores
+    from featcache.sources import open_source
+
+    names = ("orig", "flip", "shift:+2,+2")
+    res = extract(data_dir=str(real_fashion_dir), train_limit=64, test_limit=64, weights=str(real_weights), views=",".join(names),
+                  out=tmp_path / "v.h5")
+    cache = featcache.open_cache(res.path)
+    head = featcache.train(cache, "logreg", out=tmp_path / "h.npz")
+    assert main(["export", str(head.path), "--views", "all", "--out", str(tmp_path / "m.keras")]) == 0
+    assert "averages the probabilities of 3 views" in capsys.readouterr().out
+    meta = read_meta(tmp_path / "m.keras")
+    assert meta["views"] == list(names) and meta["averaged"] == "probabilities"
+    assert meta["views_test_accuracy"] == head.accuracy
+    model, _ = load_model(tmp_path / "m.keras")
+    raw = open_source({"kind": "fashion_mnist", "data_dir": str(real_fashion_dir), "test_limit": 64}).splits["test"].read(0, 64)
+    probs = model.predict(raw[..., None], batch_size=16, verbose=0)
+    want = mean_scores(head.estimator, cache.view_features("test", None, names))
+    np.testing.assert_allclose(probs, want, atol=1e-4)
+    np.save(tmp_path / "x.npy", raw)
+    preds = predict(tmp_path / "m.keras", [tmp_path / "x.npy"], top_k=1)
+    assert [p.top[0][0] for p in preds] == [cache.class_names[i] for i in np.argmax(want, axis=1)]
+
+    svm = featcache.train(cache, "svm", out=tmp_path / "s.npz")
+    assert main(["export", str(svm.path), "--views", "all", "--out", str(tmp_path / "s.keras")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "the SVM does not export" in err and not (tmp_path / "s.keras").exists()
