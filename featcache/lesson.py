@@ -373,8 +373,9 @@ def lesson(
     (default ``data/runs/lesson``), the trained heads to ``out/heads`` and
     their confusion matrices to ``out/eval``. Prints progress and the table
     only when ``verbose``. ``views=False`` leaves out ``views_row`` (of the
-    default rows): its extraction of 4 views and its SVM fits on up to 16,000
-    rows are the slowest part of the lesson after the scratch CNN.
+    default rows): its extraction of 4 views and its fits on up to 16,000
+    rows cost about as much as the scratch CNN (about 160 s of 489 s,
+    docs/results.md).
     """
     from featcache.embedding.backbones import weights_identity
     from featcache.embedding.runner import extract
