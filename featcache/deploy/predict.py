@@ -8,6 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
+from featcache.embedding.engines import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError
 
 NPY_HINT = "save uint8 pixels 0..255 shaped (N, H, W) or (N, H, W, C) with C = 1 or 3"
@@ -20,6 +21,15 @@ class Prediction:
 
     def as_dict(self) -> dict:
         return {"input": self.input, "top": [{"class": c, "probability": round(p, 6)} for c, p in self.top]}
+
+
+class Predictions(list):
+    """The predictions, in input order (a list of ``Prediction``); ``runtime``: what ran the model, and
+    ``runtime_note``: why ``runtime="auto"`` fell back to TensorFlow (None when it did not)."""
+
+    def __init__(self, items=(), runtime: str | None = None, runtime_note: str | None = None):
+        super().__init__(items)
+        self.runtime, self.runtime_note = runtime, runtime_note
 
 
 def read_npy(path: Path) -> np.ndarray:
@@ -104,13 +114,21 @@ def predict(
     top_k: int | None = None,
     batch_size: int = 64,
     csv: str | Path | None = None,
-) -> list[Prediction]:
+    runtime: str = DEFAULT_RUNTIME,
+) -> Predictions:
     """Top-``top_k`` classes (default: 3, or all of a model with fewer) for each image file, each image file of a
-    folder (sorted by name), and each image of each ``.npy`` in ``images``; ``csv`` also writes them to a CSV file."""
-    from featcache.deploy.model import load_model, read_meta, run_model
+    folder (sorted by name), and each image of each ``.npy`` in ``images``; ``csv`` also writes them to a CSV file.
+
+    ``runtime`` runs the model as it runs extraction's network (``auto``,
+    ``tensorflow``, ``onnxruntime``, ``openvino``; ``deploy.model.ModelRunner``);
+    the result's ``runtime`` and ``runtime_note`` say what ran it and why.
+    """
+    from featcache.deploy.model import ModelRunner, read_meta, run_model
+    from featcache.embedding.runtimes import check_runtime
 
     if not images:
         raise FeatcacheError("no images given; pass image files, a folder of images or .npy arrays")
+    check_runtime(runtime)
     meta = read_meta(model)  # fast checks before loading TensorFlow
     names = list(meta["class_names"])
     top_k = min(3, len(names)) if top_k is None else top_k
@@ -123,7 +141,8 @@ def predict(
     files = [p for p in paths if p.suffix.lower() != ".npy"]
     batch_files = read_files(files, int(meta["image_size"])) if files else None
 
-    net, _ = load_model(model)
+    n_images = (0 if batch_files is None else len(batch_files)) + sum(len(arr) for _, arr in arrays)
+    net = ModelRunner(model, runtime, batch_size, expected_images=n_images)
     out: dict[str, list[Prediction]] = {}
     if batch_files is not None:
         probs = run_model(net, batch_files, batch_size)
@@ -133,7 +152,7 @@ def predict(
         probs = run_model(net, arr, batch_size)
         out[str(p)] = [Prediction(f"{p}[{i}]", t) for i, t in enumerate(top_k_classes(probs, names, top_k))]
     # Report in the order the inputs were given.
-    order, file_iter = [], iter(out.get("files", []))
+    order, file_iter = Predictions(runtime=net.runtime_used, runtime_note=net.runtime_note), iter(out.get("files", []))
     for p in paths:
         order.extend(out[str(p)] if p.suffix.lower() == ".npy" else [next(file_iter)])
     if csv is not None:
