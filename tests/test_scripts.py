@@ -31,6 +31,7 @@ SMOKE = {  # script -> its smoke test below
     "compare_caches.py": "test_compare_caches",
     "finetune_lesson.py": "test_finetune_lesson",
     "hymenoptera_demo.py": "test_hymenoptera_demo",
+    "make_jpeg_folder.py": "test_make_jpeg_folder",
     "plot_learning_curve.py": "test_plot_learning_curve",
     "tune_heads.py": "test_tune_heads",
     "views_experiment.py": "test_views_experiment",
@@ -151,12 +152,32 @@ def test_bench_images(tmp_path: Path):
 
 @pytest.mark.slow
 def test_bench_runtimes(tiny, tmp_path: Path):
-    proc = run_script("bench_runtimes.py", *TINY, "--fashion-dir", str(tiny["data"]), "--n96", "40", "--image-size", "32",
-                      "--cases", "fashion96", "--batch", "8", "--chunk", "16", "--json", "rows.json", cwd=tmp_path)
-    report = last_json(proc.stdout)
-    assert report["images"] == 40 and report["ratio_to_tensorflow"]["tensorflow"] == 1.0
-    assert "onnxruntime" in report["images_per_s"]  # a default dependency
-    assert json.loads((tmp_path / "rows.json").read_text())[0]["images"] == 40
+    # Photos: generated from the shared photos, the first 8 of 12 taken; both modes on two runtimes (one conversion).
+    proc = run_script("bench_runtimes.py", *TINY, "--make-photos", "12", "--images", "8", "--image-size", "32",
+                      "--runtimes", "tensorflow,onnxruntime", "--batch", "4", "--json", "photos.json", cwd=tmp_path)
+    report = last_json(proc.stdout.split("\n\n", 1)[1])  # the table, then the JSON
+    assert [(r["runtime"], r["mode"], r["images"]) for r in report["rows"]] == [
+        ("tensorflow", "bare", 8), ("tensorflow", "pipeline", 8), ("onnxruntime", "bare", 8), ("onnxruntime", "pipeline", 8)]
+    assert report["conversion_s"] > 0 and report["decode_images_per_s"] > 0
+    assert all(r["images_per_s"] > 0 and r["peak_rss_mb"] > 100 for r in report["rows"])
+    assert "x TF bare" in proc.stdout and json.loads((tmp_path / "photos.json").read_text()) == report
+    proc = run_script("bench_runtimes.py", *TINY, "--fashion-dir", str(tiny["data"]), "--images", "40", "--image-size", "32",
+                      "--runtimes", "tensorflow", "--batch", "8", cwd=tmp_path)
+    rows = last_json(proc.stdout.split("\n\n", 1)[1])["rows"]
+    assert [(r["mode"], r["images"]) for r in rows] == [("bare", 40), ("pipeline", 40)]
+
+
+def test_make_jpeg_folder(tmp_path: Path):
+    source = make_class_tree(tmp_path / "src", {"ants": 2, "bees": 1}, ext="jpg", size=40)
+    proc = run_script("make_jpeg_folder.py", "--out", str(tmp_path / "out"), "--count", "5", "--from", str(source),
+                      "--long-side", "60", cwd=tmp_path)
+    files = sorted((tmp_path / "out").rglob("*.jpg"))
+    # Sources in turn (ants_000, ants_001, bees_000, ...): each file in its source's class folder.
+    assert [f.parent.name for f in sorted(files, key=lambda f: f.name)] == ["ants", "ants", "bees", "ants", "ants"]
+    assert "wrote 5 JPEGs" in proc.stdout
+    from PIL import Image
+
+    assert all(max(Image.open(f).size) == 60 for f in files)
 
 
 @pytest.mark.slow
