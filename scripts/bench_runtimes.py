@@ -250,11 +250,16 @@ def main() -> None:
         print(json.dumps(header), flush=True)
         converted = [r for r in names if r != "tensorflow"]
         conversion = run_child({**job, "mode": "convert", "runtime": converted[0]}, env) if converted else {}
+        if converted:
+            print(f"converted in {conversion['conversion_s']} s", flush=True)
         runs: dict = {}
         for _ in range(args.repeats):
             for mode in modes:
                 for name in names:
-                    runs.setdefault((name, mode), []).append(run_child({**job, "mode": mode, "runtime": name}, env))
+                    done = run_child({**job, "mode": mode, "runtime": name}, env)
+                    runs.setdefault((name, mode), []).append(done)
+                    print(f"{name} {mode}: {done['images_per_s']} images/s, peak RSS {done['peak_rss_mb']:.0f} MB; "
+                          f"load {loadavg()}", flush=True)
     rows = [median_row(runs[name, mode], name, mode) for name in names for mode in modes]
     decode = [r for (_, mode), done in runs.items() if mode == "bare" for r in done if "decode_images_per_s" in r]
     header.update({"load_after": loadavg(), "conversion_s": conversion.get("conversion_s")})
