@@ -24,6 +24,7 @@ SMOKE = {  # script -> its smoke test below
     "bench_extract.py": "test_bench_extract",
     "bench_images.py": "test_bench_images",
     "bench_layers.py": "test_bench_layers",
+    "bench_ort_spinning.py": "test_bench_ort_spinning",
     "bench_ray.py": "test_bench_ray",
     "bench_runtimes.py": "test_bench_runtimes",
     "bench_svm.py": "test_bench_svm",
@@ -165,6 +166,17 @@ def test_bench_runtimes(tiny, tmp_path: Path):
                       "--runtimes", "tensorflow", "--batch", "8", cwd=tmp_path)
     rows = last_json(proc.stdout.split("\n\n", 1)[1])["rows"]
     assert [(r["mode"], r["images"]) for r in rows] == [("bare", 40), ("pipeline", 40)]
+
+
+@pytest.mark.slow
+def test_bench_ort_spinning(tmp_path: Path):
+    source = make_class_tree(tmp_path / "src", {"ants": 3, "bees": 3}, ext="jpg", size=40)
+    proc = run_script("bench_ort_spinning.py", *TINY, "--photos", str(source), "--image-size", "32",
+                      "--layer", "block_1_expand_relu", "--batch", "4", "--rounds", "2", cwd=tmp_path)
+    report = last_json(proc.stdout.splitlines()[-1])
+    assert report["images"] == 6 and sorted(report["median"]) == sorted(
+        ["pipeline, spinning", "pipeline, no spinning", "bare, spinning", "bare, no spinning"])
+    assert all(len(v) == 2 and min(v) > 0 for v in report["rounds"].values())
 
 
 def test_make_jpeg_folder(tmp_path: Path):

@@ -207,6 +207,12 @@ class OnnxRuntime(_ConvertedRuntime):
 
         options = ort.SessionOptions()
         options.log_severity_level = 3  # errors only: its warnings about unused initializers mean nothing to a user
+        # Idle intra-op threads sleep instead of spinning: the photo pipeline's
+        # decoding threads need those cores. 224 px JPEGs, decode and ONNX
+        # Runtime on the same 2 cores, 5 interleaved rounds at load 6-9:
+        # pipeline median 19.5 images/s without spinning, 17.5 with it (ahead
+        # in 4 of 5 rounds); bare pass 23.5 vs 22.7 (docs/benchmarks.md).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         feed = session.get_inputs()[0].name
         return lambda x: session.run(None, {feed: np.ascontiguousarray(x)})
