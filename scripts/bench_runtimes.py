@@ -3,9 +3,9 @@
 
 One source per run: Fashion-MNIST (--fashion-dir, at 96 px, raw 28x28) or a
 photo folder (--photos DIR, at 224 px; --make-photos N generates N photo-like
-JPEGs with scripts/make_jpeg_folder.py first). --images N takes the first N
-images (Fashion-MNIST: test images, then train images; photos: the first N
-files by name).
+JPEGs with scripts/make_jpeg_folder.py first). --images N takes N
+images (Fashion-MNIST: test images, then train images; photos: N files taken
+in turn from each folder, so every class keeps some).
 
 Every (runtime, mode) runs in a fresh process, so each has its own peak RSS
 (the process's VmHWM):
@@ -83,11 +83,20 @@ def photo_files(root: Path) -> list[Path]:
 
 
 def photo_subset(root: Path, n: int | None, into: Path) -> Path:
-    """``root`` itself, or a tree of links to its first ``n`` files (same relative paths) under ``into``."""
+    """``root`` itself, or a tree of links to ``n`` of its files (same relative paths) under ``into``.
+
+    The files are taken in turn from each folder (each folder's by name), so
+    every class (and split folder) keeps files: the first ``n`` by path would
+    all be the first class's.
+    """
     files = photo_files(root)
     if n is None or n >= len(files):
         return root
-    for f in files[:n]:
+    folders: dict[Path, list[Path]] = {}
+    for f in files:
+        folders.setdefault(f.parent, []).append(f)
+    turns = sorted(((i, d), f) for d, fs in folders.items() for i, f in enumerate(fs))
+    for _, f in turns[:n]:
         link = into / f.relative_to(root)
         link.parent.mkdir(parents=True, exist_ok=True)
         link.symlink_to(f.resolve())
@@ -206,7 +215,7 @@ def parse_args() -> argparse.Namespace:
     src.add_argument("--fashion-dir", default="/usr/share/datasets/fashion-mnist", help="Fashion-MNIST IDX files (the default source)")
     src.add_argument("--photos", metavar="DIR", help="a photo folder (DIR/<class>/ or DIR/train|val/<class>/) instead")
     src.add_argument("--make-photos", type=int, metavar="N", help="generate N photo-like JPEGs (make_jpeg_folder.py) and use them")
-    p.add_argument("--images", type=int, metavar="N", help="the first N images (default: Fashion-MNIST 4096, photos all)")
+    p.add_argument("--images", type=int, metavar="N", help="N images (default: Fashion-MNIST 4096, photos all; see above)")
     p.add_argument("--image-size", type=int, help="default: 96 for Fashion-MNIST, 224 for photos")
     p.add_argument("--runtimes", help="comma-separated (default: every installed runtime)")
     p.add_argument("--modes", default="bare,pipeline", help="bare, pipeline or both (default)")

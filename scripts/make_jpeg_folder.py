@@ -8,7 +8,8 @@ saved at JPEG quality 90: real photo content, so decoding costs what a
 user's photos cost. The class of each file is its source's folder name
 (ants, bees), so the output is a ``DIR/<class>/*.jpg`` tree for
 ``featcache extract --images DIR --test-fraction F``. Deterministic for a
---seed; sources are used in turn, so every class gets files.
+--seed; the classes take turns (each cycling through its photos), so they
+stay balanced and any first files hold every class.
 
     python scripts/make_jpeg_folder.py --out /tmp/jpegs --count 2000
 """
@@ -33,10 +34,15 @@ def make_jpeg_folder(out: Path, count: int, source: Path = DEFAULT_FROM, seed: i
     sources = sorted(p for p in Path(source).rglob("*") if p.suffix.lower() in JPEG and not p.name.startswith("."))
     if not sources:
         raise SystemExit(f"no JPEG files under {source}; pass --from DIR with photos in class folders")
+    by_class: dict[str, list[Path]] = {}
+    for src in sources:
+        by_class.setdefault(src.parent.name, []).append(src)
+    classes = sorted(by_class)
     rng = np.random.default_rng(seed)
     written = []
     for i in range(count):
-        src = sources[i % len(sources)]
+        mine = by_class[classes[i % len(classes)]]  # classes in turn: balanced, and every class has files from the first ones
+        src = mine[(i // len(classes)) % len(mine)]
         with Image.open(src) as im:
             im.draft("RGB", (long_side, long_side))  # a big photo decodes reduced, to at least the size kept
             im = ImageOps.exif_transpose(im).convert("RGB")

@@ -153,7 +153,7 @@ def test_bench_images(tmp_path: Path):
 
 @pytest.mark.slow
 def test_bench_runtimes(tiny, tmp_path: Path):
-    # Photos: generated from the shared photos, the first 8 of 12 taken; both modes on two runtimes (one conversion).
+    # Photos: generated from the shared photos, 8 of 12 taken (both classes: a subset by path would be all ants); both modes on two runtimes (one conversion).
     proc = run_script("bench_runtimes.py", *TINY, "--make-photos", "12", "--images", "8", "--image-size", "32",
                       "--runtimes", "tensorflow,onnxruntime", "--batch", "4", "--json", "photos.json", cwd=tmp_path)
     report = last_json(proc.stdout.split("\n\n", 1)[1])  # the table, then the JSON
@@ -184,8 +184,8 @@ def test_make_jpeg_folder(tmp_path: Path):
     proc = run_script("make_jpeg_folder.py", "--out", str(tmp_path / "out"), "--count", "5", "--from", str(source),
                       "--long-side", "60", cwd=tmp_path)
     files = sorted((tmp_path / "out").rglob("*.jpg"))
-    # Sources in turn (ants_000, ants_001, bees_000, ...): each file in its source's class folder.
-    assert [f.parent.name for f in sorted(files, key=lambda f: f.name)] == ["ants", "ants", "bees", "ants", "ants"]
+    # Classes in turn (ants_000, bees_000, ants_001, bees_000, ants_000): each file in its source's class folder.
+    assert [f.parent.name for f in sorted(files, key=lambda f: f.name)] == ["ants", "bees", "ants", "bees", "ants"]
     assert "wrote 5 JPEGs" in proc.stdout
     from PIL import Image
 
