@@ -202,14 +202,20 @@ class CacheWriter:
         return good
 
     def _clear_rows(self, g: h5py.Group, start: int, stop: int) -> None:
-        """Overwrite whole chunks from ``start`` (chunk-aligned) past ``stop``: writing into a damaged chunk
-        would read it first and fail its checksum."""
+        """Zero whole chunks from ``start`` (chunk-aligned) past ``stop``, as raw chunks.
+
+        Writing rows into a damaged chunk reads it first and fails its checksum; so does writing all the
+        rows of the last, partly used chunk (HDF5 never counts an edge chunk as fully overwritten), which
+        made a resume start the split over from row 0. The raw zeros are stored with every filter marked as
+        not applied (no checksum yet); the rows written into them next go through the filters again.
+        """
         for name, layer in self._datasets():
             ds, width = g[name], self.layer_widths[layer]
             step = ds.chunks[0]
-            end = min(ds.shape[0], -(-stop // step) * step)
-            for at in range(start, end, step):
-                ds[at : min(at + step, end)] = np.zeros((min(at + step, end) - at, width), self.dtype)
+            unfiltered = (1 << ds.id.get_create_plist().get_nfilters()) - 1
+            zeros = np.zeros((step, width), self.dtype).tobytes()
+            for at in range(start, min(ds.shape[0], -(-stop // step) * step), step):
+                ds.id.write_direct_chunk((at, 0), zeros, unfiltered)
 
     def _datasets(self) -> list[tuple[str, str]]:
         """(dataset name within a split, layer) of every view and layer."""
