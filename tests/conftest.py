@@ -36,7 +36,7 @@ def _reuse_built_extractors():
     extraction's time: 9.2 s of 9.4 s for 72 images at 32 px, against 0.22 s
     reused (load ~4.7, 2 cores). The key is everything the network depends on:
     the ModelSpec (backbone, weights, size, layers, input shape), the batch
-    size, and a weights file's size and mtime (a test that writes other weights
+    size on JAX, and a weights file's size and mtime (a test that writes other weights
     under a name used before gets a new build). Only the TensorFlow runtime's
     inference function is reused: a forward pass changes no weight, and
     fine-tuning and export build their own models. The first use of each model
@@ -56,7 +56,10 @@ def _reuse_built_extractors():
         return (weights, st.st_size, st.st_mtime_ns)
 
     def build(self, spec, batch_size, runtime_dir):
-        key = (spec, batch_size, stamp(spec.weights))
+        from featcache._lazy import keras
+
+        # The batch size shapes only JAX's compiled function (mapper.compiled); TensorFlow traces once for any.
+        key = (spec, batch_size if keras().backend.backend() == "jax" else None, stamp(spec.weights))
         if key not in built:
             built[key] = real(self, spec, batch_size, runtime_dir)
             if len(built) > 16:  # a few hundred MB at most; the suite uses fewer models
@@ -97,3 +100,25 @@ def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
         if {"real_weights", "real_fashion_dir"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def real_fm600(real_weights, real_fashion_dir, tmp_path_factory) -> Path:
+    """The lesson's kind of cache, small: the first 600 train / 300 test Fashion-MNIST images, 96 px, real weights, out_relu.
+
+    Extracted once per session for every module that needs it (train/evaluate,
+    the layer tests' final-output-only cache): read only. A test that changed
+    it would fail the session, here, at teardown.
+    """
+    import hashlib
+
+    import featcache
+
+    out = tmp_path_factory.mktemp("real_fm600") / "fm600.h5"
+    with pytest.MonkeyPatch.context() as mp:  # session scope runs before the per-test FEATCACHE_HOME
+        mp.setenv("FEATCACHE_HOME", str(out.parent / "home"))
+        path = featcache.extract(data_dir=str(real_fashion_dir), train_limit=600, test_limit=300, weights=str(real_weights),
+                                 out=out, verbose=False).path
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    yield path
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == digest, f"a test changed the shared cache {path}"

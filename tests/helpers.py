@@ -149,3 +149,15 @@ def extract(*, source=None, verbose: bool = False, **options):
 
     parts = from_options(**options)
     return featcache.extract(parts.source if source is None else source, *parts[1:], verbose=verbose)
+
+
+def photo_extractor(weights: str, size: int):
+    """The plain TensorFlow forward pass an extraction of RGB photos at ``size`` px runs: uint8 images -> [(N, 1280)].
+
+    Built through the runtime registry, as extraction builds it, so that within
+    a session it is the network conftest already built for that extraction.
+    """
+    from featcache.embedding import runtimes
+
+    spec = runtimes.ModelSpec("mobilenet_v2", weights, size, ("out_relu",), (size, size, 3))
+    return runtimes.REGISTRY["tensorflow"].build(spec, None, Path("unused"))
