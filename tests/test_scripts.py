@@ -35,6 +35,7 @@ SMOKE = {  # script -> its smoke test below
     "tune_heads.py": "test_tune_heads",
     "views_experiment.py": "test_views_experiment",
     "setup.sh": "test_setup_sh_parses",
+    "suite_times.py": "test_suite_times",
 }
 TINY = ["--weights", "random"]
 
@@ -107,6 +108,19 @@ def test_bench_commit_fsync(tmp_path: Path):
 def test_cli_reference(tmp_path: Path):
     run_script("cli_reference.py", "--out", str(tmp_path / "cli.md"), cwd=tmp_path)
     assert (tmp_path / "cli.md").read_text(encoding="utf-8") == (REPO / "docs" / "cli.md").read_text(encoding="utf-8")
+
+
+def test_suite_times(tmp_path: Path):
+    xml = tmp_path / "run.xml"
+    xml.write_text('<testsuites><testsuite name="pytest">'
+                   '<testcase classname="tests.test_a" name="test_x" time="1.5"/>'
+                   '<testcase classname="tests.test_a" name="test_y" time="0.5"/>'
+                   '<testcase classname="tests.test_b" name="test_z" time="3.0"/>'
+                   '</testsuite></testsuites>', encoding="utf-8")
+    report = json.loads(run_script("suite_times.py", str(xml), "--json", "--top", "1", cwd=tmp_path).stdout)
+    assert report["files"] == {"test_b": {"seconds": 3.0, "tests": 1}, "test_a": {"seconds": 2.0, "tests": 2}}
+    assert report["total_seconds"] == 5.0 and report["slowest"] == [{"test": "test_b::test_z", "seconds": 3.0}]
+    assert "| test_b | 1 | 3.0 |" in run_script("suite_times.py", str(xml), cwd=tmp_path).stdout
 
 
 # Tiny inputs, shared by the slow smoke runs of this module.
