@@ -444,7 +444,7 @@ def test_cli_defaults_come_from_the_api():
 
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices["extract"]
     defaults = {a.dest: a.default for a in sub._actions if a.dest not in ("help", "json")}
-    assert len(defaults) == 20 and set(defaults.values()) == {None}, defaults
+    assert len(defaults) == 21 and set(defaults.values()) == {None}, defaults
     assert "(default: 64)" in sub.format_help().replace("\n", " ").replace("  ", " ")
 
 

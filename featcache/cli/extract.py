@@ -52,6 +52,11 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
                    f"{FashionMNIST.default_image_size} for Fashion-MNIST, as the lesson; else the backbone's, 224; "
                    "photos are decoded and resized to it with PIL bilinear)")
     g.add_argument("--layers", metavar="L1,L2|blocks", help="pool these layers in the same pass (default: the final output)")
+    g.add_argument("--views", metavar="V1,V2", help="also embed these views of every image, in the same batched pass "
+                   "(part of the cache's identity; extraction takes V times as long): orig, flip, shift:DX,DY (raw pixels, "
+                   "0 shifted in), crop:tl|tr|bl|br|c (7/8 of the side, scaled back), or the groups flip, shift (the four "
+                   "2-px diagonal shifts), crop (the five crops); e.g. orig,flip,shift for Fashion-MNIST, orig,flip,crop "
+                   "for photos (default: orig only, today's cache)")
 
 
 def register(sub) -> None:
@@ -89,6 +94,7 @@ def run(args) -> int:
     if args.json:
         print_json({"path": str(result.path), "hit": result.hit, "images": result.images,
                     "seconds": round(result.seconds, 3), "startup_seconds": round(result.startup_seconds, 3),
-                    "images_per_s": round(result.images_per_s, 1), "runtime": result.runtime,
+                    "images_per_s": round(result.images_per_s, 1), "views": result.views,
+                    "view_images_per_s": round(result.view_images_per_s, 1), "runtime": result.runtime,
                     "skipped": [list(s) for s in result.skipped]})
     return 0

@@ -35,6 +35,7 @@ def run(args) -> int:
           + ("  [RANDOM WEIGHTS]" if info.get("weights_random") else ""))
     print(f"image size  {info.get('image_size')}  preprocessing {info.get('preprocessing')}")
     print("layers      " + ", ".join(f"{l} ({widths.get(l, '?')})" for l in info.get("layers", [])) + f"  default {info.get('default_layer')}")
+    print(f"views       {', '.join(info.get('views') or ['orig'])}")
     print(f"dtype       {info.get('dtype')}")
     if "checksums" in info:  # complete caches: checked when opened ('featcache verify' reads every chunk)
         print(f"checksums   {info['checksums']}")

@@ -105,10 +105,18 @@ class Mapper:
     engine) builds the network itself, once: calling it again in the same
     process returns the same function. Only the settings travel when it is
     pickled, never the model.
+
+    With ``views`` (view names, ``featcache.embedding.views``; extraction always
+    passes them, ``("orig",)`` for the original alone) the embed function
+    applies every view to the raw batch (numpy, so before whichever runtime
+    runs the network) and runs ONE forward pass over the stacked views:
+    ``{layer: (V, n, D)}``, view i of row r at ``[i, r]``. ``batch_size`` is
+    then the forward batch, ``V`` times the rows of a batch.
     """
 
     def __init__(self, backbone: str, weights: str, image_size: int, layers: list[str], raw_shape: tuple[int, ...],
-                 batch_size: int | None = None, runtime: str = "auto", expected_images: int | None = None):
+                 batch_size: int | None = None, runtime: str = "auto", expected_images: int | None = None,
+                 views: tuple[str, ...] | list[str] | None = None):
         from pathlib import Path
 
         from featcache.embedding.runtimes import check_runtime, runtime_dir
@@ -127,6 +135,8 @@ class Mapper:
         self.runtime_dir = str(runtime_dir())  # resolved here: a Ray worker's working folder differs
         self.runtime_used: str | None = None
         self.runtime_note: str | None = None  # why ``auto`` fell back to TensorFlow, for the user
+        # Names travel (each process parses them again): checked here, so a bad one fails before any engine starts.
+        self.views = None if views is None else tuple(v.name for v in _parse_views(views))
         self._fn: Callable[[np.ndarray], dict[str, np.ndarray]] | None = None
 
     def spec(self):
@@ -144,7 +154,10 @@ class Mapper:
                                                  self.expected_images)
             forward(np.zeros((1, *self.raw_shape), np.uint8))  # trace now, not inside the first timed batch
             names = self.layers
-            self._fn = lambda x: dict(zip(names, forward(x)))
+            if self.views is None:
+                self._fn = lambda x: dict(zip(names, forward(x)))
+            else:
+                self._fn = _view_embed(forward, names, _parse_views(self.views))
             backend = keras().backend.backend()
             self.runtime_used = backend if used == "tensorflow" and backend != "tensorflow" else used
             self.runtime_note = note
@@ -157,3 +170,22 @@ class Mapper:
             # decide ``auto`` again, nor convert: the driver's file is cached).
             state["runtime"] = self.runtime_used
         return state
+
+
+def _parse_views(names):
+    """Views from names (any order or spelling ``parse_views`` takes): canonical, the original first."""
+    from featcache.embedding.views import parse_views
+
+    return parse_views(list(names))
+
+
+def _view_embed(forward: Callable, layers: list[str], views: tuple) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
+    """``batch (n, ...) -> {layer: (V, n, D)}``: every view stacked view-major, one forward pass."""
+    from featcache.embedding.views import apply_all
+
+    def embed(batch: np.ndarray) -> dict[str, np.ndarray]:
+        n = len(batch)
+        stacked = apply_all(views, batch) if len(views) > 1 else batch
+        return {name: f.reshape(len(views), n, -1) for name, f in zip(layers, forward(stacked))}
+
+    return embed

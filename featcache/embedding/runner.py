@@ -42,10 +42,16 @@ class ExtractResult:
     startup_seconds: float = 0.0  # building the model and tracing its graph, before the above
     skipped: list[tuple[str, str]] = field(default_factory=list)  # files left out, with the reason
     runtime: str | None = None  # what ran the network (``Mapper.runtime_used``); None on a cache hit
+    views: int = 1  # views embedded per image (``ModelSpec.views``; 1: the original alone)
 
     @property
     def images_per_s(self) -> float:
         return self.images / self.seconds if self.seconds else 0.0
+
+    @property
+    def view_images_per_s(self) -> float:
+        """Forward-pass images per second: every view of every image (the network's throughput)."""
+        return self.images_per_s * self.views
 
 
 def default_path(dataset: str, backbone: str, image_size: int, fp: str) -> Path:
@@ -78,7 +84,7 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
     layer_names = model.layer_names()
     w_id = weights_identity(model.weights)
     data, size = _open(source, model, bb, verbose)
-    ident = identity(bb, w_id, size, layer_names, store.dtype, data)
+    ident = identity(bb, w_id, size, layer_names, store.dtype, data, model.view_list())
     path = Path(store.out) if store.out else default_path(data.name, bb.name, size, ident.fingerprint)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,11 +92,11 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
         raise FeatcacheError(f"cannot create {path.parent} ({exc.strerror}); choose a writable --out") from None
 
     if find_complete(path, ident):
-        return _hit(path, data, verbose, f"cache hit: {path} already holds these features; nothing to do")
+        return _hit(path, data, verbose, f"cache hit: {path} already holds these features; nothing to do", model)
     wait = f"waiting for another featcache process writing {path} ..." if verbose else None
     with exclusive_lock(path, wait_message=wait):
         if find_complete(path, ident):  # the other process may have just finished it
-            return _hit(path, data, verbose, f"cache hit: {path} was completed by another process; nothing to do")
+            return _hit(path, data, verbose, f"cache hit: {path} was completed by another process; nothing to do", model)
         return _run(path, ident, data, model, store, engine, verbose)
 
 
@@ -129,13 +135,22 @@ def _open(source: Any, model: ModelSpec, bb: Backbone, verbose: bool) -> tuple[D
     return data, size
 
 
-def identity(bb: Backbone, w_id: str, size: int, layer_names: list[str], dtype: str, data: DataSource) -> CacheIdentity:
-    """The settings that decide the features (a cache's identity, and its fingerprint)."""
+def identity(bb: Backbone, w_id: str, size: int, layer_names: list[str], dtype: str, data: DataSource,
+             views: tuple = ()) -> CacheIdentity:
+    """The settings that decide the features (a cache's identity, and its fingerprint).
+
+    ``views``: the views embedded (``ModelSpec.view_list()``); the original alone (or none given)
+    leaves ``views`` out of the identity, so such a cache keeps the fingerprint it always had.
+    """
+    from featcache.embedding import views as view_registry
+
+    view_id = view_registry.identity(tuple(views)) if views else None
     return CacheIdentity(backbone=bb.name, weights=w_id, image_size=size, preprocessing=bb.preprocessing, layers=layer_names,
-                         dtype=dtype, dataset=data.name, data_digest=data.digest, class_names=data.class_names)
+                         dtype=dtype, dataset=data.name, data_digest=data.digest, class_names=data.class_names,
+                         views=None if view_id is None else tuple(view_id))
 
 
-def _hit(path: Path, source: DataSource, verbose: bool, message: str) -> ExtractResult:
+def _hit(path: Path, source: DataSource, verbose: bool, message: str, model: ModelSpec | None = None) -> ExtractResult:
     # The cache lists the files that did not decode: a photo source's rows
     # (and --strict) are settled from it, with nothing decoded.
     source.settle(dict(read_attrs(path).get("skipped") or []))
@@ -146,7 +161,7 @@ def _hit(path: Path, source: DataSource, verbose: bool, message: str) -> Extract
         if source.skipped:
             print(_skipped_line(source.skipped))
         print(message)
-    return ExtractResult(path, hit=True, skipped=list(source.skipped))
+    return ExtractResult(path, hit=True, skipped=list(source.skipped), views=len(model.view_list()) if model else 1)
 
 
 def _skipped_line(skipped: list[tuple[str, str]], limit: int = 10) -> str:
@@ -160,13 +175,17 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
     from featcache.progress import Progress  # not Keras's Progbar: plain lines when the output is not a terminal
 
     rows = data.plan()
+    n_views = len(model.view_list())
+    # --batch-size is images per forward pass: a batch of rows carries every view of each row, so
+    # it holds batch_size // V rows (64 rows x 7 views at 224 px would otherwise hold ~2 GB of activations).
+    per_batch = max(1, store.batch_size // n_views)
     t_start = time.perf_counter()
-    make_embed, widths = _build(rows, model, ident, store.batch_size, engine.runtime)
+    make_embed, widths = _build(rows, model, ident, per_batch, engine.runtime)
     startup = time.perf_counter() - t_start
     attrs = _provenance(ident, model, data, rows, make_embed.runtime_used)
     writer = rows.writer(path, attrs, widths, store.dtype, verbose)
     done = writer.open()
-    batches = plan(rows.sizes, done, store.batch_size)
+    batches = plan(rows.sizes, done, per_batch)
     if verbose and any(done.values()):
         print(f"resuming {path}: {sum(done.values())} of {sum(rows.sizes.values())} {rows.unit} already done")
     total = sum(len(b) for b in batches)
@@ -189,20 +208,23 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
     finally:
         writer.close()
     result = ExtractResult(path, hit=False, images=counts["embedded"], seconds=seconds, startup_seconds=startup,
-                           skipped=list(data.skipped), runtime=make_embed.runtime_used)
+                           skipped=list(data.skipped), runtime=make_embed.runtime_used, views=n_views)
     if verbose:
         _report(result)
     return result
 
 
-def _build(rows: RowPlan, model: ModelSpec, ident: CacheIdentity, batch_size: int, runtime: str) -> tuple[Callable, dict[str, int]]:
+def _build(rows: RowPlan, model: ModelSpec, ident: CacheIdentity, per_batch: int, runtime: str) -> tuple[Callable, dict[str, int]]:
     """The mapper, built (and traced) here whatever the engine: bad weights fail before any engine starts,
-    and the widths are known. The local engine reuses it."""
+    and the widths are known. The local engine reuses it. It embeds every view: ``{layer: (V, n, D)}``."""
     from featcache.embedding.mapper import Mapper
 
-    # How many images the run embeds lets ``auto`` skip converting the model for a small job.
+    views = [v.name for v in model.view_list()]
+    # How many images the run embeds lets ``auto`` skip converting the model for a small job;
+    # the forward batch is every view of ``per_batch`` rows.
     make_embed = Mapper(ident.backbone, model.weights, ident.image_size, list(ident.layers), tuple(rows.sample.shape[1:]),
-                        batch_size, runtime=runtime, expected_images=sum(rows.sizes.values()))
+                        per_batch * len(views), runtime=runtime, expected_images=sum(rows.sizes.values()) * len(views),
+                        views=views)
     widths = {name: int(f.shape[-1]) for name, f in make_embed()(rows.sample).items()}
     return make_embed, widths
 
@@ -221,10 +243,14 @@ def _provenance(ident: CacheIdentity, model: ModelSpec, data: DataSource, rows: 
     bb = model.entry
     settings = ident.settings()
     layer_names = list(ident.layers)
+    # The root ``views`` attribute names the stored views ("orig", "flip", ...; store.layout); the
+    # identity's "name@algorithm" stay in ``settings``. No attribute without views: today's layout.
+    names = {"views": [v.name for v in model.view_list()]} if ident.views else {}
     return {
         "fingerprint": ident.fingerprint,
         "settings": settings,
-        **{k_: v for k_, v in settings.items() if k_ not in ("format_version", "data_digest")},
+        **{k_: v for k_, v in settings.items() if k_ not in ("format_version", "data_digest", "views")},
+        **names,
         "weights_random": model.weights == "random",
         "weights_source": "random (untrained)" if model.weights == "random" else model.weights,
         "default_layer": bb.final_layer if bb.final_layer in layer_names else layer_names[-1],
@@ -258,5 +284,7 @@ def _report(result: ExtractResult) -> None:
     if result.skipped:
         print(_skipped_line(result.skipped))
     left_out = f"; {len(result.skipped)} file(s) skipped" if result.skipped else ""
-    print(f"extracted {result.images} images in {result.seconds:.1f} s ({result.images_per_s:.0f} images/s, "
+    views = f" x {result.views} views" if result.views > 1 else ""
+    view_rate = f", {result.view_images_per_s:.0f} view-images/s" if result.views > 1 else ""
+    print(f"extracted {result.images} images{views} in {result.seconds:.1f} s ({result.images_per_s:.0f} images/s{view_rate}, "
           f"runtime {result.runtime}; model build {result.startup_seconds:.1f} s{left_out}) -> {result.path}")

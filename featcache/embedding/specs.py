@@ -7,7 +7,7 @@ line before any work:
 - the source: ``FashionMNIST(...)`` or ``PhotoFolder(...)`` (each beside its
   loader in ``featcache.sources``), anything with ``open(image_size, verbose)
   -> DataSource`` and a ``default_image_size``, or an opened ``DataSource``;
-- ``ModelSpec``: backbone, weights, image size, layers (all in the cache's identity);
+- ``ModelSpec``: backbone, weights, image size, layers, views (all in the cache's identity);
 - ``StoreSpec``: output path, storage dtype, batch size;
 - the engine: ``LocalEngine(runtime=...)`` or ``RayEngine(address, workers,
   cpus_per_worker, runtime)`` (``featcache.embedding.engines``), which never
@@ -41,13 +41,20 @@ DTYPES = ("float32", "float16")
 @dataclass(frozen=True)
 class ModelSpec:
     """The frozen network: ``backbone`` (registry name), ``weights`` ("imagenet", "random" or a weights file),
-    ``image_size`` in pixels (default: the source's, else the backbone's) and ``layers`` to pool
-    ("L1,L2", a list, or "blocks"; default: the final output)."""
+    ``image_size`` in pixels (default: the source's, else the backbone's), ``layers`` to pool
+    ("L1,L2", a list, or "blocks"; default: the final output) and ``views`` of every image to embed
+    ("orig,flip,shift", a list; ``featcache.embedding.views``; default: the original alone, today's cache).
+
+    Views belong here, not to the store: they change what is computed from each image and are part
+    of the cache's identity. They are kept as canonical names, "orig" first (``ModelSpec(views="flip")
+    .views == ("orig", "flip")``), or None for the original view alone (the same cache as no views).
+    """
 
     backbone: str = "mobilenet_v2"
     weights: str = "imagenet"
     image_size: int | None = None
     layers: str | tuple[str, ...] | None = None
+    views: str | tuple[str, ...] | None = None
 
     def __post_init__(self):
         bb = get_backbone(self.backbone)
@@ -65,6 +72,7 @@ class ModelSpec:
         if self.layers is not None and not isinstance(self.layers, (str, tuple)):
             raise FeatcacheError(f"--layers must be layer names separated by commas, or 'blocks' (got {self.layers!r})")
         resolve_layers(bb, self.layers)
+        object.__setattr__(self, "views", _canonical_views(self.views))
 
     @property
     def entry(self) -> Backbone:
@@ -73,6 +81,24 @@ class ModelSpec:
 
     def layer_names(self) -> list[str]:
         return resolve_layers(self.entry, self.layers)
+
+    def view_list(self) -> tuple:
+        """The views to embed (``featcache.embedding.views.View``), the original first."""
+        from featcache.embedding.views import parse_views
+
+        return parse_views(self.views)
+
+
+def _canonical_views(views: Any) -> tuple[str, ...] | None:
+    """Views as canonical names ("orig" first), None for the original alone; a bad name is one line."""
+    from featcache.embedding.views import View, parse_views
+
+    if views is not None and not isinstance(views, (str, tuple, list)):
+        raise FeatcacheError(f"--views must be view names separated by commas, e.g. orig,flip,shift (got {views!r})")
+    if isinstance(views, (tuple, list)) and not all(isinstance(v, (str, View)) for v in views):
+        raise FeatcacheError(f"--views must be view names, e.g. ('orig', 'flip') (got {views!r})")
+    names = tuple(v.name for v in parse_views(views))
+    return None if names == ("orig",) else names
 
 
 @dataclass(frozen=True)
@@ -105,7 +131,7 @@ class Parts(NamedTuple):
 
 
 SOURCE_OPTIONS = ("images", "test_fraction", "seed", "strict", "data_dir", "train_limit", "test_limit")
-MODEL_OPTIONS = ("backbone", "weights", "image_size", "layers")
+MODEL_OPTIONS = ("backbone", "weights", "image_size", "layers", "views")
 STORE_OPTIONS = ("out", "dtype", "batch_size")
 ENGINE_OPTIONS = ("engine", "address", "workers", "cpus_per_worker", "runtime")
 
@@ -124,6 +150,7 @@ def from_options(
     weights: str | None = None,
     image_size: int | None = None,
     layers: str | list[str] | None = None,
+    views: str | list[str] | None = None,
     out: str | Path | None = None,
     dtype: str | None = None,
     batch_size: int | None = None,
@@ -137,7 +164,7 @@ def from_options(
     from featcache.embedding import engines
 
     source = _source(data, images, test_fraction, seed, strict, data_dir, train_limit, test_limit)
-    model = _given(ModelSpec, backbone=backbone, weights=weights, image_size=image_size, layers=layers)
+    model = _given(ModelSpec, backbone=backbone, weights=weights, image_size=image_size, layers=layers, views=views)
     store = _given(StoreSpec, out=out, dtype=dtype, batch_size=batch_size)
     run = engines.get(engine or "local", address=address, workers=workers, cpus_per_worker=cpus_per_worker, runtime=runtime)
     return Parts(source, model, store, run)

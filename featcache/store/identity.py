@@ -14,6 +14,10 @@ from featcache.store.fingerprint import canonical, fingerprint
 from featcache.store.layout import FORMAT_VERSION
 
 
+# Fields added after caches existed: absent from settings() while None, so older identities keep their fingerprint.
+OMITTED_WHEN_NONE = ("views",)
+
+
 @dataclass(frozen=True)
 class CacheIdentity:
     backbone: str
@@ -26,16 +30,23 @@ class CacheIdentity:
     data_digest: Mapping[str, str]  # the source's content hash per split
     class_names: tuple[str, ...]
     format_version: int = field(default=FORMAT_VERSION)
+    # featcache.embedding.views.identity(views): None for the original view alone, else each view's
+    # "name@algorithm" in stored order. None is left out of settings(), so every cache made before
+    # views existed (and every cache without views) keeps its fingerprint.
+    views: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(self.layers))
+        if self.views is not None:
+            object.__setattr__(self, "views", tuple(self.views))
         object.__setattr__(self, "class_names", tuple(self.class_names))
         object.__setattr__(self, "image_size", int(self.image_size))
         canonical(self.settings())  # refuses values a fingerprint cannot hold exactly, at construction
 
     def settings(self) -> dict[str, Any]:
         """The plain dict stored as the cache's ``settings`` attribute (and hashed into the fingerprint)."""
-        return canonical({f.name: getattr(self, f.name) for f in fields(self)})
+        return canonical({f.name: getattr(self, f.name) for f in fields(self)
+                          if not (f.name in OMITTED_WHEN_NONE and getattr(self, f.name) is None)})
 
     @property
     def fingerprint(self) -> str:
@@ -45,4 +56,5 @@ class CacheIdentity:
         """Names of the settings in which a stored ``settings`` dict differs from this identity."""
         stored = stored if isinstance(stored, Mapping) else {}
         mine = self.settings()
-        return [k for k in mine if stored.get(k) != mine[k]]
+        # a field left out of mine (views=None) differs from a stored one that has it
+        return [k for k in mine if stored.get(k) != mine[k]] + [k for k in OMITTED_WHEN_NONE if k not in mine and stored.get(k) is not None]

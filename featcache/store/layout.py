@@ -8,7 +8,10 @@ Layout (format 2)::
     /<split>/index    (N,) int64        row of each image in the source data; chunked, Fletcher-32
     /<split>/paths    (N,) str          photos only; chunked (HDF5 cannot filter strings: the digest guards them)
     /<split>/digests  (N,) S64          SHA-256 hex of each image's content (file bytes, or raw pixels); Fletcher-32
-    /<split>/features/<layer>  (N, D) float32|float16, chunked along N, Fletcher-32
+    /<split>/features/<layer>  (N, D) float32|float16, chunked along N, Fletcher-32: the original view
+    /<split>/views/<view>/<layer>  (N, D) every other view (issue 15), row-aligned with features, same
+                      chunks and checksum; only in a cache made with views (root attr ``views``, JSON list
+                      of view names in stored order, "orig" first; absent = the original view alone)
     /<split>          attrs: rows_done
 
 Format 1 (featcache 0.1) had no checksums and no content digest; see
@@ -45,12 +48,26 @@ ROW_CHUNK = 4096
 # damaged chunk is an OSError when it is read, never wrong numbers.
 CHECKSUM = {"fletcher32": True}
 # Attributes stored as JSON because HDF5 attributes cannot hold dicts/lists of str.
-JSON_ATTRS = ("class_names", "layers", "source", "settings", "data_digest", "skipped", "layer_widths")
+JSON_ATTRS = ("class_names", "layers", "source", "settings", "data_digest", "skipped", "layer_widths", "views")
 # Root attributes that readers rely on; the content digest covers them.
 DIGESTED_ATTRS = ("format", "format_version", "fingerprint", "settings", "class_names", "layers", "default_layer",
                   "layer_widths", "dtype", "backbone", "weights", "image_size", "preprocessing", "dataset", "skipped")
 ROW_DATASETS = ("labels", "index", "paths")
 STAGING = "files"  # the one group of a staged partial file
+ORIG = "orig"  # the original view: stored in features/<layer>, exactly where a cache without views has it
+VIEWS = "views"  # the group of the other views (and the root attribute naming them all)
+
+
+def view_dataset(view: str, layer: str) -> str:
+    """A view's dataset of ``layer``, relative to its split group: ``features/<layer>`` for the
+    original view, ``views/<view>/<layer>`` for every other (a view name holds no '/' or '.')."""
+    return f"features/{layer}" if view == ORIG else f"{VIEWS}/{view}/{layer}"
+
+
+def view_names(attrs: dict[str, Any]) -> list[str]:
+    """The views of a cache from its (decoded) root attributes: ``["orig"]`` when it has no ``views``."""
+    views = attrs.get(VIEWS)
+    return list(views) if views else [ORIG]
 
 
 def partial_path(path: Path) -> Path:
@@ -128,7 +145,8 @@ def create_digests(g: h5py.Group, digests: list[str]) -> None:
 
 
 def lay_out(f: h5py.File, attrs: dict[str, Any], splits, layer_widths: dict[str, int], dtype: np.dtype) -> None:
-    """Attributes, and per split its labels, index, paths and empty feature datasets."""
+    """Attributes, and per split its labels, index, paths and empty feature datasets (of every view in
+    ``attrs["views"]``, when given: each view's datasets like the original's, same chunks and checksum)."""
     f.attrs["format"] = FORMAT
     f.attrs["format_version"] = FORMAT_VERSION
     f.attrs["complete"] = False
@@ -144,9 +162,11 @@ def lay_out(f: h5py.File, attrs: dict[str, Any], splits, layer_widths: dict[str,
             create_rows(g, "paths", spec.paths)
         if getattr(spec, "digests", None) is not None:
             create_digests(g, spec.digests)
-        feats = g.create_group("features")
-        for layer, width in layer_widths.items():
-            feats.create_dataset(layer, shape=(n, width), dtype=dtype, chunks=(max(1, min(CHUNK_ROWS, n)), width), **CHECKSUM)
+        g.create_group("features")
+        for view in view_names(attrs):
+            for layer, width in layer_widths.items():
+                g.create_dataset(view_dataset(view, layer), shape=(n, width), dtype=dtype,
+                                 chunks=(max(1, min(CHUNK_ROWS, n)), width), **CHECKSUM)
         g.attrs["rows_done"] = 0
 
 
@@ -182,6 +202,8 @@ def content_digest(f: h5py.File) -> str:
 
     These are small (the lesson's 70,000-image cache: 1.1 MB of labels and
     index), so every open checks them; the features are guarded by Fletcher-32.
+    The views attribute and each split's view datasets are hashed only when
+    the cache has views: a cache without them keeps its digest.
     """
     h = hashlib.sha256()
     attrs = f.attrs
@@ -199,4 +221,9 @@ def content_digest(f: h5py.File) -> str:
         if "digests" in g:  # per-image content hashes (leakage checks); caches without them hash as before
             h.update(b"digests:" + hashlib.sha256(np.ascontiguousarray(g["digests"][()]).tobytes()).digest())
         h.update(json.dumps(sorted(g["features"].keys()) if "features" in g else []).encode())
+        if VIEWS in attrs:
+            h.update(json.dumps({v: sorted(g[VIEWS][v].keys()) for v in sorted(g[VIEWS].keys())} if VIEWS in g else {}).encode())
+    if VIEWS in attrs:
+        value = attrs[VIEWS]
+        h.update(f"views={value.decode() if isinstance(value, bytes) else value!r};".encode())
     return h.hexdigest()

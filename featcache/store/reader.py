@@ -14,7 +14,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import h5py
 import numpy as np
@@ -25,6 +25,7 @@ from featcache.store.layout import (
     CHUNK_ROWS,
     FORMAT,
     FORMAT_VERSION,
+    ORIG,
     ROW_DATASETS,
     content_digest,
     damaged,
@@ -32,6 +33,8 @@ from featcache.store.layout import (
     open_h5,
     partial_path,
     split_names,
+    view_dataset,
+    view_names,
 )
 
 
@@ -94,6 +97,10 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> None:
     need(meta.get("default_layer") in layers, "attribute 'default_layer' is not one of its layers")
     need(widths is None or (isinstance(widths, dict) and all(isinstance(widths.get(l), int) for l in layers)),
          "attribute 'layer_widths' is not a width per layer")
+    views = meta.get("views")
+    need(views is None or (isinstance(views, list) and views[:1] == [ORIG] and len(set(views)) == len(views)
+                           and all(isinstance(v, str) and v and "/" not in v and "." not in v for v in views)),
+         "attribute 'views' is not a list of view names starting with orig")
 
 
 class Cache:
@@ -121,9 +128,10 @@ class Cache:
                 n = int(g["labels"].shape[0])
                 if int(g["index"].shape[0]) != n:
                     raise damaged(self.path, f"{s}/index does not have a row per label")
-                for layer in self.meta["layers"]:
-                    if g["features"][layer].shape[0] != n:
-                        raise damaged(self.path, f"{s}/features/{layer} does not have a row per label")
+                for view in self.views:
+                    for layer in self.meta["layers"]:
+                        if g[view_dataset(view, layer)].shape[0] != n:
+                            raise damaged(self.path, f"{s}/{view_dataset(view, layer)} does not have a row per label")
                 labels = g["labels"][()]
             except KeyError as exc:
                 raise damaged(self.path, f"{s} lacks a dataset ({first_line(exc)})") from None
@@ -169,6 +177,35 @@ class Cache:
     def default_layer(self) -> str:
         return self.meta["default_layer"]
 
+    @property
+    def views(self) -> tuple[str, ...]:
+        """The cached views in stored order, the original first: ``("orig",)`` for a cache made without views."""
+        return tuple(view_names(self.meta))
+
+    def _check_views(self, views: str | Sequence[str] | None, one: bool = False) -> list[str]:
+        """Canonical names of ``views`` (names or groups, as ``--views`` takes them; None: all the cache has),
+        each once in the order asked; one a cache lacks is a one-line error naming its views and the fix."""
+        if views is None:
+            return list(self.views)
+        if isinstance(views, str):
+            views = [views]
+        from featcache.embedding.views import parse_views  # the one parser of view names (numpy only)
+
+        names: list[str] = []
+        for item in views:
+            item = getattr(item, "name", item)
+            parsed = [ORIG] if str(item).strip() == ORIG else [v.name for v in parse_views(str(item))[1:]]
+            names.extend(n for n in parsed if n not in names)
+        if not names:
+            raise FeatcacheError(f"no view asked of {self.path}; name one of its views: {', '.join(self.views)}")
+        if one and len(names) != 1:
+            raise FeatcacheError(f"features() reads one view, and {views[0]!r} is {len(names)}; use view_features() for several")
+        missing = [n for n in names if n not in self.views]
+        if missing:
+            raise FeatcacheError(f"{self.path} has views {', '.join(self.views)}, not {', '.join(missing)}; ask for those it has, "
+                                 f"or re-extract with --views {','.join([*self.views, *missing])} to add them")
+        return names
+
     def _check(self, split: str, layer: str | None = None) -> str:
         if split not in self.sizes:
             raise FeatcacheError(f"{self.path} has no {split!r} split (it has {', '.join(self.split_names)}); extract that split first")
@@ -185,20 +222,34 @@ class Cache:
             except OSError as exc:
                 raise damaged(self.path, _read_problem(exc, name)) from None
 
-    def features(self, split: str, layer: str | None = None, rows: np.ndarray | slice | None = None) -> np.ndarray:
-        """Features of ``split`` as float32 (N, D); ``rows`` selects a subset."""
+    def features(self, split: str, layer: str | None = None, rows: np.ndarray | slice | None = None,
+                 view: str = ORIG) -> np.ndarray:
+        """Features of ``split`` as float32 (N, D); ``rows`` selects a subset; ``view`` one cached view
+        (default the original: exactly what a cache without views holds, at the same cost)."""
         layer = self._check(split, layer)
+        view = self._check_views([view], one=True)[0] if view != ORIG else ORIG
+        name = view_dataset(view, layer)
 
         def how(f):
-            ds = f[split]["features"][layer]
+            ds = f[split][name]
             # h5py needs increasing indices; read whole and select in memory
             # instead, which keeps the caller's row order.
             return ds[()] if rows is None or isinstance(rows, np.ndarray) else ds[rows]
 
-        x = self._read(f"{split}/features/{layer}", how)
+        x = self._read(f"{split}/{name}", how)
         if isinstance(rows, np.ndarray):
             x = x[rows]
         return x.astype(np.float32, copy=False)
+
+    def view_features(self, split: str, layer: str | None = None, views: str | Sequence[str] | None = None,
+                      rows: np.ndarray | slice | None = None) -> np.ndarray:
+        """Features of several views of the same rows, float32 (V, n, D) in the order asked.
+
+        ``views``: view names or groups (``"flip"``, ``["orig", "shift"]``); None means all the cache
+        has, in stored order. Row i of every view is image i (same label, index and path).
+        """
+        names = self._check_views(views)
+        return np.stack([self.features(split, layer, rows, view=v) for v in names])
 
     def labels(self, split: str) -> np.ndarray:
         self._check(split)
@@ -238,7 +289,7 @@ class Cache:
                 "n": self.sizes[s],
                 "class_counts": {name: int(c) for name, c in zip(self.class_names, counts)},
             }
-        return {"path": str(self.path), **self.meta, "checksums": "labels, index and settings verified; features checked as read ('featcache verify' reads every chunk)" if self.checked else "none (format 1)",
+        return {"path": str(self.path), **self.meta, "views": list(self.views), "checksums": "labels, index and settings verified; features checked as read ('featcache verify' reads every chunk)" if self.checked else "none (format 1)",
                 "splits": splits}
 
 
@@ -289,7 +340,7 @@ def verify(path: str | Path) -> VerifyResult:
     result = VerifyResult(cache.path, int(cache.meta["format_version"]), digest=True)
     with _open(cache.path) as f:
         for s in cache.split_names:
-            for name in [*(d for d in ROW_DATASETS if d in f[s]), *(f"features/{l}" for l in cache.layers)]:
+            for name in [*(d for d in ROW_DATASETS if d in f[s]), *(view_dataset(v, l) for v in cache.views for l in cache.layers)]:
                 ds = f[s][name]
                 result.datasets[f"{s}/{name}"], nbytes = _read_all(cache.path, ds, f"{s}/{name}")
                 result.bytes_read += nbytes

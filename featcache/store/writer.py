@@ -53,6 +53,8 @@ from featcache.store.layout import (
     open_h5,
     partial_path,
     read_rows,
+    view_dataset,
+    view_names,
 )
 
 # Progress is committed (flushed, fsynced, rows_done bumped) at most this
@@ -95,6 +97,8 @@ class CacheWriter:
         self.splits = splits
         self.layer_widths = layer_widths
         self.dtype = np.dtype(dtype)
+        # Every view's datasets (features/<layer> for the original); a batch counts only once all are written.
+        self.views = view_names(attrs)
         self.verbose = verbose
         self.repairs: list[str] = []  # what a resume found damaged and does again
         self._file: h5py.File | None = None
@@ -171,12 +175,12 @@ class CacheWriter:
         f.flush()
 
     def _good_rows(self, g: h5py.Group, done: int) -> int:
-        """Rows before the first feature chunk (of any layer) that fails its checksum, up to ``done``."""
+        """Rows before the first feature chunk (of any view and layer) that fails its checksum, up to ``done``."""
         good = done
-        for layer in self.layer_widths:
-            ds = g["features"][layer]
+        for name, layer in self._datasets():
+            ds = g[name]
             if ds.shape != (len(g["labels"]), self.layer_widths[layer]) or ds.dtype != self.dtype:
-                raise ValueError(f"features/{layer} has another shape or type")
+                raise ValueError(f"{name} has another shape or type")
             step = ds.chunks[0] if ds.chunks else CHUNK_ROWS
             for start in range(0, good, step):
                 # After a power loss the counter may be on disk before the
@@ -200,12 +204,16 @@ class CacheWriter:
     def _clear_rows(self, g: h5py.Group, start: int, stop: int) -> None:
         """Overwrite whole chunks from ``start`` (chunk-aligned) past ``stop``: writing into a damaged chunk
         would read it first and fail its checksum."""
-        for layer, width in self.layer_widths.items():
-            ds = g["features"][layer]
+        for name, layer in self._datasets():
+            ds, width = g[name], self.layer_widths[layer]
             step = ds.chunks[0]
             end = min(ds.shape[0], -(-stop // step) * step)
             for at in range(start, end, step):
                 ds[at : min(at + step, end)] = np.zeros((min(at + step, end) - at, width), self.dtype)
+
+    def _datasets(self) -> list[tuple[str, str]]:
+        """(dataset name within a split, layer) of every view and layer."""
+        return [(view_dataset(v, layer), layer) for v in self.views for layer in self.layer_widths]
 
     def _note(self, line: str) -> None:
         self.repairs.append(line)
@@ -221,25 +229,41 @@ class CacheWriter:
     # -- writing ----------------------------------------------------------------
 
     def write(self, split: str, start: int, features: dict[str, np.ndarray], problems: np.ndarray | None = None) -> None:
-        """Write rows ``start:start+n`` of every layer, in order; commits now and then."""
+        """Write rows ``start:start+n`` of every view and layer, in order; commits now and then.
+
+        ``features[layer]`` is (V, n, D), the views in ``self.views`` order, or (n, D) for a cache
+        of the original view alone. The rows count as done (at the next commit) only after every
+        view and layer of them is written, so a killed run never leaves views out of step.
+        """
         g = self._file[split]
         if start != self._written[split]:
             raise RuntimeError(f"out-of-order write to {split}: {start} != {self._written[split]}")
         if (problems is not None) != self.staged:
             raise RuntimeError("a staged write gives every batch's decode problems, and only it does")
         with self._guard(self.partial):
+            features = {layer: self._by_view(values) for layer, values in features.items()}
             self._write_rows(g, start, features, problems)
-            self._written[split] = start + len(next(iter(features.values())))
+            self._written[split] = start + next(iter(features.values())).shape[1]
             if time.monotonic() - self._last_commit >= COMMIT_SECONDS:
                 self.commit()
 
+    def _by_view(self, values: np.ndarray) -> np.ndarray:
+        """A layer's batch as (V, n, D): (n, D) is the original view of a cache without other views."""
+        values = np.asarray(values)
+        if values.ndim == 2:
+            values = values[None]
+        if values.ndim != 3 or values.shape[0] != len(self.views):
+            raise RuntimeError(f"a batch of {len(self.views)} views ({', '.join(self.views)}) has shape (V, n, D), got {values.shape}")
+        return values
+
     def _write_rows(self, g: h5py.Group, start: int, features: dict[str, np.ndarray], problems: np.ndarray | None) -> None:
         for layer, values in features.items():
-            ds = g["features"][layer]
-            ds[start : start + len(values)] = values.astype(self.dtype, copy=False)
-            # Closing a dataset writes its cached chunks: flushed here, a full
-            # disk is an exception we catch, not one h5py ignores at dealloc.
-            ds.flush()
+            for view, part in zip(self.views, values):
+                ds = g[view_dataset(view, layer)]
+                ds[start : start + len(part)] = part.astype(self.dtype, copy=False)
+                # Closing a dataset writes its cached chunks: flushed here, a full
+                # disk is an exception we catch, not one h5py ignores at dealloc.
+                ds.flush()
         if problems is not None:
             g["problem"][start : start + len(problems)] = np.asarray(problems, dtype=object)
 
@@ -340,7 +364,7 @@ class CacheWriter:
 
     def _needed(self) -> int:
         """Bytes still to write (features of the rows not done; for a published copy all of them)."""
-        per_row = sum(self.layer_widths.values()) * self.dtype.itemsize
+        per_row = sum(self.layer_widths.values()) * self.dtype.itemsize * len(self.views)
         left = sum(len(s.labels) - self._written.get(s.name, 0) for s in self.splits)
         return per_row * left
 
@@ -392,22 +416,22 @@ class StagedWriter(CacheWriter):
 
     def _copy_rows(self, out: h5py.File, splits: list[SplitSpec]) -> None:
         """Each split's staged rows, block by block: bounded memory, whatever the data set's size."""
-        staged = self._file[STAGING]["features"]
-        for layer in self.layer_widths:
-            src = staged[layer]
+        staged = self._file[STAGING]
+        for name, _layer in self._datasets():
+            src = staged[name]
             filled = {s.name: 0 for s in splits}
             for start in range(0, src.shape[0], 8 * CHUNK_ROWS):
                 block = src[start : start + 8 * CHUNK_ROWS]
                 for s in splits:
                     rows = s.rows[(s.rows >= start) & (s.rows < start + len(block))]
                     if len(rows):
-                        out[s.name]["features"][layer][filled[s.name] : filled[s.name] + len(rows)] = block[rows - start]
+                        out[s.name][name][filled[s.name] : filled[s.name] + len(rows)] = block[rows - start]
                         filled[s.name] += len(rows)
         for s in splits:
             out[s.name].attrs["rows_done"] = len(s.labels)
 
     def _needed(self) -> int:
-        per_row = sum(self.layer_widths.values()) * self.dtype.itemsize
+        per_row = sum(self.layer_widths.values()) * self.dtype.itemsize * len(self.views)
         # Publishing copies every row into a new file beside the partial.
         return per_row * len(self.splits[0].labels)
 

@@ -277,7 +277,16 @@ class _Embed:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         feats = self.embed(_read_output(batch))
-        return {"row": batch["row"], **{f"feat:{name}": f for name, f in feats.items()}}
+        # A Ray Data column is row-major: every view of a row (V, n, D) travels as (n, V, D), undone in _drain.
+        return {"row": batch["row"], **{f"feat:{name}": _rows_first(f) for name, f in feats.items()}}
+
+
+def _rows_first(f: np.ndarray) -> np.ndarray:
+    return np.moveaxis(f, 0, 1) if f.ndim == 3 else f
+
+
+def _views_first(f: np.ndarray) -> np.ndarray:
+    return np.moveaxis(f, 1, 0) if f.ndim == 3 else f
 
 
 @contextmanager
@@ -377,7 +386,7 @@ def _drain(ds, batches: Sequence[Batch], write) -> None:
         while current is not None and held >= len(current):
             n = len(current)
             joined = {name: np.concatenate(chunks) for name, chunks in parts.items()}
-            write(current, {name: f[:n] for name, f in joined.items()})
+            write(current, {name: _views_first(f[:n]) for name, f in joined.items()})
             parts = {name: [f[n:]] for name, f in joined.items()}
             held -= n
             current = next(todo, None)
