@@ -13,10 +13,13 @@ into an argparse ``type=`` where a flag must be refused before any work.
     check_jobs      --jobs: >= 1, or -1 for every core
     check_seed      0 <= seed < 2**32 (what NumPy's and Keras's seeding accept)
     check_fraction  0 < F < 1
+    check_seconds   a finite number of seconds >= 0 (--lock-timeout)
     parse_C         a positive finite number or 'cv'
     parse_C_per_head  one C for every head, or ``logreg=0.03,svm=10``
     check_writable_dir  create a folder and prove a file can be written there
+    check_out_file  an output file name: not a folder, the right suffix, in a writable folder
     require_splits  a cache holds the splits a command needs
+    check_views     --train-views/--test-views: 'all' or view names, all of them in the cache
 """
 
 from __future__ import annotations
@@ -137,6 +140,17 @@ def check_fraction(value: Any, flag: str) -> float:
     return f
 
 
+def check_seconds(value: Any, flag: str) -> float:
+    """A duration: a finite number of seconds, 0 or more (0: do not wait at all)."""
+    try:
+        t = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        t = math.nan
+    if not (t >= 0 and math.isfinite(t)):
+        raise FeatcacheError(f"{flag} {value!r} is not a number of seconds; use 0 or more, e.g. {flag or '--lock-timeout'} 60".strip())
+    return t
+
+
 def parse_C(value: Any, flag: str = "--C") -> float | str:
     """A regularization strength: a positive finite number, or ``"cv"`` (chosen by cross-validation)."""
     if isinstance(value, str) and value.strip() == "cv":
@@ -146,7 +160,7 @@ def parse_C(value: Any, flag: str = "--C") -> float | str:
     except (TypeError, ValueError):
         c = math.nan
     if not (c > 0 and math.isfinite(c)):
-        raise FeatcacheError(f"{flag} {value!r} is not a positive number or 'cv'; e.g. {flag or '--C'} 0.03 or {flag or '--C'} logreg=0.03,svm=10")
+        raise FeatcacheError(f"{flag} {value!r} is not a positive number or 'cv'; e.g. {flag or '--C'} 0.03 or {flag or '--C'} cv")
     return c
 
 
@@ -190,7 +204,25 @@ def check_writable_dir(path: str | Path, flag: str = "--out") -> Path:
     """Create ``path`` and prove a file can be written there, before any long work."""
     from featcache.store.atomic import check_writable
 
+    if Path(path).exists() and not Path(path).is_dir():  # not "cannot write in FILE (File exists)"
+        raise FeatcacheError(f"{flag} {path} is a file, not a folder; name a folder for the output files".strip())
     return check_writable(path, flag)
+
+
+def check_out_file(path: str | Path, suffix: str, what: str, suffixes: str, flag: str = "--out") -> Path:
+    """An output file's name, before any work: not a folder, ending in ``suffix``, in a folder a file can be written to.
+
+    ``what`` names the file ("a logreg head"), ``suffixes`` says which suffix
+    goes with what ("keras heads .keras, logreg and svm heads .npz").
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise FeatcacheError(f"{flag} {path} is a folder; name the file to write in it, e.g. {flag} {path / ('head' + suffix)} "
+                             f"({suffixes})")
+    if path.suffix != suffix:
+        raise FeatcacheError(f"{flag} {path}: {what} is saved as a {suffix} file ({suffixes}); use {flag} {path.with_suffix(suffix)}")
+    check_writable_dir(path.parent, flag)
+    return path
 
 
 def require_splits(cache: Any, *names: str, why: str | None = None) -> None:
@@ -212,3 +244,23 @@ def arg_type(check: Callable[..., Any], name: str | None = None) -> Callable[[st
 
     convert.__name__ = name or check.__name__
     return convert
+
+
+def check_views(cache: Any, views: str | Sequence[Any] | None, flag: str) -> tuple[str, ...]:
+    """The cache's views that ``views`` names, in the cache's stored order; None or ``"all"``: every view it has.
+
+    ``views`` takes ``parse_views`` syntax (``orig,flip,shift``; ``orig`` is
+    always included). The cache's order makes the result canonical: ``flip,shift``
+    and ``shift,flip`` are one setting (one resume key, one head file name).
+    """
+    from featcache.embedding.views import parse_views
+
+    have = tuple(cache.views)
+    if views is None or (isinstance(views, str) and views.strip() == "all"):
+        return have
+    asked = [v.name for v in parse_views(views)]
+    missing = [v for v in asked if v not in have]
+    if missing:
+        raise FeatcacheError(f"{flag} asks for view(s) {', '.join(missing)}, which {cache.path} does not hold (it has "
+                             f"{', '.join(have)}); choose among those, or re-extract with --views {','.join(have + tuple(missing))}")
+    return tuple(v for v in have if v in asked)

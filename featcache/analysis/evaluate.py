@@ -15,9 +15,10 @@ import numpy as np
 from featcache import paths
 from featcache.analysis.plots import confusion_text, plot_confusion
 from featcache.analysis.train import as_cache
-from featcache.validate import require_splits
+from featcache.validate import check_views, require_splits
 from featcache.errors import FeatcacheError
 from featcache.heads.io import check_compatible, load_head
+from featcache.heads.views import PROBABILITIES, averaged_quantity, predict_and_scores
 from featcache.store.atomic import write_json, write_text
 from featcache.store.cache import Cache
 
@@ -44,25 +45,34 @@ class EvalResult:
     misclassified: list[dict[str, Any]] = field(default_factory=list)  # row, index, path, true, predicted, probability
     # Evaluated images that were training images of the head: None when the head or the cache has no digests.
     overlap: dict[str, Any] | None = None
+    # The views averaged per image, and what was averaged ("probabilities", "decision values"; None for one view).
+    test_views: tuple[str, ...] = ("orig",)
+    averaged: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "head": None if self.head_path is None else str(self.head_path), "cache": str(self.cache_path), "split": self.split,
             "layer": self.layer, "accuracy": self.accuracy, "per_class": self.per_class,
             "class_names": self.class_names, "confusion": self.confusion.tolist(),
+            "test_views": list(self.test_views), "averaged": self.averaged,
             "overlap": self.overlap, "misclassified": self.misclassified,
             "files": {k: str(v) for k, v in self.files.items()},
         }
 
     def text(self) -> str:
         lines = [f"head      {self.head_path or '(in memory)'}", f"cache     {self.cache_path} ({self.split} split, layer {self.layer})",
-                 f"accuracy  {self.accuracy:.4f} on {int(self.confusion.sum())} images"]
+                 f"accuracy  {self.accuracy:.4f} on {int(self.confusion.sum())} images", f"views     {self.views_line()}"]
         if self.overlap and self.overlap["seen"]:
             lines.append(leakage_line(self.overlap))
         lines += ["", f"{'class':<16}{'precision':>10}{'recall':>10}{'support':>9}"]
         lines += [f"{r['class']:<16}{r['precision']:>10.3f}{r['recall']:>10.3f}{r['support']:>9}" for r in self.per_class]
         lines += ["", confusion_text(self.confusion, self.class_names), ""]
         return "\n".join(lines + misclassified_text(self.misclassified))
+
+    def views_line(self) -> str:
+        if self.averaged is None:
+            return f"{self.test_views[0]} only (one view per image)"
+        return f"{self.averaged} averaged over {len(self.test_views)} views per image: {', '.join(self.test_views)}"
 
 
 def leakage_line(overlap: dict[str, Any]) -> str:
@@ -115,6 +125,16 @@ def resolve_head(head, meta: dict[str, Any] | None = None, trust_pickle: bool = 
     return head, meta, None
 
 
+def evaluated_views(meta: dict[str, Any], cache: Cache, test_views) -> tuple[str, ...]:
+    """The views to average: those asked for, else those the head recorded, else every view the cache has."""
+    if test_views is not None:
+        return check_views(cache, test_views, "--test-views")
+    recorded = meta.get("test_views")
+    if recorded is None:
+        return check_views(cache, None, "--test-views")
+    return check_views(cache, recorded, "the head's recorded test views (train --test-views)")
+
+
 def find_overlap(meta: dict[str, Any], cache: Cache, split: str, y: np.ndarray, y_pred: np.ndarray) -> dict[str, Any] | None:
     """How many of ``split``'s images the head was trained on (by content digest), and the accuracy on the others."""
     from featcache.analysis.train import split_digests
@@ -156,6 +176,7 @@ def evaluate(
     out: str | Path | None = None,
     meta: dict[str, Any] | None = None,
     trust_pickle: bool = False,
+    test_views: str | tuple[str, ...] | None = None,
 ) -> EvalResult:
     """Score ``head`` on ``split`` of ``cache``; writes a report, JSON and a confusion PNG to ``out``.
 
@@ -165,6 +186,13 @@ def evaluate(
     those the head was trained on. When evaluated images were training images
     of the head (same content digest), warns (``LeakageWarning``) and reports
     them in ``result.overlap`` with the accuracy on the unseen ones.
+
+    ``test_views``: the views averaged per image (``heads.views``;
+    ``parse_views`` syntax or ``"all"``); default: the views the head
+    recorded at training (``train --test-views``), else every view the cache
+    has. ``"orig"`` scores the original view alone (what a model exported
+    without views scores). The report says which views and which quantity
+    (probabilities or the SVM's decision values) were averaged.
     """
     est, meta, head_path = resolve_head(head, meta, trust_pickle)
     cache = as_cache(cache)
@@ -176,12 +204,14 @@ def evaluate(
         )
     require_splits(cache, split)
     layer = meta["layer"]
-    X, y = cache.features(split, layer), cache.labels(split)
-    if X.shape[1] != est.n_features_in_:
-        raise FeatcacheError(f"the head takes {est.n_features_in_} features but layer {layer!r} of {cache.path} has {X.shape[1]}; "
+    views = evaluated_views(meta, cache, test_views)
+    Xv, y = cache.view_features(split, layer, views), cache.labels(split)
+    if Xv.shape[2] != est.n_features_in_:
+        raise FeatcacheError(f"the head takes {est.n_features_in_} features but layer {layer!r} of {cache.path} has {Xv.shape[2]}; "
                              "evaluate on a cache extracted with the head's settings")
-    proba = est.predict_proba(X) if hasattr(est, "predict_proba") else None
-    y_pred = est.predict(X)
+    probabilistic = averaged_quantity(est) == PROBABILITIES
+    y_pred, scores = predict_and_scores(est, Xv, scores=probabilistic)
+    proba = scores if probabilistic else None  # the averaged probabilities, for the misclassified list
     accuracy, per_class, cm = metrics(y, y_pred, cache.class_names)
     overlap = find_overlap(meta, cache, split, y, y_pred)
     if overlap and overlap["seen"]:
@@ -189,10 +219,12 @@ def evaluate(
 
     name = head_path.stem if head_path is not None else f"{meta.get('head')}_{layer}_{meta.get('cache_fingerprint', '')[:12]}"
     out_dir = Path(out) if out is not None else paths.runs_dir() / "eval" / name
-    title = f"{meta.get('head')} head on {split} ({int(cm.sum())} images): accuracy {accuracy:.3f}\n{name}"
+    how = f", {len(views)} views averaged" if len(views) > 1 else ""
+    title = f"{meta.get('head')} head on {split} ({int(cm.sum())} images{how}): accuracy {accuracy:.3f}\n{name}"
     files = {"png": out_dir / "confusion.png", "json": out_dir / "evaluation.json", "text": out_dir / "evaluation.txt"}
     result = EvalResult(head_path, cache.path, split, layer, cache.class_names, accuracy, per_class, cm, files,
-                        list_misclassified(cache, split, y, y_pred, proba), overlap)
+                        list_misclassified(cache, split, y, y_pred, proba), overlap, views,
+                        averaged_quantity(est) if len(views) > 1 else None)
     plot_confusion(cm, cache.class_names, files["png"], title=title)
     write_json(files["json"], result.to_dict())
     write_text(files["text"], result.text() + "\n")

@@ -38,6 +38,9 @@ class CurveSet:
 def describe(meta: dict[str, Any]) -> str:
     """A short name for the features a curve was measured on, e.g. 'mobilenet_v2 96px out_relu'."""
     parts = [meta.get("backbone"), f"{meta['image_size']}px" if meta.get("image_size") else None, meta.get("layer")]
+    train, test = len(meta.get("train_views") or ["orig"]), len(meta.get("test_views") or ["orig"])
+    if (train, test) != (1, 1):
+        parts.append(f"{train} views" if train == test else f"train {train} views, test {test}")
     if meta.get("weights_random"):
         parts.append("RANDOM WEIGHTS")
     return " ".join(str(p) for p in parts if p)
@@ -183,18 +186,32 @@ def short_layer(layer: str) -> str:
     return layer.replace("_expand_relu", "").replace("_project_bn", "")
 
 
+def views_label(train_views: str, test_views: str) -> str:
+    """A legend name of a view setting (comma-separated view names, as probe.csv holds them)."""
+    from featcache.embedding.views import parse_views
+
+    train, test = len(parse_views(train_views)), len(parse_views(test_views))
+    if (train, test) == (1, 1):
+        return "original view"
+    return f"train {train} views, test " + ("original" if test == 1 else f"{test} averaged")
+
+
 def plot_probe(rows: Sequence[Any], best: Any, path: str | Path, title: str = "") -> Path:
-    """Accuracy against depth (``ProbeRow``s), one line per head, the best point marked."""
+    """Accuracy against depth (``ProbeRow``s), one line per head (and view setting, on a cache with views), the best point marked."""
     from matplotlib.figure import Figure
 
     layers = [r.layer for r in sorted({r.depth: r for r in rows}.values(), key=lambda r: r.depth)]
     fig = Figure(figsize=(max(6.0, 0.45 * len(layers) + 2), 4.5), layout="tight")
     ax = fig.add_subplot()
-    for head in dict.fromkeys(r.head for r in rows):
-        pts = sorted((r.depth, r.accuracy) for r in rows if r.head == head)
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=head)
+    setting = lambda r: (getattr(r, "train_views", "orig"), getattr(r, "test_views", "orig"))  # noqa: E731
+    several = len({setting(r) for r in rows}) > 1
+    for head, s in dict.fromkeys((r.head, setting(r)) for r in rows):
+        pts = sorted((r.depth, r.accuracy) for r in rows if (r.head, setting(r)) == (head, s))
+        label = f"{head}, {views_label(*s)}" if several else head
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label)
+    views = f", {views_label(*setting(best))}" if several else ""
     ax.plot([best.depth], [best.accuracy], marker="*", markersize=18, color="crimson", linestyle="none",
-            label=f"best: {best.layer} + {best.head} ({best.accuracy:.3f})")
+            label=f"best: {best.layer} + {best.head}{views} ({best.accuracy:.3f})")
     ax.set_xticks(range(len(layers)))
     ax.set_xticklabels([short_layer(l) for l in layers], rotation=60, ha="right", fontsize=8)
     ax.set_xlabel("layer (input side -> output)")

@@ -8,6 +8,13 @@ Picking a layer by its test accuracy and then quoting that accuracy flatters
 it; ``holdout=F`` instead scores on a stratified fraction F of the training
 rows (fitting on the rest) and never reads the test split, which is how
 ``lesson`` chooses its layer.
+
+On a cache with views (docs/views.md) probe also chooses the view setting:
+which views a head is fitted on and which are averaged per scored image
+(``heads.views``). The default settings are the original view alone, train
+on all views and test the original, and train and test on all views. Held-out
+images are drawn over images, and each side then takes its views: a view of
+a held-out image is never among the fitted rows.
 """
 
 from __future__ import annotations
@@ -44,7 +51,7 @@ DEFAULT_HEADS = ("logreg", "svm")
 # probe only needs predictions: the SVM skips probability calibration, which
 # refits it 3 more times (same SVC, 2.5-5x faster; docs/benchmarks.md).
 PROBE_PARAMS: dict[str, dict[str, Any]] = {"svm": {"probability": False}}
-CSV_FIELDS = ("depth", "layer", "width", "head", "C", "accuracy", "scored_on", "fit_seconds")
+CSV_FIELDS = ("depth", "layer", "width", "head", "C", "accuracy", "scored_on", "fit_seconds", "train_views", "test_views")
 
 
 @dataclass
@@ -56,7 +63,20 @@ class ProbeRow:
     C: float | str | None  # the C used (the one picked, for C="cv"); None for heads without C
     accuracy: float
     scored_on: str  # "test", or "holdout" (a held-out part of the train split)
-    fit_seconds: float
+    fit_seconds: float  # one fit; the settings that share train views share it (and its seconds)
+    train_views: str = "orig"  # the views fitted on, comma-separated (parse_views reads it back)
+    test_views: str = "orig"  # the views averaged per scored image
+
+    @property
+    def view_counts(self) -> tuple[int, int]:
+        """(train views, test views): what a setting costs, in fits' rows and in forward passes per image."""
+        return view_counts(self.train_views, self.test_views)
+
+
+def view_counts(train_views: str, test_views: str) -> tuple[int, int]:
+    from featcache.embedding.views import parse_views
+
+    return len(parse_views(train_views)), len(parse_views(test_views))
 
 
 @dataclass
@@ -67,11 +87,13 @@ class ProbeResult:
     csv: Path | None = None
     plot: Path | None = None
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    view_settings: list[tuple[str, str]] = field(default_factory=lambda: [("orig", "orig")])  # (train, test) views
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "cache": str(self.cache), "csv": str(self.csv) if self.csv else None, "plot": str(self.plot) if self.plot else None,
             "params": self.params, "best": asdict(self.best), "rows": [asdict(r) for r in self.rows],
+            "view_settings": [list(vs) for vs in self.view_settings],
         }
 
 
@@ -114,29 +136,77 @@ def holdout_rows(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray,
     return np.sort(order[n_out:]), np.sort(order[:n_out])
 
 
-def _fit_one(path: Path, layer: str, head_name: str, params: dict[str, Any], holdout: float | None, seed: int) -> tuple[float, float | str | None, float]:
+Views = tuple[str, ...]
+Setting = tuple[Views, Views]  # (train views, test views)
+
+
+def parse_view_settings(cache: Cache, settings: str | list | None) -> list[Setting]:
+    """The (train views, test views) settings to probe, each checked against the cache's views; duplicates dropped.
+
+    ``settings``: ``"TRAIN/TEST;TRAIN/TEST"`` (each side ``parse_views``
+    syntax or ``all``), a list of such strings or of (train, test) pairs, or
+    None: the original view alone, then (when the cache has views) train on
+    all and test the original, and train and test on all.
+    """
+    from featcache.validate import check_views
+
+    if settings is None:
+        pairs: list = [("orig", "orig"), ("all", "orig"), ("all", "all")]
+    else:
+        items = settings.split(";") if isinstance(settings, str) else list(settings)
+        pairs = []
+        for item in items:
+            pair = item.split("/") if isinstance(item, str) else list(item)
+            if len(pair) != 2 or not all(str(p).strip() for p in pair):
+                raise FeatcacheError(f"--view-settings takes TRAIN/TEST pairs separated by ';' (e.g. orig/orig;all/orig;all/all), "
+                                     f"got {item!r}")
+            pairs.append(pair)
+    out: list[Setting] = []
+    for train, test in pairs:
+        s = (check_views(cache, train, "--view-settings"), check_views(cache, test, "--view-settings"))
+        if s not in out:
+            out.append(s)
+    return out
+
+
+def _views_text(views: Views) -> str:
+    return ",".join(views)
+
+
+def _fit_one(path: Path, layer: str, head_name: str, params: dict[str, Any], holdout: float | None, seed: int,
+             train_views: Views = ("orig",), tests: tuple[Views, ...] = (("orig",),)) -> tuple[list[float], float | str | None, float]:
+    """Fit one head on ``train_views`` of the fit images; (accuracy with each of ``tests`` averaged, C, fit seconds).
+
+    The hold-out is drawn over images (``holdout_rows``), then each side takes its views.
+    """
     from threadpoolctl import threadpool_limits
 
     from featcache.heads import make_head
+    from featcache.heads.views import fit_views, score_views
     from featcache.store.cache import open_cache
 
     cache = open_cache(path)
-    X, y = cache.features("train", layer), cache.labels("train")
+    y = cache.labels("train")
+    needed = tuple(v for v in cache.views if v in set(train_views).union(*tests))  # each view read once
+    Xv = cache.view_features("train", layer, needed)
     if holdout is None:
-        Xt, yt = cache.features("test", layer), cache.labels("test")
+        Xt, yt, fit = cache.view_features("test", layer, needed), cache.labels("test"), np.arange(len(y))
     else:
         fit, out = holdout_rows(y, holdout, seed)
-        X, y, Xt, yt = X[fit], y[fit], X[out], y[out]
+        Xt, yt = Xv[:, out], y[out]
+    pick = lambda views: [needed.index(v) for v in views]  # noqa: E731
+    X = Xv[pick(train_views)][:, fit]
     head = make_head(head_name, **params)
     t = time.perf_counter()
     # One BLAS thread per fit; parallelism comes from running fits side by
     # side (n_jobs). On this shared 2-core machine OpenBLAS's own threads made
     # a logistic-regression fit 20x slower (47 s against 1.7 s, under load).
     with threadpool_limits(1, user_api="blas"):
-        head.fit(X, y)
-        accuracy = float(head.score(Xt, yt))
+        fit_views(head, X, y[fit])
+        seconds = time.perf_counter() - t
+        accuracies = [score_views(head, Xt[pick(test)], yt) for test in tests]
     C = getattr(head, "C_", params.get("C"))
-    return accuracy, C, time.perf_counter() - t
+    return accuracies, C, seconds
 
 
 def probe(
@@ -151,6 +221,7 @@ def probe(
     n_jobs: int = 1,
     plot: bool = True,
     verbose: bool = False,
+    view_settings: str | list | None = None,
 ) -> ProbeResult:
     """Fit each head on each cached layer (train split), score on the test split.
 
@@ -158,43 +229,61 @@ def probe(
     default C); ``C``: one value for every head, or per head
     (``"logreg=0.03,svm=10"``; ``"cv"`` picks it by cross-validation on the
     training rows). ``holdout``: score on that stratified fraction of the
-    train split (seeded by ``seed``) instead of the test split. Writes
-    ``probe.csv`` and ``probe.png`` into ``out`` (default
-    ``data/runs/probe_<cache name>/``). Prints the table only when ``verbose``.
+    train split (seeded by ``seed``; drawn over images) instead of the test
+    split. ``view_settings`` (``parse_view_settings``): on a cache with views,
+    the (train views, test views) settings to compare; settings with the same
+    train views share one fit. Writes ``probe.csv`` and ``probe.png`` into
+    ``out`` (default ``data/runs/probe_<cache name>/``). Prints the table only
+    when ``verbose``.
     """
     from featcache.store.cache import Cache, open_cache
 
     cache = cache if isinstance(cache, Cache) else open_cache(cache)
     head_names, params, names = _settings(cache, heads, C, layers, holdout, seed)
+    settings = parse_view_settings(cache, view_settings)
     seed, n_jobs = check_seed(seed), check_jobs(n_jobs)
     # Before any fit: an unwritable --out must not cost the fits.
     out_dir = check_writable_dir(Path(out) if out else paths.runs_dir() / f"probe_{cache.path.stem}")
+    trains = list(dict.fromkeys(tr for tr, _ in settings))
     if verbose:
-        print(f"probing {len(names)} layer(s) x {len(head_names)} head(s) on {cache.path} ({_scoring(cache, holdout)})")
-    jobs = [(layer, h) for layer in names for h in head_names]
+        what = f" x {len(settings)} view setting(s)" if len(settings) > 1 else ""
+        print(f"probing {len(names)} layer(s) x {len(head_names)} head(s){what} on {cache.path} ({_scoring(cache, holdout)})")
+    jobs = [(layer, h, tr, tuple(te for t, te in settings if t == tr)) for layer in names for h in head_names for tr in trains]
     results = _run_jobs(cache.path, jobs, params, holdout, seed, n_jobs, verbose)
-    widths = cache.meta.get("layer_widths", {})
-    scored_on = "test" if holdout is None else "holdout"
-    rows = [
-        ProbeRow(names.index(layer), layer, int(widths.get(layer, 0)), h, results[(layer, h)][1],
-                 round(results[(layer, h)][0], 6), scored_on, round(results[(layer, h)][2], 3))
-        for layer, h in jobs
-    ]
+    rows = _rows(results, names, head_names, settings, cache.meta.get("layer_widths", {}), "test" if holdout is None else "holdout")
     best = best_row(rows)
-    result = ProbeResult(cache.path, rows, best, params=params)
+    result = ProbeResult(cache.path, rows, best, params=params, view_settings=[(_views_text(a), _views_text(b)) for a, b in settings])
     result.csv = write_bytes(out_dir / "probe.csv", _csv_text(rows).encode())
     if plot:
         result.plot = plot_probe(rows, best, out_dir / "probe.png", title=_title(cache, holdout))
     if verbose:
-        _print_table(rows, head_names, names, widths, best)
+        _print_table(rows, head_names, names, cache.meta.get("layer_widths", {}), best)
         print(f"wrote {result.csv}" + (f" and {result.plot}" if result.plot else ""))
     return result
 
 
+def _rows(results: dict, names: list[str], head_names: list[str], settings: list[Setting], widths: dict, scored_on: str) -> list[ProbeRow]:
+    """One row per layer, head and view setting (in that order), from the fits of ``_run_jobs``."""
+    rows = []
+    for layer in names:
+        for h in head_names:
+            for train, test in settings:
+                accuracies, C, seconds = results[(layer, h, train)]
+                acc = accuracies[[te for tr, te in settings if tr == train].index(test)]
+                rows.append(ProbeRow(names.index(layer), layer, int(widths.get(layer, 0)), h, C, round(acc, 6), scored_on,
+                                     round(seconds, 3), _views_text(train), _views_text(test)))
+    return rows
+
+
 def best_row(rows: list[ProbeRow]) -> ProbeRow:
-    """The most accurate row; ties go to the shallower layer (the truncated network is then smaller and faster),
-    then to the earlier head in the order asked for."""
-    return max(rows, key=lambda r: (r.accuracy, -r.depth))  # max keeps the first of equal keys
+    """The most accurate row. Ties go to the cheaper view setting (fewer views averaged per image, then fewer
+    fitted), then to the shallower layer (the truncated network is then smaller and faster), then to the earlier
+    head in the order asked for."""
+    def key(r: ProbeRow):
+        train, test = r.view_counts
+        return (r.accuracy, -test, -train, -r.depth)
+
+    return max(rows, key=key)  # max keeps the first of equal keys
 
 
 def _settings(cache: Cache, heads, C, layers, holdout: float | None, seed: int):
@@ -212,22 +301,21 @@ def _settings(cache: Cache, heads, C, layers, holdout: float | None, seed: int):
 
 
 def _run_jobs(path: Path, jobs, params, holdout, seed, n_jobs: int, verbose: bool) -> dict:
+    """``{(layer, head, train views): _fit_one(...)}`` for jobs ``(layer, head, train views, test view settings)``."""
     from featcache.progress import Progress
 
     bar = Progress(len(jobs), unit="fit") if verbose else None
     results = {}
+
+    def task(layer, h, train, tests):
+        return (layer, h, train), _fit_one(path, layer, h, params[h], holdout, seed, train, tests)
+
     if n_jobs == 1:
-        for i, (layer, h) in enumerate(jobs):
-            results[(layer, h)] = _fit_one(path, layer, h, params[h], holdout, seed)
-            if bar:
-                bar.update(i + 1)
-        return results
-    from joblib import Parallel, delayed
+        gen = (task(*job) for job in jobs)
+    else:
+        from joblib import Parallel, delayed
 
-    def task(layer, h):
-        return (layer, h), _fit_one(path, layer, h, params[h], holdout, seed)
-
-    gen = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(delayed(task)(layer, h) for layer, h in jobs)
+        gen = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(delayed(task)(*job) for job in jobs)
     for i, (key, value) in enumerate(gen):
         results[key] = value
         if bar:
@@ -264,10 +352,17 @@ def read_probe_csv(path: str | Path) -> list[ProbeRow]:
             rows = [
                 ProbeRow(int(r["depth"]), r["layer"], int(r["width"]), r["head"],
                          (r["C"] if r["C"] == "cv" else float(r["C"])) if r["C"] else None,
-                         float(r["accuracy"]), r["scored_on"], float(r["fit_seconds"]))
+                         float(r["accuracy"]), r["scored_on"], float(r["fit_seconds"]),
+                         # probe.csv files written before views: the original view alone
+                         r.get("train_views") or "orig", r.get("test_views") or "orig")
                 for r in csv.DictReader(f)
             ]
         bad = [r for r in rows if not 0 <= r.accuracy <= 1 or r.depth < 0 or r.scored_on not in ("test", "holdout")]
+        try:
+            for r in rows:
+                r.view_counts  # noqa: B018 -- parses both view lists
+        except FeatcacheError as exc:
+            raise ValueError(str(exc)) from None
         if bad:
             raise ValueError(f"row {asdict(bad[0])} is out of range")
         return rows
@@ -277,14 +372,33 @@ def read_probe_csv(path: str | Path) -> list[ProbeRow]:
         raise FeatcacheError(f"{path} is not a readable probe.csv ({exc}); pass a file written by 'featcache probe'") from None
 
 
+def _setting_labels(rows: list[ProbeRow]) -> dict[tuple[str, str], str]:
+    """A short column label per view setting: "" for the one setting of a cache without views, else
+    "train/test" view counts (or "#i" when two settings have the same counts)."""
+    settings = list(dict.fromkeys((r.train_views, r.test_views) for r in rows))
+    if settings == [("orig", "orig")]:
+        return {settings[0]: ""}
+    counts = {s: "{}/{}".format(*view_counts(*s)) for s in settings}
+    if len(set(counts.values())) < len(counts):
+        counts = {s: f"#{i + 1}" for i, s in enumerate(settings)}
+    return counts
+
+
 def _print_table(rows, head_names, names, widths, best) -> None:
-    acc = {(r.layer, r.head): r.accuracy for r in rows}
+    labels = _setting_labels(rows)
+    acc = {(r.layer, r.head, r.train_views, r.test_views): r.accuracy for r in rows}
+    cols = [(h, s) for h in head_names for s in labels]
+    heads = [f"{h} {labels[s]}".strip() for h, s in cols]
+    cw = max([7] + [len(t) for t in heads])
     lw = max(len(n) for n in names + ["layer"])
-    print(f"{'layer':<{lw}}  {'width':>5}  " + "  ".join(f"{h:>7}" for h in head_names))
+    print(f"{'layer':<{lw}}  {'width':>5}  " + "  ".join(f"{t:>{cw}}" for t in heads))
     for layer in names:
-        cells = "  ".join(f"{acc[(layer, h)]:>7.4f}" for h in head_names)
+        cells = "  ".join(f"{acc[(layer, h, *s)]:>{cw}.4f}" for h, s in cols)
         print(f"{layer:<{lw}}  {widths.get(layer, 0):>5}  {cells}")
+    if len(labels) > 1:
+        print("view settings (train views/test views averaged): "
+              + "; ".join(f"{label} = {tr} / {te}" for (tr, te), label in labels.items()))
     C = f", C={best.C}" if best.C is not None else ""
     what = "test accuracy" if best.scored_on == "test" else "held-out accuracy"
-    print(f"best layer: {best.layer} with {best.head}{C}: {what} {best.accuracy:.4f}")
-
+    views = f", train views {best.train_views}, test views {best.test_views}" if len(labels) > 1 else ""
+    print(f"best layer: {best.layer} with {best.head}{C}{views}: {what} {best.accuracy:.4f}")

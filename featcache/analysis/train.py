@@ -17,8 +17,9 @@ from featcache.analysis.subsets import stratified_subset
 from featcache.errors import FeatcacheError
 from featcache.heads import HEADS, DenseHead, make_head
 from featcache.heads.io import SUFFIXES, digest_keys, head_meta, read_head_meta, save_head
+from featcache.heads.views import averaged_quantity, fit_views, score_views
 from featcache.store.cache import Cache, open_cache
-from featcache.validate import check_seed, require_splits
+from featcache.validate import check_out_file, check_seed, check_views, require_splits
 
 @dataclass
 class TrainResult:
@@ -33,6 +34,11 @@ class TrainResult:
     accuracy: float
     fit_seconds: float
     details: dict[str, Any] = field(default_factory=dict)  # epochs run, chosen C, ...
+    # The views the head was fitted on (every one of each training image) and those averaged per test image.
+    train_views: tuple[str, ...] = ("orig",)
+    test_views: tuple[str, ...] = ("orig",)
+    averaged: str | None = None  # "probabilities" or "decision values" when test views were averaged, else None
+    orig_accuracy: float | None = None  # the original test view alone, when more test views were averaged
     estimator: Any = field(default=None, repr=False, compare=False)  # the fitted head: predict, predict_proba, score
     meta: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # what save_head stored with it
 
@@ -91,20 +97,31 @@ def head_tag(head: str, est, preset: str | None, epochs: int | None, standardize
     return f"C{est.C}"
 
 
-def default_head_path(cache: Cache, layer: str, head: str, tag: str | None, n: int, seed: int) -> Path:
+def views_tag(train_views: tuple[str, ...]) -> str | None:
+    """Part of a head's default file name that tells its training views apart: None for the original alone.
+
+    A count and a short hash of the names (view names hold ':' and ',', unwelcome in file names).
+    """
+    import hashlib
+
+    if tuple(train_views) == ("orig",):
+        return None
+    return f"v{len(train_views)}-{hashlib.sha256(','.join(train_views).encode()).hexdigest()[:6]}"
+
+
+def default_head_path(cache: Cache, layer: str, head: str, tag: str | None, n: int, seed: int,
+                      train_views: tuple[str, ...] = ("orig",)) -> Path:
     m = cache.meta
     name = "_".join(
-        str(p) for p in (m.get("dataset"), m.get("backbone"), cache.fingerprint[:12], layer, head, tag, f"n{n}", f"s{seed}") if p
+        str(p) for p in (m.get("dataset"), m.get("backbone"), cache.fingerprint[:12], layer, head, tag, views_tag(train_views),
+                         f"n{n}", f"s{seed}") if p
     )
     return paths.runs_dir() / "heads" / (name + head_suffix(head))
 
 
 def check_out(path: Path, head: str, force: bool) -> None:
     """``--out`` must be a head file name; an existing file is replaced only if featcache wrote it as a head (or ``force``)."""
-    if path.is_dir():
-        raise FeatcacheError(f"--out {path} is a folder; name the head file to write, e.g. --out {path / ('head' + head_suffix(head))}")
-    if path.suffix != head_suffix(head):
-        raise FeatcacheError(f"a {head} head is saved as a {head_suffix(head)} file; use --out {path.with_suffix(head_suffix(head))}")
+    check_out_file(path, head_suffix(head), f"a {head} head", "keras heads are .keras files, logreg and svm heads .npz")
     if path.exists() and not force and read_head_meta(path) is None:
         raise FeatcacheError(f"--out {path} exists and is not a head featcache wrote; choose another --out, or pass --force to replace it")
 
@@ -134,6 +151,23 @@ def _details(head) -> dict[str, Any]:
     return d
 
 
+def _test_scores(est, cache: Cache, layer: str, test_views: tuple[str, ...]) -> tuple[float, float | None, int]:
+    """(accuracy with ``test_views`` averaged, the original view's alone when more were averaged, test images)."""
+    Xt, yt = cache.view_features("test", layer, test_views), cache.labels("test")
+    accuracy = score_views(est, Xt, yt)
+    orig = score_views(est, Xt[:1], yt) if len(test_views) > 1 else None  # orig is always the first view
+    return accuracy, orig, len(yt)
+
+
+def _say_trained(res: TrainResult) -> None:
+    extra = "".join(f", {k} {v}" for k, v in res.details.items() if k != "cv_scores")
+    how = ""
+    if res.averaged:
+        how = (f" ({res.averaged} averaged over {len(res.test_views)} views: {', '.join(res.test_views)}; "
+               f"original view alone {res.orig_accuracy:.4f})")
+    print(f"test accuracy {res.accuracy:.4f} on {res.test_images} images{how}; fit {res.fit_seconds:.1f} s{extra} -> {res.path}")
+
+
 def train(
     cache: Cache | str | Path,
     head: str = "keras",
@@ -148,54 +182,66 @@ def train(
     verbose: bool = False,
     standardize: bool = False,
     force: bool = False,
+    train_views: str | tuple[str, ...] | None = None,
+    test_views: str | tuple[str, ...] | None = None,
 ) -> TrainResult:
     """Fit ``head`` on the cache's train split (or a stratified subset of ``train_size``), score on test, save.
 
     Returns the fitted head (``result.estimator``) with its scores. The head
     file (``.keras`` for Keras, ``.npz`` otherwise) carries the cache's
-    fingerprint, class names, layer, feature settings and the digests of its
-    training images (``heads.io``). ``out`` replaces an existing file only if
-    it is a featcache head, or with ``force``.
+    fingerprint, class names, layer, feature settings, views and the digests
+    of its training images (``heads.io``). ``out`` replaces an existing file
+    only if it is a featcache head, or with ``force``.
+
+    ``train_views`` (default: every view the cache has): the head is fitted
+    on every one of these views of each training image (the subset of
+    ``train_size`` is drawn over images). ``test_views`` (default: every view
+    the cache has): each test image's prediction averages these views
+    (``heads.views``). Both take ``parse_views`` syntax or ``"all"``.
     """
     seed = check_seed(seed)
     cache = as_cache(cache)
     require_splits(cache, "train", "test")
+    train_views, test_views = check_views(cache, train_views, "--train-views"), check_views(cache, test_views, "--test-views")
     est = build_head(head, preset=preset, epochs=epochs, C=C, seed=seed, n_classes=len(cache.class_names), standardize=standardize)
     if head == "keras":
         preset = preset or "default"
     if out is not None:
         check_out(Path(out), head, force)
-    layer = layer or cache.default_layer
-    X_test, y_test = cache.features("test", layer), cache.labels("test")  # checks the layer before any training
+    layer = cache.default_layer if layer is None else layer  # "" is refused below, not read as the default
+    cache.features("test", layer, slice(0, 1))  # checks the layer before any training
     y = cache.labels("train")
     rows = stratified_subset(y, train_size, seed) if train_size is not None else None
-    check_training_labels(y if rows is None else y[rows], cache.class_names, head, getattr(est, "C", None))
-    X = cache.features("train", layer, rows)
-    if rows is not None:
-        y = y[rows]
+    y = y if rows is None else y[rows]
+    check_training_labels(y, cache.class_names, head, getattr(est, "C", None))
+    path = Path(out) if out is not None else default_head_path(
+        cache, layer, head, head_tag(head, est, preset, epochs, standardize), len(y), seed, train_views)
+    if out is None:
+        check_out(path, head, force)  # before the fit: a refusal costs nothing
+    Xv = cache.view_features("train", layer, train_views, rows)
     if verbose:
         what = f"{head} head" + (f" (preset {preset})" if preset else "")
-        print(f"training a {what} on {len(y)} cached images, layer {layer} ...", flush=True)
+        views = f" x {len(train_views)} views ({len(y) * len(train_views)} rows)" if len(train_views) > 1 else ""
+        print(f"training a {what} on {len(y)} cached images{views}, layer {layer} ...", flush=True)
 
     t0 = time.perf_counter()
-    est.fit(X, y)
+    fit_views(est, Xv, y)  # every view of every image; cross-validation inside the head keeps an image's views together
     fit_seconds = time.perf_counter() - t0
-    accuracy = float(est.score(X_test, y_test))
+    del Xv
+    accuracy, orig_accuracy, n_test = _test_scores(est, cache, layer, test_views)
 
-    path = Path(out) if out is not None else default_head_path(
-        cache, layer, head, head_tag(head, est, preset, epochs, standardize), len(y), seed)
-    if out is None:
-        check_out(path, head, force)
-    result = TrainResult(path, head, preset, layer, int(len(y)), int(len(y_test)), accuracy, fit_seconds, _details(est), est)
+    averaged = averaged_quantity(est) if len(test_views) > 1 else None
+    result = TrainResult(path, head, preset, layer, int(len(y)), n_test, accuracy, fit_seconds, _details(est),
+                         train_views, test_views, averaged, orig_accuracy, est)
     meta = head_meta(cache, layer, head, est)
     meta.update(preset=preset, train_size=train_size, train_images=len(y), seed=seed,
-                test_accuracy=accuracy, fit_seconds=round(fit_seconds, 3), details=result.details)
+                test_accuracy=accuracy, fit_seconds=round(fit_seconds, 3), details=result.details,
+                train_views=list(train_views), test_views=list(test_views), averaged=averaged, test_accuracy_orig=orig_accuracy)
     digests = split_digests(cache, "train")
     if digests is not None:
         meta["train_digests"] = digest_keys(digests if rows is None else [digests[i] for i in rows])
     save_head(est, path, meta)
     result.meta = meta
     if verbose:
-        extra = "".join(f", {k} {v}" for k, v in result.details.items() if k != "cv_scores")
-        print(f"test accuracy {accuracy:.4f} on {len(y_test)} images; fit {fit_seconds:.1f} s{extra} -> {path}")
+        _say_trained(result)
     return result

@@ -24,7 +24,12 @@ class Parser(argparse.ArgumentParser):
     """A flag error is one line that names the fix (like every other featcache error), not the whole usage text."""
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message}; see '{self.prog} --help'\n")
+        self.exit(2, f"{self.prog}: error: {one_line(message)}; see '{self.prog} --help'\n")
+
+
+def one_line(message: str) -> str:
+    """``message`` on one line whatever it quotes: a path with a newline in it is shown escaped, as Python writes it."""
+    return message.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,13 +57,18 @@ _python_showwarning = warnings.showwarning
 
 
 def main(argv: list[str] | None = None) -> int:
-    quiet_env()
-    warnings.showwarning = _show_warning
-    args = build_parser().parse_args(argv)
+    try:
+        quiet_env()
+        warnings.showwarning = _show_warning
+        # Building the parser imports every subcommand (about 2 s): Ctrl-C here is no traceback either.
+        args = build_parser().parse_args(argv)
+    except KeyboardInterrupt:
+        print("featcache: interrupted while starting; nothing was done", file=sys.stderr)
+        return 130
     try:
         return int(args.func(args) or 0)
     except FeatcacheError as exc:
-        print(f"featcache {args.command}: error: {exc}", file=sys.stderr)
+        print(f"featcache {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         # Only these keep their finished work; the others start over when re-run.

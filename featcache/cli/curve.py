@@ -7,6 +7,7 @@ import argparse
 from featcache.analysis.curve.run import learning_curve
 from featcache.analysis.curve.spec import DEFAULT_KERAS_PRESET
 from featcache.cli.common import add_json_flag, api_default, given, positive_int, print_json
+from featcache.cli.headfile import add_views_args
 
 
 def register(sub) -> None:
@@ -32,6 +33,7 @@ def register(sub) -> None:
     p.add_argument("--layer", metavar="NAME", help="cached layer to use (default: the cache's default layer)")
     p.add_argument("--out", metavar="DIR", help="output folder (default: data/runs/curve_<data>_<backbone>_<size>px_<layer>_<id>)")
     p.add_argument("--jobs", type=int, metavar="N", help=f"fits in parallel processes (default: {jobs}; -1: all cores)")
+    add_views_args(p, train=True)
     g = p.add_argument_group("baseline")
     g.add_argument("--baseline", choices=["scratch"], help="also train a from-scratch CNN on the raw images")
     g.add_argument("--baseline-sizes", metavar="N1,N2,...", help="sizes for the baseline, e.g. 1000,4000,15000")
@@ -57,7 +59,7 @@ def head_params(args: argparse.Namespace) -> dict[str, dict]:
 
 
 def run(args: argparse.Namespace) -> int:
-    kwargs = given(args, "seeds", "heads", "layer", "out", "jobs", "baseline", "baseline_sizes")
+    kwargs = given(args, "seeds", "heads", "layer", "out", "jobs", "baseline", "baseline_sizes", "train_views", "test_views")
     if args.baseline_epochs is not None:
         kwargs["baseline_params"] = {"epochs": args.baseline_epochs}
     res = learning_curve(args.cache, args.sizes, head_params=head_params(args), verbose=not args.json, **kwargs)

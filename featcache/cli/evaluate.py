@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from featcache.cli.common import add_json_flag, print_json
-from featcache.cli.headfile import add_trust_pickle_arg, given, warnings_as_lines
+from featcache.cli.headfile import add_trust_pickle_arg, add_views_args, given, warnings_as_lines
 
 
 def register(sub) -> None:
@@ -16,6 +16,7 @@ def register(sub) -> None:
     p.add_argument("cache", help="a cache written by 'featcache extract' with the head's settings")
     p.add_argument("--split", help="split to score (default: test)")
     p.add_argument("--out", metavar="DIR", help="folder for the report files (default: data/runs/eval/<head file name>)")
+    add_views_args(p, train=False, test_default="the views the head was scored on at training, else every view the cache has")
     add_trust_pickle_arg(p)
     add_json_flag(p)
     p.set_defaults(func=run)
@@ -25,7 +26,7 @@ def run(args) -> int:
     from featcache.analysis.evaluate import evaluate
 
     with warnings_as_lines("evaluate"):
-        res = evaluate(args.head, args.cache, **given(args, "split", "out", "trust_pickle"))
+        res = evaluate(args.head, args.cache, **given(args, "split", "out", "trust_pickle", "test_views"))
     if args.json:
         print_json(res.to_dict())
     else:

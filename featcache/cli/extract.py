@@ -18,9 +18,10 @@ from featcache.embedding.specs import (
 )
 from featcache.sources.fashion_mnist import FashionMNIST
 from featcache.sources.images import PhotoFolder
-from featcache.validate import arg_type, check_fraction
+from featcache.validate import arg_type, check_fraction, check_seconds
 
-fraction = arg_type(check_fraction, "fraction")  # the check lives in featcache.validate
+fraction = arg_type(check_fraction, "fraction")  # the checks live in featcache.validate
+seconds = arg_type(check_seconds, "seconds")
 
 
 def add_source_args(p: argparse.ArgumentParser) -> None:
@@ -69,6 +70,8 @@ def register(sub) -> None:
     g.add_argument("--out", metavar="PATH", help="cache file (default: data/cache/<data>_<backbone>_<size>px_<fingerprint>.h5)")
     g.add_argument("--dtype", choices=list(DTYPES), help=f"storage type, float16 halves the size (default: {default(StoreSpec, 'dtype')})")
     g.add_argument("--batch-size", type=positive_int, help=f"images per forward pass (default: {default(StoreSpec, 'batch_size')})")
+    g.add_argument("--lock-timeout", type=seconds, metavar="SECONDS", help="while another process writes the same cache, "
+                   "wait at most this long, then stop with a line naming it (default: wait until it is done)")
     g = p.add_argument_group("engine (who runs the network; never changes the features or the cache)")
     g.add_argument("--engine", choices=list(ENGINES),
                    help="local: this process (default); ray: Ray Data tasks decode, a pool of Ray actors embeds "

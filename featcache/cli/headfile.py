@@ -18,6 +18,21 @@ def add_force_arg(p, what: str) -> None:
                    help=f"replace --out even if it is not a {what} featcache wrote")
 
 
+VIEWS_SYNTAX = "view names or groups as in 'extract --views' (orig is always included), or 'all'"
+
+
+def add_views_args(p, *, train: bool, test: bool = True, test_default: str | None = None) -> None:
+    """``--train-views``/``--test-views`` (heads.views): which cached views a head is fitted on and which are averaged."""
+    if train:
+        p.add_argument("--train-views", metavar="VIEWS", help="fit the head on these cached views of every training image "
+                       f"({VIEWS_SYNTAX}; default: every view the cache has)")
+    if test:
+        default = test_default or "every view the cache has"
+        p.add_argument("--test-views", metavar="VIEWS", help="average each test image's prediction over these cached views: "
+                       "probabilities, or the SVM's decision values when it has no probabilities; 'orig' scores the "
+                       f"original view alone ({VIEWS_SYNTAX}; default: {default})")
+
+
 def given(args, *names: str) -> dict[str, Any]:
     """The options the user gave (argparse default None): the API's defaults apply to the others."""
     return {n: getattr(args, n) for n in names if getattr(args, n) is not None}

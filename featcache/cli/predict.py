@@ -10,7 +10,8 @@ def register(sub) -> None:
     p = sub.add_parser("predict", help="top-k classes of image files, folders or .npy arrays with an exported model",
                        description="Classify image files (PNG, JPEG, BMP, GIF, ...: decoded to RGB at the model's image size), "
                        "the image files of a folder (sorted by name), or .npy arrays of uint8 images shaped (N, H, W) or "
-                       "(N, H, W, C) with C = 1 or 3.")
+                       "(N, H, W, C) with C = 1 or 3. Image files that do not decode are skipped and listed on stderr "
+                       "(exit 0 if any image was predicted, 2 if none).")
     p.add_argument("model", help="model file written by 'featcache export' or 'featcache finetune'")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files, folders of images and/or .npy arrays")
     p.add_argument("--top-k", type=positive_int, metavar="K", help="classes to show per image (default: 3, or all if the model has fewer)")
@@ -20,9 +21,13 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from featcache.deploy.predict import predict
+    import sys
+
+    from featcache.deploy.predict import predict, skipped_line
 
     preds = predict(args.model, args.images, **given(args, "top_k", "csv"))
+    if preds.skipped:  # on stderr: stdout stays the predictions (or JSON) alone
+        print(skipped_line(preds.skipped), file=sys.stderr)
     if args.json:
         print_json([p.as_dict() for p in preds])
         return 0

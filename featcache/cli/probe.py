@@ -11,7 +11,9 @@ def register(sub) -> None:
     seed, jobs = api_default(probe, "seed"), api_default(probe, "n_jobs")
     p = sub.add_parser("probe", help="fit a head on every cached layer and plot test accuracy against depth",
                        description="For every layer in the cache (extract with --layers blocks) and every head, fit on the "
-                       "train split and score on the test split. Writes probe.csv and probe.png and prints the best layer and head.")
+                       "train split and score on the test split. On a cache with views, also each view setting (which views the "
+                       "head is fitted on, which are averaged per image). Writes probe.csv and probe.png and prints the best "
+                       "layer, head and view setting.")
     p.add_argument("cache", help="path to a cache written by 'featcache extract --layers ...'")
     p.add_argument("--heads", metavar="H1,H2", help=f"heads to fit on each layer (default: {','.join(DEFAULT_HEADS)})")
     p.add_argument("--C", metavar="C|HEAD=C,...", help="regularization: one value for every head, or per head "
@@ -23,12 +25,17 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, help=f"with --holdout: which training images are held out (default: {seed})")
     p.add_argument("--out", metavar="DIR", help="folder for probe.csv and probe.png (default: data/runs/probe_<cache name>/)")
     p.add_argument("--jobs", type=int, metavar="N", help=f"fits run side by side (joblib; -1: every core; default: {jobs})")
+    p.add_argument("--view-settings", metavar="TRAIN/TEST;...", help="on a cache with views, the view settings to compare: "
+                   "TRAIN/TEST pairs separated by ';', each side view names as in 'extract --views' or 'all' (the head is "
+                   "fitted on every TRAIN view of each image; its TEST views are averaged per scored image). Default: "
+                   "orig/orig;all/orig;all/all. Ties go to the cheaper setting (fewer views)")
     add_json_flag(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    result = probe(args.cache, verbose=not args.json, **given(args, "heads", "C", "layers", "out", "holdout", "seed", n_jobs="jobs"))
+    result = probe(args.cache, verbose=not args.json, **given(args, "heads", "C", "layers", "out", "holdout", "seed", "view_settings",
+                                                     n_jobs="jobs"))
     if args.json:
         print_json(result.to_dict())
     return 0

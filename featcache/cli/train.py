@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from featcache.cli.common import add_json_flag, positive_int, print_json
-from featcache.cli.headfile import add_force_arg, given
+from featcache.cli.headfile import add_force_arg, add_views_args, given
 from featcache.validate import arg_type, parse_C
 
 
@@ -29,6 +29,7 @@ def register(sub) -> None:
     p.add_argument("--layer", metavar="NAME", help="cached layer to train on (default: the cache's default layer)")
     p.add_argument("--out", metavar="PATH", help="head file, .keras for keras, .npz for logreg/svm (default: "
                    "data/runs/heads/<cache>_<layer>_<head>_<preset, epochs, std or C>_n<N>_s<seed>.keras|.npz)")
+    add_views_args(p, train=True)
     add_force_arg(p, "head")
     add_json_flag(p)
     p.set_defaults(func=run)
@@ -38,7 +39,8 @@ def run(args) -> int:
     from featcache.analysis.train import train
 
     res = train(args.cache, args.head, verbose=not args.json,
-                **given(args, "train_size", "seed", "epochs", "preset", "C", "layer", "out", "standardize", "force"))
+                **given(args, "train_size", "seed", "epochs", "preset", "C", "layer", "out", "standardize", "force",
+                      "train_views", "test_views"))
     if args.json:
         print_json(res.to_dict())
     return 0

@@ -108,7 +108,34 @@ def model_meta(meta: dict[str, Any], head_path: str | Path, weights: str) -> dic
         "head_params": meta.get("params"),
         "head_path": str(Path(head_path).resolve()),
         "finetune": None,
+        # The model embeds the original view only (docs/views.md 3.6); what the head was fitted and scored on.
+        "views": ["orig"],
+        "head_train_views": meta.get("train_views"),
+        "head_test_views": meta.get("test_views"),
+        "single_view_test_accuracy": single_view_accuracy(meta),
     }
+
+
+def single_view_accuracy(meta: dict[str, Any]) -> float | None:
+    """The head's test accuracy on the original view alone (what the exported model scores), if it recorded one."""
+    if meta.get("test_accuracy_orig") is not None:
+        return meta["test_accuracy_orig"]
+    if meta.get("test_views") in (None, ["orig"]):  # heads made before views were scored on the original view
+        return meta.get("test_accuracy")
+    return None
+
+
+def views_note(meta: dict[str, Any]) -> str | None:
+    """For a head that used cached views: the exported model sees the original view only, and what that scores."""
+    train, test = meta.get("train_views") or ["orig"], meta.get("test_views") or ["orig"]
+    if train == ["orig"] and test == ["orig"]:
+        return None
+    single = single_view_accuracy(meta)
+    acc = f"{single:.4f} on its test split" if single is not None else "not recorded (evaluate the head with --test-views orig)"
+    averaged = (f", against {meta['test_accuracy']:.4f} with {len(test)} views averaged"
+                if len(test) > 1 and meta.get("test_accuracy") is not None else "")
+    return (f"the exported model classifies the original view only (no test-time averaging of views; the head was fitted on "
+            f"{len(train)} views): the head's accuracy with the original view alone is {acc}{averaged}")
 
 
 def export(
@@ -124,6 +151,9 @@ def export(
 
     ``out`` replaces an existing file only if it is a featcache model, or with
     ``force``; ``trust_pickle`` lets an old pickle head load (it can run code).
+    The model embeds the original view only: for a head trained or scored on
+    cached views it records (``views``, ``single_view_test_accuracy``) and,
+    when ``verbose``, says what the original view alone scores.
     """
     from featcache.deploy.model import check_out, probabilities_model, save_model
     from featcache.heads.io import load_head
@@ -135,4 +165,7 @@ def export(
     if verbose:
         print(f"exported {meta.get('head')} head on {meta['backbone']} ({meta['image_size']} px, "
               f"{len(meta['class_names'])} classes) -> {path}")
+        note = views_note(meta)
+        if note:
+            print(note)
     return path

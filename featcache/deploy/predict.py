@@ -22,6 +22,15 @@ class Prediction:
         return {"input": self.input, "top": [{"class": c, "probability": round(p, 6)} for c, p in self.top]}
 
 
+class Predictions(list):
+    """The predictions, in input order (a list of ``Prediction``); ``skipped``: ``[(path, reason)]`` of the image
+    files left out because they do not decode."""
+
+    def __init__(self, items=(), skipped: Sequence[tuple[str, str]] = ()):
+        super().__init__(items)
+        self.skipped = list(skipped)
+
+
 def read_npy(path: Path) -> np.ndarray:
     """A stack of raw images from ``.npy`` as (N, H, W, C) uint8, checked at the boundary."""
     try:
@@ -39,19 +48,46 @@ def read_npy(path: Path) -> np.ndarray:
     return arr
 
 
-def read_files(paths: Sequence[Path], size: int) -> np.ndarray:
-    """Image files -> (N, size, size, 3) uint8 with the shared decoder; the first bad file stops it."""
+def read_files(paths: Sequence[Path], size: int) -> tuple[np.ndarray, list[Path], list[tuple[str, str]]]:
+    """Image files -> ((N, size, size, 3) uint8 of those that decode, their paths, [(path, reason)] of those that do not).
+
+    A file that does not decode is left out and listed, as extract does: one
+    bad photo in a folder does not stop the others. A missing file the user
+    named is a typo: a one-line error before any work (``check_named``).
+    """
     from featcache.sources.decode import UnreadableImage, decode_image
 
     out = np.empty((len(paths), size, size, 3), dtype=np.uint8)
-    for i, p in enumerate(paths):
-        if not p.is_file():
-            raise FeatcacheError(f"image file not found: {p}")
+    good: list[Path] = []
+    skipped: list[tuple[str, str]] = []
+    for p in paths:
         try:
-            out[i] = decode_image(p, size)
+            out[len(good)] = decode_image(p, size)
         except UnreadableImage as exc:
-            raise FeatcacheError(f"{p}: {exc}; pass image files (PNG, JPEG, BMP, GIF, ...) or a .npy array") from None
-    return out
+            skipped.append((str(p), str(exc)))
+            continue
+        except OSError as exc:  # gone or unreadable since it was listed
+            skipped.append((str(p), f"cannot read ({exc.strerror or type(exc).__name__})"))
+            continue
+        good.append(p)
+    return out[: len(good)], good, skipped
+
+
+def skipped_line(skipped: Sequence[tuple[str, str]], limit: int = 5) -> str:
+    """``skipped 2 file(s) that are not readable images: a.jpg (reason); ...``, the first ``limit`` named."""
+    listed = "; ".join(f"{p} ({why})" for p, why in skipped[:limit])
+    more = f"; and {len(skipped) - limit} more" if len(skipped) > limit else ""
+    return f"skipped {len(skipped)} file(s) that are not readable images: {listed}{more}"
+
+
+def check_named(paths: Sequence[Path]) -> None:
+    """Every path the user named exists (a folder's files were listed from it, so they did)."""
+    for p in paths:
+        if not p.exists():
+            raise FeatcacheError(f"image file not found: {p}; pass image files (PNG, JPEG, BMP, GIF, ...), "
+                                 "folders of them or .npy arrays")
+        if not p.is_file():
+            raise FeatcacheError(f"{p} is not a file or a folder; pass image files, folders of them or .npy arrays")
 
 
 def image_files_in(folder: Path) -> list[Path]:
@@ -76,6 +112,31 @@ def expand_inputs(images: Sequence[str | Path]) -> list[Path]:
 def top_k_classes(probs: np.ndarray, class_names: list[str], k: int) -> list[list[tuple[str, float]]]:
     order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
     return [[(class_names[j], float(p[j])) for j in row] for p, row in zip(probs, order)]
+
+
+CSV_HEADER = "input,class_1,probability_1"
+
+
+def check_csv(path: Path, inputs: Sequence[Path]) -> None:
+    """``--csv``, before any work: a file name, and never one of the inputs or another file of the user's.
+
+    An existing file is replaced only if it is a predictions CSV (its first
+    line is featcache's header): ``--csv photo.jpg`` must not overwrite the photo.
+    """
+    if path.is_dir():
+        raise FeatcacheError(f"--csv {path} is a folder; name the CSV file to write, e.g. --csv {path / 'predictions.csv'}")
+    if not path.exists():
+        return
+    if any(path.resolve() == p.resolve() for p in inputs):
+        raise FeatcacheError(f"--csv {path} is one of the images to predict; name a new file, e.g. --csv predictions.csv")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(CSV_HEADER))
+    except OSError:
+        head = b""
+    if head != CSV_HEADER.encode():
+        raise FeatcacheError(f"--csv {path} exists and is not a predictions CSV featcache wrote; choose another --csv "
+                             "(or delete it if you meant to replace it)")
 
 
 def write_csv(path: str | Path, preds: Sequence[Prediction]) -> Path:
@@ -104,28 +165,40 @@ def predict(
     top_k: int | None = None,
     batch_size: int = 64,
     csv: str | Path | None = None,
-) -> list[Prediction]:
+) -> Predictions:
     """Top-``top_k`` classes (default: 3, or all of a model with fewer) for each image file, each image file of a
-    folder (sorted by name), and each image of each ``.npy`` in ``images``; ``csv`` also writes them to a CSV file."""
+    folder (sorted by name), and each image of each ``.npy`` in ``images``; ``csv`` also writes them to a CSV file.
+
+    Image files that do not decode are left out and listed in the result's
+    ``skipped``; when no image is left, a FeatcacheError names the first.
+    """
     from featcache.deploy.model import load_model, read_meta, run_model
 
     if not images:
         raise FeatcacheError("no images given; pass image files, a folder of images or .npy arrays")
+    if Path(model).is_dir():
+        raise FeatcacheError(f"{model} is a folder, not a model file; pass the .keras file written by 'featcache export' "
+                             "or 'featcache finetune' first, then the images")
     meta = read_meta(model)  # fast checks before loading TensorFlow
     names = list(meta["class_names"])
     top_k = min(3, len(names)) if top_k is None else top_k
     if not 1 <= top_k <= len(names):
         raise FeatcacheError(f"--top-k {top_k} is out of range; the model has {len(names)} classes, use 1..{len(names)}")
-    if csv is not None and Path(csv).is_dir():
-        raise FeatcacheError(f"--csv {csv} is a folder; name the CSV file to write, e.g. --csv {Path(csv) / 'predictions.csv'}")
     paths = expand_inputs(images)
+    check_named(paths)
+    if csv is not None:
+        check_csv(Path(csv), paths)
     arrays = [(p, read_npy(p)) for p in paths if p.suffix.lower() == ".npy"]
-    files = [p for p in paths if p.suffix.lower() != ".npy"]
-    batch_files = read_files(files, int(meta["image_size"])) if files else None
+    batch_files, files, skipped = read_files([p for p in paths if p.suffix.lower() != ".npy"], int(meta["image_size"]))
+    if not files and not arrays:
+        first, why = skipped[0]
+        more = f" (and the other {len(skipped) - 1} file(s) given)" if len(skipped) > 1 else ""
+        raise FeatcacheError(f"no image to predict: {first}: {why}{more}; pass image files (PNG, JPEG, BMP, GIF, ...), "
+                             "a folder of images or a .npy array")
 
     net, _ = load_model(model)
     out: dict[str, list[Prediction]] = {}
-    if batch_files is not None:
+    if files:
         probs = run_model(net, batch_files, batch_size)
         out["files"] = [Prediction(str(p), t) for p, t in zip(files, top_k_classes(probs, names, top_k))]
     for p, arr in arrays:
@@ -133,9 +206,12 @@ def predict(
         probs = run_model(net, arr, batch_size)
         out[str(p)] = [Prediction(f"{p}[{i}]", t) for i, t in enumerate(top_k_classes(probs, names, top_k))]
     # Report in the order the inputs were given.
-    order, file_iter = [], iter(out.get("files", []))
+    order, file_iter, good = Predictions(skipped=skipped), iter(out.get("files", [])), set(files)
     for p in paths:
-        order.extend(out[str(p)] if p.suffix.lower() == ".npy" else [next(file_iter)])
+        if p.suffix.lower() == ".npy":
+            order.extend(out[str(p)])
+        elif p in good:
+            order.append(next(file_iter))
     if csv is not None:
         write_csv(csv, order)
     return order

@@ -94,7 +94,7 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
     if find_complete(path, ident):
         return _hit(path, data, verbose, f"cache hit: {path} already holds these features; nothing to do", model)
     wait = f"waiting for another featcache process writing {path} ..." if verbose else None
-    with exclusive_lock(path, wait_message=wait):
+    with exclusive_lock(path, wait_message=wait, timeout=store.lock_timeout):
         if find_complete(path, ident):  # the other process may have just finished it
             return _hit(path, data, verbose, f"cache hit: {path} was completed by another process; nothing to do", model)
         return _run(path, ident, data, model, store, engine, verbose)

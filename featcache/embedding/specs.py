@@ -33,7 +33,7 @@ from featcache.embedding.backbones import (
     resolve_layers,
 )
 from featcache.errors import FeatcacheError
-from featcache.validate import positive_int
+from featcache.validate import check_seconds, positive_int
 
 DTYPES = ("float32", "float16")
 
@@ -104,11 +104,16 @@ def _canonical_views(views: Any) -> tuple[str, ...] | None:
 @dataclass(frozen=True)
 class StoreSpec:
     """Where and how the features are kept: ``out`` (default: a name from the settings under the cache folder),
-    ``dtype`` of the stored features (float16 halves the size) and ``batch_size`` images per forward pass."""
+    ``dtype`` of the stored features (float16 halves the size), ``batch_size`` images per forward pass and
+    ``lock_timeout``: seconds to wait at most while another process writes the same cache (None: as long as it takes).
+
+    The lock guards the output file, so its timeout is the store's: the engine
+    only says who runs the network, and neither changes the features."""
 
     out: str | Path | None = None
     dtype: str = "float32"
     batch_size: int = 64
+    lock_timeout: float | None = None
 
     def __post_init__(self):
         if self.out is not None and (not isinstance(self.out, (str, Path)) or not str(self.out)):
@@ -116,6 +121,8 @@ class StoreSpec:
         if self.dtype not in DTYPES:
             raise FeatcacheError(f"--dtype {self.dtype} is not supported; use one of: {', '.join(DTYPES)}")
         object.__setattr__(self, "batch_size", positive_int(self.batch_size, "--batch-size"))
+        if self.lock_timeout is not None:
+            object.__setattr__(self, "lock_timeout", check_seconds(self.lock_timeout, "--lock-timeout"))
 
 
 def default(cls: type, name: str) -> Any:
@@ -132,7 +139,7 @@ class Parts(NamedTuple):
 
 SOURCE_OPTIONS = ("images", "test_fraction", "seed", "strict", "data_dir", "train_limit", "test_limit")
 MODEL_OPTIONS = ("backbone", "weights", "image_size", "layers", "views")
-STORE_OPTIONS = ("out", "dtype", "batch_size")
+STORE_OPTIONS = ("out", "dtype", "batch_size", "lock_timeout")
 ENGINE_OPTIONS = ("engine", "address", "workers", "cpus_per_worker", "runtime")
 
 
@@ -154,6 +161,7 @@ def from_options(
     out: str | Path | None = None,
     dtype: str | None = None,
     batch_size: int | None = None,
+    lock_timeout: float | None = None,
     engine: str | None = None,
     address: str | None = None,
     workers: int | None = None,
@@ -165,7 +173,7 @@ def from_options(
 
     source = _source(data, images, test_fraction, seed, strict, data_dir, train_limit, test_limit)
     model = _given(ModelSpec, backbone=backbone, weights=weights, image_size=image_size, layers=layers, views=views)
-    store = _given(StoreSpec, out=out, dtype=dtype, batch_size=batch_size)
+    store = _given(StoreSpec, out=out, dtype=dtype, batch_size=batch_size, lock_timeout=lock_timeout)
     run = engines.get(engine or "local", address=address, workers=workers, cpus_per_worker=cpus_per_worker, runtime=runtime)
     return Parts(source, model, store, run)
 
@@ -193,6 +201,11 @@ def _source(data, images, test_fraction, seed, strict, data_dir, train_limit, te
     for flag, value in (("--train-limit", train_limit), ("--test-limit", test_limit)):
         if value is not None:
             raise FeatcacheError(f"{flag} applies to Fashion-MNIST; with --images, use a folder holding the images you want")
+    if seed is not None and test_fraction is None:
+        # Refused, not noted: a seed that changes nothing would still look like a choice made (and, in the
+        # source spec, give another cache name for the same features), as --seed is refused for Fashion-MNIST.
+        raise FeatcacheError("--seed picks the held-out test images only with --test-fraction; a folder split into "
+                             "train/ and val/ (or test/) keeps its own split: drop --seed (or add --test-fraction F for one tree of class folders)")
     return _given(PhotoFolder, root=images, test_fraction=test_fraction, seed=seed, strict=strict)
 
 

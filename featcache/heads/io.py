@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import io
 import json
+import math
+import os
 import warnings
 import zipfile
 from pathlib import Path
@@ -181,6 +183,10 @@ def load_head(path: str | Path, *, trust_pickle: bool = False):
     ``trust_pickle`` (then it loads with a ``PickleHeadWarning``).
     """
     path = Path(path)
+    if path.is_dir():
+        inside = sorted(p.name for p in path.iterdir() if p.suffix in (".keras", ".npz"))[:3] if os.access(path, os.R_OK) else []
+        hint = f" (it holds {', '.join(inside)})" if inside else ""
+        raise FeatcacheError(f"{path} is a folder, not a head file{hint}; pass the .keras or .npz head file written by 'featcache train'")
     if not path.is_file():
         raise FeatcacheError(f"head file not found: {path}; train one with 'featcache train'")
     if zipfile.is_zipfile(path):
@@ -220,11 +226,54 @@ def _load_keras(path: Path):
         standardize = bool(head.standardize)
     except Exception as exc:
         raise _unreadable(path, f"its model does not fit a featcache head: {type(exc).__name__}") from None
+    _check_keras_params(meta["params"], path)
+    _check_keras_layers(model, meta["params"], stats is not None, path)
     if standardize:
         head.mean_, head.scale_ = _standardize_stats(stats, width, path)
     if digests is not None:
         meta["train_digests"] = digests
     return head, meta
+
+
+# DenseHead's parameters that the file's metadata must give as usable values:
+# a string "False" for standardize would be truthy, an epochs of 0 or "x" is no
+# head featcache trains. (name, type, lowest, below): the value is in [lowest, below).
+_KERAS_PARAMS = (("epochs", int, 1, None), ("batch_size", int, 1, None), ("patience", int, 0, None), ("seed", int, 0, 2**32),
+                 ("dropout", float, 0.0, 1.0), ("validation_split", float, 0.0, 1.0), ("l2", float, 0.0, None),
+                 ("learning_rate", float, 0.0, None), ("early_stopping", bool, None, None), ("standardize", bool, None, None))
+
+
+def _check_keras_params(params: dict[str, Any], path: Path) -> None:
+    """The Keras head's parameters are of the types and ranges DenseHead trains with."""
+    for name, kind, lowest, below in _KERAS_PARAMS:
+        if name not in params:
+            continue
+        v = params[name]
+        if kind is bool:
+            ok = isinstance(v, bool)
+        else:
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and (kind is float or isinstance(v, int))
+            ok = ok and math.isfinite(v) and v >= lowest and (below is None or v < below)
+        if not ok:
+            raise _unreadable(path, f"its metadata's {name} {v!r} is not a valid {kind.__name__} for a Keras head")
+
+
+def _check_keras_layers(model, params: dict[str, Any], has_stats: bool, path: Path) -> None:
+    """The model is what DenseHead builds (Dropout -> Dense) with the metadata's settings: what export and
+    standardization use is then what the file says (its number of outputs is ``check_head``'s)."""
+    layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    kinds = [(type(layer).__name__, layer.name) for layer in layers]
+    if kinds != [("Dropout", "head_dropout"), ("Dense", "head_logits")]:
+        raise _unreadable(path, f"its layers {', '.join(n for _, n in kinds) or 'none'} are not a featcache head's "
+                          "(head_dropout, head_logits)")
+    dropout = layers[0]
+    if "dropout" in params and not math.isclose(float(dropout.rate), float(params["dropout"]), abs_tol=1e-9):
+        raise _unreadable(path, f"its dropout layer has rate {dropout.rate:g} but its metadata says {params['dropout']!r}")
+    standardize = params.get("standardize", False)
+    if bool(standardize) != has_stats:
+        said = "standardize=True" if standardize else "standardize=False"
+        held = "holds" if has_stats else "lacks"
+        raise _unreadable(path, f"its metadata says {said} but the file {held} standardizing statistics")
 
 
 def _standardize_stats(stats: Any, width: int, path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -377,6 +426,10 @@ def _check_meta_shape(meta: Any, path: Path, cls: type) -> None:
         raise _unreadable(path, "its class names are missing or not a list of distinct names")
     if not isinstance(meta.get("layer"), str):
         raise _unreadable(path, "its metadata does not name the layer it was trained on")
+    for key in ("train_views", "test_views"):  # heads.views; absent in heads made before views
+        views = meta.get(key)
+        if views is not None and not (isinstance(views, list) and views and all(isinstance(v, str) for v in views)):
+            raise _unreadable(path, f"its {key} are not a list of view names")
     _check_feature_keys(meta, path)
 
 

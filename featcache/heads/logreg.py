@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.multiclass import check_classification_targets
@@ -13,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from featcache.heads.folding import from_raw, to_raw
+from featcache.heads.views import per_image_labels, stratified_folds
 
 # Grid for C="cv", searched from strong to weak regularization. On the
 # lesson's cache (4,000 images, 1280-d out_relu features, standardized) 5-fold
@@ -47,11 +47,13 @@ def _fold_scores(X, y, tr, va, Cs, seed: int, max_iter: int) -> list[float]:
     return scores
 
 
-def _cv_scores(X: np.ndarray, y: np.ndarray, Cs, folds: int, seed: int, max_iter: int, n_jobs: int | None) -> np.ndarray:
-    """Mean validation accuracy of each C (ascending) over stratified folds."""
+def _cv_scores(X: np.ndarray, y: np.ndarray, Cs, folds: int, seed: int, max_iter: int, n_jobs: int | None,
+               groups: np.ndarray | None = None) -> np.ndarray:
+    """Mean validation accuracy of each C (ascending) over stratified folds (over ``groups``, when given)."""
     from joblib import Parallel, delayed
 
-    splits = StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y)
+    splitter = stratified_folds(y, folds, seed, groups)
+    splits = splitter if isinstance(splitter, list) else splitter.split(X, y)
     # Threads: lbfgs spends its time in BLAS and numpy, which release the GIL.
     # The limit is set once around all folds: set per fit in threads, one
     # thread's exit would restore it under another's fit and change its numbers.
@@ -99,17 +101,19 @@ class LogRegHead(ClassifierMixin, BaseEstimator):
         """Whether ``seed`` can change the fit: only through the CV folds (lbfgs itself is deterministic)."""
         return self.C == "cv"
 
-    def fit(self, X, y):
+    def fit(self, X, y, groups=None):
+        """Fit on rows ``X``; ``groups`` (the image of each row, ``heads.views.image_groups``) keeps an image's
+        views on one side of every cross-validation fold (``C="cv"``)."""
         X, y = validate_data(self, X, y, dtype=np.float32)
         check_classification_targets(y)
         if self.C == "cv":
-            smallest = int(np.unique(y, return_counts=True)[1].min())
+            smallest = int(np.unique(per_image_labels(y, groups), return_counts=True)[1].min())
             if smallest < 2:
                 raise ValueError(f"C='cv' needs at least 2 training rows per class to cross-validate (one class has {smallest}); "
                                  "pass a number for C or train on more rows")
             folds = max(2, min(self.cv_folds, smallest))
             Cs = sorted(C_GRID)
-            mean = _cv_scores(X, y, Cs, folds, self.seed, self.max_iter, self.n_jobs)
+            mean = _cv_scores(X, y, Cs, folds, self.seed, self.max_iter, self.n_jobs, groups)
             self.cv_scores_ = {float(C): float(s) for C, s in zip(Cs, mean)}
             self.C_ = float(Cs[int(np.argmax(mean))])  # ties: the stronger regularization
         else:

@@ -15,13 +15,15 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+from featcache.heads.views import per_image_labels, stratified_folds
 
 # Grid for C="cv". On the lesson's split 5-fold CV on the training rows picks
 # C=10 for block_13_expand_relu (C=3 and 10 about tie on block_9 and
@@ -76,13 +78,16 @@ class SVMHead(ClassifierMixin, BaseEstimator):
     def _svc(self, C: float) -> SVC:
         return SVC(kernel="rbf", C=C, gamma=self.gamma, cache_size=self.cache_size, random_state=self.seed)
 
-    def fit(self, X, y):
+    def fit(self, X, y, groups=None):
+        """Fit on rows ``X``; ``groups`` (the image of each row, ``heads.views.image_groups``) keeps an image's
+        views on one side of every cross-validation fold (``C="cv"`` and the probability calibration)."""
         X, y = validate_data(self, X, y, dtype=np.float32)
         check_classification_targets(y)
+        images = per_image_labels(y, groups)
         if self.C == "cv":
             search = GridSearchCV(
                 make_pipeline(StandardScaler(), self._svc(1.0)), {"svc__C": list(C_GRID)}, n_jobs=self.n_jobs,
-                cv=StratifiedKFold(_folds(y, self.cv_folds, "C='cv'"), shuffle=True, random_state=self.seed),
+                cv=stratified_folds(y, _folds(images, self.cv_folds, "C='cv'"), self.seed, groups),
             ).fit(X, y)
             self.C_ = float(search.best_params_["svc__C"])
         else:
@@ -91,7 +96,7 @@ class SVMHead(ClassifierMixin, BaseEstimator):
         if self.probability:
             clf = CalibratedClassifierCV(
                 clf, method="sigmoid", ensemble=False, n_jobs=self.n_jobs,
-                cv=StratifiedKFold(_folds(y, self.calibration_cv, "probability calibration"), shuffle=True, random_state=self.seed),
+                cv=stratified_folds(y, _folds(images, self.calibration_cv, "probability calibration"), self.seed, groups),
             )
         self.pipeline_ = make_pipeline(StandardScaler(), clf).fit(X, y)
         self.classes_ = self.pipeline_.classes_

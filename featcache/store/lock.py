@@ -99,7 +99,7 @@ def _acquire(fcntl, fd: int, path: Path, wait_message: str | None, timeout: floa
             if time.monotonic() >= deadline:
                 raise FeatcacheError(
                     f"{path} is being written by {holder(path)} (lock {lock_path(path)}) and it did not finish within "
-                    f"{timeout:g} s; wait for it, or stop that process and re-run to resume"
+                    f"{timeout:g} s; wait for it (a longer --lock-timeout), or stop that process and re-run to resume"
                 ) from None
             time.sleep(POLL_SECONDS)
 

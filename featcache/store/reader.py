@@ -46,6 +46,9 @@ def read_attrs(path: Path, peek: bool = False) -> dict[str, Any]:
     """Root attributes of a featcache file (complete or not); ``rows_done`` per split for incomplete ones."""
     path = Path(path)
     if not path.exists():
+        if partial_path(path).exists():
+            raise FeatcacheError(f"{path} is not finished: {partial_path(path).name} beside it holds an extraction that is "
+                                 "running or was interrupted; wait for it, or re-run the same 'featcache extract' command to finish it")
         raise FeatcacheError(f"cache not found: {path}; run 'featcache extract' first or check the path")
     if path.is_dir():
         raise FeatcacheError(f"{path} is a folder, not a cache; pass the .h5 file written by 'featcache extract'")
@@ -209,7 +212,7 @@ class Cache:
     def _check(self, split: str, layer: str | None = None) -> str:
         if split not in self.sizes:
             raise FeatcacheError(f"{self.path} has no {split!r} split (it has {', '.join(self.split_names)}); extract that split first")
-        layer = layer or self.default_layer
+        layer = self.default_layer if layer is None else layer
         if layer not in self.layers:
             raise FeatcacheError(f"layer {layer!r} is not in {self.path}; cached layers: {', '.join(self.layers)}")
         return layer
@@ -386,7 +389,7 @@ def find_complete(path: Path, identity) -> bool:
         except FeatcacheError as exc:
             if p != path:
                 continue  # an unreadable partial is a crashed write of ours: redone
-            if "is damaged" in str(exc):
+            if "is damaged" in str(exc) or "is being written" in str(exc):  # a cache, damaged or busy: say that
                 raise
             raise FeatcacheError(f"{path} exists and is not a featcache cache; choose another --out (it was left untouched)") from None
         if attrs.get("fingerprint") != fp:

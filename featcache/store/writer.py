@@ -43,6 +43,7 @@ from featcache.store.atomic import (
     publish,
 )
 from featcache.store.layout import (
+    CHECKSUM,
     CHUNK_ROWS,
     STAGING,
     WRITE_CHUNK_CACHE,
@@ -195,10 +196,7 @@ class CacheWriter:
                     good = start
                     break
         if self.staged and good:
-            try:
-                g["problem"][:good]
-            except OSError:
-                return 0
+            good = _good_problem_rows(g["problem"], good)
         return good
 
     def _clear_rows(self, g: h5py.Group, start: int, stop: int) -> None:
@@ -210,6 +208,12 @@ class CacheWriter:
             end = min(ds.shape[0], -(-stop // step) * step)
             for at in range(start, end, step):
                 ds[at : min(at + step, end)] = np.zeros((min(at + step, end) - at, width), self.dtype)
+        if self.staged and g["problem"].dtype.kind == "S":  # checksummed too: a damaged chunk is replaced whole
+            ds = g["problem"]
+            step = ds.chunks[0]
+            end = min(ds.shape[0], -(-stop // step) * step)
+            for at in range(start, end, step):
+                ds[at : min(at + step, end)] = np.zeros(min(at + step, end) - at, ds.dtype)
 
     def _datasets(self) -> list[tuple[str, str]]:
         """(dataset name within a split, layer) of every view and layer."""
@@ -265,7 +269,8 @@ class CacheWriter:
                 # disk is an exception we catch, not one h5py ignores at dealloc.
                 ds.flush()
         if problems is not None:
-            g["problem"][start : start + len(problems)] = np.asarray(problems, dtype=object)
+            ds = g["problem"]
+            ds[start : start + len(problems)] = _encode_problems(problems) if ds.dtype.kind == "S" else np.asarray(problems, dtype=object)
 
     def commit(self) -> None:
         """Make written rows durable progress: data first, then the counters."""
@@ -382,15 +387,24 @@ class StagedWriter(CacheWriter):
 
     def _create(self) -> h5py.File:
         f = super()._create()
-        f[STAGING].create_dataset("problem", shape=(len(self.splits[0].labels),), dtype=h5py.string_dtype(),
-                                  chunks=(max(1, min(CHUNK_ROWS, len(self.splits[0].labels))),))
+        # Fixed-length bytes, so that Fletcher-32 guards them (HDF5 cannot filter
+        # variable-length strings): a flipped byte must not turn a photo that
+        # decoded into a skipped one, or back. Mostly empty, gzip keeps it small.
+        f[STAGING].create_dataset("problem", shape=(len(self.splits[0].labels),), dtype=f"S{PROBLEM_BYTES}",
+                                  chunks=(max(1, min(CHUNK_ROWS, len(self.splits[0].labels))),), compression="gzip",
+                                  compression_opts=1, **CHECKSUM)
         f.flush()
         return f
 
     def problems(self) -> dict[int, str]:
         """``{row: reason}`` of the rows written so far whose file did not decode."""
         n = self._written[STAGING]
-        return {i: p.decode() if isinstance(p, bytes) else p for i, p in enumerate(self._file[STAGING]["problem"][:n]) if p}
+        try:
+            stored = self._file[STAGING]["problem"][:n]
+        except OSError as exc:
+            raise FeatcacheError(f"{self.partial} was damaged while it was written ({first_line(exc)}); run the same command "
+                                 "again: the damaged rows are extracted again") from None
+        return {i: p.decode("utf-8", "replace") if isinstance(p, bytes) else p for i, p in enumerate(stored) if p}
 
     def finish(self, extra_attrs: dict[str, Any] | None = None, regroup: list[SplitSpec] | None = None) -> Path:
         """Publish the complete cache; its splits are ``regroup`` (each with the staged ``rows`` it takes)."""
@@ -434,6 +448,36 @@ class StagedWriter(CacheWriter):
         per_row = sum(self.layer_widths.values()) * self.dtype.itemsize * len(self.views)
         # Publishing copies every row into a new file beside the partial.
         return per_row * len(self.splits[0].labels)
+
+
+# Bytes kept of each decode problem in a staged partial: the decoder's reasons
+# are one short line (under 120 bytes in the tests' damaged files); a longer one
+# is cut, and stays non-empty, which is what decides the rows.
+PROBLEM_BYTES = 256
+
+
+def _encode_problems(problems: np.ndarray) -> np.ndarray:
+    """Decode problems as fixed-length UTF-8 (cut at a character boundary); '' for a file that decoded."""
+    out = []
+    for why in problems:
+        b = why if isinstance(why, bytes) else str(why or "").encode("utf-8", "replace")
+        cut = b[:PROBLEM_BYTES].decode("utf-8", "ignore").encode()
+        out.append(cut or (b"?" if b else b""))
+    return np.array(out, dtype=f"S{PROBLEM_BYTES}")
+
+
+def _good_problem_rows(ds: h5py.Dataset, good: int) -> int:
+    """``good``, or the start of the first decode-problem chunk before it that fails its checksum."""
+    step = ds.chunks[0] if ds.chunks else CHUNK_ROWS
+    for start in range(0, good, step):
+        # As for the features: a chunk never written would read back as '' (decoded), unchecked.
+        if ds.chunks and ds.id.get_chunk_info_by_coord((start,)).byte_offset is None:
+            return start
+        try:
+            ds[start : min(start + step, good)]
+        except OSError:
+            return start
+    return good
 
 
 def _seal(f: h5py.File) -> None:

@@ -118,6 +118,7 @@ class CurveFolder:
         if not isinstance(old, dict) or not isinstance(old.get("heads", {}), dict):
             raise FeatcacheError(f"{self.csv} exists but has no readable curve.json beside it; choose another --out or delete {self.csv}")
         diff = [k for k in ("cache_fingerprint", "layer", "test_size") if old.get(k) != identity[k]]
+        diff += [k for k in ("train_views", "test_views") if old.get(k) != identity.get(k)]  # absent: the original view alone
         diff += [f"{h} parameters" for h, p in identity["heads"].items() if h in old.get("heads", {}) and old["heads"][h] != p]
         if diff:
             raise FeatcacheError(f"{self.path} holds a learning curve with other settings ({', '.join(diff)}); "

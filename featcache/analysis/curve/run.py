@@ -48,6 +48,7 @@ def curve_meta(bound: BoundCurve) -> dict[str, Any]:
         "train_size": cache.sizes["train"], "test_size": cache.sizes["test"],
         "sizes": list(spec.sizes), "seeds": list(spec.seeds), "heads": list(spec.heads), "head_params": bound.params,
         "baseline": spec.baseline, "baseline_sizes": list(spec.baseline_sizes), "jobs": spec.jobs,
+        "train_views": list(bound.train_views), "test_views": list(bound.test_views),
         "identity": bound.identity, "complete": False,
     }
 
@@ -107,6 +108,8 @@ def run_curve(spec: CurveSpec, cache, out: str | Path | None = None, *, plot: bo
         print(f"learning curve: {len(plan.grid)} points ({len(plan.rows)} already in {folder.csv}), "
               f"sizes {','.join(map(str, spec.sizes))}, seeds {len(spec.seeds)}, heads {','.join(spec.heads)}"
               + (f", baseline {spec.baseline} at {','.join(map(str, spec.baseline_sizes))}" if spec.baseline else "")
+              + (f", train views {','.join(bound.train_views)}, test views averaged {','.join(bound.test_views)}"
+                 if len(bound.train_views) + len(bound.test_views) > 2 else "")
               + f", jobs {spec.jobs}")
     fits_run = _fit_all(bound, plan, folder, verbose)
     seconds = time.perf_counter() - t_start
@@ -129,6 +132,8 @@ def learning_curve(
     baseline: str | None = None,
     baseline_sizes: str | Sequence[int] = (),
     baseline_params: dict[str, Any] | None = None,
+    train_views: str | Sequence[str] | None = None,
+    test_views: str | Sequence[str] | None = None,
     plot: bool = True,
     verbose: bool = False,
 ) -> CurveResult:
@@ -137,8 +142,11 @@ def learning_curve(
     The keywords build a ``CurveSpec`` (see there); ``run_curve(spec, cache,
     out)`` does the same from a spec. ``out`` defaults to
     ``data/runs/curve_<data>_<backbone>_<size>px_<layer>_<id>``. Returns the
-    rows and where the files are; re-running resumes.
+    rows and where the files are; re-running resumes. ``train_views`` and
+    ``test_views`` (default: every view the cache has): subsets are drawn over
+    images and fitted on these views of each; test views are averaged.
     """
     spec = CurveSpec(sizes=sizes, seeds=seeds, heads=heads, layer=layer, head_params=head_params or {},
-                     baseline=baseline, baseline_sizes=baseline_sizes or (), baseline_params=baseline_params, jobs=jobs)
+                     baseline=baseline, baseline_sizes=baseline_sizes or (), baseline_params=baseline_params, jobs=jobs,
+                     train_views=train_views, test_views=test_views)
     return run_curve(spec, cache, out, plot=plot, verbose=verbose)

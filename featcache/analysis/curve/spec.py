@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from featcache.errors import FeatcacheError
-from featcache.validate import check_jobs, parse_list, parse_seeds, parse_sizes, require_splits
+from featcache.validate import check_jobs, check_views, parse_list, parse_seeds, parse_sizes, require_splits
 
 DEFAULT_SEEDS = 3
 DEFAULT_HEADS = ("logreg", "keras")
@@ -73,7 +73,11 @@ class CurveSpec:
     ``seeds`` is a count K (seeds 0..K-1) or a list; ``head_params`` maps a
     head name to parameter overrides (default for ``keras``: the lesson's
     preset); ``baseline="scratch"`` also fits the from-scratch CNN on the
-    cache's raw images at ``baseline_sizes``.
+    cache's raw images at ``baseline_sizes``. ``train_views``/``test_views``
+    (``parse_views`` syntax or ``"all"``; None: every view the cache has): each
+    subset is drawn over images and fitted on every train view of its images,
+    and each test image's views are averaged (``heads.views``). The baseline
+    fits raw images, never views.
     """
 
     sizes: tuple[int, ...]
@@ -85,6 +89,8 @@ class CurveSpec:
     baseline_sizes: tuple[int, ...] = ()
     baseline_params: Mapping[str, Any] | None = None
     jobs: int = DEFAULT_JOBS
+    train_views: str | tuple[str, ...] | None = None
+    test_views: str | tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         from featcache.heads import HEADS
@@ -94,6 +100,10 @@ class CurveSpec:
         put(self, "seeds", tuple(parse_seeds(self.seeds)))
         put(self, "heads", tuple(parse_list(self.heads, "--heads", known=list(HEADS))))
         put(self, "jobs", check_jobs(self.jobs))
+        for name in ("train_views", "test_views"):  # checked against the cache's views in bind()
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                put(self, name, tuple(str(getattr(v, "name", v)) for v in value))
         if self.baseline is not None:
             parse_list([self.baseline], "--baseline", known=BASELINES)
             if not self.baseline_sizes:
@@ -117,7 +127,7 @@ class CurveSpec:
 
     def bind(self, cache) -> "BoundCurve":
         """This spec on ``cache``: the layer and sizes checked, every head parameter filled in."""
-        layer = self.layer or cache.default_layer
+        layer = cache.default_layer if self.layer is None else self.layer
         if layer not in cache.layers:
             raise FeatcacheError(f"--layer {layer!r} is not in {cache.path}; cached layers: {', '.join(cache.layers)}")
         require_splits(cache, "train", "test", why="a learning curve needs train and test")
@@ -134,7 +144,8 @@ class CurveSpec:
             params[self.baseline] = full_params(self.baseline, n_classes, self.baseline_params)
         # Through JSON, as it is stored, so that a resumed run compares like with like (tuples -> lists).
         params = json.loads(json.dumps(params, default=str))
-        return BoundCurve(self, cache, layer, params)
+        views = check_views(cache, self.train_views, "--train-views"), check_views(cache, self.test_views, "--test-views")
+        return BoundCurve(self, cache, layer, params, *views)
 
 
 @dataclass(frozen=True)
@@ -145,20 +156,27 @@ class BoundCurve:
     cache: Any  # featcache.store.cache.Cache
     layer: str
     params: dict[str, dict[str, Any]]  # every parameter of every fitted head, JSON-normal
+    train_views: tuple[str, ...] = ("orig",)  # the cache's views, in its order (validate.check_views)
+    test_views: tuple[str, ...] = ("orig",)
 
     @property
     def identity(self) -> dict[str, Any]:
-        """What every row in one curve folder shares: the features, the test split and each head's parameters.
+        """What every row in one curve folder shares: the features, the views, the test split and each head's parameters.
 
         Sizes and seeds are not in it: a folder collects points, so a re-run
-        with more sizes or seeds adds to the rows already there.
+        with more sizes or seeds adds to the rows already there. The views are
+        in it only when they are not the original alone, so curves made before
+        views keep their identity (and default folder).
         """
-        return {
+        ident = {
             "cache_fingerprint": self.cache.fingerprint,
             "layer": self.layer,
             "test_size": self.cache.sizes["test"],
             "heads": self.params,
         }
+        if (self.train_views, self.test_views) != (("orig",), ("orig",)):
+            ident.update(train_views=list(self.train_views), test_views=list(self.test_views))
+        return ident
 
     @property
     def train_size(self) -> int:

@@ -18,6 +18,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from featcache.analysis.curve.spec import make_estimator
+from featcache.heads.views import fit_views, score_views
 from featcache.errors import FeatcacheError
 
 # joblib backend for --jobs > 1. Processes, not threads: Keras seeds are
@@ -29,11 +30,14 @@ Task = tuple[str, int, tuple[int, ...]]  # (head, seed, sizes fitted in order)
 
 
 @functools.lru_cache(maxsize=1)
-def _load_features(path: str, layer: str, mtime: float) -> tuple[np.ndarray, ...]:
+def _load_features(path: str, layer: str, mtime: float, train_views: tuple[str, ...] = ("orig",),
+                   test_views: tuple[str, ...] = ("orig",)) -> tuple[np.ndarray, ...]:
+    """(Xv (V, N, D), y, Xv_test (V', N_test, D), y_test): every train view and every test view of the curve."""
     from featcache.store.cache import open_cache
 
     c = open_cache(path)
-    return c.features("train", layer), c.labels("train"), c.features("test", layer), c.labels("test")
+    return (c.view_features("train", layer, train_views), c.labels("train"),
+            c.view_features("test", layer, test_views), c.labels("test"))
 
 
 @functools.lru_cache(maxsize=1)
@@ -68,11 +72,14 @@ class Data:
     mtime: float
     layer: str
     consumes: str = "features"  # or "images"
+    train_views: tuple[str, ...] = ("orig",)
+    test_views: tuple[str, ...] = ("orig",)
 
     def arrays(self) -> tuple[np.ndarray, ...]:
+        """Images: (X, y, X_test, y_test). Features: the same with a views axis first, (V, n, D) (``heads.views``)."""
         if self.consumes == "images":
             return _load_images(self.path, self.mtime)
-        return _load_features(self.path, self.layer, self.mtime)
+        return _load_features(self.path, self.layer, self.mtime, self.train_views, self.test_views)
 
 
 def uses_seed(head: str, params: dict[str, Any]) -> bool:
@@ -81,11 +88,21 @@ def uses_seed(head: str, params: dict[str, Any]) -> bool:
 
 
 def fit_point(est, X: np.ndarray, y: np.ndarray, rows: np.ndarray, X_test: np.ndarray, y_test: np.ndarray) -> tuple[float, float]:
-    """Fit ``est`` on ``rows`` of the train split; (test accuracy, fit seconds)."""
+    """Fit ``est`` on the images ``rows`` of the train split; (test accuracy, fit seconds).
+
+    Features come as views, ``(V, N, D)``: the fit takes every view of the
+    chosen images (an image and its views are on one side), the score averages
+    each test image's views. Raw images (the baseline) are fitted as they are.
+    """
+    views = getattr(est, "consumes", "features") == "features"
     t0 = time.perf_counter()
-    est.fit(X[rows], y[rows])
+    if views:
+        fit_views(est, X[:, rows], y[rows])
+    else:
+        est.fit(X[rows], y[rows])
     seconds = time.perf_counter() - t0
-    return float(est.score(X_test, y_test)), seconds
+    accuracy = score_views(est, X_test, y_test) if views else float(est.score(X_test, y_test))
+    return accuracy, seconds
 
 
 def fit_points(data: Data, head: str, params: dict[str, Any], seed: int, rows_list: Sequence[np.ndarray]) -> list[tuple[float, float]]:

@@ -1,0 +1,164 @@
+"""Heads on cached views: train on every view of the training images, average each test image's views.
+
+The one home of the algebra (docs/views.md, section 3.4). A cache with views
+gives, for some rows and a list of views, an array ``Xv`` of shape
+``(V, n, D)``: view ``i`` of image ``j`` is ``Xv[i, j]`` (view-major, the
+order ``Cache.view_features`` returns). Then:
+
+- ``stack_views(Xv, y)`` -> ``(n*V, D)`` rows and ``y`` repeated per view,
+  to fit a head on all views (image-major: row ``j*V + i`` is view ``i`` of
+  image ``j``, so an image's views are adjacent rows);
+- ``view_scores(head, Xv)`` -> ``(V, n, K)``: the head's probabilities per
+  view for probabilistic heads (logistic regression, the Keras head, an SVM
+  with ``probability=True``), else its decision values (the SVM with
+  ``probability=False``: one-vs-rest, or the single two-class value as
+  ``[-d, d]``);
+- ``predict_views(head, Xv)`` -> the class of each image by the mean of its
+  views' scores.
+
+Why here and not in ``analysis/``: it needs a head and features, no cache,
+and ``analysis`` (train, evaluate, curve, probe) and ``deploy`` (export with
+the views in the graph must equal it) both sit above ``heads``.
+
+Averaging probabilities (and decision values for the SVM without them) is
+what docs/views.md section 2 measured; the geometric mean of probabilities
+was not measured and is not offered.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+PROBABILITIES = "probabilities"
+DECISION_VALUES = "decision values"
+
+
+def _check(Xv: np.ndarray) -> np.ndarray:
+    Xv = np.asarray(Xv)
+    if Xv.ndim != 3 or Xv.shape[0] < 1:
+        raise ValueError(f"views of features are (V, n, D) with V >= 1, got shape {Xv.shape}")
+    return Xv
+
+
+def stack_views(Xv: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(V, n, D)`` -> ``(n*V, D)`` fit rows, image-major (row ``j*V + i`` is view ``i`` of image ``j``),
+    and ``y`` (n,) with each label repeated V times (None stays None).
+
+    Why image-major and not the cache's view-major order: a head that holds
+    out the LAST rows for validation (the Keras head's ``validation_split``,
+    as Keras does) then holds out the last images with all their views.
+    View-major rows would hold out the last view(s) only, of images whose
+    other views it trains on (a leak into early stopping). Logistic
+    regression and the SVM do not depend on the row order.
+    """
+    Xv = _check(Xv)
+    V, n, D = Xv.shape
+    if y is not None:
+        y = np.asarray(y)
+        if y.shape[0] != n:
+            raise ValueError(f"{len(y)} labels for {n} images")
+        y = np.repeat(y, V)
+    X = Xv[0] if V == 1 else np.ascontiguousarray(Xv.transpose(1, 0, 2)).reshape(n * V, D)
+    return X, y
+
+
+def image_groups(n: int, V: int) -> np.ndarray:
+    """The image of each row of ``stack_views`` (n*V rows): what cross-validation must keep on one side."""
+    return np.repeat(np.arange(n), V)
+
+
+def stratified_folds(y: np.ndarray, folds: int, seed: int, groups: np.ndarray | None = None):
+    """Seeded stratified k-fold splitting for a head's internal cross-validation (C="cv", SVM calibration).
+
+    Without ``groups``: ``StratifiedKFold`` (what the heads always used). With
+    ``groups`` (``image_groups``): ``StratifiedGroupKFold``, so the views of an
+    image are never on both sides of a fold; otherwise a view of a held-out
+    image would be among the fitted rows and flatter weak regularization.
+    Returns a splitter, or a list of (train, test) splits for groups.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    if groups is None:
+        return StratifiedKFold(folds, shuffle=True, random_state=seed)
+    return list(StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y, groups))
+
+
+def per_image_labels(y: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+    """One label per image (``y`` itself without groups): fold counts are counts of images, not of views."""
+    if groups is None:
+        return np.asarray(y)
+    _, first = np.unique(groups, return_index=True)
+    return np.asarray(y)[first]
+
+
+def fit_views(head: Any, Xv: np.ndarray, y: np.ndarray) -> Any:
+    """Fit ``head`` on every view of every image (``stack_views``); a head whose ``fit`` takes ``groups``
+    (logistic regression, the SVM: their internal cross-validation) gets the image of each row."""
+    import inspect
+
+    X, y_rows = stack_views(Xv, y)
+    V, n = np.shape(Xv)[:2]
+    if V > 1 and "groups" in inspect.signature(head.fit).parameters:
+        return head.fit(X, y_rows, groups=image_groups(n, V))
+    return head.fit(X, y_rows)
+
+
+def averaged_quantity(head: Any) -> str:
+    """What ``view_scores`` gives and ``predict_views`` averages for ``head``: probabilities or decision values."""
+    return PROBABILITIES if hasattr(head, "predict_proba") else DECISION_VALUES
+
+
+def view_scores(head: Any, Xv: np.ndarray) -> np.ndarray:
+    """``(V, n, K)``: per view, the head's probabilities, or its decision values when it has no ``predict_proba``.
+
+    All views go through the head in one call (one standardization, one
+    batch). Two-class decision values ``d`` (one column, > 0 meaning
+    ``classes_[1]``) become ``[-d, d]``, so the argmax of their mean is the
+    sign of the mean decision value.
+    """
+    Xv = _check(Xv)
+    V, n, D = Xv.shape
+    X = Xv.reshape(V * n, D)  # view-major, as stored: a reshape, no copy
+    if averaged_quantity(head) == PROBABILITIES:
+        s = np.asarray(head.predict_proba(X))
+    else:
+        s = np.asarray(head.decision_function(X))
+        if s.ndim == 1:
+            s = np.stack([-s, s], axis=1)
+    return s.reshape(V, n, -1)
+
+
+def mean_scores(head: Any, Xv: np.ndarray) -> np.ndarray:
+    """``(n, K)``: each image's scores averaged over its views."""
+    return view_scores(head, Xv).mean(axis=0)
+
+
+def predict_views(head: Any, Xv: np.ndarray) -> np.ndarray:
+    """Each image's class: ``classes_[argmax]`` of its mean score over the ``V`` views.
+
+    With one view there is nothing to average: the head's own ``predict``
+    (for the SVM without probabilities that is libsvm's one-vs-one vote,
+    which can break a tie differently from the argmax of one-vs-rest values),
+    so ``--test-views orig`` scores exactly what the head scored before views.
+    """
+    return predict_and_scores(head, Xv)[0]
+
+
+def predict_and_scores(head: Any, Xv: np.ndarray, scores: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(predict_views(head, Xv), mean_scores(head, Xv))`` from one pass of the head over the views.
+
+    The mean scores are computed for one view only when ``scores`` (else None):
+    ``predict`` alone then suffices.
+    """
+    Xv = _check(Xv)
+    if Xv.shape[0] == 1:
+        return np.asarray(head.predict(Xv[0])), (mean_scores(head, Xv) if scores else None)
+    mean = mean_scores(head, Xv)
+    return np.asarray(head.classes_)[np.argmax(mean, axis=1)], mean
+
+
+def score_views(head: Any, Xv: np.ndarray, y: np.ndarray) -> float:
+    """Accuracy of ``predict_views`` against the images' labels ``y`` (n,)."""
+    return float(np.mean(predict_views(head, Xv) == np.asarray(y)))

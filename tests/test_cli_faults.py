@@ -1,0 +1,338 @@
+"""Issue 13's leftovers: predict skips bad images, --lock-timeout, head meta checked against the model, staged
+problems checksummed, --seed on a split folder, messages about the head and --out; and what an adversarial run of
+the CLI found. Each failure: one line, exit 2, no traceback, nothing half-written."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+from helpers import class_image, write_image
+
+from featcache.cli import main
+
+
+def one_line_error(capsys, argv, *needles) -> str:
+    try:
+        rc = main(argv)
+    except SystemExit as exc:  # argparse's refusals
+        rc = exc.code
+    assert rc == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in err, err
+    return err
+
+
+@pytest.fixture
+def fake_model(tmp_path, monkeypatch):
+    """A model file with featcache's metadata and a network stubbed out: predict's plumbing without TensorFlow."""
+    from featcache.deploy import model as model_mod
+    from featcache.heads.io import META_ENTRY
+
+    path = tmp_path / "m.keras"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(META_ENTRY, json.dumps({"kind": model_mod.KIND, "class_names": ["ants", "bees"], "image_size": 16}))
+    monkeypatch.setattr(model_mod, "load_model", lambda p: (object(), {}))
+    # Brightness decides: the stub needs no weights, and each image's answer is known.
+    monkeypatch.setattr(model_mod, "run_model", lambda net, x, bs=64: np.stack(
+        [np.full(len(x), 0.25), np.full(len(x), 0.75)], axis=1))
+    return path
+
+
+def test_predict_folder_skips_undecodable_files_and_lists_them(tmp_path, fake_model, capsys):
+    folder = tmp_path / "photos"
+    for i in range(3):
+        write_image(folder / f"ok{i}.png", class_image(0, i, 16))
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    (folder / "empty.png").write_bytes(b"")
+    assert main(["predict", str(fake_model), str(folder)]) == 0
+    out, err = capsys.readouterr()
+    assert [l.split(": ")[0] for l in out.strip().splitlines()] == [str(folder / f"ok{i}.png") for i in range(3)]
+    assert err.strip().startswith("skipped 2 file(s)") and "broken.jpg" in err and "empty.png" in err
+    assert len(err.strip().splitlines()) == 1
+    from featcache.deploy.predict import predict
+
+    preds = predict(fake_model, [folder])
+    assert len(preds) == 3 and [p for p, _ in preds.skipped] == [str(folder / "broken.jpg"), str(folder / "empty.png")]
+    # JSON stays parseable: the skipped line goes to stderr.
+    assert main(["predict", str(fake_model), str(folder), "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 3
+
+
+def test_predict_with_no_readable_image_is_one_line(tmp_path, fake_model, capsys):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "a.png").write_text("text")
+    (folder / "b.png").write_text("text")
+    one_line_error(capsys, ["predict", str(fake_model), str(folder)], "no image to predict", "a.png", "other 1 file")
+    one_line_error(capsys, ["predict", str(fake_model), str(tmp_path / "gone.png")], "image file not found")
+    one_line_error(capsys, ["predict", str(folder), str(fake_model)], "is a folder, not a model file")  # arguments swapped
+    csv = tmp_path / "p.csv"
+    one_line_error(capsys, ["predict", str(fake_model), str(folder), "--csv", str(csv)], "no image to predict")
+    assert not csv.exists()
+
+
+def test_lock_timeout_names_the_holder_the_lock_file_and_the_flag(tmp_path, fashion_dir, capsys):
+    import os
+
+    from featcache.embedding.specs import StoreSpec
+    from featcache.errors import FeatcacheError
+    from featcache.store.lock import exclusive_lock
+
+    out = tmp_path / "c.h5"
+    argv = ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--out", str(out), "--lock-timeout"]
+    with exclusive_lock(out):  # another writer (a second open file description conflicts even in one process)
+        err = one_line_error(capsys, argv + ["0.2"], f"process {os.getpid()}", f"{out}.lock", "--lock-timeout", "0.2 s")
+    assert not out.exists() and not list(tmp_path.glob("*.partial*")), err
+    for bad in ("-1", "nan", "soon"):
+        one_line_error(capsys, argv + [bad], "--lock-timeout", "seconds")
+    with pytest.raises(FeatcacheError, match="--lock-timeout"):
+        StoreSpec(lock_timeout=-3)
+    assert StoreSpec(lock_timeout="2").lock_timeout == 2.0 and StoreSpec().lock_timeout is None
+
+
+def _rewrite_zip(good, bad, change):
+    import zipfile
+
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
+        for item in src.infolist():
+            data = change(item.filename, src.read(item))
+            if data is not None:
+                dst.writestr(item, data)
+    return bad
+
+
+@pytest.mark.slow
+def test_keras_head_meta_is_checked_against_its_layers(tmp_path):
+    """A .keras head whose metadata disagrees with its model (standardize, dropout, params) is refused on load."""
+    from featcache.errors import FeatcacheError
+    from featcache.heads import DenseHead
+    from featcache.heads.io import META_ENTRY, STATS_ENTRY, load_head, save_head
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 6)).astype(np.float32), np.arange(60) % 3
+    meta = {"class_names": ["a", "b", "c"], "layer": "out_relu"}
+    plain = save_head(DenseHead(epochs=1, early_stopping=False, n_classes=3).fit(X, y), tmp_path / "p.keras", meta)
+    std = save_head(DenseHead(epochs=1, early_stopping=False, n_classes=3, standardize=True).fit(X, y), tmp_path / "s.keras", meta)
+    load_head(plain), load_head(std)  # untouched: fine
+
+    def with_params(**changes):
+        def change(name, data):
+            if name != META_ENTRY:
+                return data
+            m = json.loads(data)
+            m["params"].update(changes)
+            return json.dumps(m).encode()
+        return change
+
+    cases = [
+        (std, with_params(standardize=False), "says standardize=False but the file holds standardizing statistics"),
+        (plain, with_params(standardize=True), "says standardize=True but the file lacks"),
+        (std, with_params(standardize="False"), "standardize 'False' is not a valid bool"),
+        (plain, with_params(dropout=0.5), "dropout layer has rate 0.2 but its metadata says 0.5"),
+        (plain, with_params(epochs=0), "epochs 0 is not a valid int"),
+        (plain, with_params(epochs="x"), "epochs 'x' is not a valid int"),
+        (std, lambda n, d: None if n == STATS_ENTRY else d, "lacks standardizing statistics"),
+    ]
+    for i, (good, change, message) in enumerate(cases):
+        bad = _rewrite_zip(good, tmp_path / f"bad{i}.keras", change)
+        with pytest.raises(FeatcacheError, match="not a readable featcache head") as info:
+            load_head(bad)
+        assert message in str(info.value) and "\n" not in str(info.value), (i, str(info.value))
+
+
+def test_a_flipped_byte_in_a_staged_partials_decode_problems_is_caught(tmp_path):
+    """The decode problems a photo run stores while embedding are checksummed (Fletcher-32 on fixed-length bytes):
+    a flipped byte redoes the damaged rows instead of turning a skipped photo into a decoded one, or back."""
+    import h5py
+    from helpers import flip
+
+    from featcache.store import STAGING, SplitSpec, StagedWriter
+    from featcache.store.layout import CHUNK_ROWS, partial_path
+
+    n, step = 2 * CHUNK_ROWS + 44, CHUNK_ROWS // 2 + 2  # three chunks of problems, batches across their borders
+    rows, paths = np.arange(n), [f"f{i}.jpg" for i in range(n)]
+    why = np.array(["not an image (format not recognized)" if i % 7 == 0 else "" for i in range(n)], dtype=object)
+
+    def writer():
+        return StagedWriter(tmp_path / "c.h5", {"fingerprint": "f" * 64}, [SplitSpec(STAGING, rows % 2, rows, paths)],
+                            {"out": 4}, "float32")
+
+    w = writer()
+    w.open()
+    for s in range(0, n, step):
+        w.write(STAGING, s, {"out": np.ones((min(step, n - s), 4), np.float32)}, why[s : s + step])
+    w.commit()
+    assert w.problems() == {i: why[i] for i in range(n) if why[i]}
+    w.close()  # a run stopped before publishing
+    with h5py.File(partial_path(tmp_path / "c.h5")) as f:
+        ds = f[STAGING]["problem"]
+        assert ds.fletcher32 and ds.dtype.kind == "S"
+        info = ds.id.get_chunk_info_by_coord((ds.chunks[0],))  # the second chunk of problems
+        offset, start = info.byte_offset, ds.chunks[0]
+    flip(partial_path(tmp_path / "c.h5"), offset + info.size // 2)
+    w = writer()
+    done = w.open()
+    assert done[STAGING] == start and any("damaged" in r for r in w.repairs), w.repairs
+    assert w.problems() == {i: why[i] for i in range(start) if why[i]}
+    for s in range(start, n, step):  # the redone rows go into the damaged chunk's place
+        w.write(STAGING, s, {"out": np.ones((min(step, n - s), 4), np.float32)}, why[s : s + step])
+    w.commit()
+    assert w.problems() == {i: why[i] for i in range(n) if why[i]}
+    w.close()
+
+
+def test_seed_on_an_already_split_folder_is_refused(tmp_path, capsys):
+    """--seed only picks held-out images with --test-fraction: on train/ + val/ it changed nothing, silently."""
+    from helpers import make_class_tree
+
+    root = tmp_path / "split"
+    make_class_tree(root / "train", {"a": 2, "b": 2}, size=8)
+    make_class_tree(root / "val", {"a": 1, "b": 1}, size=8)
+    out = tmp_path / "c.h5"
+    base = ["extract", "--images", str(root), "--weights", "random", "--image-size", "32", "--out", str(out)]
+    one_line_error(capsys, base + ["--seed", "3"], "--seed picks the held-out test images only with --test-fraction", "drop --seed")
+    one_line_error(capsys, base + ["--seed", "3", "--test-fraction", "0.5"], "already split into train/ and val/; drop --test-fraction")
+    assert not out.exists()
+
+
+def tiny_cache(path, n_train: int = 40, n_test: int = 20, d: int = 4):
+    """A complete 2-class cache of separable features written directly (no network)."""
+    from featcache.store import CacheWriter, SplitSpec
+
+    attrs = {"fingerprint": "e" * 64, "class_names": ["ants", "bees"], "layers": ["out"], "default_layer": "out",
+             "backbone": "mobilenet_v2", "weights": "random", "image_size": 32, "preprocessing": "x", "dataset": "tiny"}
+    rng = np.random.default_rng(0)
+    data = {s: (np.arange(n) % 2) for s, n in (("train", n_train), ("test", n_test))}
+    w = CacheWriter(path, attrs, [SplitSpec(s, y, np.arange(len(y))) for s, y in data.items()], {"out": d}, "float32")
+    w.open()
+    for s, y in data.items():
+        w.write(s, 0, {"out": (rng.normal(size=(len(y), d)) + 3 * y[:, None]).astype(np.float32)})
+    w.finish()
+    return path
+
+
+def test_train_checks_its_out_before_the_fit_and_names_the_suffixes(tmp_path, capsys, monkeypatch):
+    from featcache import paths
+    from featcache.heads.logreg import LogRegHead
+
+    cache = str(tiny_cache(tmp_path / "c.h5"))
+
+    def no_fit(self, X, y):
+        raise AssertionError("fitted before --out was checked")
+
+    monkeypatch.setattr(LogRegHead, "fit", no_fit)
+    one_line_error(capsys, ["train", cache, "--head", "logreg", "--out", str(tmp_path / "notes.txt")],
+                   "a logreg head is saved as a .npz file", "keras heads are .keras files", f"--out {tmp_path / 'notes.npz'}")
+    one_line_error(capsys, ["train", cache, "--head", "keras", "--out", str(tmp_path / "h.npz")],
+                   "a keras head is saved as a .keras file", "logreg and svm heads .npz")
+    one_line_error(capsys, ["train", cache, "--head", "logreg", "--out", str(tmp_path)], "is a folder", "head.npz")
+    blocker = tmp_path / "file"
+    blocker.write_text("mine")
+    one_line_error(capsys, ["train", cache, "--head", "logreg", "--out", str(blocker / "h.npz")], "is a file, not a folder")
+    mine = tmp_path / "mine.npz"
+    mine.write_bytes(b"my own data")
+    one_line_error(capsys, ["train", cache, "--head", "logreg", "--out", str(mine)], "is not a head featcache wrote")
+    assert mine.read_bytes() == b"my own data" and blocker.read_text() == "mine"
+    # The default path too: its folder cannot be made (a file is in the way), said before the fit.
+    paths.runs_dir().mkdir(parents=True, exist_ok=True)
+    (paths.runs_dir() / "heads").write_text("in the way")
+    one_line_error(capsys, ["train", cache, "--head", "logreg"], "heads is a file, not a folder")
+
+
+def test_evaluate_given_a_folder_as_the_head_says_so(tmp_path, capsys):
+    cache = str(tiny_cache(tmp_path / "c.h5"))
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    one_line_error(capsys, ["evaluate", str(runs), cache], f"{runs} is a folder, not a head file", ".keras or .npz head file")
+    (runs / "h.npz").write_bytes(b"x")
+    one_line_error(capsys, ["evaluate", str(runs), cache], "it holds h.npz")
+
+
+def test_ctrl_c_while_starting_is_one_line(monkeypatch, capsys):
+    """Ctrl-C in the ~2 s of imports while the parser is built gave a 30-line KeyboardInterrupt traceback."""
+    import featcache.cli as cli
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    assert cli.main(["info", "x.h5"]) == 130
+    err = capsys.readouterr().err.strip()
+    assert err == "featcache: interrupted while starting; nothing was done"
+
+
+def test_an_output_folder_that_is_a_file_says_so(tmp_path, capsys):
+    cache = str(tiny_cache(tmp_path / "c.h5"))
+    mine = tmp_path / "notes.txt"
+    mine.write_text("mine")
+    one_line_error(capsys, ["curve", cache, "--sizes", "10", "--seeds", "1", "--heads", "logreg", "--out", str(mine)],
+                   f"--out {mine} is a file, not a folder")
+    assert mine.read_text() == "mine"
+
+
+def test_a_path_with_a_newline_still_gives_one_line(tmp_path, capsys):
+    err = one_line_error(capsys, ["info", str(tmp_path / "no\nsuch.h5")], "cache not found")
+    assert "no\\nsuch.h5" in err
+
+
+def test_an_empty_layer_is_refused_not_read_as_the_default(tmp_path, capsys):
+    cache = str(tiny_cache(tmp_path / "c.h5"))
+    one_line_error(capsys, ["train", cache, "--head", "logreg", "--layer", "", "--out", str(tmp_path / "h.npz")],
+                   "layer '' is not in", "cached layers: out")
+    one_line_error(capsys, ["curve", cache, "--sizes", "10", "--seeds", "1", "--heads", "logreg", "--layer", "",
+                            "--out", str(tmp_path / "cv")], "--layer '' is not in")
+    assert not (tmp_path / "h.npz").exists()
+
+
+def test_train_C_message_does_not_suggest_the_per_head_form_it_refuses(tmp_path, capsys):
+    cache = str(tiny_cache(tmp_path / "c.h5"))
+    err = one_line_error(capsys, ["train", cache, "--head", "logreg", "--C", "logreg=0.03"], "is not a positive number or 'cv'")
+    assert "svm=10" not in err and "--C cv" in err
+
+
+def test_a_cache_whose_extraction_is_unfinished_says_so(tmp_path, capsys):
+    from featcache.store.layout import partial_path
+
+    path = tmp_path / "c.h5"
+    partial_path(path).write_bytes(b"an extraction in progress")
+    one_line_error(capsys, ["info", str(path)], "is not finished", partial_path(path).name, "re-run the same 'featcache extract'")
+    one_line_error(capsys, ["info", str(tmp_path / "other.h5")], "cache not found")
+
+
+def test_predict_csv_never_overwrites_an_input_or_a_users_file(tmp_path, fake_model, capsys):
+    folder = tmp_path / "photos"
+    for i in range(2):
+        write_image(folder / f"ok{i}.png", class_image(0, i, 16))
+    photo = folder / "ok0.png"
+    before = photo.read_bytes()
+    one_line_error(capsys, ["predict", str(fake_model), str(folder), "--csv", str(photo)], "is one of the images to predict")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    one_line_error(capsys, ["predict", str(fake_model), str(folder), "--csv", str(notes)], "is not a predictions CSV featcache wrote")
+    assert photo.read_bytes() == before and notes.read_text() == "mine"
+    out = tmp_path / "p.csv"
+    for _ in range(2):  # its own CSV is replaced
+        assert main(["predict", str(fake_model), str(folder), "--csv", str(out)]) == 0
+    assert out.read_text().startswith("input,class_1,probability_1") and len(out.read_text().splitlines()) == 3
+
+
+def test_extract_onto_a_cache_another_process_has_open_for_writing_says_busy(tmp_path, fashion_dir, capsys):
+    """HDF5's own lock held by another writer: 'being written', not 'exists and is not a featcache cache'."""
+    import subprocess
+    import sys
+
+    out = tiny_cache(tmp_path / "c.h5")
+    holder = subprocess.Popen([sys.executable, "-c", f"import h5py, time; f = h5py.File({str(out)!r}, 'r+'); print('open', flush=True); "
+                               "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        one_line_error(capsys, ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32",
+                                "--out", str(out)], "is being written by another featcache process")
+    finally:
+        holder.kill()
+        holder.wait()

@@ -1,0 +1,186 @@
+"""heads.views: stacking views for fitting, averaging them per test image (probabilities or SVM decision values)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from featcache.errors import FeatcacheError
+from featcache.heads import LogRegHead, SVMHead
+from featcache.heads.views import (
+    DECISION_VALUES,
+    PROBABILITIES,
+    averaged_quantity,
+    predict_and_scores,
+    predict_views,
+    score_views,
+    stack_views,
+    view_scores,
+)
+from featcache.validate import check_views
+
+
+class ProbaStub:
+    """A 'head' whose features ARE its probabilities: what it averages is visible in the test."""
+
+    def __init__(self, classes=(0, 1)):
+        self.classes_ = np.asarray(classes)
+
+    def predict_proba(self, X):
+        return np.asarray(X, dtype=np.float64)
+
+    def predict(self, X):
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+class DecisionStub:
+    """A head without probabilities whose features are its decision values (one column for two classes)."""
+
+    def __init__(self, classes=(0, 1)):
+        self.classes_ = np.asarray(classes)
+
+    def decision_function(self, X):
+        X = np.asarray(X, dtype=np.float64)
+        return X[:, 0] if len(self.classes_) == 2 else X
+
+    def predict(self, X):
+        d = self.decision_function(X)
+        return self.classes_[(d > 0).astype(int)] if d.ndim == 1 else self.classes_[np.argmax(d, axis=1)]
+
+
+def test_stack_views_is_image_major_with_labels_repeated():
+    Xv = np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4)
+    X, y = stack_views(Xv, np.array([5, 6, 7]))
+    assert X.shape == (6, 4)
+    assert np.array_equal(X[3], Xv[1, 1]) and np.array_equal(X[4], Xv[0, 2])  # row j*V + i is view i of image j
+    assert y.tolist() == [5, 5, 6, 6, 7, 7]
+    with pytest.raises(ValueError, match="2 labels for 3 images"):
+        stack_views(Xv, np.array([1, 2]))
+    with pytest.raises(ValueError, match=r"\(V, n, D\)"):
+        stack_views(Xv[0])
+
+
+def test_the_last_rows_held_out_for_validation_are_whole_images():
+    # The Keras head validates on the last 20% of its rows: those must be the last images, every view of them.
+    V, n = 3, 10
+    Xv = np.stack([np.arange(n, dtype=np.float32)[:, None] + v / 10 for v in range(V)])  # feature = image + view/10
+    X, _ = stack_views(Xv)
+    last = X[int(0.8 * len(X)):, 0]
+    assert sorted(np.floor(last).astype(int).tolist()) == [8, 8, 8, 9, 9, 9]
+
+
+def test_averaging_probabilities_changes_the_answer_the_original_view_gives():
+    # One image, three views. Original: class 0 (0.6). Mean of the three: class 1.
+    Xv = np.array([[[0.6, 0.4]], [[0.1, 0.9]], [[0.45, 0.55]]])
+    head = ProbaStub(classes=(3, 7))
+    assert predict_views(head, Xv[:1]).tolist() == [3]
+    assert predict_views(head, Xv).tolist() == [7]
+    assert view_scores(head, Xv).shape == (3, 1, 2)
+
+
+def test_the_mean_of_probabilities_is_not_a_majority_vote_of_views():
+    # Two views lean weakly to class 1, one is sure of class 0: a vote says 1, the mean (0.63, 0.37) says 0.
+    Xv = np.array([[[0.45, 0.55]], [[0.45, 0.55]], [[0.99, 0.01]]])
+    assert predict_views(ProbaStub(), Xv).tolist() == [0]
+
+
+def test_two_class_decision_values_average_to_the_sign_of_their_mean():
+    head = DecisionStub(classes=(0, 1))
+    # Image 0: orig +0.5 (class 1), flip -2.0 -> mean -0.75: class 0. Image 1: +1, -0.5 -> +0.25: class 1.
+    Xv = np.array([[[0.5], [1.0]], [[-2.0], [-0.5]]])
+    assert averaged_quantity(head) == DECISION_VALUES
+    assert predict_views(head, Xv[:1]).tolist() == [1, 1]
+    assert predict_views(head, Xv).tolist() == [0, 1]
+    assert np.allclose(view_scores(head, Xv)[1, 0], [2.0, -2.0])  # d as [-d, d]
+
+
+def test_one_vs_rest_decision_values_are_averaged_per_class():
+    head = DecisionStub(classes=(0, 1, 2))
+    Xv = np.array([[[1.0, 0.9, -1.0]], [[-1.0, 0.8, 0.0]]])  # orig says class 0; the mean (0, 0.85, -0.5) says 1
+    assert predict_views(head, Xv[:1]).tolist() == [0]
+    assert predict_views(head, Xv).tolist() == [1]
+    pred, mean = predict_and_scores(head, Xv)
+    assert pred.tolist() == [1] and np.allclose(mean, [[0.0, 0.85, -0.5]])
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 20)
+    X = rng.normal(size=(60, 5)) + y[:, None]
+    # A second "view": the same images, noisier, so the averages differ from either view alone.
+    Xv = np.stack([X, X + rng.normal(scale=1.5, size=X.shape)]).astype(np.float32)
+    return Xv, y
+
+
+def test_real_heads_average_what_they_say_they_average(blobs):
+    Xv, y = blobs
+    X, yy = stack_views(Xv, y)
+    logreg = LogRegHead().fit(X, yy)
+    svm = SVMHead(probability=False).fit(X, yy)
+    assert averaged_quantity(logreg) == PROBABILITIES and averaged_quantity(svm) == DECISION_VALUES
+    by_hand = logreg.classes_[np.argmax((logreg.predict_proba(Xv[0]) + logreg.predict_proba(Xv[1])) / 2, axis=1)]
+    assert np.array_equal(predict_views(logreg, Xv), by_hand)
+    by_hand = svm.classes_[np.argmax((svm.decision_function(Xv[0]) + svm.decision_function(Xv[1])) / 2, axis=1)]
+    assert np.array_equal(predict_views(svm, Xv), by_hand)
+    # One view: the head's own predict, exactly.
+    assert np.array_equal(predict_views(svm, Xv[:1]), svm.predict(Xv[0]))
+    assert score_views(logreg, Xv[:1], y) == pytest.approx(logreg.score(Xv[0], y))
+
+
+def test_two_class_svm_without_probabilities(blobs):
+    Xv, y = blobs
+    keep = y < 2
+    Xv, y = Xv[:, keep], y[keep]
+    svm = SVMHead(probability=False).fit(*stack_views(Xv, y))
+    d = svm.decision_function(Xv.reshape(-1, Xv.shape[2])).reshape(2, -1)
+    assert np.array_equal(predict_views(svm, Xv), svm.classes_[(d.mean(axis=0) > 0).astype(int)])
+
+
+def fake_cache(*views):
+    return SimpleNamespace(views=views, path="c.h5")
+
+
+def test_check_views_in_the_caches_order_all_and_default():
+    cache = fake_cache("orig", "flip", "shift:+2,+2", "shift:-2,-2")
+    assert check_views(cache, None, "--x") == cache.views
+    assert check_views(cache, "all", "--x") == cache.views
+    assert check_views(cache, "orig", "--x") == ("orig",)
+    assert check_views(cache, "shift:-2,-2,flip", "--x") == ("orig", "flip", "shift:-2,-2")  # canonical: the cache's order
+    assert check_views(cache, ["flip"], "--x") == ("orig", "flip")
+
+
+def test_check_views_names_the_caches_views_when_one_is_missing():
+    with pytest.raises(FeatcacheError, match=r"--test-views asks for view\(s\) shift:\+2,\+2, shift:\+2,-2, shift:-2,\+2, "
+                       r"shift:-2,-2, which c.h5 does not hold \(it has orig, flip\).*--views orig,flip,shift"):
+        check_views(fake_cache("orig", "flip"), "shift", "--test-views")
+    with pytest.raises(FeatcacheError, match="unknown view 'zoom'"):
+        check_views(fake_cache("orig"), "zoom", "--train-views")
+
+
+def test_cross_validation_inside_heads_keeps_an_images_views_on_one_side(blobs):
+    from featcache.heads.views import fit_views, image_groups, stratified_folds
+
+    Xv, y = blobs
+    groups = image_groups(len(y), 2)
+    assert groups[:4].tolist() == [0, 0, 1, 1]  # the image of each stack_views row
+    for train, test in stratified_folds(np.repeat(y, 2), 3, 0, groups):
+        assert not set(groups[train]) & set(groups[test])
+    # The SVM's probability calibration folds, as fitted through fit_views: never an image on both sides.
+    svm = fit_views(SVMHead(), Xv, y)
+    splits = svm.pipeline_[-1].cv
+    assert len(splits) == 3 and all(not set(groups[a]) & set(groups[b]) for a, b in splits)
+    # Logistic regression's C="cv" gets the groups too (and without views, today's folds).
+    seen = {}
+
+    class Spy(LogRegHead):
+        def fit(self, X, y, groups=None):
+            seen["groups"] = groups
+            return super().fit(X, y, groups)
+
+    fit_views(Spy(C="cv"), Xv, y)
+    assert np.array_equal(seen["groups"], groups)
+    fit_views(Spy(C="cv"), Xv[:1], y)
+    assert seen["groups"] is None

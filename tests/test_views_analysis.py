@@ -1,0 +1,280 @@
+"""train, evaluate, curve and probe on a cache with views (issue 15, docs/views.md 3.4-3.5).
+
+Fast tier: a tiny random-weights cache extracted with --views, and a hand-written
+cache whose features say which image and view they are (to prove that an image
+and its views are never on both sides of a subset or a hold-out). The slow test
+checks the averaging on real features.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import extract, make_fashion_dir
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+import featcache
+from featcache.cli import main
+from featcache.errors import FeatcacheError
+from featcache.heads import LogRegHead
+from featcache.heads.io import read_head_meta
+from featcache.heads.views import predict_views, score_views, stack_views
+
+VIEWS = "orig,flip,shift:+2,+2"
+NAMES = ("orig", "flip", "shift:+2,+2")
+
+
+@pytest.fixture(scope="module")
+def views_cache(tmp_path_factory):
+    root = tmp_path_factory.mktemp("views")
+    return extract(data_dir=str(make_fashion_dir(root / "fm", n_train=60, n_test=30)), out=root / "v.h5", views=VIEWS,
+                   weights="random", image_size=32).path
+
+
+@pytest.fixture(scope="module")
+def plain_cache(tmp_path_factory):
+    root = tmp_path_factory.mktemp("plain")
+    return extract(data_dir=str(make_fashion_dir(root / "fm", n_train=60, n_test=30)), out=root / "p.h5",
+                   weights="random", image_size=32).path
+
+
+# -- train and evaluate ----------------------------------------------------------------------------
+
+
+def test_train_fits_every_view_of_every_image_and_averages_the_test_views(views_cache, tmp_path):
+    res = featcache.train(views_cache, "logreg", out=tmp_path / "h.npz")
+    cache = featcache.open_cache(views_cache)
+    assert cache.views == NAMES and res.train_views == NAMES and res.test_views == NAMES and res.averaged == "probabilities"
+    assert res.estimator.pipeline_[0].n_samples_seen_ == 3 * 60 and res.train_images == 60
+    # The same head by hand: fitted on the stacked views, test views averaged.
+    by_hand = LogRegHead().fit(*stack_views(cache.view_features("train", None, NAMES), cache.labels("train")))
+    Xt, yt = cache.view_features("test", None, NAMES), cache.labels("test")
+    assert np.array_equal(predict_views(res.estimator, Xt), predict_views(by_hand, Xt))
+    assert res.accuracy == score_views(by_hand, Xt, yt)
+    assert res.orig_accuracy == by_hand.score(Xt[0], yt)
+    meta = read_head_meta(res.path)
+    assert meta["train_views"] == list(NAMES) and meta["test_views"] == list(NAMES) and meta["averaged"] == "probabilities"
+
+
+def test_a_train_subset_is_drawn_over_images_and_takes_all_their_views(views_cache, tmp_path):
+    res = featcache.train(views_cache, "logreg", train_size=20, train_views="flip", test_views="orig", out=tmp_path / "h.npz")
+    assert res.train_views == ("orig", "flip") and res.test_views == ("orig",) and res.averaged is None
+    assert res.estimator.pipeline_[0].n_samples_seen_ == 2 * 20 and res.meta["train_digests"].size == 20
+    cache = featcache.open_cache(views_cache)
+    assert res.accuracy == res.estimator.score(cache.features("test"), cache.labels("test"))
+
+
+def test_default_head_names_tell_training_views_apart(views_cache):
+    a = featcache.train(views_cache, "logreg", train_views="orig")
+    b = featcache.train(views_cache, "logreg")
+    assert a.path != b.path and a.path.exists() and b.path.exists() and "_v3-" in b.path.name and "_v" not in a.path.stem[-12:]
+
+
+def test_evaluate_averages_the_heads_recorded_views_or_those_asked(views_cache, tmp_path):
+    res = featcache.train(views_cache, "logreg", test_views="orig,flip", out=tmp_path / "h.npz")
+    cache = featcache.open_cache(views_cache)
+    yt = cache.labels("test")
+    ev = featcache.evaluate(res.path, views_cache, out=tmp_path / "e1")
+    assert ev.test_views == ("orig", "flip") and ev.averaged == "probabilities"
+    assert ev.accuracy == score_views(res.estimator, cache.view_features("test", None, ("orig", "flip")), yt) == res.accuracy
+    assert "probabilities averaged over 2 views per image: orig, flip" in ev.text()
+    one = featcache.evaluate(res.path, views_cache, test_views="orig", out=tmp_path / "e2")
+    assert one.accuracy == res.estimator.score(cache.features("test"), yt) and one.averaged is None
+    assert "orig only (one view per image)" in one.text()
+    every = featcache.evaluate(res.path, views_cache, test_views="all", out=tmp_path / "e3")
+    assert every.test_views == NAMES and json.loads(every.files["json"].read_text())["test_views"] == list(NAMES)
+
+
+def test_views_not_in_the_cache_are_one_line_naming_its_views(views_cache, plain_cache, tmp_path, capsys):
+    with pytest.raises(FeatcacheError, match=r"--train-views asks for view\(s\) crop:c, which .* \(it has orig, flip, shift:\+2,\+2\)"):
+        featcache.train(views_cache, "logreg", train_views="crop:c")
+    assert main(["train", str(views_cache), "--head", "logreg", "--test-views", "shift:-2,-2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "it has orig, flip, shift:+2,+2" in err[0]
+    # A head scored on views, evaluated on a cache without them: the recorded views are named, and the fix.
+    head = featcache.train(views_cache, "logreg", out=tmp_path / "h.npz").path
+    with pytest.raises(FeatcacheError, match=r"the head's recorded test views .* which .*p.h5 does not hold \(it has orig\)"):
+        featcache.evaluate(head, plain_cache, out=tmp_path / "e")
+    assert featcache.evaluate(head, plain_cache, test_views="orig", out=tmp_path / "e").test_views == ("orig",)
+
+
+def test_plain_cache_keeps_todays_train_and_evaluate(plain_cache, tmp_path):
+    res = featcache.train(plain_cache, "logreg", out=tmp_path / "h.npz")
+    assert (res.train_views, res.test_views, res.averaged, res.orig_accuracy) == (("orig",), ("orig",), None, None)
+    cache = featcache.open_cache(plain_cache)
+    assert res.accuracy == res.estimator.score(cache.features("test"), cache.labels("test"))
+
+
+def test_cli_train_and_evaluate_with_views(views_cache, tmp_path, capsys):
+    head = tmp_path / "h.npz"
+    assert main(["train", str(views_cache), "--head", "logreg", "--train-views", "all", "--test-views", "orig,flip",
+                 "--out", str(head)]) == 0
+    out = capsys.readouterr().out
+    assert "x 3 views (180 rows)" in out and "probabilities averaged over 2 views: orig, flip; original view alone" in out
+    assert main(["evaluate", str(head), str(views_cache), "--test-views", "orig", "--out", str(tmp_path / "e"), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["test_views"] == ["orig"] and info["averaged"] is None
+
+
+@pytest.mark.slow
+def test_export_says_the_model_sees_the_original_view_only_and_what_that_scores(views_cache, tmp_path, capsys):
+    from featcache.deploy.model import read_meta
+
+    res = featcache.train(views_cache, "logreg", out=tmp_path / "h.npz")
+    assert main(["export", str(res.path), "--out", str(tmp_path / "m.keras")]) == 0
+    out = capsys.readouterr().out
+    assert ("the exported model classifies the original view only (no test-time averaging of views; the head was fitted on "
+            f"3 views): the head's accuracy with the original view alone is {res.orig_accuracy:.4f}") in out
+    meta = read_meta(tmp_path / "m.keras")
+    assert meta["views"] == ["orig"] and meta["single_view_test_accuracy"] == res.orig_accuracy
+    assert meta["head_train_views"] == list(NAMES)
+
+
+# -- curve and probe: an image and its views on one side only ------------------------------------
+
+
+class Recorder(ClassifierMixin, BaseEstimator):
+    """A head that records which images (the integer part of feature 0) it was fitted on and scored."""
+
+    fitted: list[set] = []
+    scored: list[set] = []
+
+    def __init__(self, seed: int = 0, warm_start: bool = False, C: float = 1.0, probability: bool = False):
+        self.seed, self.warm_start, self.C, self.probability = seed, warm_start, C, probability
+
+    def fit(self, X, y):
+        Recorder.fitted.append(set(np.floor(X[:, 0]).astype(int).tolist()))
+        self.classes_ = np.unique(y)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def predict_proba(self, X):
+        Recorder.scored.append(set(np.floor(X[:, 0]).astype(int).tolist()))
+        return np.full((len(X), len(self.classes_)), 1 / len(self.classes_))
+
+    def predict(self, X):
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+@pytest.fixture(scope="module")
+def id_cache(tmp_path_factory):
+    """A cache whose feature 0 is image id + view / 10 (test images from 1000): features that say where they belong."""
+    from featcache.store import CacheIdentity, CacheWriter, SplitSpec
+
+    path = tmp_path_factory.mktemp("ids") / "ids.h5"
+    n = {"train": 90, "test": 30}
+    ident = CacheIdentity(backbone="mobilenet_v2", weights="random", image_size=32, preprocessing="p", layers=["out_relu"],
+                          dtype="float32", dataset="toy", data_digest={"train": "a", "test": "b"},
+                          class_names=["a", "b", "c"], views=tuple(f"{v}@1" for v in NAMES))
+    attrs = {"fingerprint": ident.fingerprint, "settings": ident.settings(), "class_names": ["a", "b", "c"], "layers": ["out_relu"],
+             "default_layer": "out_relu", "dtype": "float32", "views": list(NAMES), "backbone": "mobilenet_v2", "image_size": 32}
+    w = CacheWriter(path, attrs, [SplitSpec(s, np.arange(k) % 3, np.arange(k)) for s, k in n.items()], {"out_relu": 2}, "float32")
+    w.open()
+    for s, k in n.items():
+        ids = np.arange(k, dtype=np.float32) + (1000 if s == "test" else 0)
+        w.write(s, 0, {"out_relu": np.stack([np.stack([ids + v / 10, ids * 0], axis=1) for v in range(len(NAMES))])})
+    return w.finish()
+
+
+@pytest.fixture
+def recorder(monkeypatch):
+    from featcache import heads
+
+    Recorder.fitted, Recorder.scored = [], []
+    monkeypatch.setitem(heads.HEADS, "logreg", Recorder)
+    return Recorder
+
+
+def test_probe_holdout_never_puts_an_image_and_its_views_on_both_sides(id_cache, recorder, tmp_path):
+    from featcache.analysis.probe import holdout_rows
+
+    res = featcache.probe(id_cache, heads="logreg", holdout=0.3, out=tmp_path, plot=False)
+    assert [(r.train_views, r.test_views) for r in res.rows] == [("orig", "orig"), (",".join(NAMES), "orig"),
+                                                                 (",".join(NAMES), ",".join(NAMES))]
+    fit, out = holdout_rows(featcache.open_cache(id_cache).labels("train"), 0.3, 0)
+    assert len(recorder.fitted) == 2  # the two settings that train on all views share one fit
+    for seen in recorder.fitted:
+        assert seen == set(fit.tolist())
+    for seen in recorder.scored:
+        assert seen == set(out.tolist())  # never a test image (ids from 1000), never a fitted one
+
+
+def test_curve_subsets_take_every_view_of_their_images(id_cache, recorder, tmp_path):
+    from featcache.analysis.curve.plan import training_rows
+
+    res = featcache.learning_curve(id_cache, sizes=[15, 45], seeds=2, heads="logreg", out=tmp_path / "c", plot=False)
+    y = featcache.open_cache(id_cache).labels("train")
+    expected = [set(training_rows(y, [15, 45], s)[n].tolist()) for s in (0, 1) for n in (15, 45)]
+    assert sorted(map(sorted, recorder.fitted)) == sorted(map(sorted, expected))
+    assert all(seen == set(range(1000, 1030)) for seen in recorder.scored)  # every test image, all views averaged
+    meta = json.loads(res.json.read_text())
+    assert meta["identity"]["train_views"] == list(NAMES) and meta["train_views"] == list(NAMES)
+
+
+def test_curve_on_views_scores_the_average_and_keys_its_folder_on_the_views(views_cache, plain_cache, tmp_path):
+    from featcache.analysis.curve.plan import training_rows
+    from featcache.analysis.curve.spec import CurveSpec
+
+    res = featcache.learning_curve(views_cache, sizes=[30], seeds=1, heads="logreg", out=tmp_path / "c", plot=False)
+    cache = featcache.open_cache(views_cache)
+    y, rows = cache.labels("train"), training_rows(cache.labels("train"), [30], 0)[30]
+    head = LogRegHead().fit(*stack_views(cache.view_features("train", None, NAMES)[:, rows], y[rows]))
+    assert res.rows[0]["accuracy"] == score_views(head, cache.view_features("test", None, NAMES), cache.labels("test"))
+    with pytest.raises(FeatcacheError, match=r"other settings \(test_views\)"):
+        featcache.learning_curve(views_cache, sizes=[30], seeds=1, heads="logreg", test_views="orig", out=tmp_path / "c")
+    # A cache without views: no views in the identity, so curve folders made before views keep theirs.
+    bound = CurveSpec(sizes=[30]).bind(featcache.open_cache(plain_cache))
+    assert "train_views" not in bound.identity and "test_views" not in bound.identity
+
+
+def test_probe_view_settings_option_and_bad_settings(views_cache, tmp_path, capsys):
+    res = featcache.probe(views_cache, heads="logreg", view_settings="orig/orig;flip/all", out=tmp_path, plot=False)
+    assert [(r.train_views, r.test_views) for r in res.rows] == [("orig", "orig"), ("orig,flip", ",".join(NAMES))]
+    with pytest.raises(FeatcacheError, match="TRAIN/TEST pairs separated by ';'"):
+        featcache.probe(views_cache, heads="logreg", view_settings="orig,flip", out=tmp_path)
+    with pytest.raises(FeatcacheError, match=r"it has orig, flip, shift:\+2,\+2"):
+        featcache.probe(views_cache, heads="logreg", view_settings="crop/orig", out=tmp_path)
+    assert main(["probe", str(views_cache), "--heads", "logreg", "--out", str(tmp_path / "p")]) == 0
+    text = capsys.readouterr().out
+    assert "logreg 3/3" in text and "view settings (train views/test views averaged)" in text and "best layer:" in text
+
+
+def test_best_row_ties_go_to_fewer_views_before_a_shallower_layer():
+    from featcache.analysis.probe import ProbeRow, best_row
+
+    rows = [ProbeRow(1, "b", 8, "logreg", None, 0.9, "holdout", 1.0, "orig,flip", "orig,flip"),
+            ProbeRow(2, "c", 8, "logreg", None, 0.9, "holdout", 1.0, "orig,flip", "orig"),
+            ProbeRow(3, "d", 8, "logreg", None, 0.9, "holdout", 1.0, "orig", "orig")]
+    assert best_row(rows).layer == "d"
+    assert best_row(rows[:2]).layer == "c"
+
+
+# -- real features -------------------------------------------------------------------------------
+
+
+def test_averaging_on_real_features_is_the_by_hand_average(real_weights, real_fashion_dir, tmp_path):
+    """Lesson data at small scale (first 500 train / 300 test, 96 px, block_13_expand_relu, views orig,flip):
+    train's and evaluate's accuracies are exactly the by-hand average of each view's predict_proba (and the SVM's
+    decision values), and the average is not the original view's prediction in disguise."""
+    layer = "block_13_expand_relu"
+    path = extract(data_dir=str(real_fashion_dir), train_limit=500, test_limit=300, weights=str(real_weights), image_size=96,
+                   layers=layer, views="orig,flip", out=tmp_path / "real.h5").path
+    res = featcache.train(path, "logreg", out=tmp_path / "h.npz")
+    cache = featcache.open_cache(path)
+    Xo, Xf, yt = cache.features("test", layer), cache.features("test", layer, view="flip"), cache.labels("test")
+    head = res.estimator
+    by_hand = head.classes_[np.argmax((head.predict_proba(Xo) + head.predict_proba(Xf)) / 2, axis=1)]
+    Xt = cache.view_features("test", layer, ("orig", "flip"))
+    assert np.array_equal(predict_views(head, Xt), by_hand)
+    assert (by_hand != head.predict(Xo)).sum() > 0  # the flip changes some answers: the test can tell averaging apart
+    assert res.accuracy == np.mean(by_hand == yt)
+    assert featcache.evaluate(res.path, path, out=tmp_path / "e").accuracy == res.accuracy
+    assert featcache.evaluate(res.path, path, test_views="orig", out=tmp_path / "o").accuracy == np.mean(head.predict(Xo) == yt)
+    from featcache.heads import SVMHead
+
+    svm = SVMHead(probability=False).fit(*stack_views(cache.view_features("train", layer, ("orig", "flip")), cache.labels("train")))
+    d = (svm.decision_function(Xo) + svm.decision_function(Xf)) / 2
+    assert np.array_equal(predict_views(svm, Xt), svm.classes_[np.argmax(d, axis=1)])
