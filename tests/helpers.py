@@ -172,3 +172,15 @@ def assert_same_features(got, want, rel: float = 1e-4, floor: float = 1e-6, err_
         gap = float(np.median(gaps))
         assert gap > 10 * tol, f"consecutive rows differ by a median {gap:.2g} only (tolerance {tol:.2g}) {err_msg}"
     np.testing.assert_allclose(got, want, rtol=rel, atol=tol, err_msg=err_msg)
+
+
+def photo_extractor(weights: str, size: int, layers: tuple[str, ...] = ("out_relu",)):
+    """The plain TensorFlow forward pass an extraction of RGB photos at ``size`` px runs: uint8 images -> [(N, D) per layer].
+
+    Built through the runtime registry, as extraction builds it, so that within
+    a session it is the network conftest already built for that extraction.
+    """
+    from featcache.embedding import runtimes
+
+    spec = runtimes.ModelSpec("mobilenet_v2", weights, size, tuple(layers), (size, size, 3))
+    return runtimes.REGISTRY["tensorflow"].build(spec, None, Path("unused"))

@@ -240,8 +240,7 @@ def test_photos_are_turned_upright_by_their_exif_orientation(tmp_path, orientati
 
 
 def test_turned_photos_are_extracted_upright_and_the_decoder_is_in_the_fingerprint(tmp_path, monkeypatch):
-    from featcache.embedding.backbones import get_backbone
-    from featcache.embedding.mapper import build_extractor, compiled
+    from helpers import photo_extractor
 
     root = make_class_tree(tmp_path / "d", {"a": 3, "b": 3}, ext="jpg", size=40)
     stored = class_image(0, 50, 40)[:, :30]
@@ -253,7 +252,7 @@ def test_turned_photos_are_extracted_upright_and_the_decoder_is_in_the_fingerpri
     upright = decode_image(root / "a" / "portrait.jpg", 32)
     plain = decode_image(write_image(tmp_path / "plain.jpg", stored, "JPEG", quality=95), 32)
     assert np.abs(upright.astype(int) - plain.astype(int)).mean() > 5  # turning changed the pixels the model sees
-    model = compiled(build_extractor(get_backbone("mobilenet_v2"), "random", 32, [EARLY], (32, 32, 3)))
+    model = photo_extractor("random", 32, (EARLY,))
     want, unturned = np.asarray(model(np.stack([upright, plain]))[0])
     assert_same_features(cache.features(split)[row], want)
     with pytest.raises(AssertionError):  # and the unturned photo's would not (they differ by 0.3% of max |x|, 30x the tolerance)
@@ -304,8 +303,7 @@ def test_a_file_changed_after_the_scan_is_an_error_not_wrong_features(tmp_path):
 @pytest.mark.slow
 def test_extraction_rows_match_paths_labels_and_features(tmp_path, capsys):
     """Each stored row is the embedding of the file named by the stored path."""
-    from featcache.embedding.backbones import get_backbone
-    from featcache.embedding.mapper import build_extractor, compiled
+    from helpers import photo_extractor
 
     root = make_class_tree(tmp_path / "d", {"cats": 5, "dogs": 4}, ext="jpg", size=50)
     truncated_jpeg(root / "cats" / "cats_002b.jpg")
@@ -318,7 +316,7 @@ def test_extraction_rows_match_paths_labels_and_features(tmp_path, capsys):
     cache = featcache.open_cache(res.path)
     assert cache.class_names == ["cats", "dogs"] and cache.meta["dataset"] == "d"
     assert cache.meta["source"]["kind"] == "images" and cache.meta["skipped"] == [list(s) for s in res.skipped]
-    model = compiled(build_extractor(get_backbone("mobilenet_v2"), "random", 32, [EARLY], (32, 32, 3)))
+    model = photo_extractor("random", 32, (EARLY,))
     for split in ("train", "test"):
         paths = cache.paths(split)
         assert [cache.class_names[y] for y in cache.labels(split)] == [p.split("/")[0] for p in paths]

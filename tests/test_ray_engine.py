@@ -213,6 +213,7 @@ def test_resume_after_sigkill_of_the_driver(ray_local, tmp_path):
     assert_same_cache(out, ref.path)
 
 
+@pytest.mark.slow  # starts the module's Ray instance (10-30 s), shared with the other slow tests here
 def test_more_workers_than_the_cluster_holds(ray_local, fashion_dir, tmp_path):
     with pytest.raises(FeatcacheError, match="2 CPUs on 1 node.*--workers 3 x --cpus-per-worker 1 does not fit"):
         extract(data_dir=str(fashion_dir), out=tmp_path / "x.h5", engine="ray", workers=3, cpus_per_worker=1, **TINY)
@@ -253,16 +254,21 @@ def test_bad_engine_options_are_one_clear_line(fashion_dir, capsys, monkeypatch)
         assert rc == 2
         err = capsys.readouterr().err
         assert message in err.strip().splitlines()[-1] and "Traceback" not in err
-    # A process of its own: this one may hold the module's Ray connection.
-    proc = subprocess.run([sys.executable, "-m", "featcache", *base, "--engine", "ray", "--address", f"127.0.0.1:{free_port()}"],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "no Ray cluster reachable" in proc.stderr
     with pytest.raises(FeatcacheError, match="--workers must be a whole number of at least 1"):
         extract(data_dir=str(fashion_dir), engine="ray", workers=0, **TINY)
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
     assert main(base + ["--engine", "ray"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "pip install 'featcache[ray]'" in err
+
+
+@pytest.mark.slow
+def test_an_unreachable_address_from_the_command_line_is_one_line(fashion_dir):
+    # A process of its own: this one may hold the module's Ray connection.
+    base = ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32"]
+    proc = subprocess.run([sys.executable, "-m", "featcache", *base, "--engine", "ray", "--address", f"127.0.0.1:{free_port()}"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "no Ray cluster reachable" in proc.stderr
 
 
 @pytest.mark.slow
