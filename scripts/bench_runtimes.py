@@ -1,21 +1,29 @@
 #!/usr/bin/env python3
-"""Benchmark: the inference runtimes side by side, on the same images, in one run (issue 14).
+"""Benchmark: each inference runtime's bare forward pass and full extraction pipeline, on the same images (issue 14).
 
-For each case it builds the extractor once per runtime (the conversion to ONNX
-is timed apart, into a fresh runtimes folder), then times the bare forward
-pass (uint8 batches of --batch already in memory -> pooled features) of every
-runtime on the same images. The runtimes take turns chunk by chunk (a chunk
-is --chunk images), so a change in the machine's load hits all of them alike;
-images/s is each runtime's images over its summed time, and the ratio is to
-TensorFlow's in the same run. The load average is printed with every case.
+One source per run: Fashion-MNIST (--fashion-dir, at 96 px, raw 28x28) or a
+photo folder (--photos DIR, at 224 px; --make-photos N generates N photo-like
+JPEGs with scripts/make_jpeg_folder.py first). --images N takes N
+images (Fashion-MNIST: test images, then train images; photos: N files taken
+in turn from each folder, so every class keeps some).
 
-Cases: Fashion-MNIST test images at 96 px (--n96, raw 28x28), the hymenoptera
-photos at 224 px (decoded by featcache's decoder at 224, as extraction does),
-and --generated photo-sized JPEGs at 224 px. For the generated folder it also
-times the decoding alone (one thread, and featcache's thread pool) to show
-whether decoding keeps up with the fastest runtime.
+Every (runtime, mode) runs in a fresh process, so each has its own peak RSS
+(the process's VmHWM):
+  bare      uint8 batches of --batch already in memory -> pooled features,
+            the final layer (the images are read or decoded first, not timed;
+            for photos the decoding is timed apart: featcache's thread pool);
+  pipeline  ``featcache.extract`` of the same images (read, decode, preprocess,
+            run, write the HDF5 cache), timed as extract times itself:
+            reading to the last write, the model build apart.
+The ONNX conversion is made once, first, and timed apart; every later process
+loads it from the shared runtimes folder. With --repeats R each (runtime,
+mode) runs R times, in turn, and the table shows the median. The load average
+before and after is printed: on a shared machine the absolute speeds vary with
+it; the ratios to TensorFlow's bare pass are steadier.
 
-    python scripts/bench_runtimes.py --weights ../shared/weights/mobilenet_v2_1.0_imagenet_no_top.weights.h5 --json out.json
+    python scripts/bench_runtimes.py --weights ../shared/weights/mobilenet_v2_1.0_imagenet_no_top.weights.h5 --images 4096
+    python scripts/bench_runtimes.py --weights W --photos ../shared/datasets/hymenoptera
+    python scripts/bench_runtimes.py --weights W --make-photos 2000 --json photos2000.json
 """
 
 from __future__ import annotations
@@ -24,7 +32,8 @@ import argparse
 import gzip
 import json
 import os
-import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,146 +44,249 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
-import numpy as np  # noqa: E402
+PHOTO_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
 
 
-def load() -> str:
-    return "load %.1f %.1f %.1f" % os.getloadavg()
+def loadavg() -> str:
+    return "%.1f %.1f %.1f" % os.getloadavg()
 
 
-def fashion(data_dir: Path, n: int) -> np.ndarray:
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (Linux VmHWM), MB."""
+    status = Path("/proc/self/status").read_text()
+    return round(int(status.split("VmHWM:")[1].split()[0]) / 1024, 1)
+
+
+# --- the source: which images, as the bare pass and the pipeline see them ----------------------------------------
+
+def fashion_limits(data_dir: Path, n: int) -> tuple[int, int]:
+    """(test, train) counts for the first ``n`` images: test images first, and at least one train image (a limit is >= 1)."""
     with gzip.open(data_dir / "t10k-images-idx3-ubyte.gz") as f:
-        test = np.frombuffer(f.read()[16:], np.uint8).reshape(-1, 28, 28)
-    if n <= len(test):
-        return test[:n]
-    with gzip.open(data_dir / "train-images-idx3-ubyte.gz") as f:
-        train = np.frombuffer(f.read()[16:], np.uint8).reshape(-1, 28, 28)
-    return np.concatenate([test, train])[:n]
+        available = int.from_bytes(f.read(8)[4:], "big")  # the IDX header's image count
+    test = min(available, n - 1)
+    return test, n - test
+
+
+def fashion_images(data_dir: Path, n: int):
+    import numpy as np
+
+    def idx(name: str):
+        with gzip.open(data_dir / f"{name}-images-idx3-ubyte.gz") as f:
+            return np.frombuffer(f.read()[16:], np.uint8).reshape(-1, 28, 28)
+
+    test, train = fashion_limits(data_dir, n)
+    return np.concatenate([idx("t10k")[:test], idx("train")[:train]])
 
 
 def photo_files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg"))
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in PHOTO_EXTS and not p.name.startswith("."))
 
 
-def decode_all(files: list[Path], size: int, threads: int) -> tuple[np.ndarray, float]:
-    from concurrent.futures import ThreadPoolExecutor
+def photo_subset(root: Path, n: int | None, into: Path) -> Path:
+    """``root`` itself, or a tree of links to ``n`` of its files (same relative paths) under ``into``.
 
-    from featcache.sources.decode import UnreadableImage, decode_image
-
-    def one(f):
-        try:
-            return decode_image(f, size)
-        except UnreadableImage:
-            return None
-
-    t = time.perf_counter()
-    if threads == 1:
-        out = [one(f) for f in files]
-    else:
-        with ThreadPoolExecutor(threads) as pool:
-            out = list(pool.map(one, files))
-    seconds = time.perf_counter() - t
-    return np.stack([o for o in out if o is not None]), seconds
-
-
-def build_all(names: list[str], spec, batch: int, runtime_dir: Path) -> tuple[dict, dict]:
-    from featcache.embedding import runtimes
-
-    forwards, build_s = {}, {}
-    for name in names:
-        t = time.perf_counter()
-        used, forward, _ = runtimes.build(name, spec, batch, runtime_dir)
-        forward(np.zeros((1, *spec.raw_shape), np.uint8))  # trace / first-run allocations, as the Mapper does
-        build_s[name] = round(time.perf_counter() - t, 2)
-        forwards[name] = forward
-    return forwards, build_s
+    The files are taken in turn from each folder (each folder's by name), so
+    every class (and split folder) keeps files: the first ``n`` by path would
+    all be the first class's.
+    """
+    files = photo_files(root)
+    if n is None or n >= len(files):
+        return root
+    folders: dict[Path, list[Path]] = {}
+    for f in files:
+        folders.setdefault(f.parent, []).append(f)
+    turns = sorted(((i, d), f) for d, fs in folders.items() for i, f in enumerate(fs))
+    for _, f in turns[:n]:
+        link = into / f.relative_to(root)
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(f.resolve())
+    return into
 
 
-def bare(forwards: dict, images: np.ndarray, batch: int, chunk: int) -> dict[str, float]:
-    """images/s per runtime, taking turns every ``chunk`` images (one warm-up batch each first)."""
-    for fn in forwards.values():
-        fn(images[:batch])
-    spent = {name: 0.0 for name in forwards}
-    for start in range(0, len(images), chunk):
-        part = images[start:start + chunk]
-        for name, fn in forwards.items():
-            t = time.perf_counter()
-            for i in range(0, len(part), batch):
-                fn(part[i:i + batch])
-            spent[name] += time.perf_counter() - t
-    return {name: len(images) / s for name, s in spent.items()}
+# --- the child processes ---------------------------------------------------------------------------------------
 
-
-def case(label: str, images: np.ndarray, size: int, names: list[str], args) -> dict:
+def spec_for(job: dict):
+    """The runtimes' ModelSpec the pipeline's Mapper builds for this source (so they share one conversion)."""
     from featcache.embedding.backbones import get_backbone
     from featcache.embedding.runtimes import ModelSpec
 
     bb = get_backbone("mobilenet_v2")
-    weights = args.weights if args.weights in ("imagenet", "random") else str(Path(args.weights).resolve())
-    size = args.image_size or size
-    spec = ModelSpec(bb.name, weights, size, (bb.final_layer,), tuple(images.shape[1:]))
-    runtime_dir = Path(tempfile.mkdtemp(prefix="featcache-runtimes-"))
-    before = load()
-    forwards, build_s = build_all(names, spec, args.batch, runtime_dir)
-    # The converted runtimes share one ONNX file: the first one's build includes the conversion.
+    raw = (28, 28) if job["kind"] == "fashion" else (job["size"], job["size"], 3)
+    return ModelSpec(bb.name, job["weights"], job["size"], (bb.final_layer,), raw)
+
+
+def child_convert(job: dict) -> dict:
+    from featcache.embedding import runtimes
+
     t = time.perf_counter()
-    forwards2, _ = build_all([n for n in names if n != "tensorflow"][:1], spec, args.batch, runtime_dir)
-    cached_load_s = round(time.perf_counter() - t, 2)
-    del forwards2
-    rates = bare(forwards, images, args.batch, args.chunk)
-    del forwards
-    shutil.rmtree(runtime_dir, ignore_errors=True)
-    row = {"case": label, "images": len(images), "image_size": size, "batch": args.batch,
-           "images_per_s": {n: round(r, 1) for n, r in rates.items()},
-           "ratio_to_tensorflow": {n: round(r / rates["tensorflow"], 2) for n, r in rates.items()},
-           "build_s_first (conversion included for the first converted runtime)": build_s,
-           "build_s_cached_conversion": cached_load_s,
-           "load_before": before, "load_after": load()}
-    print(json.dumps(row), flush=True)
+    runtimes.build(job["runtime"], spec_for(job), job["batch"], runtimes.runtime_dir())
+    return {"conversion_s": round(time.perf_counter() - t, 1)}
+
+
+def child_bare(job: dict) -> dict:
+    import numpy as np
+
+    from featcache.embedding import runtimes
+
+    out: dict = {}
+    if job["kind"] == "fashion":
+        images = fashion_images(Path(job["source"]), job["images"])
+    else:
+        from featcache.sources import images as photos
+        from featcache.sources.decode import UnreadableImage, decode_image
+
+        def one(f):
+            try:
+                return decode_image(f, job["size"])
+            except UnreadableImage:
+                return None
+
+        files = photo_files(Path(job["source"]))
+        t = time.perf_counter()
+        decoded = [d for d in photos._pool().map(one, files) if d is not None]  # featcache's decoding threads
+        out["decode_images_per_s"] = round(len(files) / (time.perf_counter() - t), 1)
+        out["decode_threads"] = photos._pool()._max_workers
+        images = np.stack(decoded)
+    t = time.perf_counter()
+    used, forward, _ = runtimes.build(job["runtime"], spec_for(job), job["batch"], runtimes.runtime_dir())
+    forward(images[: job["batch"]])  # trace / first-run allocations, as the Mapper does
+    out["build_s"] = round(time.perf_counter() - t, 1)
+    t = time.perf_counter()
+    for i in range(0, len(images), job["batch"]):
+        forward(images[i : i + job["batch"]])
+    seconds = time.perf_counter() - t
+    return {**out, "images": len(images), "images_per_s": round(len(images) / seconds, 1), "runtime_used": used}
+
+
+def child_pipeline(job: dict) -> dict:
+    import featcache
+    from featcache.embedding.engines.local import LocalEngine
+
+    if job["kind"] == "fashion":
+        test, train = fashion_limits(Path(job["source"]), job["images"])
+        source = featcache.FashionMNIST(job["source"], train_limit=train, test_limit=test)
+    else:
+        root = Path(job["source"])
+        split = (root / "train").is_dir()
+        source = featcache.PhotoFolder(root, test_fraction=None if split else 0.25)
+    with tempfile.TemporaryDirectory() as tmp:
+        res = featcache.extract(source, featcache.ModelSpec(weights=job["weights"], image_size=job["size"]),
+                                featcache.StoreSpec(out=Path(tmp) / "c.h5", batch_size=job["batch"]),
+                                LocalEngine(runtime=job["runtime"]))
+    return {"images": res.images, "images_per_s": round(res.images_per_s, 1), "build_s": round(res.startup_seconds, 1),
+            "runtime_used": res.runtime, "skipped": len(res.skipped)}
+
+
+def run_child(job: dict, env: dict) -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--weights", job["weights"], "--child", json.dumps(job)],
+                          capture_output=True, text=True, env=env)
+    if proc.returncode:
+        raise SystemExit(f"{job['mode']} {job['runtime']} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# --- the parent ------------------------------------------------------------------------------------------------
+
+def table(rows: list[dict]) -> str:
+    tf_bare = next((r["images_per_s"] for r in rows if r["runtime"] == "tensorflow" and r["mode"] == "bare"), None)
+    lines = [f"{'runtime':<12} {'mode':<9} {'images':>7} {'images/s':>9} {'x TF bare':>9} {'peak RSS MB':>11}  notes"]
+    for r in rows:
+        ratio = f"{r['images_per_s'] / tf_bare:.2f}" if tf_bare else "-"
+        lines.append(f"{r['runtime']:<12} {r['mode']:<9} {r['images']:>7} {r['images_per_s']:>9.1f} {ratio:>9} "
+                     f"{r.get('peak_rss_mb', 0):>11.0f}  {r.get('notes', '')}")
+    return "\n".join(lines)
+
+
+def median_row(runs: list[dict], runtime: str, mode: str) -> dict:
+    row = {"runtime": runtime, "mode": mode, "images": runs[0]["images"],
+           "images_per_s": round(statistics.median(r["images_per_s"] for r in runs), 1),
+           "peak_rss_mb": max(r["peak_rss_mb"] for r in runs), "all_images_per_s": [r["images_per_s"] for r in runs]}
+    notes = [f"model build {statistics.median(r['build_s'] for r in runs):.1f} s"]
+    if runs[0].get("runtime_used") not in (None, runtime):
+        notes.append(f"ran {runs[0]['runtime_used']}")
+    row["notes"] = "; ".join(notes)
     return row
 
 
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--weights", required=True, help="MobileNetV2 weights file, or imagenet / random")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--fashion-dir", default="/usr/share/datasets/fashion-mnist", help="Fashion-MNIST IDX files (the default source)")
+    src.add_argument("--photos", metavar="DIR", help="a photo folder (DIR/<class>/ or DIR/train|val/<class>/) instead")
+    src.add_argument("--make-photos", type=int, metavar="N", help="generate N photo-like JPEGs (make_jpeg_folder.py) and use them")
+    p.add_argument("--images", type=int, metavar="N", help="N images (default: Fashion-MNIST 4096, photos all; see above)")
+    p.add_argument("--image-size", type=int, help="default: 96 for Fashion-MNIST, 224 for photos")
+    p.add_argument("--runtimes", help="comma-separated (default: every installed runtime)")
+    p.add_argument("--modes", default="bare,pipeline", help="bare, pipeline or both (default)")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--repeats", type=int, default=1, help="runs of each (runtime, mode), in turn; the table shows the median")
+    p.add_argument("--json", help="also write the results here")
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    return p.parse_args()
+
+
 def main() -> None:
+    args = parse_args()
+    if args.child:
+        job = json.loads(args.child)
+        out = {"convert": child_convert, "bare": child_bare, "pipeline": child_pipeline}[job["mode"]](job)
+        print(json.dumps({**out, "peak_rss_mb": peak_rss_mb()}))
+        return
     from featcache.embedding import runtimes
 
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--weights", required=True)
-    p.add_argument("--fashion-dir", default="/usr/share/datasets/fashion-mnist")
-    p.add_argument("--photos", default=str(REPO.parent / "shared" / "datasets" / "hymenoptera"))
-    p.add_argument("--n96", type=int, default=4096)
-    p.add_argument("--generated", type=int, default=2000, help="generated JPEGs at 224 px (0: skip)")
-    p.add_argument("--image-size", type=int, help="one size for every case (smoke runs); default 96 and 224")
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--chunk", type=int, default=512)
-    p.add_argument("--cases", default="fashion96,photos224,generated224")
-    p.add_argument("--json", help="write the rows here")
-    args = p.parse_args()
+    names = args.runtimes.split(",") if args.runtimes else [n for n in runtimes.REGISTRY if runtimes.REGISTRY[n].available()]
+    modes = args.modes.split(",")
+    weights = args.weights if args.weights in ("imagenet", "random") else str(Path(args.weights).resolve())
+    with tempfile.TemporaryDirectory(prefix="bench-runtimes-") as tmp:
+        tmp = Path(tmp)
+        if args.make_photos:
+            from make_jpeg_folder import make_jpeg_folder
 
-    names = [n for n in runtimes.REGISTRY if runtimes.REGISTRY[n].available()]
-    versions = ", ".join(f"{k} {v}" for k, v in runtimes.runtime_versions().items())
-    print(f"runtimes: {', '.join(names)}; versions: {versions}; {load()}", flush=True)
-    rows = []
-    wanted = args.cases.split(",")
-    if "fashion96" in wanted:
-        rows.append(case(f"Fashion-MNIST {args.n96}", fashion(Path(args.fashion_dir), args.n96), 96, names, args))
-    if "photos224" in wanted:
-        imgs, _ = decode_all(photo_files(Path(args.photos)), 224, os.cpu_count() or 1)
-        rows.append(case("hymenoptera photos", imgs, 224, names, args))
-    if "generated224" in wanted and args.generated:
-        from bench_images import make_photos
-
-        with tempfile.TemporaryDirectory() as tmp:
-            make_photos(Path(tmp), args.generated)
-            files = photo_files(Path(tmp))
-            imgs, one_s = decode_all(files, 224, 1)
-            _, pool_s = decode_all(files, 224, min(8, os.cpu_count() or 1))  # featcache's pool size (sources/images.py)
-        row = case(f"generated JPEGs {args.generated}", imgs, 224, names, args)
-        row["decode_images_per_s"] = {"1 thread": round(len(files) / one_s, 1),
-                                      f"{min(8, os.cpu_count() or 1)} threads": round(len(files) / pool_s, 1)}
-        print(json.dumps({"decode_images_per_s": row["decode_images_per_s"]}), flush=True)
-        rows.append(row)
+            t = time.perf_counter()
+            make_jpeg_folder(tmp / "photos", args.make_photos)
+            print(f"generated {args.make_photos} JPEGs in {time.perf_counter() - t:.0f} s", flush=True)
+            args.photos = str(tmp / "photos")
+        kind = "photos" if args.photos else "fashion"
+        source = str(photo_subset(Path(args.photos), args.images, tmp / "subset")) if args.photos else args.fashion_dir
+        n = len(photo_files(Path(source))) if args.photos else (args.images or 4096)
+        job = {"kind": kind, "source": source, "images": n, "size": args.image_size or (224 if args.photos else 96),
+               "weights": weights, "batch": args.batch}
+        env = {**os.environ, "FEATCACHE_RUNTIME_DIR": str(tmp / "runtimes"), "FEATCACHE_HOME": str(tmp / "home"),
+               "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+        header = {"source": f"{kind} {source}", "images": n, "image_size": job["size"], "batch": args.batch,
+                  "cpus": os.cpu_count(), "versions": runtimes.runtime_versions(), "load_before": loadavg()}
+        print(json.dumps(header), flush=True)
+        converted = [r for r in names if r != "tensorflow"]
+        conversion = run_child({**job, "mode": "convert", "runtime": converted[0]}, env) if converted else {}
+        if converted:
+            print(f"converted in {conversion['conversion_s']} s", flush=True)
+        runs: dict = {}
+        for _ in range(args.repeats):
+            for mode in modes:
+                for name in names:
+                    done = run_child({**job, "mode": mode, "runtime": name}, env)
+                    runs.setdefault((name, mode), []).append(done)
+                    print(f"{name} {mode}: {done['images_per_s']} images/s, peak RSS {done['peak_rss_mb']:.0f} MB; "
+                          f"load {loadavg()}", flush=True)
+    rows = [median_row(runs[name, mode], name, mode) for name in names for mode in modes]
+    decode = [r for (_, mode), done in runs.items() if mode == "bare" for r in done if "decode_images_per_s" in r]
+    header.update({"load_after": loadavg(), "conversion_s": conversion.get("conversion_s")})
+    if decode:
+        header["decode_images_per_s"] = statistics.median(r["decode_images_per_s"] for r in decode)
+        header["decode_threads"] = decode[0]["decode_threads"]
+    print()
+    print(f"{header['source']}: {n} images at {job['size']} px, batch {args.batch}, "
+          f"{header['cpus']} CPUs; load {header['load_before']} -> {header['load_after']}")
+    if converted:
+        print(f"ONNX conversion (once, apart): {header['conversion_s']} s")
+    if decode:
+        print(f"decoding alone ({header['decode_threads']} threads): {header['decode_images_per_s']:.1f} images/s")
+    print(table(rows))
+    report = {**header, "rows": rows}
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report), flush=True)
 
 
 if __name__ == "__main__":

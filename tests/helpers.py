@@ -149,3 +149,38 @@ def extract(*, source=None, verbose: bool = False, **options):
 
     parts = from_options(**options)
     return featcache.extract(parts.source if source is None else source, *parts[1:], verbose=verbose)
+
+
+def assert_same_features(got, want, rel: float = 1e-4, floor: float = 1e-6, err_msg: str = "") -> None:
+    """``got`` equals ``want`` to ``rel`` of the features' size, in a comparison that can fail.
+
+    Random weights shrink MobileNetV2's features block by block (max |x| over the tiny test images at
+    32 px: 0.13 at block_1_expand_relu, 1e-7 at block_13_expand_relu, 1e-11 at out_relu), so a fixed
+    ``atol=1e-5`` passes any numbers there. The tolerance here scales with max |want|; features at most
+    ``floor`` are refused (compare an early layer such as block_1_expand_relu; ``floor=0`` only where the
+    test is about a deep layer: float32 keeps its 7 digits at 1e-11 too), and so are rows (images) that
+    do not mostly differ by more than ten times the tolerance, since swapped rows would then pass.
+    """
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.shape == want.shape, f"shapes differ: {got.shape} vs {want.shape} {err_msg}"
+    scale = float(np.abs(want).max()) if want.size else 0.0
+    assert scale > floor, f"features too small to compare (max |x| = {scale:.2g}, floor {floor:g}) {err_msg}"
+    tol = rel * scale
+    if want.ndim > 1 and len(want) > 1:
+        gaps = np.abs(np.diff(want.astype(np.float64), axis=0)).reshape(len(want) - 1, -1).max(axis=1)
+        # the median, not the least: a few similar images sit only 2-4x the tolerance apart (616 rows at 128 px, 401 photos at 224 px)
+        gap = float(np.median(gaps))
+        assert gap > 10 * tol, f"consecutive rows differ by a median {gap:.2g} only (tolerance {tol:.2g}) {err_msg}"
+    np.testing.assert_allclose(got, want, rtol=rel, atol=tol, err_msg=err_msg)
+
+
+def photo_extractor(weights: str, size: int, layers: tuple[str, ...] = ("out_relu",)):
+    """The plain TensorFlow forward pass an extraction of RGB photos at ``size`` px runs: uint8 images -> [(N, D) per layer].
+
+    Built through the runtime registry, as extraction builds it, so that within
+    a session it is the network conftest already built for that extraction.
+    """
+    from featcache.embedding import runtimes
+
+    spec = runtimes.ModelSpec("mobilenet_v2", weights, size, tuple(layers), (size, size, 3))
+    return runtimes.REGISTRY["tensorflow"].build(spec, None, Path("unused"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -37,6 +38,8 @@ def fake_model(tmp_path, monkeypatch):
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr(META_ENTRY, json.dumps({"kind": model_mod.KIND, "class_names": ["ants", "bees"], "image_size": 16}))
     monkeypatch.setattr(model_mod, "load_model", lambda p: (object(), {}))
+    # predict builds its runner (runtime choice, conversion) through ModelRunner: stubbed too.
+    monkeypatch.setattr(model_mod, "ModelRunner", lambda *a, **k: SimpleNamespace(runtime_used="stub", runtime_note=None))
     # Brightness decides: the stub needs no weights, and each image's answer is known.
     monkeypatch.setattr(model_mod, "run_model", lambda net, x, bs=64: np.stack(
         [np.full(len(x), 0.25), np.full(len(x), 0.75)], axis=1))

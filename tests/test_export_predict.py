@@ -144,3 +144,21 @@ def test_two_class_model_predicts_a_folder_with_its_defaults_and_writes_csv(tmp_
     empty.mkdir()
     _one_line_error(capsys, ["predict", str(model), str(empty)], "holds no image files")
     _one_line_error(capsys, ["predict", str(model), str(folder), "--csv", str(tmp_path)], "is a folder")
+
+
+@pytest.mark.parametrize("name", ["onnxruntime", "openvino"])
+def test_exported_model_gives_the_same_probabilities_on_every_runtime(real, name):
+    # Issue 14: predict runs the exported model on extraction's runtimes; the probabilities must not depend on it.
+    from featcache.deploy.model import ModelRunner
+
+    model_path = real["keras"][2]
+    images = open_source(real["cache"].meta["source"]).splits["test"].read(0, 32)
+    want = ModelRunner(model_path, runtime="tensorflow")(images)
+    keras_predict = featcache.load_model(model_path)[0].predict(images[..., None], verbose=0)
+    np.testing.assert_allclose(want, keras_predict, atol=1e-5)  # the compiled TF path is Keras's predict
+    runner = ModelRunner(model_path, runtime=name, batch_size=10)  # batches of 10: a short last one
+    assert runner.runtime_used == name
+    got = runner(images)
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    assert (got.argmax(1) == want.argmax(1)).all()
+    assert want.max(1).min() < 0.99  # not all saturated: the comparison sees the probabilities, not only 0 and 1

@@ -11,9 +11,8 @@ import sys
 from pathlib import Path
 
 import h5py
-import numpy as np
 import pytest
-from helpers import flip, make_fashion_dir
+from helpers import assert_same_features, flip, make_fashion_dir
 
 import featcache
 from featcache.store import CacheWriter, partial_path
@@ -161,7 +160,8 @@ def test_a_damaged_partial_is_repaired_from_the_source_on_resume(made, tmp_path,
     got, want = featcache.open_cache(out), featcache.open_cache(made["cache"])
     for split in ("train", "test"):
         assert got.labels(split).tolist() == want.labels(split).tolist()
-        np.testing.assert_allclose(got.features(split), want.features(split), atol=1e-5)
+        # out_relu only (the module's cache): about 1e-11 with random weights, so compared to its own size.
+        assert_same_features(got.features(split), want.features(split), floor=0, err_msg=split)
     assert run_cli("verify", str(out)).returncode == 0
 
 

@@ -14,6 +14,7 @@ import h5py
 import numpy as np
 import pytest
 from helpers import (
+    assert_same_features,
     class_image,
     extract,
     flat_jpeg,
@@ -31,6 +32,8 @@ from featcache.sources.decode import decode_image
 from featcache.store.cache import partial_path
 
 TINY = dict(weights="random", image_size=32, verbose=False)
+# Random weights leave out_relu at about 1e-11, where any tolerance passes: feature comparisons use this layer (about 0.1).
+EARLY = "block_1_expand_relu"
 
 
 def split_tree(root: Path, train: dict[str, int], test: dict[str, int], test_name: str = "val") -> Path:
@@ -237,21 +240,23 @@ def test_photos_are_turned_upright_by_their_exif_orientation(tmp_path, orientati
 
 
 def test_turned_photos_are_extracted_upright_and_the_decoder_is_in_the_fingerprint(tmp_path, monkeypatch):
-    from featcache.embedding.backbones import get_backbone
-    from featcache.embedding.mapper import build_extractor, compiled
+    from helpers import photo_extractor
 
     root = make_class_tree(tmp_path / "d", {"a": 3, "b": 3}, ext="jpg", size=40)
     stored = class_image(0, 50, 40)[:, :30]
     oriented_jpeg(root / "a" / "portrait.jpg", stored, 6)
-    res = extract(images=str(root), test_fraction=0.3, out=tmp_path / "c.h5", **TINY)
+    res = extract(images=str(root), test_fraction=0.3, out=tmp_path / "c.h5", layers=EARLY, **TINY)
     cache = featcache.open_cache(res.path)
     split = next(s for s in ("train", "test") if "a/portrait.jpg" in cache.paths(s))
     row = cache.paths(split).index("a/portrait.jpg")
     upright = decode_image(root / "a" / "portrait.jpg", 32)
     plain = decode_image(write_image(tmp_path / "plain.jpg", stored, "JPEG", quality=95), 32)
     assert np.abs(upright.astype(int) - plain.astype(int)).mean() > 5  # turning changed the pixels the model sees
-    model = compiled(build_extractor(get_backbone("mobilenet_v2"), "random", 32, ["out_relu"], (32, 32, 3)))
-    np.testing.assert_allclose(cache.features(split)[row], model(upright[None])[0][0], atol=1e-4)
+    model = photo_extractor("random", 32, (EARLY,))
+    want, unturned = np.asarray(model(np.stack([upright, plain]))[0])
+    assert_same_features(cache.features(split)[row], want)
+    with pytest.raises(AssertionError):  # and the unturned photo's would not (they differ by 0.3% of max |x|, 30x the tolerance)
+        assert_same_features(unturned, want)
     before = images.load(root, 32, test_fraction=0.3).digest
     monkeypatch.setattr(images, "DECODER", "featcache.decode_image:v1:pil_rgb_first_frame_alpha_on_white_jpeg_draft_bilinear")
     assert images.load(root, 32, test_fraction=0.3).digest != before  # caches made before v2 are not reused
@@ -298,25 +303,25 @@ def test_a_file_changed_after_the_scan_is_an_error_not_wrong_features(tmp_path):
 @pytest.mark.slow
 def test_extraction_rows_match_paths_labels_and_features(tmp_path, capsys):
     """Each stored row is the embedding of the file named by the stored path."""
-    from featcache.embedding.backbones import get_backbone
-    from featcache.embedding.mapper import build_extractor, compiled
+    from helpers import photo_extractor
 
     root = make_class_tree(tmp_path / "d", {"cats": 5, "dogs": 4}, ext="jpg", size=50)
     truncated_jpeg(root / "cats" / "cats_002b.jpg")
     write_image(root / "dogs" / "gray.png", class_image(1, 40)[..., 0])  # grayscale file -> RGB
-    res = extract(images=str(root), test_fraction=0.3, seed=3, weights="random", image_size=32, batch_size=4, verbose=True)
+    res = extract(images=str(root), test_fraction=0.3, seed=3, weights="random", image_size=32, batch_size=4, layers=EARLY,
+                  verbose=True)
     out = capsys.readouterr().out
     assert "skipped 1 file(s), listed in the cache ('featcache info'): cats/cats_002b.jpg (cannot decode" in out
     assert "1 file(s) skipped" in out and res.images == 10 and res.skipped[0][0] == "cats/cats_002b.jpg"
     cache = featcache.open_cache(res.path)
     assert cache.class_names == ["cats", "dogs"] and cache.meta["dataset"] == "d"
     assert cache.meta["source"]["kind"] == "images" and cache.meta["skipped"] == [list(s) for s in res.skipped]
-    model = compiled(build_extractor(get_backbone("mobilenet_v2"), "random", 32, ["out_relu"], (32, 32, 3)))
+    model = photo_extractor("random", 32, (EARLY,))
     for split in ("train", "test"):
         paths = cache.paths(split)
         assert [cache.class_names[y] for y in cache.labels(split)] == [p.split("/")[0] for p in paths]
         want = model(np.stack([decode_image(root / p, 32) for p in paths]))[0]
-        np.testing.assert_allclose(cache.features(split), want, atol=1e-4)
+        assert_same_features(cache.features(split), want, err_msg=split)
     assert sorted(cache.paths("train") + cache.paths("test")) == sorted(
         p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and p.name != "cats_002b.jpg")
 
@@ -502,22 +507,23 @@ def test_photo_extraction_resumes_after_sigkill(tmp_path):
     truncated_jpeg(root / "a" / "a_010b.jpg")
     out = tmp_path / "killed.h5"
     args = ["extract", "--images", str(root), "--test-fraction", "0.25", "--weights", "random", "--image-size", "224",
-            "--batch-size", "8", "--out", str(out)]
+            "--batch-size", "8", "--layers", f"{EARLY},out_relu", "--out", str(out)]
     _kill_midway(args, partial_path(out), group="files")
     assert not out.exists(), "a killed run must not leave a file that looks complete"
     with h5py.File(partial_path(out), "r") as f:
         done = int(f["files"].attrs["rows_done"])
     assert 0 < done < 401
     resumed = extract(images=str(root), test_fraction=0.25, weights="random", image_size=224, batch_size=8,
-                                out=out, verbose=False)
+                      layers=f"{EARLY},out_relu", out=out, verbose=False)
     assert resumed.images == 401 - done  # the unreadable file (row 11) was among the rows done before the kill
     ref = extract(images=str(root), test_fraction=0.25, weights="random", image_size=224, batch_size=8,
-                            out=tmp_path / "ref.h5", verbose=False)
+                  layers=f"{EARLY},out_relu", out=tmp_path / "ref.h5", verbose=False)
     got, want = featcache.open_cache(out), featcache.open_cache(ref.path)
     assert got.meta["skipped"] == want.meta["skipped"] and got.meta["skipped"][0][0] == "a/a_010b.jpg"
     for split in ("train", "test"):
         assert got.paths(split) == want.paths(split) and got.labels(split).tolist() == want.labels(split).tolist()
-        np.testing.assert_allclose(got.features(split), want.features(split), atol=1e-5)
+        assert_same_features(got.features(split, EARLY), want.features(split, EARLY), err_msg=split)
+        assert_same_features(got.features(split), want.features(split), floor=0, err_msg=split)  # out_relu, to its own size
 
 
 # ---------------------------------------------------------------- real weights, real photos

@@ -23,10 +23,9 @@ def two_layer_cache(real_weights, real_fashion_dir, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def final_only_cache(real_weights, real_fashion_dir, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("final") / "fm600_1.h5"
-    return featcache.extract(data_dir=str(real_fashion_dir), train_limit=600, test_limit=300, weights=str(real_weights),
-                             out=out, verbose=False).path
+def final_only_cache(real_fm600) -> Path:
+    """The same images, the final output only (conftest.real_fm600, shared with test_train_evaluate.py)."""
+    return real_fm600
 
 
 def test_train_svm_on_a_layer_then_evaluate(two_layer_cache, tmp_path, capsys):

@@ -131,6 +131,7 @@ def test_holdout_scores_on_training_rows_and_never_reads_test(multi_cache, tmp_p
     assert res.rows[0].scored_on == "holdout" and res.rows[0].accuracy == pytest.approx(expected)
 
 
+@pytest.mark.slow  # n_jobs=2 starts worker processes that import scikit-learn
 def test_parallel_fits_give_the_same_table(multi_cache, tmp_path):
     one = featcache.probe(multi_cache, heads="logreg,svm", out=tmp_path / "a", verbose=False)
     two = featcache.probe(multi_cache, heads="logreg,svm", out=tmp_path / "b", n_jobs=2, verbose=False)

@@ -17,10 +17,9 @@ import time
 from pathlib import Path
 
 import h5py
-import numpy as np
 import pytest
 import ray
-from helpers import extract, make_fashion_dir
+from helpers import assert_same_features, extract, make_fashion_dir
 
 import featcache
 from featcache.cli import main
@@ -28,7 +27,9 @@ from featcache.embedding.engines import ray_engine
 from featcache.errors import FeatcacheError
 from featcache.store.cache import CacheWriter, partial_path
 
-TINY = dict(weights="random", image_size=32, batch_size=8, verbose=False)
+# Random weights leave out_relu at about 1e-11: block_1_expand_relu (about 0.1) makes the cache comparisons able to fail.
+LAYERS = "block_1_expand_relu,out_relu"
+TINY = dict(weights="random", image_size=32, batch_size=8, layers=LAYERS, verbose=False)
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +45,12 @@ def assert_same_cache(got_path: Path, want_path: Path) -> None:
     got, want = featcache.open_cache(got_path), featcache.open_cache(want_path)
     assert got.fingerprint == want.fingerprint
     assert got.class_names == want.class_names
+    assert got.layers == want.layers
     for split in ("train", "test"):
-        np.testing.assert_allclose(got.features(split), want.features(split), atol=1e-4)
+        for layer in want.layers:  # a deep layer beside an early one is compared to its own size (out_relu: 1e-11)
+            deep = layer == "out_relu" and len(want.layers) > 1
+            assert_same_features(got.features(split, layer), want.features(split, layer), floor=0 if deep else 1e-6,
+                                 err_msg=f"{split} {layer}")
         assert got.labels(split).tolist() == want.labels(split).tolist()
     with h5py.File(got_path, "r") as g, h5py.File(want_path, "r") as w:
         for split in ("train", "test"):
@@ -98,7 +103,8 @@ def test_class_folders_equal_the_local_engines(ray_local, tmp_path, monkeypatch)
     root = make_class_tree(tmp_path / "photos", {"ants": 9, "bees": 7}, ext="jpg", size=40)
     make_class_tree(root, {"ants": 3, "bees": 2}, ext="png", size=40, offset=50)
     (root / "bees" / "broken.jpg").write_bytes(b"not an image")
-    args = dict(images=str(root), test_fraction=0.25, seed=1, weights="random", image_size=32, batch_size=4, verbose=False)
+    args = dict(images=str(root), test_fraction=0.25, seed=1, weights="random", image_size=32, batch_size=4, layers=LAYERS,
+                verbose=False)
     monkeypatch.setenv("FEATCACHE_HOME", str(tmp_path / "local"))
     local = extract(**args)
     monkeypatch.setenv("FEATCACHE_HOME", str(tmp_path / "ray"))
@@ -179,7 +185,7 @@ def test_resume_after_sigkill_of_the_driver(ray_local, tmp_path):
     data = make_fashion_dir(tmp_path / "d", n_train=400, n_test=16)
     out = tmp_path / "killed.h5"
     args = ["extract", "--data-dir", str(data), "--weights", "random", "--image-size", "64", "--batch-size", "8",
-            "--out", str(out), "--engine", "ray", "--workers", "1"]
+            "--layers", LAYERS, "--out", str(out), "--engine", "ray", "--workers", "1"]
     proc = subprocess.Popen([sys.executable, "-m", "featcache", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline, done = time.time() + 240, 0
     try:
@@ -199,13 +205,15 @@ def test_resume_after_sigkill_of_the_driver(ray_local, tmp_path):
     with h5py.File(partial_path(out), "r") as f:
         done = int(f["train"].attrs["rows_done"])
     assert 0 < done < 400
-    resumed = extract(data_dir=str(data), out=out, weights="random", image_size=64, batch_size=8,
-                                engine="ray", verbose=False)
+    resumed = extract(data_dir=str(data), out=out, weights="random", image_size=64, batch_size=8, layers=LAYERS,
+                      engine="ray", verbose=False)
     assert resumed.images == 416 - done
-    ref = extract(data_dir=str(data), out=tmp_path / "ref.h5", weights="random", image_size=64, batch_size=8, verbose=False)
+    ref = extract(data_dir=str(data), out=tmp_path / "ref.h5", weights="random", image_size=64, batch_size=8, layers=LAYERS,
+                  verbose=False)
     assert_same_cache(out, ref.path)
 
 
+@pytest.mark.slow  # starts the module's Ray instance (10-30 s), shared with the other slow tests here
 def test_more_workers_than_the_cluster_holds(ray_local, fashion_dir, tmp_path):
     with pytest.raises(FeatcacheError, match="2 CPUs on 1 node.*--workers 3 x --cpus-per-worker 1 does not fit"):
         extract(data_dir=str(fashion_dir), out=tmp_path / "x.h5", engine="ray", workers=3, cpus_per_worker=1, **TINY)
@@ -246,16 +254,21 @@ def test_bad_engine_options_are_one_clear_line(fashion_dir, capsys, monkeypatch)
         assert rc == 2
         err = capsys.readouterr().err
         assert message in err.strip().splitlines()[-1] and "Traceback" not in err
-    # A process of its own: this one may hold the module's Ray connection.
-    proc = subprocess.run([sys.executable, "-m", "featcache", *base, "--engine", "ray", "--address", f"127.0.0.1:{free_port()}"],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "no Ray cluster reachable" in proc.stderr
     with pytest.raises(FeatcacheError, match="--workers must be a whole number of at least 1"):
         extract(data_dir=str(fashion_dir), engine="ray", workers=0, **TINY)
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
     assert main(base + ["--engine", "ray"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "pip install 'featcache[ray]'" in err
+
+
+@pytest.mark.slow
+def test_an_unreachable_address_from_the_command_line_is_one_line(fashion_dir):
+    # A process of its own: this one may hold the module's Ray connection.
+    base = ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32"]
+    proc = subprocess.run([sys.executable, "-m", "featcache", *base, "--engine", "ray", "--address", f"127.0.0.1:{free_port()}"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "no Ray cluster reachable" in proc.stderr
 
 
 @pytest.mark.slow
@@ -313,7 +326,7 @@ def test_join_an_existing_cluster(ray_head, fashion_dir, tmp_path):
     """--address: the driver joins a running cluster, ships featcache to it, writes the cache locally."""
     out = tmp_path / "cluster.h5"
     args = ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32", "--batch-size", "8",
-            "--out", str(out), "--engine", "ray", "--address", ray_head, "--workers", "2", "--json"]
+            "--layers", LAYERS, "--out", str(out), "--engine", "ray", "--address", ray_head, "--workers", "2", "--json"]
     env = {**os.environ, "RAY_AUTH_MODE": "token"}
     proc = subprocess.run([sys.executable, "-m", "featcache", *args], capture_output=True, text=True, timeout=400, env=env)
     assert proc.returncode == 0, proc.stderr

@@ -24,6 +24,7 @@ SMOKE = {  # script -> its smoke test below
     "bench_extract.py": "test_bench_extract",
     "bench_images.py": "test_bench_images",
     "bench_layers.py": "test_bench_layers",
+    "bench_ort_spinning.py": "test_bench_ort_spinning",
     "bench_ray.py": "test_bench_ray",
     "bench_runtimes.py": "test_bench_runtimes",
     "bench_svm.py": "test_bench_svm",
@@ -31,10 +32,12 @@ SMOKE = {  # script -> its smoke test below
     "compare_caches.py": "test_compare_caches",
     "finetune_lesson.py": "test_finetune_lesson",
     "hymenoptera_demo.py": "test_hymenoptera_demo",
+    "make_jpeg_folder.py": "test_make_jpeg_folder",
     "plot_learning_curve.py": "test_plot_learning_curve",
     "tune_heads.py": "test_tune_heads",
     "views_experiment.py": "test_views_experiment",
     "setup.sh": "test_setup_sh_parses",
+    "suite_times.py": "test_suite_times",
 }
 TINY = ["--weights", "random"]
 
@@ -109,6 +112,19 @@ def test_cli_reference(tmp_path: Path):
     assert (tmp_path / "cli.md").read_text(encoding="utf-8") == (REPO / "docs" / "cli.md").read_text(encoding="utf-8")
 
 
+def test_suite_times(tmp_path: Path):
+    xml = tmp_path / "run.xml"
+    xml.write_text('<testsuites><testsuite name="pytest">'
+                   '<testcase classname="tests.test_a" name="test_x" time="1.5"/>'
+                   '<testcase classname="tests.test_a" name="test_y" time="0.5"/>'
+                   '<testcase classname="tests.test_b" name="test_z" time="3.0"/>'
+                   '</testsuite></testsuites>', encoding="utf-8")
+    report = json.loads(run_script("suite_times.py", str(xml), "--json", "--top", "1", cwd=tmp_path).stdout)
+    assert report["files"] == {"test_b": {"seconds": 3.0, "tests": 1}, "test_a": {"seconds": 2.0, "tests": 2}}
+    assert report["total_seconds"] == 5.0 and report["slowest"] == [{"test": "test_b::test_z", "seconds": 3.0}]
+    assert "| test_b | 1 | 3.0 |" in run_script("suite_times.py", str(xml), cwd=tmp_path).stdout
+
+
 # Tiny inputs, shared by the slow smoke runs of this module.
 
 
@@ -130,8 +146,8 @@ def test_bench_curve(tiny, tmp_path: Path):
     run_script("bench_curve.py", "--cache", str(tiny["cache"]), "--sizes", "20,100", "--seeds", "1", "--jobs", "1",
                "--skip-e2e", "--json", str(out), cwd=tmp_path)
     report = json.loads(out.read_text())
-    assert report["fits"] == 4 and report["sizes"] == [20, 100]
-    assert out.with_suffix(".png").stat().st_size > 0
+    assert report["fits"] == 4 and report["sizes"] == [20, 100] and set(report["summary"]) == {"logreg", "keras"}
+    assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.mark.slow
@@ -151,12 +167,43 @@ def test_bench_images(tmp_path: Path):
 
 @pytest.mark.slow
 def test_bench_runtimes(tiny, tmp_path: Path):
-    proc = run_script("bench_runtimes.py", *TINY, "--fashion-dir", str(tiny["data"]), "--n96", "40", "--image-size", "32",
-                      "--cases", "fashion96", "--batch", "8", "--chunk", "16", "--json", "rows.json", cwd=tmp_path)
-    report = last_json(proc.stdout)
-    assert report["images"] == 40 and report["ratio_to_tensorflow"]["tensorflow"] == 1.0
-    assert "onnxruntime" in report["images_per_s"]  # a default dependency
-    assert json.loads((tmp_path / "rows.json").read_text())[0]["images"] == 40
+    # Photos: generated from the shared photos, 8 of 12 taken (both classes: a subset by path would be all ants); both modes on two runtimes (one conversion).
+    proc = run_script("bench_runtimes.py", *TINY, "--make-photos", "12", "--images", "8", "--image-size", "32",
+                      "--runtimes", "tensorflow,onnxruntime", "--batch", "4", "--json", "photos.json", cwd=tmp_path)
+    report = last_json(proc.stdout.split("\n\n", 1)[1])  # the table, then the JSON
+    assert [(r["runtime"], r["mode"], r["images"]) for r in report["rows"]] == [
+        ("tensorflow", "bare", 8), ("tensorflow", "pipeline", 8), ("onnxruntime", "bare", 8), ("onnxruntime", "pipeline", 8)]
+    assert report["conversion_s"] > 0 and report["decode_images_per_s"] > 0
+    assert all(r["images_per_s"] > 0 and r["peak_rss_mb"] > 100 for r in report["rows"])
+    assert "x TF bare" in proc.stdout and json.loads((tmp_path / "photos.json").read_text()) == report
+    proc = run_script("bench_runtimes.py", *TINY, "--fashion-dir", str(tiny["data"]), "--images", "40", "--image-size", "32",
+                      "--runtimes", "tensorflow", "--batch", "8", cwd=tmp_path)
+    rows = last_json(proc.stdout.split("\n\n", 1)[1])["rows"]
+    assert [(r["mode"], r["images"]) for r in rows] == [("bare", 40), ("pipeline", 40)]
+
+
+@pytest.mark.slow
+def test_bench_ort_spinning(tmp_path: Path):
+    source = make_class_tree(tmp_path / "src", {"ants": 3, "bees": 3}, ext="jpg", size=40)
+    proc = run_script("bench_ort_spinning.py", *TINY, "--photos", str(source), "--image-size", "32",
+                      "--layer", "block_1_expand_relu", "--batch", "4", "--rounds", "2", cwd=tmp_path)
+    report = last_json(proc.stdout.splitlines()[-1])
+    assert report["images"] == 6 and sorted(report["median"]) == sorted(
+        ["pipeline, spinning", "pipeline, no spinning", "bare, spinning", "bare, no spinning"])
+    assert all(len(v) == 2 and min(v) > 0 for v in report["rounds"].values())
+
+
+def test_make_jpeg_folder(tmp_path: Path):
+    source = make_class_tree(tmp_path / "src", {"ants": 2, "bees": 1}, ext="jpg", size=40)
+    proc = run_script("make_jpeg_folder.py", "--out", str(tmp_path / "out"), "--count", "5", "--from", str(source),
+                      "--long-side", "60", cwd=tmp_path)
+    files = sorted((tmp_path / "out").rglob("*.jpg"))
+    # Classes in turn (ants_000, bees_000, ants_001, bees_000, ants_000): each file in its source's class folder.
+    assert [f.parent.name for f in sorted(files, key=lambda f: f.name)] == ["ants", "bees", "ants", "bees", "ants"]
+    assert "wrote 5 JPEGs" in proc.stdout
+    from PIL import Image
+
+    assert all(max(Image.open(f).size) == 60 for f in files)
 
 
 @pytest.mark.slow
@@ -181,7 +228,7 @@ def test_bench_ray(tiny, tmp_path: Path):
 def test_bench_svm(tiny, tmp_path: Path):
     proc = run_script("bench_svm.py", str(tiny["cache"]), "--layer", "block_13_expand_relu", "--repeats", "1", cwd=tmp_path)
     report = last_json(proc.stdout)
-    assert report["train"] == 100 and report["test"] == 30 and report["variants"]
+    assert report["train"] == 100 and report["test"] == 30 and len(report["variants"]) >= 3
     assert all(0 <= row["accuracy"] <= 1 for row in report["variants"].values())
 
 
@@ -239,12 +286,12 @@ def test_plot_learning_curve(tiny, tmp_path: Path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="scripts/tune_heads.py has no --data-dir/--train-limit/--test-limit for tiny inputs "
-                   "(it always extracts the lesson's 4,000/3,000 images); remove this mark when it has them")
 def test_tune_heads(tiny, tmp_path: Path):
-    proc = run_script("tune_heads.py", *TINY, "--data-dir", str(tiny["data"]), "--train-limit", "40", "--test-limit", "20",
-                      "--seeds", "0", cwd=tmp_path)
-    assert "| Keras: lesson preset (5 epochs) |" in proc.stdout
+    proc = run_script("tune_heads.py", "--cache", str(tiny["cache"]), "--seeds", "0", "--max-epochs", "1", cwd=tmp_path)
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("| Keras") or line.startswith("| logistic")]
+    assert len(rows) == 9 + 2
+    assert all(r.split("| ")[2].startswith("1, ") for r in rows[:9])  # every Keras variant capped at 1 epoch run
+    assert rows[-1].split("| ")[2].startswith("C=0.03, ")  # the fixed-C logistic regression
 
 
 @pytest.mark.slow

@@ -227,6 +227,23 @@ def test_resume_redoes_damaged_feature_chunks(tmp_path):
     np.testing.assert_array_equal(open_cache(path).features("train"), features("train", 0, N_TRAIN))
 
 
+def test_resume_redoes_a_damaged_last_chunk_not_the_whole_split(tmp_path):
+    """Regression: the last chunk (rows 512-599 of 600) is an edge chunk; clearing it used to read it first, fail its
+    checksum, and start the partial over from row 0."""
+    path, _ = _partial(tmp_path, rows=576)
+    flip(partial_path(path), chunk_offset(partial_path(path), "train/features/out", 2) + 40, 16)
+    w = writer(path)
+    done = w.open()
+    assert done["train"] == 512 and any("from row 512 were damaged" in line for line in w.repairs), w.repairs
+    write_rows(w, done)
+    w.finish()
+    np.testing.assert_array_equal(open_cache(path).features("train"), features("train", 0, N_TRAIN))
+    with h5py.File(path, "r") as f:  # the chunks cleared raw were written again through the checksum filter
+        ds = f["train/features/out"]
+        assert [ds.id.get_chunk_info(i).filter_mask for i in range(ds.id.get_num_chunks())] == [0, 0, 0]
+    verify(path)
+
+
 def test_resume_says_what_it_repairs_when_verbose(tmp_path, capsys):
     path, _ = _partial(tmp_path)
     flip(partial_path(path), chunk_offset(partial_path(path), "train/index") + 16)

@@ -18,12 +18,9 @@ from featcache.store.cache import CacheWriter, SplitSpec
 
 
 @pytest.fixture(scope="module")
-def real_cache(real_weights, real_fashion_dir, tmp_path_factory) -> Path:
-    """The lesson's kind of cache, small: first 600 train / 300 test images, 96 px, real weights."""
-    out = tmp_path_factory.mktemp("real") / "fm600.h5"
-    res = featcache.extract(data_dir=str(real_fashion_dir), train_limit=600, test_limit=300,
-                            weights=str(real_weights), out=out, verbose=False)
-    return res.path
+def real_cache(real_fm600) -> Path:
+    """The lesson's kind of cache, small: first 600 train / 300 test images, 96 px, real weights (conftest.real_fm600)."""
+    return real_fm600
 
 
 @pytest.fixture(scope="module")

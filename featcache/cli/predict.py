@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from featcache.cli.common import add_json_flag, positive_int, print_json
 from featcache.cli.headfile import given
+from featcache.embedding.engines import DEFAULT_RUNTIME
+from featcache.embedding.runtimes import AUTO_MIN_IMAGES, RUNTIMES
 
 
 def register(sub) -> None:
@@ -16,6 +18,10 @@ def register(sub) -> None:
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files, folders of images and/or .npy arrays")
     p.add_argument("--top-k", type=positive_int, metavar="K", help="classes to show per image (default: 3, or all if the model has fewer)")
     p.add_argument("--csv", metavar="PATH", help="also write the predictions to this CSV file (input, class_1, probability_1, ...)")
+    p.add_argument("--runtime", metavar="NAME", help=f"what runs the model: {', '.join(RUNTIMES)} (default: "
+                   f"{DEFAULT_RUNTIME}: the fastest installed, converting the model once, cached by its content, when "
+                   f"there are {AUTO_MIN_IMAGES:,} images or more or a conversion is cached; else tensorflow); "
+                   "the probabilities agree across runtimes")
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -25,9 +31,11 @@ def run(args) -> int:
 
     from featcache.deploy.predict import predict, skipped_line
 
-    preds = predict(args.model, args.images, **given(args, "top_k", "csv"))
+    preds = predict(args.model, args.images, **given(args, "top_k", "csv", "runtime"))
     if preds.skipped:  # on stderr: stdout stays the predictions (or JSON) alone
         print(skipped_line(preds.skipped), file=sys.stderr)
+    if preds.runtime_note:
+        print(f"predict: {preds.runtime_note}", file=sys.stderr)
     if args.json:
         print_json([p.as_dict() for p in preds])
         return 0

@@ -9,13 +9,18 @@ from. ``predict`` reads it back with ``load_model``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+import numpy as np
 
 from featcache._lazy import keras
+from featcache.embedding.engines import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError
 from featcache.heads.io import META_ENTRY
 from featcache.store.atomic import atomic_path
@@ -95,12 +100,112 @@ def check_out(path: str | Path, force: bool = False) -> Path:
     return path
 
 
-def run_model(net, images, batch_size: int = 64):
+OUTPUT = "probabilities"  # the model's one output, as a runtime spec's layer
+# DEFAULT_RUNTIME (predict's): extraction's, the fastest installed runtime.
+
+
+def file_digest(path: str | Path) -> str:
+    """sha256 of a file's bytes, read in 1 MiB pieces."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class ExportedModelSpec:
+    """A model file as the runtimes see it (``featcache.embedding.runtimes``, same interface as its ``ModelSpec``).
+
+    Its converted model is keyed by the file's content, not its path: a file
+    replaced under the same name is converted again, a copy elsewhere reuses
+    the conversion. The converted graph keeps the model's open input (any
+    size, gray or RGB), so one conversion serves every input.
+    """
+
+    path: str
+    digest: str
+    image_size: int
+    n_classes: int
+    layers: ClassVar[tuple[str, ...]] = (OUTPUT,)
+    input_shape: ClassVar[tuple[None, ...]] = INPUT_SHAPE
+
+    @classmethod
+    def of(cls, path: str | Path, meta: dict[str, Any]) -> ExportedModelSpec:
+        return cls(str(Path(path).resolve()), file_digest(path), int(meta["image_size"]), len(meta["class_names"]))
+
+    @property
+    def raw_shape(self) -> tuple[int, ...]:
+        return (self.image_size, self.image_size, 3)
+
+    @property
+    def what(self) -> str:
+        return f"model {Path(self.path).name}"
+
+    def probes(self) -> list[np.ndarray]:
+        """An RGB batch at the model's size, and a gray one at another size: the open input must stay open."""
+        rng = np.random.default_rng(0)
+        return [rng.integers(0, 256, size=(2, *self.raw_shape), dtype=np.uint8),
+                rng.integers(0, 256, size=(2, 28, 28, 1), dtype=np.uint8)]
+
+    def identity(self) -> dict[str, Any]:
+        from featcache.embedding.runtimes import CONVERSION_VERSION, converter_versions
+
+        return {"conversion_version": CONVERSION_VERSION, "kind": KIND, "model_sha256": self.digest,
+                "converter": converter_versions()}
+
+    def key(self) -> str:
+        blob = json.dumps(self.identity(), sort_keys=True).encode()
+        return f"model-{self.digest[:12]}-{hashlib.sha256(blob).hexdigest()[:20]}"
+
+    def build_keras(self):
+        net, _ = load_model(self.path)
+        if file_digest(self.path) != self.digest:  # a conversion must be keyed by the bytes it was made from
+            raise FeatcacheError(f"{self.path} changed while it was being read; run the command again")
+        return net
+
+
+class ModelRunner:
+    """A model file ready to run: ``runner(images)`` gives the class probabilities of raw uint8 images.
+
+    ``runtime`` is extraction's choice (``featcache.embedding.runtimes``):
+    ``auto`` takes the fastest installed runtime, converting the model once
+    (cached by its content) when ``expected_images`` repay it or a conversion
+    is cached, else TensorFlow; ``runtime_used`` says what runs it and
+    ``runtime_note`` why ``auto`` fell back. The probabilities agree across
+    runtimes to 1e-4 (tests/test_export_predict.py).
+    """
+
+    def __init__(self, path: str | Path, runtime: str = DEFAULT_RUNTIME, batch_size: int = 64,
+                 expected_images: int | None = None):
+        from featcache.embedding import runtimes
+        from featcache.validate import positive_int
+
+        runtimes.check_runtime(runtime)
+        self.batch_size = positive_int(batch_size, "--batch-size")
+        self.meta = read_meta(path)
+        self.spec = ExportedModelSpec.of(path, self.meta)
+        used, self._forward, self.runtime_note = runtimes.build(runtime, self.spec, self.batch_size,
+                                                                runtimes.runtime_dir(), expected_images)
+        backend = keras().backend.backend()
+        self.runtime_used = backend if used == "tensorflow" and backend != "tensorflow" else used
+
+    def __call__(self, images: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        """Probabilities (N, classes) of uint8 ``images`` (N, H, W) or (N, H, W, C), C = 1 or 3, in batches."""
+        step = batch_size or self.batch_size
+        images = images[..., None] if images.ndim == 3 else images  # gray without its channel axis, as Keras takes it
+        out = [self._forward(images[i : i + step])[0] for i in range(0, len(images), step)]
+        return np.concatenate(out) if out else np.empty((0, self.spec.n_classes), np.float32)
+
+
+def run_model(net, images, batch_size: int = 64) -> np.ndarray:
     """Class probabilities of the frozen end-to-end model for a batch of raw uint8 images (N, H, W, C).
 
-    The one place that runs an exported model for inference, so another
-    runtime (ONNX, OpenVINO; issue 14) replaces this function only.
+    ``net``: a :class:`ModelRunner` (on its runtime), or a Keras model from
+    :func:`load_model` (Keras's ``predict``).
     """
+    if isinstance(net, ModelRunner):
+        return net(images, batch_size)
     return net.predict(images, batch_size=batch_size, verbose=0)
 
 

@@ -8,6 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
+from featcache.embedding.engines import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError
 
 NPY_HINT = "save uint8 pixels 0..255 shaped (N, H, W) or (N, H, W, C) with C = 1 or 3"
@@ -24,11 +25,14 @@ class Prediction:
 
 class Predictions(list):
     """The predictions, in input order (a list of ``Prediction``); ``skipped``: ``[(path, reason)]`` of the image
-    files left out because they do not decode."""
+    files left out because they do not decode; ``runtime``: what ran the model, and ``runtime_note``: why
+    ``runtime="auto"`` fell back to TensorFlow (None when it did not)."""
 
-    def __init__(self, items=(), skipped: Sequence[tuple[str, str]] = ()):
+    def __init__(self, items=(), skipped: Sequence[tuple[str, str]] = (), runtime: str | None = None,
+                 runtime_note: str | None = None):
         super().__init__(items)
         self.skipped = list(skipped)
+        self.runtime, self.runtime_note = runtime, runtime_note
 
 
 def read_npy(path: Path) -> np.ndarray:
@@ -165,17 +169,23 @@ def predict(
     top_k: int | None = None,
     batch_size: int = 64,
     csv: str | Path | None = None,
+    runtime: str = DEFAULT_RUNTIME,
 ) -> Predictions:
     """Top-``top_k`` classes (default: 3, or all of a model with fewer) for each image file, each image file of a
     folder (sorted by name), and each image of each ``.npy`` in ``images``; ``csv`` also writes them to a CSV file.
 
     Image files that do not decode are left out and listed in the result's
     ``skipped``; when no image is left, a FeatcacheError names the first.
+    ``runtime`` runs the model as it runs extraction's network (``auto``,
+    ``tensorflow``, ``onnxruntime``, ``openvino``; ``deploy.model.ModelRunner``);
+    the result's ``runtime`` and ``runtime_note`` say what ran it and why.
     """
-    from featcache.deploy.model import load_model, read_meta, run_model
+    from featcache.deploy.model import ModelRunner, read_meta, run_model
+    from featcache.embedding.runtimes import check_runtime
 
     if not images:
         raise FeatcacheError("no images given; pass image files, a folder of images or .npy arrays")
+    check_runtime(runtime)
     if Path(model).is_dir():
         raise FeatcacheError(f"{model} is a folder, not a model file; pass the .keras file written by 'featcache export' "
                              "or 'featcache finetune' first, then the images")
@@ -196,7 +206,8 @@ def predict(
         raise FeatcacheError(f"no image to predict: {first}: {why}{more}; pass image files (PNG, JPEG, BMP, GIF, ...), "
                              "a folder of images or a .npy array")
 
-    net, _ = load_model(model)
+    n_images = len(batch_files) + sum(len(arr) for _, arr in arrays)
+    net = ModelRunner(model, runtime, batch_size, expected_images=n_images)
     out: dict[str, list[Prediction]] = {}
     if files:
         probs = run_model(net, batch_files, batch_size)
@@ -206,7 +217,8 @@ def predict(
         probs = run_model(net, arr, batch_size)
         out[str(p)] = [Prediction(f"{p}[{i}]", t) for i, t in enumerate(top_k_classes(probs, names, top_k))]
     # Report in the order the inputs were given.
-    order, file_iter, good = Predictions(skipped=skipped), iter(out.get("files", [])), set(files)
+    order = Predictions(skipped=skipped, runtime=net.runtime_used, runtime_note=net.runtime_note)
+    file_iter, good = iter(out.get("files", [])), set(files)
     for p in paths:
         if p.suffix.lower() == ".npy":
             order.extend(out[str(p)])

@@ -20,6 +20,13 @@ The ONNX file is made once per :class:`ModelSpec` and converter versions and
 kept under ``<cache dir>/runtimes/<key>.onnx``, written atomically and only
 after its outputs were checked against the Keras model, so a half-written or
 wrong conversion is never loaded. Both converted runtimes read the same file.
+
+A spec is anything with the interface of :class:`ModelSpec`: ``build_keras()``,
+``key()``, ``layers`` (one output each), ``raw_shape`` (the input of its probe
+batches), ``input_shape`` (the converted graph's input, ``None`` for a size
+left open), ``probes()`` and ``what`` (its name in messages). The other one is
+``deploy.model.ExportedModelSpec``: a model file of ``featcache export``, keyed
+by the file's content, so ``predict`` runs on the same runtimes.
 """
 
 from __future__ import annotations
@@ -74,12 +81,29 @@ class ModelSpec:
             "layers": list(self.layers),
             "raw_shape": list(self.raw_shape),
             "preprocessing": get_backbone(self.backbone).preprocessing,
-            "converter": _versions("keras", "tensorflow", "tf2onnx", "onnx"),
+            "converter": converter_versions(),
         }
 
     def key(self) -> str:
         blob = json.dumps(self.identity(), sort_keys=True).encode()
         return f"{self.backbone}-{self.image_size}px-{hashlib.sha256(blob).hexdigest()[:20]}"
+
+    @property
+    def input_shape(self) -> tuple[int | None, ...]:
+        return self.raw_shape
+
+    @property
+    def what(self) -> str:
+        return self.backbone
+
+    def probes(self) -> list[np.ndarray]:
+        """Random uint8 batches the conversion is checked on."""
+        return [np.random.default_rng(0).integers(0, 256, size=(2, *self.raw_shape), dtype=np.uint8)]
+
+
+def converter_versions() -> dict[str, str | None]:
+    """What makes the ONNX graph: part of every converted model's key."""
+    return _versions("keras", "tensorflow", "tf2onnx", "onnx")
 
 
 def _versions(*modules: str) -> dict[str, str | None]:
@@ -183,6 +207,12 @@ class OnnxRuntime(_ConvertedRuntime):
 
         options = ort.SessionOptions()
         options.log_severity_level = 3  # errors only: its warnings about unused initializers mean nothing to a user
+        # Idle intra-op threads sleep instead of spinning: the photo pipeline's
+        # decoding threads need those cores. 224 px JPEGs, decode and ONNX
+        # Runtime on the same 2 cores, 5 interleaved rounds at load 6-9:
+        # pipeline median 19.5 images/s without spinning, 17.5 with it (ahead
+        # in 4 of 5 rounds); bare pass 23.5 vs 22.7 (docs/benchmarks.md).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         feed = session.get_inputs()[0].name
         return lambda x: session.run(None, {feed: np.ascontiguousarray(x)})
@@ -284,7 +314,7 @@ def _export_onnx(model, spec: ModelSpec, out: Path) -> None:
 
     import tensorflow as tf
 
-    signature = [tf.TensorSpec([None, *spec.raw_shape], tf.uint8, name="images")]
+    signature = [tf.TensorSpec([None, *spec.input_shape], tf.uint8, name="images")]
     logging.getLogger("tf2onnx").setLevel(logging.ERROR)
     try:
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():  # tf2onnx prints its progress
@@ -292,39 +322,40 @@ def _export_onnx(model, spec: ModelSpec, out: Path) -> None:
             model.export(str(out), format="onnx", verbose=False, input_signature=signature)
     except Exception as exc:  # the converter raises many types for an op it cannot map
         detail = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-        raise FeatcacheError(f"cannot convert {spec.backbone} to ONNX ({type(exc).__name__}: {detail}); "
+        raise FeatcacheError(f"cannot convert {spec.what} to ONNX ({type(exc).__name__}: {detail}); "
                              "use --runtime tensorflow") from None
-
-
-def _probe_batch(spec: ModelSpec) -> np.ndarray:
-    return np.random.default_rng(0).integers(0, 256, size=(2, *spec.raw_shape), dtype=np.uint8)
 
 
 def _check_conversion(model, spec: ModelSpec, path: Path, load: Callable[[Path], Forward]) -> None:
     """Refuse a conversion whose outputs are not Keras's, in Keras's order (before it is published)."""
-    x = _probe_batch(spec)
-    want = model(x, training=False)
-    want = [np.asarray(w) for w in (want if isinstance(want, (list, tuple)) else [want])]
     try:
-        got = load(path)(x)
-    except Exception as exc:  # an op the runtime cannot run, in its own exception types
-        raise FeatcacheError(f"the ONNX conversion of {spec.backbone} does not run ({type(exc).__name__}); "
+        forward = load(path)
+    except Exception as exc:  # an op the runtime cannot load, in its own exception types
+        raise FeatcacheError(f"the ONNX conversion of {spec.what} does not run ({type(exc).__name__}); "
                              "use --runtime tensorflow") from None
-    diffs = [float(np.abs(g - w).max()) if g.shape == w.shape else np.inf for g, w in zip(got, want)]
-    if len(got) != len(want) or max(diffs) > PROBE_TOLERANCE:
-        raise FeatcacheError(f"the ONNX conversion of {spec.backbone} does not reproduce the Keras model "
-                             f"(largest difference {max(diffs, default=np.inf):.2g}); use --runtime tensorflow")
+    for x in spec.probes():
+        want = model(x, training=False)
+        want = [np.asarray(w) for w in (want if isinstance(want, (list, tuple)) else [want])]
+        try:
+            got = forward(x)
+        except Exception as exc:  # an op the runtime cannot run, in its own exception types
+            raise FeatcacheError(f"the ONNX conversion of {spec.what} does not run ({type(exc).__name__}); "
+                                 "use --runtime tensorflow") from None
+        diffs = [float(np.abs(g - w).max()) if g.shape == w.shape else np.inf for g, w in zip(got, want)]
+        if len(got) != len(want) or max(diffs) > PROBE_TOLERANCE:
+            raise FeatcacheError(f"the ONNX conversion of {spec.what} does not reproduce the Keras model "
+                                 f"(largest difference {max(diffs, default=np.inf):.2g}); use --runtime tensorflow")
 
 
 def _check_outputs(forward: Forward, spec: ModelSpec, path: Path) -> None:
     """A cached file must still give one (2, D) output per layer; else it is not ours (or damaged)."""
     try:
-        out = forward(_probe_batch(spec))
+        out = forward(spec.probes()[0])
         ok = len(out) == len(spec.layers) and all(o.ndim == 2 and len(o) == 2 and np.isfinite(o).all() for o in out)
     except Exception:  # a damaged file fails inside the runtime in its own ways
         ok = False
     if not ok:
-        raise FeatcacheError(f"converted model {path} does not fit this extraction; delete it and run again")
+        raise FeatcacheError(f"converted model {path} does not fit this model; delete it and run again")
 
 
 def runtime_dir() -> Path:

@@ -200,20 +200,18 @@ class CacheWriter:
         return good
 
     def _clear_rows(self, g: h5py.Group, start: int, stop: int) -> None:
-        """Overwrite whole chunks from ``start`` (chunk-aligned) past ``stop``: writing into a damaged chunk
-        would read it first and fail its checksum."""
-        for name, layer in self._datasets():
-            ds, width = g[name], self.layer_widths[layer]
-            step = ds.chunks[0]
-            end = min(ds.shape[0], -(-stop // step) * step)
-            for at in range(start, end, step):
-                ds[at : min(at + step, end)] = np.zeros((min(at + step, end) - at, width), self.dtype)
+        """Zero whole chunks from ``start`` (chunk-aligned) past ``stop``, as raw chunks.
+
+        Writing rows into a damaged chunk reads it first and fails its checksum; so does writing all the
+        rows of the last, partly used chunk (HDF5 never counts an edge chunk as fully overwritten), which
+        made a resume start the split over from row 0. The raw zeros are stored with every filter marked as
+        not applied (no checksum yet); the rows written into them next go through the filters again.
+        """
+        names = [name for name, _ in self._datasets()]
         if self.staged and g["problem"].dtype.kind == "S":  # checksummed too: a damaged chunk is replaced whole
-            ds = g["problem"]
-            step = ds.chunks[0]
-            end = min(ds.shape[0], -(-stop // step) * step)
-            for at in range(start, end, step):
-                ds[at : min(at + step, end)] = np.zeros(min(at + step, end) - at, ds.dtype)
+            names.append("problem")
+        for name in names:
+            _zero_chunks(g[name], start, stop)
 
     def _datasets(self) -> list[tuple[str, str]]:
         """(dataset name within a split, layer) of every view and layer."""
@@ -454,6 +452,15 @@ class StagedWriter(CacheWriter):
 # are one short line (under 120 bytes in the tests' damaged files); a longer one
 # is cut, and stays non-empty, which is what decides the rows.
 PROBLEM_BYTES = 256
+
+
+def _zero_chunks(ds: h5py.Dataset, start: int, stop: int) -> None:
+    """Write zeros as the raw chunks holding rows ``start`` (chunk-aligned) to ``stop``: never read first."""
+    step = ds.chunks[0]
+    unfiltered = (1 << ds.id.get_create_plist().get_nfilters()) - 1  # every filter marked as not applied
+    zeros = np.zeros(ds.chunks, ds.dtype).tobytes()
+    for at in range(start, min(ds.shape[0], -(-stop // step) * step), step):
+        ds.id.write_direct_chunk((at,) + (0,) * (ds.ndim - 1), zeros, unfiltered)
 
 
 def _encode_problems(problems: np.ndarray) -> np.ndarray:

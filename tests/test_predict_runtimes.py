@@ -1,0 +1,155 @@
+"""predict on the fast runtimes (issue 14): the runtime choice, its fallback and errors, and the conversion cache.
+
+Plumbing on a tiny exported model (random weights, MobileNetV2 cut after its
+first block: it converts in about 2 s). That the probabilities of a real
+exported model agree across runtimes is tests/test_export_predict.py's
+``test_exported_model_gives_the_same_probabilities_on_every_runtime``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from featcache.cli import main
+from featcache.deploy import model as model_io
+from featcache.deploy.model import ExportedModelSpec, ModelRunner
+from featcache.deploy.predict import predict
+from featcache.embedding import runtimes
+from featcache.errors import FeatcacheError
+
+CONVERTED = [name for name in ("onnxruntime", "openvino") if runtimes.REGISTRY[name].available()]
+CLASSES = ["a", "b", "c"]
+
+
+def _tiny_model(path: Path, seed: int = 0) -> Path:
+    from featcache._lazy import keras
+    from featcache.deploy.endtoend import build_end_to_end
+    from featcache.deploy.model import (
+        INPUT_DTYPE,
+        INPUT_SHAPE,
+        probabilities_model,
+        save_model,
+    )
+
+    logits = build_end_to_end("mobilenet_v2", "random", 32, len(CLASSES), layer="block_1_expand_relu",
+                              raw_input_shape=INPUT_SHAPE, raw_dtype=INPUT_DTYPE)
+    dense = logits.get_layer("head_logits")
+    rng = np.random.default_rng(seed)  # a head that tells the classes apart: probabilities far from uniform
+    dense.set_weights([rng.normal(0, 3, dense.kernel.shape).astype("float32"), np.zeros(len(CLASSES), "float32")])
+    keras().utils.set_random_seed(0)
+    return save_model(probabilities_model(logits), path, {"class_names": CLASSES, "image_size": 32, "backbone": "mobilenet_v2"})
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> dict:
+    tmp = tmp_path_factory.mktemp("tiny_model")
+    path = _tiny_model(tmp / "m.keras")
+    rng = np.random.default_rng(1)
+    images = {"rgb": rng.integers(0, 256, (5, 32, 32, 3), dtype=np.uint8),
+              "gray_other_size": rng.integers(0, 256, (4, 20, 26, 1), dtype=np.uint8)}
+    net, _ = model_io.load_model(path)
+    want = {k: np.asarray(net.predict(x, verbose=0)) for k, x in images.items()}
+    return {"path": path, "images": images, "want": want}
+
+
+@pytest.fixture
+def conversions(tmp_path, monkeypatch) -> list:
+    """A fresh folder of converted models; the list grows by one per ONNX conversion made."""
+    monkeypatch.setenv("FEATCACHE_RUNTIME_DIR", str(tmp_path / "runtimes"))
+    calls: list = []
+    export = runtimes._export_onnx
+    monkeypatch.setattr(runtimes, "_export_onnx", lambda *a: (calls.append(a[1].key()), export(*a))[1])
+    return calls
+
+
+def _one_line(exc: pytest.ExceptionInfo) -> str:
+    assert "\n" not in str(exc.value)
+    return str(exc.value)
+
+
+@pytest.mark.slow
+def test_every_runtime_gives_keras_probabilities_for_any_input(tiny, conversions):
+    assert CONVERTED == ["onnxruntime", "openvino"]  # both are default dependencies (pyproject.toml)
+    for name in ("tensorflow", *CONVERTED):
+        runner = ModelRunner(tiny["path"], runtime=name, batch_size=2)
+        assert (runner.runtime_used, runner.runtime_note) == (name, None)
+        for kind, x in tiny["images"].items():  # batches of 2: the last one is short
+            np.testing.assert_allclose(runner(x), tiny["want"][kind], atol=1e-5, err_msg=f"{name}, {kind}")
+    assert len(conversions) == 1  # OpenVINO reads the file ONNX Runtime's build converted
+
+
+@pytest.mark.slow
+def test_conversion_is_keyed_by_the_files_content_not_its_path(tiny, conversions, tmp_path):
+    ModelRunner(tiny["path"], runtime="onnxruntime")  # converted once by name...
+    np.save(tmp_path / "x.npy", tiny["images"]["rgb"])
+    preds = predict(tiny["path"], [tmp_path / "x.npy"])  # ...auto then takes the cached conversion, for 5 images
+    assert (preds.runtime, preds.runtime_note) == ("onnxruntime", None)
+    want = [[c for c, _ in p.top] for p in predict(tiny["path"], [tmp_path / "x.npy"], runtime="tensorflow")]
+    assert [[c for c, _ in p.top] for p in preds] == want
+    copy = shutil.copy(tiny["path"], tmp_path / "elsewhere.keras")
+    ModelRunner(copy, runtime="onnxruntime")
+    assert len(conversions) == 1  # a copy elsewhere is the same model
+    files = sorted(p.name for p in (tmp_path / "runtimes").iterdir())
+    assert files == [f"{conversions[0]}.onnx"]  # nothing half-written left beside it
+    other = _tiny_model(tmp_path / "elsewhere.keras", seed=1)  # another model under the copy's name
+    runner = ModelRunner(other, runtime="onnxruntime")
+    assert len(conversions) == 2 and conversions[1] != conversions[0]
+    net, _ = model_io.load_model(other)
+    x = tiny["images"]["rgb"]
+    np.testing.assert_allclose(runner(x), net.predict(x, verbose=0), atol=1e-5)
+
+
+def test_auto_does_not_convert_for_a_few_images_and_says_so(tiny, conversions, capsys, tmp_path):
+    x = tiny["images"]["rgb"]
+    np.save(tmp_path / "x.npy", x)
+    preds = predict(tiny["path"], [tmp_path / "x.npy"])  # 5 images: a conversion would not pay back
+    assert preds.runtime == "tensorflow" and "5 images do not repay converting" in preds.runtime_note
+    assert conversions == []
+    assert main(["predict", str(tiny["path"]), str(tmp_path / "x.npy"), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert len(json.loads(out)) == 5  # stdout is the JSON alone; the fallback is said on stderr
+    assert err.startswith("predict: runtime auto: using tensorflow (5 images do not repay") and len(err.splitlines()) == 1
+
+
+def test_auto_falls_back_when_no_fast_runtime_is_installed(tiny, conversions, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    runner = ModelRunner(tiny["path"], runtime="auto", expected_images=10_000)
+    assert runner.runtime_used == "tensorflow"
+    assert "pip install onnxruntime" in runner.runtime_note and "pip install openvino" in runner.runtime_note
+    np.testing.assert_allclose(runner(tiny["images"]["rgb"]), tiny["want"]["rgb"], atol=1e-6)
+    assert conversions == []
+
+
+def test_runtime_errors_are_one_line(tiny, conversions, monkeypatch, capsys, tmp_path):
+    np.save(tmp_path / "x.npy", tiny["images"]["rgb"])
+    assert main(["predict", str(tiny["path"]), str(tmp_path / "x.npy"), "--runtime", "tensorrt"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "unknown runtime 'tensorrt'" in err and "onnxruntime" in err and len(err.splitlines()) == 1
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    with pytest.raises(FeatcacheError) as exc:
+        predict(tiny["path"], [tmp_path / "x.npy"], runtime="openvino")
+    assert "--runtime openvino" in _one_line(exc) and "pip install openvino" in str(exc.value)
+    monkeypatch.setattr(runtimes, "_export_onnx", lambda *a: (_ for _ in ()).throw(FeatcacheError("cannot convert model m.keras to ONNX (X); use --runtime tensorflow")))
+    with pytest.raises(FeatcacheError) as exc:
+        ModelRunner(tiny["path"], runtime="onnxruntime")
+    assert "use --runtime tensorflow" in _one_line(exc)
+    runner = ModelRunner(tiny["path"], runtime="auto", expected_images=10_000)  # auto says why and runs on
+    assert runner.runtime_used == "tensorflow" and "cannot convert model m.keras" in runner.runtime_note
+    assert not (tmp_path / "runtimes").exists() or not list((tmp_path / "runtimes").iterdir())
+
+
+def test_a_model_file_changed_while_converting_is_not_cached_under_the_old_content(tiny, conversions, tmp_path):
+    path = Path(shutil.copy(tiny["path"], tmp_path / "m.keras"))
+    spec = ExportedModelSpec.of(path, model_io.read_meta(path))
+    path.write_bytes(path.read_bytes() + b"\0")  # still a zip; another file than the one hashed
+    with pytest.raises(FeatcacheError) as exc:
+        runtimes.build("onnxruntime", spec, None, tmp_path / "runtimes")
+    assert "changed while it was being read" in _one_line(exc)
+    assert not (tmp_path / "runtimes" / f"{spec.key()}.onnx").exists()
