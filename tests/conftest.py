@@ -61,8 +61,7 @@ def _reuse_built_extractors():
         if not hasattr(spec, "weights"):  # an exported model (predict): keyed by its file's content, built every time
             return real(self, spec, batch_size, runtime_dir)
         # The batch size shapes only JAX's compiled function (mapper.compiled); TensorFlow traces once for any.
-        # An exported model's spec (deploy.model.ExportedModelSpec) has no weights: its key holds the file's digest.
-        key = (spec, batch_size if keras().backend.backend() == "jax" else None, stamp(getattr(spec, "weights", "")))
+        key = (spec, batch_size if keras().backend.backend() == "jax" else None, stamp(spec.weights))
         if key not in built:
             built[key] = real(self, spec, batch_size, runtime_dir)
             if len(built) > 16:  # a few hundred MB at most; the suite uses fewer models
