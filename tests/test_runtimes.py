@@ -147,7 +147,11 @@ def test_auto_does_not_convert_for_a_small_job(tmp_path):
 
 
 def test_pickled_mapper_runs_what_the_driver_chose(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("FEATCACHE_HOME", "relative-home")  # a Ray worker's working folder differs
+    # The session's shared conversion folder may already hold this model's conversion (auto would then
+    # take it); this test is about the relative home and a small job: a fresh folder under it.
+    monkeypatch.delenv("FEATCACHE_RUNTIME_DIR", raising=False)
     mapper = Mapper(TINY.backbone, TINY.weights, TINY.image_size, list(TINY.layers), TINY.raw_shape, runtime="auto",
                     expected_images=10)
     assert Path(mapper.runtime_dir).is_absolute()
