@@ -13,7 +13,7 @@ from helpers import REPO
 README = REPO / "README.md"
 DOCS = REPO / "docs"
 MAIN_JOB = "bash scripts/setup.sh && featcache lesson --weights ../shared/weights/mobilenet_v2_1.0_imagenet_no_top.weights.h5"
-TEST_COMMAND = "bash scripts/setup.sh && python3 -m pytest -q"
+TEST_COMMAND = "bash scripts/setup.sh && python3 -m pytest -q -n 2 --dist loadfile"
 README_MAX_LINES = 210  # the issue asks for "at most about 200"
 
 # [text](target) not preceded by '!' is a link, with it an image; both must point at files that exist.
@@ -91,7 +91,7 @@ def test_readme_holds_the_two_commands_verbatim(command: str):
 
 def test_ci_runs_the_readme_test_command():
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
-    assert "bash scripts/setup.sh" in ci and "python3 -m pytest -q" in ci
+    assert "bash scripts/setup.sh" in ci and "python3 -m pytest -q -n 2 --dist loadfile" in ci
 
 
 @pytest.mark.parametrize("path", markdown_files(), ids=lambda p: str(p.relative_to(REPO)))
