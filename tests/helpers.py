@@ -184,3 +184,29 @@ def photo_extractor(weights: str, size: int, layers: tuple[str, ...] = ("out_rel
 
     spec = runtimes.ModelSpec("mobilenet_v2", weights, size, tuple(layers), (size, size, 3))
     return runtimes.REGISTRY["tensorflow"].build(spec, None, Path("unused"))
+
+
+def kill_midway(args: list[str], partial: Path, group: str = "train", rows: int = 16) -> None:
+    """Run ``featcache *args`` and SIGKILL it once its partial file has ``rows`` rows of ``group`` committed."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import h5py
+
+    proc = subprocess.Popen([sys.executable, "-m", "featcache", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 180
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            if partial.exists():
+                try:
+                    with h5py.File(partial, "r", locking=False) as f:
+                        if int(f[group].attrs["rows_done"]) >= rows:
+                            break
+                except (OSError, KeyError):
+                    pass
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
-from helpers import assert_same_features, extract
+from helpers import assert_same_features, extract, kill_midway
 
 import featcache
 from featcache.cli import main
@@ -108,23 +106,6 @@ def test_mismatched_cache_at_out_is_refused(fashion_dir, tmp_path, capsys):
     assert out.read_bytes() == before
 
 
-def _kill_midway(args: list[str], partial: Path, group: str = "train") -> None:
-    """Run ``featcache *args`` and SIGKILL it once ``group`` of the partial file has 16 rows committed."""
-    proc = subprocess.Popen([sys.executable, "-m", "featcache", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    try:
-        while time.time() < deadline and proc.poll() is None:
-            if partial.exists():
-                try:
-                    with h5py.File(partial, "r", locking=False) as f:
-                        if int(f[group].attrs["rows_done"]) >= 16:
-                            break
-                except (OSError, KeyError):
-                    pass
-            time.sleep(0.05)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
 
 
 @pytest.mark.slow
@@ -136,7 +117,7 @@ def test_resume_after_sigkill_gives_the_same_features(tmp_path):
     # block_1_expand_relu: random weights leave out_relu at about 1e-11, too small for a comparison that can fail alone.
     args = ["extract", "--data-dir", str(data), "--weights", "random", "--image-size", "128", "--batch-size", "8",
             "--layers", "block_1_expand_relu,out_relu", "--out", str(out)]
-    _kill_midway(args, partial_path(out))
+    kill_midway(args, partial_path(out))
     assert not out.exists(), "a killed run must not leave a file that looks complete"
     with h5py.File(partial_path(out), "r") as f:
         done = int(f["train"].attrs["rows_done"])

@@ -5,16 +5,12 @@ from __future__ import annotations
 import gzip
 import json
 import pickle
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
-from helpers import extract, make_class_tree, make_fashion_dir, write_idx, write_image
+from helpers import extract, kill_midway, make_class_tree, make_fashion_dir, write_idx, write_image
 
 import featcache
 from featcache.cli import main
@@ -131,23 +127,6 @@ def test_cli_reports_views_and_their_rate(fashion_dir, tmp_path, capsys):
     assert "views       orig, shift:+2,+2" in capsys.readouterr().out
 
 
-def _kill_midway(args: list[str], partial: Path, rows: int = 16) -> None:
-    """Run ``featcache *args`` and SIGKILL it once the partial file has ``rows`` training rows committed."""
-    proc = subprocess.Popen([sys.executable, "-m", "featcache", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 180
-    try:
-        while time.time() < deadline and proc.poll() is None:
-            if partial.exists():
-                try:
-                    with h5py.File(partial, "r", locking=False) as f:
-                        if int(f["train"].attrs["rows_done"]) >= rows:
-                            break
-                except (OSError, KeyError):
-                    pass
-            time.sleep(0.05)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
 
 
 @pytest.mark.slow
@@ -156,7 +135,7 @@ def test_resume_after_sigkill_keeps_every_view_row_aligned(tmp_path):
     out = tmp_path / "killed.h5"
     common = ["--data-dir", str(data), "--weights", "random", "--image-size", "64", "--batch-size", "12",
               "--views", "orig,flip,shift:-2,-2", "--layers", f"{LAYER},out_relu"]
-    _kill_midway(["extract", *common, "--out", str(out)], partial_path(out))
+    kill_midway(["extract", *common, "--out", str(out)], partial_path(out))
     assert not out.exists()
     with h5py.File(partial_path(out), "r") as f:
         done = int(f["train"].attrs["rows_done"])

@@ -501,14 +501,14 @@ def test_errors_that_need_decoding_come_from_extraction_in_one_line(tmp_path, ca
 @pytest.mark.slow
 def test_photo_extraction_resumes_after_sigkill(tmp_path):
     """Kill a photo extraction midway: the re-run embeds only the missing files and the cache equals an uninterrupted one."""
-    from tests.test_extract import _kill_midway
+    from helpers import kill_midway
 
     root = make_class_tree(tmp_path / "p", {"a": 200, "b": 200}, size=24)
     truncated_jpeg(root / "a" / "a_010b.jpg")
     out = tmp_path / "killed.h5"
     args = ["extract", "--images", str(root), "--test-fraction", "0.25", "--weights", "random", "--image-size", "224",
             "--batch-size", "8", "--layers", f"{EARLY},out_relu", "--out", str(out)]
-    _kill_midway(args, partial_path(out), group="files")
+    kill_midway(args, partial_path(out), group="files")
     assert not out.exists(), "a killed run must not leave a file that looks complete"
     with h5py.File(partial_path(out), "r") as f:
         done = int(f["files"].attrs["rows_done"])
