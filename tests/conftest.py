@@ -8,7 +8,6 @@ about results use the real MobileNetV2 weights from ``../shared/weights``
 from __future__ import annotations
 
 import os
-from collections import OrderedDict
 from pathlib import Path
 
 import pytest
@@ -26,52 +25,6 @@ def fashion_dir(tmp_path: Path) -> Path:
 def _shared_runtime_dir(tmp_path_factory) -> None:
     """One folder of converted models for the whole session: a conversion takes 20-60 s and depends only on the model."""
     os.environ["FEATCACHE_RUNTIME_DIR"] = str(tmp_path_factory.mktemp("runtimes"))
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _reuse_built_extractors():
-    """Build each extractor network once per session: its forward function is reused by later extractions of the same model.
-
-    Building MobileNetV2 and tracing its tf.function is nearly all of a tiny
-    extraction's time: 9.2 s of 9.4 s for 72 images at 32 px, against 0.22 s
-    reused (load ~4.7, 2 cores). The key is everything the network depends on:
-    the ModelSpec (backbone, weights, size, layers, input shape), the batch
-    size on JAX, and a weights file's size and mtime (a test that writes other weights
-    under a name used before gets a new build). Only the TensorFlow runtime's
-    inference function is reused: a forward pass changes no weight, and
-    fine-tuning and export build their own models. The first use of each model
-    in a session still builds it, so every build path stays tested; processes
-    the tests start (CLI subprocesses, Ray actors) build their own.
-    """
-    from featcache.embedding import runtimes
-
-    real = runtimes.TensorFlowRuntime.build
-    built: OrderedDict = OrderedDict()
-
-    def stamp(weights: str):
-        try:
-            st = os.stat(weights)
-        except OSError:
-            return weights
-        return (weights, st.st_size, st.st_mtime_ns)
-
-    def build(self, spec, batch_size, runtime_dir):
-        from featcache._lazy import keras
-
-        if not hasattr(spec, "weights"):  # an exported model (predict): keyed by its file's content, built every time
-            return real(self, spec, batch_size, runtime_dir)
-        # The batch size shapes only JAX's compiled function (mapper.compiled); TensorFlow traces once for any.
-        key = (spec, batch_size if keras().backend.backend() == "jax" else None, stamp(spec.weights))
-        if key not in built:
-            built[key] = real(self, spec, batch_size, runtime_dir)
-            if len(built) > 16:  # a few hundred MB at most; the suite uses fewer models
-                built.popitem(last=False)
-        built.move_to_end(key)
-        return built[key]
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(runtimes.TensorFlowRuntime, "build", build)
-        yield
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,7 @@ plumbing tests use a tiny truncated network with random weights.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import os
 import pickle
@@ -109,6 +110,39 @@ def test_key_follows_what_the_model_is():
             ModelSpec("mobilenet_v2", "imagenet", 32, TINY.layers, TINY.raw_shape).key()}
     assert len(keys) == 5
     assert TINY.key() == ModelSpec("mobilenet_v2", "random", 32, ("block_1_expand_relu",), (28, 28)).key()
+
+
+def test_a_built_extractor_is_reused_until_its_weights_file_changes(tmp_path, monkeypatch):
+    """A second extraction in one process reuses the built network; other weights under the same name do not (regression)."""
+    from featcache.embedding import mapper
+
+    builds = []
+    monkeypatch.setattr(ModelSpec, "build_keras", lambda self: builds.append(self) or "model")
+    monkeypatch.setattr(mapper, "compiled", lambda model, batch_size=None: lambda x: [x])  # a new function per build
+    weights = tmp_path / "w.weights.h5"
+    weights.write_bytes(b"weights one")
+    spec = ModelSpec("mobilenet_v2", str(weights), 32, TINY.layers, TINY.raw_shape)
+    tf = runtimes.REGISTRY["tensorflow"]
+    first = tf.build(spec, None, tmp_path)
+    assert tf.build(ModelSpec(*dataclasses.astuple(spec)), None, tmp_path) is first and len(builds) == 1
+    old = weights.stat()
+    weights.write_bytes(b"weights two")  # other weights, same name, same size ...
+    os.utime(weights, ns=(old.st_atime_ns, old.st_mtime_ns))  # ... even with the old mtime put back
+    assert (weights.stat().st_size, weights.stat().st_mtime_ns) == (old.st_size, old.st_mtime_ns)
+    second = tf.build(spec, None, tmp_path)
+    assert second is not first and len(builds) == 2
+    assert tf.build(spec, None, tmp_path) is second and len(builds) == 2
+    runtimes.forget_built()
+    assert tf.build(spec, None, tmp_path) is not second and len(builds) == 3
+
+
+def test_built_extractors_kept_are_bounded():
+    built = runtimes._Built(size=2)
+    for key in "abc":
+        built.put(key, key.upper())
+    assert built.get("a") is None and built.get("b") == "B"  # the least recently used went first
+    built.put("d", "D")
+    assert built.get("c") is None and (built.get("b"), built.get("d")) == ("B", "D")
 
 
 def test_auto_falls_back_to_tensorflow_and_says_why(monkeypatch, tiny_reference):

@@ -35,6 +35,8 @@ import hashlib
 import importlib
 import json
 import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, ClassVar
@@ -155,7 +157,90 @@ class TensorFlowRuntime(Runtime):
     def build(self, spec: ModelSpec, batch_size: int | None, runtime_dir: Path) -> Forward:
         from featcache.embedding.mapper import compiled
 
-        return compiled(spec.build_keras(), batch_size)
+        if not isinstance(spec, ModelSpec):  # an exported model (predict): keyed by its file's content, built each time
+            return compiled(spec.build_keras(), batch_size)
+        key = _built_key(spec, batch_size)
+        forward = None if key is None else _BUILT.get(key)
+        if forward is None:
+            forward = compiled(spec.build_keras(), batch_size)
+            if key is not None:
+                _BUILT.put(key, forward)
+        elif spec.weights == "random":
+            _reseed()  # as building does: what the process draws next does not depend on a hit
+        return forward
+
+
+class _Built:
+    """The process's last few built TensorFlow extractors, least recently used dropped first (thread-safe)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key) -> Forward | None:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            return None
+
+    def put(self, key, forward: Forward) -> Forward:
+        with self._lock:
+            self._items[key] = forward
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return forward
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+# Building MobileNetV2 and tracing its tf.function is nearly all of a small
+# extraction's time (9.2 s of 9.4 s for 72 images at 32 px, against 0.22 s
+# reused; docs/benchmarks.md, "Test suite"), so a process that extracts again
+# with the same model (a notebook, the test suite) reuses the forward
+# function: a forward pass changes no weight. Each one holds 50-100 MB here
+# (RSS after building and one batch, 32-224 px, 1 or 17 layers): 8 of them
+# are under 1 GB. ``forget_built()`` frees them.
+_BUILT = _Built(size=8)
+
+
+def forget_built() -> None:
+    """Drop every built TensorFlow extractor this process keeps for reuse (their memory goes back)."""
+    _BUILT.clear()
+
+
+def _built_key(spec: ModelSpec, batch_size: int | None) -> tuple | None:
+    """Everything the built network depends on: the spec, the weights file as it is now, the batch size on JAX.
+
+    A weights file is known by its resolved path, size, mtime and ctime:
+    other weights written under a name used before (even with the old
+    mtime put back) give another key, hence a new build. None (not kept)
+    when the file cannot be looked at.
+    """
+    from featcache._lazy import keras
+
+    stamp: tuple = (spec.weights,)
+    if spec.weights not in ("imagenet", "random"):
+        try:
+            path = Path(spec.weights).resolve()
+            st = path.stat()
+        except OSError:  # missing: the build itself says so, naming the file
+            return None
+        stamp = (str(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    # XLA compiles for one batch shape (mapper.compiled); TensorFlow traces once for any.
+    return spec, stamp, batch_size if keras().backend.backend() == "jax" else None
+
+
+def _reseed() -> None:
+    from featcache._lazy import keras
+
+    keras().utils.set_random_seed(0)
 
 
 class _ConvertedRuntime(Runtime):
