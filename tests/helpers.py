@@ -210,3 +210,23 @@ def kill_midway(args: list[str], partial: Path, group: str = "train", rows: int 
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+
+
+def run_main(capsys, *args: str):
+    """``featcache ARGS`` in this process (featcache.cli.main), as a CompletedProcess: exit status, stdout, stderr.
+
+    For checks of what a command says and does; a new ``python -m featcache``
+    costs an interpreter and TensorFlow's import (5-8 s) and is kept for what
+    only a process shows (its real exit status, what it prints on exit, SIGKILL).
+    """
+    import subprocess
+
+    from featcache.cli import main
+
+    capsys.readouterr()
+    try:
+        code = main(list(args))
+    except SystemExit as exc:  # argparse's own usage errors
+        code = exc.code
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(["featcache", *args], code, out.out, out.err)

@@ -10,7 +10,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from helpers import assert_same_features, extract, kill_midway
+from helpers import assert_same_features, extract, kill_midway, run_main
 
 import featcache
 from featcache.cli import main
@@ -109,7 +109,7 @@ def test_mismatched_cache_at_out_is_refused(fashion_dir, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_resume_after_sigkill_gives_the_same_features(tmp_path):
+def test_resume_after_sigkill_gives_the_same_features(tmp_path, capsys):
     from helpers import make_fashion_dir
 
     data = make_fashion_dir(tmp_path / "d", n_train=600, n_test=16)
@@ -124,9 +124,9 @@ def test_resume_after_sigkill_gives_the_same_features(tmp_path):
     assert 0 < done < 600
     with pytest.raises(FeatcacheError, match="incomplete cache"):
         featcache.open_cache(partial_path(out))
-    info = run_cli("info", str(partial_path(out)))
+    info = run_main(capsys, "info", str(partial_path(out)))
     assert info.returncode == 0 and f"{done} of 600 images embedded so far" in info.stdout
-    proc = run_cli(*args)
+    proc = run_main(capsys, *args)  # the resume in this process: the kill above was the process boundary
     assert proc.returncode == 0, proc.stderr
     assert f"{done} of 616 images already done" in proc.stdout
     ref = extract(data_dir=str(data), out=tmp_path / "ref.h5", weights="random", image_size=128, batch_size=8,
@@ -498,19 +498,19 @@ def assert_one_line(proc: subprocess.CompletedProcess, message: str) -> None:
     ("0", "--image-size 0 is too small for mobilenet_v2; use 32 to 2048 pixels"),  # was silently the default, 96
     ("100000", "--image-size 100000 is too large (its activations would not fit in memory); use 32 to 2048 pixels"),
 ])
-def test_image_size_out_of_range(fashion_dir, size, message):
-    assert_one_line(run_cli("extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", size), message)
+def test_image_size_out_of_range(fashion_dir, size, message, capsys):
+    assert_one_line(run_main(capsys, "extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", size), message)
 
 
 @pytest.mark.parametrize("header", [8, 12])
-def test_idx_file_cut_inside_its_header(fashion_dir, header):
+def test_idx_file_cut_inside_its_header(fashion_dir, header, capsys):
     import gzip
 
     img = fashion_dir / "train-images-idx3-ubyte.gz"
     raw = gzip.open(img).read()
     with gzip.open(img, "wb") as f:
         f.write(raw[:header])
-    assert_one_line(run_cli("extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32"),
+    assert_one_line(run_main(capsys, "extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32"),
                     f"ends inside its IDX header ({header} bytes, 16 needed); it is truncated")
 
 
@@ -519,12 +519,12 @@ def test_idx_file_cut_inside_its_header(fashion_dir, header):
     ("4294967296", "--seed 4294967296 is out of range; use a whole number from 0 to 4294967295"),
     ("3", "--seed applies to class-folder photos only; add --images DIR"),
 ])
-def test_seed_out_of_range(tmp_path, fashion_dir, seed, message):
+def test_seed_out_of_range(tmp_path, fashion_dir, seed, message, capsys):
     from helpers import make_class_tree
 
     root = make_class_tree(tmp_path / "d", {"a": 3, "b": 3})
     where = ["--images", str(root), "--test-fraction", "0.3"] if seed != "3" else ["--data-dir", str(fashion_dir)]
-    assert_one_line(run_cli("extract", *where, "--weights", "random", "--image-size", "32", "--seed", seed), message)
+    assert_one_line(run_main(capsys, "extract", *where, "--weights", "random", "--image-size", "32", "--seed", seed), message)
 
 
 @pytest.mark.slow

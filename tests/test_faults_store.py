@@ -12,7 +12,7 @@ from pathlib import Path
 
 import h5py
 import pytest
-from helpers import assert_same_features, flip, make_fashion_dir
+from helpers import assert_same_features, flip, make_fashion_dir, run_main
 
 import featcache
 from featcache.store import CacheWriter, partial_path
@@ -108,38 +108,42 @@ def _damaged_copy(made, tmp_path: Path, damage) -> Path:
     return copy
 
 
-# A few in the fast tier; every pair in the full run (each is a subprocess of about 3 s).
+# A few in the fast tier, each in a process of its own (`python -m featcache`: the real exit status, nothing printed at exit),
+# one per command; every other pair in the full run, in this process (featcache.cli.main: 3 s less each).
 FAST = {("feature bytes", "verify"), ("feature bytes", "extract"), ("a label byte", "info"), ("class_names not JSON", "info")}
 CASES = [pytest.param(kind, command, marks=() if (kind, command) in FAST else pytest.mark.slow)
          for kind in DAMAGES for command in COMMANDS if (kind, command) != ("feature bytes", "info")]  # info reads no features
 
 
 @pytest.mark.parametrize("kind, command", CASES)
-def test_a_damaged_cache_is_one_line(made, tmp_path, kind, command):
+def test_a_damaged_cache_is_one_line(made, tmp_path, kind, command, capsys):
     damage, why = DAMAGES[kind]
     copy = _damaged_copy(made, tmp_path, damage)
     before = snapshot(copy.parent)
-    proc = run_cli(*COMMANDS[command](made, copy))
+    argv = COMMANDS[command](made, copy)
+    proc = run_cli(*argv) if (kind, command) in FAST else run_main(capsys, *argv)
     assert_one_line(proc, str(copy), why if kind != "truncated" or command != "info" else "is damaged", "re-extract")
     assert snapshot(copy.parent) == before, "a damaged cache must be left as it was, and nothing written beside it"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["feature bytes", "a label byte", "class_names not JSON"])
-def test_train_and_evaluate_refuse_a_damaged_cache(made, tmp_path, kind):
+def test_train_and_evaluate_refuse_a_damaged_cache(made, tmp_path, kind, capsys):
     damage, why = DAMAGES[kind]
+    # One kind in processes of their own (train's and evaluate's real exit status), the others in this one.
+    run = run_cli if kind == "a label byte" else lambda *argv: run_main(capsys, *argv)
     copy = _damaged_copy(made, tmp_path, damage)
     head = tmp_path / "user" / "head.npz"
     shutil.copy(made["head"], head)
     before = snapshot(copy.parent)
-    assert_one_line(run_cli("train", str(copy), "--head", "logreg", "--out", str(tmp_path / "user" / "new.npz")), why)
+    assert_one_line(run("train", str(copy), "--head", "logreg", "--out", str(tmp_path / "user" / "new.npz")), why)
     if kind != "feature bytes":  # evaluate reads the test split; these two damage the train split's rows or the attributes
-        assert_one_line(run_cli("evaluate", str(head), str(copy), "--out", str(tmp_path / "user" / "eval")), why)
+        assert_one_line(run("evaluate", str(head), str(copy), "--out", str(tmp_path / "user" / "eval")), why)
     assert snapshot(copy.parent) == before
 
 
 @pytest.mark.slow
-def test_a_damaged_partial_is_repaired_from_the_source_on_resume(made, tmp_path, monkeypatch):
+def test_a_damaged_partial_is_repaired_from_the_source_on_resume(made, tmp_path, monkeypatch, capsys):
     """Issue 13 item 4: labels flipped at three offsets of a partial file never reach the published cache."""
     out = tmp_path / "resumed.h5"
 
@@ -154,7 +158,7 @@ def test_a_damaged_partial_is_repaired_from_the_source_on_resume(made, tmp_path,
     base = chunk_offset(part, "train/labels")
     for offset in (0, 8 * 20 + 2, 8 * 47):
         flip(part, base + offset)
-    proc = run_cli(*COMMANDS["extract"](made, out), "--batch-size", "16")
+    proc = run_main(capsys, *COMMANDS["extract"](made, out), "--batch-size", "16")
     assert proc.returncode == 0, proc.stderr
     assert "the partial's train labels did not match the source; rewritten from it" in proc.stdout
     got, want = featcache.open_cache(out), featcache.open_cache(made["cache"])
@@ -162,7 +166,7 @@ def test_a_damaged_partial_is_repaired_from_the_source_on_resume(made, tmp_path,
         assert got.labels(split).tolist() == want.labels(split).tolist()
         # out_relu only (the module's cache): about 1e-11 with random weights, so compared to its own size.
         assert_same_features(got.features(split), want.features(split), floor=0, err_msg=split)
-    assert run_cli("verify", str(out)).returncode == 0
+    assert run_main(capsys, "verify", str(out)).returncode == 0
 
 
 def test_no_space_while_saving_a_head_is_one_line_and_writes_nothing(made, tmp_path):
