@@ -3,7 +3,7 @@
 
 In one run, on the same Fashion-MNIST images, real MobileNetV2 weights:
   1. local engine: `featcache.extract` into a fresh cache;
-  2. Ray engine, 1 worker then 2 workers (each a fresh private Ray instance):
+  2. Ray engine, 1 worker then 2 workers (--workers; each a fresh private Ray instance):
      time to start Ray, time to the first written batch (actors importing
      TensorFlow and building the network), steady images/s after that, and
      images/s over the whole call;
@@ -131,10 +131,11 @@ def main() -> None:
     p.add_argument("-n", type=int, default=4096, help="training images to embed (plus one batch of test images)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--image-size", type=int, help="default: the source's (96 for Fashion-MNIST)")
+    p.add_argument("--workers", default="1,2", help="the Ray runs' worker counts, comma-separated (default: 1,2)")
     args = p.parse_args()
 
     load_before = os.getloadavg()
-    runs = [extract_run("local", None, args), extract_run("ray", 1, args), extract_run("ray", 2, args)]
+    runs = [extract_run("local", None, args)] + [extract_run("ray", int(w), args) for w in args.workers.split(",")]
     report = {"cpus": len(os.sched_getaffinity(0)), "load_average_before": [round(x, 1) for x in load_before],
               "load_average_after": [round(x, 1) for x in os.getloadavg()], "runs": runs,
               "trivial_mapper": per_batch_overhead(args)}
