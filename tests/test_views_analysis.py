@@ -278,3 +278,58 @@ def test_averaging_on_real_features_is_the_by_hand_average(real_weights, real_fa
     svm = SVMHead(probability=False).fit(*stack_views(cache.view_features("train", layer, ("orig", "flip")), cache.labels("train")))
     d = (svm.decision_function(Xo) + svm.decision_function(Xf)) / 2
     assert np.array_equal(predict_views(svm, Xt), svm.classes_[np.argmax(d, axis=1)])
+
+
+# -- probe --folds: every training image scored once, the choice over layers x heads x views --------
+
+
+def test_probe_folds_score_each_training_image_once_and_never_split_its_views(id_cache, recorder, tmp_path):
+    from featcache.analysis.probe import fold_rows
+
+    res = featcache.probe(id_cache, heads="logreg", folds=3, seed=1, out=tmp_path, plot=False)
+    assert {r.scored_on for r in res.rows} == {"folds"}
+    y = featcache.open_cache(id_cache).labels("train")
+    splits = fold_rows(y, 3, 1)
+    assert sorted(np.concatenate([out for _, out in splits]).tolist()) == list(range(90))  # each image held out once
+    assert len(recorder.fitted) == 2 * 3  # 2 distinct train-view settings x 3 folds
+    for seen in recorder.fitted:
+        assert seen in [set(fit.tolist()) for fit, _ in splits]
+    for seen in recorder.scored:  # a fold's held-out images only: never a fitted one, never a test image (ids from 1000)
+        assert seen in [set(out.tolist()) for _, out in splits]
+    with pytest.raises(FeatcacheError, match="--holdout and --folds both"):
+        featcache.probe(id_cache, heads="logreg", folds=3, holdout=0.2, out=tmp_path)
+    with pytest.raises(FeatcacheError, match="use 2 to 30 folds"):
+        featcache.probe(id_cache, heads="logreg", folds=31, out=tmp_path)
+
+
+@pytest.fixture(scope="module")
+def layers_views_cache(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lv")
+    return extract(data_dir=str(make_fashion_dir(root / "fm", n_train=48, n_test=12)), out=root / "lv.h5", views="orig,flip",
+                   layers="block_2_expand_relu,out_relu", weights="random", image_size=32).path
+
+
+def test_probe_folds_choose_the_cross_validated_best_of_layers_heads_and_views(layers_views_cache, tmp_path, capsys):
+    """Each row's accuracy is the by-hand fold accuracy of its layer, head and views; the best is their maximum."""
+    from featcache.analysis.probe import PROBE_PARAMS, fold_rows
+    from featcache.heads import make_head
+    from featcache.heads.views import fit_views
+
+    res = featcache.probe(layers_views_cache, heads="logreg,svm", folds=3, view_settings="orig/orig;all/orig;all/all",
+                          out=tmp_path, plot=False)
+    cache = featcache.open_cache(layers_views_cache)
+    y = cache.labels("train")
+    assert len(res.rows) == 2 * 2 * 3  # layers x heads x view settings
+    for r in res.rows:
+        Xv = cache.view_features("train", r.layer, ("orig", "flip"))
+        tr, te = [[("orig", "flip").index(v) for v in s.split(",")] for s in (r.train_views, r.test_views)]
+        correct = 0
+        for fit, out in fold_rows(y, 3, 0):
+            head = fit_views(make_head(r.head, **PROBE_PARAMS.get(r.head, {})), Xv[tr][:, fit], y[fit])
+            correct += int((predict_views(head, Xv[te][:, out]) == y[out]).sum())
+        assert r.accuracy == pytest.approx(correct / len(y), abs=1e-6), r
+    top = max(r.accuracy for r in res.rows)
+    assert res.best.accuracy == top and res.best in res.rows
+    assert main(["probe", str(layers_views_cache), "--heads", "logreg", "--folds", "3", "--out", str(tmp_path / "p")]) == 0
+    text = capsys.readouterr().out
+    assert "3-fold over the 48 train images" in text and "fit it on every training image: featcache train" in text
