@@ -34,6 +34,7 @@ SMOKE = {  # script -> its smoke test below
     "hymenoptera_demo.py": "test_hymenoptera_demo",
     "make_jpeg_folder.py": "test_make_jpeg_folder",
     "plot_learning_curve.py": "test_plot_learning_curve",
+    "scratch_vs_views.py": "test_scratch_vs_views",
     "tune_heads.py": "test_tune_heads",
     "views_experiment.py": "test_views_experiment",
     "setup.sh": "test_setup_sh_parses",
@@ -283,6 +284,23 @@ def test_plot_learning_curve(tiny, tmp_path: Path):
     png = tmp_path / "replot.png"
     run_script("plot_learning_curve.py", str(curve.out), "--label", "tiny", "--out", str(png), cwd=tmp_path)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_scratch_vs_views(tiny, tmp_path: Path):
+    import featcache
+
+    scratch = featcache.learning_curve(tiny["cache"], [20], seeds=1, heads=("logreg",), baseline="scratch",
+                                       baseline_sizes=[20, 100], baseline_params={"epochs": 1}, out=tmp_path / "s",
+                                       plot=False, verbose=False)
+    views = featcache.learning_curve(tiny["cache"], [20, 100], seeds=1, heads=("logreg",), out=tmp_path / "v",
+                                     plot=False, verbose=False)
+    png, out = tmp_path / "f.png", tmp_path / "f.json"
+    proc = run_script("scratch_vs_views.py", str(scratch.out), str(views.out), "--out", str(png), "--json", str(out),
+                      cwd=tmp_path)
+    report = json.loads(out.read_text())
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "| from-scratch CNN" in proc.stdout
+    assert sorted(map(int, report["scratch_summary"])) == [20, 100] and sorted(map(int, report["views_summary"])) == [20, 100]
 
 
 @pytest.mark.slow
