@@ -283,7 +283,7 @@ def test_averaging_on_real_features_is_the_by_hand_average(real_weights, real_fa
 # -- probe --folds: every training image scored once, the choice over layers x heads x views --------
 
 
-def test_probe_folds_score_each_training_image_once_and_never_split_its_views(id_cache, recorder, tmp_path):
+def test_probe_folds_score_each_training_image_once_and_never_split_its_views(id_cache, recorder, tmp_path, capsys):
     from featcache.analysis.probe import fold_rows
 
     res = featcache.probe(id_cache, heads="logreg", folds=3, seed=1, out=tmp_path, plot=False)
@@ -300,13 +300,30 @@ def test_probe_folds_score_each_training_image_once_and_never_split_its_views(id
         featcache.probe(id_cache, heads="logreg", folds=3, holdout=0.2, out=tmp_path)
     with pytest.raises(FeatcacheError, match="use 2 to 30 folds"):
         featcache.probe(id_cache, heads="logreg", folds=31, out=tmp_path)
+    assert main(["probe", str(id_cache), "--folds", "1", "--out", str(tmp_path / "p")]) == 2
+    assert "--folds 1 does not fit 90 training images" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")
 def layers_views_cache(tmp_path_factory):
-    root = tmp_path_factory.mktemp("lv")
-    return extract(data_dir=str(make_fashion_dir(root / "fm", n_train=48, n_test=12)), out=root / "lv.h5", views="orig,flip",
-                   layers="block_2_expand_relu,out_relu", weights="random", image_size=32).path
+    """A hand-written cache of 2 layers x 2 views (no network: fast), random features with class-dependent means."""
+    from featcache.store import CacheIdentity, CacheWriter, SplitSpec
+
+    path, rng = tmp_path_factory.mktemp("lv") / "lv.h5", np.random.default_rng(0)
+    n, widths, views = {"train": 48, "test": 12}, {"block_2_expand_relu": 4, "out_relu": 6}, ("orig", "flip")
+    ident = CacheIdentity(backbone="mobilenet_v2", weights="random", image_size=32, preprocessing="p", layers=list(widths),
+                          dtype="float32", dataset="toy", data_digest={"train": "a", "test": "b"},
+                          class_names=["a", "b", "c"], views=tuple(f"{v}@1" for v in views))
+    attrs = {"fingerprint": ident.fingerprint, "settings": ident.settings(), "class_names": ["a", "b", "c"],
+             "layers": list(widths), "default_layer": "out_relu", "dtype": "float32", "views": list(views),
+             "backbone": "mobilenet_v2", "image_size": 32}
+    w = CacheWriter(path, attrs, [SplitSpec(s, np.arange(k) % 3, np.arange(k)) for s, k in n.items()], widths, "float32")
+    w.open()
+    for s, k in n.items():
+        y = np.arange(k) % 3
+        w.write(s, 0, {layer: (rng.normal(size=(len(views), k, d)) + 0.8 * y[None, :, None]).astype(np.float32)
+                       for layer, d in widths.items()})
+    return w.finish()
 
 
 def test_probe_folds_choose_the_cross_validated_best_of_layers_heads_and_views(layers_views_cache, tmp_path, capsys):
@@ -315,11 +332,11 @@ def test_probe_folds_choose_the_cross_validated_best_of_layers_heads_and_views(l
     from featcache.heads import make_head
     from featcache.heads.views import fit_views
 
-    res = featcache.probe(layers_views_cache, heads="logreg,svm", folds=3, view_settings="orig/orig;all/orig;all/all",
-                          out=tmp_path, plot=False)
+    res = featcache.probe(layers_views_cache, heads="logreg,svm", folds=3, view_settings="orig/orig;all/all",
+                          out=tmp_path, plot=False, verbose=True)
     cache = featcache.open_cache(layers_views_cache)
     y = cache.labels("train")
-    assert len(res.rows) == 2 * 2 * 3  # layers x heads x view settings
+    assert len(res.rows) == 2 * 2 * 2 and len({r.accuracy for r in res.rows}) > 2  # layers x heads x view settings
     for r in res.rows:
         Xv = cache.view_features("train", r.layer, ("orig", "flip"))
         tr, te = [[("orig", "flip").index(v) for v in s.split(",")] for s in (r.train_views, r.test_views)]
@@ -330,6 +347,6 @@ def test_probe_folds_choose_the_cross_validated_best_of_layers_heads_and_views(l
         assert r.accuracy == pytest.approx(correct / len(y), abs=1e-6), r
     top = max(r.accuracy for r in res.rows)
     assert res.best.accuracy == top and res.best in res.rows
-    assert main(["probe", str(layers_views_cache), "--heads", "logreg", "--folds", "3", "--out", str(tmp_path / "p")]) == 0
     text = capsys.readouterr().out
-    assert "3-fold over the 48 train images" in text and "fit it on every training image: featcache train" in text
+    assert "3-fold over the 48 train images" in text
+    assert f"fit it on every training image: featcache train {layers_views_cache} --head {res.best.head} --layer {res.best.layer}" in text
