@@ -55,20 +55,22 @@ def compare(scratch_dir: str, views_dir: str, views_head: str = "logreg") -> dic
         if a.meta.get(key) != b.meta.get(key):
             raise FeatcacheError(f"the two curves differ in {key} ({a.meta.get(key)} against {b.meta.get(key)}); "
                                  "compare curves scored on the same test images")
-    scratch = only_head(a, "scratch", head_label("scratch", a.meta.get("head_params", {}).get("scratch")))
-    views = only_head(b, views_head, f"transfer + views: {describe(b.meta)}")
+    # The plot prefixes a set's label to the head's name: the scratch set needs none ("from-scratch CNN (10 epochs)").
+    scratch, views = only_head(a, "scratch", ""), only_head(b, views_head, f"transfer + views: {describe(b.meta)}")
     s, v = summarize(scratch.rows)["scratch"], summarize(views.rows)[views_head]
     best_size = max(v, key=lambda n: (v[n][0], -n))
     return {"scratch": scratch, "views": views, "scratch_summary": s, "views_summary": v,
             "views_best": {"size": best_size, "accuracy": v[best_size][0]},
-            "scratch_overtakes_at": overtakes(s, v[best_size][0]), "test_size": a.meta.get("test_size")}
+            "scratch_overtakes_at": overtakes(s, v[best_size][0]), "test_size": a.meta.get("test_size"),
+            "names": {"scratch": head_label("scratch", a.meta.get("head_params", {}).get("scratch")),
+                      "views": f"{views.label}, {head_label(views_head, b.meta.get('head_params', {}).get(views_head))}"}}
 
 
 def table(result: dict[str, Any]) -> str:
     sizes = sorted(set(result["scratch_summary"]) | set(result["views_summary"]))
     cell = lambda d, n: f"{d[n][0]:.3f}" if n in d else ""  # noqa: E731
     lines = ["| model | " + " | ".join(f"{n:,}" for n in sizes) + " |", "| --- |" + " ---: |" * len(sizes)]
-    for name, key in ((result["scratch"].label, "scratch_summary"), (result["views"].label, "views_summary")):
+    for name, key in ((result["names"]["scratch"], "scratch_summary"), (result["names"]["views"], "views_summary")):
         lines.append(f"| {name} | " + " | ".join(cell(result[key], n) for n in sizes) + " |")
     return "\n".join(lines)
 
@@ -99,7 +101,6 @@ def main(argv: list[str] | None = None) -> int:
           + (f"{at:,} images" if at else f"no size up to {max(result['scratch_summary']):,}"))
     if args.json:
         keep = {k: v for k, v in result.items() if k not in ("scratch", "views")}
-        keep["labels"] = {"scratch": result["scratch"].label, "views": result["views"].label}
         Path(args.json).write_text(json.dumps(keep, indent=2, default=list) + "\n")
     print(f"wrote {out}")
     return 0
