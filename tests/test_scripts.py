@@ -30,6 +30,7 @@ SMOKE = {  # script -> its smoke test below
     "bench_svm.py": "test_bench_svm",
     "cli_reference.py": "test_cli_reference",
     "compare_caches.py": "test_compare_caches",
+    "fault_cases.py": "test_fault_cases",
     "finetune_lesson.py": "test_finetune_lesson",
     "hymenoptera_demo.py": "test_hymenoptera_demo",
     "make_jpeg_folder.py": "test_make_jpeg_folder",
@@ -314,3 +315,12 @@ def test_views_experiment(tmp_path: Path):
             assert res[part]["chosen"][head] in [r["setting"] for r in rows]
     assert (res["hymenoptera"]["train_images"], res["hymenoptera"]["test_images"]) == (10, 4)
     assert "| head | setting |" in proc.stdout
+
+
+@pytest.mark.slow
+def test_fault_cases(tmp_path):
+    """--quick: every issue 13 case that builds no network, in-process (about 30 s on 2 loaded cores), all clean."""
+    proc = run_script("fault_cases.py", "--quick", "--workdir", str(tmp_path / "w"), cwd=tmp_path)
+    last = proc.stdout.strip().splitlines()[-1]
+    n = int(last.split(" of ")[1].split()[0])
+    assert last == f"{n} of {n} clean" and n >= 35, proc.stdout[-4000:]
