@@ -19,13 +19,8 @@ COMMANDS = ["extract", "info", "verify", "train", "evaluate", "lesson", "curve",
 STARTING = "featcache: interrupted while starting; nothing was done"
 
 
-def __getattr__(name: str):
-    if name == "Parser":  # built on first use: argparse is imported inside main's try
-        return _parser_class()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def _parser_class():
+    """``Parser``, defined when first needed: argparse is imported inside main's try."""
     import argparse
 
     class Parser(argparse.ArgumentParser):
