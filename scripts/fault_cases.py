@@ -500,14 +500,15 @@ def c4(ctx):
 
 def _full_disk_extract(ctx, cid: str, photos: bool):
     d = ctx.user(cid)
+    # Sizes: a chunk of 256 rows of out_relu is 1.3 MB, so each disk takes one chunk or two and then is full.
     if photos:
-        src = photo_tree(d / "photos", {"a": 150, "b": 150}, size=16)
-        where = ["--images", src, "--test-fraction", "0.2"]
+        src = photo_tree(d / "photos", {"a": 350, "b": 350}, size=16)
+        where, size = ["--images", src, "--test-fraction", "0.2"], "2m"
     else:
         src = fashion_dir(d / "fashion", n_train=800, n_test=100)
-        where = ["--data-dir", src]
+        where, size = ["--data-dir", src], "3m"
     disk = d / "disk"
-    with tmpfs(disk, "1m") as mounted:
+    with tmpfs(disk, size) as mounted:
         out = disk / "c.h5"
         argv = ["extract", *where, *TINY, "--out", out]
         if not mounted:
@@ -518,7 +519,7 @@ def _full_disk_extract(ctx, cid: str, photos: bool):
             note = "injected ENOSPC (no tmpfs here)"
         else:
             r = ctx.run(*argv, subprocess_only=True)  # the segfault was at exit: only a process shows it
-            note = "real 1 MB tmpfs"
+            note = f"real {size[:-1]} MB tmpfs"
         from featcache.store import partial_path
 
         kept = partial_path(out).exists() and not out.exists()
@@ -623,7 +624,7 @@ def c8(ctx):
         assert r.rc == 0, r.err
     assert ctx.run("train", d / "s0.h5", "--head", "logreg", "--out", d / "h.npz").rc == 0
     r = ctx.run("evaluate", d / "h.npz", d / "s1.h5", "--out", d / "ev")
-    return verdict(ctx, "8", "", r, 0, ["were training images of this head"],
+    return verdict(ctx, "8", "", r, 0, ["were in this head's training data"],
                    note="a warning line and the overlap in the report are the clean outcome")
 
 
