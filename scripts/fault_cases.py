@@ -827,10 +827,11 @@ def c10d(ctx):
 
 @case("10e", "train --C 0.03, then train --C cv, both to the default name")
 def c10e(ctx):
-    d = ctx.user("10e")
-    a = ctx.run("train", ctx.cache(), "--head", "logreg", "--C", "0.03", cwd=d)
-    b = ctx.run("train", ctx.cache(), "--head", "logreg", "--C", "cv", cwd=d)
-    heads = sorted(p.name for p in d.rglob("*.npz"))
+    home = Path(os.environ["FEATCACHE_HOME"])  # the default names are under it (main sets it for every case)
+    before = set(home.rglob("*.npz"))
+    a = ctx.run("train", ctx.cache(), "--head", "logreg", "--C", "0.03")
+    b = ctx.run("train", ctx.cache(), "--head", "logreg", "--C", "cv")
+    heads = sorted(p.name for p in set(home.rglob("*.npz")) - before)
     return verdict(ctx, "10e", "", b, 0, check=lambda: None if a.rc == 0 and len(heads) == 2 else f"heads written: {heads}")
 
 
@@ -992,6 +993,7 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.ExitStack() as stack:
         root = Path(args.workdir) if args.workdir else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fault_cases.")))
         root.mkdir(parents=True, exist_ok=True)
+        os.environ["FEATCACHE_HOME"] = str(root.resolve() / "home")  # default outputs here, never in the caller's ./data
         ctx = Ctx(root.resolve(), args.in_process or args.quick, synthetic=args.quick)
         rows = []
         print(f"{'case':5} {'exit':>4} {'tb':3} {'user':4} {'clean':5} {'s':>5}  what / the line the user saw")
