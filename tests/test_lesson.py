@@ -195,3 +195,70 @@ def test_no_views_flag_reaches_the_api(monkeypatch, tmp_path):
     monkeypatch.setattr(cli_lesson, "lesson", lambda **kw: seen.append(kw))
     assert main(["lesson", "--out", str(tmp_path), "--no-views"]) == 0 and main(["lesson", "--out", str(tmp_path)]) == 0
     assert seen[0]["views"] is False and "views" not in seen[1]
+
+
+def test_lesson_runtime_reaches_both_extractions_and_is_recorded(tmp_path, monkeypatch):
+    """``runtime`` runs the lesson's extraction and the views row's, and lesson.json/.md say which runtime made each
+    cache. The runtime is not part of a cache's identity, so a second lesson on another runtime REUSES the first's
+    cache: its report says so and names the runtime the cache's provenance records, not the one asked for."""
+    from types import SimpleNamespace
+
+    from helpers import make_fashion_dir
+
+    from featcache.embedding import runtimes
+    from featcache.lesson import views_row
+    from featcache.sources.fashion_mnist import FashionMNIST
+    from featcache.store.cache import open_cache
+
+    # 32 px instead of the lesson's 96: the network's build and passes are nearly all of this test's time.
+    monkeypatch.setattr(FashionMNIST, "default_image_size", 32)
+    asked = []
+    real_build = runtimes.build
+    monkeypatch.setattr(runtimes, "build", lambda name, *a, **k: (asked.append(name), real_build(name, *a, **k))[1])
+    data = make_fashion_dir(tmp_path / "fm", n_train=120, n_test=20)
+
+    def constant_row(ctx):
+        return {"approach": "always 'bag'", "training_images": 0, "training_seconds": 0.0,
+                "test_accuracy": float((ctx.cache.labels("test") == 8).mean())}
+
+    def views_on_one_layer(ctx):  # the views row, given the layer the best-layer probe would hand over
+        ctx.probed = (SimpleNamespace(best=SimpleNamespace(layer="block_1_expand_relu")), 0.0)
+        return views_row(ctx)
+
+    kw = dict(data_dir=str(data), train_limit=120, test_limit=20, scratch_train=120, rows=[constant_row, views_on_one_layer])
+    res = lesson("random", out=tmp_path / "a", runtime="tensorflow", **kw)
+    assert asked == ["tensorflow", "tensorflow"]  # the lesson's cache, then the views cache
+    doc = json.loads((tmp_path / "a" / "lesson.json").read_text())
+    assert doc["runtime"] == "tensorflow"
+    assert doc["extraction"]["extracted_now"] is True and doc["extraction"]["runtime"] == "tensorflow"
+    assert doc["rows"][1]["extraction"]["extracted_now"] is True and doc["rows"][1]["extraction"]["runtime"] == "tensorflow"
+    assert open_cache(res.cache_path).meta["runtime"] == "tensorflow"  # the provenance attribute the report reads back
+    assert "on tensorflow, extracted now" in (tmp_path / "a" / "lesson.md").read_text()
+
+    asked.clear()
+    lesson("random", out=tmp_path / "b", runtime="auto", **kw)
+    assert asked == []  # both caches hit: nothing was extracted, whatever was asked
+    doc = json.loads((tmp_path / "b" / "lesson.json").read_text())
+    assert doc["runtime"] == "auto" and doc["extraction"] == {"cache": str(res.cache_path), "extracted_now": False,
+                                                              "runtime": "tensorflow", "seconds": None}
+    assert doc["rows"][1]["extraction"]["extracted_now"] is False and doc["rows"][1]["extraction"]["runtime"] == "tensorflow"
+    md = (tmp_path / "b" / "lesson.md").read_text()
+    assert md.count("reused an existing cache, extracted earlier on tensorflow") == 2 and "--runtime auto" in md
+
+
+def test_lesson_runtime_flag_reaches_the_api_and_a_bad_one_is_one_line(monkeypatch, tmp_path, capsys):
+    """--runtime X passes runtime=X; without it the API's default applies; an unknown name is one line, exit 2,
+    before any work (no cache, no output folder)."""
+    import featcache.cli.lesson as cli_lesson
+
+    assert main(["lesson", "--out", str(tmp_path / "o"), "--runtime", "tensorrt"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "unknown runtime 'tensorrt'; use one of: auto, tensorflow, onnxruntime, openvino" in err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "o").exists() and not (tmp_path / "home").exists()
+    seen = []
+    monkeypatch.setattr(cli_lesson, "lesson", lambda **kw: seen.append(kw))
+    for name in ("tensorflow", "onnxruntime", "openvino", "auto"):
+        assert main(["lesson", "--out", str(tmp_path), "--runtime", name]) == 0
+    assert main(["lesson", "--out", str(tmp_path)]) == 0
+    assert [kw.get("runtime") for kw in seen] == ["tensorflow", "onnxruntime", "openvino", "auto", None]
