@@ -106,6 +106,16 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> None:
          "attribute 'views' is not a list of view names starting with orig")
 
 
+def _select(ds, rows: np.ndarray | slice | None) -> np.ndarray:
+    """``rows`` of dataset ``ds`` in the caller's order: h5py needs increasing indices, so an index
+    array reads the whole dataset and selects in memory; a slice reads only its rows."""
+    if rows is None:
+        return ds[()]
+    if isinstance(rows, np.ndarray):
+        return ds[()][rows]
+    return ds[rows]
+
+
 class Cache:
     """A complete feature cache, read lazily (``open_cache(path)``); checked when opened."""
 
@@ -229,30 +239,38 @@ class Cache:
                  view: str = ORIG) -> np.ndarray:
         """Features of ``split`` as float32 (N, D); ``rows`` selects a subset; ``view`` one cached view
         (default the original: exactly what a cache without views holds, at the same cost)."""
-        layer = self._check(split, layer)
-        view = self._check_views([view], one=True)[0] if view != ORIG else ORIG
-        name = view_dataset(view, layer)
-
-        def how(f):
-            ds = f[split][name]
-            # h5py needs increasing indices; read whole and select in memory
-            # instead, which keeps the caller's row order.
-            return ds[()] if rows is None or isinstance(rows, np.ndarray) else ds[rows]
-
-        x = self._read(f"{split}/{name}", how)
-        if isinstance(rows, np.ndarray):
-            x = x[rows]
-        return x.astype(np.float32, copy=False)
+        if view != ORIG:
+            view = self._check_views([view], one=True)[0]
+        return self.view_features(split, layer, [view], rows)[0]
 
     def view_features(self, split: str, layer: str | None = None, views: str | Sequence[str] | None = None,
                       rows: np.ndarray | slice | None = None) -> np.ndarray:
         """Features of several views of the same rows, float32 (V, n, D) in the order asked.
 
         ``views``: view names or groups (``"flip"``, ``["orig", "shift"]``); None means all the cache
-        has, in stored order. Row i of every view is image i (same label, index and path).
+        has, in stored order. Row i of every view is image i (same label, index and path). The file
+        is opened once and each view is read straight into its slot of the result (no stacked copy).
         """
-        names = self._check_views(views)
-        return np.stack([self.features(split, layer, rows, view=v) for v in names])
+        layer = self._check(split, layer)
+        # The original view needs no check: every cache has it, with or without views.
+        names = [ORIG] if views == ORIG or (isinstance(views, list) and views == [ORIG]) else self._check_views(views)
+        datasets = [f"{split}/{view_dataset(v, layer)}" for v in names]
+
+        def read(f, name):
+            try:
+                return _select(f[name], rows)
+            except OSError as exc:
+                raise damaged(self.path, _read_problem(exc, name)) from None
+
+        with _open(self.path) as f:
+            first = read(f, datasets[0])
+            if len(datasets) == 1:  # one view: no copy for a float32 cache, today's cost
+                return first.astype(np.float32, copy=False)[None]
+            out = np.empty((len(datasets),) + first.shape, np.float32)
+            out[0] = first
+            for i, name in enumerate(datasets[1:], 1):
+                out[i] = read(f, name)
+            return out
 
     def labels(self, split: str) -> np.ndarray:
         self._check(split)
