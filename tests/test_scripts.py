@@ -33,6 +33,7 @@ SMOKE = {  # script -> its smoke test below
     "fault_cases.py": "test_fault_cases",
     "finetune_lesson.py": "test_finetune_lesson",
     "hymenoptera_demo.py": "test_hymenoptera_demo",
+    "lesson_runtimes.py": "test_lesson_runtimes",
     "make_jpeg_folder.py": "test_make_jpeg_folder",
     "plot_learning_curve.py": "test_plot_learning_curve",
     "tune_heads.py": "test_tune_heads",
@@ -249,6 +250,19 @@ def test_compare_caches_fails_on_a_difference(tiny, tmp_path: Path):
     proc = subprocess.run([sys.executable, str(SCRIPTS / "compare_caches.py"), str(tiny["cache"]), str(other.path), "--atol", "0"],
                           capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
     assert proc.returncode == 1, proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_lesson_runtimes(tiny, tmp_path: Path):
+    # Two lessons, each in its own home; --tolerance 1: a smoke run checks the table is written, not its figures.
+    run_script("lesson_runtimes.py", *TINY, "--data-dir", str(tiny["data"]), "--work", str(tmp_path / "w"), "--tolerance", "1",
+               "--", "--train-limit", "100", "--test-limit", "30", "--scratch-train", "100", "--scratch-epochs", "1",
+               "--no-views", cwd=tmp_path)
+    report = json.loads((tmp_path / "w" / "lesson_runtimes.json").read_text())
+    assert [r["runtime"] for r in report["runs"]] == ["tensorflow", "auto"] and len(report["rows"]) == 5
+    assert all(r["extraction"]["extracted_now"] for r in report["runs"])  # each run extracted its own cache
+    assert report["feature_max_abs_diff"]["lesson"][0] <= 1e-4
+    assert "| Approach | Accuracy, tensorflow |" in (tmp_path / "w" / "lesson_runtimes.md").read_text()
 
 
 @pytest.mark.slow
