@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from featcache import paths
+from featcache.embedding.engines import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError
 from featcache.store.atomic import write_json, write_text
 from featcache.validate import check_seed, check_views, check_writable_dir, positive_int
@@ -32,7 +33,8 @@ COLUMNS = ("approach", "training_images", "test_accuracy", "training_seconds")
 HEADERS = ("Approach", "Training images", "Test accuracy", "Training seconds")
 # h5py, scikit-learn and TensorFlow are imported where they are used: the CLI
 # imports this module for its defaults (help texts) when it builds its parser.
-DEFAULTS = {"weights": "imagenet", "train_limit": 4000, "test_limit": 3000, "scratch_train": 15000, "scratch_epochs": 10, "seed": 0}
+DEFAULTS = {"weights": "imagenet", "train_limit": 4000, "test_limit": 3000, "scratch_train": 15000, "scratch_epochs": 10, "seed": 0,
+            "runtime": DEFAULT_RUNTIME}
 # The logistic-regression row picks C by 5-fold stratified cross-validation:
 # every class needs at least 5 of the first --train-limit images.
 MIN_PER_CLASS = 5
@@ -57,6 +59,8 @@ class LessonContext:
     train_limit: int = DEFAULTS["train_limit"]
     image_size: int | None = None  # the lesson cache's (None: the source's default, 96 px)
     probed: Any = None  # the best-layer probe's ProbeResult, run once and shared by the rows that need it (``probe_layers``)
+    runtime: str = DEFAULTS["runtime"]  # what the lesson asks to run the network on (its caches and the views row's)
+    extraction: dict[str, Any] | None = None  # how the lesson's cache came to be (``extraction_record``)
 
 
 @dataclass
@@ -152,6 +156,7 @@ def views_row(ctx: LessonContext) -> dict[str, Any]:
     """
     from featcache.analysis.probe import PROBE_PARAMS, probe
     from featcache.analysis.train import head_suffix
+    from featcache.embedding.engines.local import LocalEngine
     from featcache.embedding.runner import extract
     from featcache.embedding.specs import ModelSpec
     from featcache.sources.fashion_mnist import FashionMNIST
@@ -160,7 +165,8 @@ def views_row(ctx: LessonContext) -> dict[str, Any]:
     layer = probe_layers(ctx)[0].best.layer
     _say(ctx, f"\n== transfer + views: extracting {layer} with views {', '.join(LESSON_VIEWS)}")
     res = extract(FashionMNIST(ctx.data_dir, train_limit=ctx.train_limit, test_limit=ctx.test_limit),
-                  ModelSpec(weights=ctx.weights, image_size=ctx.image_size, layers=layer, views=LESSON_VIEWS), verbose=ctx.verbose)
+                  ModelSpec(weights=ctx.weights, image_size=ctx.image_size, layers=layer, views=LESSON_VIEWS),
+                  engine=LocalEngine(runtime=ctx.runtime), verbose=ctx.verbose)
     vcache = open_cache(res.path)
     found = probe(vcache, heads=list(VIEW_HEADS), layers=layer, holdout=PROBE_HOLDOUT, seed=ctx.seed,
                   out=ctx.out / "probe_views", verbose=ctx.verbose)
@@ -180,8 +186,33 @@ def views_row(ctx: LessonContext) -> dict[str, Any]:
         "test_views": list(test_views), "averaged": _averaged(head, test_views),
         "chosen_by": f"probe, {PROBE_HOLDOUT:.0%} of the training images held out (over images, with all their views)",
         "holdout_accuracy": b.accuracy, "extract_seconds": None if res.hit else round(res.seconds, 2),
-        "views_cache": str(vcache.path), "probe_csv": str(found.csv),
+        "extraction": extraction_record(res, vcache), "views_cache": str(vcache.path), "probe_csv": str(found.csv),
     }
+
+
+def extraction_record(res: Any, cache: Cache) -> dict[str, Any]:
+    """How a cache the lesson uses came to be: extracted now (on which runtime, in how many seconds) or reused.
+
+    The runtime is not part of a cache's identity (the features agree to about 1e-4: 1.2e-4 at most over the
+    lesson's cache of every block, docs/results.md "The lesson on each runtime"), so a
+    lesson run with ``--runtime tensorflow`` after one with ``auto`` reuses the first run's cache: a reused
+    cache's runtime is the one its provenance attributes record (None for a cache made before they did).
+    """
+    if res.hit:
+        return {"cache": str(cache.path), "extracted_now": False, "runtime": cache.meta.get("runtime"), "seconds": None}
+    return {"cache": str(cache.path), "extracted_now": True, "runtime": res.runtime, "seconds": round(res.seconds, 2),
+            "startup_seconds": round(res.startup_seconds, 2)}
+
+
+def extraction_text(rec: dict[str, Any] | None, what: str = "") -> str:
+    """``rec`` (``extraction_record``) in words, for the report."""
+    if rec is None:
+        return "not recorded"
+    if rec["extracted_now"]:
+        return (f"{rec['seconds']:.1f} s{what} on {rec['runtime']}, extracted now "
+                f"(model build and conversion {rec['startup_seconds']:.1f} s apart)")
+    made = rec["runtime"] or "a runtime it does not record (made before featcache recorded it)"
+    return f"reused an existing cache, extracted earlier on {made} (its provenance attributes)"
 
 
 def _averaged(head: Any, test_views: tuple[str, ...]) -> str | None:
@@ -275,14 +306,14 @@ def csv_table(rows: list[dict[str, Any]]) -> str:
 
 def report_markdown(result: LessonResult, ctx: LessonContext) -> str:
     pc = result.parameter_counts
-    extract = (f"{ctx.extract_seconds:.1f} s" if ctx.extract_seconds is not None else "reused an existing cache")
+    extract = extraction_text(ctx.extraction)
     return "\n".join([
         f"Test images: the first {ctx.test_limit:,} of Fashion-MNIST's test set, the same for every row.",
         "",
         markdown_table(result.rows),
         "",
         "Training seconds are the fit alone. The transfer rows train on features cached once "
-        f"(feature extraction: {extract}); the scratch CNN trains on raw pixels.",
+        f"(feature extraction: {extract}; asked for --runtime {ctx.runtime}); the scratch CNN trains on raw pixels.",
         *[f"The row '{r['approach']}' took its layer and head from probing every cached layer with logistic "
           f"regression and an RBF SVM, scored on {PROBE_HOLDOUT:.0%} of the training images held out "
           f"(never the test images; probing took {r['probe_seconds']:.1f} s)." for r in result.rows if "probe_seconds" in r],
@@ -295,8 +326,7 @@ def report_markdown(result: LessonResult, ctx: LessonContext) -> str:
 
 
 def _views_note(r: dict[str, Any]) -> str:
-    extract = (f"{r['extract_seconds']:.1f} s for {len(r['views'])} views" if r["extract_seconds"] is not None
-               else "reused an existing views cache")
+    extract = extraction_text(r.get("extraction"), f" for {len(r['views'])} views")
     averaged = f", {r['averaged']} averaged" if r["averaged"] else ""
     return (f"The row '{r['approach']}' re-extracted {r['layer']} (the best-layer probe's layer) with the views "
             f"{', '.join(r['views'])} (extraction: {extract}), then chose the head and view setting on "
@@ -312,7 +342,8 @@ def write_report(result: LessonResult, ctx: LessonContext) -> dict[str, Path]:
                      "scratch_train": ctx.scratch_train, "scratch_epochs": ctx.scratch_epochs, "seed": ctx.seed,
                      "weights": ctx.cache.meta.get("weights_source"), "backbone": ctx.cache.meta.get("backbone"),
                      "image_size": ctx.cache.meta.get("image_size")},
-        "extract_seconds": ctx.extract_seconds, "lesson_reported": LESSON_REPORTED,
+        "extract_seconds": ctx.extract_seconds, "runtime": ctx.runtime, "extraction": ctx.extraction,
+        "lesson_reported": LESSON_REPORTED,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     return {
@@ -365,6 +396,7 @@ def lesson(
     seed: int = DEFAULTS["seed"],
     rows: list[RowFunction] | None = None,
     views: bool = True,
+    runtime: str = DEFAULTS["runtime"],
     verbose: bool = False,
 ) -> LessonResult:
     """Extract (or reuse) the lesson's cache, build every row of ``rows`` (default ``ROWS``), write the table.
@@ -375,10 +407,16 @@ def lesson(
     only when ``verbose``. ``views=False`` leaves out ``views_row`` (of the
     default rows): its extraction of 4 views and its fits on up to 16,000
     rows cost about as much as the scratch CNN (about 160 s of 489 s,
-    docs/results.md).
+    docs/results.md). ``runtime`` runs the network of both extractions as
+    ``extract``'s does (``auto``, ``tensorflow``, ``onnxruntime``,
+    ``openvino``); it is not part of a cache's identity, so a cache made on
+    another runtime is reused: ``lesson.json``'s ``extraction`` (and the views
+    row's) says which runtime made each cache and whether it was made now.
     """
     from featcache.embedding.backbones import weights_identity
+    from featcache.embedding.engines.local import LocalEngine
     from featcache.embedding.runner import extract
+    from featcache.embedding.runtimes import check_runtime
     from featcache.embedding.specs import ModelSpec
     from featcache.sources import open_source
     from featcache.sources.fashion_mnist import FashionMNIST
@@ -386,6 +424,7 @@ def lesson(
 
     # Every input is checked here, before minutes of extraction and training.
     seed = check_seed(seed)
+    check_runtime(runtime)
     weights_identity(weights)  # a missing weights file is refused before any work
     source = open_source({"kind": "fashion_mnist", "data_dir": data_dir, "test_limit": test_limit})
     check_limits(source, train_limit, test_limit, scratch_train, scratch_epochs)
@@ -393,12 +432,14 @@ def lesson(
     # Every block is cached for the best-layer row; the other rows read the
     # final output, the same numbers as a final-output-only cache.
     res = extract(FashionMNIST(data_dir, train_limit=train_limit, test_limit=test_limit),
-                  ModelSpec(weights=weights, layers="blocks"), verbose=verbose)
+                  ModelSpec(weights=weights, layers="blocks"), engine=LocalEngine(runtime=runtime), verbose=verbose)
     cache = open_cache(res.path)
     ctx = LessonContext(cache=cache, source=source, out=out_dir, test_limit=test_limit, scratch_train=scratch_train,
                         scratch_epochs=scratch_epochs, seed=seed, verbose=verbose,
                         extract_seconds=None if res.hit else res.seconds, weights=weights, data_dir=data_dir,
-                        train_limit=train_limit, image_size=int(cache.meta["image_size"]))
+                        train_limit=train_limit, image_size=int(cache.meta["image_size"]), runtime=runtime,
+                        extraction=extraction_record(res, cache))
+    _say(ctx, f"lesson cache {cache.path}: {extraction_text(ctx.extraction)}")
     if rows is None:
         rows = [fn for fn in ROWS if views or fn is not views_row]
     built = [fn(ctx) for fn in rows]

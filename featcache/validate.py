@@ -17,6 +17,7 @@ into an argparse ``type=`` where a flag must be refused before any work.
     parse_C         a positive finite number or 'cv'
     parse_C_per_head  one C for every head, or ``logreg=0.03,svm=10``
     check_writable_dir  create a folder and prove a file can be written there
+    check_out_dir   an output folder name: not a file, below a writable folder (creates nothing)
     check_out_file  an output file name: not a folder, the right suffix, in a writable folder
     require_splits  a cache holds the splits a command needs
     check_views     --train-views/--test-views: 'all' or view names, all of them in the cache
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import math
 import numbers
+import os
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -207,6 +209,21 @@ def check_writable_dir(path: str | Path, flag: str = "--out") -> Path:
     if Path(path).exists() and not Path(path).is_dir():  # not "cannot write in FILE (File exists)"
         raise FeatcacheError(f"{flag} {path} is a file, not a folder; name a folder for the output files".strip())
     return check_writable(path, flag)
+
+
+def check_out_dir(path: str | Path, flag: str = "--out") -> Path:
+    """An output folder's name before any work, creating nothing: not a file, below a folder this process can write in."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise FeatcacheError(f"{flag} {path} is a file, not a folder; name a folder for the output files")
+    parent = Path(os.path.abspath(path))
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise FeatcacheError(f"{flag} {path}: {parent} is a file, not a folder; name a folder for the output files")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise FeatcacheError(f"cannot write in {parent} (permission denied); choose a writable {flag}")
+    return path
 
 
 def check_out_file(path: str | Path, suffix: str, what: str, suffixes: str, flag: str = "--out") -> Path:

@@ -339,3 +339,111 @@ def test_extract_onto_a_cache_another_process_has_open_for_writing_says_busy(tmp
     finally:
         holder.kill()
         holder.wait()
+
+
+# ---------------------------------------------------------------- the last stop's leftovers (issue 13)
+
+
+def _no_space_on(monkeypatch, name_part: str):
+    """ENOSPC while publishing the first file whose name holds ``name_part`` (test_faults_store's injection, narrowed)."""
+    import errno
+
+    import featcache.store.atomic as atomic
+
+    real = atomic.fsync_file
+
+    def full(path):
+        if name_part in str(path):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path)
+
+    monkeypatch.setattr(atomic, "fsync_file", full)
+
+
+def test_a_full_disk_in_evaluate_leaves_no_folder_and_no_half_report(tmp_path, capsys, monkeypatch):
+    """The plot was written, the JSON hit the full disk: the plot and the folder made for it go again."""
+    import featcache
+
+    cache = tiny_cache(tmp_path / "c.h5")
+    head = featcache.train(cache, "logreg", out=tmp_path / "h.npz").path
+    _no_space_on(monkeypatch, "evaluation.json")
+    out = tmp_path / "new" / "eval"
+    one_line_error(capsys, ["evaluate", str(head), str(cache), "--out", str(out)], "no space left on", "evaluation.json")
+    assert not (tmp_path / "new").exists()
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    one_line_error(capsys, ["evaluate", str(head), str(cache), "--out", str(mine)], "no space left on")
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"] and (mine / "notes.txt").read_text() == "mine"
+
+
+def test_a_full_disk_before_a_curves_first_row_leaves_no_folder(tmp_path, capsys, monkeypatch):
+    cache = tiny_cache(tmp_path / "c.h5")
+    _no_space_on(monkeypatch, "curve.")
+    argv = ["curve", str(cache), "--sizes", "10", "--seeds", "1", "--heads", "logreg", "--out"]
+    one_line_error(capsys, argv + [str(tmp_path / "a" / "curve")], "no space left on", "curve.csv")
+    assert not (tmp_path / "a").exists()
+    monkeypatch.undo()
+    assert main(argv + [str(tmp_path / "b")]) == 0 and (tmp_path / "b" / "curve.csv").exists()  # not in the way of a real run
+
+
+def test_evaluate_out_naming_a_file_says_so_before_the_work(tmp_path, capsys):
+    import featcache
+
+    cache = tiny_cache(tmp_path / "c.h5")
+    head = featcache.train(cache, "logreg", out=tmp_path / "h.npz").path
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    one_line_error(capsys, ["evaluate", str(head), str(cache), "--out", str(notes)],
+                   f"--out {notes} is a file, not a folder; name a folder")
+    one_line_error(capsys, ["evaluate", str(head), str(cache), "--out", str(notes / "sub")], f"{notes} is a file, not a folder")
+    assert notes.read_text() == "mine"
+
+
+def test_ctrl_c_while_the_console_script_imports_featcache_cli_is_one_line(tmp_path):
+    """The console script runs ``from featcache.cli import main`` before main's try: that import must be all but empty.
+
+    A Ctrl-C is simulated on the first import of each module featcache.cli used to import at its top (argparse:
+    a 30-line traceback and exit 1 before the fix) and of a subcommand's module."""
+    import os
+    import subprocess
+    import sys
+
+    from helpers import REPO
+
+    for module in ("argparse", "featcache.errors", "featcache.cli.info"):
+        code = ("import sys\nclass Interrupt:\n    def find_spec(self, name, path=None, target=None):\n"
+                f"        if name == {module!r}:\n            raise KeyboardInterrupt\n"
+                "sys.meta_path.insert(0, Interrupt())\nfrom featcache.cli import main\nsys.exit(main(['info', 'x.h5']))\n")
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
+        assert (proc.returncode, proc.stderr) == (130, "featcache: interrupted while starting; nothing was done\n"), (module, proc.stderr)
+
+
+def damaged_tiff(path, compression: str = "tiff_lzw"):
+    """A TIFF with 40 bytes of its strip flipped: libtiff reports it on fd 2 and Pillow returned an all-black image."""
+    p = write_image(path, class_image(0, 9, 64), "TIFF", compression=compression)
+    data = bytearray(p.read_bytes())
+    for i in range(len(data) // 3, len(data) // 3 + 40):
+        data[i] ^= 0xFF
+    p.write_bytes(bytes(data))
+    return p
+
+
+def test_a_damaged_tiff_is_skipped_with_libtiffs_reason_and_nothing_else_reaches_the_user(tmp_path, fake_model, capfd):
+    from featcache.sources.decode import UnreadableImage, decode_image
+
+    for compression, why in (("tiff_lzw", "Using code not yet in table"), ("tiff_deflate", "ZIPDecode: Decoding error")):
+        with pytest.raises(UnreadableImage, match=f"damaged TIFF \\({why}"):
+            decode_image(damaged_tiff(tmp_path / f"{compression}.tif", compression), 32)
+    assert capfd.readouterr().err == ""  # libtiff's own lines were kept from the terminal
+    folder = tmp_path / "photos"
+    write_image(folder / "ok.png", class_image(0, 1, 16))
+    damaged_tiff(folder / "lzw.tif")
+    good = write_image(tmp_path / "t.tif", class_image(1, 2, 64), "TIFF", compression="tiff_lzw").read_bytes()
+    (folder / "cut.tif").write_bytes(good[: len(good) // 2])  # Pillow warned "Corrupt EXIF data" (3 lines) on this one
+    assert main(["predict", str(fake_model), str(folder)]) == 0
+    out, err = capfd.readouterr()
+    assert out.strip().startswith(str(folder / "ok.png")) and len(out.strip().splitlines()) == 1
+    assert err.startswith("skipped 2 file(s)") and len(err.strip().splitlines()) == 1, err
+    assert "lzw.tif (damaged TIFF (Using code not yet in table))" in err and "Warning" not in err

@@ -12,6 +12,16 @@ from featcache.lesson import ROWS, lesson
 SMALL = ["--train-limit", "500", "--test-limit", "200", "--scratch-train", "1000", "--scratch-epochs", "1"]
 
 
+def spy_runtimes(monkeypatch) -> list[str]:
+    """The runtime names extraction asks ``runtimes.build`` for, in order (the real build still runs)."""
+    from featcache.embedding import runtimes
+
+    asked: list[str] = []
+    real_build = runtimes.build
+    monkeypatch.setattr(runtimes, "build", lambda name, *a, **k: (asked.append(name), real_build(name, *a, **k))[1])
+    return asked
+
+
 @pytest.fixture(scope="module")
 def lesson_out(real_weights, real_fashion_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("lesson")
@@ -120,7 +130,7 @@ def test_best_layer_row_is_chosen_without_the_test_images(lesson_out):
     assert "chosen by probing" in best["approach"] and "held out" in (lesson_out / "lesson.md").read_text()
 
 
-def test_views_row_chooses_head_and_views_on_held_out_training_images(tmp_path):
+def test_views_row_chooses_head_and_views_on_held_out_training_images(tmp_path, monkeypatch):
     """The views row alone, tiny: random weights, 60 synthetic training images; the layer as the best-layer probe
     would hand it over. Its chosen head and views are the probe's best on held-out TRAINING images, and its head
     file scores its test accuracy."""
@@ -138,8 +148,11 @@ def test_views_row_chooses_head_and_views_on_held_out_training_images(tmp_path):
     layer = "block_1_expand_relu"
     ctx = LessonContext(cache=None, source=None, out=tmp_path / "out", test_limit=20, scratch_train=60, scratch_epochs=1,
                         seed=0, verbose=False, weights="random", data_dir=str(data), train_limit=60, image_size=32,
-                        probed=(SimpleNamespace(best=SimpleNamespace(layer=layer)), 0.0))
+                        probed=(SimpleNamespace(best=SimpleNamespace(layer=layer)), 0.0), runtime="tensorflow")
+    asked = spy_runtimes(monkeypatch)
     row = views_row(ctx)
+    assert asked == ["tensorflow"]  # the lesson's runtime (not the default, auto) ran the views extraction, and says so
+    assert row["extraction"]["extracted_now"] is True and row["extraction"]["runtime"] == "tensorflow"
     assert row["layer"] == layer and row["views"] == list(LESSON_VIEWS) and row["training_images"] == 60
     assert row["extract_seconds"] > 0 and row["training_seconds"] > 0 and "held out" in row["chosen_by"]
     probed = read_probe_csv(row["probe_csv"])
@@ -195,3 +208,59 @@ def test_no_views_flag_reaches_the_api(monkeypatch, tmp_path):
     monkeypatch.setattr(cli_lesson, "lesson", lambda **kw: seen.append(kw))
     assert main(["lesson", "--out", str(tmp_path), "--no-views"]) == 0 and main(["lesson", "--out", str(tmp_path)]) == 0
     assert seen[0]["views"] is False and "views" not in seen[1]
+
+
+def test_lesson_runtime_reaches_extraction_and_is_recorded(tmp_path, monkeypatch):
+    """``runtime`` runs the lesson's extraction, and lesson.json/.md say which runtime made its cache. The runtime
+    is not part of a cache's identity, so a second lesson on another runtime REUSES the first's cache: its report
+    says so and names the runtime the cache's provenance records, not the one asked for. (The views row's
+    extraction: test_views_row_chooses_head_and_views_on_held_out_training_images.)"""
+    from helpers import make_fashion_dir
+
+    from featcache.sources.fashion_mnist import FashionMNIST
+    from featcache.store.cache import open_cache
+
+    # 32 px instead of the lesson's 96: the network's build and passes are nearly all of this test's time.
+    monkeypatch.setattr(FashionMNIST, "default_image_size", 32)
+    asked = spy_runtimes(monkeypatch)
+    data = make_fashion_dir(tmp_path / "fm", n_train=120, n_test=20)
+
+    def constant_row(ctx):
+        return {"approach": "always 'bag'", "training_images": 0, "training_seconds": 0.0,
+                "test_accuracy": float((ctx.cache.labels("test") == 8).mean())}
+
+    kw = dict(data_dir=str(data), train_limit=120, test_limit=20, scratch_train=120, rows=[constant_row])
+    res = lesson("random", out=tmp_path / "a", runtime="tensorflow", **kw)
+    assert asked == ["tensorflow"]  # not the default, auto
+    doc = json.loads((tmp_path / "a" / "lesson.json").read_text())
+    assert doc["runtime"] == "tensorflow"
+    assert doc["extraction"]["extracted_now"] is True and doc["extraction"]["runtime"] == "tensorflow"
+    assert open_cache(res.cache_path).meta["runtime"] == "tensorflow"  # the provenance attribute the report reads back
+    assert "on tensorflow, extracted now" in (tmp_path / "a" / "lesson.md").read_text()
+
+    asked.clear()
+    lesson("random", out=tmp_path / "b", runtime="auto", **kw)
+    assert asked == []  # a cache hit: nothing was extracted, whatever was asked
+    doc = json.loads((tmp_path / "b" / "lesson.json").read_text())
+    assert doc["runtime"] == "auto" and doc["extraction"] == {"cache": str(res.cache_path), "extracted_now": False,
+                                                              "runtime": "tensorflow", "seconds": None}
+    md = (tmp_path / "b" / "lesson.md").read_text()
+    assert "reused an existing cache, extracted earlier on tensorflow" in md and "--runtime auto" in md
+
+
+def test_lesson_runtime_flag_reaches_the_api_and_a_bad_one_is_one_line(monkeypatch, tmp_path, capsys):
+    """--runtime X passes runtime=X; without it the API's default applies; an unknown name is one line, exit 2,
+    before any work (no cache, no output folder)."""
+    import featcache.cli.lesson as cli_lesson
+
+    assert main(["lesson", "--out", str(tmp_path / "o"), "--runtime", "tensorrt"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "unknown runtime 'tensorrt'; use one of: auto, tensorflow, onnxruntime, openvino" in err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "o").exists() and not (tmp_path / "home").exists()
+    seen = []
+    monkeypatch.setattr(cli_lesson, "lesson", lambda **kw: seen.append(kw))
+    for name in ("tensorflow", "onnxruntime", "openvino", "auto"):
+        assert main(["lesson", "--out", str(tmp_path), "--runtime", name]) == 0
+    assert main(["lesson", "--out", str(tmp_path)]) == 0
+    assert [kw.get("runtime") for kw in seen] == ["tensorflow", "onnxruntime", "openvino", "auto", None]

@@ -41,10 +41,13 @@ SMOKE = {  # script -> its smoke test below
     "bench_svm.py": "test_bench_svm",
     "cli_reference.py": "test_cli_reference",
     "compare_caches.py": "test_compare_caches",
+    "fault_cases.py": "test_fault_cases",
     "finetune_lesson.py": "test_finetune_lesson",
     "hymenoptera_demo.py": "test_hymenoptera_demo",
+    "lesson_runtimes.py": "test_lesson_runtimes",
     "make_jpeg_folder.py": "test_make_jpeg_folder",
     "plot_learning_curve.py": "test_plot_learning_curve",
+    "scratch_vs_views.py": "test_scratch_vs_views",
     "tune_heads.py": "test_tune_heads",
     "views_experiment.py": "test_views_experiment",
     "setup.sh": "test_setup_sh_parses",
@@ -295,6 +298,19 @@ def test_compare_caches_fails_on_a_difference(tiny, tmp_path: Path):
 
 
 @pytest.mark.slow
+def test_lesson_runtimes(tiny, tmp_path: Path):
+    # Two lessons, each in its own home; --tolerance 1: a smoke run checks the table is written, not its figures.
+    run_script("lesson_runtimes.py", *TINY, "--data-dir", str(tiny["data"]), "--work", str(tmp_path / "w"), "--tolerance", "1",
+               "--", "--train-limit", "100", "--test-limit", "30", "--scratch-train", "100", "--scratch-epochs", "1",
+               "--no-views", cwd=tmp_path)
+    report = json.loads((tmp_path / "w" / "lesson_runtimes.json").read_text())
+    assert [r["runtime"] for r in report["runs"]] == ["tensorflow", "auto"] and len(report["rows"]) == 5
+    assert all(r["extraction"]["extracted_now"] for r in report["runs"])  # each run extracted its own cache
+    assert report["feature_max_abs_diff"]["lesson"][0] <= 1e-4
+    assert "| Approach | Accuracy, tensorflow |" in (tmp_path / "w" / "lesson_runtimes.md").read_text()
+
+
+@pytest.mark.slow
 def test_finetune_lesson(tiny, tmp_path: Path):
     # --only 1: the lesson's 5-epoch head keeps this short (config 0's early-stopped head ran past 600 s at load 20).
     out = tmp_path / "finetune.json"
@@ -330,6 +346,23 @@ def test_plot_learning_curve(tiny, tmp_path: Path):
 
 
 @pytest.mark.slow
+def test_scratch_vs_views(tiny, tmp_path: Path):
+    import featcache
+
+    scratch = featcache.learning_curve(tiny["cache"], [20], seeds=1, heads=("logreg",), baseline="scratch",
+                                       baseline_sizes=[20, 100], baseline_params={"epochs": 1}, out=tmp_path / "s",
+                                       plot=False, verbose=False)
+    views = featcache.learning_curve(tiny["cache"], [20, 100], seeds=1, heads=("logreg",), out=tmp_path / "v",
+                                     plot=False, verbose=False)
+    png, out = tmp_path / "f.png", tmp_path / "f.json"
+    proc = run_script("scratch_vs_views.py", str(scratch.out), str(views.out), "--out", str(png), "--json", str(out),
+                      cwd=tmp_path)
+    report = json.loads(out.read_text())
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "| from-scratch CNN" in proc.stdout
+    assert sorted(map(int, report["scratch_summary"])) == [20, 100] and sorted(map(int, report["views_summary"])) == [20, 100]
+
+
+@pytest.mark.slow
 def test_tune_heads(tiny, tmp_path: Path):
     proc = run_script("tune_heads.py", "--cache", str(tiny["cache"]), "--seeds", "0", "--max-epochs", "1", cwd=tmp_path)
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| Keras") or line.startswith("| logistic")]
@@ -358,3 +391,12 @@ def test_views_experiment(tmp_path: Path):
             assert res[part]["chosen"][head] in [r["setting"] for r in rows]
     assert (res["hymenoptera"]["train_images"], res["hymenoptera"]["test_images"]) == (10, 4)
     assert "| head | setting |" in proc.stdout
+
+
+@pytest.mark.slow
+def test_fault_cases(tmp_path):
+    """--quick: every issue 13 case that builds no network, in-process (about 30 s on 2 loaded cores), all clean."""
+    proc = run_script("fault_cases.py", "--quick", "--workdir", str(tmp_path / "w"), cwd=tmp_path)
+    last = proc.stdout.strip().splitlines()[-1]
+    n = int(last.split(" of ")[1].split()[0])
+    assert last == f"{n} of {n} clean" and n >= 35, proc.stdout[-4000:]

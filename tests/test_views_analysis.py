@@ -278,3 +278,75 @@ def test_averaging_on_real_features_is_the_by_hand_average(real_weights, real_fa
     svm = SVMHead(probability=False).fit(*stack_views(cache.view_features("train", layer, ("orig", "flip")), cache.labels("train")))
     d = (svm.decision_function(Xo) + svm.decision_function(Xf)) / 2
     assert np.array_equal(predict_views(svm, Xt), svm.classes_[np.argmax(d, axis=1)])
+
+
+# -- probe --folds: every training image scored once, the choice over layers x heads x views --------
+
+
+def test_probe_folds_score_each_training_image_once_and_never_split_its_views(id_cache, recorder, tmp_path, capsys):
+    from featcache.analysis.probe import fold_rows
+
+    res = featcache.probe(id_cache, heads="logreg", folds=3, seed=1, out=tmp_path, plot=False)
+    assert {r.scored_on for r in res.rows} == {"folds"}
+    y = featcache.open_cache(id_cache).labels("train")
+    splits = fold_rows(y, 3, 1)
+    assert sorted(np.concatenate([out for _, out in splits]).tolist()) == list(range(90))  # each image held out once
+    assert len(recorder.fitted) == 2 * 3  # 2 distinct train-view settings x 3 folds
+    for seen in recorder.fitted:
+        assert seen in [set(fit.tolist()) for fit, _ in splits]
+    for seen in recorder.scored:  # a fold's held-out images only: never a fitted one, never a test image (ids from 1000)
+        assert seen in [set(out.tolist()) for _, out in splits]
+    with pytest.raises(FeatcacheError, match="--holdout and --folds both"):
+        featcache.probe(id_cache, heads="logreg", folds=3, holdout=0.2, out=tmp_path)
+    with pytest.raises(FeatcacheError, match="use 2 to 30 folds"):
+        featcache.probe(id_cache, heads="logreg", folds=31, out=tmp_path)
+    assert main(["probe", str(id_cache), "--folds", "1", "--out", str(tmp_path / "p")]) == 2
+    assert "--folds 1 does not fit 90 training images" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def layers_views_cache(tmp_path_factory):
+    """A hand-written cache of 2 layers x 2 views (no network: fast), random features with class-dependent means."""
+    from featcache.store import CacheIdentity, CacheWriter, SplitSpec
+
+    path, rng = tmp_path_factory.mktemp("lv") / "lv.h5", np.random.default_rng(0)
+    n, widths, views = {"train": 48, "test": 12}, {"block_2_expand_relu": 4, "out_relu": 6}, ("orig", "flip")
+    ident = CacheIdentity(backbone="mobilenet_v2", weights="random", image_size=32, preprocessing="p", layers=list(widths),
+                          dtype="float32", dataset="toy", data_digest={"train": "a", "test": "b"},
+                          class_names=["a", "b", "c"], views=tuple(f"{v}@1" for v in views))
+    attrs = {"fingerprint": ident.fingerprint, "settings": ident.settings(), "class_names": ["a", "b", "c"],
+             "layers": list(widths), "default_layer": "out_relu", "dtype": "float32", "views": list(views),
+             "backbone": "mobilenet_v2", "image_size": 32}
+    w = CacheWriter(path, attrs, [SplitSpec(s, np.arange(k) % 3, np.arange(k)) for s, k in n.items()], widths, "float32")
+    w.open()
+    for s, k in n.items():
+        y = np.arange(k) % 3
+        w.write(s, 0, {layer: (rng.normal(size=(len(views), k, d)) + 0.8 * y[None, :, None]).astype(np.float32)
+                       for layer, d in widths.items()})
+    return w.finish()
+
+
+def test_probe_folds_choose_the_cross_validated_best_of_layers_heads_and_views(layers_views_cache, tmp_path, capsys):
+    """Each row's accuracy is the by-hand fold accuracy of its layer, head and views; the best is their maximum."""
+    from featcache.analysis.probe import PROBE_PARAMS, fold_rows
+    from featcache.heads import make_head
+    from featcache.heads.views import fit_views
+
+    res = featcache.probe(layers_views_cache, heads="logreg,svm", folds=3, view_settings="orig/orig;all/all",
+                          out=tmp_path, plot=False, verbose=True)
+    cache = featcache.open_cache(layers_views_cache)
+    y = cache.labels("train")
+    assert len(res.rows) == 2 * 2 * 2 and len({r.accuracy for r in res.rows}) > 2  # layers x heads x view settings
+    for r in res.rows:
+        Xv = cache.view_features("train", r.layer, ("orig", "flip"))
+        tr, te = [[("orig", "flip").index(v) for v in s.split(",")] for s in (r.train_views, r.test_views)]
+        correct = 0
+        for fit, out in fold_rows(y, 3, 0):
+            head = fit_views(make_head(r.head, **PROBE_PARAMS.get(r.head, {})), Xv[tr][:, fit], y[fit])
+            correct += int((predict_views(head, Xv[te][:, out]) == y[out]).sum())
+        assert r.accuracy == pytest.approx(correct / len(y), abs=1e-6), r
+    top = max(r.accuracy for r in res.rows)
+    assert res.best.accuracy == top and res.best in res.rows
+    text = capsys.readouterr().out
+    assert "3-fold over the 48 train images" in text
+    assert f"fit it on every training image: featcache train {layers_views_cache} --head {res.best.head} --layer {res.best.layer}" in text

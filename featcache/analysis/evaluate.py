@@ -15,11 +15,11 @@ import numpy as np
 from featcache import paths
 from featcache.analysis.plots import confusion_text, plot_confusion
 from featcache.analysis.train import as_cache
-from featcache.validate import check_views, require_splits
+from featcache.validate import check_out_dir, check_views, require_splits
 from featcache.errors import FeatcacheError
 from featcache.heads.io import check_compatible, load_head
 from featcache.heads.views import PROBABILITIES, averaged_quantity, predict_and_scores
-from featcache.store.atomic import write_json, write_text
+from featcache.store.atomic import output_files, write_json, write_text
 from featcache.store.cache import Cache
 
 
@@ -195,6 +195,8 @@ def evaluate(
     (probabilities or the SVM's decision values) were averaged.
     """
     est, meta, head_path = resolve_head(head, meta, trust_pickle)
+    if out is not None:
+        check_out_dir(out)  # before the work: a file named as --out, or a folder that cannot be written
     cache = as_cache(cache)
     check_compatible(meta, cache)
     if list(meta.get("class_names") or []) != cache.class_names:
@@ -225,7 +227,8 @@ def evaluate(
     result = EvalResult(head_path, cache.path, split, layer, cache.class_names, accuracy, per_class, cm, files,
                         list_misclassified(cache, split, y, y_pred, proba), overlap, views,
                         averaged_quantity(est) if len(views) > 1 else None)
-    plot_confusion(cm, cache.class_names, files["png"], title=title)
-    write_json(files["json"], result.to_dict())
-    write_text(files["text"], result.text() + "\n")
+    with output_files(out_dir, files.values()):  # all three or none, and no empty folder
+        plot_confusion(cm, cache.class_names, files["png"], title=title)
+        write_json(files["json"], result.to_dict())
+        write_text(files["text"], result.text() + "\n")
     return result

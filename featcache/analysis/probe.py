@@ -62,8 +62,8 @@ class ProbeRow:
     head: str
     C: float | str | None  # the C used (the one picked, for C="cv"); None for heads without C
     accuracy: float
-    scored_on: str  # "test", or "holdout" (a held-out part of the train split)
-    fit_seconds: float  # one fit; the settings that share train views share it (and its seconds)
+    scored_on: str  # "test", "holdout" (a held-out part of the train split) or "folds" (K-fold over the train images)
+    fit_seconds: float  # one fit (with folds: the mean fit); the settings that share train views share it (and its seconds)
     train_views: str = "orig"  # the views fitted on, comma-separated (parse_views reads it back)
     test_views: str = "orig"  # the views averaged per scored image
 
@@ -136,6 +136,31 @@ def holdout_rows(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray,
     return np.sort(order[n_out:]), np.sort(order[:n_out])
 
 
+def fold_rows(y: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """[(fit rows, held-out rows)] of seeded stratified K-fold over the train split's images (one row per image):
+    every image is held out exactly once."""
+    from sklearn.model_selection import StratifiedKFold
+
+    from featcache.validate import positive_int
+
+    folds = positive_int(folds, "--folds")
+    smallest = int(np.unique(y, return_counts=True)[1].min())
+    if not 2 <= folds <= smallest:
+        raise FeatcacheError(f"--folds {folds} does not fit {len(y)} training images whose smallest class has {smallest}; "
+                             f"use 2 to {max(2, smallest)} folds" + (" or a larger cache" if smallest < 2 else ""))
+    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    return [(np.sort(a), np.sort(b)) for a, b in splitter.split(np.zeros((len(y), 1)), y)]
+
+
+def scoring_rows(y: np.ndarray, holdout: float | None, folds: int | None, seed: int) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """The (fit rows, scored rows) pairs of the train split, drawn over images; None: fit all, score the test split."""
+    if holdout is not None and folds is not None:
+        raise FeatcacheError("--holdout and --folds both choose the scored training images; give one of them")
+    if folds is not None:
+        return fold_rows(y, folds, seed)
+    return None if holdout is None else [holdout_rows(y, holdout, seed)]
+
+
 Views = tuple[str, ...]
 Setting = tuple[Views, Views]  # (train views, test views)
 
@@ -174,39 +199,50 @@ def _views_text(views: Views) -> str:
 
 
 def _fit_one(path: Path, layer: str, head_name: str, params: dict[str, Any], holdout: float | None, seed: int,
-             train_views: Views = ("orig",), tests: tuple[Views, ...] = (("orig",),)) -> tuple[list[float], float | str | None, float]:
+             train_views: Views = ("orig",), tests: tuple[Views, ...] = (("orig",),),
+             folds: int | None = None) -> tuple[list[float], float | str | None, float]:
     """Fit one head on ``train_views`` of the fit images; (accuracy with each of ``tests`` averaged, C, fit seconds).
 
-    The hold-out is drawn over images (``holdout_rows``), then each side takes its views.
+    The hold-out (or each fold) is drawn over images (``scoring_rows``), then each side takes its views. With
+    folds the accuracy counts every training image once, the C is the last fold's and the seconds the mean fit.
     """
-    from threadpoolctl import threadpool_limits
-
-    from featcache.heads import make_head
-    from featcache.heads.views import fit_views, score_views
     from featcache.store.cache import open_cache
 
     cache = open_cache(path)
     y = cache.labels("train")
     needed = tuple(v for v in cache.views if v in set(train_views).union(*tests))  # each view read once
     Xv = cache.view_features("train", layer, needed)
-    if holdout is None:
-        Xt, yt, fit = cache.view_features("test", layer, needed), cache.labels("test"), np.arange(len(y))
-    else:
-        fit, out = holdout_rows(y, holdout, seed)
-        Xt, yt = Xv[:, out], y[out]
-    pick = lambda views: [needed.index(v) for v in views]  # noqa: E731
-    X = Xv[pick(train_views)][:, fit]
+    pick = [needed.index(v) for v in train_views], [[needed.index(v) for v in test] for test in tests]
+    splits = scoring_rows(y, holdout, folds, seed)
+    if splits is None:
+        Xt, yt = cache.view_features("test", layer, needed), cache.labels("test")
+        return _fit_and_score(head_name, params, Xv[pick[0]], y, [Xt[p] for p in pick[1]], yt)
+    correct, C, seconds = np.zeros(len(tests)), None, 0.0
+    for fit, out in splits:
+        acc, C, s = _fit_and_score(head_name, params, Xv[pick[0]][:, fit], y[fit], [Xv[p][:, out] for p in pick[1]], y[out])
+        correct += np.asarray(acc) * len(out)
+        seconds += s
+    return list(correct / sum(len(out) for _, out in splits)), C, seconds / len(splits)
+
+
+def _fit_and_score(head_name: str, params: dict[str, Any], X: np.ndarray, y: np.ndarray, tests: list[np.ndarray],
+                   yt: np.ndarray) -> tuple[list[float], float | str | None, float]:
+    """Fit one head on the stacked views ``X`` (V, n, D); its accuracy on each of ``tests``, its C, the fit's seconds."""
+    from threadpoolctl import threadpool_limits
+
+    from featcache.heads import make_head
+    from featcache.heads.views import fit_views, score_views
+
     head = make_head(head_name, **params)
     t = time.perf_counter()
     # One BLAS thread per fit; parallelism comes from running fits side by
     # side (n_jobs). On this shared 2-core machine OpenBLAS's own threads made
     # a logistic-regression fit 20x slower (47 s against 1.7 s, under load).
     with threadpool_limits(1, user_api="blas"):
-        fit_views(head, X, y[fit])
+        fit_views(head, X, y)
         seconds = time.perf_counter() - t
-        accuracies = [score_views(head, Xt[pick(test)], yt) for test in tests]
-    C = getattr(head, "C_", params.get("C"))
-    return accuracies, C, seconds
+        accuracies = [score_views(head, Xt, yt) for Xt in tests]
+    return accuracies, getattr(head, "C_", params.get("C")), seconds
 
 
 def probe(
@@ -222,6 +258,7 @@ def probe(
     plot: bool = True,
     verbose: bool = False,
     view_settings: str | list | None = None,
+    folds: int | None = None,
 ) -> ProbeResult:
     """Fit each head on each cached layer (train split), score on the test split.
 
@@ -230,7 +267,8 @@ def probe(
     (``"logreg=0.03,svm=10"``; ``"cv"`` picks it by cross-validation on the
     training rows). ``holdout``: score on that stratified fraction of the
     train split (seeded by ``seed``; drawn over images) instead of the test
-    split. ``view_settings`` (``parse_view_settings``): on a cache with views,
+    split; ``folds``: score every training image once by that many stratified
+    folds over the images instead (not with ``holdout``). ``view_settings`` (``parse_view_settings``): on a cache with views,
     the (train views, test views) settings to compare; settings with the same
     train views share one fit. Writes ``probe.csv`` and ``probe.png`` into
     ``out`` (default ``data/runs/probe_<cache name>/``). Prints the table only
@@ -239,7 +277,7 @@ def probe(
     from featcache.store.cache import Cache, open_cache
 
     cache = cache if isinstance(cache, Cache) else open_cache(cache)
-    head_names, params, names = _settings(cache, heads, C, layers, holdout, seed)
+    head_names, params, names = _settings(cache, heads, C, layers, holdout, seed, folds)
     settings = parse_view_settings(cache, view_settings)
     seed, n_jobs = check_seed(seed), check_jobs(n_jobs)
     # Before any fit: an unwritable --out must not cost the fits.
@@ -247,17 +285,19 @@ def probe(
     trains = list(dict.fromkeys(tr for tr, _ in settings))
     if verbose:
         what = f" x {len(settings)} view setting(s)" if len(settings) > 1 else ""
-        print(f"probing {len(names)} layer(s) x {len(head_names)} head(s){what} on {cache.path} ({_scoring(cache, holdout)})")
+        print(f"probing {len(names)} layer(s) x {len(head_names)} head(s){what} on {cache.path} ({_scoring(cache, holdout, folds)})")
     jobs = [(layer, h, tr, tuple(te for t, te in settings if t == tr)) for layer in names for h in head_names for tr in trains]
-    results = _run_jobs(cache.path, jobs, params, holdout, seed, n_jobs, verbose)
-    rows = _rows(results, names, head_names, settings, cache.meta.get("layer_widths", {}), "test" if holdout is None else "holdout")
+    results = _run_jobs(cache.path, jobs, params, (holdout, seed, folds), n_jobs, verbose)
+    scored_on = "folds" if folds is not None else "test" if holdout is None else "holdout"
+    rows = _rows(results, names, head_names, settings, cache.meta.get("layer_widths", {}), scored_on)
     best = best_row(rows)
     result = ProbeResult(cache.path, rows, best, params=params, view_settings=[(_views_text(a), _views_text(b)) for a, b in settings])
     result.csv = write_bytes(out_dir / "probe.csv", _csv_text(rows).encode())
     if plot:
-        result.plot = plot_probe(rows, best, out_dir / "probe.png", title=_title(cache, holdout))
+        result.plot = plot_probe(rows, best, out_dir / "probe.png", title=_title(cache, holdout, folds))
     if verbose:
         _print_table(rows, head_names, names, cache.meta.get("layer_widths", {}), best)
+        print(f"fit it on every training image: {train_command(cache.path, best)}")
         print(f"wrote {result.csv}" + (f" and {result.plot}" if result.plot else ""))
     return result
 
@@ -286,29 +326,41 @@ def best_row(rows: list[ProbeRow]) -> ProbeRow:
     return max(rows, key=key)  # max keeps the first of equal keys
 
 
-def _settings(cache: Cache, heads, C, layers, holdout: float | None, seed: int):
+def train_command(cache: str | Path, row: ProbeRow) -> str:
+    """The ``featcache train`` command that fits ``row``'s layer, head, C and views on every training image."""
+    import shlex
+
+    C = f" --C {row.C}" if row.C is not None else ""
+    views = f" --train-views {shlex.quote(row.train_views)} --test-views {shlex.quote(row.test_views)}"
+    return f"featcache train {shlex.quote(str(cache))} --head {row.head} --layer {row.layer}{C}{views}"
+
+
+def _settings(cache: Cache, heads, C, layers, holdout: float | None, seed: int, folds: int | None = None):
     """Checked heads, their parameters and the layers to probe (network order); refuses bad input before any fit."""
     head_names = parse_heads(heads)
     Cs = parse_C_per_head(C, head_names)
     check_seed(seed)
-    require_splits(cache, *(("train",) if holdout is not None else ("train", "test")),
-                   why=f"probe needs {'a train split' if holdout is not None else 'train and test (or --holdout F)'}")
-    if holdout is not None:
-        holdout_rows(cache.labels("train"), holdout, check_seed(seed))  # bad fractions fail before any fit
+    on_train = holdout is not None or folds is not None
+    require_splits(cache, *(("train",) if on_train else ("train", "test")),
+                   why=f"probe needs {'a train split' if on_train else 'train and test (or --holdout F, or --folds K)'}")
+    if on_train:
+        scoring_rows(cache.labels("train"), holdout, folds, check_seed(seed))  # bad fractions or folds fail before any fit
     names = probe_layers(cache, layers)
     params = {h: {**PROBE_PARAMS.get(h, {}), **({"C": Cs[h]} if h in Cs else {})} for h in head_names}
     return head_names, params, names
 
 
-def _run_jobs(path: Path, jobs, params, holdout, seed, n_jobs: int, verbose: bool) -> dict:
-    """``{(layer, head, train views): _fit_one(...)}`` for jobs ``(layer, head, train views, test view settings)``."""
+def _run_jobs(path: Path, jobs, params, scoring: tuple, n_jobs: int, verbose: bool) -> dict:
+    """``{(layer, head, train views): _fit_one(...)}`` for jobs ``(layer, head, train views, test view settings)``;
+    ``scoring``: (holdout, seed, folds)."""
+    holdout, seed, folds = scoring
     from featcache.progress import Progress
 
     bar = Progress(len(jobs), unit="fit") if verbose else None
     results = {}
 
     def task(layer, h, train, tests):
-        return (layer, h, train), _fit_one(path, layer, h, params[h], holdout, seed, train, tests)
+        return (layer, h, train), _fit_one(path, layer, h, params[h], holdout, seed, train, tests, folds)
 
     if n_jobs == 1:
         gen = (task(*job) for job in jobs)
@@ -323,17 +375,19 @@ def _run_jobs(path: Path, jobs, params, holdout, seed, n_jobs: int, verbose: boo
     return results
 
 
-def _scoring(cache: Cache, holdout: float | None) -> str:
+def _scoring(cache: Cache, holdout: float | None, folds: int | None = None) -> str:
     n = cache.sizes["train"]
+    if folds is not None:
+        return f"{folds}-fold over the {n} train images, each scored once; test split unused"
     if holdout is None:
         return f"{n} train -> {cache.sizes['test']} test images"
     n_out = int(round(holdout * n))
     return f"{n - n_out} train -> {n_out} held-out train images; test split unused"
 
 
-def _title(cache: Cache, holdout: float | None = None) -> str:
+def _title(cache: Cache, holdout: float | None = None, folds: int | None = None) -> str:
     m = cache.meta
-    return f"{m.get('backbone')} {m.get('image_size')}px, {m.get('dataset')}: {_scoring(cache, holdout)}"
+    return f"{m.get('backbone')} {m.get('image_size')}px, {m.get('dataset')}: {_scoring(cache, holdout, folds)}"
 
 
 def _csv_text(rows: list[ProbeRow]) -> str:
@@ -357,7 +411,7 @@ def read_probe_csv(path: str | Path) -> list[ProbeRow]:
                          r.get("train_views") or "orig", r.get("test_views") or "orig")
                 for r in csv.DictReader(f)
             ]
-        bad = [r for r in rows if not 0 <= r.accuracy <= 1 or r.depth < 0 or r.scored_on not in ("test", "holdout")]
+        bad = [r for r in rows if not 0 <= r.accuracy <= 1 or r.depth < 0 or r.scored_on not in ("test", "holdout", "folds")]
         try:
             for r in rows:
                 r.view_counts  # noqa: B018 -- parses both view lists
@@ -399,6 +453,6 @@ def _print_table(rows, head_names, names, widths, best) -> None:
         print("view settings (train views/test views averaged): "
               + "; ".join(f"{label} = {tr} / {te}" for (tr, te), label in labels.items()))
     C = f", C={best.C}" if best.C is not None else ""
-    what = "test accuracy" if best.scored_on == "test" else "held-out accuracy"
+    what = {"test": "test accuracy", "folds": "cross-validated accuracy (train images)"}.get(best.scored_on, "held-out accuracy")
     views = f", train views {best.train_views}, test views {best.test_views}" if len(labels) > 1 else ""
     print(f"best layer: {best.layer} with {best.head}{C}{views}: {what} {best.accuracy:.4f}")

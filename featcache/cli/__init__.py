@@ -3,28 +3,33 @@
 Each module in ``COMMANDS`` defines ``register(subparsers)``, which adds its
 parser and sets ``func`` (args -> exit code). User errors (FeatcacheError)
 become one line on stderr and exit code 2, without a traceback.
+
+This module imports only ``sys`` at its top: the console script runs
+``from featcache.cli import main`` before any featcache code can catch a
+Ctrl-C, so everything else is imported inside ``main``'s ``try`` (the window
+left is the interpreter's own start-up and this module's few definitions).
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
-import warnings
-
-from featcache import __version__
-from featcache._lazy import quiet_env
-from featcache.errors import FeatcacheError
 
 RESUMABLE = ("extract", "curve", "lesson")  # lesson resumes its extraction
 COMMANDS = ["extract", "info", "verify", "train", "evaluate", "lesson", "curve", "probe", "finetune", "export", "predict"]
+STARTING = "featcache: interrupted while starting; nothing was done"
 
 
-class Parser(argparse.ArgumentParser):
-    """A flag error is one line that names the fix (like every other featcache error), not the whole usage text."""
+def _parser_class():
+    """``Parser``, defined when first needed: argparse is imported inside main's try."""
+    import argparse
 
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {one_line(message)}; see '{self.prog} --help'\n")
+    class Parser(argparse.ArgumentParser):
+        """A flag error is one line that names the fix (like every other featcache error), not the whole usage text."""
+
+        def error(self, message: str):
+            self.exit(2, f"{self.prog}: error: {one_line(message)}; see '{self.prog} --help'\n")
+
+    return Parser
 
 
 def one_line(message: str) -> str:
@@ -32,7 +37,13 @@ def one_line(message: str) -> str:
     return message.replace("\r", "\\r").replace("\n", "\\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser():
+    """The argparse parser of every subcommand (imports each subcommand's module)."""
+    import importlib
+
+    from featcache import __version__
+
+    Parser = _parser_class()
     parser = Parser(
         prog="featcache",
         description="Transfer learning the fast way: embed images once with a frozen pretrained network, "
@@ -53,17 +64,35 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
         _python_showwarning(message, category, filename, lineno, file, line)
 
 
-_python_showwarning = warnings.showwarning
+_python_showwarning = None
+
+
+def _start() -> None:
+    """Quiet start-up: TensorFlow's C++ banners off, featcache's warnings as one line, PIL's metadata warnings dropped."""
+    global _python_showwarning
+    import warnings
+
+    from featcache._lazy import quiet_env
+
+    quiet_env()
+    if _python_showwarning is None:
+        _python_showwarning = warnings.showwarning
+    warnings.showwarning = _show_warning
+    # Pillow warns (UserWarning, several lines with the source line) about damaged EXIF or TIFF
+    # metadata of a photo whose pixels decode fine; a photo that does not decode is skipped and
+    # listed by featcache instead (sources/decode.py), so these say nothing a user can act on.
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        quiet_env()
-        warnings.showwarning = _show_warning
+        from featcache.errors import FeatcacheError
+
+        _start()
         # Building the parser imports every subcommand (about 2 s): Ctrl-C here is no traceback either.
         args = build_parser().parse_args(argv)
     except KeyboardInterrupt:
-        print("featcache: interrupted while starting; nothing was done", file=sys.stderr)
+        print(STARTING, file=sys.stderr)
         return 130
     try:
         return int(args.func(args) or 0)

@@ -8,6 +8,7 @@ from featcache.cli.common import add_json_flag, positive_int, print_json
 from featcache.embedding.backbones import MAX_IMAGE_SIZE, REGISTRY
 from featcache.embedding.engines import ENGINES
 from featcache.embedding.engines.local import LocalEngine
+from featcache.embedding.runtimes import AUTO_MIN_IMAGES, RUNTIMES
 from featcache.embedding.specs import (
     DTYPES,
     OPTIONS,
@@ -60,6 +61,15 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
                    "for photos (default: orig only, today's cache)")
 
 
+def add_runtime_arg(g, default_runtime: str, more: str = "") -> None:
+    """``--runtime``, one flag for every command that extracts (extract, lesson): the names are the runtimes
+    module's, the default the calling API's; the API checks the name (one line, exit 2)."""
+    g.add_argument("--runtime", metavar="NAME", help=f"what runs the network: {', '.join(RUNTIMES)} (default: {default_runtime}: "
+                   f"the fastest installed, converting the model once, when there are {AUTO_MIN_IMAGES:,} images or more "
+                   "or a conversion is cached; else tensorflow); the features agree across runtimes to about 1e-4, so it "
+                   "is not part of the cache's identity" + more)
+
+
 def register(sub) -> None:
     p = sub.add_parser("extract", help="embed images once with a frozen backbone into an HDF5 cache",
                        description="Run the frozen backbone once over the train and test images (global average pooling) "
@@ -76,8 +86,7 @@ def register(sub) -> None:
     g.add_argument("--engine", choices=list(ENGINES),
                    help="local: this process (default); ray: Ray Data tasks decode, a pool of Ray actors embeds "
                    "(needs pip install 'featcache[ray]')")
-    g.add_argument("--runtime", metavar="NAME", help=f"what runs the network (default: {default(LocalEngine, 'runtime')}); "
-                   "the features agree across runtimes, so it is not part of the cache's identity")
+    add_runtime_arg(g, default(LocalEngine, "runtime"))
     g.add_argument("--address", metavar="HOST:PORT", help="with --engine ray: join this Ray cluster (the head's address, "
                    "port 6379 by default; 'auto' for one started on this machine); default: a private Ray instance here")
     g.add_argument("--workers", type=positive_int, metavar="N", help="with --engine ray: actors embedding in parallel, "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from featcache.cli.common import given, positive_int
+from featcache.cli.extract import add_runtime_arg
 from featcache.lesson import DEFAULTS, lesson
 
 
@@ -33,10 +34,12 @@ def register(sub) -> None:
                    help="leave out the 'transfer + views' row: its second extraction (4 views of one layer) and its fits on "
                    "up to 16,000 rows took about 160 s of the lesson's 489 s on 2 loaded cores (docs/results.md)")
     p.add_argument("--seed", type=int, help=f"seed for every model (default: {d['seed']})")
+    add_runtime_arg(p, d["runtime"], more=": a cache made on another runtime is reused (lesson.json's "
+                    "'extraction' names the runtime that made it); to compare runtimes give each run its own FEATCACHE_HOME")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     lesson(verbose=True, **given(args, "weights", "data_dir", "out", "train_limit", "test_limit", "scratch_train",
-                                 "scratch_epochs", "seed", "views"))
+                                 "scratch_epochs", "seed", "views", "runtime"))
     return 0

@@ -22,7 +22,10 @@ def register(sub) -> None:
     p.add_argument("--layers", metavar="L1,L2", help="probe only these cached layers (default: all)")
     p.add_argument("--holdout", type=float, metavar="F", help="score on a stratified fraction F of the train split "
                    "(fitting on the rest) instead of the test split, which is then never read: choose a layer this way")
-    p.add_argument("--seed", type=int, help=f"with --holdout: which training images are held out (default: {seed})")
+    p.add_argument("--folds", type=int, metavar="K", help="score every training image once by stratified K-fold "
+                   "cross-validation over the images instead of one --holdout (steadier on small data sets, K times the fits); "
+                   "the test split is then never read")
+    p.add_argument("--seed", type=int, help=f"with --holdout or --folds: which training images are held out (default: {seed})")
     p.add_argument("--out", metavar="DIR", help="folder for probe.csv and probe.png (default: data/runs/probe_<cache name>/)")
     p.add_argument("--jobs", type=int, metavar="N", help=f"fits run side by side (joblib; -1: every core; default: {jobs})")
     p.add_argument("--view-settings", metavar="TRAIN/TEST;...", help="on a cache with views, the view settings to compare: "
@@ -34,8 +37,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    result = probe(args.cache, verbose=not args.json, **given(args, "heads", "C", "layers", "out", "holdout", "seed", "view_settings",
-                                                     n_jobs="jobs"))
+    result = probe(args.cache, verbose=not args.json, **given(args, "heads", "C", "layers", "out", "holdout", "folds", "seed",
+                                                     "view_settings", n_jobs="jobs"))
     if args.json:
         print_json(result.to_dict())
     return 0

@@ -50,8 +50,9 @@ from featcache.validate import check_fraction, check_seed
 # Identity of the pixel pipeline before ``Preprocess`` (decode_image at the
 # cache's image size); part of every split's digest, hence of the fingerprint.
 # Which files decode depends only on it and the bytes, so the digest also
-# decides the split rows. v2: turned upright by the EXIF orientation tag.
-DECODER = "featcache.decode_image:v2:pil_rgb_first_frame_exif_upright_alpha_on_white_jpeg_draft_bilinear"
+# decides the split rows. v2: turned upright by the EXIF orientation tag; v3: a TIFF that
+# libtiff reports damaged is skipped (Pillow had decoded it as an all-black image).
+DECODER = "featcache.decode_image:v3:pil_rgb_first_frame_exif_upright_alpha_on_white_jpeg_draft_bilinear_damaged_tiff_skipped"
 SPLIT_FOLDERS = ("train", "val", "test")
 TEST_FOLDERS = ("val", "test")
 # A photo is never this big; reading such a file whole to hash it would only waste memory.

@@ -18,7 +18,7 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from featcache.errors import FeatcacheError
 
@@ -137,6 +137,37 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+@contextmanager
+def output_files(directory: str | Path, files: Iterable[str | Path]) -> Iterator[None]:
+    """Files written together into ``directory`` (each with ``atomic_path``): if the block fails (a full disk,
+    Ctrl-C), those of ``files`` it created and the folders it made go again; what was there before stays.
+
+    A report of three files is then all there or not there: a full disk
+    used to leave an empty output folder, or a plot without its report.
+    """
+    directory = Path(directory)
+    made = []  # the folders that do not exist yet, outermost first
+    d = directory
+    while not os.path.lexists(d) and d != d.parent:
+        made.insert(0, d)
+        d = d.parent
+    new = [Path(f) for f in files if not os.path.lexists(f)]
+    try:
+        yield
+    except BaseException:
+        for f in new:
+            try:
+                os.unlink(f)
+            except OSError:
+                pass
+        for d in reversed(made):
+            try:
+                os.rmdir(d)  # only if empty: never what someone else put there meanwhile
+            except OSError:
+                break
+        raise
 
 
 def first_line(exc: BaseException) -> str:

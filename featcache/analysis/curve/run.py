@@ -12,6 +12,7 @@ from featcache.analysis.curve.folder import CurveFolder, default_out, title_for
 from featcache.analysis.curve.plan import CurvePlan, make_plan, work_items
 from featcache.analysis.curve.spec import DEFAULT_HEADS, DEFAULT_JOBS, DEFAULT_SEEDS, BoundCurve, CurveSpec
 from featcache.analysis.curve import tasks as _tasks
+from featcache.store.atomic import output_files
 
 
 @dataclass
@@ -100,10 +101,11 @@ def run_curve(spec: CurveSpec, cache, out: str | Path | None = None, *, plot: bo
     cache = cache if isinstance(cache, Cache) else open_cache(cache)
     bound = spec.bind(cache)
     folder = CurveFolder(Path(out) if out is not None else default_out(cache, bound.layer, bound.identity))
-    folder.check_writable()
     plan = make_plan(bound, folder.finished_rows(bound.identity))
     meta = curve_meta(bound)
-    folder.write(plan.ordered(), meta)
+    with output_files(folder.path, [folder.csv, folder.json]):  # a full disk here leaves no empty folder behind
+        folder.check_writable()
+        folder.write(plan.ordered(), meta)
     if verbose:
         print(f"learning curve: {len(plan.grid)} points ({len(plan.rows)} already in {folder.csv}), "
               f"sizes {','.join(map(str, spec.sizes))}, seeds {len(spec.seeds)}, heads {','.join(spec.heads)}"
