@@ -9,8 +9,9 @@ Most smoke runs run the script in this process (``run_script``: runpy as
 ``__main__``, from its folder and argv), not in a new interpreter that imports
 TensorFlow again (5-8 s each) and builds its network again. In a process of
 their own: every script's --help (one interpreter for all), bench_ray (it
-starts and stops Ray), bench_runtimes (its children are processes by design)
-and compare_caches' exit status 1.
+starts and stops Ray), bench_runtimes (its children are processes by design),
+compare_caches' exit status 1, and (not yet tried in process) fault_cases,
+lesson_runtimes and scratch_vs_views.
 """
 
 from __future__ import annotations
@@ -300,7 +301,7 @@ def test_compare_caches_fails_on_a_difference(tiny, tmp_path: Path):
 @pytest.mark.slow
 def test_lesson_runtimes(tiny, tmp_path: Path):
     # Two lessons, each in its own home; --tolerance 1: a smoke run checks the table is written, not its figures.
-    run_script("lesson_runtimes.py", *TINY, "--data-dir", str(tiny["data"]), "--work", str(tmp_path / "w"), "--tolerance", "1",
+    run_process("lesson_runtimes.py", *TINY, "--data-dir", str(tiny["data"]), "--work", str(tmp_path / "w"), "--tolerance", "1",
                "--", "--train-limit", "100", "--test-limit", "30", "--scratch-train", "100", "--scratch-epochs", "1",
                "--no-views", cwd=tmp_path)
     report = json.loads((tmp_path / "w" / "lesson_runtimes.json").read_text())
@@ -355,7 +356,7 @@ def test_scratch_vs_views(tiny, tmp_path: Path):
     views = featcache.learning_curve(tiny["cache"], [20, 100], seeds=1, heads=("logreg",), out=tmp_path / "v",
                                      plot=False, verbose=False)
     png, out = tmp_path / "f.png", tmp_path / "f.json"
-    proc = run_script("scratch_vs_views.py", str(scratch.out), str(views.out), "--out", str(png), "--json", str(out),
+    proc = run_process("scratch_vs_views.py", str(scratch.out), str(views.out), "--out", str(png), "--json", str(out),
                       cwd=tmp_path)
     report = json.loads(out.read_text())
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "| from-scratch CNN" in proc.stdout
@@ -396,7 +397,7 @@ def test_views_experiment(tmp_path: Path):
 @pytest.mark.slow
 def test_fault_cases(tmp_path):
     """--quick: every issue 13 case that builds no network, in-process (about 30 s on 2 loaded cores), all clean."""
-    proc = run_script("fault_cases.py", "--quick", "--workdir", str(tmp_path / "w"), cwd=tmp_path)
+    proc = run_process("fault_cases.py", "--quick", "--workdir", str(tmp_path / "w"), cwd=tmp_path)
     last = proc.stdout.strip().splitlines()[-1]
     n = int(last.split(" of ")[1].split()[0])
     assert last == f"{n} of {n} clean" and n >= 35, proc.stdout[-4000:]
