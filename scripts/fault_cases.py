@@ -30,7 +30,6 @@ import json
 import os
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
@@ -43,54 +42,15 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+# The test suite's input makers (stdlib and numpy only): the same synthetic data the regression tests use.
+from helpers import flip, make_class_tree, make_fashion_dir  # noqa: E402
 WEIGHTS = Path(os.environ.get("FEATCACHE_WEIGHTS", REPO.parent / "shared" / "weights" /
                               "mobilenet_v2_1.0_imagenet_no_top.weights.h5"))
 TINY = ["--weights", "random", "--image-size", "32"]
 
 
 # ---------------------------------------------------------------- inputs
-
-
-def write_idx(path: Path, array: np.ndarray, magic: int) -> None:
-    header = struct.pack(">II", magic, array.shape[0]) + b"".join(struct.pack(">I", d) for d in array.shape[1:])
-    with gzip.open(path, "wb") as f:
-        f.write(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
-
-
-def fashion_dir(directory: Path, n_train: int = 48, n_test: int = 24) -> Path:
-    """Fashion-MNIST-shaped IDX files: each class a bright stripe."""
-    rng = np.random.default_rng(0)
-    directory.mkdir(parents=True, exist_ok=True)
-    for split, n in (("train", n_train), ("t10k", n_test)):
-        labels = np.arange(n) % 10
-        images = rng.integers(0, 60, size=(n, 28, 28), dtype=np.uint8)
-        for i, y in enumerate(labels):
-            images[i, 2 + 2 * y : 4 + 2 * y, :] = 250
-        write_idx(directory / f"{split}-images-idx3-ubyte.gz", images, 0x803)
-        write_idx(directory / f"{split}-labels-idx1-ubyte.gz", labels.astype(np.uint8), 0x801)
-    return directory
-
-
-def photo_tree(root: Path, counts: dict[str, int], size: int = 24, seed: int = 0) -> Path:
-    """Class folders of small PNGs whose colour says the class."""
-    from PIL import Image
-
-    for c, (name, n) in enumerate(sorted(counts.items())):
-        (root / name).mkdir(parents=True, exist_ok=True)
-        for i in range(n):
-            rng = np.random.default_rng(seed * 100_000 + 1000 * c + i)
-            img = rng.integers(0, 40, size=(size, size, 3), dtype=np.uint8)
-            img[..., c % 3] += 150
-            Image.fromarray(img).save(root / name / f"{name}_{i:03d}.png")
-    return root
-
-
-def flip(path: Path, offset: int, n: int = 1) -> None:
-    with open(path, "r+b") as fh:
-        fh.seek(offset)
-        data = fh.read(n)
-        fh.seek(offset)
-        fh.write(bytes(b ^ 0xFF for b in data))
 
 
 def chunk_offset(path: Path, name: str, chunk: int = 0) -> int:
@@ -175,7 +135,7 @@ class Ctx:
 
     # Shared inputs, made on first use.
     def fashion(self) -> Path:
-        return self.once("fashion", lambda: fashion_dir(self.root / "shared" / "fashion"))
+        return self.once("fashion", lambda: make_fashion_dir(self.root / "shared" / "fashion"))
 
     def cache(self) -> Path:
         def make():
@@ -197,7 +157,7 @@ class Ctx:
 
     def photo_cache(self) -> Path:
         def make():
-            src = photo_tree(self.root / "shared" / "photos", {"ants": 8, "bees": 8})
+            src = make_class_tree(self.root / "shared" / "photos", {"ants": 8, "bees": 8})
             out = self.root / "shared" / "photos.h5"
             r = self.run("extract", "--images", src, *TINY, "--test-fraction", "0.5", "--out", out)
             assert r.rc == 0, r.err
@@ -359,8 +319,8 @@ def c1c(ctx):
 @case("2", "extract --images DIR with 'ln -s .. DIR/train/ants/up'", "tf")
 def c2(ctx):
     d = ctx.user("2")
-    photo_tree(d / "data" / "train", {"ants": 6, "bees": 5})
-    photo_tree(d / "data" / "val", {"ants": 3, "bees": 3}, seed=1)
+    make_class_tree(d / "data" / "train", {"ants": 6, "bees": 5})
+    make_class_tree(d / "data" / "val", {"ants": 3, "bees": 3}, offset=500)  # other images than train
     os.symlink("..", d / "data" / "train" / "ants" / "up")
     r = ctx.run("extract", "--images", d / "data", *TINY, "--out", d / "c.h5")
 
@@ -502,10 +462,10 @@ def _full_disk_extract(ctx, cid: str, photos: bool):
     d = ctx.user(cid)
     # Sizes: a chunk of 256 rows of out_relu is 1.3 MB, so each disk takes one chunk or two and then is full.
     if photos:
-        src = photo_tree(d / "photos", {"a": 350, "b": 350}, size=16)
+        src = make_class_tree(d / "photos", {"a": 350, "b": 350}, size=16)
         where, size = ["--images", src, "--test-fraction", "0.2"], "2m"
     else:
-        src = fashion_dir(d / "fashion", n_train=800, n_test=100)
+        src = make_fashion_dir(d / "fashion", n_train=800, n_test=100)
         where, size = ["--data-dir", src], "3m"
     disk = d / "disk"
     with tmpfs(disk, size) as mounted:
@@ -618,7 +578,7 @@ for _cid, _size in (("7a", "0"), ("7b", "100000")):
 @case("8", "a head trained on the --seed 0 split of photos, evaluated on the --seed 1 split", "tf")
 def c8(ctx):
     d = ctx.user("8")
-    src = photo_tree(d / "photos", {"ants": 10, "bees": 10})
+    src = make_class_tree(d / "photos", {"ants": 10, "bees": 10})
     for seed in (0, 1):
         r = ctx.run("extract", "--images", src, *TINY, "--test-fraction", "0.5", "--seed", seed, "--out", d / f"s{seed}.h5")
         assert r.rc == 0, r.err
@@ -684,7 +644,7 @@ def c9f(ctx):
 for _cid, _n in (("9g", 8), ("9h", 12)):
     def _idx_case(ctx, cid=_cid, n=_n):
         d = ctx.user(cid)
-        data = fashion_dir(d / "data")
+        data = make_fashion_dir(d / "data")
         raw = gzip.open(data / "train-images-idx3-ubyte.gz").read()[:n]
         with gzip.open(data / "train-images-idx3-ubyte.gz", "wb") as f:
             f.write(raw)
@@ -888,7 +848,7 @@ def c11d(ctx):
 def c11e(ctx):
     d = ctx.user("11e")
     (d / "notes.txt").write_text("mine")
-    data = fashion_dir(d / "data", n_train=100)
+    data = make_fashion_dir(d / "data", n_train=100)
     row = refuse(ctx, "11e", "", ["lesson", "--weights", "random", "--data-dir", data, "--train-limit", "60", "--scratch-train", "60",
                                   "--test-limit", "24", "--out", d / "notes.txt"],
                  ["is a file, not a folder"], (d,))
@@ -964,7 +924,7 @@ def cL3(ctx):
     from PIL import Image
 
     d = ctx.user("L3")
-    src = photo_tree(d / "photos", {"a": 4, "b": 4})
+    src = make_class_tree(d / "photos", {"a": 4, "b": 4})
     for comp in ("tiff_lzw", "tiff_deflate"):
         p = src / "a" / f"{comp}.tif"
         Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(p, compression=comp)
