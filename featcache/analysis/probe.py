@@ -212,14 +212,17 @@ def _fit_one(path: Path, layer: str, head_name: str, params: dict[str, Any], hol
     y = cache.labels("train")
     needed = tuple(v for v in cache.views if v in set(train_views).union(*tests))  # each view read once
     Xv = cache.view_features("train", layer, needed)
-    pick = [needed.index(v) for v in train_views], [[needed.index(v) for v in test] for test in tests]
+    fit_views_at = [needed.index(v) for v in train_views]
+    test_views_at = [[needed.index(v) for v in test] for test in tests]
     splits = scoring_rows(y, holdout, folds, seed)
     if splits is None:
         Xt, yt = cache.view_features("test", layer, needed), cache.labels("test")
-        return _fit_and_score(head_name, params, Xv[pick[0]], y, [Xt[p] for p in pick[1]], yt)
+        return _fit_and_score(head_name, params, Xv[fit_views_at], y, [Xt[p] for p in test_views_at], yt)
+    # The view selections are copies (fancy indexing): made once, not once per fold.
+    X, Xs = Xv[fit_views_at], [Xv[p] for p in test_views_at]
     correct, C, seconds = np.zeros(len(tests)), None, 0.0
     for fit, out in splits:
-        acc, C, s = _fit_and_score(head_name, params, Xv[pick[0]][:, fit], y[fit], [Xv[p][:, out] for p in pick[1]], y[out])
+        acc, C, s = _fit_and_score(head_name, params, X[:, fit], y[fit], [Xt[:, out] for Xt in Xs], y[out])
         correct += np.asarray(acc) * len(out)
         seconds += s
     return list(correct / sum(len(out) for _, out in splits)), C, seconds / len(splits)

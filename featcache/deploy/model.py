@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from featcache._lazy import keras
+from featcache.embedding.backbones import file_sha256
 from featcache.embedding.engines import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError
 from featcache.heads.io import META_ENTRY
@@ -104,15 +105,6 @@ OUTPUT = "probabilities"  # the model's one output, as a runtime spec's layer
 # DEFAULT_RUNTIME (predict's): extraction's, the fastest installed runtime.
 
 
-def file_digest(path: str | Path) -> str:
-    """sha256 of a file's bytes, read in 1 MiB pieces."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 @dataclass(frozen=True)
 class ExportedModelSpec:
     """A model file as the runtimes see it (``featcache.embedding.runtimes``, same interface as its ``ModelSpec``).
@@ -132,7 +124,7 @@ class ExportedModelSpec:
 
     @classmethod
     def of(cls, path: str | Path, meta: dict[str, Any]) -> ExportedModelSpec:
-        return cls(str(Path(path).resolve()), file_digest(path), int(meta["image_size"]), len(meta["class_names"]))
+        return cls(str(Path(path).resolve()), file_sha256(Path(path)), int(meta["image_size"]), len(meta["class_names"]))
 
     @property
     def raw_shape(self) -> tuple[int, ...]:
@@ -160,7 +152,7 @@ class ExportedModelSpec:
 
     def build_keras(self):
         net, _ = load_model(self.path)
-        if file_digest(self.path) != self.digest:  # a conversion must be keyed by the bytes it was made from
+        if file_sha256(Path(self.path)) != self.digest:  # a conversion must be keyed by the bytes it was made from
             raise FeatcacheError(f"{self.path} changed while it was being read; run the command again")
         return net
 
