@@ -28,7 +28,7 @@ import featcache
 from featcache.cli import main
 from featcache.errors import FeatcacheError
 from featcache.sources import images, open_source
-from featcache.sources.decode import decode_image
+from featcache.sources.decode import UnreadableImage, decode_image
 from featcache.store.cache import partial_path
 
 TINY = dict(weights="random", image_size=32, verbose=False)
@@ -564,10 +564,10 @@ def test_real_photos_match_keras_on_the_same_pixels(real_weights, hymenoptera_di
     assert cache.features("train").shape == (8, 1280) and np.abs(cache.features("train")).max() > 0.1
 
 
-def test_a_broken_exif_block_keeps_the_stored_orientation():
+def test_a_broken_exif_block_keeps_the_stored_orientation(tmp_path):
     # Pillow has raised KeyError, IndexError and ZeroDivisionError on malformed
     # EXIF in real phone photos; the pixels are fine, so the photo is kept.
-    from PIL import Image
+    from PIL import Image, ImageOps
 
     from featcache.sources.decode import _upright
 
@@ -576,8 +576,34 @@ def test_a_broken_exif_block_keeps_the_stored_orientation():
         def exif_transpose(im):
             raise ZeroDivisionError("float division by zero")
 
-    im = Image.new("RGB", (4, 2))
-    assert _upright(im, BrokenExif) is im
+    with Image.open(oriented_jpeg(tmp_path / "o6.jpg", class_image(0, 1, 8)[:, :6], 6)) as im:
+        im.load()
+        assert _upright(im, ImageOps).size == (8, 6)  # the tag turns it...
+        assert _upright(im, BrokenExif) is im  # ...unless turning fails: as stored
+        im.getexif = lambda: 1 / 0  # reading the tag fails: as stored
+        assert _upright(im, ImageOps) is im
+
+
+def test_nothing_to_turn_or_convert_costs_no_copy(tmp_path, monkeypatch):
+    """A copy of a full-size photo cost as much as the resize (1.4 ms of 3.8 ms for 500x333): the upright RGB path makes none."""
+    from PIL import Image
+
+    copies = []
+    monkeypatch.setattr(Image.Image, "copy", lambda self: copies.append(self.size) or 1 / 0)
+    plain = decode_image(write_image(tmp_path / "p.jpg", class_image(0, 2, 40), "JPEG", quality=95), 32)
+    upright = decode_image(oriented_jpeg(tmp_path / "o1.jpg", class_image(0, 2, 40), 1), 32)
+    assert copies == [] and plain.shape == (32, 32, 3)
+    np.testing.assert_array_equal(upright, plain)
+
+
+def test_a_jpeg_whose_pixels_fail_to_load_is_unreadable_not_black(tmp_path):
+    """A broken data stream: the first load fails; decoder v3 swallowed that in exif_transpose and a second load gave all black."""
+    path = oriented_jpeg(tmp_path / "bad.jpg", class_image(1, 3, 64), 6)
+    data = bytearray(path.read_bytes())
+    data[30:60] = bytes(b ^ 0x5A for b in data[30:60])  # inside the EXIF segment: its length no longer matches
+    path.write_bytes(bytes(data))
+    with pytest.raises(UnreadableImage, match="broken data stream"):
+        decode_image(path, 32)
 
 
 # ---------------------------------------------------------------- links never relabel, rows carry their digest (issue 13)
