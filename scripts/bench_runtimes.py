@@ -17,7 +17,9 @@ Every (runtime, mode) runs in a fresh process, so each has its own peak RSS
             reading to the last write, the model build apart.
 The ONNX conversion is made once, first, and timed apart; every later process
 loads it from the shared runtimes folder. With --repeats R each (runtime,
-mode) runs R times, in turn, and the table shows the median. The load average
+mode) runs R times, in turn (each runtime's bare pass and pipeline back to
+back), and the table shows the median; a pipeline's ratio to its own bare
+pass is the median of those back-to-back pairs. The load average
 before and after is printed: on a shared machine the absolute speeds vary with
 it; the ratios to TensorFlow's bare pass are steadier.
 
@@ -263,13 +265,18 @@ def main() -> None:
             print(f"converted in {conversion['conversion_s']} s", flush=True)
         runs: dict = {}
         for _ in range(args.repeats):
-            for mode in modes:
-                for name in names:
+            for name in names:  # a runtime's bare pass and pipeline back to back: their ratio is taken per repeat
+                for mode in modes:
                     done = run_child({**job, "mode": mode, "runtime": name}, env)
                     runs.setdefault((name, mode), []).append(done)
                     print(f"{name} {mode}: {done['images_per_s']} images/s, peak RSS {done['peak_rss_mb']:.0f} MB; "
                           f"load {loadavg()}", flush=True)
     rows = [median_row(runs[name, mode], name, mode) for name in names for mode in modes]
+    for row in rows:
+        if row["mode"] == "pipeline" and (row["runtime"], "bare") in runs:
+            paired = [p["images_per_s"] / b["images_per_s"] for p, b in zip(runs[row["runtime"], "pipeline"], runs[row["runtime"], "bare"])]
+            row["pipeline_over_own_bare"] = round(statistics.median(paired), 3)
+            row["notes"] += f"; pipeline / own bare {row['pipeline_over_own_bare']:.2f} (median of {len(paired)} back-to-back pairs)"
     decode = [r for (_, mode), done in runs.items() if mode == "bare" for r in done if "decode_images_per_s" in r]
     header.update({"load_after": loadavg(), "conversion_s": conversion.get("conversion_s")})
     if decode:

@@ -37,6 +37,7 @@ SMOKE = {  # script -> its smoke test below
     "bench_images.py": "test_bench_images",
     "bench_layers.py": "test_bench_layers",
     "bench_ort_spinning.py": "test_bench_ort_spinning",
+    "bench_photo_pipeline.py": "test_bench_photo_pipeline",
     "bench_ray.py": "test_bench_ray",
     "bench_runtimes.py": "test_bench_runtimes",
     "bench_svm.py": "test_bench_svm",
@@ -217,6 +218,9 @@ def test_bench_runtimes(tiny, tmp_path: Path):
     assert [(r["runtime"], r["mode"], r["images"]) for r in report["rows"]] == [("onnxruntime", "bare", 8), ("onnxruntime", "pipeline", 8)]
     assert report["conversion_s"] > 0 and report["decode_images_per_s"] > 0
     assert all(r["images_per_s"] > 0 and r["peak_rss_mb"] > 100 and r["notes"].startswith("model build") for r in report["rows"])
+    pipeline = report["rows"][1]  # its ratio to its own bare pass, from the back-to-back pair
+    assert pipeline["pipeline_over_own_bare"] == round(pipeline["images_per_s"] / report["rows"][0]["images_per_s"], 3)
+    assert "pipeline / own bare" in pipeline["notes"]
     assert re.search(r"^onnxruntime\s+bare\s+8\s+\S+\s+- ", proc.stdout, re.M)  # no TensorFlow row to compare with
     assert json.loads((tmp_path / "photos.json").read_text()) == report
     proc = run_script("bench_runtimes.py", *TINY, "--fashion-dir", str(tiny["data"]), "--images", "40", "--image-size", "32",
@@ -235,6 +239,25 @@ def test_bench_ort_spinning(tmp_path: Path):
     assert report["images"] == 6 and sorted(report["median"]) == sorted(
         ["pipeline, spinning", "pipeline, no spinning", "bare, spinning", "bare, no spinning"])
     assert all(len(v) == 2 and min(v) > 0 for v in report["rounds"].values())
+
+
+@pytest.mark.slow
+def test_bench_photo_pipeline(tmp_path: Path):
+    source = make_class_tree(tmp_path / "src", {"ants": 3, "bees": 3}, ext="jpg", size=40)
+    proc = run_script("bench_photo_pipeline.py", *TINY, "--photos", str(source), "--image-size", "32",
+                      "--layer", "block_1_expand_relu", "--batch", "4", "--rounds", "2", "--json", "out.json", cwd=tmp_path)
+    report = last_json(proc.stdout.splitlines()[-1])
+    threads = sorted({os.cpu_count(), max(1, os.cpu_count() - 1)}, reverse=True)
+    assert report["images"] == 6 and sorted(report["median"]) == sorted(
+        f"{k}, {n} threads" for n in threads for k in ("bare", "pipeline", "ratio"))
+    for n in threads:
+        bare, pipeline = report["rounds"][f"bare, {n} threads"], report["rounds"][f"pipeline, {n} threads"]
+        assert len(bare) == len(pipeline) == 2 and all(r["images_per_s"] > 0 for r in bare + pipeline)
+        assert all(r["decode_cpu_ms"] == 0 for r in bare) and all(r["decode_cpu_ms"] > 0 for r in pipeline)  # decoding counted where it ran
+        ratios = [r["pipeline_over_bare"] for r in report["rounds"][f"ratio, {n} threads"]]
+        assert ratios == [round(p["images_per_s"] / b["images_per_s"], 3) for p, b in zip(pipeline, bare)]
+    assert json.loads((tmp_path / "out.json").read_text()) == report
+    assert f"{threads[0]} intra-op threads of {os.cpu_count()} cores" in proc.stdout
 
 
 def test_make_jpeg_folder(tmp_path: Path):

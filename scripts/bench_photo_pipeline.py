@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Benchmark: where a photo pipeline's time goes next to ONNX Runtime, and what it reaches when decoding has a core of its own (issue 14).
+
+One process, the runtime's bare pass and featcache's pipeline taking turns
+each round, so the machine's speed changes hit both alike:
+  bare      the forward pass on batches already decoded;
+  pipeline  featcache's local engine ``run()`` (reading two batches ahead,
+            writing behind) with featcache's decoding pool as the reader
+            (``decode_image``, JPEG -> uint8 at --image-size) and a no-op
+            writer.
+Both run on ONNX Runtime sessions made as featcache makes them (no spinning
+threads) on featcache's converted model, once with as many intra-op threads
+as the machine has cores and once with one core fewer: on 2 cores the second
+leaves decoding a core of its own, which is what a machine with more cores
+than the runtime uses gives. Each round prints images/s, and per image the
+CPU the decoding threads used and the rest of the process's CPU (the
+runtime's); the medians of the per-round ratios pipeline / bare close it.
+
+    python scripts/bench_photo_pipeline.py --weights ../shared/weights/mobilenet_v2_1.0_imagenet_no_top.weights.h5 --make-photos 512 --rounds 9
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))
+
+
+def session(path: Path, threads: int):
+    """An ONNX Runtime session with featcache's options (``runtimes.OnnxRuntime``) and ``threads`` intra-op threads."""
+    import numpy as np
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.intra_op_num_threads = threads
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    s = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    feed = s.get_inputs()[0].name
+    return lambda x: s.run(None, {feed: np.ascontiguousarray(x)})
+
+
+def process_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def main() -> None:
+    import numpy as np
+
+    from featcache.embedding import runtimes
+    from featcache.embedding.backbones import get_backbone
+    from featcache.embedding.engines.local import run
+    from featcache.sources import images as photos
+    from featcache.sources.decode import decode_image
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--weights", required=True)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--photos", metavar="DIR", help="JPEG files under DIR (any depth)")
+    src.add_argument("--make-photos", type=int, metavar="N", help="generate N JPEGs (make_jpeg_folder.py)")
+    p.add_argument("--image-size", type=int, default=224)
+    p.add_argument("--layer", help="tap this layer (default: the final one; an early one for smoke runs)")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--rounds", type=int, default=9)
+    p.add_argument("--json", help="also write the results here")
+    args = p.parse_args()
+    weights = args.weights if args.weights in ("imagenet", "random") else str(Path(args.weights).resolve())
+    size, cores = args.image_size, os.cpu_count() or 1
+    threads = sorted({cores, max(1, cores - 1)}, reverse=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(args.photos) if args.photos else Path(tmp) / "photos"
+        if args.make_photos:
+            from make_jpeg_folder import make_jpeg_folder
+
+            make_jpeg_folder(root, args.make_photos)
+        files = sorted(f for f in root.rglob("*") if f.suffix.lower() in (".jpg", ".jpeg"))
+        bb = get_backbone("mobilenet_v2")
+        spec = runtimes.ModelSpec(bb.name, weights, size, (args.layer or bb.final_layer,), (size, size, 3))
+        t = time.perf_counter()
+        onnx = runtimes.converted_model(spec, Path(tmp) / "runtimes", runtimes.OnnxRuntime().load)
+        print(f"{len(files)} JPEGs at {size} px, {cores} cores; converted in {time.perf_counter() - t:.1f} s", flush=True)
+        forwards = {n: session(onnx, n) for n in threads}
+        batches = [(i, min(i + args.batch, len(files))) for i in range(0, len(files), args.batch)]
+        lock, decode_cpu = threading.Lock(), [0.0]
+
+        def decode(f):
+            c = time.thread_time()
+            img = decode_image(f, size)
+            with lock:
+                decode_cpu[0] += time.thread_time() - c
+            return img
+
+        def read(b):
+            return np.stack(list(photos._pool().map(decode, files[b[0] : b[1]])))
+
+        decoded = [read(b) for b in batches]
+        for fn in forwards.values():
+            fn(decoded[0])  # first-run allocations
+        runs: dict[str, list[dict]] = {}
+        for r in range(args.rounds):
+            line = []
+            for n, fn in forwards.items():
+                got = {}
+                for mode in ("bare", "pipeline"):
+                    decode_cpu[0] = 0.0
+                    t, c = time.perf_counter(), process_cpu()
+                    if mode == "bare":
+                        for x in decoded:
+                            fn(x)
+                    else:
+                        run(batches, read, lambda fn=fn: fn, lambda b, out: None)
+                    wall, cpu = time.perf_counter() - t, process_cpu() - c
+                    got[mode] = {"images_per_s": round(len(files) / wall, 1),
+                                 "decode_cpu_ms": round(decode_cpu[0] / len(files) * 1e3, 2),
+                                 "other_cpu_ms": round((cpu - decode_cpu[0]) / len(files) * 1e3, 2)}
+                    runs.setdefault(f"{mode}, {n} threads", []).append(got[mode])
+                ratio = got["pipeline"]["images_per_s"] / got["bare"]["images_per_s"]
+                runs.setdefault(f"ratio, {n} threads", []).append({"pipeline_over_bare": round(ratio, 3)})
+                line.append(f"{n} threads: bare {got['bare']['images_per_s']}, pipeline {got['pipeline']['images_per_s']} "
+                            f"images/s ({ratio:.2f}x; CPU ms/image decode {got['pipeline']['decode_cpu_ms']}, "
+                            f"runtime {got['pipeline']['other_cpu_ms']} vs {got['bare']['other_cpu_ms']} bare)")
+            print(f"round {r + 1}: " + "; ".join(line) + "; load %.1f %.1f %.1f" % os.getloadavg(), flush=True)
+    median = {k: {m: round(statistics.median(v[m] for v in vs), 3) for m in vs[0]} for k, vs in runs.items()}
+    print()
+    for n in threads:
+        b, pl = median[f"bare, {n} threads"], median[f"pipeline, {n} threads"]
+        print(f"{n} intra-op threads of {cores} cores: bare {b['images_per_s']} images/s, pipeline {pl['images_per_s']}; "
+              f"pipeline / bare {median[f'ratio, {n} threads']['pipeline_over_bare']:.3f} (median of {args.rounds} rounds); "
+              f"CPU per image: decode {pl['decode_cpu_ms']} ms, runtime {pl['other_cpu_ms']} ms (bare {b['other_cpu_ms']} ms)")
+    report = {"images": len(files), "image_size": size, "cores": cores, "rounds": runs, "median": median}
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
