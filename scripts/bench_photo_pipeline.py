@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark: where a photo pipeline's time goes next to ONNX Runtime, and what it reaches when decoding has a core of its own (issue 14).
+"""Benchmark: where a photo pipeline's time goes next to ONNX Runtime, per session layout, and what it reaches when decoding has a core of its own (issue 14).
 
 One process, the runtime's bare pass and featcache's pipeline taking turns
 each round, so the machine's speed changes hit both alike:
@@ -8,9 +8,10 @@ each round, so the machine's speed changes hit both alike:
             writing behind) with featcache's decoding pool as the reader
             (``decode_image``, JPEG -> uint8 at --image-size) and a no-op
             writer.
-Both run on ONNX Runtime sessions made as featcache makes them (no spinning
-threads) on featcache's converted model, once with as many intra-op threads
-as the machine has cores and once with one core fewer: on 2 cores the second
+Both run on featcache's ``OnnxRuntime`` (its session options, featcache's
+converted model) in three layouts: featcache's default (a batch cut into one
+part per core, run at once on one thread each), one run on every core (ONNX
+Runtime's own default), and one run on one core fewer: on 2 cores the last
 leaves decoding a core of its own, which is what a machine with more cores
 than the runtime uses gives. Each round prints images/s, and per image the
 CPU the decoding threads used and the rest of the process's CPU (the
@@ -36,20 +37,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
-
-
-def session(path: Path, threads: int):
-    """An ONNX Runtime session with featcache's options (``runtimes.OnnxRuntime``) and ``threads`` intra-op threads."""
-    import numpy as np
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    options.intra_op_num_threads = threads
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    s = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    feed = s.get_inputs()[0].name
-    return lambda x: s.run(None, {feed: np.ascontiguousarray(x)})
 
 
 def process_cpu() -> float:
@@ -78,8 +65,11 @@ def main() -> None:
     p.add_argument("--json", help="also write the results here")
     args = p.parse_args()
     weights = args.weights if args.weights in ("imagenet", "random") else str(Path(args.weights).resolve())
-    size, cores = args.image_size, os.cpu_count() or 1
-    threads = sorted({cores, max(1, cores - 1)}, reverse=True)
+    size, cores = args.image_size, runtimes.usable_cores()
+    layouts = {"featcache default: %d runs x %d thread(s)" % runtimes.OnnxRuntime().layout(): runtimes.OnnxRuntime(),
+               f"1 run x {cores} threads": runtimes.OnnxRuntime(runs=1, threads=cores)}
+    if cores > 1:
+        layouts[f"1 run x {cores - 1} thread(s), decoding has a core"] = runtimes.OnnxRuntime(runs=1, threads=cores - 1)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(args.photos) if args.photos else Path(tmp) / "photos"
         if args.make_photos:
@@ -92,7 +82,7 @@ def main() -> None:
         t = time.perf_counter()
         onnx = runtimes.converted_model(spec, Path(tmp) / "runtimes", runtimes.OnnxRuntime().load)
         print(f"{len(files)} JPEGs at {size} px, {cores} cores; converted in {time.perf_counter() - t:.1f} s", flush=True)
-        forwards = {n: session(onnx, n) for n in threads}
+        forwards = {name: layout.load(onnx) for name, layout in layouts.items()}
         batches = [(i, min(i + args.batch, len(files))) for i in range(0, len(files), args.batch)]
         lock, decode_cpu = threading.Lock(), [0.0]
 
@@ -126,19 +116,19 @@ def main() -> None:
                     got[mode] = {"images_per_s": round(len(files) / wall, 1),
                                  "decode_cpu_ms": round(decode_cpu[0] / len(files) * 1e3, 2),
                                  "other_cpu_ms": round((cpu - decode_cpu[0]) / len(files) * 1e3, 2)}
-                    runs.setdefault(f"{mode}, {n} threads", []).append(got[mode])
+                    runs.setdefault(f"{mode}, {n}", []).append(got[mode])
                 ratio = got["pipeline"]["images_per_s"] / got["bare"]["images_per_s"]
-                runs.setdefault(f"ratio, {n} threads", []).append({"pipeline_over_bare": round(ratio, 3)})
-                line.append(f"{n} threads: bare {got['bare']['images_per_s']}, pipeline {got['pipeline']['images_per_s']} "
+                runs.setdefault(f"ratio, {n}", []).append({"pipeline_over_bare": round(ratio, 3)})
+                line.append(f"{n}: bare {got['bare']['images_per_s']}, pipeline {got['pipeline']['images_per_s']} "
                             f"images/s ({ratio:.2f}x; CPU ms/image decode {got['pipeline']['decode_cpu_ms']}, "
                             f"runtime {got['pipeline']['other_cpu_ms']} vs {got['bare']['other_cpu_ms']} bare)")
             print(f"round {r + 1}: " + "; ".join(line) + "; load %.1f %.1f %.1f" % os.getloadavg(), flush=True)
     median = {k: {m: round(statistics.median(v[m] for v in vs), 3) for m in vs[0]} for k, vs in runs.items()}
     print()
-    for n in threads:
-        b, pl = median[f"bare, {n} threads"], median[f"pipeline, {n} threads"]
-        print(f"{n} intra-op threads of {cores} cores: bare {b['images_per_s']} images/s, pipeline {pl['images_per_s']}; "
-              f"pipeline / bare {median[f'ratio, {n} threads']['pipeline_over_bare']:.3f} (median of {args.rounds} rounds); "
+    for n in layouts:
+        b, pl = median[f"bare, {n}"], median[f"pipeline, {n}"]
+        print(f"{n}: bare {b['images_per_s']} images/s, pipeline {pl['images_per_s']}; "
+              f"pipeline / bare {median[f'ratio, {n}']['pipeline_over_bare']:.3f} (median of {args.rounds} rounds); "
               f"CPU per image: decode {pl['decode_cpu_ms']} ms, runtime {pl['other_cpu_ms']} ms (bare {b['other_cpu_ms']} ms)")
     report = {"images": len(files), "image_size": size, "cores": cores, "rounds": runs, "median": median}
     if args.json:

@@ -36,6 +36,7 @@ SMOKE = {  # script -> its smoke test below
     "bench_extract.py": "test_bench_extract",
     "bench_images.py": "test_bench_images",
     "bench_layers.py": "test_bench_layers",
+    "bench_ort_layouts.py": "test_bench_ort_layouts",
     "bench_ort_spinning.py": "test_bench_ort_spinning",
     "bench_photo_pipeline.py": "test_bench_photo_pipeline",
     "bench_ray.py": "test_bench_ray",
@@ -242,22 +243,37 @@ def test_bench_ort_spinning(tmp_path: Path):
 
 
 @pytest.mark.slow
+def test_bench_ort_layouts(tiny, tmp_path: Path):
+    proc = run_script("bench_ort_layouts.py", *TINY, "--fashion-dir", str(tiny["data"]), "--images", "10", "--image-size", "32",
+                      "--layer", "block_1_expand_relu", "--layouts", "1x1,2x1,3x1", "--batch", "4", "--rounds", "2",
+                      "--json", "out.json", cwd=tmp_path)
+    report = last_json(proc.stdout.splitlines()[-1])
+    names = ["1 runs x 1 thread(s)", "2 runs x 1 thread(s)", "3 runs x 1 thread(s)"]
+    assert report["images"] == 10 and list(report["rounds"]) == names and all(len(v) == 2 and min(v) > 0 for v in report["rounds"].values())
+    assert report["ratio_to_first"][names[0]] == 1.0 and report["max_abs_difference"] < 1e-5  # the same features in every layout
+    assert json.loads((tmp_path / "out.json").read_text()) == report
+
+
+@pytest.mark.slow
 def test_bench_photo_pipeline(tmp_path: Path):
     source = make_class_tree(tmp_path / "src", {"ants": 3, "bees": 3}, ext="jpg", size=40)
     proc = run_script("bench_photo_pipeline.py", *TINY, "--photos", str(source), "--image-size", "32",
                       "--layer", "block_1_expand_relu", "--batch", "4", "--rounds", "2", "--json", "out.json", cwd=tmp_path)
     report = last_json(proc.stdout.splitlines()[-1])
-    threads = sorted({os.cpu_count(), max(1, os.cpu_count() - 1)}, reverse=True)
-    assert report["images"] == 6 and sorted(report["median"]) == sorted(
-        f"{k}, {n} threads" for n in threads for k in ("bare", "pipeline", "ratio"))
-    for n in threads:
-        bare, pipeline = report["rounds"][f"bare, {n} threads"], report["rounds"][f"pipeline, {n} threads"]
+    from featcache.embedding.runtimes import OnnxRuntime, usable_cores
+
+    cores = usable_cores()
+    layouts = ["featcache default: %d runs x %d thread(s)" % OnnxRuntime().layout(), f"1 run x {cores} threads"]
+    layouts += [f"1 run x {cores - 1} thread(s), decoding has a core"] if cores > 1 else []
+    assert report["images"] == 6 and sorted(report["median"]) == sorted(f"{k}, {n}" for n in layouts for k in ("bare", "pipeline", "ratio"))
+    for n in layouts:
+        bare, pipeline = report["rounds"][f"bare, {n}"], report["rounds"][f"pipeline, {n}"]
         assert len(bare) == len(pipeline) == 2 and all(r["images_per_s"] > 0 for r in bare + pipeline)
         assert all(r["decode_cpu_ms"] == 0 for r in bare) and all(r["decode_cpu_ms"] > 0 for r in pipeline)  # decoding counted where it ran
-        ratios = [r["pipeline_over_bare"] for r in report["rounds"][f"ratio, {n} threads"]]
+        ratios = [r["pipeline_over_bare"] for r in report["rounds"][f"ratio, {n}"]]
         assert ratios == [round(p["images_per_s"] / b["images_per_s"], 3) for p, b in zip(pipeline, bare)]
+        assert f"{n}: bare" in proc.stdout
     assert json.loads((tmp_path / "out.json").read_text()) == report
-    assert f"{threads[0]} intra-op threads of {os.cpu_count()} cores" in proc.stdout
 
 
 def test_make_jpeg_folder(tmp_path: Path):

@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Benchmark: ONNX Runtime's bare pass per session layout, the layouts taking turns in one process (issue 14).
+
+featcache's ``OnnxRuntime`` cuts each batch into parts run at once on one
+session (default: one part per core, one intra-op thread each); ONNX
+Runtime's own default is one run on every core. This times both (and any
+``--layouts RUNSxTHREADS,...``) on the same uint8 batches: Fashion-MNIST test
+images (raw 28x28, resized in the graph to --image-size, default 96) or JPEGs
+decoded at --image-size (--photos DIR / --make-photos N, default 224).
+Each round runs every layout once, in turn (the order alternating), and the
+table gives the medians and the median per-round ratio to the first layout.
+It also checks that every layout gives the same features.
+
+    python scripts/bench_ort_layouts.py --weights ../shared/weights/mobilenet_v2_1.0_imagenet_no_top.weights.h5 --images 2048 --rounds 7
+    python scripts/bench_ort_layouts.py --weights W --make-photos 512 --rounds 7
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))
+
+
+def batches_of(args, tmp: Path):
+    """(uint8 batches, raw shape, image size) of the chosen source."""
+    import numpy as np
+
+    if args.photos or args.make_photos:
+        from featcache.sources import images as photos
+        from featcache.sources.decode import decode_image
+
+        size = args.image_size or 224
+        root = Path(args.photos) if args.photos else tmp / "photos"
+        if args.make_photos:
+            from make_jpeg_folder import make_jpeg_folder
+
+            make_jpeg_folder(root, args.make_photos)
+        files = sorted(f for f in root.rglob("*") if f.suffix.lower() in (".jpg", ".jpeg"))
+        images = np.stack(list(photos._pool().map(lambda f: decode_image(f, size), files)))
+        raw = (size, size, 3)
+    else:
+        size = args.image_size or 96
+        with gzip.open(Path(args.fashion_dir) / "t10k-images-idx3-ubyte.gz") as f:
+            images = np.frombuffer(f.read()[16:], np.uint8).reshape(-1, 28, 28)[: args.images]
+        raw = (28, 28)
+    return [images[i : i + args.batch] for i in range(0, len(images), args.batch)], raw, size
+
+
+def main() -> None:
+    import numpy as np
+
+    from featcache.embedding import runtimes
+    from featcache.embedding.backbones import get_backbone
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--weights", required=True)
+    p.add_argument("--fashion-dir", default="/usr/share/datasets/fashion-mnist")
+    p.add_argument("--images", type=int, default=2048, help="Fashion-MNIST test images (default 2048)")
+    p.add_argument("--photos", metavar="DIR", help="JPEGs under DIR instead")
+    p.add_argument("--make-photos", type=int, metavar="N", help="generate N JPEGs (make_jpeg_folder.py) instead")
+    p.add_argument("--image-size", type=int)
+    p.add_argument("--layer", help="tap this layer (default: the final one; an early one for smoke runs)")
+    p.add_argument("--layouts", help="RUNSxTHREADS,... (default: featcache's, then one run on every core)")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--rounds", type=int, default=7)
+    p.add_argument("--json", help="also write the results here")
+    args = p.parse_args()
+    weights = args.weights if args.weights in ("imagenet", "random") else str(Path(args.weights).resolve())
+    cores = runtimes.usable_cores()
+    shapes = [tuple(int(v) for v in x.split("x")) for x in args.layouts.split(",")] if args.layouts else [
+        runtimes.OnnxRuntime().layout(), (1, cores)]
+    with tempfile.TemporaryDirectory() as tmp:
+        batches, raw, size = batches_of(args, Path(tmp))
+        bb = get_backbone("mobilenet_v2")
+        spec = runtimes.ModelSpec(bb.name, weights, size, (args.layer or bb.final_layer,), raw)
+        t = time.perf_counter()
+        onnx = runtimes.converted_model(spec, Path(tmp) / "runtimes", runtimes.OnnxRuntime().load)
+        n = sum(len(b) for b in batches)
+        print(f"{n} images at {size} px, batch {args.batch}, {cores} cores; converted in {time.perf_counter() - t:.1f} s", flush=True)
+        forwards = {f"{r} runs x {th} thread(s)": runtimes.OnnxRuntime(runs=r, threads=th).load(onnx) for r, th in shapes}
+        first = [np.concatenate([fn(b)[0] for b in batches[:2]]) for fn in forwards.values()]
+        differs = max(float(np.abs(f - first[0]).max()) for f in first)
+        rates: dict[str, list[float]] = {}
+        for r in range(args.rounds):
+            for name, fn in (list(forwards.items()) if r % 2 == 0 else list(forwards.items())[::-1]):
+                t = time.perf_counter()
+                for b in batches:
+                    fn(b)
+                rates.setdefault(name, []).append(round(n / (time.perf_counter() - t), 1))
+            print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]}" for k, v in rates.items()) + " images/s; load %.1f %.1f %.1f"
+                  % os.getloadavg(), flush=True)
+    base = list(rates.values())[0]
+    report = {"images": n, "image_size": size, "cores": cores, "batch": args.batch, "max_abs_difference": differs, "rounds": rates,
+              "median": {k: statistics.median(v) for k, v in rates.items()},
+              "ratio_to_first": {k: round(statistics.median(a / b for a, b in zip(v, base)), 3) for k, v in rates.items()}}
+    print()
+    for k in rates:
+        print(f"{k:<28} {report['median'][k]:>8.1f} images/s  {report['ratio_to_first'][k]:.3f}x the first (median per round)")
+    print(f"largest difference between layouts' features: {differs:.2e}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
