@@ -24,7 +24,7 @@ from featcache import paths
 from featcache.embedding.engines import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError
 from featcache.store.atomic import write_json, write_text
-from featcache.validate import check_seed, check_views, check_writable_dir, positive_int
+from featcache.validate import check_limit, check_seed, check_views, check_writable_dir, positive_int
 
 if TYPE_CHECKING:
     from featcache.store.cache import Cache
@@ -354,14 +354,12 @@ def write_report(result: LessonResult, ctx: LessonContext) -> dict[str, Path]:
 
 def check_limits(source, train_limit: int, test_limit: int, scratch_train: int, scratch_epochs: int) -> None:
     """Refuse limits that would fail after minutes of work: too few images, or too few of a class for the rows."""
-    from featcache.sources.base import first_n
-
     for flag, value in (("--train-limit", train_limit), ("--test-limit", test_limit), ("--scratch-train", scratch_train),
                         ("--scratch-epochs", scratch_epochs)):
         positive_int(value, flag)
     labels = np.asarray(source.splits["train"].labels)
-    first_n(len(labels), train_limit, "--train-limit", "Fashion-MNIST training images")
-    first_n(len(labels), scratch_train, "--scratch-train", "Fashion-MNIST training images")
+    check_limit(train_limit, len(labels), "--train-limit", "Fashion-MNIST training images")
+    check_limit(scratch_train, len(labels), "--scratch-train", "Fashion-MNIST training images")
     n_classes = len(np.unique(labels))
     counts = np.bincount(np.unique(labels, return_inverse=True)[1][:train_limit], minlength=n_classes)
     # The best-layer row holds out PROBE_HOLDOUT of the images: at least one per class on each side.

@@ -12,9 +12,9 @@ from typing import ClassVar
 import numpy as np
 
 from featcache.errors import FeatcacheError
-from featcache.sources.base import DataSource, Split, first_n
+from featcache.sources.base import DataSource, Split
 from featcache.store.fingerprint import array_digest
-from featcache.validate import positive_int
+from featcache.validate import check_limit, positive_int
 
 CLASS_NAMES = [
     "t-shirt/top", "trouser", "pullover", "dress", "coat",
@@ -143,7 +143,7 @@ def _split(directory: Path, split: str, limit: int | None, flag: str) -> Split:
         raise FeatcacheError(
             f"{split} split has {len(images)} images but {len(labels)} labels; the IDX files do not belong together"
         )
-    n = first_n(len(images), limit, flag, f"{split} images")
+    n = check_limit(limit, len(images), flag, f"{split} images")
     images, labels = images[:n], labels[:n].astype(np.int64)
     if labels.max(initial=0) >= len(CLASS_NAMES):
         raise FeatcacheError(f"{lab_stem} has labels above 9; it is not Fashion-MNIST")
