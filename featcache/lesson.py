@@ -423,13 +423,15 @@ def lesson(
     seed = check_seed(seed)
     check_runtime(runtime)
     weights_identity(weights)  # a missing weights file is refused before any work
+    # Every training image (the scratch row takes more than --train-limit): the one read of the IDX files.
     source = open_source({"kind": "fashion_mnist", "data_dir": data_dir, "test_limit": test_limit})
     check_limits(source, train_limit, test_limit, scratch_train, scratch_epochs)
     out_dir = check_writable_dir(Path(out) if out is not None else paths.runs_dir() / "lesson")
     # Every block is cached for the best-layer row; the other rows read the
-    # final output, the same numbers as a final-output-only cache.
-    res = extract(FashionMNIST(data_dir, train_limit=train_limit, test_limit=test_limit),
-                  ModelSpec(weights=weights, layers="blocks"), engine=LocalEngine(runtime=runtime), verbose=verbose)
+    # final output, the same numbers as a final-output-only cache. The cache's
+    # images are cut from ``source``, not read from disk a second time.
+    data = FashionMNIST(data_dir, train_limit=train_limit, test_limit=test_limit).open_from(source)
+    res = extract(data, ModelSpec(weights=weights, layers="blocks"), engine=LocalEngine(runtime=runtime), verbose=verbose)
     cache = open_cache(res.path)
     ctx = LessonContext(cache=cache, source=source, out=out_dir, test_limit=test_limit, scratch_train=scratch_train,
                         scratch_epochs=scratch_epochs, seed=seed, verbose=verbose, weights=weights, data_dir=data_dir,

@@ -218,6 +218,7 @@ def test_lesson_runtime_reaches_extraction_and_is_recorded(tmp_path, monkeypatch
     extraction: test_views_row_chooses_head_and_views_on_held_out_training_images.)"""
     from helpers import make_fashion_dir
 
+    from featcache.sources import fashion_mnist
     from featcache.sources.fashion_mnist import FashionMNIST
     from featcache.store.cache import open_cache
 
@@ -225,6 +226,8 @@ def test_lesson_runtime_reaches_extraction_and_is_recorded(tmp_path, monkeypatch
     monkeypatch.setattr(FashionMNIST, "default_image_size", 32)
     asked = spy_runtimes(monkeypatch)
     data = make_fashion_dir(tmp_path / "fm", n_train=120, n_test=20)
+    read, real_read = [], fashion_mnist.read_idx
+    monkeypatch.setattr(fashion_mnist, "read_idx", lambda path, magic: read.append(path.name) or real_read(path, magic))
 
     def constant_row(ctx):
         return {"approach": "always 'bag'", "training_images": 0, "training_seconds": 0.0,
@@ -233,6 +236,7 @@ def test_lesson_runtime_reaches_extraction_and_is_recorded(tmp_path, monkeypatch
     kw = dict(data_dir=str(data), train_limit=120, test_limit=20, scratch_train=120, rows=[constant_row])
     res = lesson("random", out=tmp_path / "a", runtime="tensorflow", **kw)
     assert asked == ["tensorflow"]  # not the default, auto
+    assert len(read) == 4 == len(set(read))  # each IDX file read once: the cache's images are cut from the lesson's source
     doc = json.loads((tmp_path / "a" / "lesson.json").read_text())
     assert doc["runtime"] == "tensorflow" and "extract_seconds" not in doc  # one copy: doc["extraction"]["seconds"]
     assert doc["extraction"]["seconds"] > 0
