@@ -24,7 +24,7 @@ from featcache import paths
 from featcache.embedding.engines import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError
 from featcache.store.atomic import write_json, write_text
-from featcache.validate import check_seed, check_views, check_writable_dir, positive_int
+from featcache.validate import check_limit, check_seed, check_views, check_writable_dir, positive_int
 
 if TYPE_CHECKING:
     from featcache.store.cache import Cache
@@ -53,14 +53,13 @@ class LessonContext:
     scratch_epochs: int
     seed: int
     verbose: bool
-    extract_seconds: float | None = None  # one-time feature extraction; None when the cache was reused
     weights: str = DEFAULTS["weights"]  # what the lesson's cache was extracted with: the views row extracts its own
     data_dir: str | None = None
     train_limit: int = DEFAULTS["train_limit"]
     image_size: int | None = None  # the lesson cache's (None: the source's default, 96 px)
     probed: Any = None  # the best-layer probe's ProbeResult, run once and shared by the rows that need it (``probe_layers``)
     runtime: str = DEFAULTS["runtime"]  # what the lesson asks to run the network on (its caches and the views row's)
-    extraction: dict[str, Any] | None = None  # how the lesson's cache came to be (``extraction_record``)
+    extraction: dict[str, Any] | None = None  # how the lesson's cache came to be (``extraction_record``; seconds None: reused)
 
 
 @dataclass
@@ -185,8 +184,8 @@ def views_row(ctx: LessonContext) -> dict[str, Any]:
         "layer": layer, "head": b.head, "C": b.C, "views": list(LESSON_VIEWS), "train_views": list(train_views),
         "test_views": list(test_views), "averaged": _averaged(head, test_views),
         "chosen_by": f"probe, {PROBE_HOLDOUT:.0%} of the training images held out (over images, with all their views)",
-        "holdout_accuracy": b.accuracy, "extract_seconds": None if res.hit else round(res.seconds, 2),
-        "extraction": extraction_record(res, vcache), "views_cache": str(vcache.path), "probe_csv": str(found.csv),
+        "holdout_accuracy": b.accuracy, "extraction": extraction_record(res, vcache),  # its "seconds": all views, None when reused
+        "views_cache": str(vcache.path), "probe_csv": str(found.csv),
     }
 
 
@@ -342,7 +341,7 @@ def write_report(result: LessonResult, ctx: LessonContext) -> dict[str, Path]:
                      "scratch_train": ctx.scratch_train, "scratch_epochs": ctx.scratch_epochs, "seed": ctx.seed,
                      "weights": ctx.cache.meta.get("weights_source"), "backbone": ctx.cache.meta.get("backbone"),
                      "image_size": ctx.cache.meta.get("image_size")},
-        "extract_seconds": ctx.extract_seconds, "runtime": ctx.runtime, "extraction": ctx.extraction,
+        "runtime": ctx.runtime, "extraction": ctx.extraction,
         "lesson_reported": LESSON_REPORTED,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -355,14 +354,12 @@ def write_report(result: LessonResult, ctx: LessonContext) -> dict[str, Path]:
 
 def check_limits(source, train_limit: int, test_limit: int, scratch_train: int, scratch_epochs: int) -> None:
     """Refuse limits that would fail after minutes of work: too few images, or too few of a class for the rows."""
-    from featcache.sources.base import first_n
-
     for flag, value in (("--train-limit", train_limit), ("--test-limit", test_limit), ("--scratch-train", scratch_train),
                         ("--scratch-epochs", scratch_epochs)):
         positive_int(value, flag)
     labels = np.asarray(source.splits["train"].labels)
-    first_n(len(labels), train_limit, "--train-limit", "Fashion-MNIST training images")
-    first_n(len(labels), scratch_train, "--scratch-train", "Fashion-MNIST training images")
+    check_limit(train_limit, len(labels), "--train-limit", "Fashion-MNIST training images")
+    check_limit(scratch_train, len(labels), "--scratch-train", "Fashion-MNIST training images")
     n_classes = len(np.unique(labels))
     counts = np.bincount(np.unique(labels, return_inverse=True)[1][:train_limit], minlength=n_classes)
     # The best-layer row holds out PROBE_HOLDOUT of the images: at least one per class on each side.
@@ -426,17 +423,18 @@ def lesson(
     seed = check_seed(seed)
     check_runtime(runtime)
     weights_identity(weights)  # a missing weights file is refused before any work
+    # Every training image (the scratch row takes more than --train-limit): the one read of the IDX files.
     source = open_source({"kind": "fashion_mnist", "data_dir": data_dir, "test_limit": test_limit})
     check_limits(source, train_limit, test_limit, scratch_train, scratch_epochs)
     out_dir = check_writable_dir(Path(out) if out is not None else paths.runs_dir() / "lesson")
     # Every block is cached for the best-layer row; the other rows read the
-    # final output, the same numbers as a final-output-only cache.
-    res = extract(FashionMNIST(data_dir, train_limit=train_limit, test_limit=test_limit),
-                  ModelSpec(weights=weights, layers="blocks"), engine=LocalEngine(runtime=runtime), verbose=verbose)
+    # final output, the same numbers as a final-output-only cache. The cache's
+    # images are cut from ``source``, not read from disk a second time.
+    data = FashionMNIST(data_dir, train_limit=train_limit, test_limit=test_limit).open_from(source)
+    res = extract(data, ModelSpec(weights=weights, layers="blocks"), engine=LocalEngine(runtime=runtime), verbose=verbose)
     cache = open_cache(res.path)
     ctx = LessonContext(cache=cache, source=source, out=out_dir, test_limit=test_limit, scratch_train=scratch_train,
-                        scratch_epochs=scratch_epochs, seed=seed, verbose=verbose,
-                        extract_seconds=None if res.hit else res.seconds, weights=weights, data_dir=data_dir,
+                        scratch_epochs=scratch_epochs, seed=seed, verbose=verbose, weights=weights, data_dir=data_dir,
                         train_limit=train_limit, image_size=int(cache.meta["image_size"]), runtime=runtime,
                         extraction=extraction_record(res, cache))
     _say(ctx, f"lesson cache {cache.path}: {extraction_text(ctx.extraction)}")

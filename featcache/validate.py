@@ -12,6 +12,7 @@ into an argparse ``type=`` where a flag must be refused before any work.
     positive_int    a whole number >= 1
     check_jobs      --jobs: >= 1, or -1 for every core
     check_seed      0 <= seed < 2**32 (what NumPy's and Keras's seeding accept)
+    check_limit     --train-limit style: the first N of the data's images, 1 <= N <= its size (None: all)
     check_fraction  0 < F < 1
     check_seconds   a finite number of seconds >= 0 (--lock-timeout)
     parse_C         a positive finite number or 'cv'
@@ -129,6 +130,18 @@ def check_jobs(n: Any, flag: str = "--jobs") -> int:
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n == 0 or n < -1:
         raise FeatcacheError(f"{flag} {n!r} is not valid; use a positive number of processes, or -1 for every core")
     return int(n)
+
+
+def check_limit(limit: int | None, n_total: int, flag: str, what: str) -> int:
+    """How many of the first images a ``--train-limit`` style option takes: ``limit``, at least 1 and at most the
+    ``n_total`` ``what`` there are (``"train images"``), or all of them when None."""
+    if limit is None:
+        return n_total
+    if limit < 1:
+        raise FeatcacheError(f"{flag} must be at least 1 (got {limit})")
+    if limit > n_total:
+        raise FeatcacheError(f"{flag} {limit} is beyond the {n_total} {what}; use at most {n_total}")
+    return limit
 
 
 def check_fraction(value: Any, flag: str) -> float:

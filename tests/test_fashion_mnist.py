@@ -64,3 +64,22 @@ def test_bad_data_dir(fashion_dir, breakage, message):
 def test_limit_beyond_data(fashion_dir):
     with pytest.raises(FeatcacheError, match="--train-limit 49 is beyond the 48"):
         fashion_mnist.load(fashion_dir, train_limit=49)
+
+
+def test_open_from_cuts_what_open_would_read_without_reading_again(fashion_dir, monkeypatch):
+    """The lesson reads the IDX files once: its cache's source, cut from the one it read, is the source open() gives
+    (the same spec and digests, hence the same cache identity)."""
+    full = fashion_mnist.FashionMNIST(fashion_dir, test_limit=10).open()
+    spec = fashion_mnist.FashionMNIST(fashion_dir, train_limit=20, test_limit=10)
+    want = spec.open()
+    monkeypatch.setattr(fashion_mnist, "read_idx", lambda *a: pytest.fail("read the IDX files again"))
+    got = spec.open_from(full)
+    assert (got.name, got.class_names, got.spec, got.digest, got.default_image_size) == \
+        (want.name, want.class_names, want.spec, want.digest, want.default_image_size)
+    for name, split in want.splits.items():
+        cut = got.splits[name]
+        assert np.array_equal(cut.labels, split.labels) and cut.labels.dtype == np.int64
+        assert np.array_equal(cut.index, split.index) and np.array_equal(cut.read(0, len(split)), split.read(0, len(split)))
+        assert cut.row_digests() == split.row_digests()
+    with pytest.raises(ValueError, match="holds its first 10 images, not all"):
+        fashion_mnist.FashionMNIST(fashion_dir).open_from(full)  # all the test images: more than were read

@@ -154,7 +154,8 @@ def test_views_row_chooses_head_and_views_on_held_out_training_images(tmp_path, 
     assert asked == ["tensorflow"]  # the lesson's runtime (not the default, auto) ran the views extraction, and says so
     assert row["extraction"]["extracted_now"] is True and row["extraction"]["runtime"] == "tensorflow"
     assert row["layer"] == layer and row["views"] == list(LESSON_VIEWS) and row["training_images"] == 60
-    assert row["extract_seconds"] > 0 and row["training_seconds"] > 0 and "held out" in row["chosen_by"]
+    assert row["extraction"]["seconds"] > 0 and row["training_seconds"] > 0 and "held out" in row["chosen_by"]
+    assert "extract_seconds" not in row  # the extraction record's seconds, not a second copy of them
     probed = read_probe_csv(row["probe_csv"])
     assert {r.scored_on for r in probed} == {"holdout"} and {r.layer for r in probed} == {layer}
     assert len(probed) == 2 * 3  # logreg and svm x (orig/orig, all/orig, all/all)
@@ -191,7 +192,7 @@ def test_views_row_takes_the_best_layer_and_chooses_its_views_without_the_test_i
     assert (",".join(views["train_views"]), ",".join(views["test_views"])) == (top.train_views, top.test_views)
     vcache = open_cache(views["views_cache"])
     assert vcache.views == LESSON_VIEWS and vcache.sizes == {"train": 500, "test": 200}
-    assert views["extract_seconds"] is None or views["extract_seconds"] > 0
+    assert views["extraction"]["seconds"] is None or views["extraction"]["seconds"] > 0
     head, meta = load_head(views["head_file"])
     assert meta["train_views"] == views["train_views"] and meta["test_views"] == views["test_views"]
     Xt = vcache.view_features("test", views["layer"], tuple(views["test_views"]))
@@ -217,6 +218,7 @@ def test_lesson_runtime_reaches_extraction_and_is_recorded(tmp_path, monkeypatch
     extraction: test_views_row_chooses_head_and_views_on_held_out_training_images.)"""
     from helpers import make_fashion_dir
 
+    from featcache.sources import fashion_mnist
     from featcache.sources.fashion_mnist import FashionMNIST
     from featcache.store.cache import open_cache
 
@@ -224,6 +226,8 @@ def test_lesson_runtime_reaches_extraction_and_is_recorded(tmp_path, monkeypatch
     monkeypatch.setattr(FashionMNIST, "default_image_size", 32)
     asked = spy_runtimes(monkeypatch)
     data = make_fashion_dir(tmp_path / "fm", n_train=120, n_test=20)
+    read, real_read = [], fashion_mnist.read_idx
+    monkeypatch.setattr(fashion_mnist, "read_idx", lambda path, magic: read.append(path.name) or real_read(path, magic))
 
     def constant_row(ctx):
         return {"approach": "always 'bag'", "training_images": 0, "training_seconds": 0.0,
@@ -232,8 +236,10 @@ def test_lesson_runtime_reaches_extraction_and_is_recorded(tmp_path, monkeypatch
     kw = dict(data_dir=str(data), train_limit=120, test_limit=20, scratch_train=120, rows=[constant_row])
     res = lesson("random", out=tmp_path / "a", runtime="tensorflow", **kw)
     assert asked == ["tensorflow"]  # not the default, auto
+    assert len(read) == 4 == len(set(read))  # each IDX file read once: the cache's images are cut from the lesson's source
     doc = json.loads((tmp_path / "a" / "lesson.json").read_text())
-    assert doc["runtime"] == "tensorflow"
+    assert doc["runtime"] == "tensorflow" and "extract_seconds" not in doc  # one copy: doc["extraction"]["seconds"]
+    assert doc["extraction"]["seconds"] > 0
     assert doc["extraction"]["extracted_now"] is True and doc["extraction"]["runtime"] == "tensorflow"
     assert open_cache(res.cache_path).meta["runtime"] == "tensorflow"  # the provenance attribute the report reads back
     assert "on tensorflow, extracted now" in (tmp_path / "a" / "lesson.md").read_text()

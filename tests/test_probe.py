@@ -131,6 +131,18 @@ def test_holdout_scores_on_training_rows_and_never_reads_test(multi_cache, tmp_p
     assert res.rows[0].scored_on == "holdout" and res.rows[0].accuracy == pytest.approx(expected)
 
 
+def test_scored_rows_are_drawn_once_for_every_fit(multi_cache, tmp_path, monkeypatch):
+    """The hold-out is checked and drawn once, before any fit, and every fit scores on those rows (it was drawn
+    again in each fit)."""
+    from featcache.analysis import probe as probe_mod
+
+    drawn = []
+    real = probe_mod.scoring_rows
+    monkeypatch.setattr(probe_mod, "scoring_rows", lambda *a: drawn.append(real(*a)) or drawn[-1])
+    res = featcache.probe(multi_cache, heads="logreg,svm", layers="out_relu", holdout=0.25, seed=1, out=tmp_path, plot=False)
+    assert len(drawn) == 1 and len(res.rows) == 2 and {r.scored_on for r in res.rows} == {"holdout"}
+
+
 @pytest.mark.slow  # n_jobs=2 starts worker processes that import scikit-learn
 def test_parallel_fits_give_the_same_table(multi_cache, tmp_path):
     one = featcache.probe(multi_cache, heads="logreg,svm", out=tmp_path / "a", verbose=False)

@@ -117,6 +117,21 @@ def test_class_folders_equal_the_local_engines(ray_local, tmp_path, monkeypatch)
         assert got.paths(split) == want.paths(split)
 
 
+def test_views_travel_as_one_contiguous_column_each_and_come_back_as_written():
+    """An actor's (V, n, D) views go to Ray as V (n, D) slices of the array, which Ray stores without copying them
+    (a strided (n, V, D) transpose it copied every batch); the driver gets each layer back as the actor made it."""
+    import numpy as np
+
+    stack = np.arange(3 * 5 * 4, dtype=np.float32).reshape(3, 5, 4)
+    plain = np.arange(5 * 2, dtype=np.float32).reshape(5, 2) + 0.5
+    columns = ray_engine._feature_columns({"block:1": stack, "out_relu": plain})
+    assert all(c.flags.c_contiguous and len(c) == 5 for c in columns.values())
+    assert all(np.shares_memory(c, stack) for key, c in columns.items() if key.startswith("view:"))
+    back = ray_engine._features(dict(reversed(columns.items())), 4)  # any column order
+    assert set(back) == {"block:1", "out_relu"}
+    assert np.array_equal(back["block:1"], stack[:, :4]) and np.array_equal(back["out_relu"], plain[:4])
+
+
 @pytest.mark.slow
 def test_actors_keep_tensorflow_to_their_share_of_threads():
     """What each embedding actor runs first (in a plain process here: no Ray worker needed to check it)."""

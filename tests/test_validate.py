@@ -67,6 +67,13 @@ def test_check_jobs():
         refuses(v.check_jobs, bad, match=r"--jobs .* is not valid; use a positive number of processes, or -1 for every core")
 
 
+def test_check_limit():
+    assert v.check_limit(None, 48, "--train-limit", "train images") == 48 and v.check_limit(48, 48, "--train-limit", "x") == 48
+    refuses(v.check_limit, 0, 48, "--train-limit", "train images", match=r"^--train-limit must be at least 1 \(got 0\)$")
+    refuses(v.check_limit, 49, 48, "--test-limit", "test images",
+            match="^--test-limit 49 is beyond the 48 test images; use at most 48$")
+
+
 def test_check_fraction():
     assert v.check_fraction("0.25", "--holdout") == 0.25
     for bad in (0, 1, 1.5, -0.1, "x", float("nan")):

@@ -161,6 +161,25 @@ def scoring_rows(y: np.ndarray, holdout: float | None, folds: int | None, seed: 
     return None if holdout is None else [holdout_rows(y, holdout, seed)]
 
 
+@dataclass(frozen=True)
+class Scoring:
+    """What probe scores its fits on, checked and drawn once before any fit and passed to every job.
+
+    ``splits``: None scores on the test split; else the (fit rows, scored rows) pairs of the train split
+    (``scoring_rows``: one pair for ``holdout``, one per fold for ``folds``), drawn over images with ``seed``.
+    """
+
+    holdout: float | None = None
+    seed: int = 0
+    folds: int | None = None
+    splits: tuple[tuple[np.ndarray, np.ndarray], ...] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def scored_on(self) -> str:
+        """The ``ProbeRow.scored_on`` of its rows."""
+        return "folds" if self.folds is not None else "test" if self.holdout is None else "holdout"
+
+
 Views = tuple[str, ...]
 Setting = tuple[Views, Views]  # (train views, test views)
 
@@ -198,13 +217,14 @@ def _views_text(views: Views) -> str:
     return ",".join(views)
 
 
-def _fit_one(path: Path, layer: str, head_name: str, params: dict[str, Any], holdout: float | None, seed: int,
-             train_views: Views = ("orig",), tests: tuple[Views, ...] = (("orig",),),
-             folds: int | None = None) -> tuple[list[float], float | str | None, float]:
+def _fit_one(path: Path, layer: str, head_name: str, params: dict[str, Any],
+             splits: tuple[tuple[np.ndarray, np.ndarray], ...] | None, train_views: Views = ("orig",),
+             tests: tuple[Views, ...] = (("orig",),)) -> tuple[list[float], float | str | None, float]:
     """Fit one head on ``train_views`` of the fit images; (accuracy with each of ``tests`` averaged, C, fit seconds).
 
-    The hold-out (or each fold) is drawn over images (``scoring_rows``), then each side takes its views. With
-    folds the accuracy counts every training image once, the C is the last fold's and the seconds the mean fit.
+    ``splits`` (``Scoring.splits``): None fits every training image and scores the test split; else each
+    (fit rows, scored rows) pair, drawn over images, on which each side takes its views. With folds the accuracy
+    counts every training image once, the C is the last fold's and the seconds the mean fit.
     """
     from featcache.store.cache import open_cache
 
@@ -214,7 +234,6 @@ def _fit_one(path: Path, layer: str, head_name: str, params: dict[str, Any], hol
     Xv = cache.view_features("train", layer, needed)
     fit_views_at = [needed.index(v) for v in train_views]
     test_views_at = [[needed.index(v) for v in test] for test in tests]
-    splits = scoring_rows(y, holdout, folds, seed)
     if splits is None:
         Xt, yt = cache.view_features("test", layer, needed), cache.labels("test")
         return _fit_and_score(head_name, params, Xv[fit_views_at], y, [Xt[p] for p in test_views_at], yt)
@@ -280,24 +299,23 @@ def probe(
     from featcache.store.cache import Cache, open_cache
 
     cache = cache if isinstance(cache, Cache) else open_cache(cache)
-    head_names, params, names = _settings(cache, heads, C, layers, holdout, seed, folds)
+    head_names, params, names, scoring = _settings(cache, heads, C, layers, holdout, seed, folds)
     settings = parse_view_settings(cache, view_settings)
-    seed, n_jobs = check_seed(seed), check_jobs(n_jobs)
+    n_jobs = check_jobs(n_jobs)
     # Before any fit: an unwritable --out must not cost the fits.
     out_dir = check_writable_dir(Path(out) if out else paths.runs_dir() / f"probe_{cache.path.stem}")
     trains = list(dict.fromkeys(tr for tr, _ in settings))
     if verbose:
         what = f" x {len(settings)} view setting(s)" if len(settings) > 1 else ""
-        print(f"probing {len(names)} layer(s) x {len(head_names)} head(s){what} on {cache.path} ({_scoring(cache, holdout, folds)})")
+        print(f"probing {len(names)} layer(s) x {len(head_names)} head(s){what} on {cache.path} ({_scoring(cache, scoring)})")
     jobs = [(layer, h, tr, tuple(te for t, te in settings if t == tr)) for layer in names for h in head_names for tr in trains]
-    results = _run_jobs(cache.path, jobs, params, (holdout, seed, folds), n_jobs, verbose)
-    scored_on = "folds" if folds is not None else "test" if holdout is None else "holdout"
-    rows = _rows(results, names, head_names, settings, cache.meta.get("layer_widths", {}), scored_on)
+    results = _run_jobs(cache.path, jobs, params, scoring, n_jobs, verbose)
+    rows = _rows(results, names, head_names, settings, cache.meta.get("layer_widths", {}), scoring.scored_on)
     best = best_row(rows)
     result = ProbeResult(cache.path, rows, best, params=params, view_settings=[(_views_text(a), _views_text(b)) for a, b in settings])
     result.csv = write_bytes(out_dir / "probe.csv", _csv_text(rows).encode())
     if plot:
-        result.plot = plot_probe(rows, best, out_dir / "probe.png", title=_title(cache, holdout, folds))
+        result.plot = plot_probe(rows, best, out_dir / "probe.png", title=_title(cache, scoring))
     if verbose:
         _print_table(rows, head_names, names, cache.meta.get("layer_widths", {}), best)
         print(f"fit it on every training image: {train_command(cache.path, best)}")
@@ -339,31 +357,32 @@ def train_command(cache: str | Path, row: ProbeRow) -> str:
 
 
 def _settings(cache: Cache, heads, C, layers, holdout: float | None, seed: int, folds: int | None = None):
-    """Checked heads, their parameters and the layers to probe (network order); refuses bad input before any fit."""
+    """Checked heads, their parameters, the layers to probe (network order) and the drawn ``Scoring``; refuses bad
+    input before any fit."""
     head_names = parse_heads(heads)
     Cs = parse_C_per_head(C, head_names)
-    check_seed(seed)
+    seed = check_seed(seed)
     on_train = holdout is not None or folds is not None
     require_splits(cache, *(("train",) if on_train else ("train", "test")),
                    why=f"probe needs {'a train split' if on_train else 'train and test (or --holdout F, or --folds K)'}")
-    if on_train:
-        scoring_rows(cache.labels("train"), holdout, folds, check_seed(seed))  # bad fractions or folds fail before any fit
+    # Drawn here, once: bad fractions or folds fail before any fit, and every job scores on these same rows.
+    splits = scoring_rows(cache.labels("train"), holdout, folds, seed) if on_train else None
+    scoring = Scoring(holdout, seed, folds, None if splits is None else tuple(splits))
     names = probe_layers(cache, layers)
     params = {h: {**PROBE_PARAMS.get(h, {}), **({"C": Cs[h]} if h in Cs else {})} for h in head_names}
-    return head_names, params, names
+    return head_names, params, names, scoring
 
 
-def _run_jobs(path: Path, jobs, params, scoring: tuple, n_jobs: int, verbose: bool) -> dict:
-    """``{(layer, head, train views): _fit_one(...)}`` for jobs ``(layer, head, train views, test view settings)``;
-    ``scoring``: (holdout, seed, folds)."""
-    holdout, seed, folds = scoring
+def _run_jobs(path: Path, jobs, params, scoring: Scoring, n_jobs: int, verbose: bool) -> dict:
+    """``{(layer, head, train views): _fit_one(...)}`` for jobs ``(layer, head, train views, test view settings)``,
+    each scored on ``scoring.splits``."""
     from featcache.progress import Progress
 
     bar = Progress(len(jobs), unit="fit") if verbose else None
     results = {}
 
     def task(layer, h, train, tests):
-        return (layer, h, train), _fit_one(path, layer, h, params[h], holdout, seed, train, tests, folds)
+        return (layer, h, train), _fit_one(path, layer, h, params[h], scoring.splits, train, tests)
 
     if n_jobs == 1:
         gen = (task(*job) for job in jobs)
@@ -378,19 +397,19 @@ def _run_jobs(path: Path, jobs, params, scoring: tuple, n_jobs: int, verbose: bo
     return results
 
 
-def _scoring(cache: Cache, holdout: float | None, folds: int | None = None) -> str:
-    n = cache.sizes["train"]
-    if folds is not None:
-        return f"{folds}-fold over the {n} train images, each scored once; test split unused"
+def _scoring(cache: Cache, scoring: Scoring) -> str:
+    n, holdout = cache.sizes["train"], scoring.holdout
+    if scoring.folds is not None:
+        return f"{scoring.folds}-fold over the {n} train images, each scored once; test split unused"
     if holdout is None:
         return f"{n} train -> {cache.sizes['test']} test images"
     n_out = int(round(holdout * n))
     return f"{n - n_out} train -> {n_out} held-out train images; test split unused"
 
 
-def _title(cache: Cache, holdout: float | None = None, folds: int | None = None) -> str:
+def _title(cache: Cache, scoring: Scoring) -> str:
     m = cache.meta
-    return f"{m.get('backbone')} {m.get('image_size')}px, {m.get('dataset')}: {_scoring(cache, holdout, folds)}"
+    return f"{m.get('backbone')} {m.get('image_size')}px, {m.get('dataset')}: {_scoring(cache, scoring)}"
 
 
 def _csv_text(rows: list[ProbeRow]) -> str:

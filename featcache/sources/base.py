@@ -22,8 +22,6 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 
-from featcache.errors import FeatcacheError
-
 if TYPE_CHECKING:
     from featcache.embedding.batches import Batch
     from featcache.store import CacheWriter
@@ -219,14 +217,3 @@ class FixedRows:
 def _batch_reader(readers: dict[str, Callable[[int, int], Any]]) -> Callable[[Batch], Any]:
     """``batch -> rows``: only the readers travel when an engine pickles it (not the plan)."""
     return lambda b: readers[b.split](b.start, b.stop)
-
-
-def first_n(n_total: int, limit: int | None, flag: str, what: str) -> int:
-    """Validate a ``--train-limit`` style option against the data's size."""
-    if limit is None:
-        return n_total
-    if limit < 1:
-        raise FeatcacheError(f"{flag} must be at least 1 (got {limit})")
-    if limit > n_total:
-        raise FeatcacheError(f"{flag} {limit} is beyond the {n_total} {what}; use at most {n_total}")
-    return limit

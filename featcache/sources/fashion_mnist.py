@@ -12,9 +12,9 @@ from typing import ClassVar
 import numpy as np
 
 from featcache.errors import FeatcacheError
-from featcache.sources.base import DataSource, Split, first_n
+from featcache.sources.base import DataSource, Split
 from featcache.store.fingerprint import array_digest
-from featcache.validate import positive_int
+from featcache.validate import check_limit, positive_int
 
 CLASS_NAMES = [
     "t-shirt/top", "trouser", "pullover", "dress", "coat",
@@ -27,6 +27,8 @@ FILES = {
 # Where the data is looked for when --data-dir is not given: Keras's own
 # download cache, then Debian's dataset-fashion-mnist package.
 SEARCH_PATH = [Path.home() / ".keras" / "datasets" / "fashion-mnist", Path("/usr/share/datasets/fashion-mnist")]
+# (split, FashionMNIST attribute, flag): how many of each split's first images to take.
+LIMITS = (("train", "train_limit", "--train-limit"), ("test", "test_limit", "--test-limit"))
 INSTALL_HINT = "install it with 'apt-get install dataset-fashion-mnist' or pass --data-dir DIR holding the four IDX .gz files"
 
 
@@ -116,8 +118,25 @@ class FashionMNIST:
     def open(self, image_size: int | None = None, verbose: bool = False) -> DataSource:
         """The images as 28x28 uint8 (``image_size`` is the model's business: they are resized in ``Preprocess``)."""
         directory = locate(self.data_dir)
-        splits = {split: _split(directory, split, limit, flag)
-                  for split, limit, flag in (("train", self.train_limit, "--train-limit"), ("test", self.test_limit, "--test-limit"))}
+        splits = {split: _first(split, *_read_split(directory, split), getattr(self, attr), flag) for split, attr, flag in LIMITS}
+        return self._source(directory, splits)
+
+    def open_from(self, opened: DataSource) -> DataSource:
+        """What ``open()`` gives, cut from ``opened`` (these files, opened with no limit or a limit no smaller than
+        this one's) without reading and unpacking the IDX files again: the lesson reads them once."""
+        directory = locate(self.data_dir)
+        if opened.spec.get("kind") != "fashion_mnist" or opened.spec.get("data_dir") != str(directory.resolve()):
+            raise ValueError(f"{opened.spec} is not Fashion-MNIST from {directory}")
+        splits = {}
+        for split, attr, flag in LIMITS:
+            limit, held = getattr(self, attr), opened.spec.get(attr)
+            if held is not None and (limit is None or limit > held):
+                raise ValueError(f"the opened {split} split holds its first {held} images, not {limit or 'all'}")
+            whole = opened.splits[split]
+            splits[split] = _first(split, whole.read(0, len(whole)), whole.labels, limit, flag)
+        return self._source(directory, splits)
+
+    def _source(self, directory: Path, splits: dict[str, Split]) -> DataSource:
         return DataSource(
             name="fashion_mnist",
             class_names=list(CLASS_NAMES),
@@ -133,7 +152,8 @@ def load(data_dir: str | Path | None = None, train_limit: int | None = None, tes
     return FashionMNIST(data_dir, train_limit, test_limit).open()
 
 
-def _split(directory: Path, split: str, limit: int | None, flag: str) -> Split:
+def _read_split(directory: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """(images, labels) of every image of ``split``'s IDX files, checked to be Fashion-MNIST's and to belong together."""
     img_stem, lab_stem = FILES[split]
     images = read_idx(_find(directory, img_stem), 0x00000803)
     labels = read_idx(_find(directory, lab_stem), 0x00000801)
@@ -143,10 +163,15 @@ def _split(directory: Path, split: str, limit: int | None, flag: str) -> Split:
         raise FeatcacheError(
             f"{split} split has {len(images)} images but {len(labels)} labels; the IDX files do not belong together"
         )
-    n = first_n(len(images), limit, flag, f"{split} images")
+    return images, labels
+
+
+def _first(split: str, images: np.ndarray, labels: np.ndarray, limit: int | None, flag: str) -> Split:
+    """The split of the first ``limit`` (None: all) of ``images`` and ``labels``."""
+    n = check_limit(limit, len(images), flag, f"{split} images")
     images, labels = images[:n], labels[:n].astype(np.int64)
     if labels.max(initial=0) >= len(CLASS_NAMES):
-        raise FeatcacheError(f"{lab_stem} has labels above 9; it is not Fashion-MNIST")
+        raise FeatcacheError(f"{FILES[split][1]} has labels above 9; it is not Fashion-MNIST")
     return Split(
         name=split,
         labels=labels,

@@ -276,17 +276,38 @@ class _Embed:
         self.embed = make_embed()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        feats = self.embed(_read_output(batch))
-        # A Ray Data column is row-major: every view of a row (V, n, D) travels as (n, V, D), undone in _drain.
-        return {"row": batch["row"], **{f"feat:{name}": _rows_first(f) for name, f in feats.items()}}
+        return {"row": batch["row"], **_feature_columns(self.embed(_read_output(batch)))}
 
 
-def _rows_first(f: np.ndarray) -> np.ndarray:
-    return np.moveaxis(f, 0, 1) if f.ndim == 3 else f
+def _feature_columns(feats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A batch's features as Ray Data columns, which hold one row per image: a layer's (n, D) as ``feat:<layer>``,
+    a (V, n, D) stack of views as one (n, D) column per view, ``view:<v>:<layer>`` (``_features`` undoes it).
+
+    Each column is a slice of the array, C-contiguous, which Ray stores as it is; the views moved second, (n, V, D),
+    were a strided view that Ray copied every batch to make it C-contiguous (its ArrowTensorArray.from_numpy).
+    """
+    columns = {}
+    for name, f in feats.items():
+        if f.ndim == 3:
+            columns.update({f"view:{v}:{name}": part for v, part in enumerate(f)})
+        else:
+            columns[f"feat:{name}"] = f
+    return columns
 
 
-def _views_first(f: np.ndarray) -> np.ndarray:
-    return np.moveaxis(f, 1, 0) if f.ndim == 3 else f
+def _features(columns: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
+    """The first ``n`` rows of ``_feature_columns``'s columns as ``write`` takes them: (n, D), or (V, n, D) per layer."""
+    out: dict[str, np.ndarray] = {}
+    views: dict[str, dict[int, np.ndarray]] = {}
+    for key, f in columns.items():
+        kind, _, rest = key.partition(":")
+        if kind == "feat":
+            out[rest] = f[:n]
+        else:
+            v, _, name = rest.partition(":")
+            views.setdefault(name, {})[int(v)] = f[:n]
+    out.update({name: np.stack([by_view[v] for v in sorted(by_view)]) for name, by_view in views.items()})
+    return out
 
 
 @contextmanager
@@ -380,14 +401,14 @@ def _drain(ds, batches: Sequence[Batch], write) -> None:
             raise RuntimeError(f"Ray returned rows out of order (expected row {expected}, got {rows[0]})")
         expected += len(rows)
         for key, value in out.items():
-            if key.startswith("feat:"):
-                parts.setdefault(key[5:], []).append(value)
+            if key.startswith(("feat:", "view:")):
+                parts.setdefault(key, []).append(value)
         held += len(rows)
         while current is not None and held >= len(current):
             n = len(current)
-            joined = {name: np.concatenate(chunks) for name, chunks in parts.items()}
-            write(current, {name: _views_first(f[:n]) for name, f in joined.items()})
-            parts = {name: [f[n:]] for name, f in joined.items()}
+            joined = {key: np.concatenate(chunks) for key, chunks in parts.items()}
+            write(current, _features(joined, n))
+            parts = {key: [f[n:]] for key, f in joined.items()}
             held -= n
             current = next(todo, None)
     if current is not None:
