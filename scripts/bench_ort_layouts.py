@@ -1,15 +1,21 @@
 #!/usr/bin/env python3
-"""Benchmark: ONNX Runtime's bare pass per session layout, the layouts taking turns in one process (issue 14).
+"""Benchmark: ONNX Runtime per session layout, the layouts taking turns in one process (issue 14).
 
-featcache's ``OnnxRuntime`` cuts each batch into parts run at once on one
-session (default: one part per core, one intra-op thread each); ONNX
-Runtime's own default is one run on every core. This times both (and any
-``--layouts RUNSxTHREADS,...``) on the same uint8 batches: Fashion-MNIST test
+A layout RUNSxTHREADS cuts each batch into RUNS parts run at once on one
+session with THREADS intra-op threads (0: ONNX Runtime's default, one per
+core). featcache's ``OnnxRuntime`` is 1x0; the alternative measured was one
+part per core on one thread each (2x1 here), which made the bare pass
+faster but not the pipeline, so it stayed here. This times the layouts
+(default 1x0 and CORESx1, or --layouts) on the same uint8 batches: Fashion-MNIST test
 images (raw 28x28, resized in the graph to --image-size, default 96) or JPEGs
 decoded at --image-size (--photos DIR / --make-photos N, default 224).
 Each round runs every layout once, in turn (the order alternating), and the
 table gives the medians and the median per-round ratio to the first layout.
-It also checks that every layout gives the same features.
+It also checks that every layout gives the same features. With --pipeline
+(Fashion-MNIST only) each round also times ``featcache.extract`` of the same
+images with each layout as the ``onnxruntime`` runtime (read, run, write the
+HDF5 cache; featcache's images/s), so the layouts are compared where the
+pipeline's own threads need CPU too.
 
     python scripts/bench_ort_layouts.py --weights ../shared/weights/mobilenet_v2_1.0_imagenet_no_top.weights.h5 --images 2048 --rounds 7
     python scripts/bench_ort_layouts.py --weights W --make-photos 512 --rounds 7
@@ -58,6 +64,53 @@ def batches_of(args, tmp: Path):
     return [images[i : i + args.batch] for i in range(0, len(images), args.batch)], raw, size
 
 
+def split_forward(one, runs: int):
+    """``one`` (a forward) run on ``runs`` parts of each batch at once (``session.run`` releases the GIL); rows in order."""
+    import numpy as np
+    from concurrent.futures import ThreadPoolExecutor
+
+    if runs == 1:
+        return one
+    pool = ThreadPoolExecutor(runs)
+
+    def forward(x):
+        parts = list(pool.map(one, np.array_split(x, min(runs, len(x)))))
+        return [np.concatenate([part[i] for part in parts]) for i in range(len(parts[0]))]
+
+    return forward
+
+
+def layout_runtime(runs: int, threads: int):
+    """featcache's OnnxRuntime with ``threads`` intra-op threads (0: its default), each batch cut into ``runs`` parts."""
+    from featcache.embedding import runtimes
+
+    class Layout(runtimes.OnnxRuntime):
+        def load(self, path):
+            return split_forward(super().load(path), runs)
+
+    return Layout(threads=threads or None)
+
+
+def pipeline(args, n: int, size: int, weights: str, layout: tuple[int, int], tmp: Path) -> float:
+    """featcache.extract's images/s for the first ``n`` test images, with ``layout`` as the onnxruntime runtime."""
+    import featcache
+    from featcache.embedding import runtimes
+    from featcache.embedding.engines.local import LocalEngine
+
+    os.environ["FEATCACHE_RUNTIME_DIR"] = str(tmp / "runtimes")  # the conversion made above
+    saved = runtimes.REGISTRY["onnxruntime"]
+    runtimes.REGISTRY["onnxruntime"] = layout_runtime(*layout)
+    try:
+        out = tmp / "pipeline.h5"
+        res = featcache.extract(featcache.FashionMNIST(args.fashion_dir, train_limit=1, test_limit=n - 1),
+                                featcache.ModelSpec(weights=weights, image_size=size, layers=args.layer),
+                                featcache.StoreSpec(out=out, batch_size=args.batch), LocalEngine(runtime="onnxruntime"))
+        out.unlink()
+        return round(res.images_per_s, 1)
+    finally:
+        runtimes.REGISTRY["onnxruntime"] = saved
+
+
 def main() -> None:
     import numpy as np
 
@@ -72,15 +125,15 @@ def main() -> None:
     p.add_argument("--make-photos", type=int, metavar="N", help="generate N JPEGs (make_jpeg_folder.py) instead")
     p.add_argument("--image-size", type=int)
     p.add_argument("--layer", help="tap this layer (default: the final one; an early one for smoke runs)")
-    p.add_argument("--layouts", help="RUNSxTHREADS,... (default: featcache's, then one run on every core)")
+    p.add_argument("--layouts", help="RUNSxTHREADS,... (default: 1x0, featcache's, then CORESx1)")
+    p.add_argument("--pipeline", action="store_true", help="also time featcache.extract with each layout (Fashion-MNIST)")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--json", help="also write the results here")
     args = p.parse_args()
     weights = args.weights if args.weights in ("imagenet", "random") else str(Path(args.weights).resolve())
-    cores = runtimes.usable_cores()
-    shapes = [tuple(int(v) for v in x.split("x")) for x in args.layouts.split(",")] if args.layouts else [
-        runtimes.OnnxRuntime().layout(), (1, cores)]
+    cores = os.cpu_count() or 1
+    shapes = [tuple(int(v) for v in x.split("x")) for x in args.layouts.split(",")] if args.layouts else [(1, 0), (cores, 1)]
     with tempfile.TemporaryDirectory() as tmp:
         batches, raw, size = batches_of(args, Path(tmp))
         bb = get_backbone("mobilenet_v2")
@@ -89,19 +142,22 @@ def main() -> None:
         onnx = runtimes.converted_model(spec, Path(tmp) / "runtimes", runtimes.OnnxRuntime().load)
         n = sum(len(b) for b in batches)
         print(f"{n} images at {size} px, batch {args.batch}, {cores} cores; converted in {time.perf_counter() - t:.1f} s", flush=True)
-        forwards = {f"{r} runs x {th} thread(s)": runtimes.OnnxRuntime(runs=r, threads=th).load(onnx) for r, th in shapes}
+        forwards = {f"{r} run(s) x {th or 'default'} thread(s)": layout_runtime(r, th).load(onnx) for r, th in shapes}
         first = [np.concatenate([fn(b)[0] for b in batches[:2]]) for fn in forwards.values()]
         differs = max(float(np.abs(f - first[0]).max()) for f in first)
         rates: dict[str, list[float]] = {}
+        layouts = dict(zip(forwards, shapes))
         for r in range(args.rounds):
             for name, fn in (list(forwards.items()) if r % 2 == 0 else list(forwards.items())[::-1]):
                 t = time.perf_counter()
                 for b in batches:
                     fn(b)
                 rates.setdefault(name, []).append(round(n / (time.perf_counter() - t), 1))
+                if args.pipeline:
+                    rates.setdefault(f"pipeline, {name}", []).append(pipeline(args, n, size, weights, layouts[name], Path(tmp)))
             print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]}" for k, v in rates.items()) + " images/s; load %.1f %.1f %.1f"
                   % os.getloadavg(), flush=True)
-    base = list(rates.values())[0]
+    base = rates[next(iter(forwards))]
     report = {"images": n, "image_size": size, "cores": cores, "batch": args.batch, "max_abs_difference": differs, "rounds": rates,
               "median": {k: statistics.median(v) for k, v in rates.items()},
               "ratio_to_first": {k: round(statistics.median(a / b for a, b in zip(v, base)), 3) for k, v in rates.items()}}

@@ -9,10 +9,10 @@ each round, so the machine's speed changes hit both alike:
             (``decode_image``, JPEG -> uint8 at --image-size) and a no-op
             writer.
 Both run on featcache's ``OnnxRuntime`` (its session options, featcache's
-converted model) in three layouts: featcache's default (a batch cut into one
-part per core, run at once on one thread each), one run on every core (ONNX
-Runtime's own default), and one run on one core fewer: on 2 cores the last
-leaves decoding a core of its own, which is what a machine with more cores
+converted model) in three layouts: featcache's (one run on ONNX Runtime's
+default threads, one per core), each batch cut into one part per core run at
+once on one thread each (``bench_ort_layouts.py``), and one run on one core
+fewer: on 2 cores the last leaves decoding a core of its own, which is what a machine with more cores
 than the runtime uses gives. Each round prints images/s, and per image the
 CPU the decoding threads used and the rest of the process's CPU (the
 runtime's); the medians of the per-round ratios pipeline / bare close it.
@@ -65,11 +65,13 @@ def main() -> None:
     p.add_argument("--json", help="also write the results here")
     args = p.parse_args()
     weights = args.weights if args.weights in ("imagenet", "random") else str(Path(args.weights).resolve())
-    size, cores = args.image_size, runtimes.usable_cores()
-    layouts = {"featcache default: %d runs x %d thread(s)" % runtimes.OnnxRuntime().layout(): runtimes.OnnxRuntime(),
-               f"1 run x {cores} threads": runtimes.OnnxRuntime(runs=1, threads=cores)}
+    size, cores = args.image_size, os.cpu_count() or 1
+    from bench_ort_layouts import layout_runtime
+
+    layouts = {"featcache: 1 run x default threads": runtimes.OnnxRuntime()}
     if cores > 1:
-        layouts[f"1 run x {cores - 1} thread(s), decoding has a core"] = runtimes.OnnxRuntime(runs=1, threads=cores - 1)
+        layouts[f"{cores} runs x 1 thread"] = layout_runtime(cores, 1)
+        layouts[f"1 run x {cores - 1} thread(s), decoding has a core"] = runtimes.OnnxRuntime(threads=cores - 1)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(args.photos) if args.photos else Path(tmp) / "photos"
         if args.make_photos:

@@ -242,14 +242,28 @@ def test_bench_ort_spinning(tmp_path: Path):
     assert all(len(v) == 2 and min(v) > 0 for v in report["rounds"].values())
 
 
+def test_bench_runtimes_pairs_each_repeat():
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        from bench_runtimes import paired_ratio
+    finally:
+        sys.path.remove(str(SCRIPTS))
+    bare = [{"images_per_s": v} for v in (100.0, 200.0, 150.0)]
+    pipeline = [{"images_per_s": v} for v in (90.0, 120.0, 150.0)]  # ratios 0.9, 0.6, 1.0 -> median 0.9
+    assert paired_ratio(pipeline, bare) == 0.9  # the ratio of the medians would be 120 / 150 = 0.8
+    with pytest.raises(ValueError):
+        paired_ratio(pipeline, bare[:2])  # unpaired runs are an error, not a shorter zip
+
+
 @pytest.mark.slow
 def test_bench_ort_layouts(tiny, tmp_path: Path):
     proc = run_script("bench_ort_layouts.py", *TINY, "--fashion-dir", str(tiny["data"]), "--images", "10", "--image-size", "32",
                       "--layer", "block_1_expand_relu", "--layouts", "1x1,2x1,3x1", "--batch", "4", "--rounds", "2",
-                      "--json", "out.json", cwd=tmp_path)
+                      "--pipeline", "--json", "out.json", cwd=tmp_path)
     report = last_json(proc.stdout.splitlines()[-1])
-    names = ["1 runs x 1 thread(s)", "2 runs x 1 thread(s)", "3 runs x 1 thread(s)"]
-    assert report["images"] == 10 and list(report["rounds"]) == names and all(len(v) == 2 and min(v) > 0 for v in report["rounds"].values())
+    names = ["1 run(s) x 1 thread(s)", "2 run(s) x 1 thread(s)", "3 run(s) x 1 thread(s)"]
+    assert report["images"] == 10 and sorted(report["rounds"]) == sorted(names + [f"pipeline, {n}" for n in names])
+    assert all(len(v) == 2 and min(v) > 0 for v in report["rounds"].values())
     assert report["ratio_to_first"][names[0]] == 1.0 and report["max_abs_difference"] < 1e-5  # the same features in every layout
     assert json.loads((tmp_path / "out.json").read_text()) == report
 
@@ -260,11 +274,9 @@ def test_bench_photo_pipeline(tmp_path: Path):
     proc = run_script("bench_photo_pipeline.py", *TINY, "--photos", str(source), "--image-size", "32",
                       "--layer", "block_1_expand_relu", "--batch", "4", "--rounds", "2", "--json", "out.json", cwd=tmp_path)
     report = last_json(proc.stdout.splitlines()[-1])
-    from featcache.embedding.runtimes import OnnxRuntime, usable_cores
-
-    cores = usable_cores()
-    layouts = ["featcache default: %d runs x %d thread(s)" % OnnxRuntime().layout(), f"1 run x {cores} threads"]
-    layouts += [f"1 run x {cores - 1} thread(s), decoding has a core"] if cores > 1 else []
+    cores = os.cpu_count() or 1
+    layouts = ["featcache: 1 run x default threads"]
+    layouts += [f"{cores} runs x 1 thread", f"1 run x {cores - 1} thread(s), decoding has a core"] if cores > 1 else []
     assert report["images"] == 6 and sorted(report["median"]) == sorted(f"{k}, {n}" for n in layouts for k in ("bare", "pipeline", "ratio"))
     for n in layouts:
         bare, pipeline = report["rounds"][f"bare, {n}"], report["rounds"][f"pipeline, {n}"]

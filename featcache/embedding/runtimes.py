@@ -39,7 +39,6 @@ import importlib
 import json
 import os
 import threading
-import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -289,37 +288,36 @@ class _ConvertedRuntime(Runtime):
 
 @dataclass(frozen=True)
 class OnnxRuntime(_ConvertedRuntime):
-    """ONNX Runtime on the CPU: each batch cut into ``runs`` parts that run at once on one session, ``threads`` intra-op threads each.
+    """ONNX Runtime on the CPU, one run per batch on ``threads`` intra-op threads (default: ONNX Runtime's own, one per core).
 
-    By default one part per core (at most ``MAX_RUNS``) on one thread each:
-    independent runs keep both cores of this machine busy where one run's
-    two intra-op threads wait for each other at every layer. Measured here
-    (2 cores, 64-image batches, the two layouts taking turns, load 1-5):
-    96 px 502.9 against 420.1 images/s (1.20x), 224 px photos 93.9 against
-    91.2 bare and 115.1 against 106.1 in the photo pipeline; the features
-    are the same to the bit (docs/benchmarks.md, "ONNX Runtime: runs side
-    by side").
+    Cutting each batch into one part per core, run at once on one thread
+    each, was tried and measured and is not the default: on this 2-core
+    machine it made the bare pass faster (1.08-1.16x at 96 px, 1.05x at
+    224 px) but not the pipeline a user runs (0.96x at 96 px, 1.02x at 224 px,
+    the layouts taking turns in one process; docs/benchmarks.md, "Photos at
+    224 px on 2 cores", point 4), and one session's intra-op threads are
+    shared by its concurrent runs, so it would leave cores idle on larger
+    machines. ``threads`` is for benchmarks and for sharing a machine.
     """
 
     name: ClassVar[str] = "onnxruntime"
     module: ClassVar[str] = "onnxruntime"
     package: ClassVar[str] = "onnxruntime"
-    runs: int | None = None  # parts of a batch run at once (default: one per core, at most MAX_RUNS)
-    threads: int | None = None  # intra-op threads of each run (default: the cores shared out among the runs)
+    threads: int | None = None
 
-    def layout(self) -> tuple[int, int]:
-        """(runs, threads) on this machine."""
-        cores = usable_cores()
-        runs = self.runs or min(cores, MAX_RUNS)
-        return runs, self.threads or max(1, cores // runs)
+    def __post_init__(self):
+        if self.threads is not None:
+            from featcache.validate import positive_int
+
+            positive_int(self.threads, "threads")
 
     def load(self, path: Path) -> Forward:
         import onnxruntime as ort
 
-        runs, threads = self.layout()
         options = ort.SessionOptions()
         options.log_severity_level = 3  # errors only: its warnings about unused initializers mean nothing to a user
-        options.intra_op_num_threads = threads
+        if self.threads:
+            options.intra_op_num_threads = self.threads
         # Idle intra-op threads sleep instead of spinning: the photo pipeline's
         # decoding threads need those cores. 224 px JPEGs, decode and ONNX
         # Runtime on the same 2 cores, 5 interleaved rounds at load 6-9:
@@ -328,39 +326,7 @@ class OnnxRuntime(_ConvertedRuntime):
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         feed = session.get_inputs()[0].name
-
-        def one(x: np.ndarray) -> list[np.ndarray]:
-            return session.run(None, {feed: np.ascontiguousarray(x)})
-
-        if runs == 1:
-            return one
-        from concurrent.futures import ThreadPoolExecutor
-
-        pool = ThreadPoolExecutor(runs, thread_name_prefix="featcache-onnxruntime")  # session.run releases the GIL
-
-        def forward(x: np.ndarray) -> list[np.ndarray]:
-            if len(x) < 2:
-                return one(x)
-            parts = list(pool.map(one, np.array_split(x, min(runs, len(x)))))  # in order: rows stay aligned
-            return [np.concatenate([part[i] for part in parts]) for i in range(len(parts[0]))]
-
-        weakref.finalize(forward, pool.shutdown, wait=False)  # the threads go with the last reference to the network
-        return forward
-
-
-# Parts of a batch run at once by default. Measured only on 2 cores (where 2
-# runs of 1 thread beat 1 run of 2 threads, above); the cap keeps a 64-image
-# batch in parts of 16 or more on larger machines, the rest of the cores going
-# to each run's intra-op threads.
-MAX_RUNS = 4
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its affinity mask: a container's or taskset's limit), else the machine's."""
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        return lambda x: session.run(None, {feed: np.ascontiguousarray(x)})
 
 
 class OpenVinoRuntime(_ConvertedRuntime):
