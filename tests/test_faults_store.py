@@ -169,6 +169,38 @@ def test_a_damaged_partial_is_repaired_from_the_source_on_resume(made, tmp_path,
     assert run_main(capsys, "verify", str(out)).returncode == 0
 
 
+def test_a_partial_whose_chunks_reach_past_its_recorded_end_starts_over(made, tmp_path, monkeypatch, capsys):
+    """Seen once after SIGKILLing a Ray driver: the chunk index was on disk, the superblock's end of allocation not yet.
+
+    The resume then rewrote that chunk in place and HDF5 failed mid-run ("addr overflow", a traceback). Reproduced
+    here by moving the recorded end one byte back, inside the last chunk; the partial must start over, the cache exact.
+    """
+    import struct
+
+    out = tmp_path / "resumed.h5"
+
+    def interrupted(self, *a, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(CacheWriter, "finish", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        featcache.extract(data_dir=str(made["data"]), out=out, **TINY)
+    monkeypatch.undo()
+    part = partial_path(out)
+    raw = bytearray(part.read_bytes())
+    assert raw[8] == 0 and struct.unpack_from("<Q", raw, 40)[0] == len(raw)  # superblock v0: end of allocation at byte 40
+    struct.pack_into("<Q", raw, 40, len(raw) - 1)
+    part.write_bytes(bytes(raw))
+    proc = run_main(capsys, *COMMANDS["extract"](made, out), "--batch-size", "16")
+    assert proc.returncode == 0, proc.stderr
+    assert "has data past the file's recorded end" in proc.stdout and "starting it over" in proc.stdout
+    got, want = featcache.open_cache(out), featcache.open_cache(made["cache"])
+    for split in ("train", "test"):
+        assert got.labels(split).tolist() == want.labels(split).tolist()
+        assert_same_features(got.features(split), want.features(split), floor=0, err_msg=split)
+    assert run_main(capsys, "verify", str(out)).returncode == 0
+
+
 def test_no_space_while_saving_a_head_is_one_line_and_writes_nothing(made, tmp_path):
     user = tmp_path / "user"
     user.mkdir()

@@ -148,6 +148,7 @@ class CacheWriter:
 
     def _check_partial(self, f: h5py.File) -> None:
         """Rows from the source, features by their checksums: what does not match is done again."""
+        _check_allocation(f, self.partial)
         for spec in self.splits:
             g = f[spec.name]
             n = len(spec.labels)
@@ -452,6 +453,55 @@ class StagedWriter(CacheWriter):
 # are one short line (under 120 bytes in the tests' damaged files); a longer one
 # is cut, and stays non-empty, which is what decides the rows.
 PROBLEM_BYTES = 256
+
+
+def _check_allocation(f: h5py.File, path: Path) -> None:
+    """Refuse a partial whose chunks reach past the end of allocation its superblock records (ValueError).
+
+    A process killed while HDF5 flushes can leave a chunk index that was
+    written after its superblock: a chunk placed at the old end of the file
+    is listed, but the end-of-allocation mark is still before it. Rows read
+    from it may even pass (or fail) their checksums; the next write of that
+    chunk fails ("addr overflow"), mid-run, with a traceback. Seen once in the
+    Ray driver-SIGKILL test (2026-12-02); reproduced by moving the mark one
+    byte back (tests/test_faults_store.py). Such a file starts over.
+    """
+    eoa = _end_of_allocation(path)
+    if eoa is None:
+        return
+
+    def past(name: str, obj: Any) -> str | None:
+        if isinstance(obj, h5py.Dataset) and obj.chunks:
+            for i in range(obj.id.get_num_chunks()):
+                info = obj.id.get_chunk_info(i)
+                if info.byte_offset is not None and info.byte_offset + info.size > eoa:
+                    return name
+        return None
+
+    name = f.visititems(past)
+    if name:
+        raise ValueError(f"{name} has data past the file's recorded end (a crash while HDF5 flushed)")
+
+
+def _end_of_allocation(path: Path) -> int | None:
+    """The end-of-allocation address in an HDF5 superblock at the start of ``path`` (8-byte addresses, base 0); else None."""
+    with open(path, "rb") as fh:
+        head = fh.read(56)
+    if len(head) < 56 or head[:8] != b"\x89HDF\r\n\x1a\n":
+        return None
+    version = head[8]
+    if version in (0, 1):
+        if head[13] != 8:
+            return None
+        at = 24 if version == 0 else 28  # version 1 adds the indexed-storage K and 2 reserved bytes
+    elif version in (2, 3):
+        if head[9] != 8:
+            return None
+        at = 12
+    else:
+        return None
+    base, eoa = int.from_bytes(head[at : at + 8], "little"), int.from_bytes(head[at + 16 : at + 24], "little")
+    return eoa if base == 0 else None
 
 
 def _zero_chunks(ds: h5py.Dataset, start: int, stop: int) -> None:
