@@ -133,19 +133,20 @@ def test_views_travel_as_one_contiguous_column_each_and_come_back_as_written():
 
 
 @pytest.mark.slow
-def test_actors_keep_tensorflow_to_their_share_of_threads():
+def test_actors_keep_tensorflow_and_onnxruntime_to_their_share_of_threads():
     """What each embedding actor runs first (in a plain process here: no Ray worker needed to check it)."""
     code = (
         "import os\n"
         "from featcache.embedding.engines.ray_engine import limit_threads\n"
         "limit_threads(1)\n"
         "import tensorflow as tf\n"
+        "from featcache.embedding.runtimes import REGISTRY\n"
         "print(tf.config.threading.get_intra_op_parallelism_threads(), tf.config.threading.get_inter_op_parallelism_threads(), "
-        "os.environ['OMP_NUM_THREADS'])\n"
+        "os.environ['OMP_NUM_THREADS'], REGISTRY['onnxruntime'].threads)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["1", "1", "1"]
+    assert proc.stdout.split() == ["1", "1", "1", "1"]  # ONNX Runtime too: it reads no environment variable
 
 
 @pytest.mark.slow

@@ -228,9 +228,13 @@ def plan_cpus(ray, workers: int, cpus_per_worker: int | None) -> int:
 
 
 def limit_threads(n: int) -> None:
-    """Keep TensorFlow in this process to ``n`` threads: its share of the node, not all cores."""
+    """Keep TensorFlow and ONNX Runtime in this process to ``n`` threads: its share of the node, not all cores."""
     for var in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
         os.environ[var] = str(n)
+    from featcache.embedding import runtimes
+
+    # ONNX Runtime reads none of those variables: by default it takes every core of the node in every actor.
+    runtimes.REGISTRY["onnxruntime"] = runtimes.OnnxRuntime(threads=n)
     from featcache._lazy import keras
 
     keras()
