@@ -52,10 +52,11 @@ from featcache.validate import check_fraction, check_seed
 # Which files decode depends only on it and the bytes, so the digest also
 # decides the split rows. v2: turned upright by the EXIF orientation tag; v3: a TIFF that
 # libtiff reports damaged is skipped (Pillow had decoded it as an all-black image);
-# v4: a file whose pixels fail to load is skipped (v3 swallowed the first failure
-# inside exif_transpose, and Pillow's second load of a JPEG with a broken data
-# stream gave an all-black image). Every photo that decoded under v3 has the same
-# pixels under v4 (2,420 files x 3 sizes compared, docs/benchmarks.md).
+# v4: any decoder error skips the file (v3 swallowed the first one inside
+# exif_transpose and kept what Pillow's second load returned: all black for a
+# JPEG whose data stream breaks, part of the picture for other damaged files).
+# Every photo that still decodes has the same pixels as under v3 (2,420 files x
+# 3 sizes, and the review's odd files: docs/benchmarks.md).
 DECODER = "featcache.decode_image:v4:pil_rgb_first_frame_exif_upright_alpha_on_white_jpeg_draft_bilinear_damaged_skipped"
 SPLIT_FOLDERS = ("train", "val", "test")
 TEST_FOLDERS = ("val", "test")
