@@ -47,13 +47,10 @@ def batches_of(args, tmp: Path):
         from featcache.sources import images as photos
         from featcache.sources.decode import decode_image
 
-        size = args.image_size or 224
-        root = Path(args.photos) if args.photos else tmp / "photos"
-        if args.make_photos:
-            from make_jpeg_folder import make_jpeg_folder
+        from make_jpeg_folder import photo_source
 
-            make_jpeg_folder(root, args.make_photos)
-        files = sorted(f for f in root.rglob("*") if f.suffix.lower() in (".jpg", ".jpeg"))
+        size = args.image_size or 224
+        files = photo_source(args, tmp)
         images = np.stack(list(photos._pool().map(lambda f: decode_image(f, size), files)))
         raw = (size, size, 3)
     else:
@@ -117,12 +114,13 @@ def main() -> None:
     from featcache.embedding import runtimes
     from featcache.embedding.backbones import get_backbone
 
+    from make_jpeg_folder import add_photo_source
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--weights", required=True)
     p.add_argument("--fashion-dir", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--images", type=int, default=2048, help="Fashion-MNIST test images (default 2048)")
-    p.add_argument("--photos", metavar="DIR", help="JPEGs under DIR instead")
-    p.add_argument("--make-photos", type=int, metavar="N", help="generate N JPEGs (make_jpeg_folder.py) instead")
+    add_photo_source(p, required=False)  # instead of Fashion-MNIST
     p.add_argument("--image-size", type=int)
     p.add_argument("--layer", help="tap this layer (default: the final one; an early one for smoke runs)")
     p.add_argument("--layouts", help="RUNSxTHREADS,... (default: 1x0, featcache's, then CORESx1)")

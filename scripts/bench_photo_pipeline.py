@@ -53,11 +53,11 @@ def main() -> None:
     from featcache.sources import images as photos
     from featcache.sources.decode import decode_image
 
+    from make_jpeg_folder import add_photo_source, photo_source
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--weights", required=True)
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--photos", metavar="DIR", help="JPEG files under DIR (any depth)")
-    src.add_argument("--make-photos", type=int, metavar="N", help="generate N JPEGs (make_jpeg_folder.py)")
+    add_photo_source(p)
     p.add_argument("--image-size", type=int, default=224)
     p.add_argument("--layer", help="tap this layer (default: the final one; an early one for smoke runs)")
     p.add_argument("--batch", type=int, default=64)
@@ -73,12 +73,7 @@ def main() -> None:
         layouts[f"{cores} runs x 1 thread"] = layout_runtime(cores, 1)
         layouts[f"1 run x {cores - 1} thread(s), decoding has a core"] = runtimes.OnnxRuntime(threads=cores - 1)
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(args.photos) if args.photos else Path(tmp) / "photos"
-        if args.make_photos:
-            from make_jpeg_folder import make_jpeg_folder
-
-            make_jpeg_folder(root, args.make_photos)
-        files = sorted(f for f in root.rglob("*") if f.suffix.lower() in (".jpg", ".jpeg"))
+        files = photo_source(args, Path(tmp))
         bb = get_backbone("mobilenet_v2")
         spec = runtimes.ModelSpec(bb.name, weights, size, (args.layer or bb.final_layer,), (size, size, 3))
         t = time.perf_counter()

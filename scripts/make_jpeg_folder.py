@@ -62,6 +62,21 @@ def make_jpeg_folder(out: Path, count: int, source: Path = DEFAULT_FROM, seed: i
     return sorted(written)
 
 
+def add_photo_source(p: argparse.ArgumentParser, required: bool = True) -> None:
+    """The photo benchmarks' source flags: --photos DIR or --make-photos N (``photo_source`` reads them)."""
+    src = p.add_mutually_exclusive_group(required=required)
+    src.add_argument("--photos", metavar="DIR", help="JPEG files under DIR (any depth)")
+    src.add_argument("--make-photos", type=int, metavar="N", help="generate N JPEGs (make_jpeg_folder.py)")
+
+
+def photo_source(args: argparse.Namespace, tmp: Path) -> list[Path]:
+    """The JPEGs under --photos DIR, or --make-photos N of them generated under ``tmp``; sorted."""
+    root = Path(args.photos) if args.photos else tmp / "photos"
+    if args.make_photos:
+        make_jpeg_folder(root, args.make_photos)
+    return sorted(f for f in root.rglob("*") if f.suffix.lower() in (".jpg", ".jpeg"))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True, help="folder to write (class folders are made inside)")

@@ -142,10 +142,8 @@ def test_train_and_evaluate_refuse_a_damaged_cache(made, tmp_path, kind, capsys)
     assert snapshot(copy.parent) == before
 
 
-@pytest.mark.slow
-def test_a_damaged_partial_is_repaired_from_the_source_on_resume(made, tmp_path, monkeypatch, capsys):
-    """Issue 13 item 4: labels flipped at three offsets of a partial file never reach the published cache."""
-    out = tmp_path / "resumed.h5"
+def interrupted_partial(made, out: Path, monkeypatch) -> Path:
+    """The partial file an extraction to ``out`` leaves when interrupted just before it publishes the cache."""
 
     def interrupted(self, *a, **kw):
         raise KeyboardInterrupt
@@ -154,21 +152,35 @@ def test_a_damaged_partial_is_repaired_from_the_source_on_resume(made, tmp_path,
     with pytest.raises(KeyboardInterrupt):
         featcache.extract(data_dir=str(made["data"]), out=out, **TINY)
     monkeypatch.undo()
-    part = partial_path(out)
-    base = chunk_offset(part, "train/labels")
-    for offset in (0, 8 * 20 + 2, 8 * 47):
-        flip(part, base + offset)
+    return partial_path(out)
+
+
+def resume_as_clean(made, out: Path, capsys) -> str:
+    """``featcache extract`` again into ``out``: it must succeed with the module's clean cache's rows, verified; its stdout."""
     proc = run_main(capsys, *COMMANDS["extract"](made, out), "--batch-size", "16")
     assert proc.returncode == 0, proc.stderr
-    assert "the partial's train labels did not match the source; rewritten from it" in proc.stdout
     got, want = featcache.open_cache(out), featcache.open_cache(made["cache"])
     for split in ("train", "test"):
         assert got.labels(split).tolist() == want.labels(split).tolist()
         # out_relu only (the module's cache): about 1e-11 with random weights, so compared to its own size.
         assert_same_features(got.features(split), want.features(split), floor=0, err_msg=split)
     assert run_main(capsys, "verify", str(out)).returncode == 0
+    return proc.stdout
 
 
+@pytest.mark.slow
+def test_a_damaged_partial_is_repaired_from_the_source_on_resume(made, tmp_path, monkeypatch, capsys):
+    """Issue 13 item 4: labels flipped at three offsets of a partial file never reach the published cache."""
+    out = tmp_path / "resumed.h5"
+    part = interrupted_partial(made, out, monkeypatch)
+    base = chunk_offset(part, "train/labels")
+    for offset in (0, 8 * 20 + 2, 8 * 47):
+        flip(part, base + offset)
+    stdout = resume_as_clean(made, out, capsys)
+    assert "the partial's train labels did not match the source; rewritten from it" in stdout
+
+
+@pytest.mark.slow
 def test_a_partial_whose_chunks_reach_past_its_recorded_end_starts_over(made, tmp_path, monkeypatch, capsys):
     """Seen once after SIGKILLing a Ray driver: the chunk index was on disk, the superblock's end of allocation not yet.
 
@@ -178,27 +190,13 @@ def test_a_partial_whose_chunks_reach_past_its_recorded_end_starts_over(made, tm
     import struct
 
     out = tmp_path / "resumed.h5"
-
-    def interrupted(self, *a, **kw):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(CacheWriter, "finish", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        featcache.extract(data_dir=str(made["data"]), out=out, **TINY)
-    monkeypatch.undo()
-    part = partial_path(out)
+    part = interrupted_partial(made, out, monkeypatch)
     raw = bytearray(part.read_bytes())
     assert raw[8] == 0 and struct.unpack_from("<Q", raw, 40)[0] == len(raw)  # superblock v0: end of allocation at byte 40
     struct.pack_into("<Q", raw, 40, len(raw) - 1)
     part.write_bytes(bytes(raw))
-    proc = run_main(capsys, *COMMANDS["extract"](made, out), "--batch-size", "16")
-    assert proc.returncode == 0, proc.stderr
-    assert "has data past the file's recorded end" in proc.stdout and "starting it over" in proc.stdout
-    got, want = featcache.open_cache(out), featcache.open_cache(made["cache"])
-    for split in ("train", "test"):
-        assert got.labels(split).tolist() == want.labels(split).tolist()
-        assert_same_features(got.features(split), want.features(split), floor=0, err_msg=split)
-    assert run_main(capsys, "verify", str(out)).returncode == 0
+    stdout = resume_as_clean(made, out, capsys)
+    assert "has data past the file's recorded end" in stdout and "starting it over" in stdout
 
 
 def test_no_space_while_saving_a_head_is_one_line_and_writes_nothing(made, tmp_path):
