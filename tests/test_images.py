@@ -14,6 +14,7 @@ import h5py
 import numpy as np
 import pytest
 from helpers import (
+    REPO,
     assert_same_features,
     class_image,
     extract,
@@ -604,6 +605,47 @@ def test_a_jpeg_whose_pixels_fail_to_load_is_unreadable_not_black(tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(UnreadableImage, match="broken data stream"):
         decode_image(path, 32)
+
+
+
+def _tiff_with_a_broken_exif_pointer(path: Path) -> tuple[Path, np.ndarray]:
+    """An LZW TIFF whose pixels are fine and whose EXIF IFD pointer is 0: Pillow warns (UserWarning) while loading it."""
+    from PIL import Image, TiffImagePlugin
+
+    pixels = class_image(1, 5, 48)
+    tags = TiffImagePlugin.ImageFileDirectory_v2()
+    tags[34665], tags.tagtype[34665] = 0, 4
+    Image.fromarray(pixels).save(path, compression="tiff_lzw", tiffinfo=tags)
+    return path, pixels
+
+
+def test_other_lines_on_stderr_while_a_tiff_loads_are_not_libtiffs_verdict(tmp_path, monkeypatch, capfd):
+    """Regression: every line on fd 2 during a TIFF's load made it "damaged", so a Pillow warning (shown once
+    per process, so the first such file only) or another thread's progress line dropped a good photo and
+    swallowed the line. Only libtiff's lines judge the file; the others reach stderr."""
+    from PIL import TiffImagePlugin
+
+    path, pixels = _tiff_with_a_broken_exif_pointer(tmp_path / "scan.tif")
+    np.save(tmp_path / "pixels.npy", pixels)
+    code = ("import sys, warnings, numpy as np\nfrom featcache.sources.decode import decode_image\n"
+            "warnings.simplefilter('always')\n"  # as a user's script may: each file's warning printed (pytest records them instead)
+            "for _ in range(2):\n    assert np.array_equal(decode_image(sys.argv[1]), np.load(sys.argv[2]))\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(path), str(tmp_path / "pixels.npy")], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 0, proc.stderr[-800:]
+    assert proc.stderr.count("Corrupt EXIF data") == 2  # passed on, not swallowed
+    load = TiffImagePlugin.TiffImageFile.load
+
+    def load_while_another_thread_reports(self):
+        if not reported:  # Pillow calls load() again later, outside the window
+            reported.append(os.write(2, b"extract: 1,024 / 4,000 images\n"))
+        return load(self)
+
+    reported = []
+
+    monkeypatch.setattr(TiffImagePlugin.TiffImageFile, "load", load_while_another_thread_reports)
+    np.testing.assert_array_equal(decode_image(path), pixels)
+    assert capfd.readouterr().err == "extract: 1,024 / 4,000 images\n"
 
 
 # ---------------------------------------------------------------- links never relabel, rows carry their digest (issue 13)

@@ -8,6 +8,7 @@ change ``images.DECODER``, which is part of every photo cache's fingerprint.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import threading
 from contextlib import contextmanager
@@ -88,7 +89,7 @@ _STDERR_LOCK = threading.Lock()
 
 @contextmanager
 def _c_stderr() -> Iterator[list[str]]:
-    """What native code writes on file descriptor 2 inside the block, kept from the user (one line per problem).
+    """The lines written on file descriptor 2 inside the block, by anyone (the caller sorts out libtiff's).
 
     libtiff reports a damaged strip there ("ZIPDecode: Decoding error at
     scanline 0, incorrect data check.", "Using code not yet in table.")
@@ -110,14 +111,27 @@ def _c_stderr() -> Iterator[list[str]]:
             heard.extend(line.strip() for line in sink.read().decode(errors="replace").splitlines() if line.strip())
 
 
+# libtiff's lines name the function or codec that reported ("ZIPDecode:",
+# "Fax4Decode:", "PackBitsDecode:", "JPEGLib:", "JPEGSetupDecode:",
+# "TIFFFillStrip:") or the name Pillow opens the file under ("tempfile.tif:"):
+# the lines of LZW, deflate, PackBits, JPEG and Group 4 TIFFs with 40 flipped
+# bytes. Anything else on fd 2 meanwhile is not libtiff's (a Pillow
+# UserWarning, another thread's progress line) and is passed on.
+_LIBTIFF_LINE = re.compile(r"(tempfile\.tif|TIFF\w*|O?JPEG\w*|\w*Decode\w*): ")
+
+
 def _load_tiff(im) -> None:
     """Decode a TIFF's pixels now; whatever libtiff reports makes it unreadable, not a black image."""
     failed = None
-    with _c_stderr() as heard:
+    with _c_stderr() as lines:
         try:
             im.load()
         except OSError as exc:  # "decoder error -2": libtiff's own line says more
             failed = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    heard = [line for line in lines if _LIBTIFF_LINE.match(line)]
+    others = [line for line in lines if not _LIBTIFF_LINE.match(line)]
+    if others:  # not ours to judge or to swallow: back to where they were going
+        os.write(2, "".join(f"{line}\n" for line in others).encode())
     if heard or failed:
         raise UnreadableImage(f"damaged TIFF ({heard[0].removeprefix('tempfile.tif: ').rstrip('.') if heard else failed})")
 
