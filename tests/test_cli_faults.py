@@ -269,6 +269,26 @@ def test_ctrl_c_while_starting_is_one_line(monkeypatch, capsys):
     assert err == "featcache: interrupted while starting; nothing was done"
 
 
+def test_output_into_a_closed_pipe_stops_quietly(tmp_path):
+    """Regression: `featcache info CACHE --json | head -c 200` (and --help, evaluate, predict) ended in a
+    BrokenPipeError traceback, exit 1. Now no word on stderr and the shell's usual 141."""
+    import os
+    import subprocess
+    import sys
+
+    from helpers import REPO
+
+    cache = str(tiny_cache(tmp_path / "c.h5"))
+    for args in (["info", cache, "--json"], ["info", cache], ["--help"]):
+        proc = subprocess.Popen([sys.executable, "-m", "featcache", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)})
+        proc.stdout.close()  # the reader is gone before the first line
+        err = proc.stderr.read().decode()
+        proc.wait(timeout=120)
+        # --help's text waits in stdout's buffer until the exit, where Python drops the error quietly: exit 0
+        assert err == "" and proc.returncode == (0 if args == ["--help"] else 141), (args, proc.returncode, err[-600:])
+
+
 def test_an_output_folder_that_is_a_file_says_so(tmp_path, capsys):
     cache = str(tiny_cache(tmp_path / "c.h5"))
     mine = tmp_path / "notes.txt"

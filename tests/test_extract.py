@@ -109,6 +109,49 @@ def test_mismatched_cache_at_out_is_refused(fashion_dir, tmp_path, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
+def test_a_run_killed_between_commits_resumes_instead_of_starting_over(tmp_path, capsys, sig):
+    """Regression: each batch flushed its datasets (their chunk index, listing chunks placed at the end of the
+    file) but not the superblock's end-of-allocation mark, which only the commit (once a second) wrote; a run
+    killed in between left a partial that started over (4 of 4 SIGKILL/SIGTERM tries by a tester)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from helpers import make_fashion_dir
+
+    data = make_fashion_dir(tmp_path / "d", n_train=12000, n_test=16)
+    out = tmp_path / "c.h5"
+    args = ["extract", "--data-dir", str(data), "--weights", "random", "--image-size", "64", "--runtime", "tensorflow",
+            "--out", str(out)]
+    proc = subprocess.Popen([sys.executable, "-m", "featcache", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                with h5py.File(partial_path(out), "r", locking=False) as f:
+                    if int(f["train"].attrs["rows_done"]) >= 256:
+                        break
+            except (OSError, KeyError):
+                pass
+            time.sleep(0.05)
+        time.sleep(0.5)  # between two commits (COMMIT_SECONDS), after batches into new chunks
+    finally:
+        proc.send_signal(getattr(signal, sig))
+        _, err = proc.communicate()
+    assert proc.returncode != 0 and not out.exists(), "killed before the end: nothing published"
+    if sig == "SIGTERM":  # like Ctrl-C: one line, the work kept, no lock left behind
+        assert proc.returncode == 143 and err.decode().strip().splitlines()[-1] == (
+            "featcache extract: terminated; re-run the same command to resume")
+        assert not Path(f"{out}.lock").exists()
+    proc = run_main(capsys, *args)
+    assert proc.returncode == 0, proc.stderr
+    assert "starting it over" not in proc.stdout and "images already done" in proc.stdout, proc.stdout
+    assert featcache.open_cache(out).labels("train").tolist() == (np.arange(12000) % 10).tolist()
+
+
+@pytest.mark.slow
 def test_resume_after_sigkill_gives_the_same_features(tmp_path, capsys):
     from helpers import make_fashion_dir
 

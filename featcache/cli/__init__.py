@@ -84,6 +84,51 @@ def _start() -> None:
     warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``timeout``, a container stopping), raised where Python runs: handled as Ctrl-C is."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
+
+
+class _SigtermAsInterrupt:
+    """While a command runs, SIGTERM unwinds like Ctrl-C (the partial file closed, the lock released).
+
+    Only where nobody else chose what SIGTERM does (the default handler) and
+    in the main thread, where Python delivers signals; the handler is put back
+    after. Killed outright instead, a run left its lock file and said nothing.
+    (A class, not contextlib: this module imports only sys at its top.)
+    """
+
+    def __enter__(self) -> None:
+        import signal
+        import threading
+
+        self.installed = (threading.current_thread() is threading.main_thread()
+                          and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
+        if self.installed:
+            signal.signal(signal.SIGTERM, _terminate)
+
+    def __exit__(self, *exc) -> None:
+        if self.installed:
+            import signal
+
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _stdout_gone() -> int:
+    """The reader of our output went away (``| head``): stop quietly, as command-line tools do."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's flush at exit would fail (and print) again
+    except (OSError, ValueError):
+        pass
+    return 141  # 128 + SIGPIPE, what the shell reports for a tool stopped by its reader
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         from featcache.errors import FeatcacheError
@@ -94,13 +139,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(STARTING, file=sys.stderr)
         return 130
+    except BrokenPipeError:  # --help into | head
+        return _stdout_gone()
     try:
-        return int(args.func(args) or 0)
+        with _SigtermAsInterrupt():
+            return int(args.func(args) or 0)
     except FeatcacheError as exc:
         print(f"featcache {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except BrokenPipeError:
+        return _stdout_gone()
+    except KeyboardInterrupt as exc:
         # Only these keep their finished work; the others start over when re-run.
         hint = "re-run the same command to resume" if args.command in RESUMABLE else "nothing was saved"
-        print(f"featcache {args.command}: interrupted; {hint}", file=sys.stderr)
-        return 130
+        how = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        print(f"featcache {args.command}: {how}; {hint}", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130

@@ -264,12 +264,17 @@ class CacheWriter:
             for view, part in zip(self.views, values):
                 ds = g[view_dataset(view, layer)]
                 ds[start : start + len(part)] = part.astype(self.dtype, copy=False)
-                # Closing a dataset writes its cached chunks: flushed here, a full
-                # disk is an exception we catch, not one h5py ignores at dealloc.
-                ds.flush()
         if problems is not None:
             ds = g["problem"]
             ds[start : start + len(problems)] = _encode_problems(problems) if ds.dtype.kind == "S" else np.asarray(problems, dtype=object)
+        # The whole file, not each dataset: a dataset's flush wrote its chunk
+        # index (listing a chunk just placed at the end of the file) but not
+        # the superblock's end-of-allocation mark, which only the file's flush
+        # writes; a kill before the next commit then left a partial that could
+        # not resume (4 of 4 SIGKILL/SIGTERM tries started over). Flushed here,
+        # a full disk is also an exception we catch, not one h5py ignores at
+        # dealloc.
+        self._file.flush()
 
     def commit(self) -> None:
         """Make written rows durable progress: data first, then the counters."""
