@@ -239,6 +239,20 @@ def check_out_dir(path: str | Path, flag: str = "--out") -> Path:
     return path
 
 
+def check_report_files(files: Sequence[Path], ours: Callable[[], bool], flag: str = "--out") -> None:
+    """Before the work: the report files about to be written into a folder replace only a report featcache wrote.
+
+    ``ours()`` says whether the folder holds featcache's report (its
+    machine-readable file reads back as one); if it does not, an existing file
+    of the same name is the user's (notes called evaluation.txt, a picture
+    called confusion.png) and is refused rather than replaced.
+    """
+    existing = [Path(p) for p in files if Path(p).exists()]
+    if existing and not ours():
+        raise FeatcacheError(f"{flag} {existing[0].parent} holds {existing[0].name}, which is not part of a report featcache wrote; "
+                             f"choose another {flag} (or delete {existing[0].name})")
+
+
 def check_out_file(path: str | Path, suffix: str, what: str, suffixes: str, flag: str = "--out") -> Path:
     """An output file's name, before any work: not a folder, ending in ``suffix``, in a folder a file can be written to.
 

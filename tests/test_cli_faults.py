@@ -203,18 +203,18 @@ def test_seed_on_an_already_split_folder_is_refused(tmp_path, capsys):
     assert not out.exists()
 
 
-def tiny_cache(path, n_train: int = 40, n_test: int = 20, d: int = 4):
+def tiny_cache(path, n_train: int = 40, n_test: int = 20, d: int = 4, layer: str = "out"):
     """A complete 2-class cache of separable features written directly (no network)."""
     from featcache.store import CacheWriter, SplitSpec
 
-    attrs = {"fingerprint": "e" * 64, "class_names": ["ants", "bees"], "layers": ["out"], "default_layer": "out",
+    attrs = {"fingerprint": "e" * 64, "class_names": ["ants", "bees"], "layers": [layer], "default_layer": layer,
              "backbone": "mobilenet_v2", "weights": "random", "image_size": 32, "preprocessing": "x", "dataset": "tiny"}
     rng = np.random.default_rng(0)
     data = {s: (np.arange(n) % 2) for s, n in (("train", n_train), ("test", n_test))}
-    w = CacheWriter(path, attrs, [SplitSpec(s, y, np.arange(len(y))) for s, y in data.items()], {"out": d}, "float32")
+    w = CacheWriter(path, attrs, [SplitSpec(s, y, np.arange(len(y))) for s, y in data.items()], {layer: d}, "float32")
     w.open()
     for s, y in data.items():
-        w.write(s, 0, {"out": (rng.normal(size=(len(y), d)) + 3 * y[:, None]).astype(np.float32)})
+        w.write(s, 0, {layer: (rng.normal(size=(len(y), d)) + 3 * y[:, None]).astype(np.float32)})
     w.finish()
     return path
 
@@ -378,6 +378,28 @@ def _no_space_on(monkeypatch, name_part: str):
         real(path)
 
     monkeypatch.setattr(atomic, "fsync_file", full)
+
+
+def test_evaluate_and_probe_never_replace_a_users_files_in_out(tmp_path, capsys):
+    """Regression (a new-user tester): `evaluate --out DIR` replaced the user's own evaluation.txt and
+    confusion.png there, `probe --out DIR` their probe.csv. featcache's own report is still replaced."""
+    cache = str(tiny_cache(tmp_path / "c.h5", layer="out_relu"))
+    head = tmp_path / "h.npz"
+    assert main(["train", cache, "--head", "logreg", "--out", str(head)]) == 0
+    for command, name in ((["evaluate", str(head), cache], "evaluation.txt"), (["evaluate", str(head), cache], "confusion.png"),
+                          (["probe", cache], "probe.csv"), (["probe", cache], "probe.png")):
+        folder = tmp_path / f"mine_{name}"
+        folder.mkdir()
+        (folder / name).write_text("my own notes")
+        one_line_error(capsys, [*command, "--out", str(folder)], f"holds {name}, which is not part of a report featcache wrote",
+                       "choose another --out")
+        assert [p.name for p in folder.iterdir()] == [name] and (folder / name).read_text() == "my own notes"
+    for command, report in ((["evaluate", str(head), cache], "evaluation.json"), (["probe", cache], "probe.csv")):
+        folder = tmp_path / f"ours_{report}"
+        for _ in range(2):  # the second run replaces the first one's report
+            assert main([*command, "--out", str(folder)]) == 0
+        assert (folder / report).stat().st_size > 0
+    capsys.readouterr()
 
 
 def test_a_full_disk_in_evaluate_leaves_no_folder_and_no_half_report(tmp_path, capsys, monkeypatch):

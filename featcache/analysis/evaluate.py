@@ -15,7 +15,7 @@ import numpy as np
 from featcache import paths
 from featcache.analysis.plots import confusion_text, plot_confusion
 from featcache.analysis.train import as_cache
-from featcache.validate import check_out_dir, check_views, require_splits
+from featcache.validate import check_out_dir, check_report_files, check_views, require_splits
 from featcache.errors import FeatcacheError
 from featcache.heads.io import check_compatible, load_head
 from featcache.heads.views import PROBABILITIES, averaged_quantity, predict_and_scores
@@ -168,6 +168,17 @@ def list_misclassified(cache: Cache, split: str, y: np.ndarray, y_pred: np.ndarr
     return out
 
 
+def _is_evaluation(path: Path) -> bool:
+    """Whether ``path`` is an evaluation.json featcache wrote (so the report beside it may be replaced)."""
+    import json
+
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and {"accuracy", "confusion", "class_names"} <= data.keys()
+
+
 def evaluate(
     head: Any,
     cache: Cache | str | Path,
@@ -227,6 +238,7 @@ def evaluate(
     result = EvalResult(head_path, cache.path, split, layer, cache.class_names, accuracy, per_class, cm, files,
                         list_misclassified(cache, split, y, y_pred, proba), overlap, views,
                         averaged_quantity(est) if len(views) > 1 else None)
+    check_report_files(files.values(), lambda: _is_evaluation(files["json"]))
     with output_files(out_dir, files.values()):  # all three or none, and no empty folder
         plot_confusion(cm, cache.class_names, files["png"], title=title)
         write_json(files["json"], result.to_dict())

@@ -35,6 +35,7 @@ from featcache.store.atomic import write_bytes
 from featcache.validate import (
     check_fraction,
     check_jobs,
+    check_report_files,
     check_seed,
     check_writable_dir,
     parse_C_per_head,
@@ -304,6 +305,7 @@ def probe(
     n_jobs = check_jobs(n_jobs)
     # Before any fit: an unwritable --out must not cost the fits.
     out_dir = check_writable_dir(Path(out) if out else paths.runs_dir() / f"probe_{cache.path.stem}")
+    check_report_files([out_dir / "probe.csv", out_dir / "probe.png"], lambda: _is_probe_csv(out_dir / "probe.csv"))
     trains = list(dict.fromkeys(tr for tr, _ in settings))
     if verbose:
         what = f" x {len(settings)} view setting(s)" if len(settings) > 1 else ""
@@ -419,6 +421,14 @@ def _csv_text(rows: list[ProbeRow]) -> str:
     for r in rows:
         w.writerow(asdict(r))
     return buf.getvalue()
+
+
+def _is_probe_csv(path: Path) -> bool:
+    """Whether ``path`` is a probe.csv featcache wrote (so it and the plot beside it may be replaced)."""
+    try:
+        return bool(read_probe_csv(path))
+    except FeatcacheError:
+        return False
 
 
 def read_probe_csv(path: str | Path) -> list[ProbeRow]:
