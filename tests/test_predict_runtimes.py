@@ -96,7 +96,7 @@ def test_conversion_is_keyed_by_the_files_content_not_its_path(tiny, conversions
     ModelRunner(copy, runtime="onnxruntime")
     assert len(conversions) == 1  # a copy elsewhere is the same model
     files = sorted(p.name for p in (tmp_path / "runtimes").iterdir())
-    assert files == [f"{conversions[0]}.onnx"]  # nothing half-written left beside it
+    assert files == [f"{conversions[0]}.onnx", f"{conversions[0]}.onnx.sha256"]  # nothing half-written left beside it
     other = _tiny_model(tmp_path / "elsewhere.keras", seed=1)  # another model under the copy's name
     runner = ModelRunner(other, runtime="onnxruntime")
     assert len(conversions) == 2 and conversions[1] != conversions[0]

@@ -79,11 +79,11 @@ def test_conversion_cached_reused_and_equal(name, tmp_path, monkeypatch, tiny_re
     monkeypatch.setattr(runtimes, "_export_onnx", lambda *a: (calls.append(1), export(*a))[1])
     used, forward, note = runtimes.build(name, TINY, None, tmp_path)
     assert (used, note) == (name, None) and len(calls) == 1
-    files = list(tmp_path.iterdir())
-    assert [f.name for f in files] == [f"{TINY.key()}.onnx"]  # no temporary file left beside it
+    files = sorted(tmp_path.iterdir())
+    assert [f.name for f in files] == [f"{TINY.key()}.onnx", f"{TINY.key()}.onnx.sha256"]  # no temporary file left beside
     umask = os.umask(0)
     os.umask(umask)
-    assert files[0].stat().st_mode & 0o777 == 0o666 & ~umask
+    assert all(f.stat().st_mode & 0o777 == 0o666 & ~umask for f in files)
     np.testing.assert_allclose(forward(_images())[0], tiny_reference[0], atol=1e-5)
     runtimes.build(name, TINY, None, tmp_path)
     assert len(calls) == 1  # the second build loads the cached file
@@ -120,6 +120,47 @@ def test_onnxruntime_on_fewer_threads_gives_the_same_features(tmp_path, tiny_ref
     one = runtimes.OnnxRuntime(threads=1).load(path)
     np.testing.assert_allclose(one(_images())[0], tiny_reference[0], atol=1e-5)
     np.testing.assert_array_equal(one(_images())[0], runtimes.OnnxRuntime().load(path)(_images())[0])
+
+
+@pytest.mark.slow
+def test_a_cached_conversion_that_fails_its_checksum_is_converted_again(tmp_path, monkeypatch, tiny_reference):
+    """Regression (an adversarial tester): 2,000 flipped bytes in a cached model still loaded and gave finite
+    (2, D) outputs, so it was used: features off by up to 2.9, the cache marked complete and intact."""
+    if "onnxruntime" not in CONVERTED:
+        pytest.fail("onnxruntime is a default dependency (pyproject.toml) and must be installed")
+    calls = []
+    export = runtimes._export_onnx
+    monkeypatch.setattr(runtimes, "_export_onnx", lambda *a: (calls.append(1), export(*a))[1])
+    runtimes.build("onnxruntime", TINY, None, tmp_path)
+    model = tmp_path / f"{TINY.key()}.onnx"
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(model))  # damaged weights in a file that still parses, as flipped bits in them give
+    big = max(graph.graph.initializer, key=lambda t: int(np.prod(t.dims)))
+    big.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(big) + 0.5, big.name))
+    onnx.save(graph, str(model))
+    damaged = runtimes.OnnxRuntime().load(model)(_images())[0]
+    assert np.abs(damaged - tiny_reference[0]).max() > 1e-3  # what was used before: wrong, and nothing said so
+    used, forward, _ = runtimes.build("onnxruntime", TINY, None, tmp_path)
+    assert len(calls) == 2  # converted again
+    np.testing.assert_allclose(forward(_images())[0], tiny_reference[0], atol=1e-5)
+    (tmp_path / f"{TINY.key()}.onnx.sha256").unlink()  # no checksum (an older featcache): not trusted either
+    runtimes.build("onnxruntime", TINY, None, tmp_path)
+    assert len(calls) == 3 and (tmp_path / f"{TINY.key()}.onnx.sha256").is_file()
+    runtimes.build("onnxruntime", TINY, None, tmp_path)
+    assert len(calls) == 3  # and a good one is reused
+
+
+def test_a_runtime_folder_that_cannot_be_written_names_its_variable(tmp_path):
+    if "onnxruntime" not in CONVERTED:
+        pytest.fail("onnxruntime is a default dependency (pyproject.toml) and must be installed")
+    blocker = tmp_path / "runtimes"
+    blocker.write_text("a file where the folder should be")
+    with pytest.raises(FeatcacheError) as exc:
+        runtimes.build("onnxruntime", TINY, None, blocker)
+    msg = _one_line(exc)
+    assert "FEATCACHE_RUNTIME_DIR" in msg and "--runtime tensorflow" in msg and "--out" not in msg
 
 
 @pytest.mark.slow

@@ -43,6 +43,7 @@ class ExtractResult:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # files left out, with the reason
     runtime: str | None = None  # what ran the network (``Mapper.runtime_used``); None on a cache hit
     views: int = 1  # views embedded per image (``ModelSpec.views``; 1: the original alone)
+    runtime_note: str | None = None  # why ``auto`` fell back to TensorFlow (``Mapper.runtime_note``)
 
     @property
     def images_per_s(self) -> float:
@@ -183,6 +184,8 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
     make_embed, widths = _build(rows, model, ident, per_batch, engine.runtime)
     startup = time.perf_counter() - t_start
     attrs = _provenance(ident, model, data, rows, make_embed.runtime_used)
+    if verbose and make_embed.runtime_note:  # auto says why it fell back (a user asked for the fastest)
+        print(make_embed.runtime_note)  # with the progress lines: stderr is for the one line of an error
     writer = rows.writer(path, attrs, widths, store.dtype, verbose)
     done = writer.open()
     batches = plan(rows.sizes, done, per_batch)
@@ -208,7 +211,8 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
     finally:
         writer.close()
     result = ExtractResult(path, hit=False, images=counts["embedded"], seconds=seconds, startup_seconds=startup,
-                           skipped=list(data.skipped), runtime=make_embed.runtime_used, views=n_views)
+                           skipped=list(data.skipped), runtime=make_embed.runtime_used, views=n_views,
+                           runtime_note=make_embed.runtime_note)
     if verbose:
         _report(result)
     return result
