@@ -648,6 +648,44 @@ def test_other_lines_on_stderr_while_a_tiff_loads_are_not_libtiffs_verdict(tmp_p
     assert capfd.readouterr().err == "extract: 1,024 / 4,000 images\n"
 
 
+
+def test_a_postscript_file_is_never_handed_to_ghostscript(tmp_path, monkeypatch):
+    """Regression (an adversarial tester): Pillow's EPS plugin runs Ghostscript (`gs`) on the file, so an EPS in
+    a photo folder, even named .jpg, had a PostScript interpreter run on user data; a failing gs was a traceback."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    marker = tmp_path / "gs_was_called"
+    gs = bin_dir / "gs"
+    gs.write_text(f"#!/bin/sh\ntouch {marker}\nexit 1\n")
+    gs.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    eps = tmp_path / "photo.jpg"
+    eps.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 16 16\nnewpath 0 0 moveto 16 16 lineto stroke\nshowpage\n%%EOF\n")
+    with pytest.raises(UnreadableImage, match="not an image"):
+        decode_image(eps, 32)
+    assert not marker.exists()
+    np.testing.assert_array_equal(decode_image(write_image(tmp_path / "ok.png", class_image(0, 1, 16))), class_image(0, 1, 16))
+
+
+
+def test_big_endian_16_bit_images_decode_and_float_images_are_skipped_not_black(tmp_path):
+    """Regression (an adversarial tester): a 16-bit big-endian TIFF was skipped ("point operation not supported
+    for this mode") though its little-endian twin decoded; a mode-F TIFF of 0-1 floats was embedded all black."""
+    from PIL import Image
+
+    values = np.random.default_rng(0).integers(0, 65536, (24, 30))
+    Image.fromarray(values.astype(">u2")).save(tmp_path / "be.tif")
+    Image.fromarray(values.astype("<u2")).save(tmp_path / "le.tif")
+    with Image.open(tmp_path / "be.tif") as im:
+        assert im.mode == "I;16B"
+    be, le = decode_image(tmp_path / "be.tif"), decode_image(tmp_path / "le.tif")
+    np.testing.assert_array_equal(be, le)
+    np.testing.assert_array_equal(be[..., 0], (values >> 8).astype(np.uint8))
+    Image.fromarray(np.random.default_rng(1).random((24, 30)).astype(np.float32)).save(tmp_path / "f.tif")
+    with pytest.raises(UnreadableImage, match="floating-point pixels"):
+        decode_image(tmp_path / "f.tif", 32)
+
+
 # ---------------------------------------------------------------- links never relabel, rows carry their digest (issue 13)
 
 

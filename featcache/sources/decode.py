@@ -29,6 +29,23 @@ class UnreadableImage(FeatcacheError):
     """A file that is not a decodable image (the reason is the message)."""
 
 
+# Pillow plugins that run another program on the file: its EPS plugin hands
+# the file to Ghostscript (a PostScript interpreter), which would run code
+# from a data file; a photo folder or `predict` input is never opened as one
+# (an adversarial tester's fake `gs` was called for an EPS named .jpg).
+_RUNS_A_PROGRAM = frozenset({"EPS"})
+_FORMATS: list[str] | None = None
+
+
+def _formats(Image) -> list[str]:
+    """The formats decode_image opens: every Pillow format that decodes by itself."""
+    global _FORMATS
+    if _FORMATS is None:
+        Image.init()
+        _FORMATS = [f for f in Image.OPEN if f not in _RUNS_A_PROGRAM]
+    return _FORMATS
+
+
 def _pil():
     from PIL import Image
 
@@ -51,7 +68,7 @@ def decode_image(path: str | Path | BinaryIO, size: int | None = None) -> np.nda
 
     Image = _pil()
     try:
-        with Image.open(path) as im:
+        with Image.open(path, formats=_formats(Image)) as im:
             im.seek(0)
             if im.format == "JPEG" and size is not None:
                 im.draft("RGB", (size, size))  # decode at a reduced scale, >= size
@@ -63,7 +80,11 @@ def decode_image(path: str | Path | BinaryIO, size: int | None = None) -> np.nda
             else:
                 im.load()  # a truncated or corrupt file fails here, with its reason
             im = _upright(im, ImageOps)
-            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+            if im.mode == "F":  # 0-1, 0-255 or any range: no scale fits all, and RGB clipped 0-1 floats to black
+                raise UnreadableImage("32-bit floating-point pixels (mode F) have no known range; save the image with 8 or 16 bits")
+            if im.mode in ("I;16B", "I;16N"):  # Pillow has no point() for these: as 32-bit, the same values
+                im = im.convert("I")
+            if im.mode in ("I;16", "I;16L", "I"):
                 im = im.point(lambda v: v * (1 / 256)).convert("L")
             if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
                 im = im.convert("RGBA")

@@ -52,6 +52,15 @@ def read_attrs(path: Path, peek: bool = False) -> dict[str, Any]:
         raise FeatcacheError(f"cache not found: {path}; run 'featcache extract' first or check the path")
     if path.is_dir():
         raise FeatcacheError(f"{path} is a folder, not a cache; pass the .h5 file written by 'featcache extract'")
+    try:
+        return _read_attrs(path, peek)
+    except FeatcacheError:
+        raise
+    except (RuntimeError, OSError, ValueError, TypeError, KeyError) as exc:  # HDF5's own errors on damaged metadata
+        raise damaged(path, f"its metadata is unreadable: {first_line(exc)}") from None
+
+
+def _read_attrs(path: Path, peek: bool) -> dict[str, Any]:
     with _open(path, peek=peek) as f:
         if f.attrs.get("format") != FORMAT:
             raise FeatcacheError(f"{path} is an HDF5 file but not a featcache cache; pass a file written by 'featcache extract'")
@@ -127,10 +136,15 @@ class Cache:
                 f"{self.path} is an incomplete cache (extraction was interrupted); re-run the same 'featcache extract' command to finish it"
             )
         _check_meta(self.path, self.meta)
-        with _open(self.path) as f:
-            self.split_names = split_names(f)
-            self.sizes = self._check_structure(f)
-            self.checked = self._check_digest(f)
+        try:
+            with _open(self.path) as f:
+                self.split_names = split_names(f)
+                self.sizes = self._check_structure(f)
+                self.checked = self._check_digest(f)
+        except FeatcacheError:
+            raise
+        except (RuntimeError, OSError, ValueError, TypeError, KeyError) as exc:  # HDF5's own errors on a damaged structure
+            raise damaged(self.path, f"its structure is unreadable: {first_line(exc)}") from None
 
     def _check_structure(self, f: h5py.File) -> dict[str, int]:
         sizes = {}
