@@ -401,6 +401,33 @@ def test_hdf5s_own_errors_on_damaged_metadata_are_one_line(tmp_path, capsys, mon
         one_line_error(capsys, command, f"{cache} is damaged", why, "re-extract it")
 
 
+def test_a_fifo_given_as_a_cache_is_one_line_not_a_hang(tmp_path, capsys):
+    """Regression (an adversarial tester): `info fifo.h5` and `extract --out fifo.h5` blocked forever in HDF5's open."""
+    import os
+
+    fifo = tmp_path / "fifo.h5"
+    os.mkfifo(fifo)
+    one_line_error(capsys, ["info", str(fifo)], "is not a regular file")
+    one_line_error(capsys, ["verify", str(fifo)], "is not a regular file")
+
+
+def test_info_says_how_many_skipped_files_it_does_not_list(tmp_path, capsys):
+    """Regression (an adversarial tester): `info` listed 10 of 23 skipped files and did not say more were left out."""
+    from helpers import make_class_tree
+
+    root = make_class_tree(tmp_path / "d", {"cats": 3, "dogs": 3})
+    for i in range(12):
+        (root / "cats" / f"bad{i:02d}.jpg").write_bytes(b"not a jpeg")
+    cache = tmp_path / "c.h5"
+    assert main(["extract", "--images", str(root), "--test-fraction", "0.34", "--weights", "random", "--image-size", "32",
+                 "--runtime", "tensorflow", "--out", str(cache)]) == 0
+    capsys.readouterr()
+    assert main(["info", str(cache)]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("skipped"))
+    assert line.startswith("skipped     12 file(s): ") and line.count("(not an image") == 10
+    assert line.endswith("; and 2 more (all in --json)")
+
+
 def test_evaluate_and_probe_never_replace_a_users_files_in_out(tmp_path, capsys):
     """Regression (a new-user tester): `evaluate --out DIR` replaced the user's own evaluation.txt and
     confusion.png there, `probe --out DIR` their probe.csv. featcache's own report is still replaced."""

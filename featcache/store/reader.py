@@ -52,6 +52,8 @@ def read_attrs(path: Path, peek: bool = False) -> dict[str, Any]:
         raise FeatcacheError(f"cache not found: {path}; run 'featcache extract' first or check the path")
     if path.is_dir():
         raise FeatcacheError(f"{path} is a folder, not a cache; pass the .h5 file written by 'featcache extract'")
+    if not path.is_file():  # a FIFO or a device: HDF5 would wait on it forever (an adversarial tester's mkfifo)
+        raise FeatcacheError(f"{path} is not a regular file; pass the .h5 file written by 'featcache extract'")
     try:
         return _read_attrs(path, peek)
     except FeatcacheError:
