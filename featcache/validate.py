@@ -273,7 +273,10 @@ def require_splits(cache: Any, *names: str, why: str | None = None) -> None:
     """Refuse a cache that lacks any of the splits ``names``."""
     for split in names:
         if split not in cache.sizes:
-            fix = why or f"extract a cache with a {split} split"
+            # Caches have train and test splits only (a photo folder's val/ becomes test): naming the
+            # splits it has is the fix for a wrong --split, a new extraction for a missing one.
+            fix = why or (f"use --split with one of those (a val/ folder of photos is the test split)"
+                          if split not in ("train", "test") else f"extract a cache with a {split} split")
             raise FeatcacheError(f"{cache.path} has no {split!r} split (it has {', '.join(cache.sizes) or 'none'}); {fix}")
 
 

@@ -401,6 +401,18 @@ def test_hdf5s_own_errors_on_damaged_metadata_are_one_line(tmp_path, capsys, mon
         one_line_error(capsys, command, f"{cache} is damaged", why, "re-extract it")
 
 
+def test_a_mistyped_flag_is_blamed_on_its_command_with_the_nearest_flag(tmp_path, capsys):
+    """Regression (a new-user tester): `featcache train CACHE --trainsize 10` said "featcache: error: unrecognized
+    arguments ...; see 'featcache --help'", pointing at the top-level command and not at --train-size."""
+    err = one_line_error(capsys, ["train", "c.h5", "--head", "logreg", "--trainsize", "10"],
+                         "featcache train: error: unrecognized arguments: --trainsize 10 (did you mean --train-size?)",
+                         "see 'featcache train --help'")
+    assert err.startswith("featcache train:")
+    one_line_error(capsys, ["info", "c.h5", "--jsn"], "featcache info: error", "(did you mean --json?)")
+    err = one_line_error(capsys, ["info", "c.h5", "stray"], "featcache info: error: unrecognized arguments: stray")
+    assert "did you mean" not in err
+
+
 def test_a_fifo_given_as_a_cache_is_one_line_not_a_hang(tmp_path, capsys):
     """Regression (an adversarial tester): `info fifo.h5` and `extract --out fifo.h5` blocked forever in HDF5's open."""
     import os

@@ -58,6 +58,8 @@ def test_one_epoch_changes_only_the_unfrozen_layers(real_head, real_weights, tmp
                              batch_size=16, keep_best=False, out=tmp_path / "ft.keras", verbose=True)
     printed = capsys.readouterr().out
     assert f"trainable {res.params['trainable']:,}" in printed and "epoch 1/1: val accuracy" in printed
+    # Not a terminal: Keras's one line per epoch, no bar drawn with colour codes and carriage returns (a tester's log)
+    assert "\x1b" not in printed and "\r" not in printed and "━" not in printed
     # The head's recorded stratified subset of 50 rows: 40 train, the last 10 for validation.
     assert (res.train_images, res.val_images) == (40, 10)
 

@@ -76,7 +76,10 @@ def test_quiet_unless_verbose_and_out_checked_before_any_fit(multi_cache, tmp_pa
     featcache.probe(multi_cache, heads="logreg", layers="out_relu", out=tmp_path / "q")
     assert capsys.readouterr().out == ""  # a library call prints nothing unless asked
     featcache.probe(multi_cache, heads="logreg", layers="out_relu", out=tmp_path / "v", verbose=True)
-    assert "best layer: out_relu" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "best layer: out_relu" in printed and "note: chosen on the test split" in printed  # (a tester missed that)
+    featcache.probe(multi_cache, heads="logreg", layers="out_relu", out=tmp_path / "h", holdout=0.25, verbose=True)
+    assert "note: chosen on the test split" not in capsys.readouterr().out
     from featcache.analysis import probe as probe_mod
 
     monkeypatch.setattr(probe_mod, "_fit_one", lambda *a: pytest.fail("fitted before checking --out"))

@@ -110,6 +110,8 @@ def test_require_splits():
     cache = SimpleNamespace(path="c.h5", sizes={"train": 10})
     v.require_splits(cache, "train")
     refuses(v.require_splits, cache, "train", "test", match=r"c.h5 has no 'test' split \(it has train\); extract a cache with a test split")
+    # A split no cache has (a tester's --split val): the fix is a --split the cache has, not an extraction
+    refuses(v.require_splits, cache, "val", match=r"has no 'val' split \(it has train\); use --split with one of those \(a val/ folder")
     refuses(v.require_splits, cache, "test", why="curves need both", match="; curves need both$")
 
 

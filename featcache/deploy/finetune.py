@@ -26,6 +26,7 @@ are kept and the run says so.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -287,7 +288,10 @@ def finetune(
     cb = _keep_best_callback(result, frozen_val_loss, epochs, patience, keep_best, verbose)
     # The progress bar first, so each epoch's comparison line follows its bar.
     callbacks = [k.callbacks.ProgbarLogger(), cb] if verbose else [cb]
-    model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, shuffle=False, verbose=1 if verbose else 0)
+    # Off a terminal Keras's bar (verbose 1) wrote colour codes and carriage returns into the log, one
+    # overwritten line; verbose 2 is one plain line per epoch, as featcache's own progress is.
+    bar = 1 if sys.stdout.isatty() else 2
+    model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, shuffle=False, verbose=bar if verbose else 0)
     if not keep_best:
         result.best_epoch = len(result.epochs)
     if test_ds is not None:

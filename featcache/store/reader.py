@@ -237,7 +237,9 @@ class Cache:
 
     def _check(self, split: str, layer: str | None = None) -> str:
         if split not in self.sizes:
-            raise FeatcacheError(f"{self.path} has no {split!r} split (it has {', '.join(self.split_names)}); extract that split first")
+            fix = ("use one of those (a val/ folder of photos is the test split)" if split not in ("train", "test")
+                   else "extract that split first")
+            raise FeatcacheError(f"{self.path} has no {split!r} split (it has {', '.join(self.split_names)}); {fix}")
         layer = self.default_layer if layer is None else layer
         if layer not in self.layers:
             raise FeatcacheError(f"layer {layer!r} is not in {self.path}; cached layers: {', '.join(self.layers)}")
