@@ -5,6 +5,7 @@ the CLI found. Each failure: one line, exit 2, no traceback, nothing half-writte
 from __future__ import annotations
 
 import json
+import sys
 import zipfile
 from types import SimpleNamespace
 
@@ -411,6 +412,52 @@ def test_a_mistyped_flag_is_blamed_on_its_command_with_the_nearest_flag(tmp_path
     one_line_error(capsys, ["info", "c.h5", "--jsn"], "featcache info: error", "(did you mean --json?)")
     err = one_line_error(capsys, ["info", "c.h5", "stray"], "featcache info: error: unrecognized arguments: stray")
     assert "did you mean" not in err
+
+
+def test_sigterm_is_handled_only_as_the_program_and_other_broken_pipes_are_not_swallowed(tmp_path, capsys, monkeypatch):
+    """A review: with the handler installed by main(argv) too, a program calling featcache's main() in a loop
+    no longer stopped on SIGTERM; and every BrokenPipeError, not only stdout's, became a silent exit 141."""
+    import signal
+
+    import featcache.cli as cli
+    import featcache.cli.info as info
+
+    cache = str(tiny_cache(tmp_path / "c.h5"))
+    seen = []
+    real_run = info.run
+    monkeypatch.setattr(info, "run", lambda args: (seen.append(signal.getsignal(signal.SIGTERM)), real_run(args))[1])
+    assert main(["info", cache]) == 0 and seen[-1] is signal.SIG_DFL  # a library call: SIGTERM keeps its default
+    monkeypatch.setattr(sys, "argv", ["featcache", "info", cache])
+    assert main() == 0 and seen[-1] is cli._terminate  # the program: SIGTERM ends the command as Ctrl-C does
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # and it is put back after
+    monkeypatch.setattr(info, "run", lambda args: (_ for _ in ()).throw(BrokenPipeError(32, "Broken pipe", "/a/socket")))
+    with pytest.raises(BrokenPipeError):
+        main(["info", cache])
+    capsys.readouterr()
+
+
+def test_ray_init_does_not_take_sigterm_from_a_running_command():
+    """A review: `extract --engine ray` killed with SIGTERM exited 15 with Ray's stack dump and no featcache line,
+    because ray.init replaced the command's handler with its own; the engine puts featcache's back."""
+    import signal
+
+    import featcache.cli as cli
+    from featcache.embedding.engines.ray_engine import _keep_sigterm
+
+    def rays_handler(signum, frame):
+        raise SystemExit(signum)
+
+    try:
+        signal.signal(signal.SIGTERM, cli._terminate)
+        with _keep_sigterm():
+            signal.signal(signal.SIGTERM, rays_handler)  # what ray.init does
+        assert signal.getsignal(signal.SIGTERM) is cli._terminate
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a library user's program: Ray's handler stays
+        with _keep_sigterm():
+            signal.signal(signal.SIGTERM, rays_handler)
+        assert signal.getsignal(signal.SIGTERM) is rays_handler
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def test_a_fifo_given_as_a_cache_is_one_line_not_a_hang(tmp_path, capsys):

@@ -143,6 +143,9 @@ def test_two_class_model_predicts_a_folder_with_its_defaults_and_writes_csv(tmp_
     empty = tmp_path / "empty"
     empty.mkdir()
     _one_line_error(capsys, ["predict", str(model), str(empty)], "holds no image files")
+    (empty / "ants").mkdir()  # a class-folder tree (a tester's hymenoptera/val): name its folders
+    (empty / "bees").mkdir()
+    _one_line_error(capsys, ["predict", str(model), str(empty)], f"holds no image files, only folders (ants, bees); pass those folders (e.g. {empty / 'ants'})")
     _one_line_error(capsys, ["predict", str(model), str(folder), "--csv", str(tmp_path)], "is a folder")
 
 

@@ -164,6 +164,21 @@ def test_a_runtime_folder_that_cannot_be_written_names_its_variable(tmp_path):
 
 
 @pytest.mark.slow
+def test_temporaries_of_killed_conversions_are_cleaned_up(tmp_path):
+    """Regression (an adversarial tester): a conversion SIGKILLed mid-write left its 0600 temporary for good."""
+    if "onnxruntime" not in CONVERTED:
+        pytest.fail("onnxruntime is a default dependency (pyproject.toml) and must be installed")
+    name = f"{TINY.key()}.onnx"
+    old, recent = tmp_path / f".{name}.k1ll3d.onnx", tmp_path / f".{name}.runn1ng.onnx"
+    for p in (old, recent):
+        p.write_bytes(b"\x08\x07half")
+    hours_ago = os.path.getmtime(old) - 2 * runtimes.STALE_SECONDS
+    os.utime(old, (hours_ago, hours_ago))
+    runtimes.build("onnxruntime", TINY, None, tmp_path)
+    assert not old.exists() and recent.exists()  # another process's conversion may still be writing that one
+
+
+@pytest.mark.slow
 def test_half_written_conversion_is_never_used(tmp_path, tiny_reference):
     if "onnxruntime" not in CONVERTED:
         pytest.fail("onnxruntime is a default dependency (pyproject.toml) and must be installed")

@@ -40,14 +40,28 @@ def _parser_class():
                 sub = next((a.choices.get(getattr(ns, "command", None)) for a in self._actions
                             if isinstance(a, argparse._SubParsersAction)), None)
                 target = sub or self
-                flags = [o for a in target._actions for o in a.option_strings]
-                import difflib
-
-                near = next((difflib.get_close_matches(x.split("=")[0], flags, n=1) for x in extras if x.startswith("-")), [])
-                target.error(f"unrecognized arguments: {' '.join(extras)}" + (f" (did you mean {near[0]}?)" if near else ""))
+                target.error(f"unrecognized arguments: {' '.join(extras)}{_nearest_flag(target, extras)}")
             return ns
 
     return Parser
+
+
+def _nearest_flag(parser, extras: list[str]) -> str:
+    """`` (did you mean --train-size?)`` for the first unknown flag that is close to one of ``parser``'s, else ''.
+
+    Nothing after ``--`` (those are arguments, not flags), and never a flag the parser already knows.
+    """
+    import difflib
+
+    flags = [o for a in parser._actions for o in a.option_strings if o not in ("-h", "--help")]
+    for x in extras[: extras.index("--")] if "--" in extras else extras:
+        name = x.split("=")[0]
+        if not name.startswith("-") or name in flags:
+            continue
+        near = difflib.get_close_matches(name, flags, n=1, cutoff=0.75)
+        if near:
+            return f" (did you mean {near[0]}?)"
+    return ""
 
 
 def one_line(message: str) -> str:
@@ -119,11 +133,14 @@ class _SigtermAsInterrupt:
     (A class, not contextlib: this module imports only sys at its top.)
     """
 
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+
     def __enter__(self) -> None:
         import signal
         import threading
 
-        self.installed = (threading.current_thread() is threading.main_thread()
+        self.installed = (self.enabled and threading.current_thread() is threading.main_thread()
                           and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
         if self.installed:
             signal.signal(signal.SIGTERM, _terminate)
@@ -133,6 +150,20 @@ class _SigtermAsInterrupt:
             import signal
 
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _stdout_still_there() -> bool:
+    """Whether our standard output still has a reader: a pipe's write end polls as an error once its reader left."""
+    import select
+
+    if not hasattr(select, "poll"):  # Windows: no way to ask; take it as ours, as before
+        return False
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return not any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (OSError, ValueError):  # not a file descriptor (captured output): not the pipe that broke
+        return True
 
 
 def _stdout_gone() -> int:
@@ -160,12 +191,16 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # --help into | head
         return _stdout_gone()
     try:
-        with _SigtermAsInterrupt():
+        # Only as the program (the console script, python -m featcache: no argv given): a program that
+        # calls main(argv) itself keeps SIGTERM's default, so that it still stops (a review's finding).
+        with _SigtermAsInterrupt(enabled=argv is None):
             return int(args.func(args) or 0)
     except FeatcacheError as exc:
         print(f"featcache {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except BrokenPipeError:
+        if _stdout_still_there():  # another pipe or socket broke: not the reader of our output going away
+            raise
         return _stdout_gone()
     except KeyboardInterrupt as exc:
         # Only these keep their finished work; the others start over when re-run.

@@ -290,7 +290,7 @@ def finetune(
     callbacks = [k.callbacks.ProgbarLogger(), cb] if verbose else [cb]
     # Off a terminal Keras's bar (verbose 1) wrote colour codes and carriage returns into the log, one
     # overwritten line; verbose 2 is one plain line per epoch, as featcache's own progress is.
-    bar = 1 if sys.stdout.isatty() else 2
+    bar = 1 if sys.stdout.isatty() or "ipykernel" in sys.modules else 2  # a notebook draws the bar too
     model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, shuffle=False, verbose=bar if verbose else 0)
     if not keep_best:
         result.best_epoch = len(result.epochs)

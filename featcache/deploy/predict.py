@@ -101,6 +101,11 @@ def image_files_in(folder: Path) -> list[Path]:
     known = {ext.lower() for ext in Image.registered_extensions()}
     files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in known)
     if not files:
+        subfolders = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+        if subfolders:  # a class-folder tree (a tester passed hymenoptera/val): predict reads one level
+            shown = ", ".join(subfolders[:3]) + (", ..." if len(subfolders) > 3 else "")
+            raise FeatcacheError(f"{folder} holds no image files, only folders ({shown}); pass those folders "
+                                 f"(e.g. {folder / subfolders[0]}): predict reads the images of each folder given")
         raise FeatcacheError(f"{folder} holds no image files (PNG, JPEG, BMP, GIF, ...); pass image files, .npy arrays or a folder of images")
     return files
 

@@ -393,7 +393,7 @@ def build(name: str, spec: ModelSpec, batch_size: int | None, runtime_dir: Path,
     for candidate in AUTO_ORDER if not reasons else ("tensorflow",):
         runtime = REGISTRY[candidate]
         if candidate == "tensorflow":
-            note = f"runtime auto: using tensorflow ({'; '.join(reasons)})" if reasons else None
+            note = f"runtime auto: using tensorflow ({'; '.join(dict.fromkeys(reasons))})" if reasons else None  # once each
             return candidate, runtime.build(spec, batch_size, runtime_dir), note
         if not runtime.available():
             reasons.append(runtime.why_unavailable())
@@ -426,6 +426,7 @@ def converted_model(spec: ModelSpec, runtime_dir: Path, load: Callable[[Path], F
         return path
     from featcache.store.atomic import atomic_path, write_text
 
+    _remove_stale_temporaries(path)
     model = spec.build_keras()
     try:
         with atomic_path(path) as tmp:
@@ -440,10 +441,30 @@ def converted_model(spec: ModelSpec, runtime_dir: Path, load: Callable[[Path], F
         text = str(exc)
         if not text.endswith(("choose a writable --out", "or choose --out elsewhere")):
             raise
+        why = text.rsplit(";", 1)[0]
+        if path.is_file() and not _digest_path(path).is_file():  # a review: say why a model that is there is not used
+            why = f"{path.name} there has no checksum (an older featcache converted it), so it must be converted again: {why}"
         # atomic_path's advice names --out, which is not where converted models go
-        raise FeatcacheError(f"{text.rsplit(';', 1)[0]}; converted models are kept in FEATCACHE_RUNTIME_DIR: set it to "
+        raise FeatcacheError(f"{why}; converted models are kept in FEATCACHE_RUNTIME_DIR: set it to "
                              "another folder, or use --runtime tensorflow") from None
     return path
+
+
+# A conversion takes under a minute here (7-66 s, docs/benchmarks.md); a
+# temporary this old beside the model is a killed conversion's, not a running one's.
+STALE_SECONDS = 3600
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Delete what conversions killed mid-write left beside ``path`` (``atomic_path``'s ``.<name>.*`` files)."""
+    import time
+
+    try:
+        for tmp in path.parent.glob(f".{path.name}.*"):
+            if time.time() - tmp.stat().st_mtime > STALE_SECONDS:
+                tmp.unlink()
+    except OSError:  # a folder we cannot list or clean: the conversion itself says what is wrong
+        pass
 
 
 def _digest_path(path: Path) -> Path:

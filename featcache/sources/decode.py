@@ -138,7 +138,9 @@ def _c_stderr() -> Iterator[list[str]]:
 # the lines of LZW, deflate, PackBits, JPEG and Group 4 TIFFs with 40 flipped
 # bytes. Anything else on fd 2 meanwhile is not libtiff's (a Pillow
 # UserWarning, another thread's progress line) and is passed on.
-_LIBTIFF_LINE = re.compile(r"(tempfile\.tif|TIFF\w*|O?JPEG\w*|\w*Decode\w*): ")
+# A review's 10 codecs x 12 damage patterns added "MissingRequired:", "_TIFFVSetField:",
+# "gtStripContig:" and lines with no module (": WEBP compression support is not configured.").
+_LIBTIFF_LINE = re.compile(r"(tempfile\.tif|_?TIFF\w*|O?JPEG\w*|\w*Decode\w*|MissingRequired|gt(Strip|Tile)\w*|): ")
 
 
 def _load_tiff(im) -> None:

@@ -167,6 +167,27 @@ def _quiet_backend() -> Iterator[None]:
         del os.environ["RAY_BACKEND_LOG_LEVEL"]
 
 
+@contextmanager
+def _keep_sigterm() -> Iterator[None]:
+    """``ray.init`` installs its own SIGTERM handler (a stack dump, then ``sys.exit``); the one featcache's
+    command line set while a command runs (SIGTERM ends it as Ctrl-C does: one line, exit 143) is put back.
+
+    A review found ``--engine ray`` killed with SIGTERM exiting 15 with Ray's dump and no featcache line.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        if getattr(before, "__module__", None) == "featcache.cli":
+            signal.signal(signal.SIGTERM, before)
+
+
 def _worker_env() -> dict[str, str]:
     """Environment the workers need to compute what this process would (same Keras backend, quiet TF)."""
     env = {"TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -180,7 +201,7 @@ def start_local(num_cpus: int):
     ray = require()
     package_root = str(Path(__file__).resolve().parents[2])
     pythonpath = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
-    with _quiet_backend():
+    with _quiet_backend(), _keep_sigterm():
         ray.init(
             address="local",  # always a new instance, never one `ray start` left running here
             num_cpus=num_cpus,
@@ -197,7 +218,7 @@ def _join(ray, address: str) -> None:
     import featcache
 
     try:
-        with _quiet_backend():
+        with _quiet_backend(), _keep_sigterm():
             ray.init(
                 address=address,
                 logging_level=logging.ERROR,
