@@ -244,6 +244,15 @@ def test_weights_that_do_not_fit(fashion_dir, tmp_path, capsys):
     assert "does not fit backbone mobilenet_v2" in capsys.readouterr().err
 
 
+def test_weights_of_another_backbone_are_said_in_words(real_weights, fashion_dir, capsys):
+    """A new-user tester: MobileNetV2's weights for resnet50 quoted Keras's warning cut mid-sentence ("... This usually)")."""
+    assert main(["extract", "--data-dir", str(fashion_dir), "--weights", str(real_weights), "--backbone", "resnet50",
+                 "--image-size", "32"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "does not fit backbone resnet50 (its layers are not this backbone's: Keras would skip them" in err
+    assert len(err.splitlines()) == 1 and "usually" not in err
+
+
 def test_out_that_is_not_a_cache_is_left_alone(fashion_dir, tmp_path, capsys):
     out = tmp_path / "notes.h5"
     out.write_text("precious")
@@ -323,6 +332,10 @@ def test_unknown_layer_lists_the_valid_ones(fashion_dir, capsys):
     main(["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32", "--layers", "nope"])
     valid = capsys.readouterr().err.split("valid layers: ")[1].strip().split(", ")
     assert {"block_13_expand_relu", "block_1_expand_relu", "out_relu", "Conv1_relu"} <= set(valid)
+    # the nearest name and the shorthand come first (a tester: the list alone was hard to act on)
+    main(["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32", "--layers", "block_13_expand_rel"])
+    err = capsys.readouterr().err
+    assert "(did you mean 'block_13_expand_relu'? --layers blocks taps every block's expansion" in err
 
 
 @pytest.mark.slow
@@ -352,7 +365,7 @@ def test_tap_base_refuses_a_layer_that_is_not_a_feature_map():
     assert tuple(tap_base(model, ["conv"]).outputs[0].shape[1:]) == (6, 6, 4)
     with pytest.raises(FeatcacheError, match="layer 'flat' outputs shape .* not a 4-D feature map"):
         tap_base(model, ["flat"])
-    with pytest.raises(FeatcacheError, match="unknown layer 'x' for tiny; valid layers: .*conv"):
+    with pytest.raises(FeatcacheError, match=r"unknown layer 'x' for tiny \(.*\); valid layers: .*conv"):
         tap_base(model, ["x"])
 
 

@@ -73,8 +73,7 @@ class Backbone:
                 _load_weights_strictly(base, path)
             except Exception as exc:
                 raise FeatcacheError(
-                    f"weights file {weights} does not fit backbone {self.name} "
-                    f"({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else 'no detail'}); "
+                    f"weights file {weights} does not fit backbone {self.name} ({_mismatch_detail(exc)}); "
                     f"pass the {self.name} include_top=False weights file"
                 ) from None
         base.trainable = False
@@ -105,6 +104,15 @@ def _load_weights_strictly(model, path: Path) -> None:
             link = Path(tmp) / (path.stem + ".weights.h5")
             link.symlink_to(path.resolve())
             load(link)
+
+
+def _mismatch_detail(exc: Exception) -> str:
+    """Why weights did not load, in a few words: Keras's warning about skipped layers was cut mid-sentence at 120 characters."""
+    if isinstance(exc, UserWarning) and "Skipping" in str(exc):
+        return "its layers are not this backbone's: Keras would skip them and keep random weights"
+    text = str(exc).splitlines()[0] if str(exc) else "no detail"
+    text = text.split(". ")[0]
+    return f"{type(exc).__name__}: {text if len(text) <= 160 else text[:157].rsplit(' ', 1)[0] + '...'}"
 
 
 _MOBILENET_V2_BLOCKS = tuple(f"block_{i}_expand_relu" for i in range(1, 17))

@@ -29,8 +29,14 @@ def tap_base(base, layers: list[str]):
     outputs = []
     for name in layers:
         if name not in names:
-            valid = ", ".join(l.name for l in base.layers if len(l.output.shape) == 4)
-            raise FeatcacheError(f"unknown layer {name!r} for {base.name}; valid layers: {valid}")
+            import difflib
+
+            maps = [l.name for l in base.layers if len(l.output.shape) == 4]
+            # the near name first: a tester found the bare list of ~155 names hard to act on
+            near = difflib.get_close_matches(name, maps, n=1)
+            hint = f"did you mean {near[0]!r}? " if near else ""
+            raise FeatcacheError(f"unknown layer {name!r} for {base.name} ({hint}--layers blocks taps every block's "
+                                 f"expansion and the final layer); valid layers: {', '.join(maps)}")
         out = base.get_layer(name).output
         if len(out.shape) != 4:
             raise FeatcacheError(f"layer {name!r} outputs shape {tuple(out.shape)}, not a 4-D feature map; pick a convolutional layer")
