@@ -686,6 +686,25 @@ def test_big_endian_16_bit_images_decode_and_float_images_are_skipped_not_black(
         decode_image(tmp_path / "f.tif", 32)
 
 
+
+def test_after_strict_refuses_a_folder_fixing_it_and_rerunning_just_works(tmp_path, capsys):
+    """A new-user tester: after --strict stopped on a bad file, removing the file and re-running was refused
+    ("...partial.h5 holds an interrupted extraction made with other settings (differs in: data_digest); ... delete
+    that file"): featcache's own leftover, for data that has changed, is started over instead."""
+    root = make_class_tree(tmp_path / "d", {"cats": 3, "dogs": 3})
+    bad = root / "dogs" / "broken.jpg"
+    bad.write_bytes(b"not a jpeg")
+    out = tmp_path / "c.h5"
+    args = ["extract", "--images", str(root), "--test-fraction", "0.34", "--weights", "random", "--image-size", "32",
+            "--runtime", "tensorflow", "--strict", "--out", str(out)]
+    assert main(args) == 2 and "--strict" in capsys.readouterr().err
+    bad.unlink()
+    assert main(args) == 0, capsys.readouterr().err
+    printed = capsys.readouterr()
+    assert "delete that file" not in printed.err and out.exists() and not partial_path(out).exists()
+    assert featcache.open_cache(out).sizes == {"train": 4, "test": 2}
+
+
 # ---------------------------------------------------------------- links never relabel, rows carry their digest (issue 13)
 
 

@@ -405,6 +405,10 @@ def _read_all(path: Path, ds: h5py.Dataset, name: str) -> tuple[int, int]:
     return chunks, nbytes
 
 
+# Settings names in messages, where the internal name says little to a user.
+DIFFERENCE_WORDS = {"data_digest": "the data (which files, or their content)"}
+
+
 def find_complete(path: Path, identity) -> bool:
     """True for a complete, verified cache of ``identity`` at ``path``; refuses anything else there.
 
@@ -430,8 +434,14 @@ def find_complete(path: Path, identity) -> bool:
             raise FeatcacheError(f"{path} exists and is not a featcache cache; choose another --out (it was left untouched)") from None
         if attrs.get("fingerprint") != fp:
             diff = identity.differences(attrs.get("settings"))
+            if p != path and diff == ["data_digest"]:
+                # The same extraction, interrupted, of data that has changed since (a tester fixed the folder
+                # --strict had refused and was told to delete featcache's own leftover): nothing in it can be
+                # resumed, so the writer starts it over, under the lock, saying so.
+                continue
+            shown = [DIFFERENCE_WORDS.get(d, d) for d in diff]
             raise FeatcacheError(
-                f"{p} holds {label} made with other settings (differs in: {', '.join(diff) or 'fingerprint'}); "
+                f"{p} holds {label} made with other settings (differs in: {', '.join(shown) or 'fingerprint'}); "
                 "choose another --out or delete that file"
             )
         if p == path:
