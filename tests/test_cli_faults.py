@@ -460,6 +460,17 @@ def test_ray_init_does_not_take_sigterm_from_a_running_command():
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
+def test_a_model_given_where_a_head_goes_says_which_is_which(tmp_path, fake_model, capsys):
+    """An adversarial tester: `evaluate model.keras cache.h5` said only "(TypeError)"."""
+    from featcache.deploy.model import KIND
+    from featcache.heads.io import MODEL_KIND
+
+    assert MODEL_KIND == KIND  # heads/io cannot import deploy (the pipeline flows one way): the same string kept twice
+    cache = str(tiny_cache(tmp_path / "c.h5"))
+    one_line_error(capsys, ["evaluate", str(fake_model), cache], "is a model written by 'featcache export' or 'featcache finetune', "
+                   "not a head; classify images with 'featcache predict'")
+
+
 def test_a_fifo_given_as_a_cache_is_one_line_not_a_hang(tmp_path, capsys):
     """Regression (an adversarial tester): `info fifo.h5` and `extract --out fifo.h5` blocked forever in HDF5's open."""
     import os

@@ -155,6 +155,17 @@ def _unreadable(path: Path, why: str) -> FeatcacheError:
     return FeatcacheError(f"{path} is not a readable featcache head ({why}); pass a file written by 'featcache train'")
 
 
+MODEL_KIND = "featcache-model"  # deploy.model.KIND: the kind a model file (export, finetune) records
+
+
+def _kind(zf: zipfile.ZipFile) -> str | None:
+    try:
+        meta = json.loads(zf.read(META_ENTRY))
+    except Exception:  # no metadata, or not JSON: the loader says what is wrong
+        return None
+    return meta.get("kind") if isinstance(meta, dict) else None
+
+
 def _is_npz(zf: zipfile.ZipFile) -> bool:
     return f"{NPZ_ENTRY}.npy" in zf.namelist()
 
@@ -192,6 +203,9 @@ def load_head(path: str | Path, *, trust_pickle: bool = False):
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as zf:
             npz = _is_npz(zf)
+            if not npz and _kind(zf) == MODEL_KIND:  # it said only "(TypeError)" (an adversarial tester)
+                raise FeatcacheError(f"{path} is a model written by 'featcache export' or 'featcache finetune', not a head; "
+                                     "classify images with 'featcache predict', or pass the head it was made from")
         head, meta = _load_npz(path) if npz else _load_keras(path)
     else:
         head, meta = _load_pickle(path, trust_pickle)
