@@ -239,6 +239,14 @@ def check_out_dir(path: str | Path, flag: str = "--out") -> Path:
     return path
 
 
+def closest(name: str, choices: Iterable[str], cutoff: float = 0.6) -> str | None:
+    """The choice nearest to a mistyped ``name`` (difflib's ratio at least ``cutoff``), for a "did you mean" hint."""
+    import difflib
+
+    near = difflib.get_close_matches(name, list(choices), n=1, cutoff=cutoff)
+    return near[0] if near else None
+
+
 def check_report_files(files: Sequence[Path], ours: Callable[[], bool], flag: str = "--out") -> None:
     """Before the work: the report files about to be written into a folder replace only a report featcache wrote.
 

@@ -217,6 +217,10 @@ def evaluate(
         )
     require_splits(cache, split)
     layer = meta["layer"]
+    name = head_path.stem if head_path is not None else f"{meta.get('head')}_{layer}_{meta.get('cache_fingerprint', '')[:12]}"
+    out_dir = Path(out) if out is not None else paths.runs_dir() / "eval" / name
+    files = {"png": out_dir / "confusion.png", "json": out_dir / "evaluation.json", "text": out_dir / "evaluation.txt"}
+    check_report_files(files.values(), lambda: _is_evaluation(files["json"]))  # before the work, as --out's folder
     views = evaluated_views(meta, cache, test_views)
     Xv, y = cache.view_features(split, layer, views), cache.labels(split)
     if Xv.shape[2] != est.n_features_in_:
@@ -230,15 +234,11 @@ def evaluate(
     if overlap and overlap["seen"]:
         warnings.warn(leakage_line(overlap), LeakageWarning, stacklevel=2)
 
-    name = head_path.stem if head_path is not None else f"{meta.get('head')}_{layer}_{meta.get('cache_fingerprint', '')[:12]}"
-    out_dir = Path(out) if out is not None else paths.runs_dir() / "eval" / name
     how = f", {len(views)} views averaged" if len(views) > 1 else ""
     title = f"{meta.get('head')} head on {split} ({int(cm.sum())} images{how}): accuracy {accuracy:.3f}\n{name}"
-    files = {"png": out_dir / "confusion.png", "json": out_dir / "evaluation.json", "text": out_dir / "evaluation.txt"}
     result = EvalResult(head_path, cache.path, split, layer, cache.class_names, accuracy, per_class, cm, files,
                         list_misclassified(cache, split, y, y_pred, proba), overlap, views,
                         averaged_quantity(est) if len(views) > 1 else None)
-    check_report_files(files.values(), lambda: _is_evaluation(files["json"]))
     with output_files(out_dir, files.values()):  # all three or none, and no empty folder
         plot_confusion(cm, cache.class_names, files["png"], title=title)
         write_json(files["json"], result.to_dict())

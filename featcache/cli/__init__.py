@@ -51,16 +51,14 @@ def _nearest_flag(parser, extras: list[str]) -> str:
 
     Nothing after ``--`` (those are arguments, not flags), and never a flag the parser already knows.
     """
-    import difflib
+    from featcache.validate import closest
 
     flags = [o for a in parser._actions for o in a.option_strings if o not in ("-h", "--help")]
     for x in extras[: extras.index("--")] if "--" in extras else extras:
         name = x.split("=")[0]
-        if not name.startswith("-") or name in flags:
-            continue
-        near = difflib.get_close_matches(name, flags, n=1, cutoff=0.75)
+        near = closest(name, flags, cutoff=0.75) if name.startswith("-") and name not in flags else None
         if near:
-            return f" (did you mean {near[0]}?)"
+            return f" (did you mean {near}?)"
     return ""
 
 

@@ -23,10 +23,10 @@ from featcache._lazy import keras
 from featcache.embedding.backbones import file_sha256
 from featcache.embedding.engines import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError
-from featcache.heads.io import META_ENTRY
+from featcache.heads.io import META_ENTRY, MODEL_KIND
 from featcache.store.atomic import atomic_path
 
-KIND = "featcache-model"
+KIND = MODEL_KIND  # heads.io knows it too, to tell a model given as a head (heads cannot import deploy)
 FORMAT_VERSION = 1
 INPUT_SHAPE = (None, None, None)  # (H, W, C): any size, gray or RGB
 INPUT_DTYPE = "uint8"

@@ -29,12 +29,12 @@ def tap_base(base, layers: list[str]):
     outputs = []
     for name in layers:
         if name not in names:
-            import difflib
+            from featcache.validate import closest
 
             maps = [l.name for l in base.layers if len(l.output.shape) == 4]
             # the near name first: a tester found the bare list of ~155 names hard to act on
-            near = difflib.get_close_matches(name, maps, n=1)
-            hint = f"did you mean {near[0]!r}? " if near else ""
+            near = closest(name, maps)
+            hint = f"did you mean {near!r}? " if near else ""
             raise FeatcacheError(f"unknown layer {name!r} for {base.name} ({hint}--layers blocks taps every block's "
                                  f"expansion and the final layer); valid layers: {', '.join(maps)}")
         out = base.get_layer(name).output

@@ -38,7 +38,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
-import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -424,30 +423,24 @@ def converted_model(spec: ModelSpec, runtime_dir: Path, load: Callable[[Path], F
     path = Path(runtime_dir) / f"{spec.key()}.onnx"
     if path.is_file() and not force and _digest_matches(path):
         return path
+    from featcache.embedding.backbones import file_sha256
     from featcache.store.atomic import atomic_path, write_text
 
     _remove_stale_temporaries(path)
+    advice = RUNTIME_DIR_ADVICE
+    if path.is_file() and not _digest_path(path).is_file():  # a review: say why a model that is there is not used
+        advice = f"{path.name} there has no checksum (an older featcache converted it) and must be converted again; {advice}"
     model = spec.build_keras()
-    try:
-        with atomic_path(path) as tmp:
-            _export_onnx(model, spec, tmp)
-            _check_conversion(model, spec, tmp, load)
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)  # the user's normal permissions, not mkstemp's 0600
-            digest = _file_digest(tmp)
-        write_text(_digest_path(path), digest + "\n")
-    except FeatcacheError as exc:
-        text = str(exc)
-        if not text.endswith(("choose a writable --out", "or choose --out elsewhere")):
-            raise
-        why = text.rsplit(";", 1)[0]
-        if path.is_file() and not _digest_path(path).is_file():  # a review: say why a model that is there is not used
-            why = f"{path.name} there has no checksum (an older featcache converted it), so it must be converted again: {why}"
-        # atomic_path's advice names --out, which is not where converted models go
-        raise FeatcacheError(f"{why}; converted models are kept in FEATCACHE_RUNTIME_DIR: set it to "
-                             "another folder, or use --runtime tensorflow") from None
+    with atomic_path(path, advice) as tmp:
+        _export_onnx(model, spec, tmp)
+        _check_conversion(model, spec, tmp, load)
+        digest = file_sha256(tmp)  # publish gives it the user's normal permissions, not mkstemp's 0600
+    write_text(_digest_path(path), digest + "\n", advice)
     return path
+
+
+# What to do when the converted-model folder cannot be written (it is not --out).
+RUNTIME_DIR_ADVICE = "converted models are kept in FEATCACHE_RUNTIME_DIR: set it to another folder, or use --runtime tensorflow"
 
 
 # A conversion takes under a minute here (7-66 s, docs/benchmarks.md); a
@@ -471,19 +464,13 @@ def _digest_path(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _digest_matches(path: Path) -> bool:
     """Whether ``path`` still has the SHA-256 written beside it when it was converted and checked."""
+    from featcache.embedding.backbones import file_sha256
+
     try:
         want = _digest_path(path).read_text().strip()
-        return want == _file_digest(path)
+        return want == file_sha256(path)
     except OSError:
         return False
 

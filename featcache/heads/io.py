@@ -155,7 +155,7 @@ def _unreadable(path: Path, why: str) -> FeatcacheError:
     return FeatcacheError(f"{path} is not a readable featcache head ({why}); pass a file written by 'featcache train'")
 
 
-MODEL_KIND = "featcache-model"  # deploy.model.KIND: the kind a model file (export, finetune) records
+MODEL_KIND = "featcache-model"  # the kind a model file (export, finetune) records: deploy.model.KIND
 
 
 def _kind(zf: zipfile.ZipFile) -> str | None:

@@ -151,8 +151,9 @@ def _load_tiff(im) -> None:
             im.load()
         except OSError as exc:  # "decoder error -2": libtiff's own line says more
             failed = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    heard = [line for line in lines if _LIBTIFF_LINE.match(line)]
-    others = [line for line in lines if not _LIBTIFF_LINE.match(line)]
+    heard, others = [], []
+    for line in lines:
+        (heard if _LIBTIFF_LINE.match(line) else others).append(line)
     if others:  # not ours to judge or to swallow: back to where they were going
         os.write(2, "".join(f"{line}\n" for line in others).encode())
     if heard or failed:

@@ -31,7 +31,7 @@ def is_no_space(exc: BaseException) -> bool:
     return "No space left on device" in text or "errno = 28" in text or "Disk quota exceeded" in text
 
 
-def no_space(path: str | Path, needed_bytes: int | None = None) -> FeatcacheError:
+def no_space(path: str | Path, needed_bytes: int | None = None, advice: str | None = None) -> FeatcacheError:
     """The one line for a full disk: where, what was being written, and how much to free."""
     path = Path(path)
     device = _mount_point(path.parent)
@@ -41,7 +41,7 @@ def no_space(path: str | Path, needed_bytes: int | None = None) -> FeatcacheErro
         free_hint = f"free {mb} MB"
     else:
         free_hint = "free some space"
-    return FeatcacheError(f"no space left on {device} writing {path}; {free_hint} or choose --out elsewhere")
+    return FeatcacheError(f"no space left on {device} writing {path}; {free_hint} or {advice or 'choose --out elsewhere'}")
 
 
 def _mount_point(directory: Path) -> Path:
@@ -95,7 +95,7 @@ def fsync_dir(directory: str | Path) -> None:
         os.close(fd)
 
 
-def publish(tmp: str | Path, path: str | Path, needed_bytes: int | None = None) -> Path:
+def publish(tmp: str | Path, path: str | Path, needed_bytes: int | None = None, advice: str | None = None) -> Path:
     """Make the written ``tmp`` the file ``path``: fsync, the user's mode, atomic rename, fsync the folder."""
     path = Path(path)
     try:
@@ -104,36 +104,40 @@ def publish(tmp: str | Path, path: str | Path, needed_bytes: int | None = None) 
         os.replace(tmp, path)
     except OSError as exc:
         if is_no_space(exc):
-            raise no_space(path, needed_bytes) from None
+            raise no_space(path, needed_bytes, advice) from None
         raise
     fsync_dir(path.parent)
     return path
 
 
 @contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path to write; it replaces ``path`` (see ``publish``) when the block succeeds."""
+def atomic_path(path: str | Path, advice: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path to write; it replaces ``path`` (see ``publish``) when the block succeeds.
+
+    ``advice``: what to do when ``path`` cannot be written or its disk is full, where that is not choosing
+    another ``--out`` (converted models name their variable).
+    """
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix or ".tmp")
     except OSError as exc:
         if is_no_space(exc):
-            raise no_space(path) from None
-        raise FeatcacheError(f"cannot write {path} ({exc.strerror}); choose a writable --out") from None
+            raise no_space(path, advice=advice) from None
+        raise FeatcacheError(f"cannot write {path} ({exc.strerror}); {advice or 'choose a writable --out'}") from None
     os.close(fd)
     try:
         try:
             yield Path(tmp)
         except OSError as exc:
             if is_no_space(exc):
-                raise no_space(path) from None
+                raise no_space(path, advice=advice) from None
             raise
         except Exception as exc:  # Keras and h5py wrap the OSError of a full disk
             if any(is_no_space(e) for e in exception_chain(exc)):
-                raise no_space(path) from None
+                raise no_space(path, advice=advice) from None
             raise
-        publish(tmp, path)
+        publish(tmp, path, advice=advice)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -185,14 +189,14 @@ def exception_chain(exc: BaseException) -> Iterator[BaseException]:
         exc = exc.__cause__ or exc.__context__
 
 
-def write_bytes(path: str | Path, data: bytes) -> Path:
-    with atomic_path(path) as tmp:
+def write_bytes(path: str | Path, data: bytes, advice: str | None = None) -> Path:
+    with atomic_path(path, advice) as tmp:
         tmp.write_bytes(data)
     return Path(path)
 
 
-def write_text(path: str | Path, text: str) -> Path:
-    return write_bytes(path, text.encode())
+def write_text(path: str | Path, text: str, advice: str | None = None) -> Path:
+    return write_bytes(path, text.encode(), advice)
 
 
 def write_json(path: str | Path, obj: Any) -> Path:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import errno
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import h5py
 import numpy as np
@@ -54,16 +55,7 @@ def read_attrs(path: Path, peek: bool = False) -> dict[str, Any]:
         raise FeatcacheError(f"{path} is a folder, not a cache; pass the .h5 file written by 'featcache extract'")
     if not path.is_file():  # a FIFO or a device: HDF5 would wait on it forever (an adversarial tester's mkfifo)
         raise FeatcacheError(f"{path} is not a regular file; pass the .h5 file written by 'featcache extract'")
-    try:
-        return _read_attrs(path, peek)
-    except FeatcacheError:
-        raise
-    except (RuntimeError, OSError, ValueError, TypeError, KeyError) as exc:  # HDF5's own errors on damaged metadata
-        raise damaged(path, f"its metadata is unreadable: {first_line(exc)}") from None
-
-
-def _read_attrs(path: Path, peek: bool) -> dict[str, Any]:
-    with _open(path, peek=peek) as f:
+    with _hdf5_damage(path, "its metadata"), _open(path, peek=peek) as f:
         if f.attrs.get("format") != FORMAT:
             raise FeatcacheError(f"{path} is an HDF5 file but not a featcache cache; pass a file written by 'featcache extract'")
         try:
@@ -77,6 +69,18 @@ def _read_attrs(path: Path, peek: bool) -> dict[str, Any]:
             except (OSError, KeyError, TypeError, ValueError) as exc:
                 raise damaged(path, f"its progress is unreadable: {first_line(exc)}") from None
         return attrs
+
+
+@contextmanager
+def _hdf5_damage(path: Path, what: str) -> Iterator[None]:
+    """HDF5's own errors on damaged metadata (RuntimeError "ran off end of input buffer", "wrong B-tree
+    signature", ...: an adversarial tester's flipped bytes) as the one 'is damaged' line."""
+    try:
+        yield
+    except FeatcacheError:
+        raise
+    except (RuntimeError, OSError, ValueError, TypeError, KeyError) as exc:
+        raise damaged(path, f"{what} is unreadable: {first_line(exc)}") from None
 
 
 def _open(path: Path, peek: bool = False) -> h5py.File:
@@ -138,15 +142,10 @@ class Cache:
                 f"{self.path} is an incomplete cache (extraction was interrupted); re-run the same 'featcache extract' command to finish it"
             )
         _check_meta(self.path, self.meta)
-        try:
-            with _open(self.path) as f:
-                self.split_names = split_names(f)
-                self.sizes = self._check_structure(f)
-                self.checked = self._check_digest(f)
-        except FeatcacheError:
-            raise
-        except (RuntimeError, OSError, ValueError, TypeError, KeyError) as exc:  # HDF5's own errors on a damaged structure
-            raise damaged(self.path, f"its structure is unreadable: {first_line(exc)}") from None
+        with _hdf5_damage(self.path, "its structure"), _open(self.path) as f:
+            self.split_names = split_names(f)
+            self.sizes = self._check_structure(f)
+            self.checked = self._check_digest(f)
 
     def _check_structure(self, f: h5py.File) -> dict[str, int]:
         sizes = {}
@@ -236,10 +235,9 @@ class Cache:
         return names
 
     def _check(self, split: str, layer: str | None = None) -> str:
-        if split not in self.sizes:
-            fix = ("use one of those (a val/ folder of photos is the test split)" if split not in ("train", "test")
-                   else "extract that split first")
-            raise FeatcacheError(f"{self.path} has no {split!r} split (it has {', '.join(self.split_names)}); {fix}")
+        from featcache.validate import require_splits
+
+        require_splits(self, split)
         layer = self.default_layer if layer is None else layer
         if layer not in self.layers:
             raise FeatcacheError(f"layer {layer!r} is not in {self.path}; cached layers: {', '.join(self.layers)}")

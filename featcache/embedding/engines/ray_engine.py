@@ -177,6 +177,8 @@ def _keep_sigterm() -> Iterator[None]:
     import signal
     import threading
 
+    from featcache.cli import _terminate
+
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -184,7 +186,7 @@ def _keep_sigterm() -> Iterator[None]:
     try:
         yield
     finally:
-        if getattr(before, "__module__", None) == "featcache.cli":
+        if before is _terminate:
             signal.signal(signal.SIGTERM, before)
 
 
