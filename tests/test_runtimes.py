@@ -20,6 +20,7 @@ import pytest
 from helpers import SHARED
 
 from featcache.embedding import runtimes
+from featcache.store import atomic
 from featcache.embedding.backbones import get_backbone, resolve_layers
 from featcache.embedding.mapper import Mapper
 from featcache.embedding.runtimes import ModelSpec
@@ -169,10 +170,10 @@ def test_temporaries_of_killed_conversions_are_cleaned_up(tmp_path):
     if "onnxruntime" not in CONVERTED:
         pytest.fail("onnxruntime is a default dependency (pyproject.toml) and must be installed")
     name = f"{TINY.key()}.onnx"
-    old, recent = tmp_path / f".{name}.k1ll3d.onnx", tmp_path / f".{name}.runn1ng.onnx"
+    old, recent = tmp_path / f".{name}.k1ll3d00.onnx", tmp_path / f".{name}.runn1ng0.onnx"
     for p in (old, recent):
         p.write_bytes(b"\x08\x07half")
-    hours_ago = os.path.getmtime(old) - 2 * runtimes.STALE_SECONDS
+    hours_ago = os.path.getmtime(old) - 2 * atomic.STALE_SECONDS
     os.utime(old, (hours_ago, hours_ago))
     runtimes.build("onnxruntime", TINY, None, tmp_path)
     assert not old.exists() and recent.exists()  # another process's conversion may still be writing that one

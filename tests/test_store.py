@@ -280,6 +280,27 @@ def test_no_space_while_writing_an_atomic_file_is_one_line_and_keeps_the_old_fil
     assert target.read_text() == "previous" and sorted(p.name for p in tmp_path.iterdir()) == ["head.joblib"]
 
 
+def test_temporaries_of_killed_atomic_writes_are_cleaned_up_by_the_next_write(tmp_path):
+    """Regression (an adversarial tester): a head/report/model write SIGKILLed mid-way left its 0600 temporary for good."""
+    target = tmp_path / "head.keras"
+    code = ("import os, signal, sys; from featcache.store.atomic import atomic_path\n"
+            "with atomic_path(sys.argv[1]) as tmp:\n    tmp.write_text('half')\n    os.kill(os.getpid(), signal.SIGKILL)\n")
+    for _ in range(2):
+        subprocess.run([sys.executable, "-c", code, str(target)], cwd=REPO, check=False)
+    killed = sorted(tmp_path.glob(".head.keras.*"))
+    assert len(killed) == 2 and not target.exists()  # what a kill leaves: atomic_path's own names
+    old, recent = killed
+    users = tmp_path / ".head.keras.bak"  # a user's file that merely looks alike
+    users.write_text("mine")
+    hours_ago = os.path.getmtime(old) - 2 * atomic.STALE_SECONDS
+    for p in (old, users):
+        os.utime(p, (hours_ago, hours_ago))
+    with atomic_path(target) as tmp:
+        tmp.write_text("whole")
+    assert target.read_text() == "whole" and not old.exists()
+    assert recent.exists() and users.read_text() == "mine"  # another process's write may still be going on
+
+
 # -- a full disk while writing a cache ------------------------------------------------------------
 
 

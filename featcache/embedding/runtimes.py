@@ -426,7 +426,6 @@ def converted_model(spec: ModelSpec, runtime_dir: Path, load: Callable[[Path], F
     from featcache.embedding.backbones import file_sha256
     from featcache.store.atomic import atomic_path, write_text
 
-    _remove_stale_temporaries(path)
     advice = RUNTIME_DIR_ADVICE
     if path.is_file() and not _digest_path(path).is_file():  # a review: say why a model that is there is not used
         advice = f"{path.name} there has no checksum (an older featcache converted it) and must be converted again; {advice}"
@@ -441,23 +440,6 @@ def converted_model(spec: ModelSpec, runtime_dir: Path, load: Callable[[Path], F
 
 # What to do when the converted-model folder cannot be written (it is not --out).
 RUNTIME_DIR_ADVICE = "converted models are kept in FEATCACHE_RUNTIME_DIR: set it to another folder, or use --runtime tensorflow"
-
-
-# A conversion takes under a minute here (7-66 s, docs/benchmarks.md); a
-# temporary this old beside the model is a killed conversion's, not a running one's.
-STALE_SECONDS = 3600
-
-
-def _remove_stale_temporaries(path: Path) -> None:
-    """Delete what conversions killed mid-write left beside ``path`` (``atomic_path``'s ``.<name>.*`` files)."""
-    import time
-
-    try:
-        for tmp in path.parent.glob(f".{path.name}.*"):
-            if time.time() - tmp.stat().st_mtime > STALE_SECONDS:
-                tmp.unlink()
-    except OSError:  # a folder we cannot list or clean: the conversion itself says what is wrong
-        pass
 
 
 def _digest_path(path: Path) -> Path:

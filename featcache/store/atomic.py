@@ -12,10 +12,13 @@ A full disk anywhere in writing is one line (``no_space``), exit 2.
 from __future__ import annotations
 
 import errno
+import glob
 import json
 import os
+import re
 import shutil
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -118,6 +121,7 @@ def atomic_path(path: str | Path, advice: str | None = None) -> Iterator[Path]:
     another ``--out`` (converted models name their variable).
     """
     path = Path(path)
+    remove_stale_temporaries(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix or ".tmp")
@@ -141,6 +145,33 @@ def atomic_path(path: str | Path, advice: str | None = None) -> Iterator[Path]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+# What atomic_path writes through takes seconds to about a minute (a model
+# conversion: 7-66 s, docs/benchmarks.md); a temporary this old is a killed
+# write's, not a running one's.
+STALE_SECONDS = 3600
+
+
+def _temporary_name(path: Path) -> re.Pattern[str]:
+    """The names atomic_path's mkstemp gives temporaries of ``path``: its prefix, 8 of [a-z0-9_], its suffix."""
+    return re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}{re.escape(path.suffix or '.tmp')}")
+
+
+def remove_stale_temporaries(path: str | Path) -> None:
+    """Delete what writes of ``path`` killed mid-way (SIGKILL, power loss) left beside it: ``atomic_path``'s
+    temporaries older than ``STALE_SECONDS``; a younger one may be another process's write in progress.
+
+    Only names mkstemp makes for ``path`` are touched (a user's ``.head.keras.bak`` is not one).
+    """
+    path = Path(path)
+    pattern = _temporary_name(path)
+    try:
+        for tmp in path.parent.glob(f".{glob.escape(path.name)}.*"):
+            if pattern.fullmatch(tmp.name) and time.time() - tmp.lstat().st_mtime > STALE_SECONDS:
+                tmp.unlink()
+    except OSError:  # a folder we cannot list or clean: the write itself says what is wrong
+        pass
 
 
 @contextmanager
