@@ -210,7 +210,7 @@ def test_huge_images_downscale_or_are_refused_without_exhausting_memory(tmp_path
         "split = next(s for s in src.splits.values() if 'a/huge.jpg' in s.paths); "
         "row = split.paths.index('a/huge.jpg'); x = split.read(row, row + 1); "
         "print(json.dumps({'skipped': src.skipped, 'shape': x.shape, 'gray': int(x.mean()), "
-        "'rss_mb': peak_rss_mb()}))"
+        "'rss_mb': peak_rss_mb(), 'pillow_limit': __import__('PIL.Image').Image.MAX_IMAGE_PIXELS}))"
     )
     proc = subprocess.run([sys.executable, "-c", probe, str(root)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -219,6 +219,24 @@ def test_huge_images_downscale_or_are_refused_without_exhausting_memory(tmp_path
     assert got["skipped"] == [["b/huge.png", "20000x20000 pixels is too large to decode safely (limit 64,000,000); downscale it first"]]
     # VmHWM, not ru_maxrss: the latter survives exec, so a child of a big pytest process would inherit its peak
     assert got["rss_mb"] < 250, got  # a full decode alone would take 1.2 GB (RGB)
+    # Regression (a tester): decoding switched Pillow's decompression-bomb check off for the whole process
+    assert got["pillow_limit"] == PIL_DEFAULT_LIMIT
+
+
+# Pillow's default limit on the pixels Image.open accepts (PIL.Image.MAX_IMAGE_PIXELS), read in a fresh process
+PIL_DEFAULT_LIMIT = int(subprocess.run([sys.executable, "-c", "from PIL import Image; print(Image.MAX_IMAGE_PIXELS)"],
+                                       capture_output=True, text=True, check=True).stdout)
+
+
+def test_decoding_leaves_a_programs_own_pillow_limit_alone(tmp_path, monkeypatch):
+    from PIL import Image
+
+    flat_jpeg(tmp_path / "wide.jpg", 4000, 3000)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # what the program using featcache chose for its images
+    assert decode_image(tmp_path / "wide.jpg", 32).shape == (32, 32, 3)  # featcache applies its own limit
+    assert Image.MAX_IMAGE_PIXELS == 1000
+    with pytest.raises(Image.DecompressionBombError):
+        Image.open(tmp_path / "wide.jpg")
 
 
 # ---------------------------------------------------------------- pixels

@@ -46,14 +46,26 @@ def _formats(Image) -> list[str]:
     return _FORMATS
 
 
-def _pil():
-    from PIL import Image
+_OPEN_LOCK = threading.Lock()
 
-    # PIL's own decompression-bomb check runs at open, on the full size,
-    # before a JPEG can be drafted down; MAX_PIXELS below replaces it and
-    # applies to the pixels actually decoded.
-    Image.MAX_IMAGE_PIXELS = None
-    return Image
+
+def _open(Image, path: str | Path | BinaryIO):
+    """``Image.open`` without Pillow's decompression-bomb check, for this call only.
+
+    Pillow checks at open, on the full size, before a JPEG can be drafted
+    down; MAX_PIXELS replaces it and applies to the pixels actually decoded.
+    The limit is Pillow's one global, so it is lifted and put back under a
+    lock around the open alone (the header: tens of microseconds); a program
+    using featcache keeps its own limit for its own images (it was switched
+    off for the whole process, a tester's finding).
+    """
+    with _OPEN_LOCK:
+        limit = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            return Image.open(path, formats=_formats(Image))
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
 
 
 def decode_image(path: str | Path | BinaryIO, size: int | None = None) -> np.ndarray:
@@ -64,11 +76,10 @@ def decode_image(path: str | Path | BinaryIO, size: int | None = None) -> np.nda
     camera was turned (phones set it instead of rotating the pixels) is
     turned upright before resizing, as photo viewers show it.
     """
-    from PIL import ImageOps, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
-    Image = _pil()
     try:
-        with Image.open(path, formats=_formats(Image)) as im:
+        with _open(Image, path) as im:
             im.seek(0)
             if im.format == "JPEG" and size is not None:
                 im.draft("RGB", (size, size))  # decode at a reduced scale, >= size
