@@ -149,6 +149,27 @@ def test_two_class_model_predicts_a_folder_with_its_defaults_and_writes_csv(tmp_
     _one_line_error(capsys, ["predict", str(model), str(folder), "--csv", str(tmp_path)], "is a folder")
 
 
+def test_export_finds_weights_given_as_a_relative_path_from_another_folder(tmp_path, monkeypatch):
+    """Regression (a new-user tester): the cache kept --weights as typed, so export run in another folder could not find the file."""
+    import keras
+
+    from helpers import make_class_tree
+
+    root = make_class_tree(tmp_path / "photos", {"ants": 4, "bees": 4}, size=16)
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    work.mkdir(), elsewhere.mkdir()
+    # a weights file of the backbone's own layout (random values: this is plumbing, not a result)
+    keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(32, 32, 3)).save_weights(work / "w.weights.h5")
+    monkeypatch.chdir(work)
+    assert main(["extract", "--images", str(root), "--test-fraction", "0.5", "--weights", "w.weights.h5",
+                 "--image-size", "32", "--out", "c.h5", "--json"]) == 0
+    assert featcache.open_cache(work / "c.h5").meta["weights_source"] == str(work / "w.weights.h5")
+    assert main(["train", "c.h5", "--head", "logreg", "--out", "h.npz", "--json"]) == 0
+    monkeypatch.chdir(elsewhere)
+    assert main(["export", str(work / "h.npz"), "--out", "m.keras", "--json"]) == 0
+    assert (elsewhere / "m.keras").is_file()
+
+
 @pytest.mark.parametrize("name", ["onnxruntime", "openvino"])
 def test_exported_model_gives_the_same_probabilities_on_every_runtime(real, name):
     # Issue 14: predict runs the exported model on extraction's runtimes; the probabilities must not depend on it.

@@ -256,7 +256,8 @@ def _provenance(ident: CacheIdentity, model: ModelSpec, data: DataSource, rows: 
         **{k_: v for k_, v in settings.items() if k_ not in ("format_version", "data_digest", "views")},
         **names,
         "weights_random": model.weights == "random",
-        "weights_source": "random (untrained)" if model.weights == "random" else model.weights,
+        # absolute: export finds the file from any folder (a relative path only worked where extract ran)
+        "weights_source": {"random": "random (untrained)", "imagenet": "imagenet"}.get(model.weights) or str(Path(model.weights).resolve()),
         "default_layer": bb.final_layer if bb.final_layer in layer_names else layer_names[-1],
         "source": data.spec,
         "skipped": [list(s) for s in rows.skipped],
