@@ -201,6 +201,9 @@ def test_info(fashion_dir, capsys):
     assert main(["info", str(path)]) == 0
     text = capsys.readouterr().out
     assert "RANDOM WEIGHTS" in text and "complete    yes" in text and "trouser: 5" in text
+    data = next(line for line in text.splitlines() if line.startswith("data "))
+    # Regression (a new-user tester): the source's settings were printed as a Python dict
+    assert data.endswith(f"  data_dir {Path(fashion_dir).resolve()}") and "{" not in data, data
     assert main(["info", str(path), "--json"]) == 0
     import json
 

@@ -30,7 +30,7 @@ def run(args) -> int:
     print(f"cache       {info['path']}")
     print(f"complete    {'yes' if info.get('complete') else 'NO (interrupted; re-run the extract command to resume)'}")
     print(f"fingerprint {info.get('fingerprint')}")
-    print(f"data        {info.get('dataset')}  {info.get('source')}")
+    print(f"data        {info.get('dataset')}  {_source_words(info.get('source'))}")
     print(f"backbone    {info.get('backbone')}  weights {info.get('weights_source')} ({info.get('weights')})"
           + ("  [RANDOM WEIGHTS]" if info.get("weights_random") else ""))
     print(f"image size  {info.get('image_size')}  preprocessing {info.get('preprocessing')}")
@@ -51,3 +51,10 @@ def run(args) -> int:
         counts = ", ".join(f"{c}: {n}" for c, n in s["class_counts"].items())
         print(f"{name:<11} {s['n']} images  ({counts})")
     return 0
+
+
+def _source_words(source) -> str:
+    """A source's settings as ``key value`` pairs (they are stored as a dict; printed raw they read like Python)."""
+    if not isinstance(source, dict):
+        return "" if source is None else str(source)
+    return ", ".join(f"{k} {v}" for k, v in source.items() if v is not None and k != "kind")
