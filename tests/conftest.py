@@ -72,8 +72,8 @@ def real_fm600(real_weights, real_fashion_dir, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("real_fm600") / "fm600.h5"
     with pytest.MonkeyPatch.context() as mp:  # session scope runs before the per-test FEATCACHE_HOME
         mp.setenv("FEATCACHE_HOME", str(out.parent / "home"))
-        path = featcache.extract(data_dir=str(real_fashion_dir), train_limit=600, test_limit=300, weights=str(real_weights),
-                                 out=out, verbose=False).path
+        path = featcache.extract(featcache.FashionMNIST(data_dir=str(real_fashion_dir), train_limit=600, test_limit=300),
+                                 featcache.ModelSpec(weights=str(real_weights)), featcache.StoreSpec(out=out), verbose=False).path
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     yield path
     assert hashlib.sha256(path.read_bytes()).hexdigest() == digest, f"a test changed the shared cache {path}"

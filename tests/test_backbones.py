@@ -43,8 +43,9 @@ def _inbound(layer):
 @pytest.mark.slow
 @pytest.mark.parametrize("name, width", [("resnet50", 2048), ("efficientnet_b0", 1280)])
 def test_extract_with_random_weights(fashion_dir, tmp_path, name, width):
-    res = featcache.extract(data_dir=str(fashion_dir), backbone=name, weights="random", image_size=32,
-                            layers="blocks", out=tmp_path / f"{name}.h5", verbose=False)
+    res = featcache.extract(featcache.FashionMNIST(data_dir=str(fashion_dir)),
+                            featcache.ModelSpec(backbone=name, weights="random", image_size=32, layers="blocks"),
+                            featcache.StoreSpec(out=tmp_path / f"{name}.h5"), verbose=False)
     cache = featcache.open_cache(res.path)
     bb = get_backbone(name)
     assert cache.meta["backbone"] == name and cache.meta["weights_random"]

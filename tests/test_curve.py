@@ -29,7 +29,8 @@ def tiny_cache(tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("curve")
     data = make_fashion_dir(root / "fm", n_train=200, n_test=100)
-    return featcache.extract(data_dir=str(data), weights="random", image_size=32, out=root / "c.h5", verbose=False).path
+    return featcache.extract(featcache.FashionMNIST(data_dir=str(data)), featcache.ModelSpec(weights="random", image_size=32),
+                             featcache.StoreSpec(out=root / "c.h5"), verbose=False).path
 
 
 def curve(cache, out, **kw):
@@ -186,7 +187,8 @@ def test_baseline_refuses_images_that_changed_since_extraction(tmp_path):
     from helpers import make_fashion_dir
 
     data = make_fashion_dir(tmp_path / "fm")
-    path = featcache.extract(data_dir=str(data), weights="random", image_size=32, out=tmp_path / "c.h5", verbose=False).path
+    path = featcache.extract(featcache.FashionMNIST(data_dir=str(data)), featcache.ModelSpec(weights="random", image_size=32),
+                             featcache.StoreSpec(out=tmp_path / "c.h5"), verbose=False).path
     make_fashion_dir(data, seed=1)  # other pixels, same file names
     with pytest.raises(FeatcacheError, match="are not the ones .* was extracted from"):
         curve(path, tmp_path / "o", heads=("logreg",), sizes=[20], baseline="scratch", baseline_sizes=[20])

@@ -21,8 +21,8 @@ PHOTOS = ["cat.bmp", "grace_hopper.bmp", "hot_dog.jpg", "parrot.jpg"]
 def real(tmp_path_factory, real_weights, real_fashion_dir):
     """A small real cache (300 train / 600 test Fashion-MNIST images, 96 px), both heads, both exported."""
     tmp = tmp_path_factory.mktemp("real")
-    res = featcache.extract(data_dir=str(real_fashion_dir), train_limit=300, test_limit=600, weights=str(real_weights),
-                            out=tmp / "c.h5", verbose=False)
+    res = featcache.extract(featcache.FashionMNIST(data_dir=str(real_fashion_dir), train_limit=300, test_limit=600),
+                            featcache.ModelSpec(weights=str(real_weights)), featcache.StoreSpec(out=tmp / "c.h5"), verbose=False)
     cache = featcache.open_cache(res.path)
     X, y = cache.features("train"), cache.labels("train")
     out = {"cache": cache, "weights": real_weights}
@@ -121,7 +121,8 @@ def test_two_class_model_predicts_a_folder_with_its_defaults_and_writes_csv(tmp_
     from helpers import make_class_tree
 
     root = make_class_tree(tmp_path / "photos", {"ants": 6, "bees": 6}, size=16)
-    res = featcache.extract(images=str(root), test_fraction=0.5, weights="random", image_size=32, out=tmp_path / "c.h5", verbose=False)
+    res = featcache.extract(featcache.PhotoFolder(str(root), test_fraction=0.5), featcache.ModelSpec(weights="random", image_size=32),
+                            featcache.StoreSpec(out=tmp_path / "c.h5"), verbose=False)
     head = featcache.train(res.path, "logreg", out=tmp_path / "h.npz").path
     mine = tmp_path / "model.keras"
     mine.write_text("my notes")

@@ -18,7 +18,7 @@ import featcache
 from featcache.store import CacheWriter, partial_path
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = dict(weights="random", image_size=32, verbose=False)
+TINY = dict(weights="random", image_size=32)  # ModelSpec(**TINY): an untrained network at 32 px (plumbing only)
 
 
 def run_cli(*args: str, code: str | None = None) -> subprocess.CompletedProcess:
@@ -46,7 +46,8 @@ def made(tmp_path_factory):
     """A tiny good cache and a head trained on it; each test damages copies in its own folder."""
     root = tmp_path_factory.mktemp("faults")
     data = make_fashion_dir(root / "data")
-    cache = featcache.extract(data_dir=str(data), out=root / "good.h5", **TINY).path
+    cache = featcache.extract(featcache.FashionMNIST(data_dir=str(data)), featcache.ModelSpec(**TINY),
+                              featcache.StoreSpec(out=root / "good.h5"), verbose=False).path
     featcache.train(cache, "logreg", out=root / "head.npz", verbose=False)
     return {"data": data, "cache": cache, "head": root / "head.npz"}
 
@@ -150,7 +151,8 @@ def interrupted_partial(made, out: Path, monkeypatch) -> Path:
 
     monkeypatch.setattr(CacheWriter, "finish", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        featcache.extract(data_dir=str(made["data"]), out=out, **TINY)
+        featcache.extract(featcache.FashionMNIST(data_dir=str(made["data"])), featcache.ModelSpec(**TINY),
+                          featcache.StoreSpec(out=out), verbose=False)
     monkeypatch.undo()
     return partial_path(out)
 

@@ -21,7 +21,8 @@ def _head(tmp: Path, weights: str, *, n_train: int = 60, size: int = 32, train_s
           kind: str = "keras", epochs: int = 3) -> Path:
     """A head trained in-process on a small synthetic cache, optionally on a recorded stratified subset."""
     data = make_fashion_dir(tmp / "fmnist", n_train=n_train, n_test=30)
-    res = featcache.extract(data_dir=str(data), weights=weights, image_size=size, out=tmp / "c.h5", verbose=False)
+    res = featcache.extract(featcache.FashionMNIST(data_dir=str(data)), featcache.ModelSpec(weights=weights, image_size=size),
+                            featcache.StoreSpec(out=tmp / "c.h5"), verbose=False)
     cache = featcache.open_cache(res.path)
     X, y = cache.features("train"), cache.labels("train")
     rows = stratified_subset(y, train_size, seed=1) if train_size else np.arange(len(y))
@@ -207,7 +208,8 @@ def test_class_folder_photos_fine_tune_export_and_predict(tmp_path, capsys):
     from helpers import make_class_tree
 
     root = make_class_tree(tmp_path / "photos", {"ants": 12, "bees": 12}, ext="jpg", size=40)
-    res = featcache.extract(images=str(root), test_fraction=0.25, weights="random", image_size=32, out=tmp_path / "c.h5", verbose=False)
+    res = featcache.extract(featcache.PhotoFolder(str(root), test_fraction=0.25), featcache.ModelSpec(weights="random", image_size=32),
+                            featcache.StoreSpec(out=tmp_path / "c.h5"), verbose=False)
     cache = featcache.open_cache(res.path)
     head = DenseHead(epochs=3, early_stopping=False).fit(cache.features("train"), cache.labels("train"))
     head_path = save_head(head, tmp_path / "h.keras", head_meta(cache, None, "keras", head))

@@ -18,8 +18,9 @@ LAYER = "block_13_expand_relu"
 def two_layer_cache(real_weights, real_fashion_dir, tmp_path_factory) -> Path:
     """First 600 train / 300 test images, 96 px, real weights, block 13 and the final output."""
     out = tmp_path_factory.mktemp("layers") / "fm600_2.h5"
-    return featcache.extract(data_dir=str(real_fashion_dir), train_limit=600, test_limit=300, weights=str(real_weights),
-                             layers=f"{LAYER},out_relu", out=out, verbose=False).path
+    return featcache.extract(featcache.FashionMNIST(data_dir=str(real_fashion_dir), train_limit=600, test_limit=300),
+                             featcache.ModelSpec(weights=str(real_weights), layers=f"{LAYER},out_relu"),
+                             featcache.StoreSpec(out=out), verbose=False).path
 
 
 @pytest.fixture(scope="module")

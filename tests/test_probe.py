@@ -26,8 +26,9 @@ def multi_cache(tmp_path_factory):
     from helpers import make_fashion_dir
 
     root = tmp_path_factory.mktemp("probe")
-    return featcache.extract(data_dir=str(make_fashion_dir(root / "fm")), out=root / "multi.h5", layers=LAYERS,
-                             weights="random", image_size=32, verbose=False).path
+    return featcache.extract(featcache.FashionMNIST(data_dir=str(make_fashion_dir(root / "fm"))),
+                             featcache.ModelSpec(weights="random", image_size=32, layers=LAYERS),
+                             featcache.StoreSpec(out=root / "multi.h5"), verbose=False).path
 
 
 def test_every_layer_and_head_scored_in_network_order(multi_cache, tmp_path):

@@ -178,8 +178,9 @@ def tiny(tmp_path_factory) -> dict[str, Path]:
 
     root = tmp_path_factory.mktemp("tiny")
     data = make_fashion_dir(root / "fmnist", n_train=100, n_test=30)
-    res = featcache.extract(data_dir=str(data), weights="random", image_size=32, layers="blocks", batch_size=32,
-                            out=root / "tiny.h5", verbose=False)
+    res = featcache.extract(featcache.FashionMNIST(data_dir=str(data)),
+                            featcache.ModelSpec(weights="random", image_size=32, layers="blocks"),
+                            featcache.StoreSpec(out=root / "tiny.h5", batch_size=32), verbose=False)
     return {"root": root, "data": data, "cache": Path(res.path)}
 
 
@@ -341,8 +342,8 @@ def test_compare_caches(tiny, tmp_path: Path):
 def test_compare_caches_fails_on_a_difference(tiny, tmp_path: Path):
     import featcache
 
-    other = featcache.extract(data_dir=str(tiny["data"]), weights="random", image_size=32, batch_size=32, dtype="float16",
-                              out=tmp_path / "half.h5", verbose=False)
+    other = featcache.extract(featcache.FashionMNIST(data_dir=str(tiny["data"])), featcache.ModelSpec(weights="random", image_size=32),
+                              featcache.StoreSpec(out=tmp_path / "half.h5", dtype="float16", batch_size=32), verbose=False)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.run([sys.executable, str(SCRIPTS / "compare_caches.py"), str(tiny["cache"]), str(other.path), "--atol", "0"],
                           capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)

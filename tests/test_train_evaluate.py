@@ -36,7 +36,8 @@ def trained(real_cache, tmp_path_factory):
 @pytest.fixture
 def random_cache(fashion_dir, tmp_path) -> Path:
     """A tiny cache from another network (random weights, 32 px): the wrong features for real heads."""
-    return featcache.extract(data_dir=str(fashion_dir), weights="random", image_size=32, out=tmp_path / "rnd.h5", verbose=False).path
+    return featcache.extract(featcache.FashionMNIST(data_dir=str(fashion_dir)), featcache.ModelSpec(weights="random", image_size=32),
+                             featcache.StoreSpec(out=tmp_path / "rnd.h5"), verbose=False).path
 
 
 @pytest.mark.parametrize("name", ["keras", "logreg"])

@@ -163,8 +163,9 @@ def test_photo_caches_split_with_other_seeds_leak_and_evaluate_says_so(tmp_path,
     from helpers import make_class_tree
 
     root = make_class_tree(tmp_path / "photos", {"ants": 12, "bees": 12}, size=16)
-    caches = [_with_digests(featcache.extract(images=str(root), test_fraction=0.5, seed=s, weights="random", image_size=32,
-                                              out=tmp_path / f"s{s}.h5", verbose=False).path, root) for s in (0, 1)]
+    caches = [_with_digests(featcache.extract(featcache.PhotoFolder(str(root), test_fraction=0.5, seed=s),
+                                              featcache.ModelSpec(weights="random", image_size=32),
+                                              featcache.StoreSpec(out=tmp_path / f"s{s}.h5"), verbose=False).path, root) for s in (0, 1)]
     head = tmp_path / "h.npz"
     assert main(["train", str(caches[0]), "--head", "logreg", "--out", str(head)]) == 0
     capsys.readouterr()
