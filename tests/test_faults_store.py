@@ -183,19 +183,29 @@ def test_a_damaged_partial_is_repaired_from_the_source_on_resume(made, tmp_path,
 
 
 @pytest.mark.slow
-def test_a_partial_whose_chunks_reach_past_its_recorded_end_starts_over(made, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("libver", ["v108", "earliest"])  # featcache's format; an older featcache's partial
+def test_a_partial_whose_chunks_reach_past_its_recorded_end_starts_over(made, tmp_path, monkeypatch, capsys, libver):
     """Seen once after SIGKILLing a Ray driver: the chunk index was on disk, the superblock's end of allocation not yet.
 
     The resume then rewrote that chunk in place and HDF5 failed mid-run ("addr overflow", a traceback). Reproduced
-    here by moving the recorded end one byte back, inside the last chunk; the partial must start over, the cache exact.
+    here by moving the recorded end one byte back, inside the last chunk (in a checksummed superblock, with the
+    checksum HDF5 would have written); the partial must start over, the cache exact.
     """
     import struct
 
+    from helpers import hdf5_checksum
+
+    from featcache.store import layout
+
     out = tmp_path / "resumed.h5"
+    monkeypatch.setattr(layout, "LIBVER", libver)
     part = interrupted_partial(made, out, monkeypatch)
     raw = bytearray(part.read_bytes())
-    assert raw[8] == 0 and struct.unpack_from("<Q", raw, 40)[0] == len(raw)  # superblock v0: end of allocation at byte 40
-    struct.pack_into("<Q", raw, 40, len(raw) - 1)
+    version, at = raw[8], {0: 40, 2: 28}[raw[8]]  # superblock v0: end of allocation at byte 40; v2: at 28, checksum at 44
+    assert version == {"earliest": 0, "v108": 2}[libver] and struct.unpack_from("<Q", raw, at)[0] == len(raw)
+    struct.pack_into("<Q", raw, at, len(raw) - 1)
+    if version == 2:
+        struct.pack_into("<I", raw, 44, hdf5_checksum(bytes(raw[:44])))
     part.write_bytes(bytes(raw))
     stdout = resume_as_clean(made, out, capsys)
     assert "has data past the file's recorded end" in stdout and "starting it over" in stdout

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from helpers import flip
 
+from featcache.cli import main
 from featcache.errors import FeatcacheError
 from featcache.store import (
     FORMAT_VERSION,
@@ -128,6 +129,62 @@ def test_a_flipped_feature_byte_is_caught_when_read(tmp_path):
         verify(path)
     with pytest.raises(FeatcacheError, match="is damaged"):
         find_complete(path, identity())  # never a cache hit
+
+
+def chunk_key_offset(path: Path, name: str, chunk: int = 0) -> int:
+    """Where the chunk index (a version-1 B-tree node, "TREE") records chunk ``chunk``'s row coordinate.
+
+    The node lists (key, child) pairs after a 24-byte header; a key of a 2-D dataset is the chunk's size (4
+    bytes), filter mask (4), then 8 bytes per coordinate and one more; the child is the chunk's address.
+    """
+    raw = path.read_bytes()
+    address = chunk_offset(path, name, chunk)
+    key = 4 + 4 + 3 * 8
+    at = raw.find(b"TREE")
+    while at >= 0:
+        if raw[at + 4] == 1:  # a node of raw-data chunks
+            for i in range(int.from_bytes(raw[at + 6 : at + 8], "little")):
+                entry = at + 24 + i * (key + 8)
+                if int.from_bytes(raw[entry + key : entry + key + 8], "little") == address:
+                    return entry + 8
+        at = raw.find(b"TREE", at + 4)
+    raise AssertionError(f"no chunk index entry for {name} chunk {chunk}")
+
+
+def test_a_chunk_lost_from_its_index_is_caught_not_read_as_zeros(tmp_path, capsys):
+    """Regression (300 one-byte flips of a cache, 2026-12-02): a flip in a chunk's coordinate in the chunk index
+    made HDF5 read those rows as the fill value, zeros, with no checksum to fail; verify said intact."""
+    path = make_cache(tmp_path / "c.h5")
+    at = chunk_key_offset(path, "train/features/out", 1)
+    raw = bytearray(path.read_bytes())
+    raw[at + 5] ^= 0xFF  # rows 256-511 now claim to be somewhere far past the end
+    path.write_bytes(bytes(raw))
+    with h5py.File(path, "r") as f:  # what HDF5 alone gives: zeros, no error
+        assert not f["train/features/out"][256:512].any()
+    cache = open_cache(path)
+    with pytest.raises(FeatcacheError, match=r"is damaged \(train/features/out has lost the chunk of rows 256-511\); re-extract it"):
+        cache.features("train", rows=slice(0, 10))
+    with pytest.raises(FeatcacheError, match="has lost the chunk of rows 256-511"):
+        verify(path)
+    assert main(["verify", str(path)]) == 2
+    assert "has lost the chunk of rows 256-511" in capsys.readouterr().err
+    with pytest.raises(FeatcacheError, match="is damaged"):
+        find_complete(path, identity())  # never a cache hit
+
+
+def test_caches_carry_checksums_on_their_metadata_too(tmp_path):
+    """HDF5 1.8's format (superblock v2, object headers v2): a flipped byte in an object header is refused by HDF5
+    itself, where the oldest format (h5py's default) has no checksum on metadata."""
+    path = make_cache(tmp_path / "c.h5")
+    raw = bytearray(path.read_bytes())
+    assert raw[8] == 2  # superblock version
+    with h5py.File(path, "r") as f:
+        header = h5py.h5o.get_info(f["train/features/out"].id).addr  # the dataset's object header
+    assert raw[header : header + 4] == b"OHDR"
+    raw[header + 20] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    with pytest.raises(FeatcacheError, match=r"is damaged \(.*checksum"):
+        open_cache(path).features("train")
 
 
 def test_a_flipped_label_byte_is_caught_on_open(tmp_path):

@@ -28,6 +28,7 @@ from featcache.store.layout import (
     FORMAT_VERSION,
     ORIG,
     ROW_DATASETS,
+    check_chunks_stored,
     content_digest,
     damaged,
     decode_attrs,
@@ -274,6 +275,7 @@ class Cache:
 
         def read(f, name):
             try:
+                check_chunks_stored(self.path, f[name], name)
                 return _select(f[name], rows)
             except OSError as exc:
                 raise damaged(self.path, _read_problem(exc, name)) from None
@@ -391,6 +393,7 @@ def _read_all(path: Path, ds: h5py.Dataset, name: str) -> tuple[int, int]:
         return 0, 0
     if not ds.fletcher32 and ds.dtype.kind != "O":  # strings cannot be filtered; the digest covers them
         raise damaged(path, f"{name} has no checksum")
+    check_chunks_stored(path, ds, name)
     step = ds.chunks[0] * max(1, CHUNK_ROWS // ds.chunks[0])
     chunks = nbytes = 0
     for start in range(0, ds.shape[0], step):

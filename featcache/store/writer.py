@@ -45,6 +45,7 @@ from featcache.store.atomic import (
 from featcache.store.layout import (
     CHECKSUM,
     CHUNK_ROWS,
+    LIBVER,
     STAGING,
     WRITE_CHUNK_CACHE,
     content_digest,
@@ -419,7 +420,7 @@ class StagedWriter(CacheWriter):
         tmp = self.path.with_name(self.path.name + ".regroup.h5")
         try:
             with self._guard(tmp):
-                with h5py.File(tmp, "w", rdcc_nbytes=WRITE_CHUNK_CACHE) as out:
+                with h5py.File(tmp, "w", rdcc_nbytes=WRITE_CHUNK_CACHE, libver=LIBVER) as out:
                     lay_out(out, {**self.attrs, **(extra_attrs or {})}, regroup, self.layer_widths, self.dtype)
                     self._copy_rows(out, regroup)
                     _seal(out)
