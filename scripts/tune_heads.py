@@ -41,12 +41,12 @@ def main() -> None:
     ap.add_argument("--max-epochs", type=int, help="cap every variant's epochs (smoke tests; the table's numbers need none)")
     args = ap.parse_args()
 
-    from featcache import extract, open_cache
+    from featcache import FashionMNIST, ModelSpec, extract, open_cache
     from featcache.heads import DenseHead, LogRegHead
     from featcache.validate import check_seed, parse_list
 
     seeds = [check_seed(s, "--seeds") for s in parse_list(args.seeds, "--seeds")]
-    path = args.cache or extract(train_limit=4000, test_limit=3000, weights=args.weights, verbose=True).path
+    path = args.cache or extract(FashionMNIST(train_limit=4000, test_limit=3000), ModelSpec(weights=args.weights), verbose=True).path
     cache = open_cache(path)
     X, y, Xt, yt = cache.features("train"), cache.labels("train"), cache.features("test"), cache.labels("test")
     print(f"cache {path}: {len(y)} train / {len(yt)} test images, layer {cache.default_layer}\n")
