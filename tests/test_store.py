@@ -172,6 +172,23 @@ def test_a_chunk_lost_from_its_index_is_caught_not_read_as_zeros(tmp_path, capsy
         find_complete(path, identity())  # never a cache hit
 
 
+@pytest.mark.parametrize("offset", [0, 4, 6])  # the node's signature, its type, its count of entries
+def test_a_damaged_chunk_index_node_is_one_line(tmp_path, capsys, offset):
+    """Regression (a review): check_chunks_stored let HDF5's RuntimeError on a damaged B-tree node through,
+    a traceback where the read itself had given the one 'damaged' line."""
+    path = make_cache(tmp_path / "c.h5")
+    node = chunk_key_offset(path, "train/features/out", 0) - 8 - 24  # back to the start of the TREE node
+    raw = bytearray(path.read_bytes())
+    assert raw[node : node + 4] == b"TREE"
+    raw[node + offset] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    with pytest.raises(FeatcacheError, match=r"is damaged \(train/features/out"):
+        open_cache(path).features("train")
+    assert main(["verify", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is damaged (train/features/out" in err and "Traceback" not in err, err
+
+
 def test_caches_carry_checksums_on_their_metadata_too(tmp_path):
     """HDF5 1.8's format (superblock v2, object headers v2): a flipped byte in an object header is refused by HDF5
     itself, where the oldest format (h5py's default) has no checksum on metadata."""
@@ -270,6 +287,24 @@ def test_resume_rewrites_damaged_labels_from_the_source(tmp_path):
     cache = open_cache(path)
     for s in specs():
         assert cache.labels(s.name).tolist() == s.labels.tolist() and cache.index(s.name).tolist() == s.index.tolist()
+    verify(path)
+
+
+def test_resume_starts_over_when_hdf5_refuses_a_partials_damaged_metadata(tmp_path):
+    """Regression (a review): HDF5 refuses a checksummed object header with a RuntimeError ("incorrect metadata
+    checksum"), which the resume did not catch: a traceback instead of starting the partial over."""
+    path, _ = _partial(tmp_path)
+    part = partial_path(path)
+    with h5py.File(part, "r") as f:
+        header = h5py.h5o.get_info(f["train/features/out"].id).addr
+    raw = bytearray(part.read_bytes())
+    raw[header + 20] ^= 0xFF
+    part.write_bytes(bytes(raw))
+    w = writer(path)
+    assert w.open() == {"train": 0, "test": 0}
+    assert any("the partial file is damaged" in line and "starting it over" in line for line in w.repairs), w.repairs
+    write_rows(w, {"train": 0, "test": 0})
+    w.finish()
     verify(path)
 
 

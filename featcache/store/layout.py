@@ -30,6 +30,7 @@ import h5py
 import numpy as np
 
 from featcache.errors import FeatcacheError
+from featcache.store.atomic import first_line
 
 FORMAT = "featcache"
 # 2: Fletcher-32 on every dataset and the content_digest attribute (issue 13).
@@ -131,7 +132,11 @@ def check_chunks_stored(path: Path, ds: h5py.Dataset, name: str) -> None:
         return
     grid = [range(0, n, c) for n, c in zip(ds.shape, ds.chunks)]
     for coord in itertools.product(*grid):
-        if ds.id.get_chunk_info_by_coord(coord).byte_offset is None:
+        try:
+            stored = ds.id.get_chunk_info_by_coord(coord).byte_offset is not None
+        except (RuntimeError, OSError) as exc:  # the index's own node is damaged ("wrong B-tree signature")
+            raise damaged(path, f"{name}'s chunk index is unreadable ({first_line(exc)})") from None
+        if not stored:
             raise damaged(path, f"{name} has lost the chunk of rows {coord[0]}-{min(coord[0] + ds.chunks[0], ds.shape[0]) - 1}")
 
 

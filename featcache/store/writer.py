@@ -136,7 +136,9 @@ class CacheWriter:
                     self._check_partial(f)
                     return f
                 self._note(f"resuming {self.path}: the partial file is from other settings; starting it over")
-            except (OSError, ValueError, KeyError, TypeError) as exc:
+            # RuntimeError: HDF5's verdict on damaged metadata ("incorrect metadata checksum", "wrong B-tree
+            # signature"), which its checksummed format (layout.LIBVER) gives for most flipped bytes (a review)
+            except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
                 if is_no_space(exc):
                     raise
                 self._note(f"resuming {self.path}: the partial file is damaged ({first_line(exc)}); starting it over")
