@@ -234,6 +234,9 @@ def test_decoding_leaves_a_programs_own_pillow_limit_alone(tmp_path, monkeypatch
     flat_jpeg(tmp_path / "wide.jpg", 4000, 3000)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # what the program using featcache chose for its images
     assert decode_image(tmp_path / "wide.jpg", 32).shape == (32, 32, 3)  # featcache applies its own limit
+    # TIFF checks its tiles against the limit again when it loads (a review: TIFFs were skipped as bombs)
+    Image.new("RGB", (800, 600), (10, 20, 30)).save(tmp_path / "photo.tif", compression="tiff_lzw")
+    assert decode_image(tmp_path / "photo.tif", 32)[0, 0].tolist() == [10, 20, 30]
     assert Image.MAX_IMAGE_PIXELS == 1000
     with pytest.raises(Image.DecompressionBombError):
         Image.open(tmp_path / "wide.jpg")

@@ -46,26 +46,35 @@ def _formats(Image) -> list[str]:
     return _FORMATS
 
 
-_OPEN_LOCK = threading.Lock()
+_LIMIT_LOCK = threading.Lock()
 
 
-def _open(Image, path: str | Path | BinaryIO):
-    """``Image.open`` without Pillow's decompression-bomb check, for this call only.
+@contextmanager
+def _pillow_limit_lifted(Image) -> Iterator[None]:
+    """Pillow's decompression-bomb check off for the block only: at open, and for TIFFs at load too.
 
     Pillow checks at open, on the full size, before a JPEG can be drafted
-    down; MAX_PIXELS replaces it and applies to the pixels actually decoded.
-    The limit is Pillow's one global, so it is lifted and put back under a
-    lock around the open alone (the header: tens of microseconds); a program
-    using featcache keeps its own limit for its own images (it was switched
-    off for the whole process, a tester's finding).
+    down (and TIFF checks its tiles again when it loads); MAX_PIXELS replaces
+    it and applies to the pixels actually decoded. The limit is Pillow's one
+    global, so it is lifted and put back under a lock (featcache's own
+    decoding threads take turns; a thread of the program using featcache
+    that opens an image during that window is not checked): the program
+    keeps its own limit for its own images. It was switched off for the
+    whole process (a tester's finding).
     """
-    with _OPEN_LOCK:
+    with _LIMIT_LOCK:
         limit = Image.MAX_IMAGE_PIXELS
         Image.MAX_IMAGE_PIXELS = None
         try:
-            return Image.open(path, formats=_formats(Image))
+            yield
         finally:
             Image.MAX_IMAGE_PIXELS = limit
+
+
+def _open(Image, path: str | Path | BinaryIO):
+    """``Image.open`` (reads the header; ICO decodes there) without Pillow's pixel limit."""
+    with _pillow_limit_lifted(Image):
+        return Image.open(path, formats=_formats(Image))
 
 
 def decode_image(path: str | Path | BinaryIO, size: int | None = None) -> np.ndarray:
@@ -87,7 +96,8 @@ def decode_image(path: str | Path | BinaryIO, size: int | None = None) -> np.nda
             if w * h > MAX_PIXELS:
                 raise UnreadableImage(f"{w}x{h} pixels is too large to decode safely (limit {MAX_PIXELS:,}); downscale it first")
             if im.format == "TIFF":
-                _load_tiff(im)
+                with _pillow_limit_lifted(Image):  # TIFF checks its tiles' size against the limit again
+                    _load_tiff(im)
             else:
                 im.load()  # a truncated or corrupt file fails here, with its reason
             im = _upright(im, ImageOps)
