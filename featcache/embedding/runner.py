@@ -9,6 +9,7 @@ lock, build the model once, run the engine, publish.
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -257,7 +258,7 @@ def _provenance(ident: CacheIdentity, model: ModelSpec, data: DataSource, rows: 
         **names,
         "weights_random": model.weights == "random",
         # absolute: export finds the file from any folder (a relative path only worked where extract ran)
-        "weights_source": {"random": "random (untrained)", "imagenet": "imagenet"}.get(model.weights) or str(Path(model.weights).resolve()),
+        "weights_source": {"random": "random (untrained)", "imagenet": "imagenet"}.get(model.weights) or os.path.abspath(model.weights),
         "default_layer": bb.final_layer if bb.final_layer in layer_names else layer_names[-1],
         "source": data.spec,
         "skipped": [list(s) for s in rows.skipped],

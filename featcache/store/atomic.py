@@ -167,11 +167,15 @@ def remove_stale_temporaries(path: str | Path) -> None:
     path = Path(path)
     pattern = _temporary_name(path)
     try:
-        for tmp in path.parent.glob(f".{glob.escape(path.name)}.*"):
-            if pattern.fullmatch(tmp.name) and time.time() - tmp.lstat().st_mtime > STALE_SECONDS:
+        found = [tmp for tmp in path.parent.glob(f".{glob.escape(path.name)}.*") if pattern.fullmatch(tmp.name)]
+    except OSError:  # a folder we cannot list: the write itself says what is wrong
+        return
+    for tmp in found:
+        try:  # one at a time: another process cleaning up too may have taken one already
+            if time.time() - tmp.lstat().st_mtime > STALE_SECONDS:
                 tmp.unlink()
-    except OSError:  # a folder we cannot list or clean: the write itself says what is wrong
-        pass
+        except OSError:
+            pass
 
 
 @contextmanager
