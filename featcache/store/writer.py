@@ -48,6 +48,7 @@ from featcache.store.layout import (
     LIBVER,
     STAGING,
     WRITE_CHUNK_CACHE,
+    chunk_stored,
     content_digest,
     create_rows,
     encode,
@@ -191,7 +192,7 @@ class CacheWriter:
                 # After a power loss the counter may be on disk before the
                 # chunks it counts: an unallocated chunk reads back as zeros
                 # with no checksum error, so it must exist to count.
-                if ds.chunks and ds.id.get_chunk_info_by_coord((start, 0)).byte_offset is None:
+                if ds.chunks and not chunk_stored(ds, start):
                     good = start
                     break
                 try:
@@ -536,7 +537,7 @@ def _good_problem_rows(ds: h5py.Dataset, good: int) -> int:
     step = ds.chunks[0] if ds.chunks else CHUNK_ROWS
     for start in range(0, good, step):
         # As for the features: a chunk never written would read back as '' (decoded), unchecked.
-        if ds.chunks and ds.id.get_chunk_info_by_coord((start,)).byte_offset is None:
+        if ds.chunks and not chunk_stored(ds, start):
             return start
         try:
             ds[start : min(start + step, good)]
