@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -458,6 +460,31 @@ def test_a_real_full_disk_is_one_line_not_a_crash(tmp_path):
             assert 0 < int(f["train"].attrs["rows_done"]) < 600
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def test_a_disk_full_before_the_partial_is_created_is_the_no_space_line(tmp_path):
+    """A tmpfs filled before extraction starts: creating the partial fails; the line says so (not 'not a readable file')."""
+    disk = tmp_path / "disk"
+    if not _mount_tmpfs(disk, "64k"):
+        pytest.skip("cannot mount a tmpfs here (needs root); the injected ENOSPC test covers the writer")
+    try:
+        (disk / "fill").write_bytes(b"\0" * 60_000)
+        with contextlib.suppress(OSError):  # the last bytes, to the block
+            with open(disk / "fill", "ab") as f:
+                f.write(b"\0" * 8192)
+        w = writer(disk / "c.h5")
+        with pytest.raises(FeatcacheError, match=rf"^no space left on {re.escape(str(disk))} writing .*c\.h5\.partial\.h5; free "):
+            w.open()
+        w.close()
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def test_a_partial_that_cannot_be_created_is_one_line_naming_the_folder(tmp_path):
+    from featcache.store.layout import create_h5
+
+    with pytest.raises(FeatcacheError, match=r"^cannot create .*x\.h5 \(.*\); check that .*gone is writable, or choose --out elsewhere$"):
+        create_h5(tmp_path / "gone" / "x.h5")
 
 
 # -- the lock, and read-only places ---------------------------------------------------------------

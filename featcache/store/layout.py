@@ -29,7 +29,7 @@ import h5py
 import numpy as np
 
 from featcache.errors import FeatcacheError
-from featcache.store.atomic import first_line
+from featcache.store.atomic import first_line, is_no_space
 
 FORMAT = "featcache"
 # 2: Fletcher-32 on every dataset and the content_digest attribute (issue 13).
@@ -143,10 +143,23 @@ def check_chunks_stored(path: Path, ds: h5py.Dataset, name: str) -> None:
             raise damaged(path, f"{name} has lost the chunk of rows {row}-{min(row + ds.chunks[0], ds.shape[0]) - 1}")
 
 
+def create_h5(path: Path, **kwargs) -> h5py.File:
+    """A new HDF5 file in featcache's format (``LIBVER``): the one place the partial and the regrouped cache are made.
+
+    A full disk stays an OSError, for the writer's guard to turn into the
+    no-space line; any other failure is one line naming the folder.
+    """
+    try:
+        return h5py.File(path, "w", libver=LIBVER, **kwargs)
+    except OSError as exc:
+        if is_no_space(exc):
+            raise
+        raise FeatcacheError(f"cannot create {path} ({first_line(exc)}); check that {Path(path).parent} is "
+                             "writable, or choose --out elsewhere") from None
+
+
 def open_h5(path: Path, mode: str = "r", peek: bool = False, **kwargs) -> h5py.File:
-    """Open, with clear errors; ``peek`` reads a file another process holds open for writing."""
-    if mode in ("w", "w-", "x"):
-        kwargs.setdefault("libver", LIBVER)
+    """Open an existing file, with clear errors; ``peek`` reads a file another process holds open for writing."""
     try:
         return h5py.File(path, mode, **kwargs)
     except (OSError, ValueError) as exc:

@@ -45,15 +45,14 @@ from featcache.store.atomic import (
 from featcache.store.layout import (
     CHECKSUM,
     CHUNK_ROWS,
-    LIBVER,
     STAGING,
     WRITE_CHUNK_CACHE,
     chunk_stored,
     content_digest,
+    create_h5,
     create_rows,
     encode,
     lay_out,
-    open_h5,
     partial_path,
     read_rows,
     view_dataset,
@@ -228,7 +227,7 @@ class CacheWriter:
             print(line, flush=True)
 
     def _create(self) -> h5py.File:
-        f = open_h5(self.partial, "w", rdcc_nbytes=WRITE_CHUNK_CACHE)
+        f = create_h5(self.partial, rdcc_nbytes=WRITE_CHUNK_CACHE)
         lay_out(f, self.attrs, self.splits, self.layer_widths, self.dtype)
         f.flush()
         return f
@@ -423,7 +422,7 @@ class StagedWriter(CacheWriter):
         tmp = self.path.with_name(self.path.name + ".regroup.h5")
         try:
             with self._guard(tmp):
-                with h5py.File(tmp, "w", rdcc_nbytes=WRITE_CHUNK_CACHE, libver=LIBVER) as out:
+                with create_h5(tmp, rdcc_nbytes=WRITE_CHUNK_CACHE) as out:
                     lay_out(out, {**self.attrs, **(extra_attrs or {})}, regroup, self.layer_widths, self.dtype)
                     self._copy_rows(out, regroup)
                     _seal(out)
