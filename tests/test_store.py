@@ -73,10 +73,10 @@ def write_rows(w: CacheWriter, done: dict[str, int], stop: dict[str, int] | None
             w.write(s.name, start, {"out": features(s.name, start, n)})
 
 
-def make_cache(path: Path) -> Path:
+def make_cache(path: Path, provenance: dict | None = None) -> Path:
     w = writer(path)
     write_rows(w, w.open())
-    return w.finish()
+    return w.finish(provenance)
 
 
 def chunk_offset(path: Path, name: str, chunk: int = 0) -> int:
@@ -224,6 +224,31 @@ def test_changed_labels_or_attributes_fail_the_content_digest(tmp_path):
         f.attrs["class_names"] = '["zero", "one", "deux"]'
     with pytest.raises(FeatcacheError, match="content digest mismatch"):
         open_cache(path)
+
+
+@pytest.mark.parametrize("attr, value", [("runtime", "onnxruntime"), ("weights_source", "/elsewhere/w.h5"),
+                                         ("created", "2020-01-01T00:00:00+0000"), ("keras_version", "9.9.9")])
+def test_changed_provenance_fails_the_provenance_digest(tmp_path, capsys, attr, value):
+    """How a cache was made is outside its identity, but shown (info, lesson) and used (export opens weights_source)."""
+    path = make_cache(tmp_path / "c.h5", provenance={"runtime": "tensorflow", "weights_source": "/weights/w.h5",
+                                                      "created": "2026-12-02T21:00:00+0000", "keras_version": "3.15.1"})
+    assert verify(path).provenance
+    with h5py.File(path, "r+") as f:
+        f.attrs[attr] = value
+    with pytest.raises(FeatcacheError, match=r"is damaged \(provenance digest mismatch: .*\); re-extract it"):
+        open_cache(path)
+    assert main(["verify", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "provenance digest mismatch" in err
+
+
+def test_a_cache_sealed_without_a_provenance_digest_still_opens(tmp_path, capsys):
+    path = make_cache(tmp_path / "c.h5")
+    with h5py.File(path, "r+") as f:
+        del f.attrs["provenance_digest"]  # as every cache sealed before 2026-12-02
+    assert not verify(path).provenance and len(open_cache(path).labels("train")) == N_TRAIN
+    assert main(["verify", str(path)]) == 0
+    assert "content digest matches (" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("attr, value, message", [

@@ -23,6 +23,6 @@ def run(args) -> int:
         print_json(result.to_dict())
         return 0
     print(f"ok: {result.path} is intact (format {result.format_version}): {len(result.datasets)} datasets, "
-          f"{result.chunks} chunks, {result.bytes_read / 2**20:.1f} MB read and checked, content digest matches "
-          f"({result.seconds:.2f} s)")
+          f"{result.chunks} chunks, {result.bytes_read / 2**20:.1f} MB read and checked, content digest matches"
+          f"{', provenance digest matches' if result.provenance else ''} ({result.seconds:.2f} s)")
     return 0

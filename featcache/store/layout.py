@@ -3,7 +3,8 @@
 Layout (format 2)::
 
     /                 attrs: format, format_version, fingerprint, settings, provenance,
-                      content_digest (SHA-256 of the rows and the identity attributes)
+                      content_digest (SHA-256 of the rows and the identity attributes),
+                      provenance_digest (SHA-256 of the other root attributes; caches since 2026-12-02)
     /<split>/labels   (N,) int64        chunked, Fletcher-32
     /<split>/index    (N,) int64        row of each image in the source data; chunked, Fletcher-32
     /<split>/paths    (N,) str          photos only; chunked (HDF5 cannot filter strings: the digest guards them)
@@ -53,7 +54,8 @@ CHECKSUM = {"fletcher32": True}
 # oldest format (h5py's default) has none for metadata. One-byte flips at 300
 # random places of a small cache, `featcache verify` on each: 183 refused, 116
 # harmless (nothing read back changed) and 1 provenance attribute changed
-# (weights_source, outside the digest) with it; 166 refused, 130 harmless
+# (weights_source, outside the content digest; since caught by the provenance
+# digest: 182 refused, 118 harmless, 0 changed) with it; 166 refused, 130 harmless
 # and 4 silently wrong or unreadable later without it (an attribute; a chunk
 # coordinate, now caught by ``check_chunks_stored``). Not 1.10's format
 # ("v110": 279 refused, 21 harmless): its superblock records that a writer has
@@ -252,6 +254,29 @@ def rows_digest(labels: Any, index: Any, paths: Any) -> str:
     return h.hexdigest()
 
 
+def _attr_value(value: Any) -> Any:
+    """An attribute as read back, in the form both digests hash (str for bytes, Python scalars for NumPy's)."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def provenance_digest(f: h5py.File) -> str:
+    """SHA-256 of every root attribute the content digest leaves out: how and when the cache was made.
+
+    Versions, runtime, weights_source (export opens that file), source, created:
+    not part of a cache's identity, but shown and used, so a flipped byte in
+    them is damage too. Read back from ``f``, after the content digest is set.
+    """
+    h = hashlib.sha256()
+    for key in sorted(f.attrs.keys()):
+        if key not in DIGESTED_ATTRS and key not in ("content_digest", "provenance_digest"):
+            h.update(f"{key}={_attr_value(f.attrs[key])!r};".encode())
+    return h.hexdigest()
+
+
 def content_digest(f: h5py.File) -> str:
     """SHA-256 of every split's labels, index and paths and of the identity attributes, read from ``f``.
 
@@ -263,12 +288,7 @@ def content_digest(f: h5py.File) -> str:
     h = hashlib.sha256()
     attrs = f.attrs
     for key in DIGESTED_ATTRS:
-        value = attrs.get(key)
-        if isinstance(value, bytes):
-            value = value.decode()
-        if isinstance(value, np.generic):
-            value = value.item()
-        h.update(f"{key}={value!r};".encode())
+        h.update(f"{key}={_attr_value(attrs.get(key))!r};".encode())
     for name in split_names(f):
         g = f[name]
         h.update(f"[{name}]".encode())

@@ -34,6 +34,7 @@ from featcache.store.layout import (
     decode_attrs,
     open_h5,
     partial_path,
+    provenance_digest,
     split_names,
     view_dataset,
     view_names,
@@ -188,6 +189,10 @@ class Cache:
             raise damaged(self.path, _read_problem(exc, "labels/index/paths")) from None
         if stored != actual:
             raise damaged(self.path, "content digest mismatch: its labels, index, paths or settings changed")
+        # caches sealed before 2026-12-02 have no provenance digest: their provenance stays unchecked
+        if "provenance_digest" in self.meta and self.meta["provenance_digest"] != provenance_digest(f):
+            raise damaged(self.path, "provenance digest mismatch: how it was made (versions, runtime, weights path, "
+                                     "source, dates) changed")
         return True
 
     @property
@@ -352,6 +357,7 @@ class VerifyResult:
     datasets: dict[str, int] = field(default_factory=dict)  # name -> chunks read
     bytes_read: int = 0
     digest: bool = False
+    provenance: bool = False  # a provenance digest was stored and matched (caches sealed since 2026-12-02)
     seconds: float = 0.0
 
     @property
@@ -361,7 +367,7 @@ class VerifyResult:
     def to_dict(self) -> dict[str, Any]:
         return {"path": str(self.path), "ok": True, "format_version": self.format_version, "datasets": self.datasets,
                 "chunks": self.chunks, "bytes_read": self.bytes_read, "content_digest": self.digest,
-                "seconds": round(self.seconds, 3)}
+                "provenance_digest": self.provenance, "seconds": round(self.seconds, 3)}
 
 
 def verify(path: str | Path) -> VerifyResult:
@@ -376,7 +382,7 @@ def verify(path: str | Path) -> VerifyResult:
     if not cache.checked:
         raise FeatcacheError(f"{cache.path} is a format-1 cache without checksums and cannot be verified; "
                              "re-extract it with this featcache to have it checked")
-    result = VerifyResult(cache.path, int(cache.meta["format_version"]), digest=True)
+    result = VerifyResult(cache.path, int(cache.meta["format_version"]), digest=True, provenance="provenance_digest" in cache.meta)
     with _open(cache.path) as f:
         for s in cache.split_names:
             for name in [*(d for d in ROW_DATASETS if d in f[s]), *(view_dataset(v, l) for v in cache.views for l in cache.layers)]:

@@ -54,6 +54,7 @@ from featcache.store.layout import (
     encode,
     lay_out,
     partial_path,
+    provenance_digest,
     read_rows,
     view_dataset,
     view_names,
@@ -546,11 +547,12 @@ def _good_problem_rows(ds: h5py.Dataset, good: int) -> int:
 
 
 def _seal(f: h5py.File) -> None:
-    """Mark ``f`` complete, with the digest of its rows and identity attributes (read back from the file)."""
+    """Mark ``f`` complete, with the digests of its rows and identity attributes and of its provenance (read back)."""
     f.attrs["complete"] = True
     f.attrs["completed"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     f.flush()
     f.attrs["content_digest"] = content_digest(f)
+    f.attrs["provenance_digest"] = provenance_digest(f)
 
 
 
