@@ -194,6 +194,28 @@ def test_baseline_refuses_images_that_changed_since_extraction(tmp_path):
         curve(path, tmp_path / "o", heads=("logreg",), sizes=[20], baseline="scratch", baseline_sizes=[20])
 
 
+def test_a_run_with_other_heads_or_fewer_sizes_keeps_the_rows_already_there(tiny_cache, tmp_path):
+    """A second run in the same --out with other heads used to rewrite curve.csv with its own rows only (a new user's
+    logreg, SVM and scratch-baseline rows were gone without a word); a folder collects points, as its identity says."""
+    out = tmp_path / "k"
+    first = curve(tiny_cache, out, heads=("logreg",), seeds=1, sizes=[20, 60])
+    second = curve(tiny_cache, out, heads=("svm",), seeds=1, sizes=[20])
+    key = lambda r: (r["head"], r["seed"], r["size"], r["accuracy"])  # noqa: E731
+    stored = {key(r) for r in read_rows(out / "curve.csv")}
+    assert {key(r) for r in first.rows} < stored and {key(r) for r in second.rows} <= stored and len(stored) == 3
+    meta = json.loads((out / "curve.json").read_text())
+    assert set(meta["identity"]["heads"]) == {"logreg", "svm"} and meta["kept_heads"] == ["logreg"] and meta["rows_kept"] == 2
+    assert set(meta["summary"]) == {"logreg", "svm"}
+    # fewer sizes of the same head: the other size stays too
+    again = curve(tiny_cache, out, heads=("logreg",), seeds=1, sizes=[20])
+    assert (again.fits, again.resumed) == (0, 1) and {key(r) for r in read_rows(out / "curve.csv")} == stored
+    # the kept head's parameters are still the folder's: other ones are refused, the table untouched
+    before = (out / "curve.csv").read_text()
+    with pytest.raises(FeatcacheError, match="other settings .*logreg parameters"):
+        curve(tiny_cache, out, heads=("svm", "logreg"), seeds=1, sizes=[20], head_params={"logreg": {"C": 1.0}})
+    assert (out / "curve.csv").read_text() == before
+
+
 def test_other_settings_in_the_same_folder_are_refused(tiny_cache, tmp_path):
     out = tmp_path / "o"
     curve(tiny_cache, out, heads=("logreg",), seeds=1, sizes=[20])

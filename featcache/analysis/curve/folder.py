@@ -125,9 +125,14 @@ class CurveFolder:
                                  f"choose another --out or delete {self.csv}")
         return {(r["head"], r["seed"], r["size"]): r for r in read_rows(self.csv)}
 
+    def earlier_params(self) -> dict[str, dict[str, Any]]:
+        """Each head's parameters as curve.json records them (after ``finished_rows`` checked it): they vouch for kept rows."""
+        meta = read_meta(self.json) if self.json.exists() else None
+        heads = ((meta or {}).get("identity") or {}).get("heads")
+        return dict(heads) if isinstance(heads, dict) else {}
+
     def write(self, rows: Sequence[dict[str, Any]], meta: dict[str, Any] | None = None) -> None:
-        """The table first, then the settings: rows of heads a run leaves out must be gone before
-        curve.json stops vouching for their settings."""
+        """The table first, then the settings (whose heads' parameters cover every row the table holds)."""
         write_rows(self.csv, rows)
         if meta is not None:
             write_json(self.json, meta)

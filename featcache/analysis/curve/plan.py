@@ -63,9 +63,15 @@ class CurvePlan:
     todo: list[Key]
     shared: dict[Key, Key]  # a row -> the row (first seed, same size) it copies
     tasks: list[Task] = field(default_factory=list)
+    kept: dict[Key, dict[str, Any]] = field(default_factory=dict)  # finished rows outside this grid: other heads, sizes, seeds
 
     def ordered(self) -> list[dict[str, Any]]:
+        """This grid's rows finished so far, in grid order."""
         return [self.rows[k] for k in self.grid if k in self.rows]
+
+    def stored(self) -> list[dict[str, Any]]:
+        """Every row the folder holds: this grid's, then those kept from earlier runs (a folder collects points)."""
+        return self.ordered() + [self.kept[k] for k in sorted(self.kept)]
 
     def copy_shared(self) -> int:
         """Fill in rows shared with a finished fit; how many were added."""
@@ -90,6 +96,7 @@ def make_plan(bound: BoundCurve, done: dict[Key, dict[str, Any]]) -> CurvePlan:
     spec, params = bound.spec, bound.params
     grid = [(h, s, n) for h in spec.fitted for s in spec.seeds for n in spec.sizes_of(h)]
     rows = {k: done[k] for k in grid if k in done}
+    kept = {k: r for k, r in done.items() if k not in rows}
     todo = [k for k in grid if k not in rows]
     full = bound.train_size
     shared = {(h, s, full): (h, spec.seeds[0], full) for h in spec.heads if full in spec.sizes and not uses_seed(h, params[h])
@@ -99,7 +106,7 @@ def make_plan(bound: BoundCurve, done: dict[Key, dict[str, Any]]) -> CurvePlan:
     # last workers to finish hold small tasks.
     rank = {h: i for i, h in enumerate(spec.heads)}
     tasks.sort(key=lambda t: (consumes(t[0]) != "images", -sum(t[2]), rank.get(t[0], -1), t[1]))
-    return CurvePlan(grid, rows, todo, shared, tasks)
+    return CurvePlan(grid, rows, todo, shared, tasks, kept)
 
 
 def work_items(bound: BoundCurve, plan: CurvePlan, mtime: float) -> list[tuple]:

@@ -37,9 +37,16 @@ class CurveResult:
         return self.out / "curve.png"
 
 
-def curve_meta(bound: BoundCurve) -> dict[str, Any]:
-    """curve.json before the run: the cache's metadata, the settings and the identity (``complete`` false)."""
+def curve_meta(bound: BoundCurve, kept: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """curve.json before the run: the cache's metadata, the settings and the identity (``complete`` false).
+
+    ``kept``: parameters of the heads whose rows earlier runs left in the
+    folder and this run does not fit; the identity and the plot's legend
+    cover them too, so the folder's curve.json vouches for every row it holds.
+    """
     cache, spec, m = bound.cache, bound.spec, bound.cache.meta
+    kept = {h: p for h, p in (kept or {}).items() if h not in bound.params}
+    params = {**bound.params, **kept}
     return {
         "featcache_curve": 1, "cache": str(cache.path), "cache_fingerprint": cache.fingerprint,
         "dataset": m.get("dataset"), "source": m.get("source"), "backbone": m.get("backbone"),
@@ -47,10 +54,11 @@ def curve_meta(bound: BoundCurve) -> dict[str, Any]:
         "weights_random": m.get("weights_random", False), "image_size": m.get("image_size"),
         "preprocessing": m.get("preprocessing"), "layer": bound.layer, "class_names": cache.class_names,
         "train_size": cache.sizes["train"], "test_size": cache.sizes["test"],
-        "sizes": list(spec.sizes), "seeds": list(spec.seeds), "heads": list(spec.heads), "head_params": bound.params,
+        "sizes": list(spec.sizes), "seeds": list(spec.seeds), "heads": list(spec.heads), "head_params": params,
+        "kept_heads": list(kept),
         "baseline": spec.baseline, "baseline_sizes": list(spec.baseline_sizes), "jobs": spec.jobs,
         "train_views": list(bound.train_views), "test_views": list(bound.test_views),
-        "identity": bound.identity, "complete": False,
+        "identity": {**bound.identity, "heads": params}, "complete": False,
     }
 
 
@@ -68,7 +76,7 @@ def _fit_all(bound: BoundCurve, plan: CurvePlan, folder: CurveFolder, verbose: b
         for task, results in _tasks.execute(work, bound.spec.jobs):
             fits_run += len(task[2])
             added += plan.add(task, results)
-            folder.write(plan.ordered())
+            folder.write(plan.stored())
             if bar is not None:
                 bar.update(added, values=[("acc", results[-1][0])])
     finally:
@@ -80,9 +88,9 @@ def _finish(bound: BoundCurve, plan: CurvePlan, folder: CurveFolder, meta: dict[
             seconds: float, plot: bool) -> list[dict[str, Any]]:
     from featcache.analysis.plots import summarize
 
-    rows = plan.ordered()
+    rows = plan.stored()
     meta.update(complete=True, seconds=round(seconds, 3), rows_added=len(plan.todo), rows_resumed=len(plan.grid) - len(plan.todo),
-                fits_run=fits_run, rows_shared=len(plan.shared),
+                rows_kept=len(plan.kept), fits_run=fits_run, rows_shared=len(plan.shared),
                 fit_seconds_total=round(sum(r["fit_seconds"] for r in rows), 3),
                 summary={h: {str(n): round(v[0], 4) for n, v in by.items()} for h, by in summarize(rows).items()})
     if plot:
@@ -102,17 +110,20 @@ def run_curve(spec: CurveSpec, cache, out: str | Path | None = None, *, plot: bo
     bound = spec.bind(cache)
     folder = CurveFolder(Path(out) if out is not None else default_out(cache, bound.layer, bound.identity))
     plan = make_plan(bound, folder.finished_rows(bound.identity))
-    meta = curve_meta(bound)
+    earlier = folder.earlier_params()
+    meta = curve_meta(bound, {h: earlier[h] for h in {k[0] for k in plan.kept} if h in earlier})
     with output_files(folder.path, [folder.csv, folder.json]):  # a full disk here leaves no empty folder behind
         folder.check_writable()
-        folder.write(plan.ordered(), meta)
+        folder.write(plan.stored(), meta)
     if verbose:
         print(f"learning curve: {len(plan.grid)} points ({len(plan.rows)} already in {folder.csv}), "
               f"sizes {','.join(map(str, spec.sizes))}, seeds {len(spec.seeds)}, heads {','.join(spec.heads)}"
               + (f", baseline {spec.baseline} at {','.join(map(str, spec.baseline_sizes))}" if spec.baseline else "")
               + (f", train views {','.join(bound.train_views)}, test views averaged {','.join(bound.test_views)}"
                  if len(bound.train_views) + len(bound.test_views) > 2 else "")
-              + f", jobs {spec.jobs}")
+              + f", jobs {spec.jobs}"
+              + (f"; keeps the {len(plan.kept)} other row(s) already there ({', '.join(sorted({k[0] for k in plan.kept}))})"
+                 if plan.kept else ""))
     fits_run = _fit_all(bound, plan, folder, verbose)
     seconds = time.perf_counter() - t_start
     rows = _finish(bound, plan, folder, meta, fits_run, seconds, plot)
