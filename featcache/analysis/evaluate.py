@@ -78,8 +78,9 @@ class EvalResult:
 def leakage_line(overlap: dict[str, Any]) -> str:
     unseen = overlap.get("unseen_accuracy")
     acc = f"accuracy on the {overlap['images'] - overlap['seen']} unseen ones {unseen:.4f}" if unseen is not None else "no unseen ones"
-    return (f"{overlap['seen']} of {overlap['images']} test images were in this head's training data ({acc}) — the accuracy is "
-            "inflated; evaluate on a cache whose test images the head has not seen")
+    return (f"{overlap['seen']} of {overlap['images']} {overlap.get('split', 'test')} images were in this head's training data "
+            f"({acc}) — the accuracy is inflated; evaluate on images the head has not seen (a cache's test split it was not "
+            "trained on)")
 
 
 def misclassified_text(wrong: list[dict[str, Any]]) -> list[str]:
@@ -146,7 +147,7 @@ def find_overlap(meta: dict[str, Any], cache: Cache, split: str, y: np.ndarray, 
     keys = np.fromiter((int(d[:16], 16) for d in digests), dtype=np.uint64, count=len(digests))
     seen = np.isin(keys, np.asarray(trained, dtype=np.uint64))
     unseen = ~seen
-    return {"seen": int(seen.sum()), "images": int(len(seen)), "rows": np.flatnonzero(seen).tolist(),
+    return {"split": split, "seen": int(seen.sum()), "images": int(len(seen)), "rows": np.flatnonzero(seen).tolist(),
             "unseen_accuracy": float(np.mean(y[unseen] == y_pred[unseen])) if unseen.any() else None}
 
 

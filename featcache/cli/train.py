@@ -28,7 +28,8 @@ def register(sub) -> None:
                    "by 5-fold cross-validation on the training features (default: logreg 0.03, svm 10)")
     p.add_argument("--layer", metavar="NAME", help="cached layer to train on (default: the cache's default layer)")
     p.add_argument("--out", metavar="PATH", help="head file, .keras for keras, .npz for logreg/svm (default: "
-                   "data/runs/heads/<cache>_<layer>_<head>_<preset, epochs, std or C>_n<N>_s<seed>.keras|.npz)")
+                   "data/runs/heads/<dataset>_<backbone>_<fingerprint>_<layer>_<head>_<preset, epochs, std or C>_n<N>_s<seed>"
+                   ".keras|.npz)")
     add_views_args(p, train=True)
     add_force_arg(p, "head")
     add_json_flag(p)
