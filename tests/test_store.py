@@ -267,6 +267,47 @@ def test_damaged_attributes_are_one_line(tmp_path, attr, value, message):
         open_cache(path)
 
 
+def _rewrite(path: Path, name: str, data, **kw) -> None:
+    with h5py.File(path, "r+") as f:
+        del f[name]
+        f.create_dataset(name, data=data, **kw)
+
+
+@pytest.mark.parametrize("name, data, kw, message", [
+    ("train/features/out", np.ones((N_TRAIN, WIDTH), np.float32), {}, r"train/features/out carries no checksum"),
+    ("train/features/out", np.ones((N_TRAIN, 2, WIDTH // 2), np.float32), {"chunks": True, "fletcher32": True},
+     r"train/features/out is not \(images, \d+\) floats but float32 \(\d+, 2, \d+\)"),
+    ("train/features/out", np.ones((N_TRAIN, WIDTH + 1), np.float32), {"chunks": True, "fletcher32": True},
+     r"train/features/out is not \(images, \d+\) floats"),
+    ("train/labels", np.zeros(N_TRAIN, np.float64), {"chunks": True, "fletcher32": True}, r"train/labels is not one whole number per image"),
+    ("train/labels", np.zeros((N_TRAIN, 2), np.int64), {"chunks": True, "fletcher32": True}, r"train/labels is not one whole number per image"),
+], ids=["contiguous-features", "3d-features", "other-width", "float-labels", "2d-labels"])
+def test_hostile_datasets_are_refused_when_the_cache_opens(tmp_path, capsys, name, data, kw, message):
+    """Files an adversarial tester made by hand: a features dataset without chunks has no checksum (verify read none of
+    it and a flipped byte there was trained on); the others crashed train, evaluate or info with a traceback."""
+    path = make_cache(tmp_path / "c.h5")
+    _rewrite(path, name, data, **kw)
+    with pytest.raises(FeatcacheError, match=f"is damaged \\({message}.*\\); re-extract it"):
+        open_cache(path)
+    for command in (["verify", str(path)], ["info", str(path)]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "is damaged" in err
+
+
+def test_nan_features_are_damage_not_a_heads_error(tmp_path, capsys):
+    path = make_cache(tmp_path / "c.h5")
+    with h5py.File(path, "r+") as f:  # rewritten in place: the chunk's checksum stays valid, only a value check can tell
+        f["test/features/out"][3, 5] = np.nan
+    cache = open_cache(path)
+    assert np.isfinite(cache.features("train")).all()
+    with pytest.raises(FeatcacheError, match=r"is damaged \(test/features/out holds NaN or infinite values\)"):
+        cache.features("test")
+    assert main(["train", str(path), "--head", "logreg", "--out", str(tmp_path / "h.npz")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "holds NaN or infinite values" in err and not (tmp_path / "h.npz").exists()
+
+
 def test_a_format_1_cache_is_read_with_a_warning_and_cannot_be_verified(tmp_path):
     path = tmp_path / "old.h5"
     w = writer(path, identity(format_version=1))
@@ -503,6 +544,18 @@ def test_a_disk_full_before_the_partial_is_created_is_the_no_space_line(tmp_path
         w.close()
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def test_an_out_name_too_long_for_its_partial_is_one_line_before_any_work(tmp_path, capsys):
+    """A 246-byte --out: extract ended in ENAMETOOLONG (a traceback) on the partial's longer name."""
+    from featcache import StoreSpec
+
+    StoreSpec(out=tmp_path / ("x" * 241 + ".h5"))  # 244 bytes: its partial's name is 255
+    with pytest.raises(FeatcacheError, match=r"^--out file name is too long \(245 bytes\).*at most 244 bytes$"):
+        StoreSpec(out=tmp_path / ("x" * 242 + ".h5"))
+    assert main(["extract", "--weights", "random", "--out", str(tmp_path / ("é" * 123 + ".h5"))]) == 2  # 249 bytes in UTF-8
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "(249 bytes)" in err and not list(tmp_path.iterdir())
 
 
 def test_a_partial_that_cannot_be_created_is_one_line_naming_the_folder(tmp_path):

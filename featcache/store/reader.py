@@ -155,13 +155,15 @@ class Cache:
         for s in self.split_names:
             g = f[s]
             try:
+                for name in ("labels", "index"):
+                    if g[name].ndim != 1 or g[name].dtype.kind not in "iu":
+                        raise damaged(self.path, f"{s}/{name} is not one whole number per image")
                 n = int(g["labels"].shape[0])
                 if int(g["index"].shape[0]) != n:
                     raise damaged(self.path, f"{s}/index does not have a row per label")
                 for view in self.views:
                     for layer in self.meta["layers"]:
-                        if g[view_dataset(view, layer)].shape[0] != n:
-                            raise damaged(self.path, f"{s}/{view_dataset(view, layer)} does not have a row per label")
+                        self._check_features(g[view_dataset(view, layer)], f"{s}/{view_dataset(view, layer)}", layer, n)
                 labels = g["labels"][()]
             except KeyError as exc:
                 raise damaged(self.path, f"{s} lacks a dataset ({first_line(exc)})") from None
@@ -171,6 +173,18 @@ class Cache:
                 raise damaged(self.path, f"{s}/labels holds labels outside 0..{n_classes - 1}")
             sizes[s] = n
         return sizes
+
+    def _check_features(self, ds: h5py.Dataset, name: str, layer: str, n: int) -> None:
+        """A features dataset as the writer makes it: (rows, width) floats, a row per label, and (format 2)
+        chunked with Fletcher-32. A dataset stored without chunks has no checksum, so verify read
+        nothing of it and a flipped byte there was used as a feature (an adversarial tester's file)."""
+        width = (self.meta.get("layer_widths") or {}).get(layer)
+        if ds.ndim != 2 or (width is not None and ds.shape[1] != width) or ds.dtype not in (np.float16, np.float32):
+            raise damaged(self.path, f"{name} is not (images, {width or 'width'}) floats but {ds.dtype} {ds.shape}")
+        if ds.shape[0] != n:
+            raise damaged(self.path, f"{name} does not have a row per label")
+        if self.meta.get("format_version") != 1 and not (ds.chunks and ds.fletcher32):
+            raise damaged(self.path, f"{name} carries no checksum (every features dataset featcache writes has one)")
 
     def _check_digest(self, f: h5py.File) -> bool:
         """Compare the stored content digest; False for a format-1 cache (none stored; a warning says so)."""
@@ -288,12 +302,20 @@ class Cache:
         with _open(self.path) as f:
             first = read(f, datasets[0])
             if len(datasets) == 1:  # one view: no copy for a float32 cache, today's cost
-                return first.astype(np.float32, copy=False)[None]
+                return self._finite(first.astype(np.float32, copy=False)[None], datasets)
             out = np.empty((len(datasets),) + first.shape, np.float32)
             out[0] = first
             for i, name in enumerate(datasets[1:], 1):
                 out[i] = read(f, name)
-            return out
+            return self._finite(out, datasets)
+
+    def _finite(self, features: np.ndarray, names: list[str]) -> np.ndarray:
+        """The writer refuses NaN and infinite features (``check_finite``), so one here was put there by hand:
+        damage, not a head's ValueError later. About 5 ms per 10 million values."""
+        if not np.isfinite(features).all():
+            bad = next(name for name, v in zip(names, features) if not np.isfinite(v).all())
+            raise damaged(self.path, f"{bad} holds NaN or infinite values")
+        return features
 
     def labels(self, split: str) -> np.ndarray:
         self._check(split)
