@@ -244,3 +244,26 @@ def test_a_full_disk_while_extracting_is_one_line_and_resumes(tmp_path):
         assert run_cli("verify", str(disk / "c.h5")).returncode == 0
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def file_size_limit(nbytes: int) -> str:
+    """A prelude for ``run_cli``: files of this process stop at ``nbytes`` (EFBIG; Python ignores SIGXFSZ)."""
+    return f"import resource\nresource.setrlimit(resource.RLIMIT_FSIZE, ({nbytes}, resource.RLIM_INFINITY))"
+
+
+def test_a_file_size_limit_is_one_line_and_a_rerun_finishes(tmp_path):
+    """EFBIG (ulimit -f here; a FAT32 drive's 4 GB per file) was not taken for a full disk: HDF5's tracebacks, and a
+    partial the next run called unreadable and started over; a head write ended in a traceback (an adversarial tester)."""
+    data = make_fashion_dir(tmp_path / "data", n_train=200, n_test=50)
+    out = tmp_path / "c.h5"
+    args = ["extract", "--data-dir", str(data), "--weights", "random", "--image-size", "32", "--out", str(out)]
+    proc = run_cli(*args, code=file_size_limit(100_000))
+    assert_one_line(proc, f"file size limit reached writing {partial_path(out)} on ", "choose --out on another file system")
+    assert partial_path(out).exists() and not out.exists()
+    proc = run_cli(*args)  # with the limit gone: the partial is taken up (here nothing was committed: started over)
+    assert proc.returncode == 0 and f"resuming {out}" in proc.stdout, proc.stdout + proc.stderr
+    assert run_cli("verify", str(out)).returncode == 0 and not partial_path(out).exists()
+    head = tmp_path / "heads" / "h.npz"
+    proc = run_cli("train", str(out), "--head", "logreg", "--out", str(head), code=file_size_limit(4096))  # a head: ~50 KB
+    assert_one_line(proc, f"file size limit reached writing {head} on ")
+    assert not head.parent.exists() or not any(head.parent.iterdir())  # no head, no temporary left

@@ -27,17 +27,34 @@ from featcache.errors import FeatcacheError
 
 
 def is_no_space(exc: BaseException) -> bool:
-    """True for ENOSPC, also as h5py reports it (an OSError or RuntimeError whose text carries 'errno = 28')."""
+    """True for ENOSPC (and a quota), also as h5py reports it (an OSError or RuntimeError whose text carries
+    'errno = 28'), and for a file that reached its size limit (EFBIG, ``_too_large``)."""
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return True
     text = str(exc)
-    return "No space left on device" in text or "errno = 28" in text or "Disk quota exceeded" in text
+    return "No space left on device" in text or "errno = 28" in text or "Disk quota exceeded" in text or _too_large(exc)
 
 
-def no_space(path: str | Path, needed_bytes: int | None = None, advice: str | None = None) -> FeatcacheError:
-    """The one line for a full disk: where, what was being written, and how much to free."""
+def _too_large(exc: BaseException | None) -> bool:
+    """EFBIG: a FAT32/exFAT drive's 4 GB per file, or ``ulimit -f`` (Python ignores SIGXFSZ, so the write fails).
+    It ended in HDF5's tracebacks and a partial that could not be resumed (an adversarial tester)."""
+    if exc is None:
+        return False
+    if isinstance(exc, OSError) and exc.errno == errno.EFBIG:
+        return True
+    text = str(exc)
+    return "File too large" in text or "errno = 27" in text
+
+
+def no_space(path: str | Path, needed_bytes: int | None = None, advice: str | None = None,
+             exc: BaseException | None = None) -> FeatcacheError:
+    """The one line for a full disk: where, what was being written, and how much to free (``exc``: the error,
+    when it may be a file size limit instead)."""
     path = Path(path)
     device = _mount_point(path.parent)
+    if exc is not None and any(_too_large(e) for e in exception_chain(exc)):
+        return FeatcacheError(f"file size limit reached writing {path} on {device} (File too large: a FAT32 drive's "
+                              f"4 GB, or ulimit -f); {advice or 'choose --out on another file system'}")
     if needed_bytes:
         free = shutil.disk_usage(device).free if device.exists() else 0
         mb = max(1, -(-max(needed_bytes - free, needed_bytes // 10) // 2**20))
@@ -107,7 +124,7 @@ def publish(tmp: str | Path, path: str | Path, needed_bytes: int | None = None, 
         os.replace(tmp, path)
     except OSError as exc:
         if is_no_space(exc):
-            raise no_space(path, needed_bytes, advice) from None
+            raise no_space(path, needed_bytes, advice, exc) from None
         raise
     fsync_dir(path.parent)
     return path
@@ -127,7 +144,7 @@ def atomic_path(path: str | Path, advice: str | None = None) -> Iterator[Path]:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix or ".tmp")
     except OSError as exc:
         if is_no_space(exc):
-            raise no_space(path, advice=advice) from None
+            raise no_space(path, advice=advice, exc=exc) from None
         raise FeatcacheError(f"cannot write {path} ({exc.strerror}); {advice or 'choose a writable --out'}") from None
     os.close(fd)
     try:
@@ -135,11 +152,11 @@ def atomic_path(path: str | Path, advice: str | None = None) -> Iterator[Path]:
             yield Path(tmp)
         except OSError as exc:
             if is_no_space(exc):
-                raise no_space(path, advice=advice) from None
+                raise no_space(path, advice=advice, exc=exc) from None
             raise
         except Exception as exc:  # Keras and h5py wrap the OSError of a full disk
             if any(is_no_space(e) for e in exception_chain(exc)):
-                raise no_space(path, advice=advice) from None
+                raise no_space(path, advice=advice, exc=exc) from None
             raise
         publish(tmp, path, advice=advice)
     finally:

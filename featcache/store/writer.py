@@ -335,7 +335,7 @@ class CacheWriter:
                 raise
             self._count_written()
             self._abandon(exc)
-            raise no_space(target, self._needed()) from None
+            raise no_space(target, self._needed(), exc=exc) from None
 
     def _count_written(self) -> None:
         """On a full disk, try to count the batches written whole before it (each was flushed): a re-run resumes after them.
