@@ -33,6 +33,7 @@ from featcache.embedding.backbones import (
     resolve_layers,
 )
 from featcache.errors import FeatcacheError
+from featcache.store.layout import check_cache_name
 from featcache.validate import check_seconds, positive_int
 
 DTYPES = ("float32", "float16")
@@ -118,6 +119,8 @@ class StoreSpec:
     def __post_init__(self):
         if self.out is not None and (not isinstance(self.out, (str, Path)) or not str(self.out)):
             raise FeatcacheError(f"--out must be a file path (got {self.out!r})")
+        if self.out is not None:
+            check_cache_name(self.out)
         if self.dtype not in DTYPES:
             raise FeatcacheError(f"--dtype {self.dtype} is not supported; use one of: {', '.join(DTYPES)}")
         object.__setattr__(self, "batch_size", positive_int(self.batch_size, "--batch-size"))

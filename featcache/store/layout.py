@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -86,9 +87,23 @@ def view_names(attrs: dict[str, Any]) -> list[str]:
     return list(views) if views else [ORIG]
 
 
+PARTIAL_SUFFIX = ".partial.h5"
+# The longest name featcache puts beside a cache: its partial (".regroup.h5" and ".lock" are no longer).
+NAME_MAX = 255  # bytes in one file name on Linux's file systems (ext4, xfs, btrfs, tmpfs)
+
+
 def partial_path(path: Path) -> Path:
     path = Path(path)
-    return path.with_name(path.name + ".partial.h5")
+    return path.with_name(path.name + PARTIAL_SUFFIX)
+
+
+def check_cache_name(path: str | Path) -> None:
+    """A cache name leaves room for its partial's: a 246-byte --out failed with ENAMETOOLONG, a traceback."""
+    name = Path(path).name
+    if len(os.fsencode(name)) + len(PARTIAL_SUFFIX) > NAME_MAX:
+        raise FeatcacheError(f"--out file name is too long ({len(os.fsencode(name))} bytes): featcache writes "
+                             f"<name>{PARTIAL_SUFFIX} beside it and a file name holds at most {NAME_MAX} bytes; "
+                             f"choose a name of at most {NAME_MAX - len(PARTIAL_SUFFIX)} bytes")
 
 
 def lock_path(path: Path) -> Path:
