@@ -32,7 +32,7 @@ def multi_cache(tmp_path_factory):
 
 
 def test_every_layer_and_head_scored_in_network_order(multi_cache, tmp_path):
-    res = featcache.probe(multi_cache, heads="logreg,svm", out=tmp_path / "run", verbose=False)
+    res = featcache.probe(multi_cache, heads="logreg,svm", out=tmp_path / "run", verbose=False, on_test=True)
     assert [(r.layer, r.head) for r in res.rows] == [(l, h) for l in ORDER for h in ("logreg", "svm")]
     assert [r.depth for r in res.rows] == [0, 0, 1, 1, 2, 2]
     assert [r.width for r in res.rows[::2]] == [96, 576, 1280]
@@ -76,11 +76,12 @@ def test_default_out_is_under_runs(multi_cache):
 def test_quiet_unless_verbose_and_out_checked_before_any_fit(multi_cache, tmp_path, capsys, monkeypatch):
     featcache.probe(multi_cache, heads="logreg", layers="out_relu", out=tmp_path / "q")
     assert capsys.readouterr().out == ""  # a library call prints nothing unless asked
-    featcache.probe(multi_cache, heads="logreg", layers="out_relu", out=tmp_path / "v", verbose=True)
+    featcache.probe(multi_cache, heads="logreg", layers="out_relu", out=tmp_path / "v", verbose=True, on_test=True)
     printed = capsys.readouterr().out
     assert "best layer: out_relu" in printed and "note: chosen on the test split" in printed  # (a tester missed that)
-    featcache.probe(multi_cache, heads="logreg", layers="out_relu", out=tmp_path / "h", holdout=0.25, verbose=True)
-    assert "note: chosen on the test split" not in capsys.readouterr().out
+    featcache.probe(multi_cache, heads="logreg", layers="out_relu", out=tmp_path / "h", verbose=True)  # the default
+    printed = capsys.readouterr().out
+    assert "best layer: out_relu" in printed and "note: chosen on the test split" not in printed
     from featcache.analysis import probe as probe_mod
 
     monkeypatch.setattr(probe_mod, "_fit_one", lambda *a: pytest.fail("fitted before checking --out"))
@@ -102,7 +103,8 @@ def test_read_probe_csv_checks_what_it_reads(multi_cache, tmp_path):
 
 
 def test_C_per_head_and_cv(multi_cache, tmp_path):
-    res = featcache.probe(multi_cache, heads="logreg,svm", C="logreg=0.5,svm=cv", layers="out_relu", out=tmp_path, verbose=False)
+    res = featcache.probe(multi_cache, heads="logreg,svm", C="logreg=0.5,svm=cv", layers="out_relu", out=tmp_path, verbose=False,
+                          on_test=True)
     cache = featcache.open_cache(multi_cache)
     X, y = cache.features("train", "out_relu"), cache.labels("train")
     # The C that cross-validation picks on these rows, and the accuracy of the head refitted with it.
@@ -133,6 +135,32 @@ def test_holdout_scores_on_training_rows_and_never_reads_test(multi_cache, tmp_p
     monkeypatch.setattr(Cache, "features", no_test)
     res = featcache.probe(multi_cache, heads="logreg", layers="out_relu", holdout=0.25, seed=1, out=tmp_path, verbose=False)
     assert res.rows[0].scored_on == "holdout" and res.rows[0].accuracy == pytest.approx(expected)
+
+
+def test_by_default_probe_chooses_on_held_out_training_images(multi_cache, tmp_path, monkeypatch, capsys):
+    """Scoring on the test split was the default: a new user's printed 'best layer' and train command were chosen on
+    the test images (the README's 0.893 layer was chosen with --holdout 0.2). Now that is the default, and --on-test
+    the way to look at the test split."""
+    from featcache.analysis.probe import DEFAULT_HOLDOUT, holdout_rows
+    from featcache.cli import main
+    from featcache.store.cache import Cache
+
+    cache = featcache.open_cache(multi_cache)
+    y = cache.labels("train")
+    fit, out = holdout_rows(y, DEFAULT_HOLDOUT, seed=0)
+    X = cache.features("train", "out_relu")
+    expected = make_head("logreg").fit(X[fit], y[fit]).score(X[out], y[out])
+    real = Cache.features
+    monkeypatch.setattr(Cache, "features", lambda self, split, *a, **k: real(self, split, *a, **k) if split != "test"
+                        else pytest.fail("the default probe read the test split"))
+    res = featcache.probe(multi_cache, heads="logreg", layers="out_relu", out=tmp_path / "d", plot=False)
+    assert res.rows[0].scored_on == "holdout" and res.rows[0].accuracy == pytest.approx(expected)
+    monkeypatch.setattr(Cache, "features", real)
+    assert main(["probe", str(multi_cache), "--heads", "logreg", "--layers", "out_relu", "--out", str(tmp_path / "t"),
+                 "--on-test", "--json"]) == 0
+    assert {r["scored_on"] for r in json.loads(capsys.readouterr().out)["rows"]} == {"test"}
+    assert main(["probe", str(multi_cache), "--on-test", "--holdout", "0.2", "--out", str(tmp_path / "x")]) == 2
+    assert "give one of them" in capsys.readouterr().err and not (tmp_path / "x").exists()
 
 
 def test_scored_rows_are_drawn_once_for_every_fit(multi_cache, tmp_path, monkeypatch):

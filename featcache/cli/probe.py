@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from featcache.analysis.probe import DEFAULT_HEADS, probe
+from featcache.analysis.probe import DEFAULT_HEADS, DEFAULT_HOLDOUT, probe
 from featcache.cli.common import add_json_flag, api_default, given, print_json
 
 
 def register(sub) -> None:
     # Defaults are the API's (argparse default=None: only what the user gave is passed on).
     seed, jobs = api_default(probe, "seed"), api_default(probe, "n_jobs")
-    p = sub.add_parser("probe", help="fit a head on every cached layer and plot test accuracy against depth",
+    p = sub.add_parser("probe", help="fit a head on every cached layer and plot held-out accuracy against depth",
                        description="For every layer in the cache (extract with --layers blocks) and every head, fit on the "
-                       "train split and score on the test split. On a cache with views, also each view setting (which views the "
-                       "head is fitted on, which are averaged per image). Writes probe.csv and probe.png and prints the best "
-                       "layer, head and view setting.")
+                       f"train split and score on images it was not fitted on: by default a stratified {DEFAULT_HOLDOUT:.0%} of "
+                       "the train split (the test split is never read, so the choice does not flatter its test accuracy). On a "
+                       "cache with views, also each view setting (which views the head is fitted on, which are averaged per "
+                       "image). Writes probe.csv and probe.png and prints the best layer, head and view setting.")
     p.add_argument("cache", help="path to a cache written by 'featcache extract --layers ...'")
     p.add_argument("--heads", metavar="H1,H2", help=f"heads to fit on each layer (default: {','.join(DEFAULT_HEADS)})")
     p.add_argument("--C", metavar="C|HEAD=C,...", help="regularization: one value for every head, or per head "
@@ -21,10 +22,12 @@ def register(sub) -> None:
                    "(default: each head's own)")
     p.add_argument("--layers", metavar="L1,L2", help="probe only these cached layers (default: all)")
     p.add_argument("--holdout", type=float, metavar="F", help="score on a stratified fraction F of the train split "
-                   "(fitting on the rest) instead of the test split, which is then never read: choose a layer this way")
+                   f"(fitting on the rest; default: {DEFAULT_HOLDOUT})")
     p.add_argument("--folds", type=int, metavar="K", help="score every training image once by stratified K-fold "
                    "cross-validation over the images instead of one --holdout (steadier on small data sets, K times the fits); "
                    "the test split is then never read")
+    p.add_argument("--on-test", action="store_true", help="score on the test split instead: how the layers compare "
+                   "there (a layer chosen this way flatters its test accuracy)")
     p.add_argument("--seed", type=int, help=f"with --holdout or --folds: which training images are held out (default: {seed})")
     p.add_argument("--out", metavar="DIR", help="folder for probe.csv and probe.png (default: data/runs/probe_<cache name>/)")
     p.add_argument("--jobs", type=int, metavar="N", help=f"fits run side by side (joblib; -1: every core; default: {jobs})")
@@ -38,7 +41,8 @@ def register(sub) -> None:
 
 def run(args) -> int:
     result = probe(args.cache, verbose=not args.json, **given(args, "heads", "C", "layers", "out", "holdout", "folds", "seed",
-                                                     "view_settings", n_jobs="jobs"))
+                                                     "view_settings", "on_test",
+                                                     n_jobs="jobs"))
     if args.json:
         print_json(result.to_dict())
     return 0
