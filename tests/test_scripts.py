@@ -42,6 +42,7 @@ SMOKE = {  # script -> its smoke test below
     "bench_ray.py": "test_bench_ray",
     "bench_runtimes.py": "test_bench_runtimes",
     "bench_svm.py": "test_bench_svm",
+    "bench_xnnpack.py": "test_bench_xnnpack",
     "cli_reference.py": "test_cli_reference",
     "compare_caches.py": "test_compare_caches",
     "fault_cases.py": "test_fault_cases",
@@ -266,6 +267,19 @@ def test_bench_ort_layouts(tiny, tmp_path: Path):
     assert report["images"] == 10 and sorted(report["rounds"]) == sorted(names + [f"pipeline, {n}" for n in names])
     assert all(len(v) == 2 and min(v) > 0 for v in report["rounds"].values())
     assert report["ratio_to_first"][names[0]] == 1.0 and report["max_abs_difference"] < 1e-5  # the same features in every layout
+    assert json.loads((tmp_path / "out.json").read_text()) == report
+
+
+@pytest.mark.slow
+def test_bench_xnnpack(tiny, tmp_path: Path):
+    proc = run_script("bench_xnnpack.py", *TINY, "--fashion-dir", str(tiny["data"]), "--images", "10", "--image-size", "32",
+                      "--layer", "block_1_expand_relu", "--batch", "4", "--rounds", "2", "--json", "out.json", cwd=tmp_path)
+    report = last_json(proc.stdout.splitlines()[-1])
+    names = ["tensorflow", "onnxruntime", f"XNNPACK ({report['interpreter']})"]
+    assert report["images"] == 8 and sorted(report["rounds"]) == sorted(names)  # full batches only: 2 of 4, the 2 left over not timed
+    assert all(len(v) == 2 and min(v) > 0 for v in report["rounds"].values())
+    assert report["ratio_to_tensorflow"]["tensorflow"] == 1.0
+    assert max(report["max_abs_difference_from_tensorflow"].values()) < 1e-5  # the same network in all three
     assert json.loads((tmp_path / "out.json").read_text()) == report
 
 
