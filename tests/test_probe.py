@@ -82,6 +82,9 @@ def test_quiet_unless_verbose_and_out_checked_before_any_fit(multi_cache, tmp_pa
     featcache.probe(multi_cache, heads="logreg", layers="out_relu", out=tmp_path / "h", verbose=True)  # the default
     printed = capsys.readouterr().out
     assert "best layer: out_relu" in printed and "note: chosen on the test split" not in printed
+    # One layer: a hint at --layers blocks; no views flags in the train command of a cache without views (a new user).
+    assert "note: one layer probed" in printed and "extract --layers blocks" in printed
+    assert f"fit it on every training image: featcache train {multi_cache} --head logreg --layer out_relu --C 0.03\n" in printed
     from featcache.analysis import probe as probe_mod
 
     monkeypatch.setattr(probe_mod, "_fit_one", lambda *a: pytest.fail("fitted before checking --out"))

@@ -84,13 +84,20 @@ def test_progress_bar_off_a_terminal_writes_a_plain_line_per_tenth_and_the_end(m
     assert "\r" not in text and "\x1b" not in text  # no redraws or colour codes in a log
     lines = text.splitlines()
     assert [int(line.split("/")[0]) for line in lines] == [1, 6, 11, 17, 22, 27, 33, 38, 44, 49, 54]
-    assert lines[-1].startswith("54/54 [" + "=" * 30 + "]") and "s/fit" in lines[-1] and lines[-1].endswith("acc: 0.5000")
+    assert lines[-1].startswith("54/54 [" + "=" * 30 + "] - 0s total, ") and lines[-1].endswith(" - acc: 0.5000")
     # A slow loop still shows it is alive: a line after log_interval seconds without one.
     stream = io.StringIO()
     bar = Progress(1000, stream=stream, log_interval=0.0)
     for i in range(1, 6):
         bar.update(i)
     assert len(stream.getvalue().splitlines()) == 5
+
+
+def test_progress_rate_is_per_second_for_fast_units_and_seconds_each_for_slow_ones():
+    """At 238 images/s extraction's last line said '0.00s/image' (a new user)."""
+    from featcache.progress import rate
+
+    assert rate(3000, 12.6, "image") == "238 images/s" and rate(10, 5.0, "fit") == "0.50s/fit" and rate(4, 0.0, "fit") == "4 fits"
 
 
 def test_progress_bar_redraws_in_place_on_a_terminal(monkeypatch):

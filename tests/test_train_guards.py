@@ -69,11 +69,13 @@ def test_train_bad_input_is_one_line(cache, tmp_path, capsys, args, message):
     assert not (tmp_path / "h.npz").exists()
 
 
-def test_C_cv_on_few_images_fits_with_fewer_folds(cache, tmp_path):
+def test_C_cv_on_few_images_fits_with_fewer_folds(cache, tmp_path, capsys):
     # 2 images per class: 2-fold cross-validation instead of 5, and a working fit.
     for head in ("logreg", "svm"):
-        res = featcache.train(cache, head, C="cv", train_size=6, out=tmp_path / f"{head}.npz")
+        res = featcache.train(cache, head, C="cv", train_size=6, out=tmp_path / f"{head}.npz", verbose=True)
         assert res.train_images == 6 and res.accuracy > 0.5  # chance is 0.33
+        # the printed line says where C came from (it said only "C 0.03"; the scores are in --json)
+        assert f", C {res.details['C']} (chosen by cross-validation on the training features)" in capsys.readouterr().out
 
 
 def test_one_class_training_data_is_one_line(tmp_path, capsys):

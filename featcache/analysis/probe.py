@@ -363,7 +363,9 @@ def train_command(cache: str | Path, row: ProbeRow) -> str:
     import shlex
 
     C = f" --C {row.C}" if row.C is not None else ""
-    views = f" --train-views {shlex.quote(row.train_views)} --test-views {shlex.quote(row.test_views)}"
+    # The original view alone is train's default: no views flags for it (they puzzled a user of a cache without views).
+    views = ("" if (row.train_views, row.test_views) == ("orig", "orig")
+             else f" --train-views {shlex.quote(row.train_views)} --test-views {shlex.quote(row.test_views)}")
     return f"featcache train {shlex.quote(str(cache))} --head {row.head} --layer {row.layer}{C}{views}"
 
 
@@ -502,5 +504,7 @@ def _print_table(rows, head_names, names, widths, best) -> None:
     views = f", train views {best.train_views}, test views {best.test_views}" if len(labels) > 1 else ""
     print(f"best layer: {best.layer} with {best.head}{C}{views}: {what} {best.accuracy:.4f}")
     if best.scored_on == "test":  # a tester followed the printed train command without noticing
-        print("note: chosen on the test split, so its test accuracy flatters it; --holdout 0.2 or --folds 5 "
-              "choose on training images and leave the test split for the final score")
+        print("note: chosen on the test split, so its test accuracy flatters it; without --on-test probe "
+              "chooses on held-out training images and leaves the test split for the final score")
+    if len(names) == 1:
+        print("note: one layer probed; a cache of every block (extract --layers blocks) lets probe compare them")

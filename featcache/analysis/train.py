@@ -161,6 +161,8 @@ def _test_scores(est, cache: Cache, layer: str, test_views: tuple[str, ...]) -> 
 
 def _say_trained(res: TrainResult) -> None:
     extra = "".join(f", {k} {v}" for k, v in res.details.items() if k != "cv_scores")
+    if getattr(res.estimator, "C", None) == "cv":  # say where C came from (logreg's scores are in --json)
+        extra += " (chosen by cross-validation on the training features)"
     how = ""
     if res.averaged:
         how = (f" ({res.averaged} averaged over {len(res.test_views)} views: {', '.join(res.test_views)}; "
