@@ -726,6 +726,27 @@ def test_after_strict_refuses_a_folder_fixing_it_and_rerunning_just_works(tmp_pa
     assert featcache.open_cache(out).sizes == {"train": 4, "test": 2}
 
 
+def test_class_folders_differing_only_in_unicode_normalization_are_refused_not_merged(tmp_path):
+    """Regression (an adversarial tester): 'café' as NFC and as NFD side by side were keyed by their NFC name,
+    so one folder's images vanished from the data set without a word. Now a one-line refusal naming both."""
+    import unicodedata
+
+    root = make_class_tree(tmp_path / "d", {"bees": 2})
+    for form, n in (("NFC", 2), ("NFD", 3)):
+        make_class_tree(root, {unicodedata.normalize(form, "café"): n}, offset=10 * n)
+    assert len(os.listdir(root)) == 3
+    with pytest.raises(FeatcacheError, match=r"^class folders .* in .*d are one name, .* in two Unicode spellings "
+                                             r"\(NFC and NFD\) .*; rename one of them or merge them$") as err:
+        images.load(root, 32, test_fraction=0.25)
+    message = str(err.value)
+    assert "'cafe\\u0301'" in message and "'caf\\xe9'" in message and "\n" not in message  # both, told apart
+    # One spelling per split still matches across train/ and val/ (macOS writes NFD): not refused.
+    split = tmp_path / "s"
+    make_class_tree(split / "train", {unicodedata.normalize("NFD", "café"): 2, "bees": 2})
+    make_class_tree(split / "val", {unicodedata.normalize("NFC", "café"): 1, "bees": 1}, offset=50)
+    assert images.load(split, 32).class_names == ["bees", "café"]
+
+
 # ---------------------------------------------------------------- links never relabel, rows carry their digest (issue 13)
 
 

@@ -226,8 +226,13 @@ def _classes(root: Path, folders: list[str]) -> tuple[list[str], dict[str, dict[
             if e.is_dir():
                 if not _utf8(e.name):
                     raise FeatcacheError(f"class folder name {e.name!r} in {base} is not valid UTF-8; rename it")
-                # One spelling for names that differ only in Unicode normalization (macOS writes NFD).
-                dirs[unicodedata.normalize("NFC", e.name)] = Path(e.path)
+                # One spelling for names that differ only in Unicode normalization (macOS writes NFD), so
+                # train/ and val/ written on different systems still match; two such folders side by side
+                # would be one key, and one folder's images would vanish.
+                key = unicodedata.normalize("NFC", e.name)
+                if key in dirs:
+                    raise _same_name_error(base, dirs[key].name, e.name)
+                dirs[key] = Path(e.path)
             else:
                 loose.append(_rel(Path(e.path), root))
         where = f"{base}" + (" (the train/ folder)" if folder == "train" else "")
@@ -247,6 +252,12 @@ def _classes(root: Path, folders: list[str]) -> tuple[list[str], dict[str, dict[
     if len(names) < 2:
         raise FeatcacheError(f"{root} has a single class ({names[0]!r}); a classifier needs at least two class folders")
     return names, per_folder, loose
+
+
+def _same_name_error(base: Path, first: str, second: str) -> FeatcacheError:
+    """Two class folders whose names differ only in Unicode normalization (shown escaped: printed, they look alike)."""
+    return FeatcacheError(f"class folders {ascii(first)} and {ascii(second)} in {base} are one name, {first!r}, in two "
+                          "Unicode spellings (NFC and NFD) and would be read as one class; rename one of them or merge them")
 
 
 def _list_files(root: Path, class_names: list[str], class_dirs: dict[str, dict[str, Path]]) -> list[_File]:
