@@ -61,7 +61,9 @@ from featcache.validate import check_fraction, check_seed
 # 16-bit images decode (they were skipped: "point operation not supported"), as
 # their little-endian twins do; 32-bit float images (mode F) are skipped with
 # their reason (0-1 values came out all black). Every other file has the same
-# pixels as under v4.
+# pixels as under v4. Still v5: a file on which Pillow raised something other than OSError, SyntaxError or
+# ValueError (EOFError for a SPIDER image, NotImplementedError for some DDS files) is now skipped with its reason;
+# it used to stop the extraction, so no cache holds such a file and every cache's files decode as before.
 DECODER = "featcache.decode_image:v5:pil_rgb_first_frame_exif_upright_alpha_on_white_jpeg_draft_bilinear_damaged_skipped_no_eps_float"
 SPLIT_FOLDERS = ("train", "val", "test")
 TEST_FOLDERS = ("val", "test")
