@@ -94,6 +94,7 @@ def _one_line_error(capsys, argv, message):
     err = capsys.readouterr().err.strip()
     assert message in err, err
     assert len(err.splitlines()) == 1 and "Traceback" not in err
+    return err
 
 
 def test_predict_bad_input(real, tmp_path, capsys):
@@ -299,3 +300,16 @@ def test_class_names_must_match_the_models_outputs(tmp_path, capsys, monkeypatch
     monkeypatch.setattr(runtimes, "build", lambda runtime, spec, *a: ("onnxruntime", lambda x: [np.full((len(x), 10), 0.1)], None))
     with pytest.raises(featcache.FeatcacheError, match="names 3 classes but whose network gives 10 class probabilities"):
         predict(good, [photo], runtime="onnxruntime")
+
+
+def test_a_fifo_given_as_a_model_says_it_is_not_a_regular_file(tmp_path, capsys):
+    """Regression (an adversarial tester): a FIFO given as a model was "model file not found"; it is there."""
+    import os
+
+    fifo = tmp_path / "fifo.keras"
+    os.mkfifo(fifo)
+    photo = write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
+    err = _one_line_error(capsys, ["predict", str(fifo), str(photo)], f"{fifo} is not a regular file (a FIFO, socket or device); "
+                          "pass the .keras file written by 'featcache export' or 'featcache finetune'")
+    assert "not found" not in err
+    _one_line_error(capsys, ["predict", str(tmp_path / "gone.keras"), str(photo)], "model file not found")

@@ -23,7 +23,7 @@ from featcache._lazy import keras
 from featcache.embedding.backbones import MAX_IMAGE_SIZE, file_sha256
 from featcache.embedding.engines import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError
-from featcache.heads.io import META_ENTRY, MODEL_KIND
+from featcache.heads.io import META_ENTRY, MODEL_KIND, check_regular_file
 from featcache.store.atomic import atomic_path
 
 KIND = MODEL_KIND  # heads.io knows it too, to tell a model given as a head (heads cannot import deploy)
@@ -71,8 +71,8 @@ def read_meta(path: str | Path) -> dict[str, Any]:
 def _model_json(path: str | Path) -> dict[str, Any]:
     """The ``featcache.json`` of a file written as a featcache model (its ``kind`` says so), fields unchecked."""
     path = Path(path)
-    if not path.is_file():
-        raise FeatcacheError(f"model file not found: {path}; make one with 'featcache export' or 'featcache finetune'")
+    check_regular_file(path, "model", "pass the .keras file written by 'featcache export' or 'featcache finetune'",
+                       "make one with 'featcache export' or 'featcache finetune'")
     from featcache.heads.io import read_head_meta
 
     head_hint = f" (it is a head: export it first with 'featcache export {path} --out MODEL.keras')"
