@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from helpers import SHARED
+from helpers import SHARED, write_image
 
 import featcache
 from featcache.cli import main
@@ -94,6 +94,7 @@ def _one_line_error(capsys, argv, message):
     err = capsys.readouterr().err.strip()
     assert message in err, err
     assert len(err.splitlines()) == 1 and "Traceback" not in err
+    return err
 
 
 def test_predict_bad_input(real, tmp_path, capsys):
@@ -187,3 +188,128 @@ def test_exported_model_gives_the_same_probabilities_on_every_runtime(real, name
     np.testing.assert_allclose(got, want, atol=1e-4)
     assert (got.argmax(1) == want.argmax(1)).all()
     assert want.max(1).min() < 0.99  # not all saturated: the comparison sees the probabilities, not only 0 and 1
+
+
+# ---------------------------------------------------------------- inputs and model files that are not what they seem (no network)
+
+
+def test_one_rgb_image_saved_as_hwc_is_refused_not_read_as_a_stack_of_gray_images(tmp_path):
+    """Regression (an adversarial tester): ``np.save('one.npy', rgb)`` of shape (H, W, 3) was read as H gray images
+    of W x 3 pixels and predicted garbage with exit 0. A 3-D array ending in 3 or 4 is ambiguous: one line."""
+    from featcache.deploy.predict import read_npy
+    from featcache.errors import FeatcacheError
+
+    for shape in ((40, 30, 3), (40, 30, 4)):
+        np.save(tmp_path / "one.npy", np.zeros(shape, np.uint8))
+        with pytest.raises(FeatcacheError, match=rf"holds an array of shape \({shape[0]}, 30, {shape[2]}\).*"
+                                                 r"save one RGB image as \(1, H, W, 3\).*gray images as \(N, H, W\)$") as err:
+            read_npy(tmp_path / "one.npy")
+        assert "\n" not in str(err.value)
+    np.save(tmp_path / "gray.npy", np.zeros((5, 28, 28), np.uint8))  # a stack of gray images still reads
+    assert read_npy(tmp_path / "gray.npy").shape == (5, 28, 28, 1)
+    np.save(tmp_path / "rgb.npy", np.zeros((1, 40, 30, 3), np.uint8))
+    assert read_npy(tmp_path / "rgb.npy").shape == (1, 40, 30, 3)
+
+
+def _with_meta(src, dst, **edits):
+    """A copy of model file ``src`` whose featcache.json has ``edits`` (a value of ``...`` removes the field)."""
+    import zipfile
+
+    from featcache.heads.io import META_ENTRY
+
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item)
+            if item.filename == META_ENTRY:
+                meta = json.loads(data)
+                meta.update({k: v for k, v in edits.items() if v is not ...})
+                data = json.dumps({k: v for k, v in meta.items() if edits.get(k, None) is not ...}).encode()
+            zout.writestr(item, data)
+    return dst
+
+
+def _meta_only_model(path, **meta):
+    """A file with featcache's model metadata and no network: what is checked before TensorFlow loads."""
+    import zipfile
+
+    from featcache.deploy.model import KIND
+    from featcache.heads.io import META_ENTRY
+
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(META_ENTRY, json.dumps({"kind": KIND, "class_names": ["ants", "bees"], "image_size": 32, **meta}))
+    return path
+
+
+@pytest.mark.parametrize("edit, message", [
+    (dict(image_size=...), "featcache.json lacks 'image_size'"),
+    (dict(image_size=-5), "featcache.json has image_size -5, not a whole number of pixels, 1 to 2048"),
+    (dict(image_size=32.5), "featcache.json has image_size 32.5, not a whole number"),
+    (dict(image_size=True), "featcache.json has image_size True, not a whole number"),
+    (dict(class_names="ants,bees,wasps"), "featcache.json has class_names 'ants,bees,wasps', not a list of at least 2 distinct class names"),
+    (dict(class_names=["ants"]), "featcache.json has class_names ['ants'], not a list"),
+    (dict(class_names=["ants", "ants"]), "featcache.json has class_names ['ants', 'ants'], not a list of at least 2 distinct"),
+    (dict(class_names=["ants", 3]), "featcache.json has class_names ['ants', 3], not a list of at least 2 distinct"),
+    (dict(class_names=...), "featcache.json lacks 'class_names'"),
+])
+def test_an_edited_model_json_is_one_line_naming_the_file_and_the_field(tmp_path, capsys, edit, message):
+    """Regression (an adversarial tester): a model's featcache.json without image_size (KeyError) or with -5
+    (ValueError) crashed predict; class names as a string were split into letters. Checked when the model is loaded."""
+    from featcache.deploy.model import is_model_file, read_meta
+
+    good = _meta_only_model(tmp_path / "good.keras")
+    bad = _with_meta(good, tmp_path / "m.keras", **edit)
+    photo = write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
+    _one_line_error(capsys, ["predict", str(bad), str(photo)], f"{bad} is a featcache model whose {message}")
+    err = pytest.raises(featcache.FeatcacheError, read_meta, bad)
+    assert "re-export the model with 'featcache export'" in str(err.value)
+    assert is_model_file(bad)  # still featcache's own: export --out may replace it
+    assert read_meta(good)["image_size"] == 32
+
+
+def _softmax_model(path, n_outputs: int, class_names: list[str]):
+    """A tiny model file as save_model writes it (uint8 images of any size in, ``n_outputs`` probabilities out)."""
+    from featcache._lazy import keras
+    from featcache.deploy.model import INPUT_DTYPE, INPUT_SHAPE, save_model
+    from featcache.embedding.preprocess import Preprocess
+
+    k = keras()
+    inp = k.Input(shape=INPUT_SHAPE, dtype=INPUT_DTYPE)
+    x = k.layers.GlobalAveragePooling2D()(Preprocess("mobilenet_v2", 32)(inp))  # gray or RGB in, 3 channels out
+    out = k.layers.Softmax(name="probabilities")(k.layers.Dense(n_outputs)(x))
+    return save_model(k.Model(inp, out), path, {"class_names": class_names, "image_size": 32})
+
+
+def test_class_names_must_match_the_models_outputs(tmp_path, capsys, monkeypatch):
+    """Regression (an adversarial tester): 3 class names for a 10-output model were an IndexError in predict, and
+    10 names for a 3-output model predicted silently from the wrong list. Checked on every runtime."""
+    from featcache.deploy import model as model_io
+    from featcache.deploy.predict import predict
+
+    photo = write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
+    ten = [f"c{i}" for i in range(10)]
+    for n_out, names in ((10, ["a", "b", "c"]), (3, ten)):
+        path = _softmax_model(tmp_path / f"m{n_out}.keras", n_out, names)
+        _one_line_error(capsys, ["predict", str(path), str(photo), "--runtime", "tensorflow"],
+                        f"{path} is a featcache model whose featcache.json names {len(names)} classes but whose network "
+                        f"gives {n_out} class probabilities; re-export")
+    good = _softmax_model(tmp_path / "good.keras", 3, ["a", "b", "c"])
+    assert [c for c, _ in predict(good, [photo], runtime="tensorflow")[0].top] != []
+    # A converted model (ONNX Runtime, OpenVINO) runs without Keras: its output is checked where it comes out.
+    from featcache.embedding import runtimes
+
+    monkeypatch.setattr(runtimes, "build", lambda runtime, spec, *a: ("onnxruntime", lambda x: [np.full((len(x), 10), 0.1)], None))
+    with pytest.raises(featcache.FeatcacheError, match="names 3 classes but whose network gives 10 class probabilities"):
+        predict(good, [photo], runtime="onnxruntime")
+
+
+def test_a_fifo_given_as_a_model_says_it_is_not_a_regular_file(tmp_path, capsys):
+    """Regression (an adversarial tester): a FIFO given as a model was "model file not found"; it is there."""
+    import os
+
+    fifo = tmp_path / "fifo.keras"
+    os.mkfifo(fifo)
+    photo = write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
+    err = _one_line_error(capsys, ["predict", str(fifo), str(photo)], f"{fifo} is not a regular file (a FIFO, socket or device); "
+                          "pass the .keras file written by 'featcache export' or 'featcache finetune'")
+    assert "not found" not in err
+    _one_line_error(capsys, ["predict", str(tmp_path / "gone.keras"), str(photo)], "model file not found")

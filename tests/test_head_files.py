@@ -279,6 +279,18 @@ def test_unreadable_or_missing_head_files(cache, tmp_path, capsys):
     _one_line(capsys, ["evaluate", str(tmp_path / "nope.npz"), str(cache)], "head file not found")
 
 
+def test_a_fifo_given_as_a_head_says_it_is_not_a_regular_file(cache, tmp_path, capsys):
+    """Regression (an adversarial tester): a FIFO given as a head was "head file not found: fifo.npz"; it is there."""
+    fifo = tmp_path / "fifo.npz"
+    os.mkfifo(fifo)
+    (tmp_path / "link.npz").symlink_to(fifo)
+    for path in (fifo, tmp_path / "link.npz"):
+        err = _one_line(capsys, ["evaluate", str(path), str(cache)], f"{path} is not a regular file (a FIFO, socket or device); "
+                                                                     "pass the .keras or .npz head file written by 'featcache train'")
+        assert "not found" not in err
+    _one_line(capsys, ["export", str(fifo), "--out", str(tmp_path / "m.keras")], "is not a regular file")
+
+
 @pytest.mark.parametrize("corrupt", [False, True], ids=["wrapped", "wrapped-and-corrupt"])
 def test_an_svc_nested_deeper_than_the_head_builds_is_refused(cache, tmp_path, capsys, corrupt):
     # A Pipeline in a Pipeline hid the SVC below the old depth-8 walk: a (1, 1) dual_coef_ then went to libsvm unchecked.

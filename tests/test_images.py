@@ -708,6 +708,62 @@ def test_big_endian_16_bit_images_decode_and_float_images_are_skipped_not_black(
 
 
 
+def _spider(path: Path) -> Path:
+    """A valid SPIDER image: Pillow opens it, then its seek(0) raises EOFError ("attempt to seek in a non-stack file")."""
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:  # by file object: Pillow picks the format by the name's extension otherwise
+        Image.new("L", (40, 40)).save(fh, "SPIDER")
+    return path
+
+
+def _dds_without_pixel_format(path: Path) -> Path:
+    """A DDS header with no pixel-format flags: Pillow's DDS plugin raises NotImplementedError while opening it."""
+    import struct
+
+    header = bytearray(120)
+    struct.pack_into("<3I", header, 0, 0x1007, 8, 8)  # flags, height, width
+    struct.pack_into("<4I", header, 68, 32, 0, 0, 0)  # pixel format: size 32, no flags
+    path.write_bytes(b"DDS " + struct.pack("<I", 124) + bytes(header) + bytes(64))
+    return path
+
+
+def test_files_on_which_pillow_raises_odd_errors_are_skipped_with_their_reason(tmp_path, monkeypatch):
+    """Regression (an adversarial tester): a valid SPIDER image (EOFError), some DDS files (NotImplementedError) and
+    AttributeError escaped decode_image as tracebacks, crashing extract (and its re-runs) and predict. Now they are
+    unreadable files with their reason, refused by --strict as such; MemoryError and Ctrl-C still pass through."""
+    spider = _spider(tmp_path / "good.spider")
+    with pytest.raises(UnreadableImage, match=r"^cannot decode \(EOFError in Pillow: attempt to seek in a non-stack file\)$"):
+        decode_image(spider, 32)
+    with pytest.raises(UnreadableImage, match=r"^cannot decode \(NotImplementedError in Pillow: Unknown pixel format"):
+        decode_image(_dds_without_pixel_format(tmp_path / "odd.dds"), 32)
+
+    root = make_class_tree(tmp_path / "d", {"ants": 3, "bees": 3})
+    (root / "bees" / "x.jpg").write_bytes(spider.read_bytes())  # named .jpg, as the tester did
+    src = images.load(root, 32, test_fraction=0.34)
+    assert dict(src.skipped) == {"bees/x.jpg": "cannot decode (EOFError in Pillow: attempt to seek in a non-stack file)"}
+    assert sorted(src.splits["train"].paths + src.splits["test"].paths) == sorted(
+        f"{c}/{c}_{i:03d}.png" for c in ("ants", "bees") for i in range(3))
+    with pytest.raises(FeatcacheError, match=r"--strict: 1 file\(s\) .*bees/x.jpg: cannot decode \(EOFError"):
+        images.load(root, 32, test_fraction=0.34, strict=True).splits
+
+    from PIL import ImageFile
+
+    good = write_image(tmp_path / "ok.png", class_image(0, 1, 16))
+    for error in (AttributeError("'NoneType' object has no attribute 'read'"), MemoryError(), KeyboardInterrupt()):
+        def broken_load(self, error=error):
+            raise error
+
+        monkeypatch.setattr(ImageFile.ImageFile, "load", broken_load)  # a PNG file's pixels load here
+        if isinstance(error, AttributeError):
+            with pytest.raises(UnreadableImage, match=r"AttributeError in Pillow: 'NoneType' object has no attribute"):
+                decode_image(good, 32)
+        else:  # the machine's trouble or the user's Ctrl-C: never a skipped photo
+            with pytest.raises(type(error)):
+                decode_image(good, 32)
+
+
 def test_after_strict_refuses_a_folder_fixing_it_and_rerunning_just_works(tmp_path, capsys):
     """A new-user tester: after --strict stopped on a bad file, removing the file and re-running was refused
     ("...partial.h5 holds an interrupted extraction made with other settings (differs in: data_digest); ... delete
@@ -724,6 +780,27 @@ def test_after_strict_refuses_a_folder_fixing_it_and_rerunning_just_works(tmp_pa
     printed = capsys.readouterr()
     assert "delete that file" not in printed.err and out.exists() and not partial_path(out).exists()
     assert featcache.open_cache(out).sizes == {"train": 4, "test": 2}
+
+
+def test_class_folders_differing_only_in_unicode_normalization_are_refused_not_merged(tmp_path):
+    """Regression (an adversarial tester): 'café' as NFC and as NFD side by side were keyed by their NFC name,
+    so one folder's images vanished from the data set without a word. Now a one-line refusal naming both."""
+    import unicodedata
+
+    root = make_class_tree(tmp_path / "d", {"bees": 2})
+    for form, n in (("NFC", 2), ("NFD", 3)):
+        make_class_tree(root, {unicodedata.normalize(form, "café"): n}, offset=10 * n)
+    assert len(os.listdir(root)) == 3
+    with pytest.raises(FeatcacheError, match=r"^class folders .* in .*d are one name, .* in two Unicode spellings "
+                                             r"\(NFC and NFD\) .*; rename one of them or merge them$") as err:
+        images.load(root, 32, test_fraction=0.25)
+    message = str(err.value)
+    assert "'cafe\\u0301'" in message and "'caf\\xe9'" in message and "\n" not in message  # both, told apart
+    # One spelling per split still matches across train/ and val/ (macOS writes NFD): not refused.
+    split = tmp_path / "s"
+    make_class_tree(split / "train", {unicodedata.normalize("NFD", "café"): 2, "bees": 2})
+    make_class_tree(split / "val", {unicodedata.normalize("NFC", "café"): 1, "bees": 1}, offset=50)
+    assert images.load(split, 32).class_names == ["bees", "café"]
 
 
 # ---------------------------------------------------------------- links never relabel, rows carry their digest (issue 13)

@@ -20,10 +20,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from featcache._lazy import keras
-from featcache.embedding.backbones import file_sha256
+from featcache.embedding.backbones import MAX_IMAGE_SIZE, file_sha256
 from featcache.embedding.engines import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError
-from featcache.heads.io import META_ENTRY, MODEL_KIND
+from featcache.heads.io import META_ENTRY, MODEL_KIND, check_regular_file
 from featcache.store.atomic import atomic_path
 
 KIND = MODEL_KIND  # heads.io knows it too, to tell a model given as a head (heads cannot import deploy)
@@ -62,10 +62,17 @@ def save_model(model, path: str | Path, meta: dict[str, Any]) -> Path:
 
 
 def read_meta(path: str | Path) -> dict[str, Any]:
-    """The ``featcache.json`` of a model file, without loading the network."""
+    """The ``featcache.json`` of a model file, without loading the network, its fields checked (``_check_meta``)."""
+    meta = _model_json(path)
+    _check_meta(Path(path), meta)
+    return meta
+
+
+def _model_json(path: str | Path) -> dict[str, Any]:
+    """The ``featcache.json`` of a file written as a featcache model (its ``kind`` says so), fields unchecked."""
     path = Path(path)
-    if not path.is_file():
-        raise FeatcacheError(f"model file not found: {path}; make one with 'featcache export' or 'featcache finetune'")
+    check_regular_file(path, "model", "pass the .keras file written by 'featcache export' or 'featcache finetune'",
+                       "make one with 'featcache export' or 'featcache finetune'")
     from featcache.heads.io import read_head_meta
 
     head_hint = f" (it is a head: export it first with 'featcache export {path} --out MODEL.keras')"
@@ -81,9 +88,49 @@ def read_meta(path: str | Path) -> dict[str, Any]:
     return meta
 
 
+def _check_meta(path: Path, meta: dict[str, Any]) -> None:
+    """The fields ``predict`` relies on, checked when a model is loaded.
+
+    An edited ``featcache.json`` (an adversarial tester's) crashed predict
+    without ``image_size`` or with -5, and class names as a string were read
+    letter by letter. How many names the model's outputs need is checked when
+    the network is there (``check_outputs``).
+    """
+    names = meta.get("class_names")
+    if not (isinstance(names, list) and len(names) >= 2 and all(isinstance(n, str) and n for n in names)
+            and len(set(names)) == len(names)):
+        raise _bad_meta(path, meta, "class_names", "a list of at least 2 distinct class names")
+    size = meta.get("image_size")
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_IMAGE_SIZE:
+        raise _bad_meta(path, meta, "image_size", f"a whole number of pixels, 1 to {MAX_IMAGE_SIZE}")
+
+
+REEXPORT = "re-export the model with 'featcache export' (or 'featcache finetune')"
+
+
+def _bad_meta(path: Path, meta: dict[str, Any], field: str, wanted: str) -> FeatcacheError:
+    if field not in meta:
+        return FeatcacheError(f"{path} is a featcache model whose {META_ENTRY} lacks {field!r}; {REEXPORT}")
+    shown = repr(meta[field])
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return FeatcacheError(f"{path} is a featcache model whose {META_ENTRY} has {field} {shown}, not {wanted}; {REEXPORT}")
+
+
+def check_outputs(path: str | Path, width: int, meta: dict[str, Any]) -> None:
+    """The network gives one probability per class name (names were checked by ``read_meta``).
+
+    A file whose names were edited to 3 for a 10-output model crashed
+    predict, and 10 names for 3 outputs predicted silently from the wrong list.
+    """
+    if width != len(meta["class_names"]):
+        raise FeatcacheError(f"{path} is a featcache model whose {META_ENTRY} names {len(meta['class_names'])} classes "
+                             f"but whose network gives {width} class probabilities; {REEXPORT}")
+
+
 def is_model_file(path: Path) -> bool:
+    """Written as a featcache model (``check_out`` replaces it), even if its ``featcache.json`` was edited since."""
     try:
-        read_meta(path)
+        _model_json(path)
     except FeatcacheError:
         return False
     return True
@@ -187,6 +234,8 @@ class ModelRunner:
         step = batch_size or self.batch_size
         images = images[..., None] if images.ndim == 3 else images  # gray without its channel axis, as Keras takes it
         out = [self._forward(images[i : i + step])[0] for i in range(0, len(images), step)]
+        if out:  # a converted model runs without Keras: its width is known only here
+            check_outputs(self.spec.path, out[0].shape[-1], self.meta)
         return np.concatenate(out) if out else np.empty((0, self.spec.n_classes), np.float32)
 
 
@@ -210,4 +259,5 @@ def load_model(path: str | Path):
         model = keras().models.load_model(path, compile=False)
     except Exception as exc:
         raise FeatcacheError(f"{path} could not be loaded ({type(exc).__name__}); re-export it with this featcache version") from None
+    check_outputs(path, model.outputs[0].shape[-1], meta)
     return model, meta

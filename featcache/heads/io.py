@@ -151,6 +151,19 @@ def _write_npz(head, tmp: Path, meta: dict[str, Any], digests) -> None:
         np.savez(f, **{NPZ_ENTRY: np.frombuffer(doc.encode(), dtype=np.uint8)}, **entries)
 
 
+def check_regular_file(path: Path, what: str, fix: str, fix_missing: str) -> None:
+    """``path`` is a regular file (links followed), or one line saying it is missing or is something else.
+
+    A FIFO given as a head or model was reported "not found" (an adversarial
+    tester's mkfifo): it is there, and opening it as a zip would wait forever.
+    """
+    if path.is_file():
+        return
+    if not path.exists():
+        raise FeatcacheError(f"{what} file not found: {path}; {fix_missing}")
+    raise FeatcacheError(f"{path} is not a regular file (a FIFO, socket or device); {fix}")
+
+
 def _unreadable(path: Path, why: str) -> FeatcacheError:
     return FeatcacheError(f"{path} is not a readable featcache head ({why}); pass a file written by 'featcache train'")
 
@@ -198,8 +211,7 @@ def load_head(path: str | Path, *, trust_pickle: bool = False):
         inside = sorted(p.name for p in path.iterdir() if p.suffix in (".keras", ".npz"))[:3] if os.access(path, os.R_OK) else []
         hint = f" (it holds {', '.join(inside)})" if inside else ""
         raise FeatcacheError(f"{path} is a folder, not a head file{hint}; pass the .keras or .npz head file written by 'featcache train'")
-    if not path.is_file():
-        raise FeatcacheError(f"head file not found: {path}; train one with 'featcache train'")
+    check_regular_file(path, "head", "pass the .keras or .npz head file written by 'featcache train'", "train one with 'featcache train'")
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as zf:
             npz = _is_npz(zf)

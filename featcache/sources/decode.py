@@ -123,7 +123,21 @@ def decode_image(path: str | Path | BinaryIO, size: int | None = None) -> np.nda
     except Image.DecompressionBombError as exc:
         raise UnreadableImage(f"not a readable image ({type(exc).__name__})") from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise UnreadableImage(f"cannot decode ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+        raise UnreadableImage(f"cannot decode ({_first_line(exc)})") from None
+    except MemoryError:  # the machine's trouble, not the file's: never a "skipped" photo
+        raise
+    except Exception as exc:  # noqa: BLE001 - see the comment below
+        # Pillow's plugins raise whatever their parser meets on files they half-support: EOFError for a valid
+        # SPIDER image (seek(0) on a non-stack file), NotImplementedError for some DDS pixel formats,
+        # AttributeError, ... An adversarial tester's files crashed extract (the partial failing the same way
+        # on every re-run) and predict. Such a file is skipped with its reason like any undecodable one;
+        # KeyboardInterrupt and SystemExit are not Exceptions and pass through.
+        raise UnreadableImage(f"cannot decode ({type(exc).__name__} in Pillow: {_first_line(exc)})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message (the reason shown in one line), or its type when it has none."""
+    return next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
 
 
 _STDERR_LOCK = threading.Lock()

@@ -61,7 +61,9 @@ from featcache.validate import check_fraction, check_seed
 # 16-bit images decode (they were skipped: "point operation not supported"), as
 # their little-endian twins do; 32-bit float images (mode F) are skipped with
 # their reason (0-1 values came out all black). Every other file has the same
-# pixels as under v4.
+# pixels as under v4. Still v5: a file on which Pillow raised something other than OSError, SyntaxError or
+# ValueError (EOFError for a SPIDER image, NotImplementedError for some DDS files) is now skipped with its reason;
+# it used to stop the extraction, so no cache holds such a file and every cache's files decode as before.
 DECODER = "featcache.decode_image:v5:pil_rgb_first_frame_exif_upright_alpha_on_white_jpeg_draft_bilinear_damaged_skipped_no_eps_float"
 SPLIT_FOLDERS = ("train", "val", "test")
 TEST_FOLDERS = ("val", "test")
@@ -226,8 +228,13 @@ def _classes(root: Path, folders: list[str]) -> tuple[list[str], dict[str, dict[
             if e.is_dir():
                 if not _utf8(e.name):
                     raise FeatcacheError(f"class folder name {e.name!r} in {base} is not valid UTF-8; rename it")
-                # One spelling for names that differ only in Unicode normalization (macOS writes NFD).
-                dirs[unicodedata.normalize("NFC", e.name)] = Path(e.path)
+                # One spelling for names that differ only in Unicode normalization (macOS writes NFD), so
+                # train/ and val/ written on different systems still match; two such folders side by side
+                # would be one key, and one folder's images would vanish.
+                key = unicodedata.normalize("NFC", e.name)
+                if key in dirs:
+                    raise _same_name_error(base, dirs[key].name, e.name)
+                dirs[key] = Path(e.path)
             else:
                 loose.append(_rel(Path(e.path), root))
         where = f"{base}" + (" (the train/ folder)" if folder == "train" else "")
@@ -247,6 +254,12 @@ def _classes(root: Path, folders: list[str]) -> tuple[list[str], dict[str, dict[
     if len(names) < 2:
         raise FeatcacheError(f"{root} has a single class ({names[0]!r}); a classifier needs at least two class folders")
     return names, per_folder, loose
+
+
+def _same_name_error(base: Path, first: str, second: str) -> FeatcacheError:
+    """Two class folders whose names differ only in Unicode normalization (shown escaped: printed, they look alike)."""
+    return FeatcacheError(f"class folders {ascii(first)} and {ascii(second)} in {base} are one name, {first!r}, in two "
+                          "Unicode spellings (NFC and NFD) and would be read as one class; rename one of them or merge them")
 
 
 def _list_files(root: Path, class_names: list[str], class_dirs: dict[str, dict[str, Path]]) -> list[_File]:
