@@ -520,6 +520,25 @@ def test_evaluate_and_probe_never_replace_a_users_files_in_out(tmp_path, capsys)
     capsys.readouterr()
 
 
+def test_curve_never_replaces_a_users_files_in_out(tmp_path, capsys):
+    """Regression (an adversarial tester): `curve --out DIR` checked only curve.csv and replaced the user's own
+    curve.json and curve.png there. A folder holding featcache's curve is still resumed."""
+    cache = str(tiny_cache(tmp_path / "c.h5"))
+    argv = ["curve", cache, "--sizes", "10,20", "--seeds", "1", "--heads", "logreg", "--out"]
+    for name in ("curve.json", "curve.png"):
+        folder = tmp_path / f"mine_{name}"
+        folder.mkdir()
+        (folder / name).write_text("my own notes")
+        one_line_error(capsys, [*argv, str(folder)], f"holds {name}, which is not part of a report featcache wrote",
+                       "choose another --out")
+        assert [p.name for p in folder.iterdir()] == [name] and (folder / name).read_text() == "my own notes"
+    ours = tmp_path / "ours"
+    for _ in range(2):  # the second run resumes the first one's curve
+        assert main([*argv, str(ours)]) == 0
+    assert sorted(p.name for p in ours.iterdir()) == ["curve.csv", "curve.json", "curve.png"]
+    capsys.readouterr()
+
+
 def test_a_full_disk_in_evaluate_leaves_no_folder_and_no_half_report(tmp_path, capsys, monkeypatch):
     """The plot was written, the JSON hit the full disk: the plot and the folder made for it go again."""
     import featcache

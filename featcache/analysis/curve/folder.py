@@ -29,7 +29,7 @@ from featcache import paths
 from featcache.errors import FeatcacheError
 from featcache.store.atomic import write_json, write_text
 from featcache.store.fingerprint import fingerprint
-from featcache.validate import SEED_LIMIT, check_writable_dir
+from featcache.validate import SEED_LIMIT, check_report_files, check_writable_dir
 
 CSV_FIELDS = ("size", "seed", "head", "accuracy", "fit_seconds")
 
@@ -108,6 +108,14 @@ class CurveFolder:
 
     def check_writable(self) -> None:
         check_writable_dir(self.path, "--out")
+
+    def check_outputs(self) -> None:
+        """Before the work: curve.csv, curve.json and curve.png replace only a curve featcache wrote here.
+
+        ``finished_rows`` vouches for a curve.csv; a curve.json or curve.png
+        without a curve.json featcache wrote is the user's (notes, a picture).
+        """
+        check_report_files([self.csv, self.json, self.png], lambda: isinstance((read_meta(self.json) or {}).get("identity"), dict))
 
     def finished_rows(self, identity: dict[str, Any]) -> dict[tuple[str, int, int], dict[str, Any]]:
         """Finished rows here that belong to a curve of ``identity``; refuses a folder holding another curve."""
