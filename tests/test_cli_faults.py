@@ -539,6 +539,43 @@ def test_curve_never_replaces_a_users_files_in_out(tmp_path, capsys):
     capsys.readouterr()
 
 
+def test_an_output_that_is_a_fifo_is_one_line_not_a_hang(tmp_path, fake_model, capsys):
+    """Regression (an adversarial tester): a FIFO where an output goes blocked forever, opened to see whether
+    featcache wrote it (train's --out by ZipFile, predict's --csv, evaluate's evaluation.json)."""
+    import os
+    import signal
+
+    def hung(signum, frame):
+        raise TimeoutError("blocked on the FIFO")
+
+    cache = str(tiny_cache(tmp_path / "c.h5", layer="out_relu"))  # a layer of mobilenet_v2: probe checks
+    head = tmp_path / "h.npz"
+    assert main(["train", cache, "--head", "logreg", "--out", str(head)]) == 0
+    image = tmp_path / "a.png"
+    write_image(image, class_image(0, 0, 16))
+    folder = tmp_path / "out"
+    folder.mkdir()
+    cases = [(["train", cache, "--head", "logreg", "--out"], "f.npz", "f.npz"),
+             (["predict", str(fake_model), str(image), "--csv"], "f.csv", "f.csv"),
+             (["evaluate", str(head), cache, "--out"], "out", "out/evaluation.json"),
+             (["probe", cache, "--out"], "out", "out/probe.csv"),
+             (["curve", cache, "--sizes", "10", "--seeds", "1", "--heads", "logreg", "--out"], "out", "out/curve.json")]
+    flags = {"predict": "--csv"}
+    old = signal.signal(signal.SIGALRM, hung)
+    try:
+        for argv, target, fifo in cases:
+            os.mkfifo(tmp_path / fifo)
+            signal.alarm(20)
+            one_line_error(capsys, [*argv, str(tmp_path / target)], f"{tmp_path / fifo} exists and is not a regular file (a FIFO)",
+                           f"choose another {flags.get(argv[0], '--out')}")
+            signal.alarm(0)
+            os.unlink(tmp_path / fifo)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert list(folder.iterdir()) == []
+
+
 def test_a_full_disk_in_evaluate_leaves_no_folder_and_no_half_report(tmp_path, capsys, monkeypatch):
     """The plot was written, the JSON hit the full disk: the plot and the folder made for it go again."""
     import featcache

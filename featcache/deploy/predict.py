@@ -10,6 +10,7 @@ import numpy as np
 
 from featcache.embedding.engines import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError
+from featcache.validate import check_replaceable
 
 NPY_HINT = "save uint8 pixels 0..255 shaped (N, H, W) or (N, H, W, C) with C = 1 or 3"
 
@@ -134,6 +135,7 @@ def check_csv(path: Path, inputs: Sequence[Path]) -> None:
     """
     if path.is_dir():
         raise FeatcacheError(f"--csv {path} is a folder; name the CSV file to write, e.g. --csv {path / 'predictions.csv'}")
+    check_replaceable(path, "--csv")  # before reading its first line: a FIFO would block
     if not path.exists():
         return
     if any(path.resolve() == p.resolve() for p in inputs):

@@ -110,12 +110,14 @@ class CurveFolder:
         check_writable_dir(self.path, "--out")
 
     def check_outputs(self) -> None:
-        """Before the work: curve.csv, curve.json and curve.png replace only a curve featcache wrote here.
+        """Before anything here is read: curve.csv, curve.json and curve.png replace only a curve featcache wrote.
 
-        ``finished_rows`` vouches for a curve.csv; a curve.json or curve.png
-        without a curve.json featcache wrote is the user's (notes, a picture).
+        Then ``finished_rows`` vouches for a curve.csv, with a line of its own
+        for a damaged one; without one, a curve.json or curve.png beside no
+        curve.json featcache wrote is the user's (notes, a picture).
         """
-        check_report_files([self.csv, self.json, self.png], lambda: isinstance((read_meta(self.json) or {}).get("identity"), dict))
+        check_report_files([self.csv, self.json, self.png],
+                           lambda: self.csv.exists() or isinstance((read_meta(self.json) or {}).get("identity"), dict))
 
     def finished_rows(self, identity: dict[str, Any]) -> dict[tuple[str, int, int], dict[str, Any]]:
         """Finished rows here that belong to a curve of ``identity``; refuses a folder holding another curve."""

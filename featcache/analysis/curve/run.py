@@ -109,8 +109,8 @@ def run_curve(spec: CurveSpec, cache, out: str | Path | None = None, *, plot: bo
     cache = cache if isinstance(cache, Cache) else open_cache(cache)
     bound = spec.bind(cache)
     folder = CurveFolder(Path(out) if out is not None else default_out(cache, bound.layer, bound.identity))
-    plan = make_plan(bound, folder.finished_rows(bound.identity))
     folder.check_outputs()
+    plan = make_plan(bound, folder.finished_rows(bound.identity))
     earlier = folder.earlier_params()
     meta = curve_meta(bound, {h: earlier[h] for h in {k[0] for k in plan.kept} if h in earlier})
     with output_files(folder.path, [folder.csv, folder.json]):  # a full disk here leaves no empty folder behind
