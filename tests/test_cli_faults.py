@@ -4,7 +4,9 @@ the CLI found. Each failure: one line, exit 2, no traceback, nothing half-writte
 
 from __future__ import annotations
 
+import contextlib
 import json
+import subprocess
 import sys
 import zipfile
 from types import SimpleNamespace
@@ -343,6 +345,41 @@ def test_predict_csv_never_overwrites_an_input_or_a_users_file(tmp_path, fake_mo
     for _ in range(2):  # its own CSV is replaced
         assert main(["predict", str(fake_model), str(folder), "--csv", str(out)]) == 0
     assert out.read_text().startswith("input,class_1,probability_1") and len(out.read_text().splitlines()) == 3
+
+
+@contextlib.contextmanager
+def tmpfs(directory, options: str):
+    """A tmpfs mounted at ``directory`` (as test_store does: needs root), unmounted after; skips where it cannot mount."""
+    directory.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(directory)], capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield directory
+    finally:
+        subprocess.run(["umount", str(directory)], capture_output=True)
+
+
+def fill(disk) -> None:
+    """Fill a small tmpfs to its last block."""
+    with contextlib.suppress(OSError), open(disk / "fill", "wb") as f:
+        while True:
+            f.write(b"\0" * 4096)
+            f.flush()
+
+
+def test_predict_csv_on_a_read_only_or_full_disk_names_its_flag(tmp_path, fake_model, capsys):
+    """Regression (an adversarial tester): the line said "choose a writable --out"; predict's flag is --csv."""
+    image = tmp_path / "a.png"
+    write_image(image, class_image(0, 0, 16))
+    argv = ["predict", str(fake_model), str(image), "--csv"]
+    with tmpfs(tmp_path / "ro", "ro,size=64k") as ro:
+        err = one_line_error(capsys, [*argv, str(ro / "p.csv")], f"cannot write {ro / 'p.csv'}", "; choose another --csv")
+        assert "--out" not in err
+    with tmpfs(tmp_path / "full", "size=64k") as full:
+        fill(full)
+        err = one_line_error(capsys, [*argv, str(full / "p.csv")], f"no space left on {full} writing {full / 'p.csv'}",
+                             "choose another --csv")
+        assert "--out" not in err and sorted(p.name for p in full.iterdir()) == ["fill"]
 
 
 def test_extract_onto_a_cache_another_process_has_open_for_writing_says_busy(tmp_path, fashion_dir, capsys):

@@ -125,6 +125,8 @@ def top_k_classes(probs: np.ndarray, class_names: list[str], k: int) -> list[lis
 
 
 CSV_HEADER = "input,class_1,probability_1"
+# A CSV that cannot be written (read-only, full disk): predict's flag is --csv, not the --out of atomic_path's default advice.
+CSV_ADVICE = "choose another --csv"
 
 
 def check_csv(path: Path, inputs: Sequence[Path]) -> None:
@@ -166,7 +168,7 @@ def write_csv(path: str | Path, preds: Sequence[Prediction]) -> Path:
     w.writerow(["input"] + [c for r in range(1, k + 1) for c in (f"class_{r}", f"probability_{r}")])
     for p in preds:
         w.writerow([p.input] + [v for c, prob in p.top for v in (c, f"{prob:.6f}")])
-    return write_text(path, buf.getvalue())
+    return write_text(path, buf.getvalue(), advice=CSV_ADVICE)
 
 
 def predict(
