@@ -630,6 +630,19 @@ def test_a_full_disk_in_evaluate_leaves_no_folder_and_no_half_report(tmp_path, c
     assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"] and (mine / "notes.txt").read_text() == "mine"
 
 
+def test_a_full_disk_in_probe_leaves_no_folder_and_no_half_report(tmp_path, capsys, monkeypatch):
+    """Regression (an adversarial tester): the line was right, but the empty folder made for --out stayed."""
+    cache = str(tiny_cache(tmp_path / "c.h5", layer="out_relu"))
+    _no_space_on(monkeypatch, "probe.")
+    one_line_error(capsys, ["probe", cache, "--out", str(tmp_path / "new" / "probe")], "no space left on", "probe.csv")
+    assert not (tmp_path / "new").exists()
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    one_line_error(capsys, ["probe", cache, "--out", str(mine)], "no space left on")
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"] and (mine / "notes.txt").read_text() == "mine"
+
+
 def test_a_full_disk_before_a_curves_first_row_leaves_no_folder(tmp_path, capsys, monkeypatch):
     cache = tiny_cache(tmp_path / "c.h5")
     _no_space_on(monkeypatch, "curve.")
