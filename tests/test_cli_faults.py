@@ -101,6 +101,41 @@ def test_lock_timeout_names_the_holder_the_lock_file_and_the_flag(tmp_path, fash
     assert StoreSpec(lock_timeout="2").lock_timeout == 2.0 and StoreSpec().lock_timeout is None
 
 
+def test_a_second_curve_into_the_same_folder_waits_for_the_first_or_names_it(tmp_path, capsys):
+    """Regression (an adversarial tester): two curve runs into one --out (--heads logreg, --heads svm) both exited 0
+    and one run's rows were lost, the last writer's curve.csv all that was left. The folder's lock (<out>.lock, as
+    extract's beside a cache) is held for the whole run: a second run waits, then resumes from the first's rows,
+    or gives up after --lock-timeout naming the holder, as extract does."""
+    import os
+    import threading
+    import time
+
+    import featcache
+    from featcache.store.lock import exclusive_lock
+
+    cache = tiny_cache(tmp_path / "c.h5")
+    out = tmp_path / "curve"
+    argv = ["curve", str(cache), "--sizes", "10,20", "--seeds", "1", "--out", str(out)]
+    with exclusive_lock(out):  # another run (a second open file description conflicts even in one process)
+        one_line_error(capsys, [*argv, "--heads", "logreg", "--lock-timeout", "0.2"], f"{out} is being written by process "
+                       f"{os.getpid()}", f"(lock {out}.lock)", "0.2 s", "--lock-timeout")
+        assert not out.exists()  # nothing read or written without the lock
+        second = threading.Thread(target=featcache.learning_curve, args=(cache, [10, 20]),
+                                  kwargs=dict(seeds=1, heads="svm", out=out, verbose=False))
+        second.start()
+        time.sleep(0.5)
+        assert second.is_alive() and not out.exists()  # waiting
+        assert main([*argv, "--heads", "logreg", "--lock-timeout", "0"]) == 2
+        capsys.readouterr()
+    second.join(60)
+    assert main([*argv, "--heads", "logreg"]) == 0
+    from featcache.analysis.curve import read_rows
+
+    assert sorted({r["head"] for r in read_rows(out / "curve.csv")}) == ["logreg", "svm"]
+    assert not (tmp_path / "curve.lock").exists()
+    capsys.readouterr()
+
+
 def _rewrite_zip(good, bad, change):
     import zipfile
 

@@ -106,6 +106,13 @@ class CurveFolder:
     def png(self) -> Path:
         return self.path / "curve.png"
 
+    def make_parent(self) -> None:
+        """The folder the curve's folder and its lock (``<folder>.lock``) go in."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise FeatcacheError(f"cannot write in {self.path.parent} ({exc.strerror}); choose a writable --out") from None
+
     def check_writable(self) -> None:
         check_writable_dir(self.path, "--out")
 
