@@ -23,8 +23,16 @@ import numpy as np
 from featcache import paths
 from featcache.embedding.engines import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError
-from featcache.store.atomic import write_json, write_text
-from featcache.validate import check_limit, check_seed, check_views, check_writable_dir, positive_int
+from featcache.store.atomic import output_files, write_json, write_text
+from featcache.validate import (
+    check_limit,
+    check_out_dir,
+    check_report_files,
+    check_seed,
+    check_views,
+    check_writable_dir,
+    positive_int,
+)
 
 if TYPE_CHECKING:
     from featcache.store.cache import Cache
@@ -336,6 +344,55 @@ def _views_note(r: dict[str, Any]) -> str:
             f"{r['head']} trained on {', '.join(r['train_views'])}, tested on {', '.join(r['test_views'])}{averaged}.")
 
 
+def report_files(out: Path) -> dict[str, Path]:
+    """The table's three files in the lesson's folder."""
+    return {"csv": out / "lesson.csv", "json": out / "lesson.json", "markdown": out / "lesson.md"}
+
+
+def _is_lesson_json(path: Path) -> bool:
+    """Whether ``path`` is a lesson.json featcache wrote (so the table's files beside it may be replaced)."""
+    import json
+
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and isinstance(doc.get("rows"), list) and "lesson_reported" in doc
+
+
+# The heads the default rows save under out/heads with fixed names; the best-layer and views rows name theirs
+# after the layer and head that probing picks (best_<layer>_<head>, views_<layer>_<head>), known only then.
+FIXED_HEADS = ("keras_lesson.keras", "keras_default.keras", "logreg_cv.npz")
+CHOSEN_HEADS = ("best_*", "views_*")
+
+
+def check_outputs(out: Path) -> None:
+    """Before any work: every file the default rows and the table write under ``out`` replaces only one featcache wrote.
+
+    A user's file there (notes called lesson.md, a head of their own in
+    heads/) is refused, naming lesson's one output flag, --out: found by the
+    train step minutes into the run, it was refused with advice to pass a
+    --force that lesson does not have. The files of the probe-chosen rows
+    have names known only after probing: every file there with their prefix
+    is checked.
+    """
+    from featcache.analysis import evaluate, probe
+    from featcache.heads.io import read_head_meta
+
+    files = report_files(out)
+    check_report_files(files.values(), lambda: _is_lesson_json(files["json"]))
+    for folder in ("heads", "eval", "probe", "probe_views"):
+        check_out_dir(out / folder)
+    heads = [out / "heads" / name for name in FIXED_HEADS]
+    heads += sorted(p for pattern in CHOSEN_HEADS for p in (out / "heads").glob(pattern))
+    for head in heads:
+        check_report_files([head], lambda head=head: read_head_meta(head) is not None)
+    for stem in [Path(n).stem for n in FIXED_HEADS] + sorted(p.name for p in (out / "eval").glob("best_*")):
+        evaluate.check_report(out / "eval" / stem)
+    for folder in ("probe", "probe_views"):
+        probe.check_report(out / folder)
+
+
 def write_report(result: LessonResult, ctx: LessonContext) -> dict[str, Path]:
     out = ctx.out
     doc = {
@@ -348,11 +405,12 @@ def write_report(result: LessonResult, ctx: LessonContext) -> dict[str, Path]:
         "lesson_reported": LESSON_REPORTED,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    return {
-        "csv": write_text(out / "lesson.csv", csv_table(result.rows)),
-        "json": write_json(out / "lesson.json", doc),
-        "markdown": write_text(out / "lesson.md", report_markdown(result, ctx)),
-    }
+    files = report_files(out)
+    with output_files(out, files.values()):  # all three or none (a full disk)
+        write_text(files["csv"], csv_table(result.rows))
+        write_json(files["json"], doc)
+        write_text(files["markdown"], report_markdown(result, ctx))
+    return files
 
 
 def check_limits(source, train_limit: int, test_limit: int, scratch_train: int, scratch_epochs: int) -> None:
@@ -430,6 +488,7 @@ def lesson(
     source = open_source({"kind": "fashion_mnist", "data_dir": data_dir, "test_limit": test_limit})
     check_limits(source, train_limit, test_limit, scratch_train, scratch_epochs)
     out_dir = check_writable_dir(Path(out) if out is not None else paths.runs_dir() / "lesson")
+    check_outputs(out_dir)  # a folder that holds the user's files existed already: the line above made nothing
     # Every block is cached for the best-layer row; the other rows read the
     # final output, the same numbers as a final-output-only cache. The cache's
     # images are cut from ``source``, not read from disk a second time.

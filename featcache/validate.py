@@ -20,6 +20,8 @@ into an argparse ``type=`` where a flag must be refused before any work.
     check_writable_dir  create a folder and prove a file can be written there
     check_out_dir   an output folder name: not a file, below a writable folder (creates nothing)
     check_out_file  an output file name: not a folder, the right suffix, in a writable folder
+    check_replaceable  an existing output is a regular file (never a FIFO, device or socket)
+    check_report_files  report files in a folder replace only a report featcache wrote
     require_splits  a cache holds the splits a command needs
     check_views     --train-views/--test-views: 'all' or view names, all of them in the cache
 """
@@ -247,6 +249,35 @@ def closest(name: str, choices: Iterable[str], cutoff: float = 0.6) -> str | Non
     return near[0] if near else None
 
 
+def _kind(path: Path) -> str:
+    """What a path that is not a regular file is, in words."""
+    import stat
+
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return "not readable"
+    if stat.S_ISLNK(mode):
+        return "a link to nothing"
+    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def check_replaceable(path: str | Path, flag: str = "--out") -> None:
+    """An output about to be written, before anything reads it: absent, or a regular file (or a link to one).
+
+    Whether featcache wrote an existing output is decided by reading it, and
+    opening a FIFO to read blocks until someone writes to it: forever.
+    A device, socket or dangling link is nobody's report either.
+    """
+    path = Path(path)
+    if os.path.lexists(path) and not path.is_file():
+        raise FeatcacheError(f"{path} exists and is not a regular file ({_kind(path)}); choose another {flag}")
+
+
 def check_report_files(files: Sequence[Path], ours: Callable[[], bool], flag: str = "--out") -> None:
     """Before the work: the report files about to be written into a folder replace only a report featcache wrote.
 
@@ -255,6 +286,8 @@ def check_report_files(files: Sequence[Path], ours: Callable[[], bool], flag: st
     of the same name is the user's (notes called evaluation.txt, a picture
     called confusion.png) and is refused rather than replaced.
     """
+    for p in files:
+        check_replaceable(p, flag)  # before ours() reads any of them
     existing = [Path(p) for p in files if Path(p).exists()]
     if existing and not ours():
         raise FeatcacheError(f"{flag} {existing[0].parent} holds {existing[0].name}, which is not part of a report featcache wrote; "
@@ -273,6 +306,7 @@ def check_out_file(path: str | Path, suffix: str, what: str, suffixes: str, flag
                              f"({suffixes})")
     if path.suffix != suffix:
         raise FeatcacheError(f"{flag} {path}: {what} is saved as a {suffix} file ({suffixes}); use {flag} {path.with_suffix(suffix)}")
+    check_replaceable(path, flag)
     check_writable_dir(path.parent, flag)
     return path
 

@@ -4,7 +4,9 @@ the CLI found. Each failure: one line, exit 2, no traceback, nothing half-writte
 
 from __future__ import annotations
 
+import contextlib
 import json
+import subprocess
 import sys
 import zipfile
 from types import SimpleNamespace
@@ -97,6 +99,41 @@ def test_lock_timeout_names_the_holder_the_lock_file_and_the_flag(tmp_path, fash
     with pytest.raises(FeatcacheError, match="--lock-timeout"):
         StoreSpec(lock_timeout=-3)
     assert StoreSpec(lock_timeout="2").lock_timeout == 2.0 and StoreSpec().lock_timeout is None
+
+
+def test_a_second_curve_into_the_same_folder_waits_for_the_first_or_names_it(tmp_path, capsys):
+    """Regression (an adversarial tester): two curve runs into one --out (--heads logreg, --heads svm) both exited 0
+    and one run's rows were lost, the last writer's curve.csv all that was left. The folder's lock (<out>.lock, as
+    extract's beside a cache) is held for the whole run: a second run waits, then resumes from the first's rows,
+    or gives up after --lock-timeout naming the holder, as extract does."""
+    import os
+    import threading
+    import time
+
+    import featcache
+    from featcache.store.lock import exclusive_lock
+
+    cache = tiny_cache(tmp_path / "c.h5")
+    out = tmp_path / "curve"
+    argv = ["curve", str(cache), "--sizes", "10,20", "--seeds", "1", "--out", str(out)]
+    with exclusive_lock(out):  # another run (a second open file description conflicts even in one process)
+        one_line_error(capsys, [*argv, "--heads", "logreg", "--lock-timeout", "0.2"], f"{out} is being written by process "
+                       f"{os.getpid()}", f"(lock {out}.lock)", "0.2 s", "--lock-timeout")
+        assert not out.exists()  # nothing read or written without the lock
+        second = threading.Thread(target=featcache.learning_curve, args=(cache, [10, 20]),
+                                  kwargs=dict(seeds=1, heads="svm", out=out, verbose=False))
+        second.start()
+        time.sleep(0.5)
+        assert second.is_alive() and not out.exists()  # waiting
+        assert main([*argv, "--heads", "logreg", "--lock-timeout", "0"]) == 2
+        capsys.readouterr()
+    second.join(60)
+    assert main([*argv, "--heads", "logreg"]) == 0
+    from featcache.analysis.curve import read_rows
+
+    assert sorted({r["head"] for r in read_rows(out / "curve.csv")}) == ["logreg", "svm"]
+    assert not (tmp_path / "curve.lock").exists()
+    capsys.readouterr()
 
 
 def _rewrite_zip(good, bad, change):
@@ -345,6 +382,41 @@ def test_predict_csv_never_overwrites_an_input_or_a_users_file(tmp_path, fake_mo
     assert out.read_text().startswith("input,class_1,probability_1") and len(out.read_text().splitlines()) == 3
 
 
+@contextlib.contextmanager
+def tmpfs(directory, options: str):
+    """A tmpfs mounted at ``directory`` (as test_store does: needs root), unmounted after; skips where it cannot mount."""
+    directory.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(directory)], capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield directory
+    finally:
+        subprocess.run(["umount", str(directory)], capture_output=True)
+
+
+def fill(disk) -> None:
+    """Fill a small tmpfs to its last block."""
+    with contextlib.suppress(OSError), open(disk / "fill", "wb") as f:
+        while True:
+            f.write(b"\0" * 4096)
+            f.flush()
+
+
+def test_predict_csv_on_a_read_only_or_full_disk_names_its_flag(tmp_path, fake_model, capsys):
+    """Regression (an adversarial tester): the line said "choose a writable --out"; predict's flag is --csv."""
+    image = tmp_path / "a.png"
+    write_image(image, class_image(0, 0, 16))
+    argv = ["predict", str(fake_model), str(image), "--csv"]
+    with tmpfs(tmp_path / "ro", "ro,size=64k") as ro:
+        err = one_line_error(capsys, [*argv, str(ro / "p.csv")], f"cannot write {ro / 'p.csv'}", "; choose another --csv")
+        assert "--out" not in err
+    with tmpfs(tmp_path / "full", "size=64k") as full:
+        fill(full)
+        err = one_line_error(capsys, [*argv, str(full / "p.csv")], f"no space left on {full} writing {full / 'p.csv'}",
+                             "choose another --csv")
+        assert "--out" not in err and sorted(p.name for p in full.iterdir()) == ["fill"]
+
+
 def test_extract_onto_a_cache_another_process_has_open_for_writing_says_busy(tmp_path, fashion_dir, capsys):
     """HDF5's own lock held by another writer: 'being written', not 'exists and is not a featcache cache'."""
     import subprocess
@@ -520,6 +592,62 @@ def test_evaluate_and_probe_never_replace_a_users_files_in_out(tmp_path, capsys)
     capsys.readouterr()
 
 
+def test_curve_never_replaces_a_users_files_in_out(tmp_path, capsys):
+    """Regression (an adversarial tester): `curve --out DIR` checked only curve.csv and replaced the user's own
+    curve.json and curve.png there. A folder holding featcache's curve is still resumed."""
+    cache = str(tiny_cache(tmp_path / "c.h5"))
+    argv = ["curve", cache, "--sizes", "10,20", "--seeds", "1", "--heads", "logreg", "--out"]
+    for name in ("curve.json", "curve.png"):
+        folder = tmp_path / f"mine_{name}"
+        folder.mkdir()
+        (folder / name).write_text("my own notes")
+        one_line_error(capsys, [*argv, str(folder)], f"holds {name}, which is not part of a report featcache wrote",
+                       "choose another --out")
+        assert [p.name for p in folder.iterdir()] == [name] and (folder / name).read_text() == "my own notes"
+    ours = tmp_path / "ours"
+    for _ in range(2):  # the second run resumes the first one's curve
+        assert main([*argv, str(ours)]) == 0
+    assert sorted(p.name for p in ours.iterdir()) == ["curve.csv", "curve.json", "curve.png"]
+    capsys.readouterr()
+
+
+def test_an_output_that_is_a_fifo_is_one_line_not_a_hang(tmp_path, fake_model, capsys):
+    """Regression (an adversarial tester): a FIFO where an output goes blocked forever, opened to see whether
+    featcache wrote it (train's --out by ZipFile, predict's --csv, evaluate's evaluation.json)."""
+    import os
+    import signal
+
+    def hung(signum, frame):
+        raise TimeoutError("blocked on the FIFO")
+
+    cache = str(tiny_cache(tmp_path / "c.h5", layer="out_relu"))  # a layer of mobilenet_v2: probe checks
+    head = tmp_path / "h.npz"
+    assert main(["train", cache, "--head", "logreg", "--out", str(head)]) == 0
+    image = tmp_path / "a.png"
+    write_image(image, class_image(0, 0, 16))
+    folder = tmp_path / "out"
+    folder.mkdir()
+    cases = [(["train", cache, "--head", "logreg", "--out"], "f.npz", "f.npz"),
+             (["predict", str(fake_model), str(image), "--csv"], "f.csv", "f.csv"),
+             (["evaluate", str(head), cache, "--out"], "out", "out/evaluation.json"),
+             (["probe", cache, "--out"], "out", "out/probe.csv"),
+             (["curve", cache, "--sizes", "10", "--seeds", "1", "--heads", "logreg", "--out"], "out", "out/curve.json")]
+    flags = {"predict": "--csv"}
+    old = signal.signal(signal.SIGALRM, hung)
+    try:
+        for argv, target, fifo in cases:
+            os.mkfifo(tmp_path / fifo)
+            signal.alarm(20)
+            one_line_error(capsys, [*argv, str(tmp_path / target)], f"{tmp_path / fifo} exists and is not a regular file (a FIFO)",
+                           f"choose another {flags.get(argv[0], '--out')}")
+            signal.alarm(0)
+            os.unlink(tmp_path / fifo)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert list(folder.iterdir()) == []
+
+
 def test_a_full_disk_in_evaluate_leaves_no_folder_and_no_half_report(tmp_path, capsys, monkeypatch):
     """The plot was written, the JSON hit the full disk: the plot and the folder made for it go again."""
     import featcache
@@ -534,6 +662,19 @@ def test_a_full_disk_in_evaluate_leaves_no_folder_and_no_half_report(tmp_path, c
     mine.mkdir()
     (mine / "notes.txt").write_text("mine")
     one_line_error(capsys, ["evaluate", str(head), str(cache), "--out", str(mine)], "no space left on")
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"] and (mine / "notes.txt").read_text() == "mine"
+
+
+def test_a_full_disk_in_probe_leaves_no_folder_and_no_half_report(tmp_path, capsys, monkeypatch):
+    """Regression (an adversarial tester): the line was right, but the empty folder made for --out stayed."""
+    cache = str(tiny_cache(tmp_path / "c.h5", layer="out_relu"))
+    _no_space_on(monkeypatch, "probe.")
+    one_line_error(capsys, ["probe", cache, "--out", str(tmp_path / "new" / "probe")], "no space left on", "probe.csv")
+    assert not (tmp_path / "new").exists()
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    one_line_error(capsys, ["probe", cache, "--out", str(mine)], "no space left on")
     assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"] and (mine / "notes.txt").read_text() == "mine"
 
 

@@ -270,3 +270,46 @@ def test_lesson_runtime_flag_reaches_the_api_and_a_bad_one_is_one_line(monkeypat
         assert main(["lesson", "--out", str(tmp_path), "--runtime", name]) == 0
     assert main(["lesson", "--out", str(tmp_path)]) == 0
     assert [kw.get("runtime") for kw in seen] == ["tensorflow", "onnxruntime", "openvino", "auto", None]
+
+
+@pytest.mark.parametrize("name", ["lesson.md", "lesson.csv", "lesson.json", "heads/logreg_cv.npz", "heads/keras_lesson.keras",
+                                  "heads/best_block_16_project_svm.npz", "heads/views_out_relu_logreg.npz",
+                                  "eval/logreg_cv/evaluation.txt", "eval/best_out_relu_svm/confusion.png", "probe/probe.csv",
+                                  "probe_views/probe.png"])
+def test_lesson_refuses_a_users_file_among_its_outputs_before_any_work(tmp_path, capsys, monkeypatch, name):
+    """Regression (an adversarial tester): lesson replaced the user's own lesson.md, lesson.csv and lesson.json, and
+    refused their heads/logreg_cv.npz minutes into the run, saying to pass a --force that lesson does not have."""
+    from helpers import make_fashion_dir
+
+    from featcache.embedding import runner
+
+    monkeypatch.setattr(runner, "extract", lambda *a, **k: pytest.fail("extracted before checking the outputs"))
+    data = make_fashion_dir(tmp_path / "fm", n_train=120, n_test=20)
+    out = tmp_path / "o"
+    (out / name).parent.mkdir(parents=True)
+    (out / name).write_text("my own notes")
+    argv = ["lesson", "--weights", "random", "--data-dir", str(data), "--out", str(out), "--train-limit", "120",
+            "--test-limit", "20", "--scratch-train", "120"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"holds {(out / name).name}, which is not part of a report featcache wrote; choose another --out" in err, err
+    assert len(err.splitlines()) == 1 and "--force" not in err and "Traceback" not in err
+    assert [p for p in out.rglob("*") if p.is_file()] == [out / name] and (out / name).read_text() == "my own notes"
+
+
+def test_lesson_replaces_its_own_report(tmp_path):
+    """The up-front check passes what lesson wrote itself: a second run replaces its table."""
+    from types import SimpleNamespace
+
+    from featcache import lesson as lesson_mod
+
+    out = tmp_path / "o"
+    cache = SimpleNamespace(sizes={"train": 120}, meta={})
+    ctx = lesson_mod.LessonContext(cache=cache, source=None, out=out, test_limit=20, scratch_train=120, scratch_epochs=1,
+                                   seed=0, verbose=False)
+    rows = [{"approach": "always 'bag'", "training_images": 0, "training_seconds": 0.0, "test_accuracy": 0.1}]
+    result = lesson_mod.LessonResult(rows, {"total": 3, "trainable": 2, "non_trainable": 1}, tmp_path / "c.h5")
+    out.mkdir()
+    lesson_mod.write_report(result, ctx)
+    lesson_mod.check_outputs(out)  # featcache's own report: no refusal
+    assert sorted(p.name for p in out.iterdir()) == ["lesson.csv", "lesson.json", "lesson.md"]

@@ -169,6 +169,17 @@ def list_misclassified(cache: Cache, split: str, y: np.ndarray, y_pred: np.ndarr
     return out
 
 
+def report_files(out_dir: Path) -> dict[str, Path]:
+    """The files ``evaluate`` writes into its folder."""
+    return {"png": out_dir / "confusion.png", "json": out_dir / "evaluation.json", "text": out_dir / "evaluation.txt"}
+
+
+def check_report(out_dir: Path, flag: str = "--out") -> None:
+    """Before the work: evaluate's files in ``out_dir`` replace only an evaluation featcache wrote (``lesson`` asks too)."""
+    files = report_files(out_dir)
+    check_report_files(files.values(), lambda: _is_evaluation(files["json"]), flag)
+
+
 def _is_evaluation(path: Path) -> bool:
     """Whether ``path`` is an evaluation.json featcache wrote (so the report beside it may be replaced)."""
     import json
@@ -220,8 +231,8 @@ def evaluate(
     layer = meta["layer"]
     name = head_path.stem if head_path is not None else f"{meta.get('head')}_{layer}_{meta.get('cache_fingerprint', '')[:12]}"
     out_dir = Path(out) if out is not None else paths.runs_dir() / "eval" / name
-    files = {"png": out_dir / "confusion.png", "json": out_dir / "evaluation.json", "text": out_dir / "evaluation.txt"}
-    check_report_files(files.values(), lambda: _is_evaluation(files["json"]))  # before the work, as --out's folder
+    files = report_files(out_dir)
+    check_report(out_dir)  # before the work, as --out's folder
     views = evaluated_views(meta, cache, test_views)
     Xv, y = cache.view_features(split, layer, views), cache.labels(split)
     if Xv.shape[2] != est.n_features_in_:

@@ -34,7 +34,7 @@ import numpy as np
 from featcache import paths
 from featcache.analysis.plots import plot_probe
 from featcache.errors import FeatcacheError
-from featcache.store.atomic import write_bytes
+from featcache.store.atomic import output_files, write_bytes
 from featcache.validate import (
     check_fraction,
     check_jobs,
@@ -312,9 +312,17 @@ def probe(
     head_names, params, names, scoring = _settings(cache, heads, C, layers, holdout, seed, folds, on_test)
     settings = parse_view_settings(cache, view_settings)
     n_jobs = check_jobs(n_jobs)
-    # Before any fit: an unwritable --out must not cost the fits.
-    out_dir = check_writable_dir(Path(out) if out else paths.runs_dir() / f"probe_{cache.path.stem}")
-    check_report_files([out_dir / "probe.csv", out_dir / "probe.png"], lambda: _is_probe_csv(out_dir / "probe.csv"))
+    out_dir = Path(out) if out else paths.runs_dir() / f"probe_{cache.path.stem}"
+    # A full disk, a failed fit or Ctrl-C: what was written of the report and the folders made for it go again.
+    with output_files(out_dir, report_files(out_dir)):
+        check_writable_dir(out_dir)  # before any fit: an unwritable --out must not cost the fits
+        check_report(out_dir)
+        return _probe_into(out_dir, cache, head_names, params, names, scoring, settings, n_jobs, plot, verbose)
+
+
+def _probe_into(out_dir: Path, cache: Cache, head_names: list[str], params: dict[str, Any], names: list[str],
+                scoring: Scoring, settings: list[Setting], n_jobs: int, plot: bool, verbose: bool) -> ProbeResult:
+    """The fits of ``probe`` (its inputs checked), then its table and plot written into ``out_dir``."""
     trains = list(dict.fromkeys(tr for tr, _ in settings))
     if verbose:
         what = f" x {len(settings)} view setting(s)" if len(settings) > 1 else ""
@@ -436,6 +444,16 @@ def _csv_text(rows: list[ProbeRow]) -> str:
     for r in rows:
         w.writerow(asdict(r))
     return buf.getvalue()
+
+
+def report_files(out_dir: Path) -> list[Path]:
+    """The files ``probe`` writes into its folder."""
+    return [out_dir / "probe.csv", out_dir / "probe.png"]
+
+
+def check_report(out_dir: Path, flag: str = "--out") -> None:
+    """Before any fit: probe's files in ``out_dir`` replace only a probe report featcache wrote (``lesson`` asks too)."""
+    check_report_files(report_files(out_dir), lambda: _is_probe_csv(out_dir / "probe.csv"), flag)
 
 
 def _is_probe_csv(path: Path) -> bool:

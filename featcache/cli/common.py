@@ -14,6 +14,7 @@ from featcache.validate import arg_type
 
 # argparse types for flags refused before any work (exit 2 with argparse's usage line).
 positive_int = arg_type(validate.positive_int, "positive_int")
+seconds = arg_type(validate.check_seconds, "seconds")
 
 
 def api_default(func: Callable[..., Any], name: str) -> Any:

@@ -6,7 +6,7 @@ import argparse
 
 from featcache.analysis.curve.run import learning_curve
 from featcache.analysis.curve.spec import DEFAULT_KERAS_PRESET
-from featcache.cli.common import add_json_flag, api_default, given, positive_int, print_json
+from featcache.cli.common import add_json_flag, api_default, given, positive_int, print_json, seconds
 from featcache.cli.headfile import add_views_args
 
 
@@ -34,6 +34,9 @@ def register(sub) -> None:
     p.add_argument("--layer", metavar="NAME", help="cached layer to use (default: the cache's default layer)")
     p.add_argument("--out", metavar="DIR", help="output folder (default: data/runs/curve_<data>_<backbone>_<size>px_<layer>_<id>)")
     p.add_argument("--jobs", type=int, metavar="N", help=f"fits in parallel processes (default: {jobs}; -1: all cores)")
+    p.add_argument("--lock-timeout", type=seconds, metavar="SECONDS", help="while another curve run writes the same --out, "
+                   "wait at most this long, then stop with a line naming it (default: wait until it is done, then resume "
+                   "from its rows)")
     add_views_args(p, train=True)
     g = p.add_argument_group("baseline")
     g.add_argument("--baseline", choices=["scratch"], help="also train a from-scratch CNN on the raw images")
@@ -60,7 +63,8 @@ def head_params(args: argparse.Namespace) -> dict[str, dict]:
 
 
 def run(args: argparse.Namespace) -> int:
-    kwargs = given(args, "seeds", "heads", "layer", "out", "jobs", "baseline", "baseline_sizes", "train_views", "test_views")
+    kwargs = given(args, "seeds", "heads", "layer", "out", "jobs", "baseline", "baseline_sizes", "train_views", "test_views",
+                   "lock_timeout")
     if args.baseline_epochs is not None:
         kwargs["baseline_params"] = {"epochs": args.baseline_epochs}
     res = learning_curve(args.cache, args.sizes, head_params=head_params(args), verbose=not args.json, **kwargs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from featcache.cli.common import add_json_flag, positive_int, print_json
+from featcache.cli.common import add_json_flag, positive_int, print_json, seconds
 from featcache.embedding.backbones import MAX_IMAGE_SIZE, REGISTRY
 from featcache.embedding.engines import ENGINES
 from featcache.embedding.engines.local import LocalEngine
@@ -19,10 +19,9 @@ from featcache.embedding.specs import (
 )
 from featcache.sources.fashion_mnist import FashionMNIST
 from featcache.sources.images import PhotoFolder
-from featcache.validate import arg_type, check_fraction, check_seconds
+from featcache.validate import arg_type, check_fraction
 
 fraction = arg_type(check_fraction, "fraction")  # the checks live in featcache.validate
-seconds = arg_type(check_seconds, "seconds")
 
 
 def add_source_args(p: argparse.ArgumentParser) -> None:

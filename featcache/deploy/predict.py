@@ -10,6 +10,7 @@ import numpy as np
 
 from featcache.embedding.engines import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError
+from featcache.validate import check_replaceable
 
 NPY_HINT = "save uint8 pixels 0..255 shaped (N, H, W) or (N, H, W, C) with C = 1 or 3"
 
@@ -128,6 +129,8 @@ def top_k_classes(probs: np.ndarray, class_names: list[str], k: int) -> list[lis
 
 
 CSV_HEADER = "input,class_1,probability_1"
+# A CSV that cannot be written (read-only, full disk): predict's flag is --csv, not the --out of atomic_path's default advice.
+CSV_ADVICE = "choose another --csv"
 
 
 def check_csv(path: Path, inputs: Sequence[Path]) -> None:
@@ -138,6 +141,7 @@ def check_csv(path: Path, inputs: Sequence[Path]) -> None:
     """
     if path.is_dir():
         raise FeatcacheError(f"--csv {path} is a folder; name the CSV file to write, e.g. --csv {path / 'predictions.csv'}")
+    check_replaceable(path, "--csv")  # before reading its first line: a FIFO would block
     if not path.exists():
         return
     if any(path.resolve() == p.resolve() for p in inputs):
@@ -168,7 +172,7 @@ def write_csv(path: str | Path, preds: Sequence[Prediction]) -> Path:
     w.writerow(["input"] + [c for r in range(1, k + 1) for c in (f"class_{r}", f"probability_{r}")])
     for p in preds:
         w.writerow([p.input] + [v for c, prob in p.top for v in (c, f"{prob:.6f}")])
-    return write_text(path, buf.getvalue())
+    return write_text(path, buf.getvalue(), advice=CSV_ADVICE)
 
 
 def predict(

@@ -221,6 +221,8 @@ def output_files(directory: str | Path, files: Iterable[str | Path]) -> Iterator
         for d in reversed(made):
             try:
                 os.rmdir(d)  # only if empty: never what someone else put there meanwhile
+            except FileNotFoundError:  # an inner output_files of the same run removed it already
+                continue
             except OSError:
                 break
         raise

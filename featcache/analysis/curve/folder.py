@@ -29,7 +29,7 @@ from featcache import paths
 from featcache.errors import FeatcacheError
 from featcache.store.atomic import write_json, write_text
 from featcache.store.fingerprint import fingerprint
-from featcache.validate import SEED_LIMIT, check_writable_dir
+from featcache.validate import SEED_LIMIT, check_report_files, check_writable_dir
 
 CSV_FIELDS = ("size", "seed", "head", "accuracy", "fit_seconds")
 
@@ -106,8 +106,25 @@ class CurveFolder:
     def png(self) -> Path:
         return self.path / "curve.png"
 
+    def make_parent(self) -> None:
+        """The folder the curve's folder and its lock (``<folder>.lock``) go in."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise FeatcacheError(f"cannot write in {self.path.parent} ({exc.strerror}); choose a writable --out") from None
+
     def check_writable(self) -> None:
         check_writable_dir(self.path, "--out")
+
+    def check_outputs(self) -> None:
+        """Before anything here is read: curve.csv, curve.json and curve.png replace only a curve featcache wrote.
+
+        Then ``finished_rows`` vouches for a curve.csv, with a line of its own
+        for a damaged one; without one, a curve.json or curve.png beside no
+        curve.json featcache wrote is the user's (notes, a picture).
+        """
+        check_report_files([self.csv, self.json, self.png],
+                           lambda: self.csv.exists() or isinstance((read_meta(self.json) or {}).get("identity"), dict))
 
     def finished_rows(self, identity: dict[str, Any]) -> dict[tuple[str, int, int], dict[str, Any]]:
         """Finished rows here that belong to a curve of ``identity``; refuses a folder holding another curve."""

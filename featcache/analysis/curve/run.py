@@ -13,6 +13,8 @@ from featcache.analysis.curve.plan import CurvePlan, make_plan, work_items
 from featcache.analysis.curve.spec import DEFAULT_HEADS, DEFAULT_JOBS, DEFAULT_SEEDS, BoundCurve, CurveSpec
 from featcache.analysis.curve import tasks as _tasks
 from featcache.store.atomic import output_files
+from featcache.store.lock import exclusive_lock
+from featcache.validate import check_seconds
 
 
 @dataclass
@@ -101,14 +103,33 @@ def _finish(bound: BoundCurve, plan: CurvePlan, folder: CurveFolder, meta: dict[
     return rows
 
 
-def run_curve(spec: CurveSpec, cache, out: str | Path | None = None, *, plot: bool = True, verbose: bool = False) -> CurveResult:
-    """Fit every point of ``spec`` on ``cache`` (a path or an open Cache) that ``out`` does not hold yet."""
+def run_curve(spec: CurveSpec, cache, out: str | Path | None = None, *, plot: bool = True, verbose: bool = False,
+              lock_timeout: float | None = None) -> CurveResult:
+    """Fit every point of ``spec`` on ``cache`` (a path or an open Cache) that ``out`` does not hold yet.
+
+    The folder's lock (``<out>.lock`` beside it, as extract's beside a cache) is held for the whole run:
+    a second run into the same folder waits (at most ``lock_timeout`` seconds; None: until it is done),
+    then resumes from the rows the first one wrote. Without it the two each rewrote curve.csv from what they
+    had read at their start, and the last writer's rows were all that was left.
+    """
     from featcache.store.cache import Cache, open_cache
 
     t_start = time.perf_counter()
+    timeout = None if lock_timeout is None else check_seconds(lock_timeout, "--lock-timeout")
     cache = cache if isinstance(cache, Cache) else open_cache(cache)
     bound = spec.bind(cache)
     folder = CurveFolder(Path(out) if out is not None else default_out(cache, bound.layer, bound.identity))
+    wait = f"waiting for another featcache process writing {folder.path} ..." if verbose else None
+    with output_files(folder.path, []):  # a run stopped before its first row leaves no folder made for its lock
+        folder.make_parent()
+        with exclusive_lock(folder.path, wait_message=wait, timeout=timeout):
+            return _run_locked(bound, folder, t_start, plot, verbose)
+
+
+def _run_locked(bound: BoundCurve, folder: CurveFolder, t_start: float, plot: bool, verbose: bool) -> CurveResult:
+    """``run_curve`` under the folder's lock: read what the folder holds, plan, fit, write."""
+    spec = bound.spec
+    folder.check_outputs()
     plan = make_plan(bound, folder.finished_rows(bound.identity))
     earlier = folder.earlier_params()
     meta = curve_meta(bound, {h: earlier[h] for h in {k[0] for k in plan.kept} if h in earlier})
@@ -149,6 +170,7 @@ def learning_curve(
     test_views: str | Sequence[str] | None = None,
     plot: bool = True,
     verbose: bool = False,
+    lock_timeout: float | None = None,
 ) -> CurveResult:
     """Fit every head on nested stratified subsets of every size, for every seed; score each on the test split.
 
@@ -158,8 +180,9 @@ def learning_curve(
     rows and where the files are; re-running resumes. ``train_views`` and
     ``test_views`` (default: every view the cache has): subsets are drawn over
     images and fitted on these views of each; test views are averaged.
+    ``lock_timeout``: seconds to wait at most while another run writes the same folder (None: until it is done).
     """
     spec = CurveSpec(sizes=sizes, seeds=seeds, heads=heads, layer=layer, head_params=head_params or {},
                      baseline=baseline, baseline_sizes=baseline_sizes or (), baseline_params=baseline_params, jobs=jobs,
                      train_views=train_views, test_views=test_views)
-    return run_curve(spec, cache, out, plot=plot, verbose=verbose)
+    return run_curve(spec, cache, out, plot=plot, verbose=verbose, lock_timeout=lock_timeout)
