@@ -631,7 +631,8 @@ def test_an_output_that_is_a_fifo_is_one_line_not_a_hang(tmp_path, fake_model, c
              (["predict", str(fake_model), str(image), "--csv"], "f.csv", "f.csv"),
              (["evaluate", str(head), cache, "--out"], "out", "out/evaluation.json"),
              (["probe", cache, "--out"], "out", "out/probe.csv"),
-             (["curve", cache, "--sizes", "10", "--seeds", "1", "--heads", "logreg", "--out"], "out", "out/curve.json")]
+             (["curve", cache, "--sizes", "10", "--seeds", "1", "--heads", "logreg", "--out"], "out", "out/curve.json"),
+             (["export", str(head), "--force", "--out"], "fifo.keras", "fifo.keras")]
     flags = {"predict": "--csv"}
     old = signal.signal(signal.SIGALRM, hung)
     try:
