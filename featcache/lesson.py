@@ -111,9 +111,9 @@ def logreg_row(ctx: LessonContext) -> dict[str, Any]:
     return _cached_head_row(ctx, "transfer: logistic regression (C by 5-fold CV)", "logreg_cv.npz", "logreg", C="cv")
 
 
-# The best-layer row picks its layer and head on this fraction of the training
-# images, held out: choosing on the test images would flatter its accuracy.
-PROBE_HOLDOUT = 0.2
+# The best-layer row picks its layer and head on probe's default fraction of the
+# training images, held out: choosing on the test images would flatter its accuracy.
+from featcache.analysis.probe import DEFAULT_HOLDOUT as PROBE_HOLDOUT  # noqa: E402 (one home: probe's default)
 
 
 def probe_layers(ctx: LessonContext) -> tuple[Any, float]:

@@ -255,10 +255,12 @@ def _kind(path: Path) -> str:
 
     try:
         mode = path.lstat().st_mode
+        if stat.S_ISLNK(mode):
+            if not path.exists():
+                return "a link to nothing"
+            mode = path.stat().st_mode  # a link to a FIFO is described by its target (a review)
     except OSError:
         return "not readable"
-    if stat.S_ISLNK(mode):
-        return "a link to nothing"
     for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
                        (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device")):
         if test(mode):

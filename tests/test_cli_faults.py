@@ -643,6 +643,13 @@ def test_an_output_that_is_a_fifo_is_one_line_not_a_hang(tmp_path, fake_model, c
                            f"choose another {flags.get(argv[0], '--out')}")
             signal.alarm(0)
             os.unlink(tmp_path / fifo)
+        # a link to a FIFO is described by what it points to (it said "a link to nothing"; a review)
+        os.mkfifo(tmp_path / "real.fifo")
+        os.symlink(tmp_path / "real.fifo", tmp_path / "link.npz")
+        signal.alarm(20)
+        one_line_error(capsys, ["train", cache, "--head", "logreg", "--out", str(tmp_path / "link.npz")],
+                       "link.npz exists and is not a regular file (a FIFO)")
+        signal.alarm(0)
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)

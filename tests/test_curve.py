@@ -216,6 +216,15 @@ def test_a_run_with_other_heads_or_fewer_sizes_keeps_the_rows_already_there(tiny
     assert (out / "curve.csv").read_text() == before
 
 
+def test_a_curve_into_the_current_folder_takes_its_lock_beside_it(tiny_cache, tmp_path, monkeypatch):
+    """--out . crashed once curves took a lock ('.' has no name to add .lock to: a ValueError traceback; a review)."""
+    work = tmp_path / "here"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    res = curve(tiny_cache, ".", heads=("logreg",), seeds=1, sizes=[20], plot=False)
+    assert (work / "curve.csv").is_file() and len(res.rows) == 1 and not (tmp_path / "here.lock").exists()
+
+
 def test_other_settings_in_the_same_folder_are_refused(tiny_cache, tmp_path):
     out = tmp_path / "o"
     curve(tiny_cache, out, heads=("logreg",), seeds=1, sizes=[20])

@@ -166,6 +166,19 @@ def test_by_default_probe_chooses_on_held_out_training_images(multi_cache, tmp_p
     assert "give one of them" in capsys.readouterr().err and not (tmp_path / "x").exists()
 
 
+def test_a_default_hold_out_too_small_says_what_probe_did_and_every_way_out(tmp_path, capsys):
+    """The default hold-out on a small cache named a --holdout the user never gave (a review)."""
+    from helpers import make_fashion_dir
+
+    small = featcache.extract(featcache.FashionMNIST(data_dir=str(make_fashion_dir(tmp_path / "fm", n_train=30, n_test=10))),
+                              featcache.ModelSpec(weights="random", image_size=32), featcache.StoreSpec(out=tmp_path / "s.h5"),
+                              verbose=False).path
+    assert main(["probe", str(small), "--out", str(tmp_path / "p")]) == 2
+    err = capsys.readouterr().err
+    assert "probe holds out 20% of the training images by default" in err and "--holdout 0.5, --folds K, or --on-test" in err
+    assert err.count("\n") == 1 and not (tmp_path / "p").exists()
+
+
 def test_scored_rows_are_drawn_once_for_every_fit(multi_cache, tmp_path, monkeypatch):
     """The hold-out is checked and drawn once, before any fit, and every fit scores on those rows (it was drawn
     again in each fit)."""

@@ -306,6 +306,21 @@ def test_nan_features_are_damage_not_a_heads_error(tmp_path, capsys):
     assert main(["train", str(path), "--head", "logreg", "--out", str(tmp_path / "h.npz")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "holds NaN or infinite values" in err and not (tmp_path / "h.npz").exists()
+    # verify reads every value too: it called this cache intact while train refused it (a review)
+    with pytest.raises(FeatcacheError, match=r"is damaged \(test/features/out holds NaN or infinite values\)"):
+        verify(path)
+
+
+def test_values_beyond_float16s_range_are_refused_when_written_not_sealed_as_inf(tmp_path):
+    """check_finite ran on the float32 output; the cast to float16 made 7e4 an inf that the reader then called damage,
+    and re-extracting wrote the same again (a review)."""
+    w = CacheWriter(tmp_path / "c.h5", writer(tmp_path / "x.h5").attrs, specs(), {"out": WIDTH}, "float16")
+    done = w.open()
+    big = features("train", 0, 64)
+    big[0, 0] = 7e4
+    with pytest.raises(FeatcacheError, match=r"^out has values beyond float16's range .*; use --dtype float32$"):
+        w.write("train", done["train"], {"out": big})
+    w.close()
 
 
 def test_a_format_1_cache_is_read_with_a_warning_and_cannot_be_verified(tmp_path):

@@ -385,13 +385,22 @@ def _settings(cache: Cache, heads, C, layers, holdout: float | None, seed: int, 
     seed = check_seed(seed)
     if on_test and (holdout is not None or folds is not None):
         raise FeatcacheError("--on-test scores on the test split, --holdout and --folds on training images; give one of them")
-    if not on_test and folds is None and holdout is None:
+    default_holdout = not on_test and folds is None and holdout is None
+    if default_holdout:
         holdout = DEFAULT_HOLDOUT
     on_train = not on_test
     require_splits(cache, *(("train",) if on_train else ("train", "test")),
                    why=f"probe needs {'a train split' if on_train else 'train and test splits with --on-test'}")
     # Drawn here, once: bad fractions or folds fail before any fit, and every job scores on these same rows.
-    splits = scoring_rows(cache.labels("train"), holdout, folds, seed) if on_train else None
+    try:
+        splits = scoring_rows(cache.labels("train"), holdout, folds, seed) if on_train else None
+    except FeatcacheError as exc:
+        if not default_holdout:
+            raise
+        # the user gave no --holdout: say what probe did by default, and every way out (a review)
+        raise FeatcacheError(f"probe holds out {DEFAULT_HOLDOUT:.0%} of the training images by default, and of these "
+                             f"{cache.sizes['train']} that leaves too few for every class ({exc}); pass --holdout 0.5, "
+                             "--folds K, or --on-test") from None
     scoring = Scoring(holdout, seed, folds, None if splits is None else tuple(splits))
     names = probe_layers(cache, layers)
     params = {h: {**PROBE_PARAMS.get(h, {}), **({"C": Cs[h]} if h in Cs else {})} for h in head_names}

@@ -28,7 +28,7 @@ def register(sub) -> None:
                    "the test split is then never read")
     p.add_argument("--on-test", action="store_true", help="score on the test split instead: how the layers compare "
                    "there (a layer chosen this way flatters its test accuracy)")
-    p.add_argument("--seed", type=int, help=f"with --holdout or --folds: which training images are held out (default: {seed})")
+    p.add_argument("--seed", type=int, help=f"which training images are held out (default: {seed}; not used with --on-test)")
     p.add_argument("--out", metavar="DIR", help="folder for probe.csv and probe.png (default: data/runs/probe_<cache name>/)")
     p.add_argument("--jobs", type=int, metavar="N", help=f"fits run side by side (joblib; -1: every core; default: {jobs})")
     p.add_argument("--view-settings", metavar="TRAIN/TEST;...", help="on a cache with views, the view settings to compare: "

@@ -107,8 +107,10 @@ def check_cache_name(path: str | Path) -> None:
 
 
 def lock_path(path: Path) -> Path:
-    path = Path(path)
-    return path.with_name(path.name + ".lock")
+    """``<path>.lock`` beside ``path``, made absolute first: ``curve --out .`` has no name to add to (a review);
+    the file system's root, none at all, so its lock goes inside it."""
+    path = Path(path).resolve()
+    return path / ".featcache.lock" if path == path.parent else path.with_name(path.name + ".lock")
 
 
 def encode(value: Any) -> Any:

@@ -267,7 +267,11 @@ class CacheWriter:
         for layer, values in features.items():
             for view, part in zip(self.views, values):
                 ds = g[view_dataset(view, layer)]
-                ds[start : start + len(part)] = part.astype(self.dtype, copy=False)
+                stored = part.astype(self.dtype, copy=False)
+                if stored is not part and not np.isfinite(stored).all():  # finite float32 (check_finite), past float16's range
+                    raise FeatcacheError(f"{layer} has values beyond float16's range (±65504), which a float16 cache cannot "
+                                         "hold; use --dtype float32")
+                ds[start : start + len(part)] = stored
         if problems is not None:
             ds = g["problem"]
             ds[start : start + len(problems)] = _encode_problems(problems) if ds.dtype.kind == "S" else np.asarray(problems, dtype=object)
