@@ -76,7 +76,7 @@ def _one_line(exc: pytest.ExceptionInfo) -> str:
 @pytest.mark.slow
 def test_every_runtime_gives_keras_probabilities_for_any_input(tiny, conversions):
     assert CONVERTED == ["onnxruntime", "openvino"]  # both are default dependencies (pyproject.toml)
-    for name in ("tensorflow", *CONVERTED):
+    for name in ("tensorflow", *CONVERTED, "xnnpack"):  # xnnpack: a TFLite file of its own, input resized per shape
         runner = ModelRunner(tiny["path"], runtime=name, batch_size=2)
         assert (runner.runtime_used, runner.runtime_note) == (name, None)
         for kind, x in tiny["images"].items():  # batches of 2: the last one is short

@@ -26,7 +26,7 @@ from featcache.embedding.mapper import Mapper
 from featcache.embedding.runtimes import ModelSpec
 from featcache.errors import FeatcacheError
 
-CONVERTED = [name for name in ("onnxruntime", "openvino") if runtimes.REGISTRY[name].available()]
+CONVERTED = [name for name in ("onnxruntime", "openvino", "xnnpack") if runtimes.REGISTRY[name].available()]
 HYMENOPTERA = Path(os.environ.get("FEATCACHE_HYMENOPTERA", SHARED / "datasets" / "hymenoptera"))
 # The largest difference allowed from TensorFlow's features (issue 14); measured
 # at most 7.4e-5 on these real images (1.17e-4 once over the lesson's 7,000 images:
@@ -53,9 +53,10 @@ def tiny_reference():
 
 
 def test_every_runtime_is_a_registered_class():
-    assert runtimes.RUNTIMES == ("auto", "tensorflow", "onnxruntime", "openvino")
+    assert runtimes.RUNTIMES == ("auto", "tensorflow", "onnxruntime", "openvino", "xnnpack")
+    assert "xnnpack" not in runtimes.AUTO_ORDER  # measured faster only at 96 px on AVX-512 CPUs: asked for by name
     assert runtimes.AUTO_ORDER[-1] == "tensorflow"
-    assert set(runtimes.AUTO_ORDER) == set(runtimes.REGISTRY)
+    assert set(runtimes.AUTO_ORDER) | {"xnnpack"} == set(runtimes.REGISTRY)
 
 
 def test_unknown_runtime_is_one_line():
@@ -76,12 +77,14 @@ def test_missing_runtime_by_name_is_one_line(monkeypatch, tmp_path):
 @pytest.mark.parametrize("name", CONVERTED)
 def test_conversion_cached_reused_and_equal(name, tmp_path, monkeypatch, tiny_reference):
     calls = []
-    export = runtimes._export_onnx
-    monkeypatch.setattr(runtimes, "_export_onnx", lambda *a: (calls.append(1), export(*a))[1])
+    suffix = runtimes.REGISTRY[name].fmt.suffix
+    exporter = f"_export_{suffix[1:]}"  # _export_onnx, _export_tflite
+    export = getattr(runtimes, exporter)
+    monkeypatch.setattr(runtimes, exporter, lambda *a: (calls.append(1), export(*a))[1])
     used, forward, note = runtimes.build(name, TINY, None, tmp_path)
     assert (used, note) == (name, None) and len(calls) == 1
     files = sorted(tmp_path.iterdir())
-    assert [f.name for f in files] == [f"{TINY.key()}.onnx", f"{TINY.key()}.onnx.sha256"]  # no temporary file left beside
+    assert [f.name for f in files] == [f"{TINY.key()}{suffix}", f"{TINY.key()}{suffix}.sha256"]  # no temporary file left beside
     umask = os.umask(0)
     os.umask(umask)
     assert all(f.stat().st_mode & 0o777 == 0o666 & ~umask for f in files)
@@ -103,6 +106,20 @@ def test_openvino_computes_in_float32_on_every_cpu(tmp_path, tiny_reference):
     assert compiled.get_property("INFERENCE_PRECISION_HINT") == ov.Type.f32
     got = runtimes.OpenVinoRuntime().load(path)(_images())[0]
     np.testing.assert_allclose(got, tiny_reference[0], atol=1e-5, rtol=1e-3)
+
+
+def test_xnnpack_runs_batches_of_any_size_and_several_layers_in_keras_order(tmp_path):
+    """The interpreter's input shape is fixed until resized (the last batch is shorter), and its own output list was
+    not in the Keras model's order (a 3-layer model listed :1, :0, :2): the signature's outputs are used."""
+    spec = ModelSpec("mobilenet_v2", "random", 32, ("block_1_expand_relu", "block_3_expand_relu", "out_relu"), (28, 28))
+    want = runtimes.REGISTRY["tensorflow"].build(spec, None, tmp_path)(_images(10))
+    _, forward, _ = runtimes.build("xnnpack", spec, 4, tmp_path)
+    for batches in ([4, 4, 2], [10], [1, 9]):
+        starts = np.cumsum([0, *batches[:-1]])
+        got = [np.concatenate(p) for p in zip(*(forward(_images(10)[a:a + n]) for a, n in zip(starts, batches)))]
+        assert [g.shape for g in got] == [w.shape for w in want] == [(10, 96), (10, 144), (10, 1280)]
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, atol=1e-5)
 
 
 def test_onnxruntime_threads_are_checked_where_they_are_given():

@@ -19,11 +19,16 @@ images the largest difference was 1.17e-4, on out_relu values up to 6.0, and
 no lesson accuracy moved by more than one test image: docs/results.md), so the
 runtime is not part of a cache's identity.
 
-The ONNX file is made once per :class:`ModelSpec` and converter versions and
-kept under ``<cache dir>/runtimes/<key>.onnx``, written atomically and only
+``xnnpack`` runs a TFLite file converted from the same Keras model
+(``TFLiteConverter``, float32) on TensorFlow Lite's XNNPACK kernels: faster
+than ONNX Runtime at 96 px on an AVX-512 CPU, level at 224 px, not measured
+on AVX2 CPUs, so ``auto`` leaves it out (asked for by name).
+
+A converted file is made once per :class:`ModelSpec` and converter versions and
+kept under ``<cache dir>/runtimes/<key>.onnx`` (``.tflite``), written atomically and only
 after its outputs were checked against the Keras model, with its SHA-256
 beside it (checked on every use), so a half-written, wrong or since damaged
-conversion is never loaded. Both converted runtimes read the same file.
+conversion is never loaded. ONNX Runtime and OpenVINO read the same ONNX file.
 
 A spec is anything with the interface of :class:`ModelSpec`: ``build_keras()``,
 ``key()``, ``layers`` (one output each), ``raw_shape`` (the input of its probe
@@ -247,10 +252,25 @@ def _reseed() -> None:
     keras().utils.set_random_seed(0)
 
 
+@dataclass(frozen=True)
+class ConvertedFormat:
+    """A file format a converted runtime loads: its suffix, its name in messages, and how it is made from Keras."""
+
+    suffix: str
+    label: str
+    export: Callable[..., None]  # (keras model, spec, out path) -> None; FeatcacheError when it cannot convert
+
+
+# The exporters are looked up when called (tests replace the module's functions).
+ONNX = ConvertedFormat(".onnx", "ONNX", lambda *a: _export_onnx(*a))
+TFLITE = ConvertedFormat(".tflite", "TFLite", lambda *a: _export_tflite(*a))
+
+
 class _ConvertedRuntime(Runtime):
-    """A runtime that runs the ONNX conversion of the Keras model."""
+    """A runtime that runs a conversion of the Keras model (ONNX unless ``fmt`` says otherwise)."""
 
     module: ClassVar[str]
+    fmt: ClassVar[ConvertedFormat] = ONNX
 
     def available(self) -> bool:
         if not _keras_on_tensorflow():
@@ -268,11 +288,11 @@ class _ConvertedRuntime(Runtime):
         return f"{self.name} or its converter is not installed (pip install {self.package} tf2onnx onnx)"
 
     def build(self, spec: ModelSpec, batch_size: int | None, runtime_dir: Path) -> Forward:
-        path = converted_model(spec, runtime_dir, self.load)
+        path = converted_model(spec, runtime_dir, self.load, fmt=self.fmt)
         try:
             return self._loaded(path, spec)
         except FeatcacheError:  # damaged or foreign file under our name: convert again, once
-            return self._loaded(converted_model(spec, runtime_dir, self.load, force=True), spec)
+            return self._loaded(converted_model(spec, runtime_dir, self.load, force=True, fmt=self.fmt), spec)
 
     def _loaded(self, path: Path, spec: ModelSpec) -> Forward:
         try:
@@ -356,7 +376,75 @@ class OpenVinoRuntime(_ConvertedRuntime):
         return run
 
 
-REGISTRY: dict[str, Runtime] = {r.name: r for r in (TensorFlowRuntime(), OnnxRuntime(), OpenVinoRuntime())}
+def _interpreter_class():
+    """LiteRT's interpreter when installed, else the one inside TensorFlow (deprecated there, still shipped in 2.21)."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+
+        return Interpreter
+    except ImportError:
+        import warnings
+
+        import tensorflow as tf
+
+        warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+        return tf.lite.Interpreter
+
+
+@dataclass(frozen=True)
+class XnnpackRuntime(_ConvertedRuntime):
+    """XNNPACK, TensorFlow Lite's CPU kernels, in float32, on a TFLite file converted from the same Keras model.
+
+    On an AVX-512 AMD EPYC its bare pass was 1.19-1.30x ONNX Runtime's at
+    96 px and level at 224 px, features within 8.6e-5 of TensorFlow's
+    (docs/benchmarks.md, "XNNPACK"); not measured on AVX2 CPUs, where ONNX
+    Runtime is 2.6-3.4x TensorFlow, so ``auto`` does not pick it: ask for it
+    by name. Needs nothing beyond TensorFlow (LiteRT's interpreter is used
+    when ``ai-edge-litert`` is installed). An interpreter is not thread-safe:
+    one run at a time.
+    """
+
+    name: ClassVar[str] = "xnnpack"
+    module: ClassVar[str] = "tensorflow"
+    package: ClassVar[str] = "tensorflow"
+    fmt: ClassVar[ConvertedFormat] = TFLITE
+    threads: int | None = None
+
+    def available(self) -> bool:
+        if not _keras_on_tensorflow():
+            return False
+        try:
+            _interpreter_class()
+        except Exception:  # ImportError, or a TensorFlow without tf.lite
+            return False
+        return True
+
+    def why_unavailable(self) -> str:
+        if not _keras_on_tensorflow():
+            return "xnnpack needs Keras on TensorFlow to convert the model (KERAS_BACKEND is not tensorflow)"
+        return "xnnpack needs TensorFlow's tf.lite or ai-edge-litert (pip install ai-edge-litert)"
+
+    def load(self, path: Path) -> Forward:
+        import os
+
+        interpreter = _interpreter_class()(model_path=str(path), num_threads=self.threads or os.cpu_count() or 1)
+        runner = interpreter.get_signature_runner()
+        signature = interpreter.get_signature_list()["serving_default"]
+        feed = signature["inputs"][0]
+        # The signature's outputs are output_0..output_N in the Keras model's order; the interpreter's own
+        # output list is not (a 3-layer model listed its outputs as :1, :0, :2).
+        names = sorted(signature["outputs"], key=lambda n: int(n.rsplit("_", 1)[-1]))
+        lock = threading.Lock()
+
+        def run(x: np.ndarray) -> list[np.ndarray]:
+            with lock:  # the runner resizes its input for a new batch size (the last, shorter batch)
+                out = runner(**{feed: np.ascontiguousarray(x)})
+            return [out[n] for n in names]
+
+        return run
+
+
+REGISTRY: dict[str, Runtime] = {r.name: r for r in (TensorFlowRuntime(), OnnxRuntime(), OpenVinoRuntime(), XnnpackRuntime())}
 RUNTIMES = ("auto", *REGISTRY)
 # ``auto`` tries these in order. Fastest first, measured on this 2-core
 # machine (docs/benchmarks.md, "Inference runtimes (issue 14)").
@@ -398,7 +486,7 @@ def build(name: str, spec: ModelSpec, batch_size: int | None, runtime_dir: Path,
             reasons.append(runtime.why_unavailable())
             continue
         if (expected_images is not None and expected_images < AUTO_MIN_IMAGES
-                and not _digest_path(runtime_dir / f"{spec.key()}.onnx").is_file()):
+                and not _digest_path(runtime_dir / f"{spec.key()}{runtime.fmt.suffix}").is_file()):
             reasons.append(f"{expected_images} images do not repay converting the model for {candidate}")
             continue
         try:
@@ -408,8 +496,10 @@ def build(name: str, spec: ModelSpec, batch_size: int | None, runtime_dir: Path,
     raise AssertionError("AUTO_ORDER ends on tensorflow")
 
 
-def converted_model(spec: ModelSpec, runtime_dir: Path, load: Callable[[Path], Forward], force: bool = False) -> Path:
-    """The ONNX file of ``spec``, converted now if it is not cached yet, fails its checksum, or ``force``; ``load`` runs it for the check.
+def converted_model(spec: ModelSpec, runtime_dir: Path, load: Callable[[Path], Forward], force: bool = False,
+                    fmt: ConvertedFormat = ONNX) -> Path:
+    """The ``fmt`` file (ONNX, or TFLite) of ``spec``, converted now if it is not cached yet, fails its checksum, or
+    ``force``; ``load`` runs it for the check.
 
     The file's SHA-256 is written beside it (``<key>.onnx.sha256``) once the
     conversion has been checked against the Keras model, and compared on every
@@ -420,7 +510,7 @@ def converted_model(spec: ModelSpec, runtime_dir: Path, load: Callable[[Path], F
     between the two writes) is converted again too. Hashing costs about 20 ms
     per use (a 14 MB model).
     """
-    path = Path(runtime_dir) / f"{spec.key()}.onnx"
+    path = Path(runtime_dir) / f"{spec.key()}{fmt.suffix}"
     if path.is_file() and not force and _digest_matches(path):
         return path
     from featcache.embedding.backbones import file_sha256
@@ -431,8 +521,8 @@ def converted_model(spec: ModelSpec, runtime_dir: Path, load: Callable[[Path], F
         advice = f"{path.name} there has no checksum (an older featcache converted it) and must be converted again; {advice}"
     model = spec.build_keras()
     with atomic_path(path, advice) as tmp:
-        _export_onnx(model, spec, tmp)
-        _check_conversion(model, spec, tmp, load)
+        fmt.export(model, spec, tmp)
+        _check_conversion(model, spec, tmp, load, fmt.label)
         digest = file_sha256(tmp)  # publish gives it the user's normal permissions, not mkstemp's 0600
     write_text(_digest_path(path), digest + "\n", advice)
     return path
@@ -477,12 +567,31 @@ def _export_onnx(model, spec: ModelSpec, out: Path) -> None:
                              "use --runtime tensorflow") from None
 
 
-def _check_conversion(model, spec: ModelSpec, path: Path, load: Callable[[Path], Forward]) -> None:
+def _export_tflite(model, spec: ModelSpec, out: Path) -> None:
+    """The Keras model as a float32 TFLite flatbuffer (no quantization: the features must stay TensorFlow's)."""
+    import contextlib
+    import io
+    import logging
+
+    import tensorflow as tf
+
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # it prints the SavedModel it writes on the way
+            flat = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    except Exception as exc:  # the converter raises many types for an op it cannot map
+        detail = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise FeatcacheError(f"cannot convert {spec.what} to TFLite ({type(exc).__name__}: {detail}); "
+                             "use --runtime tensorflow") from None
+    Path(out).write_bytes(flat)
+
+
+def _check_conversion(model, spec: ModelSpec, path: Path, load: Callable[[Path], Forward], label: str = "ONNX") -> None:
     """Refuse a conversion whose outputs are not Keras's, in Keras's order (before it is published)."""
     try:
         forward = load(path)
     except Exception as exc:  # an op the runtime cannot load, in its own exception types
-        raise FeatcacheError(f"the ONNX conversion of {spec.what} does not run ({type(exc).__name__}); "
+        raise FeatcacheError(f"the {label} conversion of {spec.what} does not run ({type(exc).__name__}); "
                              "use --runtime tensorflow") from None
     for x in spec.probes():
         want = model(x, training=False)
@@ -490,11 +599,11 @@ def _check_conversion(model, spec: ModelSpec, path: Path, load: Callable[[Path],
         try:
             got = forward(x)
         except Exception as exc:  # an op the runtime cannot run, in its own exception types
-            raise FeatcacheError(f"the ONNX conversion of {spec.what} does not run ({type(exc).__name__}); "
+            raise FeatcacheError(f"the {label} conversion of {spec.what} does not run ({type(exc).__name__}); "
                                  "use --runtime tensorflow") from None
         diffs = [float(np.abs(g - w).max()) if g.shape == w.shape else np.inf for g, w in zip(got, want)]
         if len(got) != len(want) or max(diffs) > PROBE_TOLERANCE:
-            raise FeatcacheError(f"the ONNX conversion of {spec.what} does not reproduce the Keras model "
+            raise FeatcacheError(f"the {label} conversion of {spec.what} does not reproduce the Keras model "
                                  f"(largest difference {max(diffs, default=np.inf):.2g}); use --runtime tensorflow")
 
 

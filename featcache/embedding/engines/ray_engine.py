@@ -258,6 +258,7 @@ def limit_threads(n: int) -> None:
 
     # ONNX Runtime reads none of those variables: by default it takes every core of the node in every actor.
     runtimes.REGISTRY["onnxruntime"] = runtimes.OnnxRuntime(threads=n)
+    runtimes.REGISTRY["xnnpack"] = runtimes.XnnpackRuntime(threads=n)
     from featcache._lazy import keras
 
     keras()
