@@ -225,6 +225,20 @@ def test_a_curve_into_the_current_folder_takes_its_lock_beside_it(tiny_cache, tm
     assert (work / "curve.csv").is_file() and len(res.rows) == 1 and not (tmp_path / "here.lock").exists()
 
 
+def test_sizes_too_small_for_the_svms_folds_are_one_line_before_any_fit(tiny_cache, tmp_path):
+    """curve --sizes 20 --heads svm on 10 classes ended in the first fit's ValueError (probability calibration needs 2
+    images of every class): now refused up front, naming the smallest size that works, which then does."""
+    import re
+
+    with pytest.raises(FeatcacheError, match=r"^--sizes 10 leaves some class with fewer than 2 training images.*start --sizes at") as exc:
+        curve(tiny_cache, tmp_path / "s", heads=("svm",), seeds=2, sizes=[10, 60])
+    assert not (tmp_path / "s").exists()
+    needed = int(re.search(r"start --sizes at (\d+)", str(exc.value)).group(1))
+    res = curve(tiny_cache, tmp_path / "s", heads=("svm",), seeds=2, sizes=[needed], plot=False)
+    assert len(res.rows) == 2
+    curve(tiny_cache, tmp_path / "l", heads=("logreg",), seeds=2, sizes=[10], plot=False)  # logreg needs no folds
+
+
 def test_other_settings_in_the_same_folder_are_refused(tiny_cache, tmp_path):
     out = tmp_path / "o"
     curve(tiny_cache, out, heads=("logreg",), seeds=1, sizes=[20])

@@ -125,6 +125,28 @@ class CurveSpec:
     def sizes_of(self, head: str) -> tuple[int, ...]:
         return self.baseline_sizes if head == self.baseline else self.sizes
 
+    def _check_two_per_class(self, y, params: Mapping[str, Mapping[str, Any]]) -> None:
+        """Heads whose fit splits its rows into folds (the SVM's probability calibration, ``C="cv"``) need two images
+        of every class in each subset: before any fit, one line (a ValueError traceback from the first fit before)."""
+        import numpy as np
+
+        needy = [h for h in self.heads if params[h].get("C") == "cv" or (h == "svm" and params[h].get("probability", True))]
+        if not needy:
+            return
+        from featcache.analysis.subsets import stratified_order
+
+        if np.unique(y, return_counts=True)[1].min() < 2:
+            raise FeatcacheError(f"the {', '.join(needy)} head's folds (probability calibration, or C=cv) need 2 training "
+                                 "images of every class, and the cache's train split has only 1 of some class; leave that head out")
+        n = min(self.sizes)  # each seed's subsets are prefixes of one ordering: the smallest holds the fewest
+        # The shortest prefix holding 2 images of every class, for every seed: where each class's second image comes.
+        needed = max((max(int(np.flatnonzero(y[order] == c)[1]) for c in np.unique(y)) + 1
+                      for order in (stratified_order(y, seed) for seed in self.seeds)), default=0)
+        if n < needed:
+            raise FeatcacheError(f"--sizes {n} leaves some class with fewer than 2 training images, and the "
+                                 f"{', '.join(needy)} head's folds (probability calibration, or C=cv) need 2 of every "
+                                 f"class; start --sizes at {needed} or more")
+
     def bind(self, cache) -> "BoundCurve":
         """This spec on ``cache``: the layer and sizes checked, every head parameter filled in."""
         layer = cache.default_layer if self.layer is None else self.layer
@@ -144,6 +166,7 @@ class CurveSpec:
             params[self.baseline] = full_params(self.baseline, n_classes, self.baseline_params)
         # Through JSON, as it is stored, so that a resumed run compares like with like (tuples -> lists).
         params = json.loads(json.dumps(params, default=str))
+        self._check_two_per_class(y, params)
         views = check_views(cache, self.train_views, "--train-views"), check_views(cache, self.test_views, "--test-views")
         return BoundCurve(self, cache, layer, params, *views)
 
