@@ -402,14 +402,19 @@ def fill(disk) -> None:
             f.flush()
 
 
-def test_predict_csv_on_a_read_only_or_full_disk_names_its_flag(tmp_path, fake_model, capsys):
-    """Regression (an adversarial tester): the line said "choose a writable --out"; predict's flag is --csv."""
+def test_predict_csv_on_a_read_only_or_full_disk_names_its_flag(tmp_path, fake_model, capsys, monkeypatch):
+    """Regression (an adversarial tester): the line said "choose a writable --out"; predict's flag is --csv. And a
+    read-only place is refused before any image is read (it was found after predicting them all)."""
+    from featcache.deploy import predict as predict_mod
+
     image = tmp_path / "a.png"
     write_image(image, class_image(0, 0, 16))
     argv = ["predict", str(fake_model), str(image), "--csv"]
-    with tmpfs(tmp_path / "ro", "ro,size=64k") as ro:
-        err = one_line_error(capsys, [*argv, str(ro / "p.csv")], f"cannot write {ro / 'p.csv'}", "; choose another --csv")
-        assert "--out" not in err
+    with tmpfs(tmp_path / "ro", "ro,size=64k") as ro, monkeypatch.context() as m:
+        m.setattr(predict_mod, "read_files", lambda *a: pytest.fail("images read before --csv was checked"))
+        for target in (ro / "p.csv", ro / "new" / "p.csv"):
+            err = one_line_error(capsys, [*argv, str(target)], f"cannot write {target}", "; choose another --csv")
+            assert "--out" not in err
     with tmpfs(tmp_path / "full", "size=64k") as full:
         fill(full)
         err = one_line_error(capsys, [*argv, str(full / "p.csv")], f"no space left on {full} writing {full / 'p.csv'}",

@@ -133,6 +133,18 @@ CSV_HEADER = "input,class_1,probability_1"
 CSV_ADVICE = "choose another --csv"
 
 
+def _check_csv_folder(path: Path) -> None:
+    """The CSV's folder (or the nearest one there, which would hold the folders made for it) can be written: a read-only
+    place was found only after every image was predicted. Nothing is created here (access(2) also says EROFS)."""
+    import os
+
+    folder = Path(os.path.abspath(path)).parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise FeatcacheError(f"cannot write {path} (its folder {folder} is not writable); choose another --csv")
+
+
 def check_csv(path: Path, inputs: Sequence[Path]) -> None:
     """``--csv``, before any work: a file name, and never one of the inputs or another file of the user's.
 
@@ -142,6 +154,7 @@ def check_csv(path: Path, inputs: Sequence[Path]) -> None:
     if path.is_dir():
         raise FeatcacheError(f"--csv {path} is a folder; name the CSV file to write, e.g. --csv {path / 'predictions.csv'}")
     check_replaceable(path, "--csv")  # before reading its first line: a FIFO would block
+    _check_csv_folder(path)
     if not path.exists():
         return
     if any(path.resolve() == p.resolve() for p in inputs):
