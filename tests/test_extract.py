@@ -104,6 +104,12 @@ def test_mismatched_cache_at_out_is_refused(fashion_dir, tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "other settings" in err and "image_size" in err and "Traceback" not in err
     assert out.read_bytes() == before
+    # Other data: the line names the source setting that made it (it said only "the data"; a new user)
+    rc = main(["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32", "--train-limit", "40",
+               "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "(differs in: the data: train_limit None -> 40)" in err and err.count("\n") == 1
+    assert out.read_bytes() == before
 
 
 

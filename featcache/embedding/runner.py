@@ -93,11 +93,11 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
     except OSError as exc:
         raise FeatcacheError(f"cannot create {path.parent} ({exc.strerror}); choose a writable --out") from None
 
-    if find_complete(path, ident):
+    if find_complete(path, ident, data.spec):
         return _hit(path, data, verbose, f"cache hit: {path} already holds these features; nothing to do", model)
     wait = f"waiting for another featcache process writing {path} ..." if verbose else None
     with exclusive_lock(path, wait_message=wait, timeout=store.lock_timeout):
-        if find_complete(path, ident):  # the other process may have just finished it
+        if find_complete(path, ident, data.spec):  # the other process may have just finished it
             return _hit(path, data, verbose, f"cache hit: {path} was completed by another process; nothing to do", model)
         return _run(path, ident, data, model, store, engine, verbose)
 

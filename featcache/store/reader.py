@@ -440,7 +440,14 @@ def _read_all(path: Path, ds: h5py.Dataset, name: str) -> tuple[int, int]:
 DIFFERENCE_WORDS = {"data_digest": "the data (which files, or their content)"}
 
 
-def find_complete(path: Path, identity) -> bool:
+def _source_changes(old: Any, new: dict[str, Any] | None) -> str:
+    """``train_limit 2000 -> 1000`` for the source settings two extractions differ in (none known: empty)."""
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return ""
+    return ", ".join(f"{k} {old.get(k)} -> {new.get(k)}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k))
+
+
+def find_complete(path: Path, identity, source: dict[str, Any] | None = None) -> bool:
     """True for a complete, verified cache of ``identity`` at ``path``; refuses anything else there.
 
     A partial file of other settings is refused as well (it is someone's
@@ -471,6 +478,9 @@ def find_complete(path: Path, identity) -> bool:
                 # resumed, so the writer starts it over, under the lock, saying so.
                 continue
             shown = [DIFFERENCE_WORDS.get(d, d) for d in diff]
+            changed = _source_changes(attrs.get("source"), source) if "data_digest" in diff else ""
+            if changed:  # say which setting changed the data, when one did (a new user saw only "the data")
+                shown[diff.index("data_digest")] = f"the data: {changed}"
             raise FeatcacheError(
                 f"{p} holds {label} made with other settings (differs in: {', '.join(shown) or 'fingerprint'}); "
                 "choose another --out or delete that file"
