@@ -82,10 +82,17 @@ def test_a_cache_without_views_keeps_its_layout_and_content_digest(tmp_path):
     # The same identity, rows and features as tests/test_store.py's make_cache, whose digest was pinned on main.
     from test_store import make_cache as old_make_cache
 
+    from featcache.store.layout import content_digest
+
     path = old_make_cache(tmp_path / "c.h5")
-    with h5py.File(path) as f:
-        assert f.attrs["content_digest"] == OLD_CONTENT_DIGEST
+    with h5py.File(path, "r+") as f:
         assert "views" not in f.attrs and all("views" not in f[s] for s in ("train", "test"))
+        # A cache sealed before provenance digests (2026-12-02) has none; its content digest is what it always was.
+        # A new cache's also records that its provenance digest is there, so it differs.
+        stored = f.attrs["content_digest"]
+        del f.attrs["provenance_digest"]
+        assert content_digest(f) == OLD_CONTENT_DIGEST != stored
+        f.attrs["content_digest"] = OLD_CONTENT_DIGEST
     cache = open_cache(path)
     assert cache.views == ("orig",) and cache.summary()["views"] == ["orig"]
     assert cache.view_features("train").shape == (1, 600, 8)

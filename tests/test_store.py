@@ -243,12 +243,26 @@ def test_changed_provenance_fails_the_provenance_digest(tmp_path, capsys, attr, 
 
 
 def test_a_cache_sealed_without_a_provenance_digest_still_opens(tmp_path, capsys):
+    from featcache.store.layout import content_digest
+
     path = make_cache(tmp_path / "c.h5")
-    with h5py.File(path, "r+") as f:
-        del f.attrs["provenance_digest"]  # as every cache sealed before 2026-12-02
+    with h5py.File(path, "r+") as f:  # as every cache sealed before 2026-12-02: no provenance digest, nor its mark
+        del f.attrs["provenance_digest"]
+        f.attrs["content_digest"] = content_digest(f)
     assert not verify(path).provenance and len(open_cache(path).labels("train")) == N_TRAIN
     assert main(["verify", str(path)]) == 0
     assert "content digest matches (" in capsys.readouterr().out
+
+
+def test_deleting_the_provenance_digest_does_not_switch_its_check_off(tmp_path):
+    """A review: without its attribute a cache looked sealed before provenance digests, so deleting it (and editing
+    weights_source) passed open and verify. Its presence is part of the content digest."""
+    path = make_cache(tmp_path / "c.h5", provenance={"weights_source": "/weights/w.h5"})
+    with h5py.File(path, "r+") as f:
+        del f.attrs["provenance_digest"]
+        f.attrs["weights_source"] = "/elsewhere/w.h5"
+    with pytest.raises(FeatcacheError, match=r"is damaged \(content digest mismatch"):
+        open_cache(path)
 
 
 @pytest.mark.parametrize("attr, value, message", [

@@ -555,8 +555,8 @@ def _seal(f: h5py.File) -> None:
     f.attrs["complete"] = True
     f.attrs["completed"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     f.flush()
+    f.attrs["provenance_digest"] = provenance_digest(f)  # first: the content digest records that it is there
     f.attrs["content_digest"] = content_digest(f)
-    f.attrs["provenance_digest"] = provenance_digest(f)
 
 
 
