@@ -518,9 +518,12 @@ def test_runtime_is_recorded_but_not_part_of_the_identity(fashion_dir, tmp_path,
 
     res = json.loads(capsys.readouterr().out)
     assert res["runtime"] in ("tensorflow", "onnxruntime", "openvino") and res["images_per_s"] > 0 and res["images"] == 72
+    assert res["cached"] == cache.sizes == {"train": 48, "test": 24}
     assert featcache.open_cache(out).fingerprint == cache.fingerprint
     assert main(["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32", "--out", str(out), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["runtime"] is None  # a hit: nothing ran
+    hit = json.loads(capsys.readouterr().out)
+    assert hit["runtime"] is None and hit["images"] == 0  # a hit: nothing ran
+    assert hit["cached"] == {"train": 48, "test": 24}  # ... and what the cache holds (a new user saw only "images": 0)
 
 
 def test_fashion_mnist_rows_carry_their_content_digest(fashion_dir, tmp_path):

@@ -107,5 +107,6 @@ def run(args) -> int:
                     "seconds": round(result.seconds, 3), "startup_seconds": round(result.startup_seconds, 3),
                     "images_per_s": round(result.images_per_s, 1), "views": result.views,
                     "view_images_per_s": round(result.view_images_per_s, 1), "runtime": result.runtime,
-                    "runtime_note": result.runtime_note, "skipped": [list(s) for s in result.skipped]})
+                    "runtime_note": result.runtime_note, "skipped": [list(s) for s in result.skipped],
+                    "cached": result.cached})
     return 0

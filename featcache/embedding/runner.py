@@ -45,6 +45,8 @@ class ExtractResult:
     runtime: str | None = None  # what ran the network (``Mapper.runtime_used``); None on a cache hit
     views: int = 1  # views embedded per image (``ModelSpec.views``; 1: the original alone)
     runtime_note: str | None = None  # why ``auto`` fell back to TensorFlow (``Mapper.runtime_note``)
+    # Images per split the cache holds after this call: on a hit ``images`` is 0, and a user asked what it holds.
+    cached: dict[str, int] = field(default_factory=dict)
 
     @property
     def images_per_s(self) -> float:
@@ -163,7 +165,18 @@ def _hit(path: Path, source: DataSource, verbose: bool, message: str, model: Mod
         if source.skipped:
             print(_skipped_line(source.skipped))
         print(message)
-    return ExtractResult(path, hit=True, skipped=list(source.skipped), views=len(model.view_list()) if model else 1)
+    return ExtractResult(path, hit=True, skipped=list(source.skipped), views=len(model.view_list()) if model else 1,
+                         cached=_split_sizes(path))
+
+
+def _split_sizes(path: Path) -> dict[str, int]:
+    """Images per split of a complete cache (as written: photos that did not decode are not rows): its labels' lengths."""
+    import h5py
+
+    from featcache.store.layout import split_names
+
+    with h5py.File(path, "r") as f:
+        return {s: int(f[s]["labels"].shape[0]) for s in split_names(f)}
 
 
 def _skipped_line(skipped: list[tuple[str, str]], limit: int = 10) -> str:
@@ -213,7 +226,7 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
         writer.close()
     result = ExtractResult(path, hit=False, images=counts["embedded"], seconds=seconds, startup_seconds=startup,
                            skipped=list(data.skipped), runtime=make_embed.runtime_used, views=n_views,
-                           runtime_note=make_embed.runtime_note)
+                           runtime_note=make_embed.runtime_note, cached=_split_sizes(path))
     if verbose:
         _report(result)
     return result
