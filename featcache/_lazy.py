@@ -29,10 +29,25 @@ def keras():
             tensorflow.get_logger().setLevel("ERROR")
         except ImportError:
             pass  # another Keras backend (e.g. JAX on the GPU machine)
+        except ValueError:
+            pass  # TensorFlow imports Keras, which refused KERAS_BACKEND: said in one line below
         finally:
             os.dup2(saved, 2)
             os.close(saved)
             os.close(devnull)
-    import keras as _keras
-
+    try:
+        import keras as _keras
+    except (ImportError, ValueError) as exc:  # KERAS_BACKEND=jax without jax, or a name Keras does not know
+        raise _backend_error(exc) from None
     return _keras
+
+
+def _backend_error(exc: Exception) -> Exception:
+    """One line for a Keras that cannot load its backend; it was a traceback (an adversarial tester)."""
+    from featcache.errors import FeatcacheError
+
+    backend = os.environ.get("KERAS_BACKEND")
+    if not backend:
+        return FeatcacheError(f"Keras cannot be imported ({exc}); reinstall it with 'bash scripts/setup.sh'")
+    return FeatcacheError(f"Keras cannot load the backend KERAS_BACKEND={backend} ({exc}); install that backend, "
+                          "or unset KERAS_BACKEND to run on TensorFlow")

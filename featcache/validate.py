@@ -221,16 +221,21 @@ def check_writable_dir(path: str | Path, flag: str = "--out") -> Path:
     """Create ``path`` and prove a file can be written there, before any long work."""
     from featcache.store.atomic import check_writable
 
-    if Path(path).exists() and not Path(path).is_dir():  # not "cannot write in FILE (File exists)"
-        raise FeatcacheError(f"{flag} {path} is a file, not a folder; name a folder for the output files".strip())
+    _check_not_other(Path(path), flag)  # not "cannot write in FILE (File exists)"
     return check_writable(path, flag)
+
+
+def _check_not_other(path: Path, flag: str) -> None:
+    """``path`` is a folder or absent; a FIFO (or a link to one) is named as one, not as "a file" (an adversarial tester)."""
+    if os.path.lexists(path) and not path.is_dir():
+        what = "a file" if path.is_file() else kind_of(path)
+        raise FeatcacheError(f"{flag} {path} is {what}, not a folder; name a folder for the output files".strip())
 
 
 def check_out_dir(path: str | Path, flag: str = "--out") -> Path:
     """An output folder's name before any work, creating nothing: not a file, below a folder this process can write in."""
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise FeatcacheError(f"{flag} {path} is a file, not a folder; name a folder for the output files")
+    _check_not_other(path, flag)
     parent = Path(os.path.abspath(path))
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
@@ -249,7 +254,7 @@ def closest(name: str, choices: Iterable[str], cutoff: float = 0.6) -> str | Non
     return near[0] if near else None
 
 
-def _kind(path: Path) -> str:
+def kind_of(path: Path) -> str:
     """What a path that is not a regular file is, in words."""
     import stat
 
@@ -277,7 +282,7 @@ def check_replaceable(path: str | Path, flag: str = "--out") -> None:
     """
     path = Path(path)
     if os.path.lexists(path) and not path.is_file():
-        raise FeatcacheError(f"{path} exists and is not a regular file ({_kind(path)}); choose another {flag}")
+        raise FeatcacheError(f"{path} exists and is not a regular file ({kind_of(path)}); choose another {flag}")
 
 
 def check_report_files(files: Sequence[Path], ours: Callable[[], bool], flag: str = "--out") -> None:

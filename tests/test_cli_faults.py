@@ -712,6 +712,16 @@ def test_evaluate_out_naming_a_file_says_so_before_the_work(tmp_path, capsys):
                    f"--out {notes} is a file, not a folder; name a folder")
     one_line_error(capsys, ["evaluate", str(head), str(cache), "--out", str(notes / "sub")], f"{notes} is a file, not a folder")
     assert notes.read_text() == "mine"
+    # a FIFO, a link to one, a dangling link: named as what they are ("--out lf is a file", an adversarial tester)
+    import os
+
+    fifo, link, dangling = tmp_path / "ff", tmp_path / "lf", tmp_path / "dl"
+    os.mkfifo(fifo)
+    link.symlink_to(fifo)
+    dangling.symlink_to(tmp_path / "nothing")
+    for out, what in ((fifo, "a FIFO"), (link, "a FIFO"), (dangling, "a link to nothing")):
+        one_line_error(capsys, ["evaluate", str(head), str(cache), "--out", str(out)], f"--out {out} is {what}, not a folder")
+    assert not (tmp_path / "nothing").exists()
 
 
 def test_ctrl_c_while_the_console_script_imports_featcache_cli_is_one_line(tmp_path):
@@ -761,3 +771,24 @@ def test_a_damaged_tiff_is_skipped_with_libtiffs_reason_and_nothing_else_reaches
     assert out.strip().startswith(str(folder / "ok.png")) and len(out.strip().splitlines()) == 1
     assert err.startswith("skipped 2 file(s)") and len(err.strip().splitlines()) == 1, err
     assert "lzw.tif (damaged TIFF (Using code not yet in table))" in err and "Warning" not in err
+
+
+@pytest.mark.parametrize("backend", ["jax", "bogus"])
+def test_a_keras_backend_that_cannot_load_is_one_line(tmp_path, fashion_dir, backend):
+    """Regression (an adversarial tester): KERAS_BACKEND=jax without jax installed (the JAX set-up copied from the
+    GPU machine), or a name Keras does not know, ended in an ImportError / ValueError traceback, exit 1."""
+    import importlib.util
+    import os
+
+    from helpers import REPO
+
+    if backend == "jax" and importlib.util.find_spec("jax") is not None:
+        backend = "jaxx"  # a backend that is surely missing on a machine that has jax
+    out = tmp_path / "c.h5"
+    proc = subprocess.run([sys.executable, "-m", "featcache", "extract", "--data-dir", str(fashion_dir), "--weights", "random",
+                           "--image-size", "32", "--out", str(out)], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(REPO), "KERAS_BACKEND": backend}, timeout=300)
+    err = proc.stderr.strip()
+    assert proc.returncode == 2 and len(err.splitlines()) == 1 and "Traceback" not in err, err[-800:]
+    assert f"Keras cannot load the backend KERAS_BACKEND={backend}" in err and "unset KERAS_BACKEND" in err
+    assert not out.exists()

@@ -621,6 +621,43 @@ def test_the_lock_names_its_holder_offers_a_timeout_and_leaves_no_file(tmp_path)
     assert not lock_path(path).exists()
 
 
+@pytest.mark.parametrize("kind", ["fifo", "folder", "link", "notes"])
+def test_a_users_file_at_the_lock_path_is_refused_and_left_alone(tmp_path, kind):
+    """Regression (an adversarial tester): the lock opened <out>.lock for writing whatever it was, wrote a pid into
+    it and deleted it afterwards: a user's FIFO or notes file called c.h5.lock was gone after a run. Now anything
+    but an empty or pid-holding regular file is refused in one line naming it, and left as it was."""
+    path = tmp_path / "c.h5"
+    lp = lock_path(path)
+    target = tmp_path / "target.txt"
+    target.write_text("mine\n")
+    if kind == "fifo":
+        os.mkfifo(lp)
+    elif kind == "folder":
+        lp.mkdir()
+    elif kind == "link":
+        lp.symlink_to(target)
+    else:
+        lp.write_text("my notes on this cache\n")
+    before = os.lstat(lp)
+    with pytest.raises(FeatcacheError, match=rf"^{re.escape(str(lp))} is in the way of featcache's lock file \(it is "
+                                             rf".*\); move it away, or choose another --out$"):
+        with exclusive_lock(path, timeout=1):
+            pass
+    after = os.lstat(lp)
+    assert (after.st_ino, after.st_mode, after.st_size, after.st_mtime_ns) == (before.st_ino, before.st_mode, before.st_size, before.st_mtime_ns)
+    assert target.read_text() == "mine\n"
+
+
+def test_a_stale_lock_file_of_ours_is_taken_and_removed(tmp_path):
+    """The other side: a lock file left by a killed writer (a pid, or empty) is featcache's and is reused."""
+    path = tmp_path / "c.h5"
+    for content in ("12345\n", ""):
+        lock_path(path).write_text(content)
+        with exclusive_lock(path, timeout=1):
+            assert lock_path(path).read_text().strip() == str(os.getpid())
+        assert not lock_path(path).exists()
+
+
 def test_reading_works_without_fcntl(tmp_path):
     path = make_cache(tmp_path / "c.h5")
     code = ("import sys; sys.modules['fcntl'] = None\n"

@@ -304,6 +304,17 @@ def test_probe_folds_score_each_training_image_once_and_never_split_its_views(id
     assert "--folds 1 does not fit 90 training images" in capsys.readouterr().err
 
 
+def test_probe_folds_when_a_class_has_one_image_names_it_and_the_way_out():
+    """Regression (an adversarial tester): with a class of 1 image the line said "use 2 to 2 folds", which fails too."""
+    from featcache.analysis.probe import fold_rows
+
+    y = np.array([0, 0, 0, 1, 1, 1, 2])
+    with pytest.raises(FeatcacheError, match=r"^--folds needs at least 2 training images of every class, and class 2 has 1; "
+                                             r"score on a hold-out instead"):
+        fold_rows(y, 2, 0)
+    assert len(fold_rows(y[:6], 3, 0)) == 3
+
+
 @pytest.fixture(scope="module")
 def layers_views_cache(tmp_path_factory):
     """A hand-written cache of 2 layers x 2 views (no network: fast), random features with class-dependent means."""

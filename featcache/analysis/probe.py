@@ -150,10 +150,14 @@ def fold_rows(y: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarray, np
     from featcache.validate import positive_int
 
     folds = positive_int(folds, "--folds")
-    smallest = int(np.unique(y, return_counts=True)[1].min())
+    classes, counts = np.unique(y, return_counts=True)
+    smallest = int(counts.min())
+    if smallest < 2:  # no fold count works: "use 2 to 2 folds" sent the user round in a circle (an adversarial tester)
+        raise FeatcacheError(f"--folds needs at least 2 training images of every class, and class {classes[counts.argmin()]} "
+                             f"has {smallest}; score on a hold-out instead (leave out --folds, or --holdout) or use a larger cache")
     if not 2 <= folds <= smallest:
         raise FeatcacheError(f"--folds {folds} does not fit {len(y)} training images whose smallest class has {smallest}; "
-                             f"use 2 to {max(2, smallest)} folds" + (" or a larger cache" if smallest < 2 else ""))
+                             f"use 2 to {smallest} folds")
     splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
     return [(np.sort(a), np.sort(b)) for a, b in splitter.split(np.zeros((len(y), 1)), y)]
 

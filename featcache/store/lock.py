@@ -4,11 +4,16 @@
 cache (info, train, evaluate, verify) works where it does not exist.
 The holder writes its pid into the lock file, so a waiting writer can say
 who it waits for; the file is removed when the holder is done.
+A path in the way that is not such a file (a FIFO, a folder, a link, or a
+file holding anything but a pid) is the user's: it is refused, never opened
+for writing or removed (``curve`` deleted a user's ``<out>.lock`` FIFO, an
+adversarial tester).
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,10 +52,12 @@ def exclusive_lock(path: Path, wait_message: str | None = None, timeout: float |
     lp = lock_path(path)
     deadline = None if timeout is None else time.monotonic() + max(0.0, float(timeout))
     while True:
+        check_lock_file(lp)
         try:
-            fd = os.open(lp, os.O_RDWR | os.O_CREAT, 0o666)  # less the umask, like any file the user writes
+            # O_NOFOLLOW: a link put there since the check is refused (ELOOP), not followed.
+            fd = os.open(lp, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)  # less the umask, like any file the user writes
         except OSError as exc:
-            raise FeatcacheError(f"cannot write in {path.parent} ({exc.strerror}); choose a writable --out") from None
+            raise _cannot_open(lp, exc) from None
         try:
             _acquire(fcntl, fd, path, wait_message, timeout, deadline)
         except BaseException:
@@ -67,9 +74,48 @@ def exclusive_lock(path: Path, wait_message: str | None = None, timeout: float |
         try:
             yield
         finally:
-            _unlink_quietly(lp)  # no empty lock files left behind
+            if _same_file(fd, lp):  # ours still: never remove what someone put there since
+                _unlink_quietly(lp)  # no empty lock files left behind
     finally:
         os.close(fd)
+
+
+# A lock file featcache wrote holds a pid and a newline; 64 bytes is room to spare.
+_PID_BYTES = 64
+
+
+def check_lock_file(lp: Path) -> None:
+    """``<path>.lock`` is absent or a lock file featcache wrote (empty, or a pid); anything else is refused in one line."""
+    try:
+        st = os.lstat(lp)
+    except OSError:
+        return  # absent (or unreadable: opening it names the problem)
+    if not stat.S_ISREG(st.st_mode):
+        from featcache.validate import kind_of
+
+        raise _in_the_way(lp, kind_of(lp) if not stat.S_ISLNK(st.st_mode) else "a link")
+    if st.st_size > _PID_BYTES:
+        raise _in_the_way(lp, f"a file of {st.st_size} bytes")
+    try:
+        with open(lp, "rb") as f:
+            text = f.read(_PID_BYTES).strip()
+    except OSError:
+        return
+    if text and not text.isdigit():
+        raise _in_the_way(lp, "a file that is not featcache's lock")
+
+
+def _in_the_way(lp: Path, what: str) -> FeatcacheError:
+    return FeatcacheError(f"{lp} is in the way of featcache's lock file (it is {what}); "
+                          f"move it away, or choose another --out")
+
+
+def _cannot_open(lp: Path, exc: OSError) -> FeatcacheError:
+    import errno
+
+    if exc.errno in (errno.ELOOP, errno.EISDIR):  # put there between the check and the open
+        return _in_the_way(lp, "a link" if exc.errno == errno.ELOOP else "a folder")
+    return FeatcacheError(f"cannot write the lock file {lp} ({exc.strerror}); choose a writable --out")
 
 
 def _same_file(fd: int, p: Path) -> bool:
