@@ -301,20 +301,22 @@ def check_report_files(files: Sequence[Path], ours: Callable[[], bool], flag: st
                              f"choose another {flag} (or delete {existing[0].name})")
 
 
-def check_out_file(path: str | Path, suffix: str, what: str, suffixes: str, flag: str = "--out") -> Path:
-    """An output file's name, before any work: not a folder, ending in ``suffix``, in a folder a file can be written to.
+def check_out_file(path: str | Path, suffix: str, what: str, suffixes: str, flag: str = "--out", example: str = "head") -> Path:
+    """An output file's name, before any work: not a folder, ending in ``suffix``, in a folder a file can be written to
+    (checked, not created: the atomic write makes it).
 
     ``what`` names the file ("a logreg head"), ``suffixes`` says which suffix
-    goes with what ("keras heads .keras, logreg and svm heads .npz").
+    goes with what ("keras heads .keras, logreg and svm heads .npz"),
+    ``example`` is the file name suggested inside a folder given as ``path``.
     """
     path = Path(path)
     if path.is_dir():
-        raise FeatcacheError(f"{flag} {path} is a folder; name the file to write in it, e.g. {flag} {path / ('head' + suffix)} "
+        raise FeatcacheError(f"{flag} {path} is a folder; name the file to write in it, e.g. {flag} {path / (example + suffix)} "
                              f"({suffixes})")
     if path.suffix != suffix:
         raise FeatcacheError(f"{flag} {path}: {what} is saved as a {suffix} file ({suffixes}); use {flag} {path.with_suffix(suffix)}")
     check_replaceable(path, flag)
-    check_writable_dir(path.parent, flag)
+    check_out_dir(path.parent, flag)  # creates nothing: a refused run leaves no folder behind
     return path
 
 

@@ -133,6 +133,16 @@ def test_bad_settings(tiny_head, capsys, args, message):
     _one_line_error(capsys, ["finetune", str(tiny_head), *args], message)
 
 
+def test_an_out_that_cannot_be_written_is_refused_before_any_work(tiny_head, tmp_path, capsys):
+    """Regression (a review): deploy's own --out check never asked whether the folder can be written, so finetune
+    trained for minutes and export built the whole model before failing at the save. Now train's check, up front."""
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("mine")
+    for command in ("finetune", "export"):
+        _one_line_error(capsys, [command, str(tiny_head), "--out", str(blocker / "m.keras")], f"{blocker} is a file, not a folder")
+    assert blocker.read_text() == "mine"
+
+
 def test_missing_and_unreadable_heads(tmp_path, capsys):
     _one_line_error(capsys, ["finetune", str(tmp_path / "nope.keras")], "head file not found")
     junk = tmp_path / "junk.keras"

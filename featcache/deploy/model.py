@@ -25,7 +25,7 @@ from featcache.embedding.engines import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError
 from featcache.heads.io import META_ENTRY, MODEL_KIND, check_regular_file
 from featcache.store.atomic import atomic_path
-from featcache.validate import check_replaceable
+from featcache.validate import check_out_file
 
 KIND = MODEL_KIND  # heads.io knows it too, to tell a model given as a head (heads cannot import deploy)
 FORMAT_VERSION = 1
@@ -139,12 +139,10 @@ def is_model_file(path: Path) -> bool:
 
 def check_out(path: str | Path, force: bool = False) -> Path:
     """``--out`` for a model: a ``.keras`` name; an existing file is replaced only if it is a featcache model (or ``force``)."""
-    path = Path(path)
-    if path.is_dir():
-        raise FeatcacheError(f"--out {path} is a folder; name the model file to write, e.g. --out {path / 'model.keras'}")
-    if path.suffix != ".keras":
-        raise FeatcacheError(f"a model is saved as a .keras file; use --out {path.with_suffix('.keras')}")
-    check_replaceable(path)  # a FIFO is nobody's model, and --force must not replace it either
+    # The one output-file check train uses too: it also proves the folder writable before the minutes of
+    # building or fine-tuning (a model's own copy of it did not, and finetune failed only at the save; a review).
+    # A FIFO is nobody's model, and --force must not replace it either.
+    path = check_out_file(path, ".keras", "a model", "export and finetune write Keras models", example="model")
     if path.exists() and not force and not is_model_file(path):
         raise FeatcacheError(f"--out {path} exists and is not a model featcache wrote; choose another --out, or pass --force to replace it")
     return path
