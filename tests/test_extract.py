@@ -459,7 +459,7 @@ def test_engines_factory_is_the_clis_engine_flag():
     from featcache import LocalEngine, RayEngine
     from featcache.embedding import engines
 
-    assert engines.get("local") == LocalEngine() and engines.get("local", runtime="x") == LocalEngine(runtime="x")
+    assert engines.get("local") == LocalEngine() and engines.get("local", runtime="openvino") == LocalEngine(runtime="openvino")
     assert engines.get("ray", workers=2, address=None) == RayEngine(workers=2)
     with pytest.raises(FeatcacheError, match="--workers, --address apply only to --engine ray"):
         engines.get("local", workers=2, address="h:1")

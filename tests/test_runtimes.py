@@ -65,6 +65,23 @@ def test_unknown_runtime_is_one_line():
     assert "tensorrt" in _one_line(exc) and "onnxruntime" in str(exc.value)
 
 
+def test_a_mistyped_runtime_is_refused_when_the_engine_is_made(fashion_dir, tmp_path):
+    """Regression (a review): LocalEngine(runtime="onnx") was accepted, and refused only once the mapper was built
+    (after a photo folder was hashed, under the lock) or never, on a cache hit."""
+    import featcache
+
+    out = tmp_path / "c.h5"
+    spec = featcache.ModelSpec(weights="random", image_size=32)
+    featcache.extract(featcache.FashionMNIST(str(fashion_dir)), spec, featcache.StoreSpec(out=out), verbose=False)
+    for make in (lambda: featcache.LocalEngine(runtime="onnx"), lambda: featcache.RayEngine(runtime="onnx")):
+        with pytest.raises(FeatcacheError, match=r"^unknown runtime 'onnx'; use one of: auto, tensorflow, onnxruntime"):
+            make()
+    from featcache.cli import main
+
+    assert main(["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32",
+                           "--out", str(out), "--runtime", "onnx"]) == 2  # a hit does not hide it either
+
+
 def test_missing_runtime_by_name_is_one_line(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino now raises ImportError
     with pytest.raises(FeatcacheError) as exc:

@@ -658,6 +658,16 @@ def test_a_stale_lock_file_of_ours_is_taken_and_removed(tmp_path):
         assert not lock_path(path).exists()
 
 
+def test_staged_rows_out_of_order_are_refused_not_written_on_other_images():
+    """A review: _copy_rows fills each split in staged-row order, so rows given out of order put features on other
+    images' labels and the cache was sealed as valid. The split refuses them where it is made."""
+    from featcache.store.writer import SplitSpec
+
+    with pytest.raises(ValueError, match="strictly increasing"):
+        SplitSpec("train", np.array([0, 1]), np.array([0, 1]), ["b", "a"], rows=np.array([2500, 5]))
+    assert SplitSpec("train", np.array([0, 1]), np.array([0, 1]), ["a", "b"], rows=np.array([5, 2500])).rows.tolist() == [5, 2500]
+
+
 def test_reading_works_without_fcntl(tmp_path):
     path = make_cache(tmp_path / "c.h5")
     code = ("import sys; sys.modules['fcntl'] = None\n"

@@ -79,6 +79,12 @@ class SplitSpec:
     rows: np.ndarray | None = None  # with finish(regroup=...): the staged rows this split takes, increasing
     digests: list[str] | None = None  # per row, the SHA-256 hex of the image's content (train/test overlap checks)
 
+    def __post_init__(self):
+        # _copy_rows walks the staged rows block by block and fills each split in that order: rows out of order
+        # would put features on other images' labels, silently (a review; today's caller sorts them).
+        if self.rows is not None and np.any(np.diff(np.asarray(self.rows)) <= 0):
+            raise ValueError(f"SplitSpec {self.name!r}: rows must be strictly increasing")
+
 
 class CacheWriter:
     """Creates or resumes ``<path>.partial.h5``; ``finish()`` publishes ``path``.

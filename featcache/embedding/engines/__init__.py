@@ -51,9 +51,13 @@ class Engine(Protocol):
 
 
 def check_runtime(runtime: Any) -> None:
-    """A runtime name; which names exist is the mapper's business (it refuses unknown ones when built)."""
+    """A runtime's name, checked when the engine is made: a mistyped one was refused only when the mapper was
+    built, after a photo folder was hashed, and never on a cache hit (a review). runtimes' check is the one list."""
+    from featcache.embedding.runtimes import check_runtime as known_runtime
+
     if not isinstance(runtime, str) or not runtime:
         raise FeatcacheError(f"--runtime must be a runtime's name, e.g. {DEFAULT_RUNTIME} (got {runtime!r})")
+    known_runtime(runtime)
 
 
 def get(name: str = "local", **options: Any) -> Engine:
