@@ -35,7 +35,7 @@ from featcache.validate import (
 )
 
 if TYPE_CHECKING:
-    from featcache.store.cache import Cache
+    from featcache.store import Cache
 
 COLUMNS = ("approach", "training_images", "test_accuracy", "training_seconds")
 HEADERS = ("Approach", "Training images", "Test accuracy", "Training seconds")
@@ -167,7 +167,7 @@ def views_row(ctx: LessonContext) -> dict[str, Any]:
     from featcache.embedding.runner import extract
     from featcache.embedding.specs import ModelSpec
     from featcache.sources.fashion_mnist import FashionMNIST
-    from featcache.store.cache import open_cache
+    from featcache.store import open_cache
 
     layer = probe_layers(ctx)[0].best.layer
     _say(ctx, f"\n== transfer + views: extracting {layer} with views {', '.join(LESSON_VIEWS)}")
@@ -478,7 +478,7 @@ def lesson(
     from featcache.embedding.specs import ModelSpec
     from featcache.sources import open_source
     from featcache.sources.fashion_mnist import FashionMNIST
-    from featcache.store.cache import open_cache
+    from featcache.store import open_cache
 
     # Every input is checked here, before minutes of extraction and training.
     seed = check_seed(seed)

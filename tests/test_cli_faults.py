@@ -513,6 +513,17 @@ def test_sigterm_is_handled_only_as_the_program_and_other_broken_pipes_are_not_s
     capsys.readouterr()
 
 
+def test_main_called_by_a_program_puts_its_warnings_machinery_back(tmp_path, capsys):
+    """A review: main(argv) replaced warnings.showwarning (and added a filter) for the whole process, for good."""
+    import warnings
+
+    cache = str(tiny_cache(tmp_path / "c.h5"))
+    before_show, before_filters = warnings.showwarning, list(warnings.filters)
+    assert main(["info", cache]) == 0
+    assert warnings.showwarning is before_show and warnings.filters == before_filters
+    capsys.readouterr()
+
+
 def test_ray_init_does_not_take_sigterm_from_a_running_command():
     """A review: `extract --engine ray` killed with SIGTERM exited 15 with Ray's stack dump and no featcache line,
     because ray.init replaced the command's handler with its own; the engine puts featcache's back."""

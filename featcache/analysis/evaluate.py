@@ -20,7 +20,7 @@ from featcache.errors import FeatcacheError
 from featcache.heads.io import check_compatible, load_head
 from featcache.heads.views import PROBABILITIES, averaged_quantity, predict_and_scores
 from featcache.store.atomic import output_files, write_json, write_text
-from featcache.store.cache import Cache
+from featcache.store import Cache
 
 
 # Misclassified images listed in the text report; evaluation.json holds them all.

@@ -47,7 +47,7 @@ from featcache.validate import (
 )
 
 if TYPE_CHECKING:
-    from featcache.store.cache import Cache
+    from featcache.store import Cache
 
 # scikit-learn and h5py are imported where they are used: the CLI imports this
 # module for its defaults (help texts) when it builds its parser.
@@ -236,7 +236,7 @@ def _fit_one(path: Path, layer: str, head_name: str, params: dict[str, Any],
     (fit rows, scored rows) pair, drawn over images, on which each side takes its views. With folds the accuracy
     counts every training image once, the C is the last fold's and the seconds the mean fit.
     """
-    from featcache.store.cache import open_cache
+    from featcache.store import open_cache
 
     cache = open_cache(path)
     y = cache.labels("train")
@@ -310,7 +310,7 @@ def probe(
     ``out`` (default ``data/runs/probe_<cache name>/``). Prints the table only
     when ``verbose``.
     """
-    from featcache.store.cache import Cache, open_cache
+    from featcache.store import Cache, open_cache
 
     cache = cache if isinstance(cache, Cache) else open_cache(cache)
     head_names, params, names, scoring = _settings(cache, heads, C, layers, holdout, seed, folds, on_test)

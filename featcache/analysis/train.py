@@ -18,7 +18,7 @@ from featcache.errors import FeatcacheError
 from featcache.heads import HEADS, DenseHead, make_head
 from featcache.heads.io import SUFFIXES, digest_keys, head_meta, read_head_meta, save_head
 from featcache.heads.views import averaged_quantity, fit_views, score_views
-from featcache.store.cache import Cache, open_cache
+from featcache.store import Cache, open_cache
 from featcache.validate import check_out_file, check_seed, check_views, require_splits
 
 @dataclass

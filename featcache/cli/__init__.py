@@ -105,8 +105,7 @@ def _start() -> None:
     from featcache._lazy import quiet_env
 
     quiet_env()
-    if _python_showwarning is None:
-        _python_showwarning = warnings.showwarning
+    _python_showwarning = warnings.showwarning  # the caller's, put back by main's catch_warnings
     warnings.showwarning = _show_warning
     # Pillow warns (UserWarning, several lines with the source line) about damaged EXIF or TIFF
     # metadata of a photo whose pixels decode fine; a photo that does not decode is skipped and
@@ -177,6 +176,15 @@ def _stdout_gone() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; the exit status. What it changes of the warnings machinery is put back after, so a
+    program calling ``main(argv)`` keeps its own (it kept featcache's one-line format for good; a review)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         from featcache.errors import FeatcacheError
 

@@ -112,7 +112,7 @@ def run_curve(spec: CurveSpec, cache, out: str | Path | None = None, *, plot: bo
     then resumes from the rows the first one wrote. Without it the two each rewrote curve.csv from what they
     had read at their start, and the last writer's rows were all that was left.
     """
-    from featcache.store.cache import Cache, open_cache
+    from featcache.store import Cache, open_cache
 
     t_start = time.perf_counter()
     timeout = None if lock_timeout is None else check_seconds(lock_timeout, "--lock-timeout")

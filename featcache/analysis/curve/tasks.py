@@ -33,7 +33,7 @@ Task = tuple[str, int, tuple[int, ...]]  # (head, seed, sizes fitted in order)
 def _load_features(path: str, layer: str, mtime: float, train_views: tuple[str, ...] = ("orig",),
                    test_views: tuple[str, ...] = ("orig",)) -> tuple[np.ndarray, ...]:
     """(Xv (V, N, D), y, Xv_test (V', N_test, D), y_test): every train view and every test view of the curve."""
-    from featcache.store.cache import open_cache
+    from featcache.store import open_cache
 
     c = open_cache(path)
     return (c.view_features("train", layer, train_views), c.labels("train"),
@@ -44,7 +44,7 @@ def _load_features(path: str, layer: str, mtime: float, train_views: tuple[str, 
 def _load_images(path: str, mtime: float) -> tuple[np.ndarray, ...]:
     """Raw uint8 images of the cache's own data source, in the cache's row order."""
     from featcache.sources import open_source
-    from featcache.store.cache import open_cache
+    from featcache.store import open_cache
 
     c = open_cache(path)
     source = open_source(c.meta["source"])

@@ -169,15 +169,15 @@ def _quiet_backend() -> Iterator[None]:
 
 @contextmanager
 def _keep_sigterm() -> Iterator[None]:
-    """``ray.init`` installs its own SIGTERM handler (a stack dump, then ``sys.exit``); the one featcache's
-    command line set while a command runs (SIGTERM ends it as Ctrl-C does: one line, exit 143) is put back.
+    """``ray.init`` installs its own SIGTERM handler (a stack dump, then ``sys.exit``); a handler that was set
+    before (the one featcache's command line sets while a command runs: SIGTERM ends it as Ctrl-C does, one
+    line, exit 143; or the calling program's own) is put back.
 
     A review found ``--engine ray`` killed with SIGTERM exiting 15 with Ray's dump and no featcache line.
+    (The default handler is left to Ray, as before: nobody chose it.)
     """
     import signal
     import threading
-
-    from featcache.cli import _terminate
 
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -186,7 +186,7 @@ def _keep_sigterm() -> Iterator[None]:
     try:
         yield
     finally:
-        if before is _terminate:
+        if callable(before):
             signal.signal(signal.SIGTERM, before)
 
 
