@@ -14,13 +14,12 @@ import numpy as np
 
 from featcache import paths
 from featcache.analysis.plots import confusion_text, plot_confusion
-from featcache.analysis.train import as_cache
 from featcache.validate import check_out_dir, check_report_files, check_views, require_splits
 from featcache.errors import FeatcacheError
 from featcache.heads.io import check_compatible, load_head
 from featcache.heads.views import PROBABILITIES, averaged_quantity, predict_and_scores
 from featcache.store.atomic import output_files, write_json, write_text
-from featcache.store import Cache
+from featcache.store import Cache, as_cache
 
 
 # Misclassified images listed in the text report; evaluation.json holds them all.

@@ -310,9 +310,9 @@ def probe(
     ``out`` (default ``data/runs/probe_<cache name>/``). Prints the table only
     when ``verbose``.
     """
-    from featcache.store import Cache, open_cache
+    from featcache.store import as_cache
 
-    cache = cache if isinstance(cache, Cache) else open_cache(cache)
+    cache = as_cache(cache)
     head_names, params, names, scoring = _settings(cache, heads, C, layers, holdout, seed, folds, on_test)
     settings = parse_view_settings(cache, view_settings)
     n_jobs = check_jobs(n_jobs)

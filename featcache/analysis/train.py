@@ -18,7 +18,7 @@ from featcache.errors import FeatcacheError
 from featcache.heads import HEADS, DenseHead, make_head
 from featcache.heads.io import SUFFIXES, digest_keys, head_meta, read_head_meta, save_head
 from featcache.heads.views import averaged_quantity, fit_views, score_views
-from featcache.store import Cache, open_cache
+from featcache.store import Cache, as_cache
 from featcache.validate import check_out_file, check_seed, check_views, require_splits
 
 @dataclass
@@ -47,10 +47,6 @@ class TrainResult:
         d = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("estimator", "meta")}
         d["path"] = str(self.path)
         return d
-
-
-def as_cache(cache: Cache | str | Path) -> Cache:
-    return cache if isinstance(cache, Cache) else open_cache(cache)
 
 
 def build_head(

@@ -3,7 +3,7 @@
 - ``layout``: the HDF5 layout, FORMAT_VERSION, attributes and the content digest
 - ``identity``: ``CacheIdentity``, the settings that decide a cache's numbers
 - ``writer``: ``CacheWriter`` (resumable) and ``StagedWriter`` (photo folders)
-- ``reader``: ``Cache``/``open_cache``, ``read_attrs``, ``verify``, ``find_complete``
+- ``reader``: ``Cache``/``open_cache``/``as_cache``, ``read_attrs``, ``verify``, ``find_complete``
 - ``lock``: the writers' lock; ``atomic``: publishing files; ``fingerprint``: hashes
 """
 
@@ -21,6 +21,7 @@ from featcache.store.reader import (  # noqa: F401
     Cache,
     VerifyResult,
     find_complete,
+    as_cache,
     open_cache,
     read_attrs,
     tidy_partial,

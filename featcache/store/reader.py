@@ -370,6 +370,11 @@ def open_cache(path: str | Path) -> Cache:
     return Cache(path)
 
 
+def as_cache(cache: Cache | str | Path) -> Cache:
+    """The API's ``cache`` argument, an open :class:`Cache` or a path to open: the one place that decides which."""
+    return cache if isinstance(cache, Cache) else open_cache(cache)
+
+
 @dataclass
 class VerifyResult:
     """What ``verify`` checked: every dataset (with its chunks and bytes) and the content digest."""

@@ -112,11 +112,11 @@ def run_curve(spec: CurveSpec, cache, out: str | Path | None = None, *, plot: bo
     then resumes from the rows the first one wrote. Without it the two each rewrote curve.csv from what they
     had read at their start, and the last writer's rows were all that was left.
     """
-    from featcache.store import Cache, open_cache
+    from featcache.store import as_cache
 
     t_start = time.perf_counter()
     timeout = None if lock_timeout is None else check_seconds(lock_timeout, "--lock-timeout")
-    cache = cache if isinstance(cache, Cache) else open_cache(cache)
+    cache = as_cache(cache)
     bound = spec.bind(cache)
     folder = CurveFolder(Path(out) if out is not None else default_out(cache, bound.layer, bound.identity))
     wait = f"waiting for another featcache process writing {folder.path} ..." if verbose else None
