@@ -417,8 +417,8 @@ def _spec_cases():
         (lambda: PhotoFolder("d", strict="yes"), "strict must be True or False"),
         (lambda: PhotoFolder("d", test_folder="train"), "test_folder must be one of val, test"),
         (lambda: LocalEngine(runtime=""), "--runtime must be a runtime's name"),
-        (lambda: RayEngine(workers=0), "--workers must be a whole number of at least 1"),
-        (lambda: RayEngine(cpus_per_worker=True), "--cpus-per-worker must be a whole number of at least 1"),
+        (lambda: RayEngine(workers=0), "--workers 0 must be at least 1"),
+        (lambda: RayEngine(cpus_per_worker=True), "--cpus-per-worker True is not a whole number"),
         (lambda: RayEngine(address=""), "--address must be HOST:PORT"),
         (lambda: RayEngine(runtime=None), "--runtime must be a runtime's name"),
     ]

@@ -270,7 +270,7 @@ def test_bad_engine_options_are_one_clear_line(fashion_dir, capsys, monkeypatch)
         assert rc == 2
         err = capsys.readouterr().err
         assert message in err.strip().splitlines()[-1] and "Traceback" not in err
-    with pytest.raises(FeatcacheError, match="--workers must be a whole number of at least 1"):
+    with pytest.raises(FeatcacheError, match="--workers 0 must be at least 1"):
         extract(data_dir=str(fashion_dir), engine="ray", workers=0, **TINY)
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
     assert main(base + ["--engine", "ray"]) == 2

@@ -16,7 +16,7 @@ from featcache import paths
 from featcache.analysis.plots import confusion_text, plot_confusion
 from featcache.validate import check_out_dir, check_report_files, check_views, require_splits
 from featcache.errors import FeatcacheError
-from featcache.heads.io import check_compatible, load_head
+from featcache.heads.io import check_compatible, load_head, row_keys
 from featcache.heads.views import PROBABILITIES, averaged_quantity, predict_and_scores
 from featcache.store.atomic import output_files, write_json, write_text
 from featcache.store import Cache, as_cache
@@ -143,7 +143,7 @@ def find_overlap(meta: dict[str, Any], cache: Cache, split: str, y: np.ndarray, 
     digests = split_digests(cache, split)
     if trained is None or digests is None:
         return None
-    keys = np.fromiter((int(d[:16], 16) for d in digests), dtype=np.uint64, count=len(digests))
+    keys = row_keys(digests)
     seen = np.isin(keys, np.asarray(trained, dtype=np.uint64))
     unseen = ~seen
     return {"split": split, "seen": int(seen.sum()), "images": int(len(seen)), "rows": np.flatnonzero(seen).tolist(),

@@ -73,9 +73,10 @@ def check_settings(unfreeze: int, learning_rate: float, epochs: int, batch_size:
         raise FeatcacheError(f"--unfreeze must be 0 or more layers (got {unfreeze}); the lesson unfreezes 20")
     if not (learning_rate > 0 and math.isfinite(learning_rate)):
         raise FeatcacheError(f"--lr must be a positive number (got {learning_rate}); the lesson uses 1e-5")
+    from featcache.validate import positive_int
+
     for flag, value in (("--epochs", epochs), ("--batch-size", batch_size), ("--patience", patience)):
-        if value < 1:
-            raise FeatcacheError(f"{flag} must be at least 1 (got {value})")
+        positive_int(value, flag)
 
 
 def unfreeze_last(base, n: int) -> list[str]:

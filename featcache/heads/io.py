@@ -84,7 +84,13 @@ def digest_keys(hex_digests) -> np.ndarray:
     images no two 16-digit prefixes of different images collide (measured),
     and the chance of any collision among a million images is about 3e-8.
     """
-    return np.unique(np.fromiter((int(h[:16], 16) for h in hex_digests), dtype=np.uint64))
+    return np.unique(row_keys(hex_digests))
+
+
+def row_keys(hex_digests) -> np.ndarray:
+    """One uint64 key per digest, in order: the key ``digest_keys`` stores (its one algebra; evaluate had a copy)."""
+    hex_digests = list(hex_digests)
+    return np.fromiter((int(h[:16], 16) for h in hex_digests), dtype=np.uint64, count=len(hex_digests))
 
 
 def _kind_of(head) -> str:

@@ -78,9 +78,13 @@ class RayEngine:
 
 
 def check_counts(workers: int | None, cpus_per_worker: int | None) -> None:
+    from featcache.validate import positive_int
+
     for flag, value in (("--workers", workers), ("--cpus-per-worker", cpus_per_worker)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise FeatcacheError(f"{flag} must be a whole number of at least 1 (got {value!r})")
+        if value is not None:
+            if not isinstance(value, int):  # stored as given: "2" would reach Ray as a string
+                raise FeatcacheError(f"{flag} {value!r} is not a whole number; pass e.g. 2")
+            positive_int(value, flag)  # the one check of counts (bools refused there)
 
 
 def check_options(address: str | None = None, workers: int | None = None, cpus_per_worker: int | None = None) -> None:
