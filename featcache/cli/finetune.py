@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from featcache.cli.common import add_json_flag, positive_int, print_json
+from featcache.cli.common import add_json_flag, api_default, positive_int, print_json
 from featcache.cli.export import add_weights_arg
 from featcache.cli.headfile import add_force_arg, add_trust_pickle_arg, given, warnings_as_lines
 
@@ -16,12 +16,16 @@ def register(sub) -> None:
                        "same kind of model as 'featcache export'.")
     p.add_argument("head", help="Keras head file (.keras) written by 'featcache train --head keras'")
     add_weights_arg(p)
-    p.add_argument("--unfreeze", type=int, metavar="N", help="trainable last layers of the base (default: 20, the lesson's)")
-    p.add_argument("--lr", type=float, help="learning rate (default: 1e-5, the lesson's)")
-    p.add_argument("--epochs", type=positive_int, help="at most this many epochs (default: 5)")
-    p.add_argument("--batch-size", type=positive_int, help="images per step (default: 64)")
-    p.add_argument("--patience", type=positive_int, help="stop after this many epochs without a better validation accuracy (default: 2)")
-    p.add_argument("--seed", type=int, help="seed of the shuffling and dropout, 0 to 2**32-1 (default: 0)")
+    from featcache.deploy.finetune import finetune
+
+    d = {n: api_default(finetune, n) for n in ("unfreeze", "learning_rate", "epochs", "batch_size", "patience", "seed")}
+    p.add_argument("--unfreeze", type=int, metavar="N", help=f"trainable last layers of the base (default: {d['unfreeze']}, the lesson's)")
+    p.add_argument("--lr", type=float, help=f"learning rate (default: {format(d['learning_rate'], 'g').replace('e-0', 'e-')}, the lesson's)")
+    p.add_argument("--epochs", type=positive_int, help=f"at most this many epochs (default: {d['epochs']})")
+    p.add_argument("--batch-size", type=positive_int, help=f"images per step (default: {d['batch_size']})")
+    p.add_argument("--patience", type=positive_int,
+                   help=f"stop after this many epochs without a better validation accuracy (default: {d['patience']})")
+    p.add_argument("--seed", type=int, help=f"seed of the shuffling and dropout, 0 to 2**32-1 (default: {d['seed']})")
     p.add_argument("--out", metavar="MODEL.keras", help="where to write the model (default: data/models/<head>_finetuned.keras)")
     add_force_arg(p, "model")
     add_trust_pickle_arg(p)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from featcache.cli.common import add_json_flag, positive_int, print_json
 from featcache.cli.headfile import given
+from featcache.deploy.predict import DEFAULT_TOP_K
 from featcache.embedding.engines import DEFAULT_RUNTIME
 from featcache.embedding.runtimes import AUTO_MIN_IMAGES, RUNTIMES
 
@@ -16,7 +17,7 @@ def register(sub) -> None:
                        "(exit 0 if any image was predicted, 2 if none).")
     p.add_argument("model", help="model file written by 'featcache export' or 'featcache finetune'")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files, folders of images and/or .npy arrays")
-    p.add_argument("--top-k", type=positive_int, metavar="K", help="classes to show per image (default: 3, or all if the model has fewer)")
+    p.add_argument("--top-k", type=positive_int, metavar="K", help=f"classes to show per image (default: {DEFAULT_TOP_K}, or all if the model has fewer)")
     p.add_argument("--csv", metavar="PATH", help="also write the predictions to this CSV file (input, class_1, probability_1, ...)")
     p.add_argument("--runtime", metavar="NAME", help=f"what runs the model: {', '.join(RUNTIMES)} (default: "
                    f"{DEFAULT_RUNTIME}: the fastest installed, converting the model once, cached by its content, when "

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from featcache.cli.common import add_json_flag, positive_int, print_json
+from featcache.analysis.train import train
+from featcache.cli.common import add_json_flag, api_default, positive_int, print_json
 from featcache.cli.headfile import add_force_arg, add_views_args, given
 from featcache.validate import arg_type, parse_C
 
@@ -18,7 +19,8 @@ def register(sub) -> None:
     p.add_argument("--head", required=True, metavar="keras|logreg|svm", help="keras: the lesson's Dropout -> Dense head; "
                    "logreg: standardized logistic regression; svm: standardized RBF SVM")
     p.add_argument("--train-size", type=positive_int, metavar="N", help="train on a stratified subset of N images (default: all)")
-    p.add_argument("--seed", type=int, help="seed for the subset and the head, 0 to 2**32-1 (default: 0); same seed, same result")
+    p.add_argument("--seed", type=int, help="seed for the subset and the head, 0 to 2**32-1 "
+                   f"(default: {api_default(train, 'seed')}); same seed, same result")
     p.add_argument("--epochs", type=positive_int, metavar="E", help="Keras head: epochs (default: the preset's)")
     p.add_argument("--preset", metavar="lesson|default", help="Keras head: 'lesson' is the lesson's 5 epochs; "
                    "'default' (the default) adds L2 1e-2 and early stopping")

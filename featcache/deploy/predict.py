@@ -123,6 +123,10 @@ def expand_inputs(images: Sequence[str | Path]) -> list[Path]:
     return out
 
 
+# Classes shown per image unless asked: the lesson's 10 classes would be a wall of numbers per image.
+DEFAULT_TOP_K = 3
+
+
 def top_k_classes(probs: np.ndarray, class_names: list[str], k: int) -> list[list[tuple[str, float]]]:
     order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
     return [[(class_names[j], float(p[j])) for j in row] for p, row in zip(probs, order)]
@@ -197,7 +201,7 @@ def predict(
     csv: str | Path | None = None,
     runtime: str = DEFAULT_RUNTIME,
 ) -> Predictions:
-    """Top-``top_k`` classes (default: 3, or all of a model with fewer) for each image file, each image file of a
+    """Top-``top_k`` classes (default: DEFAULT_TOP_K, or all of a model with fewer) for each image file, each image file of a
     folder (sorted by name), and each image of each ``.npy`` in ``images``; ``csv`` also writes them to a CSV file.
 
     Image files that do not decode are left out and listed in the result's
@@ -217,7 +221,7 @@ def predict(
                              "or 'featcache finetune' first, then the images")
     meta = read_meta(model)  # fast checks before loading TensorFlow
     names = list(meta["class_names"])
-    top_k = min(3, len(names)) if top_k is None else top_k
+    top_k = min(DEFAULT_TOP_K, len(names)) if top_k is None else top_k
     if not 1 <= top_k <= len(names):
         raise FeatcacheError(f"--top-k {top_k} is out of range; the model has {len(names)} classes, use 1..{len(names)}")
     paths = expand_inputs(images)
