@@ -133,6 +133,27 @@ def test_a_flipped_feature_byte_is_caught_when_read(tmp_path):
         find_complete(path, identity())  # never a cache hit
 
 
+@pytest.mark.parametrize("kind", ["DamagedCache", "CacheBusy"])
+def test_what_find_complete_does_next_depends_on_the_kind_of_error_not_its_words(tmp_path, monkeypatch, kind):
+    """A review: find_complete told a damaged or busy cache from someone else's file by finding "is damaged" in the
+    message; reworded, a damaged cache would have read "not a featcache cache". Now the error's class decides."""
+    import featcache.errors as errors
+    import featcache.store.reader as reader
+
+    path = make_cache(tmp_path / "c.h5")
+    error = getattr(errors, kind)(f"{path}: reworded")
+
+    def fail(p):
+        raise error
+
+    monkeypatch.setattr(reader, "read_attrs", fail)
+    with pytest.raises(getattr(errors, kind), match="reworded"):
+        find_complete(path, identity())
+    monkeypatch.setattr(reader, "read_attrs", lambda p: (_ for _ in ()).throw(FeatcacheError("is damaged, but plain")))
+    with pytest.raises(FeatcacheError, match="exists and is not a featcache cache"):
+        find_complete(path, identity())
+
+
 def chunk_key_offset(path: Path, name: str, chunk: int = 0) -> int:
     """Where the chunk index (a version-1 B-tree node, "TREE") records chunk ``chunk``'s row coordinate.
 

@@ -30,7 +30,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from featcache.errors import FeatcacheError
+from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5
 from featcache.store.atomic import first_line, is_no_space
 
 FORMAT = "featcache"
@@ -133,7 +133,7 @@ def decode_attrs(attrs) -> dict[str, Any]:
 
 def damaged(path: Path, what: str) -> FeatcacheError:
     """The one line for a cache whose content is not what was written."""
-    return FeatcacheError(f"{path} is damaged ({what}); re-extract it: delete it and re-run 'featcache extract ...'")
+    return DamagedCache(f"{path} is damaged ({what}); re-extract it: delete it and re-run 'featcache extract ...'")
 
 
 def chunk_stored(ds: h5py.Dataset, row: int) -> bool:
@@ -188,8 +188,8 @@ def open_h5(path: Path, mode: str = "r", peek: bool = False, **kwargs) -> h5py.F
                     return h5py.File(path, "r", locking=False)
                 except (OSError, ValueError):
                     pass
-            raise FeatcacheError(f"{path} is being written by another featcache process; wait for it to finish") from None
-        raise FeatcacheError(
+            raise CacheBusy(f"{path} is being written by another featcache process; wait for it to finish") from None
+        raise NotHDF5(
             f"{path} is not a readable HDF5 file ({str(exc).splitlines()[0]}); pass a cache written by 'featcache extract'"
         ) from None
 

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from featcache.errors import FeatcacheError
+from featcache.errors import CacheBusy, FeatcacheError
 from featcache.store.layout import lock_path
 
 # How often a writer with a timeout retries a held lock: a frozen holder is
@@ -143,7 +143,7 @@ def _acquire(fcntl, fd: int, path: Path, wait_message: str | None, timeout: floa
             return
         except BlockingIOError:
             if time.monotonic() >= deadline:
-                raise FeatcacheError(
+                raise CacheBusy(
                     f"{path} is being written by {holder(path)} (lock {lock_path(path)}) and it did not finish within "
                     f"{timeout:g} s; wait for it (a longer --lock-timeout), or stop that process and re-run to resume"
                 ) from None

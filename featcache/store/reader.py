@@ -20,7 +20,7 @@ from typing import Any, Iterator, Sequence
 import h5py
 import numpy as np
 
-from featcache.errors import FeatcacheError
+from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5
 from featcache.store.atomic import first_line
 from featcache.store.layout import (
     CHUNK_ROWS,
@@ -89,8 +89,8 @@ def _open(path: Path, peek: bool = False) -> h5py.File:
     """``open_h5``, where a featcache file HDF5 cannot open (cut short, overwritten) is 'damaged'."""
     try:
         return open_h5(path, peek=peek)
-    except FeatcacheError as exc:
-        if "not a readable HDF5 file" in str(exc) and _looks_like_hdf5(path):
+    except NotHDF5:
+        if _looks_like_hdf5(path):
             raise damaged(path, "HDF5 cannot open it; the file is cut short or overwritten") from None
         raise
 
@@ -472,7 +472,7 @@ def find_complete(path: Path, identity, source: dict[str, Any] | None = None) ->
         except FeatcacheError as exc:
             if p != path:
                 continue  # an unreadable partial is a crashed write of ours: redone
-            if "is damaged" in str(exc) or "is being written" in str(exc):  # a cache, damaged or busy: say that
+            if isinstance(exc, (DamagedCache, CacheBusy)):  # a cache, damaged or busy: say that
                 raise
             raise FeatcacheError(f"{path} exists and is not a featcache cache; choose another --out (it was left untouched)") from None
         if attrs.get("fingerprint") != fp:
