@@ -135,7 +135,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         batches, raw, size = batches_of(args, Path(tmp))
         bb = get_backbone("mobilenet_v2")
-        spec = runtimes.ModelSpec(bb.name, weights, size, (args.layer or bb.final_layer,), raw)
+        spec = runtimes.ConversionSpec(bb.name, weights, size, (args.layer or bb.final_layer,), raw)
         t = time.perf_counter()
         onnx = runtimes.converted_model(spec, Path(tmp) / "runtimes", runtimes.OnnxRuntime().load)
         n = sum(len(b) for b in batches)

@@ -75,7 +75,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         files = photo_source(args, Path(tmp))
         bb = get_backbone("mobilenet_v2")
-        spec = runtimes.ModelSpec(bb.name, weights, size, (args.layer or bb.final_layer,), (size, size, 3))
+        spec = runtimes.ConversionSpec(bb.name, weights, size, (args.layer or bb.final_layer,), (size, size, 3))
         t = time.perf_counter()
         onnx = runtimes.converted_model(spec, Path(tmp) / "runtimes", runtimes.OnnxRuntime().load)
         print(f"{len(files)} JPEGs at {size} px, {cores} cores; converted in {time.perf_counter() - t:.1f} s", flush=True)

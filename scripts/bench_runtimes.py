@@ -108,13 +108,13 @@ def photo_subset(root: Path, n: int | None, into: Path) -> Path:
 # --- the child processes ---------------------------------------------------------------------------------------
 
 def spec_for(job: dict):
-    """The runtimes' ModelSpec the pipeline's Mapper builds for this source (so they share one conversion)."""
+    """The runtimes' ConversionSpec the pipeline's Mapper builds for this source (so they share one conversion)."""
     from featcache.embedding.backbones import get_backbone
-    from featcache.embedding.runtimes import ModelSpec
+    from featcache.embedding.runtimes import ConversionSpec
 
     bb = get_backbone("mobilenet_v2")
     raw = (28, 28) if job["kind"] == "fashion" else (job["size"], job["size"], 3)
-    return ModelSpec(bb.name, job["weights"], job["size"], (bb.final_layer,), raw)
+    return ConversionSpec(bb.name, job["weights"], job["size"], (bb.final_layer,), raw)
 
 
 def child_convert(job: dict) -> dict:

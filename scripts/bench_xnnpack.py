@@ -102,7 +102,7 @@ def main() -> None:
         if not batches:
             raise SystemExit(f"fewer than --batch {args.batch} images: nothing to time")
         bb = get_backbone("mobilenet_v2")
-        spec = runtimes.ModelSpec(bb.name, weights, size, (args.layer or bb.final_layer,), raw)
+        spec = runtimes.ConversionSpec(bb.name, weights, size, (args.layer or bb.final_layer,), raw)
         t = time.perf_counter()
         onnx = runtimes.converted_model(spec, Path(tmp) / "runtimes", runtimes.OnnxRuntime().load)
         onnx_s = time.perf_counter() - t

@@ -182,7 +182,7 @@ def photo_extractor(weights: str, size: int, layers: tuple[str, ...] = ("out_rel
     """
     from featcache.embedding import runtimes
 
-    spec = runtimes.ModelSpec("mobilenet_v2", weights, size, tuple(layers), (size, size, 3))
+    spec = runtimes.ConversionSpec("mobilenet_v2", weights, size, tuple(layers), (size, size, 3))
     return runtimes.REGISTRY["tensorflow"].build(spec, None, Path("unused"))
 
 

@@ -23,7 +23,7 @@ from featcache.embedding import runtimes
 from featcache.store import atomic
 from featcache.embedding.backbones import get_backbone, resolve_layers
 from featcache.embedding.mapper import Mapper
-from featcache.embedding.runtimes import ModelSpec
+from featcache.embedding.runtimes import ConversionSpec
 from featcache.errors import FeatcacheError
 
 CONVERTED = [name for name in ("onnxruntime", "openvino", "xnnpack") if runtimes.REGISTRY[name].available()]
@@ -34,7 +34,7 @@ HYMENOPTERA = Path(os.environ.get("FEATCACHE_HYMENOPTERA", SHARED / "datasets" /
 TOLERANCE = 1e-4
 
 # A network cut after its first block: converts in seconds.
-TINY = ModelSpec("mobilenet_v2", "random", 32, ("block_1_expand_relu",), (28, 28))
+TINY = ConversionSpec("mobilenet_v2", "random", 32, ("block_1_expand_relu",), (28, 28))
 
 
 def _images(n=6, seed=1):
@@ -128,7 +128,7 @@ def test_openvino_computes_in_float32_on_every_cpu(tmp_path, tiny_reference):
 def test_xnnpack_runs_batches_of_any_size_and_several_layers_in_keras_order(tmp_path):
     """The interpreter's input shape is fixed until resized (the last batch is shorter), and its own output list was
     not in the Keras model's order (a 3-layer model listed :1, :0, :2): the signature's outputs are used."""
-    spec = ModelSpec("mobilenet_v2", "random", 32, ("block_1_expand_relu", "block_3_expand_relu", "out_relu"), (28, 28))
+    spec = ConversionSpec("mobilenet_v2", "random", 32, ("block_1_expand_relu", "block_3_expand_relu", "out_relu"), (28, 28))
     want = runtimes.REGISTRY["tensorflow"].build(spec, None, tmp_path)(_images(10))
     _, forward, _ = runtimes.build("xnnpack", spec, 4, tmp_path)
     for batches in ([4, 4, 2], [10], [1, 9]):
@@ -229,12 +229,12 @@ def test_half_written_conversion_is_never_used(tmp_path, tiny_reference):
 
 def test_key_follows_what_the_model_is():
     keys = {TINY.key(),
-            ModelSpec("mobilenet_v2", "random", 48, TINY.layers, TINY.raw_shape).key(),
-            ModelSpec("mobilenet_v2", "random", 32, ("out_relu",), TINY.raw_shape).key(),
-            ModelSpec("mobilenet_v2", "random", 32, TINY.layers, (28, 28, 3)).key(),
-            ModelSpec("mobilenet_v2", "imagenet", 32, TINY.layers, TINY.raw_shape).key()}
+            ConversionSpec("mobilenet_v2", "random", 48, TINY.layers, TINY.raw_shape).key(),
+            ConversionSpec("mobilenet_v2", "random", 32, ("out_relu",), TINY.raw_shape).key(),
+            ConversionSpec("mobilenet_v2", "random", 32, TINY.layers, (28, 28, 3)).key(),
+            ConversionSpec("mobilenet_v2", "imagenet", 32, TINY.layers, TINY.raw_shape).key()}
     assert len(keys) == 5
-    assert TINY.key() == ModelSpec("mobilenet_v2", "random", 32, ("block_1_expand_relu",), (28, 28)).key()
+    assert TINY.key() == ConversionSpec("mobilenet_v2", "random", 32, ("block_1_expand_relu",), (28, 28)).key()
 
 
 def test_a_built_extractor_is_reused_until_its_weights_file_changes(tmp_path, monkeypatch):
@@ -242,14 +242,14 @@ def test_a_built_extractor_is_reused_until_its_weights_file_changes(tmp_path, mo
     from featcache.embedding import mapper
 
     builds = []
-    monkeypatch.setattr(ModelSpec, "build_keras", lambda self: builds.append(self) or "model")
+    monkeypatch.setattr(ConversionSpec, "build_keras", lambda self: builds.append(self) or "model")
     monkeypatch.setattr(mapper, "compiled", lambda model, batch_size=None: lambda x: [x])  # a new function per build
     weights = tmp_path / "w.weights.h5"
     weights.write_bytes(b"weights one")
-    spec = ModelSpec("mobilenet_v2", str(weights), 32, TINY.layers, TINY.raw_shape)
+    spec = ConversionSpec("mobilenet_v2", str(weights), 32, TINY.layers, TINY.raw_shape)
     tf = runtimes.REGISTRY["tensorflow"]
     first = tf.build(spec, None, tmp_path)
-    assert tf.build(ModelSpec(*dataclasses.astuple(spec)), None, tmp_path) is first and len(builds) == 1
+    assert tf.build(ConversionSpec(*dataclasses.astuple(spec)), None, tmp_path) is first and len(builds) == 1
     old = weights.stat()
     weights.write_bytes(b"weights two")  # other weights, same name, same size ...
     os.utime(weights, ns=(old.st_atime_ns, old.st_mtime_ns))  # ... even with the old mtime put back
@@ -328,13 +328,13 @@ def shared_runtime_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("runtimes")
 
 
-def _features(name: str, spec: ModelSpec, images: np.ndarray, runtime_dir: Path, batch: int = 64) -> list[np.ndarray]:
+def _features(name: str, spec: ConversionSpec, images: np.ndarray, runtime_dir: Path, batch: int = 64) -> list[np.ndarray]:
     _, forward, _ = runtimes.build(name, spec, batch, runtime_dir)
     outs = [forward(images[i:i + batch]) for i in range(0, len(images), batch)]
     return [np.concatenate(parts) for parts in zip(*outs)]
 
 
-def _assert_same_features(spec: ModelSpec, images: np.ndarray, runtime_dir: Path) -> None:
+def _assert_same_features(spec: ConversionSpec, images: np.ndarray, runtime_dir: Path) -> None:
     assert CONVERTED, "no converted runtime installed: onnxruntime is a default dependency"
     want = _features("tensorflow", spec, images, runtime_dir)
     for name in CONVERTED:
@@ -355,7 +355,7 @@ def test_fashion_mnist_96px_every_block_layer(real_weights, real_fashion_dir, sh
     with gzip.open(real_fashion_dir / "t10k-images-idx3-ubyte.gz") as f:
         images = np.frombuffer(f.read()[16:], np.uint8).reshape(-1, 28, 28)[:192]
     bb = get_backbone("mobilenet_v2")
-    spec = ModelSpec(bb.name, str(real_weights), 96, tuple(resolve_layers(bb, "blocks")), (28, 28))
+    spec = ConversionSpec(bb.name, str(real_weights), 96, tuple(resolve_layers(bb, "blocks")), (28, 28))
     _assert_same_features(spec, images, shared_runtime_dir)
 
 
@@ -368,5 +368,5 @@ def test_photos_224px_every_block_layer(real_weights, shared_runtime_dir):
         pytest.fail(f"hymenoptera photos not found in {HYMENOPTERA}: put ../shared beside the checkout or set FEATCACHE_HYMENOPTERA")
     images = np.stack([decode_image(f, 224) for f in files])
     bb = get_backbone("mobilenet_v2")
-    spec = ModelSpec(bb.name, str(real_weights), 224, tuple(resolve_layers(bb, "blocks")), (224, 224, 3))
+    spec = ConversionSpec(bb.name, str(real_weights), 224, tuple(resolve_layers(bb, "blocks")), (224, 224, 3))
     _assert_same_features(spec, images, shared_runtime_dir)

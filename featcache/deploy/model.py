@@ -154,7 +154,7 @@ OUTPUT = "probabilities"  # the model's one output, as a runtime spec's layer
 
 @dataclass(frozen=True)
 class ExportedModelSpec:
-    """A model file as the runtimes see it (``featcache.embedding.runtimes``, same interface as its ``ModelSpec``).
+    """A model file as the runtimes see it (``featcache.embedding.runtimes``, same interface as its ``ConversionSpec``).
 
     Its converted model is keyed by the file's content, not its path: a file
     replaced under the same name is converted again, a copy elsewhere reuses

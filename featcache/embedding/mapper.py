@@ -146,9 +146,9 @@ class Mapper:
         self._fn: Callable[[np.ndarray], dict[str, np.ndarray]] | None = None
 
     def spec(self):
-        from featcache.embedding.runtimes import ModelSpec
+        from featcache.embedding.runtimes import ConversionSpec
 
-        return ModelSpec(self.backbone, self.weights, self.image_size, tuple(self.layers), self.raw_shape)
+        return ConversionSpec(self.backbone, self.weights, self.image_size, tuple(self.layers), self.raw_shape)
 
     def __call__(self) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
         if self._fn is None:

@@ -24,13 +24,13 @@ runtime is not part of a cache's identity.
 than ONNX Runtime at 96 px on an AVX-512 CPU, level at 224 px, not measured
 on AVX2 CPUs, so ``auto`` leaves it out (asked for by name).
 
-A converted file is made once per :class:`ModelSpec` and converter versions and
+A converted file is made once per :class:`ConversionSpec` and converter versions and
 kept under ``<cache dir>/runtimes/<key>.onnx`` (``.tflite``), written atomically and only
 after its outputs were checked against the Keras model, with its SHA-256
 beside it (checked on every use), so a half-written, wrong or since damaged
 conversion is never loaded. ONNX Runtime and OpenVINO read the same ONNX file.
 
-A spec is anything with the interface of :class:`ModelSpec`: ``build_keras()``,
+A spec is anything with the interface of :class:`ConversionSpec`: ``build_keras()``,
 ``key()``, ``layers`` (one output each), ``raw_shape`` (the input of its probe
 batches), ``input_shape`` (the converted graph's input, ``None`` for a size
 left open), ``probes()`` and ``what`` (its name in messages). The other one is
@@ -65,7 +65,7 @@ PROBE_TOLERANCE = 1e-3
 
 
 @dataclass(frozen=True)
-class ModelSpec:
+class ConversionSpec:
     """What the extractor network is: everything a converted model depends on."""
 
     backbone: str
@@ -151,7 +151,7 @@ class Runtime:
     def why_unavailable(self) -> str:
         return f"{self.name} is not installed (pip install {self.package})"
 
-    def build(self, spec: ModelSpec, batch_size: int | None, runtime_dir: Path) -> Forward:
+    def build(self, spec: ConversionSpec, batch_size: int | None, runtime_dir: Path) -> Forward:
         raise NotImplementedError
 
 
@@ -163,10 +163,10 @@ class TensorFlowRuntime(Runtime):
     def available(self) -> bool:
         return True
 
-    def build(self, spec: ModelSpec, batch_size: int | None, runtime_dir: Path) -> Forward:
+    def build(self, spec: ConversionSpec, batch_size: int | None, runtime_dir: Path) -> Forward:
         from featcache.embedding.mapper import compiled
 
-        if not isinstance(spec, ModelSpec):  # an exported model (predict): keyed by its file's content, built each time
+        if not isinstance(spec, ConversionSpec):  # an exported model (predict): keyed by its file's content, built each time
             return compiled(spec.build_keras(), batch_size)
         key = _built_key(spec, batch_size)
         forward = None if key is None else _BUILT.get(key)
@@ -224,7 +224,7 @@ def forget_built() -> None:
     _BUILT.clear()
 
 
-def _built_key(spec: ModelSpec, batch_size: int | None) -> tuple | None:
+def _built_key(spec: ConversionSpec, batch_size: int | None) -> tuple | None:
     """Everything the built network depends on: the spec, the weights file as it is now, the batch size on JAX.
 
     A weights file is known by its resolved path, size, mtime and ctime:
@@ -287,14 +287,14 @@ class _ConvertedRuntime(Runtime):
             return f"{self.name} needs Keras on TensorFlow to convert the model (KERAS_BACKEND is not tensorflow)"
         return f"{self.name} or its converter is not installed (pip install {self.package} tf2onnx onnx)"
 
-    def build(self, spec: ModelSpec, batch_size: int | None, runtime_dir: Path) -> Forward:
+    def build(self, spec: ConversionSpec, batch_size: int | None, runtime_dir: Path) -> Forward:
         path = converted_model(spec, runtime_dir, self.load, fmt=self.fmt)
         try:
             return self._loaded(path, spec)
         except FeatcacheError:  # damaged or foreign file under our name: convert again, once
             return self._loaded(converted_model(spec, runtime_dir, self.load, force=True, fmt=self.fmt), spec)
 
-    def _loaded(self, path: Path, spec: ModelSpec) -> Forward:
+    def _loaded(self, path: Path, spec: ConversionSpec) -> Forward:
         try:
             forward = self.load(path)
         except Exception as exc:  # a damaged file fails inside the runtime in its own ways
@@ -461,7 +461,7 @@ def check_runtime(name: str) -> str:
     return name
 
 
-def build(name: str, spec: ModelSpec, batch_size: int | None, runtime_dir: Path,
+def build(name: str, spec: ConversionSpec, batch_size: int | None, runtime_dir: Path,
           expected_images: int | None = None) -> tuple[str, Forward, str | None]:
     """(runtime used, forward, note): ``note`` says why ``auto`` fell back, else None.
 
@@ -496,7 +496,7 @@ def build(name: str, spec: ModelSpec, batch_size: int | None, runtime_dir: Path,
     raise AssertionError("AUTO_ORDER ends on tensorflow")
 
 
-def converted_model(spec: ModelSpec, runtime_dir: Path, load: Callable[[Path], Forward], force: bool = False,
+def converted_model(spec: ConversionSpec, runtime_dir: Path, load: Callable[[Path], Forward], force: bool = False,
                     fmt: ConvertedFormat = ONNX) -> Path:
     """The ``fmt`` file (ONNX, or TFLite) of ``spec``, converted now if it is not cached yet, fails its checksum, or
     ``force``; ``load`` runs it for the check.
@@ -547,7 +547,7 @@ def _digest_matches(path: Path) -> bool:
         return False
 
 
-def _export_onnx(model, spec: ModelSpec, out: Path) -> None:
+def _export_onnx(model, spec: ConversionSpec, out: Path) -> None:
     import contextlib
     import io
     import logging
@@ -567,7 +567,7 @@ def _export_onnx(model, spec: ModelSpec, out: Path) -> None:
                              "use --runtime tensorflow") from None
 
 
-def _export_tflite(model, spec: ModelSpec, out: Path) -> None:
+def _export_tflite(model, spec: ConversionSpec, out: Path) -> None:
     """The Keras model as a float32 TFLite flatbuffer (no quantization: the features must stay TensorFlow's)."""
     import contextlib
     import io
@@ -586,7 +586,7 @@ def _export_tflite(model, spec: ModelSpec, out: Path) -> None:
     Path(out).write_bytes(flat)
 
 
-def _check_conversion(model, spec: ModelSpec, path: Path, load: Callable[[Path], Forward], label: str = "ONNX") -> None:
+def _check_conversion(model, spec: ConversionSpec, path: Path, load: Callable[[Path], Forward], label: str = "ONNX") -> None:
     """Refuse a conversion whose outputs are not Keras's, in Keras's order (before it is published)."""
     try:
         forward = load(path)
@@ -607,7 +607,7 @@ def _check_conversion(model, spec: ModelSpec, path: Path, load: Callable[[Path],
                                  f"(largest difference {max(diffs, default=np.inf):.2g}); use --runtime tensorflow")
 
 
-def _check_outputs(forward: Forward, spec: ModelSpec, path: Path) -> None:
+def _check_outputs(forward: Forward, spec: ConversionSpec, path: Path) -> None:
     """A cached file must still give one (2, D) output per layer; else it is not ours (or damaged)."""
     try:
         out = forward(spec.probes()[0])
