@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         r = featcache.finetune(h["path"], weights=args.weights, unfreeze=cfg["unfreeze"], learning_rate=cfg["lr"],
                                epochs=cfg["epochs"], patience=cfg["patience"], batch_size=args.batch_size,
                                out=paths.home() / "models" / f"lesson_{i}_finetuned.keras")
-        rows.append({"config": cfg, "head": {k: str(v) if k == "path" else v for k, v in h.items()}, **r.as_dict()})
+        rows.append({"config": cfg, "head": {k: str(v) if k == "path" else v for k, v in h.items()}, **r.to_dict()})
 
     k = keras()
     figures = {

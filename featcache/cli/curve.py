@@ -69,8 +69,7 @@ def run(args: argparse.Namespace) -> int:
         kwargs["baseline_params"] = {"epochs": args.baseline_epochs}
     res = learning_curve(args.cache, args.sizes, head_params=head_params(args), verbose=not args.json, **kwargs)
     if args.json:
-        print_json({"out": str(res.out), "csv": str(res.csv), "json": str(res.json), "png": str(res.png),
-                    "seconds": round(res.seconds, 3), "fits": res.fits, "resumed": res.resumed, "summary": res.meta["summary"]})
+        print_json(res.to_dict())
         return 0
     for head, by_size in res.meta["summary"].items():
         print(f"{head:<8} " + "  ".join(f"{n}: {acc:.3f}" for n, acc in by_size.items()))

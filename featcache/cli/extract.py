@@ -103,10 +103,5 @@ def run(args) -> int:
     given = {k: v for k, v in vars(args).items() if k in OPTIONS and v is not None}
     result = extract(*from_options(**given), verbose=not args.json)
     if args.json:
-        print_json({"path": str(result.path), "hit": result.hit, "images": result.images,
-                    "seconds": round(result.seconds, 3), "startup_seconds": round(result.startup_seconds, 3),
-                    "images_per_s": round(result.images_per_s, 1), "views": result.views,
-                    "view_images_per_s": round(result.view_images_per_s, 1), "runtime": result.runtime,
-                    "runtime_note": result.runtime_note, "skipped": [list(s) for s in result.skipped],
-                    "cached": result.cached})
+        print_json(result.to_dict())
     return 0

@@ -42,5 +42,5 @@ def run(args) -> int:
     with warnings_as_lines("finetune"):
         result = finetune(args.head, verbose=not args.json, **kwargs)
     if args.json:
-        print_json(result.as_dict())
+        print_json(result.to_dict())
     return 0

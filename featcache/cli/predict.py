@@ -38,7 +38,7 @@ def run(args) -> int:
     if preds.runtime_note:
         print(f"predict: {preds.runtime_note}", file=sys.stderr)
     if args.json:
-        print_json([p.as_dict() for p in preds])
+        print_json([p.to_dict() for p in preds])
         return 0
     for p in preds:
         print(f"{p.input}: " + ", ".join(f"{c} {prob:.3f}" for c, prob in p.top))

@@ -58,7 +58,7 @@ class FinetuneResult:
     def seconds_per_epoch(self) -> float:
         return float(np.mean([e["seconds"] for e in self.epochs])) if self.epochs else 0.0
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "path": str(self.path), "params": self.params, "unfrozen_layers": self.unfrozen_layers,
             "train_images": self.train_images, "val_images": self.val_images,
@@ -66,6 +66,8 @@ class FinetuneResult:
             "improved": self.improved, "frozen_test_accuracy": self.frozen_test_accuracy,
             "test_accuracy": self.test_accuracy, "seconds_per_epoch": round(self.seconds_per_epoch, 2),
         }
+
+    as_dict = to_dict  # featcache 0.1's name, kept for one version
 
 
 def check_settings(unfreeze: int, learning_rate: float, epochs: int, batch_size: int, patience: int) -> None:
@@ -344,7 +346,7 @@ def _save(model, out: Path, meta: dict, head: str | Path, w, settings: dict, res
     from featcache.deploy.model import probabilities_model, save_model
 
     mmeta = model_meta(meta, head, w)
-    mmeta["finetune"] = {**settings, **result.as_dict()}
+    mmeta["finetune"] = {**settings, **result.to_dict()}
     mmeta["finetune"].pop("path")
     save_model(probabilities_model(model), out, mmeta)
 

@@ -20,8 +20,10 @@ class Prediction:
     input: str  # file path, or "array.npy[i]"
     top: list[tuple[str, float]]  # (class name, probability), most likely first
 
-    def as_dict(self) -> dict:
+    def to_dict(self) -> dict:
         return {"input": self.input, "top": [{"class": c, "probability": round(p, 6)} for c, p in self.top]}
+
+    as_dict = to_dict  # featcache 0.1's name, kept for one version
 
 
 class Predictions(list):

@@ -57,6 +57,14 @@ class ExtractResult:
         """Forward-pass images per second: every view of every image (the network's throughput)."""
         return self.images_per_s * self.views
 
+    def to_dict(self) -> dict[str, Any]:
+        """What ``extract --json`` prints (the API's result as the CLI's)."""
+        return {"path": str(self.path), "hit": self.hit, "images": self.images,
+                "seconds": round(self.seconds, 3), "startup_seconds": round(self.startup_seconds, 3),
+                "images_per_s": round(self.images_per_s, 1), "views": self.views,
+                "view_images_per_s": round(self.view_images_per_s, 1), "runtime": self.runtime,
+                "runtime_note": self.runtime_note, "skipped": [list(s) for s in self.skipped], "cached": self.cached}
+
 
 def default_path(dataset: str, backbone: str, image_size: int, fp: str) -> Path:
     return paths.cache_dir() / f"{dataset}_{backbone}_{image_size}px_{fp[:12]}.h5"

@@ -38,6 +38,11 @@ class CurveResult:
     def png(self) -> Path:
         return self.out / "curve.png"
 
+    def to_dict(self) -> dict[str, Any]:
+        """What ``curve --json`` prints: where the files are, what this call did, the summary per head and size."""
+        return {"out": str(self.out), "csv": str(self.csv), "json": str(self.json), "png": str(self.png),
+                "seconds": round(self.seconds, 3), "fits": self.fits, "resumed": self.resumed, "summary": self.meta["summary"]}
+
 
 def curve_meta(bound: BoundCurve, kept: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """curve.json before the run: the cache's metadata, the settings and the identity (``complete`` false).
