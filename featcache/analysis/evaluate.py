@@ -8,7 +8,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from featcache.heads.io import check_compatible, load_head, row_keys
 from featcache.heads.views import PROBABILITIES, averaged_quantity, predict_and_scores
 from featcache.store.atomic import output_files, write_json, write_text
 from featcache.store import Cache, as_cache
+
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
 
 
 # Misclassified images listed in the text report; evaluation.json holds them all.
@@ -108,7 +111,8 @@ def metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]) -> t
     return float(np.mean(y_true == y_pred)), per_class, confusion_matrix(y_true, y_pred, labels=labels)
 
 
-def resolve_head(head, meta: dict[str, Any] | None = None, trust_pickle: bool = False):
+def resolve_head(head: Any, meta: dict[str, Any] | None = None,
+                 trust_pickle: bool = False) -> tuple[BaseEstimator, dict[str, Any], Path | None]:
     """``(estimator, meta, path or None)`` from a head file, a ``TrainResult``, an ``(estimator, meta)`` pair or an estimator with ``meta``."""
     from featcache.analysis.train import TrainResult
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +20,10 @@ from featcache.heads.io import SUFFIXES, digest_keys, head_meta, read_head_meta,
 from featcache.heads.views import averaged_quantity, fit_views, score_views
 from featcache.store import Cache, as_cache
 from featcache.validate import check_out_file, check_seed, check_views, require_splits
+
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
+
 
 @dataclass
 class TrainResult:
@@ -58,7 +62,7 @@ def build_head(
     seed: int = 0,
     n_classes: int | None = None,
     standardize: bool = False,
-):
+) -> BaseEstimator:
     """A head from the train options; options that do not apply to ``head`` are refused."""
     if head not in HEADS:
         make_head(head)  # raises the one-line "unknown head" error

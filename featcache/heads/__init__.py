@@ -8,17 +8,21 @@ by name (CLI, curves, probing).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from featcache.errors import FeatcacheError
 from featcache.heads.dense import DenseHead
 from featcache.heads.logreg import LogRegHead
 from featcache.heads.svm import SVMHead
 
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
+
+
 HEADS: dict[str, type] = {"keras": DenseHead, "logreg": LogRegHead, "svm": SVMHead}
 
 
-def make_head(name: str, **params: Any):
+def make_head(name: str, **params: Any) -> BaseEstimator:
     try:
         cls = HEADS[name]
     except KeyError:

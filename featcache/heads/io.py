@@ -26,12 +26,18 @@ import os
 import warnings
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from featcache.errors import FeatcacheError
 from featcache.store.atomic import atomic_path
+
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
+
+    from featcache.store import Cache
+
 
 META_ENTRY = "featcache.json"
 # A standardizing Keras head's training statistics (DenseHead.mean_, scale_).
@@ -205,7 +211,7 @@ def read_head_meta(path: str | Path) -> dict[str, Any] | None:
     return meta if is_head else None
 
 
-def load_head(path: str | Path, *, trust_pickle: bool = False):
+def load_head(path: str | Path, *, trust_pickle: bool = False) -> tuple[BaseEstimator, dict[str, Any]]:
     """``(head, meta)`` from a file written by ``save_head``, checked for consistency.
 
     Nothing in the file runs: Keras heads load in safe mode, scikit-learn heads
@@ -555,7 +561,7 @@ def _objects(obj, cls):
         stack.extend(v for v in items if isinstance(v, (list, tuple, dict)) or hasattr(v, "__dict__") and not isinstance(v, (type, np.ndarray)))
 
 
-def check_compatible(meta: dict[str, Any], cache) -> None:
+def check_compatible(meta: dict[str, Any], cache: Cache) -> None:
     """Refuse features the head was not trained on (other network, size, pixels, layer or width)."""
     diff = [k for k in FEATURE_KEYS if meta.get(k) != cache.meta.get(k)]
     if diff:

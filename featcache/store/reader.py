@@ -15,7 +15,7 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import h5py
 import numpy as np
@@ -39,6 +39,9 @@ from featcache.store.layout import (
     view_dataset,
     view_names,
 )
+
+if TYPE_CHECKING:
+    from featcache.store.identity import CacheIdentity
 
 
 class UncheckedCacheWarning(UserWarning):
@@ -452,7 +455,7 @@ def _source_changes(old: Any, new: dict[str, Any] | None) -> str:
     return ", ".join(f"{k} {old.get(k)} -> {new.get(k)}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k))
 
 
-def find_complete(path: Path, identity, source: dict[str, Any] | None = None) -> bool:
+def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | None = None) -> bool:
     """True for a complete, verified cache of ``identity`` at ``path``; refuses anything else there.
 
     A partial file of other settings is refused as well (it is someone's

@@ -6,7 +6,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from featcache.analysis.curve.folder import CurveFolder, default_out, title_for
 from featcache.analysis.curve.plan import CurvePlan, make_plan, work_items
@@ -15,6 +15,9 @@ from featcache.analysis.curve import tasks as _tasks
 from featcache.store.atomic import output_files
 from featcache.store.lock import exclusive_lock
 from featcache.validate import check_seconds
+
+if TYPE_CHECKING:
+    from featcache.store import Cache
 
 
 @dataclass
@@ -159,7 +162,7 @@ def _run_locked(bound: BoundCurve, folder: CurveFolder, t_start: float, plot: bo
 
 
 def learning_curve(
-    cache,
+    cache: Cache | str | Path,
     sizes: str | Sequence[int],
     seeds: int | Sequence[int] = DEFAULT_SEEDS,
     heads: str | Sequence[str] = DEFAULT_HEADS,
