@@ -87,14 +87,16 @@ def build_parser():
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """featcache's own warnings (e.g. a cache without checksums) as one plain line; others as Python shows them."""
+    """featcache's own warnings (a cache without checksums, a pickle head, leakage) as one plain line naming the
+    command, like its errors; others as Python shows them. The one formatter (the head commands had their own)."""
     if category.__module__.startswith("featcache"):
-        print(f"featcache: warning: {message}", file=sys.stderr)
+        print(f"featcache{' ' + _command if _command else ''}: warning: {message}", file=sys.stderr)
     else:
         _python_showwarning(message, category, filename, lineno, file, line)
 
 
 _python_showwarning = None
+_command: str | None = None  # the running command, for the warning lines
 
 
 def _start() -> None:
@@ -185,12 +187,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
+    global _command
+    _command = None
     try:
         from featcache.errors import FeatcacheError
 
         _start()
         # Building the parser imports every subcommand (about 2 s): Ctrl-C here is no traceback either.
         args = build_parser().parse_args(argv)
+        _command = args.command
     except KeyboardInterrupt:
         print(STARTING, file=sys.stderr)
         return 130

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from featcache.cli.common import add_json_flag, print_json
-from featcache.cli.headfile import add_trust_pickle_arg, add_views_args, given, warnings_as_lines
+from featcache.cli.common import add_json_flag, given, print_json
+from featcache.cli.headfile import add_trust_pickle_arg, add_views_args
 
 
 def register(sub) -> None:
@@ -25,8 +25,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from featcache.analysis.evaluate import evaluate
 
-    with warnings_as_lines("evaluate"):
-        res = evaluate(args.head, args.cache, **given(args, "split", "out", "trust_pickle", "test_views"))
+    res = evaluate(args.head, args.cache, **given(args, "split", "out", "trust_pickle", "test_views"))
     if args.json:
         print_json(res.to_dict())
     else:

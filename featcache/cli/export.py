@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from featcache.cli.common import add_json_flag, print_json
-from featcache.cli.headfile import add_force_arg, add_trust_pickle_arg, given, warnings_as_lines
+from featcache.cli.common import add_json_flag, given, print_json
+from featcache.cli.headfile import add_force_arg, add_trust_pickle_arg
 
 
 def add_weights_arg(p) -> None:
@@ -34,8 +34,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from featcache.deploy.export import export
 
-    with warnings_as_lines("export"):
-        path = export(args.head, args.out, verbose=not args.json, **given(args, "weights", "force", "trust_pickle", "views"))
+    path = export(args.head, args.out, verbose=not args.json, **given(args, "weights", "force", "trust_pickle", "views"))
     if args.json:
         print_json({"path": str(path)})
     return 0

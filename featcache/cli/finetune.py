@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from featcache.cli.common import add_json_flag, api_default, positive_int, print_json
+from featcache.cli.common import add_json_flag, api_default, given, positive_int, print_json
 from featcache.cli.export import add_weights_arg
-from featcache.cli.headfile import add_force_arg, add_trust_pickle_arg, given, warnings_as_lines
+from featcache.cli.headfile import add_force_arg, add_trust_pickle_arg
 
 
 def register(sub) -> None:
@@ -36,11 +36,9 @@ def register(sub) -> None:
 def run(args) -> int:
     from featcache.deploy.finetune import finetune
 
-    kwargs = given(args, "weights", "unfreeze", "epochs", "batch_size", "patience", "seed", "out", "force", "trust_pickle")
-    if args.lr is not None:
-        kwargs["learning_rate"] = args.lr
-    with warnings_as_lines("finetune"):
-        result = finetune(args.head, verbose=not args.json, **kwargs)
+    kwargs = given(args, "weights", "unfreeze", "epochs", "batch_size", "patience", "seed", "out", "force", "trust_pickle",
+                   learning_rate="lr")
+    result = finetune(args.head, verbose=not args.json, **kwargs)
     if args.json:
         print_json(result.to_dict())
     return 0

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from featcache.cli.common import add_json_flag, positive_int, print_json
-from featcache.cli.headfile import given
+from featcache.cli.common import add_json_flag, given, positive_int, print_json
 from featcache.deploy.predict import DEFAULT_TOP_K
 from featcache.embedding.engines import DEFAULT_RUNTIME
 from featcache.embedding.runtimes import AUTO_MIN_IMAGES, RUNTIMES

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from featcache.analysis.train import train
-from featcache.cli.common import add_json_flag, api_default, positive_int, print_json
-from featcache.cli.headfile import add_force_arg, add_views_args, given
+from featcache.cli.common import add_json_flag, api_default, given, positive_int, print_json
+from featcache.cli.headfile import add_force_arg, add_views_args
 from featcache.validate import arg_type, parse_C
 
 
