@@ -377,9 +377,6 @@ def test_a_format_1_cache_is_read_with_a_warning_and_cannot_be_verified(tmp_path
         find_complete(path, identity())  # extract --out old.h5 refuses it, naming format_version
     # On the command line, the warning is one line naming the command, as its errors do (one formatter for all
     # commands now; the head commands had their own, the others said "featcache: warning:").
-    import subprocess
-    import sys
-
     proc = subprocess.run([sys.executable, "-m", "featcache", "info", str(path)], capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     assert proc.returncode == 0 and proc.stderr.strip().startswith("featcache info: warning: ") and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
