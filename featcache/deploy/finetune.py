@@ -223,6 +223,39 @@ def _keep_best_callback(result: FinetuneResult, frozen_val_loss: float, total_ep
     return KeepBest()
 
 
+@dataclass
+class _Data:
+    """The head's images, reopened from its data source: its training rows split as its fit split them, the test split."""
+
+    train_rows: np.ndarray
+    val_rows: np.ndarray
+    vsplit: float
+    train: Any
+    val: Any
+    test: Any  # None without a test split
+    n_test: int
+
+    @classmethod
+    def of(cls, est, meta: dict[str, Any], batch_size: int, seed: int, verbose: bool) -> _Data:
+        from featcache.heads.dense import LESSON_VALIDATION_SPLIT
+
+        source = reopen_source(meta, verbose=verbose)
+        train_split = source.splits["train"]
+        # A head trained without a validation split still gets the lesson's: the best-epoch choice needs one.
+        vsplit = float(est.validation_split or LESSON_VALIDATION_SPLIT)
+        train_rows, val_rows = training_rows(meta, train_split.labels, vsplit)
+        test_split = source.splits.get("test")
+        n_test = len(test_split) if test_split is not None else 0
+        return cls(train_rows, val_rows, vsplit,
+                   image_dataset(train_split, train_rows, batch_size, shuffle_seed=seed),
+                   image_dataset(train_split, val_rows, batch_size),
+                   image_dataset(test_split, np.arange(n_test), batch_size) if n_test else None, n_test)
+
+    def describe(self) -> str:
+        return (f"images: {len(self.train_rows)} train, {len(self.val_rows)} validation (last {self.vsplit:g} of the head's "
+                "training rows)" + (f", {self.n_test} test" if self.test is not None else ", no test split"))
+
+
 def default_out(head: str | Path) -> Path:
     from featcache import paths
 
@@ -262,25 +295,17 @@ def finetune(
     seed = check_seed(seed)
     out = check_out(out if out else default_out(head), force)
     est, meta = _keras_head(head, trust_pickle)
-    source = reopen_source(meta, verbose=verbose)
-    train_split = source.splits["train"]
-    # A head trained without a validation split still gets the lesson's 20%: the best-epoch choice needs one.
-    vsplit = float(est.validation_split or 0.2)
-    train_rows, val_rows = training_rows(meta, train_split.labels, vsplit)
+    data = _Data.of(est, meta, batch_size, seed, verbose)
+    train_rows, val_rows, train_ds, val_ds, test_ds = data.train_rows, data.val_rows, data.train, data.val, data.test
 
     k = keras()
     model, w, unfrozen = _compiled_model(est, meta, weights, unfreeze, learning_rate, seed)
     counts = parameter_counts(model)
-    train_ds = image_dataset(train_split, train_rows, batch_size, shuffle_seed=seed)
-    val_ds = image_dataset(train_split, val_rows, batch_size)
-    test_split = source.splits.get("test")
-    test_ds = image_dataset(test_split, np.arange(len(test_split)), batch_size) if test_split is not None and len(test_split) else None
     if verbose:
         print(f"fine-tuning {meta['backbone']} at {meta['image_size']} px: last {unfreeze} base layers unfrozen "
               f"({len(unfrozen)} with weights, BatchNormalization kept frozen), lr {learning_rate:g}")
         print(f"parameters: trainable {counts['trainable']:,}  non-trainable {counts['non_trainable']:,}  total {counts['total']:,}")
-        print(f"images: {len(train_rows)} train, {len(val_rows)} validation (last {vsplit:g} of the head's training rows)"
-              + (f", {len(test_split)} test" if test_ds is not None else ", no test split"))
+        print(data.describe())
 
     frozen_val_loss, frozen_val_acc = (float(v) for v in model.evaluate(val_ds, verbose=0))
     frozen_test_acc = float(model.evaluate(test_ds, verbose=0)[1]) if test_ds is not None else None

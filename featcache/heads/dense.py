@@ -34,6 +34,10 @@ STEPS_PER_EXECUTION = 128
 _TRAINERS: dict[tuple, tuple] = {}
 
 
+# The lesson's model.fit(validation_split=0.2); fine-tuning uses it too for a head trained without one.
+LESSON_VALIDATION_SPLIT = 0.2
+
+
 class DenseHead(ClassifierMixin, BaseEstimator):
     """Dropout(dropout) -> Dense(n_classes) raw logits, trained with Adam.
 
@@ -62,7 +66,7 @@ class DenseHead(ClassifierMixin, BaseEstimator):
         batch_size: int = 64,
         learning_rate: float = 1e-3,
         dropout: float = 0.2,
-        validation_split: float = 0.2,
+        validation_split: float = LESSON_VALIDATION_SPLIT,
         early_stopping: bool = True,
         patience: int = 10,
         l2: float = 1e-2,
