@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import hashlib
 import os
 import pickle
 import sys
@@ -23,7 +24,7 @@ from featcache.embedding import runtimes
 from featcache.store import atomic
 from featcache.embedding.backbones import get_backbone, resolve_layers
 from featcache.embedding.mapper import Mapper
-from featcache.embedding.runtimes import ConversionSpec
+from featcache.embedding.runtimes import ConversionSpec, _digest_path, _regular
 from featcache.errors import FeatcacheError
 
 CONVERTED = [name for name in ("onnxruntime", "openvino", "xnnpack") if runtimes.REGISTRY[name].available()]
@@ -185,6 +186,48 @@ def test_a_cached_conversion_that_fails_its_checksum_is_converted_again(tmp_path
     assert len(calls) == 3 and (tmp_path / f"{TINY.key()}.onnx.sha256").is_file()
     runtimes.build("onnxruntime", TINY, None, tmp_path)
     assert len(calls) == 3  # and a good one is reused
+
+
+@pytest.mark.slow
+def test_another_models_file_under_a_key_is_converted_again_not_run(tmp_path, monkeypatch, tiny_reference):
+    """Regression (an adversarial tester): the checksum beside a converted model proved only that the file was whole.
+    Another model's file copied under this key, with `sha256sum` of it (or that model's own checksum file) beside
+    it, was run: a random-weights cache held the other model's features, and info/verify said nothing. The checksum
+    now covers the key too. And a FIFO (or /dev/zero) as the checksum file hung extract: it is never read."""
+    import shutil
+    import signal
+
+    if "onnxruntime" not in CONVERTED:
+        pytest.fail("onnxruntime is a default dependency (pyproject.toml) and must be installed")
+    # the same layer at another size: outputs of the same shape, so only the checksum can tell the files apart
+    other = ConversionSpec("mobilenet_v2", "random", 48, TINY.layers, TINY.raw_shape)
+    runtimes.build("onnxruntime", other, None, tmp_path)
+    calls = []
+    export = runtimes._export_onnx
+    monkeypatch.setattr(runtimes, "_export_onnx", lambda *a: (calls.append(1), export(*a))[1])
+    mine, theirs = tmp_path / f"{TINY.key()}.onnx", tmp_path / f"{other.key()}.onnx"
+    signal.signal(signal.SIGALRM, lambda *a: pytest.fail("hung reading the checksum file"))
+    swaps = [("a copy with sha256sum beside it", lambda: (shutil.copy(theirs, mine), _digest_path(mine).write_text(
+                  hashlib.sha256(theirs.read_bytes()).hexdigest() + "\n"))),
+             ("a link with its own checksum file copied", lambda: (mine.unlink(), mine.symlink_to(theirs),
+                                                                   shutil.copy(_digest_path(theirs), _digest_path(mine)))),
+             ("a FIFO as the checksum", lambda: (_digest_path(mine).unlink(), os.mkfifo(_digest_path(mine)))),
+             ("/dev/zero as the checksum", lambda: (_digest_path(mine).unlink(), _digest_path(mine).symlink_to("/dev/zero")))]
+    runtimes.build("onnxruntime", TINY, None, tmp_path)
+    assert len(calls) == 1
+    for n, (what, swap) in enumerate(swaps, start=2):
+        swap()
+        signal.alarm(300)
+        try:
+            _, forward, _ = runtimes.build("onnxruntime", TINY, None, tmp_path)
+        finally:
+            signal.alarm(0)
+        assert len(calls) == n, what  # converted again
+        np.testing.assert_allclose(forward(_images())[0], tiny_reference[0], atol=1e-5, err_msg=what)
+        assert not mine.is_symlink() and _regular(_digest_path(mine))
+    assert theirs.is_file()  # the other model's file is untouched (the link was replaced, not its target)
+    runtimes.build("onnxruntime", TINY, None, tmp_path)
+    assert len(calls) == len(swaps) + 1  # and a good one is reused
 
 
 def test_a_runtime_folder_that_cannot_be_written_names_its_variable(tmp_path):

@@ -43,6 +43,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -425,8 +426,6 @@ class XnnpackRuntime(_ConvertedRuntime):
         return "xnnpack needs TensorFlow's tf.lite or ai-edge-litert (pip install ai-edge-litert)"
 
     def load(self, path: Path) -> Forward:
-        import os
-
         interpreter = _interpreter_class()(model_path=str(path), num_threads=self.threads or os.cpu_count() or 1)
         runner = interpreter.get_signature_runner()
         signature = interpreter.get_signature_list()["serving_default"]
@@ -486,7 +485,7 @@ def build(name: str, spec: ConversionSpec, batch_size: int | None, runtime_dir: 
             reasons.append(runtime.why_unavailable())
             continue
         if (expected_images is not None and expected_images < AUTO_MIN_IMAGES
-                and not _digest_path(runtime_dir / f"{spec.key()}{runtime.fmt.suffix}").is_file()):
+                and not _regular(_digest_path(runtime_dir / f"{spec.key()}{runtime.fmt.suffix}"))):
             reasons.append(f"{expected_images} images do not repay converting the model for {candidate}")
             continue
         try:
@@ -501,29 +500,31 @@ def converted_model(spec: ConversionSpec, runtime_dir: Path, load: Callable[[Pat
     """The ``fmt`` file (ONNX, or TFLite) of ``spec``, converted now if it is not cached yet, fails its checksum, or
     ``force``; ``load`` runs it for the check.
 
-    The file's SHA-256 is written beside it (``<key>.onnx.sha256``) once the
-    conversion has been checked against the Keras model, and compared on every
-    use: a flipped byte in a cached model gave features off by up to 2.9
+    Its checksum is written beside it (``<key>.onnx.sha256``: SHA-256 over the
+    key and the file, :func:`keyed_digest`) once the conversion has been
+    checked against the Keras model, and compared on every use, so neither a
+    damaged file nor another model's file under this key is run: a flipped
+    byte in a cached model gave features off by up to 2.9
     (14% on average) that nothing else caught (a tester's 2,000 flipped bytes
     in a 96 px model; it loaded and gave finite outputs of the right shape).
     A file without its checksum (from an older featcache, or a run killed
     between the two writes) is converted again too. Hashing costs about 20 ms
     per use (a 14 MB model).
     """
-    path = Path(runtime_dir) / f"{spec.key()}{fmt.suffix}"
-    if path.is_file() and not force and _digest_matches(path):
+    key = spec.key()
+    path = Path(runtime_dir) / f"{key}{fmt.suffix}"
+    if path.is_file() and not force and _digest_matches(path, key):
         return path
-    from featcache.embedding.backbones import file_sha256
     from featcache.store.atomic import atomic_path, write_text
 
     advice = RUNTIME_DIR_ADVICE
-    if path.is_file() and not _digest_path(path).is_file():  # a review: say why a model that is there is not used
+    if path.is_file() and not _regular(_digest_path(path)):  # a review: say why a model that is there is not used
         advice = f"{path.name} there has no checksum (an older featcache converted it) and must be converted again; {advice}"
     model = spec.build_keras()
     with atomic_path(path, advice) as tmp:
         fmt.export(model, spec, tmp)
         _check_conversion(model, spec, tmp, load, fmt.label)
-        digest = file_sha256(tmp)  # publish gives it the user's normal permissions, not mkstemp's 0600
+        digest = keyed_digest(tmp, key)  # publish gives it the user's normal permissions, not mkstemp's 0600
     write_text(_digest_path(path), digest + "\n", advice)
     return path
 
@@ -536,13 +537,42 @@ def _digest_path(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
-def _digest_matches(path: Path) -> bool:
-    """Whether ``path`` still has the SHA-256 written beside it when it was converted and checked."""
-    from featcache.embedding.backbones import file_sha256
+# What a converted model's checksum covers besides its bytes: the key it is filed under. A plain SHA-256 of the
+# file only proved the file was whole: another model's file copied (or linked) under this key, with its own
+# checksum beside it, was used, and a random-weights cache held ImageNet features (an adversarial tester).
+DIGEST_DOMAIN = b"featcache converted model v1\n"
+# A checksum file holds 64 hex digits and a newline; anything longer is not one.
+DIGEST_FILE_BYTES = 128
+
+
+def keyed_digest(path: Path, key: str) -> str:
+    """SHA-256 over the key a converted model is filed under and the file's bytes: the checksum written beside it."""
+    h = hashlib.sha256(DIGEST_DOMAIN + key.encode() + b"\n")
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _regular(path: Path) -> bool:
+    """A regular file (links followed): never open a FIFO or a device to read it (a FIFO as the checksum hung extract)."""
+    import stat
 
     try:
-        want = _digest_path(path).read_text().strip()
-        return want == file_sha256(path)
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _digest_matches(path: Path, key: str) -> bool:
+    """Whether ``path`` still has the checksum written beside it when it was converted, checked and filed under ``key``."""
+    side = _digest_path(path)
+    if not (_regular(path) and _regular(side)):
+        return False
+    try:
+        with open(side, "rb") as f:
+            want = f.read(DIGEST_FILE_BYTES).decode("ascii", "replace").strip()
+        return want == keyed_digest(path, key)
     except OSError:
         return False
 
