@@ -803,3 +803,25 @@ def test_a_keras_backend_that_cannot_load_is_one_line(tmp_path, fashion_dir, bac
     assert proc.returncode == 2 and len(err.splitlines()) == 1 and "Traceback" not in err, err[-800:]
     assert f"Keras cannot load the backend KERAS_BACKEND={backend}" in err and "unset KERAS_BACKEND" in err
     assert not out.exists()
+
+
+def test_standard_output_on_a_full_disk_keeps_the_work_and_is_one_line(tmp_path, fashion_dir):
+    """Regression (an adversarial tester): `extract ... > /dev/full` ended in an OSError traceback at its first
+    progress line and left no cache; `info`/`verify`/`train` too (train wrote no head). Now the work finishes and is
+    kept, and the command ends on one line, exit 2."""
+    import os
+
+    from helpers import REPO
+
+    out, head = tmp_path / "c.h5", tmp_path / "h.npz"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    runs = [["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32", "--out", str(out)],
+            ["info", str(out)], ["verify", str(out)], ["train", str(out), "--head", "logreg", "--out", str(head)]]
+    with open("/dev/full", "w") as full:
+        for args in runs:
+            proc = subprocess.run([sys.executable, "-m", "featcache", *args], stdout=full, stderr=subprocess.PIPE, text=True,
+                                  cwd=tmp_path, env=env, timeout=600)
+            err = proc.stderr.strip()
+            assert proc.returncode == 2 and len(err.splitlines()) == 1 and "Traceback" not in err, (args[0], err[-800:])
+            assert err.startswith(f"featcache {args[0]}: error: standard output could not be written (No space left on device)")
+    assert main(["verify", str(out)]) == 0 and head.is_file()  # the cache is whole, the head was written

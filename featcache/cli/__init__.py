@@ -151,6 +151,54 @@ class _SigtermAsInterrupt:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
+class _GuardedOutput:
+    """Standard output while a command runs: a write that fails (a full disk behind ``> file``, an I/O error) is
+    remembered, not raised, so the work itself finishes and is kept (a cache, a head) and the command then ends on
+    one line, exit 2. It was a traceback, and the work was lost: ``extract > /dev/full`` stopped at its first
+    progress line (an adversarial tester). A broken pipe still raises: the reader left, so we stop.
+    """
+
+    def __init__(self):
+        self.error: OSError | None = None
+
+    def __enter__(self) -> _GuardedOutput:
+        self._stream = sys.stdout
+        if self._stream is not None:  # None: started with stdout closed, print() writes nothing
+            sys.stdout = self
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if sys.stdout is self:
+            sys.stdout = self._stream
+
+    def _guard(self, call, *args):
+        if self.error is not None:
+            return None
+        try:
+            return call(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            self.error = exc
+            _stdout_gone()  # what is left in the buffer must not fail again (and print) at exit
+            return None
+
+    def write(self, text: str) -> int:
+        self._guard(self._stream.write, text)
+        return len(text)
+
+    def flush(self) -> None:
+        self._guard(self._stream.flush)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+    def message(self) -> str:
+        reason = self.error.strerror or type(self.error).__name__
+        return (f"standard output could not be written ({reason}); what the command made is kept; "
+                "send its output where there is room and run it again")
+
+
 def _stdout_still_there() -> bool:
     """Whether our standard output still has a reader: a pipe's write end polls as an error once its reader left."""
     import select
@@ -204,8 +252,13 @@ def _main(argv: list[str] | None) -> int:
     try:
         # Only as the program (the console script, python -m featcache: no argv given): a program that
         # calls main(argv) itself keeps SIGTERM's default, so that it still stops (a review's finding).
-        with _SigtermAsInterrupt(enabled=argv is None):
-            return int(args.func(args) or 0)
+        with _SigtermAsInterrupt(enabled=argv is None), _GuardedOutput() as output:
+            rc = int(args.func(args) or 0)
+            if sys.stdout is not None:
+                sys.stdout.flush()
+        if output.error is not None:
+            raise FeatcacheError(output.message())
+        return rc
     except FeatcacheError as exc:
         print(f"featcache {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
