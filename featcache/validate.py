@@ -117,10 +117,22 @@ def check_seed(seed: Any, flag: str = "--seed") -> int:
     return n
 
 
+# Seeds per point of a curve: each is one more fit per size and head. --seeds 99999999999 built the list of
+# seeds first and died in a MemoryError traceback (an adversarial tester); 1,000 fits per point is already days.
+MAX_SEEDS = 1000
+# Worker processes per CPU core at most: --jobs 100000 started hundreds of processes on 2 cores and drove the
+# load to 80 (an adversarial tester). CPU-bound fits gain nothing past one or two per core.
+MAX_JOBS_PER_CORE = 4
+
+
 def parse_seeds(seeds: Any, flag: str = "--seeds") -> list[int]:
-    """A count K (seeds 0..K-1) or a list of seeds, without repeats."""
+    """A count K (seeds 0..K-1, at most MAX_SEEDS) or a list of seeds, without repeats."""
     if isinstance(seeds, (numbers.Integral, str)) and not isinstance(seeds, bool):
-        return list(range(positive_int(seeds, flag)))
+        k = positive_int(seeds, flag)
+        if k > MAX_SEEDS:
+            raise FeatcacheError(f"{flag} {k} is more seeds than featcache runs (each is a fit per size and head); "
+                                 f"use at most {MAX_SEEDS}")
+        return list(range(k))
     out = [check_seed(s, f"{flag}:") for s in seeds]
     if not out:
         raise FeatcacheError(f"{flag} is empty; pass a count K (seeds 0..K-1) or a list of seeds")
@@ -128,10 +140,20 @@ def parse_seeds(seeds: Any, flag: str = "--seeds") -> list[int]:
 
 
 def check_jobs(n: Any, flag: str = "--jobs") -> int:
-    """Processes in parallel: a positive number, or -1 for every core."""
+    """Processes in parallel: a positive number (at most MAX_JOBS_PER_CORE per core), or -1 for every core."""
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n == 0 or n < -1:
         raise FeatcacheError(f"{flag} {n!r} is not valid; use a positive number of processes, or -1 for every core")
+    most = MAX_JOBS_PER_CORE * (os.cpu_count() or 1)
+    if n > most:
+        raise FeatcacheError(f"{flag} {n} is more processes than this machine's {os.cpu_count() or 1} cores can use; "
+                             f"use at most {most}, or -1 for one per core")
     return int(n)
+
+
+def workers_for(jobs: int, tasks: int) -> int:
+    """joblib's n_jobs for ``tasks`` tasks: never more workers than tasks (--jobs 60 started 60 processes for 3 fits)."""
+    wanted = (os.cpu_count() or 1) if jobs < 0 else jobs
+    return max(1, min(wanted, tasks))
 
 
 def check_limit(limit: int | None, n_total: int, flag: str, what: str) -> int:

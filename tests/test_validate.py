@@ -59,10 +59,21 @@ def test_parse_seeds():
     refuses(v.parse_seeds, 0, match="--seeds 0 must be at least 1")
     refuses(v.parse_seeds, [], match="--seeds is empty")
     refuses(v.parse_seeds, [1, -1], match="out of range")
+    # a count is built into a list: 99999999999 was a MemoryError traceback (an adversarial tester)
+    assert len(v.parse_seeds(v.MAX_SEEDS)) == v.MAX_SEEDS
+    refuses(v.parse_seeds, 99999999999, match=rf"^--seeds 99999999999 is more seeds .*; use at most {v.MAX_SEEDS}$")
 
 
 def test_check_jobs():
     assert v.check_jobs(1) == 1 and v.check_jobs(-1) == -1 and v.check_jobs(np.int64(4)) == 4
+    # --jobs 100000 started hundreds of processes on 2 cores (an adversarial tester): a bound per core, and never
+    # more workers than tasks (--jobs 60 started 60 processes for 3 fits)
+    import os
+
+    most = v.MAX_JOBS_PER_CORE * os.cpu_count()
+    assert v.check_jobs(most) == most
+    refuses(v.check_jobs, most + 1, match=rf"^--jobs {most + 1} is more processes than .*; use at most {most}, or -1")
+    assert (v.workers_for(60, 3), v.workers_for(2, 10), v.workers_for(-1, 1), v.workers_for(-1, 10 ** 6)) == (3, 2, 1, os.cpu_count())
     for bad in (0, -2, 1.5, "2", True):
         refuses(v.check_jobs, bad, match=r"--jobs .* is not valid; use a positive number of processes, or -1 for every core")
 

@@ -44,6 +44,7 @@ from featcache.validate import (
     parse_C_per_head,
     parse_list,
     require_splits,
+    workers_for,
 )
 
 if TYPE_CHECKING:
@@ -422,6 +423,7 @@ def _run_jobs(path: Path, jobs, params, scoring: Scoring, n_jobs: int, verbose: 
     def task(layer, h, train, tests):
         return (layer, h, train), _fit_one(path, layer, h, params[h], scoring.splits, train, tests)
 
+    n_jobs = workers_for(n_jobs, len(jobs))
     if n_jobs == 1:
         gen = (task(*job) for job in jobs)
     else:

@@ -127,7 +127,10 @@ def run_task(data: Data, task: Task, params: dict[str, Any], rows_list: list[np.
 
 def execute(work: list[tuple], jobs: int) -> Iterator[tuple[Task, list[tuple[float, float]]]]:
     """Yield ``(task, [(accuracy, seconds), ...])`` as tasks finish; ``work`` holds ``run_task``'s arguments."""
-    if jobs == 1 or len(work) <= 1:
+    from featcache.validate import workers_for
+
+    jobs = workers_for(jobs, len(work))
+    if jobs == 1:
         for item in work:
             yield run_task(*item)
         return
