@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -67,6 +68,25 @@ def test_predict_folder_skips_undecodable_files_and_lists_them(tmp_path, fake_mo
     # JSON stays parseable: the skipped line goes to stderr.
     assert main(["predict", str(fake_model), str(folder), "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 3
+
+
+def test_predict_skips_a_file_whose_name_is_not_utf8_as_extract_does(tmp_path, fake_model, capsys):
+    """Regression (an adversarial tester): a photo named with a byte that is not UTF-8 was predicted, then --csv
+    ended in a UnicodeEncodeError traceback after every prediction. It is skipped and listed, as extract skips it."""
+    import os
+
+    folder = tmp_path / "photos"
+    write_image(folder / "ok.png", class_image(0, 0, 16))
+    bad = os.fsdecode(bytes(folder) + b"/p\xfe.png")
+    write_image(Path(bad), class_image(0, 1, 16))
+    csv_path = tmp_path / "p.csv"
+    assert main(["predict", str(fake_model), str(folder), "--csv", str(csv_path)]) == 0
+    out, err = capsys.readouterr()
+    assert [l.split(": ")[0] for l in out.strip().splitlines()[:-1]] == [str(folder / "ok.png")]
+    assert err.strip().startswith("skipped 1 file(s)") and "file name is not valid UTF-8; rename it" in err
+    assert csv_path.read_text().count("\n") == 2  # the header and ok.png
+    np.save(os.fsdecode(bytes(tmp_path) + b"/a\xfe.npy"), np.zeros((1, 16, 16), np.uint8))
+    one_line_error(capsys, ["predict", str(fake_model), os.fsdecode(bytes(tmp_path) + b"/a\xfe.npy")], "not valid UTF-8; rename it")
 
 
 def test_predict_with_no_readable_image_is_one_line(tmp_path, fake_model, capsys):

@@ -66,12 +66,15 @@ def read_files(paths: Sequence[Path], size: int) -> tuple[np.ndarray, list[Path]
     bad photo in a folder does not stop the others. A missing file the user
     named is a typo: a one-line error before any work (``check_named``).
     """
-    from featcache.sources.decode import UnreadableImage, decode_image
+    from featcache.sources.decode import NOT_UTF8, UnreadableImage, decode_image, utf8_name
 
     out = np.empty((len(paths), size, size, 3), dtype=np.uint8)
     good: list[Path] = []
     skipped: list[tuple[str, str]] = []
     for p in paths:
+        if not utf8_name(str(p)):  # as extract does: its CSV row could not be written, after every prediction (a tester)
+            skipped.append((str(p).encode("utf-8", "surrogateescape").decode("utf-8", "replace"), NOT_UTF8))
+            continue
         try:
             out[len(good)] = decode_image(p, size)
         except UnreadableImage as exc:
@@ -230,6 +233,11 @@ def predict(
     check_named(paths)
     if csv is not None:
         check_csv(Path(csv), paths)
+    from featcache.sources.decode import NOT_UTF8, utf8_name
+
+    for p in paths:
+        if p.suffix.lower() == ".npy" and not utf8_name(str(p)):  # an array's rows are named after its file
+            raise FeatcacheError(f"{str(p).encode('utf-8', 'surrogateescape').decode('utf-8', 'replace')}: {NOT_UTF8}")
     arrays = [(p, read_npy(p)) for p in paths if p.suffix.lower() == ".npy"]
     batch_files, files, skipped = read_files([p for p in paths if p.suffix.lower() != ".npy"], int(meta["image_size"]))
     if not files and not arrays:

@@ -220,3 +220,17 @@ def _upright(im, ImageOps):
 
 _ORIENTATION = 0x0112  # the EXIF tag (PIL.ExifTags.Base.Orientation)
 _TURNS = frozenset(range(2, 9))  # the values exif_transpose acts on; 1 and anything else leave the pixels as stored
+
+
+# Said of a file whose name cannot be written into a cache, a CSV or a message.
+NOT_UTF8 = "file name is not valid UTF-8; rename it"
+
+
+def utf8_name(name: str) -> bool:
+    """Whether a file name (as Python gives it) is valid UTF-8: undecodable bytes in a name come back as surrogates,
+    which no UTF-8 file (a cache's paths, predict's CSV) can hold."""
+    try:
+        name.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False

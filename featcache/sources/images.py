@@ -44,7 +44,7 @@ import numpy as np
 
 from featcache.errors import FeatcacheError
 from featcache.sources.base import DataSource, Split
-from featcache.sources.decode import UnreadableImage, decode_image
+from featcache.sources.decode import NOT_UTF8, UnreadableImage, decode_image, utf8_name
 from featcache.validate import check_fraction, check_seed
 
 # Identity of the pixel pipeline before ``Preprocess`` (decode_image at the
@@ -226,7 +226,7 @@ def _classes(root: Path, folders: list[str]) -> tuple[list[str], dict[str, dict[
         dirs: dict[str, Path] = {}
         for e in _entries(base):
             if e.is_dir():
-                if not _utf8(e.name):
+                if not utf8_name(e.name):
                     raise FeatcacheError(f"class folder name {e.name!r} in {base} is not valid UTF-8; rename it")
                 # One spelling for names that differ only in Unicode normalization (macOS writes NFD), so
                 # train/ and val/ written on different systems still match; two such folders side by side
@@ -363,12 +363,6 @@ def _rel(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix()
 
 
-def _utf8(name: str) -> bool:
-    try:
-        name.encode("utf-8")
-        return True
-    except UnicodeEncodeError:  # undecodable bytes in a name come back as surrogates
-        return False
 
 
 def _read(path: Path) -> bytes:
@@ -410,8 +404,8 @@ def _map_chunked(fn, items: list, message: str | None) -> list:
 def _hash_one(root: Path, f: _File) -> tuple[str, str | None]:
     if f.problem:
         return "", f.problem
-    if not _utf8(f.rel):
-        return "", "file name is not valid UTF-8; rename it"
+    if not utf8_name(f.rel):
+        return "", NOT_UTF8
     try:
         return hashlib.sha256(_read(root / f.rel)).hexdigest(), None
     except UnreadableImage as exc:
