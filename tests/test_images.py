@@ -365,6 +365,23 @@ def test_cache_identity_covers_file_bytes_and_decode_size(tmp_path, capsys):
         extract(source=src, weights="random", image_size=48, verbose=False)
 
 
+def test_a_cache_inside_its_own_photo_folder_is_refused_before_reading_it(tmp_path, capsys, monkeypatch):
+    """Regression (an adversarial tester): extract --images photos --out photos/a/c.h5 worked once; the same command
+    again refused the cache as one "of other settings (the data)": the cache had become part of its data."""
+    root = make_class_tree(tmp_path / "photos", {"ants": 4, "bees": 4}, size=16)
+    base = ["extract", "--images", str(root), "--test-fraction", "0.25", "--weights", "random", "--image-size", "32"]
+    assert main(base + ["--out", str(root / "ants" / "c.h5")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(f"is inside the --images folder {root.resolve()}: the cache would be read as part of its own data; "
+                        f"choose --out outside {root.resolve()}") and len(err.splitlines()) == 1
+    monkeypatch.chdir(root)  # the default place, ./data/cache, from inside the folder
+    monkeypatch.delenv("FEATCACHE_HOME")
+    assert main(base) == 2 and "is inside the --images folder" in capsys.readouterr().err
+    assert sorted(p.name for p in root.rglob("*") if p.is_file() and p.suffix != ".png") == []  # nothing written there
+    monkeypatch.chdir(tmp_path)
+    assert main(base + ["--out", str(tmp_path / "c.h5")]) == 0 and main(base + ["--out", str(tmp_path / "c.h5")]) == 0
+
+
 def test_cli_extract_images_and_info(tmp_path, capsys):
     root = split_tree(tmp_path / "ants and bees", {"ants": 3, "bees": 3}, {"ants": 2, "bees": 2})
     (root / "train" / "bees" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 junk")

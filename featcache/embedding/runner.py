@@ -92,12 +92,15 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
         source, model, store, engine = from_legacy(source, model, store, engine, legacy)
     source, model, store, engine = _parts(source, model, store, engine)
     engine.check()  # Ray installed, the cluster reachable: before any data or model work
+    if store.out:
+        _check_outside_the_data(Path(store.out), source)  # before the folder is read and hashed
     bb = model.entry
     layer_names = model.layer_names()
     w_id = weights_identity(model.weights)
     data, size = _open(source, model, bb, verbose)
     ident = identity(bb, w_id, size, layer_names, store.dtype, data, model.view_list())
     path = Path(store.out) if store.out else default_path(data.name, bb.name, size, ident.fingerprint)
+    _check_outside_the_data(path, source)  # the default place too (a run from inside the photo folder)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -110,6 +113,18 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
         if find_complete(path, ident, data.spec):  # the other process may have just finished it
             return _hit(path, data, verbose, f"cache hit: {path} was completed by another process; nothing to do", model)
         return _run(path, ident, data, model, store, engine, verbose)
+
+
+def _check_outside_the_data(path: Path, source: Any) -> None:
+    """A cache is not written inside the photo folder it is made from: it became part of "the data", so the same
+    command run again refused its own cache as one of other settings, over and over (an adversarial tester)."""
+    root = getattr(source, "root", None)
+    if root is None:
+        return
+    root, where = Path(root).resolve(), path.resolve()
+    if root == where or root in where.parents:
+        raise FeatcacheError(f"--out {path} is inside the --images folder {root}: the cache would be read as part of its "
+                             f"own data; choose --out outside {root}")
 
 
 def _parts(source, model, store, engine) -> tuple[Any, ModelSpec, StoreSpec, Any]:
