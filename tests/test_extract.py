@@ -396,6 +396,9 @@ def _spec_cases():
         (lambda: ModelSpec(weights=""), "--weights must be imagenet, random or a weights file"),
         (lambda: ModelSpec(weights=3), "--weights must be imagenet, random or a weights file"),
         (lambda: ModelSpec(weights="/no/such/file.h5"), "weights file not found: /no/such/file.h5"),
+        # a folder (or a FIFO: reading one blocks) was called "not found" (an adversarial tester)
+        (lambda: ModelSpec(weights="/tmp"), "--weights /tmp is a folder, not a weights file"),
+        (lambda: ModelSpec(weights="/dev/null"), "--weights /dev/null is a device, not a weights file"),
         (lambda: ModelSpec(image_size=0), "--image-size 0 is too small for mobilenet_v2; use 32 to 2048 pixels"),
         (lambda: ModelSpec(image_size=100000), "--image-size 100000 is too large .*; use 32 to 2048 pixels"),
         (lambda: ModelSpec(image_size=32.5), "--image-size must be a whole number of pixels"),

@@ -9,6 +9,7 @@ featcache asks this registry instead of naming a network.
 from __future__ import annotations
 
 import hashlib
+import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,12 +63,7 @@ class Backbone:
                     "this machine may be offline: pass a local weights file with --weights PATH"
                 ) from None
         else:
-            path = Path(weights)
-            if not path.is_file():
-                raise FeatcacheError(
-                    f"weights file not found: {weights}; pass an existing file with --weights PATH, "
-                    "or --weights imagenet / --weights random"
-                )
+            path = check_weights_file(weights)
             base = builder(include_top=False, weights=None, input_shape=shape)
             try:
                 _load_weights_strictly(base, path)
@@ -177,13 +173,22 @@ def weights_identity(weights: str) -> str:
     """What goes into a fingerprint for ``weights``: the file's content, not its name."""
     if weights in ("imagenet", "random"):
         return weights
+    return "sha256:" + file_sha256(check_weights_file(weights))
+
+
+def check_weights_file(weights: str | Path) -> Path:
+    """``--weights PATH``: a regular file (links followed); the one check, with the one message for each problem.
+    A FIFO or a folder was called "not found" (an adversarial tester), and reading a FIFO would block."""
     path = Path(weights)
-    if not path.is_file():
-        raise FeatcacheError(
-            f"weights file not found: {weights}; pass an existing file with --weights PATH, "
-            "or --weights imagenet / --weights random"
-        )
-    return "sha256:" + file_sha256(path)
+    if path.is_file():
+        return path
+    if os.path.lexists(path):
+        from featcache.validate import kind_of
+
+        raise FeatcacheError(f"--weights {weights} is {kind_of(path)}, not a weights file; pass the .weights.h5 file "
+                             "with --weights PATH, or --weights imagenet / --weights random")
+    raise FeatcacheError(f"weights file not found: {weights}; pass an existing file with --weights PATH, "
+                         "or --weights imagenet / --weights random")
 
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:

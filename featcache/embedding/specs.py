@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 from featcache.embedding.backbones import (
     Backbone,
     check_image_size,
+    check_weights_file,
     get_backbone,
     resolve_layers,
 )
@@ -63,9 +64,8 @@ class ModelSpec:
             object.__setattr__(self, "weights", str(self.weights))
         if not isinstance(self.weights, str) or not self.weights:
             raise FeatcacheError(f"--weights must be imagenet, random or a weights file (got {self.weights!r})")
-        if self.weights not in ("imagenet", "random") and not Path(self.weights).is_file():
-            raise FeatcacheError(f"weights file not found: {self.weights}; pass an existing file with --weights PATH, "
-                                 "or --weights imagenet / --weights random")
+        if self.weights not in ("imagenet", "random"):
+            check_weights_file(self.weights)
         if self.image_size is not None:
             check_image_size(bb, self.image_size)
         if isinstance(self.layers, list):
