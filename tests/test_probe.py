@@ -166,6 +166,20 @@ def test_by_default_probe_chooses_on_held_out_training_images(multi_cache, tmp_p
     assert "give one of them" in capsys.readouterr().err and not (tmp_path / "x").exists()
 
 
+def test_a_small_hold_out_says_its_scores_are_coarse_and_points_to_folds(multi_cache, tmp_path, capsys):
+    """A new user's 60 photos: 10 held-out images, many layers tied at 0.90, and the 'best' scored 0.583 on test
+    while the final layer scored 1.000; nothing said the hold-out was too small to choose by."""
+    from featcache.analysis.probe import SMALL_HOLDOUT, Scoring, small_holdout_note
+
+    n = featcache.open_cache(multi_cache).sizes["train"]
+    featcache.probe(multi_cache, heads="logreg", layers="out_relu", out=tmp_path / "d", plot=False, verbose=True)
+    out = capsys.readouterr().out
+    n_out = int(round(0.2 * n))
+    assert n_out < SMALL_HOLDOUT and f"note: only {n_out} held-out images" in out and "--folds 5" in out
+    assert small_holdout_note(10 * SMALL_HOLDOUT, Scoring(holdout=0.2)) is None  # 200 held out: no note
+    assert small_holdout_note(n, Scoring(folds=3)) is None and small_holdout_note(n, Scoring()) is None
+
+
 def test_a_default_hold_out_too_small_says_what_probe_did_and_every_way_out(tmp_path, capsys):
     """The default hold-out on a small cache named a --holdout the user never gave (a review)."""
     from helpers import make_fashion_dir

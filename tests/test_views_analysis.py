@@ -8,6 +8,8 @@ checks the averaging on real features.
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 from pathlib import Path
 
@@ -361,3 +363,11 @@ def test_probe_folds_choose_the_cross_validated_best_of_layers_heads_and_views(l
     text = capsys.readouterr().out
     assert "3-fold over the 48 train images" in text
     assert f"fit it on every training image: featcache train {layers_views_cache} --head {res.best.head} --layer {res.best.layer}" in text
+    # on a cache with views the printed command always names them, orig/orig too: train's default is every view
+    # (the command fitted on both views where probe had chosen the original alone; a new user)
+    assert f"--train-views {res.best.train_views} --test-views {res.best.test_views}" in text
+    from featcache.analysis.probe import train_command
+
+    orig = dataclasses.replace(res.best, train_views="orig", test_views="orig")
+    assert train_command("c.h5", orig, ("orig", "flip")).endswith(" --train-views orig --test-views orig")
+    assert "--train-views" not in train_command("c.h5", orig, ("orig",))
