@@ -67,7 +67,9 @@ def test_predict_folder_skips_undecodable_files_and_lists_them(tmp_path, fake_mo
     assert len(preds) == 3 and [p for p, _ in preds.skipped] == [str(folder / "broken.jpg"), str(folder / "empty.png")]
     # JSON stays parseable: the skipped line goes to stderr.
     assert main(["predict", str(fake_model), str(folder), "--json"]) == 0
-    assert len(json.loads(capsys.readouterr().out)) == 3
+    answer = json.loads(capsys.readouterr().out)  # one object, like every --json; what stderr said is in it too
+    assert len(answer["predictions"]) == 3 and [p for p, _ in answer["skipped"]] == [str(folder / "broken.jpg"),
+                                                                                    str(folder / "empty.png")]
 
 
 def test_predict_skips_a_file_whose_name_is_not_utf8_as_extract_does(tmp_path, fake_model, capsys):

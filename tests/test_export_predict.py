@@ -78,7 +78,7 @@ def test_predict_files_and_arrays(real, tmp_path, capsys):
     images = open_source(real["cache"].meta["source"]).splits["test"].read(0, 5)
     np.save(tmp_path / "x.npy", images)
     assert main(["predict", str(model_path), str(tmp_path / "x.npy"), files[0], "--top-k", "10", "--json"]) == 0
-    got = json.loads(capsys.readouterr().out)
+    got = json.loads(capsys.readouterr().out)["predictions"]
     assert [g["input"] for g in got] == [f"{tmp_path / 'x.npy'}[{i}]" for i in range(5)] + [files[0]]
     model, _ = featcache.load_model(model_path)
     probs = model.predict(images[..., None], verbose=0)

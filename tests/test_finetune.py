@@ -229,5 +229,5 @@ def test_class_folder_photos_fine_tune_export_and_predict(tmp_path, capsys):
     assert main(["predict", str(r.path), str(photo), "--top-k", "2", "--json"]) == 0
     import json
 
-    got = json.loads(capsys.readouterr().out)
+    got = json.loads(capsys.readouterr().out)["predictions"]
     assert {t["class"] for t in got[0]["top"]} == {"ants", "bees"}

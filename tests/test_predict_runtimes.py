@@ -113,7 +113,8 @@ def test_auto_does_not_convert_for_a_few_images_and_says_so(tiny, conversions, c
     assert conversions == []
     assert main(["predict", str(tiny["path"]), str(tmp_path / "x.npy"), "--json"]) == 0
     out, err = capsys.readouterr()
-    assert len(json.loads(out)) == 5  # stdout is the JSON alone; the fallback is said on stderr
+    answer = json.loads(out)  # stdout is the JSON alone; the fallback is said on stderr, and in the JSON
+    assert len(answer["predictions"]) == 5 and answer["runtime"] == "tensorflow" and "do not repay" in answer["runtime_note"]
     assert err.startswith("predict: runtime auto: using tensorflow (5 images do not repay") and len(err.splitlines()) == 1
 
 

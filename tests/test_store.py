@@ -133,6 +133,20 @@ def test_a_flipped_feature_byte_is_caught_when_read(tmp_path):
         find_complete(path, identity())  # never a cache hit
 
 
+def test_verify_json_answers_on_stdout_for_a_damaged_cache_too(tmp_path, capsys):
+    """A new user: `verify --json` printed nothing on stdout for a damaged cache (its success JSON has "ok": true)."""
+    import json
+
+    path = make_cache(tmp_path / "c.h5")
+    assert main(["verify", str(path), "--json"]) == 0 and json.loads(capsys.readouterr().out)["ok"] is True
+    flip(path, chunk_offset(path, "train/features/out", 1) + 100)
+    assert main(["verify", str(path), "--json"]) == 2
+    out, err = capsys.readouterr()
+    answer = json.loads(out)
+    assert answer["ok"] is False and "checksum mismatch in train/features/out" in answer["error"]
+    assert len(err.strip().splitlines()) == 1 and "is damaged" in err
+
+
 @pytest.mark.parametrize("kind", ["DamagedCache", "CacheBusy"])
 def test_what_find_complete_does_next_depends_on_the_kind_of_error_not_its_words(tmp_path, monkeypatch, kind):
     """A review: find_complete told a damaged or busy cache from someone else's file by finding "is damaged" in the

@@ -37,7 +37,7 @@ def run(args) -> int:
     if preds.runtime_note:
         print(f"predict: {preds.runtime_note}", file=sys.stderr)
     if args.json:
-        print_json([p.to_dict() for p in preds])
+        print_json(preds.to_dict())
         return 0
     for p in preds:
         print(f"{p.input}: " + ", ".join(f"{c} {prob:.3f}" for c, prob in p.top))

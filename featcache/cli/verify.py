@@ -16,9 +16,15 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from featcache.errors import DamagedCache
     from featcache.store.reader import verify
 
-    result = verify(args.cache)
+    try:
+        result = verify(args.cache)
+    except DamagedCache as exc:
+        if args.json:  # a script reads the answer from stdout: {"ok": false, ...} (it got nothing; a new user)
+            print_json({"path": str(args.cache), "ok": False, "error": str(exc)})
+        raise  # and the one line on stderr, exit 2, as without --json
     if args.json:
         print_json(result.to_dict())
         return 0

@@ -37,6 +37,11 @@ class Predictions(list):
         self.skipped = list(skipped)
         self.runtime, self.runtime_note = runtime, runtime_note
 
+    def to_dict(self) -> dict:
+        """What ``predict --json`` prints: one object, like every other command's, with what stderr says too."""
+        return {"predictions": [p.to_dict() for p in self], "skipped": [list(s) for s in self.skipped],
+                "runtime": self.runtime, "runtime_note": self.runtime_note}
+
 
 def read_npy(path: Path) -> np.ndarray:
     """A stack of raw images from ``.npy`` as (N, H, W, C) uint8, checked at the boundary."""
