@@ -69,6 +69,17 @@ def test_train_bad_input_is_one_line(cache, tmp_path, capsys, args, message):
     assert not (tmp_path / "h.npz").exists()
 
 
+@pytest.mark.parametrize("C", [-1, 0, "x", float("nan"), float("inf")])
+def test_the_api_checks_C_as_the_cli_does(cache, tmp_path, C):
+    """A new user: featcache.train(cache, "logreg", C=-1) ended in scikit-learn's InvalidParameterError; the CLI's
+    --C -1 was one line. The API now checks it at its boundary with the same words."""
+    from featcache.errors import FeatcacheError
+
+    with pytest.raises(FeatcacheError, match=r"^--C .* is not a positive number or 'cv'"):
+        featcache.train(cache, "logreg", C=C, out=tmp_path / "h.npz")
+    assert not (tmp_path / "h.npz").exists()
+
+
 def test_C_cv_on_few_images_fits_with_fewer_folds(cache, tmp_path, capsys):
     # 2 images per class: 2-fold cross-validation instead of 5, and a working fit.
     for head in ("logreg", "svm"):

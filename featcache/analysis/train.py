@@ -19,7 +19,7 @@ from featcache.heads import HEADS, DenseHead, make_head
 from featcache.heads.io import SUFFIXES, digest_keys, head_meta, read_head_meta, save_head
 from featcache.heads.views import averaged_quantity, fit_views, score_views
 from featcache.store import Cache, as_cache
-from featcache.validate import check_out_file, check_seed, check_views, require_splits
+from featcache.validate import check_out_file, check_seed, check_views, parse_C, require_splits
 
 if TYPE_CHECKING:
     from sklearn.base import BaseEstimator
@@ -78,7 +78,7 @@ def build_head(
                              "(and always standardizes)")
     params: dict[str, Any] = {"seed": seed}
     if C is not None:
-        params["C"] = C
+        params["C"] = parse_C(C)  # the CLI's check at the API's boundary: C=-1 was scikit-learn's InvalidParameterError
     return make_head(head, **params)
 
 
