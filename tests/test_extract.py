@@ -110,6 +110,13 @@ def test_mismatched_cache_at_out_is_refused(fashion_dir, tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "(differs in: the data: train_limit None -> 40)" in err and err.count("\n") == 1
     assert out.read_bytes() == before
+    # Another kind of source is said as such: it listed every setting of both, "image_size 224 -> None" among them
+    from helpers import make_class_tree
+
+    photos = make_class_tree(tmp_path / "photos", {"a": 3, "b": 3}, size=16)
+    rc = main(["extract", "--images", str(photos), "--test-fraction", "0.34", "--weights", "random", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "the data: kind fashion_mnist -> images" in err and "-> None" not in err, err
 
 
 

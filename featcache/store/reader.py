@@ -452,7 +452,12 @@ def _source_changes(old: Any, new: dict[str, Any] | None) -> str:
     """``train_limit 2000 -> 1000`` for the source settings two extractions differ in (none known: empty)."""
     if not isinstance(old, dict) or not isinstance(new, dict):
         return ""
-    return ", ".join(f"{k} {old.get(k)} -> {new.get(k)}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k))
+    if old.get("kind") != new.get("kind"):  # another kind of source: its settings are not comparable one by one
+        return f"kind {old.get('kind')} -> {new.get('kind')}"
+    # image_size is the identity's own (the resolved size, said apart); the source's is what was asked, None for its
+    # default, and showed as "image_size 224 -> None" to a new user who had asked for nothing.
+    return ", ".join(f"{k} {old.get(k)} -> {new.get(k)}" for k in sorted(set(old) | set(new))
+                     if k != "image_size" and old.get(k) != new.get(k))
 
 
 def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | None = None) -> bool:
