@@ -7,6 +7,8 @@ pay for it, and a user error should stay one line.
 
 import os
 import sys
+from contextlib import contextmanager
+from typing import Iterator
 
 
 def quiet_env() -> None:
@@ -51,3 +53,19 @@ def _backend_error(exc: Exception) -> Exception:
         return FeatcacheError(f"Keras cannot be imported ({exc}); reinstall it with 'bash scripts/setup.sh'")
     return FeatcacheError(f"Keras cannot load the backend KERAS_BACKEND={backend} ({exc}); install that backend, "
                           "or unset KERAS_BACKEND to run on TensorFlow")
+
+
+@contextmanager
+def native_stderr_quiet() -> Iterator[None]:
+    """File descriptor 2 to /dev/null while native code logs what a user cannot act on (TFLite's "Created
+    TensorFlow Lite XNNPACK delegate", the converter's "NodeDef mentions attribute Truncate": a new user asked).
+    Python's own errors still raise and are shown once it is restored."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

@@ -140,6 +140,22 @@ def test_xnnpack_runs_batches_of_any_size_and_several_layers_in_keras_order(tmp_
             np.testing.assert_allclose(g, w, atol=1e-5)
 
 
+@pytest.mark.slow
+def test_xnnpack_keeps_tflites_native_log_lines_off_the_terminal(tmp_path, fashion_dir):
+    """A new user: --runtime xnnpack printed TFLite's "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." and
+    the converter's "E0000 ... NodeDef mentions attribute Truncate" (native code, file descriptor 2)."""
+    import subprocess
+
+    from helpers import REPO
+
+    env = {**os.environ, "PYTHONPATH": str(REPO), "FEATCACHE_RUNTIME_DIR": str(tmp_path / "rt")}
+    proc = subprocess.run([sys.executable, "-m", "featcache", "extract", "--data-dir", str(fashion_dir), "--weights", "random",
+                           "--image-size", "32", "--runtime", "xnnpack", "--out", str(tmp_path / "c.h5")],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0 and "runtime xnnpack" in proc.stdout, proc.stderr[-800:]
+    assert proc.stderr == "", proc.stderr[-800:]
+
+
 def test_onnxruntime_threads_are_checked_where_they_are_given():
     assert runtimes.REGISTRY["onnxruntime"] == runtimes.OnnxRuntime(threads=None)  # ONNX Runtime's own default
     for bad in (0, -3, 1.5):

@@ -52,6 +52,7 @@ from typing import Callable, ClassVar
 
 import numpy as np
 
+from featcache._lazy import native_stderr_quiet
 from featcache.errors import FeatcacheError
 
 Forward = Callable[[np.ndarray], list[np.ndarray]]
@@ -426,10 +427,16 @@ class XnnpackRuntime(_ConvertedRuntime):
         return "xnnpack needs TensorFlow's tf.lite or ai-edge-litert (pip install ai-edge-litert)"
 
     def load(self, path: Path) -> Forward:
-        interpreter = _interpreter_class()(model_path=str(path), num_threads=self.threads or os.cpu_count() or 1)
-        runner = interpreter.get_signature_runner()
-        signature = interpreter.get_signature_list()["serving_default"]
-        feed = signature["inputs"][0]
+        # TFLite says "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." on its native stderr when the first
+        # run applies the delegate: that run is made here, on one blank image, with fd 2 silenced.
+        with native_stderr_quiet():
+            interpreter = _interpreter_class()(model_path=str(path), num_threads=self.threads or os.cpu_count() or 1)
+            runner = interpreter.get_signature_runner()
+            signature = interpreter.get_signature_list()["serving_default"]
+            feed = signature["inputs"][0]
+            detail = runner.get_input_details()[feed]
+            shape = [1 if d < 0 else int(d) for d in detail["shape_signature"]][1:]
+            runner(**{feed: np.zeros((1, *shape), dtype=detail["dtype"])})
         # The signature's outputs are output_0..output_N in the Keras model's order; the interpreter's own
         # output list is not (a 3-layer model listed its outputs as :1, :0, :2).
         names = sorted(signature["outputs"], key=lambda n: int(n.rsplit("_", 1)[-1]))
@@ -607,7 +614,8 @@ def _export_tflite(model, spec: ConversionSpec, out: Path) -> None:
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     try:
-        with contextlib.redirect_stdout(io.StringIO()):  # it prints the SavedModel it writes on the way
+        # It prints the SavedModel it writes on the way, and its C++ side a NodeDef warning.
+        with contextlib.redirect_stdout(io.StringIO()), native_stderr_quiet():
             flat = tf.lite.TFLiteConverter.from_keras_model(model).convert()
     except Exception as exc:  # the converter raises many types for an op it cannot map
         detail = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
