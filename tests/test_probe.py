@@ -82,9 +82,17 @@ def test_quiet_unless_verbose_and_out_checked_before_any_fit(multi_cache, tmp_pa
     featcache.probe(multi_cache, heads="logreg", layers="out_relu", out=tmp_path / "h", verbose=True)  # the default
     printed = capsys.readouterr().out
     assert "best layer: out_relu" in printed and "note: chosen on the test split" not in printed
-    # One layer: a hint at --layers blocks; no views flags in the train command of a cache without views (a new user).
-    assert "note: one layer probed" in printed and "extract --layers blocks" in printed
+    # One of several cached layers asked for: no hint at --layers blocks (the lesson printed it after probing every
+    # block; a new user). No views flags in the train command of a cache without views (a new user).
+    assert "note: one layer probed" not in printed
     assert f"fit it on every training image: featcache train {multi_cache} --head logreg --layer out_relu --C 0.03\n" in printed
+    from helpers import make_fashion_dir
+
+    one = featcache.extract(featcache.FashionMNIST(data_dir=str(make_fashion_dir(tmp_path / "fm"))),
+                            featcache.ModelSpec(weights="random", image_size=32), featcache.StoreSpec(out=tmp_path / "one.h5")).path
+    featcache.probe(one, heads="logreg", out=tmp_path / "o", verbose=True)  # a cache of one layer: the hint
+    printed = capsys.readouterr().out
+    assert "note: one layer probed" in printed and "extract --layers blocks" in printed
     from featcache.analysis import probe as probe_mod
 
     monkeypatch.setattr(probe_mod, "_fit_one", lambda *a: pytest.fail("fitted before checking --out"))

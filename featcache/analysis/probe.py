@@ -341,7 +341,7 @@ def _probe_into(out_dir: Path, cache: Cache, head_names: list[str], params: dict
     if plot:
         result.plot = plot_probe(rows, best, out_dir / "probe.png", title=_title(cache, scoring))
     if verbose:
-        _print_table(rows, head_names, names, cache.meta.get("layer_widths", {}), best)
+        _print_table(rows, head_names, names, cache.meta.get("layer_widths", {}), best, len(cache.layers))
         note = small_holdout_note(cache.sizes["train"], scoring)
         if note:
             print(note)
@@ -542,7 +542,7 @@ def _setting_labels(rows: list[ProbeRow]) -> dict[tuple[str, str], str]:
     return counts
 
 
-def _print_table(rows, head_names, names, widths, best) -> None:
+def _print_table(rows, head_names, names, widths, best, cached_layers: int) -> None:
     labels = _setting_labels(rows)
     acc = {(r.layer, r.head, r.train_views, r.test_views): r.accuracy for r in rows}
     cols = [(h, s) for h in head_names for s in labels]
@@ -563,5 +563,5 @@ def _print_table(rows, head_names, names, widths, best) -> None:
     if best.scored_on == "test":  # a tester followed the printed train command without noticing
         print("note: chosen on the test split, so its test accuracy flatters it; without --on-test probe "
               "chooses on held-out training images and leaves the test split for the final score")
-    if len(names) == 1:
+    if cached_layers == 1:  # not when one of several cached layers was asked for (the lesson's views step; a new user)
         print("note: one layer probed; a cache of every block (extract --layers blocks) lets probe compare them")
