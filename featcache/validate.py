@@ -143,16 +143,25 @@ def check_jobs(n: Any, flag: str = "--jobs") -> int:
     """Processes in parallel: a positive number (at most MAX_JOBS_PER_CORE per core), or -1 for every core."""
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n == 0 or n < -1:
         raise FeatcacheError(f"{flag} {n!r} is not valid; use a positive number of processes, or -1 for every core")
-    most = MAX_JOBS_PER_CORE * (os.cpu_count() or 1)
+    cores = usable_cores()
+    most = MAX_JOBS_PER_CORE * cores
     if n > most:
-        raise FeatcacheError(f"{flag} {n} is more processes than this machine's {os.cpu_count() or 1} cores can use; "
+        raise FeatcacheError(f"{flag} {n} is more processes than the {cores} core(s) this process may use can run; "
                              f"use at most {most}, or -1 for one per core")
     return int(n)
 
 
+def usable_cores() -> int:
+    """The cores this process may run on: joblib's count, which honours CPU affinity and container limits
+    (os.cpu_count() is the host's: 64 in a 2-CPU container, a review)."""
+    from joblib import cpu_count
+
+    return max(1, int(cpu_count()))
+
+
 def workers_for(jobs: int, tasks: int) -> int:
     """joblib's n_jobs for ``tasks`` tasks: never more workers than tasks (--jobs 60 started 60 processes for 3 fits)."""
-    wanted = (os.cpu_count() or 1) if jobs < 0 else jobs
+    wanted = usable_cores() if jobs < 0 else jobs
     return max(1, min(wanted, tasks))
 
 
@@ -338,7 +347,10 @@ def check_out_file(path: str | Path, suffix: str, what: str, suffixes: str, flag
     if path.suffix != suffix:
         raise FeatcacheError(f"{flag} {path}: {what} is saved as a {suffix} file ({suffixes}); use {flag} {path.with_suffix(suffix)}")
     check_replaceable(path, flag)
-    check_out_dir(path.parent, flag)  # creates nothing: a refused run leaves no folder behind
+    if path.parent.is_dir():  # a file written and removed there: access(2) says yes where root's writes fail (NFS)
+        check_writable_dir(path.parent, flag)
+    else:
+        check_out_dir(path.parent, flag)  # creates no folder: a refused run leaves none behind
     return path
 
 

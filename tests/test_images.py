@@ -372,14 +372,20 @@ def test_a_cache_inside_its_own_photo_folder_is_refused_before_reading_it(tmp_pa
     base = ["extract", "--images", str(root), "--test-fraction", "0.25", "--weights", "random", "--image-size", "32"]
     assert main(base + ["--out", str(root / "ants" / "c.h5")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.endswith(f"is inside the --images folder {root.resolve()}: the cache would be read as part of its own data; "
-                        f"choose --out outside {root.resolve()}") and len(err.splitlines()) == 1
-    monkeypatch.chdir(root)  # the default place, ./data/cache, from inside the folder
+    assert err.endswith(f"is inside a class folder of --images {root.resolve()}: the cache would be read as part of its own "
+                        f"data; put it at the top of {root.resolve()}, or outside it") and len(err.splitlines()) == 1
+    assert main(base + ["--out", str(root / "new" / "c.h5")]) == 2  # a new folder there would read as a class
+    capsys.readouterr()
+    monkeypatch.chdir(root)  # the default place, ./data/cache, from inside the folder: refused before any hashing
     monkeypatch.delenv("FEATCACHE_HOME")
-    assert main(base) == 2 and "is inside the --images folder" in capsys.readouterr().err
+    monkeypatch.setattr(images, "_hash_one", lambda *a: pytest.fail("hashed the folder first"))
+    assert main(base) == 2 and "is inside a class folder" in capsys.readouterr().err
+    monkeypatch.undo()
     assert sorted(p.name for p in root.rglob("*") if p.is_file() and p.suffix != ".png") == []  # nothing written there
     monkeypatch.chdir(tmp_path)
-    assert main(base + ["--out", str(tmp_path / "c.h5")]) == 0 and main(base + ["--out", str(tmp_path / "c.h5")]) == 0
+    # at the top of the folder a cache is not data: that always worked, and a re-run is a hit (a review)
+    assert main(base + ["--out", str(root / "c.h5")]) == 0 and main(base + ["--out", str(root / "c.h5")]) == 0
+    assert "cache hit" in capsys.readouterr().out
 
 
 def test_cli_extract_images_and_info(tmp_path, capsys):

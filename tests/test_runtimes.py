@@ -60,6 +60,12 @@ def test_every_runtime_is_a_registered_class():
     assert set(runtimes.AUTO_ORDER) | {"xnnpack"} == set(runtimes.REGISTRY)
 
 
+def test_the_old_name_of_conversion_spec_still_imports_with_a_warning():
+    """ModelSpec was renamed ConversionSpec (two public ModelSpecs; a review); code using the old name keeps working."""
+    with pytest.warns(DeprecationWarning, match="now ConversionSpec"):
+        assert runtimes.ModelSpec is ConversionSpec
+
+
 def test_unknown_runtime_is_one_line():
     with pytest.raises(FeatcacheError) as exc:
         Mapper("mobilenet_v2", "random", 32, ["out_relu"], (28, 28), runtime="tensorrt")
@@ -359,9 +365,17 @@ def test_auto_keeps_tensorflow_on_a_gpu(monkeypatch, tmp_path):
     assert used == "tensorflow" and "GPU" in note and not list(tmp_path.iterdir())
 
 
-def test_auto_does_not_convert_for_a_small_job(tmp_path):
+def test_auto_does_not_convert_for_a_small_job(tmp_path, monkeypatch):
     used, _, note = runtimes.build("auto", TINY, None, tmp_path, expected_images=50)
     assert used == "tensorflow" and "50 images" in note and not list(tmp_path.iterdir())
+    # A model cached by an older featcache (a plain SHA-256 beside it) is not usable, so it does not count as cached:
+    # a 5-image predict converted (10-60 s) after the upgrade to keyed checksums (a review).
+    model = tmp_path / f"{TINY.key()}.onnx"
+    model.write_bytes(b"an older conversion")
+    _digest_path(model).write_text(hashlib.sha256(model.read_bytes()).hexdigest() + "\n")
+    monkeypatch.setattr(runtimes, "_export_onnx", lambda *a: pytest.fail("converted for a small job"))
+    used, _, note = runtimes.build("auto", TINY, None, tmp_path, expected_images=5)
+    assert used == "tensorflow" and "5 images do not repay" in note
 
 
 def test_pickled_mapper_runs_what_the_driver_chose(monkeypatch, tmp_path):

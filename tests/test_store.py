@@ -145,6 +145,8 @@ def test_verify_json_answers_on_stdout_for_a_damaged_cache_too(tmp_path, capsys)
     answer = json.loads(out)
     assert answer["ok"] is False and "checksum mismatch in train/features/out" in answer["error"]
     assert len(err.strip().splitlines()) == 1 and "is damaged" in err
+    assert main(["verify", str(tmp_path / "missing.h5"), "--json"]) == 2  # not there: an answer too (a review)
+    assert json.loads(capsys.readouterr().out)["ok"] is False
 
 
 @pytest.mark.parametrize("kind", ["DamagedCache", "CacheBusy"])
@@ -691,11 +693,16 @@ def test_a_users_file_at_the_lock_path_is_refused_and_left_alone(tmp_path, kind)
 def test_a_stale_lock_file_of_ours_is_taken_and_removed(tmp_path):
     """The other side: a lock file left by a killed writer (a pid, or empty) is featcache's and is reused."""
     path = tmp_path / "c.h5"
-    for content in ("12345\n", ""):
+    for content in ("12345\n", "", "\0\0\0\0"):  # NULs: a pid cut short by a power loss (a review)
         lock_path(path).write_text(content)
         with exclusive_lock(path, timeout=1):
             assert lock_path(path).read_text().strip() == str(os.getpid())
         assert not lock_path(path).exists()
+    # A file put at the lock's path while the lock was held is not ours: it is left there (a review)
+    with exclusive_lock(path, timeout=1):
+        lock_path(path).unlink()
+        lock_path(path).write_text("someone's notes\n")
+    assert lock_path(path).read_text() == "someone's notes\n"
 
 
 def test_staged_rows_out_of_order_are_refused_not_written_on_other_images():

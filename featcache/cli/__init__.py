@@ -158,8 +158,9 @@ class _GuardedOutput:
     progress line (an adversarial tester). A broken pipe still raises: the reader left, so we stop.
     """
 
-    def __init__(self):
+    def __init__(self, as_program: bool):
         self.error: OSError | None = None
+        self.as_program = as_program  # only then may fd 1 be pointed elsewhere: a calling program keeps its stdout
 
     def __enter__(self) -> _GuardedOutput:
         self._stream = sys.stdout
@@ -180,7 +181,8 @@ class _GuardedOutput:
             raise
         except OSError as exc:
             self.error = exc
-            _stdout_gone()  # what is left in the buffer must not fail again (and print) at exit
+            if self.as_program:
+                _stdout_gone()  # what is left in the buffer must not fail again (and print) at exit
             return None
 
     def write(self, text: str) -> int:
@@ -195,8 +197,8 @@ class _GuardedOutput:
 
     def message(self) -> str:
         reason = self.error.strerror or type(self.error).__name__
-        return (f"standard output could not be written ({reason}); what the command made is kept; "
-                "send its output where there is room and run it again")
+        return (f"standard output could not be written ({reason}); send it where there is room and run the command "
+                "again (files it wrote, such as a cache or a head, are kept)")
 
 
 def _stdout_still_there() -> bool:
@@ -252,7 +254,7 @@ def _main(argv: list[str] | None) -> int:
     try:
         # Only as the program (the console script, python -m featcache: no argv given): a program that
         # calls main(argv) itself keeps SIGTERM's default, so that it still stops (a review's finding).
-        with _SigtermAsInterrupt(enabled=argv is None), _GuardedOutput() as output:
+        with _SigtermAsInterrupt(enabled=argv is None), _GuardedOutput(as_program=argv is None) as output:
             rc = int(args.func(args) or 0)
             if sys.stdout is not None:
                 sys.stdout.flush()

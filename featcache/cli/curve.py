@@ -51,12 +51,9 @@ def head_params(args: argparse.Namespace) -> dict[str, dict]:
     """``head_params`` of learning_curve from the head flags."""
     params: dict[str, dict] = {} if args.warm_start else {"logreg": {"warm_start": False}}
     if args.keras_preset is not None:
-        from featcache.errors import FeatcacheError
-        from featcache.heads.dense import PRESETS
+        from featcache.heads.dense import DenseHead
 
-        if args.keras_preset not in PRESETS:
-            raise FeatcacheError(f"unknown --keras-preset {args.keras_preset!r}; choose one of: {', '.join(PRESETS)}")
-        params["keras"] = dict(PRESETS[args.keras_preset])
+        params["keras"] = DenseHead.preset_params(args.keras_preset, "--keras-preset")
     if args.keras_standardize:
         params["keras"] = {**params.get("keras", {}), "standardize": True}
     return params

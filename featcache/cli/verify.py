@@ -16,12 +16,12 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from featcache.errors import DamagedCache
+    from featcache.errors import FeatcacheError
     from featcache.store.reader import verify
 
     try:
         result = verify(args.cache)
-    except DamagedCache as exc:
+    except FeatcacheError as exc:  # damaged, missing, not a cache, busy: the answer is "not ok" all the same
         if args.json:  # a script reads the answer from stdout: {"ok": false, ...} (it got nothing; a new user)
             print_json({"path": str(args.cache), "ok": False, "error": str(exc)})
         raise  # and the one line on stderr, exit 2, as without --json

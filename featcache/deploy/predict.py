@@ -78,7 +78,8 @@ def read_files(paths: Sequence[Path], size: int) -> tuple[np.ndarray, list[Path]
     skipped: list[tuple[str, str]] = []
     for p in paths:
         if not utf8_name(str(p)):  # as extract does: its CSV row could not be written, after every prediction (a tester)
-            skipped.append((str(p).encode("utf-8", "surrogateescape").decode("utf-8", "replace"), NOT_UTF8))
+            why = NOT_UTF8 if not utf8_name(p.name) else "the path of its folder is not valid UTF-8; rename that folder"
+            skipped.append((str(p).encode("utf-8", "surrogateescape").decode("utf-8", "replace"), why))
             continue
         try:
             out[len(good)] = decode_image(p, size)

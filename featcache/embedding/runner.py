@@ -92,15 +92,15 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
         source, model, store, engine = from_legacy(source, model, store, engine, legacy)
     source, model, store, engine = _parts(source, model, store, engine)
     engine.check()  # Ray installed, the cluster reachable: before any data or model work
-    if store.out:
-        _check_outside_the_data(Path(store.out), source)  # before the folder is read and hashed
+    # Before the folder is read and hashed: the cache's folder is all that matters, and the default name's
+    # fingerprint is not known yet (its folder is).
+    _check_outside_the_data(Path(store.out) if store.out else paths.cache_dir() / "c.h5", source)
     bb = model.entry
     layer_names = model.layer_names()
     w_id = weights_identity(model.weights)
     data, size = _open(source, model, bb, verbose)
     ident = identity(bb, w_id, size, layer_names, store.dtype, data, model.view_list())
     path = Path(store.out) if store.out else default_path(data.name, bb.name, size, ident.fingerprint)
-    _check_outside_the_data(path, source)  # the default place too (a run from inside the photo folder)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -122,9 +122,18 @@ def _check_outside_the_data(path: Path, source: Any) -> None:
     if root is None:
         return
     root, where = Path(root).resolve(), path.resolve()
-    if root == where or root in where.parents:
-        raise FeatcacheError(f"--out {path} is inside the --images folder {root}: the cache would be read as part of its "
-                             f"own data; choose --out outside {root}")
+    if root != where and root not in where.parents:
+        return
+    from featcache.sources.images import SPLIT_FOLDERS
+
+    parts = where.relative_to(root).parts
+    # Files at the top of the folder (or of its train/val/test folders) are not images of any class: a cache
+    # there was always fine, and a re-run a cache hit (a review). Inside a class folder, or a new folder that
+    # would read as a class, it is part of the data.
+    if len(parts) == 1 or (len(parts) == 2 and parts[0] in SPLIT_FOLDERS and (root / parts[0]).is_dir()):
+        return
+    raise FeatcacheError(f"--out {path} is inside a class folder of --images {root}: the cache would be read as part "
+                         f"of its own data; put it at the top of {root}, or outside it")
 
 
 def _parts(source, model, store, engine) -> tuple[Any, ModelSpec, StoreSpec, Any]:

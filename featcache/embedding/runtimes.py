@@ -397,9 +397,10 @@ def _interpreter_class():
 class XnnpackRuntime(_ConvertedRuntime):
     """XNNPACK, TensorFlow Lite's CPU kernels, in float32, on a TFLite file converted from the same Keras model.
 
-    On an AVX-512 AMD EPYC its bare pass was 1.19-1.30x ONNX Runtime's at
-    96 px and level at 224 px, features within 8.6e-5 of TensorFlow's
-    (docs/benchmarks.md, "XNNPACK"); not measured on AVX2 CPUs, where ONNX
+    On an AVX-512 AMD EPYC its bare pass was 1.17-1.30x ONNX Runtime's at
+    96-128 px, 1.10x at 160 px and level at 224 px, features within 8.6e-5 of
+    TensorFlow's; in the extraction pipeline at 96 px the two were level
+    (docs/benchmarks.md, "XNNPACK"). Not measured on AVX2 CPUs, where ONNX
     Runtime is 2.6-3.4x TensorFlow, so ``auto`` does not pick it: ask for it
     by name. Needs nothing beyond TensorFlow (LiteRT's interpreter is used
     when ``ai-edge-litert`` is installed). An interpreter is not thread-safe:
@@ -450,6 +451,18 @@ class XnnpackRuntime(_ConvertedRuntime):
         return run
 
 
+def __getattr__(name: str):
+    """``runtimes.ModelSpec``, this class's name until featcache 0.2 (now ``ConversionSpec``: ``featcache.ModelSpec``
+    is the user's extraction settings), kept importable for one version with a DeprecationWarning."""
+    if name == "ModelSpec":
+        import warnings
+
+        warnings.warn("featcache.embedding.runtimes.ModelSpec is now ConversionSpec; the old name goes away in "
+                      "featcache 0.3", DeprecationWarning, stacklevel=2)
+        return ConversionSpec
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 REGISTRY: dict[str, Runtime] = {r.name: r for r in (TensorFlowRuntime(), OnnxRuntime(), OpenVinoRuntime(), XnnpackRuntime())}
 RUNTIMES = ("auto", *REGISTRY)
 # ``auto`` tries these in order. Fastest first, measured on this 2-core
@@ -491,8 +504,9 @@ def build(name: str, spec: ConversionSpec, batch_size: int | None, runtime_dir: 
         if not runtime.available():
             reasons.append(runtime.why_unavailable())
             continue
-        if (expected_images is not None and expected_images < AUTO_MIN_IMAGES
-                and not _regular(_digest_path(runtime_dir / f"{spec.key()}{runtime.fmt.suffix}"))):
+        key = spec.key()
+        if (expected_images is not None and expected_images < AUTO_MIN_IMAGES  # a cached one must be usable (~20 ms):
+                and not _digest_matches(runtime_dir / f"{key}{runtime.fmt.suffix}", key)):  # one from before keyed checksums is not
             reasons.append(f"{expected_images} images do not repay converting the model for {candidate}")
             continue
         try:
@@ -525,8 +539,9 @@ def converted_model(spec: ConversionSpec, runtime_dir: Path, load: Callable[[Pat
     from featcache.store.atomic import atomic_path, write_text
 
     advice = RUNTIME_DIR_ADVICE
-    if path.is_file() and not _regular(_digest_path(path)):  # a review: say why a model that is there is not used
-        advice = f"{path.name} there has no checksum (an older featcache converted it) and must be converted again; {advice}"
+    if path.is_file() and not force:  # a review: say why a model that is there is not used
+        advice = (f"{path.name} there has no checksum featcache can match (an older featcache converted it, or it was "
+                  f"changed) and must be converted again; {advice}")
     model = spec.build_keras()
     with atomic_path(path, advice) as tmp:
         fmt.export(model, spec, tmp)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.preprocessing import StandardScaler
@@ -88,13 +90,18 @@ class DenseHead(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
         self.standardize = standardize
 
-    @classmethod
-    def from_preset(cls, preset: str, **overrides) -> "DenseHead":
+    @staticmethod
+    def preset_params(preset: str, flag: str = "--preset") -> dict[str, Any]:
+        """A preset's parameters; the one check of its name (train's --preset, curve's --keras-preset)."""
         from featcache.errors import FeatcacheError
 
         if preset not in PRESETS:
-            raise FeatcacheError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
-        return cls(**{**PRESETS[preset], **overrides})
+            raise FeatcacheError(f"unknown {flag} {preset!r}; choose one of: {', '.join(PRESETS)}")
+        return dict(PRESETS[preset])
+
+    @classmethod
+    def from_preset(cls, preset: str, **overrides) -> "DenseHead":
+        return cls(**{**cls.preset_params(preset), **overrides})
 
     def build_model(self, n_features: int, n_classes: int):
         """The head alone: pooled features -> logits. Layer names match the end-to-end model."""

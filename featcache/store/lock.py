@@ -98,7 +98,7 @@ def check_lock_file(lp: Path) -> None:
         raise _in_the_way(lp, f"a file of {st.st_size} bytes")
     try:
         with open(lp, "rb") as f:
-            text = f.read(_PID_BYTES).strip()
+            text = f.read(_PID_BYTES).strip(b" \t\r\n\0")  # NULs: a pid cut short by a power loss
     except OSError:
         return
     if text and not text.isdigit():
