@@ -365,6 +365,19 @@ def require_splits(cache: Any, *names: str, why: str | None = None) -> None:
             raise FeatcacheError(f"{cache.path} has no {split!r} split (it has {', '.join(cache.sizes) or 'none'}); {fix}")
 
 
+def check_two_per_class(y: Any, needs: str, fix: str, class_names: Sequence[str] | None = None) -> None:
+    """The one check that every class has 2 training images, for what splits them into folds (``--folds``,
+    ``--C cv``, the SVM's probability calibration): one line naming the class, its count and ``fix``."""
+    import numpy as np
+
+    classes, counts = np.unique(np.asarray(y), return_counts=True)
+    if len(counts) and counts.min() < 2:
+        c = classes[counts.argmin()]
+        name = repr(class_names[int(c)]) if class_names is not None else str(c)
+        raise FeatcacheError(f"{needs} needs at least 2 training images of every class, and class {name} has "
+                             f"{int(counts.min())}; {fix}")
+
+
 def arg_type(check: Callable[..., Any], name: str | None = None) -> Callable[[str], Any]:
     """An argparse ``type=`` from a check: its message becomes argparse's ("argument --x: ...")."""
 

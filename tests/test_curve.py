@@ -381,3 +381,16 @@ def test_cli_and_replot_script(tiny_cache, tmp_path, capsys):
     bad = subprocess.run([sys.executable, str(REPO / "scripts" / "plot_learning_curve.py"), str(tmp_path / "nope.csv"), "--out", str(png)],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "curve file not found" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_class_of_one_training_image_is_named_before_any_fit():
+    """The svm head's folds need 2 images of every class: the one check (validate.check_two_per_class) names the
+    class and how many it has (it said 'only 1 of some class'), and a head without folds passes."""
+    from featcache.analysis.curve.spec import CurveSpec
+
+    y = np.array([0, 0, 0, 1, 1, 1, 2])
+    names = ["shirt", "bag", "boot"]
+    with pytest.raises(FeatcacheError, match=r"^the svm head's folds .* needs at least 2 training images of every class, "
+                                             r"and class 'boot' has 1; leave that head out$"):
+        CurveSpec(sizes=(7,), heads=("svm",))._check_two_per_class(y, {"svm": {"probability": True}}, names)
+    CurveSpec(sizes=(7,), heads=("logreg",))._check_two_per_class(y, {"logreg": {"C": 1.0}}, names)

@@ -7,7 +7,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from featcache.heads import SVMHead, make_head
+from featcache.heads import LogRegHead, SVMHead, make_head
 from featcache.heads.io import load_head, save_head
 from featcache.heads.svm import C_GRID
 
@@ -91,3 +91,18 @@ def test_one_row_per_class_is_a_clear_error():
     X, y = rings(3)
     with pytest.raises(ValueError, match="at least 2 training rows per class"):
         SVMHead().fit(X, y)
+
+
+@pytest.mark.parametrize("make", [lambda: SVMHead(C="cv", probability=False), lambda: SVMHead(C=1.0),
+                                  lambda: LogRegHead(C="cv")])
+def test_folds_count_images_not_views(make):
+    """heads.views.fold_count, the heads' one fold check: a class of 1 image seen in 2 views has 1 image to split,
+    whatever the head (C='cv' or the calibration); with groups=None the same rows are 2 images and fit."""
+    from featcache.heads.views import image_groups
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.array([0] * 6 + [1] * 6 + [2]), 2)  # 13 images x 2 views; class 2 has one image
+    X = (np.eye(3)[y] * 6 + rng.normal(0, 1, (len(y), 3))).astype(np.float32)
+    with pytest.raises(ValueError, match=r"needs at least 2 training rows per class \(one class has 1\); pass "):
+        make().fit(X, y, groups=image_groups(13, 2))
+    assert make().fit(X, y).score(X, y) > 0.9

@@ -143,19 +143,19 @@ def holdout_rows(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray,
     return np.sort(order[n_out:]), np.sort(order[:n_out])
 
 
-def fold_rows(y: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def fold_rows(y: np.ndarray, folds: int, seed: int,
+              class_names: Sequence[str] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     """[(fit rows, held-out rows)] of seeded stratified K-fold over the train split's images (one row per image):
     every image is held out exactly once."""
     from sklearn.model_selection import StratifiedKFold
 
-    from featcache.validate import positive_int
+    from featcache.validate import check_two_per_class, positive_int
 
     folds = positive_int(folds, "--folds")
-    classes, counts = np.unique(y, return_counts=True)
-    smallest = int(counts.min())
-    if smallest < 2:  # no fold count works: "use 2 to 2 folds" sent the user round in a circle (an adversarial tester)
-        raise FeatcacheError(f"--folds needs at least 2 training images of every class, and class {classes[counts.argmin()]} "
-                             f"has {smallest}; score on a hold-out instead (leave out --folds, or --holdout) or use a larger cache")
+    # no fold count works with 1: "use 2 to 2 folds" sent the user round in a circle (an adversarial tester)
+    check_two_per_class(y, "--folds", "score on a hold-out instead (leave out --folds, or --holdout) or use a larger cache",
+                        class_names)
+    smallest = int(np.unique(y, return_counts=True)[1].min())
     if not 2 <= folds <= smallest:
         raise FeatcacheError(f"--folds {folds} does not fit {len(y)} training images whose smallest class has {smallest}; "
                              f"use 2 to {smallest} folds")
@@ -163,12 +163,13 @@ def fold_rows(y: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarray, np
     return [(np.sort(a), np.sort(b)) for a, b in splitter.split(np.zeros((len(y), 1)), y)]
 
 
-def scoring_rows(y: np.ndarray, holdout: float | None, folds: int | None, seed: int) -> list[tuple[np.ndarray, np.ndarray]] | None:
+def scoring_rows(y: np.ndarray, holdout: float | None, folds: int | None, seed: int,
+                 class_names: Sequence[str] | None = None) -> list[tuple[np.ndarray, np.ndarray]] | None:
     """The (fit rows, scored rows) pairs of the train split, drawn over images; None: fit all, score the test split."""
     if holdout is not None and folds is not None:
         raise FeatcacheError("--holdout and --folds both choose the scored training images; give one of them")
     if folds is not None:
-        return fold_rows(y, folds, seed)
+        return fold_rows(y, folds, seed, class_names)
     return None if holdout is None else [holdout_rows(y, holdout, seed)]
 
 
@@ -405,7 +406,7 @@ def _settings(cache: Cache, heads, C, layers, holdout: float | None, seed: int, 
                    why=f"probe needs {'a train split' if on_train else 'train and test splits with --on-test'}")
     # Drawn here, once: bad fractions or folds fail before any fit, and every job scores on these same rows.
     try:
-        splits = scoring_rows(cache.labels("train"), holdout, folds, seed) if on_train else None
+        splits = scoring_rows(cache.labels("train"), holdout, folds, seed, cache.class_names) if on_train else None
     except FeatcacheError as exc:
         if not default_holdout:
             raise

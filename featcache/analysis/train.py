@@ -19,7 +19,7 @@ from featcache.heads import HEADS, DenseHead, make_head
 from featcache.heads.io import SUFFIXES, digest_keys, head_meta, read_head_meta, save_head
 from featcache.heads.views import averaged_quantity, fit_views, score_views
 from featcache.store import Cache, as_cache
-from featcache.validate import check_out_file, check_seed, check_views, parse_C, require_splits
+from featcache.validate import check_out_file, check_seed, check_two_per_class, check_views, parse_C, require_splits
 
 if TYPE_CHECKING:
     from sklearn.base import BaseEstimator
@@ -132,10 +132,9 @@ def check_training_labels(y: np.ndarray, class_names: list[str], head: str, C) -
     if len(classes) < 2:
         raise FeatcacheError(f"all {len(y)} training images are of class {class_names[int(classes[0])]!r}; a classifier needs "
                              "images of at least 2 classes: extract a cache with more classes or raise --train-size")
-    if counts.min() < 2 and (C == "cv" or head == "svm"):
-        what = "--C cv" if C == "cv" else "the SVM head's probability calibration"
-        raise FeatcacheError(f"{what} needs at least 2 training images of every class, and {class_names[int(classes[counts.argmin()])]!r} "
-                             f"has {counts.min()}; raise --train-size" + ("" if head == "svm" else " or pass a number for --C"))
+    if C == "cv" or head == "svm":
+        check_two_per_class(y, "--C cv" if C == "cv" else "the SVM head's probability calibration",
+                            "raise --train-size" + ("" if head == "svm" else " or pass a number for --C"), class_names)
 
 
 def split_digests(cache: Cache, split: str) -> list[str] | None:

@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from featcache.heads.folding import from_raw, to_raw
-from featcache.heads.views import per_image_labels, stratified_folds
+from featcache.heads.views import fold_count, stratified_folds
 
 # Grid for C="cv", searched from strong to weak regularization. On the
 # lesson's cache (4,000 images, 1280-d out_relu features, standardized) 5-fold
@@ -107,11 +107,7 @@ class LogRegHead(ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y, dtype=np.float32)
         check_classification_targets(y)
         if self.C == "cv":
-            smallest = int(np.unique(per_image_labels(y, groups), return_counts=True)[1].min())
-            if smallest < 2:
-                raise ValueError(f"C='cv' needs at least 2 training rows per class to cross-validate (one class has {smallest}); "
-                                 "pass a number for C or train on more rows")
-            folds = max(2, min(self.cv_folds, smallest))
+            folds = fold_count(y, groups, self.cv_folds, "C='cv'", "pass a number for C or train on more rows")
             Cs = sorted(C_GRID)
             mean = _cv_scores(X, y, Cs, folds, self.seed, self.max_iter, self.n_jobs, groups)
             self.cv_scores_ = {float(C): float(s) for C, s in zip(Cs, mean)}

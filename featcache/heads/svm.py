@@ -23,22 +23,12 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from featcache.heads.views import per_image_labels, stratified_folds
+from featcache.heads.views import fold_count, stratified_folds
 
 # Grid for C="cv". On the lesson's split 5-fold CV on the training rows picks
 # C=10 for block_13_expand_relu (C=3 and 10 about tie on block_9 and
 # out_relu), hence the default.
 C_GRID = (1.0, 3.0, 10.0, 30.0)
-
-
-def _folds(y: np.ndarray, wanted: int, what: str) -> int:
-    # A class with fewer rows than folds would break stratified splitting;
-    # with one row a class is missing from some fold's training rows.
-    smallest = int(np.unique(y, return_counts=True)[1].min())
-    if smallest < 2:
-        raise ValueError(f"{what} needs at least 2 training rows per class (one class has {smallest}); "
-                         + ("pass a number for C" if what.startswith("C=") else "pass probability=False") + " or train on more rows")
-    return max(2, min(wanted, smallest))
 
 
 class SVMHead(ClassifierMixin, BaseEstimator):
@@ -83,11 +73,10 @@ class SVMHead(ClassifierMixin, BaseEstimator):
         views on one side of every cross-validation fold (``C="cv"`` and the probability calibration)."""
         X, y = validate_data(self, X, y, dtype=np.float32)
         check_classification_targets(y)
-        images = per_image_labels(y, groups)
         if self.C == "cv":
             search = GridSearchCV(
                 make_pipeline(StandardScaler(), self._svc(1.0)), {"svc__C": list(C_GRID)}, n_jobs=self.n_jobs,
-                cv=stratified_folds(y, _folds(images, self.cv_folds, "C='cv'"), self.seed, groups),
+                cv=stratified_folds(y, fold_count(y, groups, self.cv_folds, "C='cv'", "pass a number for C or train on more rows"), self.seed, groups),
             ).fit(X, y)
             self.C_ = float(search.best_params_["svc__C"])
         else:
@@ -96,7 +85,8 @@ class SVMHead(ClassifierMixin, BaseEstimator):
         if self.probability:
             clf = CalibratedClassifierCV(
                 clf, method="sigmoid", ensemble=False, n_jobs=self.n_jobs,
-                cv=stratified_folds(y, _folds(images, self.calibration_cv, "probability calibration"), self.seed, groups),
+                cv=stratified_folds(y, fold_count(y, groups, self.calibration_cv, "probability calibration",
+                                                  "pass probability=False or train on more rows"), self.seed, groups),
             )
         self.pipeline_ = make_pipeline(StandardScaler(), clf).fit(X, y)
         self.classes_ = self.pipeline_.classes_

@@ -93,6 +93,16 @@ def per_image_labels(y: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
     return np.asarray(y)[first]
 
 
+def fold_count(y: np.ndarray, groups: np.ndarray | None, wanted: int, what: str, fix: str) -> int:
+    """How many folds a head's internal cross-validation can use: ``wanted``, at most the images of the
+    smallest class (a class with fewer images than folds breaks stratified splitting), at least 2. The one
+    check for the heads; a class with 1 image is a ValueError naming ``what`` and ``fix``."""
+    smallest = int(np.unique(per_image_labels(y, groups), return_counts=True)[1].min())
+    if smallest < 2:
+        raise ValueError(f"{what} needs at least 2 training rows per class (one class has {smallest}); {fix}")
+    return max(2, min(wanted, smallest))
+
+
 def fit_views(head: Any, Xv: np.ndarray, y: np.ndarray) -> Any:
     """Fit ``head`` on every view of every image (``stack_views``); a head whose ``fit`` takes ``groups``
     (logistic regression, the SVM: their internal cross-validation) gets the image of each row."""

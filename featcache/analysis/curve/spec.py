@@ -16,10 +16,10 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from featcache.errors import FeatcacheError
-from featcache.validate import check_jobs, check_views, parse_list, parse_seeds, parse_sizes, require_splits
+from featcache.validate import check_jobs, check_two_per_class, check_views, parse_list, parse_seeds, parse_sizes, require_splits
 
 DEFAULT_SEEDS = 3
 DEFAULT_HEADS = ("logreg", "keras")
@@ -125,7 +125,7 @@ class CurveSpec:
     def sizes_of(self, head: str) -> tuple[int, ...]:
         return self.baseline_sizes if head == self.baseline else self.sizes
 
-    def _check_two_per_class(self, y, params: Mapping[str, Mapping[str, Any]]) -> None:
+    def _check_two_per_class(self, y, params: Mapping[str, Mapping[str, Any]], class_names: Sequence[str]) -> None:
         """Heads whose fit splits its rows into folds (the SVM's probability calibration, ``C="cv"``) need two images
         of every class in each subset: before any fit, one line (a ValueError traceback from the first fit before)."""
         import numpy as np
@@ -135,9 +135,8 @@ class CurveSpec:
             return
         from featcache.analysis.subsets import stratified_order
 
-        if np.unique(y, return_counts=True)[1].min() < 2:
-            raise FeatcacheError(f"the {', '.join(needy)} head's folds (probability calibration, or C=cv) need 2 training "
-                                 "images of every class, and the cache's train split has only 1 of some class; leave that head out")
+        check_two_per_class(y, f"the {', '.join(needy)} head's folds (probability calibration, or C=cv)",
+                            "leave that head out", class_names)
         n = min(self.sizes)  # each seed's subsets are prefixes of one ordering: the smallest holds the fewest
         # The shortest prefix holding 2 images of every class, for every seed: where each class's second image comes.
         needed = max((max(int(np.flatnonzero(y[order] == c)[1]) for c in np.unique(y)) + 1
@@ -166,7 +165,7 @@ class CurveSpec:
             params[self.baseline] = full_params(self.baseline, n_classes, self.baseline_params)
         # Through JSON, as it is stored, so that a resumed run compares like with like (tuples -> lists).
         params = json.loads(json.dumps(params, default=str))
-        self._check_two_per_class(y, params)
+        self._check_two_per_class(y, params, cache.class_names)
         views = check_views(cache, self.train_views, "--train-views"), check_views(cache, self.test_views, "--test-views")
         return BoundCurve(self, cache, layer, params, *views)
 
