@@ -162,10 +162,11 @@ def views_row(ctx: LessonContext) -> dict[str, Any]:
     probability calibration: decision values averaged, what section 2 measured and what the probe chose on).
     """
     from featcache.analysis.probe import PROBE_PARAMS, probe
-    from featcache.analysis.train import head_suffix
+    from featcache.analysis.train import fit_and_score, head_suffix, save_trained
     from featcache.embedding.engines.local import LocalEngine
     from featcache.embedding.runner import extract
     from featcache.embedding.specs import ModelSpec
+    from featcache.heads import make_head
     from featcache.sources.fashion_mnist import FashionMNIST
     from featcache.store import open_cache
 
@@ -179,10 +180,11 @@ def views_row(ctx: LessonContext) -> dict[str, Any]:
                   out=ctx.out / "probe_views", verbose=ctx.verbose)
     b = found.best
     train_views, test_views = check_views(vcache, b.train_views, "train views"), check_views(vcache, b.test_views, "test views")
-    head, fit_seconds, accuracy = _fit_views_head(ctx, vcache, layer, b.head, {"C": b.C, **PROBE_PARAMS.get(b.head, {})},
-                                                  train_views, test_views)
+    head = make_head(b.head, seed=ctx.seed, **{k: v for k, v in {"C": b.C, **PROBE_PARAMS.get(b.head, {})}.items() if v is not None})
+    fit_seconds, accuracy, _, _ = fit_and_score(head, vcache, layer, train_views, test_views)
     path = ctx.out / "heads" / f"views_{layer}_{b.head}{head_suffix(b.head)}"
-    _save_views_head(vcache, layer, b.head, head, path, accuracy, fit_seconds, train_views, test_views)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_trained(head, vcache, layer, b.head, path, None, train_views, test_views, accuracy, fit_seconds, seed=ctx.seed)
     _say(ctx, f"test accuracy {accuracy:.4f} ({b.head}, train views {b.train_views}, test views {b.test_views}); "
               f"fit {fit_seconds:.1f} s")
     return {
@@ -229,38 +231,6 @@ def _averaged(head: Any, test_views: tuple[str, ...]) -> str | None:
     from featcache.heads.views import averaged_quantity
 
     return averaged_quantity(head) if len(test_views) > 1 else None
-
-
-def _fit_views_head(ctx: LessonContext, vcache: Cache, layer: str, name: str, params: dict[str, Any],
-                    train_views: tuple[str, ...], test_views: tuple[str, ...]) -> tuple[Any, float, float]:
-    """(head, fit seconds, test accuracy): ``name`` fitted on ``train_views`` of every training image, scored with
-    ``test_views`` averaged per test image."""
-    from featcache.heads import make_head
-    from featcache.heads.views import fit_views, score_views
-
-    head = make_head(name, seed=ctx.seed, **{k: v for k, v in params.items() if v is not None})
-    Xv = vcache.view_features("train", layer, train_views)
-    t0 = time.perf_counter()
-    fit_views(head, Xv, vcache.labels("train"))
-    fit_seconds = time.perf_counter() - t0
-    del Xv
-    accuracy = score_views(head, vcache.view_features("test", layer, test_views), vcache.labels("test"))
-    return head, fit_seconds, accuracy
-
-
-def _save_views_head(vcache: Cache, layer: str, name: str, head: Any, path: Path, accuracy: float, fit_seconds: float,
-                     train_views: tuple[str, ...], test_views: tuple[str, ...]) -> None:
-    from featcache.analysis.train import split_digests
-    from featcache.heads.io import digest_keys, head_meta, save_head
-
-    meta = head_meta(vcache, layer, name, head)
-    meta.update(train_images=vcache.sizes["train"], test_accuracy=accuracy, fit_seconds=round(fit_seconds, 3),
-                train_views=list(train_views), test_views=list(test_views), averaged=_averaged(head, test_views))
-    digests = split_digests(vcache, "train")
-    if digests is not None:
-        meta["train_digests"] = digest_keys(digests)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_head(head, path, meta)
 
 
 def scratch_row(ctx: LessonContext) -> dict[str, Any]:

@@ -398,14 +398,8 @@ def check_views(cache: Any, views: str | Sequence[Any] | None, flag: str) -> tup
     always included). The cache's order makes the result canonical: ``flip,shift``
     and ``shift,flip`` are one setting (one resume key, one head file name).
     """
-    from featcache.embedding.views import parse_views
-
     have = tuple(cache.views)
     if views is None or (isinstance(views, str) and views.strip() == "all"):
         return have
-    asked = [v.name for v in parse_views(views)]
-    missing = [v for v in asked if v not in have]
-    if missing:
-        raise FeatcacheError(f"{flag} asks for view(s) {', '.join(missing)}, which {cache.path} does not hold (it has "
-                             f"{', '.join(have)}); choose among those, or re-extract with --views {','.join(have + tuple(missing))}")
+    asked = set(cache.resolve_views(views, flag)) | {"orig"}  # the cache's one check; the original view is always read
     return tuple(v for v in have if v in asked)

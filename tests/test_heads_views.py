@@ -140,7 +140,12 @@ def test_two_class_svm_without_probabilities(blobs):
 
 
 def fake_cache(*views):
-    return SimpleNamespace(views=views, path="c.h5")
+    """A cache's view list and path, with the Cache's own view check (the one home of it)."""
+    from featcache.store import Cache
+
+    ns = SimpleNamespace(views=views, path="c.h5")
+    ns.resolve_views = lambda asked, flag=None, one=False: Cache.resolve_views(ns, asked, flag, one)
+    return ns
 
 
 def test_check_views_in_the_caches_order_all_and_default():

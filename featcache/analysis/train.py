@@ -158,6 +158,35 @@ def _test_scores(est, cache: Cache, layer: str, test_views: tuple[str, ...]) -> 
     return accuracy, orig, len(yt)
 
 
+def fit_and_score(est, cache: Cache, layer: str, train_views: tuple[str, ...], test_views: tuple[str, ...],
+                  rows: np.ndarray | None = None) -> tuple[float, float, float | None, int]:
+    """Fit ``est`` on ``train_views`` of every training image (``rows``: a subset), score it with ``test_views``
+    averaged per test image: (fit seconds, accuracy, the original view's alone when more were averaged, test
+    images). The one fit of a head on cached views: ``train`` and the lesson's views row."""
+    y = cache.labels("train")
+    Xv = cache.view_features("train", layer, train_views, rows)
+    t0 = time.perf_counter()
+    fit_views(est, Xv, y if rows is None else y[rows])  # cross-validation inside the head keeps an image's views together
+    fit_seconds = time.perf_counter() - t0
+    del Xv
+    return (fit_seconds, *_test_scores(est, cache, layer, test_views))
+
+
+def save_trained(est, cache: Cache, layer: str, head: str, path: Path, rows: np.ndarray | None, train_views: tuple[str, ...],
+                 test_views: tuple[str, ...], accuracy: float, fit_seconds: float, **extra: Any) -> dict[str, Any]:
+    """Save a fitted head with what it was trained on (layer, views, the digests of its training images) and its
+    scores; returns the metadata written."""
+    n = cache.sizes["train"] if rows is None else len(rows)
+    meta = head_meta(cache, layer, head, est)
+    meta.update(train_images=n, test_accuracy=accuracy, fit_seconds=round(fit_seconds, 3), train_views=list(train_views),
+                test_views=list(test_views), averaged=averaged_quantity(est) if len(test_views) > 1 else None, **extra)
+    digests = split_digests(cache, "train")
+    if digests is not None:
+        meta["train_digests"] = digest_keys(digests if rows is None else [digests[i] for i in rows])
+    save_head(est, path, meta)
+    return meta
+
+
 def _say_trained(res: TrainResult) -> None:
     extra = "".join(f", {k} {v}" for k, v in res.details.items() if k != "cv_scores")
     if getattr(res.estimator, "C", None) == "cv":  # say where C came from (logreg's scores are in --json)
@@ -219,29 +248,17 @@ def train(
         cache, layer, head, head_tag(head, est, preset, epochs, standardize), len(y), seed, train_views)
     if out is None:
         check_out(path, head, force)  # before the fit: a refusal costs nothing
-    Xv = cache.view_features("train", layer, train_views, rows)
     if verbose:
         what = f"{head} head" + (f" (preset {preset})" if preset else "")
         views = f" x {len(train_views)} views ({len(y) * len(train_views)} rows)" if len(train_views) > 1 else ""
         print(f"training a {what} on {len(y)} cached images{views}, layer {layer} ...", flush=True)
-
-    t0 = time.perf_counter()
-    fit_views(est, Xv, y)  # every view of every image; cross-validation inside the head keeps an image's views together
-    fit_seconds = time.perf_counter() - t0
-    del Xv
-    accuracy, orig_accuracy, n_test = _test_scores(est, cache, layer, test_views)
-
+    fit_seconds, accuracy, orig_accuracy, n_test = fit_and_score(est, cache, layer, train_views, test_views, rows)
     averaged = averaged_quantity(est) if len(test_views) > 1 else None
     result = TrainResult(path, head, preset, layer, int(len(y)), n_test, accuracy, fit_seconds, _details(est),
                          train_views, test_views, averaged, orig_accuracy, est)
-    meta = head_meta(cache, layer, head, est)
-    meta.update(preset=preset, train_size=train_size, train_images=len(y), seed=seed,
-                test_accuracy=accuracy, fit_seconds=round(fit_seconds, 3), details=result.details,
-                train_views=list(train_views), test_views=list(test_views), averaged=averaged, test_accuracy_orig=orig_accuracy)
-    digests = split_digests(cache, "train")
-    if digests is not None:
-        meta["train_digests"] = digest_keys(digests if rows is None else [digests[i] for i in rows])
-    save_head(est, path, meta)
+    meta = save_trained(est, cache, layer, head, path, rows, train_views, test_views, accuracy, fit_seconds,
+                        preset=preset, train_size=train_size, seed=seed, details=result.details,
+                        test_accuracy_orig=orig_accuracy)
     result.meta = meta
     if verbose:
         _say_trained(result)

@@ -233,9 +233,10 @@ class Cache:
         """The cached views in stored order, the original first: ``("orig",)`` for a cache made without views."""
         return tuple(view_names(self.meta))
 
-    def _check_views(self, views: str | Sequence[str] | None, one: bool = False) -> list[str]:
+    def resolve_views(self, views: str | Sequence[str] | None, flag: str | None = None, one: bool = False) -> list[str]:
         """Canonical names of ``views`` (names or groups, as ``--views`` takes them; None: all the cache has),
-        each once in the order asked; one a cache lacks is a one-line error naming its views and the fix."""
+        each once in the order asked. The one check of asked views against a cache: one it lacks is a
+        one-line error naming ``flag`` (when the views came from an option), the cache's views and the fix."""
         if views is None:
             return list(self.views)
         if isinstance(views, str):
@@ -253,8 +254,10 @@ class Cache:
             raise FeatcacheError(f"features() reads one view, and {views[0]!r} is {len(names)}; use view_features() for several")
         missing = [n for n in names if n not in self.views]
         if missing:
-            raise FeatcacheError(f"{self.path} has views {', '.join(self.views)}, not {', '.join(missing)}; ask for those it has, "
-                                 f"or re-extract with --views {','.join([*self.views, *missing])} to add them")
+            asked = f"{flag} asks for" if flag else "asked for"
+            raise FeatcacheError(f"{asked} view(s) {', '.join(missing)}, which {self.path} does not hold (it has "
+                                 f"{', '.join(self.views)}); choose among those, or re-extract with --views "
+                                 f"{','.join([*self.views, *missing])} to add them")
         return names
 
     def _check(self, split: str, layer: str | None = None) -> str:
@@ -279,7 +282,7 @@ class Cache:
         """Features of ``split`` as float32 (N, D); ``rows`` selects a subset; ``view`` one cached view
         (default the original: exactly what a cache without views holds, at the same cost)."""
         if view != ORIG:
-            view = self._check_views([view], one=True)[0]
+            view = self.resolve_views([view], one=True)[0]
         return self.view_features(split, layer, [view], rows)[0]
 
     def view_features(self, split: str, layer: str | None = None, views: str | Sequence[str] | None = None,
@@ -292,7 +295,7 @@ class Cache:
         """
         layer = self._check(split, layer)
         # The original view needs no check: every cache has it, with or without views.
-        names = [ORIG] if views == ORIG or (isinstance(views, list) and views == [ORIG]) else self._check_views(views)
+        names = [ORIG] if views == ORIG or (isinstance(views, list) and views == [ORIG]) else self.resolve_views(views)
         datasets = [f"{split}/{view_dataset(v, layer)}" for v in names]
 
         def read(f, name):
