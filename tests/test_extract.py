@@ -224,6 +224,42 @@ def test_info(fashion_dir, capsys):
     assert info["splits"]["train"]["n"] == 48 and info["complete"] in (True, 1)
 
 
+def test_a_resume_on_another_runtime_records_both(fashion_dir, tmp_path, monkeypatch, capsys):
+    """The runtime is not part of a cache's identity, so a run stopped on one runtime resumes on another; the
+    cache then said only the last (a review): now its ``runtimes`` attribute and 'featcache info' name both, in
+    order. The partial's runtime is set to ONNX Runtime's name here: a real conversion would add 10 s."""
+    import featcache.embedding.runner as runner
+
+    out = tmp_path / "c.h5"
+    calls = []
+    real = runner.check_finite
+
+    def stop_at_the_second_batch(*a, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **kw)
+
+    monkeypatch.setattr(runner, "check_finite", stop_at_the_second_batch)
+    with pytest.raises(KeyboardInterrupt):
+        extract(data_dir=str(fashion_dir), out=out, batch_size=16, runtime="tensorflow", **TINY)
+    monkeypatch.undo()
+    with h5py.File(partial_path(out), "r+") as f:
+        assert f.attrs["runtime"] == "tensorflow" and int(f["train"].attrs["rows_done"]) == 16
+        f.attrs["runtime"] = "onnxruntime"  # as if the first run had been on ONNX Runtime
+    res = extract(data_dir=str(fashion_dir), out=out, batch_size=16, runtime="tensorflow", **TINY)
+    assert res.runtime == "tensorflow" and res.images == 72 - 16
+    meta = featcache.open_cache(out).meta
+    assert meta["runtime"] == "tensorflow" and meta["runtimes"] == ["onnxruntime", "tensorflow"]
+    assert run_main(capsys, "verify", str(out)).returncode == 0  # the provenance digest covers the new attribute
+    line = next(l for l in run_main(capsys, "info", str(out)).stdout.splitlines() if l.startswith("runtime"))
+    assert line == "runtime     tensorflow (keras backend tensorflow); resumed, earlier rows by onnxruntime"
+    # A cache made in one run has no such attribute, and info says its one runtime.
+    one = extract(data_dir=str(fashion_dir), out=tmp_path / "one.h5", runtime="tensorflow", **TINY).path
+    assert "runtimes" not in featcache.open_cache(one).meta
+    assert "runtime     tensorflow (keras backend tensorflow)\n" in run_main(capsys, "info", str(one)).stdout
+
+
 def test_info_on_incomplete_cache(fashion_dir, tmp_path, capsys):
     out = tmp_path / "c.h5"
     extract(data_dir=str(fashion_dir), out=out, **TINY)

@@ -238,6 +238,10 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
     if verbose and any(done.values()):
         print(f"resuming {path}: {sum(done.values())} of {sum(rows.sizes.values())} {rows.unit} already done")
     total = sum(len(b) for b in batches)
+    if total and any(done.values()):  # a resume on another runtime: the cache says which made its rows
+        runtimes = runtimes_used(writer.recorded(), make_embed.runtime_used)
+        if len(runtimes) > 1:
+            writer.record({"runtimes": runtimes})
     bar = Progress(total, unit="image") if verbose and total else None
     counts = {"seen": 0, "embedded": 0}
 
@@ -277,6 +281,14 @@ def _build(rows: RowPlan, model: ModelSpec, ident: CacheIdentity, per_batch: int
                         views=views)
     widths = {name: int(f.shape[-1]) for name, f in make_embed()(rows.sample).items()}
     return make_embed, widths
+
+
+def runtimes_used(recorded: dict[str, Any], runtime: str | None) -> list[str]:
+    """The runtimes that made a cache's rows, in the order they ran: a resumed partial's ``runtimes`` (or its
+    one ``runtime``), then ``runtime`` if it is another. Features agree across runtimes to about 1e-4, so a
+    resume on another runtime is allowed; the ``runtimes`` attribute keeps that honest ('featcache info')."""
+    used = list(recorded.get("runtimes") or [recorded.get("runtime")])
+    return [r for r in used if r is not None] + ([runtime] if runtime is not None and runtime != used[-1] else [])
 
 
 def _provenance(ident: CacheIdentity, model: ModelSpec, data: DataSource, rows: RowPlan, runtime: str | None) -> dict[str, Any]:

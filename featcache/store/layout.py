@@ -65,7 +65,7 @@ CHECKSUM = {"fletcher32": True}
 # (1.005x, 20,000 x 1280 rows, 5 rounds in turns); older caches still open.
 LIBVER = "v108"
 # Attributes stored as JSON because HDF5 attributes cannot hold dicts/lists of str.
-JSON_ATTRS = ("class_names", "layers", "source", "settings", "data_digest", "skipped", "layer_widths", "views")
+JSON_ATTRS = ("class_names", "layers", "source", "settings", "data_digest", "skipped", "layer_widths", "views", "runtimes")
 # Root attributes that readers rely on; the content digest covers them.
 DIGESTED_ATTRS = ("format", "format_version", "fingerprint", "settings", "class_names", "layers", "default_layer",
                   "layer_widths", "dtype", "backbone", "weights", "image_size", "preprocessing", "dataset", "skipped")

@@ -51,6 +51,7 @@ from featcache.store.layout import (
     content_digest,
     create_h5,
     create_rows,
+    decode_attrs,
     encode,
     lay_out,
     partial_path,
@@ -127,6 +128,19 @@ class CacheWriter:
         self._written = dict(done)
         self._last_commit = time.monotonic()
         return done
+
+    def recorded(self) -> dict[str, Any]:
+        """The root attributes of the file being written, decoded: a resumed partial's are its first run's,
+        updated by ``record``."""
+        return decode_attrs(self._file.attrs)
+
+    def record(self, attrs: dict[str, Any]) -> None:
+        """Set root attributes of the file being written now (a later resume reads them) and when it is published."""
+        with self._guard(self.partial):
+            for key, value in attrs.items():
+                self._file.attrs[key] = encode(value)
+            self._file.flush()
+        self.attrs = {**self.attrs, **attrs}
 
     def _resume(self) -> h5py.File | None:
         """The partial file to go on with, repaired; None (and it is deleted) when it must start over."""
