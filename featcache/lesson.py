@@ -76,6 +76,11 @@ class LessonResult:
     parameter_counts: dict[str, int]
     cache_path: Path
     files: dict[str, Path] = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)  # what lesson.json holds
+
+    def to_dict(self) -> dict[str, Any]:
+        """What ``lesson --json`` prints: lesson.json's document and the files written."""
+        return {**self.report, "files": {k: str(v) for k, v in self.files.items()}}
 
 
 def _say(ctx: LessonContext, text: str) -> None:
@@ -376,6 +381,7 @@ def write_report(result: LessonResult, ctx: LessonContext) -> dict[str, Path]:
         "lesson_reported": LESSON_REPORTED,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    result.report = doc
     files = report_files(out)
     with output_files(out, files.values()):  # all three or none (a full disk)
         write_text(files["csv"], csv_table(result.rows))

@@ -254,6 +254,32 @@ def test_lesson_runtime_reaches_extraction_and_is_recorded(tmp_path, monkeypatch
     assert "reused an existing cache, extracted earlier on tensorflow" in md and "--runtime auto" in md
 
 
+def test_lesson_json_prints_the_report_alone(tmp_path, monkeypatch, capsys):
+    """lesson --json (every other command that reports had it; a new user): stdout is one JSON document, lesson.json's
+    with the files written, and no progress lines."""
+    from helpers import make_fashion_dir, run_main
+
+    import featcache.cli.lesson as cli_lesson
+    from featcache.sources.fashion_mnist import FashionMNIST
+
+    monkeypatch.setattr(FashionMNIST, "default_image_size", 32)  # the network's build and passes are this test's time
+    data = make_fashion_dir(tmp_path / "fm", n_train=120, n_test=20)
+
+    def constant_row(ctx):
+        return {"approach": "always 'bag'", "training_images": 0, "training_seconds": 0.0,
+                "test_accuracy": float((ctx.cache.labels("test") == 8).mean())}
+
+    real = cli_lesson.lesson
+    monkeypatch.setattr(cli_lesson, "lesson", lambda **kw: real(rows=[constant_row], **kw))
+    proc = run_main(capsys, "lesson", "--json", "--weights", "random", "--data-dir", str(data), "--train-limit", "120",
+                    "--test-limit", "20", "--scratch-train", "120", "--out", str(tmp_path / "out"), "--runtime", "tensorflow")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)  # the whole of stdout
+    written = json.loads((tmp_path / "out" / "lesson.json").read_text())
+    assert {k: v for k, v in doc.items() if k != "files"} == written
+    assert doc["rows"][0]["approach"] == "always 'bag'" and doc["files"]["json"] == str(tmp_path / "out" / "lesson.json")
+
+
 def test_lesson_runtime_flag_reaches_the_api_and_a_bad_one_is_one_line(monkeypatch, tmp_path, capsys):
     """--runtime X passes runtime=X; without it the API's default applies; an unknown name is one line, exit 2,
     before any work (no cache, no output folder)."""

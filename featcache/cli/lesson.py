@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from featcache.cli.common import given, positive_int
+from featcache.cli.common import add_json_flag, given, positive_int, print_json
 from featcache.cli.extract import add_runtime_arg
 from featcache.lesson import DEFAULTS, lesson
 
@@ -36,10 +36,13 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, help=f"seed for every model (default: {d['seed']})")
     add_runtime_arg(p, d["runtime"], more=": a cache made on another runtime is reused (lesson.json's "
                     "'extraction' names the runtime that made it); to compare runtimes give each run its own FEATCACHE_HOME")
+    add_json_flag(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    lesson(verbose=True, **given(args, "weights", "data_dir", "out", "train_limit", "test_limit", "scratch_train",
+    result = lesson(verbose=not args.json, **given(args, "weights", "data_dir", "out", "train_limit", "test_limit", "scratch_train",
                                  "scratch_epochs", "seed", "views", "runtime"))
+    if args.json:  # lesson.json's document (the files are written as well)
+        print_json(result.to_dict())
     return 0
