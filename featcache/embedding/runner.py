@@ -29,6 +29,7 @@ from featcache.store import (
     CacheIdentity,
     exclusive_lock,
     find_complete,
+    make_writer,
     read_attrs,
     tidy_partial,
 )
@@ -232,7 +233,7 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
     attrs = _provenance(ident, model, data, rows, make_embed.runtime_used)
     if verbose and make_embed.runtime_note:  # auto says why it fell back (a user asked for the fastest)
         print(make_embed.runtime_note)  # with the progress lines: stderr is for the one line of an error
-    writer = rows.writer(path, attrs, widths, store.dtype, verbose)
+    writer = make_writer(path, attrs, rows.specs, widths, store.dtype, staged=rows.staged, verbose=verbose)
     done = writer.open()
     batches = plan(rows.sizes, done, per_batch)
     if verbose and any(done.values()):

@@ -16,8 +16,8 @@ extraction, which decodes each file once anyway; a cache of the same data
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
 import numpy as np
@@ -25,6 +25,26 @@ import numpy as np
 if TYPE_CHECKING:
     from featcache.embedding.batches import Batch
     from featcache.store import CacheWriter
+
+
+# The one group of a photo folder's partial file: every candidate file's row, before the splits are cut out.
+STAGING = "files"
+
+
+@dataclass
+class SplitSpec:
+    name: str
+    labels: np.ndarray
+    index: np.ndarray
+    paths: list[str] | None = None
+    rows: np.ndarray | None = None  # with finish(regroup=...): the staged rows this split takes, increasing
+    digests: list[str] | None = None  # per row, the SHA-256 hex of the image's content (train/test overlap checks)
+
+    def __post_init__(self):
+        # _copy_rows walks the staged rows block by block and fills each split in that order: rows out of order
+        # would put features on other images' labels, silently (a review; today's caller sorts them).
+        if self.rows is not None and np.any(np.diff(np.asarray(self.rows)) <= 0):
+            raise ValueError(f"SplitSpec {self.name!r}: rows must be strictly increasing")
 
 
 @dataclass
@@ -150,30 +170,42 @@ class DataSource:
         return FixedRows(self) if self.pending is None else self.pending.plan(self)
 
 
+def array_digest(*arrays: np.ndarray) -> str:
+    """Content hash of arrays (dtype, shape and bytes)."""
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(memoryview(a).cast("B"))
+    return h.hexdigest()
+
+
 class RowPlan(Protocol):
     """How extraction embeds a source's rows and writes them to the cache.
 
-    The runner only ever does: ``w = plan.writer(...)``, ``done = w.open()``,
-    run the engine over ``plan.sizes`` minus ``done`` with ``plan.read`` and
+    The runner only ever does: ``w = store.make_writer(..., plan.specs,
+    staged=plan.staged)``, ``done = w.open()``, run the engine over
+    ``plan.sizes`` minus ``done`` with ``plan.read`` and
     ``plan.embedder(make_embed)``, hand each batch to ``plan.write(w, batch,
     out)``, then ``plan.finish(w, extra_attrs)`` and ``w.close()``. A source
     whose rows are known (``FixedRows``) writes its splits as they are; one
     whose rows are learnt while embedding (photos, see ``sources.images``)
-    writes a staging split and cuts the splits out of it in ``finish``.
+    writes a staging split and cuts the splits out of it in ``finish``. The
+    plan describes its rows (``SplitSpec``); the store chooses and builds the
+    writer, so no source imports the store.
     """
 
     unit: str  # what a row is, for progress messages ("images", "files")
     sizes: dict[str, int]  # rows per group written, in writing order
     sample: np.ndarray  # one raw image (1, H, W[, C]): the model's input shape
     skipped: list[tuple[str, str]]  # files known unusable so far (the cache's ``skipped`` until ``finish``)
+    specs: list[SplitSpec]  # the rows the writer lays out (one ``STAGING`` split when staged)
+    staged: bool  # rows learnt while embedding: the store's staged writer, finished with the splits cut out
 
     def read(self, batch: Batch) -> Any: ...
 
     def embedder(self, make_embed: Callable) -> Callable:
         """The picklable embed factory the engine runs (``make_embed`` itself, or one wrapping it)."""
-
-    def writer(self, path: Path, attrs: dict[str, Any], widths: dict[str, int], dtype: str, verbose: bool) -> CacheWriter:
-        """The store's writer for this plan (``verbose``: it says what a resume had to redo)."""
 
     def write(self, writer: CacheWriter, batch: Batch, out: dict[str, np.ndarray]) -> int:
         """Write one embedded batch; returns the images in it that were embedded (not unreadable files)."""
@@ -186,10 +218,9 @@ class FixedRows:
     """``RowPlan`` of a source whose splits are known when opened: each split written as it is."""
 
     unit = "images"
+    staged = False
 
     def __init__(self, source: DataSource):
-        from featcache.store import SplitSpec
-
         splits = source.splits
         self.specs = [SplitSpec(s.name, s.labels, s.index, s.paths, digests=s.row_digests()) for s in splits.values()]
         self.sizes = {s.name: len(s) for s in splits.values()}
@@ -200,11 +231,6 @@ class FixedRows:
 
     def embedder(self, make_embed: Callable) -> Callable:
         return make_embed
-
-    def writer(self, path: Path, attrs: dict[str, Any], widths: dict[str, int], dtype: str, verbose: bool) -> CacheWriter:
-        from featcache.store import CacheWriter
-
-        return CacheWriter(path, attrs, self.specs, widths, dtype, verbose=verbose)
 
     def write(self, writer: CacheWriter, batch: Batch, out: dict[str, np.ndarray]) -> int:
         writer.write(batch.split, batch.start, out)

@@ -12,8 +12,7 @@ from typing import ClassVar
 import numpy as np
 
 from featcache.errors import FeatcacheError
-from featcache.sources.base import DataSource, Split
-from featcache.store.fingerprint import array_digest
+from featcache.sources.base import DataSource, Split, array_digest
 from featcache.validate import check_limit, positive_int
 
 CLASS_NAMES = [

@@ -43,7 +43,7 @@ from typing import Any, Callable, ClassVar, Mapping, Sequence
 import numpy as np
 
 from featcache.errors import FeatcacheError
-from featcache.sources.base import DataSource, Split
+from featcache.sources.base import STAGING, DataSource, Split, SplitSpec
 from featcache.sources.decode import NOT_UTF8, UnreadableImage, decode_image, utf8_name
 from featcache.validate import check_fraction, check_seed
 
@@ -535,10 +535,9 @@ class StagedPhotos:
     """
 
     unit = "files"
+    staged = True
 
     def __init__(self, source: DataSource, rows: PhotoRows):
-        from featcache.store import STAGING, SplitSpec
-
         self.source, self.rows = source, rows
         self.specs = [SplitSpec(STAGING, rows.labels, rows.index, rows.paths, digests=rows.digests)]
         self.sizes = {STAGING: len(rows.paths)}
@@ -549,11 +548,6 @@ class StagedPhotos:
     def embedder(self, make_embed: Callable) -> KeepProblems:
         return KeepProblems(make_embed)
 
-    def writer(self, path: Path, attrs: dict[str, Any], widths: dict[str, int], dtype: str, verbose: bool):
-        from featcache.store import StagedWriter
-
-        return StagedWriter(path, attrs, self.specs, widths, dtype, verbose=verbose)
-
     def write(self, writer, batch, out: dict[str, np.ndarray]) -> int:
         problems = out.pop(PROBLEM)
         bad = [(self.rows.paths[batch.start + i], str(why)) for i, why in enumerate(problems) if why]
@@ -562,8 +556,6 @@ class StagedPhotos:
         return len(batch) - len(bad)
 
     def finish(self, writer, extra_attrs: dict[str, Any]) -> None:
-        from featcache.store import SplitSpec
-
         paths = self.rows.paths
         _keeping(writer.partial, self.source.settle, {paths[i]: why for i, why in writer.problems().items()})
         row = {p: i for i, p in enumerate(paths)}

@@ -27,4 +27,4 @@ from featcache.store.reader import (  # noqa: F401
     tidy_partial,
     verify,
 )
-from featcache.store.writer import CacheWriter, SplitSpec, StagedWriter  # noqa: F401
+from featcache.store.writer import CacheWriter, SplitSpec, StagedWriter, make_writer  # noqa: F401

@@ -41,13 +41,3 @@ def canonical(value: Any) -> Any:
 def fingerprint(settings: dict[str, Any]) -> str:
     blob = json.dumps(canonical(settings), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def array_digest(*arrays: np.ndarray) -> str:
-    """Content hash of arrays (dtype, shape and bytes)."""
-    h = hashlib.sha256()
-    for a in arrays:
-        a = np.ascontiguousarray(a)
-        h.update(f"{a.dtype.str}{a.shape}".encode())
-        h.update(memoryview(a).cast("B"))
-    return h.hexdigest()

@@ -31,6 +31,7 @@ import h5py
 import numpy as np
 
 from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5
+from featcache.sources.base import STAGING  # noqa: F401  (the one group of a staged partial file)
 from featcache.store.atomic import first_line, is_no_space
 
 FORMAT = "featcache"
@@ -70,7 +71,6 @@ JSON_ATTRS = ("class_names", "layers", "source", "settings", "data_digest", "ski
 DIGESTED_ATTRS = ("format", "format_version", "fingerprint", "settings", "class_names", "layers", "default_layer",
                   "layer_widths", "dtype", "backbone", "weights", "image_size", "preprocessing", "dataset", "skipped")
 ROW_DATASETS = ("labels", "index", "paths")
-STAGING = "files"  # the one group of a staged partial file
 ORIG = "orig"  # the original view: stored in features/<layer>, exactly where a cache without views has it
 VIEWS = "views"  # the group of the other views (and the root attribute naming them all)
 

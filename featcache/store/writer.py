@@ -27,7 +27,6 @@ import sys
 import time
 import traceback
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -42,6 +41,7 @@ from featcache.store.atomic import (
     no_space,
     publish,
 )
+from featcache.sources.base import SplitSpec  # noqa: F401  (the rows a source hands the writer)
 from featcache.store.layout import (
     CHECKSUM,
     CHUNK_ROWS,
@@ -69,22 +69,6 @@ from featcache.store.layout import (
 # scripts/bench_commit_fsync.py); at one commit a second that is under 1% of an
 # extraction.
 COMMIT_SECONDS = 1.0
-
-
-@dataclass
-class SplitSpec:
-    name: str
-    labels: np.ndarray
-    index: np.ndarray
-    paths: list[str] | None = None
-    rows: np.ndarray | None = None  # with finish(regroup=...): the staged rows this split takes, increasing
-    digests: list[str] | None = None  # per row, the SHA-256 hex of the image's content (train/test overlap checks)
-
-    def __post_init__(self):
-        # _copy_rows walks the staged rows block by block and fills each split in that order: rows out of order
-        # would put features on other images' labels, silently (a review; today's caller sorts them).
-        if self.rows is not None and np.any(np.diff(np.asarray(self.rows)) <= 0):
-            raise ValueError(f"SplitSpec {self.name!r}: rows must be strictly increasing")
 
 
 class CacheWriter:
@@ -603,3 +587,10 @@ def _fsync(f: h5py.File) -> None:
     except (OSError, ValueError, TypeError, AttributeError):  # a driver without a file descriptor: flush is all we have
         return
     os.fsync(fd)
+
+
+def make_writer(path: Path, attrs: dict[str, Any], splits: list[SplitSpec], layer_widths: dict[str, int], dtype: str,
+                staged: bool, verbose: bool = False) -> CacheWriter:
+    """The writer for a source's row plan (``RowPlan.specs``, ``RowPlan.staged``): the store chooses its writers,
+    the sources only describe their rows."""
+    return (StagedWriter if staged else CacheWriter)(path, attrs, splits, layer_widths, dtype, verbose=verbose)
