@@ -86,7 +86,7 @@ def test_svm_head_export_is_refused_in_one_line(two_layer_cache, tmp_path, capsy
     featcache.train(two_layer_cache, "svm", layer=LAYER, out=head_file, verbose=False)
     assert main(["export", str(head_file), "--out", str(tmp_path / "m.keras")]) == 2
     err = capsys.readouterr().err.strip()
-    assert "cannot export a SVMHead head" in err and len(err.splitlines()) == 1
+    assert "cannot export an SVM head: only keras and logreg heads" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "m.keras").exists()
 
 

@@ -264,3 +264,22 @@ def test_bad_input_is_one_clear_line(multi_cache, tmp_path, capsys, args, messag
 def test_missing_cache(tmp_path, capsys):
     assert main(["probe", str(tmp_path / "none.h5")]) == 2
     assert "cache not found" in capsys.readouterr().err
+
+
+def test_an_svm_chosen_names_the_best_head_that_exports(multi_cache, tmp_path, capsys, monkeypatch):
+    """probe may choose an SVM, which export refuses (no Dense-layer form): it then also prints the train command of
+    the best keras/logreg row (a new user trained the SVM it chose and could not export it). Here the SVM row is
+    made the choice; the exportable one is the best logreg row, whatever the scores."""
+    import featcache.analysis.probe as probe_mod
+
+    real = probe_mod.best_row
+    monkeypatch.setattr(probe_mod, "best_row", lambda rows: next((r for r in rows if r.head == "svm"), None) or real(rows))
+    res = featcache.probe(multi_cache, heads="logreg,svm", layers="out_relu", out=tmp_path / "d", plot=False, verbose=True)
+    out = capsys.readouterr().out
+    alt = real([r for r in res.rows if r.head == "logreg"])
+    assert res.best.head == "svm"
+    assert f"an svm head cannot be exported as a model; the best one that can (logreg, {alt.accuracy:.4f}): " \
+           f"{probe_mod.train_command(multi_cache, alt, ('orig',))}" in out
+    monkeypatch.setattr(probe_mod, "best_row", real)
+    featcache.probe(multi_cache, heads="svm", layers="out_relu", out=tmp_path / "e", plot=False, verbose=True)
+    assert "cannot be exported" not in capsys.readouterr().out  # no exportable row to offer

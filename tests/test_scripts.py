@@ -31,6 +31,7 @@ from helpers import REPO, make_class_tree, make_fashion_dir
 
 SCRIPTS = REPO / "scripts"
 SMOKE = {  # script -> its smoke test below
+    "bench_batch_size.py": "test_bench_batch_size",
     "bench_commit_fsync.py": "test_bench_commit_fsync",
     "bench_curve.py": "test_bench_curve",
     "bench_extract.py": "test_bench_extract",
@@ -267,6 +268,17 @@ def test_bench_ort_layouts(tiny, tmp_path: Path):
     assert report["images"] == 10 and sorted(report["rounds"]) == sorted(names + [f"pipeline, {n}" for n in names])
     assert all(len(v) == 2 and min(v) > 0 for v in report["rounds"].values())
     assert report["ratio_to_first"][names[0]] == 1.0 and report["max_abs_difference"] < 1e-5  # the same features in every layout
+    assert json.loads((tmp_path / "out.json").read_text()) == report
+
+
+@pytest.mark.slow
+def test_bench_batch_size(tiny, tmp_path: Path):
+    proc = run_script("bench_batch_size.py", *TINY, "--fashion-dir", str(tiny["data"]), "--images", "10", "--image-size", "32",
+                      "--layer", "block_1_expand_relu", "--sizes", "4,3,10", "--rounds", "2", "--json", "out.json", cwd=tmp_path)
+    report = last_json(proc.stdout.splitlines()[-1])
+    assert report["images"] == 10 and sorted(report["rounds"]) == ["10", "3", "4"]
+    assert all(len(v) == 2 and min(v) > 0 for v in report["rounds"].values())
+    assert report["ratio_to_first"]["4"] == 1.0 and report["max_abs_difference"] < 1e-5  # the batch size changes no feature
     assert json.loads((tmp_path / "out.json").read_text()) == report
 
 

@@ -347,6 +347,11 @@ def _probe_into(out_dir: Path, cache: Cache, head_names: list[str], params: dict
         if note:
             print(note)
         print(f"fit it on every training image: {train_command(cache.path, best, cache.views)}")
+        exportable = [r for r in rows if r.head in EXPORTABLE_HEADS]
+        if best.head not in EXPORTABLE_HEADS and exportable:  # an SVM has no Dense-layer form (a new user)
+            alt = best_row(exportable)
+            print(f"an {best.head} head cannot be exported as a model; the best one that can ({alt.head}, "
+                  f"{alt.accuracy:.4f}): {train_command(cache.path, alt, cache.views)}")
         print(f"wrote {result.csv}" + (f" and {result.plot}" if result.plot else ""))
     return result
 
@@ -362,6 +367,10 @@ def _rows(results: dict, names: list[str], head_names: list[str], settings: list
                 rows.append(ProbeRow(names.index(layer), layer, int(widths.get(layer, 0)), h, C, round(acc, 6), scored_on,
                                      round(seconds, 3), _views_text(train), _views_text(test)))
     return rows
+
+
+# Heads `export` turns into a model (a Dense layer); the SVM has no such form.
+EXPORTABLE_HEADS = ("keras", "logreg")
 
 
 def best_row(rows: list[ProbeRow]) -> ProbeRow:

@@ -18,7 +18,8 @@ def register(sub) -> None:
                        "uint8 images (N, H, W, C) of any size with C = 1 or 3 -> resize, gray->RGB, preprocess_input, "
                        "frozen base, pooling, head -> class probabilities. Class names are stored in the file. "
                        "A logreg head is folded (standardization included) into an equivalent Dense layer.")
-    p.add_argument("head", help="head file written by 'featcache train' (.keras or .npz)")
+    p.add_argument("head", help="head file written by 'featcache train' (.keras or .npz): a keras or logreg head (an SVM "
+                   "head has no Dense-layer form)")
     add_weights_arg(p)
     p.add_argument("--out", required=True, metavar="MODEL.keras", help="where to write the model")
     p.add_argument("--views", metavar="orig|all|VIEWS",

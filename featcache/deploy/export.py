@@ -69,7 +69,9 @@ def dense_weights(head, n_classes: int) -> list[np.ndarray]:
         cols = np.asarray(head.classes_, dtype=int)
         kernel[:, cols], full_bias[cols] = coef.T, bias
         return [kernel.astype(np.float32), full_bias.astype(np.float32)]
-    raise FeatcacheError(f"cannot export a {type(head).__name__} head as a Dense layer; export a keras or logreg head")
+    name = {"SVMHead": "an SVM head"}.get(type(head).__name__, f"a {type(head).__name__} head")
+    raise FeatcacheError(f"cannot export {name}: only keras and logreg heads have a Dense-layer form; train a logreg head "
+                         "on the same cache and layer (featcache train CACHE --head logreg --layer L) and export that")
 
 
 def end_to_end_from_head(head, meta: dict[str, Any], weights: str | None = None):
