@@ -133,8 +133,14 @@ def test_two_class_model_predicts_a_folder_with_its_defaults_and_writes_csv(tmp_
     assert featcache.export(head, model) == model  # its own model is replaced without --force
     folder = root / "bees"
     (folder / "README.txt").write_text("not an image")  # only image files are read
+    (folder / "more").mkdir()  # predict reads one level: said on stderr, not passed over in silence (a new user)
     assert main(["predict", str(model), str(folder), "--csv", str(tmp_path / "p.csv")]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
+    said = capsys.readouterr()
+    lines = said.out.strip().splitlines()
+    assert said.err.splitlines()[0] == (f"predict: left out of the folders given: 1 subfolder(s) ({folder / 'more'}/; pass "
+                                        f"them to predict their images) and 1 file(s) of no image type ({folder / 'README.txt'})")
+    assert main(["predict", str(model), str(folder), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["left_out"] == [str(folder / "README.txt"), f"{folder / 'more'}/"]
     files = sorted(str(p) for p in folder.glob("*.png"))
     assert [l.split(": ")[0] for l in lines[:-1]] == files and lines[-1].endswith("p.csv")
     tops = [l.split(": ")[1] for l in lines[:-1]]

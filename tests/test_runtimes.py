@@ -368,6 +368,9 @@ def test_auto_keeps_tensorflow_on_a_gpu(monkeypatch, tmp_path):
 def test_auto_does_not_convert_for_a_small_job(tmp_path, monkeypatch):
     used, _, note = runtimes.build("auto", TINY, None, tmp_path, expected_images=50)
     assert used == "tensorflow" and "50 images" in note and not list(tmp_path.iterdir())
+    # One reason for all the converted runtimes, once (it named each in turn), and a singular for one image (a new user)
+    assert note.count("do not repay") == 1 and "for onnxruntime" not in note, note
+    assert "1 image does not repay" in runtimes.build("auto", TINY, None, tmp_path, expected_images=1)[2]
     # A model cached by an older featcache (a plain SHA-256 beside it) is not usable, so it does not count as cached:
     # a 5-image predict converted (10-60 s) after the upgrade to keyed checksums (a review).
     model = tmp_path / f"{TINY.key()}.onnx"

@@ -196,3 +196,16 @@ def test_photo_caches_split_with_other_seeds_leak_and_evaluate_says_so(tmp_path,
     # Its own cache's test photos were never training photos: no warning.
     assert main(["evaluate", str(head), str(caches[0]), "--out", str(tmp_path / "ev0")]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_train_without_head_trains_the_apis_default(cache, tmp_path, capsys):
+    """--head was required on the command line while featcache.train defaults to head='keras' (a new user): the CLI's
+    default is now the API's, and --help says which."""
+    import inspect
+
+    assert main(["train", str(cache), "--epochs", "1", "--out", str(tmp_path / "h.keras"), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["head"] == inspect.signature(featcache.train).parameters["head"].default == "keras"
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert "(default: keras)" in " ".join(capsys.readouterr().out.split())

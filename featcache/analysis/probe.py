@@ -434,7 +434,8 @@ def _run_jobs(path: Path, jobs, params, scoring: Scoring, n_jobs: int, verbose: 
     each scored on ``scoring.splits``."""
     from featcache.progress import Progress
 
-    bar = Progress(len(jobs), unit="fit") if verbose else None
+    # One step per (layer, head, train views): with --folds that is K fits, so the unit is not "fit" (a new user).
+    bar = Progress(len(jobs), unit="setting") if verbose else None
     results = {}
 
     def task(layer, h, train, tests):

@@ -29,11 +29,13 @@ def register(sub) -> None:
 def run(args) -> int:
     import sys
 
-    from featcache.deploy.predict import predict, skipped_line
+    from featcache.deploy.predict import left_out_line, predict, skipped_line
 
     preds = predict(args.model, args.images, **given(args, "top_k", "csv", "runtime"))
     if preds.skipped:  # on stderr: stdout stays the predictions (or JSON) alone
         print(skipped_line(preds.skipped), file=sys.stderr)
+    if preds.left_out:  # a folder's subfolders were passed over without a word (a new user)
+        print(f"predict: {left_out_line(preds.left_out)}", file=sys.stderr)
     if preds.runtime_note:
         print(f"predict: {preds.runtime_note}", file=sys.stderr)
     if args.json:

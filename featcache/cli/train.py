@@ -16,8 +16,9 @@ def register(sub) -> None:
                        description="Fit a classifier head on the cached train features (optionally a seeded, class-stratified "
                        "subset), report test accuracy and fit time, and save the head with the cache's fingerprint and class names.")
     p.add_argument("cache", help="a cache written by 'featcache extract'")
-    p.add_argument("--head", required=True, metavar="keras|logreg|svm", help="keras: the lesson's Dropout -> Dense head; "
-                   "logreg: standardized logistic regression; svm: standardized RBF SVM")
+    p.add_argument("--head", metavar="keras|logreg|svm", help="keras: the lesson's Dropout -> Dense head; "
+                   "logreg: standardized logistic regression; svm: standardized RBF SVM "
+                   f"(default: {api_default(train, 'head')})")
     p.add_argument("--train-size", type=positive_int, metavar="N", help="train on a stratified subset of N images (default: all)")
     p.add_argument("--seed", type=int, help="seed for the subset and the head, 0 to 2**32-1 "
                    f"(default: {api_default(train, 'seed')}); same seed, same result")
@@ -41,8 +42,8 @@ def register(sub) -> None:
 def run(args) -> int:
     from featcache.analysis.train import train
 
-    res = train(args.cache, args.head, verbose=not args.json,
-                **given(args, "train_size", "seed", "epochs", "preset", "C", "layer", "out", "standardize", "force",
+    res = train(args.cache, verbose=not args.json,
+                **given(args, "head", "train_size", "seed", "epochs", "preset", "C", "layer", "out", "standardize", "force",
                       "train_views", "test_views"))
     if args.json:
         print_json(res.to_dict())

@@ -32,15 +32,16 @@ class Predictions(list):
     ``runtime="auto"`` fell back to TensorFlow (None when it did not)."""
 
     def __init__(self, items=(), skipped: Sequence[tuple[str, str]] = (), runtime: str | None = None,
-                 runtime_note: str | None = None):
+                 runtime_note: str | None = None, left_out: Sequence[str] = ()):
         super().__init__(items)
         self.skipped = list(skipped)
         self.runtime, self.runtime_note = runtime, runtime_note
+        self.left_out = list(left_out)  # what a folder given held besides image files: subfolders, other files
 
     def to_dict(self) -> dict:
         """What ``predict --json`` prints: one object, like every other command's, with what stderr says too."""
         return {"predictions": [p.to_dict() for p in self], "skipped": [list(s) for s in self.skipped],
-                "runtime": self.runtime, "runtime_note": self.runtime_note}
+                "left_out": self.left_out, "runtime": self.runtime, "runtime_note": self.runtime_note}
 
 
 def read_npy(path: Path) -> np.ndarray:
@@ -126,12 +127,32 @@ def image_files_in(folder: Path) -> list[Path]:
     return files
 
 
-def expand_inputs(images: Sequence[str | Path]) -> list[Path]:
-    """Each folder in ``images`` replaced by its image files; files and .npy arrays kept in order."""
+def expand_inputs(images: Sequence[str | Path]) -> tuple[list[Path], list[str]]:
+    """Each folder in ``images`` replaced by its image files; files and .npy arrays kept in order. Also what the
+    folders held besides (subfolders, with a trailing /, and files of no image type): predict reads one level."""
     out: list[Path] = []
+    left_out: list[str] = []
     for p in map(Path, images):
-        out.extend(image_files_in(p) if p.is_dir() else [p])
-    return out
+        if p.is_dir():
+            files = image_files_in(p)
+            out.extend(files)
+            taken = set(files)
+            left_out += [str(q) + ("/" if q.is_dir() else "") for q in sorted(p.iterdir())
+                         if q not in taken and not q.name.startswith(".")]
+        else:
+            out.append(p)
+    return out, left_out
+
+
+def left_out_line(left_out: Sequence[str], limit: int = 3) -> str:
+    """``left out 2 subfolder(s) and 1 other file(s) of the folders given: ...``: predict reads one level of image files."""
+    dirs = [p for p in left_out if p.endswith("/")]
+    files = [p for p in left_out if not p.endswith("/")]
+    parts = [f"{len(dirs)} subfolder(s) ({', '.join(dirs[:limit])}{', ...' if len(dirs) > limit else ''}; pass them to "
+             "predict their images)" if dirs else "",
+             f"{len(files)} file(s) of no image type ({', '.join(files[:limit])}{', ...' if len(files) > limit else ''})"
+             if files else ""]
+    return "left out of the folders given: " + " and ".join(p for p in parts if p)
 
 
 # Classes shown per image unless asked: the lesson's 10 classes would be a wall of numbers per image.
@@ -235,7 +256,7 @@ def predict(
     top_k = min(DEFAULT_TOP_K, len(names)) if top_k is None else top_k
     if not 1 <= top_k <= len(names):
         raise FeatcacheError(f"--top-k {top_k} is out of range; the model has {len(names)} classes, use 1..{len(names)}")
-    paths = expand_inputs(images)
+    paths, left_out = expand_inputs(images)
     check_named(paths)
     if csv is not None:
         check_csv(Path(csv), paths)
@@ -263,7 +284,7 @@ def predict(
         probs = run_model(net, arr, batch_size)
         out[str(p)] = [Prediction(f"{p}[{i}]", t) for i, t in enumerate(top_k_classes(probs, names, top_k))]
     # Report in the order the inputs were given.
-    order = Predictions(skipped=skipped, runtime=net.runtime_used, runtime_note=net.runtime_note)
+    order = Predictions(skipped=skipped, runtime=net.runtime_used, runtime_note=net.runtime_note, left_out=left_out)
     file_iter, good = iter(out.get("files", [])), set(files)
     for p in paths:
         if p.suffix.lower() == ".npy":

@@ -228,11 +228,17 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
     # it holds batch_size // V rows (64 rows x 7 views at 224 px would otherwise hold ~2 GB of activations).
     per_batch = max(1, store.batch_size // n_views)
     t_start = time.perf_counter()
+    if verbose:  # building (and, the first time, converting) the network takes 5-60 s: not in silence (a new user)
+        views = f" x {n_views} views" if n_views > 1 else ""
+        print(f"extracting {sum(rows.sizes.values())} {rows.unit}{views} with {ident.backbone} at {ident.image_size} px "
+              f"({len(ident.layers)} layer(s)); preparing the network on runtime {engine.runtime} ...", flush=True)
     make_embed, widths = _build(rows, model, ident, per_batch, engine.runtime)
     startup = time.perf_counter() - t_start
     attrs = _provenance(ident, model, data, rows, make_embed.runtime_used)
-    if verbose and make_embed.runtime_note:  # auto says why it fell back (a user asked for the fastest)
-        print(make_embed.runtime_note)  # with the progress lines: stderr is for the one line of an error
+    if verbose:
+        print(f"network ready on {make_embed.runtime_used} in {startup:.1f} s", flush=True)
+        if make_embed.runtime_note:  # auto says why it fell back (a user asked for the fastest)
+            print(make_embed.runtime_note)  # with the progress lines: stderr is for the one line of an error
     writer = make_writer(path, attrs, rows.specs, widths, store.dtype, staged=rows.staged, verbose=verbose)
     done = writer.open()
     batches = plan(rows.sizes, done, per_batch)

@@ -507,7 +507,10 @@ def build(name: str, spec: ConversionSpec, batch_size: int | None, runtime_dir: 
         key = spec.key()
         if (expected_images is not None and expected_images < AUTO_MIN_IMAGES  # a cached one must be usable (~20 ms):
                 and not _digest_matches(runtime_dir / f"{key}{runtime.fmt.suffix}", key)):  # one from before keyed checksums is not
-            reasons.append(f"{expected_images} images do not repay converting the model for {candidate}")
+            # one reason for every converted runtime (it named each: "...for onnxruntime; ...for openvino"; a new user)
+            n = expected_images
+            reasons.append(f"{n} image{'s do' if n != 1 else ' does'} not repay converting the model: a conversion "
+                           f"pays from {AUTO_MIN_IMAGES:,} images, or once one is cached")
             continue
         try:
             return candidate, runtime.build(spec, batch_size, runtime_dir), None
