@@ -71,6 +71,11 @@ def test_default_out_is_under_runs(multi_cache):
 
     res = featcache.probe(multi_cache, heads="logreg", layers="out_relu")
     assert res.csv.parent == Path(os.environ["FEATCACHE_HOME"]) / "runs" / "probe_multi"
+    held_out = res.csv.read_text()
+    # On the test split: its own folder, so its flattering choice does not replace the held-out one (a new user)
+    on_test = featcache.probe(multi_cache, heads="logreg", layers="out_relu", on_test=True)
+    assert on_test.csv.parent == Path(os.environ["FEATCACHE_HOME"]) / "runs" / "probe_multi_on_test"
+    assert res.csv.read_text() == held_out and on_test.csv.read_text() != held_out
 
 
 def test_quiet_unless_verbose_and_out_checked_before_any_fit(multi_cache, tmp_path, capsys, monkeypatch):

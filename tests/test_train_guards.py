@@ -117,6 +117,20 @@ def test_default_names_tell_heads_apart(cache, capsys):
     assert featcache.load_head(paths[0])[1]["params"]["C"] == 0.03
 
 
+def test_evaluate_default_folders_tell_heads_of_one_name_apart(cache, tmp_path):
+    """eval/<head file name> dropped the suffix: a logreg fashion.npz's report replaced the Keras fashion.keras's in
+    silence (a new user). Now each has its own folder, named with its kind."""
+    import os
+
+    runs = Path(os.environ["FEATCACHE_HOME"]) / "runs" / "eval"
+    keras = featcache.train(cache, "keras", epochs=1, out=tmp_path / "fashion.keras").path
+    logreg = featcache.train(cache, "logreg", out=tmp_path / "fashion.npz").path
+    a, b = featcache.evaluate(keras, cache), featcache.evaluate(logreg, cache)
+    assert {p.parent for p in a.files.values()} == {runs / "fashion_keras"}
+    assert {p.parent for p in b.files.values()} == {runs / "fashion_npz"}
+    assert json.loads((runs / "fashion_keras" / "evaluation.json").read_text())["head"] == str(keras)
+
+
 # --- evaluate lists what it got wrong ----------------------------------------------------------------
 
 

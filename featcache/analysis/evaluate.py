@@ -232,7 +232,9 @@ def evaluate(
         )
     require_splits(cache, split)
     layer = meta["layer"]
-    name = head_path.stem if head_path is not None else f"{meta.get('head')}_{layer}_{meta.get('cache_fingerprint', '')[:12]}"
+    # The head file's name with its kind (fashion.keras -> fashion_keras): a logreg fashion.npz beside it replaced
+    # the Keras head's report in silence under eval/fashion/ (a new user).
+    name = f"{head_path.stem}_{head_path.suffix.lstrip('.')}" if head_path is not None else f"{meta.get('head')}_{layer}_{meta.get('cache_fingerprint', '')[:12]}"
     out_dir = Path(out) if out is not None else paths.runs_dir() / "eval" / name
     files = report_files(out_dir)
     check_report(out_dir)  # before the work, as --out's folder

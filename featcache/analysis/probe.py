@@ -309,7 +309,7 @@ def probe(
     accuracy). ``view_settings`` (``parse_view_settings``): on a cache with views,
     the (train views, test views) settings to compare; settings with the same
     train views share one fit. Writes ``probe.csv`` and ``probe.png`` into
-    ``out`` (default ``data/runs/probe_<cache name>/``). Prints the table only
+    ``out`` (default ``data/runs/probe_<cache name>/``, ``probe_<cache name>_on_test/`` with ``on_test``). Prints the table only
     when ``verbose``.
     """
     from featcache.store import as_cache
@@ -318,7 +318,8 @@ def probe(
     head_names, params, names, scoring = _settings(cache, heads, C, layers, holdout, seed, folds, on_test)
     settings = parse_view_settings(cache, view_settings)
     n_jobs = check_jobs(n_jobs)
-    out_dir = Path(out) if out else paths.runs_dir() / f"probe_{cache.path.stem}"
+    # On the test split gets its own default folder: its flattering choice must not replace the honest one (a new user)
+    out_dir = Path(out) if out else paths.runs_dir() / f"probe_{cache.path.stem}{'_on_test' if on_test else ''}"
     # A full disk, a failed fit or Ctrl-C: what was written of the report and the folders made for it go again.
     with output_files(out_dir, report_files(out_dir)):
         check_writable_dir(out_dir)  # before any fit: an unwritable --out must not cost the fits

@@ -29,7 +29,8 @@ def register(sub) -> None:
     p.add_argument("--on-test", action="store_true", help="score on the test split instead: how the layers compare "
                    "there (a layer chosen this way flatters its test accuracy)")
     p.add_argument("--seed", type=int, help=f"which training images are held out (default: {seed}; not used with --on-test)")
-    p.add_argument("--out", metavar="DIR", help="folder for probe.csv and probe.png (default: data/runs/probe_<cache name>/)")
+    p.add_argument("--out", metavar="DIR", help="folder for probe.csv and probe.png (default: data/runs/probe_<cache name>/, "
+                   "or probe_<cache name>_on_test/ with --on-test)")
     p.add_argument("--jobs", type=int, metavar="N", help=f"fits run side by side (joblib; -1: every core; default: {jobs})")
     p.add_argument("--view-settings", metavar="TRAIN/TEST;...", help="on a cache with views, the view settings to compare: "
                    "TRAIN/TEST pairs separated by ';', each side view names as in 'extract --views' or 'all' (the head is "
