@@ -38,8 +38,8 @@ def add_source_args(p: argparse.ArgumentParser) -> None:
                    f"0 to 2**32-1 (default: {default(PhotoFolder, 'seed')})")
     g.add_argument("--strict", action="store_true", default=None,
                    help="with --images: stop at any unreadable file instead of skipping and listing it")
-    g.add_argument("--train-limit", type=positive_int, metavar="N", help="use the first N training images (the lesson: 4000)")
-    g.add_argument("--test-limit", type=positive_int, metavar="N", help="use the first N test images (the lesson: 3000)")
+    g.add_argument("--train-limit", type=positive_int, metavar="N", help="use the first N training images (default: all 60,000 of Fashion-MNIST; the lesson: 4000)")
+    g.add_argument("--test-limit", type=positive_int, metavar="N", help="use the first N test images (default: all 10,000; the lesson: 3000)")
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
