@@ -394,3 +394,11 @@ def test_a_class_of_one_training_image_is_named_before_any_fit():
                                              r"and class 'boot' has 1; leave that head out$"):
         CurveSpec(sizes=(7,), heads=("svm",))._check_two_per_class(y, {"svm": {"probability": True}}, names)
     CurveSpec(sizes=(7,), heads=("logreg",))._check_two_per_class(y, {"logreg": {"C": 1.0}}, names)
+
+
+def test_jobs_minus_one_says_how_many_cores_it_means(tiny_cache, tmp_path, capsys):
+    """The header said 'jobs -1' (a new user): it now says how many cores -1 resolved to, joblib's count."""
+    from featcache.validate import usable_cores
+
+    curve(tiny_cache, tmp_path / "j", heads=("logreg",), seeds=1, sizes=[20], jobs=-1, verbose=True, plot=False)
+    assert f", jobs -1 ({usable_cores()} cores)" in capsys.readouterr().out

@@ -214,6 +214,8 @@ def test_info(fashion_dir, capsys):
     assert main(["info", str(path)]) == 0
     text = capsys.readouterr().out
     assert "RANDOM WEIGHTS" in text and "complete    yes" in text and "trouser: 5" in text
+    # Said once: it was "weights random (untrained) (random)  [RANDOM WEIGHTS]" (a new user)
+    assert "weights random (untrained)  [RANDOM WEIGHTS]" in text
     data = next(line for line in text.splitlines() if line.startswith("data "))
     # Regression (a new-user tester): the source's settings were printed as a Python dict
     assert data.endswith(f"  data_dir {Path(fashion_dir).resolve()}") and "{" not in data, data
@@ -258,6 +260,20 @@ def test_a_resume_on_another_runtime_records_both(fashion_dir, tmp_path, monkeyp
     one = extract(data_dir=str(fashion_dir), out=tmp_path / "one.h5", runtime="tensorflow", **TINY).path
     assert "runtimes" not in featcache.open_cache(one).meta
     assert "runtime     tensorflow (keras backend tensorflow)\n" in run_main(capsys, "info", str(one)).stdout
+
+
+def test_info_wraps_a_long_layer_list_and_a_cache_has_a_repr(fashion_dir, tmp_path, capsys):
+    """17 blocks were one 600-character line of info (a new user): wrapped at 100 columns, continuations indented
+    under the first; and a Cache shows its path and sizes in a notebook (it was '<Cache object at 0x...>')."""
+    path = extract(data_dir=str(fashion_dir), out=tmp_path / "b.h5", layers="blocks", **TINY).path
+    text = run_main(capsys, "info", str(path)).stdout.splitlines()
+    start = next(i for i, l in enumerate(text) if l.startswith("layers      "))
+    block = [text[start]] + [l for l in text[start + 1 :] if l.startswith(" " * 12)]
+    assert len(block) > 1 and max(map(len, block)) <= 100
+    cache = featcache.open_cache(path)
+    assert " ".join(l.strip() for l in block).removeprefix("layers ").strip().startswith(f"{cache.layers[0]} (")
+    assert all(f"{l} (" in " ".join(block) for l in cache.layers)
+    assert repr(cache) == f"Cache({str(path)!r}, train=48, test=24, layers={len(cache.layers)}, views=1)"
 
 
 def test_info_on_incomplete_cache(fashion_dir, tmp_path, capsys):

@@ -51,7 +51,14 @@ def test_library_functions_print_nothing_unless_verbose(cache, tmp_path, capsys)
     featcache.evaluate(res, cache, out=tmp_path / "ev")
     assert capsys.readouterr().out == ""
     featcache.train(cache, "logreg", out=tmp_path / "h.npz", verbose=True)
-    assert "test accuracy" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "test accuracy" in out and "training a logreg head" in out
+    import re
+
+    fit = re.search(r"; fit (\d+) ms|; fit (\d+\.\d) s", out)
+    assert fit and fit.group(0) != "; fit 0.0 s", out  # a fast fit is said in ms (a new user saw 'fit 0.0 s')
+    featcache.train(cache, "svm", out=tmp_path / "s.npz", verbose=True)
+    assert "training an svm head" in capsys.readouterr().out
 
 
 # --- bad input: one line, exit 2, nothing written --------------------------------------------------

@@ -365,7 +365,7 @@ def _rows(results: dict, names: list[str], head_names: list[str], settings: list
             for train, test in settings:
                 accuracies, C, seconds = results[(layer, h, train)]
                 acc = accuracies[[te for tr, te in settings if tr == train].index(test)]
-                rows.append(ProbeRow(names.index(layer), layer, int(widths.get(layer, 0)), h, C, round(acc, 6), scored_on,
+                rows.append(ProbeRow(names.index(layer), layer, int(widths.get(layer, 0)), h, C, round(float(acc), 6), scored_on,
                                      round(seconds, 3), _views_text(train), _views_text(test)))
     return rows
 

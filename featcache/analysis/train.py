@@ -195,7 +195,8 @@ def _say_trained(res: TrainResult) -> None:
     if res.averaged:
         how = (f" ({res.averaged} averaged over {len(res.test_views)} views: {', '.join(res.test_views)}; "
                f"original view alone {res.orig_accuracy:.4f})")
-    print(f"test accuracy {res.accuracy:.4f} on {res.test_images} images{how}; fit {res.fit_seconds:.1f} s{extra} -> {res.path}")
+    fit = f"{res.fit_seconds:.1f} s" if res.fit_seconds >= 0.05 else f"{res.fit_seconds * 1000:.0f} ms"  # not "0.0 s"
+    print(f"test accuracy {res.accuracy:.4f} on {res.test_images} images{how}; fit {fit}{extra} -> {res.path}")
 
 
 def train(
@@ -251,7 +252,8 @@ def train(
     if verbose:
         what = f"{head} head" + (f" (preset {preset})" if preset else "")
         views = f" x {len(train_views)} views ({len(y) * len(train_views)} rows)" if len(train_views) > 1 else ""
-        print(f"training a {what} on {len(y)} cached images{views}, layer {layer} ...", flush=True)
+        print(f"training {'an' if head == 'svm' else 'a'} {what} on {len(y)} cached images{views}, layer {layer} ...",
+              flush=True)
     fit_seconds, accuracy, orig_accuracy, n_test = fit_and_score(est, cache, layer, train_views, test_views, rows)
     averaged = averaged_quantity(est) if len(test_views) > 1 else None
     result = TrainResult(path, head, preset, layer, int(len(y)), n_test, accuracy, fit_seconds, _details(est),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from featcache.cli.common import add_json_flag, print_json
 
 
@@ -31,10 +33,14 @@ def run(args) -> int:
     print(f"complete    {'yes' if info.get('complete') else 'NO (interrupted; re-run the extract command to resume)'}")
     print(f"fingerprint {info.get('fingerprint')}")
     print(f"data        {info.get('dataset')}  {_source_words(info.get('source'))}")
-    print(f"backbone    {info.get('backbone')}  weights {info.get('weights_source')} ({info.get('weights')})"
+    # The weights' identity (a content hash) only where it adds to the source ("random (untrained) (random)" did not)
+    ident = "" if info.get("weights_random") or info.get("weights") == info.get("weights_source") else f" ({info.get('weights')})"
+    print(f"backbone    {info.get('backbone')}  weights {info.get('weights_source')}{ident}"
           + ("  [RANDOM WEIGHTS]" if info.get("weights_random") else ""))
     print(f"image size  {info.get('image_size')}  preprocessing {info.get('preprocessing')}")
-    print("layers      " + ", ".join(f"{l} ({widths.get(l, '?')})" for l in info.get("layers", [])) + f"  default {info.get('default_layer')}")
+    layers = ", ".join(f"{l} ({widths.get(l, '?')})" for l in info.get("layers", [])) + f"; default {info.get('default_layer')}"
+    # 17 blocks made one 600-character line (a new user): wrapped, each continuation under the first
+    print(textwrap.fill(layers, width=100, initial_indent="layers      ", subsequent_indent=" " * 12, break_on_hyphens=False))
     print(f"views       {', '.join(info.get('views') or ['orig'])}")
     print(f"dtype       {info.get('dtype')}")
     if "checksums" in info:  # complete caches: checked when opened ('featcache verify' reads every chunk)

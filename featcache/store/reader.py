@@ -152,6 +152,11 @@ class Cache:
             self.sizes = self._check_structure(f)
             self.checked = self._check_digest(f)
 
+    def __repr__(self) -> str:
+        """``Cache('data/cache/x.h5', train=4000, test=3000, layers=17, views=1)``: what a notebook shows (a new user)."""
+        sizes = ", ".join(f"{k}={v}" for k, v in self.sizes.items())
+        return f"Cache({str(self.path)!r}, {sizes}, layers={len(self.layers)}, views={len(self.views)})"
+
     def _check_structure(self, f: h5py.File) -> dict[str, int]:
         sizes = {}
         n_classes = len(self.meta["class_names"])

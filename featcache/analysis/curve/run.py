@@ -14,7 +14,7 @@ from featcache.analysis.curve.spec import DEFAULT_HEADS, DEFAULT_JOBS, DEFAULT_S
 from featcache.analysis.curve import tasks as _tasks
 from featcache.store.atomic import output_files
 from featcache.store.lock import exclusive_lock
-from featcache.validate import check_seconds
+from featcache.validate import check_seconds, usable_cores
 
 if TYPE_CHECKING:
     from featcache.store import Cache
@@ -150,7 +150,7 @@ def _run_locked(bound: BoundCurve, folder: CurveFolder, t_start: float, plot: bo
               + (f", baseline {spec.baseline} at {','.join(map(str, spec.baseline_sizes))}" if spec.baseline else "")
               + (f", train views {','.join(bound.train_views)}, test views averaged {','.join(bound.test_views)}"
                  if len(bound.train_views) + len(bound.test_views) > 2 else "")
-              + f", jobs {spec.jobs}"
+              + f", jobs {spec.jobs}" + (f" ({usable_cores()} cores)" if spec.jobs < 0 else "")  # -1 said nothing (a new user)
               + (f"; keeps the {len(plan.kept)} other row(s) already there ({', '.join(sorted({k[0] for k in plan.kept}))})"
                  if plan.kept else ""))
     fits_run = _fit_all(bound, plan, folder, verbose)
