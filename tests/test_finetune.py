@@ -231,3 +231,21 @@ def test_class_folder_photos_fine_tune_export_and_predict(tmp_path, capsys):
 
     got = json.loads(capsys.readouterr().out)["predictions"]
     assert {t["class"] for t in got[0]["top"]} == {"ants", "bees"}
+
+
+def test_a_tie_with_the_frozen_head_is_not_called_worse(capsys):
+    """The best epoch tied the frozen head's val accuracy (0.8125 each) and lost on val loss, which was never shown,
+    and the report said FINE-TUNING MADE VALIDATION WORSE (a new user). A tie now says so, with the frozen loss."""
+    from featcache.deploy.finetune import FinetuneResult, _report
+
+    def result(val_accuracy):
+        return FinetuneResult(Path("ft.keras"), {}, [], 0.8125, frozen_val_loss=0.5,
+                              epochs=[{"val_accuracy": val_accuracy, "val_loss": 0.6, "seconds": 1.0}])
+
+    _report(result(0.8125))
+    tie = capsys.readouterr().out.splitlines()[0]
+    assert tie.startswith("FINE-TUNING DID NOT IMPROVE VALIDATION: the best epoch tied the frozen head's val accuracy "
+                          "0.8125 with a higher val loss (frozen val loss 0.5000); kept the frozen head's weights")
+    _report(result(0.75))
+    assert capsys.readouterr().out.startswith("FINE-TUNING MADE VALIDATION WORSE: no epoch reached the frozen head's val "
+                                              "accuracy 0.8125, val loss 0.5000; kept")

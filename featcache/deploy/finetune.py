@@ -49,6 +49,7 @@ class FinetuneResult:
     test_accuracy: float | None = None
     train_images: int = 0
     val_images: int = 0
+    frozen_val_loss: float | None = None  # the tie-break: an epoch must beat (val accuracy, -val loss)
 
     @property
     def improved(self) -> bool:
@@ -62,7 +63,7 @@ class FinetuneResult:
         return {
             "path": str(self.path), "params": self.params, "unfrozen_layers": self.unfrozen_layers,
             "train_images": self.train_images, "val_images": self.val_images,
-            "frozen_val_accuracy": self.frozen_val_accuracy, "epochs": self.epochs, "best_epoch": self.best_epoch,
+            "frozen_val_accuracy": self.frozen_val_accuracy, "frozen_val_loss": self.frozen_val_loss, "epochs": self.epochs, "best_epoch": self.best_epoch,
             "improved": self.improved, "frozen_test_accuracy": self.frozen_test_accuracy,
             "test_accuracy": self.test_accuracy, "seconds_per_epoch": round(self.seconds_per_epoch, 2),
         }
@@ -310,9 +311,9 @@ def finetune(
     frozen_val_loss, frozen_val_acc = (float(v) for v in model.evaluate(val_ds, verbose=0))
     frozen_test_acc = float(model.evaluate(test_ds, verbose=0)[1]) if test_ds is not None else None
     result = FinetuneResult(out, counts, unfrozen, frozen_val_acc, frozen_test_accuracy=frozen_test_acc,
-                            train_images=len(train_rows), val_images=len(val_rows))
+                            train_images=len(train_rows), val_images=len(val_rows), frozen_val_loss=frozen_val_loss)
     if verbose:
-        print(f"frozen head: val accuracy {frozen_val_acc:.4f}" + (f", test accuracy {frozen_test_acc:.4f}" if frozen_test_acc is not None else ""))
+        print(f"frozen head: val accuracy {frozen_val_acc:.4f}, val loss {frozen_val_loss:.4f}" + (f", test accuracy {frozen_test_acc:.4f}" if frozen_test_acc is not None else ""))
     cb = _keep_best_callback(result, frozen_val_loss, epochs, patience, keep_best, verbose)
     # The progress bar first, so each epoch's comparison line follows its bar.
     callbacks = [k.callbacks.ProgbarLogger(), cb] if verbose else [cb]
@@ -378,8 +379,13 @@ def _save(model, out: Path, meta: dict, head: str | Path, w, settings: dict, res
 
 def _report(r: FinetuneResult) -> None:
     if not r.improved:
-        print(f"FINE-TUNING MADE VALIDATION WORSE: no epoch beat the frozen head's val accuracy {r.frozen_val_accuracy:.4f}; "
-              "kept the frozen head's weights (try fewer --unfreeze layers or a smaller --lr)")
+        # "WORSE" was said when the best epoch tied the frozen head's accuracy and lost on loss, unshown (a new user)
+        tied = any(e["val_accuracy"] == r.frozen_val_accuracy for e in r.epochs)
+        loss = f", val loss {r.frozen_val_loss:.4f}" if r.frozen_val_loss is not None else ""
+        print(("FINE-TUNING DID NOT IMPROVE VALIDATION: the best epoch tied the frozen head's val accuracy "
+               f"{r.frozen_val_accuracy:.4f} with a higher val loss (frozen{loss.lstrip(',')})" if tied else
+               f"FINE-TUNING MADE VALIDATION WORSE: no epoch reached the frozen head's val accuracy {r.frozen_val_accuracy:.4f}{loss}")
+              + "; kept the frozen head's weights (try fewer --unfreeze layers or a smaller --lr)")
     else:
         best = r.epochs[r.best_epoch - 1]["val_accuracy"]
         print(f"kept epoch {r.best_epoch}: val accuracy {best:.4f} (frozen head {r.frozen_val_accuracy:.4f})")
