@@ -134,7 +134,7 @@ def plot_learning_curves(
     ax.set_ylabel("test accuracy")
     ax.grid(True, alpha=0.3)
     seeds = "/".join(str(k) for k in sorted(n_seeds)) or "0"
-    ax.legend(loc="lower right", fontsize=9, title=f"mean of {seeds} seed(s); band/bars: min-max", title_fontsize=8)
+    ax.legend(loc="lower right", fontsize=9, handlelength=3.5, title=f"mean of {seeds} seed(s); band/bars: min-max", title_fontsize=8)
     if title:
         ax.set_title(title, fontsize=11)
     return _save(fig, path)
