@@ -223,6 +223,37 @@ def test_huge_images_downscale_or_are_refused_without_exhausting_memory(tmp_path
     assert got["pillow_limit"] == PIL_DEFAULT_LIMIT
 
 
+def test_an_icon_holding_a_huge_png_is_refused_before_it_decodes(tmp_path):
+    """ICO decodes its largest entry inside Image.open, which ran with Pillow's limit lifted: a 160 KB ICO holding a
+    20000x20000 PNG took 426 MB before MAX_PIXELS was checked (an adversarial tester); now it is refused at open, in
+    bounded memory, while a real icon still decodes."""
+    import struct
+
+    from PIL import Image
+
+    png = flat_png(tmp_path / "big.png", 20000, 20000).read_bytes()
+    ico = struct.pack("<HHH", 0, 1, 1) + struct.pack("<BBBBHHII", 0, 0, 0, 0, 1, 32, len(png), 22) + png
+    (tmp_path / "bomb.ico").write_bytes(ico)
+    probe = (
+        "import sys, json; from featcache.sources.decode import decode_image, UnreadableImage; "
+        "peak = lambda: int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0]) / 1024\n"
+        "try:\n    decode_image(sys.argv[1], 96); said = None\n"
+        "except UnreadableImage as exc:\n    said = str(exc)\n"
+        "print(json.dumps({'said': said, 'rss_mb': peak()}))"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "bomb.ico")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout)
+    assert got["said"] == "holds an image too large to decode safely (limit 32,000,000 pixels for icons); downscale it first"
+    assert got["rss_mb"] < 150, got  # decoded, the PNG alone is 400 MB
+    Image.new("RGB", (32, 32), (200, 10, 10)).save(tmp_path / "real.ico", sizes=[(32, 32)])
+    from featcache.sources.decode import decode_image
+
+    icon = decode_image(tmp_path / "real.ico", 16)
+    assert icon.shape == (16, 16, 3) and tuple(icon[8, 8]) == (200, 10, 10)
+    assert Image.MAX_IMAGE_PIXELS == PIL_DEFAULT_LIMIT  # the program's limit, put back
+
+
 # Pillow's default limit on the pixels Image.open accepts (PIL.Image.MAX_IMAGE_PIXELS), read in a fresh process
 PIL_DEFAULT_LIMIT = int(subprocess.run([sys.executable, "-c", "from PIL import Image; print(Image.MAX_IMAGE_PIXELS)"],
                                        capture_output=True, text=True, check=True).stdout)

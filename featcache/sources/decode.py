@@ -71,10 +71,43 @@ def _pillow_limit_lifted(Image) -> Iterator[None]:
             Image.MAX_IMAGE_PIXELS = limit
 
 
+# Formats whose Pillow plugin decodes an image inside ``Image.open`` (ICO and CUR load their largest entry,
+# which may be a PNG of any size): opened under a pixel limit, as _pillow_limit_lifted would let a 389 KB
+# ICO holding a 20000x20000 PNG decode in full, 426 MB, before MAX_PIXELS is checked (an adversarial tester).
+_DECODE_AT_OPEN = frozenset({"ICO", "CUR"})
+
+
+@contextmanager
+def _pillow_limit(Image, pixels: int) -> Iterator[None]:
+    """Pillow's decompression-bomb check at ``pixels`` for the block, its warning an error (under the same lock)."""
+    import warnings
+
+    with _LIMIT_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        limit = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = pixels  # Pillow warns above it (an error here) and refuses above twice it
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
+
+
 def _open(Image, path: str | Path | BinaryIO):
-    """``Image.open`` (reads the header; ICO decodes there) without Pillow's pixel limit."""
-    with _pillow_limit_lifted(Image):
-        return Image.open(path, formats=_formats(Image))
+    """``Image.open`` (reads the header) without Pillow's pixel limit, except for the formats that decode there."""
+    from PIL import UnidentifiedImageError
+
+    formats = _formats(Image)
+    try:
+        with _pillow_limit_lifted(Image):
+            return Image.open(path, formats=[f for f in formats if f not in _DECODE_AT_OPEN])
+    except UnidentifiedImageError:
+        if hasattr(path, "seek"):
+            path.seek(0)
+    with _pillow_limit(Image, MAX_PIXELS // 2):
+        try:
+            return Image.open(path, formats=[f for f in formats if f in _DECODE_AT_OPEN])
+        except Image.DecompressionBombWarning as exc:  # raised as an error above
+            raise Image.DecompressionBombError(str(exc)) from None
 
 
 def decode_image(path: str | Path | BinaryIO, size: int | None = None) -> np.ndarray:
@@ -120,8 +153,9 @@ def decode_image(path: str | Path | BinaryIO, size: int | None = None) -> np.nda
         raise
     except UnidentifiedImageError:
         raise UnreadableImage("not an image (format not recognized)") from None
-    except Image.DecompressionBombError as exc:
-        raise UnreadableImage(f"not a readable image ({type(exc).__name__})") from None
+    except Image.DecompressionBombError:  # an ICO/CUR's embedded image, refused while it is opened (_open)
+        raise UnreadableImage(f"holds an image too large to decode safely (limit {MAX_PIXELS // 2:,} pixels for "
+                              "icons); downscale it first") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise UnreadableImage(f"cannot decode ({_first_line(exc)})") from None
     except MemoryError:  # the machine's trouble, not the file's: never a "skipped" photo
