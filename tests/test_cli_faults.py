@@ -847,3 +847,35 @@ def test_standard_output_on_a_full_disk_keeps_the_work_and_is_one_line(tmp_path,
             assert proc.returncode == 2 and len(err.splitlines()) == 1 and "Traceback" not in err, (args[0], err[-800:])
             assert err.startswith(f"featcache {args[0]}: error: standard output could not be written (No space left on device)")
     assert main(["verify", str(out)]) == 0 and head.is_file()  # the cache is whole, the head was written
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["info", "LONG.h5"], "the name is too long for the file system"),
+    (["train", "CACHE", "--head", "logreg", "--out", "LONG.npz"], "the name is too long for the file system"),
+    (["evaluate", "LONG.npz", "CACHE"], "the name is too long for the file system"),
+    (["predict", "LONG.keras", "x.jpg"], "the name is too long for the file system"),
+    (["extract", "--images", "LOOP", "--weights", "random"], "is a loop of symbolic links"),
+    (["curve", "CACHE", "--sizes", "10", "--seeds", "1", "--heads", "logreg", "--out", "LOOP"], "is a loop of symbolic links"),
+])
+def test_a_path_the_system_cannot_use_is_one_line(tmp_path, capsys, argv, needle):
+    """A name over 255 bytes (ENAMETOOLONG) or a link loop, given to most commands, was a traceback where no check
+    expected it (an adversarial tester): cli.path_problem makes it one line, exit 2, wherever it comes from."""
+    cache = tiny_cache(tmp_path / "c.h5")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    names = {"LONG": str(tmp_path / ("h" * 300)), "LOOP": str(tmp_path / "loop"), "CACHE": str(cache)}
+    argv = [next((v + a[len(k):] for k, v in names.items() if a.startswith(k)), a) for a in argv]
+    err = one_line_error(capsys, argv, needle)
+    assert len(err) < 300  # the 300-byte name is shortened in the line
+
+
+def test_a_non_ascii_name_on_an_ascii_terminal_is_printed_escaped(tmp_path):
+    """stdout in an ASCII locale (PYTHONIOENCODING=ascii, LC_ALL=C without UTF-8 mode) and a cache named cé.h5:
+    'featcache info' was a UnicodeEncodeError traceback (an adversarial tester); the name is now escaped."""
+    import os
+
+    cache = tiny_cache(tmp_path / "c\u00e9.h5")
+    env = {**os.environ, "PYTHONIOENCODING": "ascii", "PYTHONUTF8": "0"}
+    proc = subprocess.run([sys.executable, "-m", "featcache", "info", str(cache)], capture_output=True, text=True,
+                          env=env, errors="replace")
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"cache       {tmp_path}/c\\xe9.h5" in proc.stdout

@@ -532,6 +532,41 @@ def test_temporaries_of_killed_atomic_writes_are_cleaned_up_by_the_next_write(tm
     assert recent.exists() and users.read_text() == "mine"  # another process's write may still be going on
 
 
+def test_a_failed_atomic_write_removes_the_folders_it_made(tmp_path, monkeypatch):
+    """A full disk in export/train/predict --csv left the empty folders made for --out (x/y/; an adversarial
+    tester): they go again, and a folder that held something, or that someone filled meanwhile, stays."""
+    def full(_path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic, "fsync_file", full)
+    with pytest.raises(FeatcacheError, match="no space left on"):
+        atomic.write_text(tmp_path / "x" / "y" / "m.keras", "model")
+    assert not (tmp_path / "x").exists()
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(FeatcacheError):
+        with atomic_path(tmp_path / "kept" / "new" / "h.npz") as tmp:
+            (tmp_path / "kept" / "new" / "someone's.txt").write_text("theirs")  # put there during the write
+            tmp.write_text("half")
+    assert (tmp_path / "kept" / "new" / "someone's.txt").read_text() == "theirs"
+
+
+def test_a_name_near_the_file_systems_limit_is_written_and_its_temporaries_cleaned(tmp_path):
+    """A legal 250-byte --out failed after the work (a tester): the temporary's name added 10-14 bytes to it, past
+    NAME_MAX. The temporary's name is shortened to fit; a killed write's temporary is still found and cleaned."""
+    target = tmp_path / (("h" * 244) + ".keras")
+    assert len(target.name.encode()) == 250
+    with atomic_path(target) as tmp:
+        assert len(tmp.name.encode()) <= 255
+        tmp.write_text("whole")
+    assert target.read_text() == "whole"
+    stale = tmp_path / (atomic._temporary_parts(target)[0] + "abcd1234.keras")
+    stale.write_text("a killed write")
+    hours_ago = os.path.getmtime(stale) - 2 * atomic.STALE_SECONDS
+    os.utime(stale, (hours_ago, hours_ago))
+    atomic.write_text(target, "again")
+    assert not stale.exists() and target.read_text() == "again"
+
+
 # -- a full disk while writing a cache ------------------------------------------------------------
 
 

@@ -186,7 +186,11 @@ class _GuardedOutput:
             return None
 
     def write(self, text: str) -> int:
-        self._guard(self._stream.write, text)
+        try:
+            self._guard(self._stream.write, text)
+        except UnicodeEncodeError:  # an ASCII locale and a non-ASCII name: a traceback (an adversarial tester)
+            enc = getattr(self._stream, "encoding", None) or "ascii"
+            self._guard(self._stream.write, text.encode(enc, "backslashreplace").decode(enc))
         return len(text)
 
     def flush(self) -> None:
@@ -199,6 +203,25 @@ class _GuardedOutput:
         reason = self.error.strerror or type(self.error).__name__
         return (f"standard output could not be written ({reason}); send it where there is room and run the command "
                 "again (files it wrote, such as a cache or a head, are kept)")
+
+
+def path_problem(exc: BaseException) -> str | None:
+    """One line for a path the system cannot use however featcache checks it: a name longer than the file system
+    allows, a link loop (pathlib's RuntimeError or ELOOP). Such paths, given to any command, ended in a
+    traceback where a check did not expect them (an adversarial tester). None: not such a problem."""
+    import errno
+
+    if isinstance(exc, RuntimeError) and str(exc).startswith("Symlink loop"):
+        where = str(exc).removeprefix("Symlink loop from ").strip("'")
+        return f"{where} is a loop of symbolic links; point it at a real file or folder"
+    if not isinstance(exc, OSError) or exc.errno not in (errno.ENAMETOOLONG, errno.ELOOP):
+        return None
+    name = exc.filename if exc.filename is not None else "a path given"
+    shown = str(name) if len(str(name)) <= 120 else f"{str(name)[:60]}...{str(name)[-40:]}"
+    if exc.errno == errno.ELOOP:
+        return f"{shown} is a loop of symbolic links; point it at a real file or folder"
+    return (f"{shown}: the name is too long for the file system (at most 255 bytes a name, 4096 a path); "
+            "use a shorter name")
 
 
 def _stdout_still_there() -> bool:
@@ -263,6 +286,12 @@ def _main(argv: list[str] | None) -> int:
         return rc
     except FeatcacheError as exc:
         print(f"featcache {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except (OSError, RuntimeError) as exc:
+        said = path_problem(exc)
+        if said is None:
+            raise
+        print(f"featcache {args.command}: error: {said}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         if _stdout_still_there():  # another pipe or socket broke: not the reader of our output going away

@@ -139,10 +139,13 @@ def atomic_path(path: str | Path, advice: str | None = None) -> Iterator[Path]:
     """
     path = Path(path)
     remove_stale_temporaries(path)
+    made = _missing_folders(path.parent)  # made for this file: removed again if it is not written (a full disk)
+    prefix, suffix = _temporary_parts(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix or ".tmp")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=suffix)
     except OSError as exc:
+        _remove_empty(made)
         if is_no_space(exc):
             raise no_space(path, advice=advice, exc=exc) from None
         raise FeatcacheError(f"cannot write {path} ({exc.strerror}); {advice or 'choose a writable --out'}") from None
@@ -162,6 +165,42 @@ def atomic_path(path: str | Path, advice: str | None = None) -> Iterator[Path]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+            _remove_empty(made)  # not published: the folders made for it go too (they stayed; an adversarial tester)
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """The folders of ``folder`` that do not exist yet, outermost first."""
+    made = []
+    while not os.path.lexists(folder) and folder != folder.parent:
+        made.insert(0, folder)
+        folder = folder.parent
+    return made
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove ``folders`` (outermost first) innermost first, each only while empty: never what someone put there."""
+    for d in reversed(folders):
+        try:
+            os.rmdir(d)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            break
+
+
+# A file name's limit on Linux file systems (NAME_MAX); a temporary's name adds a dot, 8 characters and a dot.
+NAME_MAX = 255
+
+
+def _temporary_parts(path: Path) -> tuple[str, str]:
+    """(prefix, suffix) of ``path``'s temporaries: ``.<name>.`` and its suffix, the name shortened so that the
+    temporary's name fits NAME_MAX (a legal 243-byte --out failed after the work, at the temporary; a tester)."""
+    suffix = path.suffix or ".tmp"
+    room = NAME_MAX - 8 - 2 - len(os.fsencode(suffix))
+    name = path.name
+    while len(os.fsencode(name)) > room:
+        name = name[:-1]
+    return f".{name}.", suffix
 
 
 # What atomic_path writes through takes seconds to about a minute (a model
@@ -172,7 +211,8 @@ STALE_SECONDS = 3600
 
 def _temporary_name(path: Path) -> re.Pattern[str]:
     """The names atomic_path's mkstemp gives temporaries of ``path``: its prefix, 8 of [a-z0-9_], its suffix."""
-    return re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}{re.escape(path.suffix or '.tmp')}")
+    prefix, suffix = _temporary_parts(path)
+    return re.compile(rf"{re.escape(prefix)}[a-z0-9_]{{8}}{re.escape(suffix)}")
 
 
 def remove_stale_temporaries(path: str | Path) -> None:
@@ -184,7 +224,7 @@ def remove_stale_temporaries(path: str | Path) -> None:
     path = Path(path)
     pattern = _temporary_name(path)
     try:
-        found = [tmp for tmp in path.parent.glob(f".{glob.escape(path.name)}.*") if pattern.fullmatch(tmp.name)]
+        found = [tmp for tmp in path.parent.glob(f"{glob.escape(_temporary_parts(path)[0])}*") if pattern.fullmatch(tmp.name)]
     except OSError:  # a folder we cannot list: the write itself says what is wrong
         return
     for tmp in found:
@@ -204,11 +244,7 @@ def output_files(directory: str | Path, files: Iterable[str | Path]) -> Iterator
     used to leave an empty output folder, or a plot without its report.
     """
     directory = Path(directory)
-    made = []  # the folders that do not exist yet, outermost first
-    d = directory
-    while not os.path.lexists(d) and d != d.parent:
-        made.insert(0, d)
-        d = d.parent
+    made = _missing_folders(directory)
     new = [Path(f) for f in files if not os.path.lexists(f)]
     try:
         yield
@@ -218,13 +254,7 @@ def output_files(directory: str | Path, files: Iterable[str | Path]) -> Iterator
                 os.unlink(f)
             except OSError:
                 pass
-        for d in reversed(made):
-            try:
-                os.rmdir(d)  # only if empty: never what someone else put there meanwhile
-            except FileNotFoundError:  # an inner output_files of the same run removed it already
-                continue
-            except OSError:
-                break
+        _remove_empty(made)  # only if empty: never what someone else put there meanwhile
         raise
 
 
