@@ -230,3 +230,12 @@ def test_train_without_head_trains_the_apis_default(cache, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     assert "(default: keras)" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("epochs", [0, -1, 2.5])
+def test_the_api_refuses_epochs_the_cli_refuses(cache, tmp_path, epochs):
+    """featcache.train(head='keras', epochs=0) saved an untrained head scoring below chance (an adversarial tester):
+    the API checks epochs as the CLI does, before any file is written."""
+    with pytest.raises(featcache.FeatcacheError, match="--epochs"):
+        featcache.train(cache, "keras", epochs=epochs, out=tmp_path / "h.keras")
+    assert not (tmp_path / "h.keras").exists()

@@ -19,7 +19,15 @@ from featcache.heads import HEADS, DenseHead, make_head
 from featcache.heads.io import SUFFIXES, digest_keys, head_meta, read_head_meta, save_head
 from featcache.heads.views import averaged_quantity, fit_views, score_views
 from featcache.store import Cache, as_cache
-from featcache.validate import check_out_file, check_seed, check_two_per_class, check_views, parse_C, require_splits
+from featcache.validate import (
+    check_out_file,
+    check_seed,
+    check_two_per_class,
+    check_views,
+    parse_C,
+    positive_int,
+    require_splits,
+)
 
 if TYPE_CHECKING:
     from sklearn.base import BaseEstimator
@@ -70,8 +78,8 @@ def build_head(
         if C is not None:
             raise FeatcacheError("--C applies to --head logreg and svm only; the Keras head is set with --preset and --epochs")
         overrides: dict[str, Any] = {"seed": seed, "n_classes": n_classes, "standardize": standardize}
-        if epochs is not None:
-            overrides["epochs"] = epochs
+        if epochs is not None:  # the CLI's check at the API's boundary: epochs=0 saved an untrained head (a tester)
+            overrides["epochs"] = positive_int(epochs, "--epochs")
         return DenseHead.from_preset(preset or "default", **overrides)
     if preset is not None or epochs is not None or standardize:
         raise FeatcacheError(f"--preset, --epochs and --standardize apply to --head keras only; --head {head} is set with --C "
