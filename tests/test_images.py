@@ -894,3 +894,25 @@ def test_photo_rows_carry_the_sha256_of_their_file(tmp_path):
         for split in ("train", "test"):
             stored = [d.decode() for d in f[split]["digests"][()]]
             assert stored == [hashlib.sha256((root / p).read_bytes()).hexdigest() for p in cache.paths(split)]
+
+
+def test_reports_are_refused_inside_the_class_folders_of_the_cache_photos(tmp_path, capsys):
+    """evaluate/probe/curve --out inside a class folder of the photos a cache was made from wrote confusion.png,
+    probe.png and curve.png there, and the next extraction cached them as an ant, a bee and an ant (an adversarial
+    tester). Refused before any work, as extract's --out is; the top of the folder stays allowed."""
+    from helpers import run_main
+
+    root = make_class_tree(tmp_path / "photos", {"ants": 6, "bees": 6}, size=16)
+    cache = featcache.extract(featcache.PhotoFolder(str(root), test_fraction=0.5), featcache.ModelSpec(weights="random", image_size=32),
+                              featcache.StoreSpec(out=tmp_path / "c.h5"), verbose=False).path
+    head = featcache.train(cache, "logreg", out=tmp_path / "h.npz").path
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    for argv in (["evaluate", str(head), str(cache), "--out", str(root / "ants")],
+                 ["probe", str(cache), "--heads", "logreg", "--holdout", "0.5", "--out", str(root / "bees")],
+                 ["curve", str(cache), "--sizes", "4", "--seeds", "1", "--heads", "logreg", "--out", str(root / "ants" / "cv")]):
+        proc = run_main(capsys, *argv)
+        assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
+        assert f"is inside a class folder of the photos the cache was made from, {root.resolve()}: its plots would be read" \
+               in proc.stderr
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
+    assert run_main(capsys, "evaluate", str(head), str(cache), "--out", str(root)).returncode == 0  # the top: no class

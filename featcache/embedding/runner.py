@@ -120,21 +120,10 @@ def _check_outside_the_data(path: Path, source: Any) -> None:
     """A cache is not written inside the photo folder it is made from: it became part of "the data", so the same
     command run again refused its own cache as one of other settings, over and over (an adversarial tester)."""
     root = getattr(source, "root", None)
-    if root is None:
-        return
-    root, where = Path(root).resolve(), path.resolve()
-    if root != where and root not in where.parents:
-        return
-    from featcache.sources.images import SPLIT_FOLDERS
+    if root is not None:
+        from featcache.sources.images import check_outside_classes
 
-    parts = where.relative_to(root).parts
-    # Files at the top of the folder (or of its train/val/test folders) are not images of any class: a cache
-    # there was always fine, and a re-run a cache hit (a review). Inside a class folder, or a new folder that
-    # would read as a class, it is part of the data.
-    if len(parts) == 1 or (len(parts) == 2 and parts[0] in SPLIT_FOLDERS and (root / parts[0]).is_dir()):
-        return
-    raise FeatcacheError(f"--out {path} is inside a class folder of --images {root}: the cache would be read as part "
-                         f"of its own data; put it at the top of {root}, or outside it")
+        check_outside_classes(path, root, "--out", "the cache would be read as part of its own data")
 
 
 def _parts(source, model, store, engine) -> tuple[Any, ModelSpec, StoreSpec, Any]:

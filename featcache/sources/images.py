@@ -207,6 +207,34 @@ def _layout(root: Path, test_fraction: float | None, test_folder: str | None) ->
     return ["train", tests[0]], tests[0]
 
 
+def check_outside_classes(path: str | Path, root: str | Path, flag: str, why: str, shown: str | Path | None = None,
+                          root_words: str = "--images") -> None:
+    """Refuse a file ``path`` featcache would write inside a class folder of the photo folder ``root`` (or in a new
+    folder there, which would read as a class): the next extraction would take it as an image of that class.
+    Files at the top of ``root``, or of its train/val/test folders, are of no class, so they are allowed."""
+    root, where = Path(root).resolve(), Path(path).resolve()
+    if root != where and root not in where.parents:
+        return
+    parts = where.relative_to(root).parts
+    # Files at the top of the folder (or of its train/val/test folders) are not images of any class: a cache
+    # there was always fine, and a re-run a cache hit (a review). Inside a class folder, or a new folder that
+    # would read as a class, it is part of the data.
+    if len(parts) == 1 or (len(parts) == 2 and parts[0] in SPLIT_FOLDERS and (root / parts[0]).is_dir()):
+        return
+    raise FeatcacheError(f"{flag} {path if shown is None else shown} is inside a class folder of {root_words} {root}: "
+                         f"{why}; put it at the top of {root}, or outside it")
+
+
+def check_report_outside_classes(out_dir: str | Path, cache: Any, flag: str = "--out") -> None:
+    """A report folder (evaluate, probe, curve) inside a class folder of the photos a cache was made from: its plots
+    would be cached as images of that class by the next extraction (an adversarial tester's confusion.png, an ant)."""
+    source = cache.meta.get("source") if hasattr(cache, "meta") else None
+    if isinstance(source, dict) and source.get("kind") == "images" and source.get("root"):
+        check_outside_classes(Path(out_dir) / "report.png", source["root"], flag,
+                              "its plots would be read as images of that class by the next extraction", shown=out_dir,
+                              root_words="the photos the cache was made from,")
+
+
 def _entries(folder: Path) -> list[os.DirEntry]:
     try:
         with os.scandir(folder) as it:
