@@ -402,3 +402,29 @@ def test_jobs_minus_one_says_how_many_cores_it_means(tiny_cache, tmp_path, capsy
 
     curve(tiny_cache, tmp_path / "j", heads=("logreg",), seeds=1, sizes=[20], jobs=-1, verbose=True, plot=False)
     assert f", jobs -1 ({usable_cores()} cores)" in capsys.readouterr().out
+
+
+def test_a_row_edited_since_it_was_written_is_fitted_again(tiny_cache, tmp_path, capsys):
+    """A resume trusted curve.csv: an accuracy changed by hand or by a flipped digit (0.68 -> 0.99) went into the
+    curve (an adversarial tester). Each row carries a checksum: a resume says how many rows do not match and fits
+    them again; plotting such a file refuses it; a file from before checksums is read as it was."""
+    from featcache.analysis.curve import read_rows
+    from featcache.analysis.curve.folder import load_curve
+
+    out = tmp_path / "o"
+    first = curve(tiny_cache, out, heads=("logreg",), seeds=1, sizes=[20, 40], plot=False)
+    good = {(r["size"], r["seed"]): r["accuracy"] for r in read_rows(out / "curve.csv")}
+    lines = (out / "curve.csv").read_text().splitlines()
+    cells = lines[1].split(",")
+    cells[3] = "0.999" if cells[3] != "0.999" else "0.998"  # a plausible accuracy: only the checksum can tell
+    (out / "curve.csv").write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n")
+    with pytest.raises(FeatcacheError, match=r"does not match its checksum \(edited or damaged\)"):
+        load_curve(out)
+    again = curve(tiny_cache, out, heads=("logreg",), seeds=1, sizes=[20, 40], plot=False)
+    assert "1 row(s) of" in capsys.readouterr().err and (again.fits, again.resumed) == (1, 1)
+    assert {(r["size"], r["seed"]): r["accuracy"] for r in read_rows(out / "curve.csv")} == good
+    assert len(first.rows) == 2
+    # A curve.csv from before checksums (no such column) still resumes
+    lines = (out / "curve.csv").read_text().splitlines()
+    (out / "curve.csv").write_text("\n".join(",".join(l.split(",")[:5]) for l in lines) + "\n")
+    assert curve(tiny_cache, out, heads=("logreg",), seeds=1, sizes=[20, 40], plot=False).fits == 0

@@ -12,7 +12,8 @@
 
 Rows read back are checked (whole sizes and seeds, accuracy in [0, 1],
 finite non-negative seconds): a hand-edited or damaged file is one line
-naming it, never a curve built on it.
+naming it, never a curve built on it. Each row also carries a checksum of
+its values: a resume fits a row that does not match again.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import csv
 import io
 import json
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -32,6 +34,18 @@ from featcache.store.fingerprint import fingerprint
 from featcache.validate import SEED_LIMIT, check_report_files, check_writable_dir
 
 CSV_FIELDS = ("size", "seed", "head", "accuracy", "fit_seconds")
+# Each row's checksum, a column after the others: the first 16 hex digits of SHA-256 over the row's values as
+# written. A resume trusted curve.csv as it found it, so an edited or damaged accuracy (0.68 -> 0.99) went into the
+# curve (an adversarial tester); a row that does not match is now fitted again. Files written before it have no
+# such column and are read as before.
+CHECKSUM = "checksum"
+
+
+def row_checksum(values: Sequence[str]) -> str:
+    """The checksum of one row's CSV_FIELDS values, as the strings written."""
+    import hashlib
+
+    return hashlib.sha256(("featcache curve row\0" + "\0".join(values)).encode()).hexdigest()[:16]
 
 
 def _row(r: dict[str, str]) -> dict[str, Any]:
@@ -46,15 +60,26 @@ def _row(r: dict[str, str]) -> dict[str, Any]:
     return row
 
 
-def read_rows(path: str | Path) -> list[dict[str, Any]]:
-    """Rows of a ``curve.csv`` with typed, checked values."""
+def read_rows(path: str | Path, mismatched: list[dict[str, str]] | None = None) -> list[dict[str, Any]]:
+    """Rows of a ``curve.csv`` with typed, checked values. A row whose checksum does not match is an error, or,
+    given a ``mismatched`` list, left out and appended there (a resume fits it again)."""
     path = Path(path)
     try:
         with open(path, newline="") as f:
             reader = csv.DictReader(f)
             if reader.fieldnames is None or not set(CSV_FIELDS) <= set(reader.fieldnames):
                 raise ValueError(f"columns {reader.fieldnames}")
-            return [_row(r) for r in reader]
+            rows = []
+            for r in reader:
+                row = _row(r)  # values that cannot be a row are refused first, checksum or not
+                if CHECKSUM in r and r[CHECKSUM] != row_checksum([r[k] or "" for k in CSV_FIELDS]):
+                    if mismatched is None:
+                        raise ValueError(f"the row {','.join(r[k] or '' for k in CSV_FIELDS)} does not match its checksum "
+                                         "(edited or damaged)")
+                    mismatched.append(r)
+                    continue
+                rows.append(row)
+            return rows
     except FileNotFoundError:
         raise FeatcacheError(f"curve file not found: {path}; run 'featcache curve' first or check the path") from None
     except IsADirectoryError:
@@ -66,10 +91,11 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
 
 def write_rows(path: Path, rows: Sequence[dict[str, Any]]) -> None:
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
+    w = csv.DictWriter(buf, fieldnames=(*CSV_FIELDS, CHECKSUM), lineterminator="\n", extrasaction="ignore")
     w.writeheader()
     for r in rows:
-        w.writerow({**r, "fit_seconds": f"{r['fit_seconds']:.4f}"})
+        values = {**{k: str(r[k]) for k in CSV_FIELDS}, "fit_seconds": f"{r['fit_seconds']:.4f}"}
+        w.writerow({**values, CHECKSUM: row_checksum([values[k] for k in CSV_FIELDS])})
     write_text(path, buf.getvalue())
 
 
@@ -140,7 +166,12 @@ class CurveFolder:
         if diff:
             raise FeatcacheError(f"{self.path} holds a learning curve with other settings ({', '.join(diff)}); "
                                  f"choose another --out or delete {self.csv}")
-        return {(r["head"], r["seed"], r["size"]): r for r in read_rows(self.csv)}
+        mismatched: list[dict[str, str]] = []
+        rows = {(r["head"], r["seed"], r["size"]): r for r in read_rows(self.csv, mismatched)}
+        if mismatched:  # said, then fitted again: a resume is where a changed row would otherwise be trusted
+            print(f"featcache curve: warning: {len(mismatched)} row(s) of {self.csv} do not match their checksum (edited "
+                  "or damaged); fitting them again", file=sys.stderr)
+        return rows
 
     def earlier_params(self) -> dict[str, dict[str, Any]]:
         """Each head's parameters as curve.json records them (after ``finished_rows`` checked it): they vouch for kept rows."""
