@@ -879,3 +879,32 @@ def test_a_non_ascii_name_on_an_ascii_terminal_is_printed_escaped(tmp_path):
                           env=env, errors="replace")
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
     assert f"cache       {tmp_path}/c\\xe9.h5" in proc.stdout
+
+
+def test_predicts_api_takes_one_path_checks_top_k_and_caps_npy_images(tmp_path, fake_model, monkeypatch):
+    """From an adversarial tester: predict(model, "x.png") walked the string character by character ("/" became the
+    root folder); top_k="2" or True went through unchecked; a 1x10000x10000x3 .npy ran at a 2.9 GB peak, where image
+    files are capped at MAX_PIXELS. Now one path is one input, top_k is a whole number >= 1, and such arrays are
+    refused in one line while large (allowed) ones run in smaller batches."""
+    from featcache.deploy import model as model_mod
+    from featcache.deploy.predict import ARRAY_BATCH_BYTES, predict
+    from featcache.errors import FeatcacheError
+    from featcache.sources.decode import MAX_PIXELS
+
+    write_image(tmp_path / "x.png", class_image(0, 0, 16))
+    assert [p.input for p in predict(fake_model, str(tmp_path / "x.png"))] == [str(tmp_path / "x.png")]
+    assert len(predict(fake_model, tmp_path / "x.png", top_k="2")[0].top) == 2
+    for bad in (True, 0, 1.5):
+        with pytest.raises(FeatcacheError, match="--top-k"):
+            predict(fake_model, [tmp_path / "x.png"], top_k=bad)
+    side = int(MAX_PIXELS ** 0.5) + 1
+    big = np.lib.format.open_memmap(tmp_path / "big.npy", mode="w+", dtype=np.uint8, shape=(1, side, side, 1))  # sparse
+    del big
+    with pytest.raises(FeatcacheError, match=r"big.npy holds images of \d+x\d+ pixels, too large to run safely"):
+        predict(fake_model, [tmp_path / "big.npy"])
+    batches = []
+    monkeypatch.setattr(model_mod, "run_model", lambda net, x, bs=64: batches.append(bs) or np.full((len(x), 2), 0.5))
+    np.save(tmp_path / "large.npy", np.zeros((3, 3000, 3000, 3), np.uint8))
+    np.save(tmp_path / "small.npy", np.zeros((3, 28, 28), np.uint8))
+    predict(fake_model, [tmp_path / "large.npy", tmp_path / "small.npy"])
+    assert batches == [max(1, ARRAY_BATCH_BYTES // (3000 * 3000 * 3)), 64]

@@ -111,11 +111,12 @@ def tiny_head(tmp_path_factory) -> Path:
     return _head(tmp_path_factory.mktemp("tiny"), "random", n_train=40)
 
 
-def _one_line_error(capsys, argv: list[str], message: str) -> None:
+def _one_line_error(capsys, argv: list[str], message: str) -> str:
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert message in err, err
     assert len(err.splitlines()) == 1 and "Traceback" not in err
+    return err
 
 
 @pytest.mark.parametrize(
@@ -155,7 +156,9 @@ def test_missing_and_unreadable_heads(tmp_path, capsys):
 def test_data_source_gone(tmp_path, capsys):
     head = _head(tmp_path, "random", n_train=40)
     shutil.rmtree(tmp_path / "fmnist")
-    _one_line_error(capsys, ["finetune", str(head)], "the images the head was trained on are no longer available (data directory not found")
+    err = _one_line_error(capsys, ["finetune", str(head)], "the images the head was trained on are no longer available (data directory not found")
+    # It named extract's --data-dir/--images, which finetune has not (an adversarial tester): where to put them back
+    assert "pass --" not in err and "put them back at " in err and str(tmp_path / "fmnist") in err
 
 
 def test_logreg_head_is_refused(tmp_path, capsys):

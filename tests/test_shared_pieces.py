@@ -119,3 +119,19 @@ def test_progress_bar_redraws_in_place_on_a_terminal(monkeypatch):
     stream = Tty()
     Progress(3, stream=stream).update(3)
     assert "\r" not in stream.getvalue()
+
+
+def test_plots_say_nothing_when_home_cannot_be_written(tmp_path):
+    """HOME=/proc (or any home matplotlib cannot write its config into): evaluate, probe and curve printed
+    matplotlib's two-line 'mkdir -p failed ... created a temporary cache directory' warning (an adversarial tester)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, sys; from featcache.analysis.plots import plot_confusion; "
+            "plot_confusion(np.eye(2, dtype=int), ['a', 'b'], sys.argv[1])")
+    env = {k: v for k, v in os.environ.items() if k not in ("MPLCONFIGDIR", "XDG_CONFIG_HOME")}
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "c.png")], capture_output=True, text=True,
+                          env={**env, "HOME": "/proc"}, timeout=120)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"

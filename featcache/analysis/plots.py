@@ -20,6 +20,27 @@ import numpy as np
 
 from featcache.store.atomic import atomic_path
 
+def _matplotlib_config() -> None:
+    """Give matplotlib a writable config folder before its first import when the usual one is not (HOME=/proc, a
+    read-only home): it then printed two lines of warnings into evaluate's, probe's and curve's output (an
+    adversarial tester). A folder the user chose (MPLCONFIGDIR) is left alone."""
+    import os
+    import sys
+    import tempfile
+
+    if "matplotlib" in sys.modules or os.environ.get("MPLCONFIGDIR"):
+        return
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    folder = os.path.join(base, "matplotlib")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        if os.access(folder, os.W_OK | os.X_OK):
+            return
+    except OSError:
+        pass
+    os.environ["MPLCONFIGDIR"] = tempfile.mkdtemp(prefix="featcache-matplotlib-")
+
+
 # Heads measured at a few sizes only (the end-to-end baselines): drawn as
 # points with error bars rather than as a curve with a band.
 POINT_HEADS = ("scratch",)
@@ -92,6 +113,7 @@ def plot_learning_curves(
     ``point_heads`` are points with min-max error bars. With one set, colour
     tells heads apart; with several, colour is the set and line style the head.
     """
+    _matplotlib_config()
     from matplotlib.figure import Figure
     from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 
@@ -160,6 +182,7 @@ def confusion_text(cm: np.ndarray, class_names: list[str]) -> str:
 
 def plot_confusion(cm: np.ndarray, class_names: list[str], path: str | Path, title: str = "") -> Path:
     """A heatmap with the count in every cell, true classes down, predicted across."""
+    _matplotlib_config()
     from matplotlib.figure import Figure
 
     n = len(class_names)
@@ -198,6 +221,7 @@ def views_label(train_views: str, test_views: str) -> str:
 
 def plot_probe(rows: Sequence[Any], best: Any, path: str | Path, title: str = "") -> Path:
     """Accuracy against depth (``ProbeRow``s), one line per head (and view setting, on a cache with views), the best point marked."""
+    _matplotlib_config()
     from matplotlib.figure import Figure
 
     layers = [r.layer for r in sorted({r.depth: r for r in rows}.values(), key=lambda r: r.depth)]

@@ -110,7 +110,12 @@ def reopen_source(meta: dict[str, Any], verbose: bool = False):
     try:
         source = open_source(spec, verbose=verbose)
     except FeatcacheError as exc:
-        raise FeatcacheError(f"the images the head was trained on are no longer available ({exc})") from None
+        # The source's own fix names extract's flags (--images DIR, --data-dir), which finetune has not (a tester)
+        why = str(exc).split("; ")[0]
+        where = spec.get("root") or spec.get("data_dir")
+        raise FeatcacheError(f"the images the head was trained on are no longer available ({why}); "
+                             + (f"put them back at {where}: " if where else "")
+                             + "finetune reads the images the head's cache was extracted from") from None
     want = meta.get("data_digest")
     if want and source.digest != want:
         changed = ", ".join(s for s in sorted(set(want) | set(source.digest)) if want.get(s) != source.digest.get(s))

@@ -10,7 +10,7 @@ import numpy as np
 
 from featcache.embedding.engines import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError
-from featcache.validate import check_replaceable
+from featcache.validate import check_replaceable, positive_int
 
 NPY_HINT = "save uint8 pixels 0..255 shaped (N, H, W) or (N, H, W, C) with C = 1 or 3"
 
@@ -58,6 +58,11 @@ def read_npy(path: Path) -> np.ndarray:
         arr = arr[..., None]
     if arr.ndim != 4 or arr.shape[-1] not in (1, 3) or 0 in arr.shape:
         raise FeatcacheError(f"{path} holds an array of shape {arr.shape}; {NPY_HINT}")
+    from featcache.sources.decode import MAX_PIXELS
+
+    if arr.shape[1] * arr.shape[2] > MAX_PIXELS:  # image files have this cap; a 10000x10000 array took 2.9 GB (a tester)
+        raise FeatcacheError(f"{path} holds images of {arr.shape[2]}x{arr.shape[1]} pixels, too large to run safely (limit "
+                             f"{MAX_PIXELS:,} pixels an image); downscale them first")
     if arr.dtype != np.uint8:
         if not np.issubdtype(arr.dtype, np.integer) or arr.min() < 0 or arr.max() > 255:
             raise FeatcacheError(f"{path} holds {arr.dtype} values, not pixels 0..255; {NPY_HINT}")
@@ -155,6 +160,10 @@ def left_out_line(left_out: Sequence[str], limit: int = 3) -> str:
     return "left out of the folders given: " + " and ".join(p for p in parts if p)
 
 
+# uint8 bytes of one batch of .npy images at most (about 4x that as float32 in the model): 64 MB keeps a batch of
+# 8000x8000 photos to one image, and the lesson's 28x28 arrays to the usual 64.
+ARRAY_BATCH_BYTES = 64 * 2**20
+
 # Classes shown per image unless asked: the lesson's 10 classes would be a wall of numbers per image.
 DEFAULT_TOP_K = 3
 
@@ -245,6 +254,8 @@ def predict(
     from featcache.deploy.model import ModelRunner, read_meta, run_model
     from featcache.embedding.runtimes import check_runtime
 
+    if isinstance(images, (str, Path)):  # one path: a str was walked character by character ("/" was the root; a tester)
+        images = [images]
     if not images:
         raise FeatcacheError("no images given; pass image files, a folder of images or .npy arrays")
     check_runtime(runtime)
@@ -253,7 +264,7 @@ def predict(
                              "or 'featcache finetune' first, then the images")
     meta = read_meta(model)  # fast checks before loading TensorFlow
     names = list(meta["class_names"])
-    top_k = min(DEFAULT_TOP_K, len(names)) if top_k is None else top_k
+    top_k = min(DEFAULT_TOP_K, len(names)) if top_k is None else positive_int(top_k, "--top-k")
     if not 1 <= top_k <= len(names):
         raise FeatcacheError(f"--top-k {top_k} is out of range; the model has {len(names)} classes, use 1..{len(names)}")
     paths, left_out = expand_inputs(images)
@@ -280,8 +291,10 @@ def predict(
         probs = run_model(net, batch_files, batch_size)
         out["files"] = [Prediction(str(p), t) for p, t in zip(files, top_k_classes(probs, names, top_k))]
     for p, arr in arrays:
-        # Each array separately: one batch needs one image size.
-        probs = run_model(net, arr, batch_size)
+        # Each array separately: one batch needs one image size; large images in smaller batches (the model
+        # turns each batch into float32 before resizing it: 4 bytes a value).
+        rows = max(1, min(batch_size, ARRAY_BATCH_BYTES // int(np.prod(arr.shape[1:]))))
+        probs = run_model(net, arr, rows)
         out[str(p)] = [Prediction(f"{p}[{i}]", t) for i, t in enumerate(top_k_classes(probs, names, top_k))]
     # Report in the order the inputs were given.
     order = Predictions(skipped=skipped, runtime=net.runtime_used, runtime_note=net.runtime_note, left_out=left_out)

@@ -555,7 +555,9 @@ def converted_model(spec: ConversionSpec, runtime_dir: Path, load: Callable[[Pat
 
 
 # What to do when the converted-model folder cannot be written (it is not --out).
-RUNTIME_DIR_ADVICE = "converted models are kept in FEATCACHE_RUNTIME_DIR: set it to another folder, or use --runtime tensorflow"
+# Read after "free some space or" (a full disk) and after "cannot write X (why);": both must read as a sentence
+# ("free some space or converted models are kept in..." did not; an adversarial tester).
+RUNTIME_DIR_ADVICE = "set FEATCACHE_RUNTIME_DIR to another folder (converted models are kept there), or use --runtime tensorflow"
 
 
 def _digest_path(path: Path) -> Path:
