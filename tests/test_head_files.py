@@ -375,5 +375,18 @@ def test_a_keras_head_with_a_lambda_layer_is_refused_by_safe_mode(cache, tmp_pat
     with zipfile.ZipFile(good) as src, zipfile.ZipFile(evil, "a") as dst:
         dst.writestr("featcache.json", src.read("featcache.json"))
     marker.unlink(missing_ok=True)
-    _one_line(capsys, ["evaluate", str(evil), str(cache)], "is not a readable featcache head (ValueError)")
+    _one_line(capsys, ["evaluate", str(evil), str(cache)],
+              "is not a readable featcache head (it holds code (a Lambda layer or similar), which featcache never runs)")
     assert not marker.exists()
+
+
+def test_why_a_keras_file_would_not_load_is_said_in_words():
+    """'could not be loaded (ValueError)' / '(BadZipFile)' named only a type (an adversarial tester's Lambda model and
+    damaged zip): heads.io.load_problem says code or damage, and the type for anything else."""
+    from featcache.heads.io import load_problem
+
+    refused = ValueError("Requested the deserialization of a `Lambda` layer whose `function` is a Python lambda. This "
+                         "carries a potential risk of arbitrary code execution ... passing `safe_mode=False`")
+    assert load_problem(refused) == "it holds code (a Lambda layer or similar), which featcache never runs"
+    assert load_problem(zipfile.BadZipFile("Bad CRC-32 for file 'model.weights.h5'")).startswith("damaged")
+    assert load_problem(KeyError("x")) == "KeyError"

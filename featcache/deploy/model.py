@@ -23,7 +23,7 @@ from featcache._lazy import keras
 from featcache.embedding.backbones import MAX_IMAGE_SIZE, file_sha256
 from featcache.embedding.engines import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError
-from featcache.heads.io import META_ENTRY, MODEL_KIND, check_regular_file
+from featcache.heads.io import META_ENTRY, MODEL_KIND, check_regular_file, load_problem
 from featcache.store.atomic import atomic_path
 from featcache.validate import check_out_file
 
@@ -258,6 +258,6 @@ def load_model(path: str | Path):
     try:
         model = keras().models.load_model(path, compile=False)
     except Exception as exc:
-        raise FeatcacheError(f"{path} could not be loaded ({type(exc).__name__}); re-export it with this featcache version") from None
+        raise FeatcacheError(f"{path} could not be loaded ({load_problem(exc)}); re-export it with this featcache version") from None
     check_outputs(path, model.outputs[0].shape[-1], meta)
     return model, meta

@@ -176,6 +176,17 @@ def check_regular_file(path: Path, what: str, fix: str, fix_missing: str) -> Non
     raise FeatcacheError(f"{path} is not a regular file (a FIFO, socket or device); {fix}")
 
 
+def load_problem(exc: BaseException) -> str:
+    """Why Keras would not load a .keras file (a head or an exported model), in words: the lines named only the
+    exception's type, 'ValueError' for a Lambda layer's code refused by safe mode (an adversarial tester)."""
+    text = str(exc)
+    if isinstance(exc, zipfile.BadZipFile):
+        return "damaged: not a readable .keras zip archive"
+    if "safe_mode" in text or "arbitrary code" in text:
+        return "it holds code (a Lambda layer or similar), which featcache never runs"
+    return type(exc).__name__
+
+
 def _unreadable(path: Path, why: str) -> FeatcacheError:
     return FeatcacheError(f"{path} is not a readable featcache head ({why}); pass a file written by 'featcache train'")
 
@@ -251,7 +262,7 @@ def _load_keras(path: Path):
 
         model = keras().models.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:
-        raise _unreadable(path, type(exc).__name__) from None
+        raise _unreadable(path, load_problem(exc)) from None
     _check_meta_shape(meta, path, DenseHead)
     try:  # a crafted config or params (a width of None, epochs "x") must not traceback
         head = DenseHead(**meta["params"])
