@@ -565,6 +565,13 @@ def test_a_name_near_the_file_systems_limit_is_written_and_its_temporaries_clean
     os.utime(stale, (hours_ago, hours_ago))
     atomic.write_text(target, "again")
     assert not stale.exists() and target.read_text() == "again"
+    # A suffix that leaves no room (a legal 254-byte name: predict --csv out.<250 c's>) looped for ever (a review)
+    long_suffix = tmp_path / ("o." + "c" * 250)
+    atomic.write_text(long_suffix, "csv")
+    assert long_suffix.read_text() == "csv"
+    # Two long names alike in their first bytes have temporaries of their own (a hash of the whole name)
+    a, b = (tmp_path / ("h" * 240 + tail + ".keras") for tail in ("a", "b"))
+    assert atomic._temporary_parts(a) != atomic._temporary_parts(b)
 
 
 # -- a full disk while writing a cache ------------------------------------------------------------

@@ -287,16 +287,16 @@ def _main(argv: list[str] | None) -> int:
     except FeatcacheError as exc:
         print(f"featcache {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # before OSError's clause below: a BrokenPipeError is an OSError (a review)
+        if _stdout_still_there():  # another pipe or socket broke: not the reader of our output going away
+            raise
+        return _stdout_gone()
     except (OSError, RuntimeError) as exc:
         said = path_problem(exc)
         if said is None:
             raise
         print(f"featcache {args.command}: error: {said}", file=sys.stderr)
         return 2
-    except BrokenPipeError:
-        if _stdout_still_there():  # another pipe or socket broke: not the reader of our output going away
-            raise
-        return _stdout_gone()
     except KeyboardInterrupt as exc:
         # Only these keep their finished work; the others start over when re-run.
         hint = "re-run the same command to resume" if args.command in RESUMABLE else "nothing was saved"

@@ -193,13 +193,20 @@ NAME_MAX = 255
 
 
 def _temporary_parts(path: Path) -> tuple[str, str]:
-    """(prefix, suffix) of ``path``'s temporaries: ``.<name>.`` and its suffix, the name shortened so that the
-    temporary's name fits NAME_MAX (a legal 243-byte --out failed after the work, at the temporary; a tester)."""
-    suffix = path.suffix or ".tmp"
-    room = NAME_MAX - 8 - 2 - len(os.fsencode(suffix))
-    name = path.name
-    while len(os.fsencode(name)) > room:
-        name = name[:-1]
+    """(prefix, suffix) of ``path``'s temporaries: ``.<name>.`` and its suffix, so that the temporary's name fits
+    NAME_MAX (a legal 243-byte --out failed after the work, at the temporary; a tester). A name that does not fit
+    is cut and given 8 hex of its SHA-256 (two long names alike in their first 200 bytes keep apart), and a suffix
+    that leaves no room is ``.tmp`` (a 250-byte suffix looped for ever; a review)."""
+    import hashlib
+
+    name, suffix = path.name, path.suffix or ".tmp"
+    if len(os.fsencode(suffix)) > NAME_MAX // 2:
+        suffix = ".tmp"
+    room = NAME_MAX - 8 - 2 - len(os.fsencode(suffix))  # 8 random characters and two dots
+    if len(os.fsencode(name)) > room:
+        tag = hashlib.sha256(os.fsencode(name)).hexdigest()[:8]
+        cut = os.fsencode(name)[: room - len(tag) - 1].decode("utf-8", "ignore")  # whole characters only
+        name = f"{cut}-{tag}"
     return f".{name}.", suffix
 
 
