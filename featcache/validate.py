@@ -378,6 +378,19 @@ def check_two_per_class(y: Any, needs: str, fix: str, class_names: Sequence[str]
                              f"{int(counts.min())}; {fix}")
 
 
+def check_report_outside_classes(out_dir: str | Path, cache: Any, flag: str = "--out") -> None:
+    """A report folder (evaluate, probe, curve) inside a class folder of the photos a cache was made from: its plots
+    would be cached as images of that class by the next extraction (an adversarial tester's confusion.png, an ant).
+    The cache's recorded source says where its photos are; ``sources.images`` says what a class folder is."""
+    source = getattr(cache, "meta", {}).get("source")
+    if isinstance(source, dict) and source.get("kind") == "images" and source.get("root"):
+        from featcache.sources.images import check_outside_classes
+
+        check_outside_classes(Path(out_dir) / "report.png", source["root"], flag,
+                              "its plots would be read as images of that class by the next extraction", shown=out_dir,
+                              root_words="the photos the cache was made from,")
+
+
 def arg_type(check: Callable[..., Any], name: str | None = None) -> Callable[[str], Any]:
     """An argparse ``type=`` from a check: its message becomes argparse's ("argument --x: ...")."""
 

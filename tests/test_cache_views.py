@@ -139,6 +139,9 @@ def test_asking_for_views_a_cache_lacks_is_one_line_naming_its_views_and_the_fix
                               "orig,flip,shift:+2,+2,shift:+2,-2,shift:-2,+2,shift:-2,-2 to add them")
     with pytest.raises(FeatcacheError, match=r"unknown view 'flop'; use orig, flip"):
         cache.view_features("train", views="flop")
+    # "orig,flip" as one string is the list ["orig", "flip"]: the original was dropped from it (a review)
+    assert cache.resolve_views("orig,flip") == cache.resolve_views(["orig", "flip"]) == ["orig", "flip"]
+    assert cache.resolve_views("flip") == ["flip"] and cache.resolve_views("flip, orig") == ["orig", "flip"]
     with pytest.raises(FeatcacheError, match="features\\(\\) reads one view"):
         cache.features("train", view="shift")
 

@@ -163,6 +163,8 @@ def test_check_views_names_the_caches_views_when_one_is_missing():
         check_views(fake_cache("orig", "flip"), "shift", "--test-views")
     with pytest.raises(FeatcacheError, match="unknown view 'zoom'"):
         check_views(fake_cache("orig"), "zoom", "--train-views")
+    with pytest.raises(FeatcacheError, match=r"^--train-views names no view of c.h5; name one of its views: orig, flip$"):
+        check_views(fake_cache("orig", "flip"), [], "--train-views")
 
 
 def test_cross_validation_inside_heads_keeps_an_images_views_on_one_side(blobs):

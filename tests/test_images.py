@@ -244,7 +244,7 @@ def test_an_icon_holding_a_huge_png_is_refused_before_it_decodes(tmp_path):
     proc = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "bomb.ico")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout)
-    assert got["said"] == "holds an image too large to decode safely (limit 32,000,000 pixels for icons); downscale it first"
+    assert got["said"] == "holds an image too large to decode safely (limit 64,000,000 pixels); downscale it first"
     assert got["rss_mb"] < 150, got  # decoded, the PNG alone is 400 MB
     Image.new("RGB", (32, 32), (200, 10, 10)).save(tmp_path / "real.ico", sizes=[(32, 32)])
     from featcache.sources.decode import decode_image

@@ -15,29 +15,40 @@ STAGES = ("sources", "embedding", "store", "heads", "analysis", "deploy")
 ALLOWED = {("embedding", "store")}
 
 
-def _runtime_imports(tree: ast.AST):
-    """(line, module) of every featcache import outside ``if TYPE_CHECKING:`` blocks, at any depth."""
+def _runtime_imports(tree: ast.AST, package: tuple[str, ...]):
+    """(line, module) of every featcache module imported outside ``if TYPE_CHECKING:`` blocks, at any depth:
+    ``import featcache.x``, ``from featcache.x import y``, ``from featcache import x`` and relative imports
+    (``from ..heads import svm``, resolved against ``package``, the importing file's package)."""
     skip = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
             for child in node.body for n in ast.walk(child)}
     for node in ast.walk(tree):
         if id(node) in skip:
             continue
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("featcache."):
-            yield node.lineno, node.module
-        elif isinstance(node, ast.Import):
+        if isinstance(node, ast.Import):
             yield from ((node.lineno, a.name) for a in node.names if a.name.startswith("featcache."))
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: up from the file's package
+                parts = package[: len(package) - node.level + 1]
+                base = ".".join([*parts, *([base] if base else [])])
+            if base == "featcache":  # from featcache import store, heads: each name is a module
+                yield from ((node.lineno, f"featcache.{a.name}") for a in node.names)
+            elif base.startswith("featcache."):
+                yield node.lineno, base
 
 
 def backward_imports(root: Path) -> list[str]:
     found = []
     for path in sorted(root.rglob("*.py")):
-        stage = path.relative_to(root).parts[0]
+        rel = path.relative_to(root)
+        stage = rel.parts[0]
         if stage not in STAGES:
             continue
-        for line, module in _runtime_imports(ast.parse(path.read_text())):
-            other = module.split(".")[1]
+        package = ("featcache", *rel.parts[:-1])
+        for line, module in _runtime_imports(ast.parse(path.read_text()), package):
+            other = module.split(".")[1] if module.count(".") else ""
             if other in STAGES and STAGES.index(other) > STAGES.index(stage) and (stage, other) not in ALLOWED:
-                found.append(f"{path.relative_to(root)}:{line} imports {module}")
+                found.append(f"{rel}:{line} imports {module}")
     return found
 
 
@@ -49,5 +60,7 @@ def test_the_check_sees_a_backward_import_even_inside_a_function(tmp_path):
     (tmp_path / "sources").mkdir()
     (tmp_path / "sources" / "bad.py").write_text(
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from featcache.store import CacheWriter\n"
-        "def f():\n    from featcache.store import CacheWriter\n    import featcache.heads.svm\n")
-    assert backward_imports(tmp_path) == ["sources/bad.py:5 imports featcache.store", "sources/bad.py:6 imports featcache.heads.svm"]
+        "def f():\n    from featcache.store import CacheWriter\n    import featcache.heads.svm\n"
+        "    from featcache import deploy, sources\n    from ..analysis import probe\n    from . import base\n")
+    assert backward_imports(tmp_path) == ["sources/bad.py:5 imports featcache.store", "sources/bad.py:6 imports featcache.heads.svm",
+                                          "sources/bad.py:7 imports featcache.deploy", "sources/bad.py:8 imports featcache.analysis"]

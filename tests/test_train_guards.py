@@ -55,8 +55,14 @@ def test_library_functions_print_nothing_unless_verbose(cache, tmp_path, capsys)
     assert "test accuracy" in out and "training a logreg head" in out
     import re
 
-    fit = re.search(r"; fit (\d+) ms|; fit (\d+\.\d) s", out)
-    assert fit and fit.group(0) != "; fit 0.0 s", out  # a fast fit is said in ms (a new user saw 'fit 0.0 s')
+    assert re.search(r"; fit (\d+ ms|\d+\.\d s)", out), out
+    from featcache.analysis.train import _say_trained
+
+    res = featcache.train(cache, "logreg", out=tmp_path / "h2.npz")
+    for seconds, said in ((0.012, "; fit 12 ms"), (1.25, "; fit 1.2 s")):  # a fast fit in ms (a new user saw 'fit 0.0 s')
+        res.fit_seconds = seconds
+        _say_trained(res)
+        assert said in capsys.readouterr().out
     featcache.train(cache, "svm", out=tmp_path / "s.npz", verbose=True)
     assert "training an svm head" in capsys.readouterr().out
 

@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from featcache import paths
+from featcache import paths, validate
 from featcache.analysis.plots import confusion_text, plot_confusion
-from featcache.sources.images import check_report_outside_classes
 from featcache.validate import check_out_dir, check_report_files, check_views, require_splits
 from featcache.errors import FeatcacheError
 from featcache.heads.io import check_compatible, load_head, row_keys
@@ -238,7 +237,7 @@ def evaluate(
     name = f"{head_path.stem}_{head_path.suffix.lstrip('.')}" if head_path is not None else f"{meta.get('head')}_{layer}_{meta.get('cache_fingerprint', '')[:12]}"
     out_dir = Path(out) if out is not None else paths.runs_dir() / "eval" / name
     files = report_files(out_dir)
-    check_report_outside_classes(out_dir, cache)
+    validate.check_report_outside_classes(out_dir, cache)
     check_report(out_dir)  # before the work, as --out's folder
     views = evaluated_views(meta, cache, test_views)
     Xv, y = cache.view_features(split, layer, views), cache.labels(split)

@@ -38,7 +38,15 @@ def _matplotlib_config() -> None:
             return
     except OSError:
         pass
-    os.environ["MPLCONFIGDIR"] = tempfile.mkdtemp(prefix="featcache-matplotlib-")
+    # One folder per user, kept: a new mkdtemp each run left a folder per process behind (a review)
+    mine = os.path.join(tempfile.gettempdir(), f"featcache-matplotlib-{os.getuid() if hasattr(os, 'getuid') else 'user'}")
+    try:
+        os.makedirs(mine, mode=0o700, exist_ok=True)
+        if os.stat(mine).st_uid != os.getuid() or not os.access(mine, os.W_OK):  # someone else's: not ours to use
+            mine = tempfile.mkdtemp(prefix="featcache-matplotlib-")
+    except (OSError, AttributeError):
+        mine = tempfile.mkdtemp(prefix="featcache-matplotlib-")
+    os.environ["MPLCONFIGDIR"] = mine
 
 
 # Heads measured at a few sizes only (the end-to-end baselines): drawn as

@@ -166,7 +166,7 @@ def _test_scores(est, cache: Cache, layer: str, test_views: tuple[str, ...]) -> 
     return accuracy, orig, len(yt)
 
 
-def fit_and_score(est, cache: Cache, layer: str, train_views: tuple[str, ...], test_views: tuple[str, ...],
+def fit_and_score(est: BaseEstimator, cache: Cache, layer: str, train_views: tuple[str, ...], test_views: tuple[str, ...],
                   rows: np.ndarray | None = None) -> tuple[float, float, float | None, int]:
     """Fit ``est`` on ``train_views`` of every training image (``rows``: a subset), score it with ``test_views``
     averaged per test image: (fit seconds, accuracy, the original view's alone when more were averaged, test
@@ -180,7 +180,7 @@ def fit_and_score(est, cache: Cache, layer: str, train_views: tuple[str, ...], t
     return (fit_seconds, *_test_scores(est, cache, layer, test_views))
 
 
-def save_trained(est, cache: Cache, layer: str, head: str, path: Path, rows: np.ndarray | None, train_views: tuple[str, ...],
+def save_trained(est: BaseEstimator, cache: Cache, layer: str, head: str, path: Path, rows: np.ndarray | None, train_views: tuple[str, ...],
                  test_views: tuple[str, ...], accuracy: float, fit_seconds: float, **extra: Any) -> dict[str, Any]:
     """Save a fitted head with what it was trained on (layer, views, the digests of its training images) and its
     scores; returns the metadata written."""

@@ -72,20 +72,18 @@ def _pillow_limit_lifted(Image) -> Iterator[None]:
 
 
 # Formats whose Pillow plugin decodes an image inside ``Image.open`` (ICO and CUR load their largest entry,
-# which may be a PNG of any size): opened under a pixel limit, as _pillow_limit_lifted would let a 389 KB
+# which may be a PNG of any size): opened under MAX_PIXELS, as _pillow_limit_lifted would let a 389 KB
 # ICO holding a 20000x20000 PNG decode in full, 426 MB, before MAX_PIXELS is checked (an adversarial tester).
 _DECODE_AT_OPEN = frozenset({"ICO", "CUR"})
 
 
 @contextmanager
 def _pillow_limit(Image, pixels: int) -> Iterator[None]:
-    """Pillow's decompression-bomb check at ``pixels`` for the block, its warning an error (under the same lock)."""
-    import warnings
-
-    with _LIMIT_LOCK, warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
+    """Pillow's decompression-bomb error above ``pixels`` for the block (under the same lock). Pillow refuses above
+    twice its MAX_IMAGE_PIXELS, so that is set to half; no warnings filter is touched (not thread-safe; a review)."""
+    with _LIMIT_LOCK:
         limit = Image.MAX_IMAGE_PIXELS
-        Image.MAX_IMAGE_PIXELS = pixels  # Pillow warns above it (an error here) and refuses above twice it
+        Image.MAX_IMAGE_PIXELS = pixels // 2
         try:
             yield
         finally:
@@ -101,13 +99,12 @@ def _open(Image, path: str | Path | BinaryIO):
         with _pillow_limit_lifted(Image):
             return Image.open(path, formats=[f for f in formats if f not in _DECODE_AT_OPEN])
     except UnidentifiedImageError:
-        if hasattr(path, "seek"):
+        if not isinstance(path, (str, Path)):
+            if not getattr(path, "seekable", lambda: False)():  # a stream read once: no second look
+                raise
             path.seek(0)
-    with _pillow_limit(Image, MAX_PIXELS // 2):
-        try:
-            return Image.open(path, formats=[f for f in formats if f in _DECODE_AT_OPEN])
-        except Image.DecompressionBombWarning as exc:  # raised as an error above
-            raise Image.DecompressionBombError(str(exc)) from None
+    with _pillow_limit(Image, MAX_PIXELS):
+        return Image.open(path, formats=[f for f in formats if f in _DECODE_AT_OPEN])
 
 
 def decode_image(path: str | Path | BinaryIO, size: int | None = None) -> np.ndarray:
@@ -154,8 +151,8 @@ def decode_image(path: str | Path | BinaryIO, size: int | None = None) -> np.nda
     except UnidentifiedImageError:
         raise UnreadableImage("not an image (format not recognized)") from None
     except Image.DecompressionBombError:  # an ICO/CUR's embedded image, refused while it is opened (_open)
-        raise UnreadableImage(f"holds an image too large to decode safely (limit {MAX_PIXELS // 2:,} pixels for "
-                              "icons); downscale it first") from None
+        raise UnreadableImage(f"holds an image too large to decode safely (limit {MAX_PIXELS:,} pixels); "
+                              "downscale it first") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise UnreadableImage(f"cannot decode ({_first_line(exc)})") from None
     except MemoryError:  # the machine's trouble, not the file's: never a "skipped" photo

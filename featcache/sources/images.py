@@ -225,16 +225,6 @@ def check_outside_classes(path: str | Path, root: str | Path, flag: str, why: st
                          f"{why}; put it at the top of {root}, or outside it")
 
 
-def check_report_outside_classes(out_dir: str | Path, cache: Any, flag: str = "--out") -> None:
-    """A report folder (evaluate, probe, curve) inside a class folder of the photos a cache was made from: its plots
-    would be cached as images of that class by the next extraction (an adversarial tester's confusion.png, an ant)."""
-    source = cache.meta.get("source") if hasattr(cache, "meta") else None
-    if isinstance(source, dict) and source.get("kind") == "images" and source.get("root"):
-        check_outside_classes(Path(out_dir) / "report.png", source["root"], flag,
-                              "its plots would be read as images of that class by the next extraction", shown=out_dir,
-                              root_words="the photos the cache was made from,")
-
-
 def _entries(folder: Path) -> list[os.DirEntry]:
     try:
         with os.scandir(folder) as it:

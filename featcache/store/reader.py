@@ -10,6 +10,7 @@ one line naming the file and the fix (re-extract), never wrong numbers.
 from __future__ import annotations
 
 import errno
+import re
 import time
 import warnings
 from contextlib import contextmanager
@@ -251,10 +252,14 @@ class Cache:
         names: list[str] = []
         for item in views:
             item = getattr(item, "name", item)
-            parsed = [ORIG] if str(item).strip() == ORIG else [v.name for v in parse_views(str(item))[1:]]
+            # parse_views always puts the original first; it is asked for only when named ("orig,flip" dropped it:
+            # one view where ["orig", "flip"] gave two; a review)
+            named_orig = re.search(rf"(^|,)\s*{ORIG}\s*(,|$)", str(item)) is not None
+            parsed = [v.name for v in parse_views(str(item))[0 if named_orig else 1 :]]
             names.extend(n for n in parsed if n not in names)
         if not names:
-            raise FeatcacheError(f"no view asked of {self.path}; name one of its views: {', '.join(self.views)}")
+            asked = f"{flag} names" if flag else "asked for"
+            raise FeatcacheError(f"{asked} no view of {self.path}; name one of its views: {', '.join(self.views)}")
         if one and len(names) != 1:
             raise FeatcacheError(f"features() reads one view, and {views[0]!r} is {len(names)}; use view_features() for several")
         missing = [n for n in names if n not in self.views]

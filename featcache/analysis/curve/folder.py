@@ -85,8 +85,9 @@ def read_rows(path: str | Path, mismatched: list[dict[str, str]] | None = None) 
     except IsADirectoryError:
         raise FeatcacheError(f"{path} is a folder, not a curve.csv; pass the curve.csv inside it or its folder") from None
     except (ValueError, KeyError, TypeError, csv.Error, UnicodeDecodeError) as exc:
-        raise FeatcacheError(f"{path} is not a readable curve.csv ({exc}); pass a file written by 'featcache curve' "
-                             "(or re-run the curve into a new --out)") from None
+        fix = ("re-run the same curve command into its --out: it fits such rows again" if "checksum" in str(exc)
+               else "pass a file written by 'featcache curve' (or re-run the curve into a new --out)")
+        raise FeatcacheError(f"{path} is not a readable curve.csv ({exc}); {fix}") from None
 
 
 def write_rows(path: Path, rows: Sequence[dict[str, Any]]) -> None:
