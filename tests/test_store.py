@@ -923,3 +923,22 @@ def test_lock_and_written_files_follow_the_umask_without_changing_it(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": str(REPO)}).stdout.split("\n")
     assert out[:2] == ["0o664", "0o664 []"], out
+
+
+def test_a_folder_removed_between_mkdir_and_the_temporary_is_made_again(tmp_path, monkeypatch):
+    """Another process's failed write removes the empty folders it made; one it shares with this write may go
+    between this write's mkdir and its temporary (a review): the folder is made again instead of 'cannot write'."""
+    import tempfile
+
+    real = tempfile.mkstemp
+    calls = []
+
+    def racing(*a, **kw):
+        calls.append(1)
+        if len(calls) == 1:
+            os.rmdir(kw["dir"])  # the other process's clean-up, at the worst moment
+        return real(*a, **kw)
+
+    monkeypatch.setattr(tempfile, "mkstemp", racing)
+    atomic.write_text(tmp_path / "new" / "r.txt", "report")
+    assert (tmp_path / "new" / "r.txt").read_text() == "report" and len(calls) == 2

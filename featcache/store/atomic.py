@@ -142,8 +142,7 @@ def atomic_path(path: str | Path, advice: str | None = None) -> Iterator[Path]:
     made = _missing_folders(path.parent)  # made for this file: removed again if it is not written (a full disk)
     prefix, suffix = _temporary_parts(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=suffix)
+        fd, tmp = _make_temporary(path.parent, prefix, suffix)
     except OSError as exc:
         _remove_empty(made)
         if is_no_space(exc):
@@ -166,6 +165,19 @@ def atomic_path(path: str | Path, advice: str | None = None) -> Iterator[Path]:
         if os.path.exists(tmp):
             os.unlink(tmp)
             _remove_empty(made)  # not published: the folders made for it go too (they stayed; an adversarial tester)
+
+
+def _make_temporary(folder: Path, prefix: str, suffix: str) -> tuple[int, str]:
+    """mkdir -p ``folder``, then the temporary in it. Another process's failed write may remove an empty folder
+    it made between the two (``_remove_empty``; a review): the folder is made again, a few times at most."""
+    for attempt in range(3):
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            return tempfile.mkstemp(dir=folder, prefix=prefix, suffix=suffix)
+        except FileNotFoundError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _missing_folders(folder: Path) -> list[Path]:
