@@ -282,7 +282,11 @@ def test_info_on_incomplete_cache(fashion_dir, tmp_path, capsys):
     with h5py.File(out, "r+") as f:
         f.attrs["complete"] = False
     assert main(["info", str(out)]) == 0
-    assert "NO (interrupted" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "NO (interrupted" in text
+    # Progress per split in split order, train first (HDF5 lists groups by name: test came first; a tester)
+    progress = [l.split()[0] for l in text.splitlines() if "images embedded so far" in l]
+    assert progress == ["train", "test"], text
 
 
 @pytest.mark.parametrize(

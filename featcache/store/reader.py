@@ -70,8 +70,9 @@ def read_attrs(path: Path, peek: bool = False) -> dict[str, Any]:
             raise damaged(path, f"an attribute is unreadable: {first_line(exc)}") from None
         if not attrs.get("complete"):
             try:
+                # in split order (train first), as a complete cache's splits are listed: HDF5 lists groups by name
                 attrs["progress"] = {k: [int(f[k].attrs.get("rows_done", 0)), int(f[k]["labels"].shape[0])]
-                                     for k in f if isinstance(f[k], h5py.Group) and "labels" in f[k]}
+                                     for k in split_names(f) if "labels" in f[k]}
             except (OSError, KeyError, TypeError, ValueError) as exc:
                 raise damaged(path, f"its progress is unreadable: {first_line(exc)}") from None
         return attrs
