@@ -428,3 +428,11 @@ def test_a_row_edited_since_it_was_written_is_fitted_again(tiny_cache, tmp_path,
     lines = (out / "curve.csv").read_text().splitlines()
     (out / "curve.csv").write_text("\n".join(",".join(l.split(",")[:5]) for l in lines) + "\n")
     assert curve(tiny_cache, out, heads=("logreg",), seeds=1, sizes=[20, 40], plot=False).fits == 0
+
+
+def test_n_jobs_is_jobs_under_probes_name(tiny_cache, tmp_path):
+    """probe(n_jobs=) but learning_curve(jobs=) (a new user): learning_curve takes n_jobs too, the same setting."""
+    res = curve(tiny_cache, tmp_path / "n", heads=("logreg",), seeds=1, sizes=[20], n_jobs=2, plot=False)
+    assert res.meta["jobs"] == 2
+    with pytest.raises(FeatcacheError, match="jobs and n_jobs are one setting"):
+        curve(tiny_cache, tmp_path / "m", heads=("logreg",), seeds=1, sizes=[20], jobs=2, n_jobs=2)

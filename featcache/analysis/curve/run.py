@@ -13,6 +13,7 @@ from featcache.analysis.curve.folder import CurveFolder, default_out, title_for
 from featcache.analysis.curve.plan import CurvePlan, make_plan, work_items
 from featcache.analysis.curve.spec import DEFAULT_HEADS, DEFAULT_JOBS, DEFAULT_SEEDS, BoundCurve, CurveSpec
 from featcache.analysis.curve import tasks as _tasks
+from featcache.errors import FeatcacheError
 from featcache.store.atomic import output_files
 from featcache.store.lock import exclusive_lock
 from featcache.validate import check_seconds, usable_cores
@@ -172,6 +173,7 @@ def learning_curve(
     out: str | Path | None = None,
     jobs: int = DEFAULT_JOBS,
     *,
+    n_jobs: int | None = None,
     head_params: dict[str, dict[str, Any]] | None = None,
     baseline: str | None = None,
     baseline_sizes: str | Sequence[int] = (),
@@ -191,7 +193,12 @@ def learning_curve(
     ``test_views`` (default: every view the cache has): subsets are drawn over
     images and fitted on these views of each; test views are averaged.
     ``lock_timeout``: seconds to wait at most while another run writes the same folder (None: until it is done).
+    ``n_jobs``: ``jobs`` under the name ``probe`` and scikit-learn give it (a new user tried it).
     """
+    if n_jobs is not None:
+        if jobs != DEFAULT_JOBS:
+            raise FeatcacheError("jobs and n_jobs are one setting (the number of worker processes); give one of them")
+        jobs = n_jobs
     spec = CurveSpec(sizes=sizes, seeds=seeds, heads=heads, layer=layer, head_params=head_params or {},
                      baseline=baseline, baseline_sizes=baseline_sizes or (), baseline_params=baseline_params, jobs=jobs,
                      train_views=train_views, test_views=test_views)
