@@ -50,6 +50,14 @@ def main(argv: list[str] | None = None) -> int:
     except FeatcacheError as exc:
         print(f"plot_learning_curve: error: {exc}", file=sys.stderr)
         return 2
+    except (OSError, RuntimeError) as exc:  # a name too long, a link loop: featcache's own one line (a tester)
+        from featcache.cli import path_problem
+
+        said = path_problem(exc)
+        if said is None:
+            raise
+        print(f"plot_learning_curve: error: {said}", file=sys.stderr)
+        return 2
     print(f"wrote {out}")
     return 0
 

@@ -418,16 +418,43 @@ def test_a_row_edited_since_it_was_written_is_fitted_again(tiny_cache, tmp_path,
     cells = lines[1].split(",")
     cells[3] = "0.999" if cells[3] != "0.999" else "0.998"  # a plausible accuracy: only the checksum can tell
     (out / "curve.csv").write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n")
-    with pytest.raises(FeatcacheError, match=r"does not match its checksum \(edited or damaged\)"):
+    with pytest.raises(FeatcacheError, match=r"does not match its checksum \(edited, damaged or from another curve\)"):
         load_curve(out)
     again = curve(tiny_cache, out, heads=("logreg",), seeds=1, sizes=[20, 40], plot=False)
     assert "1 row(s) of" in capsys.readouterr().err and (again.fits, again.resumed) == (1, 1)
     assert {(r["size"], r["seed"]): r["accuracy"] for r in read_rows(out / "curve.csv")} == good
     assert len(first.rows) == 2
-    # A curve.csv from before checksums (no such column) still resumes
+    # The column cut off: curve.json says the rows carry checksums, so every row is fitted again (the check
+    # could be switched off so, and a resume then signed the edited values; a tester)
     lines = (out / "curve.csv").read_text().splitlines()
     (out / "curve.csv").write_text("\n".join(",".join(l.split(",")[:5]) for l in lines) + "\n")
-    assert curve(tiny_cache, out, heads=("logreg",), seeds=1, sizes=[20, 40], plot=False).fits == 0
+    assert curve(tiny_cache, out, heads=("logreg",), seeds=1, sizes=[20, 40], plot=False).fits == 2
+    # A row pasted twice, or from another curve (another key), is not kept either
+    lines = (out / "curve.csv").read_text().splitlines()
+    (out / "curve.csv").write_text("\n".join([*lines, lines[1]]) + "\n")
+    with pytest.raises(FeatcacheError, match="repeats an earlier row's head, seed and size"):
+        load_curve(out)
+    from featcache.analysis.curve.folder import row_checksum
+
+    cells = lines[1].split(",")
+    cells[5] = row_checksum(cells[:5], "another curve's key")
+    (out / "curve.csv").write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n")
+    assert curve(tiny_cache, out, heads=("logreg",), seeds=1, sizes=[20, 40], plot=False).fits == 1
+    # A curve folder from before checksums (no column, no mark in curve.json) still resumes as it was
+    meta = json.loads((out / "curve.json").read_text())
+    meta.pop("row_checksums")
+    (out / "curve.json").write_text(json.dumps(meta))
+    lines = (out / "curve.csv").read_text().splitlines()
+    (out / "curve.csv").write_text("\n".join(",".join(l.split(",")[:5]) for l in lines) + "\n")
+    with pytest.MonkeyPatch.context() as mp:  # the resume rewrites curve.json with the mark: read it before
+        import featcache.analysis.curve.folder as folder_mod
+
+        mp.setattr(folder_mod.CurveFolder, "write", lambda self, rows, meta=None: None)
+        assert curve(tiny_cache, out, heads=("logreg",), seeds=1, sizes=[20, 40], plot=False).fits == 0
+    # A spreadsheet's byte-order mark is read, not refused with the checksum's advice
+    text = (out / "curve.csv").read_text()
+    (out / "curve.csv").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert len(read_rows(out / "curve.csv")) == 2
 
 
 def test_n_jobs_is_jobs_under_probes_name(tiny_cache, tmp_path):

@@ -422,6 +422,13 @@ def test_plot_learning_curve(tiny, tmp_path: Path):
     png = tmp_path / "replot.png"
     run_script("plot_learning_curve.py", str(curve.out), "--label", "tiny", "--out", str(png), cwd=tmp_path)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # A name too long for the file system is one line, exit 2 (an OSError traceback; a tester)
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("plot_learning_curve", SCRIPTS / "plot_learning_curve.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main([str(tmp_path / ("a" * 300))]) == 2
 
 
 @pytest.mark.slow

@@ -34,18 +34,26 @@ from featcache.store.fingerprint import fingerprint
 from featcache.validate import SEED_LIMIT, check_report_files, check_writable_dir
 
 CSV_FIELDS = ("size", "seed", "head", "accuracy", "fit_seconds")
-# Each row's checksum, a column after the others: the first 16 hex digits of SHA-256 over the row's values as
-# written. A resume trusted curve.csv as it found it, so an edited or damaged accuracy (0.68 -> 0.99) went into the
-# curve (an adversarial tester); a row that does not match is now fitted again. Files written before it have no
-# such column and are read as before.
+# Each row's checksum, a column after the others: the first 16 hex digits of SHA-256 over the curve's key
+# (``curve_key``: cache, layer, test split, views) and the row's values as written. A resume trusted curve.csv as
+# it found it, so an edited or damaged accuracy (0.68 -> 0.99), or a row pasted from another curve, went into the
+# curve (adversarial testers); such a row is now fitted again. curve.json's ROW_CHECKSUMS says the rows carry
+# them, so a file whose column was cut off is not read as one from before checksums.
 CHECKSUM = "checksum"
+ROW_CHECKSUMS = "row_checksums"
 
 
-def row_checksum(values: Sequence[str]) -> str:
-    """The checksum of one row's CSV_FIELDS values, as the strings written."""
+def curve_key(identity: dict[str, Any]) -> str:
+    """What a curve's rows belong to, as a hash: the parts of its identity every run into the folder shares (new
+    heads may join a folder, so head parameters are not in it; ``finished_rows`` checks those)."""
+    return fingerprint({k: identity.get(k) for k in ("cache_fingerprint", "layer", "test_size", "train_views", "test_views")})
+
+
+def row_checksum(values: Sequence[str], key: str = "") -> str:
+    """The checksum of one row's CSV_FIELDS values, as the strings written, under the curve's ``key``."""
     import hashlib
 
-    return hashlib.sha256(("featcache curve row\0" + "\0".join(values)).encode()).hexdigest()[:16]
+    return hashlib.sha256(("featcache curve row\0" + key + "\0" + "\0".join(values)).encode()).hexdigest()[:16]
 
 
 def _row(r: dict[str, str]) -> dict[str, Any]:
@@ -60,43 +68,67 @@ def _row(r: dict[str, str]) -> dict[str, Any]:
     return row
 
 
-def read_rows(path: str | Path, mismatched: list[dict[str, str]] | None = None) -> list[dict[str, Any]]:
-    """Rows of a ``curve.csv`` with typed, checked values. A row whose checksum does not match is an error, or,
-    given a ``mismatched`` list, left out and appended there (a resume fits it again)."""
+def read_rows(path: str | Path, mismatched: list[dict[str, str]] | None = None, key: str | None = None,
+              checksummed: bool = False) -> list[dict[str, Any]]:
+    """Rows of a ``curve.csv`` with typed, checked values. With ``key`` (``curve_key``) each row's checksum is
+    checked, and ``checksummed`` (curve.json says its rows carry them) makes a missing checksum a mismatch; a
+    second row for the same (head, seed, size) is one too. A mismatch is an error, or, given a ``mismatched``
+    list, the row is left out and appended there (a resume fits it again)."""
     path = Path(path)
     try:
-        with open(path, newline="") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: a spreadsheet's byte-order mark
             reader = csv.DictReader(f)
             if reader.fieldnames is None or not set(CSV_FIELDS) <= set(reader.fieldnames):
                 raise ValueError(f"columns {reader.fieldnames}")
-            rows = []
+            rows, seen = [], set()
             for r in reader:
                 row = _row(r)  # values that cannot be a row are refused first, checksum or not
-                if CHECKSUM in r and r[CHECKSUM] != row_checksum([r[k] or "" for k in CSV_FIELDS]):
+                why = _mismatch(r, row, key, checksummed, seen)
+                if why is not None:
                     if mismatched is None:
-                        raise ValueError(f"the row {','.join(r[k] or '' for k in CSV_FIELDS)} does not match its checksum "
-                                         "(edited or damaged)")
+                        raise _Mismatch(f"the row {','.join(r[k] or '' for k in CSV_FIELDS)} {why}")
                     mismatched.append(r)
                     continue
+                seen.add((row["head"], row["seed"], row["size"]))
                 rows.append(row)
             return rows
     except FileNotFoundError:
         raise FeatcacheError(f"curve file not found: {path}; run 'featcache curve' first or check the path") from None
     except IsADirectoryError:
         raise FeatcacheError(f"{path} is a folder, not a curve.csv; pass the curve.csv inside it or its folder") from None
+    except _Mismatch as exc:
+        raise FeatcacheError(f"{path} is not a readable curve.csv ({exc}); re-run the same curve command into its "
+                             "--out: it fits such rows again") from None
     except (ValueError, KeyError, TypeError, csv.Error, UnicodeDecodeError) as exc:
-        fix = ("re-run the same curve command into its --out: it fits such rows again" if "checksum" in str(exc)
-               else "pass a file written by 'featcache curve' (or re-run the curve into a new --out)")
-        raise FeatcacheError(f"{path} is not a readable curve.csv ({exc}); {fix}") from None
+        raise FeatcacheError(f"{path} is not a readable curve.csv ({exc}); pass a file written by 'featcache curve' "
+                             "(or re-run the curve into a new --out)") from None
 
 
-def write_rows(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+class _Mismatch(ValueError):
+    """A row that does not match its checksum, has none where the curve's rows do, or repeats a key."""
+
+
+def _mismatch(r: dict[str, str], row: dict[str, Any], key: str | None, checksummed: bool, seen: set) -> str | None:
+    if (row["head"], row["seed"], row["size"]) in seen:
+        return "repeats an earlier row's head, seed and size"
+    if key is None:
+        return None
+    given = r.get(CHECKSUM)
+    if not given:
+        return "has no checksum, and curve.json says its rows carry one (the column was cut?)" if checksummed else None
+    if given != row_checksum([r[k] or "" for k in CSV_FIELDS], key):
+        return "does not match its checksum (edited, damaged or from another curve)"
+    return None
+
+
+def write_rows(path: Path, rows: Sequence[dict[str, Any]], key: str = "") -> None:
+    """``rows`` as curve.csv, each with its checksum under the curve's ``key`` (``curve_key``)."""
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=(*CSV_FIELDS, CHECKSUM), lineterminator="\n", extrasaction="ignore")
     w.writeheader()
     for r in rows:
         values = {**{k: str(r[k]) for k in CSV_FIELDS}, "fit_seconds": f"{r['fit_seconds']:.4f}"}
-        w.writerow({**values, CHECKSUM: row_checksum([values[k] for k in CSV_FIELDS])})
+        w.writerow({**values, CHECKSUM: row_checksum([values[k] for k in CSV_FIELDS], key)})
     write_text(path, buf.getvalue())
 
 
@@ -120,6 +152,7 @@ class CurveFolder:
     """The folder of one learning curve and its files."""
 
     path: Path
+    key: str = ""  # curve_key of the curve written here: its rows' checksums are under it
 
     @property
     def csv(self) -> Path:
@@ -168,10 +201,12 @@ class CurveFolder:
             raise FeatcacheError(f"{self.path} holds a learning curve with other settings ({', '.join(diff)}); "
                                  f"choose another --out or delete {self.csv}")
         mismatched: list[dict[str, str]] = []
-        rows = {(r["head"], r["seed"], r["size"]): r for r in read_rows(self.csv, mismatched)}
+        found = read_rows(self.csv, mismatched, curve_key(identity), checksummed=bool(meta.get(ROW_CHECKSUMS)))
+        rows = {(r["head"], r["seed"], r["size"]): r for r in found}
         if mismatched:  # said, then fitted again: a resume is where a changed row would otherwise be trusted
-            print(f"featcache curve: warning: {len(mismatched)} row(s) of {self.csv} do not match their checksum (edited "
-                  "or damaged); fitting them again", file=sys.stderr)
+            print(f"featcache curve: warning: {len(mismatched)} row(s) of {self.csv} do not match their checksum or "
+                  "repeat a row (edited, damaged or from another curve); dropped, and those this run asks for are "
+                  "fitted again", file=sys.stderr)
         return rows
 
     def earlier_params(self) -> dict[str, dict[str, Any]]:
@@ -182,9 +217,9 @@ class CurveFolder:
 
     def write(self, rows: Sequence[dict[str, Any]], meta: dict[str, Any] | None = None) -> None:
         """The table first, then the settings (whose heads' parameters cover every row the table holds)."""
-        write_rows(self.csv, rows)
+        write_rows(self.csv, rows, self.key)
         if meta is not None:
-            write_json(self.json, meta)
+            write_json(self.json, {**meta, ROW_CHECKSUMS: True})
 
 
 def load_curve(path: str | Path, label: str | None = None):
@@ -194,8 +229,11 @@ def load_curve(path: str | Path, label: str | None = None):
     path = Path(path)
     if path.is_dir():
         path = path / "curve.csv"
-    rows = read_rows(path)
     meta = read_meta(path.with_suffix(".json")) or {}
+    identity = meta.get("identity")
+    # Checked when curve.json is there to say what the rows belong to (a curve.csv alone is read as it is)
+    rows = read_rows(path, key=curve_key(identity) if isinstance(identity, dict) else None,
+                     checksummed=bool(meta.get(ROW_CHECKSUMS)))
     return CurveSet(label if label is not None else (describe(meta) or path.parent.name), rows, meta)
 
 
