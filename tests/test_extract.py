@@ -255,7 +255,25 @@ def test_a_resume_on_another_runtime_records_both(fashion_dir, tmp_path, monkeyp
     assert meta["runtime"] == "tensorflow" and meta["runtimes"] == ["onnxruntime", "tensorflow"]
     assert run_main(capsys, "verify", str(out)).returncode == 0  # the provenance digest covers the new attribute
     line = next(l for l in run_main(capsys, "info", str(out)).stdout.splitlines() if l.startswith("runtime"))
-    assert line == "runtime     tensorflow (keras backend tensorflow); resumed, earlier rows by onnxruntime"
+    assert line == "runtime     tensorflow (keras backend tensorflow); resumed, rows made by onnxruntime, then tensorflow"
+    # A resume killed before its first batch made no rows: it is not recorded as a maker (a tester)
+    out2 = tmp_path / "c2.h5"
+    calls.clear()
+    monkeypatch.setattr(runner, "check_finite", stop_at_the_second_batch)
+    with pytest.raises(KeyboardInterrupt):
+        extract(data_dir=str(fashion_dir), out=out2, batch_size=16, runtime="tensorflow", **TINY)
+    with h5py.File(partial_path(out2), "r+") as f:
+        f.attrs["runtime"] = "onnxruntime"
+
+    def stop_at_once(*a, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "check_finite", stop_at_once)
+    with pytest.raises(KeyboardInterrupt):
+        extract(data_dir=str(fashion_dir), out=out2, batch_size=16, runtime="tensorflow", **TINY)
+    monkeypatch.undo()
+    with h5py.File(partial_path(out2), "r") as f:
+        assert "runtimes" not in f.attrs
     # A cache made in one run has no such attribute, and info says its one runtime.
     one = extract(data_dir=str(fashion_dir), out=tmp_path / "one.h5", runtime="tensorflow", **TINY).path
     assert "runtimes" not in featcache.open_cache(one).meta

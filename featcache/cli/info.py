@@ -46,9 +46,9 @@ def run(args) -> int:
     if "checksums" in info:  # complete caches: checked when opened ('featcache verify' reads every chunk)
         print(f"checksums   {info['checksums']}")
     if info.get("runtime"):  # what ran the network: not part of the identity (features agree to about 1e-4)
-        earlier = [r for r in info.get("runtimes") or [] if r != info["runtime"]]
+        made = info.get("runtimes") or []  # in the order they ran (filtering out the last one's name lost an earlier run)
         print(f"runtime     {info['runtime']} (keras backend {info.get('keras_backend')})"
-              + (f"; resumed, earlier rows by {', '.join(earlier)}" if earlier else ""))
+              + (f"; resumed, rows made by {', then '.join(made)}" if len(made) > 1 else ""))
     print(f"versions    featcache {info.get('featcache_version')}, keras {info.get('keras_version')}, tensorflow {info.get('tensorflow_version')}")
     print(f"created     {info.get('created')}  completed {info.get('completed', '-')}")
     if info.get("skipped"):

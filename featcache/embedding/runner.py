@@ -234,16 +234,18 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
     if verbose and any(done.values()):
         print(f"resuming {path}: {sum(done.values())} of {sum(rows.sizes.values())} {rows.unit} already done")
     total = sum(len(b) for b in batches)
-    if total and any(done.values()):  # a resume on another runtime: the cache says which made its rows
-        runtimes = runtimes_used(writer.recorded(), make_embed.runtime_used)
-        if len(runtimes) > 1:
-            writer.record({"runtimes": runtimes})
+    # A resume on another runtime: the cache says which runtimes made its rows, recorded once this run's first
+    # batch is committed (recorded before any row, a run killed at once was listed as a maker; a tester).
+    runtimes = runtimes_used(writer.recorded(), make_embed.runtime_used) if any(done.values()) else []
     bar = Progress(total, unit="image") if verbose and total else None
     counts = {"seen": 0, "embedded": 0}
 
     def write(b: Batch, out: dict[str, np.ndarray]) -> None:
         check_finite(out, model.weights, b)
         counts["embedded"] += rows.write(writer, b, out)
+        if counts["seen"] == 0 and len(runtimes) > 1:
+            writer.commit()
+            writer.record({"runtimes": runtimes})
         counts["seen"] += len(b)
         if bar:
             bar.update(counts["seen"])
