@@ -65,6 +65,9 @@ class Progress:
         if not done and not self._due(now):
             return
         self._last = now
+        if self.stream is None:  # started with standard output closed (>&-): print() writes nothing, nor do we
+            self._ended = done
+            return
         line = self._line(now - self.start, values)
         if self.interactive:
             self.stream.write("\r" + line + ("\n" if done else ""))

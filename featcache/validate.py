@@ -268,9 +268,11 @@ def check_out_dir(path: str | Path, flag: str = "--out") -> Path:
     path = Path(path)
     _check_not_other(path, flag)
     parent = Path(os.path.abspath(path))
-    while not parent.exists() and parent != parent.parent:
+    # os.path.exists, not Path.exists: below a folder this process cannot search, Path.exists raised
+    # PermissionError (a traceback; an adversarial tester); the climb then stops at that folder, refused below
+    while not os.path.exists(parent) and parent != parent.parent:
         parent = parent.parent
-    if not parent.is_dir():
+    if not os.path.isdir(parent):
         raise FeatcacheError(f"{flag} {path}: {parent} is a file, not a folder; name a folder for the output files")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise FeatcacheError(f"cannot write in {parent} (permission denied); choose a writable {flag}")

@@ -135,3 +135,17 @@ def test_plots_say_nothing_when_home_cannot_be_written(tmp_path):
                           env={**env, "HOME": "/proc"}, timeout=120)
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_progress_with_standard_output_closed_writes_nothing(monkeypatch):
+    """'featcache extract ... >&-' (stdout closed: sys.stdout is None) ended in AttributeError at the first progress
+    line (an adversarial tester); the bar now writes nothing, as print() does then."""
+    import sys
+
+    from featcache.progress import Progress
+
+    monkeypatch.setattr(sys, "stdout", None)
+    bar = Progress(10, unit="image")
+    for i in range(1, 11):
+        bar.update(i)
+    assert bar.current == 10 and bar._ended
