@@ -142,6 +142,16 @@ def test_evaluate_default_folders_tell_heads_of_one_name_apart(cache, tmp_path):
     assert {p.parent for p in a.files.values()} == {runs / "fashion_keras"}
     assert {p.parent for p in b.files.values()} == {runs / "fashion_npz"}
     assert json.loads((runs / "fashion_keras" / "evaluation.json").read_text())["head"] == str(keras)
+    # Another split, and a head of the same name elsewhere, get folders of their own too (an adversarial tester)
+    on_train = featcache.evaluate(logreg, cache, split="train")
+    assert {p.parent for p in on_train.files.values()} == {runs / "fashion_npz_train"}
+    (tmp_path / "other").mkdir()
+    twin = featcache.train(cache, "logreg", C=1.0, out=tmp_path / "other" / "fashion.npz").path
+    c = featcache.evaluate(twin, cache)
+    folder = next(iter({p.parent for p in c.files.values()}))
+    assert folder.name.startswith("fashion_npz_") and len(folder.name) == len("fashion_npz_") + 6
+    assert json.loads((runs / "fashion_npz" / "evaluation.json").read_text())["head"] == str(logreg)  # kept
+    assert {p.parent for p in featcache.evaluate(logreg, cache).files.values()} == {runs / "fashion_npz"}  # its own again
 
 
 # --- evaluate lists what it got wrong ----------------------------------------------------------------

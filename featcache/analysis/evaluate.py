@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,6 +178,31 @@ def report_files(out_dir: Path) -> dict[str, Path]:
     return {"png": out_dir / "confusion.png", "json": out_dir / "evaluation.json", "text": out_dir / "evaluation.txt"}
 
 
+def default_out(head_path: Path | None, meta: dict[str, Any], layer: str, cache: Cache, split: str) -> Path:
+    """``data/runs/eval/<head file name>_<suffix>[_<split>]``: the kind in the name, so a logreg fashion.npz does not
+    replace the Keras fashion.keras's report (a new user), and the split when it is not the test split. Where that
+    folder holds the report of another head file or cache (a head of the same name elsewhere; an adversarial
+    tester), 6 hex of a hash of both paths are added: each report keeps its folder."""
+    import hashlib
+    import json
+
+    if head_path is None:
+        name = f"{meta.get('head')}_{layer}_{meta.get('cache_fingerprint', '')[:12]}"
+    else:
+        name = f"{head_path.stem}_{head_path.suffix.lstrip('.')}"
+    name += "" if split == "test" else f"_{split}"
+    plain = paths.runs_dir() / "eval" / name
+    try:
+        prior = json.loads((plain / "evaluation.json").read_text())
+    except (OSError, ValueError):
+        return plain
+    here = (None if head_path is None else str(head_path), str(cache.path))
+    if not isinstance(prior, dict) or (prior.get("head"), prior.get("cache")) == here:
+        return plain
+    tag = hashlib.sha256("\0".join(os.path.abspath(p) if p else "" for p in here).encode()).hexdigest()[:6]
+    return plain.with_name(f"{name}_{tag}")
+
+
 def check_report(out_dir: Path, flag: str = "--out") -> None:
     """Before the work: evaluate's files in ``out_dir`` replace only an evaluation featcache wrote (``lesson`` asks too)."""
     files = report_files(out_dir)
@@ -232,10 +258,7 @@ def evaluate(
         )
     require_splits(cache, split)
     layer = meta["layer"]
-    # The head file's name with its kind (fashion.keras -> fashion_keras): a logreg fashion.npz beside it replaced
-    # the Keras head's report in silence under eval/fashion/ (a new user).
-    name = f"{head_path.stem}_{head_path.suffix.lstrip('.')}" if head_path is not None else f"{meta.get('head')}_{layer}_{meta.get('cache_fingerprint', '')[:12]}"
-    out_dir = Path(out) if out is not None else paths.runs_dir() / "eval" / name
+    out_dir = Path(out) if out is not None else default_out(head_path, meta, layer, cache, split)
     files = report_files(out_dir)
     validate.check_report_outside_classes(out_dir, cache)
     check_report(out_dir)  # before the work, as --out's folder
@@ -253,6 +276,7 @@ def evaluate(
         warnings.warn(leakage_line(overlap), LeakageWarning, stacklevel=2)
 
     how = f", {len(views)} views averaged" if len(views) > 1 else ""
+    name = head_path.name if head_path is not None else out_dir.name
     title = f"{meta.get('head')} head on {split} ({int(cm.sum())} images{how}): accuracy {accuracy:.3f}\n{name}"
     result = EvalResult(head_path, cache.path, split, layer, cache.class_names, accuracy, per_class, cm, files,
                         list_misclassified(cache, split, y, y_pred, proba), overlap, views,

@@ -15,7 +15,7 @@ def register(sub) -> None:
     p.add_argument("head", help="a head file written by 'featcache train' (.keras or .npz)")
     p.add_argument("cache", help="a cache written by 'featcache extract' with the head's settings")
     p.add_argument("--split", help="split to score (default: test)")
-    p.add_argument("--out", metavar="DIR", help="folder for the report files (default: data/runs/eval/<head file name>_<suffix>, e.g. eval/fashion_keras)")
+    p.add_argument("--out", metavar="DIR", help="folder for the report files (default: data/runs/eval/<head file name>_<suffix>, e.g. eval/fashion_keras; _<split> for another split, and a short hash when another head of that name has the folder)")
     add_views_args(p, train=False, test_default="the views the head was scored on at training, else every view the cache has")
     add_trust_pickle_arg(p)
     add_json_flag(p)
