@@ -290,7 +290,7 @@ def test_train_checks_its_out_before_the_fit_and_names_the_suffixes(tmp_path, ca
 
     monkeypatch.setattr(LogRegHead, "fit", no_fit)
     one_line_error(capsys, ["train", cache, "--head", "logreg", "--out", str(tmp_path / "notes.txt")],
-                   "a logreg head is saved as a .npz file", "keras heads are .keras files", f"--out {tmp_path / 'notes.npz'}")
+                   "a logreg head is saved as a .npz file", "keras heads, the default, are .keras files; logreg and svm heads (--head logreg) .npz", f"--out {tmp_path / 'notes.npz'}")
     one_line_error(capsys, ["train", cache, "--head", "keras", "--out", str(tmp_path / "h.npz")],
                    "a keras head is saved as a .keras file", "logreg and svm heads .npz")
     one_line_error(capsys, ["train", cache, "--head", "logreg", "--out", str(tmp_path)], "is a folder", "head.npz")
@@ -893,6 +893,9 @@ def test_predicts_api_takes_one_path_checks_top_k_and_caps_npy_images(tmp_path, 
 
     write_image(tmp_path / "x.png", class_image(0, 0, 16))
     assert [p.input for p in predict(fake_model, str(tmp_path / "x.png"))] == [str(tmp_path / "x.png")]
+    assert [p.input for p in predict(fake_model, bytes(tmp_path / "x.png"))] == [str(tmp_path / "x.png")]  # bytes: a path
+    (tmp_path / "sub").mkdir()
+    assert predict(fake_model, [tmp_path, tmp_path]).left_out.count(f"{tmp_path / 'sub'}/") == 1  # a folder twice
     assert len(predict(fake_model, tmp_path / "x.png", top_k="2")[0].top) == 2
     for bad in (True, 0, 1.5):
         with pytest.raises(FeatcacheError, match="--top-k"):
@@ -908,3 +911,7 @@ def test_predicts_api_takes_one_path_checks_top_k_and_caps_npy_images(tmp_path, 
     np.save(tmp_path / "small.npy", np.zeros((3, 28, 28), np.uint8))
     predict(fake_model, [tmp_path / "large.npy", tmp_path / "small.npy"])
     assert batches == [max(1, ARRAY_BATCH_BYTES // (3000 * 3000 * 3)), 64]
+    batches.clear()
+    np.save(tmp_path / "gray.npy", np.zeros((3, 3000, 3000), np.uint8))  # becomes RGB in the model: counted as 3 values
+    predict(fake_model, [tmp_path / "gray.npy"])
+    assert batches == [max(1, ARRAY_BATCH_BYTES // (3000 * 3000 * 3))]

@@ -129,7 +129,8 @@ def default_head_path(cache: Cache, layer: str, head: str, tag: str | None, n: i
 
 def check_out(path: Path, head: str, force: bool) -> None:
     """``--out`` must be a head file name; an existing file is replaced only if featcache wrote it as a head (or ``force``)."""
-    check_out_file(path, head_suffix(head), f"a {head} head", "keras heads are .keras files, logreg and svm heads .npz")
+    check_out_file(path, head_suffix(head), f"a {head} head",  # keras is the default: say how to get a .npz one
+                   "keras heads, the default, are .keras files; logreg and svm heads (--head logreg) .npz")
     if path.exists() and not force and read_head_meta(path) is None:
         raise FeatcacheError(f"--out {path} exists and is not a head featcache wrote; choose another --out, or pass --force to replace it")
 

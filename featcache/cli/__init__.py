@@ -113,6 +113,9 @@ def _start() -> None:
     # metadata of a photo whose pixels decode fine; a photo that does not decode is skipped and
     # listed by featcache instead (sources/decode.py), so these say nothing a user can act on.
     warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+    # An icon of 32-64M pixels: Pillow warns at half featcache's limit while decoding it (sources/decode.py); the
+    # limit itself (MAX_PIXELS) is featcache's to say (a tester saw the two-line warning in extract's output).
+    warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"PIL\.", message=r"Image size \(")
 
 
 class Terminated(KeyboardInterrupt):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -146,7 +148,7 @@ def expand_inputs(images: Sequence[str | Path]) -> tuple[list[Path], list[str]]:
                          if q not in taken and not q.name.startswith(".")]
         else:
             out.append(p)
-    return out, left_out
+    return out, list(dict.fromkeys(left_out))  # a folder given twice: its leftovers said once (counted twice; a tester)
 
 
 def left_out_line(left_out: Sequence[str], limit: int = 3) -> str:
@@ -254,8 +256,9 @@ def predict(
     from featcache.deploy.model import ModelRunner, read_meta, run_model
     from featcache.embedding.runtimes import check_runtime
 
-    if isinstance(images, (str, Path)):  # one path: a str was walked character by character ("/" was the root; a tester)
+    if isinstance(images, (str, bytes, os.PathLike)):  # one path: a str was walked character by character (a tester)
         images = [images]
+    images = [os.fsdecode(p) if isinstance(p, (bytes, os.PathLike)) else p for p in images]
     if not images:
         raise FeatcacheError("no images given; pass image files, a folder of images or .npy arrays")
     check_runtime(runtime)
@@ -293,7 +296,7 @@ def predict(
     for p, arr in arrays:
         # Each array separately: one batch needs one image size; large images in smaller batches (the model
         # turns each batch into float32 before resizing it: 4 bytes a value).
-        rows = max(1, min(batch_size, ARRAY_BATCH_BYTES // int(np.prod(arr.shape[1:]))))
+        rows = max(1, min(batch_size, ARRAY_BATCH_BYTES // (arr.shape[1] * arr.shape[2] * 3)))  # gray becomes RGB
         probs = run_model(net, arr, rows)
         out[str(p)] = [Prediction(f"{p}[{i}]", t) for i, t in enumerate(top_k_classes(probs, names, top_k))]
     # Report in the order the inputs were given.
