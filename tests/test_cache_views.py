@@ -142,6 +142,7 @@ def test_asking_for_views_a_cache_lacks_is_one_line_naming_its_views_and_the_fix
     # "orig,flip" as one string is the list ["orig", "flip"]: the original was dropped from it (a review)
     assert cache.resolve_views("orig,flip") == cache.resolve_views(["orig", "flip"]) == ["orig", "flip"]
     assert cache.resolve_views("flip") == ["flip"] and cache.resolve_views("flip, orig") == ["orig", "flip"]
+    assert cache.resolve_views("all") == cache.resolve_views(["all"]) == list(cache.views)  # as the options take it
     with pytest.raises(FeatcacheError, match="features\\(\\) reads one view"):
         cache.features("train", view="shift")
 

@@ -251,6 +251,13 @@ def test_an_icon_holding_a_huge_png_is_refused_before_it_decodes(tmp_path):
 
     icon = decode_image(tmp_path / "real.ico", 16)
     assert icon.shape == (16, 16, 3) and tuple(icon[8, 8]) == (200, 10, 10)
+    import os
+
+    r, w = os.pipe()  # a stream that cannot seek (the API takes open files): an icon decodes from it too (a tester)
+    os.write(w, (tmp_path / "real.ico").read_bytes())
+    os.close(w)
+    with os.fdopen(r, "rb") as pipe:
+        assert tuple(decode_image(pipe, 16)[8, 8]) == (200, 10, 10)
     assert Image.MAX_IMAGE_PIXELS == PIL_DEFAULT_LIMIT  # the program's limit, put back
 
 
@@ -404,19 +411,22 @@ def test_a_cache_inside_its_own_photo_folder_is_refused_before_reading_it(tmp_pa
     assert main(base + ["--out", str(root / "ants" / "c.h5")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.endswith(f"is inside a class folder of --images {root.resolve()}: the cache would be read as part of its own "
-                        f"data; put it at the top of {root.resolve()}, or outside it") and len(err.splitlines()) == 1
+                        f"data; put it outside {root.resolve()} (or, for a file, at its top)") and len(err.splitlines()) == 1
     assert main(base + ["--out", str(root / "new" / "c.h5")]) == 2  # a new folder there would read as a class
-    capsys.readouterr()
+    assert "is a new folder that would read as a class of --images" in capsys.readouterr().err
     monkeypatch.chdir(root)  # the default place, ./data/cache, from inside the folder: refused before any hashing
     monkeypatch.delenv("FEATCACHE_HOME")
     monkeypatch.setattr(images, "_hash_one", lambda *a: pytest.fail("hashed the folder first"))
-    assert main(base) == 2 and "is inside a class folder" in capsys.readouterr().err
+    assert main(base) == 2 and "would read as a class" in capsys.readouterr().err
     monkeypatch.undo()
     assert sorted(p.name for p in root.rglob("*") if p.is_file() and p.suffix != ".png") == []  # nothing written there
     monkeypatch.chdir(tmp_path)
     # at the top of the folder a cache is not data: that always worked, and a re-run is a hit (a review)
     assert main(base + ["--out", str(root / "c.h5")]) == 0 and main(base + ["--out", str(root / "c.h5")]) == 0
     assert "cache hit" in capsys.readouterr().out
+    # A hidden folder is never read as a class (a tester): allowed, and a re-run is a hit
+    assert main(base + ["--out", str(root / ".featcache" / "c.h5")]) == 0
+    assert main(base + ["--out", str(root / ".featcache" / "c.h5")]) == 0 and "cache hit" in capsys.readouterr().out
 
 
 def test_cli_extract_images_and_info(tmp_path, capsys):

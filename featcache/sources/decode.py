@@ -117,6 +117,10 @@ def decode_image(path: str | Path | BinaryIO, size: int | None = None) -> np.nda
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    if not isinstance(path, (str, Path)) and not getattr(path, "seekable", lambda: False)():
+        import io
+
+        path = io.BytesIO(path.read())  # a pipe: Pillow buffers it anyway; an icon needs a second look (a tester)
     try:
         with _open(Image, path) as im:
             im.seek(0)

@@ -218,11 +218,14 @@ def check_outside_classes(path: str | Path, root: str | Path, flag: str, why: st
     parts = where.relative_to(root).parts
     # Files at the top of the folder (or of its train/val/test folders) are not images of any class: a cache
     # there was always fine, and a re-run a cache hit (a review). Inside a class folder, or a new folder that
-    # would read as a class, it is part of the data.
+    # would read as a class, it is part of the data; a hidden folder is not read at all (_entries).
     if len(parts) == 1 or (len(parts) == 2 and parts[0] in SPLIT_FOLDERS and (root / parts[0]).is_dir()):
         return
-    raise FeatcacheError(f"{flag} {path if shown is None else shown} is inside a class folder of {root_words} {root}: "
-                         f"{why}; put it at the top of {root}, or outside it")
+    if any(p.startswith(".") for p in parts[:-1]):
+        return
+    where_words = "inside a class folder" if (root / parts[0]).is_dir() else "a new folder that would read as a class"
+    raise FeatcacheError(f"{flag} {path if shown is None else shown} is {where_words} of {root_words} {root}: "
+                         f"{why}; put it outside {root} (or, for a file, at its top)")
 
 
 def _entries(folder: Path) -> list[os.DirEntry]:

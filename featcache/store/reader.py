@@ -244,8 +244,8 @@ class Cache:
         """Canonical names of ``views`` (names or groups, as ``--views`` takes them; None: all the cache has),
         each once in the order asked. The one check of asked views against a cache: one it lacks is a
         one-line error naming ``flag`` (when the views came from an option), the cache's views and the fix."""
-        if views is None:
-            return list(self.views)
+        if views is None or (isinstance(views, str) and views.strip() == "all") or views == ["all"]:
+            return list(self.views)  # "all", as the options take it (validate.check_views; a tester)
         if isinstance(views, str):
             views = [views]
         from featcache.embedding.views import parse_views  # the one parser of view names (numpy only)
