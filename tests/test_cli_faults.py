@@ -856,6 +856,8 @@ def test_standard_output_on_a_full_disk_keeps_the_work_and_is_one_line(tmp_path,
     (["predict", "LONG.keras", "x.jpg"], "the name is too long for the file system"),
     (["extract", "--images", "LOOP", "--weights", "random"], "is a loop of symbolic links"),
     (["curve", "CACHE", "--sizes", "10", "--seeds", "1", "--heads", "logreg", "--out", "LOOP"], "is a loop of symbolic links"),
+    (["info", "LOOP"], "is a symbolic link to nothing (or a loop of links)"),  # it said "cache not found" (a tester)
+    (["verify", "LOOP"], "is a symbolic link to nothing (or a loop of links)"),
 ])
 def test_a_path_the_system_cannot_use_is_one_line(tmp_path, capsys, argv, needle):
     """A name over 255 bytes (ENAMETOOLONG) or a link loop, given to most commands, was a traceback where no check

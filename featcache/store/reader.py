@@ -10,6 +10,7 @@ one line naming the file and the fix (re-extract), never wrong numbers.
 from __future__ import annotations
 
 import errno
+import os
 import re
 import time
 import warnings
@@ -56,6 +57,9 @@ def read_attrs(path: Path, peek: bool = False) -> dict[str, Any]:
         if partial_path(path).exists():
             raise FeatcacheError(f"{path} is not finished: {partial_path(path).name} beside it holds an extraction that is "
                                  "running or was interrupted; wait for it, or re-run the same 'featcache extract' command to finish it")
+        if os.path.islink(path):  # a link to nothing, or a loop of links: "not found" sent the user looking (a tester)
+            raise FeatcacheError(f"{path} is a symbolic link to nothing (or a loop of links); point it at a cache or "
+                                 "pass the cache's own path")
         raise FeatcacheError(f"cache not found: {path}; run 'featcache extract' first or check the path")
     if path.is_dir():
         raise FeatcacheError(f"{path} is a folder, not a cache; pass the .h5 file written by 'featcache extract'")
