@@ -149,3 +149,16 @@ def test_progress_with_standard_output_closed_writes_nothing(monkeypatch):
     for i in range(1, 11):
         bar.update(i)
     assert bar.current == 10 and bar._ended
+
+
+def test_json_output_has_no_lone_surrogates(capsys):
+    """A non-UTF-8 file name (surrogateescape) went into --json as '\\udcff', which strict JSON readers refuse (a
+    tester): it is written as U+FFFD; the rest is unchanged."""
+    import json
+
+    from featcache.cli.common import print_json
+
+    print_json({"skipped": [["caf\udce9.jpg", "why"]], "n\udcff": 1, "ok": "é", "x": 1.5, "odd": "\ud800"})
+    text = capsys.readouterr().out
+    assert "\\udc" not in text and "\\ud800" not in text
+    assert json.loads(text) == {"skipped": [["caf\ufffd.jpg", "why"]], "n\ufffd": 1, "ok": "é", "x": 1.5, "odd": "?"}

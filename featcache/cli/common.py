@@ -32,8 +32,29 @@ def given(args: argparse.Namespace, *names: str, **renamed: str) -> dict[str, An
 
 
 def print_json(obj: Any) -> None:
-    json.dump(obj, sys.stdout, indent=2, default=str)
+    """``obj`` as JSON on stdout. A non-UTF-8 file name (held as lone surrogates, Python's surrogateescape) is
+    written with U+FFFD in its place: '\\udcff' is not a character, and strict JSON readers refuse it (a tester)."""
+    json.dump(_printable(obj), sys.stdout, indent=2, default=str)
     sys.stdout.write("\n")
+
+
+def _printable(obj: Any) -> Any:
+    if isinstance(obj, str):
+        if not _has_surrogate(obj):
+            return obj
+        try:
+            return obj.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        except UnicodeEncodeError:  # a surrogate that is no escaped byte
+            return obj.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(obj, dict):
+        return {_printable(k): _printable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_printable(v) for v in obj]
+    return obj
+
+
+def _has_surrogate(text: str) -> bool:
+    return any("\ud800" <= ch <= "\udfff" for ch in text)
 
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
