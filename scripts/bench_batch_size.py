@@ -17,9 +17,7 @@ or JPEGs at 224 px).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -37,7 +35,7 @@ def main() -> None:
     from featcache.embedding import runtimes
     from featcache.embedding.backbones import get_backbone
 
-    from bench_ort_layouts import batches_of
+    from bench_ort_layouts import batches_of, paired_summary, write_report
     from make_jpeg_folder import add_photo_source
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -74,17 +72,13 @@ def main() -> None:
                 rates[b].append(round(n / (time.perf_counter() - t), 1))
             print(f"round {r + 1}: " + ", ".join(f"batch {b} {v[-1]}" for b, v in rates.items())
                   + " images/s; load %.1f" % os.getloadavg()[0], flush=True)
-    ref = rates[sizes[0]]
     report = {"images": n, "image_size": size, "max_abs_difference": differs, "rounds": rates,
-              "median": {b: statistics.median(v) for b, v in rates.items()},
-              "ratio_to_first": {b: round(statistics.median(a / c for a, c in zip(v, ref)), 3) for b, v in rates.items()}}
+              **paired_summary(rates, sizes[0])}
     print()
     for b in sizes:
         print(f"batch {b:<5} {report['median'][b]:>8.1f} images/s  {report['ratio_to_first'][b]:.3f}x batch {sizes[0]} (median per round)")
     print(f"largest difference between batch sizes' features: {differs:.2e}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report))
+    write_report(report, args.json)
 
 
 if __name__ == "__main__":

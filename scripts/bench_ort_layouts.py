@@ -155,16 +155,26 @@ def main() -> None:
                     rates.setdefault(f"pipeline, {name}", []).append(pipeline(args, n, size, weights, layouts[name], Path(tmp)))
             print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]}" for k, v in rates.items()) + " images/s; load %.1f %.1f %.1f"
                   % os.getloadavg(), flush=True)
-    base = rates[next(iter(forwards))]
     report = {"images": n, "image_size": size, "cores": cores, "batch": args.batch, "max_abs_difference": differs, "rounds": rates,
-              "median": {k: statistics.median(v) for k, v in rates.items()},
-              "ratio_to_first": {k: round(statistics.median(a / b for a, b in zip(v, base)), 3) for k, v in rates.items()}}
+              **paired_summary(rates, next(iter(forwards)))}
     print()
     for k in rates:
         print(f"{k:<28} {report['median'][k]:>8.1f} images/s  {report['ratio_to_first'][k]:.3f}x the first (median per round)")
     print(f"largest difference between layouts' features: {differs:.2e}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    write_report(report, args.json)
+
+
+def paired_summary(rates: dict, first) -> dict:
+    """Each setting's median images/s, and the median per round of its ratio to ``first``'s (runs in turns)."""
+    base = rates[first]
+    return {"median": {k: statistics.median(v) for k, v in rates.items()},
+            "ratio_to_first": {k: round(statistics.median(a / b for a, b in zip(v, base)), 3) for k, v in rates.items()}}
+
+
+def write_report(report: dict, path: str | None) -> None:
+    """The report as JSON: to ``path`` when given, and as the last line of stdout (what the smoke tests read)."""
+    if path:
+        Path(path).write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report))
 
 
