@@ -172,6 +172,7 @@ def views_row(ctx: LessonContext) -> dict[str, Any]:
     from featcache.embedding.runner import extract
     from featcache.embedding.specs import ModelSpec
     from featcache.heads import make_head
+    from featcache.heads.views import averaged_over
     from featcache.sources.fashion_mnist import FashionMNIST
     from featcache.store import open_cache
 
@@ -200,7 +201,7 @@ def views_row(ctx: LessonContext) -> dict[str, Any]:
         "training_images": vcache.sizes["train"], "test_accuracy": accuracy, "training_seconds": fit_seconds,
         "input": f"cached {layer} features of {len(LESSON_VIEWS)} views", "head_file": str(path),
         "layer": layer, "head": b.head, "C": b.C, "views": list(LESSON_VIEWS), "train_views": list(train_views),
-        "test_views": list(test_views), "averaged": _averaged(head, test_views),
+        "test_views": list(test_views), "averaged": averaged_over(head, test_views),
         "chosen_by": f"probe, {PROBE_HOLDOUT:.0%} of the training images held out (over images, with all their views)",
         "holdout_accuracy": b.accuracy, "extraction": extraction_record(res, vcache),  # its "seconds": all views, None when reused
         "views_cache": str(vcache.path), "probe_csv": str(found.csv),
@@ -230,12 +231,6 @@ def extraction_text(rec: dict[str, Any] | None, what: str = "") -> str:
                 f"(plus {rec['startup_seconds']:.1f} s to build and convert the model)")
     made = rec["runtime"] or "a runtime it does not record (made before featcache recorded it)"
     return f"reused an existing cache, extracted earlier on {made} (its provenance attributes)"
-
-
-def _averaged(head: Any, test_views: tuple[str, ...]) -> str | None:
-    from featcache.heads.views import averaged_quantity
-
-    return averaged_quantity(head) if len(test_views) > 1 else None
 
 
 def scratch_row(ctx: LessonContext) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from featcache.analysis.plots import confusion_text, plot_confusion
 from featcache.validate import check_out_dir, check_report_files, check_views, require_splits
 from featcache.errors import FeatcacheError
 from featcache.heads.io import check_compatible, load_head, row_keys
-from featcache.heads.views import PROBABILITIES, averaged_quantity, predict_and_scores
+from featcache.heads.views import PROBABILITIES, averaged_over, averaged_quantity, predict_and_scores
 from featcache.store.atomic import output_files, write_json, write_text
 from featcache.store import Cache, as_cache
 
@@ -280,7 +280,7 @@ def evaluate(
     title = f"{meta.get('head')} head on {split} ({int(cm.sum())} images{how}): accuracy {accuracy:.3f}\n{name}"
     result = EvalResult(head_path, cache.path, split, layer, cache.class_names, accuracy, per_class, cm, files,
                         list_misclassified(cache, split, y, y_pred, proba), overlap, views,
-                        averaged_quantity(est) if len(views) > 1 else None)
+                        averaged_over(est, views))
     with output_files(out_dir, files.values()):  # all three or none, and no empty folder
         plot_confusion(cm, cache.class_names, files["png"], title=title)
         write_json(files["json"], result.to_dict())

@@ -17,7 +17,7 @@ from featcache.analysis.subsets import stratified_subset
 from featcache.errors import FeatcacheError
 from featcache.heads import HEADS, DenseHead, make_head
 from featcache.heads.io import SUFFIXES, digest_keys, head_meta, read_head_meta, save_head
-from featcache.heads.views import averaged_quantity, fit_views, score_views
+from featcache.heads.views import averaged_over, fit_views, score_views
 from featcache.store import Cache, as_cache
 from featcache.validate import (
     check_out_file,
@@ -188,7 +188,7 @@ def save_trained(est: BaseEstimator, cache: Cache, layer: str, head: str, path: 
     n = cache.sizes["train"] if rows is None else len(rows)
     meta = head_meta(cache, layer, head, est)
     meta.update(train_images=n, test_accuracy=accuracy, fit_seconds=round(fit_seconds, 3), train_views=list(train_views),
-                test_views=list(test_views), averaged=averaged_quantity(est) if len(test_views) > 1 else None, **extra)
+                test_views=list(test_views), averaged=averaged_over(est, test_views), **extra)
     digests = split_digests(cache, "train")
     if digests is not None:
         meta["train_digests"] = digest_keys(digests if rows is None else [digests[i] for i in rows])
@@ -264,7 +264,7 @@ def train(
         print(f"training {'an' if head == 'svm' else 'a'} {what} on {len(y)} cached images{views}, layer {layer} ...",
               flush=True)
     fit_seconds, accuracy, orig_accuracy, n_test = fit_and_score(est, cache, layer, train_views, test_views, rows)
-    averaged = averaged_quantity(est) if len(test_views) > 1 else None
+    averaged = averaged_over(est, test_views)
     result = TrainResult(path, head, preset, layer, int(len(y)), n_test, accuracy, fit_seconds, _details(est),
                          train_views, test_views, averaged, orig_accuracy, est)
     meta = save_trained(est, cache, layer, head, path, rows, train_views, test_views, accuracy, fit_seconds,

@@ -27,7 +27,7 @@ was not measured and is not offered.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -118,6 +118,12 @@ def fit_views(head: Any, Xv: np.ndarray, y: np.ndarray) -> Any:
 def averaged_quantity(head: Any) -> str:
     """What ``view_scores`` gives and ``predict_views`` averages for ``head``: probabilities or decision values."""
     return PROBABILITIES if hasattr(head, "predict_proba") else DECISION_VALUES
+
+
+def averaged_over(head: Any, test_views: Sequence[str]) -> str | None:
+    """What averaging ``test_views`` per image averages for ``head`` (``averaged_quantity``), None for one view:
+    the ``averaged`` that train, evaluate and the lesson record."""
+    return averaged_quantity(head) if len(test_views) > 1 else None
 
 
 def view_scores(head: Any, Xv: np.ndarray) -> np.ndarray:
