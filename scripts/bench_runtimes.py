@@ -157,6 +157,8 @@ def child_bare(job: dict) -> dict:
     for i in range(0, len(images), job["batch"]):
         forward(images[i : i + job["batch"]])
     seconds = time.perf_counter() - t
+    if used == "tensorflow":
+        out["tensorflow_onednn"] = runtimes.tensorflow_onednn()
     return {**out, "images": len(images), "images_per_s": round(len(images) / seconds, 1), "runtime_used": used}
 
 
@@ -282,7 +284,9 @@ def main() -> None:
             row["pipeline_over_own_bare"] = paired_ratio(runs[row["runtime"], "pipeline"], runs[row["runtime"], "bare"])
             row["notes"] += f"; pipeline / own bare {row['pipeline_over_own_bare']:.2f} (median of {len(row['all_images_per_s'])} back-to-back pairs)"
     decode = [r for (_, mode), done in runs.items() if mode == "bare" for r in done if "decode_images_per_s" in r]
-    header.update({"load_after": loadavg(), "conversion_s": conversion.get("conversion_s")})
+    onednn = [r["tensorflow_onednn"] for done in runs.values() for r in done if "tensorflow_onednn" in r]
+    header.update({"load_after": loadavg(), "conversion_s": conversion.get("conversion_s"),
+                   "tensorflow_onednn": onednn[0] if onednn else None})
     if decode:
         header["decode_images_per_s"] = statistics.median(r["decode_images_per_s"] for r in decode)
         header["decode_threads"] = decode[0]["decode_threads"]
@@ -291,6 +295,8 @@ def main() -> None:
           f"{header['cpus']} CPUs; load {header['load_before']} -> {header['load_after']}")
     if converted:
         print(f"ONNX conversion (once, apart): {header['conversion_s']} s")
+    if onednn:
+        print(f"TensorFlow's oneDNN kernels: {'on' if onednn[0] else 'off'} (TF_ENABLE_ONEDNN_OPTS; every x TF bare depends on it)")
     if decode:
         print(f"decoding alone ({header['decode_threads']} threads): {header['decode_images_per_s']:.1f} images/s")
     print(table(rows))

@@ -112,8 +112,9 @@ def main() -> None:
                     "onnxruntime": runtimes.OnnxRuntime().load(onnx),
                     f"XNNPACK ({interpreter})": xnnpack}
         n = sum(len(b) for b in batches)
+        onednn = runtimes.tensorflow_onednn()
         print(f"{n} images at {size} px, batch {args.batch}, {cores} cores; converted in {onnx_s:.1f} s (ONNX), "
-              f"{tflite_s:.1f} s (TFLite)", flush=True)
+              f"{tflite_s:.1f} s (TFLite); TensorFlow's oneDNN kernels {'on' if onednn else 'off'}", flush=True)
         reference = np.concatenate([forwards["tensorflow"](b)[0] for b in batches[:2]])
         differs = {k: float(np.abs(np.concatenate([fn(b)[0] for b in batches[:2]]) - reference).max()) for k, fn in forwards.items()}
         rates: dict[str, list[float]] = {}
@@ -127,6 +128,7 @@ def main() -> None:
                   % os.getloadavg(), flush=True)
     base = rates["tensorflow"]
     report = {"images": n, "image_size": size, "cores": cores, "batch": args.batch, "interpreter": interpreter,
+              "tensorflow_onednn": onednn,
               "conversion_s": {"onnx": round(onnx_s, 1), "tflite": round(tflite_s, 1)},
               "max_abs_difference_from_tensorflow": differs, "rounds": rates,
               "median": {k: statistics.median(v) for k, v in rates.items()},

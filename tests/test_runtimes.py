@@ -162,6 +162,20 @@ def test_xnnpack_keeps_tflites_native_log_lines_off_the_terminal(tmp_path, fashi
     assert proc.stderr == "", proc.stderr[-800:]
 
 
+@pytest.mark.slow
+def test_tensorflow_onednn_follows_tensorflows_switch():
+    # The benchmarks print it beside every ratio to TensorFlow; TensorFlow reads its switch once per process, hence a new one.
+    # Forced on here (on a CPU where it is off by default too); test_scripts' bench_runtimes test sees it forced off.
+    setting, expected = "1", True
+    import subprocess
+
+    code = "from featcache.embedding import runtimes; print(runtimes.tensorflow_onednn())"
+    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": setting, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == str(expected)
+
+
 def test_onnxruntime_threads_are_checked_where_they_are_given():
     assert runtimes.REGISTRY["onnxruntime"] == runtimes.OnnxRuntime(threads=None)  # ONNX Runtime's own default
     for bad in (0, -3, 1.5):

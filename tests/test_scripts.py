@@ -226,11 +226,15 @@ def test_bench_runtimes(tiny, tmp_path: Path):
     assert pipeline["pipeline_over_own_bare"] == round(pipeline["images_per_s"] / report["rows"][0]["images_per_s"], 3)
     assert "pipeline / own bare" in pipeline["notes"]
     assert re.search(r"^onnxruntime\s+bare\s+8\s+\S+\s+- ", proc.stdout, re.M)  # no TensorFlow row to compare with
+    assert report["tensorflow_onednn"] is None and "oneDNN" not in proc.stdout  # nor a TensorFlow setting to name
     assert json.loads((tmp_path / "photos.json").read_text()) == report
+    os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"  # for the children; run_script puts the environment back
     proc = run_script("bench_runtimes.py", *TINY, "--fashion-dir", str(tiny["data"]), "--images", "40", "--image-size", "32",
                       "--runtimes", "tensorflow", "--batch", "8", cwd=tmp_path)
-    rows = last_json(proc.stdout.split("\n\n", 1)[1])["rows"]
+    report = last_json(proc.stdout.split("\n\n", 1)[1])
+    rows = report["rows"]
     assert [(r["mode"], r["images"]) for r in rows] == [("bare", 40), ("pipeline", 40)]
+    assert report["tensorflow_onednn"] is False and "TensorFlow's oneDNN kernels: off" in proc.stdout  # what the ratios are to
     assert "x TF bare" in proc.stdout and re.search(r"^tensorflow\s+bare\s+40\s+\S+\s+1\.00 ", proc.stdout, re.M)
 
 
@@ -291,6 +295,7 @@ def test_bench_xnnpack(tiny, tmp_path: Path):
     assert report["images"] == 8 and sorted(report["rounds"]) == sorted(names)  # full batches only: 2 of 4, the 2 left over not timed
     assert all(len(v) == 2 and min(v) > 0 for v in report["rounds"].values())
     assert report["ratio_to_tensorflow"]["tensorflow"] == 1.0
+    assert isinstance(report["tensorflow_onednn"], bool)
     assert max(report["max_abs_difference_from_tensorflow"].values()) < 1e-5  # the same network in all three
     assert json.loads((tmp_path / "out.json").read_text()) == report
 

@@ -687,3 +687,19 @@ def runtime_versions() -> dict[str, str | None]:
     """Versions of the runtimes, for provenance."""
     return _versions("onnxruntime", "openvino")
 
+
+def tensorflow_onednn() -> bool | None:
+    """Whether TensorFlow runs its oneDNN kernels in this process; None where TensorFlow cannot say.
+
+    TensorFlow on Linux turns them on by default only on CPUs with VNNI, BF16
+    or AMX (``TF_ENABLE_ONEDNN_OPTS`` overrides it). On a Zen 4 they made its
+    bare pass 1.2-1.5x faster, so every speed ratio to TensorFlow depends on
+    them; the benchmarks report this beside their ratios (docs/benchmarks.md,
+    "Why the ratios to TensorFlow differ by CPU").
+    """
+    try:
+        from tensorflow.python.util import _pywrap_util_port  # private; the only place TensorFlow says it
+    except ImportError:
+        return None
+    return bool(_pywrap_util_port.IsMklEnabled())
+
