@@ -7,6 +7,7 @@ about results use the real MobileNetV2 weights from ``../shared/weights``
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -47,14 +48,35 @@ def real_fashion_dir() -> Path:
     return FASHION_DIR
 
 
-def pytest_collection_modifyitems(config, items) -> None:
-    """Tests on the real weights are about results, not plumbing: they belong to the slow tier whatever their marks say.
+FILE_SECONDS = Path(__file__).with_name("file_seconds.json")
 
-    The fast tier (``-m "not slow"``) is then plumbing only: tiny inputs and random weights.
+
+def pytest_configure(config) -> None:
+    # pytest-xdist's loadfile hands out files ordered by their number of tests, which put the Ray engine's 13 tests
+    # (280 s) near the end; our own longest-first order (below) is kept instead.
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Real-weight tests join the slow tier; files run longest first, so two workers finish together.
+
+    Tests on the real weights are about results, not plumbing: they belong to
+    the slow tier whatever their marks say, and the fast tier (``-m "not
+    slow"``) is then plumbing only: tiny inputs and random weights.
+
+    The order: each file's seconds as last measured (``tests/file_seconds.json``,
+    written by ``scripts/suite_times.py run.xml --write-seconds``); a file not
+    measured yet goes first. Longest first is how a greedy scheduler gets
+    close to the best split (the simulation on 2026-12-03's run: 808 s of
+    work per worker against 845 s in xdist's order); the tests inside a file
+    keep their order.
     """
     for item in items:
         if {"real_weights", "real_fashion_dir"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+    seconds = json.loads(FILE_SECONDS.read_text()) if FILE_SECONDS.is_file() else {}
+    items.sort(key=lambda item: -seconds.get(item.path.stem, float("inf")))
 
 
 @pytest.fixture(scope="session")

@@ -168,6 +168,17 @@ def test_suite_times(tmp_path: Path):
     assert report["files"] == {"test_b": {"seconds": 3.0, "tests": 1}, "test_a": {"seconds": 2.0, "tests": 2}}
     assert report["total_seconds"] == 5.0 and report["slowest"] == [{"test": "test_b::test_z", "seconds": 3.0}]
     assert "| test_b | 1 | 3.0 |" in run_script("suite_times.py", str(xml), cwd=tmp_path).stdout
+    run_script("suite_times.py", str(xml), "--write-seconds", "order.json", cwd=tmp_path)
+    assert json.loads((tmp_path / "order.json").read_text()) == {"test_b": 3.0, "test_a": 2.0}
+
+
+def test_the_suite_runs_its_longest_files_first(request):
+    # conftest orders the files by tests/file_seconds.json (what suite_times.py --write-seconds wrote), unmeasured ones first.
+    seconds = json.loads((REPO / "tests" / "file_seconds.json").read_text())
+    files = list(dict.fromkeys(item.path.stem for item in request.session.items))
+    weights = [seconds.get(f, float("inf")) for f in files]
+    assert weights == sorted(weights, reverse=True)
+    assert request.config.getoption("loadscopereorder", False) is False  # xdist's own order (by number of tests) is off
 
 
 # Tiny inputs, shared by the slow smoke runs of this module.
