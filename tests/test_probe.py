@@ -206,6 +206,33 @@ def test_a_default_hold_out_too_small_says_what_probe_did_and_every_way_out(tmp_
     assert err.count("\n") == 1 and not (tmp_path / "p").exists()
 
 
+def test_C_cv_with_too_few_images_in_a_fit_is_one_line_before_any_fit(tmp_path, capsys, monkeypatch):
+    """--C cv splits each fit's rows into folds: 3 images of a class, 2 folds, left 1 in a fit, and the
+    head's own ValueError came out as a traceback (a review)."""
+    from helpers import make_fashion_dir
+
+    import featcache.analysis.probe as probe
+
+    small = featcache.extract(featcache.FashionMNIST(data_dir=str(make_fashion_dir(tmp_path / "fm", n_train=30, n_test=10))),
+                              featcache.ModelSpec(weights="random", image_size=32), featcache.StoreSpec(out=tmp_path / "s.h5"),
+                              verbose=False).path
+    monkeypatch.setattr(probe, "_fit_one", lambda *a, **k: pytest.fail("a fit started"))
+    for args, needs in ((["--folds", "2"], "--C cv in each of the --folds 2 fits"),
+                        (["--holdout", "0.5"], "--C cv on the images --holdout 0.5 leaves to fit")):
+        assert main(["probe", str(small), "--heads", "logreg", "--C", "cv", *args, "--out", str(tmp_path / "p")]) == 2
+        err = capsys.readouterr().err
+        assert f"{needs} needs at least 2 training images of every class" in err and "pass a number for --C" in err
+        assert err.count("\n") == 1 and not (tmp_path / "p").exists()
+
+
+def test_what_splits_a_heads_fit_into_folds():
+    from featcache.heads import folds_needed
+
+    assert folds_needed("logreg", {"C": "cv"}) == folds_needed("svm", {"C": "cv"}) == "--C cv"
+    assert folds_needed("svm", {}) == "the SVM head's probability calibration"
+    assert folds_needed("logreg", {}) is folds_needed("svm", {"probability": False}) is folds_needed("keras", {}) is None
+
+
 def test_scored_rows_are_drawn_once_for_every_fit(multi_cache, tmp_path, monkeypatch):
     """The hold-out is checked and drawn once, before any fit, and every fit scores on those rows (it was drawn
     again in each fit)."""

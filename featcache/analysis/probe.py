@@ -27,7 +27,7 @@ import io
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
@@ -40,6 +40,7 @@ from featcache.validate import (
     check_jobs,
     check_report_files,
     check_seed,
+    check_two_per_class,
     check_writable_dir,
     parse_C_per_head,
     parse_list,
@@ -428,7 +429,31 @@ def _settings(cache: Cache, heads, C, layers, holdout: float | None, seed: int, 
     scoring = Scoring(holdout, seed, folds, None if splits is None else tuple(splits))
     names = probe_layers(cache, layers)
     params = {h: {**PROBE_PARAMS.get(h, {}), **({"C": Cs[h]} if h in Cs else {})} for h in head_names}
+    check_fit_rows(cache, head_names, params, scoring)
     return head_names, params, names, scoring
+
+
+def check_fit_rows(cache: Cache, head_names: Sequence[str], params: Mapping[str, Mapping[str, Any]], scoring: Scoring) -> None:
+    """A head whose fit splits its rows into folds (``--C cv``) needs 2 images of every class among the images each
+    fit is given, which the hold-out or every fold leaves: refused here, before any fit (a ValueError from the
+    first fit before; a review)."""
+    from featcache.heads import folds_needed
+
+    y = cache.labels("train")
+    fits = [y] if scoring.splits is None else [y[fit] for fit, _ in scoring.splits]
+    for head in head_names:
+        reason = folds_needed(head, params[head])
+        if not reason:
+            continue
+        if scoring.folds is not None:
+            needs, fix = f"{reason} in each of the --folds {scoring.folds} fits", "use more --folds, pass a number for --C, or --on-test"
+        elif scoring.splits is not None:
+            needs, fix = (f"{reason} on the images --holdout {scoring.holdout} leaves to fit",
+                          "hold out fewer images, pass a number for --C, or use --on-test")
+        else:
+            needs, fix = reason, "pass a number for --C, or use a larger cache"
+        for y_fit in fits:
+            check_two_per_class(y_fit, needs, fix, cache.class_names)
 
 
 def _run_jobs(path: Path, jobs, params, scoring: Scoring, n_jobs: int, verbose: bool) -> dict:

@@ -135,15 +135,16 @@ def check_out(path: Path, head: str, force: bool) -> None:
         raise FeatcacheError(f"--out {path} exists and is not a head featcache wrote; choose another --out, or pass --force to replace it")
 
 
-def check_training_labels(y: np.ndarray, class_names: list[str], head: str, C) -> None:
-    """Refuse training rows a head cannot learn from: one class only, or too few per class for cross-validation."""
+def check_training_labels(y: np.ndarray, class_names: list[str], est: Any) -> None:
+    """Refuse training rows head ``est`` cannot learn from: one class only, or too few per class for its folds."""
     classes, counts = np.unique(y, return_counts=True)
     if len(classes) < 2:
         raise FeatcacheError(f"all {len(y)} training images are of class {class_names[int(classes[0])]!r}; a classifier needs "
                              "images of at least 2 classes: extract a cache with more classes or raise --train-size")
-    if C == "cv" or head == "svm":
-        check_two_per_class(y, "--C cv" if C == "cv" else "the SVM head's probability calibration",
-                            "raise --train-size" + ("" if head == "svm" else " or pass a number for --C"), class_names)
+    reason = getattr(est, "folds_needed", lambda: None)()
+    if reason:
+        check_two_per_class(y, reason, "raise --train-size" + (" or pass a number for --C" if reason == "--C cv" else ""),
+                            class_names)
 
 
 def split_digests(cache: Cache, split: str) -> list[str] | None:
@@ -253,7 +254,7 @@ def train(
     y = cache.labels("train")
     rows = stratified_subset(y, train_size, seed) if train_size is not None else None
     y = y if rows is None else y[rows]
-    check_training_labels(y, cache.class_names, head, getattr(est, "C", None))
+    check_training_labels(y, cache.class_names, est)
     path = Path(out) if out is not None else default_head_path(
         cache, layer, head, head_tag(head, est, preset, epochs, standardize), len(y), seed, train_views)
     if out is None:

@@ -8,6 +8,7 @@ by name (CLI, curves, probing).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from featcache.errors import FeatcacheError
@@ -30,4 +31,16 @@ def make_head(name: str, **params: Any) -> BaseEstimator:
     return cls(**params)
 
 
-__all__ = ["HEADS", "make_head", "DenseHead", "LogRegHead", "SVMHead"]
+def folds_needed(name: str, params: Mapping[str, Any]) -> str | None:
+    """What in head ``name``'s fit (with ``params``) splits its training images into folds, or None.
+
+    Such a fit needs 2 images of every class among the rows it is given; train,
+    curve and probe check that on their own fit rows before any fit
+    (``validate.check_two_per_class``), so the heads' own ValueError is not
+    what a user sees. A head without the method (the Keras head) needs none.
+    """
+    needed = getattr(make_head(name, **params), "folds_needed", None)
+    return needed() if needed else None
+
+
+__all__ = ["HEADS", "make_head", "folds_needed", "DenseHead", "LogRegHead", "SVMHead"]

@@ -101,6 +101,10 @@ class LogRegHead(ClassifierMixin, BaseEstimator):
         """Whether ``seed`` can change the fit: only through the CV folds (lbfgs itself is deterministic)."""
         return self.C == "cv"
 
+    def folds_needed(self) -> str | None:
+        """What in ``fit`` splits the training images into folds, so needs 2 of every class (None: nothing)."""
+        return "--C cv" if self.C == "cv" else None
+
     def fit(self, X, y, groups=None):
         """Fit on rows ``X``; ``groups`` (the image of each row, ``heads.views.image_groups``) keeps an image's
         views on one side of every cross-validation fold (``C="cv"``)."""

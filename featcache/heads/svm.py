@@ -68,6 +68,12 @@ class SVMHead(ClassifierMixin, BaseEstimator):
     def _svc(self, C: float) -> SVC:
         return SVC(kernel="rbf", C=C, gamma=self.gamma, cache_size=self.cache_size, random_state=self.seed)
 
+    def folds_needed(self) -> str | None:
+        """What in ``fit`` splits the training images into folds, so needs 2 of every class (None: nothing)."""
+        if self.C == "cv":
+            return "--C cv"
+        return "the SVM head's probability calibration" if self.probability else None
+
     def fit(self, X, y, groups=None):
         """Fit on rows ``X``; ``groups`` (the image of each row, ``heads.views.image_groups``) keeps an image's
         views on one side of every cross-validation fold (``C="cv"`` and the probability calibration)."""

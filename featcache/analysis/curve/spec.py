@@ -130,7 +130,9 @@ class CurveSpec:
         of every class in each subset: before any fit, one line (a ValueError traceback from the first fit before)."""
         import numpy as np
 
-        needy = [h for h in self.heads if params[h].get("C") == "cv" or (h == "svm" and params[h].get("probability", True))]
+        from featcache.heads import folds_needed
+
+        needy = [h for h in self.heads if folds_needed(h, params[h])]
         if not needy:
             return
         from featcache.analysis.subsets import stratified_order
