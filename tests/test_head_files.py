@@ -220,6 +220,7 @@ def _nan_coef(doc, entries):
     (_extra_state(_nested(400, lambda v: {"__tuple__": [v]})), "the state nests deeper than 64 levels"),
     (_set("image_size", "abc"), "its image size 'abc' is not a whole number"),
     (_set("image_size", True), "its image size True is not a whole number"),
+    (_set("image_size", 3000), "its image size 3000 is not a whole number of pixels from 32 to 2048"),  # extract's range
     (_set("backbone", "nope"), "its backbone 'nope' is not one of"),
     (_set("weights", 3), "its weights setting 3 is not a string"),
     (lambda d, e: e.update(train_digests=np.array(["ab", "cd"])), "training-image digests are not a list of uint64 keys"),

@@ -482,20 +482,18 @@ def _check_meta_shape(meta: Any, path: Path, cls: type) -> None:
     _check_feature_keys(meta, path)
 
 
-# The largest image side a head's metadata may name: far above any backbone's
-# 224 default, and small enough that an end-to-end model still builds.
-MAX_IMAGE_SIZE = 4096
-
-
 def _check_feature_keys(meta: dict[str, Any], path: Path) -> None:
     """The feature settings (``FEATURE_KEYS``) are absent or of usable types: export builds a network from them."""
-    from featcache.embedding.backbones import REGISTRY
+    from featcache.embedding.backbones import MAX_IMAGE_SIZE, REGISTRY
 
     size, backbone = meta.get("image_size"), meta.get("backbone")
-    if size is not None and not (isinstance(size, int) and not isinstance(size, bool) and 1 <= size <= MAX_IMAGE_SIZE):
-        raise _unreadable(path, f"its image size {size!r} is not a whole number of pixels from 1 to {MAX_IMAGE_SIZE}")
     if backbone is not None and not (isinstance(backbone, str) and backbone in REGISTRY):
         raise _unreadable(path, f"its backbone {backbone!r} is not one of {', '.join(sorted(REGISTRY))}")
+    # The sizes extract accepts for that backbone: a head naming another could never have come from a cache (a review:
+    # 4096 was accepted here against extract's 2048, and export then blamed an --image-size nobody gave).
+    low = REGISTRY[backbone].min_size if backbone is not None else 1
+    if size is not None and not (isinstance(size, int) and not isinstance(size, bool) and low <= size <= MAX_IMAGE_SIZE):
+        raise _unreadable(path, f"its image size {size!r} is not a whole number of pixels from {low} to {MAX_IMAGE_SIZE}")
     for key in ("weights", "preprocessing"):
         if meta.get(key) is not None and not isinstance(meta[key], str):
             raise _unreadable(path, f"its {key} setting {meta[key]!r} is not a string")
