@@ -29,6 +29,24 @@ def cache(tmp_path) -> Path:
 # --- the API: train returns the fitted head, evaluate takes it -----------------------------------
 
 
+def test_train_help_quotes_the_heads_own_defaults(monkeypatch):
+    """The help said "5 epochs", "L2 1e-2", "logreg 0.03, svm 10" in its own words; it now reads them from the heads."""
+    import featcache.cli.train as cli_train
+    from featcache.cli import build_parser
+    from featcache.heads import LogRegHead
+
+    class OtherLogReg(LogRegHead):
+        def __init__(self, C=0.5, cv_folds=7, **kw):
+            super().__init__(C=C, cv_folds=cv_folds, **kw)
+
+    monkeypatch.setitem(cli_train.PRESETS, "lesson", {"epochs": 9, "early_stopping": False, "l2": 0.0})
+    monkeypatch.setattr(cli_train, "LogRegHead", OtherLogReg)
+    sub = next(a for a in build_parser()._actions if hasattr(a, "choices") and isinstance(a.choices, dict))
+    helps = {a.dest: a.help for a in sub.choices["train"]._actions}
+    assert helps["preset"].startswith("Keras head: 'lesson' 9 epochs; 'default' 200 epochs, L2 0.01, early stopping")
+    assert "by 7-fold cross-validation" in helps["C"] and "(default: logreg 0.5, svm 10)" in helps["C"]
+
+
 def test_train_returns_the_fitted_estimator_and_evaluate_takes_it(cache, tmp_path):
     res = featcache.train(cache, "logreg", C=0.5, out=tmp_path / "h.npz")
     X, y = blobs(30, seed=1)

@@ -16,6 +16,7 @@ from featcache import paths
 from featcache.analysis.subsets import stratified_subset
 from featcache.errors import FeatcacheError
 from featcache.heads import HEADS, DenseHead, make_head
+from featcache.heads.dense import DEFAULT_PRESET
 from featcache.heads.io import SUFFIXES, digest_keys, head_meta, read_head_meta, save_head
 from featcache.heads.views import averaged_over, fit_views, score_views
 from featcache.store import Cache, as_cache
@@ -80,7 +81,7 @@ def build_head(
         overrides: dict[str, Any] = {"seed": seed, "n_classes": n_classes, "standardize": standardize}
         if epochs is not None:  # the CLI's check at the API's boundary: epochs=0 saved an untrained head (a tester)
             overrides["epochs"] = positive_int(epochs, "--epochs")
-        return DenseHead.from_preset(preset or "default", **overrides)
+        return DenseHead.from_preset(preset or DEFAULT_PRESET, **overrides)
     if preset is not None or epochs is not None or standardize:
         raise FeatcacheError(f"--preset, --epochs and --standardize apply to --head keras only; --head {head} is set with --C "
                              "(and always standardizes)")
@@ -246,7 +247,7 @@ def train(
     train_views, test_views = check_views(cache, train_views, "--train-views"), check_views(cache, test_views, "--test-views")
     est = build_head(head, preset=preset, epochs=epochs, C=C, seed=seed, n_classes=len(cache.class_names), standardize=standardize)
     if head == "keras":
-        preset = preset or "default"
+        preset = preset or DEFAULT_PRESET
     if out is not None:
         check_out(Path(out), head, force)
     layer = cache.default_layer if layer is None else layer  # "" is refused below, not read as the default

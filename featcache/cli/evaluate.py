@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from featcache.cli.common import add_json_flag, given, print_json
+from featcache.analysis.evaluate import evaluate
+from featcache.cli.common import add_json_flag, api_default, given, print_json
 from featcache.cli.headfile import add_trust_pickle_arg, add_views_args
 
 
@@ -14,7 +15,7 @@ def register(sub) -> None:
                        "evaluation.json and evaluation.txt to --out.")
     p.add_argument("head", help="a head file written by 'featcache train' (.keras or .npz)")
     p.add_argument("cache", help="a cache written by 'featcache extract' with the head's settings")
-    p.add_argument("--split", help="split to score (default: test)")
+    p.add_argument("--split", help=f"split to score (default: {api_default(evaluate, 'split')})")
     p.add_argument("--out", metavar="DIR", help="folder for the report files (default: data/runs/eval/<head file name>_<suffix>, e.g. eval/fashion_keras; _<split> for another split, and a short hash when another head of that name has the folder)")
     add_views_args(p, train=False, test_default="the views the head was scored on at training, else every view the cache has")
     add_trust_pickle_arg(p)
@@ -23,8 +24,6 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from featcache.analysis.evaluate import evaluate
-
     res = evaluate(args.head, args.cache, **given(args, "split", "out", "trust_pickle", "test_views"))
     if args.json:
         print_json(res.to_dict())

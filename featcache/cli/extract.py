@@ -9,6 +9,7 @@ from featcache.embedding.backbones import MAX_IMAGE_SIZE, REGISTRY
 from featcache.embedding.engines import ENGINES
 from featcache.embedding.engines.local import LocalEngine
 from featcache.embedding.runtimes import AUTO_MIN_IMAGES, RUNTIMES
+from featcache.lesson import DEFAULTS as LESSON
 from featcache.embedding.specs import (
     DTYPES,
     OPTIONS,
@@ -38,8 +39,10 @@ def add_source_args(p: argparse.ArgumentParser) -> None:
                    f"0 to 2**32-1 (default: {default(PhotoFolder, 'seed')})")
     g.add_argument("--strict", action="store_true", default=None,
                    help="with --images: stop at any unreadable file instead of skipping and listing it")
-    g.add_argument("--train-limit", type=positive_int, metavar="N", help="use the first N training images (default: all 60,000 of Fashion-MNIST; the lesson: 4000)")
-    g.add_argument("--test-limit", type=positive_int, metavar="N", help="use the first N test images (default: all 10,000; the lesson: 3000)")
+    g.add_argument("--train-limit", type=positive_int, metavar="N", help="use the first N training images (default: all 60,000 "
+                   f"of Fashion-MNIST; the lesson: {LESSON['train_limit']})")
+    g.add_argument("--test-limit", type=positive_int, metavar="N", help="use the first N test images (default: all 10,000; "
+                   f"the lesson: {LESSON['test_limit']})")
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
@@ -50,7 +53,8 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
                    "(e.g. ../shared/weights/mobilenet_v2_1.0_imagenet_no_top.weights.h5), or 'random' (untrained, marked in the cache) "
                    f"(default: {default(ModelSpec, 'weights')})")
     g.add_argument("--image-size", type=int, metavar="PX", help=f"input size in pixels, up to {MAX_IMAGE_SIZE} (default: "
-                   f"{FashionMNIST.default_image_size} for Fashion-MNIST, as the lesson; else the backbone's, 224; "
+                   f"{FashionMNIST.default_image_size} for Fashion-MNIST, as the lesson; else the backbone's, "
+                   f"{REGISTRY[default(ModelSpec, 'backbone')].default_size} for {default(ModelSpec, 'backbone')}; "
                    "photos are decoded and resized to it with PIL bilinear)")
     g.add_argument("--layers", metavar="L1,L2|blocks", help="pool these layers in the same pass (default: the final output)")
     g.add_argument("--views", metavar="V1,V2", help="also embed these views of every image, in the same batched pass "

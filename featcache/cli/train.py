@@ -5,10 +5,20 @@ from __future__ import annotations
 from featcache.analysis.train import train
 from featcache.cli.common import add_json_flag, api_default, given, positive_int, print_json
 from featcache.cli.headfile import add_force_arg, add_views_args
+from featcache.heads import HEADS, LogRegHead, SVMHead
+from featcache.heads.dense import DEFAULT_PRESET, PRESETS
 from featcache.validate import arg_type, parse_C
 
 
 c_value = arg_type(parse_C, "c_value")  # the check lives in featcache.validate
+
+
+def preset_help() -> str:
+    """The presets as the Keras head defines them: ``'lesson' 5 epochs; 'default' 200 epochs, L2 0.01, early stopping``."""
+    def says(p: dict) -> str:
+        return ", ".join([f"{p['epochs']} epochs"] + ([f"L2 {p['l2']:g}"] if p.get("l2") else [])
+                         + ([f"early stopping (patience {p['patience']})"] if p.get("early_stopping") else []))
+    return "Keras head: " + "; ".join(f"'{name}' {says(p)}" for name, p in PRESETS.items()) + f" (default: '{DEFAULT_PRESET}')"
 
 
 def register(sub) -> None:
@@ -16,19 +26,19 @@ def register(sub) -> None:
                        description="Fit a classifier head on the cached train features (optionally a seeded, class-stratified "
                        "subset), report test accuracy and fit time, and save the head with the cache's fingerprint and class names.")
     p.add_argument("cache", help="a cache written by 'featcache extract'")
-    p.add_argument("--head", metavar="keras|logreg|svm", help="keras: the lesson's Dropout -> Dense head; "
+    p.add_argument("--head", metavar="|".join(HEADS), help="keras: the lesson's Dropout -> Dense head; "
                    "logreg: standardized logistic regression; svm: standardized RBF SVM "
                    f"(default: {api_default(train, 'head')})")
     p.add_argument("--train-size", type=positive_int, metavar="N", help="train on a stratified subset of N images (default: all)")
     p.add_argument("--seed", type=int, help="seed for the subset and the head, 0 to 2**32-1 "
                    f"(default: {api_default(train, 'seed')}); same seed, same result")
     p.add_argument("--epochs", type=positive_int, metavar="E", help="Keras head: epochs (default: the preset's)")
-    p.add_argument("--preset", metavar="lesson|default", help="Keras head: 'lesson' is the lesson's 5 epochs; "
-                   "'default' (the default) adds L2 1e-2 and early stopping")
+    p.add_argument("--preset", metavar="|".join(PRESETS), help=preset_help())
     p.add_argument("--standardize", action="store_true", default=None, help="Keras head: scale each feature to zero mean and unit variance "
                    "over the training rows first (helps on intermediate layers: block 13 0.812 -> 0.880 on the lesson's cache)")
     p.add_argument("--C", type=c_value, metavar="C|cv", help="logreg/svm: inverse regularization strength, or 'cv' to pick it "
-                   "by 5-fold cross-validation on the training features (default: logreg 0.03, svm 10)")
+                   f"by {LogRegHead().cv_folds}-fold cross-validation on the training features "
+                   f"(default: logreg {LogRegHead().C:g}, svm {SVMHead().C:g})")
     p.add_argument("--layer", metavar="NAME", help="cached layer to train on (default: the cache's default layer)")
     p.add_argument("--out", metavar="PATH", help="head file, .keras for keras, .npz for logreg/svm (default: "
                    "data/runs/heads/<dataset>_<backbone>_<fingerprint>_<layer>_<head>_<preset, epochs, std or C>_n<N>_s<seed>"

@@ -26,6 +26,7 @@ PRESETS = {
     "lesson": dict(epochs=5, early_stopping=False, l2=0.0),
     "default": dict(epochs=200, early_stopping=True, patience=10, l2=1e-2),
 }
+DEFAULT_PRESET = "default"  # what train uses without --preset (curve keeps the lesson's for speed: DEFAULT_KERAS_PRESET)
 # Training steps per call into the compiled graph. Only speed: the batches and
 # their order are the same, so are the weights (one step per call spent most
 # of a 60,000-image fit in Python; see docs/benchmarks.md, "Learning curves").
