@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from featcache import paths
-from featcache.embedding.engines import DEFAULT_RUNTIME
+from featcache.embedding.runtimes import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError
 from featcache.store.atomic import output_files, write_json, write_text
 from featcache.validate import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from featcache.cli.common import add_json_flag, given, positive_int, print_json
 from featcache.deploy.predict import DEFAULT_TOP_K
-from featcache.embedding.engines import DEFAULT_RUNTIME
+from featcache.embedding.runtimes import DEFAULT_RUNTIME
 from featcache.embedding.runtimes import AUTO_MIN_IMAGES, RUNTIMES
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from featcache._lazy import keras
 from featcache.embedding.backbones import MAX_IMAGE_SIZE, file_sha256
-from featcache.embedding.engines import DEFAULT_RUNTIME
+from featcache.embedding.runtimes import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError
 from featcache.heads.io import META_ENTRY, MODEL_KIND, check_regular_file, load_problem
 from featcache.store.atomic import atomic_path

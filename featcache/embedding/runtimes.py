@@ -48,7 +48,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, ClassVar
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 
@@ -468,13 +468,20 @@ RUNTIMES = ("auto", *REGISTRY)
 # ``auto`` tries these in order. Fastest first, measured on this 2-core
 # machine (docs/benchmarks.md, "Inference runtimes (issue 14)").
 AUTO_ORDER = ("onnxruntime", "openvino", "tensorflow")
+# How the network runs when nobody says: the fastest installed runtime. Not
+# part of a cache's identity, like the engine (features agree to about 1e-4).
+DEFAULT_RUNTIME = "auto"
 # Below this many images ``auto`` does not convert (a conversion takes
 # 20-60 s here; at 2.5x TensorFlow's ~60-100 images/s it pays back after a
 # few thousand images) unless the converted model is already cached.
 AUTO_MIN_IMAGES = 2000
 
 
-def check_runtime(name: str) -> str:
+def check_runtime(name: Any) -> str:
+    """The one check of a runtime's name. Engines call it when they are made: a mistyped name was refused only
+    when the mapper was built, after a photo folder was hashed, and never on a cache hit (a review)."""
+    if not isinstance(name, str) or not name:
+        raise FeatcacheError(f"--runtime must be a runtime's name, e.g. {DEFAULT_RUNTIME} (got {name!r})")
     if name not in RUNTIMES:
         raise FeatcacheError(f"unknown runtime {name!r}; use one of: {', '.join(RUNTIMES)}")
     return name

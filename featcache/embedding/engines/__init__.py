@@ -28,13 +28,10 @@ from typing import Any, Callable, Protocol, Sequence
 import numpy as np
 
 from featcache.embedding.batches import Batch
+from featcache.embedding.runtimes import DEFAULT_RUNTIME, check_runtime  # noqa: F401  (the runtimes' own; engines check theirs when made)
 from featcache.errors import FeatcacheError
 
 ENGINES = ("local", "ray")
-# How the network runs when the engine does not say: ``auto`` picks the
-# fastest installed runtime (featcache.embedding.runtimes; ``Mapper`` validates
-# the name). Not part of a cache's identity, like the engine.
-DEFAULT_RUNTIME = "auto"
 
 
 class Engine(Protocol):
@@ -48,16 +45,6 @@ class Engine(Protocol):
     def run(self, batches: Sequence[Batch], read: Callable[[Batch], Any],
             make_embed: Callable[[], Callable[[Any], dict[str, np.ndarray]]],
             write: Callable[[Batch, dict[str, np.ndarray]], None]) -> None: ...
-
-
-def check_runtime(runtime: Any) -> None:
-    """A runtime's name, checked when the engine is made: a mistyped one was refused only when the mapper was
-    built, after a photo folder was hashed, and never on a cache hit (a review). runtimes' check is the one list."""
-    from featcache.embedding.runtimes import check_runtime as known_runtime
-
-    if not isinstance(runtime, str) or not runtime:
-        raise FeatcacheError(f"--runtime must be a runtime's name, e.g. {DEFAULT_RUNTIME} (got {runtime!r})")
-    known_runtime(runtime)
 
 
 def get(name: str = "local", **options: Any) -> Engine:
