@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from helpers import extract
 
-from featcache.embedding.views import apply_all, parse_views
+from featcache.embedding.views import View, apply_all, parse_views
 from featcache.errors import FeatcacheError
 
 
@@ -22,6 +22,7 @@ def test_viewstack_equals_the_numpy_views(shape):
     """Flip and shifts exactly; crops (a float resize, then rounded) within one grey level; view-major order."""
     batch = np.random.default_rng(0).integers(0, 256, size=shape, dtype=np.uint8)
     views = parse_views("orig,flip,shift,shift:+3,-1,crop")
+    assert {type(v) for v in views} == set(View.__subclasses__())  # every kind of view: each keeps apply and graph together
     got, want = _stack([v.name for v in views], batch), apply_all(views, batch).astype(np.float32)
     assert got.shape == want.shape and got.dtype == np.float32
     n = shape[0]

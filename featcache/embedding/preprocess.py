@@ -53,8 +53,8 @@ class ViewStack(_k.layers.Layer):
     """Raw images (n, H, W[, C]) -> every view of them, view-major (V*n, H, W[, C]) float32: view i is rows
     [i*n, (i+1)*n), as ``featcache.embedding.views.apply_all`` stacks them (docs/views.md 3.6, option 2).
 
-    The same operations as the numpy views, in ``keras.ops`` so that an exported model averages its
-    views itself: flip reverses the width axis; a shift slices and pads with 0 (no image size needed,
+    Each view's ``graph`` form: the same operations as its numpy ``apply``, in ``keras.ops``, so that an
+    exported model averages its views itself: flip reverses the width axis; a shift slices and pads with 0 (no image size needed,
     so any H and W); a crop slices ``CROP_FRACTION`` of the side (sizes computed at run time, rounded
     half to even as Python's ``round``) and resizes it back bilinearly (half-pixel centres, as the numpy
     crop), rounded and clipped to 0..255 as the cached uint8 crop was. Flip and shift equal
@@ -71,7 +71,7 @@ class ViewStack(_k.layers.Layer):
         from featcache.embedding.views import parse_views
 
         x = _k.ops.cast(images, "float32")
-        return _k.ops.concatenate([_view_op(v, x) for v in parse_views(self.views)], axis=0)
+        return _k.ops.concatenate([v.graph(x) for v in parse_views(self.views)], axis=0)
 
     def compute_output_shape(self, input_shape):
         n = input_shape[0]
@@ -79,54 +79,6 @@ class ViewStack(_k.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "views": list(self.views)}
-
-
-def _view_op(view, x):
-    """One view of float32 images ``x`` (n, H, W[, C]) with keras.ops (see ``ViewStack``)."""
-    from featcache.embedding.views import Crop, Flip, Orig, Shift
-
-    ops = _k.ops
-    if isinstance(view, Orig):
-        return x
-    if isinstance(view, Flip):
-        return ops.flip(x, axis=2)
-    if isinstance(view, Shift):
-        for axis, d in ((1, view.dy), (2, view.dx)):
-            if d:
-                cut = [slice(None)] * len(x.shape)
-                cut[axis] = slice(None, -d) if d > 0 else slice(-d, None)
-                pad = [[0, 0]] * len(x.shape)
-                pad[axis] = [d, 0] if d > 0 else [0, -d]
-                x = ops.pad(x[tuple(cut)], pad, constant_values=0.0)
-        return x
-    if isinstance(view, Crop):
-        return _crop_op(view, x)
-    raise TypeError(f"no graph operation for view {view.name}")
-
-
-def _crop_op(view, x):
-    from featcache.embedding.views import CROP_FRACTION
-
-    ops = _k.ops
-    gray = len(x.shape) == 3
-    if gray:
-        x = ops.expand_dims(x, -1)
-    shape = ops.shape(x)
-    h, w = shape[1], shape[2]
-    ch = ops.maximum(1, ops.cast(ops.round(ops.cast(h, "float32") * CROP_FRACTION), "int32"))
-    cw = ops.maximum(1, ops.cast(ops.round(ops.cast(w, "float32") * CROP_FRACTION), "int32"))
-    top = {"t": 0 * ch, "b": h - ch, "c": (h - ch) // 2}[view.where[0]]
-    left = {"l": 0 * cw, "r": w - cw, "c": (w - cw) // 2}[view.where[-1]]
-    zero = 0 * ch
-    crop = ops.slice(x, ops.stack([zero, top, left, zero]), ops.stack([shape[0], ch, cw, shape[3]]))
-    scaled = _resize_dynamic(crop, h, w)
-    scaled = ops.clip(ops.round(scaled), 0.0, 255.0)
-    return scaled[..., 0] if gray else scaled
-
-
-def _resize_dynamic(images, h, w):
-    """Bilinear resize (half-pixel centres, no antialiasing) to a size known only at run time."""
-    return _k.ops.image.resize(images, (h, w), interpolation="bilinear", antialias=False)
 
 
 @_k.saving.register_keras_serializable(package="featcache")

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -59,6 +59,13 @@ def _check_batch(batch: np.ndarray) -> np.ndarray:
     return batch
 
 
+def _ops() -> Any:
+    """keras.ops, imported when a graph form is first built (the numpy forms need no Keras)."""
+    from featcache._lazy import keras
+
+    return keras().ops
+
+
 @dataclass(frozen=True)
 class View:
     """Base of all views: a name, ``apply`` (pure, same shape and dtype) and ``identity``."""
@@ -71,6 +78,11 @@ class View:
 
     def apply(self, batch: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def graph(self, x: Any) -> Any:
+        """The same view of float32 images ``x`` (n, H, W[, C]) with keras.ops, for models that hold their views
+        (``preprocess.ViewStack``). Each view keeps both forms side by side, so a new view cannot have one only."""
+        raise NotImplementedError(f"view {self.name} has no graph form")
 
     def identity(self) -> str:
         """What the cache fingerprint records for this view: its name and the algorithm version."""
@@ -87,6 +99,9 @@ class Orig(View):
     def apply(self, batch: np.ndarray) -> np.ndarray:
         return _check_batch(batch).copy()
 
+    def graph(self, x: Any) -> Any:
+        return x
+
 
 @dataclass(frozen=True)
 class Flip(View):
@@ -94,6 +109,9 @@ class Flip(View):
 
     def apply(self, batch: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(_check_batch(batch)[:, :, ::-1])
+
+    def graph(self, x: Any) -> Any:
+        return _ops().flip(x, axis=2)
 
 
 @dataclass(frozen=True)
@@ -124,6 +142,17 @@ class Shift(View):
         out[:, max(self.dy, 0):h + min(self.dy, 0), max(self.dx, 0):w + min(self.dx, 0)] = \
             batch[:, max(-self.dy, 0):h + min(-self.dy, 0), max(-self.dx, 0):w + min(-self.dx, 0)]
         return out
+
+    def graph(self, x: Any) -> Any:
+        ops = _ops()
+        for axis, d in ((1, self.dy), (2, self.dx)):
+            if d:
+                cut = [slice(None)] * len(x.shape)
+                cut[axis] = slice(None, -d) if d > 0 else slice(-d, None)
+                pad = [[0, 0]] * len(x.shape)
+                pad[axis] = [d, 0] if d > 0 else [0, -d]
+                x = ops.pad(x[tuple(cut)], pad, constant_values=0.0)
+        return x
 
 
 def _bilinear_weights(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -192,6 +221,26 @@ class Crop(View):
             info = np.iinfo(batch.dtype)
             scaled = np.clip(np.rint(scaled), info.min, info.max)
         return scaled.astype(batch.dtype)
+
+    def graph(self, x: Any) -> Any:
+        """``box`` and ``resize_bilinear`` in keras.ops, for a size known only at run time; within one grey level of
+        ``apply`` (float rounding of the two resizes)."""
+        ops = _ops()
+        gray = len(x.shape) == 3
+        if gray:
+            x = ops.expand_dims(x, -1)
+        shape = ops.shape(x)
+        h, w = shape[1], shape[2]
+        ch = ops.maximum(1, ops.cast(ops.round(ops.cast(h, "float32") * CROP_FRACTION), "int32"))
+        cw = ops.maximum(1, ops.cast(ops.round(ops.cast(w, "float32") * CROP_FRACTION), "int32"))
+        top = {"t": 0 * ch, "b": h - ch, "c": (h - ch) // 2}[self.where[0]]
+        left = {"l": 0 * cw, "r": w - cw, "c": (w - cw) // 2}[self.where[-1]]
+        zero = 0 * ch
+        crop = ops.slice(x, ops.stack([zero, top, left, zero]), ops.stack([shape[0], ch, cw, shape[3]]))
+        # Bilinear with half-pixel centres and no antialiasing, as resize_bilinear.
+        scaled = ops.image.resize(crop, (h, w), interpolation="bilinear", antialias=False)
+        scaled = ops.clip(ops.round(scaled), 0.0, 255.0)
+        return scaled[..., 0] if gray else scaled
 
 
 GROUPS: dict[str, tuple[View, ...]] = {
