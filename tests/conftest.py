@@ -15,6 +15,10 @@ import pytest
 from helpers import FASHION_DIR, SHARED, WEIGHTS, make_fashion_dir, write_idx  # noqa: F401  (re-exported for old imports)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Subprocesses (the CLI, scripts, Ray workers) import this checkout's featcache, not whatever an editable install
+# elsewhere points at: a second clone's `pip install -e .` had the CLI tests of this one run that clone's code.
+REPO = Path(__file__).resolve().parents[1]
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
 
 
 @pytest.fixture

@@ -64,3 +64,14 @@ def test_the_check_sees_a_backward_import_even_inside_a_function(tmp_path):
         "    from featcache import deploy, sources\n    from ..analysis import probe\n    from . import base\n")
     assert backward_imports(tmp_path) == ["sources/bad.py:5 imports featcache.store", "sources/bad.py:6 imports featcache.heads.svm",
                                           "sources/bad.py:7 imports featcache.deploy", "sources/bad.py:8 imports featcache.analysis"]
+
+
+def test_subprocesses_import_this_checkouts_featcache(tmp_path):
+    # conftest puts this checkout first on PYTHONPATH: the CLI tests ran another clone's code when an editable
+    # install pointed there (a second clone's `pip install -e .`).
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", "import featcache; print(featcache.__file__)"], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=120)
+    assert Path(proc.stdout.strip()) == ROOT / "featcache" / "__init__.py", proc.stderr
