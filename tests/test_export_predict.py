@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -319,3 +320,109 @@ def test_a_fifo_given_as_a_model_says_it_is_not_a_regular_file(tmp_path, capsys)
                           "pass the .keras file written by 'featcache export' or 'featcache finetune'")
     assert "not found" not in err
     _one_line_error(capsys, ["predict", str(tmp_path / "gone.keras"), str(photo)], "model file not found")
+
+
+def _photos_with_broken_ones(folder, n: int, broken: tuple[int, ...]) -> list:
+    """``n`` small PNGs named 000.png...; those at ``broken`` are not images (skipped, with their reason)."""
+    from helpers import class_image
+
+    paths = []
+    for i in range(n):
+        path = folder / f"{i:03d}.png"
+        if i in broken:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"not a png")
+        else:
+            write_image(path, class_image(i % 3, i, 8))
+        paths.append(path)
+    return paths
+
+
+def _stubbed_model(path, monkeypatch, image_size: int, events: list):
+    """A model file whose network is stubbed out (predict's plumbing without TensorFlow): ``events`` records each
+    image decoded ("decode") and each batch the model is handed (its length)."""
+    from featcache.deploy import model as model_mod
+    from featcache.sources import decode
+
+    _meta_only_model(path, image_size=image_size)
+    monkeypatch.setattr(model_mod, "ModelRunner", lambda *a, **k: SimpleNamespace(runtime_used="stub", runtime_note=None))
+    monkeypatch.setattr(model_mod, "run_model", lambda net, x, bs=64: (
+        events.append(len(x)), np.stack([x.mean(axis=(1, 2, 3)) / 255, 1 - x.mean(axis=(1, 2, 3)) / 255], axis=1))[1])
+    real_decode = decode.decode_image
+    monkeypatch.setattr(decode, "decode_image", lambda *a, **k: (events.append("decode"), real_decode(*a, **k))[1])
+    return path
+
+
+def test_predict_streams_image_files_in_batches_and_memory_does_not_grow_with_their_number(tmp_path, monkeypatch,
+                                                                                          capsys):
+    """A review: predict decoded every image file into one (N, size, size, 3) array before running the model once
+    (7.5 GB for 50,000 photos at 224 px). Files are now decoded a batch at a time, each batch run before the next is
+    decoded; the model is never handed more than a batch, and the peak memory of 80 files is that of 20."""
+    import tracemalloc
+
+    from featcache.deploy.predict import predict
+
+    events: list = []
+    model = _stubbed_model(tmp_path / "m.keras", monkeypatch, image_size=256, events=events)  # 192 KB an image
+    paths = _photos_with_broken_ones(tmp_path / "photos", 80, broken=(3, 4, 50, 79))
+    preds = predict(model, paths, batch_size=4)
+    batches = [e for e in events if e != "decode"]
+    assert max(batches) <= 4 and sum(batches) == 76 and batches == [4] * 19  # decoded images fill each batch
+    assert events.index(4) < len(events) - 1 - events[::-1].index("decode")  # a batch ran before the last decode
+    assert events[:7] == ["decode"] * 6 + [4]  # the first 4 images that decode ran at once (3 and 4 do not)
+    assert [p.input for p in preds] == [str(p) for i, p in enumerate(paths) if i not in (3, 4, 50, 79)]
+    assert [p for p, _ in preds.skipped] == [str(paths[i]) for i in (3, 4, 50, 79)]
+
+    def peak(files) -> int:
+        tracemalloc.start()
+        try:
+            predict(model, files, batch_size=4)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    image = 256 * 256 * 3
+    few, many = peak(paths[:20]), peak(paths)
+    assert many < few + 4 * image, (few, many)  # before: 60 more images held at once (11 MB)
+    assert many < 20 * image, many
+    # A progress bar when asked (the CLI asks on a terminal): per batch, on stderr, stdout left alone.
+    capsys.readouterr()
+    predict(model, paths[:12], batch_size=4, verbose=True)
+    out, err = capsys.readouterr()
+    assert out == "" and err.splitlines()[-1].startswith("12/12 [") and len(err.splitlines()) >= 3
+    predict(model, paths[:4], batch_size=4, verbose=True)  # one batch: not long work, no bar
+    assert capsys.readouterr().err == ""
+
+
+def test_predictions_across_batches_equal_those_of_one_batch(tmp_path):
+    """Results do not depend on the batching: the same inputs in batches of 2 (files that do not decode in the middle
+    of a batch and after the last one, a .npy among the files) give the same order, classes, probabilities, skipped
+    files and JSON as one batch of all."""
+    from helpers import class_image
+
+    from featcache.deploy.predict import predict
+
+    model = _softmax_model(tmp_path / "m.keras", 3, ["a", "b", "c"])
+    paths = _photos_with_broken_ones(tmp_path / "photos", 9, broken=(1, 5, 8))
+    array = tmp_path / "x.npy"
+    np.save(array, np.stack([class_image(i % 3, 100 + i, 8) for i in range(5)]))
+    inputs = [*paths[:4], array, *paths[4:], paths[0]]  # a file twice
+    one = predict(model, inputs, batch_size=64, top_k=3, runtime="tensorflow")
+    several = predict(model, inputs, batch_size=2, top_k=3, runtime="tensorflow")
+    want = [str(p) for p in paths[:4] if p != paths[1]] + [f"{array}[{i}]" for i in range(5)] + \
+        [str(p) for p in paths[4:] if p not in (paths[5], paths[8])] + [str(paths[0])]
+    assert [p.input for p in one] == [p.input for p in several] == want
+    for a, b in zip(one, several):
+        assert [c for c, _ in a.top] == [c for c, _ in b.top]
+        np.testing.assert_allclose([p for _, p in a.top], [p for _, p in b.top], atol=1e-6)
+    assert one.skipped == several.skipped and [p for p, _ in one.skipped] == [str(paths[i]) for i in (1, 5, 8)]
+    assert one.to_dict() == several.to_dict()
+    # And what the model gives those images in one call.
+    from featcache.sources.decode import decode_image
+
+    net, _ = featcache.load_model(model)
+    good = [p for p in paths if p not in (paths[1], paths[5], paths[8])]
+    probs = net.predict(np.stack([decode_image(p, 32) for p in good]), verbose=0)
+    files_only = [p for p in several if "[" not in p.input][: len(good)]
+    for p, row in zip(files_only, probs):
+        assert p.top[0][0] == "abc"[int(row.argmax())] and p.top[0][1] == pytest.approx(float(row.max()), abs=1e-5)

@@ -6,7 +6,7 @@ import os
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
@@ -46,6 +46,13 @@ class Predictions(list):
                 "left_out": self.left_out, "runtime": self.runtime, "runtime_note": self.runtime_note}
 
 
+class FileRead(NamedTuple):
+    """One image file as ``read_files`` read it: ``skipped`` is ``(path as shown, why)`` when it did not decode."""
+
+    path: Path
+    skipped: tuple[str, str] | None
+
+
 def read_npy(path: Path) -> np.ndarray:
     """A stack of raw images from ``.npy`` as (N, H, W, C) uint8, checked at the boundary."""
     try:
@@ -72,8 +79,17 @@ def read_npy(path: Path) -> np.ndarray:
     return arr
 
 
-def read_files(paths: Sequence[Path], size: int) -> tuple[np.ndarray, list[Path], list[tuple[str, str]]]:
-    """Image files -> ((N, size, size, 3) uint8 of those that decode, their paths, [(path, reason)] of those that do not).
+def read_files(paths: Sequence[Path], size: int, rows: int) -> Iterator[tuple[np.ndarray, list[FileRead]]]:
+    """Image files decoded ``rows`` at a time: ``(images, read)`` for each batch, ``images`` (n <= rows, size, size, 3)
+    uint8 of the files that decoded, ``read`` every file read since the last batch, in order (``FileRead``: a file
+    that does not decode is there with why, and has no row in ``images``).
+
+    A batch holds ``rows`` decoded images (the last one fewer); files that do
+    not decode do not count, so the batches the model runs are the same
+    whichever files fail. ``images`` is one buffer, reused for each batch:
+    take what is needed of it before asking for the next. Memory is one
+    batch, whatever the number of files (all of them at once took 7.5 GB for
+    50,000 photos at 224 px; a review).
 
     A file that does not decode is left out and listed, as extract does: one
     bad photo in a folder does not stop the others. A missing file the user
@@ -81,24 +97,28 @@ def read_files(paths: Sequence[Path], size: int) -> tuple[np.ndarray, list[Path]
     """
     from featcache.sources.decode import NOT_UTF8, UnreadableImage, decode_image, utf8_name
 
-    out = np.empty((len(paths), size, size, 3), dtype=np.uint8)
-    good: list[Path] = []
-    skipped: list[tuple[str, str]] = []
+    buf = np.empty((max(1, min(rows, len(paths))), size, size, 3), dtype=np.uint8)
+    n = 0
+    read: list[FileRead] = []
     for p in paths:
+        skip = None
         if not utf8_name(str(p)):  # as extract does: its CSV row could not be written, after every prediction (a tester)
             why = NOT_UTF8 if not utf8_name(p.name) else "the path of its folder is not valid UTF-8; rename that folder"
-            skipped.append((str(p).encode("utf-8", "surrogateescape").decode("utf-8", "replace"), why))
-            continue
-        try:
-            out[len(good)] = decode_image(p, size)
-        except UnreadableImage as exc:
-            skipped.append((str(p), str(exc)))
-            continue
-        except OSError as exc:  # gone or unreadable since it was listed
-            skipped.append((str(p), f"cannot read ({exc.strerror or type(exc).__name__})"))
-            continue
-        good.append(p)
-    return out[: len(good)], good, skipped
+            skip = (str(p).encode("utf-8", "surrogateescape").decode("utf-8", "replace"), why)
+        else:
+            try:
+                buf[n] = decode_image(p, size)
+                n += 1
+            except UnreadableImage as exc:
+                skip = (str(p), str(exc))
+            except OSError as exc:  # gone or unreadable since it was listed
+                skip = (str(p), f"cannot read ({exc.strerror or type(exc).__name__})")
+        read.append(FileRead(p, skip))
+        if n == rows:
+            yield buf[:n], read
+            n, read = 0, []
+    if read:
+        yield buf[:n], read
 
 
 def skipped_line(skipped: Sequence[tuple[str, str]], limit: int = 5) -> str:
@@ -162,12 +182,19 @@ def left_out_line(left_out: Sequence[str], limit: int = 3) -> str:
     return "left out of the folders given: " + " and ".join(p for p in parts if p)
 
 
-# uint8 bytes of one batch of .npy images at most (about 4x that as float32 in the model): 64 MB keeps a batch of
-# 8000x8000 photos to one image, and the lesson's 28x28 arrays to the usual 64.
+# uint8 bytes of one batch of images at most (about 4x that as float32 in the model): 64 MB keeps a batch of
+# 8000x8000 .npy photos to one image, and the lesson's 28x28 arrays to the usual 64. Image files are decoded
+# at the model's size in batches of the same bound (64 of 224 px images: 9.6 MB).
 ARRAY_BATCH_BYTES = 64 * 2**20
 
 # Classes shown per image unless asked: the lesson's 10 classes would be a wall of numbers per image.
 DEFAULT_TOP_K = 3
+
+
+def batch_rows(height: int, width: int, batch_size: int) -> int:
+    """Images of ``height`` x ``width`` per batch: ``batch_size``, fewer where their RGB pixels would pass
+    ARRAY_BATCH_BYTES (the model turns each batch into float32 before resizing it: 4 bytes a value)."""
+    return max(1, min(batch_size, ARRAY_BATCH_BYTES // (height * width * 3)))  # gray becomes RGB
 
 
 def top_k_classes(probs: np.ndarray, class_names: list[str], k: int) -> list[list[tuple[str, float]]]:
@@ -243,6 +270,7 @@ def predict(
     batch_size: int = 64,
     csv: str | Path | None = None,
     runtime: str = DEFAULT_RUNTIME,
+    verbose: bool = False,
 ) -> Predictions:
     """Top-``top_k`` classes (default: DEFAULT_TOP_K, or all of a model with fewer) for each image file, each image file of a
     folder (sorted by name), and each image of each ``.npy`` in ``images``; ``csv`` also writes them to a CSV file.
@@ -252,61 +280,159 @@ def predict(
     ``runtime`` runs the model as it runs extraction's network (``auto``,
     ``tensorflow``, ``onnxruntime``, ``openvino``; ``deploy.model.ModelRunner``);
     the result's ``runtime`` and ``runtime_note`` say what ran it and why.
+    Image files are decoded and run a batch at a time (``batch_size``, fewer
+    for large images: ``batch_rows``), so memory does not grow with their
+    number. ``verbose`` shows a progress bar on stderr when there is more
+    than one batch.
     """
-    from featcache.deploy.model import ModelRunner, read_meta, run_model
     from featcache.embedding.runtimes import check_runtime
 
-    if isinstance(images, (str, bytes, os.PathLike)):  # one path: a str was walked character by character (a tester)
+    images = _as_path_list(images)
+    check_runtime(runtime)
+    meta = _model_meta(model)  # fast checks before loading TensorFlow
+    names = list(meta["class_names"])
+    top_k = _check_top_k(top_k, len(names))
+    batch_size = positive_int(batch_size, "--batch-size")
+    paths, left_out = collect_inputs(images, csv)
+    arrays = [(p, read_npy(p)) for p in paths if _is_npy(p)]
+    files = [p for p in paths if not _is_npy(p)]
+
+    n_images = len(files) + sum(len(arr) for _, arr in arrays)  # before decoding: as extract counts a photo folder
+    net = _model_runner(model, runtime, batch_size, n_images)
+    bar = _progress_bar(n_images) if verbose and n_images > batch_size else None
+    per_file, skipped = predict_files(files, int(meta["image_size"]), batch_size, net, names, top_k, bar)
+    if not arrays and all(p is None for p in per_file):  # the model was not loaded: no batch had an image
+        raise _nothing_to_predict(skipped)
+    per_array = predict_arrays(arrays, net, batch_size, names, top_k, bar)
+
+    runner = net()
+    preds = Predictions(in_input_order(paths, per_file, per_array), skipped=skipped, runtime=runner.runtime_used,
+                        runtime_note=runner.runtime_note, left_out=left_out)
+    if csv is not None:
+        write_csv(csv, preds)
+    return preds
+
+
+def _as_path_list(images: Sequence[str | Path] | str | Path) -> list[str | Path]:
+    """``images`` as a list of str or Path: one path is one input (a str was walked character by character; a tester)."""
+    if isinstance(images, (str, bytes, os.PathLike)):
         images = [images]
     images = [os.fsdecode(p) if isinstance(p, (bytes, os.PathLike)) else p for p in images]
     if not images:
         raise FeatcacheError("no images given; pass image files, a folder of images or .npy arrays")
-    check_runtime(runtime)
+    return images
+
+
+def _model_meta(model: str | Path) -> dict:
+    """The model file's checked metadata (``read_meta``), without loading the network."""
+    from featcache.deploy.model import read_meta
+
     if Path(model).is_dir():
         raise FeatcacheError(f"{model} is a folder, not a model file; pass the .keras file written by 'featcache export' "
                              "or 'featcache finetune' first, then the images")
-    meta = read_meta(model)  # fast checks before loading TensorFlow
-    names = list(meta["class_names"])
-    top_k = min(DEFAULT_TOP_K, len(names)) if top_k is None else positive_int(top_k, "--top-k")
-    if not 1 <= top_k <= len(names):
-        raise FeatcacheError(f"--top-k {top_k} is out of range; the model has {len(names)} classes, use 1..{len(names)}")
+    return read_meta(model)
+
+
+def _check_top_k(top_k: int | None, n_classes: int) -> int:
+    top_k = min(DEFAULT_TOP_K, n_classes) if top_k is None else positive_int(top_k, "--top-k")
+    if not 1 <= top_k <= n_classes:
+        raise FeatcacheError(f"--top-k {top_k} is out of range; the model has {n_classes} classes, use 1..{n_classes}")
+    return top_k
+
+
+def _is_npy(path: Path) -> bool:
+    return path.suffix.lower() == ".npy"
+
+
+def collect_inputs(images: Sequence[str | Path], csv: str | Path | None) -> tuple[list[Path], list[str]]:
+    """``(paths, left_out)``: the inputs, folders replaced by their image files (``expand_inputs``), all checked
+    before any work: every one exists, ``csv`` may be written, and each ``.npy``'s name can name its rows."""
+    from featcache.sources.decode import NOT_UTF8, utf8_name
+
     paths, left_out = expand_inputs(images)
     check_named(paths)
     if csv is not None:
         check_csv(Path(csv), paths)
-    from featcache.sources.decode import NOT_UTF8, utf8_name
-
     for p in paths:
-        if p.suffix.lower() == ".npy" and not utf8_name(str(p)):  # an array's rows are named after its file
+        if _is_npy(p) and not utf8_name(str(p)):  # an array's rows are named after its file
             raise FeatcacheError(f"{str(p).encode('utf-8', 'surrogateescape').decode('utf-8', 'replace')}: {NOT_UTF8}")
-    arrays = [(p, read_npy(p)) for p in paths if p.suffix.lower() == ".npy"]
-    batch_files, files, skipped = read_files([p for p in paths if p.suffix.lower() != ".npy"], int(meta["image_size"]))
-    if not files and not arrays:
-        first, why = skipped[0]
-        more = f" (and the other {len(skipped) - 1} file(s) given)" if len(skipped) > 1 else ""
-        raise FeatcacheError(f"no image to predict: {first}: {why}{more}; pass image files (PNG, JPEG, BMP, GIF, ...), "
-                             "a folder of images or a .npy array")
+    return paths, left_out
 
-    n_images = len(batch_files) + sum(len(arr) for _, arr in arrays)
-    net = ModelRunner(model, runtime, batch_size, expected_images=n_images)
-    out: dict[str, list[Prediction]] = {}
-    if files:
-        probs = run_model(net, batch_files, batch_size)
-        out["files"] = [Prediction(str(p), t) for p, t in zip(files, top_k_classes(probs, names, top_k))]
+
+def _model_runner(model: str | Path, runtime: str, batch_size: int, n_images: int) -> Callable[[], object]:
+    """``net()``: the model's ``ModelRunner``, built on the first call (not when no image file decodes: that
+    is one line, without loading TensorFlow) and the same one after."""
+    built: list = []
+
+    def net():
+        if not built:
+            from featcache.deploy import model as model_io
+
+            built.append(model_io.ModelRunner(model, runtime, batch_size, expected_images=n_images))
+        return built[0]
+
+    return net
+
+
+def _progress_bar(total: int):
+    import sys
+
+    from featcache.progress import Progress  # not Keras's bar; stdout is the predictions (or JSON) alone
+
+    return Progress(total, unit="image", stream=sys.stderr)
+
+
+def predict_files(paths: Sequence[Path], size: int, batch_size: int, net: Callable[[], object], names: list[str],
+                  top_k: int, bar=None) -> tuple[list[Prediction | None], list[tuple[str, str]]]:
+    """``(per_file, skipped)``: each image file's prediction in order (None for one that does not decode) and
+    ``[(path, reason)]`` of those; decoded and run one batch at a time, keeping only each batch's top-k."""
+    from featcache.deploy import model as model_io
+
+    rows = batch_rows(size, size, batch_size)
+    per_file: list[Prediction | None] = []
+    skipped: list[tuple[str, str]] = []
+    for batch, read in read_files(paths, size, rows):
+        top = iter(top_k_classes(model_io.run_model(net(), batch, rows), names, top_k) if len(batch) else ())
+        for f in read:
+            per_file.append(None if f.skipped else Prediction(str(f.path), next(top)))
+            if f.skipped:
+                skipped.append(f.skipped)
+        if bar is not None:
+            bar.add(len(read))
+    return per_file, skipped
+
+
+def _nothing_to_predict(skipped: Sequence[tuple[str, str]]) -> FeatcacheError:
+    first, why = skipped[0]
+    more = f" (and the other {len(skipped) - 1} file(s) given)" if len(skipped) > 1 else ""
+    return FeatcacheError(f"no image to predict: {first}: {why}{more}; pass image files (PNG, JPEG, BMP, GIF, ...), "
+                          "a folder of images or a .npy array")
+
+
+def predict_arrays(arrays: Sequence[tuple[Path, np.ndarray]], net: Callable[[], object], batch_size: int,
+                   names: list[str], top_k: int, bar=None) -> list[list[Prediction]]:
+    """The predictions of each ``.npy``'s images (``"x.npy[i]"``), one list per array, in order."""
+    from featcache.deploy import model as model_io
+
+    out = []
     for p, arr in arrays:
-        # Each array separately: one batch needs one image size; large images in smaller batches (the model
-        # turns each batch into float32 before resizing it: 4 bytes a value).
-        rows = max(1, min(batch_size, ARRAY_BATCH_BYTES // (arr.shape[1] * arr.shape[2] * 3)))  # gray becomes RGB
-        probs = run_model(net, arr, rows)
-        out[str(p)] = [Prediction(f"{p}[{i}]", t) for i, t in enumerate(top_k_classes(probs, names, top_k))]
-    # Report in the order the inputs were given.
-    order = Predictions(skipped=skipped, runtime=net.runtime_used, runtime_note=net.runtime_note, left_out=left_out)
-    file_iter, good = iter(out.get("files", [])), set(files)
+        # Each array separately: one batch needs one image size; large images in smaller batches.
+        probs = model_io.run_model(net(), arr, batch_rows(arr.shape[1], arr.shape[2], batch_size))
+        out.append([Prediction(f"{p}[{i}]", t) for i, t in enumerate(top_k_classes(probs, names, top_k))])
+        if bar is not None:
+            bar.add(len(arr))
+    return out
+
+
+def in_input_order(paths: Sequence[Path], per_file: Sequence[Prediction | None],
+                   per_array: Sequence[list[Prediction]]) -> list[Prediction]:
+    """The predictions in the order the inputs were given: ``per_file`` and ``per_array`` follow ``paths``' image
+    files and ``.npy`` arrays, each in turn; a file that did not decode (None) has none."""
+    files, arrays = iter(per_file), iter(per_array)
+    out: list[Prediction] = []
     for p in paths:
-        if p.suffix.lower() == ".npy":
-            order.extend(out[str(p)])
-        elif p in good:
-            order.append(next(file_iter))
-    if csv is not None:
-        write_csv(csv, order)
-    return order
+        if _is_npy(p):
+            out.extend(next(arrays))
+        elif (pred := next(files)) is not None:
+            out.append(pred)
+    return out
