@@ -116,6 +116,43 @@ def test_dense_head_fits_do_not_depend_on_what_the_process_fitted_before():
     assert all(np.array_equal(a, b) for a, b in zip(first[0], model.get_weights()))
 
 
+def test_dense_head_without_groups_holds_out_and_fits_exactly_as_kerass_validation_split(monkeypatch):
+    # The head now holds its validation rows out itself (so that groups, an image's views, stay whole); without
+    # groups they must be Keras's validation_split rows, the last floor(n * 0.8) onwards, with bitwise the same
+    # fit: early stopping on noise, so val_loss picks the restored epoch and any other rows would show.
+    import keras
+
+    from featcache._lazy import keras as lazy_keras
+    from featcache.heads import DenseHead, dense
+
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(203, 8)).astype(np.float32), rng.integers(0, 3, 203)
+    seen = {}
+    fit = keras.Model.fit
+
+    def spy(self, x=None, y=None, **kw):
+        if kw.get("validation_data") is not None:
+            seen["train"], seen["val"] = np.asarray(x), np.asarray(kw["validation_data"][0])
+        return fit(self, x, y, **kw)
+
+    monkeypatch.setattr(keras.Model, "fit", spy)
+    head = DenseHead(epochs=40, patience=3, learning_rate=0.01, n_classes=3, seed=2).fit(X, y)
+    monkeypatch.undo()
+    assert np.array_equal(seen["train"], X[:162]) and np.array_equal(seen["val"], X[162:])  # floor(203 * 0.8) = 162
+    assert head.epochs_run_ < 40  # early stopping chose an epoch by val_loss
+
+    # The head's fit as it was: Keras's fit(validation_split=...) on a newly compiled model, as Keras users do.
+    k = lazy_keras()
+    k.utils.set_random_seed(2)
+    model = DenseHead(l2=1e-2).build_model(8, 3)
+    model.compile(optimizer=k.optimizers.Adam(learning_rate=0.01), loss=k.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"], steps_per_execution=dense.STEPS_PER_EXECUTION)
+    hist = model.fit(X, y, epochs=40, batch_size=64, validation_split=0.2, verbose=0,
+                     callbacks=[k.callbacks.EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)])
+    assert head.history_ == {key: [float(v) for v in vals] for key, vals in hist.history.items()}
+    assert all(np.array_equal(a, b) for a, b in zip(head.model_.get_weights(), model.get_weights(), strict=True))
+
+
 def test_dense_head_standardize_folds_into_one_dense_layer_and_round_trips(tmp_path):
     from featcache.heads import DenseHead
     from featcache.heads.io import load_head, save_head

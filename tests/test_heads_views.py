@@ -63,12 +63,65 @@ def test_stack_views_is_image_major_with_labels_repeated():
 
 
 def test_the_last_rows_held_out_for_validation_are_whole_images():
-    # The Keras head validates on the last 20% of its rows: those must be the last images, every view of them.
+    # The Keras head validates on the last 20% of its images: with groups, the last rows, every view of them.
+    from featcache.heads.dense import validation_rows
+    from featcache.heads.views import image_groups
+
     V, n = 3, 10
     Xv = np.stack([np.arange(n, dtype=np.float32)[:, None] + v / 10 for v in range(V)])  # feature = image + view/10
     X, _ = stack_views(Xv)
-    last = X[int(0.8 * len(X)):, 0]
-    assert sorted(np.floor(last).astype(int).tolist()) == [8, 8, 8, 9, 9, 9]
+    train, val = validation_rows(len(X), 0.2, image_groups(n, V))
+    assert (train, val) == (slice(0, 24), slice(24, 30))
+    assert sorted(np.floor(X[val, 0]).astype(int).tolist()) == [8, 8, 8, 9, 9, 9]
+    # Groups need not be contiguous (view-major rows): the last groups by first row, all their rows, as indices.
+    train, val = validation_rows(n * V, 0.2, np.tile(np.arange(n), V))
+    assert val.tolist() == [8, 9, 18, 19, 28, 29] and len(train) == 24
+    # Without groups: Keras's own rows, floor(n_rows * 0.8) kept; too few rows or groups to split is a ValueError.
+    assert validation_rows(22, 0.2) == (slice(0, 17), slice(17, 22))
+    assert validation_rows(4, 0.2, [0, 0, 1, 1]) == (slice(0, 2), slice(2, 4))
+    with pytest.raises(ValueError, match="1 groups"):
+        validation_rows(4, 0.2, [0, 0, 0, 0])
+    with pytest.raises(ValueError, match="1 samples"):
+        validation_rows(1, 0.2)
+
+
+def test_the_keras_head_never_puts_an_images_views_on_both_sides_of_its_validation_split(monkeypatch):
+    # 11 images x 2 views = 22 rows: Keras's validation_split=0.2 cuts at row floor(22 * 0.8) = 17, inside image 8
+    # (its orig trained on, its flip validated on: a leak into early stopping's val_loss). fit_views passes the
+    # image of each row; the head must hold out the last images, both views of each, and train on every other row.
+    import keras
+    from keras.src.trainers.data_adapters.array_slicing import train_validation_split
+
+    from featcache.deploy.finetune import training_rows
+    from featcache.heads import DenseHead
+    from featcache.heads.views import fit_views
+
+    V, n = 2, 11
+    assert int(np.floor(V * n * 0.8)) % V  # the premise: Keras's row cut falls inside an image
+    Xv = np.stack([np.arange(n, dtype=np.float32)[:, None] + v / 10 + np.zeros((n, 3), np.float32) for v in range(V)])
+    y = np.arange(n) % 2
+    seen = {}
+    fit = keras.Model.fit
+
+    def spy(self, x=None, y=None, **kw):  # the rows Keras trains and validates on, however they reach it
+        if kw.get("validation_split") and kw.get("validation_data") is None:
+            (tx, ty, _), (vx, vy, _) = train_validation_split((x, y, None), kw["validation_split"])
+        else:
+            (tx, ty), (vx, vy) = (x, y), kw["validation_data"]
+        seen.update(train=(np.asarray(tx), np.asarray(ty)), val=(np.asarray(vx), np.asarray(vy)))
+        return fit(self, x, y, **kw)
+
+    monkeypatch.setattr(keras.Model, "fit", spy)
+    fit_views(DenseHead(epochs=2, n_classes=2), Xv, y)
+    trained = np.floor(seen["train"][0][:, 0]).astype(int)
+    validated = np.floor(seen["val"][0][:, 0]).astype(int)
+    assert not set(trained) & set(validated)
+    assert sorted(trained.tolist()) == sorted(list(range(8)) * V) and sorted(validated.tolist()) == [8, 8, 9, 9, 10, 10]
+    assert np.array_equal(seen["train"][1], np.repeat(y, V)[:16]) and np.array_equal(seen["val"][1], np.repeat(y, V)[16:])
+    # Fine-tuning validates on the same images (one row each) as the head's early stopping did.
+    assert training_rows({}, y, 0.2)[1].tolist() == sorted(set(validated.tolist()))
+    with pytest.raises(FeatcacheError, match="^1 training images cannot be split"):
+        training_rows({}, y[:1], 0.2)
 
 
 def test_averaging_probabilities_changes_the_answer_the_original_view_gives():

@@ -177,7 +177,7 @@ def fit_and_score(est: BaseEstimator, cache: Cache, layer: str, train_views: tup
     y = cache.labels("train")
     Xv = cache.view_features("train", layer, train_views, rows)
     t0 = time.perf_counter()
-    fit_views(est, Xv, y if rows is None else y[rows])  # cross-validation inside the head keeps an image's views together
+    fit_views(est, Xv, y if rows is None else y[rows])  # a head's cross-validation or validation split keeps an image's views together
     fit_seconds = time.perf_counter() - t0
     del Xv
     return (fit_seconds, *_test_scores(est, cache, layer, test_views))

@@ -16,9 +16,9 @@ thousand images every BN layer stays exactly as ImageNet left it and only
 convolution weights adapt (Keras's own fine-tuning guide does the same).
 
 Images stream from the data source the head's cache was extracted from
-(same split, same rows, same validation rows as the head: the last 20% of its
-training rows), batch by batch through tf.data; preprocessing happens inside
-the model on each batch. The weights of the best validation epoch are kept;
+(same split, same rows, same validation images as the head: the last 20% of
+its training images), batch by batch through tf.data; preprocessing happens
+inside the model on each batch. The weights of the best validation epoch are kept;
 when no epoch beats the frozen head on validation, the frozen head's weights
 are kept and the run says so.
 """
@@ -135,8 +135,10 @@ def training_rows(meta: dict[str, Any], labels: np.ndarray, validation_split: fl
 
     A head trained on a subset records it (``train_rows``, or ``train_size``
     with ``seed`` for a stratified subset); the validation rows are the last
-    ``validation_split`` of them, as Keras's ``fit(validation_split=...)``
-    took them when the head was trained.
+    ``validation_split`` of them, the images the head held out
+    (``dense.validation_rows``: Keras's ``fit(validation_split=...)`` rows
+    for a head on one view per image, the same images with all their views
+    for a head trained on cached views).
     """
     from featcache.analysis.subsets import stratified_subset
 
@@ -148,11 +150,13 @@ def training_rows(meta: dict[str, Any], labels: np.ndarray, validation_split: fl
         rows = stratified_subset(labels, int(meta["train_size"]), int(meta.get("seed") or 0))
     else:
         rows = np.arange(len(labels), dtype=np.int64)
-    split_at = int(math.floor(len(rows) * (1.0 - validation_split))) if validation_split else len(rows)
-    train, val = rows[:split_at], rows[split_at:]
-    if len(train) == 0 or len(val) == 0:
-        raise FeatcacheError(f"{len(rows)} training images cannot be split into training and validation rows; use a head trained on more images")
-    return train, val
+    from featcache.heads.dense import validation_rows
+
+    try:  # the head's own cut: with views it held out these images, every view of them
+        train, val = validation_rows(len(rows), validation_split)
+    except ValueError:
+        raise FeatcacheError(f"{len(rows)} training images cannot be split into training and validation rows; use a head trained on more images") from None
+    return rows[train], rows[val]
 
 
 def image_dataset(split, rows: np.ndarray, batch_size: int, shuffle_seed: int | None = None):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,43 @@ _TRAINERS: dict[tuple, tuple] = {}
 LESSON_VALIDATION_SPLIT = 0.2
 
 
+def validation_rows(n_rows: int, validation_split: float, groups=None) -> tuple[slice | np.ndarray, slice | np.ndarray]:
+    """``(train, val)`` indices of the rows a fit trains on and the rows it holds out for validation.
+
+    Without ``groups``: the last rows, exactly as Keras's
+    ``fit(validation_split=...)`` takes them (the first
+    ``floor(n_rows * (1 - validation_split))`` rows train). With ``groups``
+    (one label per row, e.g. ``views.image_groups``: the image of each row of
+    ``stack_views``): the last groups, in the order of their first rows, with
+    all their rows (the first ``floor(n_groups * (1 - validation_split))``
+    groups train), so a group is never on both sides: Keras's row cut would
+    put some views of one image in training and the others in validation.
+    Contiguous held-out rows come back as slices (no copy of the features);
+    ``finetune`` holds out the same images (one row each) through this.
+    """
+    if groups is None:
+        cut = int(math.floor(n_rows * (1.0 - validation_split)))
+        if not 0 < cut < n_rows:
+            raise ValueError(f"Training data contains {n_rows} samples, which is not sufficient to split it into a validation "
+                             f"and training set as specified by `validation_split={validation_split}`")
+        return slice(0, cut), slice(cut, n_rows)
+    groups = np.asarray(groups)
+    if groups.shape != (n_rows,):
+        raise ValueError(f"groups has shape {groups.shape}; one group per row ({n_rows}) is needed")
+    _, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))  # groups in the order of their first rows
+    keep = int(math.floor(len(first) * (1.0 - validation_split)))
+    if not 0 < keep < len(first):
+        raise ValueError(f"Training data contains {len(first)} groups (images), which is not sufficient to split them into a "
+                         f"validation and training set as specified by `validation_split={validation_split}`")
+    held = rank[inverse.reshape(-1)] >= keep
+    cut = n_rows - int(held.sum())
+    if held[cut:].all():  # the held-out groups are the last rows (stack_views' image-major rows)
+        return slice(0, cut), slice(cut, n_rows)
+    return np.flatnonzero(~held), np.flatnonzero(held)
+
+
 class DenseHead(ClassifierMixin, BaseEstimator):
     """Dropout(dropout) -> Dense(n_classes) raw logits, trained with Adam.
 
@@ -50,9 +88,12 @@ class DenseHead(ClassifierMixin, BaseEstimator):
 
     Loss SparseCategoricalCrossentropy(from_logits=True); the last
     ``validation_split`` of the training rows is held out, as Keras's
-    ``fit(validation_split=...)`` does. With ``early_stopping`` training stops
-    when validation loss has not improved for ``patience`` epochs and the best
-    weights are restored.
+    ``fit(validation_split=...)`` does; ``fit(X, y, groups)`` holds out the
+    last ``validation_split`` of the groups instead, every row of them
+    (``validation_rows``: ``fit_views`` passes the image of each row, so an
+    image's views are never on both sides). With ``early_stopping`` training
+    stops when validation loss has not improved for ``patience`` epochs and
+    the best weights are restored.
 
     ``standardize`` scales every feature to zero mean and unit variance over
     the training rows first (``mean_``, ``scale_``), as the logistic
@@ -139,7 +180,9 @@ class DenseHead(ClassifierMixin, BaseEstimator):
             _TRAINERS[key] = (model, [v.numpy() for v in model.optimizer.variables])
         return _TRAINERS[key]
 
-    def fit(self, X, y):
+    def fit(self, X, y, groups=None):
+        """Fit on ``X``, ``y``; ``groups`` (one per row, e.g. the image of each view) are kept whole on one side
+        of the validation split. Without ``groups`` the held-out rows are Keras's ``validation_split`` rows."""
         X, y = validate_data(self, X, y, dtype=np.float32)
         check_classification_targets(y)
         k = keras()
@@ -161,8 +204,12 @@ class DenseHead(ClassifierMixin, BaseEstimator):
         callbacks = []
         if self.early_stopping and self.validation_split:
             callbacks.append(k.callbacks.EarlyStopping(monitor="val_loss", patience=self.patience, restore_best_weights=True))
+        validation_data = None
+        if self.validation_split:  # held out here, not by Keras: its row cut can split a group (an image's views)
+            train, val = validation_rows(len(X), self.validation_split, groups)
+            X, y, validation_data = X[train], y[train], (X[val], y[val])
         hist = trainer.fit(
-            X, y, epochs=self.epochs, batch_size=self.batch_size, validation_split=self.validation_split,
+            X, y, epochs=self.epochs, batch_size=self.batch_size, validation_data=validation_data,
             callbacks=callbacks, verbose=self.verbose,
         )
         for dst, src in zip(self.model_.variables, trainer.variables, strict=True):

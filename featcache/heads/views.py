@@ -46,12 +46,16 @@ def stack_views(Xv: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray
     """``(V, n, D)`` -> ``(n*V, D)`` fit rows, image-major (row ``j*V + i`` is view ``i`` of image ``j``),
     and ``y`` (n,) with each label repeated V times (None stays None).
 
-    Why image-major and not the cache's view-major order: a head that holds
-    out the LAST rows for validation (the Keras head's ``validation_split``,
-    as Keras does) then holds out the last images with all their views.
-    View-major rows would hold out the last view(s) only, of images whose
-    other views it trains on (a leak into early stopping). Logistic
-    regression and the SVM do not depend on the row order.
+    Why image-major and not the cache's view-major order: an image's views
+    are adjacent rows, so the Keras head, given the image of each row
+    (``fit_views`` passes ``image_groups``), holds out the last images with
+    all their views as a contiguous block of last rows
+    (``dense.validation_rows``). The last rows alone are not enough: Keras's
+    own ``validation_split`` cuts at ``floor(n*V*(1 - split))`` rows, which
+    need not be a multiple of V (2,002 rows of 1,001 images with 2 views:
+    1,601), and would split an image's views between training and
+    validation. Logistic regression and the SVM do not depend on the row
+    order; their internal cross-validation gets the groups too.
     """
     Xv = _check(Xv)
     V, n, D = Xv.shape
@@ -105,7 +109,8 @@ def fold_count(y: np.ndarray, groups: np.ndarray | None, wanted: int, what: str,
 
 def fit_views(head: Any, Xv: np.ndarray, y: np.ndarray) -> Any:
     """Fit ``head`` on every view of every image (``stack_views``); a head whose ``fit`` takes ``groups``
-    (logistic regression, the SVM: their internal cross-validation) gets the image of each row."""
+    (logistic regression, the SVM: their internal cross-validation; the Keras head: its validation rows) gets
+    the image of each row."""
     import inspect
 
     X, y_rows = stack_views(Xv, y)
