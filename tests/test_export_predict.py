@@ -202,18 +202,21 @@ def test_exported_model_gives_the_same_probabilities_on_every_runtime(real, name
 
 def test_one_rgb_image_saved_as_hwc_is_refused_not_read_as_a_stack_of_gray_images(tmp_path):
     """Regression (an adversarial tester): ``np.save('one.npy', rgb)`` of shape (H, W, 3) was read as H gray images
-    of W x 3 pixels and predicted garbage with exit 0. A 3-D array ending in 3 or 4 is ambiguous: one line."""
+    of W x 3 pixels and predicted garbage with exit 0; so was a gray (H, W, 1), as Keras shapes one (a second tester).
+    A 3-D array ending in 1 to 4 is ambiguous: one line."""
     from featcache.deploy.predict import read_npy
     from featcache.errors import FeatcacheError
 
-    for shape in ((40, 30, 3), (40, 30, 4)):
+    for shape in ((40, 30, 3), (40, 30, 4), (40, 30, 1), (40, 30, 2)):
         np.save(tmp_path / "one.npy", np.zeros(shape, np.uint8))
         with pytest.raises(FeatcacheError, match=rf"holds an array of shape \({shape[0]}, 30, {shape[2]}\).*"
-                                                 r"save one RGB image as \(1, H, W, 3\).*gray images as \(N, H, W\)$") as err:
+                                                 r"save one image as \(1, H, W, C\).*gray images as \(N, H, W\)$") as err:
             read_npy(tmp_path / "one.npy")
         assert "\n" not in str(err.value)
     np.save(tmp_path / "gray.npy", np.zeros((5, 28, 28), np.uint8))  # a stack of gray images still reads
     assert read_npy(tmp_path / "gray.npy").shape == (5, 28, 28, 1)
+    np.save(tmp_path / "gray.npy", np.zeros((5, 28, 5), np.uint8))  # 5 px wide: images, however narrow
+    assert read_npy(tmp_path / "gray.npy").shape == (5, 28, 5, 1)
     np.save(tmp_path / "rgb.npy", np.zeros((1, 40, 30, 3), np.uint8))
     assert read_npy(tmp_path / "rgb.npy").shape == (1, 40, 30, 3)
 

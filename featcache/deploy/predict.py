@@ -60,10 +60,12 @@ def read_npy(path: Path) -> np.ndarray:
     except Exception as exc:
         raise FeatcacheError(f"{path} is not a readable .npy array ({type(exc).__name__}); {NPY_HINT}") from None
     if arr.ndim == 3:
-        if arr.shape[-1] in (3, 4):  # one RGB(A) photo, np.save'd as is, read as H gray images W x 3 px gave garbage, exit 0
-            raise FeatcacheError(f"{path} holds an array of shape {arr.shape}, which could be one color image or "
-                                 f"{arr.shape[0]} gray images of {arr.shape[1]} x {arr.shape[2]} px; save one RGB image as "
-                                 "(1, H, W, 3) (np.save(path, image[None])) and a stack of gray images as (N, H, W)")
+        # One photo np.save'd as is, (H, W, 3|4) or a gray (H, W, 1|2) as Keras shapes one, was read as H gray images
+        # W x 1-4 px: garbage, exit 0 (testers). Images 4 pixels wide or less are that, not a stack of images.
+        if arr.shape[-1] <= 4:
+            raise FeatcacheError(f"{path} holds an array of shape {arr.shape}, which could be one image or "
+                                 f"{arr.shape[0]} gray images of {arr.shape[1]} x {arr.shape[2]} px; save one image as "
+                                 "(1, H, W, C) (np.save(path, image[None])) and a stack of gray images as (N, H, W)")
         arr = arr[..., None]
     if arr.ndim != 4 or arr.shape[-1] not in (1, 3) or 0 in arr.shape:
         raise FeatcacheError(f"{path} holds an array of shape {arr.shape}; {NPY_HINT}")
