@@ -89,6 +89,13 @@ def test_a_malicious_pickle_head_is_refused_and_runs_nothing(cache, tmp_path, ca
     with pytest.raises(FeatcacheError, match="--trust-pickle"):
         featcache.evaluate(evil, cache)
     assert not (tmp_path / "PWNED").exists() and not (tmp_path / "m.keras").exists()
+    # Only True trusts: "no" is truthy, and it ran the pickle's code through every API that loads a head (a tester).
+    for trust in ("no", "false", 1, None):
+        for call in (lambda: featcache.load_head(evil, trust_pickle=trust), lambda: featcache.evaluate(evil, cache, trust_pickle=trust),
+                     lambda: featcache.export(evil, out=tmp_path / "m.keras", trust_pickle=trust)):
+            with pytest.raises(FeatcacheError, match=r"^trust_pickle must be True or False \(got "):
+                call()
+            assert not (tmp_path / "PWNED").exists()
 
 
 def test_an_old_pickle_head_loads_only_when_trusted_with_a_warning(cache, tmp_path, capsys):
