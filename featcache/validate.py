@@ -99,6 +99,14 @@ def parse_sizes(sizes: str | Iterable[Any], flag: str = "--sizes") -> list[int]:
     return sorted(out)
 
 
+def check_bool(value: Any, name: str, why: str = "") -> bool:
+    """A switch given through the API: True or False (NumPy's too), never a truthy "no" or 1 (an adversarial tester's
+    trust_pickle="no" ran a pickle's code; standardize="no" standardized)."""
+    if type(value).__name__ not in ("bool", "bool_"):
+        raise FeatcacheError(f"{name} must be True or False (got {value!r}){'; ' + why if why else ''}")
+    return bool(value)
+
+
 def positive_int(value: Any, flag: str) -> int:
     """A whole number of at least 1 (epochs, limits, counts)."""
     n = _whole(value, flag, "10")

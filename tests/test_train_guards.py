@@ -111,6 +111,16 @@ def test_the_api_checks_C_as_the_cli_does(cache, tmp_path, C):
     assert not (tmp_path / "h.npz").exists()
 
 
+@pytest.mark.parametrize("standardize", ["no", 1, None])
+def test_the_api_takes_standardize_as_a_bool_only(cache, tmp_path, standardize):
+    """standardize="no" standardized (it is truthy) and saved a head featcache then refused to read (a tester)."""
+    from featcache.errors import FeatcacheError
+
+    with pytest.raises(FeatcacheError, match=r"^standardize must be True or False \(got "):
+        featcache.train(cache, "keras", standardize=standardize, epochs=1, out=tmp_path / "h.keras")
+    assert not (tmp_path / "h.keras").exists()
+
+
 def test_C_cv_on_few_images_fits_with_fewer_folds(cache, tmp_path, capsys):
     # 2 images per class: 2-fold cross-validation instead of 5, and a working fit.
     for head in ("logreg", "svm"):

@@ -21,6 +21,7 @@ from featcache.heads.io import SUFFIXES, digest_keys, head_meta, read_head_meta,
 from featcache.heads.views import averaged_over, fit_views, score_views
 from featcache.store import Cache, as_cache
 from featcache.validate import (
+    check_bool,
     check_out_file,
     check_seed,
     check_two_per_class,
@@ -242,6 +243,7 @@ def train(
     (``heads.views``). Both take ``parse_views`` syntax or ``"all"``.
     """
     seed = check_seed(seed)
+    standardize = check_bool(standardize, "standardize")  # "no" standardized, and the saved head was refused (a tester)
     cache = as_cache(cache)
     require_splits(cache, "train", "test")
     train_views, test_views = check_views(cache, train_views, "--train-views"), check_views(cache, test_views, "--test-views")

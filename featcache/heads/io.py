@@ -32,6 +32,7 @@ import numpy as np
 
 from featcache.errors import FeatcacheError
 from featcache.store.atomic import atomic_path
+from featcache.validate import check_bool
 
 if TYPE_CHECKING:
     from sklearn.base import BaseEstimator
@@ -229,10 +230,7 @@ def load_head(path: str | Path, *, trust_pickle: bool = False) -> tuple[BaseEsti
     from arrays and JSON. An old pickle head (``.joblib``) is refused unless
     ``trust_pickle`` (then it loads with a ``PickleHeadWarning``).
     """
-    if not isinstance(trust_pickle, (bool, np.bool_)):  # "no" is truthy: it ran the pickle's code (an adversarial tester)
-        raise FeatcacheError(f"trust_pickle must be True or False (got {trust_pickle!r}); only True loads a pickle, "
-                             "which runs any code in it")
-    trust_pickle = bool(trust_pickle)
+    trust_pickle = check_bool(trust_pickle, "trust_pickle", "only True loads a pickle, which runs any code in it")
     path = Path(path)
     if path.is_dir():
         inside = sorted(p.name for p in path.iterdir() if p.suffix in (".keras", ".npz"))[:3] if os.access(path, os.R_OK) else []

@@ -45,7 +45,7 @@ import numpy as np
 from featcache.errors import FeatcacheError
 from featcache.sources.base import STAGING, DataSource, Split, SplitSpec
 from featcache.sources.decode import NOT_UTF8, UnreadableImage, decode_image, utf8_name
-from featcache.validate import check_fraction, check_seed
+from featcache.validate import check_bool, check_fraction, check_seed
 
 # Identity of the pixel pipeline before ``Preprocess`` (decode_image at the
 # cache's image size); part of every split's digest, hence of the fingerprint.
@@ -118,8 +118,7 @@ class PhotoFolder:
         if self.test_fraction is not None:
             object.__setattr__(self, "test_fraction", check_fraction(self.test_fraction, "--test-fraction"))
         object.__setattr__(self, "seed", check_seed(self.seed))
-        if not isinstance(self.strict, bool):
-            raise FeatcacheError(f"strict must be True or False (got {self.strict!r})")
+        object.__setattr__(self, "strict", check_bool(self.strict, "strict"))
         if self.test_folder is not None and self.test_folder not in TEST_FOLDERS:
             raise FeatcacheError(f"test_folder must be one of {', '.join(TEST_FOLDERS)} (got {self.test_folder!r})")
 
