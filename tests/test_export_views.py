@@ -63,7 +63,7 @@ def test_graph_views_refuses_the_svm_and_views_the_head_never_saw():
     assert graph_views(LogRegHead(), meta, "shift:+2,+2") == ("orig", "shift:+2,+2")
     with pytest.raises(FeatcacheError, match=r"--views crop:c: the head was fitted on views orig, flip, shift:\+2,\+2 only"):
         graph_views(LogRegHead(), meta, "crop:c")
-    with pytest.raises(FeatcacheError, match="the SVM does not export .*or use --views orig"):
+    with pytest.raises(FeatcacheError, match="the SVM does not export .*train a logreg or keras head with the same views"):
         graph_views(SVMHead(), {**meta, "head": "svm"}, "all")
     assert graph_views(SVMHead(), {**meta, "head": "svm"}, "orig") == ("orig",)  # and export says the SVM does not export
 

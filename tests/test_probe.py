@@ -259,6 +259,10 @@ def test_cli_text_and_json(multi_cache, tmp_path, capsys):
     assert main(["probe", str(multi_cache), "--heads", "logreg", "--out", str(tmp_path / "j"), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert len(info["rows"]) == 3 and info["best"]["layer"] in ORDER and info["csv"].endswith("probe.csv")
+    # What the text advises, --json says too (a tester): the train command and the small hold-out's note.
+    assert info["train_command"] == f"featcache train {multi_cache} --head logreg --layer {info['best']['layer']} --C 0.03"
+    assert info["train_command"] in text and info["note"] and info["note"] in text
+    assert info["exportable_train_command"] is None  # logreg exports
 
 
 def test_network_order_reads_the_architecture_for_other_layers():
@@ -312,6 +316,7 @@ def test_an_svm_chosen_names_the_best_head_that_exports(multi_cache, tmp_path, c
     assert res.best.head == "svm"
     assert f"an svm head cannot be exported as a model; the best one that can (logreg, {alt.accuracy:.4f}): " \
            f"{probe_mod.train_command(multi_cache, alt, ('orig',))}" in out
+    assert res.to_dict()["exportable_train_command"] == probe_mod.train_command(multi_cache, alt, ('orig',))
     monkeypatch.setattr(probe_mod, "best_row", real)
     featcache.probe(multi_cache, heads="svm", layers="out_relu", out=tmp_path / "e", plot=False, verbose=True)
     assert "cannot be exported" not in capsys.readouterr().out  # no exportable row to offer

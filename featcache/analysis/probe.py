@@ -96,12 +96,19 @@ class ProbeResult:
     plot: Path | None = None
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
     view_settings: list[tuple[str, str]] = field(default_factory=lambda: [("orig", "orig")])  # (train, test) views
+    # What the text output advises, for --json too (a tester found it only in the text): the command that fits the
+    # best row on every training image, the same for the best head that exports when the best does not, and a
+    # note when the hold-out is too small to choose by.
+    train_command: str = ""
+    exportable_train_command: str | None = None
+    note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "cache": str(self.cache), "csv": str(self.csv) if self.csv else None, "plot": str(self.plot) if self.plot else None,
             "params": self.params, "best": asdict(self.best), "rows": [asdict(r) for r in self.rows],
-            "view_settings": [list(vs) for vs in self.view_settings],
+            "view_settings": [list(vs) for vs in self.view_settings], "train_command": self.train_command,
+            "exportable_train_command": self.exportable_train_command, "note": self.note,
         }
 
 
@@ -340,21 +347,24 @@ def _probe_into(out_dir: Path, cache: Cache, head_names: list[str], params: dict
     results = _run_jobs(cache.path, jobs, params, scoring, n_jobs, verbose)
     rows = _rows(results, names, head_names, settings, cache.meta.get("layer_widths", {}), scoring.scored_on)
     best = best_row(rows)
-    result = ProbeResult(cache.path, rows, best, params=params, view_settings=[(_views_text(a), _views_text(b)) for a, b in settings])
+    result = ProbeResult(cache.path, rows, best, params=params, view_settings=[(_views_text(a), _views_text(b)) for a, b in settings],
+                         train_command=train_command(cache.path, best, cache.views),
+                         note=small_holdout_note(cache.sizes["train"], scoring))
+    exportable = [r for r in rows if r.head in EXPORTABLE_HEADS]
+    alt = best_row(exportable) if best.head not in EXPORTABLE_HEADS and exportable else None  # an SVM has no Dense form
+    if alt is not None:
+        result.exportable_train_command = train_command(cache.path, alt, cache.views)
     result.csv = write_bytes(out_dir / "probe.csv", _csv_text(rows).encode())
     if plot:
         result.plot = plot_probe(rows, best, out_dir / "probe.png", title=_title(cache, scoring))
     if verbose:
         _print_table(rows, head_names, names, cache.meta.get("layer_widths", {}), best, len(cache.layers))
-        note = small_holdout_note(cache.sizes["train"], scoring)
-        if note:
-            print(note)
-        print(f"fit it on every training image: {train_command(cache.path, best, cache.views)}")
-        exportable = [r for r in rows if r.head in EXPORTABLE_HEADS]
-        if best.head not in EXPORTABLE_HEADS and exportable:  # an SVM has no Dense-layer form (a new user)
-            alt = best_row(exportable)
+        if result.note:
+            print(result.note)
+        print(f"fit it on every training image: {result.train_command}")
+        if alt is not None:  # (a new user)
             print(f"an {best.head} head cannot be exported as a model; the best one that can ({alt.head}, "
-                  f"{alt.accuracy:.4f}): {train_command(cache.path, alt, cache.views)}")
+                  f"{alt.accuracy:.4f}): {result.exportable_train_command}")
         print(f"wrote {result.csv}" + (f" and {result.plot}" if result.plot else ""))
     return result
 

@@ -140,9 +140,9 @@ def graph_views(est, meta: dict[str, Any], views: str | tuple[str, ...] | list[s
             raise FeatcacheError(f"--views {', '.join(unseen)}: the head was fitted on views {', '.join(fitted)} only; "
                                  "export --views among those, or --views all (the views it averaged at test)")
     if not isinstance(est, (DenseHead, LogRegHead)):
-        raise FeatcacheError(f"cannot export a {meta.get('head') or type(est).__name__} head with views in the graph: the SVM "
-                             "does not export (the views are averaged after a Dense layer); export a logreg or keras head, "
-                             "or use --views orig with one")
+        raise FeatcacheError(f"cannot export this {meta.get('head') or type(est).__name__} head with views in the graph: the SVM "
+                             "does not export (the views are averaged after a Dense layer); train a logreg or keras head "
+                             "with the same views and export that")
     return names
 
 
