@@ -220,48 +220,20 @@ def parse_C(value: Any, flag: str = "--C") -> float | str:
     return c
 
 
-def _heads_with_C(heads: Sequence[str]) -> list[str]:
-    from featcache.heads import HEADS
-
-    return [h for h in heads if h in HEADS and "C" in HEADS[h]().get_params()]
-
-
-def parse_C_per_head(C: Any, heads: Sequence[str], flag: str = "--C") -> dict[str, float | str]:
-    """``0.03`` (every head), ``"logreg=0.03,svm=10"`` or a dict -> ``{head: C}``; None -> ``{}``.
-
-    A bare value applies to every head in ``heads``; a head named must be one
-    of ``heads`` and must have a C.
-    """
-    if C is None:
-        return {}
-    if isinstance(C, dict):
-        pairs = {str(h): parse_C(v, flag) for h, v in C.items()}
-    elif not isinstance(C, str) or "=" not in C:
-        c = parse_C(C, flag)
-        pairs = {h: c for h in heads}
-    else:
-        pairs = {}
-        for part in _items(C):
-            head, sep, value = part.partition("=")
-            if not sep:
-                raise FeatcacheError(f"{flag} {C!r} mixes a bare value with head=value pairs; use e.g. {flag} logreg=0.03,svm=10")
-            pairs[head.strip()] = parse_C(value.strip(), flag)
-    with_C = _heads_with_C(heads)
-    for head in pairs:
-        if head not in heads:
-            raise FeatcacheError(f"{flag} names head {head!r}, which is not among the heads ({', '.join(heads)}); "
-                                 f"add it to --heads or drop it from {flag}")
-        if head not in with_C:
-            raise FeatcacheError(f"head {head!r} has no C parameter; give {flag} only for {', '.join(with_C) or 'logreg or svm'}")
-    return pairs
-
-
 def check_writable_dir(path: str | Path, flag: str = "--out") -> Path:
     """Create ``path`` and prove a file can be written there, before any long work."""
-    from featcache.store.atomic import check_writable
+    import tempfile
 
-    _check_not_other(Path(path), flag)  # not "cannot write in FILE (File exists)"
-    return check_writable(path, flag)
+    directory = Path(path)
+    _check_not_other(directory, flag)  # not "cannot write in FILE (File exists)"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=directory, prefix=".write-test.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise FeatcacheError(f"cannot write in {directory} ({exc.strerror}); choose a writable {flag}") from None
+    return directory
 
 
 def _check_not_other(path: Path, flag: str) -> None:
@@ -386,19 +358,6 @@ def check_two_per_class(y: Any, needs: str, fix: str, class_names: Sequence[str]
         name = repr(class_names[int(c)]) if class_names is not None else str(c)
         raise FeatcacheError(f"{needs} needs at least 2 training images of every class, and class {name} has "
                              f"{int(counts.min())}; {fix}")
-
-
-def check_report_outside_classes(out_dir: str | Path, cache: Any, flag: str = "--out") -> None:
-    """A report folder (evaluate, probe, curve) inside a class folder of the photos a cache was made from: its plots
-    would be cached as images of that class by the next extraction (an adversarial tester's confusion.png, an ant).
-    The cache's recorded source says where its photos are; ``sources.images`` says what a class folder is."""
-    source = getattr(cache, "meta", {}).get("source")
-    if isinstance(source, dict) and source.get("kind") == "images" and source.get("root"):
-        from featcache.sources.images import check_outside_classes
-
-        check_outside_classes(Path(out_dir) / "report.png", source["root"], flag,
-                              "its plots would be read as images of that class by the next extraction", shown=out_dir,
-                              root_words="the photos the cache was made from,")
 
 
 def arg_type(check: Callable[..., Any], name: str | None = None) -> Callable[[str], Any]:

@@ -132,6 +132,9 @@ def test_parse_C():
 
 
 def test_parse_C_per_head():
+    from featcache.heads import parse_C_per_head  # the heads say which of them have a C
+
+    v = SimpleNamespace(parse_C_per_head=parse_C_per_head)
     heads = ["logreg", "svm"]
     assert v.parse_C_per_head(None, heads) == {}
     assert v.parse_C_per_head(2, heads) == {"logreg": 2.0, "svm": 2.0}

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from featcache import paths, validate
+from featcache import paths
 from featcache.analysis.plots import confusion_text, plot_confusion
 from featcache.validate import check_out_dir, check_report_files, check_views, require_splits
 from featcache.errors import FeatcacheError
+from featcache.sources.images import check_report_outside_classes
 from featcache.heads.io import check_compatible, load_head, row_keys
 from featcache.heads.views import PROBABILITIES, averaged_over, averaged_quantity, predict_and_scores
 from featcache.store.atomic import output_files, write_json, write_text
@@ -260,7 +261,7 @@ def evaluate(
     layer = meta["layer"]
     out_dir = Path(out) if out is not None else default_out(head_path, meta, layer, cache, split)
     files = report_files(out_dir)
-    validate.check_report_outside_classes(out_dir, cache)
+    check_report_outside_classes(out_dir, cache)
     check_report(out_dir)  # before the work, as --out's folder
     views = evaluated_views(meta, cache, test_views)
     Xv, y = cache.view_features(split, layer, views), cache.labels(split)

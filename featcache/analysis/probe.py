@@ -31,9 +31,11 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from featcache import paths, validate
+from featcache import paths
 from featcache.analysis.plots import plot_probe
 from featcache.errors import FeatcacheError
+from featcache.heads import parse_C_per_head
+from featcache.sources.images import check_report_outside_classes
 from featcache.store.atomic import output_files, write_bytes
 from featcache.validate import (
     check_fraction,
@@ -42,7 +44,6 @@ from featcache.validate import (
     check_seed,
     check_two_per_class,
     check_writable_dir,
-    parse_C_per_head,
     parse_list,
     require_splits,
     workers_for,
@@ -328,7 +329,7 @@ def probe(
     n_jobs = check_jobs(n_jobs)
     # On the test split gets its own default folder: its flattering choice must not replace the honest one (a new user)
     out_dir = Path(out) if out else paths.runs_dir() / f"probe_{cache.path.stem}{'_on_test' if on_test else ''}"
-    validate.check_report_outside_classes(out_dir, cache)
+    check_report_outside_classes(out_dir, cache)
     # A full disk, a failed fit or Ctrl-C: what was written of the report and the folders made for it go again.
     with output_files(out_dir, report_files(out_dir)):
         check_writable_dir(out_dir)  # before any fit: an unwritable --out must not cost the fits

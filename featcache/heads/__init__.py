@@ -8,10 +8,11 @@ by name (CLI, curves, probing).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from featcache.errors import FeatcacheError
+from featcache.validate import parse_C
 from featcache.heads.dense import DenseHead
 from featcache.heads.logreg import LogRegHead
 from featcache.heads.svm import SVMHead
@@ -43,4 +44,38 @@ def folds_needed(name: str, params: Mapping[str, Any]) -> str | None:
     return needed() if needed else None
 
 
-__all__ = ["HEADS", "make_head", "folds_needed", "DenseHead", "LogRegHead", "SVMHead"]
+def _heads_with_C(heads: Sequence[str]) -> list[str]:
+    return [h for h in heads if h in HEADS and "C" in HEADS[h]().get_params()]
+
+
+def parse_C_per_head(C: Any, heads: Sequence[str], flag: str = "--C") -> dict[str, float | str]:
+    """``0.03`` (every head), ``"logreg=0.03,svm=10"`` or a dict -> ``{head: C}``; None -> ``{}``.
+
+    A bare value applies to every head in ``heads``; a head named must be one
+    of ``heads`` and must have a C.
+    """
+    if C is None:
+        return {}
+    if isinstance(C, dict):
+        pairs = {str(h): parse_C(v, flag) for h, v in C.items()}
+    elif not isinstance(C, str) or "=" not in C:
+        c = parse_C(C, flag)
+        pairs = {h: c for h in heads}
+    else:
+        pairs = {}
+        for part in (s.strip() for s in C.split(",") if s.strip()):
+            head, sep, value = part.partition("=")
+            if not sep:
+                raise FeatcacheError(f"{flag} {C!r} mixes a bare value with head=value pairs; use e.g. {flag} logreg=0.03,svm=10")
+            pairs[head.strip()] = parse_C(value.strip(), flag)
+    with_C = _heads_with_C(heads)
+    for head in pairs:
+        if head not in heads:
+            raise FeatcacheError(f"{flag} names head {head!r}, which is not among the heads ({', '.join(heads)}); "
+                                 f"add it to --heads or drop it from {flag}")
+        if head not in with_C:
+            raise FeatcacheError(f"head {head!r} has no C parameter; give {flag} only for {', '.join(with_C) or 'logreg or svm'}")
+    return pairs
+
+
+__all__ = ["HEADS", "make_head", "folds_needed", "parse_C_per_head", "DenseHead", "LogRegHead", "SVMHead"]

@@ -667,3 +667,14 @@ def _listing(files: list[_File], limit: int = 5) -> str:
 def _safe_name(name: str) -> str:
     """The data set's name in default cache file names."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "images"
+
+
+def check_report_outside_classes(out_dir: str | Path, cache: Any, flag: str = "--out") -> None:
+    """A report folder (evaluate, probe, curve) inside a class folder of the photos a cache was made from: its plots
+    would be cached as images of that class by the next extraction (an adversarial tester's confusion.png, an ant).
+    The cache's recorded source says where its photos are; ``sources.images`` says what a class folder is."""
+    source = getattr(cache, "meta", {}).get("source")
+    if isinstance(source, dict) and source.get("kind") == "images" and source.get("root"):
+        check_outside_classes(Path(out_dir) / "report.png", source["root"], flag,
+                              "its plots would be read as images of that class by the next extraction", shown=out_dir,
+                              root_words="the photos the cache was made from,")

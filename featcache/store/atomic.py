@@ -305,16 +305,3 @@ def write_text(path: str | Path, text: str, advice: str | None = None) -> Path:
 
 def write_json(path: str | Path, obj: Any) -> Path:
     return write_text(path, json.dumps(obj, indent=2, default=str) + "\n")
-
-
-def check_writable(directory: str | Path, flag: str = "--out") -> Path:
-    """Create ``directory`` and prove a file can be written there, before any long work."""
-    directory = Path(directory)
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=directory, prefix=".write-test.")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise FeatcacheError(f"cannot write in {directory} ({exc.strerror}); choose a writable {flag}") from None
-    return directory

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from featcache import validate
 from featcache.analysis.curve.folder import CurveFolder, curve_key, default_out, title_for
 from featcache.analysis.curve.plan import CurvePlan, make_plan, work_items
 from featcache.analysis.curve.spec import DEFAULT_HEADS, DEFAULT_JOBS, DEFAULT_SEEDS, BoundCurve, CurveSpec
 from featcache.analysis.curve import tasks as _tasks
 from featcache.errors import FeatcacheError
+from featcache.sources.images import check_report_outside_classes
 from featcache.store.atomic import output_files
 from featcache.store.lock import exclusive_lock
 from featcache.validate import check_seconds, usable_cores
@@ -130,7 +130,7 @@ def run_curve(spec: CurveSpec, cache, out: str | Path | None = None, *, plot: bo
     bound = spec.bind(cache)
     folder = CurveFolder(Path(out) if out is not None else default_out(cache, bound.layer, bound.identity),
                          curve_key(bound.identity))
-    validate.check_report_outside_classes(folder.path, cache)
+    check_report_outside_classes(folder.path, cache)
     wait = f"waiting for another featcache process writing {folder.path} ..." if verbose else None
     with output_files(folder.path, []):  # a run stopped before its first row leaves no folder made for its lock
         folder.make_parent()
