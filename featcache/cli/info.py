@@ -52,9 +52,9 @@ def run(args) -> int:
     print(f"versions    featcache {info.get('featcache_version')}, keras {info.get('keras_version')}, tensorflow {info.get('tensorflow_version')}")
     print(f"created     {info.get('created')}  completed {info.get('completed', '-')}")
     if info.get("skipped"):
-        more = len(info["skipped"]) - 10
-        print(f"skipped     {len(info['skipped'])} file(s): " + "; ".join(f"{p} ({why})" for p, why in info["skipped"][:10])
-              + (f"; and {more} more (all in --json)" if more > 0 else ""))
+        from featcache.sources.decode import skipped_listing
+
+        print(f"skipped     {len(info['skipped'])} file(s): {skipped_listing(info['skipped'], 10, ' (all in --json)')}")
     for name, (done, n) in info.get("progress", {}).items():
         print(f"{name:<11} {done} of {n} images embedded so far")
     for name, s in info.get("splits", {}).items():

@@ -125,9 +125,9 @@ def read_files(paths: Sequence[Path], size: int, rows: int) -> Iterator[tuple[np
 
 def skipped_line(skipped: Sequence[tuple[str, str]], limit: int = 5) -> str:
     """``skipped 2 file(s) that are not readable images: a.jpg (reason); ...``, the first ``limit`` named."""
-    listed = "; ".join(f"{p} ({why})" for p, why in skipped[:limit])
-    more = f"; and {len(skipped) - limit} more" if len(skipped) > limit else ""
-    return f"skipped {len(skipped)} file(s) that are not readable images: {listed}{more}"
+    from featcache.sources.decode import skipped_listing
+
+    return f"skipped {len(skipped)} file(s) that are not readable images: {skipped_listing(skipped, limit)}"
 
 
 def check_named(paths: Sequence[Path]) -> None:

@@ -202,9 +202,9 @@ def _split_sizes(path: Path) -> dict[str, int]:
 
 
 def _skipped_line(skipped: list[tuple[str, str]], limit: int = 10) -> str:
-    listed = "; ".join(f"{p} ({why})" for p, why in skipped[:limit])
-    more = f"; and {len(skipped) - limit} more" if len(skipped) > limit else ""
-    return f"skipped {len(skipped)} file(s), listed in the cache ('featcache info'): {listed}{more}"
+    from featcache.sources.decode import skipped_listing
+
+    return f"skipped {len(skipped)} file(s), listed in the cache ('featcache info'): {skipped_listing(skipped, limit)}"
 
 
 def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, store: StoreSpec, engine: Any,
