@@ -43,9 +43,7 @@ def build_end_to_end(
 
     k = keras()
     bb = get_backbone(backbone)
-    if weights == "random":
-        k.utils.set_random_seed(0)
-    base = bb.build(weights, image_size)
+    base = bb.build(weights, image_size)  # random weights: seeded there, as extraction's
     if layer is not None and layer != base.layers[-1].name:
         base = tap_base(base, [layer])
     base = k.Model(base.input, base.outputs[0], name=BASE_NAME)

@@ -52,6 +52,7 @@ class Backbone:
         builder = getattr(k.applications, self.application)
         shape = (image_size, image_size, 3)
         if weights == "random":
+            seed_random_weights()
             base = builder(include_top=False, weights=None, input_shape=shape)
         elif weights == "imagenet":
             try:
@@ -152,6 +153,16 @@ def get_backbone(name: str) -> Backbone:
 # (100000 px ran TensorFlow out of memory). No featcache backbone gains
 # from inputs 9x the 224 px its ImageNet weights were trained at.
 MAX_IMAGE_SIZE = 2048
+
+
+# Explicitly random weights (``--weights random``) are drawn from this seed, so they are the same in every
+# process: the extraction, its Ray actors, export and a converted model's check.
+RANDOM_WEIGHTS_SEED = 0
+
+
+def seed_random_weights() -> None:
+    """Seed Keras as building ``--weights random`` does (a cached network stands in for a build: the same draws follow)."""
+    keras().utils.set_random_seed(RANDOM_WEIGHTS_SEED)
 
 
 def check_image_size(backbone: Backbone, image_size: int) -> None:

@@ -49,9 +49,7 @@ def build_extractor(backbone: Backbone, weights: str, image_size: int, layers: l
     from featcache.embedding.preprocess import Preprocess
 
     k = keras()
-    if weights == "random":
-        k.utils.set_random_seed(0)  # explicit random weights are still reproducible
-    base = backbone.build(weights, image_size)
+    base = backbone.build(weights, image_size)  # random weights: seeded there, the same in every process
     tap = tap_base(base, layers)
     inp = k.Input(shape=raw_shape, dtype="uint8", name="images")
     x = Preprocess(backbone.name, image_size)(inp)

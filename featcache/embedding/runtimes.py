@@ -249,9 +249,9 @@ def _built_key(spec: ConversionSpec, batch_size: int | None) -> tuple | None:
 
 
 def _reseed() -> None:
-    from featcache._lazy import keras
+    from featcache.embedding.backbones import seed_random_weights
 
-    keras().utils.set_random_seed(0)
+    seed_random_weights()
 
 
 @dataclass(frozen=True)
