@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from featcache._lazy import keras
-from featcache.embedding.backbones import weights_identity
+from featcache.embedding.backbones import is_named_weights, weights_identity
 from featcache.errors import FeatcacheError
 
 
@@ -29,7 +29,7 @@ def resolve_weights(meta: dict[str, Any], weights: str | None = None) -> str:
     if not want:
         raise FeatcacheError("the head's metadata does not say which backbone weights made its features; retrain it with 'featcache train'")
     if weights is None:
-        if want in ("imagenet", "random"):
+        if is_named_weights(want):
             return want
         source = meta.get("weights_source")  # the path used at extraction, when recorded
         if source and Path(source).is_file() and weights_identity(source) == want:
@@ -106,7 +106,7 @@ def model_meta(meta: dict[str, Any], head_path: str | Path, weights: str, views:
     keep = ("class_names", "backbone", "weights", "image_size", "preprocessing", "layer", "dataset", "source", "cache_fingerprint")
     return {
         **{k: meta.get(k) for k in keep},
-        "weights_source": None if weights in ("imagenet", "random") else str(Path(weights).resolve()),
+        "weights_source": None if is_named_weights(weights) else str(Path(weights).resolve()),
         "head": meta.get("head"),
         "head_params": meta.get("params"),
         "head_path": str(Path(head_path).resolve()),

@@ -155,6 +155,15 @@ def get_backbone(name: str) -> Backbone:
 MAX_IMAGE_SIZE = 2048
 
 
+# The weights named by a word instead of a file: ImageNet's (Keras's download) and explicitly untrained ones.
+NAMED_WEIGHTS = ("imagenet", "random")
+
+
+def is_named_weights(weights: object) -> bool:
+    """Whether ``weights`` is one of ``NAMED_WEIGHTS`` rather than a weights file's path."""
+    return isinstance(weights, str) and weights in NAMED_WEIGHTS
+
+
 # Explicitly random weights (``--weights random``) are drawn from this seed, so they are the same in every
 # process: the extraction, its Ray actors, export and a converted model's check.
 RANDOM_WEIGHTS_SEED = 0
@@ -182,7 +191,7 @@ def check_image_size(backbone: Backbone, image_size: int) -> None:
 
 def weights_identity(weights: str) -> str:
     """What goes into a fingerprint for ``weights``: the file's content, not its name."""
-    if weights in ("imagenet", "random"):
+    if is_named_weights(weights):
         return weights
     return "sha256:" + file_sha256(check_weights_file(weights))
 

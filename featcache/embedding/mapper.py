@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 
 from featcache._lazy import keras
-from featcache.embedding.backbones import Backbone
+from featcache.embedding.backbones import Backbone, is_named_weights
 from featcache.embedding.runtimes import RUNTIMES  # noqa: F401  (how the network runs; each one a class there)
 from featcache.errors import FeatcacheError
 
@@ -127,7 +127,7 @@ class Mapper:
 
         self.backbone = backbone
         # Absolute, so a process started elsewhere (a Ray worker) finds the same file.
-        self.weights = weights if weights in ("imagenet", "random") else str(Path(weights).resolve())
+        self.weights = weights if is_named_weights(weights) else str(Path(weights).resolve())
         self.image_size = int(image_size)
         self.layers = list(layers)
         self.raw_shape = tuple(int(d) for d in raw_shape)

@@ -235,9 +235,10 @@ def _built_key(spec: ConversionSpec, batch_size: int | None) -> tuple | None:
     when the file cannot be looked at.
     """
     from featcache._lazy import keras
+    from featcache.embedding.backbones import is_named_weights
 
     stamp: tuple = (spec.weights,)
-    if spec.weights not in ("imagenet", "random"):
+    if not is_named_weights(spec.weights):
         try:
             path = Path(spec.weights).resolve()
             st = path.stat()

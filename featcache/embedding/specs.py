@@ -31,6 +31,7 @@ from featcache.embedding.backbones import (
     check_image_size,
     check_weights_file,
     get_backbone,
+    is_named_weights,
     resolve_layers,
 )
 from featcache.errors import FeatcacheError
@@ -64,7 +65,7 @@ class ModelSpec:
             object.__setattr__(self, "weights", str(self.weights))
         if not isinstance(self.weights, str) or not self.weights:
             raise FeatcacheError(f"--weights must be imagenet, random or a weights file (got {self.weights!r})")
-        if self.weights not in ("imagenet", "random"):
+        if not is_named_weights(self.weights):
             check_weights_file(self.weights)
         if self.image_size is not None:
             check_image_size(bb, self.image_size)
