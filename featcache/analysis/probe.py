@@ -34,7 +34,7 @@ import numpy as np
 from featcache import paths
 from featcache.analysis.plots import plot_probe
 from featcache.errors import FeatcacheError
-from featcache.heads import parse_C_per_head
+from featcache.heads import exportable_heads, parse_C_per_head
 from featcache.sources.images import check_report_outside_classes
 from featcache.store.atomic import output_files, write_bytes
 from featcache.validate import (
@@ -383,8 +383,8 @@ def _rows(results: dict, names: list[str], head_names: list[str], settings: list
     return rows
 
 
-# Heads `export` turns into a model (a Dense layer); the SVM has no such form.
-EXPORTABLE_HEADS = ("keras", "logreg")
+# Heads `export` turns into a model (a Dense layer: ``logits_weights``); the SVM has no such form.
+EXPORTABLE_HEADS = exportable_heads()
 
 
 def best_row(rows: list[ProbeRow]) -> ProbeRow:

@@ -49,26 +49,14 @@ def resolve_weights(meta: dict[str, Any], weights: str | None = None) -> str:
 def dense_weights(head, n_classes: int) -> list[np.ndarray]:
     """``[kernel (D, K), bias (K,)]`` of one Dense layer computing the head's logits.
 
-    A Keras head is that layer already (its optional standardization folded
-    in, ``DenseHead.logits_weights``). Logistic regression after
-    standardization is folded into it (``heads.folding.to_raw``), and the
-    softmax of those logits is its ``predict_proba``.
+    Each exportable head gives it (``logits_weights``): a Keras head is that
+    layer already, its optional standardization folded in; logistic
+    regression's standardization is folded in too (``heads.folding.to_raw``),
+    and the softmax of those logits is its ``predict_proba``.
     """
-    from featcache.heads import DenseHead, LogRegHead
-    from featcache.heads.folding import to_raw
-
-    if isinstance(head, DenseHead):
-        return head.logits_weights()
-    if isinstance(head, LogRegHead):
-        scaler, clf = head.pipeline_[0], head.pipeline_[-1]
-        coef, bias = to_raw(clf.coef_, clf.intercept_, scaler.mean_, scaler.scale_)
-        if coef.shape[0] == 1:  # two classes: sigmoid(z) is softmax of (0, z)
-            coef, bias = np.vstack([np.zeros_like(coef), coef]), np.array([0.0, bias[0]])
-        kernel = np.zeros((coef.shape[1], n_classes))
-        full_bias = np.full(n_classes, -1e4)  # a class absent from training is never predicted, as in scikit-learn
-        cols = np.asarray(head.classes_, dtype=int)
-        kernel[:, cols], full_bias[cols] = coef.T, bias
-        return [kernel.astype(np.float32), full_bias.astype(np.float32)]
+    weights = getattr(head, "logits_weights", None)  # a head with a Dense-layer form says so by having this
+    if weights is not None:
+        return weights(n_classes)
     name = {"SVMHead": "an SVM head"}.get(type(head).__name__, f"a {type(head).__name__} head")
     raise FeatcacheError(f"cannot export {name}: only keras and logreg heads have a Dense-layer form; train a logreg head "
                          "on the same cache and layer (featcache train CACHE --head logreg --layer L) and export that")
@@ -126,7 +114,6 @@ def graph_views(est, meta: dict[str, Any], views: str | tuple[str, ...] | list[s
     """The views an exported model embeds and averages: ``orig`` (default), ``all`` (the views the head averaged
     at test), or names among the views the head was fitted on; refused for heads that do not export as a Dense layer."""
     from featcache.embedding.views import parse_views
-    from featcache.heads import DenseHead, LogRegHead
 
     if views is None or (isinstance(views, str) and views.strip() == "orig"):
         return ("orig",)
@@ -139,7 +126,7 @@ def graph_views(est, meta: dict[str, Any], views: str | tuple[str, ...] | list[s
         if unseen:
             raise FeatcacheError(f"--views {', '.join(unseen)}: the head was fitted on views {', '.join(fitted)} only; "
                                  "export --views among those, or --views all (the views it averaged at test)")
-    if not isinstance(est, (DenseHead, LogRegHead)):
+    if not hasattr(est, "logits_weights"):
         raise FeatcacheError(f"cannot export this {meta.get('head') or type(est).__name__} head with views in the graph: the SVM "
                              "does not export (the views are averaged after a Dense layer); train a logreg or keras head "
                              "with the same views and export that")

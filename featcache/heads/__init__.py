@@ -32,6 +32,11 @@ def make_head(name: str, **params: Any) -> BaseEstimator:
     return cls(**params)
 
 
+def exportable_heads() -> tuple[str, ...]:
+    """The heads with a Dense-layer form (``logits_weights``), which ``export`` turns into a model."""
+    return tuple(name for name, cls in HEADS.items() if hasattr(cls, "logits_weights"))
+
+
 def folds_needed(name: str, params: Mapping[str, Any]) -> str | None:
     """What in head ``name``'s fit (with ``params``) splits its training images into folds, or None.
 
@@ -78,4 +83,4 @@ def parse_C_per_head(C: Any, heads: Sequence[str], flag: str = "--C") -> dict[st
     return pairs
 
 
-__all__ = ["HEADS", "make_head", "folds_needed", "parse_C_per_head", "DenseHead", "LogRegHead", "SVMHead"]
+__all__ = ["HEADS", "make_head", "exportable_heads", "folds_needed", "parse_C_per_head", "DenseHead", "LogRegHead", "SVMHead"]

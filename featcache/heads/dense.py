@@ -221,7 +221,7 @@ class DenseHead(ClassifierMixin, BaseEstimator):
     def _standardized(self, X: np.ndarray) -> np.ndarray:
         return ((X - self.mean_) / self.scale_).astype(np.float32) if self.standardize else X
 
-    def logits_weights(self) -> list[np.ndarray]:
+    def logits_weights(self, n_classes: int | None = None) -> list[np.ndarray]:
         """``[kernel (D, K), bias (K,)]`` of one Dense layer on raw features giving this head's logits.
 
         With ``standardize``, the scaling is folded in (``folding.to_raw``).

@@ -140,6 +140,22 @@ class LogRegHead(ClassifierMixin, BaseEstimator):
         # The same decision function on raw features, in the new standardization.
         return from_raw(*to_raw(old.coef_, old.intercept_, old_scaler.mean_, old_scaler.scale_), scaler.mean_, scaler.scale_)
 
+    def logits_weights(self, n_classes: int | None = None) -> list[np.ndarray]:
+        """``[kernel (D, K), bias (K,)]`` of one Dense layer on raw features whose softmax is ``predict_proba``:
+        the standardization folded in (``folding.to_raw``), ``K = n_classes`` (default: the classes seen). What
+        makes a head exportable as a model (``deploy.export``)."""
+        check_is_fitted(self, "pipeline_")
+        scaler, clf = self.pipeline_[0], self.pipeline_[-1]
+        coef, bias = to_raw(clf.coef_, clf.intercept_, scaler.mean_, scaler.scale_)
+        if coef.shape[0] == 1:  # two classes: sigmoid(z) is softmax of (0, z)
+            coef, bias = np.vstack([np.zeros_like(coef), coef]), np.array([0.0, bias[0]])
+        cols = np.asarray(self.classes_, dtype=int)
+        n_classes = int(cols.max()) + 1 if n_classes is None else n_classes
+        kernel = np.zeros((coef.shape[1], n_classes))
+        full_bias = np.full(n_classes, -1e4)  # a class absent from training is never predicted, as in scikit-learn
+        kernel[:, cols], full_bias[cols] = coef.T, bias
+        return [kernel.astype(np.float32), full_bias.astype(np.float32)]
+
     def predict_proba(self, X) -> np.ndarray:
         check_is_fitted(self, "pipeline_")
         X = validate_data(self, X, dtype=np.float32, reset=False)
