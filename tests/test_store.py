@@ -250,6 +250,33 @@ def test_a_flipped_label_byte_is_caught_on_open(tmp_path):
         open_cache(path)
 
 
+def test_an_open_cache_whose_file_is_replaced_refuses_to_read_the_new_file(tmp_path, monkeypatch):
+    """Deleted and extracted again under its name, the file is not the one the Cache checked: its rows were read
+    under the old sizes and fingerprint (an adversarial tester). Deleted, it is 'not found', not an HDF5 errno."""
+    path = make_cache(tmp_path / "c.h5")
+    cache = open_cache(path)
+    assert cache.features("train").shape == (N_TRAIN, WIDTH)
+    path.unlink()
+    with pytest.raises(FeatcacheError, match=r"^cache not found: .*c\.h5 was removed since it was opened; open the cache again"):
+        cache.labels("train")
+    monkeypatch.setattr(sys.modules[__name__], "N_TRAIN", 20)
+    make_cache(path)
+    for read in (lambda: cache.features("train"), lambda: cache.labels("train"), lambda: cache.paths("train"),
+                 lambda: cache.view_features("train", views=["orig"]), cache.summary):
+        with pytest.raises(FeatcacheError, match=r"c\.h5 changed since it was opened .*; open it again"):
+            read()
+    assert open_cache(path).features("train").shape == (20, WIDTH)  # opened again: the new file, checked
+
+
+def test_an_open_cache_rewritten_in_place_refuses_to_read(tmp_path):
+    path = make_cache(tmp_path / "c.h5")
+    cache = open_cache(path)
+    with h5py.File(path, "r+") as f:
+        f["train/features/out"][0] = 5.0
+    with pytest.raises(FeatcacheError, match="changed since it was opened"):
+        cache.features("train", rows=slice(0, 1))
+
+
 def test_changed_labels_or_attributes_fail_the_content_digest(tmp_path):
     path = make_cache(tmp_path / "c.h5")
     with h5py.File(path, "r+") as f:  # rewritten with a valid checksum: only the digest can tell

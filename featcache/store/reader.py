@@ -154,6 +154,7 @@ class Cache:
             )
         _check_meta(self.path, self.meta)
         with _hdf5_damage(self.path, "its structure"), _open(self.path) as f:
+            self._stamp = _file_stamp(f, self.path)
             self.split_names = split_names(f)
             self.sizes = self._check_structure(f)
             self.checked = self._check_digest(f)
@@ -284,9 +285,32 @@ class Cache:
             raise FeatcacheError(f"layer {layer!r} is not in {self.path}; cached layers: {', '.join(self.layers)}")
         return layer
 
+    @contextmanager
+    def _file(self) -> Iterator[h5py.File]:
+        """The cache's file, opened again for a read: the very file checked when the Cache was made.
+
+        Every read reopens the file by its path, so a file deleted and extracted again
+        under the same name (what extract's refusal tells a user to do) was read unchecked:
+        the new file's 20 rows under a Cache that said 200, and a head trained on them
+        recorded the old fingerprint (an adversarial tester). The file's identity (device,
+        inode, size, modification time), taken from the open handle, must be the one
+        recorded at open: a system call per read.
+        """
+        if not os.path.exists(self.path):
+            raise FeatcacheError(f"cache not found: {self.path} was removed since it was opened; "
+                                 "open the cache again (run 'featcache extract' first if it is gone)")
+        f = _open(self.path)
+        try:
+            if _file_stamp(f, self.path) != self._stamp:
+                raise FeatcacheError(f"{self.path} changed since it was opened (it was replaced or rewritten); "
+                                     "open it again with open_cache to read the file now there")
+            yield f
+        finally:
+            f.close()
+
     def _read(self, name: str, how):
         """``how(h5file)``, with a failed checksum or read as the one 'damaged' line."""
-        with _open(self.path) as f:
+        with self._file() as f:
             try:
                 return how(f)
             except OSError as exc:
@@ -320,7 +344,7 @@ class Cache:
             except OSError as exc:
                 raise damaged(self.path, _read_problem(exc, name)) from None
 
-        with _open(self.path) as f:
+        with self._file() as f:
             first = self._finite(read(f, datasets[0]), datasets[0])
             if len(datasets) == 1:  # one view: no copy for a float32 cache, today's cost
                 return first.astype(np.float32, copy=False)[None]
@@ -380,6 +404,16 @@ class Cache:
                 "splits": splits}
 
 
+def _file_stamp(f: h5py.File, path: Path) -> tuple[int, int, int, int]:
+    """Which file ``f`` is, and which version of it: device, inode, size and modification time of its open handle
+    (of the path where the file driver has no handle to ask)."""
+    try:
+        st = os.fstat(f.id.get_vfd_handle())
+    except (OSError, ValueError, TypeError, AttributeError):
+        st = os.stat(path)
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def _read_problem(exc: BaseException, name: str) -> str:
     text = str(exc).lower()
     kind = "checksum mismatch" if ("checksum" in text or "filter" in text or "fletcher" in text) else "unreadable data"
@@ -431,7 +465,7 @@ def verify(path: str | Path) -> VerifyResult:
         raise FeatcacheError(f"{cache.path} is a format-1 cache without checksums and cannot be verified; "
                              "re-extract it with this featcache to have it checked")
     result = VerifyResult(cache.path, int(cache.meta["format_version"]), digest=True, provenance="provenance_digest" in cache.meta)
-    with _open(cache.path) as f:
+    with cache._file() as f:
         for s in cache.split_names:
             for name in [*(d for d in ROW_DATASETS if d in f[s]), *(view_dataset(v, l) for v in cache.views for l in cache.layers)]:
                 ds = f[s][name]
