@@ -15,6 +15,7 @@ into an argparse ``type=`` where a flag must be refused before any work.
     check_limit     --train-limit style: the first N of the data's images, 1 <= N <= its size (None: all)
     check_fraction  0 < F < 1
     check_seconds   a finite number of seconds >= 0 (--lock-timeout)
+    check_rows      Cache.features' rows: a slice, whole-number indices in any order, or a boolean mask
     parse_C         a positive finite number or 'cv'
     parse_C_per_head  one C for every head, or ``logreg=0.03,svm=10``
     check_writable_dir  create a folder and prove a file can be written there
@@ -205,6 +206,48 @@ def check_seconds(value: Any, flag: str) -> float:
     if not (t >= 0 and math.isfinite(t)):
         raise FeatcacheError(f"{flag} {value!r} is not a number of seconds; use 0 or more, e.g. {flag or '--lock-timeout'} 60".strip())
     return t
+
+
+def check_rows(rows: Any, n: int, flag: str = "rows") -> "slice | Any | None":
+    """Which of ``n`` rows to read: None (all), a slice with a positive step (returned as is), or an int64 index array
+    in the order asked (repeats kept; negative indices count from the end, as NumPy's) from a list, tuple, range or
+    array of whole numbers, or from a boolean mask of exactly ``n``. Anything else is one line: a tuple (1, 2) read
+    a 0-d scalar, [3, 1] was h5py's "increasing order" TypeError, floats and short masks a bare IndexError (an
+    adversarial tester)."""
+    import numpy as np
+
+    if rows is None:
+        return None
+    example = f"pass a slice such as slice(0, 100), a list of row numbers from 0 to {n - 1}, or a boolean mask of {n} values"
+    if isinstance(rows, slice):
+        try:
+            start, stop, step = rows.indices(n)
+        except (TypeError, ValueError) as exc:
+            raise FeatcacheError(f"{flag} {rows!r} is not a slice of rows ({exc}); {example}") from None
+        if step > 0:
+            return slice(start, stop, step)
+        return np.arange(start, stop, step, dtype=np.int64)  # h5py reads only increasing slices
+    if isinstance(rows, (bool, str, bytes, dict, set, frozenset)) or isinstance(rows, numbers.Number) \
+            or not isinstance(rows, (list, tuple, range, np.ndarray)):
+        raise FeatcacheError(f"{flag} {rows!r} is not a selection of rows; {example}")
+    try:
+        arr = np.asarray(rows)
+    except (TypeError, ValueError):  # a ragged list
+        raise FeatcacheError(f"{flag} is not a flat list of row numbers; {example}") from None
+    if arr.size == 0:
+        return np.empty(0, np.int64)
+    if arr.ndim != 1:
+        raise FeatcacheError(f"{flag} has shape {arr.shape}, not one row number (or mask value) per entry; {example}")
+    if arr.dtype == bool:
+        if len(arr) != n:
+            raise FeatcacheError(f"{flag} is a boolean mask of {len(arr)} values for {n} rows; {example}")
+        return np.flatnonzero(arr).astype(np.int64)
+    if arr.dtype.kind not in "iu":
+        raise FeatcacheError(f"{flag} holds {arr.dtype} values, not whole row numbers (nor a boolean mask); {example}")
+    bad = arr[(arr < -n) | (arr >= n)]
+    if len(bad):
+        raise FeatcacheError(f"{flag} names row {bad[0]}, beyond the {n} rows there are; {example}")
+    return (arr.astype(np.int64) % n) if n else arr.astype(np.int64)
 
 
 def parse_C(value: Any, flag: str = "--C") -> float | str:

@@ -133,13 +133,25 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> None:
 
 
 def _select(ds, rows: np.ndarray | slice | None) -> np.ndarray:
-    """``rows`` of dataset ``ds`` in the caller's order: h5py needs increasing indices, so an index
-    array reads the whole dataset and selects in memory; a slice reads only its rows."""
+    """``rows`` of dataset ``ds`` (as ``validate.check_rows`` returns them) in the caller's order, repeats kept.
+
+    h5py reads only increasing, distinct indices: the distinct rows are read in order and put back in the
+    order asked. A few rows scattered over the dataset are read one by one; more are read as the one span
+    from the first to the last (a contiguous read) and selected in memory.
+    """
     if rows is None:
         return ds[()]
-    if isinstance(rows, np.ndarray):
-        return ds[()][rows]
-    return ds[rows]
+    if isinstance(rows, slice):
+        return ds[rows]
+    if len(rows) == 0:
+        return np.empty((0,) + ds.shape[1:], ds.dtype)
+    wanted, back = np.unique(rows, return_inverse=True)
+    lo, hi = int(wanted[0]), int(wanted[-1]) + 1
+    if len(wanted) * 8 < hi - lo:
+        got = ds[wanted]
+    else:
+        got = ds[lo:hi][wanted - lo]
+    return got[back.reshape(-1)]
 
 
 class Cache:
@@ -333,6 +345,9 @@ class Cache:
         is opened once and each view is read straight into its slot of the result (no stacked copy).
         """
         layer = self._check(split, layer)
+        from featcache.validate import check_rows
+
+        rows = check_rows(rows, self.sizes[split])
         # The original view needs no check: every cache has it, with or without views.
         names = [ORIG] if views == ORIG or (isinstance(views, list) and views == [ORIG]) else self.resolve_views(views)
         datasets = [f"{split}/{view_dataset(v, layer)}" for v in names]
