@@ -10,6 +10,8 @@ into an argparse ``type=`` where a flag must be refused before any work.
     parse_sizes     whole numbers from a comma list, sorted, unique
     parse_seeds     a count K (seeds 0..K-1) or a list of seeds
     positive_int    a whole number >= 1
+    nonnegative_int a whole number >= 0
+    positive_number a positive finite number (a learning rate)
     check_jobs      --jobs: >= 1, or -1 for every core
     check_seed      0 <= seed < 2**32 (what NumPy's and Keras's seeding accept)
     check_limit     --train-limit style: the first N of the data's images, 1 <= N <= its size (None: all)
@@ -114,6 +116,26 @@ def positive_int(value: Any, flag: str) -> int:
     if n < 1:
         raise FeatcacheError(f"{flag} {n} must be at least 1".strip())
     return n
+
+
+def nonnegative_int(value: Any, flag: str, example: str = "20") -> int:
+    """A whole number of at least 0 (finetune's --unfreeze: 0 trains the head alone). 1.5 is refused, not rounded:
+    unfreeze=1.5 unfroze a layer without weights and saved a model fine-tuned on nothing (an adversarial tester)."""
+    n = _whole(value, flag, example)
+    if n < 0:
+        raise FeatcacheError(f"{flag} must be 0 or more (got {n}); pass e.g. {example}".strip())
+    return n
+
+
+def positive_number(value: Any, flag: str, example: str) -> float:
+    """A positive finite number (a learning rate), from a number or its text; never a bool."""
+    try:
+        x = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        x = math.nan
+    if not (x > 0 and math.isfinite(x)):
+        raise FeatcacheError(f"{flag} must be a positive number (got {value!r}); pass e.g. {example}".strip())
+    return x
 
 
 def check_seed(seed: Any, flag: str = "--seed") -> int:
