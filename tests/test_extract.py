@@ -498,6 +498,9 @@ def _spec_cases():
         (lambda: PhotoFolder("d", test_fraction=True), "--test-fraction True is not a fraction"),
         (lambda: PhotoFolder("d", seed=-1), "--seed -1 is out of range; use a whole number from 0 to 4294967295"),
         (lambda: PhotoFolder("d", seed=2**32), "--seed 4294967296 is out of range"),
+        # accepted by the API while the CLI refused it, and a seed changes the cache's name (an adversarial tester)
+        (lambda: PhotoFolder("d", seed=5), "^--seed picks the held-out test images only with --test-fraction; .*drop --seed"),
+        (lambda: PhotoFolder("d", seed=0), "^--seed picks the held-out test images only with --test-fraction"),
         (lambda: PhotoFolder("d", strict="yes"), "strict must be True or False"),
         (lambda: PhotoFolder("d", test_folder="train"), "test_folder must be one of val, test"),
         (lambda: LocalEngine(runtime=""), "--runtime must be a runtime's name"),
@@ -537,6 +540,9 @@ def test_specs_are_frozen_and_normalized(tmp_path):
         with pytest.raises(dataclasses.FrozenInstanceError):
             spec.runtime = "x"
     assert hash(model) == hash(ModelSpec(weights=str(weights), image_size=32, layers=("block_13_expand_relu", "out_relu")))
+    assert PhotoFolder("d").seed is None and PhotoFolder("d", 0.2).seed == 0 and PhotoFolder("d", 0.2, 7).seed == 7
+    # a cache's stored spec records seed 0 without a test fraction: it reopens
+    assert PhotoFolder.from_spec(root="d", test_fraction=None, seed=0, strict=False, test_folder=None) == PhotoFolder("d")
 
 
 def test_engines_factory_is_the_clis_engine_flag():

@@ -204,11 +204,7 @@ def _source(data, images, test_fraction, seed, strict, data_dir, train_limit, te
     for flag, value in (("--train-limit", train_limit), ("--test-limit", test_limit)):
         if value is not None:
             raise FeatcacheError(f"{flag} applies to Fashion-MNIST; with --images, use a folder holding the images you want")
-    if seed is not None and test_fraction is None:
-        # Refused, not noted: a seed that changes nothing would still look like a choice made (and, in the
-        # source spec, give another cache name for the same features), as --seed is refused for Fashion-MNIST.
-        raise FeatcacheError("--seed picks the held-out test images only with --test-fraction; a folder split into "
-                             "train/ and val/ (or test/) keeps its own split: drop --seed (or add --test-fraction F for one tree of class folders)")
+    # --seed without --test-fraction: refused by PhotoFolder itself, for the API too
     return _given(PhotoFolder, root=images, test_fraction=test_fraction, seed=seed, strict=strict)
 
 
