@@ -20,6 +20,7 @@ into an argparse ``type=`` where a flag must be refused before any work.
     check_rows      Cache.features' rows: a slice, whole-number indices in any order, or a boolean mask
     parse_C         a positive finite number or 'cv'
     parse_C_per_head  one C for every head, or ``logreg=0.03,svm=10``
+    check_path      an API's path argument: a str or os.PathLike, not empty (None was pathlib's TypeError)
     check_writable_dir  create a folder and prove a file can be written there
     check_out_dir   an output folder name: not a file, below a writable folder (creates nothing)
     check_out_file  an output file name: not a folder, the right suffix, in a writable folder
@@ -319,6 +320,17 @@ def parse_C_per_head(C: Any, heads: Sequence[str], flag: str = "--C") -> dict[st
         if head not in with_C:
             raise FeatcacheError(f"head {head!r} has no C parameter; give {flag} only for {', '.join(with_C) or 'logreg or svm'}")
     return pairs
+
+
+def check_path(value: Any, name: str, what: str) -> Path:
+    """A path given through the API: a str, bytes or os.PathLike naming something. None, a number or a list ended
+    in pathlib's "expected str, bytes or os.PathLike object" TypeError (an adversarial tester's open_cache(None),
+    train(None), predict(model, None)); ``what`` says what to pass instead."""
+    if isinstance(value, (str, bytes, os.PathLike)):
+        text = os.fsdecode(value)
+        if text:
+            return Path(text)
+    raise FeatcacheError(f"{name} must be a path (got {value!r}); pass {what}")
 
 
 def check_writable_dir(path: str | Path, flag: str = "--out") -> Path:

@@ -70,7 +70,9 @@ class ModelSpec:
             check_image_size(bb, self.image_size)
         if isinstance(self.layers, list):
             object.__setattr__(self, "layers", tuple(self.layers))
-        if self.layers is not None and not isinstance(self.layers, (str, tuple)):
+        # (1, 2) was accepted and failed later inside difflib (an adversarial tester): names, each a str
+        if self.layers is not None and (not isinstance(self.layers, (str, tuple))
+                                        or isinstance(self.layers, tuple) and not all(isinstance(n, str) for n in self.layers)):
             raise FeatcacheError(f"--layers must be layer names separated by commas, or 'blocks' (got {self.layers!r})")
         resolve_layers(bb, self.layers)
         object.__setattr__(self, "views", _canonical_views(self.views))
