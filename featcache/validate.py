@@ -13,6 +13,7 @@ into an argparse ``type=`` where a flag must be refused before any work.
     nonnegative_int a whole number >= 0
     positive_number a positive finite number (a learning rate)
     check_jobs      --jobs: >= 1, or -1 for every core
+    check_worker_cpus  --workers x --cpus-per-worker on this machine: at most its usable cores
     check_seed      0 <= seed < 2**32 (what NumPy's and Keras's seeding accept)
     check_limit     --train-limit style: the first N of the data's images, 1 <= N <= its size (None: all)
     check_fraction  0 < F < 1
@@ -181,6 +182,19 @@ def check_jobs(n: Any, flag: str = "--jobs") -> int:
         raise FeatcacheError(f"{flag} {n} is more processes than the {cores} core(s) this process may use can run; "
                              f"use at most {most}, or -1 for one per core")
     return int(n)
+
+
+def check_worker_cpus(workers: int, cpus_per_worker: int | None) -> None:
+    """Ray actors on a private instance on this machine: ``workers`` x ``cpus_per_worker`` (default 1 at least) CPUs
+    must be among its usable cores, as --jobs is bounded by them. --workers 2 --cpus-per-worker 8 ran on 2 cores
+    (docs/ray.md says featcache refuses it), and --workers 1000 would have started 1000 actors (an adversarial tester)."""
+    cores = usable_cores()
+    per = cpus_per_worker or 1
+    if workers * per > cores:
+        w = min(workers, cores)
+        raise FeatcacheError(f"--workers {workers} x --cpus-per-worker {per} is {workers * per} CPUs, more than the {cores} "
+                             f"core(s) of this machine featcache may use; ask for at most {cores} in all (e.g. --workers {w} "
+                             f"--cpus-per-worker {cores // w}), or pass --address of a Ray cluster that has them")
 
 
 def usable_cores() -> int:
