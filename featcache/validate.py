@@ -10,13 +10,18 @@ into an argparse ``type=`` where a flag must be refused before any work.
     parse_sizes     whole numbers from a comma list, sorted, unique
     parse_seeds     a count K (seeds 0..K-1) or a list of seeds
     positive_int    a whole number >= 1
+    nonnegative_int a whole number >= 0
+    positive_number a positive finite number (a learning rate)
     check_jobs      --jobs: >= 1, or -1 for every core
+    check_worker_cpus  --workers x --cpus-per-worker on this machine: at most its usable cores
     check_seed      0 <= seed < 2**32 (what NumPy's and Keras's seeding accept)
     check_limit     --train-limit style: the first N of the data's images, 1 <= N <= its size (None: all)
     check_fraction  0 < F < 1
     check_seconds   a finite number of seconds >= 0 (--lock-timeout)
+    check_rows      Cache.features' rows: a slice, whole-number indices in any order, or a boolean mask
     parse_C         a positive finite number or 'cv'
     parse_C_per_head  one C for every head, or ``logreg=0.03,svm=10``
+    check_path      an API's path argument: a str or os.PathLike, not empty (None was pathlib's TypeError)
     check_writable_dir  create a folder and prove a file can be written there
     check_out_dir   an output folder name: not a file, below a writable folder (creates nothing)
     check_out_file  an output file name: not a folder, the right suffix, in a writable folder
@@ -115,6 +120,26 @@ def positive_int(value: Any, flag: str) -> int:
     return n
 
 
+def nonnegative_int(value: Any, flag: str, example: str = "20") -> int:
+    """A whole number of at least 0 (finetune's --unfreeze: 0 trains the head alone). 1.5 is refused, not rounded:
+    unfreeze=1.5 unfroze a layer without weights and saved a model fine-tuned on nothing (an adversarial tester)."""
+    n = _whole(value, flag, example)
+    if n < 0:
+        raise FeatcacheError(f"{flag} must be 0 or more (got {n}); pass e.g. {example}".strip())
+    return n
+
+
+def positive_number(value: Any, flag: str, example: str) -> float:
+    """A positive finite number (a learning rate), from a number or its text; never a bool."""
+    try:
+        x = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        x = math.nan
+    if not (x > 0 and math.isfinite(x)):
+        raise FeatcacheError(f"{flag} must be a positive number (got {value!r}); pass e.g. {example}".strip())
+    return x
+
+
 def check_seed(seed: Any, flag: str = "--seed") -> int:
     """A seed NumPy and Keras accept: a whole number, 0 <= seed < 2**32."""
     if isinstance(seed, bool) or not isinstance(seed, (numbers.Integral, str)):
@@ -157,6 +182,19 @@ def check_jobs(n: Any, flag: str = "--jobs") -> int:
         raise FeatcacheError(f"{flag} {n} is more processes than the {cores} core(s) this process may use can run; "
                              f"use at most {most}, or -1 for one per core")
     return int(n)
+
+
+def check_worker_cpus(workers: int, cpus_per_worker: int | None) -> None:
+    """Ray actors on a private instance on this machine: ``workers`` x ``cpus_per_worker`` (default 1 at least) CPUs
+    must be among its usable cores, as --jobs is bounded by them. --workers 2 --cpus-per-worker 8 ran on 2 cores
+    (docs/ray.md says featcache refuses it), and --workers 1000 would have started 1000 actors (an adversarial tester)."""
+    cores = usable_cores()
+    per = cpus_per_worker or 1
+    if workers * per > cores:
+        w = min(workers, cores)
+        raise FeatcacheError(f"--workers {workers} x --cpus-per-worker {per} is {workers * per} CPUs, more than the {cores} "
+                             f"core(s) of this machine featcache may use; ask for at most {cores} in all (e.g. --workers {w} "
+                             f"--cpus-per-worker {cores // w}), or pass --address of a Ray cluster that has them")
 
 
 def usable_cores() -> int:
@@ -207,6 +245,48 @@ def check_seconds(value: Any, flag: str) -> float:
     return t
 
 
+def check_rows(rows: Any, n: int, flag: str = "rows") -> "slice | Any | None":
+    """Which of ``n`` rows to read: None (all), a slice with a positive step (returned as is), or an int64 index array
+    in the order asked (repeats kept; negative indices count from the end, as NumPy's) from a list, tuple, range or
+    array of whole numbers, or from a boolean mask of exactly ``n``. Anything else is one line: a tuple (1, 2) read
+    a 0-d scalar, [3, 1] was h5py's "increasing order" TypeError, floats and short masks a bare IndexError (an
+    adversarial tester)."""
+    import numpy as np
+
+    if rows is None:
+        return None
+    example = f"pass a slice such as slice(0, 100), a list of row numbers from 0 to {n - 1}, or a boolean mask of {n} values"
+    if isinstance(rows, slice):
+        try:
+            start, stop, step = rows.indices(n)
+        except (TypeError, ValueError) as exc:
+            raise FeatcacheError(f"{flag} {rows!r} is not a slice of rows ({exc}); {example}") from None
+        if step > 0:
+            return slice(start, stop, step)
+        return np.arange(start, stop, step, dtype=np.int64)  # h5py reads only increasing slices
+    if isinstance(rows, (bool, str, bytes, dict, set, frozenset)) or isinstance(rows, numbers.Number) \
+            or not isinstance(rows, (list, tuple, range, np.ndarray)):
+        raise FeatcacheError(f"{flag} {rows!r} is not a selection of rows; {example}")
+    try:
+        arr = np.asarray(rows)
+    except (TypeError, ValueError):  # a ragged list
+        raise FeatcacheError(f"{flag} is not a flat list of row numbers; {example}") from None
+    if arr.size == 0:
+        return np.empty(0, np.int64)
+    if arr.ndim != 1:
+        raise FeatcacheError(f"{flag} has shape {arr.shape}, not one row number (or mask value) per entry; {example}")
+    if arr.dtype == bool:
+        if len(arr) != n:
+            raise FeatcacheError(f"{flag} is a boolean mask of {len(arr)} values for {n} rows; {example}")
+        return np.flatnonzero(arr).astype(np.int64)
+    if arr.dtype.kind not in "iu":
+        raise FeatcacheError(f"{flag} holds {arr.dtype} values, not whole row numbers (nor a boolean mask); {example}")
+    bad = arr[(arr < -n) | (arr >= n)]
+    if len(bad):
+        raise FeatcacheError(f"{flag} names row {bad[0]}, beyond the {n} rows there are; {example}")
+    return (arr.astype(np.int64) % n) if n else arr.astype(np.int64)
+
+
 def parse_C(value: Any, flag: str = "--C") -> float | str:
     """A regularization strength: a positive finite number, or ``"cv"`` (chosen by cross-validation)."""
     if isinstance(value, str) and value.strip() == "cv":
@@ -218,6 +298,17 @@ def parse_C(value: Any, flag: str = "--C") -> float | str:
     if not (c > 0 and math.isfinite(c)):
         raise FeatcacheError(f"{flag} {value!r} is not a positive number or 'cv'; e.g. {flag or '--C'} 0.03 or {flag or '--C'} cv")
     return c
+
+
+def check_path(value: Any, name: str, what: str) -> Path:
+    """A path given through the API: a str, bytes or os.PathLike naming something. None, a number or a list ended
+    in pathlib's "expected str, bytes or os.PathLike object" TypeError (an adversarial tester's open_cache(None),
+    train(None), predict(model, None)); ``what`` says what to pass instead."""
+    if isinstance(value, (str, bytes, os.PathLike)):
+        text = os.fsdecode(value)
+        if text:
+            return Path(text)
+    raise FeatcacheError(f"{name} must be a path (got {value!r}); pass {what}")
 
 
 def check_writable_dir(path: str | Path, flag: str = "--out") -> Path:

@@ -486,6 +486,10 @@ def _spec_cases():
         (lambda: ModelSpec(image_size=True), "--image-size must be a whole number of pixels"),
         (lambda: ModelSpec(layers=","), "--layers is empty"),
         (lambda: ModelSpec(layers=5), "--layers must be layer names"),
+        # accepted, then failing inside difflib; "unhashable type: 'list'" (an adversarial tester)
+        (lambda: ModelSpec(layers=(1, 2)), r"^--layers must be layer names separated by commas, or 'blocks' \(got \(1, 2\)\)"),
+        (lambda: ModelSpec(layers=["out_relu", None]), "^--layers must be layer names"),
+        (lambda: ModelSpec(backbone=["mobilenet_v2"]), r"^--backbone must be a backbone's name \(got \['mobilenet_v2'\]\); choose one of: "),
         (lambda: StoreSpec(out=3), "--out must be a file path"),
         (lambda: StoreSpec(dtype="float64"), "--dtype float64 is not supported; use one of: float32, float16"),
         (lambda: StoreSpec(batch_size=0), "--batch-size 0 must be at least 1"),
@@ -498,6 +502,9 @@ def _spec_cases():
         (lambda: PhotoFolder("d", test_fraction=True), "--test-fraction True is not a fraction"),
         (lambda: PhotoFolder("d", seed=-1), "--seed -1 is out of range; use a whole number from 0 to 4294967295"),
         (lambda: PhotoFolder("d", seed=2**32), "--seed 4294967296 is out of range"),
+        # accepted by the API while the CLI refused it, and a seed changes the cache's name (an adversarial tester)
+        (lambda: PhotoFolder("d", seed=5), "^--seed picks the held-out test images only with --test-fraction; .*drop --seed"),
+        (lambda: PhotoFolder("d", seed=0), "^--seed picks the held-out test images only with --test-fraction"),
         (lambda: PhotoFolder("d", strict="yes"), "strict must be True or False"),
         (lambda: PhotoFolder("d", test_folder="train"), "test_folder must be one of val, test"),
         (lambda: LocalEngine(runtime=""), "--runtime must be a runtime's name"),
@@ -537,6 +544,9 @@ def test_specs_are_frozen_and_normalized(tmp_path):
         with pytest.raises(dataclasses.FrozenInstanceError):
             spec.runtime = "x"
     assert hash(model) == hash(ModelSpec(weights=str(weights), image_size=32, layers=("block_13_expand_relu", "out_relu")))
+    assert PhotoFolder("d").seed is None and PhotoFolder("d", 0.2).seed == 0 and PhotoFolder("d", 0.2, 7).seed == 7
+    # a cache's stored spec records seed 0 without a test fraction: it reopens
+    assert PhotoFolder.from_spec(root="d", test_fraction=None, seed=0, strict=False, test_folder=None) == PhotoFolder("d")
 
 
 def test_engines_factory_is_the_clis_engine_flag():
@@ -571,6 +581,19 @@ def test_the_old_keyword_form_warns_and_makes_the_same_cache(fashion_dir, tmp_pa
         featcache.extract(weight="random")
     with pytest.raises(TypeError, match="model must be a ModelSpec"):
         featcache.extract(FashionMNIST(fashion_dir), "mobilenet_v2")
+
+
+def test_a_part_given_as_its_class_is_one_line(tmp_path):
+    """extract(src, model, store, LocalEngine): the class, not an instance, passed the engine check and ended in
+    "check() missing 1 required positional argument: 'self'" (an adversarial tester)."""
+    from featcache import FashionMNIST, LocalEngine, ModelSpec, RayEngine, StoreSpec
+
+    parts = [FashionMNIST(tmp_path), ModelSpec(weights="random", image_size=32), StoreSpec(out=tmp_path / "c.h5"), LocalEngine()]
+    for i, cls in [(0, FashionMNIST), (1, ModelSpec), (2, StoreSpec), (3, LocalEngine), (3, RayEngine)]:
+        name = ("source", "model", "store", "engine")[i]
+        with pytest.raises(FeatcacheError, match=rf"^{name} is the class {cls.__name__}, not one made from it; pass {cls.__name__}\(\.\.\.\)"):
+            featcache.extract(*parts[:i], cls, *parts[i + 1:])
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_cli_defaults_come_from_the_api():

@@ -183,7 +183,24 @@ def test_api_mirrors_cli(tiny_head, tmp_path):
         featcache.finetune(tiny_head, unfreeze=-3)
     with pytest.raises(FeatcacheError, match="more than the 154 layers"):
         featcache.finetune(tiny_head, unfreeze=155, verbose=False)
+    # unfreeze=1.5 fine-tuned nothing and saved the model; the others ended in "'<' not supported" (an adversarial tester)
+    for kwargs, message in [({"unfreeze": 1.5}, r"^--unfreeze 1\.5 is not a whole number; pass e\.g\. 20"),
+                            ({"unfreeze": None}, "^--unfreeze None is not a whole number"),
+                            ({"unfreeze": True}, "^--unfreeze True is not a whole number"),
+                            ({"learning_rate": "fast"}, r"^--lr must be a positive number \(got 'fast'\); pass e\.g\. 1e-5"),
+                            ({"learning_rate": None}, "^--lr must be a positive number"),
+                            ({"learning_rate": float("inf")}, "^--lr must be a positive number"),
+                            ({"epochs": 2.5}, "^--epochs 2.5 is not a whole number")]:
+        with pytest.raises(FeatcacheError, match=message):
+            featcache.finetune(tiny_head, **kwargs, verbose=False)
     assert not (tmp_path / "home" / "models").exists()  # nothing written by a refused run
+
+
+def test_the_api_takes_settings_in_the_forms_the_cli_does():
+    from featcache.deploy.finetune import check_settings
+
+    assert check_settings("20", "1e-5", "5", 64.0, 2) == (20, 1e-5, 5, 64, 2)
+    assert check_settings(0, 1, 1, 1, 1) == (0, 1.0, 1, 1, 1)  # 0: the head alone trains (the CLI's 0..154)
 
 
 def test_images_stream_raw_in_batches_with_a_new_order_each_epoch(fashion_dir):

@@ -278,6 +278,45 @@ def test_bad_engine_options_are_one_clear_line(fashion_dir, capsys, monkeypatch)
     assert err.count("\n") == 0 and "pip install 'featcache[ray]'" in err
 
 
+def test_a_private_instance_is_sized_by_the_cores_and_auto_needs_a_cluster_before_any_file(fashion_dir, tmp_path, capsys,
+                                                                                            monkeypatch):
+    """--workers 2 --cpus-per-worker 8 ran on 2 cores (start_local sized Ray to what was asked: --workers 1000, 1000
+    actors); --address auto with no cluster failed ~23 s later, leaving <out>.partial.h5 and no fix (an adversarial
+    tester). Both are refused by the engine's check, before the partial file; Ray is never started here."""
+    import ray._private.services as services
+
+    import featcache.validate as validate
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)  # as in a fresh process (the module's instance aside)
+    monkeypatch.setattr(validate, "usable_cores", lambda: 2)
+    started = []
+    monkeypatch.setattr(ray_engine, "start_local", lambda n: started.append(n))
+
+    def no_cluster(addr):
+        raise ConnectionError("Could not find any running Ray instance.")
+
+    monkeypatch.setattr(services, "canonicalize_bootstrap_address_or_die", no_cluster)
+    out = tmp_path / "c.h5"
+    base = ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32", "--out", str(out), "--engine", "ray"]
+    for extra, message in [(["--workers", "2", "--cpus-per-worker", "8"], "--workers 2 x --cpus-per-worker 8 is 16 CPUs, more than "
+                            "the 2 core(s) of this machine featcache may use; ask for at most 2 in all (e.g. --workers 2 "
+                            "--cpus-per-worker 1), or pass --address of a Ray cluster"),
+                           (["--workers", "1000"], "--workers 1000 x --cpus-per-worker 1 is 1000 CPUs"),
+                           (["--workers", "3"], "--workers 3 x --cpus-per-worker 1 is 3 CPUs"),
+                           (["--address", "auto"], "--address auto finds no Ray cluster running on this machine (none recorded "
+                            "by 'ray start', no RAY_ADDRESS); start one with 'ray start --head'")]:
+        assert main(base + extra) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err
+        assert not out.exists() and not partial_path(out).exists()
+    assert started == []
+    ray_engine.check_options(None, workers=2)  # what fits is taken
+    ray_engine.check_options(None, workers=1, cpus_per_worker=2)
+    with pytest.raises(FeatcacheError, match="--workers 4 x --cpus-per-worker 1 is 4 CPUs"):  # run() guards it too
+        ray_engine.run([object()], None, None, None, workers=4)
+    assert started == []
+
+
 @pytest.mark.slow
 def test_an_unreachable_address_from_the_command_line_is_one_line(fashion_dir):
     # A process of its own: this one may hold the module's Ray connection.

@@ -250,6 +250,56 @@ def test_a_flipped_label_byte_is_caught_on_open(tmp_path):
         open_cache(path)
 
 
+def test_an_open_cache_whose_file_is_replaced_refuses_to_read_the_new_file(tmp_path, monkeypatch):
+    """Deleted and extracted again under its name, the file is not the one the Cache checked: its rows were read
+    under the old sizes and fingerprint (an adversarial tester). Deleted, it is 'not found', not an HDF5 errno."""
+    path = make_cache(tmp_path / "c.h5")
+    cache = open_cache(path)
+    assert cache.features("train").shape == (N_TRAIN, WIDTH)
+    path.unlink()
+    with pytest.raises(FeatcacheError, match=r"^cache not found: .*c\.h5 was removed since it was opened; open the cache again"):
+        cache.labels("train")
+    monkeypatch.setattr(sys.modules[__name__], "N_TRAIN", 20)
+    make_cache(path)
+    for read in (lambda: cache.features("train"), lambda: cache.labels("train"), lambda: cache.paths("train"),
+                 lambda: cache.view_features("train", views=["orig"]), cache.summary):
+        with pytest.raises(FeatcacheError, match=r"c\.h5 changed since it was opened .*; open it again"):
+            read()
+    assert open_cache(path).features("train").shape == (20, WIDTH)  # opened again: the new file, checked
+
+
+def test_rows_read_in_the_order_asked_and_refused_in_one_line_otherwise(tmp_path):
+    """rows=(1, 2) read a 0-d scalar, [3, 1] ended in h5py's "increasing order" TypeError, floats and short masks in a
+    bare IndexError (an adversarial tester)."""
+    cache = open_cache(make_cache(tmp_path / "c.h5"))
+    want = features("train", 0, N_TRAIN)
+    mask = np.arange(N_TRAIN) % 3 == 0
+    for rows, expected in [((1, 2), [1, 2]), ([3, 1], [3, 1]), (np.array([5, 1, 5, -1]), [5, 1, 5, N_TRAIN - 1]),
+                           ([0, N_TRAIN - 1], [0, N_TRAIN - 1]), (range(4, 0, -1), [4, 3, 2, 1]), (mask, np.flatnonzero(mask)),
+                           (slice(10, 4, -2), [10, 8, 6]), (slice(0, 30, 7), [0, 7, 14, 21, 28]), ([], [])]:
+        got = cache.features("train", rows=rows)
+        assert got.shape == (len(expected), WIDTH), rows
+        np.testing.assert_array_equal(got, want[np.asarray(expected, dtype=int)], err_msg=repr(rows))
+    np.testing.assert_array_equal(cache.view_features("train", rows=[3, 1])[0], want[[3, 1]])
+    for rows, message in [(np.array([1.0, 2.0]), "holds float64 values, not whole row numbers"),
+                          (np.ones(5, bool), f"is a boolean mask of 5 values for {N_TRAIN} rows"),
+                          ([N_TRAIN], f"names row {N_TRAIN}, beyond the {N_TRAIN} rows"), (3, "3 is not a selection of rows"),
+                          (True, "is not a selection"), ("a", "is not a selection"), (np.zeros((2, 2), int), r"has shape \(2, 2\)"),
+                          ([[1], [2, 3]], "not a flat list"), (slice("a"), "is not a slice of rows"), (slice(0, 9, 0), "is not a slice")]:
+        with pytest.raises(FeatcacheError, match=f"^rows .*{message}.*; pass a slice such as slice") as exc:
+            cache.features("train", rows=rows)
+        assert "\n" not in str(exc.value)
+
+
+def test_an_open_cache_rewritten_in_place_refuses_to_read(tmp_path):
+    path = make_cache(tmp_path / "c.h5")
+    cache = open_cache(path)
+    with h5py.File(path, "r+") as f:
+        f["train/features/out"][0] = 5.0
+    with pytest.raises(FeatcacheError, match="changed since it was opened"):
+        cache.features("train", rows=slice(0, 1))
+
+
 def test_changed_labels_or_attributes_fail_the_content_digest(tmp_path):
     path = make_cache(tmp_path / "c.h5")
     with h5py.File(path, "r+") as f:  # rewritten with a valid checksum: only the digest can tell

@@ -283,3 +283,25 @@ def test_the_api_refuses_epochs_the_cli_refuses(cache, tmp_path, epochs):
     with pytest.raises(featcache.FeatcacheError, match="--epochs"):
         featcache.train(cache, "keras", epochs=epochs, out=tmp_path / "h.keras")
     assert not (tmp_path / "h.keras").exists()
+
+
+def test_api_arguments_of_the_wrong_type_are_one_line_naming_them(cache, tmp_path):
+    """train_size=50.5 or "many", open_cache(None), train(None) and predict(model, None) ended in bare TypeErrors from
+    the subset's draw, pathlib and iteration (an adversarial tester)."""
+    from featcache.errors import FeatcacheError
+
+    for kwargs, message in [({"train_size": 50.5}, r"^--train-size 50\.5 is not a whole number"),
+                            ({"train_size": "many"}, "^--train-size 'many' is not a whole number"),
+                            ({"train_size": [6]}, r"^--train-size \[6\] is not a whole number")]:
+        with pytest.raises(FeatcacheError, match=message):
+            featcache.train(cache, "logreg", out=tmp_path / "h.npz", **kwargs)
+    assert featcache.train(cache, "logreg", train_size="30", out=tmp_path / "h.npz").train_images == 30  # as --train-size 30
+    for call, message in [(lambda: featcache.open_cache(None), r"^cache must be a path \(got None\); pass the \.h5 file"),
+                          (lambda: featcache.open_cache(3), r"^cache must be a path \(got 3\)"),
+                          (lambda: featcache.open_cache(""), r"^cache must be a path \(got ''\)"),
+                          (lambda: featcache.train(None), r"^cache must be a path \(got None\)"),
+                          (lambda: featcache.predict(tmp_path / "m.keras", None), r"^images must be a path \(got None\); pass image files"),
+                          (lambda: featcache.predict(tmp_path / "m.keras", [tmp_path, None]), r"^each of images must be a path \(got None\)"),
+                          (lambda: featcache.predict(None, [tmp_path]), r"^model must be a path \(got None\); pass the \.keras file")]:
+        with pytest.raises(FeatcacheError, match=message):
+            call()

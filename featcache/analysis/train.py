@@ -243,6 +243,8 @@ def train(
     (``heads.views``). Both take ``parse_views`` syntax or ``"all"``.
     """
     seed = check_seed(seed)
+    # 50.5 and "50" ended in bare TypeErrors inside the subset's draw (an adversarial tester)
+    train_size = None if train_size is None else positive_int(train_size, "--train-size")
     standardize = check_bool(standardize, "standardize")  # "no" standardized, and the saved head was refused (a tester)
     cache = as_cache(cache)
     require_splits(cache, "train", "test")

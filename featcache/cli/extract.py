@@ -19,7 +19,6 @@ from featcache.embedding.specs import (
     from_options,
 )
 from featcache.sources.fashion_mnist import FashionMNIST
-from featcache.sources.images import PhotoFolder
 from featcache.validate import arg_type, check_fraction
 
 fraction = arg_type(check_fraction, "fraction")  # the checks live in featcache.validate
@@ -36,7 +35,7 @@ def add_source_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--test-fraction", type=fraction, metavar="F", help="with --images DIR/<class>/*: hold out this stratified "
                    "fraction of each class as the test split (e.g. 0.2)")
     g.add_argument("--seed", type=int, help="with --test-fraction: which images go to the test split, "
-                   f"0 to 2**32-1 (default: {default(PhotoFolder, 'seed')})")
+                   "0 to 2**32-1 (default: 0)")  # PhotoFolder's None: no seed chosen, 0 with --test-fraction
     g.add_argument("--strict", action="store_true", default=None,
                    help="with --images: stop at any unreadable file instead of skipping and listing it")
     g.add_argument("--train-limit", type=positive_int, metavar="N", help="use the first N training images (default: all 60,000 "

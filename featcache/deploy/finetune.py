@@ -25,7 +25,6 @@ are kept and the run says so.
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -71,15 +70,17 @@ class FinetuneResult:
     as_dict = to_dict  # featcache 0.1's name, kept for one version
 
 
-def check_settings(unfreeze: int, learning_rate: float, epochs: int, batch_size: int, patience: int) -> None:
-    if unfreeze < 0:
-        raise FeatcacheError(f"--unfreeze must be 0 or more layers (got {unfreeze}); the lesson unfreezes 20")
-    if not (learning_rate > 0 and math.isfinite(learning_rate)):
-        raise FeatcacheError(f"--lr must be a positive number (got {learning_rate}); the lesson uses 1e-5")
-    from featcache.validate import positive_int
+def check_settings(unfreeze: Any, learning_rate: Any, epochs: Any, batch_size: Any, patience: Any) -> tuple[int, float, int, int, int]:
+    """The settings as given through the API or the CLI, checked before any work, clean and in the same order.
+    unfreeze=1.5 fine-tuned nothing and saved the model; "20", None and learning_rate="1e-5" ended in
+    "'<' not supported" TypeErrors (an adversarial tester)."""
+    from featcache.validate import nonnegative_int, positive_int, positive_number
 
-    for flag, value in (("--epochs", epochs), ("--batch-size", batch_size), ("--patience", patience)):
-        positive_int(value, flag)
+    unfreeze = nonnegative_int(unfreeze, "--unfreeze", "20 (the lesson's: the last 20 layers of the base)")
+    learning_rate = positive_number(learning_rate, "--lr", "1e-5 (the lesson's)")
+    epochs, batch_size, patience = (positive_int(value, flag) for flag, value in
+                                    (("--epochs", epochs), ("--batch-size", batch_size), ("--patience", patience)))
+    return unfreeze, learning_rate, epochs, batch_size, patience
 
 
 def unfreeze_last(base, n: int) -> list[str]:
@@ -301,7 +302,7 @@ def finetune(
     from featcache.deploy.model import check_out
     from featcache.validate import check_seed
 
-    check_settings(unfreeze, learning_rate, epochs, batch_size, patience)
+    unfreeze, learning_rate, epochs, batch_size, patience = check_settings(unfreeze, learning_rate, epochs, batch_size, patience)
     seed = check_seed(seed)
     out = check_out(out if out else default_out(head), force)
     est, meta = _keras_head(head, trust_pickle)

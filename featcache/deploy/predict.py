@@ -6,13 +6,13 @@ import os
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, NamedTuple, Sequence
+from typing import Callable, Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
 from featcache.embedding.engines import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError
-from featcache.validate import check_replaceable, positive_int
+from featcache.validate import check_path, check_replaceable, positive_int
 
 NPY_HINT = "save uint8 pixels 0..255 shaped (N, H, W) or (N, H, W, C) with C = 1 or 3"
 
@@ -289,6 +289,7 @@ def predict(
     """
     from featcache.embedding.runtimes import check_runtime
 
+    model = check_path(model, "model", "the .keras file written by 'featcache export' or 'featcache finetune'")
     images = _as_path_list(images)
     check_runtime(runtime)
     meta = _model_meta(model)  # fast checks before loading TensorFlow
@@ -317,8 +318,14 @@ def predict(
 
 def _as_path_list(images: Sequence[str | Path] | str | Path) -> list[str | Path]:
     """``images`` as a list of str or Path: one path is one input (a str was walked character by character; a tester)."""
+    what = "image files, a folder of images or .npy arrays (a path or a list of paths)"
     if isinstance(images, (str, bytes, os.PathLike)):
         images = [images]
+    if images is None or isinstance(images, (dict, set)) or not isinstance(images, Iterable):
+        check_path(images, "images", what)  # None was "'NoneType' object is not iterable" (an adversarial tester)
+    images = list(images)
+    for p in images:
+        check_path(p, "each of images", what)
     images = [os.fsdecode(p) if isinstance(p, (bytes, os.PathLike)) else p for p in images]
     if not images:
         raise FeatcacheError("no images given; pass image files, a folder of images or .npy arrays")

@@ -138,6 +138,8 @@ REGISTRY: dict[str, Backbone] = {
 
 
 def get_backbone(name: str) -> Backbone:
+    if not isinstance(name, str):  # ModelSpec(backbone=[...]) was "unhashable type: 'list'" (an adversarial tester)
+        raise FeatcacheError(f"--backbone must be a backbone's name (got {name!r}); choose one of: {', '.join(sorted(REGISTRY))}")
     try:
         return REGISTRY[name]
     except KeyError:

@@ -131,6 +131,11 @@ def _parts(source, model, store, engine) -> tuple[Any, ModelSpec, StoreSpec, Any
     from featcache.embedding.engines.local import LocalEngine
     from featcache.sources.fashion_mnist import FashionMNIST
 
+    for value, name, example in ((source, "source", "FashionMNIST() or PhotoFolder(DIR)"), (model, "model", "ModelSpec()"),
+                                 (store, "store", "StoreSpec()"), (engine, "engine", "LocalEngine() or RayEngine()")):
+        if isinstance(value, type):  # LocalEngine, not LocalEngine(): "check() missing 1 required positional argument: 'self'"
+            raise FeatcacheError(f"{name} is the class {value.__name__}, not one made from it; pass {value.__name__}(...), "
+                                 f"e.g. {example}")
     source = FashionMNIST() if source is None else source
     model, store, engine = model or ModelSpec(), store or StoreSpec(), engine or LocalEngine()
     if not isinstance(source, DataSource) and not callable(getattr(source, "open", None)):

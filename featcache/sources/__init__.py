@@ -35,7 +35,7 @@ def open_source(spec: dict[str, Any], verbose: bool = False) -> DataSource:
     cls = getattr(importlib.import_module(module), name)
     args = {k: v for k, v in spec.items() if k not in ("kind", "image_size")}
     try:
-        source = cls(**args)
+        source = getattr(cls, "from_spec", cls)(**args)
     except TypeError:
         raise FeatcacheError(f"the stored {kind} source spec {spec!r} is not one featcache wrote; re-extract the cache") from None
     return source.open(spec.get("image_size"), verbose)

@@ -97,7 +97,7 @@ class PhotoFolder:
     """Your photos in class folders under ``root`` (see the module docstring for the two layouts).
 
     ``test_fraction`` (0 < F < 1) splits a single tree into train and test,
-    stratified by class and seeded by ``seed``. ``test_folder`` ("val" or
+    stratified by class and seeded by ``seed`` (only with ``test_fraction``; default 0). ``test_folder`` ("val" or
     "test") picks the test folder of a split tree that has both (and is
     recorded in the source spec either way). ``strict``: stop at any
     unreadable file instead of skipping and listing it.
@@ -105,7 +105,7 @@ class PhotoFolder:
 
     root: str | Path
     test_fraction: float | None = None
-    seed: int = 0
+    seed: int | None = None  # None: not chosen (0 with a test_fraction; recorded as 0 either way)
     strict: bool = False
     test_folder: str | None = None
 
@@ -117,10 +117,28 @@ class PhotoFolder:
             raise FeatcacheError(f"--images must be a folder path (got {self.root!r}); pass --images DIR where you {LAYOUT_HINT}")
         if self.test_fraction is not None:
             object.__setattr__(self, "test_fraction", check_fraction(self.test_fraction, "--test-fraction"))
-        object.__setattr__(self, "seed", check_seed(self.seed))
+        if self.seed is not None:
+            object.__setattr__(self, "seed", check_seed(self.seed))
+        if self.seed is not None and self.test_fraction is None:
+            # Refused, not noted: a seed that changes nothing would still look like a choice made and, in the source
+            # spec, give another cache name for the same features. Checked here, so the API refuses what the CLI
+            # does (PhotoFolder(root, seed=5) was accepted; an adversarial tester).
+            raise FeatcacheError("--seed picks the held-out test images only with --test-fraction; a folder split into "
+                                 "train/ and val/ (or test/) keeps its own split: drop --seed (or add --test-fraction F "
+                                 "for one tree of class folders)")
+        if self.seed is None and self.test_fraction is not None:
+            object.__setattr__(self, "seed", 0)
         object.__setattr__(self, "strict", check_bool(self.strict, "strict"))
         if self.test_folder is not None and self.test_folder not in TEST_FOLDERS:
             raise FeatcacheError(f"test_folder must be one of {', '.join(TEST_FOLDERS)} (got {self.test_folder!r})")
+
+    @classmethod
+    def from_spec(cls, **spec: Any) -> "PhotoFolder":
+        """The source a cache's stored spec describes. The spec records a seed without a test fraction too (0; any
+        other from an API call before that was refused), where it picks nothing: it is dropped."""
+        if spec.get("test_fraction") is None:
+            spec.pop("seed", None)
+        return cls(**spec)
 
     def open(self, image_size: int, verbose: bool = False) -> DataSource:
         """The photos, to be decoded at ``image_size`` x ``image_size`` RGB.
@@ -140,9 +158,10 @@ class PhotoFolder:
         class_names, class_dirs, loose = _classes(root, folders)
         files = _list_files(root, class_names, class_dirs)
         _hash(root, files, verbose)
+        seed = 0 if self.seed is None else self.seed  # as recorded since featcache 0.1: the spec is part of the cache's identity
         spec = {"kind": "images", "root": str(root.resolve()), "image_size": image_size, "test_fraction": self.test_fraction,
-                "seed": self.seed, "strict": self.strict, "test_folder": test_folder}
-        rows = PhotoRows(root, image_size, files, class_names, class_dirs, loose, self.test_fraction, self.seed, self.strict,
+                "seed": seed, "strict": self.strict, "test_folder": test_folder}
+        rows = PhotoRows(root, image_size, files, class_names, class_dirs, loose, self.test_fraction, seed, self.strict,
                          test_folder, verbose)
         rows.arrange({})  # what is wrong even if every candidate decodes fails now, before any decoding
         return DataSource(
@@ -159,7 +178,7 @@ def load(
     root: str | Path,
     image_size: int,
     test_fraction: float | None = None,
-    seed: int = 0,
+    seed: int | None = None,
     strict: bool = False,
     test_folder: str | None = None,
     verbose: bool = False,

@@ -133,20 +133,34 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> None:
 
 
 def _select(ds, rows: np.ndarray | slice | None) -> np.ndarray:
-    """``rows`` of dataset ``ds`` in the caller's order: h5py needs increasing indices, so an index
-    array reads the whole dataset and selects in memory; a slice reads only its rows."""
+    """``rows`` of dataset ``ds`` (as ``validate.check_rows`` returns them) in the caller's order, repeats kept.
+
+    h5py reads only increasing, distinct indices: the distinct rows are read in order and put back in the
+    order asked. A few rows scattered over the dataset are read one by one; more are read as the one span
+    from the first to the last (a contiguous read) and selected in memory.
+    """
     if rows is None:
         return ds[()]
-    if isinstance(rows, np.ndarray):
-        return ds[()][rows]
-    return ds[rows]
+    if isinstance(rows, slice):
+        return ds[rows]
+    if len(rows) == 0:
+        return np.empty((0,) + ds.shape[1:], ds.dtype)
+    wanted, back = np.unique(rows, return_inverse=True)
+    lo, hi = int(wanted[0]), int(wanted[-1]) + 1
+    if len(wanted) * 8 < hi - lo:
+        got = ds[wanted]
+    else:
+        got = ds[lo:hi][wanted - lo]
+    return got[back.reshape(-1)]
 
 
 class Cache:
     """A complete feature cache, read lazily (``open_cache(path)``); checked when opened."""
 
     def __init__(self, path: str | Path):
-        self.path = Path(path)
+        from featcache.validate import check_path
+
+        self.path = check_path(path, "cache", "the .h5 file written by 'featcache extract'")
         self.meta = read_attrs(self.path)
         if not self.meta.get("complete"):
             raise FeatcacheError(
@@ -154,6 +168,7 @@ class Cache:
             )
         _check_meta(self.path, self.meta)
         with _hdf5_damage(self.path, "its structure"), _open(self.path) as f:
+            self._stamp = _file_stamp(f, self.path)
             self.split_names = split_names(f)
             self.sizes = self._check_structure(f)
             self.checked = self._check_digest(f)
@@ -284,9 +299,32 @@ class Cache:
             raise FeatcacheError(f"layer {layer!r} is not in {self.path}; cached layers: {', '.join(self.layers)}")
         return layer
 
+    @contextmanager
+    def _file(self) -> Iterator[h5py.File]:
+        """The cache's file, opened again for a read: the very file checked when the Cache was made.
+
+        Every read reopens the file by its path, so a file deleted and extracted again
+        under the same name (what extract's refusal tells a user to do) was read unchecked:
+        the new file's 20 rows under a Cache that said 200, and a head trained on them
+        recorded the old fingerprint (an adversarial tester). The file's identity (device,
+        inode, size, modification time), taken from the open handle, must be the one
+        recorded at open: a system call per read.
+        """
+        if not os.path.exists(self.path):
+            raise FeatcacheError(f"cache not found: {self.path} was removed since it was opened; "
+                                 "open the cache again (run 'featcache extract' first if it is gone)")
+        f = _open(self.path)
+        try:
+            if _file_stamp(f, self.path) != self._stamp:
+                raise FeatcacheError(f"{self.path} changed since it was opened (it was replaced or rewritten); "
+                                     "open it again with open_cache to read the file now there")
+            yield f
+        finally:
+            f.close()
+
     def _read(self, name: str, how):
         """``how(h5file)``, with a failed checksum or read as the one 'damaged' line."""
-        with _open(self.path) as f:
+        with self._file() as f:
             try:
                 return how(f)
             except OSError as exc:
@@ -309,6 +347,9 @@ class Cache:
         is opened once and each view is read straight into its slot of the result (no stacked copy).
         """
         layer = self._check(split, layer)
+        from featcache.validate import check_rows
+
+        rows = check_rows(rows, self.sizes[split])
         # The original view needs no check: every cache has it, with or without views.
         names = [ORIG] if views == ORIG or (isinstance(views, list) and views == [ORIG]) else self.resolve_views(views)
         datasets = [f"{split}/{view_dataset(v, layer)}" for v in names]
@@ -320,7 +361,7 @@ class Cache:
             except OSError as exc:
                 raise damaged(self.path, _read_problem(exc, name)) from None
 
-        with _open(self.path) as f:
+        with self._file() as f:
             first = self._finite(read(f, datasets[0]), datasets[0])
             if len(datasets) == 1:  # one view: no copy for a float32 cache, today's cost
                 return first.astype(np.float32, copy=False)[None]
@@ -380,6 +421,16 @@ class Cache:
                 "splits": splits}
 
 
+def _file_stamp(f: h5py.File, path: Path) -> tuple[int, int, int, int]:
+    """Which file ``f`` is, and which version of it: device, inode, size and modification time of its open handle
+    (of the path where the file driver has no handle to ask)."""
+    try:
+        st = os.fstat(f.id.get_vfd_handle())
+    except (OSError, ValueError, TypeError, AttributeError):
+        st = os.stat(path)
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def _read_problem(exc: BaseException, name: str) -> str:
     text = str(exc).lower()
     kind = "checksum mismatch" if ("checksum" in text or "filter" in text or "fletcher" in text) else "unreadable data"
@@ -431,7 +482,7 @@ def verify(path: str | Path) -> VerifyResult:
         raise FeatcacheError(f"{cache.path} is a format-1 cache without checksums and cannot be verified; "
                              "re-extract it with this featcache to have it checked")
     result = VerifyResult(cache.path, int(cache.meta["format_version"]), digest=True, provenance="provenance_digest" in cache.meta)
-    with _open(cache.path) as f:
+    with cache._file() as f:
         for s in cache.split_names:
             for name in [*(d for d in ROW_DATASETS if d in f[s]), *(view_dataset(v, l) for v in cache.views for l in cache.layers)]:
                 ds = f[s][name]

@@ -89,12 +89,16 @@ def check_counts(workers: int | None, cpus_per_worker: int | None) -> None:
 
 def check_options(address: str | None = None, workers: int | None = None, cpus_per_worker: int | None = None) -> None:
     """Validate the engine's options and reach the cluster, before any data or model work."""
+    from featcache.validate import check_worker_cpus
+
     check_counts(workers, cpus_per_worker)
     ray = require()
     if address is not None:
         if ray.is_initialized():
             raise FeatcacheError("this process is already connected to Ray; drop --address (that connection is used)")
         probe_address(address)
+    elif not ray.is_initialized():  # a private instance on this machine: sized by its cores, never by what is asked
+        check_worker_cpus(workers or 1, cpus_per_worker)
 
 
 def probe_address(address: str, timeout: float | None = None) -> None:
@@ -105,13 +109,25 @@ def probe_address(address: str, timeout: float | None = None) -> None:
     can be killed) bound that.
     """
     timeout = CONNECT_TIMEOUT_S if timeout is None else timeout
+    fix = f"start one with 'ray start --head' and pass its address (HOST:{DEFAULT_PORT} by default), or drop --address to use this machine"
     if address == "auto":
-        return  # ray.init("auto") fails at once when no local cluster is running
+        # The cluster "auto" names (RAY_ADDRESS, or the one 'ray start' recorded on this machine), found as ray.init finds
+        # it and then probed as any address: ray.init("auto") failed only in run(), ~23 s later, after the partial file
+        # was made, and without the fix (an adversarial tester).
+        try:
+            from ray._private.services import canonicalize_bootstrap_address_or_die
+        except ImportError:
+            return  # another Ray: ray.init("auto") says what it finds
+        try:
+            found = canonicalize_bootstrap_address_or_die("auto")
+        except (ConnectionError, ValueError, OSError):
+            raise FeatcacheError("--address auto finds no Ray cluster running on this machine (none recorded by 'ray start', "
+                                 f"no RAY_ADDRESS); {fix}") from None
+        return probe_address(found, timeout)
     hostport = address.split("://", 1)[-1]
     host, _, port = hostport.rpartition(":") if ":" in hostport else (hostport, "", str(DEFAULT_PORT))
     if not host or not port.isdigit():
         raise FeatcacheError(f"--address {address!r} is not HOST:PORT; pass the head node's address, e.g. 10.0.0.5:{DEFAULT_PORT}")
-    fix = f"start one with 'ray start --head' and pass its address (HOST:{DEFAULT_PORT} by default), or drop --address to use this machine"
     try:
         socket.create_connection((host, int(port)), timeout=timeout).close()
     except OSError as exc:
@@ -141,13 +157,6 @@ def probe_address(address: str, timeout: float | None = None) -> None:
             f"{address} accepts connections but no Ray cluster head (GCS) answered within {timeout:.0f} s; "
             f"pass the address 'ray start --head' printed (port {DEFAULT_PORT} by default, not the dashboard's 8265)"
         )
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 @contextmanager
@@ -379,7 +388,10 @@ def run(
     workers = workers or 1
     started = not ray.is_initialized()
     if started and address is None:
-        start_local(max(_cores(), workers * (cpus_per_worker or 1)))
+        from featcache.validate import check_worker_cpus, usable_cores
+
+        check_worker_cpus(workers, cpus_per_worker)  # as check() does: never more actors than the cores hold
+        start_local(usable_cores())
     elif started:
         _join(ray, address)
     try:
