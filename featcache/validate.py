@@ -20,13 +20,13 @@ into an argparse ``type=`` where a flag must be refused before any work.
     check_seconds   a finite number of seconds >= 0 (--lock-timeout)
     check_rows      Cache.features' rows: a slice, whole-number indices in any order, or a boolean mask
     parse_C         a positive finite number or 'cv'
-    parse_C_per_head  one C for every head, or ``logreg=0.03,svm=10``
     check_path      an API's path argument: a str or os.PathLike, not empty (None was pathlib's TypeError)
     check_writable_dir  create a folder and prove a file can be written there
     check_out_dir   an output folder name: not a file, below a writable folder (creates nothing)
     check_out_file  an output file name: not a folder, the right suffix, in a writable folder
     check_replaceable  an existing output is a regular file (never a FIFO, device or socket)
     check_report_files  report files in a folder replace only a report featcache wrote
+    check_bool      an API's switch: True or False, never a truthy "no"
     require_splits  a cache holds the splits a command needs
     check_views     --train-views/--test-views: 'all' or view names, all of them in the cache
 """
