@@ -62,9 +62,10 @@ class Timed:
 def private_ray():
     """A fresh private Ray instance for the block; yields the seconds it took to start."""
     from featcache.embedding.engines import ray_engine
+    from featcache.validate import usable_cores
 
     t = time.perf_counter()
-    ray = ray_engine.start_local(ray_engine._cores())
+    ray = ray_engine.start_local(usable_cores())
     try:
         yield round(time.perf_counter() - t, 2)
     finally:

@@ -513,7 +513,7 @@ def test_a_mistyped_flag_is_blamed_on_its_command_with_the_nearest_flag(tmp_path
     assert "did you mean" not in err
 
 
-def test_sigterm_is_handled_only_as_the_program_and_other_broken_pipes_are_not_swallowed(tmp_path, capsys, monkeypatch):
+def test_sigterm_is_handled_only_as_the_program_and_other_broken_pipes_are_not_swallowed(tmp_path, capsys, monkeypatch, request):
     """A review: with the handler installed by main(argv) too, a program calling featcache's main() in a loop
     no longer stopped on SIGTERM; and every BrokenPipeError, not only stdout's, became a silent exit 141."""
     import signal
@@ -524,6 +524,9 @@ def test_sigterm_is_handled_only_as_the_program_and_other_broken_pipes_are_not_s
     cache = str(tiny_cache(tmp_path / "c.h5"))
     seen = []
     real_run = info.run
+    # A process's default to start from: ray.init leaves a handler of its own when a Ray test ran first in this worker
+    # (the suite's order put one there), and featcache rightly leaves a handler someone chose alone.
+    request.addfinalizer(lambda previous=signal.signal(signal.SIGTERM, signal.SIG_DFL): signal.signal(signal.SIGTERM, previous))
     monkeypatch.setattr(info, "run", lambda args: (seen.append(signal.getsignal(signal.SIGTERM)), real_run(args))[1])
     assert main(["info", cache]) == 0 and seen[-1] is signal.SIG_DFL  # a library call: SIGTERM keeps its default
     monkeypatch.setattr(sys, "argv", ["featcache", "info", cache])
