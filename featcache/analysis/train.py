@@ -82,7 +82,9 @@ def build_head(
         overrides: dict[str, Any] = {"seed": seed, "n_classes": n_classes, "standardize": standardize}
         if epochs is not None:  # the CLI's check at the API's boundary: epochs=0 saved an untrained head (a tester)
             overrides["epochs"] = positive_int(epochs, "--epochs")
-        return DenseHead.from_preset(preset or DEFAULT_PRESET, **overrides)
+        est = DenseHead.from_preset(preset or DEFAULT_PRESET, **overrides)
+        est.check_params()
+        return est
     if preset is not None or epochs is not None or standardize:
         raise FeatcacheError(f"--preset, --epochs and --standardize apply to --head keras only; --head {head} is set with --C "
                              "(and always standardizes)")

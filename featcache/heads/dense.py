@@ -12,7 +12,9 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from featcache._lazy import keras
+from featcache.errors import FeatcacheError
 from featcache.heads.folding import to_raw
+from featcache.validate import SEED_LIMIT, check_bool, check_number
 
 # "lesson": exactly the lesson's training (5 epochs, nothing else).
 # "default": the same head with an L2 penalty on the Dense kernel, trained
@@ -132,11 +134,32 @@ class DenseHead(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
         self.standardize = standardize
 
+    def check_params(self) -> None:
+        """Every parameter of a type and range this head trains with, or one line naming it (a FeatcacheError).
+
+        ``fit`` calls it first; ``make_head`` (train, probe) and a curve's spec
+        call it before anything is written. ``epochs=0`` fitted nothing and
+        returned a "fitted" head of random weights (an adversarial tester).
+        """
+        name = f"{type(self).__name__} {{}}".format
+        check_number(self.epochs, name("epochs"), whole=True, low=1, example=5)
+        check_number(self.batch_size, name("batch_size"), whole=True, low=1, example=64)
+        check_number(self.learning_rate, name("learning_rate"), low=0, low_open=True, example=1e-3)
+        check_number(self.dropout, name("dropout"), low=0, high=1, high_open=True, example=0.2)
+        check_number(self.validation_split, name("validation_split"), low=0, high=1, high_open=True, example=0.2)
+        check_bool(self.early_stopping, name("early_stopping"))
+        check_number(self.patience, name("patience"), whole=True, low=0, example=10)
+        check_number(self.l2, name("l2"), low=0, example=1e-2)
+        if self.n_classes is not None:
+            check_number(self.n_classes, name("n_classes"), whole=True, low=2, example=10)
+        check_number(self.seed, name("seed"), whole=True, low=0, high=SEED_LIMIT, high_open=True, example=0)
+        if not isinstance(self.verbose, bool):
+            check_number(self.verbose, name("verbose"), whole=True, low=0, high=2, example=0)
+        check_bool(self.standardize, name("standardize"))
+
     @staticmethod
     def preset_params(preset: str, flag: str = "--preset") -> dict[str, Any]:
         """A preset's parameters; the one check of its name (train's --preset, curve's --keras-preset)."""
-        from featcache.errors import FeatcacheError
-
         if preset not in PRESETS:
             raise FeatcacheError(f"unknown {flag} {preset!r}; choose one of: {', '.join(PRESETS)}")
         return dict(PRESETS[preset])
