@@ -206,6 +206,7 @@ class DenseHead(ClassifierMixin, BaseEstimator):
     def fit(self, X, y, groups=None):
         """Fit on ``X``, ``y``; ``groups`` (one per row, e.g. the image of each view) are kept whole on one side
         of the validation split. Without ``groups`` the held-out rows are Keras's ``validation_split`` rows."""
+        self.check_params()
         X, y = validate_data(self, X, y, dtype=np.float32)
         check_classification_targets(y)
         k = keras()
@@ -229,7 +230,12 @@ class DenseHead(ClassifierMixin, BaseEstimator):
             callbacks.append(k.callbacks.EarlyStopping(monitor="val_loss", patience=self.patience, restore_best_weights=True))
         validation_data = None
         if self.validation_split:  # held out here, not by Keras: its row cut can split a group (an image's views)
-            train, val = validation_rows(len(X), self.validation_split, groups)
+            try:
+                train, val = validation_rows(len(X), self.validation_split, groups)
+            except ValueError as exc:
+                raise FeatcacheError(f"{type(self).__name__} validation_split {self.validation_split!r} of {len(X)} rows leaves "
+                                     "none to train on or none to validate on; fit it on more rows, or pass a validation_split "
+                                     "nearer 0.2 (0: none held out)") from None
             X, y, validation_data = X[train], y[train], (X[val], y[val])
         hist = trainer.fit(
             X, y, epochs=self.epochs, batch_size=self.batch_size, validation_data=validation_data,

@@ -128,16 +128,18 @@ class LogRegHead(ClassifierMixin, BaseEstimator):
     def fit(self, X, y, groups=None):
         """Fit on rows ``X``; ``groups`` (the image of each row, ``heads.views.image_groups``) keeps an image's
         views on one side of every cross-validation fold (``C="cv"``)."""
+        self.check_params()
+        C = self._C()
         X, y = validate_data(self, X, y, dtype=np.float32)
         check_classification_targets(y)
-        if self.C == "cv":
+        if C == "cv":
             folds = fold_count(y, groups, self.cv_folds, "C='cv'", "pass a number for C or train on more rows")
             Cs = sorted(C_GRID)
             mean = _cv_scores(X, y, Cs, folds, self.seed, self.max_iter, self.n_jobs, groups)
             self.cv_scores_ = {float(C): float(s) for C, s in zip(Cs, mean)}
             self.C_ = float(Cs[int(np.argmax(mean))])  # ties: the stronger regularization
         else:
-            self.C_ = float(self.C)
+            self.C_ = float(C)
         scaler = StandardScaler().fit(X)
         init = self._previous_solution(scaler, np.unique(y)) if self.warm_start else None
         clf = LogisticRegression(C=self.C_, max_iter=self.max_iter, random_state=self.seed, warm_start=init is not None)

@@ -97,6 +97,16 @@ class ScratchCNN(ClassifierMixin, BaseEstimator):
         if not isinstance(self.verbose, bool):
             check_number(self.verbose, name("verbose"), whole=True, low=0, high=2, example=0)
 
+    def _check_size(self, shape: tuple[int, ...]) -> None:
+        """Images large enough for every convolution (``kernel_size``, no padding) and 2x2 pooling to keep a pixel."""
+        side = min(shape[:2])
+        for _ in self.filters:
+            side = (side - self.kernel_size + 1) // 2
+            if side < 1:
+                raise FeatcacheError(f"{type(self).__name__} cannot fit images of {shape[0]}x{shape[1]} px: its {len(self.filters)} "
+                                     f"convolution and pooling steps leave no pixel; use larger images, fewer filters or a "
+                                     f"smaller kernel_size")
+
     def build_model(self, input_shape: tuple[int, int, int], n_classes: int):
         k = keras()
         inputs = k.Input(shape=input_shape, name="images")
@@ -111,10 +121,12 @@ class ScratchCNN(ClassifierMixin, BaseEstimator):
         return k.Model(inputs, outputs, name="scratch_cnn")
 
     def fit(self, images, y):
+        self.check_params()
         images = _check_images(images)
         y = np.asarray(y)
         if len(y) != len(images):
             raise FeatcacheError(f"ScratchCNN got {len(images)} images but {len(y)} labels")
+        self._check_size(images.shape[1:])
         k = keras()
         k.utils.set_random_seed(self.seed)
         self.classes_, codes = np.unique(y, return_inverse=True)

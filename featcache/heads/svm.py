@@ -100,16 +100,18 @@ class SVMHead(ClassifierMixin, BaseEstimator):
     def fit(self, X, y, groups=None):
         """Fit on rows ``X``; ``groups`` (the image of each row, ``heads.views.image_groups``) keeps an image's
         views on one side of every cross-validation fold (``C="cv"`` and the probability calibration)."""
+        self.check_params()
+        C = self._C()
         X, y = validate_data(self, X, y, dtype=np.float32)
         check_classification_targets(y)
-        if self.C == "cv":
+        if C == "cv":
             search = GridSearchCV(
                 make_pipeline(StandardScaler(), self._svc(1.0)), {"svc__C": list(C_GRID)}, n_jobs=self.n_jobs,
                 cv=stratified_folds(y, fold_count(y, groups, self.cv_folds, "C='cv'", "pass a number for C or train on more rows"), self.seed, groups),
             ).fit(X, y)
             self.C_ = float(search.best_params_["svc__C"])
         else:
-            self.C_ = float(self.C)
+            self.C_ = float(C)
         clf = self._svc(self.C_)
         if self.probability:
             clf = CalibratedClassifierCV(
