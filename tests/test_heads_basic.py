@@ -25,10 +25,9 @@ def test_logreg_head_passes_scikit_learns_checks(estimator, check):
     check(estimator)
 
 
-# DenseHead is left out: check_estimator took 500 s on it here (2 shared cores, epochs=3) and fails 7
-# checks for reasons of its design (classes_ is range(n_classes) so a cache's absent class keeps its
-# column: string labels and one-label fits fail; a 2-class head gives 2-column logits where scikit-learn
-# expects a 1-d decision_function; Keras's batched float32 matmuls differ in the last bits when rows are
+# DenseHead is left out: check_estimator took 500 s on it here (2 shared cores, epochs=3) and fails
+# checks for reasons of its design (a 2-class head gives 2-column logits where scikit-learn expects a
+# 1-d decision_function; Keras's batched float32 matmuls differ in the last bits when rows are
 # reordered). Its contract is tested below and in tests/test_head_files.py.
 @pytest.mark.slow
 @parametrize_with_checks([SVMHead(), LogRegHead(C="cv"), SVMHead(C="cv", probability=False)])
@@ -220,3 +219,35 @@ def test_dense_head_validation_split_leaving_no_rows_is_one_line():
     with pytest.raises(FeatcacheError, match="validation_split 0.9 of 4 rows leaves none to train on or none to validate on"):
         DenseHead(epochs=1, validation_split=0.9).fit(X, y)
 
+
+def test_dense_head_labels_are_scikit_learns_classes_and_n_classes_keeps_every_class():
+    """Without n_classes, classes_ are the sorted distinct labels and predict returns them (strings, negatives and
+    sparse integers gave Keras or NumPy tracebacks, or 67 outputs for 4 classes); with n_classes (featcache's own
+    callers) a class absent from the rows keeps its output, with the same weights as before."""
+    from featcache.heads import DenseHead
+
+    X, y = blobs(n=120, d=8, k=4, seed=2)
+    fit = lambda labels, **kw: DenseHead(epochs=3, early_stopping=False, **kw).fit(X, labels)  # noqa: E731
+    base = fit(y)
+    for labels in (np.array(["ankle", "bag", "coat", "dress"])[y], y - 1, np.array([3, 10, 20, 66])[y]):
+        head = fit(labels)
+        np.testing.assert_array_equal(head.classes_, np.unique(labels))
+        assert head.model_.output_shape == (None, 4)
+        # the same network as on 0..3: the labels are only renamed
+        assert all(np.array_equal(a, b) for a, b in zip(head.model_.get_weights(), base.model_.get_weights(), strict=True))
+        np.testing.assert_array_equal(head.predict(X), head.classes_[base.predict(X)])
+    # n_classes=4 on labels 0..3: what train and curve fit, bit for bit as without it
+    same = fit(y, n_classes=4)
+    assert all(np.array_equal(a, b) for a, b in zip(same.model_.get_weights(), base.model_.get_weights(), strict=True))
+    # a subset without class 2 still has its output with n_classes
+    rows = y != 2
+    sub = DenseHead(epochs=1, early_stopping=False, n_classes=4).fit(X[rows], y[rows])
+    assert list(sub.classes_) == [0, 1, 2, 3] and sub.model_.output_shape == (None, 4)
+    for labels, kw, message in [
+        (y - 1, {"n_classes": 4}, r"DenseHead\(n_classes=4\) takes labels that are class indices 0..3, got -1"),
+        (y + 1, {"n_classes": 4}, r"class indices 0..3, got 4"),
+        (np.array(list("abcd"))[y], {"n_classes": 4}, r"class indices 0..3, got 'a'"),
+        (np.zeros_like(y), {}, r"DenseHead needs training labels of at least 2 classes, got only 0"),
+    ]:
+        with pytest.raises(FeatcacheError, match=message):
+            DenseHead(epochs=1, **kw).fit(X, labels)

@@ -157,6 +157,33 @@ class DenseHead(ClassifierMixin, BaseEstimator):
             check_number(self.verbose, name("verbose"), whole=True, low=0, high=2, example=0)
         check_bool(self.standardize, name("standardize"))
 
+    def _label_codes(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(classes_, codes)``: the classes this head has one output for, and each row's output index.
+
+        Without ``n_classes``, as scikit-learn's classifiers: the sorted distinct
+        labels, whatever they are (strings too), and ``predict`` returns them.
+        With ``n_classes`` (what train and curve pass: a cache's class indices),
+        the labels must be whole numbers in 0..n_classes-1 and ``classes_`` is
+        all of them, so a subset missing a class still has an output for it;
+        the labels go to Keras as they are (the same weights as before).
+        One class is refused, as scikit-learn's heads do.
+        """
+        classes, codes = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise FeatcacheError(f"{type(self).__name__} needs training labels of at least 2 classes, got only {classes[0].item()!r}; "
+                                 "fit it on rows of more than one class")
+        if self.n_classes is None:
+            if np.issubdtype(y.dtype, np.integer) and np.array_equal(classes, np.arange(len(classes))):
+                return classes, y  # class indices 0..K-1 already: Keras gets them as given
+            return classes, codes.reshape(-1)
+        n = int(self.n_classes)
+        whole = np.issubdtype(y.dtype, np.integer) or (np.issubdtype(y.dtype, np.floating) and bool(np.all(classes == np.round(classes))))
+        if not whole or classes[0] < 0 or classes[-1] >= n:
+            bad = next((c for c in classes if not (whole and 0 <= c < n)), classes[-1]).item()
+            raise FeatcacheError(f"{type(self).__name__}(n_classes={n}) takes labels that are class indices 0..{n - 1}, got {bad!r}; "
+                                 "pass labels in that range, a larger n_classes, or n_classes=None to use the labels as they are")
+        return np.arange(n), y if np.issubdtype(y.dtype, np.integer) else y.astype(np.int64)
+
     @staticmethod
     def preset_params(preset: str, flag: str = "--preset") -> dict[str, Any]:
         """A preset's parameters; the one check of its name (train's --preset, curve's --keras-preset)."""
@@ -209,8 +236,9 @@ class DenseHead(ClassifierMixin, BaseEstimator):
         self.check_params()
         X, y = validate_data(self, X, y, dtype=np.float32)
         check_classification_targets(y)
+        classes, y = self._label_codes(y)
         k = keras()
-        n_classes = self.n_classes or int(y.max()) + 1
+        n_classes = len(classes)
         if self.standardize:
             scaler = StandardScaler().fit(X)  # as the logistic regression head; a constant feature stays unscaled
             self.mean_, self.scale_ = scaler.mean_, scaler.scale_
@@ -219,7 +247,7 @@ class DenseHead(ClassifierMixin, BaseEstimator):
         # whether or not this process has fitted a head before.
         trainer, optimizer_state = self._trainer(X.shape[1], n_classes)
         k.utils.set_random_seed(self.seed)
-        self.classes_ = np.arange(n_classes)
+        self.classes_ = classes
         self.model_ = self.build_model(X.shape[1], n_classes)
         for dst, src in zip(trainer.variables, self.model_.variables, strict=True):  # weights and the dropout seed state
             dst.assign(src)
@@ -274,4 +302,4 @@ class DenseHead(ClassifierMixin, BaseEstimator):
         return e / e.sum(axis=1, keepdims=True)
 
     def predict(self, X) -> np.ndarray:
-        return np.argmax(self.decision_function(X), axis=1)
+        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
