@@ -21,6 +21,7 @@ into an argparse ``type=`` where a flag must be refused before any work.
     check_rows      Cache.features' rows: a slice, whole-number indices in any order, or a boolean mask
     parse_C         a positive finite number or 'cv'
     check_path      an API's path argument: a str or os.PathLike, not empty (None was pathlib's TypeError)
+    check_number    a parameter given through the API: a (whole) number, not a bool or a string, in a range
     check_writable_dir  create a folder and prove a file can be written there
     check_out_dir   an output folder name: not a file, below a writable folder (creates nothing)
     check_out_file  an output file name: not a folder, the right suffix, in a writable folder
@@ -107,7 +108,7 @@ def parse_sizes(sizes: str | Iterable[Any], flag: str = "--sizes") -> list[int]:
 def check_bool(value: Any, name: str, why: str = "") -> bool:
     """A switch given through the API: True or False (NumPy's too), never a truthy "no" or 1 (an adversarial tester's
     trust_pickle="no" ran a pickle's code; standardize="no" standardized)."""
-    if type(value).__name__ not in ("bool", "bool_"):
+    if not _is_bool(value):
         raise FeatcacheError(f"{name} must be True or False (got {value!r}){'; ' + why if why else ''}")
     return bool(value)
 
@@ -138,6 +139,35 @@ def positive_number(value: Any, flag: str, example: str) -> float:
     if not (x > 0 and math.isfinite(x)):
         raise FeatcacheError(f"{flag} must be a positive number (got {value!r}); pass e.g. {example}".strip())
     return x
+
+
+def _is_bool(value: Any) -> bool:
+    return type(value).__name__ in ("bool", "bool_")
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def check_number(value: Any, name: str, *, whole: bool = False, low: float | None = None, high: float | None = None,
+                 low_open: bool = False, high_open: bool = False, example: Any = None) -> int | float:
+    """A head's numeric parameter given through the API: a finite number (a whole one with ``whole``), never a bool or a
+    string, from ``low`` to ``high`` (``low_open``/``high_open``: that end excluded). Returns it as int or float.
+
+    The heads' ``check_params`` use it, so a curve's ``head_params={"keras": {"epochs": 0}}`` is refused in one line
+    naming the parameter (it fitted nothing and wrote its accuracy as a result; an adversarial tester)."""
+    kind = "a whole number" if whole else "a number"
+    ok = not _is_bool(value) and isinstance(value, numbers.Integral if whole else numbers.Real)
+    if ok:
+        ok = math.isfinite(value) and (low is None or (value > low if low_open else value >= low)) and (
+            high is None or (value < high if high_open else value <= high))
+    if not ok:
+        bounds = [f"{'>' if low_open else '>='} {_num(low)}" if low is not None else "",
+                  f"{'<' if high_open else '<='} {_num(high)}" if high is not None else ""]
+        rule = " and ".join(b for b in bounds if b)
+        raise FeatcacheError(f"{name} {value!r} is not valid; use {kind}{' ' + rule if rule else ''}"
+                             + (f", e.g. {example!r}" if example is not None else ""))
+    return int(value) if whole else float(value)
 
 
 def check_seed(seed: Any, flag: str = "--seed") -> int:

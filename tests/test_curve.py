@@ -310,6 +310,26 @@ def test_a_spec_validates_itself_and_names_its_identity(tiny_cache):
         CurveSpec(sizes="20", heads="logreg", head_params={"logreg": {"colour": 1}}).bind(cache)
 
 
+@pytest.mark.parametrize("head, params, message", [
+    ("logreg", {"C": -1}, "LogRegHead C -1 is not a positive number or 'cv'"),
+    ("keras", {"epochs": 0}, "DenseHead epochs 0 is not valid; use a whole number >= 1"),
+    ("keras", {"validation_split": 1.5}, "DenseHead validation_split 1.5 is not valid"),
+    ("scratch", {"epochs": 0}, "ScratchCNN epochs 0 is not valid"),
+], ids=["logreg-C", "keras-epochs", "keras-validation-split", "scratch-epochs"])
+def test_bad_head_values_are_refused_before_the_folder_is_made(tiny_cache, tmp_path, head, params, message):
+    """An adversarial tester: C=-1 was scikit-learn's traceback after a header-only curve.csv recording it was
+    written, which then refused the corrected run; keras epochs=0 wrote accuracy-0.1 rows as results."""
+    out = tmp_path / "o" / "lc"
+    kw = {"baseline": "scratch", "baseline_sizes": [20], "baseline_params": params} if head == "scratch" else {
+        "heads": (head,), "head_params": {head: params}}
+    with pytest.raises(FeatcacheError, match=re.escape(message)):
+        curve(tiny_cache, out, sizes=[20], seeds=1, **({"heads": ("logreg",)} | kw))
+    assert not (tmp_path / "o").exists()  # no folder, no curve.csv, no lock left behind
+    if head == "logreg":  # the corrected run goes ahead in the same place
+        res = curve(tiny_cache, out, sizes=[20], seeds=1, heads=("logreg",), head_params={"logreg": {"C": 1.0}}, plot=False)
+        assert res.fits == 1
+
+
 def test_scratch_is_a_head_that_consumes_images():
     from featcache.analysis.curve.spec import consumes
 

@@ -14,6 +14,7 @@ import featcache
 from featcache.cli import main
 from featcache.errors import FeatcacheError
 from featcache.heads import LogRegHead, SVMHead
+from featcache.heads import io as io_mod
 from featcache.heads.io import (
     NPZ_ENTRY,
     PickleHeadWarning,
@@ -312,7 +313,14 @@ def test_an_svc_nested_deeper_than_the_head_builds_is_refused(cache, tmp_path, c
     if corrupt:
         svc._dual_coef_, svc._intercept_ = np.ones((1, 1)), np.ones((1,))
     head.pipeline_ = Pipeline([("p", Pipeline([("p", Pipeline([("p", head.pipeline_)]))]))])
-    path = save_head(head, tmp_path / "h.npz", meta)
+    if corrupt:  # save_head makes load_head's checks itself, so the crafted file is written past them
+        with pytest.raises(FeatcacheError, match="not saving a head .* support vectors do not fit together"):
+            save_head(head, tmp_path / "h.npz", meta)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(io_mod, "check_head", lambda *args, **kwargs: None)
+            path = save_head(head, tmp_path / "h.npz", meta)
+    else:
+        path = save_head(head, tmp_path / "h.npz", meta)
     with pytest.raises(FeatcacheError, match="its objects are not those a SVMHead is made of"):
         load_head(path)
 
@@ -398,3 +406,41 @@ def test_why_a_keras_file_would_not_load_is_said_in_words():
     assert load_problem(refused) == "it holds code (a Lambda layer or similar), which featcache never runs"
     assert load_problem(zipfile.BadZipFile("Bad CRC-32 for file 'model.weights.h5'")).startswith("damaged")
     assert load_problem(KeyError("x")) == "KeyError"
+
+
+# --- save_head refuses what it would lose or what load_head would refuse ---------------------------------
+
+
+def test_save_head_replaces_only_its_own_heads_and_writes_only_heads_that_load(cache, tmp_path):
+    """An adversarial tester: save_head replaced a user's file with no force, wrote meta={} heads that load_head
+    refused, and gave an AttributeError traceback on an unfitted head."""
+    from featcache.heads import DenseHead
+
+    X, y = blobs(60)
+    head = LogRegHead().fit(X, y)
+    meta = head_meta(featcache.open_cache(cache), None, "logreg", head)
+    mine = tmp_path / "user.npz"
+    mine.write_bytes(b"my own numbers")
+    with pytest.raises(FeatcacheError, match=r"path .*user.npz exists and is not a head featcache wrote; choose another path, "
+                                             r"or pass force=True to replace it"):
+        featcache.save_head(head, mine, meta)
+    assert mine.read_bytes() == b"my own numbers"
+    featcache.save_head(head, mine, meta, force=True)  # asked for
+    featcache.load_head(mine)
+    featcache.save_head(head, mine, meta)  # a featcache head is replaced as train --out replaces one
+    # meta that load_head would refuse is refused before anything is written
+    for bad, message in [({}, "its class names are missing"), ({**meta, "class_names": ["a"] * 3}, "its class names are missing"),
+                         ({**meta, "class_names": ["a", "b"]}, "its classes do not index its 2 class names"),
+                         ({k: v for k, v in meta.items() if k != "layer"}, "its metadata does not name the layer")]:
+        with pytest.raises(FeatcacheError, match=f"not saving a head as .*new.npz: {message}"):
+            featcache.save_head(head, tmp_path / "new.npz", bad)
+    assert not (tmp_path / "new.npz").exists()
+    # a Keras head needs one output per class name, in order (load_head gives it classes 0..K-1)
+    sparse = DenseHead(epochs=1).fit(X, np.array([0, 2, 4])[y])
+    with pytest.raises(FeatcacheError, match="a Keras head is stored with one output per class name"):
+        featcache.save_head(sparse, tmp_path / "k.keras", {**meta, "class_names": list("abcde")})
+    for unfitted in (LogRegHead(), SVMHead(), DenseHead()):
+        suffix = ".keras" if isinstance(unfitted, DenseHead) else ".npz"
+        with pytest.raises(FeatcacheError, match=f"this {type(unfitted).__name__} is not fitted, so there is nothing to save"):
+            featcache.save_head(unfitted, tmp_path / f"u{suffix}", meta)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.h5", "user.npz"]

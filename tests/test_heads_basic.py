@@ -1,5 +1,7 @@
 """The estimator interface every head shares (details live in the heads' own tests)."""
 
+import re
+
 import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -23,10 +25,9 @@ def test_logreg_head_passes_scikit_learns_checks(estimator, check):
     check(estimator)
 
 
-# DenseHead is left out: check_estimator took 500 s on it here (2 shared cores, epochs=3) and fails 7
-# checks for reasons of its design (classes_ is range(n_classes) so a cache's absent class keeps its
-# column: string labels and one-label fits fail; a 2-class head gives 2-column logits where scikit-learn
-# expects a 1-d decision_function; Keras's batched float32 matmuls differ in the last bits when rows are
+# DenseHead is left out: check_estimator took 500 s on it here (2 shared cores, epochs=3) and fails
+# checks for reasons of its design (a 2-class head gives 2-column logits where scikit-learn expects a
+# 1-d decision_function; Keras's batched float32 matmuls differ in the last bits when rows are
 # reordered). Its contract is tested below and in tests/test_head_files.py.
 @pytest.mark.slow
 @parametrize_with_checks([SVMHead(), LogRegHead(C="cv"), SVMHead(C="cv", probability=False)])
@@ -172,3 +173,81 @@ def test_dense_head_standardize_folds_into_one_dense_layer_and_round_trips(tmp_p
     # Without it the head sees the raw scales, and logits_weights is the Dense layer as trained.
     plain = DenseHead(epochs=2, early_stopping=False, n_classes=4).fit(X[:200], y[:200])
     assert all(np.array_equal(a, b) for a, b in zip(plain.logits_weights(), plain.model_.get_layer("head_logits").get_weights()))
+
+
+# Bad parameters: one line naming the parameter, from the heads' own check (fit, make_head, a curve's spec).
+BAD_PARAMS = [
+    ("keras", {"epochs": 0}, "DenseHead epochs 0"), ("keras", {"epochs": -1}, "DenseHead epochs -1"),
+    ("keras", {"batch_size": 0}, "DenseHead batch_size 0"), ("keras", {"patience": -1}, "DenseHead patience -1"),
+    ("keras", {"validation_split": 1.0}, "DenseHead validation_split 1.0"), ("keras", {"dropout": 1.5}, "DenseHead dropout 1.5"),
+    ("keras", {"learning_rate": 0}, "DenseHead learning_rate 0"), ("keras", {"epochs": "5"}, "DenseHead epochs '5'"),
+    ("keras", {"n_classes": 1}, "DenseHead n_classes 1"), ("keras", {"standardize": "no"}, "DenseHead standardize must be True or False"),
+    ("logreg", {"C": -1}, "LogRegHead C -1 is not a positive number or 'cv'"), ("logreg", {"max_iter": 0}, "LogRegHead max_iter 0"),
+    ("logreg", {"cv_folds": 1}, "LogRegHead cv_folds 1"), ("svm", {"C": 0}, "SVMHead C 0 is not a positive number"),
+    ("svm", {"gamma": -1.0}, "SVMHead gamma -1.0"), ("svm", {"calibration_cv": 1}, "SVMHead calibration_cv 1"),
+]
+
+
+@pytest.mark.parametrize("name, params, message", BAD_PARAMS, ids=[f"{n}-{next(iter(p))}={next(iter(p.values()))!r}" for n, p, _ in BAD_PARAMS])
+def test_bad_head_parameters_are_refused_in_one_line_before_any_fit(name, params, message):
+    with pytest.raises(FeatcacheError, match=re.escape(message)) as err:
+        make_head(name, **params)
+    assert "\n" not in str(err.value)
+    head = HEADS[name](**params)  # scikit-learn's habit: stored as given, checked in fit
+    X, y = blobs(n=40, d=4)
+    with pytest.raises(FeatcacheError, match=re.escape(message)):
+        head.fit(X, y)
+    assert not hasattr(head, "classes_")  # nothing fitted
+
+
+def test_scratch_cnn_refuses_zero_epochs_and_images_too_small_for_it():
+    from featcache.heads.scratch import ScratchCNN
+
+    images, y = np.zeros((8, 28, 28), np.uint8), np.arange(8) % 2
+    with pytest.raises(FeatcacheError, match="ScratchCNN epochs 0 is not valid; use a whole number >= 1"):
+        ScratchCNN(epochs=0).fit(images, y)
+    with pytest.raises(FeatcacheError, match="ScratchCNN filters entry 0"):
+        ScratchCNN(filters=(32, 0)).fit(images, y)
+    with pytest.raises(FeatcacheError, match="cannot fit images of 8x8 px"):
+        ScratchCNN(epochs=1).fit(np.zeros((8, 8, 8), np.uint8), y)
+
+
+def test_dense_head_validation_split_leaving_no_rows_is_one_line():
+    from featcache.heads import DenseHead
+
+    X, y = blobs(n=4, d=4, k=2)
+    with pytest.raises(FeatcacheError, match="validation_split 0.9 of 4 rows leaves none to train on or none to validate on"):
+        DenseHead(epochs=1, validation_split=0.9).fit(X, y)
+
+
+def test_dense_head_labels_are_scikit_learns_classes_and_n_classes_keeps_every_class():
+    """Without n_classes, classes_ are the sorted distinct labels and predict returns them (strings, negatives and
+    sparse integers gave Keras or NumPy tracebacks, or 67 outputs for 4 classes); with n_classes (featcache's own
+    callers) a class absent from the rows keeps its output, with the same weights as before."""
+    from featcache.heads import DenseHead
+
+    X, y = blobs(n=120, d=8, k=4, seed=2)
+    fit = lambda labels, **kw: DenseHead(epochs=3, early_stopping=False, **kw).fit(X, labels)  # noqa: E731
+    base = fit(y)
+    for labels in (np.array(["ankle", "bag", "coat", "dress"])[y], y - 1, np.array([3, 10, 20, 66])[y]):
+        head = fit(labels)
+        np.testing.assert_array_equal(head.classes_, np.unique(labels))
+        assert head.model_.output_shape == (None, 4)
+        # the same network as on 0..3: the labels are only renamed
+        assert all(np.array_equal(a, b) for a, b in zip(head.model_.get_weights(), base.model_.get_weights(), strict=True))
+        np.testing.assert_array_equal(head.predict(X), head.classes_[base.predict(X)])
+    # n_classes=4 on labels 0..3: what train and curve fit, bit for bit as without it
+    same = fit(y, n_classes=4)
+    assert all(np.array_equal(a, b) for a, b in zip(same.model_.get_weights(), base.model_.get_weights(), strict=True))
+    # a subset without class 2 still has its output with n_classes
+    rows = y != 2
+    sub = DenseHead(epochs=1, early_stopping=False, n_classes=4).fit(X[rows], y[rows])
+    assert list(sub.classes_) == [0, 1, 2, 3] and sub.model_.output_shape == (None, 4)
+    for labels, kw, message in [
+        (y - 1, {"n_classes": 4}, r"DenseHead\(n_classes=4\) takes labels that are class indices 0..3, got -1"),
+        (y + 1, {"n_classes": 4}, r"class indices 0..3, got 4"),
+        (np.array(list("abcd"))[y], {"n_classes": 4}, r"class indices 0..3, got 'a'"),
+        (np.zeros_like(y), {}, r"DenseHead needs training labels of at least 2 classes, got only 0"),
+    ]:
+        with pytest.raises(FeatcacheError, match=message):
+            DenseHead(epochs=1, **kw).fit(X, labels)

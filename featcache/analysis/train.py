@@ -17,7 +17,7 @@ from featcache.analysis.subsets import stratified_subset
 from featcache.errors import FeatcacheError
 from featcache.heads import HEADS, DenseHead, make_head
 from featcache.heads.dense import DEFAULT_PRESET
-from featcache.heads.io import SUFFIXES, digest_keys, head_meta, read_head_meta, save_head
+from featcache.heads.io import SUFFIXES, check_head_out, digest_keys, head_meta, save_head
 from featcache.heads.views import averaged_over, fit_views, score_views
 from featcache.store import Cache, as_cache
 from featcache.validate import (
@@ -82,7 +82,9 @@ def build_head(
         overrides: dict[str, Any] = {"seed": seed, "n_classes": n_classes, "standardize": standardize}
         if epochs is not None:  # the CLI's check at the API's boundary: epochs=0 saved an untrained head (a tester)
             overrides["epochs"] = positive_int(epochs, "--epochs")
-        return DenseHead.from_preset(preset or DEFAULT_PRESET, **overrides)
+        est = DenseHead.from_preset(preset or DEFAULT_PRESET, **overrides)
+        est.check_params()
+        return est
     if preset is not None or epochs is not None or standardize:
         raise FeatcacheError(f"--preset, --epochs and --standardize apply to --head keras only; --head {head} is set with --C "
                              "(and always standardizes)")
@@ -133,8 +135,7 @@ def check_out(path: Path, head: str, force: bool) -> None:
     """``--out`` must be a head file name; an existing file is replaced only if featcache wrote it as a head (or ``force``)."""
     check_out_file(path, head_suffix(head), f"a {head} head",  # keras is the default: say how to get a .npz one
                    "keras heads, the default, are .keras files; logreg and svm heads (--head logreg) .npz")
-    if path.exists() and not force and read_head_meta(path) is None:
-        raise FeatcacheError(f"--out {path} exists and is not a head featcache wrote; choose another --out, or pass --force to replace it")
+    check_head_out(path, force)
 
 
 def check_training_labels(y: np.ndarray, class_names: list[str], est: Any) -> None:
@@ -185,9 +186,10 @@ def fit_and_score(est: BaseEstimator, cache: Cache, layer: str, train_views: tup
 
 
 def save_trained(est: BaseEstimator, cache: Cache, layer: str, head: str, path: Path, rows: np.ndarray | None, train_views: tuple[str, ...],
-                 test_views: tuple[str, ...], accuracy: float, fit_seconds: float, **extra: Any) -> dict[str, Any]:
+                 test_views: tuple[str, ...], accuracy: float, fit_seconds: float, *, force: bool = False,
+                 **extra: Any) -> dict[str, Any]:
     """Save a fitted head with what it was trained on (layer, views, the digests of its training images) and its
-    scores; returns the metadata written."""
+    scores; returns the metadata written. ``force``: replace a file at ``path`` that is not a featcache head."""
     n = cache.sizes["train"] if rows is None else len(rows)
     meta = head_meta(cache, layer, head, est)
     meta.update(train_images=n, test_accuracy=accuracy, fit_seconds=round(fit_seconds, 3), train_views=list(train_views),
@@ -195,7 +197,7 @@ def save_trained(est: BaseEstimator, cache: Cache, layer: str, head: str, path: 
     digests = split_digests(cache, "train")
     if digests is not None:
         meta["train_digests"] = digest_keys(digests if rows is None else [digests[i] for i in rows])
-    save_head(est, path, meta)
+    save_head(est, path, meta, force=force)
     return meta
 
 
@@ -246,6 +248,7 @@ def train(
     # 50.5 and "50" ended in bare TypeErrors inside the subset's draw (an adversarial tester)
     train_size = None if train_size is None else positive_int(train_size, "--train-size")
     standardize = check_bool(standardize, "standardize")  # "no" standardized, and the saved head was refused (a tester)
+    force = check_bool(force, "force", "only True replaces a file that is not a featcache head")
     cache = as_cache(cache)
     require_splits(cache, "train", "test")
     train_views, test_views = check_views(cache, train_views, "--train-views"), check_views(cache, test_views, "--test-views")
@@ -274,7 +277,7 @@ def train(
     result = TrainResult(path, head, preset, layer, int(len(y)), n_test, accuracy, fit_seconds, _details(est),
                          train_views, test_views, averaged, orig_accuracy, est)
     meta = save_trained(est, cache, layer, head, path, rows, train_views, test_views, accuracy, fit_seconds,
-                        preset=preset, train_size=train_size, seed=seed, details=result.details,
+                        force=force, preset=preset, train_size=train_size, seed=seed, details=result.details,
                         test_accuracy_orig=orig_accuracy)
     result.meta = meta
     if verbose:

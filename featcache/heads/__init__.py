@@ -25,11 +25,17 @@ HEADS: dict[str, type] = {"keras": DenseHead, "logreg": LogRegHead, "svm": SVMHe
 
 
 def make_head(name: str, **params: Any) -> BaseEstimator:
+    """Head ``name`` with ``params``, every one of them checked (``check_params``: one line naming a bad one)."""
     try:
         cls = HEADS[name]
     except KeyError:
         raise FeatcacheError(f"unknown head {name!r}; choose one of: {', '.join(HEADS)}") from None
-    return cls(**params)
+    try:
+        head = cls(**params)
+    except TypeError as exc:
+        raise FeatcacheError(f"bad parameters for head {name!r} ({exc}); pass only parameters that head takes") from None
+    head.check_params()
+    return head
 
 
 def exportable_heads() -> tuple[str, ...]:

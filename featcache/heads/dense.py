@@ -12,7 +12,9 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from featcache._lazy import keras
+from featcache.errors import FeatcacheError
 from featcache.heads.folding import to_raw
+from featcache.validate import SEED_LIMIT, check_bool, check_number
 
 # "lesson": exactly the lesson's training (5 epochs, nothing else).
 # "default": the same head with an L2 penalty on the Dense kernel, trained
@@ -132,11 +134,59 @@ class DenseHead(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
         self.standardize = standardize
 
+    def check_params(self) -> None:
+        """Every parameter of a type and range this head trains with, or one line naming it (a FeatcacheError).
+
+        ``fit`` calls it first; ``make_head`` (train, probe) and a curve's spec
+        call it before anything is written. ``epochs=0`` fitted nothing and
+        returned a "fitted" head of random weights (an adversarial tester).
+        """
+        name = f"{type(self).__name__} {{}}".format
+        check_number(self.epochs, name("epochs"), whole=True, low=1, example=5)
+        check_number(self.batch_size, name("batch_size"), whole=True, low=1, example=64)
+        check_number(self.learning_rate, name("learning_rate"), low=0, low_open=True, example=1e-3)
+        check_number(self.dropout, name("dropout"), low=0, high=1, high_open=True, example=0.2)
+        check_number(self.validation_split, name("validation_split"), low=0, high=1, high_open=True, example=0.2)
+        check_bool(self.early_stopping, name("early_stopping"))
+        check_number(self.patience, name("patience"), whole=True, low=0, example=10)
+        check_number(self.l2, name("l2"), low=0, example=1e-2)
+        if self.n_classes is not None:
+            check_number(self.n_classes, name("n_classes"), whole=True, low=2, example=10)
+        check_number(self.seed, name("seed"), whole=True, low=0, high=SEED_LIMIT, high_open=True, example=0)
+        if not isinstance(self.verbose, bool):
+            check_number(self.verbose, name("verbose"), whole=True, low=0, high=2, example=0)
+        check_bool(self.standardize, name("standardize"))
+
+    def _label_codes(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(classes_, codes)``: the classes this head has one output for, and each row's output index.
+
+        Without ``n_classes``, as scikit-learn's classifiers: the sorted distinct
+        labels, whatever they are (strings too), and ``predict`` returns them.
+        With ``n_classes`` (what train and curve pass: a cache's class indices),
+        the labels must be whole numbers in 0..n_classes-1 and ``classes_`` is
+        all of them, so a subset missing a class still has an output for it;
+        the labels go to Keras as they are (the same weights as before).
+        One class is refused, as scikit-learn's heads do.
+        """
+        classes, codes = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise FeatcacheError(f"{type(self).__name__} needs training labels of at least 2 classes, got only {classes[0].item()!r}; "
+                                 "fit it on rows of more than one class")
+        if self.n_classes is None:
+            if np.issubdtype(y.dtype, np.integer) and np.array_equal(classes, np.arange(len(classes))):
+                return classes, y  # class indices 0..K-1 already: Keras gets them as given
+            return classes, codes.reshape(-1)
+        n = int(self.n_classes)
+        whole = np.issubdtype(y.dtype, np.integer) or (np.issubdtype(y.dtype, np.floating) and bool(np.all(classes == np.round(classes))))
+        if not whole or classes[0] < 0 or classes[-1] >= n:
+            bad = next((c for c in classes if not (whole and 0 <= c < n)), classes[-1]).item()
+            raise FeatcacheError(f"{type(self).__name__}(n_classes={n}) takes labels that are class indices 0..{n - 1}, got {bad!r}; "
+                                 "pass labels in that range, a larger n_classes, or n_classes=None to use the labels as they are")
+        return np.arange(n), y if np.issubdtype(y.dtype, np.integer) else y.astype(np.int64)
+
     @staticmethod
     def preset_params(preset: str, flag: str = "--preset") -> dict[str, Any]:
         """A preset's parameters; the one check of its name (train's --preset, curve's --keras-preset)."""
-        from featcache.errors import FeatcacheError
-
         if preset not in PRESETS:
             raise FeatcacheError(f"unknown {flag} {preset!r}; choose one of: {', '.join(PRESETS)}")
         return dict(PRESETS[preset])
@@ -183,10 +233,12 @@ class DenseHead(ClassifierMixin, BaseEstimator):
     def fit(self, X, y, groups=None):
         """Fit on ``X``, ``y``; ``groups`` (one per row, e.g. the image of each view) are kept whole on one side
         of the validation split. Without ``groups`` the held-out rows are Keras's ``validation_split`` rows."""
+        self.check_params()
         X, y = validate_data(self, X, y, dtype=np.float32)
         check_classification_targets(y)
+        classes, y = self._label_codes(y)
         k = keras()
-        n_classes = self.n_classes or int(y.max()) + 1
+        n_classes = len(classes)
         if self.standardize:
             scaler = StandardScaler().fit(X)  # as the logistic regression head; a constant feature stays unscaled
             self.mean_, self.scale_ = scaler.mean_, scaler.scale_
@@ -195,7 +247,7 @@ class DenseHead(ClassifierMixin, BaseEstimator):
         # whether or not this process has fitted a head before.
         trainer, optimizer_state = self._trainer(X.shape[1], n_classes)
         k.utils.set_random_seed(self.seed)
-        self.classes_ = np.arange(n_classes)
+        self.classes_ = classes
         self.model_ = self.build_model(X.shape[1], n_classes)
         for dst, src in zip(trainer.variables, self.model_.variables, strict=True):  # weights and the dropout seed state
             dst.assign(src)
@@ -206,7 +258,12 @@ class DenseHead(ClassifierMixin, BaseEstimator):
             callbacks.append(k.callbacks.EarlyStopping(monitor="val_loss", patience=self.patience, restore_best_weights=True))
         validation_data = None
         if self.validation_split:  # held out here, not by Keras: its row cut can split a group (an image's views)
-            train, val = validation_rows(len(X), self.validation_split, groups)
+            try:
+                train, val = validation_rows(len(X), self.validation_split, groups)
+            except ValueError as exc:
+                raise FeatcacheError(f"{type(self).__name__} validation_split {self.validation_split!r} of {len(X)} rows leaves "
+                                     "none to train on or none to validate on; fit it on more rows, or pass a validation_split "
+                                     "nearer 0.2 (0: none held out)") from None
             X, y, validation_data = X[train], y[train], (X[val], y[val])
         hist = trainer.fit(
             X, y, epochs=self.epochs, batch_size=self.batch_size, validation_data=validation_data,
@@ -245,4 +302,4 @@ class DenseHead(ClassifierMixin, BaseEstimator):
         return e / e.sum(axis=1, keepdims=True)
 
     def predict(self, X) -> np.ndarray:
-        return np.argmax(self.decision_function(X), axis=1)
+        return self.classes_[np.argmax(self.decision_function(X), axis=1)]

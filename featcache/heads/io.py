@@ -26,13 +26,13 @@ import os
 import warnings
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from featcache.errors import FeatcacheError
 from featcache.store.atomic import atomic_path
-from featcache.validate import check_bool
+from featcache.validate import check_bool, check_replaceable
 
 if TYPE_CHECKING:
     from sklearn.base import BaseEstimator
@@ -109,25 +109,64 @@ def _kind_of(head) -> str:
     raise FeatcacheError(f"cannot save a {type(head).__name__}; featcache saves {', '.join(HEADS)} heads")
 
 
-def save_head(head, path: str | Path, meta: dict[str, Any]) -> Path:
-    """Write atomically: ``.keras`` for ``DenseHead``, ``.npz`` for the scikit-learn heads."""
+def save_head(head, path: str | Path, meta: dict[str, Any], *, force: bool = False) -> Path:
+    """Write atomically: ``.keras`` for ``DenseHead``, ``.npz`` for the scikit-learn heads.
+
+    Before anything is written: the head must be fitted, and ``meta`` must pass
+    the checks ``load_head`` makes (``head_meta`` builds it), so no file is
+    written that featcache would then refuse to load; an existing file at
+    ``path`` is replaced only if featcache wrote it as a head, or with ``force``
+    (``check_head_out``, as train's ``--out``). An adversarial tester's
+    ``save_head(h, "user.npz", {})`` replaced their own file with a head that
+    ``load_head`` refused.
+    """
     from featcache import __version__
 
     path = Path(path)
+    force = check_bool(force, "force", "only True replaces a file that is not a featcache head")
     kind = _kind_of(head)
     if path.suffix != SUFFIXES[kind]:
         raise FeatcacheError(f"a {kind} head is saved as a {SUFFIXES[kind]} file; use --out {path.with_suffix(SUFFIXES[kind])}")
+    width = getattr(head, "n_features_in_", None)
+    if width is None or getattr(head, "classes_", None) is None:
+        raise FeatcacheError(f"this {type(head).__name__} is not fitted, so there is nothing to save; fit it first (head.fit(X, y))")
+    if not isinstance(meta, dict):
+        raise _unsavable(path, f"meta is a {type(meta).__name__}, not a dict")
     meta = dict(meta)
     digests = meta.pop("train_digests", None)
     meta.update(params=head.get_params(), kind=HEAD_KIND, format_version=FORMAT_VERSION, featcache_version=__version__,
-                n_features=int(head.n_features_in_), train_digest_count=None if digests is None else len(digests))
+                n_features=int(width), train_digest_count=None if digests is None else len(digests))
     meta["head"] = kind  # what the file holds, whatever the caller called it
+    _check_meta_shape(meta, path, type(head), _unsavable)
+    n = len(meta["class_names"])
+    if kind == "keras" and not np.array_equal(np.asarray(head.classes_), np.arange(n)):
+        # load_head gives a Keras head one class per output, in the order of the class names
+        raise _unsavable(path, f"a Keras head is stored with one output per class name, and this one's classes are not 0..{n - 1}; "
+                               f"fit it on class indices with n_classes={n}")
+    check_head(head, meta, path, _unsavable)
+    check_head_out(path, force, "path", "force=True")
     with atomic_path(path) as tmp:
         if kind == "keras":
             _write_keras(head, tmp, meta, digests)
         else:
             _write_npz(head, tmp, meta, digests)
     return path
+
+
+def _unsavable(path: Path, why: str) -> FeatcacheError:
+    return FeatcacheError(f"not saving a head as {path}: {why} (load_head would refuse it); build meta with "
+                          "featcache.heads.io.head_meta(cache, layer, head_name, head)")
+
+
+def check_head_out(path: str | Path, force: bool, flag: str = "--out", force_flag: str = "--force") -> None:
+    """A head file about to be written at ``path``: absent, or a regular file that featcache wrote as a head, or any
+    regular file with ``force`` (a FIFO or device never: ``validate.check_replaceable``). The one check of train's
+    ``--out`` and of ``save_head``."""
+    path = Path(path)
+    check_replaceable(path, flag)
+    if path.exists() and not force and read_head_meta(path) is None:
+        raise FeatcacheError(f"{flag} {path} exists and is not a head featcache wrote; choose another {flag}, "
+                             f"or pass {force_flag} to replace it")
 
 
 def _npy_bytes(arr: np.ndarray) -> bytes:
@@ -219,7 +258,8 @@ def read_head_meta(path: str | Path) -> dict[str, Any] | None:
     except Exception:
         return None
     # Heads of featcache 0.1 have no "kind"; a model file (export, finetune) says "featcache-model".
-    is_head = isinstance(meta, dict) and meta.get("kind", HEAD_KIND) == HEAD_KIND and "cache_fingerprint" in meta
+    # A file save_head wrote says so (its meta need not name a cache: save_head's own checks are load_head's).
+    is_head = isinstance(meta, dict) and (meta.get("kind") == HEAD_KIND or ("kind" not in meta and "cache_fingerprint" in meta))
     return meta if is_head else None
 
 
@@ -461,65 +501,68 @@ def _load_pickle(path: Path, trust_pickle: bool):
     return head, meta
 
 
-def _check_meta_shape(meta: Any, path: Path, cls: type) -> None:
-    """The metadata of a head of class ``cls``: a mapping with known params and usable class names."""
+def _check_meta_shape(meta: Any, path: Path, cls: type, fail: Callable[[Path, str], Exception] = _unreadable) -> None:
+    """The metadata of a head of class ``cls``: a mapping with known params and usable class names.
+
+    ``fail(path, why)``: the error raised (``save_head`` passes its own: the same checks refuse meta at write time)."""
     if not isinstance(meta, dict):
-        raise _unreadable(path, f"its metadata is a {type(meta).__name__}, not a mapping")
+        raise fail(path, f"its metadata is a {type(meta).__name__}, not a mapping")
     params = meta.get("params")
     if not isinstance(params, dict):
-        raise _unreadable(path, "its metadata has no parameter mapping")
+        raise fail(path, "its metadata has no parameter mapping")
     known = set(cls().get_params()) if hasattr(cls, "get_params") else set(params)
     extra = sorted(set(params) - known)
     if extra:
-        raise _unreadable(path, f"unknown parameter(s) {', '.join(map(str, extra))} for a {cls.__name__}")
+        raise fail(path, f"unknown parameter(s) {', '.join(map(str, extra))} for a {cls.__name__}")
     names = meta.get("class_names")
     if not (isinstance(names, list) and len(names) >= 2 and all(isinstance(n, str) for n in names) and len(set(names)) == len(names)):
-        raise _unreadable(path, "its class names are missing or not a list of distinct names")
+        raise fail(path, "its class names are missing or not a list of distinct names")
     if not isinstance(meta.get("layer"), str):
-        raise _unreadable(path, "its metadata does not name the layer it was trained on")
+        raise fail(path, "its metadata does not name the layer it was trained on")
     for key in ("train_views", "test_views"):  # heads.views; absent in heads made before views
         views = meta.get(key)
         if views is not None and not (isinstance(views, list) and views and all(isinstance(v, str) for v in views)):
-            raise _unreadable(path, f"its {key} are not a list of view names")
-    _check_feature_keys(meta, path)
+            raise fail(path, f"its {key} are not a list of view names")
+    _check_feature_keys(meta, path, fail)
 
 
-def _check_feature_keys(meta: dict[str, Any], path: Path) -> None:
+def _check_feature_keys(meta: dict[str, Any], path: Path, fail: Callable[[Path, str], Exception] = _unreadable) -> None:
     """The feature settings (``FEATURE_KEYS``) are absent or of usable types: export builds a network from them."""
     from featcache.embedding.backbones import MAX_IMAGE_SIZE, REGISTRY
 
     size, backbone = meta.get("image_size"), meta.get("backbone")
     if backbone is not None and not (isinstance(backbone, str) and backbone in REGISTRY):
-        raise _unreadable(path, f"its backbone {backbone!r} is not one of {', '.join(sorted(REGISTRY))}")
+        raise fail(path, f"its backbone {backbone!r} is not one of {', '.join(sorted(REGISTRY))}")
     # The sizes extract accepts for that backbone: a head naming another could never have come from a cache (a review:
     # 4096 was accepted here against extract's 2048, and export then blamed an --image-size nobody gave).
     low = REGISTRY[backbone].min_size if backbone is not None else 1
     if size is not None and not (isinstance(size, int) and not isinstance(size, bool) and low <= size <= MAX_IMAGE_SIZE):
-        raise _unreadable(path, f"its image size {size!r} is not a whole number of pixels from {low} to {MAX_IMAGE_SIZE}")
+        raise fail(path, f"its image size {size!r} is not a whole number of pixels from {low} to {MAX_IMAGE_SIZE}")
     for key in ("weights", "preprocessing"):
         if meta.get(key) is not None and not isinstance(meta[key], str):
-            raise _unreadable(path, f"its {key} setting {meta[key]!r} is not a string")
+            raise fail(path, f"its {key} setting {meta[key]!r} is not a string")
 
 
-def check_head(head, meta: dict[str, Any], path: str | Path) -> None:
-    """A loaded head must be fitted, agree with its metadata, and predict one row of its own width."""
+def check_head(head, meta: dict[str, Any], path: str | Path, fail: Callable[[Path, str], Exception] = _unreadable) -> None:
+    """A loaded head must be fitted, agree with its metadata, and predict one row of its own width (``fail``: as
+    ``_check_meta_shape``'s)."""
     path = Path(path)
     width = getattr(head, "n_features_in_", None)
     classes = getattr(head, "classes_", None)
     if not isinstance(width, (int, np.integer)) or width < 1 or classes is None:
-        raise _unreadable(path, "the head is not fitted")
+        raise fail(path, "the head is not fitted")
     if meta.get("n_features") is not None and meta["n_features"] != width:
-        raise _unreadable(path, f"the head takes {width} features, its metadata says {meta['n_features']}")
+        raise fail(path, f"the head takes {width} features, its metadata says {meta['n_features']}")
     n = len(meta["class_names"])
     cls = np.asarray(classes)
     if cls.ndim != 1 or not np.issubdtype(cls.dtype, np.integer) or len(cls) < 2 or cls.min() < 0 or cls.max() >= n:
-        raise _unreadable(path, f"its classes do not index its {n} class names")
+        raise fail(path, f"its classes do not index its {n} class names")
     from sklearn.svm import SVC
 
     from featcache.heads.svm import SVMHead
 
     if isinstance(head, SVMHead):
-        _check_svcs(_objects(head, SVC), width, path)
+        _check_svcs(_objects(head, SVC), width, path, fail)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -527,14 +570,14 @@ def check_head(head, meta: dict[str, Any], path: str | Path) -> None:
             if proba is None:
                 head.predict(np.zeros((1, width), np.float32))
     except Exception as exc:
-        raise _unreadable(path, f"its arrays do not fit together: {type(exc).__name__}") from None
+        raise fail(path, f"its arrays do not fit together: {type(exc).__name__}") from None
     if proba is not None and proba.shape != (1, len(cls)):
-        raise _unreadable(path, f"it gives {proba.shape[1]} probabilities for {len(cls)} classes")
+        raise fail(path, f"it gives {proba.shape[1]} probabilities for {len(cls)} classes")
     if proba is not None and not np.isfinite(proba).all():
-        raise _unreadable(path, "it gives probabilities that are not finite numbers")
+        raise fail(path, "it gives probabilities that are not finite numbers")
 
 
-def _check_svcs(objects, width, path: Path) -> None:
+def _check_svcs(objects, width, path: Path, fail: Callable[[Path, str], Exception] = _unreadable) -> None:
     """An SVC's arrays go to libsvm's C code unchecked: their shapes must agree before any prediction."""
     from sklearn.svm import SVC
 
@@ -553,7 +596,7 @@ def _check_svcs(objects, width, path: Path) -> None:
         except Exception:
             ok = False
         if not ok:
-            raise _unreadable(path, "its support vectors do not fit together")
+            raise fail(path, "its support vectors do not fit together")
 
 
 def _objects(obj, cls):

@@ -13,6 +13,7 @@ from threadpoolctl import threadpool_limits
 
 from featcache.heads.folding import from_raw, to_raw
 from featcache.heads.views import fold_count, stratified_folds
+from featcache.validate import SEED_LIMIT, check_bool, check_jobs, check_number, parse_C
 
 # Grid for C="cv", searched from strong to weak regularization. On the
 # lesson's cache (4,000 images, 1280-d out_relu features, standardized) 5-fold
@@ -96,6 +97,25 @@ class LogRegHead(ClassifierMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.warm_start = warm_start
 
+    def check_params(self) -> None:
+        """Every parameter of a type and range this head fits with, or one line naming it (a FeatcacheError).
+
+        ``fit`` calls it first; ``make_head`` (train, probe) and a curve's spec call it before anything is
+        written: a curve's ``C=-1`` was scikit-learn's InvalidParameterError after its folder was made (an
+        adversarial tester). C goes through the CLI's own check, ``validate.parse_C``."""
+        name = f"{type(self).__name__} {{}}".format
+        self._C()
+        check_number(self.max_iter, name("max_iter"), whole=True, low=1, example=2000)
+        check_number(self.cv_folds, name("cv_folds"), whole=True, low=2, example=5)
+        check_number(self.seed, name("seed"), whole=True, low=0, high=SEED_LIMIT, high_open=True, example=0)
+        if self.n_jobs is not None:
+            check_jobs(self.n_jobs, name("n_jobs"))
+        check_bool(self.warm_start, name("warm_start"))
+
+    def _C(self) -> float | str:
+        """``C`` as ``validate.parse_C`` reads it: a positive number or "cv"."""
+        return parse_C(self.C, f"{type(self).__name__} C")
+
     @property
     def uses_seed(self) -> bool:
         """Whether ``seed`` can change the fit: only through the CV folds (lbfgs itself is deterministic)."""
@@ -108,16 +128,18 @@ class LogRegHead(ClassifierMixin, BaseEstimator):
     def fit(self, X, y, groups=None):
         """Fit on rows ``X``; ``groups`` (the image of each row, ``heads.views.image_groups``) keeps an image's
         views on one side of every cross-validation fold (``C="cv"``)."""
+        self.check_params()
+        C = self._C()
         X, y = validate_data(self, X, y, dtype=np.float32)
         check_classification_targets(y)
-        if self.C == "cv":
+        if C == "cv":
             folds = fold_count(y, groups, self.cv_folds, "C='cv'", "pass a number for C or train on more rows")
             Cs = sorted(C_GRID)
             mean = _cv_scores(X, y, Cs, folds, self.seed, self.max_iter, self.n_jobs, groups)
             self.cv_scores_ = {float(C): float(s) for C, s in zip(Cs, mean)}
             self.C_ = float(Cs[int(np.argmax(mean))])  # ties: the stronger regularization
         else:
-            self.C_ = float(self.C)
+            self.C_ = float(C)
         scaler = StandardScaler().fit(X)
         init = self._previous_solution(scaler, np.unique(y)) if self.warm_start else None
         clf = LogisticRegression(C=self.C_, max_iter=self.max_iter, random_state=self.seed, warm_start=init is not None)

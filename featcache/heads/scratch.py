@@ -28,6 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from featcache._lazy import keras
 from featcache.errors import FeatcacheError
+from featcache.validate import SEED_LIMIT, check_number
 
 
 def _check_images(images) -> np.ndarray:
@@ -75,6 +76,37 @@ class ScratchCNN(ClassifierMixin, BaseEstimator):
         self.seed = seed
         self.verbose = verbose
 
+    def check_params(self) -> None:
+        """Every parameter of a type and range this network trains with, or one line naming it (a FeatcacheError).
+
+        ``fit`` calls it first, a curve's spec before anything is written: ``epochs=0`` returned an untrained
+        "fitted" network (an adversarial tester)."""
+        name = f"{type(self).__name__} {{}}".format
+        check_number(self.epochs, name("epochs"), whole=True, low=1, example=10)
+        check_number(self.batch_size, name("batch_size"), whole=True, low=1, example=64)
+        check_number(self.learning_rate, name("learning_rate"), low=0, low_open=True, example=1e-3)
+        if isinstance(self.filters, (str, bytes)) or not hasattr(self.filters, "__len__"):
+            raise FeatcacheError(f"{name('filters')} {self.filters!r} is not valid; use a tuple of filter counts, e.g. (32, 64)")
+        for f in self.filters:
+            check_number(f, name("filters") + " entry", whole=True, low=1, example=32)
+        check_number(self.kernel_size, name("kernel_size"), whole=True, low=1, example=3)
+        check_number(self.dense_units, name("dense_units"), whole=True, low=1, example=128)
+        check_number(self.dropout, name("dropout"), low=0, high=1, high_open=True, example=0.3)
+        check_number(self.validation_split, name("validation_split"), low=0, high=1, high_open=True, example=0.2)
+        check_number(self.seed, name("seed"), whole=True, low=0, high=SEED_LIMIT, high_open=True, example=0)
+        if not isinstance(self.verbose, bool):
+            check_number(self.verbose, name("verbose"), whole=True, low=0, high=2, example=0)
+
+    def _check_size(self, shape: tuple[int, ...]) -> None:
+        """Images large enough for every convolution (``kernel_size``, no padding) and 2x2 pooling to keep a pixel."""
+        side = min(shape[:2])
+        for _ in self.filters:
+            side = (side - self.kernel_size + 1) // 2
+            if side < 1:
+                raise FeatcacheError(f"{type(self).__name__} cannot fit images of {shape[0]}x{shape[1]} px: its {len(self.filters)} "
+                                     f"convolution and pooling steps leave no pixel; use larger images, fewer filters or a "
+                                     f"smaller kernel_size")
+
     def build_model(self, input_shape: tuple[int, int, int], n_classes: int):
         k = keras()
         inputs = k.Input(shape=input_shape, name="images")
@@ -89,10 +121,12 @@ class ScratchCNN(ClassifierMixin, BaseEstimator):
         return k.Model(inputs, outputs, name="scratch_cnn")
 
     def fit(self, images, y):
+        self.check_params()
         images = _check_images(images)
         y = np.asarray(y)
         if len(y) != len(images):
             raise FeatcacheError(f"ScratchCNN got {len(images)} images but {len(y)} labels")
+        self._check_size(images.shape[1:])
         k = keras()
         k.utils.set_random_seed(self.seed)
         self.classes_, codes = np.unique(y, return_inverse=True)

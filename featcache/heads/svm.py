@@ -24,6 +24,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from featcache.heads.views import fold_count, stratified_folds
+from featcache.validate import SEED_LIMIT, check_bool, check_jobs, check_number, parse_C
 
 # Grid for C="cv". On the lesson's split 5-fold CV on the training rows picks
 # C=10 for block_13_expand_relu (C=3 and 10 about tie on block_9 and
@@ -60,6 +61,28 @@ class SVMHead(ClassifierMixin, BaseEstimator):
         self.seed = seed
         self.n_jobs = n_jobs
 
+    def check_params(self) -> None:
+        """Every parameter of a type and range this head fits with, or one line naming it (a FeatcacheError).
+
+        ``fit`` calls it first; ``make_head`` (train, probe) and a curve's spec call it before anything is
+        written (a curve's ``C=-1`` was scikit-learn's traceback after its folder was made; an adversarial
+        tester). C goes through the CLI's own check, ``validate.parse_C``."""
+        name = f"{type(self).__name__} {{}}".format
+        self._C()
+        if not (isinstance(self.gamma, str) and self.gamma in ("scale", "auto")):
+            check_number(self.gamma, name("gamma"), low=0, low_open=True, example="scale")
+        check_bool(self.probability, name("probability"))
+        check_number(self.calibration_cv, name("calibration_cv"), whole=True, low=2, example=3)
+        check_number(self.cv_folds, name("cv_folds"), whole=True, low=2, example=5)
+        check_number(self.cache_size, name("cache_size"), low=0, low_open=True, example=500.0)
+        check_number(self.seed, name("seed"), whole=True, low=0, high=SEED_LIMIT, high_open=True, example=0)
+        if self.n_jobs is not None:
+            check_jobs(self.n_jobs, name("n_jobs"))
+
+    def _C(self) -> float | str:
+        """``C`` as ``validate.parse_C`` reads it: a positive number or "cv"."""
+        return parse_C(self.C, f"{type(self).__name__} C")
+
     @property
     def uses_seed(self) -> bool:
         """Whether ``seed`` can change the fit: through the CV folds or the calibration folds."""
@@ -77,16 +100,18 @@ class SVMHead(ClassifierMixin, BaseEstimator):
     def fit(self, X, y, groups=None):
         """Fit on rows ``X``; ``groups`` (the image of each row, ``heads.views.image_groups``) keeps an image's
         views on one side of every cross-validation fold (``C="cv"`` and the probability calibration)."""
+        self.check_params()
+        C = self._C()
         X, y = validate_data(self, X, y, dtype=np.float32)
         check_classification_targets(y)
-        if self.C == "cv":
+        if C == "cv":
             search = GridSearchCV(
                 make_pipeline(StandardScaler(), self._svc(1.0)), {"svc__C": list(C_GRID)}, n_jobs=self.n_jobs,
                 cv=stratified_folds(y, fold_count(y, groups, self.cv_folds, "C='cv'", "pass a number for C or train on more rows"), self.seed, groups),
             ).fit(X, y)
             self.C_ = float(search.best_params_["svc__C"])
         else:
-            self.C_ = float(self.C)
+            self.C_ = float(C)
         clf = self._svc(self.C_)
         if self.probability:
             clf = CalibratedClassifierCV(

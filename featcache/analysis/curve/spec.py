@@ -59,9 +59,13 @@ def full_params(head: str, n_classes: int, overrides: Mapping[str, Any] | None) 
     params = {**defaults, **(overrides or {})}
     params.pop("seed", None)
     try:
-        full = make_estimator(head, params, 0).get_params()
+        est = make_estimator(head, params, 0)
     except TypeError as exc:
         raise FeatcacheError(f"bad parameters for head {head!r} ({exc}); pass only parameters that head takes") from None
+    # Every value checked here, before the curve's folder is made: C=-1 was scikit-learn's traceback at the first fit,
+    # after a header-only curve.csv recording it, which then refused the corrected re-run (an adversarial tester).
+    est.check_params()
+    full = est.get_params()
     full.pop("seed", None)
     return full
 
