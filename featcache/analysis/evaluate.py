@@ -261,7 +261,7 @@ def evaluate(
     layer = meta["layer"]
     out_dir = Path(out) if out is not None else default_out(head_path, meta, layer, cache, split)
     files = report_files(out_dir)
-    check_report_outside_classes(out_dir, cache)
+    check_report_outside_classes(out_dir, cache.photo_root)
     check_report(out_dir)  # before the work, as --out's folder
     views = evaluated_views(meta, cache, test_views)
     Xv, y = cache.view_features(split, layer, views), cache.labels(split)

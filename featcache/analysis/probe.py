@@ -329,7 +329,7 @@ def probe(
     n_jobs = check_jobs(n_jobs)
     # On the test split gets its own default folder: its flattering choice must not replace the honest one (a new user)
     out_dir = Path(out) if out else paths.runs_dir() / f"probe_{cache.path.stem}{'_on_test' if on_test else ''}"
-    check_report_outside_classes(out_dir, cache)
+    check_report_outside_classes(out_dir, cache.photo_root)
     # A full disk, a failed fit or Ctrl-C: what was written of the report and the folders made for it go again.
     with output_files(out_dir, report_files(out_dir)):
         check_writable_dir(out_dir)  # before any fit: an unwritable --out must not cost the fits

@@ -688,12 +688,12 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "images"
 
 
-def check_report_outside_classes(out_dir: str | Path, cache: Any, flag: str = "--out") -> None:
-    """A report folder (evaluate, probe, curve) inside a class folder of the photos a cache was made from: its plots
-    would be cached as images of that class by the next extraction (an adversarial tester's confusion.png, an ant).
-    The cache's recorded source says where its photos are; ``sources.images`` says what a class folder is."""
-    source = getattr(cache, "meta", {}).get("source")
-    if isinstance(source, dict) and source.get("kind") == "images" and source.get("root"):
-        check_outside_classes(Path(out_dir) / "report.png", source["root"], flag,
+def check_report_outside_classes(out_dir: str | Path, photo_root: str | Path | None, flag: str = "--out") -> None:
+    """A report folder (evaluate, probe, curve) inside a class folder of the photos a cache was made from
+    (``Cache.photo_root``; None for other sources): its plots would be cached as images of that class by the next
+    extraction (an adversarial tester's confusion.png, an ant). The cache says where its photos are; this module
+    says what a class folder is, without reading a cache's metadata."""
+    if photo_root is not None:
+        check_outside_classes(Path(out_dir) / "report.png", photo_root, flag,
                               "its plots would be read as images of that class by the next extraction", shown=out_dir,
                               root_words="the photos the cache was made from,")

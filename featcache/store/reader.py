@@ -299,6 +299,14 @@ class Cache:
             raise FeatcacheError(f"layer {layer!r} is not in {self.path}; cached layers: {', '.join(self.layers)}")
         return layer
 
+    @property
+    def photo_root(self) -> str | None:
+        """The folder of the photos this cache was made from (its recorded source), None for any other source."""
+        source = self.meta.get("source")
+        if isinstance(source, dict) and source.get("kind") == "images" and source.get("root"):
+            return str(source["root"])
+        return None
+
     @contextmanager
     def _file(self) -> Iterator[h5py.File]:
         """The cache's file, opened again for a read: the very file checked when the Cache was made.

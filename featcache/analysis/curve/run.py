@@ -130,7 +130,7 @@ def run_curve(spec: CurveSpec, cache, out: str | Path | None = None, *, plot: bo
     bound = spec.bind(cache)
     folder = CurveFolder(Path(out) if out is not None else default_out(cache, bound.layer, bound.identity),
                          curve_key(bound.identity))
-    check_report_outside_classes(folder.path, cache)
+    check_report_outside_classes(folder.path, cache.photo_root)
     wait = f"waiting for another featcache process writing {folder.path} ..." if verbose else None
     with output_files(folder.path, []):  # a run stopped before its first row leaves no folder made for its lock
         folder.make_parent()
