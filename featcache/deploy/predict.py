@@ -221,14 +221,18 @@ def _check_csv_folder(path: Path) -> None:
         raise FeatcacheError(f"cannot write {path} (its folder {folder} is not writable); choose another --csv")
 
 
+def _refuse_folder(path: Path) -> None:
+    if path.is_dir():
+        raise FeatcacheError(f"--csv {path} is a folder; name the CSV file to write, e.g. --csv {path / 'predictions.csv'}")
+
+
 def check_csv(path: Path, inputs: Sequence[Path]) -> None:
     """``--csv``, before any work: a file name, and never one of the inputs or another file of the user's.
 
     An existing file is replaced only if it is a predictions CSV (its first
     line is featcache's header): ``--csv photo.jpg`` must not overwrite the photo.
     """
-    if path.is_dir():
-        raise FeatcacheError(f"--csv {path} is a folder; name the CSV file to write, e.g. --csv {path / 'predictions.csv'}")
+    _refuse_folder(path)
     check_replaceable(path, "--csv")  # before reading its first line: a FIFO would block
     _check_csv_folder(path)
     if not path.exists():
@@ -253,8 +257,7 @@ def write_csv(path: str | Path, preds: Sequence[Prediction]) -> Path:
     from featcache.store.atomic import write_text
 
     path = Path(path)
-    if path.is_dir():
-        raise FeatcacheError(f"--csv {path} is a folder; name the CSV file to write, e.g. --csv {path / 'predictions.csv'}")
+    _refuse_folder(path)
     k = max((len(p.top) for p in preds), default=0)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")

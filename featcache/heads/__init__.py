@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from featcache.errors import FeatcacheError
-from featcache.validate import parse_C
+from featcache.validate import parse_C, parse_list
 from featcache.heads.dense import DenseHead
 from featcache.heads.logreg import LogRegHead
 from featcache.heads.svm import SVMHead
@@ -76,7 +76,7 @@ def parse_C_per_head(C: Any, heads: Sequence[str], flag: str = "--C") -> dict[st
         pairs = {h: c for h in heads}
     else:
         pairs = {}
-        for part in (s.strip() for s in C.split(",") if s.strip()):
+        for part in parse_list(C, flag):  # the one splitter of comma lists
             head, sep, value = part.partition("=")
             if not sep:
                 raise FeatcacheError(f"{flag} {C!r} mixes a bare value with head=value pairs; use e.g. {flag} logreg=0.03,svm=10")
