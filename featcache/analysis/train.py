@@ -15,7 +15,7 @@ import numpy as np
 from featcache import paths
 from featcache.analysis.subsets import stratified_subset
 from featcache.errors import FeatcacheError
-from featcache.heads import HEADS, DenseHead, make_head
+from featcache.heads import HEADS, DenseHead, fold_reason, make_head
 from featcache.heads.dense import DEFAULT_PRESET
 from featcache.heads.io import SUFFIXES, check_head_out, digest_keys, head_meta, save_head
 from featcache.heads.views import averaged_over, fit_views, score_views
@@ -144,7 +144,7 @@ def check_training_labels(y: np.ndarray, class_names: list[str], est: Any) -> No
     if len(classes) < 2:
         raise FeatcacheError(f"all {len(y)} training images are of class {class_names[int(classes[0])]!r}; a classifier needs "
                              "images of at least 2 classes: extract a cache with more classes or raise --train-size")
-    reason = getattr(est, "folds_needed", lambda: None)()
+    reason = fold_reason(est)
     if reason:
         check_two_per_class(y, reason, "raise --train-size" + (" or pass a number for --C" if reason == "--C cv" else ""),
                             class_names)

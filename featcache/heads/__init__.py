@@ -34,10 +34,23 @@ def make_head(name: str, **params: Any) -> BaseEstimator:
         head = cls(**params)
     except TypeError as exc:
         raise FeatcacheError(f"bad parameters for head {name!r} ({exc}); pass only parameters that head takes") from None
-    check = getattr(head, "check_params", None)  # a head without it (a test's stand-in, a new one) is taken as it is
+    check_head_params(head)
+    return head
+
+
+def check_head_params(head: Any) -> None:
+    """A head's own check of its parameters (``check_params``); a head without one (a test's stand-in, a new head)
+    is taken as it is."""
+    check = getattr(head, "check_params", None)
     if check is not None:
         check()
-    return head
+
+
+def fold_reason(head: Any) -> str | None:
+    """What in ``head``'s fit splits its training images into folds (``folds_needed``), or None: nothing, or a head
+    without the method (the Keras head)."""
+    needed = getattr(head, "folds_needed", None)
+    return needed() if needed else None
 
 
 def exportable_heads() -> tuple[str, ...]:
@@ -53,8 +66,7 @@ def folds_needed(name: str, params: Mapping[str, Any]) -> str | None:
     (``validate.check_two_per_class``), so the heads' own ValueError is not
     what a user sees. A head without the method (the Keras head) needs none.
     """
-    needed = getattr(make_head(name, **params), "folds_needed", None)
-    return needed() if needed else None
+    return fold_reason(make_head(name, **params))
 
 
 def _heads_with_C(heads: Sequence[str]) -> list[str]:
@@ -91,4 +103,4 @@ def parse_C_per_head(C: Any, heads: Sequence[str], flag: str = "--C") -> dict[st
     return pairs
 
 
-__all__ = ["HEADS", "make_head", "exportable_heads", "folds_needed", "parse_C_per_head", "DenseHead", "LogRegHead", "SVMHead"]
+__all__ = ["HEADS", "make_head", "check_head_params", "exportable_heads", "fold_reason", "folds_needed", "parse_C_per_head", "DenseHead", "LogRegHead", "SVMHead"]

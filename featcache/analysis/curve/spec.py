@@ -53,6 +53,7 @@ def make_estimator(head: str, params: Mapping[str, Any], seed: int):
 
 def full_params(head: str, n_classes: int, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
     """Every parameter of ``head`` as the curve fits it (the seed aside: each fit gets the curve's)."""
+    from featcache.heads import check_head_params
     from featcache.heads.dense import PRESETS
 
     defaults = {"keras": {**PRESETS[DEFAULT_KERAS_PRESET], "n_classes": n_classes}, "logreg": {"warm_start": True}}.get(head, {})
@@ -64,7 +65,7 @@ def full_params(head: str, n_classes: int, overrides: Mapping[str, Any] | None) 
         raise FeatcacheError(f"bad parameters for head {head!r} ({exc}); pass only parameters that head takes") from None
     # Every value checked here, before the curve's folder is made: C=-1 was scikit-learn's traceback at the first fit,
     # after a header-only curve.csv recording it, which then refused the corrected re-run (an adversarial tester).
-    getattr(est, "check_params", lambda: None)()  # heads without it are taken as they are, as make_head does
+    check_head_params(est)
     full = est.get_params()
     full.pop("seed", None)
     return full
