@@ -14,6 +14,10 @@ from __future__ import annotations
 
 import sys
 
+TYPE_CHECKING = False  # typing's constant without importing typing here (type checkers read it as True)
+if TYPE_CHECKING:
+    import argparse
+
 RESUMABLE = ("extract", "curve", "lesson")  # lesson resumes its extraction
 COMMANDS = ["extract", "info", "verify", "train", "evaluate", "lesson", "curve", "probe", "finetune", "export", "predict"]
 STARTING = "featcache: interrupted while starting; nothing was done"
@@ -67,7 +71,7 @@ def one_line(message: str) -> str:
     return message.replace("\r", "\\r").replace("\n", "\\n")
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of every subcommand (imports each subcommand's module)."""
     import importlib
 

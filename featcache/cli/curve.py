@@ -10,7 +10,7 @@ from featcache.cli.common import add_json_flag, api_default, given, positive_int
 from featcache.cli.headfile import add_views_args
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     # Defaults are the API's (argparse default=None: only what the user gave is passed on).
     seeds, heads, jobs = (api_default(learning_curve, n) for n in ("seeds", "heads", "jobs"))
     p = sub.add_parser(

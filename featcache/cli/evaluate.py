@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from featcache.analysis.evaluate import evaluate
 from featcache.cli.common import add_json_flag, api_default, given, print_json
 from featcache.cli.headfile import add_trust_pickle_arg, add_views_args
 
+if TYPE_CHECKING:
+    import argparse
 
-def register(sub) -> None:
+
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="score a saved head on a cache: accuracy, per-class precision/recall, confusion matrix",
                        description="Score a head written by 'featcache train' on a cache's test split and list the images it "
                        "got wrong. Refuses a cache made with another backbone, weights, image size, preprocessing, layer or "
@@ -23,7 +28,7 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     res = evaluate(args.head, args.cache, **given(args, "split", "out", "trust_pickle", "test_views"))
     if args.json:
         print_json(res.to_dict())

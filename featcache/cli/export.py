@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from featcache.cli.common import add_json_flag, given, print_json
 from featcache.cli.headfile import add_force_arg, add_trust_pickle_arg
 
+if TYPE_CHECKING:
+    import argparse
 
-def add_weights_arg(p) -> None:
+
+def add_weights_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", metavar="PATH",
                    help="the backbone weights file the head's cache was extracted with (checked against the head's "
                    "sha256; not needed for imagenet or random weights)")
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="write a head and its backbone as one Keras model taking raw images",
                        description="Rebuild the head's backbone from its cache settings and write one .keras model: "
                        "uint8 images (N, H, W, C) of any size with C = 1 or 3 -> resize, gray->RGB, preprocess_input, "
@@ -32,7 +37,7 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from featcache.deploy.export import export
 
     path = export(args.head, args.out, verbose=not args.json, **given(args, "weights", "force", "trust_pickle", "views"))

@@ -63,7 +63,7 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
                    "for photos (default: orig only, today's cache)")
 
 
-def add_runtime_arg(g, default_runtime: str, more: str = "") -> None:
+def add_runtime_arg(g: argparse.ArgumentParser | argparse._ArgumentGroup, default_runtime: str, more: str = "") -> None:
     """``--runtime``, one flag for every command that extracts (extract, lesson): the names are the runtimes
     module's, the default the calling API's; the API checks the name (one line, exit 2)."""
     g.add_argument("--runtime", metavar="NAME", help=f"what runs the network: {', '.join(RUNTIMES)} (default: {default_runtime}: "
@@ -72,7 +72,7 @@ def add_runtime_arg(g, default_runtime: str, more: str = "") -> None:
                    "is not part of the cache's identity" + more)
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("extract", help="embed images once with a frozen backbone into an HDF5 cache",
                        description="Run the frozen backbone once over the train and test images (global average pooling) "
                        "and store the features in an HDF5 cache. The same settings again are a cache hit; an interrupted run resumes.")
@@ -99,7 +99,7 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from featcache.embedding.runner import extract
 
     # Only what the user gave: every default comes from the API's dataclasses.

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from featcache.cli.common import add_json_flag, api_default, given, positive_int, print_json
 from featcache.cli.export import add_weights_arg
 from featcache.cli.headfile import add_force_arg, add_trust_pickle_arg
 
+if TYPE_CHECKING:
+    import argparse
 
-def register(sub) -> None:
+
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("finetune", help="fine-tune the last base layers end to end, starting from a trained Keras head",
                        description="Rebuild the end-to-end model from the head's cache settings, start its Dense layer from "
                        "the head, unfreeze the last N base layers (BatchNormalization stays frozen, in inference mode), "
@@ -33,7 +38,7 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from featcache.deploy.finetune import finetune
 
     kwargs = given(args, "weights", "unfreeze", "epochs", "batch_size", "patience", "seed", "out", "force", "trust_pickle",

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
-def add_trust_pickle_arg(p) -> None:
+if TYPE_CHECKING:
+    import argparse
+
+
+def add_trust_pickle_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trust-pickle", action="store_true", default=None,
                    help="load an old pickle (.joblib) head; unpickling runs any code in the file, so only for files you made")
 
 
-def add_force_arg(p, what: str) -> None:
+def add_force_arg(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--force", action="store_true", default=None,
                    help=f"replace --out even if it is not a {what} featcache wrote")
 
@@ -16,7 +21,7 @@ def add_force_arg(p, what: str) -> None:
 VIEWS_SYNTAX = "view names or groups as in 'extract --views' (orig is always included), or 'all'"
 
 
-def add_views_args(p, *, train: bool, test: bool = True, test_default: str | None = None) -> None:
+def add_views_args(p: argparse.ArgumentParser, *, train: bool, test: bool = True, test_default: str | None = None) -> None:
     """``--train-views``/``--test-views`` (heads.views): which cached views a head is fitted on and which are averaged."""
     if train:
         p.add_argument("--train-views", metavar="VIEWS", help="fit the head on these cached views of every training image "

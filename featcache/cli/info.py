@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import textwrap
+from typing import TYPE_CHECKING
 
 from featcache.cli.common import add_json_flag, print_json
 
+if TYPE_CHECKING:
+    import argparse
 
-def register(sub) -> None:
+
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="show a cache's metadata, shapes, class counts and completeness")
     p.add_argument("cache", help="path to a cache written by 'featcache extract'")
     add_json_flag(p)
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from featcache.store.reader import open_cache, read_attrs
 
     meta = read_attrs(args.cache, peek=True)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from featcache.cli.common import add_json_flag, given, positive_int, print_json
 from featcache.cli.extract import add_runtime_arg
 from featcache.lesson import DEFAULTS, lesson
 
+if TYPE_CHECKING:
+    import argparse
 
-def register(sub) -> None:
+
+def register(sub: argparse._SubParsersAction) -> None:
     # Defaults are the API's (argparse default=None: only what the user gave is passed on).
     d = DEFAULTS
     p = sub.add_parser("lesson", help="the main job: the lesson's comparison table (cached heads vs a from-scratch CNN)",
@@ -40,7 +45,7 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     result = lesson(verbose=not args.json, **given(args, "weights", "data_dir", "out", "train_limit", "test_limit", "scratch_train",
                                  "scratch_epochs", "seed", "views", "runtime"))
     if args.json:  # lesson.json's document (the files are written as well)

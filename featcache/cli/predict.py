@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from featcache.cli.common import add_json_flag, given, positive_int, print_json
 from featcache.deploy.predict import DEFAULT_TOP_K
 from featcache.embedding.runtimes import DEFAULT_RUNTIME
 from featcache.embedding.runtimes import AUTO_MIN_IMAGES, RUNTIMES
 
+if TYPE_CHECKING:
+    import argparse
 
-def register(sub) -> None:
+
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="top-k classes of image files, folders or .npy arrays with an exported model",
                        description="Classify image files (PNG, JPEG, BMP, GIF, ...: decoded to RGB at the model's image size), "
                        "the image files of a folder (sorted by name), or .npy arrays of uint8 images shaped (N, H, W) or "
@@ -26,7 +31,7 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     import sys
 
     from featcache.deploy.predict import left_out_line, predict, skipped_line

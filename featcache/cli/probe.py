@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from featcache.analysis.probe import DEFAULT_HEADS, DEFAULT_HOLDOUT, probe
 from featcache.cli.common import add_json_flag, api_default, given, print_json
 
+if TYPE_CHECKING:
+    import argparse
 
-def register(sub) -> None:
+
+def register(sub: argparse._SubParsersAction) -> None:
     # Defaults are the API's (argparse default=None: only what the user gave is passed on).
     seed, jobs = api_default(probe, "seed"), api_default(probe, "n_jobs")
     p = sub.add_parser("probe", help="fit a head on every cached layer and plot held-out accuracy against depth",
@@ -40,7 +45,7 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     result = probe(args.cache, verbose=not args.json, **given(args, "heads", "C", "layers", "out", "holdout", "folds", "seed",
                                                      "view_settings", "on_test",
                                                      n_jobs="jobs"))

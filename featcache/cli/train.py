@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from featcache.analysis.train import train
 from featcache.cli.common import add_json_flag, api_default, given, positive_int, print_json
 from featcache.cli.headfile import add_force_arg, add_views_args
 from featcache.heads import HEADS, LogRegHead, SVMHead
 from featcache.heads.dense import DEFAULT_PRESET, PRESETS
 from featcache.validate import arg_type, parse_C
+
+if TYPE_CHECKING:
+    import argparse
 
 
 c_value = arg_type(parse_C, "c_value")  # the check lives in featcache.validate
@@ -21,7 +26,7 @@ def preset_help() -> str:
     return "Keras head: " + "; ".join(f"'{name}' {says(p)}" for name, p in PRESETS.items()) + f" (default: '{DEFAULT_PRESET}')"
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a head on a cache's train split and score it on its test split",
                        description="Fit a classifier head on the cached train features (optionally a seeded, class-stratified "
                        "subset), report test accuracy and fit time, and save the head with the cache's fingerprint and class names.")
@@ -49,7 +54,7 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from featcache.analysis.train import train
 
     res = train(args.cache, verbose=not args.json,

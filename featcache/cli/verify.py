@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from featcache.cli.common import add_json_flag, print_json
 
+if TYPE_CHECKING:
+    import argparse
 
-def register(sub) -> None:
+
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("verify", help="check a cache: read every chunk (Fletcher-32) and compare its content digest",
                        description="Read every chunk of every dataset of a cache, which HDF5 checks against its Fletcher-32 "
                        "checksum, and compare the SHA-256 digest of its labels, index, paths and settings. Exit 0 when it "
@@ -15,7 +20,7 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from featcache.errors import FeatcacheError
     from featcache.store.reader import verify
 
