@@ -8,6 +8,7 @@ pay for it, and a user error should stay one line.
 import os
 import sys
 from contextlib import contextmanager
+from types import ModuleType
 from typing import Iterator
 
 
@@ -15,7 +16,7 @@ def quiet_env() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def keras():
+def keras() -> ModuleType:
     quiet_env()
     if "tensorflow" not in sys.modules:
         # The banners come from native code at import, below Python's logging,

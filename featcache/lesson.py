@@ -35,6 +35,7 @@ from featcache.validate import (
 )
 
 if TYPE_CHECKING:
+    from featcache.sources.base import DataSource
     from featcache.store import Cache
 
 COLUMNS = ("approach", "training_images", "test_accuracy", "training_seconds")
@@ -385,7 +386,7 @@ def write_report(result: LessonResult, ctx: LessonContext) -> dict[str, Path]:
     return files
 
 
-def check_limits(source, train_limit: int, test_limit: int, scratch_train: int, scratch_epochs: int) -> None:
+def check_limits(source: DataSource, train_limit: int, test_limit: int, scratch_train: int, scratch_epochs: int) -> None:
     """Refuse limits that would fail after minutes of work: too few images, or too few of a class for the rows."""
     for flag, value in (("--train-limit", train_limit), ("--test-limit", test_limit), ("--scratch-train", scratch_train),
                         ("--scratch-epochs", scratch_epochs)):

@@ -9,7 +9,7 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -131,7 +131,7 @@ def resolve_head(head: Any, meta: dict[str, Any] | None = None,
     return head, meta, None
 
 
-def evaluated_views(meta: dict[str, Any], cache: Cache, test_views) -> tuple[str, ...]:
+def evaluated_views(meta: dict[str, Any], cache: Cache, test_views: str | Sequence[str] | None) -> tuple[str, ...]:
     """The views to average: those asked for, else those the head recorded, else every view the cache has."""
     if test_views is not None:
         return check_views(cache, test_views, "--test-views")

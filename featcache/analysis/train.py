@@ -98,7 +98,7 @@ def head_suffix(head: str) -> str:
     return SUFFIXES.get(head, ".npz")
 
 
-def head_tag(head: str, est, preset: str | None, epochs: int | None, standardize: bool) -> str:
+def head_tag(head: str, est: BaseEstimator, preset: str | None, epochs: int | None, standardize: bool) -> str:
     """What sets this head apart from others on the same rows, for its default file name.
 
     Everything that changes the fitted head is in it (preset, epochs, standardization, C), so

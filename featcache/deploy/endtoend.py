@@ -9,12 +9,17 @@ parameter counts, fine-tuning and export.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from featcache._lazy import keras
 from featcache.embedding.backbones import get_backbone
+
+if TYPE_CHECKING:
+    from keras import Model as KerasModel
+
+    from featcache.heads.dense import DenseHead
 
 BASE_NAME = "base"
 
@@ -29,7 +34,7 @@ def build_end_to_end(
     raw_input_shape: tuple[Any, ...] | None = None,
     raw_dtype: str | None = None,
     dropout: float = 0.2,
-):
+) -> KerasModel:
     """Build the model.
 
     ``raw_input_shape`` (e.g. ``(28, 28)`` or ``(None, None, 3)``) makes the
@@ -63,12 +68,12 @@ def build_end_to_end(
     return k.Model(inputs, outputs, name="featcache_end_to_end")
 
 
-def set_head_weights(model, dense_head) -> None:
+def set_head_weights(model: KerasModel, dense_head: DenseHead) -> None:
     """Copy a fitted ``DenseHead``'s Dense layer into the end-to-end model."""
     model.get_layer("head_logits").set_weights(dense_head.logits_weights())
 
 
-def parameter_counts(model) -> dict[str, int]:
+def parameter_counts(model: KerasModel) -> dict[str, int]:
     count = lambda ws: int(sum(np.prod(w.shape) for w in ws))  # noqa: E731
     return {
         "total": int(model.count_params()),

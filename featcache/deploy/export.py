@@ -9,13 +9,17 @@ into probabilities. ``finetune`` starts from the same model.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from featcache._lazy import keras
 from featcache.embedding.backbones import is_named_weights, weights_identity
 from featcache.errors import FeatcacheError
+
+if TYPE_CHECKING:
+    from keras import Model as KerasModel
+    from sklearn.base import BaseEstimator
 
 
 def resolve_weights(meta: dict[str, Any], weights: str | None = None) -> str:
@@ -46,7 +50,7 @@ def resolve_weights(meta: dict[str, Any], weights: str | None = None) -> str:
     return weights
 
 
-def dense_weights(head, n_classes: int) -> list[np.ndarray]:
+def dense_weights(head: BaseEstimator, n_classes: int) -> list[np.ndarray]:
     """``[kernel (D, K), bias (K,)]`` of one Dense layer computing the head's logits.
 
     Each exportable head gives it (``logits_weights``): a Keras head is that
@@ -62,7 +66,7 @@ def dense_weights(head, n_classes: int) -> list[np.ndarray]:
                          "on the same cache and layer (featcache train CACHE --head logreg --layer L) and export that")
 
 
-def end_to_end_from_head(head, meta: dict[str, Any], weights: str | None = None):
+def end_to_end_from_head(head: BaseEstimator, meta: dict[str, Any], weights: str | None = None) -> tuple[KerasModel, str]:
     """Logits model on raw uint8 images with the head's weights; ``(model, weights_arg)``."""
     from featcache.deploy.endtoend import build_end_to_end
     from featcache.deploy.model import INPUT_DTYPE, INPUT_SHAPE
@@ -110,7 +114,7 @@ def model_meta(meta: dict[str, Any], head_path: str | Path, weights: str, views:
     }
 
 
-def graph_views(est, meta: dict[str, Any], views: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+def graph_views(est: BaseEstimator, meta: dict[str, Any], views: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
     """The views an exported model embeds and averages: ``orig`` (default), ``all`` (the views the head averaged
     at test), or names among the views the head was fitted on; refused for heads that do not export as a Dense layer."""
     from featcache.embedding.views import parse_views
@@ -133,7 +137,7 @@ def graph_views(est, meta: dict[str, Any], views: str | tuple[str, ...] | list[s
     return names
 
 
-def views_model(logits_model, views: tuple[str, ...]):
+def views_model(logits_model: KerasModel, views: tuple[str, ...]) -> KerasModel:
     """Raw images -> ``ViewStack`` (every view, view-major) -> the logits model -> softmax -> mean over the views:
     the probabilities ``heads.views`` averages, computed by the model itself (docs/views.md 3.6, option 2)."""
     from featcache.deploy.model import INPUT_DTYPE, INPUT_SHAPE

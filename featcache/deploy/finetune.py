@@ -29,11 +29,17 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from featcache.errors import FeatcacheError
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+    from keras import Model as KerasModel
+
+    from featcache.sources.base import DataSource, Split
 
 
 @dataclass
@@ -83,7 +89,7 @@ def check_settings(unfreeze: Any, learning_rate: Any, epochs: Any, batch_size: A
     return unfreeze, learning_rate, epochs, batch_size, patience
 
 
-def unfreeze_last(base, n: int) -> list[str]:
+def unfreeze_last(base: KerasModel, n: int) -> list[str]:
     """Make only the last ``n`` layers of ``base`` trainable, BatchNormalization excepted.
 
     Counts layers as the lesson's ``base_model.layers[:-20]`` does (the input
@@ -101,7 +107,7 @@ def unfreeze_last(base, n: int) -> list[str]:
     return [l.name for l in layers if l.trainable and l.weights]
 
 
-def reopen_source(meta: dict[str, Any], verbose: bool = False):
+def reopen_source(meta: dict[str, Any], verbose: bool = False) -> DataSource:
     """The data source of the head's cache, or a clear error saying it is gone or changed."""
     from featcache.sources import open_source
 
@@ -160,7 +166,7 @@ def training_rows(meta: dict[str, Any], labels: np.ndarray, validation_split: fl
     return rows[train], rows[val]
 
 
-def image_dataset(split, rows: np.ndarray, batch_size: int, shuffle_seed: int | None = None):
+def image_dataset(split: Split, rows: np.ndarray, batch_size: int, shuffle_seed: int | None = None) -> tf.data.Dataset:
     """tf.data pipeline of raw uint8 (H, W, C) images and labels, read row by row from the source.
 
     Only the current and prefetched batches are in memory; a file-based

@@ -15,7 +15,7 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -27,20 +27,23 @@ from featcache.heads.io import META_ENTRY, MODEL_KIND, check_regular_file, load_
 from featcache.store.atomic import atomic_path
 from featcache.validate import check_out_file
 
+if TYPE_CHECKING:
+    from keras import Model as KerasModel
+
 KIND = MODEL_KIND  # heads.io knows it too, to tell a model given as a head (heads cannot import deploy)
 FORMAT_VERSION = 1
 INPUT_SHAPE = (None, None, None)  # (H, W, C): any size, gray or RGB
 INPUT_DTYPE = "uint8"
 
 
-def probabilities_model(logits_model):
+def probabilities_model(logits_model: KerasModel) -> KerasModel:
     """The same layers with a softmax on top (shares weights with ``logits_model``)."""
     k = keras()
     probs = k.layers.Softmax(name="probabilities")(logits_model.output)
     return k.Model(logits_model.input, probs, name="featcache_model")
 
 
-def save_model(model, path: str | Path, meta: dict[str, Any]) -> Path:
+def save_model(model: KerasModel, path: str | Path, meta: dict[str, Any]) -> Path:
     """Write ``model`` (a ``probabilities_model``) and ``meta`` atomically to a ``.keras`` file."""
     from featcache import __version__
 
@@ -197,7 +200,7 @@ class ExportedModelSpec:
         blob = json.dumps(self.identity(), sort_keys=True).encode()
         return f"model-{self.digest[:12]}-{hashlib.sha256(blob).hexdigest()[:20]}"
 
-    def build_keras(self):
+    def build_keras(self) -> KerasModel:
         net, _ = load_model(self.path)
         if file_sha256(Path(self.path)) != self.digest:  # a conversion must be keyed by the bytes it was made from
             raise FeatcacheError(f"{self.path} changed while it was being read; run the command again")
@@ -239,7 +242,7 @@ class ModelRunner:
         return np.concatenate(out) if out else np.empty((0, self.spec.n_classes), np.float32)
 
 
-def run_model(net, images, batch_size: int = 64) -> np.ndarray:
+def run_model(net: ModelRunner | KerasModel, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
     """Class probabilities of the frozen end-to-end model for a batch of raw uint8 images (N, H, W, C).
 
     ``net``: a :class:`ModelRunner` (on its runtime), or a Keras model from
@@ -250,7 +253,7 @@ def run_model(net, images, batch_size: int = 64) -> np.ndarray:
     return net.predict(images, batch_size=batch_size, verbose=0)
 
 
-def load_model(path: str | Path):
+def load_model(path: str | Path) -> tuple[KerasModel, dict[str, Any]]:
     """``(model, meta)`` from a file written by ``save_model``."""
     from featcache.embedding import preprocess  # noqa: F401  registers the Preprocess layer for deserialization
 

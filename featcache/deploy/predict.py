@@ -6,13 +6,16 @@ import os
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
 from featcache.embedding.engines import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError
 from featcache.validate import check_path, check_replaceable, positive_int
+
+if TYPE_CHECKING:
+    from featcache.progress import Progress
 
 NPY_HINT = "save uint8 pixels 0..255 shaped (N, H, W) or (N, H, W, C) with C = 1 or 3"
 
@@ -33,8 +36,8 @@ class Predictions(list):
     files left out because they do not decode; ``runtime``: what ran the model, and ``runtime_note``: why
     ``runtime="auto"`` fell back to TensorFlow (None when it did not)."""
 
-    def __init__(self, items=(), skipped: Sequence[tuple[str, str]] = (), runtime: str | None = None,
-                 runtime_note: str | None = None, left_out: Sequence[str] = ()):
+    def __init__(self, items: Iterable[Prediction] = (), skipped: Sequence[tuple[str, str]] = (),
+                 runtime: str | None = None, runtime_note: str | None = None, left_out: Sequence[str] = ()):
         super().__init__(items)
         self.skipped = list(skipped)
         self.runtime, self.runtime_note = runtime, runtime_note
@@ -395,7 +398,7 @@ def _progress_bar(total: int):
 
 
 def predict_files(paths: Sequence[Path], size: int, batch_size: int, net: Callable[[], object], names: list[str],
-                  top_k: int, bar=None) -> tuple[list[Prediction | None], list[tuple[str, str]]]:
+                  top_k: int, bar: Progress | None = None) -> tuple[list[Prediction | None], list[tuple[str, str]]]:
     """``(per_file, skipped)``: each image file's prediction in order (None for one that does not decode) and
     ``[(path, reason)]`` of those; decoded and run one batch at a time, keeping only each batch's top-k."""
     from featcache.deploy import model as model_io
@@ -422,7 +425,7 @@ def _nothing_to_predict(skipped: Sequence[tuple[str, str]]) -> FeatcacheError:
 
 
 def predict_arrays(arrays: Sequence[tuple[Path, np.ndarray]], net: Callable[[], object], batch_size: int,
-                   names: list[str], top_k: int, bar=None) -> list[list[Prediction]]:
+                   names: list[str], top_k: int, bar: Progress | None = None) -> list[list[Prediction]]:
     """The predictions of each ``.npy``'s images (``"x.npy[i]"``), one list per array, in order."""
     from featcache.deploy import model as model_io
 

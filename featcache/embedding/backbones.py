@@ -13,11 +13,15 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from featcache._lazy import keras
 from featcache.errors import FeatcacheError
+
+if TYPE_CHECKING:
+    from keras import Model as KerasModel
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,7 @@ class Backbone:
     # output is always added.
     block_layers: tuple[str, ...] = field(default=())
 
-    def preprocess_input(self, x):
+    def preprocess_input(self, x: Any) -> Any:
         return getattr(keras().applications, self.preprocess_module).preprocess_input(x)
 
     @property
@@ -41,7 +45,7 @@ class Backbone:
         """Identity of the pixel pipeline, stored in caches and heads."""
         return f"float32,gray_to_rgb,resize_bilinear,{self.preprocess_module}.preprocess_input"
 
-    def build(self, weights: str, image_size: int):
+    def build(self, weights: str, image_size: int) -> KerasModel:
         """The headless base (``include_top=False``), frozen.
 
         ``weights`` is ``"imagenet"`` (Keras download or its local cache),

@@ -7,7 +7,7 @@ of the same single forward pass.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -16,9 +16,13 @@ from featcache.embedding.backbones import Backbone, is_named_weights
 from featcache.embedding.runtimes import RUNTIMES  # noqa: F401  (how the network runs; each one a class there)
 from featcache.errors import FeatcacheError
 
+if TYPE_CHECKING:
+    from keras import Model as KerasModel
+
+    from featcache.embedding.runtimes import ConversionSpec
 
 
-def tap_base(base, layers: list[str]):
+def tap_base(base: KerasModel, layers: list[str]) -> KerasModel:
     """Sub-model of ``base`` returning the 4-D outputs of ``layers``.
 
     Keras keeps only the layers the outputs depend on, so a tap on an early
@@ -44,7 +48,8 @@ def tap_base(base, layers: list[str]):
     return k.Model(base.input, outputs, name=f"{base.name}_tap")
 
 
-def build_extractor(backbone: Backbone, weights: str, image_size: int, layers: list[str], raw_shape: tuple[int, ...]):
+def build_extractor(backbone: Backbone, weights: str, image_size: int, layers: list[str],
+                    raw_shape: tuple[int, ...]) -> KerasModel:
     """Model: uint8 images of ``raw_shape`` -> list of (N, D_layer) pooled features."""
     from featcache.embedding.preprocess import Preprocess
 
@@ -59,7 +64,7 @@ def build_extractor(backbone: Backbone, weights: str, image_size: int, layers: l
     return k.Model(inp, pooled, name="featcache_extractor")
 
 
-def compiled(model, batch_size: int | None = None) -> Callable[[np.ndarray], list[np.ndarray]]:
+def compiled(model: KerasModel, batch_size: int | None = None) -> Callable[[np.ndarray], list[np.ndarray]]:
     """Fastest plain forward pass for the backend (``predict`` is slower on CPU).
 
     The features must not depend on where they were computed (the backend is
@@ -143,7 +148,7 @@ class Mapper:
         self.views = None if views is None else tuple(v.name for v in _parse_views(views))
         self._fn: Callable[[np.ndarray], dict[str, np.ndarray]] | None = None
 
-    def spec(self):
+    def spec(self) -> ConversionSpec:
         from featcache.embedding.runtimes import ConversionSpec
 
         return ConversionSpec(self.backbone, self.weights, self.image_size, tuple(self.layers), self.raw_shape)

@@ -8,9 +8,13 @@ predictions cannot drift apart.
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 from featcache._lazy import keras
 
 _k = keras()
+# ``call`` takes and returns a tensor of whichever backend Keras runs on (tf.Tensor, jax.Array), or a KerasTensor
+# while a functional model is built: typed Any. Shapes have None for a size not known until run time.
 
 
 @_k.saving.register_keras_serializable(package="featcache")
@@ -22,12 +26,12 @@ class Preprocess(_k.layers.Layer):
     single channel exactly as ``repeat`` does and leaves RGB unchanged.
     """
 
-    def __init__(self, backbone: str, image_size: int, **kwargs):
+    def __init__(self, backbone: str, image_size: int, **kwargs: Any):
         super().__init__(**kwargs)
         self.backbone = backbone
         self.image_size = int(image_size)
 
-    def call(self, images):
+    def call(self, images: Any) -> Any:
         from featcache.embedding.backbones import get_backbone
 
         ops = _k.ops
@@ -41,10 +45,10 @@ class Preprocess(_k.layers.Layer):
         x = ops.image.resize(x, (self.image_size, self.image_size), interpolation="bilinear")
         return get_backbone(self.backbone).preprocess_input(x)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         return (input_shape[0], self.image_size, self.image_size, 3)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "backbone": self.backbone, "image_size": self.image_size}
 
 
@@ -61,23 +65,23 @@ class ViewStack(_k.layers.Layer):
     ``views.apply`` exactly; a crop within one grey level (float rounding of the two resizes).
     """
 
-    def __init__(self, views, **kwargs):
+    def __init__(self, views: Sequence[str], **kwargs: Any):
         from featcache.embedding.views import parse_views
 
         super().__init__(**kwargs)
         self.views = [v.name for v in parse_views(list(views))]  # canonical names, orig first
 
-    def call(self, images):
+    def call(self, images: Any) -> Any:
         from featcache.embedding.views import parse_views
 
         x = _k.ops.cast(images, "float32")
         return _k.ops.concatenate([v.graph(x) for v in parse_views(self.views)], axis=0)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         n = input_shape[0]
         return (None if n is None else n * len(self.views), *input_shape[1:])
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "views": list(self.views)}
 
 
@@ -85,17 +89,17 @@ class ViewStack(_k.layers.Layer):
 class ViewMean(_k.layers.Layer):
     """(V*n, K) view-major scores -> (n, K): each image's mean over its ``n_views`` views (``heads.views``)."""
 
-    def __init__(self, n_views: int, **kwargs):
+    def __init__(self, n_views: int, **kwargs: Any):
         super().__init__(**kwargs)
         self.n_views = int(n_views)
 
-    def call(self, scores):
+    def call(self, scores: Any) -> Any:
         ops = _k.ops
         return ops.mean(ops.reshape(scores, (self.n_views, -1, ops.shape(scores)[-1])), axis=0)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         n = input_shape[0]
         return (None if n is None else n // self.n_views, input_shape[-1])
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "n_views": self.n_views}

@@ -48,12 +48,16 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 import numpy as np
 
 from featcache._lazy import native_stderr_quiet
 from featcache.errors import FeatcacheError
+
+if TYPE_CHECKING:
+    import openvino
+    from keras import Model as KerasModel
 
 Forward = Callable[[np.ndarray], list[np.ndarray]]
 
@@ -76,7 +80,7 @@ class ConversionSpec:
     layers: tuple[str, ...]
     raw_shape: tuple[int, ...]
 
-    def build_keras(self):
+    def build_keras(self) -> KerasModel:
         from featcache.embedding.backbones import get_backbone
         from featcache.embedding.mapper import build_extractor
 
@@ -357,7 +361,7 @@ class OpenVinoRuntime(_ConvertedRuntime):
     module = "openvino"
     package = "openvino"
 
-    def compile(self, path: Path):
+    def compile(self, path: Path) -> openvino.CompiledModel:
         """The ONNX file compiled for this machine's CPU, computing in float32."""
         import openvino as ov
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -15,6 +15,9 @@ from featcache._lazy import keras
 from featcache.errors import FeatcacheError
 from featcache.heads.folding import to_raw
 from featcache.validate import SEED_LIMIT, check_bool, check_number
+
+if TYPE_CHECKING:
+    from keras import Model as KerasModel
 
 # "lesson": exactly the lesson's training (5 epochs, nothing else).
 # "default": the same head with an L2 penalty on the Dense kernel, trained
@@ -44,7 +47,8 @@ _TRAINERS: dict[tuple, tuple] = {}
 LESSON_VALIDATION_SPLIT = 0.2
 
 
-def validation_rows(n_rows: int, validation_split: float, groups=None) -> tuple[slice | np.ndarray, slice | np.ndarray]:
+def validation_rows(n_rows: int, validation_split: float,
+                    groups: np.ndarray | None = None) -> tuple[slice | np.ndarray, slice | np.ndarray]:
     """``(train, val)`` indices of the rows a fit trains on and the rows it holds out for validation.
 
     Without ``groups``: the last rows, exactly as Keras's
@@ -192,10 +196,10 @@ class DenseHead(ClassifierMixin, BaseEstimator):
         return dict(PRESETS[preset])
 
     @classmethod
-    def from_preset(cls, preset: str, **overrides) -> "DenseHead":
+    def from_preset(cls, preset: str, **overrides: Any) -> "DenseHead":
         return cls(**{**cls.preset_params(preset), **overrides})
 
-    def build_model(self, n_features: int, n_classes: int):
+    def build_model(self, n_features: int, n_classes: int) -> KerasModel:
         """The head alone: pooled features -> logits. Layer names match the end-to-end model."""
         k = keras()
         inp = k.Input(shape=(n_features,), name="pooled")
@@ -230,7 +234,7 @@ class DenseHead(ClassifierMixin, BaseEstimator):
             _TRAINERS[key] = (model, [v.numpy() for v in model.optimizer.variables])
         return _TRAINERS[key]
 
-    def fit(self, X, y, groups=None):
+    def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> DenseHead:
         """Fit on ``X``, ``y``; ``groups`` (one per row, e.g. the image of each view) are kept whole on one side
         of the validation split. Without ``groups`` the held-out rows are Keras's ``validation_split`` rows."""
         self.check_params()
@@ -290,16 +294,16 @@ class DenseHead(ClassifierMixin, BaseEstimator):
         coef, intercept = to_raw(kernel.T, bias, self.mean_, self.scale_)
         return [coef.T.astype(np.float32), intercept.astype(np.float32)]
 
-    def decision_function(self, X) -> np.ndarray:
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
         check_is_fitted(self, "model_")
         X = self._standardized(validate_data(self, X, dtype=np.float32, reset=False))
         return np.asarray(self.model_.predict_on_batch(X)) if len(X) <= 4096 else self.model_.predict(X, batch_size=4096, verbose=0)
 
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
         z = self.decision_function(X)
         z = z - z.max(axis=1, keepdims=True)
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: np.ndarray) -> np.ndarray:
         return self.classes_[np.argmax(self.decision_function(X), axis=1)]

@@ -26,7 +26,7 @@ import os
 import warnings
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import numpy as np
 
@@ -62,7 +62,7 @@ class HeadVersionWarning(UserWarning):
     """A scikit-learn head is used with another scikit-learn version than it was saved with."""
 
 
-def head_meta(cache, layer: str | None, head_name: str, head) -> dict[str, Any]:
+def head_meta(cache: Cache, layer: str | None, head_name: str, head: BaseEstimator) -> dict[str, Any]:
     """Metadata stored with a head trained on ``cache`` (a ``Cache``)."""
     m = cache.meta
     return {
@@ -84,7 +84,7 @@ def head_meta(cache, layer: str | None, head_name: str, head) -> dict[str, Any]:
     }
 
 
-def digest_keys(hex_digests) -> np.ndarray:
+def digest_keys(hex_digests: Iterable[str]) -> np.ndarray:
     """Sorted unique uint64 keys (the first 16 hex digits) of sha256 hex digests: 8 bytes per image.
 
     64 bits keep accidental matches out of reach: among 70,000 Fashion-MNIST
@@ -94,7 +94,7 @@ def digest_keys(hex_digests) -> np.ndarray:
     return np.unique(row_keys(hex_digests))
 
 
-def row_keys(hex_digests) -> np.ndarray:
+def row_keys(hex_digests: Iterable[str]) -> np.ndarray:
     """One uint64 key per digest, in order: the key ``digest_keys`` stores (its one algebra; evaluate had a copy)."""
     hex_digests = list(hex_digests)
     return np.fromiter((int(h[:16], 16) for h in hex_digests), dtype=np.uint64, count=len(hex_digests))
@@ -109,7 +109,7 @@ def _kind_of(head) -> str:
     raise FeatcacheError(f"cannot save a {type(head).__name__}; featcache saves {', '.join(HEADS)} heads")
 
 
-def save_head(head, path: str | Path, meta: dict[str, Any], *, force: bool = False) -> Path:
+def save_head(head: BaseEstimator, path: str | Path, meta: dict[str, Any], *, force: bool = False) -> Path:
     """Write atomically: ``.keras`` for ``DenseHead``, ``.npz`` for the scikit-learn heads.
 
     Before anything is written: the head must be fitted, and ``meta`` must pass
@@ -543,7 +543,8 @@ def _check_feature_keys(meta: dict[str, Any], path: Path, fail: Callable[[Path, 
             raise fail(path, f"its {key} setting {meta[key]!r} is not a string")
 
 
-def check_head(head, meta: dict[str, Any], path: str | Path, fail: Callable[[Path, str], Exception] = _unreadable) -> None:
+def check_head(head: BaseEstimator, meta: dict[str, Any], path: str | Path,
+               fail: Callable[[Path, str], Exception] = _unreadable) -> None:
     """A loaded head must be fitted, agree with its metadata, and predict one row of its own width (``fail``: as
     ``_check_meta_shape``'s)."""
     path = Path(path)

@@ -125,7 +125,7 @@ class LogRegHead(ClassifierMixin, BaseEstimator):
         """What in ``fit`` splits the training images into folds, so needs 2 of every class (None: nothing)."""
         return "--C cv" if self.C == "cv" else None
 
-    def fit(self, X, y, groups=None):
+    def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> LogRegHead:
         """Fit on rows ``X``; ``groups`` (the image of each row, ``heads.views.image_groups``) keeps an image's
         views on one side of every cross-validation fold (``C="cv"``)."""
         self.check_params()
@@ -178,12 +178,12 @@ class LogRegHead(ClassifierMixin, BaseEstimator):
         kernel[:, cols], full_bias[cols] = coef.T, bias
         return [kernel.astype(np.float32), full_bias.astype(np.float32)]
 
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
         check_is_fitted(self, "pipeline_")
         X = validate_data(self, X, dtype=np.float32, reset=False)
         with _one_blas_thread():
             return self.pipeline_.predict_proba(X)
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: np.ndarray) -> np.ndarray:
         proba = self.predict_proba(X)  # first: it raises NotFittedError on an unfitted head
         return self.classes_[np.argmax(proba, axis=1)]

@@ -22,6 +22,8 @@ reach about 0.88 on the first 3,000 test images (the lesson's baseline: 0.883).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
@@ -29,6 +31,9 @@ from sklearn.utils.validation import check_is_fitted
 from featcache._lazy import keras
 from featcache.errors import FeatcacheError
 from featcache.validate import SEED_LIMIT, check_number
+
+if TYPE_CHECKING:
+    from keras import Model as KerasModel
 
 
 def _check_images(images) -> np.ndarray:
@@ -107,7 +112,7 @@ class ScratchCNN(ClassifierMixin, BaseEstimator):
                                      f"convolution and pooling steps leave no pixel; use larger images, fewer filters or a "
                                      f"smaller kernel_size")
 
-    def build_model(self, input_shape: tuple[int, int, int], n_classes: int):
+    def build_model(self, input_shape: tuple[int, int, int], n_classes: int) -> KerasModel:
         k = keras()
         inputs = k.Input(shape=input_shape, name="images")
         x = k.layers.Rescaling(1.0 / 255, name="to_unit_range")(inputs)
@@ -120,7 +125,7 @@ class ScratchCNN(ClassifierMixin, BaseEstimator):
         outputs = k.layers.Dense(n_classes, name="logits")(x)
         return k.Model(inputs, outputs, name="scratch_cnn")
 
-    def fit(self, images, y):
+    def fit(self, images: np.ndarray, y: np.ndarray) -> ScratchCNN:
         self.check_params()
         images = _check_images(images)
         y = np.asarray(y)
@@ -144,17 +149,17 @@ class ScratchCNN(ClassifierMixin, BaseEstimator):
         self.history_ = {key: [float(v) for v in vals] for key, vals in hist.history.items()}
         return self
 
-    def decision_function(self, images) -> np.ndarray:
+    def decision_function(self, images: np.ndarray) -> np.ndarray:
         check_is_fitted(self, "model_")
         images = _check_images(images)
         if tuple(images.shape[1:]) != self.input_shape_:
             raise FeatcacheError(f"this ScratchCNN was fitted on images shaped {self.input_shape_}, got {tuple(images.shape[1:])}")
         return np.asarray(self.model_.predict(images, batch_size=256, verbose=0))
 
-    def predict_proba(self, images) -> np.ndarray:
+    def predict_proba(self, images: np.ndarray) -> np.ndarray:
         z = self.decision_function(images)
         e = np.exp(z - z.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
 
-    def predict(self, images) -> np.ndarray:
+    def predict(self, images: np.ndarray) -> np.ndarray:
         return self.classes_[np.argmax(self.decision_function(images), axis=1)]

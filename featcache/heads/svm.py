@@ -97,7 +97,7 @@ class SVMHead(ClassifierMixin, BaseEstimator):
             return "--C cv"
         return "the SVM head's probability calibration" if self.probability else None
 
-    def fit(self, X, y, groups=None):
+    def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> SVMHead:
         """Fit on rows ``X``; ``groups`` (the image of each row, ``heads.views.image_groups``) keeps an image's
         views on one side of every cross-validation fold (``C="cv"`` and the probability calibration)."""
         self.check_params()
@@ -124,11 +124,11 @@ class SVMHead(ClassifierMixin, BaseEstimator):
         return self
 
     @available_if(lambda self: self.probability)
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
         check_is_fitted(self, "pipeline_")
         return self.pipeline_.predict_proba(validate_data(self, X, dtype=np.float32, reset=False))
 
-    def decision_function(self, X) -> np.ndarray:
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
         check_is_fitted(self, "pipeline_")
         X = validate_data(self, X, dtype=np.float32, reset=False)
         svc = self.pipeline_[-1]
@@ -136,7 +136,7 @@ class SVMHead(ClassifierMixin, BaseEstimator):
             svc = svc.calibrated_classifiers_[0].estimator
         return svc.decision_function(self.pipeline_[0].transform(X))
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: np.ndarray) -> np.ndarray:
         if self.probability:
             # argmax of the probabilities, so predict and predict_proba never disagree
             proba = self.predict_proba(X)  # first: it raises NotFittedError on an unfitted head

@@ -27,9 +27,12 @@ was not measured and is not offered.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from sklearn.model_selection import StratifiedKFold
 
 PROBABILITIES = "probabilities"
 DECISION_VALUES = "decision values"
@@ -73,7 +76,8 @@ def image_groups(n: int, V: int) -> np.ndarray:
     return np.repeat(np.arange(n), V)
 
 
-def stratified_folds(y: np.ndarray, folds: int, seed: int, groups: np.ndarray | None = None):
+def stratified_folds(y: np.ndarray, folds: int, seed: int,
+                     groups: np.ndarray | None = None) -> StratifiedKFold | list[tuple[np.ndarray, np.ndarray]]:
     """Seeded stratified k-fold splitting for a head's internal cross-validation (C="cv", SVM calibration).
 
     Without ``groups``: ``StratifiedKFold`` (what the heads always used). With

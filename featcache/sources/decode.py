@@ -13,7 +13,7 @@ import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterator, Sequence
 
 import numpy as np
 
@@ -258,7 +258,7 @@ _TURNS = frozenset(range(2, 9))  # the values exif_transpose acts on; 1 and anyt
 
 
 # Said of a file whose name cannot be written into a cache, a CSV or a message.
-def skipped_listing(skipped, limit: int, more: str = "") -> str:
+def skipped_listing(skipped: Sequence[Sequence[str]], limit: int, more: str = "") -> str:
     """``a.jpg (why); b.png (why); and 3 more{more}``: the first ``limit`` of ``(path, why)`` pairs of files that did
     not decode, as extract, predict and info list them (one home for the three lines)."""
     listed = "; ".join(f"{p} ({why})" for p, why in skipped[:limit])

@@ -38,7 +38,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 
@@ -46,6 +46,10 @@ from featcache.errors import FeatcacheError
 from featcache.sources.base import STAGING, DataSource, Split, SplitSpec
 from featcache.sources.decode import NOT_UTF8, UnreadableImage, decode_image, utf8_name
 from featcache.validate import check_bool, check_fraction, check_seed
+
+if TYPE_CHECKING:
+    from featcache.embedding.batches import Batch
+    from featcache.store import StagedWriter
 
 # Identity of the pixel pipeline before ``Preprocess`` (decode_image at the
 # cache's image size); part of every split's digest, hence of the fingerprint.
@@ -587,14 +591,14 @@ class StagedPhotos:
     def embedder(self, make_embed: Callable) -> KeepProblems:
         return KeepProblems(make_embed)
 
-    def write(self, writer, batch, out: dict[str, np.ndarray]) -> int:
+    def write(self, writer: StagedWriter, batch: Batch, out: dict[str, np.ndarray]) -> int:
         problems = out.pop(PROBLEM)
         bad = [(self.rows.paths[batch.start + i], str(why)) for i, why in enumerate(problems) if why]
         _keeping(writer.partial, self.rows.check, bad)  # --strict stops at the first unreadable file
         writer.write(batch.split, batch.start, out, problems)
         return len(batch) - len(bad)
 
-    def finish(self, writer, extra_attrs: dict[str, Any]) -> None:
+    def finish(self, writer: StagedWriter, extra_attrs: dict[str, Any]) -> None:
         paths = self.rows.paths
         _keeping(writer.partial, self.source.settle, {paths[i]: why for i, why in writer.problems().items()})
         row = {p: i for i, p in enumerate(paths)}

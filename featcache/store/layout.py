@@ -25,7 +25,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import h5py
 import numpy as np
@@ -33,6 +33,9 @@ import numpy as np
 from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5
 from featcache.sources.base import STAGING  # noqa: F401  (the one group of a staged partial file)
 from featcache.store.atomic import first_line, is_no_space
+
+if TYPE_CHECKING:
+    from featcache.sources.base import SplitSpec
 
 FORMAT = "featcache"
 # 2: Fletcher-32 on every dataset and the content_digest attribute (issue 13).
@@ -117,7 +120,7 @@ def encode(value: Any) -> Any:
     return json.dumps(value) if isinstance(value, (dict, list, tuple)) or value is None else value
 
 
-def decode_attrs(attrs) -> dict[str, Any]:
+def decode_attrs(attrs: h5py.AttributeManager) -> dict[str, Any]:
     """Root attributes as Python values; a damaged JSON attribute is a ``ValueError``."""
     out = {}
     for key, value in attrs.items():
@@ -162,7 +165,7 @@ def check_chunks_stored(path: Path, ds: h5py.Dataset, name: str) -> None:
             raise damaged(path, f"{name} has lost the chunk of rows {row}-{min(row + ds.chunks[0], ds.shape[0]) - 1}")
 
 
-def create_h5(path: Path, **kwargs) -> h5py.File:
+def create_h5(path: Path, **kwargs: Any) -> h5py.File:
     """A new HDF5 file in featcache's format (``LIBVER``): the one place the partial and the regrouped cache are made.
 
     A full disk stays an OSError, for the writer's guard to turn into the
@@ -177,7 +180,7 @@ def create_h5(path: Path, **kwargs) -> h5py.File:
                              "writable, or choose --out elsewhere") from None
 
 
-def open_h5(path: Path, mode: str = "r", peek: bool = False, **kwargs) -> h5py.File:
+def open_h5(path: Path, mode: str = "r", peek: bool = False, **kwargs: Any) -> h5py.File:
     """Open an existing file, with clear errors; ``peek`` reads a file another process holds open for writing."""
     try:
         return h5py.File(path, mode, **kwargs)
@@ -218,7 +221,8 @@ def create_digests(g: h5py.Group, digests: list[str]) -> None:
                      maxshape=(None,), **CHECKSUM)
 
 
-def lay_out(f: h5py.File, attrs: dict[str, Any], splits, layer_widths: dict[str, int], dtype: np.dtype) -> None:
+def lay_out(f: h5py.File, attrs: dict[str, Any], splits: Sequence[SplitSpec], layer_widths: dict[str, int],
+            dtype: np.dtype) -> None:
     """Attributes, and per split its labels, index, paths and empty feature datasets (of every view in
     ``attrs["views"]``, when given: each view's datasets like the original's, same chunks and checksum)."""
     f.attrs["format"] = FORMAT

@@ -25,13 +25,17 @@ import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from featcache import paths
 from featcache.errors import FeatcacheError
 from featcache.store.atomic import write_json, write_text
 from featcache.store.fingerprint import fingerprint
 from featcache.validate import SEED_LIMIT, check_report_files, check_writable_dir
+
+if TYPE_CHECKING:
+    from featcache.analysis.plots import CurveSet
+    from featcache.store import Cache
 
 CSV_FIELDS = ("size", "seed", "head", "accuracy", "fit_seconds")
 # Each row's checksum, a column after the others: the first 16 hex digits of SHA-256 over the curve's key
@@ -141,7 +145,7 @@ def read_meta(path: Path) -> dict[str, Any] | None:
     return meta if isinstance(meta, dict) else None
 
 
-def default_out(cache, layer: str, identity: dict[str, Any]) -> Path:
+def default_out(cache: Cache, layer: str, identity: dict[str, Any]) -> Path:
     m = cache.meta
     name = f"curve_{m.get('dataset', 'data')}_{m.get('backbone')}_{m.get('image_size')}px_{layer}_{fingerprint(identity)[:8]}"
     return paths.runs_dir() / name
@@ -222,7 +226,7 @@ class CurveFolder:
             write_json(self.json, {**meta, ROW_CHECKSUMS: True})
 
 
-def load_curve(path: str | Path, label: str | None = None):
+def load_curve(path: str | Path, label: str | None = None) -> CurveSet:
     """A ``plots.CurveSet`` from a curve.csv (or its folder) and the curve.json beside it."""
     from featcache.analysis.plots import CurveSet, describe
 

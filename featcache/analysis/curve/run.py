@@ -113,8 +113,8 @@ def _finish(bound: BoundCurve, plan: CurvePlan, folder: CurveFolder, meta: dict[
     return rows
 
 
-def run_curve(spec: CurveSpec, cache, out: str | Path | None = None, *, plot: bool = True, verbose: bool = False,
-              lock_timeout: float | None = None) -> CurveResult:
+def run_curve(spec: CurveSpec, cache: Cache | str | Path, out: str | Path | None = None, *, plot: bool = True,
+              verbose: bool = False, lock_timeout: float | None = None) -> CurveResult:
     """Fit every point of ``spec`` on ``cache`` (a path or an open Cache) that ``out`` does not hold yet.
 
     The folder's lock (``<out>.lock`` beside it, as extract's beside a cache) is held for the whole run:

@@ -16,10 +16,15 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from featcache.errors import FeatcacheError
 from featcache.validate import check_jobs, check_two_per_class, check_views, parse_list, parse_seeds, parse_sizes, require_splits
+
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
+
+    from featcache.store import Cache
 
 DEFAULT_SEEDS = 3
 DEFAULT_HEADS = ("logreg", "keras")
@@ -47,7 +52,7 @@ def consumes(head: str) -> str:
     return getattr(estimator_class(head), "consumes", "features")
 
 
-def make_estimator(head: str, params: Mapping[str, Any], seed: int):
+def make_estimator(head: str, params: Mapping[str, Any], seed: int) -> BaseEstimator:
     return estimator_class(head)(**{**params, "seed": seed})
 
 
@@ -153,7 +158,7 @@ class CurveSpec:
                                  f"{', '.join(needy)} head's folds (probability calibration, or C=cv) need 2 of every "
                                  f"class; start --sizes at {needed} or more")
 
-    def bind(self, cache) -> "BoundCurve":
+    def bind(self, cache: Cache) -> "BoundCurve":
         """This spec on ``cache``: the layer and sizes checked, every head parameter filled in."""
         layer = cache.default_layer if self.layer is None else self.layer
         if layer not in cache.layers:

@@ -13,13 +13,16 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 
 from featcache.analysis.curve.spec import make_estimator
 from featcache.heads.views import fit_views, score_views
 from featcache.errors import FeatcacheError
+
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
 
 # joblib backend for --jobs > 1. Processes, not threads: Keras seeds are
 # process-wide state, so Keras fits in threads would depend on scheduling
@@ -87,7 +90,8 @@ def uses_seed(head: str, params: dict[str, Any]) -> bool:
     return bool(getattr(make_estimator(head, params, 0), "uses_seed", True))
 
 
-def fit_point(est, X: np.ndarray, y: np.ndarray, rows: np.ndarray, X_test: np.ndarray, y_test: np.ndarray) -> tuple[float, float]:
+def fit_point(est: BaseEstimator, X: np.ndarray, y: np.ndarray, rows: np.ndarray, X_test: np.ndarray,
+              y_test: np.ndarray) -> tuple[float, float]:
     """Fit ``est`` on the images ``rows`` of the train split; (test accuracy, fit seconds).
 
     Features come as views, ``(V, N, D)``: the fit takes every view of the
@@ -120,7 +124,8 @@ def fit_points(data: Data, head: str, params: dict[str, Any], seed: int, rows_li
     return out
 
 
-def run_task(data: Data, task: Task, params: dict[str, Any], rows_list: list[np.ndarray]):
+def run_task(data: Data, task: Task, params: dict[str, Any],
+             rows_list: list[np.ndarray]) -> tuple[Task, list[tuple[float, float]]]:
     head, seed, sizes = task
     return task, fit_points(data, head, params, seed, rows_list)
 

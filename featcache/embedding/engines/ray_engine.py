@@ -25,6 +25,7 @@ import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
@@ -40,7 +41,7 @@ CONNECT_TIMEOUT_S = 10.0  # bound on reaching the cluster; Ray's own connect ret
 _RESUME_HINT = "the batches written so far are kept: re-run the same command to resume"
 
 
-def require():
+def require() -> ModuleType:
     """The ``ray`` module, or a one-line error saying how to install it."""
     try:
         import ray
@@ -211,7 +212,7 @@ def _worker_env() -> dict[str, str]:
     return env
 
 
-def start_local(num_cpus: int):
+def start_local(num_cpus: int) -> ModuleType:
     """A private, quiet Ray instance on this machine (no dashboard)."""
     ray = require()
     package_root = str(Path(__file__).resolve().parents[2])
@@ -251,7 +252,7 @@ def _node_cpus(ray) -> list[int]:
     return [int(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n.get("Alive")]
 
 
-def plan_cpus(ray, workers: int, cpus_per_worker: int | None) -> int:
+def plan_cpus(ray: ModuleType, workers: int, cpus_per_worker: int | None) -> int:
     """CPUs per actor: as asked, else the smallest node's CPUs shared among the workers; must fit."""
     nodes = _node_cpus(ray)
     per = cpus_per_worker or max(1, min(nodes, default=1) // workers)
