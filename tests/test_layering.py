@@ -5,9 +5,13 @@ place and nothing upstream has to know it. Type-only imports (``if TYPE_CHECKING
 no code. The one allowance: the embedding stage's runner and runtimes write to the store (the cache, converted
 models beside it), the distributor of clip-retrieval's reader/mapper/writer split, and its specs name caches as
 the store does. The foundation every stage uses (validate, errors, paths, progress, _lazy) imports no stage.
+
+The same kind of ast walk holds the standard "type hints on public functions": every public function and
+method (and ``__init__``) annotates each parameter and its return.
 """
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
 
 import featcache
@@ -79,6 +83,87 @@ def test_the_check_sees_a_backward_import_even_inside_a_function(tmp_path):
     assert backward_imports(tmp_path)[:2] == ["embedding/views.py:1 imports featcache.store", "sources/bad.py:5 imports featcache.store"]
     assert backward_imports(tmp_path)[-1] == "validate.py:2 imports featcache.sources.images"
 
+
+def _defs(body: list[ast.stmt]) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef]:
+    """The functions and classes of a module's or class's body, also those under a top-level ``if`` or ``try``."""
+    for node in body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            yield node
+        elif isinstance(node, (ast.If, ast.Try)):
+            yield from _defs(node.body + node.orelse + getattr(node, "finalbody", []))
+            for handler in getattr(node, "handlers", []):
+                yield from _defs(handler.body)
+
+
+def _unhinted(fn: ast.FunctionDef | ast.AsyncFunctionDef, method: bool) -> list[str]:
+    """The parameters of ``fn`` without an annotation, in the signature's order (``*args``, ``**kwargs`` as
+    written), then ``return`` if it has none (``__init__`` aside). A method's first parameter (self, cls) needs
+    none; a staticmethod's does."""
+    a = fn.args
+    params = a.posonlyargs + a.args
+    static = any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in fn.decorator_list)
+    if method and not static:
+        params = params[1:]
+    star = [ast.arg(f"*{a.vararg.arg}", a.vararg.annotation)] if a.vararg else []
+    stars = [ast.arg(f"**{a.kwarg.arg}", a.kwarg.annotation)] if a.kwarg else []
+    missing = [p.arg for p in params + star + a.kwonlyargs + stars if p.annotation is None]
+    if fn.returns is None and fn.name != "__init__":
+        missing.append("return")
+    return missing
+
+
+def missing_hints(root: Path) -> list[str]:
+    """``file:line name (what lacks a hint)`` for every public function and method under ``root``: names not
+    starting with ``_``, and ``__init__``, in modules and in public classes, nested ones too (functions inside
+    functions are not API)."""
+    found = []
+
+    def visit(body: list[ast.stmt], rel: Path, owner: str | None) -> None:
+        for node in _defs(body):
+            if isinstance(node, ast.ClassDef):
+                if not node.name.startswith("_"):
+                    visit(node.body, rel, f"{owner}.{node.name}" if owner else node.name)
+                continue
+            if node.name.startswith("_") and node.name != "__init__":
+                continue
+            missing = _unhinted(node, method=owner is not None)
+            if missing:
+                found.append(f"{rel}:{node.lineno} {owner + '.' if owner else ''}{node.name} ({', '.join(missing)})")
+
+    for path in sorted(root.rglob("*.py")):
+        visit(ast.parse(path.read_text()).body, path.relative_to(root), None)
+    return found
+
+
+def test_public_functions_have_type_hints():
+    assert missing_hints(Path(featcache.__file__).parent) == []
+
+
+def test_the_check_sees_every_missing_hint(tmp_path):
+    (tmp_path / "heads").mkdir()
+    (tmp_path / "heads" / "bad.py").write_text(
+        "from typing import Any\n"
+        "def fit(X, y: int, *args, k=1, **kw) -> None: ...\n"
+        "def score(X: Any):\n    def inner(z): ...\n"
+        "def _private(x): ...\n"
+        "class Head:\n"
+        "    def __init__(self, n, *, seed: int = 0): ...\n"
+        "    def predict(self, X: Any) -> Any: ...\n"
+        "    @classmethod\n    def load(cls, path: str): ...\n"
+        "    @staticmethod\n    def parse(text) -> str: ...\n"
+        "    def _fold(self, X): ...\n"
+        "    class Inner:\n        def f(self, x): ...\n"
+        "class _Hidden:\n    def f(self, x): ...\n"
+        "try:\n    def fast(a: int, /, b) -> int: ...\nexcept ImportError:\n    pass\n")
+    assert missing_hints(tmp_path) == [
+        "heads/bad.py:2 fit (X, *args, k, **kw)",
+        "heads/bad.py:3 score (return)",
+        "heads/bad.py:7 Head.__init__ (n)",
+        "heads/bad.py:10 Head.load (return)",
+        "heads/bad.py:12 Head.parse (text)",
+        "heads/bad.py:15 Head.Inner.f (x, return)",
+        "heads/bad.py:19 fast (b)",
+    ]
 
 def test_subprocesses_import_this_checkouts_featcache(tmp_path):
     # conftest puts this checkout first on PYTHONPATH: the CLI tests ran another clone's code when an editable
