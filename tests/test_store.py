@@ -996,3 +996,29 @@ def test_a_folder_removed_between_mkdir_and_the_temporary_is_made_again(tmp_path
     monkeypatch.setattr(tempfile, "mkstemp", racing)
     atomic.write_text(tmp_path / "new" / "r.txt", "report")
     assert (tmp_path / "new" / "r.txt").read_text() == "report" and len(calls) == 2
+
+
+def test_caches_in_chunks_of_256_rows_read_verify_and_resume_under_the_64_row_layout(tmp_path, monkeypatch):
+    """CHUNK_ROWS went from 256 to 64 (scripts/bench_chunk_rows.py): files written before still read, verify and
+    resume, a damaged chunk of theirs redone from its own first row (every step follows the dataset's chunks)."""
+    from featcache.store import layout
+
+    with monkeypatch.context() as m:
+        m.setattr(layout, "CHUNK_ROWS", 256)
+        old = make_cache(tmp_path / "old.h5")
+        path, _ = _partial(tmp_path, rows=576)
+    assert CHUNK_ROWS == 64
+    with h5py.File(old, "r") as f:
+        assert f["train/features/out"].chunks == (256, WIDTH)
+    assert verify(old).datasets["train/features/out"] == 3
+    np.testing.assert_array_equal(open_cache(old).features("train"), features("train", 0, N_TRAIN))
+    flip(partial_path(path), chunk_offset(partial_path(path), "train/features/out", 1) + 40, 16)
+    w = writer(path)
+    done = w.open()
+    assert done["train"] == 256 and any("from row 256 were damaged" in line for line in w.repairs), w.repairs
+    write_rows(w, done)
+    w.finish()
+    with h5py.File(path, "r") as f:  # the resume kept the file's own chunks
+        assert f["train/features/out"].chunks == (256, WIDTH)
+    np.testing.assert_array_equal(open_cache(path).features("train"), features("train", 0, N_TRAIN))
+    verify(path)
