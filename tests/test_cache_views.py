@@ -11,7 +11,7 @@ from helpers import flip
 
 from featcache.errors import FeatcacheError
 from featcache.store import STAGING, CacheIdentity, CacheWriter, SplitSpec, StagedWriter, open_cache, partial_path, verify
-from featcache.store.layout import view_dataset
+from featcache.store.layout import CHUNK_ROWS, view_dataset
 
 N_TRAIN, N_TEST, WIDTH = 300, 20, 4
 VIEWS = ["orig", "flip", "shift:+2,+2"]
@@ -113,7 +113,7 @@ def test_views_are_stored_beside_the_features_row_aligned_checksummed_and_verifi
             assert sorted(f[s]["views"].keys()) == ["flip", "shift:+2,+2"]
             for v in VIEWS:
                 ds = f[s][view_dataset(v, "out")]
-                assert ds.shape == (n, WIDTH) and ds.chunks == (min(256, n), WIDTH) and ds.fletcher32
+                assert ds.shape == (n, WIDTH) and ds.chunks == (min(CHUNK_ROWS, n), WIDTH) and ds.fletcher32
     assert view_dataset("orig", "out") == "features/out" and view_dataset("flip", "out") == "views/flip/out"
     cache = open_cache(path)
     assert cache.views == tuple(VIEWS) and cache.summary()["views"] == VIEWS
@@ -194,12 +194,12 @@ def test_resume_redoes_damaged_rows_of_every_view(tmp_path):
     with h5py.File(part) as f:
         assert int(f["train"].attrs["rows_done"]) == 300
         offset = f["train/views/shift:+2,+2/out"].id.get_chunk_info(1).byte_offset
-    flip(part, offset + 4, 8)  # one view's second chunk: rows 256.. of EVERY view are redone
+    flip(part, offset + 4, 8)  # one view's second chunk: rows CHUNK_ROWS.. of EVERY view are redone
     w = writer(path, splits=specs(n))
     done = w.open()
-    assert done["train"] == 256 and any("from row 256 were damaged" in line for line in w.repairs)
+    assert done["train"] == CHUNK_ROWS and any(f"from row {CHUNK_ROWS} were damaged" in line for line in w.repairs)
     with h5py.File(part) as f:  # the other views' rows past the damage were cleared too
-        assert not f["train/views/flip/out"][256:300].any() and not f["train/features/out"][256:300].any()
+        assert not f["train/views/flip/out"][CHUNK_ROWS:300].any() and not f["train/features/out"][CHUNK_ROWS:300].any()
     write_rows(w, done)
     w.finish()
     cache = open_cache(path)

@@ -105,8 +105,8 @@ def test_a_flipped_byte_in_any_chunk_of_any_dataset_is_caught_before_use(tmp_pat
     assert {"train/features/out", "train/labels", "train/index"} <= names and len(spans) >= 6, names
     readers = {"features/out": lambda c: c.features("train", "out"), "labels": lambda c: c.labels("train"),
                "index": lambda c: c.index("train"), "paths": lambda c: c.paths("train"), "digests": lambda c: c.digests("train")}
-    # The paths' text lives outside their chunk, in HDF5's global heap: one of its bytes too ('a/300.jpg' -> 'a/3\xcf0.jpg').
-    heap = good.read_bytes().index(b"a/300.jpg") + 3
+    # The paths' text lives outside their chunk, in HDF5's global heap: one of its bytes too ('a/128.jpg' -> 'a/1\xcd8.jpg').
+    heap = good.read_bytes().index(f"a/{2 * CHUNK_ROWS}.jpg".encode()) + 3
     for name, offset in [(name, info.byte_offset + info.size // 2) for name, info in spans] + [("train/paths", heap)]:
         bad = tmp_path / "bad.h5"
         shutil.copy(good, bad)

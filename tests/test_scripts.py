@@ -32,6 +32,7 @@ from helpers import REPO, make_class_tree, make_fashion_dir
 SCRIPTS = REPO / "scripts"
 SMOKE = {  # script -> its smoke test below
     "bench_batch_size.py": "test_bench_batch_size",
+    "bench_chunk_rows.py": "test_bench_chunk_rows",
     "bench_commit_fsync.py": "test_bench_commit_fsync",
     "bench_curve.py": "test_bench_curve",
     "bench_extract.py": "test_bench_extract",
@@ -150,6 +151,19 @@ def test_setup_sh_parses():
 def test_bench_commit_fsync(tmp_path: Path):
     proc = run_script("bench_commit_fsync.py", "fsync", "--rows", "200", cwd=tmp_path)
     assert proc.stdout.startswith("fsync: ") and "for 4 commits" in proc.stdout
+
+
+def test_bench_chunk_rows(tmp_path: Path):
+    from featcache.store import layout
+
+    before = layout.CHUNK_ROWS
+    proc = run_script("bench_chunk_rows.py", "--rows", "300", "--width", "8", "--heights", "64,16", "--rounds", "2",
+                      "--reads", "1", "--json", "out.json", cwd=tmp_path)
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert [sorted(r) for r in report["rounds"]] == [["16", "64"]] * 2
+    assert all(r[h]["chunk_rows"] == int(h) and r[h]["write_s"] > 0 and r[h]["read_s"] > 0 for r in report["rounds"] for h in r)
+    assert report["summary"]["64"]["write_s_ratio"] == 1.0 and "| 16 | 0.00 |" in proc.stdout
+    assert layout.CHUNK_ROWS == before  # put back: the script runs in the test's process
 
 
 def test_cli_reference(tmp_path: Path):

@@ -36,6 +36,7 @@ from featcache.store import (
     verify,
 )
 from featcache.store.fingerprint import fingerprint
+from featcache.store.layout import CHUNK_ROWS
 from featcache.store.reader import UncheckedCacheWarning
 
 REPO = Path(__file__).resolve().parents[1]
@@ -116,7 +117,7 @@ def test_every_dataset_carries_a_checksum_and_verify_reads_them_all(tmp_path):
             assert all(f[s][d].fletcher32 for d in ("labels", "index", "features/out"))
     result = verify(path)
     assert set(result.datasets) == {f"{s}/{d}" for s in ("train", "test") for d in ("labels", "index", "features/out")}
-    assert result.datasets["train/features/out"] == 3 and result.digest  # 600 rows in chunks of 256
+    assert result.datasets["train/features/out"] == -(-N_TRAIN // CHUNK_ROWS) and result.digest  # every chunk
     cache = open_cache(path)
     np.testing.assert_array_equal(cache.features("train")[:64], features("train", 0, 64))
 
@@ -196,17 +197,18 @@ def test_a_chunk_lost_from_its_index_is_caught_not_read_as_zeros(tmp_path, capsy
     path = make_cache(tmp_path / "c.h5")
     at = chunk_key_offset(path, "train/features/out", 1)
     raw = bytearray(path.read_bytes())
-    raw[at + 5] ^= 0xFF  # rows 256-511 now claim to be somewhere far past the end
+    raw[at + 5] ^= 0xFF  # the second chunk's rows now claim to be somewhere far past the end
     path.write_bytes(bytes(raw))
+    lost = f"rows {CHUNK_ROWS}-{2 * CHUNK_ROWS - 1}"
     with h5py.File(path, "r") as f:  # what HDF5 alone gives: zeros, no error
-        assert not f["train/features/out"][256:512].any()
+        assert not f["train/features/out"][CHUNK_ROWS : 2 * CHUNK_ROWS].any()
     cache = open_cache(path)
-    with pytest.raises(FeatcacheError, match=r"is damaged \(train/features/out has lost the chunk of rows 256-511\); re-extract it"):
+    with pytest.raises(FeatcacheError, match=rf"is damaged \(train/features/out has lost the chunk of {lost}\); re-extract it"):
         cache.features("train", rows=slice(0, 10))
-    with pytest.raises(FeatcacheError, match="has lost the chunk of rows 256-511"):
+    with pytest.raises(FeatcacheError, match=f"has lost the chunk of {lost}"):
         verify(path)
     assert main(["verify", str(path)]) == 2
-    assert "has lost the chunk of rows 256-511" in capsys.readouterr().err
+    assert f"has lost the chunk of {lost}" in capsys.readouterr().err
     with pytest.raises(FeatcacheError, match="is damaged"):
         find_complete(path, identity())  # never a cache hit
 
@@ -502,26 +504,28 @@ def test_resume_redoes_damaged_feature_chunks(tmp_path):
     flip(partial_path(path), chunk_offset(partial_path(path), "train/features/out", 1) + 40, 16)
     w = writer(path)
     done = w.open()
-    assert done["train"] == 256 and any("from row 256 were damaged" in line for line in w.repairs)
+    assert done["train"] == CHUNK_ROWS and any(f"from row {CHUNK_ROWS} were damaged" in line for line in w.repairs)
     write_rows(w, done)
     w.finish()
     np.testing.assert_array_equal(open_cache(path).features("train"), features("train", 0, N_TRAIN))
 
 
 def test_resume_redoes_a_damaged_last_chunk_not_the_whole_split(tmp_path):
-    """Regression: the last chunk (rows 512-599 of 600) is an edge chunk; clearing it used to read it first, fail its
-    checksum, and start the partial over from row 0."""
-    path, _ = _partial(tmp_path, rows=576)
-    flip(partial_path(path), chunk_offset(partial_path(path), "train/features/out", 2) + 40, 16)
+    """Regression: the last chunk (rows 512-599 of 600 in chunks of 256) is an edge chunk; clearing it used to read it
+    first, fail its checksum, and start the partial over from row 0."""
+    last = (N_TRAIN - 1) // CHUNK_ROWS  # the edge chunk, partly written below
+    first = last * CHUNK_ROWS
+    path, _ = _partial(tmp_path, rows=(first + N_TRAIN) // 2)
+    flip(partial_path(path), chunk_offset(partial_path(path), "train/features/out", last) + 40, 16)
     w = writer(path)
     done = w.open()
-    assert done["train"] == 512 and any("from row 512 were damaged" in line for line in w.repairs), w.repairs
+    assert done["train"] == first and any(f"from row {first} were damaged" in line for line in w.repairs), w.repairs
     write_rows(w, done)
     w.finish()
     np.testing.assert_array_equal(open_cache(path).features("train"), features("train", 0, N_TRAIN))
     with h5py.File(path, "r") as f:  # the chunks cleared raw were written again through the checksum filter
         ds = f["train/features/out"]
-        assert [ds.id.get_chunk_info(i).filter_mask for i in range(ds.id.get_num_chunks())] == [0, 0, 0]
+        assert [ds.id.get_chunk_info(i).filter_mask for i in range(ds.id.get_num_chunks())] == [0] * (last + 1)
     verify(path)
 
 
@@ -992,3 +996,29 @@ def test_a_folder_removed_between_mkdir_and_the_temporary_is_made_again(tmp_path
     monkeypatch.setattr(tempfile, "mkstemp", racing)
     atomic.write_text(tmp_path / "new" / "r.txt", "report")
     assert (tmp_path / "new" / "r.txt").read_text() == "report" and len(calls) == 2
+
+
+def test_caches_in_chunks_of_256_rows_read_verify_and_resume_under_the_64_row_layout(tmp_path, monkeypatch):
+    """CHUNK_ROWS went from 256 to 64 (scripts/bench_chunk_rows.py): files written before still read, verify and
+    resume, a damaged chunk of theirs redone from its own first row (every step follows the dataset's chunks)."""
+    from featcache.store import layout
+
+    with monkeypatch.context() as m:
+        m.setattr(layout, "CHUNK_ROWS", 256)
+        old = make_cache(tmp_path / "old.h5")
+        path, _ = _partial(tmp_path, rows=576)
+    assert CHUNK_ROWS == 64
+    with h5py.File(old, "r") as f:
+        assert f["train/features/out"].chunks == (256, WIDTH)
+    assert verify(old).datasets["train/features/out"] == 3
+    np.testing.assert_array_equal(open_cache(old).features("train"), features("train", 0, N_TRAIN))
+    flip(partial_path(path), chunk_offset(partial_path(path), "train/features/out", 1) + 40, 16)
+    w = writer(path)
+    done = w.open()
+    assert done["train"] == 256 and any("from row 256 were damaged" in line for line in w.repairs), w.repairs
+    write_rows(w, done)
+    w.finish()
+    with h5py.File(path, "r") as f:  # the resume kept the file's own chunks
+        assert f["train/features/out"].chunks == (256, WIDTH)
+    np.testing.assert_array_equal(open_cache(path).features("train"), features("train", 0, N_TRAIN))
+    verify(path)
