@@ -15,6 +15,7 @@ from featcache.errors import FeatcacheError
 from featcache.validate import check_path, check_replaceable, positive_int
 
 if TYPE_CHECKING:
+    from featcache.deploy.model import ModelRunner
     from featcache.progress import Progress
 
 NPY_HINT = "save uint8 pixels 0..255 shaped (N, H, W) or (N, H, W, C) with C = 1 or 3"
@@ -374,12 +375,12 @@ def collect_inputs(images: Sequence[str | Path], csv: str | Path | None) -> tupl
     return paths, left_out
 
 
-def _model_runner(model: str | Path, runtime: str, batch_size: int, n_images: int) -> Callable[[], object]:
+def _model_runner(model: str | Path, runtime: str, batch_size: int, n_images: int) -> Callable[[], ModelRunner]:
     """``net()``: the model's ``ModelRunner``, built on the first call (not when no image file decodes: that
     is one line, without loading TensorFlow) and the same one after."""
-    built: list = []
+    built: list[ModelRunner] = []
 
-    def net():
+    def net() -> ModelRunner:
         if not built:
             from featcache.deploy import model as model_io
 
@@ -397,7 +398,7 @@ def _progress_bar(total: int):
     return Progress(total, unit="image", stream=sys.stderr)
 
 
-def predict_files(paths: Sequence[Path], size: int, batch_size: int, net: Callable[[], object], names: list[str],
+def predict_files(paths: Sequence[Path], size: int, batch_size: int, net: Callable[[], ModelRunner], names: list[str],
                   top_k: int, bar: Progress | None = None) -> tuple[list[Prediction | None], list[tuple[str, str]]]:
     """``(per_file, skipped)``: each image file's prediction in order (None for one that does not decode) and
     ``[(path, reason)]`` of those; decoded and run one batch at a time, keeping only each batch's top-k."""
@@ -424,7 +425,7 @@ def _nothing_to_predict(skipped: Sequence[tuple[str, str]]) -> FeatcacheError:
                           "a folder of images or a .npy array")
 
 
-def predict_arrays(arrays: Sequence[tuple[Path, np.ndarray]], net: Callable[[], object], batch_size: int,
+def predict_arrays(arrays: Sequence[tuple[Path, np.ndarray]], net: Callable[[], ModelRunner], batch_size: int,
                    names: list[str], top_k: int, bar: Progress | None = None) -> list[list[Prediction]]:
     """The predictions of each ``.npy``'s images (``"x.npy[i]"``), one list per array, in order."""
     from featcache.deploy import model as model_io

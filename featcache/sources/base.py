@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence, TypeVar
 
 import numpy as np
 
@@ -88,7 +88,7 @@ class PendingRows(Protocol):
 
     def read(self, start: int, stop: int) -> dict[str, np.ndarray]: ...
 
-    def plan(self, source: DataSource) -> RowPlan:
+    def plan(self, source: DataSource) -> RowPlan[Any]:
         """How extraction embeds and writes these rows (see ``RowPlan``), for ``source``."""
 
     def probe(self) -> dict[str, str]:
@@ -165,7 +165,7 @@ class DataSource:
         if self.pending is not None:
             self._splits, self._skipped = self.pending.assign(unreadable)
 
-    def plan(self) -> RowPlan:
+    def plan(self) -> RowPlan[Any]:
         """What extraction writes and how (``RowPlan``): the fixed splits, or the source's own staged plan."""
         return FixedRows(self) if self.pending is None else self.pending.plan(self)
 
@@ -180,7 +180,12 @@ def array_digest(*arrays: np.ndarray) -> str:
     return h.hexdigest()
 
 
-class RowPlan(Protocol):
+# The writer a plan writes with: a FixedRows plan any CacheWriter, a staged plan (photos) the store's StagedWriter,
+# which make_writer builds when the plan says ``staged``. Contravariant: a plan for any CacheWriter takes a staged one.
+W_contra = TypeVar("W_contra", bound="CacheWriter", contravariant=True)
+
+
+class RowPlan(Protocol[W_contra]):
     """How extraction embeds a source's rows and writes them to the cache.
 
     The runner only ever does: ``w = store.make_writer(..., plan.specs,
@@ -207,10 +212,10 @@ class RowPlan(Protocol):
     def embedder(self, make_embed: Callable) -> Callable:
         """The picklable embed factory the engine runs (``make_embed`` itself, or one wrapping it)."""
 
-    def write(self, writer: CacheWriter, batch: Batch, out: dict[str, np.ndarray]) -> int:
+    def write(self, writer: W_contra, batch: Batch, out: dict[str, np.ndarray]) -> int:
         """Write one embedded batch; returns the images in it that were embedded (not unreadable files)."""
 
-    def finish(self, writer: CacheWriter, extra_attrs: dict[str, Any]) -> None:
+    def finish(self, writer: W_contra, extra_attrs: dict[str, Any]) -> None:
         """Publish the complete cache."""
 
 

@@ -187,7 +187,7 @@ class BoundCurve:
     """A spec checked against one cache."""
 
     spec: CurveSpec
-    cache: Any  # featcache.store.cache.Cache
+    cache: Cache
     layer: str
     params: dict[str, dict[str, Any]]  # every parameter of every fitted head, JSON-normal
     train_views: tuple[str, ...] = ("orig",)  # the cache's views, in its order (validate.check_views)
