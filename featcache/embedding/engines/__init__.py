@@ -13,8 +13,9 @@ not part of a cache's identity.
 An engine is a frozen dataclass of its options with ``check()`` (reach
 what it needs, before any data work) and ``run(batches, read, make_embed,
 write)``; its ``runtime`` says how the network runs (``Mapper(runtime=...)``).
-A new engine is one new class in one new module here (and a line in ``get``
-for the CLI's ``--engine``):
+A new engine is one new class in one new module here and its line in
+``ENGINES`` (the CLI's ``--engine`` choices and ``get`` read that table; an
+option is the engine's own when it is one of its dataclass fields):
 
 - ``LocalEngine``: this process, reading ahead in a thread (engines/local.py).
 - ``RayEngine``: Ray Data tasks decode, a pool of Ray actors embeds, on this
@@ -31,8 +32,11 @@ from featcache.embedding.batches import Batch
 from featcache.embedding.runtimes import DEFAULT_RUNTIME, check_runtime  # noqa: F401  (the runtimes' own; engines check theirs when made)
 from featcache.errors import FeatcacheError
 
-ENGINES = ("local", "ray")
-
+# --engine NAME -> (module, class), imported only when chosen (Ray is an optional dependency).
+ENGINES = {
+    "local": ("featcache.embedding.engines.local", "LocalEngine"),
+    "ray": ("featcache.embedding.engines.ray_engine", "RayEngine"),
+}
 
 class Engine(Protocol):
     """What ``extract`` needs of an engine: a frozen dataclass (its options) with these."""
@@ -47,20 +51,31 @@ class Engine(Protocol):
             write: Callable[[Batch, dict[str, np.ndarray]], None]) -> None: ...
 
 
+def engine_class(name: str) -> type:
+    """The class of engine ``name`` (``ENGINES``), imported now."""
+    import importlib
+
+    if name not in ENGINES:
+        raise FeatcacheError(f"unknown engine {name!r}; use one of: {', '.join(ENGINES)}")
+    module, cls = ENGINES[name]
+    return getattr(importlib.import_module(module), cls)
+
+
 def get(name: str = "local", **options: Any) -> Engine:
-    """The engine ``name`` with its options (None = not given, the engine's default): the CLI's ``--engine``."""
+    """The engine ``name`` with its options (None = not given, the engine's default): the CLI's ``--engine``.
+
+    An option given that is not a field of that engine is one line naming the engines it belongs to."""
+    import dataclasses
+
+    cls = engine_class(name)
     given = {k: v for k, v in options.items() if v is not None}
-    if name == "local":
-        from featcache.embedding.engines.local import LocalEngine
-
-        ray_only = [k for k in given if k != "runtime"]
-        if ray_only:
-            flags = ", ".join("--" + k.replace("_", "-") for k in ray_only)
-            verb = "applies" if len(ray_only) == 1 else "apply"
-            raise FeatcacheError(f"{flags} {verb} only to --engine ray; add --engine ray or drop {'it' if len(ray_only) == 1 else 'them'}")
-        return LocalEngine(**given)
-    if name == "ray":
-        from featcache.embedding.engines.ray_engine import RayEngine
-
-        return RayEngine(**given)
-    raise FeatcacheError(f"unknown engine {name!r}; use one of: {', '.join(ENGINES)}")
+    fields = {f.name for f in dataclasses.fields(cls)}
+    foreign = [k for k in given if k not in fields]
+    if foreign:
+        flags = ", ".join("--" + k.replace("_", "-") for k in foreign)
+        owners = [n for n in ENGINES if n != name and set(foreign) <= {f.name for f in dataclasses.fields(engine_class(n))}]
+        where = " or ".join(f"--engine {n}" for n in owners) or "another engine"
+        verb = "applies" if len(foreign) == 1 else "apply"
+        raise FeatcacheError(f"{flags} {verb} only to {where}; add {where if owners else '--engine'} or drop "
+                             f"{'it' if len(foreign) == 1 else 'them'}")
+    return cls(**given)
