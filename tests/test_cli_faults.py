@@ -195,10 +195,10 @@ def test_keras_head_meta_is_checked_against_its_layers(tmp_path):
     cases = [
         (std, with_params(standardize=False), "says standardize=False but the file holds standardizing statistics"),
         (plain, with_params(standardize=True), "says standardize=True but the file lacks"),
-        (std, with_params(standardize="False"), "standardize 'False' is not a valid bool"),
+        (std, with_params(standardize="False"), "metadata's standardize must be True or False (got 'False')"),
         (plain, with_params(dropout=0.5), "dropout layer has rate 0.2 but its metadata says 0.5"),
-        (plain, with_params(epochs=0), "epochs 0 is not a valid int"),
-        (plain, with_params(epochs="x"), "epochs 'x' is not a valid int"),
+        (plain, with_params(epochs=0), "metadata's epochs 0 is not valid)"),
+        (plain, with_params(epochs="x"), "metadata's epochs 'x' is not valid)"),
         (std, lambda n, d: None if n == STATS_ENTRY else d, "lacks standardizing statistics"),
     ]
     for i, (good, change, message) in enumerate(cases):

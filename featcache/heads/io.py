@@ -317,36 +317,18 @@ def _load_keras(path: Path):
         standardize = bool(head.standardize)
     except Exception as exc:
         raise _unreadable(path, f"its model does not fit a featcache head: {type(exc).__name__}") from None
-    _check_keras_params(meta["params"], path)
+    try:  # the parameters DenseHead trains with, checked as DenseHead checks them: a string "False" for
+        # standardize would be truthy, an epochs of 0 or "x" is no head featcache trains
+        head.check_params()
+    except FeatcacheError as exc:
+        what = str(exc).removeprefix(f"{DenseHead.__name__} ").split("; ")[0]
+        raise _unreadable(path, f"its metadata's {what}") from None
     _check_keras_layers(model, meta["params"], stats is not None, path)
     if standardize:
         head.mean_, head.scale_ = _standardize_stats(stats, width, path)
     if digests is not None:
         meta["train_digests"] = digests
     return head, meta
-
-
-# DenseHead's parameters that the file's metadata must give as usable values:
-# a string "False" for standardize would be truthy, an epochs of 0 or "x" is no
-# head featcache trains. (name, type, lowest, below): the value is in [lowest, below).
-_KERAS_PARAMS = (("epochs", int, 1, None), ("batch_size", int, 1, None), ("patience", int, 0, None), ("seed", int, 0, 2**32),
-                 ("dropout", float, 0.0, 1.0), ("validation_split", float, 0.0, 1.0), ("l2", float, 0.0, None),
-                 ("learning_rate", float, 0.0, None), ("early_stopping", bool, None, None), ("standardize", bool, None, None))
-
-
-def _check_keras_params(params: dict[str, Any], path: Path) -> None:
-    """The Keras head's parameters are of the types and ranges DenseHead trains with."""
-    for name, kind, lowest, below in _KERAS_PARAMS:
-        if name not in params:
-            continue
-        v = params[name]
-        if kind is bool:
-            ok = isinstance(v, bool)
-        else:
-            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and (kind is float or isinstance(v, int))
-            ok = ok and math.isfinite(v) and v >= lowest and (below is None or v < below)
-        if not ok:
-            raise _unreadable(path, f"its metadata's {name} {v!r} is not a valid {kind.__name__} for a Keras head")
 
 
 def _check_keras_layers(model, params: dict[str, Any], has_stats: bool, path: Path) -> None:
