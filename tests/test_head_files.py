@@ -438,7 +438,14 @@ def test_save_head_replaces_only_its_own_heads_and_writes_only_heads_that_load(c
     # a Keras head needs one output per class name, in order (load_head gives it classes 0..K-1)
     sparse = DenseHead(epochs=1).fit(X, np.array([0, 2, 4])[y])
     with pytest.raises(FeatcacheError, match="a Keras head is stored with one output per class name"):
-        featcache.save_head(sparse, tmp_path / "k.keras", {**meta, "class_names": list("abcde")})
+        featcache.save_head(sparse, tmp_path / "k.keras", {**meta, "head": "keras", "class_names": list("abcde")})
+    # A new user, from docs/api.md: a logreg head's meta (its train size and test accuracy) into a Keras head's file
+    dense = DenseHead(epochs=1).fit(X, y)
+    with pytest.raises(FeatcacheError, match=r"^not saving a head as .*d.keras: meta describes a logreg head, not this keras "
+                                             r"head; build meta with featcache.heads.io.head_meta\(cache, layer, 'keras', head\)$"):
+        featcache.save_head(dense, tmp_path / "d.keras", meta)
+    with pytest.raises(FeatcacheError, match=r"^a keras head is saved as a .keras file; save it as .*d.keras$"):  # the API's words
+        featcache.save_head(dense, tmp_path / "d.npz", meta)
     for unfitted in (LogRegHead(), SVMHead(), DenseHead()):
         suffix = ".keras" if isinstance(unfitted, DenseHead) else ".npz"
         with pytest.raises(FeatcacheError, match=f"this {type(unfitted).__name__} is not fitted, so there is nothing to save"):

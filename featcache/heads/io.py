@@ -125,13 +125,18 @@ def save_head(head: BaseEstimator, path: str | Path, meta: dict[str, Any], *, fo
     path = Path(path)
     force = check_bool(force, "force", "only True replaces a file that is not a featcache head")
     kind = _kind_of(head)
-    if path.suffix != SUFFIXES[kind]:
-        raise FeatcacheError(f"a {kind} head is saved as a {SUFFIXES[kind]} file; use --out {path.with_suffix(SUFFIXES[kind])}")
+    if path.suffix != SUFFIXES[kind]:  # the API's words: train checked its --out before any fit (validate.check_out_file)
+        raise FeatcacheError(f"a {kind} head is saved as a {SUFFIXES[kind]} file; save it as {path.with_suffix(SUFFIXES[kind])}")
     width = getattr(head, "n_features_in_", None)
     if width is None or getattr(head, "classes_", None) is None:
         raise FeatcacheError(f"this {type(head).__name__} is not fitted, so there is nothing to save; fit it first (head.fit(X, y))")
     if not isinstance(meta, dict):
         raise _unsavable(path, f"meta is a {type(meta).__name__}, not a dict")
+    if meta.get("head", kind) != kind:
+        # meta of another head (a new user copied a logreg head's into a Keras head's file: its train size and
+        # test accuracy then described another fit)
+        raise FeatcacheError(f"not saving a head as {path}: meta describes a {meta['head']} head, not this {kind} head; "
+                             f"build meta with featcache.heads.io.head_meta(cache, layer, {kind!r}, head)")
     meta = dict(meta)
     digests = meta.pop("train_digests", None)
     meta.update(params=head.get_params(), kind=HEAD_KIND, format_version=FORMAT_VERSION, featcache_version=__version__,
