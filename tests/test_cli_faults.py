@@ -402,6 +402,32 @@ def test_predict_csv_never_overwrites_an_input_or_a_users_file(tmp_path, fake_mo
     for _ in range(2):  # its own CSV is replaced
         assert main(["predict", str(fake_model), str(folder), "--csv", str(out)]) == 0
     assert out.read_text().startswith("input,class_1,probability_1") and len(out.read_text().splitlines()) == 3
+    # A copy the user annotated keeps featcache's first line: it was replaced, their columns and notes lost (a tester)
+    lines = out.read_text().splitlines()
+    reviewed = tmp_path / "review.csv"
+    for name, text in [("column", "\n".join([lines[0] + ",my_label,notes", lines[1] + ",bees,by hand", lines[2] + ",,"])),
+                       ("note", "\n".join(lines + ["ok1.png is really a bee"])), ("value", "\n".join(lines[:2] + [lines[2] + ",x,sure"]))]:
+        reviewed.write_text(text + "\n")
+        one_line_error(capsys, ["predict", str(fake_model), str(folder), "--csv", str(reviewed)], "is not a predictions CSV featcache wrote")
+        assert reviewed.read_text() == text + "\n", name
+
+
+def test_predict_csv_keeps_a_name_with_a_carriage_return_in_one_row(tmp_path, fake_model):
+    """csv.writer with "\\n" lines quoted "\\n" but not "\\r": readers split "a\\rb.png" into two rows, and the second
+    row's name got the first image's prediction (an adversarial tester)."""
+    import csv
+
+    folder = tmp_path / "photos"
+    names = ["a\rb.png", "plain.png", "c\nd.png"]
+    for i, name in enumerate(names):
+        write_image(folder / name, class_image(0, i, 16))
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(fake_model), str(folder), "--csv", str(out)]) == 0
+    with open(out, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    assert [r[0] for r in rows] == ["input"] + sorted(str(folder / n) for n in names)
+    assert len({len(r) for r in rows}) == 1
+    assert main(["predict", str(fake_model), str(folder), "--csv", str(out)]) == 0  # and it is featcache's own to replace
 
 
 @contextlib.contextmanager

@@ -208,7 +208,6 @@ def top_k_classes(probs: np.ndarray, class_names: list[str], k: int) -> list[lis
     return [[(class_names[j], float(p[j])) for j in row] for p, row in zip(probs, order)]
 
 
-CSV_HEADER = "input,class_1,probability_1"
 # A CSV that cannot be written (read-only, full disk): predict's flag is --csv, not the --out of atomic_path's default advice.
 CSV_ADVICE = "choose another --csv"
 
@@ -233,8 +232,9 @@ def _refuse_folder(path: Path) -> None:
 def check_csv(path: Path, inputs: Sequence[Path]) -> None:
     """``--csv``, before any work: a file name, and never one of the inputs or another file of the user's.
 
-    An existing file is replaced only if it is a predictions CSV (its first
-    line is featcache's header): ``--csv photo.jpg`` must not overwrite the photo.
+    An existing file is replaced only if it is a predictions CSV as featcache
+    writes it (``is_predictions_csv``): ``--csv photo.jpg`` must not overwrite the
+    photo, nor a copy the user annotated.
     """
     _refuse_folder(path)
     check_replaceable(path, "--csv")  # before reading its first line: a FIFO would block
@@ -243,12 +243,7 @@ def check_csv(path: Path, inputs: Sequence[Path]) -> None:
         return
     if any(path.resolve() == p.resolve() for p in inputs):
         raise FeatcacheError(f"--csv {path} is one of the images to predict; name a new file, e.g. --csv predictions.csv")
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(len(CSV_HEADER))
-    except OSError:
-        head = b""
-    if head != CSV_HEADER.encode():
+    if not is_predictions_csv(path):
         raise FeatcacheError(f"--csv {path} exists and is not a predictions CSV featcache wrote; choose another --csv "
                              "(or delete it if you meant to replace it)")
 
@@ -264,11 +259,45 @@ def write_csv(path: str | Path, preds: Sequence[Prediction]) -> Path:
     _refuse_folder(path)
     k = max((len(p.top) for p in preds), default=0)
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["input"] + [c for r in range(1, k + 1) for c in (f"class_{r}", f"probability_{r}")])
+    plain = csv.writer(buf, lineterminator="\n")
+    # With "\n" lines, the csv module quotes a field holding "\n" but not one holding "\r", which readers then take
+    # for a line end: a photo named "a\rb.jpg" became two rows, the second with the first's prediction (an
+    # adversarial tester). Such a row has every field quoted.
+    quoted = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    plain.writerow(csv_header(k))
     for p in preds:
-        w.writerow([p.input] + [v for c, prob in p.top for v in (c, f"{prob:.6f}")])
+        row = [p.input] + [v for c, prob in p.top for v in (c, f"{prob:.6f}")]
+        (quoted if any("\r" in v for v in row) else plain).writerow(row)
     return write_text(path, buf.getvalue(), advice=CSV_ADVICE)
+
+
+def csv_header(k: int) -> list[str]:
+    """The columns of a predictions CSV of the top ``k`` classes."""
+    return ["input"] + [c for r in range(1, k + 1) for c in (f"class_{r}", f"probability_{r}")]
+
+
+def is_predictions_csv(path: Path) -> bool:
+    """Whether ``path`` is a predictions CSV as featcache writes it, every line of it: featcache's header for some
+    top k, then rows of an input and k (class, probability) pairs. A copy with a column or a note added is
+    the user's (an adversarial tester's annotated copy, which has featcache's first line, was replaced)."""
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = csv.reader(fh)
+            header = next(rows, None)
+            if not header or len(header) % 2 == 0 or header != csv_header(len(header) // 2):
+                return False
+            return all(len(row) == len(header) and all(_is_probability(v) for v in row[2::2]) for row in rows)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False
+
+
+def _is_probability(text: str) -> bool:
+    try:
+        return 0.0 <= float(text) <= 1.0
+    except ValueError:
+        return False
 
 
 def predict(
