@@ -926,3 +926,16 @@ def test_reports_are_refused_inside_the_class_folders_of_the_cache_photos(tmp_pa
                in proc.stderr
     assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
     assert run_main(capsys, "evaluate", str(head), str(cache), "--out", str(root)).returncode == 0  # the top: no class
+    # A head or a model written there: the next extraction listed it with the class's files, took the photos as
+    # changed and refused the cache (and finetune the head; an adversarial tester)
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    keras_head = featcache.train(cache, "keras", out=tmp_path / "h.keras").path
+    for argv in (["train", str(cache), "--head", "logreg", "--out", str(root / "ants" / "head.npz")],
+                 ["export", str(head), "--weights", "random", "--out", str(root / "bees" / "model.keras")],
+                 ["finetune", str(keras_head), "--weights", "random", "--epochs", "1", "--out", str(root / "ants" / "ft.keras")]):
+        proc = run_main(capsys, *argv)
+        assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
+        assert f"is inside a class folder of the photos the cache was made from, {root.resolve()}: the next extraction " \
+               "would list it among that class's files" in proc.stderr, proc.stderr
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
+    assert featcache.train(cache, "logreg", out=root / "head.npz").path.exists()  # the top: no class

@@ -19,6 +19,7 @@ from featcache.heads import HEADS, DenseHead, fold_reason, make_head
 from featcache.heads.dense import DEFAULT_PRESET
 from featcache.heads.io import SUFFIXES, check_head_out, digest_keys, head_meta, save_head
 from featcache.heads.views import averaged_over, fit_views, score_views
+from featcache.sources.images import check_file_outside_classes
 from featcache.store import Cache, as_cache
 from featcache.validate import (
     check_bool,
@@ -267,6 +268,7 @@ def train(
         cache, layer, head, head_tag(head, est, preset, epochs, standardize), len(y), seed, train_views)
     if out is None:
         check_out(path, head, force)  # before the fit: a refusal costs nothing
+    check_file_outside_classes(path, cache.photo_root)
     if verbose:
         what = f"{head} head" + (f" (preset {preset})" if preset else "")
         views = f" x {len(train_views)} views ({len(y) * len(train_views)} rows)" if len(train_views) > 1 else ""

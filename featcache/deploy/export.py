@@ -197,9 +197,12 @@ def export(
     """
     from featcache.deploy.model import check_out, probabilities_model, save_model
     from featcache.heads.io import load_head
+    from featcache.sources.base import photo_root_of
+    from featcache.sources.images import check_file_outside_classes
 
     out = check_out(out, force)
     est, meta = load_head(head, trust_pickle=trust_pickle)
+    check_file_outside_classes(out, photo_root_of(meta.get("source")))
     names = graph_views(est, meta, views)
     logits, w = end_to_end_from_head(est, meta, weights)
     model = probabilities_model(logits) if names == ("orig",) else views_model(logits, names)

@@ -306,12 +306,15 @@ def finetune(
     from featcache._lazy import keras
     from featcache.deploy.endtoend import parameter_counts
     from featcache.deploy.model import check_out
+    from featcache.sources.base import photo_root_of
+    from featcache.sources.images import check_file_outside_classes
     from featcache.validate import check_seed
 
     unfreeze, learning_rate, epochs, batch_size, patience = check_settings(unfreeze, learning_rate, epochs, batch_size, patience)
     seed = check_seed(seed)
     out = check_out(out if out else default_out(head), force)
     est, meta = _keras_head(head, trust_pickle)
+    check_file_outside_classes(out, photo_root_of(meta.get("source")))
     data = _Data.of(est, meta, batch_size, seed, verbose)
     train_rows, val_rows, train_ds, val_ds, test_ds = data.train_rows, data.val_rows, data.train, data.val, data.test
 

@@ -170,6 +170,13 @@ class DataSource:
         return FixedRows(self) if self.pending is None else self.pending.plan(self)
 
 
+def photo_root_of(spec: Any) -> str | None:
+    """The photo folder a stored source ``spec`` (a cache's or a head's ``source``) reads, None for any other source."""
+    if isinstance(spec, dict) and spec.get("kind") == "images" and spec.get("root"):
+        return str(spec["root"])
+    return None
+
+
 def array_digest(*arrays: np.ndarray) -> str:
     """Content hash of arrays (dtype, shape and bytes)."""
     h = hashlib.sha256()

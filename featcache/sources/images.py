@@ -692,6 +692,16 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "images"
 
 
+def check_file_outside_classes(path: str | Path, photo_root: str | Path | None, flag: str = "--out") -> None:
+    """A file featcache writes (a head, a model) inside a class folder of the photos it was made from
+    (``Cache.photo_root``, or the ``source`` a head records; None for other sources): the next extraction would
+    list it among that class's files, and the data, so the cache, would have changed (an adversarial tester's
+    head.npz in train/ants: the re-run refused the cache, finetune the head)."""
+    if photo_root is not None:
+        check_outside_classes(path, photo_root, flag, "the next extraction would list it among that class's files and "
+                              "take the photos as changed", root_words="the photos the cache was made from,")
+
+
 def check_report_outside_classes(out_dir: str | Path, photo_root: str | Path | None, flag: str = "--out") -> None:
     """A report folder (evaluate, probe, curve) inside a class folder of the photos a cache was made from
     (``Cache.photo_root``; None for other sources): its plots would be cached as images of that class by the next

@@ -302,10 +302,9 @@ class Cache:
     @property
     def photo_root(self) -> str | None:
         """The folder of the photos this cache was made from (its recorded source), None for any other source."""
-        source = self.meta.get("source")
-        if isinstance(source, dict) and source.get("kind") == "images" and source.get("root"):
-            return str(source["root"])
-        return None
+        from featcache.sources.base import photo_root_of
+
+        return photo_root_of(self.meta.get("source"))
 
     @contextmanager
     def _file(self) -> Iterator[h5py.File]:
