@@ -717,3 +717,30 @@ def test_nan_weights_stop_the_extraction_naming_the_file(fashion_dir, tmp_path):
     proc = run_cli("extract", "--data-dir", str(fashion_dir), "--weights", str(weights), "--image-size", "32", "--out", str(out))
     assert_one_line(proc, f"the weights {weights} give NaN or infinite features (layer out_relu, train rows 0-47)")
     assert not out.exists()
+
+
+def test_large_images_run_in_fewer_images_per_pass_with_the_same_features(tmp_path, monkeypatch, capsys):
+    """--image-size 2048 with the default batch of 64 wanted about 75 GB and died with exit 139, no message (an
+    adversarial tester): a pass holds at most PASS_MEMORY of activations, and the features do not change."""
+    import featcache.embedding.runner as runner
+    from helpers import make_fashion_dir
+
+    from featcache.embedding import batches
+
+    assert runner.images_per_pass(64, 96) == runner.images_per_pass(64, 224) == 64  # the lesson's and photos' sizes
+    assert runner.images_per_pass(64, 2048) == 1 and runner.images_per_pass(64, 1024) < 8
+    assert runner.images_per_pass(5, 1024) == 5  # a smaller --batch-size stays
+    data = make_fashion_dir(tmp_path / "d", n_train=20, n_test=7)
+    common = dict(data_dir=str(data), weights="random", image_size=48, layers="block_1_expand_relu")  # random weights: an early layer
+    ref = extract(out=tmp_path / "ref.h5", batch_size=64, **common)
+    sizes = []
+    real_plan = batches.plan
+    monkeypatch.setattr(runner, "plan", lambda rows, done, per_batch: sizes.append(per_batch) or real_plan(rows, done, per_batch))
+    assert extract(out=tmp_path / "ref2.h5", batch_size=64, **common) and sizes == [64]  # the spy sees the batches
+    monkeypatch.setattr(runner, "PASS_MEMORY", 3 * runner.BYTES_PER_PIXEL * 48 * 48)  # room for 3 images of 48 px
+    capsys.readouterr()
+    small = extract(out=tmp_path / "small.h5", batch_size=64, verbose=True, **common)
+    assert sizes == [64, 3]
+    assert "3 image(s) per forward pass, not --batch-size 64: at 48 px more would need over" in capsys.readouterr().out
+    for split in ("train", "test"):
+        assert_same_features(featcache.open_cache(small.path).features(split), featcache.open_cache(ref.path).features(split))

@@ -212,6 +212,20 @@ def _skipped_line(skipped: list[tuple[str, str]], limit: int = 10) -> str:
     return f"skipped {len(skipped)} file(s), listed in the cache ('featcache info'): {skipped_listing(skipped, limit)}"
 
 
+# Peak memory of a forward pass grows with the pixels of each image: MobileNetV2 needed about 290 bytes per input
+# pixel per image (an adversarial tester's measurements: 1.2 GB per image at 2048 px, 3.3 GB for a batch of 8 at
+# 1024 px), so the default batch of 64 at 2048 px wanted about 75 GB and died (exit 139, no message). A pass holds
+# at most PASS_MEMORY of such activations; below about 340 px the default batch of 64 fits as it is (the lesson's
+# 96 px, photos at 224 px). The features do not depend on the batch size.
+BYTES_PER_PIXEL = 290
+PASS_MEMORY = 2 * 2**30
+
+
+def images_per_pass(batch_size: int, image_size: int) -> int:
+    """``--batch-size``, fewer where a pass of images of ``image_size`` px would hold more than PASS_MEMORY."""
+    return max(1, min(batch_size, PASS_MEMORY // (BYTES_PER_PIXEL * image_size * image_size)))
+
+
 def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, store: StoreSpec, engine: Any,
          verbose: bool) -> ExtractResult:
     from featcache.progress import Progress  # not Keras's Progbar: plain lines when the output is not a terminal
@@ -220,12 +234,16 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
     n_views = len(model.view_list())
     # --batch-size is images per forward pass: a batch of rows carries every view of each row, so
     # it holds batch_size // V rows (64 rows x 7 views at 224 px would otherwise hold ~2 GB of activations).
-    per_batch = max(1, store.batch_size // n_views)
+    per_pass = images_per_pass(store.batch_size, ident.image_size)
+    per_batch = max(1, per_pass // n_views)
     t_start = time.perf_counter()
     if verbose:  # building (and, the first time, converting) the network takes 5-60 s: not in silence (a new user)
         views = f" x {n_views} views" if n_views > 1 else ""
         print(f"extracting {sum(rows.sizes.values())} {rows.unit}{views} with {ident.backbone} at {ident.image_size} px "
               f"({len(ident.layers)} layer(s)); preparing the network on runtime {engine.runtime} ...", flush=True)
+        if per_pass < store.batch_size:
+            print(f"{per_pass} image(s) per forward pass, not --batch-size {store.batch_size}: at {ident.image_size} px "
+                  f"more would need over {PASS_MEMORY / 2**30:.0f} GB of memory")
     make_embed, widths = _build(rows, model, ident, per_batch, engine.runtime)
     startup = time.perf_counter() - t_start
     attrs = _provenance(ident, model, data, rows, make_embed.runtime_used)
