@@ -1,6 +1,12 @@
 """The one exception type the CLI turns into a one-line message and exit code 2."""
 
 
+def one_line(text: str) -> str:
+    """``text`` on one line whatever it quotes: a file name with a newline or carriage return in it is shown
+    escaped, as Python writes it (a raw one split a listed name over two lines, or made a terminal show another)."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
 class FeatcacheError(Exception):
     """A problem the user can fix (bad input, missing file, mismatched cache).
 

@@ -939,3 +939,23 @@ def test_reports_are_refused_inside_the_class_folders_of_the_cache_photos(tmp_pa
                "would list it among that class's files" in proc.stderr, proc.stderr
     assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
     assert featcache.train(cache, "logreg", out=root / "head.npz").path.exists()  # the top: no class
+
+
+def test_listed_file_names_with_newlines_stay_on_one_line(tmp_path, capsys):
+    """A file named "bad\\nname.jpg" split extract's and info's skipped line in two, and a "\\r" made a terminal show
+    another name; the --strict error line escaped them already (an adversarial tester). Listed as Python writes them."""
+    from helpers import run_main
+
+    root = make_class_tree(tmp_path / "photos", {"ants": 3, "bees": 3}, size=16)
+    (root / "ants" / "bad\nname.jpg").write_bytes(b"not a jpeg")
+    (root / "bees" / "odd\rname.png").write_bytes(b"not a png")
+    cache = tmp_path / "c.h5"
+    proc = run_main(capsys, "extract", "--images", str(root), "--test-fraction", "0.5", "--weights", "random",
+                    "--image-size", "32", "--out", str(cache))
+    assert proc.returncode == 0, proc.stderr
+    info = run_main(capsys, "info", str(cache))
+    for out in (proc.stdout + proc.stderr, info.stdout):
+        listed = [line for line in out.splitlines() if "name.jpg" in line]
+        assert len(listed) == 1, out
+        assert "ants/bad\\nname.jpg (" in listed[0] and "bees/odd\\rname.png (" in listed[0], listed
+        assert "\r" not in out and not any(line.startswith("name.jpg") for line in out.splitlines())

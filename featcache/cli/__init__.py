@@ -31,6 +31,8 @@ def _parser_class():
         """A flag error is one line that names the fix (like every other featcache error), not the whole usage text."""
 
         def error(self, message: str):
+            from featcache.errors import one_line
+
             self.exit(2, f"{self.prog}: error: {one_line(message)}; see '{self.prog} --help'\n")
 
         def parse_args(self, args=None, namespace=None):
@@ -64,11 +66,6 @@ def _nearest_flag(parser, extras: list[str]) -> str:
         if near:
             return f" (did you mean {near}?)"
     return ""
-
-
-def one_line(message: str) -> str:
-    """``message`` on one line whatever it quotes: a path with a newline in it is shown escaped, as Python writes it."""
-    return message.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -292,6 +289,8 @@ def _main(argv: list[str] | None) -> int:
             raise FeatcacheError(output.message())
         return rc
     except FeatcacheError as exc:
+        from featcache.errors import one_line
+
         print(f"featcache {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # before OSError's clause below: a BrokenPipeError is an OSError (a review)

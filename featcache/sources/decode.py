@@ -261,7 +261,9 @@ _TURNS = frozenset(range(2, 9))  # the values exif_transpose acts on; 1 and anyt
 def skipped_listing(skipped: Sequence[Sequence[str]], limit: int, more: str = "") -> str:
     """``a.jpg (why); b.png (why); and 3 more{more}``: the first ``limit`` of ``(path, why)`` pairs of files that did
     not decode, as extract, predict and info list them (one home for the three lines)."""
-    listed = "; ".join(f"{p} ({why})" for p, why in skipped[:limit])
+    from featcache.errors import one_line
+
+    listed = "; ".join(one_line(f"{p} ({why})") for p, why in skipped[:limit])
     return listed + (f"; and {len(skipped) - limit} more{more}" if len(skipped) > limit else "")
 
 
