@@ -335,12 +335,13 @@ def test_a_cache_sealed_without_a_provenance_digest_still_opens(tmp_path, capsys
     from featcache.store.layout import content_digest
 
     path = make_cache(tmp_path / "c.h5")
-    with h5py.File(path, "r+") as f:  # as every cache sealed before 2026-12-02: no provenance digest, nor its mark
-        del f.attrs["provenance_digest"]
+    with h5py.File(path, "r+") as f:  # as every cache sealed before 2026-12-02: no provenance or features digest, nor their marks
+        del f.attrs["provenance_digest"], f.attrs["features_digest"]
         f.attrs["content_digest"] = content_digest(f)
-    assert not verify(path).provenance and len(open_cache(path).labels("train")) == N_TRAIN
+    result = verify(path)
+    assert not result.provenance and not result.features and len(open_cache(path).labels("train")) == N_TRAIN
     assert main(["verify", str(path)]) == 0
-    assert "content digest matches (" in capsys.readouterr().out
+    assert "content digest matches (no features digest: sealed before 2026-12-03) (" in capsys.readouterr().out
 
 
 def test_deleting_the_provenance_digest_does_not_switch_its_check_off(tmp_path):
@@ -1022,3 +1023,29 @@ def test_caches_in_chunks_of_256_rows_read_verify_and_resume_under_the_64_row_la
         assert f["train/features/out"].chunks == (256, WIDTH)
     np.testing.assert_array_equal(open_cache(path).features("train"), features("train", 0, N_TRAIN))
     verify(path)
+
+
+def test_features_rewritten_through_hdf5_are_caught_by_verify(tmp_path, capsys):
+    """Fletcher-32 is rewritten with a chunk: train's features copied over test's (or the two datasets swapped)
+    passed verify, and train then scored 0.10 (an adversarial tester). The sealed features digest catches both."""
+    path = make_cache(tmp_path / "c.h5")
+    result = verify(path)
+    assert result.features and result.to_dict()["features_digest"] is True
+    assert main(["verify", str(path)]) == 0 and "features digest matches" in capsys.readouterr().out
+    copied, swapped = tmp_path / "copied.h5", tmp_path / "swapped.h5"
+    for bad in (copied, swapped):
+        bad.write_bytes(path.read_bytes())
+    with h5py.File(copied, "r+") as f:
+        f["test/features/out"][...] = f["train/features/out"][:N_TEST]
+    with h5py.File(swapped, "r+") as f:
+        f.move("train/features/out", "train/features/tmp")
+        f.move("test/features/out", "train/features/out")
+        f.move("train/features/tmp", "test/features/out")
+    with pytest.raises(FeatcacheError, match=r"copied.h5 is damaged \(its features differ from those it was sealed with"):
+        verify(copied)
+    with pytest.raises(FeatcacheError, match="is damaged"):  # shapes differ too: caught on open or by the digest
+        verify(swapped)
+    with h5py.File(copied, "r+") as f:  # deleting the digest does not switch the check off
+        del f.attrs["features_digest"]
+    with pytest.raises(FeatcacheError, match="is damaged"):
+        verify(copied)

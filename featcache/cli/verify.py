@@ -35,5 +35,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"ok: {result.path} is intact (format {result.format_version}): {len(result.datasets)} datasets, "
           f"{result.chunks} chunks, {result.bytes_read / 2**20:.1f} MB read and checked, content digest matches"
-          f"{', provenance digest matches' if result.provenance else ''} ({result.seconds:.2f} s)")
+          f"{', provenance digest matches' if result.provenance else ''}"
+          f"{', features digest matches' if result.features else ' (no features digest: sealed before 2026-12-03)'}"
+          f" ({result.seconds:.2f} s)")
     return 0

@@ -4,7 +4,8 @@ Layout (format 2)::
 
     /                 attrs: format, format_version, fingerprint, settings, provenance,
                       content_digest (SHA-256 of the rows and the identity attributes),
-                      provenance_digest (SHA-256 of the other root attributes; caches since 2026-12-02)
+                      provenance_digest (SHA-256 of the other root attributes; caches since 2026-12-02),
+                      features_digest (SHA-256 of every feature value, checked by verify; caches since 2026-12-03)
     /<split>/labels   (N,) int64        chunked, Fletcher-32
     /<split>/index    (N,) int64        row of each image in the source data; chunked, Fletcher-32
     /<split>/paths    (N,) str          photos only; chunked (HDF5 cannot filter strings: the digest guards them)
@@ -293,6 +294,35 @@ def _attr_value(value: Any) -> Any:
     return value
 
 
+def feature_datasets(f: h5py.File) -> list[str]:
+    """Every feature dataset of ``f`` in one fixed order: per split, ``features/<layer>`` then each view's layers."""
+    names = []
+    for split in split_names(f):
+        g = f[split]
+        names += [f"{split}/features/{layer}" for layer in sorted(g["features"].keys())] if "features" in g else []
+        if VIEWS in g:
+            names += [f"{split}/{VIEWS}/{v}/{layer}" for v in sorted(g[VIEWS].keys()) for layer in sorted(g[VIEWS][v].keys())]
+    return names
+
+
+def features_digest(f: h5py.File) -> str:
+    """SHA-256 of every feature value of ``f`` (names, types, shapes and bytes), read back a block of chunks at a time.
+
+    Fletcher-32 catches damage to a chunk, but a chunk rewritten through HDF5 gets a new sum: an adversarial
+    tester copied train's features over test's, and verify called the cache intact (train then scored 0.10).
+    ``_seal`` stores this digest (caches sealed since 2026-12-03) and ``verify`` checks it; the content digest
+    records that it is there, so deleting it does not switch the check off.
+    """
+    h = hashlib.sha256()
+    for name in feature_datasets(f):
+        ds = f[name]
+        h.update(f"{name}:{ds.dtype.str}:{ds.shape};".encode())
+        step = (ds.chunks[0] if ds.chunks else CHUNK_ROWS) * 16
+        for start in range(0, ds.shape[0], step):
+            h.update(np.ascontiguousarray(ds[start : start + step]).tobytes())
+    return h.hexdigest()
+
+
 def provenance_digest(f: h5py.File) -> str:
     """SHA-256 of every root attribute the content digest leaves out: how and when the cache was made.
 
@@ -335,4 +365,6 @@ def content_digest(f: h5py.File) -> str:
         # Deleting the provenance digest would otherwise switch its check off (a cache sealed before it existed
         # opens without one; a review): its presence is part of the content digest. Older caches hash as before.
         h.update(b"provenance_digest;")
+    if "features_digest" in attrs:  # the same for the digest of the features (verify's)
+        h.update(b"features_digest;")
     return h.hexdigest()

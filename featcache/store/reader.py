@@ -34,6 +34,7 @@ from featcache.store.layout import (
     content_digest,
     damaged,
     decode_attrs,
+    features_digest,
     open_h5,
     partial_path,
     provenance_digest,
@@ -464,6 +465,7 @@ class VerifyResult:
     bytes_read: int = 0
     digest: bool = False
     provenance: bool = False  # a provenance digest was stored and matched (caches sealed since 2026-12-02)
+    features: bool = False  # a digest of every feature value was stored and matched (caches sealed since 2026-12-03)
     seconds: float = 0.0
 
     @property
@@ -473,7 +475,7 @@ class VerifyResult:
     def to_dict(self) -> dict[str, Any]:
         return {"path": str(self.path), "ok": True, "format_version": self.format_version, "datasets": self.datasets,
                 "chunks": self.chunks, "bytes_read": self.bytes_read, "content_digest": self.digest,
-                "provenance_digest": self.provenance, "seconds": round(self.seconds, 3)}
+                "provenance_digest": self.provenance, "features_digest": self.features, "seconds": round(self.seconds, 3)}
 
 
 def verify(path: str | Path) -> VerifyResult:
@@ -495,6 +497,12 @@ def verify(path: str | Path) -> VerifyResult:
                 ds = f[s][name]
                 result.datasets[f"{s}/{name}"], nbytes = _read_all(cache.path, ds, f"{s}/{name}")
                 result.bytes_read += nbytes
+        stored = cache.meta.get("features_digest")
+        if stored is not None:  # every chunk passed its checksum above: what remains is a rewrite through HDF5
+            if features_digest(f) != stored:
+                raise damaged(cache.path, "its features differ from those it was sealed with (a dataset rewritten or "
+                                          "moved after extraction)")
+            result.features = True
     result.seconds = time.perf_counter() - t0
     return result
 

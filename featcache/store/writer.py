@@ -53,6 +53,7 @@ from featcache.store.layout import (
     create_rows,
     decode_attrs,
     encode,
+    features_digest,
     lay_out,
     partial_path,
     provenance_digest,
@@ -555,10 +556,12 @@ def _good_problem_rows(ds: h5py.Dataset, good: int) -> int:
 
 
 def _seal(f: h5py.File) -> None:
-    """Mark ``f`` complete, with the digests of its rows and identity attributes and of its provenance (read back)."""
+    """Mark ``f`` complete, with the digests of its features, of its rows and identity attributes and of its
+    provenance (read back)."""
     f.attrs["complete"] = True
     f.attrs["completed"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     f.flush()
+    f.attrs["features_digest"] = features_digest(f)  # first: the provenance digest covers it, the content digest records it
     f.attrs["provenance_digest"] = provenance_digest(f)  # first: the content digest records that it is there
     f.attrs["content_digest"] = content_digest(f)
 
