@@ -145,7 +145,7 @@ def test_a_curve_of_scikit_learn_heads_never_loads_tensorflow(tiny_cache, tmp_pa
             f"out={str(tmp_path / 'o')!r}, jobs=2, verbose=True); sys.exit(int('tensorflow' in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "4/4 [" in proc.stdout and read_rows(tmp_path / "o" / "curve.csv")
+    assert "4/4 [" in proc.stderr and read_rows(tmp_path / "o" / "curve.csv")
 
 
 def test_warm_started_curve_matches_cold_fits(tiny_cache, tmp_path):
