@@ -14,11 +14,20 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
 from featcache.store.atomic import atomic_path
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
+
+# A title is wrapped to no fewer characters a line than this, however narrow the figure.
+MIN_TITLE_CHARS = 20
+
 
 def _matplotlib_config() -> None:
     """Give matplotlib a writable config folder before its first import when the usual one is not (HOME=/proc, a
@@ -121,6 +130,18 @@ def plot_learning_curves(
     ``point_heads`` are points with min-max error bars. With one set, colour
     tells heads apart; with several, colour is the set and line style the head.
     """
+    return _save(learning_curve_figure(sets, title=title, point_heads=point_heads, figsize=figsize, dpi=dpi), path)
+
+
+def learning_curve_figure(
+    sets: Sequence[CurveSet],
+    *,
+    title: str | None = None,
+    point_heads: Sequence[str] = POINT_HEADS,
+    figsize: tuple[float, float] = (8.0, 5.0),
+    dpi: int = 120,
+) -> Figure:
+    """``plot_learning_curves``'s figure, laid out and not yet written."""
     _matplotlib_config()
     from matplotlib.figure import Figure
     from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
@@ -166,8 +187,26 @@ def plot_learning_curves(
     seeds = "/".join(str(k) for k in sorted(n_seeds)) or "0"
     ax.legend(loc="lower right", fontsize=9, handlelength=3.5, title=f"mean of {seeds} seed(s); band/bars: min-max", title_fontsize=8)
     if title:
-        ax.set_title(title, fontsize=11)
-    return _save(fig, path)
+        _fit_title(ax, title, fontsize=11)
+    return fig
+
+
+def _fit_title(ax: Axes, text: str, fontsize: float) -> Text:
+    """The axes' title, wrapped at spaces until it lies within the figure. Probe's figure is sized for its layers:
+    with one or two, its one-line title ran off both edges ("...test spli"; a new user)."""
+    import textwrap
+
+    title = ax.set_title(text, fontsize=fontsize)
+    fig, chars = ax.figure, len(text)
+    while True:
+        fig.draw_without_rendering()  # the layout places the axes, and so the title centred over them
+        box, room = title.get_window_extent(), fig.bbox
+        if (box.x0 >= room.x0 and box.x1 <= room.x1) or chars <= MIN_TITLE_CHARS:
+            return title
+        centre = (box.x0 + box.x1) / 2
+        fits = 2 * min(centre - room.x0, room.x1 - centre)  # the widest line centred there that stays inside
+        chars = max(MIN_TITLE_CHARS, min(chars - 1, int(chars * fits / box.width)))
+        title.set_text(textwrap.fill(text, chars, break_long_words=False))
 
 
 def _save(fig, path: str | Path, dpi: int | None = None) -> Path:
@@ -229,6 +268,11 @@ def views_label(train_views: str, test_views: str) -> str:
 
 def plot_probe(rows: Sequence[Any], best: Any, path: str | Path, title: str = "") -> Path:
     """Accuracy against depth (``ProbeRow``s), one line per head (and view setting, on a cache with views), the best point marked."""
+    return _save(probe_figure(rows, best, title), path, dpi=120)
+
+
+def probe_figure(rows: Sequence[Any], best: Any, title: str = "") -> Figure:
+    """``plot_probe``'s figure, not yet written."""
     _matplotlib_config()
     from matplotlib.figure import Figure
 
@@ -248,7 +292,7 @@ def plot_probe(rows: Sequence[Any], best: Any, path: str | Path, title: str = ""
     ax.set_xticklabels([short_layer(l) for l in layers], rotation=60, ha="right", fontsize=8)
     ax.set_xlabel("layer (input side -> output)")
     ax.set_ylabel("test accuracy" if best.scored_on == "test" else "held-out accuracy (train split)")
-    ax.set_title(title or "accuracy by layer", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
-    return _save(fig, path, dpi=120)
+    _fit_title(ax, title or "accuracy by layer", fontsize=10)
+    return fig
