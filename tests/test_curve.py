@@ -483,3 +483,31 @@ def test_n_jobs_is_jobs_under_probes_name(tiny_cache, tmp_path):
     assert res.meta["jobs"] == 2
     with pytest.raises(FeatcacheError, match="jobs and n_jobs are one setting"):
         curve(tiny_cache, tmp_path / "m", heads=("logreg",), seeds=1, sizes=[20], jobs=2, n_jobs=2)
+
+
+def _curve_figure(finals: dict[str, list[tuple[int, float]]], seeds: int = 1):
+    """The curve plot's figure of heads ending where ``finals`` says ({head: [(size, accuracy), ...]})."""
+    from featcache.analysis.plots import CurveSet, learning_curve_figure
+
+    rows = [{"head": head, "size": n, "seed": s, "accuracy": acc + 0.004 * (s - (seeds - 1) / 2)}
+            for head, points in finals.items() for n, acc in points for s in range(seeds)]
+    fig = learning_curve_figure([CurveSet("", rows, {"head_params": {"scratch": {"epochs": 2}}})], title="a curve")
+    fig.draw_without_rendering()
+    return fig, fig.axes[0]
+
+
+@pytest.mark.parametrize("ends", [(0.853, 0.849), (0.85, 0.85, 0.85), (0.9, 0.851, 0.849, 0.3)])
+def test_end_labels_that_would_overlap_are_spread_a_text_height_apart(ends):
+    """'curve --sizes 100,500,2000 --seeds 2 --heads logreg,svm' printed 0.853 over 0.849 at the lines' ends (a new
+    user): labels closer than a text height are moved apart, each still beside its line's end."""
+    heads = ["logreg", "svm", "keras", "other"][: len(ends)]
+    fig, ax = _curve_figure({h: [(100, 0.7), (500, 0.8), (2000, end)] for h, end in zip(heads, ends)}, seeds=2)
+    boxes = [t.get_window_extent() for t in ax.texts]
+    assert [t.get_text() for t in ax.texts] == [f"{end:.3f}" for end in ends]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert abs((a.y0 + a.y1) / 2 - (b.y0 + b.y1) / 2) >= a.height, (a, b)
+    for text, box in zip(ax.texts, boxes):  # beside its point, within a text height and a half of it
+        x, y = ax.transData.transform(text.xy)
+        assert box.x0 > x and abs((box.y0 + box.y1) / 2 - y) <= 1.5 * box.height
+

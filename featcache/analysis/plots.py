@@ -23,7 +23,8 @@ from featcache.store.atomic import atomic_path
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
-    from matplotlib.text import Text
+    from matplotlib.text import Annotation, Text
+    from matplotlib.transforms import Bbox
 
 # A title is wrapped to no fewer characters a line than this, however narrow the figure.
 MIN_TITLE_CHARS = 20
@@ -148,6 +149,7 @@ def learning_curve_figure(
 
     fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
     ax = fig.add_subplot()
+    end_labels: list[Annotation] = []
     colors = [f"C{i}" for i in range(10)]
     all_sizes: set[int] = set()
     n_seeds: set[int] = set()
@@ -172,8 +174,8 @@ def learning_curve_figure(
                 if (k > 1).any():
                     ax.fill_between(sizes, lo, hi, color=color, alpha=0.18, lw=0)
             # The value a reader looks for first: accuracy with all the data.
-            ax.annotate(f"{mean[-1]:.3f}", (sizes[-1], mean[-1]), xytext=(6, 0), textcoords="offset points",
-                        va="center", fontsize=8, color=color if (many or head not in point_heads) else "black")
+            end_labels.append(ax.annotate(f"{mean[-1]:.3f}", (sizes[-1], mean[-1]), xytext=(6, 0), textcoords="offset points",
+                                          va="center", fontsize=8, color=color if (many or head not in point_heads) else "black"))
     ax.set_xscale("log")
     ticks = sorted(all_sizes)
     if ticks:
@@ -188,6 +190,7 @@ def learning_curve_figure(
     ax.legend(loc="lower right", fontsize=9, handlelength=3.5, title=f"mean of {seeds} seed(s); band/bars: min-max", title_fontsize=8)
     if title:
         _fit_title(ax, title, fontsize=11)
+    _spread_labels(end_labels)
     return fig
 
 
@@ -207,6 +210,58 @@ def _fit_title(ax: Axes, text: str, fontsize: float) -> Text:
         fits = 2 * min(centre - room.x0, room.x1 - centre)  # the widest line centred there that stays inside
         chars = max(MIN_TITLE_CHARS, min(chars - 1, int(chars * fits / box.width)))
         title.set_text(textwrap.fill(text, chars, break_long_words=False))
+
+
+def _spread_labels(labels: Sequence[Annotation], pad: float = 2.0) -> None:
+    """Move value labels (annotations offset in points) apart vertically where two would overlap, each group centred
+    where its labels were: two heads ending at 0.853 and 0.849 printed one label over the other (a new user).
+    Then the layout is fixed, so that the file is drawn as measured here."""
+    if len(labels) < 2:
+        return
+    fig = labels[0].figure
+    fig.draw_without_rendering()
+    boxes = [label.get_window_extent() for label in labels]
+    gap = max(b.height for b in boxes) + pad * fig.dpi / 72
+    for group in _overlapping_columns(boxes):
+        group.sort(key=lambda i: boxes[i].y0)
+        centres = [(boxes[i].y0 + boxes[i].y1) / 2 for i in group]
+        for i, old, new in zip(group, centres, _spread(centres, gap)):
+            dx, dy = labels[i].xyann
+            labels[i].xyann = (dx, dy + (new - old) * 72 / fig.dpi)
+    fig.set_layout_engine("none")
+
+
+def _overlapping_columns(boxes: Sequence[Bbox]) -> list[list[int]]:
+    """The labels in groups whose horizontal extents overlap, as indices into ``boxes``."""
+    groups: list[list[int]] = []
+    for i, box in enumerate(boxes):
+        joined = [g for g in groups if any(box.x0 < boxes[j].x1 and boxes[j].x0 < box.x1 for j in g)]
+        merged = [i] + [j for g in joined for j in g]
+        groups = [g for g in groups if g not in joined] + [merged]
+    return groups
+
+
+def _spread(centres: Sequence[float], gap: float) -> list[float]:
+    """New centres, ascending as ``centres`` are, at least ``gap`` apart: labels that would overlap are merged into
+    one group and spaced evenly about the mean of where they were, until no two groups overlap."""
+    groups: list[list[float]] = []
+    for y in centres:
+        groups.append([y])
+        while len(groups) > 1 and _bottom(groups[-1], gap) - _top(groups[-2], gap) < gap:
+            groups[-2:] = [groups[-2] + groups[-1]]
+    return [_mid(g) + (k - (len(g) - 1) / 2) * gap for g in groups for k in range(len(g))]
+
+
+def _mid(group: list[float]) -> float:
+    return sum(group) / len(group)
+
+
+def _top(group: list[float], gap: float) -> float:
+    return _mid(group) + (len(group) - 1) * gap / 2
+
+
+def _bottom(group: list[float], gap: float) -> float:
+    return _mid(group) - (len(group) - 1) * gap / 2
 
 
 def _save(fig, path: str | Path, dpi: int | None = None) -> Path:
