@@ -511,3 +511,26 @@ def test_end_labels_that_would_overlap_are_spread_a_text_height_apart(ends):
         x, y = ax.transData.transform(text.xy)
         assert box.x0 > x and abs((box.y0 + box.y1) / 2 - y) <= 1.5 * box.height
 
+
+@pytest.mark.parametrize("finals", [
+    # 'curve --sizes 200,1000 --heads logreg --baseline scratch --baseline-sizes 500,1000': the legend, fixed at the
+    # lower right, covered the baseline's line from 500 to 1,000 images and touched its point at 500 (a new user)
+    {"logreg": [(200, 0.786), (1000, 0.821)], "scratch": [(500, 0.545), (1000, 0.629)]},
+    # points in every corner and along the middle: no place inside the axes is free, so the legend goes below them
+    {"logreg": [(10, 0.1), (100, 0.1), (1000, 0.1)], "svm": [(10, 0.5), (100, 0.5), (1000, 0.5)],
+     "keras": [(10, 0.9), (100, 0.9), (1000, 0.9)], "scratch": [(30, 0.3), (300, 0.7)]},
+])
+def test_the_legend_covers_no_line_point_or_value_label(finals):
+    fig, ax = _curve_figure(finals)
+    legend = ax.get_legend() or fig.legends[0]
+    box = legend.get_window_extent()
+    for line in ax.get_lines():
+        points = line.get_transform().transform(line.get_xydata())
+        radius = line.get_markersize() * fig.dpi / 72 / 2
+        if line.get_marker() not in ("None", "none", ""):  # a marker, not even partly under the legend
+            assert not any(box.padded(radius).contains(x, y) for x, y in points), (line.get_label(), points, box)
+        if line.get_linestyle() not in ("None", "none", ""):  # nor the line between two points
+            for a, b in zip(points[:-1], points[1:]):
+                along = a + np.linspace(0, 1, 200)[:, None] * (b - a)
+                assert not any(box.contains(x, y) for x, y in along), (line.get_label(), a, b, box)
+    assert not any(box.overlaps(t.get_window_extent()) for t in ax.texts)
