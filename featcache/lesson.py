@@ -243,7 +243,7 @@ def scratch_row(ctx: LessonContext) -> dict[str, Any]:
     n = ctx.scratch_train
     if not np.array_equal(test.labels, ctx.cache.labels("test")):  # the same test images as the cached rows
         raise FeatcacheError(f"{ctx.cache.path} was not extracted from these test images; pass the --data-dir it was made from")
-    model = ScratchCNN(epochs=ctx.scratch_epochs, seed=ctx.seed, verbose=2 if ctx.verbose else 0)
+    model = ScratchCNN(epochs=ctx.scratch_epochs, seed=ctx.seed, verbose=ctx.verbose)
     t0 = time.perf_counter()
     model.fit(train.read(0, n), train.labels[:n])
     seconds = time.perf_counter() - t0

@@ -1,4 +1,9 @@
-"""A progress bar for featcache's long loops: extraction's batches, a curve's fits, a probe's grid, a folder scan.
+"""A progress bar for featcache's long loops: extraction's batches, a curve's fits, a probe's grid, a folder scan,
+the epochs of a Keras fit (``epoch_progress``).
+
+It writes to standard error, every command's alike: standard output is the
+command's results (a summary line, a table, ``--json``), so ``> file`` keeps
+them apart and the bar still shows on the terminal.
 
 It looks like ``keras.utils.Progbar`` but does not import TensorFlow, which
 costs about 3 s: a learning curve or probe of scikit-learn heads never needs it,
@@ -12,10 +17,11 @@ Use: ``bar = Progress(total, unit="image")``, then ``bar.update(done)`` or
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
-from typing import IO, Sequence
+from typing import IO, Any, Mapping, Sequence
 
 WIDTH = 30
 # Off a terminal (a log file, CI, a pipe): a line each time another tenth of
@@ -34,19 +40,23 @@ class Progress:
     """``current/total [=====>....] - ETA: 12s - acc: 0.8123``: redrawn in place on a terminal, plain lines elsewhere.
 
     On a terminal the line is redrawn with ``\\r`` at most every ``interval``
-    seconds. Elsewhere each update that completes another tenth of the work
-    (``LOG_STEPS``) or comes ``log_interval`` seconds after the last line
-    writes one plain line, and the end writes the last; never a ``\\r``.
+    seconds. Elsewhere each update that completes another ``1/log_steps`` of
+    the work or comes ``log_interval`` seconds after the last line writes one
+    plain line, and the end writes the last; never a ``\\r``. ``stream``
+    defaults to standard error; ``label`` starts every line (``epoch 2/5``).
     """
 
     def __init__(self, total: int, unit: str = "step", stream: IO[str] | None = None,
-                 interval: float = 0.1, log_interval: float = LOG_INTERVAL):
+                 interval: float = 0.1, log_interval: float = LOG_INTERVAL, label: str = "", log_steps: int = LOG_STEPS):
         self.total = max(int(total), 0)
         self.unit = unit
-        self.stream = stream if stream is not None else sys.stdout
+        # None when the program started with stderr closed (2>&-): then nothing is drawn, as print() writes nothing
+        self.stream = stream if stream is not None else sys.stderr
         self.interactive = is_terminal(self.stream)
         self.interval = interval
         self.log_interval = log_interval
+        self.label = label
+        self.log_steps = max(int(log_steps), 1)
         self.current = 0
         self.start = time.monotonic()
         self._last = float("-inf")
@@ -65,21 +75,26 @@ class Progress:
         if not done and not self._due(now):
             return
         self._last = now
-        if self.stream is None:  # started with standard output closed (>&-): print() writes nothing, nor do we
-            self._ended = done
-            return
-        line = self._line(now - self.start, values)
-        if self.interactive:
-            self.stream.write("\r" + line + ("\n" if done else ""))
-        else:
-            self.stream.write(line + "\n")
         self._ended = done
-        self.stream.flush()
+        if self.stream is not None:
+            line = self._line(now - self.start, values)
+            self._write("\r" + line + ("\n" if done else "") if self.interactive else line + "\n")
+
+    def _write(self, text: str) -> None:
+        # What the command printed before this line comes before it where both streams go to one log (2>&1):
+        # standard output to a file is block-buffered, this stream is flushed at once.
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # stdout closed or failing: print() says so
+            sys.stdout.flush()
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):  # stderr full or gone (2>/dev/full): the work goes on, undrawn
+            self.stream = None
 
     def _due(self, now: float) -> bool:
         if self.interactive:
             return now - self._last >= self.interval
-        step = self.current * LOG_STEPS // max(self.total, 1)
+        step = self.current * self.log_steps // max(self.total, 1)
         if step > self._step or now - self._last >= self.log_interval:
             self._step = step
             return True
@@ -97,7 +112,47 @@ class Progress:
             timing = f"{elapsed:.0f}s"
         extra = "".join(f" - {k}: {v:.4f}" for k, v in values)
         digits = len(str(self.total))
-        return f"{n:>{digits}}/{self.total} [{bar}] - {timing}{extra}"
+        label = f"{self.label} " if self.label else ""
+        return f"{label}{n:>{digits}}/{self.total} [{bar}] - {timing}{extra}"
+
+
+def epoch_progress(verbose: object = True, stream: IO[str] | None = None) -> list[Any]:
+    """The callbacks a Keras ``fit`` shows its progress with (fit with ``verbose=0``): none unless ``verbose``, else
+    one drawing each epoch as a ``Progress`` of its batches, labelled ``epoch 2/5``, with the epoch's loss and
+    metrics (validation ones on its last line).
+
+    Keras's own bar (verbose 1 or 2) writes to standard output, among the results, and ``\\r`` redraws into logs
+    (verbose 1). Off a terminal an epoch is two lines, its first batch (the ETA) and its end, and one a minute
+    between: a dozen lines an epoch would bury a fit of many short epochs.
+    """
+    if not verbose:
+        return []
+    from featcache._lazy import keras
+
+    class EpochProgress(keras().callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+            # Keras knows the batches an epoch has for arrays and sized datasets, all featcache fits; else one step.
+            steps = self.params.get("steps") or 1
+            self.bar = Progress(steps, unit="batch", stream=stream, label=f"epoch {epoch + 1}/{self.params.get('epochs')}",
+                                log_steps=1)
+
+        def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+            if batch + 1 < self.bar.total:  # the last line waits for the epoch's end and its validation scores
+                self.bar.update(batch + 1, _scores(logs))
+
+        def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+            self.bar.update(self.bar.total, _scores(logs))
+
+    return [EpochProgress()]
+
+
+def _scores(logs: Mapping[str, Any] | None) -> list[tuple[str, float]]:
+    """Keras's logs (``loss``, ``accuracy``, ``val_loss`` ...) as ``Progress`` values, numbers only."""
+    scores = []
+    for key, value in (logs or {}).items():
+        with contextlib.suppress(TypeError, ValueError):
+            scores.append((key, float(value)))
+    return scores
 
 
 def rate(n: int, seconds: float, unit: str) -> str:

@@ -145,7 +145,7 @@ def test_a_curve_of_scikit_learn_heads_never_loads_tensorflow(tiny_cache, tmp_pa
             f"out={str(tmp_path / 'o')!r}, jobs=2, verbose=True); sys.exit(int('tensorflow' in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "4/4 [" in proc.stdout and read_rows(tmp_path / "o" / "curve.csv")
+    assert "4/4 [" in proc.stderr and read_rows(tmp_path / "o" / "curve.csv")
 
 
 def test_warm_started_curve_matches_cold_fits(tiny_cache, tmp_path):
@@ -483,3 +483,54 @@ def test_n_jobs_is_jobs_under_probes_name(tiny_cache, tmp_path):
     assert res.meta["jobs"] == 2
     with pytest.raises(FeatcacheError, match="jobs and n_jobs are one setting"):
         curve(tiny_cache, tmp_path / "m", heads=("logreg",), seeds=1, sizes=[20], jobs=2, n_jobs=2)
+
+
+def _curve_figure(finals: dict[str, list[tuple[int, float]]], seeds: int = 1):
+    """The curve plot's figure of heads ending where ``finals`` says ({head: [(size, accuracy), ...]})."""
+    from featcache.analysis.plots import CurveSet, learning_curve_figure
+
+    rows = [{"head": head, "size": n, "seed": s, "accuracy": acc + 0.004 * (s - (seeds - 1) / 2)}
+            for head, points in finals.items() for n, acc in points for s in range(seeds)]
+    fig = learning_curve_figure([CurveSet("", rows, {"head_params": {"scratch": {"epochs": 2}}})], title="a curve")
+    fig.draw_without_rendering()
+    return fig, fig.axes[0]
+
+
+@pytest.mark.parametrize("ends", [(0.853, 0.849), (0.85, 0.85, 0.85), (0.9, 0.851, 0.849, 0.3)])
+def test_end_labels_that_would_overlap_are_spread_a_text_height_apart(ends):
+    """'curve --sizes 100,500,2000 --seeds 2 --heads logreg,svm' printed 0.853 over 0.849 at the lines' ends (a new
+    user): labels closer than a text height are moved apart, each still beside its line's end."""
+    heads = ["logreg", "svm", "keras", "other"][: len(ends)]
+    fig, ax = _curve_figure({h: [(100, 0.7), (500, 0.8), (2000, end)] for h, end in zip(heads, ends)}, seeds=2)
+    boxes = [t.get_window_extent() for t in ax.texts]
+    assert [t.get_text() for t in ax.texts] == [f"{end:.3f}" for end in ends]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert abs((a.y0 + a.y1) / 2 - (b.y0 + b.y1) / 2) >= a.height, (a, b)
+    for text, box in zip(ax.texts, boxes):  # beside its point, within a text height and a half of it
+        x, y = ax.transData.transform(text.xy)
+        assert box.x0 > x and abs((box.y0 + box.y1) / 2 - y) <= 1.5 * box.height
+
+
+@pytest.mark.parametrize("finals", [
+    # 'curve --sizes 200,1000 --heads logreg --baseline scratch --baseline-sizes 500,1000': the legend, fixed at the
+    # lower right, covered the baseline's line from 500 to 1,000 images and touched its point at 500 (a new user)
+    {"logreg": [(200, 0.786), (1000, 0.821)], "scratch": [(500, 0.545), (1000, 0.629)]},
+    # points in every corner and along the middle: no place inside the axes is free, so the legend goes below them
+    {"logreg": [(10, 0.1), (100, 0.1), (1000, 0.1)], "svm": [(10, 0.5), (100, 0.5), (1000, 0.5)],
+     "keras": [(10, 0.9), (100, 0.9), (1000, 0.9)], "scratch": [(30, 0.3), (300, 0.7)]},
+])
+def test_the_legend_covers_no_line_point_or_value_label(finals):
+    fig, ax = _curve_figure(finals)
+    legend = ax.get_legend() or fig.legends[0]
+    box = legend.get_window_extent()
+    for line in ax.get_lines():
+        points = line.get_transform().transform(line.get_xydata())
+        radius = line.get_markersize() * fig.dpi / 72 / 2
+        if line.get_marker() not in ("None", "none", ""):  # a marker, not even partly under the legend
+            assert not any(box.padded(radius).contains(x, y) for x, y in points), (line.get_label(), points, box)
+        if line.get_linestyle() not in ("None", "none", ""):  # nor the line between two points
+            for a, b in zip(points[:-1], points[1:]):
+                along = a + np.linspace(0, 1, 200)[:, None] * (b - a)
+                assert not any(box.contains(x, y) for x, y in along), (line.get_label(), a, b, box)
+    assert not any(box.overlaps(t.get_window_extent()) for t in ax.texts)

@@ -70,6 +70,24 @@ def test_cache_layout_and_metadata(fashion_dir, tmp_path):
     assert cache.features("test").dtype == np.float32
 
 
+def test_progress_goes_to_stderr_and_results_to_stdout(fashion_dir, tmp_path, capsys):
+    """'extract ... > log.txt' showed nothing on the terminal and wrote the bar's lines into the log, where predict's
+    bar went to stderr (a new user). Now every bar is on stderr, in plain lines off a terminal; stdout holds the
+    command's own lines, ending with its summary."""
+    import re
+
+    out = tmp_path / "c.h5"
+    proc = run_main(capsys, "extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32",
+                    "--batch-size", "8", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    bar = re.compile(r" *\d+/\d+ \[[=>.]{30}\] - ")
+    assert not any(bar.match(line) for line in proc.stdout.splitlines()), proc.stdout
+    assert proc.stdout.splitlines()[-1].startswith("extracted 72 images") and proc.stdout.rstrip().endswith(str(out))
+    progress = proc.stderr.splitlines()
+    assert len(progress) >= 3 and all(bar.match(line) for line in progress), proc.stderr
+    assert progress[-1].startswith("72/72 [") and "\r" not in proc.stderr
+
+
 def test_rerun_is_a_cache_hit(fashion_dir, capsys):
     first = extract(data_dir=str(fashion_dir), **TINY)
     assert Path(first.path).parent == Path(os.environ["FEATCACHE_HOME"]) / "cache"

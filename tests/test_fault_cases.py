@@ -10,6 +10,7 @@ left to speak (no redraws, no start-up lines, no lock file left).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -70,8 +71,11 @@ def test_a_redirected_extract_prints_plain_lines_and_nothing_of_tensorflows(tmp_
     out = tmp_path / "c.h5"
     proc = subprocess.run([sys.executable, "-m", "featcache", "extract", "--data-dir", str(fashion_dir), "--weights", "random",
                            "--image-size", "32", "--out", str(out)], capture_output=True, text=True, env=env, timeout=600)
-    assert proc.returncode == 0 and proc.stderr == "", proc.stderr[-3000:]
-    assert "\r" not in proc.stdout and "\x1b" not in proc.stdout and proc.stdout.rstrip().endswith(str(out))
+    # stderr holds the progress bar's plain lines and nothing else (stdout the results)
+    bar = re.compile(r" *\d+/\d+ \[[=>.]{30}\] - ")
+    assert proc.returncode == 0 and all(bar.match(line) for line in proc.stderr.splitlines()), proc.stderr[-3000:]
+    both = proc.stdout + proc.stderr
+    assert "\r" not in both and "\x1b" not in both and proc.stdout.rstrip().endswith(str(out))
     assert out.exists() and not list(tmp_path.glob("c.h5.*"))  # no lock file, no partial
 
 

@@ -57,10 +57,12 @@ def test_one_epoch_changes_only_the_unfrozen_layers(real_head, real_weights, tmp
     unfreeze = 12
     res = featcache.finetune(real_head, weights=str(real_weights), unfreeze=unfreeze, learning_rate=1e-3, epochs=1,
                              batch_size=16, keep_best=False, out=tmp_path / "ft.keras", verbose=True)
-    printed = capsys.readouterr().out
+    printed, progress = capsys.readouterr()
     assert f"trainable {res.params['trainable']:,}" in printed and "epoch 1/1: val accuracy" in printed
-    # Not a terminal: Keras's one line per epoch, no bar drawn with colour codes and carriage returns (a tester's log)
-    assert "\x1b" not in printed and "\r" not in printed and "━" not in printed
+    # The epoch's bar on stderr (stdout is the report), and not a terminal: plain lines, no colour codes or carriage
+    # returns (Keras's bar drew them into a tester's log), the last with the epoch's validation scores.
+    assert "[" not in printed and progress.splitlines()[-1].startswith("epoch 1/1 3/3 [") and "val_accuracy: " in progress
+    assert "\x1b" not in printed + progress and "\r" not in printed + progress and "━" not in printed + progress
     # The head's recorded stratified subset of 50 rows: 40 train, the last 10 for validation.
     assert (res.train_images, res.val_images) == (40, 10)
 

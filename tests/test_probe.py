@@ -320,3 +320,20 @@ def test_an_svm_chosen_names_the_best_head_that_exports(multi_cache, tmp_path, c
     monkeypatch.setattr(probe_mod, "best_row", real)
     featcache.probe(multi_cache, heads="svm", layers="out_relu", out=tmp_path / "e", plot=False, verbose=True)
     assert "cannot be exported" not in capsys.readouterr().out  # no exportable row to offer
+
+
+@pytest.mark.parametrize("n_layers", [1, 2, 12])
+def test_the_plots_title_lies_within_the_figure_for_any_number_of_layers(n_layers):
+    """'probe CACHE --heads logreg' on a cache of one or two layers: the figure is sized for its layers and the
+    one-line title ran off both edges ("...test spli"; a new user). It is wrapped at spaces to fit, all of it kept."""
+    from featcache.analysis.plots import probe_figure
+    from featcache.analysis.probe import ProbeRow
+
+    rows = [ProbeRow(i, f"block_{i}_expand_relu", 96, "logreg", 0.03, 0.80 + 0.004 * i, "holdout", 0.1) for i in range(n_layers)]
+    title = "mobilenet_v2 96px, fashion_mnist: 1600 train -> 400 held-out train images; test split unused"
+    fig = probe_figure(rows, rows[-1], title)
+    fig.draw_without_rendering()
+    shown = fig.axes[0].title
+    box = shown.get_window_extent()
+    assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1, (box, fig.bbox)
+    assert shown.get_text().replace("\n", " ") == title

@@ -137,18 +137,90 @@ def test_plots_say_nothing_when_home_cannot_be_written(tmp_path):
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_progress_with_standard_output_closed_writes_nothing(monkeypatch):
+def test_progress_with_standard_output_closed_writes_nothing(monkeypatch, capsys):
     """'featcache extract ... >&-' (stdout closed: sys.stdout is None) ended in AttributeError at the first progress
-    line (an adversarial tester); the bar now writes nothing, as print() does then."""
+    line (an adversarial tester). The bar is on stderr now: stdout closed, it still draws; stderr closed (2>&-)
+    or failing (2>/dev/full), it writes nothing, as print() does then, and the work goes on."""
     import sys
 
     from featcache.progress import Progress
 
+    def run(bar):
+        for i in range(1, 11):
+            bar.update(i)
+        assert bar.current == 10 and bar._ended
+
     monkeypatch.setattr(sys, "stdout", None)
-    bar = Progress(10, unit="image")
-    for i in range(1, 11):
-        bar.update(i)
-    assert bar.current == 10 and bar._ended
+    run(Progress(10, unit="image"))
+    assert capsys.readouterr().err.splitlines()[-1].startswith("10/10 [")
+    monkeypatch.setattr(sys, "stderr", None)
+    run(Progress(10, unit="image"))
+
+    class Full:
+        def isatty(self):
+            return False
+
+        def write(self, text):
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sys, "stderr", Full())
+    run(Progress(10, unit="image"))
+
+
+def test_progress_flushes_standard_output_first_so_a_combined_log_keeps_the_order(monkeypatch):
+    """'> log 2>&1': stdout to a file is block-buffered, the bar's stderr is not; the lines printed before the bar
+    (extract's 'network ready') landed after it in the log."""
+    import sys
+
+    from featcache.progress import Progress
+
+    written = []
+
+    class FileStdout:  # holds what print() writes until flushed
+        pending = ""
+
+        def write(self, text):
+            self.pending += text
+            return len(text)
+
+        def flush(self):
+            written.append(self.pending)
+            self.pending = ""
+
+    class Log:  # the same file, as stderr: unbuffered
+        def write(self, text):
+            written.append(text)
+
+        def flush(self):
+            pass
+
+    monkeypatch.setattr(sys, "stdout", FileStdout())
+    print("network ready")
+    Progress(2, stream=Log()).update(2)
+    lines = "".join(written).splitlines()
+    assert lines[0] == "network ready" and lines[1].startswith("2/2 [")
+
+
+def test_keras_fits_draw_featcaches_bar_per_epoch_on_stderr(capsys):
+    """Keras's own bar (ScratchCNN, DenseHead, finetune with verbose) wrote to stdout, among the results: each epoch is
+    now a featcache bar on stderr, labelled, two plain lines off a terminal, the last with the validation scores."""
+    from featcache.heads.scratch import ScratchCNN
+
+    rng = np.random.default_rng(0)
+    images, y = rng.integers(0, 255, size=(80, 12, 12), dtype=np.uint8), np.arange(80) % 2
+    ScratchCNN(epochs=2, batch_size=8, filters=(4,), dense_units=8, validation_split=0.2, verbose=1).fit(images, y)
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    assert out == "" and [line.split(" [")[0] for line in lines] == ["epoch 1/2 1/8", "epoch 1/2 8/8", "epoch 2/2 1/8",
+                                                                     "epoch 2/2 8/8"]
+    assert " - loss: " in lines[0] and "val_loss" not in lines[0] and " - val_accuracy: " in lines[-1]
+    # DenseHead runs 128 batches a call into Keras, so an epoch of 8 batches is its end line alone.
+    X = rng.normal(size=(80, 8)).astype(np.float32)
+    DenseHead(epochs=2, batch_size=8, early_stopping=False, verbose=True).fit(X, y)
+    out, err = capsys.readouterr()
+    assert out == "" and [line.split(" [")[0] for line in err.splitlines()] == ["epoch 1/2 8/8", "epoch 2/2 8/8"]
+    DenseHead(epochs=1, batch_size=8).fit(X, y)  # not verbose: nothing
+    assert capsys.readouterr() == ("", "")
 
 
 def test_json_output_has_no_lone_surrogates(capsys):

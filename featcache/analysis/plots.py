@@ -14,11 +14,22 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
 from featcache.store.atomic import atomic_path
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.legend import Legend
+    from matplotlib.text import Annotation, Text
+    from matplotlib.transforms import Bbox
+
+# A title is wrapped to no fewer characters a line than this, however narrow the figure.
+MIN_TITLE_CHARS = 20
+
 
 def _matplotlib_config() -> None:
     """Give matplotlib a writable config folder before its first import when the usual one is not (HOME=/proc, a
@@ -121,12 +132,25 @@ def plot_learning_curves(
     ``point_heads`` are points with min-max error bars. With one set, colour
     tells heads apart; with several, colour is the set and line style the head.
     """
+    return _save(learning_curve_figure(sets, title=title, point_heads=point_heads, figsize=figsize, dpi=dpi), path)
+
+
+def learning_curve_figure(
+    sets: Sequence[CurveSet],
+    *,
+    title: str | None = None,
+    point_heads: Sequence[str] = POINT_HEADS,
+    figsize: tuple[float, float] = (8.0, 5.0),
+    dpi: int = 120,
+) -> Figure:
+    """``plot_learning_curves``'s figure, laid out and not yet written."""
     _matplotlib_config()
     from matplotlib.figure import Figure
     from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 
     fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
     ax = fig.add_subplot()
+    end_labels: list[Annotation] = []
     colors = [f"C{i}" for i in range(10)]
     all_sizes: set[int] = set()
     n_seeds: set[int] = set()
@@ -151,8 +175,8 @@ def plot_learning_curves(
                 if (k > 1).any():
                     ax.fill_between(sizes, lo, hi, color=color, alpha=0.18, lw=0)
             # The value a reader looks for first: accuracy with all the data.
-            ax.annotate(f"{mean[-1]:.3f}", (sizes[-1], mean[-1]), xytext=(6, 0), textcoords="offset points",
-                        va="center", fontsize=8, color=color if (many or head not in point_heads) else "black")
+            end_labels.append(ax.annotate(f"{mean[-1]:.3f}", (sizes[-1], mean[-1]), xytext=(6, 0), textcoords="offset points",
+                                          va="center", fontsize=8, color=color if (many or head not in point_heads) else "black"))
     ax.set_xscale("log")
     ticks = sorted(all_sizes)
     if ticks:
@@ -164,10 +188,113 @@ def plot_learning_curves(
     ax.set_ylabel("test accuracy")
     ax.grid(True, alpha=0.3)
     seeds = "/".join(str(k) for k in sorted(n_seeds)) or "0"
-    ax.legend(loc="lower right", fontsize=9, handlelength=3.5, title=f"mean of {seeds} seed(s); band/bars: min-max", title_fontsize=8)
+    _place_legend(ax, fontsize=9, handlelength=3.5, title=f"mean of {seeds} seed(s); band/bars: min-max", title_fontsize=8)
     if title:
-        ax.set_title(title, fontsize=11)
-    return _save(fig, path)
+        _fit_title(ax, title, fontsize=11)
+    _spread_labels(end_labels)
+    return fig
+
+
+def _place_legend(ax: Axes, **style: Any) -> Legend:
+    """The legend where matplotlib finds it covers the least (``loc="best"``), or below the axes when that still
+    covers a line, a point or a value label (which "best" does not weigh); the figure's constrained layout makes
+    room there. Fixed at the lower right, it covered a from-scratch baseline's line from 500 to 1,000 images and
+    touched its point at 500 (a new user)."""
+    legend = ax.legend(loc="best", **style)
+    ax.figure.draw_without_rendering()  # lays the figure out: where "best" is, and where the points are
+    if not _covers_data(ax, legend.get_window_extent()):
+        return legend
+    legend.remove()
+    handles, labels = ax.get_legend_handles_labels()
+    return ax.figure.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 2), **style)
+
+
+def _covers_data(ax: Axes, box: Bbox) -> bool:
+    """Whether ``box`` (display pixels) covers part of a line of ``ax`` (a segment, or a marker, by its size) or of
+    one of its texts."""
+    for line in ax.get_lines():
+        path = line.get_transform().transform_path(line.get_path())
+        if _drawn(line.get_linestyle()) and len(path.vertices) > 1 and path.intersects_bbox(box, filled=False):
+            return True
+        radius = line.get_markersize() * ax.figure.dpi / 72 / 2
+        if _drawn(line.get_marker()) and any(box.padded(radius).contains(x, y) for x, y in path.vertices):
+            return True
+    return any(box.overlaps(text.get_window_extent()) for text in ax.texts)
+
+
+def _drawn(style: Any) -> bool:
+    """Whether a line style or marker draws anything (matplotlib spells "nothing" several ways)."""
+    return style not in (None, "None", "none", "", " ")
+
+
+def _fit_title(ax: Axes, text: str, fontsize: float) -> Text:
+    """The axes' title, wrapped at spaces until it lies within the figure. Probe's figure is sized for its layers:
+    with one or two, its one-line title ran off both edges ("...test spli"; a new user)."""
+    import textwrap
+
+    title = ax.set_title(text, fontsize=fontsize)
+    fig, chars = ax.figure, len(text)
+    while True:
+        fig.draw_without_rendering()  # the layout places the axes, and so the title centred over them
+        box, room = title.get_window_extent(), fig.bbox
+        if (box.x0 >= room.x0 and box.x1 <= room.x1) or chars <= MIN_TITLE_CHARS:
+            return title
+        centre = (box.x0 + box.x1) / 2
+        fits = 2 * min(centre - room.x0, room.x1 - centre)  # the widest line centred there that stays inside
+        chars = max(MIN_TITLE_CHARS, min(chars - 1, int(chars * fits / box.width)))
+        title.set_text(textwrap.fill(text, chars, break_long_words=False))
+
+
+def _spread_labels(labels: Sequence[Annotation], pad: float = 2.0) -> None:
+    """Move value labels (annotations offset in points) apart vertically where two would overlap, each group centred
+    where its labels were: two heads ending at 0.853 and 0.849 printed one label over the other (a new user).
+    Then the layout is fixed, so that the file is drawn as measured here."""
+    if len(labels) < 2:
+        return
+    fig = labels[0].figure
+    fig.draw_without_rendering()
+    boxes = [label.get_window_extent() for label in labels]
+    gap = max(b.height for b in boxes) + pad * fig.dpi / 72
+    for group in _overlapping_columns(boxes):
+        group.sort(key=lambda i: boxes[i].y0)
+        centres = [(boxes[i].y0 + boxes[i].y1) / 2 for i in group]
+        for i, old, new in zip(group, centres, _spread(centres, gap)):
+            dx, dy = labels[i].xyann
+            labels[i].xyann = (dx, dy + (new - old) * 72 / fig.dpi)
+    fig.set_layout_engine("none")
+
+
+def _overlapping_columns(boxes: Sequence[Bbox]) -> list[list[int]]:
+    """The labels in groups whose horizontal extents overlap, as indices into ``boxes``."""
+    groups: list[list[int]] = []
+    for i, box in enumerate(boxes):
+        joined = [g for g in groups if any(box.x0 < boxes[j].x1 and boxes[j].x0 < box.x1 for j in g)]
+        merged = [i] + [j for g in joined for j in g]
+        groups = [g for g in groups if g not in joined] + [merged]
+    return groups
+
+
+def _spread(centres: Sequence[float], gap: float) -> list[float]:
+    """New centres, ascending as ``centres`` are, at least ``gap`` apart: labels that would overlap are merged into
+    one group and spaced evenly about the mean of where they were, until no two groups overlap."""
+    groups: list[list[float]] = []
+    for y in centres:
+        groups.append([y])
+        while len(groups) > 1 and _bottom(groups[-1], gap) - _top(groups[-2], gap) < gap:
+            groups[-2:] = [groups[-2] + groups[-1]]
+    return [_mid(g) + (k - (len(g) - 1) / 2) * gap for g in groups for k in range(len(g))]
+
+
+def _mid(group: list[float]) -> float:
+    return sum(group) / len(group)
+
+
+def _top(group: list[float], gap: float) -> float:
+    return _mid(group) + (len(group) - 1) * gap / 2
+
+
+def _bottom(group: list[float], gap: float) -> float:
+    return _mid(group) - (len(group) - 1) * gap / 2
 
 
 def _save(fig, path: str | Path, dpi: int | None = None) -> Path:
@@ -229,6 +356,11 @@ def views_label(train_views: str, test_views: str) -> str:
 
 def plot_probe(rows: Sequence[Any], best: Any, path: str | Path, title: str = "") -> Path:
     """Accuracy against depth (``ProbeRow``s), one line per head (and view setting, on a cache with views), the best point marked."""
+    return _save(probe_figure(rows, best, title), path, dpi=120)
+
+
+def probe_figure(rows: Sequence[Any], best: Any, title: str = "") -> Figure:
+    """``plot_probe``'s figure, not yet written."""
     _matplotlib_config()
     from matplotlib.figure import Figure
 
@@ -248,7 +380,7 @@ def plot_probe(rows: Sequence[Any], best: Any, path: str | Path, title: str = ""
     ax.set_xticklabels([short_layer(l) for l in layers], rotation=60, ha="right", fontsize=8)
     ax.set_xlabel("layer (input side -> output)")
     ax.set_ylabel("test accuracy" if best.scored_on == "test" else "held-out accuracy (train split)")
-    ax.set_title(title or "accuracy by layer", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
-    return _save(fig, path, dpi=120)
+    _fit_title(ax, title or "accuracy by layer", fontsize=10)
+    return fig

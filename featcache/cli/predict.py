@@ -35,10 +35,9 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from featcache.deploy.predict import left_out_line, predict, skipped_line
-    from featcache.progress import is_terminal
 
-    # A progress bar on a terminal only: redirected, stderr stays the lines below (stdout is the predictions).
-    preds = predict(args.model, args.images, **given(args, "top_k", "csv", "runtime"), verbose=is_terminal(sys.stderr))
+    # The progress bar on stderr as every command's (plain lines off a terminal), none with --json: stdout is the predictions.
+    preds = predict(args.model, args.images, **given(args, "top_k", "csv", "runtime"), verbose=not args.json)
     if preds.skipped:  # on stderr: stdout stays the predictions (or JSON) alone
         print(skipped_line(preds.skipped), file=sys.stderr)
     if preds.left_out:  # a folder's subfolders were passed over without a word (a new user)

@@ -25,7 +25,6 @@ are kept and the run says so.
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -303,9 +302,9 @@ def finetune(
     replaces an existing file only if it is a featcache model, or with
     ``force``; ``trust_pickle`` lets an old pickle head load (it can run code).
     """
-    from featcache._lazy import keras
     from featcache.deploy.endtoend import parameter_counts
     from featcache.deploy.model import check_out
+    from featcache.progress import epoch_progress
     from featcache.sources.base import photo_root_of
     from featcache.sources.images import check_file_outside_classes
     from featcache.validate import check_seed
@@ -318,7 +317,6 @@ def finetune(
     data = _Data.of(est, meta, batch_size, seed, verbose)
     train_rows, val_rows, train_ds, val_ds, test_ds = data.train_rows, data.val_rows, data.train, data.val, data.test
 
-    k = keras()
     model, w, unfrozen = _compiled_model(est, meta, weights, unfreeze, learning_rate, seed)
     counts = parameter_counts(model)
     if verbose:
@@ -334,12 +332,10 @@ def finetune(
     if verbose:
         print(f"frozen head: val accuracy {frozen_val_acc:.4f}, val loss {frozen_val_loss:.4f}" + (f", test accuracy {frozen_test_acc:.4f}" if frozen_test_acc is not None else ""))
     cb = _keep_best_callback(result, frozen_val_loss, epochs, patience, keep_best, verbose)
-    # The progress bar first, so each epoch's comparison line follows its bar.
-    callbacks = [k.callbacks.ProgbarLogger(), cb] if verbose else [cb]
-    # Off a terminal Keras's bar (verbose 1) wrote colour codes and carriage returns into the log, one
-    # overwritten line; verbose 2 is one plain line per epoch, as featcache's own progress is.
-    bar = 1 if sys.stdout.isatty() or "ipykernel" in sys.modules else 2  # a notebook draws the bar too
-    model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, shuffle=False, verbose=bar if verbose else 0)
+    # The progress bar first, so each epoch's comparison line follows its bar. featcache's bar, not Keras's: on
+    # stderr as every command's, and off a terminal plain lines (Keras's wrote colour codes and carriage returns).
+    callbacks = [*epoch_progress(verbose), cb]
+    model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, shuffle=False, verbose=0)
     if not keep_best:
         result.best_epoch = len(result.epochs)
     if test_ds is not None:

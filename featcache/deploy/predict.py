@@ -419,12 +419,10 @@ def _model_runner(model: str | Path, runtime: str, batch_size: int, n_images: in
     return net
 
 
-def _progress_bar(total: int):
-    import sys
+def _progress_bar(total: int) -> Progress:
+    from featcache.progress import Progress  # not Keras's bar, and on stderr: stdout is the predictions (or JSON) alone
 
-    from featcache.progress import Progress  # not Keras's bar; stdout is the predictions (or JSON) alone
-
-    return Progress(total, unit="image", stream=sys.stderr)
+    return Progress(total, unit="image")
 
 
 def predict_files(paths: Sequence[Path], size: int, batch_size: int, net: Callable[[], ModelRunner], names: list[str],

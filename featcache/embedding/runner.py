@@ -250,7 +250,7 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
     if verbose:
         print(f"network ready on {make_embed.runtime_used} in {startup:.1f} s", flush=True)
         if make_embed.runtime_note:  # auto says why it fell back (a user asked for the fastest)
-            print(make_embed.runtime_note)  # with the progress lines: stderr is for the one line of an error
+            print(make_embed.runtime_note)  # with the other status lines; the bar alone goes to stderr (progress.py)
     writer = make_writer(path, attrs, rows.specs, widths, store.dtype, staged=rows.staged, verbose=verbose)
     done = writer.open()
     batches = plan(rows.sizes, done, per_batch)

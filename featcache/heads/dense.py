@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from featcache._lazy import keras
 from featcache.errors import FeatcacheError
 from featcache.heads.folding import to_raw
+from featcache.progress import epoch_progress
 from featcache.validate import SEED_LIMIT, check_bool, check_number
 
 if TYPE_CHECKING:
@@ -99,7 +100,8 @@ class DenseHead(ClassifierMixin, BaseEstimator):
     (``validation_rows``: ``fit_views`` passes the image of each row, so an
     image's views are never on both sides). With ``early_stopping`` training
     stops when validation loss has not improved for ``patience`` epochs and
-    the best weights are restored.
+    the best weights are restored. ``verbose`` (1 or 2, or True) draws each
+    epoch's progress on stderr (``progress.epoch_progress``).
 
     ``standardize`` scales every feature to zero mean and unit variance over
     the training rows first (``mean_``, ``scale_``), as the logistic
@@ -271,7 +273,7 @@ class DenseHead(ClassifierMixin, BaseEstimator):
             X, y, validation_data = X[train], y[train], (X[val], y[val])
         hist = trainer.fit(
             X, y, epochs=self.epochs, batch_size=self.batch_size, validation_data=validation_data,
-            callbacks=callbacks, verbose=self.verbose,
+            callbacks=callbacks + epoch_progress(self.verbose), verbose=0,
         )
         for dst, src in zip(self.model_.variables, trainer.variables, strict=True):
             dst.assign(src)

@@ -30,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from featcache._lazy import keras
 from featcache.errors import FeatcacheError
+from featcache.progress import epoch_progress
 from featcache.validate import SEED_LIMIT, check_number
 
 if TYPE_CHECKING:
@@ -50,7 +51,8 @@ class ScratchCNN(ClassifierMixin, BaseEstimator):
 
     ``fit(images, y)`` with images ``(N, H, W)`` or ``(N, H, W, C)``; the same
     ``seed`` gives the same network. ``validation_split`` (default 0) holds out
-    the last rows to report validation accuracy in ``history_``.
+    the last rows to report validation accuracy in ``history_``. ``verbose``
+    (1 or 2, or True) draws each epoch's progress on stderr (``progress.epoch_progress``).
     """
 
     # It is fitted on raw pixels, not cached features: a learning curve
@@ -144,7 +146,7 @@ class ScratchCNN(ClassifierMixin, BaseEstimator):
         )
         hist = self.model_.fit(
             images, codes, epochs=self.epochs, batch_size=self.batch_size,
-            validation_split=self.validation_split, verbose=self.verbose,
+            validation_split=self.validation_split, callbacks=epoch_progress(self.verbose), verbose=0,
         )
         self.history_ = {key: [float(v) for v in vals] for key, vals in hist.history.items()}
         return self
