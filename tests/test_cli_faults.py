@@ -382,9 +382,52 @@ def test_a_cache_whose_extraction_is_unfinished_says_so(tmp_path, capsys):
     from featcache.store.layout import partial_path
 
     path = tmp_path / "c.h5"
+    # a partial that cannot be described (not HDF5 yet): the line that says how to finish it
     partial_path(path).write_bytes(b"an extraction in progress")
     one_line_error(capsys, ["info", str(path)], "is not finished", partial_path(path).name, "re-run the same 'featcache extract'")
     one_line_error(capsys, ["info", str(tmp_path / "other.h5")], "cache not found")
+
+
+def test_info_on_an_unfinished_cache_shows_its_partials_progress(tmp_path, capsys):
+    """A new-user tester: 'info X.h5' beside an interrupted X.h5.partial.h5 said only "is not finished", while
+    'info X.h5.partial.h5' showed 1600 of 3000 images done. Now the path shows its partial's progress, exit 0."""
+    from featcache.store import CacheWriter, SplitSpec
+    from featcache.store.layout import partial_path
+
+    path = tmp_path / "c.h5"
+    attrs = {"fingerprint": "e" * 64, "class_names": ["ants", "bees"], "layers": ["out"], "default_layer": "out",
+             "backbone": "mobilenet_v2", "weights": "random", "image_size": 32, "preprocessing": "x", "dataset": "tiny"}
+    y = np.arange(40) % 2
+    w = CacheWriter(path, attrs, [SplitSpec(s, y, np.arange(40)) for s in ("train", "test")], {"out": 4}, "float32")
+    w.open()
+    w.write("train", 0, {"out": np.zeros((16, 4), np.float32)})  # killed after 16 of 40 training images
+    w.commit()
+    w.close()
+    assert not path.exists() and partial_path(path).exists()
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"partial     {partial_path(path)}: the unfinished extraction" in out, out
+    assert "complete    NO (running or interrupted; re-run the same extract command to resume)" in out
+    assert "train       16 of 40 images embedded so far" in out and "test        0 of 40" in out
+    assert main(["info", str(path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["path"] == str(path) and info["partial"] == str(partial_path(path)) and info["progress"]["train"] == [16, 40]
+    assert info["complete"] is False
+
+
+def test_info_names_the_command_for_a_head_or_a_model(tmp_path, fake_model, capsys):
+    """info said only "not a readable HDF5 file" for a head or a model, where evaluate and predict name the right command."""
+    cache = str(tiny_cache(tmp_path / "c.h5"))
+    head = tmp_path / "h.npz"
+    assert main(["train", cache, "--head", "logreg", "--out", str(head)]) == 0
+    capsys.readouterr()
+    one_line_error(capsys, ["info", str(head)], f"{head} is a head written by 'featcache train', not a cache",
+                   f"'featcache evaluate {head} CACHE'")
+    one_line_error(capsys, ["info", str(fake_model)], "is a model written by 'featcache export' or 'featcache finetune', "
+                   f"not a cache; classify images with 'featcache predict {fake_model} IMAGE ...'")
+    other = tmp_path / "notes.npz"
+    other.write_bytes(b"not a zip")
+    one_line_error(capsys, ["info", str(other)], "is not a readable HDF5 file")
 
 
 def test_predict_csv_never_overwrites_an_input_or_a_users_file(tmp_path, fake_model, capsys):

@@ -301,7 +301,7 @@ def test_info_on_incomplete_cache(fashion_dir, tmp_path, capsys):
         f.attrs["complete"] = False
     assert main(["info", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "NO (interrupted" in text
+    assert "NO (running or interrupted; re-run the same extract command to resume)" in text
     # Progress per split in split order, train first (HDF5 lists groups by name: test came first; a tester)
     progress = [l.split()[0] for l in text.splitlines() if "images embedded so far" in l]
     assert progress == ["train", "test"], text
