@@ -59,7 +59,8 @@ def test_predict_folder_skips_undecodable_files_and_lists_them(tmp_path, fake_mo
     assert main(["predict", str(fake_model), str(folder)]) == 0
     out, err = capsys.readouterr()
     assert [l.split(": ")[0] for l in out.strip().splitlines()] == [str(folder / f"ok{i}.png") for i in range(3)]
-    assert err.strip().startswith("skipped 2 file(s)") and "broken.jpg" in err and "empty.png" in err
+    # "predict: " as predict's other stderr lines (a new-user tester: this one alone had no prefix)
+    assert err.strip().startswith("predict: skipped 2 file(s) that are not readable images: ") and "broken.jpg" in err and "empty.png" in err
     assert len(err.strip().splitlines()) == 1
     from featcache.deploy.predict import predict
 
@@ -85,7 +86,7 @@ def test_predict_skips_a_file_whose_name_is_not_utf8_as_extract_does(tmp_path, f
     assert main(["predict", str(fake_model), str(folder), "--csv", str(csv_path)]) == 0
     out, err = capsys.readouterr()
     assert [l.split(": ")[0] for l in out.strip().splitlines()[:-1]] == [str(folder / "ok.png")]
-    assert err.strip().startswith("skipped 1 file(s)") and "file name is not valid UTF-8; rename it" in err
+    assert err.strip().startswith("predict: skipped 1 file(s)") and "file name is not valid UTF-8; rename it" in err
     assert csv_path.read_text().count("\n") == 2  # the header and ok.png
     np.save(os.fsdecode(bytes(tmp_path) + b"/a\xfe.npy"), np.zeros((1, 16, 16), np.uint8))
     one_line_error(capsys, ["predict", str(fake_model), os.fsdecode(bytes(tmp_path) + b"/a\xfe.npy")], "not valid UTF-8; rename it")
@@ -848,7 +849,7 @@ def test_a_damaged_tiff_is_skipped_with_libtiffs_reason_and_nothing_else_reaches
     assert main(["predict", str(fake_model), str(folder)]) == 0
     out, err = capfd.readouterr()
     assert out.strip().startswith(str(folder / "ok.png")) and len(out.strip().splitlines()) == 1
-    assert err.startswith("skipped 2 file(s)") and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("predict: skipped 2 file(s)") and len(err.strip().splitlines()) == 1, err
     assert "lzw.tif (damaged TIFF (Using code not yet in table))" in err and "Warning" not in err
 
 

@@ -39,8 +39,8 @@ def run(args: argparse.Namespace) -> int:
 
     # A progress bar on a terminal only: redirected, stderr stays the lines below (stdout is the predictions).
     preds = predict(args.model, args.images, **given(args, "top_k", "csv", "runtime"), verbose=is_terminal(sys.stderr))
-    if preds.skipped:  # on stderr: stdout stays the predictions (or JSON) alone
-        print(skipped_line(preds.skipped), file=sys.stderr)
+    if preds.skipped:  # on stderr: stdout stays the predictions (or JSON) alone; prefixed as its other lines are
+        print(f"predict: {skipped_line(preds.skipped)}", file=sys.stderr)
     if preds.left_out:  # a folder's subfolders were passed over without a word (a new user)
         print(f"predict: {left_out_line(preds.left_out)}", file=sys.stderr)
     if preds.runtime_note:
