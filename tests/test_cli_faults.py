@@ -73,6 +73,21 @@ def test_predict_folder_skips_undecodable_files_and_lists_them(tmp_path, fake_mo
                                                                                     str(folder / "empty.png")]
 
 
+def test_predict_says_the_runtime_note_on_stderr_only_without_json(tmp_path, fake_model, capsys, monkeypatch):
+    """A new-user tester: "runtime auto: using tensorflow (N images do not repay ...)" came on every small predict,
+    --json too, where it is already the JSON's runtime_note; extract says it only without --json."""
+    from featcache.deploy import model as model_mod
+
+    note = "runtime auto: using tensorflow (1 images do not repay converting the model)"
+    monkeypatch.setattr(model_mod, "ModelRunner", lambda *a, **k: SimpleNamespace(runtime_used="tensorflow", runtime_note=note))
+    image = write_image(tmp_path / "x.png", class_image(0, 0, 16))
+    assert main(["predict", str(fake_model), str(image), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["runtime_note"] == note and err == ""
+    assert main(["predict", str(fake_model), str(image)]) == 0
+    assert capsys.readouterr().err == f"predict: {note}\n"
+
+
 def test_predict_skips_a_file_whose_name_is_not_utf8_as_extract_does(tmp_path, fake_model, capsys):
     """Regression (an adversarial tester): a photo named with a byte that is not UTF-8 was predicted, then --csv
     ended in a UnicodeEncodeError traceback after every prediction. It is skipped and listed, as extract skips it."""

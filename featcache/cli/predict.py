@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"predict: {skipped_line(preds.skipped)}", file=sys.stderr)
     if preds.left_out:  # a folder's subfolders were passed over without a word (a new user)
         print(f"predict: {left_out_line(preds.left_out)}", file=sys.stderr)
-    if preds.runtime_note:
+    if preds.runtime_note and not args.json:  # with --json it is the JSON's runtime_note, as extract's note is
         print(f"predict: {preds.runtime_note}", file=sys.stderr)
     if args.json:
         print_json(preds.to_dict())
