@@ -88,6 +88,28 @@ def test_predict_says_the_runtime_note_on_stderr_only_without_json(tmp_path, fak
     assert capsys.readouterr().err == f"predict: {note}\n"
 
 
+def test_predict_top_k_beyond_the_models_classes_shows_them_all(tmp_path, fake_model, capsys):
+    """A new-user tester: --top-k 5 on a 2-class model exited 2 ("use 1..2"), where the help said "or all if the
+    model has fewer". It shows both classes now, says so on stderr (in the JSON's top_k with --json), API alike."""
+    from featcache.deploy.predict import predict
+    from featcache.errors import FeatcacheError
+
+    image = write_image(tmp_path / "x.png", class_image(0, 0, 16))
+    assert main(["predict", str(fake_model), str(image), "--top-k", "5"]) == 0
+    out, err = capsys.readouterr()
+    assert out == f"{image}: bees 0.750, ants 0.250\n"
+    assert err == "predict: --top-k 5: the model has 2 classes; showing all of them\n"
+    assert main(["predict", str(fake_model), str(image), "--top-k", "5", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["top_k"] == 2 and len(json.loads(out)["predictions"][0]["top"]) == 2 and err == ""
+    assert main(["predict", str(fake_model), str(image), "--top-k", "1"]) == 0
+    assert capsys.readouterr() == (f"{image}: bees 0.750\n", "")  # within range: no note
+    preds = predict(fake_model, [image], top_k=5)
+    assert preds.top_k == 2 and preds[0].top == [("bees", 0.75), ("ants", 0.25)]
+    with pytest.raises(FeatcacheError, match="--top-k"):
+        predict(fake_model, [image], top_k=0)
+
+
 def test_predict_skips_a_file_whose_name_is_not_utf8_as_extract_does(tmp_path, fake_model, capsys):
     """Regression (an adversarial tester): a photo named with a byte that is not UTF-8 was predicted, then --csv
     ended in a UnicodeEncodeError traceback after every prediction. It is skipped and listed, as extract skips it."""
