@@ -228,8 +228,11 @@ def extraction_text(rec: dict[str, Any] | None, what: str = "") -> str:
     if rec is None:
         return "not recorded"
     if rec["extracted_now"]:
-        return (f"{rec['seconds']:.1f} s{what} on {rec['runtime']}, extracted now "
-                f"(plus {rec['startup_seconds']:.1f} s to build and convert the model)")
+        from featcache.embedding.runtimes import converts
+
+        # "build and convert" on tensorflow, where nothing is converted (a new-user tester): what this runtime did
+        prepare = "build the model and convert it, or load its cached conversion" if converts(rec["runtime"]) else "build the model"
+        return f"{rec['seconds']:.1f} s{what} on {rec['runtime']}, extracted now (plus {rec['startup_seconds']:.1f} s to {prepare})"
     made = rec["runtime"] or "a runtime it does not record (made before featcache recorded it)"
     return f"reused an existing cache, extracted earlier on {made} (its provenance attributes)"
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import featcache
-from featcache.embedding.backbones import REGISTRY, get_backbone, resolve_layers
+from featcache.embedding.backbones import REGISTRY, get_backbone, resolve_layers, short_layer
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
@@ -21,6 +21,9 @@ def test_registry_names_match_the_keras_model(name):
     for block in bb.block_layers:
         assert block in layers, block
         assert len(layers[block].output.shape) == 4, block
+    # --layers takes the short names probe.png shows (block_13): each must mean its block alone, never another layer
+    assert not set(bb.block_names) & set(layers), set(bb.block_names) & set(layers)
+    assert bb.architecture(64).layers[-1].name == bb.final_layer
     # A block's output feeds the next block's convolutions; a residual branch
     # (e.g. an EfficientNet ``_project_bn`` before its skip) feeds only its
     # Dropout/Add and is not the block's output.
@@ -55,3 +58,16 @@ def test_extract_with_random_weights(fashion_dir, tmp_path, name, width):
     x = cache.features("train")
     assert x.shape == (48, width) and np.isfinite(x).all() and x.std() > 0
     assert cache.features("test", bb.block_layers[0]).shape[0] == 24
+
+
+def test_block_names_as_probe_png_shows_them_are_the_block_layers():
+    """A new-user tester typed probe.png's x-axis label (block_13) into --layers: it was an unknown layer."""
+    bb = get_backbone("mobilenet_v2")
+    assert resolve_layers(bb, "block_13,out_relu") == ["block_13_expand_relu", "out_relu"]
+    assert resolve_layers(bb, ["block_1", "block_1_expand_relu", "blocks"]) == resolve_layers(bb, "blocks")
+    assert featcache.ModelSpec(weights="random", layers="block_16").layer_names() == ["block_16_expand_relu"]
+    eff = get_backbone("efficientnet_b0")  # its stage-first blocks are labelled without _project_bn
+    assert resolve_layers(eff, "block2a,block2b_add") == ["block2a_project_bn", "block2b_add"]
+    # every label probe.png gives a block (plots.plot_probe's short_layer) is taken back as that block, on each backbone
+    for b in REGISTRY.values():
+        assert resolve_layers(b, [short_layer(n) for n in b.block_layers]) == list(b.block_layers)

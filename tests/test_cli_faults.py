@@ -59,7 +59,8 @@ def test_predict_folder_skips_undecodable_files_and_lists_them(tmp_path, fake_mo
     assert main(["predict", str(fake_model), str(folder)]) == 0
     out, err = capsys.readouterr()
     assert [l.split(": ")[0] for l in out.strip().splitlines()] == [str(folder / f"ok{i}.png") for i in range(3)]
-    assert err.strip().startswith("skipped 2 file(s)") and "broken.jpg" in err and "empty.png" in err
+    # "predict: " as predict's other stderr lines (a new-user tester: this one alone had no prefix)
+    assert err.strip().startswith("predict: skipped 2 file(s) that are not readable images: ") and "broken.jpg" in err and "empty.png" in err
     assert len(err.strip().splitlines()) == 1
     from featcache.deploy.predict import predict
 
@@ -70,6 +71,43 @@ def test_predict_folder_skips_undecodable_files_and_lists_them(tmp_path, fake_mo
     answer = json.loads(capsys.readouterr().out)  # one object, like every --json; what stderr said is in it too
     assert len(answer["predictions"]) == 3 and [p for p, _ in answer["skipped"]] == [str(folder / "broken.jpg"),
                                                                                     str(folder / "empty.png")]
+
+
+def test_predict_says_the_runtime_note_on_stderr_only_without_json(tmp_path, fake_model, capsys, monkeypatch):
+    """A new-user tester: "runtime auto: using tensorflow (N images do not repay ...)" came on every small predict,
+    --json too, where it is already the JSON's runtime_note; extract says it only without --json."""
+    from featcache.deploy import model as model_mod
+
+    note = "runtime auto: using tensorflow (1 images do not repay converting the model)"
+    monkeypatch.setattr(model_mod, "ModelRunner", lambda *a, **k: SimpleNamespace(runtime_used="tensorflow", runtime_note=note))
+    image = write_image(tmp_path / "x.png", class_image(0, 0, 16))
+    assert main(["predict", str(fake_model), str(image), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["runtime_note"] == note and err == ""
+    assert main(["predict", str(fake_model), str(image)]) == 0
+    assert capsys.readouterr().err == f"predict: {note}\n"
+
+
+def test_predict_top_k_beyond_the_models_classes_shows_them_all(tmp_path, fake_model, capsys):
+    """A new-user tester: --top-k 5 on a 2-class model exited 2 ("use 1..2"), where the help said "or all if the
+    model has fewer". It shows both classes now, says so on stderr (in the JSON's top_k with --json), API alike."""
+    from featcache.deploy.predict import predict
+    from featcache.errors import FeatcacheError
+
+    image = write_image(tmp_path / "x.png", class_image(0, 0, 16))
+    assert main(["predict", str(fake_model), str(image), "--top-k", "5"]) == 0
+    out, err = capsys.readouterr()
+    assert out == f"{image}: bees 0.750, ants 0.250\n"
+    assert err == "predict: --top-k 5: the model has 2 classes; showing all of them\n"
+    assert main(["predict", str(fake_model), str(image), "--top-k", "5", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["top_k"] == 2 and len(json.loads(out)["predictions"][0]["top"]) == 2 and err == ""
+    assert main(["predict", str(fake_model), str(image), "--top-k", "1"]) == 0
+    assert capsys.readouterr() == (f"{image}: bees 0.750\n", "")  # within range: no note
+    preds = predict(fake_model, [image], top_k=5)
+    assert preds.top_k == 2 and preds[0].top == [("bees", 0.75), ("ants", 0.25)]
+    with pytest.raises(FeatcacheError, match="--top-k"):
+        predict(fake_model, [image], top_k=0)
 
 
 def test_predict_skips_a_file_whose_name_is_not_utf8_as_extract_does(tmp_path, fake_model, capsys):
@@ -85,7 +123,7 @@ def test_predict_skips_a_file_whose_name_is_not_utf8_as_extract_does(tmp_path, f
     assert main(["predict", str(fake_model), str(folder), "--csv", str(csv_path)]) == 0
     out, err = capsys.readouterr()
     assert [l.split(": ")[0] for l in out.strip().splitlines()[:-1]] == [str(folder / "ok.png")]
-    assert err.strip().startswith("skipped 1 file(s)") and "file name is not valid UTF-8; rename it" in err
+    assert err.strip().startswith("predict: skipped 1 file(s)") and "file name is not valid UTF-8; rename it" in err
     assert csv_path.read_text().count("\n") == 2  # the header and ok.png
     np.save(os.fsdecode(bytes(tmp_path) + b"/a\xfe.npy"), np.zeros((1, 16, 16), np.uint8))
     one_line_error(capsys, ["predict", str(fake_model), os.fsdecode(bytes(tmp_path) + b"/a\xfe.npy")], "not valid UTF-8; rename it")
@@ -382,9 +420,52 @@ def test_a_cache_whose_extraction_is_unfinished_says_so(tmp_path, capsys):
     from featcache.store.layout import partial_path
 
     path = tmp_path / "c.h5"
+    # a partial that cannot be described (not HDF5 yet): the line that says how to finish it
     partial_path(path).write_bytes(b"an extraction in progress")
     one_line_error(capsys, ["info", str(path)], "is not finished", partial_path(path).name, "re-run the same 'featcache extract'")
     one_line_error(capsys, ["info", str(tmp_path / "other.h5")], "cache not found")
+
+
+def test_info_on_an_unfinished_cache_shows_its_partials_progress(tmp_path, capsys):
+    """A new-user tester: 'info X.h5' beside an interrupted X.h5.partial.h5 said only "is not finished", while
+    'info X.h5.partial.h5' showed 1600 of 3000 images done. Now the path shows its partial's progress, exit 0."""
+    from featcache.store import CacheWriter, SplitSpec
+    from featcache.store.layout import partial_path
+
+    path = tmp_path / "c.h5"
+    attrs = {"fingerprint": "e" * 64, "class_names": ["ants", "bees"], "layers": ["out"], "default_layer": "out",
+             "backbone": "mobilenet_v2", "weights": "random", "image_size": 32, "preprocessing": "x", "dataset": "tiny"}
+    y = np.arange(40) % 2
+    w = CacheWriter(path, attrs, [SplitSpec(s, y, np.arange(40)) for s in ("train", "test")], {"out": 4}, "float32")
+    w.open()
+    w.write("train", 0, {"out": np.zeros((16, 4), np.float32)})  # killed after 16 of 40 training images
+    w.commit()
+    w.close()
+    assert not path.exists() and partial_path(path).exists()
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"partial     {partial_path(path)}: the unfinished extraction" in out, out
+    assert "complete    NO (running or interrupted; re-run the same extract command to resume)" in out
+    assert "train       16 of 40 images embedded so far" in out and "test        0 of 40" in out
+    assert main(["info", str(path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["path"] == str(path) and info["partial"] == str(partial_path(path)) and info["progress"]["train"] == [16, 40]
+    assert info["complete"] is False
+
+
+def test_info_names_the_command_for_a_head_or_a_model(tmp_path, fake_model, capsys):
+    """info said only "not a readable HDF5 file" for a head or a model, where evaluate and predict name the right command."""
+    cache = str(tiny_cache(tmp_path / "c.h5"))
+    head = tmp_path / "h.npz"
+    assert main(["train", cache, "--head", "logreg", "--out", str(head)]) == 0
+    capsys.readouterr()
+    one_line_error(capsys, ["info", str(head)], f"{head} is a head written by 'featcache train', not a cache",
+                   f"'featcache evaluate {head} CACHE'")
+    one_line_error(capsys, ["info", str(fake_model)], "is a model written by 'featcache export' or 'featcache finetune', "
+                   f"not a cache; classify images with 'featcache predict {fake_model} IMAGE ...'")
+    other = tmp_path / "notes.npz"
+    other.write_bytes(b"not a zip")
+    one_line_error(capsys, ["info", str(other)], "is not a readable HDF5 file")
 
 
 def test_predict_csv_never_overwrites_an_input_or_a_users_file(tmp_path, fake_model, capsys):
@@ -831,7 +912,7 @@ def test_a_damaged_tiff_is_skipped_with_libtiffs_reason_and_nothing_else_reaches
     assert main(["predict", str(fake_model), str(folder)]) == 0
     out, err = capfd.readouterr()
     assert out.strip().startswith(str(folder / "ok.png")) and len(out.strip().splitlines()) == 1
-    assert err.startswith("skipped 2 file(s)") and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("predict: skipped 2 file(s)") and len(err.strip().splitlines()) == 1, err
     assert "lzw.tif (damaged TIFF (Using code not yet in table))" in err and "Warning" not in err
 
 

@@ -111,7 +111,6 @@ def test_predict_bad_input(real, tmp_path, capsys):
     _one_line_error(capsys, ["predict", model, str(tmp_path / "f.npy")], "not pixels 0..255")
     np.save(tmp_path / "s.npy", np.zeros((2, 28, 28, 4), np.uint8))
     _one_line_error(capsys, ["predict", model, str(tmp_path / "s.npy")], "holds an array of shape (2, 28, 28, 4)")
-    _one_line_error(capsys, ["predict", model, str(SHARED / "images" / PHOTOS[0]), "--top-k", "11"], "use 1..10")
     _one_line_error(capsys, ["export", str(real["keras"][1]), "--out", str(tmp_path / "m.h5")], "use --out")
 
 

@@ -319,7 +319,7 @@ def test_info_on_incomplete_cache(fashion_dir, tmp_path, capsys):
         f.attrs["complete"] = False
     assert main(["info", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "NO (interrupted" in text
+    assert "NO (running or interrupted; re-run the same extract command to resume)" in text
     # Progress per split in split order, train first (HDF5 lists groups by name: test came first; a tester)
     progress = [l.split()[0] for l in text.splitlines() if "images embedded so far" in l]
     assert progress == ["train", "test"], text
@@ -422,7 +422,7 @@ def test_renamed_weights_file_still_loads(real_weights, fashion_dir, tmp_path):
     [
         # the squeeze-and-excitation pooling inside EfficientNet outputs (N, C), not a feature map
         ("efficientnet_b0", "block1a_se_squeeze", "layer 'block1a_se_squeeze' outputs shape (None, 32), not a 4-D feature map"),
-        ("mobilenet_v2", "block_13_expand_relux", "valid layers: "),
+        ("mobilenet_v2", "block_13_expand_relux", "(did you mean 'block_13_expand_relu'? "),
         ("mobilenet_v2", "", "--layers is empty"),
         ("mobilenet_v2", "blocks,nope", "unknown layer 'nope'"),
     ],
@@ -436,14 +436,35 @@ def test_bad_layers_are_one_line_errors_and_write_nothing(fashion_dir, tmp_path,
     assert not out.exists() and not partial_path(out).exists()
 
 
-def test_unknown_layer_lists_the_valid_ones(fashion_dir, capsys):
-    main(["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32", "--layers", "nope"])
-    valid = capsys.readouterr().err.split("valid layers: ")[1].strip().split(", ")
-    assert {"block_13_expand_relu", "block_1_expand_relu", "out_relu", "Conv1_relu"} <= set(valid)
-    # the nearest name and the shorthand come first (a tester: the list alone was hard to act on)
-    main(["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32", "--layers", "block_13_expand_rel"])
-    err = capsys.readouterr().err
-    assert "(did you mean 'block_13_expand_relu'? --layers blocks taps every block's expansion" in err
+def test_an_unknown_layer_is_a_short_line_before_the_network_is_built(fashion_dir, capsys, monkeypatch):
+    """A new-user tester: '--layers block_13,out_relu' printed "(2 layer(s))", built the network with its weights
+    (~10 s), then failed on one line of 3,263 characters listing every layer, suggesting block_13_pad."""
+    from featcache.embedding.backbones import Backbone
+
+    def build(self, *args):
+        raise AssertionError("the network was built with its weights before its layers were checked")
+
+    monkeypatch.setattr(Backbone, "build", build)
+    args = ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32"]
+    assert main([*args, "--layers", "block_13_expand_rel,out_relu"]) == 2
+    out, err = capsys.readouterr()
+    assert "extracting" not in out, out
+    assert err.startswith("featcache extract: error: unknown layer 'block_13_expand_rel' for mobilenet_v2 "
+                          "(did you mean 'block_13_expand_relu'? ") and len(err.splitlines()) == 1
+    # how to name a layer, not the ~155 names
+    assert "block_1 to block_16" in err and "'blocks'" in err and ".summary()" in err and len(err) < 400, err
+    assert "Conv1_relu" not in err
+    # a block's number beyond the registry's is near the block names, not near a padding layer
+    assert main([*args, "--layers", "block_17"]) == 2
+    assert "(did you mean 'block_7'? " in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_block_named_as_probe_shows_it_is_the_same_cache(fashion_dir, tmp_path):
+    """--layers block_1 (probe.png's label) caches block_1_expand_relu: the name --layers blocks stores, the same identity."""
+    short = extract(data_dir=str(fashion_dir), out=tmp_path / "c.h5", layers="block_1,out_relu", **TINY)
+    assert featcache.open_cache(short.path).layers == ["block_1_expand_relu", "out_relu"]
+    assert extract(data_dir=str(fashion_dir), out=tmp_path / "c.h5", layers="block_1_expand_relu,out_relu", **TINY).hit
 
 
 @pytest.mark.slow
@@ -473,7 +494,7 @@ def test_tap_base_refuses_a_layer_that_is_not_a_feature_map():
     assert tuple(tap_base(model, ["conv"]).outputs[0].shape[1:]) == (6, 6, 4)
     with pytest.raises(FeatcacheError, match="layer 'flat' outputs shape .* not a 4-D feature map"):
         tap_base(model, ["flat"])
-    with pytest.raises(FeatcacheError, match=r"unknown layer 'x' for tiny \(.*\); valid layers: .*conv"):
+    with pytest.raises(FeatcacheError, match=r"unknown layer 'x' for tiny \(its feature maps: .*conv"):
         tap_base(model, ["x"])
 
 

@@ -65,6 +65,11 @@ def test_one_epoch_changes_only_the_unfrozen_layers(real_head, real_weights, tmp
     assert "\x1b" not in printed + progress and "\r" not in printed + progress and "━" not in printed + progress
     # The head's recorded stratified subset of 50 rows: 40 train, the last 10 for validation.
     assert (res.train_images, res.val_images) == (40, 10)
+    # Accuracies are ratios of images, correct / n, as train and evaluate give them: Keras's float32 quotient
+    # was returned as it was (0.8399999737739563 for 2,100 of 2,500; a new-user tester).
+    ratios = [(res.frozen_val_accuracy, 10), (res.epochs[0]["val_accuracy"], 10), (res.epochs[0]["accuracy"], 40),
+              (res.frozen_test_accuracy, 30), (res.test_accuracy, 30)]
+    assert all(type(a) is float and a == round(a * n) / n for a, n in ratios), ratios
 
     model, mmeta = load_model(res.path)
     after_w = _weights_by_layer(model)
@@ -104,7 +109,17 @@ def test_worse_fine_tuning_keeps_the_frozen_head_and_says_so(real_head, real_wei
     for name, ws in _weights_by_layer(before).items():
         for a, b in zip(ws, _weights_by_layer(model)[name]):
             np.testing.assert_array_equal(a, b)
-    assert res.test_accuracy == pytest.approx(res.frozen_test_accuracy)
+    assert res.test_accuracy == res.frozen_test_accuracy  # the same weights: the same ratio, exactly
+
+
+def test_exact_accuracy_is_the_ratio_keras_rounded_to_float32():
+    from featcache.deploy.finetune import exact_accuracy
+
+    assert float(np.float32(2100) / np.float32(2500)) == 0.8399999737739563  # what finetune returned
+    assert exact_accuracy(np.float32(2100) / np.float32(2500), 2500) == 0.84 == 2100 / 2500
+    # every count of a large test split comes back exactly (float32 keeps 24 bits: below 2**23 images)
+    n = 70_000
+    assert all(exact_accuracy(np.float32(c) / np.float32(n), n) == c / n for c in range(0, n + 1, 7))
 
 
 @pytest.fixture(scope="module")

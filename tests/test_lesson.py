@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 
 import pytest
 
@@ -242,7 +243,8 @@ def test_lesson_runtime_reaches_extraction_and_is_recorded(tmp_path, monkeypatch
     assert doc["extraction"]["seconds"] > 0
     assert doc["extraction"]["extracted_now"] is True and doc["extraction"]["runtime"] == "tensorflow"
     assert open_cache(res.cache_path).meta["runtime"] == "tensorflow"  # the provenance attribute the report reads back
-    assert "on tensorflow, extracted now" in (tmp_path / "a" / "lesson.md").read_text()
+    # nothing is converted on tensorflow: "to build and convert the model" said otherwise (a new-user tester)
+    assert re.search(r"on tensorflow, extracted now \(plus \d+\.\d s to build the model\)", (tmp_path / "a" / "lesson.md").read_text())
 
     asked.clear()
     lesson("random", out=tmp_path / "b", runtime="auto", **kw)
@@ -252,6 +254,17 @@ def test_lesson_runtime_reaches_extraction_and_is_recorded(tmp_path, monkeypatch
                                                               "runtime": "tensorflow", "seconds": None}
     md = (tmp_path / "b" / "lesson.md").read_text()
     assert "reused an existing cache, extracted earlier on tensorflow" in md and "--runtime auto" in md
+
+
+def test_the_extraction_line_says_a_conversion_only_on_a_runtime_that_converts():
+    from featcache.lesson import extraction_text
+
+    rec = {"extracted_now": True, "seconds": 12.0, "startup_seconds": 5.9}
+    assert extraction_text({**rec, "runtime": "tensorflow"}).endswith("(plus 5.9 s to build the model)")
+    assert extraction_text({**rec, "runtime": "jax"}).endswith("(plus 5.9 s to build the model)")  # Keras on JAX: no conversion
+    for converted in ("onnxruntime", "openvino", "xnnpack"):
+        assert extraction_text({**rec, "runtime": converted}).endswith(
+            "(plus 5.9 s to build the model and convert it, or load its cached conversion)")
 
 
 def test_lesson_json_prints_the_report_alone(tmp_path, monkeypatch, capsys):

@@ -113,8 +113,11 @@ def test_auto_does_not_convert_for_a_few_images_and_says_so(tiny, conversions, c
     assert conversions == []
     assert main(["predict", str(tiny["path"]), str(tmp_path / "x.npy"), "--json"]) == 0
     out, err = capsys.readouterr()
-    answer = json.loads(out)  # stdout is the JSON alone; the fallback is said on stderr, and in the JSON
+    answer = json.loads(out)  # stdout is the JSON alone; the fallback is said in the JSON, not on stderr too (as extract)
     assert len(answer["predictions"]) == 5 and answer["runtime"] == "tensorflow" and "do not repay" in answer["runtime_note"]
+    assert err == ""
+    assert main(["predict", str(tiny["path"]), str(tmp_path / "x.npy")]) == 0
+    err = capsys.readouterr().err
     assert err.startswith("predict: runtime auto: using tensorflow (5 images do not repay") and len(err.splitlines()) == 1
 
 

@@ -340,10 +340,6 @@ def plot_confusion(cm: np.ndarray, class_names: list[str], path: str | Path, tit
     return _save(fig, path, dpi=120)
 
 
-def short_layer(layer: str) -> str:
-    return layer.replace("_expand_relu", "").replace("_project_bn", "")
-
-
 def views_label(train_views: str, test_views: str) -> str:
     """A legend name of a view setting (comma-separated view names, as probe.csv holds them)."""
     from featcache.embedding.views import parse_views
@@ -377,6 +373,8 @@ def probe_figure(rows: Sequence[Any], best: Any, title: str = "") -> Figure:
     ax.plot([best.depth], [best.accuracy], marker="*", markersize=18, color="crimson", linestyle="none",
             label=f"best: {best.layer} + {best.head}{views} ({best.accuracy:.3f})")
     ax.set_xticks(range(len(layers)))
+    from featcache.embedding.backbones import short_layer  # the names --layers takes too
+
     ax.set_xticklabels([short_layer(l) for l in layers], rotation=60, ha="right", fontsize=8)
     ax.set_xlabel("layer (input side -> output)")
     ax.set_ylabel("test accuracy" if best.scored_on == "test" else "held-out accuracy (train split)")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import textwrap
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from featcache.cli.common import add_json_flag, print_json
+from featcache.errors import FeatcacheError
 
 if TYPE_CHECKING:
     import argparse
@@ -19,14 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from featcache.store.reader import open_cache, read_attrs
-
-    meta = read_attrs(args.cache, peek=True)
-    if not meta.get("complete"):
-        # An incomplete file is worth describing too: that is how a user finds out.
-        info = {"path": args.cache, **meta}
-    else:
-        info = open_cache(args.cache).summary()
+    info = describe(args.cache)
     info.pop("settings", None)
     info.pop("content_digest", None)
     if args.json:
@@ -34,7 +29,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     widths = info.get("layer_widths", {})
     print(f"cache       {info['path']}")
-    print(f"complete    {'yes' if info.get('complete') else 'NO (interrupted; re-run the extract command to resume)'}")
+    if info.get("partial"):
+        print(f"partial     {info['partial']}: the unfinished extraction, described here; the cache appears when it completes")
+    print(f"complete    {'yes' if info.get('complete') else 'NO (running or interrupted; re-run the same extract command to resume)'}")
     print(f"fingerprint {info.get('fingerprint')}")
     print(f"data        {info.get('dataset')}  {_source_words(info.get('source'))}")
     # The weights' identity (a content hash) only where it adds to the source ("random (untrained) (random)" did not)
@@ -65,6 +62,44 @@ def run(args: argparse.Namespace) -> int:
         counts = ", ".join(f"{c}: {n}" for c, n in s["class_counts"].items())
         print(f"{name:<11} {s['n']} images  ({counts})")
     return 0
+
+
+def describe(path: str) -> dict[str, Any]:
+    """What ``info`` shows of ``path``: a complete cache's summary, or an unfinished one's attributes and progress.
+
+    A path whose extraction has not finished is described by its partial (``<path>.partial.h5``), named in
+    ``partial``: "is not finished" alone hid how far it got (a new-user tester). A head or model file passed
+    instead of a cache is named as such, with the command that takes it."""
+    from featcache.errors import NotHDF5
+    from featcache.store.layout import partial_path
+    from featcache.store.reader import open_cache, read_attrs
+
+    partial = partial_path(Path(path))
+    if not Path(path).exists() and partial.exists():
+        try:
+            return {"path": path, "partial": str(partial), **read_attrs(partial, peek=True)}
+        except FeatcacheError:
+            pass  # a partial that cannot be described: read_attrs(path) says it is not finished and how to finish it
+    try:
+        meta = read_attrs(path, peek=True)
+    except NotHDF5:
+        _refuse_other_featcache_file(path)
+        raise
+    # An incomplete file is worth describing too: that is how a user finds out.
+    return open_cache(path).summary() if meta.get("complete") else {"path": path, **meta}
+
+
+def _refuse_other_featcache_file(path: str) -> None:
+    """A head or model where a cache belongs: the one line names the command that takes it, as evaluate and predict do."""
+    from featcache.heads.io import file_kind
+
+    kind = file_kind(path)
+    if kind == "head":
+        raise FeatcacheError(f"{path} is a head written by 'featcache train', not a cache; score it with "
+                             f"'featcache evaluate {path} CACHE', or pass its cache to 'featcache info'")
+    if kind == "model":
+        raise FeatcacheError(f"{path} is a model written by 'featcache export' or 'featcache finetune', not a cache; "
+                             f"classify images with 'featcache predict {path} IMAGE ...'")
 
 
 def _source_words(source) -> str:

@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "(exit 0 if any image was predicted, 2 if none).")
     p.add_argument("model", help="model file written by 'featcache export' or 'featcache finetune'")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files, folders of images and/or .npy arrays")
-    p.add_argument("--top-k", type=positive_int, metavar="K", help=f"classes to show per image (default: {DEFAULT_TOP_K}, or all if the model has fewer)")
+    p.add_argument("--top-k", type=positive_int, metavar="K", help=f"classes to show per image, all of them if the model has fewer (default: {DEFAULT_TOP_K})")
     p.add_argument("--csv", metavar="PATH", help="also write the predictions to this CSV file (input, class_1, probability_1, ...)")
     p.add_argument("--runtime", metavar="NAME", help=f"what runs the model: {', '.join(RUNTIMES)} (default: "
                    f"{DEFAULT_RUNTIME}: the fastest installed, converting the model once, cached by its content, when "
@@ -38,11 +38,13 @@ def run(args: argparse.Namespace) -> int:
 
     # The progress bar on stderr as every command's (plain lines off a terminal), none with --json: stdout is the predictions.
     preds = predict(args.model, args.images, **given(args, "top_k", "csv", "runtime"), verbose=not args.json)
-    if preds.skipped:  # on stderr: stdout stays the predictions (or JSON) alone
-        print(skipped_line(preds.skipped), file=sys.stderr)
+    if preds.skipped:  # on stderr: stdout stays the predictions (or JSON) alone; prefixed as its other lines are
+        print(f"predict: {skipped_line(preds.skipped)}", file=sys.stderr)
     if preds.left_out:  # a folder's subfolders were passed over without a word (a new user)
         print(f"predict: {left_out_line(preds.left_out)}", file=sys.stderr)
-    if preds.runtime_note:
+    if args.top_k and preds.top_k < args.top_k and not args.json:  # shown, not refused: one --top-k for every model
+        print(f"predict: --top-k {args.top_k}: the model has {preds.top_k} classes; showing all of them", file=sys.stderr)
+    if preds.runtime_note and not args.json:  # with --json it is the JSON's runtime_note, as extract's note is
         print(f"predict: {preds.runtime_note}", file=sys.stderr)
     if args.json:
         print_json(preds.to_dict())

@@ -50,7 +50,7 @@ def build_end_to_end(
     bb = get_backbone(backbone)
     base = bb.build(weights, image_size)  # random weights: seeded there, as extraction's
     if layer is not None and layer != base.layers[-1].name:
-        base = tap_base(base, [layer])
+        base = tap_base(base, [layer], bb)
     base = k.Model(base.input, base.outputs[0], name=BASE_NAME)
     base.trainable = False
     if raw_input_shape is not None:

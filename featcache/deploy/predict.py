@@ -35,19 +35,22 @@ class Prediction:
 class Predictions(list):
     """The predictions, in input order (a list of ``Prediction``); ``skipped``: ``[(path, reason)]`` of the image
     files left out because they do not decode; ``runtime``: what ran the model, and ``runtime_note``: why
-    ``runtime="auto"`` fell back to TensorFlow (None when it did not)."""
+    ``runtime="auto"`` fell back to TensorFlow (None when it did not); ``top_k``: the classes shown per image,
+    fewer than asked when the model has fewer."""
 
     def __init__(self, items: Iterable[Prediction] = (), skipped: Sequence[tuple[str, str]] = (),
-                 runtime: str | None = None, runtime_note: str | None = None, left_out: Sequence[str] = ()):
+                 runtime: str | None = None, runtime_note: str | None = None, left_out: Sequence[str] = (),
+                 top_k: int | None = None):
         super().__init__(items)
         self.skipped = list(skipped)
         self.runtime, self.runtime_note = runtime, runtime_note
         self.left_out = list(left_out)  # what a folder given held besides image files: subfolders, other files
+        self.top_k = top_k
 
     def to_dict(self) -> dict:
         """What ``predict --json`` prints: one object, like every other command's, with what stderr says too."""
         return {"predictions": [p.to_dict() for p in self], "skipped": [list(s) for s in self.skipped],
-                "left_out": self.left_out, "runtime": self.runtime, "runtime_note": self.runtime_note}
+                "left_out": self.left_out, "runtime": self.runtime, "runtime_note": self.runtime_note, "top_k": self.top_k}
 
 
 class FileRead(NamedTuple):
@@ -310,7 +313,7 @@ def predict(
     runtime: str = DEFAULT_RUNTIME,
     verbose: bool = False,
 ) -> Predictions:
-    """Top-``top_k`` classes (default: DEFAULT_TOP_K, or all of a model with fewer) for each image file, each image file of a
+    """Top-``top_k`` classes (default: DEFAULT_TOP_K; all of a model with fewer) for each image file, each image file of a
     folder (sorted by name), and each image of each ``.npy`` in ``images``; ``csv`` also writes them to a CSV file.
 
     Image files that do not decode are left out and listed in the result's
@@ -346,7 +349,7 @@ def predict(
 
     runner = net()
     preds = Predictions(in_input_order(paths, per_file, per_array), skipped=skipped, runtime=runner.runtime_used,
-                        runtime_note=runner.runtime_note, left_out=left_out)
+                        runtime_note=runner.runtime_note, left_out=left_out, top_k=top_k)
     if csv is not None:
         write_csv(csv, preds)
     return preds
@@ -379,10 +382,10 @@ def _model_meta(model: str | Path) -> dict:
 
 
 def _check_top_k(top_k: int | None, n_classes: int) -> int:
-    top_k = min(DEFAULT_TOP_K, n_classes) if top_k is None else positive_int(top_k, "--top-k")
-    if not 1 <= top_k <= n_classes:
-        raise FeatcacheError(f"--top-k {top_k} is out of range; the model has {n_classes} classes, use 1..{n_classes}")
-    return top_k
+    """The classes to show per image: at most the model's, as the default already was. ``--top-k 5`` on a
+    2-class model was an error (a new-user tester), where the help promised all classes of a model with fewer:
+    one --top-k now serves models of any number of classes, and ``Predictions.top_k`` says what was shown."""
+    return min(DEFAULT_TOP_K if top_k is None else positive_int(top_k, "--top-k"), n_classes)
 
 
 def _is_npy(path: Path) -> bool:

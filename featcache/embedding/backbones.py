@@ -37,6 +37,33 @@ class Backbone:
     # output is always added.
     block_layers: tuple[str, ...] = field(default=())
 
+    @property
+    def block_names(self) -> dict[str, str]:
+        """``{short name: block layer}``: the names probe.png labels the block layers with (``short_layer``),
+        where they differ, e.g. ``block_13`` -> ``block_13_expand_relu``. ``--layers`` takes them too; none of
+        them is a layer of the network (tests/test_backbones.py), so each means one layer."""
+        return {short_layer(n): n for n in self.block_layers if short_layer(n) != n}
+
+    @property
+    def known_layers(self) -> tuple[str, ...]:
+        """The layers the registry names (every block and the final output): known to exist without building the network."""
+        return (*self.block_layers, self.final_layer)
+
+    def layers_help(self) -> str:
+        """How to name this backbone's layers, in a few words (instead of listing its ~155 layers)."""
+        blocks = list(self.block_names) or list(self.block_layers)
+        short = f" (short for {self.block_layers[0]} ...)" if self.block_names else ""
+        return (f"--layers takes the blocks as probe.png names them, {blocks[0]} to {blocks[-1]}{short}, 'blocks' for "
+                f"all of them, {self.final_layer} for the final output, or any feature-map layer of "
+                f"keras.applications.{self.application}(include_top=False), listed by its .summary()")
+
+    def architecture(self, image_size: int) -> KerasModel:
+        """The headless network untrained and unseeded: its layers and shapes only (0.7 s for MobileNetV2 at 96 px
+        once Keras is imported, against 5-60 s to load weights and convert it)."""
+        check_image_size(self, image_size)
+        builder = getattr(keras().applications, self.application)
+        return builder(include_top=False, weights=None, input_shape=(image_size, image_size, 3))
+
     def preprocess_input(self, x: Any) -> Any:
         return getattr(keras().applications, self.preprocess_module).preprocess_input(x)
 
@@ -226,8 +253,17 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def short_layer(layer: str) -> str:
+    """A block layer's name as probe.png labels it: ``block_13_expand_relu`` -> ``block_13``."""
+    return layer.replace("_expand_relu", "").replace("_project_bn", "")
+
+
 def resolve_layers(backbone: Backbone, layers: str | list[str] | None) -> list[str]:
-    """``None`` -> the final output; ``"blocks"`` -> every block plus the final output."""
+    """``None`` -> the final output; ``"blocks"`` -> every block plus the final output; a block's short name
+    (``block_13``, as probe.png labels it) -> its layer (``block_13_expand_relu``), the one a cache stores.
+
+    Names beyond the registry's are checked on the network itself (``mapper.check_layers``), once a
+    cache hit is ruled out: building it needs Keras, which a hit never imports."""
     if layers is None:
         return [backbone.final_layer]
     names = [s.strip() for s in layers.split(",")] if isinstance(layers, str) else list(layers)
@@ -236,7 +272,7 @@ def resolve_layers(backbone: Backbone, layers: str | list[str] | None) -> list[s
         raise FeatcacheError("--layers is empty; give layer names separated by commas, or 'blocks'")
     out: list[str] = []
     for n in names:
-        for m in (list(backbone.block_layers) + [backbone.final_layer]) if n == "blocks" else [n]:
+        for m in backbone.known_layers if n == "blocks" else [backbone.block_names.get(n, n)]:
             if m not in out:
                 out.append(m)
     return out
@@ -248,10 +284,10 @@ def network_order(backbone: Backbone, layers: list[str], image_size: int | None 
     The registry's block list is already in network order; any other layer
     needs the architecture, which is built untrained (only its topology is read).
     """
-    known = list(backbone.block_layers) + [backbone.final_layer]
+    known = list(backbone.known_layers)
     if all(name in known for name in layers):
         return sorted(layers, key=known.index)
-    position = {l.name: i for i, l in enumerate(backbone.build("random", image_size or backbone.default_size).layers)}
+    position = {l.name: i for i, l in enumerate(backbone.architecture(image_size or backbone.default_size).layers)}
     missing = [name for name in layers if name not in position]
     if missing:
         raise FeatcacheError(f"layer(s) {', '.join(missing)} are not in {backbone.name}; the cache does not match its backbone")

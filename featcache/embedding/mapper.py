@@ -22,30 +22,45 @@ if TYPE_CHECKING:
     from featcache.embedding.runtimes import ConversionSpec
 
 
-def tap_base(base: KerasModel, layers: list[str]) -> KerasModel:
+def tap_base(base: KerasModel, layers: list[str], backbone: Backbone | None = None) -> KerasModel:
     """Sub-model of ``base`` returning the 4-D outputs of ``layers``.
 
     Keras keeps only the layers the outputs depend on, so a tap on an early
     layer is a truncated (smaller, faster) network.
     """
-    k = keras()
+    return keras().Model(base.input, feature_maps(base, layers, backbone), name=f"{base.name}_tap")
+
+
+def check_layers(backbone: Backbone, layers: list[str], image_size: int) -> None:
+    """Every layer in ``layers`` is a feature map of ``backbone``: before the weights are loaded and the model
+    converted (5-60 s), and before any line says what will be extracted. The registry's layers need no
+    network; any other is looked up in the untrained one (``Backbone.architecture``, 0.7 s at 96 px)."""
+    others = [name for name in layers if name not in backbone.known_layers]
+    if others:
+        feature_maps(backbone.architecture(image_size), others, backbone)
+
+
+def feature_maps(base: KerasModel, layers: list[str], backbone: Backbone | None = None) -> list:
+    """The 4-D outputs of ``layers`` in ``base``: the one check of a layer name against a network.
+
+    An unknown name is one short line: the nearest name (the block names probe.png shows among them) and
+    how to name a layer; the ~155 names in full were 3,263 characters on one line (a tester)."""
+    from featcache.validate import closest
+
     names = {l.name for l in base.layers}
     outputs = []
     for name in layers:
         if name not in names:
-            from featcache.validate import closest
-
             maps = [l.name for l in base.layers if len(l.output.shape) == 4]
-            # the near name first: a tester found the bare list of ~155 names hard to act on
-            near = closest(name, maps)
+            near = closest(name, [*(backbone.block_names if backbone else ()), *maps])
             hint = f"did you mean {near!r}? " if near else ""
-            raise FeatcacheError(f"unknown layer {name!r} for {base.name} ({hint}--layers blocks taps every block's "
-                                 f"expansion and the final layer); valid layers: {', '.join(maps)}")
+            how = backbone.layers_help() if backbone else f"its feature maps: {', '.join(maps)}"
+            raise FeatcacheError(f"unknown layer {name!r} for {backbone.name if backbone else base.name} ({hint}{how})")
         out = base.get_layer(name).output
         if len(out.shape) != 4:
             raise FeatcacheError(f"layer {name!r} outputs shape {tuple(out.shape)}, not a 4-D feature map; pick a convolutional layer")
         outputs.append(out)
-    return k.Model(base.input, outputs, name=f"{base.name}_tap")
+    return outputs
 
 
 def build_extractor(backbone: Backbone, weights: str, image_size: int, layers: list[str],
@@ -55,7 +70,7 @@ def build_extractor(backbone: Backbone, weights: str, image_size: int, layers: l
 
     k = keras()
     base = backbone.build(weights, image_size)  # random weights: seeded there, the same in every process
-    tap = tap_base(base, layers)
+    tap = tap_base(base, layers, backbone)
     inp = k.Input(shape=raw_shape, dtype="uint8", name="images")
     x = Preprocess(backbone.name, image_size)(inp)
     maps = tap(x, training=False)

@@ -21,6 +21,7 @@ import numpy as np
 from featcache import __version__, paths
 from featcache.embedding.backbones import Backbone, check_image_size, weights_identity
 from featcache.embedding.batches import Batch, plan
+from featcache.embedding.mapper import check_layers
 from featcache.embedding.specs import ModelSpec, StoreSpec, from_legacy
 from featcache.errors import FeatcacheError
 from featcache.sources import DataSource
@@ -109,6 +110,8 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
 
     if find_complete(path, ident, data.spec):
         return _hit(path, data, verbose, f"cache hit: {path} already holds these features; nothing to do", model)
+    # Not before the hit: a layer beyond the registry's needs Keras, which a hit never imports (0.7 s against 5 s).
+    check_layers(bb, layer_names, size)
     wait = f"waiting for another featcache process writing {path} ..." if verbose else None
     with exclusive_lock(path, wait_message=wait, timeout=store.lock_timeout):
         if find_complete(path, ident, data.spec):  # the other process may have just finished it

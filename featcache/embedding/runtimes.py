@@ -470,6 +470,12 @@ def __getattr__(name: str):
 
 REGISTRY: dict[str, Runtime] = {r.name: r for r in (TensorFlowRuntime(), OnnxRuntime(), OpenVinoRuntime(), XnnpackRuntime())}
 RUNTIMES = ("auto", *REGISTRY)
+
+
+def converts(name: str | None) -> bool:
+    """Whether runtime ``name`` runs a conversion of the Keras model (ONNX, TFLite) rather than the model itself:
+    only then does preparing it convert (or load a conversion cached earlier)."""
+    return isinstance(REGISTRY.get(name or ""), _ConvertedRuntime)
 # ``auto`` tries these in order. Fastest first, measured on this 2-core
 # machine (docs/benchmarks.md, "Inference runtimes (issue 14)").
 AUTO_ORDER = ("onnxruntime", "openvino", "tensorflow")

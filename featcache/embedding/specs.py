@@ -45,7 +45,7 @@ DTYPES = ("float32", "float16")
 class ModelSpec:
     """The frozen network: ``backbone`` (registry name), ``weights`` ("imagenet", "random" or a weights file),
     ``image_size`` in pixels (default: the source's, else the backbone's), ``layers`` to pool
-    ("L1,L2", a list, or "blocks"; default: the final output) and ``views`` of every image to embed
+    ("L1,L2", a list, or "blocks"; a block as probe.png names it, "block_13", is its layer; default: the final output) and ``views`` of every image to embed
     ("orig,flip,shift", a list; ``featcache.embedding.views``; default: the original alone, today's cache).
 
     Views belong here, not to the store: they change what is computed from each image and are part

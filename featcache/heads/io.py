@@ -268,6 +268,18 @@ def read_head_meta(path: str | Path) -> dict[str, Any] | None:
     return meta if is_head else None
 
 
+def file_kind(path: str | Path) -> str | None:
+    """What featcache wrote ``path`` as, without loading it: ``"head"`` ('featcache train'), ``"model"``
+    ('featcache export' or 'finetune'), or None. How a command given the wrong kind of file names the right one."""
+    if read_head_meta(path) is not None:
+        return "head"
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return "model" if _kind(zf) == MODEL_KIND else None
+    except Exception:  # not a zip, unreadable: not a head or model featcache can tell
+        return None
+
+
 def load_head(path: str | Path, *, trust_pickle: bool = False) -> tuple[BaseEstimator, dict[str, Any]]:
     """``(head, meta)`` from a file written by ``save_head``, checked for consistency.
 
@@ -283,11 +295,11 @@ def load_head(path: str | Path, *, trust_pickle: bool = False) -> tuple[BaseEsti
         raise FeatcacheError(f"{path} is a folder, not a head file{hint}; pass the .keras or .npz head file written by 'featcache train'")
     check_regular_file(path, "head", "pass the .keras or .npz head file written by 'featcache train'", "train one with 'featcache train'")
     if zipfile.is_zipfile(path):
+        if file_kind(path) == "model":  # it said only "(TypeError)" (an adversarial tester)
+            raise FeatcacheError(f"{path} is a model written by 'featcache export' or 'featcache finetune', not a head; "
+                                 "classify images with 'featcache predict', or pass the head it was made from")
         with zipfile.ZipFile(path) as zf:
             npz = _is_npz(zf)
-            if not npz and _kind(zf) == MODEL_KIND:  # it said only "(TypeError)" (an adversarial tester)
-                raise FeatcacheError(f"{path} is a model written by 'featcache export' or 'featcache finetune', not a head; "
-                                     "classify images with 'featcache predict', or pass the head it was made from")
         head, meta = _load_npz(path) if npz else _load_keras(path)
     else:
         head, meta = _load_pickle(path, trust_pickle)
