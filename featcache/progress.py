@@ -31,6 +31,16 @@ LOG_STEPS = 10
 LOG_INTERVAL = 60.0
 
 
+# FEATCACHE_PROGRESS=off (or 0, no, false) draws no bar at all, as tqdm's TQDM_DISABLE or pip's --progress-bar off:
+# for scripts that read a command's standard error, and for the tests, which check that an error is one line.
+PROGRESS_ENV = "FEATCACHE_PROGRESS"
+
+
+def progress_off() -> bool:
+    """Whether the environment turns every progress bar off (``FEATCACHE_PROGRESS=off``)."""
+    return os.environ.get(PROGRESS_ENV, "").strip().lower() in ("off", "0", "no", "false")
+
+
 def is_terminal(stream: IO[str]) -> bool:
     """Whether ``stream`` is an interactive terminal that understands ``\\r`` (not TERM=dumb)."""
     return bool(getattr(stream, "isatty", lambda: False)()) and os.environ.get("TERM") != "dumb"
@@ -44,6 +54,7 @@ class Progress:
     the work or comes ``log_interval`` seconds after the last line writes one
     plain line, and the end writes the last; never a ``\\r``. ``stream``
     defaults to standard error; ``label`` starts every line (``epoch 2/5``).
+    ``FEATCACHE_PROGRESS=off`` in the environment draws nothing.
     """
 
     def __init__(self, total: int, unit: str = "step", stream: IO[str] | None = None,
@@ -51,7 +62,7 @@ class Progress:
         self.total = max(int(total), 0)
         self.unit = unit
         # None when the program started with stderr closed (2>&-): then nothing is drawn, as print() writes nothing
-        self.stream = stream if stream is not None else sys.stderr
+        self.stream = None if progress_off() else stream if stream is not None else sys.stderr
         self.interactive = is_terminal(self.stream)
         self.interval = interval
         self.log_interval = log_interval

@@ -15,6 +15,9 @@ import pytest
 from helpers import FASHION_DIR, SHARED, WEIGHTS, make_fashion_dir, write_idx  # noqa: F401  (re-exported for old imports)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# No progress bars (on stderr since 2026-12-03) in the tests, subprocesses included: dozens of tests check that an
+# error is one line of stderr. The tests of the bars themselves turn them on (progress_on below).
+os.environ["FEATCACHE_PROGRESS"] = "off"
 # Subprocesses (the CLI, scripts, Ray workers) import this checkout's featcache, not whatever an editable install
 # elsewhere points at: a second clone's `pip install -e .` had the CLI tests of this one run that clone's code.
 REPO = Path(__file__).resolve().parents[1]
@@ -103,3 +106,9 @@ def real_fm600(real_weights, real_fashion_dir, tmp_path_factory) -> Path:
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     yield path
     assert hashlib.sha256(path.read_bytes()).hexdigest() == digest, f"a test changed the shared cache {path}"
+
+
+@pytest.fixture
+def progress_on(monkeypatch):
+    """Progress bars drawn, as for a user (conftest turns them off for every other test)."""
+    monkeypatch.delenv("FEATCACHE_PROGRESS", raising=False)

@@ -139,7 +139,7 @@ def test_full_split_is_fitted_once_when_the_seed_cannot_matter(tiny_cache, tmp_p
 
 
 @pytest.mark.slow
-def test_a_curve_of_scikit_learn_heads_never_loads_tensorflow(tiny_cache, tmp_path):
+def test_a_curve_of_scikit_learn_heads_never_loads_tensorflow(tiny_cache, tmp_path, progress_on):
     # TensorFlow takes ~3 s to import; a parallel curve's parent would spend it before its workers start.
     code = (f"import sys, featcache; featcache.learning_curve({str(tiny_cache)!r}, [20, 50], seeds=2, heads=['logreg'], "
             f"out={str(tmp_path / 'o')!r}, jobs=2, verbose=True); sys.exit(int('tensorflow' in sys.modules))")

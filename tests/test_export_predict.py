@@ -356,7 +356,7 @@ def _stubbed_model(path, monkeypatch, image_size: int, events: list):
 
 
 def test_predict_streams_image_files_in_batches_and_memory_does_not_grow_with_their_number(tmp_path, monkeypatch,
-                                                                                          capsys):
+                                                                                          capsys, progress_on):
     """A review: predict decoded every image file into one (N, size, size, 3) array before running the model once
     (7.5 GB for 50,000 photos at 224 px). Files are now decoded a batch at a time, each batch run before the next is
     decoded; the model is never handed more than a batch, and the peak memory of 80 files is that of 20."""

@@ -70,7 +70,7 @@ def test_cache_layout_and_metadata(fashion_dir, tmp_path):
     assert cache.features("test").dtype == np.float32
 
 
-def test_progress_goes_to_stderr_and_results_to_stdout(fashion_dir, tmp_path, capsys):
+def test_progress_goes_to_stderr_and_results_to_stdout(fashion_dir, tmp_path, capsys, progress_on):
     """'extract ... > log.txt' showed nothing on the terminal and wrote the bar's lines into the log, where predict's
     bar went to stderr (a new user). Now every bar is on stderr, in plain lines off a terminal; stdout holds the
     command's own lines, ending with its summary."""

@@ -66,7 +66,7 @@ def test_extract_onto_a_users_file_or_a_folder_gives_no_delete_advice(tmp_path, 
 def test_a_redirected_extract_prints_plain_lines_and_nothing_of_tensorflows(tmp_path, fashion_dir):
     """Issue 13 #11: progress redraws (\\r) and colour codes in redirected logs, TensorFlow's start-up lines on stderr
     (the user's shell does not set TF_CPP_MIN_LOG_LEVEL: conftest does, so this test removes it), empty lock files."""
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "FEATCACHE_PROGRESS")}
     env["PYTHONPATH"] = str(REPO)
     out = tmp_path / "c.h5"
     proc = subprocess.run([sys.executable, "-m", "featcache", "extract", "--data-dir", str(fashion_dir), "--weights", "random",

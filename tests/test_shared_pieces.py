@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+
+pytestmark = pytest.mark.usefixtures("progress_on")  # the progress bar's own tests: drawn, as for a user
 from helpers import assert_same_features
 
 from featcache.analysis.subsets import stratified_subset
@@ -40,10 +42,11 @@ def test_head_files_round_trip(tmp_path):
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(120, 8)).astype(np.float32), np.arange(120) % 3
     X[np.arange(120), y] += 3
-    meta = {"head": "x", "class_names": ["a", "b", "c"], "layer": "out_relu"}
+    meta = {"class_names": ["a", "b", "c"], "layer": "out_relu"}  # no "head": save_head records what it saves
     for head, name in ((DenseHead(epochs=3), "h.keras"), (LogRegHead(), "h.npz")):
         head.fit(X, y)
         path = save_head(head, tmp_path / name, meta)
+        assert load_head(path)[1]["head"] == ("keras" if name.endswith(".keras") else "logreg")
         again, got_meta = load_head(path)
         assert got_meta["class_names"] == ["a", "b", "c"]
         np.testing.assert_allclose(again.predict_proba(X), head.predict_proba(X), atol=1e-6)
@@ -234,3 +237,18 @@ def test_json_output_has_no_lone_surrogates(capsys):
     text = capsys.readouterr().out
     assert "\\udc" not in text and "\\ud800" not in text
     assert json.loads(text) == {"skipped": [["caf\ufffd.jpg", "why"]], "n\ufffd": 1, "ok": "é", "x": 1.5, "odd": "?"}
+
+
+def test_featcache_progress_off_draws_no_bar(monkeypatch, capsys):
+    """FEATCACHE_PROGRESS=off (0, no, false) turns every bar off, for scripts reading stderr (and the tests)."""
+    from featcache.progress import Progress
+
+    for value in ("off", "0", "No", "false"):
+        monkeypatch.setenv("FEATCACHE_PROGRESS", value)
+        bar = Progress(10, unit="image")
+        bar.update(5)
+        bar.update(10)
+        assert capsys.readouterr().err == ""
+    monkeypatch.setenv("FEATCACHE_PROGRESS", "on")
+    Progress(10, unit="image").update(10)
+    assert capsys.readouterr().err.startswith("10/10 [")
