@@ -920,3 +920,26 @@ def test_predicts_api_takes_one_path_checks_top_k_and_caps_npy_images(tmp_path, 
     np.save(tmp_path / "gray.npy", np.zeros((3, 3000, 3000), np.uint8))  # becomes RGB in the model: counted as 3 values
     predict(fake_model, [tmp_path / "gray.npy"])
     assert batches == [max(1, ARRAY_BATCH_BYTES // (3000 * 3000 * 3))]
+
+
+@pytest.mark.parametrize("kind", ["notes", "complete cache"])
+def test_extract_never_deletes_a_users_file_at_its_partials_name(tmp_path, fashion_dir, capsys, kind):
+    """Regression (an adversarial tester): a complete cache extracted to V/a.h5.partial.h5 and notes saved as
+    V/b.h5.partial.h5 were deleted by extract --out V/a.h5 (--out V/b.h5), "starting it over", exit 0."""
+    import hashlib
+    import os
+
+    from featcache.store.layout import partial_path
+
+    out = tmp_path / "a.h5"
+    part = partial_path(out)
+    if kind == "notes":
+        part.write_text("my notes\n")
+    else:
+        os.replace(tiny_cache(tmp_path / "made.h5"), part)
+    before = hashlib.sha256(part.read_bytes()).hexdigest()
+    err = one_line_error(capsys, ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32",
+                                  "--out", str(out)], f"{part} is in the way of featcache's partial file",
+                         "move it away, or choose another --out")
+    assert hashlib.sha256(part.read_bytes()).hexdigest() == before and not out.exists(), err
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "fmnist") == ["a.h5.partial.h5"]  # no lock file left

@@ -929,9 +929,90 @@ def test_resuming_a_partial_another_process_holds_open_is_one_line_and_keeps_it(
 
 def test_a_restarted_partial_is_said(tmp_path, capsys):
     make = _half_written(tmp_path / "r.h5")
-    (tmp_path / "r.h5.partial.h5").write_bytes(b"not hdf5")
+    # HDF5's signature and then garbage: featcache's partial killed while HDF5 wrote it (text there is refused, below)
+    (tmp_path / "r.h5.partial.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
     assert make(verbose=True).open() == {"train": 0}
     assert "the partial file is unreadable" in capsys.readouterr().out
+
+
+def _complete_cache(p: Path) -> None:
+    """A complete featcache cache written at ``p`` itself (as ``extract --out <x>.partial.h5`` makes one)."""
+    made = make_cache(p.parent / "made.h5")
+    os.replace(made, p)
+
+
+def _foreign_hdf5(p: Path) -> None:
+    with h5py.File(p, "w") as f:
+        f.attrs["experiment"] = "mine"
+        f["x"] = np.arange(3)
+
+
+@pytest.mark.parametrize("kind, what", [
+    ("notes", "not an HDF5 file"),
+    ("hdf5", "an HDF5 file featcache did not write"),
+    ("complete", "a complete featcache cache"),
+    ("fifo", "a FIFO"),
+    ("folder", "a folder"),
+    ("link", "a link"),
+])
+def test_a_file_at_the_partials_name_that_is_not_featcaches_partial_is_refused_and_left_alone(tmp_path, kind, what):
+    """Regression (an adversarial tester): extract deleted whatever sat at <out>.partial.h5 ("starting it over"): a
+    complete cache extracted under that name, a user's notes. Only featcache's own partial is started over now."""
+    path = tmp_path / "c.h5"
+    part = partial_path(path)
+    target = tmp_path / "target.txt"
+    target.write_text("mine\n")
+    if kind == "notes":
+        part.write_text("my notes\n")
+    elif kind == "hdf5":
+        _foreign_hdf5(part)
+    elif kind == "complete":
+        _complete_cache(part)
+    elif kind == "fifo":
+        os.mkfifo(part)
+    elif kind == "folder":
+        part.mkdir()
+    else:
+        part.symlink_to(target)
+    before = os.lstat(part)
+    data = part.read_bytes() if part.is_file() and kind != "link" else None
+    want = rf"^{re.escape(str(part))} is in the way of featcache's partial file \(it is {what}\); move it away, or choose another --out"
+    with pytest.raises(FeatcacheError, match=want):
+        writer(path).open()
+    with pytest.raises(FeatcacheError, match=want):  # before any work, when extract looks for a cache hit
+        find_complete(path, identity())
+    after = os.lstat(part)
+    assert (after.st_ino, after.st_mode, after.st_size, after.st_mtime_ns) == (before.st_ino, before.st_mode, before.st_size, before.st_mtime_ns)
+    if data is not None:
+        assert part.read_bytes() == data
+    assert target.read_text() == "mine\n" and not path.exists()
+
+
+def test_a_users_file_at_the_partials_name_beside_a_complete_cache_is_not_tidied_away_on_a_hit(tmp_path):
+    path = make_cache(tmp_path / "c.h5")
+    partial_path(path).write_text("my notes\n")
+    tidy_partial(path)
+    assert partial_path(path).read_text() == "my notes\n"
+    _half_written(tmp_path / "h.h5")  # featcache's own leftover is removed, as before
+    tidy_partial(tmp_path / "h.h5")
+    assert not partial_path(tmp_path / "h.h5").exists()
+
+
+@pytest.mark.parametrize("leftover", ["empty", "empty hdf5"])
+def test_what_a_crash_leaves_as_the_partial_is_created_is_started_over(tmp_path, leftover, capsys):
+    """The other side: an empty file (killed right after creating it) or an HDF5 file with nothing in it yet (killed
+    before its attributes were written) is featcache's own leftover: started over, not refused."""
+    path = tmp_path / "c.h5"
+    if leftover == "empty":
+        partial_path(path).write_bytes(b"")
+    else:
+        h5py.File(partial_path(path), "w").close()
+    w = writer(path, verbose=True)
+    assert w.open() == {"train": 0, "test": 0}
+    write_rows(w, {"train": 0, "test": 0})
+    w.finish()
+    verify(path)
+    assert "starting it over" in capsys.readouterr().out
 
 
 def test_a_counter_ahead_of_its_chunks_after_power_loss_is_not_trusted(tmp_path):

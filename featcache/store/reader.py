@@ -41,6 +41,7 @@ from featcache.store.layout import (
     view_dataset,
     view_names,
 )
+from featcache.store.partial import check_partial
 
 if TYPE_CHECKING:
     from featcache.store.identity import CacheIdentity
@@ -550,6 +551,9 @@ def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
     path = Path(path)
     fp = identity.fingerprint
     for p, label in ((path, "a cache"), (partial_path(path), "an interrupted extraction")):
+        # Before the work, not only when the writer meets it: what is at the partial's name is featcache's own partial.
+        if p != path and not check_partial(p):
+            continue
         if not p.exists():
             continue
         try:
@@ -588,6 +592,10 @@ def tidy_partial(path: Path) -> None:
 
     On a read-only mount (or without the rights) it stays: a hit needs nothing written.
     """
+    try:
+        check_partial(partial_path(Path(path)))
+    except FeatcacheError:  # not featcache's partial: the user's, left alone (a hit needs nothing of it)
+        return
     try:
         partial_path(Path(path)).unlink(missing_ok=True)
     except OSError as exc:

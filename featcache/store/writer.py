@@ -60,6 +60,7 @@ from featcache.store.layout import (
     view_dataset,
     view_names,
 )
+from featcache.store.partial import check_partial
 
 # Progress is committed (flushed, fsynced, rows_done bumped) at most this
 # often: a killed run redoes at most this much work, and slow file systems are
@@ -127,7 +128,17 @@ class CacheWriter:
         self.attrs = {**self.attrs, **attrs}
 
     def _resume(self) -> h5py.File | None:
-        """The partial file to go on with, repaired; None (and it is deleted) when it must start over."""
+        """The partial file to go on with, repaired; None (and it is deleted) when it must start over.
+
+        Only featcache's own partial is ever started over: anything else at its name is refused
+        (``check_partial``), left untouched.
+        """
+        if not check_partial(self.partial):
+            return None
+        if self.partial.stat().st_size == 0:
+            self._note(f"resuming {self.path}: the partial file is empty (a run stopped as it created it); starting it over")
+            self.partial.unlink()
+            return None
         try:
             f = h5py.File(self.partial, "r+", rdcc_nbytes=WRITE_CHUNK_CACHE)
         except (OSError, ValueError) as exc:
