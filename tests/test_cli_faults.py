@@ -943,3 +943,19 @@ def test_extract_never_deletes_a_users_file_at_its_partials_name(tmp_path, fashi
                          "move it away, or choose another --out")
     assert hashlib.sha256(part.read_bytes()).hexdigest() == before and not out.exists(), err
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "fmnist") == ["a.h5.partial.h5"]  # no lock file left
+
+
+def test_too_many_open_files_anywhere_is_one_line(tmp_path, fashion_dir, capsys, monkeypatch):
+    """Regression (an adversarial tester): ``ulimit -n 6 featcache extract --runtime tensorflow`` ended in a
+    traceback from ``import tensorflow`` (OSError: [Errno 24] Too many open files: '.../tensorflow/__init__.py')."""
+    import errno
+
+    from featcache.embedding import runner
+
+    def no_fds(*a, **kw):
+        raise OSError(errno.EMFILE, "Too many open files", "/site-packages/tensorflow/__init__.py")
+
+    monkeypatch.setattr(runner, "extract", no_fds)
+    err = one_line_error(capsys, ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--out",
+                                  str(tmp_path / "c.h5")], "too many open files", "raise the limit with ulimit -n")
+    assert err.startswith("featcache extract: error: ")

@@ -1103,3 +1103,75 @@ def test_caches_in_chunks_of_256_rows_read_verify_and_resume_under_the_64_row_la
         assert f["train/features/out"].chunks == (256, WIDTH)
     np.testing.assert_array_equal(open_cache(path).features("train"), features("train", 0, N_TRAIN))
     verify(path)
+
+
+@pytest.mark.parametrize("err", [errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EIO, errno.EACCES])
+def test_the_systems_error_opening_a_partial_is_one_line_and_keeps_it(tmp_path, monkeypatch, err):
+    """Regression (an adversarial tester, ``ulimit -n 8``): "the partial file is damaged ([Errno 24] Too many open
+    files); starting it over" deleted 176 rows of progress. An error with an errno is the system's, not the file's."""
+    make = _half_written(tmp_path / "r.h5")
+    part = partial_path(tmp_path / "r.h5")
+    before = part.read_bytes()
+    real = h5py.File
+
+    def refuse(name, mode="r", *a, **kw):
+        if mode == "r+":  # as h5py raises it: the errno passed through, HDF5's words after it
+            raise OSError(err, f"Unable to synchronously open file (unable to open file: errno = {err}, "
+                               f"error message = '{os.strerror(err)}')")
+        return real(name, mode, *a, **kw)
+
+    monkeypatch.setattr(h5py, "File", refuse)
+    fix = {errno.EMFILE: "raise the limit with ulimit -n", errno.ENFILE: "raise the limit with ulimit -n",
+           errno.ENOMEM: "free some memory"}.get(err, "fix that and re-run")
+    with pytest.raises(FeatcacheError, match=rf"^cannot open {re.escape(str(part))}: .*{os.strerror(err)}.*{fix}.*"
+                                             r"the partial file is kept"):
+        make().open()
+    monkeypatch.undo()
+    assert part.read_bytes() == before
+    assert make().open() == {"train": 500}
+
+
+def test_the_systems_error_while_checking_a_partial_keeps_it(tmp_path, monkeypatch):
+    make = _half_written(tmp_path / "r.h5")
+    part = partial_path(tmp_path / "r.h5")
+
+    def failing(self, f):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(CacheWriter, "_check_partial", failing)
+    with pytest.raises(FeatcacheError, match="Input/output error; fix that and re-run"):
+        make().open()
+    monkeypatch.undo()
+    assert make().open() == {"train": 500} and part.exists()
+
+
+@pytest.mark.parametrize("where", ["looking at it", "h5py opening it"])
+def test_too_many_open_files_really_is_said_and_the_partial_kept(tmp_path, where):
+    """The same with a real limit, met by check_partial's look at the file or by h5py's open, which passes the
+    errno of a failed open() through (HDF5's verdicts on a file's content have none)."""
+    make = _half_written(tmp_path / "r.h5")
+    skip = "wm.check_partial = lambda p: True" if where == "h5py opening it" else ""
+    code = textwrap.dedent(f"""
+        import os, resource, sys
+        import numpy as np
+        import featcache.store.writer as wm
+        from featcache.errors import FeatcacheError
+        from featcache.store.writer import CacheWriter, SplitSpec
+        {skip}
+        attrs = {{"fingerprint": "f" * 64, "class_names": ["a", "b"], "layers": ["out"], "default_layer": "out", "settings": {{}}}}
+        w = CacheWriter({str(tmp_path / "r.h5")!r}, attrs, [SplitSpec("train", np.arange(1000) % 2, np.arange(1000))], {{"out": 4}}, "float32")
+        fds = [int(fd) for fd in os.listdir("/proc/self/fd")]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(fds) + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+        while True:
+            try:
+                os.open("/dev/null", os.O_RDONLY)
+            except OSError:
+                break
+        try:
+            w.open()
+        except FeatcacheError as exc:
+            print(exc)
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert "too many open files" in proc.stdout and "ulimit -n" in proc.stdout, (proc.stdout, proc.stderr[-2000:])
+    assert make().open() == {"train": 500}
