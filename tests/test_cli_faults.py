@@ -959,3 +959,30 @@ def test_too_many_open_files_anywhere_is_one_line(tmp_path, fashion_dir, capsys,
     err = one_line_error(capsys, ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--out",
                                   str(tmp_path / "c.h5")], "too many open files", "raise the limit with ulimit -n")
     assert err.startswith("featcache extract: error: ")
+
+
+@pytest.mark.parametrize("fault", ["no space", "interrupted"])
+def test_an_extract_that_fails_before_writing_leaves_no_folder_it_made(tmp_path, fashion_dir, capsys, monkeypatch, fault):
+    """Regression (an adversarial tester): ``extract --runtime onnxruntime`` with FEATCACHE_RUNTIME_DIR on a full disk
+    said so in one line but left the new, empty --out folder behind. Folders that were there, or hold anything, stay."""
+    from featcache.embedding import runner
+    from featcache.errors import FeatcacheError
+
+    def fails(path, *a, **kw):
+        assert path.parent.is_dir()  # made for the cache, before the lock
+        if fault == "no space":
+            raise FeatcacheError(f"no space left on {tmp_path} writing {tmp_path / 'rt' / 'model.onnx'}; free 9 MB or "
+                                 "choose FEATCACHE_RUNTIME_DIR elsewhere")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "_run", fails)
+    argv = ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32", "--out"]
+    if fault == "no space":
+        one_line_error(capsys, argv + [str(tmp_path / "new" / "deeper" / "c.h5")], "no space left on")
+    else:
+        assert main(argv + [str(tmp_path / "new" / "deeper" / "c.h5")]) == 130
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "mine").mkdir()
+    with contextlib.suppress(KeyboardInterrupt):
+        main(argv + [str(tmp_path / "mine" / "c.h5")])
+    assert (tmp_path / "mine").is_dir() and list((tmp_path / "mine").iterdir()) == []
