@@ -34,6 +34,8 @@ from featcache.store import (
     tidy_partial,
 )
 from featcache.store.atomic import output_files
+from featcache.store.layout import partial_path
+from featcache.store.partial import check_partial
 
 
 @dataclass
@@ -113,6 +115,9 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
         with exclusive_lock(path, wait_message=wait, timeout=store.lock_timeout):
             if find_complete(path, ident, data.spec):  # the other process may have just finished it
                 return _hit(path, data, verbose, f"cache hit: {path} was completed by another process; nothing to do", model)
+            # Before the model is built, not only when the writer meets it; under the lock: another writer's
+            # partial is complete for a moment before it is renamed into place.
+            check_partial(partial_path(path))
             return _run(path, ident, data, model, store, engine, verbose)
 
 

@@ -551,9 +551,6 @@ def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
     path = Path(path)
     fp = identity.fingerprint
     for p, label in ((path, "a cache"), (partial_path(path), "an interrupted extraction")):
-        # Before the work, not only when the writer meets it: what is at the partial's name is featcache's own partial.
-        if p != path and not check_partial(p):
-            continue
         if not p.exists():
             continue
         try:
@@ -564,6 +561,8 @@ def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
             if isinstance(exc, (DamagedCache, CacheBusy)):  # a cache, damaged or busy: say that
                 raise
             raise FeatcacheError(f"{path} exists and is not a featcache cache; choose another --out (it was left untouched)") from None
+        if p != path and attrs.get("complete"):
+            continue  # not an interrupted extraction: the writer's check_partial refuses it, under the lock
         if attrs.get("fingerprint") != fp:
             diff = identity.differences(attrs.get("settings"))
             if p != path and diff == ["data_digest"]:
