@@ -30,3 +30,21 @@ class CacheBusy(FeatcacheError):
 
 class NotHDF5(FeatcacheError):
     """A path HDF5 cannot open as a file of its own (another kind of file, or one cut short)."""
+
+
+def system_limit(exc: BaseException) -> str | None:
+    """What to do about an OSError from a limit of the system, not a fault of any file: too many open files
+    (EMFILE, ENFILE) or no memory (ENOMEM); None for any other error.
+
+    Such an error says nothing about the file being opened: taken for one
+    that does, a resume deleted its partial as "damaged", a photo was
+    "changed on disk" and another skipped as unreadable (``ulimit -n 8``, an adversarial tester).
+    """
+    import errno
+    import os
+
+    if not isinstance(exc, OSError) or exc.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOMEM):
+        return None
+    if exc.errno == errno.ENOMEM:
+        return "out of memory (Cannot allocate memory); free some memory and re-run"
+    return f"too many open files ({os.strerror(exc.errno)}); raise the limit with ulimit -n and re-run"

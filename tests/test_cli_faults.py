@@ -1027,3 +1027,69 @@ def test_predicts_api_takes_one_path_checks_top_k_and_caps_npy_images(tmp_path, 
     np.save(tmp_path / "gray.npy", np.zeros((3, 3000, 3000), np.uint8))  # becomes RGB in the model: counted as 3 values
     predict(fake_model, [tmp_path / "gray.npy"])
     assert batches == [max(1, ARRAY_BATCH_BYTES // (3000 * 3000 * 3))]
+
+
+@pytest.mark.parametrize("kind", ["notes", "complete cache"])
+def test_extract_never_deletes_a_users_file_at_its_partials_name(tmp_path, fashion_dir, capsys, kind):
+    """Regression (an adversarial tester): a complete cache extracted to V/a.h5.partial.h5 and notes saved as
+    V/b.h5.partial.h5 were deleted by extract --out V/a.h5 (--out V/b.h5), "starting it over", exit 0."""
+    import hashlib
+    import os
+
+    from featcache.store.layout import partial_path
+
+    out = tmp_path / "a.h5"
+    part = partial_path(out)
+    if kind == "notes":
+        part.write_text("my notes\n")
+    else:
+        os.replace(tiny_cache(tmp_path / "made.h5"), part)
+    before = hashlib.sha256(part.read_bytes()).hexdigest()
+    err = one_line_error(capsys, ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32",
+                                  "--out", str(out)], f"{part} is in the way of featcache's partial file",
+                         "move it away, or choose another --out")
+    assert hashlib.sha256(part.read_bytes()).hexdigest() == before and not out.exists(), err
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "fmnist") == ["a.h5.partial.h5"]  # no lock file left
+
+
+def test_too_many_open_files_anywhere_is_one_line(tmp_path, fashion_dir, capsys, monkeypatch):
+    """Regression (an adversarial tester): ``ulimit -n 6 featcache extract --runtime tensorflow`` ended in a
+    traceback from ``import tensorflow`` (OSError: [Errno 24] Too many open files: '.../tensorflow/__init__.py')."""
+    import errno
+
+    from featcache.embedding import runner
+
+    def no_fds(*a, **kw):
+        raise OSError(errno.EMFILE, "Too many open files", "/site-packages/tensorflow/__init__.py")
+
+    monkeypatch.setattr(runner, "extract", no_fds)
+    err = one_line_error(capsys, ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--out",
+                                  str(tmp_path / "c.h5")], "too many open files", "raise the limit with ulimit -n")
+    assert err.startswith("featcache extract: error: ")
+
+
+@pytest.mark.parametrize("fault", ["no space", "interrupted"])
+def test_an_extract_that_fails_before_writing_leaves_no_folder_it_made(tmp_path, fashion_dir, capsys, monkeypatch, fault):
+    """Regression (an adversarial tester): ``extract --runtime onnxruntime`` with FEATCACHE_RUNTIME_DIR on a full disk
+    said so in one line but left the new, empty --out folder behind. Folders that were there, or hold anything, stay."""
+    from featcache.embedding import runner
+    from featcache.errors import FeatcacheError
+
+    def fails(path, *a, **kw):
+        assert path.parent.is_dir()  # made for the cache, before the lock
+        if fault == "no space":
+            raise FeatcacheError(f"no space left on {tmp_path} writing {tmp_path / 'rt' / 'model.onnx'}; free 9 MB or "
+                                 "choose FEATCACHE_RUNTIME_DIR elsewhere")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "_run", fails)
+    argv = ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32", "--out"]
+    if fault == "no space":
+        one_line_error(capsys, argv + [str(tmp_path / "new" / "deeper" / "c.h5")], "no space left on")
+    else:
+        assert main(argv + [str(tmp_path / "new" / "deeper" / "c.h5")]) == 130
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "mine").mkdir()
+    with contextlib.suppress(KeyboardInterrupt):
+        main(argv + [str(tmp_path / "mine" / "c.h5")])
+    assert (tmp_path / "mine").is_dir() and list((tmp_path / "mine").iterdir()) == []

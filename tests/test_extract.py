@@ -100,9 +100,17 @@ def test_rerun_is_a_cache_hit(fashion_dir, capsys):
 
     from featcache.store.cache import partial_path
 
+    # (a photo folder's staged partial is left so: featcache's own, not complete)
+    import h5py
+
     shutil.copyfile(first.path, partial_path(first.path))
+    with h5py.File(partial_path(first.path), "r+") as f:
+        f.attrs["complete"] = False
     assert extract(data_dir=str(fashion_dir), **TINY).hit and not partial_path(first.path).exists()
     assert first.path.stat().st_mtime_ns == mtime
+    # A complete cache under the partial's name was not left by featcache: the user's, not tidied away.
+    shutil.copyfile(first.path, partial_path(first.path))
+    assert extract(data_dir=str(fashion_dir), **TINY).hit and partial_path(first.path).exists()
 
 
 @pytest.mark.slow

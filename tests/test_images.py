@@ -357,6 +357,29 @@ def test_a_file_changed_after_the_scan_is_an_error_not_wrong_features(tmp_path):
         src.splits["train"].read(0, 2)
 
 
+def test_too_many_open_files_reading_a_photo_is_said_not_blamed_on_the_photo(tmp_path, monkeypatch):
+    """Regression (an adversarial tester, ``ulimit -n 8``): EMFILE opening a photo was "changed on disk since it was
+    scanned", and while scanning it skipped the photo as unreadable (another data set, silently)."""
+    import errno
+
+    root = make_class_tree(tmp_path / "d", {"a": 3, "b": 3})
+    src = images.load(root, 32, test_fraction=0.3)
+    real = images._read
+
+    def no_fds(path):
+        raise OSError(errno.EMFILE, "Too many open files", str(path))
+
+    monkeypatch.setattr(images, "_read", no_fds)
+    monkeypatch.setattr(images, "_POOL", None)
+    for step in (lambda: src.splits["train"].read(0, 2), lambda: images.load(root, 32, test_fraction=0.3)):
+        with pytest.raises(FeatcacheError, match=r"^cannot open .*: too many open files \(Too many open files\); "
+                                                 r"raise the limit with ulimit -n and re-run$") as info:
+            step()
+        assert "changed on disk" not in str(info.value)
+    monkeypatch.setattr(images, "_read", real)
+    assert src.splits["train"].read(0, 2).shape == (2, 32, 32, 3)
+
+
 # ---------------------------------------------------------------- extraction and CLI
 
 

@@ -930,9 +930,89 @@ def test_resuming_a_partial_another_process_holds_open_is_one_line_and_keeps_it(
 
 def test_a_restarted_partial_is_said(tmp_path, capsys):
     make = _half_written(tmp_path / "r.h5")
-    (tmp_path / "r.h5.partial.h5").write_bytes(b"not hdf5")
+    # HDF5's signature and then garbage: featcache's partial killed while HDF5 wrote it (text there is refused, below)
+    (tmp_path / "r.h5.partial.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
     assert make(verbose=True).open() == {"train": 0}
     assert "the partial file is unreadable" in capsys.readouterr().out
+
+
+def _complete_cache(p: Path) -> None:
+    """A complete featcache cache written at ``p`` itself (as ``extract --out <x>.partial.h5`` makes one)."""
+    made = make_cache(p.parent / "made.h5")
+    os.replace(made, p)
+
+
+def _foreign_hdf5(p: Path) -> None:
+    with h5py.File(p, "w") as f:
+        f.attrs["experiment"] = "mine"
+        f["x"] = np.arange(3)
+
+
+@pytest.mark.parametrize("kind, what", [
+    ("notes", "not an HDF5 file"),
+    ("hdf5", "an HDF5 file featcache did not write"),
+    ("complete", "a complete featcache cache"),
+    ("fifo", "a FIFO"),
+    ("folder", "a folder"),
+    ("link", "a link"),
+])
+def test_a_file_at_the_partials_name_that_is_not_featcaches_partial_is_refused_and_left_alone(tmp_path, kind, what):
+    """Regression (an adversarial tester): extract deleted whatever sat at <out>.partial.h5 ("starting it over"): a
+    complete cache extracted under that name, a user's notes. Only featcache's own partial is started over now."""
+    path = tmp_path / "c.h5"
+    part = partial_path(path)
+    target = tmp_path / "target.txt"
+    target.write_text("mine\n")
+    if kind == "notes":
+        part.write_text("my notes\n")
+    elif kind == "hdf5":
+        _foreign_hdf5(part)
+    elif kind == "complete":
+        _complete_cache(part)
+    elif kind == "fifo":
+        os.mkfifo(part)
+    elif kind == "folder":
+        part.mkdir()
+    else:
+        part.symlink_to(target)
+    before = os.lstat(part)
+    data = part.read_bytes() if part.is_file() and kind != "link" else None
+    want = rf"^{re.escape(str(part))} is in the way of featcache's partial file \(it is {what}\); move it away, or choose another --out"
+    with pytest.raises(FeatcacheError, match=want):
+        writer(path).open()
+    assert not find_complete(path, identity())  # no hit, and nothing refused as "other settings": the writer refuses it
+    after = os.lstat(part)
+    assert (after.st_ino, after.st_mode, after.st_size, after.st_mtime_ns) == (before.st_ino, before.st_mode, before.st_size, before.st_mtime_ns)
+    if data is not None:
+        assert part.read_bytes() == data
+    assert target.read_text() == "mine\n" and not path.exists()
+
+
+def test_a_users_file_at_the_partials_name_beside_a_complete_cache_is_not_tidied_away_on_a_hit(tmp_path):
+    path = make_cache(tmp_path / "c.h5")
+    partial_path(path).write_text("my notes\n")
+    tidy_partial(path)
+    assert partial_path(path).read_text() == "my notes\n"
+    _half_written(tmp_path / "h.h5")  # featcache's own leftover is removed, as before
+    tidy_partial(tmp_path / "h.h5")
+    assert not partial_path(tmp_path / "h.h5").exists()
+
+
+@pytest.mark.parametrize("leftover", ["empty", "empty hdf5"])
+def test_what_a_crash_leaves_as_the_partial_is_created_is_started_over(tmp_path, leftover, capsys):
+    """The other side: an empty file (killed right after creating it) or an HDF5 file with nothing in it yet (killed
+    before its attributes were written) is featcache's own leftover: started over, not refused."""
+    path = tmp_path / "c.h5"
+    if leftover == "empty":
+        partial_path(path).write_bytes(b"")
+    else:
+        h5py.File(partial_path(path), "w").close()
+    w = writer(path, verbose=True)
+    assert w.open() == {"train": 0, "test": 0}
+    write_rows(w, {"train": 0, "test": 0})
+    w.finish()
+    verify(path)
+    assert "starting it over" in capsys.readouterr().out
 
 
 def test_a_counter_ahead_of_its_chunks_after_power_loss_is_not_trusted(tmp_path):
@@ -1049,3 +1129,75 @@ def test_features_rewritten_through_hdf5_are_caught_by_verify(tmp_path, capsys):
         del f.attrs["features_digest"]
     with pytest.raises(FeatcacheError, match="is damaged"):
         verify(copied)
+
+
+@pytest.mark.parametrize("err", [errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EIO, errno.EACCES])
+def test_the_systems_error_opening_a_partial_is_one_line_and_keeps_it(tmp_path, monkeypatch, err):
+    """Regression (an adversarial tester, ``ulimit -n 8``): "the partial file is damaged ([Errno 24] Too many open
+    files); starting it over" deleted 176 rows of progress. An error with an errno is the system's, not the file's."""
+    make = _half_written(tmp_path / "r.h5")
+    part = partial_path(tmp_path / "r.h5")
+    before = part.read_bytes()
+    real = h5py.File
+
+    def refuse(name, mode="r", *a, **kw):
+        if mode == "r+":  # as h5py raises it: the errno passed through, HDF5's words after it
+            raise OSError(err, f"Unable to synchronously open file (unable to open file: errno = {err}, "
+                               f"error message = '{os.strerror(err)}')")
+        return real(name, mode, *a, **kw)
+
+    monkeypatch.setattr(h5py, "File", refuse)
+    fix = {errno.EMFILE: "raise the limit with ulimit -n", errno.ENFILE: "raise the limit with ulimit -n",
+           errno.ENOMEM: "free some memory"}.get(err, "fix that and re-run")
+    with pytest.raises(FeatcacheError, match=rf"^cannot open {re.escape(str(part))}: .*{os.strerror(err)}.*{fix}.*"
+                                             r"the partial file is kept"):
+        make().open()
+    monkeypatch.undo()
+    assert part.read_bytes() == before
+    assert make().open() == {"train": 500}
+
+
+def test_the_systems_error_while_checking_a_partial_keeps_it(tmp_path, monkeypatch):
+    make = _half_written(tmp_path / "r.h5")
+    part = partial_path(tmp_path / "r.h5")
+
+    def failing(self, f):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(CacheWriter, "_check_partial", failing)
+    with pytest.raises(FeatcacheError, match="Input/output error; fix that and re-run"):
+        make().open()
+    monkeypatch.undo()
+    assert make().open() == {"train": 500} and part.exists()
+
+
+@pytest.mark.parametrize("where", ["looking at it", "h5py opening it"])
+def test_too_many_open_files_really_is_said_and_the_partial_kept(tmp_path, where):
+    """The same with a real limit, met by check_partial's look at the file or by h5py's open, which passes the
+    errno of a failed open() through (HDF5's verdicts on a file's content have none)."""
+    make = _half_written(tmp_path / "r.h5")
+    skip = "wm.check_partial = lambda p: True" if where == "h5py opening it" else ""
+    code = textwrap.dedent(f"""
+        import os, resource, sys
+        import numpy as np
+        import featcache.store.writer as wm
+        from featcache.errors import FeatcacheError
+        from featcache.store.writer import CacheWriter, SplitSpec
+        {skip}
+        attrs = {{"fingerprint": "f" * 64, "class_names": ["a", "b"], "layers": ["out"], "default_layer": "out", "settings": {{}}}}
+        w = CacheWriter({str(tmp_path / "r.h5")!r}, attrs, [SplitSpec("train", np.arange(1000) % 2, np.arange(1000))], {{"out": 4}}, "float32")
+        fds = [int(fd) for fd in os.listdir("/proc/self/fd")]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(fds) + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+        while True:
+            try:
+                os.open("/dev/null", os.O_RDONLY)
+            except OSError:
+                break
+        try:
+            w.open()
+        except FeatcacheError as exc:
+            print(exc)
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert "too many open files" in proc.stdout and "ulimit -n" in proc.stdout, (proc.stdout, proc.stderr[-2000:])
+    assert make().open() == {"train": 500}

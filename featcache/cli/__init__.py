@@ -228,6 +228,14 @@ def path_problem(exc: BaseException) -> str | None:
             "use a shorter name")
 
 
+def system_problem(exc: BaseException) -> str | None:
+    """One line for a limit of the system hit anywhere (too many open files, no memory): ``ulimit -n 6`` ended in a
+    traceback from ``import tensorflow`` (an adversarial tester). None: not such a problem."""
+    from featcache.errors import system_limit
+
+    return system_limit(exc)  # which file it was opening (one of TensorFlow's modules) says nothing to act on
+
+
 def _stdout_still_there() -> bool:
     """Whether our standard output still has a reader: a pipe's write end polls as an error once its reader left."""
     import select
@@ -298,7 +306,7 @@ def _main(argv: list[str] | None) -> int:
             raise
         return _stdout_gone()
     except (OSError, RuntimeError) as exc:
-        said = path_problem(exc)
+        said = path_problem(exc) or system_problem(exc)
         if said is None:
             raise
         print(f"featcache {args.command}: error: {said}", file=sys.stderr)

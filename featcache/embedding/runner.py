@@ -34,6 +34,9 @@ from featcache.store import (
     read_attrs,
     tidy_partial,
 )
+from featcache.store.atomic import output_files
+from featcache.store.layout import partial_path
+from featcache.store.partial import check_partial
 
 
 @dataclass
@@ -103,20 +106,29 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
     data, size = _open(source, model, bb, verbose)
     ident = identity(bb, w_id, size, layer_names, store.dtype, data, model.view_list())
     path = Path(store.out) if store.out else default_path(data.name, bb.name, size, ident.fingerprint)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise FeatcacheError(f"cannot create {path.parent} ({exc.strerror}); choose a writable --out") from None
+    # A run that fails before writing anything (a full disk while converting the model, a refusal) removes the
+    # folders it made for the cache, and only while empty: an empty --out folder stayed behind (an adversarial tester).
+    with output_files(path.parent, []):
+        _make_folder(path.parent)
+        if find_complete(path, ident, data.spec):
+            return _hit(path, data, verbose, f"cache hit: {path} already holds these features; nothing to do", model)
+        # Not before the hit: a layer beyond the registry's needs Keras, which a hit never imports (0.7 s against 5 s).
+        check_layers(bb, layer_names, size)
+        wait = f"waiting for another featcache process writing {path} ..." if verbose else None
+        with exclusive_lock(path, wait_message=wait, timeout=store.lock_timeout):
+            if find_complete(path, ident, data.spec):  # the other process may have just finished it
+                return _hit(path, data, verbose, f"cache hit: {path} was completed by another process; nothing to do", model)
+            # Before the model is built, not only when the writer meets it; under the lock: another writer's
+            # partial is complete for a moment before it is renamed into place.
+            check_partial(partial_path(path))
+            return _run(path, ident, data, model, store, engine, verbose)
 
-    if find_complete(path, ident, data.spec):
-        return _hit(path, data, verbose, f"cache hit: {path} already holds these features; nothing to do", model)
-    # Not before the hit: a layer beyond the registry's needs Keras, which a hit never imports (0.7 s against 5 s).
-    check_layers(bb, layer_names, size)
-    wait = f"waiting for another featcache process writing {path} ..." if verbose else None
-    with exclusive_lock(path, wait_message=wait, timeout=store.lock_timeout):
-        if find_complete(path, ident, data.spec):  # the other process may have just finished it
-            return _hit(path, data, verbose, f"cache hit: {path} was completed by another process; nothing to do", model)
-        return _run(path, ident, data, model, store, engine, verbose)
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FeatcacheError(f"cannot create {folder} ({exc.strerror}); choose a writable --out") from None
 
 
 def _check_outside_the_data(path: Path, source: Any) -> None:

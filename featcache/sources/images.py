@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 
-from featcache.errors import FeatcacheError
+from featcache.errors import FeatcacheError, system_limit
 from featcache.sources.base import STAGING, DataSource, Split, SplitSpec
 from featcache.sources.decode import NOT_UTF8, UnreadableImage, decode_image, utf8_name
 from featcache.validate import check_bool, check_fraction, check_seed
@@ -454,7 +454,16 @@ def _hash_one(root: Path, f: _File) -> tuple[str, str | None]:
     except UnreadableImage as exc:
         return "", str(exc)
     except OSError as exc:
+        _raise_system_limit(root / f.rel, exc)
         return "", f"cannot read ({exc.strerror})"
+
+
+def _raise_system_limit(path: Path, exc: BaseException) -> None:
+    """A system limit hit opening a photo (too many open files, no memory) is said as such: it is not the file's
+    fault, so the file is neither skipped as unreadable nor called changed on disk (``ulimit -n 8``, a tester)."""
+    limit = system_limit(exc)
+    if limit is not None:
+        raise FeatcacheError(f"cannot open {path}: {limit}") from None
 
 
 class PhotoRows:
@@ -657,7 +666,8 @@ def _decode_file(root: Path, rel: str, digest: str, image_size: int) -> tuple[np
     changed = f"{root / rel} changed on disk since it was scanned; re-run the command"
     try:
         data = _read(root / rel)
-    except (OSError, UnreadableImage):
+    except (OSError, UnreadableImage) as exc:
+        _raise_system_limit(root / rel, exc)
         raise FeatcacheError(f"{changed} (it can no longer be read)") from None
     if hashlib.sha256(data).hexdigest() != digest:
         raise FeatcacheError(changed)

@@ -4,6 +4,7 @@
 - ``identity``: ``CacheIdentity``, the settings that decide a cache's numbers
 - ``writer``: ``CacheWriter`` (resumable) and ``StagedWriter`` (photo folders)
 - ``reader``: ``Cache``/``open_cache``/``as_cache``, ``read_attrs``, ``verify``, ``find_complete``
+- ``partial``: what may sit at ``<out>.partial.h5`` (featcache's partial, or refused)
 - ``lock``: the writers' lock; ``atomic``: publishing files; ``fingerprint``: hashes
 """
 

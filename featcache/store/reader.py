@@ -42,6 +42,7 @@ from featcache.store.layout import (
     view_dataset,
     view_names,
 )
+from featcache.store.partial import check_partial
 
 if TYPE_CHECKING:
     from featcache.store.identity import CacheIdentity
@@ -567,6 +568,8 @@ def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
             if isinstance(exc, (DamagedCache, CacheBusy)):  # a cache, damaged or busy: say that
                 raise
             raise FeatcacheError(f"{path} exists and is not a featcache cache; choose another --out (it was left untouched)") from None
+        if p != path and attrs.get("complete"):
+            continue  # not an interrupted extraction: the writer's check_partial refuses it, under the lock
         if attrs.get("fingerprint") != fp:
             diff = identity.differences(attrs.get("settings"))
             if p != path and diff == ["data_digest"]:
@@ -595,6 +598,10 @@ def tidy_partial(path: Path) -> None:
 
     On a read-only mount (or without the rights) it stays: a hit needs nothing written.
     """
+    try:
+        check_partial(partial_path(Path(path)))
+    except FeatcacheError:  # not featcache's partial: the user's, left alone (a hit needs nothing of it)
+        return
     try:
         partial_path(Path(path)).unlink(missing_ok=True)
     except OSError as exc:

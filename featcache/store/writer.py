@@ -61,6 +61,7 @@ from featcache.store.layout import (
     view_dataset,
     view_names,
 )
+from featcache.store.partial import check_partial, os_error
 
 # Progress is committed (flushed, fsynced, rows_done bumped) at most this
 # often: a killed run redoes at most this much work, and slow file systems are
@@ -128,14 +129,18 @@ class CacheWriter:
         self.attrs = {**self.attrs, **attrs}
 
     def _resume(self) -> h5py.File | None:
-        """The partial file to go on with, repaired; None (and it is deleted) when it must start over."""
-        try:
-            f = h5py.File(self.partial, "r+", rdcc_nbytes=WRITE_CHUNK_CACHE)
-        except (OSError, ValueError) as exc:
-            _refuse_if_busy(self.partial, exc)
-            # unreadable leftovers of a crash: start again
-            self._note(f"resuming {self.path}: the partial file is unreadable ({first_line(exc)}); starting it over")
-            f = None
+        """The partial file to go on with, repaired; None (and it is deleted) when it must start over.
+
+        Only featcache's own partial is ever started over: anything else at its name is refused
+        (``check_partial``), left untouched.
+        """
+        if not check_partial(self.partial):
+            return None
+        if self.partial.stat().st_size == 0:
+            self._note(f"resuming {self.path}: the partial file is empty (a run stopped as it created it); starting it over")
+            self.partial.unlink()
+            return None
+        f = self._open_partial()
         if f is not None:
             try:
                 if f.attrs.get("fingerprint") == self.attrs["fingerprint"] and all(s.name in f for s in self.splits):
@@ -147,6 +152,9 @@ class CacheWriter:
             except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
                 if is_no_space(exc):
                     raise
+                if isinstance(exc, OSError) and exc.errno:  # the system's error (EMFILE, EIO, ...), not the file's
+                    f.close()
+                    raise os_error(self.partial, exc) from None
                 self._note(f"resuming {self.path}: the partial file is damaged ({first_line(exc)}); starting it over")
             try:
                 f.close()
@@ -154,6 +162,21 @@ class CacheWriter:
                 pass
         self.partial.unlink()
         return None
+
+    def _open_partial(self) -> h5py.File | None:
+        """The partial opened for writing; None when HDF5 cannot open it (a crash's leftover: started over).
+
+        The system's errors (errno set: too many open files, no memory, I/O) are not the file's: they are one
+        line and the partial is kept; HDF5's verdicts on the file ("file signature not found") have no errno.
+        """
+        try:
+            return h5py.File(self.partial, "r+", rdcc_nbytes=WRITE_CHUNK_CACHE)
+        except (OSError, ValueError) as exc:
+            _refuse_if_busy(self.partial, exc)
+            if isinstance(exc, OSError) and exc.errno:
+                raise os_error(self.partial, exc) from None
+            self._note(f"resuming {self.path}: the partial file is unreadable ({first_line(exc)}); starting it over")
+            return None
 
     def _check_partial(self, f: h5py.File) -> None:
         """Rows from the source, features by their checksums: what does not match is done again."""
