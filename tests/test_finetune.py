@@ -47,7 +47,7 @@ def _weights_by_layer(model) -> dict[str, list[np.ndarray]]:
     return out
 
 
-def test_one_epoch_changes_only_the_unfrozen_layers(real_head, real_weights, tmp_path, capsys):
+def test_one_epoch_changes_only_the_unfrozen_layers(real_head, real_weights, tmp_path, capsys, progress_on):
     from featcache.deploy.export import end_to_end_from_head
     from featcache.deploy.model import load_model
 
