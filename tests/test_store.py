@@ -1201,3 +1201,57 @@ def test_too_many_open_files_really_is_said_and_the_partial_kept(tmp_path, where
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert "too many open files" in proc.stdout and "ulimit -n" in proc.stdout, (proc.stdout, proc.stderr[-2000:])
     assert make().open() == {"train": 500}
+
+
+@pytest.mark.parametrize("stop", ["while sealing", "before the rename"])
+def test_a_partial_sealed_but_not_published_is_taken_up_not_refused(tmp_path, monkeypatch, stop):
+    """A review: a run stopped between sealing its partial (complete, digests) and renaming it into place (Ctrl-C
+    while the features digest is read, a full disk, a power loss) left a complete file at the partial's name, which
+    the next run refused as "in the way" (a complete cache), the work lost. It names the cache it becomes."""
+    import featcache.store.writer as writer_module
+    from featcache.store import layout
+
+    path = tmp_path / "c.h5"
+    w = writer(path)
+    write_rows(w, w.open())
+    if stop == "while sealing":
+        def interrupted(f):
+            raise KeyboardInterrupt
+        monkeypatch.setattr(writer_module, "features_digest", interrupted)
+    else:
+        monkeypatch.setattr(writer_module, "publish", lambda *a, **kw: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        w.finish()
+    w.close()
+    monkeypatch.undo()
+    with h5py.File(partial_path(path), "r") as f:
+        assert f.attrs["complete"] and f.attrs[layout.PARTIAL_OF] == "c.h5"
+    again = writer(path)
+    assert again.open() == {"train": N_TRAIN, "test": N_TEST}
+    again.finish()
+    np.testing.assert_array_equal(open_cache(path).features("train"), features("train", 0, N_TRAIN))
+    assert verify(path).features and not partial_path(path).exists()
+    # a cache sealed under the partial's name by its own extraction names itself: still in the way
+    other = make_cache(tmp_path / "d.h5.partial.h5")
+    w = writer(tmp_path / "d.h5")
+    with pytest.raises(FeatcacheError, match="is in the way of featcache's partial file .*a complete featcache cache"):
+        w.open()
+    assert other.exists()
+
+
+def test_verify_reads_each_feature_once_for_checksums_and_digest(tmp_path, monkeypatch):
+    """A review: verify read every feature value for its checksums, then again for the features digest; a cache hit
+    (find_complete verifies) paid twice. The digest is now taken in the same read."""
+    path = make_cache(tmp_path / "c.h5")
+    read = {"rows": 0}
+    real = h5py.Dataset.__getitem__
+
+    def counting(self, key):
+        out = real(self, key)
+        if "/features/" in self.name and isinstance(out, np.ndarray):
+            read["rows"] += len(out)
+        return out
+
+    monkeypatch.setattr(h5py.Dataset, "__getitem__", counting)
+    assert verify(path).features
+    assert read["rows"] == N_TRAIN + N_TEST

@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("verify", help="check a cache: read every chunk (Fletcher-32) and compare its content digest",
                        description="Read every chunk of every dataset of a cache, which HDF5 checks against its Fletcher-32 "
-                       "checksum, and compare the SHA-256 digest of its labels, index, paths and settings. Exit 0 when it "
+                       "checksum, and compare the SHA-256 digests of its labels, index, paths and settings and (caches "
+                       "sealed since 2026-12-03) of every feature value. Exit 0 when it "
                        "is intact, 2 with one line naming the damage otherwise.")
     p.add_argument("cache", help="a cache written by 'featcache extract'")
     add_json_flag(p)

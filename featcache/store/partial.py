@@ -24,7 +24,7 @@ import h5py
 
 from featcache.errors import FeatcacheError, system_limit
 from featcache.store.atomic import first_line
-from featcache.store.layout import FORMAT
+from featcache.store.layout import FORMAT, PARTIAL_OF, PARTIAL_SUFFIX
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
@@ -90,8 +90,19 @@ def check_partial_attrs(path: Path, f: h5py.File) -> None:
         if len(f.attrs) or len(f):
             raise in_the_way(path, "an HDF5 file featcache did not write")
         return
-    if bool(f.attrs.get("complete", False)):
+    if bool(f.attrs.get("complete", False)) and not _sealed_not_published(path, f):
         raise in_the_way(path, "a complete featcache cache")
+
+
+def _sealed_not_published(path: Path, f: h5py.File) -> bool:
+    """Whether a complete file at the partial's name is this run's own partial, sealed and not yet renamed into
+    place: it names the cache it becomes (``PARTIAL_OF``), or, from before that attribute, it was stopped while
+    sealing (no content digest yet). A cache extracted under the partial's name names itself."""
+    of = f.attrs.get(PARTIAL_OF)
+    if isinstance(of, bytes):
+        of = of.decode("utf-8", "replace")
+    target = path.name[: -len(PARTIAL_SUFFIX)] if path.name.endswith(PARTIAL_SUFFIX) else None
+    return (of is not None and of == target) or (of is None and "content_digest" not in f.attrs)
 
 
 def in_the_way(path: Path, what: str) -> FeatcacheError:

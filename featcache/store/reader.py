@@ -31,10 +31,12 @@ from featcache.store.layout import (
     ORIG,
     ROW_DATASETS,
     check_chunks_stored,
+    combine_digests,
     content_digest,
+    dataset_hasher,
     damaged,
     decode_attrs,
-    features_digest,
+    feature_datasets,
     open_h5,
     partial_path,
     provenance_digest,
@@ -492,15 +494,23 @@ def verify(path: str | Path) -> VerifyResult:
         raise FeatcacheError(f"{cache.path} is a format-1 cache without checksums and cannot be verified; "
                              "re-extract it with this featcache to have it checked")
     result = VerifyResult(cache.path, int(cache.meta["format_version"]), digest=True, provenance="provenance_digest" in cache.meta)
+    stored = cache.meta.get("features_digest")
+    hashed: dict[str, str] = {}  # each feature dataset's digest, taken in the same read as its checksums
     with cache._file() as f:
         for s in cache.split_names:
-            for name in [*(d for d in ROW_DATASETS if d in f[s]), *(view_dataset(v, l) for v in cache.views for l in cache.layers)]:
-                ds = f[s][name]
-                result.datasets[f"{s}/{name}"], nbytes = _read_all(cache.path, ds, f"{s}/{name}")
+            rows = [d for d in ROW_DATASETS if d in f[s]]
+            for name in [*rows, *(view_dataset(v, l) for v in cache.views for l in cache.layers)]:
+                ds, full = f[s][name], f"{s}/{name}"
+                hasher = dataset_hasher(full, ds) if stored is not None and name not in rows else None
+                result.datasets[full], nbytes = _read_all(cache.path, ds, full, hasher)
                 result.bytes_read += nbytes
-        stored = cache.meta.get("features_digest")
+                if hasher is not None:
+                    hashed[full] = hasher.hexdigest()
         if stored is not None:  # every chunk passed its checksum above: what remains is a rewrite through HDF5
-            if features_digest(f) != stored:
+            for full in feature_datasets(f):  # a dataset the cache's layers and views do not name: in the digest too
+                if full not in hashed:
+                    hashed[full] = "unread"
+            if combine_digests(hashed) != stored:
                 raise damaged(cache.path, "its features differ from those it was sealed with (a dataset rewritten or "
                                           "moved after extraction)")
             result.features = True
@@ -508,8 +518,9 @@ def verify(path: str | Path) -> VerifyResult:
     return result
 
 
-def _read_all(path: Path, ds: h5py.Dataset, name: str) -> tuple[int, int]:
-    """Read ``ds`` chunk row by chunk row (Fletcher-32 checks each); returns (chunks, bytes)."""
+def _read_all(path: Path, ds: h5py.Dataset, name: str, hasher: Any = None) -> tuple[int, int]:
+    """Read ``ds`` chunk row by chunk row (Fletcher-32 checks each), feeding ``hasher`` (``dataset_hasher``) its
+    rows where given; returns (chunks, bytes)."""
     if not ds.chunks or ds.shape[0] == 0:
         return 0, 0
     if not ds.fletcher32 and ds.dtype.kind != "O":  # strings cannot be filtered; the digest covers them
@@ -524,6 +535,8 @@ def _read_all(path: Path, ds: h5py.Dataset, name: str) -> tuple[int, int]:
             raise damaged(path, _read_problem(exc, name)) from None
         if block.dtype.kind == "f" and not np.isfinite(block).all():  # as a read for training refuses it (a review)
             raise damaged(path, f"{name} holds NaN or infinite values")
+        if hasher is not None:
+            hasher.update(np.ascontiguousarray(block))
         chunks += -(-len(block) // ds.chunks[0])
         nbytes += block.nbytes if isinstance(block, np.ndarray) and block.dtype != object else len(block)
     return chunks, nbytes

@@ -45,6 +45,7 @@ from featcache.sources.base import SplitSpec  # noqa: F401  (the rows a source h
 from featcache.store.layout import (
     CHECKSUM,
     CHUNK_ROWS,
+    PARTIAL_OF,
     STAGING,
     WRITE_CHUNK_CACHE,
     chunk_stored,
@@ -258,6 +259,7 @@ class CacheWriter:
     def _create(self) -> h5py.File:
         f = create_h5(self.partial, rdcc_nbytes=WRITE_CHUNK_CACHE)
         lay_out(f, self.attrs, self.splits, self.layer_widths, self.dtype)
+        f.attrs[PARTIAL_OF] = self.path.name  # a sealed partial the run did not publish is told from a user's cache by it
         f.flush()
         return f
 
