@@ -29,12 +29,14 @@ from featcache.store.layout import FORMAT, PARTIAL_OF, PARTIAL_SUFFIX
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
-def check_partial(path: Path) -> bool:
+def check_partial(path: Path, sealed: bool = True) -> bool:
     """Whether there is a partial at ``path`` to take up (False: nothing there); refuses what is not featcache's.
 
     First without HDF5, which would block on a FIFO and follow a link: the
     kind of file and HDF5's signature; then, where HDF5 reads it, its
     attributes (read-only: a file refused is not changed by a look at it).
+    ``sealed=False`` refuses a sealed partial too: beside a complete cache (a
+    hit's tidying) one is never featcache's, whose publishing renames it.
     """
     try:
         st = os.lstat(path)
@@ -52,11 +54,11 @@ def check_partial(path: Path) -> bool:
         return True
     if not _has_signature(path, st.st_size):
         raise in_the_way(path, "not an HDF5 file")
-    _check_opened(path)
+    _check_opened(path, sealed)
     return True
 
 
-def _check_opened(path: Path) -> None:
+def _check_opened(path: Path, sealed: bool = True) -> None:
     """``check_partial_attrs`` on the file opened read-only, where HDF5 can open it and read its attributes.
 
     Where it cannot, the file has HDF5's signature: a partial of ours killed
@@ -70,12 +72,12 @@ def _check_opened(path: Path) -> None:
         return
     with f:
         try:
-            check_partial_attrs(path, f)
+            check_partial_attrs(path, f, sealed)
         except (OSError, RuntimeError, ValueError, KeyError, TypeError):  # damaged attributes: a damaged partial
             return
 
 
-def check_partial_attrs(path: Path, f: h5py.File) -> None:
+def check_partial_attrs(path: Path, f: h5py.File, sealed: bool = True) -> None:
     """Refuse an opened file at the partial's name that is HDF5 but not featcache's, or a complete cache.
 
     An HDF5 file with no attributes and nothing in it is a partial killed
@@ -90,7 +92,7 @@ def check_partial_attrs(path: Path, f: h5py.File) -> None:
         if len(f.attrs) or len(f):
             raise in_the_way(path, "an HDF5 file featcache did not write")
         return
-    if bool(f.attrs.get("complete", False)) and not _sealed_not_published(path, f):
+    if bool(f.attrs.get("complete", False)) and not (sealed and _sealed_not_published(path, f)):
         raise in_the_way(path, "a complete featcache cache")
 
 

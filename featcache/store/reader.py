@@ -612,7 +612,7 @@ def tidy_partial(path: Path) -> None:
     On a read-only mount (or without the rights) it stays: a hit needs nothing written.
     """
     try:
-        check_partial(partial_path(Path(path)))
+        check_partial(partial_path(Path(path)), sealed=False)
     except FeatcacheError:  # not featcache's partial: the user's, left alone (a hit needs nothing of it)
         return
     try:
