@@ -85,10 +85,7 @@ def check_partial_attrs(path: Path, f: h5py.File, sealed: bool = True) -> None:
     nothing of anyone's is lost by starting it over. Unreadable attributes
     raise HDF5's error, which the caller takes as damage of its own partial.
     """
-    fmt = f.attrs.get("format")
-    if isinstance(fmt, bytes):
-        fmt = fmt.decode("utf-8", "replace")
-    if fmt != FORMAT:
+    if _text(f.attrs.get("format")) != FORMAT:
         if len(f.attrs) or len(f):
             raise in_the_way(path, "an HDF5 file featcache did not write")
         return
@@ -100,11 +97,15 @@ def _sealed_not_published(path: Path, f: h5py.File) -> bool:
     """Whether a complete file at the partial's name is this run's own partial, sealed and not yet renamed into
     place: it names the cache it becomes (``PARTIAL_OF``), or, from before that attribute, it was stopped while
     sealing (no content digest yet). A cache extracted under the partial's name names itself."""
-    of = f.attrs.get(PARTIAL_OF)
-    if isinstance(of, bytes):
-        of = of.decode("utf-8", "replace")
-    target = path.name[: -len(PARTIAL_SUFFIX)] if path.name.endswith(PARTIAL_SUFFIX) else None
-    return (of is not None and of == target) or (of is None and "content_digest" not in f.attrs)
+    of = _text(f.attrs.get(PARTIAL_OF))
+    if of is not None:
+        return isinstance(of, str) and of + PARTIAL_SUFFIX == path.name
+    return "content_digest" not in f.attrs
+
+
+def _text(value: object) -> object:
+    """An attribute as h5py gives it, bytes as text."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
 def in_the_way(path: Path, what: str) -> FeatcacheError:
