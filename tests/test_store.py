@@ -928,12 +928,72 @@ def test_resuming_a_partial_another_process_holds_open_is_one_line_and_keeps_it(
     assert make().open() == {"train": 500}
 
 
-def test_a_restarted_partial_is_said(tmp_path, capsys):
+def _unreadable_hdf5(p: Path) -> bytes:
+    """HDF5's signature and then garbage: featcache's partial killed while HDF5 flushed, or a user's damaged file."""
+    data = b"\x89HDF\r\n\x1a\n" + b"a user's damaged HDF5 file, or a crashed partial" + b"\0" * 100
+    p.write_bytes(data)
+    return data
+
+
+def test_an_unreadable_hdf5_file_at_the_partials_name_is_moved_aside_not_deleted(tmp_path, monkeypatch):
+    """Regression (a review): a file at <out>.partial.h5 with HDF5's signature that HDF5 cannot open was taken for a
+    crashed partial and deleted ("starting it over"); it may be a user's damaged file. It is moved to a free sibling
+    (an existing file of that name untouched), said in one line with the new path, and the run starts over."""
+    import featcache.store.partial as partial_module
+
     make = _half_written(tmp_path / "r.h5")
-    # HDF5's signature and then garbage: featcache's partial killed while HDF5 wrote it (text there is refused, below)
-    (tmp_path / "r.h5.partial.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
-    assert make(verbose=True).open() == {"train": 0}
-    assert "the partial file is unreadable" in capsys.readouterr().out
+    part = partial_path(tmp_path / "r.h5")
+    data = _unreadable_hdf5(part)
+
+    stamp = "20261203T120000Z"
+    taken = tmp_path / f"r.h5.partial.h5.unreadable-{stamp}"  # a file already at the first free name: never replaced
+    taken.write_text("already here\n")
+    monkeypatch.setattr(partial_module, "_utc_stamp", lambda: stamp, raising=False)
+    w = make()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert w.open() == {"train": 0}
+    moved = tmp_path / f"r.h5.partial.h5.unreadable-{stamp}-2"
+    assert moved.exists() and moved.read_bytes() == data and taken.read_text() == "already here\n"
+    assert [type(c.message).__name__ for c in caught] == ["PartialSetAside"]
+    line = str(caught[0].message)
+    assert "\n" not in line and str(moved) in line and "starting" in line and "may be a damaged file of yours" in line, line
+    assert w.repairs == [line]
+    w.write("train", 0, {"out": np.ones((1000, 4), np.float32)})
+    w.finish()
+    assert len(open_cache(tmp_path / "r.h5").labels("train")) == 1000 and not part.exists()
+    # a hit leaves such a file beside the complete cache alone (it needs nothing of the name)
+    _unreadable_hdf5(part)
+    tidy_partial(tmp_path / "r.h5")
+    assert part.read_bytes() == data
+
+
+@pytest.mark.slow  # a real extraction (20 s); the in-process test above is the fast tier's
+def test_an_unreadable_file_moved_aside_is_said_by_extract_in_one_line(tmp_path, fashion_dir, capsys):
+    """The same through the CLI: the line is in extract's output (a warning on stderr), the file kept, exit 0."""
+    out = tmp_path / "c.h5"
+    data = _unreadable_hdf5(partial_path(out))
+    assert main(["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32",
+                 "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    moved = [p for p in tmp_path.iterdir() if p.name.startswith("c.h5.partial.h5.unreadable-")]
+    assert len(moved) == 1 and moved[0].read_bytes() == data
+    lines = [l for l in err.splitlines() if str(moved[0]) in l]
+    assert len(lines) == 1 and lines[0].startswith("featcache extract: warning: "), err
+    assert verify(out).features
+
+
+def test_a_name_set_aside_near_the_file_systems_limit_is_cut_at_its_front(tmp_path):
+    from featcache.store.partial import set_aside
+
+    name = "é" * 100 + "x" * 44 + ".partial.h5"  # 255 bytes: the longest partial name
+    assert len(os.fsencode(name)) == 255
+    part = tmp_path / name
+    data = _unreadable_hdf5(part)
+    moved = set_aside(part)
+    assert moved.parent == tmp_path and len(os.fsencode(moved.name)) <= 255 and ".partial.h5.unreadable-" in moved.name
+    assert moved.read_bytes() == data and not part.exists()
+    moved.name.encode("utf-8")  # no half character at the cut
 
 
 def _complete_cache(p: Path) -> None:

@@ -10,12 +10,17 @@ Featcache's partial is an HDF5 file with featcache's ``format`` attribute and
 ``complete`` false. A crash can leave less: an empty file (killed right after
 creating it), an HDF5 file with nothing in it yet (killed before its
 attributes were written), or one HDF5 cannot open (killed while it flushed).
-Those are ours: a file HDF5 cannot open still starts with HDF5's signature,
-which no user's text, image or archive does.
+The first two are deleted when the run starts over. The third cannot be told
+from a user's damaged HDF5 file that happens to sit there (a review: both
+start with HDF5's signature, and nothing else of it can be read), so it is
+never deleted: ``set_aside`` renames it to a free sibling,
+``<out>.partial.h5.unreadable-<UTC time>``, the run says so in one line, and
+then starts over.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -24,13 +29,32 @@ import h5py
 
 from featcache.errors import FeatcacheError, system_limit
 from featcache.store.atomic import first_line
-from featcache.store.layout import FORMAT, PARTIAL_OF, PARTIAL_SUFFIX
+from featcache.store.layout import FORMAT, NAME_MAX, PARTIAL_OF, PARTIAL_SUFFIX
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
+class PartialSetAside(UserWarning):
+    """A file at the partial's name HDF5 cannot read was moved aside (``set_aside``); the line says where."""
+
+
+# What ``look_at_partial`` finds at the partial's name (None: nothing there).
+EMPTY = "empty"  # an empty file: a run killed right after creating it; deleted when the run starts over
+OURS = "ours"  # featcache's partial (or an HDF5 file with nothing in it yet): taken up, or started over
+UNREADABLE = "unreadable"  # HDF5's signature, but HDF5 cannot open it or read its attributes: set aside, never deleted
+
+
 def check_partial(path: Path, sealed: bool = True) -> bool:
     """Whether there is a partial at ``path`` to take up (False: nothing there); refuses what is not featcache's.
+
+    ``look_at_partial``, for callers that only need to know whether anything may be taken up.
+    """
+    return look_at_partial(path, sealed) is not None
+
+
+def look_at_partial(path: Path, sealed: bool = True) -> str | None:
+    """What sits at the partial's name ``path``: None (nothing), ``EMPTY``, ``OURS`` or ``UNREADABLE``; anything
+    else (not HDF5, another program's HDF5 file, a complete cache, a link, a folder, a FIFO) is refused.
 
     First without HDF5, which would block on a FIFO and follow a link: the
     kind of file and HDF5's signature; then, where HDF5 reads it, its
@@ -41,7 +65,7 @@ def check_partial(path: Path, sealed: bool = True) -> bool:
     try:
         st = os.lstat(path)
     except FileNotFoundError:
-        return False
+        return None
     except OSError as exc:
         raise os_error(path, exc) from None
     if stat.S_ISLNK(st.st_mode):  # featcache makes a plain file there; a link is the user's (it was followed)
@@ -51,30 +75,34 @@ def check_partial(path: Path, sealed: bool = True) -> bool:
 
         raise in_the_way(path, kind_of(path))
     if st.st_size == 0:  # a run killed right after creating it
-        return True
+        return EMPTY
     if not _has_signature(path, st.st_size):
         raise in_the_way(path, "not an HDF5 file")
-    _check_opened(path, sealed)
-    return True
+    return OURS if _check_opened(path, sealed) else UNREADABLE
 
 
-def _check_opened(path: Path, sealed: bool = True) -> None:
-    """``check_partial_attrs`` on the file opened read-only, where HDF5 can open it and read its attributes.
+def _check_opened(path: Path, sealed: bool = True) -> bool:
+    """``check_partial_attrs`` on the file opened read-only; False where HDF5 cannot open it or read its attributes.
 
-    Where it cannot, the file has HDF5's signature: a partial of ours killed
-    while HDF5 flushed, or damaged; the writer's own open says which (busy,
-    the system's error, or damage, started over). ``locking=False``: a
+    Such a file has HDF5's signature: a partial of ours killed while HDF5
+    flushed, or a user's damaged file; the caller sets it aside. The system's
+    errors (errno set) are the system's, said with the partial kept. HDF5 can
+    open files it cannot write: the writer's own open says which (busy, the
+    system's error, or unreadable: set aside too). ``locking=False``: a
     partial another process writes is refused by the writer's open, not here.
     """
     try:
         f = h5py.File(path, "r", locking=False)
-    except (OSError, ValueError):
-        return
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, OSError) and exc.errno:
+            raise os_error(path, exc) from None
+        return False
     with f:
         try:
             check_partial_attrs(path, f, sealed)
-        except (OSError, RuntimeError, ValueError, KeyError, TypeError):  # damaged attributes: a damaged partial
-            return
+        except (OSError, RuntimeError, ValueError, KeyError, TypeError):  # damaged attributes: whose, nobody can say
+            return False
+    return True
 
 
 def check_partial_attrs(path: Path, f: h5py.File, sealed: bool = True) -> None:
@@ -145,3 +173,67 @@ def _has_signature(path: Path, size: int) -> bool:
         raise os_error(path, exc) from None
     finally:
         os.close(fd)
+
+
+def set_aside(path: Path) -> Path:
+    """Rename ``path`` to a free sibling, ``<name>.unreadable-<UTC time>`` (``-2``, ``-3``, ... after it when that is
+    taken), and return the new path; nothing that exists is ever replaced.
+
+    For a file at the partial's name that HDF5 cannot read: featcache's own
+    partial killed mid-flush, or a user's damaged file; deleting it ("starting
+    it over") could lose the user's (a review). A hard link to the new name
+    fails where that name exists, then the old name is removed: no other
+    file is overwritten even if one appears meanwhile. A file system without
+    hard links gets a rename after a look (under the writer's lock, so no
+    featcache process races it). The name is cut at its front where the
+    suffix would pass the file system's limit of 255 bytes.
+    """
+    path = Path(path)
+    stamp = _utc_stamp()
+    for n in range(1, 1000):
+        target = path.with_name(_fit_name(path.name, f".unreadable-{stamp}" + (f"-{n}" if n > 1 else "")))
+        try:
+            os.link(path, target, follow_symlinks=False)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.EXDEV, errno.ENOSYS):
+                raise _cannot_set_aside(path, exc) from None
+            if os.path.lexists(target):
+                continue
+            try:
+                os.rename(path, target)
+            except OSError as exc2:
+                raise _cannot_set_aside(path, exc2) from None
+            return target
+        try:
+            os.unlink(path)
+        except OSError as exc:
+            raise _cannot_set_aside(path, exc) from None
+        return target
+    raise FeatcacheError(f"{path} cannot be read as HDF5 and there is no free name beside it to move it to; move it "
+                         "away, or choose another --out (it was left untouched)")
+
+
+def _utc_stamp() -> str:
+    """Now in UTC as ``20261203T141500Z``: sorts by time, and holds no character a file name cannot."""
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _fit_name(name: str, suffix: str) -> str:
+    """``name + suffix`` within NAME_MAX bytes, cutting the front of ``name`` (at a character) where it must."""
+    room = NAME_MAX - len(os.fsencode(suffix))
+    raw = os.fsencode(name)
+    if len(raw) > room:
+        raw = raw[len(raw) - room :]
+        while raw and 0x80 <= raw[0] < 0xC0:  # not inside a UTF-8 character
+            raw = raw[1:]
+        name = os.fsdecode(raw)
+    return name + suffix
+
+
+def _cannot_set_aside(path: Path, exc: OSError) -> FeatcacheError:
+    return FeatcacheError(f"{path} cannot be read as HDF5 and could not be moved aside ({first_line(exc)}); move it "
+                          "away, or choose another --out (it was left where it is)")

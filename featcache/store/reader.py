@@ -44,7 +44,7 @@ from featcache.store.layout import (
     view_dataset,
     view_names,
 )
-from featcache.store.partial import check_partial
+from featcache.store.partial import EMPTY, OURS, look_at_partial
 
 if TYPE_CHECKING:
     from featcache.store.identity import CacheIdentity
@@ -609,11 +609,15 @@ def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
 def tidy_partial(path: Path) -> None:
     """Remove a partial file left beside a complete cache (a crash between publishing and removing it).
 
-    On a read-only mount (or without the rights) it stays: a hit needs nothing written.
+    On a read-only mount (or without the rights) it stays: a hit needs nothing written. A file there HDF5
+    cannot read stays too: it may be a user's damaged file (the writer sets such a file aside when it needs
+    the name; a hit does not).
     """
     try:
-        check_partial(partial_path(Path(path)), sealed=False)
+        kind = look_at_partial(partial_path(Path(path)), sealed=False)
     except FeatcacheError:  # not featcache's partial: the user's, left alone (a hit needs nothing of it)
+        return
+    if kind not in (EMPTY, OURS):
         return
     try:
         partial_path(Path(path)).unlink(missing_ok=True)

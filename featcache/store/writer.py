@@ -26,6 +26,7 @@ import os
 import sys
 import time
 import traceback
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -62,7 +63,7 @@ from featcache.store.layout import (
     view_dataset,
     view_names,
 )
-from featcache.store.partial import check_partial, os_error
+from featcache.store.partial import EMPTY, UNREADABLE, PartialSetAside, look_at_partial, os_error, set_aside
 
 # Progress is committed (flushed, fsynced, rows_done bumped) at most this
 # often: a killed run redoes at most this much work, and slow file systems are
@@ -130,42 +131,48 @@ class CacheWriter:
         self.attrs = {**self.attrs, **attrs}
 
     def _resume(self) -> h5py.File | None:
-        """The partial file to go on with, repaired; None (and it is deleted) when it must start over.
+        """The partial file to go on with, repaired; None when it must start over (deleted where it is featcache's,
+        set aside where nobody can say whose it is).
 
         Only featcache's own partial is ever started over: anything else at its name is refused
-        (``check_partial``), left untouched.
+        (``look_at_partial``), left untouched.
         """
-        if not check_partial(self.partial):
+        kind = look_at_partial(self.partial)
+        if kind is None:
             return None
-        if self.partial.stat().st_size == 0:
+        if kind == EMPTY:
             self._note(f"resuming {self.path}: the partial file is empty (a run stopped as it created it); starting it over")
             self.partial.unlink()
             return None
+        if kind == UNREADABLE:
+            self._set_aside("HDF5 cannot open it or read its attributes")
+            return None
         f = self._open_partial()
-        if f is not None:
-            try:
-                if f.attrs.get("fingerprint") == self.attrs["fingerprint"] and all(s.name in f for s in self.splits):
-                    self._check_partial(f)
-                    return f
-                self._note(f"resuming {self.path}: the partial file is from other settings; starting it over")
-            # RuntimeError: HDF5's verdict on damaged metadata ("incorrect metadata checksum", "wrong B-tree
-            # signature"), which its checksummed format (layout.LIBVER) gives for most flipped bytes (a review)
-            except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-                if is_no_space(exc):
-                    raise
-                if isinstance(exc, OSError) and exc.errno:  # the system's error (EMFILE, EIO, ...), not the file's
-                    f.close()
-                    raise os_error(self.partial, exc) from None
-                self._note(f"resuming {self.path}: the partial file is damaged ({first_line(exc)}); starting it over")
-            try:
+        if f is None:
+            return None
+        try:
+            if f.attrs.get("fingerprint") == self.attrs["fingerprint"] and all(s.name in f for s in self.splits):
+                self._check_partial(f)
+                return f
+            self._note(f"resuming {self.path}: the partial file is from other settings; starting it over")
+        # RuntimeError: HDF5's verdict on damaged metadata ("incorrect metadata checksum", "wrong B-tree
+        # signature"), which its checksummed format (layout.LIBVER) gives for most flipped bytes (a review)
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+            if is_no_space(exc):
+                raise
+            if isinstance(exc, OSError) and exc.errno:  # the system's error (EMFILE, EIO, ...), not the file's
                 f.close()
-            except Exception:
-                pass
+                raise os_error(self.partial, exc) from None
+            self._note(f"resuming {self.path}: the partial file is damaged ({first_line(exc)}); starting it over")
+        try:
+            f.close()
+        except Exception:
+            pass
         self.partial.unlink()
         return None
 
     def _open_partial(self) -> h5py.File | None:
-        """The partial opened for writing; None when HDF5 cannot open it (a crash's leftover: started over).
+        """The partial opened for writing; None when HDF5 cannot open it (set aside, and the run starts over).
 
         The system's errors (errno set: too many open files, no memory, I/O) are not the file's: they are one
         line and the partial is kept; HDF5's verdicts on the file ("file signature not found") have no errno.
@@ -176,8 +183,17 @@ class CacheWriter:
             _refuse_if_busy(self.partial, exc)
             if isinstance(exc, OSError) and exc.errno:
                 raise os_error(self.partial, exc) from None
-            self._note(f"resuming {self.path}: the partial file is unreadable ({first_line(exc)}); starting it over")
+            self._set_aside(first_line(exc))
             return None
+
+    def _set_aside(self, why: str) -> None:
+        """Move an unreadable file at the partial's name to a free sibling (``partial.set_aside``) and say so in
+        one line, whatever ``verbose``: it may be a user's damaged file, and only this line says where it went."""
+        moved = set_aside(self.partial)
+        line = (f"{self.partial} is not a partial featcache can read ({why}); it may be a damaged file of yours, so it "
+                f"was moved to {moved} (delete it if it is not yours); starting {self.path} over")
+        self.repairs.append(line)
+        warnings.warn(line, PartialSetAside, stacklevel=2)
 
     def _check_partial(self, f: h5py.File) -> None:
         """Rows from the source, features by their checksums: what does not match is done again."""
