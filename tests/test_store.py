@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import re
 import subprocess
@@ -336,7 +337,7 @@ def test_a_cache_sealed_without_a_provenance_digest_still_opens(tmp_path, capsys
 
     path = make_cache(tmp_path / "c.h5")
     with h5py.File(path, "r+") as f:  # as every cache sealed before 2026-12-02: no provenance or features digest, nor their marks
-        del f.attrs["provenance_digest"], f.attrs["features_digest"]
+        del f.attrs["provenance_digest"], f.attrs["features_digest"], f.attrs["dataset_digests"]
         f.attrs["content_digest"] = content_digest(f)
     result = verify(path)
     assert not result.provenance and not result.features and len(open_cache(path).labels("train")) == N_TRAIN
@@ -1277,7 +1278,7 @@ def test_a_partial_sealed_but_not_published_is_taken_up_not_refused(tmp_path, mo
     if stop == "while sealing":
         def interrupted(f):
             raise KeyboardInterrupt
-        monkeypatch.setattr(writer_module, "features_digest", interrupted)
+        monkeypatch.setattr(writer_module, "dataset_digests", interrupted)
     else:
         monkeypatch.setattr(writer_module, "publish", lambda *a, **kw: (_ for _ in ()).throw(KeyboardInterrupt()))
     with pytest.raises(KeyboardInterrupt):
@@ -1315,3 +1316,135 @@ def test_verify_reads_each_feature_once_for_checksums_and_digest(tmp_path, monke
     monkeypatch.setattr(h5py.Dataset, "__getitem__", counting)
     assert verify(path).features
     assert read["rows"] == N_TRAIN + N_TEST
+
+
+def _rewritten(path: Path, tmp_path: Path, how: str, layer: str = "out") -> Path:
+    """A copy of the cache at ``path`` with features rewritten through HDF5: every chunk keeps a valid Fletcher-32."""
+    bad = tmp_path / f"{how}.h5"
+    bad.write_bytes(path.read_bytes())
+    with h5py.File(bad, "r+") as f:
+        if how == "test_from_train":  # the adversarial tester's: train's rows copied over test's
+            f[f"test/features/{layer}"][...] = f[f"train/features/{layer}"][:N_TEST]
+        else:  # one value of train changed
+            f[f"train/features/{layer}"][N_TRAIN - 1, 0] += 1.0
+    return bad
+
+
+def _mobilenet_cache(path: Path) -> Path:
+    """``make_cache``'s rows under a layer MobileNetV2 names, as probe needs (it sorts layers in network order)."""
+    ident = identity(layers=["out_relu"])
+    attrs = {"fingerprint": ident.fingerprint, "settings": ident.settings(), "class_names": list(ident.class_names),
+             "layers": ["out_relu"], "default_layer": "out_relu", "dtype": "float32", "backbone": "mobilenet_v2",
+             "image_size": 32}
+    w = CacheWriter(path, attrs, specs(), {"out_relu": WIDTH}, "float32")
+    done = w.open()
+    for s in w.splits:
+        for start in range(done[s.name], len(s.labels), 64):
+            w.write(s.name, start, {"out_relu": features(s.name, start, min(64, len(s.labels) - start))})
+    return w.finish()
+
+
+def test_features_rewritten_through_hdf5_are_refused_where_they_are_used(tmp_path, capsys):
+    """Regression (an adversarial tester): train's features copied over test's passed every command but verify: train
+    scored 0.10 with no complaint. A read of a whole layer now checks the layer's own sealed digest in the same pass,
+    so train, evaluate, probe and curve refuse it in one line naming the cache, verify and the fix."""
+    path = _mobilenet_cache(tmp_path / "c.h5")
+    head = tmp_path / "h.npz"
+    assert main(["train", str(path), "--head", "logreg", "--C", "1", "--out", str(head)]) == 0
+    capsys.readouterr()
+    bad = _rewritten(path, tmp_path, "test_from_train", "out_relu")
+    message = (rf"{re.escape(str(bad))} is damaged \(its features differ from those it was sealed with: "
+               r"test/features/out_relu was rewritten or moved since extraction; 'featcache verify' checks the whole "
+               r"file\); re-extract it")
+    with pytest.raises(FeatcacheError, match=message):
+        open_cache(bad).features("test")
+    for argv in (["train", str(bad), "--head", "logreg", "--C", "1", "--out", str(tmp_path / "h2.npz")],
+                 ["evaluate", str(head), str(bad), "--out", str(tmp_path / "eval")],
+                 ["probe", str(bad), "--heads", "logreg", "--C", "1", "--on-test", "--out", str(tmp_path / "probe")],
+                 ["curve", str(bad), "--sizes", "30,60", "--seeds", "1", "--heads", "logreg", "--out", str(tmp_path / "curve")]):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and re.search(message, err) and "Traceback" not in err, (argv, err)
+    assert not (tmp_path / "h2.npz").exists() and not (tmp_path / "eval" / "evaluation.json").exists()
+    # a subset of train read as train --train-size reads it (most chunks): checked too; one chunk's rows are not
+    bad = _rewritten(make_cache(tmp_path / "d.h5"), tmp_path, "train_value")
+    cache = open_cache(bad)
+    assert cache.features("train", rows=slice(0, 10)).shape == (10, WIDTH)  # 1 of 10 chunks: Fletcher-32 alone
+    with pytest.raises(FeatcacheError, match=r"train/features/out was rewritten or moved since extraction"):
+        cache.features("train", rows=np.arange(0, N_TRAIN, 15))
+    with pytest.raises(FeatcacheError, match=r"train/features/out was rewritten"):
+        verify(bad)
+
+
+@pytest.mark.parametrize("change", ["edited", "deleted", "emptied"])
+def test_the_per_dataset_digests_are_covered_so_changing_them_does_not_switch_the_check_off(tmp_path, change):
+    """The per-dataset digests combine to the sealed features digest (which the provenance digest covers), and they
+    are a root attribute the provenance digest covers: an edited entry, or the attribute deleted, is refused on open."""
+    path = make_cache(tmp_path / "c.h5")
+    bad = _rewritten(path, tmp_path, "test_from_train")
+    with h5py.File(bad, "r+") as f:
+        digests = json.loads(f.attrs["dataset_digests"])
+        assert sorted(digests) == ["test/features/out", "train/features/out"]
+        if change == "edited":  # the rewritten layer's digest replaced by the new one: no longer combines
+            from featcache.store.layout import dataset_digests
+            f.attrs["dataset_digests"] = json.dumps({**digests, "test/features/out": dataset_digests(f)["test/features/out"]})
+        elif change == "deleted":
+            del f.attrs["dataset_digests"]
+        else:
+            f.attrs["dataset_digests"] = "{}"
+    with pytest.raises(FeatcacheError, match=r"is damaged \((provenance digest mismatch|its per-dataset feature digests)"):
+        open_cache(bad)
+    with pytest.raises(FeatcacheError, match="is damaged"):
+        verify(bad)
+
+
+def test_caches_sealed_without_per_dataset_digests_still_read(tmp_path):
+    """Caches sealed with a features digest but no per-dataset ones (2026-12-03, before this check) read as before:
+    nothing to check a layer against, so a rewritten one is read (verify still catches it)."""
+    from featcache.store.layout import content_digest, provenance_digest
+
+    path = make_cache(tmp_path / "c.h5")
+    bad = _rewritten(path, tmp_path, "test_from_train")
+    with h5py.File(bad, "r+") as f:
+        del f.attrs["dataset_digests"]
+        f.attrs["provenance_digest"] = provenance_digest(f)
+        f.attrs["content_digest"] = content_digest(f)
+    np.testing.assert_array_equal(open_cache(bad).features("test"), features("train", 0, N_TEST))
+    assert "each layer by its own digest" not in open_cache(bad).summary()["checksums"]
+    assert "each layer by its own digest" in open_cache(path).summary()["checksums"]
+    with pytest.raises(FeatcacheError, match="its features differ from those it was sealed with"):
+        verify(bad)
+
+
+def test_a_layers_chunks_and_digest_are_checked_once_per_open_cache(tmp_path, monkeypatch):
+    """check_chunks_stored ran on every read of a layer (28.6 ms for a 70,000-row layer), and the layer's digest
+    needs the whole layer hashed: both run once per dataset of an open Cache, whose every read still checks that the
+    file is the one opened. A new Cache checks again."""
+    from featcache.store import reader
+
+    path = make_cache(tmp_path / "c.h5")
+    calls = {"chunks": [], "hashes": []}
+    real_chunks, real_hasher = reader.check_chunks_stored, reader.dataset_hasher
+
+    def chunks(p, ds, name):
+        calls["chunks"].append(name)
+        return real_chunks(p, ds, name)
+
+    def hasher(name, ds):
+        calls["hashes"].append(name)
+        return real_hasher(name, ds)
+
+    monkeypatch.setattr(reader, "check_chunks_stored", chunks)
+    monkeypatch.setattr(reader, "dataset_hasher", hasher)
+    cache = open_cache(path)
+    for _ in range(3):
+        np.testing.assert_array_equal(cache.features("train"), features("train", 0, N_TRAIN))
+        cache.features("test")
+        cache.features("train", rows=np.arange(0, N_TRAIN, 2))
+    assert calls == {"chunks": ["train/features/out", "test/features/out"], "hashes": ["train/features/out", "test/features/out"]}
+    open_cache(path).features("train")
+    assert calls["chunks"][-1] == calls["hashes"][-1] == "train/features/out" and len(calls["chunks"]) == 3
+    with h5py.File(path, "r+") as f:  # rewritten under the open Cache: its next read refuses the file, unchecked or not
+        f["train/features/out"][0, 0] = 7.0
+    with pytest.raises(FeatcacheError, match="changed since it was opened"):
+        cache.features("train")

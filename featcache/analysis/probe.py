@@ -23,7 +23,9 @@ a held-out image is never among the fitted rows.
 from __future__ import annotations
 
 import csv
+import functools
 import io
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -238,6 +240,30 @@ def _views_text(views: Views) -> str:
     return ",".join(views)
 
 
+def _opened(path: Path) -> Cache:
+    """The cache at ``path``, opened once per process (this one, or a joblib worker) for every fit of a probe.
+
+    An open Cache checks each feature dataset's chunks and its digest on its first read of it (the digest
+    reads and hashes the whole layer: docs/cache-format.md), so one Cache per fit paid both again for every
+    head on the layer. Keyed by the file's identity: a cache extracted again under the same name is opened
+    again; one that cannot be looked at is left to ``open_cache`` to explain.
+    """
+    from featcache.store import open_cache
+
+    try:
+        st = os.stat(path)
+    except OSError:
+        return open_cache(path)
+    return _open_cached(str(path), (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=2)
+def _open_cached(path: str, stamp: tuple[int, int, int, int]) -> Cache:
+    from featcache.store import open_cache
+
+    return open_cache(path)
+
+
 def _fit_one(path: Path, layer: str, head_name: str, params: dict[str, Any],
              splits: tuple[tuple[np.ndarray, np.ndarray], ...] | None, train_views: Views = ("orig",),
              tests: tuple[Views, ...] = (("orig",),)) -> tuple[list[float], float | str | None, float]:
@@ -247,9 +273,7 @@ def _fit_one(path: Path, layer: str, head_name: str, params: dict[str, Any],
     (fit rows, scored rows) pair, drawn over images, on which each side takes its views. With folds the accuracy
     counts every training image once, the C is the last fold's and the seconds the mean fit.
     """
-    from featcache.store import open_cache
-
-    cache = open_cache(path)
+    cache = _opened(path)
     y = cache.labels("train")
     needed = tuple(v for v in cache.views if v in set(train_views).union(*tests))  # each view read once
     Xv = cache.view_features("train", layer, needed)

@@ -5,7 +5,9 @@ Layout (format 2)::
     /                 attrs: format, format_version, fingerprint, settings, provenance,
                       content_digest (SHA-256 of the rows and the identity attributes),
                       provenance_digest (SHA-256 of the other root attributes; caches since 2026-12-02),
-                      features_digest (SHA-256 of every feature value, checked by verify; caches since 2026-12-03)
+                      features_digest (SHA-256 of every feature value, checked by verify; caches since 2026-12-03),
+                      dataset_digests (JSON: each feature dataset's SHA-256, combining to features_digest; checked
+                      when a layer is read for use; caches sealed since they were added)
     /<split>/labels   (N,) int64        chunked, Fletcher-32
     /<split>/index    (N,) int64        row of each image in the source data; chunked, Fletcher-32
     /<split>/paths    (N,) str          photos only; chunked (HDF5 cannot filter strings: the digest guards them)
@@ -79,7 +81,14 @@ CHECKSUM = {"fletcher32": True}
 # (1.005x, 20,000 x 1280 rows, 5 rounds in turns); older caches still open.
 LIBVER = "v108"
 # Attributes stored as JSON because HDF5 attributes cannot hold dicts/lists of str.
-JSON_ATTRS = ("class_names", "layers", "source", "settings", "data_digest", "skipped", "layer_widths", "views", "runtimes")
+JSON_ATTRS = ("class_names", "layers", "source", "settings", "data_digest", "skipped", "layer_widths", "views", "runtimes",
+              "dataset_digests")
+# Each feature dataset's SHA-256 by its name (JSON), stored beside the features digest they combine to: a read
+# of a whole layer checks that layer's own digest in the same pass (train, evaluate, probe and curve used features
+# rewritten through HDF5 silently; only verify checked the combined digest). It is a root attribute outside
+# DIGESTED_ATTRS, so the provenance digest covers it, and ``combine_digests`` of it must give the features digest.
+# Caches sealed before it (none stored) read as before.
+DATASET_DIGESTS = "dataset_digests"
 # Root attributes that readers rely on; the content digest covers them.
 DIGESTED_ATTRS = ("format", "format_version", "fingerprint", "settings", "class_names", "layers", "default_layer",
                   "layer_widths", "dtype", "backbone", "weights", "image_size", "preprocessing", "dataset", "skipped")
@@ -313,13 +322,12 @@ def feature_datasets(f: h5py.File) -> list[str]:
     return names
 
 
-def features_digest(f: h5py.File) -> str:
-    """SHA-256 of every feature value of ``f`` (names, types, shapes and bytes), read back a block of chunks at a time.
+def dataset_digests(f: h5py.File) -> dict[str, str]:
+    """Each feature dataset's SHA-256 (``dataset_hasher``: its name, type, shape and bytes), read back a block of
+    chunks at a time: the ``dataset_digests`` a cache is sealed with, and ``features_digest`` combined.
 
     Fletcher-32 catches damage to a chunk, but a chunk rewritten through HDF5 gets a new sum: an adversarial
     tester copied train's features over test's, and verify called the cache intact (train then scored 0.10).
-    ``_seal`` stores this digest (caches sealed since 2026-12-03) and ``verify`` checks it; the content digest
-    records that it is there, so deleting it does not switch the check off.
     """
     parts = {}
     for name in feature_datasets(f):
@@ -329,7 +337,16 @@ def features_digest(f: h5py.File) -> str:
         for start in range(0, ds.shape[0], step):
             h.update(np.ascontiguousarray(ds[start : start + step]))
         parts[name] = h.hexdigest()
-    return combine_digests(parts)
+    return parts
+
+
+def features_digest(f: h5py.File) -> str:
+    """SHA-256 of every feature value of ``f``: ``combine_digests`` of ``dataset_digests``.
+
+    ``_seal`` stores it (caches sealed since 2026-12-03) and ``verify`` checks it; the provenance digest covers
+    it and the content digest records that it is there, so deleting it does not switch the check off.
+    """
+    return combine_digests(dataset_digests(f))
 
 
 def dataset_hasher(name: str, ds: h5py.Dataset) -> Any:
@@ -339,7 +356,10 @@ def dataset_hasher(name: str, ds: h5py.Dataset) -> Any:
 
 def combine_digests(parts: dict[str, str]) -> str:
     """The features digest from each dataset's: in name order, so ``verify`` can hash each dataset while it reads
-    it for its checksums, in its own order, and read the features once (a cache hit reads them all: a review)."""
+    it for its checksums, in its own order, and read the features once (a cache hit reads them all: a review).
+
+    Caches sealed with per-dataset digests (``DATASET_DIGESTS``) store ``parts`` too, and this is how they are
+    tied to the sealed features digest: an edited or deleted entry no longer combines to it."""
     return hashlib.sha256("".join(f"{name}={parts[name]};" for name in sorted(parts)).encode()).hexdigest()
 
 

@@ -46,16 +46,18 @@ from featcache.sources.base import SplitSpec  # noqa: F401  (the rows a source h
 from featcache.store.layout import (
     CHECKSUM,
     CHUNK_ROWS,
+    DATASET_DIGESTS,
     PARTIAL_OF,
     STAGING,
     WRITE_CHUNK_CACHE,
     chunk_stored,
+    combine_digests,
     content_digest,
     create_h5,
     create_rows,
+    dataset_digests,
     decode_attrs,
     encode,
-    features_digest,
     lay_out,
     partial_path,
     provenance_digest,
@@ -597,12 +599,15 @@ def _good_problem_rows(ds: h5py.Dataset, good: int) -> int:
 
 
 def _seal(f: h5py.File) -> None:
-    """Mark ``f`` complete, with the digests of its features, of its rows and identity attributes and of its
-    provenance (read back)."""
+    """Mark ``f`` complete, with the digests of its features (each dataset's, and all combined), of its rows and
+    identity attributes and of its provenance (read back)."""
     f.attrs["complete"] = True
     f.attrs["completed"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     f.flush()
-    f.attrs["features_digest"] = features_digest(f)  # first: the provenance digest covers it, the content digest records it
+    # First: the provenance digest covers both, the content digest records the features digest.
+    digests = dataset_digests(f)
+    f.attrs[DATASET_DIGESTS] = encode(digests)
+    f.attrs["features_digest"] = combine_digests(digests)
     f.attrs["provenance_digest"] = provenance_digest(f)  # first: the content digest records that it is there
     f.attrs["content_digest"] = content_digest(f)
 
