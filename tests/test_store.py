@@ -984,6 +984,25 @@ def test_an_unreadable_file_moved_aside_is_said_by_extract_in_one_line(tmp_path,
     assert verify(out).features
 
 
+def test_setting_aside_without_hard_links_renames_and_still_replaces_nothing(tmp_path, monkeypatch):
+    """A file system without hard links (EPERM from link()): a rename to a name nothing holds; a taken one is skipped."""
+    import featcache.store.partial as partial_module
+    from featcache.store.partial import set_aside
+
+    part = tmp_path / "c.h5.partial.h5"
+    data = _unreadable_hdf5(part)
+    monkeypatch.setattr(partial_module, "_utc_stamp", lambda: "20261203T120000Z")
+    (tmp_path / "c.h5.partial.h5.unreadable-20261203T120000Z").write_text("mine\n")
+
+    def no_links(*a, **kw):
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(partial_module.os, "link", no_links)
+    moved = set_aside(part)
+    assert moved.name == "c.h5.partial.h5.unreadable-20261203T120000Z-2" and moved.read_bytes() == data
+    assert (tmp_path / "c.h5.partial.h5.unreadable-20261203T120000Z").read_text() == "mine\n" and not part.exists()
+
+
 def test_a_name_set_aside_near_the_file_systems_limit_is_cut_at_its_front(tmp_path):
     from featcache.store.partial import set_aside
 

@@ -475,7 +475,7 @@ class Cache:
         ``verify``. The digest needs every row in order, so it is taken when the
         read reaches at least half of the dataset's chunks (``_hashed_read``):
         HDF5 reads (and checksums) every chunk a row is read from, so a
-        stratified subset (4,000 of 60,000 rows touches about 98% of the 64-row
+        stratified subset (4,000 of 60,000 rows touches about 99% of the 64-row
         chunks) costs the hashing and little more reading, measured in
         docs/cache-format.md. A smaller read (a few rows, one chunk) stays
         checked by Fletcher-32 alone. Caches sealed before have no per-dataset
