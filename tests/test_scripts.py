@@ -35,6 +35,7 @@ SMOKE = {  # script -> its smoke test below
     "bench_chunk_rows.py": "test_bench_chunk_rows",
     "bench_commit_fsync.py": "test_bench_commit_fsync",
     "bench_curve.py": "test_bench_curve",
+    "bench_feature_reads.py": "test_bench_feature_reads",
     "bench_extract.py": "test_bench_extract",
     "bench_images.py": "test_bench_images",
     "bench_layers.py": "test_bench_layers",
@@ -164,6 +165,15 @@ def test_bench_chunk_rows(tmp_path: Path):
     assert all(r[h]["chunk_rows"] == int(h) and r[h]["write_s"] > 0 and r[h]["read_s"] > 0 for r in report["rounds"] for h in r)
     assert report["summary"]["64"]["write_s_ratio"] == 1.0 and "| 16 | 0.00 |" in proc.stdout
     assert layout.CHUNK_ROWS == before  # put back: the script runs in the test's process
+
+
+def test_bench_feature_reads(tmp_path: Path):
+    proc = run_script("bench_feature_reads.py", "--rows", "300", "--width", "8", "--subset", "40", "--rounds", "2",
+                      "--reads", "1", "--json", "out.json", cwd=tmp_path)
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert len(report["rounds"]) == 2 and all(r["first"] > 0 and r["read_hashed"] > 0 for r in report["rounds"])
+    assert set(report["summary"]) >= {"first", "again", "subset_first", "h5py", "chunks", "hash", "read_plain"}
+    assert "| first | again |" in proc.stdout
 
 
 def test_cli_reference(tmp_path: Path):
