@@ -26,7 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--C", metavar="C|HEAD=C,...", help=f"regularization, {C_RANGE}: one value for "
                    "every head, or per head (e.g. logreg=0.03,svm=10); 'cv' picks it by cross-validation on the training rows "
                    "(default: each head's own)")
-    p.add_argument("--layers", metavar="L1,L2", help="probe only these cached layers (default: all)")
+    p.add_argument("--layers", metavar="L1,L2", help="probe only these cached layers, by their names or as probe.png "
+                   "names them (block_13 for block_13_expand_relu; default: all)")
     p.add_argument("--holdout", type=float, metavar="F", help="score on a stratified fraction F of the train split "
                    f"(fitting on the rest; default: {DEFAULT_HOLDOUT})")
     p.add_argument("--folds", type=int, metavar="K", help="score every training image once by stratified K-fold "

@@ -44,7 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--C", type=c_value, metavar="C|cv", help=f"logreg/svm: inverse regularization strength, {C_RANGE}, or 'cv' to pick it "
                    f"by {LogRegHead().cv_folds}-fold cross-validation on the training features "
                    f"(default: logreg {LogRegHead().C:g}, svm {SVMHead().C:g})")
-    p.add_argument("--layer", metavar="NAME", help="cached layer to train on (default: the cache's default layer)")
+    p.add_argument("--layer", metavar="NAME", help="cached layer to train on, by its name or as probe.png names it "
+                   "(block_13 for block_13_expand_relu; default: the cache's default layer)")
     p.add_argument("--out", metavar="PATH", help="head file, .keras for keras, .npz for logreg/svm (default: "
                    "data/runs/heads/<dataset>_<backbone>_<fingerprint>_<layer>_<head>_<preset, epochs, std or C>_n<N>_s<seed>"
                    ".keras|.npz)")
