@@ -19,7 +19,7 @@ into an argparse ``type=`` where a flag must be refused before any work.
     check_fraction  0 < F < 1
     check_seconds   a finite number of seconds >= 0 (--lock-timeout)
     check_rows      Cache.features' rows: a slice, whole-number indices in any order, or a boolean mask
-    parse_C         a positive finite number or 'cv'
+    parse_C         a number from C_MIN to C_MAX (C_RANGE: 1e-12 to 1e12), or 'cv'
     check_path      an API's path argument: a str or os.PathLike, not empty (None was pathlib's TypeError)
     check_number    a parameter given through the API: a (whole) number, not a bool or a string, in a range
     check_writable_dir  create a folder and prove a file can be written there
@@ -317,16 +317,38 @@ def check_rows(rows: Any, n: int, flag: str = "rows") -> "slice | Any | None":
     return (arr.astype(np.int64) % n) if n else arr.astype(np.int64)
 
 
+# The C values a fit can use (train's and probe's --C, every head's C). Measured on real cached features
+# (MobileNetV2 at 96 px, out_relu and block_13_expand_relu: 245 ants/bees photos, 2,000 Fashion-MNIST images,
+# and subsets of 20 and 200), logreg and the SVM at every power of ten from 1e-320 to 1e308:
+# - Below: logistic regression's penalty, 1 / (C * rows) in float32, overflows once C * rows < 3e-39 (C=1e-42 on both
+#   caches: 204 RuntimeWarnings and lbfgs's ABNORMAL stop at iteration 0, a constant head; --C 1e-310 printed 18
+#   lines), and its weights are lost to float32 rounding once C * rows is below about 2e-9 (every image then gets the
+#   same probabilities: at C=1e-11 on 20 and 200 rows, at 1e-12 on 2,000). The smallest C that did better than the
+#   majority class was 1e-5 for logreg (1e-10 on 2,000 images, barely) and 1e-2 for the SVM; logreg's scales with
+#   1 / rows, so a cache of a million rows (60,000 images x 16 views) would start near 1e-9. C_MIN stays more than
+#   two decades under that, and 27 above the overflow.
+# - Above: nothing changes past it: logreg's probabilities are bit-identical from C=1e12 to 1e308 (at all four sizes;
+#   1e10 still differed by up to 1e-6), the SVM's decision values from C=1e2 on.
+C_MIN, C_MAX = 1e-12, 1e12
+
+
+C_RANGE = f"{C_MIN:.0e} to {C_MAX:.0e}".replace("+", "")  # "1e-12 to 1e12", for the help and the errors (1e+12 reads as a sum)
+
+
 def parse_C(value: Any, flag: str = "--C") -> float | str:
-    """A regularization strength: a positive finite number, or ``"cv"`` (chosen by cross-validation)."""
+    """A regularization strength: a number from ``C_MIN`` to ``C_MAX``, or ``"cv"`` (chosen by cross-validation)."""
     if isinstance(value, str) and value.strip() == "cv":
         return "cv"
     try:
         c = float(value) if not isinstance(value, bool) else math.nan
     except (TypeError, ValueError):
         c = math.nan
+    example = f"e.g. {flag or '--C'} 0.03 or {flag or '--C'} cv"
     if not (c > 0 and math.isfinite(c)):
-        raise FeatcacheError(f"{flag} {value!r} is not a positive number or 'cv'; e.g. {flag or '--C'} 0.03 or {flag or '--C'} cv")
+        raise FeatcacheError(f"{flag} {value!r} is not a positive number or 'cv'; {example}")
+    if not C_MIN <= c <= C_MAX:  # 1e-310 passed, and fitted a constant head under 18 lines of scikit-learn's warnings
+        raise FeatcacheError(f"{flag} {value!r} is out of range: use a number from {C_RANGE} (below, the "
+                             f"head ignores the features; above, every C gives the same head), or 'cv'; {example}")
     return c
 
 

@@ -271,3 +271,28 @@ def hdf5_checksum(data: bytes) -> int:
     b ^= a; b = (b - rot(a, 14)) & mask  # noqa: E702
     c ^= b; c = (c - rot(b, 24)) & mask  # noqa: E702
     return c
+
+
+def reseal_head(path: Path) -> Path:
+    """Give the head file at ``path`` the content digest of what it now holds, as someone who edits a head and knows
+    the format would: the digest catches damage and plain edits, it is no signature. Tests of the checks behind it
+    (crafted params, arrays, layers) edit a head, then reseal it so those checks are what refuses it."""
+    import json
+    import zipfile
+
+    from featcache.heads.io import DIGEST_KEY, _entry, _is_npz, _npy_bytes, _read_doc, content_digest
+
+    with zipfile.ZipFile(path) as zf:
+        npz = _is_npz(zf)
+        doc = _read_doc(zf, npz)
+        meta = doc.get("meta") if npz and isinstance(doc, dict) else doc
+        if not isinstance(meta, dict):  # no metadata to hold a digest: the loader refuses the file as it is
+            return path
+        meta[DIGEST_KEY] = content_digest(zf, doc, npz)
+        others = [(info, zf.read(info)) for info in zf.infolist() if info.filename != _entry(npz)]
+    body = json.dumps(doc).encode()
+    with zipfile.ZipFile(path, "w") as zf:
+        for info, data in others:
+            zf.writestr(info, data)
+        zf.writestr(_entry(npz), _npy_bytes(np.frombuffer(body, dtype=np.uint8)) if npz else body)
+    return path

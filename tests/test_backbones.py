@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import featcache
-from featcache.embedding.backbones import REGISTRY, get_backbone, resolve_layers, short_layer
+from featcache.embedding.backbones import REGISTRY, get_backbone, layer_label, layer_name, resolve_layers, short_layer
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
@@ -23,6 +23,10 @@ def test_registry_names_match_the_keras_model(name):
         assert len(layers[block].output.shape) == 4, block
     # --layers takes the short names probe.png shows (block_13): each must mean its block alone, never another layer
     assert not set(bb.block_names) & set(layers), set(bb.block_names) & set(layers)
+    # every feature map gets its own label (probe.png's axis, the lists in errors), and each label means that layer again
+    maps = [l.name for l in base.layers if len(l.output.shape) == 4]
+    labels = [layer_label(bb, m) for m in maps]
+    assert len(set(labels)) == len(maps) and [layer_name(bb, label) for label in labels] == maps
     assert bb.architecture(64).layers[-1].name == bb.final_layer
     # A block's output feeds the next block's convolutions; a residual branch
     # (e.g. an EfficientNet ``_project_bn`` before its skip) feeds only its
@@ -71,3 +75,8 @@ def test_block_names_as_probe_png_shows_them_are_the_block_layers():
     # every label probe.png gives a block (plots.plot_probe's short_layer) is taken back as that block, on each backbone
     for b in REGISTRY.values():
         assert resolve_layers(b, [short_layer(n) for n in b.block_layers]) == list(b.block_layers)
+        assert [layer_name(b, layer_label(b, n)) for n in b.known_layers] == list(b.known_layers)
+    # the one resolution: a short name only for a registry block; EfficientNet's residual branch keeps its full name
+    assert layer_name(bb, "block_13") == "block_13_expand_relu" and layer_name(bb, "out_relu") == "out_relu"
+    assert layer_label(eff, "block2a_project_bn") == "block2a" and layer_label(eff, "block2b_project_bn") == "block2b_project_bn"
+    assert layer_name(eff, "block2b") == "block2b" and layer_label(None, "block_13_expand_relu") == "block_13_expand_relu"

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from helpers import class_image, write_image
+from helpers import class_image, reseal_head, write_image
 
 from featcache.cli import main
 
@@ -240,7 +240,7 @@ def test_keras_head_meta_is_checked_against_its_layers(tmp_path):
         (std, lambda n, d: None if n == STATS_ENTRY else d, "lacks standardizing statistics"),
     ]
     for i, (good, change, message) in enumerate(cases):
-        bad = _rewrite_zip(good, tmp_path / f"bad{i}.keras", change)
+        bad = reseal_head(_rewrite_zip(good, tmp_path / f"bad{i}.keras", change))  # past the digest: the checks behind it
         with pytest.raises(FeatcacheError, match="not a readable featcache head") as info:
             load_head(bad)
         assert message in str(info.value) and "\n" not in str(info.value), (i, str(info.value))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import reseal_head
 
 import featcache
 from featcache.cli import main
@@ -173,7 +175,9 @@ def test_keras_head_keeps_safe_mode(cache, tmp_path, monkeypatch):
 # --- crafted files: one line each -------------------------------------------------------------------
 
 
-def _rewrite_npz(path: Path, change) -> None:
+def _rewrite_npz(path: Path, change, reseal: bool = True) -> None:
+    """``change(doc, entries)`` made to the head at ``path``, its digest made anew unless ``reseal`` is False (so the
+    checks behind the digest are what is tested; test_an_edited_or_damaged_head_is_refused_by_its_digest tests it)."""
     with np.load(path, allow_pickle=False) as z:
         entries = {k: z[k] for k in z.files}
     doc = json.loads(entries[NPZ_ENTRY].tobytes())
@@ -181,6 +185,8 @@ def _rewrite_npz(path: Path, change) -> None:
     entries[NPZ_ENTRY] = np.frombuffer(json.dumps(doc).encode(), dtype=np.uint8)
     with open(path, "wb") as f:
         np.savez(f, **entries)
+    if reseal:
+        reseal_head(path)
 
 
 def _set(key, value):
@@ -268,12 +274,112 @@ def test_crafted_keras_head_meta_is_one_line(cache, tmp_path, capsys):
                     change(meta)
                     data = json.dumps(meta).encode()
                 dst.writestr(item, data)
-        _one_line(capsys, ["evaluate", str(bad), str(cache)], message)
+        _one_line(capsys, ["evaluate", str(reseal_head(bad)), str(cache)], message)
     as_list = tmp_path / "list.keras"
     with zipfile.ZipFile(good) as src, zipfile.ZipFile(as_list, "w") as dst:
         for item in src.infolist():
             dst.writestr(item, b"[1, 2]" if item.filename == "featcache.json" else src.read(item))
     _one_line(capsys, ["evaluate", str(as_list), str(cache)], "its metadata is a list, not a mapping")
+
+
+def _reversed_names(doc, entries):
+    doc["meta"]["class_names"] = doc["meta"]["class_names"][::-1]
+
+
+def _scaled_coef(doc, entries):
+    lr = doc["state"]["state"]["__dict__"]["pipeline_"]["state"]["__dict__"]["steps"][1]["__tuple__"][1]
+    ref = lr["state"]["__dict__"]["coef_"]["__array__"]
+    entries[f"a{ref}"] = entries[f"a{ref}"] * 1.5
+
+
+@pytest.mark.parametrize("change", [_reversed_names, _scaled_coef, _set("layer", "block_13_expand_relu"),
+                                    lambda d, e: e.update(extra=np.zeros(3)), lambda d, e: e.pop("train_digests", None),
+                                    lambda d, e: d["meta"].pop("content_digest"),
+                                    lambda d, e: d["meta"].update(content_digest="0" * 64)],
+                         ids=["class-names-reversed", "weights-scaled", "layer", "entry-added", "entry-dropped",
+                              "digest-removed", "digest-replaced"])
+def test_an_edited_or_damaged_head_is_refused_by_its_digest(cache, tmp_path, capsys, change):
+    """Regression (an adversarial tester): a head rewritten with its class names reversed was exported silently (evaluate
+    caught it only because the accuracy fell). Every command that reads a head refuses an edited one in one line,
+    naming the file and the fix, before any of it is used; nothing is written."""
+    digests = {"train": [f"{i:064x}" for i in range(60)], "test": [f"{i + 100:064x}" for i in range(30)]}
+    cache = synthetic_cache(tmp_path / "d.h5", digests=digests)  # its heads carry train_digests, an entry to drop
+    head = featcache.train(cache, "logreg", out=tmp_path / "h.npz").path
+    _rewrite_npz(head, change, reseal=False)
+    line = f"{head} is damaged or was changed after 'featcache train' saved it ("
+    for argv in (["evaluate", str(head), str(cache), "--out", str(tmp_path / "ev")],
+                 ["export", str(head), "--weights", "random", "--out", str(tmp_path / "m.keras")],
+                 ["finetune", str(head), "--weights", "random", "--out", str(tmp_path / "f.keras")]):
+        err = _one_line(capsys, argv, line)
+        assert err.endswith("; retrain the head with 'featcache train'"), err
+    with pytest.raises(FeatcacheError, match="is damaged or was changed after 'featcache train' saved it"):
+        load_head(head)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.h5", "d.h5", "h.npz"]
+
+
+def test_a_flipped_byte_in_a_head_is_one_line(npz_head, cache, capsys):
+    """A flipped byte inside an entry: the zip's CRC-32 (read through while hashing) or the digest says so, never a
+    head that loads with other numbers."""
+    from helpers import flip
+
+    import struct
+
+    with zipfile.ZipFile(npz_head) as zf:
+        info = max((i for i in zf.infolist() if i.filename != f"{NPZ_ENTRY}.npy"), key=lambda i: i.file_size)
+    with open(npz_head, "rb") as f:  # the entry's own (local) header says where its data starts
+        f.seek(info.header_offset + 26)
+        name_len, extra_len = struct.unpack("<HH", f.read(4))
+    flip(npz_head, info.header_offset + 30 + name_len + extra_len + info.compress_size - 1)  # its last value's last byte
+    _one_line(capsys, ["evaluate", str(npz_head), str(cache)], f"{npz_head} is damaged or was changed after 'featcache train'")
+
+
+@pytest.mark.slow
+def test_a_keras_heads_digest_covers_its_model_and_metadata(cache, tmp_path, capsys):
+    """The .keras head: its class names, its Keras config and weights, its standardizing statistics."""
+    from featcache.heads import DenseHead
+
+    X, y = blobs(60)
+    head = DenseHead(epochs=1, early_stopping=False, n_classes=3, standardize=True).fit(X, y)
+    good = save_head(head, tmp_path / "h.keras", head_meta(featcache.open_cache(cache), None, "keras", head))
+    assert load_head(good)[1]["content_digest"]
+    names = lambda n, d: json.dumps({**json.loads(d), "class_names": CLASSES[::-1]}).encode() if n == "featcache.json" else d  # noqa: E731
+    for i, change in enumerate([names,
+                                lambda n, d: d.replace(b'"rate": 0.2', b'"rate": 0.3') if n == "config.json" else d,
+                                lambda n, d: d[:-1] + bytes([d[-1] ^ 1]) if n == "model.weights.h5" else d,
+                                lambda n, d: d.replace(b"[", b"[ ", 1) if n == "featcache_standardize.json" else d]):
+        bad = tmp_path / f"bad{i}.keras"
+        with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
+            for item in src.infolist():
+                dst.writestr(item, change(item.filename, src.read(item)))
+        _one_line(capsys, ["evaluate", str(bad), str(cache)], f"{bad} is damaged or was changed after 'featcache train' saved it")
+
+
+def test_a_head_saved_before_digests_loads_with_one_note(npz_head, cache, tmp_path, capsys):
+    """Heads of format 1 (and featcache 0.1's, with no format at all) carry no digest: they still load, with one
+    note line, as 'featcache verify' passes a cache sealed before its features digest and says so."""
+    from featcache.heads.io import UncheckedHeadWarning
+
+    def as_format_1(doc, entries):
+        doc["meta"].pop("content_digest")
+        doc["meta"]["format_version"] = 1
+
+    _rewrite_npz(npz_head, as_format_1, reseal=False)
+    assert main(["evaluate", str(npz_head), str(cache), "--out", str(tmp_path / "ev")]) == 0
+    err = capsys.readouterr().err.strip()
+    assert err == (f"featcache evaluate: note: {npz_head} carries no content digest (saved before featcache's head digests "
+                   "of 2026-12-03), so an edit to it cannot be detected; retrain it with 'featcache train' to have it checked")
+    with pytest.warns(UncheckedHeadWarning):
+        _, meta = load_head(npz_head)
+    assert "content_digest" not in meta
+    _rewrite_npz(npz_head, lambda d, e: d["meta"].pop("format_version"), reseal=False)  # featcache 0.1's: no format
+    with pytest.warns(UncheckedHeadWarning):
+        load_head(npz_head)
+    with pytest.warns(UncheckedHeadWarning):
+        head, meta = load_head(npz_head)
+    save_head(head, npz_head, meta)  # saved again (its meta as loaded): it carries a digest and loads without a note
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UncheckedHeadWarning)
+        assert load_head(npz_head)[1]["content_digest"]
 
 
 def test_a_head_on_a_cache_of_another_width_is_one_line(npz_head, tmp_path, capsys):
@@ -346,10 +452,11 @@ def test_a_corrupt_svc_is_found_however_deep_the_file_puts_it(npz_head):
 
 
 def _rewrite_keras(good: Path, bad: Path, change) -> Path:
+    """A copy of ``good`` with each entry changed by ``change(name, data)``, resealed (as ``_rewrite_npz``)."""
     with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
         for item in src.infolist():
             dst.writestr(item, change(item.filename, src.read(item)))
-    return bad
+    return reseal_head(bad)
 
 
 @pytest.mark.slow
@@ -390,6 +497,7 @@ def test_a_keras_head_with_a_lambda_layer_is_refused_by_safe_mode(cache, tmp_pat
     k.Model(inp, out).save(evil)
     with zipfile.ZipFile(good) as src, zipfile.ZipFile(evil, "a") as dst:
         dst.writestr("featcache.json", src.read("featcache.json"))
+    reseal_head(evil)  # past the digest, as a crafted file's maker could: safe mode is what must refuse it
     marker.unlink(missing_ok=True)
     _one_line(capsys, ["evaluate", str(evil), str(cache)],
               "is not a readable featcache head (it holds code (a Lambda layer or similar), which featcache never runs)")

@@ -290,7 +290,7 @@ def test_network_order_reads_the_architecture_for_other_layers():
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--layers", "block_9_expand_relu"], "layer 'block_9_expand_relu' is not in"),
+        (["--layers", "block_9_expand_relu"], "--layers 'block_9_expand_relu' is not in"),
         (["--layers", " , "], "--layers is empty"),
         (["--heads", "forest"], "unknown head 'forest'"),
         (["--heads", ","], "--heads is empty"),
@@ -336,6 +336,63 @@ def test_an_svm_chosen_names_the_best_head_that_exports(multi_cache, tmp_path, c
     monkeypatch.setattr(probe_mod, "best_row", real)
     featcache.probe(multi_cache, heads="svm", layers="out_relu", out=tmp_path / "e", plot=False, verbose=True)
     assert "cannot be exported" not in capsys.readouterr().out  # no exportable row to offer
+
+
+def test_probe_train_and_curve_take_the_block_names_probe_png_shows(multi_cache, tmp_path, capsys, monkeypatch):
+    """Regression (a new user): extract --layers took probe.png's label block_13, probe --layers and train --layer
+    only block_13_expand_relu. All of them now resolve names through backbones.layer_name, and a name that is not
+    cached is one line listing the cached layers by both names."""
+    import featcache.embedding.backbones as bb_mod
+    from featcache.heads.io import load_head
+
+    seen: list[str] = []
+    real = bb_mod.layer_name
+    monkeypatch.setattr(bb_mod, "layer_name", lambda backbone, name: (seen.append(name), real(backbone, name))[1])
+    res = featcache.probe(multi_cache, heads="logreg", layers="block_13,out_relu,block_13_expand_relu", out=tmp_path / "p",
+                          plot=False)
+    assert [r.layer for r in res.rows] == ["block_13_expand_relu", "out_relu"]  # one row a layer, however named
+    assert main(["probe", str(multi_cache), "--heads", "logreg", "--layers", "block_1", "--out", str(tmp_path / "q")]) == 0
+    assert main(["train", str(multi_cache), "--head", "logreg", "--layer", "block_13", "--out", str(tmp_path / "h.npz")]) == 0
+    assert load_head(tmp_path / "h.npz")[1]["layer"] == "block_13_expand_relu"  # the head records the cached layer's name
+    curve = featcache.learning_curve(multi_cache, [20], seeds=1, heads="logreg", layer="block_1", out=tmp_path / "c", plot=False)
+    assert curve.meta["layer"] == "block_1_expand_relu"
+    featcache.extract(featcache.FashionMNIST(data_dir=featcache.open_cache(multi_cache).meta["source"]["data_dir"]),
+                      featcache.ModelSpec(weights="random", image_size=32, layers=LAYERS.replace("block_13_expand_relu", "block_13")),
+                      featcache.StoreSpec(out=multi_cache), verbose=False)  # a hit: the same layers
+    assert {"block_13", "block_1", "block_13_expand_relu"} <= set(seen)
+    capsys.readouterr()
+    listing = ("cached layers: out_relu, block_1 (block_1_expand_relu), block_13 (block_13_expand_relu) (extract others "
+               "with 'featcache extract --layers')")  # as the cache lists them
+    for argv, flag in ((["probe", str(multi_cache), "--layers", "block_13,block_9", "--out", str(tmp_path / "x")], "--layers"),
+                       (["train", str(multi_cache), "--head", "logreg", "--layer", "block_9", "--out", str(tmp_path / "x.npz")], "--layer")):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert f"{flag} 'block_9' is not in {multi_cache}; {listing}" in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "x").exists() and not (tmp_path / "x.npz").exists()
+
+
+@pytest.mark.parametrize("backbone, layers, labels", [
+    # EfficientNet's residual branch (block2b_project_bn, before the skip) was labelled block2b: no layer takes that name
+    ("efficientnet_b0", ["block2a_project_bn", "block2b_project_bn", "block2b_add", "top_activation"],
+     ["block2a", "block2b_project_bn", "block2b_add", "top_activation"]),
+    # two layers whose names differed only in _project_bn / _expand_relu drew one label twice
+    ("mobilenet_v2", ["block_13_expand_relu", "block_13_project_bn", "block_13", "out_relu"],
+     ["block_13_expand_relu", "block_13_project_bn", "block_13", "out_relu"]),
+    ("mobilenet_v2", ["block_1_expand_relu", "block_13_expand_relu", "out_relu"], ["block_1", "block_13", "out_relu"]),
+    (None, ["block_1_expand_relu", "out_relu"], ["block_1_expand_relu", "out_relu"]),
+])
+def test_probe_png_gives_every_layer_its_own_label_a_name_the_commands_take(backbone, layers, labels):
+    from featcache.analysis.plots import probe_figure
+    from featcache.analysis.probe import ProbeRow
+    from featcache.embedding.backbones import REGISTRY, layer_name
+
+    rows = [ProbeRow(i, layer, 96, h, 0.03, 0.80 + 0.01 * i, "holdout", 0.1) for i, layer in enumerate(layers) for h in ("logreg", "svm")]
+    fig = probe_figure(rows, rows[-1], "t", backbone)
+    shown = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert shown == labels and len(set(shown)) == len(layers)
+    if backbone:  # where a short name is shown, it is the one --layers and --layer take back
+        assert all(layer_name(REGISTRY[backbone], label) == layer or label == layer for label, layer in zip(shown, layers))
+    assert [line.get_label() for line in fig.axes[0].get_lines()][:2] == ["logreg", "svm"]
 
 
 @pytest.mark.parametrize("n_layers", [1, 2, 12])

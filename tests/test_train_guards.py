@@ -111,6 +111,70 @@ def test_the_api_checks_C_as_the_cli_does(cache, tmp_path, C):
     assert not (tmp_path / "h.npz").exists()
 
 
+RANGE = ("is out of range: use a number from 1e-12 to 1e12 (below, the head ignores the features; above, every C "
+         "gives the same head), or 'cv'")
+
+
+@pytest.mark.parametrize("C", ["1e-310", "1e-13", "9.9e-13", "1.1e12", "1e300"])
+def test_a_C_where_the_fit_means_nothing_is_one_line_with_the_range(cache, tmp_path, capsys, C):
+    """Regression: --C 1e-310 passed and trained a constant head under 18 lines of scikit-learn's warnings (float32
+    overflow in the penalty, lbfgs ABNORMAL). Out of validate.C_MIN..C_MAX it is one line naming the range, in train,
+    probe, a curve's head parameters and the heads themselves, before anything is written."""
+    from featcache.errors import FeatcacheError
+
+    def refused(argv, message):
+        try:
+            rc = main(argv)
+        except SystemExit as exc:  # train checks --C as argparse parses it ("argument --C: ...")
+            rc = exc.code
+        err = capsys.readouterr().err.strip()
+        assert rc == 2 and message in err and len(err.splitlines()) == 1 and "Traceback" not in err, err
+
+    for head in ("logreg", "svm"):
+        refused(["train", str(cache), "--head", head, "--C", C, "--out", str(tmp_path / "h.npz")], f"argument --C: '{C}' {RANGE}")
+    refused(["probe", str(cache), "--C", f"logreg={C}", "--out", str(tmp_path / "p")], f"--C '{C}' {RANGE}")
+    with pytest.raises(FeatcacheError, match=f"^LogRegHead C '{C}' is out of range: use a number from 1e-12 to 1e12"):
+        featcache.learning_curve(cache, [30], heads=("logreg",), head_params={"logreg": {"C": C}}, out=tmp_path / "cv")
+    with pytest.raises(FeatcacheError, match=r"^--C 1e-310 is out of range: use a number from 1e-12 to 1e12"):
+        featcache.train(cache, "logreg", C=1e-310, out=tmp_path / "h.npz")
+    with pytest.raises(FeatcacheError, match=r"^LogRegHead C 1e-310 is out of range"):
+        LogRegHead(C=1e-310).fit(*blobs(30))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.h5"]
+
+
+def test_the_ends_of_the_C_range_still_fit_quietly(cache, tmp_path, capsys):
+    for C in ("1e-12", "1e12"):
+        for head in ("logreg", "svm"):
+            assert main(["train", str(cache), "--head", head, "--C", C, "--out", str(tmp_path / f"{head}.npz")]) == 0
+            assert capsys.readouterr().err == ""
+
+
+def test_a_fit_that_stops_at_max_iter_is_one_note_line(cache, tmp_path, capsys, monkeypatch):
+    """scikit-learn's ConvergenceWarning is 8 lines per fit (with --C cv, per fold and C); train says it in one line."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+
+    from featcache.heads import logreg
+    from featcache.heads.solver import ConvergenceNote
+
+    # No flag sets max_iter (2000; lbfgs took at most 112 iterations on real caches at any C in range): a limit of 2
+    monkeypatch.setattr(logreg, "LogisticRegression", lambda **kw: LogisticRegression(**{**kw, "max_iter": 2}))
+    for C in ("1e6", "cv"):
+        assert main(["train", str(cache), "--head", "logreg", "--C", C, "--out", str(tmp_path / "h.npz"), "--force"]) == 0
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("featcache train: note: logreg head: the solver stopped at its iteration limit before "
+                              "converging") and len(err.splitlines()) == 1, err
+        assert ("(in 26 fits, cross-validation's included)" in err) == (C == "cv"), err  # 5 folds x 5 Cs, and the refit
+        assert "a smaller C converges in fewer iterations" in err and "ConvergenceWarning" not in err
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        LogRegHead(C=1e6, max_iter=2).fit(*blobs(60))
+    assert [w.category for w in caught] == [ConvergenceNote]
+    assert not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+
+
 @pytest.mark.parametrize("standardize", ["no", 1, None])
 def test_the_api_takes_standardize_as_a_bool_only(cache, tmp_path, standardize):
     """standardize="no" standardized (it is truthy) and saved a head featcache then refused to read (a tester)."""

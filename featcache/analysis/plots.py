@@ -350,12 +350,24 @@ def views_label(train_views: str, test_views: str) -> str:
     return f"train {train} views, test " + ("original" if test == 1 else f"{test} averaged")
 
 
-def plot_probe(rows: Sequence[Any], best: Any, path: str | Path, title: str = "") -> Path:
-    """Accuracy against depth (``ProbeRow``s), one line per head (and view setting, on a cache with views), the best point marked."""
-    return _save(probe_figure(rows, best, title), path, dpi=120)
+def plot_probe(rows: Sequence[Any], best: Any, path: str | Path, title: str = "", backbone: str | None = None) -> Path:
+    """Accuracy against depth (``ProbeRow``s), one line per head (and view setting, on a cache with views), the best
+    point marked; each layer labelled by a name the commands take (``probe_labels``)."""
+    return _save(probe_figure(rows, best, title, backbone), path, dpi=120)
 
 
-def probe_figure(rows: Sequence[Any], best: Any, title: str = "") -> Figure:
+def probe_labels(layers: Sequence[str], backbone: str | None = None) -> list[str]:
+    """One label per layer, each one distinct and a name probe's and train's ``--layers``/``--layer`` take back:
+    ``backbones.layer_label`` (a block's short name, else the full name); any label two layers would still share
+    (``backbone`` unknown or None) falls back to the full names. ``short_layer`` on every name gave EfficientNet's
+    ``block2b_project_bn`` the label ``block2b``, and two layers one label where their names differed only there."""
+    from featcache.embedding.backbones import REGISTRY, layer_label
+
+    labels = [layer_label(REGISTRY.get(backbone) if backbone else None, l) for l in layers]
+    return [label if labels.count(label) == 1 else layer for label, layer in zip(labels, layers)]
+
+
+def probe_figure(rows: Sequence[Any], best: Any, title: str = "", backbone: str | None = None) -> Figure:
     """``plot_probe``'s figure, not yet written."""
     _matplotlib_config()
     from matplotlib.figure import Figure
@@ -373,9 +385,7 @@ def probe_figure(rows: Sequence[Any], best: Any, title: str = "") -> Figure:
     ax.plot([best.depth], [best.accuracy], marker="*", markersize=18, color="crimson", linestyle="none",
             label=f"best: {best.layer} + {best.head}{views} ({best.accuracy:.3f})")
     ax.set_xticks(range(len(layers)))
-    from featcache.embedding.backbones import short_layer  # the names --layers takes too
-
-    ax.set_xticklabels([short_layer(l) for l in layers], rotation=60, ha="right", fontsize=8)
+    ax.set_xticklabels(probe_labels(layers, backbone), rotation=60, ha="right", fontsize=8)
     ax.set_xlabel("layer (input side -> output)")
     ax.set_ylabel("test accuracy" if best.scored_on == "test" else "held-out accuracy (train split)")
     ax.grid(alpha=0.3)

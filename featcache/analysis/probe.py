@@ -130,14 +130,8 @@ def probe_layers(cache: Cache, layers: str | list[str] | None) -> list[str]:
 
     if layers is None:
         names = cache.layers
-    else:
-        names = parse_list(layers, "--layers")
-        for name in names:
-            if name not in cache.layers:
-                raise FeatcacheError(
-                    f"layer {name!r} is not in {cache.path}; cached layers: {', '.join(cache.layers)} "
-                    "(extract it with --layers)"
-                )
+    else:  # full names or probe.png's short ones (Cache.layer), each layer once however it was named
+        names = list(dict.fromkeys(cache.layer(name, "--layers") for name in parse_list(layers, "--layers")))
     return network_order(get_backbone(cache.meta["backbone"]), names, cache.meta.get("image_size"))
 
 
@@ -381,7 +375,8 @@ def _probe_into(out_dir: Path, cache: Cache, head_names: list[str], params: dict
         result.exportable_train_command = train_command(cache.path, alt, cache.views)
     result.csv = write_bytes(out_dir / "probe.csv", _csv_text(rows).encode())
     if plot:
-        result.plot = plot_probe(rows, best, out_dir / "probe.png", title=_title(cache, scoring))
+        result.plot = plot_probe(rows, best, out_dir / "probe.png", title=_title(cache, scoring),
+                                 backbone=cache.meta["backbone"])
     if verbose:
         _print_table(rows, head_names, names, cache.meta.get("layer_widths", {}), best, len(cache.layers))
         if result.note:

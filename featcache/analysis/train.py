@@ -258,8 +258,8 @@ def train(
         preset = preset or DEFAULT_PRESET
     if out is not None:
         check_out(Path(out), head, force)
-    layer = cache.default_layer if layer is None else layer  # "" is refused below, not read as the default
-    cache.features("test", layer, slice(0, 1))  # checks the layer before any training
+    layer = cache.layer(layer, "--layer")  # a short block name (block_13) is its layer; "" is refused, not the default
+    cache.features("test", layer, slice(0, 1))  # the test split is there and reads, before any training
     y = cache.labels("train")
     rows = stratified_subset(y, train_size, seed) if train_size is not None else None
     y = y if rows is None else y[rows]

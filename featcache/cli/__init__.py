@@ -89,9 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """featcache's own warnings (a cache without checksums, a pickle head, leakage) as one plain line naming the
-    command, like its errors; others as Python shows them. The one formatter (the head commands had their own)."""
+    command, like its errors; others as Python shows them. The one formatter (the head commands had their own).
+    A category whose ``label`` is "note" says so instead of "warning" (nothing is wrong; something is worth knowing)."""
     if category.__module__.startswith("featcache"):
-        print(f"featcache{' ' + _command if _command else ''}: warning: {message}", file=sys.stderr)
+        label = getattr(category, "label", "warning")
+        print(f"featcache{' ' + _command if _command else ''}: {label}: {message}", file=sys.stderr)
     else:
         _python_showwarning(message, category, filename, lineno, file, line)
 

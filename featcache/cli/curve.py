@@ -31,7 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-warm-start", dest="warm_start", action="store_false",
                    help="fit every logreg point from zero (default: each seed's logreg fits start from the previous size's "
                    "solution; same optimum, fewer lbfgs iterations)")
-    p.add_argument("--layer", metavar="NAME", help="cached layer to use (default: the cache's default layer)")
+    p.add_argument("--layer", metavar="NAME", help="cached layer to use, by its name or as probe.png names it "
+                   "(block_13 for block_13_expand_relu; default: the cache's default layer)")
     p.add_argument("--out", metavar="DIR", help="output folder (default: data/runs/curve_<data>_<backbone>_<size>px_<layer>_<id>)")
     p.add_argument("--jobs", type=int, metavar="N", help=f"fits in parallel processes (default: {jobs}; -1: all cores)")
     p.add_argument("--lock-timeout", type=seconds, metavar="SECONDS", help="while another curve run writes the same --out, "

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from featcache.analysis.probe import DEFAULT_HEADS, DEFAULT_HOLDOUT, probe
 from featcache.cli.common import add_json_flag, api_default, given, print_json
+from featcache.validate import C_RANGE
 
 if TYPE_CHECKING:
     import argparse
@@ -22,10 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "image). Writes probe.csv and probe.png and prints the best layer, head and view setting.")
     p.add_argument("cache", help="path to a cache written by 'featcache extract --layers ...'")
     p.add_argument("--heads", metavar="H1,H2", help=f"heads to fit on each layer (default: {','.join(DEFAULT_HEADS)})")
-    p.add_argument("--C", metavar="C|HEAD=C,...", help="regularization: one value for every head, or per head "
-                   "(e.g. logreg=0.03,svm=10); 'cv' picks it by cross-validation on the training rows "
+    p.add_argument("--C", metavar="C|HEAD=C,...", help=f"regularization, {C_RANGE}: one value for "
+                   "every head, or per head (e.g. logreg=0.03,svm=10); 'cv' picks it by cross-validation on the training rows "
                    "(default: each head's own)")
-    p.add_argument("--layers", metavar="L1,L2", help="probe only these cached layers (default: all)")
+    p.add_argument("--layers", metavar="L1,L2", help="probe only these cached layers, by their names or as probe.png "
+                   "names them (block_13 for block_13_expand_relu; default: all)")
     p.add_argument("--holdout", type=float, metavar="F", help="score on a stratified fraction F of the train split "
                    f"(fitting on the rest; default: {DEFAULT_HOLDOUT})")
     p.add_argument("--folds", type=int, metavar="K", help="score every training image once by stratified K-fold "

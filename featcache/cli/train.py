@@ -9,7 +9,7 @@ from featcache.cli.common import add_json_flag, api_default, given, positive_int
 from featcache.cli.headfile import add_force_arg, add_views_args
 from featcache.heads import HEADS, LogRegHead, SVMHead
 from featcache.heads.dense import DEFAULT_PRESET, PRESETS
-from featcache.validate import arg_type, parse_C
+from featcache.validate import C_RANGE, arg_type, parse_C
 
 if TYPE_CHECKING:
     import argparse
@@ -41,10 +41,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", metavar="|".join(PRESETS), help=preset_help())
     p.add_argument("--standardize", action="store_true", default=None, help="Keras head: scale each feature to zero mean and unit variance "
                    "over the training rows first (helps on intermediate layers: block 13 0.812 -> 0.880 on the lesson's cache)")
-    p.add_argument("--C", type=c_value, metavar="C|cv", help="logreg/svm: inverse regularization strength, or 'cv' to pick it "
+    p.add_argument("--C", type=c_value, metavar="C|cv", help=f"logreg/svm: inverse regularization strength, {C_RANGE}, or 'cv' to pick it "
                    f"by {LogRegHead().cv_folds}-fold cross-validation on the training features "
                    f"(default: logreg {LogRegHead().C:g}, svm {SVMHead().C:g})")
-    p.add_argument("--layer", metavar="NAME", help="cached layer to train on (default: the cache's default layer)")
+    p.add_argument("--layer", metavar="NAME", help="cached layer to train on, by its name or as probe.png names it "
+                   "(block_13 for block_13_expand_relu; default: the cache's default layer)")
     p.add_argument("--out", metavar="PATH", help="head file, .keras for keras, .npz for logreg/svm (default: "
                    "data/runs/heads/<dataset>_<backbone>_<fingerprint>_<layer>_<head>_<preset, epochs, std or C>_n<N>_s<seed>"
                    ".keras|.npz)")

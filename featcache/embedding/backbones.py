@@ -254,8 +254,29 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def short_layer(layer: str) -> str:
-    """A block layer's name as probe.png labels it: ``block_13_expand_relu`` -> ``block_13``."""
+    """A registry block's short name: ``block_13_expand_relu`` -> ``block_13``, ``block2a_project_bn`` -> ``block2a``.
+
+    Only for the registry's blocks (``Backbone.block_names``): applied to any other layer it can give a name that
+    means another layer, or none (EfficientNet's ``block2b_project_bn``, the branch before the skip, became
+    ``block2b``). ``layer_label`` is what to show for any layer."""
     return layer.replace("_expand_relu", "").replace("_project_bn", "")
+
+
+def layer_name(backbone: Backbone | None, name: str) -> str:
+    """The layer a user's name means: a registry block's short name (``block_13``, as probe.png labels it) is its
+    layer (``block_13_expand_relu``, the one a cache stores); any other name is itself.
+
+    The one resolution of layer names: extract's ``--layers`` (``resolve_layers``), and probe's ``--layers``,
+    train's and curve's ``--layer`` (``Cache.layer``) all take names through it."""
+    return backbone.block_names.get(name, name) if backbone is not None and isinstance(name, str) else name
+
+
+def layer_label(backbone: Backbone | None, layer: str) -> str:
+    """How to show ``layer`` (probe.png's axis, lists of cached layers): its short name where ``layer_name`` takes
+    that back to it, else its full name. Two layers never share a label: short names are the registry's, one per
+    block, and no layer of the network is named like one (tests/test_backbones.py)."""
+    short = short_layer(layer)
+    return short if short != layer and layer_name(backbone, short) == layer else layer
 
 
 def resolve_layers(backbone: Backbone, layers: str | list[str] | None) -> list[str]:
@@ -272,7 +293,7 @@ def resolve_layers(backbone: Backbone, layers: str | list[str] | None) -> list[s
         raise FeatcacheError("--layers is empty; give layer names separated by commas, or 'blocks'")
     out: list[str] = []
     for n in names:
-        for m in backbone.known_layers if n == "blocks" else [backbone.block_names.get(n, n)]:
+        for m in backbone.known_layers if n == "blocks" else [layer_name(backbone, n)]:
             if m not in out:
                 out.append(m)
     return out

@@ -11,7 +11,10 @@ Two formats, both only data:
 
 ``meta`` always carries the cache's fingerprint, class names and feature
 settings (see ``head_meta``), so a head can refuse features it was not made
-for; ``meta["train_digests"]`` (sorted uint64: the first 16 hex digits of the
+for, and (format 2, since 2026-12-03) ``content_digest``: SHA-256 over the
+rest of the metadata and every other entry of the file's zip, checked on
+every load (``check_content``), so a damaged or edited head is refused
+before anything in it is used; ``meta["train_digests"]`` (sorted uint64: the first 16 hex digits of the
 sha256 of each training image) lets ``evaluate`` find test images the head
 was trained on. featcache 0.1 wrote pickles (``.joblib``); they load only with
 ``trust_pickle=True`` (``--trust-pickle``), because unpickling runs code.
@@ -19,6 +22,7 @@ was trained on. featcache 0.1 wrote pickles (``.joblib``); they load only with
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
@@ -46,7 +50,10 @@ STATS_ENTRY = "featcache_standardize.json"
 DIGESTS_ENTRY = "featcache_train_digests.npy"  # in a .keras head's zip
 NPZ_ENTRY = "featcache"  # the JSON entry of an .npz head
 HEAD_KIND = "featcache-head"
-FORMAT_VERSION = 1
+# 2: the metadata carries DIGEST_KEY (2026-12-03). Heads of format 1 and of featcache 0.1 (no format_version) have
+# none and load with an UncheckedHeadWarning; a head of format 2 or later without one was edited and is refused.
+FORMAT_VERSION = 2
+DIGEST_KEY = "content_digest"
 SUFFIXES = {"keras": ".keras", "logreg": ".npz", "svm": ".npz"}
 # Settings of the features a head depends on; evaluate refuses a cache that
 # differs in any of them.
@@ -60,6 +67,16 @@ class PickleHeadWarning(UserWarning):
 
 class HeadVersionWarning(UserWarning):
     """A scikit-learn head is used with another scikit-learn version than it was saved with."""
+
+
+class UncheckedHeadWarning(UserWarning):
+    """A head saved before head files carried a content digest: it loads, but nothing checks it is as saved.
+
+    A note, not an alarm (the CLI prints it as one ``note:`` line): such a head is where a cache sealed before
+    its features digest is (``featcache verify`` says so and passes it). The zip's own CRC-32s still catch
+    most damage; what goes unnoticed is an edit made through the format, a rewritten zip."""
+
+    label = "note"
 
 
 def head_meta(cache: Cache, layer: str | None, head_name: str, head: BaseEstimator) -> dict[str, Any]:
@@ -139,6 +156,7 @@ def save_head(head: BaseEstimator, path: str | Path, meta: dict[str, Any], *, fo
                              f"build meta with featcache.heads.io.head_meta(cache, layer, {kind!r}, head)")
     meta = dict(meta)
     digests = meta.pop("train_digests", None)
+    meta.pop(DIGEST_KEY, None)  # load_head's meta passed back: the digest is of this file, made below
     meta.update(params=head.get_params(), kind=HEAD_KIND, format_version=FORMAT_VERSION, featcache_version=__version__,
                 n_features=int(width), train_digest_count=None if digests is None else len(digests))
     meta["head"] = kind  # what the file holds, whatever the caller called it
@@ -183,11 +201,16 @@ def _npy_bytes(arr: np.ndarray) -> bytes:
 def _write_keras(head, tmp: Path, meta: dict[str, Any], digests) -> None:
     head.model_.save(tmp)
     with zipfile.ZipFile(tmp, "a") as zf:
-        zf.writestr(META_ENTRY, json.dumps(meta, default=str))
         if head.standardize:  # float64 -> JSON -> float64 is exact
             zf.writestr(STATS_ENTRY, json.dumps({"mean": head.mean_.tolist(), "scale": head.scale_.tolist()}))
         if digests is not None:
             zf.writestr(DIGESTS_ENTRY, _npy_bytes(np.asarray(digests, dtype=np.uint64)))
+    # The metadata goes in last, with the digest of everything written before it, read back as load_head reads it.
+    meta = _as_loaded(meta)
+    with zipfile.ZipFile(tmp) as zf:
+        meta[DIGEST_KEY] = content_digest(zf, meta, npz=False)
+    with zipfile.ZipFile(tmp, "a") as zf:
+        zf.writestr(META_ENTRY, json.dumps(meta))
 
 
 def _write_npz(head, tmp: Path, meta: dict[str, Any], digests) -> None:
@@ -200,12 +223,116 @@ def _write_npz(head, tmp: Path, meta: dict[str, Any], digests) -> None:
         tree = encode(head, arrays)
     except StateError as exc:
         raise FeatcacheError(f"cannot save this head safely ({exc})") from None
-    doc = json.dumps({"meta": {**meta, "sklearn_version": sklearn.__version__}, "state": tree}, default=str)
+    doc = _as_loaded({"meta": {**meta, "sklearn_version": sklearn.__version__}, "state": tree})
     entries = {f"a{i}": a for i, a in enumerate(arrays)}
     if digests is not None:
         entries["train_digests"] = np.asarray(digests, dtype=np.uint64)
-    with open(tmp, "wb") as f:
-        np.savez(f, **{NPZ_ENTRY: np.frombuffer(doc.encode(), dtype=np.uint8)}, **entries)
+    # An .npz is a zip of .npy files (what np.savez writes, uncompressed); written here entry by entry so the
+    # JSON entry, with the digest of the others read back as load_head reads them, can go in last.
+    with zipfile.ZipFile(tmp, "w") as zf:
+        for name, arr in entries.items():
+            zf.writestr(f"{name}.npy", _npy_bytes(arr))
+    with zipfile.ZipFile(tmp) as zf:
+        doc["meta"][DIGEST_KEY] = content_digest(zf, doc, npz=True)
+    with zipfile.ZipFile(tmp, "a") as zf:
+        zf.writestr(_entry(npz=True), _npy_bytes(np.frombuffer(json.dumps(doc).encode(), dtype=np.uint8)))
+
+
+def _as_loaded(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` as it reads back from the file (through JSON, objects as their str), which is what the digest covers."""
+    return json.loads(json.dumps(doc, default=str))
+
+
+def _canonical(doc: Any) -> bytes:
+    """One byte string per JSON value, however the file spelt it (key order, spaces, escapes)."""
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def _entry(npz: bool) -> str:
+    """The zip entry that holds a head's metadata, and so its digest."""
+    return f"{NPZ_ENTRY}.npy" if npz else META_ENTRY
+
+
+def _without_digest(doc: Any, npz: bool) -> Any:
+    """The metadata as the digest covers it: everything but the digest itself (an .npz's doc holds it under "meta")."""
+    if npz and isinstance(doc, dict) and isinstance(doc.get("meta"), dict):
+        return {**doc, "meta": {k: v for k, v in doc["meta"].items() if k != DIGEST_KEY}}
+    return {k: v for k, v in doc.items() if k != DIGEST_KEY} if isinstance(doc, dict) else doc
+
+
+def content_digest(zf: zipfile.ZipFile, doc: Any, npz: bool) -> str:
+    """SHA-256 of a head file: its metadata ``doc`` without the digest (canonical JSON), then every other entry of
+    its zip in name order, each as its name, size and bytes (an entry added, dropped, renamed or changed changes it).
+
+    The metadata is hashed as parsed, not as stored, because the digest lives inside it; every other entry as
+    stored (the weights, the arrays, Keras's config). Reading an entry through also checks the zip's CRC-32.
+    """
+    h = hashlib.sha256(b"featcache head v2\0")
+
+    def part(data: bytes) -> None:
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+
+    part(_canonical(_without_digest(doc, npz)))
+    for info in sorted(zf.infolist(), key=lambda i: i.filename):
+        if info.filename == _entry(npz):
+            continue
+        part(info.filename.encode())
+        h.update(info.file_size.to_bytes(8, "little"))
+        with zf.open(info) as f:
+            while block := f.read(1 << 20):
+                h.update(block)
+    return h.hexdigest()
+
+
+def _read_doc(zf: zipfile.ZipFile, npz: bool) -> Any:
+    """The JSON entry of a head file: an .npz's {"meta", "state"}, a .keras head's metadata; None if unreadable."""
+    try:
+        if npz:
+            return json.loads(np.load(io.BytesIO(zf.read(_entry(npz))), allow_pickle=False).tobytes())
+        return json.loads(zf.read(META_ENTRY))
+    except Exception:  # not there, not JSON: the loader that follows says what is wrong
+        return None
+
+
+def check_content(path: str | Path) -> bool:
+    """Whether the head file at ``path`` carries a content digest, having checked it: a digest that does not match
+    its contents, or a head of format 2 or later without one, is one line naming the file and the fix.
+
+    False (no digest: a head saved before 2026-12-03) comes with an ``UncheckedHeadWarning``. A file whose
+    metadata cannot be read is left to the loaders, which say what is wrong with it.
+    """
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            npz = _is_npz(zf)
+            doc = _read_doc(zf, npz)
+            meta = doc.get("meta") if npz and isinstance(doc, dict) else doc
+            if not isinstance(meta, dict):
+                return False
+            stored = meta.get(DIGEST_KEY)
+            if stored is None:
+                version = meta.get("format_version", 1)
+                if not (isinstance(version, int) and not isinstance(version, bool) and version < 2):
+                    raise _altered(path, f"it says format {version!r} but carries no {DIGEST_KEY}")
+                warnings.warn(f"{path} carries no content digest (saved before featcache's head digests of 2026-12-03), so "
+                              "an edit to it cannot be detected; retrain it with 'featcache train' to have it checked",
+                              UncheckedHeadWarning, stacklevel=3)
+                return False
+            actual = content_digest(zf, doc, npz)
+    except FeatcacheError:
+        raise
+    except Exception as exc:  # a bad CRC-32 or a truncated entry while hashing: "Bad CRC-32 for file 'a0.npy'"
+        why = str(exc).splitlines()[0] if isinstance(exc, zipfile.BadZipFile) and str(exc) else type(exc).__name__
+        raise _altered(path, f"an entry of its zip does not read back: {why}") from None
+    if actual != stored:
+        raise _altered(path, f"its {DIGEST_KEY} does not match its contents")
+    return True
+
+
+def _altered(path: Path, why: str) -> FeatcacheError:
+    return FeatcacheError(f"{path} is damaged or was changed after 'featcache train' saved it ({why}); retrain the head "
+                          "with 'featcache train'")
 
 
 def check_regular_file(path: Path, what: str, fix: str, fix_missing: str) -> None:
@@ -300,6 +427,7 @@ def load_head(path: str | Path, *, trust_pickle: bool = False) -> tuple[BaseEsti
                                  "classify images with 'featcache predict', or pass the head it was made from")
         with zipfile.ZipFile(path) as zf:
             npz = _is_npz(zf)
+        check_content(path)  # first: nothing of an altered file is used, Keras's config included
         head, meta = _load_npz(path) if npz else _load_keras(path)
     else:
         head, meta = _load_pickle(path, trust_pickle)

@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from featcache.heads.folding import from_raw, to_raw
+from featcache.heads.solver import solver_notes
 from featcache.heads.views import fold_count, stratified_folds
 from featcache.validate import SEED_LIMIT, check_bool, check_jobs, check_number, parse_C
 
@@ -132,21 +133,22 @@ class LogRegHead(ClassifierMixin, BaseEstimator):
         C = self._C()
         X, y = validate_data(self, X, y, dtype=np.float32)
         check_classification_targets(y)
-        if C == "cv":
-            folds = fold_count(y, groups, self.cv_folds, "C='cv'", "pass a number for C or train on more rows")
-            Cs = sorted(C_GRID)
-            mean = _cv_scores(X, y, Cs, folds, self.seed, self.max_iter, self.n_jobs, groups)
-            self.cv_scores_ = {float(C): float(s) for C, s in zip(Cs, mean)}
-            self.C_ = float(Cs[int(np.argmax(mean))])  # ties: the stronger regularization
-        else:
-            self.C_ = float(C)
-        scaler = StandardScaler().fit(X)
-        init = self._previous_solution(scaler, np.unique(y)) if self.warm_start else None
-        clf = LogisticRegression(C=self.C_, max_iter=self.max_iter, random_state=self.seed, warm_start=init is not None)
-        if init is not None:
-            clf.coef_, clf.intercept_ = init
-        with _one_blas_thread():
-            clf.fit(scaler.transform(X), y)
+        with solver_notes("logreg head", f"a smaller C converges in fewer iterations (or raise max_iter, now {self.max_iter})"):
+            if C == "cv":
+                folds = fold_count(y, groups, self.cv_folds, "C='cv'", "pass a number for C or train on more rows")
+                Cs = sorted(C_GRID)
+                mean = _cv_scores(X, y, Cs, folds, self.seed, self.max_iter, self.n_jobs, groups)
+                self.cv_scores_ = {float(C): float(s) for C, s in zip(Cs, mean)}
+                self.C_ = float(Cs[int(np.argmax(mean))])  # ties: the stronger regularization
+            else:
+                self.C_ = float(C)
+            scaler = StandardScaler().fit(X)
+            init = self._previous_solution(scaler, np.unique(y)) if self.warm_start else None
+            clf = LogisticRegression(C=self.C_, max_iter=self.max_iter, random_state=self.seed, warm_start=init is not None)
+            if init is not None:
+                clf.coef_, clf.intercept_ = init
+            with _one_blas_thread():
+                clf.fit(scaler.transform(X), y)
         self.pipeline_ = make_pipeline(scaler, clf)
         self.classes_ = self.pipeline_.classes_
         self.n_iter_ = int(np.max(clf.n_iter_))

@@ -327,6 +327,23 @@ class Cache:
     def default_layer(self) -> str:
         return self.meta["default_layer"]
 
+    def layer(self, name: str | None = None, flag: str = "layer") -> str:
+        """The cached layer ``name`` means (None: the default layer): its full name, or a block's short name as
+        probe.png labels it (``block_13`` for ``block_13_expand_relu``), through ``embedding.backbones.layer_name``,
+        the one resolution extract's ``--layers`` uses too. Anything else is one line naming ``flag`` and listing
+        the cached layers as both names (probe's and train's took only full names; a new user typed the label)."""
+        from featcache.embedding.backbones import REGISTRY, layer_label, layer_name
+
+        if name is None:
+            return self.default_layer
+        backbone = REGISTRY.get(self.meta.get("backbone"))
+        full = layer_name(backbone, name)
+        if not isinstance(full, str) or full not in self.layers:
+            listing = ", ".join(f"{label} ({l})" if (label := layer_label(backbone, l)) != l else l for l in self.layers)
+            raise FeatcacheError(f"{flag} {name!r} is not in {self.path}; cached layers: {listing} (extract others with "
+                                 "'featcache extract --layers')")
+        return full
+
     @property
     def views(self) -> tuple[str, ...]:
         """The cached views in stored order, the original first: ``("orig",)`` for a cache made without views."""
@@ -367,10 +384,7 @@ class Cache:
         from featcache.validate import require_splits
 
         require_splits(self, split)
-        layer = self.default_layer if layer is None else layer
-        if layer not in self.layers:
-            raise FeatcacheError(f"layer {layer!r} is not in {self.path}; cached layers: {', '.join(self.layers)}")
-        return layer
+        return self.layer(layer)
 
     @property
     def photo_root(self) -> str | None:

@@ -160,9 +160,7 @@ class CurveSpec:
 
     def bind(self, cache: Cache) -> "BoundCurve":
         """This spec on ``cache``: the layer and sizes checked, every head parameter filled in."""
-        layer = cache.default_layer if self.layer is None else self.layer
-        if layer not in cache.layers:
-            raise FeatcacheError(f"--layer {layer!r} is not in {cache.path}; cached layers: {', '.join(cache.layers)}")
+        layer = cache.layer(self.layer, "--layer")  # a short block name is its layer: one curve folder for both names
         require_splits(cache, "train", "test", why="a learning curve needs train and test")
         from featcache.analysis.subsets import check_size
 
