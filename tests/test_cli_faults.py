@@ -999,7 +999,8 @@ def test_predicts_api_takes_one_path_checks_top_k_and_caps_npy_images(tmp_path, 
     files are capped at MAX_PIXELS. Now one path is one input, top_k is a whole number >= 1, and such arrays are
     refused in one line while large (allowed) ones run in smaller batches."""
     from featcache.deploy import model as model_mod
-    from featcache.deploy.predict import ARRAY_BATCH_BYTES, predict
+    from featcache.deploy.predict import predict
+    from featcache.embedding.passes import images_per_pass
     from featcache.errors import FeatcacheError
     from featcache.sources.decode import MAX_PIXELS
 
@@ -1022,11 +1023,42 @@ def test_predicts_api_takes_one_path_checks_top_k_and_caps_npy_images(tmp_path, 
     np.save(tmp_path / "large.npy", np.zeros((3, 3000, 3000, 3), np.uint8))
     np.save(tmp_path / "small.npy", np.zeros((3, 28, 28), np.uint8))
     predict(fake_model, [tmp_path / "large.npy", tmp_path / "small.npy"])
-    assert batches == [max(1, ARRAY_BATCH_BYTES // (3000 * 3000 * 3)), 64]
+    # The model (16 px) turns each raw image into float32 RGB before resizing it: 48 bytes a raw pixel, 432 MB an image.
+    large = images_per_pass(64, 16, raw_pixels=3000 * 3000).rows
+    assert large == 4 and batches == [large, 64]
     batches.clear()
-    np.save(tmp_path / "gray.npy", np.zeros((3, 3000, 3000), np.uint8))  # becomes RGB in the model: counted as 3 values
+    np.save(tmp_path / "gray.npy", np.zeros((3, 3000, 3000), np.uint8))  # becomes RGB in the model: counted as RGB
     predict(fake_model, [tmp_path / "gray.npy"])
-    assert batches == [max(1, ARRAY_BATCH_BYTES // (3000 * 3000 * 3))]
+    assert batches == [large]
+
+
+def test_predict_holds_a_pass_to_the_bound_counting_the_models_views(tmp_path, fake_model, monkeypatch):
+    """predict bounded its batches by raw bytes only (64 MB of pixels): a model at 2048 px ran 5 image files a pass
+    (7 GB), and a model that averages views runs every view of each image in its pass. It now takes extract's bound
+    (embedding.passes), each image counted once per view of the model."""
+    from featcache.deploy import model as model_mod
+    from featcache.deploy.predict import predict
+    from featcache.embedding import passes
+    from featcache.heads.io import META_ENTRY
+
+    for i in range(5):
+        write_image(tmp_path / f"x{i}.png", class_image(0, i, 16))
+    model = tmp_path / "views.keras"
+    with zipfile.ZipFile(model, "w") as zf:
+        zf.writestr(META_ENTRY, json.dumps({"kind": model_mod.KIND, "class_names": ["ants", "bees"], "image_size": 16,
+                                            "views": ["orig", "flip", "shift:+2,+2"]}))
+    batches = []
+    monkeypatch.setattr(model_mod, "run_model", lambda net, x, bs=64: batches.append((len(x), bs)) or np.full((len(x), 2), 0.5))
+    files = sorted(tmp_path.glob("x*.png"))
+    assert len(predict(fake_model, files)) == 5 and batches == [(5, 64)]  # far below the bound: as before
+    batches.clear()
+    monkeypatch.setattr(passes, "PASS_MEMORY", 7 * passes.image_bytes(16))  # room for 7 images of 16 px
+    predict(fake_model, files)
+    assert batches == [(5, 7)]  # 7 files of the plain model a pass
+    batches.clear()
+    predict(model, files)
+    assert batches == [(2, 2), (2, 2), (1, 2)]  # 2 files x 3 views a pass
+    assert passes.images_per_pass(64, 2048).rows == 1  # the 2048 px model: one file a pass
 
 
 @pytest.mark.parametrize("kind", ["notes", "complete cache"])

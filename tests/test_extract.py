@@ -772,11 +772,14 @@ def test_large_images_run_in_fewer_images_per_pass_with_the_same_features(tmp_pa
     import featcache.embedding.runner as runner
     from helpers import make_fashion_dir
 
-    from featcache.embedding import batches
+    from featcache.embedding import batches, passes
 
-    assert runner.images_per_pass(64, 96) == runner.images_per_pass(64, 224) == 64  # the lesson's and photos' sizes
-    assert runner.images_per_pass(64, 2048) == 1 and runner.images_per_pass(64, 1024) < 8
-    assert runner.images_per_pass(5, 1024) == 5  # a smaller --batch-size stays
+    def per_pass(batch_size: int, size: int) -> int:
+        return passes.images_per_pass(batch_size, size).images
+
+    assert per_pass(64, 96) == per_pass(64, 224) == 64  # the lesson's and photos' sizes
+    assert per_pass(64, 2048) == 1 and per_pass(64, 1024) < 8
+    assert per_pass(5, 1024) == 5  # a smaller --batch-size stays
     data = make_fashion_dir(tmp_path / "d", n_train=20, n_test=7)
     common = dict(data_dir=str(data), weights="random", image_size=48, layers="block_1_expand_relu")  # random weights: an early layer
     ref = extract(out=tmp_path / "ref.h5", batch_size=64, **common)
@@ -784,7 +787,7 @@ def test_large_images_run_in_fewer_images_per_pass_with_the_same_features(tmp_pa
     real_plan = batches.plan
     monkeypatch.setattr(runner, "plan", lambda rows, done, per_batch: sizes.append(per_batch) or real_plan(rows, done, per_batch))
     assert extract(out=tmp_path / "ref2.h5", batch_size=64, **common) and sizes == [64]  # the spy sees the batches
-    monkeypatch.setattr(runner, "PASS_MEMORY", 3 * runner.BYTES_PER_PIXEL * 48 * 48)  # room for 3 images of 48 px
+    monkeypatch.setattr(passes, "PASS_MEMORY", 3 * passes.INFERENCE_BYTES_PER_PIXEL * 48 * 48)  # room for 3 images of 48 px
     capsys.readouterr()
     small = extract(out=tmp_path / "small.h5", batch_size=64, verbose=True, **common)
     assert sizes == [64, 3]

@@ -132,6 +132,37 @@ def test_cli_reports_views_and_their_rate(fashion_dir, tmp_path, capsys):
 
 
 
+def test_views_beyond_the_pass_bound_run_a_few_per_pass_with_the_same_features(tmp_path, monkeypatch, capsys):
+    """One row's views ran in one pass whatever the bound said (7 views at 2048 px: 7 images, about 10 GB, where a pass
+    is held to 2 GB). Where a row's views alone exceed the bound they now run in passes the bound allows, never more
+    images in one, and give the features of the unsplit run."""
+    from featcache.embedding import passes, runtimes
+
+    data = make_fashion_dir(tmp_path / "d", n_train=6, n_test=3)
+    sizes: list[int] = []
+    build = runtimes.build
+
+    def counting(*args, **kwargs):
+        used, forward, note = build(*args, **kwargs)
+        return used, lambda x: sizes.append(len(x)) or forward(x), note
+
+    monkeypatch.setattr(runtimes, "build", counting)
+    common = dict(data_dir=str(data), views="flip,shift", runtime="tensorflow", **{**TINY, "verbose": True})  # 6 views
+    ref = extract(out=tmp_path / "ref.h5", **common)
+    assert sizes[2:] == [6 * 6, 3 * 6]  # each split's images and all their views in one pass, as before
+    sizes.clear()
+    monkeypatch.setattr(passes, "PASS_MEMORY", 4 * passes.image_bytes(32))  # room for 4 images of 32 px
+    capsys.readouterr()
+    small = extract(out=tmp_path / "small.h5", **common)
+    assert "each image's 6 views run in 2 forward passes of at most 4" in capsys.readouterr().out
+    # After the trace on one image: the sample image (the features' widths), then each of the 9 images, a row a batch.
+    assert sizes[0] == 1 and sizes[1:] == [4, 2] * 10
+    for split in ("train", "test"):
+        got, want = featcache.open_cache(small.path).view_features(split), featcache.open_cache(ref.path).view_features(split)
+        assert_close(got, want)
+    featcache.verify(small.path)
+
+
 @pytest.mark.slow
 def test_resume_after_sigkill_keeps_every_view_row_aligned(tmp_path):
     data = make_fashion_dir(tmp_path / "d", n_train=240, n_test=16)

@@ -286,3 +286,43 @@ def test_a_tie_with_the_frozen_head_is_not_called_worse(capsys):
     _report(result(0.75))
     assert capsys.readouterr().out.startswith("FINE-TUNING MADE VALIDATION WORSE: no epoch reached the frozen head's val "
                                               "accuracy 0.8125, val loss 0.5000; kept")
+
+
+@pytest.mark.slow  # builds MobileNetV2 (3-13 s here)
+def test_a_training_step_is_held_to_the_pass_bound_where_training_starts_early():
+    """finetune had no memory bound: a step holds activations and gradients (up to 2.5x an inference pass when it
+    trains from the first layers). The default --unfreeze 20 at 224 px keeps its batch of 64 (1.1 GB a step);
+    training every layer at 224 px would hold 2.8 GB, so its steps are fewer images."""
+    from featcache.deploy.endtoend import build_end_to_end
+    from featcache.deploy.finetune import step_size, trained_stride, unfreeze_last
+    from featcache.embedding import passes
+
+    model = build_end_to_end("mobilenet_v2", "random", 96, 2, raw_input_shape=(28, 28, 1), raw_dtype="uint8")
+    base = model.get_layer("base")
+    # MobileNetV2's feature maps at 96 px: 48, 24, 12, 6, 3 px; where the first trained layer sits decides.
+    for unfreeze, stride, step in [(0, 32, 512), (20, 32, 512), (100, 8, 512), (130, 4, 485), (154, 1, 270)]:
+        unfreeze_last(base, unfreeze)
+        assert trained_stride(base, 96) == stride, unfreeze
+        assert step_size(model, 96, 512) == passes.PassSize(step, step, 1, bounded=step < 512), unfreeze
+        assert step_size(model, 96, 64).images == 64  # the lesson's 96 px and batch: unchanged however much trains
+    for stride, step in [(32, 64), (1, 49)]:  # photos at 224 px: the default --unfreeze 20 keeps its 64
+        assert passes.images_per_pass(64, 224, kind="training", trained_stride=stride).images == step
+
+
+@pytest.mark.slow  # one fine-tuning epoch
+def test_finetune_runs_steps_of_no_more_images_than_the_bound(tmp_path, monkeypatch, capsys):
+    from featcache.deploy import finetune as ft
+    from featcache.deploy.model import read_meta
+    from featcache.embedding import passes
+
+    head = _head(tmp_path, "random", n_train=40)
+    batches = []
+    real = ft.image_dataset
+    monkeypatch.setattr(ft, "image_dataset", lambda split, rows, bs, **kw: batches.append(bs) or real(split, rows, bs, **kw))
+    # --unfreeze 5 trains from a late layer (stride 32): room for 5 such steps' images of 32 px
+    monkeypatch.setattr(passes, "PASS_MEMORY", 5 * passes.image_bytes(32, kind="training", trained_stride=32))
+    res = featcache.finetune(head, unfreeze=5, epochs=1, batch_size=16, out=tmp_path / "ft.keras", verbose=True)
+    assert batches == [5, 5, 5]  # train, validation, test
+    assert "5 image(s) per training step, not --batch-size 16: at 32 px with 5 layers unfrozen" in capsys.readouterr().out
+    settings = read_meta(res.path)["finetune"]
+    assert (settings["batch_size"], settings["step_images"]) == (16, 5)

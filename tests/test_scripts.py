@@ -41,6 +41,7 @@ SMOKE = {  # script -> its smoke test below
     "bench_layers.py": "test_bench_layers",
     "bench_ort_layouts.py": "test_bench_ort_layouts",
     "bench_ort_spinning.py": "test_bench_ort_spinning",
+    "bench_pass_memory.py": "test_bench_pass_memory",
     "bench_photo_pipeline.py": "test_bench_photo_pipeline",
     "bench_ray.py": "test_bench_ray",
     "bench_runtimes.py": "test_bench_runtimes",
@@ -319,6 +320,16 @@ def test_bench_batch_size(tiny, tmp_path: Path):
     assert all(len(v) == 2 and min(v) > 0 for v in report["rounds"].values())
     assert report["ratio_to_first"]["4"] == 1.0 and report["max_abs_difference"] < 1e-5  # the batch size changes no feature
     assert json.loads((tmp_path / "out.json").read_text()) == report
+
+
+@pytest.mark.slow
+def test_bench_pass_memory(tmp_path: Path):
+    # Each size in a process of its own (a fresh peak), by design: two small training steps.
+    run_script("bench_pass_memory.py", "--kind", "training", "--sizes", "32,48", "--batch", "2", "--unfreeze", "5",
+               "--json", "out.json", cwd=tmp_path)
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert report["kind"] == "training" and [r["size"] for r in report["runs"]] == [32, 48]
+    assert all(r["peak"] >= r["before"] > 0 for r in report["runs"]) and isinstance(report["bytes_per_pixel"], float)
 
 
 @pytest.mark.slow

@@ -32,12 +32,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from featcache.embedding import passes
 from featcache.errors import FeatcacheError
 
 if TYPE_CHECKING:
     import tensorflow as tf
     from keras import Model as KerasModel
 
+    from featcache.embedding.passes import PassSize
     from featcache.sources.base import DataSource, Split
 
 
@@ -261,30 +263,31 @@ class _Data:
     train_rows: np.ndarray
     val_rows: np.ndarray
     vsplit: float
-    train: Any
-    val: Any
-    test: Any  # None without a test split
+    train_split: Any
+    test_split: Any  # None without a test split
     n_test: int
 
     @classmethod
-    def of(cls, est, meta: dict[str, Any], batch_size: int, seed: int, verbose: bool) -> _Data:
+    def of(cls, est, meta: dict[str, Any], source: DataSource) -> _Data:
         from featcache.heads.dense import LESSON_VALIDATION_SPLIT
 
-        source = reopen_source(meta, verbose=verbose)
         train_split = source.splits["train"]
         # A head trained without a validation split still gets the lesson's: the best-epoch choice needs one.
         vsplit = float(est.validation_split or LESSON_VALIDATION_SPLIT)
         train_rows, val_rows = training_rows(meta, train_split.labels, vsplit)
         test_split = source.splits.get("test")
         n_test = len(test_split) if test_split is not None else 0
-        return cls(train_rows, val_rows, vsplit,
-                   image_dataset(train_split, train_rows, batch_size, shuffle_seed=seed),
-                   image_dataset(train_split, val_rows, batch_size),
-                   image_dataset(test_split, np.arange(n_test), batch_size) if n_test else None, n_test)
+        return cls(train_rows, val_rows, vsplit, train_split, test_split if n_test else None, n_test)
+
+    def datasets(self, batch_size: int, seed: int) -> tuple[Any, Any, Any]:
+        """``(train, val, test)`` in batches of ``batch_size`` (test None without a test split); train shuffled from ``seed``."""
+        return (image_dataset(self.train_split, self.train_rows, batch_size, shuffle_seed=seed),
+                image_dataset(self.train_split, self.val_rows, batch_size),
+                image_dataset(self.test_split, np.arange(self.n_test), batch_size) if self.test_split is not None else None)
 
     def describe(self) -> str:
         return (f"images: {len(self.train_rows)} train, {len(self.val_rows)} validation (last {self.vsplit:g} of the head's "
-                "training rows)" + (f", {self.n_test} test" if self.test is not None else ", no test split"))
+                "training rows)" + (f", {self.n_test} test" if self.test_split is not None else ", no test split"))
 
 
 def default_out(head: str | Path) -> Path:
@@ -329,16 +332,21 @@ def finetune(
     out = check_out(out if out else default_out(head), force)
     est, meta = _keras_head(head, trust_pickle)
     check_file_outside_classes(out, photo_root_of(meta.get("source")))
-    data = _Data.of(est, meta, batch_size, seed, verbose)
-    train_rows, val_rows, train_ds, val_ds, test_ds = data.train_rows, data.val_rows, data.train, data.val, data.test
-
+    data = _Data.of(est, meta, reopen_source(meta, verbose=verbose))
+    train_rows, val_rows = data.train_rows, data.val_rows
     model, w, unfrozen = _compiled_model(est, meta, weights, unfreeze, learning_rate, seed)
+    # The batch is known once the model is: how much a step holds depends on where training starts in it.
+    step = step_size(model, int(meta["image_size"]), batch_size)
+    train_ds, val_ds, test_ds = data.datasets(step.images, seed)
     counts = parameter_counts(model)
     if verbose:
         print(f"fine-tuning {meta['backbone']} at {meta['image_size']} px: last {unfreeze} base layers unfrozen "
               f"({len(unfrozen)} with weights, BatchNormalization kept frozen), lr {learning_rate:g}")
         print(f"parameters: trainable {counts['trainable']:,}  non-trainable {counts['non_trainable']:,}  total {counts['total']:,}")
         print(data.describe())
+        if step.bounded:
+            print(f"{step.images} image(s) per training step, not --batch-size {batch_size}: at {meta['image_size']} px with "
+                  f"{unfreeze} layers unfrozen more would need over {passes.PASS_MEMORY / 2**30:.0f} GB of memory")
 
     frozen_val_loss, frozen_val_acc = (float(v) for v in model.evaluate(val_ds, verbose=0))
     frozen_val_acc = exact_accuracy(frozen_val_acc, len(val_rows))
@@ -358,11 +366,33 @@ def finetune(
         result.test_accuracy = exact_accuracy(model.evaluate(test_ds, verbose=0)[1], data.n_test)
 
     settings = {"unfreeze": unfreeze, "learning_rate": learning_rate, "epochs_run": len(result.epochs),
-                "batch_size": batch_size, "patience": patience, "seed": seed, "keep_best": keep_best}
+                "batch_size": batch_size, "step_images": step.images, "patience": patience, "seed": seed,
+                "keep_best": keep_best}
     _save(model, out, meta, head, w, settings, result)
     if verbose:
         _report(result)
     return result
+
+
+def trained_stride(base: KerasModel, image_size: int) -> int:
+    """Where training starts in ``base``: the stride of its first trained layer (the image's side over the side of
+    that layer's input; 1 trains from the input). Backpropagation keeps every activation from that layer on, so the
+    earlier it sits the more a step holds (``embedding.passes.TRAINING_BYTES_PER_PIXEL``). No trained layer
+    (--unfreeze 0, the head alone): the stride of the base's output."""
+    for layer in base.layers:
+        if layer.trainable and layer.trainable_weights:
+            shape = layer.input[0].shape if isinstance(layer.input, (list, tuple)) else layer.input.shape
+            return max(1, round(image_size / shape[1]))
+    return max(1, round(image_size / base.outputs[0].shape[1]))
+
+
+def step_size(model: KerasModel, image_size: int, batch_size: int) -> PassSize:
+    """Images per training step: ``batch_size``, fewer where a step would hold more than the pass bound
+    (``embedding.passes``; finetune had none, and a step holds activations and gradients: up to 2.5x inference).
+    Fewer images a step is another training run (more, smaller steps), so it is said and recorded; the lesson's
+    96 px and photos at 224 px with the default --unfreeze 20 keep their batch of 64."""
+    return passes.images_per_pass(batch_size, image_size, kind="training",
+                                  trained_stride=trained_stride(model.get_layer("base"), image_size))
 
 
 def _keras_head(head: str | Path, trust_pickle: bool):

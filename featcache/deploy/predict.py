@@ -191,19 +191,8 @@ def left_out_line(left_out: Sequence[str], limit: int = 3) -> str:
     return "left out of the folders given: " + " and ".join(p for p in parts if p)
 
 
-# uint8 bytes of one batch of images at most (about 4x that as float32 in the model): 64 MB keeps a batch of
-# 8000x8000 .npy photos to one image, and the lesson's 28x28 arrays to the usual 64. Image files are decoded
-# at the model's size in batches of the same bound (64 of 224 px images: 9.6 MB).
-ARRAY_BATCH_BYTES = 64 * 2**20
-
 # Classes shown per image unless asked: the lesson's 10 classes would be a wall of numbers per image.
 DEFAULT_TOP_K = 3
-
-
-def batch_rows(height: int, width: int, batch_size: int) -> int:
-    """Images of ``height`` x ``width`` per batch: ``batch_size``, fewer where their RGB pixels would pass
-    ARRAY_BATCH_BYTES (the model turns each batch into float32 before resizing it: 4 bytes a value)."""
-    return max(1, min(batch_size, ARRAY_BATCH_BYTES // (height * width * 3)))  # gray becomes RGB
 
 
 def top_k_classes(probs: np.ndarray, class_names: list[str], k: int) -> list[list[tuple[str, float]]]:
@@ -322,8 +311,8 @@ def predict(
     ``tensorflow``, ``onnxruntime``, ``openvino``; ``deploy.model.ModelRunner``);
     the result's ``runtime`` and ``runtime_note`` say what ran it and why.
     Image files are decoded and run a batch at a time (``batch_size``, fewer
-    for large images: ``batch_rows``), so memory does not grow with their
-    number. ``verbose`` shows a progress bar on stderr when there is more
+    where a pass would hold more than extract's bound: ``embedding.passes``),
+    so memory does not grow with their number. ``verbose`` shows a progress bar on stderr when there is more
     than one batch.
     """
     from featcache.embedding.runtimes import check_runtime
@@ -342,10 +331,11 @@ def predict(
     n_images = len(files) + sum(len(arr) for _, arr in arrays)  # before decoding: as extract counts a photo folder
     net = _model_runner(model, runtime, batch_size, n_images)
     bar = _progress_bar(n_images) if verbose and n_images > batch_size else None
-    per_file, skipped = predict_files(files, int(meta["image_size"]), batch_size, net, names, top_k, bar)
+    size, views = int(meta["image_size"]), model_views(meta)
+    per_file, skipped = predict_files(files, size, batch_size, net, names, top_k, bar, views=views)
     if not arrays and all(p is None for p in per_file):  # the model was not loaded: no batch had an image
         raise _nothing_to_predict(skipped)
-    per_array = predict_arrays(arrays, net, batch_size, names, top_k, bar)
+    per_array = predict_arrays(arrays, net, batch_size, names, top_k, bar, size=size, views=views)
 
     runner = net()
     preds = Predictions(in_input_order(paths, per_file, per_array), skipped=skipped, runtime=runner.runtime_used,
@@ -353,6 +343,14 @@ def predict(
     if csv is not None:
         write_csv(csv, preds)
     return preds
+
+
+def model_views(meta: dict) -> int:
+    """Images one input image is in the model's pass: its views (``export --views``: the model embeds and averages
+    them itself), 1 for a model of the original view. Only sizes the memory bound, so a ``views`` field that is not
+    a list (an edited file, a model older than views) counts as 1 rather than failing."""
+    views = meta.get("views")
+    return len(views) if isinstance(views, list) and views else 1
 
 
 def _as_path_list(images: Sequence[str | Path] | str | Path) -> list[str | Path]:
@@ -429,12 +427,17 @@ def _progress_bar(total: int) -> Progress:
 
 
 def predict_files(paths: Sequence[Path], size: int, batch_size: int, net: Callable[[], ModelRunner], names: list[str],
-                  top_k: int, bar: Progress | None = None) -> tuple[list[Prediction | None], list[tuple[str, str]]]:
+                  top_k: int, bar: Progress | None = None, views: int = 1) -> tuple[list[Prediction | None], list[tuple[str, str]]]:
     """``(per_file, skipped)``: each image file's prediction in order (None for one that does not decode) and
-    ``[(path, reason)]`` of those; decoded and run one batch at a time, keeping only each batch's top-k."""
-    from featcache.deploy import model as model_io
+    ``[(path, reason)]`` of those; decoded and run one batch at a time, keeping only each batch's top-k.
 
-    rows = batch_rows(size, size, batch_size)
+    A batch is ``batch_size`` files, fewer where their pass would hold more than extract's bound (``embedding.passes``:
+    the model at ``size`` px, each file one image per view of a model that averages ``views``; decoded at the model's
+    size, so their raw pixels are in the inference figure). Without it a model at 2048 px ran 5 files a pass (7 GB)."""
+    from featcache.deploy import model as model_io
+    from featcache.embedding.passes import images_per_pass
+
+    rows = images_per_pass(batch_size, size, views=views).rows
     per_file: list[Prediction | None] = []
     skipped: list[tuple[str, str]] = []
     for batch, read in read_files(paths, size, rows):
@@ -456,14 +459,20 @@ def _nothing_to_predict(skipped: Sequence[tuple[str, str]]) -> FeatcacheError:
 
 
 def predict_arrays(arrays: Sequence[tuple[Path, np.ndarray]], net: Callable[[], ModelRunner], batch_size: int,
-                   names: list[str], top_k: int, bar: Progress | None = None) -> list[list[Prediction]]:
-    """The predictions of each ``.npy``'s images (``"x.npy[i]"``), one list per array, in order."""
+                   names: list[str], top_k: int, bar: Progress | None = None, *, size: int, views: int = 1) -> list[list[Prediction]]:
+    """The predictions of each ``.npy``'s images (``"x.npy[i]"``), one list per array, in order.
+
+    Each array's batch is bounded as ``predict_files``' are, its raw pixels counted too: the model turns each raw
+    image into float32 RGB before resizing it to ``size``, and an array's images come at any size (a batch of 64 of
+    3000 x 3000 px would hold 28 GB)."""
     from featcache.deploy import model as model_io
+    from featcache.embedding.passes import images_per_pass
 
     out = []
     for p, arr in arrays:
         # Each array separately: one batch needs one image size; large images in smaller batches.
-        probs = model_io.run_model(net(), arr, batch_rows(arr.shape[1], arr.shape[2], batch_size))
+        rows = images_per_pass(batch_size, size, views=views, raw_pixels=arr.shape[1] * arr.shape[2]).rows
+        probs = model_io.run_model(net(), arr, rows)
         out.append([Prediction(f"{p}[{i}]", t) for i, t in enumerate(top_k_classes(probs, names, top_k))])
         if bar is not None:
             bar.add(len(arr))

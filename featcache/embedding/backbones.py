@@ -182,7 +182,7 @@ def get_backbone(name: str) -> Backbone:
 # Largest --image-size accepted. Activations grow with the square of the
 # size: MobileNetV2's largest (112x112x96 float32 at 224 px, 4.8 MB per image)
 # is 84x that at 2048 px, 400 MB per image (a pass measured 1.2 GB per
-# image: extract runs such sizes a few images per pass, runner.images_per_pass),
+# image: a pass runs such sizes a few images at a time, embedding.passes),
 # so beyond 2048 px even one image strains an ordinary machine's memory
 # (100000 px ran TensorFlow out of memory). No featcache backbone gains
 # from inputs 9x the 224 px its ImageNet weights were trained at.

@@ -99,13 +99,15 @@ def compiled(model: KerasModel, batch_size: int | None = None) -> Callable[[np.n
 
         state = ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables])
         jitted = jax.jit(lambda tv, ntv, x: model.stateless_call(tv, ntv, x, training=False)[0])
+        ran: dict[tuple[int, ...], int] = {}
 
         def fn(x):
-            # XLA compiles once per input shape (seconds each): pad every
-            # batch to one shape instead of compiling for the short ones.
+            # XLA compiles once per input shape (seconds each): pad a short
+            # batch to one shape instead of compiling for it (``pad_target``).
             n = len(x)
-            if batch_size and n < batch_size:
-                x = np.concatenate([x, np.zeros((batch_size - n, *x.shape[1:]), x.dtype)])
+            target = pad_target(ran, tuple(x.shape[1:]), n, batch_size)
+            if n < target:
+                x = np.concatenate([x, np.zeros((target - n, *x.shape[1:]), x.dtype)])
             with jax.default_matmul_precision("highest"):
                 out = jitted(state[0], state[1], x)
             out = out if isinstance(out, (list, tuple)) else [out]
@@ -121,6 +123,22 @@ def compiled(model: KerasModel, batch_size: int | None = None) -> Callable[[np.n
     return run
 
 
+def pad_target(ran: dict[tuple[int, ...], int], shape: tuple[int, ...], n: int, batch_size: int | None) -> int:
+    """The batch a JAX pass of ``n`` images of ``shape`` runs at, padded: the largest batch it ran at that shape
+    (``ran``, updated), so a short last batch is not compiled again; at most ``batch_size`` unless ``n`` is more.
+
+    Padding a short batch to ``batch_size`` whatever ran before would undo the memory bound: a model that
+    predicts 2048 px images one per pass (``embedding.passes``) ran padded to 64 of them. A pass is padded only to
+    what its caller already ran at that shape, hence already within the bound; the mapper's first pass is a full
+    one (``Mapper.__call__``), so extraction compiles once, as before.
+    """
+    target = max(n, ran.get(shape, 0))
+    if batch_size:
+        target = min(target, max(n, batch_size))
+    ran[shape] = max(ran.get(shape, 0), target)
+    return target
+
+
 class Mapper:
     """Picklable factory of the embed function ``uint8 images -> {layer: (n, D)}``.
 
@@ -133,9 +151,14 @@ class Mapper:
     With ``views`` (view names, ``featcache.embedding.views``; extraction always
     passes them, ``("orig",)`` for the original alone) the embed function
     applies every view to the raw batch (numpy, so before whichever runtime
-    runs the network) and runs ONE forward pass over the stacked views:
+    runs the network) and runs the stacked views through the network:
     ``{layer: (V, n, D)}``, view i of row r at ``[i, r]``. ``batch_size`` is
-    then the forward batch, ``V`` times the rows of a batch.
+    then the forward batch, ``V`` times the rows of a batch: one forward pass.
+
+    ``batch_size`` is also the most images one forward pass holds (the memory
+    bound, ``embedding.passes``): a larger batch, such as one row whose views
+    alone exceed the bound, runs in passes of at most ``batch_size`` images,
+    with the same features (no image sees another in inference mode).
     """
 
     def __init__(self, backbone: str, weights: str, image_size: int, layers: list[str], raw_shape: tuple[int, ...],
@@ -176,13 +199,17 @@ class Mapper:
 
             used, forward, note = runtimes.build(self.runtime, self.spec(), self.batch_size, Path(self.runtime_dir),
                                                  self.expected_images)
-            forward(np.zeros((1, *self.raw_shape), np.uint8))  # trace now, not inside the first timed batch
+            # Trace now, not inside the first timed batch; on JAX at the full forward batch, the shape XLA compiles
+            # for (``pad_target``: later short batches are padded to it).
+            backend = keras().backend.backend()
+            warm = self.batch_size if self.batch_size and used == "tensorflow" and backend == "jax" else 1
+            forward(np.zeros((warm, *self.raw_shape), np.uint8))
             names = self.layers
+            forward = in_passes(forward, self.batch_size)
             if self.views is None:
                 self._fn = lambda x: dict(zip(names, forward(x)))
             else:
                 self._fn = _view_embed(forward, names, _parse_views(self.views))
-            backend = keras().backend.backend()
             self.runtime_used = backend if used == "tensorflow" and backend != "tensorflow" else used
             self.runtime_note = note
         return self._fn
@@ -203,8 +230,23 @@ def _parse_views(names):
     return parse_views(list(names))
 
 
+def in_passes(forward: Callable[[np.ndarray], list[np.ndarray]], limit: int | None) -> Callable[[np.ndarray], list[np.ndarray]]:
+    """``forward`` on at most ``limit`` images at a time (None: all at once), the outputs concatenated in order."""
+    if not limit:
+        return forward
+
+    def run(x: np.ndarray) -> list[np.ndarray]:
+        if len(x) <= limit:
+            return forward(x)
+        parts = [forward(x[i : i + limit]) for i in range(0, len(x), limit)]
+        return [np.concatenate(outs) for outs in zip(*parts)]
+
+    return run
+
+
 def _view_embed(forward: Callable, layers: list[str], views: tuple) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
-    """``batch (n, ...) -> {layer: (V, n, D)}``: every view stacked view-major, one forward pass."""
+    """``batch (n, ...) -> {layer: (V, n, D)}``: every view stacked view-major, through ``forward`` (one pass, or
+    passes of at most the mapper's ``batch_size``: ``in_passes``)."""
     from featcache.embedding.views import apply_all
 
     def embed(batch: np.ndarray) -> dict[str, np.ndarray]:

@@ -19,6 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 from featcache import __version__, paths
+from featcache.embedding import passes
 from featcache.embedding.backbones import Backbone, check_image_size, weights_identity
 from featcache.embedding.batches import Batch, plan
 from featcache.embedding.mapper import check_layers
@@ -227,39 +228,28 @@ def _skipped_line(skipped: list[tuple[str, str]], limit: int = 10) -> str:
     return f"skipped {len(skipped)} file(s), listed in the cache ('featcache info'): {skipped_listing(skipped, limit)}"
 
 
-# Peak memory of a forward pass grows with the pixels of each image: MobileNetV2 needed about 290 bytes per input
-# pixel per image (an adversarial tester's measurements: 1.2 GB per image at 2048 px, 3.3 GB for a batch of 8 at
-# 1024 px), so the default batch of 64 at 2048 px wanted about 75 GB and died (exit 139, no message). A pass holds
-# at most PASS_MEMORY of such activations; below about 340 px the default batch of 64 fits as it is (the lesson's
-# 96 px, photos at 224 px). The features do not depend on the batch size.
-BYTES_PER_PIXEL = 290
-PASS_MEMORY = 2 * 2**30
-
-
-def images_per_pass(batch_size: int, image_size: int) -> int:
-    """``--batch-size``, fewer where a pass of images of ``image_size`` px would hold more than PASS_MEMORY."""
-    return max(1, min(batch_size, PASS_MEMORY // (BYTES_PER_PIXEL * image_size * image_size)))
-
-
 def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, store: StoreSpec, engine: Any,
          verbose: bool) -> ExtractResult:
     from featcache.progress import Progress  # not Keras's Progbar: plain lines when the output is not a terminal
 
     rows = data.plan()
     n_views = len(model.view_list())
-    # --batch-size is images per forward pass: a batch of rows carries every view of each row, so
-    # it holds batch_size // V rows (64 rows x 7 views at 224 px would otherwise hold ~2 GB of activations).
-    per_pass = images_per_pass(store.batch_size, ident.image_size)
-    per_batch = max(1, per_pass // n_views)
+    # --batch-size is images per forward pass, and so is the memory bound (embedding.passes): a batch of rows
+    # carries every view of each row, so it holds images // V rows (64 rows x 7 views at 224 px would otherwise
+    # hold 7.6 GB); where one row's views alone exceed the bound (7 views at 2048 px: 10 GB in one pass, before),
+    # a batch is one row and the mapper runs its views a few per pass.
+    per_pass = passes.images_per_pass(store.batch_size, ident.image_size, views=n_views)
     t_start = time.perf_counter()
     if verbose:  # building (and, the first time, converting) the network takes 5-60 s: not in silence (a new user)
         views = f" x {n_views} views" if n_views > 1 else ""
         print(f"extracting {sum(rows.sizes.values())} {rows.unit}{views} with {ident.backbone} at {ident.image_size} px "
               f"({len(ident.layers)} layer(s)); preparing the network on runtime {engine.runtime} ...", flush=True)
-        if per_pass < store.batch_size:
-            print(f"{per_pass} image(s) per forward pass, not --batch-size {store.batch_size}: at {ident.image_size} px "
-                  f"more would need over {PASS_MEMORY / 2**30:.0f} GB of memory")
-    make_embed, widths = _build(rows, model, ident, per_batch, engine.runtime)
+        if per_pass.bounded:
+            print(f"{per_pass.images} image(s) per forward pass, not --batch-size {store.batch_size}: at {ident.image_size} px "
+                  f"more would need over {passes.PASS_MEMORY / 2**30:.0f} GB of memory")
+        if per_pass.passes_per_row > 1:
+            print(f"each image's {n_views} views run in {per_pass.passes_per_row} forward passes of at most {per_pass.images}")
+    make_embed, widths = _build(rows, model, ident, per_pass, engine.runtime)
     startup = time.perf_counter() - t_start
     attrs = _provenance(ident, model, data, rows, make_embed.runtime_used)
     if verbose:
@@ -268,7 +258,7 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
             print(make_embed.runtime_note)  # with the other status lines; the bar alone goes to stderr (progress.py)
     writer = make_writer(path, attrs, rows.specs, widths, store.dtype, staged=rows.staged, verbose=verbose)
     done = writer.open()
-    batches = plan(rows.sizes, done, per_batch)
+    batches = plan(rows.sizes, done, per_pass.rows)
     if verbose and any(done.values()):
         print(f"resuming {path}: {sum(done.values())} of {sum(rows.sizes.values())} {rows.unit} already done")
     total = sum(len(b) for b in batches)
@@ -304,17 +294,19 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
     return result
 
 
-def _build(rows: RowPlan, model: ModelSpec, ident: CacheIdentity, per_batch: int, runtime: str) -> tuple[Callable, dict[str, int]]:
+def _build(rows: RowPlan, model: ModelSpec, ident: CacheIdentity, per_pass: passes.PassSize,
+           runtime: str) -> tuple[Callable, dict[str, int]]:
     """The mapper, built (and traced) here whatever the engine: bad weights fail before any engine starts,
     and the widths are known. The local engine reuses it. It embeds every view: ``{layer: (V, n, D)}``."""
     from featcache.embedding.mapper import Mapper
 
     views = [v.name for v in model.view_list()]
-    # How many images the run embeds lets ``auto`` skip converting the model for a small job;
-    # the forward batch is every view of ``per_batch`` rows.
+    # How many images the run embeds lets ``auto`` skip converting the model for a small job. The forward batch is
+    # every view of ``per_pass.rows`` rows, or the bound where one row's views exceed it: the mapper never runs more
+    # images in one pass.
     make_embed = Mapper(ident.backbone, model.weights, ident.image_size, list(ident.layers), tuple(rows.sample.shape[1:]),
-                        per_batch * len(views), runtime=runtime, expected_images=sum(rows.sizes.values()) * len(views),
-                        views=views)
+                        min(per_pass.rows * len(views), per_pass.images), runtime=runtime,
+                        expected_images=sum(rows.sizes.values()) * len(views), views=views)
     widths = {name: int(f.shape[-1]) for name, f in make_embed()(rows.sample).items()}
     return make_embed, widths
 
