@@ -20,10 +20,6 @@ from featcache.store.cache import partial_path
 TINY = dict(weights="random", image_size=32, verbose=False)
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "featcache", *args], capture_output=True, text=True, timeout=300)
-
-
 def test_features_match_the_lessons_code(real_weights, real_fashion_dir, tmp_path):
     """Exercise 1 of the lesson: 8 images -> (8, 1280), the same numbers as its own code."""
     import keras
@@ -754,8 +750,11 @@ def test_seed_out_of_range(tmp_path, fashion_dir, seed, message, capsys):
 
 
 @pytest.mark.slow
-def test_nan_weights_stop_the_extraction_naming_the_file(fashion_dir, tmp_path):
-    """A weights file with one NaN kernel: every feature would be NaN; the extraction stops at the first batch."""
+def test_nan_weights_stop_the_extraction_naming_the_file(fashion_dir, tmp_path, capfd):
+    """A weights file with one NaN kernel: every feature would be NaN; the extraction stops at the first batch.
+
+    In this process (run_main), not a new interpreter that imported TensorFlow again (~8 s of CPU); capfd, not capsys,
+    so a native line on file descriptor 2 would count against the one line as it did from a process's stderr."""
     from featcache._lazy import keras
 
     k = keras()
@@ -765,7 +764,7 @@ def test_nan_weights_stop_the_extraction_naming_the_file(fashion_dir, tmp_path):
     weights = tmp_path / "nan.weights.h5"
     base.save_weights(str(weights))
     out = tmp_path / "c.h5"
-    proc = run_cli("extract", "--data-dir", str(fashion_dir), "--weights", str(weights), "--image-size", "32", "--out", str(out))
+    proc = run_main(capfd, "extract", "--data-dir", str(fashion_dir), "--weights", str(weights), "--image-size", "32", "--out", str(out))
     assert_one_line(proc, f"the weights {weights} give NaN or infinite features (layer out_relu, train rows 0-47)")
     assert not out.exists()
 
