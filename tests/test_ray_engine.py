@@ -103,7 +103,11 @@ def test_class_folders_equal_the_local_engines(ray_local, tmp_path, monkeypatch)
     With cached views (orig, flip): the actors send each view as a column of its own, and the driver must put them
     back as the local engine writes them. (A test of its own before, test_the_ray_engine_gives_the_same_views_cache
     on Fashion-MNIST with 1 worker: one more Ray run, whose actor start, TensorFlow's import and the network's
-    build, was 14-17 s of it at load 5.)"""
+    build, was 14-17 s of it at load 5.)
+
+    One worker: two actors started side by side, each importing TensorFlow and building the network, and took about
+    twice as long on the two shared cores; the order of rows from two actors is checked by
+    test_features_equal_the_local_engines (real weights) and test_join_an_existing_cluster."""
     from helpers import make_class_tree
 
     root = make_class_tree(tmp_path / "photos", {"ants": 9, "bees": 7}, ext="jpg", size=40)
@@ -114,7 +118,7 @@ def test_class_folders_equal_the_local_engines(ray_local, tmp_path, monkeypatch)
     monkeypatch.setenv("FEATCACHE_HOME", str(tmp_path / "local"))
     local = extract(**args)
     monkeypatch.setenv("FEATCACHE_HOME", str(tmp_path / "ray"))
-    dist = extract(**args, engine="ray", workers=2)
+    dist = extract(**args, engine="ray", workers=1)
     assert dist.path.name == local.path.name and dist.images == local.images == 21
     assert dist.skipped == local.skipped and dist.skipped[0][0] == "bees/broken.jpg"
     assert featcache.open_cache(local.path).views == ("orig", "flip")
