@@ -125,8 +125,8 @@ def per_batch_overhead(args) -> dict:
         run(batches, read, Trivial(), lambda b, f: stamps.append(time.perf_counter()), **kw)
         return (stamps[-1] - stamps[0]) / (len(stamps) - 1)
 
-    local_per = min(per_batch(local.run) for _ in range(2))
-    ray_per = min(per_batch(ray_engine.run, workers=1) for _ in range(2))
+    local_per = min(per_batch(local.run) for _ in range(args.overhead_runs))
+    ray_per = min(per_batch(ray_engine.run, workers=1) for _ in range(args.overhead_runs))
     return {"batches": len(batches), "local_ms_per_batch": round(1000 * local_per, 2), "ray_ms_per_batch": round(1000 * ray_per, 2)}
 
 
@@ -138,6 +138,9 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--image-size", type=int, help="default: the source's (96 for Fashion-MNIST)")
     p.add_argument("--workers", default="1,2", help="the Ray runs' worker counts, comma-separated (default: 1,2)")
+    p.add_argument("--overhead-runs", type=int, default=2,
+                   help="runs of the trivial mapper through each engine, the fastest kept; each Ray run starts a new actor "
+                        "(default: 2)")
     args = p.parse_args()
 
     load_before = os.getloadavg()

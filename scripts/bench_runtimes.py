@@ -10,7 +10,7 @@ in turn from each folder, so every class keeps some).
 Every (runtime, mode) runs in a fresh process, so each has its own peak RSS
 (the process's VmHWM):
   bare      uint8 batches of --batch already in memory -> pooled features,
-            the final layer (the images are read or decoded first, not timed;
+            the final layer or --layer (the images are read or decoded first, not timed;
             for photos the decoding is timed apart: featcache's thread pool);
   pipeline  ``featcache.extract`` of the same images (read, decode, preprocess,
             run, write the HDF5 cache), timed as extract times itself:
@@ -114,7 +114,7 @@ def spec_for(job: dict):
 
     bb = get_backbone("mobilenet_v2")
     raw = (28, 28) if job["kind"] == "fashion" else (job["size"], job["size"], 3)
-    return ConversionSpec(bb.name, job["weights"], job["size"], (bb.final_layer,), raw)
+    return ConversionSpec(bb.name, job["weights"], job["size"], (job.get("layer") or bb.final_layer,), raw)
 
 
 def child_convert(job: dict) -> dict:
@@ -174,7 +174,8 @@ def child_pipeline(job: dict) -> dict:
         split = (root / "train").is_dir()
         source = featcache.PhotoFolder(root, test_fraction=None if split else 0.25)
     with tempfile.TemporaryDirectory() as tmp:
-        res = featcache.extract(source, featcache.ModelSpec(weights=job["weights"], image_size=job["size"]),
+        res = featcache.extract(source,
+                                featcache.ModelSpec(weights=job["weights"], image_size=job["size"], layers=job.get("layer")),
                                 featcache.StoreSpec(out=Path(tmp) / "c.h5", batch_size=job["batch"]),
                                 LocalEngine(runtime=job["runtime"]))
     return {"images": res.images, "images_per_s": round(res.images_per_s, 1), "build_s": round(res.startup_seconds, 1),
@@ -226,6 +227,8 @@ def parse_args() -> argparse.Namespace:
     src.add_argument("--make-photos", type=int, metavar="N", help="generate N photo-like JPEGs (make_jpeg_folder.py) and use them")
     p.add_argument("--images", type=int, metavar="N", help="N images (default: Fashion-MNIST 4096, photos all; see above)")
     p.add_argument("--image-size", type=int, help="default: 96 for Fashion-MNIST, 224 for photos")
+    p.add_argument("--layer", help="the one layer pooled (default: the final output); an early one, e.g. block_1_expand_relu, "
+                                   "converts and builds in seconds (the smoke test's)")
     p.add_argument("--runtimes", help="comma-separated (default: every installed runtime)")
     p.add_argument("--modes", default="bare,pipeline", help="bare, pipeline or both (default)")
     p.add_argument("--batch", type=int, default=64)
@@ -259,11 +262,11 @@ def main() -> None:
         kind = "photos" if args.photos else "fashion"
         source = str(photo_subset(Path(args.photos), args.images, tmp / "subset")) if args.photos else args.fashion_dir
         n = len(photo_files(Path(source))) if args.photos else (args.images or 4096)
-        job = {"kind": kind, "source": source, "images": n, "size": args.image_size or (224 if args.photos else 96),
+        job = {"kind": kind, "source": source, "images": n, "size": args.image_size or (224 if args.photos else 96), "layer": args.layer,
                "weights": weights, "batch": args.batch}
         env = {**os.environ, "FEATCACHE_RUNTIME_DIR": str(tmp / "runtimes"), "FEATCACHE_HOME": str(tmp / "home"),
                "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
-        header = {"source": f"{kind} {source}", "images": n, "image_size": job["size"], "batch": args.batch,
+        header = {"source": f"{kind} {source}", "images": n, "image_size": job["size"], "layer": args.layer, "batch": args.batch,
                   "cpus": os.cpu_count(), "versions": runtimes.runtime_versions(), "load_before": loadavg()}
         print(json.dumps(header), flush=True)
         converted = [r for r in names if r != "tensorflow"]

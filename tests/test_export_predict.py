@@ -35,15 +35,24 @@ def real(tmp_path_factory, real_weights, real_fashion_dir):
         model = featcache.export(path, tmp / f"{name}_model.keras", weights=str(real_weights) if name == "keras" else None,
                                  verbose=False)
         out[name] = (head, path, model)
+    out["loaded"] = {}  # exported models loaded by the tests, see loaded_model
     return out
+
+
+def loaded_model(real: dict, name: str):
+    """``featcache.load_model`` of ``real[name]``'s exported model, loaded once for the module's tests: a load of the
+    end-to-end model took 3-5 s, and the keras one was loaded again by four tests that only run it."""
+    if name not in real["loaded"]:
+        real["loaded"][name] = featcache.load_model(real[name][2])
+    return real["loaded"][name]
 
 
 @pytest.mark.parametrize("name", ["keras", "keras_std", "logreg"])
 def test_exported_model_agrees_with_the_head_on_cached_features(real, name):
     # keras_std: the head's standardization is folded into the exported Dense layer.
-    head, _, model_path = real[name]
+    head = real[name][0]
     cache = real["cache"]
-    model, meta = featcache.load_model(model_path)
+    model, meta = loaded_model(real, name)
     assert meta["class_names"] == cache.class_names and meta["head"] == name.split("_")[0]
     # Raw test images straight from the data source the cache was made from.
     images = open_source(meta["source"]).splits["test"].read(0, cache.sizes["test"])
@@ -58,7 +67,7 @@ def test_exported_model_agrees_with_the_head_on_cached_features(real, name):
 
 
 def test_gray_rgb_and_any_size_inputs(real):
-    model, _ = featcache.load_model(real["keras"][2])
+    model, _ = loaded_model(real, "keras")
     gray = open_source(real["cache"].meta["source"]).splits["test"].read(0, 8)[..., None]
     p_gray = model.predict(gray, verbose=0)
     np.testing.assert_allclose(model.predict(np.repeat(gray, 3, axis=-1), verbose=0), p_gray, atol=1e-6)
@@ -81,7 +90,7 @@ def test_predict_files_and_arrays(real, tmp_path, capsys):
     assert main(["predict", str(model_path), str(tmp_path / "x.npy"), files[0], "--top-k", "10", "--json"]) == 0
     got = json.loads(capsys.readouterr().out)["predictions"]
     assert [g["input"] for g in got] == [f"{tmp_path / 'x.npy'}[{i}]" for i in range(5)] + [files[0]]
-    model, _ = featcache.load_model(model_path)
+    model, _ = loaded_model(real, "keras")
     probs = model.predict(images[..., None], verbose=0)
     for g, p in zip(got, probs):
         ranked = [t["probability"] for t in g["top"]]
@@ -186,7 +195,7 @@ def test_exported_model_gives_the_same_probabilities_on_every_runtime(real, name
     model_path = real["keras"][2]
     images = open_source(real["cache"].meta["source"]).splits["test"].read(0, 32)
     want = ModelRunner(model_path, runtime="tensorflow")(images)
-    keras_predict = featcache.load_model(model_path)[0].predict(images[..., None], verbose=0)
+    keras_predict = loaded_model(real, "keras")[0].predict(images[..., None], verbose=0)
     np.testing.assert_allclose(want, keras_predict, atol=1e-5)  # the compiled TF path is Keras's predict
     runner = ModelRunner(model_path, runtime=name, batch_size=10)  # batches of 10: a short last one
     assert runner.runtime_used == name

@@ -20,10 +20,6 @@ from featcache.store.cache import partial_path
 TINY = dict(weights="random", image_size=32, verbose=False)
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "featcache", *args], capture_output=True, text=True, timeout=300)
-
-
 def test_features_match_the_lessons_code(real_weights, real_fashion_dir, tmp_path):
     """Exercise 1 of the lesson: 8 images -> (8, 1280), the same numbers as its own code."""
     import keras
@@ -160,7 +156,11 @@ def test_a_run_killed_between_commits_resumes_instead_of_starting_over(tmp_path,
 
     from helpers import make_fashion_dir
 
-    data = make_fashion_dir(tmp_path / "d", n_train=12000, n_test=16)
+    # 4,000 images, not 12,000: the re-run embeds every row after the kill (~600: 256 and 0.5 s more), and 12,000 cost
+    # it 17-25 s a run. Still 5+ s of work left at the kill (486-727 images/s at 64 px on 1 core, load 4), and a run
+    # that finished before it fails the returncode assertion below rather than passing.
+    n = 4000
+    data = make_fashion_dir(tmp_path / "d", n_train=n, n_test=16)
     out = tmp_path / "c.h5"
     args = ["extract", "--data-dir", str(data), "--weights", "random", "--image-size", "64", "--runtime", "tensorflow",
             "--out", str(out)]
@@ -187,7 +187,7 @@ def test_a_run_killed_between_commits_resumes_instead_of_starting_over(tmp_path,
     proc = run_main(capsys, *args)
     assert proc.returncode == 0, proc.stderr
     assert "starting it over" not in proc.stdout and "images already done" in proc.stdout, proc.stdout
-    assert featcache.open_cache(out).labels("train").tolist() == (np.arange(12000) % 10).tolist()
+    assert featcache.open_cache(out).labels("train").tolist() == (np.arange(n) % 10).tolist()
 
 
 @pytest.mark.slow
@@ -750,8 +750,11 @@ def test_seed_out_of_range(tmp_path, fashion_dir, seed, message, capsys):
 
 
 @pytest.mark.slow
-def test_nan_weights_stop_the_extraction_naming_the_file(fashion_dir, tmp_path):
-    """A weights file with one NaN kernel: every feature would be NaN; the extraction stops at the first batch."""
+def test_nan_weights_stop_the_extraction_naming_the_file(fashion_dir, tmp_path, capfd):
+    """A weights file with one NaN kernel: every feature would be NaN; the extraction stops at the first batch.
+
+    In this process (run_main), not a new interpreter that imported TensorFlow again (~8 s of CPU); capfd, not capsys,
+    so a native line on file descriptor 2 would count against the one line as it did from a process's stderr."""
     from featcache._lazy import keras
 
     k = keras()
@@ -761,7 +764,7 @@ def test_nan_weights_stop_the_extraction_naming_the_file(fashion_dir, tmp_path):
     weights = tmp_path / "nan.weights.h5"
     base.save_weights(str(weights))
     out = tmp_path / "c.h5"
-    proc = run_cli("extract", "--data-dir", str(fashion_dir), "--weights", str(weights), "--image-size", "32", "--out", str(out))
+    proc = run_main(capfd, "extract", "--data-dir", str(fashion_dir), "--weights", str(weights), "--image-size", "32", "--out", str(out))
     assert_one_line(proc, f"the weights {weights} give NaN or infinite features (layer out_relu, train rows 0-47)")
     assert not out.exists()
 

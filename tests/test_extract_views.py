@@ -224,24 +224,7 @@ def test_a_photo_folder_with_flip_and_crop_views(tmp_path):
     featcache.verify(res.path)
 
 
-@pytest.mark.slow
-def test_the_ray_engine_gives_the_same_views_cache(fashion_dir, tmp_path):
-    import ray
-
-    from featcache.embedding.engines import ray_engine
-
-    if ray.is_initialized():
-        ray.shutdown()
-    ray_engine.start_local(2)
-    try:
-        got = extract(data_dir=str(fashion_dir), out=tmp_path / "ray.h5", engine="ray", views="orig,flip", batch_size=8, **TINY)
-    finally:
-        ray.shutdown()
-    want = extract(data_dir=str(fashion_dir), out=tmp_path / "local.h5", views="orig,flip", batch_size=8, **TINY)
-    got, want = featcache.open_cache(got.path), featcache.open_cache(want.path)
-    assert got.fingerprint == want.fingerprint and got.views == ("orig", "flip")
-    for split in ("train", "test"):
-        assert_close(got.view_features(split), want.view_features(split))
+# The Ray engine's views cache: test_ray_engine.py's test_class_folders_equal_the_local_engines, on that module's Ray instance.
 
 
 def test_views_computed_by_featcache_equal_views_by_hand(real_weights, real_fashion_dir, tmp_path):

@@ -952,7 +952,7 @@ def test_reports_are_refused_inside_the_class_folders_of_the_cache_photos(tmp_pa
     # A head or a model written there: the next extraction listed it with the class's files, took the photos as
     # changed and refused the cache (and finetune the head; an adversarial tester)
     before = sorted(p.relative_to(root) for p in root.rglob("*"))
-    keras_head = featcache.train(cache, "keras", out=tmp_path / "h.keras").path
+    keras_head = featcache.train(cache, "keras", epochs=1, out=tmp_path / "h.keras").path  # any Keras head: finetune's to refuse
     for argv in (["train", str(cache), "--head", "logreg", "--out", str(root / "ants" / "head.npz")],
                  ["export", str(head), "--weights", "random", "--out", str(root / "bees" / "model.keras")],
                  ["finetune", str(keras_head), "--weights", "random", "--epochs", "1", "--out", str(root / "ants" / "ft.keras")]):
