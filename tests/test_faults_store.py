@@ -254,12 +254,12 @@ def file_size_limit(nbytes: int) -> str:
     return f"import resource\nresource.setrlimit(resource.RLIMIT_FSIZE, ({nbytes}, resource.RLIM_INFINITY))"
 
 
-def test_a_file_size_limit_is_one_line_and_a_rerun_finishes(tmp_path, capsys):
+def test_a_file_size_limit_is_one_line_and_a_rerun_finishes(tmp_path):
     """EFBIG (ulimit -f here; a FAT32 drive's 4 GB per file) was not taken for a full disk: HDF5's tracebacks, and a
     partial the next run called unreadable and started over; a head write ended in a traceback (an adversarial tester).
 
-    The runs under the limit are processes (the limit is the process's); the rerun and the verify without it run in
-    this one (run_main): each new interpreter imported TensorFlow again, ~8 s of CPU."""
+    The runs are processes: the limit is the process's, and the rerun's one moved-aside line is read from a clean
+    stderr (run_main's would hold this process's other output)."""
     data = make_fashion_dir(tmp_path / "data", n_train=200, n_test=50)
     out = tmp_path / "c.h5"
     args = ["extract", "--data-dir", str(data), "--weights", "random", "--image-size", "32", "--out", str(out)]
