@@ -78,7 +78,9 @@ def test_csv_and_plot_are_written(multi_cache, tmp_path):
     assert [r["layer"] for r in rows] == ORDER and set(rows[0]) >= {"depth", "layer", "width", "head", "accuracy"}
     assert read_probe_csv(res.csv) == res.rows
     assert res.plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and res.plot.stat().st_size > 10_000
-    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["probe.csv", "probe.png"]  # no temp files left
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["probe.csv", "probe.json", "probe.png"]  # no temp files
+    saved = json.loads((tmp_path / "run" / "probe.json").read_text())
+    assert saved["best"] == json.loads(json.dumps(res.to_dict()["best"])) and saved["cache_abspath"] == str(multi_cache.resolve())
 
 
 def test_default_out_is_under_runs(multi_cache):
@@ -92,6 +94,30 @@ def test_default_out_is_under_runs(multi_cache):
     on_test = featcache.probe(multi_cache, heads="logreg", layers="out_relu", on_test=True)
     assert on_test.csv.parent == Path(os.environ["FEATCACHE_HOME"]) / "runs" / "probe_multi_on_test"
     assert res.csv.read_text() == held_out and on_test.csv.read_text() != held_out
+
+
+def test_a_cache_of_the_same_name_elsewhere_gets_its_own_default_folder(multi_cache, tmp_path):
+    """data/a/multi.h5 then data/b/multi.h5: the second probe replaced the first's report in probe_multi/ (the last
+    session's open list). Now the second gets probe_multi_<6 hex>/, and probing the first again reuses probe_multi/."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    runs = Path(os.environ["FEATCACHE_HOME"]) / "runs"
+    other = tmp_path / "b" / multi_cache.name
+    other.parent.mkdir()
+    shutil.copy2(multi_cache, other)
+    first = featcache.probe(multi_cache, heads="logreg", layers="out_relu")
+    kept = first.csv.read_bytes()
+    second = featcache.probe(other, heads="logreg", layers="block_1")
+    assert first.csv.parent == runs / "probe_multi" and first.csv.read_bytes() == kept
+    assert second.csv.parent.parent == runs and second.csv.parent.name.startswith("probe_multi_")
+    assert len(second.csv.parent.name) == len("probe_multi_") + 6
+    again = featcache.probe(multi_cache, heads="logreg", layers="out_relu")
+    assert again.csv.parent == runs / "probe_multi"
+    assert featcache.probe(other, heads="logreg", layers="block_1").csv.parent == second.csv.parent
+    (first.csv.parent / "probe.json").unlink()  # a folder from before probe.json: whose it is is unknown; taken as before
+    assert featcache.probe(other, heads="logreg", layers="block_1").csv.parent == runs / "probe_multi"
 
 
 def test_quiet_unless_verbose_and_out_checked_before_any_fit(multi_cache, tmp_path, capsys, monkeypatch):

@@ -38,7 +38,7 @@ from featcache.analysis.plots import plot_probe
 from featcache.errors import FeatcacheError
 from featcache.heads import exportable_heads, parse_C_per_head
 from featcache.sources.images import check_report_outside_classes
-from featcache.store.atomic import output_files, write_bytes
+from featcache.store.atomic import output_files, write_bytes, write_json
 from featcache.validate import (
     check_fraction,
     check_jobs,
@@ -335,8 +335,8 @@ def probe(
     at how the layers compare there; a layer chosen by it flatters its test
     accuracy). ``view_settings`` (``parse_view_settings``): on a cache with views,
     the (train views, test views) settings to compare; settings with the same
-    train views share one fit. Writes ``probe.csv`` and ``probe.png`` into
-    ``out`` (default ``data/runs/probe_<cache name>/``, ``probe_<cache name>_on_test/`` with ``on_test``). Prints the table only
+    train views share one fit. Writes ``probe.csv``, ``probe.png`` and ``probe.json`` into
+    ``out`` (default: ``default_out``, ``data/runs/probe_<cache name>/``). Prints the table only
     when ``verbose``.
     """
     from featcache.store import as_cache
@@ -346,7 +346,7 @@ def probe(
     settings = parse_view_settings(cache, view_settings)
     n_jobs = check_jobs(n_jobs)
     # On the test split gets its own default folder: its flattering choice must not replace the honest one (a new user)
-    out_dir = Path(out) if out else paths.runs_dir() / f"probe_{cache.path.stem}{'_on_test' if on_test else ''}"
+    out_dir = Path(out) if out else default_out(cache, on_test)
     check_report_outside_classes(out_dir, cache.photo_root)
     # A full disk, a failed fit or Ctrl-C: what was written of the report and the folders made for it go again.
     with output_files(out_dir, report_files(out_dir)):
@@ -377,6 +377,8 @@ def _probe_into(out_dir: Path, cache: Cache, head_names: list[str], params: dict
     if plot:
         result.plot = plot_probe(rows, best, out_dir / "probe.png", title=_title(cache, scoring),
                                  backbone=cache.meta["backbone"])
+    write_json(out_dir / "probe.json", {**result.to_dict(), "cache_abspath": os.path.abspath(cache.path),
+                                        "cache_fingerprint": cache.meta.get("fingerprint")})
     if verbose:
         _print_table(rows, head_names, names, cache.meta.get("layer_widths", {}), best, len(cache.layers))
         if result.note:
@@ -554,8 +556,27 @@ def _csv_text(rows: list[ProbeRow]) -> str:
 
 
 def report_files(out_dir: Path) -> list[Path]:
-    """The files ``probe`` writes into its folder."""
-    return [out_dir / "probe.csv", out_dir / "probe.png"]
+    """The files ``probe`` writes into its folder (probe.json: the ``--json`` result and the cache's absolute path)."""
+    return [out_dir / "probe.csv", out_dir / "probe.png", out_dir / "probe.json"]
+
+
+def default_out(cache: Cache, on_test: bool = False) -> Path:
+    """``data/runs/probe_<cache name>[_on_test]``, or, where that folder holds the probe of another cache file of
+    the same name (data/a/fashion.h5 and data/b/fashion.h5: the second replaced the first's report), the same name
+    with 6 hex of a hash of the cache's absolute path added, as ``evaluate`` does. A folder from before probe.json
+    cannot say whose it is and is taken as before."""
+    import hashlib
+    import json
+
+    plain = paths.runs_dir() / f"probe_{cache.path.stem}{'_on_test' if on_test else ''}"
+    here = os.path.abspath(cache.path)
+    try:
+        prior = json.loads((plain / "probe.json").read_text())
+    except (OSError, ValueError):
+        return plain
+    if not isinstance(prior, dict) or prior.get("cache_abspath") in (None, here):
+        return plain
+    return plain.with_name(f"{plain.name}_{hashlib.sha256(here.encode()).hexdigest()[:6]}")
 
 
 def check_report(out_dir: Path, flag: str = "--out") -> None:

@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        f"train split and score on images it was not fitted on: by default a stratified {DEFAULT_HOLDOUT:.0%} of "
                        "the train split (the test split is never read, so the choice does not flatter its test accuracy). On a "
                        "cache with views, also each view setting (which views the head is fitted on, which are averaged per "
-                       "image). Writes probe.csv and probe.png and prints the best layer, head and view setting.")
+                       "image). Writes probe.csv, probe.png and probe.json and prints the best layer, head and view setting.")
     p.add_argument("cache", help="path to a cache written by 'featcache extract --layers ...'")
     p.add_argument("--heads", metavar="H1,H2", help=f"heads to fit on each layer (default: {','.join(DEFAULT_HEADS)})")
     p.add_argument("--C", metavar="C|HEAD=C,...", help=f"regularization, {C_RANGE}: one value for "
@@ -36,8 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--on-test", action="store_true", help="score on the test split instead: how the layers compare "
                    "there (a layer chosen this way flatters its test accuracy)")
     p.add_argument("--seed", type=int, help=f"which training images are held out (default: {seed}; not used with --on-test)")
-    p.add_argument("--out", metavar="DIR", help="folder for probe.csv and probe.png (default: data/runs/probe_<cache name>/, "
-                   "or probe_<cache name>_on_test/ with --on-test)")
+    p.add_argument("--out", metavar="DIR", help="folder for probe.csv, probe.png and probe.json (default: data/runs/probe_<cache name>/, "
+                   "or probe_<cache name>_on_test/ with --on-test; _<6 hex> added where that folder holds the probe "
+                   "of another cache of the same name)")
     p.add_argument("--jobs", type=int, metavar="N", help=f"fits run side by side (joblib; -1: every core; default: {jobs})")
     p.add_argument("--view-settings", metavar="TRAIN/TEST;...", help="on a cache with views, the view settings to compare: "
                    "TRAIN/TEST pairs separated by ';', each side view names as in 'extract --views' or 'all' (the head is "
