@@ -369,3 +369,26 @@ def test_api_arguments_of_the_wrong_type_are_one_line_naming_them(cache, tmp_pat
                           (lambda: featcache.predict(None, [tmp_path]), r"^model must be a path \(got None\); pass the \.keras file")]:
         with pytest.raises(FeatcacheError, match=message):
             call()
+
+
+def test_a_worker_processes_warnings_come_back_to_the_cli_once_in_its_one_line_form(capfd):
+    """probe and curve with --jobs above 1 fit in loky processes, whose warnings (a convergence note) reached the
+    terminal in Python's two-line form, once per worker, past the CLI's 'note:' printer (the last session's open
+    list). Workers now record them (call_recording) and the parent warns again, each message once (replay)."""
+    import warnings
+
+    from joblib import Parallel, delayed
+
+    from featcache.heads.solver import ConvergenceNote, call_recording, replay
+
+    outs = Parallel(n_jobs=2, backend="loky")(delayed(call_recording)(warnings.warn, m, ConvergenceNote)
+                                              for m in ("logreg head: stopped", "logreg head: stopped", "svm: other"))
+    assert capfd.readouterr().err == ""  # nothing printed by the workers themselves
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        seen: set = set()
+        for result, records in outs:
+            assert result is None
+            replay(records, seen)
+    assert [(str(w.message), w.category) for w in caught] == [("logreg head: stopped", ConvergenceNote),
+                                                              ("svm: other", ConvergenceNote)]

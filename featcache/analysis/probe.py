@@ -506,7 +506,16 @@ def _run_jobs(path: Path, jobs, params, scoring: Scoring, n_jobs: int, verbose: 
     else:
         from joblib import Parallel, delayed
 
-        gen = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(delayed(task)(*job) for job in jobs)
+        from featcache.heads.solver import call_recording, replay
+
+        seen: set = set()
+
+        def shown(outs):  # the workers' warnings (a fit's convergence note) in the CLI's one-line form, each once
+            for out, records in outs:
+                replay(records, seen)
+                yield out
+
+        gen = shown(Parallel(n_jobs=n_jobs, return_as="generator_unordered")(delayed(call_recording)(task, *job) for job in jobs))
     for i, (key, value) in enumerate(gen):
         results[key] = value
         if bar:

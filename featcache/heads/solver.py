@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from typing import Iterator
+from typing import Any, Callable, Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
 
 
 class ConvergenceNote(UserWarning):
@@ -46,3 +48,25 @@ def solver_notes(head: str, fix: str) -> Iterator[None]:
         fits = "" if stopped == 1 else f" (in {stopped} fits, cross-validation's included)"
         warnings.warn(f"{head}: the solver stopped at its iteration limit before converging{fits}, so the head is near "
                       f"its optimum but not at it; {fix}", ConvergenceNote, stacklevel=3)
+
+
+WarningRecord = tuple[str, type, str, int]  # (message, category, filename, line): what warn_explicit takes back
+
+
+def call_recording(fn: Callable[..., T], *args: Any) -> tuple[T, list[WarningRecord]]:
+    """``fn(*args)`` with the warnings it raised recorded, not shown: for a joblib worker process, whose warnings
+    would reach the terminal in Python's two-line form, past the CLI's one-line ``note:`` printer (probe and curve
+    with ``--jobs`` above 1). The parent shows them with :func:`replay`."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = fn(*args)
+    return result, [(str(w.message), w.category, w.filename, w.lineno) for w in caught]
+
+
+def replay(records: Iterable[WarningRecord], seen: set[tuple[type, str]]) -> None:
+    """Warn again, in this process, what a worker recorded (``call_recording``), each distinct message once per run
+    (``seen``, kept by the caller): as one process shows a repeated warning from one place once."""
+    for message, category, filename, lineno in records:
+        if (category, message) not in seen:
+            seen.add((category, message))
+            warnings.warn_explicit(message, category, filename, lineno)

@@ -141,5 +141,10 @@ def execute(work: list[tuple], jobs: int) -> Iterator[tuple[Task, list[tuple[flo
         return
     from joblib import Parallel, delayed
 
+    from featcache.heads.solver import call_recording, replay
+
+    seen: set = set()
     parallel = Parallel(n_jobs=jobs, backend=BACKEND, return_as="generator_unordered", max_nbytes=None)
-    yield from parallel(delayed(run_task)(*item) for item in work)
+    for out, records in parallel(delayed(call_recording)(run_task, *item) for item in work):
+        replay(records, seen)  # the workers' warnings in the CLI's one-line form, each once
+        yield out
