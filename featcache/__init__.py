@@ -9,7 +9,9 @@ or ``train``'s result), ``featcache.load_head(path)`` reads a head file and
 ``featcache.lesson(weights=...)`` is ``featcache lesson``.
 """
 
-__version__ = "0.1.0"
+# 0.2.0: the formats of 2026-12-03 (caches with per-layer digests, head and model files with content digests);
+# every file records the version that wrote it (featcache_version).
+__version__ = "0.2.0"
 
 _API = {
     "extract": ("featcache.embedding.runner", "extract"),
