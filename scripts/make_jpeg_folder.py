@@ -74,7 +74,10 @@ def photo_source(args: argparse.Namespace, tmp: Path) -> list[Path]:
     root = Path(args.photos) if args.photos else tmp / "photos"
     if args.make_photos:
         make_jpeg_folder(root, args.make_photos)
-    return sorted(f for f in root.rglob("*") if f.suffix.lower() in (".jpg", ".jpeg"))
+    files = sorted(f for f in root.rglob("*") if f.suffix.lower() in (".jpg", ".jpeg"))
+    if not files:  # a benchmark of 0 photos ended in an IndexError
+        raise SystemExit(f"no JPEG files under {root}; pass --photos DIR holding JPEGs, or --make-photos N with photos to copy")
+    return files
 
 
 def main() -> None:

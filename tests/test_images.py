@@ -322,6 +322,53 @@ def test_turned_photos_are_extracted_upright_and_the_decoder_is_in_the_fingerpri
     assert images.load(root, 32, test_fraction=0.3).digest != before  # caches made before v2 are not reused
 
 
+def test_this_machines_pillow_decodes_photos_to_the_reference_pixels():
+    """A photo cache's identity names the decoder (DECODER) and, where the machine's Pillow and libjpeg give other
+    pixels than REFERENCE_PIXELS (Pillow 9.5, 10.4, 11.3, 12.0 and 13.0 give these), those too. Here, with the
+    Pillow CI installs, they are the reference: caches keep their fingerprints."""
+    from featcache.sources import decode
+
+    assert decode.pixel_digest() == images.REFERENCE_PIXELS
+    assert images.other_pixels() is None and images.decoder_identity() == images.DECODER
+
+
+def test_a_pillow_that_decodes_to_other_pixels_is_another_photo_cache(tmp_path, monkeypatch, capsys):
+    """Regression: Pillow-SIMD (a drop-in Pillow) resizes to pixels 1 off on 0.7% of values, features up to 0.12
+    apart, and a photo cache extracted with Pillow was a hit there (and a partial resumed, mixing both): the
+    fingerprint covered featcache's decoder code, not what the libraries under it make of the bytes."""
+    from PIL import Image
+
+    from featcache.sources import decode
+
+    root = make_class_tree(tmp_path / "d", {"a": 5, "b": 4}, ext="jpg", size=40)
+    out = tmp_path / "c.h5"
+    args = ["extract", "--images", str(root), "--test-fraction", "0.3", "--weights", "random", "--image-size", "32",
+            "--out", str(out)]
+    assert main(args) == 0
+    kept = out.read_bytes()
+    before = images.load(root, 32, test_fraction=0.3).digest
+    real = Image.Image.resize
+
+    def one_off(self, *a, **k):  # as Pillow-SIMD's bilinear resize: a value 1 off here and there
+        arr = np.asarray(real(self, *a, **k)).copy()
+        arr.flat[0] ^= 1
+        return Image.fromarray(arr, "RGB")
+
+    monkeypatch.setattr(Image.Image, "resize", one_off)
+    decode.pixel_digest.cache_clear()
+    try:
+        assert images.other_pixels().startswith("Pillow ") and images.decoder_identity() != images.DECODER
+        after = images.load(root, 32, test_fraction=0.3).digest
+        assert all(after[s] != before[s] for s in before)
+        capsys.readouterr()
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "decoded_with Pillow's reference pixels -> Pillow " in err, err
+        assert out.read_bytes() == kept
+    finally:
+        decode.pixel_digest.cache_clear()
+
+
 # ---------------------------------------------------------------- reading batches
 
 

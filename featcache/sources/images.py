@@ -69,6 +69,31 @@ if TYPE_CHECKING:
 # ValueError (EOFError for a SPIDER image, NotImplementedError for some DDS files) is now skipped with its reason;
 # it used to stop the extraction, so no cache holds such a file and every cache's files decode as before.
 DECODER = "featcache.decode_image:v5:pil_rgb_first_frame_exif_upright_alpha_on_white_jpeg_draft_bilinear_damaged_skipped_no_eps_float"
+# What DECODER gives with Pillow 9.5, 10.4, 11.3, 12.0 and 13.0 (pyproject's floor to the newest, each in its own
+# environment, 2026-12-03): decode.pixel_digest of its fixed JPEG. Where this machine's Pillow and libjpeg give
+# these pixels the identity is DECODER alone, so caches keep their fingerprints; where they give others
+# (Pillow-SIMD: features up to 0.12 apart), the identity names them, and a cache extracted on one is neither a
+# hit nor resumed on the other.
+REFERENCE_PIXELS = "fcc3ad06660f1b34f655790770df96d589e720c860222dc1f187e346c2ecc670"
+
+
+def other_pixels() -> str | None:
+    """None where this machine decodes to the reference pixels (``REFERENCE_PIXELS``), else what it decodes with:
+    ``"Pillow 12.1.1.post0, pixels 7acce0f6f437a5b6"`` (the version, and 16 hex of ``decode.pixel_digest``)."""
+    import PIL
+
+    from featcache.sources.decode import pixel_digest
+
+    digest = pixel_digest()
+    return None if digest == REFERENCE_PIXELS else f"Pillow {PIL.__version__}, pixels {digest[:16]}"
+
+
+def decoder_identity() -> str:
+    """``DECODER``, with ``other_pixels()`` added where this machine's pixels are not the reference."""
+    other = other_pixels()
+    return DECODER if other is None else f"{DECODER}:{other}"
+
+
 SPLIT_FOLDERS = ("train", "val", "test")
 TEST_FOLDERS = ("val", "test")
 # A photo is never this big; reading such a file whole to hash it would only waste memory.
@@ -165,6 +190,8 @@ class PhotoFolder:
         seed = 0 if self.seed is None else self.seed  # as recorded since featcache 0.1: the spec is part of the cache's identity
         spec = {"kind": "images", "root": str(root.resolve()), "image_size": image_size, "test_fraction": self.test_fraction,
                 "seed": seed, "strict": self.strict, "test_folder": test_folder}
+        if other_pixels() is not None:  # only then: the specs of caches decoded to the reference pixels stay as they were
+            spec["decoded_with"] = other_pixels()
         rows = PhotoRows(root, image_size, files, class_names, class_dirs, loose, self.test_fraction, seed, self.strict,
                          test_folder, verbose)
         rows.arrange({})  # what is wrong even if every candidate decodes fails now, before any decoding
@@ -495,7 +522,8 @@ class PhotoRows:
             rule = {"test_folder": self.test_folder}
             groups = {name: [f for f in self.candidates if f.folder == folder]
                       for name, folder in (("train", "train"), ("test", self.test_folder))}
-        return {name: hashlib.sha256(json.dumps([DECODER, self.image_size, name, rule, [[f.rel, f.label, f.digest] for f in fs]],
+        decoder = decoder_identity()
+        return {name: hashlib.sha256(json.dumps([decoder, self.image_size, name, rule, [[f.rel, f.label, f.digest] for f in fs]],
                                                 separators=(",", ":")).encode()).hexdigest()
                 for name, fs in groups.items()}
 
