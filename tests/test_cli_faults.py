@@ -457,9 +457,10 @@ def test_info_names_the_command_for_a_head_or_a_model(tmp_path, fake_model, caps
     assert main(["train", cache, "--head", "logreg", "--out", str(head)]) == 0
     capsys.readouterr()
     one_line_error(capsys, ["info", str(head)], f"{head} is a head written by 'featcache train', not a cache",
-                   f"'featcache evaluate {head} CACHE'")
+                   f"'featcache evaluate {head} CACHE'", f"check its content digest with 'featcache verify {head}'")
     one_line_error(capsys, ["info", str(fake_model)], "is a model written by 'featcache export' or 'featcache finetune', "
-                   f"not a cache; classify images with 'featcache predict {fake_model} IMAGE ...'")
+                   f"not a cache; classify images with 'featcache predict {fake_model} IMAGE ...', or check its content "
+                   f"digest with 'featcache verify {fake_model}'")
     other = tmp_path / "notes.npz"
     other.write_bytes(b"not a zip")
     one_line_error(capsys, ["info", str(other)], "is not a readable HDF5 file")
