@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("verify", help="check a cache (every chunk, its content digest), or a head or model file (its content digest)",
+    p = sub.add_parser("verify", help="check a cache (every chunk, its content digest), or a head or model file "
+                       "(its content digest)",
                        description="Read every chunk of every dataset of a cache, which HDF5 checks against its Fletcher-32 "
                        "checksum, and compare the SHA-256 digests of its labels, index, paths and settings and (caches "
                        "sealed since 2026-12-03) of every feature value. Given a head ('featcache train') or a model "
@@ -89,10 +90,12 @@ def verify_file(path: str | Path, kind: str) -> dict[str, Any]:
 
 def _file_line(result: dict[str, Any]) -> str:
     if not result["content_digest"]:
-        fix = ("retrain it with 'featcache train'" if result["kind"] == "head"
-               else "re-export the model with 'featcache export' (or 'featcache finetune')")
-        return (f"ok: {result['path']} is a {result['kind']} of format {result['format_version']} without a content digest (saved before 2026-12-03), so an "
-                f"edit to it cannot be detected; {fix} to have it checked")
+        from featcache.deploy.model import REEXPORT
+        from featcache.heads.io import RETRAIN
+
+        return (f"ok: {result['path']} is a {result['kind']} of format {result['format_version']} without a content "
+                f"digest (saved before 2026-12-03), so an edit to it cannot be detected; "
+                f"{RETRAIN if result['kind'] == 'head' else REEXPORT} to have it checked")
     n = result["bytes_read"]
     size = f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n / 2**10:.0f} KB"
     return (f"ok: {result['path']} is intact ({result['kind']}, format {result['format_version']}): {size} read, "

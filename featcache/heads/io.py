@@ -268,8 +268,10 @@ def _without_digest(doc: Any, npz: bool) -> Any:
 
 
 def content_digest(zf: zipfile.ZipFile, doc: Any, npz: bool) -> str:
-    """SHA-256 of a head file, or of a model file (``deploy.model``: ``npz`` False): its metadata ``doc`` without the digest (canonical JSON), then every other entry of
-    its zip in name order, each as its name, size and bytes (an entry added, dropped, renamed or changed changes it).
+    """SHA-256 of a head file, or of a model file (``deploy.model``, ``npz`` False): its metadata ``doc`` without the
+    digest (canonical JSON), then every other entry of its zip in name order, each as its name, size and bytes (an
+    entry added, dropped, renamed or changed changes it). The one digest of both kinds of file, its domain string
+    ("featcache head v2") included.
 
     The metadata is hashed as parsed, not as stored, because the digest lives inside it; every other entry as
     stored (the weights, the arrays, Keras's config). Reading an entry through also checks the zip's CRC-32.
