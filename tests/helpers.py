@@ -296,3 +296,24 @@ def reseal_head(path: Path) -> Path:
             zf.writestr(info, data)
         zf.writestr(_entry(npz), _npy_bytes(np.frombuffer(body, dtype=np.uint8)) if npz else body)
     return path
+
+
+def reseal_model(path: Path) -> Path:
+    """``reseal_head`` for a model file (export, finetune): its featcache.json is a .keras head's, under the same
+    digest (``heads.io.content_digest``). Tests of the field checks behind the digest edit a model, then reseal it."""
+    return reseal_head(path)
+
+
+def meta_only_model(path: Path, **meta) -> Path:
+    """A file with featcache's model metadata (this format, its digest made) and no network: what is checked before
+    TensorFlow loads. ``meta`` adds to or replaces the fields."""
+    import json
+    import zipfile
+
+    from featcache.deploy.model import FORMAT_VERSION, KIND
+    from featcache.heads.io import META_ENTRY
+
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(META_ENTRY, json.dumps({"kind": KIND, "format_version": FORMAT_VERSION, "class_names": ["ants", "bees"],
+                                            "image_size": 32, **meta}))
+    return reseal_model(path)

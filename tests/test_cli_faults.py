@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from helpers import class_image, reseal_head, write_image
+from helpers import class_image, meta_only_model, reseal_head, write_image
 
 from featcache.cli import main
 
@@ -36,11 +36,8 @@ def one_line_error(capsys, argv, *needles) -> str:
 def fake_model(tmp_path, monkeypatch):
     """A model file with featcache's metadata and a network stubbed out: predict's plumbing without TensorFlow."""
     from featcache.deploy import model as model_mod
-    from featcache.heads.io import META_ENTRY
 
-    path = tmp_path / "m.keras"
-    with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr(META_ENTRY, json.dumps({"kind": model_mod.KIND, "class_names": ["ants", "bees"], "image_size": 16}))
+    path = meta_only_model(tmp_path / "m.keras", image_size=16)
     monkeypatch.setattr(model_mod, "load_model", lambda p: (object(), {}))
     # predict builds its runner (runtime choice, conversion) through ModelRunner: stubbed too.
     monkeypatch.setattr(model_mod, "ModelRunner", lambda *a, **k: SimpleNamespace(runtime_used="stub", runtime_note=None))
@@ -460,9 +457,10 @@ def test_info_names_the_command_for_a_head_or_a_model(tmp_path, fake_model, caps
     assert main(["train", cache, "--head", "logreg", "--out", str(head)]) == 0
     capsys.readouterr()
     one_line_error(capsys, ["info", str(head)], f"{head} is a head written by 'featcache train', not a cache",
-                   f"'featcache evaluate {head} CACHE'")
+                   f"'featcache evaluate {head} CACHE'", f"check its content digest with 'featcache verify {head}'")
     one_line_error(capsys, ["info", str(fake_model)], "is a model written by 'featcache export' or 'featcache finetune', "
-                   f"not a cache; classify images with 'featcache predict {fake_model} IMAGE ...'")
+                   f"not a cache; classify images with 'featcache predict {fake_model} IMAGE ...', or check its content "
+                   f"digest with 'featcache verify {fake_model}'")
     other = tmp_path / "notes.npz"
     other.write_bytes(b"not a zip")
     one_line_error(capsys, ["info", str(other)], "is not a readable HDF5 file")
@@ -1039,14 +1037,10 @@ def test_predict_holds_a_pass_to_the_bound_counting_the_models_views(tmp_path, f
     from featcache.deploy import model as model_mod
     from featcache.deploy.predict import predict
     from featcache.embedding import passes
-    from featcache.heads.io import META_ENTRY
 
     for i in range(5):
         write_image(tmp_path / f"x{i}.png", class_image(0, i, 16))
-    model = tmp_path / "views.keras"
-    with zipfile.ZipFile(model, "w") as zf:
-        zf.writestr(META_ENTRY, json.dumps({"kind": model_mod.KIND, "class_names": ["ants", "bees"], "image_size": 16,
-                                            "views": ["orig", "flip", "shift:+2,+2"]}))
+    model = meta_only_model(tmp_path / "views.keras", image_size=16, views=["orig", "flip", "shift:+2,+2"])
     batches = []
     monkeypatch.setattr(model_mod, "run_model", lambda net, x, bs=64: batches.append((len(x), bs)) or np.full((len(x), 2), 0.5))
     files = sorted(tmp_path.glob("x*.png"))

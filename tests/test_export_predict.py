@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from helpers import SHARED, write_image
+from helpers import SHARED, meta_only_model, reseal_model, write_image
 
 import featcache
 from featcache.cli import main
@@ -229,8 +229,9 @@ def test_one_rgb_image_saved_as_hwc_is_refused_not_read_as_a_stack_of_gray_image
     assert read_npy(tmp_path / "rgb.npy").shape == (1, 40, 30, 3)
 
 
-def _with_meta(src, dst, **edits):
-    """A copy of model file ``src`` whose featcache.json has ``edits`` (a value of ``...`` removes the field)."""
+def _with_meta(src, dst, reseal=True, **edits):
+    """A copy of model file ``src`` whose featcache.json has ``edits`` (a value of ``...`` removes the field), its
+    content digest made again (``reseal``) as someone who knows the format would: the field checks behind it refuse it."""
     import zipfile
 
     from featcache.heads.io import META_ENTRY
@@ -243,19 +244,12 @@ def _with_meta(src, dst, **edits):
                 meta.update({k: v for k, v in edits.items() if v is not ...})
                 data = json.dumps({k: v for k, v in meta.items() if edits.get(k, None) is not ...}).encode()
             zout.writestr(item, data)
-    return dst
+    return reseal_model(dst) if reseal else dst
 
 
 def _meta_only_model(path, **meta):
     """A file with featcache's model metadata and no network: what is checked before TensorFlow loads."""
-    import zipfile
-
-    from featcache.deploy.model import KIND
-    from featcache.heads.io import META_ENTRY
-
-    with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr(META_ENTRY, json.dumps({"kind": KIND, "class_names": ["ants", "bees"], "image_size": 32, **meta}))
-    return path
+    return meta_only_model(path, **meta)
 
 
 @pytest.mark.parametrize("edit, message", [
@@ -318,6 +312,160 @@ def test_class_names_must_match_the_models_outputs(tmp_path, capsys, monkeypatch
     monkeypatch.setattr(runtimes, "build", lambda runtime, spec, *a: ("onnxruntime", lambda x: [np.full((len(x), 10), 0.1)], None))
     with pytest.raises(featcache.FeatcacheError, match="names 3 classes but whose network gives 10 class probabilities"):
         predict(good, [photo], runtime="onnxruntime")
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A tiny model file as save_model writes it (3 classes), made once: each test changes a copy."""
+    return _softmax_model(tmp_path_factory.mktemp("tiny") / "m.keras", 3, ["ants", "bees", "wasps"])
+
+
+def _rewrite_model(src, dst, change):
+    """A copy of the model file ``src`` rewritten entry by entry: ``change(name, data)`` gives an entry's new bytes,
+    None to drop it; ``change("", None)`` gives extra ``(name, data)`` entries to add (or None). The zip's own
+    CRC-32s are made anew, as any tool that edits a zip makes them: only the digest can tell."""
+    import zipfile
+
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for item in zin.infolist():
+            data = change(item.filename, zin.read(item))
+            if data is not None:
+                zout.writestr(item, data)
+        for name, data in change("", None) or ():
+            zout.writestr(name, data)
+    return dst
+
+
+def _reversed_names(name, data):
+    if name == "featcache.json":
+        meta = json.loads(data)
+        return json.dumps({**meta, "class_names": meta["class_names"][::-1]}).encode()
+    return data
+
+
+def _weights_byte(name, data):  # the last byte of the weights (a bias of the Dense layer)
+    return data[:-1] + bytes([data[-1] ^ 1]) if name == "model.weights.h5" else data
+
+
+@pytest.mark.parametrize("change", [
+    _reversed_names,
+    _weights_byte,
+    lambda n, d: d.replace(b'"image_size": 32', b'"image_size": 64') if n == "featcache.json" else d,
+    lambda n, d: [("notes.txt", b"added")] if n == "" else d,
+    lambda n, d: None if n == "metadata.json" else d,
+    lambda n, d: json.dumps({k: v for k, v in json.loads(d).items() if k != "content_digest"}).encode() if n == "featcache.json" else d,
+    lambda n, d: json.dumps({**json.loads(d), "content_digest": "0" * 64}).encode() if n == "featcache.json" else d,
+], ids=["class-names-reversed", "weights-byte", "image-size", "entry-added", "entry-dropped", "digest-removed",
+        "digest-replaced"])
+def test_an_edited_or_damaged_model_is_refused_by_its_digest(tiny_model, tmp_path, capsys, monkeypatch, change):
+    """Regression: a model file whose featcache.json had its class names reversed, or with a byte of its weights
+    changed, predicted silently wrong classes. Its content digest (format 2, the head files' digest) is checked
+    whenever it is read, before anything in it is used: one line naming the file and the fix, exit 2, on every
+    runtime (a converted one, cached by the file's SHA-256, is not reached)."""
+    from featcache.deploy.model import load_model, read_meta
+    from featcache.deploy.predict import predict
+    from featcache.embedding import runtimes
+
+    bad = _rewrite_model(tiny_model, tmp_path / "m.keras", change)
+    photo = write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
+    line = f"{bad} is damaged or was changed after 'featcache export' or 'featcache finetune' saved it ("
+    for runtime in ("tensorflow", "auto"):
+        err = _one_line_error(capsys, ["predict", str(bad), str(photo), "--runtime", runtime], line)
+        assert err.endswith("; re-export the model with 'featcache export' (or 'featcache finetune')"), err
+    for read in (read_meta, load_model):
+        with pytest.raises(featcache.FeatcacheError, match="is damaged or was changed after 'featcache export'"):
+            read(bad)
+    built = []  # a conversion (cached or made) is never reached
+    monkeypatch.setattr(runtimes, "build", lambda *a: built.append(a) or ("onnxruntime", lambda x: [np.full((len(x), 3), 1 / 3)], None))
+    with pytest.raises(featcache.FeatcacheError, match="is damaged or was changed after 'featcache export'"):
+        featcache.deploy.model.ModelRunner(bad, "onnxruntime")
+    assert built == []
+    predict(tiny_model, [photo], runtime="onnxruntime")  # the stub runs the intact file
+    assert len(built) == 1
+
+
+def test_a_flipped_byte_in_a_model_file_is_one_line(tiny_model, tmp_path, capsys):
+    """A byte flipped in place (a bad disk, not an edit): the zip's CRC-32, read through while hashing, says so."""
+    import shutil
+    import zipfile
+
+    from helpers import flip
+
+    bad = shutil.copy(tiny_model, tmp_path / "m.keras")
+    with zipfile.ZipFile(bad) as zf:
+        info = zf.getinfo("model.weights.h5")
+    flip(bad, info.header_offset + 30 + len(info.filename) + len(info.extra) + info.compress_size // 2)
+    photo = write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
+    _one_line_error(capsys, ["predict", str(bad), str(photo)],
+                    f"{bad} is damaged or was changed after 'featcache export' or 'featcache finetune' saved it (")
+
+
+def test_a_model_round_trip_carries_a_digest_and_predicts_the_same(tiny_model, tmp_path):
+    """What save_model writes reads back checked (format 2, a digest), and predicts what the network it saved does;
+    saving the loaded model again (its meta as loaded) makes a digest of the new file."""
+    import warnings
+
+    from featcache.deploy.model import FORMAT_VERSION, check_content, load_model, save_model
+
+    images = np.random.default_rng(0).integers(0, 256, size=(4, 20, 20, 3), dtype=np.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no note: the file is checked
+        net, meta = load_model(tiny_model)
+        assert check_content(tiny_model) == (True, meta)
+    assert meta["format_version"] == FORMAT_VERSION == 2 and len(meta["content_digest"]) == 64
+    again = save_model(net, tmp_path / "again.keras", meta)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        net2, meta2 = load_model(again)
+    assert meta2["content_digest"] != meta["content_digest"]  # another file (its "created" and zip differ)
+    assert {k: v for k, v in meta2.items() if k not in ("content_digest", "created")} == \
+        {k: v for k, v in meta.items() if k not in ("content_digest", "created")}
+    np.testing.assert_array_equal(net2.predict(images, verbose=0), net.predict(images, verbose=0))
+    from featcache.deploy.predict import predict
+
+    photo = write_image(tmp_path / "a.png", images[0])
+    assert predict(again, [photo], runtime="tensorflow")[0].top == predict(tiny_model, [photo], runtime="tensorflow")[0].top
+
+
+def test_a_model_saved_before_digests_loads_with_one_note(tiny_model, tmp_path, capsys):
+    """Models of format 1 (before 2026-12-03) carry no digest: they still load and predict, with one note line
+    however often predict reads the file (its metadata first, then the network), on any runtime."""
+    from featcache.deploy.model import UncheckedModelWarning, load_model
+
+    def as_format_1(name, data):
+        if name == "featcache.json":
+            meta = json.loads(data)
+            meta.pop("content_digest")
+            return json.dumps({**meta, "format_version": 1}).encode()
+        return data
+
+    old = _rewrite_model(tiny_model, tmp_path / "old.keras", as_format_1)
+    photo = write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
+    note = (f"featcache predict: note: {old} carries no content digest (saved before featcache's model digests of "
+            "2026-12-03), so an edit to it cannot be detected; re-export the model with 'featcache export' (or "
+            "'featcache finetune') to have it checked")
+    assert main(["predict", str(old), str(photo), "--runtime", "tensorflow"]) == 0
+    out = capsys.readouterr()
+    assert out.err.strip() == note and out.out.startswith(str(photo))
+    with pytest.warns(UncheckedModelWarning):
+        _, meta = load_model(old)
+    assert "content_digest" not in meta and meta["format_version"] == 1
+
+
+def test_verify_checks_a_models_content_digest(tiny_model, tmp_path, capsys):
+    """'featcache verify' took caches only (a model was "not a readable HDF5 file"): it now reads a model file
+    through and compares its content digest, as every read of a model does."""
+    assert main(["verify", str(tiny_model)]) == 0
+    out = capsys.readouterr().out.strip()
+    assert out.startswith(f"ok: {tiny_model} is intact (model, format 2): ") and "content digest matches" in out, out
+    assert main(["verify", str(tiny_model), "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["ok"] is True and got["kind"] == "model" and got["content_digest"] is True
+    bad = _rewrite_model(tiny_model, tmp_path / "bad.keras", _weights_byte)
+    _one_line_error(capsys, ["verify", str(bad)],
+                    f"{bad} is damaged or was changed after 'featcache export' or 'featcache finetune' saved it (")
+    assert main(["verify", str(bad), "--json"]) == 2
+    assert json.loads(capsys.readouterr().out)["ok"] is False
 
 
 def test_a_fifo_given_as_a_model_says_it_is_not_a_regular_file(tmp_path, capsys):

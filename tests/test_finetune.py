@@ -274,6 +274,22 @@ def test_class_folder_photos_fine_tune_export_and_predict(tmp_path, capsys):
 
     got = json.loads(capsys.readouterr().out)["predictions"]
     assert {t["class"] for t in got[0]["top"]} == {"ants", "bees"}
+    # The fine-tuned model carries the content digest export's do (format 2): names reversed in it are refused.
+    import zipfile
+
+    from featcache.deploy.model import FORMAT_VERSION, check_content
+
+    checked, meta = check_content(r.path)
+    assert checked is True and meta["format_version"] == FORMAT_VERSION == 2
+    bad = tmp_path / "reversed.keras"
+    with zipfile.ZipFile(r.path) as src, zipfile.ZipFile(bad, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "featcache.json":
+                data = json.dumps({**json.loads(data), "class_names": ["bees", "ants"]}).encode()
+            dst.writestr(item, data)
+    _one_line_error(capsys, ["predict", str(bad), str(photo)], f"{bad} is damaged or was changed after 'featcache export' "
+                    "or 'featcache finetune' saved it (its content_digest does not match its contents); re-export the model")
 
 
 def test_a_tie_with_the_frozen_head_is_not_called_worse(capsys):

@@ -382,6 +382,25 @@ def test_a_head_saved_before_digests_loads_with_one_note(npz_head, cache, tmp_pa
         assert load_head(npz_head)[1]["content_digest"]
 
 
+def test_verify_checks_a_heads_content_digest(npz_head, tmp_path, capsys):
+    """'featcache verify' took caches only: given a head it said it was no HDF5 file. It now reads the head through
+    and compares its content digest, as every load does: ok, exit 0; an edit, the loaders' one line, exit 2."""
+    assert main(["verify", str(npz_head)]) == 0
+    out = capsys.readouterr().out.strip()
+    assert out.startswith(f"ok: {npz_head} is intact (head, format 2): ") and "content digest matches" in out, out
+    assert main(["verify", str(npz_head), "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["ok"] is True and got["kind"] == "head" and got["content_digest"] is True
+    _rewrite_npz(npz_head, _reversed_names, reseal=False)
+    _one_line(capsys, ["verify", str(npz_head)], f"{npz_head} is damaged or was changed after 'featcache train' saved it (")
+    _rewrite_npz(npz_head, lambda d, e: (d["meta"].pop("content_digest"), d["meta"].update(format_version=1)), reseal=False)
+    assert main(["verify", str(npz_head)]) == 0  # saved before digests: nothing to compare, and it says so
+    out = capsys.readouterr()
+    assert out.out.strip() == (f"ok: {npz_head} is a head of format 1 without a content digest (saved before 2026-12-03), "
+                               "so an edit to it cannot be detected; retrain it with 'featcache train' to have it checked")
+    assert out.err == ""
+
+
 def test_a_head_on_a_cache_of_another_width_is_one_line(npz_head, tmp_path, capsys):
     wide = synthetic_cache(tmp_path / "wide.h5", d=8)
     _one_line(capsys, ["evaluate", str(npz_head), str(wide)], "the head takes 6 features but layer 'out'")

@@ -96,10 +96,12 @@ def _refuse_other_featcache_file(path: str) -> None:
     kind = file_kind(path)
     if kind == "head":
         raise FeatcacheError(f"{path} is a head written by 'featcache train', not a cache; score it with "
-                             f"'featcache evaluate {path} CACHE', or pass its cache to 'featcache info'")
+                             f"'featcache evaluate {path} CACHE', check its content digest with 'featcache verify {path}', "
+                             "or pass its cache to 'featcache info'")
     if kind == "model":
         raise FeatcacheError(f"{path} is a model written by 'featcache export' or 'featcache finetune', not a cache; "
-                             f"classify images with 'featcache predict {path} IMAGE ...'")
+                             f"classify images with 'featcache predict {path} IMAGE ...', or check its content digest "
+                             f"with 'featcache verify {path}'")
 
 
 def _source_words(source) -> str:

@@ -5,6 +5,13 @@ one model (uint8 images (N, H, W, C) of any size, C = 1 or 3 -> Preprocess ->
 base -> pooling -> Dropout -> Dense -> Softmax) with a ``featcache.json``
 entry added to its zip carrying the class names and what the model was made
 from. ``predict`` reads it back with ``load_model``.
+
+Format 2 (since 2026-12-03): ``featcache.json`` carries ``content_digest``,
+SHA-256 over the rest of the metadata and every other entry of the zip (the
+head files' digest, ``heads.io.content_digest``), checked whenever a model is
+read (``read_meta``, so ``load_model`` and ``ModelRunner`` too), before
+anything in it is used. A model of format 1 has none and loads with an
+``UncheckedModelWarning`` (docs/model-format.md).
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +31,7 @@ from featcache._lazy import keras
 from featcache.embedding.backbones import MAX_IMAGE_SIZE, file_sha256
 from featcache.embedding.runtimes import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError
-from featcache.heads.io import META_ENTRY, MODEL_KIND, check_regular_file, load_problem
+from featcache.heads.io import META_ENTRY, MODEL_KIND, add_sealed_meta, check_digest, check_regular_file, load_problem
 from featcache.store.atomic import atomic_path
 from featcache.validate import check_out_file
 
@@ -31,9 +39,19 @@ if TYPE_CHECKING:
     from keras import Model as KerasModel
 
 KIND = MODEL_KIND  # heads.io knows it too, to tell a model given as a head (heads cannot import deploy)
-FORMAT_VERSION = 1
+# 2: featcache.json carries heads.io.DIGEST_KEY (2026-12-03). A model of format 1 has none and loads with an
+# UncheckedModelWarning; a model of format 2 or later without one was edited and is refused.
+FORMAT_VERSION = 2
 INPUT_SHAPE = (None, None, None)  # (H, W, C): any size, gray or RGB
 INPUT_DTYPE = "uint8"
+
+
+class UncheckedModelWarning(UserWarning):
+    """A model saved before model files carried a content digest: it loads, but nothing checks it is as saved.
+
+    A note (one ``note:`` line in the CLI), as for a head of format 1 (``heads.io.UncheckedHeadWarning``)."""
+
+    label = "note"
 
 
 def probabilities_model(logits_model: KerasModel) -> KerasModel:
@@ -58,18 +76,45 @@ def save_model(model: KerasModel, path: str | Path, meta: dict[str, Any]) -> Pat
         "featcache_version": __version__, "keras_version": k.__version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    meta.update(kind=KIND, format_version=FORMAT_VERSION)  # a loaded model's meta passed back is this format now
+    meta.pop("content_digest", None)  # and its digest is of this file, made below
     with atomic_path(path) as tmp:
         model.save(tmp)
-        with zipfile.ZipFile(tmp, "a") as zf:
-            zf.writestr(META_ENTRY, json.dumps(meta, default=str))
+        add_sealed_meta(tmp, meta)  # last, with the digest of the network's entries
     return path
 
 
 def read_meta(path: str | Path) -> dict[str, Any]:
-    """The ``featcache.json`` of a model file, without loading the network, its fields checked (``_check_meta``)."""
-    meta = _model_json(path)
-    _check_meta(Path(path), meta)
+    """The ``featcache.json`` of a model file, without loading the network: its content digest checked
+    (``check_content``), then its fields (``_check_meta``)."""
+    path = Path(path)
+    _model_json(path)  # a featcache model, or one line saying what the file is
+    checked, meta = check_content(path)
+    if not isinstance(meta, dict) or meta.get("kind") != KIND:  # replaced since: say what it is now
+        meta = _model_json(path)
+    _check_meta(path, meta)
     return meta
+
+
+def check_content(path: str | Path) -> tuple[bool, dict[str, Any] | None]:
+    """``(checked, meta)``: whether the model file at ``path`` carries a content digest, having checked it
+    (``heads.io.check_digest``, the head files' check), and its metadata as checked.
+
+    A digest that does not match the file's contents, or a model of format 2 or later without one, is one line
+    naming the file and the fix; a model of format 1 (saved before 2026-12-03) is noted once with an
+    ``UncheckedModelWarning``."""
+    path = Path(path)
+    checked, meta = check_digest(path, _altered)
+    if checked is False:
+        # stacklevel 1: one place, so the note is shown once per command however often the model is read
+        warnings.warn(f"{path} carries no content digest (saved before featcache's model digests of 2026-12-03), so an "
+                      f"edit to it cannot be detected; {REEXPORT} to have it checked", UncheckedModelWarning, stacklevel=1)
+    return bool(checked), meta if isinstance(meta, dict) else None
+
+
+def _altered(path: Path, why: str) -> FeatcacheError:
+    return FeatcacheError(f"{path} is damaged or was changed after 'featcache export' or 'featcache finetune' saved it "
+                          f"({why}); {REEXPORT}")
 
 
 def _model_json(path: str | Path) -> dict[str, Any]:

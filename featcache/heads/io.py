@@ -205,11 +205,18 @@ def _write_keras(head, tmp: Path, meta: dict[str, Any], digests) -> None:
             zf.writestr(STATS_ENTRY, json.dumps({"mean": head.mean_.tolist(), "scale": head.scale_.tolist()}))
         if digests is not None:
             zf.writestr(DIGESTS_ENTRY, _npy_bytes(np.asarray(digests, dtype=np.uint64)))
-    # The metadata goes in last, with the digest of everything written before it, read back as load_head reads it.
+    add_sealed_meta(tmp, meta)
+
+
+def add_sealed_meta(path: Path, meta: dict[str, Any]) -> None:
+    """Add ``meta`` as the ``featcache.json`` entry of the ``.keras`` zip at ``path`` (a Keras head's, or a model's:
+    ``deploy.model.save_model``), with the content digest of everything written before it, read back as the
+    loaders read it. The entry goes in last: nothing may be added to the file after it."""
     meta = _as_loaded(meta)
-    with zipfile.ZipFile(tmp) as zf:
+    meta.pop(DIGEST_KEY, None)
+    with zipfile.ZipFile(path) as zf:
         meta[DIGEST_KEY] = content_digest(zf, meta, npz=False)
-    with zipfile.ZipFile(tmp, "a") as zf:
+    with zipfile.ZipFile(path, "a") as zf:
         zf.writestr(META_ENTRY, json.dumps(meta))
 
 
@@ -261,8 +268,10 @@ def _without_digest(doc: Any, npz: bool) -> Any:
 
 
 def content_digest(zf: zipfile.ZipFile, doc: Any, npz: bool) -> str:
-    """SHA-256 of a head file: its metadata ``doc`` without the digest (canonical JSON), then every other entry of
-    its zip in name order, each as its name, size and bytes (an entry added, dropped, renamed or changed changes it).
+    """SHA-256 of a head file, or of a model file (``deploy.model``, ``npz`` False): its metadata ``doc`` without the
+    digest (canonical JSON), then every other entry of its zip in name order, each as its name, size and bytes (an
+    entry added, dropped, renamed or changed changes it). The one digest of both kinds of file, its domain string
+    ("featcache head v2") included.
 
     The metadata is hashed as parsed, not as stored, because the digest lives inside it; every other entry as
     stored (the weights, the arrays, Keras's config). Reading an entry through also checks the zip's CRC-32.
@@ -303,31 +312,45 @@ def check_content(path: str | Path) -> bool:
     metadata cannot be read is left to the loaders, which say what is wrong with it.
     """
     path = Path(path)
+    checked, _ = check_digest(path, _altered)
+    if checked is False:
+        warnings.warn(f"{path} carries no content digest (saved before featcache's head digests of 2026-12-03), so "
+                      "an edit to it cannot be detected; retrain it with 'featcache train' to have it checked",
+                      UncheckedHeadWarning, stacklevel=3)
+    return bool(checked)
+
+
+def check_digest(path: Path, altered: Callable[[Path, str], FeatcacheError]) -> tuple[bool | None, Any]:
+    """``(checked, meta)`` of a zip file featcache wrote with a ``content_digest`` in its metadata: a head (``.npz``
+    or ``.keras``) or a model (``deploy.model``, whose ``featcache.json`` is a ``.keras`` head's). The one check of both.
+
+    ``checked``: True when the digest matches (``meta`` is the metadata it covers, as read), False when the file
+    carries none and says a format before 2 (the caller notes it), None when its metadata cannot be read (the
+    loaders say what is wrong). A mismatch, an entry that does not read back (a bad CRC-32) or a format of 2 or
+    later without a digest raises ``altered(path, why)``.
+    """
     try:
         with zipfile.ZipFile(path) as zf:
             npz = _is_npz(zf)
             doc = _read_doc(zf, npz)
             meta = doc.get("meta") if npz and isinstance(doc, dict) else doc
             if not isinstance(meta, dict):
-                return False
+                return None, meta
             stored = meta.get(DIGEST_KEY)
             if stored is None:
                 version = meta.get("format_version", 1)
                 if not (isinstance(version, int) and not isinstance(version, bool) and version < 2):
-                    raise _altered(path, f"it says format {version!r} but carries no {DIGEST_KEY}")
-                warnings.warn(f"{path} carries no content digest (saved before featcache's head digests of 2026-12-03), so "
-                              "an edit to it cannot be detected; retrain it with 'featcache train' to have it checked",
-                              UncheckedHeadWarning, stacklevel=3)
-                return False
+                    raise altered(path, f"it says format {version!r} but carries no {DIGEST_KEY}")
+                return False, meta
             actual = content_digest(zf, doc, npz)
     except FeatcacheError:
         raise
     except Exception as exc:  # a bad CRC-32 or a truncated entry while hashing: "Bad CRC-32 for file 'a0.npy'"
         why = str(exc).splitlines()[0] if isinstance(exc, zipfile.BadZipFile) and str(exc) else type(exc).__name__
-        raise _altered(path, f"an entry of its zip does not read back: {why}") from None
+        raise altered(path, f"an entry of its zip does not read back: {why}") from None
     if actual != stored:
-        raise _altered(path, f"its {DIGEST_KEY} does not match its contents")
-    return True
+        raise altered(path, f"its {DIGEST_KEY} does not match its contents")
+    return True, meta
 
 
 def _altered(path: Path, why: str) -> FeatcacheError:
