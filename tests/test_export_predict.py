@@ -436,14 +436,14 @@ def test_a_model_saved_before_digests_loads_with_one_note(tiny_model, tmp_path, 
         if name == "featcache.json":
             meta = json.loads(data)
             meta.pop("content_digest")
-            return json.dumps({**meta, "format_version": 1}).encode()
+            return json.dumps({**meta, "format_version": 1, "featcache_version": "0.1.0"}).encode()
         return data
 
     old = _rewrite_model(tiny_model, tmp_path / "old.keras", as_format_1)
     photo = write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
     note = (f"featcache predict: note: {old} carries no content digest (saved before featcache's model digests of "
-            "2026-12-03), so an edit to it cannot be detected; re-export the model with 'featcache export' (or "
-            "'featcache finetune') to have it checked")
+            "2026-12-03, or its digest was removed), so nothing checks that it is as saved; re-export the model with "
+            "'featcache export' (or 'featcache finetune') to have it checked")
     assert main(["predict", str(old), str(photo), "--runtime", "tensorflow"]) == 0
     out = capsys.readouterr()
     assert out.err.strip() == note and out.out.startswith(str(photo))

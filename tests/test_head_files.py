@@ -359,15 +359,16 @@ def test_a_head_saved_before_digests_loads_with_one_note(npz_head, cache, tmp_pa
     note line, as 'featcache verify' passes a cache sealed before its features digest and says so."""
     from featcache.heads.io import UncheckedHeadWarning
 
-    def as_format_1(doc, entries):
+    def as_format_1(doc, entries):  # as featcache 0.1.0 wrote it
         doc["meta"].pop("content_digest")
-        doc["meta"]["format_version"] = 1
+        doc["meta"].update(format_version=1, featcache_version="0.1.0")
 
     _rewrite_npz(npz_head, as_format_1, reseal=False)
     assert main(["evaluate", str(npz_head), str(cache), "--out", str(tmp_path / "ev")]) == 0
     err = capsys.readouterr().err.strip()
     assert err == (f"featcache evaluate: note: {npz_head} carries no content digest (saved before featcache's head digests "
-                   "of 2026-12-03), so an edit to it cannot be detected; retrain it with 'featcache train' to have it checked")
+                   "of 2026-12-03, or its digest was removed), so nothing checks that it is as saved; retrain it with "
+                   "'featcache train' to have it checked")
     with pytest.warns(UncheckedHeadWarning):
         _, meta = load_head(npz_head)
     assert "content_digest" not in meta
@@ -382,6 +383,23 @@ def test_a_head_saved_before_digests_loads_with_one_note(npz_head, cache, tmp_pa
         assert load_head(npz_head)[1]["content_digest"]
 
 
+def test_a_head_that_featcache_0_2_wrote_set_back_to_format_1_is_refused(npz_head, cache, tmp_path, capsys):
+    """An adversarial tester dropped a head's digest and set format_version back to 1: it loaded with a note
+    saying it was saved before digests, its class names reversed, and export wrote a model naming every class
+    wrongly. featcache from 0.2.0 on writes every head with a digest, so one that says 0.2.0 wrote it and carries
+    none is refused as altered. (One that also says featcache 0.1.0 wrote it passes with the note: the digest is no
+    signature, docs/head-format.md.)"""
+    def downgraded(doc, entries):
+        doc["meta"].pop("content_digest")
+        doc["meta"]["format_version"] = 1
+        doc["meta"]["class_names"] = doc["meta"]["class_names"][::-1]
+
+    _rewrite_npz(npz_head, downgraded, reseal=False)
+    _one_line(capsys, ["export", str(npz_head), "--weights", "random", "--out", str(tmp_path / "m.keras")],
+              f"{npz_head} is damaged or was changed after 'featcache train' saved it (it says featcache ")
+    assert not (tmp_path / "m.keras").exists()
+
+
 def test_verify_checks_a_heads_content_digest(npz_head, tmp_path, capsys):
     """'featcache verify' took caches only: given a head it said it was no HDF5 file. It now reads the head through
     and compares its content digest, as every load does: ok, exit 0; an edit, the loaders' one line, exit 2."""
@@ -393,11 +411,13 @@ def test_verify_checks_a_heads_content_digest(npz_head, tmp_path, capsys):
     assert got["ok"] is True and got["kind"] == "head" and got["content_digest"] is True
     _rewrite_npz(npz_head, _reversed_names, reseal=False)
     _one_line(capsys, ["verify", str(npz_head)], f"{npz_head} is damaged or was changed after 'featcache train' saved it (")
-    _rewrite_npz(npz_head, lambda d, e: (d["meta"].pop("content_digest"), d["meta"].update(format_version=1)), reseal=False)
+    _rewrite_npz(npz_head, lambda d, e: (d["meta"].pop("content_digest"),
+                                         d["meta"].update(format_version=1, featcache_version="0.1.0")), reseal=False)
     assert main(["verify", str(npz_head)]) == 0  # saved before digests: nothing to compare, and it says so
     out = capsys.readouterr()
-    assert out.out.strip() == (f"ok: {npz_head} is a head of format 1 without a content digest (saved before 2026-12-03), "
-                               "so an edit to it cannot be detected; retrain it with 'featcache train' to have it checked")
+    assert out.out.strip() == (f"ok: {npz_head} is a head of format 1 without a content digest (saved before 2026-12-03, "
+                               "or its digest was removed), so nothing checks that it is as saved; retrain it with "
+                               "'featcache train' to have it checked")
     assert out.err == ""
 
 

@@ -94,7 +94,7 @@ def _file_line(result: dict[str, Any]) -> str:
         from featcache.heads.io import RETRAIN
 
         return (f"ok: {result['path']} is a {result['kind']} of format {result['format_version']} without a content "
-                f"digest (saved before 2026-12-03), so an edit to it cannot be detected; "
+                f"digest (saved before 2026-12-03, or its digest was removed), so nothing checks that it is as saved; "
                 f"{RETRAIN if result['kind'] == 'head' else REEXPORT} to have it checked")
     n = result["bytes_read"]
     size = f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n / 2**10:.0f} KB"

@@ -314,8 +314,9 @@ def check_content(path: str | Path) -> bool:
     path = Path(path)
     checked, _ = check_digest(path, _altered)
     if checked is False:
-        warnings.warn(f"{path} carries no content digest (saved before featcache's head digests of 2026-12-03), so "
-                      "an edit to it cannot be detected; retrain it with 'featcache train' to have it checked",
+        warnings.warn(f"{path} carries no content digest (saved before featcache's head digests of 2026-12-03, or its "
+                      "digest was removed), so nothing checks that it is as saved; retrain it with 'featcache train' "
+                      "to have it checked",
                       UncheckedHeadWarning, stacklevel=3)
     return bool(checked)
 
@@ -341,6 +342,12 @@ def check_digest(path: Path, altered: Callable[[Path, str], FeatcacheError]) -> 
                 version = meta.get("format_version", 1)
                 if not (isinstance(version, int) and not isinstance(version, bool) and version < 2):
                     raise altered(path, f"it says format {version!r} but carries no {DIGEST_KEY}")
+                written_by = meta.get("featcache_version")
+                if isinstance(written_by, str) and _release(written_by) >= DIGESTS_SINCE:
+                    # format_version set back to 1 and the digest dropped (an adversarial tester): featcache from
+                    # 0.2.0 on writes every head and model with a digest, so one that says so has had it removed
+                    raise altered(path, f"it says featcache {written_by} wrote it, which writes a {DIGEST_KEY}, "
+                                        "but it carries none")
                 return False, meta
             actual = content_digest(zf, doc, npz)
     except FeatcacheError:
@@ -351,6 +358,17 @@ def check_digest(path: Path, altered: Callable[[Path, str], FeatcacheError]) -> 
     if actual != stored:
         raise altered(path, f"its {DIGEST_KEY} does not match its contents")
     return True, meta
+
+
+# The first release whose every head and model file carries a content digest (format 2 began late in 0.1.0's life).
+DIGESTS_SINCE = (0, 2, 0)
+
+
+def _release(version: str) -> tuple[int, ...]:
+    """``"0.2.0"`` -> ``(0, 2, 0)``; the leading numbers of each part (``"0.2.0rc1"`` -> ``(0, 2, 0)``), 0 for none."""
+    import re
+
+    return tuple(int(m.group()) if (m := re.match(r"\d+", part)) else 0 for part in version.split(".")[:3])
 
 
 def _altered(path: Path, why: str) -> FeatcacheError:
