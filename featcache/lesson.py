@@ -463,7 +463,7 @@ def lesson(
     # Every training image (the scratch row takes more than --train-limit): the one read of the IDX files.
     source = open_source({"kind": "fashion_mnist", "data_dir": data_dir, "test_limit": test_limit})
     check_limits(source, train_limit, test_limit, scratch_train, scratch_epochs)
-    out_dir = check_writable_dir(Path(out) if out is not None else paths.runs_dir() / "lesson")
+    out_dir = check_writable_dir(out if out is not None else paths.runs_dir() / "lesson")
     check_outputs(out_dir)  # a folder that holds the user's files existed already: the line above made nothing
     # Every block is cached for the best-layer row; the other rows read the
     # final output, the same numbers as a final-output-only cache. The cache's

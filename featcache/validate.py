@@ -48,9 +48,11 @@ from featcache.errors import FeatcacheError
 SEED_LIMIT = 2**32
 
 
-def _items(value: str | Iterable[Any]) -> list[Any]:
+def _items(value: str | Iterable[Any], flag: str = "the value") -> list[Any]:
     if isinstance(value, str):
         return [s.strip() for s in value.split(",") if s.strip()]
+    if isinstance(value, (bytes, dict)) or not isinstance(value, Iterable):  # probe(heads=5): "'int' object is not iterable"
+        raise FeatcacheError(f"{flag} takes a comma-separated str or a list (got {shown(value)})")
     return list(value)
 
 
@@ -76,7 +78,7 @@ def _whole(value: Any, flag: str, example: str) -> int:
 
 def parse_list(value: str | Iterable[str], flag: str, known: Sequence[str] | None = None) -> list[str]:
     """Names from ``"a,b"`` or a list, in order, without repeats; each one of ``known`` when given."""
-    items = list(dict.fromkeys(str(s).strip() for s in _items(value)))
+    items = list(dict.fromkeys(str(s).strip() for s in _items(value, flag)))
     items = [s for s in items if s]
     choices = f" ({', '.join(known)})" if known else ""
     if not items:
@@ -89,7 +91,7 @@ def parse_list(value: str | Iterable[str], flag: str, known: Sequence[str] | Non
 
 def parse_sizes(sizes: str | Iterable[Any], flag: str = "--sizes") -> list[int]:
     """Sizes from ``"100,250,500"`` or a list; sorted, without repeats, each at least 1."""
-    items = _items(sizes)
+    items = _items(sizes, flag)
     if not items:
         raise FeatcacheError(f"{flag} is empty; pass training-set sizes like 100,250,500,1000")
     out = set()
@@ -196,6 +198,8 @@ def parse_seeds(seeds: Any, flag: str = "--seeds") -> list[int]:
             raise FeatcacheError(f"{flag} {k} is more seeds than featcache runs (each is a fit per size and head); "
                                  f"use at most {MAX_SEEDS}")
         return list(range(k))
+    if isinstance(seeds, (bool, bytes, dict)) or not isinstance(seeds, Iterable):  # seeds=True: "'bool' object is not iterable"
+        raise FeatcacheError(f"{flag} takes a count K (seeds 0..K-1) or a list of seeds (got {shown(seeds)})")
     out = [check_seed(s, f"{flag}:") for s in seeds]
     if not out:
         raise FeatcacheError(f"{flag} is empty; pass a count K (seeds 0..K-1) or a list of seeds")
@@ -360,14 +364,23 @@ def check_path(value: Any, name: str, what: str) -> Path:
         text = os.fsdecode(value)
         if text:
             return Path(text)
-    raise FeatcacheError(f"{name} must be a path (got {value!r}); pass {what}")
+    raise FeatcacheError(f"{name} must be a path (got {shown(value)}); pass {what}")
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """``value`` for a one-line message: its repr on one line, cut to ``limit`` characters, an array as its type,
+    shape and dtype (predict given a list of arrays put each array's repr, many lines, in its error; a tester)."""
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        return f"a {type(value).__name__} of shape {tuple(value.shape)} and dtype {value.dtype}"
+    text = repr(value).replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def check_writable_dir(path: str | Path, flag: str = "--out") -> Path:
     """Create ``path`` and prove a file can be written there, before any long work."""
     import tempfile
 
-    directory = Path(path)
+    directory = check_path(path, flag, "a folder for the output files")
     _check_not_other(directory, flag)  # not "cannot write in FILE (File exists)"
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -388,7 +401,7 @@ def _check_not_other(path: Path, flag: str) -> None:
 
 def check_out_dir(path: str | Path, flag: str = "--out") -> Path:
     """An output folder's name before any work, creating nothing: not a file, below a folder this process can write in."""
-    path = Path(path)
+    path = check_path(path, flag, "a folder for the output files")
     _check_not_other(path, flag)
     parent = Path(os.path.abspath(path))
     # os.path.exists, not Path.exists: below a folder this process cannot search, Path.exists raised
@@ -465,7 +478,7 @@ def check_out_file(path: str | Path, suffix: str, what: str, suffixes: str, flag
     goes with what ("keras heads .keras, logreg and svm heads .npz"),
     ``example`` is the file name suggested inside a folder given as ``path``.
     """
-    path = Path(path)
+    path = check_path(path, flag, f"the {suffix} file to write")
     if path.is_dir():
         raise FeatcacheError(f"{flag} {path} is a folder; name the file to write in it, e.g. {flag} {path / (example + suffix)} "
                              f"({suffixes})")

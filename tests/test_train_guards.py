@@ -366,9 +366,19 @@ def test_api_arguments_of_the_wrong_type_are_one_line_naming_them(cache, tmp_pat
                           (lambda: featcache.train(None), r"^cache must be a path \(got None\)"),
                           (lambda: featcache.predict(tmp_path / "m.keras", None), r"^images must be a path \(got None\); pass image files"),
                           (lambda: featcache.predict(tmp_path / "m.keras", [tmp_path, None]), r"^each of images must be a path \(got None\)"),
-                          (lambda: featcache.predict(None, [tmp_path]), r"^model must be a path \(got None\); pass the \.keras file")]:
-        with pytest.raises(FeatcacheError, match=message):
+                          (lambda: featcache.predict(None, [tmp_path]), r"^model must be a path \(got None\); pass the \.keras file"),
+                          # a later adversarial tester: each of these was a bare TypeError, the last a message of many lines
+                          (lambda: featcache.train(cache, ["logreg"]), r"^a head is named by a str, one of: keras, logreg, svm \(got \['logreg'\]\)$"),
+                          (lambda: featcache.train(cache, "logreg", out=123), r"^out must be a path \(got 123\); pass the head file"),
+                          (lambda: featcache.load_head(123), r"^head must be a path \(got 123\); pass the \.keras or \.npz head file"),
+                          (lambda: featcache.learning_curve(cache, [20], seeds=True, heads=("logreg",)), r"^--seeds takes a count K .* \(got True\)$"),
+                          (lambda: featcache.probe(cache, heads=5), r"^--heads takes a comma-separated str or a list \(got 5\)$"),
+                          (lambda: featcache.learning_curve(cache, [20], heads=("logreg",), out=7), r"^out must be a path \(got 7\)"),
+                          (lambda: featcache.predict(tmp_path / "m.keras", [np.zeros((1, 50, 50, 3), np.uint8)]),
+                           r"^each of images must be a path \(got a ndarray of shape \(1, 50, 50, 3\) and dtype uint8\); pass ")]:
+        with pytest.raises(FeatcacheError, match=message) as caught:
             call()
+        assert "\n" not in str(caught.value)
 
 
 def test_a_worker_processes_warnings_come_back_to_the_cli_once_in_its_one_line_form(capfd):

@@ -24,6 +24,7 @@ from featcache.store import Cache, as_cache
 from featcache.validate import (
     check_bool,
     check_out_file,
+    check_path,
     check_seed,
     check_two_per_class,
     check_views,
@@ -75,8 +76,8 @@ def build_head(
     standardize: bool = False,
 ) -> BaseEstimator:
     """A head from the train options; options that do not apply to ``head`` are refused."""
-    if head not in HEADS:
-        make_head(head)  # raises the one-line "unknown head" error
+    if not isinstance(head, str) or head not in HEADS:
+        make_head(head)  # raises the one-line "unknown head" error (or "named by a str" for a list)
     if head == "keras":
         if C is not None:
             raise FeatcacheError("--C applies to --head logreg and svm only; the Keras head is set with --preset and --epochs")
@@ -257,7 +258,7 @@ def train(
     if head == "keras":
         preset = preset or DEFAULT_PRESET
     if out is not None:
-        check_out(Path(out), head, force)
+        check_out(check_path(out, "out", "the head file to write"), head, force)
     layer = cache.layer(layer, "--layer")  # a short block name (block_13) is its layer; "" is refused, not the default
     cache.features("test", layer, slice(0, 1))  # the test split is there and reads, before any training
     y = cache.labels("train")

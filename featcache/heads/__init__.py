@@ -26,6 +26,10 @@ HEADS: dict[str, type] = {"keras": DenseHead, "logreg": LogRegHead, "svm": SVMHe
 
 def make_head(name: str, **params: Any) -> BaseEstimator:
     """Head ``name`` with ``params``, every one of them checked (``check_params``: one line naming a bad one)."""
+    if not isinstance(name, str):  # train(cache, ["logreg"]): "unhashable type: 'list'" (an adversarial tester)
+        from featcache.validate import shown
+
+        raise FeatcacheError(f"a head is named by a str, one of: {', '.join(HEADS)} (got {shown(name)})")
     try:
         cls = HEADS[name]
     except KeyError:

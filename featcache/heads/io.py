@@ -36,7 +36,7 @@ import numpy as np
 
 from featcache.errors import FeatcacheError
 from featcache.store.atomic import atomic_path
-from featcache.validate import check_bool, check_replaceable
+from featcache.validate import check_bool, check_path, check_replaceable
 
 if TYPE_CHECKING:
     from sklearn.base import BaseEstimator
@@ -382,6 +382,7 @@ def check_regular_file(path: Path, what: str, fix: str, fix_missing: str) -> Non
     A FIFO given as a head or model was reported "not found" (an adversarial
     tester's mkfifo): it is there, and opening it as a zip would wait forever.
     """
+    path = check_path(path, what, f"the {what} file ({fix_missing})")
     if path.is_file():
         return
     if not path.exists():
@@ -456,7 +457,7 @@ def load_head(path: str | Path, *, trust_pickle: bool = False) -> tuple[BaseEsti
     ``trust_pickle`` (then it loads with a ``PickleHeadWarning``).
     """
     trust_pickle = check_bool(trust_pickle, "trust_pickle", "only True loads a pickle, which runs any code in it")
-    path = Path(path)
+    path = check_path(path, "head", "the .keras or .npz head file written by 'featcache train'")  # load_head(123)
     if path.is_dir():
         inside = sorted(p.name for p in path.iterdir() if p.suffix in (".keras", ".npz"))[:3] if os.access(path, os.R_OK) else []
         hint = f" (it holds {', '.join(inside)})" if inside else ""

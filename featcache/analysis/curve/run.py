@@ -16,7 +16,7 @@ from featcache.errors import FeatcacheError
 from featcache.sources.images import check_report_outside_classes
 from featcache.store.atomic import output_files
 from featcache.store.lock import exclusive_lock
-from featcache.validate import check_seconds, usable_cores
+from featcache.validate import check_path, check_seconds, usable_cores
 
 if TYPE_CHECKING:
     from featcache.store import Cache
@@ -128,7 +128,7 @@ def run_curve(spec: CurveSpec, cache: Cache | str | Path, out: str | Path | None
     timeout = None if lock_timeout is None else check_seconds(lock_timeout, "--lock-timeout")
     cache = as_cache(cache)
     bound = spec.bind(cache)
-    folder = CurveFolder(Path(out) if out is not None else default_out(cache, bound.layer, bound.identity),
+    folder = CurveFolder(check_path(out, "out", "a folder for the curve") if out is not None else default_out(cache, bound.layer, bound.identity),
                          curve_key(bound.identity))
     check_report_outside_classes(folder.path, cache.photo_root)
     wait = f"waiting for another featcache process writing {folder.path} ..." if verbose else None
