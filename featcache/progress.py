@@ -170,4 +170,9 @@ def rate(n: int, seconds: float, unit: str) -> str:
     """``0.25s/fit`` for slow units, ``238 images/s`` for fast ones (at 238 images/s it said ``0.00s/image``)."""
     if n and seconds >= 0.1 * n:
         return f"{seconds / n:.2f}s/{unit}"
-    return f"{n / seconds:.0f} {unit}s/s" if seconds > 0.001 else f"{n} {unit}s"
+    return f"{n / seconds:.0f} {plural(unit)}/s" if seconds > 0.001 else f"{n} {plural(unit)}"
+
+
+def plural(unit: str) -> str:
+    """``image`` -> ``images``, ``batch`` -> ``batches`` (the scratch CNN's bar said '19 batchs/s'; a new user)."""
+    return unit + ("es" if unit.endswith(("s", "sh", "ch", "x", "z")) else "s")

@@ -145,6 +145,16 @@ def test_parse_C_per_head():
     refuses(v.parse_C_per_head, 1, ["logreg", "keras"], match="head 'keras' has no C parameter")
     refuses(v.parse_C_per_head, "1,svm=2", heads, match="mixes a bare value")
     refuses(v.parse_C_per_head, "svm=-2", heads, match="--C '-2' is not a positive number")
+    # logreg=cv,logreg=1 fitted with C=1 and dropped the cv without a word (an adversarial tester)
+    refuses(v.parse_C_per_head, "logreg=cv,logreg=1", heads, match="gives head 'logreg' two values; give each head one")
+
+
+def test_progress_rates_name_their_units_in_the_plural():
+    """The scratch CNN's bar said '19 batchs/s' (a new user)."""
+    from featcache.progress import rate
+
+    assert rate(38, 2.0, "batch") == "19 batches/s" and rate(500, 2.0, "image") == "250 images/s"
+    assert rate(3, 6.0, "fit") == "2.00s/fit" and rate(2, 0.0, "setting") == "2 settings"
 
 
 def test_check_writable_dir(tmp_path):

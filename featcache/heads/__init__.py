@@ -96,6 +96,8 @@ def parse_C_per_head(C: Any, heads: Sequence[str], flag: str = "--C") -> dict[st
             head, sep, value = part.partition("=")
             if not sep:
                 raise FeatcacheError(f"{flag} {C!r} mixes a bare value with head=value pairs; use e.g. {flag} logreg=0.03,svm=10")
+            if head.strip() in pairs:  # logreg=cv,logreg=1 kept the last without a word (an adversarial tester)
+                raise FeatcacheError(f"{flag} {C!r} gives head {head.strip()!r} two values; give each head one")
             pairs[head.strip()] = parse_C(value.strip(), flag)
     with_C = _heads_with_C(heads)
     for head in pairs:
