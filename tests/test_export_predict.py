@@ -138,6 +138,13 @@ def test_two_class_model_predicts_a_folder_with_its_defaults_and_writes_csv(tmp_
     mine.write_text("my notes")
     _one_line_error(capsys, ["export", str(head), "--out", str(mine)], "exists and is not a model featcache wrote")
     assert mine.read_text() == "my notes"
+    # a Keras head at --out: the line told the user to pass --force, which would have replaced their head (a tester)
+    keras_head = featcache.train(res.path, "keras", epochs=1, out=tmp_path / "k.keras").path
+    kept = keras_head.read_bytes()
+    _one_line_error(capsys, ["export", str(head), "--out", str(keras_head)],
+                    f"--out {keras_head} is a head 'featcache train' wrote, not a model; name the model another file, e.g. "
+                    f"--out {tmp_path / 'k_model.keras'}")
+    assert keras_head.read_bytes() == kept
     model = featcache.export(head, tmp_path / "m.keras")
     assert featcache.export(head, model) == model  # its own model is replaced without --force
     folder = root / "bees"

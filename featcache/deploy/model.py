@@ -193,6 +193,11 @@ def check_out(path: str | Path, force: bool = False) -> Path:
     # A FIFO is nobody's model, and --force must not replace it either.
     path = check_out_file(path, ".keras", "a model", "export and finetune write Keras models", example="model")
     if path.exists() and not force and not is_model_file(path):
+        from featcache.heads.io import read_head_meta
+
+        if read_head_meta(path) is not None:  # "pass --force to replace it" would have had the user destroy their head
+            raise FeatcacheError(f"--out {path} is a head 'featcache train' wrote, not a model; name the model another "
+                                 "file, e.g. --out " + str(path.with_name(path.stem + "_model.keras")))
         raise FeatcacheError(f"--out {path} exists and is not a model featcache wrote; choose another --out, or pass --force to replace it")
     return path
 
