@@ -35,6 +35,7 @@ into an argparse ``type=`` where a flag must be refused before any work.
 from __future__ import annotations
 
 import argparse
+import errno
 import math
 import numbers
 import os
@@ -411,8 +412,17 @@ def check_out_dir(path: str | Path, flag: str = "--out") -> Path:
     if not os.path.isdir(parent):
         raise FeatcacheError(f"{flag} {path}: {parent} is a file, not a folder; name a folder for the output files")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise FeatcacheError(f"cannot write in {parent} (permission denied); choose a writable {flag}")
+        # access(2) says no on a read-only mount too: said as the other commands' writes say it (an adversarial tester)
+        why = os.strerror(errno.EROFS) if _read_only_mount(parent) else "permission denied"
+        raise FeatcacheError(f"cannot write in {parent} ({why}); choose a writable {flag}")
     return path
+
+
+def _read_only_mount(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def closest(name: str, choices: Iterable[str], cutoff: float = 0.6) -> str | None:

@@ -184,3 +184,17 @@ def test_arg_type_gives_argparse_its_message(capsys):
     with pytest.raises(SystemExit):
         p.parse_args(["--C", "-1"])
     assert "argument --C: '-1' is not a positive number or 'cv'" in capsys.readouterr().err
+
+
+def test_an_output_folder_on_a_read_only_mount_is_said_as_one(tmp_path, monkeypatch):
+    """train's default head path on a read-only tmpfs said '(permission denied)' where evaluate, probe and curve said
+    '(Read-only file system)' (an adversarial tester): access(2) says no to both. The mount's flag now decides."""
+    import errno
+    import os
+    import types
+
+    monkeypatch.setattr(os, "access", lambda *a, **k: False)
+    monkeypatch.setattr(os, "statvfs", lambda p: types.SimpleNamespace(f_flag=os.ST_RDONLY))
+    refuses(v.check_out_dir, tmp_path / "new", match=rf"^cannot write in {tmp_path} \({os.strerror(errno.EROFS)}\)")
+    monkeypatch.setattr(os, "statvfs", lambda p: types.SimpleNamespace(f_flag=0))
+    refuses(v.check_out_dir, tmp_path / "new", match=rf"^cannot write in {tmp_path} \(permission denied\)")
