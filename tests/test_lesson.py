@@ -352,3 +352,25 @@ def test_lesson_replaces_its_own_report(tmp_path):
     lesson_mod.write_report(result, ctx)
     lesson_mod.check_outputs(out)  # featcache's own report: no refusal
     assert sorted(p.name for p in out.iterdir()) == ["lesson.csv", "lesson.json", "lesson.md"]
+
+
+def test_the_keras_warm_up_leaves_the_rows_results_as_they_were(tmp_path, monkeypatch):
+    """The lesson fits a Keras head once, untimed, before its first timed row (a new user: the first row's seconds
+    held TensorFlow's start-up). Every Keras fit seeds itself, so a head trained after the warm-up is the head
+    trained without it, to the bit."""
+    import numpy as np
+    from helpers import make_fashion_dir
+
+    import featcache
+    from featcache import lesson as lesson_module
+
+    cache = featcache.open_cache(featcache.extract(featcache.FashionMNIST(data_dir=str(make_fashion_dir(tmp_path / "fm"))),
+                                                   featcache.ModelSpec(weights="random", image_size=32),
+                                                   featcache.StoreSpec(out=tmp_path / "c.h5"), verbose=False).path)
+    monkeypatch.setattr(lesson_module, "_WARMED_UP", [])
+    cold = featcache.train(cache, "keras", preset="lesson", out=tmp_path / "a.keras")
+    lesson_module._warm_up_keras(cache)
+    assert lesson_module._WARMED_UP == [True]
+    warm = featcache.train(cache, "keras", preset="lesson", out=tmp_path / "b.keras")
+    X = cache.features("test")
+    np.testing.assert_array_equal(cold.estimator.predict_proba(X), warm.estimator.predict_proba(X))
