@@ -29,7 +29,12 @@ class CacheBusy(FeatcacheError):
 
 
 class NotHDF5(FeatcacheError):
-    """A path HDF5 cannot open as a file of its own (another kind of file, or one cut short)."""
+    """A path HDF5 cannot open as a file of its own (another kind of file, or one cut short); ``path`` names it, so
+    the CLI can say when it is a head or model given where a cache goes."""
+
+    def __init__(self, message: str, path: object = None):
+        super().__init__(message)
+        self.path = path
 
 
 def system_limit(exc: BaseException) -> str | None:

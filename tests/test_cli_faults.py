@@ -1119,3 +1119,20 @@ def test_an_extract_that_fails_before_writing_leaves_no_folder_it_made(tmp_path,
     with contextlib.suppress(KeyboardInterrupt):
         main(argv + [str(tmp_path / "mine" / "c.h5")])
     assert (tmp_path / "mine").is_dir() and list((tmp_path / "mine").iterdir()) == []
+
+
+def test_a_head_given_as_a_cache_or_the_arguments_swapped_are_named(tmp_path, capsys):
+    """A new user: 'train HEAD.npz' said "not a readable HDF5 file (file signature not found)" (info named the file's
+    kind), and 'evaluate CACHE HEAD' said the cache was not a readable head, without a word on the order."""
+    cache = tiny_cache(tmp_path / "c.h5")
+    head = tmp_path / "h.npz"
+    assert main(["train", str(cache), "--head", "logreg", "--out", str(head)]) == 0
+    capsys.readouterr()
+    for argv in (["train", str(head), "--head", "logreg"], ["probe", str(head)], ["curve", str(head), "--sizes", "10"]):
+        one_line_error(capsys, argv, f"{head} is a head written by 'featcache train', not a cache; pass the cache it was "
+                                     f"trained on (score the head with 'featcache evaluate {head} CACHE')")
+    one_line_error(capsys, ["evaluate", str(cache), str(head)],
+                   f"{cache} is an HDF5 file (a cache?), not a head; pass the head file first, then the cache: "
+                   "'featcache evaluate HEAD CACHE'")
+    (tmp_path / "notes.txt").write_text("no cache")
+    one_line_error(capsys, ["train", str(tmp_path / "notes.txt"), "--head", "logreg"], "is not a readable HDF5 file")

@@ -301,7 +301,7 @@ def _main(argv: list[str] | None) -> int:
     except FeatcacheError as exc:
         from featcache.errors import one_line
 
-        print(f"featcache {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
+        print(f"featcache {args.command}: error: {one_line(_named_kind(exc))}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # before OSError's clause below: a BrokenPipeError is an OSError (a review)
         if _stdout_still_there():  # another pipe or socket broke: not the reader of our output going away
@@ -319,3 +319,22 @@ def _main(argv: list[str] | None) -> int:
         how = "terminated" if isinstance(exc, Terminated) else "interrupted"
         print(f"featcache {args.command}: {how}; {hint}", file=sys.stderr)
         return 143 if isinstance(exc, Terminated) else 130
+
+
+def _named_kind(exc: Exception) -> str:
+    """The error's text; where a head or model was given as a cache, that instead (train on a head said "not a
+    readable HDF5 file (file signature not found)", where info named the file's kind; a new user)."""
+    from featcache.errors import NotHDF5
+
+    path = getattr(exc, "path", None) if isinstance(exc, NotHDF5) else None
+    if path is not None:
+        from featcache.heads.io import file_kind
+
+        kind = file_kind(path)
+        if kind == "head":
+            return (f"{path} is a head written by 'featcache train', not a cache; pass the cache it was trained on "
+                    f"(score the head with 'featcache evaluate {path} CACHE')")
+        if kind == "model":
+            return (f"{path} is a model written by 'featcache export' or 'featcache finetune', not a cache; pass a "
+                    f"cache (classify images with 'featcache predict {path} IMAGE ...')")
+    return str(exc)

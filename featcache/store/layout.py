@@ -220,7 +220,8 @@ def open_h5(path: Path, mode: str = "r", peek: bool = False, **kwargs: Any) -> h
                     pass
             raise CacheBusy(f"{path} is being written by another featcache process; wait for it to finish") from None
         raise NotHDF5(
-            f"{path} is not a readable HDF5 file ({str(exc).splitlines()[0]}); pass a cache written by 'featcache extract'"
+            f"{path} is not a readable HDF5 file ({str(exc).splitlines()[0]}); pass a cache written by 'featcache extract'",
+            path=path,
         ) from None
 
 
