@@ -577,3 +577,31 @@ def test_a_curve_point_is_trains_accuracy_for_the_same_size_and_seed(tiny_cache,
         point = fitted[(names[r["head"]], r["size"])]
         np.testing.assert_allclose(point.predict_proba(X_test), trained.estimator.predict_proba(X_test), rtol=0, atol=1e-6)
 
+
+@pytest.mark.slow
+def test_rows_fitted_in_the_old_order_are_fitted_again_on_resume(tiny_cache, tmp_path, capsys):
+    """A folder from before curve took train's row order (no mark in curve.json) holds points train cannot
+    reproduce (Keras, the SVM; logreg's cold fit too, within lbfgs's tolerance): a resume says so in one line and
+    fits them again; the folder is then marked and resumes without fits."""
+    from featcache.analysis.curve.folder import curve_key, write_rows
+
+    out = tmp_path / "o"
+    kw = {"heads": ("logreg", "keras", "svm"), "sizes": [50, 120], "seeds": [1], "plot": False}
+    curve(tiny_cache, out, **kw)
+    good = {(r["head"], r["size"]): r["accuracy"] for r in read_rows(out / "curve.csv")}
+    meta = json.loads((out / "curve.json").read_text())
+    assert meta.pop("row_order") == "train"
+    (out / "curve.json").write_text(json.dumps(meta))  # as written before the fix
+    # other numbers, as the old order gave (none of 100 test images scores 0.1234), under valid checksums: only the
+    # missing mark tells
+    old = [{**r, "accuracy": 0.1234} for r in read_rows(out / "curve.csv")]
+    write_rows(out / "curve.csv", old, curve_key(meta["identity"]))
+    capsys.readouterr()
+    again = curve(tiny_cache, out, **kw)
+    err = capsys.readouterr().err
+    assert "6 row(s) of" in err and "(keras, logreg, svm)" in err and "another order than 'train --train-size N" in err
+    assert len(err.strip().splitlines()) == 1
+    assert (again.fits, again.resumed) == (6, 0)
+    assert {(r["head"], r["size"]): r["accuracy"] for r in again.rows} == good
+    assert json.loads((out / "curve.json").read_text())["row_order"] == "train"
+    assert curve(tiny_cache, out, **kw).fits == 0 and capsys.readouterr().err == ""
