@@ -232,6 +232,29 @@ def test_curve_on_views_scores_the_average_and_keys_its_folder_on_the_views(view
     assert "train_views" not in bound.identity and "test_views" not in bound.identity
 
 
+def test_a_curve_point_on_views_is_trains_head(views_cache, tmp_path, monkeypatch):
+    """On a cache with views a curve point is 'train --train-size N --seed S' too: the same images with every view,
+    in train's order (a new-user tester found curve's Keras and SVM points were not train's)."""
+    from featcache.analysis.curve import tasks as curve_mod
+
+    real, fitted = curve_mod.fit_point, {}
+
+    def keeping(est, X, y, rows, *rest):
+        out = real(est, X, y, rows, *rest)
+        fitted[type(est).__name__] = est
+        return out
+
+    monkeypatch.setattr(curve_mod, "fit_point", keeping)
+    res = featcache.learning_curve(views_cache, sizes=[40], seeds=[2], heads="keras,svm", out=tmp_path / "c", plot=False)
+    Xt = featcache.open_cache(views_cache).view_features("test", None, NAMES)
+    for row, name, suffix, kw in (("keras", "DenseHead", ".keras", {"preset": "lesson"}), ("svm", "SVMHead", ".npz", {})):
+        trained = featcache.train(views_cache, row, train_size=40, seed=2, out=tmp_path / f"h{suffix}", **kw)
+        assert trained.train_views == NAMES
+        assert [r["accuracy"] for r in res.rows if r["head"] == row] == [trained.accuracy]
+        np.testing.assert_allclose(fitted[name].predict_proba(Xt.reshape(-1, Xt.shape[-1])),
+                                   trained.estimator.predict_proba(Xt.reshape(-1, Xt.shape[-1])), rtol=0, atol=1e-6)
+
+
 def test_probe_view_settings_option_and_bad_settings(views_cache, tmp_path, capsys):
     res = featcache.probe(views_cache, heads="logreg", view_settings="orig/orig;flip/all", out=tmp_path, plot=False)
     assert [(r.train_views, r.test_views) for r in res.rows] == [("orig", "orig"), ("orig,flip", ",".join(NAMES))]

@@ -5,9 +5,23 @@ For one seed, every size draws a prefix of the same ordering, so the
 data, not luck. The ordering interleaves classes in proportion to their
 frequency, so every prefix is stratified (each class within one image of its
 share).
+
+The rows of a subset are the first ``n`` of that ordering, sorted: the one
+definition (``stratified_subsets``) behind ``train --train-size N --seed S``
+and every point of ``curve``, so a curve's point is fitted on the same rows,
+in the same order, as ``train`` fits them. The order matters to every head:
+the Keras head holds out the last rows for validation and shuffles by
+position, the SVM's probability calibration and any ``C=cv`` folds are drawn
+over positions, and lbfgs stops at its tolerance along an order-dependent
+path. A curve fitted the shuffled prefix itself (``order[:n]``), so its
+points were not train's (a new-user tester: Keras 0.815 against 0.817 on the
+lesson's 4,000 images; 2,000 Fashion-MNIST images: Keras 0.804 against
+0.799, logistic regression fitted cold on 500 of them 0.8007 against 0.8010).
 """
 
 from __future__ import annotations
+
+from typing import Sequence
 
 import numpy as np
 
@@ -35,7 +49,14 @@ def check_size(n: int, y: np.ndarray, flag: str = "--train-size") -> None:
         raise FeatcacheError(f"{flag} {n} is smaller than the {n_classes} classes; use at least {n_classes} so every class is seen")
 
 
+def stratified_subsets(y: np.ndarray, sizes: Sequence[int], seed: int) -> dict[int, np.ndarray]:
+    """Row indices of the stratified subset of each of ``sizes`` for one seed: the first ``n`` of one
+    ``stratified_order``, sorted (the rows, in the order, every fit on a subset takes), hence nested."""
+    order = stratified_order(y, seed)
+    return {n: np.sort(order[:n]) for n in sizes}
+
+
 def stratified_subset(y: np.ndarray, n: int, seed: int) -> np.ndarray:
     """Row indices (sorted) of a stratified subset of size ``n``; nested in ``n`` for a fixed seed."""
     check_size(n, y)
-    return np.sort(stratified_order(y, seed)[:n])
+    return stratified_subsets(y, [n], seed)[n]

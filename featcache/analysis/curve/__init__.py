@@ -3,7 +3,9 @@
 For each seed one class-stratified ordering of the cache's train split is
 drawn (``subsets.stratified_order``); every size takes a prefix of it, so the
 subsets are nested and a curve measures data, not luck. Each head is fitted on
-each subset and scored on the full test split.
+each subset and scored on the full test split. A point's rows, and their
+order, are those of ``train --train-size N --seed S`` (``subsets.stratified_subsets``),
+so ``train`` reproduces it.
 
 The parts, along a run:
 

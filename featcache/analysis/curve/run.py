@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from featcache.analysis.curve.folder import CurveFolder, curve_key, default_out, title_for
+from featcache.analysis.curve.folder import ROW_ORDER, TRAIN_ORDER, CurveFolder, curve_key, default_out, title_for
 from featcache.analysis.curve.plan import CurvePlan, make_plan, work_items
 from featcache.analysis.curve.spec import DEFAULT_HEADS, DEFAULT_JOBS, DEFAULT_SEEDS, BoundCurve, CurveSpec
 from featcache.analysis.curve import tasks as _tasks
@@ -71,6 +71,7 @@ def curve_meta(bound: BoundCurve, kept: dict[str, dict[str, Any]] | None = None)
         "baseline": spec.baseline, "baseline_sizes": list(spec.baseline_sizes), "jobs": spec.jobs,
         "train_views": list(bound.train_views), "test_views": list(bound.test_views),
         "identity": {**bound.identity, "heads": params}, "complete": False,
+        ROW_ORDER: TRAIN_ORDER,  # every row is fitted on train's rows in train's order (folder.ROW_ORDER)
     }
 
 
