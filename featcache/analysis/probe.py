@@ -40,6 +40,7 @@ from featcache.heads import exportable_heads, parse_C_per_head
 from featcache.sources.images import check_report_outside_classes
 from featcache.store.atomic import output_files, write_bytes, write_json
 from featcache.validate import (
+    REPORT_DIGESTS,
     check_fraction,
     check_jobs,
     check_report_files,
@@ -47,6 +48,8 @@ from featcache.validate import (
     check_two_per_class,
     check_writable_dir,
     parse_list,
+    recorded_digests,
+    report_digests,
     require_splits,
     workers_for,
 )
@@ -351,13 +354,15 @@ def probe(
     # A full disk, a failed fit or Ctrl-C: what was written of the report and the folders made for it go again.
     with output_files(out_dir, report_files(out_dir)):
         check_writable_dir(out_dir)  # before any fit: an unwritable --out must not cost the fits
-        check_report(out_dir)
-        return _probe_into(out_dir, cache, head_names, params, names, scoring, settings, n_jobs, plot, verbose)
+        kept = check_report(out_dir)
+        return _probe_into(out_dir, cache, head_names, params, names, scoring, settings, n_jobs, plot, verbose, kept)
 
 
 def _probe_into(out_dir: Path, cache: Cache, head_names: list[str], params: dict[str, Any], names: list[str],
-                scoring: Scoring, settings: list[Setting], n_jobs: int, plot: bool, verbose: bool) -> ProbeResult:
-    """The fits of ``probe`` (its inputs checked), then its table and plot written into ``out_dir``."""
+                scoring: Scoring, settings: list[Setting], n_jobs: int, plot: bool, verbose: bool,
+                kept: Mapping[str, str] | None = None) -> ProbeResult:
+    """The fits of ``probe`` (its inputs checked), then its table and plot written into ``out_dir``, and probe.json
+    last with the SHA-256 of both (and of ``kept``: ``check_report``'s, a plot left from before and unchanged)."""
     trains = list(dict.fromkeys(tr for tr, _ in settings))
     if verbose:
         what = f" x {len(settings)} view setting(s)" if len(settings) > 1 else ""
@@ -378,7 +383,8 @@ def _probe_into(out_dir: Path, cache: Cache, head_names: list[str], params: dict
         result.plot = plot_probe(rows, best, out_dir / "probe.png", title=_title(cache, scoring),
                                  backbone=cache.meta["backbone"])
     write_json(out_dir / "probe.json", {**result.to_dict(), "cache_abspath": os.path.abspath(cache.path),
-                                        "cache_fingerprint": cache.meta.get("fingerprint")})
+                                        "cache_fingerprint": cache.meta.get("fingerprint"),
+                                        REPORT_DIGESTS: report_digests([p for p in (result.csv, result.plot) if p], kept)})
     if verbose:
         _print_table(rows, head_names, names, cache.meta.get("layer_widths", {}), best, len(cache.layers))
         if result.note:
@@ -588,9 +594,26 @@ def default_out(cache: Cache, on_test: bool = False) -> Path:
     return plain.with_name(f"{plain.name}_{hashlib.sha256(here.encode()).hexdigest()[:6]}")
 
 
-def check_report(out_dir: Path, flag: str = "--out") -> None:
-    """Before any fit: probe's files in ``out_dir`` replace only a probe report featcache wrote (``lesson`` asks too)."""
-    check_report_files(report_files(out_dir), lambda: _is_probe_csv(out_dir / "probe.csv"), flag)
+def check_report(out_dir: Path, flag: str = "--out") -> dict[str, str]:
+    """Before any fit: probe's files in ``out_dir`` replace only a probe report featcache wrote (``lesson`` asks too),
+    and of it only the probe.csv and probe.png whose SHA-256 probe.json records; a probe.json that is not probe's is
+    refused too. Returns those digests (``validate.check_report_files``). A folder from before probe.json recorded
+    them is taken as before (its files are replaced), and one from before probe.json by its probe.csv."""
+    csv_path, png, js = report_files(out_dir)
+    return check_report_files([csv_path, png, js],
+                              lambda: (_is_probe_json(js) if js.exists() else _is_probe_csv(csv_path)), flag,
+                              digests=lambda: recorded_digests(js), recorded=[csv_path, png])
+
+
+def _is_probe_json(path: Path) -> bool:
+    """Whether ``path`` is a probe.json featcache wrote (the ``--json`` result: its rows and best row)."""
+    import json
+
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(doc, dict) and isinstance(doc.get("rows"), list) and isinstance(doc.get("best"), dict)
 
 
 def _is_probe_csv(path: Path) -> bool:
