@@ -813,6 +813,18 @@ def test_a_report_rerun_replaces_only_the_files_still_as_featcache_wrote_them(tm
     assert main(["evaluate", str(head), cache, "--out", str(ev)]) == 0
     assert "an old report" not in (ev / "evaluation.txt").read_text()
     assert REPORT_DIGESTS in json.loads((ev / "evaluation.json").read_text())
+    # ... but a probe.csv that is not probe's is still refused there, as before digests (probe.json vouches for no
+    # other file then)
+    pr = tmp_path / "pr"
+    doc = json.loads((pr / "probe.json").read_text())
+    del doc[REPORT_DIGESTS]
+    (pr / "probe.json").write_text(json.dumps(doc))
+    (pr / "probe.csv").write_text("my own table")
+    one_line_error(capsys, ["probe", cache, "--heads", "logreg", "--out", str(pr)],
+                   "holds probe.csv, which is not part of a report featcache wrote")
+    assert (pr / "probe.csv").read_text() == "my own table"
+    (pr / "probe.csv").unlink()
+    assert main(["probe", cache, "--heads", "logreg", "--out", str(pr)]) == 0
     # A probe.json that is not probe's is not replaced
     (tmp_path / "pr" / "probe.json").write_text("my notes")
     one_line_error(capsys, ["probe", cache, "--heads", "logreg", "--out", str(tmp_path / "pr")],

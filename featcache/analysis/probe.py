@@ -625,8 +625,15 @@ def check_report(out_dir: Path, flag: str = "--out") -> dict[str, str]:
     them is taken as before (its files are replaced), and one from before probe.json by its probe.csv."""
     csv_path, png, js = report_files(out_dir)
     return check_report_files([csv_path, png, js],
-                              lambda: (_is_probe_json(js) if js.exists() else _is_probe_csv(csv_path)), flag,
+                              lambda: _is_probe_report(csv_path, js), flag,
                               digests=lambda: recorded_digests(js), recorded=[csv_path, png])
+
+
+def _is_probe_report(csv_path: Path, js: Path) -> bool:
+    """Whether the folder holds probe's report: each of probe.csv and probe.json that is there reads back as
+    probe's, and at least one of them is there (probe.json vouches for a folder whose probe.csv was moved away)."""
+    return ((js.exists() or csv_path.exists()) and (not js.exists() or _is_probe_json(js))
+            and (not csv_path.exists() or _is_probe_csv(csv_path)))
 
 
 def _is_probe_json(path: Path) -> bool:
