@@ -25,6 +25,7 @@ from featcache.embedding.runtimes import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError
 from featcache.store.atomic import output_files, write_json, write_text
 from featcache.validate import (
+    REPORT_DIGESTS,
     check_limit,
     check_out_dir,
     check_report_files,
@@ -32,6 +33,8 @@ from featcache.validate import (
     check_views,
     check_writable_dir,
     positive_int,
+    recorded_digests,
+    report_digests,
 )
 
 if TYPE_CHECKING:
@@ -370,13 +373,18 @@ def check_outputs(out: Path) -> None:
     train step minutes into the run, it was refused with advice to pass a
     --force that lesson does not have. The files of the probe-chosen rows
     have names known only after probing: every file there with their prefix
-    is checked.
+    is checked. lesson.csv and lesson.md are replaced only while they have
+    the SHA-256 lesson.json records (notes added to lesson.md were lost; an
+    adversarial tester's finding about evaluate's, probe's and curve's
+    reports); a lesson.json from before it recorded them is taken as before.
     """
     from featcache.analysis import evaluate, probe
     from featcache.heads.io import read_head_meta
 
     files = report_files(out)
-    check_report_files(files.values(), lambda: _is_lesson_json(files["json"]))
+    # lesson.json, written last, records the SHA-256 of lesson.csv and lesson.md: a changed one is refused
+    check_report_files(files.values(), lambda: _is_lesson_json(files["json"]),
+                       digests=lambda: recorded_digests(files["json"]), recorded=[files["csv"], files["markdown"]])
     for folder in ("heads", "eval", "probe", "probe_views"):
         check_out_dir(out / folder)
     heads = [out / "heads" / name for name in FIXED_HEADS]
@@ -405,8 +413,10 @@ def write_report(result: LessonResult, ctx: LessonContext) -> dict[str, Path]:
     files = report_files(out)
     with output_files(out, files.values()):  # all three or none (a full disk)
         write_text(files["csv"], csv_table(result.rows))
-        write_json(files["json"], doc)
         write_text(files["markdown"], report_markdown(result, ctx))
+        # last, with the SHA-256 of the two above: a rerun replaces them only while unchanged (check_outputs)
+        doc[REPORT_DIGESTS] = report_digests([files["csv"], files["markdown"]])  # in result.report (--json) too
+        write_json(files["json"], doc)
     return files
 
 

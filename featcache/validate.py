@@ -26,7 +26,7 @@ into an argparse ``type=`` where a flag must be refused before any work.
     check_out_dir   an output folder name: not a file, below a writable folder (creates nothing)
     check_out_file  an output file name: not a folder, the right suffix, in a writable folder
     check_replaceable  an existing output is a regular file (never a FIFO, device or socket)
-    check_report_files  report files in a folder replace only a report featcache wrote
+    check_report_files  report files in a folder replace only a report featcache wrote, each still as it wrote it
     check_bool      an API's switch: True or False, never a truthy "no"
     require_splits  a cache holds the splits a command needs
     check_views     --train-views/--test-views: 'all' or view names, all of them in the cache
@@ -40,7 +40,7 @@ import math
 import numbers
 import os
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from featcache.errors import FeatcacheError
 
@@ -464,13 +464,70 @@ def check_replaceable(path: str | Path, flag: str = "--out") -> None:
         raise FeatcacheError(f"{path} exists and is not a regular file ({kind_of(path)}); choose another {flag}")
 
 
-def check_report_files(files: Sequence[Path], ours: Callable[[], bool], flag: str = "--out") -> None:
-    """Before the work: the report files about to be written into a folder replace only a report featcache wrote.
+# The key in a report's machine-readable file (evaluation.json, probe.json, curve.json) under which it records the
+# SHA-256 of every other file of the report it wrote, by file name: a rerun replaces only what still has it.
+REPORT_DIGESTS = "written_sha256"
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes, as hex."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def report_digests(files: Iterable[str | Path], kept: Mapping[str, str] | None = None) -> dict[str, str]:
+    """What a report's machine-readable file records under ``REPORT_DIGESTS``, written after the files: ``kept``
+    (``check_report_files``' answer: files of the report left from before and unchanged) and the SHA-256 of each of
+    ``files`` (those this run wrote), by file name."""
+    return {**(kept or {}), **{Path(f).name: file_sha256(f) for f in files if Path(f).is_file()}}
+
+
+def recorded_digests(marker: str | Path) -> dict[str, str] | None:
+    """The ``REPORT_DIGESTS`` a report's JSON file records; None when it records none (a report from before
+    digests, or a file that does not read as one)."""
+    import json
+
+    try:
+        doc = json.loads(Path(marker).read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    digests = doc.get(REPORT_DIGESTS) if isinstance(doc, dict) else None
+    if not isinstance(digests, dict):
+        return None
+    return {str(k): str(v) for k, v in digests.items()}
+
+
+def check_report_files(files: Sequence[Path], ours: Callable[[], bool], flag: str = "--out",
+                       digests: Callable[[], Mapping[str, str] | None] | None = None,
+                       recorded: Sequence[Path] = ()) -> dict[str, str]:
+    """Before the work: the report files about to be written into a folder replace only a report featcache wrote,
+    and of it only files still as featcache wrote them.
 
     ``ours()`` says whether the folder holds featcache's report (its
     machine-readable file reads back as one); if it does not, an existing file
     of the same name is the user's (notes called evaluation.txt, a picture
     called confusion.png) and is refused rather than replaced.
+
+    ``digests()`` reads what that file records under ``REPORT_DIGESTS``: the
+    SHA-256 of each of ``recorded`` (the report's files other than itself and
+    files checked otherwise, such as curve.csv's checksummed rows) that the
+    run wrote. An existing one of them is replaced only if it still has its
+    digest; one changed since (notes added to evaluation.txt, a picture
+    copied over confusion.png), or one the report does not list, is refused,
+    naming it. Until 2026-12-03 ``ours()`` alone let every file there be
+    replaced (an adversarial tester). A report from before digests were
+    recorded (``digests()`` gives None) is taken as before: its files are
+    replaced.
+
+    Returns the digests of ``recorded`` files that exist and may be
+    replaced, by name: the writer records them again beside the digests of
+    what it writes (``report_digests``), so a file the run leaves alone (a
+    plot not drawn this time) stays vouched for.
     """
     for p in files:
         check_replaceable(p, flag)  # before ours() reads any of them
@@ -478,6 +535,20 @@ def check_report_files(files: Sequence[Path], ours: Callable[[], bool], flag: st
     if existing and not ours():
         raise FeatcacheError(f"{flag} {existing[0].parent} holds {existing[0].name}, which is not part of a report featcache wrote; "
                              f"choose another {flag} (or delete {existing[0].name})")
+    present = [Path(p) for p in recorded if Path(p).exists()]
+    if not present:
+        return {}
+    known = digests() if digests is not None else None
+    found = {p.name: file_sha256(p) for p in present}
+    if known is None:  # a report from before digests: its files are featcache's, as before
+        return found
+    for p in present:
+        if p.name not in known:
+            raise FeatcacheError(f"{p} is not a file featcache wrote in this report (its record of the files it wrote "
+                                 f"does not list it); choose another {flag} or move {p} away")
+        if known[p.name] != found[p.name]:
+            raise FeatcacheError(f"{p} was changed since featcache wrote it; choose another {flag} or move {p} away")
+    return found
 
 
 def check_out_file(path: str | Path, suffix: str, what: str, suffixes: str, flag: str = "--out", example: str = "head") -> Path:

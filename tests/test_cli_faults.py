@@ -757,6 +757,106 @@ def test_curve_never_replaces_a_users_files_in_out(tmp_path, capsys):
     capsys.readouterr()
 
 
+def test_a_report_rerun_replaces_only_the_files_still_as_featcache_wrote_them(tmp_path, capsys):
+    """Regression (an adversarial tester): where a folder's evaluation.json / probe.csv / curve.json read back as
+    featcache's, a rerun replaced every other report file there whatever it held: notes added to evaluation.txt
+    were lost, a picture copied over confusion.png, probe.png or curve.png silently replaced. Each report now
+    records the SHA-256 of the files it wrote (in evaluation.json, probe.json, curve.json), and a changed one is
+    refused before any work, naming it; an unchanged one is still replaced."""
+    import featcache
+    from featcache.validate import REPORT_DIGESTS, file_sha256
+
+    cache = str(tiny_cache(tmp_path / "c.h5", layer="out_relu"))
+    head = tmp_path / "h.npz"
+    assert main(["train", cache, "--head", "logreg", "--out", str(head)]) == 0
+    picture = tmp_path / "holiday.png"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n my own picture")
+    cases = [(["evaluate", str(head), cache], "ev", "evaluation.json", ("evaluation.txt", "confusion.png")),
+             (["probe", cache, "--heads", "logreg"], "pr", "probe.json", ("probe.png", "probe.csv")),
+             (["curve", cache, "--sizes", "10", "--seeds", "1", "--heads", "logreg"], "cu", "curve.json", ("curve.png",))]
+    for command, name, marker, files in cases:
+        folder = tmp_path / name
+        assert main([*command, "--out", str(folder)]) == 0
+        recorded = json.loads((folder / marker).read_text())[REPORT_DIGESTS]
+        assert recorded == {f: file_sha256(folder / f) for f in files}, recorded
+        assert main([*command, "--out", str(folder)]) == 0  # unchanged: replaced, as before
+        for f in files:
+            before = (folder / f).read_bytes()
+            if f.endswith(".png"):
+                (folder / f).write_bytes(picture.read_bytes())  # the user's picture, copied over it
+            elif f == "probe.csv":  # a row repeated: still a probe.csv that reads back
+                (folder / f).write_bytes(before + before.splitlines(keepends=True)[-1])
+            else:
+                (folder / f).write_bytes(before + b"MY NOTES\n")  # notes added
+            mine = (folder / f).read_bytes()
+            others = {p.name: p.read_bytes() for p in folder.iterdir()}
+            one_line_error(capsys, [*command, "--out", str(folder)],
+                           f"{folder / f} was changed since featcache wrote it; choose another --out or move {folder / f} away")
+            assert (folder / f).read_bytes() == mine and {p.name: p.read_bytes() for p in folder.iterdir()} == others
+            (folder / f).unlink()  # moved away: the rerun writes it again
+            assert main([*command, "--out", str(folder)]) == 0 and (folder / f).exists()
+    # A file of the report's name that the report does not list is the user's too (probe.png after a run without one)
+    featcache.probe(cache, heads="logreg", out=tmp_path / "np", plot=False)
+    (tmp_path / "np" / "probe.png").write_bytes(picture.read_bytes())
+    one_line_error(capsys, ["probe", cache, "--heads", "logreg", "--out", str(tmp_path / "np")],
+                   f"{tmp_path / 'np' / 'probe.png'} is not a file featcache wrote in this report", "move")
+    assert (tmp_path / "np" / "probe.png").read_bytes() == picture.read_bytes()
+    # A plot left alone by a run without one stays vouched for, and the next run with one replaces it
+    featcache.probe(cache, heads="logreg", out=tmp_path / "pr", plot=False)
+    assert main(["probe", cache, "--heads", "logreg", "--out", str(tmp_path / "pr")]) == 0
+    # A report from before digests were recorded is taken as before: its files are replaced
+    ev = tmp_path / "ev"
+    doc = json.loads((ev / "evaluation.json").read_text())
+    del doc[REPORT_DIGESTS]
+    (ev / "evaluation.json").write_text(json.dumps(doc))
+    (ev / "evaluation.txt").write_text("an old report, edited")
+    assert main(["evaluate", str(head), cache, "--out", str(ev)]) == 0
+    assert "an old report" not in (ev / "evaluation.txt").read_text()
+    assert REPORT_DIGESTS in json.loads((ev / "evaluation.json").read_text())
+    # ... but a probe.csv that is not probe's is still refused there, as before digests (probe.json vouches for no
+    # other file then)
+    pr = tmp_path / "pr"
+    doc = json.loads((pr / "probe.json").read_text())
+    del doc[REPORT_DIGESTS]
+    (pr / "probe.json").write_text(json.dumps(doc))
+    (pr / "probe.csv").write_text("my own table")
+    one_line_error(capsys, ["probe", cache, "--heads", "logreg", "--out", str(pr)],
+                   "holds probe.csv, which is not part of a report featcache wrote")
+    assert (pr / "probe.csv").read_text() == "my own table"
+    (pr / "probe.csv").unlink()
+    assert main(["probe", cache, "--heads", "logreg", "--out", str(pr)]) == 0
+    # A probe.json that is not probe's is not replaced
+    (tmp_path / "pr" / "probe.json").write_text("my notes")
+    one_line_error(capsys, ["probe", cache, "--heads", "logreg", "--out", str(tmp_path / "pr")],
+                   "holds probe.csv, which is not part of a report featcache wrote")
+    assert (tmp_path / "pr" / "probe.json").read_text() == "my notes"
+    capsys.readouterr()
+
+
+def test_a_curve_resumes_and_keeps_its_unchanged_plot_vouched_for(tmp_path, capsys):
+    """curve.json is rewritten at a run's start and curve.csv after every fit: a resume (more sizes) into the same
+    --out still works, a run without a plot carries the earlier plot's digest on, and a changed curve.png is refused
+    after a resume as before it (an adversarial tester)."""
+    import featcache
+    from featcache.analysis.curve import read_rows
+    from featcache.validate import REPORT_DIGESTS, file_sha256
+
+    cache = str(tiny_cache(tmp_path / "c.h5"))
+    out = tmp_path / "cu"
+    argv = ["curve", cache, "--seeds", "1", "--heads", "logreg", "--out", str(out)]
+    assert main([*argv[:2], "--sizes", "10", *argv[2:]]) == 0
+    assert main([*argv[:2], "--sizes", "10,20", *argv[2:]]) == 0  # resumed: one more size
+    assert len(read_rows(out / "curve.csv")) == 2
+    png = file_sha256(out / "curve.png")
+    featcache.learning_curve(cache, [10, 20, 30], seeds=1, heads="logreg", out=out, plot=False)
+    assert json.loads((out / "curve.json").read_text())[REPORT_DIGESTS] == {"curve.png": png}
+    assert main([*argv[:2], "--sizes", "10,20,30", *argv[2:]]) == 0 and file_sha256(out / "curve.png") != png
+    (out / "curve.png").write_bytes(b"mine")
+    one_line_error(capsys, [*argv[:2], "--sizes", "10,20,30,35", *argv[2:]], "curve.png was changed since featcache wrote it")
+    assert (out / "curve.png").read_bytes() == b"mine" and len(read_rows(out / "curve.csv")) == 3
+    capsys.readouterr()
+
+
 def test_an_output_that_is_a_fifo_is_one_line_not_a_hang(tmp_path, fake_model, capsys):
     """Regression (an adversarial tester): a FIFO where an output goes blocked forever, opened to see whether
     featcache wrote it (train's --out by ZipFile, predict's --csv, evaluate's evaluation.json)."""

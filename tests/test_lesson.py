@@ -352,6 +352,15 @@ def test_lesson_replaces_its_own_report(tmp_path):
     lesson_mod.write_report(result, ctx)
     lesson_mod.check_outputs(out)  # featcache's own report: no refusal
     assert sorted(p.name for p in out.iterdir()) == ["lesson.csv", "lesson.json", "lesson.md"]
+    # ... as it wrote it: notes added to lesson.md since are refused, naming it (an adversarial tester found it
+    # in evaluate's, probe's and curve's reports)
+    with open(out / "lesson.md", "a") as f:
+        f.write("MY NOTES\n")
+    with pytest.raises(FeatcacheError, match=f"{out / 'lesson.md'} was changed since featcache wrote it; choose another "
+                                             f"--out or move {out / 'lesson.md'} away"):
+        lesson_mod.check_outputs(out)
+    (out / "lesson.md").unlink()
+    lesson_mod.check_outputs(out)
 
 
 def test_the_keras_warm_up_leaves_the_rows_results_as_they_were(tmp_path, monkeypatch):

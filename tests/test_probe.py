@@ -83,17 +83,55 @@ def test_csv_and_plot_are_written(multi_cache, tmp_path):
     assert saved["best"] == json.loads(json.dumps(res.to_dict()["best"])) and saved["cache_abspath"] == str(multi_cache.resolve())
 
 
+def _subset_folder(name: str, layers: list[str]) -> str:
+    """The default folder of a probe of ``layers`` (full names, network order), some of the cached ones."""
+    import hashlib
+
+    k = len(layers)
+    return f"{name}_{k}layer{'s' if k != 1 else ''}_{hashlib.sha256(','.join(layers).encode()).hexdigest()[:6]}"
+
+
+OUT_RELU = _subset_folder("probe_multi", ["out_relu"])
+
+
 def test_default_out_is_under_runs(multi_cache):
     import os
     from pathlib import Path
 
     res = featcache.probe(multi_cache, heads="logreg", layers="out_relu")
-    assert res.csv.parent == Path(os.environ["FEATCACHE_HOME"]) / "runs" / "probe_multi"
+    assert res.csv.parent == Path(os.environ["FEATCACHE_HOME"]) / "runs" / OUT_RELU
     held_out = res.csv.read_text()
     # On the test split: its own folder, so its flattering choice does not replace the held-out one (a new user)
     on_test = featcache.probe(multi_cache, heads="logreg", layers="out_relu", on_test=True)
-    assert on_test.csv.parent == Path(os.environ["FEATCACHE_HOME"]) / "runs" / "probe_multi_on_test"
+    assert on_test.csv.parent == Path(os.environ["FEATCACHE_HOME"]) / "runs" / _subset_folder("probe_multi_on_test", ["out_relu"])
     assert res.csv.read_text() == held_out and on_test.csv.read_text() != held_out
+
+
+def test_a_probe_of_some_layers_keeps_their_depths_and_its_own_default_folder(multi_cache, capsys):
+    """Regression (a new-user tester): `probe --layers block_13,out_relu` wrote depths 0 and 1 where the full probe
+    writes 12 and 16 (here 1 and 2), and without --out it replaced the full probe in data/runs/probe_<cache>/. A
+    row's depth is now its layer's place among every cached layer, and a probe of some of them defaults to
+    probe_<cache>_<k>layers_<6 hex>/."""
+    import os
+    from pathlib import Path
+
+    runs = Path(os.environ["FEATCACHE_HOME"]) / "runs"
+    full = featcache.probe(multi_cache, heads="logreg")
+    assert full.csv.parent == runs / "probe_multi" and [r.depth for r in full.rows] == [0, 1, 2]
+    kept = full.csv.read_bytes(), full.plot.read_bytes()
+    depth = {r.layer: r.depth for r in full.rows}
+    assert main(["probe", str(multi_cache), "--heads", "logreg", "--layers", "out_relu,block_13"]) == 0
+    folder = runs / _subset_folder("probe_multi", ["block_13_expand_relu", "out_relu"])
+    assert str(folder / "probe.csv") in capsys.readouterr().out
+    assert (full.csv.read_bytes(), full.plot.read_bytes()) == kept  # the full probe's folder holds the full probe
+    sub = read_probe_csv(folder / "probe.csv")
+    assert [(r.layer, r.depth) for r in sub] == [(l, depth[l]) for l in ("block_13_expand_relu", "out_relu")] == [
+        ("block_13_expand_relu", 1), ("out_relu", 2)]
+    assert (folder / "probe.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    one = featcache.probe(multi_cache, heads="logreg", layers="block_1", plot=False)
+    assert [r.depth for r in one.rows] == [0] and one.csv.parent == runs / _subset_folder("probe_multi", ["block_1_expand_relu"])
+    # every cached layer named: the full probe, in its folder
+    assert featcache.probe(multi_cache, heads="logreg", layers=LAYERS).csv.parent == runs / "probe_multi"
 
 
 def test_a_cache_of_the_same_name_elsewhere_gets_its_own_default_folder(multi_cache, tmp_path):
@@ -109,15 +147,15 @@ def test_a_cache_of_the_same_name_elsewhere_gets_its_own_default_folder(multi_ca
     shutil.copy2(multi_cache, other)
     first = featcache.probe(multi_cache, heads="logreg", layers="out_relu")
     kept = first.csv.read_bytes()
-    second = featcache.probe(other, heads="logreg", layers="block_1")
-    assert first.csv.parent == runs / "probe_multi" and first.csv.read_bytes() == kept
-    assert second.csv.parent.parent == runs and second.csv.parent.name.startswith("probe_multi_")
-    assert len(second.csv.parent.name) == len("probe_multi_") + 6
+    second = featcache.probe(other, heads="logreg", layers="out_relu")
+    assert first.csv.parent == runs / OUT_RELU and first.csv.read_bytes() == kept
+    assert second.csv.parent.parent == runs and second.csv.parent.name.startswith(OUT_RELU + "_")
+    assert len(second.csv.parent.name) == len(OUT_RELU) + 7
     again = featcache.probe(multi_cache, heads="logreg", layers="out_relu")
-    assert again.csv.parent == runs / "probe_multi"
-    assert featcache.probe(other, heads="logreg", layers="block_1").csv.parent == second.csv.parent
+    assert again.csv.parent == runs / OUT_RELU
+    assert featcache.probe(other, heads="logreg", layers="out_relu").csv.parent == second.csv.parent
     (first.csv.parent / "probe.json").unlink()  # a folder from before probe.json: whose it is is unknown; taken as before
-    assert featcache.probe(other, heads="logreg", layers="block_1").csv.parent == runs / "probe_multi"
+    assert featcache.probe(other, heads="logreg", layers="out_relu").csv.parent == runs / OUT_RELU
 
 
 def test_quiet_unless_verbose_and_out_checked_before_any_fit(multi_cache, tmp_path, capsys, monkeypatch):

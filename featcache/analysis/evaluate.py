@@ -15,7 +15,15 @@ import numpy as np
 
 from featcache import paths
 from featcache.analysis.plots import confusion_text, plot_confusion
-from featcache.validate import check_out_dir, check_report_files, check_views, require_splits
+from featcache.validate import (
+    REPORT_DIGESTS,
+    check_out_dir,
+    check_report_files,
+    check_views,
+    recorded_digests,
+    report_digests,
+    require_splits,
+)
 from featcache.errors import FeatcacheError
 from featcache.sources.images import check_report_outside_classes
 from featcache.heads.io import check_compatible, load_head, row_keys
@@ -204,10 +212,13 @@ def default_out(head_path: Path | None, meta: dict[str, Any], layer: str, cache:
     return plain.with_name(f"{name}_{tag}")
 
 
-def check_report(out_dir: Path, flag: str = "--out") -> None:
-    """Before the work: evaluate's files in ``out_dir`` replace only an evaluation featcache wrote (``lesson`` asks too)."""
+def check_report(out_dir: Path, flag: str = "--out") -> dict[str, str]:
+    """Before the work: evaluate's files in ``out_dir`` replace only an evaluation featcache wrote, and of it only
+    the confusion.png and evaluation.txt whose SHA-256 evaluation.json records (``lesson`` asks too). Returns those
+    digests (``validate.check_report_files``); an evaluation.json from before it recorded them: taken as before."""
     files = report_files(out_dir)
-    check_report_files(files.values(), lambda: _is_evaluation(files["json"]), flag)
+    return check_report_files(files.values(), lambda: _is_evaluation(files["json"]), flag,
+                              digests=lambda: recorded_digests(files["json"]), recorded=[files["png"], files["text"]])
 
 
 def _is_evaluation(path: Path) -> bool:
@@ -262,7 +273,7 @@ def evaluate(
     out_dir = Path(out) if out is not None else default_out(head_path, meta, layer, cache, split)
     files = report_files(out_dir)
     check_report_outside_classes(out_dir, cache.photo_root)
-    check_report(out_dir)  # before the work, as --out's folder
+    kept = check_report(out_dir)  # before the work, as --out's folder
     views = evaluated_views(meta, cache, test_views)
     Xv, y = cache.view_features(split, layer, views), cache.labels(split)
     if Xv.shape[2] != est.n_features_in_:
@@ -284,6 +295,7 @@ def evaluate(
                         averaged_over(est, views))
     with output_files(out_dir, files.values()):  # all three or none, and no empty folder
         plot_confusion(cm, cache.class_names, files["png"], title=title)
-        write_json(files["json"], result.to_dict())
         write_text(files["text"], result.text() + "\n")
+        # Last, with the SHA-256 of the two files above: a rerun replaces them only while they are unchanged
+        write_json(files["json"], {**result.to_dict(), REPORT_DIGESTS: report_digests([files["png"], files["text"]], kept)})
     return result

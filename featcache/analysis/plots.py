@@ -372,7 +372,9 @@ def probe_figure(rows: Sequence[Any], best: Any, title: str = "", backbone: str 
     _matplotlib_config()
     from matplotlib.figure import Figure
 
-    layers = [r.layer for r in sorted({r.depth: r for r in rows}.values(), key=lambda r: r.depth)]
+    # Each layer at its depth among the cached layers: a probe of some of them (--layers) keeps the full probe's x
+    by_depth = sorted({r.depth: r for r in rows}.values(), key=lambda r: r.depth)
+    layers, depths = [r.layer for r in by_depth], [r.depth for r in by_depth]
     fig = Figure(figsize=(max(6.0, 0.45 * len(layers) + 2), 4.5), layout="tight")
     ax = fig.add_subplot()
     setting = lambda r: (getattr(r, "train_views", "orig"), getattr(r, "test_views", "orig"))  # noqa: E731
@@ -384,7 +386,7 @@ def probe_figure(rows: Sequence[Any], best: Any, title: str = "", backbone: str 
     views = f", {views_label(*setting(best))}" if several else ""
     ax.plot([best.depth], [best.accuracy], marker="*", markersize=18, color="crimson", linestyle="none",
             label=f"best: {best.layer} + {best.head}{views} ({best.accuracy:.3f})")
-    ax.set_xticks(range(len(layers)))
+    ax.set_xticks(depths)
     ax.set_xticklabels(probe_labels(layers, backbone), rotation=60, ha="right", fontsize=8)
     ax.set_xlabel("layer (input side -> output)")
     ax.set_ylabel("test accuracy" if best.scored_on == "test" else "held-out accuracy (train split)")

@@ -2,7 +2,9 @@
 
 Reads a multi-layer cache (``extract --layers blocks``), fits every requested
 head on every cached layer's training features, scores it, and writes a CSV
-and a plot of accuracy against depth.
+and a plot of accuracy against depth: a layer's place among every cached
+layer, the same when ``layers`` probes some of them (whose report then goes,
+by default, to a folder of its own: ``default_out``).
 
 Picking a layer by its test accuracy and then quoting that accuracy flatters
 it, so by default probe scores on a stratified, seeded 20% of the training
@@ -40,6 +42,7 @@ from featcache.heads import exportable_heads, parse_C_per_head
 from featcache.sources.images import check_report_outside_classes
 from featcache.store.atomic import output_files, write_bytes, write_json
 from featcache.validate import (
+    REPORT_DIGESTS,
     check_fraction,
     check_jobs,
     check_report_files,
@@ -47,6 +50,8 @@ from featcache.validate import (
     check_two_per_class,
     check_writable_dir,
     parse_list,
+    recorded_digests,
+    report_digests,
     require_splits,
     workers_for,
 )
@@ -67,7 +72,7 @@ CSV_FIELDS = ("depth", "layer", "width", "head", "C", "accuracy", "scored_on", "
 
 @dataclass
 class ProbeRow:
-    depth: int  # position of the layer among the cached ones, input side first
+    depth: int  # position of the layer among all the cached ones (probed or not), input side first
     layer: str
     width: int
     head: str
@@ -124,15 +129,21 @@ def parse_heads(heads: str | list[str] | tuple[str, ...] | None) -> list[str]:
     return list(DEFAULT_HEADS) if heads is None else parse_list(heads, "--heads", known=list(HEADS))
 
 
-def probe_layers(cache: Cache, layers: str | list[str] | None) -> list[str]:
-    """The cached layers to probe, in network order."""
+def cached_order(cache: Cache) -> list[str]:
+    """Every cached layer, in network order (input side first): a layer's place in it is its ``ProbeRow.depth``."""
     from featcache.embedding.backbones import get_backbone, network_order
 
+    return network_order(get_backbone(cache.meta["backbone"]), list(cache.layers), cache.meta.get("image_size"))
+
+
+def probe_layers(cache: Cache, layers: str | list[str] | None, order: Sequence[str] | None = None) -> list[str]:
+    """The cached layers to probe, in network order (``order``: ``cached_order(cache)``, when known already)."""
+    order = list(order) if order is not None else cached_order(cache)
     if layers is None:
-        names = cache.layers
-    else:  # full names or probe.png's short ones (Cache.layer), each layer once however it was named
-        names = list(dict.fromkeys(cache.layer(name, "--layers") for name in parse_list(layers, "--layers")))
-    return network_order(get_backbone(cache.meta["backbone"]), names, cache.meta.get("image_size"))
+        return order
+    # full names or probe.png's short ones (Cache.layer), each layer once however it was named
+    names = set(cache.layer(name, "--layers") for name in parse_list(layers, "--layers"))
+    return [name for name in order if name in names]
 
 
 def holdout_rows(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -336,35 +347,41 @@ def probe(
     accuracy). ``view_settings`` (``parse_view_settings``): on a cache with views,
     the (train views, test views) settings to compare; settings with the same
     train views share one fit. Writes ``probe.csv``, ``probe.png`` and ``probe.json`` into
-    ``out`` (default: ``default_out``, ``data/runs/probe_<cache name>/``). Prints the table only
+    ``out`` (default: ``default_out``, ``data/runs/probe_<cache name>/``; a probe of some of the cached layers,
+    ``probe_<cache name>_<k>layers_<6 hex>/``). Each row's depth is its layer's place among every cached layer,
+    whichever are probed. Prints the table only
     when ``verbose``.
     """
     from featcache.store import as_cache
 
     cache = as_cache(cache)
-    head_names, params, names, scoring = _settings(cache, heads, C, layers, holdout, seed, folds, on_test)
+    head_names, params, names, scoring, depths = _settings(cache, heads, C, layers, holdout, seed, folds, on_test)
     settings = parse_view_settings(cache, view_settings)
     n_jobs = check_jobs(n_jobs)
     # On the test split gets its own default folder: its flattering choice must not replace the honest one (a new user)
-    out_dir = Path(out) if out else default_out(cache, on_test)
+    # A probe of some of the cached layers too: the full probe's folder holds the full probe (a new user)
+    out_dir = Path(out) if out else default_out(cache, on_test, names)
     check_report_outside_classes(out_dir, cache.photo_root)
     # A full disk, a failed fit or Ctrl-C: what was written of the report and the folders made for it go again.
     with output_files(out_dir, report_files(out_dir)):
         check_writable_dir(out_dir)  # before any fit: an unwritable --out must not cost the fits
-        check_report(out_dir)
-        return _probe_into(out_dir, cache, head_names, params, names, scoring, settings, n_jobs, plot, verbose)
+        kept = check_report(out_dir)
+        return _probe_into(out_dir, cache, head_names, params, names, scoring, settings, n_jobs, plot, verbose, kept, depths)
 
 
 def _probe_into(out_dir: Path, cache: Cache, head_names: list[str], params: dict[str, Any], names: list[str],
-                scoring: Scoring, settings: list[Setting], n_jobs: int, plot: bool, verbose: bool) -> ProbeResult:
-    """The fits of ``probe`` (its inputs checked), then its table and plot written into ``out_dir``."""
+                scoring: Scoring, settings: list[Setting], n_jobs: int, plot: bool, verbose: bool,
+                kept: Mapping[str, str] | None = None, depths: Mapping[str, int] | None = None) -> ProbeResult:
+    """The fits of ``probe`` (its inputs checked), then its table and plot written into ``out_dir``, and probe.json
+    last with the SHA-256 of both (and of ``kept``: ``check_report``'s, a plot left from before and unchanged)."""
     trains = list(dict.fromkeys(tr for tr, _ in settings))
     if verbose:
         what = f" x {len(settings)} view setting(s)" if len(settings) > 1 else ""
         print(f"probing {len(names)} layer(s) x {len(head_names)} head(s){what} on {cache.path} ({_scoring(cache, scoring)})")
     jobs = [(layer, h, tr, tuple(te for t, te in settings if t == tr)) for layer in names for h in head_names for tr in trains]
     results = _run_jobs(cache.path, jobs, params, scoring, n_jobs, verbose)
-    rows = _rows(results, names, head_names, settings, cache.meta.get("layer_widths", {}), scoring.scored_on)
+    rows = _rows(results, names, head_names, settings, cache.meta.get("layer_widths", {}), scoring.scored_on,
+                 depths or {layer: i for i, layer in enumerate(names)})
     best = best_row(rows)
     result = ProbeResult(cache.path, rows, best, params=params, view_settings=[(_views_text(a), _views_text(b)) for a, b in settings],
                          train_command=train_command(cache.path, best, cache.views),
@@ -378,7 +395,8 @@ def _probe_into(out_dir: Path, cache: Cache, head_names: list[str], params: dict
         result.plot = plot_probe(rows, best, out_dir / "probe.png", title=_title(cache, scoring),
                                  backbone=cache.meta["backbone"])
     write_json(out_dir / "probe.json", {**result.to_dict(), "cache_abspath": os.path.abspath(cache.path),
-                                        "cache_fingerprint": cache.meta.get("fingerprint")})
+                                        "cache_fingerprint": cache.meta.get("fingerprint"),
+                                        REPORT_DIGESTS: report_digests([p for p in (result.csv, result.plot) if p], kept)})
     if verbose:
         _print_table(rows, head_names, names, cache.meta.get("layer_widths", {}), best, len(cache.layers))
         if result.note:
@@ -391,15 +409,18 @@ def _probe_into(out_dir: Path, cache: Cache, head_names: list[str], params: dict
     return result
 
 
-def _rows(results: dict, names: list[str], head_names: list[str], settings: list[Setting], widths: dict, scored_on: str) -> list[ProbeRow]:
-    """One row per layer, head and view setting (in that order), from the fits of ``_run_jobs``."""
+def _rows(results: dict, names: list[str], head_names: list[str], settings: list[Setting], widths: dict, scored_on: str,
+          depths: Mapping[str, int]) -> list[ProbeRow]:
+    """One row per layer, head and view setting (in that order), from the fits of ``_run_jobs``; each row's depth is
+    its layer's place among every cached layer (``depths``), whichever of them are probed: ``--layers
+    block_13,out_relu`` wrote depths 0 and 1 where the full probe writes 12 and 16 (a new user)."""
     rows = []
     for layer in names:
         for h in head_names:
             for train, test in settings:
                 accuracies, C, seconds = results[(layer, h, train)]
                 acc = accuracies[[te for tr, te in settings if tr == train].index(test)]
-                rows.append(ProbeRow(names.index(layer), layer, int(widths.get(layer, 0)), h, C, round(float(acc), 6), scored_on,
+                rows.append(ProbeRow(depths[layer], layer, int(widths.get(layer, 0)), h, C, round(float(acc), 6), scored_on,
                                      round(seconds, 3), _views_text(train), _views_text(test)))
     return rows
 
@@ -435,8 +456,8 @@ def train_command(cache: str | Path, row: ProbeRow, cache_views: Sequence[str] =
 
 
 def _settings(cache: Cache, heads, C, layers, holdout: float | None, seed: int, folds: int | None = None, on_test: bool = False):
-    """Checked heads, their parameters, the layers to probe (network order) and the drawn ``Scoring``; refuses bad
-    input before any fit."""
+    """Checked heads, their parameters, the layers to probe (network order), the drawn ``Scoring`` and every cached
+    layer's depth (its place among them in network order); refuses bad input before any fit."""
     head_names = parse_heads(heads)
     Cs = parse_C_per_head(C, head_names)
     seed = check_seed(seed)
@@ -459,10 +480,11 @@ def _settings(cache: Cache, heads, C, layers, holdout: float | None, seed: int, 
                              f"{cache.sizes['train']} that leaves too few for every class ({exc}); pass --holdout 0.5, "
                              "--folds K, or --on-test") from None
     scoring = Scoring(holdout, seed, folds, None if splits is None else tuple(splits))
-    names = probe_layers(cache, layers)
+    order = cached_order(cache)
+    names = probe_layers(cache, layers, order)
     params = {h: {**PROBE_PARAMS.get(h, {}), **({"C": Cs[h]} if h in Cs else {})} for h in head_names}
     check_fit_rows(cache, head_names, params, scoring)
-    return head_names, params, names, scoring
+    return head_names, params, names, scoring, {layer: order.index(layer) for layer in order}
 
 
 def check_fit_rows(cache: Cache, head_names: Sequence[str], params: Mapping[str, Mapping[str, Any]], scoring: Scoring) -> None:
@@ -569,15 +591,23 @@ def report_files(out_dir: Path) -> list[Path]:
     return [out_dir / "probe.csv", out_dir / "probe.png", out_dir / "probe.json"]
 
 
-def default_out(cache: Cache, on_test: bool = False) -> Path:
-    """``data/runs/probe_<cache name>[_on_test]``, or, where that folder holds the probe of another cache file of
-    the same name (data/a/fashion.h5 and data/b/fashion.h5: the second replaced the first's report), the same name
-    with 6 hex of a hash of the cache's absolute path added, as ``evaluate`` does. A folder from before probe.json
-    cannot say whose it is and is taken as before."""
+def default_out(cache: Cache, on_test: bool = False, layers: Sequence[str] | None = None) -> Path:
+    """``data/runs/probe_<cache name>[_on_test]``: the probe of every cached layer. A probe of some of them
+    (``layers``, the probed layers' full names, fewer than the cache's) gets its own folder,
+    ``probe_<cache name>[_on_test]_<k>layers_<6 hex>`` (k of them; the hex from a hash of their names in network
+    order), so that the full probe's folder holds the full probe: ``--layers block_13,out_relu`` replaced the
+    17-layer probe there (a new user). Where that folder holds the probe of another cache file of the same name
+    (data/a/fashion.h5 and data/b/fashion.h5: the second replaced the first's report), the same name with 6 hex of
+    a hash of the cache's absolute path added, as ``evaluate`` does. A folder from before probe.json cannot say
+    whose it is and is taken as before."""
     import hashlib
     import json
 
-    plain = paths.runs_dir() / f"probe_{cache.path.stem}{'_on_test' if on_test else ''}"
+    name = f"probe_{cache.path.stem}{'_on_test' if on_test else ''}"
+    if layers is not None and set(layers) != set(cache.layers):
+        k = len(layers)
+        name += f"_{k}layer{'s' if k != 1 else ''}_{hashlib.sha256(','.join(layers).encode()).hexdigest()[:6]}"
+    plain = paths.runs_dir() / name
     here = os.path.abspath(cache.path)
     try:
         prior = json.loads((plain / "probe.json").read_text())
@@ -588,9 +618,33 @@ def default_out(cache: Cache, on_test: bool = False) -> Path:
     return plain.with_name(f"{plain.name}_{hashlib.sha256(here.encode()).hexdigest()[:6]}")
 
 
-def check_report(out_dir: Path, flag: str = "--out") -> None:
-    """Before any fit: probe's files in ``out_dir`` replace only a probe report featcache wrote (``lesson`` asks too)."""
-    check_report_files(report_files(out_dir), lambda: _is_probe_csv(out_dir / "probe.csv"), flag)
+def check_report(out_dir: Path, flag: str = "--out") -> dict[str, str]:
+    """Before any fit: probe's files in ``out_dir`` replace only a probe report featcache wrote (``lesson`` asks too),
+    and of it only the probe.csv and probe.png whose SHA-256 probe.json records; a probe.json that is not probe's is
+    refused too. Returns those digests (``validate.check_report_files``). A folder from before probe.json recorded
+    them is taken as before (its files are replaced), and one from before probe.json by its probe.csv."""
+    csv_path, png, js = report_files(out_dir)
+    return check_report_files([csv_path, png, js],
+                              lambda: _is_probe_report(csv_path, js), flag,
+                              digests=lambda: recorded_digests(js), recorded=[csv_path, png])
+
+
+def _is_probe_report(csv_path: Path, js: Path) -> bool:
+    """Whether the folder holds probe's report: each of probe.csv and probe.json that is there reads back as
+    probe's, and at least one of them is there (probe.json vouches for a folder whose probe.csv was moved away)."""
+    return ((js.exists() or csv_path.exists()) and (not js.exists() or _is_probe_json(js))
+            and (not csv_path.exists() or _is_probe_csv(csv_path)))
+
+
+def _is_probe_json(path: Path) -> bool:
+    """Whether ``path`` is a probe.json featcache wrote (the ``--json`` result: its rows and best row)."""
+    import json
+
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(doc, dict) and isinstance(doc.get("rows"), list) and isinstance(doc.get("best"), dict)
 
 
 def _is_probe_csv(path: Path) -> bool:

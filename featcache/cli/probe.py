@@ -37,8 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "there (a layer chosen this way flatters its test accuracy)")
     p.add_argument("--seed", type=int, help=f"which training images are held out (default: {seed}; not used with --on-test)")
     p.add_argument("--out", metavar="DIR", help="folder for probe.csv, probe.png and probe.json (default: data/runs/probe_<cache name>/, "
-                   "or probe_<cache name>_on_test/ with --on-test; _<6 hex> added where that folder holds the probe "
-                   "of another cache of the same name)")
+                   "or probe_<cache name>_on_test/ with --on-test; a probe of some of the cached layers (--layers) adds "
+                   "_<k>layers_<6 hex of their names>, so the full probe's folder holds the full probe; _<6 hex> added where "
+                   "that folder holds the probe of another cache of the same name)")
     p.add_argument("--jobs", type=int, metavar="N", help=f"fits run side by side (joblib; -1: every core; default: {jobs})")
     p.add_argument("--view-settings", metavar="TRAIN/TEST;...", help="on a cache with views, the view settings to compare: "
                    "TRAIN/TEST pairs separated by ';', each side view names as in 'extract --views' or 'all' (the head is "

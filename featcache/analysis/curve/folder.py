@@ -7,7 +7,9 @@
   valid table of finished fits; re-running the same command skips them
   (resume), and an interrupted run never leaves a half-written row.
 - ``curve.json``: the cache's metadata (fingerprint, backbone, image size,
-  layer, ...) and the settings; ``complete`` turns true at the end.
+  layer, ...) and the settings; ``complete`` turns true at the end. Under
+  ``validate.REPORT_DIGESTS`` it records the SHA-256 of curve.png, written
+  after it: a rerun replaces a curve.png only while it is unchanged.
 - ``curve.png``: the plot (``plots.plot_learning_curves``).
 
 Rows read back are checked (whole sizes and seeds, accuracy in [0, 1],
@@ -31,7 +33,7 @@ from featcache import paths
 from featcache.errors import FeatcacheError
 from featcache.store.atomic import write_json, write_text
 from featcache.store.fingerprint import fingerprint
-from featcache.validate import SEED_LIMIT, check_report_files, check_writable_dir
+from featcache.validate import SEED_LIMIT, check_report_files, check_writable_dir, recorded_digests
 
 if TYPE_CHECKING:
     from featcache.analysis.plots import CurveSet
@@ -200,15 +202,23 @@ class CurveFolder:
     def check_writable(self) -> None:
         check_writable_dir(self.path, "--out")
 
-    def check_outputs(self) -> None:
+    def check_outputs(self) -> dict[str, str]:
         """Before anything here is read: curve.csv, curve.json and curve.png replace only a curve featcache wrote.
 
         Then ``finished_rows`` vouches for a curve.csv, with a line of its own
         for a damaged one; without one, a curve.json or curve.png beside no
-        curve.json featcache wrote is the user's (notes, a picture).
+        curve.json featcache wrote is the user's (notes, a picture). A
+        curve.png is replaced only while it has the SHA-256 curve.json records
+        (a picture of the user's copied over it was replaced; an adversarial
+        tester); a curve.json from before it recorded one is taken as before.
+        curve.csv is not in that record: it is rewritten after every fit, and
+        its rows carry checksums. Returns the curve.png's digest when it may be
+        replaced (``validate.check_report_files``), for curve.json to record
+        again until a new plot is drawn.
         """
-        check_report_files([self.csv, self.json, self.png],
-                           lambda: self.csv.exists() or isinstance((read_meta(self.json) or {}).get("identity"), dict))
+        return check_report_files([self.csv, self.json, self.png],
+                                  lambda: self.csv.exists() or isinstance((read_meta(self.json) or {}).get("identity"), dict),
+                                  digests=lambda: recorded_digests(self.json), recorded=[self.png])
 
     def finished_rows(self, identity: dict[str, Any]) -> dict[tuple[str, int, int], dict[str, Any]]:
         """Finished rows here that belong to a curve of ``identity``; refuses a folder holding another curve."""

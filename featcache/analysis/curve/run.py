@@ -16,7 +16,7 @@ from featcache.errors import FeatcacheError
 from featcache.sources.images import check_report_outside_classes
 from featcache.store.atomic import output_files
 from featcache.store.lock import exclusive_lock
-from featcache.validate import check_path, check_seconds, usable_cores
+from featcache.validate import REPORT_DIGESTS, check_path, check_seconds, report_digests, usable_cores
 
 if TYPE_CHECKING:
     from featcache.store import Cache
@@ -110,6 +110,8 @@ def _finish(bound: BoundCurve, plan: CurvePlan, folder: CurveFolder, meta: dict[
         from featcache.analysis.plots import CurveSet, plot_learning_curves
 
         plot_learning_curves([CurveSet("", rows, meta)], folder.png, title=title_for(meta))
+        # curve.json, written after it, records its SHA-256: a rerun replaces it only while it is unchanged
+        meta[REPORT_DIGESTS] = report_digests([folder.png], meta.get(REPORT_DIGESTS))
     folder.write(rows, meta)
     return rows
 
@@ -142,10 +144,11 @@ def run_curve(spec: CurveSpec, cache: Cache | str | Path, out: str | Path | None
 def _run_locked(bound: BoundCurve, folder: CurveFolder, t_start: float, plot: bool, verbose: bool) -> CurveResult:
     """``run_curve`` under the folder's lock: read what the folder holds, plan, fit, write."""
     spec = bound.spec
-    folder.check_outputs()
+    kept = folder.check_outputs()
     plan = make_plan(bound, folder.finished_rows(bound.identity))
     earlier = folder.earlier_params()
     meta = curve_meta(bound, {h: earlier[h] for h in {k[0] for k in plan.kept} if h in earlier})
+    meta[REPORT_DIGESTS] = kept  # the curve.png left from before, unchanged, until this run draws its own
     with output_files(folder.path, [folder.csv, folder.json]):  # a full disk here leaves no empty folder behind
         folder.check_writable()
         folder.write(plan.stored(), meta)
