@@ -1029,3 +1029,69 @@ def test_listed_file_names_with_newlines_stay_on_one_line(tmp_path, capsys):
         assert len(listed) == 1, out
         assert "ants/bad\\nname.jpg (" in listed[0] and "bees/odd\\rname.png (" in listed[0], listed
         assert "\r" not in out and not any(line.startswith("name.jpg") for line in out.splitlines())
+
+
+def _gray_tiff(path: Path, values: np.ndarray, sample_format: int) -> Path:
+    """An uncompressed little-endian grayscale TIFF of ``values`` (2-D, 16 or 32 bits) with the given SampleFormat
+    (1 unsigned, 2 signed): Pillow writes no signed 16-bit TIFF itself."""
+    import struct
+
+    h, w = values.shape
+    data = np.ascontiguousarray(values.astype(values.dtype.newbyteorder("<"))).tobytes()
+    tags = [(256, 3, w), (257, 3, h), (258, 3, values.dtype.itemsize * 8), (259, 3, 1), (262, 3, 1), (273, 4, 8),
+            (277, 3, 1), (278, 3, h), (279, 4, len(data)), (339, 3, sample_format)]
+    ifd = struct.pack("<H", len(tags)) + b"".join(
+        struct.pack("<HHII", tag, kind, 1, v) if kind == 4 else struct.pack("<HHIHH", tag, kind, 1, v, 0)
+        for tag, kind, v in tags) + struct.pack("<I", 0)
+    path.write_bytes(b"II*\x00" + struct.pack("<I", 8 + len(data)) + data + ifd)
+    return path
+
+
+@pytest.mark.filterwarnings("ignore:IM image format is deprecated:DeprecationWarning")
+def test_32_bit_integer_images_are_skipped_not_decoded_black_or_white(tmp_path):
+    """Regression (an adversarial tester): every mode-I value was divided by 256 as if 16-bit, so a TIFF of 32-bit
+    integers holding 0-255 decoded all black and one of large values all white, and extract and predict used them
+    (exit 0); a signed 16-bit TIFF lost its negative half to black. They are skipped with their reason, as mode F
+    is; 16-bit PNG, PGM (which Pillow opens as mode I) and TIFF decode to the same pixels as before."""
+    from PIL import Image
+
+    from featcache.deploy.predict import read_files
+
+    a = (np.arange(80 * 100).reshape(80, 100) % 256).astype(np.int32)
+    int32 = [tmp_path / "i32.tif", tmp_path / "i32big.tif", tmp_path / "i32lzw.tif", tmp_path / "i32.im"]
+    Image.fromarray(a, "I").save(int32[0])
+    Image.fromarray(a * 2**23, "I").save(int32[1])
+    Image.fromarray(a, "I").save(int32[2], compression="tiff_lzw")  # read by libtiff, not Pillow's raw decoder
+    Image.fromarray(a, "I").save(int32[3])
+    int32.append(_gray_tiff(tmp_path / "u32.tif", a.astype(np.uint32) * 65536, 1))
+    for path in int32:
+        with Image.open(path) as im:
+            assert im.mode == "I"
+        with pytest.raises(UnreadableImage, match=r"^32-bit integer pixels \(mode I\) have no known range; save the image "
+                                                  r"with 8 or 16 bits$"):
+            decode_image(path, 32)
+    signed = _gray_tiff(tmp_path / "s16.tif", (a * 200 - 25000).astype(np.int16), 2)
+    with pytest.raises(UnreadableImage, match=r"^signed 16-bit integer pixels have no known range; save the image with "
+                                              r"unsigned 8 or 16 bits$"):
+        decode_image(signed, 32)
+
+    values = np.random.default_rng(0).integers(0, 65536, (24, 30)).astype(np.uint16)
+    for name in ("v.png", "v.pgm", "v.tif"):
+        Image.fromarray(values).save(tmp_path / name)
+        np.testing.assert_array_equal(decode_image(tmp_path / name)[..., 0], (values >> 8).astype(np.uint8))
+    with Image.open(tmp_path / "v.pgm") as im:
+        assert im.mode == "I"  # a 16-bit PGM is mode I: still read as 16-bit values
+    Image.fromarray(a.astype(np.uint8)).save(tmp_path / "a8.png")
+    np.testing.assert_array_equal(decode_image(tmp_path / "a8.png")[..., 0], a)
+
+    # extract skips such a file with its reason (--strict refuses it); predict skips it as any undecodable one
+    root = make_class_tree(tmp_path / "d", {"ants": 3, "bees": 3})
+    (root / "bees" / "deep.tif").write_bytes(int32[0].read_bytes())
+    why = "32-bit integer pixels (mode I) have no known range; save the image with 8 or 16 bits"
+    assert dict(images.load(root, 32, test_fraction=0.34).skipped) == {"bees/deep.tif": why}
+    with pytest.raises(FeatcacheError, match=r"--strict: 1 file\(s\) .*bees/deep.tif: 32-bit integer pixels"):
+        images.load(root, 32, test_fraction=0.34, strict=True).splits
+    (batch, read), = read_files([root / "ants" / "ants_000.png", int32[1], signed], 32, 4)
+    assert len(batch) == 1 and [r.skipped for r in read] == [
+        None, (str(int32[1]), why), (str(signed), "signed 16-bit integer pixels have no known range; save the image "
+                                                  "with unsigned 8 or 16 bits")]

@@ -68,7 +68,12 @@ if TYPE_CHECKING:
 # pixels as under v4. Still v5: a file on which Pillow raised something other than OSError, SyntaxError or
 # ValueError (EOFError for a SPIDER image, NotImplementedError for some DDS files) is now skipped with its reason;
 # it used to stop the extraction, so no cache holds such a file and every cache's files decode as before.
-DECODER = "featcache.decode_image:v5:pil_rgb_first_frame_exif_upright_alpha_on_white_jpeg_draft_bilinear_damaged_skipped_no_eps_float"
+# v6 (an adversarial tester's files): 32-bit integer images (mode I from a TIFF with BitsPerSample 32, IM, FITS)
+# are skipped with their reason: every mode-I value was divided by 256 as if 16-bit, so 0-255 came out all black
+# and large values all white, and were embedded; so are signed 16-bit TIFFs (negative values came out black).
+# 16-bit PNG, PGM/PPM and TIFF have the same pixels as under v5; a cache that may hold one of the newly skipped
+# files is not reused.
+DECODER = "featcache.decode_image:v6:pil_rgb_first_frame_exif_upright_alpha_on_white_jpeg_draft_bilinear_damaged_skipped_no_eps_float_int32_signed"
 # What DECODER gives with Pillow 9.5, 10.4, 11.3, 12.0 and 13.0 (pyproject's floor to the newest, each in its own
 # environment, 2026-12-03): decode.pixel_digest of its fixed JPEG. Where this machine's Pillow and libjpeg give
 # these pixels the identity is DECODER alone, so caches keep their fingerprints; where they give others
