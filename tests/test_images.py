@@ -1095,3 +1095,40 @@ def test_32_bit_integer_images_are_skipped_not_decoded_black_or_white(tmp_path):
     assert len(batch) == 1 and [r.skipped for r in read] == [
         None, (str(int32[1]), why), (str(signed), "signed 16-bit integer pixels have no known range; save the image "
                                                   "with unsigned 8 or 16 bits")]
+
+
+def test_class_folders_named_with_control_characters_are_refused_before_any_file_is_hashed(tmp_path, capsys, monkeypatch):
+    """Regression (an adversarial tester): a class folder "be\\nes" was accepted; its name, stored as the class name,
+    split the lines of info, evaluate (table, confusion matrix) and predict. A name with a control character (a
+    newline, carriage return, tab, terminal escape, C1 control, or a line/paragraph separator) is one line naming
+    the folder, escaped, and the fix, before any file is hashed; other names Python calls unprintable (the
+    zero-width non-joiner of Persian words, a no-break space) are real names and stay accepted."""
+    from helpers import run_main
+
+    def no_hashing(*args, **kwargs):
+        raise AssertionError("files hashed before the class folder names were checked")
+
+    for i, name in enumerate(["be\nes", "be\res", "be\tes", "\x1b[31mbees", "be\x85es", "be\u2028es", "bees\x7f"]):
+        root = make_class_tree(tmp_path / f"one{i}", {"ants": 2, "bees": 2})
+        (root / "bees").rename(root / name)
+        split = tmp_path / f"split{i}"
+        for part in ("train", "val"):
+            make_class_tree(split / part, {"ants": 2, "bees": 2})
+            (split / part / "bees").rename(split / part / name)
+        with monkeypatch.context() as m:
+            m.setattr(images, "_hash", no_hashing)
+            for where, kwargs in ((root, dict(test_fraction=0.5)), (split / "train", {})):
+                with pytest.raises(FeatcacheError) as err:
+                    images.load(where.parent if where.name == "train" else where, 32, **kwargs)
+                message = str(err.value)
+                assert message.startswith(f"class folder {name!r} in {where} has a control character in its name (")
+                assert message.endswith("rename the folder") and repr(name) in message
+        proc = run_main(capsys, "extract", "--images", str(root), "--test-fraction", "0.5", "--weights", "random",
+                        "--image-size", "32", "--out", str(tmp_path / f"c{i}.h5"))
+        assert proc.returncode == 2 and proc.stdout == "" and len(proc.stderr.splitlines()) == 1, proc.stderr
+        assert "Traceback" not in proc.stderr and "\x1b" not in proc.stderr and "\r" not in proc.stderr
+        assert "rename the folder" in proc.stderr and not (tmp_path / f"c{i}.h5").exists()
+
+    root = make_class_tree(tmp_path / "fine", {"ants": 2, "bees": 2})
+    (root / "bees").rename(root / "می\u200cخواهم bees\u00a0🐝")
+    assert images.load(root, 32, test_fraction=0.5).class_names == ["ants", "می\u200cخواهم bees\u00a0🐝"]

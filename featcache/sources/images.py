@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 
-from featcache.errors import FeatcacheError, system_limit
+from featcache.errors import CONTROL, FeatcacheError, one_line, system_limit
 from featcache.sources.base import STAGING, DataSource, Split, SplitSpec
 from featcache.sources.decode import NOT_UTF8, UnreadableImage, decode_image, utf8_name
 from featcache.validate import check_bool, check_fraction, check_seed
@@ -303,6 +303,8 @@ def _classes(root: Path, folders: list[str]) -> tuple[list[str], dict[str, dict[
             if e.is_dir():
                 if not utf8_name(e.name):
                     raise FeatcacheError(f"class folder name {e.name!r} in {base} is not valid UTF-8; rename it")
+                if CONTROL.search(e.name):  # a class name is printed by info, evaluate and predict: "be\nes" split each line
+                    raise _control_error(base, e.name)
                 # One spelling for names that differ only in Unicode normalization (macOS writes NFD), so
                 # train/ and val/ written on different systems still match; two such folders side by side
                 # would be one key, and one folder's images would vanish.
@@ -329,6 +331,15 @@ def _classes(root: Path, folders: list[str]) -> tuple[list[str], dict[str, dict[
     if len(names) < 2:
         raise FeatcacheError(f"{root} has a single class ({names[0]!r}); a classifier needs at least two class folders")
     return names, per_folder, loose
+
+
+def _control_error(base: Path, name: str) -> FeatcacheError:
+    """A class folder whose name holds a control character (``errors.CONTROL``: a newline, a carriage return, a tab,
+    a terminal escape, ...), refused before any file is hashed (an adversarial tester's "be\\nes" was accepted and
+    split the lines of info, evaluate's table, confusion matrix and misclassified images, and predict). Shown escaped."""
+    chars = ", ".join(dict.fromkeys(one_line(c) for c in CONTROL.findall(name)))
+    return FeatcacheError(f"class folder {name!r} in {base} has a control character in its name ({chars}): the class "
+                          "name is printed in every report and would break its lines; rename the folder")
 
 
 def _same_name_error(base: Path, first: str, second: str) -> FeatcacheError:
