@@ -1132,3 +1132,36 @@ def test_class_folders_named_with_control_characters_are_refused_before_any_file
     root = make_class_tree(tmp_path / "fine", {"ants": 2, "bees": 2})
     (root / "bees").rename(root / "می\u200cخواهم bees\u00a0🐝")
     assert images.load(root, 32, test_fraction=0.5).class_names == ["ants", "می\u200cخواهم bees\u00a0🐝"]
+
+
+def test_paths_and_class_names_with_control_characters_stay_on_one_line_in_info_and_evaluate(tmp_path, capsys,
+                                                                                              monkeypatch):
+    """Regression (an adversarial tester): an image file named "x\\ny.png" split evaluate's misclassified line, and a
+    class "be\\nes" in a cache made before such folders were refused split info's split lines and evaluate's table
+    and confusion matrix. They are shown escaped, as the skipped files are."""
+    from helpers import run_main
+
+    import re
+
+    # A cache made before the refusal (raising=False: the old code, without the check, ran this test too)
+    monkeypatch.setattr(images, "CONTROL", re.compile("(?!)"), raising=False)
+    root = make_class_tree(tmp_path / "photos", {"ants": 4, "bees": 4}, size=16)
+    (root / "bees").rename(root / "be\nes")
+    for i in range(4):  # images of the other class, so that some are misclassified, under names with a newline
+        (root / "ants" / f"x\n{i}.png").write_bytes((root / "be\nes" / f"bees_{i:03d}.png").read_bytes())
+        (root / "be\nes" / f"y\n{i}.png").write_bytes((root / "ants" / f"ants_{i:03d}.png").read_bytes())
+    cache, head = tmp_path / "c.h5", tmp_path / "h.npz"
+    assert run_main(capsys, "extract", "--images", str(root), "--test-fraction", "0.5", "--weights", "random",
+                    "--image-size", "32", "--out", str(cache)).returncode == 0
+    assert run_main(capsys, "train", str(cache), "--head", "logreg", "--out", str(head)).returncode == 0
+    info = run_main(capsys, "info", str(cache))
+    assert info.returncode == 0 and "be\\nes: " in info.stdout
+    assert not any(line.startswith("es") for line in info.stdout.splitlines()), info.stdout
+    ev = run_main(capsys, "evaluate", str(head), str(cache), "--out", str(tmp_path / "ev"))
+    assert ev.returncode == 0, ev.stderr
+    lines = ev.stdout.splitlines()
+    assert not any(line.startswith(("es", "0.png", "1.png", "2.png", "3.png")) for line in lines), ev.stdout
+    assert any(line.startswith("be\\nes ") for line in lines) and any(line.startswith(" 1 be\\nes ") for line in lines)
+    wrong = [line for line in lines if line.startswith("  ") and " -> " in line]
+    assert any("/x\\n" in line or "/y\\n" in line for line in wrong), ev.stdout
+    assert (tmp_path / "ev" / "evaluation.txt").read_text().strip() == "\n".join(lines[:-2]).strip()
