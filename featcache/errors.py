@@ -1,10 +1,20 @@
 """The one exception type the CLI turns into a one-line message and exit code 2."""
 
+import re
+
+# Characters that break a line or drive a terminal: the C0 and C1 controls and DEL (Unicode category Cc: "\n", "\r",
+# "\t", "\x0b", "\x0c", "\x1b" that starts a terminal's escape sequences, "\x85") and the line and paragraph
+# separators (Zl, Zp), on which str.splitlines breaks too. Not all that str.isprintable() rejects: format characters
+# (Cf: the zero-width non-joiner in Persian words, the joiner in emoji sequences), the no-break space (Zs) and code
+# points newer than Python's Unicode database are parts of real names and print on one line.
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
 
 def one_line(text: str) -> str:
-    """``text`` on one line whatever it quotes: a file name with a newline or carriage return in it is shown
-    escaped, as Python writes it (a raw one split a listed name over two lines, or made a terminal show another)."""
-    return text.replace("\r", "\\r").replace("\n", "\\n")
+    """``text`` on one line whatever it quotes: a control character in a file or folder name ("\\n", "\\r", "\\x1b",
+    ...; ``CONTROL``) is shown escaped, as Python writes it (a raw one split a listed name over two lines, or made a
+    terminal show another)."""
+    return CONTROL.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
 
 
 class FeatcacheError(Exception):

@@ -592,3 +592,24 @@ def test_predictions_across_batches_equal_those_of_one_batch(tmp_path):
     files_only = [p for p in several if "[" not in p.input][: len(good)]
     for p, row in zip(files_only, probs):
         assert p.top[0][0] == "abc"[int(row.argmax())] and p.top[0][1] == pytest.approx(float(row.max()), abs=1e-5)
+
+
+def test_predict_shows_paths_with_control_characters_escaped_one_line_each(tmp_path, monkeypatch, capsys):
+    """Regression (an adversarial tester): predict on a folder named "in\\nput" split every prediction line, its
+    left-out line and the CSV line in two (the skipped line escaped them already); every path is shown escaped."""
+    model = _stubbed_model(tmp_path / "m.keras", monkeypatch, image_size=8, events=[])
+    folder = tmp_path / "in\nput"
+    _photos_with_broken_ones(folder, 3, broken=(1,))
+    (folder / "sub\rdir").mkdir()
+    (folder / "no\x1bte.txt").write_text("not an image")
+    csv = tmp_path / "o\nut.csv"
+    assert main(["predict", str(model), str(folder), "--csv", str(csv)]) == 0
+    out, err = capsys.readouterr()
+    shown = str(folder).replace("\n", "\\n")
+    lines = out.splitlines()
+    assert [line.split(": ")[0] for line in lines[:2]] == [f"{shown}/000.png", f"{shown}/002.png"], out
+    assert len(lines) == 3 and lines[2] == "predictions -> " + str(csv).replace("\n", "\\n"), out
+    assert all(", bees " in line or ", ants " in line for line in lines[:2])
+    assert len(err.splitlines()) == 2 and "\x1b" not in err and "\r" not in err, err
+    assert f"{shown}/001.png (not an image" in err and f"{shown}/sub\\rdir/" in err and f"{shown}/no\\x1bte.txt" in err
+    assert csv.exists()

@@ -1029,3 +1029,139 @@ def test_listed_file_names_with_newlines_stay_on_one_line(tmp_path, capsys):
         assert len(listed) == 1, out
         assert "ants/bad\\nname.jpg (" in listed[0] and "bees/odd\\rname.png (" in listed[0], listed
         assert "\r" not in out and not any(line.startswith("name.jpg") for line in out.splitlines())
+
+
+def _gray_tiff(path: Path, values: np.ndarray, sample_format: int) -> Path:
+    """An uncompressed little-endian grayscale TIFF of ``values`` (2-D, 16 or 32 bits) with the given SampleFormat
+    (1 unsigned, 2 signed): Pillow writes no signed 16-bit TIFF itself."""
+    import struct
+
+    h, w = values.shape
+    data = np.ascontiguousarray(values.astype(values.dtype.newbyteorder("<"))).tobytes()
+    tags = [(256, 3, w), (257, 3, h), (258, 3, values.dtype.itemsize * 8), (259, 3, 1), (262, 3, 1), (273, 4, 8),
+            (277, 3, 1), (278, 3, h), (279, 4, len(data)), (339, 3, sample_format)]
+    ifd = struct.pack("<H", len(tags)) + b"".join(
+        struct.pack("<HHII", tag, kind, 1, v) if kind == 4 else struct.pack("<HHIHH", tag, kind, 1, v, 0)
+        for tag, kind, v in tags) + struct.pack("<I", 0)
+    path.write_bytes(b"II*\x00" + struct.pack("<I", 8 + len(data)) + data + ifd)
+    return path
+
+
+@pytest.mark.filterwarnings("ignore:IM image format is deprecated:DeprecationWarning")
+def test_32_bit_integer_images_are_skipped_not_decoded_black_or_white(tmp_path):
+    """Regression (an adversarial tester): every mode-I value was divided by 256 as if 16-bit, so a TIFF of 32-bit
+    integers holding 0-255 decoded all black and one of large values all white, and extract and predict used them
+    (exit 0); a signed 16-bit TIFF lost its negative half to black. They are skipped with their reason, as mode F
+    is; 16-bit PNG, PGM (which Pillow opens as mode I) and TIFF decode to the same pixels as before."""
+    from PIL import Image
+
+    from featcache.deploy.predict import read_files
+
+    a = (np.arange(80 * 100).reshape(80, 100) % 256).astype(np.int32)
+    int32 = [tmp_path / "i32.tif", tmp_path / "i32big.tif", tmp_path / "i32lzw.tif", tmp_path / "i32.im"]
+    Image.fromarray(a, "I").save(int32[0])
+    Image.fromarray(a * 2**23, "I").save(int32[1])
+    Image.fromarray(a, "I").save(int32[2], compression="tiff_lzw")  # read by libtiff, not Pillow's raw decoder
+    Image.fromarray(a, "I").save(int32[3])
+    int32.append(_gray_tiff(tmp_path / "u32.tif", a.astype(np.uint32) * 65536, 1))
+    for path in int32:
+        with Image.open(path) as im:
+            assert im.mode == "I"
+        with pytest.raises(UnreadableImage, match=r"^32-bit integer pixels \(mode I\) have no known range; save the image "
+                                                  r"with 8 or 16 bits$"):
+            decode_image(path, 32)
+    signed = _gray_tiff(tmp_path / "s16.tif", (a * 200 - 25000).astype(np.int16), 2)
+    with pytest.raises(UnreadableImage, match=r"^signed 16-bit integer pixels have no known range; save the image with "
+                                              r"unsigned 8 or 16 bits$"):
+        decode_image(signed, 32)
+
+    values = np.random.default_rng(0).integers(0, 65536, (24, 30)).astype(np.uint16)
+    for name in ("v.png", "v.pgm", "v.tif"):
+        Image.fromarray(values).save(tmp_path / name)
+        np.testing.assert_array_equal(decode_image(tmp_path / name)[..., 0], (values >> 8).astype(np.uint8))
+    with Image.open(tmp_path / "v.pgm") as im:
+        assert im.mode == "I"  # a 16-bit PGM is mode I: still read as 16-bit values
+    Image.fromarray(a.astype(np.uint8)).save(tmp_path / "a8.png")
+    np.testing.assert_array_equal(decode_image(tmp_path / "a8.png")[..., 0], a)
+
+    # extract skips such a file with its reason (--strict refuses it); predict skips it as any undecodable one
+    root = make_class_tree(tmp_path / "d", {"ants": 3, "bees": 3})
+    (root / "bees" / "deep.tif").write_bytes(int32[0].read_bytes())
+    why = "32-bit integer pixels (mode I) have no known range; save the image with 8 or 16 bits"
+    assert dict(images.load(root, 32, test_fraction=0.34).skipped) == {"bees/deep.tif": why}
+    with pytest.raises(FeatcacheError, match=r"--strict: 1 file\(s\) .*bees/deep.tif: 32-bit integer pixels"):
+        images.load(root, 32, test_fraction=0.34, strict=True).splits
+    (batch, read), = read_files([root / "ants" / "ants_000.png", int32[1], signed], 32, 4)
+    assert len(batch) == 1 and [r.skipped for r in read] == [
+        None, (str(int32[1]), why), (str(signed), "signed 16-bit integer pixels have no known range; save the image "
+                                                  "with unsigned 8 or 16 bits")]
+
+
+def test_class_folders_named_with_control_characters_are_refused_before_any_file_is_hashed(tmp_path, capsys, monkeypatch):
+    """Regression (an adversarial tester): a class folder "be\\nes" was accepted; its name, stored as the class name,
+    split the lines of info, evaluate (table, confusion matrix) and predict. A name with a control character (a
+    newline, carriage return, tab, terminal escape, C1 control, or a line/paragraph separator) is one line naming
+    the folder, escaped, and the fix, before any file is hashed; other names Python calls unprintable (the
+    zero-width non-joiner of Persian words, a no-break space) are real names and stay accepted."""
+    from helpers import run_main
+
+    def no_hashing(*args, **kwargs):
+        raise AssertionError("files hashed before the class folder names were checked")
+
+    for i, name in enumerate(["be\nes", "be\res", "be\tes", "\x1b[31mbees", "be\x85es", "be\u2028es", "bees\x7f"]):
+        root = make_class_tree(tmp_path / f"one{i}", {"ants": 2, "bees": 2})
+        (root / "bees").rename(root / name)
+        split = tmp_path / f"split{i}"
+        for part in ("train", "val"):
+            make_class_tree(split / part, {"ants": 2, "bees": 2})
+            (split / part / "bees").rename(split / part / name)
+        with monkeypatch.context() as m:
+            m.setattr(images, "_hash", no_hashing)
+            for where, kwargs in ((root, dict(test_fraction=0.5)), (split / "train", {})):
+                with pytest.raises(FeatcacheError) as err:
+                    images.load(where.parent if where.name == "train" else where, 32, **kwargs)
+                message = str(err.value)
+                assert message.startswith(f"class folder {name!r} in {where} has a control character in its name (")
+                assert message.endswith("rename the folder") and repr(name) in message
+        proc = run_main(capsys, "extract", "--images", str(root), "--test-fraction", "0.5", "--weights", "random",
+                        "--image-size", "32", "--out", str(tmp_path / f"c{i}.h5"))
+        assert proc.returncode == 2 and proc.stdout == "" and len(proc.stderr.splitlines()) == 1, proc.stderr
+        assert "Traceback" not in proc.stderr and "\x1b" not in proc.stderr and "\r" not in proc.stderr
+        assert "rename the folder" in proc.stderr and not (tmp_path / f"c{i}.h5").exists()
+
+    root = make_class_tree(tmp_path / "fine", {"ants": 2, "bees": 2})
+    (root / "bees").rename(root / "می\u200cخواهم bees\u00a0🐝")
+    assert images.load(root, 32, test_fraction=0.5).class_names == ["ants", "می\u200cخواهم bees\u00a0🐝"]
+
+
+def test_paths_and_class_names_with_control_characters_stay_on_one_line_in_info_and_evaluate(tmp_path, capsys,
+                                                                                              monkeypatch):
+    """Regression (an adversarial tester): an image file named "x\\ny.png" split evaluate's misclassified line, and a
+    class "be\\nes" in a cache made before such folders were refused split info's split lines and evaluate's table
+    and confusion matrix. They are shown escaped, as the skipped files are."""
+    from helpers import run_main
+
+    import re
+
+    # A cache made before the refusal (raising=False: the old code, without the check, ran this test too)
+    monkeypatch.setattr(images, "CONTROL", re.compile("(?!)"), raising=False)
+    root = make_class_tree(tmp_path / "photos", {"ants": 4, "bees": 4}, size=16)
+    (root / "bees").rename(root / "be\nes")
+    for i in range(4):  # images of the other class, so that some are misclassified, under names with a newline
+        (root / "ants" / f"x\n{i}.png").write_bytes((root / "be\nes" / f"bees_{i:03d}.png").read_bytes())
+        (root / "be\nes" / f"y\n{i}.png").write_bytes((root / "ants" / f"ants_{i:03d}.png").read_bytes())
+    cache, head = tmp_path / "c.h5", tmp_path / "h.npz"
+    assert run_main(capsys, "extract", "--images", str(root), "--test-fraction", "0.5", "--weights", "random",
+                    "--image-size", "32", "--out", str(cache)).returncode == 0
+    assert run_main(capsys, "train", str(cache), "--head", "logreg", "--out", str(head)).returncode == 0
+    info = run_main(capsys, "info", str(cache))
+    assert info.returncode == 0 and "be\\nes: " in info.stdout
+    assert not any(line.startswith("es") for line in info.stdout.splitlines()), info.stdout
+    ev = run_main(capsys, "evaluate", str(head), str(cache), "--out", str(tmp_path / "ev"))
+    assert ev.returncode == 0, ev.stderr
+    lines = ev.stdout.splitlines()
+    assert not any(line.startswith(("es", "0.png", "1.png", "2.png", "3.png")) for line in lines), ev.stdout
+    assert any(line.startswith("be\\nes ") for line in lines) and any(line.startswith(" 1 be\\nes ") for line in lines)
+    wrong = [line for line in lines if line.startswith("  ") and " -> " in line]
+    assert any("/x\\n" in line or "/y\\n" in line for line in wrong), ev.stdout
+    assert (tmp_path / "ev" / "evaluation.txt").read_text().strip() == "\n".join(lines[:-2]).strip()

@@ -24,7 +24,7 @@ from featcache.validate import (
     report_digests,
     require_splits,
 )
-from featcache.errors import FeatcacheError
+from featcache.errors import FeatcacheError, one_line
 from featcache.sources.images import check_report_outside_classes
 from featcache.heads.io import check_compatible, load_head, row_keys
 from featcache.heads.views import PROBABILITIES, averaged_over, averaged_quantity, predict_and_scores
@@ -72,14 +72,18 @@ class EvalResult:
         }
 
     def text(self) -> str:
+        """The report as evaluation.txt and the CLI give it. Paths and class names are shown escaped (``one_line``): an
+        image file named "a\\nb.png" split its misclassified line, a class "be\\nes" (refused at extract since; a cache
+        made before keeps it) the table and the matrix (an adversarial tester)."""
         lines = [f"head      {self.head_path or '(in memory)'}", f"cache     {self.cache_path} ({self.split} split, layer {self.layer})",
                  f"accuracy  {self.accuracy:.4f} on {int(self.confusion.sum())} images", f"views     {self.views_line()}"]
         if self.overlap and self.overlap["seen"]:
             lines.append(leakage_line(self.overlap))
+        lines = [one_line(line) for line in lines]
         lines += ["", f"{'class':<16}{'precision':>10}{'recall':>10}{'support':>9}"]
-        lines += [f"{r['class']:<16}{r['precision']:>10.3f}{r['recall']:>10.3f}{r['support']:>9}" for r in self.per_class]
-        lines += ["", confusion_text(self.confusion, self.class_names), ""]
-        return "\n".join(lines + misclassified_text(self.misclassified))
+        lines += [f"{one_line(r['class']):<16}{r['precision']:>10.3f}{r['recall']:>10.3f}{r['support']:>9}" for r in self.per_class]
+        lines += ["", confusion_text(self.confusion, [one_line(name) for name in self.class_names]), ""]
+        return "\n".join(lines + [one_line(line) for line in misclassified_text(self.misclassified)])
 
     def views_line(self) -> str:
         if self.averaged is None:

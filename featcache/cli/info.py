@@ -28,12 +28,16 @@ def run(args: argparse.Namespace) -> int:
         print_json(info)
         return 0
     widths = info.get("layer_widths", {})
-    print(f"cache       {info['path']}")
+    from featcache.errors import one_line
+
+    # Paths and class names shown escaped: a class folder "be\nes" (refused at extract since; a cache made before
+    # keeps it) split the split line in two (an adversarial tester).
+    print(one_line(f"cache       {info['path']}"))
     if info.get("partial"):
-        print(f"partial     {info['partial']}: the unfinished extraction, described here; the cache appears when it completes")
+        print(one_line(f"partial     {info['partial']}: the unfinished extraction, described here; the cache appears when it completes"))
     print(f"complete    {'yes' if info.get('complete') else 'NO (running or interrupted; re-run the same extract command to resume)'}")
     print(f"fingerprint {info.get('fingerprint')}")
-    print(f"data        {info.get('dataset')}  {_source_words(info.get('source'))}")
+    print(one_line(f"data        {info.get('dataset')}  {_source_words(info.get('source'))}"))
     # The weights' identity (a content hash) only where it adds to the source ("random (untrained) (random)" did not)
     ident = "" if info.get("weights_random") or info.get("weights") == info.get("weights_source") else f" ({info.get('weights')})"
     print(f"backbone    {info.get('backbone')}  weights {info.get('weights_source')}{ident}"
@@ -60,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{name:<11} {done} of {n} images embedded so far")
     for name, s in info.get("splits", {}).items():
         counts = ", ".join(f"{c}: {n}" for c, n in s["class_counts"].items())
-        print(f"{name:<11} {s['n']} images  ({counts})")
+        print(one_line(f"{name:<11} {s['n']} images  ({counts})"))
     return 0
 
 

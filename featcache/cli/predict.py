@@ -35,13 +35,14 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from featcache.deploy.predict import left_out_line, predict, skipped_line
+    from featcache.errors import one_line
 
     # The progress bar on stderr as every command's (plain lines off a terminal), none with --json: stdout is the predictions.
     preds = predict(args.model, args.images, **given(args, "top_k", "csv", "runtime"), verbose=not args.json)
     if preds.skipped:  # on stderr: stdout stays the predictions (or JSON) alone; prefixed as its other lines are
         print(f"predict: {skipped_line(preds.skipped)}", file=sys.stderr)
     if preds.left_out:  # a folder's subfolders were passed over without a word (a new user)
-        print(f"predict: {left_out_line(preds.left_out)}", file=sys.stderr)
+        print(f"predict: {one_line(left_out_line(preds.left_out))}", file=sys.stderr)
     if args.top_k and preds.top_k < args.top_k and not args.json:  # shown, not refused: one --top-k for every model
         print(f"predict: --top-k {args.top_k}: the model has {preds.top_k} classes; showing all of them", file=sys.stderr)
     if preds.runtime_note and not args.json:  # with --json it is the JSON's runtime_note, as extract's note is
@@ -49,8 +50,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(preds.to_dict())
         return 0
+    # One line per image, the path (and the class names of a model made before such names were refused) shown
+    # escaped as the skipped files are: a folder "in\nput" split every line in two (an adversarial tester).
     for p in preds:
-        print(f"{p.input}: " + ", ".join(f"{c} {prob:.3f}" for c, prob in p.top))
+        print(one_line(f"{p.input}: " + ", ".join(f"{c} {prob:.3f}" for c, prob in p.top)))
     if args.csv:
-        print(f"predictions -> {args.csv}")
+        print(one_line(f"predictions -> {args.csv}"))
     return 0

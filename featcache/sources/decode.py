@@ -133,6 +133,7 @@ def decode_image(path: str | Path | BinaryIO, size: int | None = None) -> np.nda
             w, h = im.size
             if w * h > MAX_PIXELS:
                 raise UnreadableImage(f"{w}x{h} pixels is too large to decode safely (limit {MAX_PIXELS:,}); downscale it first")
+            stored = _stored_integers(im)  # before load, which empties im.tile
             if im.format == "TIFF":
                 with _pillow_limit_lifted(Image):  # TIFF checks its tiles' size against the limit again
                     _load_tiff(im)
@@ -141,6 +142,8 @@ def decode_image(path: str | Path | BinaryIO, size: int | None = None) -> np.nda
             im = _upright(im, ImageOps)
             if im.mode == "F":  # 0-1, 0-255 or any range: no scale fits all, and RGB clipped 0-1 floats to black
                 raise UnreadableImage("32-bit floating-point pixels (mode F) have no known range; save the image with 8 or 16 bits")
+            if im.mode == "I" and stored != _UNSIGNED_16:  # read as 16-bit, 0-255 came out all black, anything over 65535 white
+                raise UnreadableImage(_NO_RANGE.get(stored, _NO_RANGE[_INT_32]))  # mode I only once loaded: not known
             if im.mode in ("I;16B", "I;16N"):  # Pillow has no point() for these: as 32-bit, the same values
                 im = im.convert("I")
             if im.mode in ("I;16", "I;16L", "I"):
@@ -172,6 +175,38 @@ def decode_image(path: str | Path | BinaryIO, size: int | None = None) -> np.nda
         # on every re-run) and predict. Such a file is skipped with its reason like any undecodable one;
         # KeyboardInterrupt and SystemExit are not Exceptions and pass through.
         raise UnreadableImage(f"cannot decode ({type(exc).__name__} in Pillow: {_first_line(exc)})") from None
+
+
+# What a mode-"I" image (Pillow's 32-bit signed integers) holds, told by the file's own layout: decode_image reads
+# it as 16-bit values (v >> 8) only where they are unsigned 16-bit ones: a PGM/PPM deeper than 8 bits (Pillow scales
+# any maxval over 255 to 0-65535), a 16-bit grayscale PNG (Pillow 9.5 opens it as "I", 10.4 and later as "I;16").
+# A TIFF of 32-bit integers (BitsPerSample 32) holding 0-255 decoded all black and one of large values all white, and
+# a signed 16-bit TIFF lost its negative half to black: those are skipped (an adversarial tester), as are the other
+# 32-bit integer images Pillow reads (IM, FITS, McIdas).
+_UNSIGNED_16, _SIGNED_16, _INT_32 = "unsigned 16-bit", "signed 16-bit", "32-bit"
+_NO_RANGE = {
+    _SIGNED_16: "signed 16-bit integer pixels have no known range; save the image with unsigned 8 or 16 bits",
+    _INT_32: "32-bit integer pixels (mode I) have no known range; save the image with 8 or 16 bits",
+}
+_RAWMODE = re.compile(r"I;(\d+)([A-Z]*)")
+
+
+def _stored_integers(im) -> str | None:
+    """For a mode-"I" image before its load: ``_UNSIGNED_16``, ``_SIGNED_16`` or ``_INT_32`` (also anything whose
+    layout Pillow does not say in a rawmode such as "I;16B" or "I;32S": another plugin's, a gzipped FITS); None for
+    other modes."""
+    if im.mode != "I":
+        return None
+    if im.format == "PPM":
+        return _UNSIGNED_16
+    kinds = set()
+    for tile in im.tile:
+        args = tile[3]
+        rawmode = args if isinstance(args, str) else args[0] if args and isinstance(args[0], str) else ""
+        m = _RAWMODE.fullmatch(rawmode)
+        bits, flags = (int(m[1]), m[2]) if m else (32, "")
+        kinds.add(_INT_32 if bits > 16 else _SIGNED_16 if "S" in flags else _UNSIGNED_16)
+    return kinds.pop() if len(kinds) == 1 else _INT_32
 
 
 # The probe's sizes: 32 px drafts the JPEG to 1/2 (80x60) then resizes, 96 px decodes it whole and downscales

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 
-from featcache.errors import FeatcacheError, system_limit
+from featcache.errors import CONTROL, FeatcacheError, one_line, system_limit
 from featcache.sources.base import STAGING, DataSource, Split, SplitSpec
 from featcache.sources.decode import NOT_UTF8, UnreadableImage, decode_image, utf8_name
 from featcache.validate import check_bool, check_fraction, check_seed
@@ -68,7 +68,12 @@ if TYPE_CHECKING:
 # pixels as under v4. Still v5: a file on which Pillow raised something other than OSError, SyntaxError or
 # ValueError (EOFError for a SPIDER image, NotImplementedError for some DDS files) is now skipped with its reason;
 # it used to stop the extraction, so no cache holds such a file and every cache's files decode as before.
-DECODER = "featcache.decode_image:v5:pil_rgb_first_frame_exif_upright_alpha_on_white_jpeg_draft_bilinear_damaged_skipped_no_eps_float"
+# v6 (an adversarial tester's files): 32-bit integer images (mode I from a TIFF with BitsPerSample 32, IM, FITS)
+# are skipped with their reason: every mode-I value was divided by 256 as if 16-bit, so 0-255 came out all black
+# and large values all white, and were embedded; so are signed 16-bit TIFFs (negative values came out black).
+# 16-bit PNG, PGM/PPM and TIFF have the same pixels as under v5; a cache that may hold one of the newly skipped
+# files is not reused.
+DECODER = "featcache.decode_image:v6:pil_rgb_first_frame_exif_upright_alpha_on_white_jpeg_draft_bilinear_damaged_skipped_no_eps_float_int32_signed"
 # What DECODER gives with Pillow 9.5, 10.4, 11.3, 12.0 and 13.0 (pyproject's floor to the newest, each in its own
 # environment, 2026-12-03): decode.pixel_digest of its fixed JPEG. Where this machine's Pillow and libjpeg give
 # these pixels the identity is DECODER alone, so caches keep their fingerprints; where they give others
@@ -298,6 +303,8 @@ def _classes(root: Path, folders: list[str]) -> tuple[list[str], dict[str, dict[
             if e.is_dir():
                 if not utf8_name(e.name):
                     raise FeatcacheError(f"class folder name {e.name!r} in {base} is not valid UTF-8; rename it")
+                if CONTROL.search(e.name):  # a class name is printed by info, evaluate and predict: "be\nes" split each line
+                    raise _control_error(base, e.name)
                 # One spelling for names that differ only in Unicode normalization (macOS writes NFD), so
                 # train/ and val/ written on different systems still match; two such folders side by side
                 # would be one key, and one folder's images would vanish.
@@ -324,6 +331,15 @@ def _classes(root: Path, folders: list[str]) -> tuple[list[str], dict[str, dict[
     if len(names) < 2:
         raise FeatcacheError(f"{root} has a single class ({names[0]!r}); a classifier needs at least two class folders")
     return names, per_folder, loose
+
+
+def _control_error(base: Path, name: str) -> FeatcacheError:
+    """A class folder whose name holds a control character (``errors.CONTROL``: a newline, a carriage return, a tab,
+    a terminal escape, ...), refused before any file is hashed (an adversarial tester's "be\\nes" was accepted and
+    split the lines of info, evaluate's table, confusion matrix and misclassified images, and predict). Shown escaped."""
+    chars = ", ".join(dict.fromkeys(one_line(c) for c in CONTROL.findall(name)))
+    return FeatcacheError(f"class folder {name!r} in {base} has a control character in its name ({chars}): the class "
+                          "name is printed in every report and would break its lines; rename the folder")
 
 
 def _same_name_error(base: Path, first: str, second: str) -> FeatcacheError:
