@@ -16,6 +16,7 @@ import numpy as np
 from featcache import paths
 from featcache.analysis.plots import confusion_text, plot_confusion
 from featcache.validate import (
+    check_path,
     REPORT_DIGESTS,
     check_out_dir,
     check_report_files,
@@ -274,7 +275,7 @@ def evaluate(
         )
     require_splits(cache, split)
     layer = meta["layer"]
-    out_dir = Path(out) if out is not None else default_out(head_path, meta, layer, cache, split)
+    out_dir = check_path(out, "out", "a folder for the report") if out is not None else default_out(head_path, meta, layer, cache, split)
     files = report_files(out_dir)
     check_report_outside_classes(out_dir, cache.photo_root)
     kept = check_report(out_dir)  # before the work, as --out's folder

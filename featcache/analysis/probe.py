@@ -42,6 +42,7 @@ from featcache.heads import exportable_heads, parse_C_per_head
 from featcache.sources.images import check_report_outside_classes
 from featcache.store.atomic import output_files, write_bytes, write_json
 from featcache.validate import (
+    check_path,
     REPORT_DIGESTS,
     check_fraction,
     check_jobs,
@@ -360,7 +361,7 @@ def probe(
     n_jobs = check_jobs(n_jobs)
     # On the test split gets its own default folder: its flattering choice must not replace the honest one (a new user)
     # A probe of some of the cached layers too: the full probe's folder holds the full probe (a new user)
-    out_dir = Path(out) if out else default_out(cache, on_test, names)
+    out_dir = check_path(out, "out", "a folder for probe's report") if out is not None else default_out(cache, on_test, names)
     check_report_outside_classes(out_dir, cache.photo_root)
     # A full disk, a failed fit or Ctrl-C: what was written of the report and the folders made for it go again.
     with output_files(out_dir, report_files(out_dir)):
