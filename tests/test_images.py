@@ -1074,6 +1074,15 @@ def test_32_bit_integer_images_are_skipped_not_decoded_black_or_white(tmp_path):
     with pytest.raises(UnreadableImage, match=r"^signed 16-bit integer pixels have no known range; save the image with "
                                               r"unsigned 8 or 16 bits$"):
         decode_image(signed, 32)
+    # signed 8-bit: Pillow reads it as unsigned, -1 as 255 (found by the same tester's helper)
+    signed8 = _gray_tiff(tmp_path / "s8.tif", np.arange(-128, 128, dtype=np.int8).reshape(16, 16), 2)
+    with Image.open(signed8) as im:
+        assert im.mode == "L"
+    with pytest.raises(UnreadableImage, match=r"^signed 8-bit integer pixels have no known range; save the image with "
+                                              r"unsigned 8 or 16 bits$"):
+        decode_image(signed8, 32)
+    unsigned8 = _gray_tiff(tmp_path / "u8.tif", np.arange(256, dtype=np.uint8).reshape(16, 16), 1)
+    np.testing.assert_array_equal(decode_image(unsigned8)[..., 0], np.arange(256, dtype=np.uint8).reshape(16, 16))
 
     values = np.random.default_rng(0).integers(0, 65536, (24, 30)).astype(np.uint16)
     for name in ("v.png", "v.pgm", "v.tif"):

@@ -134,6 +134,9 @@ def decode_image(path: str | Path | BinaryIO, size: int | None = None) -> np.nda
             if w * h > MAX_PIXELS:
                 raise UnreadableImage(f"{w}x{h} pixels is too large to decode safely (limit {MAX_PIXELS:,}); downscale it first")
             stored = _stored_integers(im)  # before load, which empties im.tile
+            if im.format == "TIFF" and im.mode != "I" and 2 in _sample_formats(im):
+                # SampleFormat 2 (signed): Pillow reads 8-bit ones as unsigned, so -1 came out as 255 (a tester)
+                raise UnreadableImage(_NO_RANGE[_SIGNED_8])
             if im.format == "TIFF":
                 with _pillow_limit_lifted(Image):  # TIFF checks its tiles' size against the limit again
                     _load_tiff(im)
@@ -183,12 +186,19 @@ def decode_image(path: str | Path | BinaryIO, size: int | None = None) -> np.nda
 # A TIFF of 32-bit integers (BitsPerSample 32) holding 0-255 decoded all black and one of large values all white, and
 # a signed 16-bit TIFF lost its negative half to black: those are skipped (an adversarial tester), as are the other
 # 32-bit integer images Pillow reads (IM, FITS, McIdas).
-_UNSIGNED_16, _SIGNED_16, _INT_32 = "unsigned 16-bit", "signed 16-bit", "32-bit"
+_UNSIGNED_16, _SIGNED_16, _INT_32, _SIGNED_8 = "unsigned 16-bit", "signed 16-bit", "32-bit", "signed 8-bit"
 _NO_RANGE = {
+    _SIGNED_8: "signed 8-bit integer pixels have no known range; save the image with unsigned 8 or 16 bits",
     _SIGNED_16: "signed 16-bit integer pixels have no known range; save the image with unsigned 8 or 16 bits",
     _INT_32: "32-bit integer pixels (mode I) have no known range; save the image with 8 or 16 bits",
 }
 _RAWMODE = re.compile(r"I;(\d+)([A-Z]*)")
+
+
+def _sample_formats(im) -> tuple:
+    """A TIFF's SampleFormat values (1 unsigned, 2 signed, 3 float; one per sample or one for all), () without."""
+    value = im.tag_v2.get(339, ())
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
 
 
 def _stored_integers(im) -> str | None:

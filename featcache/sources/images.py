@@ -70,7 +70,8 @@ if TYPE_CHECKING:
 # it used to stop the extraction, so no cache holds such a file and every cache's files decode as before.
 # v6 (an adversarial tester's files): 32-bit integer images (mode I from a TIFF with BitsPerSample 32, IM, FITS)
 # are skipped with their reason: every mode-I value was divided by 256 as if 16-bit, so 0-255 came out all black
-# and large values all white, and were embedded; so are signed 16-bit TIFFs (negative values came out black).
+# and large values all white, and were embedded; so are signed 16-bit TIFFs (negative values came out black) and
+# signed 8-bit ones (Pillow reads them as unsigned: -1 came out as 255).
 # 16-bit PNG, PGM/PPM and TIFF have the same pixels as under v5; a cache that may hold one of the newly skipped
 # files is not reused.
 DECODER = "featcache.decode_image:v6:pil_rgb_first_frame_exif_upright_alpha_on_white_jpeg_draft_bilinear_damaged_skipped_no_eps_float_int32_signed"
