@@ -467,10 +467,12 @@ def test_the_plots_title_lies_within_the_figure_for_any_number_of_layers(n_layer
     from featcache.analysis.probe import ProbeRow
 
     rows = [ProbeRow(i, f"block_{i}_expand_relu", 96, "logreg", 0.03, 0.80 + 0.004 * i, "holdout", 0.1) for i in range(n_layers)]
-    title = "mobilenet_v2 96px, fashion_mnist: 1600 train -> 400 held-out train images; test split unused"
-    fig = probe_figure(rows, rows[-1], title)
-    fig.draw_without_rendering()
-    shown = fig.axes[0].title
-    box = shown.get_window_extent()
-    assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1, (box, fig.bbox)
-    assert shown.get_text().replace("\n", " ") == title
+    # the second: a 2-layer probe's title ended on the figure's edge pixel (an adversarial tester); 1% margin now
+    for title in ("mobilenet_v2 96px, fashion_mnist: 1600 train -> 400 held-out train images; test split unused",
+                  "mobilenet_v2 96px, fashion_mnist: 480 train -> 120 held-out train images; test split unused"):
+        fig = probe_figure(rows, rows[-1], title)
+        fig.draw_without_rendering()
+        shown = fig.axes[0].title
+        box, margin = shown.get_window_extent(), 0.01 * fig.bbox.width
+        assert fig.bbox.x0 + margin <= box.x0 and box.x1 <= fig.bbox.x1 - margin, (box, fig.bbox)
+        assert shown.get_text().replace("\n", " ") == title
