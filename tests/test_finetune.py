@@ -348,3 +348,23 @@ def test_finetune_runs_steps_of_no_more_images_than_the_bound(tmp_path, monkeypa
     assert "5 image(s) per training step, not --batch-size 16: at 32 px with 5 layers unfrozen" in capsys.readouterr().out
     settings = read_meta(res.path)["finetune"]
     assert (settings["batch_size"], settings["step_images"]) == (16, 5)
+
+
+def test_the_cli_takes_the_apis_name_for_the_learning_rate(monkeypatch, capsys):
+    """finetune(learning_rate=) was --lr on the CLI only (a new user); --learning-rate now, --lr kept."""
+    from featcache.cli import main
+    from featcache.deploy import finetune as api
+
+    seen = []
+
+    def record(head, **kw):
+        seen.append(kw)
+        raise FeatcacheError("recorded")
+
+    import inspect
+
+    record.__signature__ = inspect.signature(api.finetune)  # the parser quotes the API's defaults
+    monkeypatch.setattr(api, "finetune", record)
+    for flag in ("--learning-rate", "--lr"):
+        assert main(["finetune", "h.keras", flag, "3e-4"]) == 2
+    assert [kw.get("learning_rate") for kw in seen] == [3e-4, 3e-4]
