@@ -154,7 +154,7 @@ def test_two_class_model_predicts_a_folder_with_its_defaults_and_writes_csv(tmp_
     said = capsys.readouterr()
     lines = said.out.strip().splitlines()
     assert said.err.splitlines()[0] == (f"predict: left out of the folders given: 1 subfolder(s) ({folder / 'more'}/; pass "
-                                        f"them to predict their images) and 1 file(s) of no image type ({folder / 'README.txt'})")
+                                        f"them, or --recursive, to predict their images) and 1 file(s) of no image type ({folder / 'README.txt'})")
     assert main(["predict", str(model), str(folder), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["left_out"] == [str(folder / "README.txt"), f"{folder / 'more'}/"]
     files = sorted(str(p) for p in folder.glob("*.png"))
@@ -613,3 +613,30 @@ def test_predict_shows_paths_with_control_characters_escaped_one_line_each(tmp_p
     assert len(err.splitlines()) == 2 and "\x1b" not in err and "\r" not in err, err
     assert f"{shown}/001.png (not an image" in err and f"{shown}/sub\\rdir/" in err and f"{shown}/no\\x1bte.txt" in err
     assert csv.exists()
+
+
+def test_predict_recursive_reads_a_class_folder_tree(tiny_model, tmp_path, capsys):
+    """'predict MODEL hymenoptera/val' said to pass each class folder (a new user asked for --recursive): with
+    --recursive (API: recursive=True) the image files of every subfolder are read, sorted by path, hidden ones not;
+    without it the refusal names the option."""
+    from helpers import make_class_tree
+
+    root = make_class_tree(tmp_path / "val", {"ants": 2, "bees": 3}, size=12)
+    (root / "bees" / "deeper").mkdir()
+    write_image(root / "bees" / "deeper" / "z.png", np.zeros((8, 8, 3), np.uint8))
+    (root / ".hidden").mkdir()
+    write_image(root / ".hidden" / "h.png", np.zeros((8, 8, 3), np.uint8))
+    (root / "ants" / "notes.txt").write_text("not an image")
+    _one_line_error(capsys, ["predict", str(tiny_model), str(root), "--runtime", "tensorflow"],
+                    "only folders (ants, bees); pass those folders (e.g. " + str(root / "ants") + "), or --recursive")
+    want = sorted(str(p) for p in root.rglob("*.png") if ".hidden" not in p.parts)
+    assert len(want) == 6
+    from featcache.deploy.predict import predict
+
+    res = predict(tiny_model, [root], recursive=True, runtime="tensorflow")
+    assert [p.input for p in res] == want and res.left_out == [str(root / "ants" / "notes.txt")]
+    assert main(["predict", str(tiny_model), str(root), "--recursive", "--runtime", "tensorflow"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert [line.split(": ")[0] for line in out] == want
+    with pytest.raises(featcache.FeatcacheError, match="^recursive must be True or False"):
+        predict(tiny_model, [root], recursive="yes")

@@ -23,6 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files, folders of images and/or .npy arrays")
     p.add_argument("--top-k", type=positive_int, metavar="K", help=f"classes to show per image, all of them if the model has fewer (default: {DEFAULT_TOP_K})")
     p.add_argument("--csv", metavar="PATH", help="also write the predictions to this CSV file (input, class_1, probability_1, ...)")
+    p.add_argument("--recursive", action="store_true", default=None,
+                   help="also read the image files of each folder's subfolders (a class-folder tree such as DIR/val)")
     p.add_argument("--runtime", metavar="NAME", help=f"what runs the model: {', '.join(RUNTIMES)} (default: "
                    f"{DEFAULT_RUNTIME}: the fastest installed, converting the model once, cached by its content, when "
                    f"there are {AUTO_MIN_IMAGES:,} images or more or a conversion is cached; else tensorflow); "
@@ -38,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from featcache.errors import one_line
 
     # The progress bar on stderr as every command's (plain lines off a terminal), none with --json: stdout is the predictions.
-    preds = predict(args.model, args.images, **given(args, "top_k", "csv", "runtime"), verbose=not args.json)
+    preds = predict(args.model, args.images, **given(args, "top_k", "csv", "runtime", "recursive"), verbose=not args.json)
     if preds.skipped:  # on stderr: stdout stays the predictions (or JSON) alone; prefixed as its other lines are
         print(f"predict: {skipped_line(preds.skipped)}", file=sys.stderr)
     if preds.left_out:  # a folder's subfolders were passed over without a word (a new user)

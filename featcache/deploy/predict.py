@@ -12,7 +12,7 @@ import numpy as np
 
 from featcache.embedding.engines import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError
-from featcache.validate import check_path, check_replaceable, positive_int
+from featcache.validate import check_bool, check_path, check_replaceable, positive_int
 
 if TYPE_CHECKING:
     from featcache.deploy.model import ModelRunner
@@ -147,34 +147,49 @@ def check_named(paths: Sequence[Path]) -> None:
             raise FeatcacheError(f"{p} is not a file or a folder; pass image files, folders of them or .npy arrays")
 
 
-def image_files_in(folder: Path) -> list[Path]:
-    """The image files of ``folder`` (by the extensions the decoder knows), sorted by name; hidden files left out."""
+def _entries(folder: Path, recursive: bool) -> list[Path]:
+    """``folder``'s entries, not hidden; with ``recursive``, those of every subfolder too (not below hidden ones, and
+    never through a link to a folder: a link loop would not end), sorted by path."""
+    if not recursive:
+        return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+    out = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        out += [Path(root) / n for n in files if not n.startswith(".")]
+    return sorted(out)
+
+
+def image_files_in(folder: Path, recursive: bool = False) -> list[Path]:
+    """The image files of ``folder`` (by the extensions the decoder knows), sorted by path; hidden files left out;
+    with ``recursive`` those of its subfolders too (a class-folder tree such as hymenoptera/val)."""
     from PIL import Image
 
     known = {ext.lower() for ext in Image.registered_extensions()}
-    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in known)
+    files = [p for p in _entries(folder, recursive) if p.is_file() and p.suffix.lower() in known]
     if not files:
         subfolders = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-        if subfolders:  # a class-folder tree (a tester passed hymenoptera/val): predict reads one level
+        if subfolders and not recursive:  # a class-folder tree (a tester passed hymenoptera/val): one level unless asked
             shown = ", ".join(subfolders[:3]) + (", ..." if len(subfolders) > 3 else "")
             raise FeatcacheError(f"{folder} holds no image files, only folders ({shown}); pass those folders "
-                                 f"(e.g. {folder / subfolders[0]}): predict reads the images of each folder given")
+                                 f"(e.g. {folder / subfolders[0]}), or --recursive (API: recursive=True) to read "
+                                 "every subfolder's images")
         raise FeatcacheError(f"{folder} holds no image files (PNG, JPEG, BMP, GIF, ...); pass image files, .npy arrays or a folder of images")
     return files
 
 
-def expand_inputs(images: Sequence[str | Path]) -> tuple[list[Path], list[str]]:
-    """Each folder in ``images`` replaced by its image files; files and .npy arrays kept in order. Also what the
-    folders held besides (subfolders, with a trailing /, and files of no image type): predict reads one level."""
+def expand_inputs(images: Sequence[str | Path], recursive: bool = False) -> tuple[list[Path], list[str]]:
+    """Each folder in ``images`` replaced by its image files (with ``recursive``, its subfolders' too); files and
+    .npy arrays kept in order. Also what the folders held besides (subfolders, with a trailing /, unless
+    ``recursive``, and files of no image type)."""
     out: list[Path] = []
     left_out: list[str] = []
     for p in map(Path, images):
         if p.is_dir():
-            files = image_files_in(p)
+            files = image_files_in(p, recursive)
             out.extend(files)
             taken = set(files)
-            left_out += [str(q) + ("/" if q.is_dir() else "") for q in sorted(p.iterdir())
-                         if q not in taken and not q.name.startswith(".")]
+            left_out += [str(q) + ("/" if q.is_dir() else "") for q in _entries(p, recursive)
+                         if q not in taken]
         else:
             out.append(p)
     return out, list(dict.fromkeys(left_out))  # a folder given twice: its leftovers said once (counted twice; a tester)
@@ -184,7 +199,7 @@ def left_out_line(left_out: Sequence[str], limit: int = 3) -> str:
     """``left out 2 subfolder(s) and 1 other file(s) of the folders given: ...``: predict reads one level of image files."""
     dirs = [p for p in left_out if p.endswith("/")]
     files = [p for p in left_out if not p.endswith("/")]
-    parts = [f"{len(dirs)} subfolder(s) ({', '.join(dirs[:limit])}{', ...' if len(dirs) > limit else ''}; pass them to "
+    parts = [f"{len(dirs)} subfolder(s) ({', '.join(dirs[:limit])}{', ...' if len(dirs) > limit else ''}; pass them, or --recursive, to "
              "predict their images)" if dirs else "",
              f"{len(files)} file(s) of no image type ({', '.join(files[:limit])}{', ...' if len(files) > limit else ''})"
              if files else ""]
@@ -300,6 +315,7 @@ def predict(
     batch_size: int = 64,
     csv: str | Path | None = None,
     runtime: str = DEFAULT_RUNTIME,
+    recursive: bool = False,
     verbose: bool = False,
 ) -> Predictions:
     """Top-``top_k`` classes (default: DEFAULT_TOP_K; all of a model with fewer) for each image file, each image file of a
@@ -309,7 +325,8 @@ def predict(
     ``skipped``; when no image is left, a FeatcacheError names the first.
     ``runtime`` runs the model as it runs extraction's network (``auto``,
     ``tensorflow``, ``onnxruntime``, ``openvino``; ``deploy.model.ModelRunner``);
-    the result's ``runtime`` and ``runtime_note`` say what ran it and why.
+    the result's ``runtime`` and ``runtime_note`` say what ran it and why. ``recursive`` reads the image files of
+    a folder's subfolders too (a class-folder tree); without it a folder gives its own image files.
     Image files are decoded and run a batch at a time (``batch_size``, fewer
     where a pass would hold more than extract's bound: ``embedding.passes``),
     so memory does not grow with their number. ``verbose`` shows a progress bar on stderr when there is more
@@ -324,7 +341,8 @@ def predict(
     names = list(meta["class_names"])
     top_k = _check_top_k(top_k, len(names))
     batch_size = positive_int(batch_size, "--batch-size")
-    paths, left_out = collect_inputs(images, csv)
+    recursive = check_bool(recursive, "recursive", "True reads the image files of every subfolder too")
+    paths, left_out = collect_inputs(images, csv, recursive)
     arrays = [(p, read_npy(p)) for p in paths if _is_npy(p)]
     files = [p for p in paths if not _is_npy(p)]
 
@@ -390,12 +408,12 @@ def _is_npy(path: Path) -> bool:
     return path.suffix.lower() == ".npy"
 
 
-def collect_inputs(images: Sequence[str | Path], csv: str | Path | None) -> tuple[list[Path], list[str]]:
+def collect_inputs(images: Sequence[str | Path], csv: str | Path | None, recursive: bool = False) -> tuple[list[Path], list[str]]:
     """``(paths, left_out)``: the inputs, folders replaced by their image files (``expand_inputs``), all checked
     before any work: every one exists, ``csv`` may be written, and each ``.npy``'s name can name its rows."""
     from featcache.sources.decode import NOT_UTF8, utf8_name
 
-    paths, left_out = expand_inputs(images)
+    paths, left_out = expand_inputs(images, recursive)
     check_named(paths)
     if csv is not None:
         check_csv(Path(csv), paths)
