@@ -49,7 +49,8 @@ def _argument_rows(parser: argparse.ArgumentParser, action: argparse.Action) -> 
     formatter = parser._get_formatter()
     invocation = formatter._format_action_invocation(action)
     help_text = formatter._expand_help(action) if action.help else ""
-    return "`" + invocation.replace("|", "\\|") + "`", _cell(help_text)
+    # each spelling of an option in its own code span (`--learning-rate LR`, `--lr LR`), so each is found as written
+    return ", ".join("`" + part.replace("|", "\\|") + "`" for part in invocation.split(", ")), _cell(help_text)
 
 
 def _section(name: str, summary: str, parser: argparse.ArgumentParser) -> list[str]:
