@@ -1236,3 +1236,54 @@ def test_a_head_given_as_a_cache_or_the_arguments_swapped_are_named(tmp_path, ca
                    "'featcache evaluate HEAD CACHE'")
     (tmp_path / "notes.txt").write_text("no cache")
     one_line_error(capsys, ["train", str(tmp_path / "notes.txt"), "--head", "logreg"], "is not a readable HDF5 file")
+
+
+def test_a_report_rerun_stopped_midway_leaves_the_old_report_whole(tmp_path, capsys, monkeypatch):
+    """Regression (a review of the report digests): a rerun stopped between its files and the record of their
+    digests (Ctrl-C while probe drew its plot, a full disk at evaluate's JSON, between curve.png and curve.json)
+    left new files beside the old digests, and every later run refused them as changed by the user: featcache
+    locked out of its own folder. The files a failed run replaced are put back (output_files keeps them)."""
+    from featcache.errors import FeatcacheError
+
+    from featcache.analysis import evaluate as evaluate_mod
+    from featcache.analysis import plots
+    from featcache.analysis import probe as probe_mod
+    from featcache.analysis.curve import run as curve_run
+
+    cache = str(tiny_cache(tmp_path / "c.h5", layer="out_relu"))
+    head, head2 = tmp_path / "h.npz", tmp_path / "h2.npz"
+    assert main(["train", cache, "--head", "logreg", "--out", str(head)]) == 0
+    assert main(["train", cache, "--head", "logreg", "--C", "0.01", "--out", str(head2)]) == 0
+
+    def full_disk(path, *a, **k):  # what atomic_path raises for ENOSPC (its message, shortened)
+        raise FeatcacheError(f"no space left on device writing {path}; free some space")
+
+    def ctrl_c(*a, **k):
+        raise KeyboardInterrupt
+
+    cases = [(["evaluate", str(head), cache], ["evaluate", str(head2), cache], evaluate_mod, "write_json", full_disk),
+             (["probe", cache, "--heads", "logreg"], ["probe", cache, "--heads", "logreg", "--C", "0.01"], probe_mod,
+              "plot_probe", ctrl_c),
+             (["curve", cache, "--sizes", "10", "--seeds", "1", "--heads", "logreg"],
+              ["curve", cache, "--sizes", "10,20", "--seeds", "1", "--heads", "logreg"], curve_run, "report_digests", ctrl_c)]
+    for i, (first, second, module, name, fault) in enumerate(cases):
+        folder = tmp_path / f"r{i}"
+        assert main([*first, "--out", str(folder)]) == 0
+        before = {p.name: p.read_bytes() for p in folder.iterdir() if not p.name.startswith(".")}
+        with monkeypatch.context() as m:
+            m.setattr(module, name, fault)
+            try:
+                rc = main([*second, "--out", str(folder)])
+            except KeyboardInterrupt:
+                rc = 130
+            assert rc != 0
+        capsys.readouterr()
+        now = {p.name: p.read_bytes() for p in folder.iterdir()}
+        if name == "report_digests":  # curve.csv and curve.json are rewritten as a run starts and after every fit,
+            from featcache.validate import REPORT_DIGESTS, file_sha256  # by design; curve.json still vouches for the plot
+
+            assert json.loads(now["curve.json"])[REPORT_DIGESTS] == {"curve.png": file_sha256(folder / "curve.png")}
+            for f in ("curve.csv", "curve.json"):
+                now.pop(f), before.pop(f)
+        assert now == before, (first[0], sorted(now))  # the old report, whole, and no backup left behind
+        assert main([*second, "--out", str(folder)]) == 0, capsys.readouterr().err  # and the next run goes on

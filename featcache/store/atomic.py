@@ -265,7 +265,9 @@ def output_files(directory: str | Path, files: Iterable[str | Path]) -> Iterator
     """
     directory = Path(directory)
     made = _missing_folders(directory)
-    new = [Path(f) for f in files if not os.path.lexists(f)]
+    files = [Path(f) for f in files]
+    new = [f for f in files if not os.path.lexists(f)]
+    kept = _keep_before(f for f in files if f not in new)
     try:
         yield
     except BaseException:
@@ -274,8 +276,40 @@ def output_files(directory: str | Path, files: Iterable[str | Path]) -> Iterator
                 os.unlink(f)
             except OSError:
                 pass
+        for f, before in kept:  # the files it replaced, back: a report is its old whole or its new one
+            try:
+                if os.path.lexists(f) and os.path.samefile(f, before):
+                    os.unlink(before)  # not replaced: rename(2) between two links of one file does nothing
+                else:
+                    os.replace(before, f)
+            except OSError:
+                pass
         _remove_empty(made)  # only if empty: never what someone else put there meanwhile
         raise
+    for _, before in kept:
+        try:
+            os.unlink(before)
+        except OSError:
+            pass
+
+
+def _keep_before(files: Iterable[Path]) -> list[tuple[Path, Path]]:
+    """``[(file, its hard link)]`` for each regular file of ``files``: the old contents, kept at no cost (an atomic
+    write replaces the name, not the inode) until the block ends. A rerun of a report stopped between its files and
+    its record of their digests (Ctrl-C while probe drew its plot, a full disk at evaluate's JSON) left new files
+    beside the old digests, and every later run refused them as changed by the user (a review). Where the file
+    system has no hard links the file is not kept, as before."""
+    kept = []
+    for f in files:
+        if not f.is_file() or f.is_symlink():
+            continue
+        before = f.with_name(f".{f.name}.before-{os.getpid()}")
+        try:
+            os.link(f, before)
+        except OSError:
+            continue
+        kept.append((f, before))
+    return kept
 
 
 def first_line(exc: BaseException) -> str:

@@ -106,13 +106,14 @@ def _finish(bound: BoundCurve, plan: CurvePlan, folder: CurveFolder, meta: dict[
                 rows_kept=len(plan.kept), fits_run=fits_run, rows_shared=len(plan.shared),
                 fit_seconds_total=round(sum(r["fit_seconds"] for r in rows), 3),
                 summary={h: {str(n): round(v[0], 4) for n, v in by.items()} for h, by in summarize(rows).items()})
-    if plot:
-        from featcache.analysis.plots import CurveSet, plot_learning_curves
+    # the plot, then curve.json recording its SHA-256 (a rerun replaces it only while unchanged): both or neither
+    with output_files(folder.path, [folder.png, folder.csv, folder.json]):
+        if plot:
+            from featcache.analysis.plots import CurveSet, plot_learning_curves
 
-        plot_learning_curves([CurveSet("", rows, meta)], folder.png, title=title_for(meta))
-        # curve.json, written after it, records its SHA-256: a rerun replaces it only while it is unchanged
-        meta[REPORT_DIGESTS] = report_digests([folder.png], meta.get(REPORT_DIGESTS))
-    folder.write(rows, meta)
+            plot_learning_curves([CurveSet("", rows, meta)], folder.png, title=title_for(meta))
+            meta[REPORT_DIGESTS] = report_digests([folder.png], meta.get(REPORT_DIGESTS))
+        folder.write(rows, meta)
     return rows
 
 
