@@ -601,6 +601,9 @@ def test_rows_fitted_in_the_old_order_are_fitted_again_on_resume(tiny_cache, tmp
     err = capsys.readouterr().err
     assert "6 row(s) of" in err and "(keras, logreg, svm)" in err and "another order than 'train --train-size N" in err
     assert len(err.strip().splitlines()) == 1
+    # the old table is kept (a review: rows the run did not ask for, hours of fits perhaps, were deleted)
+    assert err.strip().endswith(f"the old table is kept as {out / 'curve.before-row-order.csv'}")
+    assert [r["accuracy"] for r in read_rows(out / "curve.before-row-order.csv")] == [0.1234] * 6
     assert (again.fits, again.resumed) == (6, 0)
     assert {(r["head"], r["size"]): r["accuracy"] for r in again.rows} == good
     assert json.loads((out / "curve.json").read_text())["row_order"] == "train"

@@ -138,13 +138,34 @@ def _mismatch(r: dict[str, str], row: dict[str, Any], key: str | None, checksumm
 
 def _drop_other_order(rows: dict[tuple[str, int, int], dict[str, Any]], csv_path: Path) -> dict:
     """No rows of a folder from before ``ROW_ORDER`` (said in one line): a curve does not mix points fitted on its
-    images in another order with train's; a resume fits those it asks for again."""
+    images in another order with train's; a resume fits those it asks for again. The old table is kept beside it
+    (a hard link at a free ``curve.before-row-order[-N].csv``): rows this run does not ask for, perhaps hours of
+    Keras or scratch fits, were deleted with the rest (a review)."""
     if rows:
         heads = sorted({k[0] for k in rows})
+        kept = _keep_old_table(csv_path)
+        where = f"; the old table is kept as {kept}" if kept else ""
         print(f"featcache curve: note: {len(rows)} row(s) of {csv_path} ({', '.join(heads)}) were fitted on their images "
               "in another order than 'train --train-size N --seed S' (before curve took train's rows); dropped, and "
-              "those this run asks for are fitted again", file=sys.stderr)
+              f"those this run asks for are fitted again{where}", file=sys.stderr)
     return {}
+
+
+def _keep_old_table(csv_path: Path) -> Path | None:
+    """A hard link to ``csv_path`` at the first free ``curve.before-row-order[-N].csv`` beside it; None where the
+    file system has none (the table is then rewritten as before)."""
+    import os
+
+    for n in range(1, 1000):
+        dest = csv_path.with_name(f"curve.before-row-order{'' if n == 1 else f'-{n}'}.csv")
+        try:
+            os.link(csv_path, dest)  # fails on an existing name: nothing of anyone's replaced
+            return dest
+        except FileExistsError:
+            continue
+        except OSError:
+            return None
+    return None
 
 
 def write_rows(path: Path, rows: Sequence[dict[str, Any]], key: str = "") -> None:
