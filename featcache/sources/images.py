@@ -85,7 +85,8 @@ REFERENCE_PIXELS = "fcc3ad06660f1b34f655790770df96d589e720c860222dc1f187e346c2ec
 
 def other_pixels() -> str | None:
     """None where this machine decodes to the reference pixels (``REFERENCE_PIXELS``), else what it decodes with:
-    ``"Pillow 12.1.1.post0, pixels 7acce0f6f437a5b6"`` (the version, and 16 hex of ``decode.pixel_digest``)."""
+    ``"Pillow 12.1.1.post0, pixels 7acce0f6f437a5b6"`` (the version, said for the user, and 16 hex of
+    ``decode.pixel_digest``)."""
     import PIL
 
     from featcache.sources.decode import pixel_digest
@@ -95,9 +96,13 @@ def other_pixels() -> str | None:
 
 
 def decoder_identity() -> str:
-    """``DECODER``, with ``other_pixels()`` added where this machine's pixels are not the reference."""
-    other = other_pixels()
-    return DECODER if other is None else f"{DECODER}:{other}"
+    """``DECODER``, with this machine's pixel digest added where it is not ``REFERENCE_PIXELS``: the pixels alone,
+    not Pillow's version, so two versions that decode alike keep one identity (a review: a version bump on a
+    non-reference machine missed every cache)."""
+    from featcache.sources.decode import pixel_digest
+
+    digest = pixel_digest()
+    return DECODER if digest == REFERENCE_PIXELS else f"{DECODER}:pixels:{digest[:16]}"
 
 
 SPLIT_FOLDERS = ("train", "val", "test")
