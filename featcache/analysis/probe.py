@@ -539,7 +539,9 @@ def _run_jobs(path: Path, jobs, params, scoring: Scoring, n_jobs: int, verbose: 
                 replay(records, seen)
                 yield out
 
-        gen = shown(Parallel(n_jobs=n_jobs, return_as="generator_unordered")(delayed(call_recording)(task, *job) for job in jobs))
+        # processes, as curve's: call_recording's warnings.catch_warnings is per process, not thread-safe (a review)
+        gen = shown(Parallel(n_jobs=n_jobs, backend="loky", return_as="generator_unordered")(
+            delayed(call_recording)(task, *job) for job in jobs))
     for i, (key, value) in enumerate(gen):
         results[key] = value
         if bar:
