@@ -469,13 +469,13 @@ def check_replaceable(path: str | Path, flag: str = "--out") -> None:
 REPORT_DIGESTS = "written_sha256"
 
 
-def file_sha256(path: str | Path) -> str:
-    """The SHA-256 of a file's bytes, as hex."""
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    """The SHA-256 of a file's bytes, as hex: the one home (weights files, model files, report files)."""
     import hashlib
 
     h = hashlib.sha256()
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
+        while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
 

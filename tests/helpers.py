@@ -317,3 +317,17 @@ def meta_only_model(path: Path, **meta) -> Path:
         zf.writestr(META_ENTRY, json.dumps({"kind": KIND, "format_version": FORMAT_VERSION, "class_names": ["ants", "bees"],
                                             "image_size": 32, **meta}))
     return reseal_model(path)
+
+
+def assert_verify_ok(capsys, path, kind: str) -> None:
+    """'featcache verify FILE' on an intact head or model (format 2): an ok line, and --json saying the same."""
+    import json
+
+    from featcache.cli import main
+
+    assert main(["verify", str(path)]) == 0
+    out = capsys.readouterr().out.strip()
+    assert out.startswith(f"ok: {path} is intact ({kind}, format 2): ") and "content digest matches" in out, out
+    assert main(["verify", str(path), "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["ok"] is True and got["kind"] == kind and got["content_digest"] is True

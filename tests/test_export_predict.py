@@ -462,12 +462,9 @@ def test_a_model_saved_before_digests_loads_with_one_note(tiny_model, tmp_path, 
 def test_verify_checks_a_models_content_digest(tiny_model, tmp_path, capsys):
     """'featcache verify' took caches only (a model was "not a readable HDF5 file"): it now reads a model file
     through and compares its content digest, as every read of a model does."""
-    assert main(["verify", str(tiny_model)]) == 0
-    out = capsys.readouterr().out.strip()
-    assert out.startswith(f"ok: {tiny_model} is intact (model, format 2): ") and "content digest matches" in out, out
-    assert main(["verify", str(tiny_model), "--json"]) == 0
-    got = json.loads(capsys.readouterr().out)
-    assert got["ok"] is True and got["kind"] == "model" and got["content_digest"] is True
+    from helpers import assert_verify_ok
+
+    assert_verify_ok(capsys, tiny_model, "model")
     bad = _rewrite_model(tiny_model, tmp_path / "bad.keras", _weights_byte)
     _one_line_error(capsys, ["verify", str(bad)],
                     f"{bad} is damaged or was changed after 'featcache export' or 'featcache finetune' saved it (")

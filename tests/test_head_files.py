@@ -403,12 +403,9 @@ def test_a_head_that_featcache_0_2_wrote_set_back_to_format_1_is_refused(npz_hea
 def test_verify_checks_a_heads_content_digest(npz_head, tmp_path, capsys):
     """'featcache verify' took caches only: given a head it said it was no HDF5 file. It now reads the head through
     and compares its content digest, as every load does: ok, exit 0; an edit, the loaders' one line, exit 2."""
-    assert main(["verify", str(npz_head)]) == 0
-    out = capsys.readouterr().out.strip()
-    assert out.startswith(f"ok: {npz_head} is intact (head, format 2): ") and "content digest matches" in out, out
-    assert main(["verify", str(npz_head), "--json"]) == 0
-    got = json.loads(capsys.readouterr().out)
-    assert got["ok"] is True and got["kind"] == "head" and got["content_digest"] is True
+    from helpers import assert_verify_ok
+
+    assert_verify_ok(capsys, npz_head, "head")
     _rewrite_npz(npz_head, _reversed_names, reseal=False)
     _one_line(capsys, ["verify", str(npz_head)], f"{npz_head} is damaged or was changed after 'featcache train' saved it (")
     _rewrite_npz(npz_head, lambda d, e: (d["meta"].pop("content_digest"),

@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from featcache._lazy import keras
-from featcache.embedding.backbones import MAX_IMAGE_SIZE, file_sha256
+from featcache.embedding.backbones import MAX_IMAGE_SIZE
 from featcache.embedding.runtimes import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError
 from featcache.heads.io import META_ENTRY, MODEL_KIND, add_sealed_meta, check_digest, check_regular_file, load_problem
 from featcache.store.atomic import atomic_path
-from featcache.validate import check_out_file
+from featcache.validate import check_out_file, file_sha256
 
 if TYPE_CHECKING:
     from keras import Model as KerasModel

@@ -8,7 +8,6 @@ featcache asks this registry instead of naming a network.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ import numpy as np
 
 from featcache._lazy import keras
 from featcache.errors import FeatcacheError
+from featcache.validate import file_sha256  # its one home
 
 if TYPE_CHECKING:
     from keras import Model as KerasModel
@@ -243,14 +243,6 @@ def check_weights_file(weights: str | Path) -> Path:
                              "with --weights PATH, or --weights imagenet / --weights random")
     raise FeatcacheError(f"weights file not found: {weights}; pass an existing file with --weights PATH, "
                          "or --weights imagenet / --weights random")
-
-
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def short_layer(layer: str) -> str:

@@ -201,8 +201,9 @@ class PhotoFolder:
         seed = 0 if self.seed is None else self.seed  # as recorded since featcache 0.1: the spec is part of the cache's identity
         spec = {"kind": "images", "root": str(root.resolve()), "image_size": image_size, "test_fraction": self.test_fraction,
                 "seed": seed, "strict": self.strict, "test_folder": test_folder}
-        if other_pixels() is not None:  # only then: the specs of caches decoded to the reference pixels stay as they were
-            spec["decoded_with"] = other_pixels()
+        decoded_with = other_pixels()
+        if decoded_with is not None:  # only then: the specs of caches decoded to the reference pixels stay as they were
+            spec["decoded_with"] = decoded_with
         rows = PhotoRows(root, image_size, files, class_names, class_dirs, loose, self.test_fraction, seed, self.strict,
                          test_folder, verbose)
         rows.arrange({})  # what is wrong even if every candidate decodes fails now, before any decoding
