@@ -110,7 +110,7 @@ def _cached_head_row(ctx: LessonContext, approach: str, file_name: str, head: st
     }
 
 
-_WARMED_UP: list[bool] = []
+_warmed_up = False  # once per process: _warm_up_keras
 
 
 def _warm_up_keras(cache: Cache) -> None:
@@ -119,14 +119,15 @@ def _warm_up_keras(cache: Cache) -> None:
     against 11.7 s for the second (31 epochs; a new user). Measured on 600 Fashion-MNIST rows: fits of 8.4, 1.8,
     2.8, 2.0 s in one process; after this warm-up 1.6, 2.3, 1.8 s (a warm-up on random rows of the same width left
     the first at 3.8 s). Every Keras fit seeds itself (DenseHead.fit), so the rows' results do not change."""
+    global _warmed_up
     from featcache.heads import DenseHead, make_head
 
-    if _WARMED_UP:
+    if _warmed_up:
         return
     layer = cache.layer(None)
     make_head("keras", **{**DenseHead.preset_params("lesson"), "epochs": 1},
               n_classes=len(cache.class_names)).fit(cache.features("train", layer), cache.labels("train"))
-    _WARMED_UP.append(True)
+    _warmed_up = True
 
 
 def keras_lesson_row(ctx: LessonContext) -> dict[str, Any]:

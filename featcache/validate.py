@@ -219,6 +219,16 @@ def check_jobs(n: Any, flag: str = "--jobs") -> int:
     return int(n)
 
 
+def jobs_alias(value: Any, default: Any, alias: Any, name: str, alias_name: str) -> Any:
+    """One setting under two names (curve's ``jobs`` and probe's ``n_jobs``, scikit-learn's name: the API takes
+    both in both, as new users tried them): ``alias`` where it is given and ``value`` was left at ``default``."""
+    if alias is None:
+        return value
+    if value != default:
+        raise FeatcacheError(f"{name} and {alias_name} are one setting (the number of worker processes); give one of them")
+    return alias
+
+
 def check_worker_cpus(workers: int, cpus_per_worker: int | None) -> None:
     """Ray actors on a private instance on this machine: ``workers`` x ``cpus_per_worker`` (default 1 at least) CPUs
     must be among its usable cores, as --jobs is bounded by them. --workers 2 --cpus-per-worker 8 ran on 2 cores

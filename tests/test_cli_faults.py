@@ -1230,7 +1230,8 @@ def test_a_head_given_as_a_cache_or_the_arguments_swapped_are_named(tmp_path, ca
     capsys.readouterr()
     for argv in (["train", str(head), "--head", "logreg"], ["probe", str(head)], ["curve", str(head), "--sizes", "10"]):
         one_line_error(capsys, argv, f"{head} is a head written by 'featcache train', not a cache; pass the cache it was "
-                                     f"trained on (score the head with 'featcache evaluate {head} CACHE')")
+                                     f"trained on (score the head with 'featcache evaluate {head} CACHE', check its content digest "
+                                     f"with 'featcache verify {head}')")
     one_line_error(capsys, ["evaluate", str(cache), str(head)],
                    f"{cache} is an HDF5 file (a cache?), not a head; pass the head file first, then the cache: "
                    "'featcache evaluate HEAD CACHE'")

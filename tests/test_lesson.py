@@ -376,10 +376,10 @@ def test_the_keras_warm_up_leaves_the_rows_results_as_they_were(tmp_path, monkey
     cache = featcache.open_cache(featcache.extract(featcache.FashionMNIST(data_dir=str(make_fashion_dir(tmp_path / "fm"))),
                                                    featcache.ModelSpec(weights="random", image_size=32),
                                                    featcache.StoreSpec(out=tmp_path / "c.h5"), verbose=False).path)
-    monkeypatch.setattr(lesson_module, "_WARMED_UP", [])
+    monkeypatch.setattr(lesson_module, "_warmed_up", False)
     cold = featcache.train(cache, "keras", preset="lesson", out=tmp_path / "a.keras")
     lesson_module._warm_up_keras(cache)
-    assert lesson_module._WARMED_UP == [True]
+    assert lesson_module._warmed_up is True
     warm = featcache.train(cache, "keras", preset="lesson", out=tmp_path / "b.keras")
     X = cache.features("test")
     np.testing.assert_array_equal(cold.estimator.predict_proba(X), warm.estimator.predict_proba(X))

@@ -332,6 +332,22 @@ def test_parallel_fits_give_the_same_table(multi_cache, tmp_path):
     assert [(r.layer, r.head, r.accuracy) for r in one.rows] == [(r.layer, r.head, r.accuracy) for r in two.rows]
 
 
+def test_jobs_is_n_jobs_under_curves_name(multi_cache, tmp_path, monkeypatch):
+    """learning_curve(jobs=) and the CLI's --jobs, but probe(n_jobs=) only: probe(jobs=2) was a TypeError (a tester's
+    note). One setting under both names; both given is one line."""
+    from featcache.analysis import probe as probe_mod
+
+    asked = []
+    real = probe_mod._run_jobs
+    monkeypatch.setattr(probe_mod, "_run_jobs", lambda path, jobs, params, scoring, n_jobs, verbose:
+                        asked.append(n_jobs) or real(path, jobs, params, scoring, 1, verbose))
+    featcache.probe(multi_cache, heads="logreg", layers="out_relu", out=tmp_path / "a", jobs=2, plot=False)
+    featcache.probe(multi_cache, heads="logreg", layers="out_relu", out=tmp_path / "b", n_jobs=2, plot=False)
+    assert asked == [2, 2]
+    with pytest.raises(FeatcacheError, match="n_jobs and jobs are one setting"):
+        featcache.probe(multi_cache, heads="logreg", out=tmp_path / "c", jobs=2, n_jobs=2)
+
+
 def test_cli_text_and_json(multi_cache, tmp_path, capsys):
     assert main(["probe", str(multi_cache), "--heads", "logreg", "--out", str(tmp_path / "t")]) == 0
     text = capsys.readouterr().out
@@ -457,6 +473,26 @@ def test_probe_png_gives_every_layer_its_own_label_a_name_the_commands_take(back
     if backbone:  # where a short name is shown, it is the one --layers and --layer take back
         assert all(layer_name(REGISTRY[backbone], label) == layer or label == layer for label, layer in zip(shown, layers))
     assert [line.get_label() for line in fig.axes[0].get_lines()][:2] == ["logreg", "svm"]
+
+
+def test_a_one_layer_probe_png_gives_each_head_and_view_setting_its_own_point():
+    """A probe of one layer with 7 view settings drew its 7 points at one x, on top of each other (a tester): one
+    layer's heads and settings each get their own x, labelled, the best one starred."""
+    from featcache.analysis.plots import probe_figure
+    from featcache.analysis.probe import ProbeRow
+
+    settings = [("orig", "orig"), ("orig", "orig,flip"), ("orig,flip", "orig"), ("orig,flip", "orig,flip")]
+    rows = [ProbeRow(13, "block_13_expand_relu", 576, h, 0.03, 0.85 + 0.01 * i + 0.002 * j, "holdout", 0.1, tv, sv)
+            for i, (tv, sv) in enumerate(settings) for j, h in enumerate(("logreg", "svm"))]
+    fig = probe_figure(rows, rows[-1], "t", "mobilenet_v2")
+    ax = fig.axes[0]
+    points, star = ax.get_lines()
+    xs = list(points.get_xdata())
+    assert len(xs) == len(rows) and len(set(xs)) == len(rows)
+    shown = [t.get_text() for t in ax.get_xticklabels()]
+    assert len(set(shown)) == len(rows) and shown[0].startswith("logreg, ") and shown[1].startswith("svm, ")
+    assert list(star.get_xdata()) == [len(rows) - 1] and list(star.get_ydata()) == [rows[-1].accuracy]
+    assert "block_13" in ax.get_xlabel()
 
 
 @pytest.mark.parametrize("n_layers", [1, 2, 12])

@@ -377,20 +377,35 @@ def probe_figure(rows: Sequence[Any], best: Any, title: str = "", backbone: str 
     # Each layer at its depth among the cached layers: a probe of some of them (--layers) keeps the full probe's x
     by_depth = sorted({r.depth: r for r in rows}.values(), key=lambda r: r.depth)
     layers, depths = [r.layer for r in by_depth], [r.depth for r in by_depth]
-    fig = Figure(figsize=(max(6.0, 0.45 * len(layers) + 2), 4.5), layout="tight")
-    ax = fig.add_subplot()
     setting = lambda r: (getattr(r, "train_views", "orig"), getattr(r, "test_views", "orig"))  # noqa: E731
     several = len({setting(r) for r in rows}) > 1
-    for head, s in dict.fromkeys((r.head, setting(r)) for r in rows):
-        pts = sorted((r.depth, r.accuracy) for r in rows if (r.head, setting(r)) == (head, s))
-        label = f"{head}, {views_label(*s)}" if several else head
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label)
+    series = list(dict.fromkeys((r.head, setting(r)) for r in rows))
+    fig = Figure(figsize=(max(6.0, 0.45 * max(len(layers), len(series) if len(layers) == 1 else 0) + 2), 4.5),
+                 layout="tight")
+    ax = fig.add_subplot()
     views = f", {views_label(*setting(best))}" if several else ""
-    ax.plot([best.depth], [best.accuracy], marker="*", markersize=18, color="crimson", linestyle="none",
-            label=f"best: {best.layer} + {best.head}{views} ({best.accuracy:.3f})")
-    ax.set_xticks(depths)
-    ax.set_xticklabels(probe_labels(layers, backbone), rotation=60, ha="right", fontsize=8)
-    ax.set_xlabel("layer (input side -> output)")
+    best_label = f"best: {best.layer} + {best.head}{views} ({best.accuracy:.3f})"
+    if len(layers) == 1 and len(series) > 1:
+        # One layer: every series is one point at one x, and 7 view settings drew 7 points on top of each other (a
+        # tester). Each head and setting gets its own x instead.
+        labels = [f"{head}, {views_label(*s)}" if several else head for head, s in series]
+        accuracy = {(r.head, setting(r)): r.accuracy for r in rows}
+        ax.plot(range(len(series)), [accuracy[k] for k in series], marker="o", linestyle="none")
+        at = series.index((best.head, setting(best)))
+        ax.plot([at], [best.accuracy], marker="*", markersize=18, color="crimson", linestyle="none", label=best_label)
+        ax.set_xticks(range(len(series)))
+        ax.set_xticklabels(labels, rotation=60, ha="right", fontsize=8)
+        ax.set_xlabel(f"head and views, on {probe_labels(layers, backbone)[0]}")
+    else:
+        for head, s in series:
+            pts = sorted((r.depth, r.accuracy) for r in rows if (r.head, setting(r)) == (head, s))
+            label = f"{head}, {views_label(*s)}" if several else head
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label)
+        ax.plot([best.depth], [best.accuracy], marker="*", markersize=18, color="crimson", linestyle="none",
+                label=best_label)
+        ax.set_xticks(depths)
+        ax.set_xticklabels(probe_labels(layers, backbone), rotation=60, ha="right", fontsize=8)
+        ax.set_xlabel("layer (input side -> output)")
     ax.set_ylabel("test accuracy" if best.scored_on == "test" else "held-out accuracy (train split)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")

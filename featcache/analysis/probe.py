@@ -46,6 +46,7 @@ from featcache.validate import (
     REPORT_DIGESTS,
     check_fraction,
     check_jobs,
+    jobs_alias,
     check_report_files,
     check_seed,
     check_two_per_class,
@@ -333,6 +334,7 @@ def probe(
     view_settings: str | list | None = None,
     folds: int | None = None,
     on_test: bool = False,
+    jobs: int | None = None,
 ) -> ProbeResult:
     """Fit each head on each cached layer (train split) and score it on images it was not fitted on.
 
@@ -351,14 +353,15 @@ def probe(
     ``out`` (default: ``default_out``, ``data/runs/probe_<cache name>/``; a probe of some of the cached layers,
     ``probe_<cache name>_<k>layers_<6 hex>/``). Each row's depth is its layer's place among every cached layer,
     whichever are probed. Prints the table only
-    when ``verbose``.
+    when ``verbose``. ``n_jobs``: fits side by side (joblib processes); ``jobs``: the same setting under
+    ``learning_curve``'s and the CLI's name.
     """
     from featcache.store import as_cache
 
     cache = as_cache(cache)
     head_names, params, names, scoring, depths = _settings(cache, heads, C, layers, holdout, seed, folds, on_test)
     settings = parse_view_settings(cache, view_settings)
-    n_jobs = check_jobs(n_jobs)
+    n_jobs = check_jobs(jobs_alias(n_jobs, 1, jobs, "n_jobs", "jobs"))
     # On the test split gets its own default folder: its flattering choice must not replace the honest one (a new user)
     # A probe of some of the cached layers too: the full probe's folder holds the full probe (a new user)
     # "" is the default folder, as it always was here (a review); a number or a list is one line, not a TypeError

@@ -328,13 +328,7 @@ def _named_kind(exc: Exception) -> str:
 
     path = getattr(exc, "path", None) if isinstance(exc, NotHDF5) else None
     if path is not None:
-        from featcache.heads.io import file_kind
+        from featcache.heads.io import not_a_cache
 
-        kind = file_kind(path)
-        if kind == "head":
-            return (f"{path} is a head written by 'featcache train', not a cache; pass the cache it was trained on "
-                    f"(score the head with 'featcache evaluate {path} CACHE')")
-        if kind == "model":
-            return (f"{path} is a model written by 'featcache export' or 'featcache finetune', not a cache; pass a "
-                    f"cache (classify images with 'featcache predict {path} IMAGE ...')")
+        return not_a_cache(path) or str(exc)
     return str(exc)

@@ -87,25 +87,14 @@ def describe(path: str) -> dict[str, Any]:
     try:
         meta = read_attrs(path, peek=True)
     except NotHDF5:
-        _refuse_other_featcache_file(path)
+        from featcache.heads.io import not_a_cache
+
+        said = not_a_cache(path)
+        if said is not None:
+            raise FeatcacheError(said) from None
         raise
     # An incomplete file is worth describing too: that is how a user finds out.
     return open_cache(path).summary() if meta.get("complete") else {"path": path, **meta}
-
-
-def _refuse_other_featcache_file(path: str) -> None:
-    """A head or model where a cache belongs: the one line names the command that takes it, as evaluate and predict do."""
-    from featcache.heads.io import file_kind
-
-    kind = file_kind(path)
-    if kind == "head":
-        raise FeatcacheError(f"{path} is a head written by 'featcache train', not a cache; score it with "
-                             f"'featcache evaluate {path} CACHE', check its content digest with 'featcache verify {path}', "
-                             "or pass its cache to 'featcache info'")
-    if kind == "model":
-        raise FeatcacheError(f"{path} is a model written by 'featcache export' or 'featcache finetune', not a cache; "
-                             f"classify images with 'featcache predict {path} IMAGE ...', or check its content digest "
-                             f"with 'featcache verify {path}'")
 
 
 def _source_words(source) -> str:

@@ -449,6 +449,19 @@ def file_kind(path: str | Path) -> str | None:
         return None
 
 
+def not_a_cache(path: str | Path) -> str | None:
+    """The one line for a head or model given where a cache goes, naming the command that takes it; None for any
+    other file. One wording for every command (info and train had two; a review)."""
+    kind = file_kind(path)
+    if kind == "head":
+        return (f"{path} is a head written by 'featcache train', not a cache; pass the cache it was trained on (score "
+                f"the head with 'featcache evaluate {path} CACHE', check its content digest with 'featcache verify {path}')")
+    if kind == "model":
+        return (f"{path} is a model written by 'featcache export' or 'featcache finetune', not a cache; classify images "
+                f"with 'featcache predict {path} IMAGE ...', or check its content digest with 'featcache verify {path}'")
+    return None
+
+
 def load_head(path: str | Path, *, trust_pickle: bool = False) -> tuple[BaseEstimator, dict[str, Any]]:
     """``(head, meta)`` from a file written by ``save_head``, checked for consistency.
 

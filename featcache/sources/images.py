@@ -83,26 +83,30 @@ DECODER = "featcache.decode_image:v6:pil_rgb_first_frame_exif_upright_alpha_on_w
 REFERENCE_PIXELS = "fcc3ad06660f1b34f655790770df96d589e720c860222dc1f187e346c2ecc670"
 
 
+def _other_digest() -> str | None:
+    """This machine's ``decode.pixel_digest``, or None where it is ``REFERENCE_PIXELS`` (the one comparison)."""
+    from featcache.sources.decode import pixel_digest
+
+    digest = pixel_digest()
+    return None if digest == REFERENCE_PIXELS else digest
+
+
 def other_pixels() -> str | None:
     """None where this machine decodes to the reference pixels (``REFERENCE_PIXELS``), else what it decodes with:
     ``"Pillow 12.1.1.post0, pixels 7acce0f6f437a5b6"`` (the version, said for the user, and 16 hex of
     ``decode.pixel_digest``)."""
     import PIL
 
-    from featcache.sources.decode import pixel_digest
-
-    digest = pixel_digest()
-    return None if digest == REFERENCE_PIXELS else f"Pillow {PIL.__version__}, pixels {digest[:16]}"
+    digest = _other_digest()
+    return None if digest is None else f"Pillow {PIL.__version__}, pixels {digest[:16]}"
 
 
 def decoder_identity() -> str:
     """``DECODER``, with this machine's pixel digest added where it is not ``REFERENCE_PIXELS``: the pixels alone,
     not Pillow's version, so two versions that decode alike keep one identity (a review: a version bump on a
     non-reference machine missed every cache)."""
-    from featcache.sources.decode import pixel_digest
-
-    digest = pixel_digest()
-    return DECODER if digest == REFERENCE_PIXELS else f"{DECODER}:pixels:{digest[:16]}"
+    digest = _other_digest()
+    return DECODER if digest is None else f"{DECODER}:pixels:{digest[:16]}"
 
 
 SPLIT_FOLDERS = ("train", "val", "test")

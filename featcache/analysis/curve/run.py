@@ -12,11 +12,10 @@ from featcache.analysis.curve.folder import ROW_ORDER, TRAIN_ORDER, CurveFolder,
 from featcache.analysis.curve.plan import CurvePlan, make_plan, work_items
 from featcache.analysis.curve.spec import DEFAULT_HEADS, DEFAULT_JOBS, DEFAULT_SEEDS, BoundCurve, CurveSpec
 from featcache.analysis.curve import tasks as _tasks
-from featcache.errors import FeatcacheError
 from featcache.sources.images import check_report_outside_classes
 from featcache.store.atomic import output_files
 from featcache.store.lock import exclusive_lock
-from featcache.validate import REPORT_DIGESTS, check_path, check_seconds, report_digests, usable_cores
+from featcache.validate import REPORT_DIGESTS, check_path, check_seconds, jobs_alias, report_digests, usable_cores
 
 if TYPE_CHECKING:
     from featcache.store import Cache
@@ -201,10 +200,7 @@ def learning_curve(
     ``lock_timeout``: seconds to wait at most while another run writes the same folder (None: until it is done).
     ``n_jobs``: ``jobs`` under the name ``probe`` and scikit-learn give it (a new user tried it).
     """
-    if n_jobs is not None:
-        if jobs != DEFAULT_JOBS:
-            raise FeatcacheError("jobs and n_jobs are one setting (the number of worker processes); give one of them")
-        jobs = n_jobs
+    jobs = jobs_alias(jobs, DEFAULT_JOBS, n_jobs, "jobs", "n_jobs")
     spec = CurveSpec(sizes=sizes, seeds=seeds, heads=heads, layer=layer, head_params=head_params or {},
                      baseline=baseline, baseline_sizes=baseline_sizes or (), baseline_params=baseline_params, jobs=jobs,
                      train_views=train_views, test_views=test_views)
