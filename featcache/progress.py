@@ -21,7 +21,8 @@ import contextlib
 import os
 import sys
 import time
-from typing import IO, Any, Mapping, Sequence
+from contextvars import ContextVar
+from typing import IO, Any, Iterator, Mapping, Sequence
 
 WIDTH = 30
 # Off a terminal (a log file, CI, a pipe): a line each time another tenth of
@@ -39,6 +40,27 @@ PROGRESS_ENV = "FEATCACHE_PROGRESS"
 def progress_off() -> bool:
     """Whether the environment turns every progress bar off (``FEATCACHE_PROGRESS=off``)."""
     return os.environ.get(PROGRESS_ENV, "").strip().lower() in ("off", "0", "no", "false")
+
+
+# --json runs a command without its text (standard output is the JSON alone), but long work still draws its bars on
+# standard error: 'extract --json > out.json' over 70,000 images ran five minutes without a line (docs/cli.md
+# promised that '> file' keeps the results and the terminal still shows the progress).
+_BARS_WHEN_QUIET: ContextVar[bool] = ContextVar("featcache_bars_when_quiet", default=False)
+
+
+@contextlib.contextmanager
+def bars_when_quiet() -> Iterator[None]:
+    """Within it, work run with ``verbose=False`` still draws its progress bars (``bars_wanted``): the CLI's --json."""
+    token = _BARS_WHEN_QUIET.set(True)
+    try:
+        yield
+    finally:
+        _BARS_WHEN_QUIET.reset(token)
+
+
+def bars_wanted(verbose: object) -> bool:
+    """Whether a loop run with ``verbose`` draws its bar: when verbose, or within ``bars_when_quiet``."""
+    return bool(verbose) or _BARS_WHEN_QUIET.get()
 
 
 def is_terminal(stream: IO[str]) -> bool:
@@ -136,7 +158,7 @@ def epoch_progress(verbose: object = True, stream: IO[str] | None = None) -> lis
     (verbose 1). Off a terminal an epoch is two lines, its first batch (the ETA) and its end, and one a minute
     between: a dozen lines an epoch would bury a fit of many short epochs.
     """
-    if not verbose:
+    if not bars_wanted(verbose):
         return []
     from featcache._lazy import keras
 

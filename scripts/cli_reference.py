@@ -90,8 +90,8 @@ def generate() -> str:
         "Every command also runs as `python -m featcache ...`, and `featcache COMMAND --help` prints the same "
         "text. A user error prints one line naming the problem and the fix (`featcache COMMAND: error: ...`) "
         "and exits with status 2. Progress bars go to stderr (plain lines when it is not a terminal), results to stdout "
-        "(summary lines, tables, `--json`), so `> file` keeps the results and the terminal still shows the progress; `FEATCACHE_PROGRESS=off` turns the "
-        "bars off.",
+        "(summary lines, tables, `--json`), so `> file` keeps the results and the terminal still shows the progress (with `--json` too: stdout is then the "
+        "JSON alone); `FEATCACHE_PROGRESS=off` turns the bars off.",
         "",
         "| command | what it does |",
         "| --- | --- |",

@@ -518,10 +518,10 @@ def check_fit_rows(cache: Cache, head_names: Sequence[str], params: Mapping[str,
 def _run_jobs(path: Path, jobs, params, scoring: Scoring, n_jobs: int, verbose: bool) -> dict:
     """``{(layer, head, train views): _fit_one(...)}`` for jobs ``(layer, head, train views, test view settings)``,
     each scored on ``scoring.splits``."""
-    from featcache.progress import Progress
+    from featcache.progress import Progress, bars_wanted
 
     # One step per (layer, head, train views): with --folds that is K fits, so the unit is not "fit" (a new user).
-    bar = Progress(len(jobs), unit="setting") if verbose else None
+    bar = Progress(len(jobs), unit="setting") if bars_wanted(verbose) else None
     results = {}
 
     def task(layer, h, train, tests):

@@ -277,7 +277,10 @@ def _main(argv: list[str] | None) -> int:
     global _command
     _command = None
     try:
+        from contextlib import nullcontext
+
         from featcache.errors import FeatcacheError
+        from featcache.progress import bars_when_quiet
 
         _start()
         # Building the parser imports every subcommand (about 2 s): Ctrl-C here is no traceback either.
@@ -292,7 +295,9 @@ def _main(argv: list[str] | None) -> int:
         # Only as the program (the console script, python -m featcache: no argv given): a program that
         # calls main(argv) itself keeps SIGTERM's default, so that it still stops (a review's finding).
         with _SigtermAsInterrupt(enabled=argv is None), _GuardedOutput(as_program=argv is None) as output:
-            rc = int(args.func(args) or 0)
+            # --json: the command's text is off (stdout is the JSON), its progress bars still on stderr
+            with bars_when_quiet() if getattr(args, "json", False) else nullcontext():
+                rc = int(args.func(args) or 0)
             if sys.stdout is not None:
                 sys.stdout.flush()
         if output.error is not None:

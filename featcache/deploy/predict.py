@@ -12,6 +12,7 @@ import numpy as np
 
 from featcache.embedding.engines import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError
+from featcache.progress import bars_wanted
 from featcache.validate import check_bool, check_path, check_replaceable, positive_int
 
 if TYPE_CHECKING:
@@ -348,7 +349,7 @@ def predict(
 
     n_images = len(files) + sum(len(arr) for _, arr in arrays)  # before decoding: as extract counts a photo folder
     net = _model_runner(model, runtime, batch_size, n_images)
-    bar = _progress_bar(n_images) if verbose and n_images > batch_size else None
+    bar = _progress_bar(n_images) if bars_wanted(verbose) and n_images > batch_size else None
     size, views = int(meta["image_size"]), model_views(meta)
     per_file, skipped = predict_files(files, size, batch_size, net, names, top_k, bar, views=views)
     if not arrays and all(p is None for p in per_file):  # the model was not loaded: no batch had an image

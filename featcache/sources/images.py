@@ -471,25 +471,26 @@ def _read(path: Path) -> bytes:
 
 def _hash(root: Path, files: list[_File], verbose: bool) -> None:
     """Each file's sha256, or why it cannot be used (name not UTF-8, unreadable, too large)."""
-    results = _map_chunked(lambda f: _hash_one(root, f), files, f"hashing {len(files)} files under {root}" if verbose else None)
+    results = _map_chunked(lambda f: _hash_one(root, f), files, f"hashing {len(files)} files under {root}", verbose)
     for f, (digest, problem) in zip(files, results):
         f.digest, f.problem = digest, problem
 
 
-def _map_chunked(fn, items: list, message: str | None) -> list:
-    """``fn`` over ``items`` in the decoding threads, with a progress bar when ``message`` is given.
+def _map_chunked(fn, items: list, message: str, verbose: bool) -> list:
+    """``fn`` over ``items`` in the decoding threads: ``message`` printed when ``verbose``, and a progress bar
+    (``progress.bars_wanted``).
 
     In chunks, so that only a chunk is ever queued: Ctrl-C does not wait for
     the whole listing to be read by the pool's threads.
     """
-    bar = None
-    if message:
-        from featcache.progress import (
-            Progress,  # not Keras's bar: a cache hit must not pay for importing TensorFlow
-        )
+    from featcache.progress import (
+        Progress,  # not Keras's bar: a cache hit must not pay for importing TensorFlow
+        bars_wanted,
+    )
 
+    if verbose:
         print(message)
-        bar = Progress(len(items), unit="file")
+    bar = Progress(len(items), unit="file") if bars_wanted(verbose) else None
     out: list = []
     for start in range(0, len(items), SCAN_CHUNK):
         out += _pool().map(fn, items[start : start + SCAN_CHUNK])
@@ -566,9 +567,9 @@ class PhotoRows:
         return StagedPhotos(source, self)
 
     def probe(self) -> dict[str, str]:
-        message = f"decoding {len(self.candidates)} files under {self.root} to find unreadable ones" if self.verbose else None
+        message = f"decoding {len(self.candidates)} files under {self.root} to find unreadable ones"
         # Only the reasons are kept: holding every decoded image would need the whole data set in memory.
-        whys = _map_chunked(lambda f: _decode_file(self.root, f.rel, f.digest, self.image_size)[1], self.candidates, message)
+        whys = _map_chunked(lambda f: _decode_file(self.root, f.rel, f.digest, self.image_size)[1], self.candidates, message, self.verbose)
         return {f.rel: why for f, why in zip(self.candidates, whys) if why}
 
     def check(self, unreadable: Sequence[tuple[str, str]]) -> None:

@@ -76,9 +76,9 @@ def curve_meta(bound: BoundCurve, kept: dict[str, dict[str, Any]] | None = None)
 
 def _fit_all(bound: BoundCurve, plan: CurvePlan, folder: CurveFolder, verbose: bool) -> int:
     """Run the plan's tasks, rewriting curve.csv after each; the number of fits run."""
-    from featcache.progress import Progress
+    from featcache.progress import Progress, bars_wanted
 
-    bar = Progress(len(plan.todo), unit="point") if verbose and plan.todo else None
+    bar = Progress(len(plan.todo), unit="point") if bars_wanted(verbose) and plan.todo else None
     work = work_items(bound, plan, os.path.getmtime(bound.cache.path))
     fits_run = 0
     try:
