@@ -135,10 +135,13 @@ def main() -> int:
             keep.write_bytes(png.read_bytes())
     by_head = {h: round(sum(r["fit_seconds"] for r in res.rows if r["head"] == h), 1) for h in ("logreg", "keras")}
     top = {h: round(sum(r["fit_seconds"] for r in res.rows if r["head"] == h and r["size"] == sizes[-1]), 1) for h in by_head}
+    # the spread over seeds that curve.png draws as a band: docs/results.md quotes it
+    band = {h: {str(n): [min(a), max(a)] for n in sizes
+                for a in [[r["accuracy"] for r in res.rows if r["head"] == h and r["size"] == n]] if a} for h in by_head}
     out = {
         "cpus": os.cpu_count(), "load_avg_before": [round(x, 1) for x in load_before], "sizes": sizes, "seeds": args.seeds, "jobs": args.jobs,
         "fits": len(res.rows), "curve_wall_seconds": round(curve_wall, 1), "fit_seconds_by_head": by_head,
-        "fit_seconds_at_largest_size": top, "summary": res.meta["summary"], "extraction_seconds": round(extraction, 1),
+        "fit_seconds_at_largest_size": top, "summary": res.meta["summary"], "seed_band": band, "extraction_seconds": round(extraction, 1),
         "cache_prep_seconds": round(prep, 1),
     }
     print(f"curve: {len(res.rows)} fits in {curve_wall:.1f} s wall with --jobs {args.jobs} "

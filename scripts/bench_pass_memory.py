@@ -53,7 +53,7 @@ def peak_rss(reset: bool = False) -> int:
 
 
 def child(kind: str, size: int, batch: int, unfreeze: int | None, model_size: int, channels: int, runtime: str,
-          runtime_dir: str) -> dict:
+          runtime_dir: str, backbone: str = "mobilenet_v2") -> dict:
     """One pass of ``kind`` at ``size`` in this (fresh) process: its peak RSS, before and during the pass."""
     import numpy as np
 
@@ -69,7 +69,7 @@ def child(kind: str, size: int, batch: int, unfreeze: int | None, model_size: in
         from featcache.embedding import runtimes
         from featcache.embedding.backbones import get_backbone
 
-        bb = get_backbone("mobilenet_v2")
+        bb = get_backbone(backbone)
         spec = runtimes.ConversionSpec(bb.name, "random", image_size, (bb.final_layer,), shape)
         step = runtimes.REGISTRY[runtime].build(spec, batch, Path(runtime_dir))
     else:
@@ -77,7 +77,7 @@ def child(kind: str, size: int, batch: int, unfreeze: int | None, model_size: in
         from featcache.deploy.endtoend import build_end_to_end
 
         k = keras()
-        model = build_end_to_end("mobilenet_v2", "random", image_size, 10, raw_input_shape=shape, raw_dtype="uint8")
+        model = build_end_to_end(backbone, "random", image_size, 10, raw_input_shape=shape, raw_dtype="uint8")
         if kind == "training":
             from featcache.deploy.finetune import unfreeze_last
 
@@ -101,7 +101,7 @@ def child(kind: str, size: int, batch: int, unfreeze: int | None, model_size: in
 def measure(kind: str, size: int, args: argparse.Namespace, runtime_dir: str) -> dict:
     cmd = [sys.executable, __file__, "--child", "--kind", kind, "--sizes", str(size), "--batch", str(args.batch),
            "--model-size", str(args.model_size), "--channels", str(args.channels), "--runtime", args.runtime,
-           "--runtime-dir", runtime_dir]
+           "--runtime-dir", runtime_dir, "--backbone", args.backbone]
     if args.unfreeze is not None:
         cmd += ["--unfreeze", str(args.unfreeze)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
@@ -123,6 +123,7 @@ def main() -> None:
     p.add_argument("--channels", type=int, default=3, choices=(1, 3), help="channels of the raw images (default 3)")
     p.add_argument("--runtime", default="tensorflow", help="inference and raw: the runtime that runs the pass "
                    "(tensorflow, onnxruntime, openvino; default tensorflow)")
+    p.add_argument("--backbone", default="mobilenet_v2", help="the backbone (default mobilenet_v2); random weights")
     p.add_argument("--json", help="also write the results here")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--runtime-dir", help=argparse.SUPPRESS)
@@ -130,7 +131,7 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     if args.child:
         print(json.dumps(child(args.kind, sizes[0], args.batch, args.unfreeze, args.model_size, args.channels, args.runtime,
-                               args.runtime_dir)))
+                               args.runtime_dir, args.backbone)))
         return
     if len(sizes) < 2:
         p.error("--sizes needs two sizes or more (the slope between them is the measurement)")
@@ -143,7 +144,7 @@ def main() -> None:
     per_pixel = (hi["peak"] - lo["peak"]) / (args.batch * (hi["size"] ** 2 - lo["size"] ** 2))
     what = "raw pixel" if args.kind == "raw" else "input pixel"
     print(f"{args.kind}: {per_pixel:.0f} bytes per {what} per image (peak at {hi['size']} px minus peak at {lo['size']} px)")
-    report = {"kind": args.kind, "runtime": None if args.kind == "training" else args.runtime, "batch": args.batch, "unfreeze": args.unfreeze, "channels": args.channels,
+    report = {"kind": args.kind, "backbone": args.backbone, "runtime": None if args.kind == "training" else args.runtime, "batch": args.batch, "unfreeze": args.unfreeze, "channels": args.channels,
               "model_size": args.model_size if args.kind == "raw" else None, "runs": runs,
               "bytes_per_pixel": round(per_pixel, 1), "cpus": os.cpu_count()}
     if args.json:

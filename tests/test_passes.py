@@ -12,8 +12,8 @@ from featcache.embedding.passes import PassSize, images_per_pass
 def test_the_lessons_and_photos_sizes_keep_their_batch_and_large_images_run_a_few_per_pass():
     assert images_per_pass(64, 96) == images_per_pass(64, 224) == PassSize(64, 64)
     assert images_per_pass(64, 2048) == PassSize(1, 1, bounded=True)  # was 64 a pass: about 75 GB
-    assert images_per_pass(64, 1024).images == 6 and images_per_pass(5, 1024) == PassSize(5, 5)
-    assert images_per_pass(64, 310).images == 64 and images_per_pass(64, 320).images < 64  # where the bound starts
+    assert images_per_pass(64, 1024).images == 5 and images_per_pass(5, 1024) == PassSize(5, 5)
+    assert images_per_pass(64, 305).images == 64 and images_per_pass(64, 315).images < 64  # where the bound starts
 
 
 def test_views_count_as_images_and_split_a_row_only_where_they_alone_exceed_the_bound():
@@ -22,7 +22,7 @@ def test_views_count_as_images_and_split_a_row_only_where_they_alone_exceed_the_
     seven = images_per_pass(64, 2048, views=7)  # one image's 7 views: 10 GB in one pass, before
     assert (seven.images, seven.rows, seven.passes_per_row) == (1, 1, 7)
     two = images_per_pass(64, 1024, views=2)
-    assert (two.images, two.rows, two.passes_per_row) == (6, 3, 1)
+    assert (two.images, two.rows, two.passes_per_row) == (5, 2, 1)
     assert images_per_pass(2, 96, views=7).passes_per_row == 4  # --batch-size 2 is 2 images a pass, views or not
 
 

@@ -28,10 +28,12 @@ from typing import Literal
 PASS_MEMORY = 2 * 2**30
 
 # Inference (extract, predict): bytes per input pixel per image of the frozen network's forward pass, its
-# preprocessing included. TensorFlow 329-333 (batch 16 at 256 and 512 px; batch 8 from 256 to 640 px), ONNX
-# Runtime 239, OpenVINO 191: the largest, rounded up. (An adversarial tester's figure before this measurement:
-# about 290, from 1.2 GB per image at 2048 px and 3.3 GB for a batch of 8 at 1024 px.)
-INFERENCE_BYTES_PER_PIXEL = 340
+# preprocessing included. MobileNetV2: TensorFlow 329-335 (batch 16 at 256 and 512 px; batch 8 from 256 to 640 px),
+# ONNX Runtime 239, OpenVINO 191. The other backbones of the registry (batch 8, 256 / 512 px, 2026-12-03):
+# ResNet50 322 on TensorFlow and 345 on ONNX Runtime, EfficientNetB0 334 on TensorFlow (ONNX Runtime cannot run
+# its conversion). The largest, rounded up; one figure for every backbone (they lie within 7%). (An adversarial
+# tester's figure before these measurements: about 290, from 1.2 GB per image at 2048 px.)
+INFERENCE_BYTES_PER_PIXEL = 350
 
 # Training (a finetune step: forward pass, gradients, Adam's update; batch 8, 256 to 512 or 640 px): backpropagation
 # keeps the activations of every layer from the first trained one on, so what a step holds depends on how early that
@@ -40,7 +42,7 @@ INFERENCE_BYTES_PER_PIXEL = 340
 #   130 layers (block_2_project, stride 4):                               456, 470;
 #   145 layers (block_1_expand, stride 2) and all 154 (Conv1, stride 1):  684-851 (745 and 749 from 256 to 640 px).
 # Each row: (smallest stride, bytes per pixel), the largest measured rounded up.
-TRAINING_BYTES_PER_PIXEL = ((8, 340), (4, 480), (1, 860))
+TRAINING_BYTES_PER_PIXEL = ((8, INFERENCE_BYTES_PER_PIXEL), (4, 480), (1, 860))  # from stride 8: what inference holds
 
 # Bytes per raw pixel of each image beyond its size at the model's input: Preprocess turns the raw uint8 images
 # into float32 RGB before it resizes them (predict's .npy arrays come at any size). Measured with the model at
