@@ -47,6 +47,13 @@ class NotHDF5(FeatcacheError):
         self.path = path
 
 
+def no_permission(path: object) -> str:
+    """The one line for a file or folder this user may not read (or write): pathlib's ``exists``/``is_file`` raise
+    on it, and a folder the user cannot search ended nearly every command in a traceback (an adversarial tester)."""
+    return (f"{one_line(str(path))}: permission denied; check its permissions and those of the folders above it, "
+            "or use another path")
+
+
 def system_limit(exc: BaseException) -> str | None:
     """What to do about an OSError from a limit of the system, not a fault of any file: too many open files
     (EMFILE, ENFILE) or no memory (ENOMEM); None for any other error.

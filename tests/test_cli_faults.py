@@ -1288,3 +1288,63 @@ def test_a_report_rerun_stopped_midway_leaves_the_old_report_whole(tmp_path, cap
                 now.pop(f), before.pop(f)
         assert now == before, (first[0], sorted(now))  # the old report, whole, and no backup left behind
         assert main([*second, "--out", str(folder)]) == 0, capsys.readouterr().err  # and the next run goes on
+
+
+_RUN_EACH = """
+import contextlib, io, json, sys
+from featcache.cli import main
+out = []
+for argv in json.loads(sys.argv[1]):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            rc = main(argv)
+        except SystemExit as exc:
+            rc = exc.code
+        except BaseException as exc:  # what the CLI let through: the traceback a user would see
+            rc, _ = 1, err.write(f"Traceback: {type(exc).__name__}: {exc}")
+    out.append([rc, err.getvalue()])
+print(json.dumps(out))
+"""
+
+
+def test_a_path_the_user_may_not_read_is_one_line_in_every_command(tmp_path, fake_model):
+    """An adversarial tester: a folder the user may not search (or a file of mode 000) ended nearly every command in a
+    PermissionError traceback, from pathlib's exists/is_file/is_dir; an unreadable head was "not a readable featcache
+    head", an unreadable cache "not a readable HDF5 file". Run without the capabilities that let root read anything
+    (setpriv), so that file modes apply as they do to any user."""
+    import os
+    import shutil
+
+    cache = tiny_cache(tmp_path / "c.h5")
+    head = tmp_path / "h.npz"
+    assert main(["train", str(cache), "--head", "logreg", "--out", str(head)]) == 0
+    photos = tmp_path / "photos"
+    write_image(photos / "x.png", class_image(0, 0, 16))
+    locked, closed = tmp_path / "locked", tmp_path / "closed"
+    locked.mkdir(), closed.mkdir()
+    for p in (cache, head, fake_model, photos / "x.png"):
+        shutil.copy(p, locked / p.name)
+    shutil.copy(head, closed / "h.npz")
+    shutil.copy(fake_model, closed / "m.keras")
+    c, h, m = str(cache), str(head), str(fake_model)
+    runs = [["verify", f"{locked}/c.h5"], ["info", f"{locked}/c.h5"], ["train", f"{locked}/c.h5", "--head", "logreg"],
+            ["probe", f"{locked}/c.h5"], ["evaluate", f"{locked}/h.npz", c], ["export", f"{locked}/h.npz", "--out", "e.keras"],
+            ["predict", f"{locked}/m.keras", str(photos)], ["predict", m, str(locked)], ["predict", m, f"{locked}/x.png"],
+            ["predict", m, str(photos), "--csv", f"{locked}/p.csv"], ["train", c, "--head", "logreg", "--out", f"{locked}/n.npz"],
+            ["evaluate", f"{closed}/h.npz", c], ["export", f"{closed}/h.npz", "--out", "e.keras"], ["verify", f"{closed}/h.npz"],
+            ["verify", f"{closed}/m.keras"], ["predict", f"{closed}/m.keras", str(photos)]]
+    unprivileged = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"] if os.geteuid() == 0 else []
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]),
+           "FEATCACHE_PROGRESS": "off"}
+    locked.chmod(0), (closed / "h.npz").chmod(0), (closed / "m.keras").chmod(0)
+    try:
+        proc = subprocess.run([*unprivileged, sys.executable, "-c", _RUN_EACH, json.dumps(runs)], capture_output=True,
+                              text=True, env=env, cwd=tmp_path, timeout=300)
+    finally:
+        locked.chmod(0o755)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for argv, (rc, err) in zip(runs, json.loads(proc.stdout.strip().splitlines()[-1])):
+        named = next(a for a in argv if a.startswith((str(locked), str(closed))))
+        assert rc == 2 and len(err.strip().splitlines()) == 1, (argv, rc, err)
+        assert "permission denied; check its permissions" in err and named.rsplit("/", 1)[0] in err, (argv, err)

@@ -220,6 +220,10 @@ def path_problem(exc: BaseException) -> str | None:
     if isinstance(exc, RuntimeError) and str(exc).startswith("Symlink loop"):
         where = str(exc).removeprefix("Symlink loop from ").strip("'")
         return f"{where} is a loop of symbolic links; point it at a real file or folder"
+    if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM) and exc.filename is not None:
+        from featcache.errors import no_permission
+
+        return no_permission(exc.filename)  # any check of a path in a folder the user may not search
     if not isinstance(exc, OSError) or exc.errno not in (errno.ENAMETOOLONG, errno.ELOOP):
         return None
     name = exc.filename if exc.filename is not None else "a path given"

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import numpy as np
 
-from featcache.errors import FeatcacheError
+from featcache.errors import FeatcacheError, no_permission
 from featcache.store.atomic import atomic_path
 from featcache.validate import check_bool, check_path, check_replaceable
 
@@ -384,6 +384,11 @@ def check_regular_file(path: Path, what: str, fix: str, fix_missing: str) -> Non
     """
     path = check_path(path, what, f"the {what} file ({fix_missing})")
     if path.is_file():
+        try:
+            with open(path, "rb"):
+                pass
+        except PermissionError:  # mode 000: zipfile.is_zipfile says False, and it was "not a readable head" or a traceback
+            raise FeatcacheError(no_permission(path)) from None
         return
     if not path.exists():
         raise FeatcacheError(f"{what} file not found: {path}; {fix_missing}")

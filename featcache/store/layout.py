@@ -24,6 +24,7 @@ docs/cache-format.md for what featcache does with such a file.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -33,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import h5py
 import numpy as np
 
-from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5
+from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5, no_permission
 from featcache.sources.base import STAGING  # noqa: F401  (the one group of a staged partial file)
 from featcache.store.atomic import first_line, is_no_space
 
@@ -219,6 +220,8 @@ def open_h5(path: Path, mode: str = "r", peek: bool = False, **kwargs: Any) -> h
                 except (OSError, ValueError):
                     pass
             raise CacheBusy(f"{path} is being written by another featcache process; wait for it to finish") from None
+        if getattr(exc, "errno", None) in (errno.EACCES, errno.EPERM) or "Permission denied" in str(exc):
+            raise FeatcacheError(no_permission(path)) from None  # not "not a readable HDF5 file": it may well be one
         raise NotHDF5(
             f"{path} is not a readable HDF5 file ({str(exc).splitlines()[0]}); pass a cache written by 'featcache extract'",
             path=path,
