@@ -1348,3 +1348,32 @@ def test_a_path_the_user_may_not_read_is_one_line_in_every_command(tmp_path, fak
         named = next(a for a in argv if a.startswith((str(locked), str(closed))))
         assert rc == 2 and len(err.strip().splitlines()) == 1, (argv, rc, err)
         assert "permission denied; check its permissions" in err and named.rsplit("/", 1)[0] in err, (argv, err)
+
+
+def test_predict_recursive_names_what_it_passes_over(tmp_path, fake_model, capsys, monkeypatch):
+    """An adversarial tester: 'predict MODEL TREE --recursive' predicted only the readable images, exit 0, without a
+    word on a subfolder it could not list (os.walk swallows the error) or a link to a folder it does not follow; a
+    tree 1,000 folders deep was a RecursionError traceback. The link is listed as left out, the unreadable folder and
+    the deep tree are one line each."""
+    import os
+
+    root = tmp_path / "tree"
+    write_image(root / "a" / "x.png", class_image(0, 0, 16))
+    write_image(tmp_path / "elsewhere" / "o.png", class_image(1, 0, 16))
+    (root / "link").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    assert main(["predict", str(fake_model), str(root), "--recursive"]) == 0
+    out, err = capsys.readouterr()
+    assert [line.split(": ")[0] for line in out.strip().splitlines()] == [str(root / "a" / "x.png")]
+    assert f"1 link(s) to folders, not followed ({root / 'link'}/; pass them to predict their images)" in err, err
+
+    write_image(root / "locked" / "y.png", class_image(1, 1, 16))
+    real = os.scandir
+    monkeypatch.setattr(os, "scandir", lambda p=".": real(p) if Path(p).name != "locked" else (_ for _ in ()).throw(
+        PermissionError(13, "Permission denied", str(p))))  # what a folder of mode 700 owned by another user does
+    one_line_error(capsys, ["predict", str(fake_model), str(root), "--recursive"], f"{root / 'locked'}: permission denied")
+    monkeypatch.setattr(os, "scandir", real)
+
+    deep = tmp_path / "deep"
+    subprocess.run(["mkdir", "-p", str(deep / "/".join(["d"] * 1000))], check=True)  # pathlib's mkdir recurses too
+    write_image(deep / "x.png", class_image(0, 1, 16))
+    one_line_error(capsys, ["predict", str(fake_model), str(deep), "--recursive"], "is nested too deeply to read with --recursive")

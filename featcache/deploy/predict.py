@@ -150,13 +150,27 @@ def check_named(paths: Sequence[Path]) -> None:
 
 def _entries(folder: Path, recursive: bool) -> list[Path]:
     """``folder``'s entries, not hidden; with ``recursive``, those of every subfolder too (not below hidden ones, and
-    never through a link to a folder: a link loop would not end), sorted by path."""
+    never through a link to a folder: a link loop would not end; the link itself is an entry, so it is listed as left
+    out), sorted by path. A subfolder that cannot be listed is one line (os.walk passed over it in silence, its
+    images neither predicted nor listed; an adversarial tester), as extract says of a photo folder."""
     if not recursive:
         return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+
+    def unlisted(exc: OSError) -> None:
+        from featcache.errors import no_permission
+
+        if isinstance(exc, PermissionError) and exc.filename is not None:
+            raise FeatcacheError(no_permission(exc.filename))
+        raise FeatcacheError(f"cannot list {exc.filename} ({exc.strerror}); check it, or pass the folders to read")
+
     out = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        out += [Path(root) / n for n in files if not n.startswith(".")]
+    try:
+        for root, dirs, files in os.walk(folder, onerror=unlisted):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            out += [Path(root) / n for n in files if not n.startswith(".")]
+            out += [Path(root) / d for d in dirs if (Path(root) / d).is_symlink()]  # not walked (followlinks=False)
+    except RecursionError:  # os.walk recurses once per level (Python < 3.12): a tree 1,000 folders deep
+        raise FeatcacheError(f"{folder} is nested too deeply to read with --recursive; pass its inner folders") from None
     return sorted(out)
 
 
@@ -198,10 +212,14 @@ def expand_inputs(images: Sequence[str | Path], recursive: bool = False) -> tupl
 
 def left_out_line(left_out: Sequence[str], limit: int = 3) -> str:
     """``left out 2 subfolder(s) and 1 other file(s) of the folders given: ...``: predict reads one level of image files."""
-    dirs = [p for p in left_out if p.endswith("/")]
+    links = [p for p in left_out if p.endswith("/") and Path(p.rstrip("/")).is_symlink()]
+    dirs = [p for p in left_out if p.endswith("/") and p not in links]
     files = [p for p in left_out if not p.endswith("/")]
     parts = [f"{len(dirs)} subfolder(s) ({', '.join(dirs[:limit])}{', ...' if len(dirs) > limit else ''}; pass them, or --recursive, to "
              "predict their images)" if dirs else "",
+             # --recursive never follows one (a loop would not end): said, as the subfolders are (an adversarial tester)
+             f"{len(links)} link(s) to folders, not followed ({', '.join(links[:limit])}{', ...' if len(links) > limit else ''}; "
+             "pass them to predict their images)" if links else "",
              f"{len(files)} file(s) of no image type ({', '.join(files[:limit])}{', ...' if len(files) > limit else ''})"
              if files else ""]
     return "left out of the folders given: " + " and ".join(p for p in parts if p)
