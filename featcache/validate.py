@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from featcache.errors import FeatcacheError
+from featcache.paths import restore_killed
 
 # NumPy's default_rng and Keras's set_random_seed take seeds below 2**32;
 # a larger or negative one ends in a ValueError traceback inside them.
@@ -539,6 +540,7 @@ def check_report_files(files: Sequence[Path], ours: Callable[[], bool], flag: st
     what it writes (``report_digests``), so a file the run leaves alone (a
     plot not drawn this time) stays vouched for.
     """
+    restore_killed(files)  # a rerun of a report killed halfway (SIGKILL): the old report back, then checked
     for p in files:
         check_replaceable(p, flag)  # before ours() reads any of them
     existing = [Path(p) for p in files if Path(p).exists()]

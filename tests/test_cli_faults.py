@@ -1373,7 +1373,59 @@ def test_predict_recursive_names_what_it_passes_over(tmp_path, fake_model, capsy
     one_line_error(capsys, ["predict", str(fake_model), str(root), "--recursive"], f"{root / 'locked'}: permission denied")
     monkeypatch.setattr(os, "scandir", real)
 
-    deep = tmp_path / "deep"
-    subprocess.run(["mkdir", "-p", str(deep / "/".join(["d"] * 1000))], check=True)  # pathlib's mkdir recurses too
+    deep = tmp_path / "deep"  # deeper than Python's recursion limit (1,000 levels at the default limit; some imports raise it)
+    subprocess.run(["mkdir", "-p", str(deep / "/".join(["d"] * 700))], check=True)  # pathlib's mkdir recurses too
     write_image(deep / "x.png", class_image(0, 1, 16))
-    one_line_error(capsys, ["predict", str(fake_model), str(deep), "--recursive"], "is nested too deeply to read with --recursive")
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(600)
+    try:
+        one_line_error(capsys, ["predict", str(fake_model), str(deep), "--recursive"], "is nested too deeply to read with --recursive")
+    finally:
+        sys.setrecursionlimit(limit)
+        subprocess.run(["rm", "-rf", str(deep)], check=True)  # pytest's own clean-up would recurse as deep
+
+
+_KILLED_AT = """
+import os, sys, importlib
+module, name = sys.argv[1], sys.argv[2]
+mod = importlib.import_module(module)
+real = getattr(mod, name)
+def killed(*a, **k):  # SIGKILL (the OOM killer, power loss) midway through the report: no exception, no clean-up
+    os.kill(os.getpid(), 9)
+setattr(mod, name, killed)
+from featcache.cli import main
+main(sys.argv[3:])
+"""
+
+
+@pytest.mark.slow  # a child process per report, each importing featcache's analysis
+def test_a_report_killed_midway_is_put_back_by_the_next_run(tmp_path, capsys):
+    """An adversarial tester: SIGKILL while evaluate, probe or curve wrote its report left its new files beside the
+    old record of digests (and hidden .NAME.before-PID links, one set per kill); every later run refused featcache's
+    own file as changed by the user. A first report killed halfway left a plot without its JSON, refused the same
+    way. The next run puts the old report back (or removes the half-made one) and goes on; nothing hidden stays."""
+    import os
+
+    cache = str(tiny_cache(tmp_path / "c.h5", layer="out_relu"))
+    head, head2 = tmp_path / "h.npz", tmp_path / "h2.npz"
+    assert main(["train", cache, "--head", "logreg", "--out", str(head)]) == 0
+    assert main(["train", cache, "--head", "logreg", "--C", "0.01", "--out", str(head2)]) == 0
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")])}
+    cases = [(["evaluate", str(head), cache], ["evaluate", str(head2), cache], "featcache.analysis.evaluate", "write_text"),
+             (["probe", cache, "--heads", "logreg"], ["probe", cache, "--heads", "logreg", "--C", "0.01"],
+              "featcache.analysis.probe", "write_json"),
+             (["curve", cache, "--sizes", "10", "--seeds", "1", "--heads", "logreg"],
+              ["curve", cache, "--sizes", "10,20", "--seeds", "1", "--heads", "logreg"], "featcache.analysis.plots",
+              "plot_learning_curves")]
+    for i, (first, second, module, name) in enumerate(cases):
+        for rerun in (True, False):  # over a whole report, and a first report killed halfway
+            folder = tmp_path / f"r{i}{rerun}"
+            if rerun:
+                assert main([*first, "--out", str(folder)]) == 0
+            proc = subprocess.run([sys.executable, "-c", _KILLED_AT, module, name, *second, "--out", str(folder)],
+                                  capture_output=True, text=True, env=env, timeout=300)
+            assert proc.returncode == -9, proc.stderr[-2000:]
+            assert any(p.name.startswith(".") for p in folder.iterdir())  # what the kill left
+            capsys.readouterr()
+            assert main([*second, "--out", str(folder)]) == 0, (second, capsys.readouterr().err)
+            assert not [p.name for p in folder.iterdir() if p.name.startswith(".")], (second, sorted(os.listdir(folder)))

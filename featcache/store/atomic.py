@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from featcache.errors import FeatcacheError
+from featcache.paths import BEFORE, NEW, kept_mark, restore_killed
 
 
 def is_no_space(exc: BaseException) -> bool:
@@ -266,7 +267,9 @@ def output_files(directory: str | Path, files: Iterable[str | Path]) -> Iterator
     directory = Path(directory)
     made = _missing_folders(directory)
     files = [Path(f) for f in files]
+    restore_killed(files)  # a run killed in this block before: its report back first (paths.restore_killed)
     new = [f for f in files if not os.path.lexists(f)]
+    marks = _mark_new(new)
     kept = _keep_before(f for f in files if f not in new)
     try:
         yield
@@ -276,6 +279,7 @@ def output_files(directory: str | Path, files: Iterable[str | Path]) -> Iterator
                 os.unlink(f)
             except OSError:
                 pass
+        _unlink(marks)
         for f, before in kept:  # the files it replaced, back: a report is its old whole or its new one
             try:
                 if os.path.lexists(f) and os.path.samefile(f, before):
@@ -286,11 +290,32 @@ def output_files(directory: str | Path, files: Iterable[str | Path]) -> Iterator
                 pass
         _remove_empty(made)  # only if empty: never what someone else put there meanwhile
         raise
-    for _, before in kept:
+    _unlink(before for _, before in kept)
+    _unlink(marks)
+
+
+def _unlink(paths: Iterable[Path]) -> None:
+    for p in paths:
         try:
-            os.unlink(before)
+            os.unlink(p)
         except OSError:
             pass
+
+
+def _mark_new(files: list[Path]) -> list[Path]:
+    """An empty ``.NAME.new-PID`` beside each file the block is about to create, for ``paths.restore_killed`` to
+    remove it if this process is killed before the block ends (a first report killed halfway left a plot without
+    its JSON, refused on every later run as the user's). The folder may not exist yet: then nothing to mark."""
+    marks = []
+    for f in files:
+        mark = kept_mark(f, NEW)
+        try:
+            mark.parent.mkdir(parents=True, exist_ok=True)  # made here, not by the first write: removed as before
+            mark.touch()
+        except OSError:
+            continue
+        marks.append(mark)
+    return marks
 
 
 def _keep_before(files: Iterable[Path]) -> list[tuple[Path, Path]]:
@@ -303,7 +328,7 @@ def _keep_before(files: Iterable[Path]) -> list[tuple[Path, Path]]:
     for f in files:
         if not f.is_file() or f.is_symlink():
             continue
-        before = f.with_name(f".{f.name}.before-{os.getpid()}")
+        before = kept_mark(f, BEFORE)
         try:
             os.link(f, before)
         except OSError:
