@@ -590,7 +590,9 @@ def test_rows_fitted_in_the_old_order_are_fitted_again_on_resume(tiny_cache, tmp
     curve(tiny_cache, out, **kw)
     good = {(r["head"], r["size"]): r["accuracy"] for r in read_rows(out / "curve.csv")}
     meta = json.loads((out / "curve.json").read_text())
-    assert meta.pop("row_order") == "train"
+    from featcache.analysis.curve.folder import TRAIN_ORDER
+
+    assert meta.pop("row_order") == TRAIN_ORDER
     (out / "curve.json").write_text(json.dumps(meta))  # as written before the fix
     # other numbers, as the old order gave (none of 100 test images scores 0.1234), under valid checksums: only the
     # missing mark tells
@@ -606,5 +608,35 @@ def test_rows_fitted_in_the_old_order_are_fitted_again_on_resume(tiny_cache, tmp
     assert [r["accuracy"] for r in read_rows(out / "curve.before-row-order.csv")] == [0.1234] * 6
     assert (again.fits, again.resumed) == (6, 0)
     assert {(r["head"], r["size"]): r["accuracy"] for r in again.rows} == good
-    assert json.loads((out / "curve.json").read_text())["row_order"] == "train"
+    assert json.loads((out / "curve.json").read_text())["row_order"] == TRAIN_ORDER
     assert curve(tiny_cache, out, **kw).fits == 0 and capsys.readouterr().err == ""
+
+
+def test_every_class_is_in_a_subset_of_as_many_images_as_classes_and_older_rows_are_refitted_only_where_it_changed(tmp_path, capsys):
+    """A new-user tester: 'train --train-size 10 --seed 2' on 300 Fashion-MNIST images fitted 9 classes ('ankle boot'
+    recall 0): with classes of unequal sizes a small class's first image could come after a large class's second
+    (63 of 200 seeds left a class out of the first 10 here). Every class's first image now comes first; orders whose
+    first images came first anyway are unchanged (equal classes), and an older curve folder's rows are refitted only
+    where their subset changed."""
+    from featcache.analysis.curve.plan import changed_subsets_dropped
+    from featcache.analysis.subsets import stratified_order, stratified_subsets
+
+    y = np.repeat(np.arange(10), [25, 35, 30, 28, 33, 27, 31, 29, 32, 30])
+    missed_before = 0
+    for seed in range(200):
+        assert len(np.unique(y[stratified_order(y, seed)[:10]])) == 10
+        missed_before += len(np.unique(y[stratified_order(y, seed, classes_first=False)[:10]])) < 10
+        assert np.array_equal(np.sort(stratified_order(y, seed)), np.arange(len(y)))
+    assert missed_before > 0  # the case is real for these labels
+    equal = np.repeat(np.arange(10), 30)
+    for seed in range(20):
+        assert np.array_equal(stratified_order(equal, seed), stratified_order(equal, seed, classes_first=False))
+    seed = next(s for s in range(200) if len(np.unique(y[stratified_order(y, s, classes_first=False)[:10]])) < 10)
+    sizes = [10, 100, 300]
+    assert not np.array_equal(stratified_subsets(y, [10], seed)[10], stratified_subsets(y, [10], seed, False)[10])
+    assert all(np.array_equal(stratified_subsets(y, [n], seed)[n], stratified_subsets(y, [n], seed, False)[n]) for n in sizes[1:])
+    done = {(h, seed, n): {"accuracy": 0.5} for h in ("logreg", "svm") for n in sizes}
+    kept = changed_subsets_dropped(done, y, tmp_path / "curve.csv")
+    assert sorted(kept) == sorted(k for k in done if k[2] != 10)
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "2 row(s) of" in err and "(sizes 10)" in err

@@ -28,17 +28,25 @@ import numpy as np
 from featcache.errors import FeatcacheError
 
 
-def stratified_order(y: np.ndarray, seed: int) -> np.ndarray:
-    """A permutation of ``range(len(y))`` whose every prefix is stratified."""
+def stratified_order(y: np.ndarray, seed: int, classes_first: bool = True) -> np.ndarray:
+    """A permutation of ``range(len(y))`` whose every prefix is stratified, and whose first prefix of as many
+    images as classes holds one of each class. ``classes_first=False``: the order before that (2026-12-03), to tell
+    which rows of an older curve it changed."""
     y = np.asarray(y)
     rng = np.random.default_rng(seed)
     rank = np.empty(len(y), dtype=np.float64)
+    first = np.zeros(len(y), dtype=bool)
     for c in np.unique(y):
         idx = np.flatnonzero(y == c)
         idx = rng.permutation(idx)
         # The k-th pick of a class sits at (k + u) / n_c on a shared [0, 1) axis.
         rank[idx] = (np.arange(len(idx)) + rng.random()) / len(idx)
-    return np.lexsort((rng.random(len(y)), rank))
+        first[idx[0]] = True
+    # Every class's first pick before any class's second: where class sizes differ, a small class's first pick
+    # could come after a large class's second, and '--train-size 10' on 300 Fashion-MNIST images left out a whole
+    # class for 63 of 200 seeds (a new-user tester: seed 2 fitted 9 classes, 'ankle boot' recall 0). Orders whose
+    # first picks came first anyway (every class of equal size, and every prefix past them) are unchanged.
+    return np.lexsort((rng.random(len(y)), rank, ~first if classes_first else np.zeros(len(y), bool)))
 
 
 def check_size(n: int, y: np.ndarray, flag: str = "--train-size") -> None:
@@ -49,10 +57,10 @@ def check_size(n: int, y: np.ndarray, flag: str = "--train-size") -> None:
         raise FeatcacheError(f"{flag} {n} is smaller than the {n_classes} classes; use at least {n_classes} so every class is seen")
 
 
-def stratified_subsets(y: np.ndarray, sizes: Sequence[int], seed: int) -> dict[int, np.ndarray]:
+def stratified_subsets(y: np.ndarray, sizes: Sequence[int], seed: int, classes_first: bool = True) -> dict[int, np.ndarray]:
     """Row indices of the stratified subset of each of ``sizes`` for one seed: the first ``n`` of one
     ``stratified_order``, sorted (the rows, in the order, every fit on a subset takes), hence nested."""
-    order = stratified_order(y, seed)
+    order = stratified_order(y, seed, classes_first)
     return {n: np.sort(order[:n]) for n in sizes}
 
 

@@ -55,7 +55,10 @@ ROW_CHECKSUMS = "row_checksums"
 # path (logreg fitted cold on 500 Fashion-MNIST images: 0.8007 shuffled, 0.8010 in row order). A resume into a folder
 # without the mark drops its rows and fits those it asks for again.
 ROW_ORDER = "row_order"
-TRAIN_ORDER = "train"
+TRAIN_ORDER = "train-classes-first"
+# The mark of train's order before every class's first image came first in it (``subsets.stratified_order``): such a
+# folder's rows are kept where their subset is the same under both, refitted where it is not (``run.py``).
+EARLIER_TRAIN_ORDER = "train"
 
 
 def curve_key(identity: dict[str, Any]) -> str:
@@ -262,9 +265,15 @@ class CurveFolder:
             print(f"featcache curve: warning: {len(mismatched)} row(s) of {self.csv} do not match their checksum or "
                   "repeat a row (edited, damaged or from another curve); dropped, and those this run asks for are "
                   "fitted again", file=sys.stderr)
-        if meta.get(ROW_ORDER) != TRAIN_ORDER:
+        if meta.get(ROW_ORDER) not in (TRAIN_ORDER, EARLIER_TRAIN_ORDER):
             rows = _drop_other_order(rows, self.csv)
         return rows
+
+    def in_earlier_order(self) -> bool:
+        """Whether curve.json marks the rows as fitted in train's order before every class came first in it
+        (``EARLIER_TRAIN_ORDER``): ``plan.changed_subsets_dropped`` then keeps those whose subset is unchanged."""
+        meta = read_meta(self.json) if self.json.exists() else None
+        return isinstance(meta, dict) and meta.get(ROW_ORDER) == EARLIER_TRAIN_ORDER
 
     def earlier_params(self) -> dict[str, dict[str, Any]]:
         """Each head's parameters as curve.json records them (after ``finished_rows`` checked it): they vouch for kept rows."""

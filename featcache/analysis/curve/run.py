@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from featcache.analysis.curve.folder import ROW_ORDER, TRAIN_ORDER, CurveFolder, curve_key, default_out, title_for
-from featcache.analysis.curve.plan import CurvePlan, make_plan, work_items
+from featcache.analysis.curve.plan import CurvePlan, changed_subsets_dropped, make_plan, work_items
 from featcache.analysis.curve.spec import DEFAULT_HEADS, DEFAULT_JOBS, DEFAULT_SEEDS, BoundCurve, CurveSpec
 from featcache.analysis.curve import tasks as _tasks
 from featcache.sources.images import check_report_outside_classes
@@ -145,7 +145,10 @@ def _run_locked(bound: BoundCurve, folder: CurveFolder, t_start: float, plot: bo
     """``run_curve`` under the folder's lock: read what the folder holds, plan, fit, write."""
     spec = bound.spec
     kept = folder.check_outputs()
-    plan = make_plan(bound, folder.finished_rows(bound.identity))
+    done = folder.finished_rows(bound.identity)
+    if done and folder.in_earlier_order():
+        done = changed_subsets_dropped(done, bound.cache.labels("train"), folder.csv)
+    plan = make_plan(bound, done)
     earlier = folder.earlier_params()
     meta = curve_meta(bound, {h: earlier[h] for h in {k[0] for k in plan.kept} if h in earlier})
     meta[REPORT_DIGESTS] = kept  # the curve.png left from before, unchanged, until this run draws its own
