@@ -1429,3 +1429,43 @@ def test_a_report_killed_midway_is_put_back_by_the_next_run(tmp_path, capsys):
             capsys.readouterr()
             assert main([*second, "--out", str(folder)]) == 0, (second, capsys.readouterr().err)
             assert not [p.name for p in folder.iterdir() if p.name.startswith(".")], (second, sorted(os.listdir(folder)))
+
+
+def _flip_in_entry(path: Path, entry: str, dest: Path) -> Path:
+    """A copy of the zip at ``path`` with one bit of ``entry``'s stored bytes flipped (its CRC-32 then fails)."""
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as zf:
+        off = zf.getinfo(entry).header_offset
+    start = off + 30 + int.from_bytes(data[off + 26:off + 28], "little") + int.from_bytes(data[off + 28:off + 30], "little")
+    data[start + 5] ^= 0x01
+    dest.write_bytes(bytes(data))
+    return dest
+
+
+def test_a_damaged_head_or_model_is_named_damaged_by_every_command(tmp_path, fake_model, capsys):
+    """An adversarial tester: a bit flipped in a head's or model's metadata entry, or the file cut short, made
+    verify say "not a readable HDF5 file ... pass a cache", predict "not a featcache model (BadZipFile)", evaluate
+    and export "not a readable featcache head (BadZipFile)" or "neither a .keras nor an .npz head": none said the
+    file is damaged, nor to retrain or export again, as a changed byte elsewhere does."""
+    cache = str(tiny_cache(tmp_path / "c.h5"))
+    head = tmp_path / "h.npz"
+    assert main(["train", cache, "--head", "logreg", "--out", str(head)]) == 0
+    photos = tmp_path / "photos"
+    write_image(photos / "x.png", class_image(0, 0, 16))
+    flipped_head = _flip_in_entry(head, "featcache.npy", tmp_path / "flipped.npz")
+    cut_head = tmp_path / "cut.npz"
+    cut_head.write_bytes(head.read_bytes()[: head.stat().st_size // 2])
+    flipped_model = _flip_in_entry(fake_model, "featcache.json", tmp_path / "flipped.keras")
+    cut_model = tmp_path / "cut.keras"
+    cut_model.write_bytes(fake_model.read_bytes()[: fake_model.stat().st_size // 2])
+    for f in (flipped_head, cut_head, flipped_model, cut_model):
+        capsys.readouterr()
+        one_line_error(capsys, ["verify", str(f)], f"{f} is damaged (", "retrain the head with 'featcache train' or export the model again")
+    for f in (flipped_head, cut_head):
+        for argv in (["evaluate", str(f), cache], ["export", str(f), "--out", str(tmp_path / "e.keras")]):
+            one_line_error(capsys, argv, f"{f} is damaged or was changed after 'featcache train' saved it (", "retrain the head")
+    for f in (flipped_model, cut_model):
+        one_line_error(capsys, ["predict", str(f), str(photos)], f"{f} is damaged or was changed after 'featcache export'",
+                       "re-export the model")
+    zipfile.ZipFile(tmp_path / "other.zip", "w").writestr("notes.txt", "another program's zip")
+    one_line_error(capsys, ["verify", str(tmp_path / "other.zip")], "is not a readable HDF5 file")  # not featcache's: not "damaged"

@@ -60,8 +60,14 @@ def _zip_kind(path: str) -> str | None:
 
     from featcache.heads.io import file_kind
 
+    from featcache.errors import FeatcacheError
+    from featcache.heads.io import damaged_line, damaged_zip
+
     p = Path(path)
-    return file_kind(p) if p.is_file() and zipfile.is_zipfile(p) else None
+    kind = file_kind(p) if p.is_file() and zipfile.is_zipfile(p) else None
+    if kind is None and (why := damaged_zip(p)) is not None:  # not "not a readable HDF5 file ... pass a cache"
+        raise FeatcacheError(damaged_line(p, why))
+    return kind
 
 
 def verify_file(path: str | Path, kind: str) -> dict[str, Any]:

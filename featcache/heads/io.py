@@ -407,6 +407,8 @@ def load_problem(exc: BaseException) -> str:
 
 
 def _unreadable(path: Path, why: str) -> FeatcacheError:
+    if (damage := damaged_zip(path)) is not None:  # its zip fails its CRC or is cut short: that is what is wrong
+        return _altered(path, damage)
     return FeatcacheError(f"{path} is not a readable featcache head ({why}); pass a file written by 'featcache train'")
 
 
@@ -452,6 +454,54 @@ def file_kind(path: str | Path) -> str | None:
             return "model" if _kind(zf) == MODEL_KIND else None
     except Exception:  # not a zip, unreadable: not a head or model featcache can tell
         return None
+
+
+# A head or model is a few MB (a 96 px MobileNetV2 model: 9.2 MB); a file far larger is none, and is not read whole.
+DAMAGE_SCAN_BYTES = 512 * 2**20
+
+
+def damaged_zip(path: str | Path) -> str | None:
+    """Why a file that starts as a zip archive (heads and models are) does not read back as one: cut short (no
+    central directory), or, where it names featcache's metadata entry, an entry failing its CRC-32. None for a file
+    that reads, or is no zip. A flipped bit in the metadata entry or a truncated file was "not a readable HDF5
+    file" in verify, "not a featcache model (BadZipFile)" in predict, "neither a .keras nor an .npz head" in
+    evaluate (an adversarial tester): a damaged file says so."""
+    try:
+        p = Path(path)
+        if not p.is_file() or p.stat().st_size > DAMAGE_SCAN_BYTES:
+            return None
+        data = p.read_bytes()
+    except OSError:
+        return None
+    if not data.startswith(b"PK\x03\x04"):
+        return None
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            if not any(n in zf.namelist() for n in (META_ENTRY, f"{NPZ_ENTRY}.npy")):
+                return None  # another program's zip: not featcache's to call damaged
+            bad = zf.testzip()
+    except Exception as exc:  # no central directory (cut short), a header that does not match its entry
+        if not _starts_as_ours(data):  # "PK\x03\x04" and then anything: no head or model of featcache's
+            return None
+        if isinstance(exc, zipfile.BadZipFile) and "not a zip file" in str(exc):
+            return "cut short: the zip's directory at its end is missing"
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return f"not a whole zip archive: {first}"
+    return f"its entry {bad} fails its CRC-32 check" if bad else None
+
+
+def _starts_as_ours(data: bytes) -> bool:
+    """Whether the zip's first entry is one a head or model begins with: featcache's metadata, an array of an .npz
+    head, or the files of Keras's .keras format (a file cut short keeps its first entries, not its directory)."""
+    n = int.from_bytes(data[26:28], "little")
+    name = data[30:30 + n].decode("utf-8", "replace") if len(data) >= 30 + n else ""
+    return name in (META_ENTRY, "metadata.json", "config.json", "model.weights.h5") or name.endswith(".npy")
+
+
+def damaged_line(path: str | Path, why: str) -> str:
+    """The one line for ``damaged_zip``'s answer, where the file's kind cannot be read any more."""
+    return (f"{path} is damaged ({why}); if it is a head or model featcache wrote, retrain the head with "
+            "'featcache train' or export the model again")
 
 
 def not_a_cache(path: str | Path) -> str | None:
@@ -663,6 +713,8 @@ def _looks_like_pickle(path: Path) -> bool:
 
 
 def _load_pickle(path: Path, trust_pickle: bool):
+    if (why := damaged_zip(path)) is not None:  # featcache's zip, cut short: not a pickle, not "neither ..."
+        raise _altered(path, why)
     if not trust_pickle and not _looks_like_pickle(path):
         with open(path, "rb") as f:
             if f.read(8) == b"\x89HDF\r\n\x1a\n":  # 'evaluate CACHE HEAD', the arguments swapped (a new user)
