@@ -478,6 +478,19 @@ def check_replaceable(path: str | Path, flag: str = "--out") -> None:
 # The key in a report's machine-readable file (evaluation.json, probe.json, curve.json) under which it records the
 # SHA-256 of every other file of the report it wrote, by file name: a rerun replaces only what still has it.
 REPORT_DIGESTS = "written_sha256"
+# And of itself (``store.atomic.write_json`` adds it to every document that records REPORT_DIGESTS): notes a user
+# added to evaluation.json or probe.json were replaced without a word by the next run, where every other file of
+# the report was refused once changed (an adversarial tester).
+RECORD_DIGEST = "record_sha256"
+
+
+def record_seal(doc: Mapping[str, Any]) -> str:
+    """The SHA-256 of a report's JSON document as parsed, less ``RECORD_DIGEST``: keys sorted, no spaces."""
+    import hashlib
+    import json
+
+    body = {k: v for k, v in doc.items() if k != RECORD_DIGEST}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -507,6 +520,8 @@ def recorded_digests(marker: str | Path) -> dict[str, str] | None:
         doc = json.loads(Path(marker).read_text())
     except (OSError, ValueError, UnicodeDecodeError):
         return None
+    if isinstance(doc, dict) and RECORD_DIGEST in doc and doc[RECORD_DIGEST] != record_seal(doc):
+        raise FeatcacheError(f"{marker} was changed since featcache wrote it; choose another --out or move {marker} away")
     digests = doc.get(REPORT_DIGESTS) if isinstance(doc, dict) else None
     if not isinstance(digests, dict):
         return None
@@ -547,10 +562,11 @@ def check_report_files(files: Sequence[Path], ours: Callable[[], bool], flag: st
     if existing and not ours():
         raise FeatcacheError(f"{flag} {existing[0].parent} holds {existing[0].name}, which is not part of a report featcache wrote; "
                              f"choose another {flag} (or delete {existing[0].name})")
+    # read whenever the report is there: its record's own digest is checked too (recorded_digests)
+    known = digests() if digests is not None and existing else None
     present = [Path(p) for p in recorded if Path(p).exists()]
     if not present:
         return {}
-    known = digests() if digests is not None else None
     found = {p.name: file_sha256(p) for p in present}
     if known is None:  # a report from before digests: its files are featcache's, as before
         return found

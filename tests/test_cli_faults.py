@@ -807,7 +807,7 @@ def test_a_report_rerun_replaces_only_the_files_still_as_featcache_wrote_them(tm
     # A report from before digests were recorded is taken as before: its files are replaced
     ev = tmp_path / "ev"
     doc = json.loads((ev / "evaluation.json").read_text())
-    del doc[REPORT_DIGESTS]
+    del doc[REPORT_DIGESTS], doc["record_sha256"]  # neither was written then
     (ev / "evaluation.json").write_text(json.dumps(doc))
     (ev / "evaluation.txt").write_text("an old report, edited")
     assert main(["evaluate", str(head), cache, "--out", str(ev)]) == 0
@@ -817,7 +817,7 @@ def test_a_report_rerun_replaces_only_the_files_still_as_featcache_wrote_them(tm
     # other file then)
     pr = tmp_path / "pr"
     doc = json.loads((pr / "probe.json").read_text())
-    del doc[REPORT_DIGESTS]
+    del doc[REPORT_DIGESTS], doc["record_sha256"]
     (pr / "probe.json").write_text(json.dumps(doc))
     (pr / "probe.csv").write_text("my own table")
     one_line_error(capsys, ["probe", cache, "--heads", "logreg", "--out", str(pr)],
@@ -1469,3 +1469,25 @@ def test_a_damaged_head_or_model_is_named_damaged_by_every_command(tmp_path, fak
                        "re-export the model")
     zipfile.ZipFile(tmp_path / "other.zip", "w").writestr("notes.txt", "another program's zip")
     one_line_error(capsys, ["verify", str(tmp_path / "other.zip")], "is not a readable HDF5 file")  # not featcache's: not "damaged"
+
+
+def test_a_users_edits_to_a_reports_own_record_are_refused_not_replaced(tmp_path, capsys):
+    """An adversarial tester: notes added to evaluation.json or probe.json were replaced without a word by the next
+    run (exit 0), where every other file of the report was refused once changed: its record of digests covered the
+    other files, not itself. The record now carries its own digest; an edited one is one line naming it."""
+    cache = str(tiny_cache(tmp_path / "c.h5", layer="out_relu"))
+    head = tmp_path / "h.npz"
+    assert main(["train", cache, "--head", "logreg", "--out", str(head)]) == 0
+    runs = [(["evaluate", str(head), cache], "evaluation.json"), (["probe", cache, "--heads", "logreg"], "probe.json"),
+            (["curve", cache, "--sizes", "10", "--seeds", "1", "--heads", "logreg"], "curve.json")]
+    for argv, record in runs:
+        folder = tmp_path / record.split(".")[0]
+        assert main([*argv, "--out", str(folder)]) == 0
+        assert main([*argv, "--out", str(folder)]) == 0  # its own record, as written: replaced
+        doc = json.loads((folder / record).read_text())
+        doc["my_notes"] = "keep these"
+        (folder / record).write_text(json.dumps(doc, indent=2))
+        kept = (folder / record).read_bytes()
+        capsys.readouterr()
+        one_line_error(capsys, [*argv, "--out", str(folder)], f"{folder / record} was changed since featcache wrote it")
+        assert (folder / record).read_bytes() == kept

@@ -25,6 +25,7 @@ from typing import Any, Iterable, Iterator
 
 from featcache.errors import FeatcacheError
 from featcache.paths import BEFORE, NEW, kept_mark, restore_killed
+from featcache.validate import RECORD_DIGEST, REPORT_DIGESTS, record_seal
 
 
 def is_no_space(exc: BaseException) -> bool:
@@ -363,4 +364,9 @@ def write_text(path: str | Path, text: str, advice: str | None = None) -> Path:
 
 
 def write_json(path: str | Path, obj: Any) -> Path:
+    """``obj`` as indented JSON, atomically; a report's record (it holds ``REPORT_DIGESTS``) sealed with its own
+    digest (``validate.record_seal``), over what it reads back as."""
+    if isinstance(obj, dict) and REPORT_DIGESTS in obj:
+        obj = json.loads(json.dumps(obj, default=str))
+        obj[RECORD_DIGEST] = record_seal(obj)
     return write_text(path, json.dumps(obj, indent=2, default=str) + "\n")
