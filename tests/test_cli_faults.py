@@ -325,9 +325,9 @@ def test_train_checks_its_out_before_the_fit_and_names_the_suffixes(tmp_path, ca
 
     monkeypatch.setattr(LogRegHead, "fit", no_fit)
     one_line_error(capsys, ["train", cache, "--head", "logreg", "--out", str(tmp_path / "notes.txt")],
-                   "a logreg head is saved as a .npz file", "keras heads, the default, are .keras files; logreg and svm heads (--head logreg) .npz", f"--out {tmp_path / 'notes.npz'}")
+                   "the logreg head is saved as a .npz file", "keras heads, the default, are .keras files; logreg and svm heads .npz", f"--out {tmp_path / 'notes.npz'}")
     one_line_error(capsys, ["train", cache, "--head", "keras", "--out", str(tmp_path / "h.npz")],
-                   "a keras head is saved as a .keras file", "logreg and svm heads (--head logreg) .npz")
+                   "the keras head is saved as a .keras file", "logreg and svm heads .npz")
     one_line_error(capsys, ["train", cache, "--head", "logreg", "--out", str(tmp_path)], "is a folder", "head.npz")
     blocker = tmp_path / "file"
     blocker.write_text("mine")
@@ -1468,7 +1468,8 @@ def test_a_damaged_head_or_model_is_named_damaged_by_every_command(tmp_path, fak
         one_line_error(capsys, ["predict", str(f), str(photos)], f"{f} is damaged or was changed after 'featcache export'",
                        "re-export the model")
     zipfile.ZipFile(tmp_path / "other.zip", "w").writestr("notes.txt", "another program's zip")
-    one_line_error(capsys, ["verify", str(tmp_path / "other.zip")], "is not a readable HDF5 file")  # not featcache's: not "damaged"
+    one_line_error(capsys, ["verify", str(tmp_path / "other.zip")], "is not a readable HDF5 file",  # not featcache's: not "damaged"
+                   "pass a cache ('featcache extract'), a head ('featcache train') or a model")  # verify takes all three
 
 
 def test_a_users_edits_to_a_reports_own_record_are_refused_not_replaced(tmp_path, capsys):

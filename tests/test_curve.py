@@ -386,6 +386,8 @@ def test_cli_and_replot_script(tiny_cache, tmp_path, capsys):
     c = tmp_path / "c"
     assert main(["curve", str(tiny_cache), "--sizes", "50", "--seeds", "1", "--heads", "keras", "--keras-standardize",
                  "--out", str(c)]) == 0
+    # the summary says which keras head it was: curve's (the lesson's 5 epochs) is not train's default (a new user)
+    assert capsys.readouterr().out.strip().splitlines()[-1].endswith("(keras dense head (5 epochs))")
     assert json.loads((c / "curve.json").read_text())["head_params"]["keras"]["standardize"] is True
     png = tmp_path / "both.png"
     proc = subprocess.run(

@@ -588,7 +588,7 @@ def test_save_head_replaces_only_its_own_heads_and_writes_only_heads_that_load(c
     with pytest.raises(FeatcacheError, match=r"^not saving a head as .*d.keras: meta describes a logreg head, not this keras "
                                              r"head; build meta with featcache.heads.io.head_meta\(cache, layer, 'keras', head\)$"):
         featcache.save_head(dense, tmp_path / "d.keras", meta)
-    with pytest.raises(FeatcacheError, match=r"^a keras head is saved as a .keras file; save it as .*d.keras$"):  # the API's words
+    with pytest.raises(FeatcacheError, match=r"^the keras head is saved as a .keras file; save it as .*d.keras$"):  # the API's words
         featcache.save_head(dense, tmp_path / "d.npz", meta)
     for unfitted in (LogRegHead(), SVMHead(), DenseHead()):
         suffix = ".keras" if isinstance(unfitted, DenseHead) else ".npz"

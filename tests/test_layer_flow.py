@@ -67,7 +67,9 @@ def test_export_of_a_head_on_a_layer_is_the_truncated_network(two_layer_cache, r
     cache = featcache.open_cache(two_layer_cache)
     head_file = tmp_path / "lr13.npz"
     featcache.train(two_layer_cache, "logreg", layer=LAYER, out=head_file, verbose=False)
+    capsys.readouterr()
     assert main(["export", str(head_file), "--out", str(tmp_path / "m.keras")]) == 0
+    assert f"exported logreg head on mobilenet_v2, cut at {LAYER} (" in capsys.readouterr().out  # said (a new user)
     model, meta = featcache.load_model(tmp_path / "m.keras")
     base = model.get_layer("base")
     assert meta["layer"] == LAYER and base.layers[-1].name == LAYER

@@ -135,8 +135,8 @@ def default_head_path(cache: Cache, layer: str, head: str, tag: str | None, n: i
 
 def check_out(path: Path, head: str, force: bool) -> None:
     """``--out`` must be a head file name; an existing file is replaced only if featcache wrote it as a head (or ``force``)."""
-    check_out_file(path, head_suffix(head), f"a {head} head",  # keras is the default: say how to get a .npz one
-                   "keras heads, the default, are .keras files; logreg and svm heads (--head logreg) .npz")
+    check_out_file(path, head_suffix(head), f"the {head} head",  # keras is the default: say how to get a .npz one
+                   "keras heads, the default, are .keras files; logreg and svm heads .npz")
     check_head_out(path, force)
 
 

@@ -69,6 +69,12 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(res.to_dict())
         return 0
+    from featcache.analysis.plots import head_label
+
+    params = res.meta.get("head_params") or {}
     for head, by_size in res.meta["summary"].items():
-        print(f"{head:<8} " + "  ".join(f"{n}: {acc:.3f}" for n, acc in by_size.items()))
+        # what each head was, as the plot's legend says: curve's keras (the lesson's 5 epochs) is not train's default
+        # keras head, and the bare name made its points look like train's (a new-user tester: 0.753 against 0.828)
+        label = head_label(head, params.get(head))
+        print(f"{head:<8} " + "  ".join(f"{n}: {acc:.3f}" for n, acc in by_size.items()) + (f"  ({label})" if label != head else ""))
     return 0

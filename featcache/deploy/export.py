@@ -208,7 +208,11 @@ def export(
     model = probabilities_model(logits) if names == ("orig",) else views_model(logits, names)
     path = save_model(model, out, model_meta(meta, head, w, names))
     if verbose:
-        print(f"exported {meta.get('head')} head on {meta['backbone']} ({meta['image_size']} px, "
+        from featcache.embedding.backbones import get_backbone
+
+        layer = meta.get("layer")  # a head of an inner layer: the model is the network cut there (a new user)
+        cut = f", cut at {layer}" if layer and layer != get_backbone(meta["backbone"]).final_layer else ""
+        print(f"exported {meta.get('head')} head on {meta['backbone']}{cut} ({meta['image_size']} px, "
               f"{len(meta['class_names'])} classes) -> {path}")
         note = views_note(meta) if names == ("orig",) else (
             f"the model averages the probabilities of {len(names)} views of each image ({', '.join(names)}): "

@@ -143,7 +143,7 @@ def save_head(head: BaseEstimator, path: str | Path, meta: dict[str, Any], *, fo
     force = check_bool(force, "force", "only True replaces a file that is not a featcache head")
     kind = _kind_of(head)
     if path.suffix != SUFFIXES[kind]:  # the API's words: train checked its --out before any fit (validate.check_out_file)
-        raise FeatcacheError(f"a {kind} head is saved as a {SUFFIXES[kind]} file; save it as {path.with_suffix(SUFFIXES[kind])}")
+        raise FeatcacheError(f"the {kind} head is saved as a {SUFFIXES[kind]} file; save it as {path.with_suffix(SUFFIXES[kind])}")
     width = getattr(head, "n_features_in_", None)
     if width is None or getattr(head, "classes_", None) is None:
         raise FeatcacheError(f"this {type(head).__name__} is not fitted, so there is nothing to save; fit it first (head.fit(X, y))")
