@@ -396,3 +396,28 @@ def test_join_an_existing_cluster(ray_head, fashion_dir, tmp_path):
     env["RAY_AUTH_MODE"] = "disabled"  # the head wants its token: a clear line, not a hang
     proc = subprocess.run([sys.executable, "-m", "featcache", *args], capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 2 and "requires token authentication; set RAY_AUTH_MODE=token" in proc.stderr
+
+
+def test_decoding_tasks_are_no_more_than_the_batches_and_each_batch_is_a_block():
+    """A new-user tester: 40 photos in one batch printed Ray's raw warning that its pool of decoding tasks "is set
+    to 2, but the operator only received 1 input(s)"; and from_items packs items in fewer blocks than batches, one
+    task decoding them in turn. The pool is sized by the batches, each batch a block of its own."""
+    from types import SimpleNamespace
+
+    from featcache.embedding.batches import Batch
+
+    asked = {}
+
+    class Dataset:
+        def map_batches(self, fn, compute=None, **kw):
+            asked.setdefault("pools", []).append(compute)
+            return self
+
+    fake = SimpleNamespace(put=lambda x: x, data=SimpleNamespace(
+        from_items=lambda items, **kw: asked.update(items=len(items), **kw) or Dataset(),
+        TaskPoolStrategy=lambda size: ("tasks", size), ActorPoolStrategy=lambda size: ("actors", size)))
+    for batches, tasks in (([Batch("train", 0, 40)], 1), ([Batch("train", i, i + 4) for i in range(0, 40, 4)], 4)):
+        asked.clear()
+        ray_engine._dataset(fake, batches, read=None, make_embed=None, workers=2, per=1)
+        assert asked["items"] == asked["override_num_blocks"] == len(batches)
+        assert asked["pools"] == [("tasks", tasks), ("actors", 2)]

@@ -419,12 +419,15 @@ def _dataset(ray, batches: Sequence[Batch], read, make_embed, workers: int, per:
     for b in batches:
         items.append({"split": b.split, "start": b.start, "stop": b.stop, "row": row})
         row += len(b)
-    ds = ray.data.from_items(items)
+    # One block per batch (from_items may pack several in one, run by one task), and no more decoding tasks than
+    # batches: Ray warned on stderr that its pool of 2 x workers "only received 1 input(s)" (a new-user tester, 40
+    # photos in one batch, saw the raw warning among featcache's lines)
+    ds = ray.data.from_items(items, override_num_blocks=len(items))
     # Decoding reserves no CPU, so the actor pool holding every CPU can never
     # starve it (a deadlock); its concurrency is capped instead.
     ds = ds.map_batches(
         _decode, batch_size=1, fn_kwargs={"read_ref": [ray.put(read)]},
-        compute=ray.data.TaskPoolStrategy(size=2 * workers), num_cpus=0,
+        compute=ray.data.TaskPoolStrategy(size=min(2 * workers, len(items))), num_cpus=0,
     )
     return ds.map_batches(
         _Embed, batch_size=max(len(b) for b in batches),
