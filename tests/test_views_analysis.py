@@ -119,6 +119,17 @@ def test_cli_train_and_evaluate_with_views(views_cache, tmp_path, capsys):
     assert main(["evaluate", str(head), str(views_cache), "--test-views", "orig", "--out", str(tmp_path / "e"), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["test_views"] == ["orig"] and info["averaged"] is None
+    # Without --out, another view setting than the head's gets a folder of its own: '--test-views orig' replaced the
+    # averaged report in the default folder (a new user)
+    from featcache import paths
+
+    assert main(["evaluate", str(head), str(views_cache), "--json"]) == 0
+    own = json.loads(capsys.readouterr().out)
+    assert main(["evaluate", str(head), str(views_cache), "--test-views", "orig", "--json"]) == 0
+    other = json.loads(capsys.readouterr().out)
+    folder = lambda res: str(Path(res["files"]["json"]).parent)  # noqa: E731
+    assert folder(own) == str(paths.runs_dir() / "eval" / "h_npz") and folder(other) == folder(own) + "_views-orig"
+    assert json.loads((Path(folder(own)) / "evaluation.json").read_text())["test_views"] == ["orig", "flip"]
 
 
 @pytest.mark.slow

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -192,9 +193,12 @@ def report_files(out_dir: Path) -> dict[str, Path]:
     return {"png": out_dir / "confusion.png", "json": out_dir / "evaluation.json", "text": out_dir / "evaluation.txt"}
 
 
-def default_out(head_path: Path | None, meta: dict[str, Any], layer: str, cache: Cache, split: str) -> Path:
-    """``data/runs/eval/<head file name>_<suffix>[_<split>]``: the kind in the name, so a logreg fashion.npz does not
-    replace the Keras fashion.keras's report (a new user), and the split when it is not the test split. Where that
+def default_out(head_path: Path | None, meta: dict[str, Any], layer: str, cache: Cache, split: str,
+                views: Sequence[str] = ()) -> Path:
+    """``data/runs/eval/<head file name>_<suffix>[_<split>][_views-<views>]``: the kind in the name, so a logreg
+    fashion.npz does not replace the Keras fashion.keras's report (a new user), the split when it is not the test
+    split, and ``views`` when they are not the head's own (``--test-views orig`` replaced the averaged report; a
+    new user). Where that
     folder holds the report of another head file or cache (a head of the same name elsewhere; an adversarial
     tester), 6 hex of a hash of both paths are added: each report keeps its folder."""
     import hashlib
@@ -205,6 +209,7 @@ def default_out(head_path: Path | None, meta: dict[str, Any], layer: str, cache:
     else:
         name = f"{head_path.stem}_{head_path.suffix.lstrip('.')}"
     name += "" if split == "test" else f"_{split}"
+    name += f"_views-{re.sub(r'[^A-Za-z0-9+_-]', '', '-'.join(views))}" if views else ""
     plain = paths.runs_dir() / "eval" / name
     try:
         prior = json.loads((plain / "evaluation.json").read_text())
@@ -275,11 +280,16 @@ def evaluate(
         )
     require_splits(cache, split)
     layer = meta["layer"]
-    out_dir = check_path(out, "out", "a folder for the report") if out is not None else default_out(head_path, meta, layer, cache, split)
+    views = evaluated_views(meta, cache, test_views)
+    try:  # what the head's report averages unless asked otherwise
+        own = evaluated_views(meta, cache, None) if test_views is not None else views
+    except FeatcacheError:  # the head's own views are not in this cache: those asked for are another setting
+        own = None
+    out_dir = check_path(out, "out", "a folder for the report") if out is not None else default_out(
+        head_path, meta, layer, cache, split, views if views != own else ())
     files = report_files(out_dir)
     check_report_outside_classes(out_dir, cache.photo_root)
     kept = check_report(out_dir)  # before the work, as --out's folder
-    views = evaluated_views(meta, cache, test_views)
     Xv, y = cache.view_features(split, layer, views), cache.labels(split)
     if Xv.shape[2] != est.n_features_in_:
         raise FeatcacheError(f"the head takes {est.n_features_in_} features but layer {layer!r} of {cache.path} has {Xv.shape[2]}; "

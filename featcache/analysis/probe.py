@@ -364,8 +364,9 @@ def probe(
     n_jobs = check_jobs(jobs_alias(n_jobs, 1, jobs, "n_jobs", "jobs"))
     # On the test split gets its own default folder: its flattering choice must not replace the honest one (a new user)
     # A probe of some of the cached layers too: the full probe's folder holds the full probe (a new user)
-    # "" is the default folder, as it always was here (a review); a number or a list is one line, not a TypeError
-    out_dir = check_path(out, "out", "a folder for probe's report") if out not in (None, "") else default_out(cache, on_test, names)
+    # "" is refused, as evaluate, curve, train and export refuse it (an adversarial tester: 'probe --out ""' wrote to
+    # the default folder, where '--out "$DIR"' with DIR unset is a mistake); a number or a list is one line too
+    out_dir = check_path(out, "out", "a folder for probe's report") if out is not None else default_out(cache, on_test, names)
     check_report_outside_classes(out_dir, cache.photo_root)
     # A full disk, a failed fit or Ctrl-C: what was written of the report and the folders made for it go again.
     with output_files(out_dir, report_files(out_dir)):
