@@ -28,35 +28,65 @@ def runtime_dir() -> Path:
 
 
 # A report rewritten in place (``store.atomic.output_files``) keeps each file it replaces as a hard link beside it,
-# ``.NAME.before-PID``, and marks each file it creates, ``.NAME.new-PID``, until it is done; a run that fails puts the
-# old report back. One killed outright (SIGKILL, the OOM killer, power loss) cannot: its next run finds the marks of a
-# process that is gone and does it then (``restore_killed``), where it refused featcache's own files as changed by the
-# user (an adversarial tester).
+# ``.NAME.before-PID-START``, and marks each file it creates, ``.NAME.new-PID-START``, until it is done; a run that
+# fails puts the old report back. One killed outright (SIGKILL, the OOM killer, power loss) cannot: its next run finds
+# the marks of a process that is gone and does it then (``restore_killed``), where it refused featcache's own files as
+# changed by the user (an adversarial tester). START is the process's start time (Linux's /proc/PID/stat; a random
+# token elsewhere): a pid alone, reused by another process or by the next run itself (one pid every time in a
+# container), left the marks in place, and a later run then put back a report older than the newest (a review).
 BEFORE, NEW = "before", "new"
 
 
-def kept_mark(f: Path, kind: str, pid: int | None = None) -> Path:
-    """``.NAME.before-PID`` (``kind`` BEFORE: the old contents of ``f``) or ``.NAME.new-PID`` (NEW: ``f`` was created)."""
-    return f.with_name(f".{f.name}.{kind}-{os.getpid() if pid is None else pid}")
+def _start_of(pid: int) -> str | None:
+    """Process ``pid``'s start time in clock ticks since boot (/proc/PID/stat's 22nd field); None where no such
+    process runs (or only its zombie), or where /proc cannot tell."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, ValueError, OverflowError):
+        return None
+    fields = stat[stat.rfind(")") + 2:].split()  # after the command's name, which may hold spaces and parentheses
+    return None if len(fields) < 20 or fields[0] == "Z" else fields[19]
 
 
-def _gone(pid: int) -> bool:
-    """Whether no process ``pid`` runs here (this one counts as running: its own marks are its block's)."""
-    if pid == os.getpid():
-        return False
+_PROC = Path("/proc/self/stat").exists()
+_TOKEN = (_start_of(os.getpid()) if _PROC else None) or os.urandom(4).hex()
+
+
+def kept_mark(f: Path, kind: str) -> Path:
+    """``.NAME.before-PID-START`` (``kind`` BEFORE: the old contents of ``f``) or ``.NAME.new-PID-START`` (NEW: ``f``
+    was created by this process, which has not finished writing it)."""
+    return f.with_name(f".{f.name}.{kind}-{os.getpid()}-{_TOKEN}")
+
+
+def _writer(mark: Path, f: Path) -> tuple[str, int, str] | None:
+    """``(kind, pid, start)`` of a mark of ``f``; None for any other name (a user's file named like one included)."""
+    kind, sep, rest = mark.name[len(f.name) + 2:].partition("-")
+    pid, sep2, start = rest.partition("-")
+    if kind not in (BEFORE, NEW) or not sep or not sep2 or not pid.isdigit() or len(pid) > 9 or not start.isalnum():
+        return None
+    return kind, int(pid), start
+
+
+def _running(pid: int, start: str) -> bool:
+    """Whether the process that made a mark still runs: the same pid with the same start time (on Linux)."""
+    if _PROC:
+        return _start_of(pid) == start
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return True
-    except OSError:  # another user's process: running
         return False
-    return False
+    except OSError:  # another user's process: running
+        return True
+    return True
 
 
 def restore_killed(files: Iterable[str | Path]) -> list[Path]:
-    """Put back what a killed rewrite of ``files`` left half done: each ``.NAME.before-PID`` of a process that is gone
-    back over NAME, each file its ``.NAME.new-PID`` marks removed, with the marks. Returns the files put back or
-    removed. A mark of a process still running (another run writing now) is left alone."""
+    """Put back what a killed rewrite of ``files`` left half done: each ``.NAME.before-PID-START`` of a process that
+    is gone back over NAME, each file its ``.NAME.new-PID-START`` marks removed, with the marks. Returns the files put
+    back or removed. Marks of another featcache process still running are one line (it is writing the report now:
+    wait for it); this process's own are its block's and left alone."""
+    from featcache.errors import FeatcacheError
+
     done = []
     for f in map(Path, files):
         try:
@@ -64,9 +94,15 @@ def restore_killed(files: Iterable[str | Path]) -> list[Path]:
         except OSError:  # no folder yet, or one it may not list: nothing to restore there
             continue
         for m in sorted(marks):
-            kind, _, pid = m.name[len(f.name) + 2:].rpartition("-")
-            if kind not in (BEFORE, NEW) or not pid.isdigit() or not _gone(int(pid)):
+            writer = _writer(m, f)
+            if writer is None:
                 continue
+            kind, pid, start = writer
+            if pid == os.getpid() and start == _TOKEN:
+                continue
+            if _running(pid, start):
+                raise FeatcacheError(f"another featcache process (pid {pid}) is writing {f.parent} now; wait for it to "
+                                     "finish, or choose another --out")
             try:
                 if kind == BEFORE and os.path.lexists(f) and os.path.samefile(m, f):
                     os.unlink(m)  # not replaced before the kill: rename(2) between two links of one file does nothing

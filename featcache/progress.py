@@ -158,7 +158,7 @@ def epoch_progress(verbose: object = True, stream: IO[str] | None = None) -> lis
     (verbose 1). Off a terminal an epoch is two lines, its first batch (the ETA) and its end, and one a minute
     between: a dozen lines an epoch would bury a fit of many short epochs.
     """
-    if not bars_wanted(verbose):
+    if not verbose:  # not bars_wanted: heads fit quietly inside train, curve, probe and lesson, --json or not (a review)
         return []
     from featcache._lazy import keras
 

@@ -521,7 +521,8 @@ def recorded_digests(marker: str | Path) -> dict[str, str] | None:
     except (OSError, ValueError, UnicodeDecodeError):
         return None
     if isinstance(doc, dict) and RECORD_DIGEST in doc and doc[RECORD_DIGEST] != record_seal(doc):
-        raise FeatcacheError(f"{marker} was changed since featcache wrote it; choose another --out or move {marker} away")
+        raise FeatcacheError(f"{marker} was changed since featcache wrote it; choose another --out, or move the report in "
+                             f"{Path(marker).parent} away (its files go together)")
     digests = doc.get(REPORT_DIGESTS) if isinstance(doc, dict) else None
     if not isinstance(digests, dict):
         return None

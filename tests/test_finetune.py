@@ -368,3 +368,21 @@ def test_the_cli_takes_the_apis_name_for_the_learning_rate(monkeypatch, capsys):
     for flag in ("--learning-rate", "--lr"):
         assert main(["finetune", "h.keras", flag, "3e-4"]) == 2
     assert [kw.get("learning_rate") for kw in seen] == [3e-4, 3e-4]
+
+
+def test_a_head_on_a_subset_finetunes_on_the_rows_it_was_trained_on_from_either_order():
+    """A review: every class's first image now comes first in the subsets' order, and finetune rebuilt a head's
+    subset from train_size and seed alone, so a head trained before on a small subset of unequal classes would
+    finetune on other rows, its "held-out" validation rows partly its own training images. A head records the order
+    (subset_order); one without the mark rebuilds its rows from the earlier order."""
+    from featcache.analysis.subsets import CLASSES_FIRST, stratified_order, stratified_subset
+    from featcache.deploy.finetune import training_rows
+
+    y = np.repeat(np.arange(10), [25, 35, 30, 28, 33, 27, 31, 29, 32, 30])
+    seed = next(s for s in range(200) if len(np.unique(y[stratified_order(y, s, classes_first=False)[:10]])) < 10)
+    old, new = stratified_subset(y, 10, seed, classes_first=False), stratified_subset(y, 10, seed)
+    assert not np.array_equal(old, new)
+    for meta, rows in (({"train_size": 10, "seed": seed}, old),
+                       ({"train_size": 10, "seed": seed, "subset_order": CLASSES_FIRST}, new)):
+        train, val = training_rows(meta, y, 0.2)
+        assert np.array_equal(np.concatenate([train, val]), rows)

@@ -252,3 +252,15 @@ def test_featcache_progress_off_draws_no_bar(monkeypatch, capsys):
     monkeypatch.setenv("FEATCACHE_PROGRESS", "on")
     Progress(10, unit="image").update(10)
     assert capsys.readouterr().err.startswith("10/10 [")
+
+
+def test_json_keeps_the_commands_bars_but_no_quiet_fit_draws_its_epochs():
+    """--json (progress.bars_when_quiet) draws a command's own bars on stderr, but heads fitted quietly inside train,
+    curve, probe and lesson (verbose=0) drew every epoch of every Keras fit under it (a review): more lines with
+    --json than without."""
+    from featcache.progress import bars_wanted, bars_when_quiet, epoch_progress
+
+    assert not bars_wanted(False) and epoch_progress(0) == []
+    with bars_when_quiet():
+        assert bars_wanted(False) and epoch_progress(0) == [] and len(epoch_progress(1)) == 1
+    assert not bars_wanted(False)

@@ -28,6 +28,12 @@ import numpy as np
 from featcache.errors import FeatcacheError
 
 
+# What a head trained on a subset records as ``subset_order`` (``train --train-size``): that every class's first image
+# came first in the order its rows were drawn from. A head without it drew them from the earlier order, and finetune
+# rebuilds its rows from that (a review: its "held-out" validation rows were partly the head's own training images).
+CLASSES_FIRST = "classes-first"
+
+
 def stratified_order(y: np.ndarray, seed: int, classes_first: bool = True) -> np.ndarray:
     """A permutation of ``range(len(y))`` whose every prefix is stratified, and whose first prefix of as many
     images as classes holds one of each class. ``classes_first=False``: the order before that (2026-12-03), to tell
@@ -64,7 +70,7 @@ def stratified_subsets(y: np.ndarray, sizes: Sequence[int], seed: int, classes_f
     return {n: np.sort(order[:n]) for n in sizes}
 
 
-def stratified_subset(y: np.ndarray, n: int, seed: int) -> np.ndarray:
+def stratified_subset(y: np.ndarray, n: int, seed: int, classes_first: bool = True) -> np.ndarray:
     """Row indices (sorted) of a stratified subset of size ``n``; nested in ``n`` for a fixed seed."""
     check_size(n, y)
-    return stratified_subsets(y, [n], seed)[n]
+    return stratified_subsets(y, [n], seed, classes_first)[n]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from featcache import paths
-from featcache.analysis.subsets import stratified_subset
+from featcache.analysis.subsets import CLASSES_FIRST, stratified_subset
 from featcache.errors import FeatcacheError
 from featcache.heads import HEADS, DenseHead, fold_reason, make_head
 from featcache.heads.dense import DEFAULT_PRESET
@@ -281,6 +281,7 @@ def train(
                          train_views, test_views, averaged, orig_accuracy, est)
     meta = save_trained(est, cache, layer, head, path, rows, train_views, test_views, accuracy, fit_seconds,
                         force=force, preset=preset, train_size=train_size, seed=seed, details=result.details,
+                        subset_order=None if train_size is None else CLASSES_FIRST,
                         test_accuracy_orig=orig_accuracy)
     result.meta = meta
     if verbose:

@@ -66,15 +66,13 @@ def _zip_kind(path: str) -> str | None:
     wait forever."""
     import zipfile
 
-    from featcache.heads.io import file_kind
-
     from featcache.errors import FeatcacheError
-    from featcache.heads.io import damaged_line, damaged_zip
+    from featcache.heads.io import damaged_line, damaged_zip, file_kind
 
     p = Path(path)
     kind = file_kind(p) if p.is_file() and zipfile.is_zipfile(p) else None
-    if kind is None and (why := damaged_zip(p)) is not None:  # not "not a readable HDF5 file ... pass a cache"
-        raise FeatcacheError(damaged_line(p, why))
+    if kind is None and (damage := damaged_zip(p)) is not None:  # not "not a readable HDF5 file ... pass a cache"
+        raise FeatcacheError(damaged_line(p, damage[0]))
     return kind
 
 

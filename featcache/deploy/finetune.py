@@ -148,14 +148,15 @@ def training_rows(meta: dict[str, Any], labels: np.ndarray, validation_split: fl
     for a head on one view per image, the same images with all their views
     for a head trained on cached views).
     """
-    from featcache.analysis.subsets import stratified_subset
+    from featcache.analysis.subsets import CLASSES_FIRST, stratified_subset
 
     if meta.get("train_rows") is not None:
         rows = np.asarray(meta["train_rows"], dtype=np.int64)
         if len(rows) and (rows.min() < 0 or rows.max() >= len(labels)):
             raise FeatcacheError("the head's training rows are beyond the data source's train split; restore the original data")
-    elif meta.get("train_size"):
-        rows = stratified_subset(labels, int(meta["train_size"]), int(meta.get("seed") or 0))
+    elif meta.get("train_size"):  # the order the head's rows were drawn from (subsets.CLASSES_FIRST)
+        rows = stratified_subset(labels, int(meta["train_size"]), int(meta.get("seed") or 0),
+                                 classes_first=meta.get("subset_order") == CLASSES_FIRST)
     else:
         rows = np.arange(len(labels), dtype=np.int64)
     from featcache.heads.dense import validation_rows

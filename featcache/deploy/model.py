@@ -130,10 +130,10 @@ def _model_json(path: str | Path) -> dict[str, Any]:
         with zipfile.ZipFile(path) as zf:
             meta = json.loads(zf.read(META_ENTRY))
     except Exception as exc:
-        from featcache.heads.io import damaged_zip
+        from featcache.heads.io import damage_error
 
-        if (why := damaged_zip(path)) is not None:
-            raise _altered(path, why) from None
+        if (damage := damage_error(path, _altered)) is not None:
+            raise damage from None
         hint = head_hint if read_head_meta(path) is not None else f" ({type(exc).__name__})"
         raise FeatcacheError(f"{path} is not a featcache model{hint}; pass a file written by 'featcache export' or 'featcache finetune'") from None
     if not isinstance(meta, dict) or meta.get("kind") != KIND:

@@ -151,19 +151,24 @@ def check_named(paths: Sequence[Path]) -> None:
 def _entries(folder: Path, recursive: bool) -> list[Path]:
     """``folder``'s entries, not hidden; with ``recursive``, those of every subfolder too (not below hidden ones, and
     never through a link to a folder: a link loop would not end; the link itself is an entry, so it is listed as left
-    out), sorted by path. A subfolder that cannot be listed is one line (os.walk passed over it in silence, its
-    images neither predicted nor listed; an adversarial tester), as extract says of a photo folder."""
+    out), sorted by path. A subfolder that cannot be listed is an entry too, named ``UNREAD`` (os.walk passed over
+    it in silence, its images neither predicted nor listed; an adversarial tester): the others are read, and it is
+    listed as left out (a review: one lost+found of mode 700 under a mount stopped the whole run); ``folder`` itself
+    is one line."""
     if not recursive:
         return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
 
     def unlisted(exc: OSError) -> None:
         from featcache.errors import no_permission
 
-        if isinstance(exc, PermissionError) and exc.filename is not None:
-            raise FeatcacheError(no_permission(exc.filename))
-        raise FeatcacheError(f"cannot list {exc.filename} ({exc.strerror}); check it, or pass the folders to read")
+        if exc.filename is not None and Path(exc.filename) != folder:
+            out.append(Path(str(exc.filename) + UNREAD))
+            return
+        if isinstance(exc, PermissionError):
+            raise FeatcacheError(no_permission(folder))
+        raise FeatcacheError(f"cannot list {folder} ({exc.strerror}); check it, or pass the folders to read")
 
-    out = []
+    out: list[Path] = []
     try:
         for root, dirs, files in os.walk(folder, onerror=unlisted):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -172,6 +177,10 @@ def _entries(folder: Path, recursive: bool) -> list[Path]:
     except RecursionError:  # os.walk recurses once per level (Python < 3.12): a tree 1,000 folders deep
         raise FeatcacheError(f"{folder} is nested too deeply to read with --recursive; pass its inner folders") from None
     return sorted(out)
+
+
+# What a subfolder --recursive could not list is called among what was left out (``_entries``).
+UNREAD = " (could not be read)"
 
 
 def image_files_in(folder: Path, recursive: bool = False) -> list[Path]:
@@ -203,8 +212,8 @@ def expand_inputs(images: Sequence[str | Path], recursive: bool = False) -> tupl
             files = image_files_in(p, recursive)
             out.extend(files)
             taken = set(files)
-            left_out += [str(q) + ("/" if q.is_dir() else "") for q in _entries(p, recursive)
-                         if q not in taken]
+            left_out += [str(q) if str(q).endswith(UNREAD) else str(q) + ("/" if q.is_dir() else "")
+                         for q in _entries(p, recursive) if q not in taken]
         else:
             out.append(p)
     return out, list(dict.fromkeys(left_out))  # a folder given twice: its leftovers said once (counted twice; a tester)
@@ -212,14 +221,17 @@ def expand_inputs(images: Sequence[str | Path], recursive: bool = False) -> tupl
 
 def left_out_line(left_out: Sequence[str], limit: int = 3) -> str:
     """``left out 2 subfolder(s) and 1 other file(s) of the folders given: ...``: predict reads one level of image files."""
+    unread = [p.removesuffix(UNREAD) + "/" for p in left_out if p.endswith(UNREAD)]
     links = [p for p in left_out if p.endswith("/") and Path(p.rstrip("/")).is_symlink()]
     dirs = [p for p in left_out if p.endswith("/") and p not in links]
-    files = [p for p in left_out if not p.endswith("/")]
+    files = [p for p in left_out if not p.endswith("/") and not p.endswith(UNREAD)]
     parts = [f"{len(dirs)} subfolder(s) ({', '.join(dirs[:limit])}{', ...' if len(dirs) > limit else ''}; pass them, or --recursive, to "
              "predict their images)" if dirs else "",
              # --recursive never follows one (a loop would not end): said, as the subfolders are (an adversarial tester)
              f"{len(links)} link(s) to folders, not followed ({', '.join(links[:limit])}{', ...' if len(links) > limit else ''}; "
              "pass them to predict their images)" if links else "",
+             f"{len(unread)} subfolder(s) that could not be read ({', '.join(unread[:limit])}{', ...' if len(unread) > limit else ''}; "
+             "check their permissions)" if unread else "",
              f"{len(files)} file(s) of no image type ({', '.join(files[:limit])}{', ...' if len(files) > limit else ''})"
              if files else ""]
     return "left out of the folders given: " + " and ".join(p for p in parts if p)

@@ -407,8 +407,8 @@ def load_problem(exc: BaseException) -> str:
 
 
 def _unreadable(path: Path, why: str) -> FeatcacheError:
-    if (damage := damaged_zip(path)) is not None:  # its zip fails its CRC or is cut short: that is what is wrong
-        return _altered(path, damage)
+    if (damage := damage_error(path, _altered)) is not None:  # its zip fails its CRC or is cut short: that is what is wrong
+        return damage
     return FeatcacheError(f"{path} is not a readable featcache head ({why}); pass a file written by 'featcache train'")
 
 
@@ -460,42 +460,57 @@ def file_kind(path: str | Path) -> str | None:
 DAMAGE_SCAN_BYTES = 512 * 2**20
 
 
-def damaged_zip(path: str | Path) -> str | None:
-    """Why a file that starts as a zip archive (heads and models are) does not read back as one: cut short (no
-    central directory), or, where it names featcache's metadata entry, an entry failing its CRC-32. None for a file
-    that reads, or is no zip. A flipped bit in the metadata entry or a truncated file was "not a readable HDF5
-    file" in verify, "not a featcache model (BadZipFile)" in predict, "neither a .keras nor an .npz head" in
-    evaluate (an adversarial tester): a damaged file says so."""
+def damaged_zip(path: str | Path) -> tuple[str, bool] | None:
+    """``(why, ours)`` for a file that starts as a zip archive (heads and models are) but does not read back as one:
+    cut short (no directory at its end), or an entry failing its CRC-32; ``ours``: whether it shows itself
+    featcache's (its metadata entry listed, or first). None for a file that reads, or is no such zip. A flipped bit
+    in the metadata entry or a truncated file was "not a readable HDF5 file" in verify, "not a featcache model
+    (BadZipFile)" in predict, "neither a .keras nor an .npz head" in evaluate (an adversarial tester)."""
     try:
         p = Path(path)
         if not p.is_file() or p.stat().st_size > DAMAGE_SCAN_BYTES:
             return None
-        data = p.read_bytes()
+        with open(p, "rb") as f:
+            start = f.read(512)  # a cache is read no further (a review: verify read every cache whole first)
     except OSError:
         return None
-    if not data.startswith(b"PK\x03\x04"):
+    if not start.startswith(b"PK\x03\x04"):
         return None
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        with zipfile.ZipFile(p) as zf:
             if not any(n in zf.namelist() for n in (META_ENTRY, f"{NPZ_ENTRY}.npy")):
-                return None  # another program's zip: not featcache's to call damaged
+                return None  # another program's zip that reads: not featcache's to call damaged
             bad = zf.testzip()
     except Exception as exc:  # no central directory (cut short), a header that does not match its entry
-        if not _starts_as_ours(data):  # "PK\x03\x04" and then anything: no head or model of featcache's
-            return None
+        first = _first_entry(start)
+        if not (first in _OURS_FIRST or first in _KERAS_FILES or first.endswith(".npy")):
+            return None  # "PK\x03\x04" and then anything: no head or model
         if isinstance(exc, zipfile.BadZipFile) and "not a zip file" in str(exc):
-            return "cut short: the zip's directory at its end is missing"
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return f"not a whole zip archive: {first}"
-    return f"its entry {bad} fails its CRC-32 check" if bad else None
+            why = "cut short: the zip's directory at its end is missing"
+        else:
+            why = f"not a whole zip archive: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        return why, first in _OURS_FIRST  # a Keras file's or an array's first entry: anyone's .keras or .npz
+    return (f"its entry {bad} fails its CRC-32 check", True) if bad else None
 
 
-def _starts_as_ours(data: bytes) -> bool:
-    """Whether the zip's first entry is one a head or model begins with: featcache's metadata, an array of an .npz
-    head, or the files of Keras's .keras format (a file cut short keeps its first entries, not its directory)."""
-    n = int.from_bytes(data[26:28], "little")
-    name = data[30:30 + n].decode("utf-8", "replace") if len(data) >= 30 + n else ""
-    return name in (META_ENTRY, "metadata.json", "config.json", "model.weights.h5") or name.endswith(".npy")
+_OURS_FIRST = (META_ENTRY, f"{NPZ_ENTRY}.npy")
+_KERAS_FILES = ("metadata.json", "config.json", "model.weights.h5")
+
+
+def _first_entry(start: bytes) -> str:
+    """The name of a zip's first entry, from its local header (a file cut short keeps it, not its directory)."""
+    n = int.from_bytes(start[26:28], "little")
+    return start[30:30 + n].decode("utf-8", "replace") if len(start) >= 30 + n else ""
+
+
+def damage_error(path: str | Path, altered: Callable[[Path, str], FeatcacheError]) -> FeatcacheError | None:
+    """The error for a damaged head or model file (``damaged_zip``): ``altered``'s words where it shows itself
+    featcache's, else the neutral ``damaged_line``; None where it is not damaged so."""
+    damage = damaged_zip(path)
+    if damage is None:
+        return None
+    why, ours = damage
+    return altered(Path(path), why) if ours else FeatcacheError(damaged_line(path, why))
 
 
 def damaged_line(path: str | Path, why: str) -> str:
@@ -713,8 +728,8 @@ def _looks_like_pickle(path: Path) -> bool:
 
 
 def _load_pickle(path: Path, trust_pickle: bool):
-    if (why := damaged_zip(path)) is not None:  # featcache's zip, cut short: not a pickle, not "neither ..."
-        raise _altered(path, why)
+    if (damage := damage_error(path, _altered)) is not None:  # a zip cut short: not a pickle, not "neither ..."
+        raise damage
     if not trust_pickle and not _looks_like_pickle(path):
         with open(path, "rb") as f:
             if f.read(8) == b"\x89HDF\r\n\x1a\n":  # 'evaluate CACHE HEAD', the arguments swapped (a new user)

@@ -27,7 +27,7 @@ import numpy as np
 
 from featcache.analysis.curve.spec import BoundCurve, consumes
 from featcache.analysis.curve.tasks import Data, Task, uses_seed
-from featcache.analysis.subsets import stratified_subsets
+from featcache.analysis.subsets import stratified_order, stratified_subsets
 
 Key = tuple[str, int, int]  # (head, seed, size)
 
@@ -43,8 +43,9 @@ def changed_subsets_dropped(done: dict[Key, dict[str, Any]], y: np.ndarray, csv_
     """``done`` less the rows whose subset changed when every class's first image came first in train's order
     (``subsets.stratified_order``): only small subsets of classes of unequal sizes, where one class could be left
     out (a new-user tester). Said in one line; those rows are fitted again, the others kept."""
-    changed = {(s, n) for _, s, n in done
-               if not np.array_equal(stratified_subsets(y, [n], s)[n], stratified_subsets(y, [n], s, classes_first=False)[n])}
+    seeds = {s for _, s, _ in done}
+    orders = {s: (stratified_order(y, s), stratified_order(y, s, classes_first=False)) for s in seeds}  # once a seed
+    changed = {(s, n) for _, s, n in done if not np.array_equal(np.sort(orders[s][0][:n]), np.sort(orders[s][1][:n]))}
     if not changed:
         return done
     dropped = sorted(k for k in done if k[1:] in changed)
