@@ -149,6 +149,22 @@ class Progress:
         return f"{label}{n:>{digits}}/{self.total} [{bar}] - {timing}{extra}"
 
 
+# train's own Keras fit (up to 200 epochs with early stopping) ran 20 s to minutes without a line (a new-user tester);
+# a bar per epoch would be two lines an epoch off a terminal. Within ``epochs_bar`` a quiet fit draws one bar over its
+# epochs instead (``epoch_progress``).
+_EPOCHS_BAR: ContextVar[bool] = ContextVar("featcache_epochs_bar", default=False)
+
+
+@contextlib.contextmanager
+def epochs_bar() -> Iterator[None]:
+    """Within it, a Keras fit run with ``verbose=0`` draws one ``Progress`` over its epochs (``epoch_progress``)."""
+    token = _EPOCHS_BAR.set(True)
+    try:
+        yield
+    finally:
+        _EPOCHS_BAR.reset(token)
+
+
 def epoch_progress(verbose: object = True, stream: IO[str] | None = None) -> list[Any]:
     """The callbacks a Keras ``fit`` shows its progress with (fit with ``verbose=0``): none unless ``verbose``, else
     one drawing each epoch as a ``Progress`` of its batches, labelled ``epoch 2/5``, with the epoch's loss and
@@ -159,7 +175,7 @@ def epoch_progress(verbose: object = True, stream: IO[str] | None = None) -> lis
     between: a dozen lines an epoch would bury a fit of many short epochs.
     """
     if not verbose:  # not bars_wanted: heads fit quietly inside train, curve, probe and lesson, --json or not (a review)
-        return []
+        return _epochs_bar(stream) if _EPOCHS_BAR.get() else []
     from featcache._lazy import keras
 
     class EpochProgress(keras().callbacks.Callback):
@@ -177,6 +193,27 @@ def epoch_progress(verbose: object = True, stream: IO[str] | None = None) -> lis
             self.bar.update(self.bar.total, _scores(logs))
 
     return [EpochProgress()]
+
+
+def _epochs_bar(stream: IO[str] | None) -> list[Any]:
+    """One bar over a fit's epochs, with the last epoch's scores; a fit stopped early ends its bar there, saying so."""
+    from featcache._lazy import keras
+
+    class EpochsBar(keras().callbacks.Callback):
+        def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+            self.bar = Progress(int(self.params.get("epochs") or 1), unit="epoch", stream=stream, label="epochs")
+
+        def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+            self.last = _scores(logs)
+            self.bar.update(epoch + 1, self.last)
+
+        def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
+            if 0 < self.bar.current < self.bar.total:  # early stopping: the bar ends where training did
+                self.bar.label = f"epochs (stopped early at {self.bar.current} of {self.bar.total})"
+                self.bar.total = self.bar.current
+                self.bar.update(self.bar.current, self.last)
+
+    return [EpochsBar()]
 
 
 def _scores(logs: Mapping[str, Any] | None) -> list[tuple[str, float]]:

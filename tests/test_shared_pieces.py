@@ -264,3 +264,25 @@ def test_json_keeps_the_commands_bars_but_no_quiet_fit_draws_its_epochs():
     with bars_when_quiet():
         assert bars_wanted(False) and epoch_progress(0) == [] and len(epoch_progress(1)) == 1
     assert not bars_wanted(False)
+
+
+def test_trains_own_keras_fit_draws_one_bar_over_its_epochs(capsys):
+    """'train --head keras' (up to 200 epochs, early stopping) ran 20 s to minutes without a line (a new-user
+    tester). Within progress.epochs_bar a quiet fit draws one bar over its epochs, and a fit stopped early ends it
+    there, saying so; outside it, nothing."""
+    import numpy as np
+
+    from featcache.heads import make_head
+    from featcache.progress import epochs_bar
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 8)).astype("float32"), np.arange(60) % 3
+    make_head("keras", epochs=3, early_stopping=False).fit(X, y)
+    assert capsys.readouterr().err == ""
+    with epochs_bar():
+        make_head("keras", epochs=3, early_stopping=False).fit(X, y)
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert lines and all(line.startswith("epochs ") for line in lines) and lines[-1].startswith("epochs 3/3 [")
+        head = make_head("keras", epochs=200, early_stopping=True, patience=0, learning_rate=0.5).fit(X, y)
+        last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert head.epochs_run_ < 200 and last.startswith(f"epochs (stopped early at {head.epochs_run_} of 200) ")

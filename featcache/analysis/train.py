@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -275,7 +276,10 @@ def train(
         views = f" x {len(train_views)} views ({len(y) * len(train_views)} rows)" if len(train_views) > 1 else ""
         print(f"training {'an' if head == 'svm' else 'a'} {what} on {len(y)} cached images{views}, layer {layer} ...",
               flush=True)
-    fit_seconds, accuracy, orig_accuracy, n_test = fit_and_score(est, cache, layer, train_views, test_views, rows)
+    from featcache.progress import bars_wanted, epochs_bar
+
+    with epochs_bar() if bars_wanted(verbose) else contextlib.nullcontext():  # a Keras head's epochs: one bar
+        fit_seconds, accuracy, orig_accuracy, n_test = fit_and_score(est, cache, layer, train_views, test_views, rows)
     averaged = averaged_over(est, test_views)
     result = TrainResult(path, head, preset, layer, int(len(y)), n_test, accuracy, fit_seconds, _details(est),
                          train_views, test_views, averaged, orig_accuracy, est)
