@@ -146,6 +146,7 @@ def test_a_curve_of_scikit_learn_heads_never_loads_tensorflow(tiny_cache, tmp_pa
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "4/4 [" in proc.stderr and read_rows(tmp_path / "o" / "curve.csv")
+    assert " - logreg at 50: " in proc.stderr  # which fit the accuracy on the bar is of (it said "acc"; a new user)
 
 
 def test_warm_started_curve_matches_cold_fits(tiny_cache, tmp_path):
