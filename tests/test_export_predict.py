@@ -553,6 +553,7 @@ def test_predict_streams_image_files_in_batches_and_memory_does_not_grow_with_th
     predict(model, paths[:12], batch_size=4, verbose=True)
     out, err = capsys.readouterr()
     assert out == "" and err.splitlines()[-1].startswith("12/12 [") and len(err.splitlines()) >= 3
+    assert err.splitlines()[0].startswith(" 0/12 [")  # at once, before the model loads (a new user: a silent minute)
     predict(model, paths[:4], batch_size=4, verbose=True)  # one batch: not long work, no bar
     assert capsys.readouterr().err == ""
 

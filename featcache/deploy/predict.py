@@ -380,6 +380,8 @@ def predict(
     n_images = len(files) + sum(len(arr) for _, arr in arrays)  # before decoding: as extract counts a photo folder
     net = _model_runner(model, runtime, batch_size, n_images)
     bar = _progress_bar(n_images) if bars_wanted(verbose) and n_images > batch_size else None
+    if bar is not None:  # at once: loading the model (and TensorFlow) before the first batch was a minute without a
+        bar.update(0)  # line on a loaded machine (a new-user tester)
     size, views = int(meta["image_size"]), model_views(meta)
     per_file, skipped = predict_files(files, size, batch_size, net, names, top_k, bar, views=views)
     if not arrays and all(p is None for p in per_file):  # the model was not loaded: no batch had an image
