@@ -450,17 +450,25 @@ def test_info_on_an_unfinished_cache_shows_its_partials_progress(tmp_path, capsy
     assert info["complete"] is False
 
 
-def test_info_names_the_command_for_a_head_or_a_model(tmp_path, fake_model, capsys):
-    """info said only "not a readable HDF5 file" for a head or a model, where evaluate and predict name the right command."""
+def test_info_describes_a_head_or_a_model(tmp_path, fake_model, capsys):
+    """info said only "not a readable HDF5 file" for a head or a model; then it named the commands that take them, but
+    nothing showed what a head was trained on and with which settings (a new-user tester). It describes either, its
+    digest checked first; an edited head is refused as every load refuses it."""
     cache = str(tiny_cache(tmp_path / "c.h5"))
     head = tmp_path / "h.npz"
-    assert main(["train", cache, "--head", "logreg", "--out", str(head)]) == 0
+    assert main(["train", cache, "--head", "logreg", "--C", "0.1", "--train-size", "30", "--seed", "2", "--out", str(head)]) == 0
     capsys.readouterr()
-    one_line_error(capsys, ["info", str(head)], f"{head} is a head written by 'featcache train', not a cache",
-                   f"'featcache evaluate {head} CACHE'", f"check its content digest with 'featcache verify {head}'")
-    one_line_error(capsys, ["info", str(fake_model)], "is a model written by 'featcache export' or 'featcache finetune', "
-                   f"not a cache; classify images with 'featcache predict {fake_model} IMAGE ...', or check its content "
-                   f"digest with 'featcache verify {fake_model}'")
+    assert main(["info", str(head)]) == 0
+    text = capsys.readouterr().out
+    for line in ("head ", "logreg", "C 0.1", "train_size", "30", "seed", "test_accuracy", "checked: as saved"):
+        assert line in text, text
+    assert main(["info", str(head), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["kind"], info["head"], info["train_size"], info["seed"], info["content_digest_checked"]) == ("head", "logreg", 30, 2, True)
+    assert main(["info", str(fake_model), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["kind"] == "model"
+    edited = _flip_in_entry(head, "featcache.npy", tmp_path / "edited.npz")
+    one_line_error(capsys, ["info", str(edited)], f"{edited} is damaged (its entry featcache.npy fails its CRC-32 check)")
     other = tmp_path / "notes.npz"
     other.write_bytes(b"not a zip")
     one_line_error(capsys, ["info", str(other)], "is not a readable HDF5 file")

@@ -14,8 +14,9 @@ if TYPE_CHECKING:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("info", help="show a cache's metadata, shapes, class counts and completeness")
-    p.add_argument("cache", help="path to a cache written by 'featcache extract'")
+    p = sub.add_parser("info", help="show a cache's metadata, shapes, class counts and completeness, or what a head or "
+                       "model file was trained on and scored")
+    p.add_argument("cache", help="path to a cache written by 'featcache extract', or a head or model file")
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -26,6 +27,9 @@ def run(args: argparse.Namespace) -> int:
     info.pop("content_digest", None)
     if args.json:
         print_json(info)
+        return 0
+    if info.get("kind") in ("head", "model"):
+        _print_file(info)
         return 0
     widths = info.get("layer_widths", {})
     from featcache.errors import one_line
@@ -87,14 +91,63 @@ def describe(path: str) -> dict[str, Any]:
     try:
         meta = read_attrs(path, peek=True)
     except NotHDF5:
-        from featcache.heads.io import not_a_cache
+        from featcache.heads.io import file_kind
 
-        said = not_a_cache(path)
-        if said is not None:
-            raise FeatcacheError(said) from None
+        kind = file_kind(path)
+        if kind is not None:  # a head or a model: what it holds (info refused it; a new user had no way to see it)
+            return describe_file(path, kind)
+        from featcache.heads.io import damaged_line, damaged_zip
+
+        if (damage := damaged_zip(path)) is not None:  # a head or model whose metadata no longer reads
+            raise FeatcacheError(damaged_line(path, damage[0])) from None
         raise
     # An incomplete file is worth describing too: that is how a user finds out.
     return open_cache(path).summary() if meta.get("complete") else {"path": path, **meta}
+
+
+# What info shows of a head or model file, in this order (the rest is in --json).
+FILE_FIELDS = ("head", "preset", "params", "head_params", "layer", "backbone", "image_size", "weights_source", "dataset",
+               "class_names", "train_images", "train_size", "seed", "train_views", "test_views", "views", "test_accuracy",
+               "test_accuracy_orig", "single_view_test_accuracy", "views_test_accuracy", "cache_fingerprint", "finetune",
+               "featcache_version", "format_version", "created")
+
+
+def describe_file(path: str, kind: str) -> dict[str, Any]:
+    """A head's or model's metadata, its content digest checked first (as every load does): what it was trained on,
+    with which settings, and how it scored."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a file without a digest: said in "content_digest" instead
+        if kind == "head":
+            from featcache.heads.io import check_content, read_head_meta
+
+            checked, meta = check_content(path), read_head_meta(path) or {}
+        else:
+            from featcache.deploy.model import check_content as check_model, read_meta
+
+            checked, meta = check_model(path)[0], read_meta(path)
+    return {"path": str(path), "kind": kind, "content_digest_checked": bool(checked),
+            **{k: meta[k] for k in FILE_FIELDS if meta.get(k) is not None}}
+
+
+def _print_file(info: dict[str, Any]) -> None:
+    from featcache.errors import one_line
+
+    keys = [k for k in FILE_FIELDS if k in info]
+    width = max(len(k) for k in (*keys, "digest")) + 1
+    print(one_line(f"{info['kind']:<{width}} {info['path']}"))
+    for key in keys:
+        value = info[key]
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {v}" for k, v in value.items() if v is not None)
+        elif isinstance(value, list):
+            value = ", ".join(map(str, value))
+        elif isinstance(value, float):
+            value = f"{value:.4f}"
+        print(one_line(f"{key:<{width}} {value}"))
+    print(f"{'digest':<{width}} " + ("checked: as saved" if info["content_digest_checked"] else
+                                     "none (saved before 2026-12-03): nothing checks that it is as saved"))
 
 
 def _source_words(source) -> str:
