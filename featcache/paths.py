@@ -35,6 +35,10 @@ def runtime_dir() -> Path:
 # token elsewhere): a pid alone, reused by another process or by the next run itself (one pid every time in a
 # container), left the marks in place, and a later run then put back a report older than the newest (a review).
 BEFORE, NEW = "before", "new"
+# Made in the folder once the block's files are all written, before its marks go, and removed after them: a kill
+# while the marks were being removed left some old files' links, and the next run put back those alone beside the new
+# others, a report refused from then on (an adversarial tester). With it the marks of a finished block are only removed.
+DONE_PREFIX = ".featcache.done-"
 
 
 def _start_of(pid: int) -> str | None:
@@ -58,13 +62,23 @@ def kept_mark(f: Path, kind: str) -> Path:
     return f.with_name(f".{f.name}.{kind}-{os.getpid()}-{_TOKEN}")
 
 
+def done_mark(directory: Path) -> Path:
+    """``.featcache.done-PID-START`` in ``directory``: this process's block there has written all its files."""
+    return Path(directory) / f"{DONE_PREFIX}{os.getpid()}-{_TOKEN}"
+
+
+def _pid_start(text: str) -> tuple[int, str] | None:
+    """``PID-START`` as this module writes it (START: clock ticks on Linux, 8 hex elsewhere); None for anything else."""
+    pid, sep, start = text.partition("-")
+    ok = start.isdigit() if _PROC else len(start) == 8 and all(c in "0123456789abcdef" for c in start)
+    return (int(pid), start) if sep and pid.isdigit() and len(pid) <= 9 and ok else None
+
+
 def _writer(mark: Path, f: Path) -> tuple[str, int, str] | None:
     """``(kind, pid, start)`` of a mark of ``f``; None for any other name (a user's file named like one included)."""
     kind, sep, rest = mark.name[len(f.name) + 2:].partition("-")
-    pid, sep2, start = rest.partition("-")
-    if kind not in (BEFORE, NEW) or not sep or not sep2 or not pid.isdigit() or len(pid) > 9 or not start.isalnum():
-        return None
-    return kind, int(pid), start
+    written = _pid_start(rest) if sep and kind in (BEFORE, NEW) else None
+    return None if written is None else (kind, *written)
 
 
 def _running(pid: int, start: str) -> bool:
@@ -88,11 +102,13 @@ def restore_killed(files: Iterable[str | Path]) -> list[Path]:
     from featcache.errors import FeatcacheError
 
     done = []
+    folders = set()
     for f in map(Path, files):
         try:
             marks = [m for m in f.parent.iterdir() if m.name.startswith(f".{f.name}.")]
         except OSError:  # no folder yet, or one it may not list: nothing to restore there
             continue
+        folders.add(f.parent)
         for m in sorted(marks):
             writer = _writer(m, f)
             if writer is None:
@@ -104,6 +120,11 @@ def restore_killed(files: Iterable[str | Path]) -> list[Path]:
                 raise FeatcacheError(f"another featcache process (pid {pid}) is writing {f.parent} now; wait for it to "
                                      "finish, or choose another --out")
             try:
+                if (f.parent / f"{DONE_PREFIX}{pid}-{start}").exists():
+                    os.unlink(m)  # its block had written every file: the new report stays, whole
+                    continue
+                if kind == NEW and m.stat().st_size:  # featcache's are empty: this one is someone's file
+                    continue
                 if kind == BEFORE and os.path.lexists(f) and os.path.samefile(m, f):
                     os.unlink(m)  # not replaced before the kill: rename(2) between two links of one file does nothing
                 elif kind == BEFORE:
@@ -115,4 +136,15 @@ def restore_killed(files: Iterable[str | Path]) -> list[Path]:
             except OSError:
                 continue
             done.append(f)
+    for folder in folders:  # a finished block's own mark, once its other marks are gone
+        for d in folder.glob(f"{DONE_PREFIX}*"):
+            written = _pid_start(d.name[len(DONE_PREFIX):])
+            if written is None or written == (os.getpid(), _TOKEN) or _running(*written):
+                continue
+            tag = f"-{written[0]}-{written[1]}"
+            try:
+                if not any(m.name.endswith(tag) and m != d for m in folder.iterdir()):
+                    d.unlink()
+            except OSError:
+                pass
     return done

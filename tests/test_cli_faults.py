@@ -1551,8 +1551,17 @@ def test_marks_of_a_killed_report_are_told_apart_from_a_live_writer_a_reused_pid
     with pytest.raises(FeatcacheError, match=r"another featcache process \(pid 1\) is writing"):
         paths.restore_killed([f])
     assert live.exists() and f.read_text() == "old"
-    # this process's own marks are its block's
     live.unlink()
+    # a block killed while it removed its marks, after every file was written (its done mark there): the new report
+    # stays whole, its marks and done mark go (an adversarial tester: the old files whose links were left came back
+    # beside the new others, a report refused from then on); a mark with content is a user's file, never acted on
+    (tmp_path / f".evaluation.json.before-{pid}-7").write_text("old")
+    (tmp_path / f"{paths.DONE_PREFIX}{pid}-7").write_text("")
+    (tmp_path / ".evaluation.json.new-4194304-9").write_text("my notes")
+    assert paths.restore_killed([f]) == [] and f.read_text() == "old"
+    assert not (tmp_path / f".evaluation.json.before-{pid}-7").exists() and not (tmp_path / f"{paths.DONE_PREFIX}{pid}-7").exists()
+    assert (tmp_path / ".evaluation.json.new-4194304-9").read_text() == "my notes"
+    # this process's own marks are its block's
     own = paths.kept_mark(f, paths.NEW)
     own.write_text("")
     assert paths.restore_killed([f]) == [] and own.exists() and f.exists()

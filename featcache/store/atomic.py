@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from featcache.errors import FeatcacheError
-from featcache.paths import BEFORE, NEW, kept_mark, restore_killed
+from featcache.paths import BEFORE, NEW, done_mark, kept_mark, restore_killed
 from featcache.validate import RECORD_DIGEST, REPORT_DIGESTS, record_seal
 
 
@@ -291,8 +291,15 @@ def output_files(directory: str | Path, files: Iterable[str | Path]) -> Iterator
                 pass
         _remove_empty(made)  # only if empty: never what someone else put there meanwhile
         raise
+    done = done_mark(directory)
+    try:
+        done.touch()  # the block's files are all written: a kill from here on keeps them (paths.restore_killed)
+    except OSError:
+        done = None
     _unlink(before for _, before in kept)
     _unlink(marks)
+    if done is not None:
+        _unlink([done])
 
 
 def _unlink(paths: Iterable[Path]) -> None:
