@@ -49,13 +49,18 @@ _BARS_WHEN_QUIET: ContextVar[bool] = ContextVar("featcache_bars_when_quiet", def
 
 
 @contextlib.contextmanager
-def bars_when_quiet() -> Iterator[None]:
-    """Within it, work run with ``verbose=False`` still draws its progress bars (``bars_wanted``): the CLI's --json."""
-    token = _BARS_WHEN_QUIET.set(True)
+def _switched_on(flag: ContextVar[bool]) -> Iterator[None]:
+    """``flag`` True within the block (the one home of both switches below)."""
+    token = flag.set(True)
     try:
         yield
     finally:
-        _BARS_WHEN_QUIET.reset(token)
+        flag.reset(token)
+
+
+def bars_when_quiet() -> contextlib.AbstractContextManager[None]:
+    """Within it, work run with ``verbose=False`` still draws its progress bars (``bars_wanted``): the CLI's --json."""
+    return _switched_on(_BARS_WHEN_QUIET)
 
 
 def bars_wanted(verbose: object) -> bool:
@@ -155,14 +160,9 @@ class Progress:
 _EPOCHS_BAR: ContextVar[bool] = ContextVar("featcache_epochs_bar", default=False)
 
 
-@contextlib.contextmanager
-def epochs_bar() -> Iterator[None]:
+def epochs_bar() -> contextlib.AbstractContextManager[None]:
     """Within it, a Keras fit run with ``verbose=0`` draws one ``Progress`` over its epochs (``epoch_progress``)."""
-    token = _EPOCHS_BAR.set(True)
-    try:
-        yield
-    finally:
-        _EPOCHS_BAR.reset(token)
+    return _switched_on(_EPOCHS_BAR)
 
 
 def epoch_progress(verbose: object = True, stream: IO[str] | None = None) -> list[Any]:

@@ -126,7 +126,8 @@ def describe_file(path: str, kind: str) -> dict[str, Any]:
         else:
             from featcache.deploy.model import check_content as check_model, read_meta
 
-            checked, meta = check_model(path)[0], read_meta(path)
+            checked, meta = check_model(path)  # the metadata as its digest checked it: not hashed again by read_meta
+            meta = meta if meta is not None else read_meta(path)
     return {"path": str(path), "kind": kind, "content_digest_checked": bool(checked),
             **{k: meta[k] for k in FILE_FIELDS if meta.get(k) is not None}}
 
