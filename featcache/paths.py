@@ -1,6 +1,9 @@
 """Where featcache keeps its files by default."""
 
+import hashlib
 import os
+import socket
+import time
 from pathlib import Path
 from typing import Iterable
 
@@ -28,17 +31,21 @@ def runtime_dir() -> Path:
 
 
 # A report rewritten in place (``store.atomic.output_files``) keeps each file it replaces as a hard link beside it,
-# ``.NAME.before-PID-START``, and marks each file it creates, ``.NAME.new-PID-START``, until it is done; a run that
+# ``.NAME.before-TAG``, and marks each file it creates, ``.NAME.new-TAG``, until it is done; a run that
 # fails puts the old report back. One killed outright (SIGKILL, the OOM killer, power loss) cannot: its next run finds
 # the marks of a process that is gone and does it then (``restore_killed``), where it refused featcache's own files as
-# changed by the user (an adversarial tester). START is the process's start time (Linux's /proc/PID/stat; a random
-# token elsewhere): a pid alone, reused by another process or by the next run itself (one pid every time in a
+# changed by the user (an adversarial tester). TAG is ``writer_tag``'s PID-START-HOST: START is the process's start
+# time (Linux's /proc/PID/stat; a random token elsewhere), HOST the host and pid namespace it ran in. A pid alone, reused by another process or by the next run itself (one pid every time in a
 # container), left the marks in place, and a later run then put back a report older than the newest (a review).
 BEFORE, NEW = "before", "new"
 # Made in the folder once the block's files are all written, before its marks go, and removed after them: a kill
 # while the marks were being removed left some old files' links, and the next run put back those alone beside the new
 # others, a report refused from then on (an adversarial tester). With it the marks of a finished block are only removed.
 DONE_PREFIX = ".featcache.done-"
+# What featcache writes through an atomic temporary or a report's marks takes seconds to about a minute (a model
+# conversion: 7-66 s, docs/benchmarks.md): a writer on another host or in another container, whose pid this process
+# cannot look up, is taken for killed once its file is this old, and for running until then.
+STALE_SECONDS = 3600
 
 
 def _start_of(pid: int) -> str | None:
@@ -52,37 +59,79 @@ def _start_of(pid: int) -> str | None:
     return None if len(fields) < 20 or fields[0] == "Z" else fields[19]
 
 
+def _host_tag() -> str:
+    """8 hex naming this host and its pid namespace: a pid and its start time name a process only within one. A
+    writer in another container sharing the folder, or on another host (NFS), was taken for killed and its report's
+    files put back under it (a note's open item)."""
+    try:
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        namespace = 0
+    return hashlib.sha256(f"{socket.gethostname()}|{namespace}".encode()).hexdigest()[:8]
+
+
 _PROC = Path("/proc/self/stat").exists()
 _TOKEN = (_start_of(os.getpid()) if _PROC else None) or os.urandom(4).hex()
+_HOST = _host_tag()
+
+
+def writer_tag() -> str:
+    """``PID-START-HOST``: this process, in the names of its marks and its atomic writes' temporaries."""
+    return f"{os.getpid()}-{_TOKEN}-{_HOST}"
 
 
 def kept_mark(f: Path, kind: str) -> Path:
     """``.NAME.before-PID-START`` (``kind`` BEFORE: the old contents of ``f``) or ``.NAME.new-PID-START`` (NEW: ``f``
     was created by this process, which has not finished writing it)."""
-    return f.with_name(f".{f.name}.{kind}-{os.getpid()}-{_TOKEN}")
+    return f.with_name(f".{f.name}.{kind}-{writer_tag()}")
 
 
 def done_mark(directory: Path) -> Path:
     """``.featcache.done-PID-START`` in ``directory``: this process's block there has written all its files."""
-    return Path(directory) / f"{DONE_PREFIX}{os.getpid()}-{_TOKEN}"
+    return Path(directory) / f"{DONE_PREFIX}{writer_tag()}"
 
 
-def _pid_start(text: str) -> tuple[int, str] | None:
-    """``PID-START`` as this module writes it (START: clock ticks on Linux, 8 hex elsewhere); None for anything else."""
-    pid, sep, start = text.partition("-")
+Writer = tuple[int, str, str | None]  # (pid, start, host tag; None in marks made before host tags)
+
+
+def parse_writer(text: str) -> Writer | None:
+    """``PID-START-HOST`` as ``writer_tag`` writes it, or ``PID-START`` as featcache 0.2.0's first marks were (START:
+    clock ticks on Linux, 8 hex elsewhere); None for anything else."""
+    parts = text.split("-")
+    if len(parts) not in (2, 3):
+        return None
+    pid, start, host = parts[0], parts[1], parts[2] if len(parts) == 3 else None
     ok = start.isdigit() if _PROC else len(start) == 8 and all(c in "0123456789abcdef" for c in start)
-    return (int(pid), start) if sep and pid.isdigit() and len(pid) <= 9 and ok else None
+    ok = ok and (host is None or len(host) == 8 and all(c in "0123456789abcdef" for c in host))
+    return (int(pid), start, host) if pid.isdigit() and len(pid) <= 9 and ok else None
 
 
-def _writer(mark: Path, f: Path) -> tuple[str, int, str] | None:
-    """``(kind, pid, start)`` of a mark of ``f``; None for any other name (a user's file named like one included)."""
+def _writer(mark: Path, f: Path) -> tuple[str, int, str, str | None] | None:
+    """``(kind, pid, start, host)`` of a mark of ``f``; None for any other name (a user's file named like one)."""
     kind, sep, rest = mark.name[len(f.name) + 2:].partition("-")
-    written = _pid_start(rest) if sep and kind in (BEFORE, NEW) else None
+    written = parse_writer(rest) if sep and kind in (BEFORE, NEW) else None
     return None if written is None else (kind, *written)
 
 
-def _running(pid: int, start: str) -> bool:
-    """Whether the process that made a mark still runs: the same pid with the same start time (on Linux)."""
+def is_own(writer: Writer) -> bool:
+    pid, start, host = writer
+    return pid == os.getpid() and start == _TOKEN and host in (None, _HOST)
+
+
+def is_foreign(writer: Writer) -> bool:
+    """Whether ``writer`` ran on another host or in another pid namespace: this process cannot look it up."""
+    return writer[2] not in (None, _HOST)
+
+
+def writer_running(writer: Writer, made: Path) -> bool:
+    """Whether the process that made ``made`` (a mark or a temporary) may still run: here, the same pid with the
+    same start time (on Linux); elsewhere, ``made`` younger than STALE_SECONDS."""
+    pid, start, _ = writer
+    if is_foreign(writer):
+        try:
+            return time.time() - made.lstat().st_mtime < STALE_SECONDS
+        except OSError:
+            return False
     if _PROC:
         return _start_of(pid) == start
     try:
@@ -113,14 +162,18 @@ def restore_killed(files: Iterable[str | Path]) -> list[Path]:
             writer = _writer(m, f)
             if writer is None:
                 continue
-            kind, pid, start = writer
-            if pid == os.getpid() and start == _TOKEN:
+            kind, who = writer[0], writer[1:]
+            if is_own(who):
                 continue
-            if _running(pid, start):
-                raise FeatcacheError(f"another featcache process (pid {pid}) is writing {f.parent} now; wait for it to "
-                                     "finish, or choose another --out")
+            if writer_running(who, m):
+                if is_foreign(who):
+                    raise FeatcacheError(f"another featcache process (pid {who[0]}, on another host or in another "
+                                         f"container) may be writing {f.parent}: its marks there are less than an hour "
+                                         "old; wait for it to finish, or choose another --out")
+                raise FeatcacheError(f"another featcache process (pid {who[0]}) is writing {f.parent} now; wait for it "
+                                     "to finish, or choose another --out")
             try:
-                if (f.parent / f"{DONE_PREFIX}{pid}-{start}").exists():
+                if (f.parent / (DONE_PREFIX + m.name[len(f.name) + 2 + len(kind) + 1:])).exists():
                     os.unlink(m)  # its block had written every file: the new report stays, whole
                     continue
                 if kind == NEW and m.stat().st_size:  # featcache's are empty: this one is someone's file
@@ -138,10 +191,10 @@ def restore_killed(files: Iterable[str | Path]) -> list[Path]:
             done.append(f)
     for folder in folders:  # a finished block's own mark, once its other marks are gone
         for d in folder.glob(f"{DONE_PREFIX}*"):
-            written = _pid_start(d.name[len(DONE_PREFIX):])
-            if written is None or written == (os.getpid(), _TOKEN) or _running(*written):
+            written = parse_writer(d.name[len(DONE_PREFIX):])
+            if written is None or is_own(written) or writer_running(written, d):
                 continue
-            tag = f"-{written[0]}-{written[1]}"
+            tag = "-" + d.name[len(DONE_PREFIX):]
             try:
                 if not any(m.name.endswith(tag) and m != d for m in folder.iterdir()):
                     d.unlink()

@@ -1565,3 +1565,15 @@ def test_marks_of_a_killed_report_are_told_apart_from_a_live_writer_a_reused_pid
     own = paths.kept_mark(f, paths.NEW)
     own.write_text("")
     assert paths.restore_killed([f]) == [] and own.exists() and f.exists()
+    own.unlink()
+    # a writer in another container or on another host (another HOST tag): this process cannot look its pid up, so
+    # its marks are a live writer's for an hour (they were taken for a killed one's and its files put back under it)
+    foreign = tmp_path / ".evaluation.json.before-77-123-0000beef"
+    foreign.write_text("older")
+    with pytest.raises(FeatcacheError, match=r"another featcache process \(pid 77, on another host or in another "
+                                             r"container\) may be writing .*less than an hour old"):
+        paths.restore_killed([f])
+    assert f.read_text() == "old"
+    hours_ago = foreign.stat().st_mtime - 2 * paths.STALE_SECONDS
+    os.utime(foreign, (hours_ago, hours_ago))
+    assert paths.restore_killed([f]) == [f] and f.read_text() == "older" and not foreign.exists()

@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import time
 import warnings
 from pathlib import Path
 
@@ -568,24 +569,36 @@ def test_no_space_while_writing_an_atomic_file_is_one_line_and_keeps_the_old_fil
 
 
 def test_temporaries_of_killed_atomic_writes_are_cleaned_up_by_the_next_write(tmp_path):
-    """Regression (an adversarial tester): a head/report/model write SIGKILLed mid-way left its 0600 temporary for good."""
+    """Regression (an adversarial tester): a head/report/model write SIGKILLed mid-way left its 0600 temporary for
+    good; then (a second tester) for an hour, since a younger one might be a live write. Temporaries carry their
+    writer's tag (pid, start time, host): a killed writer's go at the next write, a live writer's stay, and those
+    of a writer this process cannot look up (another host or container) or without a tag stay an hour."""
+    from featcache import paths
+
     target = tmp_path / "head.keras"
     code = ("import os, signal, sys; from featcache.store.atomic import atomic_path\n"
             "with atomic_path(sys.argv[1]) as tmp:\n    tmp.write_text('half')\n    os.kill(os.getpid(), signal.SIGKILL)\n")
-    for _ in range(2):
-        subprocess.run([sys.executable, "-c", code, str(target)], cwd=REPO, check=False)
+    subprocess.run([sys.executable, "-c", code, str(target)], cwd=REPO, check=False)
+    first = sorted(tmp_path.glob(".head.keras.*"))
+    subprocess.run([sys.executable, "-c", code, str(target)], cwd=REPO, check=False)  # the next write: the first goes
     killed = sorted(tmp_path.glob(".head.keras.*"))
-    assert len(killed) == 2 and not target.exists()  # what a kill leaves: atomic_path's own names
-    old, recent = killed
+    assert len(first) == 1 and len(killed) == 1 and killed != first and not target.exists()
+    prefix = atomic._temporary_parts(target)[0]
+    start = paths._start_of(1) if paths._PROC else "0badcafe"
+    live = tmp_path / f"{prefix}1-{start}-{paths._HOST}.abcd1234.keras"  # pid 1 runs: a write going on
+    foreign_recent, foreign_old = (tmp_path / f"{prefix}{pid}-12345-0000beef.abcd1234.keras" for pid in (5, 6))
+    untagged_recent, untagged_old = (tmp_path / f"{prefix}{name}.keras" for name in ("abcd1234", "wxyz9876"))
     users = tmp_path / ".head.keras.bak"  # a user's file that merely looks alike
-    users.write_text("mine")
-    hours_ago = os.path.getmtime(old) - 2 * atomic.STALE_SECONDS
-    for p in (old, users):
+    for p in (live, foreign_recent, foreign_old, untagged_recent, untagged_old, users):
+        p.write_text("mine" if p == users else "half")
+    hours_ago = time.time() - 2 * atomic.STALE_SECONDS
+    for p in (foreign_old, untagged_old, users):
         os.utime(p, (hours_ago, hours_ago))
     with atomic_path(target) as tmp:
         tmp.write_text("whole")
-    assert target.read_text() == "whole" and not old.exists()
-    assert recent.exists() and users.read_text() == "mine"  # another process's write may still be going on
+    assert target.read_text() == "whole" and not any(p.exists() for p in killed)
+    assert not foreign_old.exists() and not untagged_old.exists()
+    assert live.exists() and foreign_recent.exists() and untagged_recent.exists() and users.read_text() == "mine"
 
 
 def test_a_failed_atomic_write_removes_the_folders_it_made(tmp_path, monkeypatch):

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from featcache.errors import FeatcacheError
-from featcache.paths import BEFORE, NEW, done_mark, kept_mark, restore_killed
+from featcache.paths import (BEFORE, NEW, STALE_SECONDS, done_mark, is_own, kept_mark, parse_writer, restore_killed,
+                             writer_running, writer_tag)
 from featcache.validate import RECORD_DIGEST, REPORT_DIGESTS, record_seal
 
 
@@ -144,7 +145,7 @@ def atomic_path(path: str | Path, advice: str | None = None) -> Iterator[Path]:
     made = _missing_folders(path.parent)  # made for this file: removed again if it is not written (a full disk)
     prefix, suffix = _temporary_parts(path)
     try:
-        fd, tmp = _make_temporary(path.parent, prefix, suffix)
+        fd, tmp = _make_temporary(path.parent, f"{prefix}{writer_tag()}.", suffix)
     except OSError as exc:
         _remove_empty(made)
         if is_no_space(exc):
@@ -203,8 +204,9 @@ def _remove_empty(folders: list[Path]) -> None:
             break
 
 
-# A file name's limit on Linux file systems (NAME_MAX); a temporary's name adds a dot, 8 characters and a dot.
+# A file name's limit on Linux file systems (NAME_MAX); a temporary's name adds dots, the writer's tag and 8 characters.
 NAME_MAX = 255
+_TAG_BYTES = 9 + 1 + 20 + 1 + 8  # paths.writer_tag at its longest: a 9-digit pid, a 20-digit start, 8 hex
 
 
 def _temporary_parts(path: Path) -> tuple[str, str]:
@@ -217,7 +219,7 @@ def _temporary_parts(path: Path) -> tuple[str, str]:
     name, suffix = path.name, path.suffix or ".tmp"
     if len(os.fsencode(suffix)) > NAME_MAX // 2:
         suffix = ".tmp"
-    room = NAME_MAX - 8 - 2 - len(os.fsencode(suffix))  # 8 random characters and two dots
+    room = NAME_MAX - 8 - 3 - _TAG_BYTES - len(os.fsencode(suffix))  # the writer's tag, 8 random characters, 3 dots
     if len(os.fsencode(name)) > room:
         tag = hashlib.sha256(os.fsencode(name)).hexdigest()[:8]
         cut = os.fsencode(name)[: room - len(tag) - 1].decode("utf-8", "ignore")  # whole characters only
@@ -225,33 +227,36 @@ def _temporary_parts(path: Path) -> tuple[str, str]:
     return f".{name}.", suffix
 
 
-# What atomic_path writes through takes seconds to about a minute (a model
-# conversion: 7-66 s, docs/benchmarks.md); a temporary this old is a killed
-# write's, not a running one's.
-STALE_SECONDS = 3600
-
-
 def _temporary_name(path: Path) -> re.Pattern[str]:
-    """The names atomic_path's mkstemp gives temporaries of ``path``: its prefix, 8 of [a-z0-9_], its suffix."""
+    """The names atomic_path's mkstemp gives temporaries of ``path``: its prefix, the writer's tag and a dot (none
+    in featcache 0.2.0's first temporaries), 8 of [a-z0-9_], its suffix. Group 1: the tag."""
     prefix, suffix = _temporary_parts(path)
-    return re.compile(rf"{re.escape(prefix)}[a-z0-9_]{{8}}{re.escape(suffix)}")
+    return re.compile(rf"{re.escape(prefix)}(?:([0-9a-f-]+)\.)?[a-z0-9_]{{8}}{re.escape(suffix)}")
 
 
 def remove_stale_temporaries(path: str | Path) -> None:
-    """Delete what writes of ``path`` killed mid-way (SIGKILL, power loss) left beside it: ``atomic_path``'s
-    temporaries older than ``STALE_SECONDS``; a younger one may be another process's write in progress.
+    """Delete what writes of ``path`` killed mid-way (SIGKILL, the OOM killer, power loss) left beside it:
+    ``atomic_path``'s temporaries whose writer is gone (``paths.writer_running``: here, at once; they stayed an hour,
+    an adversarial tester), and those without a writer's tag older than ``STALE_SECONDS``.
 
     Only names mkstemp makes for ``path`` are touched (a user's ``.head.keras.bak`` is not one).
     """
     path = Path(path)
     pattern = _temporary_name(path)
     try:
-        found = [tmp for tmp in path.parent.glob(f"{glob.escape(_temporary_parts(path)[0])}*") if pattern.fullmatch(tmp.name)]
+        found = [(tmp, pattern.fullmatch(tmp.name)) for tmp in path.parent.glob(f"{glob.escape(_temporary_parts(path)[0])}*")]
     except OSError:  # a folder we cannot list: the write itself says what is wrong
         return
-    for tmp in found:
+    for tmp, match in found:
+        if match is None:
+            continue
+        writer = parse_writer(match[1]) if match[1] else None
         try:  # one at a time: another process cleaning up too may have taken one already
-            if time.time() - tmp.lstat().st_mtime > STALE_SECONDS:
+            if writer is not None:
+                gone = not is_own(writer) and not writer_running(writer, tmp)
+            else:
+                gone = time.time() - tmp.lstat().st_mtime > STALE_SECONDS
+            if gone:
                 tmp.unlink()
         except OSError:
             pass
