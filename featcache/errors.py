@@ -40,11 +40,19 @@ class CacheBusy(FeatcacheError):
 
 class NotHDF5(FeatcacheError):
     """A path HDF5 cannot open as a file of its own (another kind of file, or one cut short); ``path`` names it, so
-    the CLI can say when it is a head or model given where a cache goes."""
+    the CLI can say when it is a head or model given where a cache goes. The message is ``problem`` (what HDF5
+    said of the file) and ``hint`` (what to pass instead): a command that takes other files too (verify) gives its
+    own hint (it replaced the text of this one's, and would silently have stopped if the wording changed; a review)."""
 
-    def __init__(self, message: str, path: object = None):
-        super().__init__(message)
-        self.path = path
+    HINT = "pass a cache written by 'featcache extract'"
+
+    def __init__(self, path: object, detail: str, hint: str = HINT):
+        self.path, self.detail, self.hint = path, detail, hint
+        self.problem = f"{path} is not a readable HDF5 file ({detail})"
+        super().__init__(f"{self.problem}; {hint}")
+
+    def with_hint(self, hint: str) -> "NotHDF5":
+        return NotHDF5(self.path, self.detail, hint)
 
 
 def no_permission(path: object) -> str:

@@ -1373,6 +1373,18 @@ def test_predict_recursive_names_what_it_passes_over(tmp_path, fake_model, capsy
     out, err = capsys.readouterr()
     assert [line.split(": ")[0] for line in out.strip().splitlines()] == [str(root / "a" / "x.png")]
     assert f"1 link(s) to folders, not followed ({root / 'link'}/; pass them to predict their images)" in err, err
+    # a broken link (its target gone) is said to be one, in both listings; it was 'a file of no image type' (a tester)
+    (root / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    for flags in (["--recursive"], []):
+        folder = root if flags else root / "a"
+        if not flags:
+            (folder / "gone.png").symlink_to(tmp_path / "nowhere.png")
+        assert main(["predict", str(fake_model), str(folder), "--json", *flags]) == 0
+        out, err = capsys.readouterr()
+        assert f"1 broken link(s) ({folder / 'gone.png'}; their targets are gone)" in err and "no image type" not in err, err
+        assert str(folder / "gone.png") in json.loads(out)["left_out"]
+    os.unlink(root / "gone.png")
+    os.unlink(root / "a" / "gone.png")
 
     write_image(root / "locked" / "y.png", class_image(1, 1, 16))
     real = os.scandir
@@ -1479,9 +1491,14 @@ def test_a_damaged_head_or_model_is_named_damaged_by_every_command(tmp_path, fak
     flipped_model = _flip_in_entry(fake_model, "featcache.json", tmp_path / "flipped.keras")
     cut_model = tmp_path / "cut.keras"
     cut_model.write_bytes(fake_model.read_bytes()[: fake_model.stat().st_size // 2])
-    for f in (flipped_head, cut_head, flipped_model, cut_model):
+    # cut inside its first entry's header (under 30 bytes) or name: 'not a readable HDF5 file' in verify (a tester)
+    tiny_head, tiny_model = tmp_path / "tiny.npz", tmp_path / "tiny.keras"
+    tiny_head.write_bytes(head.read_bytes()[:20])
+    tiny_model.write_bytes(fake_model.read_bytes()[:33])
+    for f in (flipped_head, cut_head, flipped_model, cut_model, tiny_head, tiny_model):
         capsys.readouterr()
         one_line_error(capsys, ["verify", str(f)], f"{f} is damaged (", "retrain the head with 'featcache train' or export the model again")
+    one_line_error(capsys, ["predict", str(tiny_model), str(photos)], f"{tiny_model} is damaged or was changed after")
     # a bit flipped in featcache's own entry: featcache's file, changed; cut short: damaged, whoever wrote it
     for f, said in ((flipped_head, "is damaged or was changed after 'featcache train' saved it ("), (cut_head, "is damaged (cut short")):
         for argv in (["evaluate", str(f), cache], ["export", str(f), "--out", str(tmp_path / "e.keras")]):

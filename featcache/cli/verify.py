@@ -38,10 +38,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             result = verify_file(args.cache, kind) if kind else verify(args.cache).to_dict()
         except NotHDF5 as exc:  # verify takes heads and models too: "pass a cache" alone sent a new user elsewhere
-            said = str(exc).replace("; pass a cache written by 'featcache extract'",
-                                    "; pass a cache ('featcache extract'), a head ('featcache train') or a model "
-                                    "('featcache export', 'featcache finetune')")
-            raise FeatcacheError(said) from None
+            raise exc.with_hint("pass a cache ('featcache extract'), a head ('featcache train') or a model "
+                                "('featcache export', 'featcache finetune')") from None
     except FeatcacheError as exc:  # damaged, missing, not a cache, busy: the answer is "not ok" all the same
         if args.json:  # a script reads the answer from stdout: {"ok": false, ...} (it got nothing; a new user)
             print_json({"path": str(args.cache), "ok": False, "error": str(exc)})

@@ -40,7 +40,7 @@ class Predictions(list):
     fewer than asked when the model has fewer."""
 
     def __init__(self, items: Iterable[Prediction] = (), skipped: Sequence[tuple[str, str]] = (),
-                 runtime: str | None = None, runtime_note: str | None = None, left_out: Sequence[str] = (),
+                 runtime: str | None = None, runtime_note: str | None = None, left_out: Sequence["LeftOut"] = (),
                  top_k: int | None = None):
         super().__init__(items)
         self.skipped = list(skipped)
@@ -179,8 +179,35 @@ def _entries(folder: Path, recursive: bool) -> list[Path]:
     return sorted(out)
 
 
+# Why an entry of a folder given was not read (``LeftOut.why``).
+SUBFOLDER, LINK, UNREADABLE, BROKEN_LINK, OTHER = "subfolder", "link to a folder", "unreadable", "broken link", "other"
 # What a subfolder --recursive could not list is called among what was left out (``_entries``).
 UNREAD = " (could not be read)"
+
+
+class LeftOut(str):
+    """An entry of a folder given that predict did not read, as shown and in --json (a subfolder or a link to one
+    ends in ``/``), with ``why`` it was left out (SUBFOLDER, LINK, UNREADABLE, BROKEN_LINK or OTHER). A str, so the
+    list reads and compares as the paths it always was; the kinds were told apart by string suffixes and a
+    filesystem check at display time (a review), and a broken link was called a file of no image type."""
+
+    why: str
+
+    def __new__(cls, path: str | Path, why: str) -> "LeftOut":
+        shown = {SUBFOLDER: f"{path}/", LINK: f"{path}/", UNREADABLE: f"{path}{UNREAD}", BROKEN_LINK: str(path),
+                 OTHER: str(path)}[why]
+        self = super().__new__(cls, shown)
+        self.why = why
+        return self
+
+    @classmethod
+    def of(cls, entry: Path) -> "LeftOut":
+        """What ``entry`` (one of ``_entries``) is, as a leftover."""
+        if str(entry).endswith(UNREAD):
+            return cls(str(entry).removesuffix(UNREAD), UNREADABLE)
+        if entry.is_symlink():
+            return cls(entry, LINK if entry.is_dir() else OTHER if entry.exists() else BROKEN_LINK)
+        return cls(entry, SUBFOLDER if entry.is_dir() else OTHER)
 
 
 def image_files_in(folder: Path, recursive: bool = False) -> list[Path]:
@@ -201,39 +228,37 @@ def image_files_in(folder: Path, recursive: bool = False) -> list[Path]:
     return files
 
 
-def expand_inputs(images: Sequence[str | Path], recursive: bool = False) -> tuple[list[Path], list[str]]:
+def expand_inputs(images: Sequence[str | Path], recursive: bool = False) -> tuple[list[Path], list[LeftOut]]:
     """Each folder in ``images`` replaced by its image files (with ``recursive``, its subfolders' too); files and
     .npy arrays kept in order. Also what the folders held besides (subfolders, with a trailing /, unless
     ``recursive``, and files of no image type)."""
     out: list[Path] = []
-    left_out: list[str] = []
+    left_out: list[LeftOut] = []
     for p in map(Path, images):
         if p.is_dir():
             files = image_files_in(p, recursive)
             out.extend(files)
             taken = set(files)
-            left_out += [str(q) if str(q).endswith(UNREAD) else str(q) + ("/" if q.is_dir() else "")
-                         for q in _entries(p, recursive) if q not in taken]
+            left_out += [LeftOut.of(q) for q in _entries(p, recursive) if q not in taken]
         else:
             out.append(p)
-    return out, list(dict.fromkeys(left_out))  # a folder given twice: its leftovers said once (counted twice; a tester)
+    return out, list({str(q): q for q in left_out}.values())  # a folder given twice: its leftovers said once (counted twice; a tester)
 
 
-def left_out_line(left_out: Sequence[str], limit: int = 3) -> str:
-    """``left out 2 subfolder(s) and 1 other file(s) of the folders given: ...``: predict reads one level of image files."""
-    unread = [p.removesuffix(UNREAD) + "/" for p in left_out if p.endswith(UNREAD)]
-    links = [p for p in left_out if p.endswith("/") and Path(p.rstrip("/")).is_symlink()]
-    dirs = [p for p in left_out if p.endswith("/") and p not in links]
-    files = [p for p in left_out if not p.endswith("/") and not p.endswith(UNREAD)]
-    parts = [f"{len(dirs)} subfolder(s) ({', '.join(dirs[:limit])}{', ...' if len(dirs) > limit else ''}; pass them, or --recursive, to "
-             "predict their images)" if dirs else "",
+def left_out_line(left_out: Sequence[LeftOut], limit: int = 3) -> str:
+    """``left out of the folders given: 2 subfolder(s) (...) and 1 file(s) of no image type (...)``: predict reads one
+    level of image files unless --recursive."""
+    def some(why: str) -> tuple[int, str]:
+        shown = [q.removesuffix(UNREAD) + ("/" if why == UNREADABLE else "") for q in left_out if q.why == why]
+        return len(shown), ", ".join(shown[:limit]) + (", ..." if len(shown) > limit else "")
+
+    (dirs, d), (links, ln), (unread, u), (broken, b), (files, f) = map(some, (SUBFOLDER, LINK, UNREADABLE, BROKEN_LINK, OTHER))
+    parts = [f"{dirs} subfolder(s) ({d}; pass them, or --recursive, to predict their images)" if dirs else "",
              # --recursive never follows one (a loop would not end): said, as the subfolders are (an adversarial tester)
-             f"{len(links)} link(s) to folders, not followed ({', '.join(links[:limit])}{', ...' if len(links) > limit else ''}; "
-             "pass them to predict their images)" if links else "",
-             f"{len(unread)} subfolder(s) that could not be read ({', '.join(unread[:limit])}{', ...' if len(unread) > limit else ''}; "
-             "check their permissions)" if unread else "",
-             f"{len(files)} file(s) of no image type ({', '.join(files[:limit])}{', ...' if len(files) > limit else ''})"
-             if files else ""]
+             f"{links} link(s) to folders, not followed ({ln}; pass them to predict their images)" if links else "",
+             f"{unread} subfolder(s) that could not be read ({u}; check their permissions)" if unread else "",
+             f"{broken} broken link(s) ({b}; their targets are gone)" if broken else "",
+             f"{files} file(s) of no image type ({f})" if files else ""]
     return "left out of the folders given: " + " and ".join(p for p in parts if p)
 
 
@@ -441,7 +466,7 @@ def _is_npy(path: Path) -> bool:
     return path.suffix.lower() == ".npy"
 
 
-def collect_inputs(images: Sequence[str | Path], csv: str | Path | None, recursive: bool = False) -> tuple[list[Path], list[str]]:
+def collect_inputs(images: Sequence[str | Path], csv: str | Path | None, recursive: bool = False) -> tuple[list[Path], list[LeftOut]]:
     """``(paths, left_out)``: the inputs, folders replaced by their image files (``expand_inputs``), all checked
     before any work: every one exists, ``csv`` may be written, and each ``.npy``'s name can name its rows."""
     from featcache.sources.decode import NOT_UTF8, utf8_name

@@ -476,6 +476,10 @@ def damaged_zip(path: str | Path) -> tuple[str, bool] | None:
         return None
     if not start.startswith(b"PK\x03\x04"):
         return None
+    if len(start) < 30 + int.from_bytes(start[26:28], "little"):  # cut inside its first entry's header or name
+        name = start[30:].decode("utf-8", "replace")  # "not a readable HDF5 file" in verify (a tester)
+        ours = bool(name) and any(n.startswith(name) for n in _OURS_FIRST)
+        return f"cut short: {len(start)} bytes, not even its first entry's header", ours
     try:
         with zipfile.ZipFile(p) as zf:
             if not any(n in zf.namelist() for n in (META_ENTRY, f"{NPZ_ENTRY}.npy")):

@@ -222,10 +222,7 @@ def open_h5(path: Path, mode: str = "r", peek: bool = False, **kwargs: Any) -> h
             raise CacheBusy(f"{path} is being written by another featcache process; wait for it to finish") from None
         if getattr(exc, "errno", None) in (errno.EACCES, errno.EPERM) or "Permission denied" in str(exc):
             raise FeatcacheError(no_permission(path)) from None  # not "not a readable HDF5 file": it may well be one
-        raise NotHDF5(
-            f"{path} is not a readable HDF5 file ({str(exc).splitlines()[0]}); pass a cache written by 'featcache extract'",
-            path=path,
-        ) from None
+        raise NotHDF5(path, str(exc).splitlines()[0]) from None
 
 
 def create_rows(g: h5py.Group, name: str, values: Any) -> None:
