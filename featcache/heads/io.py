@@ -477,6 +477,8 @@ def damaged_zip(path: str | Path) -> tuple[str, bool] | None:
     if not start.startswith(b"PK\x03\x04"):
         return None
     if len(start) < 30 + int.from_bytes(start[26:28], "little"):  # cut inside its first entry's header or name
+        if not _plausible_header(start):
+            return None  # "PK\x03\x04" and then anything: no zip's start
         name = start[30:].decode("utf-8", "replace")  # "not a readable HDF5 file" in verify (a tester)
         ours = bool(name) and any(n.startswith(name) for n in _OURS_FIRST)
         return f"cut short: {len(start)} bytes, not even its first entry's header", ours
@@ -499,6 +501,14 @@ def damaged_zip(path: str | Path) -> tuple[str, bool] | None:
 
 _OURS_FIRST = (META_ENTRY, f"{NPZ_ENTRY}.npy")
 _KERAS_FILES = ("metadata.json", "config.json", "model.weights.h5")
+
+
+def _plausible_header(start: bytes) -> bool:
+    """Whether what there is of a zip's first local header reads as one: a version needed to extract of at most
+    6.3 (the newest APPNOTE), a compression method zipfile knows (stored, deflated, bzip2, lzma)."""
+    version = int.from_bytes(start[4:6], "little") if len(start) >= 6 else 0
+    method = int.from_bytes(start[8:10], "little") if len(start) >= 10 else 0
+    return version <= 63 and method in (0, 8, 12, 14)
 
 
 def _first_entry(start: bytes) -> str:
