@@ -520,7 +520,10 @@ def recorded_digests(marker: str | Path) -> dict[str, str] | None:
         doc = json.loads(Path(marker).read_text())
     except (OSError, ValueError, UnicodeDecodeError):
         return None
-    if isinstance(doc, dict) and RECORD_DIGEST in doc and doc[RECORD_DIGEST] != record_seal(doc):
+    # Records its files' digests but not its own: the seal deleted along with an edit, which read as a report from
+    # before digests (a tester; records were sealed a few hours after they first recorded digests, 2026-12-03)
+    unsealed = isinstance(doc, dict) and REPORT_DIGESTS in doc and RECORD_DIGEST not in doc
+    if unsealed or isinstance(doc, dict) and RECORD_DIGEST in doc and doc[RECORD_DIGEST] != record_seal(doc):
         raise FeatcacheError(f"{marker} was changed since featcache wrote it; choose another --out, or move the report in "
                              f"{Path(marker).parent} away (its files go together)")
     digests = doc.get(REPORT_DIGESTS) if isinstance(doc, dict) else None

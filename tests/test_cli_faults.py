@@ -1537,6 +1537,11 @@ def test_a_users_edits_to_a_reports_own_record_are_refused_not_replaced(tmp_path
         capsys.readouterr()
         one_line_error(capsys, [*argv, "--out", str(folder)], f"{folder / record} was changed since featcache wrote it")
         assert (folder / record).read_bytes() == kept
+        del doc["record_sha256"]  # the seal deleted along with the edit: it read as a record from before digests
+        (folder / record).write_text(json.dumps(doc, indent=2))
+        kept = (folder / record).read_bytes()
+        one_line_error(capsys, [*argv, "--out", str(folder)], f"{folder / record} was changed since featcache wrote it")
+        assert (folder / record).read_bytes() == kept
 
 
 def test_marks_of_a_killed_report_are_told_apart_from_a_live_writer_a_reused_pid_and_a_users_files(tmp_path):

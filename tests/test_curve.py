@@ -465,7 +465,7 @@ def test_a_row_edited_since_it_was_written_is_fitted_again(tiny_cache, tmp_path,
     assert curve(tiny_cache, out, heads=("logreg",), seeds=1, sizes=[20, 40], plot=False).fits == 1
     # A curve folder from before checksums (no column, no mark in curve.json) still resumes as it was
     meta = json.loads((out / "curve.json").read_text())
-    meta.pop("row_checksums"), meta.pop("record_sha256")  # neither was written then
+    meta.pop("row_checksums"), meta.pop("record_sha256"), meta.pop("written_sha256")  # none was written then
     (out / "curve.json").write_text(json.dumps(meta))
     lines = (out / "curve.csv").read_text().splitlines()
     (out / "curve.csv").write_text("\n".join(",".join(l.split(",")[:5]) for l in lines) + "\n")
@@ -596,7 +596,7 @@ def test_rows_fitted_in_the_old_order_are_fitted_again_on_resume(tiny_cache, tmp
     from featcache.analysis.curve.folder import TRAIN_ORDER
 
     assert meta.pop("row_order") == TRAIN_ORDER
-    meta.pop("record_sha256")  # nor did curve.json carry its own digest then
+    meta.pop("record_sha256"), meta.pop("written_sha256")  # nor did curve.json carry digests then
     (out / "curve.json").write_text(json.dumps(meta))  # as written before the fix
     # other numbers, as the old order gave (none of 100 test images scores 0.1234), under valid checksums: only the
     # missing mark tells
