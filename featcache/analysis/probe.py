@@ -304,10 +304,11 @@ def _fit_and_score(head_name: str, params: dict[str, Any], X: np.ndarray, y: np.
     """Fit one head on the stacked views ``X`` (V, n, D); its accuracy on each of ``tests``, its C, the fit's seconds."""
     from threadpoolctl import threadpool_limits
 
-    from featcache.heads import make_head
+    from featcache.heads import load_backend, make_head
     from featcache.heads.views import fit_views, score_views
 
     head = make_head(head_name, **params)
+    load_backend(head)  # not in the fit's seconds
     t = time.perf_counter()
     # One BLAS thread per fit; parallelism comes from running fits side by
     # side (n_jobs). On this shared 2-core machine OpenBLAS's own threads made

@@ -180,7 +180,10 @@ def fit_and_score(est: BaseEstimator, cache: Cache, layer: str, train_views: tup
     averaged per test image: (fit seconds, accuracy, the original view's alone when more were averaged, test
     images). The one fit of a head on cached views: ``train`` and the lesson's views row."""
     y = cache.labels("train")
+    from featcache.heads import load_backend
+
     Xv = cache.view_features("train", layer, train_views, rows)
+    load_backend(est)  # not in the fit's seconds
     t0 = time.perf_counter()
     fit_views(est, Xv, y if rows is None else y[rows])  # a head's cross-validation or validation split keeps an image's views together
     fit_seconds = time.perf_counter() - t0

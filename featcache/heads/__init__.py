@@ -42,6 +42,16 @@ def make_head(name: str, **params: Any) -> BaseEstimator:
     return head
 
 
+def load_backend(head: Any) -> None:
+    """Import what ``head`` fits with before a timed fit: Keras and TensorFlow take 6-11 s the first time in a
+    process, which 'train --head keras' counted as fitting ('fit 10.1 s' where its epochs took 3 s; a new-user
+    tester). Heads that fit in scikit-learn have nothing to import."""
+    if getattr(head, "uses_keras", False):
+        from featcache._lazy import keras
+
+        keras()
+
+
 def check_head_params(head: Any) -> None:
     """A head's own check of its parameters (``check_params``); a head without one (a test's stand-in, a new head)
     is taken as it is."""

@@ -112,6 +112,8 @@ class DenseHead(ClassifierMixin, BaseEstimator):
     for the end-to-end model.
     """
 
+    uses_keras = True  # fits in Keras: ``heads.load_backend`` imports it before a timed fit
+
     def __init__(
         self,
         epochs: int = 200,

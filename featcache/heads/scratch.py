@@ -59,6 +59,8 @@ class ScratchCNN(ClassifierMixin, BaseEstimator):
     # hands it the cache's own images (analysis/curve/tasks.py).
     consumes = "images"
 
+    uses_keras = True  # fits in Keras: ``heads.load_backend`` imports it before a timed fit
+
     def __init__(
         self,
         epochs: int = 10,

