@@ -298,11 +298,11 @@ def test_seed_on_an_already_split_folder_is_refused(tmp_path, capsys):
     assert not out.exists()
 
 
-def tiny_cache(path, n_train: int = 40, n_test: int = 20, d: int = 4, layer: str = "out"):
+def tiny_cache(path, n_train: int = 40, n_test: int = 20, d: int = 4, layer: str = "out", fingerprint: str = "e" * 64):
     """A complete 2-class cache of separable features written directly (no network)."""
     from featcache.store import CacheWriter, SplitSpec
 
-    attrs = {"fingerprint": "e" * 64, "class_names": ["ants", "bees"], "layers": [layer], "default_layer": layer,
+    attrs = {"fingerprint": fingerprint, "class_names": ["ants", "bees"], "layers": [layer], "default_layer": layer,
              "backbone": "mobilenet_v2", "weights": "random", "image_size": 32, "preprocessing": "x", "dataset": "tiny"}
     rng = np.random.default_rng(0)
     data = {s: (np.arange(n) % 2) for s, n in (("train", n_train), ("test", n_test))}
@@ -1599,3 +1599,45 @@ def test_marks_of_a_killed_report_are_told_apart_from_a_live_writer_a_reused_pid
     hours_ago = foreign.stat().st_mtime - 2 * paths.STALE_SECONDS
     os.utime(foreign, (hours_ago, hours_ago))
     assert paths.restore_killed([f]) == [f] and f.read_text() == "older" and not foreign.exists()
+
+
+def test_train_and_export_replace_only_a_rerun_of_their_own_job(tmp_path, capsys):
+    """A new-user tester: 'export FASHION_HEAD --out ab.keras' replaced an ants/bees model, and 'train fashion.h5
+    --head svm --out victim.npz' another data set's logreg head, without a word. A featcache head or model at --out
+    is replaced by a rerun of its job (the same cache and kind of head; a model fine-tuned or not as before), which
+    says so; another job's is one line naming it (--force replaces it)."""
+    from helpers import meta_only_model
+
+    a = str(tiny_cache(tmp_path / "a.h5"))
+    b = str(tiny_cache(tmp_path / "b.h5", fingerprint="b" * 64))
+    head = tmp_path / "h.npz"
+    assert main(["train", a, "--head", "logreg", "--out", str(head)]) == 0
+    kept = head.read_bytes()
+    capsys.readouterr()
+    one_line_error(capsys, ["train", b, "--head", "logreg", "--out", str(head)],
+                   f"--out {head} holds a logreg head trained on another cache (tiny, fingerprint eeeeeeeeeeee)",
+                   "choose another --out, or pass --force to replace it")
+    one_line_error(capsys, ["train", a, "--head", "svm", "--out", str(head)], f"--out {head} holds a logreg head of another kind")
+    assert head.read_bytes() == kept
+    assert main(["train", a, "--head", "logreg", "--C", "0.5", "--out", str(head)]) == 0  # a rerun: replaced, and said
+    assert capsys.readouterr().out.strip().endswith(f"-> {head} (replaced the head there)")
+    assert main(["train", b, "--head", "svm", "--out", str(head), "--force"]) == 0
+    from featcache.heads.io import read_head_meta
+
+    assert read_head_meta(head)["head"] == "svm"
+    import featcache
+    from featcache.errors import FeatcacheError
+
+    with pytest.raises(FeatcacheError, match="holds a svm head trained on another cache"):  # the API's train too
+        featcache.train(a, "logreg", out=head, verbose=False)
+    # a fine-tuned model (minutes of training) is not replaced by an export of its head, before TensorFlow loads
+    assert main(["train", a, "--head", "logreg", "--out", str(tmp_path / "l.npz")]) == 0
+    tuned = meta_only_model(tmp_path / "tuned.keras", cache_fingerprint="e" * 64, head="logreg", finetune={"epochs": 2})
+    kept = tuned.read_bytes()
+    one_line_error(capsys, ["export", str(tmp_path / "l.npz"), "--out", str(tuned)],
+                   f"--out {tuned} holds a fine-tuned model (minutes of training), which this export without fine-tuning "
+                   "would replace; choose another --out, or pass --force")
+    other = meta_only_model(tmp_path / "other.keras", cache_fingerprint="b" * 64, dataset="ab", head="logreg", finetune=None)
+    one_line_error(capsys, ["export", str(tmp_path / "l.npz"), "--out", str(other)],
+                   f"--out {other} holds a model trained on another cache (ab, fingerprint bbbbbbbbbbbb)")
+    assert tuned.read_bytes() == kept

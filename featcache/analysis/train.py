@@ -134,11 +134,12 @@ def default_head_path(cache: Cache, layer: str, head: str, tag: str | None, n: i
     return paths.runs_dir() / "heads" / (name + head_suffix(head))
 
 
-def check_out(path: Path, head: str, force: bool) -> None:
-    """``--out`` must be a head file name; an existing file is replaced only if featcache wrote it as a head (or ``force``)."""
+def check_out(path: Path, head: str, force: bool, cache: Cache) -> None:
+    """``--out`` must be a head file name; an existing file is replaced only if featcache wrote it as a head of the
+    same job (``heads.io.check_same_job``: this cache, this kind of head), or with ``force``."""
     check_out_file(path, head_suffix(head), f"the {head} head",  # keras is the default: say how to get a .npz one
                    "keras heads, the default, are .keras files; logreg and svm heads .npz")
-    check_head_out(path, force)
+    check_head_out(path, force, job={"cache_fingerprint": cache.fingerprint, "head": head})
 
 
 def check_training_labels(y: np.ndarray, class_names: list[str], est: Any) -> None:
@@ -207,7 +208,7 @@ def save_trained(est: BaseEstimator, cache: Cache, layer: str, head: str, path: 
     return meta
 
 
-def _say_trained(res: TrainResult) -> None:
+def _say_trained(res: TrainResult, replaced: bool = False) -> None:
     extra = "".join(f", {k} {v}" for k, v in res.details.items() if k != "cv_scores")
     if getattr(res.estimator, "C", None) == "cv":  # say where C came from (logreg's scores are in --json)
         extra += " (chosen by cross-validation on the training features)"
@@ -216,7 +217,8 @@ def _say_trained(res: TrainResult) -> None:
         how = (f" ({res.averaged} averaged over {len(res.test_views)} views: {', '.join(res.test_views)}; "
                f"original view alone {res.orig_accuracy:.4f})")
     fit = f"{res.fit_seconds:.1f} s" if res.fit_seconds >= 0.05 else f"{res.fit_seconds * 1000:.0f} ms"  # not "0.0 s"
-    print(f"test accuracy {res.accuracy:.4f} on {res.test_images} images{how}; fit {fit}{extra} -> {res.path}")
+    print(f"test accuracy {res.accuracy:.4f} on {res.test_images} images{how}; fit {fit}{extra} -> {res.path}"
+          + (" (replaced the head there)" if replaced else ""))
 
 
 def train(
@@ -262,7 +264,7 @@ def train(
     if head == "keras":
         preset = preset or DEFAULT_PRESET
     if out is not None:
-        check_out(check_path(out, "out", "the head file to write"), head, force)
+        check_out(check_path(out, "out", "the head file to write"), head, force, cache)
     layer = cache.layer(layer, "--layer")  # a short block name (block_13) is its layer; "" is refused, not the default
     cache.features("test", layer, slice(0, 1))  # the test split is there and reads, before any training
     y = cache.labels("train")
@@ -272,7 +274,7 @@ def train(
     path = Path(out) if out is not None else default_head_path(
         cache, layer, head, head_tag(head, est, preset, epochs, standardize), len(y), seed, train_views)
     if out is None:
-        check_out(path, head, force)  # before the fit: a refusal costs nothing
+        check_out(path, head, force, cache)  # before the fit: a refusal costs nothing
     check_file_outside_classes(path, cache.photo_root)
     if verbose:
         what = f"{head} head" + (f" (preset {preset})" if preset else "")
@@ -284,6 +286,7 @@ def train(
     with epochs_bar() if bars_wanted(verbose) else contextlib.nullcontext():  # a Keras head's epochs: one bar
         fit_seconds, accuracy, orig_accuracy, n_test = fit_and_score(est, cache, layer, train_views, test_views, rows)
     averaged = averaged_over(est, test_views)
+    replacing = path.exists()  # an earlier run's head of this job: said (a new-user tester)
     result = TrainResult(path, head, preset, layer, int(len(y)), n_test, accuracy, fit_seconds, _details(est),
                          train_views, test_views, averaged, orig_accuracy, est)
     meta = save_trained(est, cache, layer, head, path, rows, train_views, test_views, accuracy, fit_seconds,
@@ -292,5 +295,5 @@ def train(
                         test_accuracy_orig=orig_accuracy)
     result.meta = meta
     if verbose:
-        _say_trained(result)
+        _say_trained(result, replacing)
     return result

@@ -195,17 +195,19 @@ def export(
     ``heads.views`` does on cached features; inference costs one forward
     pass per view. Only heads that export as a Dense layer (logreg, keras).
     """
-    from featcache.deploy.model import check_out, probabilities_model, save_model
+    from featcache.deploy.model import check_out, check_same_model_job, probabilities_model, save_model
     from featcache.heads.io import load_head
     from featcache.sources.base import photo_root_of
     from featcache.sources.images import check_file_outside_classes
 
     out = check_out(out, force)
     est, meta = load_head(head, trust_pickle=trust_pickle)
+    check_same_model_job(out, meta, False, force)
     check_file_outside_classes(out, photo_root_of(meta.get("source")))
     names = graph_views(est, meta, views)
     logits, w = end_to_end_from_head(est, meta, weights)
     model = probabilities_model(logits) if names == ("orig",) else views_model(logits, names)
+    replacing = out.exists()
     path = save_model(model, out, model_meta(meta, head, w, names))
     if verbose:
         from featcache.embedding.backbones import get_backbone
@@ -213,7 +215,7 @@ def export(
         layer = meta.get("layer")  # a head of an inner layer: the model is the network cut there (a new user)
         cut = f", cut at {layer}" if layer and layer != get_backbone(meta["backbone"]).final_layer else ""
         print(f"exported {meta.get('head')} head on {meta['backbone']}{cut} ({meta['image_size']} px, "
-              f"{len(meta['class_names'])} classes) -> {path}")
+              f"{len(meta['class_names'])} classes) -> {path}" + (" (replaced the model there)" if replacing else ""))
         note = views_note(meta) if names == ("orig",) else (
             f"the model averages the probabilities of {len(names)} views of each image ({', '.join(names)}): "
             f"{len(names)} forward passes per image")

@@ -322,7 +322,7 @@ def finetune(
     ``force``; ``trust_pickle`` lets an old pickle head load (it can run code).
     """
     from featcache.deploy.endtoend import parameter_counts
-    from featcache.deploy.model import check_out
+    from featcache.deploy.model import check_out, check_same_model_job
     from featcache.progress import epoch_progress
     from featcache.sources.base import photo_root_of
     from featcache.sources.images import check_file_outside_classes
@@ -332,6 +332,7 @@ def finetune(
     seed = check_seed(seed)
     out = check_out(out if out else default_out(head), force)
     est, meta = _keras_head(head, trust_pickle)
+    check_same_model_job(out, meta, True, force)
     check_file_outside_classes(out, photo_root_of(meta.get("source")))
     data = _Data.of(est, meta, reopen_source(meta, verbose=verbose))
     train_rows, val_rows = data.train_rows, data.val_rows

@@ -206,6 +206,17 @@ def check_out(path: str | Path, force: bool = False) -> Path:
     return path
 
 
+def check_same_model_job(path: Path, head_meta: dict[str, Any], finetuned: bool, force: bool) -> None:
+    """A featcache model at ``path`` is replaced without ``force`` only by a rerun of its job: a model of a head of
+    the same cache and kind, fine-tuned or not as it was (``heads.io.check_same_job``)."""
+    from featcache.heads.io import check_same_job
+
+    if force or not path.exists() or not is_model_file(path):
+        return
+    job = {"cache_fingerprint": head_meta.get("cache_fingerprint"), "head": head_meta.get("head"), "finetune": finetuned}
+    check_same_job(path, _model_json(path), job, force)
+
+
 OUTPUT = "probabilities"  # the model's one output, as a runtime spec's layer
 # DEFAULT_RUNTIME (predict's): extraction's, the fastest installed runtime.
 

@@ -30,7 +30,7 @@ import os
 import warnings
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -167,7 +167,7 @@ def save_head(head: BaseEstimator, path: str | Path, meta: dict[str, Any], *, fo
         raise _unsavable(path, f"a Keras head is stored with one output per class name, and this one's classes are not 0..{n - 1}; "
                                f"fit it on class indices with n_classes={n}")
     check_head(head, meta, path, _unsavable)
-    check_head_out(path, force, "path", "force=True")
+    check_head_out(path, force, "path", "force=True", job=meta)
     with atomic_path(path) as tmp:
         if kind == "keras":
             _write_keras(head, tmp, meta, digests)
@@ -181,15 +181,48 @@ def _unsavable(path: Path, why: str) -> FeatcacheError:
                           "featcache.heads.io.head_meta(cache, layer, head_name, head)")
 
 
-def check_head_out(path: str | Path, force: bool, flag: str = "--out", force_flag: str = "--force") -> None:
-    """A head file about to be written at ``path``: absent, or a regular file that featcache wrote as a head, or any
-    regular file with ``force`` (a FIFO or device never: ``validate.check_replaceable``). The one check of train's
-    ``--out`` and of ``save_head``."""
+def check_head_out(path: str | Path, force: bool, flag: str = "--out", force_flag: str = "--force",
+                   job: Mapping[str, Any] | None = None) -> None:
+    """A head file about to be written at ``path``: absent, or a regular file that featcache wrote as a head (of the
+    same ``job``, where given: ``check_same_job``), or any regular file with ``force`` (a FIFO or device never:
+    ``validate.check_replaceable``). The one check of train's ``--out`` and of ``save_head``."""
     path = Path(path)
     check_replaceable(path, flag)
-    if path.exists() and not force and read_head_meta(path) is None:
+    if not path.exists() or force:
+        return
+    old = read_head_meta(path)
+    if old is None:
         raise FeatcacheError(f"{flag} {path} exists and is not a head featcache wrote; choose another {flag}, "
                              f"or pass {force_flag} to replace it")
+    if job is not None:
+        check_same_job(path, old, job, force, flag, force_flag)
+
+
+def other_job(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str | None:
+    """How the head or model whose metadata is ``old`` (a file at --out) came from another job than the one about
+    to replace it (``new``: its ``cache_fingerprint``, ``head`` and, for a model, ``finetune``); None for a rerun of
+    the same job, or where ``old`` is no featcache file. An export of a Fashion-MNIST head replaced a fine-tuned
+    ants/bees model, and train an svm head replaced another data set's logreg head, without a word: a rerun
+    replacing its own file was the case meant (a new-user tester)."""
+    if not isinstance(old, Mapping):
+        return None
+    kind = f"{old.get('head')} head" if "finetune" not in new else "fine-tuned model" if old.get("finetune") else "model"
+    if old.get("cache_fingerprint") != new.get("cache_fingerprint"):
+        return (f"holds a {kind} trained on another cache ({old.get('dataset')}, fingerprint "
+                f"{str(old.get('cache_fingerprint'))[:12]})")
+    if old.get("head") != new.get("head"):
+        return f"holds a {kind} of another kind"
+    if old.get("finetune") and not new.get("finetune"):  # the other way, an export replaced by its fine-tuning: asked
+        return "holds a fine-tuned model (minutes of training), which this export without fine-tuning would replace"
+    return None
+
+
+def check_same_job(path: str | Path, old: Mapping[str, Any] | None, new: Mapping[str, Any], force: bool,
+                   flag: str = "--out", force_flag: str = "--force") -> None:
+    """Refuse to replace a featcache head or model of another job (``other_job``) unless ``force``."""
+    why = None if force else other_job(old, new)
+    if why is not None:
+        raise FeatcacheError(f"{flag} {path} {why}; choose another {flag}, or pass {force_flag} to replace it")
 
 
 def _npy_bytes(arr: np.ndarray) -> bytes:
