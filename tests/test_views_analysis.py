@@ -144,6 +144,13 @@ def test_export_says_the_model_sees_the_original_view_only_and_what_that_scores(
     meta = read_meta(tmp_path / "m.keras")
     assert meta["views"] == ["orig"] and meta["single_view_test_accuracy"] == res.orig_accuracy
     assert meta["head_train_views"] == list(NAMES)
+    # the note names the flag that averages the views in the model, and --json says what the text does (it printed
+    # the path alone; a new-user tester)
+    assert f"(pass --views all to average the {len(res.test_views)} views in the model" in out
+    assert main(["export", str(res.path), "--out", str(tmp_path / "m.keras"), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["note"] in out and doc["views"] == ["orig"] and doc["single_view_test_accuracy"] == res.orig_accuracy
+    assert (doc["head"], doc["class_names"], doc["path"]) == ("logreg", meta["class_names"], str(tmp_path / "m.keras"))
 
 
 # -- curve and probe: an image and its views on one side only ------------------------------------

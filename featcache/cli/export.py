@@ -38,9 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from featcache.deploy.export import export
+    from featcache.deploy.export import export, export_summary
 
     path = export(args.head, args.out, verbose=not args.json, **given(args, "weights", "force", "trust_pickle", "views"))
     if args.json:
-        print_json({"path": str(path)})
+        print_json(export_summary(path, args.head))
     return 0

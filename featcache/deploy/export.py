@@ -9,7 +9,7 @@ into probabilities. ``finetune`` starts from the same model.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -168,8 +168,31 @@ def views_note(meta: dict[str, Any]) -> str | None:
     acc = f"{single:.4f} on its test split" if single is not None else "not recorded (evaluate the head with --test-views orig)"
     averaged = (f", against {meta['test_accuracy']:.4f} with {len(test)} views averaged"
                 if len(test) > 1 and meta.get("test_accuracy") is not None else "")
+    fix = (f" (pass --views all to average the {len(test)} views in the model, {len(test)} forward passes per image)"
+           if len(test) > 1 else "")  # the flag that gives the head's averaged accuracy back (a new-user tester)
     return (f"the exported model classifies the original view only (no test-time averaging of views; the head was fitted on "
-            f"{len(train)} views): the head's accuracy with the original view alone is {acc}{averaged}")
+            f"{len(train)} views): the head's accuracy with the original view alone is {acc}{averaged}{fix}")
+
+
+def export_note(head_meta: dict[str, Any], views: Sequence[str]) -> str | None:
+    """What export says beside its line: the views the model averages, or what the original view alone scores."""
+    if tuple(views) == ("orig",):
+        return views_note(head_meta)
+    return (f"the model averages the probabilities of {len(views)} views of each image ({', '.join(views)}): "
+            f"{len(views)} forward passes per image")
+
+
+def export_summary(path: str | Path, head_path: str | Path) -> dict[str, Any]:
+    """What ``export --json`` prints: the model written and its export note (it printed the path alone, without the
+    warning the text output gives; a new-user tester)."""
+    from featcache.deploy.model import read_meta
+    from featcache.heads.io import read_head_meta
+
+    meta = read_meta(path)
+    keep = ("head", "backbone", "layer", "image_size", "class_names", "views", "averaged", "single_view_test_accuracy",
+            "views_test_accuracy")
+    return {"path": str(path), **{k: meta.get(k) for k in keep},
+            "note": export_note(read_head_meta(head_path) or {}, meta.get("views") or ["orig"])}
 
 
 def export(
@@ -216,9 +239,7 @@ def export(
         cut = f", cut at {layer}" if layer and layer != get_backbone(meta["backbone"]).final_layer else ""
         print(f"exported {meta.get('head')} head on {meta['backbone']}{cut} ({meta['image_size']} px, "
               f"{len(meta['class_names'])} classes) -> {path}" + (" (replaced the model there)" if replacing else ""))
-        note = views_note(meta) if names == ("orig",) else (
-            f"the model averages the probabilities of {len(names)} views of each image ({', '.join(names)}): "
-            f"{len(names)} forward passes per image")
+        note = export_note(meta, names)
         if note:
             print(note)
     return path
