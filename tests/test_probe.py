@@ -255,6 +255,10 @@ def test_by_default_probe_chooses_on_held_out_training_images(multi_cache, tmp_p
     assert main(["probe", str(multi_cache), "--heads", "logreg", "--layers", "out_relu", "--out", str(tmp_path / "t"),
                  "--on-test", "--json"]) == 0
     assert {r["scored_on"] for r in json.loads(capsys.readouterr().out)["rows"]} == {"test"}
+    assert main(["probe", str(multi_cache), "--heads", "logreg", "--layers", "out_relu", "--out", str(tmp_path / "t"),
+                 "--on-test"]) == 0  # every file it wrote named, probe.json too (a new-user tester)
+    t = tmp_path / "t"
+    assert capsys.readouterr().out.strip().endswith(f"wrote {t / 'probe.csv'}, {t / 'probe.png'} and {t / 'probe.json'}")
     assert main(["probe", str(multi_cache), "--on-test", "--holdout", "0.2", "--out", str(tmp_path / "x")]) == 2
     assert "give one of them" in capsys.readouterr().err and not (tmp_path / "x").exists()
 

@@ -412,7 +412,8 @@ def _probe_into(out_dir: Path, cache: Cache, head_names: list[str], params: dict
         if alt is not None:  # (a new user)
             print(f"an {best.head} head cannot be exported as a model; the best one that can ({alt.head}, "
                   f"{alt.accuracy:.4f}): {result.exportable_train_command}")
-        print(f"wrote {result.csv}" + (f" and {result.plot}" if result.plot else ""))
+        written = [str(p) for p in (result.csv, result.plot, out_dir / "probe.json") if p]  # probe.json too (a new user)
+        print(f"wrote {', '.join(written[:-1])} and {written[-1]}")
     return result
 
 
