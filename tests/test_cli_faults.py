@@ -465,8 +465,18 @@ def test_info_describes_a_head_or_a_model(tmp_path, fake_model, capsys):
     assert main(["info", str(head), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert (info["kind"], info["head"], info["train_size"], info["seed"], info["content_digest_checked"]) == ("head", "logreg", 30, 2, True)
+    assert [line.split()[0] for line in text.splitlines()].count("head") == 1  # the path's row is "file" (a new user)
+    assert text.startswith(f"file") and f"{head} (a head)" in text.splitlines()[0]
     assert main(["info", str(fake_model), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["kind"] == "model"
+    # a fine-tuned model's record in words, not a Python dict with every epoch (a new-user tester)
+    from helpers import meta_only_model
+
+    tuned = meta_only_model(tmp_path / "tuned.keras", finetune={"learning_rate": 1e-05, "params": {"total": 2260546},
+                                                                "epochs": [{"accuracy": 0.9693877551020408}] * 3})
+    assert main(["info", str(tuned)]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("finetune"))
+    assert row.split(None, 1)[1] == "learning_rate 1e-05, params (total 2260546), epochs 3 entries (in --json)", row
     edited = _flip_in_entry(head, "featcache.npy", tmp_path / "edited.npz")
     one_line_error(capsys, ["info", str(edited)], f"{edited} is damaged (its entry featcache.npy fails its CRC-32 check)")
     other = tmp_path / "notes.npz"

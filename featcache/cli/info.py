@@ -137,18 +137,30 @@ def _print_file(info: dict[str, Any]) -> None:
 
     keys = [k for k in FILE_FIELDS if k in info]
     width = max(len(k) for k in (*keys, "digest")) + 1
-    print(one_line(f"{info['kind']:<{width}} {info['path']}"))
+    print(one_line(f"{'file':<{width}} {info['path']} (a {info['kind']})"))  # "head PATH" above "head keras" (a new user)
     for key in keys:
-        value = info[key]
-        if isinstance(value, dict):
-            value = ", ".join(f"{k} {v}" for k, v in value.items() if v is not None)
-        elif isinstance(value, list):
-            value = ", ".join(map(str, value))
-        elif isinstance(value, float):
-            value = f"{value:.4f}"
-        print(one_line(f"{key:<{width}} {value}"))
+        print(one_line(f"{key:<{width}} {_words(info[key])}"))
     print(f"{'digest':<{width}} " + ("checked: as saved" if info["content_digest_checked"] else
                                      "none (saved before 2026-12-03): nothing checks that it is as saved"))
+
+
+def _words(value: Any) -> str:
+    """A metadata value as words: dicts as ``key value`` pairs (nested ones in parentheses), lists of plain values
+    joined, a list of records counted (its entries are in --json), floats to 4 places (small ones in 3 figures).
+    Fine-tuning's record printed as a Python dict, its epochs and all (a new-user tester)."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_nested(v)}" for k, v in value.items() if v is not None)
+    if isinstance(value, list):
+        if any(isinstance(v, (dict, list)) for v in value):
+            return f"{len(value)} entries (in --json)"
+        return ", ".join(map(_words, value))
+    if isinstance(value, float):
+        return f"{value:.4f}" if value == 0 or abs(value) >= 1e-3 else f"{value:.3g}"
+    return str(value)
+
+
+def _nested(value: Any) -> str:
+    return f"({_words(value)})" if isinstance(value, dict) else _words(value)
 
 
 def _source_words(source) -> str:
