@@ -1516,6 +1516,18 @@ def test_a_damaged_head_or_model_is_named_damaged_by_every_command(tmp_path, fak
     for f in (flipped_model, cut_model):  # this model's first entry is featcache's metadata: featcache's, cut short
         one_line_error(capsys, ["predict", str(f), str(photos)], f"{f} is damaged or was changed after 'featcache export'",
                        "re-export the model")
+    # a bit flipped in the zip's directory (is_zipfile still says yes): a BadZipFile traceback, exit 1, in evaluate,
+    # export and finetune (an adversarial tester)
+    keras_head = tmp_path / "k.keras"
+    assert main(["train", cache, "--head", "keras", "--epochs", "2", "--out", str(keras_head)]) == 0
+    for f in (head, keras_head):
+        data = bytearray(f.read_bytes())
+        data[data.find(b"PK\x01\x02")] ^= 1
+        flipped = tmp_path / f"dir_{f.name}"
+        flipped.write_bytes(bytes(data))
+        for argv in (["evaluate", str(flipped), cache], ["export", str(flipped), "--out", str(tmp_path / "e.keras")],
+                     ["finetune", str(flipped), "--out", str(tmp_path / "f.keras")]):
+            one_line_error(capsys, argv, f"{flipped} is damaged", "retrain the head")
     # another program's .npz cut short is damaged too, but not said to be featcache's (a review)
     np.savez(tmp_path / "theirs.npz", a=np.zeros(5000), b=np.ones(5000))
     theirs = tmp_path / "theirs_cut.npz"

@@ -597,8 +597,11 @@ def load_head(path: str | Path, *, trust_pickle: bool = False) -> tuple[BaseEsti
         if file_kind(path) == "model":  # it said only "(TypeError)" (an adversarial tester)
             raise FeatcacheError(f"{path} is a model written by 'featcache export' or 'featcache finetune', not a head; "
                                  "classify images with 'featcache predict', or pass the head it was made from")
-        with zipfile.ZipFile(path) as zf:
-            npz = _is_npz(zf)
+        try:
+            with zipfile.ZipFile(path) as zf:
+                npz = _is_npz(zf)
+        except Exception as exc:  # a bit flipped in its directory (is_zipfile still says yes): a BadZipFile traceback
+            raise _unreadable(path, load_problem(exc)) from None  # in evaluate, export, finetune (an adversarial tester)
         check_content(path)  # first: nothing of an altered file is used, Keras's config included
         head, meta = _load_npz(path) if npz else _load_keras(path)
     else:
