@@ -150,6 +150,7 @@ def _one_line_error(capsys, argv: list[str], message: str) -> str:
         (["--lr", "0"], "--lr must be a positive number"),
         (["--lr=-1e-5"], "--lr must be a positive number"),
         (["--lr", "nan"], "--lr must be a positive number"),
+        (["--lr", "1e308"], "--lr 1e+308 is far above any learning rate Adam fine-tunes with (at most 1)"),
         (["--out", "model.h5"], "use --out model.keras"),
     ],
 )
@@ -386,3 +387,43 @@ def test_a_head_on_a_subset_finetunes_on_the_rows_it_was_trained_on_from_either_
                        ({"train_size": 10, "seed": seed, "subset_order": CLASSES_FIRST}, new)):
         train, val = training_rows(meta, y, 0.2)
         assert np.array_equal(np.concatenate([train, val]), rows)
+
+
+def test_an_epoch_whose_loss_is_not_a_number_is_never_kept_and_stops_the_run(capsys):
+    """An adversarial tester: 'finetune --lr 1e308' reached NaN weights at epoch 1; they predict class 0 for every
+    image, which beat a weak frozen head's val accuracy (0.225 against 0.175), so the NaN model was kept, saved
+    (exit 0) and predict printed NaN probabilities. A non-finite loss stops the run and that epoch is never kept
+    (with keep_best=False neither); a model of NaN weights is never written."""
+    from types import SimpleNamespace
+
+    from featcache._lazy import keras
+    from featcache.deploy.finetune import FinetuneResult, _keep_best_callback, _report, _save
+    from featcache.errors import FeatcacheError
+
+    k = keras()
+    model = k.Sequential([k.Input((2,)), k.layers.Dense(2)])
+    frozen = [w.copy() for w in model.get_weights()]
+    for keep_best in (True, False):
+        result = FinetuneResult(Path("ft.keras"), {}, [], 0.175, frozen_val_loss=2.0, train_images=40, val_images=40)
+        cb = _keep_best_callback(result, 2.0, 3, 3, keep_best, verbose=True)
+        cb.set_model(model)
+        cb.on_train_begin()
+        cb.on_epoch_begin(0)
+        model.set_weights([np.full_like(w, np.nan) for w in frozen])
+        cb.on_epoch_end(0, {"loss": float("nan"), "accuracy": 0.1, "val_loss": float("nan"), "val_accuracy": 0.225})
+        assert model.stop_training and result.diverged_epoch == 1 and result.best_epoch == 0
+        cb.on_train_end()
+        assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), frozen))  # the frozen head's, back
+        assert result.epochs[0]["val_loss"] is None  # strict JSON: no NaN in the record
+    assert "the loss is no longer a number" in capsys.readouterr().out
+    _report(result)
+    assert capsys.readouterr().out.startswith("FINE-TUNING DIVERGED at epoch 1: its loss was no longer a number; the "
+                                              "weights of the frozen head are kept")
+    model.set_weights([np.full_like(w, np.nan) for w in frozen])
+    with pytest.raises(FeatcacheError, match="fine-tuning left weights that are not numbers; nothing was written"):
+        _save(SimpleNamespace(get_weights=model.get_weights), Path("never.keras"), {}, "h.keras", "w", {}, result)
+    assert not Path("never.keras").exists()
+    from featcache.deploy.model import run_model  # and a model of NaN weights predicts nothing
+
+    with pytest.raises(FeatcacheError, match="the model gave probabilities that are not numbers for 3 of 3 image"):
+        run_model(model, np.zeros((3, 2), np.float32))

@@ -25,6 +25,7 @@ are kept and the run says so.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,7 @@ class FinetuneResult:
     frozen_val_accuracy: float
     epochs: list[dict[str, float]] = field(default_factory=list)  # per epoch: loss, accuracy, val_loss, val_accuracy, seconds
     best_epoch: int = 0  # 0: no epoch beat the frozen head on validation; its weights were kept
+    diverged_epoch: int = 0  # the epoch whose loss was no longer a number (training stopped there), 0 if none
     frozen_test_accuracy: float | None = None
     test_accuracy: float | None = None
     train_images: int = 0
@@ -72,9 +74,15 @@ class FinetuneResult:
             "frozen_val_accuracy": self.frozen_val_accuracy, "frozen_val_loss": self.frozen_val_loss, "epochs": self.epochs, "best_epoch": self.best_epoch,
             "improved": self.improved, "frozen_test_accuracy": self.frozen_test_accuracy,
             "test_accuracy": self.test_accuracy, "seconds_per_epoch": round(self.seconds_per_epoch, 2),
+            "diverged_epoch": self.diverged_epoch or None,
         }
 
     as_dict = to_dict  # featcache 0.1's name, kept for one version
+
+
+# Adam's step is about the learning rate per weight per step: fine-tuning takes 1e-5 to 1e-3 (the lesson: 1e-5), and
+# above 1 no run does anything but diverge.
+MAX_LEARNING_RATE = 1.0
 
 
 def check_settings(unfreeze: Any, learning_rate: Any, epochs: Any, batch_size: Any, patience: Any) -> tuple[int, float, int, int, int]:
@@ -85,6 +93,9 @@ def check_settings(unfreeze: Any, learning_rate: Any, epochs: Any, batch_size: A
 
     unfreeze = nonnegative_int(unfreeze, "--unfreeze", "20 (the lesson's: the last 20 layers of the base)")
     learning_rate = positive_number(learning_rate, "--lr", "1e-5 (the lesson's)")
+    if learning_rate > MAX_LEARNING_RATE:  # 1e308 was taken, and fine-tuning ended in NaN weights (an adversarial tester)
+        raise FeatcacheError(f"--lr {learning_rate:g} is far above any learning rate Adam fine-tunes with (at most "
+                             f"{MAX_LEARNING_RATE:g}); use e.g. 1e-5, the lesson's")
     epochs, batch_size, patience = (positive_int(value, flag) for flag, value in
                                     (("--epochs", epochs), ("--batch-size", batch_size), ("--patience", patience)))
     return unfreeze, learning_rate, epochs, batch_size, patience
@@ -232,6 +243,16 @@ def _keep_best_callback(result: FinetuneResult, frozen_val_loss: float, total_ep
                 if key in logs:
                     logs[key] = exact_accuracy(logs[key], n)
             logs["seconds"] = round(time.perf_counter() - self.t0, 2)
+            if not all(math.isfinite(logs.get(k, 0.0)) for k in ("loss", "val_loss")):
+                # Diverged (--lr 1e308): NaN weights predict class 0 for every image, which beat a weak frozen head on
+                # accuracy, and the NaN model was kept, saved and run by predict (an adversarial tester). Never kept.
+                result.diverged_epoch = epoch + 1
+                result.epochs.append({k: (v if math.isfinite(v) else None) for k, v in logs.items()})
+                self.model.stop_training = True
+                if verbose:
+                    print(f"epoch {epoch + 1}/{total_epochs}: the loss is no longer a number (the learning rate is too "
+                          "high); stopped, this epoch's weights are not kept", flush=True)
+                return
             result.epochs.append(logs)
             # Higher val accuracy wins; equal accuracy is broken by lower val loss.
             key = (logs["val_accuracy"], -logs["val_loss"])
@@ -251,7 +272,7 @@ def _keep_best_callback(result: FinetuneResult, frozen_val_loss: float, total_ep
                 self.model.stop_training = True
 
         def on_train_end(self, logs=None):
-            if keep_best:
+            if keep_best or result.diverged_epoch:  # the last weights are not numbers: the best before them
                 self.model.set_weights(self.best_weights)
 
     return KeepBest()
@@ -362,7 +383,7 @@ def finetune(
     # stderr as every command's, and off a terminal plain lines (Keras's wrote colour codes and carriage returns).
     callbacks = [*epoch_progress(verbose), cb]
     model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, shuffle=False, verbose=0)
-    if not keep_best:
+    if not keep_best and not result.diverged_epoch:
         result.best_epoch = len(result.epochs)
     if test_ds is not None:
         result.test_accuracy = exact_accuracy(model.evaluate(test_ds, verbose=0)[1], data.n_test)
@@ -434,6 +455,9 @@ def _save(model, out: Path, meta: dict, head: str | Path, w, settings: dict, res
     from featcache.deploy.export import model_meta
     from featcache.deploy.model import probabilities_model, save_model
 
+    if not all(np.isfinite(v).all() for v in model.get_weights()):  # never a model of NaN weights (a tester)
+        raise FeatcacheError(f"fine-tuning left weights that are not numbers; nothing was written to {out}: fine-tune "
+                             "again with a lower --lr (the lesson's: 1e-5)")
     mmeta = model_meta(meta, head, w)
     mmeta["finetune"] = {**settings, **result.to_dict()}
     mmeta["finetune"].pop("path")
@@ -441,6 +465,10 @@ def _save(model, out: Path, meta: dict, head: str | Path, w, settings: dict, res
 
 
 def _report(r: FinetuneResult) -> None:
+    if r.diverged_epoch:
+        print(f"FINE-TUNING DIVERGED at epoch {r.diverged_epoch}: its loss was no longer a number; the weights of "
+              f"{'epoch ' + str(r.best_epoch) if r.best_epoch else 'the frozen head'} are kept (fine-tune again with a "
+              "lower --lr)")
     if not r.improved:
         # "WORSE" was said when the best epoch tied the frozen head's accuracy and lost on loss, unshown (a new user)
         tied = any(e["val_accuracy"] == r.frozen_val_accuracy for e in r.epochs)

@@ -314,9 +314,13 @@ def run_model(net: ModelRunner | KerasModel, images: np.ndarray, batch_size: int
     ``net``: a :class:`ModelRunner` (on its runtime), or a Keras model from
     :func:`load_model` (Keras's ``predict``).
     """
-    if isinstance(net, ModelRunner):
-        return net(images, batch_size)
-    return net.predict(images, batch_size=batch_size, verbose=0)
+    probs = net(images, batch_size) if isinstance(net, ModelRunner) else net.predict(images, batch_size=batch_size, verbose=0)
+    bad = ~np.isfinite(probs).all(axis=1)
+    if bad.any():  # a model of NaN weights (a diverged fine-tuning) printed "t-shirt/top nan", exit 0 (a tester)
+        raise FeatcacheError(f"the model gave probabilities that are not numbers for {int(bad.sum())} of {len(probs)} "
+                             "image(s): its weights are not numbers (a fine-tuning that diverged?); fine-tune it again "
+                             "with a lower --lr, or export its head again")
+    return probs
 
 
 def load_model(path: str | Path) -> tuple[KerasModel, dict[str, Any]]:
