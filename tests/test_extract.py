@@ -758,6 +758,28 @@ def test_idx_file_cut_inside_its_header(fashion_dir, header, capsys):
                     f"ends inside its IDX header ({header} bytes, 16 needed); it is truncated")
 
 
+def test_an_idx_file_is_read_no_further_than_its_header_declares(fashion_dir, capsys):
+    """An adversarial tester: a 23 MB gzip of 5 GB as train-images was read whole (10.7 GB of memory at peak; under a
+    4 GB limit a MemoryError traceback) before its size was compared with its header's. The reader stops one byte
+    past what the header declares, and a header declaring more than an IDX file of images holds is one line."""
+    import gzip
+    import struct
+
+    img = fashion_dir / "train-images-idx3-ubyte.gz"
+    n = struct.unpack(">I", gzip.open(img).read(8)[4:])[0]
+    declared = n * 28 * 28
+    with gzip.open(img, "wb", compresslevel=1) as f:  # the header and 8x the data it declares, of zeros
+        f.write(struct.pack(">IIII", 0x803, n, 28, 28))
+        for _ in range(8):
+            f.write(bytes(declared))
+    assert_one_line(run_main(capsys, "extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32"),
+                    f"holds more than {declared} bytes of data, expected {declared} for shape ({n}, 28, 28)")
+    with gzip.open(img, "wb") as f:
+        f.write(struct.pack(">IIII", 0x803, 4_000_000_000, 60000, 60000))
+    assert_one_line(run_main(capsys, "extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32"),
+                    "declares 14,400,000,000,000,000,000 bytes of data (shape (4000000000, 60000, 60000)), more than an IDX file")
+
+
 @pytest.mark.parametrize("seed, message", [
     ("-1", "--seed -1 is out of range; use a whole number from 0 to 4294967295"),
     ("4294967296", "--seed 4294967296 is out of range; use a whole number from 0 to 4294967295"),
