@@ -654,3 +654,11 @@ def check_views(cache: Any, views: str | Sequence[Any] | None, flag: str) -> tup
         return have
     asked = set(cache.resolve_views(views, flag)) | {"orig"}  # the cache's one check; the original view is always read
     return tuple(v for v in have if v in asked)
+
+
+def release(version: str) -> tuple[int, ...]:
+    """``"0.2.0"`` -> ``(0, 2, 0)``; the leading numbers of each part (``"0.2.0rc1"`` -> ``(0, 2, 0)``), 0 for none:
+    how a file's ``featcache_version`` is compared with the release that began a format."""
+    import re
+
+    return tuple(int(m.group()) if (m := re.match(r"\d+", part)) else 0 for part in version.split(".")[:3])

@@ -437,12 +437,21 @@ def test_a_format_1_cache_is_read_with_a_warning_and_cannot_be_verified(tmp_path
     with h5py.File(path, "r+") as f:
         f.attrs["format_version"] = 1
         del f.attrs["content_digest"]
+        f.attrs["featcache_version"] = "0.2.0"
+    # the digests deleted and format_version set back to 1, features rewritten: trained on with a warning (an
+    # adversarial tester). No release from 0.2.0 on writes format 1: damaged
+    for command in (lambda: open_cache(path), lambda: verify(path)):
+        with pytest.raises(FeatcacheError, match=r"is damaged \(it says format 1, which featcache 0.2.0 never wrote; its "
+                                                 r"digests were removed\)"):
+            command()
+    with h5py.File(path, "r+") as f:
+        f.attrs["featcache_version"] = "0.1.0"
     with pytest.warns(UncheckedCacheWarning, match="format-1 cache without checksums"):
         cache = open_cache(path)
     assert cache.summary()["checksums"] == "none (format 1)"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with pytest.raises(FeatcacheError, match="cannot be verified; re-extract it"):
+        with pytest.raises(FeatcacheError, match="cannot be verified; delete it and re-run .featcache extract"):
             verify(path)
     with pytest.raises(FeatcacheError, match=r"other settings \(differs in: format_version\)"):
         find_complete(path, identity())  # extract --out old.h5 refuses it, naming format_version

@@ -76,8 +76,8 @@ def _zip_kind(path: str) -> str | None:
 
 def verify_file(path: str | Path, kind: str) -> dict[str, Any]:
     """Check the content digest of the head or model file at ``path`` (``kind``), as every load does: what
-    ``--json`` prints. A file saved before 2026-12-03 has none: ``content_digest`` False, exit 0 (its note is in
-    the answer, not a warning). A mismatch is the loaders' one line (a FeatcacheError)."""
+    ``--json`` prints. A file saved before 2026-12-03 has none and cannot be verified: one line, exit 2, as for a
+    format-1 cache (it was "ok", exit 0). A mismatch is the loaders' one line (a FeatcacheError)."""
     import warnings
 
     t0 = time.perf_counter()
@@ -93,19 +93,20 @@ def verify_file(path: str | Path, kind: str) -> dict[str, Any]:
 
             checked, meta = check_model(path)
             meta = meta or {}
+    if not checked:  # nothing checked is no "ok": verify of an unchecked cache is refused too (an adversarial tester)
+        from featcache.deploy.model import REEXPORT
+        from featcache.errors import FeatcacheError
+        from featcache.heads.io import RETRAIN
+
+        raise FeatcacheError(f"{path} is a {kind} of format {meta.get('format_version', 1)} without a content digest "
+                             "(saved before 2026-12-03, or its digest was removed) and cannot be verified; "
+                             f"{RETRAIN if kind == 'head' else REEXPORT} to have it checked")
     return {"path": str(path), "ok": True, "kind": kind, "format_version": meta.get("format_version", 1),
             "content_digest": checked, "bytes_read": Path(path).stat().st_size,
             "seconds": round(time.perf_counter() - t0, 3)}
 
 
 def _file_line(result: dict[str, Any]) -> str:
-    if not result["content_digest"]:
-        from featcache.deploy.model import REEXPORT
-        from featcache.heads.io import RETRAIN
-
-        return (f"ok: {result['path']} is a {result['kind']} of format {result['format_version']} without a content "
-                f"digest (saved before 2026-12-03, or its digest was removed), so nothing checks that it is as saved; "
-                f"{RETRAIN if result['kind'] == 'head' else REEXPORT} to have it checked")
     n = result["bytes_read"]
     size = f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n / 2**10:.0f} KB"
     return (f"ok: {result['path']} is intact ({result['kind']}, format {result['format_version']}): {size} read, "

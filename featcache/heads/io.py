@@ -36,7 +36,7 @@ import numpy as np
 
 from featcache.errors import FeatcacheError, no_permission
 from featcache.store.atomic import atomic_path
-from featcache.validate import check_bool, check_path, check_replaceable
+from featcache.validate import check_bool, check_path, check_replaceable, release
 
 if TYPE_CHECKING:
     from sklearn.base import BaseEstimator
@@ -376,7 +376,7 @@ def check_digest(path: Path, altered: Callable[[Path, str], FeatcacheError]) -> 
                 if not (isinstance(version, int) and not isinstance(version, bool) and version < 2):
                     raise altered(path, f"it says format {version!r} but carries no {DIGEST_KEY}")
                 written_by = meta.get("featcache_version")
-                if isinstance(written_by, str) and _release(written_by) >= DIGESTS_SINCE:
+                if isinstance(written_by, str) and release(written_by) >= DIGESTS_SINCE:
                     # format_version set back to 1 and the digest dropped (an adversarial tester): featcache from
                     # 0.2.0 on writes every head and model with a digest, so one that says so has had it removed
                     raise altered(path, f"it says featcache {written_by} wrote it, which writes a {DIGEST_KEY}, "
@@ -395,13 +395,6 @@ def check_digest(path: Path, altered: Callable[[Path, str], FeatcacheError]) -> 
 
 # The first release whose every head and model file carries a content digest (format 2 began late in 0.1.0's life).
 DIGESTS_SINCE = (0, 2, 0)
-
-
-def _release(version: str) -> tuple[int, ...]:
-    """``"0.2.0"`` -> ``(0, 2, 0)``; the leading numbers of each part (``"0.2.0rc1"`` -> ``(0, 2, 0)``), 0 for none."""
-    import re
-
-    return tuple(int(m.group()) if (m := re.match(r"\d+", part)) else 0 for part in version.split(".")[:3])
 
 
 def _altered(path: Path, why: str) -> FeatcacheError:

@@ -48,9 +48,15 @@ from featcache.store.layout import (
     view_names,
 )
 from featcache.store.partial import EMPTY, OURS, look_at_partial
+from featcache.validate import release
 
 if TYPE_CHECKING:
     from featcache.store.identity import CacheIdentity
+
+
+# Format 1 (no checksums) was last written by featcache 0.1.0 (2026-12-01): a cache that says a later release wrote it
+# in format 1 has had its digests removed.
+FORMAT_1_UNTIL = (0, 2, 0)
 
 
 class UncheckedCacheWarning(UserWarning):
@@ -284,6 +290,12 @@ class Cache:
         """Compare the stored content digest; False for a format-1 cache (none stored; a warning says so)."""
         version = self.meta.get("format_version")
         if version == 1 and "content_digest" not in self.meta:
+            written_by = self.meta.get("featcache_version")
+            if isinstance(written_by, str) and release(written_by) >= FORMAT_1_UNTIL:
+                # format_version set back to 1 and the digests deleted, features rewritten (an adversarial tester): the
+                # last format-1 cache was written on 2026-12-01, by featcache 0.1.0
+                raise damaged(self.path, f"it says format 1, which featcache {written_by} never wrote; its digests "
+                                         "were removed")
             warnings.warn(f"{self.path} is a format-1 cache without checksums: damage in it cannot be detected; "
                           "re-extract it to have it checked", UncheckedCacheWarning, stacklevel=4)
             return False
@@ -618,8 +630,8 @@ def verify(path: str | Path) -> VerifyResult:
     t0 = time.perf_counter()
     cache = open_cache(path)  # attributes, structure, labels range and the content digest
     if not cache.checked:
-        raise FeatcacheError(f"{cache.path} is a format-1 cache without checksums and cannot be verified; "
-                             "re-extract it with this featcache to have it checked")
+        raise FeatcacheError(f"{cache.path} is a format-1 cache without checksums and cannot be verified; delete it and "
+                             "re-run 'featcache extract ...' to have it checked")  # "re-extract it" in extract itself (a tester)
     result = VerifyResult(cache.path, int(cache.meta["format_version"]), digest=True, provenance="provenance_digest" in cache.meta)
     stored = cache.meta.get("features_digest")
     hashed: dict[str, str] = {}  # each feature dataset's digest, taken in the same read as its checksums
