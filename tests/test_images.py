@@ -489,6 +489,18 @@ def test_a_cache_inside_its_own_photo_folder_is_refused_before_reading_it(tmp_pa
                         f"data; put it outside {root.resolve()} (or, for a file, at its top)") and len(err.splitlines()) == 1
     assert main(base + ["--out", str(root / "new" / "c.h5")]) == 2  # a new folder there would read as a class
     assert "is a new folder that would read as a class of --images" in capsys.readouterr().err
+    # a class folder reached by another path than its own (a bind mount of photos/bees at ./bind, here its inode
+    # given to another folder): the cache landed in the class, and every re-run found the data changed (an
+    # adversarial tester). Told by device and inode, not by the path.
+    bind = tmp_path / "bind"
+    bind.mkdir()
+    real_id, bees = images._folder_id, (root / "bees").resolve()
+    monkeypatch.setattr(images, "_folder_id", lambda folder: real_id(bees if folder == bind.resolve() else folder))
+    assert main(base + ["--out", str(bind / "c.h5")]) == 2
+    assert f"is inside a class folder of --images {root.resolve()}" in capsys.readouterr().err
+    monkeypatch.setattr(images, "_folder_id", real_id)
+    assert main(base + ["--out", str(bind / "c.h5")]) == 0 and (bind / "c.h5").is_file()  # another folder: fine
+    capsys.readouterr()
     monkeypatch.chdir(root)  # the default place, ./data/cache, from inside the folder: refused before any hashing
     monkeypatch.delenv("FEATCACHE_HOME")
     monkeypatch.setattr(images, "_hash_one", lambda *a: pytest.fail("hashed the folder first"))

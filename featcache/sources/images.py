@@ -278,9 +278,9 @@ def check_outside_classes(path: str | Path, root: str | Path, flag: str, why: st
     folder there, which would read as a class): the next extraction would take it as an image of that class.
     Files at the top of ``root``, or of its train/val/test folders, are of no class, so they are allowed."""
     root, where = Path(root).resolve(), Path(path).resolve()
-    if root != where and root not in where.parents:
+    parts = _parts_below(where, root)
+    if parts is None:
         return
-    parts = where.relative_to(root).parts
     # Files at the top of the folder (or of its train/val/test folders) are not images of any class: a cache
     # there was always fine, and a re-run a cache hit (a review). Inside a class folder, or a new folder that
     # would read as a class, it is part of the data; a hidden folder is not read at all (_entries).
@@ -291,6 +291,37 @@ def check_outside_classes(path: str | Path, root: str | Path, flag: str, why: st
     where_words = "inside a class folder" if (root / parts[0]).is_dir() else "a new folder that would read as a class"
     raise FeatcacheError(f"{flag} {path if shown is None else shown} is {where_words} of {root_words} {root}: "
                          f"{why}; put it outside {root} (or, for a file, at its top)")
+
+
+def _parts_below(where: Path, root: Path) -> tuple[str, ...] | None:
+    """``where``'s path below ``root`` as parts, reached by its path or through another mount of ``root`` or of one of
+    its folders two levels down (a class, a split's class: a bind mount of train/ants put a cache in a class folder,
+    and every re-run then found the data changed; an adversarial tester); None where it is outside."""
+    if root == where or root in where.parents:
+        return where.relative_to(root).parts
+    folders = [(root, ())] + [(root / a, (a,)) for a in _subfolders(root)] + [
+        (root / a / b, (a, b)) for a in _subfolders(root) if a in SPLIT_FOLDERS for b in _subfolders(root / a)]
+    known = {_folder_id(folder): parts for folder, parts in folders}
+    for above in where.parents:
+        if (found := known.get(_folder_id(above))) is not None:
+            return found + where.relative_to(above).parts
+    return None
+
+
+def _folder_id(folder: Path) -> tuple[int, int] | None:
+    """(device, inode) of ``folder``; None where it cannot be looked at (never equal to a folder's)."""
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _subfolders(folder: Path) -> list[str]:
+    try:
+        return sorted(e.name for e in os.scandir(folder) if e.is_dir() and not e.name.startswith("."))
+    except OSError:
+        return []
 
 
 def _entries(folder: Path) -> list[os.DirEntry]:
