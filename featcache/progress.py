@@ -68,6 +68,22 @@ def bars_wanted(verbose: object) -> bool:
     return bool(verbose) or _BARS_WHEN_QUIET.get()
 
 
+# Status lines from deep inside a step a command shows (``say``): a model conversion, 10-60 s the first time, ran
+# inside "preparing the network ..." without a word (a new-user tester waited 20 s).
+_STATUS: ContextVar[bool] = ContextVar("featcache_status_lines", default=False)
+
+
+def status_lines() -> contextlib.AbstractContextManager[None]:
+    """Within it, ``say`` prints: a verbose command's steps (extraction's network build)."""
+    return _switched_on(_STATUS)
+
+
+def say(line: str) -> None:
+    """A status line on standard output, with the command's other status lines, within ``status_lines`` only."""
+    if _STATUS.get():
+        print(line, flush=True)
+
+
 def is_terminal(stream: IO[str]) -> bool:
     """Whether ``stream`` is an interactive terminal that understands ``\\r`` (not TERM=dumb)."""
     return bool(getattr(stream, "isatty", lambda: False)()) and os.environ.get("TERM") != "dumb"

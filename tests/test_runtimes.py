@@ -99,22 +99,29 @@ def test_missing_runtime_by_name_is_one_line(monkeypatch, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", CONVERTED)
-def test_conversion_cached_reused_and_equal(name, tmp_path, monkeypatch, tiny_reference):
+def test_conversion_cached_reused_and_equal(name, tmp_path, monkeypatch, tiny_reference, capsys):
+    from featcache.progress import status_lines
+
     calls = []
     suffix = runtimes.REGISTRY[name].fmt.suffix
     exporter = f"_export_{suffix[1:]}"  # _export_onnx, _export_tflite
     export = getattr(runtimes, exporter)
     monkeypatch.setattr(runtimes, exporter, lambda *a: (calls.append(1), export(*a))[1])
-    used, forward, note = runtimes.build(name, TINY, None, tmp_path)
+    with status_lines():  # a verbose extraction's: the conversion says so (a new user waited 20 s without a word)
+        used, forward, note = runtimes.build(name, TINY, None, tmp_path)
     assert (used, note) == (name, None) and len(calls) == 1
+    label = runtimes.REGISTRY[name].fmt.label
+    assert capsys.readouterr().out == (f"converting the network to {label} once, for this backbone, size and layers "
+                                       f"(seconds to a minute); later runs load it from {tmp_path}\n")
     files = sorted(tmp_path.iterdir())
     assert [f.name for f in files] == [f"{TINY.key()}{suffix}", f"{TINY.key()}{suffix}.sha256"]  # no temporary file left beside
     umask = os.umask(0)
     os.umask(umask)
     assert all(f.stat().st_mode & 0o777 == 0o666 & ~umask for f in files)
     np.testing.assert_allclose(forward(_images())[0], tiny_reference[0], atol=1e-5)
-    runtimes.build(name, TINY, None, tmp_path)
-    assert len(calls) == 1  # the second build loads the cached file
+    with status_lines():
+        runtimes.build(name, TINY, None, tmp_path)
+    assert len(calls) == 1 and capsys.readouterr().out == ""  # the second build loads the cached file, quietly
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ lock, build the model once, run the engine, publish.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import warnings
@@ -249,7 +250,10 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
                   f"more would need over {passes.PASS_MEMORY / 2**30:.0f} GB of memory")
         if per_pass.passes_per_row > 1:
             print(f"each image's {n_views} views run in {per_pass.passes_per_row} forward passes of at most {per_pass.images}")
-    make_embed, widths = _build(rows, model, ident, per_pass, engine.runtime)
+    from featcache.progress import status_lines
+
+    with status_lines() if verbose else contextlib.nullcontext():  # a conversion says so (runtimes.converted_model)
+        make_embed, widths = _build(rows, model, ident, per_pass, engine.runtime)
     startup = time.perf_counter() - t_start
     attrs = _provenance(ident, model, data, rows, make_embed.runtime_used)
     if verbose:

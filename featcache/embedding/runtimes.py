@@ -563,6 +563,10 @@ def converted_model(spec: ConversionSpec, runtime_dir: Path, load: Callable[[Pat
     if path.is_file() and not force:  # a review: say why a model that is there is not used
         advice = (f"{path.name} there has no checksum featcache can match (an older featcache converted it, or it was "
                   f"changed) and must be converted again; {advice}")
+    from featcache.progress import say
+
+    say(f"converting the network to {fmt.label} once, for this backbone, size and layers (seconds to a minute); later runs load "
+        f"it from {runtime_dir}")
     model = spec.build_keras()
     with atomic_path(path, advice) as tmp:
         fmt.export(model, spec, tmp)
