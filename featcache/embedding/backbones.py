@@ -86,8 +86,15 @@ class Backbone:
             seed_random_weights()
             base = builder(include_top=False, weights=None, input_shape=shape)
         elif weights == "imagenet":
-            try:
-                base = builder(include_top=False, weights="imagenet", input_shape=shape)
+            import contextlib
+            import io
+
+            said = io.StringIO()  # Keras's "Downloading data from URL" and its bar: a second line before the error
+            try:  # offline (a new-user tester), where errors are one line
+                with contextlib.redirect_stdout(said):
+                    base = builder(include_top=False, weights="imagenet", input_shape=shape)
+                if "Downloading" in said.getvalue():
+                    print(f"downloaded the ImageNet weights of {self.name} into Keras's cache (~/.keras/models)", flush=True)
             except Exception as exc:  # network errors come in many types
                 raise FeatcacheError(
                     f"could not obtain ImageNet weights for {self.name} "
