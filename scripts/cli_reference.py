@@ -87,6 +87,8 @@ def generate() -> str:
         "",
         _cell(parser.description or ""),
         "",
+        _cell(parser.epilog or ""),
+        "",
         "Every command also runs as `python -m featcache ...`, and `featcache COMMAND --help` prints the same "
         "text. A user error prints one line naming the problem and the fix (`featcache COMMAND: error: ...`) "
         "and exits with status 2. Progress bars go to stderr (plain lines when it is not a terminal), results to stdout "

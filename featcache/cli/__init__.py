@@ -23,12 +23,21 @@ COMMANDS = ["extract", "info", "verify", "train", "evaluate", "lesson", "curve",
 STARTING = "featcache: interrupted while starting; nothing was done"
 
 
+# The --out defaults say HOME/...: 'data/runs/...' read as a fixed place where FEATCACHE_HOME was set (a new user).
+HOME_NOTE = "HOME: where outputs go by default, $FEATCACHE_HOME if set, else ./data (HOME/cache, HOME/runs, HOME/models)."
+
+
 def _parser_class():
     """``Parser``, defined when first needed: argparse is imported inside main's try."""
     import argparse
 
     class Parser(argparse.ArgumentParser):
         """A flag error is one line that names the fix (like every other featcache error), not the whole usage text."""
+
+        def format_help(self) -> str:
+            """argparse's, and where a default names HOME/..., what HOME is."""
+            text = super().format_help()
+            return text + f"\n{HOME_NOTE}\n" if "HOME/" in text and HOME_NOTE not in text else text
 
         def error(self, message: str):
             from featcache.errors import one_line
@@ -79,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="featcache",
         description="Transfer learning the fast way: embed images once with a frozen pretrained network, "
         "cache the features in HDF5, train and compare heads on them in seconds.",
+        epilog=HOME_NOTE,
     )
     parser.add_argument("--version", action="version", version=f"featcache {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=Parser)

@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "solution; same optimum, fewer lbfgs iterations)")
     p.add_argument("--layer", metavar="NAME", help="cached layer to use, by its name or as probe.png names it "
                    "(block_13 for block_13_expand_relu; default: the cache's default layer)")
-    p.add_argument("--out", metavar="DIR", help="output folder (default: data/runs/curve_<data>_<backbone>_<size>px_<layer>_<id>)")
+    p.add_argument("--out", metavar="DIR", help="output folder (default: HOME/runs/curve_<data>_<backbone>_<size>px_<layer>_<id>)")
     p.add_argument("--jobs", type=int, metavar="N", help=f"fits in parallel processes (default: {jobs}; -1: all cores)")
     p.add_argument("--lock-timeout", type=seconds, metavar="SECONDS", help="while another curve run writes the same --out, "
                    "wait at most this long, then stop with a line naming it (default: wait until it is done, then resume "

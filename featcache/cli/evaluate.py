@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("head", help="a head file written by 'featcache train' (.keras or .npz)")
     p.add_argument("cache", help="a cache written by 'featcache extract' with the head's settings")
     p.add_argument("--split", help=f"split to score (default: {api_default(evaluate, 'split')})")
-    p.add_argument("--out", metavar="DIR", help="folder for the report files (default: data/runs/eval/<head file name>_<suffix>, e.g. eval/fashion_keras; _<split> for another split, and a short hash when another head of that name has the folder)")
+    p.add_argument("--out", metavar="DIR", help="folder for the report files (default: HOME/runs/eval/<head file name>_<suffix>, e.g. eval/fashion_keras; _<split> for another split, and a short hash when another head of that name has the folder)")
     add_views_args(p, train=False, test_default="the views the head was scored on at training, else every view the cache has")
     add_trust_pickle_arg(p)
     add_json_flag(p)

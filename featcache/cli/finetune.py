@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--patience", type=positive_int,
                    help=f"stop after this many epochs without a better validation accuracy (default: {d['patience']})")
     p.add_argument("--seed", type=int, help=f"seed of the shuffling and dropout, 0 to 2**32-1 (default: {d['seed']})")
-    p.add_argument("--out", metavar="MODEL.keras", help="where to write the model (default: data/models/<head>_finetuned.keras)")
+    p.add_argument("--out", metavar="MODEL.keras", help="where to write the model (default: HOME/models/<head>_finetuned.keras)")
     add_force_arg(p, "model")
     add_trust_pickle_arg(p)
     add_json_flag(p)

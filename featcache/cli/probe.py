@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--on-test", action="store_true", help="score on the test split instead: how the layers compare "
                    "there (a layer chosen this way flatters its test accuracy)")
     p.add_argument("--seed", type=int, help=f"which training images are held out (default: {seed}; not used with --on-test)")
-    p.add_argument("--out", metavar="DIR", help="folder for probe.csv, probe.png and probe.json (default: data/runs/probe_<cache name>/, "
+    p.add_argument("--out", metavar="DIR", help="folder for probe.csv, probe.png and probe.json (default: HOME/runs/probe_<cache name>/, "
                    "or probe_<cache name>_on_test/ with --on-test; a probe of some of the cached layers (--layers) adds "
                    "_<k>layers_<6 hex of their names>, so the full probe's folder holds the full probe; _<6 hex> added where "
                    "that folder holds the probe of another cache of the same name)")

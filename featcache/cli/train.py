@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--layer", metavar="NAME", help="cached layer to train on, by its name or as probe.png names it "
                    "(block_13 for block_13_expand_relu; default: the cache's default layer)")
     p.add_argument("--out", metavar="PATH", help="head file, .keras for keras, .npz for logreg/svm (default: "
-                   "data/runs/heads/<dataset>_<backbone>_<fingerprint>_<layer>_<head>_<preset, epochs, std or C>_n<N>_s<seed>"
+                   "HOME/runs/heads/<dataset>_<backbone>_<fingerprint>_<layer>_<head>_<preset, epochs, std or C>_n<N>_s<seed>"
                    ".keras|.npz)")
     add_views_args(p, train=True)
     add_force_arg(p, "head")
