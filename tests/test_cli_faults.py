@@ -1642,7 +1642,7 @@ def test_train_and_export_replace_only_a_rerun_of_their_own_job(tmp_path, capsys
     one_line_error(capsys, ["train", a, "--head", "svm", "--out", str(head)], f"--out {head} holds a logreg head of another kind")
     assert head.read_bytes() == kept
     assert main(["train", a, "--head", "logreg", "--C", "0.5", "--out", str(head)]) == 0  # a rerun: replaced, and said
-    assert capsys.readouterr().out.strip().endswith(f"-> {head} (replaced the head there)")
+    assert capsys.readouterr().out.strip().endswith(f"; replaced the head there -> {head}")
     assert main(["train", b, "--head", "svm", "--out", str(head), "--force"]) == 0
     from featcache.heads.io import read_head_meta
 

@@ -217,8 +217,8 @@ def _say_trained(res: TrainResult, replaced: bool = False) -> None:
         how = (f" ({res.averaged} averaged over {len(res.test_views)} views: {', '.join(res.test_views)}; "
                f"original view alone {res.orig_accuracy:.4f})")
     fit = f"{res.fit_seconds:.1f} s" if res.fit_seconds >= 0.05 else f"{res.fit_seconds * 1000:.0f} ms"  # not "0.0 s"
-    print(f"test accuracy {res.accuracy:.4f} on {res.test_images} images{how}; fit {fit}{extra} -> {res.path}"
-          + (" (replaced the head there)" if replaced else ""))
+    again = "; replaced the head there" if replaced else ""  # before the arrow: the path stays the line's end
+    print(f"test accuracy {res.accuracy:.4f} on {res.test_images} images{how}; fit {fit}{extra}{again} -> {res.path}")
 
 
 def train(

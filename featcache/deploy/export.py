@@ -238,7 +238,7 @@ def export(
         layer = meta.get("layer")  # a head of an inner layer: the model is the network cut there (a new user)
         cut = f", cut at {layer}" if layer and layer != get_backbone(meta["backbone"]).final_layer else ""
         print(f"exported {meta.get('head')} head on {meta['backbone']}{cut} ({meta['image_size']} px, "
-              f"{len(meta['class_names'])} classes) -> {path}" + (" (replaced the model there)" if replacing else ""))
+              f"{len(meta['class_names'])} classes){'; replaced the model there' if replacing else ''} -> {path}")
         note = export_note(meta, names)
         if note:
             print(note)
