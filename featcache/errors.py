@@ -54,6 +54,9 @@ class NotHDF5(FeatcacheError):
     def with_hint(self, hint: str) -> "NotHDF5":
         return NotHDF5(self.path, self.detail, hint)
 
+    def __reduce__(self):  # pickle and copy pass the constructor's arguments, not the message (a review)
+        return NotHDF5, (self.path, self.detail, self.hint)
+
 
 def no_permission(path: object) -> str:
     """The one line for a file or folder this user may not read (or write): pathlib's ``exists``/``is_file`` raise

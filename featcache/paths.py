@@ -71,8 +71,23 @@ def _host_tag() -> str:
 
 
 _PROC = Path("/proc/self/stat").exists()
-_TOKEN = (_start_of(os.getpid()) if _PROC else None) or os.urandom(4).hex()
+
+
+def _own_token() -> str:
+    return (_start_of(os.getpid()) if _PROC else None) or os.urandom(4).hex()
+
+
+_TOKEN = _own_token()
 _HOST = _host_tag()
+
+
+def _after_fork() -> None:  # a forked child is another process: its own start time (a review)
+    global _TOKEN
+    _TOKEN = _own_token()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 def writer_tag() -> str:
@@ -129,9 +144,12 @@ def writer_running(writer: Writer, made: Path) -> bool:
     pid, start, _ = writer
     if is_foreign(writer):
         try:
-            return time.time() - made.lstat().st_mtime < STALE_SECONDS
+            st = made.lstat()
         except OSError:
             return False
+        # A "before" mark is a hard link to the old report: its mtime is that file's, days old perhaps; link(2) sets
+        # the inode's ctime (a review: a live writer's fresh mark was taken for a dead one's by its mtime)
+        return time.time() - max(st.st_mtime, st.st_ctime) < STALE_SECONDS
     if _PROC:
         return _start_of(pid) == start
     try:

@@ -524,8 +524,9 @@ def recorded_digests(marker: str | Path) -> dict[str, str] | None:
     # before digests (a tester; records were sealed a few hours after they first recorded digests, 2026-12-03)
     unsealed = isinstance(doc, dict) and REPORT_DIGESTS in doc and RECORD_DIGEST not in doc
     if unsealed or isinstance(doc, dict) and RECORD_DIGEST in doc and doc[RECORD_DIGEST] != record_seal(doc):
-        raise FeatcacheError(f"{marker} was changed since featcache wrote it; choose another --out, or move the report in "
-                             f"{Path(marker).parent} away (its files go together)")
+        before = " (or written on 2026-12-03 before records were sealed)" if unsealed else ""
+        raise FeatcacheError(f"{marker} was changed since featcache wrote it{before}; choose another --out, or move the "
+                             f"report in {Path(marker).parent} away (its files go together)")
     digests = doc.get(REPORT_DIGESTS) if isinstance(doc, dict) else None
     if not isinstance(digests, dict):
         return None
@@ -654,6 +655,12 @@ def check_views(cache: Any, views: str | Sequence[Any] | None, flag: str) -> tup
         return have
     asked = set(cache.resolve_views(views, flag)) | {"orig"}  # the cache's one check; the original view is always read
     return tuple(v for v in have if v in asked)
+
+
+# The first release whose every file carries its digests: caches (format 2 began on 2026-12-01, in 0.1.0's life; the
+# last format-1 cache was 0.1.0's), heads and models. A file that says a later release wrote it without them has had
+# them removed.
+DIGESTS_SINCE = (0, 2, 0)
 
 
 def release(version: str) -> tuple[int, ...]:

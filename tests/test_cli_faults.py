@@ -8,6 +8,7 @@ import contextlib
 import json
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -298,12 +299,13 @@ def test_seed_on_an_already_split_folder_is_refused(tmp_path, capsys):
     assert not out.exists()
 
 
-def tiny_cache(path, n_train: int = 40, n_test: int = 20, d: int = 4, layer: str = "out", fingerprint: str = "e" * 64):
+def tiny_cache(path, n_train: int = 40, n_test: int = 20, d: int = 4, layer: str = "out", fingerprint: str = "e" * 64,
+               dataset: str = "tiny"):
     """A complete 2-class cache of separable features written directly (no network)."""
     from featcache.store import CacheWriter, SplitSpec
 
     attrs = {"fingerprint": fingerprint, "class_names": ["ants", "bees"], "layers": [layer], "default_layer": layer,
-             "backbone": "mobilenet_v2", "weights": "random", "image_size": 32, "preprocessing": "x", "dataset": "tiny"}
+             "backbone": "mobilenet_v2", "weights": "random", "image_size": 32, "preprocessing": "x", "dataset": dataset}
     rng = np.random.default_rng(0)
     data = {s: (np.arange(n) % 2) for s, n in (("train", n_train), ("test", n_test))}
     w = CacheWriter(path, attrs, [SplitSpec(s, y, np.arange(len(y))) for s, y in data.items()], {layer: d}, "float32")
@@ -1612,37 +1614,49 @@ def test_marks_of_a_killed_report_are_told_apart_from_a_live_writer_a_reused_pid
     own.unlink()
     # a writer in another container or on another host (another HOST tag): this process cannot look its pid up, so
     # its marks are a live writer's for an hour (they were taken for a killed one's and its files put back under it)
+    # The mark is a hard link to the old report, a day old: its mtime is the old file's (a review: the live writer's
+    # fresh mark was taken for a dead one's by that mtime, and the old report put back under it)
+    older = tmp_path / "older.json"
+    older.write_text("older")
+    day_ago = time.time() - 24 * 3600
+    os.utime(older, (day_ago, day_ago))
     foreign = tmp_path / ".evaluation.json.before-77-123-0000beef"
-    foreign.write_text("older")
+    os.link(older, foreign)
+    older.unlink()
     with pytest.raises(FeatcacheError, match=r"another featcache process \(pid 77, on another host or in another "
                                              r"container\) may be writing .*less than an hour old"):
         paths.restore_killed([f])
     assert f.read_text() == "old"
-    hours_ago = foreign.stat().st_mtime - 2 * paths.STALE_SECONDS
-    os.utime(foreign, (hours_ago, hours_ago))
-    assert paths.restore_killed([f]) == [f] and f.read_text() == "older" and not foreign.exists()
+    real_time = time.time
+    with pytest.MonkeyPatch.context() as mp:  # two hours on: its writer is taken for killed
+        mp.setattr(paths.time, "time", lambda: real_time() + 2 * paths.STALE_SECONDS)
+        assert paths.restore_killed([f]) == [f] and f.read_text() == "older" and not foreign.exists()
 
 
 def test_train_and_export_replace_only_a_rerun_of_their_own_job(tmp_path, capsys):
     """A new-user tester: 'export FASHION_HEAD --out ab.keras' replaced an ants/bees model, and 'train fashion.h5
     --head svm --out victim.npz' another data set's logreg head, without a word. A featcache head or model at --out
-    is replaced by a rerun of its job (the same cache and kind of head; a model fine-tuned or not as before), which
+    is replaced by a rerun of its job (the same data set and kind of head; no export over a fine-tuned model), which
     says so; another job's is one line naming it (--force replaces it)."""
     from helpers import meta_only_model
 
     a = str(tiny_cache(tmp_path / "a.h5"))
-    b = str(tiny_cache(tmp_path / "b.h5", fingerprint="b" * 64))
+    b = str(tiny_cache(tmp_path / "b.h5", fingerprint="b" * 64, dataset="other"))
+    a2 = str(tiny_cache(tmp_path / "a2.h5", n_train=44, fingerprint="a" * 64))  # the same data set, another cache
     head = tmp_path / "h.npz"
     assert main(["train", a, "--head", "logreg", "--out", str(head)]) == 0
     kept = head.read_bytes()
     capsys.readouterr()
     one_line_error(capsys, ["train", b, "--head", "logreg", "--out", str(head)],
-                   f"--out {head} holds a logreg head trained on another cache (tiny, fingerprint eeeeeeeeeeee)",
+                   f"--out {head} holds a logreg head of another data set (tiny: ants, bees)",
                    "choose another --out, or pass --force to replace it")
     one_line_error(capsys, ["train", a, "--head", "svm", "--out", str(head)], f"--out {head} holds a logreg head of another kind")
     assert head.read_bytes() == kept
     assert main(["train", a, "--head", "logreg", "--C", "0.5", "--out", str(head)]) == 0  # a rerun: replaced, and said
     assert capsys.readouterr().out.strip().endswith(f"; replaced the head there -> {head}")
+    # a rerun on another cache of the same data set (more images, other limits: the lesson's reruns) is the same job
+    assert main(["train", a2, "--head", "logreg", "--out", str(head)]) == 0
+    capsys.readouterr()
     assert main(["train", b, "--head", "svm", "--out", str(head), "--force"]) == 0
     from featcache.heads.io import read_head_meta
 
@@ -1650,16 +1664,46 @@ def test_train_and_export_replace_only_a_rerun_of_their_own_job(tmp_path, capsys
     import featcache
     from featcache.errors import FeatcacheError
 
-    with pytest.raises(FeatcacheError, match="holds a svm head trained on another cache"):  # the API's train too
+    with pytest.raises(FeatcacheError, match=r"holds a svm head of another data set \(other: ants, bees\)"):  # the API too
         featcache.train(a, "logreg", out=head, verbose=False)
     # a fine-tuned model (minutes of training) is not replaced by an export of its head, before TensorFlow loads
     assert main(["train", a, "--head", "logreg", "--out", str(tmp_path / "l.npz")]) == 0
-    tuned = meta_only_model(tmp_path / "tuned.keras", cache_fingerprint="e" * 64, head="logreg", finetune={"epochs": 2})
+    tuned = meta_only_model(tmp_path / "tuned.keras", dataset="tiny", head="logreg", finetune={"epochs": 2})
     kept = tuned.read_bytes()
     one_line_error(capsys, ["export", str(tmp_path / "l.npz"), "--out", str(tuned)],
                    f"--out {tuned} holds a fine-tuned model (minutes of training), which this export without fine-tuning "
                    "would replace; choose another --out, or pass --force")
-    other = meta_only_model(tmp_path / "other.keras", cache_fingerprint="b" * 64, dataset="ab", head="logreg", finetune=None)
+    other = meta_only_model(tmp_path / "other.keras", dataset="ab", head="logreg", finetune=None)
     one_line_error(capsys, ["export", str(tmp_path / "l.npz"), "--out", str(other)],
-                   f"--out {other} holds a model trained on another cache (ab, fingerprint bbbbbbbbbbbb)")
+                   f"--out {other} holds a model of another data set (ab: ants, bees)")
     assert tuned.read_bytes() == kept
+
+
+def test_a_whole_zip_with_a_long_first_name_is_not_called_cut_short(tmp_path):
+    """A review: damaged_zip's branch for a file cut inside its first header compared the 512 bytes it reads with
+    the first name's length, so a whole .npz with a 500-character key was 'cut short' in verify and info."""
+    from featcache.heads.io import damaged_zip
+
+    np.savez(tmp_path / "long.npz", **{"k" * 500: np.zeros(3)})
+    assert damaged_zip(tmp_path / "long.npz") is None
+    (tmp_path / "cut.npz").write_bytes((tmp_path / "long.npz").read_bytes()[:300])
+    assert damaged_zip(tmp_path / "cut.npz")[0].startswith("cut short: 300 bytes")
+
+
+def test_typed_errors_and_leftovers_survive_pickle_and_copy():
+    """A review: NotHDF5 and LeftOut took a second constructor argument that pickle's and copy's default reduce
+    does not pass (a TypeError in a process pool or a deepcopy of Predictions)."""
+    import copy
+    import pickle
+
+    from featcache.deploy.predict import UNREADABLE, LeftOut, left_out_line
+    from featcache.errors import NotHDF5
+
+    err = pickle.loads(pickle.dumps(NotHDF5("/x.h5", "file signature not found")))
+    assert (str(err), err.path, err.hint) == ("/x.h5 is not a readable HDF5 file (file signature not found); pass a cache "
+                                              "written by 'featcache extract'", "/x.h5", NotHDF5.HINT)
+    left = LeftOut("/photos/locked", UNREADABLE)
+    for again in (pickle.loads(pickle.dumps(left)), copy.deepcopy(left)):
+        assert (again, again.why) == (left, UNREADABLE)
+    # plain strings, as the API listed them before, still make the line
+    assert "1 subfolder(s) that could not be read (/photos/locked/" in left_out_line([str(left)])

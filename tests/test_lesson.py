@@ -383,3 +383,23 @@ def test_the_keras_warm_up_leaves_the_rows_results_as_they_were(tmp_path, monkey
     warm = featcache.train(cache, "keras", preset="lesson", out=tmp_path / "b.keras")
     X = cache.features("test")
     np.testing.assert_array_equal(cold.estimator.predict_proba(X), warm.estimator.predict_proba(X))
+
+
+def test_a_lesson_rerun_on_other_data_replaces_its_own_heads(tmp_path):
+    """A review: once train and export refused to replace another job's head, lesson's rerun into its own folder on
+    other data was refused minutes in, offering a --force lesson does not have. check_outputs has found every head
+    there featcache's before any work: the rows replace them."""
+    import featcache
+    from featcache import lesson as lesson_mod
+    from featcache.heads.io import read_head_meta
+    from test_cli_faults import tiny_cache
+
+    a = featcache.open_cache(tiny_cache(tmp_path / "a.h5", dataset="one"))
+    b = featcache.open_cache(tiny_cache(tmp_path / "b.h5", fingerprint="b" * 64, dataset="two"))
+    out = tmp_path / "o"
+    for cache in (a, b):
+        ctx = lesson_mod.LessonContext(cache=cache, source=None, out=out, test_limit=20, scratch_train=40,
+                                       scratch_epochs=1, seed=0, verbose=False)
+        lesson_mod.check_outputs(out)
+        row = lesson_mod._cached_head_row(ctx, "logreg", "logreg.npz", "logreg")
+        assert read_head_meta(row["head_file"])["dataset"] == cache.meta["dataset"]

@@ -601,13 +601,20 @@ def test_temporaries_of_killed_atomic_writes_are_cleaned_up_by_the_next_write(tm
     for p in (live, foreign_recent, foreign_old, untagged_recent, untagged_old, users):
         p.write_text("mine" if p == users else "half")
     hours_ago = time.time() - 2 * atomic.STALE_SECONDS
-    for p in (foreign_old, untagged_old, users):
+    for p in (untagged_old, users):
         os.utime(p, (hours_ago, hours_ago))
     with atomic_path(target) as tmp:
         tmp.write_text("whole")
-    assert target.read_text() == "whole" and not any(p.exists() for p in killed)
-    assert not foreign_old.exists() and not untagged_old.exists()
+    assert target.read_text() == "whole" and not any(p.exists() for p in killed) and not untagged_old.exists()
     assert live.exists() and foreign_recent.exists() and untagged_recent.exists() and users.read_text() == "mine"
+    # a foreign writer's is judged by its last change (mtime or ctime: link(2) leaves mtime as it was): two hours on
+    from featcache import paths as paths_mod
+
+    real_time = time.time
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(paths_mod.time, "time", lambda: real_time() + 2 * atomic.STALE_SECONDS)
+        atomic.remove_stale_temporaries(target)
+    assert not foreign_recent.exists() and not foreign_old.exists() and live.exists()
 
 
 def test_a_failed_atomic_write_removes_the_folders_it_made(tmp_path, monkeypatch):
@@ -1489,3 +1496,22 @@ def test_a_layers_chunks_and_digest_are_checked_once_per_open_cache(tmp_path, mo
         f["train/features/out"][0, 0] = 7.0
     with pytest.raises(FeatcacheError, match="changed since it was opened"):
         cache.features("train")
+
+
+def test_a_forked_child_tags_its_writes_with_its_own_start_time():
+    """A review: the writer's tag (pid, start time) was taken at import, so a forked child paired its own pid with
+    its parent's start time, and its temporaries looked like a killed writer's to everyone else."""
+    from featcache import paths
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: is its tag its own process's?
+        ok = paths.parse_writer(paths.writer_tag()) is not None and paths.writer_running(
+            paths.parse_writer(paths.writer_tag()), Path("/"))
+        os.write(write, b"1" if ok else b"0")
+        os._exit(0)
+    os.close(write)
+    answer = os.read(read, 1)
+    os.waitpid(pid, 0)
+    os.close(read)
+    assert answer == b"1"

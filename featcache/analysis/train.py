@@ -18,7 +18,7 @@ from featcache.analysis.subsets import CLASSES_FIRST, stratified_subset
 from featcache.errors import FeatcacheError
 from featcache.heads import HEADS, DenseHead, fold_reason, make_head
 from featcache.heads.dense import DEFAULT_PRESET
-from featcache.heads.io import SUFFIXES, check_head_out, digest_keys, head_meta, save_head
+from featcache.heads.io import SUFFIXES, check_head_out, digest_keys, head_meta, read_head_meta, save_head
 from featcache.heads.views import averaged_over, fit_views, score_views
 from featcache.sources.images import check_file_outside_classes
 from featcache.store import Cache, as_cache
@@ -136,10 +136,10 @@ def default_head_path(cache: Cache, layer: str, head: str, tag: str | None, n: i
 
 def check_out(path: Path, head: str, force: bool, cache: Cache) -> None:
     """``--out`` must be a head file name; an existing file is replaced only if featcache wrote it as a head of the
-    same job (``heads.io.check_same_job``: this cache, this kind of head), or with ``force``."""
+    same job (``heads.io.check_same_job``: this data set, this kind of head), or with ``force``."""
     check_out_file(path, head_suffix(head), f"the {head} head",  # keras is the default: say how to get a .npz one
                    "keras heads, the default, are .keras files; logreg and svm heads .npz")
-    check_head_out(path, force, job={"cache_fingerprint": cache.fingerprint, "head": head})
+    check_head_out(path, force, job={"dataset": cache.meta.get("dataset"), "class_names": cache.class_names, "head": head})
 
 
 def check_training_labels(y: np.ndarray, class_names: list[str], est: Any) -> None:
@@ -286,7 +286,7 @@ def train(
     with epochs_bar() if bars_wanted(verbose) else contextlib.nullcontext():  # a Keras head's epochs: one bar
         fit_seconds, accuracy, orig_accuracy, n_test = fit_and_score(est, cache, layer, train_views, test_views, rows)
     averaged = averaged_over(est, test_views)
-    replacing = path.exists()  # an earlier run's head of this job: said (a new-user tester)
+    replacing = path.exists() and read_head_meta(path) is not None  # an earlier run's head: said (a new-user tester)
     result = TrainResult(path, head, preset, layer, int(len(y)), n_test, accuracy, fit_seconds, _details(est),
                          train_views, test_views, averaged, orig_accuracy, est)
     meta = save_trained(est, cache, layer, head, path, rows, train_views, test_views, accuracy, fit_seconds,

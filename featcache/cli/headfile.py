@@ -16,7 +16,7 @@ def add_trust_pickle_arg(p: argparse.ArgumentParser) -> None:
 def add_force_arg(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--force", action="store_true", default=None,
                    help=f"replace --out even if it is not a {what} featcache wrote, or one of another job "
-                        "(another cache or kind of head; a fine-tuned model under an export)")
+                        "(another data set or kind of head; a fine-tuned model under an export)")
 
 
 VIEWS_SYNTAX = "view names or groups as in 'extract --views' (orig is always included), or 'all'"

@@ -471,7 +471,7 @@ def _report(r: FinetuneResult) -> None:
               "lower --lr)")
     if not r.improved:
         # "WORSE" was said when the best epoch tied the frozen head's accuracy and lost on loss, unshown (a new user)
-        tied = any(e["val_accuracy"] == r.frozen_val_accuracy for e in r.epochs)
+        tied = any(e["val_accuracy"] == r.frozen_val_accuracy for e in r.epochs if e.get("val_loss") is not None)
         loss = f", val loss {r.frozen_val_loss:.4f}" if r.frozen_val_loss is not None else ""
         print(("FINE-TUNING DID NOT IMPROVE VALIDATION: the best epoch tied the frozen head's val accuracy "
                f"{r.frozen_val_accuracy:.4f} with a higher val loss (frozen{loss.lstrip(',')})" if tied else

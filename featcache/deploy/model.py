@@ -208,12 +208,13 @@ def check_out(path: str | Path, force: bool = False) -> Path:
 
 def check_same_model_job(path: Path, head_meta: dict[str, Any], finetuned: bool, force: bool) -> None:
     """A featcache model at ``path`` is replaced without ``force`` only by a rerun of its job: a model of a head of
-    the same cache and kind, fine-tuned or not as it was (``heads.io.check_same_job``)."""
+    the same data set and kind, not an export over a fine-tuned one (``heads.io.check_same_job``)."""
     from featcache.heads.io import check_same_job
 
     if force or not path.exists() or not is_model_file(path):
         return
-    job = {"cache_fingerprint": head_meta.get("cache_fingerprint"), "head": head_meta.get("head"), "finetune": finetuned}
+    job = {"dataset": head_meta.get("dataset"), "class_names": head_meta.get("class_names"), "head": head_meta.get("head"),
+           "finetune": finetuned}
     check_same_job(path, _model_json(path), job, force)
 
 

@@ -200,6 +200,20 @@ class LeftOut(str):
         self.why = why
         return self
 
+    def __reduce__(self):  # pickle and copy: the path and why, not the shown text (a review)
+        shown = str(self)
+        path = shown.removesuffix(UNREAD) if self.why == UNREADABLE else shown.removesuffix("/") if self.why in (SUBFOLDER, LINK) else shown
+        return LeftOut, (path, self.why)
+
+    @classmethod
+    def parse(cls, shown: str) -> "LeftOut":
+        """A leftover as shown (an API caller's plain string, as featcache 0.2.0 listed them), with its kind."""
+        if isinstance(shown, LeftOut):
+            return shown
+        if shown.endswith(UNREAD):
+            return cls(shown.removesuffix(UNREAD), UNREADABLE)
+        return cls(shown.removesuffix("/"), SUBFOLDER) if shown.endswith("/") else cls(shown, OTHER)
+
     @classmethod
     def of(cls, entry: Path) -> "LeftOut":
         """What ``entry`` (one of ``_entries``) is, as a leftover."""
@@ -248,6 +262,8 @@ def expand_inputs(images: Sequence[str | Path], recursive: bool = False) -> tupl
 def left_out_line(left_out: Sequence[LeftOut], limit: int = 3) -> str:
     """``left out of the folders given: 2 subfolder(s) (...) and 1 file(s) of no image type (...)``: predict reads one
     level of image files unless --recursive."""
+    left_out = [LeftOut.parse(q) for q in left_out]
+
     def some(why: str) -> tuple[int, str]:
         shown = [q.removesuffix(UNREAD) + ("/" if why == UNREADABLE else "") for q in left_out if q.why == why]
         return len(shown), ", ".join(shown[:limit]) + (", ..." if len(shown) > limit else "")

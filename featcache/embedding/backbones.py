@@ -88,13 +88,18 @@ class Backbone:
         elif weights == "imagenet":
             import contextlib
             import io
+            import sys
 
-            said = io.StringIO()  # Keras's "Downloading data from URL" and its bar: a second line before the error
-            try:  # offline (a new-user tester), where errors are one line
+            # Keras's "Downloading data from URL" and its bar went to stdout: a second line before the error offline
+            # (a new-user tester), and text before --json's document. Kept back, and one line on stderr once it is
+            # done (a download of 9-100 MB shows no bar; the price of one error line).
+            said = io.StringIO()
+            try:
                 with contextlib.redirect_stdout(said):
                     base = builder(include_top=False, weights="imagenet", input_shape=shape)
                 if "Downloading" in said.getvalue():
-                    print(f"downloaded the ImageNet weights of {self.name} into Keras's cache (~/.keras/models)", flush=True)
+                    print(f"downloaded the ImageNet weights of {self.name} into Keras's cache (~/.keras/models)",
+                          file=sys.stderr, flush=True)
             except Exception as exc:  # network errors come in many types
                 raise FeatcacheError(
                     f"could not obtain ImageNet weights for {self.name} "

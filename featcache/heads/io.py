@@ -36,7 +36,7 @@ import numpy as np
 
 from featcache.errors import FeatcacheError, no_permission
 from featcache.store.atomic import atomic_path
-from featcache.validate import check_bool, check_path, check_replaceable, release
+from featcache.validate import DIGESTS_SINCE, check_bool, check_path, check_replaceable, release
 
 if TYPE_CHECKING:
     from sklearn.base import BaseEstimator
@@ -200,16 +200,17 @@ def check_head_out(path: str | Path, force: bool, flag: str = "--out", force_fla
 
 def other_job(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str | None:
     """How the head or model whose metadata is ``old`` (a file at --out) came from another job than the one about
-    to replace it (``new``: its ``cache_fingerprint``, ``head`` and, for a model, ``finetune``); None for a rerun of
-    the same job, or where ``old`` is no featcache file. An export of a Fashion-MNIST head replaced a fine-tuned
-    ants/bees model, and train an svm head replaced another data set's logreg head, without a word: a rerun
-    replacing its own file was the case meant (a new-user tester)."""
+    to replace it (``new``: its ``dataset``, ``class_names``, ``head`` and, for a model, ``finetune``); None for a
+    rerun of the same job, or where ``old`` is no featcache file. An export of a Fashion-MNIST head replaced a
+    fine-tuned ants/bees model, and train an svm head replaced another data set's logreg head, without a word (a
+    new-user tester). A rerun on another cache of the same data set (more photos, other limits, another layer or
+    size: the lesson's reruns) is the same job (a review: the cache's fingerprint refused them)."""
     if not isinstance(old, Mapping):
         return None
     kind = f"{old.get('head')} head" if "finetune" not in new else "fine-tuned model" if old.get("finetune") else "model"
-    if old.get("cache_fingerprint") != new.get("cache_fingerprint"):
-        return (f"holds a {kind} trained on another cache ({old.get('dataset')}, fingerprint "
-                f"{str(old.get('cache_fingerprint'))[:12]})")
+    if old.get("dataset") != new.get("dataset") or list(old.get("class_names") or []) != list(new.get("class_names") or []):
+        names = ", ".join(map(str, (old.get("class_names") or [])[:3])) + (", ..." if len(old.get("class_names") or []) > 3 else "")
+        return f"holds a {kind} of another data set ({old.get('dataset')}: {names})"
     if old.get("head") != new.get("head"):
         return f"holds a {kind} of another kind"
     if old.get("finetune") and not new.get("finetune"):  # the other way, an export replaced by its fine-tuning: asked
@@ -393,8 +394,6 @@ def check_digest(path: Path, altered: Callable[[Path, str], FeatcacheError]) -> 
     return True, meta
 
 
-# The first release whose every head and model file carries a content digest (format 2 began late in 0.1.0's life).
-DIGESTS_SINCE = (0, 2, 0)
 
 
 def _altered(path: Path, why: str) -> FeatcacheError:
@@ -502,7 +501,9 @@ def damaged_zip(path: str | Path) -> tuple[str, bool] | None:
         return None
     if not start.startswith(b"PK\x03\x04"):
         return None
-    if len(start) < 30 + int.from_bytes(start[26:28], "little"):  # cut inside its first entry's header or name
+    # cut inside its first entry's header or name: the whole file is shorter than what was read (a long first name
+    # in a whole zip is not; a review)
+    if len(start) < 512 and len(start) < 30 + int.from_bytes(start[26:28], "little"):
         if not _plausible_header(start):
             return None  # "PK\x03\x04" and then anything: no zip's start
         name = start[30:].decode("utf-8", "replace")  # "not a readable HDF5 file" in verify (a tester)

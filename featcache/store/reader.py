@@ -48,15 +48,10 @@ from featcache.store.layout import (
     view_names,
 )
 from featcache.store.partial import EMPTY, OURS, look_at_partial
-from featcache.validate import release
+from featcache.validate import DIGESTS_SINCE, release
 
 if TYPE_CHECKING:
     from featcache.store.identity import CacheIdentity
-
-
-# Format 1 (no checksums) was last written by featcache 0.1.0 (2026-12-01): a cache that says a later release wrote it
-# in format 1 has had its digests removed.
-FORMAT_1_UNTIL = (0, 2, 0)
 
 
 class UncheckedCacheWarning(UserWarning):
@@ -291,7 +286,7 @@ class Cache:
         version = self.meta.get("format_version")
         if version == 1 and "content_digest" not in self.meta:
             written_by = self.meta.get("featcache_version")
-            if isinstance(written_by, str) and release(written_by) >= FORMAT_1_UNTIL:
+            if isinstance(written_by, str) and release(written_by) >= DIGESTS_SINCE:
                 # format_version set back to 1 and the digests deleted, features rewritten (an adversarial tester): the
                 # last format-1 cache was written on 2026-12-01, by featcache 0.1.0
                 raise damaged(self.path, f"it says format 1, which featcache {written_by} never wrote; its digests "
