@@ -51,6 +51,12 @@ def test_viewstack_in_a_model_of_any_image_size_and_batches():
     got, mean = clone.predict(batch, batch_size=2, verbose=0)
     assert np.abs(got - views).max() <= 1 and np.abs(got - views)[: 3 * 2].max() == 0
     np.testing.assert_allclose(mean, got.reshape(4, 2, -1).mean(axis=0), atol=1e-6)
+    # traced with no size known, as predict runs a model (deploy.model.ModelRunner): a crop view's resize tested its
+    # size with Python's bool and every predict of such a model was an OperatorNotAllowedInGraphError (a new user)
+    import tensorflow as tf
+
+    traced = tf.function(lambda x: clone(x), input_signature=[tf.TensorSpec([None, None, None, None], tf.uint8)])
+    np.testing.assert_array_equal(traced(batch)[0].numpy(), got)
 
 
 def test_graph_views_refuses_the_svm_and_views_the_head_never_saw():

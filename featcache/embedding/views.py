@@ -238,9 +238,23 @@ class Crop(View):
         zero = 0 * ch
         crop = ops.slice(x, ops.stack([zero, top, left, zero]), ops.stack([shape[0], ch, cw, shape[3]]))
         # Bilinear with half-pixel centres and no antialiasing, as resize_bilinear.
-        scaled = ops.image.resize(crop, (h, w), interpolation="bilinear", antialias=False)
+        scaled = _resize_to(crop, h, w)
         scaled = ops.clip(ops.round(scaled), 0.0, 255.0)
         return scaled[..., 0] if gray else scaled
+
+
+def _resize_to(x: Any, h: Any, w: Any) -> Any:
+    """Bilinear resize (half-pixel centres, no antialiasing) of a batch to ``(h, w)``, which may be known only at run
+    time. keras.ops.image.resize tests the size with Python's bool, which a traced TensorFlow graph refuses: a model
+    exported with a crop view built and saved, and every predict of it ended in OperatorNotAllowedInGraphError (a
+    new-user tester). On TensorFlow its own resize takes a size tensor; elsewhere (JAX) shapes are static."""
+    from featcache._lazy import keras
+
+    if keras().backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.image.resize(x, tf.stack([h, w]), method="bilinear", antialias=False)
+    return _ops().image.resize(x, (h, w), interpolation="bilinear", antialias=False)
 
 
 GROUPS: dict[str, tuple[View, ...]] = {
