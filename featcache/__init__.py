@@ -108,3 +108,8 @@ def __getattr__(name):
 
 
 __all__ = list(_API)
+
+
+def __dir__() -> list[str]:
+    """The API's names too (loaded on first use): dir(featcache) listed none of them (a new user's REPL)."""
+    return sorted(set(globals()) | set(__all__))

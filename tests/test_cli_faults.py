@@ -1650,10 +1650,18 @@ def test_train_and_export_replace_only_a_rerun_of_their_own_job(tmp_path, capsys
     one_line_error(capsys, ["train", b, "--head", "logreg", "--out", str(head)],
                    f"--out {head} holds a logreg head of another data set (tiny: ants, bees)",
                    "choose another --out, or pass --force to replace it")
-    one_line_error(capsys, ["train", a, "--head", "svm", "--out", str(head)], f"--out {head} holds a logreg head of another kind")
+    one_line_error(capsys, ["train", a, "--head", "svm", "--out", str(head)], f"--out {head} holds a logreg head, not a svm head")
+    model = tmp_path / "model.keras"  # a model featcache wrote, given as a head's --out: named as one (a new user)
+    from helpers import meta_only_model as _model
+
+    _model(model, dataset="tiny", head="logreg")
+    one_line_error(capsys, ["train", a, "--head", "keras", "--out", str(model)],
+                   f"--out {model} is a model 'featcache export' or 'finetune' wrote, not a head")
     assert head.read_bytes() == kept
     assert main(["train", a, "--head", "logreg", "--C", "0.5", "--out", str(head)]) == 0  # a rerun: replaced, and said
     assert capsys.readouterr().out.strip().endswith(f"; replaced the head there -> {head}")
+    assert main(["train", a, "--head", "logreg", "--out", str(head), "--json"]) == 0  # in --json too (a new user)
+    assert json.loads(capsys.readouterr().out)["replaced"] is True
     # a rerun on another cache of the same data set (more images, other limits: the lesson's reruns) is the same job
     assert main(["train", a2, "--head", "logreg", "--out", str(head)]) == 0
     capsys.readouterr()

@@ -3,6 +3,8 @@ and an exported views model averages the probabilities heads.views averages on c
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from helpers import extract
@@ -91,7 +93,12 @@ def test_exported_views_model_averages_like_the_heads_on_cached_views(real_weigh
     cache = featcache.open_cache(res.path)
     head = featcache.train(cache, "logreg", out=tmp_path / "h.npz")
     assert main(["export", str(head.path), "--views", "all", "--out", str(tmp_path / "m.keras")]) == 0
-    assert "averages the probabilities of 3 views" in capsys.readouterr().out
+    said = capsys.readouterr().out  # and what to expect of it, as the orig-only note says (a new user)
+    assert "averages the probabilities of 3 views" in said
+    assert f"the head scored {head.accuracy:.4f} on its test split with these views averaged" in said
+    assert main(["export", str(head.path), "--views", "all", "--out", str(tmp_path / "m.keras"), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)  # a rerun: replaced, said in --json too
+    assert doc["replaced"] is True and doc["views_test_accuracy"] == head.accuracy
     meta = read_meta(tmp_path / "m.keras")
     assert meta["views"] == list(names) and meta["averaged"] == "probabilities"
     assert meta["views_test_accuracy"] == head.accuracy

@@ -56,6 +56,7 @@ class TrainResult:
     test_views: tuple[str, ...] = ("orig",)
     averaged: str | None = None  # "probabilities" or "decision values" when test views were averaged, else None
     orig_accuracy: float | None = None  # the original test view alone, when more test views were averaged
+    replaced: bool = False  # a head featcache wrote was at the path and this one replaced it (--json said nothing)
     estimator: Any = field(default=None, repr=False, compare=False)  # the fitted head: predict, predict_proba, score
     meta: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # what save_head stored with it
 
@@ -208,7 +209,7 @@ def save_trained(est: BaseEstimator, cache: Cache, layer: str, head: str, path: 
     return meta
 
 
-def _say_trained(res: TrainResult, replaced: bool = False) -> None:
+def _say_trained(res: TrainResult) -> None:
     extra = "".join(f", {k} {v}" for k, v in res.details.items() if k != "cv_scores")
     if getattr(res.estimator, "C", None) == "cv":  # say where C came from (logreg's scores are in --json)
         extra += " (chosen by cross-validation on the training features)"
@@ -217,7 +218,7 @@ def _say_trained(res: TrainResult, replaced: bool = False) -> None:
         how = (f" ({res.averaged} averaged over {len(res.test_views)} views: {', '.join(res.test_views)}; "
                f"original view alone {res.orig_accuracy:.4f})")
     fit = f"{res.fit_seconds:.1f} s" if res.fit_seconds >= 0.05 else f"{res.fit_seconds * 1000:.0f} ms"  # not "0.0 s"
-    again = "; replaced the head there" if replaced else ""  # before the arrow: the path stays the line's end
+    again = "; replaced the head there" if res.replaced else ""  # before the arrow: the path stays the line's end
     print(f"test accuracy {res.accuracy:.4f} on {res.test_images} images{how}; fit {fit}{extra}{again} -> {res.path}")
 
 
@@ -288,12 +289,12 @@ def train(
     averaged = averaged_over(est, test_views)
     replacing = path.exists() and read_head_meta(path) is not None  # an earlier run's head: said (a new-user tester)
     result = TrainResult(path, head, preset, layer, int(len(y)), n_test, accuracy, fit_seconds, _details(est),
-                         train_views, test_views, averaged, orig_accuracy, est)
+                         train_views, test_views, averaged, orig_accuracy, replacing, est)
     meta = save_trained(est, cache, layer, head, path, rows, train_views, test_views, accuracy, fit_seconds,
                         force=force, preset=preset, train_size=train_size, seed=seed, details=result.details,
                         subset_order=None if train_size is None else CLASSES_FIRST,
                         test_accuracy_orig=orig_accuracy)
     result.meta = meta
     if verbose:
-        _say_trained(result, replacing)
+        _say_trained(result)
     return result

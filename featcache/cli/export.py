@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from featcache.cli.common import add_json_flag, given, print_json
@@ -39,8 +40,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from featcache.deploy.export import export, export_summary
+    from featcache.deploy.model import is_model_file
 
+    replacing = Path(args.out).is_file() and is_model_file(Path(args.out))  # said in --json too (a new user)
     path = export(args.head, args.out, verbose=not args.json, **given(args, "weights", "force", "trust_pickle", "views"))
     if args.json:
-        print_json(export_summary(path, args.head))
+        print_json(export_summary(path, args.head, replacing))
     return 0

@@ -178,20 +178,22 @@ def export_note(head_meta: dict[str, Any], views: Sequence[str]) -> str | None:
     """What export says beside its line: the views the model averages, or what the original view alone scores."""
     if tuple(views) == ("orig",):
         return views_note(head_meta)
+    scored = head_meta.get("test_accuracy") if list(views) == head_meta.get("test_views") else None
+    expect = f"; the head scored {scored:.4f} on its test split with these views averaged" if scored is not None else ""
     return (f"the model averages the probabilities of {len(views)} views of each image ({', '.join(views)}): "
-            f"{len(views)} forward passes per image")
+            f"{len(views)} forward passes per image{expect}")  # what to expect, as the orig note says (a new user)
 
 
-def export_summary(path: str | Path, head_path: str | Path) -> dict[str, Any]:
-    """What ``export --json`` prints: the model written and its export note (it printed the path alone, without the
-    warning the text output gives; a new-user tester)."""
+def export_summary(path: str | Path, head_path: str | Path, replaced: bool = False) -> dict[str, Any]:
+    """What ``export --json`` prints: the model written, whether it ``replaced`` one featcache wrote there, and its
+    export note (it printed the path alone, without the warning the text output gives; a new-user tester)."""
     from featcache.deploy.model import read_meta
     from featcache.heads.io import read_head_meta
 
     meta = read_meta(path)
     keep = ("head", "backbone", "layer", "image_size", "class_names", "views", "averaged", "single_view_test_accuracy",
             "views_test_accuracy")
-    return {"path": str(path), **{k: meta.get(k) for k in keep},
+    return {"path": str(path), **{k: meta.get(k) for k in keep}, "replaced": replaced,
             "note": export_note(read_head_meta(head_path) or {}, meta.get("views") or ["orig"])}
 
 

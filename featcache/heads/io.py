@@ -192,6 +192,9 @@ def check_head_out(path: str | Path, force: bool, flag: str = "--out", force_fla
         return
     old = read_head_meta(path)
     if old is None:
+        if file_kind(path) == "model":  # featcache did write it ("is not a head featcache wrote" misled; a new user)
+            raise FeatcacheError(f"{flag} {path} is a model 'featcache export' or 'finetune' wrote, not a head; choose "
+                                 f"another {flag}, or pass {force_flag} to replace it")
         raise FeatcacheError(f"{flag} {path} exists and is not a head featcache wrote; choose another {flag}, "
                              f"or pass {force_flag} to replace it")
     if job is not None:
@@ -211,8 +214,10 @@ def other_job(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str | No
     if old.get("dataset") != new.get("dataset") or list(old.get("class_names") or []) != list(new.get("class_names") or []):
         names = ", ".join(map(str, (old.get("class_names") or [])[:3])) + (", ..." if len(old.get("class_names") or []) > 3 else "")
         return f"holds a {kind} of another data set ({old.get('dataset')}: {names})"
-    if old.get("head") != new.get("head"):
-        return f"holds a {kind} of another kind"
+    if old.get("head") != new.get("head"):  # which kind, against which (a new user read "another kind" as a riddle)
+        if "finetune" in new:
+            return f"holds a model of a {old.get('head')} head, not of a {new.get('head')} head"
+        return f"holds a {old.get('head')} head, not a {new.get('head')} head"
     if old.get("finetune") and not new.get("finetune"):  # the other way, an export replaced by its fine-tuning: asked
         return "holds a fine-tuned model (minutes of training), which this export without fine-tuning would replace"
     return None
