@@ -110,10 +110,11 @@ Writer = tuple[int, str, str | None]  # (pid, start, host tag; None in marks mad
 
 
 def parse_writer(text: str) -> Writer | None:
-    """``PID-START-HOST`` as ``writer_tag`` writes it, or ``PID-START`` as featcache 0.2.0's first marks were (START:
-    clock ticks on Linux, 8 hex elsewhere); None for anything else."""
+    """``PID-START-HOST`` as ``writer_tag`` writes it (START: clock ticks on Linux, 8 hex elsewhere; HOST 8 hex); None
+    for anything else. The first marks (PID-START, one session of 2026-12-03 to 04) are not taken either: a user's
+    '.h.npz.2024-01.backup_1.npz' read as one, its pid 2024 not running, and was deleted (an adversarial tester)."""
     parts = text.split("-")
-    if len(parts) not in (2, 3):
+    if len(parts) != 3:
         return None
     pid, start, host = parts[0], parts[1], parts[2] if len(parts) == 3 else None
     ok = start.isdigit() if _PROC else len(start) == 8 and all(c in "0123456789abcdef" for c in start)
@@ -136,6 +137,16 @@ def is_own(writer: Writer) -> bool:
 def is_foreign(writer: Writer) -> bool:
     """Whether ``writer`` ran on another host or in another pid namespace: this process cannot look it up."""
     return writer[2] not in (None, _HOST)
+
+
+# A writer in another container or on another host cannot be looked up: its marks are a live writer's for an hour.
+# One killed (a container OOM-killed, then run again under a new hostname) held the folder for that hour with no way
+# out (an adversarial tester): FEATCACHE_TAKE_OVER=1 takes its marks for a killed writer's.
+TAKE_OVER = "FEATCACHE_TAKE_OVER"
+
+
+def _taking_over() -> bool:
+    return os.environ.get(TAKE_OVER, "").strip().lower() in ("1", "yes", "true", "on")
 
 
 def writer_running(writer: Writer, made: Path) -> bool:
@@ -183,11 +194,12 @@ def restore_killed(files: Iterable[str | Path]) -> list[Path]:
             kind, who = writer[0], writer[1:]
             if is_own(who):
                 continue
-            if writer_running(who, m):
+            if writer_running(who, m) and not (is_foreign(who) and _taking_over()):
                 if is_foreign(who):
                     raise FeatcacheError(f"another featcache process (pid {who[0]}, on another host or in another "
                                          f"container) may be writing {f.parent}: its marks there are less than an hour "
-                                         "old; wait for it to finish, or choose another --out")
+                                         "old; wait for it to finish, or, if it was killed (a container stopped), run "
+                                         f"again with {TAKE_OVER}=1 to put back the report it was replacing")
                 raise FeatcacheError(f"another featcache process (pid {who[0]}) is writing {f.parent} now; wait for it "
                                      "to finish, or choose another --out")
             try:

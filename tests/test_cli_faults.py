@@ -1583,16 +1583,20 @@ def test_marks_of_a_killed_report_are_told_apart_from_a_live_writer_a_reused_pid
     f.write_text("new, half written")
     pid = os.getpid()
     # this very pid, started at another time: the killed run before this one in a container
-    (tmp_path / f".evaluation.json.before-{pid}-1").write_text("old")
+    host = paths._HOST
+    (tmp_path / f".evaluation.json.before-{pid}-1-{host}").write_text("old")
     assert paths.restore_killed([f]) == [f] and f.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["evaluation.json"]
     # a user's files named like marks, and a pid too large for the system: not featcache's, left alone
-    for name in (f".evaluation.json.before-{pid}", ".evaluation.json.new-99999999999999999999-1", ".evaluation.json.notes"):
+    # (and marks of the first form, PID-START: a user's '.evaluation.txt.before-1-1' was moved over the report; an
+    # adversarial tester)
+    for name in (f".evaluation.json.before-{pid}", f".evaluation.json.new-99999999999999999999-1-{host}",
+                 ".evaluation.json.notes", ".evaluation.json.before-1-1", f".evaluation.json.before-{pid}-1-nothex!"):
         (tmp_path / name).write_text("mine")
     assert paths.restore_killed([f]) == [] and f.read_text() == "old"
     # a live writer's mark (pid 1 runs, with its own start time): one line, nothing touched
     start = paths._start_of(1) if paths._PROC else "x"
-    live = tmp_path / f".evaluation.json.new-1-{start}"
+    live = tmp_path / f".evaluation.json.new-1-{start}-{host}"
     live.write_text("")
     with pytest.raises(FeatcacheError, match=r"another featcache process \(pid 1\) is writing"):
         paths.restore_killed([f])
@@ -1601,12 +1605,13 @@ def test_marks_of_a_killed_report_are_told_apart_from_a_live_writer_a_reused_pid
     # a block killed while it removed its marks, after every file was written (its done mark there): the new report
     # stays whole, its marks and done mark go (an adversarial tester: the old files whose links were left came back
     # beside the new others, a report refused from then on); a mark with content is a user's file, never acted on
-    (tmp_path / f".evaluation.json.before-{pid}-7").write_text("old")
-    (tmp_path / f"{paths.DONE_PREFIX}{pid}-7").write_text("")
-    (tmp_path / ".evaluation.json.new-4194304-9").write_text("my notes")
+    (tmp_path / f".evaluation.json.before-{pid}-7-{host}").write_text("old")
+    (tmp_path / f"{paths.DONE_PREFIX}{pid}-7-{host}").write_text("")
+    (tmp_path / f".evaluation.json.new-4194304-9-{host}").write_text("my notes")
     assert paths.restore_killed([f]) == [] and f.read_text() == "old"
-    assert not (tmp_path / f".evaluation.json.before-{pid}-7").exists() and not (tmp_path / f"{paths.DONE_PREFIX}{pid}-7").exists()
-    assert (tmp_path / ".evaluation.json.new-4194304-9").read_text() == "my notes"
+    assert not (tmp_path / f".evaluation.json.before-{pid}-7-{host}").exists()
+    assert not (tmp_path / f"{paths.DONE_PREFIX}{pid}-7-{host}").exists()
+    assert (tmp_path / f".evaluation.json.new-4194304-9-{host}").read_text() == "my notes"
     # this process's own marks are its block's
     own = paths.kept_mark(f, paths.NEW)
     own.write_text("")
@@ -1631,6 +1636,15 @@ def test_marks_of_a_killed_report_are_told_apart_from_a_live_writer_a_reused_pid
     with pytest.MonkeyPatch.context() as mp:  # two hours on: its writer is taken for killed
         mp.setattr(paths.time, "time", lambda: real_time() + 2 * paths.STALE_SECONDS)
         assert paths.restore_killed([f]) == [f] and f.read_text() == "older" and not foreign.exists()
+    # one killed in a container (run again under a new hostname) held the folder for that hour with no way out (an
+    # adversarial tester): the line names FEATCACHE_TAKE_OVER=1, which takes a foreign writer's marks for a killed one's
+    fresh = tmp_path / ".evaluation.json.before-78-123-0000beef"
+    fresh.write_text("oldest")
+    with pytest.raises(FeatcacheError, match=r"if it was killed \(a container stopped\), run again with FEATCACHE_TAKE_OVER=1"):
+        paths.restore_killed([f])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(paths.TAKE_OVER, "1")
+        assert paths.restore_killed([f]) == [f] and f.read_text() == "oldest" and not fresh.exists()
 
 
 def test_train_and_export_replace_only_a_rerun_of_their_own_job(tmp_path, capsys):

@@ -598,10 +598,12 @@ def test_temporaries_of_killed_atomic_writes_are_cleaned_up_by_the_next_write(tm
     foreign_recent, foreign_old = (tmp_path / f"{prefix}{pid}-12345-0000beef.abcd1234.keras" for pid in (5, 6))
     untagged_recent, untagged_old = (tmp_path / f"{prefix}{name}.keras" for name in ("abcd1234", "wxyz9876"))
     users = tmp_path / ".head.keras.bak"  # a user's file that merely looks alike
-    for p in (live, foreign_recent, foreign_old, untagged_recent, untagged_old, users):
-        p.write_text("mine" if p == users else "half")
+    # a user's backups whose dotted part reads as the first marks' PID-START: deleted at once (an adversarial tester)
+    backups = [tmp_path / ".head.keras.2024-01.backup_1.keras", tmp_path / ".head.keras.1-1.mycopy01.keras"]
+    for p in (live, foreign_recent, foreign_old, untagged_recent, untagged_old, users, *backups):
+        p.write_text("mine" if p in (users, *backups) else "half")
     hours_ago = time.time() - 2 * atomic.STALE_SECONDS
-    for p in (untagged_old, users):
+    for p in (untagged_old, users, *backups):
         os.utime(p, (hours_ago, hours_ago))
     with atomic_path(target) as tmp:
         tmp.write_text("whole")
@@ -615,6 +617,7 @@ def test_temporaries_of_killed_atomic_writes_are_cleaned_up_by_the_next_write(tm
         mp.setattr(paths_mod.time, "time", lambda: real_time() + 2 * atomic.STALE_SECONDS)
         atomic.remove_stale_temporaries(target)
     assert not foreign_recent.exists() and not foreign_old.exists() and live.exists()
+    assert all(p.read_text() == "mine" for p in backups)
 
 
 def test_a_failed_atomic_write_removes_the_folders_it_made(tmp_path, monkeypatch):

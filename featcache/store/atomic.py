@@ -251,6 +251,8 @@ def remove_stale_temporaries(path: str | Path) -> None:
         if match is None:
             continue
         writer = parse_writer(match[1]) if match[1] else None
+        if match[1] and writer is None:  # a dotted part that is no writer's tag: the user's name ('.h.npz.2024-01.x.npz')
+            continue
         try:  # one at a time: another process cleaning up too may have taken one already
             if writer is not None:
                 gone = not is_own(writer) and not writer_running(writer, tmp)
