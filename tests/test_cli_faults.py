@@ -1515,6 +1515,9 @@ def test_a_damaged_head_or_model_is_named_damaged_by_every_command(tmp_path, fak
     for f, said in ((flipped_head, "is damaged or was changed after 'featcache train' saved it ("), (cut_head, "is damaged (cut short")):
         for argv in (["evaluate", str(f), cache], ["export", str(f), "--out", str(tmp_path / "e.keras")]):
             one_line_error(capsys, argv, f"{f} {said}", "retrain the head")
+    # a damaged model as export's --out: 'exists and is not a model featcache wrote' (an adversarial tester)
+    one_line_error(capsys, ["export", str(head), "--out", str(cut_model)], f"--out {cut_model} is damaged (cut short",
+                   "pass --force to replace it")
     for f in (flipped_model, cut_model):  # this model's first entry is featcache's metadata: featcache's, cut short
         one_line_error(capsys, ["predict", str(f), str(photos)], f"{f} is damaged or was changed after 'featcache export'",
                        "re-export the model")

@@ -151,6 +151,7 @@ def _one_line_error(capsys, argv: list[str], message: str) -> str:
         (["--lr=-1e-5"], "--lr must be a positive number"),
         (["--lr", "nan"], "--lr must be a positive number"),
         (["--lr", "1e308"], "--lr 1e+308 is far above any learning rate Adam fine-tunes with (at most 1)"),
+        (["--lr", "1.0000001"], "--lr 1.0000001 is far above"),  # it said "--lr 1 is far above ... (at most 1)"
         (["--out", "model.h5"], "use --out model.keras"),
     ],
 )
@@ -427,3 +428,15 @@ def test_an_epoch_whose_loss_is_not_a_number_is_never_kept_and_stops_the_run(cap
 
     with pytest.raises(FeatcacheError, match="the model gave probabilities that are not numbers for 3 of 3 image"):
         run_model(model, np.zeros((3, 2), np.float32))
+
+
+def test_a_finetune_that_replaces_a_model_says_so(capsys):
+    """An adversarial tester: a rerun of finetune replaced a better fine-tuned model without a word, where train and
+    export say 'replaced ... there'; --json said nothing either."""
+    from featcache.deploy.finetune import FinetuneResult, _report
+
+    r = FinetuneResult(Path("ft.keras"), {}, [], 0.5, frozen_val_loss=1.0, replaced=True,
+                       epochs=[{"val_accuracy": 0.6, "val_loss": 0.9, "seconds": 1.0}], best_epoch=1)
+    _report(r)
+    assert capsys.readouterr().out.strip().endswith("s/epoch; replaced the model there -> ft.keras")
+    assert r.to_dict()["replaced"] is True

@@ -53,6 +53,7 @@ class FinetuneResult:
     epochs: list[dict[str, float]] = field(default_factory=list)  # per epoch: loss, accuracy, val_loss, val_accuracy, seconds
     best_epoch: int = 0  # 0: no epoch beat the frozen head on validation; its weights were kept
     diverged_epoch: int = 0  # the epoch whose loss was no longer a number (training stopped there), 0 if none
+    replaced: bool = False  # a model featcache wrote was at the path and this one replaced it
     frozen_test_accuracy: float | None = None
     test_accuracy: float | None = None
     train_images: int = 0
@@ -74,7 +75,7 @@ class FinetuneResult:
             "frozen_val_accuracy": self.frozen_val_accuracy, "frozen_val_loss": self.frozen_val_loss, "epochs": self.epochs, "best_epoch": self.best_epoch,
             "improved": self.improved, "frozen_test_accuracy": self.frozen_test_accuracy,
             "test_accuracy": self.test_accuracy, "seconds_per_epoch": round(self.seconds_per_epoch, 2),
-            "diverged_epoch": self.diverged_epoch or None,
+            "diverged_epoch": self.diverged_epoch or None, "replaced": self.replaced,
         }
 
     as_dict = to_dict  # featcache 0.1's name, kept for one version
@@ -94,7 +95,7 @@ def check_settings(unfreeze: Any, learning_rate: Any, epochs: Any, batch_size: A
     unfreeze = nonnegative_int(unfreeze, "--unfreeze", "20 (the lesson's: the last 20 layers of the base)")
     learning_rate = positive_number(learning_rate, "--lr", "1e-5 (the lesson's)")
     if learning_rate > MAX_LEARNING_RATE:  # 1e308 was taken, and fine-tuning ended in NaN weights (an adversarial tester)
-        raise FeatcacheError(f"--lr {learning_rate:g} is far above any learning rate Adam fine-tunes with (at most "
+        raise FeatcacheError(f"--lr {learning_rate:.10g} is far above any learning rate Adam fine-tunes with (at most "
                              f"{MAX_LEARNING_RATE:g}); use e.g. 1e-5, the lesson's")
     epochs, batch_size, patience = (positive_int(value, flag) for flag, value in
                                     (("--epochs", epochs), ("--batch-size", batch_size), ("--patience", patience)))
@@ -343,7 +344,7 @@ def finetune(
     ``force``; ``trust_pickle`` lets an old pickle head load (it can run code).
     """
     from featcache.deploy.endtoend import parameter_counts
-    from featcache.deploy.model import check_out, check_same_model_job
+    from featcache.deploy.model import check_out, check_same_model_job, is_model_file
     from featcache.progress import epoch_progress
     from featcache.sources.base import photo_root_of
     from featcache.sources.images import check_file_outside_classes
@@ -391,6 +392,7 @@ def finetune(
     settings = {"unfreeze": unfreeze, "learning_rate": learning_rate, "epochs_run": len(result.epochs),
                 "batch_size": batch_size, "step_images": step.images, "patience": patience, "seed": seed,
                 "keep_best": keep_best}
+    result.replaced = out.is_file() and is_model_file(out)  # said, as train and export say it (an adversarial tester)
     _save(model, out, meta, head, w, settings, result)
     if verbose:
         _report(result)
@@ -485,4 +487,4 @@ def _report(r: FinetuneResult) -> None:
         verdict = "better" if delta > 0 else ("WORSE than the frozen head" if delta < 0 else "unchanged")
         print(f"test accuracy: frozen head {r.frozen_test_accuracy:.4f}  fine-tuned {r.test_accuracy:.4f}  "
               f"({'+' if delta >= 0 else ''}{delta:.4f}, {verdict})")
-    print(f"{r.seconds_per_epoch:.1f} s/epoch -> {r.path}")
+    print(f"{r.seconds_per_epoch:.1f} s/epoch{'; replaced the model there' if r.replaced else ''} -> {r.path}")

@@ -202,6 +202,11 @@ def check_out(path: str | Path, force: bool = False) -> Path:
         if read_head_meta(path) is not None:  # "pass --force to replace it" would have had the user destroy their head
             raise FeatcacheError(f"--out {path} is a head 'featcache train' wrote, not a model; name the model another "
                                  "file, e.g. --out " + str(path.with_name(path.stem + "_model.keras")))
+        from featcache.heads.io import damaged_zip
+
+        if (damage := damaged_zip(path)) is not None:  # "is not a model featcache wrote" of a damaged one (a tester)
+            raise FeatcacheError(f"--out {path} is damaged ({damage[0]}); choose another --out, or pass --force to "
+                                 "replace it")
         raise FeatcacheError(f"--out {path} exists and is not a model featcache wrote; choose another --out, or pass --force to replace it")
     return path
 
