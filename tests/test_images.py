@@ -489,16 +489,24 @@ def test_a_cache_inside_its_own_photo_folder_is_refused_before_reading_it(tmp_pa
                         f"data; put it outside {root.resolve()} (or, for a file, at its top)") and len(err.splitlines()) == 1
     assert main(base + ["--out", str(root / "new" / "c.h5")]) == 2  # a new folder there would read as a class
     assert "is a new folder that would read as a class of --images" in capsys.readouterr().err
-    # a class folder reached by another path than its own (a bind mount of photos/bees at ./bind, here its inode
-    # given to another folder): the cache landed in the class, and every re-run found the data changed (an
-    # adversarial tester). Told by device and inode, not by the path.
-    bind = tmp_path / "bind"
-    bind.mkdir()
-    real_id, bees = images._folder_id, (root / "bees").resolve()
-    monkeypatch.setattr(images, "_folder_id", lambda folder: real_id(bees if folder == bind.resolve() else folder))
-    assert main(base + ["--out", str(bind / "c.h5")]) == 2
-    assert f"is inside a class folder of --images {root.resolve()}" in capsys.readouterr().err
-    monkeypatch.setattr(images, "_folder_id", real_id)
+    # a class folder reached by another path than its own (a bind mount of photos/bees at ./bind), or a folder inside
+    # one (photos/bees/deep at ./bind2): the cache landed in the class, and every re-run found the data changed (an
+    # adversarial tester, twice). Told by the file system's own paths (/proc/self/mountinfo), as mounts given here.
+    from pathlib import PurePosixPath
+
+    bind, bind2 = tmp_path / "bind", tmp_path / "bind2"
+    for folder in (bind, bind2, root / "bees" / "deep"):
+        folder.mkdir()
+    real_mounts = images._mounts()
+    device = images._fs_path(root.resolve(), real_mounts)[0]
+    fake = [(PurePosixPath(bind.resolve()), images._fs_path((root / "bees").resolve(), real_mounts)[1], device),
+            (PurePosixPath(bind2.resolve()), images._fs_path((root / "bees" / "deep").resolve(), real_mounts)[1], device)]
+    monkeypatch.setattr(images, "_mounts", lambda: fake + real_mounts)
+    for out in (bind / "c.h5", bind2 / "c.h5"):
+        assert main(base + ["--out", str(out)]) == 2
+        assert f"is inside a class folder of --images {root.resolve()}" in capsys.readouterr().err
+    (root / "bees" / "deep").rmdir()
+    monkeypatch.setattr(images, "_mounts", lambda: real_mounts)
     assert main(base + ["--out", str(bind / "c.h5")]) == 0 and (bind / "c.h5").is_file()  # another folder: fine
     capsys.readouterr()
     monkeypatch.chdir(root)  # the default place, ./data/cache, from inside the folder: refused before any hashing

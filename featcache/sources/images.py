@@ -37,7 +37,7 @@ import unicodedata
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
@@ -294,34 +294,38 @@ def check_outside_classes(path: str | Path, root: str | Path, flag: str, why: st
 
 
 def _parts_below(where: Path, root: Path) -> tuple[str, ...] | None:
-    """``where``'s path below ``root`` as parts, reached by its path or through another mount of ``root`` or of one of
-    its folders two levels down (a class, a split's class: a bind mount of train/ants put a cache in a class folder,
-    and every re-run then found the data changed; an adversarial tester); None where it is outside."""
+    """``where``'s path below ``root`` as parts, reached by its path or through another mount of a folder of it (a
+    bind mount of a class folder put a cache in the class, and every re-run then found the data changed; then one of
+    a folder inside a class got round a check of the class folders' inodes; an adversarial tester); None where it is
+    outside. Both paths are compared as their file system's own paths (/proc/self/mountinfo), at any depth."""
     if root == where or root in where.parents:
         return where.relative_to(root).parts
-    folders = [(root, ())] + [(root / a, (a,)) for a in _subfolders(root)] + [
-        (root / a / b, (a, b)) for a in _subfolders(root) if a in SPLIT_FOLDERS for b in _subfolders(root / a)]
-    known = {_folder_id(folder): parts for folder, parts in folders}
-    for above in where.parents:
-        if (found := known.get(_folder_id(above))) is not None:
-            return found + where.relative_to(above).parts
+    mounts = _mounts()
+    (dev_w, in_w), (dev_r, in_r) = _fs_path(where, mounts), _fs_path(root, mounts)
+    if dev_w is not None and dev_w == dev_r and (in_r == in_w or in_r in in_w.parents):
+        return in_w.relative_to(in_r).parts
     return None
 
 
-def _folder_id(folder: Path) -> tuple[int, int] | None:
-    """(device, inode) of ``folder``; None where it cannot be looked at (never equal to a folder's)."""
+def _mounts() -> list[tuple[PurePosixPath, PurePosixPath, str]]:
+    """``(mount point, the folder of its file system mounted there, device)`` of every mount (/proc/self/mountinfo),
+    longest mount point first, the last mounted first among mounts on one point; [] where /proc cannot tell."""
     try:
-        st = os.stat(folder)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
-
-
-def _subfolders(folder: Path) -> list[str]:
-    try:
-        return sorted(e.name for e in os.scandir(folder) if e.is_dir() and not e.name.startswith("."))
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
     except OSError:
         return []
+    unescape = lambda text: re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), text)  # noqa: E731 (\040: a space)
+    mounts = [(PurePosixPath(unescape(f[4])), PurePosixPath(unescape(f[3])), f[2])
+              for f in (line.split() for line in reversed(lines)) if len(f) >= 5]
+    return sorted(mounts, key=lambda m: len(m[0].parts), reverse=True)  # stable: the last mounted first on a tie
+
+
+def _fs_path(path: Path, mounts: list[tuple[PurePosixPath, PurePosixPath, str]]) -> tuple[str | None, PurePosixPath]:
+    """``(device, path within that file system)`` of a resolved ``path``; (None, path) where no mount holds it."""
+    for point, folder, device in mounts:
+        if point == PurePosixPath(path) or point in PurePosixPath(path).parents:
+            return device, folder / PurePosixPath(path).relative_to(point)
+    return None, PurePosixPath(path)
 
 
 def _entries(folder: Path) -> list[os.DirEntry]:
