@@ -300,12 +300,12 @@ def test_seed_on_an_already_split_folder_is_refused(tmp_path, capsys):
 
 
 def tiny_cache(path, n_train: int = 40, n_test: int = 20, d: int = 4, layer: str = "out", fingerprint: str = "e" * 64,
-               dataset: str = "tiny"):
+               dataset: str = "tiny", source: dict | None = None):
     """A complete 2-class cache of separable features written directly (no network)."""
     from featcache.store import CacheWriter, SplitSpec
 
     attrs = {"fingerprint": fingerprint, "class_names": ["ants", "bees"], "layers": [layer], "default_layer": layer,
-             "backbone": "mobilenet_v2", "weights": "random", "image_size": 32, "preprocessing": "x", "dataset": dataset}
+             "backbone": "mobilenet_v2", "weights": "random", "image_size": 32, "preprocessing": "x", "dataset": dataset, **({"source": source} if source else {})}
     rng = np.random.default_rng(0)
     data = {s: (np.arange(n) % 2) for s, n in (("train", n_train), ("test", n_test))}
     w = CacheWriter(path, attrs, [SplitSpec(s, y, np.arange(len(y))) for s, y in data.items()], {layer: d}, "float32")
@@ -1691,6 +1691,13 @@ def test_train_and_export_replace_only_a_rerun_of_their_own_job(tmp_path, capsys
 
     with pytest.raises(FeatcacheError, match=r"holds a svm head of another data set \(other: ants, bees\)"):  # the API too
         featcache.train(a, "logreg", out=head, verbose=False)
+    # two projects' photo folders of one name and classes are two data sets (an adversarial tester: 'ph' replaced 'ph')
+    p1, p2 = ({"kind": "images", "root": str(tmp_path / d / "photos")} for d in ("one", "two"))
+    ph1 = str(tiny_cache(tmp_path / "ph1.h5", fingerprint="1" * 64, dataset="photos", source=p1))
+    ph2 = str(tiny_cache(tmp_path / "ph2.h5", fingerprint="2" * 64, dataset="photos", source=p2))
+    assert main(["train", ph1, "--head", "logreg", "--out", str(tmp_path / "ph.npz")]) == 0
+    one_line_error(capsys, ["train", ph2, "--head", "logreg", "--out", str(tmp_path / "ph.npz")],
+                   f"holds a logreg head of another photo folder ({tmp_path / 'one' / 'photos'})")
     # a fine-tuned model (minutes of training) is not replaced by an export of its head, before TensorFlow loads
     assert main(["train", a, "--head", "logreg", "--out", str(tmp_path / "l.npz")]) == 0
     tuned = meta_only_model(tmp_path / "tuned.keras", dataset="tiny", head="logreg", finetune={"epochs": 2})

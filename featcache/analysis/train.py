@@ -140,7 +140,8 @@ def check_out(path: Path, head: str, force: bool, cache: Cache) -> None:
     same job (``heads.io.check_same_job``: this data set, this kind of head), or with ``force``."""
     check_out_file(path, head_suffix(head), f"the {head} head",  # keras is the default: say how to get a .npz one
                    "keras heads, the default, are .keras files; logreg and svm heads .npz")
-    check_head_out(path, force, job={"dataset": cache.meta.get("dataset"), "class_names": cache.class_names, "head": head})
+    check_head_out(path, force, job={"dataset": cache.meta.get("dataset"), "class_names": cache.class_names,
+                                     "source": cache.meta.get("source"), "head": head})
 
 
 def check_training_labels(y: np.ndarray, class_names: list[str], est: Any) -> None:

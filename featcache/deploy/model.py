@@ -219,7 +219,7 @@ def check_same_model_job(path: Path, head_meta: dict[str, Any], finetuned: bool,
     if force or not path.exists() or not is_model_file(path):
         return
     job = {"dataset": head_meta.get("dataset"), "class_names": head_meta.get("class_names"), "head": head_meta.get("head"),
-           "finetune": finetuned}
+           "source": head_meta.get("source"), "finetune": finetuned}
     check_same_job(path, _model_json(path), job, force)
 
 

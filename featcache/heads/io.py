@@ -203,8 +203,8 @@ def check_head_out(path: str | Path, force: bool, flag: str = "--out", force_fla
 
 def other_job(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str | None:
     """How the head or model whose metadata is ``old`` (a file at --out) came from another job than the one about
-    to replace it (``new``: its ``dataset``, ``class_names``, ``head`` and, for a model, ``finetune``); None for a
-    rerun of the same job, or where ``old`` is no featcache file. An export of a Fashion-MNIST head replaced a
+    to replace it (``new``: its ``dataset``, ``class_names``, photo ``source``, ``head`` and, for a model,
+    ``finetune``); None for a rerun of the same job, or where ``old`` is no featcache file. An export of a Fashion-MNIST head replaced a
     fine-tuned ants/bees model, and train an svm head replaced another data set's logreg head, without a word (a
     new-user tester). A rerun on another cache of the same data set (more photos, other limits, another layer or
     size: the lesson's reruns) is the same job (a review: the cache's fingerprint refused them)."""
@@ -214,6 +214,9 @@ def other_job(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str | No
     if old.get("dataset") != new.get("dataset") or list(old.get("class_names") or []) != list(new.get("class_names") or []):
         names = ", ".join(map(str, (old.get("class_names") or [])[:3])) + (", ..." if len(old.get("class_names") or []) > 3 else "")
         return f"holds a {kind} of another data set ({old.get('dataset')}: {names})"
+    old_root, new_root = _photo_root(old.get("source")), _photo_root(new.get("source"))
+    if old_root is not None and new_root is not None and old_root != new_root:  # two projects' photos/ folders alike
+        return f"holds a {kind} of another photo folder ({old_root})"  # in name and classes (an adversarial tester)
     if old.get("head") != new.get("head"):  # which kind, against which (a new user read "another kind" as a riddle)
         if "finetune" in new:
             return f"holds a model of a {old.get('head')} head, not of a {new.get('head')} head"
@@ -221,6 +224,11 @@ def other_job(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str | No
     if old.get("finetune") and not new.get("finetune"):  # the other way, an export replaced by its fine-tuning: asked
         return "holds a fine-tuned model (minutes of training), which this export without fine-tuning would replace"
     return None
+
+
+def _photo_root(source: Any) -> str | None:
+    """The photo folder a head's or cache's ``source`` records (class-folder photos), else None."""
+    return str(source.get("root")) if isinstance(source, Mapping) and source.get("kind") == "images" and source.get("root") else None
 
 
 def check_same_job(path: str | Path, old: Mapping[str, Any] | None, new: Mapping[str, Any], force: bool,
