@@ -382,6 +382,8 @@ def test_cli_and_replot_script(tiny_cache, tmp_path, capsys):
     assert main(["curve", str(tiny_cache), "--sizes", "20,50", "--seeds", "1", "--heads", "logreg", "--out", str(a), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["fits"] == 2 and set(report["summary"]["logreg"]) == {"20", "50"}
+    # what the points are of, as the text's header says (a new user: --json left the views out)
+    assert (report["train_views"], report["test_views"]) == (["orig"], ["orig"]) and report["layer"]
     assert main(["curve", str(tiny_cache), "--sizes", "20,100", "--seeds", "2", "--heads", "logreg", "--out", str(b)]) == 0
     assert "logreg   20: " in capsys.readouterr().out
     c = tmp_path / "c"

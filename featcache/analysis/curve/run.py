@@ -45,7 +45,10 @@ class CurveResult:
     def to_dict(self) -> dict[str, Any]:
         """What ``curve --json`` prints: where the files are, what this call did, the summary per head and size."""
         return {"out": str(self.out), "csv": str(self.csv), "json": str(self.json), "png": str(self.png),
-                "seconds": round(self.seconds, 3), "fits": self.fits, "resumed": self.resumed, "summary": self.meta["summary"]}
+                "seconds": round(self.seconds, 3), "fits": self.fits, "resumed": self.resumed,
+                # what the points are of, as the text's header says (--json left the views out; a new user)
+                **{k: self.meta.get(k) for k in ("layer", "train_views", "test_views")},
+                "summary": self.meta["summary"]}
 
 
 def curve_meta(bound: BoundCurve, kept: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
