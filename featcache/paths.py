@@ -96,17 +96,17 @@ def writer_tag() -> str:
 
 
 def kept_mark(f: Path, kind: str) -> Path:
-    """``.NAME.before-PID-START`` (``kind`` BEFORE: the old contents of ``f``) or ``.NAME.new-PID-START`` (NEW: ``f``
+    """``.NAME.before-PID-START-HOST`` (``kind`` BEFORE: the old contents of ``f``) or ``.NAME.new-PID-START-HOST`` (NEW: ``f``
     was created by this process, which has not finished writing it)."""
     return f.with_name(f".{f.name}.{kind}-{writer_tag()}")
 
 
 def done_mark(directory: Path) -> Path:
-    """``.featcache.done-PID-START`` in ``directory``: this process's block there has written all its files."""
+    """``.featcache.done-PID-START-HOST`` in ``directory``: this process's block there has written all its files."""
     return Path(directory) / f"{DONE_PREFIX}{writer_tag()}"
 
 
-Writer = tuple[int, str, str | None]  # (pid, start, host tag; None in marks made before host tags)
+Writer = tuple[int, str, str]  # (pid, start, host tag)
 
 
 def parse_writer(text: str) -> Writer | None:
@@ -122,7 +122,7 @@ def parse_writer(text: str) -> Writer | None:
     return (int(pid), start, host) if pid.isdigit() and len(pid) <= 9 and ok else None
 
 
-def _writer(mark: Path, f: Path) -> tuple[str, int, str, str | None] | None:
+def _writer(mark: Path, f: Path) -> tuple[str, int, str, str] | None:
     """``(kind, pid, start, host)`` of a mark of ``f``; None for any other name (a user's file named like one)."""
     kind, sep, rest = mark.name[len(f.name) + 2:].partition("-")
     written = parse_writer(rest) if sep and kind in (BEFORE, NEW) else None
@@ -131,22 +131,24 @@ def _writer(mark: Path, f: Path) -> tuple[str, int, str, str | None] | None:
 
 def is_own(writer: Writer) -> bool:
     pid, start, host = writer
-    return pid == os.getpid() and start == _TOKEN and host in (None, _HOST)
+    return pid == os.getpid() and start == _TOKEN and host == _HOST
 
 
 def is_foreign(writer: Writer) -> bool:
     """Whether ``writer`` ran on another host or in another pid namespace: this process cannot look it up."""
-    return writer[2] not in (None, _HOST)
+    return writer[2] != _HOST
 
 
 # A writer in another container or on another host cannot be looked up: its marks are a live writer's for an hour.
 # One killed (a container OOM-killed, then run again under a new hostname) held the folder for that hour with no way
-# out (an adversarial tester): FEATCACHE_TAKE_OVER=1 takes its marks for a killed writer's.
+# out (an adversarial tester): FEATCACHE_TAKE_OVER=PID-START-HOST takes that writer's marks for a killed writer's. It
+# names the writer, so that a value left in the environment (a Dockerfile's ENV) cannot switch the check off for
+# every later writer (a review).
 TAKE_OVER = "FEATCACHE_TAKE_OVER"
 
 
-def _taking_over() -> bool:
-    return os.environ.get(TAKE_OVER, "").strip().lower() in ("1", "yes", "true", "on")
+def _taking_over() -> str:
+    return os.environ.get(TAKE_OVER, "").strip()
 
 
 def writer_running(writer: Writer, made: Path) -> bool:
@@ -173,8 +175,8 @@ def writer_running(writer: Writer, made: Path) -> bool:
 
 
 def restore_killed(files: Iterable[str | Path]) -> list[Path]:
-    """Put back what a killed rewrite of ``files`` left half done: each ``.NAME.before-PID-START`` of a process that
-    is gone back over NAME, each file its ``.NAME.new-PID-START`` marks removed, with the marks. Returns the files put
+    """Put back what a killed rewrite of ``files`` left half done: each ``.NAME.before-PID-START-HOST`` of a process that
+    is gone back over NAME, each file its ``.NAME.new-PID-START-HOST`` marks removed, with the marks. Returns the files put
     back or removed. Marks of another featcache process still running are one line (it is writing the report now:
     wait for it); this process's own are its block's and left alone."""
     from featcache.errors import FeatcacheError
@@ -194,12 +196,13 @@ def restore_killed(files: Iterable[str | Path]) -> list[Path]:
             kind, who = writer[0], writer[1:]
             if is_own(who):
                 continue
-            if writer_running(who, m) and not (is_foreign(who) and _taking_over()):
+            tag = "-".join(map(str, who))
+            if writer_running(who, m) and not (is_foreign(who) and _taking_over() == tag):
                 if is_foreign(who):
                     raise FeatcacheError(f"another featcache process (pid {who[0]}, on another host or in another "
                                          f"container) may be writing {f.parent}: its marks there are less than an hour "
                                          "old; wait for it to finish, or, if it was killed (a container stopped), run "
-                                         f"again with {TAKE_OVER}=1 to put back the report it was replacing")
+                                         f"again with {TAKE_OVER}={tag} to put back the report it was replacing")
                 raise FeatcacheError(f"another featcache process (pid {who[0]}) is writing {f.parent} now; wait for it "
                                      "to finish, or choose another --out")
             try:

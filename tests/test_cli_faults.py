@@ -1643,10 +1643,15 @@ def test_marks_of_a_killed_report_are_told_apart_from_a_live_writer_a_reused_pid
     # adversarial tester): the line names FEATCACHE_TAKE_OVER=1, which takes a foreign writer's marks for a killed one's
     fresh = tmp_path / ".evaluation.json.before-78-123-0000beef"
     fresh.write_text("oldest")
-    with pytest.raises(FeatcacheError, match=r"if it was killed \(a container stopped\), run again with FEATCACHE_TAKE_OVER=1"):
+    with pytest.raises(FeatcacheError, match=r"if it was killed \(a container stopped\), run again with "
+                                             r"FEATCACHE_TAKE_OVER=78-123-0000beef to put back"):
         paths.restore_killed([f])
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(paths.TAKE_OVER, "1")
+    with pytest.MonkeyPatch.context() as mp:  # a value naming no writer of these marks (left in an ENV) changes nothing
+        for value in ("1", "77-123-0000beef"):
+            mp.setenv(paths.TAKE_OVER, value)
+            with pytest.raises(FeatcacheError, match="may be writing"):
+                paths.restore_killed([f])
+        mp.setenv(paths.TAKE_OVER, "78-123-0000beef")
         assert paths.restore_killed([f]) == [f] and f.read_text() == "oldest" and not fresh.exists()
 
 
@@ -1693,11 +1698,16 @@ def test_train_and_export_replace_only_a_rerun_of_their_own_job(tmp_path, capsys
         featcache.train(a, "logreg", out=head, verbose=False)
     # two projects' photo folders of one name and classes are two data sets (an adversarial tester: 'ph' replaced 'ph')
     p1, p2 = ({"kind": "images", "root": str(tmp_path / d / "photos")} for d in ("one", "two"))
+    for d in ("one", "two"):
+        (tmp_path / d / "photos").mkdir(parents=True)
     ph1 = str(tiny_cache(tmp_path / "ph1.h5", fingerprint="1" * 64, dataset="photos", source=p1))
     ph2 = str(tiny_cache(tmp_path / "ph2.h5", fingerprint="2" * 64, dataset="photos", source=p2))
     assert main(["train", ph1, "--head", "logreg", "--out", str(tmp_path / "ph.npz")]) == 0
     one_line_error(capsys, ["train", ph2, "--head", "logreg", "--out", str(tmp_path / "ph.npz")],
                    f"holds a logreg head of another photo folder ({tmp_path / 'one' / 'photos'})")
+    # the project moved or renamed (its recorded folder gone): the same job (a review: it was refused)
+    (tmp_path / "one" / "photos").rename(tmp_path / "one" / "renamed")
+    assert main(["train", ph2, "--head", "logreg", "--out", str(tmp_path / "ph.npz")]) == 0
     # a fine-tuned model (minutes of training) is not replaced by an export of its head, before TensorFlow loads
     assert main(["train", a, "--head", "logreg", "--out", str(tmp_path / "l.npz")]) == 0
     tuned = meta_only_model(tmp_path / "tuned.keras", dataset="tiny", head="logreg", finetune={"epochs": 2})

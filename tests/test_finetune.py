@@ -430,13 +430,21 @@ def test_an_epoch_whose_loss_is_not_a_number_is_never_kept_and_stops_the_run(cap
         run_model(model, np.zeros((3, 2), np.float32))
 
 
-def test_a_finetune_that_replaces_a_model_says_so(capsys):
+def test_a_finetune_that_replaces_a_model_says_so(tmp_path, capsys):
     """An adversarial tester: a rerun of finetune replaced a better fine-tuned model without a word, where train and
-    export say 'replaced ... there'; --json said nothing either."""
-    from featcache.deploy.finetune import FinetuneResult, _report
+    export say 'replaced ... there'; --json said nothing either. Saved twice to one path: the second says so."""
+    from featcache._lazy import keras
+    from featcache.deploy.finetune import FinetuneResult, _report, _save
 
-    r = FinetuneResult(Path("ft.keras"), {}, [], 0.5, frozen_val_loss=1.0, replaced=True,
-                       epochs=[{"val_accuracy": 0.6, "val_loss": 0.9, "seconds": 1.0}], best_epoch=1)
+    k = keras()
+    inputs = k.Input((2,))
+    model = k.Model(inputs, k.layers.Dense(2)(inputs))
+    out = tmp_path / "ft.keras"
+    meta = {"class_names": ["ants", "bees"], "backbone": "mobilenet_v2", "image_size": 32, "head": "keras"}
+    for again in (False, True):
+        r = FinetuneResult(out, {}, [], 0.5, frozen_val_loss=1.0,
+                           epochs=[{"val_accuracy": 0.6, "val_loss": 0.9, "seconds": 1.0}], best_epoch=1)
+        _save(model, out, meta, "h.keras", "random", {}, r)
+        assert r.replaced is again and r.to_dict()["replaced"] is again
     _report(r)
-    assert capsys.readouterr().out.strip().endswith("s/epoch; replaced the model there -> ft.keras")
-    assert r.to_dict()["replaced"] is True
+    assert capsys.readouterr().out.strip().endswith("s/epoch; replaced the model there -> " + str(out))

@@ -298,12 +298,14 @@ def test_temporaries_of_killed_conversions_are_cleaned_up(tmp_path):
     """Regression (an adversarial tester): a conversion SIGKILLed mid-write left its 0600 temporary for good."""
     if "onnxruntime" not in CONVERTED:
         pytest.fail("onnxruntime is a default dependency (pyproject.toml) and must be installed")
+    from featcache import paths
+
     name = f"{TINY.key()}.onnx"
-    old, recent = tmp_path / f".{name}.k1ll3d00.onnx", tmp_path / f".{name}.runn1ng0.onnx"
+    start = paths._start_of(1) if paths._PROC else "0badcafe"
+    old = tmp_path / f".{name}.{os.getpid()}-1-{paths._HOST}.k1ll3d00.onnx"  # this pid, started at another time: killed
+    recent = tmp_path / f".{name}.1-{start}-{paths._HOST}.runn1ng0.onnx"  # pid 1 runs: a conversion going on
     for p in (old, recent):
         p.write_bytes(b"\x08\x07half")
-    hours_ago = os.path.getmtime(old) - 2 * atomic.STALE_SECONDS
-    os.utime(old, (hours_ago, hours_ago))
     runtimes.build("onnxruntime", TINY, None, tmp_path)
     assert not old.exists() and recent.exists()  # another process's conversion may still be writing that one
 

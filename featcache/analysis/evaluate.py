@@ -155,7 +155,8 @@ def evaluated_views(meta: dict[str, Any], cache: Cache, test_views: str | Sequen
     try:
         return check_views(cache, recorded, "the head's recorded test views (train --test-views)")
     except FeatcacheError as exc:  # the quick way out was not named, only re-extracting (a new user)
-        raise FeatcacheError(f"{exc}; or score it here on views the cache holds, e.g. --test-views orig") from None
+        raise type(exc)(f"{exc}; or score it here on views the cache holds, e.g. --test-views orig (API: "
+                        "test_views='orig')") from None
 
 
 def find_overlap(meta: dict[str, Any], cache: Cache, split: str, y: np.ndarray, y_pred: np.ndarray) -> dict[str, Any] | None:

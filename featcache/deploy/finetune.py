@@ -344,7 +344,7 @@ def finetune(
     ``force``; ``trust_pickle`` lets an old pickle head load (it can run code).
     """
     from featcache.deploy.endtoend import parameter_counts
-    from featcache.deploy.model import check_out, check_same_model_job, is_model_file
+    from featcache.deploy.model import check_out, check_same_model_job
     from featcache.progress import epoch_progress
     from featcache.sources.base import photo_root_of
     from featcache.sources.images import check_file_outside_classes
@@ -392,7 +392,6 @@ def finetune(
     settings = {"unfreeze": unfreeze, "learning_rate": learning_rate, "epochs_run": len(result.epochs),
                 "batch_size": batch_size, "step_images": step.images, "patience": patience, "seed": seed,
                 "keep_best": keep_best}
-    result.replaced = out.is_file() and is_model_file(out)  # said, as train and export say it (an adversarial tester)
     _save(model, out, meta, head, w, settings, result)
     if verbose:
         _report(result)
@@ -460,6 +459,9 @@ def _save(model, out: Path, meta: dict, head: str | Path, w, settings: dict, res
     if not all(np.isfinite(v).all() for v in model.get_weights()):  # never a model of NaN weights (a tester)
         raise FeatcacheError(f"fine-tuning left weights that are not numbers; nothing was written to {out}: fine-tune "
                              "again with a lower --lr (the lesson's: 1e-5)")
+    from featcache.deploy.model import is_model_file
+
+    result.replaced = out.is_file() and is_model_file(out)  # said, as train and export say it (an adversarial tester)
     mmeta = model_meta(meta, head, w)
     mmeta["finetune"] = {**settings, **result.to_dict()}
     mmeta["finetune"].pop("path")

@@ -215,7 +215,7 @@ def other_job(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str | No
         names = ", ".join(map(str, (old.get("class_names") or [])[:3])) + (", ..." if len(old.get("class_names") or []) > 3 else "")
         return f"holds a {kind} of another data set ({old.get('dataset')}: {names})"
     old_root, new_root = _photo_root(old.get("source")), _photo_root(new.get("source"))
-    if old_root is not None and new_root is not None and old_root != new_root:  # two projects' photos/ folders alike
+    if old_root is not None and new_root is not None and _other_folders(old_root, new_root):  # two projects' photos/
         return f"holds a {kind} of another photo folder ({old_root})"  # in name and classes (an adversarial tester)
     if old.get("head") != new.get("head"):  # which kind, against which (a new user read "another kind" as a riddle)
         if "finetune" in new:
@@ -229,6 +229,15 @@ def other_job(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str | No
 def _photo_root(source: Any) -> str | None:
     """The photo folder a head's or cache's ``source`` records (class-folder photos), else None."""
     return str(source.get("root")) if isinstance(source, Mapping) and source.get("kind") == "images" and source.get("root") else None
+
+
+def _other_folders(a: str, b: str) -> bool:
+    """Whether two recorded photo folders are two folders that exist: one moved, renamed or out of reach (another
+    host, a container's path) is taken for the same (a review: a renamed project was refused)."""
+    try:
+        return not os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def check_same_job(path: str | Path, old: Mapping[str, Any] | None, new: Mapping[str, Any], force: bool,

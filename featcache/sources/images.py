@@ -304,6 +304,32 @@ def _parts_below(where: Path, root: Path) -> tuple[str, ...] | None:
     (dev_w, in_w), (dev_r, in_r) = _fs_path(where, mounts), _fs_path(root, mounts)
     if dev_w is not None and dev_w == dev_r and (in_r == in_w or in_r in in_w.parents):
         return in_w.relative_to(in_r).parts
+    return _parts_by_inode(where, root)  # where the mount table cannot tell: no /proc, a case-insensitive disk (a review)
+
+
+def _parts_by_inode(where: Path, root: Path) -> tuple[str, ...] | None:
+    """``where``'s parts below ``root`` where one of its folders is, by device and inode, ``root`` or a folder of it
+    two levels down (a class, a split's class); None otherwise."""
+    def folder_id(folder: Path) -> tuple[int, int] | None:
+        try:
+            st = os.stat(folder)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def subfolders(folder: Path) -> list[str]:
+        try:
+            return sorted(e.name for e in os.scandir(folder) if e.is_dir() and not e.name.startswith("."))
+        except OSError:
+            return []
+
+    folders = [(root, ())] + [(root / a, (a,)) for a in subfolders(root)] + [
+        (root / a / b, (a, b)) for a in subfolders(root) if a in SPLIT_FOLDERS for b in subfolders(root / a)]
+    known = {folder_id(folder): parts for folder, parts in folders}
+    known.pop(None, None)
+    for above in where.parents:
+        if (found := known.get(folder_id(above))) is not None:
+            return found + where.relative_to(above).parts
     return None
 
 

@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import tempfile
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -237,9 +236,10 @@ def _temporary_name(path: Path) -> re.Pattern[str]:
 def remove_stale_temporaries(path: str | Path) -> None:
     """Delete what writes of ``path`` killed mid-way (SIGKILL, the OOM killer, power loss) left beside it:
     ``atomic_path``'s temporaries whose writer is gone (``paths.writer_running``: here, at once; they stayed an hour,
-    an adversarial tester), and those without a writer's tag older than ``STALE_SECONDS``.
+    an adversarial tester; one of another host or container an hour after its last change).
 
-    Only names mkstemp makes for ``path`` are touched (a user's ``.head.keras.bak`` is not one).
+    Only names with a writer's tag are touched: a user's ``.head.keras.bak`` or ``.head.keras.backup01.keras`` is
+    none (the untagged form, before 2026-12-04, matched the latter and deleted it after an hour; a review).
     """
     path = Path(path)
     pattern = _temporary_name(path)
@@ -251,14 +251,10 @@ def remove_stale_temporaries(path: str | Path) -> None:
         if match is None:
             continue
         writer = parse_writer(match[1]) if match[1] else None
-        if match[1] and writer is None:  # a dotted part that is no writer's tag: the user's name ('.h.npz.2024-01.x.npz')
-            continue
+        if writer is None:  # no writer's tag: the user's name ('.h.npz.2024-01.x.npz', '.head.keras.backup01.keras';
+            continue        # adversarial testers and a review), or a temporary from before tags, left alone
         try:  # one at a time: another process cleaning up too may have taken one already
-            if writer is not None:
-                gone = not is_own(writer) and not writer_running(writer, tmp)
-            else:
-                gone = time.time() - tmp.lstat().st_mtime > STALE_SECONDS
-            if gone:
+            if not is_own(writer) and not writer_running(writer, tmp):
                 tmp.unlink()
         except OSError:
             pass
