@@ -116,9 +116,9 @@ def parse_writer(text: str) -> Writer | None:
     parts = text.split("-")
     if len(parts) != 3:
         return None
-    pid, start, host = parts[0], parts[1], parts[2] if len(parts) == 3 else None
+    pid, start, host = parts
     ok = start.isdigit() if _PROC else len(start) == 8 and all(c in "0123456789abcdef" for c in start)
-    ok = ok and (host is None or len(host) == 8 and all(c in "0123456789abcdef" for c in host))
+    ok = ok and len(host) == 8 and all(c in "0123456789abcdef" for c in host)
     return (int(pid), start, host) if pid.isdigit() and len(pid) <= 9 and ok else None
 
 
@@ -206,7 +206,7 @@ def restore_killed(files: Iterable[str | Path]) -> list[Path]:
                 raise FeatcacheError(f"another featcache process (pid {who[0]}) is writing {f.parent} now; wait for it "
                                      "to finish, or choose another --out")
             try:
-                if (f.parent / (DONE_PREFIX + m.name[len(f.name) + 2 + len(kind) + 1:])).exists():
+                if (f.parent / f"{DONE_PREFIX}{tag}").exists():
                     os.unlink(m)  # its block had written every file: the new report stays, whole
                     continue
                 if kind == NEW and m.stat().st_size:  # featcache's are empty: this one is someone's file

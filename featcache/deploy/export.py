@@ -220,19 +220,18 @@ def export(
     ``heads.views`` does on cached features; inference costs one forward
     pass per view. Only heads that export as a Dense layer (logreg, keras).
     """
-    from featcache.deploy.model import check_out, check_same_model_job, is_model_file, probabilities_model, save_model
+    from featcache.deploy.model import check_out, check_same_model_job, probabilities_model, save_model
     from featcache.heads.io import load_head
     from featcache.sources.base import photo_root_of
     from featcache.sources.images import check_file_outside_classes
 
     out = check_out(out, force)
     est, meta = load_head(head, trust_pickle=trust_pickle)
-    check_same_model_job(out, meta, False, force)
+    replacing = check_same_model_job(out, meta, False, force)  # featcache's model there, not a file --force replaces
     check_file_outside_classes(out, photo_root_of(meta.get("source")))
     names = graph_views(est, meta, views)
     logits, w = end_to_end_from_head(est, meta, weights)
     model = probabilities_model(logits) if names == ("orig",) else views_model(logits, names)
-    replacing = out.exists() and is_model_file(out)  # featcache's model there, not a file --force replaces
     path = save_model(model, out, model_meta(meta, head, w, names))
     if verbose:
         from featcache.embedding.backbones import get_backbone

@@ -211,16 +211,20 @@ def check_out(path: str | Path, force: bool = False) -> Path:
     return path
 
 
-def check_same_model_job(path: Path, head_meta: dict[str, Any], finetuned: bool, force: bool) -> None:
+def check_same_model_job(path: Path, head_meta: dict[str, Any], finetuned: bool, force: bool) -> bool:
     """A featcache model at ``path`` is replaced without ``force`` only by a rerun of its job: a model of a head of
-    the same data set and kind, not an export over a fine-tuned one (``heads.io.check_same_job``)."""
+    the same data set and kind, not an export over a fine-tuned one (``heads.io.check_same_job``). Returns whether
+    one is there (what export and finetune say they replaced)."""
     from featcache.heads.io import check_same_job
 
-    if force or not path.exists() or not is_model_file(path):
-        return
+    if not path.is_file() or not is_model_file(path):
+        return False
+    if force:
+        return True
     job = {"dataset": head_meta.get("dataset"), "class_names": head_meta.get("class_names"), "head": head_meta.get("head"),
            "source": head_meta.get("source"), "finetune": finetuned}
     check_same_job(path, _model_json(path), job, force)
+    return True
 
 
 OUTPUT = "probabilities"  # the model's one output, as a runtime spec's layer
