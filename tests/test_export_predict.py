@@ -33,7 +33,7 @@ def real(tmp_path_factory, real_weights, real_fashion_dir):
         path = save_head(head, tmp / f"{name}.{'keras' if kind == 'keras' else 'npz'}", head_meta(cache, None, kind, head))
         # The logreg head finds the weights file through the path its metadata recorded (hash checked).
         model = featcache.export(path, tmp / f"{name}_model.keras", weights=str(real_weights) if name == "keras" else None,
-                                 verbose=False)
+                                 verbose=False).path
         out[name] = (head, path, model)
     out["loaded"] = {}  # exported models loaded by the tests, see loaded_model
     return out
@@ -145,8 +145,10 @@ def test_two_class_model_predicts_a_folder_with_its_defaults_and_writes_csv(tmp_
                     f"--out {keras_head} is a head 'featcache train' wrote, not a model; name the model another file, e.g. "
                     f"--out {tmp_path / 'k_model.keras'}")
     assert keras_head.read_bytes() == kept
-    model = featcache.export(head, tmp_path / "m.keras")
-    assert featcache.export(head, model) == model  # its own model is replaced without --force
+    first = featcache.export(head, tmp_path / "m.keras")
+    again = featcache.export(head, first)  # its own model is replaced without --force, and the result says so
+    assert (first.replaced, again.replaced, again.path) == (False, True, tmp_path / "m.keras")
+    model = again.path
     folder = root / "bees"
     (folder / "README.txt").write_text("not an image")  # only image files are read
     (folder / "more").mkdir()  # predict reads one level: said on stderr, not passed over in silence (a new user)
@@ -159,6 +161,7 @@ def test_two_class_model_predicts_a_folder_with_its_defaults_and_writes_csv(tmp_
     assert json.loads(capsys.readouterr().out)["left_out"] == [str(folder / "README.txt"), f"{folder / 'more'}/"]
     files = sorted(str(p) for p in folder.glob("*.png"))
     assert [l.split(": ")[0] for l in lines[:-1]] == files and lines[-1].endswith("p.csv")
+    assert [p.input for p in featcache.predict(again, [folder])] == files  # export's result goes where its path went
     tops = [l.split(": ")[1] for l in lines[:-1]]
     assert all(t.count("ants") == 1 and t.count("bees") == 1 for t in tops)  # both classes: top-k = min(3, 2)
     rows = list(csv.DictReader((tmp_path / "p.csv").open()))

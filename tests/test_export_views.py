@@ -4,6 +4,7 @@ and an exported views model averages the probabilities heads.views averages on c
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -99,6 +100,9 @@ def test_exported_views_model_averages_like_the_heads_on_cached_views(real_weigh
     assert main(["export", str(head.path), "--views", "all", "--out", str(tmp_path / "m.keras"), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)  # a rerun: replaced, said in --json too
     assert doc["replaced"] is True and doc["views_test_accuracy"] == head.accuracy
+    api = featcache.export(head.path, tmp_path / "m.keras", views="all")  # the API's result is the CLI's document
+    assert json.loads(json.dumps(api.to_dict())) == doc and api.note == doc["note"]
+    assert os.fspath(api) == str(api) == doc["path"]  # it goes where the model's path went
     meta = read_meta(tmp_path / "m.keras")
     assert meta["views"] == list(names) and meta["averaged"] == "probabilities"
     assert meta["views_test_accuracy"] == head.accuracy

@@ -18,7 +18,7 @@ from featcache.analysis.subsets import CLASSES_FIRST, stratified_subset
 from featcache.errors import FeatcacheError
 from featcache.heads import HEADS, DenseHead, fold_reason, make_head
 from featcache.heads.dense import DEFAULT_PRESET
-from featcache.heads.io import SUFFIXES, check_head_out, digest_keys, head_meta, read_head_meta, save_head
+from featcache.heads.io import SUFFIXES, check_head_out, digest_keys, head_meta, read_head_meta, replaced_words, save_head
 from featcache.heads.views import averaged_over, fit_views, score_views
 from featcache.sources.images import check_file_outside_classes
 from featcache.store import Cache, as_cache
@@ -219,7 +219,7 @@ def _say_trained(res: TrainResult) -> None:
         how = (f" ({res.averaged} averaged over {len(res.test_views)} views: {', '.join(res.test_views)}; "
                f"original view alone {res.orig_accuracy:.4f})")
     fit = f"{res.fit_seconds:.1f} s" if res.fit_seconds >= 0.05 else f"{res.fit_seconds * 1000:.0f} ms"  # not "0.0 s"
-    again = "; replaced the head there" if res.replaced else ""  # before the arrow: the path stays the line's end
+    again = replaced_words(res.replaced, "head")
     print(f"test accuracy {res.accuracy:.4f} on {res.test_images} images{how}; fit {fit}{extra}{again} -> {res.path}")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from featcache.cli.common import add_json_flag, given, print_json
@@ -39,11 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from featcache.deploy.export import export, export_summary
-    from featcache.deploy.model import is_model_file
+    from featcache.deploy.export import export
 
-    replacing = Path(args.out).is_file() and is_model_file(Path(args.out))  # said in --json too (a new user)
-    path = export(args.head, args.out, verbose=not args.json, **given(args, "weights", "force", "trust_pickle", "views"))
+    result = export(args.head, args.out, verbose=not args.json, **given(args, "weights", "force", "trust_pickle", "views"))
     if args.json:
-        print_json(export_summary(path, args.head, replacing))
+        print_json(result.to_dict())
     return 0

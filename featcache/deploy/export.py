@@ -8,6 +8,7 @@ into probabilities. ``finetune`` starts from the same model.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -184,17 +185,31 @@ def export_note(head_meta: dict[str, Any], views: Sequence[str]) -> str | None:
             f"{len(views)} forward passes per image{expect}")  # what to expect, as the orig note says (a new user)
 
 
-def export_summary(path: str | Path, head_path: str | Path, replaced: bool = False) -> dict[str, Any]:
-    """What ``export --json`` prints: the model written, whether it ``replaced`` one featcache wrote there, and its
-    export note (it printed the path alone, without the warning the text output gives; a new-user tester)."""
-    from featcache.deploy.model import read_meta
-    from featcache.heads.io import read_head_meta
+@dataclass(frozen=True)
+class ExportResult:
+    """What ``export`` wrote: the model's ``path``, whether it ``replaced`` a model featcache wrote there, the model's
+    metadata (``meta``) and the export note. ``os.PathLike``, and ``str`` of it is the path: it goes wherever the model's path goes (``predict``).
+    The API returned a bare Path, and the CLI worked out ``replaced`` apart, a second home of the rule (a review)."""
 
-    meta = read_meta(path)
-    keep = ("head", "backbone", "layer", "image_size", "class_names", "views", "averaged", "single_view_test_accuracy",
-            "views_test_accuracy")
-    return {"path": str(path), **{k: meta.get(k) for k in keep}, "replaced": replaced,
-            "note": export_note(read_head_meta(head_path) or {}, meta.get("views") or ["orig"])}
+    path: Path
+    replaced: bool
+    meta: dict[str, Any] = field(repr=False)
+    note: str | None = None
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    def __str__(self) -> str:  # str() of what export returned was the model's path (a Path), and stays it
+        return str(self.path)
+
+    def to_dict(self) -> dict[str, Any]:
+        """What ``export --json`` prints (it printed the path alone, without the text output's note; a new user)."""
+        return {"path": str(self.path), **{k: self.meta.get(k) for k in SUMMARY_KEYS}, "replaced": self.replaced,
+                "note": self.note}
+
+
+SUMMARY_KEYS = ("head", "backbone", "layer", "image_size", "class_names", "views", "averaged",
+                "single_view_test_accuracy", "views_test_accuracy")
 
 
 def export(
@@ -206,7 +221,7 @@ def export(
     trust_pickle: bool = False,
     force: bool = False,
     views: str | tuple[str, ...] | list[str] | None = None,
-) -> Path:
+) -> ExportResult:
     """Write ``head`` and its backbone as one raw-images -> probabilities model to ``out`` (``.keras``).
 
     ``out`` replaces an existing file only if it is a featcache model, or with
@@ -219,9 +234,10 @@ def export(
     view of each image and returns the mean of their probabilities, as
     ``heads.views`` does on cached features; inference costs one forward
     pass per view. Only heads that export as a Dense layer (logreg, keras).
+    Returns an ``ExportResult`` (its ``path``, ``replaced``, the model's ``meta``).
     """
     from featcache.deploy.model import check_out, check_same_model_job, probabilities_model, save_model
-    from featcache.heads.io import load_head
+    from featcache.heads.io import load_head, replaced_words
     from featcache.sources.base import photo_root_of
     from featcache.sources.images import check_file_outside_classes
 
@@ -232,15 +248,15 @@ def export(
     names = graph_views(est, meta, views)
     logits, w = end_to_end_from_head(est, meta, weights)
     model = probabilities_model(logits) if names == ("orig",) else views_model(logits, names)
-    path = save_model(model, out, model_meta(meta, head, w, names))
+    written = model_meta(meta, head, w, names)
+    result = ExportResult(save_model(model, out, written), replacing, written, export_note(meta, names))
     if verbose:
         from featcache.embedding.backbones import get_backbone
 
         layer = meta.get("layer")  # a head of an inner layer: the model is the network cut there (a new user)
         cut = f", cut at {layer}" if layer and layer != get_backbone(meta["backbone"]).final_layer else ""
         print(f"exported {meta.get('head')} head on {meta['backbone']}{cut} ({meta['image_size']} px, "
-              f"{len(meta['class_names'])} classes){'; replaced the model there' if replacing else ''} -> {path}")
-        note = export_note(meta, names)
-        if note:
-            print(note)
-    return path
+              f"{len(meta['class_names'])} classes){replaced_words(replacing, 'model')} -> {result.path}")
+        if result.note:
+            print(result.note)
+    return result

@@ -469,6 +469,8 @@ def _save(model, out: Path, meta: dict, head: str | Path, w, settings: dict, res
 
 
 def _report(r: FinetuneResult) -> None:
+    from featcache.heads.io import replaced_words
+
     if r.diverged_epoch:
         print(f"FINE-TUNING DIVERGED at epoch {r.diverged_epoch}: its loss was no longer a number; the weights of "
               f"{'epoch ' + str(r.best_epoch) if r.best_epoch else 'the frozen head'} are kept (fine-tune again with a "
@@ -489,4 +491,4 @@ def _report(r: FinetuneResult) -> None:
         verdict = "better" if delta > 0 else ("WORSE than the frozen head" if delta < 0 else "unchanged")
         print(f"test accuracy: frozen head {r.frozen_test_accuracy:.4f}  fine-tuned {r.test_accuracy:.4f}  "
               f"({'+' if delta >= 0 else ''}{delta:.4f}, {verdict})")
-    print(f"{r.seconds_per_epoch:.1f} s/epoch{'; replaced the model there' if r.replaced else ''} -> {r.path}")
+    print(f"{r.seconds_per_epoch:.1f} s/epoch{replaced_words(r.replaced, 'model')} -> {r.path}")

@@ -33,7 +33,7 @@ from featcache.embedding.runtimes import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError
 from featcache.heads.io import META_ENTRY, MODEL_KIND, add_sealed_meta, check_digest, check_regular_file, load_problem
 from featcache.store.atomic import atomic_path
-from featcache.validate import check_out_file, file_sha256
+from featcache.validate import check_out_file, check_path, file_sha256
 
 if TYPE_CHECKING:
     from keras import Model as KerasModel
@@ -84,10 +84,13 @@ def save_model(model: KerasModel, path: str | Path, meta: dict[str, Any]) -> Pat
     return path
 
 
+MODEL_FILE = "the .keras file written by 'featcache export' or 'featcache finetune'"
+
+
 def read_meta(path: str | Path) -> dict[str, Any]:
     """The ``featcache.json`` of a model file, without loading the network: its content digest checked
     (``check_content``), then its fields (``_check_meta``)."""
-    path = Path(path)
+    path = check_path(path, "model", MODEL_FILE)
     _model_json(path)  # a featcache model, or one line saying what the file is
     checked, meta = check_content(path)
     if not isinstance(meta, dict) or meta.get("kind") != KIND:  # replaced since: say what it is now
@@ -334,9 +337,11 @@ def run_model(net: ModelRunner | KerasModel, images: np.ndarray, batch_size: int
 
 
 def load_model(path: str | Path) -> tuple[KerasModel, dict[str, Any]]:
-    """``(model, meta)`` from a file written by ``save_model``."""
+    """``(model, meta)`` from a file written by ``save_model``; ``path`` is a str or ``os.PathLike`` (an
+    ``ExportResult``: Keras's loader took only a str)."""
     from featcache.embedding import preprocess  # noqa: F401  registers the Preprocess layer for deserialization
 
+    path = check_path(path, "model", MODEL_FILE)
     meta = read_meta(path)
     try:
         model = keras().models.load_model(path, compile=False)

@@ -404,9 +404,10 @@ def predict(
     so memory does not grow with their number. ``verbose`` shows a progress bar on stderr when there is more
     than one batch.
     """
+    from featcache.deploy.model import MODEL_FILE
     from featcache.embedding.runtimes import check_runtime
 
-    model = check_path(model, "model", "the .keras file written by 'featcache export' or 'featcache finetune'")
+    model = check_path(model, "model", MODEL_FILE)
     images = _as_path_list(images)
     check_runtime(runtime)
     meta = _model_meta(model)  # fast checks before loading TensorFlow

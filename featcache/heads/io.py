@@ -201,6 +201,12 @@ def check_head_out(path: str | Path, force: bool, flag: str = "--out", force_fla
         check_same_job(path, old, job, force, flag, force_flag)
 
 
+def replaced_words(replaced: bool, what: str) -> str:
+    """The words train, export and finetune put before their line's arrow when they replaced featcache's ``what``
+    (head or model) of the same job (``check_same_job``); the path stays the line's end (a new-user tester)."""
+    return f"; replaced the {what} there" if replaced else ""
+
+
 def other_job(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str | None:
     """How the head or model whose metadata is ``old`` (a file at --out) came from another job than the one about
     to replace it (``new``: its ``dataset``, ``class_names``, photo ``source``, ``head`` and, for a model,
