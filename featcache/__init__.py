@@ -27,7 +27,7 @@ _API = {
     "evaluate": ("featcache.analysis.evaluate", "evaluate"),
     "load_head": ("featcache.heads.io", "load_head"),
     "save_head": ("featcache.heads.io", "save_head"),
-    "lesson": ("featcache.lesson", "lesson"),
+    "lesson": ("featcache.recipes.lesson", "lesson"),
     "ScratchCNN": ("featcache.heads.scratch", "ScratchCNN"),
     "learning_curve": ("featcache.analysis.curve", "learning_curve"),
     "probe": ("featcache.analysis.probe", "probe"),

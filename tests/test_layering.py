@@ -16,7 +16,7 @@ from pathlib import Path
 
 import featcache
 
-STAGES = ("sources", "embedding", "store", "heads", "analysis", "deploy")
+STAGES = ("sources", "embedding", "store", "heads", "analysis", "deploy", "recipes")  # recipes: the lesson, on top
 # Which files of a stage may import a later one: (file, stage). Any embedding module had been allowed (a review).
 ALLOWED = {("embedding/runner.py", "store"), ("embedding/runtimes.py", "store"), ("embedding/specs.py", "store")}
 FOUNDATION = ("validate.py", "errors.py", "paths.py", "progress.py", "_lazy.py")
@@ -174,3 +174,19 @@ def test_subprocesses_import_this_checkouts_featcache(tmp_path):
     proc = subprocess.run([sys.executable, "-c", "import featcache; print(featcache.__file__)"], capture_output=True,
                           text=True, cwd=tmp_path, timeout=120)
     assert Path(proc.stdout.strip()) == Path(__file__).resolve().parents[1] / "featcache" / "__init__.py", proc.stderr
+
+
+def test_every_api_name_is_its_object_whatever_was_imported_first():
+    """``featcache.lesson`` was the module featcache/lesson.py, not the function, once anything had imported that
+    module (the CLI did; so would ``from featcache.lesson import ROWS``): ``featcache.lesson(weights=W)`` was "'module'
+    object is not callable". No API name may be a submodule's name, and each resolves to its object after the CLI."""
+    import importlib
+    import pkgutil
+
+    import featcache.cli  # noqa: F401  imports every subcommand's module, as a user's `featcache` process does
+
+    importlib.import_module("featcache.recipes.lesson")
+    submodules = {m.name for m in pkgutil.iter_modules(featcache.__path__)}
+    assert submodules.isdisjoint(featcache.__all__), submodules & set(featcache.__all__)
+    for name, (module, attr) in featcache._API.items():
+        assert getattr(featcache, name) is getattr(importlib.import_module(module), attr), name

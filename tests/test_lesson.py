@@ -8,7 +8,7 @@ import pytest
 
 from featcache.cli import main
 from featcache.errors import FeatcacheError
-from featcache.lesson import ROWS, lesson
+from featcache.recipes.lesson import ROWS, lesson
 
 SMALL = ["--train-limit", "500", "--test-limit", "200", "--scratch-train", "1000", "--scratch-epochs", "1"]
 
@@ -142,7 +142,7 @@ def test_views_row_chooses_head_and_views_on_held_out_training_images(tmp_path, 
     from featcache.analysis.probe import best_row, read_probe_csv
     from featcache.heads.io import load_head
     from featcache.heads.views import score_views
-    from featcache.lesson import LESSON_VIEWS, LessonContext, views_row
+    from featcache.recipes.lesson import LESSON_VIEWS, LessonContext, views_row
     from featcache.store.cache import open_cache
 
     data = make_fashion_dir(tmp_path / "fm", n_train=60, n_test=20)
@@ -180,7 +180,7 @@ def test_views_row_takes_the_best_layer_and_chooses_its_views_without_the_test_i
     from featcache.analysis.probe import best_row, read_probe_csv
     from featcache.heads.io import load_head
     from featcache.heads.views import score_views
-    from featcache.lesson import LESSON_VIEWS
+    from featcache.recipes.lesson import LESSON_VIEWS
     from featcache.store.cache import open_cache
 
     doc = json.loads((lesson_out / "lesson.json").read_text())
@@ -257,7 +257,7 @@ def test_lesson_runtime_reaches_extraction_and_is_recorded(tmp_path, monkeypatch
 
 
 def test_the_extraction_line_says_a_conversion_only_on_a_runtime_that_converts():
-    from featcache.lesson import extraction_text
+    from featcache.recipes.lesson import extraction_text
 
     rec = {"extracted_now": True, "seconds": 12.0, "startup_seconds": 5.9}
     assert extraction_text({**rec, "runtime": "tensorflow"}).endswith("(plus 5.9 s to build the model)")
@@ -340,7 +340,7 @@ def test_lesson_replaces_its_own_report(tmp_path):
     """The up-front check passes what lesson wrote itself: a second run replaces its table."""
     from types import SimpleNamespace
 
-    from featcache import lesson as lesson_mod
+    from featcache.recipes import lesson as lesson_mod
 
     out = tmp_path / "o"
     cache = SimpleNamespace(sizes={"train": 120}, meta={})
@@ -371,7 +371,7 @@ def test_the_keras_warm_up_leaves_the_rows_results_as_they_were(tmp_path, monkey
     from helpers import make_fashion_dir
 
     import featcache
-    from featcache import lesson as lesson_module
+    from featcache.recipes import lesson as lesson_module
 
     cache = featcache.open_cache(featcache.extract(featcache.FashionMNIST(data_dir=str(make_fashion_dir(tmp_path / "fm"))),
                                                    featcache.ModelSpec(weights="random", image_size=32),
@@ -390,7 +390,7 @@ def test_a_lesson_rerun_on_other_data_replaces_its_own_heads(tmp_path):
     other data was refused minutes in, offering a --force lesson does not have. check_outputs has found every head
     there featcache's before any work: the rows replace them."""
     import featcache
-    from featcache import lesson as lesson_mod
+    from featcache.recipes import lesson as lesson_mod
     from featcache.heads.io import read_head_meta
     from test_cli_faults import tiny_cache
 

@@ -9,7 +9,7 @@ from featcache.embedding.backbones import MAX_IMAGE_SIZE, REGISTRY
 from featcache.embedding.engines import ENGINES
 from featcache.embedding.engines.local import LocalEngine
 from featcache.embedding.runtimes import AUTO_MIN_IMAGES, RUNTIMES
-from featcache.lesson import DEFAULTS as LESSON
+from featcache.recipes.lesson import DEFAULTS as LESSON
 from featcache.embedding.specs import (
     DTYPES,
     OPTIONS,

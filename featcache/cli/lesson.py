@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from featcache.cli.common import add_json_flag, given, positive_int, print_json
 from featcache.cli.extract import add_runtime_arg
-from featcache.lesson import DEFAULTS, lesson
+from featcache.recipes.lesson import DEFAULTS, lesson
 
 if TYPE_CHECKING:
     import argparse
