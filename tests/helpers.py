@@ -331,3 +331,7 @@ def assert_verify_ok(capsys, path, kind: str) -> None:
     assert main(["verify", str(path), "--json"]) == 0
     got = json.loads(capsys.readouterr().out)
     assert got["ok"] is True and got["kind"] == kind and got["content_digest"] is True
+    import featcache  # the API's verify takes heads and models as the CLI does (it said "not a readable HDF5 file")
+
+    api = featcache.verify(path).to_dict()
+    assert {**api, "seconds": None} == {**got, "seconds": None}, (api, got)

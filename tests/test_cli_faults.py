@@ -467,6 +467,9 @@ def test_info_describes_a_head_or_a_model(tmp_path, fake_model, capsys):
     assert main(["info", str(head), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert (info["kind"], info["head"], info["train_size"], info["seed"], info["content_digest_checked"]) == ("head", "logreg", 30, 2, True)
+    import featcache
+
+    assert featcache.info(head) == info  # the API's info: the CLI's document (the API had none; a new-user tester)
     assert [line.split()[0] for line in text.splitlines()].count("head") == 1  # the path's row is "file" (a new user)
     assert text.startswith(f"file") and f"{head} (a head)" in text.splitlines()[0]
     assert main(["info", str(fake_model), "--json"]) == 0

@@ -272,6 +272,7 @@ def test_info(fashion_dir, capsys):
 
     info = json.loads(capsys.readouterr().out)
     assert info["splits"]["train"]["n"] == 48 and info["complete"] in (True, 1)
+    assert json.loads(json.dumps(featcache.info(path), default=str)) == info  # the API's info (it had none; a new user)
 
 
 def test_a_resume_on_another_runtime_records_both(fashion_dir, tmp_path, monkeypatch, capsys):

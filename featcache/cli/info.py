@@ -1,13 +1,11 @@
-"""featcache info: what a cache holds."""
+"""featcache info: what a cache holds, or what a head or model was trained on and scored (recipes.files.info)."""
 
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from featcache.cli.common import add_json_flag, print_json
-from featcache.errors import FeatcacheError
 
 if TYPE_CHECKING:
     import argparse
@@ -22,9 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from featcache.recipes.files import info as describe
+
     info = describe(args.cache)
-    info.pop("settings", None)
-    info.pop("content_digest", None)
     if args.json:
         print_json(info)
         return 0
@@ -72,68 +70,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def describe(path: str) -> dict[str, Any]:
-    """What ``info`` shows of ``path``: a complete cache's summary, or an unfinished one's attributes and progress.
-
-    A path whose extraction has not finished is described by its partial (``<path>.partial.h5``), named in
-    ``partial``: "is not finished" alone hid how far it got (a new-user tester). A head or model file passed
-    instead of a cache is named as such, with the command that takes it."""
-    from featcache.errors import NotHDF5
-    from featcache.store.layout import partial_path
-    from featcache.store.reader import open_cache, read_attrs
-
-    partial = partial_path(Path(path))
-    if not Path(path).exists() and partial.exists():
-        try:
-            return {"path": path, "partial": str(partial), **read_attrs(partial, peek=True)}
-        except FeatcacheError:
-            pass  # a partial that cannot be described: read_attrs(path) says it is not finished and how to finish it
-    try:
-        meta = read_attrs(path, peek=True)
-    except NotHDF5:
-        from featcache.heads.io import file_kind
-
-        kind = file_kind(path)
-        if kind is not None:  # a head or a model: what it holds (info refused it; a new user had no way to see it)
-            return describe_file(path, kind)
-        from featcache.heads.io import damaged_line, damaged_zip
-
-        if (damage := damaged_zip(path)) is not None:  # a head or model whose metadata no longer reads
-            raise FeatcacheError(damaged_line(path, damage[0])) from None
-        raise
-    # An incomplete file is worth describing too: that is how a user finds out.
-    return open_cache(path).summary() if meta.get("complete") else {"path": path, **meta}
-
-
-# What info shows of a head or model file, in this order (the rest is in --json).
-FILE_FIELDS = ("head", "preset", "params", "head_params", "layer", "backbone", "image_size", "weights_source", "dataset",
-               "class_names", "train_images", "train_size", "seed", "train_views", "test_views", "views", "test_accuracy",
-               "test_accuracy_orig", "single_view_test_accuracy", "views_test_accuracy", "cache_fingerprint", "finetune",
-               "featcache_version", "format_version", "created")
-
-
-def describe_file(path: str, kind: str) -> dict[str, Any]:
-    """A head's or model's metadata, its content digest checked first (as every load does): what it was trained on,
-    with which settings, and how it scored."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a file without a digest: said in "content_digest" instead
-        if kind == "head":
-            from featcache.heads.io import check_content, read_head_meta
-
-            checked, meta = check_content(path), read_head_meta(path) or {}
-        else:
-            from featcache.deploy.model import check_content as check_model, read_meta
-
-            checked, meta = check_model(path)  # the metadata as its digest checked it: not hashed again by read_meta
-            meta = meta if meta is not None else read_meta(path)
-    return {"path": str(path), "kind": kind, "content_digest_checked": bool(checked),
-            **{k: meta[k] for k in FILE_FIELDS if meta.get(k) is not None}}
-
-
 def _print_file(info: dict[str, Any]) -> None:
     from featcache.errors import one_line
+    from featcache.recipes.files import FILE_FIELDS
 
     keys = [k for k in FILE_FIELDS if k in info]
     width = max(len(k) for k in (*keys, "digest")) + 1

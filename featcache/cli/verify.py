@@ -3,8 +3,6 @@ a model's content digest."""
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from featcache.cli.common import add_json_flag, print_json
@@ -29,17 +27,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from featcache.errors import FeatcacheError
-    from featcache.store.reader import verify
-
-    from featcache.errors import NotHDF5
+    from featcache.recipes.files import verify
 
     try:
-        kind = _zip_kind(args.cache)
-        try:
-            result = verify_file(args.cache, kind) if kind else verify(args.cache).to_dict()
-        except NotHDF5 as exc:  # verify takes heads and models too: "pass a cache" alone sent a new user elsewhere
-            raise exc.with_hint("pass a cache ('featcache extract'), a head ('featcache train') or a model "
-                                "('featcache export', 'featcache finetune')") from None
+        result = verify(args.cache).to_dict()
     except FeatcacheError as exc:  # damaged, missing, not a cache, busy: the answer is "not ok" all the same
         if args.json:  # a script reads the answer from stdout: {"ok": false, ...} (it got nothing; a new user)
             print_json({"path": str(args.cache), "ok": False, "error": str(exc)})
@@ -47,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
         return 0
-    if kind:
+    if "kind" in result:
         print(_file_line(result))
         return 0
     print(f"ok: {result['path']} is intact (format {result['format_version']}): {len(result['datasets'])} datasets, "
@@ -56,54 +47,6 @@ def run(args: argparse.Namespace) -> int:
           f"{', features digest matches' if result['features_digest'] else ' (no features digest: sealed before 2026-12-03)'}"
           f" ({result['seconds']:.2f} s)")
     return 0
-
-
-def _zip_kind(path: str) -> str | None:
-    """``"head"`` or ``"model"`` for a zip file featcache wrote as one (``heads.io.file_kind``); None for anything
-    else, which the cache's verify takes (and names, if it is no cache). Only a regular file is opened: a FIFO would
-    wait forever."""
-    import zipfile
-
-    from featcache.errors import FeatcacheError
-    from featcache.heads.io import damaged_line, damaged_zip, file_kind
-
-    p = Path(path)
-    kind = file_kind(p) if p.is_file() and zipfile.is_zipfile(p) else None
-    if kind is None and (damage := damaged_zip(p)) is not None:  # not "not a readable HDF5 file ... pass a cache"
-        raise FeatcacheError(damaged_line(p, damage[0]))
-    return kind
-
-
-def verify_file(path: str | Path, kind: str) -> dict[str, Any]:
-    """Check the content digest of the head or model file at ``path`` (``kind``), as every load does: what
-    ``--json`` prints. A file saved before 2026-12-03 has none and cannot be verified: one line, exit 2, as for a
-    format-1 cache (it was "ok", exit 0). A mismatch is the loaders' one line (a FeatcacheError)."""
-    import warnings
-
-    t0 = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the note of a file without a digest: said in the answer instead
-        if kind == "head":
-            from featcache.heads.io import check_content, read_head_meta
-
-            checked = check_content(path)
-            meta = read_head_meta(path) or {}
-        else:
-            from featcache.deploy.model import check_content as check_model
-
-            checked, meta = check_model(path)
-            meta = meta or {}
-    if not checked:  # nothing checked is no "ok": verify of an unchecked cache is refused too (an adversarial tester)
-        from featcache.deploy.model import REEXPORT
-        from featcache.errors import FeatcacheError
-        from featcache.heads.io import RETRAIN
-
-        raise FeatcacheError(f"{path} is a {kind} of format {meta.get('format_version', 1)} without a content digest "
-                             "(saved before 2026-12-03, or its digest was removed) and cannot be verified; "
-                             f"{RETRAIN if kind == 'head' else REEXPORT} to have it checked")
-    return {"path": str(path), "ok": True, "kind": kind, "format_version": meta.get("format_version", 1),
-            "content_digest": checked, "bytes_read": Path(path).stat().st_size,
-            "seconds": round(time.perf_counter() - t0, 3)}
 
 
 def _file_line(result: dict[str, Any]) -> str:

@@ -1,0 +1,137 @@
+"""Any file featcache writes, whichever stage wrote it: a cache (store), a head (heads) or a model (deploy).
+
+``verify(path)`` and ``info(path)`` are ``featcache verify`` and ``featcache info``: they tell the three kinds
+apart and hand each to its stage's reader. They lived in the CLI, so the API's ``featcache.verify`` took caches
+alone ("not a readable HDF5 file" of a head the CLI verified) and the API had no ``info`` (a new-user tester).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from featcache.errors import FeatcacheError, NotHDF5
+from featcache.store.reader import VerifyResult
+from featcache.validate import check_path
+
+WHAT = "a cache ('featcache extract'), a head ('featcache train') or a model ('featcache export', 'featcache finetune')"
+
+
+def zip_kind(path: str | Path) -> str | None:
+    """``"head"`` or ``"model"`` for a zip file featcache wrote as one (``heads.io.file_kind``); None for anything
+    else, which a cache's reader takes (and names, if it is no cache). Only a regular file is opened: a FIFO would
+    wait forever. A damaged head or model is one line, not "not a readable HDF5 file ... pass a cache"."""
+    from featcache.heads.io import damaged_line, damaged_zip, file_kind
+
+    p = Path(path)
+    kind = file_kind(p) if p.is_file() and zipfile.is_zipfile(p) else None
+    if kind is None and (damage := damaged_zip(p)) is not None:
+        raise FeatcacheError(damaged_line(p, damage[0]))
+    return kind
+
+
+@dataclass(frozen=True)
+class FileVerifyResult:
+    """What ``verify`` checked of a head or model file: its content digest, over ``bytes_read`` bytes."""
+
+    path: Path
+    kind: str  # "head" or "model"
+    format_version: int
+    bytes_read: int
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": str(self.path), "ok": True, "kind": self.kind, "format_version": self.format_version,
+                "content_digest": True, "bytes_read": self.bytes_read, "seconds": round(self.seconds, 3)}
+
+
+def verify(path: str | Path) -> VerifyResult | FileVerifyResult:
+    """Check the file at ``path`` as ``featcache verify`` does: a cache's every chunk and digests
+    (``store.reader.verify``), or a head's or model's content digest. Raises a FeatcacheError naming the damage.
+    A file saved before 2026-12-03 has no digest and cannot be verified: that is an error too (it was "ok")."""
+    path = check_path(path, "path", WHAT)
+    kind = zip_kind(path)
+    if kind is None:
+        from featcache.store.reader import verify as verify_cache
+
+        try:
+            return verify_cache(path)
+        except NotHDF5 as exc:  # verify takes heads and models too: "pass a cache" alone sent a new user elsewhere
+            raise exc.with_hint(f"pass {WHAT}") from None
+    t0 = time.perf_counter()
+    checked, meta = _checked_meta(path, kind)
+    if not checked:  # nothing checked is no "ok": verify of an unchecked cache is refused too (an adversarial tester)
+        from featcache.deploy.model import REEXPORT
+        from featcache.heads.io import RETRAIN
+
+        raise FeatcacheError(f"{path} is a {kind} of format {meta.get('format_version', 1)} without a content digest "
+                             "(saved before 2026-12-03, or its digest was removed) and cannot be verified; "
+                             f"{RETRAIN if kind == 'head' else REEXPORT} to have it checked")
+    return FileVerifyResult(path, kind, int(meta.get("format_version", 1)), path.stat().st_size, time.perf_counter() - t0)
+
+
+def _checked_meta(path: Path, kind: str) -> tuple[bool, dict[str, Any]]:
+    """``(checked, meta)``: a head's or model's metadata, its content digest checked first, as every load does."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the note of a file without a digest: said in the answer instead
+        if kind == "head":
+            from featcache.heads.io import check_content, read_head_meta
+
+            return bool(check_content(path)), read_head_meta(path) or {}
+        from featcache.deploy.model import check_content as check_model, read_meta
+
+        checked, meta = check_model(path)  # the metadata as its digest checked it: not hashed again by read_meta
+        return bool(checked), meta if meta is not None else read_meta(path)
+
+
+# What info shows of a head or model file, in this order (the rest is in --json).
+FILE_FIELDS = ("head", "preset", "params", "head_params", "layer", "backbone", "image_size", "weights_source", "dataset",
+               "class_names", "train_images", "train_size", "seed", "train_views", "test_views", "views", "test_accuracy",
+               "test_accuracy_orig", "single_view_test_accuracy", "views_test_accuracy", "cache_fingerprint", "finetune",
+               "featcache_version", "format_version", "created")
+
+
+def info(path: str | Path) -> dict[str, Any]:
+    """What ``featcache info --json`` prints of ``path``: a complete cache's summary, an unfinished one's attributes
+    and progress, or what a head or model was trained on and scored (``kind``: head or model).
+
+    A path whose extraction has not finished is described by its partial (``<path>.partial.h5``), named in
+    ``partial``: "is not finished" alone hid how far it got (a new-user tester)."""
+    from featcache.store.layout import partial_path
+    from featcache.store.reader import open_cache, read_attrs
+
+    path = check_path(path, "path", WHAT)
+    partial = partial_path(path)
+    if not path.exists() and partial.exists():
+        try:
+            return _shown({"path": str(path), "partial": str(partial), **read_attrs(partial, peek=True)})
+        except FeatcacheError:
+            pass  # a partial that cannot be described: read_attrs(path) says it is not finished and how to finish it
+    try:
+        meta = read_attrs(path, peek=True)
+    except NotHDF5:
+        kind = zip_kind(path)
+        if kind is not None:  # a head or a model: what it holds (info refused it; a new user had no way to see it)
+            return describe_file(path, kind)
+        raise
+    # An incomplete file is worth describing too: that is how a user finds out.
+    return _shown(open_cache(path).summary() if meta.get("complete") else {"path": str(path), **meta})
+
+
+def _shown(summary: dict[str, Any]) -> dict[str, Any]:
+    """A cache's summary less what is there for featcache's own checks (its settings, its content digest)."""
+    summary.pop("settings", None)
+    summary.pop("content_digest", None)
+    return summary
+
+
+def describe_file(path: str | Path, kind: str) -> dict[str, Any]:
+    """A head's or model's metadata, its content digest checked first (as every load does): what it was trained on,
+    with which settings, and how it scored."""
+    checked, meta = _checked_meta(Path(path), kind)
+    return {"path": str(path), "kind": kind, "content_digest_checked": checked,
+            **{k: meta[k] for k in FILE_FIELDS if meta.get(k) is not None}}
