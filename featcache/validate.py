@@ -40,10 +40,12 @@ import math
 import numbers
 import os
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from featcache.errors import FeatcacheError
 from featcache.paths import restore_killed
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 # NumPy's default_rng and Keras's set_random_seed take seeds below 2**32;
 # a larger or negative one ends in a ValueError traceback inside them.
@@ -115,6 +117,31 @@ def check_bool(value: Any, name: str, why: str = "") -> bool:
     if not _is_bool(value):
         raise FeatcacheError(f"{name} must be True or False (got {value!r}){'; ' + why if why else ''}")
     return bool(value)
+
+
+def checks_switches(fn: F) -> F:
+    """Check, before ``fn`` runs, every argument given for a parameter whose default is True or False
+    (``check_bool``): the one home of that check for the API's switches. export(force="no") replaced a user's file,
+    probe(on_test="no") scored on the test split and verbose="no" printed, where train's and save_head's own
+    check_bool refused (an adversarial tester); each function checked the switches it remembered to."""
+    import functools
+    import inspect
+
+    sig = inspect.signature(fn)
+    switches = [name for name, p in sig.parameters.items() if isinstance(p.default, bool)]
+
+    @functools.wraps(fn)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        try:
+            given = sig.bind_partial(*args, **kwargs).arguments
+        except TypeError:  # a wrong call: Python's own error, from the call itself
+            return fn(*args, **kwargs)
+        for name in switches:
+            if name in given:
+                check_bool(given[name], name)
+        return fn(*args, **kwargs)
+
+    return checked  # type: ignore[return-value]
 
 
 def positive_int(value: Any, flag: str) -> int:

@@ -198,3 +198,37 @@ def test_an_output_folder_on_a_read_only_mount_is_said_as_one(tmp_path, monkeypa
     refuses(v.check_out_dir, tmp_path / "new", match=rf"^cannot write in {tmp_path} \({os.strerror(errno.EROFS)}\)")
     monkeypatch.setattr(os, "statvfs", lambda p: types.SimpleNamespace(f_flag=0))
     refuses(v.check_out_dir, tmp_path / "new", match=rf"^cannot write in {tmp_path} \(permission denied\)")
+
+
+def _api_switches() -> list[tuple[str, str]]:
+    """(API function, switch) for every parameter of a public function whose default is True or False."""
+    import inspect
+
+    import featcache
+
+    found = []
+    for name in featcache.__all__:
+        fn = getattr(featcache, name)
+        if inspect.isfunction(fn):
+            found += [(name, p) for p, v in inspect.signature(fn).parameters.items() if isinstance(v.default, bool)]
+    return found
+
+
+@pytest.mark.parametrize(("function", "switch"), _api_switches())
+def test_every_api_switch_takes_true_or_false_only(function, switch, tmp_path):
+    """export(force="no") replaced a user's file; probe(on_test="no") scored on the test split and verbose="no"
+    printed (an adversarial tester): every switch of every API function is checked before any work."""
+    import featcache
+
+    mine = tmp_path / "notes.keras"
+    mine.write_text("my notes")
+    with pytest.raises(FeatcacheError, match=rf"^{switch} must be True or False \(got 'no'\)"):
+        getattr(featcache, function)(**{switch: "no"})
+    with pytest.raises(FeatcacheError, match=r"^force must be True or False"):
+        featcache.export(tmp_path / "head.keras", mine, force="no")
+    assert mine.read_text() == "my notes"
+
+
+def test_the_api_switches_include_those_the_tester_found():
+    assert {("export", "force"), ("finetune", "force"), ("probe", "on_test"), ("learning_curve", "plot"),
+            ("lesson", "views"), ("finetune", "keep_best"), ("predict", "verbose"), ("extract", "verbose")} <= set(_api_switches())

@@ -17,6 +17,7 @@ import numpy as np
 from featcache import paths
 from featcache.analysis.plots import confusion_text, plot_confusion
 from featcache.validate import (
+    checks_switches,
     check_path,
     REPORT_DIGESTS,
     check_out_dir,
@@ -246,6 +247,7 @@ def _is_evaluation(path: Path) -> bool:
     return isinstance(data, dict) and {"accuracy", "confusion", "class_names"} <= data.keys()
 
 
+@checks_switches
 def evaluate(
     head: Any,
     cache: Cache | str | Path,

@@ -42,6 +42,7 @@ from featcache.heads import exportable_heads, parse_C_per_head
 from featcache.sources.images import check_report_outside_classes
 from featcache.store.atomic import output_files, write_bytes, write_json
 from featcache.validate import (
+    checks_switches,
     check_path,
     REPORT_DIGESTS,
     check_fraction,
@@ -320,6 +321,7 @@ def _fit_and_score(head_name: str, params: dict[str, Any], X: np.ndarray, y: np.
     return accuracies, getattr(head, "C_", params.get("C")), seconds
 
 
+@checks_switches
 def probe(
     cache: str | Path | Cache,
     *,

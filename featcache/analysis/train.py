@@ -23,6 +23,7 @@ from featcache.heads.views import averaged_over, fit_views, score_views
 from featcache.sources.images import check_file_outside_classes
 from featcache.store import Cache, as_cache
 from featcache.validate import (
+    checks_switches,
     check_bool,
     check_out_file,
     check_path,
@@ -223,6 +224,7 @@ def _say_trained(res: TrainResult) -> None:
     print(f"test accuracy {res.accuracy:.4f} on {res.test_images} images{how}; fit {fit}{extra}{again} -> {res.path}")
 
 
+@checks_switches
 def train(
     cache: Cache | str | Path,
     head: str = "keras",

@@ -16,6 +16,7 @@ import numpy as np
 
 from featcache._lazy import keras
 from featcache.embedding.backbones import is_named_weights, weights_identity
+from featcache.validate import checks_switches
 from featcache.errors import FeatcacheError
 
 if TYPE_CHECKING:
@@ -212,6 +213,7 @@ SUMMARY_KEYS = ("head", "backbone", "layer", "image_size", "class_names", "views
                 "single_view_test_accuracy", "views_test_accuracy")
 
 
+@checks_switches
 def export(
     head: str | Path,
     out: str | Path,

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from featcache.embedding import passes
+from featcache.validate import checks_switches
 from featcache.errors import FeatcacheError
 
 if TYPE_CHECKING:
@@ -319,6 +320,7 @@ def default_out(head: str | Path) -> Path:
     return paths.home() / "models" / f"{Path(head).stem}_finetuned.keras"
 
 
+@checks_switches
 def finetune(
     head: str | Path,
     *,

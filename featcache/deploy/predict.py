@@ -13,7 +13,7 @@ import numpy as np
 from featcache.embedding.engines import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError
 from featcache.progress import bars_wanted
-from featcache.validate import check_bool, check_path, check_replaceable, positive_int
+from featcache.validate import check_bool, check_path, check_replaceable, checks_switches, positive_int
 
 if TYPE_CHECKING:
     from featcache.deploy.model import ModelRunner
@@ -379,6 +379,7 @@ def _is_probability(text: str) -> bool:
         return False
 
 
+@checks_switches
 def predict(
     model: str | Path,
     images: Sequence[str | Path],

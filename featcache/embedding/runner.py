@@ -25,6 +25,7 @@ from featcache.embedding.backbones import Backbone, check_image_size, weights_id
 from featcache.embedding.batches import Batch, plan
 from featcache.embedding.mapper import check_layers
 from featcache.embedding.specs import ModelSpec, StoreSpec, from_legacy
+from featcache.validate import checks_switches
 from featcache.errors import FeatcacheError
 from featcache.sources import DataSource
 from featcache.sources.base import RowPlan
@@ -77,6 +78,7 @@ def default_path(dataset: str, backbone: str, image_size: int, fp: str) -> Path:
     return paths.cache_dir() / f"{dataset}_{backbone}_{image_size}px_{fp[:12]}.h5"
 
 
+@checks_switches
 def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec | None = None, engine: Any = None, *,
             verbose: bool = False, **legacy: Any) -> ExtractResult:
     """Embed every image of ``source`` with ``model`` and cache the pooled features as ``store`` says, run by ``engine``.

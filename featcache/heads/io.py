@@ -36,7 +36,7 @@ import numpy as np
 
 from featcache.errors import FeatcacheError, no_permission
 from featcache.store.atomic import atomic_path
-from featcache.validate import DIGESTS_SINCE, check_bool, check_path, check_replaceable, release
+from featcache.validate import DIGESTS_SINCE, check_bool, check_path, check_replaceable, checks_switches, release
 
 if TYPE_CHECKING:
     from sklearn.base import BaseEstimator
@@ -126,6 +126,7 @@ def _kind_of(head) -> str:
     raise FeatcacheError(f"cannot save a {type(head).__name__}; featcache saves {', '.join(HEADS)} heads")
 
 
+@checks_switches
 def save_head(head: BaseEstimator, path: str | Path, meta: dict[str, Any], *, force: bool = False) -> Path:
     """Write atomically: ``.keras`` for ``DenseHead``, ``.npz`` for the scikit-learn heads.
 
@@ -601,6 +602,7 @@ def not_a_cache(path: str | Path) -> str | None:
     return None
 
 
+@checks_switches
 def load_head(path: str | Path, *, trust_pickle: bool = False) -> tuple[BaseEstimator, dict[str, Any]]:
     """``(head, meta)`` from a file written by ``save_head``, checked for consistency.
 

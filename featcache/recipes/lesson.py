@@ -25,6 +25,7 @@ from featcache.embedding.runtimes import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError
 from featcache.store.atomic import output_files, write_json, write_text
 from featcache.validate import (
+    checks_switches,
     REPORT_DIGESTS,
     check_limit,
     check_out_dir,
@@ -453,6 +454,7 @@ def _smallest_limit(labels: np.ndarray, enough: int) -> int:
     return len(labels)
 
 
+@checks_switches
 def lesson(
     weights: str = DEFAULTS["weights"],
     *,

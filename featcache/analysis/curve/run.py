@@ -15,7 +15,7 @@ from featcache.analysis.curve import tasks as _tasks
 from featcache.sources.images import check_report_outside_classes
 from featcache.store.atomic import output_files
 from featcache.store.lock import exclusive_lock
-from featcache.validate import REPORT_DIGESTS, check_path, check_seconds, jobs_alias, report_digests, usable_cores
+from featcache.validate import REPORT_DIGESTS, check_path, check_seconds, checks_switches, jobs_alias, report_digests, usable_cores
 
 if TYPE_CHECKING:
     from featcache.store import Cache
@@ -176,6 +176,7 @@ def _run_locked(bound: BoundCurve, folder: CurveFolder, t_start: float, plot: bo
     return CurveResult(folder.path, rows, seconds, len(plan.todo), len(plan.grid) - len(plan.todo), meta)
 
 
+@checks_switches
 def learning_curve(
     cache: Cache | str | Path,
     sizes: str | Sequence[int],
