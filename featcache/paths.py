@@ -9,8 +9,24 @@ from typing import Iterable
 
 
 def home() -> Path:
-    """Root of default outputs: ``$FEATCACHE_HOME`` or ``./data``."""
-    return Path(os.environ.get("FEATCACHE_HOME", "data"))
+    """Root of default outputs: ``$FEATCACHE_HOME`` or ``./data``. A relative one in a current folder that was
+    deleted is one line: every command with an absolute --out ended in a FileNotFoundError traceback there, from
+    the folder of converted networks under it (an adversarial tester)."""
+    return _reachable(Path(os.environ.get("FEATCACHE_HOME", "data")), "FEATCACHE_HOME")
+
+
+def _reachable(root: Path, variable: str) -> Path:
+    """``root``, unless it is relative to a current folder that no longer exists: then one line."""
+    if not root.is_absolute():
+        try:
+            os.getcwd()
+        except FileNotFoundError:
+            from featcache.errors import FeatcacheError
+
+            raise FeatcacheError(f"the current folder no longer exists, and featcache's default folder {root}/ is "
+                                 f"relative to it; cd to a folder that exists, or set {variable} to an absolute "
+                                 "path") from None
+    return root
 
 
 def cache_dir() -> Path:
@@ -27,7 +43,8 @@ def runtime_dir() -> Path:
     Separate from the caches' folder so that several homes (each test, each
     project) can share one conversion: it depends only on the model.
     """
-    return Path(os.environ.get("FEATCACHE_RUNTIME_DIR") or cache_dir() / "runtimes")
+    given = os.environ.get("FEATCACHE_RUNTIME_DIR")
+    return _reachable(Path(given), "FEATCACHE_RUNTIME_DIR") if given else cache_dir() / "runtimes"
 
 
 # A report rewritten in place (``store.atomic.output_files``) keeps each file it replaces as a hard link beside it,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -1752,3 +1753,27 @@ def test_typed_errors_and_leftovers_survive_pickle_and_copy():
         assert (again, again.why) == (left, UNREADABLE)
     # plain strings, as the API listed them before, still make the line
     assert "1 subfolder(s) that could not be read (/photos/locked/" in left_out_line([str(left)])
+
+
+def test_a_deleted_current_folder_is_one_line_even_with_an_absolute_out(tmp_path, fashion_dir):
+    """In a current folder that was deleted, extract --out /abs/c.h5, predict and train with its default --out ended
+    in a FileNotFoundError traceback: the default home (./data, and the converted networks under it) is relative to
+    it (an adversarial tester). One line naming both ways out; an absolute FEATCACHE_HOME works there."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("FEATCACHE_HOME", "FEATCACHE_RUNTIME_DIR")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    script = ("import os, sys; os.chdir(sys.argv[1]); os.rmdir(sys.argv[1]); from featcache.cli import main; "
+              "sys.exit(main(sys.argv[2:]))")
+    args = ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32", "--out",
+            str(tmp_path / "c.h5")]
+    proc = subprocess.run([sys.executable, "-c", script, str(gone), *args], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "featcache extract: error: the current folder no longer exists, and featcache's default folder data/ is relative "
+        "to it; cd to a folder that exists, or set FEATCACHE_HOME to an absolute path"], proc.stderr
+    assert not (tmp_path / "c.h5").exists()
+    gone.mkdir()
+    proc = subprocess.run([sys.executable, "-c", script, str(gone), *args], env={**env, "FEATCACHE_HOME": str(tmp_path / "home")},
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and (tmp_path / "c.h5").is_file(), proc.stderr
