@@ -988,6 +988,18 @@ def test_a_link_back_up_does_not_relabel_images(tmp_path):
     assert src.skipped == [] and len(set(train.row_digests()) | set(test.row_digests())) == 10
 
 
+def test_a_class_folder_linked_to_another_is_named_not_called_empty(tmp_path):
+    """A class folder that is a link to another took its images, and the real one was "empty; add images of 'wasps'
+    to it", a folder of 8 (an adversarial tester): both are named, and the link."""
+    root = make_class_tree(tmp_path / "ph", {"ants": 2, "bees": 2, "wasps": 2})
+    (root / "aaa_all_insects").symlink_to("wasps", target_is_directory=True)
+    with pytest.raises(FeatcacheError) as exc:
+        images.load(root, 32, test_fraction=0.25)
+    assert str(exc.value) == (f"class folders {root / 'aaa_all_insects'} and {root / 'wasps'} are one folder "
+                              f"({root / 'aaa_all_insects'} is a link to {root / 'wasps'}): two classes cannot share "
+                              "images; remove the link, or make it a folder of its own")
+
+
 def test_photo_rows_carry_the_sha256_of_their_file(tmp_path):
     import hashlib
 

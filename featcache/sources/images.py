@@ -429,6 +429,8 @@ def _list_files(root: Path, class_names: list[str], class_dirs: dict[str, dict[s
     that are neither inside nor above the data set's own folders: a link
     back up (``ln -s .. train/ants/up``) once labelled every bee an ant.
     """
+    for dirs in class_dirs.values():
+        _check_distinct_classes(dirs)
     walker = _Walker(containers=[root, *(root / f for f in class_dirs if f)],
                      class_dirs=[d for dirs in class_dirs.values() for d in dirs.values()])
     found = {(folder, label): walker.physical(dirs[name])
@@ -442,6 +444,26 @@ def _list_files(root: Path, class_names: list[str], class_dirs: dict[str, dict[s
                 raise FeatcacheError(f"class folder {dirs[name]} is empty; add images of {name!r} to it or remove it")
             files.extend(_File(_rel(p, root), label, folder, problem=problem) for p, problem in entries)
     return sorted(files, key=lambda f: f.rel)
+
+
+def _check_distinct_classes(dirs: dict[str, Path]) -> None:
+    """Two class folders that are one folder (one a link to the other) are refused by name: the first walked took
+    the images, and the other was called empty, "add images of 'wasps' to it", of a folder of 8 (an adversarial
+    tester)."""
+    seen: dict[tuple[int, int], str] = {}
+    for name, folder in dirs.items():
+        try:
+            st = os.stat(folder)
+        except OSError:
+            continue  # what cannot be read is named by the walk
+        key = (st.st_dev, st.st_ino)
+        if key in seen and st.st_ino:
+            first = seen[key]
+            link = folder if folder.is_symlink() else dirs[first]
+            raise FeatcacheError(f"class folders {dirs[first]} and {folder} are one folder ({link} is a link to "
+                                 f"{os.path.realpath(link)}): two classes cannot share images; remove the link, or "
+                                 "make it a folder of its own")
+        seen[key] = name
 
 
 class _Walker:
