@@ -1211,3 +1211,23 @@ def test_paths_and_class_names_with_control_characters_stay_on_one_line_in_info_
     wrong = [line for line in lines if line.startswith("  ") and " -> " in line]
     assert any("/x\\n" in line or "/y\\n" in line for line in wrong), ev.stdout
     assert (tmp_path / "ev" / "evaluation.txt").read_text().strip() == "\n".join(lines[:-2]).strip()
+
+
+def test_success_lines_show_a_path_with_a_newline_escaped(tmp_path, capsys):
+    """train's, extract's, evaluate's and verify's last lines printed an --out with a newline raw, over two lines,
+    where info and the skipped files show it escaped (an adversarial tester)."""
+    from helpers import run_main
+
+    root = make_class_tree(tmp_path / "photos", {"ants": 4, "bees": 4}, size=16)
+    folder = tmp_path / "a\nb"
+    cache, head = folder / "c.h5", folder / "h.npz"
+    said = [run_main(capsys, "extract", "--images", str(root), "--test-fraction", "0.5", "--weights", "random",
+                     "--image-size", "32", "--out", str(cache)),
+            run_main(capsys, "train", str(cache), "--head", "logreg", "--out", str(head)),
+            run_main(capsys, "evaluate", str(head), str(cache), "--out", str(folder / "ev")),
+            run_main(capsys, "verify", str(cache)), run_main(capsys, "verify", str(head))]
+    assert [r.returncode for r in said] == [0] * 5, [r.stderr for r in said]
+    escaped = str(tmp_path / "a\\nb")
+    for r in said:
+        last = r.stdout.strip().splitlines()[-1]
+        assert escaped in last and not any(line.startswith("b/") for line in r.stdout.splitlines()), r.stdout

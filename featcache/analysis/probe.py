@@ -37,7 +37,7 @@ import numpy as np
 
 from featcache import paths
 from featcache.analysis.plots import plot_probe
-from featcache.errors import FeatcacheError
+from featcache.errors import FeatcacheError, one_line
 from featcache.heads import exportable_heads, parse_C_per_head
 from featcache.sources.images import check_report_outside_classes
 from featcache.store.atomic import output_files, write_bytes, write_json
@@ -386,7 +386,7 @@ def _probe_into(out_dir: Path, cache: Cache, head_names: list[str], params: dict
     trains = list(dict.fromkeys(tr for tr, _ in settings))
     if verbose:
         what = f" x {len(settings)} view setting(s)" if len(settings) > 1 else ""
-        print(f"probing {len(names)} layer(s) x {len(head_names)} head(s){what} on {cache.path} ({_scoring(cache, scoring)})")
+        print(one_line(f"probing {len(names)} layer(s) x {len(head_names)} head(s){what} on {cache.path} ({_scoring(cache, scoring)})"))
     jobs = [(layer, h, tr, tuple(te for t, te in settings if t == tr)) for layer in names for h in head_names for tr in trains]
     results = _run_jobs(cache.path, jobs, params, scoring, n_jobs, verbose)
     rows = _rows(results, names, head_names, settings, cache.meta.get("layer_widths", {}), scoring.scored_on,

@@ -15,7 +15,7 @@ import numpy as np
 
 from featcache import paths
 from featcache.analysis.subsets import CLASSES_FIRST, stratified_subset
-from featcache.errors import FeatcacheError
+from featcache.errors import FeatcacheError, one_line
 from featcache.heads import HEADS, DenseHead, fold_reason, make_head
 from featcache.heads.dense import DEFAULT_PRESET
 from featcache.heads.io import SUFFIXES, check_head_out, digest_keys, head_meta, read_head_meta, replaced_words, save_head
@@ -221,7 +221,7 @@ def _say_trained(res: TrainResult) -> None:
                f"original view alone {res.orig_accuracy:.4f})")
     fit = f"{res.fit_seconds:.1f} s" if res.fit_seconds >= 0.05 else f"{res.fit_seconds * 1000:.0f} ms"  # not "0.0 s"
     again = replaced_words(res.replaced, "head")
-    print(f"test accuracy {res.accuracy:.4f} on {res.test_images} images{how}; fit {fit}{extra}{again} -> {res.path}")
+    print(one_line(f"test accuracy {res.accuracy:.4f} on {res.test_images} images{how}; fit {fit}{extra}{again} -> {res.path}"))
 
 
 @checks_switches

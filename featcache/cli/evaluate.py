@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from featcache.analysis.evaluate import evaluate
 from featcache.cli.common import add_json_flag, api_default, given, print_json
 from featcache.cli.headfile import add_trust_pickle_arg, add_views_args
+from featcache.errors import one_line
 
 if TYPE_CHECKING:
     import argparse
@@ -34,5 +35,6 @@ def run(args: argparse.Namespace) -> int:
         print_json(res.to_dict())
     else:
         print(res.text())
-        print(f"\nconfusion matrix plot: {res.files['png']}")
+        print()
+        print(one_line(f"confusion matrix plot: {res.files['png']}"))
     return 0

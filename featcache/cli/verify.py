@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from featcache.errors import FeatcacheError
+    from featcache.errors import FeatcacheError, one_line
     from featcache.recipes.files import verify
 
     try:
@@ -39,13 +39,13 @@ def run(args: argparse.Namespace) -> int:
         print_json(result)
         return 0
     if "kind" in result:
-        print(_file_line(result))
+        print(one_line(_file_line(result)))
         return 0
-    print(f"ok: {result['path']} is intact (format {result['format_version']}): {len(result['datasets'])} datasets, "
+    print(one_line(f"ok: {result['path']} is intact (format {result['format_version']}): {len(result['datasets'])} datasets, "
           f"{result['chunks']} chunks, {result['bytes_read'] / 2**20:.1f} MB read and checked, content digest matches"
           f"{', provenance digest matches' if result['provenance_digest'] else ''}"
           f"{', features digest matches' if result['features_digest'] else ' (no features digest: sealed before 2026-12-03)'}"
-          f" ({result['seconds']:.2f} s)")
+          f" ({result['seconds']:.2f} s)"))
     return 0
 
 

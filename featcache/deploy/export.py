@@ -17,7 +17,7 @@ import numpy as np
 from featcache._lazy import keras
 from featcache.embedding.backbones import is_named_weights, weights_identity
 from featcache.validate import checks_switches
-from featcache.errors import FeatcacheError
+from featcache.errors import FeatcacheError, one_line
 
 if TYPE_CHECKING:
     from keras import Model as KerasModel
@@ -257,8 +257,8 @@ def export(
 
         layer = meta.get("layer")  # a head of an inner layer: the model is the network cut there (a new user)
         cut = f", cut at {layer}" if layer and layer != get_backbone(meta["backbone"]).final_layer else ""
-        print(f"exported {meta.get('head')} head on {meta['backbone']}{cut} ({meta['image_size']} px, "
-              f"{len(meta['class_names'])} classes){replaced_words(replacing, 'model')} -> {result.path}")
+        print(one_line(f"exported {meta.get('head')} head on {meta['backbone']}{cut} ({meta['image_size']} px, "
+                       f"{len(meta['class_names'])} classes){replaced_words(replacing, 'model')} -> {result.path}"))
         if result.note:
             print(result.note)
     return result

@@ -35,7 +35,7 @@ import numpy as np
 
 from featcache.embedding import passes
 from featcache.validate import checks_switches
-from featcache.errors import FeatcacheError
+from featcache.errors import FeatcacheError, one_line
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -493,4 +493,4 @@ def _report(r: FinetuneResult) -> None:
         verdict = "better" if delta > 0 else ("WORSE than the frozen head" if delta < 0 else "unchanged")
         print(f"test accuracy: frozen head {r.frozen_test_accuracy:.4f}  fine-tuned {r.test_accuracy:.4f}  "
               f"({'+' if delta >= 0 else ''}{delta:.4f}, {verdict})")
-    print(f"{r.seconds_per_epoch:.1f} s/epoch{replaced_words(r.replaced, 'model')} -> {r.path}")
+    print(one_line(f"{r.seconds_per_epoch:.1f} s/epoch{replaced_words(r.replaced, 'model')} -> {r.path}"))

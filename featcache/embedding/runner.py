@@ -26,7 +26,7 @@ from featcache.embedding.batches import Batch, plan
 from featcache.embedding.mapper import check_layers
 from featcache.embedding.specs import ModelSpec, StoreSpec, from_legacy
 from featcache.validate import checks_switches
-from featcache.errors import FeatcacheError
+from featcache.errors import FeatcacheError, one_line
 from featcache.sources import DataSource
 from featcache.sources.base import RowPlan
 from featcache.store import (
@@ -266,7 +266,7 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
     done = writer.open()
     batches = plan(rows.sizes, done, per_pass.rows)
     if verbose and any(done.values()):
-        print(f"resuming {path}: {sum(done.values())} of {sum(rows.sizes.values())} {rows.unit} already done")
+        print(one_line(f"resuming {path}: {sum(done.values())} of {sum(rows.sizes.values())} {rows.unit} already done"))
     total = sum(len(b) for b in batches)
     # A resume on another runtime: the cache says which runtimes made its rows, recorded once this run's first
     # batch is committed (recorded before any row, a run killed at once was listed as a maker; a tester).
@@ -383,5 +383,5 @@ def _report(result: ExtractResult) -> None:
     left_out = f"; {len(result.skipped)} file(s) skipped" if result.skipped else ""
     views = f" x {result.views} views" if result.views > 1 else ""
     view_rate = f", {result.view_images_per_s:.0f} view-images/s" if result.views > 1 else ""
-    print(f"extracted {result.images} images{views} in {result.seconds:.1f} s ({result.images_per_s:.0f} images/s{view_rate}, "
-          f"runtime {result.runtime}; model build {result.startup_seconds:.1f} s{left_out}) -> {result.path}")
+    print(one_line(f"extracted {result.images} images{views} in {result.seconds:.1f} s ({result.images_per_s:.0f} images/s"
+                   f"{view_rate}, runtime {result.runtime}; model build {result.startup_seconds:.1f} s{left_out}) -> {result.path}"))

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
+from featcache.errors import one_line
 from featcache.analysis.curve.folder import ROW_ORDER, TRAIN_ORDER, CurveFolder, curve_key, default_out, title_for
 from featcache.analysis.curve.plan import CurvePlan, changed_subsets_dropped, make_plan, work_items
 from featcache.analysis.curve.spec import DEFAULT_HEADS, DEFAULT_JOBS, DEFAULT_SEEDS, BoundCurve, CurveSpec
@@ -172,7 +173,7 @@ def _run_locked(bound: BoundCurve, folder: CurveFolder, t_start: float, plot: bo
     seconds = time.perf_counter() - t_start
     rows = _finish(bound, plan, folder, meta, fits_run, seconds, plot)
     if verbose:
-        print(f"wrote {folder.csv}, curve.json" + (", curve.png" if plot else "") + f" in {seconds:.1f} s")
+        print(one_line(f"wrote {folder.csv}, curve.json" + (", curve.png" if plot else "") + f" in {seconds:.1f} s"))
     return CurveResult(folder.path, rows, seconds, len(plan.todo), len(plan.grid) - len(plan.todo), meta)
 
 
