@@ -98,8 +98,18 @@ import sys as _sys  # noqa: E402
 _sys.meta_path.append(_MovedFinder)
 
 
+# The package's modules, loaded on first use as the API's names are: docs/api.md's featcache.progress.bars_when_quiet()
+# was "module 'featcache' has no attribute 'progress'" after a plain import featcache (a new-user tester).
+_MODULES = ("sources", "embedding", "store", "heads", "analysis", "deploy", "recipes", "cli", "errors", "paths",
+            "progress", "validate")
+
+
 def __getattr__(name):
     # Lazy so that `import featcache` (and the CLI's error paths) do not pull in TensorFlow.
+    if name in _MODULES:
+        import importlib
+
+        return importlib.import_module(f"featcache.{name}")
     if name in _API:
         import importlib
 
@@ -113,4 +123,4 @@ __all__ = list(_API)
 
 def __dir__() -> list[str]:
     """The API's names too (loaded on first use): dir(featcache) listed none of them (a new user's REPL)."""
-    return sorted(set(globals()) | set(__all__))
+    return sorted(set(globals()) | set(__all__) | set(_MODULES))

@@ -190,3 +190,18 @@ def test_every_api_name_is_its_object_whatever_was_imported_first():
     assert submodules.isdisjoint(featcache.__all__), submodules & set(featcache.__all__)
     for name, (module, attr) in featcache._API.items():
         assert getattr(featcache, name) is getattr(importlib.import_module(module), attr), name
+
+
+def test_the_packages_modules_load_on_first_use_after_a_plain_import():
+    """docs/api.md's ``featcache.progress.bars_when_quiet()`` was "module 'featcache' has no attribute 'progress'"
+    after ``import featcache`` alone (a new-user tester): each stage and foundation module loads on first use."""
+    import pkgutil
+    import subprocess
+    import sys
+
+    names = sorted(m.name for m in pkgutil.iter_modules(featcache.__path__) if not m.name.startswith("_"))
+    code = ("import featcache, sys; names = sys.argv[1:]; assert set(names) <= set(dir(featcache)); "
+            "[getattr(featcache, n) for n in names]; featcache.progress.bars_when_quiet")
+    proc = subprocess.run([sys.executable, "-c", code, *names], capture_output=True, text=True, timeout=120,
+                          cwd=Path(featcache.__file__).parents[1])
+    assert proc.returncode == 0, proc.stderr
