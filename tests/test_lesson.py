@@ -3,6 +3,7 @@
 import csv
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -171,6 +172,9 @@ def test_views_row_chooses_head_and_views_on_held_out_training_images(tmp_path, 
     assert vcache.views == LESSON_VIEWS and vcache.layers == [layer]
     Xt = vcache.view_features("test", layer, tuple(row["test_views"]))
     assert score_views(head, Xt, vcache.labels("test")) == row["test_accuracy"]
+    # its confusion matrix in eval/ as every other cached row's, scored as the row (it had none; a new-user tester)
+    ev = json.loads((tmp_path / "out" / "eval" / Path(row["head_file"]).stem / "evaluation.json").read_text())
+    assert ev["accuracy"] == row["test_accuracy"] and open(row["confusion_png"], "rb").read(4) == b"\x89PNG"
 
 
 @pytest.mark.slow

@@ -223,6 +223,11 @@ def views_row(ctx: LessonContext) -> dict[str, Any]:
                  force=True)  # checked as the other heads (check_outputs)
     _say(ctx, f"test accuracy {accuracy:.4f} ({b.head}, train views {b.train_views}, test views {b.test_views}); "
               f"fit {fit_seconds:.1f} s")
+    # its confusion matrix beside the other rows' (docs/commands.md: "their confusion matrices in eval/"; this row's
+    # had none, a new-user tester): scored on the views it averages, as the row's accuracy
+    from featcache.analysis.evaluate import evaluate
+
+    ev = evaluate(path, vcache, out=ctx.out / "eval" / path.stem)
     return {
         "approach": f"transfer + views (probe-chosen): {b.head} on {layer}, " + (
             f"{len(train_views)} train / {len(test_views)} test views" if (len(train_views), len(test_views)) != (1, 1)
@@ -230,7 +235,7 @@ def views_row(ctx: LessonContext) -> dict[str, Any]:
             else "views not chosen (the original view alone)"),
         "training_images": vcache.sizes["train"], "test_accuracy": accuracy, "training_seconds": fit_seconds,
         "input": f"cached {layer} features of {len(LESSON_VIEWS)} views", "head_file": str(path),
-        "layer": layer, "head": b.head, "C": b.C, "views": list(LESSON_VIEWS), "train_views": list(train_views),
+        "confusion_png": str(ev.files["png"]), "layer": layer, "head": b.head, "C": b.C, "views": list(LESSON_VIEWS), "train_views": list(train_views),
         "test_views": list(test_views), "averaged": averaged_over(head, test_views),
         "chosen_by": f"probe, {PROBE_HOLDOUT:.0%} of the training images held out (over images, with all their views)",
         "holdout_accuracy": b.accuracy, "extraction": extraction_record(res, vcache),  # its "seconds": all views, None when reused
@@ -396,7 +401,8 @@ def check_outputs(out: Path) -> None:
     heads += sorted(p for pattern in CHOSEN_HEADS for p in (out / "heads").glob(pattern))
     for head in heads:
         check_report_files([head], lambda head=head: read_head_meta(head) is not None)
-    for stem in [Path(n).stem for n in FIXED_HEADS] + sorted(p.name for p in (out / "eval").glob("best_*")):
+    chosen = sorted(p.name for pattern in CHOSEN_HEADS for p in (out / "eval").glob(pattern))
+    for stem in [Path(n).stem for n in FIXED_HEADS] + chosen:
         evaluate.check_report(out / "eval" / stem)
     for folder in ("probe", "probe_views"):
         probe.check_report(out / folder)
