@@ -674,3 +674,10 @@ def test_a_keras_fits_seconds_leave_out_importing_keras(tiny_cache, tmp_path, mo
     imported.clear()
     rows = curve(tiny_cache, tmp_path / "c", heads=("keras",), sizes=[50], seeds=1).rows
     assert imported and rows[0]["fit_seconds"] < 1000, rows
+
+
+def test_legend_names_one_epoch_in_the_singular():
+    from featcache.analysis.plots import head_label
+
+    assert head_label("scratch", {"epochs": 1}) == "from-scratch CNN (1 epoch)"  # "1 epochs" (a new-user tester)
+    assert head_label("keras", {"epochs": 5}) == "keras dense head (5 epochs)"

@@ -90,14 +90,18 @@ def head_label(head: str, params: dict[str, Any] | None) -> str:
     """Legend name of a head, with the settings that shape its curve."""
     p = params or {}
     if head == "keras" and "epochs" in p:
-        return f"keras dense head ({p['epochs']} epochs{', early stopping' if p.get('early_stopping') else ''})"
+        return f"keras dense head ({_epochs(p['epochs'])}{', early stopping' if p.get('early_stopping') else ''})"
     if head == "logreg" and "C" in p:
         return f"logistic regression (C={p['C']})"
     if head == "svm" and "C" in p:
         return f"RBF SVM (C={p['C']})"
     if head == "scratch":
-        return "from-scratch CNN" + (f" ({p['epochs']} epochs)" if "epochs" in p else "")
+        return "from-scratch CNN" + (f" ({_epochs(p['epochs'])})" if "epochs" in p else "")
     return head
+
+
+def _epochs(n: Any) -> str:
+    return f"{n} epoch{'' if n == 1 else 's'}"  # the legend said "from-scratch CNN (1 epochs)" (a new-user tester)
 
 
 def size_label(n: int) -> str:

@@ -484,7 +484,8 @@ AUTO_ORDER = ("onnxruntime", "openvino", "tensorflow")
 DEFAULT_RUNTIME = "auto"
 # Below this many images ``auto`` does not convert (a conversion takes
 # 20-60 s here; at 2.5x TensorFlow's ~60-100 images/s it pays back after a
-# few thousand images) unless the converted model is already cached.
+# few thousand images) unless the converted model is already cached. Extraction counts each view of an image (one
+# forward pass each): 1,500 images with flips are 3,000 passes.
 AUTO_MIN_IMAGES = 2000
 
 
