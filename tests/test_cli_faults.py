@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import os
 import subprocess
 import sys
@@ -1777,3 +1778,31 @@ def test_a_deleted_current_folder_is_one_line_even_with_an_absolute_out(tmp_path
     proc = subprocess.run([sys.executable, "-c", script, str(gone), *args], env={**env, "FEATCACHE_HOME": str(tmp_path / "home")},
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0 and (tmp_path / "c.h5").is_file(), proc.stderr
+
+
+def test_api_arguments_of_the_wrong_type_are_one_line(tmp_path, fake_model):
+    """Python's own errors from deep inside for arguments of the wrong type at the API (an adversarial tester):
+    export(weights=5) and save_head(h, None, meta) pathlib's TypeError, export(views=5) "'int' object is not
+    iterable", predict(csv=5) pathlib's, an unfitted DenseHead's predict an AttributeError."""
+    import featcache
+    from featcache.errors import FeatcacheError
+    from featcache.heads import DenseHead
+    from featcache.heads.io import head_meta
+
+    cache = tiny_cache(tmp_path / "c.h5")
+    res = featcache.train(str(cache), "logreg", out=tmp_path / "h.npz")
+    out = tmp_path / "exported.keras"
+    for kwargs, message in (({"weights": 5}, "weights must be 'imagenet', 'random' or a weights file's path (got 5)"),
+                            ({"views": 5}, "--views must be orig, all or view names such as orig,flip (got 5)")):
+        with pytest.raises(FeatcacheError, match=re.escape(message)):
+            featcache.export(res.path, out, **kwargs)
+    with pytest.raises(FeatcacheError, match=r"^path must be a path \(got None\)"):
+        featcache.save_head(res.estimator, None, head_meta(featcache.open_cache(cache), None, "logreg", res.estimator))
+    image = write_image(tmp_path / "a.png", np.zeros((16, 16, 3), np.uint8))
+    with pytest.raises(FeatcacheError, match=r"^csv must be a path \(got 5\)"):
+        featcache.predict(fake_model, [image], csv=5)
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        DenseHead().predict(np.zeros((2, 4), np.float32))
+    assert not out.exists()

@@ -407,3 +407,16 @@ def test_a_lesson_rerun_on_other_data_replaces_its_own_heads(tmp_path):
         lesson_mod.check_outputs(out)
         row = lesson_mod._cached_head_row(ctx, "logreg", "logreg.npz", "logreg")
         assert read_head_meta(row["head_file"])["dataset"] == cache.meta["dataset"]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"rows": "x"}, "rows must be a list of row functions such as featcache.recipes.lesson.ROWS (got 'x')"),
+    ({"rows": [1, 2]}, "rows must be a list of row functions"),
+    ({"weights": None}, "weights must be 'imagenet', 'random' or a weights file's path (got None)"),
+])
+def test_lesson_refuses_bad_rows_and_weights_before_any_work(kwargs, message, tmp_path):
+    """rows="x" was "'str' object is not callable" after the extraction, weights=None pathlib's TypeError (an
+    adversarial tester): one line, before anything is written."""
+    with pytest.raises(FeatcacheError, match=re.escape(message)):
+        lesson(**{"weights": "random", "out": tmp_path / "out", **kwargs})
+    assert not (tmp_path / "out").exists()

@@ -8,6 +8,7 @@ into probabilities. ``finetune`` starts from the same model.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -16,8 +17,8 @@ import numpy as np
 
 from featcache._lazy import keras
 from featcache.embedding.backbones import is_named_weights, weights_identity
-from featcache.validate import checks_switches
 from featcache.errors import FeatcacheError, one_line
+from featcache.validate import checks_switches, shown
 
 if TYPE_CHECKING:
     from keras import Model as KerasModel
@@ -31,6 +32,8 @@ def resolve_weights(meta: dict[str, Any], weights: str | None = None) -> str:
     ``"sha256:..."`` of a file), not a path: a file has to be passed again and
     must be the very same file.
     """
+    if weights is not None and not isinstance(weights, (str, os.PathLike)):  # 5 was pathlib's TypeError (a tester)
+        raise FeatcacheError(f"weights must be 'imagenet', 'random' or a weights file's path (got {shown(weights)})")
     want = meta.get("weights")
     if not want:
         raise FeatcacheError("the head's metadata does not say which backbone weights made its features; retrain it with 'featcache train'")
@@ -123,6 +126,8 @@ def graph_views(est: BaseEstimator, meta: dict[str, Any], views: str | tuple[str
 
     if views is None or (isinstance(views, str) and views.strip() == "orig"):
         return ("orig",)
+    if not isinstance(views, (str, list, tuple)):  # 5 was "'int' object is not iterable" (an adversarial tester)
+        raise FeatcacheError(f"--views must be orig, all or view names such as orig,flip (got {shown(views)})")
     fitted = meta.get("train_views") or ["orig"]
     if isinstance(views, str) and views.strip() == "all":
         names = tuple(meta.get("test_views") or ["orig"])

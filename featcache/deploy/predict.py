@@ -491,8 +491,8 @@ def collect_inputs(images: Sequence[str | Path], csv: str | Path | None, recursi
 
     paths, left_out = expand_inputs(images, recursive)
     check_named(paths)
-    if csv is not None:
-        check_csv(Path(csv), paths)
+    if csv is not None:  # csv=5 was pathlib's TypeError (an adversarial tester)
+        check_csv(check_path(csv, "csv", "the .csv file to write the predictions to"), paths)
     for p in paths:
         if _is_npy(p) and not utf8_name(str(p)):  # an array's rows are named after its file
             raise FeatcacheError(f"{str(p).encode('utf-8', 'surrogateescape').decode('utf-8', 'replace')}: {NOT_UTF8}")

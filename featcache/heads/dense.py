@@ -310,4 +310,5 @@ class DenseHead(ClassifierMixin, BaseEstimator):
         return e / e.sum(axis=1, keepdims=True)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+        scores = self.decision_function(X)  # first: it says "not fitted", where classes_ was an AttributeError (a tester)
+        return self.classes_[np.argmax(scores, axis=1)]

@@ -140,7 +140,7 @@ def save_head(head: BaseEstimator, path: str | Path, meta: dict[str, Any], *, fo
     """
     from featcache import __version__
 
-    path = Path(path)
+    path = check_path(path, "path", "the head file to write, e.g. head.npz")  # None was pathlib's TypeError (a tester)
     force = check_bool(force, "force", "only True replaces a file that is not a featcache head")
     kind = _kind_of(head)
     if path.suffix != SUFFIXES[kind]:  # the API's words: train checked its --out before any fit (validate.check_out_file)

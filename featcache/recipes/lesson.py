@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ from featcache.validate import (
     positive_int,
     recorded_digests,
     report_digests,
+    shown,
 )
 
 if TYPE_CHECKING:
@@ -460,6 +462,17 @@ def _smallest_limit(labels: np.ndarray, enough: int) -> int:
     return len(labels)
 
 
+def _check_rows(rows: Any) -> list[RowFunction] | None:
+    """``rows``: None (the default rows) or a list of row functions (``ROWS``'s kind). "x" and [1, 2] were a
+    "'str' object is not callable" TypeError after minutes of extraction (an adversarial tester)."""
+    if rows is None:
+        return None
+    if isinstance(rows, (str, bytes)) or not isinstance(rows, (list, tuple)) or not all(callable(fn) for fn in rows):
+        raise FeatcacheError(f"rows must be a list of row functions such as featcache.recipes.lesson.ROWS (got "
+                             f"{shown(rows)}); leave it out for the lesson's rows")
+    return list(rows)
+
+
 @checks_switches
 def lesson(
     weights: str = DEFAULTS["weights"],
@@ -502,6 +515,9 @@ def lesson(
     # Every input is checked here, before minutes of extraction and training.
     seed = check_seed(seed)
     check_runtime(runtime)
+    rows = _check_rows(rows)
+    if not isinstance(weights, (str, os.PathLike)):  # None was pathlib's TypeError (an adversarial tester)
+        raise FeatcacheError(f"weights must be 'imagenet', 'random' or a weights file's path (got {shown(weights)})")
     weights_identity(weights)  # a missing weights file is refused before any work
     # Every training image (the scratch row takes more than --train-limit): the one read of the IDX files.
     source = open_source({"kind": "fashion_mnist", "data_dir": data_dir, "test_limit": test_limit})
