@@ -115,15 +115,25 @@ def check_bool(value: Any, name: str, why: str = "") -> bool:
     """A switch given through the API: True or False (NumPy's too), never a truthy "no" or 1 (an adversarial tester's
     trust_pickle="no" ran a pickle's code; standardize="no" standardized)."""
     if not _is_bool(value):
-        raise FeatcacheError(f"{name} must be True or False (got {value!r}){'; ' + why if why else ''}")
+        raise FeatcacheError(f"{name} must be True or False (got {shown(value)}){'; ' + why if why else ''}")
     return bool(value)
+
+
+# What a switch does, said when it is given as anything but True or False (``checks_switches``): the API's
+# switches whose wrong value would cost the user something (a file replaced, code run, images left unread).
+SWITCH_WHY = {
+    "force": "only True replaces a file featcache did not write, or one of another job",
+    "trust_pickle": "only True loads a pickle, which runs any code in it",
+    "recursive": "True reads the image files of every subfolder too",
+}
 
 
 def checks_switches(fn: F) -> F:
     """Check, before ``fn`` runs, every argument given for a parameter whose default is True or False
-    (``check_bool``): the one home of that check for the API's switches. export(force="no") replaced a user's file,
-    probe(on_test="no") scored on the test split and verbose="no" printed, where train's and save_head's own
-    check_bool refused (an adversarial tester); each function checked the switches it remembered to."""
+    (``check_bool``, with ``SWITCH_WHY``'s reason), and pass it on as a plain bool: the one home of that check for
+    the API's switches. export(force="no") replaced a user's file, probe(on_test="no") scored on the test split
+    and verbose="no" printed, where train's and save_head's own check_bool refused (an adversarial tester); each
+    function checked the switches it remembered to."""
     import functools
     import inspect
 
@@ -133,13 +143,13 @@ def checks_switches(fn: F) -> F:
     @functools.wraps(fn)
     def checked(*args: Any, **kwargs: Any) -> Any:
         try:
-            given = sig.bind_partial(*args, **kwargs).arguments
+            bound = sig.bind_partial(*args, **kwargs)
         except TypeError:  # a wrong call: Python's own error, from the call itself
             return fn(*args, **kwargs)
         for name in switches:
-            if name in given:
-                check_bool(given[name], name)
-        return fn(*args, **kwargs)
+            if name in bound.arguments:
+                bound.arguments[name] = check_bool(bound.arguments[name], name, SWITCH_WHY.get(name, ""))
+        return fn(*bound.args, **bound.kwargs)
 
     return checked  # type: ignore[return-value]
 

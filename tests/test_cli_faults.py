@@ -1806,3 +1806,18 @@ def test_api_arguments_of_the_wrong_type_are_one_line(tmp_path, fake_model):
     with pytest.raises(NotFittedError):
         DenseHead().predict(np.zeros((2, 4), np.float32))
     assert not out.exists()
+
+
+def test_a_users_file_survives_export_with_force_given_as_a_string(tmp_path):
+    """export(force="no") replaced a user's file with a model (a truthy string; an adversarial tester)."""
+    import featcache
+    from featcache.errors import FeatcacheError
+
+    # a head of the final layer of an untrained 32 px MobileNetV2: the old code exported it over the user's file
+    res = featcache.train(str(tiny_cache(tmp_path / "c.h5", d=1280, layer="out_relu")), "logreg", out=tmp_path / "h.npz")
+    mine = tmp_path / "notes.keras"
+    mine.write_text("my notes")
+    for force in ("no", "false", 1):
+        with pytest.raises(FeatcacheError, match=r"^force must be True or False"):
+            featcache.export(res.path, mine, force=force)
+    assert mine.read_text() == "my notes"

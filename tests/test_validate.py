@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -220,13 +221,31 @@ def test_every_api_switch_takes_true_or_false_only(function, switch, tmp_path):
     printed (an adversarial tester): every switch of every API function is checked before any work."""
     import featcache
 
-    mine = tmp_path / "notes.keras"
-    mine.write_text("my notes")
     with pytest.raises(FeatcacheError, match=rf"^{switch} must be True or False \(got 'no'\)"):
         getattr(featcache, function)(**{switch: "no"})
-    with pytest.raises(FeatcacheError, match=r"^force must be True or False"):
-        featcache.export(tmp_path / "head.keras", mine, force="no")
-    assert mine.read_text() == "my notes"
+
+
+@pytest.mark.parametrize(("call", "why"), [
+    (lambda f: f.load_head("h.npz", trust_pickle="yes"), "only True loads a pickle, which runs any code in it"),
+    (lambda f: f.export("h.npz", "m.keras", force="no"), "only True replaces a file featcache did not write"),
+    (lambda f: f.predict("m.keras", ["a.png"], recursive=1), "True reads the image files of every subfolder too"),
+])
+def test_a_switch_that_costs_something_says_what_it_does(call, why):
+    """The decorator, run first, had hidden the reasons the functions' own checks gave (a review)."""
+    import featcache
+
+    with pytest.raises(FeatcacheError, match=re.escape(why)):
+        call(featcache)
+
+
+def test_switches_reach_the_function_as_plain_bools():
+    @v.checks_switches
+    def f(x: int, *, on: bool = False) -> object:
+        return on
+
+    assert type(f(1, on=np.bool_(True))) is bool and f(1) is False
+    with pytest.raises(FeatcacheError, match=r"^on must be True or False \(got a ndarray of shape \(3,\) and dtype int64\)$"):
+        f(1, on=np.arange(3))  # a value's repr, many lines for an array, is shown short (a review)
 
 
 def test_the_api_switches_include_those_the_tester_found():

@@ -24,7 +24,6 @@ from featcache.sources.images import check_file_outside_classes
 from featcache.store import Cache, as_cache
 from featcache.validate import (
     checks_switches,
-    check_bool,
     check_out_file,
     check_path,
     check_seed,
@@ -259,8 +258,6 @@ def train(
     seed = check_seed(seed)
     # 50.5 and "50" ended in bare TypeErrors inside the subset's draw (an adversarial tester)
     train_size = None if train_size is None else positive_int(train_size, "--train-size")
-    standardize = check_bool(standardize, "standardize")  # "no" standardized, and the saved head was refused (a tester)
-    force = check_bool(force, "force", "only True replaces a file that is not a featcache head")
     cache = as_cache(cache)
     require_splits(cache, "train", "test")
     train_views, test_views = check_views(cache, train_views, "--train-views"), check_views(cache, test_views, "--test-views")

@@ -13,7 +13,7 @@ import numpy as np
 from featcache.embedding.engines import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError
 from featcache.progress import bars_wanted
-from featcache.validate import check_bool, check_path, check_replaceable, checks_switches, positive_int
+from featcache.validate import check_path, check_replaceable, checks_switches, positive_int
 
 if TYPE_CHECKING:
     from featcache.deploy.model import ModelRunner
@@ -415,7 +415,6 @@ def predict(
     names = list(meta["class_names"])
     top_k = _check_top_k(top_k, len(names))
     batch_size = positive_int(batch_size, "--batch-size")
-    recursive = check_bool(recursive, "recursive", "True reads the image files of every subfolder too")
     paths, left_out = collect_inputs(images, csv, recursive)
     arrays = [(p, read_npy(p)) for p in paths if _is_npy(p)]
     files = [p for p in paths if not _is_npy(p)]

@@ -36,7 +36,7 @@ import numpy as np
 
 from featcache.errors import FeatcacheError, no_permission
 from featcache.store.atomic import atomic_path
-from featcache.validate import DIGESTS_SINCE, check_bool, check_path, check_replaceable, checks_switches, release
+from featcache.validate import DIGESTS_SINCE, check_path, check_replaceable, checks_switches, release
 
 if TYPE_CHECKING:
     from sklearn.base import BaseEstimator
@@ -141,7 +141,6 @@ def save_head(head: BaseEstimator, path: str | Path, meta: dict[str, Any], *, fo
     from featcache import __version__
 
     path = check_path(path, "path", "the head file to write, e.g. head.npz")  # None was pathlib's TypeError (a tester)
-    force = check_bool(force, "force", "only True replaces a file that is not a featcache head")
     kind = _kind_of(head)
     if path.suffix != SUFFIXES[kind]:  # the API's words: train checked its --out before any fit (validate.check_out_file)
         raise FeatcacheError(f"the {kind} head is saved as a {SUFFIXES[kind]} file; save it as {path.with_suffix(SUFFIXES[kind])}")
@@ -610,7 +609,6 @@ def load_head(path: str | Path, *, trust_pickle: bool = False) -> tuple[BaseEsti
     from arrays and JSON. An old pickle head (``.joblib``) is refused unless
     ``trust_pickle`` (then it loads with a ``PickleHeadWarning``).
     """
-    trust_pickle = check_bool(trust_pickle, "trust_pickle", "only True loads a pickle, which runs any code in it")
     path = check_path(path, "head", "the .keras or .npz head file written by 'featcache train'")  # load_head(123)
     if path.is_dir():
         inside = sorted(p.name for p in path.iterdir() if p.suffix in (".keras", ".npz"))[:3] if os.access(path, os.R_OK) else []
