@@ -1214,8 +1214,9 @@ def test_paths_and_class_names_with_control_characters_stay_on_one_line_in_info_
 
 
 def test_success_lines_show_a_path_with_a_newline_escaped(tmp_path, capsys):
-    """train's, extract's, evaluate's and verify's last lines printed an --out with a newline raw, over two lines,
-    where info and the skipped files show it escaped (an adversarial tester)."""
+    """train's, extract's, evaluate's, verify's, probe's and curve's last lines printed an --out with a newline raw,
+    over two lines, where info and the skipped files show it escaped (an adversarial tester; probe and curve a
+    review)."""
     from helpers import run_main
 
     root = make_class_tree(tmp_path / "photos", {"ants": 4, "bees": 4}, size=16)
@@ -1225,9 +1226,10 @@ def test_success_lines_show_a_path_with_a_newline_escaped(tmp_path, capsys):
                      "--image-size", "32", "--out", str(cache)),
             run_main(capsys, "train", str(cache), "--head", "logreg", "--out", str(head)),
             run_main(capsys, "evaluate", str(head), str(cache), "--out", str(folder / "ev")),
-            run_main(capsys, "verify", str(cache)), run_main(capsys, "verify", str(head))]
-    assert [r.returncode for r in said] == [0] * 5, [r.stderr for r in said]
+            run_main(capsys, "verify", str(cache)), run_main(capsys, "verify", str(head)),
+            run_main(capsys, "probe", str(cache), "--heads", "logreg", "--holdout", "0.5", "--out", str(folder / "probe")),
+            run_main(capsys, "curve", str(cache), "--sizes", "2", "--heads", "logreg", "--out", str(folder / "curve"))]
+    assert [r.returncode for r in said] == [0] * 7, [r.stderr for r in said]
     escaped = str(tmp_path / "a\\nb")
-    for r in said:
-        last = r.stdout.strip().splitlines()[-1]
-        assert escaped in last and not any(line.startswith("b/") for line in r.stdout.splitlines()), r.stdout
+    for r in said:  # the path is shown, escaped, and no line is the rest of a path cut at its newline
+        assert escaped in r.stdout and not any(line.startswith("b/") for line in r.stdout.splitlines()), r.stdout

@@ -410,12 +410,12 @@ def _probe_into(out_dir: Path, cache: Cache, head_names: list[str], params: dict
         _print_table(rows, head_names, names, cache.meta.get("layer_widths", {}), best, len(cache.layers))
         if result.note:
             print(result.note)
-        print(f"fit it on every training image: {result.train_command}")
+        print(one_line(f"fit it on every training image: {result.train_command}"))
         if alt is not None:  # (a new user)
-            print(f"an {best.head} head cannot be exported as a model; the best one that can ({alt.head}, "
-                  f"{alt.accuracy:.4f}): {result.exportable_train_command}")
+            print(one_line(f"an {best.head} head cannot be exported as a model; the best one that can ({alt.head}, "
+                           f"{alt.accuracy:.4f}): {result.exportable_train_command}"))
         written = [str(p) for p in (result.csv, result.plot, out_dir / "probe.json") if p]  # probe.json too (a new user)
-        print(f"wrote {', '.join(written[:-1])} and {written[-1]}")
+        print(one_line(f"wrote {', '.join(written[:-1])} and {written[-1]}"))
     return result
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from featcache import paths
 from featcache.embedding.runtimes import DEFAULT_RUNTIME
-from featcache.errors import FeatcacheError
+from featcache.errors import FeatcacheError, one_line
 from featcache.store.atomic import output_files, write_json, write_text
 from featcache.validate import (
     checks_switches,
@@ -542,5 +542,5 @@ def lesson(
     result.files = write_report(result, ctx)
     if verbose:
         print("\n" + report_markdown(result, ctx))
-        print("written: " + ", ".join(str(p) for p in result.files.values()))
+        print(one_line("written: " + ", ".join(str(p) for p in result.files.values())))
     return result

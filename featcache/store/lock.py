@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from featcache.errors import CacheBusy, FeatcacheError
+from featcache.errors import CacheBusy, FeatcacheError, one_line
 from featcache.store.layout import lock_path
 
 # How often a writer with a timeout retries a held lock: a frozen holder is
@@ -133,7 +133,7 @@ def _acquire(fcntl, fd: int, path: Path, wait_message: str | None, timeout: floa
     except BlockingIOError:
         pass
     if wait_message:
-        print(f"{wait_message} (held by {holder(path)})", flush=True)
+        print(one_line(f"{wait_message} (held by {holder(path)})"), flush=True)
     if timeout is None:
         fcntl.flock(fd, fcntl.LOCK_EX)
         return

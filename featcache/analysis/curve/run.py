@@ -161,14 +161,14 @@ def _run_locked(bound: BoundCurve, folder: CurveFolder, t_start: float, plot: bo
         folder.check_writable()
         folder.write(plan.stored(), meta)
     if verbose:
-        print(f"learning curve: {len(plan.grid)} points ({len(plan.rows)} already in {folder.csv}), "
+        print(one_line(f"learning curve: {len(plan.grid)} points ({len(plan.rows)} already in {folder.csv}), "
               f"sizes {','.join(map(str, spec.sizes))}, seeds {len(spec.seeds)}, heads {','.join(spec.heads)}"
               + (f", baseline {spec.baseline} at {','.join(map(str, spec.baseline_sizes))}" if spec.baseline else "")
               + (f", train views {','.join(bound.train_views)}, test views averaged {','.join(bound.test_views)}"
                  if len(bound.train_views) + len(bound.test_views) > 2 else "")
               + f", jobs {spec.jobs}" + (f" ({usable_cores()} cores)" if spec.jobs < 0 else "")  # -1 said nothing (a new user)
               + (f"; keeps the {len(plan.kept)} other row(s) already there ({', '.join(sorted({k[0] for k in plan.kept}))})"
-                 if plan.kept else ""))
+                 if plan.kept else "")))
     fits_run = _fit_all(bound, plan, folder, verbose)
     seconds = time.perf_counter() - t_start
     rows = _finish(bound, plan, folder, meta, fits_run, seconds, plot)
