@@ -138,7 +138,7 @@ def exported(weights: str, heads: list[str], images, batch: int, repeats: int) -
     with tempfile.TemporaryDirectory() as tmp:
         runs = {}
         for i, head in enumerate(heads):
-            path = featcache.export(head, Path(tmp) / f"m{i}.keras", weights=weights, verbose=False)
+            path = featcache.export(head, Path(tmp) / f"m{i}.keras", weights=weights, verbose=False).path
             model, meta = featcache.load_model(path)
             runs[head] = compiled(model, batch)
             runs[head](images[:batch, ..., None])  # trace before the clock

@@ -1792,7 +1792,7 @@ def test_api_arguments_of_the_wrong_type_are_one_line(tmp_path, fake_model):
     cache = tiny_cache(tmp_path / "c.h5")
     res = featcache.train(str(cache), "logreg", out=tmp_path / "h.npz")
     out = tmp_path / "exported.keras"
-    for kwargs, message in (({"weights": 5}, "weights must be 'imagenet', 'random' or a weights file's path (got 5)"),
+    for kwargs, message in (({"weights": 5}, "--weights must be imagenet, random or a weights file (got 5)"),
                             ({"views": 5}, "--views must be orig, all or view names such as orig,flip (got 5)")):
         with pytest.raises(FeatcacheError, match=re.escape(message)):
             featcache.export(res.path, out, **kwargs)
@@ -1801,6 +1801,8 @@ def test_api_arguments_of_the_wrong_type_are_one_line(tmp_path, fake_model):
     image = write_image(tmp_path / "a.png", np.zeros((16, 16, 3), np.uint8))
     with pytest.raises(FeatcacheError, match=r"^csv must be a path \(got 5\)"):
         featcache.predict(fake_model, [image], csv=5)
+    with pytest.raises(FeatcacheError, match=r"^head must be a path \(got None\)"):
+        featcache.finetune(None)  # pathlib's TypeError (a review)
     from sklearn.exceptions import NotFittedError
 
     with pytest.raises(NotFittedError):
@@ -1821,3 +1823,20 @@ def test_a_users_file_survives_export_with_force_given_as_a_string(tmp_path):
         with pytest.raises(FeatcacheError, match=r"^force must be True or False"):
             featcache.export(res.path, mine, force=force)
     assert mine.read_text() == "my notes"
+
+
+def test_info_through_the_api_names_a_damaged_head_in_one_line_without_a_chained_error(tmp_path, monkeypatch):
+    """A damaged head's line was raised inside the handler of "not HDF5": a chained "During handling" traceback
+    through the API (a review); the path is shown as the user wrote it."""
+    import featcache
+    from featcache.errors import FeatcacheError
+
+    res = featcache.train(str(tiny_cache(tmp_path / "c.h5")), "logreg", out=tmp_path / "h.npz")
+    data = bytearray(res.path.read_bytes())
+    res.path.write_bytes(bytes(data[: len(data) // 2]))  # cut short
+    with pytest.raises(FeatcacheError, match="is damaged") as exc:
+        featcache.info(res.path)
+    assert exc.value.__context__ is None and exc.value.__cause__ is None
+    fresh = featcache.train(str(tmp_path / "c.h5"), "logreg", out=tmp_path / "h2.npz", force=True)
+    monkeypatch.chdir(tmp_path)
+    assert featcache.info("./h2.npz")["path"] == "./h2.npz" and fresh.path.is_file()

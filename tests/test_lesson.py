@@ -412,7 +412,7 @@ def test_a_lesson_rerun_on_other_data_replaces_its_own_heads(tmp_path):
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"rows": "x"}, "rows must be a list of row functions such as featcache.recipes.lesson.ROWS (got 'x')"),
     ({"rows": [1, 2]}, "rows must be a list of row functions"),
-    ({"weights": None}, "weights must be 'imagenet', 'random' or a weights file's path (got None)"),
+    ({"weights": None}, "--weights must be imagenet, random or a weights file (got None)"),
 ])
 def test_lesson_refuses_bad_rows_and_weights_before_any_work(kwargs, message, tmp_path):
     """rows="x" was "'str' object is not callable" after the extraction, weights=None pathlib's TypeError (an
@@ -420,3 +420,9 @@ def test_lesson_refuses_bad_rows_and_weights_before_any_work(kwargs, message, tm
     with pytest.raises(FeatcacheError, match=re.escape(message)):
         lesson(**{"weights": "random", "out": tmp_path / "out", **kwargs})
     assert not (tmp_path / "out").exists()
+
+
+def test_lesson_rows_may_be_any_iterable_of_row_functions():
+    from featcache.recipes.lesson import _check_rows
+
+    assert _check_rows(fn for fn in ROWS[:2]) == ROWS[:2] and _check_rows(None) is None  # a generator, as before

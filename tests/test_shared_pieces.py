@@ -286,3 +286,23 @@ def test_trains_own_keras_fit_draws_one_bar_over_its_epochs(capsys):
         head = make_head("keras", epochs=200, early_stopping=True, patience=0, learning_rate=0.5).fit(X, y)
         last = capsys.readouterr().err.strip().splitlines()[-1]
     assert head.epochs_run_ < 200 and last.startswith(f"epochs (stopped early at {head.epochs_run_} of 200) ")
+
+
+def test_a_relative_home_in_a_deleted_current_folder_is_one_line(tmp_path, monkeypatch):
+    """The default home ./data and a relative FEATCACHE_RUNTIME_DIR in a current folder that was deleted: one line
+    naming the variable to set (pathlib's FileNotFoundError otherwise; an adversarial tester, the branch a review)."""
+    from featcache import paths
+    from featcache.errors import FeatcacheError
+
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    monkeypatch.delenv("FEATCACHE_HOME", raising=False)
+    monkeypatch.setenv("FEATCACHE_RUNTIME_DIR", "conversions")
+    for where, variable in ((paths.runs_dir, "FEATCACHE_HOME"), (paths.runtime_dir, "FEATCACHE_RUNTIME_DIR")):
+        with pytest.raises(FeatcacheError, match=rf"^the current folder no longer exists.*set {variable} to an absolute path$"):
+            where()
+    monkeypatch.setenv("FEATCACHE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("FEATCACHE_RUNTIME_DIR", str(tmp_path / "conv"))
+    assert (paths.runs_dir(), paths.runtime_dir()) == (tmp_path / "home" / "runs", tmp_path / "conv")

@@ -27,10 +27,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from featcache.errors import FeatcacheError, one_line
-    from featcache.recipes.files import verify
+    from featcache.recipes.files import FileVerifyResult, verify
 
     try:
-        result = verify(args.cache).to_dict()
+        checked = verify(args.cache)
+        result = checked.to_dict()
     except FeatcacheError as exc:  # damaged, missing, not a cache, busy: the answer is "not ok" all the same
         if args.json:  # a script reads the answer from stdout: {"ok": false, ...} (it got nothing; a new user)
             print_json({"path": str(args.cache), "ok": False, "error": str(exc)})
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
         return 0
-    if "kind" in result:
+    if isinstance(checked, FileVerifyResult):
         print(one_line(_file_line(result)))
         return 0
     print(one_line(f"ok: {result['path']} is intact (format {result['format_version']}): {len(result['datasets'])} datasets, "

@@ -8,7 +8,6 @@ into probabilities. ``finetune`` starts from the same model.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -16,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from featcache._lazy import keras
-from featcache.embedding.backbones import is_named_weights, weights_identity
+from featcache.embedding.backbones import is_named_weights, weights_arg, weights_identity
 from featcache.errors import FeatcacheError, one_line
 from featcache.validate import checks_switches, shown
 
@@ -32,8 +31,7 @@ def resolve_weights(meta: dict[str, Any], weights: str | None = None) -> str:
     ``"sha256:..."`` of a file), not a path: a file has to be passed again and
     must be the very same file.
     """
-    if weights is not None and not isinstance(weights, (str, os.PathLike)):  # 5 was pathlib's TypeError (a tester)
-        raise FeatcacheError(f"weights must be 'imagenet', 'random' or a weights file's path (got {shown(weights)})")
+    weights = None if weights is None else weights_arg(weights)
     want = meta.get("weights")
     if not want:
         raise FeatcacheError("the head's metadata does not say which backbone weights made its features; retrain it with 'featcache train'")
@@ -191,11 +189,13 @@ def export_note(head_meta: dict[str, Any], views: Sequence[str]) -> str | None:
             f"{len(views)} forward passes per image{expect}")  # what to expect, as the orig note says (a new user)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ExportResult:
-    """What ``export`` wrote: the model's ``path``, whether it ``replaced`` a model featcache wrote there, the model's
-    metadata (``meta``) and the export note. ``os.PathLike``, and ``str`` of it is the path: it goes wherever the model's path goes (``predict``).
-    The API returned a bare Path, and the CLI worked out ``replaced`` apart, a second home of the rule (a review)."""
+    """What ``export`` wrote: the model's ``path``, whether it ``replaced`` a model featcache wrote there, what it
+    recorded of the model (``meta``: ``model_meta``; the file adds its format and versions, ``read_meta``) and the
+    export note. ``os.PathLike``, and ``str`` of it is the path: it goes wherever the model's path went
+    (``predict``, ``load_model``); it is no Path (``.path`` is). The API returned a bare Path, and the CLI worked
+    out ``replaced`` apart, a second home of the rule (a review). ``eq=False``: hashable, as a Path was."""
 
     path: Path
     replaced: bool

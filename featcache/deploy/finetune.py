@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from featcache.embedding import passes
-from featcache.validate import checks_switches
+from featcache.validate import check_path, checks_switches
 from featcache.errors import FeatcacheError, one_line
 
 if TYPE_CHECKING:
@@ -353,6 +353,7 @@ def finetune(
     from featcache.validate import check_seed
 
     unfreeze, learning_rate, epochs, batch_size, patience = check_settings(unfreeze, learning_rate, epochs, batch_size, patience)
+    head = check_path(head, "head", "the Keras head 'featcache train --head keras' wrote")  # None: pathlib's TypeError
     seed = check_seed(seed)
     out = check_out(out if out else default_out(head), force)
     est, meta = _keras_head(head, trust_pickle)

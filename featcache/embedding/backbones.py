@@ -18,7 +18,7 @@ import numpy as np
 
 from featcache._lazy import keras
 from featcache.errors import FeatcacheError
-from featcache.validate import file_sha256  # its one home
+from featcache.validate import file_sha256, shown  # file_sha256: its one home
 
 if TYPE_CHECKING:
     from keras import Model as KerasModel
@@ -240,6 +240,17 @@ def weights_identity(weights: str) -> str:
     if is_named_weights(weights):
         return weights
     return "sha256:" + file_sha256(check_weights_file(weights))
+
+
+def weights_arg(weights: Any) -> str:
+    """``weights`` as given to the API (extract's ModelSpec, lesson, export, finetune): "imagenet", "random" or a
+    file's path (a str or any os.PathLike), as a str; the one check of its type (three copies with two messages; a
+    review). None and 5 were pathlib's TypeErrors (an adversarial tester)."""
+    if isinstance(weights, os.PathLike):
+        weights = os.fspath(weights)
+    if not isinstance(weights, str) or not weights:
+        raise FeatcacheError(f"--weights must be imagenet, random or a weights file (got {shown(weights)})")
+    return weights
 
 
 def check_weights_file(weights: str | Path) -> Path:

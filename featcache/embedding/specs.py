@@ -33,6 +33,7 @@ from featcache.embedding.backbones import (
     get_backbone,
     is_named_weights,
     resolve_layers,
+    weights_arg,
 )
 from featcache.errors import FeatcacheError
 from featcache.store.layout import check_cache_name
@@ -61,10 +62,7 @@ class ModelSpec:
 
     def __post_init__(self):
         bb = get_backbone(self.backbone)
-        if isinstance(self.weights, Path):
-            object.__setattr__(self, "weights", str(self.weights))
-        if not isinstance(self.weights, str) or not self.weights:
-            raise FeatcacheError(f"--weights must be imagenet, random or a weights file (got {self.weights!r})")
+        object.__setattr__(self, "weights", weights_arg(self.weights))
         if not is_named_weights(self.weights):
             check_weights_file(self.weights)
         if self.image_size is not None:

@@ -104,22 +104,25 @@ def info(path: str | Path) -> dict[str, Any]:
     from featcache.store.layout import partial_path
     from featcache.store.reader import open_cache, read_attrs
 
-    path = check_path(path, "path", WHAT)
+    checked = check_path(path, "path", WHAT)
+    given = path if isinstance(path, str) else str(checked)  # "path" as the user wrote it (./h.npz), as before
+    path = checked
     partial = partial_path(path)
     if not path.exists() and partial.exists():
         try:
-            return _shown({"path": str(path), "partial": str(partial), **read_attrs(partial, peek=True)})
+            return _shown({"path": given, "partial": str(partial), **read_attrs(partial, peek=True)})
         except FeatcacheError:
             pass  # a partial that cannot be described: read_attrs(path) says it is not finished and how to finish it
     try:
         meta = read_attrs(path, peek=True)
-    except NotHDF5:
-        kind = zip_kind(path)
-        if kind is not None:  # a head or a model: what it holds (info refused it; a new user had no way to see it)
-            return describe_file(path, kind)
-        raise
-    # An incomplete file is worth describing too: that is how a user finds out.
-    return _shown(open_cache(path).summary() if meta.get("complete") else {"path": str(path), **meta})
+    except NotHDF5 as exc:
+        not_hdf5 = exc  # outside the handler: a damaged head's line must not chain onto this one (a review)
+    else:  # an incomplete file is worth describing too: that is how a user finds out
+        return _shown(open_cache(path).summary() if meta.get("complete") else {"path": given, **meta})
+    kind = zip_kind(path)
+    if kind is None:
+        raise not_hdf5
+    return describe_file(given, kind)  # a head or a model: what it holds (info refused it; a new user had no way)
 
 
 def _shown(summary: dict[str, Any]) -> dict[str, Any]:

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import numpy as np
 
@@ -197,6 +196,7 @@ def views_row(ctx: LessonContext) -> dict[str, Any]:
     would cost 4x the extraction and 3x the fits. The head is fitted as the probe fitted it (the SVM without
     probability calibration: decision values averaged, what section 2 measured and what the probe chose on).
     """
+    from featcache.analysis.evaluate import evaluate
     from featcache.analysis.probe import PROBE_PARAMS, probe
     from featcache.analysis.train import fit_and_score, head_suffix, save_trained
     from featcache.embedding.engines.local import LocalEngine
@@ -227,8 +227,6 @@ def views_row(ctx: LessonContext) -> dict[str, Any]:
               f"fit {fit_seconds:.1f} s")
     # its confusion matrix beside the other rows' (docs/commands.md: "their confusion matrices in eval/"; this row's
     # had none, a new-user tester): scored on the views it averages, as the row's accuracy
-    from featcache.analysis.evaluate import evaluate
-
     ev = evaluate(path, vcache, out=ctx.out / "eval" / path.stem)
     return {
         "approach": f"transfer + views (probe-chosen): {b.head} on {layer}, " + (
@@ -467,10 +465,11 @@ def _check_rows(rows: Any) -> list[RowFunction] | None:
     "'str' object is not callable" TypeError after minutes of extraction (an adversarial tester)."""
     if rows is None:
         return None
-    if isinstance(rows, (str, bytes)) or not isinstance(rows, (list, tuple)) or not all(callable(fn) for fn in rows):
+    listed = list(rows) if isinstance(rows, Iterable) and not isinstance(rows, (str, bytes)) else None
+    if listed is None or not all(callable(fn) for fn in listed):  # any iterable of them, as before (a review)
         raise FeatcacheError(f"rows must be a list of row functions such as featcache.recipes.lesson.ROWS (got "
                              f"{shown(rows)}); leave it out for the lesson's rows")
-    return list(rows)
+    return listed
 
 
 @checks_switches
@@ -503,7 +502,7 @@ def lesson(
     another runtime is reused: ``lesson.json``'s ``extraction`` (and the views
     row's) says which runtime made each cache and whether it was made now.
     """
-    from featcache.embedding.backbones import weights_identity
+    from featcache.embedding.backbones import weights_arg, weights_identity
     from featcache.embedding.engines.local import LocalEngine
     from featcache.embedding.runner import extract
     from featcache.embedding.runtimes import check_runtime
@@ -516,8 +515,7 @@ def lesson(
     seed = check_seed(seed)
     check_runtime(runtime)
     rows = _check_rows(rows)
-    if not isinstance(weights, (str, os.PathLike)):  # None was pathlib's TypeError (an adversarial tester)
-        raise FeatcacheError(f"weights must be 'imagenet', 'random' or a weights file's path (got {shown(weights)})")
+    weights = weights_arg(weights)
     weights_identity(weights)  # a missing weights file is refused before any work
     # Every training image (the scratch row takes more than --train-limit): the one read of the IDX files.
     source = open_source({"kind": "fashion_mnist", "data_dir": data_dir, "test_limit": test_limit})

@@ -459,10 +459,11 @@ def _check_distinct_classes(dirs: dict[str, Path]) -> None:
         key = (st.st_dev, st.st_ino)
         if key in seen and st.st_ino:
             first = seen[key]
-            link = folder if folder.is_symlink() else dirs[first]
-            raise FeatcacheError(f"class folders {dirs[first]} and {folder} are one folder ({link} is a link to "
-                                 f"{os.path.realpath(link)}): two classes cannot share images; remove the link, or "
-                                 "make it a folder of its own")
+            link = folder if folder.is_symlink() else dirs[first] if dirs[first].is_symlink() else None
+            how = (f"{link} is a link to {os.path.realpath(link)}" if link is not None else
+                   "one is mounted on the other")  # a bind mount: neither is a link (a review)
+            raise FeatcacheError(f"class folders {dirs[first]} and {folder} are one folder ({how}): two classes "
+                                 "cannot share images; remove the link, or make it a folder of its own")
         seen[key] = name
 
 
