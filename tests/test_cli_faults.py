@@ -1840,3 +1840,17 @@ def test_info_through_the_api_names_a_damaged_head_in_one_line_without_a_chained
     fresh = featcache.train(str(tmp_path / "c.h5"), "logreg", out=tmp_path / "h2.npz", force=True)
     monkeypatch.chdir(tmp_path)
     assert featcache.info("./h2.npz")["path"] == "./h2.npz" and fresh.path.is_file()
+
+
+def test_a_model_is_never_written_over_its_own_head_even_with_force(tmp_path):
+    """export H --out H --force replaced the user's head with its model (an adversarial tester); finetune too."""
+    import featcache
+    from featcache.errors import FeatcacheError
+
+    head = featcache.train(str(tiny_cache(tmp_path / "c.h5")), "keras", epochs=1, out=tmp_path / "k.keras").path
+    kept = head.read_bytes()
+    for call in (lambda: featcache.export(head, head, force=True), lambda: featcache.finetune(head, out=head, force=True)):
+        with pytest.raises(FeatcacheError, match=re.escape(f"--out {head} is the head ")):
+            call()
+    assert main(["export", str(head), "--out", str(head), "--force"]) == 2
+    assert head.read_bytes() == kept

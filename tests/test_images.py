@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -1233,3 +1234,29 @@ def test_success_lines_show_a_path_with_a_newline_escaped(tmp_path, capsys):
     escaped = str(tmp_path / "a\\nb")
     for r in said:  # the path is shown, escaped, and no line is the rest of a path cut at its newline
         assert escaped in r.stdout and not any(line.startswith("b/") for line in r.stdout.splitlines()), r.stdout
+
+
+def test_class_folders_that_share_files_across_splits_or_by_hard_links_are_named(tmp_path):
+    """val/ants linked to train/ants was "empty"; bees hard-linked to the ants (cp -al) was "empty", and a bees
+    folder with some hard links lost them without a word; a class folder holding only a link into another class
+    was "empty" (an adversarial tester)."""
+    root = split_tree(tmp_path / "s", {"ants": 2, "bees": 2}, {"ants": 1, "bees": 1})
+    for name in ("ants", "bees"):
+        (root / "val" / name).rename(tmp_path / f"old_{name}")
+        (root / "val" / name).symlink_to(root / "train" / name, target_is_directory=True)
+    with pytest.raises(FeatcacheError, match=re.escape(f"class folders {root / 'train' / 'ants'} and {root / 'val' / 'ants'} "
+                                                        f"are one folder ({root / 'val' / 'ants'} is a link to")):
+        images.load(root, 32)
+    hard = make_class_tree(tmp_path / "h", {"ants": 2, "bees": 2})
+    os.link(hard / "ants" / "ants_000.png", hard / "bees" / "copy.png")
+    with pytest.raises(FeatcacheError, match=re.escape(f"{hard / 'ants' / 'ants_000.png'} and {hard / 'bees' / 'copy.png'} "
+                                                        "are one file (hard links) in two class folders")):
+        images.load(hard, 32, test_fraction=0.5)
+    only = make_class_tree(tmp_path / "o", {"ants": 2, "bees": 0, "wasps": 2})
+    (only / "ants" / "sub").mkdir()
+    (only / "bees" / "theirs").symlink_to(only / "ants" / "sub", target_is_directory=True)
+    with pytest.raises(FeatcacheError, match=re.escape(f"class folder {only / 'bees'} holds no images of its own, only links")):
+        images.load(only, 32, test_fraction=0.5)
+    same = make_class_tree(tmp_path / "k", {"ants": 3, "bees": 2})  # one file twice in its own class: read once, as before
+    os.link(same / "ants" / "ants_000.png", same / "ants" / "again.png")
+    assert len(images.load(same, 32, test_fraction=0.4).splits["train"].paths) + 2 == 5

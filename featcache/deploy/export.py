@@ -243,12 +243,13 @@ def export(
     pass per view. Only heads that export as a Dense layer (logreg, keras).
     Returns an ``ExportResult`` (its ``path``, ``replaced``, the model's ``meta``).
     """
-    from featcache.deploy.model import check_out, check_same_model_job, probabilities_model, save_model
+    from featcache.deploy.model import check_not_the_head, check_out, check_same_model_job, probabilities_model, save_model
     from featcache.heads.io import load_head, replaced_words
     from featcache.sources.base import photo_root_of
     from featcache.sources.images import check_file_outside_classes
 
     out = check_out(out, force)
+    check_not_the_head(out, head, "export")
     est, meta = load_head(head, trust_pickle=trust_pickle)
     replacing = check_same_model_job(out, meta, False, force)  # featcache's model there, not a file --force replaces
     check_file_outside_classes(out, photo_root_of(meta.get("source")))

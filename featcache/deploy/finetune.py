@@ -346,7 +346,7 @@ def finetune(
     ``force``; ``trust_pickle`` lets an old pickle head load (it can run code).
     """
     from featcache.deploy.endtoend import parameter_counts
-    from featcache.deploy.model import check_out, check_same_model_job
+    from featcache.deploy.model import check_not_the_head, check_out, check_same_model_job
     from featcache.progress import epoch_progress
     from featcache.sources.base import photo_root_of
     from featcache.sources.images import check_file_outside_classes
@@ -356,6 +356,7 @@ def finetune(
     head = check_path(head, "head", "the Keras head 'featcache train --head keras' wrote")  # None: pathlib's TypeError
     seed = check_seed(seed)
     out = check_out(out if out else default_out(head), force)
+    check_not_the_head(out, head, "finetune")
     est, meta = _keras_head(head, trust_pickle)
     check_same_model_job(out, meta, True, force)
     check_file_outside_classes(out, photo_root_of(meta.get("source")))

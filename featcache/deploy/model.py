@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 import warnings
 import zipfile
@@ -212,6 +213,18 @@ def check_out(path: str | Path, force: bool = False) -> Path:
                                  "replace it")
         raise FeatcacheError(f"--out {path} exists and is not a model featcache wrote; choose another --out, or pass --force to replace it")
     return path
+
+
+def check_not_the_head(out: Path, head: str | Path, command: str) -> None:
+    """A model is never written over the head it is made from, even with ``force``: ``export H --out H --force``
+    replaced the user's head with its model (an adversarial tester); without ``force`` it was refused as a head."""
+    try:
+        same = out.exists() and os.path.samefile(out, head)
+    except OSError:
+        same = False
+    if same:
+        raise FeatcacheError(f"--out {out} is the head {command} reads; name the model another file, e.g. --out "
+                             f"{out.with_name(out.stem + '_model.keras')}")
 
 
 def check_same_model_job(path: Path, head_meta: dict[str, Any], finetuned: bool, force: bool) -> bool:

@@ -210,7 +210,7 @@ def _hit(path: Path, source: DataSource, verbose: bool, message: str, model: Mod
     if verbose:
         if source.skipped:
             print(_skipped_line(source.skipped))
-        print(message)
+        print(one_line(message))
     return ExtractResult(path, hit=True, skipped=list(source.skipped), views=len(model.view_list()) if model else 1,
                          cached=_split_sizes(path))
 

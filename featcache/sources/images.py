@@ -429,24 +429,32 @@ def _list_files(root: Path, class_names: list[str], class_dirs: dict[str, dict[s
     that are neither inside nor above the data set's own folders: a link
     back up (``ln -s .. train/ants/up``) once labelled every bee an ant.
     """
-    for dirs in class_dirs.values():
-        _check_distinct_classes(dirs)
+    # every split's class folders at once: val/ants linked to train/ants was "empty" (an adversarial tester)
+    _check_distinct_classes({(folder, name): d for folder, dirs in class_dirs.items() for name, d in dirs.items()})
     walker = _Walker(containers=[root, *(root / f for f in class_dirs if f)],
                      class_dirs=[d for dirs in class_dirs.values() for d in dirs.values()])
-    found = {(folder, label): walker.physical(dirs[name])
-             for folder, dirs in class_dirs.items() for label, name in enumerate(class_names)}
+    found = {}
+    for folder, dirs in class_dirs.items():
+        for label, name in enumerate(class_names):
+            walker.owner = dirs[name]
+            found[folder, label] = walker.physical(dirs[name])
     files: list[_File] = []
     for folder, dirs in class_dirs.items():
         for label, name in enumerate(class_names):
             in_place, links = found[folder, label]
+            walker.owner = dirs[name]
             entries = in_place + walker.follow(links)
+            if not entries and links:  # links into another class's folder are not followed: "empty" misled (a tester)
+                raise FeatcacheError(f"class folder {dirs[name]} holds no images of its own, only links into the data "
+                                     f"set's folders or to files read already ({links[0]}, ...), which are not "
+                                     f"followed; add images of {name!r} to it or remove it")
             if not entries:
                 raise FeatcacheError(f"class folder {dirs[name]} is empty; add images of {name!r} to it or remove it")
             files.extend(_File(_rel(p, root), label, folder, problem=problem) for p, problem in entries)
     return sorted(files, key=lambda f: f.rel)
 
 
-def _check_distinct_classes(dirs: dict[str, Path]) -> None:
+def _check_distinct_classes(dirs: dict[Any, Path]) -> None:
     """Two class folders that are one folder (one a link to the other) are refused by name: the first walked took
     the images, and the other was called empty, "add images of 'wasps' to it", of a folder of 8 (an adversarial
     tester)."""
@@ -460,10 +468,12 @@ def _check_distinct_classes(dirs: dict[str, Path]) -> None:
         if key in seen and st.st_ino:
             first = seen[key]
             link = folder if folder.is_symlink() else dirs[first] if dirs[first].is_symlink() else None
-            how = (f"{link} is a link to {os.path.realpath(link)}" if link is not None else
-                   "one is mounted on the other")  # a bind mount: neither is a link (a review)
-            raise FeatcacheError(f"class folders {dirs[first]} and {folder} are one folder ({how}): two classes "
-                                 "cannot share images; remove the link, or make it a folder of its own")
+            if link is not None:
+                raise FeatcacheError(f"class folders {dirs[first]} and {folder} are one folder ({link} is a link to "
+                                     f"{os.path.realpath(link)}): two classes cannot share images; remove the link, or "
+                                     "make it a folder of its own")
+            raise FeatcacheError(f"class folders {dirs[first]} and {folder} are one folder (mounted twice): two classes "
+                                 "cannot share images; unmount one, or give it images of its own")  # (a tester)
         seen[key] = name
 
 
@@ -472,7 +482,8 @@ class _Walker:
 
     def __init__(self, containers: list[Path], class_dirs: list[Path]):
         self.dirs: set[tuple[int, int]] = set()
-        self.files: set[tuple[int, int]] = set()
+        self.files: dict[tuple[int, int], tuple[Path, Path | None]] = {}  # -> (first path, its class folder)
+        self.owner: Path | None = None  # the class folder being walked: a hard link into another class is refused
         # A link into or above these would reach the data set's own images (another class's, or a loop).
         self.protected = [os.path.realpath(p) for p in [*containers, *class_dirs]]
 
@@ -498,7 +509,7 @@ class _Walker:
                     links += more_links
                 elif e.is_file(follow_symlinks=False):
                     st = e.stat(follow_symlinks=False)
-                    if self._first(st) or st.st_nlink == 1:  # a hard link to a file already listed: once
+                    if self._first(st, path, hard=True) or st.st_nlink == 1:  # a hard link to a file already listed: once
                         files.append((path, None))
                 else:
                     files.append((path, "not a regular file"))
@@ -516,7 +527,7 @@ class _Walker:
                 out.append((link, "broken symbolic link"))
                 continue
             if stat.S_ISREG(st.st_mode):
-                if self._first(st):
+                if self._first(st, link):
                     out.append((link, None))
             elif stat.S_ISDIR(st.st_mode):
                 real = os.path.realpath(link)
@@ -527,12 +538,19 @@ class _Walker:
                 out.append((link, "not a regular file"))
         return out
 
-    def _first(self, st: os.stat_result) -> bool:
-        """Records the file; False when it was seen before (a file system without inode numbers: never)."""
+    def _first(self, st: os.stat_result, path: Path, hard: bool = False) -> bool:
+        """Records the file; False when it was seen before (a file system without inode numbers: never). A file
+        that is also in another class folder under a second name (a hard link, ``cp -al``) is refused: it was left
+        out of the second class without a word, and a class of such files was called empty (an adversarial
+        tester). A symbolic link to a file read already is passed over, as before."""
         key = (st.st_dev, st.st_ino)
         if key in self.files and st.st_ino:
+            first, owner = self.files[key]
+            if hard and owner is not None and self.owner is not None and owner != self.owner:
+                raise FeatcacheError(f"{first} and {path} are one file (hard links) in two class folders; an image "
+                                     "cannot be of two classes: remove one of them")
             return False
-        self.files.add(key)
+        self.files[key] = (path, self.owner)
         return True
 
 
@@ -573,7 +591,7 @@ def _map_chunked(fn, items: list, message: str, verbose: bool) -> list:
     )
 
     if verbose:
-        print(message)
+        print(one_line(message))
     bar = Progress(len(items), unit="file") if bars_wanted(verbose) else None
     out: list = []
     for start in range(0, len(items), SCAN_CHUNK):
