@@ -1774,6 +1774,12 @@ def test_a_deleted_current_folder_is_one_line_even_with_an_absolute_out(tmp_path
         "featcache extract: error: the current folder no longer exists, and featcache's default folder data/ is relative "
         "to it; cd to a folder that exists, or set FEATCACHE_HOME to an absolute path"], proc.stderr
     assert not (tmp_path / "c.h5").exists()
+    # TensorFlow converts nothing: with every path absolute it runs there (it was refused; a second tester)
+    gone.mkdir()
+    proc = subprocess.run([sys.executable, "-c", script, str(gone), *args, "--runtime", "tensorflow"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and (tmp_path / "c.h5").is_file(), proc.stderr
+    (tmp_path / "c.h5").unlink()
     gone.mkdir()
     proc = subprocess.run([sys.executable, "-c", script, str(gone), *args], env={**env, "FEATCACHE_HOME": str(tmp_path / "home")},
                           capture_output=True, text=True, timeout=300)
