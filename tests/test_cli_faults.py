@@ -1860,3 +1860,26 @@ def test_a_model_is_never_written_over_its_own_head_even_with_force(tmp_path):
             call()
     assert main(["export", str(head), "--out", str(head), "--force"]) == 2
     assert head.read_bytes() == kept
+
+
+def test_every_result_goes_where_its_file_went(tmp_path):
+    """An ExportResult went wherever a model's path went, a TrainResult or FinetuneResult did not (load_head,
+    export, info, verify, predict refused them), and evaluate refused an os.PathLike head (a second adversarial
+    tester): each result is os.PathLike, and evaluate takes any os.PathLike head."""
+    import os
+
+    import featcache
+    from featcache.deploy.finetune import FinetuneResult
+
+    res = featcache.train(str(tiny_cache(tmp_path / "c.h5")), "logreg", out=tmp_path / "h.npz")
+    assert os.fspath(res) == str(res.path) and featcache.load_head(res)[1]["head"] == "logreg"
+    assert featcache.info(res)["kind"] == "head" and featcache.verify(res).to_dict()["kind"] == "head"
+
+    class Named:  # an os.PathLike that is no Path
+        def __fspath__(self) -> str:
+            return str(res.path)
+
+    by_file = featcache.evaluate(Named(), str(tmp_path / "c.h5"), out=tmp_path / "ev1")
+    by_result = featcache.evaluate(res, str(tmp_path / "c.h5"), out=tmp_path / "ev2")  # its fitted head, as before
+    assert by_file.accuracy == by_result.accuracy == res.accuracy
+    assert os.fspath(FinetuneResult(tmp_path / "m.keras", {}, [], 0.5)) == str(tmp_path / "m.keras")

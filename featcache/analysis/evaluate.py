@@ -133,11 +133,11 @@ def resolve_head(head: Any, meta: dict[str, Any] | None = None,
     """``(estimator, meta, path or None)`` from a head file, a ``TrainResult``, an ``(estimator, meta)`` pair or an estimator with ``meta``."""
     from featcache.analysis.train import TrainResult
 
-    if isinstance(head, (str, Path)):
+    if isinstance(head, TrainResult):  # before os.PathLike, which it is: its fitted head, not a second load
+        return head.estimator, head.meta, head.path
+    if isinstance(head, (str, os.PathLike)):  # any os.PathLike, as every other API function takes (a tester)
         est, meta = load_head(head, trust_pickle=trust_pickle)
         return est, meta, Path(head)
-    if isinstance(head, TrainResult):
-        return head.estimator, head.meta, head.path
     if isinstance(head, tuple) and len(head) == 2:
         head, meta = head
     if meta is None or not hasattr(head, "predict"):

@@ -60,6 +60,9 @@ class TrainResult:
     estimator: Any = field(default=None, repr=False, compare=False)  # the fitted head: predict, predict_proba, score
     meta: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # what save_head stored with it
 
+    def __fspath__(self) -> str:  # the head file: load_head, export, verify and info take the result (a tester)
+        return str(self.path)
+
     def to_dict(self) -> dict[str, Any]:
         # Not asdict: it would deep-copy the estimator (a Keras model).
         d = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("estimator", "meta")}

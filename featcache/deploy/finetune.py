@@ -61,6 +61,9 @@ class FinetuneResult:
     val_images: int = 0
     frozen_val_loss: float | None = None  # the tie-break: an epoch must beat (val accuracy, -val loss)
 
+    def __fspath__(self) -> str:  # the model file: predict, load_model, verify and info take the result (a tester)
+        return str(self.path)
+
     @property
     def improved(self) -> bool:
         return self.best_epoch > 0
