@@ -1545,8 +1545,9 @@ def test_a_damaged_head_or_model_is_named_damaged_by_every_command(tmp_path, fak
     err = one_line_error(capsys, ["evaluate", str(theirs), cache], f"{theirs} is damaged (cut short")
     assert "after 'featcache train' saved it" not in err
     zipfile.ZipFile(tmp_path / "other.zip", "w").writestr("notes.txt", "another program's zip")
-    one_line_error(capsys, ["verify", str(tmp_path / "other.zip")], "is not a readable HDF5 file",  # not featcache's: not "damaged"
+    err = one_line_error(capsys, ["verify", str(tmp_path / "other.zip")], "is a zip file",  # not featcache's: not "damaged"
                    "pass a cache ('featcache extract'), a head ('featcache train') or a model")  # verify takes all three
+    assert " is damaged" not in err
 
 
 def test_a_users_edits_to_a_reports_own_record_are_refused_not_replaced(tmp_path, capsys):
@@ -1883,3 +1884,18 @@ def test_every_result_goes_where_its_file_went(tmp_path):
     by_result = featcache.evaluate(res, str(tmp_path / "c.h5"), out=tmp_path / "ev2")  # its fitted head, as before
     assert by_file.accuracy == by_result.accuracy == res.accuracy
     assert os.fspath(FinetuneResult(tmp_path / "m.keras", {}, [], 0.5)) == str(tmp_path / "m.keras")
+
+
+def test_verify_and_info_name_a_zip_featcache_did_not_write(tmp_path, capsys):
+    """A Keras model of another program (a zip) was "not a readable HDF5 file (file signature not found)", and
+    info's hint named caches alone where verify's names all three kinds (a second adversarial tester)."""
+    other = tmp_path / "plain.keras"
+    with zipfile.ZipFile(other, "w") as zf:
+        zf.writestr("config.json", "{}")
+    text = tmp_path / "notes.txt"
+    text.write_text("my notes")
+    kinds = "pass a cache ('featcache extract'), a head ('featcache train') or a model"
+    for command in ("verify", "info"):
+        one_line_error(capsys, [command, str(other)], f"{other} is a zip file (a Keras model of another program?) that "
+                       "featcache did not write as a head or model", kinds)
+        one_line_error(capsys, [command, str(text)], "is not a readable HDF5 file", kinds)

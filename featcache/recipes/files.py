@@ -28,9 +28,13 @@ def zip_kind(path: str | Path) -> str | None:
     from featcache.heads.io import damaged_line, damaged_zip, file_kind
 
     p = Path(path)
-    kind = file_kind(p) if p.is_file() and zipfile.is_zipfile(p) else None
+    is_zip = p.is_file() and zipfile.is_zipfile(p)
+    kind = file_kind(p) if is_zip else None
     if kind is None and (damage := damaged_zip(p)) is not None:
         raise FeatcacheError(damaged_line(p, damage[0]))
+    if kind is None and is_zip:  # it was "not a readable HDF5 file (file signature not found)" (a second tester)
+        raise FeatcacheError(f"{p} is a zip file (a Keras model of another program?) that featcache did not write as a "
+                             f"head or model; pass {WHAT}")
     return kind
 
 
@@ -120,8 +124,8 @@ def info(path: str | Path) -> dict[str, Any]:
     else:  # an incomplete file is worth describing too: that is how a user finds out
         return _shown(open_cache(path).summary() if meta.get("complete") else {"path": given, **meta})
     kind = zip_kind(path)
-    if kind is None:
-        raise not_hdf5
+    if kind is None:  # the hint verify gives: info names all three kinds too (it named caches alone; a tester)
+        raise not_hdf5.with_hint(f"pass {WHAT}")
     return describe_file(given, kind)  # a head or a model: what it holds (info refused it; a new user had no way)
 
 
