@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from featcache.embedding import passes
-from featcache.validate import check_path, checks_switches
 from featcache.errors import FeatcacheError, one_line
+from featcache.validate import check_path, checks_switches
 
 if TYPE_CHECKING:
     import tensorflow as tf

@@ -319,9 +319,8 @@ class ModelRunner:
         self.batch_size = positive_int(batch_size, "--batch-size")
         self.meta = read_meta(path)
         self.spec = ExportedModelSpec.of(path, self.meta)
-        where = Path() if runtime == "tensorflow" else runtimes.runtime_dir()  # TensorFlow converts nothing (a tester)
-        used, self._forward, self.runtime_note = runtimes.build(runtime, self.spec, self.batch_size, where,
-                                                                expected_images)
+        used, self._forward, self.runtime_note = runtimes.build(runtime, self.spec, self.batch_size,
+                                                                runtimes.conversions_dir(runtime), expected_images)
         backend = keras().backend.backend()
         self.runtime_used = backend if used == "tensorflow" and backend != "tensorflow" else used
 

@@ -166,7 +166,7 @@ class Mapper:
                  views: tuple[str, ...] | list[str] | None = None):
         from pathlib import Path
 
-        from featcache.embedding.runtimes import check_runtime, runtime_dir
+        from featcache.embedding.runtimes import check_runtime, conversions_dir
 
         self.backbone = backbone
         # Absolute, so a process started elsewhere (a Ray worker) finds the same file.
@@ -179,9 +179,7 @@ class Mapper:
         # How many images will be embedded, if known: ``auto`` does not convert
         # the model for a job too small to repay the conversion.
         self.expected_images = expected_images
-        # Resolved here: a Ray worker's working folder differs. TensorFlow converts nothing and needs none (in a
-        # deleted current folder, the default one's refusal stopped a job it had no part in; an adversarial tester).
-        self.runtime_dir = "" if self.runtime == "tensorflow" else str(runtime_dir())
+        self.runtime_dir = str(conversions_dir(self.runtime))  # resolved here: a Ray worker's working folder differs
         self.runtime_used: str | None = None
         self.runtime_note: str | None = None  # why ``auto`` fell back to TensorFlow, for the user
         # Names travel (each process parses them again): checked here, so a bad one fails before any engine starts.
@@ -199,8 +197,8 @@ class Mapper:
 
             from featcache.embedding import runtimes
 
-            used, forward, note = runtimes.build(self.runtime, self.spec(), self.batch_size,
-                                                 Path(self.runtime_dir or "."), self.expected_images)
+            used, forward, note = runtimes.build(self.runtime, self.spec(), self.batch_size, Path(self.runtime_dir),
+                                                 self.expected_images)
             # Trace now, not inside the first timed batch; on JAX at the full forward batch, the shape XLA compiles
             # for (``pad_target``: later short batches are padded to it).
             backend = keras().backend.backend()

@@ -25,7 +25,6 @@ from featcache.embedding.backbones import Backbone, check_image_size, weights_id
 from featcache.embedding.batches import Batch, plan
 from featcache.embedding.mapper import check_layers
 from featcache.embedding.specs import ModelSpec, StoreSpec, from_legacy
-from featcache.validate import checks_switches
 from featcache.errors import FeatcacheError, one_line
 from featcache.sources import DataSource
 from featcache.sources.base import RowPlan
@@ -40,6 +39,7 @@ from featcache.store import (
 from featcache.store.atomic import output_files
 from featcache.store.layout import partial_path
 from featcache.store.partial import check_partial
+from featcache.validate import checks_switches
 
 
 @dataclass

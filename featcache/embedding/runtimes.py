@@ -706,6 +706,13 @@ def runtime_dir() -> Path:
     return paths.runtime_dir().resolve()
 
 
+def conversions_dir(name: str) -> Path:
+    """The folder runtime ``name`` keeps its conversions in (``runtime_dir``), where it may convert (``auto`` and the
+    converted runtimes); none for TensorFlow, which converts nothing: in a deleted current folder the default
+    folder's refusal stopped a TensorFlow job it had no part in (an adversarial tester)."""
+    return runtime_dir() if name == "auto" or converts(name) else Path()
+
+
 def runtime_versions() -> dict[str, str | None]:
     """Versions of the runtimes, for provenance."""
     return _versions("onnxruntime", "openvino")
