@@ -548,6 +548,21 @@ def report_digests(files: Iterable[str | Path], kept: Mapping[str, str] | None =
     return {**(kept or {}), **{Path(f).name: file_sha256(f) for f in files if Path(f).is_file()}}
 
 
+def drop_stale(file: str | Path, kept: Mapping[str, str] | None) -> dict[str, str]:
+    """A report's file this run does not write again (its plot, with ``plot=False`` / ``--no-plot``): the one left from
+    an earlier run shows that run's results beside this run's table, so it goes, and ``kept`` (``check_report_files``'
+    answer, which vouched for it as featcache's and unchanged) no longer lists it. Call it inside the report's
+    ``store.atomic.output_files`` block: a failure later in the block puts the file back. Until 2026-12-04 the old plot
+    stayed (a probe of other heads kept the first probe's picture)."""
+    import os
+
+    try:
+        os.unlink(file)
+    except FileNotFoundError:
+        pass
+    return {k: v for k, v in (kept or {}).items() if k != Path(file).name}
+
+
 def recorded_digests(marker: str | Path) -> dict[str, str] | None:
     """The ``REPORT_DIGESTS`` a report's JSON file records; None when it records none (a report from before
     digests, or a file that does not read as one)."""

@@ -681,3 +681,19 @@ def test_legend_names_one_epoch_in_the_singular():
 
     assert head_label("scratch", {"epochs": 1}) == "from-scratch CNN (1 epoch)"  # "1 epochs" (a new-user tester)
     assert head_label("keras", {"epochs": 5}) == "keras dense head (5 epochs)"
+
+
+def test_a_run_without_a_plot_drops_the_one_from_before(tiny_cache, tmp_path):
+    """plot=False (--no-plot) into a folder whose curve.png an earlier run drew: that picture showed the earlier rows
+    beside this run's table (until 2026-12-04 it stayed, vouched for by curve.json); it goes, and the next run
+    that draws one writes it again. A failure in the writing block puts it back (store.atomic.output_files)."""
+    from featcache.validate import REPORT_DIGESTS, recorded_digests
+
+    out = tmp_path / "c"
+    first = curve(tiny_cache, out, sizes=[20], seeds=1, heads=("logreg",))
+    assert first.png.exists() and first.to_dict()["png"] == str(first.png)
+    second = curve(tiny_cache, out, sizes=[20, 40], seeds=1, heads=("logreg",), plot=False)
+    assert not second.png.exists() and second.to_dict()["png"] is None
+    assert "curve.png" not in recorded_digests(second.json) and "curve.png" not in second.meta[REPORT_DIGESTS]
+    third = curve(tiny_cache, out, sizes=[20, 40], seeds=1, heads=("logreg",))
+    assert third.fits == 0 and third.png.exists() and "curve.png" in recorded_digests(third.json)

@@ -516,3 +516,17 @@ def test_the_plots_title_lies_within_the_figure_for_any_number_of_layers(n_layer
         box, margin = shown.get_window_extent(), 0.01 * fig.bbox.width
         assert fig.bbox.x0 + margin <= box.x0 and box.x1 <= fig.bbox.x1 - margin, (box, fig.bbox)
         assert shown.get_text().replace("\n", " ") == title
+
+
+def test_a_probe_without_a_plot_drops_the_one_from_before(multi_cache, tmp_path):
+    """probe(plot=False) (--no-plot) into a folder holding an earlier probe's picture: it showed the earlier heads'
+    lines beside this probe's table (until 2026-12-04 it stayed, vouched for by probe.json); it goes."""
+    from featcache.validate import recorded_digests
+
+    out = tmp_path / "run"
+    first = featcache.probe(multi_cache, heads="logreg", out=out, on_test=True)
+    assert first.plot.exists()
+    second = featcache.probe(multi_cache, heads="svm", out=out, on_test=True, plot=False)
+    assert second.plot is None and not (out / "probe.png").exists()
+    assert set(recorded_digests(out / "probe.json")) == {"probe.csv"}
+    assert featcache.probe(multi_cache, heads="svm", out=out, on_test=True).plot.exists()  # a plot again, accepted

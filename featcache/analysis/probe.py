@@ -44,6 +44,7 @@ from featcache.store.atomic import output_files, write_bytes, write_json
 from featcache.validate import (
     checks_switches,
     check_path,
+    drop_stale,
     REPORT_DIGESTS,
     check_fraction,
     check_jobs,
@@ -403,6 +404,8 @@ def _probe_into(out_dir: Path, cache: Cache, head_names: list[str], params: dict
     if plot:
         result.plot = plot_probe(rows, best, out_dir / "probe.png", title=_title(cache, scoring),
                                  backbone=cache.meta["backbone"])
+    else:
+        kept = drop_stale(out_dir / "probe.png", kept)
     write_json(out_dir / "probe.json", {**result.to_dict(), "cache_abspath": os.path.abspath(cache.path),
                                         "cache_fingerprint": cache.meta.get("fingerprint"),
                                         REPORT_DIGESTS: report_digests([p for p in (result.csv, result.plot) if p], kept)})

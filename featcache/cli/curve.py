@@ -34,6 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--layer", metavar="NAME", help="cached layer to use, by its name or as probe.png names it "
                    "(block_13 for block_13_expand_relu; default: the cache's default layer)")
     p.add_argument("--out", metavar="DIR", help="output folder (default: HOME/runs/curve_<data>_<backbone>_<size>px_<layer>_<id>)")
+    p.add_argument("--no-plot", dest="plot", action="store_false", default=None,
+                   help="write no curve.png (the table and JSON alone; matplotlib is not imported)")
     p.add_argument("--jobs", type=int, metavar="N", help=f"fits in parallel processes (default: {jobs}; -1: all cores)")
     p.add_argument("--lock-timeout", type=seconds, metavar="SECONDS", help="while another curve run writes the same --out, "
                    "wait at most this long, then stop with a line naming it (default: wait until it is done, then resume "
@@ -61,7 +63,7 @@ def head_params(args: argparse.Namespace) -> dict[str, dict]:
 
 
 def run(args: argparse.Namespace) -> int:
-    kwargs = given(args, "seeds", "heads", "layer", "out", "jobs", "baseline", "baseline_sizes", "train_views", "test_views",
+    kwargs = given(args, "seeds", "heads", "layer", "out", "jobs", "plot", "baseline", "baseline_sizes", "train_views", "test_views",
                    "lock_timeout")
     if args.baseline_epochs is not None:
         kwargs["baseline_params"] = {"epochs": args.baseline_epochs}

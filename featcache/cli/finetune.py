@@ -33,6 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--patience", type=positive_int,
                    help=f"stop after this many epochs without a better validation accuracy (default: {d['patience']})")
     p.add_argument("--seed", type=int, help=f"seed of the shuffling and dropout, 0 to 2**32-1 (default: {d['seed']})")
+    p.add_argument("--keep-last", dest="keep_best", action="store_false", default=None,
+                   help="keep the last epoch's weights, not the best validation epoch's (to see what training did; an "
+                   "epoch whose loss is not a number is never kept)")
     p.add_argument("--out", metavar="MODEL.keras", help="where to write the model (default: HOME/models/<head>_finetuned.keras)")
     add_force_arg(p, "model")
     add_trust_pickle_arg(p)
@@ -43,8 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from featcache.deploy.finetune import finetune
 
-    kwargs = given(args, "weights", "unfreeze", "epochs", "batch_size", "patience", "seed", "out", "force", "trust_pickle",
-                   learning_rate="lr")
+    kwargs = given(args, "weights", "unfreeze", "epochs", "batch_size", "patience", "seed", "keep_best", "out", "force",
+                   "trust_pickle", learning_rate="lr")
     result = finetune(args.head, verbose=not args.json, **kwargs)
     if args.json:
         print_json(result.to_dict())

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from featcache.cli.common import add_json_flag, given, positive_int, print_json
-from featcache.deploy.predict import DEFAULT_TOP_K
+from featcache.cli.common import add_json_flag, api_default, given, positive_int, print_json
+from featcache.deploy.predict import DEFAULT_TOP_K, predict
 from featcache.embedding.runtimes import DEFAULT_RUNTIME
 from featcache.embedding.runtimes import AUTO_MIN_IMAGES, RUNTIMES
 
@@ -23,6 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files, folders of images and/or .npy arrays")
     p.add_argument("--top-k", type=positive_int, metavar="K", help=f"classes to show per image, all of them if the model has fewer (default: {DEFAULT_TOP_K})")
     p.add_argument("--csv", metavar="PATH", help="also write the predictions to this CSV file (input, class_1, probability_1, ...)")
+    p.add_argument("--batch-size", type=positive_int, metavar="N",
+                   help=f"images decoded and run at a time, fewer where a pass would need over extract's memory bound "
+                   f"(default: {api_default(predict, 'batch_size')})")
     p.add_argument("--recursive", action="store_true", default=None,
                    help="also read the image files of each folder's subfolders (a class-folder tree such as DIR/val)")
     p.add_argument("--runtime", metavar="NAME", help=f"what runs the model: {', '.join(RUNTIMES)} (default: "
@@ -40,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from featcache.errors import one_line
 
     # The progress bar on stderr as every command's (plain lines off a terminal), none with --json: stdout is the predictions.
-    preds = predict(args.model, args.images, **given(args, "top_k", "csv", "runtime", "recursive"), verbose=not args.json)
+    preds = predict(args.model, args.images, **given(args, "top_k", "batch_size", "csv", "runtime", "recursive"), verbose=not args.json)
     if preds.skipped:  # on stderr: stdout stays the predictions (or JSON) alone; prefixed as its other lines are
         print(f"predict: {skipped_line(preds.skipped)}", file=sys.stderr)
     if preds.left_out:  # a folder's subfolders were passed over without a word (a new user)

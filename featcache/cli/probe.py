@@ -40,6 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "or probe_<cache name>_on_test/ with --on-test; a probe of some of the cached layers (--layers) adds "
                    "_<k>layers_<6 hex of their names>, so the full probe's folder holds the full probe; _<6 hex> added where "
                    "that folder holds the probe of another cache of the same name)")
+    p.add_argument("--no-plot", dest="plot", action="store_false", default=None,
+                   help="write no probe.png (the table and JSON alone; matplotlib is not imported)")
     p.add_argument("--jobs", type=int, metavar="N", help=f"fits run side by side (joblib; -1: every core; default: {jobs})")
     p.add_argument("--view-settings", metavar="TRAIN/TEST;...", help="on a cache with views, the view settings to compare: "
                    "TRAIN/TEST pairs separated by ';', each side view names as in 'extract --views' or 'all' (the head is "
@@ -51,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     result = probe(args.cache, verbose=not args.json, **given(args, "heads", "C", "layers", "out", "holdout", "folds", "seed",
-                                                     "view_settings", "on_test",
+                                                     "view_settings", "on_test", "plot",
                                                      n_jobs="jobs"))
     if args.json:
         print_json(result.to_dict())

@@ -16,7 +16,8 @@ from featcache.analysis.curve import tasks as _tasks
 from featcache.sources.images import check_report_outside_classes
 from featcache.store.atomic import output_files
 from featcache.store.lock import exclusive_lock
-from featcache.validate import REPORT_DIGESTS, check_path, check_seconds, checks_switches, jobs_alias, report_digests, usable_cores
+from featcache.validate import (REPORT_DIGESTS, check_path, check_seconds, checks_switches, drop_stale, jobs_alias, report_digests,
+                                usable_cores)
 
 if TYPE_CHECKING:
     from featcache.store import Cache
@@ -45,7 +46,8 @@ class CurveResult:
 
     def to_dict(self) -> dict[str, Any]:
         """What ``curve --json`` prints: where the files are, what this call did, the summary per head and size."""
-        return {"out": str(self.out), "csv": str(self.csv), "json": str(self.json), "png": str(self.png),
+        return {"out": str(self.out), "csv": str(self.csv), "json": str(self.json),
+                "png": str(self.png) if self.png.exists() else None,  # none drawn (plot=False)
                 "seconds": round(self.seconds, 3), "fits": self.fits, "resumed": self.resumed,
                 # what the points are of, as the text's header says (--json left the views out; a new user)
                 **{k: self.meta.get(k) for k in ("layer", "train_views", "test_views")},
@@ -111,12 +113,14 @@ def _finish(bound: BoundCurve, plan: CurvePlan, folder: CurveFolder, meta: dict[
                 fit_seconds_total=round(sum(r["fit_seconds"] for r in rows), 3),
                 summary={h: {str(n): round(v[0], 4) for n, v in by.items()} for h, by in summarize(rows).items()})
     # the plot, then curve.json recording its SHA-256 (a rerun replaces it only while unchanged): both or neither
-    with output_files(folder.path, [folder.png, folder.csv, folder.json]):
+    with output_files(folder.path, [folder.png, folder.csv, folder.json]):  # (folder.png: drawn, or one from before dropped)
         if plot:
             from featcache.analysis.plots import CurveSet, plot_learning_curves
 
             plot_learning_curves([CurveSet("", rows, meta)], folder.png, title=title_for(meta))
             meta[REPORT_DIGESTS] = report_digests([folder.png], meta.get(REPORT_DIGESTS))
+        else:
+            meta[REPORT_DIGESTS] = drop_stale(folder.png, meta.get(REPORT_DIGESTS))
         folder.write(rows, meta)
     return rows
 
