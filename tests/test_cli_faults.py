@@ -724,6 +724,19 @@ def test_a_fifo_given_as_a_cache_is_one_line_not_a_hang(tmp_path, capsys):
     one_line_error(capsys, ["verify", str(fifo)], "is not a regular file")
 
 
+@pytest.mark.parametrize("command", ["verify", "info"])
+def test_verify_and_info_name_what_is_missing_for_every_kind(tmp_path, capsys, command):
+    """Regression (a session's note): a missing head was "cache not found: x.keras; run 'featcache extract' first",
+    and a folder "is a folder, not a cache; pass the .h5 file": verify and info take heads and models too. A missing
+    .h5 keeps the cache's line (how to make one)."""
+    for name in ("head.keras", "head.npz"):
+        err = one_line_error(capsys, [command, str(tmp_path / name)], f"not found: {tmp_path / name}; check the path")
+        assert "extract" not in err
+    err = one_line_error(capsys, [command, str(tmp_path)], f"{tmp_path} is a folder; pass a cache ('featcache extract'), "
+                         "a head ('featcache train') or a model ('featcache export', 'featcache finetune')")
+    one_line_error(capsys, [command, str(tmp_path / "c.h5")], "cache not found: ")
+
+
 def test_info_says_how_many_skipped_files_it_does_not_list(tmp_path, capsys):
     """Regression (an adversarial tester): `info` listed 10 of 23 skipped files and did not say more were left out."""
     from helpers import make_class_tree

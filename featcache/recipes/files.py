@@ -38,6 +38,22 @@ def zip_kind(path: str | Path) -> str | None:
     return kind
 
 
+def check_any_file(path: Path) -> None:
+    """What is not a file of any kind, named for all three kinds: a cache's reader said "cache not found: x.keras;
+    run 'featcache extract' first" of a missing head, and "a folder, not a cache" (a session's note). A missing
+    ``.h5`` (or a link to nothing) is left to the cache's reader, whose lines say how to make or finish one."""
+    import os
+
+    from featcache.store.layout import partial_path
+
+    if not os.path.lexists(path) and path.suffix.lower() != ".h5" and not partial_path(path).exists():
+        raise FeatcacheError(f"not found: {path}; check the path")
+    if path.is_dir():
+        raise FeatcacheError(f"{path} is a folder; pass {WHAT}")
+    if path.exists() and not path.is_file():  # a FIFO or a device: a reader would wait on it forever
+        raise FeatcacheError(f"{path} is not a regular file; pass {WHAT}")
+
+
 @dataclass(frozen=True)
 class FileVerifyResult:
     """What ``verify`` checked of a head or model file: its content digest, over ``bytes_read`` bytes."""
@@ -58,6 +74,7 @@ def verify(path: str | Path) -> VerifyResult | FileVerifyResult:
     (``store.reader.verify``), or a head's or model's content digest. Raises a FeatcacheError naming the damage.
     A file saved before 2026-12-03 has no digest and cannot be verified: that is an error too (it was "ok")."""
     path = check_path(path, "path", WHAT)
+    check_any_file(path)
     kind = zip_kind(path)
     if kind is None:
         from featcache.store.reader import verify as verify_cache
@@ -111,6 +128,7 @@ def info(path: str | Path) -> dict[str, Any]:
     checked = check_path(path, "path", WHAT)
     given = path if isinstance(path, str) else str(checked)  # "path" as the user wrote it (./h.npz), as before
     path = checked
+    check_any_file(path)
     partial = partial_path(path)
     if not path.exists() and partial.exists():
         try:
