@@ -17,6 +17,28 @@ def one_line(text: str) -> str:
     return CONTROL.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
 
 
+def shell_word(text: str) -> str:
+    """``text`` as one word of a bash command a user can paste: ``shlex.quote``'s, or where it holds a control
+    character (``CONTROL``), bash's ``$'...'`` with that character escaped (a path with a newline in a suggested
+    command was ``'a\\nb'`` once ``one_line`` had escaped it: pasted, a backslash and an n; a session's note)."""
+    import shlex
+
+    if not CONTROL.search(text):
+        return shlex.quote(text)
+    return "$'" + "".join(_bash_escaped(c) for c in text) + "'"
+
+
+def _bash_escaped(ch: str) -> str:
+    """One character inside bash's ``$'...'``: the named escapes, a backslash or quote escaped, any other control
+    character by its code (``\\xHH`` below 0x80; above, ``\\uHHHH``, which bash writes as UTF-8), the rest as is."""
+    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\", "'": "\\'"}
+    if ch in named:
+        return named[ch]
+    if CONTROL.fullmatch(ch):
+        return f"\\x{ord(ch):02x}" if ord(ch) < 0x80 else f"\\u{ord(ch):04x}"
+    return ch
+
+
 class FeatcacheError(Exception):
     """A problem the user can fix (bad input, missing file, mismatched cache).
 

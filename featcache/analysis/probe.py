@@ -460,12 +460,12 @@ def train_command(cache: str | Path, row: ProbeRow, cache_views: Sequence[str] =
     (they puzzled a user); on any other both are, always: train's default is every cached view, so a best row of
     orig/orig printed without them trained on every view instead (a new user).
     """
-    import shlex
+    from featcache.errors import shell_word
 
     C = f" --C {row.C}" if row.C is not None else ""
     views = ("" if tuple(cache_views) == ("orig",)
-             else f" --train-views {shlex.quote(row.train_views)} --test-views {shlex.quote(row.test_views)}")
-    return f"featcache train {shlex.quote(str(cache))} --head {row.head} --layer {row.layer}{C}{views}"
+             else f" --train-views {shell_word(row.train_views)} --test-views {shell_word(row.test_views)}")
+    return f"featcache train {shell_word(str(cache))} --head {row.head} --layer {row.layer}{C}{views}"
 
 
 def _settings(cache: Cache, heads, C, layers, holdout: float | None, seed: int, folds: int | None = None, on_test: bool = False):
