@@ -48,6 +48,19 @@ def test_lesson_writes_the_table(lesson_out):
     assert [round(r["test_accuracy"], 4) for r in doc["rows"]] == [float(r["test_accuracy"]) for r in rows]
     md = (lesson_out / "lesson.md").read_text()
     assert "| Approach | Training images | Test accuracy | Training seconds |" in md and "2,270,794" in md
+    # the table as a picture, one bar per row and two for the lesson's own figures, vouched for by lesson.json
+    import numpy as np
+    from PIL import Image
+
+    from featcache.validate import REPORT_DIGESTS, file_sha256
+
+    with Image.open(lesson_out / "lesson.png") as im:
+        assert im.format == "PNG" and im.size[1] > 600
+        pixels = np.asarray(im.convert("RGB"))
+    bar = np.all(pixels == (70, 130, 180), axis=-1)  # matplotlib's steelblue, the measured rows' bars
+    column = bar[:, bar.any(axis=0).nonzero()[0][0] + 2]  # down the bars' left edges
+    assert np.count_nonzero(np.diff(column.astype(int)) == 1) == len(rows)
+    assert doc[REPORT_DIGESTS]["lesson.png"] == file_sha256(lesson_out / "lesson.png")
 
 
 @pytest.mark.slow
@@ -315,7 +328,7 @@ def test_lesson_runtime_flag_reaches_the_api_and_a_bad_one_is_one_line(monkeypat
     assert [kw.get("runtime") for kw in seen] == ["tensorflow", "onnxruntime", "openvino", "auto", None]
 
 
-@pytest.mark.parametrize("name", ["lesson.md", "lesson.csv", "lesson.json", "heads/logreg_cv.npz", "heads/keras_lesson.keras",
+@pytest.mark.parametrize("name", ["lesson.md", "lesson.csv", "lesson.json", "lesson.png", "heads/logreg_cv.npz", "heads/keras_lesson.keras",
                                   "heads/best_block_16_project_svm.npz", "heads/views_out_relu_logreg.npz",
                                   "eval/logreg_cv/evaluation.txt", "eval/best_out_relu_svm/confusion.png", "probe/probe.csv",
                                   "probe_views/probe.png"])
@@ -355,7 +368,7 @@ def test_lesson_replaces_its_own_report(tmp_path):
     out.mkdir()
     lesson_mod.write_report(result, ctx)
     lesson_mod.check_outputs(out)  # featcache's own report: no refusal
-    assert sorted(p.name for p in out.iterdir()) == ["lesson.csv", "lesson.json", "lesson.md"]
+    assert sorted(p.name for p in out.iterdir()) == ["lesson.csv", "lesson.json", "lesson.md", "lesson.png"]
     # ... as it wrote it: notes added to lesson.md since are refused, naming it (an adversarial tester found it
     # in evaluate's, probe's and curve's reports)
     with open(out / "lesson.md", "a") as f:
@@ -365,6 +378,9 @@ def test_lesson_replaces_its_own_report(tmp_path):
         lesson_mod.check_outputs(out)
     (out / "lesson.md").unlink()
     lesson_mod.check_outputs(out)
+    (out / "lesson.png").write_bytes(b"a picture of my own")  # the picture as well
+    with pytest.raises(FeatcacheError, match=f"{out / 'lesson.png'} was changed since featcache wrote it"):
+        lesson_mod.check_outputs(out)
 
 
 def test_the_keras_warm_up_leaves_the_rows_results_as_they_were(tmp_path, monkeypatch):

@@ -362,6 +362,43 @@ def plot_probe(rows: Sequence[Any], best: Any, path: str | Path, title: str = ""
     return _save(probe_figure(rows, best, title, backbone), path, dpi=120)
 
 
+def plot_lesson(rows: Sequence[dict[str, Any]], path: str | Path, reported: dict[str, float] | None = None,
+                title: str = "") -> Path:
+    """The lesson's table as a picture: one bar per approach (test accuracy; its training images and seconds under
+    its name), then the lesson's own figures (``reported``, its text's, not measured here) as grey hatched bars, so
+    which approach beats which, and at what cost, reads at a glance. The axis starts near the lowest bar: the rows
+    differ by a few points."""
+    return _save(lesson_figure(rows, reported or {}, title), path, dpi=120)
+
+
+def lesson_figure(rows: Sequence[dict[str, Any]], reported: dict[str, float], title: str = "") -> Figure:
+    """``plot_lesson``'s figure, not yet written."""
+    _matplotlib_config()
+    from matplotlib.figure import Figure
+
+    bars = [(f"{r['approach']}\n{int(r['training_images']):,} images, {float(r['training_seconds']):.1f} s",
+             float(r["test_accuracy"]), False) for r in rows]
+    bars += [(f"{name}\nthe lesson's text, not measured here", float(value), True) for name, value in reported.items()]
+    fig = Figure(figsize=(8.0, 1.2 + 0.6 * len(bars)), layout="tight")
+    ax = fig.add_subplot()
+    at = list(range(len(bars)))[::-1]  # the table's first row on top
+    for y, (_, acc, theirs) in zip(at, bars):
+        ax.barh(y, acc, height=0.6, color="lightgray" if theirs else "steelblue", hatch="//" if theirs else None,
+                edgecolor="dimgray" if theirs else "steelblue")
+    ax.set_yticks(at)
+    ax.set_yticklabels([label for label, _, _ in bars], fontsize=8)
+    figures = [acc for _, acc, _ in bars]
+    left = max(0.0, np.floor((min(figures, default=0.0) - 0.05) * 20) / 20)  # the 0.05 below the lowest figure
+    top = max(figures, default=1.0)
+    ax.set_xlim(left, top + 0.12 * (top - left))  # room for each bar's figure after it
+    for y, (_, acc, _) in zip(at, bars):
+        ax.text(max(acc, left) + 0.005 * (top - left), y, f"{acc:.3f}", va="center", fontsize=8)
+    ax.set_xlabel("test accuracy")
+    ax.grid(axis="x", alpha=0.3)
+    _fit_title(ax, title or "the lesson's approaches", fontsize=10)
+    return fig
+
+
 def probe_labels(layers: Sequence[str], backbone: str | None = None) -> list[str]:
     """One label per layer, each one distinct and a name probe's and train's ``--layers``/``--layer`` take back:
     ``backbones.layer_label`` (a block's short name, else the full name); any label two layers would still share

@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="MobileNetV2 weights: 'imagenet' (Keras download) or a local file, "
                    f"e.g. ../shared/weights/mobilenet_v2_1.0_imagenet_no_top.weights.h5 (default: {d['weights']})")
     p.add_argument("--data-dir", metavar="DIR", help="folder with the four Fashion-MNIST IDX .gz files (default: as extract)")
-    p.add_argument("--out", metavar="DIR", help="folder for lesson.csv/.json/.md, heads/ and eval/ (default: HOME/runs/lesson)")
+    p.add_argument("--out", metavar="DIR", help="folder for lesson.csv/.json/.md/.png, heads/ and eval/ (default: HOME/runs/lesson)")
     p.add_argument("--train-limit", type=positive_int, metavar="N",
                    help=f"transfer learning: first N training images (default: {d['train_limit']})")
     p.add_argument("--test-limit", type=positive_int, metavar="N", help=f"first N test images, for every row (default: {d['test_limit']})")

@@ -354,8 +354,8 @@ def _views_note(r: dict[str, Any]) -> str:
 
 
 def report_files(out: Path) -> dict[str, Path]:
-    """The table's three files in the lesson's folder."""
-    return {"csv": out / "lesson.csv", "json": out / "lesson.json", "markdown": out / "lesson.md"}
+    """The table's files in the lesson's folder: the table as CSV, JSON and markdown, and as a picture."""
+    return {"csv": out / "lesson.csv", "json": out / "lesson.json", "markdown": out / "lesson.md", "png": out / "lesson.png"}
 
 
 def _is_lesson_json(path: Path) -> bool:
@@ -392,9 +392,9 @@ def check_outputs(out: Path) -> None:
     from featcache.heads.io import read_head_meta
 
     files = report_files(out)
-    # lesson.json, written last, records the SHA-256 of lesson.csv and lesson.md: a changed one is refused
+    # lesson.json, written last, records the SHA-256 of lesson.csv, lesson.md and lesson.png: a changed one is refused
     check_report_files(files.values(), lambda: _is_lesson_json(files["json"]),
-                       digests=lambda: recorded_digests(files["json"]), recorded=[files["csv"], files["markdown"]])
+                       digests=lambda: recorded_digests(files["json"]), recorded=[files["csv"], files["markdown"], files["png"]])
     for folder in ("heads", "eval", "probe", "probe_views"):
         check_out_dir(out / folder)
     heads = [out / "heads" / name for name in FIXED_HEADS]
@@ -409,6 +409,8 @@ def check_outputs(out: Path) -> None:
 
 
 def write_report(result: LessonResult, ctx: LessonContext) -> dict[str, Path]:
+    from featcache.analysis.plots import plot_lesson
+
     out = ctx.out
     doc = {
         "rows": result.rows, "parameter_counts": result.parameter_counts, "cache": str(result.cache_path),
@@ -422,13 +424,20 @@ def write_report(result: LessonResult, ctx: LessonContext) -> dict[str, Path]:
     }
     result.report = doc
     files = report_files(out)
-    with output_files(out, files.values()):  # all three or none (a full disk)
+    with output_files(out, files.values()):  # all or none (a full disk)
         write_text(files["csv"], csv_table(result.rows))
         write_text(files["markdown"], report_markdown(result, ctx))
-        # last, with the SHA-256 of the two above: a rerun replaces them only while unchanged (check_outputs)
-        doc[REPORT_DIGESTS] = report_digests([files["csv"], files["markdown"]])  # in result.report (--json) too
+        plot_lesson(result.rows, files["png"], LESSON_REPORTED, title=_plot_title(ctx))
+        # last, with the SHA-256 of those above: a rerun replaces them only while unchanged (check_outputs)
+        doc[REPORT_DIGESTS] = report_digests([files["csv"], files["markdown"], files["png"]])  # in result.report (--json) too
         write_json(files["json"], doc)
     return files
+
+
+def _plot_title(ctx: LessonContext) -> str:
+    m = ctx.cache.meta
+    return (f"Fashion-MNIST, the first {ctx.test_limit:,} test images: {m.get('backbone')} at {m.get('image_size')} px, "
+            "frozen, against a CNN from scratch")
 
 
 def check_limits(source: DataSource, train_limit: int, test_limit: int, scratch_train: int, scratch_epochs: int) -> None:
@@ -490,7 +499,7 @@ def lesson(
 ) -> LessonResult:
     """Extract (or reuse) the lesson's cache, build every row of ``rows`` (default ``ROWS``), write the table.
 
-    Writes ``lesson.csv``, ``lesson.json`` and ``lesson.md`` to ``out``
+    Writes ``lesson.csv``, ``lesson.json``, ``lesson.md`` and ``lesson.png`` to ``out``
     (default ``data/runs/lesson``), the trained heads to ``out/heads`` and
     their confusion matrices to ``out/eval``. Prints progress and the table
     only when ``verbose``. ``views=False`` leaves out ``views_row`` (of the
