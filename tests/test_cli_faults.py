@@ -329,9 +329,9 @@ def test_train_checks_its_out_before_the_fit_and_names_the_suffixes(tmp_path, ca
 
     monkeypatch.setattr(LogRegHead, "fit", no_fit)
     one_line_error(capsys, ["train", cache, "--head", "logreg", "--out", str(tmp_path / "notes.txt")],
-                   "the logreg head is saved as a .npz file", "keras heads, the default, are .keras files; logreg and svm heads .npz", f"--out {tmp_path / 'notes.npz'}")
+                   "the logreg head is saved as a .npz file", "keras heads are .keras files; logreg and svm heads are .npz files", f"--out {tmp_path / 'notes.npz'}")
     one_line_error(capsys, ["train", cache, "--head", "keras", "--out", str(tmp_path / "h.npz")],
-                   "the keras head is saved as a .keras file", "logreg and svm heads .npz")
+                   "the keras head is saved as a .keras file", "logreg and svm heads are .npz files")
     one_line_error(capsys, ["train", cache, "--head", "logreg", "--out", str(tmp_path)], "is a folder", "head.npz")
     blocker = tmp_path / "file"
     blocker.write_text("mine")

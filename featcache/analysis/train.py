@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -16,9 +17,9 @@ import numpy as np
 from featcache import paths
 from featcache.analysis.subsets import CLASSES_FIRST, stratified_subset
 from featcache.errors import FeatcacheError, one_line
-from featcache.heads import HEADS, DenseHead, fold_reason, make_head
+from featcache.heads import HEADS, DenseHead, fold_reason, head_suffix, make_head, suffixes_line
 from featcache.heads.dense import DEFAULT_PRESET
-from featcache.heads.io import SUFFIXES, check_head_out, digest_keys, head_meta, read_head_meta, replaced_words, save_head
+from featcache.heads.io import check_head_out, digest_keys, head_meta, read_head_meta, replaced_words, save_head
 from featcache.heads.views import averaged_over, fit_views, score_views
 from featcache.sources.images import check_file_outside_classes
 from featcache.store import Cache, as_cache
@@ -101,10 +102,6 @@ def build_head(
     return make_head(head, **params)
 
 
-def head_suffix(head: str) -> str:
-    return SUFFIXES.get(head, ".npz")
-
-
 def head_tag(head: str, est: BaseEstimator, preset: str | None, epochs: int | None, standardize: bool) -> str:
     """What sets this head apart from others on the same rows, for its default file name.
 
@@ -113,7 +110,9 @@ def head_tag(head: str, est: BaseEstimator, preset: str | None, epochs: int | No
     """
     if head == "keras":
         return "-".join(p for p in (preset, f"e{epochs}" if epochs is not None else None, "std" if standardize else None) if p)
-    return f"C{est.C}"
+    if "C" in est.get_params():
+        return f"C{est.C}"
+    return f"p{hashlib.sha256(repr(sorted(est.get_params().items())).encode()).hexdigest()[:6]}"  # a head without a C
 
 
 def views_tag(train_views: tuple[str, ...]) -> str | None:
@@ -141,8 +140,7 @@ def default_head_path(cache: Cache, layer: str, head: str, tag: str | None, n: i
 def check_out(path: Path, head: str, force: bool, cache: Cache) -> None:
     """``--out`` must be a head file name; an existing file is replaced only if featcache wrote it as a head of the
     same job (``heads.io.check_same_job``: this data set, this kind of head), or with ``force``."""
-    check_out_file(path, head_suffix(head), f"the {head} head",  # keras is the default: say how to get a .npz one
-                   "keras heads, the default, are .keras files; logreg and svm heads .npz")
+    check_out_file(path, head_suffix(head), f"the {head} head", suffixes_line())  # keras is the default: how to get a .npz one
     check_head_out(path, force, job={"dataset": cache.meta.get("dataset"), "class_names": cache.class_names,
                                      "source": cache.meta.get("source"), "head": head})
 

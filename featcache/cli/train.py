@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from featcache.analysis.train import train
 from featcache.cli.common import add_json_flag, api_default, given, positive_int, print_json
 from featcache.cli.headfile import add_force_arg, add_views_args
-from featcache.heads import HEADS, LogRegHead, SVMHead
+from featcache.heads import HEADS, LogRegHead, SVMHead, suffixes_line
 from featcache.heads.dense import DEFAULT_PRESET, PRESETS
 from featcache.validate import C_RANGE, arg_type, parse_C
 
@@ -31,9 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Fit a classifier head on the cached train features (optionally a seeded, class-stratified "
                        "subset), report test accuracy and fit time, and save the head with the cache's fingerprint and class names.")
     p.add_argument("cache", help="a cache written by 'featcache extract'")
-    p.add_argument("--head", metavar="|".join(HEADS), help="keras: the lesson's Dropout -> Dense head; "
-                   "logreg: standardized logistic regression; svm: standardized RBF SVM "
-                   f"(default: {api_default(train, 'head')})")
+    p.add_argument("--head", metavar="|".join(HEADS), help="; ".join(f"{name}: {cls.summary}" for name, cls in HEADS.items())
+                   + f" (default: {api_default(train, 'head')})")
     p.add_argument("--train-size", type=positive_int, metavar="N", help="train on a stratified subset of N images (default: all)")
     p.add_argument("--seed", type=int, help="seed for the subset and the head, 0 to 2**32-1 "
                    f"(default: {api_default(train, 'seed')}); same seed, same result")
@@ -46,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    f"(default: logreg {LogRegHead().C:g}, svm {SVMHead().C:g})")
     p.add_argument("--layer", metavar="NAME", help="cached layer to train on, by its name or as probe.png names it "
                    "(block_13 for block_13_expand_relu; default: the cache's default layer)")
-    p.add_argument("--out", metavar="PATH", help="head file, .keras for keras, .npz for logreg/svm (default: "
+    p.add_argument("--out", metavar="PATH", help=f"head file: {suffixes_line()} (default: "
                    "HOME/runs/heads/<dataset>_<backbone>_<fingerprint>_<layer>_<head>_<preset, epochs, std or C>_n<N>_s<seed>"
                    ".keras|.npz)")
     add_views_args(p, train=True)

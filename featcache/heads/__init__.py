@@ -21,7 +21,24 @@ if TYPE_CHECKING:
     from sklearn.base import BaseEstimator
 
 
+# A new head is one class and its line here. Each class declares how it is stored (``file_suffix``: ".keras", a
+# Keras model, DenseHead's; ".npz", fitted state as arrays and JSON, with ``state_classes`` and ``structure_ok``
+# for heads.state and heads.io) and takes ``seed`` (train, curve and probe pass it to every head).
 HEADS: dict[str, type] = {"keras": DenseHead, "logreg": LogRegHead, "svm": SVMHead}
+
+
+def head_suffix(name: str) -> str:
+    """The file suffix of head ``name``'s files (``.keras`` or ``.npz``), as its class declares."""
+    return HEADS[name].file_suffix
+
+
+def suffixes_line() -> str:
+    """Which heads are which files, for messages: "keras heads are .keras files; logreg and svm heads are .npz files"."""
+    by: dict[str, list[str]] = {}
+    for name, cls in HEADS.items():
+        by.setdefault(cls.file_suffix, []).append(name)
+    return "; ".join(f"{', '.join(names[:-1]) + ' and ' if len(names) > 1 else ''}{names[-1]} heads are {suffix} files"
+                     for suffix, names in by.items())
 
 
 def make_head(name: str, **params: Any) -> BaseEstimator:
@@ -119,4 +136,4 @@ def parse_C_per_head(C: Any, heads: Sequence[str], flag: str = "--C") -> dict[st
     return pairs
 
 
-__all__ = ["HEADS", "make_head", "check_head_params", "exportable_heads", "fold_reason", "folds_needed", "parse_C_per_head", "DenseHead", "LogRegHead", "SVMHead"]
+__all__ = ["HEADS", "head_suffix", "make_head", "check_head_params", "exportable_heads", "fold_reason", "folds_needed", "parse_C_per_head", "DenseHead", "LogRegHead", "SVMHead"]

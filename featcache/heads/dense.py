@@ -142,6 +142,9 @@ class DenseHead(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
         self.standardize = standardize
 
+    summary = "the lesson's Dropout -> Dense head"  # what --head's help says of it
+    file_suffix = ".keras"  # heads.io: a Keras model file (loaded in Keras's safe mode) with featcache's metadata
+
     def check_params(self) -> None:
         """Every parameter of a type and range this head trains with, or one line naming it (a FeatcacheError).
 

@@ -54,7 +54,6 @@ HEAD_KIND = "featcache-head"
 # none and load with an UncheckedHeadWarning; a head of format 2 or later without one was edited and is refused.
 FORMAT_VERSION = 2
 DIGEST_KEY = "content_digest"
-SUFFIXES = {"keras": ".keras", "logreg": ".npz", "svm": ".npz"}
 # Settings of the features a head depends on; evaluate refuses a cache that
 # differs in any of them.
 FEATURE_KEYS = ("backbone", "weights", "image_size", "preprocessing")
@@ -142,8 +141,9 @@ def save_head(head: BaseEstimator, path: str | Path, meta: dict[str, Any], *, fo
 
     path = check_path(path, "path", "the head file to write, e.g. head.npz")  # None was pathlib's TypeError (a tester)
     kind = _kind_of(head)
-    if path.suffix != SUFFIXES[kind]:  # the API's words: train checked its --out before any fit (validate.check_out_file)
-        raise FeatcacheError(f"the {kind} head is saved as a {SUFFIXES[kind]} file; save it as {path.with_suffix(SUFFIXES[kind])}")
+    suffix = type(head).file_suffix  # each head says how it is stored: .keras (a Keras model) or .npz (heads.state)
+    if path.suffix != suffix:  # the API's words: train checked its --out before any fit (validate.check_out_file)
+        raise FeatcacheError(f"the {kind} head is saved as a {suffix} file; save it as {path.with_suffix(suffix)}")
     width = getattr(head, "n_features_in_", None)
     if width is None or getattr(head, "classes_", None) is None:
         raise FeatcacheError(f"this {type(head).__name__} is not fitted, so there is nothing to save; fit it first (head.fit(X, y))")
@@ -162,14 +162,14 @@ def save_head(head: BaseEstimator, path: str | Path, meta: dict[str, Any], *, fo
     meta["head"] = kind  # what the file holds, whatever the caller called it
     _check_meta_shape(meta, path, type(head), _unsavable)
     n = len(meta["class_names"])
-    if kind == "keras" and not np.array_equal(np.asarray(head.classes_), np.arange(n)):
+    if suffix == ".keras" and not np.array_equal(np.asarray(head.classes_), np.arange(n)):
         # load_head gives a Keras head one class per output, in the order of the class names
         raise _unsavable(path, f"a Keras head is stored with one output per class name, and this one's classes are not 0..{n - 1}; "
                                f"fit it on class indices with n_classes={n}")
     check_head(head, meta, path, _unsavable)
     check_head_out(path, force, "path", "force=True", job=meta)
     with atomic_path(path) as tmp:
-        if kind == "keras":
+        if suffix == ".keras":
             _write_keras(head, tmp, meta, digests)
         else:
             _write_npz(head, tmp, meta, digests)
@@ -722,7 +722,7 @@ def _load_npz(path: Path):
     from featcache.heads import HEADS
 
     cls = HEADS.get(meta.get("head"))
-    if cls is None or cls not in (HEADS["logreg"], HEADS["svm"]):
+    if cls is None or getattr(cls, "file_suffix", None) != ".npz":
         raise _unreadable(path, f"unknown head kind {meta.get('head')!r}")
     _check_meta_shape(meta, path, cls)
     created: list[Any] = []
@@ -749,32 +749,10 @@ def _check_digests(meta: dict[str, Any], path: Path) -> None:
 
 
 def _check_structure(head, path: Path) -> None:
-    """The head's objects are exactly what ``fit`` builds; nothing nested where checks would not look."""
-    from sklearn.calibration import CalibratedClassifierCV, _CalibratedClassifier, _SigmoidCalibration
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import StandardScaler
-    from sklearn.svm import SVC
-
-    from featcache.heads.logreg import LogRegHead
-
-    def is_(obj, cls) -> bool:
-        return type(obj) is cls
-
+    """The head's objects are exactly what ``fit`` builds; nothing nested where checks would not look. Each head
+    class says what that is (``structure_ok``); a head without the method is refused: nothing vouches for it."""
     try:
-        pipe = vars(head).get("pipeline_")
-        steps = [s for _, s in pipe.steps] if is_(pipe, Pipeline) and isinstance(pipe.steps, list) else []
-        ok = len(steps) == 2 and is_(steps[0], StandardScaler)
-        if ok and isinstance(head, LogRegHead):
-            ok = is_(steps[1], LogisticRegression)
-        elif ok and is_(steps[1], CalibratedClassifierCV):  # SVMHead(probability=True)
-            cal = steps[1]
-            inner = cal.calibrated_classifiers_
-            ok = (head.probability is True and is_(cal.estimator, SVC) and isinstance(inner, list) and len(inner) >= 1
-                  and all(is_(c, _CalibratedClassifier) and is_(c.estimator, SVC) and isinstance(c.calibrators, list)
-                          and all(is_(k, _SigmoidCalibration) for k in c.calibrators) for c in inner))
-        elif ok:  # SVMHead(probability=False)
-            ok = head.probability is False and is_(steps[1], SVC)
+        ok = bool(head.structure_ok())
     except Exception:
         ok = False
     if not ok:
@@ -890,9 +868,7 @@ def check_head(head: BaseEstimator, meta: dict[str, Any], path: str | Path,
         raise fail(path, f"its classes do not index its {n} class names")
     from sklearn.svm import SVC
 
-    from featcache.heads.svm import SVMHead
-
-    if isinstance(head, SVMHead):
+    if getattr(type(head), "file_suffix", None) == ".npz":  # libsvm's arrays, in any stored state that holds an SVC
         _check_svcs(_objects(head, SVC), width, path, fail)
     try:
         with warnings.catch_warnings():

@@ -98,6 +98,26 @@ class LogRegHead(ClassifierMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.warm_start = warm_start
 
+    summary = "standardized logistic regression"  # what --head's help says of it
+    file_suffix = ".npz"  # heads.io: its fitted state as arrays and JSON (heads.state), no pickle
+
+    @classmethod
+    def state_classes(cls) -> tuple[type, ...]:
+        """The classes a stored LogRegHead is made of (``heads.state.trusted_classes``)."""
+        from sklearn import linear_model  # sklearn's class itself, whatever this module's name is bound to
+        from sklearn.pipeline import Pipeline
+
+        return (cls, Pipeline, StandardScaler, linear_model.LogisticRegression)
+
+    def structure_ok(self) -> bool:
+        """Whether this head's objects are exactly what ``fit`` builds (checked on load: ``heads.io``)."""
+        from featcache.heads.state import scaled_steps
+
+        from sklearn import linear_model
+
+        steps = scaled_steps(self)
+        return bool(steps) and type(steps[1]) is linear_model.LogisticRegression
+
     def check_params(self) -> None:
         """Every parameter of a type and range this head fits with, or one line naming it (a FeatcacheError).
 

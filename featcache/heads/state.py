@@ -22,20 +22,25 @@ class StateError(ValueError):
 
 
 def trusted_classes() -> dict[str, type]:
-    """``"module.QualName" -> class`` for every object a head's state may hold."""
-    from sklearn.calibration import CalibratedClassifierCV, _CalibratedClassifier, _SigmoidCalibration
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold
+    """``"module.QualName" -> class`` for every object a head's state may hold: what each head of ``heads.HEADS``
+    that is stored this way lists (its ``state_classes``). A new head names its own; nothing here changes."""
+    from featcache.heads import HEADS
+
+    classes = {c for head in HEADS.values() for c in (head.state_classes() if hasattr(head, "state_classes") else ())}
+    return {f"{c.__module__}.{c.__qualname__}": c for c in classes}
+
+
+def scaled_steps(head: Any) -> list[Any]:
+    """The steps of a fitted head's ``pipeline_`` when it is exactly a scikit-learn Pipeline of a StandardScaler and
+    one more step (what the scikit-learn heads fit), else []: the common part of their ``structure_ok``."""
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
-    from sklearn.svm import SVC
 
-    from featcache.heads.logreg import LogRegHead
-    from featcache.heads.svm import SVMHead
-
-    classes = (LogRegHead, SVMHead, Pipeline, StandardScaler, LogisticRegression, SVC, CalibratedClassifierCV,
-               _CalibratedClassifier, _SigmoidCalibration, StratifiedKFold)
-    return {f"{c.__module__}.{c.__qualname__}": c for c in classes}
+    pipe = vars(head).get("pipeline_")
+    if type(pipe) is not Pipeline or not isinstance(pipe.steps, list):
+        return []
+    steps = [s for _, s in pipe.steps]
+    return steps if len(steps) == 2 and type(steps[0]) is StandardScaler else []
 
 
 def encode(obj: Any, arrays: list[np.ndarray], trusted: dict[str, type] | None = None) -> Any:

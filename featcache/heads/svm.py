@@ -61,6 +61,37 @@ class SVMHead(ClassifierMixin, BaseEstimator):
         self.seed = seed
         self.n_jobs = n_jobs
 
+    summary = "standardized RBF SVM"  # what --head's help says of it
+    file_suffix = ".npz"  # heads.io: its fitted state as arrays and JSON (heads.state), no pickle
+
+    @classmethod
+    def state_classes(cls) -> tuple[type, ...]:
+        """The classes a stored SVMHead is made of (``heads.state.trusted_classes``)."""
+        from sklearn.calibration import _CalibratedClassifier, _SigmoidCalibration
+        from sklearn.model_selection import StratifiedKFold
+        from sklearn.pipeline import Pipeline
+
+        return (cls, Pipeline, StandardScaler, SVC, CalibratedClassifierCV, _CalibratedClassifier, _SigmoidCalibration,
+                StratifiedKFold)
+
+    def structure_ok(self) -> bool:
+        """Whether this head's objects are exactly what ``fit`` builds: the SVC, calibrated (with ``probability``)
+        by sigmoid calibrators of SVCs, nothing nested where the checks would not look (``heads.io``)."""
+        from sklearn.calibration import _CalibratedClassifier, _SigmoidCalibration
+
+        from featcache.heads.state import scaled_steps
+
+        steps = scaled_steps(self)
+        if not steps:
+            return False
+        last = steps[1]
+        if type(last) is not CalibratedClassifierCV:
+            return self.probability is False and type(last) is SVC
+        inner = last.calibrated_classifiers_
+        return (self.probability is True and type(last.estimator) is SVC and isinstance(inner, list) and len(inner) >= 1
+                and all(type(c) is _CalibratedClassifier and type(c.estimator) is SVC and isinstance(c.calibrators, list)
+                        and all(type(k) is _SigmoidCalibration for k in c.calibrators) for c in inner))
+
     def check_params(self) -> None:
         """Every parameter of a type and range this head fits with, or one line naming it (a FeatcacheError).
 

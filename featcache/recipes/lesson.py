@@ -165,7 +165,7 @@ def probe_layers(ctx: LessonContext) -> tuple[Any, float]:
 
 def best_layer_row(ctx: LessonContext) -> dict[str, Any]:
     """The cached layer and head that probing finds best, trained on all training images, scored on test."""
-    from featcache.analysis.train import head_suffix
+    from featcache.heads import head_suffix
 
     found, probe_seconds = probe_layers(ctx)
     b = found.best
@@ -198,7 +198,8 @@ def views_row(ctx: LessonContext) -> dict[str, Any]:
     """
     from featcache.analysis.evaluate import evaluate
     from featcache.analysis.probe import PROBE_PARAMS, probe
-    from featcache.analysis.train import fit_and_score, head_suffix, save_trained
+    from featcache.analysis.train import fit_and_score, save_trained
+    from featcache.heads import head_suffix
     from featcache.embedding.engines.local import LocalEngine
     from featcache.embedding.runner import extract
     from featcache.embedding.specs import ModelSpec
