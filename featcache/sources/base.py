@@ -187,6 +187,12 @@ def array_digest(*arrays: np.ndarray) -> str:
     return h.hexdigest()
 
 
+def row_digests(images: np.ndarray) -> list[str]:
+    """Per image of an array source: the SHA-256 of its raw uint8 bytes (the same image in two files has the same
+    digest). Here, not in fashion_mnist.py: any source of image arrays digests its rows this way (a review)."""
+    return [hashlib.sha256(np.ascontiguousarray(x).data).hexdigest() for x in images]
+
+
 # The writer a plan writes with: a FixedRows plan any CacheWriter, a staged plan (photos) the store's StagedWriter,
 # which make_writer builds when the plan says ``staged``. Contravariant: a plan for any CacheWriter takes a staged one.
 W_contra = TypeVar("W_contra", bound="CacheWriter", contravariant=True)

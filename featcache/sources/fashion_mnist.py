@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
 import struct
 import zlib
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from typing import ClassVar
 import numpy as np
 
 from featcache.errors import FeatcacheError
-from featcache.sources.base import DataSource, Split, array_digest
+from featcache.sources.base import DataSource, Split, array_digest, row_digests
 from featcache.validate import check_limit, positive_int
 
 CLASS_NAMES = [
@@ -194,8 +193,3 @@ def _first(split: str, images: np.ndarray, labels: np.ndarray, limit: int | None
         # Computed when asked (extraction): 0.3 s for all 70,000 rows, which readers of a cache need not pay.
         digests=lambda _x=images: row_digests(_x),
     )
-
-
-def row_digests(images: np.ndarray) -> list[str]:
-    """Per image: the SHA-256 of its raw 28x28 uint8 bytes (the same image in two files has the same digest)."""
-    return [hashlib.sha256(np.ascontiguousarray(x).data).hexdigest() for x in images]
