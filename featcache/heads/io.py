@@ -220,7 +220,9 @@ def other_job(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str | No
     if old.get("dataset") != new.get("dataset") or list(old.get("class_names") or []) != list(new.get("class_names") or []):
         names = ", ".join(map(str, (old.get("class_names") or [])[:3])) + (", ..." if len(old.get("class_names") or []) > 3 else "")
         return f"holds a {kind} of another data set ({old.get('dataset')}: {names})"
-    old_root, new_root = _photo_root(old.get("source")), _photo_root(new.get("source"))
+    from featcache.sources.base import photo_root_of
+
+    old_root, new_root = photo_root_of(old.get("source")), photo_root_of(new.get("source"))
     if old_root is not None and new_root is not None and _other_folders(old_root, new_root):  # two projects' photos/
         return f"holds a {kind} of another photo folder ({old_root})"  # in name and classes (an adversarial tester)
     if old.get("head") != new.get("head"):  # which kind, against which (a new user read "another kind" as a riddle)
@@ -230,11 +232,6 @@ def other_job(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str | No
     if old.get("finetune") and not new.get("finetune"):  # the other way, an export replaced by its fine-tuning: asked
         return "holds a fine-tuned model (minutes of training), which this export without fine-tuning would replace"
     return None
-
-
-def _photo_root(source: Any) -> str | None:
-    """The photo folder a head's or cache's ``source`` records (class-folder photos), else None."""
-    return str(source.get("root")) if isinstance(source, Mapping) and source.get("kind") == "images" and source.get("root") else None
 
 
 def _other_folders(a: str, b: str) -> bool:

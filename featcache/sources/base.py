@@ -172,7 +172,7 @@ class DataSource:
 
 def photo_root_of(spec: Any) -> str | None:
     """The photo folder a stored source ``spec`` (a cache's or a head's ``source``) reads, None for any other source."""
-    if isinstance(spec, dict) and spec.get("kind") == "images" and spec.get("root"):
+    if isinstance(spec, Mapping) and spec.get("kind") == "images" and spec.get("root"):
         return str(spec["root"])
     return None
 
