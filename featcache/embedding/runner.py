@@ -148,9 +148,11 @@ def _check_outside_the_data(path: Path, source: Any) -> None:
 def _parts(source, model, store, engine) -> tuple[Any, ModelSpec, StoreSpec, Any]:
     """The four parts, defaults filled in; a wrong kind of object is a TypeError (a programming error, not bad data)."""
     from featcache.embedding.engines.local import LocalEngine
+    from featcache.sources import KINDS
     from featcache.sources.fashion_mnist import FashionMNIST
 
-    for value, name, example in ((source, "source", "FashionMNIST() or PhotoFolder(DIR)"), (model, "model", "ModelSpec()"),
+    sources = " or ".join(f"{cls}(...)" for _, cls in KINDS.values())  # every kind of source there is
+    for value, name, example in ((source, "source", sources), (model, "model", "ModelSpec()"),
                                  (store, "store", "StoreSpec()"), (engine, "engine", "LocalEngine() or RayEngine()")):
         if isinstance(value, type):  # LocalEngine, not LocalEngine(): "check() missing 1 required positional argument: 'self'"
             raise FeatcacheError(f"{name} is the class {value.__name__}, not one made from it; pass {value.__name__}(...), "
@@ -158,7 +160,7 @@ def _parts(source, model, store, engine) -> tuple[Any, ModelSpec, StoreSpec, Any
     source = FashionMNIST() if source is None else source
     model, store, engine = model or ModelSpec(), store or StoreSpec(), engine or LocalEngine()
     if not isinstance(source, DataSource) and not callable(getattr(source, "open", None)):
-        raise TypeError(f"source must be FashionMNIST(...), PhotoFolder(...) or a DataSource, not {type(source).__name__}")
+        raise TypeError(f"source must be {sources.replace(' or ', ', ')} or a DataSource, not {type(source).__name__}")
     for value, kind, name in ((model, ModelSpec, "model"), (store, StoreSpec, "store")):
         if not isinstance(value, kind):
             raise TypeError(f"{name} must be a {kind.__name__}, not {type(value).__name__}")
