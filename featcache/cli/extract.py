@@ -54,7 +54,8 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--image-size", type=int, metavar="PX", help=f"input size in pixels, up to {MAX_IMAGE_SIZE} (default: "
                    f"{FashionMNIST.default_image_size} for Fashion-MNIST, as the lesson; else the backbone's, "
                    f"{REGISTRY[default(ModelSpec, 'backbone')].default_size} for {default(ModelSpec, 'backbone')}; "
-                   "photos are decoded and resized to it with PIL bilinear)")
+                   "photos are decoded, a JPEG at a reduced scale when it is twice the size or more, and resized to it with "
+                   "PIL bilinear: docs/photos.md)")
     g.add_argument("--layers", metavar="L1,L2|blocks", help="pool these layers in the same pass: blocks as probe.png names "
                    "them (block_13 for MobileNetV2's block_13_expand_relu), 'blocks' for every block and the final output, "
                    "or any layer's name (default: the final output)")

@@ -407,6 +407,7 @@ def predict(
     """
     from featcache.deploy.model import MODEL_FILE
     from featcache.embedding.runtimes import check_runtime
+    from featcache.sources.base import photo_root_of
 
     model = check_path(model, "model", MODEL_FILE)
     images = _as_path_list(images)
@@ -428,7 +429,8 @@ def predict(
     per_file, skipped = predict_files(files, size, batch_size, net, names, top_k, bar, views=views)
     if not arrays and all(p is None for p in per_file):  # the model was not loaded: no batch had an image
         raise _nothing_to_predict(skipped)
-    per_array = predict_arrays(arrays, net, batch_size, names, top_k, bar, size=size, views=views)
+    per_array = predict_arrays(arrays, net, batch_size, names, top_k, bar, size=size, views=views,
+                               photos=photo_root_of(meta.get("source")) is not None)
 
     runner = net()
     preds = Predictions(in_input_order(paths, per_file, per_array), skipped=skipped, runtime=runner.runtime_used,
@@ -552,12 +554,15 @@ def _nothing_to_predict(skipped: Sequence[tuple[str, str]]) -> FeatcacheError:
 
 
 def predict_arrays(arrays: Sequence[tuple[Path, np.ndarray]], net: Callable[[], ModelRunner], batch_size: int,
-                   names: list[str], top_k: int, bar: Progress | None = None, *, size: int, views: int = 1) -> list[list[Prediction]]:
+                   names: list[str], top_k: int, bar: Progress | None = None, *, size: int, views: int = 1,
+                   photos: bool = False) -> list[list[Prediction]]:
     """The predictions of each ``.npy``'s images (``"x.npy[i]"``), one list per array, in order.
 
     Each array's batch is bounded as ``predict_files``' are, its raw pixels counted too: the model turns each raw
     image into float32 RGB before resizing it to ``size``, and an array's images come at any size (a batch of 64 of
-    3000 x 3000 px would hold 28 GB)."""
+    3000 x 3000 px would hold 28 GB). ``photos`` (a model whose head was trained on a photo folder's cache): each
+    image of another size is resized as the photo decoder resizes (``decode.resize_pixels``) before the model, so
+    the same pixels give the same classes as a file or an array."""
     from featcache.deploy import model as model_io
     from featcache.embedding.passes import images_per_pass
 
@@ -565,11 +570,21 @@ def predict_arrays(arrays: Sequence[tuple[Path, np.ndarray]], net: Callable[[], 
     for p, arr in arrays:
         # Each array separately: one batch needs one image size; large images in smaller batches.
         rows = images_per_pass(batch_size, size, views=views, raw_pixels=arr.shape[1] * arr.shape[2]).rows
-        probs = model_io.run_model(net(), arr, rows)
+        if photos and arr.shape[1:3] != (size, size):
+            probs = np.concatenate([model_io.run_model(net(), _as_decoded(arr[i:i + rows], size), rows)
+                                    for i in range(0, len(arr), rows)])
+        else:
+            probs = model_io.run_model(net(), arr, rows)
         out.append([Prediction(f"{p}[{i}]", t) for i, t in enumerate(top_k_classes(probs, names, top_k))])
         if bar is not None:
             bar.add(len(arr))
     return out
+
+
+def _as_decoded(images: np.ndarray, size: int) -> np.ndarray:
+    from featcache.sources.decode import resize_pixels
+
+    return np.stack([resize_pixels(x, size) for x in images])
 
 
 def in_input_order(paths: Sequence[Path], per_file: Sequence[Prediction | None],

@@ -340,8 +340,9 @@ def report_markdown(result: LessonResult, ctx: LessonContext) -> str:
         "",
         f"The lesson's end-to-end model: {pc['total']:,} parameters, {pc['trainable']:,} trainable, "
         f"{pc['non_trainable']:,} non-trainable.",
-        "For comparison, the lesson's own figures (its text, not measured here: Keras's ImageNet weights for 96x96 "
-        "inputs, its own test images): transfer 0.859 on 4,000 images; from scratch 0.883 on 15,000.",
+        "For comparison, the lesson's own figures (its text, not measured here: the same first test images, Keras's "
+        "ImageNet weights trained at 96x96, where these were trained at 224): transfer 0.859 on 4,000 images; from "
+        "scratch 0.883 on 15,000.",
     ]) + "\n"
 
 
