@@ -30,12 +30,13 @@ def shell_word(text: str) -> str:
 
 def _bash_escaped(ch: str) -> str:
     """One character inside bash's ``$'...'``: the named escapes, a backslash or quote escaped, any other control
-    character by its code (``\\xHH`` below 0x80; above, ``\\uHHHH``, which bash writes as UTF-8), the rest as is."""
+    character as its UTF-8 bytes, ``\\xHH`` each (bash's ``\\uHHHH`` depends on the locale: under LC_ALL=C it
+    stays text; a review), the rest as is."""
     named = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\", "'": "\\'"}
     if ch in named:
         return named[ch]
     if CONTROL.fullmatch(ch):
-        return f"\\x{ord(ch):02x}" if ord(ch) < 0x80 else f"\\u{ord(ch):04x}"
+        return "".join(f"\\x{b:02x}" for b in ch.encode("utf-8", "surrogateescape"))
     return ch
 
 

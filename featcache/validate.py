@@ -587,7 +587,7 @@ def recorded_digests(marker: str | Path) -> dict[str, str] | None:
 
 def check_report_files(files: Sequence[Path], ours: Callable[[], bool], flag: str = "--out",
                        digests: Callable[[], Mapping[str, str] | None] | None = None,
-                       recorded: Sequence[Path] = ()) -> dict[str, str]:
+                       recorded: Sequence[Path] = (), since_digests: Sequence[Path] = ()) -> dict[str, str]:
     """Before the work: the report files about to be written into a folder replace only a report featcache wrote,
     and of it only files still as featcache wrote them.
 
@@ -605,12 +605,14 @@ def check_report_files(files: Sequence[Path], ours: Callable[[], bool], flag: st
     naming it. Until 2026-12-03 ``ours()`` alone let every file there be
     replaced (an adversarial tester). A report from before digests were
     recorded (``digests()`` gives None) is taken as before: its files are
-    replaced.
+    replaced, except ``since_digests``, files of the report that featcache
+    first wrote after digests were recorded (lesson.png): such a file in an
+    older report is the user's and is refused (a review).
 
     Returns the digests of ``recorded`` files that exist and may be
     replaced, by name: the writer records them again beside the digests of
-    what it writes (``report_digests``), so a file the run leaves alone (a
-    plot not drawn this time) stays vouched for.
+    what it writes (``report_digests``), so a file the run leaves alone stays
+    vouched for (a plot not drawn this time is dropped instead: ``drop_stale``).
     """
     restore_killed(files)  # a rerun of a report killed halfway (SIGKILL): the old report back, then checked
     for p in files:
@@ -625,7 +627,11 @@ def check_report_files(files: Sequence[Path], ours: Callable[[], bool], flag: st
     if not present:
         return {}
     found = {p.name: file_sha256(p) for p in present}
-    if known is None:  # a report from before digests: its files are featcache's, as before
+    if known is None:  # a report from before digests: its files are featcache's, as before, but for newer ones
+        for p in present:
+            if p in [Path(q) for q in since_digests]:
+                raise FeatcacheError(f"{p} is not a file featcache wrote in this report (the report is from before featcache wrote a {p.name}); "
+                                     f"choose another {flag} or move {p} away")
         return found
     for p in present:
         if p.name not in known:

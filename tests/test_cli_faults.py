@@ -731,7 +731,10 @@ def test_verify_and_info_name_what_is_missing_for_every_kind(tmp_path, capsys, c
     .h5 keeps the cache's line (how to make one)."""
     for name in ("head.keras", "head.npz"):
         err = one_line_error(capsys, [command, str(tmp_path / name)], f"not found: {tmp_path / name}; check the path")
-        assert "extract" not in err
+        assert "cache not found" not in err
+    (tmp_path / "gone.keras").symlink_to(tmp_path / "nowhere")  # "point it at a cache" said the cache's reader
+    one_line_error(capsys, [command, str(tmp_path / "gone.keras")], "is a symbolic link to nothing (or a loop of links); "
+                   "point it at a cache ('featcache extract'), a head ('featcache train') or a model")
     err = one_line_error(capsys, [command, str(tmp_path)], f"{tmp_path} is a folder; pass a cache ('featcache extract'), "
                          "a head ('featcache train') or a model ('featcache export', 'featcache finetune')")
     one_line_error(capsys, [command, str(tmp_path / "c.h5")], "cache not found: ")
@@ -1275,6 +1278,10 @@ def test_a_head_given_as_a_cache_or_the_arguments_swapped_are_named(tmp_path, ca
                    "'featcache evaluate HEAD CACHE'")
     (tmp_path / "notes.txt").write_text("no cache")
     one_line_error(capsys, ["train", str(tmp_path / "notes.txt"), "--head", "logreg"], "is not a readable HDF5 file")
+    spaced = tmp_path / "my head.npz"  # the suggested commands paste as they are (a review: the path was bare)
+    spaced.write_bytes(head.read_bytes())
+    one_line_error(capsys, ["train", str(spaced), "--head", "logreg"],
+                   f"'featcache evaluate '{spaced}' CACHE', check its content digest with 'featcache verify '{spaced}'')")
 
 
 def test_a_report_rerun_stopped_midway_leaves_the_old_report_whole(tmp_path, capsys, monkeypatch):

@@ -247,6 +247,9 @@ def _nan_coef(doc, entries):
     (_narrow_mean, "its arrays do not fit together"),
     (_state_class("posix.system"), "'posix.system' is not a class a featcache head may hold"),
     (lambda d, e: d["state"]["state"]["__dict__"].update(x={"__reduce__": 1}), "unknown entry '__reduce__'"),
+    # another head's class, where no check looks: a logreg file trusts a logreg's classes alone (a review; it loaded)
+    (_extra_state({"__object__": "sklearn.calibration.CalibratedClassifierCV", "state": {"__dict__": {}}}),
+     "'sklearn.calibration.CalibratedClassifierCV' is not a class a featcache head may hold"),
 ])
 def test_crafted_npz_heads_are_one_line(npz_head, cache, capsys, change, message):
     _rewrite_npz(npz_head, change)

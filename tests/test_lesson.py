@@ -381,6 +381,20 @@ def test_lesson_replaces_its_own_report(tmp_path):
     (out / "lesson.png").write_bytes(b"a picture of my own")  # the picture as well
     with pytest.raises(FeatcacheError, match=f"{out / 'lesson.png'} was changed since featcache wrote it"):
         lesson_mod.check_outputs(out)
+    # a lesson folder from before reports recorded digests: its files are taken as featcache's, but lesson.png is
+    # newer than that, so one there is the user's (a review: it was replaced without a word)
+    import json
+
+    from featcache.validate import RECORD_DIGEST, REPORT_DIGESTS
+
+    doc = json.loads((out / "lesson.json").read_text())
+    doc.pop(REPORT_DIGESTS), doc.pop(RECORD_DIGEST, None)
+    (out / "lesson.json").write_text(json.dumps(doc))
+    with pytest.raises(FeatcacheError, match=f"{out / 'lesson.png'} is not a file featcache wrote in this report"):
+        lesson_mod.check_outputs(out)
+    assert (out / "lesson.png").read_bytes() == b"a picture of my own"
+    (out / "lesson.png").unlink()
+    lesson_mod.check_outputs(out)  # the older report's own files are replaced as before
 
 
 def test_the_keras_warm_up_leaves_the_rows_results_as_they_were(tmp_path, monkeypatch):

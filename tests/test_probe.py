@@ -532,8 +532,10 @@ def test_a_probe_without_a_plot_drops_the_one_from_before(multi_cache, tmp_path)
     assert featcache.probe(multi_cache, heads="svm", out=out, on_test=True).plot.exists()  # a plot again, accepted
 
 
-@pytest.mark.parametrize("name", ["plain.h5", "with space.h5", "it's.h5", "new\nline.h5", "esc\x1b[31m.h5", "tab\tand\\.h5"])
-def test_the_suggested_train_command_pastes_into_bash(name, capsys, tmp_path):
+@pytest.mark.parametrize("name", ["plain.h5", "with space.h5", "it's.h5", "new\nline.h5", "esc\x1b[31m.h5", "tab\tand\\.h5",
+                                  "c1\x85and\u2028é.h5"])
+@pytest.mark.parametrize("locale", ["C.UTF-8", "C"])
+def test_the_suggested_train_command_pastes_into_bash(name, locale, capsys, tmp_path):
     """probe prints the train command of its choice, on one line (errors.one_line). A cache path with a newline was
     quoted 'new\\nline.h5' by shlex and then escaped: pasted, bash read a backslash and an n (a session's note). Bash
     reads the printed word back as the path, whatever it holds."""
@@ -545,6 +547,7 @@ def test_the_suggested_train_command_pastes_into_bash(name, capsys, tmp_path):
     path = str(tmp_path / name)
     printed = one_line(train_command(path, ProbeRow(0, "out_relu", 8, "logreg", 0.03, 0.5, "test", 0.1)))
     assert printed == train_command(path, ProbeRow(0, "out_relu", 8, "logreg", 0.03, 0.5, "test", 0.1))  # nothing escaped after
-    got = subprocess.run(["bash", "-c", f'set -- {printed}; printf "%s\\0" "$@"'], capture_output=True).stdout
+    env = {"PATH": "/usr/bin:/bin", "LC_ALL": locale}  # bash's \u escapes depended on it (a review)
+    got = subprocess.run(["bash", "-c", f'set -- {printed}; printf "%s\\0" "$@"'], capture_output=True, env=env).stdout
     assert got.split(b"\0")[:-1] == [w.encode() for w in ["featcache", "train", path, "--head", "logreg", "--layer", "out_relu",
                                                            "--C", "0.03"]]

@@ -102,17 +102,25 @@ def build_head(
     return make_head(head, **params)
 
 
+# Parameters that change how a head runs, not what it fits (scikit-learn's names): left out of a default file name.
+RUN_ONLY_PARAMS = ("n_jobs", "verbose", "cache_size")
+
+
 def head_tag(head: str, est: BaseEstimator, preset: str | None, epochs: int | None, standardize: bool) -> str:
     """What sets this head apart from others on the same rows, for its default file name.
 
-    Everything that changes the fitted head is in it (preset, epochs, standardization, C), so
-    ``--C cv`` never replaces the ``--C 0.03`` head's default file.
+    Everything that changes the fitted head is in it (preset, epochs, standardization, C; for a head without a C,
+    a digest of its parameters but ``RUN_ONLY_PARAMS``), so ``--C cv`` never replaces the ``--C 0.03`` head's
+    default file.
     """
     if head == "keras":
         return "-".join(p for p in (preset, f"e{epochs}" if epochs is not None else None, "std" if standardize else None) if p)
     if "C" in est.get_params():
         return f"C{est.C}"
-    return f"p{hashlib.sha256(repr(sorted(est.get_params().items())).encode()).hexdigest()[:6]}"  # a head without a C
+    # A head without a C: 6 hex of a digest of its parameters, but those that only say how it runs (scikit-learn's
+    # names for them), so two equal fits share a default file (a review: --jobs made another file)
+    params = sorted((k, v) for k, v in est.get_params().items() if k not in RUN_ONLY_PARAMS)
+    return f"p{hashlib.sha256(repr(params).encode()).hexdigest()[:6]}"
 
 
 def views_tag(train_views: tuple[str, ...]) -> str | None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from featcache.analysis.train import train
 from featcache.cli.common import add_json_flag, api_default, given, positive_int, print_json
 from featcache.cli.headfile import add_force_arg, add_views_args
-from featcache.heads import HEADS, LogRegHead, SVMHead, suffixes_line
+from featcache.heads import HEADS, LogRegHead, SVMHead, head_summary, suffixes_line
 from featcache.heads.dense import DEFAULT_PRESET, PRESETS
 from featcache.validate import C_RANGE, arg_type, parse_C
 
@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Fit a classifier head on the cached train features (optionally a seeded, class-stratified "
                        "subset), report test accuracy and fit time, and save the head with the cache's fingerprint and class names.")
     p.add_argument("cache", help="a cache written by 'featcache extract'")
-    p.add_argument("--head", metavar="|".join(HEADS), help="; ".join(f"{name}: {cls.summary}" for name, cls in HEADS.items())
+    p.add_argument("--head", metavar="|".join(HEADS), help="; ".join(f"{name}: {head_summary(name)}" for name in HEADS)
                    + f" (default: {api_default(train, 'head')})")
     p.add_argument("--train-size", type=positive_int, metavar="N", help="train on a stratified subset of N images (default: all)")
     p.add_argument("--seed", type=int, help="seed for the subset and the head, 0 to 2**32-1 "

@@ -27,6 +27,13 @@ if TYPE_CHECKING:
 HEADS: dict[str, type] = {"keras": DenseHead, "logreg": LogRegHead, "svm": SVMHead}
 
 
+def head_summary(name: str) -> str:
+    """What head ``name`` is, in a few words (``--head``'s help): its class's ``summary``, else its docstring's
+    first line (a head registered without one must not stop every command's parser)."""
+    cls = HEADS[name]
+    return getattr(cls, "summary", None) or (cls.__doc__ or name).strip().splitlines()[0]
+
+
 def head_suffix(name: str) -> str:
     """The file suffix of head ``name``'s files (``.keras`` or ``.npz``), as its class declares."""
     return HEADS[name].file_suffix
@@ -36,7 +43,8 @@ def suffixes_line() -> str:
     """Which heads are which files, for messages: "keras heads are .keras files; logreg and svm heads are .npz files"."""
     by: dict[str, list[str]] = {}
     for name, cls in HEADS.items():
-        by.setdefault(cls.file_suffix, []).append(name)
+        if hasattr(cls, "file_suffix"):  # a head that is never saved (a test's stand-in) has none
+            by.setdefault(cls.file_suffix, []).append(name)
     return "; ".join(f"{', '.join(names[:-1]) + ' and ' if len(names) > 1 else ''}{names[-1]} heads are {suffix} files"
                      for suffix, names in by.items())
 
@@ -136,4 +144,4 @@ def parse_C_per_head(C: Any, heads: Sequence[str], flag: str = "--C") -> dict[st
     return pairs
 
 
-__all__ = ["HEADS", "head_suffix", "make_head", "check_head_params", "exportable_heads", "fold_reason", "folds_needed", "parse_C_per_head", "DenseHead", "LogRegHead", "SVMHead"]
+__all__ = ["HEADS", "head_suffix", "head_summary", "make_head", "check_head_params", "exportable_heads", "fold_reason", "folds_needed", "parse_C_per_head", "DenseHead", "LogRegHead", "SVMHead"]

@@ -282,11 +282,11 @@ def add_sealed_meta(path: Path, meta: dict[str, Any]) -> None:
 def _write_npz(head, tmp: Path, meta: dict[str, Any], digests) -> None:
     import sklearn
 
-    from featcache.heads.state import StateError, encode
+    from featcache.heads.state import StateError, encode, trusted_classes
 
     arrays: list[np.ndarray] = []
     try:
-        tree = encode(head, arrays)
+        tree = encode(head, arrays, trusted_classes(type(head)))
     except StateError as exc:
         raise FeatcacheError(f"cannot save this head safely ({exc})") from None
     doc = _as_loaded({"meta": {**meta, "sklearn_version": sklearn.__version__}, "state": tree})
@@ -588,13 +588,16 @@ def damaged_line(path: str | Path, why: str) -> str:
 def not_a_cache(path: str | Path) -> str | None:
     """The one line for a head or model given where a cache goes, naming the command that takes it; None for any
     other file. One wording for every command (info and train had two; a review)."""
+    from featcache.errors import shell_word
+
     kind = file_kind(path)
+    word = shell_word(str(path))  # the commands suggested paste as they are (a path with a space; a review)
     if kind == "head":
         return (f"{path} is a head written by 'featcache train', not a cache; pass the cache it was trained on (score "
-                f"the head with 'featcache evaluate {path} CACHE', check its content digest with 'featcache verify {path}')")
+                f"the head with 'featcache evaluate {word} CACHE', check its content digest with 'featcache verify {word}')")
     if kind == "model":
         return (f"{path} is a model written by 'featcache export' or 'featcache finetune', not a cache; classify images "
-                f"with 'featcache predict {path} IMAGE ...', or check its content digest with 'featcache verify {path}'")
+                f"with 'featcache predict {word} IMAGE ...', or check its content digest with 'featcache verify {word}'")
     return None
 
 
@@ -704,7 +707,7 @@ def _standardize_stats(stats: Any, width: int, path: Path) -> tuple[np.ndarray, 
 
 
 def _load_npz(path: Path):
-    from featcache.heads.state import StateError, decode
+    from featcache.heads.state import StateError, decode, trusted_classes
 
     try:
         with np.load(path, allow_pickle=False) as z:
@@ -724,7 +727,7 @@ def _load_npz(path: Path):
     _check_meta_shape(meta, path, cls)
     created: list[Any] = []
     try:
-        head = decode(doc.get("state"), arrays, created=created)
+        head = decode(doc.get("state"), arrays, trusted_classes(cls), created=created)
     except StateError as exc:
         raise _unreadable(path, str(exc)) from None
     if type(head) is not cls:
@@ -749,7 +752,7 @@ def _check_structure(head, path: Path) -> None:
     """The head's objects are exactly what ``fit`` builds; nothing nested where checks would not look. Each head
     class says what that is (``structure_ok``); a head without the method is refused: nothing vouches for it."""
     try:
-        ok = bool(head.structure_ok())
+        ok = bool(type(head).structure_ok(head))  # the class's method: a decoded attribute cannot stand in for it
     except Exception:
         ok = False
     if not ok:

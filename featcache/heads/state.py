@@ -21,12 +21,14 @@ class StateError(ValueError):
     """The tree holds something ``decode`` does not accept (unknown class or tag, object array)."""
 
 
-def trusted_classes() -> dict[str, type]:
-    """``"module.QualName" -> class`` for every object a head's state may hold: what each head of ``heads.HEADS``
-    that is stored this way lists (its ``state_classes``). A new head names its own; nothing here changes."""
+def trusted_classes(head: type | None = None) -> dict[str, type]:
+    """``"module.QualName" -> class`` for every object the state of a ``head`` (a class of ``heads.HEADS``) may hold:
+    what that class lists (its ``state_classes``). A file of one head trusts that head's classes alone, so a logreg
+    file cannot hold an SVM's objects where no check looks (a review). Without ``head``: every registered head's."""
     from featcache.heads import HEADS
 
-    classes = {c for head in HEADS.values() for c in (head.state_classes() if hasattr(head, "state_classes") else ())}
+    heads = [head] if head is not None else [h for h in HEADS.values() if hasattr(h, "state_classes")]
+    classes = {c for h in heads for c in h.state_classes()}
     return {f"{c.__module__}.{c.__qualname__}": c for c in classes}
 
 

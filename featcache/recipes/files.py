@@ -41,17 +41,21 @@ def zip_kind(path: str | Path) -> str | None:
 def check_any_file(path: Path) -> None:
     """What is not a file of any kind, named for all three kinds: a cache's reader said "cache not found: x.keras;
     run 'featcache extract' first" of a missing head, and "a folder, not a cache" (a session's note). A missing
-    ``.h5`` (or a link to nothing) is left to the cache's reader, whose lines say how to make or finish one."""
+    ``.h5`` (or one being extracted) is left to the cache's reader, whose lines say how to make or finish one."""
     import os
 
+    from featcache.heads.io import check_regular_file
     from featcache.store.layout import partial_path
 
-    if not os.path.lexists(path) and path.suffix.lower() != ".h5" and not partial_path(path).exists():
-        raise FeatcacheError(f"not found: {path}; check the path")
     if path.is_dir():
         raise FeatcacheError(f"{path} is a folder; pass {WHAT}")
-    if path.exists() and not path.is_file():  # a FIFO or a device: a reader would wait on it forever
-        raise FeatcacheError(f"{path} is not a regular file; pass {WHAT}")
+    if path.suffix.lower() == ".h5" or partial_path(path).exists():
+        return
+    if os.path.islink(path) and not path.exists():  # a link to nothing: "point it at a cache" said the reader
+        raise FeatcacheError(f"{path} is a symbolic link to nothing (or a loop of links); point it at {WHAT}")
+    if not path.exists():
+        raise FeatcacheError(f"not found: {path}; check the path (verify and info take {WHAT})")
+    check_regular_file(path, "input", f"pass {WHAT}", "check the path")  # a FIFO (would wait forever), no permission
 
 
 @dataclass(frozen=True)

@@ -396,7 +396,8 @@ def check_outputs(out: Path) -> None:
     files = report_files(out)
     # lesson.json, written last, records the SHA-256 of lesson.csv, lesson.md and lesson.png: a changed one is refused
     check_report_files(files.values(), lambda: _is_lesson_json(files["json"]),
-                       digests=lambda: recorded_digests(files["json"]), recorded=[files["csv"], files["markdown"], files["png"]])
+                       digests=lambda: recorded_digests(files["json"]), recorded=[files["csv"], files["markdown"], files["png"]],
+                       since_digests=[files["png"]])  # drawn since 2026-12-04: in an older folder, it is the user's
     for folder in ("heads", "eval", "probe", "probe_views"):
         check_out_dir(out / folder)
     heads = [out / "heads" / name for name in FIXED_HEADS]
@@ -438,8 +439,7 @@ def write_report(result: LessonResult, ctx: LessonContext) -> dict[str, Path]:
 
 def _plot_title(ctx: LessonContext) -> str:
     m = ctx.cache.meta
-    return (f"Fashion-MNIST, the first {ctx.test_limit:,} test images: {m.get('backbone')} at {m.get('image_size')} px, "
-            "frozen, against a CNN from scratch")
+    return f"Fashion-MNIST, the first {ctx.test_limit:,} test images; frozen {m.get('backbone')} at {m.get('image_size')} px"
 
 
 def check_limits(source: DataSource, train_limit: int, test_limit: int, scratch_train: int, scratch_epochs: int) -> None:

@@ -155,11 +155,7 @@ def decode_image(path: str | Path | BinaryIO, size: int | None = None) -> np.nda
                 im = im.convert("RGBA")
                 background = Image.new("RGBA", im.size, (255, 255, 255, 255))
                 im = Image.alpha_composite(background, im)
-            if im.mode != "RGB":
-                im = im.convert("RGB")  # convert() copies even an RGB image: a copy costs as much as the resize (see _upright)
-            if size is not None and im.size != (size, size):
-                im = im.resize((size, size), Image.BILINEAR)
-            return np.asarray(im, dtype=np.uint8)
+            return _rgb_at(im, size)
     except UnreadableImage:
         raise
     except UnidentifiedImageError:
@@ -188,10 +184,16 @@ def resize_pixels(image: np.ndarray, size: int) -> np.ndarray:
     (P(ants) moved by up to 0.42; an independent audit). A JPEG's reduced-scale decoding has no array counterpart."""
     from PIL import Image
 
-    im = Image.fromarray(np.ascontiguousarray(image[..., 0] if image.shape[-1] == 1 else image))
+    return _rgb_at(Image.fromarray(np.ascontiguousarray(image[..., 0] if image.shape[-1] == 1 else image)), size)
+
+
+def _rgb_at(im, size: int | None) -> np.ndarray:
+    """The last steps of every decode, one home for both callers: RGB, then Pillow's bilinear resize to ``size``."""
+    from PIL import Image
+
     if im.mode != "RGB":
-        im = im.convert("RGB")
-    if im.size != (size, size):
+        im = im.convert("RGB")  # convert() copies even an RGB image: a copy costs as much as the resize (see _upright)
+    if size is not None and im.size != (size, size):
         im = im.resize((size, size), Image.BILINEAR)
     return np.asarray(im, dtype=np.uint8)
 

@@ -42,6 +42,7 @@ class CurveResult:
 
     @property
     def png(self) -> Path:
+        """Where curve.png is; no file there after a run with ``plot=False`` (``to_dict`` then gives None)."""
         return self.out / "curve.png"
 
     def to_dict(self) -> dict[str, Any]:
@@ -160,7 +161,7 @@ def _run_locked(bound: BoundCurve, folder: CurveFolder, t_start: float, plot: bo
     plan = make_plan(bound, done)
     earlier = folder.earlier_params()
     meta = curve_meta(bound, {h: earlier[h] for h in {k[0] for k in plan.kept} if h in earlier})
-    meta[REPORT_DIGESTS] = kept  # the curve.png left from before, unchanged, until this run draws its own
+    meta[REPORT_DIGESTS] = kept  # the curve.png left from before, unchanged, until this run draws its own or drops it
     with output_files(folder.path, [folder.csv, folder.json]):  # a full disk here leaves no empty folder behind
         folder.check_writable()
         folder.write(plan.stored(), meta)
