@@ -376,10 +376,13 @@ def lesson_figure(rows: Sequence[dict[str, Any]], reported: dict[str, float], ti
     _matplotlib_config()
     from matplotlib.figure import Figure
 
-    bars = [(f"{r['approach']}\n{int(r['training_images']):,} images, {float(r['training_seconds']):.1f} s",
+    import textwrap
+
+    wrap = lambda text: "\n".join(textwrap.wrap(str(text), 44))  # noqa: E731 - long approach names squeezed the bars
+    bars = [(f"{wrap(r['approach'])}\n{int(r['training_images']):,} images, {float(r['training_seconds']):.1f} s",
              float(r["test_accuracy"]), False) for r in rows]
-    bars += [(f"{name}\nthe lesson's text, not measured here", float(value), True) for name, value in reported.items()]
-    fig = Figure(figsize=(8.0, 1.2 + 0.6 * len(bars)), layout="tight")
+    bars += [(f"{wrap(name)}\nthe lesson's text, not measured here", float(value), True) for name, value in reported.items()]
+    fig = Figure(figsize=(8.0, 1.2 + 0.2 * sum(label.count("\n") + 1 for label, _, _ in bars)), layout="tight")
     ax = fig.add_subplot()
     at = list(range(len(bars)))[::-1]  # the table's first row on top
     for y, (_, acc, theirs) in zip(at, bars):

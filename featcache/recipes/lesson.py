@@ -439,7 +439,7 @@ def write_report(result: LessonResult, ctx: LessonContext) -> dict[str, Path]:
 
 def _plot_title(ctx: LessonContext) -> str:
     m = ctx.cache.meta
-    return f"Fashion-MNIST, the first {ctx.test_limit:,} test images; frozen {m.get('backbone')} at {m.get('image_size')} px"
+    return f"Fashion-MNIST, first {ctx.test_limit:,} test images; frozen {m.get('backbone')}, {m.get('image_size')} px"
 
 
 def check_limits(source: DataSource, train_limit: int, test_limit: int, scratch_train: int, scratch_epochs: int) -> None:
