@@ -246,6 +246,7 @@ def _nan_coef(doc, entries):
     (_set("n_features", 7), "the head takes 6 features, its metadata says 7"),
     (_narrow_mean, "its arrays do not fit together"),
     (_state_class("posix.system"), "'posix.system' is not a class a featcache head may hold"),
+    (_set("head", ["logreg"]), "unknown head kind ['logreg']"),  # a TypeError traceback (a review)
     (lambda d, e: d["state"]["state"]["__dict__"].update(x={"__reduce__": 1}), "unknown entry '__reduce__'"),
     # another head's class, where no check looks: a logreg file trusts a logreg's classes alone (a review; it loaded)
     (_extra_state({"__object__": "sklearn.calibration.CalibratedClassifierCV", "state": {"__dict__": {}}}),

@@ -721,7 +721,8 @@ def _load_npz(path: Path):
     meta = doc["meta"]
     from featcache.heads import HEADS
 
-    cls = HEADS.get(meta.get("head"))
+    kind = meta.get("head")
+    cls = HEADS.get(kind) if isinstance(kind, str) else None  # ["logreg"] was an unhashable-list TypeError (a review)
     if cls is None or getattr(cls, "file_suffix", None) != ".npz":
         raise _unreadable(path, f"unknown head kind {meta.get('head')!r}")
     _check_meta_shape(meta, path, cls)
