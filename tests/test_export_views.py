@@ -119,3 +119,38 @@ def test_exported_views_model_averages_like_the_heads_on_cached_views(real_weigh
     assert main(["export", str(svm.path), "--views", "all", "--out", str(tmp_path / "s.keras")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "the SVM does not export" in err and not (tmp_path / "s.keras").exists()
+
+
+def test_a_fashion_mnist_model_classifies_a_png_as_the_array_of_the_same_pixels(tmp_path):
+    """Regression (an adversarial tester): predict decoded every image file at the model's size, so a Fashion-MNIST
+    model (whose graph resizes the 28-px images, and takes its views of them before that) averaged a 2-px shift of
+    the 96-px image instead: probabilities off by up to 0.37, 16 of 200 top classes, against the .npy of the same
+    images, which matched the head's averages on the cached views. Files of an array source's model are read at
+    their own size now; the orig-only model too (its PNGs were resized by Pillow, its cache by TensorFlow)."""
+    from PIL import Image
+    from helpers import make_fashion_dir
+
+    import featcache
+    from featcache.sources.fashion_mnist import FashionMNIST
+
+    data = make_fashion_dir(tmp_path / "fm", n_train=60, n_test=12)
+    cache = extract(source=FashionMNIST(data_dir=str(data)), weights="random", image_size=32,
+                    views="shift:+2,+2,shift:-2,-2", out=tmp_path / "v.h5").path
+    head = featcache.train(cache, "logreg", out=tmp_path / "h.npz").path
+    images = FashionMNIST(data_dir=str(data)).open(32).splits["test"].read(0, 12)
+    np.save(tmp_path / "t.npy", images)
+    files = []
+    for i, im in enumerate(images):
+        Image.fromarray(im).save(tmp_path / f"{i:03d}.png")
+        files.append(tmp_path / f"{i:03d}.png")
+    big = tmp_path / "big.png"  # another size in the same call: a batch of its own
+    Image.fromarray(np.kron(images[0], np.ones((2, 2), np.uint8))).save(big)
+    for views in ("all", "orig"):
+        model = featcache.export(head, tmp_path / f"m_{views}.keras", views=views).path
+        by_array = featcache.predict(model, [tmp_path / "t.npy"], top_k=3)
+        by_file = featcache.predict(model, [*files[:6], big, *files[6:]], top_k=3, batch_size=4)
+        got = [p for p in by_file if p.input != str(big)]
+        for f, a in zip(got, by_array, strict=True):
+            assert [c for c, _ in f.top] == [c for c, _ in a.top], views
+            np.testing.assert_allclose([q for _, q in f.top], [q for _, q in a.top], atol=1e-6, err_msg=views)
+        assert [p.input for p in by_file] == [str(p) for p in [*files[:6], big, *files[6:]]]

@@ -89,17 +89,24 @@ def read_npy(path: Path) -> np.ndarray:
     return arr
 
 
-def read_files(paths: Sequence[Path], size: int, rows: int) -> Iterator[tuple[np.ndarray, list[FileRead]]]:
+def read_files(paths: Sequence[Path], size: int, rows: int | Callable[[int], int],
+               native: bool = False) -> Iterator[tuple[np.ndarray, list[FileRead]]]:
     """Image files decoded ``rows`` at a time: ``(images, read)`` for each batch, ``images`` (n <= rows, size, size, 3)
     uint8 of the files that decoded, ``read`` every file read since the last batch, in order (``FileRead``: a file
     that does not decode is there with why, and has no row in ``images``).
 
     A batch holds ``rows`` decoded images (the last one fewer); files that do
     not decode do not count, so the batches the model runs are the same
-    whichever files fail. ``images`` is one buffer, reused for each batch:
-    take what is needed of it before asking for the next. Memory is one
-    batch, whatever the number of files (all of them at once took 7.5 GB for
-    50,000 photos at 224 px; a review).
+    whichever files fail. Memory is one batch (its images, then their stack),
+    whatever the number of files (all of them at once took 7.5 GB for 50,000
+    photos at 224 px; a review).
+
+    ``native``: each file at its own size (RGB, not resized), for a model whose
+    graph resizes its cache's images (Fashion-MNIST's 28 px, where views such
+    as a 2-px shift are taken before the resize); a batch then holds images of
+    one size, ``rows(height * width)`` of them. Decoded at the model's size,
+    an exported views model averaged other views than its head was fitted on
+    (probabilities off by up to 0.37, 16 of 200 top classes; an adversarial tester).
 
     A file that does not decode is left out and listed, as extract does: one
     bad photo in a folder does not stop the others. A missing file the user
@@ -107,28 +114,32 @@ def read_files(paths: Sequence[Path], size: int, rows: int) -> Iterator[tuple[np
     """
     from featcache.sources.decode import NOT_UTF8, UnreadableImage, decode_image, utf8_name
 
-    buf = np.empty((max(1, min(rows, len(paths))), size, size, 3), dtype=np.uint8)
-    n = 0
+    limit = rows if callable(rows) else (lambda _pixels: rows)
+    held: list[np.ndarray] = []
     read: list[FileRead] = []
     for p in paths:
-        skip = None
+        skip, image = None, None
         if not utf8_name(str(p)):  # as extract does: its CSV row could not be written, after every prediction (a tester)
             why = NOT_UTF8 if not utf8_name(p.name) else "the path of its folder is not valid UTF-8; rename that folder"
             skip = (str(p).encode("utf-8", "surrogateescape").decode("utf-8", "replace"), why)
         else:
             try:
-                buf[n] = decode_image(p, size)
-                n += 1
+                image = decode_image(p, None if native else size)
             except UnreadableImage as exc:
                 skip = (str(p), str(exc))
             except OSError as exc:  # gone or unreadable since it was listed
                 skip = (str(p), f"cannot read ({exc.strerror or type(exc).__name__})")
+        if image is not None and held and image.shape != held[0].shape:  # one size a batch: the last one goes first
+            yield np.stack(held), read
+            held, read = [], []
         read.append(FileRead(p, skip))
-        if n == rows:
-            yield buf[:n], read
-            n, read = 0, []
+        if image is not None:
+            held.append(image)
+            if len(held) == limit(image.shape[0] * image.shape[1]):
+                yield np.stack(held), read
+                held, read = [], []
     if read:
-        yield buf[:n], read
+        yield (np.stack(held) if held else np.empty((0, size, size, 3), np.uint8)), read
 
 
 def skipped_line(skipped: Sequence[tuple[str, str]], limit: int = 5) -> str:
@@ -426,11 +437,14 @@ def predict(
     if bar is not None:  # at once: loading the model (and TensorFlow) before the first batch was a minute without a
         bar.update(0)  # line on a loaded machine (a new-user tester)
     size, views = int(meta["image_size"]), model_views(meta)
-    per_file, skipped = predict_files(files, size, batch_size, net, names, top_k, bar, views=views)
+    # A model of photos takes them as the decoder made its cache's (at its size); a model of image arrays
+    # (Fashion-MNIST) resizes them in its graph, as its cache was made: files at their own size, arrays as they are.
+    photos = photo_root_of(meta.get("source")) is not None
+    native = isinstance(meta.get("source"), dict) and not photos
+    per_file, skipped = predict_files(files, size, batch_size, net, names, top_k, bar, views=views, native=native)
     if not arrays and all(p is None for p in per_file):  # the model was not loaded: no batch had an image
         raise _nothing_to_predict(skipped)
-    per_array = predict_arrays(arrays, net, batch_size, names, top_k, bar, size=size, views=views,
-                               photos=photo_root_of(meta.get("source")) is not None)
+    per_array = predict_arrays(arrays, net, batch_size, names, top_k, bar, size=size, views=views, photos=photos)
 
     runner = net()
     preds = Predictions(in_input_order(paths, per_file, per_array), skipped=skipped, runtime=runner.runtime_used,
@@ -522,7 +536,8 @@ def _progress_bar(total: int) -> Progress:
 
 
 def predict_files(paths: Sequence[Path], size: int, batch_size: int, net: Callable[[], ModelRunner], names: list[str],
-                  top_k: int, bar: Progress | None = None, views: int = 1) -> tuple[list[Prediction | None], list[tuple[str, str]]]:
+                  top_k: int, bar: Progress | None = None, views: int = 1,
+                  native: bool = False) -> tuple[list[Prediction | None], list[tuple[str, str]]]:
     """``(per_file, skipped)``: each image file's prediction in order (None for one that does not decode) and
     ``[(path, reason)]`` of those; decoded and run one batch at a time, keeping only each batch's top-k.
 
@@ -533,10 +548,12 @@ def predict_files(paths: Sequence[Path], size: int, batch_size: int, net: Callab
     from featcache.embedding.passes import images_per_pass
 
     rows = images_per_pass(batch_size, size, views=views).rows
+    if native:  # raw pixels of each size beyond the model's, counted as an array's are (predict_arrays)
+        rows = lambda pixels: images_per_pass(batch_size, size, views=views, raw_pixels=pixels).rows  # noqa: E731
     per_file: list[Prediction | None] = []
     skipped: list[tuple[str, str]] = []
-    for batch, read in read_files(paths, size, rows):
-        top = iter(top_k_classes(model_io.run_model(net(), batch, rows), names, top_k) if len(batch) else ())
+    for batch, read in read_files(paths, size, rows, native):
+        top = iter(top_k_classes(model_io.run_model(net(), batch, len(batch)), names, top_k) if len(batch) else ())
         for f in read:
             per_file.append(None if f.skipped else Prediction(str(f.path), next(top)))
             if f.skipped:
