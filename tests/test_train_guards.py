@@ -402,3 +402,44 @@ def test_a_worker_processes_warnings_come_back_to_the_cli_once_in_its_one_line_f
             replay(records, seen)
     assert [(str(w.message), w.category) for w in caught] == [("logreg head: stopped", ConvergenceNote),
                                                               ("svm: other", ConvergenceNote)]
+
+
+def test_train_says_when_test_images_were_among_its_training_images(tmp_path, capsys):
+    """Regression (an adversarial tester): photos copied from train/ into val/ under new names are scored as unseen;
+    evaluate warned (LeakageWarning, the accuracy on the unseen ones) but train printed and stored the inflated
+    accuracy without a word. It warns as evaluate does, and the head and the result record the overlap."""
+    import shutil
+    import warnings
+
+    from helpers import make_class_tree
+
+    from featcache.analysis.evaluate import LeakageWarning
+    from featcache.heads.io import load_head
+
+    root = tmp_path / "photos"
+    make_class_tree(root / "train", {"ants": 8, "bees": 8})
+    make_class_tree(root / "val", {"ants": 4, "bees": 4}, offset=50)
+    for i in (0, 1):
+        shutil.copy(root / "train" / "ants" / f"ants_00{i}.png", root / "val" / "ants" / f"copy_{i}.png")
+    cache = featcache.extract(featcache.PhotoFolder(str(root)), featcache.ModelSpec(weights="random", image_size=32),
+                              featcache.StoreSpec(out=tmp_path / "c.h5"), verbose=False).path
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = featcache.train(cache, "logreg", out=tmp_path / "h.npz")
+    said = [str(w.message) for w in caught if w.category is LeakageWarning]
+    assert len(said) == 1 and said[0].startswith("2 of 10 test images were in this head's training data"), said
+    assert (res.overlap["seen"], res.overlap["images"]) == (2, 10)
+    assert load_head(res.path)[1]["test_overlap"] == {k: res.overlap[k] for k in ("seen", "images", "unseen_accuracy")}
+    ev = featcache.evaluate(res.path, cache, out=tmp_path / "ev")  # the same figures as evaluate's
+    assert ev.overlap["seen"] == 2 and ev.overlap["unseen_accuracy"] == res.overlap["unseen_accuracy"]
+    assert main(["train", str(cache), "--head", "logreg", "--out", str(tmp_path / "h2.npz")]) == 0
+    err = capsys.readouterr().err
+    assert "warning: 2 of 10 test images were in this head's training data" in err and len(err.strip().splitlines()) == 1
+    for i in (0, 1):  # without the copies: nothing to say
+        (root / "val" / "ants" / f"copy_{i}.png").unlink()
+    clean = featcache.extract(featcache.PhotoFolder(str(root)), featcache.ModelSpec(weights="random", image_size=32),
+                              featcache.StoreSpec(out=tmp_path / "clean.h5"), verbose=False).path
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert featcache.train(clean, "logreg", out=tmp_path / "h3.npz").overlap is None
+    assert not [w for w in caught if w.category is LeakageWarning]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import time
+import warnings
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,6 +59,9 @@ class TrainResult:
     averaged: str | None = None  # "probabilities" or "decision values" when test views were averaged, else None
     orig_accuracy: float | None = None  # the original test view alone, when more test views were averaged
     replaced: bool = False  # a head featcache wrote was at the path and this one replaced it (--json said nothing)
+    # Test images that were among the training images (same content digest): evaluate's ``overlap`` (seen, images,
+    # rows, unseen_accuracy), None when there are none; train warned of nothing (an adversarial tester)
+    overlap: dict[str, Any] | None = None
     estimator: Any = field(default=None, repr=False, compare=False)  # the fitted head: predict, predict_proba, score
     meta: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # what save_head stored with it
 
@@ -203,6 +207,25 @@ def fit_and_score(est: BaseEstimator, cache: Cache, layer: str, train_views: tup
     return (fit_seconds, *_test_scores(est, cache, layer, test_views))
 
 
+def test_overlap(est: BaseEstimator, cache: Cache, layer: str, rows: np.ndarray | None,
+                 test_views: tuple[str, ...]) -> dict[str, Any] | None:
+    """Test images whose content the head was trained on (``rows`` of the train split), as ``evaluate`` reports them
+    (``evaluate.find_overlap``), or None: none, or a cache without per-image digests. A photo copied into both a
+    train and a val folder scored as unseen, and train printed the inflated accuracy without a word (evaluate of
+    the same head warned; an adversarial tester)."""
+    from featcache.analysis.evaluate import find_overlap
+    from featcache.heads.views import predict_and_scores
+
+    trained, tested = split_digests(cache, "train"), split_digests(cache, "test")
+    if trained is None or tested is None:
+        return None
+    keys = digest_keys(trained if rows is None else [trained[i] for i in rows])
+    if not np.isin(digest_keys(tested), keys).any():  # the usual answer, without predicting anything
+        return None
+    y_pred, _ = predict_and_scores(est, cache.view_features("test", layer, test_views))
+    return find_overlap({"train_digests": keys}, cache, "test", cache.labels("test"), y_pred)
+
+
 def save_trained(est: BaseEstimator, cache: Cache, layer: str, head: str, path: Path, rows: np.ndarray | None, train_views: tuple[str, ...],
                  test_views: tuple[str, ...], accuracy: float, fit_seconds: float, *, force: bool = False,
                  **extra: Any) -> dict[str, Any]:
@@ -296,13 +319,19 @@ def train(
     with epochs_bar() if bars_wanted(verbose) else contextlib.nullcontext():  # a Keras head's epochs: one bar
         fit_seconds, accuracy, orig_accuracy, n_test = fit_and_score(est, cache, layer, train_views, test_views, rows)
     averaged = averaged_over(est, test_views)
+    overlap = test_overlap(est, cache, layer, rows, test_views)
+    if overlap is not None:  # as evaluate warns: the accuracy printed and stored is inflated
+        from featcache.analysis.evaluate import LeakageWarning, leakage_line
+
+        warnings.warn(leakage_line(overlap), LeakageWarning, stacklevel=2)
     replacing = path.exists() and read_head_meta(path) is not None  # an earlier run's head: said (a new-user tester)
     result = TrainResult(path, head, preset, layer, int(len(y)), n_test, accuracy, fit_seconds, _details(est),
-                         train_views, test_views, averaged, orig_accuracy, replacing, est)
+                         train_views, test_views, averaged, orig_accuracy, replacing, overlap, est)
     meta = save_trained(est, cache, layer, head, path, rows, train_views, test_views, accuracy, fit_seconds,
                         force=force, preset=preset, train_size=train_size, seed=seed, details=result.details,
                         subset_order=None if train_size is None else CLASSES_FIRST,
-                        test_accuracy_orig=orig_accuracy)
+                        test_accuracy_orig=orig_accuracy,
+                        **({"test_overlap": {k: overlap[k] for k in ("seen", "images", "unseen_accuracy")}} if overlap else {}))
     result.meta = meta
     if verbose:
         _say_trained(result)

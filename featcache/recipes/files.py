@@ -116,7 +116,7 @@ def _checked_meta(path: Path, kind: str) -> tuple[bool, dict[str, Any]]:
 # What info shows of a head or model file, in this order (the rest is in --json).
 FILE_FIELDS = ("head", "preset", "params", "head_params", "layer", "backbone", "image_size", "weights_source", "dataset",
                "class_names", "train_images", "train_size", "seed", "train_views", "test_views", "views", "test_accuracy",
-               "test_accuracy_orig", "single_view_test_accuracy", "views_test_accuracy", "cache_fingerprint", "finetune",
+               "test_accuracy_orig", "test_overlap", "single_view_test_accuracy", "views_test_accuracy", "cache_fingerprint", "finetune",
                "featcache_version", "format_version", "created")
 
 
