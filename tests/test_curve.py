@@ -697,3 +697,21 @@ def test_a_run_without_a_plot_drops_the_one_from_before(tiny_cache, tmp_path):
     assert "curve.png" not in recorded_digests(second.json) and "curve.png" not in second.meta[REPORT_DIGESTS]
     third = curve(tiny_cache, out, sizes=[20, 40], seeds=1, heads=("logreg",))
     assert third.fits == 0 and third.png.exists() and "curve.png" in recorded_digests(third.json)
+
+
+def test_a_baseline_on_changed_photos_is_refused_before_the_folder_is_written(tmp_path, capsys):
+    """Regression (an adversarial tester): the changed images were found once the baseline's first fit read them,
+    after curve.csv and curve.json were written, and the header-only curve then refused another cache's curve in the
+    folder ("holds a learning curve with other settings"). The line names the folder, not a dict."""
+    from helpers import make_class_tree
+
+    root = make_class_tree(tmp_path / "photos", {"ants": 6, "bees": 6})
+    cache = featcache.extract(featcache.PhotoFolder(str(root), test_fraction=0.5), featcache.ModelSpec(weights="random", image_size=32),
+                              featcache.StoreSpec(out=tmp_path / "c.h5"), verbose=False).path
+    (root / "ants" / "ants_000.png").write_bytes((root / "bees" / "bees_000.png").read_bytes())
+    out = tmp_path / "cv"
+    assert main(["curve", str(cache), "--sizes", "4", "--seeds", "1", "--heads", "logreg", "--baseline", "scratch",
+                 "--baseline-sizes", "4", "--baseline-epochs", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"the images at {root} are not the ones {cache} was extracted from" in err and len(err.splitlines()) == 1, err
+    assert not out.exists()

@@ -506,8 +506,12 @@ def check_fit_rows(cache: Cache, head_names: Sequence[str], params: Mapping[str,
     first fit before; a review)."""
     from featcache.heads import folds_needed
 
+    from featcache.analysis.subsets import check_two_classes
+
     y = cache.labels("train")
     fits = [y] if scoring.splits is None else [y[fit] for fit, _ in scoring.splits]
+    for y_fit in fits:
+        check_two_classes(y_fit, "training images each fit is given" if scoring.splits else "training images in the cache")
     for head in head_names:
         reason = folds_needed(head, params[head])
         if not reason:

@@ -57,10 +57,19 @@ def stratified_order(y: np.ndarray, seed: int, classes_first: bool = True) -> np
 
 def check_size(n: int, y: np.ndarray, flag: str = "--train-size") -> None:
     n_classes = len(np.unique(y))
+    check_two_classes(y)
     if n > len(y):
         raise FeatcacheError(f"{flag} {n} is larger than the {len(y)} training images in the cache; use at most {len(y)}")
     if n < n_classes:
         raise FeatcacheError(f"{flag} {n} is smaller than the {n_classes} classes; use at least {n_classes} so every class is seen")
+
+
+def check_two_classes(y: np.ndarray, what: str = "training images in the cache") -> None:
+    """The rows a classifier is fitted on hold at least 2 classes: a cache of one class was scikit-learn's
+    ValueError traceback in curve and probe --on-test (an adversarial tester; train said it in one line)."""
+    if len(np.unique(y)) < 2:
+        raise FeatcacheError(f"the {len(y)} {what} are all of one class; a classifier needs images of at least 2 "
+                             "classes: extract a cache with more images (a larger --train-limit) or more classes")
 
 
 def stratified_subsets(y: np.ndarray, sizes: Sequence[int], seed: int, classes_first: bool = True) -> dict[int, np.ndarray]:

@@ -162,6 +162,8 @@ def _run_locked(bound: BoundCurve, folder: CurveFolder, t_start: float, plot: bo
     earlier = folder.earlier_params()
     meta = curve_meta(bound, {h: earlier[h] for h in {k[0] for k in plan.kept} if h in earlier})
     meta[REPORT_DIGESTS] = kept  # the curve.png left from before, unchanged, until this run draws its own or drops it
+    if spec.baseline and any(key[0] == spec.baseline for key in plan.todo):  # its images, before the folder is written
+        _tasks.checked_source(bound.cache)
     with output_files(folder.path, [folder.csv, folder.json]):  # a full disk here leaves no empty folder behind
         folder.check_writable()
         folder.write(plan.stored(), meta)

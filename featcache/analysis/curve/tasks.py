@@ -50,15 +50,28 @@ def _load_images(path: str, mtime: float) -> tuple[np.ndarray, ...]:
     from featcache.store import open_cache
 
     c = open_cache(path)
-    source = open_source(c.meta["source"])
-    if source.digest != c.meta.get("settings", {}).get("data_digest"):
-        raise FeatcacheError(f"the images at {c.meta['source']} are not the ones {path} was extracted from; restore them or re-extract")
+    source = checked_source(c)
     source.settle(dict(c.meta.get("skipped") or []))  # photos: the cache's rows, nothing decoded to find them
     out = []
     for split in ("train", "test"):
         s = source.splits[split]
         out += [s.read(0, len(s)), np.asarray(s.labels)]
     return tuple(out)
+
+
+def checked_source(cache: Any) -> Any:
+    """The data source ``cache`` was extracted from, its images checked unchanged (the cache's data digest). Called
+    before a curve with a baseline writes its folder too: refused after, it left a header-only curve that claimed
+    the folder for its settings (an adversarial tester)."""
+    from featcache.sources import open_source
+
+    spec = cache.meta["source"]
+    source = open_source(spec)
+    if source.digest != cache.meta.get("settings", {}).get("data_digest"):
+        where = spec.get("root") or spec.get("data_dir") or spec.get("kind") if isinstance(spec, dict) else spec
+        raise FeatcacheError(f"the images at {where} are not the ones {cache.path} was extracted from; restore them or "
+                             "re-extract")
+    return source
 
 
 def clear_arrays() -> None:
