@@ -671,3 +671,39 @@ def test_a_photo_model_classifies_an_array_as_the_file_of_the_same_pixels(tmp_pa
         gray_files.append(tmp_path / f"g{i}.png")
     for f, a in zip(featcache.predict(model, gray_files, top_k=2), featcache.predict(model, [tmp_path / "gray.npy"], top_k=2)):
         np.testing.assert_allclose([p for _, p in f.top], [p for _, p in a.top], atol=1e-6)
+
+
+def test_a_file_put_at_out_during_an_export_is_never_replaced(tmp_path, monkeypatch, capsys):
+    """Regression (an adversarial tester): export, finetune, train and predict --csv checked their output once, at
+    the start: a file the user saved there during the run was replaced with no message, and two exports to one path
+    both said they wrote it. The check runs again just before the rename (store.atomic.atomic_path's recheck)."""
+    from helpers import make_class_tree
+
+    from featcache.deploy import model as model_io
+
+    root = make_class_tree(tmp_path / "photos", {"ants": 6, "bees": 6}, size=16)
+    res = featcache.extract(featcache.PhotoFolder(str(root), test_fraction=0.5), featcache.ModelSpec(weights="random", image_size=32),
+                            featcache.StoreSpec(out=tmp_path / "c.h5"), verbose=False)
+    head = featcache.train(res.path, "logreg", out=tmp_path / "h.npz").path
+    out = tmp_path / "m.keras"
+    real = model_io.add_sealed_meta
+
+    def user_saves_meanwhile(tmp, meta):
+        out.write_text("my notes")  # while the model is written
+        return real(tmp, meta)
+
+    monkeypatch.setattr(model_io, "add_sealed_meta", user_saves_meanwhile)
+    _one_line_error(capsys, ["export", str(head), "--out", str(out)], "exists and is not a model featcache wrote")
+    assert out.read_text() == "my notes" and not list(tmp_path.glob(".m*")) and not (tmp_path / "m.keras.lock").exists()
+    out.unlink()
+    monkeypatch.setattr(model_io, "add_sealed_meta", real)
+    assert not featcache.export(head, out).replaced  # nothing there at the start nor at the end
+    # predict --csv: the same
+    from featcache.deploy import predict as predict_mod
+
+    csv_path = tmp_path / "p.csv"
+    real_csv = predict_mod.csv_header
+    monkeypatch.setattr(predict_mod, "csv_header", lambda k: csv_path.write_text("my table") and real_csv(k))
+    _one_line_error(capsys, ["predict", str(out), str(root / "ants"), "--csv", str(csv_path)],
+                    "exists and is not a predictions CSV featcache wrote")
+    assert csv_path.read_text() == "my table"

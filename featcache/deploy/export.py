@@ -252,12 +252,20 @@ def export(
     check_not_the_head(out, head, "export")
     est, meta = load_head(head, trust_pickle=trust_pickle)
     replacing = check_same_model_job(out, meta, False, force)  # featcache's model there, not a file --force replaces
+
+    def recheck() -> None:  # the same checks just before the model replaces what is there now (atomic_path)
+        nonlocal replacing
+        check_out(out, force)
+        check_not_the_head(out, head, "export")
+        replacing = check_same_model_job(out, meta, False, force)
+
     check_file_outside_classes(out, photo_root_of(meta.get("source")))
     names = graph_views(est, meta, views)
     logits, w = end_to_end_from_head(est, meta, weights)
     model = probabilities_model(logits) if names == ("orig",) else views_model(logits, names)
     written = model_meta(meta, head, w, names)
-    result = ExportResult(save_model(model, out, written), replacing, written, export_note(meta, names))
+    saved = save_model(model, out, written, recheck)
+    result = ExportResult(saved, replacing, written, export_note(meta, names))
     if verbose:
         from featcache.embedding.backbones import get_backbone
 

@@ -399,7 +399,7 @@ def finetune(
     settings = {"unfreeze": unfreeze, "learning_rate": learning_rate, "epochs_run": len(result.epochs),
                 "batch_size": batch_size, "step_images": step.images, "patience": patience, "seed": seed,
                 "keep_best": keep_best}
-    _save(model, out, meta, head, w, settings, result)
+    _save(model, out, meta, head, w, settings, result, force)
     if verbose:
         _report(result)
     return result
@@ -458,7 +458,7 @@ def _compiled_model(est, meta: dict, weights: str | None, unfreeze: int, learnin
     return model, w, unfrozen
 
 
-def _save(model, out: Path, meta: dict, head: str | Path, w, settings: dict, result: FinetuneResult) -> None:
+def _save(model, out: Path, meta: dict, head: str | Path, w, settings: dict, result: FinetuneResult, force: bool = False) -> None:
     """The probabilities model with the head's metadata and what fine-tuning did."""
     from featcache.deploy.export import model_meta
     from featcache.deploy.model import probabilities_model, save_model
@@ -466,16 +466,21 @@ def _save(model, out: Path, meta: dict, head: str | Path, w, settings: dict, res
     if not all(np.isfinite(v).all() for v in model.get_weights()):  # never a model of NaN weights (a tester)
         raise FeatcacheError(f"fine-tuning left weights that are not numbers; nothing was written to {out}: fine-tune "
                              "again with a lower --lr (the lesson's: 1e-5)")
-    from featcache.deploy.model import is_model_file
+    from featcache.deploy.model import check_not_the_head, check_out, check_same_model_job
 
-    result.replaced = out.is_file() and is_model_file(out)  # said, as train and export say it (an adversarial tester)
+    def recheck() -> None:  # finetune's checks of --out, again just before the model replaces what is there now
+        check_out(out, force)
+        check_not_the_head(out, head, "finetune")
+        # said, as train and export say it (an adversarial tester)
+        result.replaced = check_same_model_job(out, meta, True, force)
+
     mmeta = model_meta(meta, head, w)
     # What this model scores on the original view: the fine-tuned score, not the head's it started from (info
     # showed the frozen head's 0.7843 for a model of 0.8039; a new-user tester). None where there was no test split.
     mmeta["single_view_test_accuracy"] = result.test_accuracy
     mmeta["finetune"] = {**settings, **result.to_dict()}
     mmeta["finetune"].pop("path")
-    save_model(probabilities_model(model), out, mmeta)
+    save_model(probabilities_model(model), out, mmeta, recheck)
 
 
 def _report(r: FinetuneResult) -> None:

@@ -24,7 +24,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 import numpy as np
 
@@ -62,8 +62,9 @@ def probabilities_model(logits_model: KerasModel) -> KerasModel:
     return k.Model(logits_model.input, probs, name="featcache_model")
 
 
-def save_model(model: KerasModel, path: str | Path, meta: dict[str, Any]) -> Path:
-    """Write ``model`` (a ``probabilities_model``) and ``meta`` atomically to a ``.keras`` file."""
+def save_model(model: KerasModel, path: str | Path, meta: dict[str, Any], recheck: Callable[[], Any] | None = None) -> Path:
+    """Write ``model`` (a ``probabilities_model``) and ``meta`` atomically to a ``.keras`` file; ``recheck``: the
+    command's checks of ``path``, made again just before it is replaced (``store.atomic.atomic_path``)."""
     from featcache import __version__
 
     path = Path(path)
@@ -79,7 +80,7 @@ def save_model(model: KerasModel, path: str | Path, meta: dict[str, Any]) -> Pat
     }
     meta.update(kind=KIND, format_version=FORMAT_VERSION)  # a loaded model's meta passed back is this format now
     meta.pop("content_digest", None)  # and its digest is of this file, made below
-    with atomic_path(path) as tmp:
+    with atomic_path(path, recheck=recheck) as tmp:
         model.save(tmp)
         add_sealed_meta(tmp, meta)  # last, with the digest of the network's entries
     return path

@@ -338,8 +338,9 @@ def check_csv(path: Path, inputs: Sequence[Path]) -> None:
                              "(or delete it if you meant to replace it)")
 
 
-def write_csv(path: str | Path, preds: Sequence[Prediction]) -> Path:
-    """One row per image: input, then class and probability for each rank."""
+def write_csv(path: str | Path, preds: Sequence[Prediction], inputs: Sequence[Path] = ()) -> Path:
+    """One row per image: input, then class and probability for each rank. ``check_csv``'s check of the path is made
+    again just before the rename (a file the user saved there during the run was replaced; an adversarial tester)."""
     import csv
     import io
 
@@ -358,7 +359,7 @@ def write_csv(path: str | Path, preds: Sequence[Prediction]) -> Path:
     for p in preds:
         row = [p.input] + [v for c, prob in p.top for v in (c, f"{prob:.6f}")]
         (quoted if any("\r" in v for v in row) else plain).writerow(row)
-    return write_text(path, buf.getvalue(), advice=CSV_ADVICE)
+    return write_text(path, buf.getvalue(), advice=CSV_ADVICE, recheck=lambda: check_csv(path, inputs))
 
 
 def csv_header(k: int) -> list[str]:
@@ -450,7 +451,7 @@ def predict(
     preds = Predictions(in_input_order(paths, per_file, per_array), skipped=skipped, runtime=runner.runtime_used,
                         runtime_note=runner.runtime_note, left_out=left_out, top_k=top_k)
     if csv is not None:
-        write_csv(csv, preds)
+        write_csv(csv, preds, paths)
     return preds
 
 
@@ -553,7 +554,8 @@ def predict_files(paths: Sequence[Path], size: int, batch_size: int, net: Callab
     per_file: list[Prediction | None] = []
     skipped: list[tuple[str, str]] = []
     for batch, read in read_files(paths, size, rows, native):
-        top = iter(top_k_classes(model_io.run_model(net(), batch, len(batch)), names, top_k) if len(batch) else ())
+        run_rows = rows(batch.shape[1] * batch.shape[2]) if callable(rows) else rows  # the bound of this batch's size
+        top = iter(top_k_classes(model_io.run_model(net(), batch, run_rows), names, top_k) if len(batch) else ())
         for f in read:
             per_file.append(None if f.skipped else Prediction(str(f.path), next(top)))
             if f.skipped:

@@ -168,7 +168,9 @@ def save_head(head: BaseEstimator, path: str | Path, meta: dict[str, Any], *, fo
                                f"fit it on class indices with n_classes={n}")
     check_head(head, meta, path, _unsavable)
     check_head_out(path, force, "path", "force=True", job=meta)
-    with atomic_path(path) as tmp:
+    # again just before the rename, under the path's lock: a file put there while this head was written (another
+    # train's head of another data set) was replaced, and both trains said they saved (an adversarial tester)
+    with atomic_path(path, recheck=lambda: check_head_out(path, force, "path", "force=True", job=meta)) as tmp:
         if suffix == ".keras":
             _write_keras(head, tmp, meta, digests)
         else:

@@ -20,7 +20,7 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from featcache.errors import FeatcacheError
 from featcache.paths import (BEFORE, NEW, STALE_SECONDS, done_mark, is_own, kept_mark, parse_writer, restore_killed,
@@ -133,11 +133,17 @@ def publish(tmp: str | Path, path: str | Path, needed_bytes: int | None = None, 
 
 
 @contextmanager
-def atomic_path(path: str | Path, advice: str | None = None) -> Iterator[Path]:
+def atomic_path(path: str | Path, advice: str | None = None, recheck: Callable[[], Any] | None = None) -> Iterator[Path]:
     """Yield a temporary path to write; it replaces ``path`` (see ``publish``) when the block succeeds.
 
     ``advice``: what to do when ``path`` cannot be written or its disk is full, where that is not choosing
     another ``--out`` (converted models name their variable).
+
+    ``recheck``: the command's check of what may be at ``path`` (the one it made before its minutes of work), run
+    again once the file is written, under ``<path>.lock`` (``store.lock``), then the rename: a file put there
+    during the run (the user's notes, another export's model) was replaced without a word, and two exports to one
+    path both said they wrote it (an adversarial tester). Featcache's writers of one path take turns; what
+    someone else puts there in the instant between the check and the rename is not covered.
     """
     path = Path(path)
     remove_stale_temporaries(path)
@@ -162,7 +168,14 @@ def atomic_path(path: str | Path, advice: str | None = None) -> Iterator[Path]:
             if any(is_no_space(e) for e in exception_chain(exc)):
                 raise no_space(path, advice=advice, exc=exc) from None
             raise
-        publish(tmp, path, advice=advice)
+        if recheck is None:
+            publish(tmp, path, advice=advice)
+        else:
+            from featcache.store.lock import exclusive_lock
+
+            with exclusive_lock(path):
+                recheck()
+                publish(tmp, path, advice=advice)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -363,14 +376,14 @@ def exception_chain(exc: BaseException) -> Iterator[BaseException]:
         exc = exc.__cause__ or exc.__context__
 
 
-def write_bytes(path: str | Path, data: bytes, advice: str | None = None) -> Path:
-    with atomic_path(path, advice) as tmp:
+def write_bytes(path: str | Path, data: bytes, advice: str | None = None, recheck: Callable[[], Any] | None = None) -> Path:
+    with atomic_path(path, advice, recheck) as tmp:
         tmp.write_bytes(data)
     return Path(path)
 
 
-def write_text(path: str | Path, text: str, advice: str | None = None) -> Path:
-    return write_bytes(path, text.encode(), advice)
+def write_text(path: str | Path, text: str, advice: str | None = None, recheck: Callable[[], Any] | None = None) -> Path:
+    return write_bytes(path, text.encode(), advice, recheck)
 
 
 def write_json(path: str | Path, obj: Any) -> Path:

@@ -113,6 +113,10 @@ def _finish(bound: BoundCurve, plan: CurvePlan, folder: CurveFolder, meta: dict[
                 rows_kept=len(plan.kept), fits_run=fits_run, rows_shared=len(plan.shared),
                 fit_seconds_total=round(sum(r["fit_seconds"] for r in rows), 3),
                 summary={h: {str(n): round(v[0], 4) for n, v in by.items()} for h, by in summarize(rows).items()})
+    # Its files checked again after the fits: a curve.png the user saved there during the run was replaced (an
+    # adversarial tester). Refused here, the rows stay in curve.csv: once the picture is moved away, the same
+    # command resumes with nothing left to fit.
+    folder.check_outputs()
     # the plot, then curve.json recording its SHA-256 (a rerun replaces it only while unchanged): both or neither
     with output_files(folder.path, [folder.png, folder.csv, folder.json]):  # (folder.png: drawn, or one from before dropped)
         if plot:
