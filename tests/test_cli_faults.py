@@ -572,6 +572,9 @@ def test_predict_csv_on_a_read_only_or_full_disk_names_its_flag(tmp_path, fake_m
         err = one_line_error(capsys, [*argv, str(full / "p.csv")], f"no space left on {full} writing {full / 'p.csv'}",
                              "choose another --csv")
         assert "--out" not in err and sorted(p.name for p in full.iterdir()) == ["fill"]
+    (tmp_path / "mine.csv").write_text("notes")  # a file where the CSV's folder would be: "its folder ... not writable"
+    one_line_error(capsys, [*argv, str(tmp_path / "mine.csv" / "x.csv")],
+                   f"cannot write {tmp_path / 'mine.csv' / 'x.csv'}: {tmp_path / 'mine.csv'} is a file, not a folder")
 
 
 def test_extract_onto_a_cache_another_process_has_open_for_writing_says_busy(tmp_path, fashion_dir, capsys):

@@ -70,8 +70,13 @@ def test_graph_views_refuses_the_svm_and_views_the_head_never_saw():
     assert graph_views(LogRegHead(), meta, None) == ("orig",) and graph_views(LogRegHead(), meta, "orig") == ("orig",)
     assert graph_views(LogRegHead(), meta, "all") == ("orig", "flip")
     assert graph_views(LogRegHead(), meta, "shift:+2,+2") == ("orig", "shift:+2,+2")
-    with pytest.raises(FeatcacheError, match=r"--views crop:c: the head was fitted on views orig, flip, shift:\+2,\+2 only"):
+    with pytest.raises(FeatcacheError, match=r"--views crop:c: the head was fitted on views orig, flip, shift:\+2,\+2 and "
+                                             r"averaged orig, flip at test"):
         graph_views(LogRegHead(), meta, "crop:c")
+    # fitted on orig alone, scored with flip averaged: 'all' is orig,flip, and so may the names be (an adversarial
+    # tester: --views orig,flip was refused where --views all gave it)
+    averaged = {"head": "logreg", "train_views": ["orig"], "test_views": ["orig", "flip"]}
+    assert graph_views(LogRegHead(), averaged, "all") == graph_views(LogRegHead(), averaged, "orig,flip") == ("orig", "flip")
     with pytest.raises(FeatcacheError, match="the SVM does not export .*train a logreg or keras head with the same views"):
         graph_views(SVMHead(), {**meta, "head": "svm"}, "all")
     assert graph_views(SVMHead(), {**meta, "head": "svm"}, "orig") == ("orig",)  # and export says the SVM does not export

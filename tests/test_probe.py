@@ -385,7 +385,7 @@ def test_network_order_reads_the_architecture_for_other_layers():
         (["--C", "1,svm=2"], "mixes a bare value"),
         (["--jobs", "0"], "--jobs 0 is not valid"),
         (["--holdout", "1.5"], "--holdout 1.5 is not a fraction"),
-        (["--holdout", "0.01"], "fewer images than the 10 classes"),
+        (["--holdout", "0.01"], "on one side, fewer than the classes (10)"),
         (["--seed", "-1", "--holdout", "0.2"], "--seed -1 is out of range; use a whole number from 0 to 4294967295"),
         (["--seed", str(2**32)], "--seed 4294967296 is out of range"),
     ],

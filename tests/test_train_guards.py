@@ -443,3 +443,16 @@ def test_train_says_when_test_images_were_among_its_training_images(tmp_path, ca
         warnings.simplefilter("always")
         assert featcache.train(clean, "logreg", out=tmp_path / "h3.npz").overlap is None
     assert not [w for w in caught if w.category is LeakageWarning]
+
+
+def test_a_keras_head_whose_validation_cut_leaves_a_class_out_is_refused(cache, capsys):
+    """Regression (an adversarial tester): --train-size 2 on two classes passed the size check (every class seen),
+    then the Keras head held out its last 20% for validation and trained on one image of one class: train accuracy
+    1.0, val 0.0, a test score of nothing, no word. Refused before the fit; a logistic regression (no validation
+    cut) trains on the same two images."""
+    from featcache.errors import FeatcacheError
+
+    with pytest.raises(FeatcacheError, match=r"the Keras head holds out its last 20% of the 3 training images for "
+                                             r"validation and would train on 2 image\(s\) missing 1 of the 3 classes"):
+        featcache.train(cache, "keras", train_size=3)  # one image of each of the 3 classes
+    assert featcache.train(cache, "logreg", train_size=3).train_images == 3

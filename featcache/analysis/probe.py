@@ -157,8 +157,8 @@ def holdout_rows(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray,
     fraction = check_fraction(fraction, "--holdout")
     n_classes, n_out = len(np.unique(y)), int(round(fraction * len(y)))
     if min(n_out, len(y) - n_out) < n_classes:
-        raise FeatcacheError(f"--holdout {fraction} of {len(y)} training images leaves fewer images than the {n_classes} "
-                             "classes on one side; use a fraction nearer 0.5 or a larger cache")
+        raise FeatcacheError(f"--holdout {fraction} of {len(y)} training images leaves {min(n_out, len(y) - n_out)} on one "
+                             f"side, fewer than the classes ({n_classes}); use a fraction nearer 0.5 or a larger cache")
     order = stratified_order(y, seed)
     return np.sort(order[n_out:]), np.sort(order[:n_out])
 

@@ -157,16 +157,41 @@ def check_out(path: Path, head: str, force: bool, cache: Cache) -> None:
                                      "source": cache.meta.get("source"), "head": head})
 
 
-def check_training_labels(y: np.ndarray, class_names: list[str], est: Any) -> None:
-    """Refuse training rows head ``est`` cannot learn from: one class only, or too few per class for its folds."""
+def check_training_labels(y: np.ndarray, class_names: list[str], est: Any, subset: bool = True) -> None:
+    """Refuse training rows head ``est`` cannot learn from: one class only, or too few per class for its folds.
+    ``subset``: the rows are a ``--train-size`` subset (raising it is the fix); else every training image of the
+    cache ("raise --train-size" was said where none was given; an adversarial tester)."""
+    more = "raise --train-size" if subset else "extract a cache with more training images"
     classes, counts = np.unique(y, return_counts=True)
     if len(classes) < 2:
         raise FeatcacheError(f"all {len(y)} training images are of class {class_names[int(classes[0])]!r}; a classifier needs "
-                             "images of at least 2 classes: extract a cache with more classes or raise --train-size")
+                             "images of at least 2 classes: extract a cache with more classes or "
+                             + ("raise --train-size" if subset else "more training images"))
     reason = fold_reason(est)
     if reason:
-        check_two_per_class(y, reason, "raise --train-size" + (" or pass a number for --C" if reason == "--C cv" else ""),
-                            class_names)
+        check_two_per_class(y, reason, more + (" or pass a number for --C" if reason == "--C cv" else ""), class_names)
+    _check_validation_cut(y, est, more)
+
+
+def _check_validation_cut(y: np.ndarray, est: Any, more: str) -> None:
+    """A head that holds out its last rows for validation (the Keras head's ``validation_split``, the lesson's)
+    trains on the rest: there every class must be. ``train --head keras --train-size 2`` trained on one image of one
+    class (train accuracy 1.0, val 0.0) without a word (an adversarial tester)."""
+    split = getattr(est, "validation_split", 0) or 0
+    if not split:
+        return
+    from featcache.heads.dense import validation_rows
+
+    try:
+        fit_rows, _ = validation_rows(len(y), split)
+    except ValueError:
+        raise FeatcacheError(f"{len(y)} training images are too few for the Keras head to hold out {split:.0%} for "
+                             f"validation; {more}") from None
+    missing = len(np.unique(y)) - len(np.unique(y[fit_rows]))
+    if missing:
+        raise FeatcacheError(f"the Keras head holds out its last {split:.0%} of the {len(y)} training images for "
+                             f"validation and would train on {len(y[fit_rows])} image(s) missing {missing} of the "
+                             f"{len(np.unique(y))} classes; {more}")
 
 
 def split_digests(cache: Cache, split: str) -> list[str] | None:
@@ -303,7 +328,7 @@ def train(
     y = cache.labels("train")
     rows = stratified_subset(y, train_size, seed) if train_size is not None else None
     y = y if rows is None else y[rows]
-    check_training_labels(y, cache.class_names, est)
+    check_training_labels(y, cache.class_names, est, subset=rows is not None)
     path = Path(out) if out is not None else default_head_path(
         cache, layer, head, head_tag(head, est, preset, epochs, standardize), len(y), seed, train_views)
     if out is None:

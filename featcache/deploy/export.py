@@ -127,14 +127,19 @@ def graph_views(est: BaseEstimator, meta: dict[str, Any], views: str | tuple[str
     if not isinstance(views, (str, list, tuple)):  # 5 was "'int' object is not iterable" (an adversarial tester)
         raise FeatcacheError(f"--views must be orig, all or view names such as orig,flip (got {shown(views)})")
     fitted = meta.get("train_views") or ["orig"]
+    averaged = meta.get("test_views") or ["orig"]
     if isinstance(views, str) and views.strip() == "all":
-        names = tuple(meta.get("test_views") or ["orig"])
+        names = tuple(averaged)
     else:
+        # Among the views the head was fitted on or averaged at test: 'all' gave orig,flip for a head fitted on orig
+        # alone and scored with flip averaged, while --views orig,flip was refused (an adversarial tester)
+        known = list(dict.fromkeys([*fitted, *averaged]))
         names = tuple(v.name for v in parse_views(views))
-        unseen = [v for v in names if v not in fitted]
+        unseen = [v for v in names if v not in known]
         if unseen:
-            raise FeatcacheError(f"--views {', '.join(unseen)}: the head was fitted on views {', '.join(fitted)} only; "
-                                 "export --views among those, or --views all (the views it averaged at test)")
+            raise FeatcacheError(f"--views {', '.join(unseen)}: the head was fitted on views {', '.join(fitted)} and "
+                                 f"averaged {', '.join(averaged)} at test; export --views among those, or --views all "
+                                 "(the views it averaged at test)")
     if not hasattr(est, "logits_weights"):
         raise FeatcacheError(f"cannot export this {meta.get('head') or type(est).__name__} head with views in the graph: the SVM "
                              "does not export (the views are averaged after a Dense layer); train a logreg or keras head "

@@ -310,6 +310,8 @@ def _check_csv_folder(path: Path) -> None:
     folder = Path(os.path.abspath(path)).parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
+    if not folder.is_dir():  # --csv notes.csv/x.csv: "its folder notes.csv is not writable" (an adversarial tester)
+        raise FeatcacheError(f"cannot write {path}: {folder} is a file, not a folder; choose another --csv")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise FeatcacheError(f"cannot write {path} (its folder {folder} is not writable); choose another --csv")
 
