@@ -435,6 +435,13 @@ def test_train_says_when_test_images_were_among_its_training_images(tmp_path, ca
     assert main(["train", str(cache), "--head", "logreg", "--out", str(tmp_path / "h2.npz")]) == 0
     err = capsys.readouterr().err
     assert "warning: 2 of 10 test images were in this head's training data" in err and len(err.strip().splitlines()) == 1
+    for run in (lambda: featcache.probe(cache, heads="logreg", on_test=True, out=tmp_path / "p", plot=False),
+                lambda: featcache.learning_curve(cache, [4], seeds=1, heads="logreg", out=tmp_path / "lc", plot=False)):
+        with warnings.catch_warnings(record=True) as caught:  # probe --on-test and curve score on the test split too
+            warnings.simplefilter("always")
+            run()
+        said = [str(w.message) for w in caught if w.category is LeakageWarning]
+        assert len(said) == 1 and "2 of 10 test images" in said[0] and "are also among its training images" in said[0]
     for i in (0, 1):  # without the copies: nothing to say
         (root / "val" / "ants" / f"copy_{i}.png").unlink()
     clean = featcache.extract(featcache.PhotoFolder(str(root)), featcache.ModelSpec(weights="random", image_size=32),
@@ -442,6 +449,7 @@ def test_train_says_when_test_images_were_among_its_training_images(tmp_path, ca
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert featcache.train(clean, "logreg", out=tmp_path / "h3.npz").overlap is None
+        featcache.probe(clean, heads="logreg", on_test=True, out=tmp_path / "p2", plot=False)
     assert not [w for w in caught if w.category is LeakageWarning]
 
 

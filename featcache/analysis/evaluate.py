@@ -160,6 +160,25 @@ def evaluated_views(meta: dict[str, Any], cache: Cache, test_views: str | Sequen
                         "test_views='orig')") from None
 
 
+def warn_if_splits_overlap(cache: Cache, what: str) -> int:
+    """Warn (``LeakageWarning``) when test images of ``cache`` are also among its training images (same content
+    digest): ``what`` (curve, probe --on-test) scores on them as if unseen. train and evaluate say it of a head's
+    own training images (``find_overlap``); these fit on subsets of every training image, so the cache's splits
+    are compared (an adversarial tester: probe --on-test said nothing). Returns how many there are."""
+    from featcache.analysis.train import split_digests
+    from featcache.heads.io import digest_keys, row_keys
+
+    trained, tested = split_digests(cache, "train"), split_digests(cache, "test")
+    if trained is None or tested is None:
+        return 0
+    seen = int(np.isin(row_keys(tested), digest_keys(trained)).sum())
+    if seen:
+        warnings.warn(f"{seen} of {len(tested)} test images of {cache.path} are also among its training images (the same "
+                      f"content); {what} scores them as unseen, so its accuracies are inflated; remove the copies and "
+                      "re-extract", LeakageWarning, stacklevel=3)
+    return seen
+
+
 def find_overlap(meta: dict[str, Any], cache: Cache, split: str, y: np.ndarray, y_pred: np.ndarray) -> dict[str, Any] | None:
     """How many of ``split``'s images the head was trained on (by content digest), and the accuracy on the others."""
     from featcache.analysis.train import split_digests

@@ -364,6 +364,10 @@ def probe(
 
     cache = as_cache(cache)
     head_names, params, names, scoring, depths = _settings(cache, heads, C, layers, holdout, seed, folds, on_test)
+    if on_test:  # scored on the test split: its copies of training images are scored as unseen (said, as train says)
+        from featcache.analysis.evaluate import warn_if_splits_overlap
+
+        warn_if_splits_overlap(cache, "probe --on-test")
     settings = parse_view_settings(cache, view_settings)
     n_jobs = check_jobs(jobs_alias(n_jobs, 1, jobs, "n_jobs", "jobs"))
     # On the test split gets its own default folder: its flattering choice must not replace the honest one (a new user)
