@@ -92,6 +92,11 @@ def test_a_registered_head_trains_saves_loads_and_evaluates(centroid, small_cach
     assert default.path.suffix == ".npz" and "_centroid_p" in default.path.name
     with pytest.raises(FeatcacheError, match="the centroid head is saved as a .npz file"):
         featcache.train(small_cache, head=centroid, out=tmp_path / "h.keras")
+    # --C for a head without one: named from the registry (it said the head "is set with --C"; a second review)
+    with pytest.raises(FeatcacheError, match="--C applies to --head logreg and svm only; the centroid head has no C"):
+        featcache.train(small_cache, head=centroid, C=1.0)
+    with pytest.raises(FeatcacheError, match="--head centroid takes none of them"):
+        featcache.train(small_cache, head=centroid, epochs=3)
 
 
 def test_the_cli_and_probe_take_it(centroid, small_cache, tmp_path, capsys):

@@ -88,9 +88,13 @@ def build_head(
     """A head from the train options; options that do not apply to ``head`` are refused."""
     if not isinstance(head, str) or head not in HEADS:
         make_head(head)  # raises the one-line "unknown head" error (or "named by a str" for a list)
+    from featcache.heads import heads_with_C
+
+    with_C = heads_with_C()
+    if C is not None and head not in with_C:  # named from the registry: a new head without a C was "set with --C"
+        how = "is set with --preset and --epochs" if head == "keras" else "has no C"
+        raise FeatcacheError(f"--C applies to --head {' and '.join(with_C)} only; the {head} head {how}")
     if head == "keras":
-        if C is not None:
-            raise FeatcacheError("--C applies to --head logreg and svm only; the Keras head is set with --preset and --epochs")
         overrides: dict[str, Any] = {"seed": seed, "n_classes": n_classes, "standardize": standardize}
         if epochs is not None:  # the CLI's check at the API's boundary: epochs=0 saved an untrained head (a tester)
             overrides["epochs"] = positive_int(epochs, "--epochs")
@@ -98,8 +102,8 @@ def build_head(
         est.check_params()
         return est
     if preset is not None or epochs is not None or standardize:
-        raise FeatcacheError(f"--preset, --epochs and --standardize apply to --head keras only; --head {head} is set with --C "
-                             "(and always standardizes)")
+        how = "is set with --C (and always standardizes)" if head in with_C else "takes none of them"
+        raise FeatcacheError(f"--preset, --epochs and --standardize apply to --head keras only; --head {head} {how}")
     params: dict[str, Any] = {"seed": seed}
     if C is not None:
         params["C"] = parse_C(C)  # the CLI's check at the API's boundary: C=-1 was scikit-learn's InvalidParameterError

@@ -112,6 +112,11 @@ def _heads_with_C(heads: Sequence[str]) -> list[str]:
     return [h for h in heads if h in HEADS and "C" in HEADS[h]().get_params()]
 
 
+def heads_with_C() -> list[str]:
+    """The registered heads that have a ``C`` (``--C``'s heads), for messages that name them."""
+    return _heads_with_C(list(HEADS))
+
+
 def parse_C_per_head(C: Any, heads: Sequence[str], flag: str = "--C") -> dict[str, float | str]:
     """``0.03`` (every head), ``"logreg=0.03,svm=10"`` or a dict -> ``{head: C}``; None -> ``{}``.
 
@@ -140,8 +145,8 @@ def parse_C_per_head(C: Any, heads: Sequence[str], flag: str = "--C") -> dict[st
             raise FeatcacheError(f"{flag} names head {head!r}, which is not among the heads ({', '.join(heads)}); "
                                  f"add it to --heads or drop it from {flag}")
         if head not in with_C:
-            raise FeatcacheError(f"head {head!r} has no C parameter; give {flag} only for {', '.join(with_C) or 'logreg or svm'}")
+            raise FeatcacheError(f"head {head!r} has no C parameter; give {flag} only for {', '.join(with_C) or ' or '.join(heads_with_C())}")
     return pairs
 
 
-__all__ = ["HEADS", "head_suffix", "head_summary", "make_head", "check_head_params", "exportable_heads", "fold_reason", "folds_needed", "parse_C_per_head", "DenseHead", "LogRegHead", "SVMHead"]
+__all__ = ["HEADS", "head_suffix", "head_summary", "heads_with_C", "make_head", "check_head_params", "exportable_heads", "fold_reason", "folds_needed", "parse_C_per_head", "DenseHead", "LogRegHead", "SVMHead"]
