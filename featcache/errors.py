@@ -28,6 +28,13 @@ def shell_word(text: str) -> str:
     return "$'" + "".join(_bash_escaped(c) for c in text) + "'"
 
 
+def shell_path(path: str) -> str:
+    """A path as one word of a suggested command: ``shell_word``'s, and ``./`` before a relative path that starts
+    with ``-``, which the command would read as an option ('featcache verify -h.npz' showed the help; an
+    adversarial tester)."""
+    return shell_word(f"./{path}" if path.startswith("-") else path)
+
+
 def _bash_escaped(ch: str) -> str:
     """One character inside bash's ``$'...'``: the named escapes, a backslash or quote escaped, any other control
     character as its UTF-8 bytes, ``\\xHH`` each (bash's ``\\uHHHH`` depends on the locale: under LC_ALL=C it

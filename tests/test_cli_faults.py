@@ -1922,3 +1922,21 @@ def test_verify_and_info_name_a_zip_featcache_did_not_write(tmp_path, capsys):
         one_line_error(capsys, [command, str(other)], f"{other} is a zip file (a Keras model of another program?) that "
                        "featcache did not write as a head or model", kinds)
         one_line_error(capsys, [command, str(text)], "is not a readable HDF5 file", kinds)
+
+
+def test_an_output_with_a_long_name_or_through_a_link_is_written(tmp_path, capsys):
+    """Regressions (an adversarial tester) of the lock an output's writers take turns on: '<out>.lock' passed the
+    file system's 255 bytes for a legal 251-byte --out, and beside a link's read-only target; both failed after
+    the work. The lock is '.<name>.lock' beside the path as given, hashed where too long, and goes again."""
+    cache = str(tiny_cache(tmp_path / "c.h5"))
+    long = tmp_path / ("b" * 247 + ".npz")
+    assert main(["train", cache, "--head", "logreg", "--out", str(long)]) == 0 and long.is_file()
+    with tmpfs(tmp_path / "ro", "size=1m") as ro:  # a link to the same job's head, on a file system then read-only
+        (ro / "real.npz").write_bytes(long.read_bytes())
+        assert subprocess.run(["mount", "-o", "remount,ro", str(ro)], capture_output=True).returncode == 0
+        (tmp_path / "link.npz").symlink_to(ro / "real.npz")
+        assert main(["train", cache, "--head", "logreg", "--out", str(tmp_path / "link.npz")]) == 0
+        assert (ro / "real.npz").read_bytes() == long.read_bytes()  # the target untouched: the link is replaced
+    assert (tmp_path / "link.npz").is_file() and not (tmp_path / "link.npz").is_symlink()  # as before the lock
+    capsys.readouterr()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".lock")]

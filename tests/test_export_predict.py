@@ -694,7 +694,7 @@ def test_a_file_put_at_out_during_an_export_is_never_replaced(tmp_path, monkeypa
 
     monkeypatch.setattr(model_io, "add_sealed_meta", user_saves_meanwhile)
     _one_line_error(capsys, ["export", str(head), "--out", str(out)], "exists and is not a model featcache wrote")
-    assert out.read_text() == "my notes" and not list(tmp_path.glob(".m*")) and not (tmp_path / "m.keras.lock").exists()
+    assert out.read_text() == "my notes" and not list(tmp_path.glob(".m*")) and not (tmp_path / ".m.keras.lock").exists()
     out.unlink()
     monkeypatch.setattr(model_io, "add_sealed_meta", real)
     assert not featcache.export(head, out).replaced  # nothing there at the start nor at the end

@@ -244,9 +244,12 @@ def _nan_coef(doc, entries):
     (_set("class_names", "ants"), "class names are missing"),
     (lambda d, e: d.update(meta=["not", "a", "mapping"]), "its metadata is not a JSON object"),
     (_set("n_features", 7), "the head takes 6 features, its metadata says 7"),
-    (_narrow_mean, "its arrays do not fit together"),
+    (_narrow_mean, "its objects are not those a LogRegHead is made of"),  # the scaler's mean, one per feature (was: do not fit together)
     (_state_class("posix.system"), "'posix.system' is not a class a featcache head may hold"),
     (_set("head", ["logreg"]), "unknown head kind ['logreg']"),  # a TypeError traceback (a review)
+    # a scaler set not to centre: the head ignored the mean export folds in (another model; an adversarial tester)
+    (lambda d, e: d["state"]["state"]["__dict__"]["pipeline_"]["state"]["__dict__"]["steps"][0]["__tuple__"][1]
+     ["state"]["__dict__"].update(with_mean=False), "its objects are not those a LogRegHead is made of"),
     (lambda d, e: d["state"]["state"]["__dict__"].update(x={"__reduce__": 1}), "unknown entry '__reduce__'"),
     # another head's class, where no check looks: a logreg file trusts a logreg's classes alone (a review; it loaded)
     (_extra_state({"__object__": "sklearn.calibration.CalibratedClassifierCV", "state": {"__dict__": {}}}),
@@ -597,3 +600,18 @@ def test_save_head_replaces_only_its_own_heads_and_writes_only_heads_that_load(c
         with pytest.raises(FeatcacheError, match=f"this {type(unfitted).__name__} is not fitted, so there is nothing to save"):
             featcache.save_head(unfitted, tmp_path / f"u{suffix}", meta)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.h5", "user.npz"]
+
+
+def test_a_head_with_a_compressed_entry_is_refused_before_it_is_read(npz_head, cache, capsys):
+    """Regression (an adversarial tester): a 2.9 MB head holding a deflated entry of 3 GB of zeros, its digest
+    recomputed, took 3.1 GB to load (one of 30 GB would have been killed without a word). featcache stores every
+    entry as it is (so does np.savez): a compressed one is refused before anything is read, by verify as well."""
+    import zipfile
+
+    from helpers import reseal_head
+
+    with zipfile.ZipFile(npz_head, "a", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("a999.npy", b"\0" * 1_000_000)  # unreferenced, 1 MB deflated to about 1 kB
+    reseal_head(npz_head)
+    for argv in (["evaluate", str(npz_head), str(cache)], ["verify", str(npz_head)]):
+        _one_line(capsys, argv, "its entry a999.npy is compressed, which featcache never writes")

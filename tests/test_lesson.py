@@ -456,3 +456,25 @@ def test_lesson_rows_may_be_any_iterable_of_row_functions():
     from featcache.recipes.lesson import _check_rows
 
     assert _check_rows(fn for fn in ROWS[:2]) == ROWS[:2] and _check_rows(None) is None  # a generator, as before
+
+
+def test_a_file_saved_into_the_lessons_folder_during_the_run_is_never_replaced(tmp_path):
+    """Regression (an adversarial tester): lesson checked its folder before the rows only; a lesson.md saved there
+    during the minutes of the rows was replaced. The table's files are checked again just before they are written,
+    and the user's file is left as it was (a failed report block removes only what this process wrote)."""
+    from types import SimpleNamespace
+
+    from featcache.recipes import lesson as lesson_mod
+
+    out = tmp_path / "o"
+    cache = SimpleNamespace(sizes={"train": 120}, meta={})
+    ctx = lesson_mod.LessonContext(cache=cache, source=None, out=out, test_limit=20, scratch_train=120, scratch_epochs=1,
+                                   seed=0, verbose=False)
+    rows = [{"approach": "always 'bag'", "training_images": 0, "training_seconds": 0.0, "test_accuracy": 0.1}]
+    result = lesson_mod.LessonResult(rows, {"total": 3, "trainable": 2, "non_trainable": 1}, tmp_path / "c.h5")
+    lesson_mod.check_outputs(out)  # the folder as the run found it: nothing there
+    out.mkdir()
+    (out / "lesson.md").write_text("my notes")  # saved meanwhile
+    with pytest.raises(FeatcacheError, match="holds lesson.md, which is not part of a report featcache wrote"):
+        lesson_mod.write_report(result, ctx)
+    assert (out / "lesson.md").read_text() == "my notes" and sorted(p.name for p in out.iterdir()) == ["lesson.md"]

@@ -551,3 +551,34 @@ def test_the_suggested_train_command_pastes_into_bash(name, locale, capsys, tmp_
     got = subprocess.run(["bash", "-c", f'set -- {printed}; printf "%s\\0" "$@"'], capture_output=True, env=env).stdout
     assert got.split(b"\0")[:-1] == [w.encode() for w in ["featcache", "train", path, "--head", "logreg", "--layer", "out_relu",
                                                            "--C", "0.03"]]
+
+
+def test_a_suggested_command_names_a_path_starting_with_a_dash_as_a_path(tmp_path):
+    """Regression (an adversarial tester): 'featcache train -odd.h5 ...' was read as an option when pasted."""
+    import subprocess
+
+    from featcache.analysis.probe import ProbeRow, train_command
+
+    row = ProbeRow(0, "out_relu", 8, "logreg", 0.03, 0.5, "test", 0.1)
+    assert train_command("-odd.h5", row).startswith("featcache train ./-odd.h5 ")
+    assert train_command(str(tmp_path / "-odd.h5"), row).startswith(f"featcache train {tmp_path / '-odd.h5'} ")
+
+
+def test_a_file_saved_into_out_during_a_probe_is_never_replaced(multi_cache, tmp_path, monkeypatch):
+    """Regression (an adversarial tester): probe checked its folder at the start only; a probe.csv saved there
+    during the fits was replaced, and a probe.png deleted with --no-plot. The folder is checked again before it
+    is written."""
+    from featcache.analysis import probe as probe_mod
+
+    out = tmp_path / "run"
+    real = probe_mod._rows
+
+    def user_saves_meanwhile(*args, **kwargs):
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "probe.png").write_text("my picture")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(probe_mod, "_rows", user_saves_meanwhile)
+    with pytest.raises(FeatcacheError, match="holds probe.png, which is not part of a report featcache wrote"):
+        featcache.probe(multi_cache, heads="logreg", on_test=True, out=out, plot=False)
+    assert (out / "probe.png").read_text() == "my picture" and not (out / "probe.csv").exists()

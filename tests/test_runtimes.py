@@ -33,6 +33,11 @@ HYMENOPTERA = Path(os.environ.get("FEATCACHE_HYMENOPTERA", SHARED / "datasets" /
 # at most 7.4e-5 on these real images (1.17e-4 once over the lesson's 7,000 images:
 # docs/results.md, so more images would need a looser bound).
 TOLERANCE = 1e-4
+# XNNPACK, asked for by name only (not in auto): on an Intel Xeon with AVX-512 (2026-12-04) its out_relu
+# differed from TensorFlow's by 1.3e-4 on these 192 images (2.2e-5 of the layer's largest value, 6.0), where
+# ONNX Runtime and OpenVINO stayed within 8.9e-5; 7.4e-5 / 8.6e-5 on the AMD EPYC measured before
+# (docs/benchmarks.md, "XNNPACK on an Intel Xeon").
+TOLERANCES = {"xnnpack": 2e-4}
 
 # A network cut after its first block: converts in seconds.
 TINY = ConversionSpec("mobilenet_v2", "random", 32, ("block_1_expand_relu",), (28, 28))
@@ -450,12 +455,12 @@ def _assert_same_features(spec: ConversionSpec, images: np.ndarray, runtime_dir:
         assert len(got) == len(spec.layers)
         for layer, g, w in zip(spec.layers, got, want):
             assert g.shape == w.shape and g.dtype == np.float32
-            diff = float(np.abs(g - w).max())
-            assert diff <= TOLERANCE, f"{name} {layer}: {diff:.2g}"
+            diff, bound = float(np.abs(g - w).max()), TOLERANCES.get(name, TOLERANCE)
+            assert diff <= bound, f"{name} {layer}: {diff:.2g}"
             # A float16 cache stores the same numbers, to its own rounding.
             g16, w16 = g.astype(np.float16), w.astype(np.float16)
             assert np.all(np.abs(g16.astype(np.float32) - w16.astype(np.float32))
-                          <= np.spacing(np.maximum(np.abs(g16), np.abs(w16))).astype(np.float32) + TOLERANCE)
+                          <= np.spacing(np.maximum(np.abs(g16), np.abs(w16))).astype(np.float32) + bound)
 
 
 @pytest.mark.slow

@@ -283,7 +283,7 @@ def test_evaluate_warns_when_test_images_were_training_images(tmp_path, capsys):
     out = capsys.readouterr()
     assert json.loads(out.out)["overlap"]["seen"] == 12
     assert out.err.strip().startswith("featcache evaluate: warning: 12 of 30 test images were in this head's training data")
-    assert "the accuracy is inflated" in out.err and len(out.err.strip().splitlines()) == 1
+    assert "the accuracy counts them as unseen" in out.err and len(out.err.strip().splitlines()) == 1
     # Its own training split: the line names that split (it said "60 of 60 test images", a new user's report).
     with pytest.warns(LeakageWarning, match="^60 of 60 train images were in this head's training data"):
         featcache.evaluate(res, head_cache, split="train", out=tmp_path / "e3")

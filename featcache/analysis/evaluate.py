@@ -98,8 +98,8 @@ def leakage_line(overlap: dict[str, Any]) -> str:
     unseen = overlap.get("unseen_accuracy")
     acc = f"accuracy on the {overlap['images'] - overlap['seen']} unseen ones {unseen:.4f}" if unseen is not None else "no unseen ones"
     return (f"{overlap['seen']} of {overlap['images']} {overlap.get('split', 'test')} images were in this head's training data "
-            f"({acc}) — the accuracy is inflated; evaluate on images the head has not seen (a cache's test split it was not "
-            "trained on)")
+            f"({acc}) — the accuracy counts them as unseen; evaluate on images the head has not seen (a cache's test split "
+            "it was not trained on)")
 
 
 def misclassified_text(wrong: list[dict[str, Any]]) -> list[str]:

@@ -404,6 +404,9 @@ def _probe_into(out_dir: Path, cache: Cache, head_names: list[str], params: dict
     alt = best_row(exportable) if best.head not in EXPORTABLE_HEADS and exportable else None  # an SVM has no Dense form
     if alt is not None:
         result.exportable_train_command = train_command(cache.path, alt, cache.views)
+    # The folder checked again after the fits, as at the start: a probe.csv or probe.png the user saved there during
+    # the run was replaced or, with plot=False, deleted (an adversarial tester)
+    kept = check_report(out_dir)
     result.csv = write_bytes(out_dir / "probe.csv", _csv_text(rows).encode())
     if plot:
         result.plot = plot_probe(rows, best, out_dir / "probe.png", title=_title(cache, scoring),
@@ -464,12 +467,12 @@ def train_command(cache: str | Path, row: ProbeRow, cache_views: Sequence[str] =
     (they puzzled a user); on any other both are, always: train's default is every cached view, so a best row of
     orig/orig printed without them trained on every view instead (a new user).
     """
-    from featcache.errors import shell_word
+    from featcache.errors import shell_path, shell_word
 
     C = f" --C {row.C}" if row.C is not None else ""
     views = ("" if tuple(cache_views) == ("orig",)
              else f" --train-views {shell_word(row.train_views)} --test-views {shell_word(row.test_views)}")
-    return f"featcache train {shell_word(str(cache))} --head {row.head} --layer {row.layer}{C}{views}"
+    return f"featcache train {shell_path(str(cache))} --head {row.head} --layer {row.layer}{C}{views}"
 
 
 def _settings(cache: Cache, heads, C, layers, holdout: float | None, seed: int, folds: int | None = None, on_test: bool = False):

@@ -130,9 +130,9 @@ def _model_json(path: str | Path) -> dict[str, Any]:
                        "make one with 'featcache export' or 'featcache finetune'")
     from featcache.heads.io import read_head_meta
 
-    from featcache.errors import shell_word
+    from featcache.errors import shell_path
 
-    head_hint = f" (it is a head: export it first with 'featcache export {shell_word(str(path))} --out MODEL.keras')"
+    head_hint = f" (it is a head: export it first with 'featcache export {shell_path(str(path))} --out MODEL.keras')"
     try:
         with zipfile.ZipFile(path) as zf:
             meta = json.loads(zf.read(META_ENTRY))

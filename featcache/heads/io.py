@@ -373,6 +373,8 @@ def check_content(path: str | Path) -> bool:
     metadata cannot be read is left to the loaders, which say what is wrong with it.
     """
     path = Path(path)
+    if path.suffix.lower() == ".npz":  # before its entries are read through for the digest
+        _check_stored(path)
     checked, _ = check_digest(path, _altered)
     if checked is False:
         warnings.warn(f"{path} carries no content digest (saved before featcache's head digests of 2026-12-03, or its "
@@ -590,10 +592,10 @@ def damaged_line(path: str | Path, why: str) -> str:
 def not_a_cache(path: str | Path) -> str | None:
     """The one line for a head or model given where a cache goes, naming the command that takes it; None for any
     other file. One wording for every command (info and train had two; a review)."""
-    from featcache.errors import shell_word
+    from featcache.errors import shell_path
 
     kind = file_kind(path)
-    word = shell_word(str(path))  # the commands suggested paste as they are (a path with a space; a review)
+    word = shell_path(str(path))  # the commands suggested paste as they are (a path with a space; a review)
     if kind == "head":
         return (f"{path} is a head written by 'featcache train', not a cache; pass the cache it was trained on (score "
                 f"the head with 'featcache evaluate {word} CACHE', check its content digest with 'featcache verify {word}')")
@@ -711,6 +713,7 @@ def _standardize_stats(stats: Any, width: int, path: Path) -> tuple[np.ndarray, 
 def _load_npz(path: Path):
     from featcache.heads.state import StateError, decode, trusted_classes
 
+    _check_stored(path)  # again for a head of another suffix (load_head reads what the zip holds, not the name)
     try:
         with np.load(path, allow_pickle=False) as z:
             doc = json.loads(z[NPZ_ENTRY].tobytes())
@@ -743,6 +746,19 @@ def _load_npz(path: Path):
     if digests is not None:
         meta["train_digests"] = digests
     return head, meta
+
+
+def _check_stored(path: Path) -> None:
+    """Every entry of an .npz head is stored, not compressed, as featcache writes it (and np.savez): what it reads
+    is then at most the file's own size. A 2.9 MB head with a deflated entry of 3 GB of zeros, its digest recomputed,
+    took 3.1 GB of memory to load, and one of 30 GB would have been killed without a word (an adversarial tester)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            packed = [i.filename for i in zf.infolist() if i.compress_type != zipfile.ZIP_STORED]
+    except Exception as exc:
+        raise _unreadable(path, type(exc).__name__) from None
+    if packed:
+        raise _unreadable(path, f"its entry {packed[0]} is compressed, which featcache never writes")
 
 
 def _check_digests(meta: dict[str, Any], path: Path) -> None:

@@ -42,7 +42,23 @@ def scaled_steps(head: Any) -> list[Any]:
     if type(pipe) is not Pipeline or not isinstance(pipe.steps, list):
         return []
     steps = [s for _, s in pipe.steps]
-    return steps if len(steps) == 2 and type(steps[0]) is StandardScaler else []
+    if len(steps) != 2 or type(steps[0]) is not StandardScaler or not _scaler_ok(steps[0], vars(head).get("n_features_in_")):
+        return []
+    return steps
+
+
+def _scaler_ok(scaler: Any, width: Any) -> bool:
+    """The scaler standardizes as ``fit`` made it: centring and scaling on (a crafted ``with_mean: false`` made the
+    head ignore the mean that export folds in: another model than the head; an adversarial tester), one finite
+    mean and one positive scale per feature."""
+    v = vars(scaler)
+    if v.get("with_mean") is not True or v.get("with_std") is not True:
+        return False
+    mean, scale = v.get("mean_"), v.get("scale_")
+    if not (isinstance(mean, np.ndarray) and isinstance(scale, np.ndarray) and isinstance(width, (int, np.integer))):
+        return False
+    return (mean.shape == scale.shape == (width,) and bool(np.isfinite(mean).all()) and bool(np.isfinite(scale).all())
+            and bool((scale > 0).all()))
 
 
 def encode(obj: Any, arrays: list[np.ndarray], trusted: dict[str, type] | None = None) -> Any:

@@ -377,6 +377,17 @@ FIXED_HEADS = ("keras_lesson.keras", "keras_default.keras", "logreg_cv.npz")
 CHOSEN_HEADS = ("best_*", "views_*")
 
 
+def check_table(out: Path) -> None:
+    """The table's files in ``out`` replace only a lesson table featcache wrote, each still as written: lesson.json,
+    written last, records the SHA-256 of lesson.csv, lesson.md and lesson.png, and a changed one is refused. Checked
+    before any work (``check_outputs``) and again just before the table is written (a lesson.md the user saved
+    there during the run was replaced; an adversarial tester)."""
+    files = report_files(out)
+    check_report_files(files.values(), lambda: _is_lesson_json(files["json"]),
+                       digests=lambda: recorded_digests(files["json"]), recorded=[files["csv"], files["markdown"], files["png"]],
+                       since_digests=[files["png"]])  # drawn since 2026-12-04: in an older folder, it is the user's
+
+
 def check_outputs(out: Path) -> None:
     """Before any work: every file the default rows and the table write under ``out`` replaces only one featcache wrote.
 
@@ -393,11 +404,7 @@ def check_outputs(out: Path) -> None:
     from featcache.analysis import evaluate, probe
     from featcache.heads.io import read_head_meta
 
-    files = report_files(out)
-    # lesson.json, written last, records the SHA-256 of lesson.csv, lesson.md and lesson.png: a changed one is refused
-    check_report_files(files.values(), lambda: _is_lesson_json(files["json"]),
-                       digests=lambda: recorded_digests(files["json"]), recorded=[files["csv"], files["markdown"], files["png"]],
-                       since_digests=[files["png"]])  # drawn since 2026-12-04: in an older folder, it is the user's
+    check_table(out)
     for folder in ("heads", "eval", "probe", "probe_views"):
         check_out_dir(out / folder)
     heads = [out / "heads" / name for name in FIXED_HEADS]
@@ -427,6 +434,7 @@ def write_report(result: LessonResult, ctx: LessonContext) -> dict[str, Path]:
     }
     result.report = doc
     files = report_files(out)
+    check_table(out)  # again: the minutes of the rows are over
     with output_files(out, files.values()):  # all or none (a full disk)
         write_text(files["csv"], csv_table(result.rows))
         write_text(files["markdown"], report_markdown(result, ctx))

@@ -124,12 +124,23 @@ def publish(tmp: str | Path, path: str | Path, needed_bytes: int | None = None, 
         os.chmod(tmp, user_mode())
         fsync_file(tmp)
         os.replace(tmp, path)
+        _PUBLISHED.add(_identity(path))
     except OSError as exc:
         if is_no_space(exc):
             raise no_space(path, needed_bytes, advice, exc) from None
         raise
     fsync_dir(path.parent)
     return path
+
+
+# The files this process published (device and inode): a failed ``output_files`` block removes only those of its
+# new files, never one the user saved there during the run (a probe refused such a picture, then deleted it).
+_PUBLISHED: set[tuple[int, int]] = set()
+
+
+def _identity(path: str | Path) -> tuple[int, int]:
+    st = os.lstat(path)
+    return st.st_dev, st.st_ino
 
 
 @contextmanager
@@ -140,7 +151,7 @@ def atomic_path(path: str | Path, advice: str | None = None, recheck: Callable[[
     another ``--out`` (converted models name their variable).
 
     ``recheck``: the command's check of what may be at ``path`` (the one it made before its minutes of work), run
-    again once the file is written, under ``<path>.lock`` (``store.lock``), then the rename: a file put there
+    again once the file is written, under ``.<name>.lock`` beside it (``store.layout.output_lock_path``), then the rename: a file put there
     during the run (the user's notes, another export's model) was replaced without a word, and two exports to one
     path both said they wrote it (an adversarial tester). Featcache's writers of one path take turns; what
     someone else puts there in the instant between the check and the rename is not covered.
@@ -171,9 +182,10 @@ def atomic_path(path: str | Path, advice: str | None = None, recheck: Callable[[
         if recheck is None:
             publish(tmp, path, advice=advice)
         else:
+            from featcache.store.layout import output_lock_path
             from featcache.store.lock import exclusive_lock
 
-            with exclusive_lock(path):
+            with exclusive_lock(path, lock_file=output_lock_path(path)):
                 recheck()
                 publish(tmp, path, advice=advice)
     finally:
@@ -293,7 +305,8 @@ def output_files(directory: str | Path, files: Iterable[str | Path]) -> Iterator
     except BaseException:
         for f in new:
             try:
-                os.unlink(f)
+                if _identity(f) in _PUBLISHED:  # written by this process, not put there by someone since
+                    os.unlink(f)
             except OSError:
                 pass
         _unlink(marks)

@@ -143,6 +143,21 @@ def lock_path(path: Path) -> Path:
     return path / ".featcache.lock" if path == path.parent else path.with_name(path.name + ".lock")
 
 
+def output_lock_path(path: Path) -> Path:
+    """The lock an output file's writers take turns on (``atomic.atomic_path``'s recheck): beside the path as given,
+    where the file is written (a link is replaced, not followed: ``lock_path`` put it beside a read-only target, an
+    adversarial tester), ``.<name>.lock``, or ``.<16 hex of its SHA-256>.lock`` where that name would pass the file
+    system's 255 bytes (a legal 251-byte --out failed after the work)."""
+    import hashlib
+    import os
+
+    path = Path(os.path.abspath(path))
+    name = f".{path.name}.lock"
+    if len(name.encode("utf-8", "surrogateescape")) > 255:
+        name = f".{hashlib.sha256(path.name.encode('utf-8', 'surrogateescape')).hexdigest()[:16]}.lock"
+    return path.with_name(name)
+
+
 def encode(value: Any) -> Any:
     return json.dumps(value) if isinstance(value, (dict, list, tuple)) or value is None else value
 

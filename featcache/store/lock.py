@@ -27,18 +27,19 @@ from featcache.store.layout import lock_path
 POLL_SECONDS = 0.1
 
 
-def holder(path: Path) -> str:
+def holder(path: Path, lock_file: Path | None = None) -> str:
     """Who holds the lock of ``path``, as the holder wrote it ('pid N'), or 'another process'."""
     try:
-        pid = lock_path(path).read_text().strip()
+        pid = (lock_file or lock_path(path)).read_text().strip()
     except OSError:
         pid = ""
     return f"process {pid}" if pid.isdigit() else "another process"
 
 
 @contextmanager
-def exclusive_lock(path: Path, wait_message: str | None = None, timeout: float | None = None) -> Iterator[None]:
-    """Hold ``<path>.lock``; waits (saying so, and for whom) while another process holds it.
+def exclusive_lock(path: Path, wait_message: str | None = None, timeout: float | None = None,
+                   lock_file: Path | None = None) -> Iterator[None]:
+    """Hold ``<path>.lock`` (or ``lock_file``); waits (saying so, and for whom) while another process holds it.
 
     ``timeout``: seconds to wait at most (None: for as long as it takes);
     then a FeatcacheError names the holding process.
@@ -49,7 +50,7 @@ def exclusive_lock(path: Path, wait_message: str | None = None, timeout: float |
         yield
         return
     path = Path(path)
-    lp = lock_path(path)
+    lp = lock_file or lock_path(path)
     deadline = None if timeout is None else time.monotonic() + max(0.0, float(timeout))
     while True:
         check_lock_file(lp)
@@ -59,7 +60,7 @@ def exclusive_lock(path: Path, wait_message: str | None = None, timeout: float |
         except OSError as exc:
             raise _cannot_open(lp, exc) from None
         try:
-            _acquire(fcntl, fd, path, wait_message, timeout, deadline)
+            _acquire(fcntl, fd, path, wait_message, timeout, deadline, lp)
         except BaseException:
             os.close(fd)
             raise
@@ -126,14 +127,15 @@ def _same_file(fd: int, p: Path) -> bool:
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
-def _acquire(fcntl, fd: int, path: Path, wait_message: str | None, timeout: float | None, deadline: float | None) -> None:
+def _acquire(fcntl, fd: int, path: Path, wait_message: str | None, timeout: float | None, deadline: float | None,
+             lp: Path) -> None:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return
     except BlockingIOError:
         pass
     if wait_message:
-        print(one_line(f"{wait_message} (held by {holder(path)})"), flush=True)
+        print(one_line(f"{wait_message} (held by {holder(path, lp)})"), flush=True)
     if timeout is None:
         fcntl.flock(fd, fcntl.LOCK_EX)
         return
@@ -144,7 +146,7 @@ def _acquire(fcntl, fd: int, path: Path, wait_message: str | None, timeout: floa
         except BlockingIOError:
             if time.monotonic() >= deadline:
                 raise CacheBusy(
-                    f"{path} is being written by {holder(path)} (lock {lock_path(path)}) and it did not finish within "
+                    f"{path} is being written by {holder(path, lp)} (lock {lp}) and it did not finish within "
                     f"{timeout:g} s; wait for it (a longer --lock-timeout), or stop that process and re-run to resume"
                 ) from None
             time.sleep(POLL_SECONDS)
