@@ -21,8 +21,10 @@ runtime is not part of a cache's identity.
 
 ``xnnpack`` runs a TFLite file converted from the same Keras model
 (``TFLiteConverter``, float32) on TensorFlow Lite's XNNPACK kernels: faster
-than ONNX Runtime at 96 px on an AVX-512 CPU, level at 224 px, not measured
-on AVX2 CPUs, so ``auto`` leaves it out (asked for by name).
+than ONNX Runtime on AVX-512 CPUs (1.3x in the pipeline at 96 px on an Intel
+Xeon, level on an AMD EPYC), but its features differ from TensorFlow's by up to
+1.3e-4 there, over the 1e-4 the others keep, and it is not measured on AVX2
+CPUs, so ``auto`` leaves it out (asked for by name).
 
 A converted file is made once per :class:`ConversionSpec` and converter versions and
 kept under ``<cache dir>/runtimes/<key>.onnx`` (``.tflite``), written atomically and only
@@ -404,7 +406,11 @@ class XnnpackRuntime(_ConvertedRuntime):
 
     On an AVX-512 AMD EPYC its bare pass was 1.17-1.30x ONNX Runtime's at
     96-128 px, 1.10x at 160 px and level at 224 px, features within 8.6e-5 of
-    TensorFlow's; in the extraction pipeline at 96 px the two were level
+    TensorFlow's; in the extraction pipeline at 96 px the two were level. On an
+    Intel Xeon with AVX-512 (2026-12-04) its pipeline at 96 px was 2.83x
+    TensorFlow's bare pass against ONNX Runtime's 2.18x, and 1.12x ONNX
+    Runtime's bare pass at 224 px, but its out_relu features differed from
+    TensorFlow's by 1.3e-4, over the 1e-4 the automatic runtimes keep
     (docs/benchmarks.md, "XNNPACK"). Not measured on AVX2 CPUs, where ONNX
     Runtime is 2.6-3.4x TensorFlow, so ``auto`` does not pick it: ask for it
     by name. Needs nothing beyond TensorFlow (LiteRT's interpreter is used
