@@ -20,7 +20,7 @@ from featcache.analysis.subsets import CLASSES_FIRST, stratified_subset
 from featcache.errors import FeatcacheError, one_line
 from featcache.heads import HEADS, DenseHead, fold_reason, head_suffix, make_head, suffixes_line
 from featcache.heads.dense import DEFAULT_PRESET
-from featcache.heads.io import check_head_out, digest_keys, head_meta, read_head_meta, replaced_words, save_head
+from featcache.heads.io import check_head_out, digest_keys, head_meta, read_head_meta, replaced_words, write_head
 from featcache.heads.views import averaged_over, fit_views, score_views
 from featcache.sources.images import check_file_outside_classes
 from featcache.store import Cache, as_cache
@@ -267,7 +267,7 @@ def save_trained(est: BaseEstimator, cache: Cache, layer: str, head: str, path: 
     digests = split_digests(cache, "train")
     if digests is not None:
         meta["train_digests"] = digest_keys(digests if rows is None else [digests[i] for i in rows])
-    save_head(est, path, meta, force=force)
+    write_head(est, path, meta, force)  # save_head's work, its refusals in the CLI's words (--out, --force)
     return meta
 
 

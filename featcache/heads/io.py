@@ -137,6 +137,13 @@ def save_head(head: BaseEstimator, path: str | Path, meta: dict[str, Any], *, fo
     ``save_head(h, "user.npz", {})`` replaced their own file with a head that
     ``load_head`` refused.
     """
+    return write_head(head, path, meta, force, ("path", "force=True"))
+
+
+def write_head(head: BaseEstimator, path: str | Path, meta: dict[str, Any], force: bool,
+               flags: tuple[str, str] = ("--out", "--force")) -> Path:
+    """``save_head``'s work, its refusals naming ``flags`` (the output's and the force's): train's say --out and
+    --force (a race lost to another train said 'choose another path, or pass force=True'; an adversarial tester)."""
     from featcache import __version__
 
     path = check_path(path, "path", "the head file to write, e.g. head.npz")  # None was pathlib's TypeError (a tester)
@@ -167,10 +174,10 @@ def save_head(head: BaseEstimator, path: str | Path, meta: dict[str, Any], *, fo
         raise _unsavable(path, f"a Keras head is stored with one output per class name, and this one's classes are not 0..{n - 1}; "
                                f"fit it on class indices with n_classes={n}")
     check_head(head, meta, path, _unsavable)
-    check_head_out(path, force, "path", "force=True", job=meta)
+    check_head_out(path, force, *flags, job=meta)
     # again just before the rename, under the path's lock: a file put there while this head was written (another
     # train's head of another data set) was replaced, and both trains said they saved (an adversarial tester)
-    with atomic_path(path, recheck=lambda: check_head_out(path, force, "path", "force=True", job=meta)) as tmp:
+    with atomic_path(path, recheck=lambda: check_head_out(path, force, *flags, job=meta)) as tmp:
         if suffix == ".keras":
             _write_keras(head, tmp, meta, digests)
         else:
