@@ -741,6 +741,10 @@ def test_verify_and_info_name_what_is_missing_for_every_kind(tmp_path, capsys, c
     err = one_line_error(capsys, [command, str(tmp_path)], f"{tmp_path} is a folder; pass a cache ('featcache extract'), "
                          "a head ('featcache train') or a model ('featcache export', 'featcache finetune')")
     one_line_error(capsys, [command, str(tmp_path / "c.h5")], "cache not found: ")
+    (tmp_path / "cut.keras").write_bytes(b"PK\x03\x04junk")  # "not a readable HDF5 file" (an adversarial tester)
+    one_line_error(capsys, [command, str(tmp_path / "cut.keras")], "starts as a zip file but is not a readable one")
+    (tmp_path / "empty.npz").write_bytes(b"")
+    one_line_error(capsys, [command, str(tmp_path / "empty.npz")], "is empty (0 bytes); pass a cache")
 
 
 def test_info_says_how_many_skipped_files_it_does_not_list(tmp_path, capsys):

@@ -32,6 +32,9 @@ def zip_kind(path: str | Path) -> str | None:
     kind = file_kind(p) if is_zip else None
     if kind is None and (damage := damaged_zip(p)) is not None:
         raise FeatcacheError(damaged_line(p, damage[0]))
+    if kind is None and not is_zip and p.is_file() and _starts_as_zip(p):  # 'PK\x03\x04' and then junk: a cut zip
+        raise FeatcacheError(f"{p} starts as a zip file but is not a readable one (damaged or cut short); if it was a "
+                             "head, train it again; if a model, export it again")  # it was "not a readable HDF5 file" (an adversarial tester)
     if kind is None and is_zip:  # it was "not a readable HDF5 file (file signature not found)" (a second tester)
         raise FeatcacheError(f"{p} is a zip file (a Keras model of another program?) that featcache did not write as a "
                              f"head or model; pass {WHAT}")
@@ -49,6 +52,8 @@ def check_any_file(path: Path) -> None:
 
     if path.is_dir():
         raise FeatcacheError(f"{path} is a folder; pass {WHAT}")
+    if path.is_file() and path.stat().st_size == 0:  # "not a readable HDF5 file (file signature not found)" before
+        raise FeatcacheError(f"{path} is empty (0 bytes); pass {WHAT}")
     if path.suffix.lower() == ".h5" or partial_path(path).exists():
         return
     if os.path.islink(path) and not path.exists():  # a link to nothing: "point it at a cache" said the reader
@@ -56,6 +61,14 @@ def check_any_file(path: Path) -> None:
     if not path.exists():
         raise FeatcacheError(f"not found: {path}; check the path (verify and info take {WHAT})")
     check_regular_file(path, "input", f"pass {WHAT}", "check the path")  # a FIFO (would wait forever), no permission
+
+
+def _starts_as_zip(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False
 
 
 @dataclass(frozen=True)
