@@ -615,3 +615,5 @@ def test_a_head_with_a_compressed_entry_is_refused_before_it_is_read(npz_head, c
     reseal_head(npz_head)
     for argv in (["evaluate", str(npz_head), str(cache)], ["verify", str(npz_head)]):
         _one_line(capsys, argv, "its entry a999.npy is compressed, which featcache never writes")
+    renamed = npz_head.rename(npz_head.with_suffix(".bin"))  # decided by what the zip holds, not by its name (a review)
+    _one_line(capsys, ["verify", str(renamed)], "its entry a999.npy is compressed, which featcache never writes")

@@ -1522,3 +1522,23 @@ def test_a_forked_child_tags_its_writes_with_its_own_start_time():
     os.waitpid(pid, 0)
     os.close(read)
     assert answer == b"1"
+
+
+def test_every_spelling_of_an_output_takes_one_lock(tmp_path):
+    """Regression (a review): the output lock's folder was made absolute by text, so 'link/../h.npz' (the kernel
+    resolves '..' through the link) locked another folder than the file's: two writers of one file did not take
+    turns. The lock is in the folder as the kernel finds it."""
+    from featcache.store.layout import output_lock_path
+
+    (tmp_path / "real" / "sub").mkdir(parents=True)
+    (tmp_path / "ln").symlink_to(tmp_path / "real" / "sub")
+    want = tmp_path / "real" / ".h.npz.lock"
+    assert output_lock_path(tmp_path / "ln" / ".." / "h.npz") == want == output_lock_path(tmp_path / "real" / "h.npz")
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        assert output_lock_path(Path("ln/../h.npz")) == want
+    finally:
+        os.chdir(cwd)
+    long = "b" * 250 + ".npz"  # '.<name>.lock' over 255 bytes: a hashed name, the same for every spelling
+    assert output_lock_path(tmp_path / long).name.startswith(".") and len(output_lock_path(tmp_path / long).name) < 40

@@ -204,3 +204,24 @@ def test_evaluate_refuses_unreadable_or_missing_head_files(random_cache, tmp_pat
         assert "is not a readable featcache head" in _err(capsys)
     assert main(["evaluate", str(tmp_path / "nope.keras"), str(random_cache)]) == 2
     assert "head file not found" in _err(capsys)
+
+
+def test_a_file_saved_into_evaluates_folder_meanwhile_is_never_replaced(random_cache, tmp_path, monkeypatch):
+    """Regression (a review): evaluate checked its --out folder before predicting only; a confusion.png the user
+    saved there meanwhile (an SVM on a large cache predicts for minutes) was replaced without a word."""
+    from featcache.analysis import evaluate as ev
+    from featcache.errors import FeatcacheError
+
+    head = featcache.train(random_cache, "logreg", out=tmp_path / "h.npz").path
+    out = tmp_path / "ev"
+    real = ev.predict_and_scores
+
+    def user_saves_meanwhile(*args, **kwargs):
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "confusion.png").write_text("my notes")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ev, "predict_and_scores", user_saves_meanwhile)
+    with pytest.raises(FeatcacheError, match="holds confusion.png, which is not part of a report featcache wrote"):
+        featcache.evaluate(head, random_cache, out=out)
+    assert (out / "confusion.png").read_text() == "my notes" and sorted(p.name for p in out.iterdir()) == ["confusion.png"]

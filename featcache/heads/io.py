@@ -380,7 +380,7 @@ def check_content(path: str | Path) -> bool:
     metadata cannot be read is left to the loaders, which say what is wrong with it.
     """
     path = Path(path)
-    if path.suffix.lower() == ".npz":  # before its entries are read through for the digest
+    if _zip_is_npz(path):  # by what it holds, not its name: before its entries are read through for the digest
         _check_stored(path)
     checked, _ = check_digest(path, _altered)
     if checked is False:
@@ -720,7 +720,7 @@ def _standardize_stats(stats: Any, width: int, path: Path) -> tuple[np.ndarray, 
 def _load_npz(path: Path):
     from featcache.heads.state import StateError, decode, trusted_classes
 
-    _check_stored(path)  # again for a head of another suffix (load_head reads what the zip holds, not the name)
+    _check_stored(path)  # check_content did, unless this is called alone
     try:
         with np.load(path, allow_pickle=False) as z:
             doc = json.loads(z[NPZ_ENTRY].tobytes())
@@ -753,6 +753,14 @@ def _load_npz(path: Path):
     if digests is not None:
         meta["train_digests"] = digests
     return head, meta
+
+
+def _zip_is_npz(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return _is_npz(zf)
+    except Exception:  # not a zip, or a damaged one: the digest check and the loaders say what is wrong
+        return False
 
 
 def _check_stored(path: Path) -> None:

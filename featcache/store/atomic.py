@@ -123,8 +123,8 @@ def publish(tmp: str | Path, path: str | Path, needed_bytes: int | None = None, 
     try:
         os.chmod(tmp, user_mode())
         fsync_file(tmp)
+        _PUBLISHED.add(_identity(tmp))  # before the rename, which keeps the inode: a Ctrl-C between cannot miss it
         os.replace(tmp, path)
-        _PUBLISHED.add(_identity(path))
     except OSError as exc:
         if is_no_space(exc):
             raise no_space(path, needed_bytes, advice, exc) from None
@@ -134,7 +134,8 @@ def publish(tmp: str | Path, path: str | Path, needed_bytes: int | None = None, 
 
 
 # The files this process published (device and inode): a failed ``output_files`` block removes only those of its
-# new files, never one the user saved there during the run (a probe refused such a picture, then deleted it).
+# new files, never one the user saved there during the run (a probe refused such a picture, then deleted it). One
+# set for the process: an inode freed and reused by a user's file within one long-lived process is not told apart.
 _PUBLISHED: set[tuple[int, int]] = set()
 
 

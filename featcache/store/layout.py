@@ -151,11 +151,13 @@ def output_lock_path(path: Path) -> Path:
     import hashlib
     import os
 
-    path = Path(os.path.abspath(path))
+    path = Path(path)
     name = f".{path.name}.lock"
     if len(name.encode("utf-8", "surrogateescape")) > 255:
         name = f".{hashlib.sha256(path.name.encode('utf-8', 'surrogateescape')).hexdigest()[:16]}.lock"
-    return path.with_name(name)
+    # The folder as the kernel finds it (links and '..' through them resolved), the name as given: every spelling of
+    # one output takes one lock; abspath's textual '..' put 'link/../h.npz''s lock in another folder (a review)
+    return Path(os.path.realpath(path.parent)) / name
 
 
 def encode(value: Any) -> Any:
