@@ -1542,3 +1542,33 @@ def test_every_spelling_of_an_output_takes_one_lock(tmp_path):
         os.chdir(cwd)
     long = "b" * 250 + ".npz"  # '.<name>.lock' over 255 bytes: a hashed name, the same for every spelling
     assert output_lock_path(tmp_path / long).name.startswith(".") and len(output_lock_path(tmp_path / long).name) < 40
+
+
+def test_an_output_held_by_another_writer_is_waited_for_with_a_line_on_stderr(tmp_path, capsys):
+    """Regression (an adversarial tester): predict --csv waited without a word, without limit, while another process
+    held the CSV's lock. It says whom it waits for, on stderr (stdout is the predictions), then writes."""
+    import threading
+    import time
+
+    from featcache.store.atomic import write_text
+    from featcache.store.layout import output_lock_path
+    from featcache.store.lock import exclusive_lock
+
+    out = tmp_path / "p.csv"
+    held, release = threading.Event(), threading.Event()
+
+    def holder():
+        with exclusive_lock(out, lock_file=output_lock_path(out)):
+            held.set()
+            release.wait(10)
+
+    t = threading.Thread(target=holder)
+    t.start()
+    held.wait(10)
+    threading.Timer(0.5, release.set).start()
+    t0 = time.monotonic()
+    write_text(out, "input\n", recheck=lambda: None)
+    t.join()
+    said = capsys.readouterr()
+    assert time.monotonic() - t0 >= 0.4 and out.read_text() == "input\n"
+    assert said.out == "" and said.err.startswith(f"featcache: waiting for another featcache process writing {out} ... (held by process ")

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -186,7 +187,9 @@ def atomic_path(path: str | Path, advice: str | None = None, recheck: Callable[[
             from featcache.store.layout import output_lock_path
             from featcache.store.lock import exclusive_lock
 
-            with exclusive_lock(path, lock_file=output_lock_path(path)):
+            # said on stderr: stdout may be the command's output (predict's predictions); it waited without a word
+            wait = f"featcache: waiting for another featcache process writing {path} ..."
+            with exclusive_lock(path, wait_message=wait, lock_file=output_lock_path(path), stream=sys.stderr):
                 recheck()
                 publish(tmp, path, advice=advice)
     finally:

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, TextIO
 
 from featcache.errors import CacheBusy, FeatcacheError, one_line
 from featcache.store.layout import lock_path
@@ -38,8 +39,9 @@ def holder(path: Path, lock_file: Path | None = None) -> str:
 
 @contextmanager
 def exclusive_lock(path: Path, wait_message: str | None = None, timeout: float | None = None,
-                   lock_file: Path | None = None) -> Iterator[None]:
-    """Hold ``<path>.lock`` (or ``lock_file``); waits (saying so, and for whom) while another process holds it.
+                   lock_file: Path | None = None, stream: TextIO | None = None) -> Iterator[None]:
+    """Hold ``<path>.lock`` (or ``lock_file``); waits (saying so, and for whom, on ``stream``: stdout by default,
+    as extract's status lines) while another process holds it.
 
     ``timeout``: seconds to wait at most (None: for as long as it takes);
     then a FeatcacheError names the holding process.
@@ -60,7 +62,7 @@ def exclusive_lock(path: Path, wait_message: str | None = None, timeout: float |
         except OSError as exc:
             raise _cannot_open(lp, exc) from None
         try:
-            _acquire(fcntl, fd, path, wait_message, timeout, deadline, lp)
+            _acquire(fcntl, fd, path, wait_message, timeout, deadline, lp, stream)
         except BaseException:
             os.close(fd)
             raise
@@ -128,14 +130,14 @@ def _same_file(fd: int, p: Path) -> bool:
 
 
 def _acquire(fcntl, fd: int, path: Path, wait_message: str | None, timeout: float | None, deadline: float | None,
-             lp: Path) -> None:
+             lp: Path, stream: TextIO | None = None) -> None:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return
     except BlockingIOError:
         pass
     if wait_message:
-        print(one_line(f"{wait_message} (held by {holder(path, lp)})"), flush=True)
+        print(one_line(f"{wait_message} (held by {holder(path, lp)})"), file=stream or sys.stdout, flush=True)
     if timeout is None:
         fcntl.flock(fd, fcntl.LOCK_EX)
         return
