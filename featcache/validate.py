@@ -541,6 +541,16 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def starts_with(path: str | Path, signature: bytes) -> bool:
+    """Whether the file at ``path`` begins with ``signature`` (a format's magic bytes); False where it cannot be read.
+    One home for the sniffing: an HDF5 cache cut short, a zip that no longer reads."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(signature)) == signature
+    except OSError:
+        return False
+
+
 def report_digests(files: Iterable[str | Path], kept: Mapping[str, str] | None = None) -> dict[str, str]:
     """What a report's machine-readable file records under ``REPORT_DIGESTS``, written after the files: ``kept``
     (``check_report_files``' answer: files of the report left from before and unchanged) and the SHA-256 of each of

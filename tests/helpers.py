@@ -335,3 +335,16 @@ def assert_verify_ok(capsys, path, kind: str) -> None:
 
     api = featcache.verify(path).to_dict()
     assert {**api, "seconds": None} == {**got, "seconds": None}, (api, got)
+
+
+def saved_meanwhile(monkeypatch, module, name: str, path: Path, text: str) -> None:
+    """Make ``module.name`` (a step of a command's work) first save ``text`` at ``path`` as a user would during the
+    run, then do its work: the tests that a file put at an output during a run is never replaced."""
+    real = getattr(module, name)
+
+    def step(*args, **kwargs):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, step)

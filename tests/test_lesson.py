@@ -353,8 +353,8 @@ def test_lesson_refuses_a_users_file_among_its_outputs_before_any_work(tmp_path,
     assert [p for p in out.rglob("*") if p.is_file()] == [out / name] and (out / name).read_text() == "my own notes"
 
 
-def test_lesson_replaces_its_own_report(tmp_path):
-    """The up-front check passes what lesson wrote itself: a second run replaces its table."""
+def _tiny_report(tmp_path):
+    """``(out, ctx, result)``: a one-row lesson table to write into ``tmp_path / "o"``, without any fit."""
     from types import SimpleNamespace
 
     from featcache.recipes import lesson as lesson_mod
@@ -364,7 +364,14 @@ def test_lesson_replaces_its_own_report(tmp_path):
     ctx = lesson_mod.LessonContext(cache=cache, source=None, out=out, test_limit=20, scratch_train=120, scratch_epochs=1,
                                    seed=0, verbose=False)
     rows = [{"approach": "always 'bag'", "training_images": 0, "training_seconds": 0.0, "test_accuracy": 0.1}]
-    result = lesson_mod.LessonResult(rows, {"total": 3, "trainable": 2, "non_trainable": 1}, tmp_path / "c.h5")
+    return out, ctx, lesson_mod.LessonResult(rows, {"total": 3, "trainable": 2, "non_trainable": 1}, tmp_path / "c.h5")
+
+
+def test_lesson_replaces_its_own_report(tmp_path):
+    """The up-front check passes what lesson wrote itself: a second run replaces its table."""
+    from featcache.recipes import lesson as lesson_mod
+
+    out, ctx, result = _tiny_report(tmp_path)
     out.mkdir()
     lesson_mod.write_report(result, ctx)
     lesson_mod.check_outputs(out)  # featcache's own report: no refusal
@@ -462,16 +469,9 @@ def test_a_file_saved_into_the_lessons_folder_during_the_run_is_never_replaced(t
     """Regression (an adversarial tester): lesson checked its folder before the rows only; a lesson.md saved there
     during the minutes of the rows was replaced. The table's files are checked again just before they are written,
     and the user's file is left as it was (a failed report block removes only what this process wrote)."""
-    from types import SimpleNamespace
-
     from featcache.recipes import lesson as lesson_mod
 
-    out = tmp_path / "o"
-    cache = SimpleNamespace(sizes={"train": 120}, meta={})
-    ctx = lesson_mod.LessonContext(cache=cache, source=None, out=out, test_limit=20, scratch_train=120, scratch_epochs=1,
-                                   seed=0, verbose=False)
-    rows = [{"approach": "always 'bag'", "training_images": 0, "training_seconds": 0.0, "test_accuracy": 0.1}]
-    result = lesson_mod.LessonResult(rows, {"total": 3, "trainable": 2, "non_trainable": 1}, tmp_path / "c.h5")
+    out, ctx, result = _tiny_report(tmp_path)
     lesson_mod.check_outputs(out)  # the folder as the run found it: nothing there
     out.mkdir()
     (out / "lesson.md").write_text("my notes")  # saved meanwhile

@@ -568,17 +568,12 @@ def test_a_file_saved_into_out_during_a_probe_is_never_replaced(multi_cache, tmp
     """Regression (an adversarial tester): probe checked its folder at the start only; a probe.csv saved there
     during the fits was replaced, and a probe.png deleted with --no-plot. The folder is checked again before it
     is written."""
+    from helpers import saved_meanwhile
+
     from featcache.analysis import probe as probe_mod
 
     out = tmp_path / "run"
-    real = probe_mod._rows
-
-    def user_saves_meanwhile(*args, **kwargs):
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "probe.png").write_text("my picture")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(probe_mod, "_rows", user_saves_meanwhile)
+    saved_meanwhile(monkeypatch, probe_mod, "_rows", out / "probe.png", "my picture")
     with pytest.raises(FeatcacheError, match="holds probe.png, which is not part of a report featcache wrote"):
         featcache.probe(multi_cache, heads="logreg", on_test=True, out=out, plot=False)
     assert (out / "probe.png").read_text() == "my picture" and not (out / "probe.csv").exists()

@@ -212,16 +212,11 @@ def test_a_file_saved_into_evaluates_folder_meanwhile_is_never_replaced(random_c
     from featcache.analysis import evaluate as ev
     from featcache.errors import FeatcacheError
 
+    from helpers import saved_meanwhile
+
     head = featcache.train(random_cache, "logreg", out=tmp_path / "h.npz").path
     out = tmp_path / "ev"
-    real = ev.predict_and_scores
-
-    def user_saves_meanwhile(*args, **kwargs):
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "confusion.png").write_text("my notes")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(ev, "predict_and_scores", user_saves_meanwhile)
+    saved_meanwhile(monkeypatch, ev, "predict_and_scores", out / "confusion.png", "my notes")
     with pytest.raises(FeatcacheError, match="holds confusion.png, which is not part of a report featcache wrote"):
         featcache.evaluate(head, random_cache, out=out)
     assert (out / "confusion.png").read_text() == "my notes" and sorted(p.name for p in out.iterdir()) == ["confusion.png"]

@@ -469,17 +469,13 @@ def test_a_keras_head_whose_validation_cut_leaves_a_class_out_is_refused(cache, 
 def test_a_file_saved_at_out_during_training_is_refused_in_the_clis_words(cache, tmp_path, capsys, monkeypatch):
     """Regression (adversarial testers): a file put at --out while train ran was replaced (the check was at the start
     only); then its refusal said 'choose another path, or pass force=True', the API's words, to a CLI user."""
+    from helpers import saved_meanwhile
+
     from featcache.cli import main
     from featcache.heads import io as head_io
 
     out = tmp_path / "h.npz"
-    real = head_io._write_npz
-
-    def user_saves_meanwhile(*args, **kwargs):
-        out.write_text("my notes")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(head_io, "_write_npz", user_saves_meanwhile)
+    saved_meanwhile(monkeypatch, head_io, "_write_npz", out, "my notes")
     assert main(["train", str(cache), "--head", "logreg", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert f"--out {out} exists and is not a head featcache wrote; choose another --out, or pass --force" in err, err

@@ -16,7 +16,7 @@ from typing import Any
 
 from featcache.errors import FeatcacheError, NotHDF5
 from featcache.store.reader import VerifyResult
-from featcache.validate import check_path
+from featcache.validate import check_path, starts_with
 
 WHAT = "a cache ('featcache extract'), a head ('featcache train') or a model ('featcache export', 'featcache finetune')"
 
@@ -32,7 +32,7 @@ def zip_kind(path: str | Path) -> str | None:
     kind = file_kind(p) if is_zip else None
     if kind is None and (damage := damaged_zip(p)) is not None:
         raise FeatcacheError(damaged_line(p, damage[0]))
-    if kind is None and not is_zip and p.is_file() and _starts_as_zip(p):  # 'PK\x03\x04' and then junk: a cut zip
+    if kind is None and not is_zip and p.is_file() and starts_with(p, b"PK\x03\x04"):  # 'PK\x03\x04' and then junk: a cut zip
         raise FeatcacheError(f"{p} starts as a zip file but is not a readable one (damaged or cut short); if it was a "
                              "head, train it again; if a model, export it again")  # it was "not a readable HDF5 file" (an adversarial tester)
     if kind is None and is_zip:  # it was "not a readable HDF5 file (file signature not found)" (a second tester)
@@ -61,14 +61,6 @@ def check_any_file(path: Path) -> None:
     if not path.exists():
         raise FeatcacheError(f"not found: {path}; check the path (verify and info take {WHAT})")
     check_regular_file(path, "input", f"pass {WHAT}", "check the path")  # a FIFO (would wait forever), no permission
-
-
-def _starts_as_zip(path: Path) -> bool:
-    try:
-        with open(path, "rb") as f:
-            return f.read(4) == b"PK\x03\x04"
-    except OSError:
-        return False
 
 
 @dataclass(frozen=True)

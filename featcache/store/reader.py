@@ -48,7 +48,7 @@ from featcache.store.layout import (
     view_names,
 )
 from featcache.store.partial import EMPTY, OURS, look_at_partial
-from featcache.validate import DIGESTS_SINCE, release
+from featcache.validate import DIGESTS_SINCE, release, starts_with
 
 if TYPE_CHECKING:
     from featcache.store.identity import CacheIdentity
@@ -113,11 +113,7 @@ def _open(path: Path, peek: bool = False) -> h5py.File:
 
 
 def _looks_like_hdf5(path: Path) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(8) == b"\x89HDF\r\n\x1a\n"
-    except OSError:
-        return False
+    return starts_with(path, b"\x89HDF\r\n\x1a\n")
 
 
 
