@@ -20,6 +20,7 @@ into an argparse ``type=`` where a flag must be refused before any work.
     check_seconds   a finite number of seconds >= 0 (--lock-timeout)
     check_rows      Cache.features' rows: a slice, whole-number indices in any order, or a boolean mask
     parse_C         a number from C_MIN to C_MAX (C_RANGE: 1e-12 to 1e12), or 'cv'
+    parse_params    --param NAME=VALUE (repeatable) or a dict -> a head's own parameters, values typed
     check_path      an API's path argument: a str or os.PathLike, not empty (None was pathlib's TypeError)
     check_number    a parameter given through the API: a (whole) number, not a bool or a string, in a range
     check_writable_dir  create a folder and prove a file can be written there
@@ -403,6 +404,48 @@ def parse_C(value: Any, flag: str = "--C") -> float | str:
         raise FeatcacheError(f"{flag} {value!r} is out of range: use a number from {C_RANGE} (below, the "
                              f"head ignores the features; above, every C gives the same head), or 'cv'; {example}")
     return c
+
+
+def _param_value(text: str) -> Any:
+    """A --param value as typed: true/false, none, a whole number, a number, else the text itself (gamma=scale)."""
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_params(value: Any, flag: str = "--param") -> dict[str, Any]:
+    """A head's own parameters: ``["dropout=0.5", "gamma=scale"]`` (the CLI's repeated ``--param``) or a dict.
+
+    Names must be Python identifiers and given once; a value from the command
+    line is typed by ``_param_value``. Whether the head takes the name and the
+    value is the head's own check (``heads.make_head``, its ``check_params``).
+    """
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        pairs = dict(value)
+    else:
+        pairs = {}
+        for item in [value] if isinstance(value, str) else _items(value, flag):
+            name, sep, text = str(item).partition("=")
+            name = name.strip()
+            if not sep:
+                raise FeatcacheError(f"{flag} {item!r} is not NAME=VALUE; write e.g. {flag} dropout=0.5")
+            if name in pairs:  # the second kept without a word is a run the user did not ask for
+                raise FeatcacheError(f"{flag} gives {name!r} twice; give each parameter once")
+            pairs[name] = _param_value(text)
+    for name in pairs:
+        if not isinstance(name, str) or not name.isidentifier():
+            raise FeatcacheError(f"{flag}: {shown(name)} is no parameter name; write e.g. {flag} dropout=0.5")
+    return pairs
 
 
 def check_path(value: Any, name: str, what: str) -> Path:

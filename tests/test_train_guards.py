@@ -93,6 +93,12 @@ def test_library_functions_print_nothing_unless_verbose(cache, tmp_path, capsys)
     (["--seed", str(2**32)], f"--seed {2**32} is out of range"),
     (["--C", "cv", "--train-size", "3"], "--C cv needs at least 2 training images of every class"),
     (["--head", "svm", "--train-size", "3"], "the SVM head's probability calibration needs at least 2"),
+    (["--param", "max_iters=10"], "head 'logreg' has no parameter 'max_iters'; its parameters: C, cv_folds, max_iter, n_jobs,"),
+    (["--param", "max_iter"], "--param 'max_iter' is not NAME=VALUE; write e.g. --param dropout=0.5"),
+    (["--param", "max_iter=5", "--param", "max_iter=6"], "--param gives 'max_iter' twice; give each parameter once"),
+    (["--param", "C=1"], "--param C: give it with --C"),
+    (["--head", "keras", "--param", "epochs=3"], "--param epochs: give it with --epochs"),
+    (["--head", "keras", "--param", "dropout=1.5"], "dropout"),
 ])
 def test_train_bad_input_is_one_line(cache, tmp_path, capsys, args, message):
     argv = ["train", str(cache), *(["--head", "logreg"] if "--head" not in args else []), *args]
@@ -220,6 +226,30 @@ def test_default_names_tell_heads_apart(cache, capsys):
     assert paths[0] != paths[1] and paths[0] == paths[2]  # 0.03 is the default C
     assert "_Ccv_" in paths[1].name and paths[1].suffix == ".npz"
     assert featcache.load_head(paths[0])[1]["params"]["C"] == 0.03
+
+
+def test_a_heads_own_parameters_reach_the_fit_the_file_and_the_default_name(cache, tmp_path, capsys):
+    """train took only --C, --preset, --epochs and --standardize: a head's other parameters (the Keras head's
+    dropout, the SVM's gamma, a new head's own) could not be set. --param NAME=VALUE sets any of them."""
+    X, y = blobs(30, seed=1)
+    assert main(["train", str(cache), "--head", "svm", "--param", "gamma=0.5", "--param", "probability=false"]) == 0
+    out = capsys.readouterr().out
+    assert "training an svm head (gamma=0.5, probability=False)" in out
+    path = Path(out.strip().split("-> ")[-1])
+    est, meta = featcache.load_head(path)
+    assert meta["params"]["gamma"] == 0.5 and meta["params"]["probability"] is False
+    from featcache.heads import SVMHead
+
+    ref = SVMHead(gamma=0.5, probability=False).fit(*blobs(60))
+    np.testing.assert_array_equal(est.decision_function(X), ref.decision_function(X))
+    assert main(["train", str(cache), "--head", "svm"]) == 0  # the defaults' head: another file, not this one
+    assert Path(capsys.readouterr().out.strip().split("-> ")[-1]) != path
+    res = featcache.train(cache, "keras", preset="lesson", epochs=2, params={"dropout": 0.5, "learning_rate": 3e-3})
+    assert res.params == {"dropout": 0.5, "learning_rate": 3e-3} and res.to_dict()["params"] == res.params
+    assert res.meta["params"]["dropout"] == 0.5 and res.meta["params"]["epochs"] == 2  # over the preset's
+    assert res.estimator.dropout == 0.5 and featcache.load_head(res.path)[0].learning_rate == 3e-3
+    plain = featcache.train(cache, "keras", preset="lesson", epochs=2)
+    assert plain.path != res.path and plain.meta["params"]["dropout"] == 0.2
 
 
 def test_evaluate_default_folders_tell_heads_of_one_name_apart(cache, tmp_path):

@@ -11,7 +11,7 @@ import time
 import warnings
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
@@ -32,6 +32,7 @@ from featcache.validate import (
     check_two_per_class,
     check_views,
     parse_C,
+    parse_params,
     positive_int,
     require_splits,
 )
@@ -64,6 +65,7 @@ class TrainResult:
     overlap: dict[str, Any] | None = None
     estimator: Any = field(default=None, repr=False, compare=False)  # the fitted head: predict, predict_proba, score
     meta: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # what save_head stored with it
+    params: dict[str, Any] = field(default_factory=dict)  # the head's own parameters given (--param)
 
     def __fspath__(self) -> str:  # the head file: load_head, export, verify and info take the result (a tester)
         return str(self.path)
@@ -84,12 +86,21 @@ def build_head(
     seed: int = 0,
     n_classes: int | None = None,
     standardize: bool = False,
+    params: Mapping[str, Any] | None = None,
 ) -> BaseEstimator:
-    """A head from the train options; options that do not apply to ``head`` are refused."""
+    """A head from the train options; options that do not apply to ``head`` are refused.
+
+    ``params``: the head's own parameters (``--param NAME=VALUE``), over the preset's for the Keras head; a
+    parameter that has its own option (``OWN_FLAGS``) is given with that option.
+    """
     if not isinstance(head, str) or head not in HEADS:
         make_head(head)  # raises the one-line "unknown head" error (or "named by a str" for a list)
     from featcache.heads import heads_with_C
 
+    params = parse_params(params)
+    for name in params:
+        if name in OWN_FLAGS:
+            raise FeatcacheError(f"--param {name}: {OWN_FLAGS[name]}")
     with_C = heads_with_C()
     if C is not None and head not in with_C:  # named from the registry: a new head without a C was "set with --C"
         how = "is set with --preset and --epochs" if head == "keras" else "has no C"
@@ -98,37 +109,56 @@ def build_head(
         overrides: dict[str, Any] = {"seed": seed, "n_classes": n_classes, "standardize": standardize}
         if epochs is not None:  # the CLI's check at the API's boundary: epochs=0 saved an untrained head (a tester)
             overrides["epochs"] = positive_int(epochs, "--epochs")
-        est = DenseHead.from_preset(preset or DEFAULT_PRESET, **overrides)
+        make_head(head, **params)  # an unknown name, in the head's own words, before the preset's merge
+        est = DenseHead.from_preset(preset or DEFAULT_PRESET, **{**params, **overrides})
         est.check_params()
         return est
     if preset is not None or epochs is not None or standardize:
         how = "is set with --C (and always standardizes)" if head in with_C else "takes none of them"
         raise FeatcacheError(f"--preset, --epochs and --standardize apply to --head keras only; --head {head} {how}")
-    params: dict[str, Any] = {"seed": seed}
+    params["seed"] = seed
     if C is not None:
         params["C"] = parse_C(C)  # the CLI's check at the API's boundary: C=-1 was scikit-learn's InvalidParameterError
     return make_head(head, **params)
+
+
+# Parameters train sets through an option of its own (or from the cache), never through --param.
+OWN_FLAGS = {
+    "seed": "give it with --seed",
+    "C": "give it with --C",
+    "epochs": "give it with --epochs",
+    "standardize": "give it with --standardize",
+    "n_classes": "set from the cache's classes",
+}
 
 
 # Parameters that change how a head runs, not what it fits (scikit-learn's names): left out of a default file name.
 RUN_ONLY_PARAMS = ("n_jobs", "verbose", "cache_size")
 
 
-def head_tag(head: str, est: BaseEstimator, preset: str | None, epochs: int | None, standardize: bool) -> str:
+def head_tag(head: str, est: BaseEstimator, preset: str | None, epochs: int | None, standardize: bool,
+             params: Mapping[str, Any] | None = None) -> str:
     """What sets this head apart from others on the same rows, for its default file name.
 
-    Everything that changes the fitted head is in it (preset, epochs, standardization, C; for a head without a C,
-    a digest of its parameters but ``RUN_ONLY_PARAMS``), so ``--C cv`` never replaces the ``--C 0.03`` head's
-    default file.
+    Everything that changes the fitted head is in it (preset, epochs, standardization, C, the ``--param`` values;
+    for a head without a C, a digest of all its parameters), so ``--C cv`` never replaces the ``--C 0.03`` head's
+    default file, nor ``--param dropout=0.5`` the preset's.
     """
+    given = dict(params or {})
     if head == "keras":
-        return "-".join(p for p in (preset, f"e{epochs}" if epochs is not None else None, "std" if standardize else None) if p)
+        parts = (preset, f"e{epochs}" if epochs is not None else None, "std" if standardize else None, _digest(given))
+        return "-".join(p for p in parts if p)
     if "C" in est.get_params():
-        return f"C{est.C}"
-    # A head without a C: 6 hex of a digest of its parameters, but those that only say how it runs (scikit-learn's
-    # names for them), so two equal fits share a default file (a review: --jobs made another file)
-    params = sorted((k, v) for k, v in est.get_params().items() if k not in RUN_ONLY_PARAMS)
-    return f"p{hashlib.sha256(repr(params).encode()).hexdigest()[:6]}"
+        return "-".join(p for p in (f"C{est.C}", _digest(given)) if p)
+    # A head without a C: a digest of its parameters, so two equal fits share a default file
+    return _digest({k: v for k, v in est.get_params().items() if k not in RUN_ONLY_PARAMS}) or "p"
+
+
+def _digest(params: Mapping[str, Any]) -> str | None:
+    """``p`` and 6 hex of a digest of ``params`` (None for none), but those that only say how a head runs
+    (scikit-learn's names for them), so two equal fits share a default file (a review: --jobs made another file)."""
+    kept = sorted((k, v) for k, v in params.items() if k not in RUN_ONLY_PARAMS)
+    return f"p{hashlib.sha256(repr(kept).encode()).hexdigest()[:6]}" if kept else None
 
 
 def views_tag(train_views: tuple[str, ...]) -> str | None:
@@ -301,6 +331,7 @@ def train(
     force: bool = False,
     train_views: str | tuple[str, ...] | None = None,
     test_views: str | tuple[str, ...] | None = None,
+    params: Mapping[str, Any] | None = None,
 ) -> TrainResult:
     """Fit ``head`` on the cache's train split (or a stratified subset of ``train_size``), score on test, save.
 
@@ -315,6 +346,11 @@ def train(
     ``train_size`` is drawn over images). ``test_views`` (default: every view
     the cache has): each test image's prediction averages these views
     (``heads.views``). Both take ``parse_views`` syntax or ``"all"``.
+
+    ``params``: the head's own parameters, ``{"dropout": 0.5}`` (``--param
+    dropout=0.5``); any its class takes but those with an option of their own
+    (``seed``, ``C``, ``epochs``, ``standardize``). The head file records every
+    parameter it was fitted with.
     """
     seed = check_seed(seed)
     # 50.5 and "50" ended in bare TypeErrors inside the subset's draw (an adversarial tester)
@@ -322,7 +358,9 @@ def train(
     cache = as_cache(cache)
     require_splits(cache, "train", "test")
     train_views, test_views = check_views(cache, train_views, "--train-views"), check_views(cache, test_views, "--test-views")
-    est = build_head(head, preset=preset, epochs=epochs, C=C, seed=seed, n_classes=len(cache.class_names), standardize=standardize)
+    params = parse_params(params)
+    est = build_head(head, preset=preset, epochs=epochs, C=C, seed=seed, n_classes=len(cache.class_names),
+                     standardize=standardize, params=params)
     if head == "keras":
         preset = preset or DEFAULT_PRESET
     if out is not None:
@@ -334,12 +372,13 @@ def train(
     y = y if rows is None else y[rows]
     check_training_labels(y, cache.class_names, est, subset=rows is not None)
     path = Path(out) if out is not None else default_head_path(
-        cache, layer, head, head_tag(head, est, preset, epochs, standardize), len(y), seed, train_views)
+        cache, layer, head, head_tag(head, est, preset, epochs, standardize, params), len(y), seed, train_views)
     if out is None:
         check_out(path, head, force, cache)  # before the fit: a refusal costs nothing
     check_file_outside_classes(path, cache.photo_root)
     if verbose:
-        what = f"{head} head" + (f" (preset {preset})" if preset else "")
+        settings = ([f"preset {preset}"] if preset else []) + [f"{k}={v}" for k, v in params.items()]
+        what = f"{head} head" + (f" ({', '.join(settings)})" if settings else "")
         views = f" x {len(train_views)} views ({len(y) * len(train_views)} rows)" if len(train_views) > 1 else ""
         print(f"training {'an' if head == 'svm' else 'a'} {what} on {len(y)} cached images{views}, layer {layer} ...",
               flush=True)
@@ -361,7 +400,7 @@ def train(
                         subset_order=None if train_size is None else CLASSES_FIRST,
                         test_accuracy_orig=orig_accuracy,
                         **({"test_overlap": {k: overlap[k] for k in ("seen", "images", "unseen_accuracy")}} if overlap else {}))
-    result.meta = meta
+    result.meta, result.params = meta, params
     if verbose:
         _say_trained(result)
     return result

@@ -48,6 +48,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="PATH", help=f"head file: {suffixes_line()} (default: "
                    "HOME/runs/heads/<dataset>_<backbone>_<fingerprint>_<layer>_<head>_<preset, epochs, std or C>_n<N>_s<seed>"
                    ".keras|.npz)")
+    p.add_argument("--param", dest="params", action="append", metavar="NAME=VALUE",
+                   help="one of the head's own parameters, repeatable: --param dropout=0.5 --param learning_rate=3e-4 "
+                   "(keras), --param gamma=0.01 (svm), --param max_iter=5000 (logreg); true/false, none and numbers are "
+                   "typed, anything else is text. A wrong name lists the head's parameters; the head file records them all")
     add_views_args(p, train=True)
     add_force_arg(p, "head")
     add_json_flag(p)
@@ -59,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
     res = train(args.cache, verbose=not args.json,
                 **given(args, "head", "train_size", "seed", "epochs", "preset", "C", "layer", "out", "standardize", "force",
-                      "train_views", "test_views"))
+                      "train_views", "test_views", "params"))
     if args.json:
         print_json(res.to_dict())
     return 0

@@ -59,12 +59,23 @@ def make_head(name: str, **params: Any) -> BaseEstimator:
         cls = HEADS[name]
     except KeyError:
         raise FeatcacheError(f"unknown head {name!r}; choose one of: {', '.join(HEADS)}") from None
+    known = head_params(name)
+    unknown = [k for k in params if known and k not in known]
+    if unknown:  # "got an unexpected keyword argument" named no parameter the head does take
+        raise FeatcacheError(f"head {name!r} has no parameter {unknown[0]!r}; its parameters: {', '.join(known)}")
     try:
         head = cls(**params)
     except TypeError as exc:
         raise FeatcacheError(f"bad parameters for head {name!r} ({exc}); pass only parameters that head takes") from None
     check_head_params(head)
     return head
+
+
+def head_params(name: str) -> list[str]:
+    """The parameters head ``name``'s class takes (scikit-learn's ``get_params`` of a default one), sorted; [] for a
+    head without ``get_params`` (a test's stand-in)."""
+    cls = HEADS[name]
+    return sorted(cls().get_params()) if hasattr(cls, "get_params") else []
 
 
 def load_backend(head: Any) -> None:
@@ -149,4 +160,4 @@ def parse_C_per_head(C: Any, heads: Sequence[str], flag: str = "--C") -> dict[st
     return pairs
 
 
-__all__ = ["HEADS", "head_suffix", "head_summary", "heads_with_C", "make_head", "check_head_params", "exportable_heads", "fold_reason", "folds_needed", "parse_C_per_head", "DenseHead", "LogRegHead", "SVMHead"]
+__all__ = ["HEADS", "head_suffix", "head_summary", "heads_with_C", "make_head", "head_params", "check_head_params", "exportable_heads", "fold_reason", "folds_needed", "parse_C_per_head", "DenseHead", "LogRegHead", "SVMHead"]
