@@ -28,8 +28,8 @@ API_ONLY = {
     "evaluate.meta": "the metadata of an in-memory (estimator, meta) pair; a file carries its own",
     "lesson.rows": "row functions (Python callables): the extension point of the lesson table",
     "curve.n_jobs": "an alias of jobs (--jobs), under probe's and scikit-learn's name",
-    "curve.head_params": "dicts of estimator parameters: the CLI builds them from --keras-preset, --keras-standardize, "
-                         "--no-warm-start",
+    "curve.head_params": "dicts of estimator parameters: the CLI builds them from --param, --keras-preset, "
+                         "--keras-standardize, --no-warm-start",
     "curve.baseline_params": "a dict: the CLI builds it from --baseline-epochs",
 }
 
@@ -40,6 +40,7 @@ CLI_ONLY = {
     "curve.keras_standardize": "builds head_params",
     "curve.warm_start": "builds head_params",
     "curve.baseline_epochs": "builds baseline_params",
+    "curve.param": "builds head_params",
 }
 
 # API keyword: the option's dest where the two names differ.

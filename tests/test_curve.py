@@ -392,6 +392,23 @@ def test_cli_and_replot_script(tiny_cache, tmp_path, capsys):
     # the summary says which keras head it was: curve's (the lesson's 5 epochs) is not train's default (a new user)
     assert capsys.readouterr().out.strip().splitlines()[-1].endswith("(keras dense head (5 epochs))")
     assert json.loads((c / "curve.json").read_text())["head_params"]["keras"]["standardize"] is True
+    # a head's own parameters (--param HEAD.NAME=VALUE, or NAME=VALUE with one head) reach every fit and the record
+    d, e = tmp_path / "d", tmp_path / "e"
+    assert main(["curve", str(tiny_cache), "--sizes", "50", "--seeds", "1", "--heads", "logreg", "--param", "C=5",
+                 "--no-warm-start", "--out", str(d), "--json"]) == 0
+    flagged = json.loads(capsys.readouterr().out)
+    assert json.loads((d / "curve.json").read_text())["head_params"]["logreg"]["C"] == 5
+    assert main(["curve", str(tiny_cache), "--sizes", "50", "--seeds", "1", "--heads", "logreg,keras",
+                 "--param", "keras.epochs=2", "--keras-preset", "default", "--param", "keras.patience=1", "--out", str(e)]) == 0
+    recorded = json.loads((e / "curve.json").read_text())["head_params"]["keras"]
+    assert (recorded["epochs"], recorded["patience"], recorded["l2"]) == (2, 1, 0.01)  # over the preset's, the rest kept
+    direct = featcache.learning_curve(tiny_cache, [50], seeds=1, heads="logreg", head_params={"logreg": {"C": 5.0}},
+                                      out=tmp_path / "f", verbose=False)
+    assert direct.meta["summary"] == flagged["summary"]  # the flag is the API's head_params
+    for bad, says in ((["--param", "C=5"], "names no head, and there are 2"), (["--param", "keras.seed=1"], "--seeds"),
+                      (["--param", "logreg.Cee=1"], "head 'logreg' has no parameter 'Cee'")):
+        assert main(["curve", str(tiny_cache), "--sizes", "50", "--out", str(tmp_path / "g"), *bad]) == 2
+        assert says in capsys.readouterr().err and not (tmp_path / "g").exists()
     png = tmp_path / "both.png"
     proc = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "plot_learning_curve.py"), str(a / "curve.csv"), str(b),

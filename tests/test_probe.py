@@ -388,6 +388,11 @@ def test_network_order_reads_the_architecture_for_other_layers():
         (["--holdout", "0.01"], "on one side, fewer than the classes (10)"),
         (["--seed", "-1", "--holdout", "0.2"], "--seed -1 is out of range; use a whole number from 0 to 4294967295"),
         (["--seed", str(2**32)], "--seed 4294967296 is out of range"),
+        (["--param", "max_iter=5"], "--param 'max_iter=5' names no head, and there are 2 (logreg, svm); write HEAD.NAME=VALUE"),
+        (["--param", "logreg.C=1"], "--param logreg.C: give it with --C (HEAD=C for one head)"),
+        (["--param", "keras.dropout=0.5"], "--param names head 'keras', which is not among the heads (logreg, svm)"),
+        (["--param", "svm.gama=0.1"], "head 'svm' has no parameter 'gama'; its parameters: C, cache_size,"),
+        (["--param", "svm.gamma=-1"], "SVMHead gamma -1 is not valid"),
     ],
 )
 def test_bad_input_is_one_clear_line(multi_cache, tmp_path, capsys, args, message):
@@ -577,3 +582,30 @@ def test_a_file_saved_into_out_during_a_probe_is_never_replaced(multi_cache, tmp
     with pytest.raises(FeatcacheError, match="holds probe.png, which is not part of a report featcache wrote"):
         featcache.probe(multi_cache, heads="logreg", on_test=True, out=out, plot=False)
     assert (out / "probe.png").read_text() == "my picture" and not (out / "probe.csv").exists()
+
+
+def test_a_heads_own_parameters_reach_every_fit_and_the_suggested_train_command(multi_cache, tmp_path, capsys, monkeypatch):
+    """probe fitted each head with probe's defaults alone: a head's own parameters (logreg's max_iter, the SVM's
+    gamma) could not be set, and the train command it suggests must carry them or it trains another head."""
+    import featcache.analysis.probe as probe_mod
+
+    seen = []
+    fit = probe_mod._fit_and_score
+    monkeypatch.setattr(probe_mod, "_fit_and_score", lambda h, params, *a: seen.append((h, dict(params))) or fit(h, params, *a))
+    assert main(["probe", str(multi_cache), "--heads", "logreg", "--layers", "out_relu", "--param", "max_iter=7",
+                 "--param", "warm_start=true", "--C", "0.5", "--out", str(tmp_path / "p")]) == 0
+    out = capsys.readouterr().out
+    assert seen == [("logreg", {"max_iter": 7, "warm_start": True, "C": 0.5})]
+    command = next(line for line in out.splitlines() if "featcache train" in line).split(": ", 1)[1]
+    assert command.endswith("--head logreg --layer out_relu --C 0.5 --param max_iter=7 --param warm_start=True")
+    from featcache.cli import build_parser
+
+    argv = command.split()[1:]  # the suggested command parses to the same parameters in train
+    args = build_parser().parse_args(argv)
+    from featcache.validate import parse_params
+
+    assert parse_params(args.params) == {"max_iter": 7, "warm_start": True}
+    result = featcache.probe(multi_cache, heads="svm", layers="out_relu", head_params={"svm": {"gamma": 0.5}},
+                             out=tmp_path / "q")
+    assert seen[-1] == ("svm", {"probability": False, "gamma": 0.5})  # probe's own setting kept, not in the command
+    assert result.train_command.endswith("--param gamma=0.5")

@@ -38,7 +38,7 @@ import numpy as np
 from featcache import paths
 from featcache.analysis.plots import plot_probe
 from featcache.errors import FeatcacheError, one_line
-from featcache.heads import exportable_heads, parse_C_per_head
+from featcache.heads import exportable_heads, make_head, parse_C_per_head, parse_head_params
 from featcache.sources.images import check_report_outside_classes
 from featcache.store.atomic import output_files, write_bytes, write_json
 from featcache.validate import (
@@ -71,6 +71,8 @@ DEFAULT_HOLDOUT = 0.2
 # probe only needs predictions: the SVM skips probability calibration, which
 # refits it 3 more times (same SVC, 2.5-5x faster; docs/benchmarks.md).
 PROBE_PARAMS: dict[str, dict[str, Any]] = {"svm": {"probability": False}}
+# Parameters probe sets through an option of its own, never through --param.
+PROBE_OWN = {"C": "give it with --C (HEAD=C for one head)"}
 CSV_FIELDS = ("depth", "layer", "width", "head", "C", "accuracy", "scored_on", "fit_seconds", "train_views", "test_views")
 
 
@@ -339,6 +341,7 @@ def probe(
     folds: int | None = None,
     on_test: bool = False,
     jobs: int | None = None,
+    head_params: Mapping[str, Mapping[str, Any]] | Sequence[str] | None = None,
 ) -> ProbeResult:
     """Fit each head on each cached layer (train split) and score it on images it was not fitted on.
 
@@ -358,12 +361,14 @@ def probe(
     ``probe_<cache name>_<k>layers_<6 hex>/``). Each row's depth is its layer's place among every cached layer,
     whichever are probed. Prints the table only
     when ``verbose``. ``n_jobs``: fits side by side (joblib processes); ``jobs``: the same setting under
-    ``learning_curve``'s and the CLI's name.
+    ``learning_curve``'s and the CLI's name. ``head_params``: heads' own parameters, ``{"logreg": {"max_iter":
+    5000}}`` or ``["logreg.max_iter=5000"]`` (``--param``; C is given with ``C``).
     """
     from featcache.store import as_cache
 
     cache = as_cache(cache)
-    head_names, params, names, scoring, depths = _settings(cache, heads, C, layers, holdout, seed, folds, on_test)
+    head_names, params, names, scoring, depths = _settings(cache, heads, C, layers, holdout, seed, folds, on_test,
+                                                           head_params)
     if on_test:  # scored on the test split: its copies of training images are scored as unseen (said, as train says)
         from featcache.analysis.evaluate import warn_if_splits_overlap
 
@@ -398,12 +403,12 @@ def _probe_into(out_dir: Path, cache: Cache, head_names: list[str], params: dict
                  depths or {layer: i for i, layer in enumerate(names)})
     best = best_row(rows)
     result = ProbeResult(cache.path, rows, best, params=params, view_settings=[(_views_text(a), _views_text(b)) for a, b in settings],
-                         train_command=train_command(cache.path, best, cache.views),
+                         train_command=train_command(cache.path, best, cache.views, _train_params(params, best.head)),
                          note=small_holdout_note(cache.sizes["train"], scoring))
     exportable = [r for r in rows if r.head in EXPORTABLE_HEADS]
     alt = best_row(exportable) if best.head not in EXPORTABLE_HEADS and exportable else None  # an SVM has no Dense form
     if alt is not None:
-        result.exportable_train_command = train_command(cache.path, alt, cache.views)
+        result.exportable_train_command = train_command(cache.path, alt, cache.views, _train_params(params, alt.head))
     # The folder checked again after the fits, as at the start: a probe.csv or probe.png the user saved there during
     # the run was replaced or, with plot=False, deleted (an adversarial tester)
     kept = check_report(out_dir)
@@ -460,8 +465,17 @@ def best_row(rows: list[ProbeRow]) -> ProbeRow:
     return max(rows, key=key)  # max keeps the first of equal keys
 
 
-def train_command(cache: str | Path, row: ProbeRow, cache_views: Sequence[str] = ("orig",)) -> str:
-    """The ``featcache train`` command that fits ``row``'s layer, head, C and views on every training image.
+def _train_params(params: Mapping[str, Mapping[str, Any]], head: str) -> dict[str, Any]:
+    """The parameters of ``head`` in the probe that train must be given (``--param``): those the user set, not
+    probe's own (``PROBE_PARAMS``) nor C (``--C``)."""
+    return {k: v for k, v in params.get(head, {}).items() if k != "C" and k not in PROBE_PARAMS.get(head, {})}
+
+
+def train_command(cache: str | Path, row: ProbeRow, cache_views: Sequence[str] = ("orig",),
+                  params: Mapping[str, Any] | None = None) -> str:
+    """The ``featcache train`` command that fits ``row``'s layer, head, C, views and ``params`` (the head's own
+    parameters the probe was given: without them the command trained another head than the row's) on every
+    training image.
 
     ``cache_views``: the views the cache holds. On a cache of the original view alone no views flags are printed
     (they puzzled a user); on any other both are, always: train's default is every cached view, so a best row of
@@ -472,14 +486,17 @@ def train_command(cache: str | Path, row: ProbeRow, cache_views: Sequence[str] =
     C = f" --C {row.C}" if row.C is not None else ""
     views = ("" if tuple(cache_views) == ("orig",)
              else f" --train-views {shell_word(row.train_views)} --test-views {shell_word(row.test_views)}")
-    return f"featcache train {shell_path(str(cache))} --head {row.head} --layer {row.layer}{C}{views}"
+    given = "".join(f" --param {shell_word(f'{k}={v}')}" for k, v in (params or {}).items())
+    return f"featcache train {shell_path(str(cache))} --head {row.head} --layer {row.layer}{C}{given}{views}"
 
 
-def _settings(cache: Cache, heads, C, layers, holdout: float | None, seed: int, folds: int | None = None, on_test: bool = False):
+def _settings(cache: Cache, heads, C, layers, holdout: float | None, seed: int, folds: int | None = None, on_test: bool = False,
+              head_params: Any = None):
     """Checked heads, their parameters, the layers to probe (network order), the drawn ``Scoring`` and every cached
     layer's depth (its place among them in network order); refuses bad input before any fit."""
     head_names = parse_heads(heads)
     Cs = parse_C_per_head(C, head_names)
+    given = parse_head_params(head_params, head_names, own=PROBE_OWN)
     seed = check_seed(seed)
     if on_test and (holdout is not None or folds is not None):
         raise FeatcacheError("--on-test scores on the test split, --holdout and --folds on training images; give one of them")
@@ -502,7 +519,9 @@ def _settings(cache: Cache, heads, C, layers, holdout: float | None, seed: int, 
     scoring = Scoring(holdout, seed, folds, None if splits is None else tuple(splits))
     order = cached_order(cache)
     names = probe_layers(cache, layers, order)
-    params = {h: {**PROBE_PARAMS.get(h, {}), **({"C": Cs[h]} if h in Cs else {})} for h in head_names}
+    params = {h: {**PROBE_PARAMS.get(h, {}), **given.get(h, {}), **({"C": Cs[h]} if h in Cs else {})} for h in head_names}
+    for h in head_names:  # a value the head refuses: one line now, not a traceback from the first fit
+        make_head(h, **params[h])
     check_fit_rows(cache, head_names, params, scoring)
     return head_names, params, names, scoring, {layer: order.index(layer) for layer in order}
 

@@ -31,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-warm-start", dest="warm_start", action="store_false",
                    help="fit every logreg point from zero (default: each seed's logreg fits start from the previous size's "
                    "solution; same optimum, fewer lbfgs iterations)")
+    p.add_argument("--param", action="append", metavar="HEAD.NAME=VALUE",
+                   help="one of a head's own parameters, repeatable: --param logreg.C=0.1 --param keras.epochs=10 (NAME=VALUE "
+                   "alone with one head); over --keras-preset's. A wrong name lists the head's parameters")
     p.add_argument("--layer", metavar="NAME", help="cached layer to use, by its name or as probe.png names it "
                    "(block_13 for block_13_expand_relu; default: the cache's default layer)")
     p.add_argument("--out", metavar="DIR", help="output folder (default: HOME/runs/curve_<data>_<backbone>_<size>px_<layer>_<id>)")
@@ -59,7 +62,17 @@ def head_params(args: argparse.Namespace) -> dict[str, dict]:
         params["keras"] = DenseHead.preset_params(args.keras_preset, "--keras-preset")
     if args.keras_standardize:
         params["keras"] = {**params.get("keras", {}), "standardize": True}
+    from featcache.heads import parse_head_params
+    from featcache.validate import parse_list
+
+    heads = parse_list(args.heads if args.heads is not None else api_default(learning_curve, "heads"), "--heads")
+    for head, given_params in parse_head_params(args.param, heads, own=CURVE_OWN).items():
+        params[head] = {**params.get(head, {}), **given_params}
     return params
+
+
+# Parameters a curve sets itself, never through --param.
+CURVE_OWN = {"seed": "each fit gets one of the curve's seeds (--seeds)", "n_classes": "set from the cache's classes"}
 
 
 def run(args: argparse.Namespace) -> int:

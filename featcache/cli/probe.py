@@ -43,6 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-plot", dest="plot", action="store_false", default=None,
                    help="write no probe.png (the table and JSON alone; matplotlib is not imported)")
     p.add_argument("--jobs", type=int, metavar="N", help=f"fits run side by side (joblib; -1: every core; default: {jobs})")
+    p.add_argument("--param", dest="head_params", action="append", metavar="HEAD.NAME=VALUE",
+                   help="one of a head's own parameters, repeatable: --param logreg.max_iter=5000 --param svm.gamma=0.01 "
+                   "(NAME=VALUE alone with one head; C with --C). The suggested train command carries them")
     p.add_argument("--view-settings", metavar="TRAIN/TEST;...", help="on a cache with views, the view settings to compare: "
                    "TRAIN/TEST pairs separated by ';', each side view names as in 'extract --views' or 'all' (the head is "
                    "fitted on every TRAIN view of each image; its TEST views are averaged per scored image). Default: "
@@ -53,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     result = probe(args.cache, verbose=not args.json, **given(args, "heads", "C", "layers", "out", "holdout", "folds", "seed",
-                                                     "view_settings", "on_test", "plot",
+                                                     "view_settings", "on_test", "plot", "head_params",
                                                      n_jobs="jobs"))
     if args.json:
         print_json(result.to_dict())

@@ -78,6 +78,41 @@ def head_params(name: str) -> list[str]:
     return sorted(cls().get_params()) if hasattr(cls, "get_params") else []
 
 
+def parse_head_params(value: Any, heads: Sequence[str], flag: str = "--param",
+                      own: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """``{head: {name: value}}`` from ``["logreg.max_iter=5000", "keras.dropout=0.5"]`` (a command's repeated
+    ``--param``) or a dict of dicts; ``NAME=VALUE`` alone when ``heads`` is one head. Every head named must be
+    among ``heads`` and take the name (``head_params``); ``own``: names set by an option of their own, refused with
+    what to give instead. Values are typed by ``validate.parse_params``; the head's ``check_params`` checks them."""
+    from featcache.validate import parse_params
+
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        groups = {str(h): parse_params(p, flag) for h, p in value.items()}
+    else:
+        items: dict[str, list[str]] = {}
+        for item in [value] if isinstance(value, str) else list(value):
+            name = str(item).partition("=")[0]
+            head, dot, _ = name.partition(".")
+            if not dot and len(heads) != 1:
+                raise FeatcacheError(f"{flag} {item!r} names no head, and there are {len(heads)} ({', '.join(heads)}); "
+                                     f"write HEAD.NAME=VALUE, e.g. {flag} {heads[0] if heads else 'logreg'}.{name or 'max_iter'}=...")
+            items.setdefault(head.strip() if dot else heads[0], []).append(str(item)[len(head) + 1:] if dot else str(item))
+        groups = {h: parse_params(p, flag) for h, p in items.items()}
+    for head, params in groups.items():
+        if head not in heads:
+            raise FeatcacheError(f"{flag} names head {head!r}, which is not among the heads ({', '.join(heads)}); "
+                                 f"add it to --heads or drop it from {flag}")
+        for name in params:
+            if own and name in own:
+                raise FeatcacheError(f"{flag} {head}.{name}: {own[name]}")
+            known = head_params(head)
+            if known and name not in known:
+                raise FeatcacheError(f"head {head!r} has no parameter {name!r}; its parameters: {', '.join(known)}")
+    return groups
+
+
 def load_backend(head: Any) -> None:
     """Import what ``head`` fits with before a timed fit: Keras and TensorFlow take 6-11 s the first time in a
     process, which 'train --head keras' counted as fitting ('fit 10.1 s' where its epochs took 3 s; a new-user
@@ -160,4 +195,4 @@ def parse_C_per_head(C: Any, heads: Sequence[str], flag: str = "--C") -> dict[st
     return pairs
 
 
-__all__ = ["HEADS", "head_suffix", "head_summary", "heads_with_C", "make_head", "head_params", "check_head_params", "exportable_heads", "fold_reason", "folds_needed", "parse_C_per_head", "DenseHead", "LogRegHead", "SVMHead"]
+__all__ = ["HEADS", "head_suffix", "head_summary", "heads_with_C", "make_head", "head_params", "parse_head_params", "check_head_params", "exportable_heads", "fold_reason", "folds_needed", "parse_C_per_head", "DenseHead", "LogRegHead", "SVMHead"]
