@@ -248,6 +248,11 @@ def rate(n: int, seconds: float, unit: str) -> str:
     return f"{n / seconds:.0f} {plural(unit)}/s" if seconds > 0.001 else f"{n} {plural(unit)}"
 
 
+def epochs_text(n: Any) -> str:
+    """``1 epoch``, ``5 epochs`` (a legend said "from-scratch CNN (1 epochs)"; a new-user tester)."""
+    return f"{n} epoch{'' if n == 1 else 's'}"
+
+
 def plural(unit: str) -> str:
     """``image`` -> ``images``, ``batch`` -> ``batches`` (the scratch CNN's bar said '19 batchs/s'; a new user)."""
     return unit + ("es" if unit.endswith(("s", "sh", "ch", "x", "z")) else "s")

@@ -104,6 +104,15 @@ def test_the_cli_and_probe_take_it(centroid, small_cache, tmp_path, capsys):
     assert "centroid" in capsys.readouterr().out
     res = featcache.probe(small_cache, heads="centroid,logreg", on_test=True, out=tmp_path / "p", plot=False)
     assert {r.head for r in res.rows} == {"centroid", "logreg"}
+    # its own parameters, from every command that fits it (--param)
+    assert main(["train", str(small_cache), "--head", "centroid", "--param", "temperature=3", "--out", str(tmp_path / "t.npz")]) == 0
+    assert featcache.load_head(tmp_path / "t.npz")[1]["params"]["temperature"] == 3
+    assert main(["probe", str(small_cache), "--heads", "centroid", "--param", "temperature=3", "--on-test",
+                 "--out", str(tmp_path / "q"), "--no-plot"]) == 0
+    assert "--param temperature=3" in capsys.readouterr().out
+    assert main(["curve", str(small_cache), "--sizes", "20", "--seeds", "1", "--heads", "centroid", "--param",
+                 "centroid.temperature=3", "--out", str(tmp_path / "c"), "--no-plot"]) == 0
+    assert "centroid" in capsys.readouterr().out
 
 
 def test_its_help_and_messages_come_from_the_class(centroid, capsys):
@@ -126,3 +135,22 @@ def test_the_registry_decides_what_loads(centroid, small_cache, tmp_path, monkey
     monkeypatch.delitem(heads.HEADS, "centroid")
     with pytest.raises(FeatcacheError, match="unknown head kind 'centroid'"):
         load_head(path)
+
+
+def test_curve_probe_and_plots_ask_the_heads_class():
+    """curve's defaults (the Keras head's lesson preset, logreg's warm starts), probe's (the SVM without calibration)
+    and the plots' legends were dicts and branches naming keras, logreg and svm: now each class's ``curve_params``,
+    ``probe_params`` and ``legend``; a head without them gets none and its bare name."""
+    from featcache.analysis.curve.spec import DEFAULT_KERAS_PRESET, full_params
+    from featcache.analysis.plots import head_label
+    from featcache.analysis.probe import probe_defaults
+    from featcache.heads.dense import PRESETS, DenseHead
+
+    assert DenseHead.curve_params == PRESETS[DEFAULT_KERAS_PRESET]  # --keras-preset's help says what is fitted
+    keras = full_params("keras", 7, None)
+    assert keras["epochs"] == 5 and keras["n_classes"] == 7 and keras["early_stopping"] is False
+    assert full_params("logreg", 7, None)["warm_start"] is True and "n_classes" not in full_params("logreg", 7, None)
+    assert probe_defaults("svm") == {"probability": False} and probe_defaults("logreg") == {}
+    assert head_label("keras", keras) == "keras dense head (5 epochs)"
+    assert head_label("svm", {"C": 10}) == "RBF SVM (C=10)" and head_label("scratch", {"epochs": 1}) == "from-scratch CNN (1 epoch)"
+    assert head_label("logreg", {}) == "logreg" and head_label("not-a-head-here", {"C": 1}) == "not-a-head-here"

@@ -87,21 +87,15 @@ def describe(meta: dict[str, Any]) -> str:
 
 
 def head_label(head: str, params: dict[str, Any] | None) -> str:
-    """Legend name of a head, with the settings that shape its curve."""
-    p = params or {}
-    if head == "keras" and "epochs" in p:
-        return f"keras dense head ({_epochs(p['epochs'])}{', early stopping' if p.get('early_stopping') else ''})"
-    if head == "logreg" and "C" in p:
-        return f"logistic regression (C={p['C']})"
-    if head == "svm" and "C" in p:
-        return f"RBF SVM (C={p['C']})"
-    if head == "scratch":
-        return "from-scratch CNN" + (f" ({_epochs(p['epochs'])})" if "epochs" in p else "")
-    return head
+    """Legend name of a head, with the settings that shape its curve: its class's ``legend(params)``; the name alone
+    for a head without one, or one this version does not know (a curve.csv from elsewhere)."""
+    from featcache.analysis.curve.spec import estimator_class
 
-
-def _epochs(n: Any) -> str:
-    return f"{n} epoch{'' if n == 1 else 's'}"  # the legend said "from-scratch CNN (1 epochs)" (a new-user tester)
+    try:
+        legend = getattr(estimator_class(head), "legend", None)
+    except KeyError:
+        return head
+    return (legend(params or {}) if legend else None) or head
 
 
 def size_label(n: int) -> str:

@@ -68,9 +68,6 @@ if TYPE_CHECKING:
 DEFAULT_HEADS = ("logreg", "svm")
 # The lesson's hold-out: 800 of its 4,000 training images score each layer (0.893 on block_13_expand_relu).
 DEFAULT_HOLDOUT = 0.2
-# probe only needs predictions: the SVM skips probability calibration, which
-# refits it 3 more times (same SVC, 2.5-5x faster; docs/benchmarks.md).
-PROBE_PARAMS: dict[str, dict[str, Any]] = {"svm": {"probability": False}}
 # Parameters probe sets through an option of its own, never through --param.
 PROBE_OWN = {"C": "give it with --C (HEAD=C for one head)"}
 CSV_FIELDS = ("depth", "layer", "width", "head", "C", "accuracy", "scored_on", "fit_seconds", "train_views", "test_views")
@@ -467,8 +464,15 @@ def best_row(rows: list[ProbeRow]) -> ProbeRow:
 
 def _train_params(params: Mapping[str, Mapping[str, Any]], head: str) -> dict[str, Any]:
     """The parameters of ``head`` in the probe that train must be given (``--param``): those the user set, not
-    probe's own (``PROBE_PARAMS``) nor C (``--C``)."""
-    return {k: v for k, v in params.get(head, {}).items() if k != "C" and k not in PROBE_PARAMS.get(head, {})}
+    probe's own (``probe_defaults``) nor C (``--C``)."""
+    return {k: v for k, v in params.get(head, {}).items() if k != "C" and k not in probe_defaults(head)}
+
+
+def probe_defaults(head: str) -> dict[str, Any]:
+    """What a head's class sets for probe's fits (``probe_params``; the SVM skips its probability calibration)."""
+    from featcache.heads import HEADS
+
+    return dict(getattr(HEADS[head], "probe_params", {}))
 
 
 def train_command(cache: str | Path, row: ProbeRow, cache_views: Sequence[str] = ("orig",),
@@ -519,7 +523,7 @@ def _settings(cache: Cache, heads, C, layers, holdout: float | None, seed: int, 
     scoring = Scoring(holdout, seed, folds, None if splits is None else tuple(splits))
     order = cached_order(cache)
     names = probe_layers(cache, layers, order)
-    params = {h: {**PROBE_PARAMS.get(h, {}), **given.get(h, {}), **({"C": Cs[h]} if h in Cs else {})} for h in head_names}
+    params = {h: {**probe_defaults(h), **given.get(h, {}), **({"C": Cs[h]} if h in Cs else {})} for h in head_names}
     for h in head_names:  # a value the head refuses: one line now, not a traceback from the first fit
         make_head(h, **params[h])
     check_fit_rows(cache, head_names, params, scoring)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from featcache._lazy import keras
 from featcache.errors import FeatcacheError
 from featcache.heads.folding import to_raw
-from featcache.progress import epoch_progress
+from featcache.progress import epoch_progress, epochs_text
 from featcache.validate import SEED_LIMIT, check_bool, check_number
 
 if TYPE_CHECKING:
@@ -144,6 +144,17 @@ class DenseHead(ClassifierMixin, BaseEstimator):
 
     summary = "the lesson's Dropout -> Dense head"  # what --head's help says of it
     file_suffix = ".keras"  # heads.io: a Keras model file (loaded in Keras's safe mode) with featcache's metadata
+    # A learning curve's points: the lesson's training (5 epochs, batch 64, 20 % validation split), so seed 0's
+    # 4,000-image point on the lesson's cache is the lesson's model; quicker per point than train's default
+    # (curve.spec.DEFAULT_KERAS_PRESET names it in --keras-preset's help).
+    curve_params = PRESETS["lesson"]
+
+    @classmethod
+    def legend(cls, params: Mapping[str, Any]) -> str | None:
+        """What a plot's legend calls this head fitted with ``params``: its epochs and early stopping."""
+        if "epochs" not in params:
+            return None
+        return f"keras dense head ({epochs_text(params['epochs'])}{', early stopping' if params.get('early_stopping') else ''})"
 
     def check_params(self) -> None:
         """Every parameter of a type and range this head trains with, or one line naming it (a FeatcacheError).

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
@@ -100,6 +102,14 @@ class LogRegHead(ClassifierMixin, BaseEstimator):
 
     summary = "standardized logistic regression"  # what --head's help says of it
     file_suffix = ".npz"  # heads.io: its fitted state as arrays and JSON (heads.state), no pickle
+    # A learning curve's fits of one seed start lbfgs from the previous size's solution: the same optimum (convex)
+    # in about 40 % fewer iterations, accuracies within 0.0011 over 27 points (docs/commands.md, "Warm starts").
+    curve_params = {"warm_start": True}
+
+    @classmethod
+    def legend(cls, params: Mapping[str, Any]) -> str | None:
+        """What a plot's legend calls this head fitted with ``params``."""
+        return f"logistic regression (C={params['C']})" if "C" in params else None
 
     @classmethod
     def state_classes(cls) -> tuple[type, ...]:

@@ -22,7 +22,7 @@ reach about 0.88 on the first 3,000 test images (the lesson's baseline: 0.883).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -30,7 +30,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from featcache._lazy import keras
 from featcache.errors import FeatcacheError
-from featcache.progress import epoch_progress
+from featcache.progress import epoch_progress, epochs_text
 from featcache.validate import SEED_LIMIT, check_number
 
 if TYPE_CHECKING:
@@ -60,6 +60,11 @@ class ScratchCNN(ClassifierMixin, BaseEstimator):
     consumes = "images"
 
     uses_keras = True  # fits in Keras: ``heads.load_backend`` imports it before a timed fit
+
+    @classmethod
+    def legend(cls, params: Mapping[str, Any]) -> str:
+        """What a plot's legend calls this baseline fitted with ``params``."""
+        return "from-scratch CNN" + (f" ({epochs_text(params['epochs'])})" if "epochs" in params else "")
 
     def __init__(
         self,

@@ -197,7 +197,7 @@ def views_row(ctx: LessonContext) -> dict[str, Any]:
     probability calibration: decision values averaged, what section 2 measured and what the probe chose on).
     """
     from featcache.analysis.evaluate import evaluate
-    from featcache.analysis.probe import PROBE_PARAMS, probe
+    from featcache.analysis.probe import probe, probe_defaults
     from featcache.analysis.train import fit_and_score, save_trained
     from featcache.heads import head_suffix
     from featcache.embedding.engines.local import LocalEngine
@@ -218,7 +218,7 @@ def views_row(ctx: LessonContext) -> dict[str, Any]:
                   out=ctx.out / "probe_views", verbose=ctx.verbose)
     b = found.best
     train_views, test_views = check_views(vcache, b.train_views, "train views"), check_views(vcache, b.test_views, "test views")
-    head = make_head(b.head, seed=ctx.seed, **{k: v for k, v in {"C": b.C, **PROBE_PARAMS.get(b.head, {})}.items() if v is not None})
+    head = make_head(b.head, seed=ctx.seed, **{k: v for k, v in {"C": b.C, **probe_defaults(b.head)}.items() if v is not None})
     fit_seconds, accuracy, _, _ = fit_and_score(head, vcache, layer, train_views, test_views)
     path = ctx.out / "heads" / f"views_{layer}_{b.head}{head_suffix(b.head)}"
     path.parent.mkdir(parents=True, exist_ok=True)

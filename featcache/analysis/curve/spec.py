@@ -34,7 +34,8 @@ BASELINES = ("scratch",)
 # The lesson's training for the Keras head (5 epochs, batch 64, 20 %
 # validation split): with a point fitted on train's rows in train's order
 # (subsets.stratified_subsets), seed 0's 4,000-image point on the lesson's
-# cache is the lesson's model.
+# cache is the lesson's model. --keras-preset's help names it; what a curve
+# fits is the class's own ``curve_params`` (DenseHead's are this preset's: tested).
 DEFAULT_KERAS_PRESET = "lesson"
 
 
@@ -61,9 +62,11 @@ def make_estimator(head: str, params: Mapping[str, Any], seed: int) -> BaseEstim
 def full_params(head: str, n_classes: int, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
     """Every parameter of ``head`` as the curve fits it (the seed aside: each fit gets the curve's)."""
     from featcache.heads import check_head_params
-    from featcache.heads.dense import PRESETS
 
-    defaults = {"keras": {**PRESETS[DEFAULT_KERAS_PRESET], "n_classes": n_classes}, "logreg": {"warm_start": True}}.get(head, {})
+    cls = estimator_class(head)
+    defaults = dict(getattr(cls, "curve_params", {}))  # the head's own choice for curves (DenseHead: the lesson's)
+    if "n_classes" in cls().get_params():
+        defaults["n_classes"] = n_classes
     params = {**defaults, **(overrides or {})}
     params.pop("seed", None)
     try:
