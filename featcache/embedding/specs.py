@@ -15,13 +15,13 @@ line before any work:
 
 ``from_options`` builds the four from flat keywords (None = not given): the
 CLI's flags, and the deprecated keyword form of ``extract``, go through it,
-so the two cannot drift apart.
+so the two cannot drift apart. A source's own options are its class's
+(``options``, ``selector``: ``featcache.sources``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -141,72 +141,64 @@ class Parts(NamedTuple):
     engine: Any
 
 
-SOURCE_OPTIONS = ("images", "test_fraction", "seed", "strict", "data_dir", "train_limit", "test_limit")
 MODEL_OPTIONS = ("backbone", "weights", "image_size", "layers", "views")
 STORE_OPTIONS = ("out", "dtype", "batch_size", "lock_timeout")
 ENGINE_OPTIONS = ("engine", "address", "workers", "cpus_per_worker", "runtime")
 
 
-def from_options(
-    data: str | None = None,
-    *,
-    images: str | Path | None = None,
-    test_fraction: float | None = None,
-    seed: int | None = None,
-    strict: bool | None = None,
-    data_dir: str | Path | None = None,
-    train_limit: int | None = None,
-    test_limit: int | None = None,
-    backbone: str | None = None,
-    weights: str | None = None,
-    image_size: int | None = None,
-    layers: str | list[str] | None = None,
-    views: str | list[str] | None = None,
-    out: str | Path | None = None,
-    dtype: str | None = None,
-    batch_size: int | None = None,
-    lock_timeout: float | None = None,
-    engine: str | None = None,
-    address: str | None = None,
-    workers: int | None = None,
-    cpus_per_worker: int | None = None,
-    runtime: str | None = None,
-) -> Parts:
-    """The four parts from the CLI's flat options; None means "not given": the part's own default applies."""
+def _source_options() -> tuple[str, ...]:
+    from featcache.sources import source_classes
+
+    return tuple(dict.fromkeys(option for cls in source_classes() for option in cls.options))
+
+
+# Each source class lists its own (``options``): a new source adds its flags without a line here.
+SOURCE_OPTIONS = _source_options()
+OPTIONS = ("data", *SOURCE_OPTIONS, *MODEL_OPTIONS, *STORE_OPTIONS, *ENGINE_OPTIONS)
+
+
+def from_options(data: str | None = None, **options: Any) -> Parts:
+    """The four parts from the CLI's flat options (``OPTIONS``); None means "not given": the part's own default
+    applies. ``data`` names a source kind chosen by name (default: the first in ``sources.KINDS``)."""
     from featcache.embedding import engines
 
-    source = _source(data, images, test_fraction, seed, strict, data_dir, train_limit, test_limit)
-    model = _given(ModelSpec, backbone=backbone, weights=weights, image_size=image_size, layers=layers, views=views)
-    store = _given(StoreSpec, out=out, dtype=dtype, batch_size=batch_size, lock_timeout=lock_timeout)
-    run = engines.get(engine or "local", address=address, workers=workers, cpus_per_worker=cpus_per_worker, runtime=runtime)
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise TypeError(f"from_options() got an unexpected keyword argument {unknown[0]!r}")
+    given = {k: v for k, v in options.items() if v is not None}
+    source = _source(data, {k: v for k, v in given.items() if k in SOURCE_OPTIONS})
+    model = ModelSpec(**{k: v for k, v in given.items() if k in MODEL_OPTIONS})
+    store = StoreSpec(**{k: v for k, v in given.items() if k in STORE_OPTIONS})
+    run = engines.get(given.get("engine", "local"), **{k: given.get(k) for k in ENGINE_OPTIONS if k != "engine"})
     return Parts(source, model, store, run)
 
 
-OPTIONS = tuple(inspect.signature(from_options).parameters)
+def _flag(option: str) -> str:
+    return "--" + option.replace("_", "-")
 
 
-def _given(cls: type, **options: Any) -> Any:
-    return cls(**{k: v for k, v in options.items() if v is not None})
+def _source(data: str | None, given: dict[str, Any]) -> Any:
+    """The source the options choose: the class whose ``selector`` option is given, else the one ``data`` names
+    (default: the first without a selector), made from its own options; another source's option is one line."""
+    from featcache.sources import source_classes
 
-
-def _source(data, images, test_fraction, seed, strict, data_dir, train_limit, test_limit):
-    from featcache.sources.fashion_mnist import FashionMNIST
-    from featcache.sources.images import PhotoFolder
-
-    if images is None:
-        for flag, value in (("--test-fraction", test_fraction), ("--seed", seed), ("--strict", strict or None)):
-            if value is not None:
-                raise FeatcacheError(f"{flag} applies to class-folder photos only; add --images DIR")
-        if data not in (None, "fashion_mnist"):
-            raise FeatcacheError(f"unknown data set {data!r}; use fashion_mnist, or --images DIR for your own photos")
-        return _given(FashionMNIST, data_dir=data_dir, train_limit=train_limit, test_limit=test_limit)
-    if data not in (None, "fashion_mnist") or data_dir is not None:
-        raise FeatcacheError("--images and --data/--data-dir choose the data two ways; give only one")
-    for flag, value in (("--train-limit", train_limit), ("--test-limit", test_limit)):
-        if value is not None:
-            raise FeatcacheError(f"{flag} applies to Fashion-MNIST; with --images, use a folder holding the images you want")
-    # --seed without --test-fraction: refused by PhotoFolder itself, for the API too
-    return _given(PhotoFolder, root=images, test_fraction=test_fraction, seed=seed, strict=strict)
+    classes = source_classes()
+    given = {k: v for k, v in given.items() if v is not False}  # a switch left off (--strict's store_true) is not given
+    chosen = [cls for cls in classes if cls.selector is not None and cls.selector in given]
+    by_name = [cls for cls in classes if cls.selector is None]
+    if len(chosen) + (data is not None) > 1:
+        named = [_flag(cls.selector) for cls in chosen] + (["--data"] if data is not None else [])
+        raise FeatcacheError(f"{' and '.join(named)} choose the data two ways; give only one")
+    if not chosen and data is not None and data not in [cls.kind for cls in by_name]:
+        others = ", or ".join(f"{_flag(c.selector)} DIR for {c.title}" for c in classes if c.selector is not None)
+        raise FeatcacheError(f"unknown data set {data!r}; use {', '.join(c.kind for c in by_name)}" + (f", or {others}" if others else ""))
+    cls = chosen[0] if chosen else next(c for c in by_name if data in (None, c.kind))
+    for option in given:
+        if option not in cls.options:
+            owner = next(c for c in classes if option in c.options)
+            hint = owner.elsewhere.get(option, owner.elsewhere.get("", ""))
+            raise FeatcacheError(f"{_flag(option)} applies to {owner.title} only" + (f"; {hint}" if hint else ""))
+    return cls(**{cls.options[k]: v for k, v in given.items()})
 
 
 def from_legacy(source: Any, model: Any, store: Any, engine: Any, legacy: dict[str, Any]) -> Parts:

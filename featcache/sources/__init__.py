@@ -6,7 +6,11 @@ A source is a small frozen dataclass in its own module of this package
 of data is one new class in one new module, plus its line in ``KINDS`` so
 that ``open_source(spec)`` can re-open it from the ``spec`` dict stored in a
 cache: later steps (fine-tuning, evaluation on images) then read exactly the
-data the features came from.
+data the features came from. Its class attributes ``kind``, ``title``,
+``selector`` (the option that chooses it: ``images`` for ``--images DIR``;
+None for one chosen by ``--data KIND``) and ``options`` (extract's flat
+option -> its field) let ``embedding.specs.from_options`` build it from
+extract's flags; its flags themselves are in ``cli/extract.py``.
 """
 
 from __future__ import annotations
@@ -17,13 +21,18 @@ from typing import Any
 from featcache.errors import FeatcacheError
 from featcache.sources.base import DataSource, Split
 
-__all__ = ["KINDS", "DataSource", "Split", "open_source"]
+__all__ = ["KINDS", "DataSource", "Split", "open_source", "source_classes"]
 
 # A stored spec's "kind" -> (module, class) of its source.
 KINDS = {
     "fashion_mnist": ("featcache.sources.fashion_mnist", "FashionMNIST"),
     "images": ("featcache.sources.images", "PhotoFolder"),
 }
+
+
+def source_classes() -> list[type]:
+    """The source classes, in ``KINDS``'s order (the first without a ``selector`` is extract's default)."""
+    return [getattr(importlib.import_module(module), name) for module, name in KINDS.values()]
 
 
 def open_source(spec: dict[str, Any], verbose: bool = False) -> DataSource:

@@ -119,6 +119,15 @@ class FashionMNIST:
 
     # The lesson's size for these 28x28 images, when the model spec names none.
     default_image_size: ClassVar[int] = 96
+    # How extract's flat options (its CLI flags) make one (``embedding.specs.from_options``): the default source,
+    # or ``--data fashion_mnist``; option -> field.
+    kind: ClassVar[str] = "fashion_mnist"
+    title: ClassVar[str] = "Fashion-MNIST"
+    selector: ClassVar[str | None] = None
+    options: ClassVar[dict[str, str]] = {"data_dir": "data_dir", "train_limit": "train_limit", "test_limit": "test_limit"}
+    # Said where one of its options comes with another source: what to do instead, by option ("": any other).
+    elsewhere: ClassVar[dict[str, str]] = {"data_dir": "--images names your photos' folder: give only one of them",
+                                           "": "for fewer of your own images, use a folder holding the ones you want"}
 
     def __post_init__(self):
         if self.data_dir is not None and not isinstance(self.data_dir, (str, Path)):

@@ -155,6 +155,13 @@ class PhotoFolder:
 
     # Photos have no size of their own: the backbone's is used unless the model spec names one.
     default_image_size: ClassVar[int | None] = None
+    # How extract's flat options (its CLI flags) make one (``embedding.specs.from_options``): chosen by --images;
+    # option -> field.
+    kind: ClassVar[str] = "images"
+    title: ClassVar[str] = "class-folder photos"
+    selector: ClassVar[str | None] = "images"
+    options: ClassVar[dict[str, str]] = {"images": "root", "test_fraction": "test_fraction", "seed": "seed", "strict": "strict"}
+    elsewhere: ClassVar[dict[str, str]] = {"": "add --images DIR"}  # what to do where one of its options comes alone
 
     def __post_init__(self):
         if not isinstance(self.root, (str, Path)) or not str(self.root):

@@ -1,0 +1,65 @@
+"""A new data source is a class with its line in ``sources.KINDS``: extract's flat options choose and build it.
+
+An extensibility review (2026-12-04) added an ``.npz`` source and touched 7 files: ``embedding.specs.from_options``
+named every source's keyword and ``_source`` every source's flags. Each source class now says which option
+chooses it (``selector``), which options are its own (``options``) and what to say where they come with another
+source (``elsewhere``); this test registers a source defined here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import ClassVar
+
+import pytest
+
+from featcache.embedding import specs
+from featcache.errors import FeatcacheError
+
+
+@dataclass(frozen=True)
+class ArraySource:
+    path: str
+    take: int | None = None
+
+    default_image_size: ClassVar[int] = 32
+    kind: ClassVar[str] = "arrays"
+    title: ClassVar[str] = "an .npz of arrays"
+    selector: ClassVar[str | None] = "npz"
+    options: ClassVar[dict[str, str]] = {"npz": "path", "take": "take"}
+    elsewhere: ClassVar[dict[str, str]] = {"": "add --npz FILE"}
+
+
+@pytest.fixture
+def registered(monkeypatch):
+    import featcache.sources as sources
+
+    monkeypatch.setitem(sources.KINDS, "arrays", (__name__, "ArraySource"))
+    assert sys.modules[__name__].ArraySource is ArraySource
+    return ArraySource
+
+
+def test_a_registered_source_is_chosen_by_its_option_and_built_from_its_own(registered):
+    assert specs._source(None, {"npz": "a.npz", "take": 5}) == ArraySource("a.npz", 5)
+    from featcache.sources.fashion_mnist import FashionMNIST
+
+    assert specs._source(None, {"train_limit": 5}) == FashionMNIST(train_limit=5)  # the default source stays
+    for given, says in (({"take": 5}, "--take applies to an .npz of arrays only; add --npz FILE"),
+                        ({"npz": "a.npz", "images": "d"}, "--images and --npz choose the data two ways; give only one"),
+                        ({"npz": "a.npz", "train_limit": 3}, "--train-limit applies to Fashion-MNIST only"),
+                        ({"npz": "a.npz", "test_fraction": 0.2}, "--test-fraction applies to class-folder photos only")):
+        with pytest.raises(FeatcacheError, match=says):
+            specs._source(None, given)
+    with pytest.raises(FeatcacheError, match="use fashion_mnist, or --images DIR for class-folder photos, or --npz DIR"):
+        specs._source("mnist", {})
+
+
+def test_the_flat_options_are_the_sources_own():
+    """extract's keyword form and the CLI's flags read the options from the source classes (no list by hand)."""
+    from featcache.sources import source_classes
+
+    assert set(specs.SOURCE_OPTIONS) == {o for cls in source_classes() for o in cls.options}
+    assert {"images", "test_fraction", "seed", "strict", "data_dir", "train_limit", "test_limit"} == set(specs.SOURCE_OPTIONS)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'npz'"):
+        specs.from_options(npz="a.npz")  # not registered here: not an option
