@@ -30,6 +30,7 @@ import numpy as np
 
 from featcache._lazy import keras
 from featcache.embedding.backbones import MAX_IMAGE_SIZE
+from featcache.embedding.passes import BATCH_SIZE
 from featcache.embedding.runtimes import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError
 from featcache.heads.io import META_ENTRY, MODEL_KIND, add_sealed_meta, check_digest, check_regular_file, load_problem
@@ -313,7 +314,7 @@ class ModelRunner:
     runtimes to 1e-4 (tests/test_export_predict.py).
     """
 
-    def __init__(self, path: str | Path, runtime: str = DEFAULT_RUNTIME, batch_size: int = 64,
+    def __init__(self, path: str | Path, runtime: str = DEFAULT_RUNTIME, batch_size: int = BATCH_SIZE,
                  expected_images: int | None = None):
         from featcache.embedding import runtimes
         from featcache.validate import positive_int
@@ -337,7 +338,7 @@ class ModelRunner:
         return np.concatenate(out) if out else np.empty((0, self.spec.n_classes), np.float32)
 
 
-def run_model(net: ModelRunner | KerasModel, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
+def run_model(net: ModelRunner | KerasModel, images: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
     """Class probabilities of the frozen end-to-end model for a batch of raw uint8 images (N, H, W, C).
 
     ``net``: a :class:`ModelRunner` (on its runtime), or a Keras model from

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, NamedTuple, Sequ
 import numpy as np
 
 from featcache.embedding.engines import DEFAULT_RUNTIME
+from featcache.embedding.passes import BATCH_SIZE
 from featcache.errors import FeatcacheError
 from featcache.progress import bars_wanted
 from featcache.validate import check_path, check_replaceable, checks_switches, positive_int
@@ -399,7 +400,7 @@ def predict(
     images: Sequence[str | Path],
     *,
     top_k: int | None = None,
-    batch_size: int = 64,
+    batch_size: int = BATCH_SIZE,
     csv: str | Path | None = None,
     runtime: str = DEFAULT_RUNTIME,
     recursive: bool = False,

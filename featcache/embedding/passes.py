@@ -23,6 +23,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+# Images per inference pass unless --batch-size says otherwise: extract, predict and a model's ModelRunner (finetune's
+# training step and the Keras heads' batches are training settings of their own, not this). Chosen on TensorFlow;
+# on ONNX Runtime at 96 px batches of 8 to 128 ran within the noise of 64 (docs/benchmarks.md, "Batch size: not a
+# lever for ONNX Runtime at 96 px", scripts/bench_batch_size.py). PASS_MEMORY lowers it for large images.
+BATCH_SIZE = 64
+
 # Bytes of activations one pass may hold. Below about 310 px the default batch of 64 fits as it is (the lesson's
 # 96 px: 0.2 GB; photos at 224 px: 1.1 GB); at 2048 px a pass holds one image (1.4 GB).
 PASS_MEMORY = 2 * 2**30

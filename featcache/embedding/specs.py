@@ -35,6 +35,7 @@ from featcache.embedding.backbones import (
     resolve_layers,
     weights_arg,
 )
+from featcache.embedding.passes import BATCH_SIZE
 from featcache.errors import FeatcacheError
 from featcache.store.layout import check_cache_name
 from featcache.validate import check_seconds, positive_int
@@ -114,7 +115,7 @@ class StoreSpec:
 
     out: str | Path | None = None
     dtype: str = "float32"
-    batch_size: int = 64
+    batch_size: int = BATCH_SIZE
     lock_timeout: float | None = None
 
     def __post_init__(self):
