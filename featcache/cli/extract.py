@@ -8,6 +8,7 @@ from featcache.cli.common import add_json_flag, positive_int, print_json, second
 from featcache.embedding.backbones import MAX_IMAGE_SIZE, REGISTRY
 from featcache.embedding.engines import ENGINES
 from featcache.embedding.engines.local import LocalEngine
+from featcache.embedding.engines.ray_engine import DEFAULT_PORT, DEFAULT_WORKERS
 from featcache.embedding.runtimes import AUTO_MIN_IMAGES, RUNTIMES
 from featcache.recipes.lesson import DEFAULTS as LESSON
 from featcache.embedding.specs import (
@@ -93,9 +94,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(needs pip install 'featcache[ray]')")
     add_runtime_arg(g, default(LocalEngine, "runtime"))
     g.add_argument("--address", metavar="HOST:PORT", help="with --engine ray: join this Ray cluster (the head's address, "
-                   "port 6379 by default; 'auto' for one started on this machine); default: a private Ray instance here")
+                   f"port {DEFAULT_PORT} by default; 'auto' for one started on this machine); "
+                   "default: a private Ray instance here")
     g.add_argument("--workers", type=positive_int, metavar="N", help="with --engine ray: actors embedding in parallel, "
-                   "each building the network once (default: 1)")
+                   f"each building the network once (default: {DEFAULT_WORKERS})")
     g.add_argument("--cpus-per-worker", type=positive_int, metavar="C", help="with --engine ray: CPUs (and TensorFlow threads) "
                    "per actor (default: the smallest node's CPUs shared among the workers)")
     add_json_flag(p)

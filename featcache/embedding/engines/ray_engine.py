@@ -37,6 +37,9 @@ from featcache.errors import FeatcacheError
 INSTALL_HINT = "pip install 'featcache[ray]'"
 DEFAULT_PORT = 6379  # what `ray start --head` listens on unless told otherwise
 CONNECT_TIMEOUT_S = 10.0  # bound on reaching the cluster; Ray's own connect retries for minutes
+# Embedding actors when --workers is not given: one, as the local engine runs one network; more is a choice the
+# user makes for the cluster at hand (each actor builds the network and holds its own pass).
+DEFAULT_WORKERS = 1
 # Ray worker / actor state that means "a process or node died", not a bug in our code.
 _RESUME_HINT = "the batches written so far are kept: re-run the same command to resume"
 
@@ -61,7 +64,7 @@ class RayEngine:
     """
 
     address: str | None = None
-    workers: int | None = None  # default: 1
+    workers: int | None = None  # default: DEFAULT_WORKERS
     cpus_per_worker: int | None = None  # default: the smallest node's CPUs shared among the workers
     runtime: str = DEFAULT_RUNTIME
 
@@ -99,7 +102,7 @@ def check_options(address: str | None = None, workers: int | None = None, cpus_p
             raise FeatcacheError("this process is already connected to Ray; drop --address (that connection is used)")
         probe_address(address)
     elif not ray.is_initialized():  # a private instance on this machine: sized by its cores, never by what is asked
-        check_worker_cpus(workers or 1, cpus_per_worker)
+        check_worker_cpus(workers or DEFAULT_WORKERS, cpus_per_worker)
 
 
 def probe_address(address: str, timeout: float | None = None) -> None:
@@ -386,7 +389,7 @@ def run(
     if not batches:
         return
     ray = require()
-    workers = workers or 1
+    workers = workers or DEFAULT_WORKERS
     started = not ray.is_initialized()
     if started and address is None:
         from featcache.validate import check_worker_cpus, usable_cores
