@@ -212,6 +212,13 @@ def check_number(value: Any, name: str, *, whole: bool = False, low: float | Non
     return int(value) if whole else float(value)
 
 
+def check_seed_param(value: Any, name: str) -> int:
+    """A head's ``seed`` parameter by ``check_number``'s rules (a whole number, never a str or a bool), 0 <= seed <
+    SEED_LIMIT: the one check of every head's ``check_params`` (four heads had a copy). ``check_seed`` is the flags'
+    (``--seed``), which also reads a string of digits."""
+    return int(check_number(value, name, whole=True, low=0, high=SEED_LIMIT, high_open=True, example=0))
+
+
 def check_seed(seed: Any, flag: str = "--seed") -> int:
     """A seed NumPy and Keras accept: a whole number, 0 <= seed < 2**32."""
     if isinstance(seed, bool) or not isinstance(seed, (numbers.Integral, str)):

@@ -15,7 +15,7 @@ from featcache._lazy import keras
 from featcache.errors import FeatcacheError
 from featcache.heads.folding import to_raw
 from featcache.progress import epoch_progress, epochs_text
-from featcache.validate import SEED_LIMIT, check_bool, check_number
+from featcache.validate import check_bool, check_number, check_seed_param
 
 if TYPE_CHECKING:
     from keras import Model as KerasModel
@@ -174,7 +174,7 @@ class DenseHead(ClassifierMixin, BaseEstimator):
         check_number(self.l2, name("l2"), low=0, example=1e-2)
         if self.n_classes is not None:
             check_number(self.n_classes, name("n_classes"), whole=True, low=2, example=10)
-        check_number(self.seed, name("seed"), whole=True, low=0, high=SEED_LIMIT, high_open=True, example=0)
+        check_seed_param(self.seed, name("seed"))
         if not isinstance(self.verbose, bool):
             check_number(self.verbose, name("verbose"), whole=True, low=0, high=2, example=0)
         check_bool(self.standardize, name("standardize"))

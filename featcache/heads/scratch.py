@@ -31,7 +31,7 @@ from sklearn.utils.validation import check_is_fitted
 from featcache._lazy import keras
 from featcache.errors import FeatcacheError
 from featcache.progress import epoch_progress, epochs_text
-from featcache.validate import SEED_LIMIT, check_number
+from featcache.validate import check_number, check_seed_param
 
 if TYPE_CHECKING:
     from keras import Model as KerasModel
@@ -107,7 +107,7 @@ class ScratchCNN(ClassifierMixin, BaseEstimator):
         check_number(self.dense_units, name("dense_units"), whole=True, low=1, example=128)
         check_number(self.dropout, name("dropout"), low=0, high=1, high_open=True, example=0.3)
         check_number(self.validation_split, name("validation_split"), low=0, high=1, high_open=True, example=0.2)
-        check_number(self.seed, name("seed"), whole=True, low=0, high=SEED_LIMIT, high_open=True, example=0)
+        check_seed_param(self.seed, name("seed"))
         if not isinstance(self.verbose, bool):
             check_number(self.verbose, name("verbose"), whole=True, low=0, high=2, example=0)
 
