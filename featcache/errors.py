@@ -47,6 +47,17 @@ def _bash_escaped(ch: str) -> str:
     return ch
 
 
+def first_line(exc: BaseException, limit: int | None = None, empty: str | None = None) -> str:
+    """The first line of ``exc``'s message that says something (h5py's, Ray's and the converters' run to several
+    lines), stripped and cut to ``limit`` characters; where it says nothing, ``empty`` (default: its type's name).
+    The one home: the store and the decoder had a helper each and eleven places their own line, of which
+    ``str(exc).splitlines()[0]`` was an IndexError traceback for an error without a message (a review)."""
+    line = next((s.strip() for s in str(exc).splitlines() if s.strip()), None)
+    if line is None:
+        return type(exc).__name__ if empty is None else empty
+    return line if limit is None else line[:limit]
+
+
 class FeatcacheError(Exception):
     """A problem the user can fix (bad input, missing file, mismatched cache).
 

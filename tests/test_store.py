@@ -1572,3 +1572,18 @@ def test_an_output_held_by_another_writer_is_waited_for_with_a_line_on_stderr(tm
     said = capsys.readouterr()
     assert time.monotonic() - t0 >= 0.4 and out.read_text() == "input\n"
     assert said.out == "" and said.err.startswith(f"featcache: waiting for another featcache process writing {out} ... (held by process ")
+
+
+@pytest.mark.parametrize("raised", [OSError(), ValueError(""), OSError("\n")])
+def test_an_hdf5_error_without_a_message_is_named_by_its_type(tmp_path, monkeypatch, raised):
+    """A review: open_h5 took the first line of h5py's message with ``str(exc).splitlines()[0]``, an IndexError
+    traceback for an error whose message is empty; the one ``errors.first_line`` names its type instead."""
+    from featcache.errors import NotHDF5
+    from featcache.store import layout
+
+    def refuse(*args, **kwargs):
+        raise raised
+
+    monkeypatch.setattr(layout.h5py, "File", refuse)
+    with pytest.raises(NotHDF5, match=rf"is not a readable HDF5 file \({type(raised).__name__}\)"):
+        layout.open_h5(tmp_path / "c.h5")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from featcache._lazy import keras
-from featcache.errors import FeatcacheError
+from featcache.errors import FeatcacheError, first_line
 from featcache.validate import file_sha256, shown  # file_sha256: its one home
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ class Backbone:
             except Exception as exc:  # network errors come in many types
                 raise FeatcacheError(
                     f"could not obtain ImageNet weights for {self.name} "
-                    f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no detail'}); "
+                    f"({type(exc).__name__}: {first_line(exc, empty='no detail')}); "
                     "this machine may be offline: pass a local weights file with --weights PATH"
                 ) from None
         else:
@@ -150,7 +150,7 @@ def _mismatch_detail(exc: Exception) -> str:
     """Why weights did not load, in a few words: Keras's warning about skipped layers was cut mid-sentence at 120 characters."""
     if isinstance(exc, UserWarning) and "Skipping" in str(exc):
         return "its layers are not this backbone's: Keras would skip them and keep random weights"
-    text = str(exc).splitlines()[0] if str(exc) else "no detail"
+    text = first_line(exc, empty="no detail")
     text = text.split(". ")[0]
     return f"{type(exc).__name__}: {text if len(text) <= 160 else text[:157].rsplit(' ', 1)[0] + '...'}"
 

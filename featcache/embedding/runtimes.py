@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar
 import numpy as np
 
 from featcache._lazy import native_stderr_quiet
-from featcache.errors import FeatcacheError
+from featcache.errors import FeatcacheError, first_line
 
 if TYPE_CHECKING:
     import openvino
@@ -648,7 +648,7 @@ def _export_onnx(model, spec: ConversionSpec, out: Path) -> None:
             warnings.simplefilter("ignore", FutureWarning)  # Keras's numpy-2 patch of tf2onnx probes np.object
             model.export(str(out), format="onnx", verbose=False, input_signature=signature)
     except Exception as exc:  # the converter raises many types for an op it cannot map
-        detail = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        detail = first_line(exc, 160)
         raise FeatcacheError(f"cannot convert {spec.what} to ONNX ({type(exc).__name__}: {detail}); "
                              "use --runtime tensorflow") from None
 
@@ -667,7 +667,7 @@ def _export_tflite(model, spec: ConversionSpec, out: Path) -> None:
         with contextlib.redirect_stdout(io.StringIO()), native_stderr_quiet():
             flat = tf.lite.TFLiteConverter.from_keras_model(model).convert()
     except Exception as exc:  # the converter raises many types for an op it cannot map
-        detail = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        detail = first_line(exc, 160)
         raise FeatcacheError(f"cannot convert {spec.what} to TFLite ({type(exc).__name__}: {detail}); "
                              "use --runtime tensorflow") from None
     Path(out).write_bytes(flat)

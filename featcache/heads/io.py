@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-from featcache.errors import FeatcacheError, no_permission
+from featcache.errors import FeatcacheError, first_line, no_permission
 from featcache.store.atomic import atomic_path
 from featcache.validate import DIGESTS_SINCE, check_path, check_replaceable, checks_switches, release
 
@@ -423,7 +423,7 @@ def check_digest(path: Path, altered: Callable[[Path, str], FeatcacheError]) -> 
     except FeatcacheError:
         raise
     except Exception as exc:  # a bad CRC-32 or a truncated entry while hashing: "Bad CRC-32 for file 'a0.npy'"
-        why = str(exc).splitlines()[0] if isinstance(exc, zipfile.BadZipFile) and str(exc) else type(exc).__name__
+        why = first_line(exc) if isinstance(exc, zipfile.BadZipFile) else type(exc).__name__
         raise altered(path, f"an entry of its zip does not read back: {why}") from None
     if actual != stored:
         raise altered(path, f"its {DIGEST_KEY} does not match its contents")
@@ -557,7 +557,7 @@ def damaged_zip(path: str | Path) -> tuple[str, bool] | None:
         if isinstance(exc, zipfile.BadZipFile) and "not a zip file" in str(exc):
             why = "cut short: the zip's directory at its end is missing"
         else:
-            why = f"not a whole zip archive: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+            why = f"not a whole zip archive: {first_line(exc)}"
         return why, first in _OURS_FIRST  # a Keras file's or an array's first entry: anyone's .keras or .npz
     return (f"its entry {bad} fails its CRC-32 check", True) if bad else None
 

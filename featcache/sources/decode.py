@@ -23,7 +23,7 @@ from typing import BinaryIO, Iterator, Sequence
 
 import numpy as np
 
-from featcache.errors import FeatcacheError
+from featcache.errors import FeatcacheError, first_line
 
 # Refuse to fully decode absurdly large images; JPEGs are first reduced by
 # the decoder itself (draft mode, up to 1/8 per side), which costs a fraction
@@ -164,7 +164,7 @@ def decode_image(path: str | Path | BinaryIO, size: int | None = None) -> np.nda
         raise UnreadableImage(f"holds an image too large to decode safely (limit {MAX_PIXELS:,} pixels); "
                               "downscale it first") from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise UnreadableImage(f"cannot decode ({_first_line(exc)})") from None
+        raise UnreadableImage(f"cannot decode ({first_line(exc)})") from None
     except MemoryError:  # the machine's trouble, not the file's: never a "skipped" photo
         raise
     except Exception as exc:  # noqa: BLE001 - see the comment below
@@ -173,7 +173,7 @@ def decode_image(path: str | Path | BinaryIO, size: int | None = None) -> np.nda
         # AttributeError, ... An adversarial tester's files crashed extract (the partial failing the same way
         # on every re-run) and predict. Such a file is skipped with its reason like any undecodable one;
         # KeyboardInterrupt and SystemExit are not Exceptions and pass through.
-        raise UnreadableImage(f"cannot decode ({type(exc).__name__} in Pillow: {_first_line(exc)})") from None
+        raise UnreadableImage(f"cannot decode ({type(exc).__name__} in Pillow: {first_line(exc)})") from None
 
 
 def resize_pixels(image: np.ndarray, size: int) -> np.ndarray:
@@ -262,11 +262,6 @@ def pixel_digest() -> str:
     return h.hexdigest()
 
 
-def _first_line(exc: BaseException) -> str:
-    """The first line of ``exc``'s message (the reason shown in one line), or its type when it has none."""
-    return next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
-
-
 _STDERR_LOCK = threading.Lock()
 
 
@@ -312,7 +307,7 @@ def _load_tiff(im) -> None:
         try:
             im.load()
         except OSError as exc:  # "decoder error -2": libtiff's own line says more
-            failed = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            failed = first_line(exc)
     heard, others = [], []
     for line in lines:
         (heard if _LIBTIFF_LINE.match(line) else others).append(line)

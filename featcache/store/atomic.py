@@ -378,12 +378,6 @@ def _keep_before(files: Iterable[Path]) -> list[tuple[Path, Path]]:
     return kept
 
 
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message (h5py's run to several), or its type's name."""
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
 def exception_chain(exc: BaseException) -> Iterator[BaseException]:
     """``exc`` and its causes and contexts, each once."""
     seen = set()

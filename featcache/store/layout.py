@@ -34,9 +34,9 @@ from typing import TYPE_CHECKING, Any, Sequence
 import h5py
 import numpy as np
 
-from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5, no_permission
+from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5, first_line, no_permission
 from featcache.sources.base import STAGING  # noqa: F401  (the one group of a staged partial file)
-from featcache.store.atomic import first_line, is_no_space
+from featcache.store.atomic import is_no_space
 
 if TYPE_CHECKING:
     from featcache.sources.base import SplitSpec
@@ -239,7 +239,7 @@ def open_h5(path: Path, mode: str = "r", peek: bool = False, **kwargs: Any) -> h
             raise CacheBusy(f"{path} is being written by another featcache process; wait for it to finish") from None
         if getattr(exc, "errno", None) in (errno.EACCES, errno.EPERM) or "Permission denied" in str(exc):
             raise FeatcacheError(no_permission(path)) from None  # not "not a readable HDF5 file": it may well be one
-        raise NotHDF5(path, str(exc).splitlines()[0]) from None
+        raise NotHDF5(path, first_line(exc)) from None
 
 
 def create_rows(g: h5py.Group, name: str, values: Any) -> None:

@@ -27,8 +27,7 @@ from pathlib import Path
 
 import h5py
 
-from featcache.errors import FeatcacheError, system_limit
-from featcache.store.atomic import first_line
+from featcache.errors import FeatcacheError, first_line, system_limit
 from featcache.store.layout import FORMAT, NAME_MAX, PARTIAL_OF, PARTIAL_SUFFIX
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"

@@ -24,8 +24,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 import h5py
 import numpy as np
 
-from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5
-from featcache.store.atomic import first_line
+from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5, first_line
 from featcache.store.layout import (
     CHUNK_ROWS,
     DATASET_DIGESTS,

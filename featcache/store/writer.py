@@ -34,10 +34,9 @@ from typing import Any, Iterator
 import h5py
 import numpy as np
 
-from featcache.errors import FeatcacheError
+from featcache.errors import FeatcacheError, first_line
 from featcache.store.atomic import (
     exception_chain,
-    first_line,
     is_no_space,
     no_space,
     publish,

@@ -32,7 +32,7 @@ import numpy as np
 
 from featcache.embedding.batches import Batch
 from featcache.embedding.engines import DEFAULT_RUNTIME, check_runtime
-from featcache.errors import FeatcacheError
+from featcache.errors import FeatcacheError, first_line
 
 INSTALL_HINT = "pip install 'featcache[ray]'"
 DEFAULT_PORT = 6379  # what `ray start --head` listens on unless told otherwise
@@ -247,8 +247,8 @@ def _join(ray, address: str) -> None:
                 runtime_env={"py_modules": [str(Path(featcache.__file__).parent)], "env_vars": _worker_env()},
             )
     except (ConnectionError, RuntimeError, ray.exceptions.RayError) as exc:
-        first = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise FeatcacheError(f"cannot join the Ray cluster at {address} ({first[:200]}); check --address and docs/ray.md") from None
+        raise FeatcacheError(f"cannot join the Ray cluster at {address} ({first_line(exc, 200)}); check --address and "
+                             "docs/ray.md") from None
 
 
 def _node_cpus(ray) -> list[int]:
@@ -407,10 +407,9 @@ def run(
         if cause is exc:
             raise
         if cause is not None:  # raised in a task or actor; Ray appends its own lines to the message
-            raise FeatcacheError(str(cause).splitlines()[0]) from None
+            raise FeatcacheError(first_line(cause)) from None
         if isinstance(exc, (ray.exceptions.RayError, ray.data.exceptions.UserCodeException)):
-            first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
-            raise FeatcacheError(f"the Ray run failed ({type(exc).__name__}: {first[:200]}); {_RESUME_HINT}") from None
+            raise FeatcacheError(f"the Ray run failed ({type(exc).__name__}: {first_line(exc, 200)}); {_RESUME_HINT}") from None
         raise
     finally:
         if started:
