@@ -165,10 +165,9 @@ def warn_if_splits_overlap(cache: Cache, what: str) -> int:
     digest): ``what`` (curve, probe --on-test) scores on them as if unseen. train and evaluate say it of a head's
     own training images (``find_overlap``); these fit on subsets of every training image, so the cache's splits
     are compared (an adversarial tester: probe --on-test said nothing). Returns how many there are."""
-    from featcache.analysis.train import split_digests
     from featcache.heads.io import digest_keys, row_keys
 
-    trained, tested = split_digests(cache, "train"), split_digests(cache, "test")
+    trained, tested = cache.digests("train"), cache.digests("test")
     if trained is None or tested is None:
         return 0
     seen = int(np.isin(row_keys(tested), digest_keys(trained)).sum())
@@ -181,10 +180,8 @@ def warn_if_splits_overlap(cache: Cache, what: str) -> int:
 
 def find_overlap(meta: dict[str, Any], cache: Cache, split: str, y: np.ndarray, y_pred: np.ndarray) -> dict[str, Any] | None:
     """How many of ``split``'s images the head was trained on (by content digest), and the accuracy on the others."""
-    from featcache.analysis.train import split_digests
-
     trained = meta.get("train_digests")
-    digests = split_digests(cache, split)
+    digests = cache.digests(split)
     if trained is None or digests is None:
         return None
     keys = row_keys(digests)

@@ -228,11 +228,6 @@ def _check_validation_cut(y: np.ndarray, est: Any, more: str) -> None:
                              f"{len(np.unique(y))} classes; {more}")
 
 
-def split_digests(cache: Cache, split: str) -> list[str] | None:
-    """The split's per-image sha256 hex digests, or None for caches made before they were recorded."""
-    return cache.digests(split)
-
-
 def _details(head) -> dict[str, Any]:
     d: dict[str, Any] = {}
     for attr in ("epochs_run_", "C_", "cv_scores_"):
@@ -275,7 +270,7 @@ def test_overlap(est: BaseEstimator, cache: Cache, layer: str, rows: np.ndarray 
     from featcache.analysis.evaluate import find_overlap
     from featcache.heads.views import predict_and_scores
 
-    trained, tested = split_digests(cache, "train"), split_digests(cache, "test")
+    trained, tested = cache.digests("train"), cache.digests("test")
     if trained is None or tested is None:
         return None
     keys = digest_keys(trained if rows is None else [trained[i] for i in rows])
@@ -294,7 +289,7 @@ def save_trained(est: BaseEstimator, cache: Cache, layer: str, head: str, path: 
     meta = head_meta(cache, layer, head, est)
     meta.update(train_images=n, test_accuracy=accuracy, fit_seconds=round(fit_seconds, 3), train_views=list(train_views),
                 test_views=list(test_views), averaged=averaged_over(est, test_views), **extra)
-    digests = split_digests(cache, "train")
+    digests = cache.digests("train")
     if digests is not None:
         meta["train_digests"] = digest_keys(digests if rows is None else [digests[i] for i in rows])
     write_head(est, path, meta, force)  # save_head's work, its refusals in the CLI's words (--out, --force)

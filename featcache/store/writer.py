@@ -87,9 +87,7 @@ class CacheWriter:
     staged = False
 
     def __init__(self, path: Path, attrs: dict[str, Any], splits: list[SplitSpec], layer_widths: dict[str, int], dtype: str,
-                 staged: bool = False, verbose: bool = False):
-        if staged and type(self) is CacheWriter:
-            raise ValueError("a staged write is a StagedWriter")
+                 *, verbose: bool = False):
         self.path = Path(path)
         self.partial = partial_path(self.path)
         self.attrs = attrs
@@ -439,7 +437,7 @@ class StagedWriter(CacheWriter):
     staged = True
 
     def __init__(self, path: Path, attrs: dict[str, Any], splits: list[SplitSpec], layer_widths: dict[str, int], dtype: str,
-                 staged: bool = True, verbose: bool = False):
+                 *, verbose: bool = False):
         if [s.name for s in splits] != [STAGING]:
             raise ValueError(f"a staged write has the one split {STAGING!r}")
         super().__init__(path, attrs, splits, layer_widths, dtype, verbose=verbose)

@@ -104,7 +104,7 @@ def _fit_all(bound: BoundCurve, plan: CurvePlan, folder: CurveFolder, verbose: b
     return fits_run
 
 
-def _finish(bound: BoundCurve, plan: CurvePlan, folder: CurveFolder, meta: dict[str, Any], fits_run: int,
+def _finish(plan: CurvePlan, folder: CurveFolder, meta: dict[str, Any], fits_run: int,
             seconds: float, plot: bool) -> list[dict[str, Any]]:
     from featcache.analysis.plots import summarize
 
@@ -185,7 +185,7 @@ def _run_locked(bound: BoundCurve, folder: CurveFolder, t_start: float, plot: bo
                  if plan.kept else "")))
     fits_run = _fit_all(bound, plan, folder, verbose)
     seconds = time.perf_counter() - t_start
-    rows = _finish(bound, plan, folder, meta, fits_run, seconds, plot)
+    rows = _finish(plan, folder, meta, fits_run, seconds, plot)
     if verbose:
         print(one_line(f"wrote {folder.csv}, curve.json" + (", curve.png" if plot else "") + f" in {seconds:.1f} s"))
     return CurveResult(folder.path, rows, seconds, len(plan.todo), len(plan.grid) - len(plan.todo), meta)
