@@ -215,6 +215,19 @@ Views = tuple[str, ...]
 Setting = tuple[Views, Views]  # (train views, test views)
 
 
+@dataclass(frozen=True)
+class ProbePlan:
+    """What one probe fits, checked before any fit (``_settings``): the heads and their parameters, the layers to
+    probe (network order), the drawn ``Scoring`` and every cached layer's depth (its place among them in network
+    order). One object from the checks to the fits and the report, where five arguments went through each."""
+
+    heads: list[str]
+    params: dict[str, dict[str, Any]]
+    layers: list[str]
+    scoring: Scoring
+    depths: dict[str, int]
+
+
 def parse_view_settings(cache: Cache, settings: str | list | None) -> list[Setting]:
     """The (train views, test views) settings to probe, each checked against the cache's views; duplicates dropped.
 
@@ -364,8 +377,7 @@ def probe(
     from featcache.store import as_cache
 
     cache = as_cache(cache)
-    head_names, params, names, scoring, depths = _settings(cache, heads, C, layers, holdout, seed, folds, on_test,
-                                                           head_params)
+    plan = _settings(cache, heads, C, layers, holdout, seed, folds, on_test, head_params)
     if on_test:  # scored on the test split: its copies of training images are scored as unseen (said, as train says)
         from featcache.analysis.evaluate import warn_if_splits_overlap
 
@@ -376,28 +388,29 @@ def probe(
     # A probe of some of the cached layers too: the full probe's folder holds the full probe (a new user)
     # "" is refused, as evaluate, curve, train and export refuse it (an adversarial tester: 'probe --out ""' wrote to
     # the default folder, where '--out "$DIR"' with DIR unset is a mistake); a number or a list is one line too
-    out_dir = check_path(out, "out", "a folder for probe's report") if out is not None else default_out(cache, on_test, names)
+    out_dir = (check_path(out, "out", "a folder for probe's report") if out is not None
+               else default_out(cache, on_test, plan.layers))
     check_report_outside_classes(out_dir, cache.photo_root)
     # A full disk, a failed fit or Ctrl-C: what was written of the report and the folders made for it go again.
     with output_files(out_dir, report_files(out_dir)):
         check_writable_dir(out_dir)  # before any fit: an unwritable --out must not cost the fits
         kept = check_report(out_dir)
-        return _probe_into(out_dir, cache, head_names, params, names, scoring, settings, n_jobs, plot, verbose, kept, depths)
+        return _probe_into(out_dir, cache, plan, settings, n_jobs, plot, verbose, kept)
 
 
-def _probe_into(out_dir: Path, cache: Cache, head_names: list[str], params: dict[str, Any], names: list[str],
-                scoring: Scoring, settings: list[Setting], n_jobs: int, plot: bool, verbose: bool,
-                kept: Mapping[str, str] | None = None, depths: Mapping[str, int] | None = None) -> ProbeResult:
-    """The fits of ``probe`` (its inputs checked), then its table and plot written into ``out_dir``, and probe.json
-    last with the SHA-256 of both (and of ``kept``: ``check_report``'s, a plot left from before and unchanged)."""
+def _probe_into(out_dir: Path, cache: Cache, plan: ProbePlan, settings: list[Setting], n_jobs: int, plot: bool,
+                verbose: bool, kept: Mapping[str, str] | None = None) -> ProbeResult:
+    """The fits of ``plan`` (``probe``'s inputs, checked), then its table and plot written into ``out_dir``, and
+    probe.json last with the SHA-256 of both (and of ``kept``: ``check_report``'s, a plot left from before and
+    unchanged)."""
+    head_names, params, names, scoring = plan.heads, plan.params, plan.layers, plan.scoring
     trains = list(dict.fromkeys(tr for tr, _ in settings))
     if verbose:
         what = f" x {len(settings)} view setting(s)" if len(settings) > 1 else ""
         print(one_line(f"probing {len(names)} layer(s) x {len(head_names)} head(s){what} on {cache.path} ({_scoring(cache, scoring)})"))
     jobs = [(layer, h, tr, tuple(te for t, te in settings if t == tr)) for layer in names for h in head_names for tr in trains]
     results = _run_jobs(cache.path, jobs, params, scoring, n_jobs, verbose)
-    rows = _rows(results, names, head_names, settings, cache.meta.get("layer_widths", {}), scoring.scored_on,
-                 depths or {layer: i for i, layer in enumerate(names)})
+    rows = _rows(results, names, head_names, settings, cache.meta.get("layer_widths", {}), scoring.scored_on, plan.depths)
     best = best_row(rows)
     result = ProbeResult(cache.path, rows, best, params=params, view_settings=[(_views_text(a), _views_text(b)) for a, b in settings],
                          train_command=train_command(cache.path, best, cache.views, _train_params(params, best.head)),
@@ -494,10 +507,9 @@ def train_command(cache: str | Path, row: ProbeRow, cache_views: Sequence[str] =
     return f"featcache train {shell_path(str(cache))} --head {row.head} --layer {row.layer}{C}{given}{views}"
 
 
-def _settings(cache: Cache, heads, C, layers, holdout: float | None, seed: int, folds: int | None = None, on_test: bool = False,
-              head_params: Any = None):
-    """Checked heads, their parameters, the layers to probe (network order), the drawn ``Scoring`` and every cached
-    layer's depth (its place among them in network order); refuses bad input before any fit."""
+def _settings(cache: Cache, heads, C, layers, holdout: float | None, seed: int, folds: int | None = None,
+              on_test: bool = False, head_params: Any = None) -> ProbePlan:
+    """The ``ProbePlan`` of these settings on ``cache``; refuses bad input before any fit."""
     head_names = parse_heads(heads)
     Cs = parse_C_per_head(C, head_names)
     given = parse_head_params(head_params, head_names, own=PROBE_OWN)
@@ -527,7 +539,7 @@ def _settings(cache: Cache, heads, C, layers, holdout: float | None, seed: int, 
     for h in head_names:  # a value the head refuses: one line now, not a traceback from the first fit
         make_head(h, **params[h])
     check_fit_rows(cache, head_names, params, scoring)
-    return head_names, params, names, scoring, {layer: order.index(layer) for layer in order}
+    return ProbePlan(head_names, params, names, scoring, {layer: order.index(layer) for layer in order})
 
 
 def check_fit_rows(cache: Cache, head_names: Sequence[str], params: Mapping[str, Mapping[str, Any]], scoring: Scoring) -> None:
