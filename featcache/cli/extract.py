@@ -19,6 +19,7 @@ from featcache.embedding.specs import (
     default,
     from_options,
 )
+from featcache.sources import source_classes
 from featcache.sources.fashion_mnist import FashionMNIST
 from featcache.validate import arg_type, check_fraction
 
@@ -27,7 +28,8 @@ fraction = arg_type(check_fraction, "fraction")  # the checks live in featcache.
 
 def add_source_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
-    g.add_argument("--data", choices=["fashion_mnist"], help="data set (default: fashion_mnist)")
+    named = [cls.kind for cls in source_classes() if cls.selector is None]  # the sources chosen by name
+    g.add_argument("--data", choices=named, help=f"data set (default: {named[0]})")
     where = g.add_mutually_exclusive_group()
     where.add_argument("--data-dir", help="folder with the four Fashion-MNIST IDX .gz files (default: Keras's cache, "
                        "then /usr/share/datasets/fashion-mnist from 'apt-get install dataset-fashion-mnist')")
