@@ -1944,3 +1944,15 @@ def test_an_output_with_a_long_name_or_through_a_link_is_written(tmp_path, capsy
     assert (tmp_path / "link.npz").is_file() and not (tmp_path / "link.npz").is_symlink()  # as before the lock
     capsys.readouterr()
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".lock")]
+
+
+def test_help_says_what_home_is_once(capsys):
+    """The top-level help printed the HOME note twice: argparse wraps the epilog, and the check for the note looked for
+    it unwrapped (a new-user tester). Each page that names HOME/... says it once."""
+    from featcache.cli import main
+
+    for args in (["--help"], ["train", "--help"], ["extract", "--help"]):
+        with pytest.raises(SystemExit):
+            main(args)
+        text = " ".join(capsys.readouterr().out.split())
+        assert text.count("HOME: where outputs go by default") == 1, args

@@ -37,7 +37,9 @@ def _parser_class():
         def format_help(self) -> str:
             """argparse's, and where a default names HOME/..., what HOME is."""
             text = super().format_help()
-            return text + f"\n{HOME_NOTE}\n" if "HOME/" in text and HOME_NOTE not in text else text
+            # the note's words, not its line breaks: argparse wraps the top parser's epilog (it was printed twice)
+            said = " ".join(HOME_NOTE.split()) in " ".join(text.split())
+            return text + f"\n{HOME_NOTE}\n" if "HOME/" in text and not said else text
 
         def error(self, message: str):
             from featcache.errors import one_line
