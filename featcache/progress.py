@@ -211,6 +211,28 @@ def epoch_progress(verbose: object = True, stream: IO[str] | None = None) -> lis
     return [EpochProgress()]
 
 
+def evaluate_progress(verbose: object = True, label: str = "scoring", stream: IO[str] | None = None) -> list[Any]:
+    """The callbacks a Keras ``evaluate`` (with ``verbose=0``) shows its batches with: none unless ``verbose``.
+
+    finetune scored the frozen head on 3,800 images, and the fine-tuned model on 3,000, in 30-40 s without a line
+    (a new-user tester)."""
+    if not verbose:
+        return []
+    from featcache._lazy import keras
+
+    class EvaluateProgress(keras().callbacks.Callback):
+        def on_test_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+            self.bar = Progress(self.params.get("steps") or 1, unit="batch", stream=stream, label=label)
+
+        def on_test_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+            self.bar.update(batch + 1)
+
+        def on_test_end(self, logs: Mapping[str, Any] | None = None) -> None:
+            self.bar.update(self.bar.total)
+
+    return [EvaluateProgress()]
+
+
 def _epochs_bar(stream: IO[str] | None) -> list[Any]:
     """One bar over a fit's epochs, with the last epoch's scores; a fit stopped early ends its bar there, saying so."""
     from featcache._lazy import keras

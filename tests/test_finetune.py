@@ -66,7 +66,12 @@ def test_one_epoch_changes_only_the_unfrozen_layers(real_head, real_weights, tmp
     assert f"trainable {res.params['trainable']:,}" in printed and "epoch 1/1: val accuracy" in printed
     # The epoch's bar on stderr (stdout is the report), and not a terminal: plain lines, no colour codes or carriage
     # returns (Keras's bar drew them into a tester's log), the last with the epoch's validation scores.
-    assert "[" not in printed and progress.splitlines()[-1].startswith("epoch 1/1 3/3 [") and "val_accuracy: " in progress
+    epoch_lines = [line for line in progress.splitlines() if line.startswith("epoch 1/1 ")]
+    assert "[" not in printed and epoch_lines[-1].startswith("epoch 1/1 3/3 [") and "val_accuracy: " in epoch_lines[-1]
+    # the scoring passes and the build before them each say what they do (30-40 s without a line; a new-user tester)
+    assert printed.startswith("reading the images of fashion_mnist and building the end-to-end model (mobilenet_v2, ")
+    for label in ("frozen head, 10 validation images 1/1 [", "frozen head, 30 test images 2/2 [", "fine-tuned, 30 test images 2/2 ["):
+        assert any(line.startswith(label) for line in progress.splitlines()), (label, progress)
     assert "\x1b" not in printed + progress and "\r" not in printed + progress and "━" not in printed + progress
     # The head's recorded stratified subset of 50 rows: 40 train, the last 10 for validation.
     assert (res.train_images, res.val_images) == (40, 10)

@@ -350,7 +350,7 @@ def finetune(
     """
     from featcache.deploy.endtoend import parameter_counts
     from featcache.deploy.model import check_not_the_head, check_out, check_same_model_job
-    from featcache.progress import epoch_progress
+    from featcache.progress import epoch_progress, evaluate_progress
     from featcache.sources.base import photo_root_of
     from featcache.sources.images import check_file_outside_classes
     from featcache.validate import check_seed
@@ -363,6 +363,9 @@ def finetune(
     est, meta = _keras_head(head, trust_pickle)
     check_same_model_job(out, meta, True, force)
     check_file_outside_classes(out, photo_root_of(meta.get("source")))
+    if verbose:  # reading the images and building the network took 26 s without a line (a new-user tester)
+        print(f"reading the images of {meta.get('dataset', 'the cache')} and building the end-to-end model "
+              f"({meta['backbone']}, {meta['image_size']} px) ...", flush=True)
     data = _Data.of(est, meta, reopen_source(meta, verbose=verbose))
     train_rows, val_rows = data.train_rows, data.val_rows
     model, w, unfrozen = _compiled_model(est, meta, weights, unfreeze, learning_rate, seed)
@@ -379,9 +382,11 @@ def finetune(
             print(f"{step.images} image(s) per training step, not --batch-size {batch_size}: at {meta['image_size']} px with "
                   f"{unfreeze} layers unfrozen more would need over {passes.PASS_MEMORY / 2**30:.0f} GB of memory")
 
-    frozen_val_loss, frozen_val_acc = (float(v) for v in model.evaluate(val_ds, verbose=0))
+    frozen_val_loss, frozen_val_acc = (float(v) for v in model.evaluate(
+        val_ds, verbose=0, callbacks=evaluate_progress(verbose, f"frozen head, {len(val_rows)} validation images")))
     frozen_val_acc = exact_accuracy(frozen_val_acc, len(val_rows))
-    frozen_test_acc = exact_accuracy(model.evaluate(test_ds, verbose=0)[1], data.n_test) if test_ds is not None else None
+    frozen_test_acc = exact_accuracy(model.evaluate(test_ds, verbose=0, callbacks=evaluate_progress(
+        verbose, f"frozen head, {data.n_test} test images"))[1], data.n_test) if test_ds is not None else None
     result = FinetuneResult(out, counts, unfrozen, frozen_val_acc, frozen_test_accuracy=frozen_test_acc,
                             train_images=len(train_rows), val_images=len(val_rows), frozen_val_loss=frozen_val_loss)
     if verbose:
@@ -394,7 +399,8 @@ def finetune(
     if not keep_best and not result.diverged_epoch:
         result.best_epoch = len(result.epochs)
     if test_ds is not None:
-        result.test_accuracy = exact_accuracy(model.evaluate(test_ds, verbose=0)[1], data.n_test)
+        result.test_accuracy = exact_accuracy(model.evaluate(test_ds, verbose=0, callbacks=evaluate_progress(
+            verbose, f"fine-tuned, {data.n_test} test images"))[1], data.n_test)
 
     settings = {"unfreeze": unfreeze, "learning_rate": learning_rate, "epochs_run": len(result.epochs),
                 "batch_size": batch_size, "step_images": step.images, "patience": patience, "seed": seed,
