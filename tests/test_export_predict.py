@@ -162,6 +162,9 @@ def test_two_class_model_predicts_a_folder_with_its_defaults_and_writes_csv(tmp_
     files = sorted(str(p) for p in folder.glob("*.png"))
     assert [l.split(": ")[0] for l in lines[:-1]] == files and lines[-1].endswith("p.csv")
     assert [p.input for p in featcache.predict(again, [folder])] == files  # export's result goes where its path went
+    assert capsys.readouterr().err == ""  # quiet unless verbose; verbose, the API says what the CLI says (a new user)
+    featcache.predict(again, [folder], verbose=True)
+    assert said.err.splitlines()[0] in capsys.readouterr().err.splitlines()
     tops = [l.split(": ")[1] for l in lines[:-1]]
     assert all(t.count("ants") == 1 and t.count("bees") == 1 for t in tops)  # both classes: top-k = min(3, 2)
     rows = list(csv.DictReader((tmp_path / "p.csv").open()))
@@ -555,10 +558,12 @@ def test_predict_streams_image_files_in_batches_and_memory_does_not_grow_with_th
     capsys.readouterr()
     predict(model, paths[:12], batch_size=4, verbose=True)
     out, err = capsys.readouterr()
-    assert out == "" and err.splitlines()[-1].startswith("12/12 [") and len(err.splitlines()) >= 3
+    bar = [line for line in err.splitlines() if not line.startswith("predict: ")]
+    assert out == "" and bar[-1].startswith("12/12 [") and len(bar) >= 3
+    assert err.splitlines()[-1].startswith("predict: skipped 2 file(s) that are not readable images")  # as the CLI says
     assert err.splitlines()[0].startswith(" 0/12 [")  # at once, before the model loads (a new user: a silent minute)
-    predict(model, paths[:4], batch_size=4, verbose=True)  # one batch: not long work, no bar
-    assert capsys.readouterr().err == ""
+    predict(model, paths[:4], batch_size=4, verbose=True)  # one batch: not long work, no bar; the skipped file said
+    assert capsys.readouterr().err.startswith("predict: skipped 1 file(s) that are not readable images")
 
 
 def test_predictions_across_batches_equal_those_of_one_batch(tmp_path):

@@ -39,19 +39,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from featcache.deploy.predict import left_out_line, predict, skipped_line
+    from featcache.deploy.predict import predict, say_notes
     from featcache.errors import one_line
 
     # The progress bar on stderr as every command's (plain lines off a terminal), none with --json: stdout is the predictions.
+    # The API says what it skipped or left out (stderr); with --json too, but the runtime's note is the JSON's.
     preds = predict(args.model, args.images, **given(args, "top_k", "batch_size", "csv", "runtime", "recursive"), verbose=not args.json)
-    if preds.skipped:  # on stderr: stdout stays the predictions (or JSON) alone; prefixed as its other lines are
-        print(f"predict: {skipped_line(preds.skipped)}", file=sys.stderr)
-    if preds.left_out:  # a folder's subfolders were passed over without a word (a new user)
-        print(f"predict: {one_line(left_out_line(preds.left_out))}", file=sys.stderr)
+    if args.json:
+        say_notes(preds, runtime_note=False)
     if args.top_k and preds.top_k < args.top_k and not args.json:  # shown, not refused: one --top-k for every model
         print(f"predict: --top-k {args.top_k}: the model has {preds.top_k} classes; showing all of them", file=sys.stderr)
-    if preds.runtime_note and not args.json:  # with --json it is the JSON's runtime_note, as extract's note is
-        print(f"predict: {preds.runtime_note}", file=sys.stderr)
     if args.json:
         print_json(preds.to_dict())
         return 0

@@ -455,7 +455,22 @@ def predict(
                         runtime_note=runner.runtime_note, left_out=left_out, top_k=top_k)
     if csv is not None:
         write_csv(csv, preds, paths)
+    if verbose:  # the API said nothing of a file left out of a folder, which the CLI named (a new-user tester)
+        say_notes(preds)
     return preds
+
+
+def say_notes(preds: "Predictions", runtime_note: bool = True) -> None:
+    """What predict passed over and why, on stderr (stdout is the predictions): files it could not read, what the
+    folders given held besides images, and the runtime's note (``runtime_note``)."""
+    import sys
+
+    from featcache.errors import one_line
+
+    notes = ([skipped_line(preds.skipped)] if preds.skipped else []) + ([one_line(left_out_line(preds.left_out))] if preds.left_out else [])
+    notes += [preds.runtime_note] if runtime_note and preds.runtime_note else []
+    for note in notes:
+        print(f"predict: {note}", file=sys.stderr)
 
 
 def model_views(meta: dict) -> int:
