@@ -8,6 +8,9 @@ import re
 # (Cf: the zero-width non-joiner in Persian words, the joiner in emoji sequences), the no-break space (Zs) and code
 # points newer than Python's Unicode database are parts of real names and print on one line.
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# What a suggested command writes as bytes in bash's $'...': control characters, and a path's bytes that are not
+# UTF-8 (Python's surrogateescape holds them as U+DC80-U+DCFF; printed as they were, a strict stream refused them)
+_UNQUOTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\udc80-\udcff]")
 
 
 def one_line(text: str) -> str:
@@ -23,7 +26,7 @@ def shell_word(text: str) -> str:
     command was ``'a\\nb'`` once ``one_line`` had escaped it: pasted, a backslash and an n; a session's note)."""
     import shlex
 
-    if not CONTROL.search(text):
+    if not _UNQUOTABLE.search(text):
         return shlex.quote(text)
     return "$'" + "".join(_bash_escaped(c) for c in text) + "'"
 
@@ -42,7 +45,7 @@ def _bash_escaped(ch: str) -> str:
     named = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\", "'": "\\'"}
     if ch in named:
         return named[ch]
-    if CONTROL.fullmatch(ch):
+    if _UNQUOTABLE.fullmatch(ch):
         return "".join(f"\\x{b:02x}" for b in ch.encode("utf-8", "surrogateescape"))
     return ch
 

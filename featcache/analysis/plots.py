@@ -225,11 +225,18 @@ def _drawn(style: Any) -> bool:
     return style not in (None, "None", "none", "", " ")
 
 
+def drawable(text: str) -> str:
+    """``text`` with a path's bytes that are not UTF-8 (surrogates) written as ``\\udcff``: matplotlib refuses them
+    (evaluate of a head file so named was a TypeError traceback; an adversarial tester)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _fit_title(ax: Axes, text: str, fontsize: float) -> Text:
     """The axes' title, wrapped at spaces until it lies within the figure. Probe's figure is sized for its layers:
     with one or two, its one-line title ran off both edges ("...test spli"; a new user)."""
     import textwrap
 
+    text = drawable(text)
     title = ax.set_title(text, fontsize=fontsize)
     fig, chars = ax.figure, len(text)
     while True:
@@ -330,7 +337,7 @@ def plot_confusion(cm: np.ndarray, class_names: list[str], path: str | Path, tit
     ax.set_yticks(range(n), labels=class_names)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(drawable(title), fontsize=9)
     threshold = cm.max(initial=0) / 2
     for i in range(n):
         for j in range(n):

@@ -72,6 +72,21 @@ def check_two_classes(y: np.ndarray, what: str = "training images in the cache")
                              "classes: extract a cache with more images (a larger --train-limit) or more classes")
 
 
+class MissingClassWarning(UserWarning):
+    """The split a head is scored on has no image of some class: its accuracy says nothing of that class."""
+
+
+def warn_missing_classes(y: np.ndarray, class_names: Sequence[str], split: str = "test") -> None:
+    """Say which classes ``split`` (its labels ``y``) holds no image of: train printed a test accuracy over the
+    classes there were without a word (a class of one photo went wholly to train; an adversarial tester)."""
+    missing = [repr(name) for label, name in enumerate(class_names) if not np.any(y == label)]
+    if missing and len(y):
+        import warnings
+
+        warnings.warn(f"the {split} split has no image of class {', '.join(missing)}: its accuracy covers "
+                      f"{len(class_names) - len(missing)} of {len(class_names)} classes", MissingClassWarning, stacklevel=3)
+
+
 def stratified_subsets(y: np.ndarray, sizes: Sequence[int], seed: int, classes_first: bool = True) -> dict[int, np.ndarray]:
     """Row indices of the stratified subset of each of ``sizes`` for one seed: the first ``n`` of one
     ``stratified_order``, sorted (the rows, in the order, every fit on a subset takes), hence nested."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 import numpy as np
 
 from featcache import paths
-from featcache.analysis.subsets import CLASSES_FIRST, stratified_subset
+from featcache.analysis.subsets import CLASSES_FIRST, stratified_subset, warn_missing_classes
 from featcache.errors import FeatcacheError, one_line
 from featcache.heads import HEADS, DenseHead, fold_reason, head_suffix, make_head, suffixes_line
 from featcache.heads.dense import DEFAULT_PRESET
@@ -381,6 +381,7 @@ def train(
 
     with epochs_bar() if bars_wanted(verbose) else contextlib.nullcontext():  # a Keras head's epochs: one bar
         fit_seconds, accuracy, orig_accuracy, n_test = fit_and_score(est, cache, layer, train_views, test_views, rows)
+    warn_missing_classes(cache.labels("test"), cache.class_names)
     averaged = averaged_over(est, test_views)
     overlap = test_overlap(est, cache, layer, rows, test_views)
     if overlap is not None:  # as evaluate warns: the accuracy printed and stored is inflated

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from dataclasses import dataclass
@@ -68,6 +69,11 @@ def read_npy(path: Path) -> np.ndarray:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except Exception as exc:
         raise FeatcacheError(f"{path} is not a readable .npy array ({type(exc).__name__}); {NPY_HINT}") from None
+    if not isinstance(arr, np.ndarray):  # np.load reads an .npz (a zip) whatever its name: an AttributeError (a tester)
+        with contextlib.suppress(Exception):
+            arr.close()
+        raise FeatcacheError(f"{path} is an .npz archive, not an .npy array; save the images with np.save, "
+                             f"or pass np.load(path)[name] to the API; {NPY_HINT}")
     if arr.ndim == 3:
         # One photo np.save'd as is, (H, W, 3|4) or a gray (H, W, 1|2) as Keras shapes one, was read as H gray images
         # W x 1-4 px: garbage, exit 0 (testers). Images 4 pixels wide or less are that, not a stack of images.

@@ -708,7 +708,7 @@ class PhotoRows:
                                          "add readable images or remove the folder")
         good = [f for f in files if not f.problem]
         if self.test_fraction is not None:
-            split_files = _stratified_split(good, self.test_fraction, self.seed, len(self.class_names))
+            split_files = _stratified_split(good, self.test_fraction, self.seed, self.class_names)
         else:
             split_files = {"train": [f for f in good if f.folder == "train"], "test": [f for f in good if f.folder == self.test_folder]}
         return split_files, sorted(self._loose + [(_printable(f.rel), f.problem) for f in bad])
@@ -808,21 +808,35 @@ def _keeping(partial: Path, check: Callable, *args) -> None:
                              "delete it once you change the folder)") from None
 
 
-def _stratified_split(files: list[_File], fraction: float, seed: int, n_classes: int) -> dict[str, list[_File]]:
-    """Per class, round(fraction * n) files to test (keeping at least one in train), chosen by ``seed``."""
+class NoTestImagesWarning(UserWarning):
+    """A class of few photos has none in the test split that ``--test-fraction`` held out."""
+
+
+def _stratified_split(files: list[_File], fraction: float, seed: int, class_names: Sequence[str]) -> dict[str, list[_File]]:
+    """Per class, round(fraction * n) files to test (keeping at least one in train), chosen by ``seed``; a class left
+    without any is said (``NoTestImagesWarning``)."""
+    n_classes = len(class_names)
     rng = np.random.default_rng(seed)
     by_class: list[list[_File]] = [[] for _ in range(n_classes)]
     for f in files:
         by_class[f.label].append(f)
-    train, test = [], []
-    for mine in by_class:
+    train, test, none = [], [], []
+    for label, mine in enumerate(by_class):
         n_test = min(round(fraction * len(mine)), len(mine) - 1)
+        if mine and not n_test:
+            none.append(f"{class_names[label]!r} ({len(mine)} photo{'s' if len(mine) > 1 else ''})")
         chosen = set(rng.permutation(len(mine))[:n_test].tolist())
         for i, f in enumerate(mine):
             (test if i in chosen else train).append(f)
     if not test:
         raise FeatcacheError(f"--test-fraction {fraction} leaves no test image ({len(files)} readable images); "
                              "use a larger fraction or add images")
+    if none:  # a class of a photo or two went wholly to train without a word; train/ and val/ are refused so (a tester)
+        import warnings
+
+        warnings.warn(f"--test-fraction {fraction} holds out no test image of class {', '.join(none)}: no test score "
+                      "will count it; use a larger fraction, add photos, or split the folder into train/ and val/",
+                      NoTestImagesWarning, stacklevel=2)
     return {"train": sorted(train, key=lambda f: f.rel), "test": sorted(test, key=lambda f: f.rel)}
 
 

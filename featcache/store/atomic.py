@@ -394,7 +394,9 @@ def write_bytes(path: str | Path, data: bytes, advice: str | None = None, rechec
 
 
 def write_text(path: str | Path, text: str, advice: str | None = None, recheck: Callable[[], Any] | None = None) -> Path:
-    return write_bytes(path, text.encode(), advice, recheck)
+    """``text`` as UTF-8; a path's bytes that are not UTF-8 (held as surrogates, Python's surrogateescape) are
+    written back as they were: an evaluation of a cache in such a folder was a UnicodeEncodeError (a tester)."""
+    return write_bytes(path, text.encode("utf-8", "surrogateescape"), advice, recheck)
 
 
 def write_json(path: str | Path, obj: Any) -> Path:

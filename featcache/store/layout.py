@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import h5py
 import numpy as np
 
-from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5, first_line, no_permission
+from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5, first_line, no_permission, shell_path
 from featcache.sources.base import STAGING  # noqa: F401  (the one group of a staged partial file)
 from featcache.store.atomic import is_no_space
 
@@ -130,6 +130,11 @@ def partial_path(path: Path) -> Path:
 def check_cache_name(path: str | Path) -> None:
     """A cache name leaves room for its partial's: a 246-byte --out failed with ENAMETOOLONG, a traceback."""
     name = Path(path).name
+    try:  # the partial records its cache's name in an HDF5 attribute, which holds UTF-8 only
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # a traceback once the partial was made, left behind on every rerun (a tester)
+        raise FeatcacheError(f"--out file name {shell_path(name)} is not valid UTF-8, which a cache records its name in; "
+                             "choose a name in UTF-8") from None
     if len(os.fsencode(name)) + len(PARTIAL_SUFFIX) > NAME_MAX:
         raise FeatcacheError(f"--out file name is too long ({len(os.fsencode(name))} bytes): featcache writes "
                              f"<name>{PARTIAL_SUFFIX} beside it and a file name holds at most {NAME_MAX} bytes; "
