@@ -383,7 +383,7 @@ def layers_views_cache(tmp_path_factory):
 
 def test_probe_folds_choose_the_cross_validated_best_of_layers_heads_and_views(layers_views_cache, tmp_path, capsys):
     """Each row's accuracy is the by-hand fold accuracy of its layer, head and views; the best is their maximum."""
-    from featcache.analysis.probe import PROBE_PARAMS, fold_rows
+    from featcache.analysis.probe import fold_rows, probe_defaults
     from featcache.heads import make_head
     from featcache.heads.views import fit_views
 
@@ -397,7 +397,7 @@ def test_probe_folds_choose_the_cross_validated_best_of_layers_heads_and_views(l
         tr, te = [[("orig", "flip").index(v) for v in s.split(",")] for s in (r.train_views, r.test_views)]
         correct = 0
         for fit, out in fold_rows(y, 3, 0):
-            head = fit_views(make_head(r.head, **PROBE_PARAMS.get(r.head, {})), Xv[tr][:, fit], y[fit])
+            head = fit_views(make_head(r.head, **probe_defaults(r.head)), Xv[tr][:, fit], y[fit])
             correct += int((predict_views(head, Xv[te][:, out]) == y[out]).sum())
         assert r.accuracy == pytest.approx(correct / len(y), abs=1e-6), r
     top = max(r.accuracy for r in res.rows)
