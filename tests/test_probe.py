@@ -609,3 +609,31 @@ def test_a_heads_own_parameters_reach_every_fit_and_the_suggested_train_command(
                              out=tmp_path / "q")
     assert seen[-1] == ("svm", {"probability": False, "gamma": 0.5})  # probe's own setting kept, not in the command
     assert result.train_command.endswith("--param gamma=0.5")
+
+
+def test_the_suggested_train_command_gives_train_s_own_options_as_options(multi_cache, tmp_path, capsys):
+    """probe --param logreg.seed=3 (or keras.epochs=2, keras.standardize=true) suggested 'train --param seed=3',
+    which train refuses ("--param seed: give it with --seed"): the command must run and fit the probed head."""
+    from featcache.analysis.probe import ProbeRow, train_command
+    from featcache.analysis.train import OWN_FLAGS, build_head
+    from featcache.cli import build_parser
+
+    assert main(["probe", str(multi_cache), "--heads", "logreg", "--layers", "out_relu", "--param", "seed=3",
+                 "--param", "max_iter=7", "--out", str(tmp_path / "p")]) == 0
+    command = next(line for line in capsys.readouterr().out.splitlines() if "featcache train" in line).split(": ", 1)[1]
+    assert "--seed 3" in command and "--param seed" not in command
+    assert main([*command.split()[1:], "--out", str(tmp_path / "h.npz")]) == 0, capsys.readouterr().err
+    est, meta = featcache.load_head(tmp_path / "h.npz")
+    assert meta["params"]["seed"] == 3 and meta["params"]["max_iter"] == 7
+    row = ProbeRow(0, "out_relu", 8, "keras", None, 0.5, "holdout", 0.1)
+    for given, says in (({"epochs": 2, "standardize": True, "n_classes": 10, "dropout": 0.5}, "--epochs 2 --standardize --param dropout=0.5"),
+                        ({"standardize": False, "seed": 1}, "--seed 1")):
+        command = train_command(multi_cache, row, ("orig",), given)
+        assert command.endswith(says), command
+        args = build_parser().parse_args(command.split()[1:])
+        est = build_head(args.head, preset=args.preset, epochs=args.epochs, C=args.C, seed=args.seed or 0,
+                         n_classes=10, standardize=bool(args.standardize), params=args.params)
+        assert {k: est.get_params()[k] for k in given} == given
+    from featcache.analysis.probe import TRAIN_OPTIONS
+
+    assert set(TRAIN_OPTIONS) == set(OWN_FLAGS) - {"C"}  # a new option of train's own is one to translate here

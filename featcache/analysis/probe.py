@@ -503,8 +503,21 @@ def train_command(cache: str | Path, row: ProbeRow, cache_views: Sequence[str] =
     C = f" --C {row.C}" if row.C is not None else ""
     views = ("" if tuple(cache_views) == ("orig",)
              else f" --train-views {shell_word(row.train_views)} --test-views {shell_word(row.test_views)}")
-    given = "".join(f" --param {shell_word(f'{k}={v}')}" for k, v in (params or {}).items())
-    return f"featcache train {shell_path(str(cache))} --head {row.head} --layer {row.layer}{C}{given}{views}"
+    own, given = "", ""
+    for k, v in (params or {}).items():
+        if k in TRAIN_OPTIONS:  # train refuses these as --param ("give it with --seed"): its own option, or none
+            option = TRAIN_OPTIONS[k]
+            own += "" if option is None or v is False else f" {option}" if v is True else f" {option} {shell_word(str(v))}"
+        else:
+            given += f" --param {shell_word(f'{k}={v}')}"
+    return f"featcache train {shell_path(str(cache))} --head {row.head} --layer {row.layer}{C}{own}{given}{views}"
+
+
+# A head parameter probe takes as --param that train gives with an option of its own (analysis.train.OWN_FLAGS):
+# the option the suggested command writes it with; None: train sets it itself (n_classes from the cache). A
+# probe's --param logreg.seed=3 suggested 'train --param seed=3', which train refuses.
+TRAIN_OPTIONS: dict[str, str | None] = {"seed": "--seed", "epochs": "--epochs", "standardize": "--standardize",
+                                        "n_classes": None}
 
 
 def _settings(cache: Cache, heads, C, layers, holdout: float | None, seed: int, folds: int | None = None,
