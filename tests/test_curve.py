@@ -352,6 +352,8 @@ def test_default_out_is_under_featcache_home(tiny_cache, tmp_path):
         (["--sizes", "20.5"], "--sizes: '20.5' is not a whole number"),
         (["--sizes", ","], "--sizes is empty"),
         (["--sizes", "20", "--heads", "logreg,forest"], "--heads: unknown head 'forest'"),
+        (["--sizes", "20", "--heads", "forest", "--param", "max_iter=5"], "--heads: unknown head 'forest'"),
+        (["--sizes", "20", "--heads", "logreg,forest", "--param", "forest.depth=5"], "--heads: unknown head 'forest'"),
         (["--sizes", "20", "--layer", "block_99"], "--layer 'block_99' is not in"),
         (["--sizes", "20", "--jobs", "0"], "--jobs 0 is not valid"),
         (["--sizes", "20", "--keras-preset", "turbo"], "unknown --keras-preset 'turbo'"),

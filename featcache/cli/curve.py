@@ -62,10 +62,12 @@ def head_params(args: argparse.Namespace) -> dict[str, dict]:
         params["keras"] = DenseHead.preset_params(args.keras_preset, "--keras-preset")
     if args.keras_standardize:
         params["keras"] = {**params.get("keras", {}), "standardize": True}
-    from featcache.heads import parse_head_params
+    from featcache.heads import HEADS, parse_head_params
     from featcache.validate import parse_list
 
-    heads = parse_list(args.heads if args.heads is not None else api_default(learning_curve, "heads"), "--heads")
+    # checked as CurveSpec checks them: --heads forest --param max_iter=5 was a KeyError traceback (heads.head_params)
+    heads = parse_list(args.heads if args.heads is not None else api_default(learning_curve, "heads"), "--heads",
+                       known=list(HEADS))
     for head, given_params in parse_head_params(args.param, heads, own=CURVE_OWN).items():
         params[head] = {**params.get(head, {}), **given_params}
     return params
