@@ -63,3 +63,19 @@ def test_the_flat_options_are_the_sources_own():
     assert {"images", "test_fraction", "seed", "strict", "data_dir", "train_limit", "test_limit"} == set(specs.SOURCE_OPTIONS)
     with pytest.raises(TypeError, match="unexpected keyword argument 'npz'"):
         specs.from_options(npz="a.npz")  # not registered here: not an option
+
+
+def test_the_deprecated_keyword_form_still_takes_its_data_name_with_images(tmp_path):
+    """0.1's extract(data="fashion_mnist", images=...) (its docstring's extract("fashion_mnist", images=...)): data
+    was a default that images= overrode. The keyword form is kept for one version; be20c89 refused it ("--images and
+    --data choose the data two ways"). The CLI's --data fashion_mnist --images DIR stays refused."""
+    from featcache.sources.images import PhotoFolder
+
+    parts = specs.from_legacy("fashion_mnist", None, None, None, {"images": str(tmp_path), "weights": "random"})
+    assert parts.source == PhotoFolder(str(tmp_path))
+    parts = specs.from_legacy(None, None, None, None, {"data": "fashion_mnist", "images": str(tmp_path)})
+    assert parts.source == PhotoFolder(str(tmp_path))
+    with pytest.raises(FeatcacheError, match="--images and --data choose the data two ways"):
+        specs.from_options("fashion_mnist", images=str(tmp_path))
+    with pytest.raises(FeatcacheError, match="unknown data set 'mnist'"):
+        specs.from_legacy("mnist", None, None, None, {})

@@ -220,5 +220,11 @@ def from_legacy(source: Any, model: Any, store: Any, engine: Any, legacy: dict[s
         clash = [k for k in keys if k in legacy]
         if part is not None and clash:
             raise TypeError(f"extract() got both {name}= and its keyword(s) {', '.join(clash)}; give one")
+    from featcache.sources import source_classes
+
+    classes = source_classes()
+    if data == next(c.kind for c in classes if c.selector is None) and any(
+            legacy.get(c.selector) is not None for c in classes if c.selector is not None):
+        data = None  # 0.1's extract(data="fashion_mnist", images=...): its data's default, which images= overrode
     built = from_options(data, **legacy)
     return Parts(source if source is not None else built.source, model or built.model, store or built.store, engine or built.engine)
