@@ -390,6 +390,7 @@ def test_network_order_reads_the_architecture_for_other_layers():
         (["--seed", str(2**32)], "--seed 4294967296 is out of range"),
         (["--param", "max_iter=5"], "--param 'max_iter=5' names no head, and there are 2 (logreg, svm); write HEAD.NAME=VALUE"),
         (["--param", "logreg.C=1"], "--param logreg.C: give it with --C (HEAD=C for one head)"),
+        (["--param", "logreg.max_iter"], "--param 'logreg.max_iter' is not HEAD.NAME=VALUE; write e.g. --param logreg.max_iter=..."),
         (["--param", "keras.dropout=0.5"], "--param names head 'keras', which is not among the heads (logreg, svm)"),
         (["--param", "svm.gama=0.1"], "head 'svm' has no parameter 'gama'; its parameters: C, cache_size,"),
         (["--param", "svm.gamma=-1"], "SVMHead gamma -1 is not valid"),

@@ -93,7 +93,10 @@ def parse_head_params(value: Any, heads: Sequence[str], flag: str = "--param",
     else:
         items: dict[str, list[str]] = {}
         for item in [value] if isinstance(value, str) else list(value):
-            name = str(item).partition("=")[0]
+            name, sep, _ = str(item).partition("=")
+            if not sep:  # parse_params would say it of the NAME alone: 'max_iter' for 'logreg.max_iter', and dropout=0.5
+                raise FeatcacheError(f"{flag} {str(item)!r} is not {'NAME' if len(heads) == 1 else 'HEAD.NAME'}=VALUE; "
+                                     f"write e.g. {flag} {str(item).strip() or 'logreg.max_iter'}=...")
             head, dot, _ = name.partition(".")
             if not dot and len(heads) != 1:
                 raise FeatcacheError(f"{flag} {item!r} names no head, and there are {len(heads)} ({', '.join(heads)}); "
