@@ -154,3 +154,35 @@ def test_curve_probe_and_plots_ask_the_heads_class():
     assert head_label("keras", keras) == "keras dense head (5 epochs)"
     assert head_label("svm", {"C": 10}) == "RBF SVM (C=10)" and head_label("scratch", {"epochs": 1}) == "from-scratch CNN (1 epoch)"
     assert head_label("logreg", {}) == "logreg" and head_label("not-a-head-here", {"C": 1}) == "not-a-head-here"
+
+
+class EpochCentroid(CentroidHead):
+    """A registered head with parameters named as train's Keras options (epochs, standardize, n_classes)."""
+
+    def __init__(self, temperature: float = 1.0, seed: int = 0, epochs: int = 1, standardize: bool = False,
+                 n_classes: int | None = None):
+        super().__init__(temperature, seed)
+        self.epochs, self.standardize, self.n_classes = epochs, standardize, n_classes
+
+
+def test_a_heads_own_epochs_is_its_own_param_in_train_and_probes_command(small_cache, tmp_path, capsys, monkeypatch):
+    """train refused --param epochs=4 for every head ("give it with --epochs") and --epochs for every head but keras:
+    a registered head's own epochs (standardize, n_classes) could not be set at all, and probe suggested --epochs
+    for it. Only what train sets itself for that head is refused: the seed, C of a head with one, the Keras
+    head's epochs, standardize and n_classes."""
+    from featcache import heads
+    from featcache.analysis.probe import ProbeRow, train_command
+
+    monkeypatch.setitem(heads.HEADS, "epochal", EpochCentroid)
+    assert main(["train", str(small_cache), "--head", "epochal", "--param", "epochs=4", "--param", "standardize=true",
+                 "--param", "n_classes=10", "--out", str(tmp_path / "e.npz")]) == 0, capsys.readouterr().err
+    params = featcache.load_head(tmp_path / "e.npz")[1]["params"]
+    assert (params["epochs"], params["standardize"], params["n_classes"]) == (4, True, 10)
+    row = ProbeRow(0, "out_relu", 8, "epochal", None, 0.5, "test", 0.1)
+    assert train_command("c.h5", row, ("orig",), {"epochs": 4, "seed": 2}).endswith("--seed 2 --param epochs=4")
+    for argv, says in ((["--head", "epochal", "--param", "seed=1"], "--param seed: give it with --seed"),
+                       (["--head", "logreg", "--param", "C=1"], "--param C: give it with --C"),
+                       (["--head", "keras", "--param", "epochs=2"], "--param epochs: give it with --epochs"),
+                       (["--head", "keras", "--param", "C=1"], "head 'keras' has no parameter 'C'")):
+        assert main(["train", str(small_cache), *argv, "--out", str(tmp_path / "x.keras")]) == 2
+        assert says in capsys.readouterr().err

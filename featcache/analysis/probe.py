@@ -498,6 +498,7 @@ def train_command(cache: str | Path, row: ProbeRow, cache_views: Sequence[str] =
     (they puzzled a user); on any other both are, always: train's default is every cached view, so a best row of
     orig/orig printed without them trained on every view instead (a new user).
     """
+    from featcache.analysis.train import set_by_train
     from featcache.errors import shell_path, shell_word
 
     C = f" --C {row.C}" if row.C is not None else ""
@@ -505,7 +506,7 @@ def train_command(cache: str | Path, row: ProbeRow, cache_views: Sequence[str] =
              else f" --train-views {shell_word(row.train_views)} --test-views {shell_word(row.test_views)}")
     own, given = "", ""
     for k, v in (params or {}).items():
-        if k in TRAIN_OPTIONS:  # train refuses these as --param ("give it with --seed"): its own option, or none
+        if k in TRAIN_OPTIONS and set_by_train(row.head, k):  # train refuses these as --param: its option, or none
             option = TRAIN_OPTIONS[k]
             own += "" if option is None or v is False else f" {option}" if v is True else f" {option} {shell_word(str(v))}"
         else:

@@ -99,7 +99,7 @@ def build_head(
 
     params = parse_params(params)
     for name in params:
-        if name in OWN_FLAGS:
+        if set_by_train(head, name):
             raise FeatcacheError(f"--param {name}: {OWN_FLAGS[name]}")
     with_C = heads_with_C()
     if C is not None and head not in with_C:  # named from the registry: a new head without a C was "set with --C"
@@ -130,6 +130,20 @@ OWN_FLAGS = {
     "standardize": "give it with --standardize",
     "n_classes": "set from the cache's classes",
 }
+
+
+def set_by_train(head: str, name: str) -> bool:
+    """Whether train sets ``head``'s parameter ``name`` itself (``OWN_FLAGS``: an option, or the cache), so that
+    ``--param`` refuses it: the seed of every head, C of the heads with one, and what ``build_head`` passes the Keras
+    head alone (epochs, standardize, n_classes). Another head's parameter of such a name is its own ``--param``: a
+    registered head's ``epochs`` was refused as "give it with --epochs", which refuses every head but keras."""
+    from featcache.heads import heads_with_C
+
+    if name == "seed":
+        return True
+    if name == "C":
+        return head in heads_with_C()
+    return name in OWN_FLAGS and head == "keras"
 
 
 # Parameters that change how a head runs, not what it fits (scikit-learn's names): left out of a default file name.
