@@ -414,8 +414,10 @@ def parse_C(value: Any, flag: str = "--C") -> float | str:
 
 
 def _param_value(text: str) -> Any:
-    """A --param value as typed: true/false, none, a whole number, a number, else the text itself (gamma=scale)."""
-    low = text.strip().lower()
+    """A --param value as typed: true/false, none, a whole number, a number, else the text itself (gamma=scale);
+    spaces around it dropped for each (a number's were, so 'gamma= scale' was ' scale', refused as not 'scale')."""
+    text = text.strip()
+    low = text.lower()
     if low in ("true", "false"):
         return low == "true"
     if low in ("none", "null"):

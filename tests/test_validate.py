@@ -256,8 +256,8 @@ def test_the_api_switches_include_those_the_tester_found():
 def test_param_values_are_typed_as_a_head_expects():
     from featcache.validate import parse_params
 
-    got = parse_params(["a=3", "b=3e-4", "c=True", "d=none", "e=scale", "f= 0.5", "g=x=y"])
-    assert got == {"a": 3, "b": 3e-4, "c": True, "d": None, "e": "scale", "f": 0.5, "g": "x=y"}
+    got = parse_params(["a=3", "b=3e-4", "c=True", "d=none", "e=scale", "f= 0.5", "g=x=y", "h= auto ", "i= "])
+    assert got == {"a": 3, "b": 3e-4, "c": True, "d": None, "e": "scale", "f": 0.5, "g": "x=y", "h": "auto", "i": ""}
     assert type(got["a"]) is int and type(got["b"]) is float
     assert parse_params({"dropout": 0.5}) == {"dropout": 0.5} and parse_params(None) == {}
     for bad, says in ((["1x=2"], "'1x' is no parameter name"), ({3: 1}, "3 is no parameter name"), (["=2"], "'' is no")):
