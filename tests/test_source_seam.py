@@ -79,3 +79,11 @@ def test_the_deprecated_keyword_form_still_takes_its_data_name_with_images(tmp_p
         specs.from_options("fashion_mnist", images=str(tmp_path))
     with pytest.raises(FeatcacheError, match="unknown data set 'mnist'"):
         specs.from_legacy("mnist", None, None, None, {})
+
+
+def test_false_is_not_given_only_for_a_switch():
+    """A source option given as False counted as not given: images=False built Fashion-MNIST (a review); only a switch
+    whose default is False (--strict) is left off so."""
+    with pytest.raises(FeatcacheError, match="--images must be a folder path"):
+        specs.from_options(images=False)
+    assert specs.from_options(strict=False).source == specs.from_options().source

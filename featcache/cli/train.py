@@ -46,7 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--layer", metavar="NAME", help="cached layer to train on, by its name or as probe.png names it "
                    "(block_13 for block_13_expand_relu; default: the cache's default layer)")
     p.add_argument("--out", metavar="PATH", help=f"head file: {suffixes_line()} (default: "
-                   "HOME/runs/heads/<dataset>_<backbone>_<fingerprint>_<layer>_<head>_<preset, epochs, std or C>_n<N>_s<seed>"
+                   "HOME/runs/heads/<dataset>_<backbone>_<fingerprint>_<layer>_<head>_<preset, epochs, std or C; p<hash> of --param>"
+                   "[_v<views>-<hash>]_n<N>_s<seed>"
                    ".keras|.npz)")
     p.add_argument("--param", dest="params", action="append", metavar="NAME=VALUE",
                    help="one of the head's own parameters, repeatable: --param dropout=0.5 --param learning_rate=3e-4 "

@@ -95,7 +95,12 @@ class Backbone:
             # done (a download of 9-100 MB shows no bar; the price of one error line).
             said = io.StringIO()
             try:
-                with contextlib.redirect_stdout(said):
+                import warnings
+
+                with contextlib.redirect_stdout(said), warnings.catch_warnings():
+                    # Keras warns in two lines that a size other than its five loads the 224 px weights: they are
+                    # the only ones a frozen backbone without its top has, and the cache records the size (a tester)
+                    warnings.filterwarnings("ignore", message=".*will be loaded as the default", category=UserWarning)
                     base = builder(include_top=False, weights="imagenet", input_shape=shape)
                 if "Downloading" in said.getvalue():
                     print(f"downloaded the ImageNet weights of {self.name} into Keras's cache (~/.keras/models)",

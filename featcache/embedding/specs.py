@@ -178,13 +178,21 @@ def _flag(option: str) -> str:
     return "--" + option.replace("_", "-")
 
 
+def _switch_default(classes: list[type], option: str) -> Any:
+    """The default of the field ``option`` sets in the first source class that has it."""
+    cls = next(c for c in classes if option in c.options)
+    return next((f.default for f in dataclasses.fields(cls) if f.name == cls.options[option]), None)
+
+
 def _source(data: str | None, given: dict[str, Any]) -> Any:
     """The source the options choose: the class whose ``selector`` option is given, else the one ``data`` names
     (default: the first without a selector), made from its own options; another source's option is one line."""
     from featcache.sources import source_classes
 
     classes = source_classes()
-    given = {k: v for k, v in given.items() if v is not False}  # a switch left off (--strict's store_true) is not given
+    # A switch left off (--strict's store_true) is not given; False for any other option is (images=False was
+    # refused, and must not become Fashion-MNIST; a review)
+    given = {k: v for k, v in given.items() if not (v is False and _switch_default(classes, k) is False)}
     chosen = [cls for cls in classes if cls.selector is not None and cls.selector in given]
     by_name = [cls for cls in classes if cls.selector is None]
     if len(chosen) + (data is not None) > 1:
