@@ -67,3 +67,18 @@ def test_a_class_the_test_fraction_leaves_out_of_the_test_split_is_said(tmp_path
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # every class in the test split: not a word
         featcache.train(full, "logreg", out=tmp_path / "g.npz")
+
+
+def test_a_model_naming_an_unknown_backbone_is_refused_at_load_in_its_own_words():
+    """A crafted model whose Preprocess layer names another backbone loaded, then failed in its first call inside
+    TensorFlow's trace: a 1,500-character line with colour codes. The layer checks the name when it is made, and
+    the load's line carries featcache's words instead of 'TypeError'."""
+    from featcache.embedding.preprocess import Preprocess
+    from featcache.heads.io import load_problem
+
+    with pytest.raises(FeatcacheError, match="unknown backbone 'nope'; choose one of:"):
+        Preprocess("nope", 64)
+    keras_text = ("<class 'Functional'> could not be deserialized properly.\n\nException encountered: Error when deserializing "
+                  "class 'Preprocess'.\n\nException encountered: unknown backbone 'nope'; choose one of: mobilenet_v2")
+    assert load_problem(TypeError(keras_text)) == "unknown backbone 'nope'; choose one of: mobilenet_v2"
+    assert load_problem(TypeError("something else")) == "TypeError"

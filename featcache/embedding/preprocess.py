@@ -28,7 +28,10 @@ class Preprocess(_k.layers.Layer):
 
     def __init__(self, backbone: str, image_size: int, **kwargs: Any):
         super().__init__(**kwargs)
-        self.backbone = backbone
+        from featcache.embedding.backbones import get_backbone
+
+        get_backbone(backbone)  # at load, in one line: a model naming another backbone failed in its first call, inside
+        self.backbone = backbone  # TensorFlow's trace, a 1,500-character line (an adversarial tester)
         self.image_size = int(image_size)
 
     def call(self, images: Any) -> Any:

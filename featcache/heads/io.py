@@ -464,6 +464,11 @@ def load_problem(exc: BaseException) -> str:
         return "damaged: not a readable .keras zip archive"
     if "safe_mode" in text or "arbitrary code" in text:
         return "it holds code (a Lambda layer or similar), which featcache never runs"
+    # featcache's own refusal inside Keras's deserialization (a model naming an unknown backbone): Keras keeps it as
+    # the last "Exception encountered:" of its text; the line said 'TypeError' alone (an adversarial tester)
+    last = text.rpartition("Exception encountered: ")[2]
+    if last is not text and "unknown backbone" in last:
+        return first_line(RuntimeError(last), limit=200)
     return type(exc).__name__
 
 
