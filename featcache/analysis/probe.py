@@ -405,10 +405,14 @@ def _probe_into(out_dir: Path, cache: Cache, plan: ProbePlan, settings: list[Set
     unchanged)."""
     head_names, params, names, scoring = plan.heads, plan.params, plan.layers, plan.scoring
     trains = list(dict.fromkeys(tr for tr, _ in settings))
-    if verbose:
-        what = f" x {len(settings)} view setting(s)" if len(settings) > 1 else ""
-        print(one_line(f"probing {len(names)} layer(s) x {len(head_names)} head(s){what} on {cache.path} ({_scoring(cache, scoring)})"))
     jobs = [(layer, h, tr, tuple(te for t, te in settings if t == tr)) for layer in names for h in head_names for tr in trains]
+    if verbose:
+        # the bar counts jobs, a head on a layer on one set of training views, each scored on every test setting of
+        # them: "x 3 view setting(s)" above a bar of 4 read as a miscount (a new-user tester)
+        what = f" x {len(settings)} view setting(s)" if len(settings) > 1 else ""
+        fits = (f"; {len(jobs)} fits" + (f" of {scoring.folds} folds each" if scoring.folds else "")
+                if len(jobs) != len(names) * len(head_names) * len(settings) else "")
+        print(one_line(f"probing {len(names)} layer(s) x {len(head_names)} head(s){what} on {cache.path} ({_scoring(cache, scoring)}{fits})"))
     results = _run_jobs(cache.path, jobs, params, scoring, n_jobs, verbose)
     rows = _rows(results, names, head_names, settings, cache.meta.get("layer_widths", {}), scoring.scored_on, plan.depths)
     best = best_row(rows)
@@ -588,8 +592,8 @@ def _run_jobs(path: Path, jobs, params, scoring: Scoring, n_jobs: int, verbose: 
     each scored on ``scoring.splits``."""
     from featcache.progress import Progress, bars_wanted
 
-    # One step per (layer, head, train views): with --folds that is K fits, so the unit is not "fit" (a new user).
-    bar = Progress(len(jobs), unit="setting") if bars_wanted(verbose) else None
+    # One step per (layer, head, train views): with --folds that is K fits, a "fold set" (a new user).
+    bar = Progress(len(jobs), unit="fit" if scoring.folds is None else "fold set") if bars_wanted(verbose) else None
     results = {}
 
     def task(layer, h, train, tests):
