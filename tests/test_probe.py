@@ -178,6 +178,12 @@ def test_quiet_unless_verbose_and_out_checked_before_any_fit(multi_cache, tmp_pa
     featcache.probe(one, heads="logreg", out=tmp_path / "o", verbose=True)  # a cache of one layer: the hint
     printed = capsys.readouterr().out
     assert "note: one layer probed" in printed and "extract --layers blocks" in printed
+    # a cache of one layer chosen at extraction (the lesson's views cache: the layer its probe of every block chose)
+    chosen = featcache.extract(featcache.FashionMNIST(data_dir=str(tmp_path / "fm")),
+                               featcache.ModelSpec(weights="random", image_size=32, layers="block_13"),
+                               featcache.StoreSpec(out=tmp_path / "b13.h5")).path
+    featcache.probe(chosen, heads="logreg", out=tmp_path / "b", verbose=True)
+    assert "note: one layer probed" not in capsys.readouterr().out
     from featcache.analysis import probe as probe_mod
 
     monkeypatch.setattr(probe_mod, "_fit_one", lambda *a: pytest.fail("fitted before checking --out"))

@@ -436,7 +436,7 @@ def _probe_into(out_dir: Path, cache: Cache, plan: ProbePlan, settings: list[Set
                                         "cache_fingerprint": cache.meta.get("fingerprint"),
                                         REPORT_DIGESTS: report_digests([p for p in (result.csv, result.plot) if p], kept)})
     if verbose:
-        _print_table(rows, head_names, names, cache.meta.get("layer_widths", {}), best, len(cache.layers))
+        _print_table(rows, head_names, names, cache.meta.get("layer_widths", {}), best, _final_output_only(cache))
         if result.note:
             print(result.note)
         print(one_line(f"fit it on every training image: {result.train_command}"))
@@ -773,7 +773,17 @@ def _setting_labels(rows: list[ProbeRow]) -> dict[tuple[str, str], str]:
     return counts
 
 
-def _print_table(rows, head_names, names, widths, best, cached_layers: int) -> None:
+def _final_output_only(cache: Cache) -> bool:
+    """The cache holds the backbone's final output alone (extract's default), where a cache of every block would let
+    probe compare layers; not one layer chosen at extraction (the lesson's views cache holds the layer its probe of
+    every block chose, where the note said to cache every block; a new-user tester)."""
+    from featcache.embedding.backbones import REGISTRY
+
+    entry = REGISTRY.get(cache.meta.get("backbone"))
+    return list(cache.layers) == [entry.final_layer] if entry is not None else False
+
+
+def _print_table(rows, head_names, names, widths, best, final_only: bool) -> None:
     labels = _setting_labels(rows)
     acc = {(r.layer, r.head, r.train_views, r.test_views): r.accuracy for r in rows}
     cols = [(h, s) for h in head_names for s in labels]
@@ -794,5 +804,5 @@ def _print_table(rows, head_names, names, widths, best, cached_layers: int) -> N
     if best.scored_on == "test":  # a tester followed the printed train command without noticing
         print("note: chosen on the test split, so its test accuracy flatters it; without --on-test probe "
               "chooses on held-out training images and leaves the test split for the final score")
-    if cached_layers == 1:  # not when one of several cached layers was asked for (the lesson's views step; a new user)
+    if final_only:  # not when one of several cached layers was asked for, nor one chosen at extraction (new users)
         print("note: one layer probed; a cache of every block (extract --layers blocks) lets probe compare them")
