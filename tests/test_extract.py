@@ -548,7 +548,8 @@ def _spec_cases():
         (lambda: ModelSpec(backbone="vgg99"), "unknown backbone 'vgg99'"),
         (lambda: ModelSpec(weights=""), "--weights must be imagenet, random or a weights file"),
         (lambda: ModelSpec(weights=3), "--weights must be imagenet, random or a weights file"),
-        (lambda: ModelSpec(weights="/no/such/file.h5"), "weights file not found: /no/such/file.h5"),
+        (lambda: ModelSpec(weights="/no/such/file.h5"), "weights file not found: /no/such/file.h5; pass"),
+        (lambda: ModelSpec(weights="no/such.h5"), r"weights file not found: no/such.h5 \(looked for /.*/no/such.h5\)"),
         # a folder (or a FIFO: reading one blocks) was called "not found" (an adversarial tester)
         (lambda: ModelSpec(weights="/tmp"), "--weights /tmp is a folder, not a weights file"),
         (lambda: ModelSpec(weights="/dev/null"), "--weights /dev/null is a device, not a weights file"),

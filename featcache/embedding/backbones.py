@@ -269,7 +269,9 @@ def check_weights_file(weights: str | Path) -> Path:
 
         raise FeatcacheError(f"--weights {weights} is {kind_of(path)}, not a weights file; pass the .weights.h5 file "
                              "with --weights PATH, or --weights imagenet / --weights random")
-    raise FeatcacheError(f"weights file not found: {weights}; pass an existing file with --weights PATH, "
+    # a relative path names where it was looked for (../shared/weights/... run outside the checkout; a new-user tester)
+    where = "" if path.is_absolute() else f" (looked for {Path.cwd() / path})"
+    raise FeatcacheError(f"weights file not found: {weights}{where}; pass an existing file with --weights PATH, "
                          "or --weights imagenet / --weights random")
 
 
