@@ -178,6 +178,8 @@ def _run_locked(bound: BoundCurve, folder: CurveFolder, t_start: float, plot: bo
         print(one_line(f"learning curve: {len(plan.grid)} points ({len(plan.rows)} already in {folder.csv}), "
               f"sizes {','.join(map(str, spec.sizes))}, seeds {len(spec.seeds)}, heads {','.join(spec.heads)}"
               + (f", baseline {spec.baseline} at {','.join(map(str, spec.baseline_sizes))}" if spec.baseline else "")
+              # photos are decoded at the cache's size: a scratch CNN at 224 px took 75 s a point (a new-user tester)
+              + (f" on {bound.cache.meta.get('image_size')} px photos" if spec.baseline and bound.cache.photo_root else "")
               + (f", train views {','.join(bound.train_views)}, test views averaged {','.join(bound.test_views)}"
                  if len(bound.train_views) + len(bound.test_views) > 2 else "")
               + f", jobs {spec.jobs}" + (f" ({usable_cores()} cores)" if spec.jobs < 0 else "")  # -1 said nothing (a new user)
