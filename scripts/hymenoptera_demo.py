@@ -15,6 +15,7 @@ and the seconds say so).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -47,8 +48,10 @@ def transfer_row(args, size: int, cache_dir: Path) -> dict:
     from featcache.heads import make_head
 
     t0 = time.perf_counter()
-    res = featcache.extract(featcache.PhotoFolder(args.images), featcache.ModelSpec(weights=args.weights, image_size=size),
-                            featcache.StoreSpec(out=cache_dir / f"hymenoptera_mobilenet_v2_{size}px.h5"))
+    print(f"... features at {size} px", file=sys.stderr, flush=True)
+    with contextlib.redirect_stdout(sys.stderr):  # extract's lines and bar on stderr; stdout is the table
+        res = featcache.extract(featcache.PhotoFolder(args.images), featcache.ModelSpec(weights=args.weights, image_size=size),
+                                featcache.StoreSpec(out=cache_dir / f"hymenoptera_mobilenet_v2_{size}px.h5"), verbose=True)
     t_features = time.perf_counter() - t0
     cache = featcache.open_cache(res.path)
     X, y = cache.features("train"), cache.labels("train")
@@ -75,7 +78,11 @@ def scratch_row(args) -> dict | None:
     t0 = time.perf_counter()
     src = images.load(args.images, args.scratch_size)  # the same photos, decoded the same way
     train, test = src.splits["train"], src.splits["test"]
-    model = ScratchCNN(epochs=args.scratch_epochs, seed=args.seed)
+    from featcache.progress import epochs_text
+
+    print(f"... a CNN from scratch on {len(train)} photos at {args.scratch_size} px, {epochs_text(args.scratch_epochs)}",
+          file=sys.stderr, flush=True)
+    model = ScratchCNN(epochs=args.scratch_epochs, seed=args.seed, verbose=True)  # each epoch's bar on stderr
     model.fit(train.read(0, len(train)), train.labels)
     acc = model.score(test.read(0, len(test)), test.labels)
     seconds = time.perf_counter() - t0
@@ -85,6 +92,10 @@ def scratch_row(args) -> dict | None:
         "seconds": round(seconds, 1), "seconds_features": None, "seconds_head": None, "cache_hit": False,
         "skipped": len(src.skipped),
     }
+
+
+def _said(row: dict) -> str:
+    return f"{row['model']} at {row['size']} px: val accuracy {row['val_accuracy']:.3f} in {row['seconds']} s"
 
 
 def table(rows: list[dict]) -> str:
@@ -110,12 +121,12 @@ def main() -> int:
         rows = []
         for size in (int(s) for s in args.sizes.split(",")):
             rows.append(transfer_row(args, size, cache_dir))
-            print(f"... {rows[-1]}", file=sys.stderr)
+            print(f"... {_said(rows[-1])}", file=sys.stderr)  # the raw dict was printed (a new-user tester)
         if not args.no_scratch:
             row = scratch_row(args)
             if row:
                 rows.append(row)
-                print(f"... {row}", file=sys.stderr)
+                print(f"... {_said(row)}", file=sys.stderr)
     val = rows[0]["val_images"]
     print(f"ants vs bees: {rows[0]['train_images']} training photos, {val} validation photos ({args.images})\n")
     print(table(rows))

@@ -473,6 +473,9 @@ def test_hymenoptera_demo(tmp_path: Path):
     rows = json.loads(out.read_text())
     assert [r["train_images"] for r in rows] == [12, 12] and [r["val_images"] for r in rows] == [6, 6]
     assert "| model | input |" in proc.stdout
+    # what it does, on stderr as it goes (45 s went without a line, then raw dicts; a new-user tester)
+    assert "... features at 32 px" in proc.stderr and "val accuracy" in proc.stderr and "{" not in proc.stderr
+    assert "... a CNN from scratch on 12 photos at 32 px, 1 epoch" in proc.stderr and "extracted 18 images" not in proc.stdout
 
 
 @pytest.mark.slow
