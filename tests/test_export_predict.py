@@ -304,6 +304,19 @@ def _softmax_model(path, n_outputs: int, class_names: list[str]):
     return save_model(k.Model(inp, out), path, {"class_names": class_names, "image_size": 32})
 
 
+def test_the_image_size_a_model_says_must_be_its_networks(tmp_path, capsys):
+    """A model whose featcache.json said 224 px over a 32 px network (its digest made again) predicted photos decoded
+    at 224 with other probabilities, without a word (an adversarial tester): refused at load."""
+    good = _softmax_model(tmp_path / "good.keras", 3, ["a", "b", "c"])
+    photo = write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
+    for edit, says in ((dict(image_size=224), "says 224 px but whose network takes mobilenet_v2 at 32 px"),
+                       (dict(backbone="resnet50"), "says resnet50 at 32 px but whose network takes mobilenet_v2 at 32 px")):
+        bad = _with_meta(good, tmp_path / "m.keras", **edit)
+        _one_line_error(capsys, ["predict", str(bad), str(photo), "--runtime", "tensorflow"],
+                        f"{bad} is a featcache model whose featcache.json {says}")
+    assert main(["predict", str(good), str(photo), "--runtime", "tensorflow"]) == 0
+
+
 def test_class_names_must_match_the_models_outputs(tmp_path, capsys, monkeypatch):
     """Regression (an adversarial tester): 3 class names for a 10-output model were an IndexError in predict, and
     10 names for a 3-output model predicted silently from the wrong list. Checked on every runtime."""

@@ -365,4 +365,19 @@ def load_model(path: str | Path) -> tuple[KerasModel, dict[str, Any]]:
     except Exception as exc:
         raise FeatcacheError(f"{path} could not be loaded ({load_problem(exc)}); re-export it with this featcache version") from None
     check_outputs(path, model.outputs[0].shape[-1], meta)
+    check_preprocess(path, model, meta)
     return model, meta
+
+
+def check_preprocess(path: str | Path, model: KerasModel, meta: dict[str, Any]) -> None:
+    """The network resizes its images to the size and for the backbone its metadata names: predict decodes photos at
+    ``image_size``, so a ``featcache.json`` saying 224 over a 64 px network gave other probabilities without a word
+    (an adversarial tester, with a recomputed digest)."""
+    from featcache.embedding.preprocess import Preprocess
+
+    for layer in model.layers:
+        if isinstance(layer, Preprocess) and (layer.image_size != meta.get("image_size")
+                                              or layer.backbone != meta.get("backbone", layer.backbone)):
+            said = f"{meta['backbone']} at " if meta.get("backbone") else ""
+            raise FeatcacheError(f"{path} is a featcache model whose {META_ENTRY} says {said}{meta.get('image_size')} px "
+                                 f"but whose network takes {layer.backbone} at {layer.image_size} px; {REEXPORT}")
