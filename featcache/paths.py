@@ -12,7 +12,15 @@ def home() -> Path:
     """Root of default outputs: ``$FEATCACHE_HOME`` or ``./data``. A relative one in a current folder that was
     deleted is one line: every command with an absolute --out ended in a FileNotFoundError traceback there, from
     the folder of converted networks under it (an adversarial tester)."""
-    return _reachable(Path(os.environ.get("FEATCACHE_HOME", "data")), "FEATCACHE_HOME")
+    # Set but empty is unset (it put outputs in ./cache and ./runs, not ./data; an adversarial tester)
+    root = _reachable(Path(os.environ.get("FEATCACHE_HOME") or "data"), "FEATCACHE_HOME")
+    if os.environ.get("FEATCACHE_HOME") and os.path.exists(root) and not os.path.isdir(root):
+        from featcache.errors import FeatcacheError
+
+        # each command blamed an --out the user never gave ("--out .../afile/runs/heads: ... is a file"; a tester)
+        raise FeatcacheError(f"FEATCACHE_HOME is {root}, which is not a folder; set it to a folder for featcache's "
+                             "default outputs, or unset it for ./data")
+    return root
 
 
 def _reachable(root: Path, variable: str) -> Path:

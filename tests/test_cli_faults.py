@@ -1956,3 +1956,19 @@ def test_help_says_what_home_is_once(capsys):
             main(args)
         text = " ".join(capsys.readouterr().out.split())
         assert text.count("HOME: where outputs go by default") == 1, args
+
+
+def test_featcache_home_empty_is_unset_and_a_file_is_named(tmp_path, monkeypatch):
+    """FEATCACHE_HOME="" put default outputs in ./cache and ./runs; FEATCACHE_HOME naming a file made every command
+    blame an --out the user never gave (an adversarial tester)."""
+    from featcache import paths
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FEATCACHE_HOME", "")
+    assert paths.home() == Path("data") and paths.runs_dir() == Path("data/runs")
+    (tmp_path / "afile").write_text("x")
+    monkeypatch.setenv("FEATCACHE_HOME", str(tmp_path / "afile"))
+    from featcache.errors import FeatcacheError
+
+    with pytest.raises(FeatcacheError, match=f"FEATCACHE_HOME is {tmp_path / 'afile'}, which is not a folder; set it to a folder"):
+        paths.runs_dir()
