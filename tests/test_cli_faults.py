@@ -1972,3 +1972,26 @@ def test_featcache_home_empty_is_unset_and_a_file_is_named(tmp_path, monkeypatch
 
     with pytest.raises(FeatcacheError, match=f"FEATCACHE_HOME is {tmp_path / 'afile'}, which is not a folder; set it to a folder"):
         paths.runs_dir()
+
+
+def test_a_warning_line_is_said_once_per_command(tmp_path, capsys, monkeypatch):
+    """predict said a model's no-digest note twice: a catch_warnings block between two reads of the file (the
+    conversion's) resets Python's once-registry (an adversarial tester). The CLI says each line once a command."""
+    import warnings
+
+    from featcache.deploy.model import UncheckedModelWarning
+    from featcache.cli import main
+
+    def twice(args):
+        for _ in range(2):
+            warnings.warn("m.keras carries no content digest", UncheckedModelWarning, stacklevel=1)
+            with warnings.catch_warnings():  # as a conversion does between the two reads
+                warnings.simplefilter("ignore", FutureWarning)
+        return 0
+
+    import featcache.cli.info as info_cli
+
+    monkeypatch.setattr(info_cli, "run", twice)
+    for _ in range(2):  # and again in the next command
+        assert main(["info", str(tmp_path)]) == 0
+        assert capsys.readouterr().err.count("carries no content digest") == 1

@@ -105,13 +105,19 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     A category whose ``label`` is "note" says so instead of "warning" (nothing is wrong; something is worth knowing)."""
     if category.__module__.startswith("featcache"):
         label = getattr(category, "label", "warning")
-        print(f"featcache{' ' + _command if _command else ''}: {label}: {message}", file=sys.stderr)
+        line = f"featcache{' ' + _command if _command else ''}: {label}: {message}"
+        # once per command: a catch_warnings block between two reads of one file (a conversion's) resets Python's
+        # own once-registry, and predict said a model's note twice (an adversarial tester)
+        if line not in _said:
+            _said.add(line)
+            print(line, file=sys.stderr)
     else:
         _python_showwarning(message, category, filename, lineno, file, line)
 
 
 _python_showwarning = None
 _command: str | None = None  # the running command, for the warning lines
+_said: set[str] = set()  # the warning lines this command printed
 
 
 def _start() -> None:
@@ -292,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     global _command
     _command = None
+    _said.clear()
     try:
         from contextlib import nullcontext
 

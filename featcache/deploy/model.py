@@ -112,8 +112,9 @@ def check_content(path: str | Path) -> tuple[bool, dict[str, Any] | None]:
     path = Path(path)
     checked, meta = check_digest(path, _altered)
     if checked is False:
-        # stacklevel 1: one place, so the note is shown once per command however often the model is read
-        warnings.warn(f"{path} carries no content digest (saved before featcache's model digests of 2026-12-03, or its "
+        # stacklevel 1: one place, so the note is shown once per command however often the model is read; the path
+        # absolute, one text for one file (predict read it by the given and by the absolute path: two notes; a tester)
+        warnings.warn(f"{os.path.abspath(path)} carries no content digest (saved before featcache's model digests of 2026-12-03, or its "
                       f"digest was removed), so nothing checks that it is as saved; {REEXPORT} to have it checked",
                       UncheckedModelWarning, stacklevel=1)
     return bool(checked), meta if isinstance(meta, dict) else None
