@@ -280,8 +280,13 @@ def test_the_extraction_line_says_a_conversion_only_on_a_runtime_that_converts()
     assert extraction_text({**rec, "runtime": "tensorflow"}).endswith("(plus 5.9 s to build the model)")
     assert extraction_text({**rec, "runtime": "jax"}).endswith("(plus 5.9 s to build the model)")  # Keras on JAX: no conversion
     for converted in ("onnxruntime", "openvino", "xnnpack"):
+        # a record from before featcache said which: either; now the one it was (a new-user tester)
         assert extraction_text({**rec, "runtime": converted}).endswith(
             "(plus 5.9 s to build the model and convert it, or load its cached conversion)")
+        assert extraction_text({**rec, "runtime": converted, "converted": True}).endswith(
+            "(plus 5.9 s to build the model and convert it)")
+        assert extraction_text({**rec, "runtime": converted, "converted": False}).endswith(
+            "(plus 5.9 s to build the model and load its cached conversion)")
 
 
 def test_lesson_json_prints_the_report_alone(tmp_path, monkeypatch, capsys):

@@ -112,9 +112,11 @@ def test_conversion_cached_reused_and_equal(name, tmp_path, monkeypatch, tiny_re
     exporter = f"_export_{suffix[1:]}"  # _export_onnx, _export_tflite
     export = getattr(runtimes, exporter)
     monkeypatch.setattr(runtimes, exporter, lambda *a: (calls.append(1), export(*a))[1])
+    made = runtimes.conversions_made()
     with status_lines():  # a verbose extraction's: the conversion says so (a new user waited 20 s without a word)
         used, forward, note = runtimes.build(name, TINY, None, tmp_path)
     assert (used, note) == (name, None) and len(calls) == 1
+    assert runtimes.conversions_made() == made + 1  # what extract's result and the lesson's report say
     label = runtimes.REGISTRY[name].fmt.label
     assert capsys.readouterr().out == (f"converting the network to {label} once, for this backbone, size and layers "
                                        f"(seconds to a minute); later runs load it from {tmp_path}\n")
@@ -127,6 +129,7 @@ def test_conversion_cached_reused_and_equal(name, tmp_path, monkeypatch, tiny_re
     with status_lines():
         runtimes.build(name, TINY, None, tmp_path)
     assert len(calls) == 1 and capsys.readouterr().out == ""  # the second build loads the cached file, quietly
+    assert runtimes.conversions_made() == made + 1
 
 
 @pytest.mark.slow

@@ -53,6 +53,7 @@ class ExtractResult:
     runtime: str | None = None  # what ran the network (``Mapper.runtime_used``); None on a cache hit
     views: int = 1  # views embedded per image (``ModelSpec.views``; 1: the original alone)
     runtime_note: str | None = None  # why ``auto`` fell back to TensorFlow (``Mapper.runtime_note``)
+    converted: bool = False  # this run converted the network for its runtime (else: none needed, or a cached one)
     # Images per split the cache holds after this call: on a hit ``images`` is 0, and a user asked what it holds.
     cached: dict[str, int] = field(default_factory=dict)
 
@@ -71,7 +72,8 @@ class ExtractResult:
                 "seconds": round(self.seconds, 3), "startup_seconds": round(self.startup_seconds, 3),
                 "images_per_s": round(self.images_per_s, 1), "views": self.views,
                 "view_images_per_s": round(self.view_images_per_s, 1), "runtime": self.runtime,
-                "runtime_note": self.runtime_note, "skipped": [list(s) for s in self.skipped], "cached": self.cached}
+                "runtime_note": self.runtime_note, "skipped": [list(s) for s in self.skipped], "cached": self.cached,
+                "converted": self.converted}
 
 
 def default_path(dataset: str, backbone: str, image_size: int, fp: str) -> Path:
@@ -256,8 +258,12 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
             print(f"each image's {n_views} views run in {per_pass.passes_per_row} forward passes of at most {per_pass.images}")
     from featcache.progress import status_lines
 
+    from featcache.embedding.runtimes import conversions_made
+
+    converted_before = conversions_made()
     with status_lines() if verbose else contextlib.nullcontext():  # a conversion says so (runtimes.converted_model)
         make_embed, widths = _build(rows, model, ident, per_pass, engine.runtime)
+    converted = conversions_made() > converted_before
     startup = time.perf_counter() - t_start
     attrs = _provenance(ident, model, data, rows, make_embed.runtime_used)
     if verbose:
@@ -296,7 +302,7 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
         writer.close()
     result = ExtractResult(path, hit=False, images=counts["embedded"], seconds=seconds, startup_seconds=startup,
                            skipped=list(data.skipped), runtime=make_embed.runtime_used, views=n_views,
-                           runtime_note=make_embed.runtime_note, cached=_split_sizes(path))
+                           runtime_note=make_embed.runtime_note, cached=_split_sizes(path), converted=converted)
     if verbose:
         _report(result)
     return result

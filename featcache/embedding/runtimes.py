@@ -544,6 +544,16 @@ def build(name: str, spec: ConversionSpec, batch_size: int | None, runtime_dir: 
     raise AssertionError("AUTO_ORDER ends on tensorflow")
 
 
+_CONVERSIONS = [0]  # conversions this process made (``conversions_made``)
+
+
+def conversions_made() -> int:
+    """How many models this process converted (``converted_model``), so a caller can say whether its build converted
+    one or loaded a cached conversion (the lesson said "convert it, or load its cached conversion"; a new-user
+    tester)."""
+    return _CONVERSIONS[0]
+
+
 def converted_model(spec: ConversionSpec, runtime_dir: Path, load: Callable[[Path], Forward], force: bool = False,
                     fmt: ConvertedFormat = ONNX) -> Path:
     """The ``fmt`` file (ONNX, or TFLite) of ``spec``, converted now if it is not cached yet, fails its checksum, or
@@ -580,6 +590,7 @@ def converted_model(spec: ConversionSpec, runtime_dir: Path, load: Callable[[Pat
         _check_conversion(model, spec, tmp, load, fmt.label)
         digest = keyed_digest(tmp, key)  # publish gives it the user's normal permissions, not mkstemp's 0600
     write_text(_digest_path(path), digest + "\n", advice)
+    _CONVERSIONS[0] += 1
     return path
 
 

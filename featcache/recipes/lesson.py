@@ -255,7 +255,7 @@ def extraction_record(res: Any, cache: Cache) -> dict[str, Any]:
     if res.hit:
         return {"cache": str(cache.path), "extracted_now": False, "runtime": cache.meta.get("runtime"), "seconds": None}
     return {"cache": str(cache.path), "extracted_now": True, "runtime": res.runtime, "seconds": round(res.seconds, 2),
-            "startup_seconds": round(res.startup_seconds, 2)}
+            "startup_seconds": round(res.startup_seconds, 2), "converted": res.converted}
 
 
 def extraction_text(rec: dict[str, Any] | None, what: str = "") -> str:
@@ -266,7 +266,12 @@ def extraction_text(rec: dict[str, Any] | None, what: str = "") -> str:
         from featcache.embedding.runtimes import converts
 
         # "build and convert" on tensorflow, where nothing is converted (a new-user tester): what this runtime did
-        prepare = "build the model and convert it, or load its cached conversion" if converts(rec["runtime"]) else "build the model"
+        # which of the two it was (a new-user tester: "convert it, or load its cached conversion"); a record from before
+        # featcache recorded it keeps the either-or
+        converted = rec.get("converted")
+        prepare = ("build the model" if not converts(rec["runtime"]) else "build the model and convert it" if converted
+                   else "build the model and load its cached conversion" if converted is False
+                   else "build the model and convert it, or load its cached conversion")
         return f"{rec['seconds']:.1f} s{what} on {rec['runtime']}, extracted now (plus {rec['startup_seconds']:.1f} s to {prepare})"
     made = rec["runtime"] or "a runtime it does not record (made before featcache recorded it)"
     return f"reused an existing cache, extracted earlier on {made} (its provenance attributes)"
