@@ -57,5 +57,6 @@ def run(args: argparse.Namespace) -> int:
     for p in preds:
         print(one_line(f"{p.input}: " + ", ".join(f"{c} {prob:.3f}" for c, prob in p.top)))
     if args.csv:
-        print(one_line(f"predictions -> {args.csv}"))
+        # on stderr with the other status lines: stdout is the predictions alone, for a pipe (a new-user tester)
+        print(one_line(f"predict: predictions -> {args.csv}"), file=sys.stderr)
     return 0
