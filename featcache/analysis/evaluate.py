@@ -154,7 +154,7 @@ def evaluated_views(meta: dict[str, Any], cache: Cache, test_views: str | Sequen
     if recorded is None:
         return check_views(cache, None, "--test-views")
     try:
-        return check_views(cache, recorded, "the head's recorded test views (train --test-views)")
+        return check_views(cache, recorded, "the head's record of its test views (train --test-views)")
     except FeatcacheError as exc:  # the quick way out was not named, only re-extracting (a new user)
         raise type(exc)(f"{exc}; or score it here on views the cache holds, e.g. --test-views orig (API: "
                         "test_views='orig')") from None
