@@ -63,7 +63,8 @@ def read_attrs(path: Path, peek: bool = False) -> dict[str, Any]:
     if not path.exists():
         if partial_path(path).exists():
             raise FeatcacheError(f"{path} is not finished: {partial_path(path).name} beside it holds an extraction that is "
-                                 "running or was interrupted; wait for it, or re-run the same 'featcache extract' command to finish it")
+                                 "running, was interrupted or stopped with an error; wait for it, or re-run the same 'featcache extract' "
+                                 "command to finish it (after fixing what it said, if it stopped with an error)")
         if os.path.islink(path):  # a link to nothing, or a loop of links: "not found" sent the user looking (a tester)
             raise FeatcacheError(f"{path} is a symbolic link to nothing (or a loop of links); point it at a cache or "
                                  "pass the cache's own path")
