@@ -67,6 +67,8 @@ def full_params(head: str, n_classes: int, overrides: Mapping[str, Any] | None) 
     defaults = dict(getattr(cls, "curve_params", {}))  # the head's own choice for curves (DenseHead: the lesson's)
     if "n_classes" in cls().get_params():
         defaults["n_classes"] = n_classes
+    if overrides and "seed" in overrides:  # dropped without a word (a review): each fit gets one of the curve's seeds
+        raise FeatcacheError(f"head_params gives head {head!r} a seed; each fit gets one of the curve's seeds: use seeds=")
     params = {**defaults, **(overrides or {})}
     params.pop("seed", None)
     try:
