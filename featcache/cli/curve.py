@@ -8,6 +8,7 @@ from featcache.analysis.curve.run import learning_curve
 from featcache.analysis.curve.spec import DEFAULT_KERAS_PRESET
 from featcache.cli.common import add_json_flag, api_default, given, positive_int, print_json, seconds
 from featcache.cli.headfile import add_views_args
+from featcache.errors import FeatcacheError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -68,7 +69,13 @@ def head_params(args: argparse.Namespace) -> dict[str, dict]:
     # checked as CurveSpec checks them: --heads forest --param max_iter=5 was a KeyError traceback (heads.head_params)
     heads = parse_list(args.heads if args.heads is not None else api_default(learning_curve, "heads"), "--heads",
                        known=list(HEADS))
+    switches = {("logreg", "warm_start"): ("--no-warm-start", not args.warm_start),
+                ("keras", "standardize"): ("--keras-standardize", bool(args.keras_standardize))}
     for head, given_params in parse_head_params(args.param, heads, own=CURVE_OWN).items():
+        for name, value in given_params.items():  # a flag and a --param saying two things: the --param won unsaid (a review)
+            flag, on = switches.get((head, name), (None, False))
+            if on and value != params[head][name]:
+                raise FeatcacheError(f"--param {head}.{name}={value} contradicts {flag}; give one of them")
         params[head] = {**params.get(head, {}), **given_params}
     return params
 
