@@ -410,6 +410,7 @@ def test_cli_and_replot_script(tiny_cache, tmp_path, capsys):
     for bad, says in ((["--param", "C=5"], "names no head, and there are 2"), (["--param", "keras.seed=1"], "--seeds"),
                       (["--no-warm-start", "--param", "logreg.warm_start=true"], "--param logreg.warm_start=True contradicts --no-warm-start"),
                       (["--keras-standardize", "--param", "keras.standardize=false"], "contradicts --keras-standardize"),
+                      (["--param", "scratch.epochs=1"], "--param scratch.epochs=1: the baseline takes --baseline-epochs"),
                       (["--param", "logreg.Cee=1"], "head 'logreg' has no parameter 'Cee'")):
         assert main(["curve", str(tiny_cache), "--sizes", "50", "--out", str(tmp_path / "g"), *bad]) == 2
         assert says in capsys.readouterr().err and not (tmp_path / "g").exists()

@@ -69,6 +69,11 @@ def head_params(args: argparse.Namespace) -> dict[str, dict]:
     # checked as CurveSpec checks them: --heads forest --param max_iter=5 was a KeyError traceback (heads.head_params)
     heads = parse_list(args.heads if args.heads is not None else api_default(learning_curve, "heads"), "--heads",
                        known=list(HEADS))
+    from featcache.analysis.curve.spec import BASELINES
+
+    for item in args.param or []:  # "add it to --heads" was no way out for the baseline (a review)
+        if str(item).partition(".")[0] in BASELINES:
+            raise FeatcacheError(f"--param {item}: the baseline takes --baseline-epochs, not --param")
     switches = {("logreg", "warm_start"): ("--no-warm-start", not args.warm_start),
                 ("keras", "standardize"): ("--keras-standardize", bool(args.keras_standardize))}
     for head, given_params in parse_head_params(args.param, heads, own=CURVE_OWN).items():
