@@ -13,13 +13,17 @@ def home() -> Path:
     deleted is one line: every command with an absolute --out ended in a FileNotFoundError traceback there, from
     the folder of converted networks under it (an adversarial tester)."""
     # Set but empty is unset (it put outputs in ./cache and ./runs, not ./data; an adversarial tester)
-    root = _reachable(Path(os.environ.get("FEATCACHE_HOME") or "data"), "FEATCACHE_HOME")
-    if os.environ.get("FEATCACHE_HOME") and os.path.exists(root) and not os.path.isdir(root):
-        from featcache.errors import FeatcacheError
+    given = os.environ.get("FEATCACHE_HOME", "").strip()  # blank (spaces too) is unset: "   " made a folder so named
+    root = _reachable(Path(given or "data"), "FEATCACHE_HOME")
+    if given:
+        # each command blamed an --out the user never gave ("--out .../afile/runs/heads: ... is a file"; a tester),
+        # for a file at HOME or at any folder above it
+        blocked = next((p for p in (root, *root.parents) if os.path.exists(p) and not os.path.isdir(p)), None)
+        if blocked is not None:
+            from featcache.errors import FeatcacheError
 
-        # each command blamed an --out the user never gave ("--out .../afile/runs/heads: ... is a file"; a tester)
-        raise FeatcacheError(f"FEATCACHE_HOME is {root}, which is not a folder; set it to a folder for featcache's "
-                             "default outputs, or unset it for ./data")
+            raise FeatcacheError(f"FEATCACHE_HOME is {root}, and {blocked} is not a folder; set it to a folder for "
+                                 "featcache's default outputs, or unset it for ./data")
     return root
 
 

@@ -422,11 +422,14 @@ def _param_value(text: str) -> Any:
         return low == "true"
     if low in ("none", "null"):
         return None
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
+    if text.strip().isascii():  # a full-width or Arabic-Indic digit is no number a user typed as one (a tester)
+        for kind in (int, float):
+            try:
+                value = kind(text)
+            except ValueError:
+                continue
+            # 1e4 is the whole number 10000 (max_iter=1e4 was refused as "10000.0 is not valid; use a whole number")
+            return int(value) if kind is float and "e" in low and value.is_integer() and abs(value) < 2**63 else value
     return text
 
 

@@ -1972,8 +1972,13 @@ def test_featcache_home_empty_is_unset_and_a_file_is_named(tmp_path, monkeypatch
     monkeypatch.setenv("FEATCACHE_HOME", str(tmp_path / "afile"))
     from featcache.errors import FeatcacheError
 
-    with pytest.raises(FeatcacheError, match=f"FEATCACHE_HOME is {tmp_path / 'afile'}, which is not a folder; set it to a folder"):
+    with pytest.raises(FeatcacheError, match=f"FEATCACHE_HOME is {tmp_path / 'afile'}, and {tmp_path / 'afile'} is not a folder"):
         paths.runs_dir()
+    monkeypatch.setenv("FEATCACHE_HOME", str(tmp_path / "afile" / "sub"))  # below a file: the same line, naming it
+    with pytest.raises(FeatcacheError, match=f"FEATCACHE_HOME is {tmp_path / 'afile' / 'sub'}, and {tmp_path / 'afile'} is not"):
+        paths.cache_dir()
+    monkeypatch.setenv("FEATCACHE_HOME", "   ")  # blank is unset: it made a folder named three spaces
+    assert paths.home() == Path("data")
 
 
 def test_a_warning_line_is_said_once_per_command(tmp_path, capsys, monkeypatch):

@@ -159,3 +159,10 @@ def test_a_fashion_mnist_model_classifies_a_png_as_the_array_of_the_same_pixels(
             assert [c for c, _ in f.top] == [c for c, _ in a.top], views
             np.testing.assert_allclose([q for _, q in f.top], [q for _, q in a.top], atol=1e-6, err_msg=views)
         assert [p.input for p in by_file] == [str(p) for p in [*files[:6], big, *files[6:]]]
+    # the size the model's featcache.json says is its network's, checked inside the views model's sub-model too: a
+    # --views all model said 224 over a 32 px network and predicted (its Preprocess is one level down; a tester)
+    from test_export_predict import _with_meta
+
+    bad = _with_meta(tmp_path / "m_all.keras", tmp_path / "bad.keras", image_size=64)
+    with pytest.raises(featcache.FeatcacheError, match="says mobilenet_v2 at 64 px but whose network takes mobilenet_v2 at 32 px"):
+        featcache.predict(bad, [tmp_path / "t.npy"], runtime="tensorflow")

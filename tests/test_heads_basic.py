@@ -251,3 +251,20 @@ def test_dense_head_labels_are_scikit_learns_classes_and_n_classes_keeps_every_c
     ]:
         with pytest.raises(FeatcacheError, match=message):
             DenseHead(epochs=1, **kw).fit(X, labels)
+
+
+def test_the_keras_heads_fit_refuses_a_diverged_head_and_a_validation_cut_missing_classes():
+    """probe and curve scored a Keras head whose weights were not numbers (learning_rate=1e38: 0.09, "best layer")
+    and one trained on 3 rows of 3 classes (validation_split=0.999) as accuracies; train refused both before its own
+    fit or its save (an adversarial tester). The head's fit refuses them, wherever it is fitted."""
+    from featcache.errors import FeatcacheError
+    from featcache.heads import DenseHead
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(200, 8)).astype(np.float32), np.arange(200) % 4
+    with pytest.raises(FeatcacheError, match=r"training diverged .*; lower learning_rate \(1e\+38\) or l2"):
+        DenseHead(epochs=2, learning_rate=1e38, early_stopping=False, n_classes=4).fit(X, y)
+    order = np.argsort(y, kind="stable")  # classes last in the rows: a 30 % cut holds class 3 out entirely
+    with pytest.raises(FeatcacheError, match=r"holds out its last 30% of the 200 training rows .* missing 1 of the 4 classes"):
+        DenseHead(epochs=1, validation_split=0.3, n_classes=4).fit(X[order], y[order])
+    assert DenseHead(epochs=1, validation_split=0.2, n_classes=4).fit(X, y).epochs_run_ == 1

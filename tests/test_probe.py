@@ -399,6 +399,7 @@ def test_network_order_reads_the_architecture_for_other_layers():
         (["--param", "logreg.max_iter"], "--param 'logreg.max_iter' is not HEAD.NAME=VALUE; write e.g. --param logreg.max_iter=..."),
         (["--param", "keras.dropout=0.5"], "--param names head 'keras', which is not among the heads (logreg, svm)"),
         (["--param", "svm.gama=0.1"], "head 'svm' has no parameter 'gama'; its parameters: C, cache_size,"),
+        (["--heads", "keras", "--param", "n_classes=5"], "--param keras.n_classes: set from the cache's classes"),
         (["--param", "svm.gamma=-1"], "SVMHead gamma -1 is not valid"),
     ],
 )

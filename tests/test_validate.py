@@ -260,6 +260,9 @@ def test_param_values_are_typed_as_a_head_expects():
     assert got == {"a": 3, "b": 3e-4, "c": True, "d": None, "e": "scale", "f": 0.5, "g": "x=y", "h": "auto", "i": ""}
     assert type(got["a"]) is int and type(got["b"]) is float
     assert parse_params({"dropout": 0.5}) == {"dropout": 0.5} and parse_params(None) == {}
+    # 1e4 is a whole number (max_iter=1e4 was refused); a digit of another script is no number typed (a tester)
+    got = parse_params(["a=1e4", "b=1e-3", "c=1e38", "d=\uff15"])
+    assert got == {"a": 10000, "b": 1e-3, "c": 1e38, "d": "\uff15"} and type(got["a"]) is int and type(got["c"]) is float
     for bad, says in ((["1x=2"], "'1x' is no parameter name"), ({3: 1}, "3 is no parameter name"), (["=2"], "'' is no")):
         with pytest.raises(FeatcacheError, match=says):
             parse_params(bad)

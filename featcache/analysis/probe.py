@@ -69,7 +69,7 @@ DEFAULT_HEADS = ("logreg", "svm")
 # The lesson's hold-out: 800 of its 4,000 training images score each layer (0.893 on block_13_expand_relu).
 DEFAULT_HOLDOUT = 0.2
 # Parameters probe sets through an option of its own, never through --param.
-PROBE_OWN = {"C": "give it with --C (HEAD=C for one head)"}
+PROBE_OWN = {"C": "give it with --C (HEAD=C for one head)", "n_classes": "set from the cache's classes"}
 CSV_FIELDS = ("depth", "layer", "width", "head", "C", "accuracy", "scored_on", "fit_seconds", "train_views", "test_views")
 
 

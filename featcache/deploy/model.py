@@ -370,13 +370,23 @@ def load_model(path: str | Path) -> tuple[KerasModel, dict[str, Any]]:
     return model, meta
 
 
+def _all_layers(model: Any) -> list[Any]:
+    """Every layer of ``model``, those inside its sub-models too."""
+    out = []
+    for layer in model.layers:
+        out.append(layer)
+        if hasattr(layer, "layers"):
+            out += _all_layers(layer)
+    return out
+
+
 def check_preprocess(path: str | Path, model: KerasModel, meta: dict[str, Any]) -> None:
     """The network resizes its images to the size and for the backbone its metadata names: predict decodes photos at
     ``image_size``, so a ``featcache.json`` saying 224 over a 64 px network gave other probabilities without a word
     (an adversarial tester, with a recomputed digest)."""
     from featcache.embedding.preprocess import Preprocess
 
-    for layer in model.layers:
+    for layer in _all_layers(model):  # a --views all model holds its Preprocess inside a sub-model (an adversarial tester)
         if isinstance(layer, Preprocess) and (layer.image_size != meta.get("image_size")
                                               or layer.backbone != meta.get("backbone", layer.backbone)):
             said = f"{meta['backbone']} at " if meta.get("backbone") else ""

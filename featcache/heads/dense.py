@@ -286,6 +286,11 @@ class DenseHead(ClassifierMixin, BaseEstimator):
                 raise FeatcacheError(f"{type(self).__name__} validation_split {self.validation_split!r} of {len(X)} rows leaves "
                                      "none to train on or none to validate on; fit it on more rows, or pass a validation_split "
                                      "nearer 0.2 (0: none held out)") from None
+            missing = n_classes - len(np.unique(y[train]))
+            if missing:  # train refused it before the fit; curve and probe fitted such a head (an adversarial tester)
+                raise FeatcacheError(f"the Keras head holds out its last {self.validation_split * 100:g}% of the {len(X)} "
+                                     f"training rows for validation and would train on {len(y[train])} rows missing "
+                                     f"{missing} of the {n_classes} classes; lower validation_split or fit on more images")
             X, y, validation_data = X[train], y[train], (X[val], y[val])
         hist = trainer.fit(
             X, y, epochs=self.epochs, batch_size=self.batch_size, validation_data=validation_data,
@@ -295,6 +300,12 @@ class DenseHead(ClassifierMixin, BaseEstimator):
             dst.assign(src)
         self.history_ = {key: [float(v) for v in vals] for key, vals in hist.history.items()}
         self.epochs_run_ = len(next(iter(self.history_.values()), []))
+        if not all(np.isfinite(w).all() for w in self.model_.get_weights()):
+            # weights that are not numbers: probe and curve scored such a head as an accuracy (0.09), train refused to
+            # save it naming an API fix (an adversarial tester, learning_rate=1e38)
+            raise FeatcacheError(f"the Keras head's training diverged (its weights are not finite numbers after "
+                                 f"{self.epochs_run_} epoch(s)); lower learning_rate ({self.learning_rate:g}) or l2 "
+                                 f"({self.l2:g})")
         return self
 
     def _standardized(self, X: np.ndarray) -> np.ndarray:
