@@ -286,11 +286,12 @@ class DenseHead(ClassifierMixin, BaseEstimator):
                 raise FeatcacheError(f"{type(self).__name__} validation_split {self.validation_split!r} of {len(X)} rows leaves "
                                      "none to train on or none to validate on; fit it on more rows, or pass a validation_split "
                                      "nearer 0.2 (0: none held out)") from None
-            missing = n_classes - len(np.unique(y[train]))
+            present = len(np.unique(y))  # classes in the rows given (n_classes may name more: their outputs stay)
+            missing = present - len(np.unique(y[train]))
             if missing:  # train refused it before the fit; curve and probe fitted such a head (an adversarial tester)
                 raise FeatcacheError(f"the Keras head holds out its last {self.validation_split * 100:g}% of the {len(X)} "
                                      f"training rows for validation and would train on {len(y[train])} rows missing "
-                                     f"{missing} of the {n_classes} classes; lower validation_split or fit on more images")
+                                     f"{missing} of the {present} classes; lower validation_split or fit on more images")
             X, y, validation_data = X[train], y[train], (X[val], y[val])
         hist = trainer.fit(
             X, y, epochs=self.epochs, batch_size=self.batch_size, validation_data=validation_data,
