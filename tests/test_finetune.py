@@ -455,3 +455,22 @@ def test_a_finetune_that_replaces_a_model_says_so(tmp_path, capsys):
         assert r.replaced is again and r.to_dict()["replaced"] is again
     _report(r)
     assert capsys.readouterr().out.strip().endswith("s/epoch; replaced the model there -> " + str(out))
+
+
+def test_a_head_trained_without_validation_rows_is_said_to_flatter_the_frozen_choice(fashion_dir):
+    """A head trained with validation_split 0 (reachable through train --param) had finetune validate on images it
+    was trained on, which favours the frozen head in the best-epoch choice, without a word (an adversarial tester)."""
+    from types import SimpleNamespace
+
+    from featcache.deploy.finetune import TrainedOnValidationWarning, _Data
+    from featcache.sources import open_source
+
+    source = open_source({"kind": "fashion_mnist", "data_dir": str(fashion_dir)})
+    with pytest.warns(TrainedOnValidationWarning, match=r"validation_split 0\), so the 0.2 finetune validates on"):
+        data = _Data.of(SimpleNamespace(validation_split=0.0), {}, source)
+    assert len(data.val_rows) == 10
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a head with its own validation rows: not a word
+        _Data.of(SimpleNamespace(validation_split=0.2), {}, source)

@@ -268,3 +268,14 @@ def test_the_keras_heads_fit_refuses_a_diverged_head_and_a_validation_cut_missin
     with pytest.raises(FeatcacheError, match=r"holds out its last 30% of the 200 training rows .* missing 1 of the 4 classes"):
         DenseHead(epochs=1, validation_split=0.3, n_classes=4).fit(X[order], y[order])
     assert DenseHead(epochs=1, validation_split=0.2, n_classes=4).fit(X, y).epochs_run_ == 1
+
+
+def test_early_stopping_without_validation_rows_is_refused():
+    """--param validation_split=0 with the default preset's early stopping trained every epoch and recorded
+    early_stopping True (an adversarial tester): one line naming both ways out."""
+    from featcache.errors import FeatcacheError
+    from featcache.heads import DenseHead
+
+    with pytest.raises(FeatcacheError, match="early_stopping watches the validation rows, and validation_split 0 holds none"):
+        DenseHead(validation_split=0).check_params()
+    DenseHead(validation_split=0, early_stopping=False).check_params()

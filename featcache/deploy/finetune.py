@@ -299,8 +299,16 @@ class _Data:
         from featcache.heads.dense import LESSON_VALIDATION_SPLIT
 
         train_split = source.splits["train"]
-        # A head trained without a validation split still gets the lesson's: the best-epoch choice needs one.
+        # A head trained without a validation split still gets the lesson's: the best-epoch choice needs one. Those
+        # images were among the head's training images, which flatters the frozen head in that choice (a tester).
         vsplit = float(est.validation_split or LESSON_VALIDATION_SPLIT)
+        if not est.validation_split:
+            import warnings
+
+            warnings.warn(f"the head was trained on every one of its images (validation_split 0), so the {vsplit:g} "
+                          "finetune validates on were among them: the frozen head's validation accuracy flatters it "
+                          "against the fine-tuned epochs; train the head with a validation split for a fair choice",
+                          TrainedOnValidationWarning, stacklevel=2)
         train_rows, val_rows = training_rows(meta, train_split.labels, vsplit)
         test_split = source.splits.get("test")
         n_test = len(test_split) if test_split is not None else 0
@@ -315,6 +323,10 @@ class _Data:
     def describe(self) -> str:
         return (f"images: {len(self.train_rows)} train, {len(self.val_rows)} validation (last {self.vsplit:g} of the head's "
                 "training rows)" + (f", {self.n_test} test" if self.test_split is not None else ", no test split"))
+
+
+class TrainedOnValidationWarning(UserWarning):
+    """finetune's validation images were among the head's training images."""
 
 
 def default_out(head: str | Path) -> Path:
