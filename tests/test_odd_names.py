@@ -63,6 +63,10 @@ def test_a_class_the_test_fraction_leaves_out_of_the_test_split_is_said(tmp_path
         cache = _photo_cache(tmp_path, {"ants": 8, "bees": 1})
     with pytest.warns(UserWarning, match=r"the test split has no image of class 'bees': its accuracy covers 1 of 2 classes"):
         featcache.train(cache, "logreg", out=tmp_path / "h.npz")
+    with pytest.warns(UserWarning, match=r"the test split has no image of class 'bees'"):  # evaluate, curve: the same
+        featcache.evaluate(tmp_path / "h.npz", cache, out=tmp_path / "ev")
+    with pytest.warns(UserWarning, match=r"the test split has no image of class 'bees'"):
+        featcache.learning_curve(cache, [4], seeds=1, heads="logreg", out=tmp_path / "cv", plot=False)
     full = _photo_cache(tmp_path, {"ants": 8, "bees": 8}, out="d.h5", folder="both")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # every class in the test split: not a word

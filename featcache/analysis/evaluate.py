@@ -313,6 +313,9 @@ def evaluate(
     check_report_outside_classes(out_dir, cache.photo_root)
     kept = check_report(out_dir)  # before the work, as --out's folder
     Xv, y = cache.view_features(split, layer, views), cache.labels(split)
+    from featcache.analysis.subsets import warn_missing_classes
+
+    warn_missing_classes(y, cache.class_names, split)  # as train says it (its table shows support 0; a tester)
     if Xv.shape[2] != est.n_features_in_:
         raise FeatcacheError(f"the head takes {est.n_features_in_} features but layer {layer!r} of {cache.path} has {Xv.shape[2]}; "
                              "evaluate on a cache extracted with the head's settings")

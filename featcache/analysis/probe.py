@@ -382,6 +382,9 @@ def probe(
         from featcache.analysis.evaluate import warn_if_splits_overlap
 
         warn_if_splits_overlap(cache, "probe --on-test")
+        from featcache.analysis.subsets import warn_missing_classes
+
+        warn_missing_classes(cache.labels("test"), cache.class_names)
     settings = parse_view_settings(cache, view_settings)
     n_jobs = check_jobs(jobs_alias(n_jobs, 1, jobs, "n_jobs", "jobs"))
     # On the test split gets its own default folder: its flattering choice must not replace the honest one (a new user)

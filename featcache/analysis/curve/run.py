@@ -148,6 +148,9 @@ def run_curve(spec: CurveSpec, cache: Cache | str | Path, out: str | Path | None
     from featcache.analysis.evaluate import warn_if_splits_overlap
 
     warn_if_splits_overlap(cache, "curve")  # every point is scored on the test split
+    from featcache.analysis.subsets import warn_missing_classes
+
+    warn_missing_classes(cache.labels("test"), cache.class_names)
     folder = CurveFolder(check_path(out, "out", "a folder for the curve") if out is not None else default_out(cache, bound.layer, bound.identity),
                          curve_key(bound.identity))
     check_report_outside_classes(folder.path, cache.photo_root)
