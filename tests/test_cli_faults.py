@@ -122,7 +122,7 @@ def test_predict_skips_a_file_whose_name_is_not_utf8_as_extract_does(tmp_path, f
     csv_path = tmp_path / "p.csv"
     assert main(["predict", str(fake_model), str(folder), "--csv", str(csv_path)]) == 0
     out, err = capsys.readouterr()
-    assert [l.split(": ")[0] for l in out.strip().splitlines()[:-1]] == [str(folder / "ok.png")]
+    assert [l.split(": ")[0] for l in out.strip().splitlines()] == [str(folder / "ok.png")]  # the CSV's line: stderr
     assert err.strip().startswith("predict: skipped 1 file(s)") and "file name is not valid UTF-8; rename it" in err
     assert csv_path.read_text().count("\n") == 2  # the header and ok.png
     np.save(os.fsdecode(bytes(tmp_path) + b"/a\xfe.npy"), np.zeros((1, 16, 16), np.uint8))
@@ -507,6 +507,7 @@ def test_predict_csv_never_overwrites_an_input_or_a_users_file(tmp_path, fake_mo
     out = tmp_path / "p.csv"
     for _ in range(2):  # its own CSV is replaced
         assert main(["predict", str(fake_model), str(folder), "--csv", str(out)]) == 0
+    capsys.readouterr()  # the two runs' lines ('predictions -> p.csv' on stderr)
     assert out.read_text().startswith("input,class_1,probability_1") and len(out.read_text().splitlines()) == 3
     # A copy the user annotated keeps featcache's first line: it was replaced, their columns and notes lost (a tester)
     lines = out.read_text().splitlines()

@@ -290,11 +290,13 @@ class DenseHead(ClassifierMixin, BaseEstimator):
                                      "none to train on or none to validate on; fit it on more rows, or pass a validation_split "
                                      "nearer 0.2 (0: none held out)") from None
             present = len(np.unique(y))  # classes in the rows given (n_classes may name more: their outputs stay)
-            missing = present - len(np.unique(y[train]))
-            if missing:  # train refused it before the fit; curve and probe fitted such a head (an adversarial tester)
+            # Fewer training rows than classes is no fit of the recipe asked for: validation_split=0.999 trained on 3
+            # rows of 3 classes, and probe and curve scored it (train refuses any class missing; an adversarial
+            # tester). A curve's smallest subsets may miss a class in the cut: that is the lesson's recipe there.
+            if len(train_rows := np.arange(len(X))[train]) < present:
                 raise FeatcacheError(f"the Keras head holds out its last {self.validation_split * 100:g}% of the {len(X)} "
-                                     f"training rows for validation and would train on {len(y[train])} rows missing "
-                                     f"{missing} of the {present} classes; lower validation_split or fit on more images")
+                                     f"training rows for validation and would train on {len(train_rows)}, fewer than "
+                                     f"the {present} classes; lower validation_split or fit on more images")
             X, y, validation_data = X[train], y[train], (X[val], y[val])
         hist = trainer.fit(
             X, y, epochs=self.epochs, batch_size=self.batch_size, validation_data=validation_data,
