@@ -194,7 +194,9 @@ def test_the_api_takes_standardize_as_a_bool_only(cache, tmp_path, standardize):
 def test_C_cv_on_few_images_fits_with_fewer_folds(cache, tmp_path, capsys):
     # 2 images per class: 2-fold cross-validation instead of 5, and a working fit.
     for head in ("logreg", "svm"):
-        res = featcache.train(cache, head, C="cv", train_size=6, out=tmp_path / f"{head}.npz", verbose=True)
+        # and says so: cv_folds=1000 ran 46 folds and the head recorded 1000, without a word (an adversarial tester)
+        with pytest.warns(UserWarning, match="C='cv' uses 2 folds, not 5: the smallest class has 2 training images"):
+            res = featcache.train(cache, head, C="cv", train_size=6, out=tmp_path / f"{head}.npz", verbose=True)
         assert res.train_images == 6 and res.accuracy > 0.5  # chance is 0.33
         # the printed line says where C came from (it said only "C 0.03"; the scores are in --json)
         assert f", C {res.details['C']} (chosen by cross-validation on the training features)" in capsys.readouterr().out
