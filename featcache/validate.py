@@ -422,7 +422,7 @@ def _param_value(text: str) -> Any:
         return low == "true"
     if low in ("none", "null"):
         return None
-    if text.strip().isascii():  # a full-width or Arabic-Indic digit is no number a user typed as one (a tester)
+    if text.isascii():  # a full-width or Arabic-Indic digit is no number a user typed as one (a tester)
         for kind in (int, float):
             try:
                 value = kind(text)

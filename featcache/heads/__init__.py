@@ -59,10 +59,7 @@ def make_head(name: str, **params: Any) -> BaseEstimator:
         cls = HEADS[name]
     except KeyError:
         raise FeatcacheError(f"unknown head {name!r}; choose one of: {', '.join(HEADS)}") from None
-    known = head_params(name)
-    unknown = [k for k in params if known and k not in known]
-    if unknown:  # "got an unexpected keyword argument" named no parameter the head does take
-        raise FeatcacheError(f"head {name!r} has no parameter {unknown[0]!r}; its parameters: {', '.join(known)}")
+    check_param_names(name, params)
     try:
         head = cls(**params)
     except TypeError as exc:
@@ -110,10 +107,17 @@ def parse_head_params(value: Any, heads: Sequence[str], flag: str = "--param",
         for name in params:
             if own and name in own:
                 raise FeatcacheError(f"{flag} {head}.{name}: {own[name]}")
-            known = head_params(head)
-            if known and name not in known:
-                raise FeatcacheError(f"head {head!r} has no parameter {name!r}; its parameters: {', '.join(known)}")
+        check_param_names(head, params)
     return groups
+
+
+def check_param_names(name: str, params: Mapping[str, Any]) -> None:
+    """Every name in ``params`` is a parameter of head ``name`` (``head_params``), or one line listing them: Python's
+    "got an unexpected keyword argument" named none the head does take."""
+    known = head_params(name)
+    unknown = [k for k in params if known and k not in known]
+    if unknown:
+        raise FeatcacheError(f"head {name!r} has no parameter {unknown[0]!r}; its parameters: {', '.join(known)}")
 
 
 def load_backend(head: Any) -> None:
