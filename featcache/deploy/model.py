@@ -311,7 +311,8 @@ class ModelRunner:
     ``auto`` takes the fastest installed runtime, converting the model once
     (cached by its content) when ``expected_images`` repay it or a conversion
     is cached, else TensorFlow; ``runtime_used`` says what runs it and
-    ``runtime_note`` why ``auto`` fell back. The probabilities agree across
+    ``runtime_note`` why ``auto`` fell back (not for a job too small to
+    repay a conversion: auto's choice, said on every small predict). The probabilities agree across
     runtimes to 1e-4 (tests/test_export_predict.py).
     """
 
@@ -325,7 +326,8 @@ class ModelRunner:
         self.meta = read_meta(path)
         self.spec = ExportedModelSpec.of(path, self.meta)
         used, self._forward, self.runtime_note = runtimes.build(runtime, self.spec, self.batch_size,
-                                                                runtimes.conversions_dir(runtime), expected_images)
+                                                                runtimes.conversions_dir(runtime), expected_images,
+                                                                say_small=False)
         backend = keras().backend.backend()
         self.runtime_used = backend if used == "tensorflow" and backend != "tensorflow" else used
 

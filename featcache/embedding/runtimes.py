@@ -506,11 +506,14 @@ def check_runtime(name: Any) -> str:
 
 
 def build(name: str, spec: ConversionSpec, batch_size: int | None, runtime_dir: Path,
-          expected_images: int | None = None) -> tuple[str, Forward, str | None]:
+          expected_images: int | None = None, say_small: bool = True) -> tuple[str, Forward, str | None]:
     """(runtime used, forward, note): ``note`` says why ``auto`` fell back, else None.
 
     A runtime asked for by name that is missing or cannot convert is one
     FeatcacheError line; ``auto`` tries :data:`AUTO_ORDER` and ends on TensorFlow.
+    ``say_small`` False: no note when the one reason is a job too small to
+    repay a conversion (auto's choice, not a fallback): predict said it on
+    every run of a few photos (a new-user tester).
     """
     check_runtime(name)
     if name != "auto":
@@ -518,12 +521,14 @@ def build(name: str, spec: ConversionSpec, batch_size: int | None, runtime_dir: 
         if not runtime.available():
             raise FeatcacheError(f"--runtime {name}: {runtime.why_unavailable()}; or use --runtime auto")
         return name, runtime.build(spec, batch_size, runtime_dir), None
-    reasons = []
+    reasons, small = [], None
     if _keras_on_tensorflow() and _tensorflow_sees_gpu():
         reasons.append("TensorFlow runs on a GPU here")  # the converted runtimes are the CPU builds
     for candidate in AUTO_ORDER if not reasons else ("tensorflow",):
         runtime = REGISTRY[candidate]
         if candidate == "tensorflow":
+            if not say_small:
+                reasons = [r for r in reasons if r != small]
             note = f"runtime auto: using tensorflow ({'; '.join(dict.fromkeys(reasons))})" if reasons else None  # once each
             return candidate, runtime.build(spec, batch_size, runtime_dir), note
         if not runtime.available():
@@ -534,8 +539,9 @@ def build(name: str, spec: ConversionSpec, batch_size: int | None, runtime_dir: 
                 and not _digest_matches(runtime_dir / f"{key}{runtime.fmt.suffix}", key)):  # one from before keyed checksums is not
             # one reason for every converted runtime (it named each: "...for onnxruntime; ...for openvino"; a new user)
             n = expected_images
-            reasons.append(f"{n} image{'s do' if n != 1 else ' does'} not repay converting the model: a conversion "
-                           f"pays from {AUTO_MIN_IMAGES:,} images, or once one is cached")
+            small = f"{n} image{'s do' if n != 1 else ' does'} not repay converting the model: a conversion " \
+                    f"pays from {AUTO_MIN_IMAGES:,} images, or once one is cached"
+            reasons.append(small)
             continue
         try:
             return candidate, runtime.build(spec, batch_size, runtime_dir), None
