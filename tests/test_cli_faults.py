@@ -456,6 +456,12 @@ def test_info_on_an_unfinished_cache_shows_its_partials_progress(tmp_path, capsy
     assert info["complete"] is False
 
 
+def featcache_info(path):
+    import featcache
+
+    return featcache.info(path)
+
+
 def test_info_describes_a_head_or_a_model(tmp_path, fake_model, capsys):
     """info said only "not a readable HDF5 file" for a head or a model; then it named the commands that take them, but
     nothing showed what a head was trained on and with which settings (a new-user tester). It describes either, its
@@ -468,9 +474,17 @@ def test_info_describes_a_head_or_a_model(tmp_path, fake_model, capsys):
     text = capsys.readouterr().out
     for line in ("head ", "logreg", "C 0.1", "train_size", "30", "seed", "test_accuracy", "checked: as saved"):
         assert line in text, text
+    # cv_folds and the head's seed do nothing with a fixed C: said, where info listed "cv_folds 5" as a setting (a new user)
+    params_row = next(line for line in text.splitlines() if line.startswith("params"))
+    assert params_row.endswith("(cv_folds, seed: not used by this fit)"), params_row
     assert main(["info", str(head), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert (info["kind"], info["head"], info["train_size"], info["seed"], info["content_digest_checked"]) == ("head", "logreg", 30, 2, True)
+    assert info["unused_params"] == ["cv_folds", "seed"] and info["params"]["cv_folds"] == 5  # recorded all the same
+    cv = tmp_path / "cv.npz"
+    assert main(["train", cache, "--head", "logreg", "--C", "cv", "--train-size", "30", "--out", str(cv), "--json"]) == 0
+    capsys.readouterr()
+    assert featcache_info(cv)["unused_params"] == []  # C by CV reads both
     import featcache
 
     assert featcache.info(head) == info  # the API's info: the CLI's document (the API had none; a new-user tester)

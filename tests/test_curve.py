@@ -283,6 +283,43 @@ def _edit_csv(out: Path, column: str, value: str) -> None:
     (out / "curve.csv").write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n")
 
 
+def test_run_only_parameters_make_no_other_curve(tiny_cache, tmp_path, capsys):
+    """A review: --param logreg.n_jobs=1 made another default folder, and into the same --out it was refused as
+    "logreg parameters" differing, though n_jobs changes how a fit runs, not what it fits (heads.RUN_ONLY_PARAMS)."""
+    from featcache.analysis.curve import CurveSpec
+
+    cache = featcache.open_cache(tiny_cache)
+    plain = CurveSpec(sizes="20", seeds=1, heads="logreg,svm").bind(cache)
+    run_only = CurveSpec(sizes="20", seeds=1, heads="logreg,svm",
+                         head_params={"logreg": {"n_jobs": 1}, "svm": {"cache_size": 50.0}}).bind(cache)
+    assert run_only.params["logreg"]["n_jobs"] == 1 and run_only.params["svm"]["cache_size"] == 50.0  # what the fits get
+    assert run_only.identity == plain.identity
+    other = CurveSpec(sizes="20", seeds=1, heads="logreg,svm", head_params={"logreg": {"max_iter": 50}}).bind(cache)
+    assert other.identity != plain.identity  # a parameter of the fit still is another curve
+    out = tmp_path / "lc"
+    first = featcache.learning_curve(tiny_cache, [20], seeds=1, heads="logreg", out=out, verbose=False, plot=False)
+    again = featcache.learning_curve(tiny_cache, [20], seeds=1, heads="logreg", head_params={"logreg": {"n_jobs": 1}},
+                                     out=out, verbose=False, plot=False)
+    assert (again.fits, again.resumed) == (0, 1) and again.rows[0]["accuracy"] == first.rows[0]["accuracy"]  # resumed
+    # a folder whose curve.json recorded a run-only value (written before they were left out) resumes too
+    meta_path = out / "curve.json"
+    meta = json.loads(meta_path.read_text())
+    meta["identity"]["heads"]["logreg"]["n_jobs"] = 2
+    meta_path.write_text(json.dumps(meta))
+    from featcache.analysis.curve.folder import CurveFolder, curve_key
+
+    ident = CurveSpec(sizes="20", seeds=1, heads="logreg").bind(cache).identity
+    assert len(CurveFolder(out, curve_key(ident)).finished_rows(ident)) == 1
+    meta["identity"]["heads"]["logreg"]["max_iter"] = 7  # and one of a fit's parameters still refuses it
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(FeatcacheError, match="other settings \\(logreg parameters\\)"):
+        CurveFolder(out, curve_key(ident)).finished_rows(ident)
+    # the default folder is the same one
+    from featcache.analysis.curve.folder import default_out
+
+    assert default_out(cache, plain.layer, plain.identity) == default_out(cache, run_only.layer, run_only.identity)
+
+
 def test_a_spec_validates_itself_and_names_its_identity(tiny_cache):
     from featcache.analysis.curve import CurveSpec
 

@@ -398,9 +398,10 @@ def test_network_order_reads_the_architecture_for_other_layers():
         (["--param", "logreg.C=1"], "--param logreg.C: give it with --C (HEAD=C for one head)"),
         (["--param", "logreg.max_iter"], "--param 'logreg.max_iter' is not HEAD.NAME=VALUE; write e.g. --param logreg.max_iter=..."),
         (["--param", "keras.dropout=0.5"], "--param names head 'keras', which is not among the heads (logreg, svm)"),
-        (["--param", "svm.gama=0.1"], "head 'svm' has no parameter 'gama'; its parameters: C, cache_size,"),
+        # C, which probe takes as --C, is not offered (they were, and --param then refused them)
+        (["--param", "svm.gama=0.1"], "head 'svm' has no parameter 'gama'; its parameters: cache_size, calibration_cv, cv_folds, gamma, n_jobs, probability, seed"),
         (["--heads", "keras", "--param", "n_classes=5"], "--param keras.n_classes: set from the cache's classes"),
-        (["--param", "svm.gamma=-1"], "SVMHead gamma -1 is not valid"),
+        (["--param", "svm.gamma=-1"], "--param svm.gamma -1 is not valid; use a number > 0"),  # as given, not "SVMHead gamma"
     ],
 )
 def test_bad_input_is_one_clear_line(multi_cache, tmp_path, capsys, args, message):
@@ -645,3 +646,19 @@ def test_the_suggested_train_command_gives_train_s_own_options_as_options(multi_
     from featcache.analysis.probe import TRAIN_OPTIONS
 
     assert set(TRAIN_OPTIONS) == set(OWN_FLAGS) - {"C"}  # a new option of train's own is one to translate here
+
+
+def test_the_suggested_svm_command_says_train_calibrates_where_probe_did_not(multi_cache, tmp_path, capsys):
+    """An adversarial tester: probe's row said 0.8637 and its suggested train command gave 0.8627: probe fits the SVM
+    without probability calibration (probe_params), train with it. The line says so, rather than promise the row."""
+    featcache.probe(multi_cache, heads="svm", layers="out_relu", out=tmp_path / "s", verbose=True)
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("fit it on every training image"))
+    assert line.endswith("(probe fitted it with probability=False for speed, train with its default: "
+                         "the accuracy may differ a little)"), line
+    featcache.probe(multi_cache, heads="logreg", layers="out_relu", out=tmp_path / "l", verbose=True)
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("fit it on every training image"))
+    assert line.endswith("--C 0.03"), line  # a head probe fits as train does: nothing to say
+    featcache.probe(multi_cache, heads="svm", layers="out_relu", out=tmp_path / "p", verbose=True,
+                    head_params={"svm": {"probability": True}})
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("fit it on every training image"))
+    assert "probe fitted it with" not in line, line  # fitted as train fits it

@@ -442,7 +442,7 @@ def _probe_into(out_dir: Path, cache: Cache, plan: ProbePlan, settings: list[Set
         _print_table(rows, head_names, names, cache.meta.get("layer_widths", {}), best, _final_output_only(cache))
         if result.note:
             print(result.note)
-        print(one_line(f"fit it on every training image: {result.train_command}"))
+        print(one_line(f"fit it on every training image: {result.train_command}{_probe_only_note(best.head, params)}"))
         if alt is not None:  # (a new user)
             print(one_line(f"an {best.head} head cannot be exported as a model; the best one that can ({alt.head}, "
                            f"{alt.accuracy:.4f}): {result.exportable_train_command}"))
@@ -486,6 +486,18 @@ def _train_params(params: Mapping[str, Mapping[str, Any]], head: str) -> dict[st
     """The parameters of ``head`` in the probe that train must be given (``--param``): those the user set, not
     probe's own (``probe_defaults``) nor C (``--C``)."""
     return {k: v for k, v in params.get(head, {}).items() if k != "C" and k not in probe_defaults(head)}
+
+
+def _probe_only_note(head: str, params: Mapping[str, Mapping[str, Any]]) -> str:
+    """What the suggested train command fits otherwise than probe did (``probe_defaults`` the user did not set):
+    train's SVM calibrates its probabilities, which probe skips, and scored 0.8627 where probe's row said 0.8637
+    (an adversarial tester), so the line says the accuracy may differ rather than promise the row's."""
+    from featcache.heads import HEADS
+
+    fitted, defaults = params.get(head, {}), HEADS[head]().get_params()
+    skipped = {k: v for k, v in probe_defaults(head).items() if fitted.get(k) == v and defaults.get(k) != v}
+    return (f" (probe fitted it with {', '.join(f'{k}={v}' for k, v in skipped.items())} for speed, train with its "
+            "default: the accuracy may differ a little)") if skipped else ""
 
 
 def probe_defaults(head: str) -> dict[str, Any]:

@@ -18,7 +18,8 @@ import numpy as np
 from featcache import paths
 from featcache.analysis.subsets import CLASSES_FIRST, stratified_subset, warn_missing_classes
 from featcache.errors import FeatcacheError, one_line
-from featcache.heads import HEADS, DenseHead, fold_reason, head_suffix, make_head, suffixes_line
+from featcache.heads import (HEADS, RUN_ONLY_PARAMS, DenseHead, check_param_names, check_param_values, fold_reason,
+                             head_params, head_suffix, make_head, suffixes_line)
 from featcache.heads.dense import DEFAULT_PRESET
 from featcache.heads.io import check_head_out, digest_keys, head_meta, read_head_meta, replaced_words, write_head
 from featcache.heads.views import averaged_over, fit_views, score_views
@@ -101,6 +102,9 @@ def build_head(
     for name in params:
         if set_by_train(head, name):
             raise FeatcacheError(f"--param {name}: {OWN_FLAGS[name]}")
+    # names, then values, in --param's words, before the preset's merge and train's own options
+    check_param_names(head, params, hidden=[n for n in head_params(head) if set_by_train(head, n)])
+    check_param_values(head, params)
     with_C = heads_with_C()
     if C is not None and head not in with_C:  # named from the registry: a new head without a C was "set with --C"
         how = "is set with --preset and --epochs" if head == "keras" else "has no C"
@@ -109,7 +113,6 @@ def build_head(
         overrides: dict[str, Any] = {"seed": seed, "n_classes": n_classes, "standardize": standardize}
         if epochs is not None:  # the CLI's check at the API's boundary: epochs=0 saved an untrained head (a tester)
             overrides["epochs"] = positive_int(epochs, "--epochs")
-        make_head(head, **params)  # an unknown name, in the head's own words, before the preset's merge
         est = DenseHead.from_preset(preset or DEFAULT_PRESET, **{**params, **overrides})
         est.check_params()
         return est
@@ -144,10 +147,6 @@ def set_by_train(head: str, name: str) -> bool:
     if name == "C":
         return head in heads_with_C()
     return name in OWN_FLAGS and head == "keras"
-
-
-# Parameters that change how a head runs, not what it fits (scikit-learn's names): left out of a default file name.
-RUN_ONLY_PARAMS = ("n_jobs", "verbose", "cache_size")
 
 
 def head_tag(head: str, est: BaseEstimator, preset: str | None, epochs: int | None, standardize: bool,

@@ -8,7 +8,7 @@ by name (CLI, curves, probing).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from featcache.errors import FeatcacheError
@@ -107,17 +107,65 @@ def parse_head_params(value: Any, heads: Sequence[str], flag: str = "--param",
         for name in params:
             if own and name in own:
                 raise FeatcacheError(f"{flag} {head}.{name}: {own[name]}")
-        check_param_names(head, params)
+        check_param_names(head, params, hidden=own or ())
+        check_param_values(head, params, f"{flag} {head}.")
     return groups
 
 
-def check_param_names(name: str, params: Mapping[str, Any]) -> None:
+def check_param_names(name: str, params: Mapping[str, Any], hidden: Collection[str] = ()) -> None:
     """Every name in ``params`` is a parameter of head ``name`` (``head_params``), or one line listing them: Python's
-    "got an unexpected keyword argument" named none the head does take."""
+    "got an unexpected keyword argument" named none the head does take. ``hidden``: names the caller sets itself,
+    left out of the list (it offered ``seed`` and ``n_classes``, which ``--param`` then refused; a review)."""
     known = head_params(name)
     unknown = [k for k in params if known and k not in known]
     if unknown:
-        raise FeatcacheError(f"head {name!r} has no parameter {unknown[0]!r}; its parameters: {', '.join(known)}")
+        listed = [k for k in known if k not in hidden]
+        raise FeatcacheError(f"head {name!r} has no parameter {unknown[0]!r}; its parameters: {', '.join(listed)}")
+
+
+def check_param_values(name: str, params: Mapping[str, Any], flag: str = "--param") -> None:
+    """The values in ``params`` (names checked) by head ``name``'s own ``check_params``, a bad one named as the user
+    gave it: ``--param max_iter 0 is not valid ...``. The heads' checks name their class (``LogRegHead max_iter``),
+    right for whoever made the head in Python, a class name a CLI user never wrote (a tester). ``flag``: how the
+    values were given, "--param" or "--param logreg."."""
+    head = HEADS[name](**params)
+    check = getattr(head, "check_params", None)
+    if check is None:
+        return
+    try:
+        check()
+    except FeatcacheError as exc:
+        # The heads' messages start "<Class> <param> " (validate.check_number's name, as each check_params makes it)
+        prefix, msg = f"{type(head).__name__} ", str(exc)
+        param = msg[len(prefix):].split(" ", 1)[0] if msg.startswith(prefix) else None
+        if param not in params:  # a default's or a pair's complaint: left in the head's words
+            raise
+        sep = "" if flag.endswith(".") else " "
+        raise FeatcacheError(f"{flag}{sep}{msg[len(prefix):]}") from None
+
+
+# Parameters that change how a head runs, not what it fits (scikit-learn's names): left out of a train default file
+# name and of a curve's identity, so --param n_jobs=1 neither makes another head file nor another curve (a review).
+RUN_ONLY_PARAMS = ("n_jobs", "verbose", "cache_size")
+
+
+def fit_params(cls: type, params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` with each run-only one (``RUN_ONLY_PARAMS``) at ``cls``'s default: what decides the fit, for
+    comparing two settings. Defaults, not dropped, so identities recorded before keep their value."""
+    defaults = cls().get_params() if hasattr(cls, "get_params") else {}
+    return {k: (defaults[k] if k in RUN_ONLY_PARAMS and k in defaults else v) for k, v in params.items()}
+
+
+def unused_params(name: str, params: Mapping[str, Any]) -> list[str]:
+    """The parameters in ``params`` that head ``name``'s fit with them does not read (its ``unused_params``): [] for a
+    head without the method, an unknown head or parameters it does not take (a file from another version)."""
+    cls = HEADS.get(name)
+    try:
+        head = cls(**params) if cls is not None else None
+    except TypeError:
+        return []
+    unused = getattr(head, "unused_params", None)
+    return [p for p in unused() if p in params] if unused else []
 
 
 def load_backend(head: Any) -> None:
@@ -202,4 +250,4 @@ def parse_C_per_head(C: Any, heads: Sequence[str], flag: str = "--C") -> dict[st
     return pairs
 
 
-__all__ = ["HEADS", "head_suffix", "head_summary", "heads_with_C", "make_head", "head_params", "parse_head_params", "check_head_params", "exportable_heads", "fold_reason", "folds_needed", "parse_C_per_head", "DenseHead", "LogRegHead", "SVMHead"]
+__all__ = ["HEADS", "head_suffix", "head_summary", "heads_with_C", "make_head", "head_params", "parse_head_params", "check_param_names", "check_param_values", "fit_params", "RUN_ONLY_PARAMS", "unused_params", "check_head_params", "exportable_heads", "fold_reason", "folds_needed", "parse_C_per_head", "DenseHead", "LogRegHead", "SVMHead"]

@@ -152,6 +152,11 @@ class LogRegHead(ClassifierMixin, BaseEstimator):
         """Whether ``seed`` can change the fit: only through the CV folds (lbfgs itself is deterministic)."""
         return self.C == "cv"
 
+    def unused_params(self) -> list[str]:
+        """Parameters this fit does not read: with a fixed C, the CV's folds and seed (``info`` says so; it listed
+        ``cv_folds 5`` for a head fitted with C 0.03, a new-user tester)."""
+        return [] if self.C == "cv" else ["cv_folds", "seed"]
+
     def folds_needed(self) -> str | None:
         """What in ``fit`` splits the training images into folds, so needs 2 of every class (None: nothing)."""
         return "--C cv" if self.C == "cv" else None

@@ -124,6 +124,13 @@ class SVMHead(ClassifierMixin, BaseEstimator):
         """``C`` as ``validate.parse_C`` reads it: a positive number or "cv"."""
         return parse_C(self.C, f"{type(self).__name__} C")
 
+    def unused_params(self) -> list[str]:
+        """Parameters this fit does not read (``info`` says so): the CV's folds with a fixed C, the calibration's
+        folds without probabilities, the seed when neither splits the rows."""
+        unused = [] if self.C == "cv" else ["cv_folds"]
+        unused += [] if self.probability else ["calibration_cv"]
+        return unused + ([] if self.uses_seed else ["seed"])
+
     @property
     def uses_seed(self) -> bool:
         """Whether ``seed`` can change the fit: through the CV folds or the calibration folds."""

@@ -167,5 +167,10 @@ def describe_file(path: str | Path, kind: str) -> dict[str, Any]:
     """A head's or model's metadata, its content digest checked first (as every load does): what it was trained on,
     with which settings, and how it scored."""
     checked, meta = _checked_meta(Path(path), kind)
-    return {"path": str(path), "kind": kind, "content_digest_checked": checked,
+    info = {"path": str(path), "kind": kind, "content_digest_checked": checked,
             **{k: meta[k] for k in FILE_FIELDS if meta.get(k) is not None}}
+    if isinstance(info.get("params"), dict) and isinstance(info.get("head"), str):
+        from featcache.heads import unused_params
+
+        info["unused_params"] = unused_params(info["head"], info["params"])  # recorded all the same (the head's own)
+    return info

@@ -254,7 +254,10 @@ class CurveFolder:
             raise FeatcacheError(f"{self.csv} exists but has no readable curve.json beside it; choose another --out or delete {self.csv}")
         diff = [k for k in ("cache_fingerprint", "layer", "test_size") if old.get(k) != identity[k]]
         diff += [k for k in ("train_views", "test_views") if old.get(k) != identity.get(k)]  # absent: the original view alone
-        diff += [f"{h} parameters" for h, p in identity["heads"].items() if h in old.get("heads", {}) and old["heads"][h] != p]
+        from featcache.analysis.curve.spec import identity_params
+
+        before = identity_params(old.get("heads", {}))  # a folder written before run-only parameters were left out
+        diff += [f"{h} parameters" for h, p in identity["heads"].items() if h in before and before[h] != p]
         if diff:
             raise FeatcacheError(f"{self.path} holds a learning curve with other settings ({', '.join(diff)}); "
                                  f"choose another --out or delete {self.csv}")

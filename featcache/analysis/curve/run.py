@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from featcache.errors import one_line
 from featcache.analysis.curve.folder import ROW_ORDER, TRAIN_ORDER, CurveFolder, curve_key, default_out, title_for
 from featcache.analysis.curve.plan import CurvePlan, changed_subsets_dropped, make_plan, work_items
-from featcache.analysis.curve.spec import DEFAULT_HEADS, DEFAULT_JOBS, DEFAULT_SEEDS, BoundCurve, CurveSpec
+from featcache.analysis.curve.spec import DEFAULT_HEADS, DEFAULT_JOBS, DEFAULT_SEEDS, BoundCurve, CurveSpec, identity_params
 from featcache.analysis.curve import tasks as _tasks
 from featcache.sources.images import check_report_outside_classes
 from featcache.store.atomic import output_files
@@ -76,7 +76,7 @@ def curve_meta(bound: BoundCurve, kept: dict[str, dict[str, Any]] | None = None)
         "kept_heads": list(kept),
         "baseline": spec.baseline, "baseline_sizes": list(spec.baseline_sizes), "jobs": spec.jobs,
         "train_views": list(bound.train_views), "test_views": list(bound.test_views),
-        "identity": {**bound.identity, "heads": params}, "complete": False,
+        "identity": {**bound.identity, "heads": identity_params(params)}, "complete": False,
         ROW_ORDER: TRAIN_ORDER,  # every row is fitted on train's rows in train's order (folder.ROW_ORDER)
     }
 

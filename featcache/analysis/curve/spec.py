@@ -59,6 +59,23 @@ def make_estimator(head: str, params: Mapping[str, Any], seed: int) -> BaseEstim
     return estimator_class(head)(**{**params, "seed": seed})
 
 
+def identity_params(params: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each head's parameters as a curve's identity holds them: run-only ones (``heads.RUN_ONLY_PARAMS``) at their
+    defaults, so ``--param logreg.n_jobs=1`` resumes the same curve (it was another folder, and refused in the same
+    one as "logreg parameters" differing; a review). A head no longer registered is compared as it is."""
+    from featcache.heads import fit_params
+
+    out = {}
+    for head, p in params.items():
+        try:
+            cls = estimator_class(head)
+        except KeyError:
+            out[head] = dict(p)
+            continue
+        out[head] = fit_params(cls, p) if isinstance(p, Mapping) else p
+    return out
+
+
 def full_params(head: str, n_classes: int, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
     """Every parameter of ``head`` as the curve fits it (the seed aside: each fit gets the curve's)."""
     from featcache.heads import check_head_params
@@ -211,7 +228,7 @@ class BoundCurve:
             "cache_fingerprint": self.cache.fingerprint,
             "layer": self.layer,
             "test_size": self.cache.sizes["test"],
-            "heads": self.params,
+            "heads": identity_params(self.params),
         }
         if (self.train_views, self.test_views) != (("orig",), ("orig",)):
             ident.update(train_views=list(self.train_views), test_views=list(self.test_views))
