@@ -11,6 +11,7 @@ CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # What a suggested command writes as bytes in bash's $'...': control characters, and a path's bytes that are not
 # UTF-8 (Python's surrogateescape holds them as U+DC80-U+DCFF; printed as they were, a strict stream refused them)
 _UNQUOTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\udc80-\udcff]")
+_SURROGATE = re.compile("[\udc80-\udcff]")
 
 
 def one_line(text: str) -> str:
@@ -18,6 +19,18 @@ def one_line(text: str) -> str:
     ...; ``CONTROL``) is shown escaped, as Python writes it (a raw one split a listed name over two lines, or made a
     terminal show another)."""
     return CONTROL.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
+
+
+def printable(text: str) -> str:
+    """``text`` with a path's bytes that are not UTF-8 (held as surrogates, Python's surrogateescape) written as
+    ``\\xHH``, the byte they stand for, as extract lists such file names: printed as they are, a UTF-8 stream refused
+    them, and its fallback wrote Python's ``\\udce9``, which names no byte of the file."""
+    if not _SURROGATE.search(text):
+        return text
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that is no escaped byte (U+D800-U+DC7F, U+DD00-U+DFFF): Python's escape
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def shell_word(text: str) -> str:

@@ -129,6 +129,30 @@ def test_predict_skips_a_file_whose_name_is_not_utf8_as_extract_does(tmp_path, f
     one_line_error(capsys, ["predict", str(fake_model), os.fsdecode(bytes(tmp_path) + b"/a\xfe.npy")], "not valid UTF-8; rename it")
 
 
+def test_predict_reads_a_folder_whose_path_is_not_utf8_as_extract_does(tmp_path, fake_model, capsys):
+    """Regression (an adversarial tester): a Latin-1 folder, which extract --images reads, was refused by predict
+    (with --recursive or not), every file "the path of its folder is not valid UTF-8". Its images are predicted now:
+    the lines show the byte as \\xe9 (not Python's \\udce9), the CSV holds the path's own bytes, and a rerun
+    replaces that CSV (read strictly, it was "not a predictions CSV featcache wrote")."""
+    import os
+
+    from featcache.deploy.predict import predict
+
+    folder = Path(os.fsdecode(bytes(tmp_path) + b"/caf\xe9"))
+    write_image(folder / "ants" / "a.png", class_image(0, 0, 16))
+    write_image(folder / "ants" / "bad.png", class_image(0, 1, 16))
+    (folder / "ants" / "bad.png").write_bytes(b"not a png")
+    csv_path = tmp_path / "p.csv"
+    for _ in range(2):
+        assert main(["predict", str(fake_model), str(folder), "--recursive", "--csv", str(csv_path)]) == 0
+        out, err = capsys.readouterr()
+        assert out == f"{tmp_path}/caf\\xe9/ants/a.png: bees 0.750, ants 0.250\n"
+        assert f"{tmp_path}/caf\\xe9/ants/bad.png (" in err and "udce9" not in err
+        assert csv_path.read_bytes().splitlines()[1] == bytes(tmp_path) + b"/caf\xe9/ants/a.png,bees,0.750000,ants,0.250000"
+    np.save(folder / "x.npy", np.zeros((1, 16, 16), np.uint8))  # an array in it: its rows are named after it
+    assert [p.input for p in predict(fake_model, [folder / "x.npy"])] == [f"{folder}/x.npy[0]"]
+
+
 def test_predict_with_no_readable_image_is_one_line(tmp_path, fake_model, capsys):
     folder = tmp_path / "bad"
     folder.mkdir()

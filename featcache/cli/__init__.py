@@ -213,8 +213,13 @@ class _GuardedOutput:
         try:
             self._guard(self._stream.write, text)
         except UnicodeEncodeError:  # an ASCII locale and a non-ASCII name: a traceback (an adversarial tester)
+            from featcache.errors import printable
+
+            # A path's bytes that are not UTF-8 as \xe9, the byte, not Python's \udce9 (predict's lines of a Latin-1
+            # folder; an adversarial tester). A stream that takes them (surrogateescape, as Python's ASCII locale
+            # has) got them as they are above, the path's own bytes.
             enc = getattr(self._stream, "encoding", None) or "ascii"
-            self._guard(self._stream.write, text.encode(enc, "backslashreplace").decode(enc))
+            self._guard(self._stream.write, printable(text).encode(enc, "backslashreplace").decode(enc))
         return len(text)
 
     def flush(self) -> None:

@@ -119,6 +119,7 @@ def read_files(paths: Sequence[Path], size: int, rows: int | Callable[[int], int
     bad photo in a folder does not stop the others. A missing file the user
     named is a typo: a one-line error before any work (``check_named``).
     """
+    from featcache.errors import printable
     from featcache.sources.decode import NOT_UTF8, UnreadableImage, decode_image, utf8_name
 
     limit = rows if callable(rows) else (lambda _pixels: rows)
@@ -126,16 +127,18 @@ def read_files(paths: Sequence[Path], size: int, rows: int | Callable[[int], int
     read: list[FileRead] = []
     for p in paths:
         skip, image = None, None
-        if not utf8_name(str(p)):  # as extract does: its CSV row could not be written, after every prediction (a tester)
-            why = NOT_UTF8 if not utf8_name(p.name) else "the path of its folder is not valid UTF-8; rename that folder"
-            skip = (str(p).encode("utf-8", "surrogateescape").decode("utf-8", "replace"), why)
+        if not utf8_name(p.name):  # as extract does: its CSV row could not be written, after every prediction (a tester)
+            skip = (str(p).encode("utf-8", "surrogateescape").decode("utf-8", "replace"), NOT_UTF8)
         else:
+            # A folder whose path is not UTF-8 is read, as extract reads one: the CSV holds a path's bytes as they are
+            # (write_text), and a Latin-1 folder (or a UTF-8 one where Python's file system encoding is ASCII, under
+            # LC_ALL=C without UTF-8 mode) was refused, every file of it (an adversarial tester).
             try:
                 image = decode_image(p, None if native else size)
             except UnreadableImage as exc:
-                skip = (str(p), str(exc))
+                skip = (printable(str(p)), str(exc))
             except OSError as exc:  # gone or unreadable since it was listed
-                skip = (str(p), f"cannot read ({exc.strerror or type(exc).__name__})")
+                skip = (printable(str(p)), f"cannot read ({exc.strerror or type(exc).__name__})")
         if image is not None and held and image.shape != held[0].shape:  # one size a batch: the last one goes first
             yield np.stack(held), read
             held, read = [], []
@@ -383,7 +386,9 @@ def is_predictions_csv(path: Path) -> bool:
     import csv
 
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
+        # surrogateescape: the rows of a folder whose path is not UTF-8 hold its bytes as they are (write_text); read
+        # strictly, such a CSV was "not a predictions CSV featcache wrote" and its rerun refused
+        with open(path, newline="", encoding="utf-8", errors="surrogateescape") as fh:
             rows = csv.reader(fh)
             header = next(rows, None)
             if not header or len(header) % 2 == 0 or header != csv_header(len(header) // 2):
@@ -534,7 +539,7 @@ def collect_inputs(images: Sequence[str | Path], csv: str | Path | None, recursi
     if csv is not None:  # csv=5 was pathlib's TypeError (an adversarial tester)
         check_csv(check_path(csv, "csv", "the .csv file to write the predictions to"), paths)
     for p in paths:
-        if _is_npy(p) and not utf8_name(str(p)):  # an array's rows are named after its file
+        if _is_npy(p) and not utf8_name(p.name):  # an array's rows are named after its file (its folder: as read_files)
             raise FeatcacheError(f"{str(p).encode('utf-8', 'surrogateescape').decode('utf-8', 'replace')}: {NOT_UTF8}")
     return paths, left_out
 
