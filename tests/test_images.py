@@ -1144,6 +1144,18 @@ def test_32_bit_integer_images_are_skipped_not_decoded_black_or_white(tmp_path):
                                                   "with unsigned 8 or 16 bits")]
 
 
+def test_a_class_folder_name_that_is_not_utf8_is_shown_as_its_bytes(tmp_path, capsys):
+    """Regression (a tester): the refusal of a Latin-1 class folder showed its name as Python's 'b\\udce9es'; it
+    is written as a shell word, $'b\\xe9es', as other messages write such bytes (shell_word)."""
+    from helpers import run_main
+
+    root = make_class_tree(tmp_path / "p", {"ants": 2, "bees": 2})
+    os.rename(root / "bees", os.fsencode(root) + b"/b\xe9es")
+    res = run_main(capsys, "extract", "--images", str(root), "--test-fraction", "0.5", "--weights", "random",
+                   "--image-size", "32", "--out", str(tmp_path / "c.h5"))
+    assert res.returncode == 2 and res.stderr == f"featcache extract: error: class folder name $'b\\xe9es' in {root} is not valid UTF-8; rename it\n"
+
+
 def test_class_folders_named_with_control_characters_are_refused_before_any_file_is_hashed(tmp_path, capsys, monkeypatch):
     """Regression (an adversarial tester): a class folder "be\\nes" was accepted; its name, stored as the class name,
     split the lines of info, evaluate (table, confusion matrix) and predict. A name with a control character (a

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 
-from featcache.errors import CONTROL, FeatcacheError, one_line, system_limit
+from featcache.errors import CONTROL, FeatcacheError, one_line, printable, shell_word, system_limit
 from featcache.sources.base import STAGING, DataSource, Split, SplitSpec
 from featcache.sources.decode import NOT_UTF8, UnreadableImage, decode_image, utf8_name
 from featcache.validate import check_bool, check_fraction, check_seed
@@ -380,8 +380,10 @@ def _classes(root: Path, folders: list[str]) -> tuple[list[str], dict[str, dict[
         dirs: dict[str, Path] = {}
         for e in _entries(base):
             if e.is_dir():
-                if not utf8_name(e.name):
-                    raise FeatcacheError(f"class folder name {e.name!r} in {base} is not valid UTF-8; rename it")
+                if not utf8_name(e.name):  # the name as a shell word ($'b\xe9es'), as other messages write such bytes:
+                    # its repr was Python's 'b\udce9es', which names no byte of the folder (a tester)
+                    raise FeatcacheError(f"class folder name {shell_word(e.name)} in {printable(str(base))} is not valid "
+                                         "UTF-8; rename it")
                 if CONTROL.search(e.name):  # a class name is printed by info, evaluate and predict: "be\nes" split each line
                     raise _control_error(base, e.name)
                 # One spelling for names that differ only in Unicode normalization (macOS writes NFD), so
