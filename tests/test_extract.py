@@ -845,3 +845,22 @@ def test_large_images_run_in_fewer_images_per_pass_with_the_same_features(tmp_pa
     assert "3 image(s) per forward pass, not --batch-size 64: at 48 px more would need over" in capsys.readouterr().out
     for split in ("train", "test"):
         assert_same_features(featcache.open_cache(small.path).features(split), featcache.open_cache(ref.path).features(split))
+
+
+def test_a_default_cache_name_too_long_names_the_folder_and_asks_for_out(tmp_path, capsys):
+    """Regression (an adversarial tester): extract --images of a folder named with 230 characters, no --out, said
+    "the name is too long for the file system ...; use a shorter name" of a name the user never gave. The line now
+    says the default name, made from the folder's, is too long, and to give --out; nothing is written."""
+    from helpers import make_class_tree
+
+    from featcache import paths
+
+    root = make_class_tree(tmp_path / ("p" * 230), {"ants": 2, "bees": 2})
+    res = run_main(capsys, "extract", "--images", str(root), "--test-fraction", "0.5", "--weights", "random",
+                   "--image-size", "32")
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    line = res.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"featcache extract: error: the default cache file name, made from the folder name {'p' * 40}..., "
+                           "is too long (")
+    assert line.endswith("a file name holds at most 255); name the cache with --out NAME.h5 (API: StoreSpec(out=...))")
+    assert not paths.cache_dir().exists() or not any(paths.cache_dir().iterdir())

@@ -25,7 +25,7 @@ from featcache.embedding.backbones import Backbone, check_image_size, weights_id
 from featcache.embedding.batches import Batch, plan
 from featcache.embedding.mapper import check_layers
 from featcache.embedding.specs import ModelSpec, StoreSpec, from_legacy
-from featcache.errors import FeatcacheError, one_line
+from featcache.errors import FeatcacheError, one_line, printable
 from featcache.sources import DataSource
 from featcache.sources.base import RowPlan
 from featcache.store import (
@@ -112,6 +112,8 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
     data, size = _open(source, model, bb, verbose)
     ident = identity(bb, w_id, size, layer_names, store.dtype, data, model.view_list())
     path = Path(store.out) if store.out else default_path(data.name, bb.name, size, ident.fingerprint)
+    if not store.out:
+        _check_default_name(path, source)
     # A run that fails before writing anything (a full disk while converting the model, a refusal) removes the
     # folders it made for the cache, and only while empty: an empty --out folder stayed behind (an adversarial tester).
     with output_files(path.parent, []):
@@ -145,6 +147,21 @@ def _check_outside_the_data(path: Path, source: Any) -> None:
         from featcache.sources.images import check_outside_classes
 
         check_outside_classes(path, root, "--out", "the cache would be read as part of its own data")
+
+
+def _check_default_name(path: Path, source: Any) -> None:
+    """The default cache name, made from the data set's name (a photo folder's), leaves room for its partial's: a
+    folder named with 230 characters was ENAMETOOLONG, a line that blamed a name "too long" and said "use a shorter
+    name" when the user had given none (an adversarial tester). check_cache_name's words are --out's."""
+    from featcache.store.layout import NAME_MAX, PARTIAL_SUFFIX
+
+    n = len(os.fsencode(path.name)) + len(PARTIAL_SUFFIX)
+    if n > NAME_MAX:
+        root = getattr(source, "root", None)
+        whose = f"the folder name {printable(Path(root).resolve().name[:40])}..." if root is not None else "the data set's name"
+        raise FeatcacheError(f"the default cache file name, made from {whose}, is too long ({n} bytes with its "
+                             f"{PARTIAL_SUFFIX} partial; a file name holds at most {NAME_MAX}); name the cache with "
+                             "--out NAME.h5 (API: StoreSpec(out=...))")
 
 
 def _parts(source, model, store, engine) -> tuple[Any, ModelSpec, StoreSpec, Any]:
