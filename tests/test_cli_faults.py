@@ -153,6 +153,37 @@ def test_predict_reads_a_folder_whose_path_is_not_utf8_as_extract_does(tmp_path,
     assert [p.input for p in predict(fake_model, [folder / "x.npy"])] == [f"{folder}/x.npy[0]"]
 
 
+def test_a_utf8_name_python_reads_as_ascii_is_predicted_and_extract_names_the_locale(tmp_path, fake_model, capsys):
+    """Regression (an adversarial tester): where Python's file system encoding is ASCII (LC_ALL=C with UTF-8 mode off,
+    PYTHONUTF8=0), a folder café comes back as 'caf\\udcc3\\udca9', and predict called it "not valid UTF-8".
+    predict reads it (the CSV holds its bytes, which are UTF-8); extract, which records names as text, says the
+    locale is the cause and the fix, not "rename it". In this process the surrogate spelling stands for that mode."""
+    import os
+
+    from helpers import make_class_tree
+
+    from featcache.deploy.predict import predict
+    from featcache.sources.decode import not_utf8
+
+    write_image(tmp_path / "café" / "été.png", class_image(0, 0, 16))
+    as_ascii = f"{tmp_path}/caf\udcc3\udca9/\udcc3\udca9t\udcc3\udca9.png"  # os.fsdecode's, under an ASCII encoding
+    preds = predict(fake_model, [as_ascii], csv=tmp_path / "p.csv")
+    assert [p.input for p in preds] == [as_ascii] and not preds.skipped
+    assert (tmp_path / "p.csv").read_text(encoding="utf-8").splitlines()[1].startswith(f"{tmp_path}/café/été.png,bees,")
+    assert not_utf8("caf\udcc3\udca9", "class folder name") == (
+        f"class folder name is UTF-8, but Python reads file names as {sys.getfilesystemencoding()} here (the locale); "
+        "set LC_ALL=C.UTF-8 (or PYTHONUTF8=1) and re-run")
+    assert not_utf8("caf\udce9") == "file name is not valid UTF-8; rename it"  # Latin-1 bytes: renaming is the fix
+    env = {**os.environ, "PYTHONCOERCECLOCALE": "0", "LC_ALL": "C", "PYTHONUTF8": "0"}
+    make_class_tree(tmp_path / "p", {"a": 2, "b": 2})
+    proc = subprocess.run([sys.executable, "-m", "featcache", "extract", "--images", str(tmp_path / "p"), "--weights",
+                           "random", "--image-size", "32", "--out", str(tmp_path / "cé.h5")], capture_output=True, env=env)
+    assert proc.returncode == 2 and proc.stderr.decode() == (
+        "featcache extract: error: --out file name $'c\\xc3\\xa9.h5' is UTF-8, but Python reads file names as ascii "
+        "here (the locale); set LC_ALL=C.UTF-8 (or PYTHONUTF8=1) and re-run\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["café", "m.keras", "p", "p.csv"]
+
+
 def test_predict_with_no_readable_image_is_one_line(tmp_path, fake_model, capsys):
     folder = tmp_path / "bad"
     folder.mkdir()

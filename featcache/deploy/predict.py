@@ -120,14 +120,17 @@ def read_files(paths: Sequence[Path], size: int, rows: int | Callable[[int], int
     named is a typo: a one-line error before any work (``check_named``).
     """
     from featcache.errors import printable
-    from featcache.sources.decode import NOT_UTF8, UnreadableImage, decode_image, utf8_name
+    from featcache.sources.decode import NOT_UTF8, UnreadableImage, decode_image, utf8_bytes
 
     limit = rows if callable(rows) else (lambda _pixels: rows)
     held: list[np.ndarray] = []
     read: list[FileRead] = []
     for p in paths:
         skip, image = None, None
-        if not utf8_name(p.name):  # as extract does: its CSV row could not be written, after every prediction (a tester)
+        # As extract does: its CSV row could not be written, after every prediction (a tester). A name whose bytes are
+        # UTF-8 that Python's ASCII file system encoding (LC_ALL=C, PYTHONUTF8=0) left undecoded is read: its row
+        # holds those bytes (write_text), and it was called "not valid UTF-8" (an adversarial tester)
+        if not utf8_bytes(p.name):
             skip = (str(p).encode("utf-8", "surrogateescape").decode("utf-8", "replace"), NOT_UTF8)
         else:
             # A folder whose path is not UTF-8 is read, as extract reads one: the CSV holds a path's bytes as they are
@@ -532,14 +535,14 @@ def _is_npy(path: Path) -> bool:
 def collect_inputs(images: Sequence[str | Path], csv: str | Path | None, recursive: bool = False) -> tuple[list[Path], list[LeftOut]]:
     """``(paths, left_out)``: the inputs, folders replaced by their image files (``expand_inputs``), all checked
     before any work: every one exists, ``csv`` may be written, and each ``.npy``'s name can name its rows."""
-    from featcache.sources.decode import NOT_UTF8, utf8_name
+    from featcache.sources.decode import NOT_UTF8, utf8_bytes
 
     paths, left_out = expand_inputs(images, recursive)
     check_named(paths)
     if csv is not None:  # csv=5 was pathlib's TypeError (an adversarial tester)
         check_csv(check_path(csv, "csv", "the .csv file to write the predictions to"), paths)
     for p in paths:
-        if _is_npy(p) and not utf8_name(p.name):  # an array's rows are named after its file (its folder: as read_files)
+        if _is_npy(p) and not utf8_bytes(p.name):  # an array's rows are named after its file (its folder: as read_files)
             raise FeatcacheError(f"{str(p).encode('utf-8', 'surrogateescape').decode('utf-8', 'replace')}: {NOT_UTF8}")
     return paths, left_out
 

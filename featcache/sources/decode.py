@@ -357,6 +357,34 @@ def skipped_listing(skipped: Sequence[Sequence[str]], limit: int, more: str = ""
 NOT_UTF8 = "file name is not valid UTF-8; rename it"
 
 
+def locale_cause() -> str:
+    """Why a name whose bytes are UTF-8 came back undecoded: Python's file system encoding, set by the locale
+    (ASCII under LC_ALL=C with UTF-8 mode turned off, PYTHONUTF8=0), and the fix."""
+    import sys
+
+    return (f"Python reads file names as {sys.getfilesystemencoding()} here (the locale); set LC_ALL=C.UTF-8 "
+            "(or PYTHONUTF8=1) and re-run")
+
+
+def utf8_bytes(name: str) -> bool:
+    """Whether a name's bytes on disk are UTF-8, whatever Python's file system encoding made of them: under an
+    ASCII one a UTF-8 name such as 'café' comes back as surrogates too, and was called "not valid UTF-8" (an
+    adversarial tester)."""
+    try:
+        os.fsencode(name).decode("utf-8")
+        return True
+    except (UnicodeError, ValueError):
+        return False
+
+
+def not_utf8(name: str, what: str = "file name", fix: str = "rename it") -> str:
+    """Why ``name`` (not ``utf8_name``) is refused: its bytes are not UTF-8 (``fix``), or they are and the locale
+    is the cause (``locale_cause``): renaming would not help."""
+    if utf8_bytes(name):
+        return f"{what} is UTF-8, but {locale_cause()}"
+    return f"{what} is not valid UTF-8; {fix}"
+
+
 def utf8_name(name: str) -> bool:
     """Whether a file name (as Python gives it) is valid UTF-8: undecodable bytes in a name come back as surrogates,
     which no UTF-8 file (a cache's paths, predict's CSV) can hold."""

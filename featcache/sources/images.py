@@ -44,7 +44,7 @@ import numpy as np
 
 from featcache.errors import CONTROL, FeatcacheError, one_line, printable, shell_word, system_limit
 from featcache.sources.base import STAGING, DataSource, Split, SplitSpec
-from featcache.sources.decode import NOT_UTF8, UnreadableImage, decode_image, utf8_name
+from featcache.sources.decode import UnreadableImage, decode_image, not_utf8, utf8_name
 from featcache.validate import check_bool, check_fraction, check_seed
 
 if TYPE_CHECKING:
@@ -382,8 +382,7 @@ def _classes(root: Path, folders: list[str]) -> tuple[list[str], dict[str, dict[
             if e.is_dir():
                 if not utf8_name(e.name):  # the name as a shell word ($'b\xe9es'), as other messages write such bytes:
                     # its repr was Python's 'b\udce9es', which names no byte of the folder (a tester)
-                    raise FeatcacheError(f"class folder name {shell_word(e.name)} in {printable(str(base))} is not valid "
-                                         "UTF-8; rename it")
+                    raise FeatcacheError(not_utf8(e.name, f"class folder name {shell_word(e.name)} in {printable(str(base))}"))
                 if CONTROL.search(e.name):  # a class name is printed by info, evaluate and predict: "be\nes" split each line
                     raise _control_error(base, e.name)
                 # One spelling for names that differ only in Unicode normalization (macOS writes NFD), so
@@ -614,7 +613,7 @@ def _hash_one(root: Path, f: _File) -> tuple[str, str | None]:
     if f.problem:
         return "", f.problem
     if not utf8_name(f.rel):
-        return "", NOT_UTF8
+        return "", not_utf8(f.rel)  # or the locale's doing (LC_ALL=C, PYTHONUTF8=0): renaming would not help
     try:
         return hashlib.sha256(_read(root / f.rel)).hexdigest(), None
     except UnreadableImage as exc:

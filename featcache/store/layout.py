@@ -133,6 +133,10 @@ def check_cache_name(path: str | Path) -> None:
     try:  # the partial records its cache's name in an HDF5 attribute, which holds UTF-8 only
         name.encode("utf-8")
     except UnicodeEncodeError:  # a traceback once the partial was made, left behind on every rerun (a tester)
+        from featcache.sources.decode import locale_cause, utf8_bytes
+
+        if utf8_bytes(name):  # 'cé.h5' where Python's file system encoding is ASCII: another name would not help
+            raise FeatcacheError(f"--out file name {shell_path(name)} is UTF-8, but {locale_cause()}") from None
         raise FeatcacheError(f"--out file name {shell_path(name)} is not valid UTF-8, which a cache records its name in; "
                              "choose a name in UTF-8") from None
     if len(os.fsencode(name)) + len(PARTIAL_SUFFIX) > NAME_MAX:
