@@ -27,6 +27,7 @@ class ArraySource:
     kind: ClassVar[str] = "arrays"
     title: ClassVar[str] = "an .npz of arrays"
     selector: ClassVar[str | None] = "npz"
+    metavar: ClassVar[str] = "FILE"
     options: ClassVar[dict[str, str]] = {"npz": "path", "take": "take"}
     elsewhere: ClassVar[dict[str, str]] = {"": "add --npz FILE"}
 
@@ -51,7 +52,9 @@ def test_a_registered_source_is_chosen_by_its_option_and_built_from_its_own(regi
                         ({"npz": "a.npz", "test_fraction": 0.2}, "--test-fraction applies to class-folder photos only")):
         with pytest.raises(FeatcacheError, match=says):
             specs._source(None, given)
-    with pytest.raises(FeatcacheError, match="use fashion_mnist, or --images DIR for class-folder photos, or --npz DIR"):
+    # each selector with its own placeholder: "--npz DIR" was every selector's DIR (a review)
+    with pytest.raises(FeatcacheError, match="use fashion_mnist, or --images DIR for class-folder photos, or --npz FILE "
+                                             "for an .npz of arrays$"):
         specs._source("mnist", {})
 
 
@@ -63,6 +66,16 @@ def test_the_flat_options_are_the_sources_own():
     assert {"images", "test_fraction", "seed", "strict", "data_dir", "train_limit", "test_limit"} == set(specs.SOURCE_OPTIONS)
     with pytest.raises(TypeError, match="unexpected keyword argument 'npz'"):
         specs.from_options(npz="a.npz")  # not registered here: not an option
+    import argparse
+
+    from featcache.cli import extract as extract_cli
+
+    sub = argparse.ArgumentParser().add_subparsers()
+    extract_cli.register(sub)
+    flags = {a.option_strings[0]: a.metavar for a in sub.choices["extract"]._actions if a.option_strings}
+    for cls in source_classes():  # a selector's placeholder in messages is its flag's in --help
+        if cls.selector is not None:
+            assert flags[specs._flag(cls.selector)] == cls.metavar
 
 
 def test_the_deprecated_keyword_form_still_takes_its_data_name_with_images(tmp_path):

@@ -199,7 +199,8 @@ def _source(data: str | None, given: dict[str, Any]) -> Any:
         named = [_flag(cls.selector) for cls in chosen] + (["--data"] if data is not None else [])
         raise FeatcacheError(f"{' and '.join(named)} choose the data two ways; give only one")
     if not chosen and data is not None and data not in [cls.kind for cls in by_name]:
-        others = ", or ".join(f"{_flag(c.selector)} DIR for {c.title}" for c in classes if c.selector is not None)
+        # Each selector's own placeholder: every one was "DIR", where another source's takes a file (a review)
+        others = ", or ".join(f"{_flag(c.selector)} {c.metavar} for {c.title}" for c in classes if c.selector is not None)
         raise FeatcacheError(f"unknown data set {data!r}; use {', '.join(c.kind for c in by_name)}" + (f", or {others}" if others else ""))
     cls = chosen[0] if chosen else next(c for c in by_name if data in (None, c.kind))
     for option in given:

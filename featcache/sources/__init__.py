@@ -8,7 +8,8 @@ that ``open_source(spec)`` can re-open it from the ``spec`` dict stored in a
 cache: later steps (fine-tuning, evaluation on images) then read exactly the
 data the features came from. Its class attributes ``kind``, ``title``,
 ``selector`` (the option that chooses it: ``images`` for ``--images DIR``;
-None for one chosen by ``--data KIND``) and ``options`` (extract's flat
+None for one chosen by ``--data KIND``), ``metavar`` (with a selector: the
+placeholder of its value, ``DIR``) and ``options`` (extract's flat
 option -> its field) let ``embedding.specs.from_options`` build it from
 extract's flags; its flags themselves are in ``cli/extract.py``.
 """

@@ -160,6 +160,7 @@ class PhotoFolder:
     kind: ClassVar[str] = "images"
     title: ClassVar[str] = "class-folder photos"
     selector: ClassVar[str | None] = "images"
+    metavar: ClassVar[str] = "DIR"  # its selector's value in messages, as extract's --help writes it
     options: ClassVar[dict[str, str]] = {"images": "root", "test_fraction": "test_fraction", "seed": "seed", "strict": "strict"}
     elsewhere: ClassVar[dict[str, str]] = {"": "add --images DIR"}  # what to do where one of its options comes alone
 
