@@ -203,12 +203,15 @@ def _source(data: str | None, given: dict[str, Any]) -> Any:
         others = ", or ".join(f"{_flag(c.selector)} {c.metavar} for {c.title}" for c in classes if c.selector is not None)
         raise FeatcacheError(f"unknown data set {data!r}; use {', '.join(c.kind for c in by_name)}" + (f", or {others}" if others else ""))
     cls = chosen[0] if chosen else next(c for c in by_name if data in (None, c.kind))
+    # Its own options checked first (the class refuses a bad value): images=False with train_limit=50 was blamed on
+    # --train-limit ("applies to Fashion-MNIST only"), where the choice of data itself was refused (a tester)
+    source = cls(**{cls.options[k]: v for k, v in given.items() if k in cls.options})
     for option in given:
         if option not in cls.options:
             owner = next(c for c in classes if option in c.options)
             hint = owner.elsewhere.get(option, owner.elsewhere.get("", ""))
             raise FeatcacheError(f"{_flag(option)} applies to {owner.title} only" + (f"; {hint}" if hint else ""))
-    return cls(**{cls.options[k]: v for k, v in given.items()})
+    return source
 
 
 def from_legacy(source: Any, model: Any, store: Any, engine: Any, legacy: dict[str, Any]) -> Parts:
