@@ -869,7 +869,7 @@ def _decode_row(root: Path, rel: str, digest: str, image_size: int) -> np.ndarra
 
 def _printable(rel: str) -> str:
     """A file name that is not valid UTF-8, shown with its odd bytes escaped (it cannot be printed or stored as is)."""
-    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return printable(rel)  # errors.printable: predict's lines and the stdout fallback write such bytes the same way
 
 
 def _listing(files: list[_File], limit: int = 5) -> str:
