@@ -264,6 +264,34 @@ def test_data_that_changed_since_extraction_is_refused(tmp_path, capsys):
     _one_line_error(capsys, ["finetune", str(head)], "changed since the head's cache was extracted (split(s) test, train differ)")
 
 
+def test_a_changed_photo_of_a_test_fraction_split_is_not_blamed_on_both_splits(tmp_path, capsys):
+    """Regression (a tester): with --test-fraction every photo is in both splits' digests, so one edited train photo
+    said "split(s) test, train differ". Now the head's own training photos are checked by content, and a change
+    elsewhere is said without naming a split."""
+    from helpers import class_image, make_class_tree, write_image
+
+    from featcache.heads.io import digest_keys
+
+    root = make_class_tree(tmp_path / "photos", {"ants": 6, "bees": 6}, ext="png", size=24)
+    res = featcache.extract(featcache.PhotoFolder(str(root), test_fraction=0.25), featcache.ModelSpec(weights="random", image_size=32),
+                            featcache.StoreSpec(out=tmp_path / "c.h5"), verbose=False)
+    cache = featcache.open_cache(res.path)
+    head = DenseHead(epochs=1, early_stopping=False).fit(cache.features("train"), cache.labels("train"))
+    meta = {**head_meta(cache, None, "keras", head), "train_digests": digest_keys(cache.digests("train"))}  # as train saves it
+    head_path = save_head(head, tmp_path / "h.keras", meta)
+    train_photo, test_photo = (root / cache.paths(split)[0] for split in ("train", "test"))
+    kept = train_photo.read_bytes()
+    write_image(train_photo, class_image(1, 99, 24))
+    err = _one_line_error(capsys, ["finetune", str(head_path)], "changed since the head's cache was extracted (1 of the head's "
+                          f"{cache.sizes['train']} training photos is gone or edited); restore them")
+    assert "split(s)" not in err
+    train_photo.write_bytes(kept)
+    write_image(test_photo, class_image(1, 99, 24))
+    err = _one_line_error(capsys, ["finetune", str(head_path)], "(a photo was added, removed, renamed or edited; --test-fraction "
+                          "draws both splits from all the photos, so which split changed cannot be told)")
+    assert "split(s)" not in err
+
+
 @pytest.mark.slow
 def test_class_folder_photos_fine_tune_export_and_predict(tmp_path, capsys):
     """The same path on RGB photos in class folders (random weights: plumbing only)."""

@@ -142,9 +142,8 @@ def reopen_source(meta: dict[str, Any], verbose: bool = False) -> DataSource:
                              + "finetune reads the images the head's cache was extracted from") from None
     want = meta.get("data_digest")
     if want and source.digest != want:
-        changed = ", ".join(s for s in sorted(set(want) | set(source.digest)) if want.get(s) != source.digest.get(s))
         raise FeatcacheError(f"the images at {spec.get('data_dir') or spec.get('root') or spec} changed since the head's cache was "
-                             f"extracted (split(s) {changed} differ); restore them, or re-extract and retrain the head")
+                             f"extracted ({_what_changed(meta, want, source)}); restore them, or re-extract and retrain the head")
     if want and "skipped" in meta:  # photos: the rows of the head's cache, nothing decoded to find them
         source.settle(dict(meta["skipped"] or []))
     if list(source.class_names) != list(meta.get("class_names", [])):
@@ -152,6 +151,26 @@ def reopen_source(meta: dict[str, Any], verbose: bool = False) -> DataSource:
     if "train" not in source.splits:
         raise FeatcacheError(f"the data at {spec} has no train split; fine-tuning needs the head's training images")
     return source
+
+
+def _what_changed(meta: dict[str, Any], want: dict[str, str], source: DataSource) -> str:
+    """Which of the head's data changed, as far as can be told. Photos split by --test-fraction: every photo is in
+    both splits' digests (any one can move the stratified split), so one edited train photo moved both, and
+    "split(s) test, train differ" named a split with no changed photo (a tester). There only the head's own
+    training photos (``train_digests``, by content) can be checked."""
+    spec = meta.get("source") or {}
+    if not (isinstance(spec, dict) and spec.get("kind") == "images" and spec.get("test_fraction") is not None):
+        now = source.digest
+        return f"split(s) {', '.join(s for s in sorted(set(want) | set(now)) if want.get(s) != now.get(s))} differ"
+    trained, digests = meta.get("train_digests"), getattr(source.pending, "digests", None)
+    if trained is not None and digests is not None:
+        from featcache.heads.io import digest_keys
+
+        gone = int((~np.isin(np.asarray(trained, dtype=np.uint64), digest_keys(digests))).sum())
+        if gone:
+            return f"{gone} of the head's {len(trained)} training photos {'is' if gone == 1 else 'are'} gone or edited"
+    return ("a photo was added, removed, renamed or edited; --test-fraction draws both splits from all the photos, "
+            "so which split changed cannot be told")
 
 
 def training_rows(meta: dict[str, Any], labels: np.ndarray, validation_split: float) -> tuple[np.ndarray, np.ndarray]:
