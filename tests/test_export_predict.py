@@ -410,6 +410,27 @@ def test_an_edited_or_damaged_model_is_refused_by_its_digest(tiny_model, tmp_pat
     assert len(built) == 1
 
 
+@pytest.mark.parametrize("edit, why", [
+    (lambda layer: layer["config"].update(bogus=1), "TypeError: Unrecognized keyword arguments passed to Softmax: {'bogus': 1}"),
+    (lambda layer: layer.update(class_name="NoSuchLayer"),
+     "ValueError: Could not deserialize 'keras.layers.NoSuchLayer' because it is not a KerasSaveable subclass"),
+], ids=["unknown-argument", "unknown-class"])
+def test_a_model_keras_cannot_rebuild_says_why_in_one_line(tiny_model, tmp_path, capsys, edit, why):
+    """Regression (a tester): a crafted model whose config.json Keras cannot deserialize (its digest made again,
+    so only the load can tell) said only 'could not be loaded (ValueError)'. Now Keras's reason, one line, exit 2."""
+    def change(name, data):
+        if name == "config.json":
+            config = json.loads(data)
+            edit(next(l for l in config["config"]["layers"] if l["class_name"] == "Softmax"))
+            return json.dumps(config).encode()
+        return data
+
+    bad = reseal_model(_rewrite_model(tiny_model, tmp_path / "m.keras", change))
+    photo = write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
+    _one_line_error(capsys, ["predict", str(bad), str(photo), "--runtime", "tensorflow"],
+                    f"{bad} could not be loaded ({why}); re-export it with this featcache version")
+
+
 def test_a_flipped_byte_in_a_model_file_is_one_line(tiny_model, tmp_path, capsys):
     """A byte flipped in place (a bad disk, not an edit): the zip's CRC-32, read through while hashing, says so."""
     import shutil

@@ -85,4 +85,4 @@ def test_a_model_naming_an_unknown_backbone_is_refused_at_load_in_its_own_words(
     keras_text = ("<class 'Functional'> could not be deserialized properly.\n\nException encountered: Error when deserializing "
                   "class 'Preprocess'.\n\nException encountered: unknown backbone 'nope'; choose one of: mobilenet_v2")
     assert load_problem(TypeError(keras_text)) == "unknown backbone 'nope'; choose one of: mobilenet_v2"
-    assert load_problem(TypeError("something else")) == "TypeError"
+    assert load_problem(TypeError("something else")) == "TypeError: something else"

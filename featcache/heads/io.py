@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-from featcache.errors import FeatcacheError, first_line, no_permission
+from featcache.errors import FeatcacheError, first_line, no_permission, one_line
 from featcache.store.atomic import atomic_path
 from featcache.validate import DIGESTS_SINCE, check_path, check_replaceable, checks_switches, release
 
@@ -469,7 +469,15 @@ def load_problem(exc: BaseException) -> str:
     last = text.rpartition("Exception encountered: ")[2]
     if last is not text and "unknown backbone" in last:
         return first_line(RuntimeError(last), limit=200)
-    return type(exc).__name__
+    # Anything else in Keras's own words after the type: the type alone ('could not be loaded (ValueError)') did
+    # not say why, for a config.json altered to name an unknown layer class or argument (an adversarial tester).
+    # The innermost "Exception encountered:" is the cause; the lines before it are Keras's advice and the config.
+    # one_line: the text quotes the file's config, which may hold control characters.
+    why = first_line(RuntimeError(last), empty="")
+    if len(why) > 200:  # Keras's longest run on with advice: their first sentence says what is wrong
+        first, dot, _ = why[:200].partition(". ")
+        why = first + "." if dot else why[:197] + "..."
+    return one_line(f"{type(exc).__name__}: {why}" if why else type(exc).__name__)
 
 
 def _unreadable(path: Path, why: str) -> FeatcacheError:
