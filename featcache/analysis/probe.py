@@ -620,7 +620,7 @@ def _run_jobs(path: Path, jobs, params, scoring: Scoring, n_jobs: int, verbose: 
     else:
         from joblib import Parallel, delayed
 
-        from featcache.heads.solver import call_recording, replay
+        from featcache.heads.solver import call_in_worker, replay
 
         seen: set = set()
 
@@ -630,8 +630,9 @@ def _run_jobs(path: Path, jobs, params, scoring: Scoring, n_jobs: int, verbose: 
                 yield out
 
         # processes, as curve's: call_recording's warnings.catch_warnings is per process, not thread-safe (a review)
+        # call_in_worker: the workers end with this process, however it ends (solver.watch_parent)
         gen = shown(Parallel(n_jobs=n_jobs, backend="loky", return_as="generator_unordered")(
-            delayed(call_recording)(task, *job) for job in jobs))
+            delayed(call_in_worker)(os.getpid(), task, *job) for job in jobs))
     for i, (key, value) in enumerate(gen):
         results[key] = value
         if bar:

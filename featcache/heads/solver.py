@@ -13,6 +13,9 @@ runs to its tolerance, max_iter=-1).
 from __future__ import annotations
 
 import contextlib
+import os
+import threading
+import time
 import warnings
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
@@ -61,6 +64,38 @@ def call_recording(fn: Callable[..., T], *args: Any) -> tuple[T, list[WarningRec
         warnings.simplefilter("always")
         result = fn(*args)
     return result, [(str(w.message), w.category, w.filename, w.lineno) for w in caught]
+
+
+# How often a joblib worker process asks whether the run it works for is still there (``watch_parent``): one
+# getppid() a second, nothing beside a fit.
+PARENT_POLL_S = 1.0
+_watched: int | None = None
+
+
+def watch_parent(parent: int) -> None:
+    """End this process, a joblib (loky) worker of the process ``parent``, within ``PARENT_POLL_S`` of that process
+    ending. A curve or probe with --jobs killed by SIGKILL left its workers fitting their tasks to the end (a Keras
+    fit of minutes), then idle for loky's 300 s worker timeout (a tester): loky's workers hold both ends of their
+    result pipe, so nothing tells them. They write no file (the parent writes every row), so exiting loses nothing.
+    Started once per worker; a no-op in ``parent`` itself (joblib runs a single job in the calling process)."""
+    global _watched
+    if parent == os.getpid() or _watched == parent:
+        return
+    _watched = parent
+
+    def watch() -> None:
+        while os.getppid() == parent:  # the parent gone, the worker is a child of init or a subreaper
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="featcache-parent-watch", daemon=True).start()
+
+
+def call_in_worker(parent: int, fn: Callable[..., T], *args: Any) -> tuple[T, list[WarningRecord]]:
+    """``call_recording(fn, *args)`` in a joblib worker process of ``parent`` (``os.getpid()`` of the process that
+    runs the ``Parallel``), which ends as soon as ``parent`` does (``watch_parent``)."""
+    watch_parent(parent)
+    return call_recording(fn, *args)
 
 
 def replay(records: Iterable[WarningRecord], seen: set[tuple[type, str]]) -> None:

@@ -11,6 +11,7 @@ fits: the cached features of the curve's layer, or the cache's raw images
 from __future__ import annotations
 
 import functools
+import os
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
@@ -157,10 +158,11 @@ def execute(work: list[tuple], jobs: int) -> Iterator[tuple[Task, list[tuple[flo
         return
     from joblib import Parallel, delayed
 
-    from featcache.heads.solver import call_recording, replay
+    from featcache.heads.solver import call_in_worker, replay
 
     seen: set = set()
     parallel = Parallel(n_jobs=jobs, backend=BACKEND, return_as="generator_unordered", max_nbytes=None)
-    for out, records in parallel(delayed(call_recording)(run_task, *item) for item in work):
+    parent = os.getpid()  # the workers end with this process, however it ends (solver.watch_parent)
+    for out, records in parallel(delayed(call_in_worker)(parent, run_task, *item) for item in work):
         replay(records, seen)  # the workers' warnings in the CLI's one-line form, each once
         yield out
