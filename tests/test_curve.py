@@ -344,8 +344,13 @@ def test_a_spec_validates_itself_and_names_its_identity(tiny_cache):
                             ({"sizes": "20", "baseline_sizes": [20]}, "need --baseline scratch")]:
         with pytest.raises(FeatcacheError, match=message):
             CurveSpec(**kwargs)
-    with pytest.raises(FeatcacheError, match="bad parameters for head 'logreg'"):
+    # the head's parameters listed, those the curve sets itself left out (it was Python's "unexpected keyword")
+    with pytest.raises(FeatcacheError, match=r"^head 'logreg' has no parameter 'colour'; its parameters: C, cv_folds, "
+                                             r"max_iter, n_jobs, warm_start$"):
         CurveSpec(sizes="20", heads="logreg", head_params={"logreg": {"colour": 1}}).bind(cache)
+    with pytest.raises(FeatcacheError, match=r"^head 'scratch' has no parameter 'colour'; its parameters: .*epochs"):
+        CurveSpec(sizes="20", heads="logreg", baseline="scratch", baseline_sizes=[20],
+                  baseline_params={"colour": 1}).bind(cache)
 
 
 @pytest.mark.parametrize("head, params, message", [

@@ -112,11 +112,12 @@ def parse_head_params(value: Any, heads: Sequence[str], flag: str = "--param",
     return groups
 
 
-def check_param_names(name: str, params: Mapping[str, Any], hidden: Collection[str] = ()) -> None:
+def check_param_names(name: str, params: Mapping[str, Any], hidden: Collection[str] = (), cls: type | None = None) -> None:
     """Every name in ``params`` is a parameter of head ``name`` (``head_params``), or one line listing them: Python's
     "got an unexpected keyword argument" named none the head does take. ``hidden``: names the caller sets itself,
-    left out of the list (it offered ``seed`` and ``n_classes``, which ``--param`` then refused; a review)."""
-    known = head_params(name)
+    left out of the list (it offered ``seed`` and ``n_classes``, which ``--param`` then refused; a review). ``cls``:
+    the estimator class when ``name`` is not a registered head (a curve's scratch baseline)."""
+    known = head_params(name) if cls is None else sorted(cls().get_params()) if hasattr(cls, "get_params") else []
     unknown = [k for k in params if known and k not in known]
     if unknown:
         listed = [k for k in known if k not in hidden]

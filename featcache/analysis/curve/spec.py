@@ -78,7 +78,7 @@ def identity_params(params: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[s
 
 def full_params(head: str, n_classes: int, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
     """Every parameter of ``head`` as the curve fits it (the seed aside: each fit gets the curve's)."""
-    from featcache.heads import check_head_params
+    from featcache.heads import check_head_params, check_param_names
 
     cls = estimator_class(head)
     defaults = dict(getattr(cls, "curve_params", {}))  # the head's own choice for curves (DenseHead: the lesson's)
@@ -88,10 +88,10 @@ def full_params(head: str, n_classes: int, overrides: Mapping[str, Any] | None) 
         raise FeatcacheError(f"head_params gives head {head!r} a seed; each fit gets one of the curve's seeds: use seeds=")
     params = {**defaults, **(overrides or {})}
     params.pop("seed", None)
-    try:
-        est = make_estimator(head, params, 0)
-    except TypeError as exc:
-        raise FeatcacheError(f"bad parameters for head {head!r} ({exc}); pass only parameters that head takes") from None
+    # the one check of names (heads.check_param_names: the head's parameters listed); it was a near-copy of
+    # make_head's TypeError line here, which named none of them
+    check_param_names(head, overrides or {}, hidden=("seed", "n_classes"), cls=cls)
+    est = make_estimator(head, params, 0)
     # Every value checked here, before the curve's folder is made: C=-1 was scikit-learn's traceback at the first fit,
     # after a header-only curve.csv recording it, which then refused the corrected re-run (an adversarial tester).
     check_head_params(est)
