@@ -858,3 +858,34 @@ def test_the_workers_of_a_killed_curve_end_with_it(tmp_path):
         for pid in workers:  # ours, started by this test: never left behind, whatever failed
             if _running(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+_FORKSERVER_JOBS = '''
+import os
+from joblib import Parallel, delayed
+from joblib.externals.loky.backend.context import set_start_method
+from featcache.heads.solver import call_in_worker
+
+set_start_method("forkserver")  # the workers are the forkserver's children, not this process's
+
+
+def task(i):
+    return i
+
+
+if __name__ == "__main__":
+    print(sorted(out for out, _ in Parallel(n_jobs=2, backend="loky")(delayed(call_in_worker)(os.getpid(), task, i)
+                                                                        for i in range(4))))
+'''
+
+
+def test_a_worker_that_is_not_the_runs_child_is_not_ended(tmp_path):
+    """Regression (a review): watch_parent compared getppid() with the run's pid, so a worker started by loky's
+    forkserver (its child, not the run's) exited at once and the run failed with TerminatedWorkerError."""
+    import os
+
+    script = tmp_path / "jobs.py"
+    script.write_text(_FORKSERVER_JOBS)
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert (proc.returncode, proc.stdout) == (0, "[0, 1, 2, 3]\n"), proc.stderr[-2000:]

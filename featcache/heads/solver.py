@@ -77,9 +77,14 @@ def watch_parent(parent: int) -> None:
     ending. A curve or probe with --jobs killed by SIGKILL left its workers fitting their tasks to the end (a Keras
     fit of minutes), then idle for loky's 300 s worker timeout (a tester): loky's workers hold both ends of their
     result pipe, so nothing tells them. They write no file (the parent writes every row), so exiting loses nothing.
-    Started once per worker; a no-op in ``parent`` itself (joblib runs a single job in the calling process)."""
+    Started once per worker; a no-op in ``parent`` itself (joblib runs a single job in the calling process) and in
+    a worker that is not ``parent``'s child (a forkserver's)."""
     global _watched
     if parent == os.getpid() or _watched == parent:
+        return
+    if os.getppid() != parent:
+        # Not a direct child: under loky's forkserver start method the workers are the forkserver's children, and the
+        # poll below ended each at once (joblib's TerminatedWorkerError; a review). getppid cannot tell of parent here.
         return
     _watched = parent
 
