@@ -124,9 +124,10 @@ def test_predict_skips_a_file_whose_name_is_not_utf8_as_extract_does(tmp_path, f
     out, err = capsys.readouterr()
     assert [l.split(": ")[0] for l in out.strip().splitlines()] == [str(folder / "ok.png")]  # the CSV's line: stderr
     assert err.strip().startswith("predict: skipped 1 file(s)") and "file name is not valid UTF-8; rename it" in err
+    assert "p\\xfe.png" in err and "\ufffd" not in err  # the byte, as the other skips write it (it was U+FFFD; a review)
     assert csv_path.read_text().count("\n") == 2  # the header and ok.png
     np.save(os.fsdecode(bytes(tmp_path) + b"/a\xfe.npy"), np.zeros((1, 16, 16), np.uint8))
-    one_line_error(capsys, ["predict", str(fake_model), os.fsdecode(bytes(tmp_path) + b"/a\xfe.npy")], "not valid UTF-8; rename it")
+    one_line_error(capsys, ["predict", str(fake_model), os.fsdecode(bytes(tmp_path) + b"/a\xfe.npy")], "a\\xfe.npy: file name is not valid UTF-8; rename it")
 
 
 def test_predict_reads_a_folder_whose_path_is_not_utf8_as_extract_does(tmp_path, fake_model, capsys):

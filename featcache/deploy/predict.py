@@ -131,7 +131,7 @@ def read_files(paths: Sequence[Path], size: int, rows: int | Callable[[int], int
         # UTF-8 that Python's ASCII file system encoding (LC_ALL=C, PYTHONUTF8=0) left undecoded is read: its row
         # holds those bytes (write_text), and it was called "not valid UTF-8" (an adversarial tester)
         if not utf8_bytes(p.name):
-            skip = (str(p).encode("utf-8", "surrogateescape").decode("utf-8", "replace"), NOT_UTF8)
+            skip = (printable(str(p)), NOT_UTF8)  # its byte as \xfe, as the other skips and extract's listing write it
         else:
             # A folder whose path is not UTF-8 is read, as extract reads one: the CSV holds a path's bytes as they are
             # (write_text), and a Latin-1 folder (or a UTF-8 one where Python's file system encoding is ASCII, under
@@ -535,6 +535,7 @@ def _is_npy(path: Path) -> bool:
 def collect_inputs(images: Sequence[str | Path], csv: str | Path | None, recursive: bool = False) -> tuple[list[Path], list[LeftOut]]:
     """``(paths, left_out)``: the inputs, folders replaced by their image files (``expand_inputs``), all checked
     before any work: every one exists, ``csv`` may be written, and each ``.npy``'s name can name its rows."""
+    from featcache.errors import printable
     from featcache.sources.decode import NOT_UTF8, utf8_bytes
 
     paths, left_out = expand_inputs(images, recursive)
@@ -543,7 +544,7 @@ def collect_inputs(images: Sequence[str | Path], csv: str | Path | None, recursi
         check_csv(check_path(csv, "csv", "the .csv file to write the predictions to"), paths)
     for p in paths:
         if _is_npy(p) and not utf8_bytes(p.name):  # an array's rows are named after its file (its folder: as read_files)
-            raise FeatcacheError(f"{str(p).encode('utf-8', 'surrogateescape').decode('utf-8', 'replace')}: {NOT_UTF8}")
+            raise FeatcacheError(f"{printable(str(p))}: {NOT_UTF8}")
     return paths, left_out
 
 
