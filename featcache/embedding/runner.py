@@ -153,9 +153,9 @@ def _check_default_name(path: Path, source: Any) -> None:
     """The default cache name, made from the data set's name (a photo folder's), leaves room for its partial's: a
     folder named with 230 characters was ENAMETOOLONG, a line that blamed a name "too long" and said "use a shorter
     name" when the user had given none (an adversarial tester). check_cache_name's words are --out's."""
-    from featcache.store.layout import NAME_MAX, PARTIAL_SUFFIX
+    from featcache.store.layout import NAME_MAX, PARTIAL_SUFFIX, partial_name_bytes
 
-    n = len(os.fsencode(path.name)) + len(PARTIAL_SUFFIX)
+    n = partial_name_bytes(path.name)
     if n > NAME_MAX:
         root = getattr(source, "root", None)
         whose = f"the folder name {printable(Path(root).resolve().name[:40])}..." if root is not None else "the data set's name"

@@ -127,6 +127,12 @@ def partial_path(path: Path) -> Path:
     return path.with_name(path.name + PARTIAL_SUFFIX)
 
 
+def partial_name_bytes(name: str) -> int:
+    """The bytes of the file name of ``name``'s partial (``<name>.partial.h5``), which must fit in ``NAME_MAX``: the
+    one measure for a --out name (``check_cache_name``) and a default one (``embedding.runner``)."""
+    return len(os.fsencode(name)) + len(PARTIAL_SUFFIX)
+
+
 def check_cache_name(path: str | Path) -> None:
     """A cache name leaves room for its partial's: a 246-byte --out failed with ENAMETOOLONG, a traceback."""
     name = Path(path).name
@@ -139,7 +145,7 @@ def check_cache_name(path: str | Path) -> None:
             raise FeatcacheError(f"--out file name {shell_path(name)} is UTF-8, but {locale_cause()}") from None
         raise FeatcacheError(f"--out file name {shell_path(name)} is not valid UTF-8, which a cache records its name in; "
                              "choose a name in UTF-8") from None
-    if len(os.fsencode(name)) + len(PARTIAL_SUFFIX) > NAME_MAX:
+    if partial_name_bytes(name) > NAME_MAX:
         raise FeatcacheError(f"--out file name is too long ({len(os.fsencode(name))} bytes): featcache writes "
                              f"<name>{PARTIAL_SUFFIX} beside it and a file name holds at most {NAME_MAX} bytes; "
                              f"choose a name of at most {NAME_MAX - len(PARTIAL_SUFFIX)} bytes")
