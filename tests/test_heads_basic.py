@@ -279,3 +279,19 @@ def test_early_stopping_without_validation_rows_is_refused():
     with pytest.raises(FeatcacheError, match="early_stopping watches the validation rows, and validation_split 0 holds none"):
         DenseHead(validation_split=0).check_params()
     DenseHead(validation_split=0, early_stopping=False).check_params()
+
+
+@pytest.mark.parametrize("head, params, unused", [
+    ("logreg", {"C": 0.03}, ["cv_folds", "n_jobs", "seed"]),
+    ("logreg", {"C": "cv"}, []),
+    ("svm", {"C": 10.0}, ["cv_folds"]),  # the calibration's folds use the seed and n_jobs
+    ("svm", {"C": 10.0, "probability": False}, ["calibration_cv", "cv_folds", "n_jobs", "seed"]),
+    ("svm", {"C": "cv", "probability": False}, ["calibration_cv"]),
+    ("keras", {}, []),  # a head without the method: nothing said
+])
+def test_info_names_the_parameters_a_fit_does_not_read(head, params, unused):
+    """info listed cv_folds 5 of a head fitted with C 0.03 as if it mattered (a new-user tester; a review: n_jobs)."""
+    from featcache.heads import HEADS, unused_params
+
+    full = {**HEADS[head]().get_params(), **params}
+    assert unused_params(head, full) == unused

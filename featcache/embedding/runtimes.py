@@ -511,9 +511,10 @@ def build(name: str, spec: ConversionSpec, batch_size: int | None, runtime_dir: 
 
     A runtime asked for by name that is missing or cannot convert is one
     FeatcacheError line; ``auto`` tries :data:`AUTO_ORDER` and ends on TensorFlow.
-    ``say_small`` False: no note when the one reason is a job too small to
-    repay a conversion (auto's choice, not a fallback): predict said it on
-    every run of a few photos (a new-user tester).
+    ``say_small`` False: no note for a job too small to repay a conversion
+    (auto's choice, not a fallback), nor for a converted runtime missing
+    then, which such a job would not have used either: predict said one or
+    the other on every run of a few photos (a new-user tester; a review).
     """
     check_runtime(name)
     if name != "auto":
@@ -521,33 +522,40 @@ def build(name: str, spec: ConversionSpec, batch_size: int | None, runtime_dir: 
         if not runtime.available():
             raise FeatcacheError(f"--runtime {name}: {runtime.why_unavailable()}; or use --runtime auto")
         return name, runtime.build(spec, batch_size, runtime_dir), None
-    reasons, small = [], None
+    reasons: list[str] = []
+    moot: list[str] = []  # reasons a job too small to convert for makes moot (say_small)
     if _keras_on_tensorflow() and _tensorflow_sees_gpu():
         reasons.append("TensorFlow runs on a GPU here")  # the converted runtimes are the CPU builds
     for candidate in AUTO_ORDER if not reasons else ("tensorflow",):
         runtime = REGISTRY[candidate]
         if candidate == "tensorflow":
-            if not say_small:
-                reasons = [r for r in reasons if r != small]
+            if not say_small and _small_job(expected_images):
+                reasons = [r for r in reasons if r not in moot]  # a cached conversion that failed is still said
             note = f"runtime auto: using tensorflow ({'; '.join(dict.fromkeys(reasons))})" if reasons else None  # once each
             return candidate, runtime.build(spec, batch_size, runtime_dir), note
         if not runtime.available():
             reasons.append(runtime.why_unavailable())
+            moot.append(reasons[-1])
             continue
         key = spec.key()
-        if (expected_images is not None and expected_images < AUTO_MIN_IMAGES  # a cached one must be usable (~20 ms):
+        if (_small_job(expected_images)  # a cached one must be usable (~20 ms):
                 and not _digest_matches(runtime_dir / f"{key}{runtime.fmt.suffix}", key)):  # one from before keyed checksums is not
             # one reason for every converted runtime (it named each: "...for onnxruntime; ...for openvino"; a new user)
             n = expected_images
-            small = f"{n} image{'s do' if n != 1 else ' does'} not repay converting the model: a conversion " \
-                    f"pays from {AUTO_MIN_IMAGES:,} images, or once one is cached"
-            reasons.append(small)
+            reasons.append(f"{n} image{'s do' if n != 1 else ' does'} not repay converting the model: a conversion "
+                           f"pays from {AUTO_MIN_IMAGES:,} images, or once one is cached")
+            moot.append(reasons[-1])
             continue
         try:
             return candidate, runtime.build(spec, batch_size, runtime_dir), None
         except FeatcacheError as exc:
             reasons.append(str(exc))
     raise AssertionError("AUTO_ORDER ends on tensorflow")
+
+
+def _small_job(expected_images: int | None) -> bool:
+    """Whether ``expected_images`` are too few to repay converting a model (``AUTO_MIN_IMAGES``)."""
+    return expected_images is not None and expected_images < AUTO_MIN_IMAGES
 
 
 _CONVERSIONS = [0]  # conversions this process made (``conversions_made``)

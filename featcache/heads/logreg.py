@@ -155,7 +155,7 @@ class LogRegHead(ClassifierMixin, BaseEstimator):
     def unused_params(self) -> list[str]:
         """Parameters this fit does not read: with a fixed C, the CV's folds and seed (``info`` says so; it listed
         ``cv_folds 5`` for a head fitted with C 0.03, a new-user tester)."""
-        return [] if self.C == "cv" else ["cv_folds", "seed"]
+        return [] if self.C == "cv" else ["cv_folds", "n_jobs", "seed"]  # n_jobs: the CV's fold threads
 
     def folds_needed(self) -> str | None:
         """What in ``fit`` splits the training images into folds, so needs 2 of every class (None: nothing)."""

@@ -129,7 +129,8 @@ class SVMHead(ClassifierMixin, BaseEstimator):
         folds without probabilities, the seed when neither splits the rows."""
         unused = [] if self.C == "cv" else ["cv_folds"]
         unused += [] if self.probability else ["calibration_cv"]
-        return unused + ([] if self.uses_seed else ["seed"])
+        unused += [] if self.C == "cv" or self.probability else ["n_jobs"]  # it runs the folds of either
+        return sorted(unused + ([] if self.uses_seed else ["seed"]))
 
     @property
     def uses_seed(self) -> bool:
