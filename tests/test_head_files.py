@@ -562,6 +562,12 @@ def test_why_a_keras_file_would_not_load_is_said_in_words():
     assert load_problem(wrapped) == "TypeError: Unrecognized keyword arguments passed to Softmax: {'a\\x1bb': 1}"
     long = ValueError("Unable to revive model from config. When overriding the `get_config()` method, " + "x" * 200)
     assert load_problem(long) == "ValueError: Unable to revive model from config."
+    # a layer's call failing while the model is rebuilt: Keras's preamble first, its cause in bold after it
+    called = ValueError("Exception encountered when calling Preprocess.call().\n\n\x1b[1mCannot convert '(None, -5, -5, 3)' "
+                        "to a shape. Negative dimensions are not allowed.\x1b[0m\n\nArguments received by Preprocess.call():\n"
+                        "  \u2022 args=('<KerasTensor>',)")
+    assert load_problem(called) == ("ValueError: Cannot convert '(None, -5, -5, 3)' to a shape. Negative dimensions are "
+                                    "not allowed.")
 
 
 # --- save_head refuses what it would lose or what load_head would refuse ---------------------------------

@@ -27,6 +27,7 @@ import io
 import json
 import math
 import os
+import re
 import warnings
 import zipfile
 from pathlib import Path
@@ -473,6 +474,14 @@ def load_problem(exc: BaseException) -> str:
     # not say why, for a config.json altered to name an unknown layer class or argument (an adversarial tester).
     # The innermost "Exception encountered:" is the cause; the lines before it are Keras's advice and the config.
     # one_line: the text quotes the file's config, which may hold control characters.
+    # A layer's call failing while Keras rebuilds the model is "Exception encountered when calling X.call().", then
+    # the cause (in bold: ANSI escapes), then the arguments: the first line alone was that preamble (a tester's
+    # model with image_size -5 said "could not be loaded (ValueError: Exception encountered when calling
+    # Preprocess.call().)"), so the cause is taken from the next paragraph.
+    if last.lstrip().startswith("Exception encountered when calling"):
+        paragraphs = [p.strip() for p in re.sub(r"\x1b\[[0-9;]*m", "", last).split("\n\n") if p.strip()]
+        if len(paragraphs) > 1:
+            last = paragraphs[1]
     why = first_line(RuntimeError(last), empty="")
     if len(why) > 200:  # Keras's longest run on with advice: their first sentence says what is wrong
         first, dot, _ = why[:200].partition(". ")
