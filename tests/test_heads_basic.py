@@ -295,3 +295,18 @@ def test_info_names_the_parameters_a_fit_does_not_read(head, params, unused):
 
     full = {**HEADS[head]().get_params(), **params}
     assert unused_params(head, full) == unused
+
+
+def test_a_bad_param_value_and_its_example_are_written_as_param_takes_them():
+    """Regression (a tester): curve --param logreg.C=abc said "e.g. LogRegHead C 0.03 or LogRegHead C cv", parse_C's
+    example in the class's words, after a first half in the user's; the example is now a --param that works."""
+    from featcache.heads import check_param_values
+
+    with pytest.raises(FeatcacheError) as err:
+        check_param_values("logreg", {"C": "abc"}, "--param logreg.")
+    assert str(err.value) == "--param logreg.C 'abc' is not a positive number or 'cv'; e.g. --param logreg.C=0.03 or --param logreg.C=cv"
+    with pytest.raises(FeatcacheError) as err:
+        check_param_values("svm", {"C": 0})
+    assert str(err.value) == "--param C 0 is not a positive number or 'cv'; e.g. --param C=0.03 or --param C=cv"
+    with pytest.raises(FeatcacheError, match=r"^--param max_iter 0 is not valid; use a whole number >= 1, e\.g\. 2000$"):
+        check_param_values("logreg", {"max_iter": 0})

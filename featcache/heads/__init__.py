@@ -146,7 +146,10 @@ def check_param_values(name: str, params: Mapping[str, Any], flag: str = "--para
             # --param was refused. The caller's full check, with the preset's and its own options, says any real one.
             return
         sep = "" if flag.endswith(".") else " "
-        raise FeatcacheError(f"{flag}{sep}{msg[len(prefix):]}") from None
+        # the rest of the message may name it again, as an example ("e.g. LogRegHead C 0.03 or LogRegHead C cv",
+        # validate.parse_C): written as --param takes it, not in the class's words (a tester)
+        rest = msg[len(prefix):].replace(f"{prefix}{param} ", f"{flag}{sep}{param}=")
+        raise FeatcacheError(f"{flag}{sep}{rest}") from None
 
 
 # Parameters that change how a head runs, not what it fits (scikit-learn's names): left out of a train default file
