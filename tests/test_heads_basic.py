@@ -310,3 +310,16 @@ def test_a_bad_param_value_and_its_example_are_written_as_param_takes_them():
     assert str(err.value) == "--param C 0 is not a positive number or 'cv'; e.g. --param C=0.03 or --param C=cv"
     with pytest.raises(FeatcacheError, match=r"^--param max_iter 0 is not valid; use a whole number >= 1, e\.g\. 2000$"):
         check_param_values("logreg", {"max_iter": 0})
+
+
+def test_a_param_checked_alone_leaves_a_pair_to_the_preset_it_is_merged_with():
+    """Regression (a tester): curve --param keras.validation_split=0 (curve's preset is the lesson's, without early
+    stopping) and train --preset lesson --param validation_split=0 were refused, "early_stopping watches the
+    validation rows", the class default's complaint. The merged head checks the pair."""
+    from featcache.heads import check_param_values
+    from featcache.heads.dense import DenseHead
+
+    check_param_values("keras", {"validation_split": 0})
+    DenseHead.from_preset("lesson", validation_split=0).check_params()
+    with pytest.raises(FeatcacheError, match="early_stopping watches the validation rows"):
+        DenseHead.from_preset("default", validation_split=0).check_params()
