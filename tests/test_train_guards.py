@@ -532,3 +532,26 @@ def test_a_file_saved_at_out_during_training_is_refused_in_the_clis_words(cache,
     err = capsys.readouterr().err.strip()
     assert f"--out {out} exists and is not a head featcache wrote; choose another --out, or pass --force" in err, err
     assert out.read_text() == "my notes" and len(err.splitlines()) == 1
+
+
+def test_a_default_head_name_too_long_for_the_file_system_is_refused_before_the_fit(monkeypatch, cache):
+    """Regression (a tester): a cache extracted from a photo folder with a 210-character name (its own default name
+    fits) trained, then failed on ENAMETOOLONG with "use a shorter name" of a name the user never gave. The default
+    head name is checked before the fit, and the line says to give --out."""
+    from types import SimpleNamespace
+
+    from featcache.analysis import train as train_mod
+    from featcache.errors import FeatcacheError
+
+    meta = SimpleNamespace(meta={"dataset": "b" * 210})
+    with pytest.raises(FeatcacheError, match=r"^the default head file name, made from the data set name b{40}\.\.\., is "
+                                             r"too long \(256 bytes; a file name holds at most 255\); name the head "
+                                             r"with --out NAME\.npz$"):
+        train_mod.check_default_name(Path("/x") / ("b" * 252 + ".npz"), meta)
+    train_mod.check_default_name(Path("/x") / ("b" * 251 + ".npz"), meta)  # 255 bytes: fits
+    fit = []
+    monkeypatch.setattr(train_mod, "fit_and_score", lambda *a, **k: fit.append(1))
+    monkeypatch.setattr(train_mod, "default_head_path", lambda *a, **k: Path("/x") / ("b" * 260 + ".npz"))
+    with pytest.raises(FeatcacheError, match="too long"):
+        train_mod.train(cache, head="logreg", verbose=False)
+    assert fit == []
