@@ -1587,3 +1587,20 @@ def test_an_hdf5_error_without_a_message_is_named_by_its_type(tmp_path, monkeypa
     monkeypatch.setattr(layout.h5py, "File", refuse)
     with pytest.raises(NotHDF5, match=rf"is not a readable HDF5 file \({type(raised).__name__}\)"):
         layout.open_h5(tmp_path / "c.h5")
+
+
+def test_a_name_with_no_room_for_lock_is_locked_under_a_hashed_name(tmp_path):
+    """Regression (a tester): curve's default folder, named after a photo folder of 210 characters, is a legal name
+    of 252 bytes with no room for ".lock": "cannot write the lock file ... (File name too long); choose a writable
+    --out". Its lock is .<16 hex of the name's SHA-256>.lock beside it, and it works."""
+    from featcache.store.layout import lock_path
+
+    long = tmp_path / ("c" * 251)
+    lp = lock_path(long)
+    assert lp.parent == tmp_path and lp.name.startswith(".") and lp.name.endswith(".lock") and len(lp.name) == 22
+    assert lock_path(tmp_path / ("c" * 250)).name == "c" * 250 + ".lock"  # 255 bytes: as before
+    assert lock_path(tmp_path / ("c" * 252)) != lp
+    long.mkdir()
+    with exclusive_lock(long):
+        assert lp.exists()
+    assert not lp.exists()

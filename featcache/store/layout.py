@@ -155,7 +155,14 @@ def lock_path(path: Path) -> Path:
     """``<path>.lock`` beside ``path``, made absolute first: ``curve --out .`` has no name to add to (a review);
     the file system's root, none at all, so its lock goes inside it."""
     path = Path(path).resolve()
-    return path / ".featcache.lock" if path == path.parent else path.with_name(path.name + ".lock")
+    if path == path.parent:
+        return path / ".featcache.lock"
+    if len(os.fsencode(path.name + ".lock")) > NAME_MAX:
+        # a legal name of 251 bytes or more has no room for ".lock": a curve folder named after a long photo folder
+        # said "cannot write the lock file ... (File name too long); choose a writable --out" (a tester). 16 hex of
+        # its SHA-256 instead, as output_lock_path does, hidden: it is no name of the user's.
+        return path.with_name(f".{hashlib.sha256(os.fsencode(path.name)).hexdigest()[:16]}.lock")
+    return path.with_name(path.name + ".lock")
 
 
 def output_lock_path(path: Path) -> Path:
