@@ -662,3 +662,13 @@ def test_the_suggested_svm_command_says_train_calibrates_where_probe_did_not(mul
                     head_params={"svm": {"probability": True}})
     line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("fit it on every training image"))
     assert "probe fitted it with" not in line, line  # fitted as train fits it
+
+
+def test_a_probe_parameter_the_user_gave_is_carried_to_the_suggested_train_command(multi_cache, tmp_path, capsys):
+    """Regression (a tester): probe --param svm.probability=false suggested a train command without it and said
+    "probe fitted it with probability=False for speed": the user had asked for it, and train then calibrated."""
+    result = featcache.probe(multi_cache, heads="svm", layers="out_relu", out=tmp_path / "s", verbose=True,
+                             head_params={"svm": {"probability": False}})
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("fit it on every training image"))
+    assert line.endswith(" --param probability=False"), line
+    assert result.train_command.endswith(" --param probability=False")

@@ -226,6 +226,7 @@ class ProbePlan:
     layers: list[str]
     scoring: Scoring
     depths: dict[str, int]
+    given: dict[str, dict[str, Any]] = field(default_factory=dict)  # each head's parameters as the user gave them
 
 
 def parse_view_settings(cache: Cache, settings: str | list | None) -> list[Setting]:
@@ -420,12 +421,12 @@ def _probe_into(out_dir: Path, cache: Cache, plan: ProbePlan, settings: list[Set
     rows = _rows(results, names, head_names, settings, cache.meta.get("layer_widths", {}), scoring.scored_on, plan.depths)
     best = best_row(rows)
     result = ProbeResult(cache.path, rows, best, params=params, view_settings=[(_views_text(a), _views_text(b)) for a, b in settings],
-                         train_command=train_command(cache.path, best, cache.views, _train_params(params, best.head)),
+                         train_command=train_command(cache.path, best, cache.views, _train_params(params, best.head, plan.given)),
                          note=small_holdout_note(cache.sizes["train"], scoring))
     exportable = [r for r in rows if r.head in EXPORTABLE_HEADS]
     alt = best_row(exportable) if best.head not in EXPORTABLE_HEADS and exportable else None  # an SVM has no Dense form
     if alt is not None:
-        result.exportable_train_command = train_command(cache.path, alt, cache.views, _train_params(params, alt.head))
+        result.exportable_train_command = train_command(cache.path, alt, cache.views, _train_params(params, alt.head, plan.given))
     # The folder checked again after the fits, as at the start: a probe.csv or probe.png the user saved there during
     # the run was replaced or, with plot=False, deleted (an adversarial tester)
     kept = check_report(out_dir)
@@ -442,7 +443,7 @@ def _probe_into(out_dir: Path, cache: Cache, plan: ProbePlan, settings: list[Set
         _print_table(rows, head_names, names, cache.meta.get("layer_widths", {}), best, _final_output_only(cache))
         if result.note:
             print(result.note)
-        print(one_line(f"fit it on every training image: {result.train_command}{_probe_only_note(best.head, params)}"))
+        print(one_line(f"fit it on every training image: {result.train_command}{_probe_only_note(best.head, params, plan.given)}"))
         if alt is not None:  # (a new user)
             print(one_line(f"an {best.head} head cannot be exported as a model; the best one that can ({alt.head}, "
                            f"{alt.accuracy:.4f}): {result.exportable_train_command}"))
@@ -482,20 +483,26 @@ def best_row(rows: list[ProbeRow]) -> ProbeRow:
     return max(rows, key=key)  # max keeps the first of equal keys
 
 
-def _train_params(params: Mapping[str, Mapping[str, Any]], head: str) -> dict[str, Any]:
+def _train_params(params: Mapping[str, Mapping[str, Any]], head: str,
+                  given: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """The parameters of ``head`` in the probe that train must be given (``--param``): those the user set, not
     probe's own (``probe_defaults``) nor C (``--C``)."""
-    return {k: v for k, v in params.get(head, {}).items() if k != "C" and k not in probe_defaults(head)}
+    # one of probe's own the user gave (--param svm.probability=false) is theirs: it was dropped, and the line said
+    # probe had set it "for speed" (a tester)
+    mine = (given or {}).get(head, {})
+    return {k: v for k, v in params.get(head, {}).items() if k != "C" and (k not in probe_defaults(head) or k in mine)}
 
 
-def _probe_only_note(head: str, params: Mapping[str, Mapping[str, Any]]) -> str:
+def _probe_only_note(head: str, params: Mapping[str, Mapping[str, Any]],
+                     given: Mapping[str, Mapping[str, Any]] | None = None) -> str:
     """What the suggested train command fits otherwise than probe did (``probe_defaults`` the user did not set):
     train's SVM calibrates its probabilities, which probe skips, and scored 0.8627 where probe's row said 0.8637
     (an adversarial tester), so the line says the accuracy may differ rather than promise the row's."""
     from featcache.heads import HEADS
 
     fitted, defaults = params.get(head, {}), HEADS[head]().get_params()
-    skipped = {k: v for k, v in probe_defaults(head).items() if fitted.get(k) == v and defaults.get(k) != v}
+    mine = (given or {}).get(head, {})
+    skipped = {k: v for k, v in probe_defaults(head).items() if fitted.get(k) == v and defaults.get(k) != v and k not in mine}
     return (f" (probe fitted it with {', '.join(f'{k}={v}' for k, v in skipped.items())} for speed, train with its "
             "default: the accuracy may differ a little)") if skipped else ""
 
@@ -572,7 +579,8 @@ def _settings(cache: Cache, heads, C, layers, holdout: float | None, seed: int, 
     for h in head_names:  # a value the head refuses: one line now, not a traceback from the first fit
         make_head(h, **params[h])
     check_fit_rows(cache, head_names, params, scoring)
-    return ProbePlan(head_names, params, names, scoring, {layer: order.index(layer) for layer in order})
+    return ProbePlan(head_names, params, names, scoring, {layer: order.index(layer) for layer in order},
+                     {h: dict(given.get(h, {})) for h in head_names})
 
 
 def check_fit_rows(cache: Cache, head_names: Sequence[str], params: Mapping[str, Mapping[str, Any]], scoring: Scoring) -> None:
