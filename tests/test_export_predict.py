@@ -335,7 +335,7 @@ def test_class_names_must_match_the_models_outputs(tmp_path, capsys, monkeypatch
     # A converted model (ONNX Runtime, OpenVINO) runs without Keras: its output is checked where it comes out.
     from featcache.embedding import runtimes
 
-    monkeypatch.setattr(runtimes, "build", lambda runtime, spec, *a: ("onnxruntime", lambda x: [np.full((len(x), 10), 0.1)], None))
+    monkeypatch.setattr(runtimes, "build", lambda runtime, spec, *a, **k: ("onnxruntime", lambda x: [np.full((len(x), 10), 0.1)], None))
     with pytest.raises(featcache.FeatcacheError, match="names 3 classes but whose network gives 10 class probabilities"):
         predict(good, [photo], runtime="onnxruntime")
 
@@ -402,7 +402,7 @@ def test_an_edited_or_damaged_model_is_refused_by_its_digest(tiny_model, tmp_pat
         with pytest.raises(featcache.FeatcacheError, match="is damaged or was changed after 'featcache export'"):
             read(bad)
     built = []  # a conversion (cached or made) is never reached
-    monkeypatch.setattr(runtimes, "build", lambda *a: built.append(a) or ("onnxruntime", lambda x: [np.full((len(x), 3), 1 / 3)], None))
+    monkeypatch.setattr(runtimes, "build", lambda *a, **k: built.append(a) or ("onnxruntime", lambda x: [np.full((len(x), 3), 1 / 3)], None))
     with pytest.raises(featcache.FeatcacheError, match="is damaged or was changed after 'featcache export'"):
         featcache.deploy.model.ModelRunner(bad, "onnxruntime")
     assert built == []
