@@ -192,12 +192,13 @@ def _num(x: float) -> str:
 
 
 def check_number(value: Any, name: str, *, whole: bool = False, low: float | None = None, high: float | None = None,
-                 low_open: bool = False, high_open: bool = False, example: Any = None) -> int | float:
+                 low_open: bool = False, high_open: bool = False, example: Any = None, or_words: str = "") -> int | float:
     """A head's numeric parameter given through the API: a finite number (a whole one with ``whole``), never a bool or a
     string, from ``low`` to ``high`` (``low_open``/``high_open``: that end excluded). Returns it as int or float.
 
     The heads' ``check_params`` use it, so a curve's ``head_params={"keras": {"epochs": 0}}`` is refused in one line
-    naming the parameter (it fitted nothing and wrote its accuracy as a result; an adversarial tester)."""
+    naming the parameter (it fitted nothing and wrote its accuracy as a result; an adversarial tester). ``or_words``:
+    the other values it takes besides numbers ("or 'scale' or 'auto'"), said after the rule."""
     kind = "a whole number" if whole else "a number"
     ok = not _is_bool(value) and isinstance(value, numbers.Integral if whole else numbers.Real)
     if ok:
@@ -208,7 +209,7 @@ def check_number(value: Any, name: str, *, whole: bool = False, low: float | Non
                   f"{'<' if high_open else '<='} {_num(high)}" if high is not None else ""]
         rule = " and ".join(b for b in bounds if b)
         raise FeatcacheError(f"{name} {value!r} is not valid; use {kind}{' ' + rule if rule else ''}"
-                             + (f", e.g. {example!r}" if example is not None else ""))
+                             + (f" {or_words}" if or_words else "") + (f", e.g. {example!r}" if example is not None else ""))
     return int(value) if whole else float(value)
 
 

@@ -532,11 +532,16 @@ def test_info_describes_a_head_or_a_model(tmp_path, fake_model, capsys):
         assert line in text, text
     # cv_folds and the head's seed do nothing with a fixed C: said, where info listed "cv_folds 5" as a setting (a new user)
     params_row = next(line for line in text.splitlines() if line.startswith("params"))
-    assert params_row.endswith("(cv_folds, n_jobs, seed: not used by this fit)"), params_row
+    # (the seed drew the --train-size subset, so it is not said to be unused: a tester)
+    assert params_row.endswith("(cv_folds, n_jobs: not used by this fit)"), params_row
     assert main(["info", str(head), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert (info["kind"], info["head"], info["train_size"], info["seed"], info["content_digest_checked"]) == ("head", "logreg", 30, 2, True)
-    assert info["unused_params"] == ["cv_folds", "n_jobs", "seed"] and info["params"]["cv_folds"] == 5  # recorded all the same
+    assert info["unused_params"] == ["cv_folds", "n_jobs"] and info["params"]["cv_folds"] == 5  # recorded all the same
+    whole = tmp_path / "whole.npz"
+    assert main(["train", cache, "--head", "logreg", "--C", "0.1", "--out", str(whole), "--json"]) == 0
+    capsys.readouterr()
+    assert featcache_info(whole)["unused_params"] == ["cv_folds", "n_jobs", "seed"]  # every image: the seed drew nothing
     cv = tmp_path / "cv.npz"
     assert main(["train", cache, "--head", "logreg", "--C", "cv", "--train-size", "30", "--out", str(cv), "--json"]) == 0
     capsys.readouterr()

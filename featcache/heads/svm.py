@@ -111,7 +111,8 @@ class SVMHead(ClassifierMixin, BaseEstimator):
         name = f"{type(self).__name__} {{}}".format
         self._C()
         if not (isinstance(self.gamma, str) and self.gamma in ("scale", "auto")):
-            check_number(self.gamma, name("gamma"), low=0, low_open=True, example="scale")
+            # 'scale' was its example of a number ("use a number > 0, e.g. 'scale'"; a tester)
+            check_number(self.gamma, name("gamma"), low=0, low_open=True, or_words="or 'scale' or 'auto'", example=0.01)
         check_bool(self.probability, name("probability"))
         check_number(self.calibration_cv, name("calibration_cv"), whole=True, low=2, example=3)
         check_number(self.cv_folds, name("cv_folds"), whole=True, low=2, example=5)

@@ -172,5 +172,7 @@ def describe_file(path: str | Path, kind: str) -> dict[str, Any]:
     if isinstance(info.get("params"), dict) and isinstance(info.get("head"), str):
         from featcache.heads import unused_params
 
-        info["unused_params"] = unused_params(info["head"], info["params"])  # recorded all the same (the head's own)
+        unused = unused_params(info["head"], info["params"])  # recorded all the same (the head's own)
+        # a --train-size subset was drawn with the seed: "seed: not used" read as the whole run's (a tester)
+        info["unused_params"] = [p for p in unused if not (p == "seed" and info.get("train_size") is not None)]
     return info
