@@ -323,3 +323,18 @@ def test_a_param_checked_alone_leaves_a_pair_to_the_preset_it_is_merged_with():
     DenseHead.from_preset("lesson", validation_split=0).check_params()
     with pytest.raises(FeatcacheError, match="early_stopping watches the validation rows"):
         DenseHead.from_preset("default", validation_split=0).check_params()
+
+
+def test_a_bad_param_after_a_pair_complaint_is_still_said_in_params_words():
+    """Regression (a review): check_params stops at its first complaint, so with --param validation_split=0 (a pair's
+    complaint against DenseHead's default early_stopping, left to the caller) a bad patience was never checked here;
+    train --preset lesson and curve then said "DenseHead patience -1", a class name the CLI user never wrote."""
+    from featcache.analysis.train import build_head
+    from featcache.heads import check_param_values
+
+    with pytest.raises(FeatcacheError) as err:
+        check_param_values("keras", {"validation_split": 0, "patience": -1}, "--param keras.")
+    assert str(err.value) == "--param keras.patience -1 is not valid; use a whole number >= 0, e.g. 10"
+    with pytest.raises(FeatcacheError, match=r"^--param patience -1 is not valid"):
+        build_head("keras", preset="lesson", params={"validation_split": 0, "patience": -1}, n_classes=3)
+    check_param_values("keras", {"validation_split": 0, "patience": 3})  # the pair alone is still the caller's

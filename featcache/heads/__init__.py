@@ -134,22 +134,38 @@ def check_param_values(name: str, params: Mapping[str, Any], flag: str = "--para
     check = getattr(head, "check_params", None)
     if check is None:
         return
+    prefix, sep = f"{type(head).__name__} ", "" if flag.endswith(".") else " "
+
+    def given_one(exc: FeatcacheError) -> FeatcacheError | None:
+        """``exc`` in --param's words if it is about one of ``params``, else None."""
+        # The heads' messages start "<Class> <param> " (validate.check_number's name, as each check_params makes it)
+        msg = str(exc)
+        param = msg[len(prefix):].split(" ", 1)[0] if msg.startswith(prefix) else None
+        if param not in params:
+            return None
+        # the rest of the message may name it again, as an example ("e.g. LogRegHead C 0.03 or LogRegHead C cv",
+        # validate.parse_C): written as --param takes it, not in the class's words (a tester)
+        return FeatcacheError(f"{flag}{sep}{msg[len(prefix):].replace(f'{prefix}{param} ', f'{flag}{sep}{param}=')}")
+
     try:
         check()
     except FeatcacheError as exc:
-        # The heads' messages start "<Class> <param> " (validate.check_number's name, as each check_params makes it)
-        prefix, msg = f"{type(head).__name__} ", str(exc)
-        param = msg[len(prefix):].split(" ", 1)[0] if msg.startswith(prefix) else None
-        if param not in params:
-            # A pair's complaint against a class default (validation_split=0 with DenseHead's early_stopping=True) is
-            # not the command's: curve's and train --preset lesson's keras head has early_stopping=False, and such a
-            # --param was refused. The caller's full check, with the preset's and its own options, says any real one.
-            return
-        sep = "" if flag.endswith(".") else " "
-        # the rest of the message may name it again, as an example ("e.g. LogRegHead C 0.03 or LogRegHead C cv",
-        # validate.parse_C): written as --param takes it, not in the class's words (a tester)
-        rest = msg[len(prefix):].replace(f"{prefix}{param} ", f"{flag}{sep}{param}=")
-        raise FeatcacheError(f"{flag}{sep}{rest}") from None
+        said = given_one(exc)
+        if said is not None:
+            raise said from None
+        # A pair's complaint against a class default (validation_split=0 with DenseHead's early_stopping=True) is
+        # not the command's: curve's and train --preset lesson's keras head has early_stopping=False, and such a
+        # --param was refused. The caller's full check, with the preset's and its own options, says any real one.
+        # But check_params stops at its first complaint: each parameter is checked alone too, so that a bad one
+        # after the pair is still said here, in --param's words (--param validation_split=0 --param patience=-1
+        # said "DenseHead patience -1", the class's words, from the caller's check; a review)
+        for k, v in params.items():
+            try:
+                HEADS[name](**{k: v}).check_params()
+            except FeatcacheError as one:
+                said = given_one(one)
+                if said is not None:
+                    raise said from None
 
 
 # Parameters that change how a head runs, not what it fits (scikit-learn's names): left out of a train default file
