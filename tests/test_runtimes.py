@@ -417,6 +417,19 @@ def test_auto_does_not_convert_for_a_small_job(tmp_path, monkeypatch):
         m.setattr(type(runtimes.REGISTRY["onnxruntime"]), "available", lambda self: False)
         note = runtimes.build("auto", TINY, None, tmp_path, expected_images=50, say_small=False)[2]
     assert note is None  # a runtime missing is moot for a job auto would not convert for (a review)
+    # ...but not where its conversion is cached: even a small job would have run it, so the fallback is said (a review)
+    cached = tmp_path / "cached"
+    cached.mkdir()
+    model = cached / f"{TINY.key()}.onnx"
+    model.write_bytes(b"a conversion made while onnxruntime was installed")
+    _digest_path(model).write_text(runtimes.keyed_digest(model, TINY.key()) + "\n")
+    with monkeypatch.context() as m:
+        for name in ("onnxruntime", "openvino"):  # openvino would take the cached ONNX file
+            m.setattr(type(runtimes.REGISTRY[name]), "available", lambda self: False)
+            m.setattr(type(runtimes.REGISTRY[name]), "why_unavailable", lambda self, n=name: f"{n} is not installed")
+        used, _, note = runtimes.build("auto", TINY, None, cached, expected_images=50, say_small=False)
+    assert used == "tensorflow" and note is not None and "onnxruntime is not installed" in note, note
+    assert "do not repay" not in note, note
     # A model cached by an older featcache (a plain SHA-256 beside it) is not usable, so it does not count as cached:
     # a 5-image predict converted (10-60 s) after the upgrade to keyed checksums (a review).
     model = tmp_path / f"{TINY.key()}.onnx"

@@ -513,8 +513,9 @@ def build(name: str, spec: ConversionSpec, batch_size: int | None, runtime_dir: 
     FeatcacheError line; ``auto`` tries :data:`AUTO_ORDER` and ends on TensorFlow.
     ``say_small`` False: no note for a job too small to repay a conversion
     (auto's choice, not a fallback), nor for a converted runtime missing
-    then, which such a job would not have used either: predict said one or
-    the other on every run of a few photos (a new-user tester; a review).
+    then, which such a job would not have used either (unless its conversion
+    is cached): predict said one or the other on every run of a few photos (a
+    new-user tester; a review).
     """
     check_runtime(name)
     if name != "auto":
@@ -533,13 +534,15 @@ def build(name: str, spec: ConversionSpec, batch_size: int | None, runtime_dir: 
                 reasons = [r for r in reasons if r not in moot]  # a cached conversion that failed is still said
             note = f"runtime auto: using tensorflow ({'; '.join(dict.fromkeys(reasons))})" if reasons else None  # once each
             return candidate, runtime.build(spec, batch_size, runtime_dir), note
+        key = spec.key()
+        # only a small job asks whether a conversion is cached; a usable one (~20 ms): one from before keyed checksums is not
+        cached = _small_job(expected_images) and _digest_matches(runtime_dir / f"{key}{runtime.fmt.suffix}", key)
         if not runtime.available():
             reasons.append(runtime.why_unavailable())
-            moot.append(reasons[-1])
+            if not cached:  # with its conversion cached, even a small job would have run it: a fallback, said (a review)
+                moot.append(reasons[-1])
             continue
-        key = spec.key()
-        if (_small_job(expected_images)  # a cached one must be usable (~20 ms):
-                and not _digest_matches(runtime_dir / f"{key}{runtime.fmt.suffix}", key)):  # one from before keyed checksums is not
+        if _small_job(expected_images) and not cached:
             # one reason for every converted runtime (it named each: "...for onnxruntime; ...for openvino"; a new user)
             n = expected_images
             reasons.append(f"{n} image{'s do' if n != 1 else ' does'} not repay converting the model: a conversion "
