@@ -310,6 +310,9 @@ def test_a_bad_param_value_and_its_example_are_written_as_param_takes_them():
     assert str(err.value) == "--param C 0 is not a positive number or 'cv'; e.g. --param C=0.03 or --param C=cv"
     with pytest.raises(FeatcacheError, match=r"^--param max_iter 0 is not valid; use a whole number >= 1, e\.g\. 2000$"):
         check_param_values("logreg", {"max_iter": 0})
+    with pytest.raises(FeatcacheError) as err:  # the value quoted as given, though it holds the class's words (a review)
+        check_param_values("logreg", {"C": "LogRegHead C 5"}, "--param logreg.")
+    assert str(err.value).startswith("--param logreg.C 'LogRegHead C 5' is not a positive number"), err.value
 
 
 def test_a_param_checked_alone_leaves_a_pair_to_the_preset_it_is_merged_with():

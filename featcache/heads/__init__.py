@@ -144,8 +144,12 @@ def check_param_values(name: str, params: Mapping[str, Any], flag: str = "--para
         if param not in params:
             return None
         # the rest of the message may name it again, as an example ("e.g. LogRegHead C 0.03 or LogRegHead C cv",
-        # validate.parse_C): written as --param takes it, not in the class's words (a tester)
-        return FeatcacheError(f"{flag}{sep}{msg[len(prefix):].replace(f'{prefix}{param} ', f'{flag}{sep}{param}=')}")
+        # validate.parse_C): written as --param takes it, not in the class's words (a tester). The value the user gave,
+        # quoted first, is left as given: a C of 'LogRegHead C 5' was quoted as '--param logreg.C=5' (a review)
+        rest = msg[len(prefix):]
+        quoted = f"{param} {params[param]!r}"
+        head, tail = (quoted, rest[len(quoted):]) if rest.startswith(quoted) else ("", rest)
+        return FeatcacheError(f"{flag}{sep}{head}{tail.replace(f'{prefix}{param} ', f'{flag}{sep}{param}=')}")
 
     try:
         check()
