@@ -889,3 +889,36 @@ def test_a_worker_that_is_not_the_runs_child_is_not_ended(tmp_path):
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     assert (proc.returncode, proc.stdout) == (0, "[0, 1, 2, 3]\n"), proc.stderr[-2000:]
+
+
+def test_a_default_folder_name_too_long_asks_for_out(tiny_cache, tmp_path, monkeypatch, capsys):
+    """A review: a cache whose data set name is long (a photo folder's, up to about 210 bytes, or extract --out of
+    such a folder) made curve's default folder name too long: "the name is too long ...; use a shorter name" of a
+    name the user never gave, an OSError through the API. probe's and evaluate's default folders likewise. Each
+    now says the default name is too long and to give --out, before any fit."""
+    from featcache.analysis import evaluate as evaluate_mod, probe as probe_mod
+    from featcache.cli import main
+    from featcache.store import Cache
+
+    opened = Cache.__init__
+
+    def long_named(self, *a, **k):
+        opened(self, *a, **k)
+        self.meta = {**self.meta, "dataset": "d" * 225}
+
+    monkeypatch.setattr(Cache, "__init__", long_named)
+    monkeypatch.setenv("FEATCACHE_HOME", str(tmp_path / "home"))
+    assert main(["curve", str(tiny_cache), "--heads", "logreg", "--sizes", "20", "--seeds", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("featcache curve: error: the default curve folder name, made from the data set name "
+                          + "d" * 40 + "..., is too long (") and err.endswith("name the folder with --out DIR"), err
+    assert not (tmp_path / "home" / "runs").exists() or not any((tmp_path / "home" / "runs").iterdir())
+    with pytest.raises(FeatcacheError, match="the default curve folder name"):
+        featcache.learning_curve(tiny_cache, [20], seeds=1, heads="logreg", verbose=False)
+    long_stem = tmp_path / ("c" * 240 + ".h5")
+    long_stem.symlink_to(tiny_cache)
+    with pytest.raises(FeatcacheError, match=r"^the default probe folder name, made from the cache name c{40}\.\.\., is too long"):
+        probe_mod.default_out(featcache.open_cache(long_stem), on_test=True)
+    with pytest.raises(FeatcacheError, match=r"^the default evaluation folder name, made from the head file name h{40}\.\.\., is "
+                                             r"too long .*; name the folder with --out DIR$"):
+        evaluate_mod.default_out(tmp_path / ("h" * 250 + ".npz"), {}, "out_relu", featcache.open_cache(tiny_cache), "test", ())

@@ -538,20 +538,18 @@ def test_a_default_head_name_too_long_for_the_file_system_is_refused_before_the_
     """Regression (a tester): a cache extracted from a photo folder with a 210-character name (its own default name
     fits) trained, then failed on ENAMETOOLONG with "use a shorter name" of a name the user never gave. The default
     head name is checked before the fit, and the line says to give --out."""
-    from types import SimpleNamespace
-
     from featcache.analysis import train as train_mod
     from featcache.errors import FeatcacheError
+    from featcache.store.layout import check_default_name
 
-    meta = SimpleNamespace(meta={"dataset": "b" * 210})
-    with pytest.raises(FeatcacheError, match=r"^the default head file name, made from the data set name b{40}\.\.\., is "
-                                             r"too long \(256 bytes; a file name holds at most 255\); name the head "
-                                             r"with --out NAME\.npz$"):
-        train_mod.check_default_name(Path("/x") / ("b" * 252 + ".npz"), meta)
-    train_mod.check_default_name(Path("/x") / ("b" * 251 + ".npz"), meta)  # 255 bytes: fits
+    check_default_name(Path("/x") / ("b" * 251 + ".npz"), "head file name", "b", "fix")  # 255 bytes: fits
+    with pytest.raises(FeatcacheError, match=r"\(256 bytes; a file name holds at most 255\); fix$"):
+        check_default_name(Path("/x") / ("b" * 252 + ".npz"), "head file name", "b", "fix")
     fit = []
     monkeypatch.setattr(train_mod, "fit_and_score", lambda *a, **k: fit.append(1))
     monkeypatch.setattr(train_mod, "default_head_path", lambda *a, **k: Path("/x") / ("b" * 260 + ".npz"))
-    with pytest.raises(FeatcacheError, match="too long"):
+    with pytest.raises(FeatcacheError, match=r"^the default head file name, made from the data set name \S+\.\.\., is "
+                                             r"too long \(264 bytes; a file name holds at most 255\); name the head "
+                                             r"with --out NAME\.npz$"):
         train_mod.train(cache, head="logreg", verbose=False)
     assert fit == []

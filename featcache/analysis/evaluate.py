@@ -231,7 +231,12 @@ def default_out(head_path: Path | None, meta: dict[str, Any], layer: str, cache:
         name = f"{head_path.stem}_{head_path.suffix.lstrip('.')}"
     name += "" if split == "test" else f"_{split}"
     name += f"_views-{re.sub(r'[^A-Za-z0-9+_-]', '', '-'.join(views))}" if views else ""
-    plain = paths.runs_dir() / "eval" / name
+    from featcache.store.layout import check_default_name, made_from
+
+    whose = made_from("head file name", head_path.stem) if head_path is not None else "the head's layer and cache"
+    # "_" and 6 hex may be added below for another head's folder of this name: room for them
+    plain = check_default_name(paths.runs_dir() / "eval" / name, "evaluation folder name", whose,
+                               "name the folder with --out DIR", extra=7)
     try:
         prior = json.loads((plain / "evaluation.json").read_text())
     except (OSError, ValueError):

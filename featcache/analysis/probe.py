@@ -710,7 +710,11 @@ def default_out(cache: Cache, on_test: bool = False, layers: Sequence[str] | Non
     if layers is not None and set(layers) != set(cache.layers):
         k = len(layers)
         name += f"_{k}layer{'s' if k != 1 else ''}_{hashlib.sha256(','.join(layers).encode()).hexdigest()[:6]}"
-    plain = paths.runs_dir() / name
+    from featcache.store.layout import check_default_name, made_from
+
+    # "_" and 6 hex may be added below for another cache's folder of this name: room for them
+    plain = check_default_name(paths.runs_dir() / name, "probe folder name", made_from("cache name", cache.path.stem),
+                               "name the folder with --out DIR", extra=7)
     here = os.path.abspath(cache.path)
     try:
         prior = json.loads((plain / "probe.json").read_text())

@@ -197,21 +197,6 @@ def default_head_path(cache: Cache, layer: str, head: str, tag: str | None, n: i
     return paths.runs_dir() / "heads" / (name + head_suffix(head))
 
 
-def check_default_name(path: Path, cache: Cache) -> None:
-    """The default head file name, made from the cache's data set name (a photo folder's, up to about 210 bytes),
-    fits a file name: it was ENAMETOOLONG after the fit, "use a shorter name" of a name the user never gave (a
-    tester; extract's default cache name is checked the same way, embedding.runner._check_default_name)."""
-    from featcache.store.atomic import NAME_MAX
-
-    n = len(os.fsencode(path.name))
-    if n > NAME_MAX:
-        from featcache.errors import printable
-
-        what = printable(str(cache.meta.get("dataset") or "")[:40])
-        raise FeatcacheError(f"the default head file name, made from the data set name {what}..., is too long ({n} bytes; "
-                             f"a file name holds at most {NAME_MAX}); name the head with --out NAME{path.suffix}")
-
-
 def check_out(path: Path, head: str, force: bool, cache: Cache) -> None:
     """``--out`` must be a head file name; an existing file is replaced only if featcache wrote it as a head of the
     same job (``heads.io.check_same_job``: this data set, this kind of head), or with ``force``."""
@@ -398,7 +383,10 @@ def train(
     path = Path(out) if out is not None else default_head_path(
         cache, layer, head, head_tag(head, est, preset, epochs, standardize, params), len(y), seed, train_views)
     if out is None:
-        check_default_name(path, cache)
+        from featcache.store.layout import check_default_name, made_from
+
+        check_default_name(path, "head file name", made_from("data set name", cache.meta.get("dataset") or ""),
+                           f"name the head with --out NAME{path.suffix}")
         check_out(path, head, force, cache)  # before the fit: a refusal costs nothing
     check_file_outside_classes(path, cache.photo_root)
     if verbose:

@@ -150,18 +150,14 @@ def _check_outside_the_data(path: Path, source: Any) -> None:
 
 
 def _check_default_name(path: Path, source: Any) -> None:
-    """The default cache name, made from the data set's name (a photo folder's), leaves room for its partial's: a
-    folder named with 230 characters was ENAMETOOLONG, a line that blamed a name "too long" and said "use a shorter
-    name" when the user had given none (an adversarial tester). check_cache_name's words are --out's."""
-    from featcache.store.layout import NAME_MAX, PARTIAL_SUFFIX, partial_name_bytes
+    """The default cache name, made from the data set's name (a photo folder's), leaves room for its partial's
+    (``layout.check_default_name``; check_cache_name's words are --out's)."""
+    from featcache.store.layout import PARTIAL_SUFFIX, check_default_name, made_from
 
-    n = partial_name_bytes(path.name)
-    if n > NAME_MAX:
-        root = getattr(source, "root", None)
-        whose = f"the folder name {printable(Path(root).resolve().name[:40])}..." if root is not None else "the data set's name"
-        raise FeatcacheError(f"the default cache file name, made from {whose}, is too long ({n} bytes with its "
-                             f"{PARTIAL_SUFFIX} partial; a file name holds at most {NAME_MAX}); name the cache with "
-                             "--out NAME.h5 (API: StoreSpec(out=...))")
+    root = getattr(source, "root", None)
+    whose = made_from("folder name", Path(root).resolve().name) if root is not None else "the data set's name"
+    check_default_name(path, "cache file name", whose, "name the cache with --out NAME.h5 (API: StoreSpec(out=...))",
+                       extra=len(PARTIAL_SUFFIX), extra_words=f" with its {PARTIAL_SUFFIX} partial")
 
 
 def _parts(source, model, store, engine) -> tuple[Any, ModelSpec, StoreSpec, Any]:

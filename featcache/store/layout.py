@@ -133,6 +133,26 @@ def partial_name_bytes(name: str) -> int:
     return len(os.fsencode(name)) + len(PARTIAL_SUFFIX)
 
 
+def check_default_name(path: Path, what: str, made_from: str, fix: str, extra: int = 0, extra_words: str = "") -> Path:
+    """``path``, a default output's name made from ``made_from`` (a data set's, a folder's or a file's name), fits a
+    file name with ``extra`` bytes more (``extra_words`` says what: a partial's suffix), else one line asking for
+    ``fix``, before any work: ENAMETOOLONG said "the name is too long ...; use a shorter name" of a name the user
+    never gave (testers: extract, train, curve; a photo folder's name is up to about 210 bytes). The one check of
+    every command's default name."""
+    n = len(os.fsencode(path.name)) + extra
+    if n > NAME_MAX:
+        raise FeatcacheError(f"the default {what}, made from {made_from}, is too long ({n} bytes{extra_words}; a file "
+                             f"name holds at most {NAME_MAX}); {fix}")
+    return path
+
+
+def made_from(kind: str, name: str) -> str:
+    """``the data set name ddd...`` for a message of ``check_default_name``: its first 40 characters, escaped."""
+    from featcache.errors import printable
+
+    return f"the {kind} {printable(str(name)[:40])}..."
+
+
 def check_cache_name(path: str | Path) -> None:
     """A cache name leaves room for its partial's: a 246-byte --out failed with ENAMETOOLONG, a traceback."""
     name = Path(path).name

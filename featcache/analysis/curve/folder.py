@@ -194,7 +194,10 @@ def read_meta(path: Path) -> dict[str, Any] | None:
 def default_out(cache: Cache, layer: str, identity: dict[str, Any]) -> Path:
     m = cache.meta
     name = f"curve_{m.get('dataset', 'data')}_{m.get('backbone')}_{m.get('image_size')}px_{layer}_{fingerprint(identity)[:8]}"
-    return paths.runs_dir() / name
+    from featcache.store.layout import check_default_name, made_from
+
+    return check_default_name(paths.runs_dir() / name, "curve folder name", made_from("data set name", m.get("dataset", "data")),
+                              "name the folder with --out DIR")
 
 
 @dataclass(frozen=True)
