@@ -891,6 +891,22 @@ def test_a_worker_that_is_not_the_runs_child_is_not_ended(tmp_path):
     assert (proc.returncode, proc.stdout) == (0, "[0, 1, 2, 3]\n"), proc.stderr[-2000:]
 
 
+def test_a_worker_orphaned_before_its_first_task_ends_too(tmp_path):
+    """A review: a worker whose run was killed before its first task came is already a child of init, so the
+    getppid() poll was never started, and it fitted that task and idled 300 s, the case watch_parent is for. A
+    worker that is not the run's child asks whether the run is still there instead (also under forkserver)."""
+    import os
+    import time
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a pid no process has now (a reuse within this test's seconds is not to be feared)
+    code = f"import time\nfrom featcache.heads.solver import watch_parent\nwatch_parent({gone.pid})\ntime.sleep(60)\n"
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=50,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 1 and time.monotonic() - start < 30, proc.stderr[-2000:]
+
+
 def test_a_default_folder_name_too_long_asks_for_out(tiny_cache, tmp_path, monkeypatch, capsys):
     """A review: a cache whose data set name is long (a photo folder's, up to about 210 bytes, or extract --out of
     such a folder) made curve's default folder name too long: "the name is too long ...; use a shorter name" of a

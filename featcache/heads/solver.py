@@ -77,23 +77,37 @@ def watch_parent(parent: int) -> None:
     ending. A curve or probe with --jobs killed by SIGKILL left its workers fitting their tasks to the end (a Keras
     fit of minutes), then idle for loky's 300 s worker timeout (a tester): loky's workers hold both ends of their
     result pipe, so nothing tells them. They write no file (the parent writes every row), so exiting loses nothing.
-    Started once per worker; a no-op in ``parent`` itself (joblib runs a single job in the calling process) and in
-    a worker that is not ``parent``'s child (a forkserver's)."""
+    Started once per worker; a no-op in ``parent`` itself (joblib runs a single job in the calling process)."""
     global _watched
     if parent == os.getpid() or _watched == parent:
         return
-    if os.getppid() != parent:
-        # Not a direct child: under loky's forkserver start method the workers are the forkserver's children, and the
-        # poll below ended each at once (joblib's TerminatedWorkerError; a review). getppid cannot tell of parent here.
-        return
     _watched = parent
+    # A direct child asks getppid(), which no reused pid can fool. A worker that is not (under loky's forkserver start
+    # method the workers are the forkserver's children, and a getppid() poll ended each at once, TerminatedWorkerError;
+    # a review), or one already orphaned when its first task came (the run killed just before; a review), asks
+    # whether ``parent`` is still there: gone at once in the second case.
+    direct = os.getppid() == parent
+
+    def there() -> bool:
+        return os.getppid() == parent if direct else _alive(parent)
 
     def watch() -> None:
-        while os.getppid() == parent:  # the parent gone, the worker is a child of init or a subreaper
+        while there():
             time.sleep(PARENT_POLL_S)
         os._exit(1)
 
     threading.Thread(target=watch, name="featcache-parent-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (signal 0 checks without sending anything; another user's process is there)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def call_in_worker(parent: int, fn: Callable[..., T], *args: Any) -> tuple[T, list[WarningRecord]]:
