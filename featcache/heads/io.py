@@ -838,9 +838,10 @@ def _load_pickle(path: Path, trust_pickle: bool):
         raise damage
     if not trust_pickle and not _looks_like_pickle(path):
         with open(path, "rb") as f:
-            if f.read(8) == b"\x89HDF\r\n\x1a\n":  # 'evaluate CACHE HEAD', the arguments swapped (a new user)
-                raise FeatcacheError(f"{path} is an HDF5 file (a cache?), not a head; pass the head file first, then the "
-                                     "cache: 'featcache evaluate HEAD CACHE'")
+            if f.read(8) == b"\x89HDF\r\n\x1a\n":  # 'evaluate CACHE HEAD' swapped, or 'export CACHE' (new users)
+                raise FeatcacheError(f"{path} is an HDF5 file (a cache?), not a head; pass the .keras or .npz head file "
+                                     "written by 'featcache train' (evaluate takes the head first, then the cache: "
+                                     "'featcache evaluate HEAD CACHE')")
         raise _unreadable(path, "neither a .keras nor an .npz head")
     if not trust_pickle:
         raise FeatcacheError(
