@@ -1371,6 +1371,30 @@ def test_a_head_given_as_a_cache_or_the_arguments_swapped_are_named(tmp_path, ca
                    f"'featcache evaluate '{spaced}' CACHE', check its content digest with 'featcache verify '{spaced}'')")
 
 
+def test_evaluate_on_another_data_sets_cache_names_the_data_sets_before_the_image_size(tmp_path, capsys):
+    """A new-user tester: a hymenoptera head evaluated on the Fashion-MNIST cache said "head and cache do not match
+    (image_size: head 224 vs cache 96); evaluate on a cache extracted with the head's settings", as if re-extracting
+    Fashion-MNIST at 224 px would do; the data set is what differs."""
+    from featcache.store import CacheWriter, SplitSpec
+
+    cache = tiny_cache(tmp_path / "c.h5", dataset="bugs")
+    head = tmp_path / "h.npz"
+    assert main(["train", str(cache), "--head", "logreg", "--out", str(head)]) == 0
+    capsys.readouterr()
+    other = tmp_path / "other.h5"
+    attrs = {"fingerprint": "d" * 64, "class_names": ["cat", "dog", "hen"], "layers": ["out"], "default_layer": "out",
+             "backbone": "mobilenet_v2", "weights": "random", "image_size": 96, "preprocessing": "x", "dataset": "pets"}
+    y = np.arange(12) % 3
+    w = CacheWriter(other, attrs, [SplitSpec(s, y, np.arange(12)) for s in ("train", "test")], {"out": 4}, "float32")
+    w.open()
+    for s in ("train", "test"):
+        w.write(s, 0, {"out": np.zeros((12, 4), np.float32)})
+    w.finish()
+    one_line_error(capsys, ["evaluate", str(head), str(other)],
+                   "the head was trained on classes ['ants', 'bees'] (bugs), the cache holds ['cat', 'dog', 'hen'] (pets); "
+                   "evaluate on a cache of the same data set")
+
+
 def test_a_report_rerun_stopped_midway_leaves_the_old_report_whole(tmp_path, capsys, monkeypatch):
     """Regression (a review of the report digests): a rerun stopped between its files and the record of their
     digests (Ctrl-C while probe drew its plot, a full disk at evaluate's JSON, between curve.png and curve.json)

@@ -115,6 +115,10 @@ def misclassified_text(wrong: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _of(dataset: Any) -> str:
+    return f" ({dataset})" if isinstance(dataset, str) and dataset else ""
+
+
 def metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]) -> tuple[float, list[dict[str, Any]], np.ndarray]:
     """Accuracy, per-class precision/recall/support and the confusion matrix."""
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
@@ -299,12 +303,14 @@ def evaluate(
     if out is not None:
         check_out_dir(out)  # before the work: a file named as --out, or a folder that cannot be written
     cache = as_cache(cache)
-    check_compatible(meta, cache)
-    if list(meta.get("class_names") or []) != cache.class_names:
+    if list(meta.get("class_names") or []) != cache.class_names:  # first: another data set's cache is the mistake,
+        # not its image size (a hymenoptera head on the Fashion-MNIST cache said "image_size: head 224 vs cache 96;
+        # evaluate on a cache extracted with the head's settings", a new-user tester)
         raise FeatcacheError(
-            f"the head was trained on classes {meta.get('class_names')}, the cache holds {cache.class_names}; "
-            "evaluate on a cache of the same data set"
+            f"the head was trained on classes {meta.get('class_names')}{_of(meta.get('dataset'))}, the cache holds "
+            f"{cache.class_names}{_of(cache.meta.get('dataset'))}; evaluate on a cache of the same data set"
         )
+    check_compatible(meta, cache)
     require_splits(cache, split)
     layer = meta["layer"]
     views = evaluated_views(meta, cache, test_views)
