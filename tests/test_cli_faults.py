@@ -1395,6 +1395,21 @@ def test_evaluate_on_another_data_sets_cache_names_the_data_sets_before_the_imag
                    "evaluate on a cache of the same data set")
 
 
+def test_predict_given_images_as_the_model_says_the_model_comes_first(tmp_path, capsys):
+    """A new-user tester: 'featcache predict images.npy model.keras' said "images.npy is not a featcache model
+    (BadZipFile)"."""
+    arr = tmp_path / "fm.npy"
+    np.save(arr, np.zeros((2, 28, 28), np.uint8))
+    png = tmp_path / "a.png"
+    from PIL import Image
+
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(png)
+    for path, what in ((arr, "a .npy array"), (png, "an image")):
+        one_line_error(capsys, ["predict", str(path), str(tmp_path / "model.keras")],
+                       f"{path} is not a featcache model (it is {what}: predict takes the model first, then the images: "
+                       "'featcache predict MODEL IMAGE ...')")
+
+
 def test_a_report_rerun_stopped_midway_leaves_the_old_report_whole(tmp_path, capsys, monkeypatch):
     """Regression (a review of the report digests): a rerun stopped between its files and the record of their
     digests (Ctrl-C while probe drew its plot, a full disk at evaluate's JSON, between curve.png and curve.json)

@@ -125,6 +125,22 @@ def _altered(path: Path, why: str) -> FeatcacheError:
                           f"({why}); {REEXPORT}")
 
 
+_IMAGE_MAGIC = ((b"\x93NUMPY", "a .npy array"), (b"\x89PNG", "an image"), (b"\xff\xd8\xff", "an image"),
+                (b"GIF8", "an image"), (b"BM", "an image"))
+
+
+def _images_hint(path: Path) -> str:
+    """' (it is an image ...)' for images or a .npy array given as the model: 'predict IMAGES MODEL', the arguments
+    swapped, said only "(BadZipFile)" (a new-user tester)."""
+    try:
+        with open(path, "rb") as f:
+            start = f.read(8)
+    except OSError:
+        return ""
+    what = next((w for magic, w in _IMAGE_MAGIC if start.startswith(magic)), None)
+    return f" (it is {what}: predict takes the model first, then the images: 'featcache predict MODEL IMAGE ...')" if what else ""
+
+
 def _model_json(path: str | Path) -> dict[str, Any]:
     """The ``featcache.json`` of a file written as a featcache model (its ``kind`` says so), fields unchecked."""
     path = Path(path)
@@ -143,7 +159,7 @@ def _model_json(path: str | Path) -> dict[str, Any]:
 
         if (damage := damage_error(path, _altered)) is not None:
             raise damage from None
-        hint = head_hint if read_head_meta(path) is not None else f" ({type(exc).__name__})"
+        hint = head_hint if read_head_meta(path) is not None else _images_hint(path) or f" ({type(exc).__name__})"
         raise FeatcacheError(f"{path} is not a featcache model{hint}; pass a file written by 'featcache export' or 'featcache finetune'") from None
     if not isinstance(meta, dict) or meta.get("kind") != KIND:
         hint = head_hint if read_head_meta(path) is not None else ""
