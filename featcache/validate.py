@@ -451,7 +451,9 @@ def parse_params(value: Any, flag: str = "--param") -> dict[str, Any]:
             name, sep, text = str(item).partition("=")
             name = name.strip()
             if not sep:
-                raise FeatcacheError(f"{flag} {item!r} is not NAME=VALUE; write e.g. {flag} dropout=0.5")
+                # the example names the user's own word: 'train --head logreg --param max_iter' was shown dropout=0.5
+                example = f"{name}=..." if name.isidentifier() else "dropout=0.5"
+                raise FeatcacheError(f"{flag} {item!r} is not NAME=VALUE; write e.g. {flag} {example}")
             if name in pairs:  # the second kept without a word is a run the user did not ask for
                 raise FeatcacheError(f"{flag} gives {name!r} twice; give each parameter once")
             pairs[name] = _param_value(text)

@@ -394,7 +394,10 @@ def test_network_order_reads_the_architecture_for_other_layers():
         (["--holdout", "0.01"], "on one side, fewer than the classes (10)"),
         (["--seed", "-1", "--holdout", "0.2"], "--seed -1 is out of range; use a whole number from 0 to 4294967295"),
         (["--seed", str(2**32)], "--seed 4294967296 is out of range"),
-        (["--param", "max_iter=5"], "--param 'max_iter=5' names no head, and there are 2 (logreg, svm); write HEAD.NAME=VALUE"),
+        (["--param", "max_iter=5"], "--param 'max_iter=5' names no head, and there are 2 (logreg, svm); write HEAD.NAME=VALUE, "
+                                    "e.g. --param logreg.max_iter=..."),
+        # the example's head takes the name: it was 'logreg.gamma=...' (a new-user tester)
+        (["--param", "gamma=0.01"], "write HEAD.NAME=VALUE, e.g. --param svm.gamma=..."),
         (["--param", "logreg.C=1"], "--param logreg.C: give it with --C (HEAD=C for one head)"),
         (["--param", "logreg.max_iter"], "--param 'logreg.max_iter' is not HEAD.NAME=VALUE; write e.g. --param logreg.max_iter=..."),
         (["--param", "keras.dropout=0.5"], "--param names head 'keras', which is not among the heads (logreg, svm)"),

@@ -98,7 +98,8 @@ def test_library_functions_print_nothing_unless_verbose(cache, tmp_path, capsys)
     (["--head", "keras", "--param", "foo=1"], "its parameters: batch_size, dropout, early_stopping, l2, learning_rate, patience, validation_split, verbose"),
     # a bad value named as given (it said "LogRegHead max_iter 0", a class the user never wrote; a tester)
     (["--param", "max_iter=0"], "error: --param max_iter 0 is not valid; use a whole number >= 1, e.g. 2000"),
-    (["--param", "max_iter"], "--param 'max_iter' is not NAME=VALUE; write e.g. --param dropout=0.5"),
+    (["--param", "max_iter"], "--param 'max_iter' is not NAME=VALUE; write e.g. --param max_iter=..."),  # not dropout=0.5, a keras
+    # parameter, for a logreg head (a new-user tester)
     (["--param", "max_iter=5", "--param", "max_iter=6"], "--param gives 'max_iter' twice; give each parameter once"),
     (["--param", "C=1"], "--param C: give it with --C"),
     (["--head", "keras", "--param", "epochs=3"], "--param epochs: give it with --epochs"),

@@ -96,8 +96,10 @@ def parse_head_params(value: Any, heads: Sequence[str], flag: str = "--param",
                                      f"write e.g. {flag} {str(item).strip() or 'logreg.max_iter'}=...")
             head, dot, _ = name.partition(".")
             if not dot and len(heads) != 1:
+                # the example's head is one that takes the name: probe's 'gamma=0.01' was shown 'logreg.gamma=...'
+                takes = [h for h in heads if h in HEADS and name.strip() in head_params(h)]
                 raise FeatcacheError(f"{flag} {item!r} names no head, and there are {len(heads)} ({', '.join(heads)}); "
-                                     f"write HEAD.NAME=VALUE, e.g. {flag} {heads[0] if heads else 'logreg'}.{name or 'max_iter'}=...")
+                                     f"write HEAD.NAME=VALUE, e.g. {flag} {(takes or heads or ['logreg'])[0]}.{name or 'max_iter'}=...")
             items.setdefault(head.strip() if dot else heads[0], []).append(str(item)[len(head) + 1:] if dot else str(item))
         groups = {h: parse_params(p, flag) for h, p in items.items()}
     for head, params in groups.items():
