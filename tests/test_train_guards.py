@@ -275,6 +275,24 @@ def test_a_heads_own_parameters_reach_the_fit_the_file_and_the_default_name(cach
     assert plain.path != res.path and plain.meta["params"]["dropout"] == 0.2
 
 
+def test_a_param_given_at_its_default_value_names_the_plain_heads_file(cache, capsys):
+    """A new-user tester: '--param gamma=scale' (the SVM's default) and '--param max_iter=2000' (logreg's) wrote the
+    same fit beside the plain head, under another name (a p<hash> part). A value of another type is another value."""
+    from featcache.heads import LogRegHead, SVMHead
+
+    def trained(*args):
+        assert main(["train", str(cache), *args]) == 0
+        return Path(capsys.readouterr().out.strip().split("-> ")[-1]).name
+
+    assert trained("--head", "svm", "--param", f"gamma={SVMHead().gamma}") == trained("--head", "svm")
+    plain = trained("--head", "logreg")
+    assert trained("--head", "logreg", "--param", f"max_iter={LogRegHead().max_iter}") == plain
+    assert trained("--head", "logreg", "--param", f"max_iter={LogRegHead().max_iter + 1}") != plain
+    lesson = trained("--head", "keras", "--preset", "lesson", "--epochs", "2")  # over the preset's, not the class's
+    assert trained("--head", "keras", "--preset", "lesson", "--epochs", "2", "--param", "dropout=0.2") == lesson
+    assert trained("--head", "keras", "--preset", "lesson", "--epochs", "2", "--param", "dropout=0.3") != lesson
+
+
 def test_evaluate_default_folders_tell_heads_of_one_name_apart(cache, tmp_path):
     """eval/<head file name> dropped the suffix: a logreg fashion.npz's report replaced the Keras fashion.keras's in
     silence (a new user). Now each has its own folder, named with its kind."""

@@ -168,6 +168,14 @@ def head_tag(head: str, est: BaseEstimator, preset: str | None, epochs: int | No
     return _digest({k: v for k, v in est.get_params().items() if k not in RUN_ONLY_PARAMS}) or "p"
 
 
+def _not_defaults(params: Mapping[str, Any], plain: BaseEstimator) -> dict[str, Any]:
+    """``params`` but those equal (same type and value) to what the head takes without them (``plain``): the same
+    fit gets the same default file; '--param gamma=scale' (the SVM's default) and '--param max_iter=2000' (logreg's)
+    made a second file beside the plain head's (a new-user tester)."""
+    given = plain.get_params()
+    return {k: v for k, v in params.items() if not (k in given and type(given[k]) is type(v) and given[k] == v)}
+
+
 def _digest(params: Mapping[str, Any]) -> str | None:
     """``p`` and 6 hex of a digest of ``params`` (None for none), but those that only say how a head runs
     (scikit-learn's names for them), so two equal fits share a default file (a review: --jobs made another file)."""
@@ -381,7 +389,11 @@ def train(
     y = y if rows is None else y[rows]
     check_training_labels(y, cache.class_names, est, subset=rows is not None)
     path = Path(out) if out is not None else default_head_path(
-        cache, layer, head, head_tag(head, est, preset, epochs, standardize, params), len(y), seed, train_views)
+        cache, layer, head, head_tag(head, est, preset, epochs, standardize,
+                                     _not_defaults(params, build_head(head, preset=preset, epochs=epochs, C=C, seed=seed,
+                                                                      n_classes=len(cache.class_names),
+                                                                      standardize=standardize, params={}))),
+        len(y), seed, train_views)
     if out is None:
         from featcache.store.layout import check_default_name, made_from
 
