@@ -78,7 +78,9 @@ def _print_file(info: dict[str, Any]) -> None:
     width = max(len(k) for k in (*keys, "digest")) + 1
     print(one_line(f"{'file':<{width}} {info['path']} (a {info['kind']})"))  # "head PATH" above "head keras" (a new user)
     for key in keys:
-        unused = info.get("unused_params") if key == "params" else None
+        # only those the row shows: n_jobs (None, so not shown) was named unused beside them (a new-user tester)
+        unused = [k for k in info.get("unused_params") or () if info[key].get(k) is not None] if (
+            key == "params" and isinstance(info[key], dict)) else None
         print(one_line(f"{key:<{width}} {_words(info[key])}" + (f" ({', '.join(unused)}: not used by this fit)" if unused else "")))
     print(f"{'digest':<{width}} " + ("checked: as saved" if info["content_digest_checked"] else
                                      "none (saved before 2026-12-03): nothing checks that it is as saved"))
