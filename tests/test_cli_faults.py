@@ -581,9 +581,9 @@ def test_predict_csv_never_overwrites_an_input_or_a_users_file(tmp_path, fake_mo
     one_line_error(capsys, ["predict", str(fake_model), str(folder), "--csv", str(notes)], "is not a predictions CSV featcache wrote")
     assert photo.read_bytes() == before and notes.read_text() == "mine"
     out = tmp_path / "p.csv"
-    for _ in range(2):  # its own CSV is replaced
-        assert main(["predict", str(fake_model), str(folder), "--csv", str(out)]) == 0
-    capsys.readouterr()  # the two runs' lines ('predictions -> p.csv' on stderr)
+    for said in ("", " (replaced the earlier predictions there)"):  # its own CSV is replaced, and that is said (a
+        assert main(["predict", str(fake_model), str(folder), "--csv", str(out)]) == 0  # new-user tester)
+        assert capsys.readouterr().err.splitlines()[-1] == f"predict: predictions -> {out}{said}"
     assert out.read_text().startswith("input,class_1,probability_1") and len(out.read_text().splitlines()) == 3
     # A copy the user annotated keeps featcache's first line: it was replaced, their columns and notes lost (a tester)
     lines = out.read_text().splitlines()

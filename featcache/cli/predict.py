@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from featcache.cli.common import add_json_flag, api_default, given, positive_int, print_json
@@ -44,6 +45,9 @@ def run(args: argparse.Namespace) -> int:
 
     # The progress bar on stderr as every command's (plain lines off a terminal), none with --json: stdout is the predictions.
     # The API says what it skipped or left out (stderr); with --json too, but the runtime's note is the JSON's.
+    # whether --csv replaces an earlier run's predictions: said, as train and export say "replaced" (a rerun on one
+    # photo replaced a folder's 70 rows without a word; a new-user tester)
+    existed = bool(args.csv) and not args.json and os.path.isfile(args.csv)
     preds = predict(args.model, args.images, **given(args, "top_k", "batch_size", "csv", "runtime", "recursive"), verbose=not args.json)
     if args.json:
         say_notes(preds, runtime_note=False)
@@ -58,5 +62,6 @@ def run(args: argparse.Namespace) -> int:
         print(one_line(f"{p.input}: " + ", ".join(f"{c} {prob:.3f}" for c, prob in p.top)))
     if args.csv:
         # on stderr with the other status lines: stdout is the predictions alone, for a pipe (a new-user tester)
-        print(one_line(f"predict: predictions -> {args.csv}"), file=sys.stderr)
+        replaced = " (replaced the earlier predictions there)" if existed else ""
+        print(one_line(f"predict: predictions -> {args.csv}{replaced}"), file=sys.stderr)
     return 0
