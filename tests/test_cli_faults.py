@@ -566,7 +566,12 @@ def test_info_describes_a_head_or_a_model(tmp_path, fake_model, capsys):
     one_line_error(capsys, ["info", str(edited)], f"{edited} is damaged (its entry featcache.npy fails its CRC-32 check)")
     other = tmp_path / "notes.npz"
     other.write_bytes(b"not a zip")
-    one_line_error(capsys, ["info", str(other)], "is not a readable HDF5 file")
+    # a file that never was one of featcache's (a curve.csv, a .png): not h5py's "file signature not found" (a new user)
+    one_line_error(capsys, ["info", str(other)], f"{other} is none of the files featcache describes (not an HDF5 cache, "
+                                                 "nor a head's or model's zip); pass a cache")
+    cut = tmp_path / "cut.h5"
+    cut.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 64)  # one that was an HDF5 file: said as HDF5's problem
+    one_line_error(capsys, ["info", str(cut)], f"{cut} is damaged")
 
 
 def test_predict_csv_never_overwrites_an_input_or_a_users_file(tmp_path, fake_model, capsys):

@@ -151,6 +151,11 @@ def info(path: str | Path) -> dict[str, Any]:
     else:  # an incomplete file is worth describing too: that is how a user finds out
         return _shown(open_cache(path).summary() if meta.get("complete") else {"path": given, **meta})
     kind = zip_kind(path)
+    if kind is None and not starts_with(path, b"\x89HDF\r\n\x1a\n"):
+        # a curve.csv, probe.json or .png: "not a readable HDF5 file (Unable to synchronously open file (file signature
+        # not found))", h5py's words for a file that never was one (a new-user tester)
+        raise FeatcacheError(f"{given} is none of the files featcache describes (not an HDF5 cache, nor a head's or "
+                             f"model's zip); pass {WHAT}")
     if kind is None:  # the hint verify gives: info names all three kinds too (it named caches alone; a tester)
         raise not_hdf5.with_hint(f"pass {WHAT}")
     return describe_file(given, kind)  # a head or a model: what it holds (info refused it; a new user had no way)
