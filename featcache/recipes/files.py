@@ -41,6 +41,17 @@ def zip_kind(path: str | Path) -> str | None:
     return kind
 
 
+def not_ours(path: Path, given: str, not_hdf5: NotHDF5) -> FeatcacheError:
+    """The line info and verify give for a file that is neither a cache, a head nor a model (``not_hdf5``: what HDF5
+    said of it). A file that never was HDF5 (a curve.csv, probe.json or .png) is said so: h5py's "Unable to
+    synchronously open file (file signature not found)" read as a fault in it (a new-user tester); one that was is
+    left in HDF5's words, with the kinds to pass (info named caches alone; a tester)."""
+    if not starts_with(path, b"\x89HDF\r\n\x1a\n"):
+        return FeatcacheError(f"{given} is none of the files featcache describes (not an HDF5 cache, nor a head's or "
+                              f"model's zip); pass {WHAT}")
+    return not_hdf5.with_hint(f"pass {WHAT}")
+
+
 def check_any_file(path: Path) -> None:
     """What is not a file of any kind, named for all three kinds: a cache's reader said "cache not found: x.keras;
     run 'featcache extract' first" of a missing head, and "a folder, not a cache" (a session's note). A missing
@@ -91,7 +102,7 @@ def verify(path: str | Path) -> VerifyResult | FileVerifyResult:
         try:
             return verify_cache(path)
         except NotHDF5 as exc:  # verify takes heads and models too: "pass a cache" alone sent a new user elsewhere
-            raise exc.with_hint(f"pass {WHAT}") from None
+            raise not_ours(path, str(path), exc) from None
     t0 = time.perf_counter()
     checked, meta = _checked_meta(path, kind)
     if not checked:  # nothing checked is no "ok": verify of an unchecked cache is refused too (an adversarial tester)
@@ -151,13 +162,8 @@ def info(path: str | Path) -> dict[str, Any]:
     else:  # an incomplete file is worth describing too: that is how a user finds out
         return _shown(open_cache(path).summary() if meta.get("complete") else {"path": given, **meta})
     kind = zip_kind(path)
-    if kind is None and not starts_with(path, b"\x89HDF\r\n\x1a\n"):
-        # a curve.csv, probe.json or .png: "not a readable HDF5 file (Unable to synchronously open file (file signature
-        # not found))", h5py's words for a file that never was one (a new-user tester)
-        raise FeatcacheError(f"{given} is none of the files featcache describes (not an HDF5 cache, nor a head's or "
-                             f"model's zip); pass {WHAT}")
-    if kind is None:  # the hint verify gives: info names all three kinds too (it named caches alone; a tester)
-        raise not_hdf5.with_hint(f"pass {WHAT}")
+    if kind is None:
+        raise not_ours(path, given, not_hdf5)
     return describe_file(given, kind)  # a head or a model: what it holds (info refused it; a new user had no way)
 
 
