@@ -86,3 +86,27 @@ def test_a_model_naming_an_unknown_backbone_is_refused_at_load_in_its_own_words(
                   "class 'Preprocess'.\n\nException encountered: unknown backbone 'nope'; choose one of: mobilenet_v2")
     assert load_problem(TypeError(keras_text)) == "unknown backbone 'nope'; choose one of: mobilenet_v2"
     assert load_problem(TypeError("something else")) == "TypeError: something else"
+
+
+def test_default_report_folders_of_two_latin1_named_files_keep_apart(tmp_path, capsys):
+    """evaluate of a second head file of the same Latin-1 name (another folder) without --out hashed both paths
+    with str.encode: a UnicodeEncodeError, a traceback; probe of a second cache so named, the same. Each gets its
+    own folder now, the first's report kept."""
+    import shutil
+
+    cache = _photo_cache(tmp_path, {"ants": 8, "bees": 8})
+    heads = []
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        heads.append(featcache.train(cache, "logreg", out=tmp_path / d / f"{LATIN1}.npz").path)
+    for head in heads:
+        assert main(["evaluate", str(head), str(cache)]) == 0, capsys.readouterr().err
+    runs = os.path.join(os.environ["FEATCACHE_HOME"], "runs")
+    assert len([n for n in os.listdir(os.path.join(runs, "eval")) if n.startswith(f"{LATIN1}_npz")]) == 2
+    caches = []
+    for d in ("a", "b"):
+        caches.append(tmp_path / d / f"{LATIN1}.h5")
+        shutil.copy(cache, caches[-1])
+    for c in caches:
+        assert main(["probe", str(c), "--heads", "logreg", "--on-test"]) == 0, capsys.readouterr().err
+    assert len([n for n in os.listdir(runs) if n.startswith(f"probe_{LATIN1}_on_test")]) == 2

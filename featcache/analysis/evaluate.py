@@ -248,7 +248,8 @@ def default_out(head_path: Path | None, meta: dict[str, Any], layer: str, cache:
     here = (None if head_path is None else str(head_path), str(cache.path))
     if not isinstance(prior, dict) or (prior.get("head"), prior.get("cache")) == here:
         return plain
-    tag = hashlib.sha256("\0".join(os.path.abspath(p) if p else "" for p in here).encode()).hexdigest()[:6]
+    # os.fsencode: a Latin-1 path (a surrogate in its str) was a UnicodeEncodeError, a traceback (a tester)
+    tag = hashlib.sha256(os.fsencode("\0".join(os.path.abspath(p) if p else "" for p in here))).hexdigest()[:6]
     return plain.with_name(f"{name}_{tag}")
 
 

@@ -722,7 +722,7 @@ def default_out(cache: Cache, on_test: bool = False, layers: Sequence[str] | Non
         return plain
     if not isinstance(prior, dict) or prior.get("cache_abspath") in (None, here):
         return plain
-    return plain.with_name(f"{plain.name}_{hashlib.sha256(here.encode()).hexdigest()[:6]}")
+    return plain.with_name(f"{plain.name}_{hashlib.sha256(os.fsencode(here)).hexdigest()[:6]}")
 
 
 def check_report(out_dir: Path, flag: str = "--out") -> dict[str, str]:
