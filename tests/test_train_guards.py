@@ -100,6 +100,12 @@ def test_library_functions_print_nothing_unless_verbose(cache, tmp_path, capsys)
     (["--param", "max_iter=0"], "error: --param max_iter 0 is not valid; use a whole number >= 1, e.g. 2000"),
     (["--param", "max_iter"], "--param 'max_iter' is not NAME=VALUE; write e.g. --param max_iter=..."),  # not dropout=0.5, a keras
     # parameter, for a logreg head (a new-user tester)
+    # curve's and probe's HEAD.NAME form: it said "is no parameter name; write e.g. --param dropout=0.5", a keras
+    # parameter for a logreg head (an adversarial tester)
+    (["--param", "logreg.max_iter=100"], "--param 'logreg.max_iter=100': train takes the parameter's name alone (its "
+                                         "head is --head logreg); write e.g. --param max_iter=100"),
+    (["--param", "svm.gamma=0.01"], "--param 'svm.gamma=0.01' names head 'svm', but train fits --head logreg; a "
+                                    "parameter of the svm head goes with it, by its name alone: --head svm --param gamma=0.01"),
     (["--param", "max_iter=5", "--param", "max_iter=6"], "--param gives 'max_iter' twice; give each parameter once"),
     (["--param", "C=1"], "--param C: give it with --C"),
     (["--head", "keras", "--param", "epochs=3"], "--param epochs: give it with --epochs"),

@@ -99,6 +99,7 @@ def build_head(
         make_head(head)  # raises the one-line "unknown head" error (or "named by a str" for a list)
     from featcache.heads import heads_with_C
 
+    _check_no_head_prefix(head, params)
     params = parse_params(params)
     for name in params:
         if set_by_train(head, name):
@@ -124,6 +125,26 @@ def build_head(
     if C is not None:
         params["C"] = parse_C(C)  # the CLI's check at the API's boundary: C=-1 was scikit-learn's InvalidParameterError
     return make_head(head, **params)
+
+
+def _check_no_head_prefix(head: str, params: Any) -> None:
+    """train's ``--param`` is NAME=VALUE, its head being ``--head``'s. ``--param logreg.max_iter=100`` (curve's and
+    probe's form) said "'logreg.max_iter' is no parameter name; write e.g. --param dropout=0.5", a Keras parameter
+    shown for a logreg head, and ``--param svm.gamma=0.01`` with --head logreg the same (an adversarial tester)."""
+    if not isinstance(params, (str, list, tuple)):
+        return  # a dict, None or a wrong kind: parse_params's own checks
+    for item in [params] if isinstance(params, str) else params:
+        name, _, text = str(item).partition("=")
+        prefix, dot, rest = name.strip().partition(".")
+        if not dot or not rest.strip().isidentifier():
+            continue
+        example = f"--param {rest.strip()}={text.strip() or '...'}"
+        if prefix.strip() in HEADS and prefix.strip() != head:
+            raise FeatcacheError(f"--param {item!r} names head {prefix.strip()!r}, but train fits --head {head}; a "
+                                 f"parameter of the {prefix.strip()} head goes with it, by its name alone: "
+                                 f"--head {prefix.strip()} {example}")
+        raise FeatcacheError(f"--param {item!r}: train takes the parameter's name alone (its head is --head {head}); "
+                             f"write e.g. {example}")
 
 
 # Parameters train sets through an option of its own (or from the cache), never through --param.
@@ -375,6 +396,7 @@ def train(
     cache = as_cache(cache)
     require_splits(cache, "train", "test")
     train_views, test_views = check_views(cache, train_views, "--train-views"), check_views(cache, test_views, "--test-views")
+    _check_no_head_prefix(head, params)
     params = parse_params(params)
     est = build_head(head, preset=preset, epochs=epochs, C=C, seed=seed, n_classes=len(cache.class_names),
                      standardize=standardize, params=params)
