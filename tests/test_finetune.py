@@ -176,6 +176,19 @@ def test_an_out_that_cannot_be_written_is_refused_before_any_work(tiny_head, tmp
     assert blocker.read_text() == "mine"
 
 
+def test_a_default_model_name_too_long_is_refused_before_any_work(tiny_head, tmp_path, capsys):
+    """finetune without --out of a head named with 243 bytes: its default, <stem>_finetuned.keras, 259 bytes, failed
+    after the fine-tuning with ENAMETOOLONG, "use a shorter name" of a name the user never gave (an adversarial
+    tester). Refused first now, asking for --out; nothing written."""
+    import os
+
+    head = shutil.copy(tiny_head, tmp_path / ("k" * 243 + ".keras"))
+    _one_line_error(capsys, ["finetune", str(head)], "the default model file name, made from the head file name kkkk")
+    err_tail = "is too long (259 bytes; a file name holds at most 255); name the model with --out NAME.keras"
+    _one_line_error(capsys, ["finetune", str(head)], err_tail)
+    assert not (tmp_path.parent / "models").exists() and not os.path.isdir(os.path.join(os.environ["FEATCACHE_HOME"], "models"))
+
+
 def test_missing_and_unreadable_heads(tmp_path, capsys):
     _one_line_error(capsys, ["finetune", str(tmp_path / "nope.keras")], "head file not found")
     junk = tmp_path / "junk.keras"

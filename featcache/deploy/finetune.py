@@ -389,7 +389,15 @@ def finetune(
     unfreeze, learning_rate, epochs, batch_size, patience = check_settings(unfreeze, learning_rate, epochs, batch_size, patience)
     head = check_path(head, "head", "the Keras head 'featcache train --head keras' wrote")  # None: pathlib's TypeError
     seed = check_seed(seed)
-    out = check_out(out if out else default_out(head), force)
+    if not out:
+        # the default name, the head's with _finetuned.keras, too long for the file system (a head file named up to
+        # 255 bytes): ENAMETOOLONG after the fine-tuning, "use a shorter name" of a name the user never gave (an
+        # adversarial tester). Refused before any work, as extract's, train's, curve's, probe's and evaluate's are.
+        from featcache.store.layout import check_default_name, made_from
+
+        out = check_default_name(default_out(head), "model file name", made_from("head file name", head.stem),
+                                 "name the model with --out NAME.keras")
+    out = check_out(out, force)
     check_not_the_head(out, head, "finetune")
     est, meta = _keras_head(head, trust_pickle)
     check_same_model_job(out, meta, True, force)
