@@ -323,6 +323,37 @@ def test_evaluate_default_folders_tell_heads_of_one_name_apart(cache, tmp_path):
     assert {p.parent for p in featcache.evaluate(logreg, cache).files.values()} == {runs / "fashion_npz"}  # its own again
 
 
+def test_evaluate_default_folders_tell_apart_heads_given_by_one_relative_path(cache, tmp_path, monkeypatch):
+    """'evaluate same.npz c.h5' in a/, then in b/ with another head: the paths as given were equal, so b's report
+    replaced a's in silence (an adversarial tester). The report records the absolute paths, which decide whose the
+    folder is; one from before them is another's where its paths were relative."""
+    import os
+    import shutil
+
+    runs = Path(os.environ["FEATCACHE_HOME"]) / "runs" / "eval"
+    accuracies = {}
+    for d, C in (("a", 0.03), ("b", 1.0)):
+        (tmp_path / d).mkdir()
+        shutil.copy(cache, tmp_path / d / "c.h5")
+        featcache.train(tmp_path / d / "c.h5", "logreg", C=C, out=tmp_path / d / "same.npz")
+    for d in ("a", "b", "a"):
+        monkeypatch.chdir(tmp_path / d)
+        res = featcache.evaluate("same.npz", "c.h5")
+        accuracies.setdefault(d, set()).add(next(iter({p.parent for p in res.files.values()})))
+    assert accuracies["a"] == {runs / "same_npz"} and accuracies["b"] != accuracies["a"]
+    assert json.loads((runs / "same_npz" / "evaluation.json").read_text())["head_abspath"] == str(tmp_path / "a" / "same.npz")
+    # a report of before: relative paths are no proof it is this head's
+    report = json.loads((runs / "same_npz" / "evaluation.json").read_text())
+    for key in ("head_abspath", "cache_abspath"):
+        del report[key]
+    (runs / "same_npz" / "evaluation.json").write_text(json.dumps(report))
+    from featcache.analysis.evaluate import default_out
+    from featcache.store import open_cache
+
+    monkeypatch.chdir(tmp_path / "a")
+    assert default_out(Path("same.npz"), {}, "out_relu", open_cache("c.h5"), "test").name != "same_npz"
+
+
 # --- evaluate lists what it got wrong ----------------------------------------------------------------
 
 

@@ -67,6 +67,9 @@ class EvalResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "head": None if self.head_path is None else str(self.head_path), "cache": str(self.cache_path), "split": self.split,
+            # whose report the default folder holds (default_out): the paths as given are relative to another folder
+            "head_abspath": None if self.head_path is None else os.path.abspath(self.head_path),
+            "cache_abspath": os.path.abspath(self.cache_path),
             "layer": self.layer, "accuracy": self.accuracy, "per_class": self.per_class,
             "class_names": self.class_names, "confusion": self.confusion.tolist(),
             "test_views": list(self.test_views), "averaged": self.averaged,
@@ -246,7 +249,15 @@ def default_out(head_path: Path | None, meta: dict[str, Any], layer: str, cache:
     except (OSError, ValueError):
         return plain
     here = (None if head_path is None else str(head_path), str(cache.path))
-    if not isinstance(prior, dict) or (prior.get("head"), prior.get("cache")) == here:
+    if not isinstance(prior, dict):
+        return plain
+    if "cache_abspath" in prior:
+        same = (prior.get("head_abspath"), prior.get("cache_abspath")) == tuple(os.path.abspath(p) if p else None for p in here)
+    else:
+        # a report from before the absolute paths were recorded: the same relative paths name other files from
+        # another folder ('evaluate h.npz fm.h5' in a/ then b/ replaced a/'s report; an adversarial tester)
+        same = (prior.get("head"), prior.get("cache")) == here and all(p is None or os.path.isabs(p) for p in here)
+    if same:
         return plain
     # os.fsencode: a Latin-1 path (a surrogate in its str) was a UnicodeEncodeError, a traceback (a tester)
     tag = hashlib.sha256(os.fsencode("\0".join(os.path.abspath(p) if p else "" for p in here))).hexdigest()[:6]
