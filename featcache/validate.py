@@ -452,14 +452,16 @@ def parse_params(value: Any, flag: str = "--param") -> dict[str, Any]:
             name = name.strip()
             if not sep:
                 # the example names the user's own word: 'train --head logreg --param max_iter' was shown dropout=0.5
-                example = f"{name}=..." if name.isidentifier() else "dropout=0.5"
+                example = f"{name}=..." if name.isidentifier() else "NAME=VALUE"
                 raise FeatcacheError(f"{flag} {item!r} is not NAME=VALUE; write e.g. {flag} {example}")
             if name in pairs:  # the second kept without a word is a run the user did not ask for
                 raise FeatcacheError(f"{flag} gives {name!r} twice; give each parameter once")
             pairs[name] = _param_value(text)
     for name in pairs:
         if not isinstance(name, str) or not name.isidentifier():
-            raise FeatcacheError(f"{flag}: {shown(name)} is no parameter name; write e.g. {flag} dropout=0.5")
+            # no head's parameter as the example: 'logreg.=3' in a curve was shown the Keras head's dropout (a tester)
+            raise FeatcacheError(f"{flag}: {shown(name)} is no parameter name; write {flag} NAME=VALUE, NAME one of the "
+                                 "head's parameters")
     return pairs
 
 

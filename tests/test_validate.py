@@ -263,6 +263,7 @@ def test_param_values_are_typed_as_a_head_expects():
     # 1e4 is a whole number (max_iter=1e4 was refused); a digit of another script is no number typed (a tester)
     got = parse_params(["a=1e4", "b=1e-3", "c=1e38", "d=\uff15"])
     assert got == {"a": 10000, "b": 1e-3, "c": 1e38, "d": "\uff15"} and type(got["a"]) is int and type(got["c"]) is float
-    for bad, says in ((["1x=2"], "'1x' is no parameter name"), ({3: 1}, "3 is no parameter name"), (["=2"], "'' is no")):
+    for bad, says in ((["1x=2"], "'1x' is no parameter name; write --param NAME=VALUE, NAME one of the head's parameters"),
+                      ({3: 1}, "3 is no parameter name"), (["=2"], "'' is no")):
         with pytest.raises(FeatcacheError, match=says):
             parse_params(bad)
