@@ -1414,6 +1414,15 @@ def test_predict_given_images_as_the_model_says_the_model_comes_first(tmp_path, 
         one_line_error(capsys, ["predict", str(path), str(tmp_path / "model.keras")],
                        f"{path} is not a featcache model (it is {what}: predict takes the model first, then the images: "
                        "'featcache predict MODEL IMAGE ...')")
+    # a cache said "(BadZipFile)", another program's zip "(KeyError)" (an adversarial tester): what each is
+    cache = tiny_cache(tmp_path / "c.h5")
+    one_line_error(capsys, ["predict", str(cache), str(png)], f"{cache} is not a featcache model (it is an HDF5 file, "
+                   "a cache?: make a model from a head with 'featcache export HEAD --out MODEL.keras')")
+    other = tmp_path / "other.keras"
+    with zipfile.ZipFile(other, "w") as zf:
+        zf.writestr("config.json", "{}")
+    one_line_error(capsys, ["predict", str(other), str(png)], f"{other} is not a featcache model (a zip file without "
+                   "featcache's featcache.json: a Keras model or an .npz of another program?)")
 
 
 def test_a_report_rerun_stopped_midway_leaves_the_old_report_whole(tmp_path, capsys, monkeypatch):

@@ -141,6 +141,18 @@ def _images_hint(path: Path) -> str:
     return f" (it is {what}: predict takes the model first, then the images: 'featcache predict MODEL IMAGE ...')" if what else ""
 
 
+def _kind_hint(path: Path, exc: Exception) -> str:
+    """What the file given as a model is, where it is none of the above: a cache said "(BadZipFile)", a zip without
+    featcache's metadata (another program's .keras, an .npz) "(KeyError)" (an adversarial tester)."""
+    from featcache.validate import starts_with
+
+    if starts_with(path, b"\x89HDF\r\n\x1a\n"):
+        return " (it is an HDF5 file, a cache?: make a model from a head with 'featcache export HEAD --out MODEL.keras')"
+    if isinstance(exc, KeyError) and zipfile.is_zipfile(path):
+        return f" (a zip file without featcache's {META_ENTRY}: a Keras model or an .npz of another program?)"
+    return f" ({type(exc).__name__})"
+
+
 def _model_json(path: str | Path) -> dict[str, Any]:
     """The ``featcache.json`` of a file written as a featcache model (its ``kind`` says so), fields unchecked."""
     path = Path(path)
@@ -159,7 +171,7 @@ def _model_json(path: str | Path) -> dict[str, Any]:
 
         if (damage := damage_error(path, _altered)) is not None:
             raise damage from None
-        hint = head_hint if read_head_meta(path) is not None else _images_hint(path) or f" ({type(exc).__name__})"
+        hint = head_hint if read_head_meta(path) is not None else _images_hint(path) or _kind_hint(path, exc)
         raise FeatcacheError(f"{path} is not a featcache model{hint}; pass a file written by 'featcache export' or 'featcache finetune'") from None
     if not isinstance(meta, dict) or meta.get("kind") != KIND:
         hint = head_hint if read_head_meta(path) is not None else ""
