@@ -1399,6 +1399,10 @@ def test_evaluate_on_another_data_sets_cache_names_the_data_sets_before_the_imag
     one_line_error(capsys, ["evaluate", str(head), str(other)],
                    "the head was trained on classes ['ants', 'bees'] (bugs), the cache holds ['cat', 'dog', 'hen'] (pets); "
                    "evaluate on a cache of the same data set")
+    from featcache.analysis.evaluate import _of
+
+    # a photo folder's name of 210 characters was printed whole (a tester): its first 40
+    assert (_of("p" * 210), _of("pets"), _of(None)) == (f" ({'p' * 40}...)", " (pets)", "")
 
 
 def test_predict_given_images_as_the_model_says_the_model_comes_first(tmp_path, capsys):
