@@ -171,8 +171,10 @@ class DenseHead(ClassifierMixin, BaseEstimator):
         check_number(self.validation_split, name("validation_split"), low=0, high=1, high_open=True, example=0.2)
         check_bool(self.early_stopping, name("early_stopping"))
         if self.early_stopping and not self.validation_split:  # it trained every epoch and recorded early_stopping True
-            raise FeatcacheError(f"{type(self).__name__} early_stopping watches the validation rows, and validation_split "
-                                 "0 holds none out; give a validation_split (e.g. 0.2), or early_stopping=false")
+            # in --param's words: two parameters, the one the user gave or the preset's, and no class name (a tester)
+            raise FeatcacheError("the keras head's early_stopping watches the validation rows, and validation_split 0 "
+                                 "holds none out; give --param validation_split=0.2 (or another fraction), or --param "
+                                 "early_stopping=false")
         check_number(self.patience, name("patience"), whole=True, low=0, example=10)
         check_number(self.l2, name("l2"), low=0, example=1e-2)
         if self.n_classes is not None:
