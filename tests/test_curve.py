@@ -931,10 +931,20 @@ def test_a_default_folder_name_too_long_asks_for_out(tiny_cache, tmp_path, monke
     assert not (tmp_path / "home" / "runs").exists() or not any((tmp_path / "home" / "runs").iterdir())
     with pytest.raises(FeatcacheError, match="the default curve folder name"):
         featcache.learning_curve(tiny_cache, [20], seeds=1, heads="logreg", verbose=False)
-    long_stem = tmp_path / ("c" * 240 + ".h5")
+    long_stem = tmp_path / ("c" * 245 + ".h5")  # probe_<stem>_on_test: 259 bytes
     long_stem.symlink_to(tiny_cache)
     with pytest.raises(FeatcacheError, match=r"^the default probe folder name, made from the cache name c{40}\.\.\., is too long"):
         probe_mod.default_out(featcache.open_cache(long_stem), on_test=True)
+    # a name at the limit is taken (room was kept for a tag that is rarely added; a tester), its tagged form, for
+    # another cache's folder of that name, is refused as too long
+    at_limit = tmp_path / ("e" * 249 + ".h5")
+    at_limit.symlink_to(tiny_cache)
+    plain = probe_mod.default_out(featcache.open_cache(at_limit))
+    assert len(plain.name) == 255
+    plain.mkdir(parents=True)
+    (plain / "probe.json").write_text(json.dumps({"cache_abspath": "/another/cache.h5"}))
+    with pytest.raises(FeatcacheError, match=r"^the default probe folder name, .* is too long \(262 bytes"):
+        probe_mod.default_out(featcache.open_cache(at_limit))
     with pytest.raises(FeatcacheError, match=r"^the default evaluation folder name, made from the head file name h{40}\.\.\., is "
                                              r"too long .*; name the folder with --out DIR$"):
-        evaluate_mod.default_out(tmp_path / ("h" * 250 + ".npz"), {}, "out_relu", featcache.open_cache(tiny_cache), "test", ())
+        evaluate_mod.default_out(tmp_path / ("h" * 252 + ".npz"), {}, "out_relu", featcache.open_cache(tiny_cache), "test", ())

@@ -247,9 +247,10 @@ def default_out(head_path: Path | None, meta: dict[str, Any], layer: str, cache:
     from featcache.store.layout import check_default_name, made_from
 
     whose = made_from("head file name", head_path.stem) if head_path is not None else "the head's layer and cache"
-    # "_" and 6 hex may be added below for another head's folder of this name: room for them
-    plain = check_default_name(paths.runs_dir() / "eval" / name, "evaluation folder name", whose,
-                               "name the folder with --out DIR", extra=7)
+    def checked(path: Path) -> Path:  # the name given, and the tagged one only when it is the one taken
+        return check_default_name(path, "evaluation folder name", whose, "name the folder with --out DIR")
+
+    plain = checked(paths.runs_dir() / "eval" / name)
     try:
         prior = json.loads((plain / "evaluation.json").read_text())
     except (OSError, ValueError):
@@ -267,7 +268,7 @@ def default_out(head_path: Path | None, meta: dict[str, Any], layer: str, cache:
         return plain
     # os.fsencode: a Latin-1 path (a surrogate in its str) was a UnicodeEncodeError, a traceback (a tester)
     tag = hashlib.sha256(os.fsencode("\0".join(os.path.abspath(p) if p else "" for p in here))).hexdigest()[:6]
-    return plain.with_name(f"{name}_{tag}")
+    return checked(plain.with_name(f"{name}_{tag}"))
 
 
 def check_report(out_dir: Path, flag: str = "--out") -> dict[str, str]:

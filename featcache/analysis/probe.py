@@ -712,9 +712,11 @@ def default_out(cache: Cache, on_test: bool = False, layers: Sequence[str] | Non
         name += f"_{k}layer{'s' if k != 1 else ''}_{hashlib.sha256(','.join(layers).encode()).hexdigest()[:6]}"
     from featcache.store.layout import check_default_name, made_from
 
-    # "_" and 6 hex may be added below for another cache's folder of this name: room for them
-    plain = check_default_name(paths.runs_dir() / name, "probe folder name", made_from("cache name", cache.path.stem),
-                               "name the folder with --out DIR", extra=7)
+    def checked(path: Path) -> Path:  # the name given, and the tagged one only when it is the one taken
+        return check_default_name(path, "probe folder name", made_from("cache name", cache.path.stem),
+                                  "name the folder with --out DIR")
+
+    plain = checked(paths.runs_dir() / name)
     here = os.path.abspath(cache.path)
     try:
         prior = json.loads((plain / "probe.json").read_text())
@@ -722,7 +724,7 @@ def default_out(cache: Cache, on_test: bool = False, layers: Sequence[str] | Non
         return plain
     if not isinstance(prior, dict) or prior.get("cache_abspath") in (None, here):
         return plain
-    return plain.with_name(f"{plain.name}_{hashlib.sha256(os.fsencode(here)).hexdigest()[:6]}")
+    return checked(plain.with_name(f"{plain.name}_{hashlib.sha256(os.fsencode(here)).hexdigest()[:6]}"))
 
 
 def check_report(out_dir: Path, flag: str = "--out") -> dict[str, str]:
