@@ -872,7 +872,7 @@ def test_a_leftover_partial_on_a_read_only_mount_is_left_there(tmp_path, monkeyp
 
 
 def test_a_full_disk_while_regrouping_photos_keeps_the_staged_partial(tmp_path):
-    """The staged partial fits, the regrouped copy does not: one line, no .regroup.h5 left, the partial kept."""
+    """The staged partial fits, the regrouped copy does not: one line, no temporary left, the partial kept."""
     disk = tmp_path / "disk"
     if not _mount_tmpfs(disk, "5m"):
         pytest.skip("cannot mount a tmpfs here (needs root); the injected ENOSPC test covers the writer")
@@ -903,12 +903,42 @@ def test_a_full_disk_while_regrouping_photos_keeps_the_staged_partial(tmp_path):
                               env={**os.environ, "PYTHONPATH": str(REPO)})
         assert proc.returncode == 2, proc.stderr
         assert proc.stderr.strip() == proc.stderr.strip().splitlines()[0] and "Traceback" not in proc.stderr
-        assert proc.stderr.startswith(f"no space left on {disk} writing {disk / 'c.h5.regroup.h5'}; free ")
+        assert proc.stderr.startswith(f"no space left on {disk} writing {disk / 'c.h5'}; free ")
         assert sorted(p.name for p in disk.iterdir()) == ["c.h5.partial.h5"]
         with h5py.File(partial_path(disk / "c.h5")) as f:
             assert int(f[STAGING].attrs["rows_done"]) == 600
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def test_regrouping_photos_never_touches_a_users_file_or_link_beside_the_cache(tmp_path):
+    """The regrouped copy was written at the fixed name NAME.regroup.h5, then deleted: a user's file of that name was
+    overwritten and gone, and a link there had its target overwritten with the cache and was itself renamed over
+    the cache (an adversarial tester). Now it is a temporary of its own; both stay as they were."""
+    from featcache.store import STAGING, SplitSpec, StagedWriter
+
+    notes = tmp_path / "c.h5.regroup.h5"
+    notes.write_text("my notes")
+    target = tmp_path / "important.txt"
+    target.write_text("IMPORTANT DATA")
+    (tmp_path / "d.h5.regroup.h5").symlink_to(target.name)
+    for name in ("c.h5", "d.h5"):
+        n = 10
+        rows, paths = np.arange(n), [f"f{i}.jpg" for i in range(n)]
+        w = StagedWriter(tmp_path / name, {"fingerprint": "f" * 64}, [SplitSpec(STAGING, rows % 2, rows, paths)],
+                         {"out": 4}, "float32")
+        try:
+            w.open()
+            w.write(STAGING, 0, {"out": np.ones((n, 4), np.float32)}, np.array([""] * n, dtype=object))
+            w.finish({}, regroup=[SplitSpec("train", rows[:6] % 2, rows[:6], paths[:6], rows=rows[:6]),
+                                  SplitSpec("test", rows[6:] % 2, rows[6:], paths[6:], rows=rows[6:])])
+        finally:
+            w.close()
+        assert not (tmp_path / name).is_symlink() and h5py.is_hdf5(tmp_path / name)
+    assert notes.read_text() == "my notes" and target.read_text() == "IMPORTANT DATA"
+    assert (tmp_path / "d.h5.regroup.h5").is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.h5", "c.h5.regroup.h5", "d.h5", "d.h5.regroup.h5",
+                                                          "important.txt"]
 
 
 def _cache_with_paths(path: Path) -> Path:

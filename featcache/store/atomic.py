@@ -198,6 +198,19 @@ def atomic_path(path: str | Path, advice: str | None = None, recheck: Callable[[
             _remove_empty(made)  # not published: the folders made for it go too (they stayed; an adversarial tester)
 
 
+def new_temporary(path: str | Path) -> Path:
+    """A new empty file beside ``path`` under a name of its own (``atomic_path``'s: tagged with this writer, so a
+    later write of ``path`` removes it if this run is killed), for a writer that publishes ``path`` itself. A fixed
+    name beside the target (``NAME.regroup.h5``) overwrote, then deleted, a user's file of that name, and followed
+    a link there into the user's file (an adversarial tester)."""
+    path = Path(path)
+    remove_stale_temporaries(path)
+    prefix, suffix = _temporary_parts(path)
+    fd, tmp = _make_temporary(path.parent, f"{prefix}{writer_tag()}.", suffix)
+    os.close(fd)
+    return Path(tmp)
+
+
 def _make_temporary(folder: Path, prefix: str, suffix: str) -> tuple[int, str]:
     """mkdir -p ``folder``, then the temporary in it. Another process's failed write may remove an empty folder
     it made between the two (``_remove_empty``; a review): the folder is made again, a few times at most."""

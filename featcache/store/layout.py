@@ -111,7 +111,8 @@ def view_names(attrs: dict[str, Any]) -> list[str]:
 
 
 PARTIAL_SUFFIX = ".partial.h5"
-# The longest name featcache puts beside a cache: its partial (".regroup.h5" and ".lock" are no longer).
+# The longest name featcache puts beside a cache: its partial (".lock" is no longer; a regrouped
+# copy is a hidden temporary whose name atomic._temporary_parts fits).
 NAME_MAX = 255  # bytes in one file name on Linux's file systems (ext4, xfs, btrfs, tmpfs)
 
 

@@ -37,6 +37,7 @@ import numpy as np
 from featcache.errors import FeatcacheError, first_line
 from featcache.store.atomic import (
     exception_chain,
+    new_temporary,
     is_no_space,
     no_space,
     publish,
@@ -468,17 +469,20 @@ class StagedWriter(CacheWriter):
         if regroup is None:
             raise RuntimeError("a staged write is finished with regroup")
         self._check_done()
-        # Beside the target, under the lock: the rename stays atomic.
-        tmp = self.path.with_name(self.path.name + ".regroup.h5")
+        # Beside the target, under the lock: the rename stays atomic. A name of its own (atomic.new_temporary): the
+        # fixed NAME.regroup.h5 replaced a user's file of that name (a tester).
+        tmp = None
         try:
-            with self._guard(tmp):
+            with self._guard(self.path):
+                tmp = new_temporary(self.path)
                 with create_h5(tmp, rdcc_nbytes=WRITE_CHUNK_CACHE) as out:
                     lay_out(out, {**self.attrs, **(extra_attrs or {})}, regroup, self.layer_widths, self.dtype)
                     self._copy_rows(out, regroup)
                     _seal(out)
             publish(tmp, self.path, self._needed())
         finally:
-            tmp.unlink(missing_ok=True)
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
         self._file.close()
         self._file = None
         # A crash before this leaves the partial beside the complete cache; the next hit removes it.
