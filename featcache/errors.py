@@ -33,6 +33,14 @@ def printable(text: str) -> str:
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def clipped(text: str, limit: int = 40) -> str:
+    """``text``'s first ``limit`` characters, ``printable``, and "..." only where it was cut: the one way a message
+    names a data set's, folder's or file's name that may be long (a photo folder's is up to about 210 characters,
+    printed whole, twice; a tester). Two copies had drifted: one added "..." after any name ("made from the data set
+    name fashion_mnist...")."""
+    return printable(text[:limit]) + ("..." if len(text) > limit else "")
+
+
 def shell_word(text: str) -> str:
     """``text`` as one word of a bash command a user can paste: ``shlex.quote``'s, or where it holds a control
     character (``CONTROL``), bash's ``$'...'`` with that character escaped (a path with a newline in a suggested

@@ -1405,6 +1405,18 @@ def test_evaluate_on_another_data_sets_cache_names_the_data_sets_before_the_imag
     assert (_of("p" * 210), _of("pets"), _of(None)) == (f" ({'p' * 40}...)", " (pets)", "")
 
 
+def test_a_name_in_a_message_is_clipped_to_40_characters_with_dots_only_when_cut():
+    """Regression (a review): the default-name refusals said "made from the data set name fashion_mnist..." of a
+    short name; they and evaluate's mismatch line now share ``errors.clipped``: "..." only after a cut name."""
+    from featcache.errors import clipped
+    from featcache.store.layout import made_from
+
+    assert made_from("data set name", "fashion_mnist") == "the data set name fashion_mnist"
+    assert made_from("folder name", "p" * 41) == f"the folder name {'p' * 40}..."
+    assert (clipped("q" * 40), clipped("q" * 41, 5)) == ("q" * 40, "qqqqq...")
+    assert clipped("caf\udce9" + "x" * 50) == "caf\\xe9" + "x" * 36 + "..."  # cut by characters, then escaped
+
+
 def test_predict_given_images_as_the_model_says_the_model_comes_first(tmp_path, capsys):
     """A new-user tester: 'featcache predict images.npy model.keras' said "images.npy is not a featcache model
     (BadZipFile)"."""

@@ -119,13 +119,12 @@ def misclassified_text(wrong: list[dict[str, Any]]) -> list[str]:
 
 
 def _of(dataset: Any) -> str:
-    """`` (name)`` of a data set for a message, its first 40 characters (a photo folder's name is up to about 210:
-    the line printed it whole, twice; a tester), escaped."""
-    from featcache.errors import printable
+    """`` (name)`` of a data set for a message, as ``errors.clipped`` gives it; nothing where there is no name."""
+    from featcache.errors import clipped
 
     if not (isinstance(dataset, str) and dataset):
         return ""
-    return f" ({printable(dataset[:40])}{'...' if len(dataset) > 40 else ''})"
+    return f" ({clipped(dataset)})"
 
 
 def metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]) -> tuple[float, list[dict[str, Any]], np.ndarray]:

@@ -148,10 +148,10 @@ def check_default_name(path: Path, what: str, made_from: str, fix: str, extra: i
 
 
 def made_from(kind: str, name: str) -> str:
-    """``the data set name ddd...`` for a message of ``check_default_name``: its first 40 characters, escaped."""
-    from featcache.errors import printable
+    """``the data set name ddd...`` for a message of ``check_default_name``: the name as ``errors.clipped`` gives it."""
+    from featcache.errors import clipped
 
-    return f"the {kind} {printable(str(name)[:40])}..."
+    return f"the {kind} {clipped(str(name))}"
 
 
 def check_cache_name(path: str | Path) -> None:
