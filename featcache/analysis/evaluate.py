@@ -234,8 +234,7 @@ def default_out(head_path: Path | None, meta: dict[str, Any], layer: str, cache:
     new user). Where that
     folder holds the report of another head file or cache (a head of the same name elsewhere; an adversarial
     tester), 6 hex of a hash of both paths are added: each report keeps its folder."""
-    import hashlib
-    import json
+    from featcache.store.layout import default_report_folder, made_from
 
     if head_path is None:
         name = f"{meta.get('head')}_{layer}_{meta.get('cache_fingerprint', '')[:12]}"
@@ -243,31 +242,19 @@ def default_out(head_path: Path | None, meta: dict[str, Any], layer: str, cache:
         name = f"{head_path.stem}_{head_path.suffix.lstrip('.')}"
     name += "" if split == "test" else f"_{split}"
     name += f"_views-{re.sub(r'[^A-Za-z0-9+_-]', '', '-'.join(views))}" if views else ""
-    from featcache.store.layout import check_default_name, made_from
-
-    whose = made_from("head file name", head_path.stem) if head_path is not None else "the head's layer and cache"
-    def checked(path: Path) -> Path:  # the name given, and the tagged one only when it is the one taken
-        return check_default_name(path, "evaluation folder name", whose, "name the folder with --out DIR")
-
-    plain = checked(paths.runs_dir() / "eval" / name)
-    try:
-        prior = json.loads((plain / "evaluation.json").read_text())
-    except (OSError, ValueError):
-        return plain
     here = (None if head_path is None else str(head_path), str(cache.path))
-    if not isinstance(prior, dict):
-        return plain
-    if "cache_abspath" in prior:
-        same = (prior.get("head_abspath"), prior.get("cache_abspath")) == tuple(os.path.abspath(p) if p else None for p in here)
-    else:
+    absolute = tuple(os.path.abspath(p) if p else None for p in here)
+
+    def mine(prior: dict) -> bool:
+        if "cache_abspath" in prior:
+            return (prior.get("head_abspath"), prior.get("cache_abspath")) == absolute
         # a report from before the absolute paths were recorded: the same relative paths name other files from
         # another folder ('evaluate h.npz fm.h5' in a/ then b/ replaced a/'s report; an adversarial tester)
-        same = (prior.get("head"), prior.get("cache")) == here and all(p is None or os.path.isabs(p) for p in here)
-    if same:
-        return plain
-    # os.fsencode: a Latin-1 path (a surrogate in its str) was a UnicodeEncodeError, a traceback (a tester)
-    tag = hashlib.sha256(os.fsencode("\0".join(os.path.abspath(p) if p else "" for p in here))).hexdigest()[:6]
-    return checked(plain.with_name(f"{name}_{tag}"))
+        return (prior.get("head"), prior.get("cache")) == here and all(p is None or os.path.isabs(p) for p in here)
+
+    whose = made_from("head file name", head_path.stem) if head_path is not None else "the head's layer and cache"
+    return default_report_folder(paths.runs_dir() / "eval" / name, "evaluation folder name", whose, "evaluation.json",
+                                 mine, "\0".join(p or "" for p in absolute))
 
 
 def check_report(out_dir: Path, flag: str = "--out") -> dict[str, str]:

@@ -704,27 +704,16 @@ def default_out(cache: Cache, on_test: bool = False, layers: Sequence[str] | Non
     a hash of the cache's absolute path added, as ``evaluate`` does. A folder from before probe.json cannot say
     whose it is and is taken as before."""
     import hashlib
-    import json
+
+    from featcache.store.layout import default_report_folder, made_from
 
     name = f"probe_{cache.path.stem}{'_on_test' if on_test else ''}"
     if layers is not None and set(layers) != set(cache.layers):
         k = len(layers)
         name += f"_{k}layer{'s' if k != 1 else ''}_{hashlib.sha256(','.join(layers).encode()).hexdigest()[:6]}"
-    from featcache.store.layout import check_default_name, made_from
-
-    def checked(path: Path) -> Path:  # the name given, and the tagged one only when it is the one taken
-        return check_default_name(path, "probe folder name", made_from("cache name", cache.path.stem),
-                                  "name the folder with --out DIR")
-
-    plain = checked(paths.runs_dir() / name)
     here = os.path.abspath(cache.path)
-    try:
-        prior = json.loads((plain / "probe.json").read_text())
-    except (OSError, ValueError):
-        return plain
-    if not isinstance(prior, dict) or prior.get("cache_abspath") in (None, here):
-        return plain
-    return checked(plain.with_name(f"{plain.name}_{hashlib.sha256(os.fsencode(here)).hexdigest()[:6]}"))
+    return default_report_folder(paths.runs_dir() / name, "probe folder name", made_from("cache name", cache.path.stem),
+                                 "probe.json", lambda prior: prior.get("cache_abspath") in (None, here), here)
 
 
 def check_report(out_dir: Path, flag: str = "--out") -> dict[str, str]:

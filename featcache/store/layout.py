@@ -29,7 +29,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import h5py
 import numpy as np
@@ -152,6 +152,28 @@ def made_from(kind: str, name: str) -> str:
     from featcache.errors import clipped
 
     return f"the {kind} {clipped(str(name))}"
+
+
+def default_report_folder(plain: Path, what: str, made_from: str, record: str, mine: Callable[[dict], bool],
+                          owner: str) -> Path:
+    """A report's default folder: ``plain``, unless the ``record`` file (JSON) there says the report is another's
+    (``mine`` of it is false: another cache's probe, another head's evaluation), then ``plain`` with 6 hex of a hash
+    of ``owner`` (whose report this one is) added, so each keeps its folder. A folder whose record cannot be read
+    (none, or from before it was written) cannot say whose it is and is taken. The name taken is checked
+    (``check_default_name``), the tagged one only when it is the one taken: a name at the file system's limit is
+    taken (a tester). The one shape of probe's and evaluate's default folder, which had a copy each."""
+    def checked(path: Path) -> Path:
+        return check_default_name(path, what, made_from, "name the folder with --out DIR")
+
+    plain = checked(plain)
+    try:
+        prior = json.loads((plain / record).read_text())
+    except (OSError, ValueError):
+        return plain
+    if not isinstance(prior, dict) or mine(prior):
+        return plain
+    # os.fsencode: a Latin-1 path (a surrogate in its str) was a UnicodeEncodeError, a traceback (a tester)
+    return checked(plain.with_name(f"{plain.name}_{hashlib.sha256(os.fsencode(owner)).hexdigest()[:6]}"))
 
 
 def check_cache_name(path: str | Path) -> None:
