@@ -103,6 +103,12 @@ class CacheBusy(FeatcacheError):
     """A file another featcache process is writing (HDF5's lock, or featcache's own)."""
 
 
+class ParamsDisagree(FeatcacheError):
+    """Two parameters of a head, each valid alone, that do not fit together (the Keras head's early stopping without
+    validation rows). ``heads.check_param_values`` leaves it to the caller's check of the head it builds, where a
+    preset's values join: against a class default the command does not use it refused a valid --param (a review)."""
+
+
 class NotHDF5(FeatcacheError):
     """A path HDF5 cannot open as a file of its own (another kind of file, or one cut short); ``path`` names it, so
     the CLI can say when it is a head or model given where a cache goes. The message is ``problem`` (what HDF5

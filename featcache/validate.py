@@ -40,6 +40,7 @@ import errno
 import math
 import numbers
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
@@ -189,6 +190,30 @@ def _is_bool(value: Any) -> bool:
 
 def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+@dataclass(frozen=True)
+class ParamLabel:
+    """The words a head's ``check_params`` names a parameter with: ``prefix`` before its name and ``assign`` between
+    it and a value in an example. A head made in Python names its class ("LogRegHead max_iter 0 is not valid",
+    ``of_class``); a value given as a command's ``--param`` is named as the user gave it ("--param max_iter 0 ...",
+    "e.g. --param logreg.C=0.03"; ``of_flag``). Passed into the check, so its message is made right the first time:
+    heads.check_param_values rewrote the class's words after the fact, by matching the text."""
+
+    prefix: str
+    assign: str = " "
+
+    @classmethod
+    def of_class(cls, head: Any) -> "ParamLabel":
+        return cls(f"{type(head).__name__} ")
+
+    @classmethod
+    def of_flag(cls, flag: str) -> "ParamLabel":
+        """``--param`` (NAME=VALUE) or ``--param logreg.`` (HEAD.NAME=VALUE)."""
+        return cls(flag if flag.endswith(".") else f"{flag} ", "=")
+
+    def __call__(self, param: str) -> str:
+        return f"{self.prefix}{param}"
 
 
 def check_number(value: Any, name: str, *, whole: bool = False, low: float | None = None, high: float | None = None,
@@ -397,15 +422,16 @@ C_MIN, C_MAX = 1e-12, 1e12
 C_RANGE = f"{C_MIN:.0e} to {C_MAX:.0e}".replace("+", "")  # "1e-12 to 1e12", for the help and the errors (1e+12 reads as a sum)
 
 
-def parse_C(value: Any, flag: str = "--C") -> float | str:
-    """A regularization strength: a number from ``C_MIN`` to ``C_MAX``, or ``"cv"`` (chosen by cross-validation)."""
+def parse_C(value: Any, flag: str = "--C", assign: str = " ") -> float | str:
+    """A regularization strength: a number from ``C_MIN`` to ``C_MAX``, or ``"cv"`` (chosen by cross-validation).
+    ``flag`` names it, ``assign`` joins it to a value in the example: "--C 0.03", "--param logreg.C=0.03"."""
     if isinstance(value, str) and value.strip() == "cv":
         return "cv"
     try:
         c = float(value) if not isinstance(value, bool) else math.nan
     except (TypeError, ValueError):
         c = math.nan
-    example = f"e.g. {flag or '--C'} 0.03 or {flag or '--C'} cv"
+    example = f"e.g. {flag or '--C'}{assign}0.03 or {flag or '--C'}{assign}cv"
     if not (c > 0 and math.isfinite(c)):
         raise FeatcacheError(f"{flag} {value!r} is not a positive number or 'cv'; {example}")
     if not C_MIN <= c <= C_MAX:  # 1e-310 passed, and fitted a constant head under 18 lines of scikit-learn's warnings

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from featcache.errors import FeatcacheError
-from featcache.validate import parse_C, parse_list
+from featcache.errors import FeatcacheError, ParamsDisagree
+from featcache.validate import ParamLabel, parse_C, parse_list
 from featcache.heads.dense import DenseHead
 from featcache.heads.logreg import LogRegHead
 from featcache.heads.svm import SVMHead
@@ -128,50 +128,28 @@ def check_param_names(name: str, params: Mapping[str, Any], hidden: Collection[s
 
 def check_param_values(name: str, params: Mapping[str, Any], flag: str = "--param") -> None:
     """The values in ``params`` (names checked) by head ``name``'s own ``check_params``, a bad one named as the user
-    gave it: ``--param max_iter 0 is not valid ...``. The heads' checks name their class (``LogRegHead max_iter``),
-    right for whoever made the head in Python, a class name a CLI user never wrote (a tester). Only a complaint
-    about one of ``params`` is raised here; the caller checks the head it builds in full. ``flag``: how the values
-    were given, "--param" or "--param logreg."."""
-    head = HEADS[name](**params)
-    check = getattr(head, "check_params", None)
+    gave it (``flag``: "--param" or "--param logreg."): ``--param max_iter 0 is not valid ...``, not the class's
+    words a head made in Python is named with (``LogRegHead max_iter``, a class name a CLI user never wrote; a
+    tester). The words go into the check (``validate.ParamLabel``), so the message is made right the first time.
+    The defaults are valid, so a complaint is about one of ``params``, except two that disagree (``ParamsDisagree``):
+    that is the caller's, whose full check of the head it builds adds a preset's values."""
+    check = getattr(HEADS[name](**params), "check_params", None)
     if check is None:
         return
-    prefix, sep = f"{type(head).__name__} ", "" if flag.endswith(".") else " "
-
-    def given_one(exc: FeatcacheError) -> FeatcacheError | None:
-        """``exc`` in --param's words if it is about one of ``params``, else None."""
-        # The heads' messages start "<Class> <param> " (validate.check_number's name, as each check_params makes it)
-        msg = str(exc)
-        param = msg[len(prefix):].split(" ", 1)[0] if msg.startswith(prefix) else None
-        if param not in params:
-            return None
-        # the rest of the message may name it again, as an example ("e.g. LogRegHead C 0.03 or LogRegHead C cv",
-        # validate.parse_C): written as --param takes it, not in the class's words (a tester). The value the user gave,
-        # quoted first, is left as given: a C of 'LogRegHead C 5' was quoted as '--param logreg.C=5' (a review)
-        rest = msg[len(prefix):]
-        quoted = f"{param} {params[param]!r}"
-        head, tail = (quoted, rest[len(quoted):]) if rest.startswith(quoted) else ("", rest)
-        return FeatcacheError(f"{flag}{sep}{head}{tail.replace(f'{prefix}{param} ', f'{flag}{sep}{param}=')}")
-
+    label = ParamLabel.of_flag(flag)
     try:
-        check()
-    except FeatcacheError as exc:
-        said = given_one(exc)
-        if said is not None:
-            raise said from None
+        check(label)
+    except ParamsDisagree:
         # A pair's complaint against a class default (validation_split=0 with DenseHead's early_stopping=True) is
         # not the command's: curve's and train --preset lesson's keras head has early_stopping=False, and such a
-        # --param was refused. The caller's full check, with the preset's and its own options, says any real one.
-        # But check_params stops at its first complaint: each parameter is checked alone too, so that a bad one
-        # after the pair is still said here, in --param's words (--param validation_split=0 --param patience=-1
-        # said "DenseHead patience -1", the class's words, from the caller's check; a review)
+        # --param was refused. But check_params stops at its first complaint: each parameter is checked alone too,
+        # so that a bad one after the pair is still said here, in --param's words (--param validation_split=0
+        # --param patience=-1 said "DenseHead patience -1", the class's words, from the caller's check; a review)
         for k, v in params.items():
             try:
-                HEADS[name](**{k: v}).check_params()
-            except FeatcacheError as one:
-                said = given_one(one)
-                if said is not None:
-                    raise said from None
+                HEADS[name](**{k: v}).check_params(label)
+            except ParamsDisagree:
+                pass
 
 
 # Parameters that change how a head runs, not what it fits (scikit-learn's names): left out of a train default file

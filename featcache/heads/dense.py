@@ -12,10 +12,10 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from featcache._lazy import keras
-from featcache.errors import FeatcacheError
+from featcache.errors import FeatcacheError, ParamsDisagree
 from featcache.heads.folding import to_raw
 from featcache.progress import epoch_progress, epochs_text
-from featcache.validate import check_bool, check_number, check_seed_param
+from featcache.validate import ParamLabel, check_bool, check_number, check_seed_param
 
 if TYPE_CHECKING:
     from keras import Model as KerasModel
@@ -156,14 +156,16 @@ class DenseHead(ClassifierMixin, BaseEstimator):
             return None
         return f"keras dense head ({epochs_text(params['epochs'])}{', early stopping' if params.get('early_stopping') else ''})"
 
-    def check_params(self) -> None:
+    def check_params(self, label: ParamLabel | None = None) -> None:
         """Every parameter of a type and range this head trains with, or one line naming it (a FeatcacheError).
 
         ``fit`` calls it first; ``make_head`` (train, probe) and a curve's spec
         call it before anything is written. ``epochs=0`` fitted nothing and
         returned a "fitted" head of random weights (an adversarial tester).
+        ``label``: the words naming a parameter (``validate.ParamLabel``; the
+        class's by default, --param's from ``heads.check_param_values``).
         """
-        name = f"{type(self).__name__} {{}}".format
+        name = label or ParamLabel.of_class(self)
         check_number(self.epochs, name("epochs"), whole=True, low=1, example=5)
         check_number(self.batch_size, name("batch_size"), whole=True, low=1, example=64)
         check_number(self.learning_rate, name("learning_rate"), low=0, low_open=True, example=1e-3)
@@ -172,7 +174,7 @@ class DenseHead(ClassifierMixin, BaseEstimator):
         check_bool(self.early_stopping, name("early_stopping"))
         if self.early_stopping and not self.validation_split:  # it trained every epoch and recorded early_stopping True
             # in --param's words: two parameters, the one the user gave or the preset's, and no class name (a tester)
-            raise FeatcacheError("the keras head's early_stopping watches the validation rows, and validation_split 0 "
+            raise ParamsDisagree("the keras head's early_stopping watches the validation rows, and validation_split 0 "
                                  "holds none out; give --param validation_split=0.2 (or another fraction), or --param "
                                  "early_stopping=false")
         check_number(self.patience, name("patience"), whole=True, low=0, example=10)

@@ -16,7 +16,7 @@ from threadpoolctl import threadpool_limits
 from featcache.heads.folding import from_raw, to_raw
 from featcache.heads.solver import solver_notes
 from featcache.heads.views import fold_count, stratified_folds
-from featcache.validate import check_bool, check_jobs, check_number, check_seed_param, parse_C
+from featcache.validate import ParamLabel, check_bool, check_jobs, check_number, check_seed_param, parse_C
 
 # Grid for C="cv", searched from strong to weak regularization. On the
 # lesson's cache (4,000 images, 1280-d out_relu features, standardized) 5-fold
@@ -128,14 +128,16 @@ class LogRegHead(ClassifierMixin, BaseEstimator):
         steps = scaled_steps(self)
         return bool(steps) and type(steps[1]) is linear_model.LogisticRegression
 
-    def check_params(self) -> None:
+    def check_params(self, label: ParamLabel | None = None) -> None:
         """Every parameter of a type and range this head fits with, or one line naming it (a FeatcacheError).
 
         ``fit`` calls it first; ``make_head`` (train, probe) and a curve's spec call it before anything is
         written: a curve's ``C=-1`` was scikit-learn's InvalidParameterError after its folder was made (an
-        adversarial tester). C goes through the CLI's own check, ``validate.parse_C``."""
-        name = f"{type(self).__name__} {{}}".format
-        self._C()
+        adversarial tester). C goes through the CLI's own check, ``validate.parse_C``.
+        ``label``: the words naming a parameter (``validate.ParamLabel``; the class's by default, --param's from
+        ``heads.check_param_values``)."""
+        name = label or ParamLabel.of_class(self)
+        self._C(name)
         check_number(self.max_iter, name("max_iter"), whole=True, low=1, example=2000)
         check_number(self.cv_folds, name("cv_folds"), whole=True, low=2, example=5)
         check_seed_param(self.seed, name("seed"))
@@ -143,9 +145,10 @@ class LogRegHead(ClassifierMixin, BaseEstimator):
             check_jobs(self.n_jobs, name("n_jobs"))
         check_bool(self.warm_start, name("warm_start"))
 
-    def _C(self) -> float | str:
+    def _C(self, label: ParamLabel | None = None) -> float | str:
         """``C`` as ``validate.parse_C`` reads it: a positive number or "cv"."""
-        return parse_C(self.C, f"{type(self).__name__} C")
+        name = label or ParamLabel.of_class(self)
+        return parse_C(self.C, name("C"), name.assign)
 
     @property
     def uses_seed(self) -> bool:

@@ -31,7 +31,7 @@ from sklearn.utils.validation import check_is_fitted
 from featcache._lazy import keras
 from featcache.errors import FeatcacheError
 from featcache.progress import epoch_progress, epochs_text
-from featcache.validate import check_number, check_seed_param
+from featcache.validate import ParamLabel, check_number, check_seed_param
 
 if TYPE_CHECKING:
     from keras import Model as KerasModel
@@ -90,12 +90,14 @@ class ScratchCNN(ClassifierMixin, BaseEstimator):
         self.seed = seed
         self.verbose = verbose
 
-    def check_params(self) -> None:
+    def check_params(self, label: ParamLabel | None = None) -> None:
         """Every parameter of a type and range this network trains with, or one line naming it (a FeatcacheError).
 
         ``fit`` calls it first, a curve's spec before anything is written: ``epochs=0`` returned an untrained
-        "fitted" network (an adversarial tester)."""
-        name = f"{type(self).__name__} {{}}".format
+        "fitted" network (an adversarial tester).
+        ``label``: the words naming a parameter (``validate.ParamLabel``; the class's by default, --param's from
+        ``heads.check_param_values``)."""
+        name = label or ParamLabel.of_class(self)
         check_number(self.epochs, name("epochs"), whole=True, low=1, example=10)
         check_number(self.batch_size, name("batch_size"), whole=True, low=1, example=64)
         check_number(self.learning_rate, name("learning_rate"), low=0, low_open=True, example=1e-3)

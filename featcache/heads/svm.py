@@ -26,7 +26,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from featcache.heads.views import fold_count, stratified_folds
-from featcache.validate import check_bool, check_jobs, check_number, check_seed_param, parse_C
+from featcache.validate import ParamLabel, check_bool, check_jobs, check_number, check_seed_param, parse_C
 
 # Grid for C="cv". On the lesson's split 5-fold CV on the training rows picks
 # C=10 for block_13_expand_relu (C=3 and 10 about tie on block_9 and
@@ -102,14 +102,16 @@ class SVMHead(ClassifierMixin, BaseEstimator):
                 and all(type(c) is _CalibratedClassifier and type(c.estimator) is SVC and isinstance(c.calibrators, list)
                         and all(type(k) is _SigmoidCalibration for k in c.calibrators) for c in inner))
 
-    def check_params(self) -> None:
+    def check_params(self, label: ParamLabel | None = None) -> None:
         """Every parameter of a type and range this head fits with, or one line naming it (a FeatcacheError).
 
         ``fit`` calls it first; ``make_head`` (train, probe) and a curve's spec call it before anything is
         written (a curve's ``C=-1`` was scikit-learn's traceback after its folder was made; an adversarial
-        tester). C goes through the CLI's own check, ``validate.parse_C``."""
-        name = f"{type(self).__name__} {{}}".format
-        self._C()
+        tester). C goes through the CLI's own check, ``validate.parse_C``.
+        ``label``: the words naming a parameter (``validate.ParamLabel``; the class's by default, --param's from
+        ``heads.check_param_values``)."""
+        name = label or ParamLabel.of_class(self)
+        self._C(name)
         if not (isinstance(self.gamma, str) and self.gamma in ("scale", "auto")):
             # 'scale' was its example of a number ("use a number > 0, e.g. 'scale'"; a tester)
             check_number(self.gamma, name("gamma"), low=0, low_open=True, or_words="or 'scale' or 'auto'", example=0.01)
@@ -121,9 +123,10 @@ class SVMHead(ClassifierMixin, BaseEstimator):
         if self.n_jobs is not None:
             check_jobs(self.n_jobs, name("n_jobs"))
 
-    def _C(self) -> float | str:
+    def _C(self, label: ParamLabel | None = None) -> float | str:
         """``C`` as ``validate.parse_C`` reads it: a positive number or "cv"."""
-        return parse_C(self.C, f"{type(self).__name__} C")
+        name = label or ParamLabel.of_class(self)
+        return parse_C(self.C, name("C"), name.assign)
 
     def unused_params(self) -> list[str]:
         """Parameters this fit does not read (``info`` says so): the CV's folds with a fixed C, the calibration's
