@@ -576,18 +576,18 @@ def _settings(cache: Cache, heads, C, layers, holdout: float | None, seed: int, 
     order = cached_order(cache)
     names = probe_layers(cache, layers, order)
     params = {h: {**probe_defaults(h), **given.get(h, {}), **({"C": Cs[h]} if h in Cs else {})} for h in head_names}
-    for h in head_names:  # a value the head refuses: one line now, not a traceback from the first fit
-        make_head(h, **params[h])
-    check_fit_rows(cache, head_names, params, scoring)
+    # each head made once, here: a value it refuses is one line now, not a traceback from the first fit, and the
+    # same head says whether its fit splits rows into folds (it was made a second time for that)
+    check_fit_rows(cache, {h: make_head(h, **params[h]) for h in head_names}, scoring)
     return ProbePlan(head_names, params, names, scoring, {layer: order.index(layer) for layer in order},
                      {h: dict(given.get(h, {})) for h in head_names})
 
 
-def check_fit_rows(cache: Cache, head_names: Sequence[str], params: Mapping[str, Mapping[str, Any]], scoring: Scoring) -> None:
+def check_fit_rows(cache: Cache, heads: Mapping[str, Any], scoring: Scoring) -> None:
     """A head whose fit splits its rows into folds (``--C cv``) needs 2 images of every class among the images each
     fit is given, which the hold-out or every fold leaves: refused here, before any fit (a ValueError from the
-    first fit before; a review)."""
-    from featcache.heads import folds_needed
+    first fit before; a review). ``heads``: each head by name, made with the parameters probe fits it with."""
+    from featcache.heads import fold_reason
 
     from featcache.analysis.subsets import check_two_classes
 
@@ -595,8 +595,8 @@ def check_fit_rows(cache: Cache, head_names: Sequence[str], params: Mapping[str,
     fits = [y] if scoring.splits is None else [y[fit] for fit, _ in scoring.splits]
     for y_fit in fits:
         check_two_classes(y_fit, "training images each fit is given" if scoring.splits else "training images in the cache")
-    for head in head_names:
-        reason = folds_needed(head, params[head])
+    for head in heads.values():
+        reason = fold_reason(head)
         if not reason:
             continue
         if scoring.folds is not None:
