@@ -19,7 +19,7 @@ import numpy as np
 from featcache import paths
 from featcache.analysis.subsets import CLASSES_FIRST, stratified_subset, warn_missing_classes
 from featcache.errors import FeatcacheError, one_line
-from featcache.heads import (HEADS, RUN_ONLY_PARAMS, DenseHead, check_param_names, check_param_values, fold_reason,
+from featcache.heads import (HEADS, RUN_ONLY_PARAMS, DenseHead, check_head_params, check_param_names, fold_reason,
                              head_params, head_suffix, make_head, suffixes_line)
 from featcache.heads.dense import DEFAULT_PRESET
 from featcache.heads.io import check_head_out, digest_keys, head_meta, read_head_meta, replaced_words, write_head
@@ -27,6 +27,7 @@ from featcache.heads.views import averaged_over, fit_views, score_views
 from featcache.sources.images import check_file_outside_classes
 from featcache.store import Cache, as_cache
 from featcache.validate import (
+    ParamLabel,
     checks_switches,
     check_out_file,
     check_path,
@@ -95,36 +96,49 @@ def build_head(
     ``params``: the head's own parameters (``--param NAME=VALUE``), over the preset's for the Keras head; a
     parameter that has its own option (``OWN_FLAGS``) is given with that option.
     """
+    _check_no_head_prefix(head, params)
+    return _build_head(head, preset=preset, epochs=epochs, C=C, seed=seed, n_classes=n_classes,
+                       standardize=standardize, params=parse_params(params))[0]
+
+
+def _build_head(head: str, *, preset: str | None, epochs: int | None, C: float | str | None, seed: int,
+                n_classes: int | None, standardize: bool, params: dict[str, Any]) -> tuple[BaseEstimator, dict[str, Any]]:
+    """``build_head``'s head, of ``params`` already parsed (train parses them once, for itself too), and what the head
+    takes without them (``plain``: the preset's values and train's own options over its class's defaults), to which
+    train's default file name compares them (``_not_defaults``): a second head built without them told it before."""
+    import inspect
+
     if not isinstance(head, str) or head not in HEADS:
         make_head(head)  # raises the one-line "unknown head" error (or "named by a str" for a list)
     from featcache.heads import heads_with_C
 
-    _check_no_head_prefix(head, params)
-    params = parse_params(params)
     for name in params:
         if set_by_train(head, name):
             raise FeatcacheError(f"--param {name}: {OWN_FLAGS[name]}")
-    # names, then values, in --param's words, before the preset's merge and train's own options
     check_param_names(head, params, hidden=[n for n in head_params(head) if set_by_train(head, n)])
-    check_param_values(head, params)
     with_C = heads_with_C()
     if C is not None and head not in with_C:  # named from the registry: a new head without a C was "set with --C"
         how = "is set with --preset and --epochs" if head == "keras" else "has no C"
         raise FeatcacheError(f"--C applies to --head {' and '.join(with_C)} only; the {head} head {how}")
     if head == "keras":
-        overrides: dict[str, Any] = {"seed": seed, "n_classes": n_classes, "standardize": standardize}
+        base: dict[str, Any] = {**DenseHead.preset_params(preset or DEFAULT_PRESET),
+                                "seed": seed, "n_classes": n_classes, "standardize": standardize}
         if epochs is not None:  # the CLI's check at the API's boundary: epochs=0 saved an untrained head (a tester)
-            overrides["epochs"] = positive_int(epochs, "--epochs")
-        est = DenseHead.from_preset(preset or DEFAULT_PRESET, **{**params, **overrides})
-        est.check_params()
-        return est
-    if preset is not None or epochs is not None or standardize:
-        how = "is set with --C (and always standardizes)" if head in with_C else "takes none of them"
-        raise FeatcacheError(f"--preset, --epochs and --standardize apply to --head keras only; --head {head} {how}")
-    params["seed"] = seed
-    if C is not None:
-        params["C"] = parse_C(C)  # the CLI's check at the API's boundary: C=-1 was scikit-learn's InvalidParameterError
-    return make_head(head, **params)
+            base["epochs"] = positive_int(epochs, "--epochs")
+    else:
+        if preset is not None or epochs is not None or standardize:
+            how = "is set with --C (and always standardizes)" if head in with_C else "takes none of them"
+            raise FeatcacheError(f"--preset, --epochs and --standardize apply to --head keras only; --head {head} {how}")
+        base = {"seed": seed}
+        if C is not None:
+            base["C"] = parse_C(C)  # the CLI's check at the API's boundary: C=-1 was scikit-learn's InvalidParameterError
+    cls = HEADS[head]
+    est = cls(**{**base, **params})  # no name of params is in base: set_by_train refused those
+    # One check of every value, in --param's words: train's own options are checked above (and seed by train), the
+    # preset's are valid, so a complaint is about a --param, or a pair of them with the preset's (early stopping).
+    # It was a check of the --param values alone on a head of its own, then this one again in the class's words.
+    check_head_params(est, ParamLabel.of_flag("--param"))
+    return est, {**{k: p.default for k, p in inspect.signature(cls).parameters.items()}, **base}
 
 
 def _check_no_head_prefix(head: str, params: Any) -> None:
@@ -189,12 +203,11 @@ def head_tag(head: str, est: BaseEstimator, preset: str | None, epochs: int | No
     return _digest({k: v for k, v in est.get_params().items() if k not in RUN_ONLY_PARAMS}) or "p"
 
 
-def _not_defaults(params: Mapping[str, Any], plain: BaseEstimator) -> dict[str, Any]:
-    """``params`` but those equal (same type and value) to what the head takes without them (``plain``): the same
-    fit gets the same default file; '--param gamma=scale' (the SVM's default) and '--param max_iter=2000' (logreg's)
-    made a second file beside the plain head's (a new-user tester)."""
-    given = plain.get_params()
-    return {k: v for k, v in params.items() if not (k in given and type(given[k]) is type(v) and given[k] == v)}
+def _not_defaults(params: Mapping[str, Any], plain: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` but those equal (same type and value) to what the head takes without them (``plain``, from
+    ``_build_head``): the same fit gets the same default file; '--param gamma=scale' (the SVM's default) and
+    '--param max_iter=2000' (logreg's) made a second file beside the plain head's (a new-user tester)."""
+    return {k: v for k, v in params.items() if not (k in plain and type(plain[k]) is type(v) and plain[k] == v)}
 
 
 def _digest(params: Mapping[str, Any]) -> str | None:
@@ -398,8 +411,8 @@ def train(
     train_views, test_views = check_views(cache, train_views, "--train-views"), check_views(cache, test_views, "--test-views")
     _check_no_head_prefix(head, params)
     params = parse_params(params)
-    est = build_head(head, preset=preset, epochs=epochs, C=C, seed=seed, n_classes=len(cache.class_names),
-                     standardize=standardize, params=params)
+    est, plain = _build_head(head, preset=preset, epochs=epochs, C=C, seed=seed, n_classes=len(cache.class_names),
+                             standardize=standardize, params=params)
     if head == "keras":
         preset = preset or DEFAULT_PRESET
     if out is not None:
@@ -411,10 +424,7 @@ def train(
     y = y if rows is None else y[rows]
     check_training_labels(y, cache.class_names, est, subset=rows is not None)
     path = Path(out) if out is not None else default_head_path(
-        cache, layer, head, head_tag(head, est, preset, epochs, standardize,
-                                     _not_defaults(params, build_head(head, preset=preset, epochs=epochs, C=C, seed=seed,
-                                                                      n_classes=len(cache.class_names),
-                                                                      standardize=standardize, params={}))),
+        cache, layer, head, head_tag(head, est, preset, epochs, standardize, _not_defaults(params, plain)),
         len(y), seed, train_views)
     if out is None:
         from featcache.store.layout import check_default_name, made_from

@@ -186,12 +186,12 @@ def load_backend(head: Any) -> None:
         keras()
 
 
-def check_head_params(head: Any) -> None:
-    """A head's own check of its parameters (``check_params``); a head without one (a test's stand-in, a new head)
-    is taken as it is."""
+def check_head_params(head: Any, label: ParamLabel | None = None) -> None:
+    """A head's own check of its parameters (``check_params``), naming them with ``label`` (default: the head's
+    class); a head without one (a test's stand-in, a new head) is taken as it is."""
     check = getattr(head, "check_params", None)
     if check is not None:
-        check()
+        check() if label is None else check(label)
 
 
 def fold_reason(head: Any) -> str | None:
