@@ -296,6 +296,30 @@ def test_a_default_hold_out_too_small_says_what_probe_did_and_every_way_out(tmp_
     assert err.count("\n") == 1 and not (tmp_path / "p").exists()
 
 
+def test_a_hold_out_no_fraction_can_make_says_so_not_a_nearer_fraction(tmp_path):
+    """Regression (a review): probe --holdout 0.5 on 2 training images of 2 classes said "use a fraction nearer 0.5";
+    no fraction leaves an image of every class on each side below twice as many images as classes. It says so, and
+    what would; where a fraction can, the old advice stands."""
+    from test_head_files import synthetic_cache
+
+    from featcache.analysis.probe import holdout_rows
+
+    way_out = "so at least 4 training images, and the cache has 2; no fraction can do that: score on the test split " \
+              "with --on-test, or use a larger cache$"
+    with pytest.raises(FeatcacheError, match=r"^--holdout 0\.5: a hold-out needs an image of each of the 2 classes on "
+                                             r"each side, " + way_out):
+        holdout_rows(np.array([0, 1]), 0.5, 0)
+    with pytest.raises(FeatcacheError, match=r"^--holdout 0\.05 of 10 training images leaves 0 on one side, fewer than "
+                                             r"the classes \(2\); use a fraction nearer 0\.5"):
+        holdout_rows(np.repeat([0, 1], 5), 0.05, 0)
+    assert [len(r) for r in holdout_rows(np.array([0, 1, 0, 1]), 0.5, 0)] == [2, 2]  # the minimum: 2 a class
+    tiny = synthetic_cache(tmp_path / "tiny.h5", n_train=2, class_names=["a", "b"])
+    for holdout, start in ((0.5, r"--holdout 0\.5: "), (None, r"probe holds out 20% of the training images by default; ")):
+        with pytest.raises(FeatcacheError, match="^" + start + r"a hold-out needs .*" + way_out):
+            featcache.probe(tiny, heads="logreg", holdout=holdout, out=tmp_path / "p")
+    assert not (tmp_path / "p").exists()
+
+
 def test_C_cv_with_too_few_images_in_a_fit_is_one_line_before_any_fit(tmp_path, capsys, monkeypatch):
     """--C cv splits each fit's rows into folds: 3 images of a class, 2 folds, left 1 in a fit, and the
     head's own ValueError came out as a traceback (a review)."""

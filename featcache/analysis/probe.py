@@ -155,11 +155,21 @@ def holdout_rows(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray,
 
     fraction = check_fraction(fraction, "--holdout")
     n_classes, n_out = len(np.unique(y)), int(round(fraction * len(y)))
+    if len(y) < 2 * n_classes:  # "use a fraction nearer 0.5" of 2 images: 0.5 itself leaves one a side (a review)
+        raise FeatcacheError(f"--holdout {fraction}: {no_holdout(len(y), n_classes)}")
     if min(n_out, len(y) - n_out) < n_classes:
         raise FeatcacheError(f"--holdout {fraction} of {len(y)} training images leaves {min(n_out, len(y) - n_out)} on one "
                              f"side, fewer than the classes ({n_classes}); use a fraction nearer 0.5 or a larger cache")
     order = stratified_order(y, seed)
     return np.sort(order[n_out:]), np.sort(order[:n_out])
+
+
+def no_holdout(n: int, n_classes: int) -> str:
+    """Why no hold-out fraction works on ``n`` training images of ``n_classes`` classes (fewer than twice as many
+    images as classes), and what would."""
+    return (f"a hold-out needs an image of each of the {n_classes} classes on each side, so at least {2 * n_classes} "
+            f"training images, and the cache has {n}; no fraction can do that: score on the test split with --on-test, "
+            "or use a larger cache")
 
 
 def fold_rows(y: np.ndarray, folds: int, seed: int,
@@ -569,6 +579,10 @@ def _settings(cache: Cache, heads, C, layers, holdout: float | None, seed: int, 
         if not default_holdout:
             raise
         # the user gave no --holdout: say what probe did by default, and every way out (a review)
+        y = cache.labels("train")
+        if len(y) < 2 * len(np.unique(y)):  # no --holdout would do either
+            raise FeatcacheError(f"probe holds out {DEFAULT_HOLDOUT:.0%} of the training images by default; "
+                                 f"{no_holdout(len(y), len(np.unique(y)))}") from None
         raise FeatcacheError(f"probe holds out {DEFAULT_HOLDOUT:.0%} of the training images by default, and of these "
                              f"{cache.sizes['train']} that leaves too few for every class ({exc}); pass --holdout 0.5, "
                              "--folds K, or --on-test") from None
