@@ -460,12 +460,15 @@ def _param_value(text: str) -> Any:
     return text
 
 
-def parse_params(value: Any, flag: str = "--param") -> dict[str, Any]:
+def parse_params(value: Any, flag: str = "--param", head: str = "") -> dict[str, Any]:
     """A head's own parameters: ``["dropout=0.5", "gamma=scale"]`` (the CLI's repeated ``--param``) or a dict.
 
     Names must be Python identifiers and given once; a value from the command
-    line is typed by ``_param_value``. Whether the head takes the name and the
-    value is the head's own check (``heads.make_head``, its ``check_params``).
+    line is typed by ``_param_value``, and a number it reads as infinite or NaN
+    is refused here. Whether the head takes the name and the value is the head's
+    own check (``heads.make_head``, its ``check_params``). ``head``: the head
+    the items named (``HEAD.NAME=VALUE``; ``heads.parse_head_params``), for
+    the messages.
     """
     if value is None:
         return {}
@@ -483,6 +486,12 @@ def parse_params(value: Any, flag: str = "--param") -> dict[str, Any]:
             if name in pairs:  # the second kept without a word is a run the user did not ask for
                 raise FeatcacheError(f"{flag} gives {name!r} twice; give each parameter once")
             pairs[name] = _param_value(text)
+            if isinstance(pairs[name], float) and not math.isfinite(pairs[name]):
+                # 1e400 reads as inf, and the head's check then said "--param max_iter inf", a value never typed (a
+                # review); no head takes an infinite or NaN number
+                given = f"{flag} {head + '.' if head else ''}{name}={text.strip()}"
+                beyond = " (beyond a float's range, about 1.8e308)" if not any(w in text.lower() for w in ("inf", "nan")) else ""
+                raise FeatcacheError(f"{given} is not a finite number{beyond}; give a finite one")
     for name in pairs:
         if not isinstance(name, str) or not name.isidentifier():
             # no head's parameter as the example: 'logreg.=3' in a curve was shown the Keras head's dropout (a tester)

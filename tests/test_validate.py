@@ -267,3 +267,29 @@ def test_param_values_are_typed_as_a_head_expects():
                       ({3: 1}, "3 is no parameter name"), (["=2"], "'' is no")):
         with pytest.raises(FeatcacheError, match=says):
             parse_params(bad)
+
+
+def test_a_param_that_reads_as_an_infinite_number_is_refused_as_the_user_typed_it(tmp_path, capsys):
+    """Regression (a review): --param max_iter=1e400 read as inf, and the refusal said "--param max_iter inf", a value
+    the user never typed. A number read as infinite or NaN is refused at parse, in the user's words; the API's dict
+    is the head's to check."""
+    from test_head_files import synthetic_cache
+
+    from featcache.cli import main
+    from featcache.heads import parse_head_params
+    from featcache.validate import parse_params
+
+    beyond = r" is not a finite number \(beyond a float's range, about 1\.8e308\); give a finite one$"
+    for typed in ("1e400", "-1E400"):
+        with pytest.raises(FeatcacheError, match=rf"^--param max_iter={typed}{beyond}"):
+            parse_params([f"max_iter={typed}"])
+    for typed in ("inf", "nan", "-Infinity"):
+        with pytest.raises(FeatcacheError, match=rf"^--param gamma={typed} is not a finite number; give a finite one$"):
+            parse_params([f"gamma= {typed}"])
+    with pytest.raises(FeatcacheError, match=rf"^--param logreg\.max_iter=1e400{beyond}"):  # probe's, curve's form
+        parse_head_params(["logreg.max_iter=1e400"], ["logreg", "svm"])
+    assert parse_params({"max_iter": float("inf")}) == {"max_iter": float("inf")}
+    cache = synthetic_cache(tmp_path / "c.h5")
+    assert main(["train", str(cache), "--head", "logreg", "--param", "max_iter=1e400", "--out", str(tmp_path / "h.npz")]) == 2
+    assert capsys.readouterr().err.strip() == ("featcache train: error: --param max_iter=1e400 is not a finite number "
+                                               "(beyond a float's range, about 1.8e308); give a finite one")
