@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -948,3 +949,34 @@ def test_a_default_folder_name_too_long_asks_for_out(tiny_cache, tmp_path, monke
     with pytest.raises(FeatcacheError, match=r"^the default evaluation folder name, made from the head file name h{40}\.\.\., is "
                                              r"too long .*; name the folder with --out DIR$"):
         evaluate_mod.default_out(tmp_path / ("h" * 252 + ".npz"), {}, "out_relu", featcache.open_cache(tiny_cache), "test", ())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_cache_moved_over_the_curves_during_its_run_is_refused_not_mixed_in(tiny_cache, tmp_path, monkeypatch, jobs):
+    """Workers reopen the cache by its path: with another cache of the data set moved over it during the run (the
+    rename extract publishes with), `curve --jobs 2` fitted some points on each and wrote one curve of both, exit 0
+    (an adversarial tester: 34 of 36 points matched neither clean run). Now each load is checked against the cache
+    the curve was planned on: one line, and the points kept are the planned cache's."""
+    import shutil
+
+    from featcache.analysis.curve import run as curve_run
+    from helpers import make_fashion_dir
+
+    cache = Path(shutil.copy(tiny_cache, tmp_path / "c.h5"))
+    other = featcache.extract(featcache.FashionMNIST(data_dir=str(make_fashion_dir(tmp_path / "fm2", n_train=150, n_test=60))),
+                              featcache.ModelSpec(weights="random", image_size=32),
+                              featcache.StoreSpec(out=tmp_path / "other.h5"), verbose=False).path
+    planned = curve_run.work_items
+
+    def swap_after_planning(*args, **kwargs):
+        items = planned(*args, **kwargs)
+        os.replace(other, cache)  # what a second extract's publish does
+        return items
+
+    monkeypatch.setattr(curve_run, "work_items", swap_after_planning)
+    curve_mod.clear_arrays()
+    with pytest.raises(FeatcacheError, match=r"c\.h5 was replaced by another cache while the curve ran"):
+        curve(cache, tmp_path / "cv", heads=("logreg",), seeds=1, jobs=jobs)
+    rows = tmp_path / "cv" / "curve.csv"
+    assert not rows.exists() or read_rows(rows) == []  # no point fitted on the cache moved there

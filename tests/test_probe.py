@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -699,3 +701,29 @@ def test_a_probe_parameter_the_user_gave_is_carried_to_the_suggested_train_comma
     line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("fit it on every training image"))
     assert line.endswith(" --param probability=False"), line
     assert result.train_command.endswith(" --param probability=False")
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_cache_moved_over_the_probed_one_during_its_run_is_refused(multi_cache, tmp_path, monkeypatch, jobs):
+    """probe's fits reopen the cache by its path (each worker, and this process once per file identity): a cache
+    moved over it during the run was fitted as if it were the first (curve's case, an adversarial tester). Each
+    fit now checks the cache it opened is the one probed: one line, no report."""
+    import shutil
+
+    from featcache.analysis import probe as probe_mod
+    from helpers import make_fashion_dir
+
+    cache = Path(shutil.copy(multi_cache, tmp_path / "c.h5"))
+    other = featcache.extract(featcache.FashionMNIST(data_dir=str(make_fashion_dir(tmp_path / "fm2", n_train=150, n_test=60))),
+                              featcache.ModelSpec(weights="random", image_size=32, layers=LAYERS),
+                              featcache.StoreSpec(out=tmp_path / "other.h5"), verbose=False).path
+    run_jobs = probe_mod._run_jobs
+
+    def swap_before_fitting(*args, **kwargs):
+        os.replace(other, cache)  # what a second extract's publish does
+        return run_jobs(*args, **kwargs)
+
+    monkeypatch.setattr(probe_mod, "_run_jobs", swap_before_fitting)
+    with pytest.raises(FeatcacheError, match=r"c\.h5 was replaced by another cache while the probe ran"):
+        featcache.probe(cache, heads="logreg", out=tmp_path / "run", verbose=False, on_test=True, n_jobs=jobs)
+    assert not (tmp_path / "run" / "probe.json").exists()

@@ -298,14 +298,17 @@ def _open_cached(path: str, stamp: tuple[int, int, int, int]) -> Cache:
 
 def _fit_one(path: Path, layer: str, head_name: str, params: dict[str, Any],
              splits: tuple[tuple[np.ndarray, np.ndarray], ...] | None, train_views: Views = ("orig",),
-             tests: tuple[Views, ...] = (("orig",),)) -> tuple[list[float], float | str | None, float]:
+             tests: tuple[Views, ...] = (("orig",),), sealed_as: tuple[Any, ...] = ()) -> tuple[list[float], float | str | None, float]:
     """Fit one head on ``train_views`` of the fit images; (accuracy with each of ``tests`` averaged, C, fit seconds).
 
     ``splits`` (``Scoring.splits``): None fits every training image and scores the test split; else each
     (fit rows, scored rows) pair, drawn over images, on which each side takes its views. With folds the accuracy
-    counts every training image once, the C is the last fold's and the seconds the mean fit.
+    counts every training image once, the C is the last fold's and the seconds the mean fit. ``sealed_as``: the
+    probed cache's (``Cache.sealed_as``); a cache moved over it during the run is refused, not fitted.
     """
     cache = _opened(path)
+    if sealed_as:
+        cache.check_same(sealed_as, "probe")
     y = cache.labels("train")
     needed = tuple(v for v in cache.views if v in set(train_views).union(*tests))  # each view read once
     Xv = cache.view_features("train", layer, needed)
@@ -427,7 +430,7 @@ def _probe_into(out_dir: Path, cache: Cache, plan: ProbePlan, settings: list[Set
         fits = (f"; {len(jobs)} fits" + (f" of {scoring.folds} folds each" if scoring.folds else "")
                 if len(jobs) != len(names) * len(head_names) * len(settings) else "")
         print(one_line(f"probing {len(names)} layer(s) x {len(head_names)} head(s){what} on {cache.path} ({_scoring(cache, scoring)}{fits})"))
-    results = _run_jobs(cache.path, jobs, params, scoring, n_jobs, verbose)
+    results = _run_jobs(cache, jobs, params, scoring, n_jobs, verbose)
     rows = _rows(results, names, head_names, settings, cache.meta.get("layer_widths", {}), scoring.scored_on, plan.depths)
     best = best_row(rows)
     result = ProbeResult(cache.path, rows, best, params=params, view_settings=[(_views_text(a), _views_text(b)) for a, b in settings],
@@ -624,7 +627,7 @@ def check_fit_rows(cache: Cache, heads: Mapping[str, Any], scoring: Scoring) -> 
             check_two_per_class(y_fit, needs, fix, cache.class_names)
 
 
-def _run_jobs(path: Path, jobs, params, scoring: Scoring, n_jobs: int, verbose: bool) -> dict:
+def _run_jobs(cache: Cache, jobs, params, scoring: Scoring, n_jobs: int, verbose: bool) -> dict:
     """``{(layer, head, train views): _fit_one(...)}`` for jobs ``(layer, head, train views, test view settings)``,
     each scored on ``scoring.splits``."""
     from featcache.progress import Progress, bars_wanted
@@ -632,9 +635,10 @@ def _run_jobs(path: Path, jobs, params, scoring: Scoring, n_jobs: int, verbose: 
     # One step per (layer, head, train views): with --folds that is K fits, a "fold set" (a new user).
     bar = Progress(len(jobs), unit="fit" if scoring.folds is None else "fold set") if bars_wanted(verbose) else None
     results = {}
+    path, sealed = cache.path, cache.sealed_as
 
     def task(layer, h, train, tests):
-        return (layer, h, train), _fit_one(path, layer, h, params[h], scoring.splits, train, tests)
+        return (layer, h, train), _fit_one(path, layer, h, params[h], scoring.splits, train, tests, sealed)
 
     n_jobs = workers_for(n_jobs, len(jobs))
     if n_jobs == 1:

@@ -319,6 +319,20 @@ class Cache:
         return self.meta["fingerprint"]
 
     @property
+    def sealed_as(self) -> tuple[Any, ...]:
+        """What tells this cache from any other at its path: its fingerprint and the digests it was sealed with.
+        A worker that reopens the cache by its path compares it with its parent's: ``curve --jobs 2`` fitted some
+        points on a cache moved over the first during the run, mixed in one curve, exit 0 (an adversarial tester)."""
+        return tuple(self.meta.get(k) for k in ("fingerprint", "content_digest", "features_digest"))
+
+    def check_same(self, sealed_as: tuple[Any, ...], what: str) -> "Cache":
+        """This cache, if it is the one whose ``sealed_as`` is given; else one line: it was replaced during ``what``."""
+        if tuple(sealed_as) != self.sealed_as:
+            raise FeatcacheError(f"{self.path} was replaced by another cache while the {what} ran; nothing fitted on "
+                                 "the new one was kept: run the command again")
+        return self
+
+    @property
     def class_names(self) -> list[str]:
         return list(self.meta["class_names"])
 

@@ -135,5 +135,6 @@ def work_items(bound: BoundCurve, plan: CurvePlan, mtime: float) -> list[tuple]:
     all_sizes = sorted(set(spec.sizes) | set(spec.baseline_sizes))
     subsets = {s: training_rows(y, all_sizes, s) for s in spec.seeds}
     path = str(bound.cache.path)
-    data = {h: Data(path, mtime, bound.layer, consumes(h), bound.train_views, bound.test_views) for h in spec.fitted}
+    data = {h: Data(path, mtime, bound.layer, consumes(h), bound.train_views, bound.test_views, bound.cache.sealed_as)
+            for h in spec.fitted}
     return [(data[h], (h, s, ns), bound.params[h], [subsets[s][n] for n in ns]) for h, s, ns in plan.tasks]

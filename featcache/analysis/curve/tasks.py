@@ -33,24 +33,27 @@ BACKEND = "loky"
 Task = tuple[str, int, tuple[int, ...]]  # (head, seed, sizes fitted in order)
 
 
-@functools.lru_cache(maxsize=1)
-def _load_features(path: str, layer: str, mtime: float, train_views: tuple[str, ...] = ("orig",),
-                   test_views: tuple[str, ...] = ("orig",)) -> tuple[np.ndarray, ...]:
-    """(Xv (V, N, D), y, Xv_test (V', N_test, D), y_test): every train view and every test view of the curve."""
+def _open(path: str, sealed_as: tuple[Any, ...]) -> Any:
+    """The curve's cache, reopened by its path, checked to be the one the curve was planned on (``sealed_as``)."""
     from featcache.store import open_cache
 
     c = open_cache(path)
+    return c.check_same(sealed_as, "curve") if sealed_as else c
+
+
+@functools.lru_cache(maxsize=1)
+def _load_features(path: str, layer: str, mtime: float, train_views: tuple[str, ...] = ("orig",),
+                   test_views: tuple[str, ...] = ("orig",), sealed_as: tuple[Any, ...] = ()) -> tuple[np.ndarray, ...]:
+    """(Xv (V, N, D), y, Xv_test (V', N_test, D), y_test): every train view and every test view of the curve."""
+    c = _open(path, sealed_as)
     return (c.view_features("train", layer, train_views), c.labels("train"),
             c.view_features("test", layer, test_views), c.labels("test"))
 
 
 @functools.lru_cache(maxsize=1)
-def _load_images(path: str, mtime: float) -> tuple[np.ndarray, ...]:
+def _load_images(path: str, mtime: float, sealed_as: tuple[Any, ...] = ()) -> tuple[np.ndarray, ...]:
     """Raw uint8 images of the cache's own data source, in the cache's row order."""
-    from featcache.sources import open_source
-    from featcache.store import open_cache
-
-    c = open_cache(path)
+    c = _open(path, sealed_as)
     source = checked_source(c)
     source.settle(dict(c.meta.get("skipped") or []))  # photos: the cache's rows, nothing decoded to find them
     out = []
@@ -91,12 +94,13 @@ class Data:
     consumes: str = "features"  # or "images"
     train_views: tuple[str, ...] = ("orig",)
     test_views: tuple[str, ...] = ("orig",)
+    sealed_as: tuple[Any, ...] = ()  # the planned cache's (``Cache.sealed_as``): a cache moved over it is refused
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         """Images: (X, y, X_test, y_test). Features: the same with a views axis first, (V, n, D) (``heads.views``)."""
         if self.consumes == "images":
-            return _load_images(self.path, self.mtime)
-        return _load_features(self.path, self.layer, self.mtime, self.train_views, self.test_views)
+            return _load_images(self.path, self.mtime, self.sealed_as)
+        return _load_features(self.path, self.layer, self.mtime, self.train_views, self.test_views, self.sealed_as)
 
 
 def uses_seed(head: str, params: dict[str, Any]) -> bool:
