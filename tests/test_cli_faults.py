@@ -182,7 +182,7 @@ def test_a_utf8_name_python_reads_as_ascii_is_predicted_and_extract_names_the_lo
     assert proc.returncode == 2 and proc.stderr.decode() == (
         "featcache extract: error: --out file name $'c\\xc3\\xa9.h5' is UTF-8, but Python reads file names as ascii "
         "here (the locale); set LC_ALL=C.UTF-8 (or PYTHONUTF8=1) and re-run\n")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["café", "m.keras", "p", "p.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".p.csv.featcache", "café", "m.keras", "p", "p.csv"]
 
 
 def test_predict_with_no_readable_image_is_one_line(tmp_path, fake_model, capsys):
@@ -598,6 +598,66 @@ def test_predict_csv_never_overwrites_an_input_or_a_users_file(tmp_path, fake_mo
         reviewed.write_text(text + "\n")
         one_line_error(capsys, ["predict", str(fake_model), str(folder), "--csv", str(reviewed)], "is not a predictions CSV featcache wrote")
         assert reviewed.read_text() == text + "\n", name
+
+
+def test_predict_csv_replaces_only_a_csv_still_as_featcache_wrote_it(tmp_path, fake_model, capsys, monkeypatch):
+    """A predictions CSV with a label corrected by hand keeps featcache's form and was replaced in silence, and so
+    was a CSV of the same form that featcache never wrote (a review). The CSV's SHA-256 is recorded beside it
+    (.NAME.featcache): a rerun replaces it only while it matches; --force replaces anything else."""
+    import hashlib
+
+    from featcache.deploy import predict as predict_mod
+    from featcache.store import atomic
+
+    folder = tmp_path / "photos"
+    for i in range(2):
+        write_image(folder / f"ok{i}.png", class_image(0, i, 16))
+    out = tmp_path / "p.csv"
+    argv = ["predict", str(fake_model), str(folder), "--csv", str(out)]
+    assert main(argv) == 0 and main(argv) == 0  # featcache's own, unchanged: replaced
+    assert capsys.readouterr().err.splitlines()[-1].endswith("(replaced the earlier predictions there)")
+    record = json.loads((tmp_path / ".p.csv.featcache").read_text())
+    assert record["sha256"] == [hashlib.sha256(out.read_bytes()).hexdigest()]
+    lines = out.read_text().splitlines()
+    corrected = "\n".join([lines[0], lines[1].replace(",bees,0.75", ",ants,0.75").replace(",ants,0.25", ",bees,0.25"),
+                           lines[2]]) + "\n"
+    assert corrected != out.read_text() and predict_mod.is_predictions_csv(out)
+    out.write_text(corrected)  # a label corrected by hand: featcache's form still
+    one_line_error(capsys, argv, f"--csv {out} was changed since featcache wrote it", "pass --force to replace it")
+    assert out.read_text() == corrected
+    assert main(argv + ["--force"]) == 0 and out.read_text() != corrected
+    assert main(argv) == 0  # and after --force it is featcache's again
+    capsys.readouterr()
+    # a CSV of featcache's form that featcache did not write (or an older featcache, which kept no record)
+    theirs = tmp_path / "theirs.csv"
+    theirs.write_text(out.read_text())
+    one_line_error(capsys, argv[:-1] + [str(theirs)], "has no record of what featcache wrote there", "--force")
+    assert theirs.read_text() == out.read_text()
+    # a record that is not featcache's JSON, or names another CSV, vouches for nothing
+    (tmp_path / ".theirs.csv.featcache").write_text((tmp_path / ".p.csv.featcache").read_text())
+    one_line_error(capsys, argv[:-1] + [str(theirs)], "has no record")
+    # a run killed after its record and before its rename: the old CSV is still vouched for, and so would be the new
+    before = out.read_bytes()
+
+    publish = atomic.publish
+
+    def killed(tmp, path, *a, **k):  # at the CSV's rename, after its record
+        if Path(path) == out:
+            raise KeyboardInterrupt
+        return publish(tmp, path, *a, **k)
+
+    monkeypatch.setattr(atomic, "publish", killed)
+    with pytest.raises(KeyboardInterrupt):
+        predict_mod.predict(fake_model, [folder / "ok0.png"], csv=out)
+    monkeypatch.setattr(atomic, "publish", publish)
+    assert out.read_bytes() == before and len(json.loads((tmp_path / ".p.csv.featcache").read_text())["sha256"]) == 2
+    assert main(argv) == 0
+    # a name at the file system's limit: its record is named by a hash, and a rerun finds it
+    long = tmp_path / ("p" * 250 + ".csv")
+    for _ in range(2):
+        assert main(argv[:-1] + [str(long)]) == 0
+    assert predict_mod.csv_record_path(long).name.endswith(".featcache") and predict_mod.csv_record_path(long).exists()
+    capsys.readouterr()
 
 
 def test_predict_csv_keeps_a_name_with_a_carriage_return_in_one_row(tmp_path, fake_model):

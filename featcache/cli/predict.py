@@ -23,7 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", help="model file written by 'featcache export' or 'featcache finetune'")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files, folders of images and/or .npy arrays")
     p.add_argument("--top-k", type=positive_int, metavar="K", help=f"classes to show per image, all of them if the model has fewer (default: {DEFAULT_TOP_K})")
-    p.add_argument("--csv", metavar="PATH", help="also write the predictions to this CSV file (input, class_1, probability_1, ...)")
+    p.add_argument("--csv", metavar="PATH", help="also write the predictions to this CSV file (input, class_1, probability_1, ...); "
+                   "its checksum is recorded beside it (.NAME.featcache), and a rerun replaces it only while it is as "
+                   "featcache wrote it")
+    p.add_argument("--force", action="store_true", default=None,
+                   help="replace --csv even if featcache did not write it, or it was changed since (your edits are lost)")
     p.add_argument("--batch-size", type=positive_int, metavar="N",
                    help=f"images decoded and run at a time, fewer where a pass would need over extract's memory bound "
                    f"(default: {api_default(predict, 'batch_size')})")
@@ -48,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     # whether --csv replaces an earlier run's predictions: said, as train and export say "replaced" (a rerun on one
     # photo replaced a folder's 70 rows without a word; a new-user tester)
     existed = bool(args.csv) and not args.json and os.path.isfile(args.csv)
-    preds = predict(args.model, args.images, **given(args, "top_k", "batch_size", "csv", "runtime", "recursive"), verbose=not args.json)
+    preds = predict(args.model, args.images, **given(args, "top_k", "batch_size", "csv", "runtime", "recursive", "force"), verbose=not args.json)
     if args.json:
         say_notes(preds, runtime_note=False)
     if args.top_k and preds.top_k < args.top_k and not args.json:  # shown, not refused: one --top-k for every model

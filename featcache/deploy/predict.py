@@ -334,11 +334,12 @@ def _refuse_folder(path: Path) -> None:
         raise FeatcacheError(f"--csv {path} is a folder; name the CSV file to write, e.g. --csv {path / 'predictions.csv'}")
 
 
-def check_csv(path: Path, inputs: Sequence[Path]) -> None:
+def check_csv(path: Path, inputs: Sequence[Path], force: bool = False) -> None:
     """``--csv``, before any work: a file name, and never one of the inputs or another file of the user's.
 
-    An existing file is replaced only if it is a predictions CSV as featcache
-    writes it (``is_predictions_csv``): ``--csv photo.jpg`` must not overwrite the
+    An existing file is replaced only if featcache wrote it and it is still as written: its SHA-256 is the one
+    recorded beside it (``csv_record_path``), or with ``force``. A predictions CSV with labels corrected by hand
+    keeps featcache's form and was replaced in silence (a review); ``--csv photo.jpg`` must not overwrite the
     photo, nor a copy the user annotated.
     """
     _refuse_folder(path)
@@ -348,18 +349,90 @@ def check_csv(path: Path, inputs: Sequence[Path]) -> None:
         return
     if any(path.resolve() == p.resolve() for p in inputs):
         raise FeatcacheError(f"--csv {path} is one of the images to predict; name a new file, e.g. --csv predictions.csv")
-    if not is_predictions_csv(path):
-        raise FeatcacheError(f"--csv {path} exists and is not a predictions CSV featcache wrote; choose another --csv "
-                             "(or delete it if you meant to replace it)")
+    if force:
+        return
+    recorded = _recorded_digests(path)
+    if recorded is not None and _file_sha256(path) in recorded:
+        return
+    fix = "choose another --csv, or pass --force to replace it"
+    if recorded is not None:
+        raise FeatcacheError(f"--csv {path} was changed since featcache wrote it (its checksum is not the one recorded "
+                             f"in {csv_record_path(path).name}), so it may hold your edits; {fix}")
+    if is_predictions_csv(path):  # featcache's form, no record: written before records (2026-12-05), or by hand
+        raise FeatcacheError(f"--csv {path} has no record of what featcache wrote there (a CSV of an older featcache, "
+                             f"or made elsewhere), so edits in it cannot be told apart; {fix}")
+    raise FeatcacheError(f"--csv {path} exists and is not a predictions CSV featcache wrote; {fix}")
 
 
-def write_csv(path: str | Path, preds: Sequence[Prediction], inputs: Sequence[Path] = ()) -> Path:
-    """One row per image: input, then class and probability for each rank. ``check_csv``'s check of the path is made
-    again just before the rename (a file the user saved there during the run was replaced; an adversarial tester)."""
-    import csv
-    import io
+# Beside a predictions CSV, what featcache wrote there: the SHA-256 of the CSV's bytes. A trailer or comment line in
+# the CSV would be a row to every CSV reader, so it is a hidden file of its own.
+CSV_RECORD_KIND = "featcache predictions csv record"
+
+
+def csv_record_path(path: str | Path) -> Path:
+    """``.NAME.featcache`` beside the CSV (the name as given, as the CSV is written), or ``.<16 hex of its SHA-256>.
+    featcache`` where that name would pass the file system's 255 bytes."""
+    import hashlib
+
+    path = Path(path)
+    name = f".{path.name}.featcache"
+    if len(os.fsencode(name)) > 255:
+        name = f".{hashlib.sha256(os.fsencode(path.name)).hexdigest()[:16]}.featcache"
+    return path.with_name(name)
+
+
+def _file_sha256(path: Path) -> str | None:
+    from featcache.validate import file_sha256
+
+    try:
+        return file_sha256(path)
+    except OSError:
+        return None
+
+
+def _recorded_digests(path: Path) -> list[str] | None:
+    """The SHA-256s the record beside ``path`` accepts (two while a write replaces the CSV: the old and the new, so a
+    run killed between the record and the rename leaves either one vouched for); None where there is no readable
+    record of a CSV of this name (absent, not a regular file, too large, not featcache's JSON)."""
+    import json
+
+    record = csv_record_path(path)
+    try:
+        if not record.is_file() or record.stat().st_size > 4096:  # is_file: a FIFO there would block the read
+            return None
+        obj = json.loads(record.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(obj, dict) or obj.get("kind") != CSV_RECORD_KIND or obj.get("csv") != path.name:
+        return None
+    digests = obj.get("sha256")
+    if not isinstance(digests, list) or not all(isinstance(d, str) for d in digests):
+        return None
+    return digests
+
+
+def _write_record(path: Path, digests: list[str]) -> None:
+    import json
 
     from featcache.store.atomic import write_text
+
+    record = {"kind": CSV_RECORD_KIND, "csv": path.name, "sha256": digests}
+    check_replaceable(csv_record_path(path), "--csv")  # a folder or FIFO at its name: one line, never opened
+    write_text(csv_record_path(path), json.dumps(record) + "\n", advice=CSV_ADVICE)
+
+
+def write_csv(path: str | Path, preds: Sequence[Prediction], inputs: Sequence[Path] = (), force: bool = False) -> Path:
+    """One row per image: input, then class and probability for each rank. ``check_csv``'s check of the path is made
+    again just before the rename (a file the user saved there during the run was replaced; an adversarial tester).
+
+    The CSV's SHA-256 is recorded beside it (``csv_record_path``), first together with the old CSV's (while the
+    old one is still there), then alone once the new one is in place: a rerun replaces the CSV only while it is
+    as featcache wrote it."""
+    import csv
+    import hashlib
+    import io
+
+    from featcache.store.atomic import write_bytes
 
     path = Path(path)
     _refuse_folder(path)
@@ -374,7 +447,21 @@ def write_csv(path: str | Path, preds: Sequence[Prediction], inputs: Sequence[Pa
     for p in preds:
         row = [p.input] + [v for c, prob in p.top for v in (c, f"{prob:.6f}")]
         (quoted if any("\r" in v for v in row) else plain).writerow(row)
-    return write_text(path, buf.getvalue(), advice=CSV_ADVICE, recheck=lambda: check_csv(path, inputs))
+    data = buf.getvalue().encode("utf-8", "surrogateescape")  # a path's bytes that are not UTF-8, as they were
+    new = hashlib.sha256(data).hexdigest()
+
+    def recheck() -> None:  # under the CSV's lock, just before the rename
+        check_csv(path, inputs, force)
+        old = _file_sha256(path) if path.is_file() else None
+        _write_record(path, ([old] if old is not None and old in (_recorded_digests(path) or []) else []) + [new])
+
+    write_bytes(path, data, advice=CSV_ADVICE, recheck=recheck)
+    try:  # the old CSV's digest out of the record; left in, it vouches only for a file featcache wrote
+        if _file_sha256(path) == new:
+            _write_record(path, [new])
+    except (OSError, FeatcacheError):
+        pass
+    return path
 
 
 def csv_header(k: int) -> list[str]:
@@ -419,6 +506,7 @@ def predict(
     runtime: str = DEFAULT_RUNTIME,
     recursive: bool = False,
     verbose: bool = False,
+    force: bool = False,
 ) -> Predictions:
     """Top-``top_k`` classes (default: DEFAULT_TOP_K; all of a model with fewer) for each image file, each image file of a
     folder (sorted by name), and each image of each ``.npy`` in ``images``; ``csv`` also writes them to a CSV file.
@@ -432,7 +520,8 @@ def predict(
     Image files are decoded and run a batch at a time (``batch_size``, fewer
     where a pass would hold more than extract's bound: ``embedding.passes``),
     so memory does not grow with their number. ``verbose`` shows a progress bar on stderr when there is more
-    than one batch.
+    than one batch. An existing ``csv`` is replaced only while it is as featcache wrote it (its checksum, recorded
+    beside it in ``.NAME.featcache``), or with ``force``.
     """
     from featcache.deploy.model import MODEL_FILE
     from featcache.embedding.runtimes import check_runtime
@@ -445,7 +534,7 @@ def predict(
     names = list(meta["class_names"])
     top_k = _check_top_k(top_k, len(names))
     batch_size = positive_int(batch_size, "--batch-size")
-    paths, left_out = collect_inputs(images, csv, recursive)
+    paths, left_out = collect_inputs(images, csv, recursive, force)
     arrays = [(p, read_npy(p)) for p in paths if _is_npy(p)]
     files = [p for p in paths if not _is_npy(p)]
 
@@ -468,7 +557,7 @@ def predict(
     preds = Predictions(in_input_order(paths, per_file, per_array), skipped=skipped, runtime=runner.runtime_used,
                         runtime_note=runner.runtime_note, left_out=left_out, top_k=top_k)
     if csv is not None:
-        write_csv(csv, preds, paths)
+        write_csv(csv, preds, paths, force)
     if verbose:  # the API said nothing of a file left out of a folder, which the CLI named (a new-user tester)
         say_notes(preds)
     return preds
@@ -532,7 +621,8 @@ def _is_npy(path: Path) -> bool:
     return path.suffix.lower() == ".npy"
 
 
-def collect_inputs(images: Sequence[str | Path], csv: str | Path | None, recursive: bool = False) -> tuple[list[Path], list[LeftOut]]:
+def collect_inputs(images: Sequence[str | Path], csv: str | Path | None, recursive: bool = False,
+                   force: bool = False) -> tuple[list[Path], list[LeftOut]]:
     """``(paths, left_out)``: the inputs, folders replaced by their image files (``expand_inputs``), all checked
     before any work: every one exists, ``csv`` may be written, and each ``.npy``'s name can name its rows."""
     from featcache.errors import printable
@@ -541,7 +631,7 @@ def collect_inputs(images: Sequence[str | Path], csv: str | Path | None, recursi
     paths, left_out = expand_inputs(images, recursive)
     check_named(paths)
     if csv is not None:  # csv=5 was pathlib's TypeError (an adversarial tester)
-        check_csv(check_path(csv, "csv", "the .csv file to write the predictions to"), paths)
+        check_csv(check_path(csv, "csv", "the .csv file to write the predictions to"), paths, force)
     for p in paths:
         if _is_npy(p) and not utf8_bytes(p.name):  # an array's rows are named after its file (its folder: as read_files)
             raise FeatcacheError(f"{printable(str(p))}: {NOT_UTF8}")
