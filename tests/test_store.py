@@ -1535,6 +1535,30 @@ def test_a_layers_chunks_and_digest_are_checked_once_per_open_cache(tmp_path, mo
         cache.features("train")
 
 
+def test_a_rewrite_in_place_with_size_and_mtime_restored_is_refused_by_the_open_cache(tmp_path):
+    """A review's open item: a layer rewritten in place through HDF5 (the same size) with its mtime put back by
+    os.utime was read, unchecked, by a Cache that had matched that layer's digest before (a new Cache refuses it).
+    The file's status-change time, which no user sets back, is part of what every read checks, before the read and
+    after it (a change during the read)."""
+    path = make_cache(tmp_path / "c.h5")
+    cache = open_cache(path)
+    cache.features("train")  # its digest matched: later reads of it check the file's identity alone
+    before = os.stat(path)
+    with h5py.File(path, "r+") as f:
+        f["train/features/out"][0, 0] = 7.0
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = os.stat(path)
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (before.st_ino, before.st_size, before.st_mtime_ns)
+    with pytest.raises(FeatcacheError, match=r"changed since it was opened \(it was replaced or rewritten"):
+        cache.features("train")
+    with pytest.raises(FeatcacheError, match="features differ from those it was sealed with"):
+        open_cache(path).features("train")  # as a new Cache says it
+    cache = open_cache(make_cache(tmp_path / "d.h5"))
+    with pytest.raises(FeatcacheError, match="changed since it was opened"):
+        with cache._file():
+            os.chmod(cache.path, 0o600)  # during a read: said after it
+
+
 def test_a_forked_child_tags_its_writes_with_its_own_start_time():
     """A review: the writer's tag (pid, start time) was taken at import, so a forked child paired its own pid with
     its parent's start time, and its temporaries looked like a killed writer's to everyone else."""

@@ -418,20 +418,27 @@ class Cache:
         under the same name (what extract's refusal tells a user to do) was read unchecked:
         the new file's 20 rows under a Cache that said 200, and a head trained on them
         recorded the old fingerprint (an adversarial tester). The file's identity (device,
-        inode, size, modification time), taken from the open handle, must be the one
-        recorded at open: a system call per read.
+        inode, size, modification and status-change times), taken from the open handle, must
+        be the one recorded at open, before the read and after it: a system call each. The
+        status-change time (ctime) is what no user can set back (short of setting the clock): a layer rewritten in place
+        through HDF5 with its size and mtime restored (``os.utime``) was read unchecked by a
+        Cache that had matched that layer's digest before (a review's open item).
         """
         if not os.path.exists(self.path):
             raise FeatcacheError(f"cache not found: {self.path} was removed since it was opened; "
                                  "open the cache again (run 'featcache extract' first if it is gone)")
         f = _open(self.path)
         try:
-            if _file_stamp(f, self.path) != self._stamp:
-                raise FeatcacheError(f"{self.path} changed since it was opened (it was replaced or rewritten); "
-                                     "open it again with open_cache to read the file now there")
+            self._same_file(f)
             yield f
+            self._same_file(f)  # a change during the read: what was read may be half of each
         finally:
             f.close()
+
+    def _same_file(self, f: h5py.File) -> None:
+        if _file_stamp(f, self.path) != self._stamp:
+            raise FeatcacheError(f"{self.path} changed since it was opened (it was replaced or rewritten, or its "
+                                 "mode, owner or links changed); open it again with open_cache to read the file now there")
 
     def _read(self, name: str, how):
         """``how(h5file)``, with a failed checksum or read as the one 'damaged' line."""
@@ -576,14 +583,15 @@ class Cache:
                 "splits": splits}
 
 
-def _file_stamp(f: h5py.File, path: Path) -> tuple[int, int, int, int]:
-    """Which file ``f`` is, and which version of it: device, inode, size and modification time of its open handle
-    (of the path where the file driver has no handle to ask)."""
+def _file_stamp(f: h5py.File, path: Path) -> tuple[int, int, int, int, int]:
+    """Which file ``f`` is, and which version of it: device, inode, size, modification and status-change times of
+    its open handle (of the path where the file driver has no handle to ask). The status-change time moves with
+    every write, and also with a chmod, chown or hard link: those are said as a change too."""
     try:
         st = os.fstat(f.id.get_vfd_handle())
     except (OSError, ValueError, TypeError, AttributeError):
         st = os.stat(path)
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 def _read_problem(exc: BaseException, name: str) -> str:
