@@ -1898,6 +1898,36 @@ def test_marks_of_a_killed_report_are_told_apart_from_a_live_writer_a_reused_pid
         assert paths.restore_killed([f]) == [f] and f.read_text() == "oldest" and not fresh.exists()
 
 
+def test_train_out_replaces_a_head_of_its_job_only_by_the_same_fit(tmp_path, capsys):
+    """A review: 'train --C 0.001 --out h.npz' replaced the --C 0.03 head of the same data set there, saying only
+    'replaced the head there'; so did other parameters, seed, train size, views or another cache. A head of other
+    parameters or training data is another result: refused in one line naming what differs and --force, before the
+    fit; the same fit (run-only parameters aside) is replaced, and said."""
+    from featcache.heads.io import read_head_meta
+
+    a = str(tiny_cache(tmp_path / "a.h5"))
+    a2 = str(tiny_cache(tmp_path / "a2.h5", n_train=44, fingerprint="a" * 64))  # the same data set, another cache
+    head = tmp_path / "h.npz"
+    argv = ["train", a, "--head", "logreg", "--out", str(head)]
+    assert main(argv) == 0
+    kept = head.read_bytes()
+    capsys.readouterr()
+    for more, said in [(["--C", "0.001"], "(C 0.03 there, 0.001 here)"), (["--seed", "3"], "(seed 0 there, 3 here)"),
+                       (["--train-size", "20"], "(train size none there, 20 here)"),
+                       (["--param", "max_iter=50"], "(max_iter 2000 there, 50 here)")]:
+        one_line_error(capsys, argv + more, f"--out {head} holds a logreg head of another fit {said}",
+                       "choose another --out, or pass --force to replace it")
+    one_line_error(capsys, ["train", a2, "--head", "logreg", "--out", str(head)],
+                   f"--out {head} holds a logreg head of another fit (trained on another cache, fingerprint eeeeeeeeeeee "
+                   "there, aaaaaaaaaaaa here)")
+    assert head.read_bytes() == kept
+    assert main(argv + ["--param", "n_jobs=1"]) == 0  # a run-only parameter: the same fit, replaced and said
+    assert capsys.readouterr().out.strip().endswith(f"; replaced the head there -> {head}")
+    assert main(argv + ["--C", "0.001", "--force"]) == 0 and read_head_meta(head)["params"]["C"] == 0.001
+    assert main(argv + ["--C", "0.001"]) == 0  # the same fit as the forced one
+    capsys.readouterr()
+
+
 def test_train_and_export_replace_only_a_rerun_of_their_own_job(tmp_path, capsys):
     """A new-user tester: 'export FASHION_HEAD --out ab.keras' replaced an ants/bees model, and 'train fashion.h5
     --head svm --out victim.npz' another data set's logreg head, without a word. A featcache head or model at --out
@@ -1923,12 +1953,13 @@ def test_train_and_export_replace_only_a_rerun_of_their_own_job(tmp_path, capsys
     one_line_error(capsys, ["train", a, "--head", "keras", "--out", str(model)],
                    f"--out {model} is a model 'featcache export' or 'finetune' wrote, not a head")
     assert head.read_bytes() == kept
-    assert main(["train", a, "--head", "logreg", "--C", "0.5", "--out", str(head)]) == 0  # a rerun: replaced, and said
+    assert main(["train", a, "--head", "logreg", "--out", str(head)]) == 0  # a rerun: replaced, and said
     assert capsys.readouterr().out.strip().endswith(f"; replaced the head there -> {head}")
     assert main(["train", a, "--head", "logreg", "--out", str(head), "--json"]) == 0  # in --json too (a new user)
     assert json.loads(capsys.readouterr().out)["replaced"] is True
-    # a rerun on another cache of the same data set (more images, other limits: the lesson's reruns) is the same job
-    assert main(["train", a2, "--head", "logreg", "--out", str(head)]) == 0
+    # a rerun on another cache of the same data set (more images, other limits) is the same job, but another fit
+    # (test_train_out_replaces_a_head_of_its_job_only_by_the_same_fit): --force
+    assert main(["train", a2, "--head", "logreg", "--out", str(head), "--force"]) == 0
     capsys.readouterr()
     assert main(["train", b, "--head", "svm", "--out", str(head), "--force"]) == 0
     from featcache.heads.io import read_head_meta
@@ -1948,9 +1979,11 @@ def test_train_and_export_replace_only_a_rerun_of_their_own_job(tmp_path, capsys
     assert main(["train", ph1, "--head", "logreg", "--out", str(tmp_path / "ph.npz")]) == 0
     one_line_error(capsys, ["train", ph2, "--head", "logreg", "--out", str(tmp_path / "ph.npz")],
                    f"holds a logreg head of another photo folder ({tmp_path / 'one' / 'photos'})")
-    # the project moved or renamed (its recorded folder gone): the same job (a review: it was refused)
+    # the project moved or renamed (its recorded folder gone): the same job (a review: it was refused), though
+    # another cache's head is another fit (test_train_out_replaces_a_head_of_its_job_only_by_the_same_fit)
     (tmp_path / "one" / "photos").rename(tmp_path / "one" / "renamed")
-    assert main(["train", ph2, "--head", "logreg", "--out", str(tmp_path / "ph.npz")]) == 0
+    one_line_error(capsys, ["train", ph2, "--head", "logreg", "--out", str(tmp_path / "ph.npz")],
+                   "holds a logreg head of another fit (trained on another cache")
     # a fine-tuned model (minutes of training) is not replaced by an export of its head, before TensorFlow loads
     assert main(["train", a, "--head", "logreg", "--out", str(tmp_path / "l.npz")]) == 0
     tuned = meta_only_model(tmp_path / "tuned.keras", dataset="tiny", head="logreg", finetune={"epochs": 2})

@@ -180,7 +180,7 @@ def test_a_C_where_the_fit_means_nothing_is_one_line_with_the_range(cache, tmp_p
 def test_the_ends_of_the_C_range_still_fit_quietly(cache, tmp_path, capsys):
     for C in ("1e-12", "1e12"):
         for head in ("logreg", "svm"):
-            assert main(["train", str(cache), "--head", head, "--C", C, "--out", str(tmp_path / f"{head}.npz")]) == 0
+            assert main(["train", str(cache), "--head", head, "--C", C, "--out", str(tmp_path / f"{head}_{C}.npz")]) == 0
             assert capsys.readouterr().err == ""
 
 
@@ -244,8 +244,11 @@ def test_train_out_refuses_a_user_file_unless_forced(cache, tmp_path, capsys):
     _one_line(capsys, ["train", str(cache), "--head", "logreg", "--out", str(tmp_path)], "is a folder")
     assert main(["train", str(cache), "--head", "logreg", "--out", str(mine), "--force"]) == 0
     assert featcache.load_head(mine)[1]["head"] == "logreg"
-    # Replacing featcache's own head is fine.
-    assert main(["train", str(cache), "--head", "logreg", "--C", "1", "--out", str(mine)]) == 0
+    # Replacing featcache's own head of the same fit is fine; one of another fit is another result: --force
+    assert main(["train", str(cache), "--head", "logreg", "--out", str(mine)]) == 0
+    _one_line(capsys, ["train", str(cache), "--head", "logreg", "--C", "1", "--out", str(mine)],
+              "holds a logreg head of another fit (C 0.03 there, 1 here); choose another --out, or pass --force")
+    assert main(["train", str(cache), "--head", "logreg", "--C", "1", "--out", str(mine), "--force"]) == 0
     assert featcache.load_head(mine)[1]["params"]["C"] == 1.0
 
 

@@ -247,6 +247,55 @@ def check_out(path: Path, head: str, force: bool, cache: Cache) -> None:
                                      "source": cache.meta.get("source"), "head": head})
 
 
+def _as_recorded(value: Any) -> Any:
+    """A value as a head file's JSON metadata gives it back (tuples as lists, numpy numbers as numbers)."""
+    import json
+
+    return json.loads(json.dumps(value, default=str))
+
+
+def _shown(value: Any) -> str:
+    return "none" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def other_fit(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """How the head whose metadata is ``old`` (a featcache head of this job at the path) was another fit than
+    ``new`` (this run's ``cache_fingerprint``, ``layer``, ``params``, ``train_size``, ``seed``, ``train_views``): one
+    item per difference, [] for the same fit. Run-only parameters (``RUN_ONLY_PARAMS``) are no difference."""
+    diff = []
+    if old.get("cache_fingerprint") != new["cache_fingerprint"]:
+        diff.append(f"trained on another cache, fingerprint {str(old.get('cache_fingerprint'))[:12]} there, "
+                    f"{new['cache_fingerprint'][:12]} here")
+    for key, name in (("layer", "layer"), ("train_size", "train size"), ("seed", "seed"), ("train_views", "train views")):
+        before = old.get(key, ["orig"] if key == "train_views" else None)  # absent: the original view alone
+        if _as_recorded(before) != _as_recorded(new[key]):
+            diff.append(f"{name} {_shown(before)} there, {_shown(new[key])} here")
+    before = old.get("params") if isinstance(old.get("params"), Mapping) else {}
+    now = _as_recorded(new["params"])
+    for k in sorted(set(before) | set(now)):
+        if k in RUN_ONLY_PARAMS or k == "seed" or _as_recorded(before.get(k)) == now.get(k):
+            continue
+        diff.append(f"{k} {_shown(before.get(k))} there, {_shown(now.get(k))} here")
+    return diff
+
+
+def check_same_fit(path: Path, head: str, force: bool, fit: Mapping[str, Any]) -> None:
+    """A head file at ``path`` that featcache wrote for this job (``check_out``) is replaced only by the same fit
+    (``other_fit``), or with ``force``: a head of other parameters or training data is another result the user may
+    want (``train --C 0.001 --out h.npz`` replaced the ``--C 0.03`` head there, saying only 'replaced'; a review).
+    Made before the fit, and again just before the head is written."""
+    if force or not path.exists():
+        return
+    old = read_head_meta(path)
+    if old is None:  # not a head: check_out's refusal, or --force
+        return
+    diff = other_fit(old, fit)
+    if diff:
+        shown = "; ".join(diff[:3]) + (f"; and {len(diff) - 3} more" if len(diff) > 3 else "")
+        raise FeatcacheError(f"--out {path} holds a {head} head of another fit ({shown}); choose another --out, "
+                             "or pass --force to replace it")
+
+
 def check_training_labels(y: np.ndarray, class_names: list[str], est: Any, subset: bool = True) -> None:
     """Refuse training rows head ``est`` cannot learn from: one class only, or too few per class for its folds.
     ``subset``: the rows are a ``--train-size`` subset (raising it is the fix); else every training image of the
@@ -432,6 +481,9 @@ def train(
         check_default_name(path, "head file name", made_from("data set name", cache.meta.get("dataset") or ""),
                            f"name the head with --out NAME{path.suffix}")
         check_out(path, head, force, cache)  # before the fit: a refusal costs nothing
+    fit = {"cache_fingerprint": cache.fingerprint, "layer": layer, "params": est.get_params(), "train_size": train_size,
+           "seed": seed, "train_views": list(train_views)}
+    check_same_fit(path, head, force, fit)  # before the fit too
     check_file_outside_classes(path, cache.photo_root)
     if verbose:
         settings = ([f"preset {preset}"] if preset else []) + [f"{k}={v}" for k, v in params.items()]
@@ -450,6 +502,7 @@ def train(
         from featcache.analysis.evaluate import LeakageWarning, leakage_line
 
         warnings.warn(leakage_line(overlap), LeakageWarning, stacklevel=2)
+    check_same_fit(path, head, force, fit)  # again: another run's head may have been saved there meanwhile
     replacing = path.exists() and read_head_meta(path) is not None  # an earlier run's head: said (a new-user tester)
     result = TrainResult(path, head, preset, layer, int(len(y)), n_test, accuracy, fit_seconds, _details(est),
                          train_views, test_views, averaged, orig_accuracy, replacing, overlap, est)

@@ -13,10 +13,11 @@ def add_trust_pickle_arg(p: argparse.ArgumentParser) -> None:
                    help="load an old pickle (.joblib) head; unpickling runs any code in the file, so only for files you made")
 
 
-def add_force_arg(p: argparse.ArgumentParser, what: str) -> None:
+def add_force_arg(p: argparse.ArgumentParser, what: str, also: str = "") -> None:
+    """``--force``; ``also``: what else it replaces for this command (train: a head of another fit)."""
     p.add_argument("--force", action="store_true", default=None,
                    help=f"replace --out even if it is not a {what} featcache wrote, or one of another job "
-                        "(another data set or kind of head; a fine-tuned model under an export)")
+                        f"(another data set or kind of head; a fine-tuned model under an export){also}")
 
 
 VIEWS_SYNTAX = "view names or groups as in 'extract --views' (orig is always included), or 'all'"
