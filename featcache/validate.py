@@ -526,14 +526,38 @@ def check_writable_dir(path: str | Path, flag: str = "--out") -> Path:
 
     directory = check_path(path, flag, "a folder for the output files")
     _check_not_other(directory, flag)  # not "cannot write in FILE (File exists)"
+    made = []  # the folders made here, innermost first: removed again where no file can be written (a full disk)
+    d = Path(os.path.abspath(directory))
+    while not os.path.lexists(d) and d != d.parent:
+        made.append(d)
+        d = d.parent
     try:
         directory.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=directory, prefix=".write-test.")
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
+        for folder in made:
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # the full-disk line (store.atomic.no_space's words), not
+            # "cannot write in DIR (No space left on device); choose a writable --out" (a review's full-disk pass)
+            raise FeatcacheError(f"no space left on {mount_point(d)} writing in {directory}; free some space or "
+                                 f"choose {flag} elsewhere") from None
         raise FeatcacheError(f"cannot write in {directory} ({exc.strerror}); choose a writable {flag}") from None
     return directory
+
+
+def mount_point(path: str | Path) -> Path:
+    """The mount point of the file system ``path`` is on (or would be on: its nearest existing folder)."""
+    d = Path(os.path.abspath(path))
+    while not d.exists() and d != d.parent:
+        d = d.parent
+    while not os.path.ismount(d) and d != d.parent:
+        d = d.parent
+    return d
 
 
 def _check_not_other(path: Path, flag: str) -> None:

@@ -1111,6 +1111,90 @@ def test_a_full_disk_in_evaluate_leaves_no_folder_and_no_half_report(tmp_path, c
     assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"] and (mine / "notes.txt").read_text() == "mine"
 
 
+def _no_space_creating(monkeypatch, pattern: str):
+    """ENOSPC where a file whose name matches ``pattern`` (a regex) is created with os.open: a lock file."""
+    import errno
+
+    real = os.open
+
+    def full(path, flags, *args, **kwargs):
+        if flags & os.O_CREAT and re.search(pattern, os.path.basename(os.fsdecode(path))):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", full)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_full_disk_at_a_hashed_lock_or_a_rerun_of_evaluate_changes_nothing(tmp_path, capsys, monkeypatch, fake_model):
+    """A review's open item: a full disk was never tried on the newer paths. The lock of a name at the file system's
+    limit (``.<16 hex>.lock``: store.layout.lock_path, output_lock_path) said 'cannot write the lock file ... (No space
+    left on device); choose a writable --out', not the full-disk line; evaluate's rerun, whose evaluation.json now
+    records head_abspath and cache_abspath, had been tried on a first report only. Each is one line, exit 2, and
+    what was there before stays as it was (and is still featcache's to replace)."""
+    import featcache
+
+    cache = tiny_cache(tmp_path / "c.h5")
+    hashed_lock = r"^\.[0-9a-f]{16}\.lock$"
+    # curve into a folder whose name leaves no room for ".lock": a rerun that would add a seed
+    out = tmp_path / ("e" * 252)
+    argv = ["curve", str(cache), "--sizes", "10", "--heads", "logreg", "--out", str(out)]
+    assert main(argv + ["--seeds", "1"]) == 0
+    before = _files(tmp_path)
+    with monkeypatch.context() as mp:
+        _no_space_creating(mp, hashed_lock)
+        one_line_error(capsys, argv + ["--seeds", "2"], f"no space left on ", "writing ", ".lock; free ",
+                       "or choose --out elsewhere")
+        one_line_error(capsys, argv[:-1] + [str(tmp_path / ("f" * 252)), "--seeds", "1"], "no space left on ")
+    assert _files(tmp_path) == before and not (tmp_path / ("f" * 252)).exists()
+    # the disk full where the folder's writability is proved (validate.check_writable_dir: curve, probe, lesson) said
+    # 'cannot write in DIR (No space left on device); choose a writable --out', and left the folder it had made
+    with monkeypatch.context() as mp:
+        _no_space_creating(mp, r"^\.write-test\.")
+        for command in (argv[:-1], ["probe", str(tiny_cache(tmp_path / "r.h5", layer="out_relu")), "--out"]):
+            one_line_error(capsys, command + [str(tmp_path / "new" / ("g" * 252))], "no space left on ",
+                           f"writing in {tmp_path / 'new'}", "free some space or choose --out elsewhere")
+            assert not (tmp_path / "new").exists()
+    (tmp_path / "r.h5").unlink()
+    assert _files(tmp_path) == before
+    assert main(argv + ["--seeds", "2"]) == 0  # the disk freed: the curve goes on
+    # predict --csv of a 250-byte name: its output lock is hashed too; the CSV and its record stay
+    folder = tmp_path / "photos"
+    write_image(folder / "a.png", class_image(0, 0, 16))
+    csv = tmp_path / ("p" * 246 + ".csv")
+    pargv = ["predict", str(fake_model), str(folder), "--csv", str(csv)]
+    assert main(pargv) == 0
+    capsys.readouterr()
+    before = _files(tmp_path)
+    with monkeypatch.context() as mp:
+        _no_space_creating(mp, hashed_lock)
+        one_line_error(capsys, pargv, "no space left on ", "choose another --csv")
+    with monkeypatch.context() as mp:
+        _no_space_on(mp, ".featcache")  # the CSV's record: before the CSV is replaced
+        one_line_error(capsys, pargv, "no space left on ", "choose another --csv")
+    assert _files(tmp_path) == before
+    assert main(pargv) == 0
+    capsys.readouterr()
+    # evaluate's rerun over its own report: a full disk at each of its files leaves the old report whole
+    head = featcache.train(cache, "logreg", out=tmp_path / "h.npz").path
+    report = tmp_path / "eval"
+    eargv = ["evaluate", str(head), str(cache), "--out", str(report)]
+    assert main(eargv) == 0
+    capsys.readouterr()
+    assert json.loads((report / "evaluation.json").read_text())["head_abspath"] == str(head)
+    before = _files(report)
+    for name in ("evaluation.txt", "evaluation.json"):
+        with monkeypatch.context() as mp:
+            _no_space_on(mp, name)
+            one_line_error(capsys, eargv, "no space left on ", name)
+        assert _files(report) == before, name
+    assert main(eargv) == 0  # still featcache's report: replaced
+    capsys.readouterr()
+
+
 def test_a_full_disk_in_probe_leaves_no_folder_and_no_half_report(tmp_path, capsys, monkeypatch):
     """Regression (an adversarial tester): the line was right, but the empty folder made for --out stayed."""
     cache = str(tiny_cache(tmp_path / "c.h5", layer="out_relu"))

@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable, Iterator
 from featcache.errors import FeatcacheError
 from featcache.paths import (BEFORE, NEW, STALE_SECONDS, done_mark, is_own, kept_mark, parse_writer, restore_killed,
                              writer_running, writer_tag)
-from featcache.validate import RECORD_DIGEST, REPORT_DIGESTS, record_seal
+from featcache.validate import RECORD_DIGEST, REPORT_DIGESTS, mount_point, record_seal
 
 
 def is_no_space(exc: BaseException) -> bool:
@@ -68,12 +68,7 @@ def no_space(path: str | Path, needed_bytes: int | None = None, advice: str | No
 
 
 def _mount_point(directory: Path) -> Path:
-    d = Path(os.path.abspath(directory))
-    while not d.exists() and d != d.parent:
-        d = d.parent
-    while not os.path.ismount(d) and d != d.parent:
-        d = d.parent
-    return d
+    return mount_point(directory)
 
 
 def _umask() -> int:
@@ -189,7 +184,8 @@ def atomic_path(path: str | Path, advice: str | None = None, recheck: Callable[[
 
             # said on stderr: stdout may be the command's output (predict's predictions); it waited without a word
             wait = f"featcache: waiting for another featcache process writing {path} ..."
-            with exclusive_lock(path, wait_message=wait, lock_file=output_lock_path(path), stream=sys.stderr):
+            with exclusive_lock(path, wait_message=wait, lock_file=output_lock_path(path), stream=sys.stderr,
+                                advice=advice):
                 recheck()
                 publish(tmp, path, advice=advice)
     finally:

@@ -39,12 +39,14 @@ def holder(path: Path, lock_file: Path | None = None) -> str:
 
 @contextmanager
 def exclusive_lock(path: Path, wait_message: str | None = None, timeout: float | None = None,
-                   lock_file: Path | None = None, stream: TextIO | None = None) -> Iterator[None]:
+                   lock_file: Path | None = None, stream: TextIO | None = None,
+                   advice: str | None = None) -> Iterator[None]:
     """Hold ``<path>.lock`` (or ``lock_file``); waits (saying so, and for whom, on ``stream``: stdout by default,
     as extract's status lines) while another process holds it.
 
     ``timeout``: seconds to wait at most (None: for as long as it takes);
-    then a FeatcacheError names the holding process.
+    then a FeatcacheError names the holding process. ``advice``: what to do where the lock file cannot be made (a
+    full disk), where that is not choosing another ``--out`` (predict's ``--csv``).
     """
     try:
         import fcntl
@@ -60,7 +62,7 @@ def exclusive_lock(path: Path, wait_message: str | None = None, timeout: float |
             # O_NOFOLLOW: a link put there since the check is refused (ELOOP), not followed.
             fd = os.open(lp, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)  # less the umask, like any file the user writes
         except OSError as exc:
-            raise _cannot_open(lp, exc) from None
+            raise _cannot_open(lp, exc, advice) from None
         try:
             _acquire(fcntl, fd, path, wait_message, timeout, deadline, lp, stream)
         except BaseException:
@@ -113,12 +115,16 @@ def _in_the_way(lp: Path, what: str) -> FeatcacheError:
                           f"move it away, or choose another --out")
 
 
-def _cannot_open(lp: Path, exc: OSError) -> FeatcacheError:
+def _cannot_open(lp: Path, exc: OSError, advice: str | None = None) -> FeatcacheError:
     import errno
 
     if exc.errno in (errno.ELOOP, errno.EISDIR):  # put there between the check and the open
         return _in_the_way(lp, "a link" if exc.errno == errno.ELOOP else "a folder")
-    return FeatcacheError(f"cannot write the lock file {lp} ({exc.strerror}); choose a writable --out")
+    from featcache.store.atomic import is_no_space, no_space
+
+    if is_no_space(exc):  # a full disk (or no inode left) is the one full-disk line, not "choose a writable --out"
+        return no_space(lp, advice=advice, exc=exc)
+    return FeatcacheError(f"cannot write the lock file {lp} ({exc.strerror}); {advice or 'choose a writable --out'}")
 
 
 def _same_file(fd: int, p: Path) -> bool:
