@@ -191,6 +191,29 @@ def test_views_row_chooses_head_and_views_on_held_out_training_images(tmp_path, 
 
 
 @pytest.mark.slow
+def test_views_row_under_auto_runs_on_the_runtime_that_made_the_lesson_cache(tmp_path, monkeypatch):
+    """auto picks by the job's size: at 1,000/500 images the blocks cache ran on TensorFlow and the views cache
+    (4 views: 6,000 passes) on ONNX Runtime, and the views row with no view chosen scored 0.872 against 0.870 for
+    the same fit on the row above (a new-user tester). Under auto the views row takes the lesson cache's runtime;
+    its input names the views the fit took, of those cached."""
+    from types import SimpleNamespace
+
+    from helpers import make_fashion_dir
+
+    from featcache.recipes.lesson import LessonContext, views_row
+
+    data = make_fashion_dir(tmp_path / "fm", n_train=60, n_test=20)
+    ctx = LessonContext(cache=SimpleNamespace(meta={"runtime": "tensorflow"}), source=None, out=tmp_path / "out",
+                        test_limit=20, scratch_train=60, scratch_epochs=1, seed=0, verbose=False, weights="random",
+                        data_dir=str(data), train_limit=60, image_size=32,
+                        probed=(SimpleNamespace(best=SimpleNamespace(layer="block_1_expand_relu")), 0.0), runtime="auto")
+    asked = spy_runtimes(monkeypatch)
+    row = views_row(ctx)
+    assert asked == ["tensorflow"] and row["extraction"]["runtime"] == "tensorflow"
+    assert row["input"] == (f"cached block_1_expand_relu features: {len(row['train_views'])} train / "
+                            f"{len(row['test_views'])} test view(s) of the 4 cached")
+
+
 def test_views_row_takes_the_best_layer_and_chooses_its_views_without_the_test_images(lesson_out):
     """The views row re-extracts the best-layer row's layer with 4 views and chooses head and view setting on
     held-out training images: its probe.csv scored nothing on the test split, and the row is that csv's best."""

@@ -60,6 +60,12 @@ class FinetuneResult:
     train_images: int = 0
     val_images: int = 0
     frozen_val_loss: float | None = None  # the tie-break: an epoch must beat (val accuracy, -val loss)
+    # A head that averaged cached views at test: those views and what it scored with them. Fine-tuning runs on the
+    # original images alone (its model makes one pass per image), so the frozen head is compared on the original
+    # view; this says what the head scored as trained, which finetune compared with in silence (a new-user tester).
+    head_test_views: list[str] | None = None
+    head_views_test_accuracy: float | None = None
+    settings: dict[str, Any] = field(default_factory=dict)  # unfreeze, learning rate, batch size, ... (as saved)
 
     def __fspath__(self) -> str:  # the model file: predict, load_model, verify and info take the result (a tester)
         return str(self.path)
@@ -80,6 +86,8 @@ class FinetuneResult:
             "improved": self.improved, "frozen_test_accuracy": self.frozen_test_accuracy,
             "test_accuracy": self.test_accuracy, "seconds_per_epoch": round(self.seconds_per_epoch, 2),
             "diverged_epoch": self.diverged_epoch or None, "replaced": self.replaced,
+            "head_test_views": self.head_test_views, "head_views_test_accuracy": self.head_views_test_accuracy,
+            "settings": self.settings,
         }
 
     as_dict = to_dict  # featcache 0.1's name, kept for one version
@@ -428,8 +436,11 @@ def finetune(
         verbose, f"frozen head, {data.n_test} test images"))[1], data.n_test) if test_ds is not None else None
     result = FinetuneResult(out, counts, unfrozen, frozen_val_acc, frozen_test_accuracy=frozen_test_acc,
                             train_images=len(train_rows), val_images=len(val_rows), frozen_val_loss=frozen_val_loss)
+    result.head_test_views, result.head_views_test_accuracy = _head_views(meta)
     if verbose:
         print(f"frozen head: val accuracy {frozen_val_acc:.4f}, val loss {frozen_val_loss:.4f}" + (f", test accuracy {frozen_test_acc:.4f}" if frozen_test_acc is not None else ""))
+        if result.head_test_views:
+            print(_views_words(result, meta))
     cb = _keep_best_callback(result, frozen_val_loss, epochs, patience, keep_best, verbose)
     # The progress bar first, so each epoch's comparison line follows its bar. featcache's bar, not Keras's: on
     # stderr as every command's, and off a terminal plain lines (Keras's wrote colour codes and carriage returns).
@@ -444,6 +455,7 @@ def finetune(
     settings = {"unfreeze": unfreeze, "learning_rate": learning_rate, "epochs_run": len(result.epochs),
                 "batch_size": batch_size, "step_images": step.images, "patience": patience, "seed": seed,
                 "keep_best": keep_best}
+    result.settings = settings  # --json had none of what the text prints (a new-user tester)
     _save(model, out, meta, head, w, settings, result, force)
     if verbose:
         _report(result)
@@ -524,8 +536,28 @@ def _save(model, out: Path, meta: dict, head: str | Path, w, settings: dict, res
     # showed the frozen head's 0.7843 for a model of 0.8039; a new-user tester). None where there was no test split.
     mmeta["single_view_test_accuracy"] = result.test_accuracy
     mmeta["finetune"] = {**settings, **result.to_dict()}
-    mmeta["finetune"].pop("path")
+    for key in ("path", "settings"):  # the settings are the record's own keys (as before), not nested again
+        mmeta["finetune"].pop(key)
     save_model(probabilities_model(model), out, mmeta, recheck)
+
+
+def _head_views(meta: dict[str, Any]) -> tuple[list[str] | None, float | None]:
+    """(the views a head averaged at test, its accuracy with them) when it averaged more than the original view."""
+    test = list(meta.get("test_views") or ["orig"])
+    train = list(meta.get("train_views") or ["orig"])
+    if test == ["orig"] and train == ["orig"]:
+        return None, None
+    return test, (meta.get("test_accuracy") if len(test) > 1 else None)
+
+
+def _views_words(r: FinetuneResult, meta: dict[str, Any]) -> str:
+    """What fine-tuning does with a head trained on cached views: the original images only, said before training."""
+    train = meta.get("train_views") or ["orig"]
+    scored = (f" and scored {r.head_views_test_accuracy:.4f} with {len(r.head_test_views)} views averaged"
+              if r.head_views_test_accuracy is not None else "")
+    return (f"the head was fitted on {len(train)} cached views of each image ({', '.join(train)}){scored}; fine-tuning "
+            "trains and scores on the original images alone, and its model makes one pass per image: the frozen head "
+            "is compared on the original view")
 
 
 def _report(r: FinetuneResult) -> None:
@@ -551,4 +583,9 @@ def _report(r: FinetuneResult) -> None:
         verdict = "better" if delta > 0 else ("WORSE than the frozen head" if delta < 0 else "unchanged")
         print(f"test accuracy: frozen head {r.frozen_test_accuracy:.4f}  fine-tuned {r.test_accuracy:.4f}  "
               f"({'+' if delta >= 0 else ''}{delta:.4f}, {verdict})")
+        if r.head_views_test_accuracy is not None:
+            d = r.test_accuracy - r.head_views_test_accuracy
+            print(f"  the head with its {len(r.head_test_views)} views averaged scored {r.head_views_test_accuracy:.4f}: "
+                  f"the fine-tuned model is {abs(d):.4f} {'above' if d > 0 else 'below' if d < 0 else 'level with'} it, "
+                  "with one pass per image")
     print(one_line(f"{r.seconds_per_epoch:.1f} s/epoch{replaced_words(r.replaced, 'model')} -> {r.path}"))

@@ -129,9 +129,11 @@ def _checked_meta(path: Path, kind: str) -> tuple[bool, dict[str, Any]]:
         return bool(checked), meta if meta is not None else read_meta(path)
 
 
-# What info shows of a head or model file, in this order (the rest is in --json).
+# What info shows of a head or model file, in this order (the rest is in --json). ``averaged`` (what a head's
+# test views averaged) and a model's head views were recorded but shown nowhere, --json included (a new-user tester).
 FILE_FIELDS = ("head", "preset", "params", "head_params", "layer", "backbone", "image_size", "weights_source", "dataset",
-               "class_names", "train_images", "train_size", "seed", "train_views", "test_views", "views", "test_accuracy",
+               "class_names", "train_images", "train_size", "seed", "train_views", "test_views", "averaged", "views",
+               "head_train_views", "head_test_views", "test_accuracy",
                "test_accuracy_orig", "test_overlap", "single_view_test_accuracy", "views_test_accuracy", "cache_fingerprint", "finetune",
                "featcache_version", "format_version", "created")
 
