@@ -101,7 +101,8 @@ class Progress:
     """
 
     def __init__(self, total: int, unit: str = "step", stream: IO[str] | None = None,
-                 interval: float = 0.1, log_interval: float = LOG_INTERVAL, label: str = "", log_steps: int = LOG_STEPS):
+                 interval: float = 0.1, log_interval: float = LOG_INTERVAL, label: str = "", log_steps: int = LOG_STEPS,
+                 quiet_seconds: float = 0.0):
         self.total = max(int(total), 0)
         self.unit = unit
         # None when the program started with stderr closed (2>&-): then nothing is drawn, as print() writes nothing
@@ -111,6 +112,9 @@ class Progress:
         self.log_interval = log_interval
         self.label = label
         self.log_steps = max(int(log_steps), 1)
+        # Off a terminal, no line before this many seconds but the last: hashing 400 photos wrote 7 lines in 0 s
+        # (a new-user tester); a loop that may be long or short (a folder's scan) is one line when it is short.
+        self.quiet_seconds = quiet_seconds
         self.current = 0
         self.start = time.monotonic()
         self._last = float("-inf")
@@ -148,6 +152,8 @@ class Progress:
     def _due(self, now: float) -> bool:
         if self.interactive:
             return now - self._last >= self.interval
+        if now - self.start < self.quiet_seconds:
+            return False
         step = self.current * self.log_steps // max(self.total, 1)
         if step > self._step or now - self._last >= self.log_interval:
             self._step = step

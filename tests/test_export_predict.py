@@ -746,3 +746,18 @@ def test_a_file_put_at_out_during_an_export_is_never_replaced(tmp_path, monkeypa
     _one_line_error(capsys, ["predict", str(out), str(root / "ants"), "--csv", str(csv_path)],
                     "exists and is not a predictions CSV featcache wrote")
     assert csv_path.read_text() == "my table"
+
+
+def test_predict_of_one_npy_moves_its_bar_batch_by_batch(tiny_model, tmp_path, capsys, progress_on):
+    """One .npy of 500 images showed 0/500, then 500/500 22 s later (a new-user tester): the bar moved once per
+    array. Now once per batch, with the same predictions as run in one piece."""
+    from featcache.deploy.predict import predict
+
+    images = np.random.default_rng(0).integers(0, 256, (40, 8, 8), dtype=np.uint8)
+    np.save(tmp_path / "x.npy", images)
+    got = predict(tiny_model, [tmp_path / "x.npy"], batch_size=8, runtime="tensorflow", verbose=True)
+    counts = [int(line.split("/")[0].split()[-1]) for line in capsys.readouterr().err.splitlines() if "/40 [" in line]
+    assert counts[-1] == 40 and {8, 16, 24, 32} <= set(counts)
+    one = predict(tiny_model, [tmp_path / "x.npy"], batch_size=64, runtime="tensorflow")
+    assert [p.input for p in got] == [f"{tmp_path / 'x.npy'}[{i}]" for i in range(40)]
+    assert [p.top for p in got] == [p.top for p in one]

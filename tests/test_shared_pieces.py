@@ -306,3 +306,22 @@ def test_a_relative_home_in_a_deleted_current_folder_is_one_line(tmp_path, monke
     monkeypatch.setenv("FEATCACHE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("FEATCACHE_RUNTIME_DIR", str(tmp_path / "conv"))
     assert (paths.runs_dir(), paths.runtime_dir()) == (tmp_path / "home" / "runs", tmp_path / "conv")
+
+
+def test_progress_bar_with_quiet_seconds_writes_only_its_end_for_a_short_loop():
+    """Hashing 398 photos in 0.2 s wrote 7 lines off a terminal (a new-user tester): a scan's bar is quiet for its
+    first second, and a loop done within it is its last line alone; a long one still logs its tenths after."""
+    import io
+
+    from featcache.progress import Progress
+
+    stream = io.StringIO()
+    bar = Progress(54, unit="file", stream=stream, quiet_seconds=60.0)
+    for i in range(1, 55):
+        bar.update(i)
+    assert [int(line.split("/")[0]) for line in stream.getvalue().splitlines()] == [54]
+    stream = io.StringIO()
+    bar = Progress(54, unit="file", stream=stream, quiet_seconds=0.0)
+    for i in range(1, 55):
+        bar.update(i)
+    assert len(stream.getvalue().splitlines()) == 11
