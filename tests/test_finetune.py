@@ -544,3 +544,16 @@ def test_finetune_of_a_views_head_says_it_runs_on_the_original_images_and_what_t
     assert (d["settings"]["unfreeze"], d["settings"]["learning_rate"], d["settings"]["batch_size"]) == (20, 1e-5, 64)
     saved = featcache.info(res.path)
     assert saved["head_test_views"] == ["orig", "flip"] and "settings" not in saved["finetune"]
+
+
+@pytest.mark.slow
+def test_finetune_json_keeps_its_bars_on_stderr_and_stdout_is_the_json(tmp_path, capsys, progress_on):
+    """finetune --json ran minutes without a line on stderr where predict --json draws its bar (a new-user tester):
+    the bars are every command's under --json (bars_wanted); standard output is the JSON alone."""
+    import json
+
+    head = _head(tmp_path, "random")
+    assert main(["finetune", str(head), "--weights", "random", "--epochs", "1", "--json", "--out", str(tmp_path / "f.keras")]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["settings"]["unfreeze"] == 20
+    assert "epoch 1/1" in err and "frozen head, " in err and "fine-tuned, " in err

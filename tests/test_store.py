@@ -152,6 +152,24 @@ def test_verify_json_answers_on_stdout_for_a_damaged_cache_too(tmp_path, capsys)
     assert json.loads(capsys.readouterr().out)["ok"] is False
 
 
+def test_verify_takes_several_files_says_each_and_fails_if_any_is_damaged(tmp_path, capsys):
+    """'verify hv.h5 hflip.keras h.npz' was "unrecognized arguments" (a new-user tester): each file is checked in
+    turn, a damaged one said on its own line without stopping the others, exit 2 if any; --json is a list."""
+    import json
+
+    good, bad = make_cache(tmp_path / "a.h5"), make_cache(tmp_path / "b.h5")
+    flip(bad, chunk_offset(bad, "train/features/out", 1) + 100)
+    assert main(["verify", str(good), str(good)]) == 0
+    assert capsys.readouterr().out.count("ok: ") == 2
+    assert main(["verify", str(bad), str(good)]) == 2
+    out, err = capsys.readouterr()
+    assert out.startswith(f"ok: {good} is intact") and len(out.strip().splitlines()) == 1
+    assert err.startswith(f"featcache verify: error: {bad} is damaged") and len(err.strip().splitlines()) == 1
+    assert main(["verify", str(good), str(bad), str(tmp_path / "none.h5"), "--json"]) == 2
+    answers = json.loads(capsys.readouterr().out)
+    assert [a["ok"] for a in answers] == [True, False, False] and answers[1]["path"] == str(bad)
+
+
 @pytest.mark.parametrize("kind", ["DamagedCache", "CacheBusy"])
 def test_what_find_complete_does_next_depends_on_the_kind_of_error_not_its_words(tmp_path, monkeypatch, kind):
     """A review: find_complete told a damaged or busy cache from someone else's file by finding "is damaged" in the

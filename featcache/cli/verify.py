@@ -19,35 +19,64 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "sealed since 2026-12-03) of every feature value. Given a head ('featcache train') or a model "
                        "('featcache export', 'featcache finetune'), read the whole file and compare its content digest "
                        "(files saved since 2026-12-03). Exit 0 when it "
-                       "is intact, 2 with one line naming the damage otherwise.")
-    p.add_argument("cache", help="a cache written by 'featcache extract', or a head or model file")
+                       "is intact, 2 with one line naming the damage otherwise. Given several files, each is checked "
+                       "and said in turn; exit 2 when any is not intact (--json: a list).")
+    p.add_argument("cache", nargs="+", metavar="FILE", help="a cache written by 'featcache extract', or a head or "
+                   "model file; several may be given")
     add_json_flag(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from featcache.errors import FeatcacheError
+
+    if len(args.cache) == 1:
+        return _verify_one(args.cache[0], args.json)
+    # 'verify c.h5 h.keras h.npz' was "unrecognized arguments" (a new-user tester): each in turn, every damaged one
+    # said on its own line (the others still checked), exit 2 if any
+    results, failed = [], 0
+    for path in args.cache:
+        try:
+            results.append(_verify_one(path, args.json, collect=True))
+        except FeatcacheError as exc:
+            import sys
+
+            from featcache.errors import one_line
+
+            failed += 1
+            results.append({"path": str(path), "ok": False, "error": str(exc)})
+            print(f"featcache verify: error: {one_line(str(exc))}", file=sys.stderr)
+    if args.json:
+        print_json(results)
+    return 2 if failed else 0
+
+
+def _verify_one(path: str, as_json: bool, collect: bool = False) -> Any:
+    """Check one file: its line (or, ``as_json``, its dict) printed; ``collect``: the dict returned for a list."""
     from featcache.errors import FeatcacheError, one_line
     from featcache.recipes.files import FileVerifyResult, verify
 
     try:
-        checked = verify(args.cache)
+        checked = verify(path)
         result = checked.to_dict()
     except FeatcacheError as exc:  # damaged, missing, not a cache, busy: the answer is "not ok" all the same
-        if args.json:  # a script reads the answer from stdout: {"ok": false, ...} (it got nothing; a new user)
-            print_json({"path": str(args.cache), "ok": False, "error": str(exc)})
+        if as_json and not collect:  # a script reads the answer from stdout: {"ok": false, ...} (a new user)
+            print_json({"path": str(path), "ok": False, "error": str(exc)})
         raise  # and the one line on stderr, exit 2, as without --json
-    if args.json:
+    if as_json:
+        if collect:
+            return result
         print_json(result)
         return 0
     if isinstance(checked, FileVerifyResult):
         print(one_line(_file_line(result)))
-        return 0
+        return result if collect else 0
     print(one_line(f"ok: {result['path']} is intact (format {result['format_version']}): {len(result['datasets'])} datasets, "
           f"{result['chunks']} chunks, {result['bytes_read'] / 2**20:.1f} MB read and checked, content digest matches"
           f"{', provenance digest matches' if result['provenance_digest'] else ''}"
           f"{', features digest matches' if result['features_digest'] else ' (no features digest: sealed before 2026-12-03)'}"
           f" ({result['seconds']:.2f} s)"))
-    return 0
+    return result if collect else 0
 
 
 def _file_line(result: dict[str, Any]) -> str:

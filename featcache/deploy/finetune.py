@@ -389,11 +389,14 @@ def finetune(
     """
     from featcache.deploy.endtoend import parameter_counts
     from featcache.deploy.model import check_not_the_head, check_out, check_same_model_job
-    from featcache.progress import epoch_progress, evaluate_progress
+    from featcache.progress import bars_wanted, epoch_progress, evaluate_progress
     from featcache.sources.base import photo_root_of
     from featcache.sources.images import check_file_outside_classes
     from featcache.validate import check_seed
 
+    # The bars with --json too (bars_wanted), as every command's: finetune --json ran minutes without a line on
+    # stderr where predict --json drew its bar (a new-user tester). Its text lines stay verbose's.
+    bars = bars_wanted(verbose)
     unfreeze, learning_rate, epochs, batch_size, patience = check_settings(unfreeze, learning_rate, epochs, batch_size, patience)
     head = check_path(head, "head", "the Keras head 'featcache train --head keras' wrote")  # None: pathlib's TypeError
     seed = check_seed(seed)
@@ -430,10 +433,10 @@ def finetune(
                   f"{unfreeze} layers unfrozen more would need over {passes.PASS_MEMORY / 2**30:.0f} GB of memory")
 
     frozen_val_loss, frozen_val_acc = (float(v) for v in model.evaluate(
-        val_ds, verbose=0, callbacks=evaluate_progress(verbose, f"frozen head, {len(val_rows)} validation images")))
+        val_ds, verbose=0, callbacks=evaluate_progress(bars, f"frozen head, {len(val_rows)} validation images")))
     frozen_val_acc = exact_accuracy(frozen_val_acc, len(val_rows))
     frozen_test_acc = exact_accuracy(model.evaluate(test_ds, verbose=0, callbacks=evaluate_progress(
-        verbose, f"frozen head, {data.n_test} test images"))[1], data.n_test) if test_ds is not None else None
+        bars, f"frozen head, {data.n_test} test images"))[1], data.n_test) if test_ds is not None else None
     result = FinetuneResult(out, counts, unfrozen, frozen_val_acc, frozen_test_accuracy=frozen_test_acc,
                             train_images=len(train_rows), val_images=len(val_rows), frozen_val_loss=frozen_val_loss)
     result.head_test_views, result.head_views_test_accuracy = _head_views(meta)
@@ -444,13 +447,13 @@ def finetune(
     cb = _keep_best_callback(result, frozen_val_loss, epochs, patience, keep_best, verbose)
     # The progress bar first, so each epoch's comparison line follows its bar. featcache's bar, not Keras's: on
     # stderr as every command's, and off a terminal plain lines (Keras's wrote colour codes and carriage returns).
-    callbacks = [*epoch_progress(verbose), cb]
+    callbacks = [*epoch_progress(bars), cb]
     model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, shuffle=False, verbose=0)
     if not keep_best and not result.diverged_epoch:
         result.best_epoch = len(result.epochs)
     if test_ds is not None:
         result.test_accuracy = exact_accuracy(model.evaluate(test_ds, verbose=0, callbacks=evaluate_progress(
-            verbose, f"fine-tuned, {data.n_test} test images"))[1], data.n_test)
+            bars, f"fine-tuned, {data.n_test} test images"))[1], data.n_test)
 
     settings = {"unfreeze": unfreeze, "learning_rate": learning_rate, "epochs_run": len(result.epochs),
                 "batch_size": batch_size, "step_images": step.images, "patience": patience, "seed": seed,
