@@ -277,3 +277,17 @@ def test_a_file_size_limit_is_one_line_and_a_rerun_finishes(tmp_path):
     proc = run_cli("train", str(out), "--head", "logreg", "--out", str(head), code=file_size_limit(4096))  # a head: ~50 KB
     assert_one_line(proc, f"file size limit reached writing {head} on ")
     assert not head.parent.exists() or not any(head.parent.iterdir())  # no head, no temporary left
+
+
+def test_a_partial_copied_or_renamed_away_says_no_rerun_finishes_it_under_that_name(made, tmp_path, monkeypatch, capsys):
+    """`cp q.h5.partial.h5 copy.h5; train copy.h5` said "re-run the same 'featcache extract' command to finish it",
+    which never finishes copy.h5 (an adversarial tester). The partial names the cache it becomes: one read under
+    another name says it is a copy, of which cache, and what does finish it. At its own name the advice stands."""
+    partial = interrupted_partial(made, tmp_path / "q.h5", monkeypatch)
+    copy = tmp_path / "copy.h5"
+    shutil.copy(partial, copy)
+    proc = run_main(capsys, "train", str(copy), "--head", "logreg", "--out", str(tmp_path / "h.npz"))
+    assert_one_line(proc, f"{copy} is an unfinished extraction of q.h5, copied or renamed: no rerun finishes it under "
+                          "this name; finish the original (re-run the extract command that writes q.h5) or extract again")
+    with pytest.raises(featcache.FeatcacheError, match=r"q\.h5\.partial\.h5 is an incomplete cache \(extraction was interrupted\); re-run"):
+        featcache.open_cache(partial)

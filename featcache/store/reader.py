@@ -31,6 +31,8 @@ from featcache.store.layout import (
     FORMAT,
     FORMAT_VERSION,
     ORIG,
+    PARTIAL_OF,
+    PARTIAL_SUFFIX,
     ROW_DATASETS,
     check_chunks_stored,
     combine_digests,
@@ -210,6 +212,21 @@ def _check_finite(path: Path, ds: h5py.Dataset, name: str) -> None:
             raise damaged(path, f"{name} holds NaN or infinite values")
 
 
+def _incomplete(path: Path, meta: dict[str, Any]) -> str:
+    """Why an incomplete cache cannot be read, and what finishes it. A partial copied or renamed away from its own
+    name (``<cache>.partial.h5``) is finished by no rerun: "re-run the same extract command" sent the user to one
+    that never would (an adversarial tester: cp q.h5.partial.h5 copy.h5; train copy.h5)."""
+    from featcache.errors import clipped
+
+    made_for = meta.get(PARTIAL_OF)
+    if isinstance(made_for, str) and made_for and path.name != made_for + PARTIAL_SUFFIX:
+        return (f"{path} is an unfinished extraction of {clipped(made_for, 80)}, copied or renamed: no rerun finishes it "
+                f"under this name; finish the original (re-run the extract command that writes {clipped(made_for, 80)}) "
+                "or extract again")
+    return (f"{path} is an incomplete cache (extraction was interrupted); re-run the same 'featcache extract' command "
+            "to finish it")
+
+
 class Cache:
     """A complete feature cache, read lazily (``open_cache(path)``); checked when opened."""
 
@@ -219,9 +236,7 @@ class Cache:
         self.path = check_path(path, "cache", "the .h5 file written by 'featcache extract'")
         self.meta = read_attrs(self.path)
         if not self.meta.get("complete"):
-            raise FeatcacheError(
-                f"{self.path} is an incomplete cache (extraction was interrupted); re-run the same 'featcache extract' command to finish it"
-            )
+            raise FeatcacheError(_incomplete(self.path, self.meta))
         _check_meta(self.path, self.meta)
         # Feature datasets whose chunks were all found stored (``check_chunks_stored``) and whose own digest
         # matched (``dataset_digests``), in this open Cache: each check runs once per dataset, not once per read.
