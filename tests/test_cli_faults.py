@@ -2328,3 +2328,19 @@ def test_a_warning_line_is_said_once_per_command(tmp_path, capsys, monkeypatch):
     for _ in range(2):  # and again in the next command
         assert main(["info", str(tmp_path)]) == 0
         assert capsys.readouterr().err.count("carries no content digest") == 1
+
+
+def test_a_ctrl_c_in_the_teardown_after_a_finished_command_changes_nothing(tmp_path):
+    """SIGINT just after extract said 'extracted ... -> js.h5' ended it with exit 130 and no line, though the cache
+    was whole (an adversarial tester): Python's teardown (threads joined, atexit callbacks) ran after the command.
+    The teardown now ignores SIGINT: the command's own exit status and lines, nothing else."""
+    from helpers import REPO
+
+    script = ("import atexit, os, signal, time, runpy, sys\n"
+              "atexit.register(lambda: (os.kill(os.getpid(), signal.SIGINT), time.sleep(0.3)))\n"
+              f"sys.argv = ['featcache', 'verify', {str(tmp_path / 'none.h5')!r}]\n"
+              "runpy.run_module('featcache', run_name='__main__')\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        f"featcache verify: error: cache not found: {tmp_path / 'none.h5'}; run 'featcache extract' first or check the path"]

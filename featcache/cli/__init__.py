@@ -297,7 +297,16 @@ def main(argv: list[str] | None = None) -> int:
     import warnings
 
     with warnings.catch_warnings():
-        return _main(argv)
+        rc = _main(argv)
+    if argv is None:  # as the program (console script, python -m featcache), not a caller's main(argv)
+        import signal
+
+        # The command is done and has said so: a Ctrl-C in Python's teardown after it (joining worker threads,
+        # atexit callbacks) ended a finished extract with exit 130 and no line, or a KeyboardInterrupt traceback,
+        # though its cache was whole (an adversarial tester: a script reads that as a failure). The teardown
+        # ignores it; SIGTERM still ends it.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return rc
 
 
 def _main(argv: list[str] | None) -> int:
