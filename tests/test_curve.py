@@ -980,3 +980,17 @@ def test_a_cache_moved_over_the_curves_during_its_run_is_refused_not_mixed_in(ti
         curve(cache, tmp_path / "cv", heads=("logreg",), seeds=1, jobs=jobs)
     rows = tmp_path / "cv" / "curve.csv"
     assert not rows.exists() or read_rows(rows) == []  # no point fitted on the cache moved there
+
+
+@pytest.mark.slow
+def test_verify_of_a_curves_record_checks_its_plot_and_its_rows_checksums(tiny_cache, tmp_path, capsys):
+    """verify curve.json: the record's seal, curve.png's digest, and curve.csv's rows by their own checksums (a row
+    edited by hand is named), where verify refused the file (a new-user tester)."""
+    res = curve(tiny_cache, tmp_path / "c", heads=("logreg",), seeds=1, sizes=[20, 50])
+    assert featcache.verify(res.json).to_dict()["files"] == ["curve.png", "curve.csv"]
+    lines = res.csv.read_text().splitlines()
+    size, seed, head, acc, rest = lines[1].split(",", 4)
+    lines[1] = ",".join([size, seed, head, str(round(1 - float(acc), 6)), rest])
+    res.csv.write_text("\n".join(lines) + "\n")
+    assert main(["verify", str(res.json)]) == 2
+    assert "does not match its checksum" in capsys.readouterr().err

@@ -727,3 +727,26 @@ def test_a_cache_moved_over_the_probed_one_during_its_run_is_refused(multi_cache
     with pytest.raises(FeatcacheError, match=r"c\.h5 was replaced by another cache while the probe ran"):
         featcache.probe(cache, heads="logreg", out=tmp_path / "run", verbose=False, on_test=True, n_jobs=jobs)
     assert not (tmp_path / "run" / "probe.json").exists()
+
+
+def test_verify_checks_a_reports_record_and_the_files_it_vouches_for(multi_cache, tmp_path, capsys):
+    """info and verify refused a probe.json, curve.json or lesson.json ('none of the files featcache describes')
+    although each records the SHA-256 of its report's files and its own (a new-user tester). verify checks them;
+    info says what the file is and points to verify."""
+    featcache.probe(multi_cache, heads="logreg", out=tmp_path / "run", verbose=False, on_test=True)
+    record = tmp_path / "run" / "probe.json"
+    assert main(["verify", str(record)]) == 0
+    assert capsys.readouterr().out.startswith(f"ok: {record} is intact (a report's record): its own digest and 2 file(s)")
+    assert featcache.verify(record).to_dict()["files"] == ["probe.csv", "probe.png"]
+    assert main(["info", str(record)]) == 2
+    assert f"{record} is a report's record (JSON: open it as it is); 'featcache verify {record}'" in capsys.readouterr().err
+    csv_path = tmp_path / "run" / "probe.csv"
+    csv_path.write_text(csv_path.read_text().replace("logreg", "logreg ", 1))
+    assert main(["verify", str(record)]) == 2
+    assert capsys.readouterr().err.strip() == (f"featcache verify: error: {csv_path} was changed since featcache wrote it "
+                                               "(its SHA-256 is not the one probe.json records); run the command that "
+                                               "wrote the report again")
+    doc = json.loads(record.read_text())
+    record.write_text(json.dumps({**doc, "note": "mine"}))
+    assert main(["verify", str(record)]) == 2
+    assert "probe.json was changed since featcache wrote it (its own digest does not match)" in capsys.readouterr().err

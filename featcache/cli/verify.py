@@ -18,11 +18,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "checksum, and compare the SHA-256 digests of its labels, index, paths and settings and (caches "
                        "sealed since 2026-12-03) of every feature value. Given a head ('featcache train') or a model "
                        "('featcache export', 'featcache finetune'), read the whole file and compare its content digest "
-                       "(files saved since 2026-12-03). Exit 0 when it "
+                       "(files saved since 2026-12-03). Given a report's record (evaluation.json, probe.json, "
+                       "curve.json, lesson.json), check it and each file of the report it lists. Exit 0 when it "
                        "is intact, 2 with one line naming the damage otherwise. Given several files, each is checked "
                        "and said in turn; exit 2 when any is not intact (--json: a list).")
-    p.add_argument("cache", nargs="+", metavar="FILE", help="a cache written by 'featcache extract', or a head or "
-                   "model file; several may be given")
+    p.add_argument("cache", nargs="+", metavar="FILE", help="a cache written by 'featcache extract', a head or "
+                   "model file, or a report's record (curve.json, ...); several may be given")
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
 def _verify_one(path: str, as_json: bool, collect: bool = False) -> Any:
     """Check one file: its line (or, ``as_json``, its dict) printed; ``collect``: the dict returned for a list."""
     from featcache.errors import FeatcacheError, one_line
-    from featcache.recipes.files import FileVerifyResult, verify
+    from featcache.recipes.files import FileVerifyResult, ReportVerifyResult, verify
 
     try:
         checked = verify(path)
@@ -70,6 +71,10 @@ def _verify_one(path: str, as_json: bool, collect: bool = False) -> Any:
         return 0
     if isinstance(checked, FileVerifyResult):
         print(one_line(_file_line(result)))
+        return result if collect else 0
+    if isinstance(checked, ReportVerifyResult):
+        print(one_line(f"ok: {result['path']} is intact (a report's record): its own digest and "
+                       f"{len(result['files'])} file(s) it vouches for match ({', '.join(result['files']) or 'none'})"))
         return result if collect else 0
     print(one_line(f"ok: {result['path']} is intact (format {result['format_version']}): {len(result['datasets'])} datasets, "
           f"{result['chunks']} chunks, {result['bytes_read'] / 2**20:.1f} MB read and checked, content digest matches"

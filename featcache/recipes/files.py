@@ -89,12 +89,73 @@ class FileVerifyResult:
                 "content_digest": True, "bytes_read": self.bytes_read, "seconds": round(self.seconds, 3)}
 
 
-def verify(path: str | Path) -> VerifyResult | FileVerifyResult:
+@dataclass(frozen=True)
+class ReportVerifyResult:
+    """What ``verify`` checked of a report's record (evaluation.json, probe.json, curve.json, lesson.json): its own
+    seal and the SHA-256 of each file it lists beside it (and a curve's checksummed rows)."""
+
+    path: Path
+    files: tuple[str, ...]  # the report's files checked against the record, by name
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": str(self.path), "ok": True, "kind": "report", "files": list(self.files),
+                "seconds": round(self.seconds, 3)}
+
+
+def report_record(path: Path) -> dict[str, Any] | None:
+    """The document of a report's record (a JSON file that lists its report's files' digests), else None. Small
+    files only: a record is a few KB, and anything else given here is not one."""
+    import json
+
+    from featcache.validate import REPORT_DIGESTS
+
+    if path.suffix.lower() != ".json" or not path.is_file() or path.stat().st_size > 64 * 2**20:
+        return None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) and isinstance(doc.get(REPORT_DIGESTS), dict) else None
+
+
+def verify_report(path: Path, doc: dict[str, Any]) -> ReportVerifyResult:
+    """A report as featcache wrote it: the record's seal, each file it lists there and unchanged, a curve's rows
+    with their checksums. ``info`` and ``verify`` refused a curve.json or lesson.json although each records what
+    vouches for its report (a new-user tester)."""
+    from featcache.validate import RECORD_DIGEST, REPORT_DIGESTS, file_sha256, record_seal
+
+    t0 = time.perf_counter()
+    if doc.get(RECORD_DIGEST) != record_seal(doc):
+        raise FeatcacheError(f"{path} was changed since featcache wrote it (its own digest does not match); run the "
+                             "command that wrote the report again")
+    names = []
+    for name, digest in doc[REPORT_DIGESTS].items():
+        f = path.parent / str(name)
+        if not f.is_file():
+            raise FeatcacheError(f"{f}, a file of the report {path.name} records, is gone; run the command that wrote "
+                                 "the report again")
+        if file_sha256(f) != digest:
+            raise FeatcacheError(f"{f} was changed since featcache wrote it (its SHA-256 is not the one {path.name} "
+                                 "records); run the command that wrote the report again")
+        names.append(str(name))
+    if path.name == "curve.json" and (path.parent / "curve.csv").is_file():  # its rows carry their own checksums
+        from featcache.analysis.curve.folder import load_curve
+
+        load_curve(path.parent / "curve.csv")
+        names.append("curve.csv")
+    return ReportVerifyResult(path, tuple(names), time.perf_counter() - t0)
+
+
+def verify(path: str | Path) -> VerifyResult | FileVerifyResult | ReportVerifyResult:
     """Check the file at ``path`` as ``featcache verify`` does: a cache's every chunk and digests
     (``store.reader.verify``), or a head's or model's content digest. Raises a FeatcacheError naming the damage.
     A file saved before 2026-12-03 has no digest and cannot be verified: that is an error too (it was "ok")."""
     path = check_path(path, "path", WHAT)
     check_any_file(path)
+    doc = report_record(path)
+    if doc is not None:
+        return verify_report(path, doc)
     kind = zip_kind(path)
     if kind is None:
         from featcache.store.reader import verify as verify_cache
@@ -163,6 +224,9 @@ def info(path: str | Path) -> dict[str, Any]:
         not_hdf5 = exc  # outside the handler: a damaged head's line must not chain onto this one (a review)
     else:  # an incomplete file is worth describing too: that is how a user finds out
         return _shown(open_cache(path).summary() if meta.get("complete") else {"path": given, **meta})
+    if report_record(path) is not None:  # "none of the files featcache describes" of a report's own record (a tester)
+        raise FeatcacheError(f"{given} is a report's record (JSON: open it as it is); 'featcache verify {given}' checks "
+                             "the report's files against it")
     kind = zip_kind(path)
     if kind is None:
         raise not_ours(path, given, not_hdf5)
