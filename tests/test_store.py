@@ -285,7 +285,7 @@ def test_an_open_cache_whose_file_is_replaced_refuses_to_read_the_new_file(tmp_p
     make_cache(path)
     for read in (lambda: cache.features("train"), lambda: cache.labels("train"), lambda: cache.paths("train"),
                  lambda: cache.view_features("train", views=["orig"]), cache.summary):
-        with pytest.raises(FeatcacheError, match=r"c\.h5 changed since it was opened .*; open it again"):
+        with pytest.raises(FeatcacheError, match=r"c\.h5 changed since it was opened .*; run the command again \(in Python, open the cache again\)"):
             read()
     assert open_cache(path).features("train").shape == (20, WIDTH)  # opened again: the new file, checked
 
@@ -1556,25 +1556,38 @@ def test_a_layers_chunks_and_digest_are_checked_once_per_open_cache(tmp_path, mo
 def test_a_rewrite_in_place_with_size_and_mtime_restored_is_refused_by_the_open_cache(tmp_path):
     """A review's open item: a layer rewritten in place through HDF5 (the same size) with its mtime put back by
     os.utime was read, unchecked, by a Cache that had matched that layer's digest before (a new Cache refuses it).
-    The file's status-change time, which no user sets back, is part of what every read checks, before the read and
-    after it (a change during the read)."""
+    The file's status-change time, which no user sets back, moves: the open Cache checks again what it checked at
+    open and the layer's digest at its next whole read. A chmod or a hard link moves it too, harmlessly: refusing
+    every read after one stopped a running curve (a second review), so those read on."""
     path = make_cache(tmp_path / "c.h5")
     cache = open_cache(path)
-    cache.features("train")  # its digest matched: later reads of it check the file's identity alone
+    want = cache.features("train")  # its digest matched: later reads of it check the file's identity alone
+    os.chmod(path, 0o600)
+    os.link(path, tmp_path / "backup.h5")
+    np.testing.assert_array_equal(cache.features("train"), want)  # read on, the layer's digest checked again
+    assert cache.labels("train").shape == (len(want),)
     before = os.stat(path)
     with h5py.File(path, "r+") as f:
         f["train/features/out"][0, 0] = 7.0
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
     after = os.stat(path)
     assert (after.st_ino, after.st_size, after.st_mtime_ns) == (before.st_ino, before.st_size, before.st_mtime_ns)
-    with pytest.raises(FeatcacheError, match=r"changed since it was opened \(it was replaced or rewritten"):
+    with pytest.raises(FeatcacheError, match="features differ from those it was sealed with"):
         cache.features("train")
     with pytest.raises(FeatcacheError, match="features differ from those it was sealed with"):
         open_cache(path).features("train")  # as a new Cache says it
     cache = open_cache(make_cache(tmp_path / "d.h5"))
+    cache.features("train")
+    before = os.stat(cache.path)
+    with h5py.File(cache.path, "r+") as f:  # the labels, which open checks by the content digest
+        f["train/labels"][0] = (f["train/labels"][0] + 1) % 2
+    os.utime(cache.path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    with pytest.raises(FeatcacheError, match="content digest mismatch"):
+        cache.labels("train")
+    cache = open_cache(make_cache(tmp_path / "e.h5"))
     with pytest.raises(FeatcacheError, match="changed since it was opened"):
         with cache._file():
-            os.chmod(cache.path, 0o600)  # during a read: said after it
+            os.truncate(cache.path, os.stat(cache.path).st_size + 1)  # during a read: said after it
 
 
 def test_a_forked_child_tags_its_writes_with_its_own_start_time():

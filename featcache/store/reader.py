@@ -451,9 +451,29 @@ class Cache:
             f.close()
 
     def _same_file(self, f: h5py.File) -> None:
-        if _file_stamp(f, self.path) != self._stamp:
-            raise FeatcacheError(f"{self.path} changed since it was opened (it was replaced or rewritten, or its "
-                                 "mode, owner or links changed); open it again with open_cache to read the file now there")
+        now = _file_stamp(f, self.path)
+        if now == self._stamp:
+            return
+        if now[:4] == self._stamp[:4]:
+            self._recheck(f, now)
+            return
+        raise FeatcacheError(f"{self.path} changed since it was opened (it was replaced or rewritten); run the command "
+                             "again (in Python, open the cache again) to read the file now there")
+
+    def _recheck(self, f: h5py.File, stamp: tuple[int, ...]) -> None:
+        """Only the status-change time moved: a chmod, chown, hard link or ``touch -a`` (a backup's ``cp -al``, a
+        ``chmod -R g+r data/``), or a rewrite in place with its size and mtime put back. Refusing every read after
+        it stopped a running curve for a harmless chmod (a review), so what opening checked is checked again (the
+        attributes, the structure, the content digest), and each feature layer's sealed digest at its next whole
+        read, as at the first. A rewrite in place within one read itself is not told apart from a chmod."""
+        if read_attrs(self.path, peek=True) != self.meta:
+            raise FeatcacheError(f"{self.path} changed since it was opened (its attributes were rewritten); run the "
+                                 "command again (in Python, open the cache again) to read the file now there")
+        self._check_structure(f)
+        self._check_digest(f)
+        self._chunks_found.clear()
+        self._digest_matched.clear()
+        self._stamp = stamp
 
     def _read(self, name: str, how):
         """``how(h5file)``, with a failed checksum or read as the one 'damaged' line."""
@@ -601,7 +621,7 @@ class Cache:
 def _file_stamp(f: h5py.File, path: Path) -> tuple[int, int, int, int, int]:
     """Which file ``f`` is, and which version of it: device, inode, size, modification and status-change times of
     its open handle (of the path where the file driver has no handle to ask). The status-change time moves with
-    every write, and also with a chmod, chown or hard link: those are said as a change too."""
+    every write, and also with a chmod, chown or hard link: a change of it alone is checked again (``_recheck``)."""
     try:
         st = os.fstat(f.id.get_vfd_handle())
     except (OSError, ValueError, TypeError, AttributeError):
