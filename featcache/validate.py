@@ -542,10 +542,11 @@ def check_writable_dir(path: str | Path, flag: str = "--out") -> Path:
                 folder.rmdir()
             except OSError:
                 break
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # the full-disk line (store.atomic.no_space's words), not
-            # "cannot write in DIR (No space left on device); choose a writable --out" (a review's full-disk pass)
-            raise FeatcacheError(f"no space left on {mount_point(d)} writing in {directory}; free some space or "
-                                 f"choose {flag} elsewhere") from None
+        from featcache.store.atomic import is_no_space, no_space  # here: store.atomic imports this module
+
+        if is_no_space(exc):  # the full-disk line, not "cannot write in DIR (No space left on device); choose a
+            # writable --out" (a review's full-disk pass); its one home, which also tells a file size limit
+            raise no_space(directory, advice=f"choose {flag} elsewhere", exc=exc) from None
         raise FeatcacheError(f"cannot write in {directory} ({exc.strerror}); choose a writable {flag}") from None
     return directory
 

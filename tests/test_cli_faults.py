@@ -1156,7 +1156,7 @@ def test_a_full_disk_at_a_hashed_lock_or_a_rerun_of_evaluate_changes_nothing(tmp
         _no_space_creating(mp, r"^\.write-test\.")
         for command in (argv[:-1], ["probe", str(tiny_cache(tmp_path / "r.h5", layer="out_relu")), "--out"]):
             one_line_error(capsys, command + [str(tmp_path / "new" / ("g" * 252))], "no space left on ",
-                           f"writing in {tmp_path / 'new'}", "free some space or choose --out elsewhere")
+                           f"writing {tmp_path / 'new'}", "free some space or choose --out elsewhere")
             assert not (tmp_path / "new").exists()
     (tmp_path / "r.h5").unlink()
     assert _files(tmp_path) == before

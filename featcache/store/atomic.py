@@ -54,7 +54,7 @@ def no_space(path: str | Path, needed_bytes: int | None = None, advice: str | No
     """The one line for a full disk: where, what was being written, and how much to free (``exc``: the error,
     when it may be a file size limit instead)."""
     path = Path(path)
-    device = _mount_point(path.parent)
+    device = mount_point(path.parent)
     if exc is not None and any(_too_large(e) for e in exception_chain(exc)):
         return FeatcacheError(f"file size limit reached writing {path} on {device} (File too large: a FAT32 drive's "
                               f"4 GB, or ulimit -f); {advice or 'choose --out on another file system'}")
@@ -65,10 +65,6 @@ def no_space(path: str | Path, needed_bytes: int | None = None, advice: str | No
     else:
         free_hint = "free some space"
     return FeatcacheError(f"no space left on {device} writing {path}; {free_hint} or {advice or 'choose --out elsewhere'}")
-
-
-def _mount_point(directory: Path) -> Path:
-    return mount_point(directory)
 
 
 def _umask() -> int:
