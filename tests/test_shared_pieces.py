@@ -325,3 +325,21 @@ def test_progress_bar_with_quiet_seconds_writes_only_its_end_for_a_short_loop():
     for i in range(1, 55):
         bar.update(i)
     assert len(stream.getvalue().splitlines()) == 11
+
+
+def test_progress_eta_leaves_out_the_start_up_before_the_first_step(monkeypatch):
+    """Ray's first estimate said ETA 523 s of a run that took 22 s (a new-user tester): its workers' start-up came
+    before the first batch and was spread over the rest. The ETA runs from the first step done."""
+    import io
+
+    from featcache import progress
+
+    clock = iter([0.0, 20.0, 21.0, 22.0])  # made; first step at 20 s (start-up); two more steps, 1 s each
+    monkeypatch.setattr(progress.time, "monotonic", lambda: next(clock))
+    stream = io.StringIO()
+    bar = progress.Progress(100, unit="image", stream=stream, log_interval=0.0)
+    for n in (1, 2, 3):
+        bar.update(n)
+    lines = stream.getvalue().splitlines()
+    assert lines[0].endswith("ETA: 1980s")  # one step known: the start-up is all it has
+    assert lines[1].endswith("ETA: 98s") and lines[2].endswith("ETA: 97s")  # 1 s a step from the first on
