@@ -1,6 +1,12 @@
-"""The one exception type the CLI turns into a one-line message and exit code 2."""
+"""The one exception type the CLI turns into a one-line message and exit code 2, and the one line of a full disk."""
 
+from __future__ import annotations
+
+import errno
 import re
+import shutil
+from pathlib import Path
+from typing import Iterator
 
 # Characters that break a line or drive a terminal: the C0 and C1 controls and DEL (Unicode category Cc: "\n", "\r",
 # "\t", "\x0b", "\x0c", "\x1b" that starts a terminal's escape sequences, "\x85") and the line and paragraph
@@ -152,3 +158,54 @@ def system_limit(exc: BaseException) -> str | None:
     if exc.errno == errno.ENOMEM:
         return "out of memory (Cannot allocate memory); free some memory and re-run"
     return f"too many open files ({os.strerror(exc.errno)}); raise the limit with ulimit -n and re-run"
+
+
+# A full disk, the one line for it (moved from store.atomic, 2026-12-05: validate's check of an output folder is
+# foundation and may not import a stage; it had written its own copy, which a review found).
+def is_no_space(exc: BaseException) -> bool:
+    """True for ENOSPC (and a quota), also as h5py reports it (an OSError or RuntimeError whose text carries
+    'errno = 28'), and for a file that reached its size limit (EFBIG, ``_too_large``)."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(exc)
+    return "No space left on device" in text or "errno = 28" in text or "Disk quota exceeded" in text or _too_large(exc)
+
+
+def _too_large(exc: BaseException | None) -> bool:
+    """EFBIG: a FAT32/exFAT drive's 4 GB per file, or ``ulimit -f`` (Python ignores SIGXFSZ, so the write fails).
+    It ended in HDF5's tracebacks and a partial that could not be resumed (an adversarial tester)."""
+    if exc is None:
+        return False
+    if isinstance(exc, OSError) and exc.errno == errno.EFBIG:
+        return True
+    text = str(exc)
+    return "File too large" in text or "errno = 27" in text
+
+
+def no_space(path: str | Path, needed_bytes: int | None = None, advice: str | None = None,
+             exc: BaseException | None = None) -> FeatcacheError:
+    """The one line for a full disk: where, what was being written, and how much to free (``exc``: the error,
+    when it may be a file size limit instead)."""
+    from featcache.validate import mount_point  # foundation too; validate imports this module
+
+    path = Path(path)
+    device = mount_point(path.parent)
+    if exc is not None and any(_too_large(e) for e in exception_chain(exc)):
+        return FeatcacheError(f"file size limit reached writing {path} on {device} (File too large: a FAT32 drive's "
+                              f"4 GB, or ulimit -f); {advice or 'choose --out on another file system'}")
+    if needed_bytes:
+        free = shutil.disk_usage(device).free if device.exists() else 0
+        mb = max(1, -(-max(needed_bytes - free, needed_bytes // 10) // 2**20))
+        free_hint = f"free {mb} MB"
+    else:
+        free_hint = "free some space"
+    return FeatcacheError(f"no space left on {device} writing {path}; {free_hint} or {advice or 'choose --out elsewhere'}")
+
+
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and its causes and contexts, each once."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__

@@ -542,7 +542,7 @@ def check_writable_dir(path: str | Path, flag: str = "--out") -> Path:
                 folder.rmdir()
             except OSError:
                 break
-        from featcache.store.atomic import is_no_space, no_space  # here: store.atomic imports this module
+        from featcache.errors import is_no_space, no_space
 
         if is_no_space(exc):  # the full-disk line, not "cannot write in DIR (No space left on device); choose a
             # writable --out" (a review's full-disk pass); its one home, which also tells a file size limit

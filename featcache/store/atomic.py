@@ -11,60 +11,20 @@ A full disk anywhere in writing is one line (``no_space``), exit 2.
 
 from __future__ import annotations
 
-import errno
 import glob
 import json
 import os
 import re
-import shutil
 import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from featcache.errors import FeatcacheError
+from featcache.errors import FeatcacheError, exception_chain, is_no_space, no_space  # noqa: F401 (their home, re-exported)
 from featcache.paths import (BEFORE, NEW, STALE_SECONDS, done_mark, is_own, kept_mark, parse_writer, restore_killed,
                              writer_running, writer_tag)
 from featcache.validate import RECORD_DIGEST, REPORT_DIGESTS, mount_point, record_seal
-
-
-def is_no_space(exc: BaseException) -> bool:
-    """True for ENOSPC (and a quota), also as h5py reports it (an OSError or RuntimeError whose text carries
-    'errno = 28'), and for a file that reached its size limit (EFBIG, ``_too_large``)."""
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return True
-    text = str(exc)
-    return "No space left on device" in text or "errno = 28" in text or "Disk quota exceeded" in text or _too_large(exc)
-
-
-def _too_large(exc: BaseException | None) -> bool:
-    """EFBIG: a FAT32/exFAT drive's 4 GB per file, or ``ulimit -f`` (Python ignores SIGXFSZ, so the write fails).
-    It ended in HDF5's tracebacks and a partial that could not be resumed (an adversarial tester)."""
-    if exc is None:
-        return False
-    if isinstance(exc, OSError) and exc.errno == errno.EFBIG:
-        return True
-    text = str(exc)
-    return "File too large" in text or "errno = 27" in text
-
-
-def no_space(path: str | Path, needed_bytes: int | None = None, advice: str | None = None,
-             exc: BaseException | None = None) -> FeatcacheError:
-    """The one line for a full disk: where, what was being written, and how much to free (``exc``: the error,
-    when it may be a file size limit instead)."""
-    path = Path(path)
-    device = mount_point(path.parent)
-    if exc is not None and any(_too_large(e) for e in exception_chain(exc)):
-        return FeatcacheError(f"file size limit reached writing {path} on {device} (File too large: a FAT32 drive's "
-                              f"4 GB, or ulimit -f); {advice or 'choose --out on another file system'}")
-    if needed_bytes:
-        free = shutil.disk_usage(device).free if device.exists() else 0
-        mb = max(1, -(-max(needed_bytes - free, needed_bytes // 10) // 2**20))
-        free_hint = f"free {mb} MB"
-    else:
-        free_hint = "free some space"
-    return FeatcacheError(f"no space left on {device} writing {path}; {free_hint} or {advice or 'choose --out elsewhere'}")
 
 
 def _umask() -> int:
@@ -381,15 +341,6 @@ def _keep_before(files: Iterable[Path]) -> list[tuple[Path, Path]]:
             continue
         kept.append((f, before))
     return kept
-
-
-def exception_chain(exc: BaseException) -> Iterator[BaseException]:
-    """``exc`` and its causes and contexts, each once."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        yield exc
-        exc = exc.__cause__ or exc.__context__
 
 
 def write_bytes(path: str | Path, data: bytes, advice: str | None = None, recheck: Callable[[], Any] | None = None) -> Path:

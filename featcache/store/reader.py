@@ -220,7 +220,7 @@ def _incomplete(path: Path, meta: dict[str, Any]) -> str:
 
     made_for = meta.get(PARTIAL_OF)
     if isinstance(made_for, str) and made_for and path.name != made_for + PARTIAL_SUFFIX:
-        return (f"{path} is an unfinished extraction of {clipped(made_for, 80)}, copied or renamed: no rerun finishes it "
+        return (f"{path} is an incomplete cache: an unfinished extraction of {clipped(made_for, 80)}, copied or renamed: no rerun finishes it "
                 f"under this name; finish the original (re-run the extract command that writes {clipped(made_for, 80)}) "
                 "or extract again")
     return (f"{path} is an incomplete cache (extraction was interrupted); re-run the same 'featcache extract' command "
