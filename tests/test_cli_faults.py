@@ -1984,9 +1984,11 @@ def test_marks_of_a_killed_report_are_told_apart_from_a_live_writer_a_reused_pid
 
 def test_train_out_replaces_a_head_of_its_job_only_by_the_same_fit(tmp_path, capsys):
     """A review: 'train --C 0.001 --out h.npz' replaced the --C 0.03 head of the same data set there, saying only
-    'replaced the head there'; so did other parameters, seed, train size, views or another cache. A head of other
-    parameters or training data is another result: refused in one line naming what differs and --force, before the
-    fit; the same fit (run-only parameters aside) is replaced, and said."""
+    'replaced the head there'; so did other parameters, seed, train size, views. A head of another fit on the same
+    cache is another result: refused in one line naming what differs and --force, before the fit; the same fit is
+    replaced, and said. A second review: what the fit does not read is no difference (the seed of a logreg of a
+    fixed C on every row, cv_folds with a fixed C, --train-size of the split's size, said 'none'), and a head of
+    another cache of the data set (photos added, extracted again) is the same job, replaced as before, and said."""
     from featcache.heads.io import read_head_meta
 
     a = str(tiny_cache(tmp_path / "a.h5"))
@@ -1996,20 +1998,74 @@ def test_train_out_replaces_a_head_of_its_job_only_by_the_same_fit(tmp_path, cap
     assert main(argv) == 0
     kept = head.read_bytes()
     capsys.readouterr()
-    for more, said in [(["--C", "0.001"], "(C 0.03 there, 0.001 here)"), (["--seed", "3"], "(seed 0 there, 3 here)"),
-                       (["--train-size", "20"], "(train size none there, 20 here)"),
-                       (["--param", "max_iter=50"], "(max_iter 2000 there, 50 here)")]:
+    for more, said in [(["--C", "0.001"], "(C 0.03 there, 0.001 here)"),
+                       (["--train-size", "20"], "(train size all there, 20 here)"),
+                       (["--param", "max_iter=50"], "(max_iter 2000 there, 50 here)"),
+                       (["--C", "cv", "--param", "cv_folds=3"], "(C 0.03 there, cv here; cv_folds 5 there, 3 here)")]:
         one_line_error(capsys, argv + more, f"--out {head} holds a logreg head of another fit {said}",
                        "choose another --out, or pass --force to replace it")
-    one_line_error(capsys, ["train", a2, "--head", "logreg", "--out", str(head)],
-                   f"--out {head} holds a logreg head of another fit (trained on another cache, fingerprint eeeeeeeeeeee "
-                   "there, aaaaaaaaaaaa here)")
     assert head.read_bytes() == kept
-    assert main(argv + ["--param", "n_jobs=1"]) == 0  # a run-only parameter: the same fit, replaced and said
-    assert capsys.readouterr().out.strip().endswith(f"; replaced the head there -> {head}")
+    # what this fit does not read (a fixed C: no folds, no seed; every row: no subset drawn) is the same fit
+    for more in (["--param", "n_jobs=1"], ["--seed", "3"], ["--param", "cv_folds=3"], ["--train-size", "40"]):
+        assert main(argv + more) == 0, more
+        assert capsys.readouterr().out.strip().endswith(f"; replaced the head there -> {head}")
+    assert read_head_meta(head)["train_size"] is None  # every training image: recorded as no --train-size
+    # a seed that draws another subset is another fit; a subset drawn with the same seed is the same
+    sub = tmp_path / "sub.npz"
+    assert main(["train", a, "--head", "logreg", "--train-size", "20", "--out", str(sub)]) == 0
+    one_line_error(capsys, ["train", a, "--head", "logreg", "--train-size", "20", "--seed", "3", "--out", str(sub)],
+                   f"--out {sub} holds a logreg head of another fit (seed 0 there, 3 here)")
+    assert main(["train", a, "--head", "logreg", "--train-size", "20", "--out", str(sub)]) == 0
+    # another cache of the same data set: the same job, replaced, and the line says so (a review)
+    assert main(["train", a2, "--head", "logreg", "--C", "0.001", "--out", str(head)]) == 0
+    assert capsys.readouterr().out.strip().endswith(f"; replaced the head trained on another cache there -> {head}")
+    assert read_head_meta(head)["cache_fingerprint"] == "a" * 64
     assert main(argv + ["--C", "0.001", "--force"]) == 0 and read_head_meta(head)["params"]["C"] == 0.001
     assert main(argv + ["--C", "0.001"]) == 0  # the same fit as the forced one
     capsys.readouterr()
+
+
+def test_train_refuses_another_fit_put_at_its_out_while_it_fits_under_the_lock(tmp_path, capsys, monkeypatch):
+    """A review: the fit's rule was checked outside the output lock, and write_head's check under it only asked for
+    the same data set and kind, so another train's head of another fit that landed at --out after train's own checks
+    was replaced without --force. The rule is in the job check made under the lock: the run refuses, the other head
+    stays."""
+    import featcache.heads.io as io
+
+    a = str(tiny_cache(tmp_path / "a.h5"))
+    head, other = tmp_path / "h.npz", tmp_path / "other.npz"
+    assert main(["train", a, "--head", "logreg", "--C", "0.001", "--out", str(other)]) == 0
+    theirs = other.read_bytes()
+    capsys.readouterr()
+    write = io._write_npz
+
+    def meanwhile(*args, **kwargs):  # this head is being written: the other train's lands at --out
+        head.write_bytes(theirs)
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(io, "_write_npz", meanwhile)
+    one_line_error(capsys, ["train", a, "--head", "logreg", "--out", str(head)],
+                   f"--out {head} holds a logreg head of another fit (C 0.001 there, 0.03 here); choose another --out, "
+                   "or pass --force to replace it")
+    assert head.read_bytes() == theirs
+    head.unlink()  # the same fit landing there meanwhile is replaced, as a rerun's
+    assert main(["train", a, "--head", "logreg", "--C", "0.001", "--out", str(head)]) == 0
+    assert io.read_head_meta(head)["params"]["C"] == 0.001
+
+
+def test_a_default_head_file_of_another_fit_is_named_as_the_default_not_as_an_out(tmp_path, capsys):
+    """A review: a refusal of train's default head file said '--out PATH ...; choose another --out', an --out the
+    user never gave. It says the default head file, and how to name another."""
+    from featcache.analysis.train import train
+
+    a = str(tiny_cache(tmp_path / "a.h5"))
+    default = train(a, "logreg").path
+    other = train(a, "logreg", C=0.001, out=tmp_path / "other.npz").path
+    default.write_bytes(other.read_bytes())
+    one_line_error(capsys, ["train", a, "--head", "logreg"],
+                   f"the default head file {default} holds a logreg head of another fit (C 0.001 there, 0.03 here); "
+                   "name the head with --out NAME.npz, or pass --force to replace it")
+    assert default.read_bytes() == other.read_bytes()
 
 
 def test_train_and_export_replace_only_a_rerun_of_their_own_job(tmp_path, capsys):
@@ -2041,9 +2097,8 @@ def test_train_and_export_replace_only_a_rerun_of_their_own_job(tmp_path, capsys
     assert capsys.readouterr().out.strip().endswith(f"; replaced the head there -> {head}")
     assert main(["train", a, "--head", "logreg", "--out", str(head), "--json"]) == 0  # in --json too (a new user)
     assert json.loads(capsys.readouterr().out)["replaced"] is True
-    # a rerun on another cache of the same data set (more images, other limits) is the same job, but another fit
-    # (test_train_out_replaces_a_head_of_its_job_only_by_the_same_fit): --force
-    assert main(["train", a2, "--head", "logreg", "--out", str(head), "--force"]) == 0
+    # a rerun on another cache of the same data set (more images, other limits: the lesson's reruns) is the same job
+    assert main(["train", a2, "--head", "logreg", "--out", str(head)]) == 0
     capsys.readouterr()
     assert main(["train", b, "--head", "svm", "--out", str(head), "--force"]) == 0
     from featcache.heads.io import read_head_meta
@@ -2063,11 +2118,9 @@ def test_train_and_export_replace_only_a_rerun_of_their_own_job(tmp_path, capsys
     assert main(["train", ph1, "--head", "logreg", "--out", str(tmp_path / "ph.npz")]) == 0
     one_line_error(capsys, ["train", ph2, "--head", "logreg", "--out", str(tmp_path / "ph.npz")],
                    f"holds a logreg head of another photo folder ({tmp_path / 'one' / 'photos'})")
-    # the project moved or renamed (its recorded folder gone): the same job (a review: it was refused), though
-    # another cache's head is another fit (test_train_out_replaces_a_head_of_its_job_only_by_the_same_fit)
+    # the project moved or renamed (its recorded folder gone): the same job (a review: it was refused)
     (tmp_path / "one" / "photos").rename(tmp_path / "one" / "renamed")
-    one_line_error(capsys, ["train", ph2, "--head", "logreg", "--out", str(tmp_path / "ph.npz")],
-                   "holds a logreg head of another fit (trained on another cache")
+    assert main(["train", ph2, "--head", "logreg", "--out", str(tmp_path / "ph.npz")]) == 0
     # a fine-tuned model (minutes of training) is not replaced by an export of its head, before TensorFlow loads
     assert main(["train", a, "--head", "logreg", "--out", str(tmp_path / "l.npz")]) == 0
     tuned = meta_only_model(tmp_path / "tuned.keras", dataset="tiny", head="logreg", finetune={"epochs": 2})

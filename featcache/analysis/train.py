@@ -69,6 +69,7 @@ class TrainResult:
     estimator: Any = field(default=None, repr=False, compare=False)  # the fitted head: predict, predict_proba, score
     meta: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # what save_head stored with it
     params: dict[str, Any] = field(default_factory=dict)  # the head's own parameters given (--param)
+    replaced_other_cache: bool = False  # the head replaced was trained on another cache of the data set (said)
 
     def __fspath__(self) -> str:  # the head file: load_head, export, verify and info take the result (a tester)
         return str(self.path)
@@ -239,61 +240,17 @@ def default_head_path(cache: Cache, layer: str, head: str, tag: str | None, n: i
     return paths.runs_dir() / "heads" / (name + head_suffix(head))
 
 
-def check_out(path: Path, head: str, force: bool, cache: Cache) -> None:
+def check_out(path: Path, head: str, force: bool, cache: Cache, fit: Mapping[str, Any] | None = None,
+              default: bool = False) -> None:
     """``--out`` must be a head file name; an existing file is replaced only if featcache wrote it as a head of the
-    same job (``heads.io.check_same_job``: this data set, this kind of head), or with ``force``."""
+    same job (``heads.io.check_same_job``: this data set, this kind of head) and, given ``fit`` (the metadata of the
+    head about to be fitted: layer, params, train size, seed, views, train images), the same fit on the same cache
+    (``heads.io.other_fit``), or with ``force``. The check ``write_head`` makes again under the path's lock.
+    ``default``: ``path`` is the default head file (no --out given)."""
     check_out_file(path, head_suffix(head), f"the {head} head", suffixes_line())  # keras is the default: how to get a .npz one
     check_head_out(path, force, job={"dataset": cache.meta.get("dataset"), "class_names": cache.class_names,
-                                     "source": cache.meta.get("source"), "head": head})
-
-
-def _as_recorded(value: Any) -> Any:
-    """A value as a head file's JSON metadata gives it back (tuples as lists, numpy numbers as numbers)."""
-    import json
-
-    return json.loads(json.dumps(value, default=str))
-
-
-def _shown(value: Any) -> str:
-    return "none" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def other_fit(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    """How the head whose metadata is ``old`` (a featcache head of this job at the path) was another fit than
-    ``new`` (this run's ``cache_fingerprint``, ``layer``, ``params``, ``train_size``, ``seed``, ``train_views``): one
-    item per difference, [] for the same fit. Run-only parameters (``RUN_ONLY_PARAMS``) are no difference."""
-    diff = []
-    if old.get("cache_fingerprint") != new["cache_fingerprint"]:
-        diff.append(f"trained on another cache, fingerprint {str(old.get('cache_fingerprint'))[:12]} there, "
-                    f"{new['cache_fingerprint'][:12]} here")
-    for key, name in (("layer", "layer"), ("train_size", "train size"), ("seed", "seed"), ("train_views", "train views")):
-        before = old.get(key, ["orig"] if key == "train_views" else None)  # absent: the original view alone
-        if _as_recorded(before) != _as_recorded(new[key]):
-            diff.append(f"{name} {_shown(before)} there, {_shown(new[key])} here")
-    before = old.get("params") if isinstance(old.get("params"), Mapping) else {}
-    now = _as_recorded(new["params"])
-    for k in sorted(set(before) | set(now)):
-        if k in RUN_ONLY_PARAMS or k == "seed" or _as_recorded(before.get(k)) == now.get(k):
-            continue
-        diff.append(f"{k} {_shown(before.get(k))} there, {_shown(now.get(k))} here")
-    return diff
-
-
-def check_same_fit(path: Path, head: str, force: bool, fit: Mapping[str, Any]) -> None:
-    """A head file at ``path`` that featcache wrote for this job (``check_out``) is replaced only by the same fit
-    (``other_fit``), or with ``force``: a head of other parameters or training data is another result the user may
-    want (``train --C 0.001 --out h.npz`` replaced the ``--C 0.03`` head there, saying only 'replaced'; a review).
-    Made before the fit, and again just before the head is written."""
-    if force or not path.exists():
-        return
-    old = read_head_meta(path)
-    if old is None:  # not a head: check_out's refusal, or --force
-        return
-    diff = other_fit(old, fit)
-    if diff:
-        shown = "; ".join(diff[:3]) + (f"; and {len(diff) - 3} more" if len(diff) > 3 else "")
-        raise FeatcacheError(f"--out {path} holds a {head} head of another fit ({shown}); choose another --out, "
-                             "or pass --force to replace it")
+                                     "source": cache.meta.get("source"), "head": head,
+                                     **({"cache_fingerprint": cache.fingerprint, **fit} if fit else {})}, default=default)
 
 
 def check_training_labels(y: np.ndarray, class_names: list[str], est: Any, subset: bool = True) -> None:
@@ -387,9 +344,10 @@ def test_overlap(est: BaseEstimator, cache: Cache, layer: str, rows: np.ndarray 
 
 def save_trained(est: BaseEstimator, cache: Cache, layer: str, head: str, path: Path, rows: np.ndarray | None, train_views: tuple[str, ...],
                  test_views: tuple[str, ...], accuracy: float, fit_seconds: float, *, force: bool = False,
-                 **extra: Any) -> dict[str, Any]:
+                 default: bool = False, **extra: Any) -> dict[str, Any]:
     """Save a fitted head with what it was trained on (layer, views, the digests of its training images) and its
-    scores; returns the metadata written. ``force``: replace a file at ``path`` that is not a featcache head."""
+    scores; returns the metadata written. ``force``: replace a file at ``path`` that is not a featcache head, or a
+    head of another job or fit (``heads.io.check_head_out``); ``default``: ``path`` is train's default head file."""
     n = cache.sizes["train"] if rows is None else len(rows)
     meta = head_meta(cache, layer, head, est)
     meta.update(train_images=n, test_accuracy=accuracy, fit_seconds=round(fit_seconds, 3), train_views=list(train_views),
@@ -397,7 +355,7 @@ def save_trained(est: BaseEstimator, cache: Cache, layer: str, head: str, path: 
     digests = cache.digests("train")
     if digests is not None:
         meta["train_digests"] = digest_keys(digests if rows is None else [digests[i] for i in rows])
-    write_head(est, path, meta, force)  # save_head's work, its refusals in the CLI's words (--out, --force)
+    write_head(est, path, meta, force, default=default)  # save_head's work, its refusals in the CLI's words (--out, --force)
     return meta
 
 
@@ -410,7 +368,7 @@ def _say_trained(res: TrainResult) -> None:
         how = (f" ({res.averaged} averaged over {len(res.test_views)} views: {', '.join(res.test_views)}; "
                f"original view alone {res.orig_accuracy:.4f})")
     fit = f"{res.fit_seconds:.1f} s" if res.fit_seconds >= 0.05 else f"{res.fit_seconds * 1000:.0f} ms"  # not "0.0 s"
-    again = replaced_words(res.replaced, "head")
+    again = replaced_words(res.replaced, "head", res.replaced_other_cache)
     print(one_line(f"test accuracy {res.accuracy:.4f} on {res.test_images} images{how}; fit {fit}{extra}{again} -> {res.path}"))
 
 
@@ -469,6 +427,8 @@ def train(
     layer = cache.layer(layer, "--layer")  # a short block name (block_13) is its layer; "" is refused, not the default
     cache.features("test", layer, slice(0, 1))  # the test split is there and reads, before any training
     y = cache.labels("train")
+    if train_size == cache.sizes["train"]:  # every training image: the rows of no --train-size, recorded as none (a
+        train_size = None  # review: a rerun with --train-size of the split's size was "another fit")
     rows = stratified_subset(y, train_size, seed) if train_size is not None else None
     y = y if rows is None else y[rows]
     check_training_labels(y, cache.class_names, est, subset=rows is not None)
@@ -480,10 +440,10 @@ def train(
 
         check_default_name(path, "head file name", made_from("data set name", cache.meta.get("dataset") or ""),
                            f"name the head with --out NAME{path.suffix}")
-        check_out(path, head, force, cache)  # before the fit: a refusal costs nothing
-    fit = {"cache_fingerprint": cache.fingerprint, "layer": layer, "params": est.get_params(), "train_size": train_size,
-           "seed": seed, "train_views": list(train_views)}
-    check_same_fit(path, head, force, fit)  # before the fit too
+    # before the fit, a refusal costing nothing; write_head makes it again under the path's lock
+    check_out(path, head, force, cache, default=out is None,
+              fit={"layer": layer, "params": est.get_params(), "train_size": train_size, "seed": seed,
+                   "train_views": list(train_views), "train_images": int(len(y))})
     check_file_outside_classes(path, cache.photo_root)
     if verbose:
         settings = ([f"preset {preset}"] if preset else []) + [f"{k}={v}" for k, v in params.items()]
@@ -502,12 +462,14 @@ def train(
         from featcache.analysis.evaluate import LeakageWarning, leakage_line
 
         warnings.warn(leakage_line(overlap), LeakageWarning, stacklevel=2)
-    check_same_fit(path, head, force, fit)  # again: another run's head may have been saved there meanwhile
-    replacing = path.exists() and read_head_meta(path) is not None  # an earlier run's head: said (a new-user tester)
+    before = read_head_meta(path) if path.exists() else None  # an earlier run's head: said (a new-user tester)
     result = TrainResult(path, head, preset, layer, int(len(y)), n_test, accuracy, fit_seconds, _details(est),
-                         train_views, test_views, averaged, orig_accuracy, replacing, overlap, est)
+                         train_views, test_views, averaged, orig_accuracy, before is not None, overlap, est)
+    # one trained on another cache of the data set (photos added, extracted again): the same job, replaced and said
+    result.replaced_other_cache = before is not None and before.get("cache_fingerprint") != cache.fingerprint
     meta = save_trained(est, cache, layer, head, path, rows, train_views, test_views, accuracy, fit_seconds,
-                        force=force, preset=preset, train_size=train_size, seed=seed, details=result.details,
+                        force=force, default=out is None, preset=preset, train_size=train_size, seed=seed,
+                        details=result.details,
                         subset_order=None if train_size is None else CLASSES_FIRST,
                         test_accuracy_orig=orig_accuracy,
                         **({"test_overlap": {k: overlap[k] for k in ("seen", "images", "unseen_accuracy")}} if overlap else {}))

@@ -54,7 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(keras), --param gamma=0.01 (svm), --param max_iter=5000 (logreg); true/false, none and numbers are "
                    "typed, anything else is text. A wrong name lists the head's parameters; the head file records them all")
     add_views_args(p, train=True)
-    add_force_arg(p, "head", ", or a head of another fit (other parameters, layer, train size, seed, views or cache)")
+    add_force_arg(p, "head", ", or a head of another fit on the same cache (other parameters, layer, train size, "
+                             "seed or train views; one of another cache of the data set is replaced without it)")
     add_json_flag(p)
     p.set_defaults(func=run)
 

@@ -142,9 +142,10 @@ def save_head(head: BaseEstimator, path: str | Path, meta: dict[str, Any], *, fo
 
 
 def write_head(head: BaseEstimator, path: str | Path, meta: dict[str, Any], force: bool,
-               flags: tuple[str, str] = ("--out", "--force")) -> Path:
+               flags: tuple[str, str] = ("--out", "--force"), default: bool = False) -> Path:
     """``save_head``'s work, its refusals naming ``flags`` (the output's and the force's): train's say --out and
-    --force (a race lost to another train said 'choose another path, or pass force=True'; an adversarial tester)."""
+    --force (a race lost to another train said 'choose another path, or pass force=True'; an adversarial tester).
+    ``default``: ``path`` is train's default head file, no --out given (``check_head_out``)."""
     from featcache import __version__
 
     path = check_path(path, "path", "the head file to write, e.g. head.npz")  # None was pathlib's TypeError (a tester)
@@ -175,10 +176,11 @@ def write_head(head: BaseEstimator, path: str | Path, meta: dict[str, Any], forc
         raise _unsavable(path, f"a Keras head is stored with one output per class name, and this one's classes are not 0..{n - 1}; "
                                f"fit it on class indices with n_classes={n}")
     check_head(head, meta, path, _unsavable)
-    check_head_out(path, force, *flags, job=meta)
+    check_head_out(path, force, *flags, job=meta, default=default)
     # again just before the rename, under the path's lock: a file put there while this head was written (another
-    # train's head of another data set) was replaced, and both trains said they saved (an adversarial tester)
-    with atomic_path(path, recheck=lambda: check_head_out(path, force, *flags, job=meta)) as tmp:
+    # train's head of another data set, or of another fit) was replaced, and both trains said they saved (an
+    # adversarial tester; a review: the fit's rule was checked outside the lock)
+    with atomic_path(path, recheck=lambda: check_head_out(path, force, *flags, job=meta, default=default)) as tmp:
         if suffix == ".keras":
             _write_keras(head, tmp, meta, digests)
         else:
@@ -192,29 +194,43 @@ def _unsavable(path: Path, why: str) -> FeatcacheError:
 
 
 def check_head_out(path: str | Path, force: bool, flag: str = "--out", force_flag: str = "--force",
-                   job: Mapping[str, Any] | None = None) -> None:
+                   job: Mapping[str, Any] | None = None, default: bool = False) -> None:
     """A head file about to be written at ``path``: absent, or a regular file that featcache wrote as a head (of the
-    same ``job``, where given: ``check_same_job``), or any regular file with ``force`` (a FIFO or device never:
-    ``validate.check_replaceable``). The one check of train's ``--out`` and of ``save_head``."""
+    same ``job``, where given: ``check_same_job``, and of the same fit where ``job`` describes one: ``other_fit``),
+    or any regular file with ``force`` (a FIFO or device never: ``validate.check_replaceable``). The one check of
+    train's ``--out`` and of ``save_head``, made before a fit and again under the path's lock before the write.
+    ``default``: ``path`` is train's default head file (no --out given), and the refusals say so."""
     path = Path(path)
     check_replaceable(path, flag)
     if not path.exists() or force:
         return
     old = read_head_meta(path)
+    named, instead = _naming(path, flag, default)
     if old is None:
         if file_kind(path) == "model":  # featcache did write it ("is not a head featcache wrote" misled; a new user)
-            raise FeatcacheError(f"{flag} {path} is a model 'featcache export' or 'finetune' wrote, not a head; choose "
-                                 f"another {flag}, or pass {force_flag} to replace it")
-        raise FeatcacheError(f"{flag} {path} exists and is not a head featcache wrote; choose another {flag}, "
+            raise FeatcacheError(f"{named} is a model 'featcache export' or 'finetune' wrote, not a head; "
+                                 f"{instead}, or pass {force_flag} to replace it")
+        raise FeatcacheError(f"{named} exists and is not a head featcache wrote; {instead}, "
                              f"or pass {force_flag} to replace it")
     if job is not None:
-        check_same_job(path, old, job, force, flag, force_flag)
+        check_same_job(path, old, job, force, flag, force_flag, default=default)
 
 
-def replaced_words(replaced: bool, what: str) -> str:
+def _naming(path: Path, flag: str, default: bool) -> tuple[str, str]:
+    """How a refusal names the file at ``path`` and the way out: ``--out PATH`` and 'choose another --out', or for
+    train's default head file (no --out given) that and 'name the head with --out' (a review: a refusal of a default
+    file named an --out the user never gave)."""
+    if default:
+        return f"the default head file {path}", f"name the head with --out NAME{path.suffix}"
+    return f"{flag} {path}", f"choose another {flag}"
+
+
+def replaced_words(replaced: bool, what: str, other_cache: bool = False) -> str:
     """The words train, export and finetune put before their line's arrow when they replaced featcache's ``what``
-    (head or model) of the same job (``check_same_job``); the path stays the line's end (a new-user tester)."""
-    return f"; replaced the {what} there" if replaced else ""
+    (head or model) of the same job (``check_same_job``); the path stays the line's end (a new-user tester).
+    ``other_cache``: the head replaced was trained on another cache of the data set (photos added and extracted
+    again; the same job, replaced), which the line says."""
+    return f"; replaced the {what}{' trained on another cache' if other_cache else ''} there" if replaced else ""
 
 
 def other_job(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str | None:
@@ -241,7 +257,78 @@ def other_job(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str | No
         return f"holds a {old.get('head')} head, not a {new.get('head')} head"
     if old.get("finetune") and not new.get("finetune"):  # the other way, an export replaced by its fine-tuning: asked
         return "holds a fine-tuned model (minutes of training), which this export without fine-tuning would replace"
+    diff = other_fit(old, new)
+    if diff:
+        shown = "; ".join(diff[:3]) + (f"; and {len(diff) - 3} more" if len(diff) > 3 else "")
+        return f"holds a {kind} of another fit ({shown})"
     return None
+
+
+def _recorded(value: Any) -> Any:
+    """A value as a head file's JSON metadata gives it back (tuples as lists, numpy numbers as numbers)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _shown(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _same_cache(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    return old.get("cache_fingerprint") is not None and old.get("cache_fingerprint") == new.get("cache_fingerprint")
+
+
+def other_fit(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """How the head whose metadata is ``old`` (a featcache head of this job at the path) is another fit on the same
+    cache than ``new`` (a head's metadata about to be written: ``params``, ``layer``, ``train_size``, ``seed``,
+    ``train_views``, ``train_images``): one item per difference, [] for the same fit (a review: ``train --C 0.001
+    --out h.npz`` replaced the ``--C 0.03`` head there, saying only 'replaced'). Not a difference: a head trained on
+    another cache of the data set (photos added, extracted again to the same file: the same job, replaced, and
+    said; a review), parameters that only say how a head runs (``RUN_ONLY_PARAMS``) or that the head's fit with
+    them does not read (``heads.unused_params``: cv_folds with a fixed C), the seed where neither head uses it
+    (``uses_seed`` false) and neither drew a --train-size subset, and a train size of every training image (the
+    rows of no --train-size). [] too where ``new`` describes no head's fit (a job alone, a model) or ``old`` is none."""
+    if "finetune" in new or not isinstance(new.get("params"), Mapping) or not _same_cache(old, new):
+        return []
+    from featcache.heads import HEADS, RUN_ONLY_PARAMS, unused_params
+
+    head = new.get("head")
+    before = old.get("params") if isinstance(old.get("params"), Mapping) else {}
+    now = _recorded(new["params"])
+    diff = []
+    if _recorded(old.get("layer")) != _recorded(new.get("layer")):
+        diff.append(f"layer {old.get('layer')} there, {new.get('layer')} here")
+    rows = [_rows(old, new), _rows(new, new)]
+    if rows[0] != rows[1]:
+        diff.append("train size " + " there, ".join("all" if n is None else str(n) for n in rows) + " here")
+    seeds = [m.get("seed", (m.get("params") or {}).get("seed")) for m in (old, new)]
+    cls = HEADS.get(head)
+
+    def uses_seed(params: Mapping[str, Any]) -> bool:  # a head that does not say: it does (curve's rule)
+        try:
+            return bool(getattr(cls(**params), "uses_seed", True)) if cls is not None else True
+        except (TypeError, ValueError):
+            return True
+
+    if _recorded(seeds[0]) != _recorded(seeds[1]) and (rows != [None, None] or uses_seed(before) or uses_seed(now)):
+        diff.append(f"seed {seeds[0]} there, {seeds[1]} here")
+    views = [_recorded(m.get("train_views", ["orig"])) for m in (old, new)]  # absent: the original view alone
+    if views[0] != views[1]:
+        diff.append(f"train views {','.join(map(str, views[0]))} there, {','.join(map(str, views[1]))} here")
+    unread = set(unused_params(head, before)) & set(unused_params(head, now)) if head in HEADS else set()
+    for k in sorted(set(before) | set(now)):
+        if k in RUN_ONLY_PARAMS or k == "seed" or k in unread or _recorded(before.get(k)) == now.get(k):
+            continue
+        diff.append(f"{k} {_shown(before.get(k))} there, {_shown(now.get(k))} here")
+    return diff
+
+
+def _rows(meta: Mapping[str, Any], new: Mapping[str, Any]) -> int | None:
+    """The train size ``meta`` records, None for every training image: none given, or (a head written before train
+    recorded a --train-size of the split's size as none) the size of the split ``new`` used whole."""
+    n = meta.get("train_size")
+    if n is not None and new.get("train_size") is None and n == new.get("train_images"):
+        return None
+    return n
 
 
 def _other_folders(a: str, b: str) -> bool:
@@ -254,11 +341,13 @@ def _other_folders(a: str, b: str) -> bool:
 
 
 def check_same_job(path: str | Path, old: Mapping[str, Any] | None, new: Mapping[str, Any], force: bool,
-                   flag: str = "--out", force_flag: str = "--force") -> None:
-    """Refuse to replace a featcache head or model of another job (``other_job``) unless ``force``."""
+                   flag: str = "--out", force_flag: str = "--force", default: bool = False) -> None:
+    """Refuse to replace a featcache head or model of another job, or a head of another fit on the same cache
+    (``other_job``), unless ``force``; ``default``: ``path`` is train's default head file (``check_head_out``)."""
     why = None if force else other_job(old, new)
     if why is not None:
-        raise FeatcacheError(f"{flag} {path} {why}; choose another {flag}, or pass {force_flag} to replace it")
+        named, instead = _naming(Path(path), flag, default)
+        raise FeatcacheError(f"{named} {why}; {instead}, or pass {force_flag} to replace it")
 
 
 def _npy_bytes(arr: np.ndarray) -> bytes:
