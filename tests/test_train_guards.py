@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -133,6 +134,31 @@ def test_a_param_is_not_refused_for_a_pair_with_a_class_default_the_command_does
                                              "validation_split 0 holds none out; give --param validation_split=0.2 "
                                              r"\(or another fraction\), or --param early_stopping=false$"):
         build_head("keras", params={"validation_split": 0}, n_classes=3)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"head": "logreg", "seed": -1}, "LogRegHead seed -1 is not valid; use a whole number >= 0"),
+    ({"head": "svm", "seed": 2 ** 40}, "SVMHead seed 1099511627776 is not valid"),
+    ({"head": "keras", "seed": -1}, "DenseHead seed -1 is not valid"),
+    ({"head": "keras", "n_classes": 1}, "DenseHead n_classes 1 is not valid; use a whole number >= 2"),
+    ({"head": "keras", "standardize": "yes"}, "DenseHead standardize must be True or False"),
+    ({"head": "logreg", "params": {"max_iter": 0}}, "--param max_iter 0 is not valid"),  # a --param: its words
+])
+def test_build_heads_own_options_are_named_as_themselves_not_as_a_param(kwargs, message):
+    """Regression (a review): _build_head checked every value in --param's words, so build_head("logreg", seed=-1)
+    said "--param seed -1 is not valid", a --param never given (before: "LogRegHead seed -1"); n_classes and
+    standardize likewise. train's own options are checked in their own words before the head's --param check;
+    train itself names --seed."""
+    from featcache.analysis.train import build_head
+    from featcache.errors import FeatcacheError
+
+    with pytest.raises(FeatcacheError, match="^" + re.escape(message)):
+        build_head(**kwargs)
+
+
+def test_train_seed_is_named_as_its_option(cache, tmp_path, capsys):
+    _one_line(capsys, ["train", str(cache), "--head", "logreg", "--seed", "-1", "--out", str(tmp_path / "h.npz")],
+              "--seed -1 is out of range")
 
 
 @pytest.mark.parametrize("C", [-1, 0, "x", float("nan"), float("inf")])

@@ -134,10 +134,16 @@ def _build_head(head: str, *, preset: str | None, epochs: int | None, C: float |
         if C is not None:
             base["C"] = parse_C(C)  # the CLI's check at the API's boundary: C=-1 was scikit-learn's InvalidParameterError
     cls = HEADS[head]
+    # The options train sets itself (seed, n_classes, standardize) first, each alone on a head of the class's defaults,
+    # in the class's words: train checked its own before (--seed), so a complaint here is the Python API's
+    # (build_head("logreg", seed=-1) said "--param seed -1 is not valid", a --param never given; a review)
+    for name in ("seed", "n_classes", "standardize"):
+        if name in base:
+            check_head_params(cls(**{name: base[name]}), ParamLabel(f"{cls.__name__} "))
     est = cls(**{**base, **params})  # no name of params is in base: set_by_train refused those
-    # One check of every value, in --param's words: train's own options are checked above (and seed by train), the
-    # preset's are valid, so a complaint is about a --param, or a pair of them with the preset's (early stopping).
-    # It was a check of the --param values alone on a head of its own, then this one again in the class's words.
+    # One check of every value, in --param's words: train's own options are checked above, the preset's are valid,
+    # so a complaint is about a --param, or a pair of them with the preset's (early stopping). It was a check of the
+    # --param values alone on a head of its own, then this one again in the class's words.
     check_head_params(est, ParamLabel.of_flag("--param"))
     return est, {**{k: p.default for k, p in inspect.signature(cls).parameters.items()}, **base}
 
