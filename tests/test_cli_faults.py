@@ -660,6 +660,46 @@ def test_predict_csv_replaces_only_a_csv_still_as_featcache_wrote_it(tmp_path, f
     capsys.readouterr()
 
 
+def test_predict_csv_record_is_trimmed_under_the_csvs_lock(tmp_path, fake_model, monkeypatch):
+    """Regression (a review): the record was trimmed to [a] after the CSV's lock was released; a second run B that
+    wrote and published meanwhile had its record [a, b] overwritten with [a], and the next run called featcache's
+    own CSV "changed". Interleaving forced: B starts as A publishes, and A's trim waits (up to a second) for B."""
+    import hashlib
+    import threading
+
+    from featcache.deploy import predict as predict_mod
+    from featcache.store import atomic
+
+    folder = tmp_path / "photos"
+    for i in range(2):
+        write_image(folder / f"ok{i}.png", class_image(0, i, 16))
+    out = tmp_path / "p.csv"
+    preds = predict_mod.predict(fake_model, [folder])
+    b_done = threading.Event()
+    b = threading.Thread(target=lambda: (predict_mod.write_csv(out, preds[:1]), b_done.set()))
+    real_record, real_publish = predict_mod._write_record, atomic.publish
+
+    def slow_trim(path, digests):  # A's trim ([a] alone) waits for B; under the lock, B cannot finish first
+        if len(digests) == 1 and threading.current_thread() is threading.main_thread():
+            b_done.wait(1.0)
+        return real_record(path, digests)
+
+    def b_starts_as_a_publishes(tmp, path, *a, **k):
+        done = real_publish(tmp, path, *a, **k)
+        if Path(path) == out and b.ident is None:
+            b.start()
+        return done
+
+    monkeypatch.setattr(predict_mod, "_write_record", slow_trim)
+    monkeypatch.setattr(atomic, "publish", b_starts_as_a_publishes)
+    predict_mod.write_csv(out, preds)
+    b.join(10)
+    assert b_done.is_set() and len(out.read_text().splitlines()) == 2  # B's CSV (one row), published last
+    record = json.loads((tmp_path / ".p.csv.featcache").read_text())
+    assert record["sha256"] == [hashlib.sha256(out.read_bytes()).hexdigest()]
+    predict_mod.write_csv(out, preds)  # the next run: featcache's own CSV, replaced without --force
+
+
 def test_predict_csv_keeps_a_name_with_a_carriage_return_in_one_row(tmp_path, fake_model):
     """csv.writer with "\\n" lines quoted "\\n" but not "\\r": readers split "a\\rb.png" into two rows, and the second
     row's name got the first image's prediction (an adversarial tester)."""

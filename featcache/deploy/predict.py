@@ -455,12 +455,14 @@ def write_csv(path: str | Path, preds: Sequence[Prediction], inputs: Sequence[Pa
         old = _file_sha256(path) if path.is_file() else None
         _write_record(path, ([old] if old is not None and old in (_recorded_digests(path) or []) else []) + [new])
 
-    write_bytes(path, data, advice=CSV_ADVICE, recheck=recheck)
-    try:  # the old CSV's digest out of the record; left in, it vouches only for a file featcache wrote
-        if _file_sha256(path) == new:
-            _write_record(path, [new])
-    except (OSError, FeatcacheError):
-        pass
+    def trim() -> None:  # the old CSV's digest out of the record; left in, it vouches only for a file featcache wrote
+        try:  # still under the CSV's lock: trimmed after it, [new] overwrote the next run's [new, its own] (a review)
+            if _file_sha256(path) == new:
+                _write_record(path, [new])
+        except (OSError, FeatcacheError):
+            pass
+
+    write_bytes(path, data, advice=CSV_ADVICE, recheck=recheck, published=trim)
     return path
 
 

@@ -97,7 +97,8 @@ def _identity(path: str | Path) -> tuple[int, int]:
 
 
 @contextmanager
-def atomic_path(path: str | Path, advice: str | None = None, recheck: Callable[[], Any] | None = None) -> Iterator[Path]:
+def atomic_path(path: str | Path, advice: str | None = None, recheck: Callable[[], Any] | None = None,
+                published: Callable[[], Any] | None = None) -> Iterator[Path]:
     """Yield a temporary path to write; it replaces ``path`` (see ``publish``) when the block succeeds.
 
     ``advice``: what to do when ``path`` cannot be written or its disk is full, where that is not choosing
@@ -108,6 +109,10 @@ def atomic_path(path: str | Path, advice: str | None = None, recheck: Callable[[
     during the run (the user's notes, another export's model) was replaced without a word, and two exports to one
     path both said they wrote it (an adversarial tester). Featcache's writers of one path take turns; what
     someone else puts there in the instant between the check and the rename is not covered.
+
+    ``published`` (with ``recheck``): run after the rename, still under the lock, for what must follow the new file
+    before the next writer's check (predict's record of its CSV: trimmed after the lock was released, it could
+    overwrite the next run's record; a review).
     """
     path = Path(path)
     remove_stale_temporaries(path)
@@ -144,6 +149,8 @@ def atomic_path(path: str | Path, advice: str | None = None, recheck: Callable[[
                                 advice=advice):
                 recheck()
                 publish(tmp, path, advice=advice)
+                if published is not None:
+                    published()
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -343,8 +350,9 @@ def _keep_before(files: Iterable[Path]) -> list[tuple[Path, Path]]:
     return kept
 
 
-def write_bytes(path: str | Path, data: bytes, advice: str | None = None, recheck: Callable[[], Any] | None = None) -> Path:
-    with atomic_path(path, advice, recheck) as tmp:
+def write_bytes(path: str | Path, data: bytes, advice: str | None = None, recheck: Callable[[], Any] | None = None,
+                published: Callable[[], Any] | None = None) -> Path:
+    with atomic_path(path, advice, recheck, published) as tmp:
         tmp.write_bytes(data)
     return Path(path)
 
