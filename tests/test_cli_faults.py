@@ -660,6 +660,31 @@ def test_predict_csv_replaces_only_a_csv_still_as_featcache_wrote_it(tmp_path, f
     capsys.readouterr()
 
 
+def test_predict_csv_refuses_stdout_and_links_to_streams(tmp_path, fake_model, capsys, monkeypatch):
+    """--csv - wrote a file named '-' and '.-.featcache'; a link to /proc/self/fd/1, or /dev/stdout, read the
+    shell's output file and would replace the link even with --force (a review): one line, exit 2, nothing written."""
+    folder = tmp_path / "photos"
+    write_image(folder / "ok0.png", class_image(0, 0, 16))
+    monkeypatch.chdir(tmp_path)
+    one_line_error(capsys, ["predict", str(fake_model), str(folder), "--csv", "-"], "--csv - would be a file named '-'",
+                   "--json")
+    assert not (tmp_path / "-").exists() and not (tmp_path / ".-.featcache").exists()
+    link = tmp_path / "out.csv"
+    link.symlink_to("/proc/self/fd/1")
+    for argv in (["--csv", str(link)], ["--csv", str(link), "--force"], ["--csv", "/dev/stdout", "--force"]):
+        one_line_error(capsys, ["predict", str(fake_model), str(folder)] + argv, "is a stream (a link through /proc",
+                       "never replaced, even with --force")
+    assert link.is_symlink() and os.readlink(link) == "/proc/self/fd/1"
+    (tmp_path / "null.csv").symlink_to(os.devnull)
+    one_line_error(capsys, ["predict", str(fake_model), str(folder), "--csv", str(tmp_path / "null.csv"), "--force"],
+                   "is a link to /dev/null (a device), not to a regular file")
+    target = tmp_path / "real.csv"  # a link to a regular file is a file as any other
+    target.touch()
+    (tmp_path / "to_real.csv").symlink_to(target)
+    assert main(["predict", str(fake_model), str(folder), "--csv", str(tmp_path / "to_real.csv"), "--force"]) == 0
+    capsys.readouterr()
+
+
 def test_predict_csv_record_is_trimmed_under_the_csvs_lock(tmp_path, fake_model, monkeypatch):
     """Regression (a review): the record was trimmed to [a] after the CSV's lock was released; a second run B that
     wrote and published meanwhile had its record [a, b] overwritten with [a], and the next run called featcache's

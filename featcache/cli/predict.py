@@ -45,12 +45,15 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from featcache.deploy.predict import predict, say_notes
-    from featcache.errors import one_line
+    from featcache.errors import FeatcacheError, one_line
 
     # The progress bar on stderr as every command's (plain lines off a terminal), none with --json: stdout is the predictions.
     # The API says what it skipped or left out (stderr); with --json too, but the runtime's note is the JSON's.
     # whether --csv replaces an earlier run's predictions: said, as train and export say "replaced" (a rerun on one
     # photo replaced a folder's 70 rows without a word; a new-user tester)
+    if args.csv == "-":  # it wrote a file named "-" (and its record .-.featcache; a review)
+        raise FeatcacheError("--csv - would be a file named '-': predict's predictions go to stdout without --csv "
+                             "(--json for machine-readable ones); name a CSV file, or ./- for that name")
     existed = bool(args.csv) and not args.json and os.path.isfile(args.csv)
     preds = predict(args.model, args.images, **given(args, "top_k", "batch_size", "csv", "runtime", "recursive", "force"), verbose=not args.json)
     if args.json:

@@ -334,6 +334,33 @@ def _refuse_folder(path: Path) -> None:
         raise FeatcacheError(f"--csv {path} is a folder; name the CSV file to write, e.g. --csv {path / 'predictions.csv'}")
 
 
+def _refuse_stream(path: Path) -> None:
+    """A link whose target is not a regular file, or that goes through /proc (``/dev/stdout``, a link to
+    ``/proc/self/fd/1``: whatever the stream is now, a terminal, a pipe, or the file the shell redirected to), is
+    never replaced nor read, even with --force: ``--csv /dev/stdout`` read the shell's output file and would replace
+    the link (a review)."""
+    import stat
+
+    from featcache.validate import kind_of
+
+    hop, seen = Path(os.path.abspath(path)), 0
+    while True:
+        hop = Path(os.path.realpath(hop.parent)) / hop.name  # the folders' links too: /dev/fd is /proc/self/fd
+        if hop.parts[:2] == ("/", "proc"):
+            raise FeatcacheError(f"--csv {path} is a stream (a link through {hop}, now to {os.path.realpath(path)}), "
+                                 "not a file of its own, and is never replaced, even with --force; choose another --csv")
+        if not hop.is_symlink() or seen > 40:
+            break
+        hop, seen = Path(os.path.join(hop.parent, os.readlink(hop))), seen + 1
+    try:
+        if seen == 0 or stat.S_ISREG(os.stat(path).st_mode):
+            return  # not a link (check_replaceable says what a device or FIFO at the name is), or a link to a file
+    except OSError:
+        return  # a link to nothing: check_replaceable says so
+    raise FeatcacheError(f"--csv {path} is a link to {os.path.realpath(path)} ({kind_of(Path(path))}), not to a regular "
+                         "file, and is never replaced, even with --force; choose another --csv")
+
+
 def check_csv(path: Path, inputs: Sequence[Path], force: bool = False) -> None:
     """``--csv``, before any work: a file name, and never one of the inputs or another file of the user's.
 
@@ -342,6 +369,7 @@ def check_csv(path: Path, inputs: Sequence[Path], force: bool = False) -> None:
     keeps featcache's form and was replaced in silence (a review); ``--csv photo.jpg`` must not overwrite the
     photo, nor a copy the user annotated.
     """
+    _refuse_stream(path)
     _refuse_folder(path)
     check_replaceable(path, "--csv")  # before reading its first line: a FIFO would block
     _check_csv_folder(path)
