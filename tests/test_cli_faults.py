@@ -581,10 +581,13 @@ def test_predict_csv_never_overwrites_an_input_or_a_users_file(tmp_path, fake_mo
     photo = folder / "ok0.png"
     before = photo.read_bytes()
     one_line_error(capsys, ["predict", str(fake_model), str(folder), "--csv", str(photo)], "is one of the images to predict")
+    # a file of the user's there (no record of featcache's): kept aside under a name of its own, never replaced
     notes = tmp_path / "notes.txt"
     notes.write_text("mine")
-    one_line_error(capsys, ["predict", str(fake_model), str(folder), "--csv", str(notes)], "is not a predictions CSV featcache wrote")
-    assert photo.read_bytes() == before and notes.read_text() == "mine"
+    assert main(["predict", str(fake_model), str(folder), "--csv", str(notes)]) == 0
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith("notes.before-")]
+    assert photo.read_bytes() == before and [k.read_text() for k in kept] == ["mine"] and kept[0].suffix == ".txt"
+    assert f"predict: {notes} had no record of what featcache wrote there" in capsys.readouterr().err
     out = tmp_path / "p.csv"
     for said in ("", " (replaced the earlier predictions there)"):  # its own CSV is replaced, and that is said (a
         assert main(["predict", str(fake_model), str(folder), "--csv", str(out)]) == 0  # new-user tester)
@@ -592,11 +595,18 @@ def test_predict_csv_never_overwrites_an_input_or_a_users_file(tmp_path, fake_mo
     assert out.read_text().startswith("input,class_1,probability_1") and len(out.read_text().splitlines()) == 3
     # A copy the user annotated keeps featcache's first line: it was replaced, their columns and notes lost (a tester)
     lines = out.read_text().splitlines()
-    reviewed = tmp_path / "review.csv"
     for name, text in [("column", "\n".join([lines[0] + ",my_label,notes", lines[1] + ",bees,by hand", lines[2] + ",,"])),
                        ("note", "\n".join(lines + ["ok1.png is really a bee"])), ("value", "\n".join(lines[:2] + [lines[2] + ",x,sure"]))]:
+        reviewed = tmp_path / name / "review.csv"
+        reviewed.parent.mkdir()
         reviewed.write_text(text + "\n")
-        one_line_error(capsys, ["predict", str(fake_model), str(folder), "--csv", str(reviewed)], "is not a predictions CSV featcache wrote")
+        assert main(["predict", str(fake_model), str(folder), "--csv", str(reviewed)]) == 0
+        kept = list(reviewed.parent.glob("review.before-*.csv"))
+        assert [k.read_text() for k in kept] == [text + "\n"] and reviewed.read_text() != text + "\n", name
+        capsys.readouterr()
+        # and once featcache wrote it, their edits are refused, not replaced (a record that no longer matches)
+        reviewed.write_text(text + "\n")
+        one_line_error(capsys, ["predict", str(fake_model), str(folder), "--csv", str(reviewed)], "was changed since featcache wrote it")
         assert reviewed.read_text() == text + "\n", name
 
 
@@ -628,14 +638,23 @@ def test_predict_csv_replaces_only_a_csv_still_as_featcache_wrote_it(tmp_path, f
     assert main(argv + ["--force"]) == 0 and out.read_text() != corrected
     assert main(argv) == 0  # and after --force it is featcache's again
     capsys.readouterr()
-    # a CSV of featcache's form that featcache did not write (or an older featcache, which kept no record)
+    # a CSV of featcache's form that featcache did not write (or an older featcache, which kept no record): kept
+    # aside, not replaced, not refused (refused, every scheduled job stopped once and got --force for good); and a
+    # record that is not featcache's JSON, or names another CSV, vouches for nothing
     theirs = tmp_path / "theirs.csv"
-    theirs.write_text(out.read_text())
-    one_line_error(capsys, argv[:-1] + [str(theirs)], "has no record of what featcache wrote there", "--force")
-    assert theirs.read_text() == out.read_text()
-    # a record that is not featcache's JSON, or names another CSV, vouches for nothing
-    (tmp_path / ".theirs.csv.featcache").write_text((tmp_path / ".p.csv.featcache").read_text())
-    one_line_error(capsys, argv[:-1] + [str(theirs)], "has no record")
+    for record in ("", (tmp_path / ".p.csv.featcache").read_text()):
+        theirs.write_text(out.read_text().replace("0.75", "0.70"))
+        csv_record = tmp_path / ".theirs.csv.featcache"
+        csv_record.unlink(missing_ok=True)
+        if record:
+            csv_record.write_text(record)
+        kept_before = set(tmp_path.glob("theirs.before-*.csv"))
+        assert main(argv[:-1] + [str(theirs)]) == 0
+        err = capsys.readouterr().err.splitlines()
+        (kept,) = set(tmp_path.glob("theirs.before-*.csv")) - kept_before
+        assert kept.read_text() == out.read_text().replace("0.75", "0.70") and theirs.read_text() == out.read_text()
+        assert f"predict: {theirs} had no record of what featcache wrote there (an older featcache's, or not " \
+               f"featcache's): kept as {kept}" in err and err[-1] == f"predict: predictions -> {theirs}", err
     # a run killed after its record and before its rename: the old CSV is still vouched for, and so would be the new
     before = out.read_bytes()
 
@@ -660,6 +679,42 @@ def test_predict_csv_replaces_only_a_csv_still_as_featcache_wrote_it(tmp_path, f
     capsys.readouterr()
 
 
+def test_predict_csv_of_an_older_featcache_is_kept_aside_not_refused(tmp_path, fake_model, capsys, monkeypatch):
+    """Upgrading (a review): every CSV written before the record existed was refused once, so a scheduled
+    'predict --csv daily.csv' exited 2 and people put --force in their scripts for good. A CSV with no record is
+    kept aside under a visible name (never replacing a file there), said in one line; a CSV with a record that no
+    longer matches is still refused."""
+    import time as time_mod
+
+    folder = tmp_path / "photos"
+    for i in range(2):
+        write_image(folder / f"ok{i}.png", class_image(0, i, 16))
+    daily = tmp_path / "daily.csv"
+    argv = ["predict", str(fake_model), str(folder), "--csv", str(daily)]
+    assert main(argv) == 0
+    old = daily.read_text()
+    (tmp_path / ".daily.csv.featcache").unlink()  # as an older featcache left it
+    monkeypatch.setattr(time_mod, "strftime", lambda fmt, *a: "20261205-061500")
+    (tmp_path / "daily.before-20261205-061500.csv").write_text("taken")  # never replaced: the next name
+    assert main(argv) == 0
+    err = capsys.readouterr().err.splitlines()
+    kept = tmp_path / "daily.before-20261205-061500-2.csv"
+    assert err[-2:] == [f"predict: {daily} had no record of what featcache wrote there (an older featcache's, or not "
+                        f"featcache's): kept as {kept}", f"predict: predictions -> {daily}"], err
+    assert kept.read_text() == old and (tmp_path / "daily.before-20261205-061500.csv").read_text() == "taken"
+    assert main(argv) == 0  # the next day: featcache's own, replaced, nothing more kept
+    assert capsys.readouterr().err.splitlines()[-1] == f"predict: predictions -> {daily} (replaced the earlier predictions there)"
+    assert len(list(tmp_path.glob("daily.before-*"))) == 2
+    daily.write_text(old.replace("0.75", "0.7"))  # edited by hand: refused as before
+    one_line_error(capsys, argv, "was changed since featcache wrote it", "--force")
+    # an empty file there is replaced, and not said to hold earlier predictions
+    empty = tmp_path / "empty.csv"
+    empty.touch()
+    assert main(argv[:-1] + [str(empty)]) == 0
+    assert capsys.readouterr().err.splitlines()[-1] == f"predict: predictions -> {empty} (replaced the empty file there)"
+    assert not list(tmp_path.glob("empty.before-*"))
+
+
 def test_predict_csv_refuses_stdout_and_links_to_streams(tmp_path, fake_model, capsys, monkeypatch):
     """--csv - wrote a file named '-' and '.-.featcache'; a link to /proc/self/fd/1, or /dev/stdout, read the
     shell's output file and would replace the link even with --force (a review): one line, exit 2, nothing written."""
@@ -681,8 +736,38 @@ def test_predict_csv_refuses_stdout_and_links_to_streams(tmp_path, fake_model, c
     target = tmp_path / "real.csv"  # a link to a regular file is a file as any other
     target.touch()
     (tmp_path / "to_real.csv").symlink_to(target)
-    assert main(["predict", str(fake_model), str(folder), "--csv", str(tmp_path / "to_real.csv"), "--force"]) == 0
+    assert main(["predict", str(fake_model), str(folder), "--csv", str(tmp_path / "to_real.csv")]) == 0
     capsys.readouterr()
+
+
+def test_two_predict_csv_at_once_on_one_file_say_whose_they_replaced(tmp_path, fake_model, capsys, monkeypatch):
+    """Two 'predict --csv p.csv' at once (an adversarial tester): both said "predictions -> p.csv", the second silently
+    replacing the first's. The second takes its turn under the CSV's lock and says it replaced the predictions
+    another featcache run wrote there during this one. Forced: run A whole while B builds its CSV."""
+    from featcache.deploy import predict as predict_mod
+
+    folder = tmp_path / "photos"
+    for i in range(2):
+        write_image(folder / f"ok{i}.png", class_image(0, i, 16))
+    out = tmp_path / "p.csv"
+    real = predict_mod.csv_header
+    ran = []
+
+    def a_runs_meanwhile(k):
+        if not ran:
+            ran.append("A")
+            predict_mod.predict(fake_model, [folder / "ok0.png"], csv=out)
+        return real(k)
+
+    monkeypatch.setattr(predict_mod, "csv_header", a_runs_meanwhile)
+    for said in ["the predictions another featcache run wrote there during this one", "the earlier predictions there"]:
+        assert main(["predict", str(fake_model), str(folder), "--csv", str(out)]) == 0  # B (then a plain rerun)
+        assert capsys.readouterr().err.splitlines()[-1] == f"predict: predictions -> {out} (replaced {said})"
+        assert len(out.read_text().splitlines()) == 3  # B's, published last
+    # and both at once with an earlier CSV there: A's replaced it, B replaced A's
+    ran.clear()
+    assert main(["predict", str(fake_model), str(folder), "--csv", str(out)]) == 0
+    assert capsys.readouterr().err.splitlines()[-1].endswith("(replaced the predictions another featcache run wrote there during this one)")
 
 
 def test_predict_csv_record_is_trimmed_under_the_csvs_lock(tmp_path, fake_model, monkeypatch):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 from featcache.cli.common import add_json_flag, api_default, given, positive_int, print_json
@@ -25,9 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top-k", type=positive_int, metavar="K", help=f"classes to show per image, all of them if the model has fewer (default: {DEFAULT_TOP_K})")
     p.add_argument("--csv", metavar="PATH", help="also write the predictions to this CSV file (input, class_1, probability_1, ...); "
                    "its checksum is recorded beside it (.NAME.featcache), and a rerun replaces it only while it is as "
-                   "featcache wrote it")
+                   "featcache wrote it; a file there with no such record is kept as NAME.before-<YYYYmmdd-HHMMSS>.csv")
     p.add_argument("--force", action="store_true", default=None,
-                   help="replace --csv even if featcache did not write it, or it was changed since (your edits are lost)")
+                   help="replace --csv even if it was changed since featcache wrote it, or featcache did not write it "
+                   "(your edits are lost)")
     p.add_argument("--batch-size", type=positive_int, metavar="N",
                    help=f"images decoded and run at a time, fewer where a pass would need over extract's memory bound "
                    f"(default: {api_default(predict, 'batch_size')})")
@@ -49,12 +49,9 @@ def run(args: argparse.Namespace) -> int:
 
     # The progress bar on stderr as every command's (plain lines off a terminal), none with --json: stdout is the predictions.
     # The API says what it skipped or left out (stderr); with --json too, but the runtime's note is the JSON's.
-    # whether --csv replaces an earlier run's predictions: said, as train and export say "replaced" (a rerun on one
-    # photo replaced a folder's 70 rows without a word; a new-user tester)
     if args.csv == "-":  # it wrote a file named "-" (and its record .-.featcache; a review)
         raise FeatcacheError("--csv - would be a file named '-': predict's predictions go to stdout without --csv "
                              "(--json for machine-readable ones); name a CSV file, or ./- for that name")
-    existed = bool(args.csv) and not args.json and os.path.isfile(args.csv)
     preds = predict(args.model, args.images, **given(args, "top_k", "batch_size", "csv", "runtime", "recursive", "force"), verbose=not args.json)
     if args.json:
         say_notes(preds, runtime_note=False)
@@ -69,6 +66,19 @@ def run(args: argparse.Namespace) -> int:
         print(one_line(f"{p.input}: " + ", ".join(f"{c} {prob:.3f}" for c, prob in p.top)))
     if args.csv:
         # on stderr with the other status lines: stdout is the predictions alone, for a pipe (a new-user tester)
-        replaced = " (replaced the earlier predictions there)" if existed else ""
-        print(one_line(f"predict: predictions -> {args.csv}{replaced}"), file=sys.stderr)
+        print(one_line(f"predict: predictions -> {args.csv}{_replaced(preds)}"), file=sys.stderr)
     return 0
+
+
+def _replaced(preds) -> str:
+    """What --csv replaced, said as train and export say "replaced" (a rerun on one photo replaced a folder's 70 rows
+    without a word; a new-user tester): from what the run found there as it wrote (not whether a file was there
+    before the run: an empty file was said to hold earlier predictions). A file with no record was kept aside and
+    is said on a line of its own (``deploy.predict.kept_line``)."""
+    from featcache.deploy.predict import CSV_EMPTY, CSV_FORCED, CSV_OURS
+
+    found = preds.csv_written.found if preds.csv_written is not None else None
+    if found == CSV_OURS:  # two runs at once on one CSV: the second takes its turn and says whose it replaced
+        return (" (replaced the predictions another featcache run wrote there during this one)" if preds.csv_meanwhile
+                else " (replaced the earlier predictions there)")
+    return {CSV_EMPTY: " (replaced the empty file there)", CSV_FORCED: " (replaced the file there: --force)"}.get(found, "")

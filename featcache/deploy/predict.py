@@ -39,7 +39,9 @@ class Predictions(list):
     """The predictions, in input order (a list of ``Prediction``); ``skipped``: ``[(path, reason)]`` of the image
     files left out because they do not decode; ``runtime``: what ran the model, and ``runtime_note``: why
     ``runtime="auto"`` fell back to TensorFlow (None when it did not); ``top_k``: the classes shown per image,
-    fewer than asked when the model has fewer."""
+    fewer than asked when the model has fewer. With ``csv``: ``csv_written`` (``write_csv``'s ``CsvWritten``: what
+    was at the path when it was written, and where a file with no record was kept), and ``csv_meanwhile``: the CSV it
+    replaced is one that another featcache run wrote there during this one."""
 
     def __init__(self, items: Iterable[Prediction] = (), skipped: Sequence[tuple[str, str]] = (),
                  runtime: str | None = None, runtime_note: str | None = None, left_out: Sequence["LeftOut"] = (),
@@ -49,6 +51,8 @@ class Predictions(list):
         self.runtime, self.runtime_note = runtime, runtime_note
         self.left_out = list(left_out)  # what a folder given held besides image files: subfolders, other files
         self.top_k = top_k
+        self.csv_written: CsvWritten | None = None
+        self.csv_meanwhile = False
 
     def to_dict(self) -> dict:
         """What ``predict --json`` prints: one object, like every other command's, with what stderr says too."""
@@ -361,35 +365,72 @@ def _refuse_stream(path: Path) -> None:
                          "file, and is never replaced, even with --force; choose another --csv")
 
 
-def check_csv(path: Path, inputs: Sequence[Path], force: bool = False) -> None:
-    """``--csv``, before any work: a file name, and never one of the inputs or another file of the user's.
+# What ``check_csv`` found at ``--csv``: nothing; a CSV as featcache wrote it (its record matches); an empty file;
+# a file with no record (an older featcache's CSV, or not featcache's: kept aside under a name of its own, never
+# replaced); anything else, which only --force replaces.
+CSV_ABSENT, CSV_OURS, CSV_EMPTY, CSV_NO_RECORD, CSV_FORCED = "absent", "ours", "empty", "no record", "forced"
+
+
+def check_csv(path: Path, inputs: Sequence[Path], force: bool = False) -> str:
+    """``--csv``, before any work: a file name, and never one of the inputs or another file of the user's; what is
+    there (``CSV_ABSENT`` ...).
 
     An existing file is replaced only if featcache wrote it and it is still as written: its SHA-256 is the one
     recorded beside it (``csv_record_path``), or with ``force``. A predictions CSV with labels corrected by hand
     keeps featcache's form and was replaced in silence (a review); ``--csv photo.jpg`` must not overwrite the
-    photo, nor a copy the user annotated.
+    photo, nor a copy the user annotated. A file with no record (one an older featcache wrote before records, or
+    not featcache's) is neither replaced nor refused: ``write_csv`` keeps it aside (``keep_aside``). Refusing it
+    stopped every scheduled ``predict --csv daily.csv`` once, and people put --force in their scripts for good.
     """
     _refuse_stream(path)
     _refuse_folder(path)
     check_replaceable(path, "--csv")  # before reading its first line: a FIFO would block
     _check_csv_folder(path)
     if not path.exists():
-        return
+        return CSV_ABSENT
     if any(path.resolve() == p.resolve() for p in inputs):
         raise FeatcacheError(f"--csv {path} is one of the images to predict; name a new file, e.g. --csv predictions.csv")
-    if force:
-        return
     recorded = _recorded_digests(path)
     if recorded is not None and _file_sha256(path) in recorded:
-        return
-    fix = "choose another --csv, or pass --force to replace it"
-    if recorded is not None:
-        raise FeatcacheError(f"--csv {path} was changed since featcache wrote it (its checksum is not the one recorded "
-                             f"in {csv_record_path(path).name}), so it may hold your edits; {fix}")
-    if is_predictions_csv(path):  # featcache's form, no record: written before records (2026-12-05), or by hand
-        raise FeatcacheError(f"--csv {path} has no record of what featcache wrote there (a CSV of an older featcache, "
-                             f"or made elsewhere), so edits in it cannot be told apart; {fix}")
-    raise FeatcacheError(f"--csv {path} exists and is not a predictions CSV featcache wrote; {fix}")
+        return CSV_OURS
+    if force:
+        return CSV_FORCED
+    if recorded is None:
+        return CSV_EMPTY if path.stat().st_size == 0 else CSV_NO_RECORD
+    raise FeatcacheError(f"--csv {path} was changed since featcache wrote it (its checksum is not the one recorded "
+                         f"in {csv_record_path(path).name}), so it may hold your edits; choose another --csv, or pass "
+                         "--force to replace it")
+
+
+def keep_aside(path: Path) -> Path:
+    """``NAME.before-<YYYYmmdd-HHMMSS>.EXT`` beside ``path`` (``-2``, ``-3``, ... after it where that is taken), made
+    the file now at ``path`` (a hard link: ``path`` is never missing; the write's rename then replaces the name);
+    an existing file is never replaced."""
+    import errno
+    import time
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    stem, suffix = (path.stem, path.suffix) if path.suffix else (path.name, "")
+    for n in range(1, 1000):
+        name = f"{stem}.before-{stamp}{'' if n == 1 else f'-{n}'}{suffix}"
+        while len(os.fsencode(name)) > 255 and len(stem) > 1:  # a name at the file system's limit: its stem shortened
+            stem = stem[:-1]
+            name = f"{stem}.before-{stamp}{'' if n == 1 else f'-{n}'}{suffix}"
+        kept = path.with_name(name)
+        try:
+            os.link(path, kept, follow_symlinks=False)
+            return kept
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+                raise FeatcacheError(f"cannot keep {path} aside as {kept} ({exc.strerror}); move it away, or choose "
+                                     "another --csv") from None
+        if os.path.lexists(kept):  # no hard links here (FAT, some network file systems): renamed, if still free
+            continue
+        os.rename(path, kept)
+        return kept
+    raise FeatcacheError(f"cannot keep {path} aside: 999 names {stem}.before-{stamp}... are taken; move it away")
 
 
 # Beside a predictions CSV, what featcache wrote there: the SHA-256 of the CSV's bytes. A trailer or comment line in
@@ -449,13 +490,25 @@ def _write_record(path: Path, digests: list[str]) -> None:
     write_text(csv_record_path(path), json.dumps(record) + "\n", advice=CSV_ADVICE)
 
 
-def write_csv(path: str | Path, preds: Sequence[Prediction], inputs: Sequence[Path] = (), force: bool = False) -> Path:
+class CsvWritten(NamedTuple):
+    """What ``write_csv`` wrote, and what it found at the path just before (``check_csv``'s ``CSV_*``); ``kept``:
+    where it kept a file with no record (``keep_aside``), or None; ``old``: the SHA-256 of featcache's CSV it
+    replaced (``CSV_OURS``), or None."""
+
+    path: Path
+    found: str
+    kept: Path | None
+    old: str | None = None
+
+
+def write_csv(path: str | Path, preds: Sequence[Prediction], inputs: Sequence[Path] = (), force: bool = False) -> CsvWritten:
     """One row per image: input, then class and probability for each rank. ``check_csv``'s check of the path is made
-    again just before the rename (a file the user saved there during the run was replaced; an adversarial tester).
+    again just before the rename, under the CSV's lock (a file the user saved there during the run was replaced; an
+    adversarial tester).
 
     The CSV's SHA-256 is recorded beside it (``csv_record_path``), first together with the old CSV's (while the
-    old one is still there), then alone once the new one is in place: a rerun replaces the CSV only while it is
-    as featcache wrote it."""
+    old one is still there), then alone once the new one is in place, still under the lock: a rerun replaces the
+    CSV only while it is as featcache wrote it. A file there with no record is kept aside (``keep_aside``)."""
     import csv
     import hashlib
     import io
@@ -477,11 +530,14 @@ def write_csv(path: str | Path, preds: Sequence[Prediction], inputs: Sequence[Pa
         (quoted if any("\r" in v for v in row) else plain).writerow(row)
     data = buf.getvalue().encode("utf-8", "surrogateescape")  # a path's bytes that are not UTF-8, as they were
     new = hashlib.sha256(data).hexdigest()
+    found: dict[str, object] = {"found": CSV_ABSENT, "kept": None, "old": None}
 
     def recheck() -> None:  # under the CSV's lock, just before the rename
-        check_csv(path, inputs, force)
-        old = _file_sha256(path) if path.is_file() else None
-        _write_record(path, ([old] if old is not None and old in (_recorded_digests(path) or []) else []) + [new])
+        found["found"] = state = check_csv(path, inputs, force)
+        if state == CSV_NO_RECORD:  # first: killed before the rename, the file is there still and kept too
+            found["kept"] = keep_aside(path)
+        found["old"] = old = _file_sha256(path) if state == CSV_OURS else None
+        _write_record(path, ([old] if old is not None else []) + [new])
 
     def trim() -> None:  # the old CSV's digest out of the record; left in, it vouches only for a file featcache wrote
         try:  # still under the CSV's lock: trimmed after it, [new] overwrote the next run's [new, its own] (a review)
@@ -491,7 +547,13 @@ def write_csv(path: str | Path, preds: Sequence[Prediction], inputs: Sequence[Pa
             pass
 
     write_bytes(path, data, advice=CSV_ADVICE, recheck=recheck, published=trim)
-    return path
+    return CsvWritten(path, str(found["found"]), found["kept"], found["old"])  # type: ignore[arg-type]
+
+
+def kept_line(path: str | Path, kept: str | Path) -> str:
+    """What predict says of a file it kept aside (``keep_aside``)."""
+    return (f"{path} had no record of what featcache wrote there (an older featcache's, or not featcache's): kept as "
+            f"{kept}")
 
 
 def csv_header(k: int) -> list[str]:
@@ -551,7 +613,9 @@ def predict(
     where a pass would hold more than extract's bound: ``embedding.passes``),
     so memory does not grow with their number. ``verbose`` shows a progress bar on stderr when there is more
     than one batch. An existing ``csv`` is replaced only while it is as featcache wrote it (its checksum, recorded
-    beside it in ``.NAME.featcache``), or with ``force``.
+    beside it in ``.NAME.featcache``), or with ``force``; a file there with no record is kept aside as
+    ``NAME.before-<YYYYmmdd-HHMMSS>.EXT`` (``keep_aside``; said on stderr with ``verbose``, and in the result's
+    ``csv_written``).
     """
     from featcache.deploy.model import MODEL_FILE
     from featcache.embedding.runtimes import check_runtime
@@ -564,7 +628,8 @@ def predict(
     names = list(meta["class_names"])
     top_k = _check_top_k(top_k, len(names))
     batch_size = positive_int(batch_size, "--batch-size")
-    paths, left_out = collect_inputs(images, csv, recursive, force)
+    paths, left_out, csv_at_start = collect_inputs(images, csv, recursive, force)
+    digest_at_start = _file_sha256(Path(csv)) if csv_at_start == CSV_OURS else None
     arrays = [(p, read_npy(p)) for p in paths if _is_npy(p)]
     files = [p for p in paths if not _is_npy(p)]
 
@@ -587,7 +652,8 @@ def predict(
     preds = Predictions(in_input_order(paths, per_file, per_array), skipped=skipped, runtime=runner.runtime_used,
                         runtime_note=runner.runtime_note, left_out=left_out, top_k=top_k)
     if csv is not None:
-        write_csv(csv, preds, paths, force)
+        preds.csv_written = written = write_csv(csv, preds, paths, force)
+        preds.csv_meanwhile = written.found == CSV_OURS and (csv_at_start != CSV_OURS or written.old != digest_at_start)
     if verbose:  # the API said nothing of a file left out of a folder, which the CLI named (a new-user tester)
         say_notes(preds)
     return preds
@@ -602,6 +668,7 @@ def say_notes(preds: "Predictions", runtime_note: bool = True) -> None:
 
     notes = ([skipped_line(preds.skipped)] if preds.skipped else []) + ([one_line(left_out_line(preds.left_out))] if preds.left_out else [])
     notes += [preds.runtime_note] if runtime_note and preds.runtime_note else []
+    notes += [one_line(kept_line(written.path, written.kept))] if (written := preds.csv_written) and written.kept else []
     for note in notes:
         print(f"predict: {note}", file=sys.stderr)
 
@@ -652,20 +719,22 @@ def _is_npy(path: Path) -> bool:
 
 
 def collect_inputs(images: Sequence[str | Path], csv: str | Path | None, recursive: bool = False,
-                   force: bool = False) -> tuple[list[Path], list[LeftOut]]:
-    """``(paths, left_out)``: the inputs, folders replaced by their image files (``expand_inputs``), all checked
-    before any work: every one exists, ``csv`` may be written, and each ``.npy``'s name can name its rows."""
+                   force: bool = False) -> tuple[list[Path], list[LeftOut], str | None]:
+    """``(paths, left_out, csv_found)``: the inputs, folders replaced by their image files (``expand_inputs``), all
+    checked before any work: every one exists, ``csv`` may be written (what is there: ``check_csv``), and each
+    ``.npy``'s name can name its rows."""
     from featcache.errors import printable
     from featcache.sources.decode import NOT_UTF8, utf8_bytes
 
     paths, left_out = expand_inputs(images, recursive)
     check_named(paths)
+    found = None
     if csv is not None:  # csv=5 was pathlib's TypeError (an adversarial tester)
-        check_csv(check_path(csv, "csv", "the .csv file to write the predictions to"), paths, force)
+        found = check_csv(check_path(csv, "csv", "the .csv file to write the predictions to"), paths, force)
     for p in paths:
         if _is_npy(p) and not utf8_bytes(p.name):  # an array's rows are named after its file (its folder: as read_files)
             raise FeatcacheError(f"{printable(str(p))}: {NOT_UTF8}")
-    return paths, left_out
+    return paths, left_out, found
 
 
 def _model_runner(model: str | Path, runtime: str, batch_size: int, n_images: int) -> Callable[[], ModelRunner]:
