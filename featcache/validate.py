@@ -460,6 +460,15 @@ def _param_value(text: str) -> Any:
     return text
 
 
+def _nonzero_digit(text: str) -> bool:
+    """Whether a number's mantissa, as typed, has a digit other than 0 (``1e-400`` does; ``0.0e5`` does not)."""
+    text = text.strip().lower()
+    if not text.isascii() or "e" not in text:  # a number without an exponent cannot underflow
+        return False
+    mantissa = text.split("e", 1)[0]
+    return any(c in "123456789" for c in mantissa)
+
+
 def parse_params(value: Any, flag: str = "--param", head: str = "") -> dict[str, Any]:
     """A head's own parameters: ``["dropout=0.5", "gamma=scale"]`` (the CLI's repeated ``--param``) or a dict.
 
@@ -492,6 +501,11 @@ def parse_params(value: Any, flag: str = "--param", head: str = "") -> dict[str,
                 given = f"{flag} {head + '.' if head else ''}{name}={text.strip()}"
                 beyond = " (beyond a float's range, about 1.8e308)" if not any(w in text.lower() for w in ("inf", "nan")) else ""
                 raise FeatcacheError(f"{given} is not a finite number{beyond}; give a finite one")
+            if pairs[name] == 0 and not isinstance(pairs[name], bool) and _nonzero_digit(text):
+                # 1e-400 reads as 0.0: "--param learning_rate 0 is not valid", a value never typed, and
+                # keras.dropout=1e-400 ran with dropout 0 (an adversarial tester)
+                raise FeatcacheError(f"{flag} {head + '.' if head else ''}{name}={text.strip()} is too small for a float "
+                                     "(below about 5e-324, it reads as 0); give 0 or a larger number")
     for name in pairs:
         if not isinstance(name, str) or not name.isidentifier():
             # no head's parameter as the example: 'logreg.=3' in a curve was shown the Keras head's dropout (a tester)

@@ -293,3 +293,14 @@ def test_a_param_that_reads_as_an_infinite_number_is_refused_as_the_user_typed_i
     assert main(["train", str(cache), "--head", "logreg", "--param", "max_iter=1e400", "--out", str(tmp_path / "h.npz")]) == 2
     assert capsys.readouterr().err.strip() == ("featcache train: error: --param max_iter=1e400 is not a finite number "
                                                "(beyond a float's range, about 1.8e308); give a finite one")
+
+
+def test_parse_params_refuses_a_number_that_underflows_to_zero_as_typed():
+    """--param learning_rate=1e-400 read as 0 and was refused as '--param learning_rate 0', a value never typed, and
+    curve ran keras.dropout=1e-400 as dropout 0 (an adversarial tester). A zero typed as one stays a zero."""
+    with pytest.raises(FeatcacheError, match=r"^--param learning_rate=1e-400 is too small for a float \(below about "
+                                             r"5e-324, it reads as 0\); give 0 or a larger number$"):
+        v.parse_params(["learning_rate=1e-400"])
+    with pytest.raises(FeatcacheError, match=r"^--param keras\.dropout=2E-999 is too small"):
+        v.parse_params(["dropout=2E-999"], head="keras")
+    assert v.parse_params(["a=0", "b=0.0", "c=0e5", "d=-0.0e-3", "e=1e-300"]) == {"a": 0, "b": 0.0, "c": 0, "d": 0, "e": 1e-300}
