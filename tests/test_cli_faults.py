@@ -2547,3 +2547,22 @@ def test_a_ctrl_c_in_the_teardown_after_a_finished_command_changes_nothing(tmp_p
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
         f"featcache verify: error: cache not found: {tmp_path / 'none.h5'}; run 'featcache extract' first or check the path"]
+
+
+def test_predict_csv_never_overwrites_what_is_at_its_records_name(tmp_path, fake_model, capsys):
+    """A user's own '.new.csv.featcache' was overwritten without a word, and a folder there failed after every
+    prediction was made, naming no fix (an adversarial tester): both are refused before any work, --force or not."""
+    photo = write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
+    record = tmp_path / ".new.csv.featcache"
+    for make, what in ((lambda: record.write_text("my own notes"), "a file that is not featcache's record"),
+                       (lambda: record.mkdir(), "a folder"), (lambda: record.symlink_to(photo), "a link")):
+        make()
+        for extra in ([], ["--force"]):
+            one_line_error(capsys, ["predict", str(fake_model), str(photo), "--csv", str(tmp_path / "new.csv"), *extra],
+                           f"{record} is in the way of featcache's record of --csv new.csv (it is {what}); move it away")
+            assert not (tmp_path / "new.csv").exists()
+        if record.is_dir() and not record.is_symlink():
+            record.rmdir()
+        else:
+            assert record.is_symlink() or record.read_text() == "my own notes"
+            record.unlink()

@@ -386,6 +386,7 @@ def check_csv(path: Path, inputs: Sequence[Path], force: bool = False) -> str:
     _refuse_folder(path)
     check_replaceable(path, "--csv")  # before reading its first line: a FIFO would block
     _check_csv_folder(path)
+    _check_record_slot(path)
     if not path.exists():
         return CSV_ABSENT
     if any(path.resolve() == p.resolve() for p in inputs):
@@ -478,6 +479,36 @@ def _recorded_digests(path: Path) -> list[str] | None:
     if not isinstance(digests, list) or not all(isinstance(d, str) for d in digests):
         return None
     return digests
+
+
+def _check_record_slot(path: Path) -> None:
+    """Before any work: what is at the CSV's record name is absent or featcache's record. A folder or FIFO there
+    failed after every prediction was made, naming no fix, and a user's own file of that name was overwritten
+    (an adversarial tester)."""
+    import json
+
+    record = csv_record_path(path)
+    if not os.path.lexists(record):
+        return
+    what = None
+    if record.is_symlink():
+        what = "a link"
+    elif not record.is_file():
+        from featcache.validate import kind_of
+
+        what = kind_of(record)
+    elif record.stat().st_size == 0:  # nothing there to lose
+        return
+    else:
+        try:
+            obj = json.loads(record.read_bytes()) if record.stat().st_size <= 4096 else None
+        except (OSError, ValueError):
+            obj = None
+        if not (isinstance(obj, dict) and obj.get("kind") == CSV_RECORD_KIND):
+            what = "a file that is not featcache's record"
+    if what is not None:
+        raise FeatcacheError(f"{record} is in the way of featcache's record of --csv {path.name} (it is {what}); move it "
+                             "away, or choose another --csv")
 
 
 def _write_record(path: Path, digests: list[str]) -> None:
