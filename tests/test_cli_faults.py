@@ -581,13 +581,13 @@ def test_predict_csv_never_overwrites_an_input_or_a_users_file(tmp_path, fake_mo
     photo = folder / "ok0.png"
     before = photo.read_bytes()
     one_line_error(capsys, ["predict", str(fake_model), str(folder), "--csv", str(photo)], "is one of the images to predict")
-    # a file of the user's there (no record of featcache's): kept aside under a name of its own, never replaced
+    # a file of the user's there (no record of featcache's, not a predictions CSV): refused, never replaced (kept
+    # aside is for an older featcache's CSV alone; test_predict_csv_keeps_aside_only_a_csv_and_never_writes_over_a_model)
     notes = tmp_path / "notes.txt"
     notes.write_text("mine")
-    assert main(["predict", str(fake_model), str(folder), "--csv", str(notes)]) == 0
-    kept = [p for p in tmp_path.iterdir() if p.name.startswith("notes.before-")]
-    assert photo.read_bytes() == before and [k.read_text() for k in kept] == ["mine"] and kept[0].suffix == ".txt"
-    assert f"predict: {notes} had no record of what featcache wrote there" in capsys.readouterr().err
+    one_line_error(capsys, ["predict", str(fake_model), str(folder), "--csv", str(notes)],
+                   "exists and is not a predictions CSV featcache wrote")
+    assert photo.read_bytes() == before and notes.read_text() == "mine"
     out = tmp_path / "p.csv"
     for said in ("", " (replaced the earlier predictions there)"):  # its own CSV is replaced, and that is said (a
         assert main(["predict", str(fake_model), str(folder), "--csv", str(out)]) == 0  # new-user tester)
@@ -600,11 +600,14 @@ def test_predict_csv_never_overwrites_an_input_or_a_users_file(tmp_path, fake_mo
         reviewed = tmp_path / name / "review.csv"
         reviewed.parent.mkdir()
         reviewed.write_text(text + "\n")
-        assert main(["predict", str(fake_model), str(folder), "--csv", str(reviewed)]) == 0
-        kept = list(reviewed.parent.glob("review.before-*.csv"))
-        assert [k.read_text() for k in kept] == [text + "\n"] and reviewed.read_text() != text + "\n", name
-        capsys.readouterr()
+        # no record and no longer featcache's form: refused (kept aside is for an untouched older CSV alone)
+        one_line_error(capsys, ["predict", str(fake_model), str(folder), "--csv", str(reviewed)],
+                       "exists and is not a predictions CSV featcache wrote")
+        assert reviewed.read_text() == text + "\n" and not list(reviewed.parent.glob("review.before-*")), name
         # and once featcache wrote it, their edits are refused, not replaced (a record that no longer matches)
+        reviewed.unlink()
+        assert main(["predict", str(fake_model), str(folder), "--csv", str(reviewed)]) == 0
+        capsys.readouterr()
         reviewed.write_text(text + "\n")
         one_line_error(capsys, ["predict", str(fake_model), str(folder), "--csv", str(reviewed)], "was changed since featcache wrote it")
         assert reviewed.read_text() == text + "\n", name
@@ -2566,3 +2569,28 @@ def test_predict_csv_never_overwrites_what_is_at_its_records_name(tmp_path, fake
         else:
             assert record.is_symlink() or record.read_text() == "my own notes"
             record.unlink()
+
+
+def test_predict_csv_keeps_aside_only_a_csv_and_never_writes_over_a_model(tmp_path, fake_model, capsys):
+    """`predict m.keras img --csv m.keras` moved the model aside and wrote a CSV under its name (a review): a file
+    with no record is kept aside only when it is a predictions CSV in featcache's form (an older featcache's);
+    another file is refused as before (--force replaces it), and featcache's own model, head or cache never,
+    --force or not. `predict(csv="-")` is refused through the API too."""
+    from featcache.deploy.predict import predict
+
+    photo = write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
+    model_bytes = Path(fake_model).read_bytes()
+    for extra in ([], ["--force"]):
+        one_line_error(capsys, ["predict", str(fake_model), str(photo), "--csv", str(fake_model), *extra],
+                       f"--csv {fake_model} is a model featcache wrote, not a CSV; name a new file")
+    assert Path(fake_model).read_bytes() == model_bytes and not list(tmp_path.glob("*.before-*"))
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes")
+    one_line_error(capsys, ["predict", str(fake_model), str(photo), "--csv", str(notes)],
+                   f"--csv {notes} exists and is not a predictions CSV featcache wrote; choose another --csv, or pass --force")
+    assert notes.read_text() == "my notes" and not list(tmp_path.glob("notes.before-*"))
+    from featcache.errors import FeatcacheError
+
+    with pytest.raises(FeatcacheError, match="--csv - would be a file named '-'"):
+        predict(fake_model, [photo], csv="-")
+    assert not (Path.cwd() / "-").exists()

@@ -737,16 +737,16 @@ def test_a_file_put_at_out_during_an_export_is_never_replaced(tmp_path, monkeypa
     out.unlink()
     monkeypatch.setattr(model_io, "add_sealed_meta", real)
     assert not featcache.export(head, out).replaced  # nothing there at the start nor at the end
-    # predict --csv: a file saved there during the run (no record of featcache's) is kept aside, not replaced
+    # predict --csv: a file saved there during the run (no record of featcache's, not a predictions CSV) is refused
+    # under the CSV's lock, not replaced
     from featcache.deploy import predict as predict_mod
 
     csv_path = tmp_path / "p.csv"
     real_csv = predict_mod.csv_header
     monkeypatch.setattr(predict_mod, "csv_header", lambda k: csv_path.write_text("my table") and real_csv(k))
-    assert main(["predict", str(out), str(root / "ants"), "--csv", str(csv_path)]) == 0
-    (kept,) = tmp_path.glob("p.before-*.csv")
-    assert kept.read_text() == "my table" and csv_path.read_text().startswith("input,")
-    assert f"kept as {kept}" in capsys.readouterr().err
+    _one_line_error(capsys, ["predict", str(out), str(root / "ants"), "--csv", str(csv_path)],
+                    "exists and is not a predictions CSV featcache wrote")
+    assert csv_path.read_text() == "my table" and not list(tmp_path.glob("p.before-*.csv"))
 
 
 def test_predict_of_one_npy_moves_its_bar_batch_by_batch(tiny_model, tmp_path, capsys, progress_on):

@@ -24,7 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top-k", type=positive_int, metavar="K", help=f"classes to show per image, all of them if the model has fewer (default: {DEFAULT_TOP_K})")
     p.add_argument("--csv", metavar="PATH", help="also write the predictions to this CSV file (input, class_1, probability_1, ...); "
                    "its checksum is recorded beside it (.NAME.featcache), and a rerun replaces it only while it is as "
-                   "featcache wrote it; a file there with no such record is kept as NAME.before-<YYYYmmdd-HHMMSS>.csv")
+                   "featcache wrote it; a predictions CSV there with no such record (an older featcache's) is kept as "
+                   "NAME.before-<YYYYmmdd-HHMMSS>.csv, and another file is refused (--force replaces it)")
     p.add_argument("--force", action="store_true", default=None,
                    help="replace --csv even if it was changed since featcache wrote it, or featcache did not write it "
                    "(your edits are lost)")
@@ -47,11 +48,9 @@ def run(args: argparse.Namespace) -> int:
     from featcache.deploy.predict import predict, say_notes
     from featcache.errors import FeatcacheError, one_line
 
-    # The progress bar on stderr as every command's (plain lines off a terminal), none with --json: stdout is the predictions.
-    # The API says what it skipped or left out (stderr); with --json too, but the runtime's note is the JSON's.
-    if args.csv == "-":  # it wrote a file named "-" (and its record .-.featcache; a review)
-        raise FeatcacheError("--csv - would be a file named '-': predict's predictions go to stdout without --csv "
-                             "(--json for machine-readable ones); name a CSV file, or ./- for that name")
+    # The progress bar on stderr as every command's (plain lines off a terminal), with --json too: stdout is the
+    # predictions. The API says what it skipped or left out (stderr); with --json too, but the runtime's note is the
+    # JSON's. --csv - is refused by the API's check of --csv (deploy.predict.check_csv).
     preds = predict(args.model, args.images, **given(args, "top_k", "batch_size", "csv", "runtime", "recursive", "force"), verbose=not args.json)
     if args.json:
         say_notes(preds, runtime_note=False)

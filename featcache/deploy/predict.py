@@ -378,10 +378,14 @@ def check_csv(path: Path, inputs: Sequence[Path], force: bool = False) -> str:
     An existing file is replaced only if featcache wrote it and it is still as written: its SHA-256 is the one
     recorded beside it (``csv_record_path``), or with ``force``. A predictions CSV with labels corrected by hand
     keeps featcache's form and was replaced in silence (a review); ``--csv photo.jpg`` must not overwrite the
-    photo, nor a copy the user annotated. A file with no record (one an older featcache wrote before records, or
-    not featcache's) is neither replaced nor refused: ``write_csv`` keeps it aside (``keep_aside``). Refusing it
+    photo, nor a copy the user annotated. A predictions CSV in featcache's form with no record (an older
+    featcache's) is neither replaced nor refused: ``write_csv`` keeps it aside (``keep_aside``). Refusing it
     stopped every scheduled ``predict --csv daily.csv`` once, and people put --force in their scripts for good.
+    Any other file with no record is refused (``--force`` replaces it); featcache's own files never.
     """
+    if str(path) == "-":  # it wrote a file named "-" (and its record .-.featcache; a review); the API's too
+        raise FeatcacheError("--csv - would be a file named '-': predict's predictions go to stdout without --csv "
+                             "(--json for machine-readable ones); name a CSV file, or ./- for that name")
     _refuse_stream(path)
     _refuse_folder(path)
     check_replaceable(path, "--csv")  # before reading its first line: a FIFO would block
@@ -391,16 +395,42 @@ def check_csv(path: Path, inputs: Sequence[Path], force: bool = False) -> str:
         return CSV_ABSENT
     if any(path.resolve() == p.resolve() for p in inputs):
         raise FeatcacheError(f"--csv {path} is one of the images to predict; name a new file, e.g. --csv predictions.csv")
+    _refuse_featcache_file(path)
     recorded = _recorded_digests(path)
     if recorded is not None and _file_sha256(path) in recorded:
         return CSV_OURS
     if force:
         return CSV_FORCED
     if recorded is None:
-        return CSV_EMPTY if path.stat().st_size == 0 else CSV_NO_RECORD
+        if path.stat().st_size == 0:
+            return CSV_EMPTY
+        # Only a CSV in featcache's form is kept aside (an older featcache's): any file with no record was moved
+        # aside and a CSV written under its name, the model given as --csv m.keras too (a review)
+        if is_predictions_csv(path):
+            return CSV_NO_RECORD
+        raise FeatcacheError(f"--csv {path} exists and is not a predictions CSV featcache wrote; choose another "
+                             "--csv, or pass --force to replace it")
     raise FeatcacheError(f"--csv {path} was changed since featcache wrote it (its checksum is not the one recorded "
                          f"in {csv_record_path(path).name}), so it may hold your edits; choose another --csv, or pass "
                          "--force to replace it")
+
+
+def _refuse_featcache_file(path: Path) -> None:
+    """A cache, head or model of featcache's at ``--csv`` is never replaced by a CSV, ``--force`` or not: ``--csv
+    m.keras`` (the model's own name, one slip away) was moved aside and a CSV written there (a review)."""
+    from featcache.heads.io import file_kind
+    from featcache.validate import starts_with
+
+    kind = "an HDF5 file (a cache?)" if starts_with(path, b"\x89HDF\r\n\x1a\n") else None
+    if kind is None:
+        try:
+            found = file_kind(path)
+        except Exception:  # noqa: BLE001 (a damaged zip: not ours to say here; the CSV check goes on)
+            found = None
+        kind = f"a {found} featcache wrote" if found else None
+    if kind is not None:
+        raise FeatcacheError(f"--csv {path} is {kind}, not a CSV; name a new file, e.g. --csv "
+                             "predictions.csv")
 
 
 def keep_aside(path: Path) -> Path:
