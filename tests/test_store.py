@@ -1572,6 +1572,9 @@ def test_a_rewrite_in_place_with_size_and_mtime_restored_is_refused_by_the_open_
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
     after = os.stat(path)
     assert (after.st_ino, after.st_size, after.st_mtime_ns) == (before.st_ino, before.st_size, before.st_mtime_ns)
+    for _ in range(2):  # a slice too, and again after the first refusal (a review: served in between)
+        with pytest.raises(FeatcacheError, match="features differ from those it was sealed with"):
+            cache.features("train", rows=slice(0, 2))
     with pytest.raises(FeatcacheError, match="features differ from those it was sealed with"):
         cache.features("train")
     with pytest.raises(FeatcacheError, match="features differ from those it was sealed with"):

@@ -466,13 +466,28 @@ class Cache:
         it stopped a running curve for a harmless chmod (a review), so what opening checked is checked again (the
         attributes, the structure, the content digest), and each feature layer's sealed digest at its next whole
         read, as at the first. A rewrite in place within one read itself is not told apart from a chmod."""
-        if read_attrs(self.path, peek=True) != self.meta:
-            raise FeatcacheError(f"{self.path} changed since it was opened (its attributes were rewritten); run the "
-                                 "command again (in Python, open the cache again) to read the file now there")
-        self._check_structure(f)
+        if read_attrs(self.path, peek=True) != self.meta or self._check_structure(f) != self.sizes:
+            raise FeatcacheError(f"{self.path} changed since it was opened (its attributes or sizes were rewritten); "
+                                 "run the command again (in Python, open the cache again) to read the file now there")
         self._check_digest(f)
+        # The layers this Cache vouched for by their digest, hashed again now, before any row of them is served: left
+        # to their next whole read, a slice of a rewritten layer was served in the meantime, and again after that
+        # read had found it damaged (a review). A layer not yet vouched for is as at open (checksums, then its digest
+        # at its first whole read). The stamp moves only once all is as sealed, so a failure is said on every read.
+        digests = self.meta.get(DATASET_DIGESTS) or {}
+        for name in sorted(self._digest_matched):
+            ds = f[name]
+            hasher = dataset_hasher(name, ds)
+            step = (ds.chunks[0] if ds.chunks else CHUNK_ROWS) * HASH_BLOCK_CHUNKS
+            try:
+                for start in range(0, ds.shape[0], step):
+                    hasher.update(ds[start : start + step])
+            except OSError as exc:
+                raise damaged(self.path, _read_problem(exc, name)) from None
+            if hasher.hexdigest() != digests.get(name):
+                raise damaged(self.path, f"its features differ from those it was sealed with: {name} was rewritten "
+                                         "since extraction; 'featcache verify' checks the whole file")
         self._chunks_found.clear()
-        self._digest_matched.clear()
         self._stamp = stamp
 
     def _read(self, name: str, how):
