@@ -102,7 +102,7 @@ class Progress:
 
     def __init__(self, total: int, unit: str = "step", stream: IO[str] | None = None,
                  interval: float = 0.1, log_interval: float = LOG_INTERVAL, label: str = "", log_steps: int = LOG_STEPS,
-                 quiet_seconds: float = 0.0):
+                 quiet_seconds: float = 0.0, first_step_eta: bool = False):
         self.total = max(int(total), 0)
         self.unit = unit
         # None when the program started with stderr closed (2>&-): then nothing is drawn, as print() writes nothing
@@ -123,6 +123,9 @@ class Progress:
         # model built, a conversion loaded) is not spread over the rest of the work. Ray's first estimate said 523 s
         # of a 22 s run (a new-user tester).
         self._first: tuple[float, int] | None = None
+        # An epoch's bar off a terminal is its first batch and its end: that first line's ETA is the point of it,
+        # and no start-up precedes an epoch's first batch but the first epoch's tracing.
+        self.first_step_eta = first_step_eta
         self._ended = False
 
     def add(self, n: int = 1, values: Sequence[tuple[str, float]] = ()) -> None:
@@ -175,9 +178,9 @@ class Progress:
         elif self._first is not None and n > self._first[1]:  # the rate since the first step: start-up left out
             since, first = self.start + elapsed - self._first[0], self._first[1]
             timing = f"ETA: {since / (n - first) * (total - n):.0f}s"
-        elif n:
+        elif n and self.first_step_eta:
             timing = f"ETA: {elapsed / n * (total - n):.0f}s"
-        else:
+        else:  # nothing done yet, or only the first step, whose time holds the start-up: no rate to tell an ETA by
             timing = f"{elapsed:.0f}s"
         extra = "".join(f" - {k}: {v:.4f}" for k, v in values)
         digits = len(str(self.total))
@@ -214,7 +217,7 @@ def epoch_progress(verbose: object = True, stream: IO[str] | None = None) -> lis
             # Keras knows the batches an epoch has for arrays and sized datasets, all featcache fits; else one step.
             steps = self.params.get("steps") or 1
             self.bar = Progress(steps, unit="batch", stream=stream, label=f"epoch {epoch + 1}/{self.params.get('epochs')}",
-                                log_steps=1)
+                                log_steps=1, first_step_eta=True)
 
         def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
             if batch + 1 < self.bar.total:  # the last line waits for the epoch's end and its validation scores
