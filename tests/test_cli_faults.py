@@ -2169,13 +2169,34 @@ def test_train_out_replaces_a_head_of_its_job_only_by_the_same_fit(tmp_path, cap
     one_line_error(capsys, ["train", a, "--head", "logreg", "--train-size", "20", "--seed", "3", "--out", str(sub)],
                    f"--out {sub} holds a logreg head of another fit (seed 0 there, 3 here)")
     assert main(["train", a, "--head", "logreg", "--train-size", "20", "--out", str(sub)]) == 0
-    # another cache of the same data set: the same job, replaced, and the line says so (a review)
-    assert main(["train", a2, "--head", "logreg", "--C", "0.001", "--out", str(head)]) == 0
+    # another cache of the same data set: the same job, its rows may differ, and the line says so (a review); what
+    # the fit was asked for may not (a second review: --C 0.001 there replaced the --C 0.03 head without --force)
+    one_line_error(capsys, ["train", a2, "--head", "logreg", "--C", "0.001", "--out", str(head)],
+                   f"--out {head} holds a logreg head of another fit (C 0.03 there, 0.001 here)")
+    assert main(["train", a2, "--head", "logreg", "--out", str(head)]) == 0
     assert capsys.readouterr().out.strip().endswith(f"; replaced the head trained on another cache there -> {head}")
     assert read_head_meta(head)["cache_fingerprint"] == "a" * 64
     assert main(argv + ["--C", "0.001", "--force"]) == 0 and read_head_meta(head)["params"]["C"] == 0.001
     assert main(argv + ["--C", "0.001"]) == 0  # the same fit as the forced one
     capsys.readouterr()
+    # a parameter an older head did not record is its class's default, not 'None there' (a review)
+    import io
+
+    from helpers import reseal_head
+
+    from featcache.heads.io import _npy_bytes
+
+    def drop_max_iter(name, data):  # an older head's record, without the parameter
+        if name != "featcache.npy":
+            return data
+        doc = json.loads(np.load(io.BytesIO(data), allow_pickle=False).tobytes())
+        doc["meta"]["params"].pop("max_iter")
+        return _npy_bytes(np.frombuffer(json.dumps(doc).encode(), dtype=np.uint8))
+
+    older = reseal_head(_rewrite_zip(head, tmp_path / "older.npz", drop_max_iter))
+    assert "max_iter" not in read_head_meta(older)["params"]
+    assert main(argv[:-1] + [str(older), "--C", "0.001"]) == 0
+    assert capsys.readouterr().out.strip().endswith(f"; replaced the head there -> {older}")
 
 
 def test_train_refuses_another_fit_put_at_its_out_while_it_fits_under_the_lock(tmp_path, capsys, monkeypatch):

@@ -270,7 +270,15 @@ def _recorded(value: Any) -> Any:
 
 
 def _shown(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    return f"{value:g}" if isinstance(value, float) else "none" if value is None else str(value)
+
+
+def _class_defaults(cls: Any) -> dict[str, Any]:
+    """The parameters a head class takes by default ({} for none known, or one that cannot be made bare)."""
+    try:
+        return dict(cls().get_params()) if cls is not None else {}
+    except Exception:  # noqa: BLE001 (a registered head need not build without arguments here)
+        return {}
 
 
 def _same_cache(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
@@ -281,27 +289,32 @@ def other_fit(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     """How the head whose metadata is ``old`` (a featcache head of this job at the path) is another fit on the same
     cache than ``new`` (a head's metadata about to be written: ``params``, ``layer``, ``train_size``, ``seed``,
     ``train_views``, ``train_images``): one item per difference, [] for the same fit (a review: ``train --C 0.001
-    --out h.npz`` replaced the ``--C 0.03`` head there, saying only 'replaced'). Not a difference: a head trained on
-    another cache of the data set (photos added, extracted again to the same file: the same job, replaced, and
-    said; a review), parameters that only say how a head runs (``RUN_ONLY_PARAMS``) or that the head's fit with
+    --out h.npz`` replaced the ``--C 0.03`` head there, saying only 'replaced'). Not a difference: the rows of a head
+    trained on another cache of the data set (photos added, extracted again to the same file: the same job,
+    replaced, and said; a review; its parameters, seed, views and layer are still compared), parameters that only say how a head runs (``RUN_ONLY_PARAMS``) or that the head's fit with
     them does not read (``heads.unused_params``: cv_folds with a fixed C), the seed where neither head uses it
     (``uses_seed`` false) and neither drew a --train-size subset, and a train size of every training image (the
     rows of no --train-size). [] too where ``new`` describes no head's fit (a job alone, a model) or ``old`` is none."""
-    if "finetune" in new or not isinstance(new.get("params"), Mapping) or not _same_cache(old, new):
+    if "finetune" in new or not isinstance(new.get("params"), Mapping):
         return []
     from featcache.heads import HEADS, RUN_ONLY_PARAMS, unused_params
 
     head = new.get("head")
-    before = old.get("params") if isinstance(old.get("params"), Mapping) else {}
-    now = _recorded(new["params"])
+    cls = HEADS.get(head)
+    # A parameter an older head did not record is its class's default: "max_iter None there, 2000 here" (a review)
+    defaults = _recorded(_class_defaults(cls))
+    before = {**defaults, **(old.get("params") if isinstance(old.get("params"), Mapping) else {})}
+    now = {**defaults, **_recorded(new["params"])}
+    same_cache = _same_cache(old, new)
     diff = []
     if _recorded(old.get("layer")) != _recorded(new.get("layer")):
         diff.append(f"layer {old.get('layer')} there, {new.get('layer')} here")
-    rows = [_rows(old, new), _rows(new, new)]
+    # Another cache of the data set (a re-extraction) is the same job: its rows may differ, what the fit was asked
+    # for may not (a review: --C 0.1 on another cache replaced a --C 0.03 head without --force)
+    rows = [_rows(old, new), _rows(new, new)] if same_cache else [None, None]
     if rows[0] != rows[1]:
         diff.append("train size " + " there, ".join("all" if n is None else str(n) for n in rows) + " here")
     seeds = [m.get("seed", (m.get("params") or {}).get("seed")) for m in (old, new)]
-    cls = HEADS.get(head)
 
     def uses_seed(params: Mapping[str, Any]) -> bool:  # a head that does not say: it does (curve's rule)
         try:
