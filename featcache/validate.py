@@ -560,7 +560,8 @@ def check_writable_dir(path: str | Path, flag: str = "--out") -> Path:
 
         if is_no_space(exc):  # the full-disk line, not "cannot write in DIR (No space left on device); choose a
             # writable --out" (a review's full-disk pass); its one home, which also tells a file size limit
-            raise no_space(directory, advice=f"choose {flag} elsewhere", exc=exc) from None
+            # the probe file's path: no_space names the disk of its parent, the folder itself (a mount point too)
+            raise no_space(directory / ".write-test", advice=f"choose {flag} elsewhere", exc=exc) from None
         raise FeatcacheError(f"cannot write in {directory} ({exc.strerror}); choose a writable {flag}") from None
     return directory
 

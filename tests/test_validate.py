@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -304,3 +305,22 @@ def test_parse_params_refuses_a_number_that_underflows_to_zero_as_typed():
     with pytest.raises(FeatcacheError, match=r"^--param keras\.dropout=2E-999 is too small"):
         v.parse_params(["dropout=2E-999"], head="keras")
     assert v.parse_params(["a=0", "b=0.0", "c=0e5", "d=-0.0e-3", "e=1e-300"]) == {"a": 0, "b": 0.0, "c": 0, "d": 0, "e": 1e-300}
+
+
+def test_a_full_disk_at_an_output_folder_that_is_a_mount_point_names_that_disk(tmp_path, monkeypatch):
+    """check_writable_dir's full-disk line named the disk of the folder's parent: '/dev/shm' was 'no space left on
+    /dev writing /dev/shm' (a review)."""
+    import errno
+    import tempfile
+
+    target = tmp_path / "disk"
+    target.mkdir()
+    real = v.os.path.ismount
+    monkeypatch.setattr(v.os.path, "ismount", lambda d: Path(d) == target or real(d))
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "mkstemp", full)
+    with pytest.raises(FeatcacheError, match=rf"^no space left on {re.escape(str(target))} writing "):
+        v.check_writable_dir(target)
