@@ -461,9 +461,10 @@ def _param_value(text: str) -> Any:
 
 
 def _nonzero_digit(text: str) -> bool:
-    """Whether a number's mantissa, as typed, has a digit other than 0 (``1e-400`` does; ``0.0e5`` does not)."""
+    """Whether a number's mantissa, as typed, has a digit other than 0 (``1e-400`` and ``0.000...0001`` with 400
+    zeros do, both read as 0; ``0.0e5`` does not)."""
     text = text.strip().lower()
-    if not text.isascii() or "e" not in text:  # a number without an exponent cannot underflow
+    if not text.isascii():
         return False
     mantissa = text.split("e", 1)[0]
     return any(c in "123456789" for c in mantissa)

@@ -304,6 +304,8 @@ def test_parse_params_refuses_a_number_that_underflows_to_zero_as_typed():
         v.parse_params(["learning_rate=1e-400"])
     with pytest.raises(FeatcacheError, match=r"^--param keras\.dropout=2E-999 is too small"):
         v.parse_params(["dropout=2E-999"], head="keras")
+    with pytest.raises(FeatcacheError, match=r"is too small for a float"):  # no exponent, 400 zeros (a review)
+        v.parse_params(["dropout=0." + "0" * 400 + "1"])
     assert v.parse_params(["a=0", "b=0.0", "c=0e5", "d=-0.0e-3", "e=1e-300"]) == {"a": 0, "b": 0.0, "c": 0, "d": 0, "e": 1e-300}
 
 

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable, Iterator
 from featcache.errors import FeatcacheError, exception_chain, is_no_space, no_space  # noqa: F401 (their home, re-exported)
 from featcache.paths import (BEFORE, NEW, STALE_SECONDS, done_mark, is_own, kept_mark, parse_writer, restore_killed,
                              writer_running, writer_tag)
-from featcache.validate import RECORD_DIGEST, REPORT_DIGESTS, mount_point, record_seal
+from featcache.validate import RECORD_DIGEST, REPORT_DIGESTS, record_seal
 
 
 def _umask() -> int:
@@ -139,6 +139,8 @@ def atomic_path(path: str | Path, advice: str | None = None, recheck: Callable[[
             raise
         if recheck is None:
             publish(tmp, path, advice=advice)
+            if published is not None:  # no lock to run it under: run all the same (a review: it was dropped)
+                published()
         else:
             from featcache.store.layout import output_lock_path
             from featcache.store.lock import exclusive_lock
