@@ -535,8 +535,8 @@ def test_finetune_of_a_views_head_says_it_runs_on_the_original_images_and_what_t
     res = featcache.finetune(trained.path, weights="random", epochs=1, patience=1, out=tmp_path / "ft.keras", verbose=True)
     out = capsys.readouterr().out
     assert ("the head was fitted on 2 cached views of each image (orig, flip) and scored "
-            f"{meta['test_accuracy']:.4f} with 2 views averaged; fine-tuning trains and scores on the original images "
-            "alone") in out
+            f"{meta['test_accuracy']:.4f} with 2 views averaged (orig, flip); fine-tuning trains and scores on the "
+            "original images alone") in out
     assert res.head_test_views == ["orig", "flip"] and res.head_views_test_accuracy == meta["test_accuracy"]
     assert f"the head with its 2 views averaged scored {meta['test_accuracy']:.4f}: the fine-tuned model is" in out
     d = res.to_dict()
@@ -557,3 +557,16 @@ def test_finetune_json_keeps_its_bars_on_stderr_and_stdout_is_the_json(tmp_path,
     out, err = capsys.readouterr()
     assert json.loads(out)["settings"]["unfreeze"] == 20
     assert "epoch 1/1" in err and "frozen head, " in err and "fine-tuned, " in err
+
+
+def test_finetune_views_words_name_what_the_head_did_with_views():
+    """A head fitted on the original view and scored with views averaged was said 'fitted on 1 cached views of each
+    image (orig)' (a review): each part is said only when the head did it."""
+    from featcache.deploy.finetune import FinetuneResult, _views_words
+
+    scored = FinetuneResult(Path("m.keras"), {}, [], 0.5, head_test_views=["orig", "flip"], head_views_test_accuracy=0.81)
+    assert _views_words(scored, {"train_views": ["orig"], "test_views": ["orig", "flip"]}).startswith(
+        "the head scored 0.8100 with 2 views averaged (orig, flip); fine-tuning")
+    fitted = FinetuneResult(Path("m.keras"), {}, [], 0.5, head_test_views=["orig"])
+    assert _views_words(fitted, {"train_views": ["orig", "flip"], "test_views": ["orig"]}).startswith(
+        "the head was fitted on 2 cached views of each image (orig, flip); fine-tuning")

@@ -556,9 +556,12 @@ def _head_views(meta: dict[str, Any]) -> tuple[list[str] | None, float | None]:
 def _views_words(r: FinetuneResult, meta: dict[str, Any]) -> str:
     """What fine-tuning does with a head trained on cached views: the original images only, said before training."""
     train = meta.get("train_views") or ["orig"]
-    scored = (f" and scored {r.head_views_test_accuracy:.4f} with {len(r.head_test_views)} views averaged"
-              if r.head_views_test_accuracy is not None else "")
-    return (f"the head was fitted on {len(train)} cached views of each image ({', '.join(train)}){scored}; fine-tuning "
+    scored = (f"scored {r.head_views_test_accuracy:.4f} with {len(r.head_test_views)} views averaged ("
+              f"{', '.join(r.head_test_views)})" if r.head_views_test_accuracy is not None else "")
+    # a head fitted on the original view alone and scored with views averaged was "fitted on 1 cached views" (a review)
+    fitted = f"was fitted on {len(train)} cached views of each image ({', '.join(train)})" if train != ["orig"] else ""
+    words = " and ".join(w for w in (fitted, scored) if w)
+    return (f"the head {words}; fine-tuning "
             "trains and scores on the original images alone, and its model makes one pass per image: the frozen head "
             "is compared on the original view")
 
