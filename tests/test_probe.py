@@ -741,12 +741,18 @@ def test_verify_checks_a_reports_record_and_the_files_it_vouches_for(multi_cache
     assert main(["info", str(record)]) == 2
     assert f"{record} is a report's record (JSON: open it as it is); 'featcache verify {record}'" in capsys.readouterr().err
     csv_path = tmp_path / "run" / "probe.csv"
+    as_written = csv_path.read_bytes()
     csv_path.write_text(csv_path.read_text().replace("logreg", "logreg ", 1))
     assert main(["verify", str(record)]) == 2
     assert capsys.readouterr().err.strip() == (f"featcache verify: error: {csv_path} was changed since featcache wrote it "
                                                "(its SHA-256 is not the one probe.json records); run the command that "
                                                "wrote the report again")
     doc = json.loads(record.read_text())
+    csv_path.write_bytes(as_written)
+    unsealed = {k: v for k, v in doc.items() if k != "record_sha256"}  # a record from before seals (a review)
+    record.write_text(json.dumps(unsealed))
+    assert main(["verify", str(record)]) == 0
+    assert capsys.readouterr().out.strip().endswith("(the record has no digest of its own: written before 2026-12-03)")
     record.write_text(json.dumps({**doc, "note": "mine"}))
     assert main(["verify", str(record)]) == 2
     assert "probe.json was changed since featcache wrote it (its own digest does not match)" in capsys.readouterr().err

@@ -97,10 +97,11 @@ class ReportVerifyResult:
     path: Path
     files: tuple[str, ...]  # the report's files checked against the record, by name
     seconds: float
+    sealed: bool = True  # the record has its own digest (records written before 2026-12-03 have none)
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": str(self.path), "ok": True, "kind": "report", "files": list(self.files),
-                "seconds": round(self.seconds, 3)}
+                "record_digest": self.sealed, "seconds": round(self.seconds, 3)}
 
 
 def report_record(path: Path) -> dict[str, Any] | None:
@@ -126,7 +127,8 @@ def verify_report(path: Path, doc: dict[str, Any]) -> ReportVerifyResult:
     from featcache.validate import RECORD_DIGEST, REPORT_DIGESTS, file_sha256, record_seal
 
     t0 = time.perf_counter()
-    if doc.get(RECORD_DIGEST) != record_seal(doc):
+    sealed = RECORD_DIGEST in doc  # a record from before seals (2026-12-03) has none: its files are still checked
+    if sealed and doc[RECORD_DIGEST] != record_seal(doc):
         raise FeatcacheError(f"{path} was changed since featcache wrote it (its own digest does not match); run the "
                              "command that wrote the report again")
     names = []
@@ -144,7 +146,7 @@ def verify_report(path: Path, doc: dict[str, Any]) -> ReportVerifyResult:
 
         load_curve(path.parent / "curve.csv")
         names.append("curve.csv")
-    return ReportVerifyResult(path, tuple(names), time.perf_counter() - t0)
+    return ReportVerifyResult(path, tuple(names), time.perf_counter() - t0, sealed)
 
 
 def verify(path: str | Path) -> VerifyResult | FileVerifyResult | ReportVerifyResult:
