@@ -2615,3 +2615,18 @@ def test_predict_csv_keeps_aside_only_a_csv_and_never_writes_over_a_model(tmp_pa
     with pytest.raises(FeatcacheError, match="--csv - would be a file named '-'"):
         predict(fake_model, [photo], csv="-")
     assert not (Path.cwd() / "-").exists()
+
+
+def test_predict_json_says_what_csv_found_and_kept(tmp_path, fake_model, capsys):
+    """--json carried none of what stderr says of --csv: the file kept aside, what was there (a review)."""
+    photo = write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
+    out = tmp_path / "p.csv"
+    argv = ["predict", str(fake_model), str(photo), "--csv", str(out), "--json"]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["csv"] == {"path": str(out), "found": "absent", "kept": None,
+                                                          "replaced_meanwhile": False}
+    (tmp_path / ".p.csv.featcache").unlink()  # as an older featcache left it
+    assert main(argv) == 0
+    said = json.loads(capsys.readouterr().out)["csv"]
+    (kept,) = tmp_path.glob("p.before-*.csv")
+    assert said["found"] == "no record" and said["kept"] == str(kept)

@@ -304,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         # The command is done and has said so: a Ctrl-C in Python's teardown after it (joining worker threads,
         # atexit callbacks) ended a finished extract with exit 130 and no line, or a KeyboardInterrupt traceback,
         # though its cache was whole (an adversarial tester: a script reads that as a failure). The teardown
-        # ignores it; SIGTERM still ends it.
+        # ignores it; SIGTERM (kill PID) still ends one that hangs (a Ray shutdown, a thread join), Ctrl-\ too.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     return rc
 

@@ -56,8 +56,13 @@ class Predictions(list):
 
     def to_dict(self) -> dict:
         """What ``predict --json`` prints: one object, like every other command's, with what stderr says too."""
-        return {"predictions": [p.to_dict() for p in self], "skipped": [list(s) for s in self.skipped],
-                "left_out": self.left_out, "runtime": self.runtime, "runtime_note": self.runtime_note, "top_k": self.top_k}
+        out = {"predictions": [p.to_dict() for p in self], "skipped": [list(s) for s in self.skipped],
+               "left_out": self.left_out, "runtime": self.runtime, "runtime_note": self.runtime_note, "top_k": self.top_k}
+        w = self.csv_written
+        if w is not None:  # what stderr says of --csv, in --json too (a review: the kept-aside file was said nowhere)
+            out["csv"] = {"path": str(w.path), "found": w.found, "kept": str(w.kept) if w.kept else None,
+                          "replaced_meanwhile": self.csv_meanwhile}
+        return out
 
 
 class FileRead(NamedTuple):
