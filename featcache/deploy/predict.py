@@ -574,7 +574,7 @@ def write_csv(path: str | Path, preds: Sequence[Prediction], inputs: Sequence[Pa
 
     The CSV's SHA-256 is recorded beside it (``csv_record_path``), first together with the old CSV's (while the
     old one is still there), then alone once the new one is in place, still under the lock: a rerun replaces the
-    CSV only while it is as featcache wrote it. A file there with no record is kept aside (``keep_aside``)."""
+    CSV only while it is as featcache wrote it. A predictions CSV there with no record is kept aside (``keep_aside``)."""
     import csv
     import hashlib
     import io
