@@ -238,8 +238,9 @@ def other_job(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str | No
     to replace it (``new``: its ``dataset``, ``class_names``, photo ``source``, ``head`` and, for a model,
     ``finetune``); None for a rerun of the same job, or where ``old`` is no featcache file. An export of a Fashion-MNIST head replaced a
     fine-tuned ants/bees model, and train an svm head replaced another data set's logreg head, without a word (a
-    new-user tester). A rerun on another cache of the same data set (more photos, other limits, another layer or
-    size: the lesson's reruns) is the same job (a review: the cache's fingerprint refused them)."""
+    new-user tester). A rerun on another cache of the same data set (more photos, other limits, another size: the
+    lesson's reruns) is the same job (a review: the cache's fingerprint refused them); what its fit was asked for
+    (parameters, seed, views, layer) is then ``other_fit``'s to compare."""
     if not isinstance(old, Mapping):
         return None
     kind = f"{old.get('head')} head" if "finetune" not in new else "fine-tuned model" if old.get("finetune") else "model"
