@@ -358,12 +358,12 @@ def test_seed_on_an_already_split_folder_is_refused(tmp_path, capsys):
 
 
 def tiny_cache(path, n_train: int = 40, n_test: int = 20, d: int = 4, layer: str = "out", fingerprint: str = "e" * 64,
-               dataset: str = "tiny", source: dict | None = None):
+               dataset: str = "tiny", source: dict | None = None, weights: str = "random"):
     """A complete 2-class cache of separable features written directly (no network)."""
     from featcache.store import CacheWriter, SplitSpec
 
     attrs = {"fingerprint": fingerprint, "class_names": ["ants", "bees"], "layers": [layer], "default_layer": layer,
-             "backbone": "mobilenet_v2", "weights": "random", "image_size": 32, "preprocessing": "x", "dataset": dataset, **({"source": source} if source else {})}
+             "backbone": "mobilenet_v2", "weights": weights, "image_size": 32, "preprocessing": "x", "dataset": dataset, **({"source": source} if source else {})}
     rng = np.random.default_rng(0)
     data = {s: (np.arange(n) % 2) for s, n in (("train", n_train), ("test", n_test))}
     w = CacheWriter(path, attrs, [SplitSpec(s, y, np.arange(len(y))) for s, y in data.items()], {layer: d}, "float32")
@@ -2175,6 +2175,16 @@ def test_train_out_replaces_a_head_of_its_job_only_by_the_same_fit(tmp_path, cap
                    f"--out {head} holds a logreg head of another fit (C 0.03 there, 0.001 here)")
     assert main(["train", a2, "--head", "logreg", "--out", str(head)]) == 0
     assert capsys.readouterr().out.strip().endswith(f"; replaced the head trained on another cache there -> {head}")
+    # and across caches the size and seed asked for, and the network, are compared too (a tester: replaced)
+    sized = tmp_path / "sized.npz"
+    assert main(["train", a, "--head", "logreg", "--train-size", "20", "--out", str(sized)]) == 0
+    one_line_error(capsys, ["train", a2, "--head", "logreg", "--train-size", "10", "--out", str(sized)],
+                   f"--out {sized} holds a logreg head of another fit (train size 20 there, 10 here)")
+    one_line_error(capsys, ["train", a2, "--head", "logreg", "--train-size", "20", "--seed", "2", "--out", str(sized)],
+                   f"--out {sized} holds a logreg head of another fit (seed 0 there, 2 here)")
+    imagenet = str(tiny_cache(tmp_path / "i.h5", fingerprint="b" * 64, weights="imagenet:" + "c" * 64))
+    one_line_error(capsys, ["train", imagenet, "--head", "logreg", "--train-size", "20", "--out", str(sized)],
+                   f"--out {sized} holds a logreg head of another fit (weights random there, imagenet:ccc")
     assert read_head_meta(head)["cache_fingerprint"] == "a" * 64
     assert main(argv + ["--C", "0.001", "--force"]) == 0 and read_head_meta(head)["params"]["C"] == 0.001
     assert main(argv + ["--C", "0.001"]) == 0  # the same fit as the forced one

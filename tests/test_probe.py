@@ -751,8 +751,14 @@ def test_verify_checks_a_reports_record_and_the_files_it_vouches_for(multi_cache
     csv_path.write_bytes(as_written)
     unsealed = {k: v for k, v in doc.items() if k != "record_sha256"}  # a record from before seals (a review)
     record.write_text(json.dumps(unsealed))
-    assert main(["verify", str(record)]) == 0
-    assert capsys.readouterr().out.strip().endswith("(the record has no digest of its own: written before 2026-12-03)")
+    assert main(["verify", str(record)]) == 2  # refused as a rerun refuses it: edited numbers passed so (a tester)
+    assert "has no digest of its own: it was changed since featcache wrote it" in capsys.readouterr().err
+    from featcache.validate import record_seal
+
+    outside = {**doc, "written_sha256": {"/etc/passwd": "0" * 64}}
+    record.write_text(json.dumps({**outside, "record_sha256": record_seal(outside)}))
+    assert main(["verify", str(record)]) == 2
+    assert "lists '/etc/passwd', which is no file of a report beside it" in capsys.readouterr().err
     record.write_text(json.dumps({**doc, "note": "mine"}))
     assert main(["verify", str(record)]) == 2
     assert "probe.json was changed since featcache wrote it (its own digest does not match)" in capsys.readouterr().err

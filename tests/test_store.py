@@ -1579,6 +1579,20 @@ def test_a_rewrite_in_place_with_size_and_mtime_restored_is_refused_by_the_open_
         cache.features("train")
     with pytest.raises(FeatcacheError, match="features differ from those it was sealed with"):
         open_cache(path).features("train")  # as a new Cache says it
+    # a layer this Cache had not read whole: after the ctime change its first read, a slice too, hashes it whole,
+    # and a rewritten one is refused on every read after (a tester: slices were served, before and after a whole read
+    # had called the layer damaged)
+    cache = open_cache(make_cache(tmp_path / "s.h5"))
+    cache.features("train", rows=slice(0, 5))
+    before = os.stat(cache.path)
+    with h5py.File(cache.path, "r+") as f:
+        f["train/features/out"][...] = 1.0
+    os.utime(cache.path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    for read in (lambda: cache.features("train", rows=slice(0, 5)), lambda: cache.features("train", rows=np.array([3, 1])),
+                 lambda: cache.features("train"), lambda: cache.features("train", rows=slice(0, 5))):
+        with pytest.raises(FeatcacheError, match="features differ from those it was sealed with"):
+            read()
+    np.testing.assert_array_equal(cache.features("test", rows=np.array([2, 0])), open_cache(make_cache(tmp_path / "s2.h5")).features("test", rows=np.array([2, 0])))
     cache = open_cache(make_cache(tmp_path / "d.h5"))
     cache.features("train")
     before = os.stat(cache.path)

@@ -256,7 +256,9 @@ def check_out(path: Path, head: str, force: bool, cache: Cache, fit: Mapping[str
     check_out_file(path, head_suffix(head), f"the {head} head", suffixes_line())  # keras is the default: how to get a .npz one
     check_head_out(path, force, job={"dataset": cache.meta.get("dataset"), "class_names": cache.class_names,
                                      "source": cache.meta.get("source"), "head": head,
-                                     **({"cache_fingerprint": cache.fingerprint, **fit} if fit else {})}, default=default)
+                                     **({"cache_fingerprint": cache.fingerprint, "backbone": cache.meta.get("backbone"),
+                                         "weights": cache.meta.get("weights"), **fit} if fit else {})},
+                   default=default)
 
 
 def check_training_labels(y: np.ndarray, class_names: list[str], est: Any, subset: bool = True) -> None:

@@ -73,10 +73,8 @@ def _verify_one(path: str, as_json: bool, collect: bool = False) -> Any:
         print(one_line(_file_line(result)))
         return result if collect else 0
     if isinstance(checked, ReportVerifyResult):
-        own = "its own digest and " if result["record_digest"] else ""
-        print(one_line(f"ok: {result['path']} is intact (a report's record): {own}{len(result['files'])} file(s) it "
-                       f"vouches for match ({', '.join(result['files']) or 'none'})"
-                       + ("" if own else " (the record has no digest of its own: written before 2026-12-03)")))
+        print(one_line(f"ok: {result['path']} is intact (a report's record): its own digest and "
+                       f"{len(result['files'])} file(s) it vouches for match ({', '.join(result['files']) or 'none'})"))
         return result if collect else 0
     print(one_line(f"ok: {result['path']} is intact (format {result['format_version']}): {len(result['datasets'])} datasets, "
           f"{result['chunks']} chunks, {result['bytes_read'] / 2**20:.1f} MB read and checked, content digest matches"

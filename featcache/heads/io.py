@@ -308,11 +308,18 @@ def other_fit(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     now = {**defaults, **_recorded(new["params"])}
     same_cache = _same_cache(old, new)
     diff = []
+    for key in ("backbone", "weights"):  # another network is another result: a random-weights cache's head replaced
+        if old.get(key) is not None and new.get(key) is not None and old[key] != new[key]:  # an imagenet one (a tester)
+            from featcache.errors import clipped
+
+            diff.append(f"{key} {clipped(str(old[key]))} there, {clipped(str(new[key]))} here")
     if _recorded(old.get("layer")) != _recorded(new.get("layer")):
         diff.append(f"layer {old.get('layer')} there, {new.get('layer')} here")
     # Another cache of the data set (a re-extraction) is the same job: its rows may differ, what the fit was asked
     # for may not (a review: --C 0.1 on another cache replaced a --C 0.03 head without --force)
-    rows = [_rows(old, new), _rows(new, new)] if same_cache else [None, None]
+    # Across caches the sizes asked for are compared as recorded (a tester: --train-size 100 over 50, and the
+    # subset's seed, were replaced); on one cache a size of every image is no --train-size (``_rows``)
+    rows = [_rows(old, new), _rows(new, new)] if same_cache else [old.get("train_size"), new.get("train_size")]
     if rows[0] != rows[1]:
         diff.append("train size " + " there, ".join("all" if n is None else str(n) for n in rows) + " here")
     seeds = [m.get("seed", (m.get("params") or {}).get("seed")) for m in (old, new)]

@@ -7,6 +7,7 @@ alone ("not a readable HDF5 file" of a head the CLI verified) and the API had no
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 import zipfile
@@ -97,11 +98,10 @@ class ReportVerifyResult:
     path: Path
     files: tuple[str, ...]  # the report's files checked against the record, by name
     seconds: float
-    sealed: bool = True  # the record has its own digest (records written before 2026-12-03 have none)
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": str(self.path), "ok": True, "kind": "report", "files": list(self.files),
-                "record_digest": self.sealed, "seconds": round(self.seconds, 3)}
+                "seconds": round(self.seconds, 3)}
 
 
 def report_record(path: Path) -> dict[str, Any] | None:
@@ -127,13 +127,24 @@ def verify_report(path: Path, doc: dict[str, Any]) -> ReportVerifyResult:
     from featcache.validate import RECORD_DIGEST, REPORT_DIGESTS, file_sha256, record_seal
 
     t0 = time.perf_counter()
-    sealed = RECORD_DIGEST in doc  # a record from before seals (2026-12-03) has none: its files are still checked
-    if sealed and doc[RECORD_DIGEST] != record_seal(doc):
+    # A record listing its files' digests but not its own is refused, as a rerun over it refuses it
+    # (validate.recorded_digests): taken as "written before seals", one with its numbers edited and its digest
+    # deleted passed (a tester). Records were sealed a few hours after they first listed digests (2026-12-03).
+    if RECORD_DIGEST not in doc:
+        raise FeatcacheError(f"{path} has no digest of its own: it was changed since featcache wrote it (or written on "
+                             "2026-12-03 before records were sealed); run the command that wrote the report again")
+    if doc[RECORD_DIGEST] != record_seal(doc):
         raise FeatcacheError(f"{path} was changed since featcache wrote it (its own digest does not match); run the "
                              "command that wrote the report again")
     names = []
     for name, digest in doc[REPORT_DIGESTS].items():
         f = path.parent / str(name)
+        if Path(str(name)).name != str(name) or str(name) in ("", ".", ".."):  # only files beside it (a tester: /etc/passwd)
+            raise FeatcacheError(f"{path} lists {name!r}, which is no file of a report beside it; run the command that "
+                                 "wrote the report again")
+        if os.path.lexists(f) and not f.is_file():
+            raise FeatcacheError(f"{f}, a file of the report {path.name} records, is not a regular file now; run the "
+                                 "command that wrote the report again")
         if not f.is_file():
             raise FeatcacheError(f"{f}, a file of the report {path.name} records, is gone; run the command that wrote "
                                  "the report again")
@@ -146,7 +157,7 @@ def verify_report(path: Path, doc: dict[str, Any]) -> ReportVerifyResult:
 
         load_curve(path.parent / "curve.csv")
         names.append("curve.csv")
-    return ReportVerifyResult(path, tuple(names), time.perf_counter() - t0, sealed)
+    return ReportVerifyResult(path, tuple(names), time.perf_counter() - t0)
 
 
 def verify(path: str | Path) -> VerifyResult | FileVerifyResult | ReportVerifyResult:

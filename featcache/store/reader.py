@@ -244,6 +244,12 @@ class Cache:
         # since is refused there instead.
         self._chunks_found: set[str] = set()
         self._digest_matched: set[str] = set()
+        # After a change of the file's ctime alone (``_recheck``): every layer is hashed whole at its first read,
+        # a slice too, and one found rewritten is refused on every read after (a tester: slices of a layer not yet
+        # read whole were served after a rewrite in place with its mtime put back, and again after a whole read
+        # had called it damaged).
+        self._hash_every_read = False
+        self._damaged: dict[str, str] = {}
         with _hdf5_damage(self.path, "its structure"), _open(self.path) as f:
             self._stamp = _file_stamp(f, self.path)
             self.split_names = split_names(f)
@@ -485,9 +491,12 @@ class Cache:
             except OSError as exc:
                 raise damaged(self.path, _read_problem(exc, name)) from None
             if hasher.hexdigest() != digests.get(name):
-                raise damaged(self.path, f"its features differ from those it was sealed with: {name} was rewritten "
-                                         "since extraction; 'featcache verify' checks the whole file")
+                why = (f"its features differ from those it was sealed with: {name} was rewritten since extraction; "
+                       "'featcache verify' checks the whole file")
+                self._damaged[name] = why
+                raise damaged(self.path, why)
         self._chunks_found.clear()
+        self._hash_every_read = True
         self._stamp = stamp
 
     def _read(self, name: str, how):
@@ -569,19 +578,23 @@ class Cache:
         checked by Fletcher-32 alone. Caches sealed before have no per-dataset
         digests and read as before.
         """
+        if name in self._damaged:
+            raise damaged(self.path, self._damaged[name])
         digests = self.meta.get(DATASET_DIGESTS)
         if digests is None or name in self._digest_matched:
             return _select(ds, rows)
-        got = _hashed_read(ds, rows, dataset_hasher(name, ds))
+        got = _hashed_read(ds, None if self._hash_every_read else rows, dataset_hasher(name, ds))
         if got is None:  # a small part of the dataset: not worth reading the rest
             return _select(ds, rows)
         values, digest = got
         if digest != digests.get(name):
             _check_finite(self.path, ds, name)  # NaN put there by hand is said as such, as verify and older caches say it
-            raise damaged(self.path, f"its features differ from those it was sealed with: {name} was rewritten or moved "
-                                     "since extraction; 'featcache verify' checks the whole file")
+            why = (f"its features differ from those it was sealed with: {name} was rewritten or moved since "
+                   "extraction; 'featcache verify' checks the whole file")
+            self._damaged[name] = why
+            raise damaged(self.path, why)
         self._digest_matched.add(name)
-        return values
+        return values[rows] if self._hash_every_read and rows is not None else values
 
     def labels(self, split: str) -> np.ndarray:
         self._check(split)
