@@ -470,16 +470,17 @@ class Cache:
         """Only the status-change time moved: a chmod, chown, hard link or ``touch -a`` (a backup's ``cp -al``, a
         ``chmod -R g+r data/``), or a rewrite in place with its size and mtime put back. Refusing every read after
         it stopped a running curve for a harmless chmod (a review), so what opening checked is checked again (the
-        attributes, the structure, the content digest), and each feature layer's sealed digest at its next whole
-        read, as at the first. A rewrite in place within one read itself is not told apart from a chmod."""
+        attributes, the sizes, the content digest), the layers already vouched for are hashed again at once, and
+        every other layer is hashed whole at its first read after (``_hash_every_read``), a slice too. A rewrite in
+        place within one read itself is not told apart from a chmod."""
         if read_attrs(self.path, peek=True) != self.meta or self._check_structure(f) != self.sizes:
             raise FeatcacheError(f"{self.path} changed since it was opened (its attributes or sizes were rewritten); "
                                  "run the command again (in Python, open the cache again) to read the file now there")
         self._check_digest(f)
         # The layers this Cache vouched for by their digest, hashed again now, before any row of them is served: left
         # to their next whole read, a slice of a rewritten layer was served in the meantime, and again after that
-        # read had found it damaged (a review). A layer not yet vouched for is as at open (checksums, then its digest
-        # at its first whole read). The stamp moves only once all is as sealed, so a failure is said on every read.
+        # read had found it damaged (a review). The stamp moves only once all is as sealed, so a failure is said on
+        # every read.
         digests = self.meta.get(DATASET_DIGESTS) or {}
         for name in sorted(self._digest_matched):
             ds = f[name]
@@ -491,13 +492,17 @@ class Cache:
             except OSError as exc:
                 raise damaged(self.path, _read_problem(exc, name)) from None
             if hasher.hexdigest() != digests.get(name):
-                why = (f"its features differ from those it was sealed with: {name} was rewritten since extraction; "
-                       "'featcache verify' checks the whole file")
-                self._damaged[name] = why
-                raise damaged(self.path, why)
+                raise self._rewritten(name)
         self._chunks_found.clear()
         self._hash_every_read = True
         self._stamp = stamp
+
+    def _rewritten(self, name: str) -> FeatcacheError:
+        """The line for a feature layer whose digest no longer matches the sealed one, remembered: every later read
+        of it, a slice too, is refused the same way (``_read_checked``)."""
+        self._damaged[name] = (f"its features differ from those it was sealed with: {name} was rewritten or moved since "
+                               "extraction; 'featcache verify' checks the whole file")
+        return damaged(self.path, self._damaged[name])
 
     def _read(self, name: str, how):
         """``how(h5file)``, with a failed checksum or read as the one 'damaged' line."""
@@ -589,10 +594,7 @@ class Cache:
         values, digest = got
         if digest != digests.get(name):
             _check_finite(self.path, ds, name)  # NaN put there by hand is said as such, as verify and older caches say it
-            why = (f"its features differ from those it was sealed with: {name} was rewritten or moved since "
-                   "extraction; 'featcache verify' checks the whole file")
-            self._damaged[name] = why
-            raise damaged(self.path, why)
+            raise self._rewritten(name)
         self._digest_matched.add(name)
         return values[rows] if self._hash_every_read and rows is not None else values
 
