@@ -541,8 +541,6 @@ def check_digest(path: Path, altered: Callable[[Path, str], FeatcacheError]) -> 
     return True, meta
 
 
-
-
 def _altered(path: Path, why: str) -> FeatcacheError:
     return FeatcacheError(f"{path} is damaged or was changed after 'featcache train' saved it ({why}); retrain the head "
                           "with 'featcache train'")

@@ -574,8 +574,6 @@ def _rel(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix()
 
 
-
-
 def _read(path: Path) -> bytes:
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:

@@ -118,7 +118,6 @@ def _looks_like_hdf5(path: Path) -> bool:
     return starts_with(path, b"\x89HDF\r\n\x1a\n")
 
 
-
 def _check_meta(path: Path, meta: dict[str, Any]) -> None:
     """The attributes every reader relies on, with their types: a damaged one is one line, not a traceback later."""
     def need(ok: bool, what: str) -> None:

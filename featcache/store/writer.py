@@ -613,7 +613,6 @@ def _seal(f: h5py.File) -> None:
     f.attrs["content_digest"] = content_digest(f)
 
 
-
 def _refuse_if_busy(path: Path, exc: BaseException) -> None:
     """A partial another process holds open is not damaged: say so rather than delete it.
 
