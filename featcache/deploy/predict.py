@@ -371,8 +371,8 @@ def _refuse_stream(path: Path) -> None:
 
 
 # What ``check_csv`` found at ``--csv``: nothing; a CSV as featcache wrote it (its record matches); an empty file;
-# a file with no record (an older featcache's CSV, or not featcache's: kept aside under a name of its own, never
-# replaced); anything else, which only --force replaces.
+# a predictions CSV with no record (an older featcache's: kept aside under a name of its own, never replaced);
+# anything else, which only --force replaces.
 CSV_ABSENT, CSV_OURS, CSV_EMPTY, CSV_NO_RECORD, CSV_FORCED = "absent", "ours", "empty", "no record", "forced"
 
 
