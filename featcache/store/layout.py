@@ -412,15 +412,17 @@ def dataset_digests(f: h5py.File) -> dict[str, str]:
     Fletcher-32 catches damage to a chunk, but a chunk rewritten through HDF5 gets a new sum: an adversarial
     tester copied train's features over test's, and verify called the cache intact (train then scored 0.10).
     """
-    parts = {}
-    for name in feature_datasets(f):
-        ds = f[name]
-        h = dataset_hasher(name, ds)
-        step = (ds.chunks[0] if ds.chunks else CHUNK_ROWS) * 16
-        for start in range(0, ds.shape[0], step):
-            h.update(np.ascontiguousarray(ds[start : start + step]))
-        parts[name] = h.hexdigest()
-    return parts
+    return {name: dataset_digest(f[name], name) for name in feature_datasets(f)}
+
+
+def dataset_digest(ds: h5py.Dataset, name: str) -> str:
+    """One feature dataset's SHA-256 (``dataset_hasher``), read a block of 16 chunks at a time: the one loop of a
+    seal and of an open Cache's re-check after a ctime change (``Cache._recheck`` had a copy of it)."""
+    h = dataset_hasher(name, ds)
+    step = (ds.chunks[0] if ds.chunks else CHUNK_ROWS) * 16
+    for start in range(0, ds.shape[0], step):
+        h.update(np.ascontiguousarray(ds[start : start + step]))
+    return h.hexdigest()
 
 
 def features_digest(f: h5py.File) -> str:

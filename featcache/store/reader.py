@@ -37,6 +37,7 @@ from featcache.store.layout import (
     check_chunks_stored,
     combine_digests,
     content_digest,
+    dataset_digest,
     dataset_hasher,
     damaged,
     decode_attrs,
@@ -482,15 +483,11 @@ class Cache:
         # every read.
         digests = self.meta.get(DATASET_DIGESTS) or {}
         for name in sorted(self._digest_matched):
-            ds = f[name]
-            hasher = dataset_hasher(name, ds)
-            step = (ds.chunks[0] if ds.chunks else CHUNK_ROWS) * HASH_BLOCK_CHUNKS
             try:
-                for start in range(0, ds.shape[0], step):
-                    hasher.update(ds[start : start + step])
+                digest = dataset_digest(f[name], name)
             except OSError as exc:
                 raise damaged(self.path, _read_problem(exc, name)) from None
-            if hasher.hexdigest() != digests.get(name):
+            if digest != digests.get(name):
                 raise self._rewritten(name)
         self._chunks_found.clear()
         self._hash_every_read = True
