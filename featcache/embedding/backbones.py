@@ -31,7 +31,12 @@ class Backbone:
     preprocess_module: str  # keras.applications.<module>.preprocess_input
     width: int  # channels of the final feature map (pooled feature width)
     default_size: int  # input size its ImageNet weights were trained at
-    final_layer: str  # name of the last layer of the headless base
+    # The name caches, heads and --layers give the headless base's output: its last layer's name where Keras
+    # names it for good (MobileNetV2's out_relu), else one of the registry's own. MobileNetV3's last layer is an
+    # Activation Keras names by a counter, activation_17 in one build and activation_35 in the next, so it could
+    # not be found by name (docs/architecture.md's table said so): the output is taken as the base's output
+    # (``mapper.feature_maps``), whatever its layer is called.
+    final_layer: str
     min_size: int = 32
     # Names of the intermediate activations `--layers blocks` pools; the final
     # output is always added.
@@ -175,12 +180,27 @@ _EFFICIENTNET_B0_BLOCKS = tuple(
     for b in ("1a", "2a", "2b", "3a", "3b", "4a", "4b", "4c", "5a", "5b", "5c", "6a", "6b", "6c", "6d", "7a")
 )
 
+# MobileNetV3's blocks by the same rule (its residual sums are ``expanded_conv_N_add``), block 0 named without N.
+# Its activations (relu, hard_swish) are layers Keras names by a counter (``re_lu_3``, ``activation_17``), so no
+# block is tapped at its expansion as MobileNetV2's are, and its output is named by the registry (``final_layer``).
+_MOBILENET_V3_SMALL_ADDS = {2, 4, 5, 7, 9, 10}
+_MOBILENET_V3_LARGE_ADDS = {0, 2, 4, 5, 7, 8, 9, 11, 13, 14}
+
+
+def _mobilenet_v3_blocks(n: int, adds: set[int]) -> tuple[str, ...]:
+    return tuple(f"expanded_conv{f'_{i}' if i else ''}_{'add' if i in adds else 'project_bn'}" for i in range(n))
+
+
 REGISTRY: dict[str, Backbone] = {
     b.name: b
     for b in (
         Backbone("mobilenet_v2", "MobileNetV2", "mobilenet_v2", 1280, 224, "out_relu", block_layers=_MOBILENET_V2_BLOCKS),
         Backbone("resnet50", "ResNet50", "resnet50", 2048, 224, "conv5_block3_out", block_layers=_RESNET50_BLOCKS),
         Backbone("efficientnet_b0", "EfficientNetB0", "efficientnet", 1280, 224, "top_activation", block_layers=_EFFICIENTNET_B0_BLOCKS),
+        Backbone("mobilenet_v3_small", "MobileNetV3Small", "mobilenet_v3", 576, 224, "out_hard_swish",
+                 block_layers=_mobilenet_v3_blocks(11, _MOBILENET_V3_SMALL_ADDS)),
+        Backbone("mobilenet_v3_large", "MobileNetV3Large", "mobilenet_v3", 960, 224, "out_hard_swish",
+                 block_layers=_mobilenet_v3_blocks(15, _MOBILENET_V3_LARGE_ADDS)),
     )
 }
 
@@ -330,7 +350,8 @@ def network_order(backbone: Backbone, layers: list[str], image_size: int | None 
     known = list(backbone.known_layers)
     if all(name in known for name in layers):
         return sorted(layers, key=known.index)
-    position = {l.name: i for i, l in enumerate(backbone.architecture(image_size or backbone.default_size).layers)}
+    net = backbone.architecture(image_size or backbone.default_size).layers
+    position = {l.name: i for i, l in enumerate(net)} | {backbone.final_layer: len(net)}  # the output: last
     missing = [name for name in layers if name not in position]
     if missing:
         raise FeatcacheError(f"layer(s) {', '.join(missing)} are not in {backbone.name}; the cache does not match its backbone")

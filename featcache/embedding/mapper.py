@@ -50,6 +50,9 @@ def feature_maps(base: KerasModel, layers: list[str], backbone: Backbone | None 
     names = {l.name for l in base.layers}
     outputs = []
     for name in layers:
+        if backbone is not None and name == backbone.final_layer:  # the base's output, by whatever name Keras gave
+            outputs.append(base.output)  # its layer (``Backbone.final_layer``)
+            continue
         if name not in names:
             maps = [l.name for l in base.layers if len(l.output.shape) == 4]
             near = closest(name, [*(backbone.block_names if backbone else ()), *maps])
