@@ -678,7 +678,7 @@ def test_predict_csv_replaces_only_a_csv_still_as_featcache_wrote_it(tmp_path, f
     long = tmp_path / ("p" * 250 + ".csv")
     for _ in range(2):
         assert main(argv[:-1] + [str(long)]) == 0
-    assert predict_mod.csv_record_path(long).name.endswith(".featcache") and predict_mod.csv_record_path(long).exists()
+    assert predict_mod.csv_record_path(long).name.endswith(".featcache-long") and predict_mod.csv_record_path(long).exists()
     capsys.readouterr()
 
 
@@ -730,8 +730,8 @@ def test_predict_csv_refuses_stdout_and_links_to_streams(tmp_path, fake_model, c
     link = tmp_path / "out.csv"
     link.symlink_to("/proc/self/fd/1")
     for argv in (["--csv", str(link)], ["--csv", str(link), "--force"], ["--csv", "/dev/stdout", "--force"]):
-        one_line_error(capsys, ["predict", str(fake_model), str(folder)] + argv, "is a stream (a link through /proc",
-                       "never replaced, even with --force")
+        one_line_error(capsys, ["predict", str(fake_model), str(folder)] + argv, f"--csv {argv[1]} is a stream (it leads "
+                       "through /proc to a file a process has open", "never replaced, even with --force")
     assert link.is_symlink() and os.readlink(link) == "/proc/self/fd/1"
     (tmp_path / "null.csv").symlink_to(os.devnull)
     one_line_error(capsys, ["predict", str(fake_model), str(folder), "--csv", str(tmp_path / "null.csv"), "--force"],
@@ -2633,10 +2633,166 @@ def test_predict_json_says_what_csv_found_and_kept(tmp_path, fake_model, capsys)
     out = tmp_path / "p.csv"
     argv = ["predict", str(fake_model), str(photo), "--csv", str(out), "--json"]
     assert main(argv) == 0
-    assert json.loads(capsys.readouterr().out)["csv"] == {"path": str(out), "found": "absent", "kept": None,
-                                                          "replaced_meanwhile": False}
+    assert json.loads(capsys.readouterr().out)["csv"] == {"path": str(out), "written": str(out), "found": "absent",
+                                                          "kept": None, "replaced_meanwhile": False}
     (tmp_path / ".p.csv.featcache").unlink()  # as an older featcache left it
     assert main(argv) == 0
     said = json.loads(capsys.readouterr().out)["csv"]
     (kept,) = tmp_path.glob("p.before-*.csv")
     assert said["found"] == "no record" and said["kept"] == str(kept)
+
+
+def test_predict_csv_force_keeps_aside_a_csv_with_no_record_and_replaces_an_empty_file(tmp_path, fake_model, capsys):
+    """--force replaced a predictions CSV with no record (an older featcache's) that a plain run keeps aside: the
+    flag was the less safe path for a file featcache keeps (testers). Kept aside with --force too, said on stderr and
+    in --json. An empty file with no record holds nothing to lose: replaced without a copy, --force or not, and said
+    as the empty file it is."""
+    photo = write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
+    daily = tmp_path / "daily.csv"
+    argv = ["predict", str(fake_model), str(photo), "--csv", str(daily)]
+    assert main(argv) == 0
+    old = daily.read_text()
+    (tmp_path / ".daily.csv.featcache").unlink()  # as an older featcache left it
+    assert main(argv + ["--force"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    (kept,) = tmp_path.glob("daily.before-*.csv")
+    assert kept.read_text() == old and err[-2:] == [
+        f"predict: {daily} had no record of what featcache wrote there (an older featcache's, or not featcache's): "
+        f"kept as {kept}", f"predict: predictions -> {daily}"], err
+    kept.unlink()
+    (tmp_path / ".daily.csv.featcache").unlink()
+    assert main(argv + ["--force", "--json"]) == 0
+    said = json.loads(capsys.readouterr().out)["csv"]
+    (kept,) = tmp_path.glob("daily.before-*.csv")
+    assert said["found"] == "no record" and said["kept"] == str(kept) and kept.read_text() == old
+    empty = tmp_path / "empty.csv"
+    for extra in ([], ["--force"]):
+        empty.write_text("")
+        (tmp_path / ".empty.csv.featcache").unlink(missing_ok=True)
+        assert main(argv[:-1] + [str(empty), *extra]) == 0
+        assert capsys.readouterr().err.splitlines()[-1] == f"predict: predictions -> {empty} (replaced the empty file there)"
+        assert empty.read_text() == old and not list(tmp_path.glob("empty.before-*")), extra
+
+
+def test_predict_csv_through_a_link_writes_its_target_and_keeps_the_link(tmp_path, fake_model, capsys):
+    """A plain --csv l.csv that is a link to a file replaced the link with a file of its own, its target left stale;
+    and a target with no record was kept aside as a link to it, not as its content (testers). Written through, as
+    the shell's > writes: the target replaced atomically, the link kept, the record beside the target (found by
+    either name), and what is kept aside a file of the old content, beside the target."""
+    photos = [write_image(tmp_path / f"a{i}.png", class_image(0, i, 16)) for i in range(2)]
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    target, link = sub / "p.csv", tmp_path / "l.csv"
+    real = Path(os.path.realpath(target))
+    assert main(["predict", str(fake_model), str(photos[0]), "--csv", str(target)]) == 0
+    old = target.read_text()
+    (sub / ".p.csv.featcache").unlink()  # as an older featcache left it
+    link.symlink_to(target)
+    argv = ["predict", str(fake_model), *map(str, photos), "--csv"]
+    capsys.readouterr()
+    assert main(argv + [str(link)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert link.is_symlink() and os.readlink(link) == str(target) and len(target.read_text().splitlines()) == 3
+    (kept,) = sub.glob("p.before-*.csv")
+    assert not kept.is_symlink() and kept.read_text() == old
+    assert not list(tmp_path.glob("l.before-*")) and not (tmp_path / ".l.csv.featcache").exists()
+    assert err[-2:] == [f"predict: {link} had no record of what featcache wrote there (an older featcache's, or not "
+                        f"featcache's): kept as {kept}", f"predict: predictions -> {link} -> {real}"], err
+    for name in (link, target, link):  # one record, the target's: featcache's own CSV by either name
+        assert main(argv + [str(name)]) == 0
+        assert capsys.readouterr().err.splitlines()[-1].endswith("(replaced the earlier predictions there)")
+    assert link.is_symlink() and len(list(sub.glob("p.before-*"))) == 1
+    assert main(argv + [str(link), "--json"]) == 0
+    said = json.loads(capsys.readouterr().out)["csv"]
+    assert (said["path"], said["written"], said["found"]) == (str(link), str(real), "ours")
+    edited = target.read_text().replace("0.75", "0.7")
+    target.write_text(edited)  # edited by hand: refused through the link too
+    one_line_error(capsys, argv + [str(link)], f"--csv {link} was changed since featcache wrote it", "--force")
+    assert target.read_text() == edited and link.is_symlink()
+
+
+def test_predict_csv_dev_stdout_into_a_pipe_is_named_as_typed(tmp_path):
+    """--csv /dev/stdout with stdout a pipe was refused as "a link through /proc/1541/fd/1, now to
+    /proc/1541/fd/pipe:[969353]" (testers): the refusal names what the user typed. A real process, stdout a pipe."""
+    from helpers import REPO
+
+    model = meta_only_model(tmp_path / "m.keras", image_size=16)
+    photo = write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
+    proc = subprocess.run([sys.executable, "-m", "featcache", "predict", str(model), str(photo), "--csv", "/dev/stdout"],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert (proc.returncode, proc.stdout) == (2, "") and proc.stderr.splitlines() == [
+        "featcache predict: error: --csv /dev/stdout is a stream (it leads through /proc to a file a process has "
+        "open: a terminal, a pipe or a shell's redirection), not a file of its own, and is never replaced, even with "
+        "--force; choose another --csv"], proc.stderr
+
+
+def test_predict_csv_record_of_a_long_name_is_never_that_of_a_csv_named_in_hex(tmp_path, fake_model, capsys):
+    """A long CSV name's record was '.<16 hex of the name's SHA-256>.featcache', the very record of a CSV named
+    those 16 hex digits: each run replaced the other's record, and each CSV was then kept aside as one with no
+    record (testers). A hashed record's name ends in .featcache-long, which no .NAME.featcache does; a record of the
+    old form is still read, and replaced by one of the new form."""
+    import hashlib
+
+    from featcache.deploy import predict as predict_mod
+
+    photo = write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
+    long = tmp_path / ("p" * 250 + ".csv")
+    hex16 = hashlib.sha256(os.fsencode(long.name)).hexdigest()[:16]
+    argv = ["predict", str(fake_model), str(photo), "--csv"]
+    for name in (long, tmp_path / hex16, long, tmp_path / hex16):
+        assert main(argv + [str(name)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert not list(tmp_path.glob("*.before-*")) and all(e.endswith("(replaced the earlier predictions there)") for e in err[-2:]), err
+    legacy = tmp_path / f".{hex16}.featcache"
+    assert json.loads(legacy.read_text())["csv"] == hex16  # the hex-named CSV's own record, untouched by the long's
+    record = predict_mod.csv_record_path(long)
+    assert record.name.endswith(".featcache-long") and json.loads(record.read_text())["csv"] == long.name
+    (tmp_path / hex16).unlink()
+    record.replace(legacy)  # as featcache before this change recorded the long name
+    assert main(argv + [str(long)]) == 0
+    assert capsys.readouterr().err.splitlines()[-1].endswith("(replaced the earlier predictions there)")
+    assert not list(tmp_path.glob("*.before-*")) and record.exists() and not legacy.exists()
+
+
+def test_is_predictions_csv_judges_the_head_of_a_csv_not_all_of_it(tmp_path):
+    """It read the whole CSV on every run that found one with no record (testers): the verdict is from the first
+    CSV_SNIFF_BYTES (a row cut there is not judged). A note past them is not read: a wrong "yes" keeps the file
+    aside, never loses it. Within them, the verdicts stand."""
+    from featcache.deploy import predict as predict_mod
+
+    header, row = "input,class_1,probability_1\n", "a.png,bees,0.750000\n"
+    rows = predict_mod.CSV_SNIFF_BYTES // len(row) + 10
+    assert (predict_mod.CSV_SNIFF_BYTES - len(header)) % len(row)  # the bound falls inside a row
+    far, near = tmp_path / "far.csv", tmp_path / "near.csv"
+    far.write_text(header + row * rows + "a note past the first MiB\n")
+    near.write_text(header + row * 5 + "a note in the first rows\n" + row * rows)
+    assert predict_mod.is_predictions_csv(far) and not predict_mod.is_predictions_csv(near)
+    cut = tmp_path / "cut.csv"  # the header longer than the bound: not judged, not a predictions CSV
+    cut.write_text(",".join(predict_mod.csv_header(predict_mod.CSV_SNIFF_BYTES // 20)) + "\n" + row)
+    assert not predict_mod.is_predictions_csv(cut)
+
+
+def test_predict_csv_through_a_link_pointed_elsewhere_during_the_run_writes_nothing(tmp_path, fake_model, capsys,
+                                                                                     monkeypatch):
+    """Written through a link, the CSV's lock and record are its target's (taken at the start): a link pointed at
+    another file during the run is one line under the lock, and neither file is written (nor the link replaced)."""
+    from featcache.deploy import predict as predict_mod
+
+    photo = write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
+    first, second, link = tmp_path / "first.csv", tmp_path / "second.csv", tmp_path / "l.csv"
+    for out in (first, second):
+        assert main(["predict", str(fake_model), str(photo), "--csv", str(out)]) == 0
+    before = {p: p.read_bytes() for p in (first, second)}
+    link.symlink_to(first)
+    real = predict_mod.csv_header
+
+    def repointed(k):  # as write_csv builds its rows: the link now leads to the second CSV
+        link.unlink()
+        link.symlink_to(second)
+        return real(k)
+
+    monkeypatch.setattr(predict_mod, "csv_header", repointed)
+    capsys.readouterr()
+    one_line_error(capsys, ["predict", str(fake_model), str(photo), "--csv", str(link)],
+                   f"--csv {link} was replaced by a link or pointed elsewhere during the run", "nothing was written")
+    assert {p: p.read_bytes() for p in (first, second)} == before and os.readlink(link) == str(second)

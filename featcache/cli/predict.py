@@ -25,10 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--csv", metavar="PATH", help="also write the predictions to this CSV file (input, class_1, probability_1, ...); "
                    "its checksum is recorded beside it (.NAME.featcache), and a rerun replaces it only while it is as "
                    "featcache wrote it; a predictions CSV there with no such record (an older featcache's) is kept as "
-                   "NAME.before-<YYYYmmdd-HHMMSS>.csv, and another file is refused (--force replaces it)")
+                   "NAME.before-<YYYYmmdd-HHMMSS>.csv, and another file is refused (--force replaces it); a link to a "
+                   "file is written through, its target replaced and recorded")
     p.add_argument("--force", action="store_true", default=None,
                    help="replace --csv even if it was changed since featcache wrote it, or featcache did not write it "
-                   "(your edits are lost)")
+                   "(your edits are lost; a predictions CSV with no record is still kept aside)")
     p.add_argument("--batch-size", type=positive_int, metavar="N",
                    help=f"images decoded and run at a time, fewer where a pass would need over extract's memory bound "
                    f"(default: {api_default(predict, 'batch_size')})")
@@ -65,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
         print(one_line(f"{p.input}: " + ", ".join(f"{c} {prob:.3f}" for c, prob in p.top)))
     if args.csv:
         # on stderr with the other status lines: stdout is the predictions alone, for a pipe (a new-user tester)
-        print(one_line(f"predict: predictions -> {args.csv}{_replaced(preds)}"), file=sys.stderr)
+        link = preds.csv_written.link if preds.csv_written is not None else None  # written through a link: said
+        print(one_line(f"predict: predictions -> {args.csv}{f' -> {link}' if link else ''}{_replaced(preds)}"),
+              file=sys.stderr)
     return 0
 
 

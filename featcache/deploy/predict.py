@@ -60,8 +60,8 @@ class Predictions(list):
                "left_out": self.left_out, "runtime": self.runtime, "runtime_note": self.runtime_note, "top_k": self.top_k}
         w = self.csv_written
         if w is not None:  # what stderr says of --csv, in --json too (a review: the kept-aside file was said nowhere)
-            out["csv"] = {"path": str(w.path), "found": w.found, "kept": str(w.kept) if w.kept else None,
-                          "replaced_meanwhile": self.csv_meanwhile}
+            out["csv"] = {"path": str(w.path), "written": str(w.link or w.path), "found": w.found,
+                          "kept": str(w.kept) if w.kept else None, "replaced_meanwhile": self.csv_meanwhile}
         return out
 
 
@@ -356,8 +356,11 @@ def _refuse_stream(path: Path) -> None:
     while True:
         hop = Path(os.path.realpath(hop.parent)) / hop.name  # the folders' links too: /dev/fd is /proc/self/fd
         if hop.parts[:2] == ("/", "proc"):
-            raise FeatcacheError(f"--csv {path} is a stream (a link through {hop}, now to {os.path.realpath(path)}), "
-                                 "not a file of its own, and is never replaced, even with --force; choose another --csv")
+            # Named as the user typed it: "a link through /proc/1541/fd/1, now to /proc/1541/fd/pipe:[969353]" named
+            # the pipe --csv /dev/stdout resolved to (testers)
+            raise FeatcacheError(f"--csv {path} is a stream (it leads through /proc to a file a process has open: a "
+                                 "terminal, a pipe or a shell's redirection), not a file of its own, and is never "
+                                 "replaced, even with --force; choose another --csv")
         if not hop.is_symlink() or seen > 40:
             break
         hop, seen = Path(os.path.join(hop.parent, os.readlink(hop))), seen + 1
@@ -370,9 +373,9 @@ def _refuse_stream(path: Path) -> None:
                          "file, and is never replaced, even with --force; choose another --csv")
 
 
-# What ``check_csv`` found at ``--csv``: nothing; a CSV as featcache wrote it (its record matches); an empty file;
-# a predictions CSV with no record (an older featcache's: kept aside under a name of its own, never replaced);
-# anything else, which only --force replaces.
+# What ``check_csv`` found at ``--csv``: nothing; a CSV as featcache wrote it (its record matches); an empty file
+# with no record; a predictions CSV with no record (an older featcache's: kept aside under a name of its own, never
+# replaced, --force or not); anything else, which only --force replaces.
 CSV_ABSENT, CSV_OURS, CSV_EMPTY, CSV_NO_RECORD, CSV_FORCED = "absent", "ours", "empty", "no record", "forced"
 
 
@@ -385,8 +388,9 @@ def check_csv(path: Path, inputs: Sequence[Path], force: bool = False) -> str:
     keeps featcache's form and was replaced in silence (a review); ``--csv photo.jpg`` must not overwrite the
     photo, nor a copy the user annotated. A predictions CSV in featcache's form with no record (an older
     featcache's) is neither replaced nor refused: ``write_csv`` keeps it aside (``keep_aside``). Refusing it
-    stopped every scheduled ``predict --csv daily.csv`` once, and people put --force in their scripts for good.
-    Any other file with no record is refused (``--force`` replaces it); featcache's own files never.
+    stopped every scheduled ``predict --csv daily.csv`` once, and people put --force in their scripts for good;
+    ``force`` keeps it aside too. Any other file with no record is refused (``--force`` replaces it); featcache's own
+    files never. A link to a regular file is checked, and written, as its target (``csv_target``).
     """
     if str(path) == "-":  # it wrote a file named "-" (and its record .-.featcache; a review); the API's too
         raise FeatcacheError("--csv - would be a file named '-': predict's predictions go to stdout without --csv "
@@ -394,35 +398,52 @@ def check_csv(path: Path, inputs: Sequence[Path], force: bool = False) -> str:
     _refuse_stream(path)
     _refuse_folder(path)
     check_replaceable(path, "--csv")  # before reading its first line: a FIFO would block
-    _check_csv_folder(path)
-    _check_record_slot(path)
-    if not path.exists():
+    target = csv_target(path)  # the file itself: a link's target, its folder, its record (csv_target)
+    _check_csv_folder(target)
+    _check_record_slot(target)
+    if not target.exists():
         return CSV_ABSENT
-    if any(path.resolve() == p.resolve() for p in inputs):
+    if any(target.resolve() == p.resolve() for p in inputs):
         raise FeatcacheError(f"--csv {path} is one of the images to predict; name a new file, e.g. --csv predictions.csv")
-    _refuse_featcache_file(path)
-    recorded = _recorded_digests(path)
-    if recorded is not None and _file_sha256(path) in recorded:
+    _refuse_featcache_file(target, shown=path)
+    recorded = _recorded_digests(target)
+    if recorded is not None and _file_sha256(target) in recorded:
         return CSV_OURS
+    if recorded is None:
+        # Before --force: an empty file holds nothing to lose, so it is replaced without a copy, --force or not, and
+        # said as the empty file it is (a copy would be one more empty file beside the CSV after every such run)
+        if target.stat().st_size == 0:
+            return CSV_EMPTY
+        # Only a CSV in featcache's form is kept aside (an older featcache's): any file with no record was moved
+        # aside and a CSV written under its name, the model given as --csv m.keras too (a review). With --force too:
+        # --force replaced it where a plain run kept it, the flag the less safe path for a file we keep (testers)
+        if is_predictions_csv(target):
+            return CSV_NO_RECORD
     if force:
         return CSV_FORCED
     if recorded is None:
-        if path.stat().st_size == 0:
-            return CSV_EMPTY
-        # Only a CSV in featcache's form is kept aside (an older featcache's): any file with no record was moved
-        # aside and a CSV written under its name, the model given as --csv m.keras too (a review)
-        if is_predictions_csv(path):
-            return CSV_NO_RECORD
         raise FeatcacheError(f"--csv {path} exists and is not a predictions CSV featcache wrote; choose another "
                              "--csv, or pass --force to replace it")
     raise FeatcacheError(f"--csv {path} was changed since featcache wrote it (its checksum is not the one recorded "
-                         f"in {csv_record_path(path).name}), so it may hold your edits; choose another --csv, or pass "
+                         f"in {csv_record_path(target).name}), so it may hold your edits; choose another --csv, or pass "
                          "--force to replace it")
 
 
-def _refuse_featcache_file(path: Path) -> None:
+def csv_target(path: str | Path) -> Path:
+    """The file a CSV at ``path`` is written to: ``path``, or where its links lead when it is a link to a regular
+    file. Written through, as the shell's ``>`` writes (a temporary beside the target renamed over it): a plain
+    ``--csv l.csv`` replaced the link with a file of its own, and its target was left stale (testers). The CSV's
+    record, lock and a copy kept aside are the target's, beside it: one file, one record, whichever name reaches it."""
+    path = Path(path)
+    if path.is_symlink() and path.is_file():
+        return Path(os.path.realpath(path))
+    return path
+
+
+def _refuse_featcache_file(path: Path, shown: Path | None = None) -> None:
     """A cache, head or model of featcache's at ``--csv`` is never replaced by a CSV, ``--force`` or not: ``--csv
-    m.keras`` (the model's own name, one slip away) was moved aside and a CSV written there (a review)."""
+    m.keras`` (the model's own name, one slip away) was moved aside and a CSV written there (a review). ``shown``:
+    the name the user gave (a link to ``path``)."""
     from featcache.heads.io import file_kind
     from featcache.validate import starts_with
 
@@ -434,14 +455,16 @@ def _refuse_featcache_file(path: Path) -> None:
             found = None
         kind = f"a {found} featcache wrote" if found else None
     if kind is not None:
-        raise FeatcacheError(f"--csv {path} is {kind}, not a CSV; name a new file, e.g. --csv "
+        raise FeatcacheError(f"--csv {shown or path} is {kind}, not a CSV; name a new file, e.g. --csv "
                              "predictions.csv")
 
 
 def keep_aside(path: Path) -> Path:
     """``NAME.before-<YYYYmmdd-HHMMSS>.EXT`` beside ``path`` (``-2``, ``-3``, ... after it where that is taken), made
     the file now at ``path`` (a hard link: ``path`` is never missing; the write's rename then replaces the name);
-    an existing file is never replaced."""
+    an existing file is never replaced. ``path`` is the file, not a link to it (``write_csv`` passes ``csv_target``'s):
+    a link's hard link is a link, and a CSV reached through one was kept as a link to the file about to be replaced
+    (testers)."""
     import errno
     import time
 
@@ -474,16 +497,34 @@ def keep_aside(path: Path) -> Path:
 CSV_RECORD_KIND = "featcache predictions csv record"
 
 
+# The end of a record's name where ``.NAME.featcache`` would pass the file system's 255 bytes. Hashed names were
+# ``.<16 hex>.featcache``, the very name of the record of a CSV named those 16 hex digits: each run's record replaced
+# the other's, and each CSV was then kept aside as one with no record (testers). No ``.NAME.featcache`` ends so.
+LONG_RECORD_END = ".featcache-long"
+
+
 def csv_record_path(path: str | Path) -> Path:
-    """``.NAME.featcache`` beside the CSV (the name as given, as the CSV is written), or ``.<16 hex of its SHA-256>.
-    featcache`` where that name would pass the file system's 255 bytes."""
+    """``.NAME.featcache`` beside the CSV (its name as written: ``csv_target``'s), or ``.<32 hex of the name's
+    SHA-256>.featcache-long`` where that name would pass the file system's 255 bytes (``LONG_RECORD_END``)."""
     import hashlib
 
     path = Path(path)
     name = f".{path.name}.featcache"
     if len(os.fsencode(name)) > 255:
-        name = f".{hashlib.sha256(os.fsencode(path.name)).hexdigest()[:16]}.featcache"
+        name = f".{hashlib.sha256(os.fsencode(path.name)).hexdigest()[:32]}{LONG_RECORD_END}"
     return path.with_name(name)
+
+
+def _legacy_record_path(path: Path) -> Path | None:
+    """Where featcache before 2026-12-05's second review recorded a long-named CSV (``.<16 hex>.featcache``), or None
+    for a name whose record never moved. Read when the record is not at ``csv_record_path`` (the CSV is then
+    featcache's still, not kept aside as an older one), and removed once the record is written there; its ``csv``
+    field tells it from the record of a CSV named those 16 hex digits."""
+    import hashlib
+
+    if csv_record_path(path).name.endswith(LONG_RECORD_END):
+        return path.with_name(f".{hashlib.sha256(os.fsencode(path.name)).hexdigest()[:16]}.featcache")
+    return None
 
 
 def _file_sha256(path: Path) -> str | None:
@@ -498,10 +539,23 @@ def _file_sha256(path: Path) -> str | None:
 def _recorded_digests(path: Path) -> list[str] | None:
     """The SHA-256s the record beside ``path`` accepts (two while a write replaces the CSV: the old and the new, so a
     run killed between the record and the rename leaves either one vouched for); None where there is no readable
-    record of a CSV of this name (absent, not a regular file, too large, not featcache's JSON)."""
+    record of a CSV of this name (absent, not a regular file, too large, not featcache's JSON). A long name's record
+    is also looked for where featcache put it before (``_legacy_record_path``)."""
+    for record in (csv_record_path(path), _legacy_record_path(path)):
+        obj = _read_record(record, path) if record is not None else None
+        if obj is not None:
+            digests = obj.get("sha256")
+            if not isinstance(digests, list) or not all(isinstance(d, str) for d in digests):
+                return None
+            return digests
+    return None
+
+
+def _read_record(record: Path, path: Path) -> dict | None:
+    """The record at ``record`` if it is featcache's record of the CSV ``path`` (its ``csv`` field is ``path``'s name);
+    else None (absent, not a regular file, too large, not featcache's JSON, another CSV's)."""
     import json
 
-    record = csv_record_path(path)
     try:
         if not record.is_file() or record.stat().st_size > 4096:  # is_file: a FIFO there would block the read
             return None
@@ -510,10 +564,16 @@ def _recorded_digests(path: Path) -> list[str] | None:
         return None
     if not isinstance(obj, dict) or obj.get("kind") != CSV_RECORD_KIND or obj.get("csv") != path.name:
         return None
-    digests = obj.get("sha256")
-    if not isinstance(digests, list) or not all(isinstance(d, str) for d in digests):
-        return None
-    return digests
+    return obj
+
+
+def _remove_legacy_record(path: Path) -> None:
+    """The old-form record of ``path`` (``_legacy_record_path``), once its record is at ``csv_record_path``: only
+    while it is this CSV's record (never the record of a CSV named by those 16 hex digits, nor a user's file)."""
+    legacy = _legacy_record_path(path)
+    if legacy is not None and not legacy.is_symlink() and _read_record(legacy, path) is not None:
+        with contextlib.suppress(OSError):
+            legacy.unlink()
 
 
 def _check_record_slot(path: Path) -> None:
@@ -559,12 +619,19 @@ def _write_record(path: Path, digests: list[str]) -> None:
 class CsvWritten(NamedTuple):
     """What ``write_csv`` wrote, and what it found at the path just before (``check_csv``'s ``CSV_*``); ``kept``:
     where it kept a file with no record (``keep_aside``), or None; ``old``: the SHA-256 of featcache's CSV it
-    replaced (``CSV_OURS``), or None."""
+    replaced (``CSV_OURS``), or None; ``target``: the file written (``csv_target``: where ``path`` leads when it is a
+    link to a file; None: ``path`` itself)."""
 
     path: Path
     found: str
     kept: Path | None
     old: str | None = None
+    target: Path | None = None
+
+    @property
+    def link(self) -> Path | None:
+        """The file written through ``path`` when ``path`` is a link to it, else None."""
+        return self.target if self.target is not None and self.target != self.path else None
 
 
 def write_csv(path: str | Path, preds: Sequence[Prediction], inputs: Sequence[Path] = (), force: bool = False) -> CsvWritten:
@@ -583,6 +650,7 @@ def write_csv(path: str | Path, preds: Sequence[Prediction], inputs: Sequence[Pa
 
     path = Path(path)
     _refuse_folder(path)
+    target = csv_target(path)  # through a link to a file, as the shell's > writes; its record beside the target
     k = max((len(p.top) for p in preds), default=0)
     buf = io.StringIO()
     plain = csv.writer(buf, lineterminator="\n")
@@ -600,20 +668,24 @@ def write_csv(path: str | Path, preds: Sequence[Prediction], inputs: Sequence[Pa
 
     def recheck() -> None:  # under the CSV's lock, just before the rename
         found["found"] = state = check_csv(path, inputs, force)
+        if csv_target(path) != target:  # made a link, or pointed elsewhere, during the run: not where the lock is
+            raise FeatcacheError(f"--csv {path} was replaced by a link or pointed elsewhere during the run (now "
+                                 f"{csv_target(path)}); nothing was written; run again")
         if state == CSV_NO_RECORD:  # first: killed before the rename, the file is there still and kept too
-            found["kept"] = keep_aside(path)
-        found["old"] = old = _file_sha256(path) if state == CSV_OURS else None
-        _write_record(path, ([old] if old is not None else []) + [new])
+            found["kept"] = keep_aside(target)
+        found["old"] = old = _file_sha256(target) if state == CSV_OURS else None
+        _write_record(target, ([old] if old is not None else []) + [new])
 
     def trim() -> None:  # the old CSV's digest out of the record; left in, it vouches only for a file featcache wrote
         try:  # still under the CSV's lock: trimmed after it, [new] overwrote the next run's [new, its own] (a review)
-            if _file_sha256(path) == new:
-                _write_record(path, [new])
+            if _file_sha256(target) == new:
+                _write_record(target, [new])
+                _remove_legacy_record(target)
         except (OSError, FeatcacheError):
             pass
 
-    write_bytes(path, data, advice=CSV_ADVICE, recheck=recheck, published=trim)
-    return CsvWritten(path, str(found["found"]), found["kept"], found["old"])  # type: ignore[arg-type]
+    write_bytes(target, data, advice=CSV_ADVICE, recheck=recheck, published=trim)
+    return CsvWritten(path, str(found["found"]), found["kept"], found["old"], target)  # type: ignore[arg-type]
 
 
 def kept_line(path: str | Path, kept: str | Path) -> str:
@@ -627,23 +699,41 @@ def csv_header(k: int) -> list[str]:
     return ["input"] + [c for r in range(1, k + 1) for c in (f"class_{r}", f"probability_{r}")]
 
 
+# How much of a CSV with no record ``is_predictions_csv`` reads: its verdict is from the head of the file. The whole
+# file was read on every run that found one (testers). A wrong "yes" (a note added below the first MiB) only keeps
+# the file aside, never loses it; 1 MiB holds the header of a top-k of some 30,000 classes, or thousands of rows.
+CSV_SNIFF_BYTES = 1 << 20
+
+
 def is_predictions_csv(path: Path) -> bool:
-    """Whether ``path`` is a predictions CSV as featcache writes it, every line of it: featcache's header for some
-    top k, then rows of an input and k (class, probability) pairs. A copy with a column or a note added is
-    the user's (an adversarial tester's annotated copy, which has featcache's first line, was replaced)."""
+    """Whether ``path`` is a predictions CSV as featcache writes it, as far as its first ``CSV_SNIFF_BYTES`` show:
+    featcache's header for some top k, then rows of an input and k (class, probability) pairs (a row cut by that
+    bound is not judged). A copy with a column or a note added is the user's (an adversarial tester's annotated
+    copy, which has featcache's first line, was replaced)."""
     import csv
+    import io
 
     try:
-        # surrogateescape: the rows of a folder whose path is not UTF-8 hold its bytes as they are (write_text); read
-        # strictly, such a CSV was "not a predictions CSV featcache wrote" and its rerun refused
-        with open(path, newline="", encoding="utf-8", errors="surrogateescape") as fh:
-            rows = csv.reader(fh)
-            header = next(rows, None)
-            if not header or len(header) % 2 == 0 or header != csv_header(len(header) // 2):
-                return False
-            return all(len(row) == len(header) and all(_is_probability(v) for v in row[2::2]) for row in rows)
-    except (OSError, UnicodeDecodeError, csv.Error):
+        with open(path, "rb") as fh:
+            head = fh.read(CSV_SNIFF_BYTES + 1)
+    except OSError:
         return False
+    cut = len(head) > CSV_SNIFF_BYTES
+    # surrogateescape: the rows of a folder whose path is not UTF-8 hold its bytes as they are (write_text); read
+    # strictly, such a CSV was "not a predictions CSV featcache wrote" and its rerun refused
+    text = head[:CSV_SNIFF_BYTES].decode("utf-8", "surrogateescape")
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error:
+        return False
+    if cut:
+        rows = rows[:-1]  # the last row may be cut short by the bound (a header cut so leaves nothing: not judged)
+    if not rows:
+        return False
+    header = rows[0]
+    if not header or len(header) % 2 == 0 or header != csv_header(len(header) // 2):
+        return False
+    return all(len(row) == len(header) and all(_is_probability(v) for v in row[2::2]) for row in rows[1:])
 
 
 def _is_probability(text: str) -> bool:
@@ -679,9 +769,10 @@ def predict(
     where a pass would hold more than extract's bound: ``embedding.passes``),
     so memory does not grow with their number. ``verbose`` shows a progress bar on stderr when there is more
     than one batch. An existing ``csv`` is replaced only while it is as featcache wrote it (its checksum, recorded
-    beside it in ``.NAME.featcache``), or with ``force``; a file there with no record is kept aside as
-    ``NAME.before-<YYYYmmdd-HHMMSS>.EXT`` (``keep_aside``; said on stderr with ``verbose``, and in the result's
-    ``csv_written``).
+    beside it in ``.NAME.featcache``), or with ``force``; a predictions CSV there with no record is kept aside as
+    ``NAME.before-<YYYYmmdd-HHMMSS>.EXT``, ``force`` or not (``keep_aside``; said on stderr with ``verbose``, and in
+    the result's ``csv_written``). A ``csv`` that is a link to a file is written through: its target is replaced
+    (``csv_target``).
     """
     from featcache.deploy.model import MODEL_FILE
     from featcache.embedding.runtimes import check_runtime
