@@ -30,6 +30,7 @@ import os
 import re
 import warnings
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
@@ -295,52 +296,130 @@ def other_fit(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     replaced, and said; a review; its parameters, seed, views and layer are still compared), parameters that only say how a head runs (``RUN_ONLY_PARAMS``) or that the head's fit with
     them does not read (``heads.unused_params``: cv_folds with a fixed C), the seed where neither head uses it
     (``uses_seed`` false) and neither drew a --train-size subset, and a train size of every training image (the
-    rows of no --train-size). [] too where ``new`` describes no head's fit (a job alone, a model) or ``old`` is none."""
-    if "finetune" in new or not isinstance(new.get("params"), Mapping):
+    rows of no --train-size). A model's (``deploy.model.check_same_model_job``: its head's fit as ``old`` and
+    ``new`` read it) also compares the fine-tuning asked for where both are fine-tuned (``FINETUNE_FIT_KEYS``).
+    [] where ``new`` describes no head's fit (a job alone) or ``old`` is none. The rules are the table
+    ``_FIT_RULES``, then one row per head parameter and per fine-tuning setting."""
+    if not isinstance(new.get("params"), Mapping):
         return []
-    from featcache.heads import HEADS, RUN_ONLY_PARAMS, unused_params
+    pair = _FitPair(old, new)
+    rules = (*_FIT_RULES, *_param_rules(pair), *_finetune_rules(pair))
+    return [f"{r.label} {r.shown(there)} there, {r.shown(here)} here"
+            for r in rules for there, here in [r.values(pair)] if there != here and r.counts(pair, there, here)]
 
-    head = new.get("head")
-    cls = HEADS.get(head)
-    # A parameter an older head did not record is its class's default: "max_iter None there, 2000 here" (a review)
-    defaults = _recorded(_class_defaults(cls))
-    before = {**defaults, **(old.get("params") if isinstance(old.get("params"), Mapping) else {})}
-    now = {**defaults, **_recorded(new["params"])}
-    same_cache = _same_cache(old, new)
-    diff = []
-    for key in ("backbone", "weights"):  # another network is another result: a random-weights cache's head replaced
-        if old.get(key) is not None and new.get(key) is not None and old[key] != new[key]:  # an imagenet one (a tester)
-            from featcache.errors import clipped
 
-            diff.append(f"{key} {clipped(str(old[key]))} there, {clipped(str(new[key]))} here")
-    if _recorded(old.get("layer")) != _recorded(new.get("layer")):
-        diff.append(f"layer {old.get('layer')} there, {new.get('layer')} here")
-    # Another cache of the data set (a re-extraction) is the same job: its rows may differ, what the fit was asked
-    # for may not (a review: --C 0.1 on another cache replaced a --C 0.03 head without --force)
-    # Across caches the sizes asked for are compared as recorded (a tester: --train-size 100 over 50, and the
-    # subset's seed, were replaced); on one cache a size of every image is no --train-size (``_rows``)
-    rows = [_rows(old, new), _rows(new, new)] if same_cache else [old.get("train_size"), new.get("train_size")]
-    if rows[0] != rows[1]:
-        diff.append("train size " + " there, ".join("all" if n is None else str(n) for n in rows) + " here")
-    seeds = [m.get("seed", (m.get("params") or {}).get("seed")) for m in (old, new)]
+class _FitPair:
+    """The two fits ``other_fit`` compares, with what its rules read of them: each head's parameters over its
+    class's defaults (a parameter an older head did not record is its class's default: "max_iter None there, 2000
+    here", a review), and whether both were trained on one cache."""
 
-    def uses_seed(params: Mapping[str, Any]) -> bool:  # a head that does not say: it does (curve's rule)
+    def __init__(self, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+        from featcache.heads import HEADS
+
+        self.old, self.new = old, new
+        self.head = new.get("head")
+        self.cls = HEADS.get(self.head)
+        defaults = _recorded(_class_defaults(self.cls))
+        self.before = {**defaults, **(old.get("params") if isinstance(old.get("params"), Mapping) else {})}
+        self.now = {**defaults, **_recorded(new["params"])}
+        self.same_cache = _same_cache(old, new)
+
+    def both(self, key: str) -> tuple[Any, Any]:
+        """``key``'s value in each, as a head file's JSON gives it back."""
+        return _recorded(self.old.get(key)), _recorded(self.new.get(key))
+
+    def rows(self) -> tuple[int | None, int | None]:
+        """The train sizes compared. Another cache of the data set (a re-extraction) is the same job: its rows may
+        differ, what the fit was asked for may not (a review: --C 0.1 on another cache replaced a --C 0.03 head
+        without --force), so across caches the sizes asked for are compared as recorded (a tester: --train-size 100
+        over 50, and the subset's seed, were replaced); on one cache a size of every image is no --train-size
+        (``_rows``)."""
+        if self.same_cache:
+            return _rows(self.old, self.new), _rows(self.new, self.new)
+        return self.old.get("train_size"), self.new.get("train_size")
+
+    def uses_seed(self, params: Mapping[str, Any]) -> bool:
+        """Whether the head of ``params`` draws on its seed; a head that does not say: it does (curve's rule)."""
         try:
-            return bool(getattr(cls(**params), "uses_seed", True)) if cls is not None else True
+            return bool(getattr(self.cls(**params), "uses_seed", True)) if self.cls is not None else True
         except (TypeError, ValueError):
             return True
 
-    if _recorded(seeds[0]) != _recorded(seeds[1]) and (rows != [None, None] or uses_seed(before) or uses_seed(now)):
-        diff.append(f"seed {seeds[0]} there, {seeds[1]} here")
-    views = [_recorded(m.get("train_views", ["orig"])) for m in (old, new)]  # absent: the original view alone
-    if views[0] != views[1]:
-        diff.append(f"train views {','.join(map(str, views[0]))} there, {','.join(map(str, views[1]))} here")
-    unread = set(unused_params(head, before)) & set(unused_params(head, now)) if head in HEADS else set()
-    for k in sorted(set(before) | set(now)):
-        if k in RUN_ONLY_PARAMS or k == "seed" or k in unread or _recorded(before.get(k)) == now.get(k):
-            continue
-        diff.append(f"{k} {_shown(before.get(k))} there, {_shown(now.get(k))} here")
-    return diff
+
+@dataclass(frozen=True)
+class _FitRule:
+    """One thing ``other_fit`` compares: ``label`` (as its line names it), ``values`` (there, here: as compared),
+    ``counts`` (whether a difference of those values is another fit) and ``shown`` (how a value is written)."""
+
+    label: str
+    values: Callable[[_FitPair], tuple[Any, Any]]
+    counts: Callable[[_FitPair, Any, Any], bool] = lambda pair, there, here: True
+    shown: Callable[[Any], str] = str
+
+
+def _both_recorded(pair: _FitPair, there: Any, here: Any) -> bool:
+    return there is not None and here is not None
+
+
+def _seed_read(pair: _FitPair, there: Any, here: Any) -> bool:
+    """A seed is read where a --train-size subset was drawn or either head uses it (a review: the seed of a logreg of
+    a fixed C on every row was another fit)."""
+    return pair.rows() != (None, None) or pair.uses_seed(pair.before) or pair.uses_seed(pair.now)
+
+
+def _seeds(pair: _FitPair) -> tuple[Any, Any]:
+    """The seed each recorded, or its head parameter's (a head saved with ``save_head``)."""
+    return tuple(_recorded(m.get("seed", (m.get("params") or {}).get("seed"))) for m in (pair.old, pair.new))
+
+
+def _clipped(value: Any) -> str:
+    from featcache.errors import clipped
+
+    return clipped(str(value))
+
+
+# What ``other_fit`` compares, in the order its line names them; every row across caches of the data set too (a
+# re-extraction is the same job: what its fit was asked for is compared, its rows are not: ``_FitPair.rows``).
+_FIT_RULES = (
+    # the network: another one is another result (a random-weights cache's head replaced an imagenet one; a tester),
+    # compared where both say
+    _FitRule("backbone", lambda p: p.both("backbone"), _both_recorded, _clipped),
+    _FitRule("weights", lambda p: p.both("weights"), _both_recorded, _clipped),
+    _FitRule("layer", lambda p: p.both("layer")),
+    _FitRule("train size", _FitPair.rows, shown=lambda n: "all" if n is None else str(n)),
+    _FitRule("seed", _seeds, _seed_read),
+    # absent (a head from before views): the original view alone
+    _FitRule("train views", lambda p: tuple(_recorded(m.get("train_views") or ["orig"]) for m in (p.old, p.new)),
+             shown=lambda v: ",".join(map(str, v))),
+)
+
+
+def _param_rules(pair: _FitPair) -> list[_FitRule]:
+    """One row per head parameter either records, but those that only say how a head runs (``RUN_ONLY_PARAMS``),
+    the seed (``_FIT_RULES``' own row) and those neither head's fit reads (``heads.unused_params``)."""
+    from featcache.heads import HEADS, RUN_ONLY_PARAMS, unused_params
+
+    head = pair.head
+    unread = set(unused_params(head, pair.before)) & set(unused_params(head, pair.now)) if head in HEADS else set()
+    return [_FitRule(k, lambda p, k=k: (_recorded(p.before.get(k)), p.now.get(k)), shown=_shown)
+            for k in sorted(set(pair.before) | set(pair.now)) if k not in RUN_ONLY_PARAMS and k != "seed" and k not in unread]
+
+
+# The fine-tuning a fine-tuned model was asked for (deploy.finetune's settings): what a rerun must repeat to be the
+# same fine-tuning job. Not what came of it (epochs run, the images a step held under the memory bound).
+FINETUNE_FIT_KEYS = {"unfreeze": "unfreeze", "learning_rate": "learning rate", "max_epochs": "epochs",
+                     "batch_size": "batch size", "patience": "patience", "seed": "fine-tuning seed",
+                     "keep_best": "keep best"}
+
+
+def _finetune_rules(pair: _FitPair) -> list[_FitRule]:
+    """One row per fine-tuning setting where both are fine-tuned models; a setting an older model did not record
+    (``max_epochs``, since 2026-12-05) is unknown, not compared: no class default says what it was."""
+    there, here = pair.old.get("finetune"), pair.new.get("finetune")
+    if not (isinstance(there, Mapping) and isinstance(here, Mapping)):
+        return []
+    return [_FitRule(label, lambda p, k=k: (_recorded(there[k]), _recorded(here[k])), shown=_shown)
+            for k, label in FINETUNE_FIT_KEYS.items() if k in there and k in here]
 
 
 def _rows(meta: Mapping[str, Any], new: Mapping[str, Any]) -> int | None:
