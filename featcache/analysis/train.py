@@ -249,16 +249,24 @@ def default_head_path(cache: Cache, layer: str, head: str, tag: str | None, n: i
 def check_out(path: Path, head: str, force: bool, cache: Cache, fit: Mapping[str, Any] | None = None,
               default: bool = False) -> None:
     """``--out`` must be a head file name; an existing file is replaced only if featcache wrote it as a head of the
-    same job (``heads.io.check_same_job``: this data set, this kind of head) and, given ``fit`` (the metadata of the
-    head about to be fitted: layer, params, train size, seed, views, train images), the same fit on the same cache
-    (``heads.io.other_fit``), or with ``force``. The check ``write_head`` makes again under the path's lock.
-    ``default``: ``path`` is the default head file (no --out given)."""
+    same job (``heads.io.check_same_job``: this data set, this kind of head) and, given ``fit`` (``fit_meta``: the
+    metadata of the head about to be fitted, which ``save_trained`` writes), the same fit (``heads.io.other_fit``), or
+    with ``force``. The check ``write_head`` makes again under the path's lock. ``default``: ``path`` is the default
+    head file (no --out given)."""
     check_out_file(path, head_suffix(head), f"the {head} head", suffixes_line())  # keras is the default: how to get a .npz one
-    check_head_out(path, force, job={"dataset": cache.meta.get("dataset"), "class_names": cache.class_names,
-                                     "source": cache.meta.get("source"), "head": head,
-                                     **({"cache_fingerprint": cache.fingerprint, "backbone": cache.meta.get("backbone"),
-                                         "weights": cache.meta.get("weights"), **fit} if fit else {})},
-                   default=default)
+    job = fit or {"dataset": cache.meta.get("dataset"), "class_names": cache.class_names,
+                  "source": cache.meta.get("source"), "head": head}
+    check_head_out(path, force, job=job, default=default)
+
+
+def fit_meta(cache: Cache, layer: str, head: str, est: BaseEstimator, rows: np.ndarray | None,
+             train_views: tuple[str, ...], **asked: Any) -> dict[str, Any]:
+    """What a head fitted on ``cache`` records of its fit (``heads.io.head_meta``, the rows and views it is fitted on,
+    and what train was ``asked`` for: ``train_size``, ``seed``, ...): the one home of what train's check of ``--out``
+    compares before the fit and of what ``save_trained`` writes, which ``write_head`` compares again under the lock
+    (a review: check_out built its own copy beside head_meta's, and the two had to agree)."""
+    return {**head_meta(cache, layer, head, est), "train_images": cache.sizes["train"] if rows is None else len(rows),
+            "train_views": list(train_views), **asked}
 
 
 def check_training_labels(y: np.ndarray, class_names: list[str], est: Any, subset: bool = True) -> None:
@@ -356,10 +364,9 @@ def save_trained(est: BaseEstimator, cache: Cache, layer: str, head: str, path: 
     """Save a fitted head with what it was trained on (layer, views, the digests of its training images) and its
     scores; returns the metadata written. ``force``: replace a file at ``path`` that is not a featcache head, or a
     head of another job or fit (``heads.io.check_head_out``); ``default``: ``path`` is train's default head file."""
-    n = cache.sizes["train"] if rows is None else len(rows)
-    meta = head_meta(cache, layer, head, est)
-    meta.update(train_images=n, test_accuracy=accuracy, fit_seconds=round(fit_seconds, 3), train_views=list(train_views),
-                test_views=list(test_views), averaged=averaged_over(est, test_views), **extra)
+    meta = fit_meta(cache, layer, head, est, rows, train_views, **extra)
+    meta.update(test_accuracy=accuracy, fit_seconds=round(fit_seconds, 3), test_views=list(test_views),
+                averaged=averaged_over(est, test_views))
     digests = cache.digests("train")
     if digests is not None:
         meta["train_digests"] = digest_keys(digests if rows is None else [digests[i] for i in rows])
@@ -448,10 +455,11 @@ def train(
 
         check_default_name(path, "head file name", made_from("data set name", cache.meta.get("dataset") or ""),
                            f"name the head with --out NAME{path.suffix}")
-    # before the fit, a refusal costing nothing; write_head makes it again under the path's lock
-    check_out(path, head, force, cache, default=out is None,
-              fit={"layer": layer, "params": est.get_params(), "train_size": train_size, "seed": seed,
-                   "train_views": list(train_views), "train_images": int(len(y))})
+    # what train was asked for, recorded with the head: compared before the fit, a refusal costing nothing, and
+    # written by save_trained, whose write_head compares it again under the path's lock (one description: fit_meta)
+    asked = {"preset": preset, "train_size": train_size, "seed": seed,
+             "subset_order": None if train_size is None else CLASSES_FIRST}
+    check_out(path, head, force, cache, fit_meta(cache, layer, head, est, rows, train_views, **asked), out is None)
     check_file_outside_classes(path, cache.photo_root)
     if verbose:
         settings = ([f"preset {preset}"] if preset else []) + [f"{k}={v}" for k, v in params.items()]
@@ -476,9 +484,7 @@ def train(
     # one trained on another cache of the data set (photos added, extracted again): the same job, replaced and said
     result.replaced_other_cache = before is not None and before.get("cache_fingerprint") != cache.fingerprint
     meta = save_trained(est, cache, layer, head, path, rows, train_views, test_views, accuracy, fit_seconds,
-                        force=force, default=out is None, preset=preset, train_size=train_size, seed=seed,
-                        details=result.details,
-                        subset_order=None if train_size is None else CLASSES_FIRST,
+                        force=force, default=out is None, **asked, details=result.details,
                         test_accuracy_orig=orig_accuracy,
                         **({"test_overlap": {k: overlap[k] for k in ("seen", "images", "unseen_accuracy")}} if overlap else {}))
     result.meta, result.params = meta, params
