@@ -762,3 +762,61 @@ def test_predict_of_one_npy_moves_its_bar_batch_by_batch(tiny_model, tmp_path, c
     one = predict(tiny_model, [tmp_path / "x.npy"], batch_size=64, runtime="tensorflow")
     assert [p.input for p in got] == [f"{tmp_path / 'x.npy'}[{i}]" for i in range(40)]
     assert [p.top for p in got] == [p.top for p in one]
+
+
+def test_export_out_replaces_a_model_only_of_the_same_fit(tmp_path, monkeypatch, capsys):
+    """A tester: export of a random-weights head replaced an imagenet model of the same data set and kind of head,
+    saying "replaced the model there"; so did a head of other parameters (heads.io.other_fit returned [] for a
+    model). A featcache model at --out is replaced only by a model of its head's fit (params, train size, seed where
+    used, train views, layer, backbone and weights): another is one line naming what differs and --force, before any
+    work and again under the output's lock; the same fit is replaced as before, and --force replaces another."""
+    from helpers import make_class_tree
+
+    from featcache.deploy import model as model_io
+    from featcache.deploy.model import read_meta
+
+    root = make_class_tree(tmp_path / "photos", {"ants": 6, "bees": 6}, size=16)
+    res = featcache.extract(featcache.PhotoFolder(str(root), test_fraction=0.5), featcache.ModelSpec(weights="random", image_size=32),
+                            featcache.StoreSpec(out=tmp_path / "c.h5"), verbose=False)
+    head = featcache.train(res.path, "logreg", out=tmp_path / "h.npz").path
+    other = featcache.train(res.path, "logreg", C=0.001, out=tmp_path / "other.npz").path
+    sized = featcache.train(res.path, "logreg", train_size=4, out=tmp_path / "sized.npz").path
+    out = tmp_path / "m.keras"
+    assert not featcache.export(head, out).replaced
+    mine = read_meta(out)
+    assert (mine["head_params"]["C"], mine["head_train_size"], mine["head_seed"], mine["head_train_images"]) == (0.03, None, 0, 6)
+    kept = out.read_bytes()
+    _one_line_error(capsys, ["export", str(other), "--out", str(out)],
+                    f"--out {out} holds a model of another fit (C 0.03 there, 0.001 here); choose another --out, or pass "
+                    "--force to replace it")
+    _one_line_error(capsys, ["export", str(sized), "--out", str(out)], "holds a model of another fit (train size all there, 4 here)")
+    assert out.read_bytes() == kept
+    # the tester's: a model of the same head fit on another network (imagenet) or layer, refused before TensorFlow
+    fields = {k: v for k, v in mine.items() if k != "content_digest"}
+    imagenet = meta_only_model(tmp_path / "imagenet.keras", **{**fields, "weights": "imagenet"})
+    _one_line_error(capsys, ["export", str(head), "--out", str(imagenet)],
+                    f"--out {imagenet} holds a model of another fit (weights imagenet there, random here)")
+    inner = meta_only_model(tmp_path / "inner.keras", **{**fields, "layer": "block_13_expand_relu"})
+    _one_line_error(capsys, ["export", str(head), "--out", str(inner)], "(layer block_13_expand_relu there, out_relu here)")
+    # the same fit is replaced, and said; --force replaces another
+    assert main(["export", str(head), "--out", str(out)]) == 0
+    assert capsys.readouterr().out.strip().endswith(f"; replaced the model there -> {out}")
+    assert featcache.export(other, out, force=True).replaced and read_meta(out)["head_params"]["C"] == 0.001
+    # a model written before models recorded the head's train size, seed and train images: those are unknown, not
+    # compared (no default says what they were); its parameters still are
+    older = meta_only_model(tmp_path / "older.keras", **{k: v for k, v in fields.items()
+                                                         if k not in ("head_train_size", "head_seed", "head_train_images")})
+    _one_line_error(capsys, ["export", str(other), "--out", str(older)], "(C 0.03 there, 0.001 here)")
+    assert featcache.export(sized, older).replaced
+    # a model of another fit put at --out while this one is written: refused under the lock, the other model kept
+    theirs = out.read_bytes()  # the C 0.001 model
+    out.unlink()
+    real = model_io.add_sealed_meta
+
+    def another_lands_meanwhile(tmp, meta):
+        out.write_bytes(theirs)
+        return real(tmp, meta)
+
+    monkeypatch.setattr(model_io, "add_sealed_meta", another_lands_meanwhile)
+    _one_line_error(capsys, ["export", str(head), "--out", str(out)], "holds a model of another fit (C 0.001 there, 0.03 here)")
+    assert out.read_bytes() == theirs

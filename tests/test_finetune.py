@@ -488,14 +488,79 @@ def test_a_finetune_that_replaces_a_model_says_so(tmp_path, capsys):
     inputs = k.Input((2,))
     model = k.Model(inputs, k.layers.Dense(2)(inputs))
     out = tmp_path / "ft.keras"
-    meta = {"class_names": ["ants", "bees"], "backbone": "mobilenet_v2", "image_size": 32, "head": "keras"}
+    meta = {"class_names": ["ants", "bees"], "backbone": "mobilenet_v2", "image_size": 32, "head": "keras", "params": {}}
+    settings = {"unfreeze": 20, "learning_rate": 1e-5, "max_epochs": 5}
+
+    def result() -> FinetuneResult:
+        return FinetuneResult(out, {}, [], 0.5, frozen_val_loss=1.0,
+                              epochs=[{"val_accuracy": 0.6, "val_loss": 0.9, "seconds": 1.0}], best_epoch=1)
+
     for again in (False, True):
-        r = FinetuneResult(out, {}, [], 0.5, frozen_val_loss=1.0,
-                           epochs=[{"val_accuracy": 0.6, "val_loss": 0.9, "seconds": 1.0}], best_epoch=1)
-        _save(model, out, meta, "h.keras", "random", {}, r)
+        r = result()
+        _save(model, out, meta, "h.keras", "random", settings, r)
         assert r.replaced is again and r.to_dict()["replaced"] is again
     _report(r)
     assert capsys.readouterr().out.strip().endswith("s/epoch; replaced the model there -> " + str(out))
+    # the check made again under the output's lock (save_model's recheck) compares the fine-tuning too: a model of
+    # other settings found there at the save is refused (another finetune's, landed while this one trained)
+    kept = out.read_bytes()
+    with pytest.raises(FeatcacheError, match=r"holds a fine-tuned model of another fit \(fine-tuning learning rate "
+                                             r"1e-05 there, 0.0001 here\); choose another --out, or pass --force"):
+        _save(model, out, meta, "h.keras", "random", {**settings, "learning_rate": 1e-4}, result())
+    assert out.read_bytes() == kept
+    r = result()
+    _save(model, out, meta, "h.keras", "random", {**settings, "learning_rate": 1e-4}, r, force=True)
+    assert r.replaced
+
+
+def test_finetune_out_replaces_a_fine_tuned_model_only_of_the_same_fit_and_fine_tuning(tiny_head, tmp_path, capsys,
+                                                                                      monkeypatch):
+    """A tester: export and finetune replaced a model of the same data set and kind of head whatever its head's
+    parameters or network (heads.io.other_fit returned [] for a fine-tuned model). finetune --out over a model
+    refuses, before any work, one of another head fit (params, network, ...) or, over a fine-tuned one, of other
+    fine-tuning settings (unfreeze, learning rate, epochs, batch size, patience, seed, keep best), in one line naming
+    what differs and --force; a rerun of the same settings, or --force, goes on to the work."""
+    from helpers import meta_only_model
+
+    from featcache.deploy import finetune as finetune_mod
+    from featcache.deploy.export import model_meta
+
+    _, meta = load_head(tiny_head)
+    asked = {"unfreeze": 20, "learning_rate": 1e-5, "max_epochs": 5, "batch_size": 64, "patience": 2, "seed": 0,
+             "keep_best": True}  # the defaults
+    tuned = {**model_meta(meta, tiny_head, "random"), "finetune": {**asked, "epochs_run": 2, "step_images": 64}}
+    out = meta_only_model(tmp_path / "ft.keras", **tuned)
+    kept = out.read_bytes()
+    _one_line_error(capsys, ["finetune", str(tiny_head), "--lr", "1e-4", "--out", str(out)],
+                    f"--out {out} holds a fine-tuned model of another fit (fine-tuning learning rate 1e-05 there, 0.0001 "
+                    "here); choose another --out, or pass --force to replace it")
+    _one_line_error(capsys, ["finetune", str(tiny_head), "--unfreeze", "5", "--epochs", "2", "--keep-last", "--out", str(out)],
+                    "(fine-tuning unfreeze 20 there, 5 here; fine-tuning epochs 5 there, 2 here; fine-tuning keep best "
+                    "True there, False here)")
+    # a fine-tuned model of another head fit, or of the same head's fit on another network
+    other_head = meta_only_model(tmp_path / "oh.keras", **{**tuned, "head_params": {**tuned["head_params"], "learning_rate": 0.01}})
+    _one_line_error(capsys, ["finetune", str(tiny_head), "--out", str(other_head)],
+                    "holds a fine-tuned model of another fit (learning_rate 0.01 there, 0.001 here)")
+    imagenet = meta_only_model(tmp_path / "in.keras", **{**tuned, "weights": "imagenet"})
+    _one_line_error(capsys, ["finetune", str(tiny_head), "--out", str(imagenet)], "(weights imagenet there, random here)")
+    plain = meta_only_model(tmp_path / "plain.keras", **{**tuned, "finetune": None, "head_train_size": 7})
+    _one_line_error(capsys, ["finetune", str(tiny_head), "--out", str(plain)],
+                    "holds a model of another fit (train size 7 there, all here)")
+    assert out.read_bytes() == kept
+
+    def stop(*args, **kwargs):  # the work begins: the checks of --out let the run through
+        raise FeatcacheError("past the checks")
+
+    monkeypatch.setattr(finetune_mod, "reopen_source", stop)
+    for argv in ([], ["--lr", "1e-4", "--force"]):
+        _one_line_error(capsys, ["finetune", str(tiny_head), "--out", str(out), *argv], "past the checks")
+    # an export of the same head fit: replaced by its fine-tuning (the export takes seconds to make again)
+    _one_line_error(capsys, ["finetune", str(tiny_head), "--out", str(meta_only_model(tmp_path / "e.keras", **{**tuned, "finetune": None}))],
+                    "past the checks")
+    # a fine-tuned model from before its epochs asked for were recorded: unknown, not compared
+    older = meta_only_model(tmp_path / "older.keras", **{**tuned, "finetune": {k: v for k, v in tuned["finetune"].items()
+                                                                                 if k != "max_epochs"}})
+    _one_line_error(capsys, ["finetune", str(tiny_head), "--epochs", "3", "--out", str(older)], "past the checks")
 
 
 def test_a_head_trained_without_validation_rows_is_said_to_flatter_the_frozen_choice(fashion_dir):

@@ -31,7 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="views inside the model: orig (default) embeds the image alone; all embeds every view the head "
                    "averaged at test (e.g. orig,flip,shift:+2,+2) and returns the mean of their probabilities, as "
                    "'featcache evaluate' scored it (one forward pass per view; logreg and keras heads only)")
-    add_force_arg(p, "model")
+    add_force_arg(p, "model", ", or a model of another fit (its head's parameters, layer, train size, seed, train "
+                              "views, backbone or weights)")
     add_trust_pickle_arg(p)
     add_json_flag(p)
     p.set_defaults(func=run)

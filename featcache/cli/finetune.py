@@ -37,7 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="keep the last epoch's weights, not the best validation epoch's (to see what training did; an "
                    "epoch whose loss is not a number is never kept)")
     p.add_argument("--out", metavar="MODEL.keras", help="where to write the model (default: HOME/models/<head>_finetuned.keras)")
-    add_force_arg(p, "model")
+    add_force_arg(p, "model", ", or a model of another fit (its head's parameters, layer, train size, seed, train "
+                              "views, backbone or weights), or a fine-tuned model of other --unfreeze, --lr, --epochs, "
+                              "--batch-size, --patience, --seed or --keep-last")
     add_trust_pickle_arg(p)
     add_json_flag(p)
     p.set_defaults(func=run)

@@ -98,18 +98,21 @@ def end_to_end_from_head(head: BaseEstimator, meta: dict[str, Any], weights: str
 
 def model_meta(meta: dict[str, Any], head_path: str | Path, weights: str, views: tuple[str, ...] = ("orig",)) -> dict[str, Any]:
     """What a model file records about its origin (the head's cache settings and the head) and the views it averages."""
+    from featcache.deploy.model import recorded_fit
+
     keep = ("class_names", "backbone", "weights", "image_size", "preprocessing", "layer", "dataset", "source", "cache_fingerprint")
     return {
         **{k: meta.get(k) for k in keep},
         "weights_source": None if is_named_weights(weights) else str(Path(weights).resolve()),
         "head": meta.get("head"),
-        "head_params": meta.get("params"),
+        # the head's fit (params, train views, train size, seed, train images): a model of another fit at --out is
+        # refused without --force (deploy.model.check_same_model_job)
+        **recorded_fit(meta),
         "head_path": str(Path(head_path).resolve()),
         "finetune": None,
         # The views the model embeds and averages (docs/views.md 3.6); what the head was fitted and scored on.
         "views": list(views),
         "averaged": "probabilities" if len(views) > 1 else None,
-        "head_train_views": meta.get("train_views"),
         "head_test_views": meta.get("test_views"),
         "single_view_test_accuracy": single_view_accuracy(meta),
         # The head's test accuracy with these very views averaged, when it was scored that way.
@@ -236,8 +239,9 @@ def export(
 ) -> ExportResult:
     """Write ``head`` and its backbone as one raw-images -> probabilities model to ``out`` (``.keras``).
 
-    ``out`` replaces an existing file only if it is a featcache model, or with
-    ``force``; ``trust_pickle`` lets an old pickle head load (it can run code).
+    ``out`` replaces an existing file only if it is a featcache model of the
+    same job and of the same head fit (``deploy.model.check_same_model_job``),
+    or with ``force``; ``trust_pickle`` lets an old pickle head load (it can run code).
     ``views`` (``graph_views``): by default the model embeds the original view
     only; for a head trained or scored on cached views it records that
     (``views``, ``single_view_test_accuracy``) and, when ``verbose``, says what
@@ -256,13 +260,13 @@ def export(
     out = check_out(out, force)
     check_not_the_head(out, head, "export")
     est, meta = load_head(head, trust_pickle=trust_pickle)
-    replacing = check_same_model_job(out, meta, False, force)  # featcache's model there, not a file --force replaces
+    replacing = check_same_model_job(out, meta, None, force)  # featcache's model there, not a file --force replaces
 
     def recheck() -> None:  # the same checks just before the model replaces what is there now (atomic_path)
         nonlocal replacing
         check_out(out, force)
         check_not_the_head(out, head, "export")
-        replacing = check_same_model_job(out, meta, False, force)
+        replacing = check_same_model_job(out, meta, None, force)
 
     check_file_outside_classes(out, photo_root_of(meta.get("source")))
     names = graph_views(est, meta, views)

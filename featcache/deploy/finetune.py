@@ -384,8 +384,9 @@ def finetune(
     The saved file is the same raw-images -> probabilities model ``export``
     writes. ``keep_best=False`` keeps the last epoch's weights instead of the
     best validation epoch's (for inspecting what training did). ``out``
-    replaces an existing file only if it is a featcache model, or with
-    ``force``; ``trust_pickle`` lets an old pickle head load (it can run code).
+    replaces an existing file only if it is a featcache model of the same job
+    and head fit and, where it is fine-tuned, of the same settings asked for
+    (``deploy.model.check_same_model_job``), or with ``force``; ``trust_pickle`` lets an old pickle head load (it can run code).
     """
     from featcache.deploy.endtoend import parameter_counts
     from featcache.deploy.model import check_not_the_head, check_out, check_same_model_job
@@ -411,7 +412,11 @@ def finetune(
     out = check_out(out, force)
     check_not_the_head(out, head, "finetune")
     est, meta = _keras_head(head, trust_pickle)
-    check_same_model_job(out, meta, True, force)
+    # the fine-tuning asked for: with the head's fit, what a fine-tuned model at --out must have been made by to be
+    # replaced without --force (a rerun); compared here, before minutes of work, and again under the lock (_save)
+    asked = {"unfreeze": unfreeze, "learning_rate": learning_rate, "max_epochs": epochs, "batch_size": batch_size,
+             "patience": patience, "seed": seed, "keep_best": keep_best}
+    check_same_model_job(out, meta, asked, force)
     check_file_outside_classes(out, photo_root_of(meta.get("source")))
     if verbose:  # reading the images and building the network took 26 s without a line (a new-user tester)
         print(f"reading the images of {meta.get('dataset', 'the cache')} and building the end-to-end model "
@@ -455,9 +460,7 @@ def finetune(
         result.test_accuracy = exact_accuracy(model.evaluate(test_ds, verbose=0, callbacks=evaluate_progress(
             bars, f"fine-tuned, {data.n_test} test images"))[1], data.n_test)
 
-    settings = {"unfreeze": unfreeze, "learning_rate": learning_rate, "epochs_run": len(result.epochs),
-                "batch_size": batch_size, "step_images": step.images, "patience": patience, "seed": seed,
-                "keep_best": keep_best}
+    settings = {**asked, "epochs_run": len(result.epochs), "step_images": step.images}
     result.settings = settings  # --json had none of what the text prints (a new-user tester)
     _save(model, out, meta, head, w, settings, result, force)
     if verbose:
@@ -532,7 +535,7 @@ def _save(model, out: Path, meta: dict, head: str | Path, w, settings: dict, res
         check_out(out, force)
         check_not_the_head(out, head, "finetune")
         # said, as train and export say it (an adversarial tester)
-        result.replaced = check_same_model_job(out, meta, True, force)
+        result.replaced = check_same_model_job(out, meta, settings, force)
 
     mmeta = model_meta(meta, head, w)
     # What this model scores on the original view: the fine-tuned score, not the head's it started from (info

@@ -260,19 +260,53 @@ def check_not_the_head(out: Path, head: str | Path, command: str) -> None:
                              f"{out.with_name(out.stem + '_model.keras')}")
 
 
-def check_same_model_job(path: Path, head_meta: dict[str, Any], finetuned: bool, force: bool) -> bool:
-    """A featcache model at ``path`` is replaced without ``force`` only by a rerun of its job: a model of a head of
-    the same data set and kind, not an export over a fine-tuned one (``heads.io.check_same_job``). Returns whether
-    one is there (what export and finetune say they replaced)."""
+# A model records its head's fit under these names (``export.model_meta``: the head's field -> the model's), so that a
+# model of another fit at --out is told from a rerun (``check_same_model_job``; a tester: an export of a random-weights
+# head replaced an imagenet model, "replaced the model there"). head_params and head_train_views were recorded from
+# the first; the others since 2026-12-05, where the head records them.
+HEAD_FIT_FIELDS = {"params": "head_params", "train_views": "head_train_views", "train_size": "head_train_size",
+                   "seed": "head_seed", "train_images": "head_train_images"}
+ALWAYS_RECORDED = ("params", "train_views")
+
+
+def recorded_fit(head_meta: dict[str, Any]) -> dict[str, Any]:
+    """What a model records of the fit of the head ``head_meta`` describes, under its own names (``HEAD_FIT_FIELDS``);
+    the network (backbone, weights), layer and cache are the model's own fields, of the same names as the head's."""
+    return {field: head_meta.get(key) for key, field in HEAD_FIT_FIELDS.items()
+            if key in head_meta or key in ALWAYS_RECORDED}
+
+
+def head_fit_of(model: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """A model's metadata as ``heads.io.other_job`` and ``other_fit`` read a head's: its head's fit under the head's
+    names (``HEAD_FIT_FIELDS``). A field the model does not record (one written before 2026-12-05: the head's train
+    size, seed and train images) is unknown, and not compared: it is taken as ``new``'s. Not the class default, as a
+    head's missing parameter is: no default says what train size an older model's head had, and "train size all
+    there, 20 here" would refuse the rerun of a --train-size 20 head's export; the seed is still compared, through
+    ``head_params`` (train's seed is the head's parameter), which every model records."""
+    fit = {k: v for k, v in model.items() if k not in HEAD_FIT_FIELDS}
+    for key, field in HEAD_FIT_FIELDS.items():
+        if field in model:
+            fit[key] = model[field]
+        elif key in new:
+            fit[key] = new[key]
+    return fit
+
+
+def check_same_model_job(path: Path, head_meta: dict[str, Any], finetune: dict[str, Any] | None, force: bool) -> bool:
+    """A featcache model at ``path`` is replaced without ``force`` only by a rerun of its job and fit: a model of a
+    head of the same data set and kind, not an export over a fine-tuned one, and of the same fit (the head's
+    parameters, train size, seed where used, train views, layer, backbone and weights; ``heads.io.other_fit``) and,
+    where both are fine-tuned, of the same fine-tuning asked for (``finetune``: its settings; None for an export;
+    ``heads.io.FINETUNE_FIT_KEYS``). Returns whether one is there (what export and finetune say they replaced).
+    Made before any work and again under the output's lock (the ``recheck`` of ``save_model``)."""
     from featcache.heads.io import check_same_job
 
     if not path.is_file() or not is_model_file(path):
         return False
     if force:
         return True
-    job = {"dataset": head_meta.get("dataset"), "class_names": head_meta.get("class_names"), "head": head_meta.get("head"),
-           "source": head_meta.get("source"), "finetune": finetuned}
-    check_same_job(path, _model_json(path), job, force)
+    new = {**head_meta, "finetune": finetune}
+    check_same_job(path, head_fit_of(_model_json(path), new), new, force)
     return True
 
 

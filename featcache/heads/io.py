@@ -257,7 +257,7 @@ def other_job(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str | No
         if "finetune" in new:
             return f"holds a model of a {old.get('head')} head, not of a {new.get('head')} head"
         return f"holds a {old.get('head')} head, not a {new.get('head')} head"
-    if old.get("finetune") and not new.get("finetune"):  # the other way, an export replaced by its fine-tuning: asked
+    if old.get("finetune") and new.get("finetune") is None:  # the other way, an export replaced by its fine-tuning: asked
         return "holds a fine-tuned model (minutes of training), which this export without fine-tuning would replace"
     diff = other_fit(old, new)
     if diff:
@@ -407,9 +407,10 @@ def _param_rules(pair: _FitPair) -> list[_FitRule]:
 
 # The fine-tuning a fine-tuned model was asked for (deploy.finetune's settings): what a rerun must repeat to be the
 # same fine-tuning job. Not what came of it (epochs run, the images a step held under the memory bound).
-FINETUNE_FIT_KEYS = {"unfreeze": "unfreeze", "learning_rate": "learning rate", "max_epochs": "epochs",
-                     "batch_size": "batch size", "patience": "patience", "seed": "fine-tuning seed",
-                     "keep_best": "keep best"}
+# Named "fine-tuning ..." in the line: the head's own learning_rate, epochs and seed are other rows.
+FINETUNE_FIT_KEYS = {key: f"fine-tuning {words}" for key, words in (
+    ("unfreeze", "unfreeze"), ("learning_rate", "learning rate"), ("max_epochs", "epochs"), ("batch_size", "batch size"),
+    ("patience", "patience"), ("seed", "seed"), ("keep_best", "keep best"))}
 
 
 def _finetune_rules(pair: _FitPair) -> list[_FitRule]:
