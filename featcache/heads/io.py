@@ -241,7 +241,8 @@ def other_job(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str | No
     fine-tuned ants/bees model, and train an svm head replaced another data set's logreg head, without a word (a
     new-user tester). A rerun on another cache of the same data set (more photos, other limits, another size: the
     lesson's reruns) is the same job (a review: the cache's fingerprint refused them); what its fit was asked for
-    (parameters, seed, views, layer) is then ``other_fit``'s to compare."""
+    (parameters, seed, views, layer; for a model its head's, read back by ``deploy.model.head_fit_of``, and a
+    fine-tuned model's settings) is then ``other_fit``'s to compare."""
     if not isinstance(old, Mapping):
         return None
     kind = f"{old.get('head')} head" if "finetune" not in new else "fine-tuned model" if old.get("finetune") else "model"
@@ -443,8 +444,8 @@ def _other_folders(a: str, b: str) -> bool:
 
 def check_same_job(path: str | Path, old: Mapping[str, Any] | None, new: Mapping[str, Any], force: bool,
                    flag: str = "--out", force_flag: str = "--force", default: bool = False) -> None:
-    """Refuse to replace a featcache head or model of another job, or a head of another fit on the same cache
-    (``other_job``), unless ``force``; ``default``: ``path`` is train's default head file (``check_head_out``)."""
+    """Refuse to replace a featcache head or model of another job, or a head or model of another fit (``other_job``,
+    ``other_fit``), unless ``force``; ``default``: ``path`` is train's default head file (``check_head_out``)."""
     why = None if force else other_job(old, new)
     if why is not None:
         named, instead = _naming(Path(path), flag, default)
