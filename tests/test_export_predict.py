@@ -801,6 +801,14 @@ def test_export_out_replaces_a_model_only_of_the_same_fit(tmp_path, monkeypatch,
     # the same fit is replaced, and said; --force replaces another
     assert main(["export", str(head), "--out", str(out)]) == 0
     assert capsys.readouterr().out.strip().endswith(f"; replaced the model there -> {out}")
+    # the same fit on another cache of the data set (extracted again, another split): the same job, replaced, and
+    # said as train says it of a head
+    again = featcache.extract(featcache.PhotoFolder(str(root), test_fraction=0.25), featcache.ModelSpec(weights="random", image_size=32),
+                              featcache.StoreSpec(out=tmp_path / "c2.h5"), verbose=False)
+    head2 = featcache.train(again.path, "logreg", out=tmp_path / "h2.npz").path
+    assert main(["export", str(head2), "--out", str(out)]) == 0
+    assert capsys.readouterr().out.strip().endswith(f"; replaced the model made on another cache there -> {out}")
+    assert featcache.export(head, out).replaced_other_cache and not featcache.export(head, out).replaced_other_cache
     assert featcache.export(other, out, force=True).replaced and read_meta(out)["head_params"]["C"] == 0.001
     # a model written before models recorded the head's train size, seed and train images: those are unknown, not
     # compared (no default says what they were); its parameters still are

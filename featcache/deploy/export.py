@@ -209,6 +209,7 @@ class ExportResult:
     replaced: bool
     meta: dict[str, Any] = field(repr=False)
     note: str | None = None
+    replaced_other_cache: bool = False  # the model replaced was made from a head of another cache of the data set
 
     def __fspath__(self) -> str:
         return str(self.path)
@@ -219,7 +220,7 @@ class ExportResult:
     def to_dict(self) -> dict[str, Any]:
         """What ``export --json`` prints (it printed the path alone, without the text output's note; a new user)."""
         return {"path": str(self.path), **{k: self.meta.get(k) for k in SUMMARY_KEYS}, "replaced": self.replaced,
-                "note": self.note}
+                "replaced_other_cache": self.replaced_other_cache, "note": self.note}
 
 
 SUMMARY_KEYS = ("head", "backbone", "layer", "image_size", "class_names", "views", "averaged",
@@ -274,14 +275,14 @@ def export(
     model = probabilities_model(logits) if names == ("orig",) else views_model(logits, names)
     written = model_meta(meta, head, w, names)
     saved = save_model(model, out, written, recheck)
-    result = ExportResult(saved, replacing, written, export_note(meta, names))
+    result = ExportResult(saved, replacing[0], written, export_note(meta, names), replacing[1])
     if verbose:
         from featcache.embedding.backbones import get_backbone
 
         layer = meta.get("layer")  # a head of an inner layer: the model is the network cut there (a new user)
         cut = f", cut at {layer}" if layer and layer != get_backbone(meta["backbone"]).final_layer else ""
         print(one_line(f"exported {meta.get('head')} head on {meta['backbone']}{cut} ({meta['image_size']} px, "
-                       f"{len(meta['class_names'])} classes){replaced_words(replacing, 'model')} -> {result.path}"))
+                       f"{len(meta['class_names'])} classes){replaced_words(result.replaced, 'model', result.replaced_other_cache)} -> {result.path}"))
         if result.note:
             print(result.note)
     return result

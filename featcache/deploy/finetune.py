@@ -55,6 +55,7 @@ class FinetuneResult:
     best_epoch: int = 0  # 0: no epoch beat the frozen head on validation; its weights were kept
     diverged_epoch: int = 0  # the epoch whose loss was no longer a number (training stopped there), 0 if none
     replaced: bool = False  # a model featcache wrote was at the path and this one replaced it
+    replaced_other_cache: bool = False  # that model was made from a head of another cache of the data set (said)
     frozen_test_accuracy: float | None = None
     test_accuracy: float | None = None
     train_images: int = 0
@@ -85,7 +86,7 @@ class FinetuneResult:
             "frozen_val_accuracy": self.frozen_val_accuracy, "frozen_val_loss": self.frozen_val_loss, "epochs": self.epochs, "best_epoch": self.best_epoch,
             "improved": self.improved, "frozen_test_accuracy": self.frozen_test_accuracy,
             "test_accuracy": self.test_accuracy, "seconds_per_epoch": round(self.seconds_per_epoch, 2),
-            "diverged_epoch": self.diverged_epoch or None, "replaced": self.replaced,
+            "diverged_epoch": self.diverged_epoch or None, "replaced": self.replaced, "replaced_other_cache": self.replaced_other_cache,
             "head_test_views": self.head_test_views, "head_views_test_accuracy": self.head_views_test_accuracy,
             "settings": self.settings,
         }
@@ -535,7 +536,7 @@ def _save(model, out: Path, meta: dict, head: str | Path, w, settings: dict, res
         check_out(out, force)
         check_not_the_head(out, head, "finetune")
         # said, as train and export say it (an adversarial tester)
-        result.replaced = check_same_model_job(out, meta, settings, force)
+        result.replaced, result.replaced_other_cache = check_same_model_job(out, meta, settings, force)
 
     mmeta = model_meta(meta, head, w)
     # What this model scores on the original view: the fine-tuned score, not the head's it started from (info
@@ -597,4 +598,4 @@ def _report(r: FinetuneResult) -> None:
             print(f"  the head with its {len(r.head_test_views)} views averaged scored {r.head_views_test_accuracy:.4f}: "
                   f"the fine-tuned model is {abs(d):.4f} {'above' if d > 0 else 'below' if d < 0 else 'level with'} it, "
                   "with one pass per image")
-    print(one_line(f"{r.seconds_per_epoch:.1f} s/epoch{replaced_words(r.replaced, 'model')} -> {r.path}"))
+    print(one_line(f"{r.seconds_per_epoch:.1f} s/epoch{replaced_words(r.replaced, 'model', r.replaced_other_cache)} -> {r.path}"))

@@ -292,22 +292,25 @@ def head_fit_of(model: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return fit
 
 
-def check_same_model_job(path: Path, head_meta: dict[str, Any], finetune: dict[str, Any] | None, force: bool) -> bool:
+def check_same_model_job(path: Path, head_meta: dict[str, Any], finetune: dict[str, Any] | None,
+                         force: bool) -> tuple[bool, bool]:
     """A featcache model at ``path`` is replaced without ``force`` only by a rerun of its job and fit: a model of a
     head of the same data set and kind, not an export over a fine-tuned one, and of the same fit (the head's
     parameters, train size, seed where used, train views, layer, backbone and weights; ``heads.io.other_fit``) and,
     where both are fine-tuned, of the same fine-tuning asked for (``finetune``: its settings; None for an export;
-    ``heads.io.FINETUNE_FIT_KEYS``). Returns whether one is there (what export and finetune say they replaced).
-    Made before any work and again under the output's lock (the ``recheck`` of ``save_model``)."""
+    ``heads.io.FINETUNE_FIT_KEYS``). Returns whether one is there and, without ``force``, whether it was made from a
+    head of another cache of the data set (a re-extraction: the same job, replaced, and said as train says it of a
+    head). Made before any work and again under the output's lock (the ``recheck`` of ``save_model``)."""
     from featcache.heads.io import check_same_job
 
     if not path.is_file() or not is_model_file(path):
-        return False
+        return False, False
     if force:
-        return True
+        return True, False
     new = {**head_meta, "finetune": finetune}
-    check_same_job(path, head_fit_of(_model_json(path), new), new, force)
-    return True
+    old = _model_json(path)
+    check_same_job(path, head_fit_of(old, new), new, force)
+    return True, old.get("cache_fingerprint") != head_meta.get("cache_fingerprint")
 
 
 OUTPUT = "probabilities"  # the model's one output, as a runtime spec's layer

@@ -229,9 +229,10 @@ def _naming(path: Path, flag: str, default: bool) -> tuple[str, str]:
 def replaced_words(replaced: bool, what: str, other_cache: bool = False) -> str:
     """The words train, export and finetune put before their line's arrow when they replaced featcache's ``what``
     (head or model) of the same job (``check_same_job``); the path stays the line's end (a new-user tester).
-    ``other_cache``: the head replaced was trained on another cache of the data set (photos added and extracted
-    again; the same job, replaced), which the line says."""
-    return f"; replaced the {what}{' trained on another cache' if other_cache else ''} there" if replaced else ""
+    ``other_cache``: the head replaced was trained, or the model's head, on another cache of the data set (photos
+    added and extracted again; the same job, replaced), which the line says."""
+    made = {"head": " trained on another cache", "model": " made on another cache"}.get(what, "") if other_cache else ""
+    return f"; replaced the {what}{made} there" if replaced else ""
 
 
 def other_job(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str | None:
