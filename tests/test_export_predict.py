@@ -798,6 +798,9 @@ def test_export_out_replaces_a_model_only_of_the_same_fit(tmp_path, monkeypatch,
                     f"--out {imagenet} holds a model of another fit (weights imagenet there, random here)")
     inner = meta_only_model(tmp_path / "inner.keras", **{**fields, "layer": "block_13_expand_relu"})
     _one_line_error(capsys, ["export", str(head), "--out", str(inner)], "(layer block_13_expand_relu there, out_relu here)")
+    # a model of the same head averaging other views in its graph (export --views): not the same model (h111)
+    averaged = meta_only_model(tmp_path / "averaged.keras", **{**fields, "views": ["orig", "flip"]})
+    _one_line_error(capsys, ["export", str(head), "--out", str(averaged)], "(views averaged orig,flip there, orig here)")
     # the same fit is replaced, and said; --force replaces another
     assert main(["export", str(head), "--out", str(out)]) == 0
     assert capsys.readouterr().out.strip().endswith(f"; replaced the model there -> {out}")

@@ -261,16 +261,17 @@ def export(
     out = check_out(out, force)
     check_not_the_head(out, head, "export")
     est, meta = load_head(head, trust_pickle=trust_pickle)
-    replacing = check_same_model_job(out, meta, None, force)  # featcache's model there, not a file --force replaces
+    names = graph_views(est, meta, views)
+    # featcache's model there, not a file --force replaces
+    replacing = check_same_model_job(out, meta, None, force, views=names)
 
     def recheck() -> None:  # the same checks just before the model replaces what is there now (atomic_path)
         nonlocal replacing
         check_out(out, force)
         check_not_the_head(out, head, "export")
-        replacing = check_same_model_job(out, meta, None, force)
+        replacing = check_same_model_job(out, meta, None, force, views=names)
 
     check_file_outside_classes(out, photo_root_of(meta.get("source")))
-    names = graph_views(est, meta, views)
     logits, w = end_to_end_from_head(est, meta, weights)
     model = probabilities_model(logits) if names == ("orig",) else views_model(logits, names)
     written = model_meta(meta, head, w, names)

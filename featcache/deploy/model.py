@@ -24,7 +24,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 
 import numpy as np
 
@@ -293,12 +293,13 @@ def head_fit_of(model: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_same_model_job(path: Path, head_meta: dict[str, Any], finetune: dict[str, Any] | None,
-                         force: bool) -> tuple[bool, bool]:
+                         force: bool, views: Sequence[str] | None = None) -> tuple[bool, bool]:
     """A featcache model at ``path`` is replaced without ``force`` only by a rerun of its job and fit: a model of a
     head of the same data set and kind, not an export over a fine-tuned one, and of the same fit (the head's
     parameters, train size, seed where used, train views, layer, backbone and weights; ``heads.io.other_fit``) and,
     where both are fine-tuned, of the same fine-tuning asked for (``finetune``: its settings; None for an export;
-    ``heads.io.FINETUNE_FIT_KEYS``). Returns whether one is there and, without ``force``, whether it was made from a
+    ``heads.io.FINETUNE_FIT_KEYS``) and, given ``views`` (export's), of the same views averaged in the graph (h111:
+    an export ``--views orig`` replaced a model of the same head averaging 4 views). Returns whether one is there and, without ``force``, whether it was made from a
     head of another cache of the data set (a re-extraction: the same job, replaced, and said as train says it of a
     head). Made before any work and again under the output's lock (the ``recheck`` of ``save_model``)."""
     from featcache.heads.io import check_same_job
@@ -307,9 +308,9 @@ def check_same_model_job(path: Path, head_meta: dict[str, Any], finetune: dict[s
         return False, False
     if force:
         return True, False
-    new = {**head_meta, "finetune": finetune}
+    new = {**head_meta, "finetune": finetune, "model_views": None if views is None else list(views)}
     old = _model_json(path)
-    check_same_job(path, head_fit_of(old, new), new, force)
+    check_same_job(path, {**head_fit_of(old, new), "model_views": old.get("views") or ["orig"]}, new, force)
     return True, old.get("cache_fingerprint") != head_meta.get("cache_fingerprint")
 
 

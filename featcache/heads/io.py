@@ -393,6 +393,8 @@ _FIT_RULES = (
     # absent (a head from before views): the original view alone
     _FitRule("train views", lambda p: tuple(_recorded(m.get("train_views") or ["orig"]) for m in (p.old, p.new)),
              shown=lambda v: ",".join(map(str, v))),
+    # a model's: the views its graph averages (export --views; ``deploy.model.check_same_model_job``), where given
+    _FitRule("views averaged", lambda p: p.both("model_views"), _both_recorded, shown=lambda v: ",".join(map(str, v))),
 )
 
 
