@@ -1179,6 +1179,53 @@ def test_what_a_crash_leaves_as_the_partial_is_created_is_started_over(tmp_path,
     assert "starting it over" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("step", ["lay_out", "problem"])
+def test_a_run_killed_while_laying_out_its_partial_leaves_no_partial_to_set_aside(tmp_path, step):
+    """A photo folder's run SIGKILLed while its partial was first laid out left a 48-byte file (no complete HDF5
+    superblock), which every next run moved aside as ``.unreadable-<time>``, for good, with a line saying it may be
+    the user's (testers, 2026-12-05). The partial is now laid out under a hidden temporary name and renamed into
+    place whole: a kill there leaves no partial, and the temporary goes at the next run. The kill is simulated by
+    ``os._exit`` in a subprocess at the layout step (before, or within, the staged writer's own dataset)."""
+    script = textwrap.dedent(f"""
+        import os
+        import numpy as np
+        import featcache.store.writer as wm
+        from featcache.store import STAGING, SplitSpec, StagedWriter
+        if {step!r} == "lay_out":
+            real = wm.lay_out
+            wm.lay_out = lambda f, *a: (real(f, *a), os._exit(9))
+        else:
+            real = wm.h5py.Group.create_dataset
+            def dying(self, name, *a, **kw):
+                if name == "problem":
+                    os._exit(9)
+                return real(self, name, *a, **kw)
+            wm.h5py.Group.create_dataset = dying
+        rows, paths = np.arange(10), [f"f{{i}}.jpg" for i in range(10)]
+        StagedWriter({str(tmp_path / 'c.h5')!r}, {{"fingerprint": "f" * 64}}, [SplitSpec(STAGING, rows % 2, rows, paths)],
+                     {{"out": 4}}, "float32").open()
+        """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 9, proc.stderr
+    assert not partial_path(tmp_path / "c.h5").exists()  # whole or not at all
+    from featcache.store import STAGING, SplitSpec, StagedWriter
+
+    rows, paths = np.arange(10), [f"f{i}.jpg" for i in range(10)]
+    w = StagedWriter(tmp_path / "c.h5", {"fingerprint": "f" * 64}, [SplitSpec(STAGING, rows % 2, rows, paths)],
+                     {"out": 4}, "float32")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # PartialSetAside: the line this run no longer says
+        assert w.open() == {STAGING: 0}
+    w.close()
+    assert w.repairs == []
+    # Nothing set aside, and the killed run's temporary removed by this one: only the partial is there.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.h5.partial.h5"]
+    from featcache.store.atomic import user_mode
+
+    assert os.stat(partial_path(tmp_path / "c.h5")).st_mode & 0o777 == user_mode()  # the user's, not mkstemp's 0600
+
+
 def test_a_counter_ahead_of_its_chunks_after_power_loss_is_not_trusted(tmp_path):
     # The counter reached the disk, chunks 256..767 did not: they would read back as zeros with no checksum error.
     make = _half_written(tmp_path / "p.h5", rows=256)

@@ -286,8 +286,13 @@ def create_h5(path: Path, **kwargs: Any) -> h5py.File:
     except OSError as exc:
         if is_no_space(exc):
             raise
-        raise FeatcacheError(f"cannot create {path} ({first_line(exc)}); check that {Path(path).parent} is "
-                             "writable, or choose --out elsewhere") from None
+        raise cannot_create(path, exc) from None
+
+
+def cannot_create(path: Path, exc: OSError) -> FeatcacheError:
+    """The line for a file featcache cannot create at ``path`` (not a full disk: that is ``no_space``'s)."""
+    return FeatcacheError(f"cannot create {path} ({first_line(exc)}); check that {Path(path).parent} is "
+                          "writable, or choose --out elsewhere")
 
 
 def open_h5(path: Path, mode: str = "r", peek: bool = False, **kwargs: Any) -> h5py.File:

@@ -50,6 +50,7 @@ from featcache.store.layout import (
     PARTIAL_OF,
     STAGING,
     WRITE_CHUNK_CACHE,
+    cannot_create,
     chunk_stored,
     combine_digests,
     content_digest,
@@ -273,11 +274,34 @@ class CacheWriter:
             print(line, flush=True)
 
     def _create(self) -> h5py.File:
-        f = create_h5(self.partial, rdcc_nbytes=WRITE_CHUNK_CACHE)
+        """A new partial, laid out under a hidden temporary name (``atomic.new_temporary``) and renamed into place
+        whole: a run SIGKILLed while laying out a photo folder's partial left a 48-byte file (no complete HDF5
+        superblock), which every later run moved aside as ``.unreadable-<time>``, saying it might be the user's
+        (testers, 2026-12-05). A killed run's temporary carries its writer's tag: the next run's removes it."""
+        try:
+            tmp = new_temporary(self.partial)
+        except OSError as exc:
+            if is_no_space(exc):
+                raise
+            raise cannot_create(self.partial, exc) from None
+        f = None
+        try:
+            f = create_h5(tmp, rdcc_nbytes=WRITE_CHUNK_CACHE)
+            self._lay_out(f)
+            f.flush()
+            # The open file follows the rename (the same inode); its name is the partial's from here on.
+            publish(tmp, self.partial)
+        except BaseException:
+            if f is not None:
+                f.close()
+            tmp.unlink(missing_ok=True)
+            raise
+        return f
+
+    def _lay_out(self, f: h5py.File) -> None:
+        """Everything a new partial holds before its first row (``StagedWriter`` adds its decode problems)."""
         lay_out(f, self.attrs, self.splits, self.layer_widths, self.dtype)
         f.attrs[PARTIAL_OF] = self.path.name  # a sealed partial the run did not publish is told from a user's cache by it
-        f.flush()
-        return f
 
     # -- writing ----------------------------------------------------------------
 
@@ -443,16 +467,14 @@ class StagedWriter(CacheWriter):
             raise ValueError(f"a staged write has the one split {STAGING!r}")
         super().__init__(path, attrs, splits, layer_widths, dtype, verbose=verbose)
 
-    def _create(self) -> h5py.File:
-        f = super()._create()
+    def _lay_out(self, f: h5py.File) -> None:
+        super()._lay_out(f)
         # Fixed-length bytes, so that Fletcher-32 guards them (HDF5 cannot filter
         # variable-length strings): a flipped byte must not turn a photo that
         # decoded into a skipped one, or back. Mostly empty, gzip keeps it small.
         f[STAGING].create_dataset("problem", shape=(len(self.splits[0].labels),), dtype=f"S{PROBLEM_BYTES}",
                                   chunks=(max(1, min(CHUNK_ROWS, len(self.splits[0].labels))),), compression="gzip",
                                   compression_opts=1, **CHECKSUM)
-        f.flush()
-        return f
 
     def problems(self) -> dict[int, str]:
         """``{row: reason}`` of the rows written so far whose file did not decode."""
