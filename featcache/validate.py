@@ -173,12 +173,25 @@ def nonnegative_int(value: Any, flag: str, example: str = "20") -> int:
     return n
 
 
+def _flag_number(value: Any, flag: str, example: str) -> float:
+    """A number flag's value as a float (NaN for what is no number, never a bool); a typed text that is no finite
+    number (inf, nan) or reads as another number (1e400 as inf, 1e-400 as 0) is refused in ``typed_number_problem``'s
+    words, ``example`` after them. A number the API is given is left to the caller's own check."""
+    if isinstance(value, bool):
+        return math.nan
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    problem = typed_number_problem(value, x) if isinstance(value, str) else None  # what was typed; the API's are its own
+    if problem:
+        raise FeatcacheError(f"{flag} {value!r} {problem[0]}; {example}".strip())
+    return x
+
+
 def positive_number(value: Any, flag: str, example: str) -> float:
     """A positive finite number (a learning rate), from a number or its text; never a bool."""
-    try:
-        x = float(value) if not isinstance(value, bool) else math.nan
-    except (TypeError, ValueError):
-        x = math.nan
+    x = _flag_number(value, flag, f"pass e.g. {example}")
     if not (x > 0 and math.isfinite(x)):
         raise FeatcacheError(f"{flag} must be a positive number (got {value!r}); pass e.g. {example}".strip())
     return x
@@ -227,7 +240,8 @@ def check_number(value: Any, name: str, *, whole: bool = False, low: float | Non
     kind = "a whole number" if whole else "a number"
     ok = not _is_bool(value) and isinstance(value, numbers.Integral if whole else numbers.Real)
     if ok:
-        ok = math.isfinite(value) and (low is None or (value > low if low_open else value >= low)) and (
+        # a whole number is finite however long: math.isfinite(10**400) was an OverflowError's traceback (found here)
+        ok = (isinstance(value, numbers.Integral) or math.isfinite(value)) and (low is None or (value > low if low_open else value >= low)) and (
             high is None or (value < high if high_open else value <= high))
     if not ok:
         bounds = [f"{'>' if low_open else '>='} {_num(low)}" if low is not None else "",
@@ -353,10 +367,7 @@ def check_fraction(value: Any, flag: str) -> float:
 
 def check_seconds(value: Any, flag: str) -> float:
     """A duration: a finite number of seconds, 0 or more (0: do not wait at all)."""
-    try:
-        t = float(value) if not isinstance(value, bool) else math.nan
-    except (TypeError, ValueError):
-        t = math.nan
+    t = _flag_number(value, flag, f"use 0 or more, e.g. {flag or '--lock-timeout'} 60")
     if not (t >= 0 and math.isfinite(t)):
         raise FeatcacheError(f"{flag} {value!r} is not a number of seconds; use 0 or more, e.g. {flag or '--lock-timeout'} 60".strip())
     return t
@@ -427,11 +438,8 @@ def parse_C(value: Any, flag: str = "--C", assign: str = " ") -> float | str:
     ``flag`` names it, ``assign`` joins it to a value in the example: "--C 0.03", "--param logreg.C=0.03"."""
     if isinstance(value, str) and value.strip() == "cv":
         return "cv"
-    try:
-        c = float(value) if not isinstance(value, bool) else math.nan
-    except (TypeError, ValueError):
-        c = math.nan
     example = f"e.g. {flag or '--C'}{assign}0.03 or {flag or '--C'}{assign}cv"
+    c = _flag_number(value, flag, example)
     if not (c > 0 and math.isfinite(c)):
         raise FeatcacheError(f"{flag} {value!r} is not a positive number or 'cv'; {example}")
     if not C_MIN <= c <= C_MAX:  # 1e-310 passed, and fitted a constant head under 18 lines of scikit-learn's warnings
@@ -470,6 +478,20 @@ def _nonzero_digit(text: str) -> bool:
     return any(c in "123456789" for c in mantissa)
 
 
+def typed_number_problem(text: str, value: float | int) -> tuple[str, str] | None:
+    """Why ``value``, read from the number typed as ``text``, is not that number, as (problem, fix); None when it is.
+
+    1e400 reads as inf and 1e-400 as 0: a check of the value then named a value never typed (a review: "--param
+    max_iter inf"; testers: "--C 1e400 is not a positive number"). One home for --param's values and the number
+    flags (--C, --lr, --lock-timeout), so each says the same words."""
+    if isinstance(value, float) and not math.isfinite(value):  # a whole number is finite, however long
+        beyond = " (beyond a float's range, about 1.8e308)" if not any(w in text.lower() for w in ("inf", "nan")) else ""
+        return f"is not a finite number{beyond}", "give a finite one"
+    if value == 0 and _nonzero_digit(text):
+        return "is too small for a float (below about 5e-324, it reads as 0)", "give 0 or a larger number"
+    return None
+
+
 def parse_params(value: Any, flag: str = "--param", head: str = "") -> dict[str, Any]:
     """A head's own parameters: ``["dropout=0.5", "gamma=scale"]`` (the CLI's repeated ``--param``) or a dict.
 
@@ -496,17 +518,11 @@ def parse_params(value: Any, flag: str = "--param", head: str = "") -> dict[str,
             if name in pairs:  # the second kept without a word is a run the user did not ask for
                 raise FeatcacheError(f"{flag} gives {name!r} twice; give each parameter once")
             pairs[name] = _param_value(text)
-            if isinstance(pairs[name], float) and not math.isfinite(pairs[name]):
-                # 1e400 reads as inf, and the head's check then said "--param max_iter inf", a value never typed (a
-                # review); no head takes an infinite or NaN number
-                given = f"{flag} {head + '.' if head else ''}{name}={text.strip()}"
-                beyond = " (beyond a float's range, about 1.8e308)" if not any(w in text.lower() for w in ("inf", "nan")) else ""
-                raise FeatcacheError(f"{given} is not a finite number{beyond}; give a finite one")
-            if pairs[name] == 0 and not isinstance(pairs[name], bool) and _nonzero_digit(text):
-                # 1e-400 reads as 0.0: "--param learning_rate 0 is not valid", a value never typed, and
-                # keras.dropout=1e-400 ran with dropout 0 (an adversarial tester)
-                raise FeatcacheError(f"{flag} {head + '.' if head else ''}{name}={text.strip()} is too small for a float "
-                                     "(below about 5e-324, it reads as 0); give 0 or a larger number")
+            # No head takes an infinite or NaN number; keras.dropout=1e-400 ran with dropout 0 (an adversarial tester)
+            problem = (typed_number_problem(text, pairs[name])
+                       if isinstance(pairs[name], (int, float)) and not isinstance(pairs[name], bool) else None)
+            if problem:
+                raise FeatcacheError(f"{flag} {head + '.' if head else ''}{name}={text.strip()} {problem[0]}; {problem[1]}")
     for name in pairs:
         if not isinstance(name, str) or not name.isidentifier():
             # no head's parameter as the example: 'logreg.=3' in a curve was shown the Keras head's dropout (a tester)

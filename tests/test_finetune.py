@@ -156,7 +156,9 @@ def _one_line_error(capsys, argv: list[str], message: str) -> str:
         (["--unfreeze", "1000"], "more than the 154 layers of the base; use 0..154"),
         (["--lr", "0"], "--lr must be a positive number"),
         (["--lr=-1e-5"], "--lr must be a positive number"),
-        (["--lr", "nan"], "--lr must be a positive number"),
+        (["--lr", "nan"], "--lr 'nan' is not a finite number; pass e.g."),  # --param's words (validate.typed_number_problem)
+        (["--lr", "1e400"], "--lr '1e400' is not a finite number (beyond a float's range, about 1.8e308)"),  # was 'got inf'
+        (["--lr", "abc"], "--lr must be a positive number (got 'abc')"),
         (["--lr", "1e308"], "--lr 1e+308 is far above any learning rate Adam fine-tunes with (at most 1)"),
         (["--lr", "1.0000001"], "--lr 1.0000001 is far above"),  # it said "--lr 1 is far above ... (at most 1)"
         (["--out", "model.h5"], "use --out model.keras"),

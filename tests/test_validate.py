@@ -129,7 +129,7 @@ def test_check_fraction():
 
 def test_parse_C():
     assert v.parse_C("0.03") == 0.03 and v.parse_C(10) == 10.0 and v.parse_C("cv") == "cv"
-    for bad in ("-1", "0", "abc", "inf", "nan", None, True):
+    for bad in ("-1", "0", "abc", None, True):  # inf and nan: test_number_flags_that_read_as_another_number_...
         refuses(v.parse_C, bad, match=r"--C .* is not a positive number or 'cv'")
 
 
@@ -307,6 +307,40 @@ def test_parse_params_refuses_a_number_that_underflows_to_zero_as_typed():
     with pytest.raises(FeatcacheError, match=r"is too small for a float"):  # no exponent, 400 zeros (a review)
         v.parse_params(["dropout=0." + "0" * 400 + "1"])
     assert v.parse_params(["a=0", "b=0.0", "c=0e5", "d=-0.0e-3", "e=1e-300"]) == {"a": 0, "b": 0.0, "c": 0, "d": 0, "e": 1e-300}
+
+
+def test_number_flags_that_read_as_another_number_say_so_as_param_does(tmp_path, capsys):
+    """`--C 1e400` said "'1e400' is not a positive number" (testers, 2026-12-05): 1e400 reads as inf, and only
+    --param said so. The number flags (--C, probe's --C HEAD=C, --lr, --lock-timeout) now share --param's words
+    (``validate.typed_number_problem``); a long whole --param number was an OverflowError's traceback in
+    ``check_number`` (found alongside)."""
+    from helpers import run_main
+    from test_head_files import synthetic_cache
+
+    from featcache.heads import parse_C_per_head
+
+    beyond = r"is not a finite number \(beyond a float's range, about 1\.8e308\)"
+    with pytest.raises(FeatcacheError, match=rf"^--C '1e400' {beyond}; e\.g\. --C 0\.03 or --C cv$"):
+        v.parse_C("1e400")
+    with pytest.raises(FeatcacheError, match=r"^--C 'inf' is not a finite number; e\.g\. --C 0\.03"):
+        v.parse_C("inf")
+    with pytest.raises(FeatcacheError, match=r"^--C '1e-400' is too small for a float \(below about 5e-324, it reads as 0\); e\.g\."):
+        v.parse_C("1e-400")
+    with pytest.raises(FeatcacheError, match=rf"^--C '1e400' {beyond}"):
+        parse_C_per_head("logreg=1e400", ["logreg", "svm"])
+    with pytest.raises(FeatcacheError, match=rf"^--lr '1e400' {beyond}; pass e\.g\. 1e-5$"):
+        v.positive_number("1e400", "--lr", "1e-5")
+    with pytest.raises(FeatcacheError, match=rf"^--lock-timeout '1e400' {beyond}; use 0 or more"):
+        v.check_seconds("1e400", "--lock-timeout")
+    with pytest.raises(FeatcacheError, match=r"^--C '-1' is not a positive number or 'cv'"):  # the rest as before
+        v.parse_C("-1")
+    assert v.parse_C("1e12") == 1e12 and v.check_seconds("0", "--lock-timeout") == 0
+    cache = synthetic_cache(tmp_path / "c.h5")
+    proc = run_main(capsys, "train", str(cache), "--head", "logreg", "--C", "1e400", "--out", str(tmp_path / "h.npz"))
+    assert proc.returncode == 2 and proc.stderr.strip() == (
+        "featcache train: error: argument --C: '1e400' is not a finite number (beyond a float's range, about 1.8e308); "
+        "e.g. --C 0.03 or --C cv; see 'featcache train --help'")
+    assert v.check_number(10**400, "max_iter", whole=True, low=1) == 10**400
 
 
 def test_a_full_disk_at_an_output_folder_that_is_a_mount_point_names_that_disk(tmp_path, monkeypatch):

@@ -26,7 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     d = {n: api_default(finetune, n) for n in ("unfreeze", "learning_rate", "epochs", "batch_size", "patience", "seed")}
     p.add_argument("--unfreeze", type=int, metavar="N", help=f"trainable last layers of the base (default: {d['unfreeze']}, the lesson's)")
     # --learning-rate is the API's name (finetune(learning_rate=)); --lr, the lesson's short form, stays (a new user)
-    p.add_argument("--learning-rate", "--lr", dest="lr", type=float, metavar="LR",
+    # The text as typed, for the API's check (validate.positive_number): type=float read 1e400 as inf, and the line
+    # then said "must be a positive number (got inf)" (testers, 2026-12-05; --param says "not a finite number")
+    p.add_argument("--learning-rate", "--lr", dest="lr", metavar="LR",
                    help=f"learning rate (default: {format(d['learning_rate'], 'g').replace('e-0', 'e-')}, the lesson's)")
     p.add_argument("--epochs", type=positive_int, help=f"at most this many epochs (default: {d['epochs']})")
     p.add_argument("--batch-size", type=positive_int, help=f"images per step (default: {d['batch_size']})")
