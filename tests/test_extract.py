@@ -163,6 +163,31 @@ def test_mismatched_cache_at_out_is_refused(fashion_dir, tmp_path, capsys):
     assert rc == 2 and "the data: kind fashion_mnist -> images" in err and "-> None" not in err, err
 
 
+def test_an_incomplete_cache_at_out_is_refused_or_replaced_in_one_line_by_its_settings(fashion_dir, tmp_path, capsys):
+    """A partial renamed or copied to --out (testers, 2026-12-05): of other settings it is someone's unfinished work,
+    refused as such (it was "a cache made with other settings"); of these settings it is extracted again and
+    replaced, as before, now said (it went without a word). Either way nothing resumes it under that name."""
+    out = tmp_path / "c.h5"
+    extract(data_dir=str(fashion_dir), out=out, **TINY)
+    with h5py.File(out, "r+") as f:  # what `mv a.h5.partial.h5 c.h5` leaves (the rows do not matter here)
+        f.attrs["complete"] = False
+        f.attrs["partial_of"] = "a.h5"
+    before = out.read_bytes()
+    args = ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--out", str(out), "--image-size"]
+    proc = run_main(capsys, *args, "48")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith(f"featcache extract: error: {out} is an incomplete cache of another extraction (an "
+                                  "unfinished extraction of a.h5, copied or renamed, 72 of 72 images done, made with other "
+                                  "settings: differs in: image_size); ")
+    assert out.read_bytes() == before
+    proc = run_main(capsys, *args, "32")
+    assert proc.returncode == 0 and (f"{out} is an incomplete cache of these settings (an unfinished extraction of a.h5, "
+                                     "copied or renamed); a run resumes only from c.h5.partial.h5, so this one extracts it "
+                                     "again and replaces it when done") in proc.stdout.splitlines()
+    with h5py.File(out) as f:
+        assert bool(f.attrs["complete"]) and f.attrs["partial_of"] == "c.h5"
+
+
 
 
 @pytest.mark.slow

@@ -39,7 +39,7 @@ from featcache.store import (
 )
 from featcache.store.fingerprint import fingerprint
 from featcache.store.layout import CHUNK_ROWS
-from featcache.store.reader import UncheckedCacheWarning
+from featcache.store.reader import UncheckedCacheWarning, incomplete_replaced
 
 REPO = Path(__file__).resolve().parents[1]
 N_TRAIN, N_TEST, WIDTH = 600, 40, 8
@@ -1177,6 +1177,33 @@ def test_what_a_crash_leaves_as_the_partial_is_created_is_started_over(tmp_path,
     w.finish()
     verify(path)
     assert "starting it over" in capsys.readouterr().out
+
+
+def test_an_incomplete_cache_of_other_settings_at_out_is_refused_as_someones_unfinished_work(tmp_path):
+    """A partial of another extraction renamed or copied to --out was refused as "holds a cache made with other
+    settings", which hid that it is someone's unfinished work, hours of it perhaps (testers, 2026-12-05). The line
+    says what it is, how far it got and what differs; the file is left as it was. As for a complete cache of other
+    settings there, no flag replaces it: another --out, or the user deletes it."""
+    w = writer(tmp_path / "a.h5")
+    write_rows(w, w.open(), stop={"train": 128, "test": 0})
+    w.close()
+    moved = tmp_path / "moved.h5"
+    os.rename(partial_path(tmp_path / "a.h5"), moved)
+    before = moved.read_bytes()
+    with pytest.raises(FeatcacheError) as exc:
+        find_complete(moved, identity(image_size=48))
+    assert str(exc.value) == (
+        f"{moved} is an incomplete cache of another extraction (an unfinished extraction of a.h5, copied or renamed, "
+        f"128 of {N_TRAIN + N_TEST} images done, made with other settings: differs in: image_size); nothing resumes it "
+        "under this name, so extracting here would lose it: choose another --out, or delete that file to extract there "
+        "(it was left untouched)")
+    assert moved.read_bytes() == before
+    # The same settings: extracted again and replaced, as the reader's line for a copy advises, and now said.
+    assert not find_complete(moved, identity())
+    assert incomplete_replaced(moved) == (
+        f"{moved} is an incomplete cache of these settings (an unfinished extraction of a.h5, copied or renamed); a run "
+        "resumes only from moved.h5.partial.h5, so this one extracts it again and replaces it when done")
+    assert incomplete_replaced(tmp_path / "none.h5") is None
 
 
 @pytest.mark.parametrize("step", ["lay_out", "problem"])

@@ -39,6 +39,7 @@ from featcache.store import (
 from featcache.store.atomic import output_files
 from featcache.store.layout import partial_path
 from featcache.store.partial import check_partial
+from featcache.store.reader import incomplete_replaced
 from featcache.validate import checks_switches
 
 
@@ -129,6 +130,9 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
             # Before the model is built, not only when the writer meets it; under the lock: another writer's
             # partial is complete for a moment before it is renamed into place.
             check_partial(partial_path(path))
+            replaced = incomplete_replaced(path)
+            if verbose and replaced:
+                print(one_line(replaced), flush=True)
             return _run(path, ident, data, model, store, engine, verbose)
 
 

@@ -216,15 +216,24 @@ def _incomplete(path: Path, meta: dict[str, Any]) -> str:
     """Why an incomplete cache cannot be read, and what finishes it. A partial copied or renamed away from its own
     name (``<cache>.partial.h5``) is finished by no rerun: "re-run the same extract command" sent the user to one
     that never would (an adversarial tester: cp q.h5.partial.h5 copy.h5; train copy.h5)."""
+    made_for = _copy_of(path, meta)
+    if made_for:
+        return (f"{path} is an incomplete cache: an unfinished extraction of {made_for}, copied or renamed: no rerun finishes it "
+                f"under this name; finish the original (re-run the extract command that writes {made_for}) "
+                "or extract again")
+    return (f"{path} is an incomplete cache (extraction was interrupted); re-run the same 'featcache extract' command "
+            "to finish it")
+
+
+def _copy_of(path: Path, meta: dict[str, Any]) -> str | None:
+    """The cache an incomplete file at ``path`` was written to become (its ``PARTIAL_OF``, clipped for a line) where
+    the file is not at that cache's partial's name: a partial copied or renamed; else None."""
     from featcache.errors import clipped
 
     made_for = meta.get(PARTIAL_OF)
     if isinstance(made_for, str) and made_for and path.name != made_for + PARTIAL_SUFFIX:
-        return (f"{path} is an incomplete cache: an unfinished extraction of {clipped(made_for, 80)}, copied or renamed: no rerun finishes it "
-                f"under this name; finish the original (re-run the extract command that writes {clipped(made_for, 80)}) "
-                "or extract again")
-    return (f"{path} is an incomplete cache (extraction was interrupted); re-run the same 'featcache extract' command "
-            "to finish it")
+        return clipped(made_for, 80)
+    return None
 
 
 class Cache:
@@ -815,16 +824,46 @@ def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
             changed = _source_changes(attrs.get("source"), source) if "data_digest" in diff else ""
             if changed:  # say which setting changed the data, when one did (a new user saw only "the data")
                 shown[diff.index("data_digest")] = f"the data: {changed}"
-            raise FeatcacheError(
-                f"{p} holds {label} made with other settings (differs in: {', '.join(shown) or 'fingerprint'}); "
-                "choose another --out or delete that file"
-            )
+            differs = f"differs in: {', '.join(shown) or 'fingerprint'}"
+            if p == path and not attrs.get("complete"):
+                raise FeatcacheError(_other_incomplete(path, attrs, differs))
+            raise FeatcacheError(f"{p} holds {label} made with other settings ({differs}); choose another --out or delete that file")
         if p == path:
             if not attrs.get("complete"):
                 return False
             verify(path)
             return True
     return False
+
+
+def _other_incomplete(path: Path, attrs: dict[str, Any], differs: str) -> str:
+    """The refusal of an incomplete cache of other settings at --out (a partial of another extraction, renamed or
+    copied there): it was called "a cache made with other settings", which hid that it is someone's unfinished
+    work (testers, 2026-12-05). As for a complete cache there, no flag replaces it: the user moves it or deletes it."""
+    made_for = _copy_of(path, attrs)
+    whose = f"an unfinished extraction of {made_for}, copied or renamed" if made_for else "an interrupted extraction"
+    progress = attrs.get("progress") or {}
+    done = sum(d for d, _ in progress.values())
+    total = sum(n for _, n in progress.values())
+    return (f"{path} is an incomplete cache of another extraction ({whose}, {done} of {total} images done, "
+            f"made with other settings: {differs}); nothing resumes it under this name, so extracting here would "
+            "lose it: choose another --out, or delete that file to extract there (it was left untouched)")
+
+
+def incomplete_replaced(path: Path) -> str | None:
+    """The line for an incomplete cache of these very settings at --out, which the run extracts again and replaces
+    (a run resumes only from ``<out>.partial.h5``); None where there is none. It was replaced without a word
+    (testers, 2026-12-05); ``find_complete`` has refused one of other settings already."""
+    try:
+        attrs = read_attrs(path)
+    except FeatcacheError:
+        return None
+    if attrs.get("complete"):
+        return None
+    made_for = _copy_of(path, attrs)
+    whose = f" (an unfinished extraction of {made_for}, copied or renamed)" if made_for else ""
+    return (f"{path} is an incomplete cache of these settings{whose}; a run resumes only from {partial_path(path).name}, "
+            "so this one extracts it again and replaces it when done")
 
 
 def tidy_partial(path: Path) -> None:
