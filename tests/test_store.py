@@ -1206,6 +1206,24 @@ def test_an_incomplete_cache_of_other_settings_at_out_is_refused_as_someones_unf
     assert incomplete_replaced(tmp_path / "none.h5") is None
 
 
+def test_a_seals_digest_and_a_first_whole_read_hash_a_layer_alike_over_many_blocks(tmp_path):
+    """The seal's digest (``layout.dataset_digest``) and an open Cache's first read of a layer (``_hashed_read``,
+    whole or most of it, any order) share one loop (``layout.hashed_blocks``): a layer of many blocks hashes the
+    same either way, and the rows read are the rows stored. Were they to differ, every first read would call the
+    cache damaged."""
+    from featcache.store.layout import dataset_digest, dataset_hasher
+    from featcache.store.reader import _hashed_read
+
+    x = np.random.default_rng(0).random((301, 5)).astype(np.float32)
+    with h5py.File(tmp_path / "d.h5", "w") as f:
+        ds = f.create_dataset("d", data=x, chunks=(4, 5), fletcher32=True)  # 64 rows a block: 5 blocks
+        sealed = dataset_digest(ds, "d")
+        for rows in (None, slice(None, None, -1), slice(0, 300, 2), np.random.default_rng(1).integers(0, 301, 400)):
+            got, digest = _hashed_read(ds, rows, dataset_hasher("d", ds))
+            assert digest == sealed and np.array_equal(got, x if rows is None else x[rows])
+        assert _hashed_read(ds, np.array([3, 7]), dataset_hasher("d", ds)) is None  # a few rows: not hashed whole
+
+
 @pytest.mark.parametrize("step", ["lay_out", "problem"])
 def test_a_run_killed_while_laying_out_its_partial_leaves_no_partial_to_set_aside(tmp_path, step):
     """A photo folder's run SIGKILLed while its partial was first laid out left a 48-byte file (no complete HDF5

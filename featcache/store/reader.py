@@ -30,6 +30,7 @@ from featcache.store.layout import (
     DATASET_DIGESTS,
     FORMAT,
     FORMAT_VERSION,
+    HASH_BLOCK_CHUNKS,
     ORIG,
     PARTIAL_OF,
     PARTIAL_SUFFIX,
@@ -42,6 +43,7 @@ from featcache.store.layout import (
     damaged,
     decode_attrs,
     feature_datasets,
+    hashed_blocks,
     open_h5,
     partial_path,
     provenance_digest,
@@ -160,17 +162,13 @@ def _select(ds, rows: np.ndarray | slice | None) -> np.ndarray:
     return got[back.reshape(-1)]
 
 
-# Rows per block of a hashed read, in chunks: 16 of featcache's 64-row chunks, 5 MB of a 1280-wide float32 layer,
-# hashed while the block is still in the processor's cache (the seal's features digest reads in the same blocks).
-HASH_BLOCK_CHUNKS = 16
-
-
 def _hashed_read(ds: h5py.Dataset, rows: np.ndarray | slice | None, hasher: Any) -> tuple[np.ndarray, str] | None:
     """``rows`` of ``ds`` as ``_select`` gives them, and the hex digest of every row of ``ds`` fed to ``hasher`` in
-    order, in one pass over the dataset; None where the rows reach fewer than half of its chunks.
+    order, in one pass over the dataset (``layout.hashed_blocks``, the seal's loop too); None where the rows reach
+    fewer than half of its chunks.
 
     Every block of rows is read once, into the result for a whole read (no copy) or into one reused buffer
-    from which the rows asked for are taken; each block is hashed as it is read.
+    from which the rows asked for are taken.
     """
     n = ds.shape[0]
     chunk = ds.chunks[0] if ds.chunks else CHUNK_ROWS
@@ -183,24 +181,17 @@ def _hashed_read(ds: h5py.Dataset, rows: np.ndarray | slice | None, hasher: Any)
             return None
         if len(wanted) == n:  # every row, in some order: one whole read
             wanted = None
-    step = chunk * HASH_BLOCK_CHUNKS
     if wanted is None:
         out = np.empty(ds.shape, ds.dtype)
-        for start in range(0, n, step):
-            stop = min(start + step, n)
-            ds.read_direct(out, np.s_[start:stop], np.s_[start:stop])
-            hasher.update(out[start:stop])
+        for _ in hashed_blocks(ds, hasher, out):
+            pass
         if rows is not None:
             out = out[back.reshape(-1)] if not np.array_equal(back, np.arange(n)) else out
         return out, hasher.hexdigest()
     out = np.empty((len(wanted),) + ds.shape[1:], ds.dtype)
-    buf = np.empty((min(step, n),) + ds.shape[1:], ds.dtype)
-    for start in range(0, n, step):
-        stop = min(start + step, n)
-        ds.read_direct(buf, np.s_[start:stop], np.s_[0 : stop - start])
-        hasher.update(buf[: stop - start])
+    for start, stop, block in hashed_blocks(ds, hasher):
         lo, hi = np.searchsorted(wanted, (start, stop))
-        out[lo:hi] = buf[wanted[lo:hi] - start]
+        out[lo:hi] = block[wanted[lo:hi] - start]
     return out[back.reshape(-1)], hasher.hexdigest()
 
 
