@@ -367,7 +367,7 @@ def check_fraction(value: Any, flag: str) -> float:
 
 def check_seconds(value: Any, flag: str) -> float:
     """A duration: a finite number of seconds, 0 or more (0: do not wait at all)."""
-    t = _flag_number(value, flag, f"use 0 or more, e.g. {flag or '--lock-timeout'} 60")
+    t = _flag_number(value, flag, f"use 0 or more seconds, e.g. {flag or '--lock-timeout'} 60")
     if not (t >= 0 and math.isfinite(t)):
         raise FeatcacheError(f"{flag} {value!r} is not a number of seconds; use 0 or more, e.g. {flag or '--lock-timeout'} 60".strip())
     return t

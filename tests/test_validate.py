@@ -330,7 +330,7 @@ def test_number_flags_that_read_as_another_number_say_so_as_param_does(tmp_path,
         parse_C_per_head("logreg=1e400", ["logreg", "svm"])
     with pytest.raises(FeatcacheError, match=rf"^--lr '1e400' {beyond}; pass e\.g\. 1e-5$"):
         v.positive_number("1e400", "--lr", "1e-5")
-    with pytest.raises(FeatcacheError, match=rf"^--lock-timeout '1e400' {beyond}; use 0 or more"):
+    with pytest.raises(FeatcacheError, match=rf"^--lock-timeout '1e400' {beyond}; use 0 or more seconds"):
         v.check_seconds("1e400", "--lock-timeout")
     with pytest.raises(FeatcacheError, match=r"^--C '-1' is not a positive number or 'cv'"):  # the rest as before
         v.parse_C("-1")
