@@ -10,7 +10,10 @@ Featcache's partial is an HDF5 file with featcache's ``format`` attribute and
 ``complete`` false. A crash can leave less: an empty file (killed right after
 creating it), an HDF5 file with nothing in it yet (killed before its
 attributes were written), or one HDF5 cannot open (killed while it flushed).
-The first two are deleted when the run starts over. The third cannot be told
+The first two are deleted when the run starts over. (Since 2026-12-05 a new
+partial is laid out under a temporary name and renamed into place whole, so a
+kill while it is laid out leaves none of these; older runs' may still be met.)
+The third cannot be told
 from a user's damaged HDF5 file that happens to sit there (a review: both
 start with HDF5's signature, and nothing else of it can be read), so it is
 never deleted: ``set_aside`` renames it to a free sibling,
