@@ -819,6 +819,12 @@ def test_export_out_replaces_a_model_only_of_the_same_fit(tmp_path, monkeypatch,
                                                          if k not in ("head_train_size", "head_seed", "head_train_images")})
     _one_line_error(capsys, ["export", str(other), "--out", str(older)], "(C 0.03 there, 0.001 here)")
     assert featcache.export(sized, older).replaced
+    # ... and its seed, which its head's parameters hold (a review: the seed of the head exported now was taken for
+    # the older model's, so a seed 1 subset's head replaced a seed 0 one's model without --force)
+    reseeded = featcache.train(res.path, "logreg", train_size=4, seed=1, out=tmp_path / "reseeded.npz").path
+    older_sized = meta_only_model(tmp_path / "older_sized.keras", **{
+        k: v for k, v in read_meta(older).items() if k not in ("content_digest", "head_train_size", "head_seed", "head_train_images")})
+    _one_line_error(capsys, ["export", str(reseeded), "--out", str(older_sized)], "(seed 0 there, 1 here)")
     # a model of another fit put at --out while this one is written: refused under the lock, the other model kept
     theirs = out.read_bytes()  # the C 0.001 model
     out.unlink()

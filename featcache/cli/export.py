@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "averaged at test (e.g. orig,flip,shift:+2,+2) and returns the mean of their probabilities, as "
                    "'featcache evaluate' scored it (one forward pass per view; logreg and keras heads only)")
     add_force_arg(p, "model", ", or a model of another fit (its head's parameters, layer, train size, seed, train "
-                              "views, backbone or weights)")
+                              "views, backbone or weights) or of other --views")
     add_trust_pickle_arg(p)
     add_json_flag(p)
     p.set_defaults(func=run)

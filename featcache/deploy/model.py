@@ -281,13 +281,15 @@ def head_fit_of(model: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     names (``HEAD_FIT_FIELDS``). A field the model does not record (one written before 2026-12-05: the head's train
     size, seed and train images) is unknown, and not compared: it is taken as ``new``'s. Not the class default, as a
     head's missing parameter is: no default says what train size an older model's head had, and "train size all
-    there, 20 here" would refuse the rerun of a --train-size 20 head's export; the seed is still compared, through
-    ``head_params`` (train's seed is the head's parameter), which every model records."""
+    there, 20 here" would refuse the rerun of a --train-size 20 head's export; the seed is still compared where
+    ``head_params`` holds it (train's seed is the head's parameter), which every model records."""
     fit = {k: v for k, v in model.items() if k not in HEAD_FIT_FIELDS}
     for key, field in HEAD_FIT_FIELDS.items():
         if field in model:
             fit[key] = model[field]
-        elif key in new:
+        elif key == "seed" and isinstance(model.get("head_params"), dict) and "seed" in model["head_params"]:
+            fit[key] = model["head_params"]["seed"]  # known after all (a review: new's had been taken, so an older
+        elif key in new:  # model of seed 0 was replaced by a seed 1 head's export without --force)
             fit[key] = new[key]
     return fit
 
