@@ -501,6 +501,11 @@ def test_a_finetune_that_replaces_a_model_says_so(tmp_path, capsys):
         r = result()
         _save(model, out, meta, "h.keras", "random", settings, r)
         assert r.replaced is again and r.to_dict()["replaced"] is again
+        # what the run did is not the model's record (a review: every model recorded "replaced": false, set before
+        # the check under the lock)
+        from featcache.deploy.model import read_meta
+
+        assert not {"replaced", "replaced_other_cache"} & set(read_meta(out)["finetune"])
     _report(r)
     assert capsys.readouterr().out.strip().endswith("s/epoch; replaced the model there -> " + str(out))
     # the check made again under the output's lock (save_model's recheck) compares the fine-tuning too: a model of

@@ -543,8 +543,10 @@ def _save(model, out: Path, meta: dict, head: str | Path, w, settings: dict, res
     # showed the frozen head's 0.7843 for a model of 0.8039; a new-user tester). None where there was no test split.
     mmeta["single_view_test_accuracy"] = result.test_accuracy
     mmeta["finetune"] = {**settings, **result.to_dict()}
-    for key in ("path", "settings"):  # the settings are the record's own keys (as before), not nested again
-        mmeta["finetune"].pop(key)
+    # the settings are the record's own keys (as before), not nested again; whether this run replaced a model says
+    # how the run went, not what the model is, and is known only under the lock (a review: every model said False)
+    for key in ("path", "settings", "replaced", "replaced_other_cache"):
+        mmeta["finetune"].pop(key, None)
     save_model(probabilities_model(model), out, mmeta, recheck)
 
 
