@@ -61,7 +61,7 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
                    "PIL bilinear: docs/photos.md)")
     g.add_argument("--layers", metavar="L1,L2|blocks", help="pool these layers in the same pass: blocks as probe.png names "
                    "them (block_13 for MobileNetV2's block_13_expand_relu), 'blocks' for every block and the final output, "
-                   "or any layer's name (default: the final output)")
+                   "or any layer's name but one Keras names by a counter, re_lu_3 (default: the final output)")
     g.add_argument("--views", metavar="V1,V2", help="also embed these views of every image, in the same batched pass "
                    "(part of the cache's identity; extraction takes V times as long): orig, flip, shift:DX,DY (raw pixels, "
                    "0 shifted in), crop:tl|tr|bl|br|c (7/8 of the side, scaled back), or the groups flip, shift (the four "

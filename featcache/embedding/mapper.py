@@ -7,7 +7,8 @@ of the same single forward pass.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+import re
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -53,8 +54,12 @@ def feature_maps(base: KerasModel, layers: list[str], backbone: Backbone | None 
         if backbone is not None and name == backbone.final_layer:  # the base's output, by whatever name Keras gave
             outputs.append(base.output)  # its layer (``Backbone.final_layer``)
             continue
+        if any(_counter_shaped(type(l).__name__, name) for l in base.layers):  # this build's name, or another's
+            how = backbone.layers_help() if backbone else "name a layer the network names itself"
+            raise FeatcacheError(f"layer {name!r} of {backbone.name if backbone else base.name} is named by Keras's "
+                                 f"counter, so it means another layer, or none, in the next build of the network; {how}")
         if name not in names:
-            maps = [l.name for l in base.layers if len(l.output.shape) == 4]
+            maps = [l.name for l in base.layers if len(l.output.shape) == 4 and not counter_named(l)]
             near = closest(name, [*(backbone.block_names if backbone else ()), *maps])
             hint = f"did you mean {near!r}? " if near else ""
             how = backbone.layers_help() if backbone else f"its feature maps: {', '.join(maps)}"
@@ -64,6 +69,22 @@ def feature_maps(base: KerasModel, layers: list[str], backbone: Backbone | None 
             raise FeatcacheError(f"layer {name!r} outputs shape {tuple(out.shape)}, not a 4-D feature map; pick a convolutional layer")
         outputs.append(out)
     return outputs
+
+
+def counter_named(layer: Any) -> bool:
+    """Whether Keras named ``layer`` itself, by its class and a counter (``re_lu_3``, ``activation_17``): such a name
+    changes from one build of the network to the next in one process (a review: MobileNetV3's ``--layers re_lu_3``
+    passed the check on one build and was unknown in extract's, which suggested ``re_lu_23``). The class's name in
+    snake case, as Keras's ``naming.to_snake_case`` makes it (ReLU -> re_lu)."""
+    return _counter_shaped(type(layer).__name__, layer.name)
+
+
+def _counter_shaped(class_name: str, name: str) -> bool:
+    """Whether ``name`` is one Keras gives a layer of class ``class_name`` by its counter: the class in snake case
+    (ReLU -> re_lu), then nothing or _N."""
+    snake = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", re.sub(r"\W+", "", class_name))
+    snake = re.sub(r"([a-z])([A-Z])", r"\1_\2", snake).lower()
+    return re.fullmatch(rf"{re.escape(snake)}(_\d+)?", name) is not None
 
 
 def build_extractor(backbone: Backbone, weights: str, image_size: int, layers: list[str],
