@@ -2772,10 +2772,13 @@ def test_is_predictions_csv_judges_the_head_of_a_csv_not_all_of_it(tmp_path):
     assert not predict_mod.is_predictions_csv(cut)
 
 
+@pytest.mark.parametrize("when", ["csv_header", "predict_files"])
 def test_predict_csv_through_a_link_pointed_elsewhere_during_the_run_writes_nothing(tmp_path, fake_model, capsys,
-                                                                                     monkeypatch):
+                                                                                     monkeypatch, when):
     """Written through a link, the CSV's lock and record are its target's (taken at the start): a link pointed at
-    another file during the run is one line under the lock, and neither file is written (nor the link replaced)."""
+    another file during the run is one line under the lock, and neither file is written (nor the link replaced).
+    During the write (csv_header) or, a review found, while the images ran (predict_files): that was written through
+    to the new target."""
     from featcache.deploy import predict as predict_mod
 
     photo = write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
@@ -2784,14 +2787,14 @@ def test_predict_csv_through_a_link_pointed_elsewhere_during_the_run_writes_noth
         assert main(["predict", str(fake_model), str(photo), "--csv", str(out)]) == 0
     before = {p: p.read_bytes() for p in (first, second)}
     link.symlink_to(first)
-    real = predict_mod.csv_header
+    real = getattr(predict_mod, when)
 
-    def repointed(k):  # as write_csv builds its rows: the link now leads to the second CSV
+    def repointed(*args, **kwargs):  # as the images run or write_csv builds its rows: the link now leads to the second
         link.unlink()
         link.symlink_to(second)
-        return real(k)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(predict_mod, "csv_header", repointed)
+    monkeypatch.setattr(predict_mod, when, repointed)
     capsys.readouterr()
     one_line_error(capsys, ["predict", str(fake_model), str(photo), "--csv", str(link)],
                    f"--csv {link} was replaced by a link or pointed elsewhere during the run", "nothing was written")

@@ -634,7 +634,8 @@ class CsvWritten(NamedTuple):
         return self.target if self.target is not None and self.target != self.path else None
 
 
-def write_csv(path: str | Path, preds: Sequence[Prediction], inputs: Sequence[Path] = (), force: bool = False) -> CsvWritten:
+def write_csv(path: str | Path, preds: Sequence[Prediction], inputs: Sequence[Path] = (), force: bool = False,
+              target: Path | None = None) -> CsvWritten:
     """One row per image: input, then class and probability for each rank. ``check_csv``'s check of the path is made
     again just before the rename, under the CSV's lock (a file the user saved there during the run was replaced; an
     adversarial tester).
@@ -650,7 +651,9 @@ def write_csv(path: str | Path, preds: Sequence[Prediction], inputs: Sequence[Pa
 
     path = Path(path)
     _refuse_folder(path)
-    target = csv_target(path)  # through a link to a file, as the shell's > writes; its record beside the target
+    # through a link to a file, as the shell's > writes; its record beside the target. ``target``: where the link led
+    # when the CSV was checked before the work (predict's), else now
+    target = csv_target(path) if target is None else target
     k = max((len(p.top) for p in preds), default=0)
     buf = io.StringIO()
     plain = csv.writer(buf, lineterminator="\n")
@@ -787,6 +790,9 @@ def predict(
     batch_size = positive_int(batch_size, "--batch-size")
     paths, left_out, csv_at_start = collect_inputs(images, csv, recursive, force)
     digest_at_start = _file_sha256(Path(csv)) if csv_at_start == CSV_OURS else None
+    # where a link sends the CSV, as checked: a link pointed elsewhere while the images ran is refused at the write,
+    # not written through to its new target (a review: only a change within the write itself was caught)
+    target_at_start = csv_target(csv) if csv is not None else None
     arrays = [(p, read_npy(p)) for p in paths if _is_npy(p)]
     files = [p for p in paths if not _is_npy(p)]
 
@@ -809,7 +815,7 @@ def predict(
     preds = Predictions(in_input_order(paths, per_file, per_array), skipped=skipped, runtime=runner.runtime_used,
                         runtime_note=runner.runtime_note, left_out=left_out, top_k=top_k)
     if csv is not None:
-        preds.csv_written = written = write_csv(csv, preds, paths, force)
+        preds.csv_written = written = write_csv(csv, preds, paths, force, target=target_at_start)
         preds.csv_meanwhile = written.found == CSV_OURS and (csv_at_start != CSV_OURS or written.old != digest_at_start)
     if verbose:  # the API said nothing of a file left out of a folder, which the CLI named (a new-user tester)
         say_notes(preds)
