@@ -506,13 +506,18 @@ LONG_RECORD_END = ".featcache-long"
 def csv_record_path(path: str | Path) -> Path:
     """``.NAME.featcache`` beside the CSV (its name as written: ``csv_target``'s), or ``.<32 hex of the name's
     SHA-256>.featcache-long`` where that name would pass the file system's 255 bytes (``LONG_RECORD_END``)."""
-    import hashlib
-
     path = Path(path)
     name = f".{path.name}.featcache"
     if len(os.fsencode(name)) > 255:
-        name = f".{hashlib.sha256(os.fsencode(path.name)).hexdigest()[:32]}{LONG_RECORD_END}"
+        name = f".{_name_hash(path)[:32]}{LONG_RECORD_END}"
     return path.with_name(name)
+
+
+def _name_hash(path: Path) -> str:
+    """The SHA-256 of a CSV's name (its bytes), which names the record of a name too long for one of its own."""
+    import hashlib
+
+    return hashlib.sha256(os.fsencode(path.name)).hexdigest()
 
 
 def _legacy_record_path(path: Path) -> Path | None:
@@ -520,10 +525,8 @@ def _legacy_record_path(path: Path) -> Path | None:
     for a name whose record never moved. Read when the record is not at ``csv_record_path`` (the CSV is then
     featcache's still, not kept aside as an older one), and removed once the record is written there; its ``csv``
     field tells it from the record of a CSV named those 16 hex digits."""
-    import hashlib
-
     if csv_record_path(path).name.endswith(LONG_RECORD_END):
-        return path.with_name(f".{hashlib.sha256(os.fsencode(path.name)).hexdigest()[:16]}.featcache")
+        return path.with_name(f".{_name_hash(path)[:16]}.featcache")
     return None
 
 
