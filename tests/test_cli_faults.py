@@ -943,6 +943,15 @@ def test_a_mistyped_flag_is_blamed_on_its_command_with_the_nearest_flag(tmp_path
     assert "did you mean" not in err
 
 
+def test_a_mistyped_command_or_choice_names_the_nearest_one(capsys):
+    """Regression (a new-user tester): `featcache trian x.h5` listed every command ("invalid choice: 'trian'
+    (choose from ...)") where a mistyped flag says "did you mean --head?"."""
+    one_line_error(capsys, ["trian", "x.h5"], "invalid choice: 'trian' (did you mean 'train'?)", "see 'featcache --help'")
+    one_line_error(capsys, ["extract", "--dtype", "flaot16"], "invalid choice: 'flaot16' (did you mean 'float16'?)")
+    err = one_line_error(capsys, ["xyz", "x.h5"], "invalid choice: 'xyz' (choose from 'extract'")
+    assert "did you mean" not in err
+
+
 def test_sigterm_is_handled_only_as_the_program_and_other_broken_pipes_are_not_swallowed(tmp_path, capsys, monkeypatch, request):
     """A review: with the handler installed by main(argv) too, a program calling featcache's main() in a loop
     no longer stopped on SIGTERM; and every BrokenPipeError, not only stdout's, became a silent exit 141."""

@@ -46,6 +46,16 @@ def _parser_class():
 
             self.exit(2, f"{self.prog}: error: {one_line(message)}; see '{self.prog} --help'\n")
 
+        def _check_value(self, action, value):
+            """As argparse's, but a mistyped choice (a command, ``--head kears``) names the nearest one, as a mistyped
+            flag does (``featcache trian`` listed every command where ``--haed`` said "did you mean --head?"; a
+            new-user tester)."""
+            if action.choices is not None and value not in action.choices:
+                near = _nearest_choice(value, action.choices)
+                if near is not None:
+                    raise argparse.ArgumentError(action, f"invalid choice: {value!r} (did you mean {near!r}?)")
+            super()._check_value(action, value)
+
         def parse_args(self, args=None, namespace=None):
             """As argparse's, but a flag no command knows is blamed on the command given, with the nearest flag it has.
 
@@ -61,6 +71,14 @@ def _parser_class():
             return ns
 
     return Parser
+
+
+def _nearest_choice(value: object, choices) -> str | None:
+    """The choice nearest to a mistyped ``value`` (validate.closest, the flags' cutoff), else None."""
+    from featcache.validate import closest
+
+    names = [str(c) for c in choices]
+    return closest(str(value), names, cutoff=0.75) if isinstance(value, str) else None
 
 
 def _nearest_flag(parser, extras: list[str]) -> str:
