@@ -2808,3 +2808,18 @@ def test_predict_csv_through_a_link_pointed_elsewhere_during_the_run_writes_noth
     one_line_error(capsys, ["predict", str(fake_model), str(photo), "--csv", str(link)],
                    f"--csv {link} was replaced by a link or pointed elsewhere during the run", "nothing was written")
     assert {p: p.read_bytes() for p in (first, second)} == before and os.readlink(link) == str(second)
+
+
+def test_a_head_of_a_layer_the_cache_lacks_names_the_layer_to_extract(tmp_path):
+    """Regression (a new-user tester): "... does not hold; extract it with --layers" did not say what to pass; a
+    registry block is named as --layers takes it (block_13, not block_13_expand_relu)."""
+    from featcache.errors import FeatcacheError
+    from featcache.heads.io import check_compatible
+    from featcache.store import open_cache
+
+    cache = open_cache(tiny_cache(tmp_path / "c.h5"))
+    meta = {k: cache.meta.get(k) for k in ("backbone", "weights", "image_size", "preprocessing")}
+    for layer, name in (("block_13_expand_relu", "block_13"), ("conv_x", "conv_x")):
+        with pytest.raises(FeatcacheError) as err:
+            check_compatible({**meta, "layer": layer}, cache)
+        assert str(err.value).endswith(f"extract it with --layers {name}"), err.value

@@ -1178,4 +1178,11 @@ def check_compatible(meta: dict[str, Any], cache: Cache) -> None:
         detail = ", ".join(f"{k}: head {meta.get(k)!r} vs cache {cache.meta.get(k)!r}" for k in diff)
         raise FeatcacheError(f"head and cache do not match ({detail}); evaluate on a cache extracted with the head's settings")
     if meta.get("layer") not in cache.layers:
-        raise FeatcacheError(f"the head was trained on layer {meta.get('layer')!r}, which {cache.path} does not hold; extract it with --layers")
+        from featcache.embedding.backbones import REGISTRY, layer_label
+
+        # the name --layers takes (block_13 for block_13_expand_relu): "extract it with --layers" left the user to
+        # find it (a new-user tester)
+        layer = meta.get("layer")
+        name = layer_label(REGISTRY.get(meta.get("backbone")), layer) if isinstance(layer, str) else layer
+        raise FeatcacheError(f"the head was trained on layer {layer!r}, which {cache.path} does not hold; "
+                             f"extract it with --layers {name}")
