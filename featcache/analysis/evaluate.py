@@ -77,13 +77,15 @@ class EvalResult:
             "files": {k: str(v) for k, v in self.files.items()},
         }
 
-    def text(self) -> str:
+    def text(self, leakage: bool = True) -> str:
         """The report as evaluation.txt and the CLI give it. Paths and class names are shown escaped (``one_line``): an
         image file named "a\\nb.png" split its misclassified line, a class "be\\nes" (refused at extract since; a cache
-        made before keeps it) the table and the matrix (an adversarial tester)."""
+        made before keeps it) the table and the matrix (an adversarial tester). ``leakage=False`` leaves out the line
+        on images the head was trained on: the CLI has said it as a warning on stderr (it said it twice, once on each
+        stream; a new-user tester)."""
         lines = [f"head      {self.head_path or '(in memory)'}", f"cache     {self.cache_path} ({self.split} split, layer {self.layer})",
                  f"accuracy  {self.accuracy:.4f} on {int(self.confusion.sum())} images", f"views     {self.views_line()}"]
-        if self.overlap and self.overlap["seen"]:
+        if leakage and self.overlap and self.overlap["seen"]:
             lines.append(leakage_line(self.overlap))
         lines = [one_line(line) for line in lines]
         lines += ["", f"{'class':<16}{'precision':>10}{'recall':>10}{'support':>9}"]
@@ -100,9 +102,11 @@ class EvalResult:
 def leakage_line(overlap: dict[str, Any]) -> str:
     unseen = overlap.get("unseen_accuracy")
     acc = f"accuracy on the {overlap['images'] - overlap['seen']} unseen ones {unseen:.4f}" if unseen is not None else "no unseen ones"
-    return (f"{overlap['seen']} of {overlap['images']} {overlap.get('split', 'test')} images were in this head's training data "
-            f"({acc}) — the accuracy counts them as unseen; evaluate on images the head has not seen (a cache's test split "
-            "it was not trained on)")
+    # "the accuracy counts them as unseen" left a new-user tester unsure what it meant: say what the accuracy is
+    some = "" if overlap["seen"] == overlap["images"] else "partly "
+    return (f"{overlap['seen']} of {overlap['images']} {overlap.get('split', 'test')} images were in this head's training data: "
+            f"the accuracy is {some}on images the head was trained on, so it is not a test accuracy ({acc}); evaluate on "
+            "images the head has not seen (a cache's test split it was not trained on)")
 
 
 def misclassified_text(wrong: list[dict[str, Any]]) -> list[str]:

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(res.to_dict())
     else:
-        print(res.text())
+        print(res.text(leakage=False))  # the leakage line was said once, as a warning on stderr
         print()
         print(one_line(f"confusion matrix plot: {res.files['png']}"))
     return 0
