@@ -186,10 +186,11 @@ def test_export_finds_weights_given_as_a_relative_path_from_another_folder(tmp_p
     from helpers import make_class_tree
 
     root = make_class_tree(tmp_path / "photos", {"ants": 4, "bees": 4}, size=16)
-    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
-    work.mkdir(), elsewhere.mkdir()
+    work, elsewhere, store = tmp_path / "work", tmp_path / "elsewhere", tmp_path / "store"
+    work.mkdir(), elsewhere.mkdir(), store.mkdir()
     # a weights file of the backbone's own layout (random values: this is plumbing, not a result)
-    keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(32, 32, 3)).save_weights(work / "w.weights.h5")
+    keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(32, 32, 3)).save_weights(store / "w.weights.h5")
+    (work / "w.weights.h5").symlink_to(store / "w.weights.h5")
     monkeypatch.chdir(work)
     assert main(["extract", "--images", str(root), "--test-fraction", "0.5", "--weights", "w.weights.h5",
                  "--image-size", "32", "--out", "c.h5", "--json"]) == 0
@@ -198,6 +199,31 @@ def test_export_finds_weights_given_as_a_relative_path_from_another_folder(tmp_p
     monkeypatch.chdir(elsewhere)
     assert main(["export", str(work / "h.npz"), "--out", "m.keras", "--json"]) == 0
     assert (elsewhere / "m.keras").is_file()
+    # Regression (a new-user tester): one --weights through a link was recorded in two forms, absolute in the cache
+    # and head, links resolved in the model. One form everywhere: the user's path made absolute.
+    from featcache.deploy.model import read_meta
+
+    assert featcache.load_head(work / "h.npz")[1]["weights_source"] == str(work / "w.weights.h5")
+    assert read_meta(elsewhere / "m.keras")["weights_source"] == str(work / "w.weights.h5")
+
+
+def test_a_recorded_weights_path_in_either_form_is_found_and_checked(tmp_path):
+    """A head or model may record a weights file with its links resolved (export did, before one form) or not: either
+    is found, and checked by its sha256, which identifies the weights (not the path)."""
+    from featcache.deploy.export import resolve_weights
+    from featcache.embedding.backbones import weights_identity
+    from featcache.errors import FeatcacheError
+
+    (tmp_path / "store").mkdir()
+    real = tmp_path / "store" / "w.weights.h5"
+    real.write_bytes(b"weights")
+    (tmp_path / "link.h5").symlink_to(real)
+    want = weights_identity(str(real))
+    for recorded in (str(tmp_path / "link.h5"), str(real)):
+        assert resolve_weights({"weights": want, "weights_source": recorded}) == recorded
+    real.write_bytes(b"other weights")  # the recorded path now names other weights: refused, the file asked for
+    with pytest.raises(FeatcacheError, match="pass that same file with --weights PATH"):
+        resolve_weights({"weights": want, "weights_source": str(tmp_path / "link.h5")})
 
 
 @pytest.mark.parametrize("name", ["onnxruntime", "openvino"])

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from featcache._lazy import keras
-from featcache.embedding.backbones import is_named_weights, weights_arg, weights_identity
+from featcache.embedding.backbones import is_named_weights, recorded_weights_path, weights_arg, weights_identity
 from featcache.errors import FeatcacheError, one_line
 from featcache.validate import checks_switches, shown
 
@@ -103,7 +103,7 @@ def model_meta(meta: dict[str, Any], head_path: str | Path, weights: str, views:
     keep = ("class_names", "backbone", "weights", "image_size", "preprocessing", "layer", "dataset", "source", "cache_fingerprint")
     return {
         **{k: meta.get(k) for k in keep},
-        "weights_source": None if is_named_weights(weights) else str(Path(weights).resolve()),
+        "weights_source": None if is_named_weights(weights) else recorded_weights_path(weights),
         "head": meta.get("head"),
         # the head's fit (params, train views, train size, seed, train images): a model of another fit at --out is
         # refused without --force (deploy.model.check_same_model_job)

@@ -235,6 +235,19 @@ def is_named_weights(weights: object) -> bool:
     return isinstance(weights, str) and weights in NAMED_WEIGHTS
 
 
+def recorded_weights_path(weights: str) -> str:
+    """How a cache, a head and a model record the weights file they were made with (``weights_source``): the
+    user's path made absolute, its links left as they are. The one home of that form: the cache and head recorded
+    ``/work/wt/shared/weights/X.h5`` (absolute) and the exported model ``/work/shared/weights/X.h5`` (links
+    resolved) for one ``--weights ../shared/weights/X.h5`` (a new-user tester).
+
+    Unresolved because that is the path the user knows (info shows it) and keeps pointing at: a link repointed at
+    the same file moved elsewhere still finds it. Nothing is identified by the path: the file's sha256 (``weights``)
+    is, so a path that now names other weights is refused, and a file recorded in either form (a model exported
+    before this, with its links resolved) is found and checked the same way (``deploy.export.resolve_weights``)."""
+    return os.path.abspath(weights)
+
+
 # Explicitly random weights (``--weights random``) are drawn from this seed, so they are the same in every
 # process: the extraction, its Ray actors, export and a converted model's check.
 RANDOM_WEIGHTS_SEED = 0
