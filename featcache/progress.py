@@ -79,9 +79,44 @@ def status_lines() -> contextlib.AbstractContextManager[None]:
 
 
 def say(line: str) -> None:
-    """A status line on standard output, with the command's other status lines, within ``status_lines`` only."""
+    """A ``status`` line, within ``status_lines`` only."""
     if _STATUS.get():
-        print(line, flush=True)
+        status(line)
+
+
+def status(line: str) -> None:
+    """A status line (what a command is doing: "extracting ...", "hashing ...", "training ..."): on standard error,
+    with the progress bars; standard output is the command's results alone. The one home of that rule: status lines
+    went to stdout, so 'extract > log' caught them among the results and '| grep' read them as results (a new-user
+    tester; docs/cli.md said progress goes to stderr).
+
+    Standard output is flushed first, so a log of both (2>&1) keeps the order they were said in (as ``Progress``).
+    Nothing with ``FEATCACHE_PROGRESS=off`` (they are the progress of a command, as its bars: a script reading
+    stderr gets its errors alone), nor when stderr is closed (2>&-) or failing (2>/dev/full): the work goes on."""
+    if not progress_off():
+        note(line)
+
+
+def note(line: str) -> None:
+    """A line worth knowing that is not a result (the files an extraction skipped): on standard error as ``status``
+    says, but with ``FEATCACHE_PROGRESS=off`` too, which turns off progress, not what a user must know."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # stdout closed or failing: print() says so
+        sys.stdout.flush()
+    if sys.stderr is None:  # print(file=None) would write it to standard output
+        return
+    with contextlib.suppress(OSError, ValueError):
+        print(line, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def steps_as_status() -> Iterator[None]:
+    """Within it, lines printed to standard output are ``status`` lines, on standard error: the steps of a command
+    whose result is a report printed after them (lesson's extraction, heads and probes, each with its own result
+    line, were on stdout before its report; a new-user tester)."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        sys.stdout.flush()
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
 
 
 def is_terminal(stream: IO[str]) -> bool:
@@ -291,6 +326,11 @@ def rate(n: int, seconds: float, unit: str) -> str:
 def epochs_text(n: Any) -> str:
     """``1 epoch``, ``5 epochs`` (a legend said "from-scratch CNN (1 epochs)"; a new-user tester)."""
     return f"{n} epoch{'' if n == 1 else 's'}"
+
+
+def counted(n: Any, unit: str) -> str:
+    """``1 point``, ``3 points``: a count and its unit in agreement (curve said "1 points"; a new-user tester)."""
+    return f"{n} {unit if n == 1 else plural(unit)}"
 
 
 def plural(unit: str) -> str:

@@ -91,9 +91,11 @@ def generate() -> str:
         "",
         "Every command also runs as `python -m featcache ...`, and `featcache COMMAND --help` prints the same "
         "text. A user error prints one line naming the problem and the fix (`featcache COMMAND: error: ...`) "
-        "and exits with status 2. Progress bars go to stderr (plain lines when it is not a terminal), results to stdout "
-        "(summary lines, tables, `--json`), so `> file` keeps the results and the terminal still shows the progress (with `--json` too: stdout is then the "
-        "JSON alone); `FEATCACHE_PROGRESS=off` turns the bars off.",
+        "and exits with status 2. Status lines (what a command is doing: `extracting ...`, `hashing ...`, `training ...`) "
+        "and progress bars (plain lines when it is not a terminal) go to stderr, with warnings; results go to stdout "
+        "(the `extracted ... -> PATH` line, accuracies, tables, the paths written, `--json`), so `> file` keeps the results "
+        "and the terminal still shows the progress (with `--json` too: stdout is then the JSON alone); "
+        "`FEATCACHE_PROGRESS=off` turns the status lines and bars off.",
         "",
         "| command | what it does |",
         "| --- | --- |",

@@ -486,12 +486,12 @@ def test_a_class_of_one_training_image_is_named_before_any_fit():
     CurveSpec(sizes=(7,), heads=("logreg",))._check_two_per_class(y, {"logreg": {"C": 1.0}}, names)
 
 
-def test_jobs_minus_one_says_how_many_cores_it_means(tiny_cache, tmp_path, capsys):
+def test_jobs_minus_one_says_how_many_cores_it_means(tiny_cache, tmp_path, capsys, progress_on):
     """The header said 'jobs -1' (a new user): it now says how many cores -1 resolved to, joblib's count."""
     from featcache.validate import usable_cores
 
     curve(tiny_cache, tmp_path / "j", heads=("logreg",), seeds=1, sizes=[20], jobs=-1, verbose=True, plot=False)
-    assert f", jobs -1 ({usable_cores()} cores)" in capsys.readouterr().out
+    assert f", jobs -1 ({usable_cores()} cores)" in capsys.readouterr().err  # a status line
 
 
 def test_a_row_edited_since_it_was_written_is_fitted_again(tiny_cache, tmp_path, capsys):

@@ -132,7 +132,7 @@ def test_cli_reports_views_and_their_rate(fashion_dir, tmp_path, capsys):
 
 
 
-def test_views_beyond_the_pass_bound_run_a_few_per_pass_with_the_same_features(tmp_path, monkeypatch, capsys):
+def test_views_beyond_the_pass_bound_run_a_few_per_pass_with_the_same_features(tmp_path, monkeypatch, capsys, progress_on):
     """One row's views ran in one pass whatever the bound said (7 views at 2048 px: 7 images, about 10 GB, where a pass
     is held to 2 GB). Where a row's views alone exceed the bound they now run in passes the bound allows, never more
     images in one, and give the features of the unsplit run."""
@@ -154,7 +154,7 @@ def test_views_beyond_the_pass_bound_run_a_few_per_pass_with_the_same_features(t
     monkeypatch.setattr(passes, "PASS_MEMORY", 4 * passes.image_bytes(32))  # room for 4 images of 32 px
     capsys.readouterr()
     small = extract(out=tmp_path / "small.h5", **common)
-    assert "each image's 6 views run in 2 forward passes of at most 4" in capsys.readouterr().out
+    assert "each image's 6 views run in 2 forward passes of at most 4" in capsys.readouterr().err
     # After the trace on one image: the sample image (the features' widths), then each of the 9 images, a row a batch.
     assert sizes[0] == 1 and sizes[1:] == [4, 2] * 10
     for split in ("train", "test"):

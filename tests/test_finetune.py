@@ -63,13 +63,15 @@ def test_one_epoch_changes_only_the_unfrozen_layers(real_head, real_weights, tmp
     res = featcache.finetune(real_head, weights=str(real_weights), unfreeze=unfreeze, learning_rate=1e-3, epochs=1,
                              batch_size=16, keep_best=False, out=tmp_path / "ft.keras", verbose=True)
     printed, progress = capsys.readouterr()
-    assert f"trainable {res.params['trainable']:,}" in printed and "epoch 1/1: val accuracy" in printed
+    # status lines on stderr, the report on stdout (a new-user tester found them on stdout, among the results)
+    assert f"trainable {res.params['trainable']:,}" in progress and "epoch 1/1: val accuracy" in progress
+    assert f"trainable {res.params['trainable']:,}" not in printed and printed.startswith("kept epoch 1: ")
     # The epoch's bar on stderr (stdout is the report), and not a terminal: plain lines, no colour codes or carriage
     # returns (Keras's bar drew them into a tester's log), the last with the epoch's validation scores.
     epoch_lines = [line for line in progress.splitlines() if line.startswith("epoch 1/1 ")]
     assert "[" not in printed and epoch_lines[-1].startswith("epoch 1/1 3/3 [") and "val_accuracy: " in epoch_lines[-1]
     # the scoring passes and the build before them each say what they do (30-40 s without a line; a new-user tester)
-    assert printed.startswith("reading the images of fashion_mnist and building the end-to-end model (mobilenet_v2, ")
+    assert progress.startswith("reading the images of fashion_mnist and building the end-to-end model (mobilenet_v2, ")
     for label in ("frozen head, 10 validation images 1/1 [", "frozen head, 30 test images 2/2 [", "fine-tuned, 30 test images 2/2 ["):
         assert any(line.startswith(label) for line in progress.splitlines()), (label, progress)
     assert "\x1b" not in printed + progress and "\r" not in printed + progress and "━" not in printed + progress
@@ -442,7 +444,7 @@ def test_a_head_on_a_subset_finetunes_on_the_rows_it_was_trained_on_from_either_
         assert np.array_equal(np.concatenate([train, val]), rows)
 
 
-def test_an_epoch_whose_loss_is_not_a_number_is_never_kept_and_stops_the_run(capsys):
+def test_an_epoch_whose_loss_is_not_a_number_is_never_kept_and_stops_the_run(capsys, progress_on):
     """An adversarial tester: 'finetune --lr 1e308' reached NaN weights at epoch 1; they predict class 0 for every
     image, which beat a weak frozen head's val accuracy (0.225 against 0.175), so the NaN model was kept, saved
     (exit 0) and predict printed NaN probabilities. A non-finite loss stops the run and that epoch is never kept
@@ -468,7 +470,7 @@ def test_an_epoch_whose_loss_is_not_a_number_is_never_kept_and_stops_the_run(cap
         cb.on_train_end()
         assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), frozen))  # the frozen head's, back
         assert result.epochs[0]["val_loss"] is None  # strict JSON: no NaN in the record
-    assert "the loss is no longer a number" in capsys.readouterr().out
+    assert "the loss is no longer a number" in capsys.readouterr().err  # a status line (stdout: the results)
     _report(result)
     assert capsys.readouterr().out.startswith("FINE-TUNING DIVERGED at epoch 1: its loss was no longer a number; the "
                                               "weights of the frozen head are kept")

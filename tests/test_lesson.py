@@ -395,6 +395,35 @@ def _tiny_report(tmp_path):
     return out, ctx, lesson_mod.LessonResult(rows, {"total": 3, "trainable": 2, "non_trainable": 1}, tmp_path / "c.h5")
 
 
+def test_lesson_says_its_steps_on_stderr_and_prints_its_report_on_stdout(tmp_path, monkeypatch, capsys, progress_on):
+    """Regression (a new-user tester): the lesson's steps ("== approach", its extraction's and heads' own lines) were
+    on stdout with its report. The report (and the files written) is the result; the steps are status lines."""
+    from helpers import make_fashion_dir, run_main
+
+    import featcache.cli.lesson as cli_lesson
+    from featcache.analysis.train import train
+    from featcache.sources.fashion_mnist import FashionMNIST
+
+    monkeypatch.setattr(FashionMNIST, "default_image_size", 32)
+    data = make_fashion_dir(tmp_path / "fm", n_train=120, n_test=20)
+    head = tmp_path / "h.npz"
+
+    def trained_row(ctx):
+        res = train(ctx.cache, "logreg", out=head, verbose=ctx.verbose)  # says "training ..." and its result line
+        return {"approach": "logreg", "training_images": res.train_images, "training_seconds": res.fit_seconds,
+                "test_accuracy": res.accuracy}
+
+    real = cli_lesson.lesson
+    monkeypatch.setattr(cli_lesson, "lesson", lambda **kw: real(rows=[trained_row], **kw))
+    proc = run_main(capsys, "lesson", "--weights", "random", "--data-dir", str(data), "--train-limit", "120",
+                    "--test-limit", "20", "--scratch-train", "120", "--out", str(tmp_path / "out"), "--runtime", "tensorflow")
+    assert proc.returncode == 0, proc.stderr
+    for step in ("extracting 140 images", "lesson cache ", "training a logreg head", f"-> {head}"):
+        assert step in proc.stderr and step not in proc.stdout, step
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    assert lines[-1].startswith("written: ") and str(tmp_path / "out" / "lesson.md") in lines[-1]
+
+
 def test_lesson_replaces_its_own_report(tmp_path):
     """The up-front check passes what lesson wrote itself: a second run replaces its table."""
     from featcache.recipes import lesson as lesson_mod

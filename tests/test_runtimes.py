@@ -104,7 +104,7 @@ def test_missing_runtime_by_name_is_one_line(monkeypatch, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", CONVERTED)
-def test_conversion_cached_reused_and_equal(name, tmp_path, monkeypatch, tiny_reference, capsys):
+def test_conversion_cached_reused_and_equal(name, tmp_path, monkeypatch, tiny_reference, capsys, progress_on):
     from featcache.progress import status_lines
 
     calls = []
@@ -118,7 +118,7 @@ def test_conversion_cached_reused_and_equal(name, tmp_path, monkeypatch, tiny_re
     assert (used, note) == (name, None) and len(calls) == 1
     assert runtimes.conversions_made() == made + 1  # what extract's result and the lesson's report say
     label = runtimes.REGISTRY[name].fmt.label
-    assert capsys.readouterr().out == (f"converting the network to {label} once, for this backbone, size and layers "
+    assert capsys.readouterr().err == (f"converting the network to {label} once, for this backbone, size and layers "
                                        f"(seconds to a minute); later runs load it from {tmp_path}\n")
     files = sorted(tmp_path.iterdir())
     assert [f.name for f in files] == [f"{TINY.key()}{suffix}", f"{TINY.key()}{suffix}.sha256"]  # no temporary file left beside

@@ -563,7 +563,7 @@ def test_resume_says_what_it_repairs_when_verbose(tmp_path, capsys):
     path, _ = _partial(tmp_path)
     flip(partial_path(path), chunk_offset(partial_path(path), "train/index") + 16)
     writer(path, verbose=True).open()
-    assert capsys.readouterr().out.strip().endswith("the partial's train index did not match the source; rewritten from it")
+    assert capsys.readouterr().err.strip().endswith("the partial's train index did not match the source; rewritten from it")
 
 
 # -- atomic files ----------------------------------------------------------------------------------
@@ -1176,7 +1176,7 @@ def test_what_a_crash_leaves_as_the_partial_is_created_is_started_over(tmp_path,
     write_rows(w, {"train": 0, "test": 0})
     w.finish()
     verify(path)
-    assert "starting it over" in capsys.readouterr().out
+    assert "starting it over" in capsys.readouterr().err
 
 
 def test_an_incomplete_cache_of_other_settings_at_out_is_refused_as_someones_unfinished_work(tmp_path):

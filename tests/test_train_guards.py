@@ -65,13 +65,13 @@ def test_train_returns_the_fitted_estimator_and_evaluate_takes_it(cache, tmp_pat
         featcache.evaluate(res.estimator, cache)
 
 
-def test_library_functions_print_nothing_unless_verbose(cache, tmp_path, capsys):
+def test_library_functions_print_nothing_unless_verbose(cache, tmp_path, capsys, progress_on):
     res = featcache.train(cache, "logreg", out=tmp_path / "h.npz")
     featcache.evaluate(res, cache, out=tmp_path / "ev")
     assert capsys.readouterr().out == ""
     featcache.train(cache, "logreg", out=tmp_path / "h.npz", verbose=True)
-    out = capsys.readouterr().out
-    assert "test accuracy" in out and "training a logreg head" in out
+    out, err = capsys.readouterr()
+    assert "test accuracy" in out and "training a logreg head" in err
     import re
 
     assert re.search(r"; fit (\d+ ms|\d+\.\d s)", out), out
@@ -83,7 +83,7 @@ def test_library_functions_print_nothing_unless_verbose(cache, tmp_path, capsys)
         _say_trained(res)
         assert said in capsys.readouterr().out
     featcache.train(cache, "svm", out=tmp_path / "s.npz", verbose=True)
-    assert "training an svm head" in capsys.readouterr().out
+    assert "training an svm head" in capsys.readouterr().err
 
 
 # --- bad input: one line, exit 2, nothing written --------------------------------------------------
@@ -288,13 +288,13 @@ def test_default_names_tell_heads_apart(cache, capsys):
     assert featcache.load_head(paths[0])[1]["params"]["C"] == 0.03
 
 
-def test_a_heads_own_parameters_reach_the_fit_the_file_and_the_default_name(cache, tmp_path, capsys):
+def test_a_heads_own_parameters_reach_the_fit_the_file_and_the_default_name(cache, tmp_path, capsys, progress_on):
     """train took only --C, --preset, --epochs and --standardize: a head's other parameters (the Keras head's
     dropout, the SVM's gamma, a new head's own) could not be set. --param NAME=VALUE sets any of them."""
     X, y = blobs(30, seed=1)
     assert main(["train", str(cache), "--head", "svm", "--param", "gamma=0.5", "--param", "probability=false"]) == 0
-    out = capsys.readouterr().out
-    assert "training an svm head (gamma=0.5, probability=False)" in out
+    out, err = capsys.readouterr()
+    assert "training an svm head (gamma=0.5, probability=False)" in err
     path = Path(out.strip().split("-> ")[-1])
     est, meta = featcache.load_head(path)
     assert meta["params"]["gamma"] == 0.5 and meta["params"]["probability"] is False

@@ -38,6 +38,7 @@ import numpy as np
 from featcache import paths
 from featcache.analysis.plots import plot_probe
 from featcache.errors import FeatcacheError, one_line
+from featcache.progress import status
 from featcache.heads import exportable_heads, make_head, parse_C_per_head, parse_head_params
 from featcache.sources.images import check_report_outside_classes
 from featcache.store.atomic import output_files, write_bytes, write_json
@@ -429,7 +430,7 @@ def _probe_into(out_dir: Path, cache: Cache, plan: ProbePlan, settings: list[Set
         what = f" x {len(settings)} view setting(s)" if len(settings) > 1 else ""
         fits = (f"; {len(jobs)} fits" + (f" of {scoring.folds} folds each" if scoring.folds else "")
                 if len(jobs) != len(names) * len(head_names) * len(settings) else "")
-        print(one_line(f"probing {len(names)} layer(s) x {len(head_names)} head(s){what} on {cache.path} ({_scoring(cache, scoring)}{fits})"))
+        status(one_line(f"probing {len(names)} layer(s) x {len(head_names)} head(s){what} on {cache.path} ({_scoring(cache, scoring)}{fits})"))
     results = _run_jobs(cache, jobs, params, scoring, n_jobs, verbose)
     rows = _rows(results, names, head_names, settings, cache.meta.get("layer_widths", {}), scoring.scored_on, plan.depths)
     best = best_row(rows)

@@ -19,6 +19,7 @@ import numpy as np
 from featcache import paths
 from featcache.analysis.subsets import CLASSES_FIRST, stratified_subset, warn_missing_classes
 from featcache.errors import FeatcacheError, one_line
+from featcache.progress import status
 from featcache.heads import (HEADS, RUN_ONLY_PARAMS, DenseHead, check_head_params, check_param_names, fold_reason,
                              head_params, head_suffix, make_head, suffixes_line)
 from featcache.heads.dense import DEFAULT_PRESET
@@ -465,8 +466,7 @@ def train(
         settings = ([f"preset {preset}"] if preset else []) + [f"{k}={v}" for k, v in params.items()]
         what = f"{head} head" + (f" ({', '.join(settings)})" if settings else "")
         views = f" x {len(train_views)} views ({len(y) * len(train_views)} rows)" if len(train_views) > 1 else ""
-        print(f"training {'an' if head == 'svm' else 'a'} {what} on {len(y)} cached images{views}, layer {layer} ...",
-              flush=True)
+        status(f"training {'an' if head == 'svm' else 'a'} {what} on {len(y)} cached images{views}, layer {layer} ...")
     from featcache.progress import bars_wanted, epochs_bar
 
     with epochs_bar() if bars_wanted(verbose) else contextlib.nullcontext():  # a Keras head's epochs: one bar

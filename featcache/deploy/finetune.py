@@ -35,6 +35,7 @@ import numpy as np
 
 from featcache.embedding import passes
 from featcache.errors import FeatcacheError, one_line
+from featcache.progress import status
 from featcache.validate import check_path, checks_switches
 
 if TYPE_CHECKING:
@@ -283,8 +284,8 @@ def _keep_best_callback(result: FinetuneResult, frozen_val_loss: float, total_ep
                 result.epochs.append({k: (v if math.isfinite(v) else None) for k, v in logs.items()})
                 self.model.stop_training = True
                 if verbose:
-                    print(f"epoch {epoch + 1}/{total_epochs}: the loss is no longer a number (the learning rate is too "
-                          "high); stopped, this epoch's weights are not kept", flush=True)
+                    status(f"epoch {epoch + 1}/{total_epochs}: the loss is no longer a number (the learning rate is too "
+                           "high); stopped, this epoch's weights are not kept")
                 return
             result.epochs.append(logs)
             # Higher val accuracy wins; equal accuracy is broken by lower val loss.
@@ -298,9 +299,9 @@ def _keep_best_callback(result: FinetuneResult, frozen_val_loss: float, total_ep
             if verbose:
                 delta = logs["val_accuracy"] - result.frozen_val_accuracy
                 note = "best so far" if better else f"no better ({self.wait}/{patience})"
-                print(f"epoch {epoch + 1}/{total_epochs}: val accuracy {logs['val_accuracy']:.4f} "
-                      f"({'+' if delta >= 0 else ''}{delta:.4f} vs frozen head {result.frozen_val_accuracy:.4f})  "
-                      f"val loss {logs['val_loss']:.4f}  {logs['seconds']:.0f} s  {note}", flush=True)
+                status(f"epoch {epoch + 1}/{total_epochs}: val accuracy {logs['val_accuracy']:.4f} "
+                       f"({'+' if delta >= 0 else ''}{delta:.4f} vs frozen head {result.frozen_val_accuracy:.4f})  "
+                       f"val loss {logs['val_loss']:.4f}  {logs['seconds']:.0f} s  {note}")
             if self.wait >= patience:
                 self.model.stop_training = True
 
@@ -420,8 +421,8 @@ def finetune(
     check_same_model_job(out, meta, asked, force)
     check_file_outside_classes(out, photo_root_of(meta.get("source")))
     if verbose:  # reading the images and building the network took 26 s without a line (a new-user tester)
-        print(f"reading the images of {meta.get('dataset', 'the cache')} and building the end-to-end model "
-              f"({meta['backbone']}, {meta['image_size']} px) ...", flush=True)
+        status(f"reading the images of {meta.get('dataset', 'the cache')} and building the end-to-end model "
+               f"({meta['backbone']}, {meta['image_size']} px) ...")
     data = _Data.of(est, meta, reopen_source(meta, verbose=verbose))
     train_rows, val_rows = data.train_rows, data.val_rows
     model, w, unfrozen = _compiled_model(est, meta, weights, unfreeze, learning_rate, seed)
@@ -430,13 +431,13 @@ def finetune(
     train_ds, val_ds, test_ds = data.datasets(step.images, seed)
     counts = parameter_counts(model)
     if verbose:
-        print(f"fine-tuning {meta['backbone']} at {meta['image_size']} px: last {unfreeze} base layers unfrozen "
-              f"({len(unfrozen)} with weights, BatchNormalization kept frozen), lr {learning_rate:g}")
-        print(f"parameters: trainable {counts['trainable']:,}  non-trainable {counts['non_trainable']:,}  total {counts['total']:,}")
-        print(data.describe())
+        status(f"fine-tuning {meta['backbone']} at {meta['image_size']} px: last {unfreeze} base layers unfrozen "
+               f"({len(unfrozen)} with weights, BatchNormalization kept frozen), lr {learning_rate:g}")
+        status(f"parameters: trainable {counts['trainable']:,}  non-trainable {counts['non_trainable']:,}  total {counts['total']:,}")
+        status(data.describe())
         if step.bounded:
-            print(f"{step.images} image(s) per training step, not --batch-size {batch_size}: at {meta['image_size']} px with "
-                  f"{unfreeze} layers unfrozen more would need over {passes.PASS_MEMORY / 2**30:.0f} GB of memory")
+            status(f"{step.images} image(s) per training step, not --batch-size {batch_size}: at {meta['image_size']} px with "
+                   f"{unfreeze} layers unfrozen more would need over {passes.PASS_MEMORY / 2**30:.0f} GB of memory")
 
     frozen_val_loss, frozen_val_acc = (float(v) for v in model.evaluate(
         val_ds, verbose=0, callbacks=evaluate_progress(bars, f"frozen head, {len(val_rows)} validation images")))
@@ -446,10 +447,10 @@ def finetune(
     result = FinetuneResult(out, counts, unfrozen, frozen_val_acc, frozen_test_accuracy=frozen_test_acc,
                             train_images=len(train_rows), val_images=len(val_rows), frozen_val_loss=frozen_val_loss)
     result.head_test_views, result.head_views_test_accuracy = _head_views(meta)
-    if verbose:
-        print(f"frozen head: val accuracy {frozen_val_acc:.4f}, val loss {frozen_val_loss:.4f}" + (f", test accuracy {frozen_test_acc:.4f}" if frozen_test_acc is not None else ""))
+    if verbose:  # before the fit, what each epoch is compared with: status (the summary at the end says it again)
+        status(f"frozen head: val accuracy {frozen_val_acc:.4f}, val loss {frozen_val_loss:.4f}" + (f", test accuracy {frozen_test_acc:.4f}" if frozen_test_acc is not None else ""))
         if result.head_test_views:
-            print(_views_words(result, meta))
+            status(_views_words(result, meta))
     cb = _keep_best_callback(result, frozen_val_loss, epochs, patience, keep_best, verbose)
     # The progress bar first, so each epoch's comparison line follows its bar. featcache's bar, not Keras's: on
     # stderr as every command's, and off a terminal plain lines (Keras's wrote colour codes and carriage returns).

@@ -25,6 +25,7 @@ from featcache.embedding.batches import Batch, plan
 from featcache.embedding.mapper import check_layers
 from featcache.embedding.specs import ModelSpec, StoreSpec, from_legacy
 from featcache.errors import FeatcacheError, one_line, printable
+from featcache.progress import note, status
 from featcache.sources import DataSource
 from featcache.sources.base import RowPlan
 from featcache.store import (
@@ -229,7 +230,7 @@ def _hit(path: Path, source: DataSource, verbose: bool, message: str, model: Mod
     tidy_partial(path)
     if verbose:
         if source.skipped:
-            print(_skipped_line(source.skipped))
+            note(_skipped_line(source.skipped))
         print(one_line(message))
     return ExtractResult(path, hit=True, skipped=list(source.skipped), views=len(model.view_list()) if model else 1,
                          cached=_split_sizes(path))
@@ -265,13 +266,13 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
     t_start = time.perf_counter()
     if verbose:  # building (and, the first time, converting) the network takes 5-60 s: not in silence (a new user)
         views = f" x {n_views} views" if n_views > 1 else ""
-        print(f"extracting {sum(rows.sizes.values())} {rows.unit}{views} with {ident.backbone} at {ident.image_size} px "
-              f"({len(ident.layers)} layer(s)); preparing the network on runtime {engine.runtime} ...", flush=True)
+        status(f"extracting {sum(rows.sizes.values())} {rows.unit}{views} with {ident.backbone} at {ident.image_size} px "
+               f"({len(ident.layers)} layer(s)); preparing the network on runtime {engine.runtime} ...")
         if per_pass.bounded:
-            print(f"{per_pass.images} image(s) per forward pass, not --batch-size {store.batch_size}: at {ident.image_size} px "
-                  f"more would need over {passes.PASS_MEMORY / 2**30:.0f} GB of memory")
+            status(f"{per_pass.images} image(s) per forward pass, not --batch-size {store.batch_size}: at {ident.image_size} px "
+                   f"more would need over {passes.PASS_MEMORY / 2**30:.0f} GB of memory")
         if per_pass.passes_per_row > 1:
-            print(f"each image's {n_views} views run in {per_pass.passes_per_row} forward passes of at most {per_pass.images}")
+            status(f"each image's {n_views} views run in {per_pass.passes_per_row} forward passes of at most {per_pass.images}")
     from featcache.progress import status_lines
 
     from featcache.embedding.runtimes import conversions_made
@@ -283,14 +284,14 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
     startup = time.perf_counter() - t_start
     attrs = _provenance(ident, model, data, rows, make_embed.runtime_used)
     if verbose:
-        print(f"network ready on {make_embed.runtime_used} in {startup:.1f} s", flush=True)
+        status(f"network ready on {make_embed.runtime_used} in {startup:.1f} s")
         if make_embed.runtime_note:  # auto says why it fell back (a user asked for the fastest)
-            print(make_embed.runtime_note)  # with the other status lines; the bar alone goes to stderr (progress.py)
+            status(make_embed.runtime_note)
     writer = make_writer(path, attrs, rows.specs, widths, store.dtype, staged=rows.staged, verbose=verbose)
     done = writer.open()
     batches = plan(rows.sizes, done, per_pass.rows)
     if verbose and any(done.values()):
-        print(one_line(f"resuming {path}: {sum(done.values())} of {sum(rows.sizes.values())} {rows.unit} already done"))
+        status(one_line(f"resuming {path}: {sum(done.values())} of {sum(rows.sizes.values())} {rows.unit} already done"))
     total = sum(len(b) for b in batches)
     # A resume on another runtime: the cache says which runtimes made its rows, recorded once this run's first
     # batch is committed (recorded before any row, a run killed at once was listed as a maker; a tester).
@@ -403,7 +404,7 @@ def check_finite(out: dict[str, np.ndarray], weights: str, batch: Batch) -> None
 
 def _report(result: ExtractResult) -> None:
     if result.skipped:
-        print(_skipped_line(result.skipped))
+        note(_skipped_line(result.skipped))
     left_out = f"; {len(result.skipped)} file(s) skipped" if result.skipped else ""
     views = f" x {result.views} views" if result.views > 1 else ""
     view_rate = f", {result.view_images_per_s:.0f} view-images/s" if result.views > 1 else ""

@@ -23,6 +23,7 @@ import numpy as np
 from featcache import paths
 from featcache.embedding.runtimes import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError, one_line
+from featcache.progress import status, steps_as_status
 from featcache.store.atomic import output_files, write_json, write_text
 from featcache.validate import (
     checks_switches,
@@ -91,7 +92,7 @@ class LessonResult:
 
 def _say(ctx: LessonContext, text: str) -> None:
     if ctx.verbose:
-        print(text, flush=True)
+        status(text)
 
 
 def _cached_head_row(ctx: LessonContext, approach: str, file_name: str, head: str, **train_kwargs) -> dict[str, Any]:
@@ -564,16 +565,17 @@ def lesson(
     # final output, the same numbers as a final-output-only cache. The cache's
     # images are cut from ``source``, not read from disk a second time.
     data = FashionMNIST(data_dir, train_limit=train_limit, test_limit=test_limit).open_from(source)
-    res = extract(data, ModelSpec(weights=weights, layers="blocks"), engine=LocalEngine(runtime=runtime), verbose=verbose)
-    cache = open_cache(res.path)
-    ctx = LessonContext(cache=cache, source=source, out=out_dir, test_limit=test_limit, scratch_train=scratch_train,
-                        scratch_epochs=scratch_epochs, seed=seed, verbose=verbose, weights=weights, data_dir=data_dir,
-                        train_limit=train_limit, image_size=int(cache.meta["image_size"]), runtime=runtime,
-                        extraction=extraction_record(res, cache))
-    _say(ctx, f"lesson cache {cache.path}: {extraction_text(ctx.extraction)}")
-    if rows is None:
-        rows = [fn for fn in ROWS if views or fn is not views_row]
-    built = [fn(ctx) for fn in rows]
+    with steps_as_status():  # the steps' own result lines (extract's, train's, probe's table): the report is the result
+        res = extract(data, ModelSpec(weights=weights, layers="blocks"), engine=LocalEngine(runtime=runtime), verbose=verbose)
+        cache = open_cache(res.path)
+        ctx = LessonContext(cache=cache, source=source, out=out_dir, test_limit=test_limit, scratch_train=scratch_train,
+                            scratch_epochs=scratch_epochs, seed=seed, verbose=verbose, weights=weights, data_dir=data_dir,
+                            train_limit=train_limit, image_size=int(cache.meta["image_size"]), runtime=runtime,
+                            extraction=extraction_record(res, cache))
+        _say(ctx, f"lesson cache {cache.path}: {extraction_text(ctx.extraction)}")
+        if rows is None:
+            rows = [fn for fn in ROWS if views or fn is not views_row]
+        built = [fn(ctx) for fn in rows]
     result = LessonResult(built, lesson_parameter_counts(cache, weights), cache.path)
     result.files = write_report(result, ctx)
     if verbose:

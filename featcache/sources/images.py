@@ -598,10 +598,11 @@ def _map_chunked(fn, items: list, message: str, verbose: bool) -> list:
     from featcache.progress import (
         Progress,  # not Keras's bar: a cache hit must not pay for importing TensorFlow
         bars_wanted,
+        status,
     )
 
     if verbose:
-        print(one_line(message))
+        status(one_line(message))
     bar = Progress(len(items), unit="file", quiet_seconds=SCAN_QUIET_SECONDS) if bars_wanted(verbose) else None
     out: list = []
     for start in range(0, len(items), SCAN_CHUNK):

@@ -35,6 +35,7 @@ import h5py
 import numpy as np
 
 from featcache.errors import FeatcacheError, first_line
+from featcache.progress import note
 from featcache.store.atomic import (
     exception_chain,
     new_temporary,
@@ -270,8 +271,8 @@ class CacheWriter:
 
     def _note(self, line: str) -> None:
         self.repairs.append(line)
-        if self.verbose:
-            print(line, flush=True)
+        if self.verbose:  # what was repaired, said on stderr (not a result) even with the progress off
+            note(line)
 
     def _create(self) -> h5py.File:
         """A new partial, laid out under a hidden temporary name (``atomic.new_temporary``) and renamed into place

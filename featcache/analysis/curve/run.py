@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from featcache.errors import one_line
+from featcache.progress import counted, status
 from featcache.analysis.curve.folder import ROW_ORDER, TRAIN_ORDER, CurveFolder, curve_key, default_out, title_for
 from featcache.analysis.curve.plan import CurvePlan, changed_subsets_dropped, make_plan, work_items
 from featcache.analysis.curve.spec import DEFAULT_HEADS, DEFAULT_JOBS, DEFAULT_SEEDS, BoundCurve, CurveSpec, identity_params
@@ -178,7 +179,7 @@ def _run_locked(bound: BoundCurve, folder: CurveFolder, t_start: float, plot: bo
         folder.check_writable()
         folder.write(plan.stored(), meta)
     if verbose:
-        print(one_line(f"learning curve: {len(plan.grid)} points ({len(plan.rows)} already in {folder.csv}), "
+        status(one_line(f"learning curve: {counted(len(plan.grid), 'point')} ({len(plan.rows)} already in {folder.csv}), "
               f"sizes {','.join(map(str, spec.sizes))}, seeds {len(spec.seeds)}, heads {','.join(spec.heads)}"
               + (f", baseline {spec.baseline} at {','.join(map(str, spec.baseline_sizes))}" if spec.baseline else "")
               # photos are decoded at the cache's size: a scratch CNN at 224 px took 75 s a point (a new-user tester)
