@@ -196,7 +196,7 @@ def test_an_incomplete_cache_at_out_is_refused_or_replaced_in_one_line_by_its_se
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
-def test_a_run_killed_between_commits_resumes_instead_of_starting_over(tmp_path, capsys, sig):
+def test_a_run_killed_between_commits_resumes_instead_of_starting_over(tmp_path, capsys, monkeypatch, sig):
     """Regression: each batch flushed its datasets (their chunk index, listing chunks placed at the end of the
     file) but not the superblock's end-of-allocation mark, which only the commit (once a second) wrote; a run
     killed in between left a partial that started over (4 of 4 SIGKILL/SIGTERM tries by a tester)."""
@@ -235,14 +235,15 @@ def test_a_run_killed_between_commits_resumes_instead_of_starting_over(tmp_path,
         assert proc.returncode == 143 and err.decode().strip().splitlines()[-1] == (
             "featcache extract: terminated; re-run the same command to resume")
         assert not Path(f"{out}.lock").exists()
+    monkeypatch.delenv("FEATCACHE_PROGRESS")  # the resume's status line, on stderr
     proc = run_main(capsys, *args)
     assert proc.returncode == 0, proc.stderr
-    assert "starting it over" not in proc.stdout and "images already done" in proc.stdout, proc.stdout
+    assert "starting it over" not in proc.stderr and "images already done" in proc.stderr, proc.stderr
     assert featcache.open_cache(out).labels("train").tolist() == (np.arange(n) % 10).tolist()
 
 
 @pytest.mark.slow
-def test_resume_after_sigkill_gives_the_same_features(tmp_path, capsys):
+def test_resume_after_sigkill_gives_the_same_features(tmp_path, capsys, monkeypatch):
     from helpers import make_fashion_dir
 
     data = make_fashion_dir(tmp_path / "d", n_train=600, n_test=16)
@@ -259,9 +260,10 @@ def test_resume_after_sigkill_gives_the_same_features(tmp_path, capsys):
         featcache.open_cache(partial_path(out))
     info = run_main(capsys, "info", str(partial_path(out)))
     assert info.returncode == 0 and f"{done} of 600 images embedded so far" in info.stdout
+    monkeypatch.delenv("FEATCACHE_PROGRESS")  # the resume's status line, on stderr
     proc = run_main(capsys, *args)  # the resume in this process: the kill above was the process boundary
     assert proc.returncode == 0, proc.stderr
-    assert f"{done} of 616 images already done" in proc.stdout
+    assert f"{done} of 616 images already done" in proc.stderr
     ref = extract(data_dir=str(data), out=tmp_path / "ref.h5", weights="random", image_size=128, batch_size=8,
                   layers="block_1_expand_relu,out_relu", verbose=False)
     got, want = featcache.open_cache(out), featcache.open_cache(ref.path)

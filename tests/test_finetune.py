@@ -386,7 +386,7 @@ def test_a_training_step_is_held_to_the_pass_bound_where_training_starts_early()
 
 
 @pytest.mark.slow  # one fine-tuning epoch
-def test_finetune_runs_steps_of_no_more_images_than_the_bound(tmp_path, monkeypatch, capsys):
+def test_finetune_runs_steps_of_no_more_images_than_the_bound(tmp_path, monkeypatch, capsys, progress_on):
     from featcache.deploy import finetune as ft
     from featcache.deploy.model import read_meta
     from featcache.embedding import passes
@@ -399,7 +399,7 @@ def test_finetune_runs_steps_of_no_more_images_than_the_bound(tmp_path, monkeypa
     monkeypatch.setattr(passes, "PASS_MEMORY", 5 * passes.image_bytes(32, kind="training", trained_stride=32))
     res = featcache.finetune(head, unfreeze=5, epochs=1, batch_size=16, out=tmp_path / "ft.keras", verbose=True)
     assert batches == [5, 5, 5]  # train, validation, test
-    assert "5 image(s) per training step, not --batch-size 16: at 32 px with 5 layers unfrozen" in capsys.readouterr().out
+    assert "5 image(s) per training step, not --batch-size 16: at 32 px with 5 layers unfrozen" in capsys.readouterr().err
     settings = read_meta(res.path)["finetune"]
     assert (settings["batch_size"], settings["step_images"]) == (16, 5)
 
@@ -604,7 +604,7 @@ def test_a_head_trained_without_validation_rows_is_said_to_flatter_the_frozen_ch
 
 
 @pytest.mark.slow
-def test_finetune_of_a_views_head_says_it_runs_on_the_original_images_and_what_the_head_scored(tmp_path, capsys):
+def test_finetune_of_a_views_head_says_it_runs_on_the_original_images_and_what_the_head_scored(tmp_path, capsys, progress_on):
     """A Keras head fitted on cached views and scored with them averaged (0.8163 in a tester's run) was fine-tuned on
     the original images and compared with its single-view score (0.8030) only: 'better' was said of a model below
     what the head scored, and nothing said the views were dropped (a new-user tester). Now it says so before
@@ -619,10 +619,10 @@ def test_finetune_of_a_views_head_says_it_runs_on_the_original_images_and_what_t
     _, meta = load_head(trained.path)
     assert meta["test_views"] == ["orig", "flip"]
     res = featcache.finetune(trained.path, weights="random", epochs=1, patience=1, out=tmp_path / "ft.keras", verbose=True)
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert ("the head was fitted on 2 cached views of each image (orig, flip) and scored "
             f"{meta['test_accuracy']:.4f} with 2 views averaged (orig, flip); fine-tuning trains and scores on the "
-            "original images alone") in out
+            "original images alone") in err  # said before the fit: a status line
     assert res.head_test_views == ["orig", "flip"] and res.head_views_test_accuracy == meta["test_accuracy"]
     assert f"the head with its 2 views averaged scored {meta['test_accuracy']:.4f}: the fine-tuned model is" in out
     d = res.to_dict()
