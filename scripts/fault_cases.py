@@ -485,8 +485,14 @@ def _full_disk_extract(ctx, cid: str, photos: bool):
         kept = partial_path(out).exists() and not out.exists()
         if mounted:
             subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
-        again = ctx.run(*argv)
-        resumed = again.rc == 0 and "resuming" in again.out
+        # "resuming ..." is a status line, on stderr and off with FEATCACHE_PROGRESS=off (as the tests run this): on
+        saved = os.environ.pop("FEATCACHE_PROGRESS", None)
+        try:
+            again = ctx.run(*argv)
+        finally:
+            if saved is not None:
+                os.environ["FEATCACHE_PROGRESS"] = saved
+        resumed = again.rc == 0 and "resuming" in again.err
 
         def ok():
             if not kept:
