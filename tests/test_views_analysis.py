@@ -111,12 +111,12 @@ def test_plain_cache_keeps_todays_train_and_evaluate(plain_cache, tmp_path):
     assert res.accuracy == res.estimator.score(cache.features("test"), cache.labels("test"))
 
 
-def test_cli_train_and_evaluate_with_views(views_cache, tmp_path, capsys):
+def test_cli_train_and_evaluate_with_views(views_cache, tmp_path, capsys, progress_on):
     head = tmp_path / "h.npz"
     assert main(["train", str(views_cache), "--head", "logreg", "--train-views", "all", "--test-views", "orig,flip",
                  "--out", str(head)]) == 0
-    out = capsys.readouterr().out
-    assert "x 3 views (180 rows)" in out and "probabilities averaged over 2 views: orig, flip; original view alone" in out
+    out, err = capsys.readouterr()
+    assert "x 3 views (180 rows)" in err and "probabilities averaged over 2 views: orig, flip; original view alone" in out
     assert main(["evaluate", str(head), str(views_cache), "--test-views", "orig", "--out", str(tmp_path / "e"), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["test_views"] == ["orig"] and info["averaged"] is None
@@ -381,7 +381,7 @@ def layers_views_cache(tmp_path_factory):
     return w.finish()
 
 
-def test_probe_folds_choose_the_cross_validated_best_of_layers_heads_and_views(layers_views_cache, tmp_path, capsys):
+def test_probe_folds_choose_the_cross_validated_best_of_layers_heads_and_views(layers_views_cache, tmp_path, capsys, progress_on):
     """Each row's accuracy is the by-hand fold accuracy of its layer, head and views; the best is their maximum."""
     from featcache.analysis.probe import fold_rows, probe_defaults
     from featcache.heads import make_head
@@ -402,8 +402,8 @@ def test_probe_folds_choose_the_cross_validated_best_of_layers_heads_and_views(l
         assert r.accuracy == pytest.approx(correct / len(y), abs=1e-6), r
     top = max(r.accuracy for r in res.rows)
     assert res.best.accuracy == top and res.best in res.rows
-    text = capsys.readouterr().out
-    assert "3-fold over the 48 train images" in text
+    text, said = capsys.readouterr()
+    assert "3-fold over the 48 train images" in said  # probe's plan: a status line
     assert f"fit it on every training image: featcache train {layers_views_cache} --head {res.best.head} --layer {res.best.layer}" in text
     # on a cache with views the printed command always names them, orig/orig too: train's default is every view
     # (the command fitted on both views where probe had chosen the original alone; a new user)
