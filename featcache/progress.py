@@ -110,8 +110,8 @@ def note(line: str) -> None:
 
 @contextlib.contextmanager
 def steps_as_status() -> Iterator[None]:
-    """Within it, lines printed to standard output are ``status`` lines, on standard error: the steps of a command
-    whose result is a report printed after them (lesson's extraction, heads and probes, each with its own result
+    """Within it, lines printed to standard output go to standard error, where status lines go: the steps of a
+    command whose result is a report printed after them (lesson's extraction, heads and probes, each with its own result
     line, were on stdout before its report; a new-user tester)."""
     with contextlib.suppress(OSError, ValueError, AttributeError):
         sys.stdout.flush()

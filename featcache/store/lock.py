@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Iterator, TextIO
 
 from featcache.errors import CacheBusy, FeatcacheError, one_line
-from featcache.progress import status
+from featcache.progress import note
 from featcache.store.layout import lock_path
 
 # How often a writer with a timeout retries a held lock: a frozen holder is
@@ -41,8 +41,9 @@ def holder(path: Path, lock_file: Path | None = None) -> str:
 def exclusive_lock(path: Path, wait_message: str | None = None, timeout: float | None = None,
                    lock_file: Path | None = None, stream: TextIO | None = None,
                    advice: str | None = None) -> Iterator[None]:
-    """Hold ``<path>.lock`` (or ``lock_file``); waits (saying so, and for whom, on ``stream``: by default
-    as a status line, ``progress.status``) while another process holds it.
+    """Hold ``<path>.lock`` (or ``lock_file``); waits (saying so, and for whom, on ``stream``: by default on
+    stderr as ``progress.note``, said with the progress off too: a wait without a word looks like a hang) while
+    another process holds it.
 
     ``timeout``: seconds to wait at most (None: for as long as it takes);
     then a FeatcacheError names the holding process. ``advice``: what to do where the lock file cannot be made (a
@@ -145,7 +146,7 @@ def _acquire(fcntl, fd: int, path: Path, wait_message: str | None, timeout: floa
     if wait_message:
         line = one_line(f"{wait_message} (held by {holder(path, lp)})")
         if stream is None:
-            status(line)
+            note(line)
         else:
             print(line, file=stream, flush=True)
     if timeout is None:
