@@ -99,9 +99,9 @@ def test_a_registered_head_trains_saves_loads_and_evaluates(centroid, small_cach
         featcache.train(small_cache, head=centroid, epochs=3)
 
 
-def test_the_cli_and_probe_take_it(centroid, small_cache, tmp_path, capsys):
+def test_the_cli_and_probe_take_it(centroid, small_cache, tmp_path, capsys, progress_on):
     assert main(["train", str(small_cache), "--head", "centroid", "--out", str(tmp_path / "h.npz")]) == 0
-    assert "centroid" in capsys.readouterr().out
+    assert "training a centroid head" in capsys.readouterr().err  # train's status line
     res = featcache.probe(small_cache, heads="centroid,logreg", on_test=True, out=tmp_path / "p", plot=False)
     assert {r.head for r in res.rows} == {"centroid", "logreg"}
     # its own parameters, from every command that fits it (--param)
