@@ -187,7 +187,7 @@ def test_an_incomplete_cache_at_out_is_refused_or_replaced_in_one_line_by_its_se
     proc = run_main(capsys, *args, "32")
     assert proc.returncode == 0 and (f"{out} is an incomplete cache of these settings (an unfinished extraction of a.h5, "
                                      "copied or renamed); a run resumes only from c.h5.partial.h5, so this one extracts it "
-                                     "again and replaces it when done") in proc.stdout.splitlines()
+                                     "again and replaces it when done") in proc.stderr.splitlines()
     with h5py.File(out) as f:
         assert bool(f.attrs["complete"]) and f.attrs["partial_of"] == "c.h5"
 

@@ -131,8 +131,8 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
             # partial is complete for a moment before it is renamed into place.
             check_partial(partial_path(path))
             replaced = incomplete_replaced(path)
-            if verbose and replaced:
-                print(one_line(replaced), flush=True)
+            if verbose and replaced:  # what it replaces is a user's file: said with the progress off too (a note)
+                note(one_line(replaced))
             return _run(path, ident, data, model, store, engine, verbose)
 
 
