@@ -1759,12 +1759,12 @@ def test_an_output_held_by_another_writer_is_waited_for_with_a_line_on_stderr(tm
     t = threading.Thread(target=holder)
     t.start()
     held.wait(10)
-    threading.Timer(0.5, release.set).start()
+    threading.Timer(1.5, release.set).start()  # a wait is said after lock.WAIT_QUIET_SECONDS (1 s)
     t0 = time.monotonic()
     write_text(out, "input\n", recheck=lambda: None)
     t.join()
     said = capsys.readouterr()
-    assert time.monotonic() - t0 >= 0.4 and out.read_text() == "input\n"
+    assert time.monotonic() - t0 >= 1.4 and out.read_text() == "input\n"
     assert said.out == "" and said.err.startswith(f"featcache: waiting for another featcache process writing {out} ... (held by process ")
 
 

@@ -26,6 +26,10 @@ from featcache.store.layout import lock_path
 # How often a writer with a timeout retries a held lock: a frozen holder is
 # noticed within this, and 10 tries a second cost nothing.
 POLL_SECONDS = 0.1
+# A wait is said once it lasts this long: a shorter one is no hang to explain, and the line said at once came before
+# the one-line refusal of a short --lock-timeout (0.2 s: two lines; the fast tier caught it once the line was said
+# with the progress off too). The 1 s a hashing scan is quiet for (progress.Progress quiet_seconds).
+WAIT_QUIET_SECONDS = 1.0
 
 
 def holder(path: Path, lock_file: Path | None = None) -> str:
@@ -65,7 +69,7 @@ def exclusive_lock(path: Path, wait_message: str | None = None, timeout: float |
         except OSError as exc:
             raise _cannot_open(lp, exc, advice) from None
         try:
-            _acquire(fcntl, fd, path, wait_message, timeout, deadline, lp, stream)
+            said = _acquire(fcntl, fd, path, wait_message, timeout, deadline, lp, stream)
         except BaseException:
             os.close(fd)
             raise
@@ -74,7 +78,7 @@ def exclusive_lock(path: Path, wait_message: str | None = None, timeout: float |
         # The holder removed the lock file as it finished: this lock is on a
         # file nobody else will open; take the one at the path now.
         os.close(fd)
-        wait_message = None
+        wait_message = None if said else wait_message  # said once
     try:
         _write_pid(fd)
         try:
@@ -137,32 +141,35 @@ def _same_file(fd: int, p: Path) -> bool:
 
 
 def _acquire(fcntl, fd: int, path: Path, wait_message: str | None, timeout: float | None, deadline: float | None,
-             lp: Path, stream: TextIO | None = None) -> None:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return
-    except BlockingIOError:
-        pass
-    if wait_message:
-        line = one_line(f"{wait_message} (held by {holder(path, lp)})")
-        if stream is None:
-            note(line)
-        else:
-            print(line, file=stream, flush=True)
-    if timeout is None:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        return
+             lp: Path, stream: TextIO | None = None) -> bool:
+    """Take the lock on ``fd``, waiting for its holder (until ``deadline`` where given); whether the wait was said."""
+    said_at, said = time.monotonic() + WAIT_QUIET_SECONDS, False
     while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
+            return said
         except BlockingIOError:
-            if time.monotonic() >= deadline:
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
                 raise CacheBusy(
                     f"{path} is being written by {holder(path, lp)} (lock {lp}) and it did not finish within "
                     f"{timeout:g} s; wait for it (a longer --lock-timeout), or stop that process and re-run to resume"
                 ) from None
+            if wait_message and not said and now >= said_at:
+                _say_waiting(one_line(f"{wait_message} (held by {holder(path, lp)})"), stream)
+                said = True
+            if deadline is None and (said or not wait_message):  # no limit, nothing more to say: wait for the
+                fcntl.flock(fd, fcntl.LOCK_EX)  # holder's release itself, not a poll
+                return said
             time.sleep(POLL_SECONDS)
+
+
+def _say_waiting(line: str, stream: TextIO | None) -> None:
+    """The line that a writer waits, and for whom: on ``stream``, by default on stderr as ``progress.note``."""
+    if stream is None:
+        note(line)
+    else:
+        print(line, file=stream, flush=True)
 
 
 def _write_pid(fd: int) -> None:
