@@ -895,3 +895,34 @@ def test_a_default_cache_name_too_long_names_the_folder_and_asks_for_out(tmp_pat
                            "is too long (")
     assert line.endswith("a file name holds at most 255); name the cache with --out NAME.h5 (API: StoreSpec(out=...))")
     assert not paths.cache_dir().exists() or not any(paths.cache_dir().iterdir())
+
+
+@pytest.mark.parametrize("source", ["fashion", "photos"])
+def test_a_file_put_at_out_during_the_extraction_is_never_replaced(fashion_dir, tmp_path, capsys, monkeypatch, source):
+    """An adversarial tester: a user's notes (or a cache of other settings, a renamed partial) written to --out while
+    an extract ran were replaced by the new cache, exit 0: what is at --out was checked only when the run began, and
+    another program takes no featcache lock. Now one line; the file is left as it is, the rows stay in the partial,
+    and the same command finishes the cache once the file is moved away."""
+    from helpers import make_class_tree
+
+    from featcache.store import writer as writer_mod
+
+    out = tmp_path / "c.h5"
+    args = (["--data-dir", str(fashion_dir)] if source == "fashion"
+            else ["--images", str(make_class_tree(tmp_path / "photos", {"ants": 4, "bees": 4}, size=16)), "--test-fraction", "0.5"])
+    real = writer_mod.CacheWriter.write
+
+    def meanwhile(self, *a, **kw):  # as the rows are written, another program writes the user's notes at --out
+        out.write_text("my notes\n") if not out.exists() else None
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(writer_mod.CacheWriter, "write", meanwhile)
+    argv = ["extract", *args, "--weights", "random", "--image-size", "32", "--out", str(out)]
+    proc = run_main(capsys, *argv)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert f"{out} was put there by another program during the extraction, so it was left untouched" in proc.stderr
+    assert out.read_text() == "my notes\n" and partial_path(out).exists()
+    monkeypatch.setattr(writer_mod.CacheWriter, "write", real)
+    out.rename(tmp_path / "notes.txt")
+    assert run_main(capsys, *argv).returncode == 0 and featcache.open_cache(out).sizes["train"] > 0
+    assert (tmp_path / "notes.txt").read_text() == "my notes\n" and not partial_path(out).exists()

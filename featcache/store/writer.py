@@ -79,6 +79,15 @@ from featcache.store.partial import EMPTY, UNREADABLE, PartialSetAside, look_at_
 COMMIT_SECONDS = 1.0
 
 
+def _file_state(path: Path) -> tuple[int, int, int, int] | None:
+    """What is at ``path`` (device, inode, size, mtime), None for nothing: a file put or changed there differs."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
 class CacheWriter:
     """Creates or resumes ``<path>.partial.h5``; ``finish()`` publishes ``path``.
 
@@ -104,6 +113,9 @@ class CacheWriter:
         self._file: h5py.File | None = None
         self._written: dict[str, int] = {}  # rows written per split, committed or not
         self._last_commit = 0.0
+        # What was at the cache's name when the run began (checked by the runner, under the lock): what finish may
+        # replace (``_check_out_unchanged``)
+        self._out_at_start = _file_state(self.path)
 
     # -- opening and resuming -------------------------------------------------
 
@@ -372,6 +384,7 @@ class CacheWriter:
         if regroup is not None:
             raise RuntimeError("only a staged write is finished with regroup")
         self._check_done()
+        self._check_out_unchanged()  # before the seal: refused, the partial is one a rerun finishes
         f = self._file
         with self._guard(self.partial):
             for key, value in (extra_attrs or {}).items():
@@ -379,8 +392,20 @@ class CacheWriter:
             _seal(f)
             f.close()
         self._file = None
+        self._check_out_unchanged()
         publish(self.partial, self.path, self._needed())
         return self.path
+
+    def _check_out_unchanged(self) -> None:
+        """Refuse to publish over a file put at the cache's name during the run, or changed there: the checks of
+        what is at --out were made when the run began, and another program does not take featcache's lock (an
+        adversarial tester: a user's notes, a renamed partial of another extraction or a cache of other settings
+        copied to --out during the run were replaced, exit 0). The partial stays; the same command finishes it."""
+        if _file_state(self.path) != self._out_at_start:
+            raise FeatcacheError(
+                f"{self.path} was {'changed' if self._out_at_start else 'put there'} by another program during the "
+                f"extraction, so it was left untouched; the extracted rows are kept in {self.partial.name}: move "
+                f"{self.path.name} away (or choose another --out) and run the same command again to finish the cache")
 
     def _check_done(self) -> None:
         self.commit()
@@ -494,6 +519,7 @@ class StagedWriter(CacheWriter):
         self._check_done()
         # Beside the target, under the lock: the rename stays atomic. A name of its own (atomic.new_temporary): the
         # fixed NAME.regroup.h5 replaced a user's file of that name (a tester).
+        self._check_out_unchanged()
         tmp = None
         try:
             with self._guard(self.path):
@@ -502,6 +528,7 @@ class StagedWriter(CacheWriter):
                     lay_out(out, {**self.attrs, **(extra_attrs or {})}, regroup, self.layer_widths, self.dtype)
                     self._copy_rows(out, regroup)
                     _seal(out)
+            self._check_out_unchanged()
             publish(tmp, self.path, self._needed())
         finally:
             if tmp is not None:
