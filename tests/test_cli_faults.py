@@ -2634,6 +2634,20 @@ def test_predict_csv_keeps_aside_only_a_csv_and_never_writes_over_a_model(tmp_pa
     with pytest.raises(FeatcacheError, match="--csv - would be a file named '-'"):
         predict(fake_model, [photo], csv="-")
     assert not (Path.cwd() / "-").exists()
+    # a CSV's record, named or reached through a link, is featcache's too (an adversarial tester: --force through a
+    # link replaced it, and every later run of its CSV was refused for good)
+    out = tmp_path / "d" / "p.csv"
+    out.parent.mkdir()
+    assert main(["predict", str(fake_model), str(photo), "--csv", str(out)]) == 0
+    capsys.readouterr()
+    record = out.with_name(".p.csv.featcache")
+    kept, link = record.read_bytes(), tmp_path / "lrec.csv"
+    link.symlink_to(record)
+    for named in (record, link):
+        one_line_error(capsys, ["predict", str(fake_model), str(photo), "--csv", str(named), "--force"],
+                       f"--csv {named} is featcache's record of a predictions CSV, not a CSV; name a new file")
+    assert record.read_bytes() == kept
+    assert main(["predict", str(fake_model), str(photo), "--csv", str(out)]) == 0
 
 
 def test_predict_json_says_what_csv_found_and_kept(tmp_path, fake_model, capsys):

@@ -454,9 +454,16 @@ def _refuse_featcache_file(path: Path, shown: Path | None = None) -> None:
         except Exception:  # noqa: BLE001 (a damaged zip: not ours to say here; the CSV check goes on)
             found = None
         kind = f"a {found} featcache wrote" if found else None
+    if kind is None and _is_a_record(path):  # through a link, --force replaced it, and every later run of its CSV was
+        kind = "featcache's record of a predictions CSV"  # refused for good (an adversarial tester)
     if kind is not None:
         raise FeatcacheError(f"--csv {shown or path} is {kind}, not a CSV; name a new file, e.g. --csv "
                              "predictions.csv")
+
+
+def _is_a_record(path: Path) -> bool:
+    """Whether ``path`` is featcache's record of some CSV (``csv_record_path``'s JSON), whichever CSV it names."""
+    return _record_json(path) is not None
 
 
 def keep_aside(path: Path) -> Path:
@@ -557,6 +564,12 @@ def _recorded_digests(path: Path) -> list[str] | None:
 def _read_record(record: Path, path: Path) -> dict | None:
     """The record at ``record`` if it is featcache's record of the CSV ``path`` (its ``csv`` field is ``path``'s name);
     else None (absent, not a regular file, too large, not featcache's JSON, another CSV's)."""
+    obj = _record_json(record)
+    return obj if obj is not None and obj.get("csv") == path.name else None
+
+
+def _record_json(record: Path) -> dict | None:
+    """The JSON at ``record`` if it is a featcache CSV record (of any CSV), else None."""
     import json
 
     try:
@@ -565,9 +578,7 @@ def _read_record(record: Path, path: Path) -> dict | None:
         obj = json.loads(record.read_bytes())
     except (OSError, ValueError):
         return None
-    if not isinstance(obj, dict) or obj.get("kind") != CSV_RECORD_KIND or obj.get("csv") != path.name:
-        return None
-    return obj
+    return obj if isinstance(obj, dict) and obj.get("kind") == CSV_RECORD_KIND else None
 
 
 def _remove_legacy_record(path: Path) -> None:
