@@ -190,6 +190,13 @@ def test_an_incomplete_cache_at_out_is_refused_or_replaced_in_one_line_by_its_se
                                      "again and replaces it when done") in proc.stderr.splitlines()
     with h5py.File(out) as f:
         assert bool(f.attrs["complete"]) and f.attrs["partial_of"] == "c.h5"
+    # --json says it too, in its document (an adversarial tester: it said nothing)
+    with h5py.File(out, "r+") as f:
+        f.attrs["complete"] = False
+        f.attrs["partial_of"] = "a.h5"
+    proc = run_main(capsys, *args, "32", "--json")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["replaced_incomplete"].startswith(
+        f"{out} is an incomplete cache of these settings")
 
 
 

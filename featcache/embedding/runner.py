@@ -57,6 +57,9 @@ class ExtractResult:
     converted: bool = False  # this run converted the network for its runtime (else: none needed, or a cached one)
     # Images per split the cache holds after this call: on a hit ``images`` is 0, and a user asked what it holds.
     cached: dict[str, int] = field(default_factory=dict)
+    # The line that an incomplete cache of these settings at the path (a copied or renamed partial) was extracted
+    # again and replaced; None where there was none (--json said nothing of it: an adversarial tester)
+    replaced_incomplete: str | None = None
 
     @property
     def images_per_s(self) -> float:
@@ -74,7 +77,7 @@ class ExtractResult:
                 "images_per_s": round(self.images_per_s, 1), "views": self.views,
                 "view_images_per_s": round(self.view_images_per_s, 1), "runtime": self.runtime,
                 "runtime_note": self.runtime_note, "skipped": [list(s) for s in self.skipped], "cached": self.cached,
-                "converted": self.converted}
+                "converted": self.converted, "replaced_incomplete": self.replaced_incomplete}
 
 
 def default_path(dataset: str, backbone: str, image_size: int, fp: str) -> Path:
@@ -133,7 +136,9 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
             replaced = incomplete_replaced(path)
             if verbose and replaced:  # what it replaces is a user's file: said with the progress off too (a note)
                 note(one_line(replaced))
-            return _run(path, ident, data, model, store, engine, verbose)
+            result = _run(path, ident, data, model, store, engine, verbose)
+            result.replaced_incomplete = replaced
+            return result
 
 
 def _make_folder(folder: Path) -> None:
