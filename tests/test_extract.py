@@ -904,32 +904,80 @@ def test_a_default_cache_name_too_long_names_the_folder_and_asks_for_out(tmp_pat
     assert not paths.cache_dir().exists() or not any(paths.cache_dir().iterdir())
 
 
-@pytest.mark.parametrize("source", ["fashion", "photos"])
-def test_a_file_put_at_out_during_the_extraction_is_never_replaced(fashion_dir, tmp_path, capsys, monkeypatch, source):
+@pytest.mark.parametrize("source, when", [("fashion", "write"), ("photos", "write"), ("fashion", "build"),
+                                          ("fashion", "seal")])
+def test_a_file_put_at_out_during_the_extraction_is_never_replaced(fashion_dir, tmp_path, capsys, monkeypatch, source,
+                                                                   when):
     """An adversarial tester: a user's notes (or a cache of other settings, a renamed partial) written to --out while
     an extract ran were replaced by the new cache, exit 0: what is at --out was checked only when the run began, and
     another program takes no featcache lock. Now one line; the file is left as it is, the rows stay in the partial,
-    and the same command finishes the cache once the file is moved away."""
+    and the same command finishes the cache once the file is moved away. As the rows are written, while the network
+    is built (a review: the writer took what was there only once the network was built), or as the cache is sealed."""
     from helpers import make_class_tree
 
+    from featcache.embedding import runner as runner_mod
     from featcache.store import writer as writer_mod
 
     out = tmp_path / "c.h5"
     args = (["--data-dir", str(fashion_dir)] if source == "fashion"
             else ["--images", str(make_class_tree(tmp_path / "photos", {"ants": 4, "bees": 4}, size=16)), "--test-fraction", "0.5"])
-    real = writer_mod.CacheWriter.write
+    owner, name = {"write": (writer_mod.CacheWriter, "write"), "build": (runner_mod, "_build"),
+                   "seal": (writer_mod, "_seal")}[when]
+    real = getattr(owner, name)
 
-    def meanwhile(self, *a, **kw):  # as the rows are written, another program writes the user's notes at --out
+    def meanwhile(*a, **kw):  # meanwhile, another program writes the user's notes at --out
         out.write_text("my notes\n") if not out.exists() else None
-        return real(self, *a, **kw)
+        return real(*a, **kw)
 
-    monkeypatch.setattr(writer_mod.CacheWriter, "write", meanwhile)
+    monkeypatch.setattr(owner, name, meanwhile)
     argv = ["extract", *args, "--weights", "random", "--image-size", "32", "--out", str(out)]
     proc = run_main(capsys, *argv)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert f"{out} was put there by another program during the extraction, so it was left untouched" in proc.stderr
     assert out.read_text() == "my notes\n" and partial_path(out).exists()
-    monkeypatch.setattr(writer_mod.CacheWriter, "write", real)
+    monkeypatch.setattr(owner, name, real)
     out.rename(tmp_path / "notes.txt")
     assert run_main(capsys, *argv).returncode == 0 and featcache.open_cache(out).sizes["train"] > 0
     assert (tmp_path / "notes.txt").read_text() == "my notes\n" and not partial_path(out).exists()
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_extract_says_once_that_it_waits_for_another_writer_with_the_progress_off(fashion_dir, tmp_path, capsys,
+                                                                                 monkeypatch, json_flag):
+    """A review: nothing tested extract's own line that it waits for another writer's lock, now said once the wait
+    lasts a second, with FEATCACHE_PROGRESS=off too (a wait without a word looks like a hang); --json waited in
+    silence. The JSON stays alone on stdout. The holder lets go once the wait is said (20 s at most)."""
+    import threading
+
+    from featcache.store import lock as lock_mod
+    from featcache.store.lock import exclusive_lock
+
+    out = tmp_path / "c.h5"
+    held, release = threading.Event(), threading.Event()
+
+    def holder():
+        with exclusive_lock(out):
+            held.set()
+            release.wait(30)
+
+    real = lock_mod._say_waiting
+
+    def said(line, stream):
+        real(line, stream)
+        release.set()
+
+    monkeypatch.setattr(lock_mod, "_say_waiting", said)
+    t = threading.Thread(target=holder)
+    t.start()
+    held.wait(10)
+    timer = threading.Timer(20, release.set)
+    timer.start()
+    proc = run_main(capsys, "extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32",
+                    "--out", str(out), *json_flag)
+    t.join()
+    timer.cancel()
+    assert proc.returncode == 0, proc.stderr
+    waits = [line for line in proc.stderr.splitlines() if "waiting for another featcache process" in line]
+    assert len(waits) == 1 and f"writing {out} ... (held by process {os.getpid()})" in waits[0], proc.stderr
+    if json_flag:
+        assert json.loads(proc.stdout)["path"] == str(out)

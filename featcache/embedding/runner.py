@@ -38,6 +38,7 @@ from featcache.store import (
 )
 from featcache.store.atomic import output_files
 from featcache.store.layout import partial_path
+from featcache.store.writer import file_state
 from featcache.store.partial import check_partial
 from featcache.store.reader import incomplete_replaced
 from featcache.validate import checks_switches
@@ -126,7 +127,8 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
             return _hit(path, data, verbose, f"cache hit: {path} already holds these features; nothing to do", model)
         # Not before the hit: a layer beyond the registry's needs Keras, which a hit never imports (0.7 s against 5 s).
         check_layers(bb, layer_names, size)
-        wait = f"waiting for another featcache process writing {path} ..." if verbose else None
+        # said with --json too (on stderr, after lock.WAIT_QUIET_SECONDS): a wait without a word looks like a hang
+        wait = f"waiting for another featcache process writing {path} ..."
         with exclusive_lock(path, wait_message=wait, timeout=store.lock_timeout):
             if find_complete(path, ident, data.spec):  # the other process may have just finished it
                 return _hit(path, data, verbose, f"cache hit: {path} was completed by another process; nothing to do", model)
@@ -134,9 +136,10 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
             # partial is complete for a moment before it is renamed into place.
             check_partial(partial_path(path))
             replaced = incomplete_replaced(path)
+            at_start = file_state(path)  # what the checks above let the run replace, and nothing put there later
             if verbose and replaced:  # what it replaces is a user's file: said with the progress off too (a note)
                 note(one_line(replaced))
-            result = _run(path, ident, data, model, store, engine, verbose)
+            result = _run(path, ident, data, model, store, engine, verbose, at_start)
             result.replaced_incomplete = replaced
             return result
 
@@ -258,7 +261,7 @@ def _skipped_line(skipped: list[tuple[str, str]], limit: int = 10) -> str:
 
 
 def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, store: StoreSpec, engine: Any,
-         verbose: bool) -> ExtractResult:
+         verbose: bool, out_at_start: Any) -> ExtractResult:
     from featcache.progress import Progress, bars_wanted  # not Keras's Progbar: plain lines when the output is not a terminal
 
     rows = data.plan()
@@ -292,7 +295,8 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
         status(f"network ready on {make_embed.runtime_used} in {startup:.1f} s")
         if make_embed.runtime_note:  # auto says why it fell back (a user asked for the fastest)
             status(make_embed.runtime_note)
-    writer = make_writer(path, attrs, rows.specs, widths, store.dtype, staged=rows.staged, verbose=verbose)
+    writer = make_writer(path, attrs, rows.specs, widths, store.dtype, staged=rows.staged, verbose=verbose,
+                         out_at_start=out_at_start)
     done = writer.open()
     batches = plan(rows.sizes, done, per_pass.rows)
     if verbose and any(done.values()):

@@ -79,7 +79,10 @@ from featcache.store.partial import EMPTY, UNREADABLE, PartialSetAside, look_at_
 COMMIT_SECONDS = 1.0
 
 
-def _file_state(path: Path) -> tuple[int, int, int, int] | None:
+NOW = object()  # a writer's ``out_at_start`` not given: what is at the cache's name as the writer is made
+
+
+def file_state(path: Path) -> tuple[int, int, int, int] | None:
     """What is at ``path`` (device, inode, size, mtime), None for nothing: a file put or changed there differs."""
     try:
         st = os.lstat(path)
@@ -99,7 +102,7 @@ class CacheWriter:
     staged = False
 
     def __init__(self, path: Path, attrs: dict[str, Any], splits: list[SplitSpec], layer_widths: dict[str, int], dtype: str,
-                 *, verbose: bool = False):
+                 *, verbose: bool = False, out_at_start: Any = NOW):
         self.path = Path(path)
         self.partial = partial_path(self.path)
         self.attrs = attrs
@@ -113,9 +116,10 @@ class CacheWriter:
         self._file: h5py.File | None = None
         self._written: dict[str, int] = {}  # rows written per split, committed or not
         self._last_commit = 0.0
-        # What was at the cache's name when the run began (checked by the runner, under the lock): what finish may
-        # replace (``_check_out_unchanged``)
-        self._out_at_start = _file_state(self.path)
+        # What was at the cache's name when the run began (``file_state``, taken by the runner under the lock as it
+        # checked it; NOW: as the writer is made): what finish may replace (``_check_out_unchanged``). Taken here
+        # alone, a file put there while the network was built (5-60 s) counted as there at the start (a review)
+        self._out_at_start = file_state(self.path) if out_at_start is NOW else out_at_start
 
     # -- opening and resuming -------------------------------------------------
 
@@ -401,7 +405,7 @@ class CacheWriter:
         what is at --out were made when the run began, and another program does not take featcache's lock (an
         adversarial tester: a user's notes, a renamed partial of another extraction or a cache of other settings
         copied to --out during the run were replaced, exit 0). The partial stays; the same command finishes it."""
-        if _file_state(self.path) != self._out_at_start:
+        if file_state(self.path) != self._out_at_start:
             raise FeatcacheError(
                 f"{self.path} was {'changed' if self._out_at_start else 'put there'} by another program during the "
                 f"extraction, so it was left untouched; the extracted rows are kept in {self.partial.name}: move "
@@ -488,10 +492,10 @@ class StagedWriter(CacheWriter):
     staged = True
 
     def __init__(self, path: Path, attrs: dict[str, Any], splits: list[SplitSpec], layer_widths: dict[str, int], dtype: str,
-                 *, verbose: bool = False):
+                 *, verbose: bool = False, out_at_start: Any = NOW):
         if [s.name for s in splits] != [STAGING]:
             raise ValueError(f"a staged write has the one split {STAGING!r}")
-        super().__init__(path, attrs, splits, layer_widths, dtype, verbose=verbose)
+        super().__init__(path, attrs, splits, layer_widths, dtype, verbose=verbose, out_at_start=out_at_start)
 
     def _lay_out(self, f: h5py.File) -> None:
         super()._lay_out(f)
@@ -689,7 +693,8 @@ def _fsync(f: h5py.File) -> None:
 
 
 def make_writer(path: Path, attrs: dict[str, Any], splits: list[SplitSpec], layer_widths: dict[str, int], dtype: str,
-                staged: bool, verbose: bool = False) -> CacheWriter:
+                staged: bool, verbose: bool = False, out_at_start: Any = NOW) -> CacheWriter:
     """The writer for a source's row plan (``RowPlan.specs``, ``RowPlan.staged``): the store chooses its writers,
-    the sources only describe their rows."""
-    return (StagedWriter if staged else CacheWriter)(path, attrs, splits, layer_widths, dtype, verbose=verbose)
+    the sources only describe their rows. ``out_at_start``: ``file_state`` of ``path`` as the run checked it."""
+    return (StagedWriter if staged else CacheWriter)(path, attrs, splits, layer_widths, dtype, verbose=verbose,
+                                                     out_at_start=out_at_start)
