@@ -9,7 +9,7 @@ into an argparse ``type=`` where a flag must be refused before any work.
     parse_list      comma lists (``"a,b"`` or a list), optionally from known names
     parse_sizes     whole numbers from a comma list, sorted, unique
     parse_seeds     a count K (seeds 0..K-1) or a list of seeds
-    positive_int    a whole number >= 1
+    positive_int    a whole number from 1 to COUNT_MAX (2**31-1)
     nonnegative_int a whole number >= 0
     positive_number a positive finite number (a learning rate)
     check_jobs      --jobs: >= 1, or -1 for every core
@@ -40,11 +40,12 @@ import errno
 import math
 import numbers
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
-from featcache.errors import FeatcacheError
+from featcache.errors import FeatcacheError, clipped
 from featcache.paths import restore_killed
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -52,6 +53,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 # NumPy's default_rng and Keras's set_random_seed take seeds below 2**32;
 # a larger or negative one ends in a ValueError traceback inside them.
 SEED_LIMIT = 2**32
+
+# The largest count featcache takes (a head's epochs, batch_size, patience, max_iter, folds; positive_int's flags). Keras, NumPy and
+# scikit-learn hand them to C as ints or longs: batch_size=<400 nines> was Keras's "Python int too large to convert to C
+# long" and epochs=<400 nines> its "int too large to convert to float", tracebacks; max_iter=<4,000 digits> trained
+# and printed all its digits (an adversarial tester; 2**62 still ran). A C int's largest, 2**31-1, is past any real
+# run (two billion epochs) and within every library's type.
+COUNT_MAX = 2**31 - 1
 
 
 def _items(value: str | Iterable[Any], flag: str = "the value") -> list[Any]:
@@ -71,7 +79,7 @@ def _noun(flag: str) -> str:
 def _whole(value: Any, flag: str, example: str) -> int:
     """An int from an int, an integral float or a string of digits; bools are not numbers here."""
     if isinstance(value, bool):
-        raise FeatcacheError(f"{flag} {value!r} is not a whole number; pass e.g. {example}".strip())
+        raise FeatcacheError(f"{flag} {shown(value)} is not a whole number; pass e.g. {example}".strip())
     if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, numbers.Real) and float(value).is_integer():
@@ -79,7 +87,10 @@ def _whole(value: Any, flag: str, example: str) -> int:
     try:
         return int(str(value).strip())
     except ValueError:
-        raise FeatcacheError(f"{flag} {value!r} is not a whole number; pass e.g. {example}".strip()) from None
+        # '9' * 5000 is a whole number, beyond the digits int() reads: said so, not "is not a whole number"
+        problem = typed_number_problem(value, math.inf) if isinstance(value, str) and _reads_infinite(value) else None
+        said, fix = problem or ("is not a whole number", "pass")
+        raise FeatcacheError(f"{flag} {shown(value)} {said}; {fix} e.g. {example}".strip()) from None
 
 
 def parse_list(value: str | Iterable[str], flag: str, known: Sequence[str] | None = None) -> list[str]:
@@ -108,7 +119,7 @@ def parse_sizes(sizes: str | Iterable[Any], flag: str = "--sizes") -> list[int]:
             raise FeatcacheError(f"{flag}: {s!r} is not a whole number; pass sizes like 100,250,500,1000")
         n = _whole(s, f"{flag}:", "100,250,500,1000")
         if n < 1:
-            raise FeatcacheError(f"{flag}: {n} is not a size; pass sizes of at least 1, like 100,250,500,1000")
+            raise FeatcacheError(f"{flag}: {shown(n)} is not a size; pass sizes of at least 1, like 100,250,500,1000")
         out.add(n)
     return sorted(out)
 
@@ -156,11 +167,15 @@ def checks_switches(fn: F) -> F:
     return checked  # type: ignore[return-value]
 
 
-def positive_int(value: Any, flag: str) -> int:
-    """A whole number of at least 1 (epochs, limits, counts)."""
+def positive_int(value: Any, flag: str, high: int | None = COUNT_MAX) -> int:
+    """A whole number from 1 to ``high`` (epochs, batch sizes, limits, counts; None: the caller bounds it, with its
+    own words): finetune's --batch-size <400 nines> was taken and recorded in the model (an adversarial tester); each
+    goes to Keras or NumPy as a C int."""
     n = _whole(value, flag, "10")
     if n < 1:
-        raise FeatcacheError(f"{flag} {n} must be at least 1".strip())
+        raise FeatcacheError(f"{flag} {shown(n)} must be at least 1".strip())
+    if high is not None and n > high:
+        raise FeatcacheError(f"{flag} {shown(n)} is too large; use a whole number from 1 to {high}".strip())
     return n
 
 
@@ -169,7 +184,7 @@ def nonnegative_int(value: Any, flag: str, example: str = "20") -> int:
     unfreeze=1.5 unfroze a layer without weights and saved a model fine-tuned on nothing (an adversarial tester)."""
     n = _whole(value, flag, example)
     if n < 0:
-        raise FeatcacheError(f"{flag} must be 0 or more (got {n}); pass e.g. {example}".strip())
+        raise FeatcacheError(f"{flag} must be 0 or more (got {shown(n)}); pass e.g. {example}".strip())
     return n
 
 
@@ -180,20 +195,36 @@ def _flag_number(value: Any, flag: str, example: str) -> float:
     if isinstance(value, bool):
         return math.nan
     try:
-        x = float(value)
+        x = _as_float(value)
     except (TypeError, ValueError):
         return math.nan
     problem = typed_number_problem(value, x) if isinstance(value, str) else None  # what was typed; the API's are its own
     if problem:
-        raise FeatcacheError(f"{flag} {value!r} {problem[0]}; {example}".strip())
+        raise FeatcacheError(f"{flag} {shown(value)} {problem[0]}; {example}".strip())
     return x
+
+
+def _reads_infinite(text: str) -> bool:
+    try:
+        return math.isinf(float(text))
+    except ValueError:
+        return False
+
+
+def _as_float(value: Any) -> float:
+    """``float(value)``, a whole number beyond a float's range as an infinity of its sign: float(10**400) is an
+    OverflowError, a traceback for train's --param l2=<400 nines> (an adversarial tester)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 def positive_number(value: Any, flag: str, example: str) -> float:
     """A positive finite number (a learning rate), from a number or its text; never a bool."""
     x = _flag_number(value, flag, f"pass e.g. {example}")
     if not (x > 0 and math.isfinite(x)):
-        raise FeatcacheError(f"{flag} must be a positive number (got {value!r}); pass e.g. {example}".strip())
+        raise FeatcacheError(f"{flag} must be a positive number (got {shown(value)}); pass e.g. {example}".strip())
     return x
 
 
@@ -243,11 +274,16 @@ def check_number(value: Any, name: str, *, whole: bool = False, low: float | Non
         # a whole number is finite however long: math.isfinite(10**400) was an OverflowError's traceback (found here)
         ok = (isinstance(value, numbers.Integral) or math.isfinite(value)) and (low is None or (value > low if low_open else value >= low)) and (
             high is None or (value < high if high_open else value <= high))
+    problem = typed_number_problem("", _as_float(value)) if ok and not whole else None  # a whole number read as a float
+    if problem:
+        raise FeatcacheError(f"{name} {shown(value)} {problem[0]}; {problem[1]}" + (f", e.g. {example!r}" if example is not None else ""))
     if not ok:
         bounds = [f"{'>' if low_open else '>='} {_num(low)}" if low is not None else "",
                   f"{'<' if high_open else '<='} {_num(high)}" if high is not None else ""]
         rule = " and ".join(b for b in bounds if b)
-        raise FeatcacheError(f"{name} {value!r} is not valid; use {kind}{' ' + rule if rule else ''}"
+        # a number typed too small to read (parse_params keeps its text), said with this parameter's own bounds
+        said = _underflow(value) or "is not valid"
+        raise FeatcacheError(f"{name} {shown(value)} {said}; use {kind}{' ' + rule if rule else ''}"
                              + (f" {or_words}" if or_words else "") + (f", e.g. {example!r}" if example is not None else ""))
     return int(value) if whole else float(value)
 
@@ -262,10 +298,10 @@ def check_seed_param(value: Any, name: str) -> int:
 def check_seed(seed: Any, flag: str = "--seed") -> int:
     """A seed NumPy and Keras accept: a whole number, 0 <= seed < 2**32."""
     if isinstance(seed, bool) or not isinstance(seed, (numbers.Integral, str)):
-        raise FeatcacheError(f"{flag} {seed!r} is not a whole number; use one from 0 to {SEED_LIMIT - 1}")
+        raise FeatcacheError(f"{flag} {shown(seed)} is not a whole number; use one from 0 to {SEED_LIMIT - 1}")
     n = _whole(seed, flag, "0")
     if not 0 <= n < SEED_LIMIT:
-        raise FeatcacheError(f"{flag} {n} is out of range; use a whole number from 0 to {SEED_LIMIT - 1}")
+        raise FeatcacheError(f"{flag} {shown(n)} is out of range; use a whole number from 0 to {SEED_LIMIT - 1}")
     return n
 
 
@@ -280,9 +316,9 @@ MAX_JOBS_PER_CORE = 4
 def parse_seeds(seeds: Any, flag: str = "--seeds") -> list[int]:
     """A count K (seeds 0..K-1, at most MAX_SEEDS) or a list of seeds, without repeats."""
     if isinstance(seeds, (numbers.Integral, str)) and not isinstance(seeds, bool):
-        k = positive_int(seeds, flag)
+        k = positive_int(seeds, flag, high=None)
         if k > MAX_SEEDS:
-            raise FeatcacheError(f"{flag} {k} is more seeds than featcache runs (each is a fit per size and head); "
+            raise FeatcacheError(f"{flag} {shown(k)} is more seeds than featcache runs (each is a fit per size and head); "
                                  f"use at most {MAX_SEEDS}")
         return list(range(k))
     if isinstance(seeds, (bool, bytes, dict)) or not isinstance(seeds, Iterable):  # seeds=True: "'bool' object is not iterable"
@@ -296,11 +332,11 @@ def parse_seeds(seeds: Any, flag: str = "--seeds") -> list[int]:
 def check_jobs(n: Any, flag: str = "--jobs") -> int:
     """Processes in parallel: a positive number (at most MAX_JOBS_PER_CORE per core), or -1 for every core."""
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n == 0 or n < -1:
-        raise FeatcacheError(f"{flag} {n!r} is not valid; use a positive number of processes, or -1 for every core")
+        raise FeatcacheError(f"{flag} {shown(n)} is not valid; use a positive number of processes, or -1 for every core")
     cores = usable_cores()
     most = MAX_JOBS_PER_CORE * cores
     if n > most:
-        raise FeatcacheError(f"{flag} {n} is more processes than the {cores} core(s) this process may use can run; "
+        raise FeatcacheError(f"{flag} {shown(n)} is more processes than the {cores} core(s) this process may use can run; "
                              f"use at most {most}, or -1 for one per core")
     return int(n)
 
@@ -348,20 +384,21 @@ def check_limit(limit: int | None, n_total: int, flag: str, what: str) -> int:
     if limit is None:
         return n_total
     if limit < 1:
-        raise FeatcacheError(f"{flag} must be at least 1 (got {limit})")
+        raise FeatcacheError(f"{flag} must be at least 1 (got {shown(limit)})")
     if limit > n_total:
-        raise FeatcacheError(f"{flag} {limit} is beyond the {n_total} {what}; use at most {n_total}")
+        raise FeatcacheError(f"{flag} {shown(limit)} is beyond the {n_total} {what}; use at most {n_total}")
     return limit
 
 
 def check_fraction(value: Any, flag: str) -> float:
     """A number strictly between 0 and 1."""
     try:
-        f = float(value)
+        f = _as_float(value)
     except (TypeError, ValueError):
         f = float("nan")
     if isinstance(value, bool) or not 0 < f < 1:
-        raise FeatcacheError(f"{flag} {value} is not a fraction; use a number between 0 and 1, e.g. 0.2".strip())
+        text = clipped(value, 57) if isinstance(value, str) else shown(value)  # as typed, unquoted, cut
+        raise FeatcacheError(f"{flag} {text} is not a fraction; use a number between 0 and 1, e.g. 0.2".strip())
     return f
 
 
@@ -369,7 +406,7 @@ def check_seconds(value: Any, flag: str) -> float:
     """A duration: a finite number of seconds, 0 or more (0: do not wait at all)."""
     t = _flag_number(value, flag, f"use 0 or more seconds, e.g. {flag or '--lock-timeout'} 60")
     if not (t >= 0 and math.isfinite(t)):
-        raise FeatcacheError(f"{flag} {value!r} is not a number of seconds; use 0 or more, e.g. {flag or '--lock-timeout'} 60".strip())
+        raise FeatcacheError(f"{flag} {shown(value)} is not a number of seconds; use 0 or more, e.g. {flag or '--lock-timeout'} 60".strip())
     return t
 
 
@@ -441,9 +478,9 @@ def parse_C(value: Any, flag: str = "--C", assign: str = " ") -> float | str:
     example = f"e.g. {flag or '--C'}{assign}0.03 or {flag or '--C'}{assign}cv"
     c = _flag_number(value, flag, example)
     if not (c > 0 and math.isfinite(c)):
-        raise FeatcacheError(f"{flag} {value!r} is not a positive number or 'cv'; {example}")
+        raise FeatcacheError(f"{flag} {shown(value)} is not a positive number or 'cv'; {example}")
     if not C_MIN <= c <= C_MAX:  # 1e-310 passed, and fitted a constant head under 18 lines of scikit-learn's warnings
-        raise FeatcacheError(f"{flag} {value!r} is out of range: use a number from {C_RANGE} (below, the "
+        raise FeatcacheError(f"{flag} {shown(value)} is out of range: use a number from {C_RANGE} (below, the "
                              f"head ignores the features; above, every C gives the same head), or 'cv'; {example}")
     return c
 
@@ -478,12 +515,31 @@ def _nonzero_digit(text: str) -> bool:
     return any(c in "123456789" for c in mantissa)
 
 
+def _underflow(value: Any) -> str | None:
+    """``typed_number_problem``'s words for a text that reads as 0 but types a smaller number (``1e-400``), else None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        x = float(value)
+    except ValueError:
+        return None
+    problem = typed_number_problem(value, x) if x == 0 else None
+    return problem[0] if problem else None
+
+
 def typed_number_problem(text: str, value: float | int) -> tuple[str, str] | None:
     """Why ``value``, read from the number typed as ``text``, is not that number, as (problem, fix); None when it is.
 
     1e400 reads as inf and 1e-400 as 0: a check of the value then named a value never typed (a review: "--param
     max_iter inf"; testers: "--C 1e400 is not a positive number"). One home for --param's values and the number
     flags (--C, --lr, --lock-timeout), so each says the same words."""
+    digits = text.strip().lstrip("+-")
+    if isinstance(value, float) and not math.isfinite(value) and digits.isascii() and digits.isdigit() \
+            and len(digits) > sys.get_int_max_str_digits() > 0:
+        # int() refuses a text of more than 4,300 digits (Python's limit): "beyond a float's range" was said of a whole
+        # number's --param max_iter=<5,000 digits> (an adversarial tester)
+        return (f"has {len(digits)} digits, more than the {sys.get_int_max_str_digits()} Python reads in a whole number",
+                "give a smaller number")
     if isinstance(value, float) and not math.isfinite(value):  # a whole number is finite, however long
         beyond = " (beyond a float's range, about 1.8e308)" if not any(w in text.lower() for w in ("inf", "nan")) else ""
         return f"is not a finite number{beyond}", "give a finite one"
@@ -497,7 +553,8 @@ def parse_params(value: Any, flag: str = "--param", head: str = "") -> dict[str,
 
     Names must be Python identifiers and given once; a value from the command
     line is typed by ``_param_value``, and a number it reads as infinite or NaN
-    is refused here. Whether the head takes the name and the value is the head's
+    is refused here; one too small to read (1e-400) is kept as typed, for the
+    head's check to refuse with the parameter's bounds (``check_number``). Whether the head takes the name and the value is the head's
     own check (``heads.make_head``, its ``check_params``). ``head``: the head
     the items named (``HEAD.NAME=VALUE``; ``heads.parse_head_params``), for
     the messages.
@@ -521,8 +578,12 @@ def parse_params(value: Any, flag: str = "--param", head: str = "") -> dict[str,
             # No head takes an infinite or NaN number; keras.dropout=1e-400 ran with dropout 0 (an adversarial tester)
             problem = (typed_number_problem(text, pairs[name])
                        if isinstance(pairs[name], (int, float)) and not isinstance(pairs[name], bool) else None)
-            if problem:
-                raise FeatcacheError(f"{flag} {head + '.' if head else ''}{name}={text.strip()} {problem[0]}; {problem[1]}")
+            if problem and pairs[name] == 0:
+                # too small to read (1e-400): kept as typed, so the head's check refuses it with the parameter's own
+                # bounds; "give 0 or a larger number" was said of max_iter, which takes 1 or more (an adversarial tester)
+                pairs[name] = text.strip()
+            elif problem:
+                raise FeatcacheError(f"{flag} {head + '.' if head else ''}{name}={clipped(text.strip(), 57)} {problem[0]}; {problem[1]}")
     for name in pairs:
         if not isinstance(name, str) or not name.isidentifier():
             # no head's parameter as the example: 'logreg.=3' in a curve was shown the Keras head's dropout (a tester)
@@ -543,12 +604,27 @@ def check_path(value: Any, name: str, what: str) -> Path:
 
 
 def shown(value: Any, limit: int = 60) -> str:
-    """``value`` for a one-line message: its repr on one line, cut to ``limit`` characters, an array as its type,
-    shape and dtype (predict given a list of arrays put each array's repr, many lines, in its error; a tester)."""
+    """``value`` for a one-line message: its repr on one line, cut to ``limit`` characters (``errors.clipped``), an
+    array as its type, shape and dtype (predict given a list of arrays put each array's repr, many lines, in its error;
+    a tester), a whole number too long for ``repr`` (``sys.get_int_max_str_digits``) as its count of digits.
+    A 5,000-digit --param value was printed whole: a 5,100-character "one line" (an adversarial tester)."""
     if hasattr(value, "shape") and hasattr(value, "dtype"):
         return f"a {type(value).__name__} of shape {tuple(value.shape)} and dtype {value.dtype}"
-    text = repr(value).replace("\n", " ")
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    try:
+        text = repr(value).replace("\n", " ")
+    except ValueError:  # int's repr refuses more than 4,300 digits
+        return f"<a whole number of {_digits(value)} digits>"
+    return text if len(text) <= limit else clipped(text, limit - 3)
+
+
+def _digits(n: int) -> int:
+    """How many decimal digits ``n`` has, without ``str`` (which refuses a very long one)."""
+    n = abs(int(n))
+    if n == 0:
+        return 1
+    d = int(math.log10(n))  # a float's log10: off by one just below a power of ten, corrected here
+    d += (10 ** (d + 1) <= n) - (10**d > n)
+    return d + 1
 
 
 def check_writable_dir(path: str | Path, flag: str = "--out") -> Path:

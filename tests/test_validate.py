@@ -296,16 +296,22 @@ def test_a_param_that_reads_as_an_infinite_number_is_refused_as_the_user_typed_i
                                                "(beyond a float's range, about 1.8e308); give a finite one")
 
 
-def test_parse_params_refuses_a_number_that_underflows_to_zero_as_typed():
+def test_a_param_that_underflows_to_zero_is_refused_as_typed_with_its_own_bounds():
     """--param learning_rate=1e-400 read as 0 and was refused as '--param learning_rate 0', a value never typed, and
-    curve ran keras.dropout=1e-400 as dropout 0 (an adversarial tester). A zero typed as one stays a zero."""
-    with pytest.raises(FeatcacheError, match=r"^--param learning_rate=1e-400 is too small for a float \(below about "
-                                             r"5e-324, it reads as 0\); give 0 or a larger number$"):
-        v.parse_params(["learning_rate=1e-400"])
-    with pytest.raises(FeatcacheError, match=r"^--param keras\.dropout=2E-999 is too small"):
-        v.parse_params(["dropout=2E-999"], head="keras")
-    with pytest.raises(FeatcacheError, match=r"is too small for a float"):  # no exponent, 400 zeros (a review)
-        v.parse_params(["dropout=0." + "0" * 400 + "1"])
+    curve ran keras.dropout=1e-400 as dropout 0 (an adversarial tester). A zero typed as one stays a zero.
+    Regression (an adversarial tester, 2026-12-05): parse_params refused it with "give 0 or a larger number", said of
+    max_iter too, which takes 1 or more: the text is kept, and the head's check says it with the parameter's bounds."""
+    from featcache.heads import check_param_values
+
+    tiny = r"is too small for a float \(below about 5e-324, it reads as 0\)"
+    assert v.parse_params(["learning_rate=1e-400", "dropout= 2E-999"]) == {"learning_rate": "1e-400", "dropout": "2E-999"}
+    for head, typed, rule in (("logreg", "max_iter=1e-400", r"use a whole number >= 1 and <= 2147483647, e\.g\. 2000"),
+                              ("keras", "dropout=2E-999", r"use a number >= 0 and < 1, e\.g\. 0\.2"),  # not run as 0
+                              ("keras", "learning_rate=-1e-400", r"use a number > 0, e\.g\. 0\.001"),
+                              ("keras", "dropout=0." + "0" * 400 + "1", "use a number >= 0")):  # no exponent (a review)
+        name, _, text = typed.partition("=")
+        with pytest.raises(FeatcacheError, match=rf"^--param {name} '{re.escape(text[:56])}.*? {tiny}; {rule}"):
+            check_param_values(head, v.parse_params([typed]))
     assert v.parse_params(["a=0", "b=0.0", "c=0e5", "d=-0.0e-3", "e=1e-300"]) == {"a": 0, "b": 0.0, "c": 0, "d": 0, "e": 1e-300}
 
 
@@ -360,3 +366,129 @@ def test_a_full_disk_at_an_output_folder_that_is_a_mount_point_names_that_disk(t
     monkeypatch.setattr(tempfile, "mkstemp", full)
     with pytest.raises(FeatcacheError, match=rf"^no space left on {re.escape(str(target))} writing "):
         v.check_writable_dir(target)
+
+
+# --- number inputs an adversarial tester broke (2026-12-05) ---------------------------------------------------------
+
+NINES = "9" * 400  # a whole number beyond a float's range (about 1.8e308)
+
+
+@pytest.mark.parametrize("head, param, out", [("keras", "l2", "h.keras"), ("svm", "gamma", "h.npz"),
+                                              ("svm", "cache_size", "h.npz")])
+def test_a_whole_number_beyond_a_float_for_a_float_param_is_one_line(tmp_path, capsys, head, param, out):
+    """Regression: --param l2=<400 nines> (gamma, cache_size too) was "OverflowError: int too large to convert to
+    float" at check_number's float(), exit 1. typed_number_problem's words, cut to one short line, exit 2."""
+    from helpers import run_main
+    from test_head_files import synthetic_cache
+
+    cache = synthetic_cache(tmp_path / "c.h5")
+    proc = run_main(capsys, "train", str(cache), "--head", head, "--param", f"{param}={NINES}", "--out", str(tmp_path / out))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert re.fullmatch(rf"featcache train: error: --param {param} 9{{57}}\.\.\. is not a finite number \(beyond a "
+                        r"float's range, about 1\.8e308\); give a finite one, e\.g\. \S+", proc.stderr.strip()), proc.stderr
+    assert not (tmp_path / out).exists()
+    with pytest.raises(FeatcacheError, match=r"^l2 -9{56}\.\.\. is not a finite number"):  # the API's, either sign
+        v.check_number(-int(NINES), "l2", low=None)
+
+
+@pytest.mark.parametrize("head, param", [("keras", "batch_size"), ("keras", "epochs"), ("keras", "patience"),
+                                         ("logreg", "max_iter"), ("logreg", "cv_folds"), ("svm", "calibration_cv"),
+                                         ("svm", "cv_folds")])
+def test_a_heads_whole_number_params_are_bounded(head, param):
+    """Regression: --param batch_size=<400 nines> ended in Keras's "Python int too large to convert to C long"
+    traceback (epochs: "int too large to convert to float"); max_iter, patience, cv_folds and calibration_cv
+    of 400 digits were taken and printed whole in the status lines. Each is at most COUNT_MAX (2**31-1)."""
+    from featcache.heads import HEADS, check_param_values
+
+    with pytest.raises(FeatcacheError, match=rf"^--param {param} 9{{57}}\.\.\. is not valid; use a whole number >= \d "
+                                             rf"and <= {v.COUNT_MAX}, e\.g\. \d+$"):
+        check_param_values(head, {param: int(NINES)})
+    with pytest.raises(FeatcacheError, match=rf"is not valid; .*<= {v.COUNT_MAX}"):  # the class's own check too
+        HEADS[head](**{param: v.COUNT_MAX + 1}).check_params()
+    HEADS[head](**{param: v.COUNT_MAX}).check_params()
+
+
+def test_count_flags_are_bounded_finetune_batch_size_too(tmp_path, capsys):
+    """Regression: finetune's --batch-size <400 nines> was accepted (and recorded); train's --epochs <400 nines> was
+    Keras's OverflowError traceback. positive_int, the counts' one check, takes at most COUNT_MAX."""
+    from helpers import run_main
+    from test_head_files import synthetic_cache
+
+    from featcache.deploy.finetune import check_settings
+
+    with pytest.raises(FeatcacheError, match=rf"^--batch-size 9{{57}}\.\.\. is too large; use a whole number from 1 to {v.COUNT_MAX}$"):
+        check_settings(20, 1e-5, 1, int(NINES), 1)
+    assert check_settings(20, 1e-5, 1, v.COUNT_MAX, 1)[3] == v.COUNT_MAX
+    proc = run_main(capsys, "finetune", str(tmp_path / "head.keras"), "--batch-size", NINES)  # before the head is read
+    assert proc.returncode == 2 and "argument --batch-size: 9" in proc.stderr and "is too large" in proc.stderr
+    cache = synthetic_cache(tmp_path / "c.h5")
+    proc = run_main(capsys, "train", str(cache), "--head", "keras", "--epochs", NINES, "--out", str(tmp_path / "h.keras"))
+    assert proc.returncode == 2 and f"argument --epochs: 9{'9' * 56}... is too large" in proc.stderr
+    assert v.parse_seeds(3) == [0, 1, 2]
+    with pytest.raises(FeatcacheError, match=r"is more seeds"):  # parse_seeds' own bound and words, as before
+        v.parse_seeds(NINES)
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["train", "CACHE", "--C", "-1e-3"], "argument --C: '-1e-3' is not a positive number or 'cv'"),
+    (["train", "CACHE", "--C", "-inf"], "argument --C: '-inf' is not a finite number"),
+    (["train", "CACHE", "--C", "-NaN"], "argument --C: '-NaN' is not a finite number"),
+    (["train", "CACHE", "--C", "-1E+3"], "argument --C: '-1E+3' is not a positive number or 'cv'"),
+    (["probe", "CACHE", "--C", "-1e-3"], "--C '-1e-3' is not a positive number or 'cv'"),
+    (["finetune", "HEAD", "--lr", "-1e-5"], "--lr must be a positive number (got '-1e-5')"),
+    (["extract", "--lock-timeout", "-1e3"], "argument --lock-timeout: '-1e3' is not a number of seconds"),
+    (["train", "CACHE", "--C", "-0.5"], "argument --C: '-0.5' is not a positive number or 'cv'"),  # as before
+    (["train", "CACHE", "--C", "-x"], "argument --C: expected one argument"),  # a flag-like word is still no value
+])
+def test_negative_numbers_in_any_notation_are_values(tmp_path, capsys, argv, says):
+    """Regression: --C -1e-3, --lr -1e-5, --lock-timeout -1e3 and --C -inf were argparse's "expected one argument"
+    (its negative-number matcher knows -5 and -0.5 only), where --C -0.5 was featcache's own line."""
+    from helpers import run_main
+    from test_head_files import synthetic_cache
+
+    if "probe" in argv:  # probe reads its --C per head after opening the cache
+        synthetic_cache(tmp_path / "c.h5")
+    argv = [str(tmp_path / "c.h5") if a == "CACHE" else str(tmp_path / "h.keras") if a == "HEAD" else a for a in argv]
+    proc = run_main(capsys, *argv)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and says in proc.stderr, proc.stderr
+    assert "expected one argument" not in proc.stderr or argv[-1] == "-x"
+
+
+def test_every_command_reads_negative_numbers_and_still_knows_its_flags(capsys):
+    """The matcher is every subparser's (the Parser class builds them all); -h is still the help."""
+    from featcache.cli import COMMANDS, build_parser, main
+
+    parser = build_parser()
+    subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert set(subs) == set(COMMANDS)
+    for name, sub in subs.items():
+        for number in ("-1e-3", "-.5e3", "-inf", "-Infinity", "-nan", "-5"):
+            assert sub._negative_number_matcher.match(number), (name, number)
+        for word in ("-h", "-x", "-e3", "--C", "-1e", "-1x"):
+            assert not sub._negative_number_matcher.match(word), (name, word)
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "-h"])
+    assert exc.value.code == 0 and "usage: featcache train" in capsys.readouterr().out
+
+
+def test_a_huge_number_is_clipped_and_one_beyond_ints_digits_says_so(tmp_path, capsys):
+    """Regression: a 5,000-digit value was printed whole (a 5,100-character "one line"), and said to be "beyond a
+    float's range" for a whole-number parameter, where int() refuses a text of more than 4,300 digits."""
+    from helpers import run_main
+    from test_head_files import synthetic_cache
+
+    huge = "9" * 5000
+    cache = synthetic_cache(tmp_path / "c.h5")
+    for argv, says in ((["--param", f"max_iter={huge}"], "--param max_iter=9"),
+                       (["--C", huge], "argument --C: '9"), (["--train-size", huge], "argument --train-size: '9")):
+        proc = run_main(capsys, "train", str(cache), "--head", "logreg", *argv, "--out", str(tmp_path / "h.npz"))
+        err = proc.stderr.strip()
+        assert proc.returncode == 2 and len(err) < 300 and says in err, err
+        assert "has 5000 digits, more than the 4300 Python reads in a whole number" in err and "beyond" not in err, err
+    proc = run_main(capsys, "train", str(cache), "--head", "logreg", "--param", f"max_iter={'9' * 4000}", "--out",
+                    str(tmp_path / "h.npz"))  # was taken, trained and printed whole in "training a logreg head (...)"
+    assert proc.returncode == 2 and len(proc.stderr) < 300 and "<= 2147483647" in proc.stderr
+    assert not (tmp_path / "h.npz").exists()
+    assert v.shown(10**5000) == "<a whole number of 5001 digits>" and v.shown(10**5000 - 1) == "<a whole number of 5000 digits>"
+    with pytest.raises(FeatcacheError, match=r"^max_iter <a whole number of 5001 digits> is not valid"):
+        v.check_number(10**5000, "max_iter", whole=True, low=1, high=v.COUNT_MAX)

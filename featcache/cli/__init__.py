@@ -30,9 +30,21 @@ HOME_NOTE = "HOME: where outputs go by default, $FEATCACHE_HOME if set, else ./d
 def _parser_class():
     """``Parser``, defined when first needed: argparse is imported inside main's try."""
     import argparse
+    import re
+
+    # what float() reads after a '-': 5, 5., .5, 5e-3, inf, nan (argparse's own: 5 and .5)
+    negative_number = re.compile(r"^-(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$|^-(inf|infinity|nan)$", re.IGNORECASE)
 
     class Parser(argparse.ArgumentParser):
         """A flag error is one line that names the fix (like every other featcache error), not the whole usage text."""
+
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            # argparse takes only -5 and -0.5 as a negative number (a value), anything else after a '-' as a flag:
+            # --C -1e-3, --lr -1e-5, --lock-timeout -1e3 and --C -inf were "expected one argument" where --C -0.5 was
+            # featcache's "not a positive number" line (an adversarial tester). Every number float() reads is a value
+            # here, so its check says what is wrong with it; -h, -x and --flags are still flags.
+            self._negative_number_matcher = negative_number
 
         def format_help(self) -> str:
             """argparse's, and where a default names HOME/..., what HOME is."""

@@ -15,7 +15,7 @@ from featcache._lazy import keras
 from featcache.errors import FeatcacheError, ParamsDisagree
 from featcache.heads.folding import to_raw
 from featcache.progress import epoch_progress, epochs_text
-from featcache.validate import ParamLabel, check_bool, check_number, check_seed_param
+from featcache.validate import COUNT_MAX, ParamLabel, check_bool, check_number, check_seed_param
 
 if TYPE_CHECKING:
     from keras import Model as KerasModel
@@ -166,8 +166,8 @@ class DenseHead(ClassifierMixin, BaseEstimator):
         class's by default, --param's from ``heads.check_param_values``).
         """
         name = label or ParamLabel.of_class(self)
-        check_number(self.epochs, name("epochs"), whole=True, low=1, example=5)
-        check_number(self.batch_size, name("batch_size"), whole=True, low=1, example=64)
+        check_number(self.epochs, name("epochs"), whole=True, low=1, high=COUNT_MAX, example=5)
+        check_number(self.batch_size, name("batch_size"), whole=True, low=1, high=COUNT_MAX, example=64)
         check_number(self.learning_rate, name("learning_rate"), low=0, low_open=True, example=1e-3)
         check_number(self.dropout, name("dropout"), low=0, high=1, high_open=True, example=0.2)
         check_number(self.validation_split, name("validation_split"), low=0, high=1, high_open=True, example=0.2)
@@ -177,7 +177,7 @@ class DenseHead(ClassifierMixin, BaseEstimator):
             raise ParamsDisagree("the keras head's early_stopping watches the validation rows, and validation_split 0 "
                                  "holds none out; give --param validation_split=0.2 (or another fraction), or --param "
                                  "early_stopping=false")
-        check_number(self.patience, name("patience"), whole=True, low=0, example=10)
+        check_number(self.patience, name("patience"), whole=True, low=0, high=COUNT_MAX, example=10)
         check_number(self.l2, name("l2"), low=0, example=1e-2)
         if self.n_classes is not None:
             check_number(self.n_classes, name("n_classes"), whole=True, low=2, example=10)

@@ -16,7 +16,7 @@ from threadpoolctl import threadpool_limits
 from featcache.heads.folding import from_raw, to_raw
 from featcache.heads.solver import solver_notes
 from featcache.heads.views import fold_count, stratified_folds
-from featcache.validate import ParamLabel, check_bool, check_jobs, check_number, check_seed_param, parse_C
+from featcache.validate import COUNT_MAX, ParamLabel, check_bool, check_jobs, check_number, check_seed_param, parse_C
 
 # Grid for C="cv", searched from strong to weak regularization. On the
 # lesson's cache (4,000 images, 1280-d out_relu features, standardized) 5-fold
@@ -138,8 +138,8 @@ class LogRegHead(ClassifierMixin, BaseEstimator):
         ``heads.check_param_values``)."""
         name = label or ParamLabel.of_class(self)
         self._C(name)
-        check_number(self.max_iter, name("max_iter"), whole=True, low=1, example=2000)
-        check_number(self.cv_folds, name("cv_folds"), whole=True, low=2, example=5)
+        check_number(self.max_iter, name("max_iter"), whole=True, low=1, high=COUNT_MAX, example=2000)
+        check_number(self.cv_folds, name("cv_folds"), whole=True, low=2, high=COUNT_MAX, example=5)
         check_seed_param(self.seed, name("seed"))
         if self.n_jobs is not None:
             check_jobs(self.n_jobs, name("n_jobs"))

@@ -31,7 +31,7 @@ from sklearn.utils.validation import check_is_fitted
 from featcache._lazy import keras
 from featcache.errors import FeatcacheError
 from featcache.progress import epoch_progress, epochs_text
-from featcache.validate import ParamLabel, check_number, check_seed_param
+from featcache.validate import COUNT_MAX, ParamLabel, check_number, check_seed_param
 
 if TYPE_CHECKING:
     from keras import Model as KerasModel
@@ -98,15 +98,15 @@ class ScratchCNN(ClassifierMixin, BaseEstimator):
         ``label``: the words naming a parameter (``validate.ParamLabel``; the class's by default, --param's from
         ``heads.check_param_values``)."""
         name = label or ParamLabel.of_class(self)
-        check_number(self.epochs, name("epochs"), whole=True, low=1, example=10)
-        check_number(self.batch_size, name("batch_size"), whole=True, low=1, example=64)
+        check_number(self.epochs, name("epochs"), whole=True, low=1, high=COUNT_MAX, example=10)
+        check_number(self.batch_size, name("batch_size"), whole=True, low=1, high=COUNT_MAX, example=64)
         check_number(self.learning_rate, name("learning_rate"), low=0, low_open=True, example=1e-3)
         if isinstance(self.filters, (str, bytes)) or not hasattr(self.filters, "__len__"):
             raise FeatcacheError(f"{name('filters')} {self.filters!r} is not valid; use a tuple of filter counts, e.g. (32, 64)")
         for f in self.filters:
-            check_number(f, name("filters") + " entry", whole=True, low=1, example=32)
-        check_number(self.kernel_size, name("kernel_size"), whole=True, low=1, example=3)
-        check_number(self.dense_units, name("dense_units"), whole=True, low=1, example=128)
+            check_number(f, name("filters") + " entry", whole=True, low=1, high=COUNT_MAX, example=32)
+        check_number(self.kernel_size, name("kernel_size"), whole=True, low=1, high=COUNT_MAX, example=3)
+        check_number(self.dense_units, name("dense_units"), whole=True, low=1, high=COUNT_MAX, example=128)
         check_number(self.dropout, name("dropout"), low=0, high=1, high_open=True, example=0.3)
         check_number(self.validation_split, name("validation_split"), low=0, high=1, high_open=True, example=0.2)
         check_seed_param(self.seed, name("seed"))

@@ -26,7 +26,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from featcache.heads.views import fold_count, stratified_folds
-from featcache.validate import ParamLabel, check_bool, check_jobs, check_number, check_seed_param, parse_C
+from featcache.validate import COUNT_MAX, ParamLabel, check_bool, check_jobs, check_number, check_seed_param, parse_C
 
 # Grid for C="cv". On the lesson's split 5-fold CV on the training rows picks
 # C=10 for block_13_expand_relu (C=3 and 10 about tie on block_9 and
@@ -116,8 +116,8 @@ class SVMHead(ClassifierMixin, BaseEstimator):
             # 'scale' was its example of a number ("use a number > 0, e.g. 'scale'"; a tester)
             check_number(self.gamma, name("gamma"), low=0, low_open=True, or_words="or 'scale' or 'auto'", example=0.01)
         check_bool(self.probability, name("probability"))
-        check_number(self.calibration_cv, name("calibration_cv"), whole=True, low=2, example=3)
-        check_number(self.cv_folds, name("cv_folds"), whole=True, low=2, example=5)
+        check_number(self.calibration_cv, name("calibration_cv"), whole=True, low=2, high=COUNT_MAX, example=3)
+        check_number(self.cv_folds, name("cv_folds"), whole=True, low=2, high=COUNT_MAX, example=5)
         check_number(self.cache_size, name("cache_size"), low=0, low_open=True, example=500.0)
         check_seed_param(self.seed, name("seed"))
         if self.n_jobs is not None:
