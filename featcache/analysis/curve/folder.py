@@ -24,13 +24,13 @@ import csv
 import io
 import json
 import math
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from featcache import paths
 from featcache.errors import FeatcacheError
+from featcache.progress import note
 from featcache.store.atomic import write_json, write_text
 from featcache.store.fingerprint import fingerprint
 from featcache.validate import SEED_LIMIT, check_report_files, check_writable_dir, recorded_digests
@@ -148,9 +148,9 @@ def _drop_other_order(rows: dict[tuple[str, int, int], dict[str, Any]], csv_path
         heads = sorted({k[0] for k in rows})
         kept = _keep_old_table(csv_path)
         where = f"; the old table is kept as {kept}" if kept else ""
-        print(f"featcache curve: note: {len(rows)} row(s) of {csv_path} ({', '.join(heads)}) were fitted on their images "
+        note(f"featcache curve: note: {len(rows)} row(s) of {csv_path} ({', '.join(heads)}) were fitted on their images "
               "in another order than 'train --train-size N --seed S' (before curve took train's rows); dropped, and "
-              f"those this run asks for are fitted again{where}", file=sys.stderr)
+              f"those this run asks for are fitted again{where}")
     return {}
 
 
@@ -268,9 +268,9 @@ class CurveFolder:
         found = read_rows(self.csv, mismatched, curve_key(identity), checksummed=bool(meta.get(ROW_CHECKSUMS)))
         rows = {(r["head"], r["seed"], r["size"]): r for r in found}
         if mismatched:  # said, then fitted again: a resume is where a changed row would otherwise be trusted
-            print(f"featcache curve: warning: {len(mismatched)} row(s) of {self.csv} do not match their checksum or "
+            note(f"featcache curve: warning: {len(mismatched)} row(s) of {self.csv} do not match their checksum or "
                   "repeat a row (edited, damaged or from another curve); dropped, and those this run asks for are "
-                  "fitted again", file=sys.stderr)
+                  "fitted again")
         if meta.get(ROW_ORDER) not in (TRAIN_ORDER, EARLIER_TRAIN_ORDER):
             rows = _drop_other_order(rows, self.csv)
         return rows

@@ -18,7 +18,6 @@ Two savings keep a full curve cheap, without changing what is fitted:
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -28,6 +27,7 @@ import numpy as np
 from featcache.analysis.curve.spec import BoundCurve, consumes
 from featcache.analysis.curve.tasks import Data, Task, uses_seed
 from featcache.analysis.subsets import stratified_order, stratified_subsets
+from featcache.progress import note
 
 Key = tuple[str, int, int]  # (head, seed, size)
 
@@ -49,9 +49,9 @@ def changed_subsets_dropped(done: dict[Key, dict[str, Any]], y: np.ndarray, csv_
     if not changed:
         return done
     dropped = sorted(k for k in done if k[1:] in changed)
-    print(f"featcache curve: note: {len(dropped)} row(s) of {csv_path} (sizes {', '.join(str(n) for n in sorted({n for _, n in changed}))}) "
+    note(f"featcache curve: note: {len(dropped)} row(s) of {csv_path} (sizes {', '.join(str(n) for n in sorted({n for _, n in changed}))}) "
           "were fitted on a subset that could leave a class out (before every class's first image came first in "
-          "train's order); dropped, and those this run asks for are fitted again", file=sys.stderr)
+          "train's order); dropped, and those this run asks for are fitted again")
     return {k: r for k, r in done.items() if k[1:] not in changed}
 
 
