@@ -112,7 +112,7 @@ def spec_for(job: dict):
     from featcache.embedding.backbones import get_backbone
     from featcache.embedding.runtimes import ConversionSpec
 
-    bb = get_backbone("mobilenet_v2")
+    bb = get_backbone(job.get("backbone", "mobilenet_v2"))
     raw = (28, 28) if job["kind"] == "fashion" else (job["size"], job["size"], 3)
     return ConversionSpec(bb.name, job["weights"], job["size"], (job.get("layer") or bb.final_layer,), raw)
 
@@ -175,7 +175,8 @@ def child_pipeline(job: dict) -> dict:
         source = featcache.PhotoFolder(root, test_fraction=None if split else 0.25)
     with tempfile.TemporaryDirectory() as tmp:
         res = featcache.extract(source,
-                                featcache.ModelSpec(weights=job["weights"], image_size=job["size"], layers=job.get("layer")),
+                                featcache.ModelSpec(backbone=job.get("backbone", "mobilenet_v2"), weights=job["weights"],
+                                                    image_size=job["size"], layers=job.get("layer")),
                                 featcache.StoreSpec(out=Path(tmp) / "c.h5", batch_size=job["batch"]),
                                 LocalEngine(runtime=job["runtime"]))
     return {"images": res.images, "images_per_s": round(res.images_per_s, 1), "build_s": round(res.startup_seconds, 1),
@@ -220,7 +221,9 @@ def paired_ratio(pipeline: list[dict], bare: list[dict]) -> float:
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--weights", required=True, help="MobileNetV2 weights file, or imagenet / random")
+    p.add_argument("--weights", required=True, help="the backbone's weights file, or imagenet / random")
+    p.add_argument("--backbone", default="mobilenet_v2", help="a registry name (default mobilenet_v2); with --weights random, "
+                                                          "speed only: the features mean nothing")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--fashion-dir", default="/usr/share/datasets/fashion-mnist", help="Fashion-MNIST IDX files (the default source)")
     src.add_argument("--photos", metavar="DIR", help="a photo folder (DIR/<class>/ or DIR/train|val/<class>/) instead")
@@ -263,10 +266,10 @@ def main() -> None:
         source = str(photo_subset(Path(args.photos), args.images, tmp / "subset")) if args.photos else args.fashion_dir
         n = len(photo_files(Path(source))) if args.photos else (args.images or 4096)
         job = {"kind": kind, "source": source, "images": n, "size": args.image_size or (224 if args.photos else 96), "layer": args.layer,
-               "weights": weights, "batch": args.batch}
+               "weights": weights, "batch": args.batch, "backbone": args.backbone}
         env = {**os.environ, "FEATCACHE_RUNTIME_DIR": str(tmp / "runtimes"), "FEATCACHE_HOME": str(tmp / "home"),
                "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
-        header = {"source": f"{kind} {source}", "images": n, "image_size": job["size"], "layer": args.layer, "batch": args.batch,
+        header = {"source": f"{kind} {source}", "backbone": args.backbone, "images": n, "image_size": job["size"], "layer": args.layer, "batch": args.batch,
                   "cpus": os.cpu_count(), "versions": runtimes.runtime_versions(), "load_before": loadavg()}
         print(json.dumps(header), flush=True)
         converted = [r for r in names if r != "tensorflow"]
@@ -294,7 +297,7 @@ def main() -> None:
         header["decode_images_per_s"] = statistics.median(r["decode_images_per_s"] for r in decode)
         header["decode_threads"] = decode[0]["decode_threads"]
     print()
-    print(f"{header['source']}: {n} images at {job['size']} px, batch {args.batch}, "
+    print(f"{args.backbone}, {header['source']}: {n} images at {job['size']} px, batch {args.batch}, "
           f"{header['cpus']} CPUs; load {header['load_before']} -> {header['load_after']}")
     if converted:
         print(f"ONNX conversion (once, apart): {header['conversion_s']} s")
