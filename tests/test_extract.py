@@ -855,9 +855,11 @@ def test_nan_weights_stop_the_extraction_naming_the_file(fashion_dir, tmp_path, 
     assert not out.exists()
 
 
-def test_large_images_run_in_fewer_images_per_pass_with_the_same_features(tmp_path, monkeypatch, capsys, progress_on):
+def test_large_images_run_in_fewer_images_per_pass_with_the_same_features(tmp_path, monkeypatch, capsys):
     """--image-size 2048 with the default batch of 64 wanted about 75 GB and died with exit 139, no message (an
-    adversarial tester): a pass holds at most PASS_MEMORY of activations, and the features do not change."""
+    adversarial tester): a pass holds at most PASS_MEMORY of activations, and the features do not change.
+    The lowered batch is a note, said with the progress off (as here, conftest's setting): a status line, it was
+    hidden by FEATCACHE_PROGRESS=off (a review, 2026-12-05)."""
     import featcache.embedding.runner as runner
     from helpers import make_fashion_dir
 

@@ -132,10 +132,11 @@ def test_cli_reports_views_and_their_rate(fashion_dir, tmp_path, capsys):
 
 
 
-def test_views_beyond_the_pass_bound_run_a_few_per_pass_with_the_same_features(tmp_path, monkeypatch, capsys, progress_on):
+def test_views_beyond_the_pass_bound_run_a_few_per_pass_with_the_same_features(tmp_path, monkeypatch, capsys):
     """One row's views ran in one pass whatever the bound said (7 views at 2048 px: 7 images, about 10 GB, where a pass
     is held to 2 GB). Where a row's views alone exceed the bound they now run in passes the bound allows, never more
-    images in one, and give the features of the unsplit run."""
+    images in one, and give the features of the unsplit run. Said as a note, with the progress off too (here:
+    conftest's setting; a review found it hidden as a status line)."""
     from featcache.embedding import passes, runtimes
 
     data = make_fashion_dir(tmp_path / "d", n_train=6, n_test=3)

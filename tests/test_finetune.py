@@ -386,7 +386,8 @@ def test_a_training_step_is_held_to_the_pass_bound_where_training_starts_early()
 
 
 @pytest.mark.slow  # one fine-tuning epoch
-def test_finetune_runs_steps_of_no_more_images_than_the_bound(tmp_path, monkeypatch, capsys, progress_on):
+def test_finetune_runs_steps_of_no_more_images_than_the_bound(tmp_path, monkeypatch, capsys):
+    """The bound's lowered --batch-size is a note, said with the progress off (conftest's setting), as extract's."""
     from featcache.deploy import finetune as ft
     from featcache.deploy.model import read_meta
     from featcache.embedding import passes

@@ -35,7 +35,7 @@ import numpy as np
 
 from featcache.embedding import passes
 from featcache.errors import FeatcacheError, one_line
-from featcache.progress import status
+from featcache.progress import note, status
 from featcache.validate import check_path, checks_switches
 
 if TYPE_CHECKING:
@@ -435,9 +435,9 @@ def finetune(
                f"({len(unfrozen)} with weights, BatchNormalization kept frozen), lr {learning_rate:g}")
         status(f"parameters: trainable {counts['trainable']:,}  non-trainable {counts['non_trainable']:,}  total {counts['total']:,}")
         status(data.describe())
-        if step.bounded:
-            status(f"{step.images} image(s) per training step, not --batch-size {batch_size}: at {meta['image_size']} px with "
-                   f"{unfreeze} layers unfrozen more would need over {passes.PASS_MEMORY / 2**30:.0f} GB of memory")
+        if step.bounded:  # a note, as extract's: the memory bound overrode --batch-size (shown with the progress off)
+            note(f"{step.images} image(s) per training step, not --batch-size {batch_size}: at {meta['image_size']} px with "
+                 f"{unfreeze} layers unfrozen more would need over {passes.PASS_MEMORY / 2**30:.0f} GB of memory")
 
     frozen_val_loss, frozen_val_acc = (float(v) for v in model.evaluate(
         val_ds, verbose=0, callbacks=evaluate_progress(bars, f"frozen head, {len(val_rows)} validation images")))
