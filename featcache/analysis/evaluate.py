@@ -81,8 +81,8 @@ class EvalResult:
         """The report as evaluation.txt and the CLI give it. Paths and class names are shown escaped (``one_line``): an
         image file named "a\\nb.png" split its misclassified line, a class "be\\nes" (refused at extract since; a cache
         made before keeps it) the table and the matrix (an adversarial tester). ``leakage=False`` leaves out the line
-        on images the head was trained on: the CLI has said it as a warning on stderr (it said it twice, once on each
-        stream; a new-user tester)."""
+        on images the head was trained on. The CLI prints it with the line, so '> file' keeps it with the result (a
+        review); its stderr warning is then left out on a terminal, where it showed twice (a new-user tester)."""
         lines = [f"head      {self.head_path or '(in memory)'}", f"cache     {self.cache_path} ({self.split} split, layer {self.layer})",
                  f"accuracy  {self.accuracy:.4f} on {int(self.confusion.sum())} images", f"views     {self.views_line()}"]
         if leakage and self.overlap and self.overlap["seen"]:
