@@ -424,6 +424,39 @@ def test_lesson_says_its_steps_on_stderr_and_prints_its_report_on_stdout(tmp_pat
     assert lines[-1].startswith("written: ") and str(tmp_path / "out" / "lesson.md") in lines[-1]
 
 
+def test_every_lesson_rows_result_line_shows_with_the_progress_off(tmp_path, monkeypatch, capsys):
+    """Regression (a review, 2026-12-05): with FEATCACHE_PROGRESS=off (conftest's setting here) the scratch and views
+    rows' "test accuracy" lines were hidden (status lines) where the rows trained by ``train`` printed theirs. Every
+    row's result line is now printed alike, beside the steps on stderr (the report on stdout is the result); the
+    steps themselves ("== approach") stay status lines."""
+    from helpers import make_fashion_dir, run_main
+
+    import featcache.cli.lesson as cli_lesson
+    from featcache.analysis.train import train
+    from featcache.recipes.lesson import scratch_row
+    from featcache.sources.fashion_mnist import FashionMNIST
+
+    monkeypatch.setattr(FashionMNIST, "default_image_size", 32)
+    data = make_fashion_dir(tmp_path / "fm", n_train=120, n_test=20)
+    head = tmp_path / "h.npz"
+
+    def trained_row(ctx):
+        res = train(ctx.cache, "logreg", out=head, verbose=ctx.verbose)
+        return {"approach": "logreg", "training_images": res.train_images, "training_seconds": res.fit_seconds,
+                "test_accuracy": res.accuracy}
+
+    real = cli_lesson.lesson
+    monkeypatch.setattr(cli_lesson, "lesson", lambda **kw: real(rows=[trained_row, scratch_row], **kw))
+    proc = run_main(capsys, "lesson", "--weights", "random", "--data-dir", str(data), "--train-limit", "120",
+                    "--test-limit", "20", "--scratch-train", "120", "--scratch-epochs", "1", "--out",
+                    str(tmp_path / "out"), "--runtime", "tensorflow")
+    assert proc.returncode == 0, proc.stderr
+    said = [line for line in proc.stderr.splitlines() if line.startswith("test accuracy ")]
+    assert len(said) == 2 and said[0].endswith(f"-> {head}") and re.fullmatch(
+        r"test accuracy \d\.\d{4} on 20 images; fit \d+\.\d s", said[1]), proc.stderr
+    assert "== from scratch" not in proc.stderr and "test accuracy" not in proc.stdout  # status off; the report's table
+
+
 def test_lesson_replaces_its_own_report(tmp_path):
     """The up-front check passes what lesson wrote itself: a second run replaces its table."""
     from featcache.recipes import lesson as lesson_mod

@@ -95,6 +95,14 @@ def _say(ctx: LessonContext, text: str) -> None:
         status(text)
 
 
+def _say_row(ctx: LessonContext, text: str) -> None:
+    """A row's result line, printed as ``train`` prints the cached-head rows' (inside ``steps_as_status``: on stderr,
+    with the steps; the report on stdout holds every row), whatever the progress setting. The views and scratch rows'
+    went through ``status``, hidden by FEATCACHE_PROGRESS=off where the other rows' showed (a review)."""
+    if ctx.verbose:
+        print(one_line(text))
+
+
 def _cached_head_row(ctx: LessonContext, approach: str, file_name: str, head: str, **train_kwargs) -> dict[str, Any]:
     """Train a head on the cached train split, save it under out/heads, evaluate it (confusion PNG)."""
     from featcache.analysis.evaluate import evaluate
@@ -225,8 +233,8 @@ def views_row(ctx: LessonContext) -> dict[str, Any]:
     path.parent.mkdir(parents=True, exist_ok=True)
     save_trained(head, vcache, layer, b.head, path, None, train_views, test_views, accuracy, fit_seconds, seed=ctx.seed,
                  force=True)  # checked as the other heads (check_outputs)
-    _say(ctx, f"test accuracy {accuracy:.4f} ({b.head}, train views {b.train_views}, test views {b.test_views}); "
-              f"fit {fit_seconds:.1f} s")
+    _say_row(ctx, f"test accuracy {accuracy:.4f} ({b.head}, train views {b.train_views}, test views {b.test_views}); "
+                  f"fit {fit_seconds:.1f} s")
     # its confusion matrix beside the other rows' (docs/commands.md: "their confusion matrices in eval/"; this row's
     # had none, a new-user tester): scored on the views it averages, as the row's accuracy
     ev = evaluate(path, vcache, out=ctx.out / "eval" / path.stem)
@@ -306,7 +314,7 @@ def scratch_row(ctx: LessonContext) -> dict[str, Any]:
     model.fit(train.read(0, n), train.labels[:n])
     seconds = time.perf_counter() - t0
     accuracy = float(model.score(test.read(0, len(test)), test.labels))
-    _say(ctx, f"test accuracy {accuracy:.4f} on {len(test)} images; fit {seconds:.1f} s")
+    _say_row(ctx, f"test accuracy {accuracy:.4f} on {len(test)} images; fit {seconds:.1f} s")
     return {
         "approach": "from scratch: small CNN (2x Conv2D+pooling, Dense 128)", "training_images": n,
         "test_accuracy": accuracy, "training_seconds": seconds, "input": "raw 28x28 pixels",
