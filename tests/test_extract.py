@@ -524,6 +524,9 @@ def test_an_unknown_layer_is_a_short_line_before_the_network_is_built(fashion_di
                           "(did you mean 'block_13_expand_relu'? ") and len(err.splitlines()) == 1
     # how to name a layer, not the ~155 names
     assert "block_1 to block_16" in err and "'blocks'" in err and ".summary()" in err and len(err) < 400, err
+    # Regression (a review, 2026-12-05): it offered "any feature-map layer ... listed by its .summary()", the layers
+    # Keras names by a counter among them, which are refused (mapper.counter_named)
+    assert "any feature-map layer" not in err and "not named by Keras's counter (re_lu_3)" in err, err
     assert "Conv1_relu" not in err
     # a block's number beyond the registry's is near the block names, not near a padding layer
     assert main([*args, "--layers", "block_17"]) == 2

@@ -57,10 +57,13 @@ class Backbone:
     def layers_help(self) -> str:
         """How to name this backbone's layers, in a few words (instead of listing its ~155 layers)."""
         blocks = list(self.block_names) or list(self.block_layers)
-        short = f" (short for {self.block_layers[0]} ...)" if self.block_names else ""
-        return (f"--layers takes the blocks as probe.png names them, {blocks[0]} to {blocks[-1]}{short}, 'blocks' for "
-                f"all of them, {self.final_layer} for the final output, or any feature-map layer of "
-                f"keras.applications.{self.application}(include_top=False), listed by its .summary()")
+        short = f", short for {self.block_layers[0]} ..." if self.block_names else ""
+        # "any feature-map layer ... listed by its .summary()" took in the layers Keras names by a counter, which
+        # feature_maps refuses (mapper.counter_named; a review): said as extract's --help says it, and shorter than
+        # before for every backbone (the unknown-layer line stays under 400 characters for MobileNetV2's typos)
+        return (f"--layers takes blocks {blocks[0]} to {blocks[-1]} (probe.png's names{short}), 'blocks' for all, "
+                f"{self.final_layer} for the final output, or a feature map in keras.applications.{self.application}"
+                f"(include_top=False).summary() not named by Keras's counter (re_lu_3)")
 
     def architecture(self, image_size: int) -> KerasModel:
         """The headless network untrained and unseeded: its layers and shapes only (0.7 s for MobileNetV2 at 96 px
