@@ -199,8 +199,8 @@ def _flag_number(value: Any, flag: str, example: str) -> float:
     except (TypeError, ValueError):
         return math.nan
     problem = typed_number_problem(value, x) if isinstance(value, str) else None  # what was typed; the API's are its own
-    if problem:
-        raise FeatcacheError(f"{flag} {shown(value)} {problem[0]}; {example}".strip())
+    if problem:  # --param C=1e-400 as --param's other lines say a typed number (typed_as); --C '1e400' as before
+        raise FeatcacheError(f"{typed_as(flag, value)} {problem[0]}; {example}".strip())
     return x
 
 
@@ -257,7 +257,25 @@ class ParamLabel:
         return cls(flag if flag.endswith(".") else f"{flag} ", "=")
 
     def __call__(self, param: str) -> str:
-        return f"{self.prefix}{param}"
+        name = ParamName(f"{self.prefix}{param}")
+        name.assign = self.assign
+        return name
+
+
+class ParamName(str):
+    """A parameter's name in a message (``ParamLabel``'s), which knows how a value typed for it is joined to it:
+    ``typed_as`` says a number typed too small to read as ``--param max_iter=1e-400``, the form of parse_params' own
+    lines (``--param max_iter=1e400 is not a finite number``), not ``--param max_iter '1e-400'`` (a review)."""
+
+    assign: str = " "
+
+
+def typed_as(name: str, value: Any) -> str:
+    """``name`` and ``value`` for a message: ``--param max_iter=1e-400`` for a text typed after a ``ParamName`` joined
+    by "=" (cut as parse_params cuts it), else ``name`` and ``shown(value)`` (``LogRegHead max_iter '1e-400'``)."""
+    if isinstance(value, str) and getattr(name, "assign", " ") == "=":
+        return f"{name}={clipped(value.strip(), 57)}"
+    return f"{name} {shown(value)}"
 
 
 def check_number(value: Any, name: str, *, whole: bool = False, low: float | None = None, high: float | None = None,
@@ -278,14 +296,26 @@ def check_number(value: Any, name: str, *, whole: bool = False, low: float | Non
     if problem:
         raise FeatcacheError(f"{name} {shown(value)} {problem[0]}; {problem[1]}" + (f", e.g. {example!r}" if example is not None else ""))
     if not ok:
-        bounds = [f"{'>' if low_open else '>='} {_num(low)}" if low is not None else "",
-                  f"{'<' if high_open else '<='} {_num(high)}" if high is not None else ""]
-        rule = " and ".join(b for b in bounds if b)
-        # a number typed too small to read (parse_params keeps its text), said with this parameter's own bounds
-        said = _underflow(value) or "is not valid"
-        raise FeatcacheError(f"{name} {shown(value)} {said}; use {kind}{' ' + rule if rule else ''}"
+        # a number typed too small to read (parse_params keeps its text), said with this parameter's own bounds: those
+        # the 0 it reads as breaks (max_iter's >= 1), else all (dropout's: 0 is refused as not what was typed)
+        said = _underflow(value)
+        rule = _rule(0.0 if said else value, low, high, low_open, high_open)
+        raise FeatcacheError(f"{typed_as(name, value) if said else f'{name} {shown(value)}'} {said or 'is not valid'}; "
+                             f"use {kind}{' ' + rule if rule else ''}"
                              + (f" {or_words}" if or_words else "") + (f", e.g. {example!r}" if example is not None else ""))
     return int(value) if whole else float(value)
+
+
+def _rule(value: Any, low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
+    """The bounds ``check_number`` says: those a number breaks, else (not a number, not whole, NaN) all of them.
+    Every count's line ended "and <= 2147483647" (COUNT_MAX), also for an epochs of 0 that broke the low bound alone
+    (a review)."""
+    bounds = [(f"{'>' if low_open else '>='} {_num(low)}", lambda x: x > low if low_open else x >= low) if low is not None else None,
+              (f"{'<' if high_open else '<='} {_num(high)}", lambda x: x < high if high_open else x <= high) if high is not None else None]
+    bounds = [b for b in bounds if b]
+    number = not _is_bool(value) and isinstance(value, numbers.Real) and not (isinstance(value, float) and math.isnan(value))
+    broken = [text for text, holds in bounds if number and not holds(value)]
+    return " and ".join(broken or [text for text, _ in bounds])
 
 
 def check_seed_param(value: Any, name: str) -> int:
@@ -332,7 +362,10 @@ def parse_seeds(seeds: Any, flag: str = "--seeds") -> list[int]:
 def check_jobs(n: Any, flag: str = "--jobs") -> int:
     """Processes in parallel: a positive number (at most MAX_JOBS_PER_CORE per core), or -1 for every core."""
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n == 0 or n < -1:
-        raise FeatcacheError(f"{flag} {shown(n)} is not valid; use a positive number of processes, or -1 for every core")
+        # --param n_jobs=1e-400 (kept as typed: parse_params) is said to read as 0, as every other parameter's (a review)
+        said = _underflow(n)
+        raise FeatcacheError(f"{typed_as(flag, n) if said else f'{flag} {shown(n)}'} {said or 'is not valid'}; use a "
+                             "positive number of processes, or -1 for every core")
     cores = usable_cores()
     most = MAX_JOBS_PER_CORE * cores
     if n > most:

@@ -308,7 +308,7 @@ def test_a_bad_param_value_and_its_example_are_written_as_param_takes_them():
     with pytest.raises(FeatcacheError) as err:
         check_param_values("svm", {"C": 0})
     assert str(err.value) == "--param C 0 is not a positive number or 'cv'; e.g. --param C=0.03 or --param C=cv"
-    with pytest.raises(FeatcacheError, match=r"^--param max_iter 0 is not valid; use a whole number >= 1 and <= 2147483647, e\.g\. 2000$"):
+    with pytest.raises(FeatcacheError, match=r"^--param max_iter 0 is not valid; use a whole number >= 1, e\.g\. 2000$"):
         check_param_values("logreg", {"max_iter": 0})
     with pytest.raises(FeatcacheError) as err:  # the value quoted as given, though it holds the class's words (a review)
         check_param_values("logreg", {"C": "LogRegHead C 5"}, "--param logreg.")
@@ -316,7 +316,7 @@ def test_a_bad_param_value_and_its_example_are_written_as_param_takes_them():
     # a head made in Python names its class, its example too (check_params's default label)
     from featcache.heads import LogRegHead
 
-    with pytest.raises(FeatcacheError, match=r"^LogRegHead max_iter 0 is not valid; use a whole number >= 1 and <= 2147483647, e\.g\. 2000$"):
+    with pytest.raises(FeatcacheError, match=r"^LogRegHead max_iter 0 is not valid; use a whole number >= 1, e\.g\. 2000$"):
         LogRegHead(max_iter=0).check_params()
     with pytest.raises(FeatcacheError) as err:
         LogRegHead(C="abc").fit(np.zeros((4, 2)), [0, 1, 0, 1])
@@ -345,7 +345,7 @@ def test_a_bad_param_after_a_pair_complaint_is_still_said_in_params_words():
 
     with pytest.raises(FeatcacheError) as err:
         check_param_values("keras", {"validation_split": 0, "patience": -1}, "--param keras.")
-    assert str(err.value) == "--param keras.patience -1 is not valid; use a whole number >= 0 and <= 2147483647, e.g. 10"
+    assert str(err.value) == "--param keras.patience -1 is not valid; use a whole number >= 0, e.g. 10"
     with pytest.raises(FeatcacheError, match=r"^--param patience -1 is not valid"):
         build_head("keras", preset="lesson", params={"validation_split": 0, "patience": -1}, n_classes=3)
     check_param_values("keras", {"validation_split": 0, "patience": 3})  # the pair alone is still the caller's

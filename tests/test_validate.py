@@ -305,12 +305,14 @@ def test_a_param_that_underflows_to_zero_is_refused_as_typed_with_its_own_bounds
 
     tiny = r"is too small for a float \(below about 5e-324, it reads as 0\)"
     assert v.parse_params(["learning_rate=1e-400", "dropout= 2E-999"]) == {"learning_rate": "1e-400", "dropout": "2E-999"}
-    for head, typed, rule in (("logreg", "max_iter=1e-400", r"use a whole number >= 1 and <= 2147483647, e\.g\. 2000"),
+    for head, typed, rule in (("logreg", "max_iter=1e-400", r"use a whole number >= 1, e\.g\. 2000$"),  # the bound 0 breaks
                               ("keras", "dropout=2E-999", r"use a number >= 0 and < 1, e\.g\. 0\.2"),  # not run as 0
                               ("keras", "learning_rate=-1e-400", r"use a number > 0, e\.g\. 0\.001"),
                               ("keras", "dropout=0." + "0" * 400 + "1", "use a number >= 0")):  # no exponent (a review)
         name, _, text = typed.partition("=")
-        with pytest.raises(FeatcacheError, match=rf"^--param {name} '{re.escape(text[:56])}.*? {tiny}; {rule}"):
+        # as typed, as parse_params' own lines say it ("--param max_iter=1e400 is not a finite number"), not
+        # "--param max_iter '1e-400'" (a review, 2026-12-05)
+        with pytest.raises(FeatcacheError, match=rf"^--param {name}={re.escape(text[:56])}.*? {tiny}; {rule}"):
             check_param_values(head, v.parse_params([typed]))
     assert v.parse_params(["a=0", "b=0.0", "c=0e5", "d=-0.0e-3", "e=1e-300"]) == {"a": 0, "b": 0.0, "c": 0, "d": 0, "e": 1e-300}
 
@@ -400,12 +402,76 @@ def test_a_heads_whole_number_params_are_bounded(head, param):
     of 400 digits were taken and printed whole in the status lines. Each is at most COUNT_MAX (2**31-1)."""
     from featcache.heads import HEADS, check_param_values
 
-    with pytest.raises(FeatcacheError, match=rf"^--param {param} 9{{57}}\.\.\. is not valid; use a whole number >= \d "
-                                             rf"and <= {v.COUNT_MAX}, e\.g\. \d+$"):
+    with pytest.raises(FeatcacheError, match=rf"^--param {param} 9{{57}}\.\.\. is not valid; use a whole number "
+                                             rf"<= {v.COUNT_MAX}, e\.g\. \d+$"):
         check_param_values(head, {param: int(NINES)})
     with pytest.raises(FeatcacheError, match=rf"is not valid; .*<= {v.COUNT_MAX}"):  # the class's own check too
         HEADS[head](**{param: v.COUNT_MAX + 1}).check_params()
     HEADS[head](**{param: v.COUNT_MAX}).check_params()
+
+
+def test_a_bounded_count_says_only_the_bound_it_breaks():
+    """Regression (a review, 2026-12-05): every count's line ended "and <= 2147483647" (COUNT_MAX), also for 0 or a
+    negative value that broke the low bound alone ("--param epochs 0 is not valid; use a whole number >= 1 and <=
+    2147483647"). A number says the bound it breaks; what is no number (or not whole) is told the whole rule."""
+    from featcache.heads import check_param_values
+
+    def said(value, **bounds):
+        with pytest.raises(FeatcacheError) as err:
+            v.check_number(value, "epochs", whole=True, example=5, **bounds)
+        return str(err.value)
+
+    count = dict(low=1, high=v.COUNT_MAX)
+    assert said(0, **count) == "epochs 0 is not valid; use a whole number >= 1, e.g. 5"
+    assert said(-3, **count) == "epochs -3 is not valid; use a whole number >= 1, e.g. 5"
+    assert said(v.COUNT_MAX + 1, **count) == f"epochs {v.COUNT_MAX + 1} is not valid; use a whole number <= {v.COUNT_MAX}, e.g. 5"
+    for bad in (1.5, "5", True, float("nan")):  # no bound broken: the rule whole
+        assert said(bad, **count).endswith(f"use a whole number >= 1 and <= {v.COUNT_MAX}, e.g. 5"), bad
+    assert said(2**32, low=0, high=v.SEED_LIMIT, high_open=True).endswith(f"use a whole number < {v.SEED_LIMIT}, e.g. 5")
+    with pytest.raises(FeatcacheError, match=r"^--param keras\.epochs 0 is not valid; use a whole number >= 1, e\.g\. 5$"):
+        check_param_values("keras", {"epochs": 0}, "--param keras.")
+
+
+@pytest.mark.parametrize("head", ["logreg", "svm"])
+def test_n_jobs_and_C_typed_too_small_to_read_say_so_as_other_params_do(head):
+    """Regression (a review, 2026-12-05): --param n_jobs=1e-400 got check_jobs' "is not valid", not that it reads as 0,
+    and --param C=1e-400 was shown as "--param C '1e-400'", where every other parameter's line says both (as typed)."""
+    from featcache.heads import check_param_values
+
+    tiny = "is too small for a float (below about 5e-324, it reads as 0)"
+    with pytest.raises(FeatcacheError) as err:
+        check_param_values(head, v.parse_params(["n_jobs=1e-400"]))
+    assert str(err.value) == f"--param n_jobs=1e-400 {tiny}; use a positive number of processes, or -1 for every core"
+    with pytest.raises(FeatcacheError) as err:
+        check_param_values(head, v.parse_params(["C=1e-400"]), f"--param {head}.")
+    assert str(err.value).startswith(f"--param {head}.C=1e-400 {tiny}; e.g. --param {head}.C=0.03")
+    with pytest.raises(FeatcacheError, match=r"^--jobs 0 is not valid; use a positive number"):  # a 0 typed as one
+        v.check_jobs(0)
+
+
+@pytest.mark.slow  # one Keras fit of 2 epochs (TensorFlow's start-up)
+def test_keras_epochs_at_the_count_bound_trains_and_one_more_is_one_line(tmp_path, capsys):
+    """epochs at COUNT_MAX (2**31-1) had never run end to end (a review): Keras takes it (its progress bar and early
+    stopping too). A learning rate too small to move the weights stops it at epoch 2 (patience 0), so the test is
+    short; one more epoch is refused in one line before any work."""
+    from helpers import run_main
+    from test_head_files import synthetic_cache
+
+    cache = synthetic_cache(tmp_path / "c.h5")
+    args = ["train", str(cache), "--head", "keras", "--param", "patience=0", "--param", "learning_rate=1e-20"]
+    proc = run_main(capsys, *args, "--epochs", str(v.COUNT_MAX), "--out", str(tmp_path / "h.keras"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    import json
+
+    import featcache
+
+    assert json.loads(proc.stdout)["details"]["epochs_run"] == 2, proc.stdout
+    assert featcache.load_head(tmp_path / "h.keras")[1]["params"]["epochs"] == v.COUNT_MAX  # fitted and saved with it
+    proc = run_main(capsys, *args, "--epochs", str(v.COUNT_MAX + 1), "--out", str(tmp_path / "h2.keras"))
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        f"featcache train: error: argument --epochs: {v.COUNT_MAX + 1} is too large; use a whole number from 1 to "
+        f"{v.COUNT_MAX}; see 'featcache train --help'"], proc.stderr
+    assert not (tmp_path / "h2.keras").exists()
 
 
 def test_count_flags_are_bounded_finetune_batch_size_too(tmp_path, capsys):
