@@ -594,8 +594,6 @@ def _check_record_slot(path: Path) -> None:
     """Before any work: what is at the CSV's record name is absent or featcache's record. A folder or FIFO there
     failed after every prediction was made, naming no fix, and a user's own file of that name was overwritten
     (an adversarial tester)."""
-    import json
-
     record = csv_record_path(path)
     if not os.path.lexists(record):
         return
@@ -608,13 +606,8 @@ def _check_record_slot(path: Path) -> None:
         what = kind_of(record)
     elif record.stat().st_size == 0:  # nothing there to lose
         return
-    else:
-        try:
-            obj = json.loads(record.read_bytes()) if record.stat().st_size <= 4096 else None
-        except (OSError, ValueError):
-            obj = None
-        if not (isinstance(obj, dict) and obj.get("kind") == CSV_RECORD_KIND):
-            what = "a file that is not featcache's record"
+    elif _record_json(record) is None:  # the one reading of a record (a review: this had its own copy)
+        what = "a file that is not featcache's record"
     if what is not None:
         raise FeatcacheError(f"{record} is in the way of featcache's record of --csv {path.name} (it is {what}); move it "
                              "away, or choose another --csv")
