@@ -574,9 +574,9 @@ def test_finetune_out_replaces_a_fine_tuned_model_only_of_the_same_fit_and_fine_
                                                                                  if k != "max_epochs"}})
     _one_line_error(capsys, ["finetune", str(tiny_head), "--epochs", "3", "--out", str(older)], "past the checks")
     # every setting finetune is asked for is one the rule compares: a setting added to the one and not the other
-    # would go uncompared without a word (a review: the two lists live in deploy.finetune and heads.io)
+    # would go uncompared without a word (a review: the two lists live in deploy.finetune and deploy.model)
     from featcache.deploy import model as model_io
-    from featcache.heads.io import FINETUNE_FIT_KEYS
+    from featcache.deploy.model import FINETUNE_FIT_KEYS
 
     seen = []
     real = model_io.check_same_model_job

@@ -294,13 +294,31 @@ def head_fit_of(model: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return fit
 
 
+# The fine-tuning a fine-tuned model was asked for (deploy.finetune's settings): what a rerun must repeat to be the
+# same fine-tuning job. Not what came of it (epochs run, the images a step held under the memory bound).
+# Named "fine-tuning ..." in the line: the head's own learning_rate, epochs and seed are other rows. Here, beside the
+# same-fit rule for models, not in heads.io (a review: fine-tuning's knowledge in the heads layer).
+FINETUNE_FIT_KEYS = {key: f"fine-tuning {words}" for key, words in (
+    ("unfreeze", "unfreeze"), ("learning_rate", "learning rate"), ("max_epochs", "epochs"), ("batch_size", "batch size"),
+    ("patience", "patience"), ("seed", "seed"), ("keep_best", "keep best"))}
+
+
+def _finetune_settings(finetune: Any) -> dict[str, Any] | None:
+    """A fine-tuning record (a model's ``finetune``, or the settings finetune asks for) as ``heads.io.other_fit``
+    compares it (``fit_settings``: its line's label -> value); a setting an older model did not record
+    (``max_epochs``, since 2026-12-05) is left out: unknown, not compared (no class default says what it was)."""
+    if not isinstance(finetune, dict):
+        return None
+    return {label: finetune[key] for key, label in FINETUNE_FIT_KEYS.items() if key in finetune}
+
+
 def check_same_model_job(path: Path, head_meta: dict[str, Any], finetune: dict[str, Any] | None,
                          force: bool, views: Sequence[str] | None = None) -> tuple[bool, bool]:
     """A featcache model at ``path`` is replaced without ``force`` only by a rerun of its job and fit: a model of a
     head of the same data set and kind, not an export over a fine-tuned one, and of the same fit (the head's
     parameters, train size, seed where used, train views, layer, backbone and weights; ``heads.io.other_fit``) and,
     where both are fine-tuned, of the same fine-tuning asked for (``finetune``: its settings; None for an export;
-    ``heads.io.FINETUNE_FIT_KEYS``) and, given ``views`` (export's), of the same views averaged in the graph (h111:
+    ``FINETUNE_FIT_KEYS``) and, given ``views`` (export's), of the same views averaged in the graph (h111:
     an export ``--views orig`` replaced a model of the same head averaging 4 views). Returns whether one is there and, without ``force``, whether it was made from a
     head of another cache of the data set (a re-extraction: the same job, replaced, and said as train says it of a
     head). Made before any work and again under the output's lock (the ``recheck`` of ``save_model``)."""
@@ -310,9 +328,11 @@ def check_same_model_job(path: Path, head_meta: dict[str, Any], finetune: dict[s
         return False, False
     if force:
         return True, False
-    new = {**head_meta, "finetune": finetune, "model_views": None if views is None else list(views)}
+    new = {**head_meta, "finetune": finetune, "model_views": None if views is None else list(views),
+           "fit_settings": _finetune_settings(finetune)}
     old = _model_json(path)
-    check_same_job(path, {**head_fit_of(old, new), "model_views": old.get("views") or ["orig"]}, new, force)
+    check_same_job(path, {**head_fit_of(old, new), "model_views": old.get("views") or ["orig"],
+                          "fit_settings": _finetune_settings(old.get("finetune"))}, new, force)
     return True, old.get("cache_fingerprint") != head_meta.get("cache_fingerprint")
 
 

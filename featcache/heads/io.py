@@ -299,13 +299,14 @@ def other_fit(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     them does not read (``heads.unused_params``: cv_folds with a fixed C), the seed where neither head uses it
     (``uses_seed`` false) and neither drew a --train-size subset, and a train size of every training image (the
     rows of no --train-size). A model's (``deploy.model.check_same_model_job``: its head's fit as ``old`` and
-    ``new`` read it) also compares the fine-tuning asked for where both are fine-tuned (``FINETUNE_FIT_KEYS``).
+    ``new`` read it) also compares the settings both record under ``fit_settings`` (a fine-tuned model's fine-tuning
+    asked for: ``deploy.model.FINETUNE_FIT_KEYS``).
     [] where ``new`` describes no head's fit (a job alone) or ``old`` is none. The rules are the table
-    ``_FIT_RULES``, then one row per head parameter and per fine-tuning setting."""
+    ``_FIT_RULES``, then one row per head parameter and per ``fit_settings`` entry."""
     if not isinstance(new.get("params"), Mapping):
         return []
     pair = _FitPair(old, new)
-    rules = (*_FIT_RULES, *_param_rules(pair), *_finetune_rules(pair))
+    rules = (*_FIT_RULES, *_param_rules(pair), *_settings_rules(pair))
     return [f"{r.label} {r.shown(there)} there, {r.shown(here)} here"
             for r in rules for there, here in [r.values(pair)] if there != here and r.counts(pair, there, here)]
 
@@ -409,22 +410,16 @@ def _param_rules(pair: _FitPair) -> list[_FitRule]:
             for k in sorted(set(pair.before) | set(pair.now)) if k not in RUN_ONLY_PARAMS and k != "seed" and k not in unread]
 
 
-# The fine-tuning a fine-tuned model was asked for (deploy.finetune's settings): what a rerun must repeat to be the
-# same fine-tuning job. Not what came of it (epochs run, the images a step held under the memory bound).
-# Named "fine-tuning ..." in the line: the head's own learning_rate, epochs and seed are other rows.
-FINETUNE_FIT_KEYS = {key: f"fine-tuning {words}" for key, words in (
-    ("unfreeze", "unfreeze"), ("learning_rate", "learning rate"), ("max_epochs", "epochs"), ("batch_size", "batch size"),
-    ("patience", "patience"), ("seed", "seed"), ("keep_best", "keep best"))}
-
-
-def _finetune_rules(pair: _FitPair) -> list[_FitRule]:
-    """One row per fine-tuning setting where both are fine-tuned models; a setting an older model did not record
-    (``max_epochs``, since 2026-12-05) is unknown, not compared: no class default says what it was."""
-    there, here = pair.old.get("finetune"), pair.new.get("finetune")
+def _settings_rules(pair: _FitPair) -> list[_FitRule]:
+    """One row per setting both fits record under ``fit_settings`` (label -> value, as its line names it): what a
+    model's caller compares beyond the head's fit (``deploy.model.check_same_model_job``: a fine-tuned model's
+    fine-tuning asked for). The heads layer does not know which settings those are (a review: fine-tuning's keys
+    had lived here); one that either does not record is unknown, not compared."""
+    there, here = pair.old.get("fit_settings"), pair.new.get("fit_settings")
     if not (isinstance(there, Mapping) and isinstance(here, Mapping)):
         return []
-    return [_FitRule(label, lambda p, k=k: (_recorded(there[k]), _recorded(here[k])), shown=_shown)
-            for k, label in FINETUNE_FIT_KEYS.items() if k in there and k in here]
+    return [_FitRule(label, lambda p, label=label: (_recorded(there[label]), _recorded(here[label])), shown=_shown)
+            for label in here if label in there]
 
 
 def _rows(meta: Mapping[str, Any], new: Mapping[str, Any]) -> int | None:
