@@ -838,6 +838,11 @@ def test_export_out_replaces_a_model_only_of_the_same_fit(tmp_path, monkeypatch,
     assert main(["export", str(head2), "--out", str(out)]) == 0
     assert capsys.readouterr().out.strip().endswith(f"; replaced the model made on another cache there -> {out}")
     assert featcache.export(head, out).replaced_other_cache and not featcache.export(head, out).replaced_other_cache
+    # --force says it too (a review: only a rerun without --force said "made on another cache")
+    assert main(["export", str(head2), "--out", str(out), "--force", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["replaced_other_cache"]
+    assert main(["export", str(head), "--out", str(out), "--force"]) == 0
+    assert capsys.readouterr().out.strip().endswith(f"; replaced the model made on another cache there -> {out}")
     assert featcache.export(other, out, force=True).replaced and read_meta(out)["head_params"]["C"] == 0.001
     # a model written before models recorded the head's train size, seed and train images: those are unknown, not
     # compared (no default says what they were); its parameters still are

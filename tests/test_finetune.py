@@ -522,7 +522,14 @@ def test_a_finetune_that_replaces_a_model_says_so(tmp_path, capsys):
     assert out.read_bytes() == kept
     r = result()
     _save(model, out, meta, "h.keras", "random", {**settings, "learning_rate": 1e-4}, r, force=True)
-    assert r.replaced
+    assert r.replaced and not r.replaced_other_cache
+    # a model made from a head of another cache, replaced with --force: said, as without it (a review: --force never
+    # said it)
+    r = result()
+    _save(model, out, {**meta, "cache_fingerprint": "another"}, "h.keras", "random", settings, r, force=True)
+    assert r.replaced and r.replaced_other_cache
+    _report(r)
+    assert capsys.readouterr().out.strip().endswith("s/epoch; replaced the model made on another cache there -> " + str(out))
 
 
 def test_finetune_out_replaces_a_fine_tuned_model_only_of_the_same_fit_and_fine_tuning(tiny_head, tmp_path, capsys,

@@ -319,21 +319,23 @@ def check_same_model_job(path: Path, head_meta: dict[str, Any], finetune: dict[s
     parameters, train size, seed where used, train views, layer, backbone and weights; ``heads.io.other_fit``) and,
     where both are fine-tuned, of the same fine-tuning asked for (``finetune``: its settings; None for an export;
     ``FINETUNE_FIT_KEYS``) and, given ``views`` (export's), of the same views averaged in the graph (h111:
-    an export ``--views orig`` replaced a model of the same head averaging 4 views). Returns whether one is there and, without ``force``, whether it was made from a
+    an export ``--views orig`` replaced a model of the same head averaging 4 views). Returns whether one is there and whether it was made from a
     head of another cache of the data set (a re-extraction: the same job, replaced, and said as train says it of a
     head). Made before any work and again under the output's lock (the ``recheck`` of ``save_model``)."""
     from featcache.heads.io import check_same_job
 
     if not path.is_file() or not is_model_file(path):
         return False, False
+    old = _model_json(path)
+    # said with --force too, as train says it of a head it replaces (a review: --force never said it)
+    other_cache = old.get("cache_fingerprint") != head_meta.get("cache_fingerprint")
     if force:
-        return True, False
+        return True, other_cache
     new = {**head_meta, "finetune": finetune, "model_views": None if views is None else list(views),
            "fit_settings": _finetune_settings(finetune)}
-    old = _model_json(path)
     check_same_job(path, {**head_fit_of(old, new), "model_views": old.get("views") or ["orig"],
                           "fit_settings": _finetune_settings(old.get("finetune"))}, new, force)
-    return True, old.get("cache_fingerprint") != head_meta.get("cache_fingerprint")
+    return True, other_cache
 
 
 OUTPUT = "probabilities"  # the model's one output, as a runtime spec's layer
