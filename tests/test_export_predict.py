@@ -790,6 +790,42 @@ def test_predict_of_one_npy_moves_its_bar_batch_by_batch(tiny_model, tmp_path, c
     assert [p.top for p in got] == [p.top for p in one]
 
 
+def test_a_model_at_out_whose_class_names_were_edited_is_said_to_be_edited_not_of_another_data_set(tmp_path):
+    """A review: a model whose featcache.json class names were edited by hand was refused at --out as "a model of
+    another data set". Where the evidence shows an edit it is said: a content digest that fails, or (a model of
+    format 1, no digest) the very cache of the head exported but other class names. Where nothing tells an edit from
+    another data set, the words stay."""
+    from featcache.deploy.model import check_same_model_job
+    from featcache.errors import FeatcacheError
+
+    fp = "ab" * 32
+    fields = {"dataset": "photos", "class_names": ["ants", "bees"], "head": "logreg", "head_params": {"C": 0.03},
+              "cache_fingerprint": fp}
+    head = {"dataset": "photos", "class_names": ["ants", "bees"], "head": "logreg", "params": {"C": 0.03},
+            "cache_fingerprint": fp}
+    sealed = meta_only_model(tmp_path / "m.keras", **fields)
+    assert check_same_model_job(sealed, head, None, False) == (True, False)  # the same job: replaced
+    edited = _with_meta(sealed, tmp_path / "edited.keras", reseal=False, class_names=["ant", "bee"])
+    with pytest.raises(FeatcacheError, match=rf"^--out {edited} holds a model changed since featcache saved it \(its "
+                                             r"content_digest does not match its contents\): edited by hand or damaged, .*"
+                                             r"choose another --out, or pass --force to replace it$"):
+        check_same_model_job(edited, head, None, False)
+    assert check_same_model_job(edited, head, None, True) == (True, False)  # --force replaces it
+    # format 1 (no digest): the cache it records is the head's, the classes are not: edited
+    old = _with_meta(sealed, tmp_path / "old.keras", reseal=False, class_names=["ant", "bee"], format_version=1,
+                     content_digest=...)
+    with pytest.raises(FeatcacheError, match=rf"^--out {old} holds a model whose record was edited or damaged: it "
+                                             rf"records the cache this one is made from \(fingerprint {fp[:12]}\) but "
+                                             r"other class names \(ant, bee there; ants, bees here\); choose another"):
+        check_same_model_job(old, head, None, False)
+    # a model of another cache and classes: another data set, as before, sealed or not
+    for reseal, name in ((True, "other.keras"), (False, "other1.keras")):
+        other = _with_meta(sealed, tmp_path / name, reseal=reseal, class_names=["cats", "dogs"], cache_fingerprint="cd" * 32,
+                           **({} if reseal else {"format_version": 1, "content_digest": ...}))
+        with pytest.raises(FeatcacheError, match=r"holds a model of another data set \(photos: cats, dogs\)"):
+            check_same_model_job(other, head, None, False)
+
+
 def test_export_out_replaces_a_model_only_of_the_same_fit(tmp_path, monkeypatch, capsys):
     """A tester: export of a random-weights head replaced an imagenet model of the same data set and kind of head,
     saying "replaced the model there"; so did a head of other parameters (heads.io.other_fit returned [] for a

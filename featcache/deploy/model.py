@@ -333,9 +333,26 @@ def check_same_model_job(path: Path, head_meta: dict[str, Any], finetune: dict[s
         return True, other_cache
     new = {**head_meta, "finetune": finetune, "model_views": None if views is None else list(views),
            "fit_settings": _finetune_settings(finetune)}
-    check_same_job(path, {**head_fit_of(old, new), "model_views": old.get("views") or ["orig"],
-                          "fit_settings": _finetune_settings(old.get("finetune"))}, new, force)
+    try:
+        check_same_job(path, {**head_fit_of(old, new), "model_views": old.get("views") or ["orig"],
+                              "fit_settings": _finetune_settings(old.get("finetune"))}, new, force)
+    except FeatcacheError:
+        _refuse_if_changed(path)  # a record that fails its digest says nothing true of its job (a review)
+        raise
     return True, other_cache
+
+
+def _refuse_if_changed(path: Path) -> None:
+    """Refuse the model at --out ``path`` as changed since featcache saved it where its content digest fails
+    (``heads.io.check_digest``): its record was edited by hand or damaged, so what it says it was made from is not
+    evidence. A model whose class names were edited was refused as "a model of another data set" (a review). A
+    model of format 1 (no digest) cannot tell: ``other_job`` says what its record says."""
+    def changed(p: Path, why: str) -> FeatcacheError:
+        return FeatcacheError(f"--out {p} holds a model changed since featcache saved it ({why}): edited by hand or "
+                              "damaged, so what it was made from cannot be told; choose another --out, or pass --force "
+                              "to replace it")
+
+    check_digest(path, changed)
 
 
 OUTPUT = "probabilities"  # the model's one output, as a runtime spec's layer

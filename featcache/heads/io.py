@@ -248,8 +248,9 @@ def other_job(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str | No
         return None
     kind = f"{old.get('head')} head" if "finetune" not in new else "fine-tuned model" if old.get("finetune") else "model"
     if old.get("dataset") != new.get("dataset") or list(old.get("class_names") or []) != list(new.get("class_names") or []):
-        names = ", ".join(map(str, (old.get("class_names") or [])[:3])) + (", ..." if len(old.get("class_names") or []) > 3 else "")
-        return f"holds a {kind} of another data set ({old.get('dataset')}: {names})"
+        if _same_cache(old, new):  # one cache is one data set: its record was edited (a review: a model whose class
+            return _edited(kind, old, new)  # names were edited by hand was called "of another data set")
+        return f"holds a {kind} of another data set ({old.get('dataset')}: {_names(old)})"
     from featcache.sources.base import photo_root_of
 
     old_root, new_root = photo_root_of(old.get("source")), photo_root_of(new.get("source"))
@@ -266,6 +267,23 @@ def other_job(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str | No
         shown = "; ".join(diff[:3]) + (f"; and {len(diff) - 3} more" if len(diff) > 3 else "")
         return f"holds a {kind} of another fit ({shown})"
     return None
+
+
+def _names(meta: Mapping[str, Any]) -> str:
+    """The first class names ``meta`` records, for a line."""
+    names = list(meta.get("class_names") or [])
+    return ", ".join(map(str, names[:3])) + (", ..." if len(names) > 3 else "")
+
+
+def _edited(kind: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    """``other_job``'s words for a head or model that records the very cache ``new`` was made from (its fingerprint
+    covers the data set's name, classes and files) but another data set or other class names: its record was edited
+    by hand (or damaged), not made from another data set."""
+    what = (f"other class names ({_names(old)} there; {_names(new)} here)"
+            if list(old.get("class_names") or []) != list(new.get("class_names") or [])
+            else f"another data set name ({old.get('dataset')} there, {new.get('dataset')} here)")
+    return (f"holds a {kind} whose record was edited or damaged: it records the cache this one is made from "
+            f"(fingerprint {str(old.get('cache_fingerprint'))[:12]}) but {what}")
 
 
 def _recorded(value: Any) -> Any:
