@@ -505,3 +505,40 @@ def test_photos_224px_every_block_layer(real_weights, shared_runtime_dir):
     bb = get_backbone("mobilenet_v2")
     spec = ConversionSpec(bb.name, str(real_weights), 224, tuple(resolve_layers(bb, "blocks")), (224, 224, 3))
     _assert_same_features(spec, images, shared_runtime_dir)
+
+
+
+def _onnx_ops(folder: Path) -> set[str]:
+    import onnx
+
+    (onnx_file,) = folder.glob("*.onnx")
+    return {node.op_type for node in onnx.load(str(onnx_file)).graph.node}
+
+
+def test_images_at_the_models_size_are_not_resized_and_give_the_features_a_resize_would(tmp_path, monkeypatch):
+    """Photos come decoded at the model's size, and a bilinear resize to the same size is the identity (half-pixel
+    centres), yet every runtime ran it: 4-5% of a 224 px pass (docs/benchmarks.md, "The identity resize"). Now the
+    graph has no resize there, and the features are those of the graph with one, to the bit."""
+    from featcache.embedding import preprocess
+
+    at_size = ConversionSpec("mobilenet_v2", "random", 32, ("block_1_expand_relu",), (32, 32, 3))
+    images = np.random.default_rng(3).integers(0, 256, size=(4, 32, 32, 3), dtype=np.uint8)
+    runtimes.build("onnxruntime", at_size, None, tmp_path / "at-size")
+    runtimes.build("onnxruntime", TINY, None, tmp_path / "fashion")  # 28 px images to a 32 px model
+    assert "Resize" not in _onnx_ops(tmp_path / "at-size") and "Conv" in _onnx_ops(tmp_path / "at-size")
+    assert "Resize" in _onnx_ops(tmp_path / "fashion")
+    without = runtimes.REGISTRY["tensorflow"].build(at_size, None, Path("unused"))(images)
+
+    ops, calls = preprocess._k.ops, []
+
+    def call_with_resize(self, x):  # Preprocess.call before: a resize whatever the images' size
+        calls.append(1)
+        x = ops.image.resize(ops.cast(x, "float32"), (self.image_size, self.image_size), interpolation="bilinear")
+        return get_backbone(self.backbone).preprocess_input(x)
+
+    monkeypatch.setattr(preprocess.Preprocess, "call", call_with_resize)
+    runtimes.forget_built()  # the networks built in this process are kept: build it again
+    with_resize = runtimes.REGISTRY["tensorflow"].build(at_size, None, Path("unused"))(images)
+    assert calls
+    np.testing.assert_array_equal(without[0], with_resize[0])
+    runtimes.forget_built()  # not kept for later tests

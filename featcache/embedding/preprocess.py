@@ -45,7 +45,11 @@ class Preprocess(_k.layers.Layer):
             x = ops.repeat(x, 3, axis=-1)
         elif x.shape[-1] is None:
             x = x + ops.zeros((3,), dtype="float32")  # (.., 1) or (.., 3) -> (.., 3); adding 0 changes no value
-        x = ops.image.resize(x, (self.image_size, self.image_size), interpolation="bilinear")
+        if tuple(x.shape[1:3]) != (self.image_size, self.image_size):
+            # A bilinear resize to the size an image already has is the identity (half-pixel centres: each output
+            # pixel sits on an input pixel), to the bit in TensorFlow and ONNX Runtime, yet each runtime still runs
+            # it: photos come decoded at the model's size (docs/benchmarks.md, "The identity resize").
+            x = ops.image.resize(x, (self.image_size, self.image_size), interpolation="bilinear")
         return get_backbone(self.backbone).preprocess_input(x)
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
