@@ -512,6 +512,22 @@ def test_info_on_an_unfinished_cache_shows_its_partials_progress(tmp_path, capsy
     assert info["complete"] is False
 
 
+def test_info_shows_partial_of_only_on_a_file_at_its_partials_name(tmp_path, capsys):
+    """Earlier sessions' notes: 'info --json' of a complete c.h5 showed "partial_of": "c.h5", which read as "this file
+    is a partial". It is the write protocol's mark; shown only of a sealed file still at the partial's name."""
+    from featcache.store.layout import partial_path
+
+    path = tiny_cache(tmp_path / "c.h5")
+    assert main(["info", str(path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["complete"] is True and "partial_of" not in info, info
+    path.rename(partial_path(path))  # what a run stopped between sealing and renaming leaves
+    for described in (path, partial_path(path)):  # by the cache's name, and by the partial's own
+        assert main(["info", str(described), "--json"]) == 0
+        info = json.loads(capsys.readouterr().out)
+        assert info["complete"] is True and info["partial_of"] == "c.h5", info
+
+
 def featcache_info(path):
     import featcache
 

@@ -640,8 +640,18 @@ class Cache:
                 "n": self.sizes[s],
                 "class_counts": {name: int(c) for name, c in zip(self.class_names, counts)},
             }
-        return {"path": str(self.path), **self.meta, "views": list(self.views), "checksums": self._checksums_words(),
-                "splits": splits}
+        return {"path": str(self.path), **_shown_meta(self.path, self.meta), "views": list(self.views),
+                "checksums": self._checksums_words(), "splits": splits}
+
+
+def _shown_meta(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    """A complete cache's attributes as ``info`` shows them. ``PARTIAL_OF`` is the write protocol's (it tells a sealed
+    partial from a user's cache saved at the partial's name): on a cache that completed, ``info --json`` showed
+    ``"partial_of": "c.h5"`` of c.h5 itself, which read as "this is a partial" (earlier sessions' notes). It is shown
+    only where it says something: a complete file still at that cache's partial's name (sealed, not yet renamed)."""
+    if meta.get(PARTIAL_OF) is None or path.name == f"{meta[PARTIAL_OF]}{PARTIAL_SUFFIX}":
+        return meta
+    return {k: v for k, v in meta.items() if k != PARTIAL_OF}
 
 
 def _file_stamp(f: h5py.File, path: Path) -> tuple[int, int, int, int, int]:
