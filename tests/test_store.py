@@ -803,7 +803,7 @@ def test_the_lock_names_its_holder_offers_a_timeout_and_leaves_no_file(tmp_path)
         """)], stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     try:
         assert holder.stdout.readline().strip() == "held"
-        assert lock_path(path).read_text().strip() == str(holder.pid)
+        assert lock_path(path).read_text() == f"featcache-lock pid={holder.pid}\n"
         with pytest.raises(FeatcacheError, match=rf"is being written by process {holder.pid} .* did not finish within 0.3 s"):
             with exclusive_lock(path, timeout=0.3):
                 pass
@@ -843,18 +843,79 @@ def test_a_users_file_at_the_lock_path_is_refused_and_left_alone(tmp_path, kind)
 
 
 def test_a_stale_lock_file_of_ours_is_taken_and_removed(tmp_path):
-    """The other side: a lock file left by a killed writer (a pid, or empty) is featcache's and is reused."""
+    """The other side: a lock file left by a killed writer (marked with a pid, or empty) is featcache's and is reused."""
     path = tmp_path / "c.h5"
-    for content in ("12345\n", "", "\0\0\0\0"):  # NULs: a pid cut short by a power loss (a review)
+    for content in ("featcache-lock pid=12345\n", "", "\0\0\0\0"):  # NULs: a pid cut short by a power loss (a review)
         lock_path(path).write_text(content)
         with exclusive_lock(path, timeout=1):
-            assert lock_path(path).read_text().strip() == str(os.getpid())
+            assert lock_path(path).read_text() == f"featcache-lock pid={os.getpid()}\n"
         assert not lock_path(path).exists()
     # A file put at the lock's path while the lock was held is not ours: it is left there (a review)
     with exclusive_lock(path, timeout=1):
         lock_path(path).unlink()
         lock_path(path).write_text("someone's notes\n")
     assert lock_path(path).read_text() == "someone's notes\n"
+
+
+def test_a_users_file_of_a_bare_number_at_the_lock_path_is_refused_and_kept(tmp_path, fashion_dir, capsys):
+    """Regression (earlier sessions' notes): a file of digits alone at <cache>.lock (a user's count, a year) was taken
+    for featcache's lock: extract overwrote it with its pid and deleted it when done, exit 0. The lock is marked now
+    ('featcache-lock pid=N'); a bare number no process holds is refused in one line and left as it was."""
+    out = tmp_path / "c.h5"
+    lp = lock_path(out)
+    lp.write_text("2024\n")
+    before = os.lstat(lp)
+    with pytest.raises(FeatcacheError, match=rf"^{re.escape(str(lp))} is in the way of featcache's lock file \(it is a "
+                                             r"file holding only a number that no process holds: an older featcache's lock "
+                                             r"left by a killed run, or a file of yours\); move it away, or choose another --out$"):
+        with exclusive_lock(out, timeout=1):
+            pass
+    rc = main(["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "holding only a number" in err, err
+    after = os.lstat(lp)
+    assert lp.read_text() == "2024\n" and (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert not out.exists() and not partial_path(out).exists()
+
+
+def test_an_older_featcaches_bare_pid_lock_is_waited_for_while_held_and_refused_once_left(tmp_path):
+    """The other side of the mark: a featcache before it wrote the bare pid. While one runs, its lock is waited for and
+    its holder named; it removes the file when done and the waiter takes the lock then. One killed leaves its number,
+    which no process holds: that is refused (featcache cannot tell it from a user's file), never removed."""
+    path = tmp_path / "c.h5"
+    older = textwrap.dedent(f"""
+        import fcntl, os, sys, time
+        fd = os.open({str(lock_path(path))!r}, os.O_RDWR | os.O_CREAT)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.pwrite(fd, f"{{os.getpid()}}\\n".encode(), 0)
+        print("held", flush=True)
+        time.sleep(float(sys.argv[1]))
+        os.unlink({str(lock_path(path))!r})  # as the older featcache did: removed, then released
+        os.close(fd)
+        """)
+    holder = subprocess.Popen([sys.executable, "-c", older, "1.0"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert lock_path(path).read_text() == f"{holder.pid}\n"
+        with pytest.raises(FeatcacheError, match=rf"is being written by process {holder.pid} "):
+            with exclusive_lock(path, timeout=0.2):
+                pass
+        with exclusive_lock(path, timeout=30):  # taken once the older run is done
+            assert holder.poll() is not None or holder.wait(5) == 0
+            assert lock_path(path).read_text() == f"featcache-lock pid={os.getpid()}\n"
+    finally:
+        holder.kill()
+        holder.wait()
+    killed = subprocess.Popen([sys.executable, "-c", older, "60"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert killed.stdout.readline().strip() == "held"
+    finally:
+        killed.kill()
+        killed.wait()
+    with pytest.raises(FeatcacheError, match="holding only a number that no process holds"):
+        with exclusive_lock(path, timeout=1):
+            pass
+    assert lock_path(path).read_text() == f"{killed.pid}\n"
 
 
 def test_staged_rows_out_of_order_are_refused_not_written_on_other_images():

@@ -2,12 +2,15 @@
 
 ``fcntl`` is imported only here, when a writer takes the lock: reading a
 cache (info, train, evaluate, verify) works where it does not exist.
-The holder writes its pid into the lock file, so a waiting writer can say
-who it waits for; the file is removed when the holder is done.
+The holder writes ``featcache-lock pid=N`` into the lock file, so a waiting
+writer can say who it waits for; the file is removed when the holder is done.
 A path in the way that is not such a file (a FIFO, a folder, a link, or a
-file holding anything but a pid) is the user's: it is refused, never opened
-for writing or removed (``curve`` deleted a user's ``<out>.lock`` FIFO, an
-adversarial tester).
+file holding anything else) is the user's: it is refused, never written or
+removed (``curve`` deleted a user's ``<out>.lock`` FIFO, an adversarial
+tester). A file holding only a number is the lock of a featcache before
+2026-12-05 (it wrote the bare pid): waited for while a process holds it,
+refused where none does, as it may as well be a user's (a bare number was
+taken for a pid, overwritten and deleted: earlier sessions' notes).
 """
 
 from __future__ import annotations
@@ -32,13 +35,41 @@ POLL_SECONDS = 0.1
 WAIT_QUIET_SECONDS = 1.0
 
 
+# The first bytes of every lock file featcache writes, before the holder's pid: a user's file of a bare number (a
+# count, a year) at ``<cache>.lock`` was taken for a pid, overwritten and deleted (earlier sessions' notes).
+LOCK_MARK = b"featcache-lock pid="
+
+
 def holder(path: Path, lock_file: Path | None = None) -> str:
-    """Who holds the lock of ``path``, as the holder wrote it ('pid N'), or 'another process'."""
+    """Who holds the lock of ``path``, as the holder wrote it ('process N'), or 'another process'."""
     try:
-        pid = (lock_file or lock_path(path)).read_text().strip()
+        text = (lock_file or lock_path(path)).read_bytes()[:_PID_BYTES]
     except OSError:
-        pid = ""
-    return f"process {pid}" if pid.isdigit() else "another process"
+        text = b""
+    pid = _pid_in(_lock_text(text))
+    return f"process {pid}" if pid else "another process"
+
+
+def _lock_text(data: bytes) -> bytes:
+    """A lock file's bytes less surrounding blanks and NULs (a pid cut short by a power loss)."""
+    return data.strip(b" \t\r\n\0")
+
+
+def _pid_in(text: bytes) -> str | None:
+    """The pid a lock file names: ours (``LOCK_MARK`` + digits) or an older featcache's (digits alone); else None."""
+    pid = text[len(LOCK_MARK):] if text.startswith(LOCK_MARK) else text
+    return pid.decode() if pid.isdigit() and pid.isascii() else None
+
+
+def _is_older_lock(text: bytes) -> bool:
+    """Whether a lock file's (stripped) text is an older featcache's: a bare number, which a user's file may be too."""
+    return bool(text) and text.isdigit()
+
+
+def _is_ours(text: bytes) -> bool:
+    """Whether a lock file's (stripped) text is one this featcache takes over when no process holds it: its own mark,
+    or nothing (a lock file a writer made and was killed before marking: there is nothing in it to lose)."""
+    return not text or (text.startswith(LOCK_MARK) and (text == LOCK_MARK or _pid_in(text) is not None))
 
 
 @contextmanager
@@ -80,6 +111,7 @@ def exclusive_lock(path: Path, wait_message: str | None = None, timeout: float |
         os.close(fd)
         wait_message = None if said else wait_message  # said once
     try:
+        _check_taken(fd, lp)
         _write_pid(fd)
         try:
             yield
@@ -90,12 +122,13 @@ def exclusive_lock(path: Path, wait_message: str | None = None, timeout: float |
         os.close(fd)
 
 
-# A lock file featcache wrote holds a pid and a newline; 64 bytes is room to spare.
+# A lock file featcache wrote holds its mark, a pid and a newline; 64 bytes is room to spare.
 _PID_BYTES = 64
 
 
 def check_lock_file(lp: Path) -> None:
-    """``<path>.lock`` is absent or a lock file featcache wrote (empty, or a pid); anything else is refused in one line."""
+    """``<path>.lock`` is absent or may be a lock file of featcache's (empty, marked, or an older featcache's bare pid,
+    which is told from a user's file once taken: ``_check_taken``); anything else is refused in one line."""
     try:
         st = os.lstat(lp)
     except OSError:
@@ -108,11 +141,27 @@ def check_lock_file(lp: Path) -> None:
         raise _in_the_way(lp, f"a file of {st.st_size} bytes")
     try:
         with open(lp, "rb") as f:
-            text = f.read(_PID_BYTES).strip(b" \t\r\n\0")  # NULs: a pid cut short by a power loss
+            text = _lock_text(f.read(_PID_BYTES))
     except OSError:
         return
-    if text and not text.isdigit():
+    if not (_is_ours(text) or _is_older_lock(text)):
         raise _in_the_way(lp, "a file that is not featcache's lock")
+
+
+def _check_taken(fd: int, lp: Path) -> None:
+    """The lock file just taken (no process holds it now) is one of ours to mark as this writer's; a bare number is
+    refused, the file untouched: an older featcache's lock holds one only while it runs (it removes the file when
+    done; a waiter takes the lock only then, on the removed file, and opens the path again), so one nobody holds is
+    a killed run's or a user's file, and featcache cannot tell which."""
+    try:
+        text = _lock_text(os.pread(fd, _PID_BYTES + 1, 0))
+    except OSError:
+        return  # unreadable: the write of the pid says nothing either (it is only for messages)
+    if _is_ours(text):
+        return
+    what = ("a file holding only a number that no process holds: an older featcache's lock left by a killed run, "
+            "or a file of yours" if _is_older_lock(text) else "a file that is not featcache's lock")
+    raise _in_the_way(lp, what)
 
 
 def _in_the_way(lp: Path, what: str) -> FeatcacheError:
@@ -175,7 +224,7 @@ def _say_waiting(line: str, stream: TextIO | None) -> None:
 def _write_pid(fd: int) -> None:
     try:
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        os.pwrite(fd, LOCK_MARK + f"{os.getpid()}\n".encode(), 0)
     except OSError:
         pass  # the pid is only for messages
 
