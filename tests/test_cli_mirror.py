@@ -27,6 +27,7 @@ API_ONLY = {
     "extract.legacy": "extract's keyword form: each keyword is one of extract's flags (checked below)",
     "evaluate.meta": "the metadata of an in-memory (estimator, meta) pair; a file carries its own",
     "lesson.rows": "row functions (Python callables): the extension point of the lesson table",
+    "train.written_by": "a recipe's mark on the heads it writes (the lesson's), so that its reruns replace only those",
     "curve.n_jobs": "an alias of jobs (--jobs), under probe's and scikit-learn's name",
     "curve.head_params": "dicts of estimator parameters: the CLI builds them from --param, --keras-preset, "
                          "--keras-standardize, --no-warm-start",

@@ -536,6 +536,67 @@ def test_a_lesson_rerun_on_other_data_replaces_its_own_heads(tmp_path):
         assert read_head_meta(row["head_file"])["dataset"] == cache.meta["dataset"]
 
 
+def test_a_lesson_rerun_never_replaces_a_head_the_user_trained_at_its_name(tmp_path):
+    """Regression (earlier sessions' notes): the lesson's rows trained with force=True, and check_outputs let any
+    featcache head at a lesson name pass: a head the user saved with 'featcache train --out o/heads/logreg_cv.npz'
+    (another fit: C 0.5) was replaced by a rerun. Now the lesson replaces only heads a lesson wrote (they say so), and
+    another is refused in one line before any work, or, saved there during the run, by the row's own check."""
+    import featcache
+    from featcache.heads.io import read_head_meta
+    from featcache.recipes import lesson as lesson_mod
+    from test_cli_faults import tiny_cache
+
+    cache = featcache.open_cache(tiny_cache(tmp_path / "a.h5"))
+    out = tmp_path / "o"
+    mine = out / "heads" / "logreg_cv.npz"
+    mine.parent.mkdir(parents=True)
+    featcache.train(cache, "logreg", C=0.5, out=mine)
+    before = mine.read_bytes()
+    with pytest.raises(FeatcacheError, match="holds logreg_cv.npz, which is not part of a report featcache wrote; "
+                                             "choose another --out"):
+        lesson_mod.check_outputs(out)
+    ctx = lesson_mod.LessonContext(cache=cache, source=None, out=out, test_limit=20, scratch_train=40, scratch_epochs=1,
+                                   seed=0, verbose=False)
+    with pytest.raises(FeatcacheError, match="holds a logreg head of another fit"):
+        lesson_mod.logreg_row(ctx)
+    assert mine.read_bytes() == before
+    # the lesson's own head, of any fit, is replaced (a rerun with another seed, on other data: the review's case)
+    mine.unlink()
+    lesson_mod.logreg_row(ctx)
+    assert read_head_meta(mine)["written_by"] == "lesson"
+    lesson_mod.check_outputs(out)
+    lesson_mod._cached_head_row(lesson_mod.LessonContext(**{**vars(ctx), "seed": 1}), "logreg", "logreg_cv.npz", "logreg", C=0.5)
+    assert read_head_meta(mine)["params"]["C"] == 0.5
+
+
+def test_an_older_lessons_unmarked_head_is_still_its_to_replace(tmp_path):
+    """The other side: a lesson before 2026-12-05 wrote no mark in its heads. One its lesson.json names, unchanged
+    since, is replaced as before; the same head saved over it after that lesson.json is the user's."""
+    import json
+    import os
+
+    import featcache
+    from featcache.recipes import lesson as lesson_mod
+    from test_cli_faults import tiny_cache
+
+    cache = featcache.open_cache(tiny_cache(tmp_path / "a.h5"))
+    out = tmp_path / "o"
+    head = out / "heads" / "logreg_cv.npz"
+    head.parent.mkdir(parents=True)
+    featcache.train(cache, "logreg", C=0.5, out=head)  # what an older lesson's row left (no mark)
+    table = out / "lesson.json"
+    table.write_text(json.dumps({"rows": [{"approach": "logreg", "head_file": str(head)}], "lesson_reported": {}}))
+    os.utime(head, ns=(table.stat().st_mtime_ns - 10**9,) * 2)
+    lesson_mod.check_outputs(out)
+    ctx = lesson_mod.LessonContext(cache=cache, source=None, out=out, test_limit=20, scratch_train=40, scratch_epochs=1,
+                                   seed=0, verbose=False)
+    lesson_mod.logreg_row(ctx)  # another fit (C by cross-validation): replaced, as before
+    featcache.train(cache, "logreg", C=0.5, out=head, force=True)  # the user's, saved after that lesson.json
+    os.utime(head, ns=(table.stat().st_mtime_ns + 10**9,) * 2)
+    with pytest.raises(FeatcacheError, match="holds logreg_cv.npz, which is not part of a report featcache wrote"):
+        lesson_mod.check_outputs(out)
+
+
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"rows": "x"}, "rows must be a list of row functions such as featcache.recipes.lesson.ROWS (got 'x')"),
     ({"rows": [1, 2]}, "rows must be a list of row functions"),

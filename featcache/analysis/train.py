@@ -23,7 +23,7 @@ from featcache.progress import status
 from featcache.heads import (HEADS, RUN_ONLY_PARAMS, DenseHead, check_head_params, check_param_names, fold_reason,
                              head_params, head_suffix, make_head, suffixes_line)
 from featcache.heads.dense import DEFAULT_PRESET
-from featcache.heads.io import check_head_out, digest_keys, head_meta, read_head_meta, replaced_words, write_head
+from featcache.heads.io import WRITTEN_BY, check_head_out, digest_keys, head_meta, read_head_meta, replaced_words, write_head
 from featcache.heads.views import averaged_over, fit_views, score_views
 from featcache.sources.images import check_file_outside_classes
 from featcache.store import Cache, as_cache
@@ -248,15 +248,15 @@ def default_head_path(cache: Cache, layer: str, head: str, tag: str | None, n: i
 
 
 def check_out(path: Path, head: str, force: bool, cache: Cache, fit: Mapping[str, Any] | None = None,
-              default: bool = False) -> None:
+              default: bool = False, written_by: str | None = None) -> None:
     """``--out`` must be a head file name; an existing file is replaced only if featcache wrote it as a head of the
     same job (``heads.io.check_same_job``: this data set, this kind of head) and, given ``fit`` (``fit_meta``: the
     metadata of the head about to be fitted, which ``save_trained`` writes), the same fit (``heads.io.other_fit``), or
     with ``force``. The check ``write_head`` makes again under the path's lock. ``default``: ``path`` is the default
-    head file (no --out given)."""
+    head file (no --out given); ``written_by``: the recipe writing it (``train``'s)."""
     check_out_file(path, head_suffix(head), f"the {head} head", suffixes_line())  # keras is the default: how to get a .npz one
     job = fit or {"dataset": cache.meta.get("dataset"), "class_names": cache.class_names,
-                  "source": cache.meta.get("source"), "head": head}
+                  "source": cache.meta.get("source"), "head": head, WRITTEN_BY: written_by}
     check_head_out(path, force, job=job, default=default)
 
 
@@ -406,6 +406,7 @@ def train(
     train_views: str | tuple[str, ...] | None = None,
     test_views: str | tuple[str, ...] | None = None,
     params: Mapping[str, Any] | None = None,
+    written_by: str | None = None,
 ) -> TrainResult:
     """Fit ``head`` on the cache's train split (or a stratified subset of ``train_size``), score on test, save.
 
@@ -425,6 +426,10 @@ def train(
     dropout=0.5``); any its class takes but those with an option of their own
     (``seed``, ``C``, ``epochs``, ``standardize``). The head file records every
     parameter it was fitted with.
+
+    ``written_by``: the recipe writing the head (``"lesson"``), recorded in it
+    (``heads.io.WRITTEN_BY``): a head at ``out`` that the same recipe wrote is
+    replaced whatever its fit, any other as without it.
     """
     seed = check_seed(seed)
     # 50.5 and "50" ended in bare TypeErrors inside the subset's draw (an adversarial tester)
@@ -439,7 +444,7 @@ def train(
     if head == "keras":
         preset = preset or DEFAULT_PRESET
     if out is not None:
-        check_out(check_path(out, "out", "the head file to write"), head, force, cache)
+        check_out(check_path(out, "out", "the head file to write"), head, force, cache, written_by=written_by)
     layer = cache.layer(layer, "--layer")  # a short block name (block_13) is its layer; "" is refused, not the default
     cache.features("test", layer, slice(0, 1))  # the test split is there and reads, before any training
     y = cache.labels("train")
@@ -459,7 +464,8 @@ def train(
     # what train was asked for, recorded with the head: compared before the fit, a refusal costing nothing, and
     # written by save_trained, whose write_head compares it again under the path's lock (one description: fit_meta)
     asked = {"preset": preset, "train_size": train_size, "seed": seed,
-             "subset_order": None if train_size is None else CLASSES_FIRST}
+             "subset_order": None if train_size is None else CLASSES_FIRST,
+             **({WRITTEN_BY: written_by} if written_by is not None else {})}
     check_out(path, head, force, cache, fit_meta(cache, layer, head, est, rows, train_views, **asked), out is None)
     check_file_outside_classes(path, cache.photo_root)
     if verbose:

@@ -194,6 +194,13 @@ def _unsavable(path: Path, why: str) -> FeatcacheError:
                           "featcache.heads.io.head_meta(cache, layer, head_name, head)")
 
 
+# The metadata key naming the recipe that wrote a head (``"lesson"``); absent from a head ``train`` wrote for a user.
+# A recipe replaces a head it wrote whatever its fit (a lesson rerun on other data or another seed, into its own
+# folder), and any other only by train's rule: the lesson's force=True replaced a user's 'train --out' head saved at
+# its name, of any fit (earlier sessions' notes).
+WRITTEN_BY = "written_by"
+
+
 def check_head_out(path: str | Path, force: bool, flag: str = "--out", force_flag: str = "--force",
                    job: Mapping[str, Any] | None = None, default: bool = False) -> None:
     """A head file about to be written at ``path``: absent, or a regular file that featcache wrote as a head (of the
@@ -213,8 +220,13 @@ def check_head_out(path: str | Path, force: bool, flag: str = "--out", force_fla
                                  f"{instead}, or pass {force_flag} to replace it")
         raise FeatcacheError(f"{named} exists and is not a head featcache wrote; {instead}, "
                              f"or pass {force_flag} to replace it")
-    if job is not None:
+    if job is not None and not _own_output(old, job):
         check_same_job(path, old, job, force, flag, force_flag, default=default)
+
+
+def _own_output(old: Mapping[str, Any], job: Mapping[str, Any]) -> bool:
+    """Whether the head there is one the recipe about to write ``job`` wrote itself (``WRITTEN_BY``)."""
+    return job.get(WRITTEN_BY) is not None and old.get(WRITTEN_BY) == job.get(WRITTEN_BY)
 
 
 def _naming(path: Path, flag: str, default: bool) -> tuple[str, str]:

@@ -112,9 +112,10 @@ def _cached_head_row(ctx: LessonContext, approach: str, file_name: str, head: st
     path = ctx.out / "heads" / file_name
     if head == "keras":
         _warm_up_keras(ctx.cache)
-    # force: check_outputs found every head there featcache's before any work; a rerun on another data set replaces
-    # them as the rest of the lesson's folder (the job check refused it minutes in, offering a --force lesson lacks)
-    res = train(ctx.cache, head, seed=ctx.seed, out=path, verbose=ctx.verbose, force=True, **train_kwargs)
+    # written_by: a rerun on another data set replaces the lesson's own heads as the rest of its folder (the job check
+    # refused it minutes in, offering a --force lesson lacks); check_outputs refused any other head there up front
+    res = train(ctx.cache, head, seed=ctx.seed, out=path, verbose=ctx.verbose, force=_older_lessons_head(path, ctx.out),
+                written_by=LESSON, **train_kwargs)
     ev = evaluate(path, ctx.cache, out=ctx.out / "eval" / path.stem)
     return {
         "approach": approach, "training_images": res.train_images, "test_accuracy": res.accuracy,
@@ -232,7 +233,7 @@ def views_row(ctx: LessonContext) -> dict[str, Any]:
     path = ctx.out / "heads" / f"views_{layer}_{b.head}{head_suffix(b.head)}"
     path.parent.mkdir(parents=True, exist_ok=True)
     save_trained(head, vcache, layer, b.head, path, None, train_views, test_views, accuracy, fit_seconds, seed=ctx.seed,
-                 force=True)  # checked as the other heads (check_outputs)
+                 force=_older_lessons_head(path, ctx.out), written_by=LESSON)  # as the other heads (_cached_head_row)
     _say_row(ctx, f"test accuracy {accuracy:.4f} ({b.head}, train views {b.train_views}, test views {b.test_views}); "
                   f"fit {fit_seconds:.1f} s")
     # its confusion matrix beside the other rows' (docs/commands.md: "their confusion matrices in eval/"; this row's
@@ -399,6 +400,40 @@ def _is_lesson_json(path: Path) -> bool:
     return isinstance(doc, dict) and isinstance(doc.get("rows"), list) and "lesson_reported" in doc
 
 
+# What the lesson's heads record as their writer (``heads.io.WRITTEN_BY``): a rerun replaces those, and no other head.
+LESSON = "lesson"
+
+
+def _lessons_head(head: Path, out: Path) -> bool:
+    """Whether ``head`` (in ``out``/heads) is one a lesson wrote: it says so, or it is an older lesson's
+    (``_older_lessons_head``). A head the user saved there ('featcache train --out', of any fit) is not: the lesson's
+    force=True replaced it (earlier sessions' notes)."""
+    from featcache.heads.io import WRITTEN_BY, read_head_meta
+
+    meta = read_head_meta(head)
+    return meta is not None and (meta.get(WRITTEN_BY) == LESSON or _older_lessons_head(head, out, meta))
+
+
+def _older_lessons_head(head: Path, out: Path, meta: dict[str, Any] | None = None) -> bool:
+    """Whether ``head`` is a head a lesson wrote before its heads recorded it (2026-12-05): unmarked, named by a row
+    of the folder's lesson.json (``head_file``), and not changed since that lesson.json was written (a head saved
+    over it since is the user's). The lesson replaces such a head whatever its fit, as it did."""
+    import json
+
+    from featcache.heads.io import WRITTEN_BY, read_head_meta
+
+    table = report_files(out)["json"]
+    try:
+        if not head.is_file() or head.stat().st_mtime_ns > table.stat().st_mtime_ns or not _is_lesson_json(table):
+            return False
+        rows = json.loads(table.read_text())["rows"]
+    except (OSError, ValueError):
+        return False
+    meta = read_head_meta(head) if meta is None else meta
+    named = {Path(str(r.get("head_file"))).name for r in rows if isinstance(r, dict) and r.get("head_file")}
+    return meta is not None and WRITTEN_BY not in meta and head.name in named
+
+
 # The heads the default rows save under out/heads with fixed names; the best-layer and views rows name theirs
 # after the layer and head that probing picks (best_<layer>_<head>, views_<layer>_<head>), known only then.
 FIXED_HEADS = ("keras_lesson.keras", "keras_default.keras", "logreg_cv.npz")
@@ -420,7 +455,7 @@ def check_outputs(out: Path) -> None:
     """Before any work: every file the default rows and the table write under ``out`` replaces only one featcache wrote.
 
     A user's file there (notes called lesson.md, a head of their own in
-    heads/) is refused, naming lesson's one output flag, --out: found by the
+    heads/, one 'featcache train --out' saved there included: ``_lessons_head``) is refused, naming lesson's one output flag, --out: found by the
     train step minutes into the run, it was refused with advice to pass a
     --force that lesson does not have. The files of the probe-chosen rows
     have names known only after probing: every file there with their prefix
@@ -430,7 +465,6 @@ def check_outputs(out: Path) -> None:
     reports); a lesson.json from before it recorded them is taken as before.
     """
     from featcache.analysis import evaluate, probe
-    from featcache.heads.io import read_head_meta
 
     check_table(out)
     for folder in ("heads", "eval", "probe", "probe_views"):
@@ -438,7 +472,7 @@ def check_outputs(out: Path) -> None:
     heads = [out / "heads" / name for name in FIXED_HEADS]
     heads += sorted(p for pattern in CHOSEN_HEADS for p in (out / "heads").glob(pattern))
     for head in heads:
-        check_report_files([head], lambda head=head: read_head_meta(head) is not None)
+        check_report_files([head], lambda head=head: _lessons_head(head, out))
     chosen = sorted(p.name for pattern in CHOSEN_HEADS for p in (out / "eval").glob(pattern))
     for stem in [Path(n).stem for n in FIXED_HEADS] + chosen:
         evaluate.check_report(out / "eval" / stem)
