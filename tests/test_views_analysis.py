@@ -56,7 +56,7 @@ def test_train_fits_every_view_of_every_image_and_averages_the_test_views(views_
     Xt, yt = cache.view_features("test", None, NAMES), cache.labels("test")
     assert np.array_equal(predict_views(res.estimator, Xt), predict_views(by_hand, Xt))
     assert res.accuracy == score_views(by_hand, Xt, yt)
-    assert res.orig_accuracy == by_hand.score(Xt[0], yt)
+    assert res.test_accuracy_orig == by_hand.score(Xt[0], yt)
     meta = read_head_meta(res.path)
     assert meta["train_views"] == list(NAMES) and meta["test_views"] == list(NAMES) and meta["averaged"] == "probabilities"
 
@@ -106,9 +106,32 @@ def test_views_not_in_the_cache_are_one_line_naming_its_views(views_cache, plain
 
 def test_plain_cache_keeps_todays_train_and_evaluate(plain_cache, tmp_path):
     res = featcache.train(plain_cache, "logreg", out=tmp_path / "h.npz")
-    assert (res.train_views, res.test_views, res.averaged, res.orig_accuracy) == (("orig",), ("orig",), None, None)
+    assert (res.train_views, res.test_views, res.averaged, res.test_accuracy_orig) == (("orig",), ("orig",), None, None)
     cache = featcache.open_cache(plain_cache)
     assert res.accuracy == res.estimator.score(cache.features("test"), cache.labels("test"))
+
+
+def test_the_original_views_accuracy_has_one_name_in_train_json_head_files_and_models(views_cache, tmp_path, capsys):
+    """Regression (earlier sessions' notes): the accuracy of the original view alone had three names: orig_accuracy
+    (train --json), test_accuracy_orig (head files) and single_view_test_accuracy (model files, export --json). It is
+    test_accuracy_orig in each; a model file written before says single_view_test_accuracy, and info shows it under
+    today's name (the API's TrainResult.orig_accuracy still reads it)."""
+    from helpers import meta_only_model
+
+    head = tmp_path / "h.npz"
+    assert main(["train", str(views_cache), "--head", "logreg", "--out", str(head), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert "orig_accuracy" not in doc and doc["test_accuracy_orig"] is not None, doc
+    assert main(["info", str(head), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["test_accuracy_orig"] == doc["test_accuracy_orig"]
+    older = meta_only_model(tmp_path / "older.keras", single_view_test_accuracy=0.75)
+    assert main(["info", str(older), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["test_accuracy_orig"] == 0.75 and "single_view_test_accuracy" not in info, info
+    assert main(["info", str(older)]) == 0
+    assert "test_accuracy_orig 0.7500" in " ".join(capsys.readouterr().out.split())
+    res = featcache.train(views_cache, "logreg", out=head)
+    assert res.orig_accuracy == res.test_accuracy_orig == res.meta["test_accuracy_orig"]
 
 
 def test_cli_train_and_evaluate_with_views(views_cache, tmp_path, capsys, progress_on):
@@ -141,16 +164,19 @@ def test_export_says_the_model_sees_the_original_view_only_and_what_that_scores(
     assert main(["export", str(res.path), "--out", str(tmp_path / "m.keras")]) == 0
     out = capsys.readouterr().out
     assert ("the exported model classifies the original view only (no test-time averaging of views; the head was fitted on "
-            f"3 views): the head's accuracy with the original view alone is {res.orig_accuracy:.4f}") in out
+            f"3 views): the head's accuracy with the original view alone is {res.test_accuracy_orig:.4f}") in out
     meta = read_meta(tmp_path / "m.keras")
-    assert meta["views"] == ["orig"] and meta["single_view_test_accuracy"] == res.orig_accuracy
+    # one name for it in the head, the model and --json (a model said single_view_test_accuracy: earlier sessions' notes)
+    assert meta["views"] == ["orig"] and meta["test_accuracy_orig"] == res.test_accuracy_orig == res.meta["test_accuracy_orig"]
+    assert "single_view_test_accuracy" not in meta
     assert meta["head_train_views"] == list(NAMES)
     # the note names the flag that averages the views in the model, and --json says what the text does (it printed
     # the path alone; a new-user tester)
     assert f"(pass --views all to average the {len(res.test_views)} views in the model" in out
     assert main(["export", str(res.path), "--out", str(tmp_path / "m.keras"), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["note"] in out and doc["views"] == ["orig"] and doc["single_view_test_accuracy"] == res.orig_accuracy
+    assert doc["note"] in out and doc["views"] == ["orig"] and doc["test_accuracy_orig"] == res.test_accuracy_orig
+    assert "single_view_test_accuracy" not in doc
     assert (doc["head"], doc["class_names"], doc["path"]) == ("logreg", meta["class_names"], str(tmp_path / "m.keras"))
 
 

@@ -23,7 +23,7 @@ from featcache.progress import status
 from featcache.heads import (HEADS, RUN_ONLY_PARAMS, DenseHead, check_head_params, check_param_names, fold_reason,
                              head_params, head_suffix, make_head, suffixes_line)
 from featcache.heads.dense import DEFAULT_PRESET
-from featcache.heads.io import WRITTEN_BY, check_head_out, digest_keys, head_meta, read_head_meta, replaced_words, write_head
+from featcache.heads.io import TEST_ACCURACY_ORIG, WRITTEN_BY, check_head_out, digest_keys, head_meta, read_head_meta, replaced_words, write_head
 from featcache.heads.views import averaged_over, fit_views, score_views
 from featcache.sources.images import check_file_outside_classes
 from featcache.store import Cache, as_cache
@@ -62,7 +62,8 @@ class TrainResult:
     train_views: tuple[str, ...] = ("orig",)
     test_views: tuple[str, ...] = ("orig",)
     averaged: str | None = None  # "probabilities" or "decision values" when test views were averaged, else None
-    orig_accuracy: float | None = None  # the original test view alone, when more test views were averaged
+    # the original test view alone, when more test views were averaged (heads.io.TEST_ACCURACY_ORIG: one name)
+    test_accuracy_orig: float | None = None
     replaced: bool = False  # a head featcache wrote was at the path and this one replaced it (--json said nothing)
     # Test images that were among the training images (same content digest): evaluate's ``overlap`` (seen, images,
     # rows, unseen_accuracy), None when there are none; train warned of nothing (an adversarial tester)
@@ -71,6 +72,11 @@ class TrainResult:
     meta: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # what save_head stored with it
     params: dict[str, Any] = field(default_factory=dict)  # the head's own parameters given (--param)
     replaced_other_cache: bool = False  # the head replaced was trained on another cache of the data set (said)
+
+    @property
+    def orig_accuracy(self) -> float | None:
+        """``test_accuracy_orig``, under its name before 2026-12-05 (read by code written then)."""
+        return self.test_accuracy_orig
 
     def __fspath__(self) -> str:  # the head file: load_head, export, verify and info take the result (a tester)
         return str(self.path)
@@ -382,7 +388,7 @@ def _say_trained(res: TrainResult) -> None:
     how = ""
     if res.averaged:
         how = (f" ({res.averaged} averaged over {len(res.test_views)} views: {', '.join(res.test_views)}; "
-               f"original view alone {res.orig_accuracy:.4f})")
+               f"original view alone {res.test_accuracy_orig:.4f})")
     fit = f"{res.fit_seconds:.1f} s" if res.fit_seconds >= 0.05 else f"{res.fit_seconds * 1000:.0f} ms"  # not "0.0 s"
     again = replaced_words(res.replaced, "head", res.replaced_other_cache)
     print(one_line(f"test accuracy {res.accuracy:.4f} on {res.test_images} images{how}; fit {fit}{extra}{again} -> {res.path}"))
@@ -491,7 +497,7 @@ def train(
     result.replaced_other_cache = before is not None and before.get("cache_fingerprint") != cache.fingerprint
     meta = save_trained(est, cache, layer, head, path, rows, train_views, test_views, accuracy, fit_seconds,
                         force=force, default=out is None, **asked, details=result.details,
-                        test_accuracy_orig=orig_accuracy,
+                        **{TEST_ACCURACY_ORIG: orig_accuracy},
                         **({"test_overlap": {k: overlap[k] for k in ("seen", "images", "unseen_accuracy")}} if overlap else {}))
     result.meta, result.params = meta, params
     if verbose:

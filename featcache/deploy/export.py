@@ -99,6 +99,7 @@ def end_to_end_from_head(head: BaseEstimator, meta: dict[str, Any], weights: str
 def model_meta(meta: dict[str, Any], head_path: str | Path, weights: str, views: tuple[str, ...] = ("orig",)) -> dict[str, Any]:
     """What a model file records about its origin (the head's cache settings and the head) and the views it averages."""
     from featcache.deploy.model import recorded_fit
+    from featcache.heads.io import TEST_ACCURACY_ORIG
 
     keep = ("class_names", "backbone", "weights", "image_size", "preprocessing", "layer", "dataset", "source", "cache_fingerprint")
     return {
@@ -114,7 +115,7 @@ def model_meta(meta: dict[str, Any], head_path: str | Path, weights: str, views:
         "views": list(views),
         "averaged": "probabilities" if len(views) > 1 else None,
         "head_test_views": meta.get("test_views"),
-        "single_view_test_accuracy": single_view_accuracy(meta),
+        TEST_ACCURACY_ORIG: orig_view_accuracy(meta),
         # The head's test accuracy with these very views averaged, when it was scored that way.
         "views_test_accuracy": meta.get("test_accuracy") if len(views) > 1 and list(views) == meta.get("test_views") else None,
     }
@@ -163,10 +164,12 @@ def views_model(logits_model: KerasModel, views: tuple[str, ...]) -> KerasModel:
     return k.Model(images, ViewMean(len(views), name="probabilities")(x), name="featcache_model")
 
 
-def single_view_accuracy(meta: dict[str, Any]) -> float | None:
+def orig_view_accuracy(meta: dict[str, Any]) -> float | None:
     """The head's test accuracy on the original view alone (what the exported model scores), if it recorded one."""
-    if meta.get("test_accuracy_orig") is not None:
-        return meta["test_accuracy_orig"]
+    from featcache.heads.io import TEST_ACCURACY_ORIG
+
+    if meta.get(TEST_ACCURACY_ORIG) is not None:
+        return meta[TEST_ACCURACY_ORIG]
     if meta.get("test_views") in (None, ["orig"]):  # heads made before views were scored on the original view
         return meta.get("test_accuracy")
     return None
@@ -177,7 +180,7 @@ def views_note(meta: dict[str, Any]) -> str | None:
     train, test = meta.get("train_views") or ["orig"], meta.get("test_views") or ["orig"]
     if train == ["orig"] and test == ["orig"]:
         return None
-    single = single_view_accuracy(meta)
+    single = orig_view_accuracy(meta)
     acc = f"{single:.4f} on its test split" if single is not None else "not recorded (evaluate the head with --test-views orig)"
     averaged = (f", against {meta['test_accuracy']:.4f} with {len(test)} views averaged"
                 if len(test) > 1 and meta.get("test_accuracy") is not None else "")
@@ -219,12 +222,14 @@ class ExportResult:
 
     def to_dict(self) -> dict[str, Any]:
         """What ``export --json`` prints (it printed the path alone, without the text output's note; a new user)."""
-        return {"path": str(self.path), **{k: self.meta.get(k) for k in SUMMARY_KEYS}, "replaced": self.replaced,
+        from featcache.heads.io import TEST_ACCURACY_ORIG
+
+        keys = (*SUMMARY_KEYS, TEST_ACCURACY_ORIG, "views_test_accuracy")
+        return {"path": str(self.path), **{k: self.meta.get(k) for k in keys}, "replaced": self.replaced,
                 "replaced_other_cache": self.replaced_other_cache, "note": self.note}
 
 
-SUMMARY_KEYS = ("head", "backbone", "layer", "image_size", "class_names", "views", "averaged",
-                "single_view_test_accuracy", "views_test_accuracy")
+SUMMARY_KEYS = ("head", "backbone", "layer", "image_size", "class_names", "views", "averaged")  # and the accuracies
 
 
 @checks_switches
@@ -245,7 +250,7 @@ def export(
     or with ``force``; ``trust_pickle`` lets an old pickle head load (it can run code).
     ``views`` (``graph_views``): by default the model embeds the original view
     only; for a head trained or scored on cached views it records that
-    (``views``, ``single_view_test_accuracy``) and, when ``verbose``, says what
+    (``views``, ``test_accuracy_orig``) and, when ``verbose``, says what
     the original view alone scores. ``views="all"`` puts the views the head
     averaged at test into the graph (``ViewStack``): the model embeds every
     view of each image and returns the mean of their probabilities, as

@@ -539,10 +539,12 @@ def _save(model, out: Path, meta: dict, head: str | Path, w, settings: dict, res
         # said, as train and export say it (an adversarial tester)
         result.replaced, result.replaced_other_cache = check_same_model_job(out, meta, settings, force)
 
+    from featcache.heads.io import TEST_ACCURACY_ORIG
+
     mmeta = model_meta(meta, head, w)
     # What this model scores on the original view: the fine-tuned score, not the head's it started from (info
     # showed the frozen head's 0.7843 for a model of 0.8039; a new-user tester). None where there was no test split.
-    mmeta["single_view_test_accuracy"] = result.test_accuracy
+    mmeta[TEST_ACCURACY_ORIG] = result.test_accuracy
     mmeta["finetune"] = {**settings, **result.to_dict()}
     # the settings are the record's own keys (as before), not nested again; whether this run replaced a model says
     # how the run went, not what the model is, and is known only under the lock (a review: every model said False)

@@ -194,6 +194,30 @@ def _unsavable(path: Path, why: str) -> FeatcacheError:
                           "featcache.heads.io.head_meta(cache, layer, head_name, head)")
 
 
+# The test accuracy of the original view alone: a head's where it averaged more test views, a model's (what it
+# scores classifying the original view). One name in head files, model files and train's and export's --json; it
+# had three: this (head files), single_view_test_accuracy (model files, export --json) and orig_accuracy (train
+# --json; earlier sessions' notes). A model file of before 2026-12-05 is read by ``orig_accuracy_of``.
+TEST_ACCURACY_ORIG = "test_accuracy_orig"
+_MODEL_ORIG_BEFORE = "single_view_test_accuracy"  # a model file's name for it before 2026-12-05
+
+
+def orig_accuracy_of(meta: Mapping[str, Any]) -> float | None:
+    """The accuracy of the original view alone a head or model file recorded, under either name it has had."""
+    value = meta.get(TEST_ACCURACY_ORIG)
+    return meta.get(_MODEL_ORIG_BEFORE) if value is None else value
+
+
+def with_current_names(meta: dict[str, Any]) -> dict[str, Any]:
+    """A head's or model's metadata as shown (``info``): an older model's ``single_view_test_accuracy`` under
+    ``TEST_ACCURACY_ORIG``."""
+    if _MODEL_ORIG_BEFORE not in meta:
+        return meta
+    shown = {k: v for k, v in meta.items() if k != _MODEL_ORIG_BEFORE}
+    shown[TEST_ACCURACY_ORIG] = orig_accuracy_of(meta)
+    return shown
+
+
 # The metadata key naming the recipe that wrote a head (``"lesson"``); absent from a head ``train`` wrote for a user.
 # A recipe replaces a head it wrote whatever its fit (a lesson rerun on other data or another seed, into its own
 # folder), and any other only by train's rule: the lesson's force=True replaced a user's 'train --out' head saved at

@@ -208,7 +208,7 @@ def _checked_meta(path: Path, kind: str) -> tuple[bool, dict[str, Any]]:
 FILE_FIELDS = ("head", "preset", "params", "head_params", "layer", "backbone", "image_size", "weights_source", "dataset",
                "class_names", "train_images", "train_size", "seed", "train_views", "test_views", "averaged", "views",
                "head_train_views", "head_test_views", "test_accuracy",
-               "test_accuracy_orig", "test_overlap", "single_view_test_accuracy", "views_test_accuracy", "cache_fingerprint", "finetune",
+               "test_accuracy_orig", "test_overlap", "views_test_accuracy", "cache_fingerprint", "finetune",
                "featcache_version", "format_version", "created")
 
 
@@ -256,7 +256,10 @@ def _shown(summary: dict[str, Any]) -> dict[str, Any]:
 def describe_file(path: str | Path, kind: str) -> dict[str, Any]:
     """A head's or model's metadata, its content digest checked first (as every load does): what it was trained on,
     with which settings, and how it scored."""
+    from featcache.heads.io import with_current_names
+
     checked, meta = _checked_meta(Path(path), kind)
+    meta = with_current_names(meta)  # an older model's single_view_test_accuracy, under today's name
     info = {"path": str(path), "kind": kind, "content_digest_checked": checked,
             **{k: meta[k] for k in FILE_FIELDS if meta.get(k) is not None}}
     if isinstance(info.get("params"), dict) and isinstance(info.get("head"), str):
