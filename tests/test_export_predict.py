@@ -904,3 +904,28 @@ def test_export_out_replaces_a_model_only_of_the_same_fit(tmp_path, monkeypatch,
     monkeypatch.setattr(model_io, "add_sealed_meta", another_lands_meanwhile)
     _one_line_error(capsys, ["export", str(head), "--out", str(out)], "holds a model of another fit (C 0.001 there, 0.03 here)")
     assert out.read_bytes() == theirs
+
+
+def test_predict_takes_in_memory_arrays_as_an_npy_of_the_same_pixels(tiny_model, tmp_path):
+    """A notebook user's predict("model.keras", [np.zeros((28, 28), np.uint8)]) was refused: "each of images must be
+    a path" (a new-user tester). An array (one image or a stack) or a list of arrays (each one image) is predicted as
+    an .npy of the same pixels, named <array I>, with the .npy's checks."""
+    from featcache.deploy.predict import predict
+
+    images = np.random.default_rng(0).integers(0, 256, (5, 8, 8), dtype=np.uint8)
+    np.save(tmp_path / "x.npy", images)
+    want = [p.top for p in predict(tiny_model, [tmp_path / "x.npy"], runtime="tensorflow")]
+    for given in (images, list(images), [x[..., None] for x in images]):
+        got = predict(tiny_model, given, runtime="tensorflow", batch_size=2)
+        assert [p.input for p in got] == [f"<array {i}>" for i in range(5)]
+        assert [p.top for p in got] == want
+    one = predict(tiny_model, images[0], runtime="tensorflow")  # one (H, W) image
+    assert [p.input for p in one] == ["<array 0>"] and one[0].top == want[0]
+    mixed = predict(tiny_model, [images[0], np.zeros((12, 12, 3), np.uint8), images[1]], runtime="tensorflow")
+    assert [p.input for p in mixed] == ["<array 0>", "<array 1>", "<array 2>"] and mixed[2].top == want[1]
+    for bad, message in ((np.zeros((2, 8, 8), np.float32), r"^the array holds float32 values, not pixels 0\.\.255; pass uint8"),
+                         ([np.zeros((8, 8, 4), np.uint8)], r"^<array 0> holds an array of shape \(8, 8, 4\); each array of a list is one image"),
+                         (np.zeros((8, 8, 3), np.uint8), r"^the array holds an array of shape \(8, 8, 3\), which could be one image"),
+                         ([images[0], "x.png"], r"^images mixes arrays and strs \(item 1: 'x.png'\)")):
+        with pytest.raises(featcache.FeatcacheError, match=message):
+            predict(tiny_model, bad, runtime="tensorflow")

@@ -637,7 +637,7 @@ def test_every_spec_check_is_one_line_naming_the_flag(case):
     assert "\n" not in str(err.value)
 
 
-def test_specs_are_frozen_and_normalized(tmp_path):
+def test_specs_are_frozen_and_normalized(tmp_path, monkeypatch):
     import dataclasses
 
     from featcache import (
@@ -649,6 +649,8 @@ def test_specs_are_frozen_and_normalized(tmp_path):
         StoreSpec,
     )
 
+    monkeypatch.chdir(tmp_path)
+    Path("d").mkdir()  # a PhotoFolder's folder exists when made
     weights = tmp_path / "w.weights.h5"
     weights.write_bytes(b"x")
     model = ModelSpec(weights=weights, image_size=32, layers=["block_13_expand_relu", "out_relu"])
@@ -693,8 +695,45 @@ def test_the_old_keyword_form_warns_and_makes_the_same_cache(fashion_dir, tmp_pa
         featcache.extract(FashionMNIST(fashion_dir), ModelSpec(), weights="random")
     with pytest.raises(TypeError, match="unexpected keyword argument 'weight'"), pytest.warns(DeprecationWarning):
         featcache.extract(weight="random")
-    with pytest.raises(TypeError, match="model must be a ModelSpec"):
+    with pytest.raises(FeatcacheError, match=r"^model must be a ModelSpec \(got 'mobilenet_v2'\); pass ModelSpec\(\.\.\.\)"):
         featcache.extract(FashionMNIST(fashion_dir), "mobilenet_v2")
+
+
+def test_a_part_of_the_wrong_type_names_its_python_form(tmp_path, monkeypatch):
+    """A notebook user's extract(src, spec, "out.h5") was a TypeError "store must be a StoreSpec, not str", and
+    extract("/path/to/folder", spec) said "use fashion_mnist, or --images DIR", the CLI's words (a new-user tester).
+    Each is one FeatcacheError naming the Python form; a Path given as the source (it has an open()) too."""
+    from featcache import FashionMNIST, ModelSpec
+
+    monkeypatch.chdir(tmp_path)
+    model = ModelSpec(weights="random", image_size=32)
+    (tmp_path / "photos").mkdir()
+    with pytest.raises(FeatcacheError, match=r"^store must be a StoreSpec \(got 'out.h5'\); pass StoreSpec\(out='out.h5'\)$"):
+        featcache.extract(FashionMNIST(tmp_path), model, "out.h5")
+    with pytest.raises(FeatcacheError, match=r"^engine must be LocalEngine\(\.\.\.\) or RayEngine\(\.\.\.\) \(got 'ray'\); pass "):
+        featcache.extract(FashionMNIST(tmp_path), model, None, "ray")
+    with pytest.raises(FeatcacheError, match=r"^source must be .* \(got PosixPath\('photos'\)\); pass PhotoFolder\('photos'\)"):
+        featcache.extract(Path("photos"), model)
+    with pytest.raises(FeatcacheError, match=r"^unknown data set 'photos'; pass a source as extract's first argument: "
+                                             r"featcache.FashionMNIST\(\) for Fashion-MNIST or featcache.PhotoFolder\('photos'\)"), \
+            pytest.warns(DeprecationWarning):
+        featcache.extract("photos", model)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photos"]
+
+
+def test_sources_check_their_folder_when_made(tmp_path):
+    """docs/api.md says the settings check themselves when made, but PhotoFolder("/nope") was accepted until extract
+    (a new-user tester); FashionMNIST(data_dir=...) as well. The same line extract gave, from the constructor."""
+    from featcache import FashionMNIST, PhotoFolder
+
+    with pytest.raises(FeatcacheError, match=f"^image directory not found: {tmp_path / 'nope'}; pass --images DIR"):
+        PhotoFolder(tmp_path / "nope")
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(FeatcacheError, match="^image directory is not a directory: "):
+        PhotoFolder(str(tmp_path / "f"))
+    with pytest.raises(FeatcacheError, match=f"^data directory not found: {tmp_path / 'nope'}; install it"):
+        FashionMNIST(tmp_path / "nope")
+    assert PhotoFolder(tmp_path).root == tmp_path and FashionMNIST(tmp_path, train_limit="10").train_limit == 10
 
 
 def test_a_part_given_as_its_class_is_one_line(tmp_path):

@@ -102,7 +102,7 @@ def test_false_is_not_given_only_for_a_switch():
     assert specs.from_options(strict=False).source == specs.from_options().source
 
 
-def test_a_refused_choice_of_data_is_said_before_the_options_that_do_not_fit_it():
+def test_a_refused_choice_of_data_is_said_before_the_options_that_do_not_fit_it(tmp_path):
     """Regression (a tester): extract(images=False, train_limit=50) said "--train-limit applies to Fashion-MNIST only",
     where images=False itself is refused; that refusal comes first now. A good choice still meets the other line."""
     import featcache
@@ -110,4 +110,4 @@ def test_a_refused_choice_of_data_is_said_before_the_options_that_do_not_fit_it(
     with pytest.warns(DeprecationWarning), pytest.raises(FeatcacheError, match=r"^--images must be a folder path \(got False\)"):
         featcache.extract(images=False, train_limit=50)
     with pytest.raises(FeatcacheError, match="^--train-limit applies to Fashion-MNIST only"):
-        specs.from_options(images="photos", train_limit=50)
+        specs.from_options(images=str(tmp_path), train_limit=50)  # a folder that exists: PhotoFolder checks it when made

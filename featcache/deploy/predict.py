@@ -7,7 +7,7 @@ import os
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
@@ -15,7 +15,7 @@ from featcache.embedding.engines import DEFAULT_RUNTIME
 from featcache.embedding.passes import BATCH_SIZE
 from featcache.errors import FeatcacheError
 from featcache.progress import bars_wanted
-from featcache.validate import check_path, check_replaceable, checks_switches, positive_int
+from featcache.validate import check_path, check_replaceable, checks_switches, positive_int, shown
 
 if TYPE_CHECKING:
     from featcache.deploy.model import ModelRunner
@@ -83,26 +83,73 @@ def read_npy(path: Path) -> np.ndarray:
             arr.close()
         raise FeatcacheError(f"{path} is an .npz archive, not an .npy array; save the images with np.save, "
                              f"or pass np.load(path)[name] to the API; {NPY_HINT}")
+    return checked_stack(arr, str(path), "save one image as (1, H, W, C) (np.save(path, image[None])) and a stack of "
+                         "gray images as (N, H, W)", NPY_HINT)
+
+
+def checked_stack(arr: np.ndarray, name: str, one_image: str, hint: str) -> np.ndarray:
+    """A stack of raw images (an .npy's, or an array given to the API) as (N, H, W, C) uint8: the one home of the
+    rules of both. ``name`` says where it came from, ``one_image`` how to give one image, ``hint`` the shapes taken."""
     if arr.ndim == 3:
         # One photo np.save'd as is, (H, W, 3|4) or a gray (H, W, 1|2) as Keras shapes one, was read as H gray images
         # W x 1-4 px: garbage, exit 0 (testers). Images 4 pixels wide or less are that, not a stack of images.
         if arr.shape[-1] <= 4:
-            raise FeatcacheError(f"{path} holds an array of shape {arr.shape}, which could be one image or "
-                                 f"{arr.shape[0]} gray images of {arr.shape[1]} x {arr.shape[2]} px; save one image as "
-                                 "(1, H, W, C) (np.save(path, image[None])) and a stack of gray images as (N, H, W)")
+            raise FeatcacheError(f"{name} holds an array of shape {arr.shape}, which could be one image or "
+                                 f"{arr.shape[0]} gray images of {arr.shape[1]} x {arr.shape[2]} px; {one_image}")
         arr = arr[..., None]
     if arr.ndim != 4 or arr.shape[-1] not in (1, 3) or 0 in arr.shape:
-        raise FeatcacheError(f"{path} holds an array of shape {arr.shape}; {NPY_HINT}")
+        raise FeatcacheError(f"{name} holds an array of shape {arr.shape}; {hint}")
     from featcache.sources.decode import MAX_PIXELS
 
     if arr.shape[1] * arr.shape[2] > MAX_PIXELS:  # image files have this cap; a 10000x10000 array took 2.9 GB (a tester)
-        raise FeatcacheError(f"{path} holds images of {arr.shape[2]}x{arr.shape[1]} pixels, too large to run safely (limit "
+        raise FeatcacheError(f"{name} holds images of {arr.shape[2]}x{arr.shape[1]} pixels, too large to run safely (limit "
                              f"{MAX_PIXELS:,} pixels an image); downscale them first")
     if arr.dtype != np.uint8:
         if not np.issubdtype(arr.dtype, np.integer) or arr.min() < 0 or arr.max() > 255:
-            raise FeatcacheError(f"{path} holds {arr.dtype} values, not pixels 0..255; {NPY_HINT}")
+            raise FeatcacheError(f"{name} holds {arr.dtype} values, not pixels 0..255; {hint}")
         arr = arr.astype(np.uint8)
     return arr
+
+
+# In-memory images given to predict (a notebook's natural input; a new-user tester's
+# predict(model, [np.zeros((28, 28), np.uint8)]) was "each of images must be a path"): the .npy rules, named
+# "<array I>" in the results, I its place among the images given.
+ARRAY_HINT = ("pass uint8 pixels 0..255: one image (H, W) or (H, W, C) with C = 1 or 3, a list of them, "
+              "or a stack (N, H, W) or (N, H, W, C)")
+
+
+def array_name(i: int) -> str:
+    return f"<array {i}>"
+
+
+def in_memory_images(images: Any) -> list[tuple[int, np.ndarray]] | None:
+    """``[(first, stack)]``: the images of ``images`` when it is an array or a list of arrays (None when it is
+    neither: paths), each stack (N, H, W, C) uint8 and ``first`` the place of its first image. One array is one image
+    (H, W) or a stack, as an .npy; each array of a list is one image, and neighbours of one shape share a stack (a
+    batch needs one size). Paths and arrays are not mixed: one list is either."""
+    if isinstance(images, np.ndarray):
+        one = "pass one image as (H, W), or in a list ([image]), and a stack of gray images as (N, H, W)"
+        return [(0, checked_stack(images[None] if images.ndim == 2 else images, "the array", one, ARRAY_HINT))]
+    if not isinstance(images, (list, tuple)) or not any(isinstance(x, np.ndarray) for x in images):
+        return None
+    stacks: list[tuple[int, np.ndarray]] = []
+    for i, x in enumerate(images):
+        if not isinstance(x, np.ndarray):
+            raise FeatcacheError(f"images mixes arrays and {type(x).__name__}s (item {i}: {shown(x)}); pass a list of "
+                                 "arrays, or of paths, one call each")
+        if x.ndim == 2:
+            x = x[..., None]
+        if x.ndim != 3 or x.shape[-1] not in (1, 3):
+            raise FeatcacheError(f"{array_name(i)} holds an array of shape {x.shape}; each array of a list is one image: "
+                                 f"{ARRAY_HINT}")
+        stacks.append((i, checked_stack(x[None], array_name(i), "", ARRAY_HINT)))
+    grouped: list[tuple[int, list[np.ndarray]]] = []
+    for i, one in stacks:
+        if grouped and grouped[-1][1][0].shape == one.shape:
+            grouped[-1][1].append(one)
+        else:
+            grouped.append((i, [one]))
+    return [(first, np.concatenate(group)) for first, group in grouped]
 
 
 def read_files(paths: Sequence[Path], size: int, rows: int | Callable[[int], int],
@@ -755,7 +802,7 @@ def _is_probability(text: str) -> bool:
 @checks_switches
 def predict(
     model: str | Path,
-    images: Sequence[str | Path],
+    images: Sequence[str | Path] | np.ndarray | Sequence[np.ndarray],
     *,
     top_k: int | None = None,
     batch_size: int = BATCH_SIZE,
@@ -767,6 +814,8 @@ def predict(
 ) -> Predictions:
     """Top-``top_k`` classes (default: DEFAULT_TOP_K; all of a model with fewer) for each image file, each image file of a
     folder (sorted by name), and each image of each ``.npy`` in ``images``; ``csv`` also writes them to a CSV file.
+    ``images`` may instead be in memory: a NumPy array (one image, or a stack as an ``.npy`` holds) or a list of
+    arrays (each one image), uint8 pixels as an ``.npy``'s, each named ``<array I>`` in the results.
 
     Image files that do not decode are left out and listed in the result's
     ``skipped``; when no image is left, a FeatcacheError names the first.
@@ -788,7 +837,8 @@ def predict(
     from featcache.sources.base import photo_root_of
 
     model = check_path(model, "model", MODEL_FILE)
-    images = _as_path_list(images)
+    given = in_memory_images(images)
+    images = _as_path_list(images) if given is None else []
     check_runtime(runtime)
     meta = _model_meta(model)  # fast checks before loading TensorFlow
     names = list(meta["class_names"])
@@ -802,7 +852,8 @@ def predict(
     arrays = [(p, read_npy(p)) for p in paths if _is_npy(p)]
     files = [p for p in paths if not _is_npy(p)]
 
-    n_images = len(files) + sum(len(arr) for _, arr in arrays)  # before decoding: as extract counts a photo folder
+    given = given or []
+    n_images = len(files) + sum(len(arr) for _, arr in [*arrays, *given])  # before decoding: as extract counts a photo folder
     net = _model_runner(model, runtime, batch_size, n_images)
     bar = _progress_bar(n_images) if bars_wanted(verbose) and n_images > batch_size else None
     if bar is not None:  # at once: loading the model (and TensorFlow) before the first batch was a minute without a
@@ -813,12 +864,16 @@ def predict(
     photos = photo_root_of(meta.get("source")) is not None
     native = isinstance(meta.get("source"), dict) and not photos
     per_file, skipped = predict_files(files, size, batch_size, net, names, top_k, bar, views=views, native=native)
-    if not arrays and all(p is None for p in per_file):  # the model was not loaded: no batch had an image
+    if not arrays and not given and all(p is None for p in per_file):  # the model was not loaded: no batch had an image
         raise _nothing_to_predict(skipped)
     per_array = predict_arrays(arrays, net, batch_size, names, top_k, bar, size=size, views=views, photos=photos)
+    in_order = in_input_order(paths, per_file, per_array)
+    for stack in predict_arrays(given, net, batch_size, names, top_k, bar, size=size, views=views, photos=photos,
+                                name=lambda first, i: array_name(first + i)):
+        in_order += stack
 
     runner = net()
-    preds = Predictions(in_input_order(paths, per_file, per_array), skipped=skipped, runtime=runner.runtime_used,
+    preds = Predictions(in_order, skipped=skipped, runtime=runner.runtime_used,
                         runtime_note=runner.runtime_note, left_out=left_out, top_k=top_k)
     if csv is not None:
         preds.csv_written = written = write_csv(csv, preds, paths, force, target=target_at_start)
@@ -963,10 +1018,10 @@ def _nothing_to_predict(skipped: Sequence[tuple[str, str]]) -> FeatcacheError:
                           "a folder of images or a .npy array")
 
 
-def predict_arrays(arrays: Sequence[tuple[Path, np.ndarray]], net: Callable[[], ModelRunner], batch_size: int,
+def predict_arrays(arrays: Sequence[tuple[Any, np.ndarray]], net: Callable[[], ModelRunner], batch_size: int,
                    names: list[str], top_k: int, bar: Progress | None = None, *, size: int, views: int = 1,
-                   photos: bool = False) -> list[list[Prediction]]:
-    """The predictions of each ``.npy``'s images (``"x.npy[i]"``), one list per array, in order.
+                   photos: bool = False, name: Callable[[Any, int], str] = lambda p, i: f"{p}[{i}]") -> list[list[Prediction]]:
+    """The predictions of each ``.npy``'s images (``name(path, i)``: ``"x.npy[i]"``), one list per array, in order.
 
     Each array's batch is bounded as ``predict_files``' are, its raw pixels counted too: the model turns each raw
     image into float32 RGB before resizing it to ``size``, and an array's images come at any size (a batch of 64 of
@@ -988,7 +1043,7 @@ def predict_arrays(arrays: Sequence[tuple[Path, np.ndarray]], net: Callable[[], 
             if photos and arr.shape[1:3] != (size, size):
                 chunk = _as_decoded(chunk, size)
             probs = model_io.run_model(net(), chunk, rows)
-            preds += [Prediction(f"{p}[{i + j}]", t) for j, t in enumerate(top_k_classes(probs, names, top_k))]
+            preds += [Prediction(name(p, i + j), t) for j, t in enumerate(top_k_classes(probs, names, top_k))]
             if bar is not None:
                 bar.add(len(chunk))
         out.append(preds)

@@ -10,6 +10,7 @@ lock, build the model once, run the engine, publish.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ from featcache.store.layout import partial_path
 from featcache.store.writer import file_state
 from featcache.store.partial import check_partial
 from featcache.store.reader import incomplete_replaced
-from featcache.validate import checks_switches
+from featcache.validate import checks_switches, shown
 
 
 @dataclass
@@ -173,7 +174,9 @@ def _check_default_name(path: Path, source: Any) -> None:
 
 
 def _parts(source, model, store, engine) -> tuple[Any, ModelSpec, StoreSpec, Any]:
-    """The four parts, defaults filled in; a wrong kind of object is a TypeError (a programming error, not bad data)."""
+    """The four parts, defaults filled in; a wrong kind of object is one line naming the part to pass (FeatcacheError,
+    as the API's other wrong types, check_path's: extract(src, spec, "out.h5") was a TypeError "store must be a
+    StoreSpec, not str"; a new-user tester)."""
     from featcache.embedding.engines.local import LocalEngine
     from featcache.sources import KINDS
     from featcache.sources.fashion_mnist import FashionMNIST
@@ -186,13 +189,20 @@ def _parts(source, model, store, engine) -> tuple[Any, ModelSpec, StoreSpec, Any
                                  f"e.g. {example}")
     source = FashionMNIST() if source is None else source
     model, store, engine = model or ModelSpec(), store or StoreSpec(), engine or LocalEngine()
-    if not isinstance(source, DataSource) and not callable(getattr(source, "open", None)):
-        raise TypeError(f"source must be {sources.replace(' or ', ', ')} or a DataSource, not {type(source).__name__}")
+    # a Path has an open() too: it was taken for a source (found here, checking the tester's str form)
+    if isinstance(source, os.PathLike) or not isinstance(source, DataSource) and not callable(getattr(source, "open", None)):
+        fix = f"PhotoFolder({os.fspath(source)!r}) for a folder of class folders" if isinstance(source, os.PathLike) else sources
+        raise FeatcacheError(f"source must be {sources.replace(' or ', ', ')} or a DataSource (got {shown(source)}); pass {fix}")
     for value, kind, name in ((model, ModelSpec, "model"), (store, StoreSpec, "store")):
         if not isinstance(value, kind):
-            raise TypeError(f"{name} must be a {kind.__name__}, not {type(value).__name__}")
+            # a path given as the store is its output file; anything else (a backbone's or weights' name) goes in
+            # ModelSpec's fields, by name
+            fix = (f"StoreSpec(out={os.fspath(value)!r})" if kind is StoreSpec and isinstance(value, (str, os.PathLike))
+                   else f"{kind.__name__}(...), e.g. " + ("ModelSpec(backbone=..., weights=...)" if kind is ModelSpec else "StoreSpec(out=...)"))
+            raise FeatcacheError(f"{name} must be a {kind.__name__} (got {shown(value)}); pass {fix}")
     if not all(callable(getattr(engine, m, None)) for m in ("run", "check")) or not hasattr(engine, "runtime"):
-        raise TypeError(f"engine must be LocalEngine(...) or RayEngine(...), not {type(engine).__name__}")
+        raise FeatcacheError(f"engine must be LocalEngine(...) or RayEngine(...) (got {shown(engine)}); "
+                             f"pass LocalEngine() or RayEngine(workers=N)")
     return source, model, store, engine
 
 

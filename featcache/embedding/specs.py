@@ -214,6 +214,20 @@ def _source(data: str | None, given: dict[str, Any]) -> Any:
     return source
 
 
+def _check_data_name(data: str | None) -> None:
+    """A data-set name given to the API: one of the kinds chosen by name, else the line names the Python form of each
+    source (extract("/path/to/folder", ...) said "use fashion_mnist, or --images DIR", the CLI's words, to a notebook
+    user; a new-user tester)."""
+    from featcache.sources import source_classes
+
+    classes = source_classes()
+    if data is None or data in [c.kind for c in classes if c.selector is None]:
+        return
+    forms = [f"featcache.{c.__name__}({data!r})" if c.selector is not None else f"featcache.{c.__name__}()" for c in classes]
+    raise FeatcacheError(f"unknown data set {data!r}; pass a source as extract's first argument: "
+                         + " or ".join(f"{form} for {c.title}" for form, c in zip(forms, classes)))
+
+
 def from_legacy(source: Any, model: Any, store: Any, engine: Any, legacy: dict[str, Any]) -> Parts:
     """The parts of a call in the old keyword form, ``extract("fashion_mnist", weights=..., images=..., engine="ray")``.
 
@@ -226,6 +240,7 @@ def from_legacy(source: Any, model: Any, store: Any, engine: Any, legacy: dict[s
         raise TypeError(f"extract() got an unexpected keyword argument {unknown[0]!r}")
     legacy = dict(legacy)
     data = legacy.pop("data", source if isinstance(source, str) else None)
+    _check_data_name(data)
     source = None if isinstance(source, str) else source
     for part, name, keys in ((source, "source", SOURCE_OPTIONS), (model, "model", MODEL_OPTIONS),
                              (store, "store", STORE_OPTIONS), (engine, "engine", ENGINE_OPTIONS)):

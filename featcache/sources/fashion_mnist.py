@@ -42,11 +42,16 @@ def _has_all(directory: Path) -> bool:
     return all(_find(directory, stem) for pair in FILES.values() for stem in pair)
 
 
+def _check_dir(d: Path) -> Path:
+    """--data-dir names a folder: the one line of FashionMNIST(data_dir) and of locate()."""
+    if not d.is_dir():
+        raise FeatcacheError(f"data directory not found: {d}; {INSTALL_HINT}")
+    return d
+
+
 def locate(data_dir: str | Path | None = None) -> Path:
     if data_dir is not None:
-        d = Path(data_dir)
-        if not d.is_dir():
-            raise FeatcacheError(f"data directory not found: {d}; {INSTALL_HINT}")
+        d = _check_dir(Path(data_dir))
         missing = [s for pair in FILES.values() for s in pair if not _find(d, s)]
         if missing:
             raise FeatcacheError(f"{d} lacks the Fashion-MNIST file(s) {', '.join(m + '.gz' for m in missing)}; {INSTALL_HINT}")
@@ -135,6 +140,8 @@ class FashionMNIST:
         for name, flag in (("train_limit", "--train-limit"), ("test_limit", "--test-limit")):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, positive_int(getattr(self, name), flag))
+        if self.data_dir is not None:  # as PhotoFolder's root: refused when made, not at extract (a new-user tester)
+            _check_dir(Path(self.data_dir))
 
     def open(self, image_size: int | None = None, verbose: bool = False) -> DataSource:
         """The images as 28x28 uint8 (``image_size`` is the model's business: they are resized in ``Preprocess``)."""

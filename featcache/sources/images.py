@@ -169,6 +169,13 @@ class _File:
     problem: str | None = None  # why it cannot be used; None when readable
 
 
+def _check_root(root: Path) -> None:
+    """The photos' folder exists and is a folder: the one line of PhotoFolder(...) and of its open()."""
+    if not root.is_dir():
+        what = "is not a directory" if root.exists() else "not found"
+        raise FeatcacheError(f"image directory {what}: {root}; pass --images DIR where you {LAYOUT_HINT}")
+
+
 @dataclass(frozen=True)
 class PhotoFolder:
     """Your photos in class folders under ``root`` (see the module docstring for the two layouts).
@@ -216,6 +223,10 @@ class PhotoFolder:
         object.__setattr__(self, "strict", check_bool(self.strict, "strict"))
         if self.test_folder is not None and self.test_folder not in TEST_FOLDERS:
             raise FeatcacheError(f"test_folder must be one of {', '.join(TEST_FOLDERS)} (got {self.test_folder!r})")
+        # Last, so a bad option is named as such: PhotoFolder("/nope") was accepted and refused only at extract, where
+        # docs/api.md says the settings check themselves when made (a new-user tester). open() checks again: the
+        # folder may go in between.
+        _check_root(Path(self.root))
 
     @classmethod
     def from_spec(cls, **spec: Any) -> "PhotoFolder":
@@ -233,9 +244,7 @@ class PhotoFolder:
         without a readable photo) come then.
         """
         root = Path(self.root)
-        if not root.is_dir():
-            what = "is not a directory" if root.exists() else "not found"
-            raise FeatcacheError(f"image directory {what}: {root}; pass --images DIR where you {LAYOUT_HINT}")
+        _check_root(root)
         if isinstance(image_size, bool) or int(image_size) < 1:
             raise FeatcacheError(f"--image-size must be positive (got {image_size})")
         image_size = int(image_size)
