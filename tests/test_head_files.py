@@ -630,3 +630,18 @@ def test_a_head_with_a_compressed_entry_is_refused_before_it_is_read(npz_head, c
         _one_line(capsys, argv, "its entry a999.npy is compressed, which featcache never writes")
     renamed = npz_head.rename(npz_head.with_suffix(".bin"))  # decided by what the zip holds, not by its name (a review)
     _one_line(capsys, ["verify", str(renamed)], "its entry a999.npy is compressed, which featcache never writes")
+
+
+def test_head_meta_refuses_a_layer_of_another_width_naming_the_layer(cache):
+    """head_meta(cache, None, ...) of a head fitted on another layer's features was accepted; evaluate then refused
+    the saved head, "evaluate on a cache extracted with the head's settings", where its layer was what was wrong (a
+    new-user tester). head_meta says it, naming the None."""
+    from featcache.heads.io import head_meta
+    from featcache.heads.logreg import LogRegHead
+
+    c = featcache.open_cache(cache)
+    X, y = c.features("train"), c.labels("train")
+    with pytest.raises(featcache.FeatcacheError, match=r"^the head takes 4 features but layer 'out' \(layer=None: the "
+                                                        r"cache's default layer\) of .* has 6; pass the layer it was fitted on"):
+        head_meta(c, None, "logreg", LogRegHead().fit(X[:, :4], y))
+    assert head_meta(c, None, "logreg", LogRegHead().fit(X, y))["layer"] == "out"

@@ -81,14 +81,28 @@ class UncheckedHeadWarning(UserWarning):
 
 
 def head_meta(cache: Cache, layer: str | None, head_name: str, head: BaseEstimator) -> dict[str, Any]:
-    """Metadata stored with a head trained on ``cache`` (a ``Cache``)."""
+    """Metadata stored with a head trained on ``cache`` (a ``Cache``): ``layer`` is the cached layer its features
+    came from (None: the cache's default layer, its last), checked against a fitted head's width here. A head fitted
+    on block_13 features saved with None was refused only by evaluate, "evaluate on a cache extracted with the head's
+    settings", where the layer named was what was wrong (a new-user tester)."""
     m = cache.meta
+    full = cache.layer(layer, "layer")
+    width = getattr(head, "n_features_in_", None)
+    split = next(iter(cache.sizes), None)
+    if width is not None and split is not None:
+        held = cache.features(split, full, rows=slice(0, 1)).shape[1]
+        if held != width:
+            default = " (layer=None: the cache's default layer)" if layer is None else ""
+            others = ", ".join(repr(l) for l in cache.layers if l != full) or "none cached"
+            raise FeatcacheError(f"the head takes {width} features but layer {full!r}{default} of {cache.path} has {held}; "
+                                 f"pass the layer it was fitted on, head_meta(cache, LAYER, {head_name!r}, head) "
+                                 f"(other layers: {others})")
     return {
         "head": head_name,
         "params": head.get_params(),
         "cache_fingerprint": cache.fingerprint,
         "class_names": cache.class_names,
-        "layer": layer or cache.default_layer,
+        "layer": full,
         "dataset": m.get("dataset"),
         "source": m.get("source"),
         # The weights file as given at extraction, so finetune/export can
