@@ -119,3 +119,18 @@ def test_link_checker_sees_links_and_images(tmp_path: Path):
                     "```\n[not](a/link.md)\n# not a heading\n```\n", encoding="utf-8")
     assert relative_links(page) == ["docs/a.md", "figures/x.png", "#top"]
     assert anchors(page) == {"top-the-x-part", "top-the-x-part-1"}
+
+
+@pytest.mark.parametrize("name", ["FashionMNIST", "PhotoFolder", "ModelSpec", "StoreSpec", "LocalEngine", "RayEngine"])
+def test_api_md_names_every_field_of_extracts_settings(name: str):
+    """docs/api.md's ModelSpec(...) lacked views and StoreSpec(...) lock_timeout (a new-user tester): its
+    ``Name(field, ...)`` of each settings class names every field."""
+    import dataclasses
+
+    import featcache
+
+    text = " ".join((DOCS / "api.md").read_text(encoding="utf-8").split())
+    listed = re.search(rf"`{name}\(([a-z_, ]+)\)`", text)
+    assert listed, f"docs/api.md has no `{name}(field, ...)`"
+    fields = [f.name for f in dataclasses.fields(getattr(featcache, name))]
+    assert [f.strip() for f in listed[1].split(",")] == fields, f"docs/api.md's {name}(...) is not its fields {fields}"
