@@ -535,7 +535,8 @@ def test_api_arguments_of_the_wrong_type_are_one_line_naming_them(cache, tmp_pat
                           (lambda: featcache.probe(cache, heads=5), r"^--heads takes a comma-separated str or a list \(got 5\)$"),
                           (lambda: featcache.learning_curve(cache, [20], heads=("logreg",), out=7), r"^out must be a path \(got 7\)"),
                           (lambda: featcache.predict(tmp_path / "m.keras", [np.zeros((1, 50, 50, 3), np.uint8)]),
-                           r"^each of images must be a path \(got a ndarray of shape \(1, 50, 50, 3\) and dtype uint8\); pass ")]:
+                           # arrays are images now (a new-user tester); each of a list is one: a stack is said so, one line
+                           r"^<array 0> holds an array of shape \(1, 50, 50, 3\); each array of a list is one image: pass ")]:
         with pytest.raises(FeatcacheError, match=message) as caught:
             call()
         assert "\n" not in str(caught.value)
