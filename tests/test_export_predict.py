@@ -919,6 +919,9 @@ def test_predict_takes_in_memory_arrays_as_an_npy_of_the_same_pixels(tiny_model,
         got = predict(tiny_model, given, runtime="tensorflow", batch_size=2)
         assert [p.input for p in got] == [f"<array {i}>" for i in range(5)]
         assert [p.top for p in got] == want
+    np.save(tmp_path / "y.npy", images[:2])  # an array of paths is paths still
+    assert [p.input for p in predict(tiny_model, np.array([str(tmp_path / "y.npy")]), runtime="tensorflow")] == [
+        f"{tmp_path / 'y.npy'}[{i}]" for i in range(2)]
     one = predict(tiny_model, images[0], runtime="tensorflow")  # one (H, W) image
     assert [p.input for p in one] == ["<array 0>"] and one[0].top == want[0]
     mixed = predict(tiny_model, [images[0], np.zeros((12, 12, 3), np.uint8), images[1]], runtime="tensorflow")

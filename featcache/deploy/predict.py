@@ -127,6 +127,8 @@ def in_memory_images(images: Any) -> list[tuple[int, np.ndarray]] | None:
     neither: paths), each stack (N, H, W, C) uint8 and ``first`` the place of its first image. One array is one image
     (H, W) or a stack, as an .npy; each array of a list is one image, and neighbours of one shape share a stack (a
     batch needs one size). Paths and arrays are not mixed: one list is either."""
+    if isinstance(images, np.ndarray) and images.dtype.kind in "US":  # an array of paths, as a list of them
+        return None
     if isinstance(images, np.ndarray):
         one = "pass one image as (H, W), or in a list ([image]), and a stack of gray images as (N, H, W)"
         return [(0, checked_stack(images[None] if images.ndim == 2 else images, "the array", one, ARRAY_HINT))]
