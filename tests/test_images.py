@@ -139,57 +139,14 @@ def test_odd_files_are_skipped_listed_or_ignored(tmp_path):
     src = images.load(root, 32, test_fraction=0.25)
     skipped = dict(src.skipped)
     assert set(skipped) == {"cats/notes.txt", "cats/empty.jpg", "dogs/dogs_001b.jpg", "README.md"}
-    # a file of no image type is left out by its name, as predict leaves it out: listed, never decoded, never
-    # "unreadable" for --strict (a review: extract decoded notes.txt and --strict refused the folder for it)
-    assert skipped["cats/notes.txt"] == images.NOT_AN_IMAGE
+    assert "format not recognized" in skipped["cats/notes.txt"]
     assert "truncated" in skipped["dogs/dogs_001b.jpg"]
     assert skipped["README.md"] == "not inside a class folder"
     stored = src.splits["train"].paths + src.splits["test"].paths
     assert len(stored) == 8 and not any("/." in p or p.startswith(".") for p in stored)
     strict = images.load(root, 32, test_fraction=0.25, strict=True)  # lists and hashes; decoding says what is unreadable
-    with pytest.raises(FeatcacheError, match=r"--strict: 2 file\(s\) .* could not be read: .*cats/empty.jpg.*drop --strict") as err:
+    with pytest.raises(FeatcacheError, match=r"--strict: 3 file\(s\) .* could not be read: .*cats/empty.jpg.*drop --strict"):
         strict.splits
-    assert "notes.txt" not in str(err.value)
-
-
-def test_a_file_of_no_image_type_is_left_out_as_predict_leaves_it_and_the_digest_is_of_the_images(tmp_path, decodes,
-                                                                                                   monkeypatch):
-    """A review: extract counted notes.txt in a class folder as an unreadable image (listed, and --strict failed),
-    where predict leaves such a file out by its extension; one rule now (``images.is_image_name``). Which files are
-    the data set is part of the fingerprint: a folder without such files keeps its digests and spec (as before);
-    one with them has the digests of its images and a spec that says files were left out, so a cache an older
-    featcache made of it (notes.txt among its candidates) is not taken for it, and the refusal at --out says why."""
-    from featcache.deploy.predict import image_files_in
-
-    root = make_class_tree(tmp_path / "d", {"a": 3, "b": 3})
-    before = images.load(root, 32, test_fraction=0.3)
-    (root / "a" / "notes.txt").write_text("where the photos came from")
-    (root / "b" / "labels.csv").write_text("b_000.png,b\n")
-    after = images.load(root, 32, test_fraction=0.3, strict=True)
-    assert after.digest == before.digest and images.NON_IMAGES not in before.spec
-    assert after.spec == {**before.spec, "strict": True, images.NON_IMAGES: images.NON_IMAGES_LEFT_OUT}
-    assert sum(len(s.paths) for s in after.splits.values()) == 6  # --strict: nothing unreadable
-    assert dict(after.skipped) == {"a/notes.txt": images.NOT_AN_IMAGE, "b/labels.csv": images.NOT_AN_IMAGE}
-    assert len(decodes) == 6  # the images alone were decoded
-    # predict's folder reading: the same rule
-    assert [p.name for p in image_files_in(root / "a")] == ["a_000.png", "a_001.png", "a_002.png"]
-    # a cache an older featcache made of the folder (notes.txt a candidate, listed as unreadable) is not this
-    # folder's cache now; at --out it is refused naming why, not "the data (which files, or their content)"
-    out = tmp_path / "c.h5"
-    with monkeypatch.context() as m:
-        m.setattr(images, "is_image_name", lambda name: True)  # the older rule: every file a candidate
-        assert "a/notes.txt" in dict(extract(images=str(root), test_fraction=0.3, out=out, **TINY).skipped)
-    kept = out.read_bytes()
-    with pytest.raises(FeatcacheError, match=r"holds a cache made with other settings \(differs in: the data: files of "
-                                             r"no image type listed as unreadable -> left out\); choose another --out"):
-        extract(images=str(root), test_fraction=0.3, out=out, **TINY)
-    assert out.read_bytes() == kept
-    # a class folder of such files alone has no image to learn from: said as such
-    (root / "c").mkdir()
-    (root / "c" / "notes.txt").write_text("to do")
-    with pytest.raises(FeatcacheError, match=r"class folder .*/c holds no image files, only files of no image type "
-                                             r"\(notes.txt\); add images of 'c' to it or remove it"):
-        images.load(root, 32, test_fraction=0.3)
 
 
 def test_every_file_unreadable(tmp_path):

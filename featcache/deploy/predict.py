@@ -309,9 +309,10 @@ class LeftOut(str):
 def image_files_in(folder: Path, recursive: bool = False) -> list[Path]:
     """The image files of ``folder`` (by the extensions the decoder knows), sorted by path; hidden files left out;
     with ``recursive`` those of its subfolders too (a class-folder tree such as hymenoptera/val)."""
-    from featcache.sources.images import is_image_name
+    from PIL import Image
 
-    files = [p for p in _entries(folder, recursive) if p.is_file() and is_image_name(p.name)]
+    known = {ext.lower() for ext in Image.registered_extensions()}
+    files = [p for p in _entries(folder, recursive) if p.is_file() and p.suffix.lower() in known]
     if not files:
         subfolders = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
         if subfolders and not recursive:  # a class-folder tree (a tester passed hymenoptera/val): one level unless asked

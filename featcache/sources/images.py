@@ -109,33 +109,6 @@ def decoder_identity() -> str:
     return DECODER if digest is None else f"{DECODER}:pixels:{digest[:16]}"
 
 
-def image_suffixes() -> frozenset[str]:
-    """The file name extensions (lower case, with the dot) Pillow knows a format by: what makes a file an image
-    candidate, for extract's class folders and predict's folders alike (``is_image_name``)."""
-    from PIL import Image
-
-    return frozenset(ext.lower() for ext in Image.registered_extensions())
-
-
-def is_image_name(name: str | Path) -> bool:
-    """Whether a file of this name is an image candidate (read, decoded, and skipped or refused by ``--strict``
-    where it does not decode): its extension is one Pillow knows (``image_suffixes``). Anything else (notes.txt, a
-    README, a .csv of labels) is left out of the data set and said, as predict leaves it out: extract had decoded it
-    and listed it as unreadable, and ``--strict`` refused the folder for it (a review)."""
-    return PurePosixPath(str(name)).suffix.lower() in image_suffixes()
-
-
-# A photo folder's spec says where its class folders hold files of no image type, which are left out of the data set
-# (``is_image_name``) and so of its split digests: such a folder's fingerprint is not that of the cache an older
-# featcache made of it, which decoded those files and listed them as unreadable (its rows, features and labels of the
-# images are the same). The mark makes the refusal of that older cache at --out say why ("the data: files of no image
-# type listed as unreadable -> left out") instead of "the data (which files, or their content)" for a folder
-# that did not change; a folder without such files has the spec, digests and fingerprint it always had.
-NON_IMAGES, NON_IMAGES_LEFT_OUT = "files of no image type", "left out"
-
-# Why a file of a class folder is not in the data set though it is no image that failed to decode (``is_image_name``).
-NOT_AN_IMAGE = "of no image type, left out"
-
 SPLIT_FOLDERS = ("train", "val", "test")
 TEST_FOLDERS = ("val", "test")
 # A photo is never this big; reading such a file whole to hash it would only waste memory.
@@ -247,7 +220,7 @@ class PhotoFolder:
         image_size = int(image_size)
         folders, test_folder = _layout(root, self.test_fraction, self.test_folder)
         class_names, class_dirs, loose = _classes(root, folders)
-        files, others = _list_files(root, class_names, class_dirs)
+        files = _list_files(root, class_names, class_dirs)
         _hash(root, files, verbose)
         seed = 0 if self.seed is None else self.seed  # as recorded since featcache 0.1: the spec is part of the cache's identity
         spec = {"kind": "images", "root": str(root.resolve()), "image_size": image_size, "test_fraction": self.test_fraction,
@@ -255,10 +228,7 @@ class PhotoFolder:
         decoded_with = other_pixels()
         if decoded_with is not None:  # only then: the specs of caches decoded to the reference pixels stay as they were
             spec["decoded_with"] = decoded_with
-        if others:  # only then, as decoded_with: see NON_IMAGES
-            spec[NON_IMAGES] = NON_IMAGES_LEFT_OUT
-        aside = [(rel, "not inside a class folder") for rel in loose] + [(rel, NOT_AN_IMAGE) for rel in others]
-        rows = PhotoRows(root, image_size, files, class_names, class_dirs, aside, self.test_fraction, seed, self.strict,
+        rows = PhotoRows(root, image_size, files, class_names, class_dirs, loose, self.test_fraction, seed, self.strict,
                          test_folder, verbose)
         rows.arrange({})  # what is wrong even if every candidate decodes fails now, before any decoding
         return DataSource(
@@ -471,9 +441,8 @@ def _same_name_error(base: Path, first: str, second: str) -> FeatcacheError:
                           "Unicode spellings (NFC and NFD) and would be read as one class; rename one of them or merge them")
 
 
-def _list_files(root: Path, class_names: list[str], class_dirs: dict[str, dict[str, Path]]) -> tuple[list[_File], list[str]]:
-    """Every visible image file of every class folder, sorted, each real file and folder once, whatever the links;
-    and the other files there (``is_image_name``: left out, and said), as paths relative to ``root``.
+def _list_files(root: Path, class_names: list[str], class_dirs: dict[str, dict[str, Path]]) -> list[_File]:
+    """Every visible file of every class folder, sorted; each real file and folder once, whatever the links.
 
     What lies in a class folder (not through a link) belongs to that class,
     so every class folder is walked first; links are followed afterwards,
@@ -491,18 +460,11 @@ def _list_files(root: Path, class_names: list[str], class_dirs: dict[str, dict[s
             walker.owner = dirs[name]
             found[folder, label] = walker.physical(dirs[name])
     files: list[_File] = []
-    others: list[str] = []
     for folder, dirs in class_dirs.items():
         for label, name in enumerate(class_names):
             in_place, links = found[folder, label]
             walker.owner = dirs[name]
-            every = in_place + walker.follow(links)
-            entries = [(p, problem) for p, problem in every if is_image_name(p.name)]
-            others += [_rel(p, root) for p, _ in every if not is_image_name(p.name)]
-            if every and not entries:  # notes.txt alone: no image to learn the class from
-                shown = ", ".join(p.name for p, _ in every[:3]) + (", ..." if len(every) > 3 else "")
-                raise FeatcacheError(f"class folder {dirs[name]} holds no image files, only files of no image type "
-                                     f"({shown}); add images of {name!r} to it or remove it")
+            entries = in_place + walker.follow(links)
             if not entries and links:  # links into another class's folder are not followed: "empty" misled (a tester)
                 raise FeatcacheError(f"class folder {dirs[name]} holds no images of its own, only links into the data "
                                      f"set's folders or to files read already ({links[0]}, ...), which are not "
@@ -510,7 +472,7 @@ def _list_files(root: Path, class_names: list[str], class_dirs: dict[str, dict[s
             if not entries:
                 raise FeatcacheError(f"class folder {dirs[name]} is empty; add images of {name!r} to it or remove it")
             files.extend(_File(_rel(p, root), label, folder, problem=problem) for p, problem in entries)
-    return sorted(files, key=lambda f: f.rel), sorted(others)
+    return sorted(files, key=lambda f: f.rel)
 
 
 def _check_distinct_classes(dirs: dict[Any, Path]) -> None:
@@ -685,8 +647,7 @@ class PhotoRows:
     """The pending rows of a photo folder (``base.PendingRows``): every candidate file, and how its splits follow from which decode."""
 
     def __init__(self, root: Path, image_size: int, files: list[_File], class_names: list[str], class_dirs: dict[str, dict[str, Path]],
-                 aside: list[tuple[str, str]], test_fraction: float | None, seed: int, strict: bool, test_folder: str | None,
-                 verbose: bool):
+                 loose: list[str], test_fraction: float | None, seed: int, strict: bool, test_folder: str | None, verbose: bool):
         self.root, self.image_size = root, image_size
         self.files = files  # the whole sorted listing; ``problem`` set where a file is unusable without decoding it
         self.class_names, self.class_dirs = class_names, class_dirs
@@ -699,8 +660,7 @@ class PhotoRows:
         self._row = {f.rel: i for i, f in enumerate(files)}  # row of each file in the data set's sorted listing
         self.index = np.array([self._row[f.rel] for f in self.candidates], dtype=np.int64)
         self.image_shape = (image_size, image_size, 3)
-        # files not in the data set, listed with the skipped ones: outside any class folder, or of no image type
-        self._loose = [(_printable(rel), why) for rel, why in aside]
+        self._loose = [(_printable(rel), "not inside a class folder") for rel in loose]
         self.unusable = sorted(self._loose + [(_printable(f.rel), f.problem) for f in files if f.problem])
 
     def digest(self) -> dict[str, str]:

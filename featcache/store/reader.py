@@ -782,11 +782,7 @@ def _source_changes(old: Any, new: dict[str, Any] | None) -> str:
         return f"kind {old.get('kind')} -> {new.get('kind')}"
     # image_size is the identity's own (the resolved size, said apart); the source's is what was asked, None for its
     # default, and showed as "image_size 224 -> None" to a new user who had asked for nothing.
-    from featcache.sources.images import NON_IMAGES
-
     def shown(k: str, v: Any) -> Any:  # decoded_with is there only where Pillow gives other pixels than the reference
-        if k == NON_IMAGES and v is None:  # an older featcache's cache of a folder holding notes.txt (images.NON_IMAGES)
-            return "listed as unreadable"
         return "Pillow's reference pixels" if k == "decoded_with" and v is None else v
 
     return ", ".join(f"{k} {shown(k, old.get(k))} -> {shown(k, new.get(k))}" for k in sorted(set(old) | set(new))
