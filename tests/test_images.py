@@ -30,7 +30,7 @@ import featcache
 from featcache.cli import main
 from featcache.errors import FeatcacheError
 from featcache.sources import images, open_source
-from featcache.sources.decode import UnreadableImage, decode_image
+from featcache.sources.decode import NOT_AN_IMAGE, UnreadableImage, decode_image
 from featcache.store.cache import partial_path
 
 TINY = dict(weights="random", image_size=32, verbose=False)
@@ -139,14 +139,137 @@ def test_odd_files_are_skipped_listed_or_ignored(tmp_path):
     src = images.load(root, 32, test_fraction=0.25)
     skipped = dict(src.skipped)
     assert set(skipped) == {"cats/notes.txt", "cats/empty.jpg", "dogs/dogs_001b.jpg", "README.md"}
-    assert "format not recognized" in skipped["cats/notes.txt"]
+    assert skipped["cats/notes.txt"] == NOT_AN_IMAGE  # decoded, but said as what it is (a review)
     assert "truncated" in skipped["dogs/dogs_001b.jpg"]
     assert skipped["README.md"] == "not inside a class folder"
     stored = src.splits["train"].paths + src.splits["test"].paths
     assert len(stored) == 8 and not any("/." in p or p.startswith(".") for p in stored)
     strict = images.load(root, 32, test_fraction=0.25, strict=True)  # lists and hashes; decoding says what is unreadable
-    with pytest.raises(FeatcacheError, match=r"--strict: 3 file\(s\) .* could not be read: .*cats/empty.jpg.*drop --strict"):
+    with pytest.raises(FeatcacheError, match=r"--strict: 2 file\(s\) .* could not be read: .*cats/empty.jpg.*drop --strict") as err:
         strict.splits
+    assert "notes.txt" not in str(err.value)  # a review: --strict refused the folder for notes.txt
+
+
+def _digest_of_every_file(root: Path, image_size: int, fraction: float) -> dict[str, str]:
+    """A photo folder's split digests as featcache always made them (f80bdce and before), computed here apart from
+    the code under test: every visible file of every class folder, with its class and sha256."""
+    import hashlib
+
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir())
+    files = sorted((str(f.relative_to(root)), label, hashlib.sha256(f.read_bytes()).hexdigest())
+                   for label, name in enumerate(classes) for f in (root / name).rglob("*") if f.is_file())
+    rule = {"test_fraction": fraction, "seed": 0}
+    return {name: hashlib.sha256(json.dumps([images.decoder_identity(), image_size, name, rule, [list(f) for f in files]],
+                                            separators=(",", ":")).encode()).hexdigest() for name in ("train", "test")}
+
+
+def test_a_folder_holding_other_files_keeps_the_fingerprint_it_always_had(tmp_path):
+    """A reviewer (R2, 2026-12-05): leaving notes.txt out of the data set by its extension (46088b9) changed the digest
+    of every folder holding such a file, and its heads and caches were refused though nothing changed ('finetune':
+    "the images changed since the head's cache was extracted"; 'curve --baseline scratch': "not the ones the cache
+    was extracted from"). Every file is hashed again; only how a failed one is said changed. The same digests and
+    spec as f80bdce gave were checked on this folder with and without the other files."""
+    root = make_class_tree(tmp_path / "d", {"a": 3, "b": 3})
+    plain = images.load(root, 32, test_fraction=0.3)
+    assert plain.digest == _digest_of_every_file(root, 32, 0.3)
+    (root / "a" / "notes.txt").write_text("where the photos came from")
+    (root / "b" / "labels.pdf").write_bytes(b"%PDF-1.4 not decoded by Pillow")
+    other = images.load(root, 32, test_fraction=0.3, strict=True)
+    assert other.digest == _digest_of_every_file(root, 32, 0.3) != plain.digest
+    assert other.spec == {**plain.spec, "strict": True}  # no mark of its own: the spec f80bdce wrote
+    assert dict(other.skipped) == {"a/notes.txt": NOT_AN_IMAGE, "b/labels.pdf": NOT_AN_IMAGE}  # and --strict takes it
+
+
+def test_a_photo_without_an_extension_is_read_and_an_image_format_pillow_lacks_is_unreadable(tmp_path):
+    """A reviewer (R3): the extension rule of 46088b9 left out a JPEG saved without an extension (a class folder of
+    such files was refused) and called .heic, .dng, .cr2 and .jpg_large "of no image type", which --strict then did
+    not count. A file is decoded whatever its name; one whose format featcache cannot read is unreadable, counted by
+    --strict, and said with the fix."""
+    root = make_class_tree(tmp_path / "d", {"a": 3}, ext="jpg")
+    (root / "b").mkdir()
+    for i in range(3):  # a class folder of photos saved without an extension (a phone's export, a download)
+        write_image(root / "b" / f"IMG_{i}", class_image(1, i), fmt="JPEG")
+    for name in ("x.heic", "x.DNG", "x.cr2", "x.jxl"):
+        (root / "a" / name).write_bytes(b"\0\0\0\x18ftypheic not for Pillow")
+    write_image(tmp_path / "real.jpg", class_image(0, 9))
+    (root / "a" / "saved.jpg_large").write_bytes((tmp_path / "real.jpg").read_bytes()[:200])  # cut: does not decode
+    src = images.load(root, 32, test_fraction=0.4)
+    assert sorted(src.splits["train"].paths + src.splits["test"].paths) == sorted(
+        [f"a/a_{i:03d}.jpg" for i in range(3)] + [f"b/IMG_{i}" for i in range(3)])
+    skipped = dict(src.skipped)
+    assert set(skipped) == {"a/x.heic", "a/x.DNG", "a/x.cr2", "a/x.jxl", "a/saved.jpg_large"}
+    assert skipped["a/x.heic"].endswith("HEIC/HEIF images cannot be read here: convert them to JPEG or PNG")
+    assert skipped["a/x.DNG"].endswith("camera raw images cannot be read here: convert them to JPEG or PNG")
+    assert "Truncated" in skipped["a/saved.jpg_large"] and NOT_AN_IMAGE not in skipped.values()
+    with pytest.raises(FeatcacheError, match=r"--strict: 5 file\(s\) .* could not be read"):
+        images.load(root, 32, test_fraction=0.4, strict=True).splits
+    # an undecodable file without an extension may be a photo: unreadable, as before
+    (root / "b" / "README").write_text("no extension")
+    assert dict(images.load(root, 32, test_fraction=0.4).skipped)["b/README"] == "not an image (format not recognized)"
+
+
+def test_formats_pillow_only_identifies_or_writes_are_not_image_files_for_extract_or_predict(tmp_path):
+    """A reviewer (R5): Pillow's registered extensions, the rule of 46088b9 and of predict, include save-only and stub
+    formats (.pdf, .h5, .hdf, .grib, .bufr, .mpg), which it cannot decode: a PDF of labels in a class folder was
+    still called unreadable and refused by --strict, and predict DIR decoded it. They are no image files now (not
+    counted by --strict); predict reads a .heic (said unreadable, with the fix) instead of leaving it out unsaid."""
+    from featcache.deploy.predict import expand_inputs
+
+    root = make_class_tree(tmp_path / "d", {"a": 3, "b": 3})
+    names = ["labels.pdf", "feats.h5", "feats.hdf", "w.grib", "w.bufr", "clip.mpg"]
+    for name in names:
+        (root / "a" / name).write_bytes(b"\x89HDF\r\n\x1a\n GRIB BUFR %PDF-1.4 \0\0\1\xba")
+    src = images.load(root, 32, test_fraction=0.3, strict=True)
+    assert dict(src.skipped) == {f"a/{n}": NOT_AN_IMAGE for n in names}
+    (root / "a" / "p.heic").write_bytes(b"\0\0\0\x18ftypheic")
+    files, left_out = expand_inputs([root / "a"])
+    assert sorted(p.name for p in files) == ["a_000.png", "a_001.png", "a_002.png", "p.heic"]
+    assert sorted(Path(str(q)).name for q in left_out) == sorted(names)
+    from featcache.sources.decode import image_suffixes, is_image_name
+
+    assert not {"pdf", "h5", "hdf", "grib", "bufr", "mpg", "mpeg", "palm", "wmf", "eps"} & image_suffixes()
+    assert {"jpg", "jpeg", "png", "gif", "bmp", "tif", "webp", "avif", "mpo"} <= image_suffixes()
+    assert is_image_name("x.heic") and not is_image_name("x.h5")
+
+
+def test_a_cache_hit_lists_the_skipped_files_the_cache_stores(tmp_path, capsys):
+    """A reviewer (R7): a cache hit printed "skipped N file(s), listed in the cache" with files the cache does not
+    store: under 46088b9 a notes.txt put in a class folder since (left out of the digest, so a hit), and since the
+    loose files are listed (f80bdce too, checked) a file put beside the class folders since. The hit lists the
+    cache's list; a file added in a class folder changes the data set's fingerprint (no hit)."""
+    from featcache.embedding.runner import read_attrs
+
+    root = make_class_tree(tmp_path / "d", {"a": 3, "b": 3})
+    (root / "README.md").write_text("about")
+    out = tmp_path / "c.h5"
+    first = extract(images=str(root), test_fraction=0.3, out=out, **TINY)
+    assert first.skipped == [("README.md", "not inside a class folder")]
+    (root / "NOTES.md").write_text("beside the class folders: not in the fingerprint")
+    capsys.readouterr()
+    hit = extract(images=str(root), test_fraction=0.3, out=out, **{**TINY, "verbose": True})
+    assert hit.hit and hit.skipped == [tuple(x) for x in read_attrs(out)["skipped"]] == first.skipped
+    assert "NOTES.md" not in capsys.readouterr().err
+    (root / "a" / "notes.txt").write_text("in a class folder: part of the data set")
+    with pytest.raises(FeatcacheError, match="other settings .*the data"):  # not this cache's data set: no hit
+        extract(images=str(root), test_fraction=0.3, out=out, **TINY)
+    again = extract(images=str(root), test_fraction=0.3, out=tmp_path / "c2.h5", **TINY)
+    assert ("a/notes.txt", NOT_AN_IMAGE) in again.skipped
+
+
+def test_a_changed_folder_holding_other_files_is_refused_naming_the_data_not_their_listing(tmp_path):
+    """A reviewer (R4): 46088b9 showed a missing mark of files of no image type as "listed as unreadable" on either
+    side of the refusal at --out, which hid the real difference: a cache of a folder holding notes.txt, whose notes
+    and a photo were then removed, was refused for "files of no image type left out -> listed as unreadable". No
+    such mark is written now, and the refusal names the data."""
+    root = make_class_tree(tmp_path / "d", {"a": 3, "b": 3})
+    (root / "a" / "notes.txt").write_text("to do")
+    out = tmp_path / "c.h5"
+    extract(images=str(root), test_fraction=0.3, out=out, **TINY)
+    (root / "a" / "notes.txt").unlink()
+    (root / "b" / "b_002.png").unlink()
+    with pytest.raises(FeatcacheError) as err:
+        extract(images=str(root), test_fraction=0.3, out=out, **TINY)
+    assert "the data" in str(err.value) and "unreadable" not in str(err.value) and "image type" not in str(err.value)
 
 
 def test_every_file_unreadable(tmp_path):

@@ -40,7 +40,8 @@ def add_source_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, help="with --test-fraction: which images go to the test split, "
                    "0 to 2**32-1 (default: 0)")  # PhotoFolder's None: no seed chosen, 0 with --test-fraction
     g.add_argument("--strict", action="store_true", default=None,
-                   help="with --images: stop at any unreadable file instead of skipping and listing it")
+                   help="with --images: stop at any unreadable image instead of skipping and listing it (a file "
+                   "whose extension is no image format's, such as notes.txt, is listed as not an image file, never an error)")
     g.add_argument("--train-limit", type=positive_int, metavar="N", help="use the first N training images (default: all 60,000 "
                    f"of Fashion-MNIST; the lesson: {LESSON['train_limit']})")
     g.add_argument("--test-limit", type=positive_int, metavar="N", help="use the first N test images (default: all 10,000; "

@@ -178,7 +178,7 @@ def read_files(paths: Sequence[Path], size: int, rows: int | Callable[[int], int
     named is a typo: a one-line error before any work (``check_named``).
     """
     from featcache.errors import printable
-    from featcache.sources.decode import NOT_UTF8, UnreadableImage, decode_image, utf8_bytes
+    from featcache.sources.decode import NOT_UTF8, UnreadableImage, decode_image, failure_reason, utf8_bytes
 
     limit = rows if callable(rows) else (lambda _pixels: rows)
     held: list[np.ndarray] = []
@@ -197,7 +197,7 @@ def read_files(paths: Sequence[Path], size: int, rows: int | Callable[[int], int
             try:
                 image = decode_image(p, None if native else size)
             except UnreadableImage as exc:
-                skip = (printable(str(p)), str(exc))
+                skip = (printable(str(p)), failure_reason(p.name, str(exc)))  # as extract says it (a .heic: the fix)
             except OSError as exc:  # gone or unreadable since it was listed
                 skip = (printable(str(p)), f"cannot read ({exc.strerror or type(exc).__name__})")
         if image is not None and held and image.shape != held[0].shape:  # one size a batch: the last one goes first
@@ -307,12 +307,13 @@ class LeftOut(str):
 
 
 def image_files_in(folder: Path, recursive: bool = False) -> list[Path]:
-    """The image files of ``folder`` (by the extensions the decoder knows), sorted by path; hidden files left out;
-    with ``recursive`` those of its subfolders too (a class-folder tree such as hymenoptera/val)."""
-    from PIL import Image
+    """The image files of ``folder`` (named as images: ``decode.is_image_name``), sorted by path; hidden files left
+    out; with ``recursive`` those of its subfolders too (a class-folder tree such as hymenoptera/val). Pillow's
+    registered extensions took .pdf and .h5 (which it cannot decode) and left out a .heic (which then went unsaid as
+    unreadable; a reviewer): the rule's one home is decode.py, which says extract's failures too."""
+    from featcache.sources.decode import is_image_name
 
-    known = {ext.lower() for ext in Image.registered_extensions()}
-    files = [p for p in _entries(folder, recursive) if p.is_file() and p.suffix.lower() in known]
+    files = [p for p in _entries(folder, recursive) if p.is_file() and is_image_name(p.name)]
     if not files:
         subfolders = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
         if subfolders and not recursive:  # a class-folder tree (a tester passed hymenoptera/val): one level unless asked

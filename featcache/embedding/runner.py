@@ -242,15 +242,19 @@ def identity(bb: Backbone, w_id: str, size: int, layer_names: list[str], dtype: 
 def _hit(path: Path, source: DataSource, verbose: bool, message: str, model: ModelSpec | None = None) -> ExtractResult:
     # The cache lists the files that did not decode: a photo source's rows
     # (and --strict) are settled from it, with nothing decoded.
-    source.settle(dict(read_attrs(path).get("skipped") or []))
+    stored = [(str(p), str(why)) for p, why in read_attrs(path).get("skipped") or []]
+    source.settle(dict(stored))
     # Left by a crash between publishing the cache and removing its partial:
     # the complete cache holds everything it had.
     tidy_partial(path)
+    # The line says "listed in the cache": it lists the cache's own list. The source's listing took in a file put
+    # beside the class folders since (not in the fingerprint: the hit is right), which the cache and info never
+    # showed (a reviewer, 2026-12-05; as old as the listing of such files).
     if verbose:
-        if source.skipped:
-            note(_skipped_line(source.skipped))
+        if stored:
+            note(_skipped_line(stored))
         print(one_line(message))
-    return ExtractResult(path, hit=True, skipped=list(source.skipped), views=len(model.view_list()) if model else 1,
+    return ExtractResult(path, hit=True, skipped=stored, views=len(model.view_list()) if model else 1,
                          cached=_split_sizes(path))
 
 

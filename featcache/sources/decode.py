@@ -52,6 +52,79 @@ def _formats(Image) -> list[str]:
     return _FORMATS
 
 
+# What a file that does not decode is said to be (one home: extract's class folders and predict's folders).
+# Every file of a class folder is a candidate, hashed into the data set's digest and decoded, as featcache always
+# did: its fingerprint, and the heads and caches made of it, do not depend on the rule below. Only how a failure is
+# reported does. notes.txt in a class folder was listed as unreadable and --strict refused the folder for it (a
+# review); leaving such files out of the data set by their extension changed every such folder's digest (heads and
+# caches refused, "the images changed"), dropped JPEGs saved without an extension and called a .heic "of no image
+# type" (a reviewer, 2026-12-05).
+NOT_AN_IMAGE = "not an image file, left out"
+
+# Image formats Pillow cannot open (no plugin, or featcache's own refusal: EPS runs Ghostscript, _RUNS_A_PROGRAM;
+# WMF/EMF are Pillow stubs without a handler): a photo in one of them is unreadable, counted by --strict, and said
+# with the fix. Pillow 13 opens AVIF and WebP itself (checked here: Image.OPEN, features.check("avif")).
+UNSUPPORTED_IMAGE_TYPES = {ext: name for name, exts in {
+    "HEIC/HEIF": ("heic", "heif", "hif"), "JPEG XL": ("jxl",), "camera raw": ("dng", "cr2", "cr3", "nef", "arw", "raf",
+                                                                            "orf", "rw2"),
+    "PostScript": ("eps", "ps"), "Windows metafile": ("wmf", "emf")}.items() for ext in exts}
+
+# Formats Pillow registers that it only identifies or writes: a stub without a handler (HDF5, GRIB, BUFR; WMF above),
+# MPEG (the size of a video's first frame, no pixels) and the save-only ones (PDF, Palm) are not in Image.OPEN or
+# never decode, so their extensions are not an image's (.h5, .pdf and .mpg were decoded and listed as unreadable).
+_IDENTIFY_ONLY = frozenset({"MPEG"})
+
+
+@functools.lru_cache(maxsize=1)
+def image_suffixes() -> frozenset[str]:
+    """The extensions (lower case, no dot) of the formats ``decode_image`` can decode, read once a process (built
+    per file it cost 14 us a name; 1.4 s over 100,000 photos)."""
+    from PIL import Image, ImageFile
+
+    opened = set(_formats(Image)) - _IDENTIFY_ONLY
+    opened = {f for f in opened if not (isinstance(Image.OPEN[f][0], type) and issubclass(Image.OPEN[f][0], ImageFile.StubImageFile))}
+    suffixes = {ext.lower().lstrip(".") for ext, f in Image.registered_extensions().items() if f in opened}
+    if "JPEG" in opened:  # an MPO (a camera's multi-picture JPEG) is opened by the JPEG plugin
+        suffixes.add("mpo")
+    return frozenset(suffixes)
+
+
+def _suffix(name: str | Path) -> str:
+    """The extension of ``name``, lower case without the dot; a browser's or editor's tail after an image's own is cut
+    (photo.jpg_large, photo.png~: a reviewer's real photos), "" where there is none."""
+    ext = os.path.splitext(os.path.basename(str(name)))[1].lower().lstrip(".")
+    head = re.match(r"[a-z0-9]+", ext)
+    return ext if head is None or ext in image_suffixes() else head.group(0)
+
+
+def is_image_name(name: str | Path) -> bool:
+    """Whether a file of this name is named as an image: an extension ``decode_image`` opens, or one of an image
+    format it cannot (``UNSUPPORTED_IMAGE_TYPES``). What ``predict DIR`` reads of a folder."""
+    ext = _suffix(name)
+    return ext in image_suffixes() or ext in UNSUPPORTED_IMAGE_TYPES
+
+
+def is_other_file(name: str | Path) -> bool:
+    """A file whose name says it is no image: it has an extension, and that is no image format's (notes.txt,
+    labels.csv, a PDF). One that does not decode is left out (``NOT_AN_IMAGE``), not counted by --strict; a file
+    without an extension may be a photo saved without one, and is not this."""
+    return bool(_suffix(name)) and not is_image_name(name)
+
+
+def failure_reason(name: str | Path, why: str) -> str:
+    """What is said of the file ``name`` that did not decode for ``why``: ``NOT_AN_IMAGE`` where its name says it is
+    no image, ``why`` with the fix where it is an image format featcache cannot open, else ``why``."""
+    if is_other_file(name):
+        return NOT_AN_IMAGE
+    kind = UNSUPPORTED_IMAGE_TYPES.get(_suffix(name))
+    return why if kind is None else f"{why}; {kind} images cannot be read here: convert them to JPEG or PNG"
+
+
+def counts_as_unreadable(why: str) -> bool:
+    """Whether a file skipped for ``why`` is an unreadable image (counted by --strict), not a file left out as no image."""
+    return why != NOT_AN_IMAGE
+
+
 _LIMIT_LOCK = threading.Lock()
 
 

@@ -44,7 +44,8 @@ import numpy as np
 
 from featcache.errors import CONTROL, FeatcacheError, one_line, printable, shell_word, system_limit
 from featcache.sources.base import STAGING, DataSource, Split, SplitSpec
-from featcache.sources.decode import UnreadableImage, decode_image, not_utf8, utf8_name
+from featcache.sources.decode import (UnreadableImage, counts_as_unreadable, decode_image, failure_reason, not_utf8,
+                                      utf8_name)
 from featcache.validate import check_bool, check_fraction, check_seed
 
 if TYPE_CHECKING:
@@ -695,6 +696,7 @@ class PhotoRows:
         return {f.rel: why for f, why in zip(self.candidates, whys) if why}
 
     def check(self, unreadable: Sequence[tuple[str, str]]) -> None:
+        unreadable = [(rel, why) for rel, why in unreadable if counts_as_unreadable(why)]
         if self.strict and unreadable:
             raise self._strict_error([_File(rel, -1, "", problem=why) for rel, why in unreadable],
                                      " (found while extracting; more may follow)")
@@ -710,8 +712,9 @@ class PhotoRows:
         if bad and len(bad) == len(files):
             raise FeatcacheError(f"none of the {len(files)} files under {self.root} could be read as an image ({_listing(bad)}); "
                                  "check that DIR holds JPEG, PNG, BMP or GIF photos")
-        if bad and self.strict:
-            raise self._strict_error(bad)
+        counted = [f for f in bad if counts_as_unreadable(f.problem)]  # a file left out as no image is not (decode.NOT_AN_IMAGE)
+        if counted and self.strict:
+            raise self._strict_error(counted)
         readable = Counter((f.folder, f.label) for f in files if not f.problem)
         for folder, dirs in self.class_dirs.items():
             for label, name in enumerate(self.class_names):
@@ -866,7 +869,7 @@ def _decode_file(root: Path, rel: str, digest: str, image_size: int) -> tuple[np
     try:
         return decode_image(io.BytesIO(data), image_size), None
     except UnreadableImage as exc:
-        return None, str(exc)
+        return None, failure_reason(rel, str(exc))  # notes.txt: "not an image file, left out", not for --strict
 
 
 def _decode_row(root: Path, rel: str, digest: str, image_size: int) -> np.ndarray:
