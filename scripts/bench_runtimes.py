@@ -46,8 +46,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
-PHOTO_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
-
 
 def loadavg() -> str:
     return "%.1f %.1f %.1f" % os.getloadavg()
@@ -81,7 +79,11 @@ def fashion_images(data_dir: Path, n: int):
 
 
 def photo_files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in PHOTO_EXTS and not p.name.startswith("."))
+    """The image files under ``root`` by featcache's one rule of image names (its own list of four extensions left
+    out a .webp or .tif that extract reads; a reviewer, R9b)."""
+    from featcache.sources.decode import is_image_name
+
+    return sorted(p for p in root.rglob("*") if p.is_file() and is_image_name(p.name) and not p.name.startswith("."))
 
 
 def photo_subset(root: Path, n: int | None, into: Path) -> Path:

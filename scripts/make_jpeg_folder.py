@@ -74,7 +74,7 @@ def photo_source(args: argparse.Namespace, tmp: Path) -> list[Path]:
     root = Path(args.photos) if args.photos else tmp / "photos"
     if args.make_photos:
         make_jpeg_folder(root, args.make_photos)
-    files = sorted(f for f in root.rglob("*") if f.suffix.lower() in (".jpg", ".jpeg"))
+    files = sorted(f for f in root.rglob("*") if f.suffix.lower() in JPEG)  # JPEGs alone: these benchmarks time JPEG decoding
     if not files:  # a benchmark of 0 photos ended in an IndexError
         raise SystemExit(f"no JPEG files under {root}; pass --photos DIR holding JPEGs, or --make-photos N with photos to copy")
     return files
