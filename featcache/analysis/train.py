@@ -23,7 +23,7 @@ from featcache.progress import status
 from featcache.heads import (HEADS, RUN_ONLY_PARAMS, DenseHead, check_head_params, check_param_names, fold_reason,
                              head_params, head_suffix, make_head, suffixes_line)
 from featcache.heads.dense import DEFAULT_PRESET
-from featcache.heads.io import TEST_ACCURACY_ORIG, WRITTEN_BY, check_head_out, digest_keys, head_meta, read_head_meta, replaced_words, write_head
+from featcache.heads.io import JSON_NAMES_BEFORE, TEST_ACCURACY_ORIG, WRITTEN_BY, check_head_out, digest_keys, head_meta, read_head_meta, replaced_words, write_head
 from featcache.heads.views import averaged_over, fit_views, score_views
 from featcache.sources.images import check_file_outside_classes
 from featcache.store import Cache, as_cache
@@ -85,6 +85,7 @@ class TrainResult:
         # Not asdict: it would deep-copy the estimator (a Keras model).
         d = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("estimator", "meta")}
         d["path"] = str(self.path)
+        d[JSON_NAMES_BEFORE["train"]] = self.test_accuracy_orig  # its name before 2026-12-05, until featcache 0.3
         return d
 
 

@@ -222,10 +222,11 @@ class ExportResult:
 
     def to_dict(self) -> dict[str, Any]:
         """What ``export --json`` prints (it printed the path alone, without the text output's note; a new user)."""
-        from featcache.heads.io import TEST_ACCURACY_ORIG
+        from featcache.heads.io import JSON_NAMES_BEFORE, TEST_ACCURACY_ORIG
 
         keys = (*SUMMARY_KEYS, TEST_ACCURACY_ORIG, "views_test_accuracy")
-        return {"path": str(self.path), **{k: self.meta.get(k) for k in keys}, "replaced": self.replaced,
+        before = {JSON_NAMES_BEFORE["export"]: self.meta.get(TEST_ACCURACY_ORIG)}  # until featcache 0.3
+        return {"path": str(self.path), **{k: self.meta.get(k) for k in keys}, **before, "replaced": self.replaced,
                 "replaced_other_cache": self.replaced_other_cache, "note": self.note}
 
 

@@ -63,9 +63,13 @@ if TYPE_CHECKING:
 
 Forward = Callable[[np.ndarray], list[np.ndarray]]
 
-# Bump when the conversion (what goes into the ONNX graph) changes. 2: no resize where the images come at the
-# model's size (the same features, to the bit; a conversion of version 1 is converted again, once).
-CONVERSION_VERSION = 2
+# Bump when the conversion (what goes into the ONNX graph) changes: of every model (the extractor's and an
+# exported model's, deploy.model), or of the extractor's alone.
+CONVERSION_VERSION = 1
+# 2: no resize where the images come at the model's size (the same features, to the bit; a conversion of version 1
+# is converted again, once). An exported model takes any size, so its graph keeps the resize and its key (a review:
+# bumping CONVERSION_VERSION re-keyed those too).
+EXTRACTOR_CONVERSION_VERSION = 2
 # A conversion whose outputs differ from Keras's by more than this on a probe
 # batch is refused. Real images agree to 7.4e-5 at most (all 17 layers of
 # --layers blocks, 256 Fashion-MNIST images at 96 px; 1.17e-4 over the lesson's
@@ -94,7 +98,7 @@ class ConversionSpec:
         from featcache.embedding.backbones import get_backbone, weights_identity
 
         return {
-            "conversion_version": CONVERSION_VERSION,
+            "conversion_version": EXTRACTOR_CONVERSION_VERSION,
             "backbone": self.backbone,
             "weights": weights_identity(self.weights),
             "image_size": self.image_size,

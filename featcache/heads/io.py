@@ -214,6 +214,9 @@ def _unsavable(path: Path, why: str) -> FeatcacheError:
 # --json; earlier sessions' notes). A model file of before 2026-12-05 is read by ``orig_accuracy_of``.
 TEST_ACCURACY_ORIG = "test_accuracy_orig"
 _MODEL_ORIG_BEFORE = "single_view_test_accuracy"  # a model file's name for it before 2026-12-05
+# train's and export's --json print it under the name each printed before too, until featcache 0.3: a script reading
+# the old key got null without an error once it was renamed (a review). Old name -> the one name.
+JSON_NAMES_BEFORE = {"train": "orig_accuracy", "export": _MODEL_ORIG_BEFORE}
 
 
 def orig_accuracy_of(meta: Mapping[str, Any]) -> float | None:
