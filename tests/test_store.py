@@ -40,6 +40,7 @@ from featcache.store import (
 from featcache.store.fingerprint import fingerprint
 from featcache.store.layout import CHUNK_ROWS
 from featcache.store.reader import UncheckedCacheWarning, incomplete_replaced
+from featcache.store.lock import check_lock_file
 
 REPO = Path(__file__).resolve().parents[1]
 N_TRAIN, N_TEST, WIDTH = 600, 40, 8
@@ -916,6 +917,41 @@ def test_an_older_featcaches_bare_pid_lock_is_waited_for_while_held_and_refused_
         with exclusive_lock(path, timeout=1):
             pass
     assert lock_path(path).read_text() == f"{killed.pid}\n"
+
+
+def test_a_lock_mark_read_while_it_is_written_is_featcaches(tmp_path):
+    """Regression (a review): a waiter reading the lock file while its holder writes its mark could see a start of it
+    ('featcache-lo') and refused a live lock as not featcache's, saying to move it away; a bare pid could not be read
+    cut that way. A start of the mark is the lock's own."""
+    path = tmp_path / "c.h5"
+    for torn in ("f", "featcache-lo", "featcache-lock pid="):
+        lock_path(path).write_text(torn)
+        check_lock_file(lock_path(path))  # no error
+        with exclusive_lock(path, timeout=1):
+            assert lock_path(path).read_text() == f"featcache-lock pid={os.getpid()}\n"
+    lock_path(path).write_text("featcache-lock pid=12x")
+    with pytest.raises(FeatcacheError, match="not featcache's lock"):
+        check_lock_file(lock_path(path))
+
+
+def test_an_outputs_hidden_lock_left_by_an_older_featcache_is_taken_over_before_the_write(tmp_path):
+    """Regression (a review): an output's lock is a hidden name of featcache's (.<name>.lock), no user's; a bare number
+    there that no process holds is an older featcache's killed run's. It was refused after the work (train fitted the
+    head, then threw it away). It is taken over, as a cache's visible <cache>.lock is not."""
+    from featcache.store.atomic import write_bytes
+    from featcache.store.layout import output_lock_path
+
+    out = tmp_path / "h.npz"
+    hidden = output_lock_path(out)
+    hidden.write_text("12345\n")
+    write_bytes(out, b"head", recheck=lambda: None)
+    assert out.read_bytes() == b"head" and not hidden.exists()
+    # what is in the way of such a lock is said with the writer's own advice (predict --csv has no --out)
+    hidden.mkdir()
+    with pytest.raises(FeatcacheError, match=r"is in the way of featcache's lock file \(it is a folder\); move it away, "
+                                             r"or choose another --csv$"):
+        write_bytes(out, b"new", recheck=lambda: None, advice="choose another --csv")
+    assert out.read_bytes() == b"head"
 
 
 def test_staged_rows_out_of_order_are_refused_not_written_on_other_images():

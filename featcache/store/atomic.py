@@ -148,7 +148,7 @@ def atomic_path(path: str | Path, advice: str | None = None, recheck: Callable[[
             # said on stderr: stdout may be the command's output (predict's predictions); it waited without a word
             wait = f"featcache: waiting for another featcache process writing {path} ..."
             with exclusive_lock(path, wait_message=wait, lock_file=output_lock_path(path), stream=sys.stderr,
-                                advice=advice):
+                                advice=advice, hidden=True):
                 recheck()
                 publish(tmp, path, advice=advice)
                 if published is not None:

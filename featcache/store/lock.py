@@ -69,20 +69,23 @@ def _is_older_lock(text: bytes) -> bool:
 def _is_ours(text: bytes) -> bool:
     """Whether a lock file's (stripped) text is one this featcache takes over when no process holds it: its own mark,
     or nothing (a lock file a writer made and was killed before marking: there is nothing in it to lose)."""
-    return not text or (text.startswith(LOCK_MARK) and (text == LOCK_MARK or _pid_in(text) is not None))
+    # a start of the mark: read while its writer writes it (``_write_pid``), as a bare pid could not be cut (a review)
+    return not text or LOCK_MARK.startswith(text) or (text.startswith(LOCK_MARK) and _pid_in(text) is not None)
 
 
 @contextmanager
 def exclusive_lock(path: Path, wait_message: str | None = None, timeout: float | None = None,
                    lock_file: Path | None = None, stream: TextIO | None = None,
-                   advice: str | None = None) -> Iterator[None]:
+                   advice: str | None = None, hidden: bool = False) -> Iterator[None]:
     """Hold ``<path>.lock`` (or ``lock_file``); waits (saying so, and for whom, on ``stream``: by default on
     stderr as ``progress.note``, said with the progress off too: a wait without a word looks like a hang) while
     another process holds it.
 
     ``timeout``: seconds to wait at most (None: for as long as it takes);
     then a FeatcacheError names the holding process. ``advice``: what to do where the lock file cannot be made (a
-    full disk), where that is not choosing another ``--out`` (predict's ``--csv``).
+    full disk) or a file is in the way, where that is not choosing another ``--out`` (predict's ``--csv``).
+    ``hidden``: the lock file is a hidden one of featcache's naming (an output's ``.<name>.lock``), no user's name, so
+    a bare number no process holds there is an older featcache's lock left by a killed run, and taken over.
     """
     try:
         import fcntl
@@ -93,7 +96,7 @@ def exclusive_lock(path: Path, wait_message: str | None = None, timeout: float |
     lp = lock_file or lock_path(path)
     deadline = None if timeout is None else time.monotonic() + max(0.0, float(timeout))
     while True:
-        check_lock_file(lp)
+        check_lock_file(lp, advice)
         try:
             # O_NOFOLLOW: a link put there since the check is refused (ELOOP), not followed.
             fd = os.open(lp, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)  # less the umask, like any file the user writes
@@ -111,7 +114,7 @@ def exclusive_lock(path: Path, wait_message: str | None = None, timeout: float |
         os.close(fd)
         wait_message = None if said else wait_message  # said once
     try:
-        _check_taken(fd, lp)
+        _check_taken(fd, lp, advice, hidden)
         _write_pid(fd)
         try:
             yield
@@ -126,7 +129,7 @@ def exclusive_lock(path: Path, wait_message: str | None = None, timeout: float |
 _PID_BYTES = 64
 
 
-def check_lock_file(lp: Path) -> None:
+def check_lock_file(lp: Path, advice: str | None = None) -> None:
     """``<path>.lock`` is absent or may be a lock file of featcache's (empty, marked, or an older featcache's bare pid,
     which is told from a user's file once taken: ``_check_taken``); anything else is refused in one line."""
     try:
@@ -136,44 +139,45 @@ def check_lock_file(lp: Path) -> None:
     if not stat.S_ISREG(st.st_mode):
         from featcache.validate import kind_of
 
-        raise _in_the_way(lp, kind_of(lp) if not stat.S_ISLNK(st.st_mode) else "a link")
+        raise _in_the_way(lp, kind_of(lp) if not stat.S_ISLNK(st.st_mode) else "a link", advice)
     if st.st_size > _PID_BYTES:
-        raise _in_the_way(lp, f"a file of {st.st_size} bytes")
+        raise _in_the_way(lp, f"a file of {st.st_size} bytes", advice)
     try:
         with open(lp, "rb") as f:
             text = _lock_text(f.read(_PID_BYTES))
     except OSError:
         return
     if not (_is_ours(text) or _is_older_lock(text)):
-        raise _in_the_way(lp, "a file that is not featcache's lock")
+        raise _in_the_way(lp, "a file that is not featcache's lock", advice)
 
 
-def _check_taken(fd: int, lp: Path) -> None:
+def _check_taken(fd: int, lp: Path, advice: str | None = None, hidden: bool = False) -> None:
     """The lock file just taken (no process holds it now) is one of ours to mark as this writer's; a bare number is
     refused, the file untouched: an older featcache's lock holds one only while it runs (it removes the file when
     done; a waiter takes the lock only then, on the removed file, and opens the path again), so one nobody holds is
-    a killed run's or a user's file, and featcache cannot tell which."""
+    a killed run's or a user's file, and featcache cannot tell which, unless the lock file's name is a hidden one of
+    featcache's (``hidden``): a head's or a CSV's lock of an older run was refused after the work (a review)."""
     try:
         text = _lock_text(os.pread(fd, _PID_BYTES + 1, 0))
     except OSError:
         return  # unreadable: the write of the pid says nothing either (it is only for messages)
-    if _is_ours(text):
+    if _is_ours(text) or (hidden and _is_older_lock(text)):
         return
     what = ("a file holding only a number that no process holds: an older featcache's lock left by a killed run, "
             "or a file of yours" if _is_older_lock(text) else "a file that is not featcache's lock")
-    raise _in_the_way(lp, what)
+    raise _in_the_way(lp, what, advice)
 
 
-def _in_the_way(lp: Path, what: str) -> FeatcacheError:
+def _in_the_way(lp: Path, what: str, advice: str | None = None) -> FeatcacheError:
     return FeatcacheError(f"{lp} is in the way of featcache's lock file (it is {what}); "
-                          f"move it away, or choose another --out")
+                          f"move it away, or {advice or 'choose another --out'}")
 
 
 def _cannot_open(lp: Path, exc: OSError, advice: str | None = None) -> FeatcacheError:
     import errno
 
     if exc.errno in (errno.ELOOP, errno.EISDIR):  # put there between the check and the open
-        return _in_the_way(lp, "a link" if exc.errno == errno.ELOOP else "a folder")
+        return _in_the_way(lp, "a link" if exc.errno == errno.ELOOP else "a folder", advice)
     from featcache.store.atomic import is_no_space, no_space
 
     if is_no_space(exc):  # a full disk (or no inode left) is the one full-disk line, not "choose a writable --out"
