@@ -523,7 +523,7 @@ def test_images_at_the_models_size_are_not_resized_and_give_the_features_a_resiz
 
     at_size = ConversionSpec("mobilenet_v2", "random", 32, ("block_1_expand_relu",), (32, 32, 3))
     images = np.random.default_rng(3).integers(0, 256, size=(4, 32, 32, 3), dtype=np.uint8)
-    runtimes.build("onnxruntime", at_size, None, tmp_path / "at-size")
+    ort_without = runtimes.build("onnxruntime", at_size, None, tmp_path / "at-size")[1](images)
     runtimes.build("onnxruntime", TINY, None, tmp_path / "fashion")  # 28 px images to a 32 px model
     assert "Resize" not in _onnx_ops(tmp_path / "at-size") and "Conv" in _onnx_ops(tmp_path / "at-size")
     assert "Resize" in _onnx_ops(tmp_path / "fashion")
@@ -541,4 +541,7 @@ def test_images_at_the_models_size_are_not_resized_and_give_the_features_a_resiz
     with_resize = runtimes.REGISTRY["tensorflow"].build(at_size, None, Path("unused"))(images)
     assert calls
     np.testing.assert_array_equal(without[0], with_resize[0])
+    ort_with = runtimes.build("onnxruntime", at_size, None, tmp_path / "with-resize")[1](images)
+    assert "Resize" in _onnx_ops(tmp_path / "with-resize")  # ONNX Runtime's resize too is the identity (a review)
+    np.testing.assert_array_equal(ort_without[0], ort_with[0])
     runtimes.forget_built()  # not kept for later tests
