@@ -119,9 +119,19 @@ def steps_as_status() -> Iterator[None]:
         yield
 
 
-def is_terminal(stream: IO[str]) -> bool:
-    """Whether ``stream`` is an interactive terminal that understands ``\\r`` (not TERM=dumb)."""
-    return bool(getattr(stream, "isatty", lambda: False)()) and os.environ.get("TERM") != "dumb"
+def is_tty(stream: object) -> bool:
+    """Whether ``stream`` is a terminal someone reads, TERM=dumb too (evaluate's stdout: its result holds the leakage
+    line there, so the warning is not said twice). The one home of the isatty test: evaluate had a copy (a review),
+    and ``is_terminal``'s own raised ValueError on a closed stream, which this says is none."""
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError, OSError):  # None (started with 1>&-), closed, or no file at all
+        return False
+
+
+def is_terminal(stream: IO[str] | None) -> bool:
+    """Whether ``stream`` is an interactive terminal that understands ``\\r`` (``is_tty``, and not TERM=dumb)."""
+    return is_tty(stream) and os.environ.get("TERM") != "dumb"
 
 
 class Progress:

@@ -124,6 +124,30 @@ def test_progress_bar_redraws_in_place_on_a_terminal(monkeypatch):
     assert "\r" not in stream.getvalue()
 
 
+def test_one_isatty_test_serves_the_bar_and_evaluate(monkeypatch):
+    """Regression (a review, 2026-12-05): evaluate's stdout test copied the bar's isatty test, and the bar's own
+    raised ValueError on a closed stream (a Progress on one was a traceback). One home now, ``progress.is_tty``:
+    a closed stream, None and an object without isatty are no terminal; TERM=dumb is a terminal someone reads, but
+    not one that redraws (``is_terminal``)."""
+    import io
+
+    from featcache.cli import evaluate as evaluate_cli
+    from featcache.progress import Progress, is_terminal, is_tty
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    closed = io.StringIO()
+    closed.close()  # its isatty raises ValueError
+    for stream in (closed, None, object()):
+        assert not is_tty(stream) and not is_terminal(stream)
+    assert Progress(3, stream=closed).interactive is False
+    monkeypatch.setenv("TERM", "dumb")
+    assert is_tty(Tty()) and not is_terminal(Tty())
+    assert evaluate_cli.is_tty is is_tty and not hasattr(evaluate_cli, "_read_on_terminal")
+
+
 def test_plots_say_nothing_when_home_cannot_be_written(tmp_path):
     """HOME=/proc (or any home matplotlib cannot write its config into): evaluate, probe and curve printed
     matplotlib's two-line 'mkdir -p failed ... created a temporary cache directory' warning (an adversarial tester)."""

@@ -77,15 +77,16 @@ class EvalResult:
             "files": {k: str(v) for k, v in self.files.items()},
         }
 
-    def text(self, leakage: bool = True) -> str:
+    def text(self) -> str:
         """The report as evaluation.txt and the CLI give it. Paths and class names are shown escaped (``one_line``): an
         image file named "a\\nb.png" split its misclassified line, a class "be\\nes" (refused at extract since; a cache
-        made before keeps it) the table and the matrix (an adversarial tester). ``leakage=False`` leaves out the line
-        on images the head was trained on. The CLI prints it with the line, so '> file' keeps it with the result (a
-        review); its stderr warning is then left out on a terminal, where it showed twice (a new-user tester)."""
+        made before keeps it) the table and the matrix (an adversarial tester). It always holds the line on images the
+        head was trained on (its ``leakage=False`` went unused since 90d3d2e; a review): the CLI prints it, so
+        '> file' keeps it with the result (a review), its stderr warning then left out on a terminal, where it showed
+        twice (a new-user tester)."""
         lines = [f"head      {self.head_path or '(in memory)'}", f"cache     {self.cache_path} ({self.split} split, layer {self.layer})",
                  f"accuracy  {self.accuracy:.4f} on {int(self.confusion.sum())} images", f"views     {self.views_line()}"]
-        if leakage and self.overlap and self.overlap["seen"]:
+        if self.overlap and self.overlap["seen"]:
             lines.append(leakage_line(self.overlap))
         lines = [one_line(line) for line in lines]
         lines += ["", f"{'class':<16}{'precision':>10}{'recall':>10}{'support':>9}"]

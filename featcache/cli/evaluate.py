@@ -10,6 +10,7 @@ from featcache.analysis.evaluate import LeakageWarning, evaluate
 from featcache.cli.common import add_json_flag, api_default, given, print_json
 from featcache.cli.headfile import add_trust_pickle_arg, add_views_args
 from featcache.errors import one_line
+from featcache.progress import is_tty
 
 if TYPE_CHECKING:
     import argparse
@@ -33,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
-        if not args.json and _read_on_terminal(sys.stdout):
+        if not args.json and is_tty(sys.stdout):
             # The text result says it (below); said on stderr too, a terminal showed it twice (a new-user tester)
             warnings.simplefilter("ignore", LeakageWarning)
         res = evaluate(args.head, args.cache, **given(args, "split", "out", "trust_pickle", "test_views"))
@@ -47,11 +48,3 @@ def run(args: argparse.Namespace) -> int:
         print(one_line(f"confusion matrix plot: {res.files['png']}"))
     return 0
 
-
-def _read_on_terminal(stream: object) -> bool:
-    """Whether ``stream`` is a terminal someone reads (TERM=dumb too: not ``progress.is_terminal``, which asks
-    whether it redraws in place)."""
-    try:
-        return bool(stream.isatty())  # type: ignore[attr-defined]
-    except (AttributeError, ValueError, OSError):  # None (started with 1>&-), closed, or no file at all
-        return False
