@@ -145,10 +145,12 @@ def test_best_layer_row_is_chosen_without_the_test_images(lesson_out):
     assert "chosen by probing" in best["approach"] and "held out" in (lesson_out / "lesson.md").read_text()
 
 
-def test_views_row_chooses_head_and_views_on_held_out_training_images(tmp_path, monkeypatch):
+def test_views_row_chooses_head_and_views_on_held_out_training_images(tmp_path, monkeypatch, capsys):
     """The views row alone, tiny: random weights, 60 synthetic training images; the layer as the best-layer probe
     would hand it over. Its chosen head and views are the probe's best on held-out TRAINING images, and its head
-    file scores its test accuracy."""
+    file scores its test accuracy. Run verbose with FEATCACHE_PROGRESS=off (conftest's): its result line is said
+    (regression, a review 2026-12-05: test_every_lesson_rows_result_line_shows_with_the_progress_off runs the scratch
+    row alone; this row's line was a status line too, hidden with the progress off, before d42d611)."""
     from types import SimpleNamespace
 
     from helpers import make_fashion_dir
@@ -162,10 +164,13 @@ def test_views_row_chooses_head_and_views_on_held_out_training_images(tmp_path, 
     data = make_fashion_dir(tmp_path / "fm", n_train=60, n_test=20)
     layer = "block_1_expand_relu"
     ctx = LessonContext(cache=None, source=None, out=tmp_path / "out", test_limit=20, scratch_train=60, scratch_epochs=1,
-                        seed=0, verbose=False, weights="random", data_dir=str(data), train_limit=60, image_size=32,
+                        seed=0, verbose=True, weights="random", data_dir=str(data), train_limit=60, image_size=32,
                         probed=(SimpleNamespace(best=SimpleNamespace(layer=layer)), 0.0), runtime="tensorflow")
     asked = spy_runtimes(monkeypatch)
     row = views_row(ctx)
+    said = [line for line in capsys.readouterr().out.splitlines() if line.startswith("test accuracy ")]
+    assert said == [f"test accuracy {row['test_accuracy']:.4f} ({row['head']}, train views {','.join(row['train_views'])}, "
+                    f"test views {','.join(row['test_views'])}); fit {row['training_seconds']:.1f} s"]
     assert asked == ["tensorflow"]  # the lesson's runtime (not the default, auto) ran the views extraction, and says so
     assert row["extraction"]["extracted_now"] is True and row["extraction"]["runtime"] == "tensorflow"
     assert row["layer"] == layer and row["views"] == list(LESSON_VIEWS) and row["training_images"] == 60
