@@ -127,6 +127,8 @@ def parse_sizes(sizes: str | Iterable[Any], flag: str = "--sizes") -> list[int]:
 def check_bool(value: Any, name: str, why: str = "") -> bool:
     """A switch given through the API: True or False (NumPy's too), never a truthy "no" or 1 (an adversarial tester's
     trust_pickle="no" ran a pickle's code; standardize="no" standardized)."""
+    if not _is_bool(value) and getattr(name, "assign", " ") == "=":  # a --param's: as its other values (typed_as; a review)
+        raise FeatcacheError(f"{typed_as(name, value)} is not valid; use true or false")
     if not _is_bool(value):
         raise FeatcacheError(f"{name} must be True or False (got {shown(value)}){'; ' + why if why else ''}")
     return bool(value)
@@ -264,17 +266,20 @@ class ParamLabel:
 
 class ParamName(str):
     """A parameter's name in a message (``ParamLabel``'s), which knows how a value typed for it is joined to it:
-    ``typed_as`` says a number typed too small to read as ``--param max_iter=1e-400``, the form of parse_params' own
-    lines (``--param max_iter=1e400 is not a finite number``), not ``--param max_iter '1e-400'`` (a review)."""
+    ``typed_as`` says ``--param max_iter=1e-400``, the form of parse_params' own lines (``--param max_iter=1e400 is
+    not a finite number``), not ``--param max_iter '1e-400'`` (a review), for every value (a later review: "--param
+    max_iter=1e-400 is too small" beside "--param max_iter 2.5 is not valid")."""
 
     assign: str = " "
 
 
 def typed_as(name: str, value: Any) -> str:
-    """``name`` and ``value`` for a message: ``--param max_iter=1e-400`` for a text typed after a ``ParamName`` joined
-    by "=" (cut as parse_params cuts it), else ``name`` and ``shown(value)`` (``LogRegHead max_iter '1e-400'``)."""
-    if isinstance(value, str) and getattr(name, "assign", " ") == "=":
-        return f"{name}={clipped(value.strip(), 57)}"
+    """``name`` and ``value`` for a message, the one form of a parameter's value in every line that names one: after a
+    ``ParamName`` joined by "=", as typed (``--param max_iter=1e-400``, a text cut as parse_params cuts it;
+    ``--param max_iter=2.5``, a value parse_params typed), else ``name`` and ``shown(value)`` (``LogRegHead max_iter
+    '1e-400'``, ``--C '1e-400'``)."""
+    if getattr(name, "assign", " ") == "=":
+        return f"{name}={clipped(value.strip(), 57) if isinstance(value, str) else shown(value)}"
     return f"{name} {shown(value)}"
 
 
@@ -294,15 +299,19 @@ def check_number(value: Any, name: str, *, whole: bool = False, low: float | Non
             high is None or (value < high if high_open else value <= high))
     problem = typed_number_problem("", _as_float(value)) if ok and not whole else None  # a whole number read as a float
     if problem:
-        raise FeatcacheError(f"{name} {shown(value)} {problem[0]}; {problem[1]}" + (f", e.g. {example!r}" if example is not None else ""))
+        raise FeatcacheError(f"{typed_as(name, value)} {problem[0]}; {problem[1]}" + (f", e.g. {example!r}" if example is not None else ""))
     if not ok:
-        # a number typed too small to read (parse_params keeps its text), said with this parameter's own bounds: those
-        # the 0 it reads as breaks (max_iter's >= 1), else all (dropout's: 0 is refused as not what was typed)
-        said = _underflow(value)
-        rule = _rule(0.0 if said else value, low, high, low_open, high_open)
-        raise FeatcacheError(f"{typed_as(name, value) if said else f'{name} {shown(value)}'} {said or 'is not valid'}; "
-                             f"use {kind}{' ' + rule if rule else ''}"
-                             + (f" {or_words}" if or_words else "") + (f", e.g. {example!r}" if example is not None else ""))
+        eg = f", e.g. {example!r}" if example is not None else ""
+        underflow = _underflow(value)
+        if underflow and not _broken(0.0, low, high, low_open, high_open):
+            # typed too small to read where 0 is valid (dropout=1e-400): refused as not what was typed (it ran as 0; an
+            # adversarial tester) with typed_number_problem's fix, "give 0 or a larger number". The bounds were said,
+            # "use a number >= 0 and < 1", which the 0 it reads as meets (a review)
+            raise FeatcacheError(f"{typed_as(name, value)} {underflow[0]}; {underflow[1]}{eg}")
+        # else said with the bounds the 0 it reads as breaks (max_iter's >= 1), as any other value's are
+        rule = _rule(0.0 if underflow else value, low, high, low_open, high_open)
+        raise FeatcacheError(f"{typed_as(name, value)} {underflow[0] if underflow else 'is not valid'}; "
+                             f"use {kind}{' ' + rule if rule else ''}" + (f" {or_words}" if or_words else "") + eg)
     return int(value) if whole else float(value)
 
 
@@ -310,12 +319,21 @@ def _rule(value: Any, low: float | None, high: float | None, low_open: bool, hig
     """The bounds ``check_number`` says: those a number breaks, else (not a number, not whole, NaN) all of them.
     Every count's line ended "and <= 2147483647" (COUNT_MAX), also for an epochs of 0 that broke the low bound alone
     (a review)."""
+    number = not _is_bool(value) and isinstance(value, numbers.Real) and not (isinstance(value, float) and math.isnan(value))
+    broken = _broken(value, low, high, low_open, high_open) if number else []
+    return " and ".join(broken or [text for text, _ in _bounds(low, high, low_open, high_open)])
+
+
+def _bounds(low: float | None, high: float | None, low_open: bool, high_open: bool) -> list[tuple[str, Callable[[Any], bool]]]:
+    """``check_number``'s bounds as (words, test) pairs."""
     bounds = [(f"{'>' if low_open else '>='} {_num(low)}", lambda x: x > low if low_open else x >= low) if low is not None else None,
               (f"{'<' if high_open else '<='} {_num(high)}", lambda x: x < high if high_open else x <= high) if high is not None else None]
-    bounds = [b for b in bounds if b]
-    number = not _is_bool(value) and isinstance(value, numbers.Real) and not (isinstance(value, float) and math.isnan(value))
-    broken = [text for text, holds in bounds if number and not holds(value)]
-    return " and ".join(broken or [text for text, _ in bounds])
+    return [b for b in bounds if b]
+
+
+def _broken(value: float | int, low: float | None, high: float | None, low_open: bool, high_open: bool) -> list[str]:
+    """The words of the bounds the number ``value`` breaks ([] for none)."""
+    return [text for text, holds in _bounds(low, high, low_open, high_open) if not holds(value)]
 
 
 def check_seed_param(value: Any, name: str) -> int:
@@ -363,8 +381,8 @@ def check_jobs(n: Any, flag: str = "--jobs") -> int:
     """Processes in parallel: a positive number (at most MAX_JOBS_PER_CORE per core), or -1 for every core."""
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n == 0 or n < -1:
         # --param n_jobs=1e-400 (kept as typed: parse_params) is said to read as 0, as every other parameter's (a review)
-        said = _underflow(n)
-        raise FeatcacheError(f"{typed_as(flag, n) if said else f'{flag} {shown(n)}'} {said or 'is not valid'}; use a "
+        underflow = _underflow(n)
+        raise FeatcacheError(f"{typed_as(flag, n)} {underflow[0] if underflow else 'is not valid'}; use a "
                              "positive number of processes, or -1 for every core")
     cores = usable_cores()
     most = MAX_JOBS_PER_CORE * cores
@@ -510,10 +528,10 @@ def parse_C(value: Any, flag: str = "--C", assign: str = " ") -> float | str:
         return "cv"
     example = f"e.g. {flag or '--C'}{assign}0.03 or {flag or '--C'}{assign}cv"
     c = _flag_number(value, flag, example)
-    if not (c > 0 and math.isfinite(c)):
-        raise FeatcacheError(f"{flag} {shown(value)} is not a positive number or 'cv'; {example}")
+    if not (c > 0 and math.isfinite(c)):  # --param C=abc as every --param value (typed_as)
+        raise FeatcacheError(f"{typed_as(flag, value)} is not a positive number or 'cv'; {example}")
     if not C_MIN <= c <= C_MAX:  # 1e-310 passed, and fitted a constant head under 18 lines of scikit-learn's warnings
-        raise FeatcacheError(f"{flag} {shown(value)} is out of range: use a number from {C_RANGE} (below, the "
+        raise FeatcacheError(f"{typed_as(flag, value)} is out of range: use a number from {C_RANGE} (below, the "
                              f"head ignores the features; above, every C gives the same head), or 'cv'; {example}")
     return c
 
@@ -548,16 +566,16 @@ def _nonzero_digit(text: str) -> bool:
     return any(c in "123456789" for c in mantissa)
 
 
-def _underflow(value: Any) -> str | None:
-    """``typed_number_problem``'s words for a text that reads as 0 but types a smaller number (``1e-400``), else None."""
+def _underflow(value: Any) -> tuple[str, str] | None:
+    """``typed_number_problem``'s (problem, fix) for a text that reads as 0 but types a smaller number (``1e-400``),
+    else None."""
     if not isinstance(value, str):
         return None
     try:
         x = float(value)
     except ValueError:
         return None
-    problem = typed_number_problem(value, x) if x == 0 else None
-    return problem[0] if problem else None
+    return typed_number_problem(value, x) if x == 0 else None
 
 
 def typed_number_problem(text: str, value: float | int) -> tuple[str, str] | None:

@@ -304,15 +304,15 @@ def test_a_bad_param_value_and_its_example_are_written_as_param_takes_them():
 
     with pytest.raises(FeatcacheError) as err:
         check_param_values("logreg", {"C": "abc"}, "--param logreg.")
-    assert str(err.value) == "--param logreg.C 'abc' is not a positive number or 'cv'; e.g. --param logreg.C=0.03 or --param logreg.C=cv"
+    assert str(err.value) == "--param logreg.C=abc is not a positive number or 'cv'; e.g. --param logreg.C=0.03 or --param logreg.C=cv"
     with pytest.raises(FeatcacheError) as err:
         check_param_values("svm", {"C": 0})
-    assert str(err.value) == "--param C 0 is not a positive number or 'cv'; e.g. --param C=0.03 or --param C=cv"
-    with pytest.raises(FeatcacheError, match=r"^--param max_iter 0 is not valid; use a whole number >= 1, e\.g\. 2000$"):
+    assert str(err.value) == "--param C=0 is not a positive number or 'cv'; e.g. --param C=0.03 or --param C=cv"
+    with pytest.raises(FeatcacheError, match=r"^--param max_iter=0 is not valid; use a whole number >= 1, e\.g\. 2000$"):
         check_param_values("logreg", {"max_iter": 0})
     with pytest.raises(FeatcacheError) as err:  # the value quoted as given, though it holds the class's words (a review)
         check_param_values("logreg", {"C": "LogRegHead C 5"}, "--param logreg.")
-    assert str(err.value).startswith("--param logreg.C 'LogRegHead C 5' is not a positive number"), err.value
+    assert str(err.value).startswith("--param logreg.C=LogRegHead C 5 is not a positive number"), err.value
     # a head made in Python names its class, its example too (check_params's default label)
     from featcache.heads import LogRegHead
 
@@ -345,7 +345,7 @@ def test_a_bad_param_after_a_pair_complaint_is_still_said_in_params_words():
 
     with pytest.raises(FeatcacheError) as err:
         check_param_values("keras", {"validation_split": 0, "patience": -1}, "--param keras.")
-    assert str(err.value) == "--param keras.patience -1 is not valid; use a whole number >= 0, e.g. 10"
-    with pytest.raises(FeatcacheError, match=r"^--param patience -1 is not valid"):
+    assert str(err.value) == "--param keras.patience=-1 is not valid; use a whole number >= 0, e.g. 10"
+    with pytest.raises(FeatcacheError, match=r"^--param patience=-1 is not valid"):
         build_head("keras", preset="lesson", params={"validation_split": 0, "patience": -1}, n_classes=3)
     check_param_values("keras", {"validation_split": 0, "patience": 3})  # the pair alone is still the caller's

@@ -430,7 +430,7 @@ def test_network_order_reads_the_architecture_for_other_layers():
         # C, which probe takes as --C, is not offered (they were, and --param then refused them)
         (["--param", "svm.gama=0.1"], "head 'svm' has no parameter 'gama'; its parameters: cache_size, calibration_cv, cv_folds, gamma, n_jobs, probability, seed"),
         (["--heads", "keras", "--param", "n_classes=5"], "--param keras.n_classes: set from the cache's classes"),
-        (["--param", "svm.gamma=-1"], "--param svm.gamma -1 is not valid; use a number > 0 or 'scale' or 'auto', e.g. 0.01"),  # as given, not "SVMHead gamma"
+        (["--param", "svm.gamma=-1"], "--param svm.gamma=-1 is not valid; use a number > 0 or 'scale' or 'auto', e.g. 0.01"),  # as given, not "SVMHead gamma"
     ],
 )
 def test_bad_input_is_one_clear_line(multi_cache, tmp_path, capsys, args, message):

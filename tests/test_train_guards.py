@@ -99,7 +99,7 @@ def test_library_functions_print_nothing_unless_verbose(cache, tmp_path, capsys,
     (["--param", "max_iters=10"], "head 'logreg' has no parameter 'max_iters'; its parameters: cv_folds, max_iter, n_jobs, warm_start"),
     (["--head", "keras", "--param", "foo=1"], "its parameters: batch_size, dropout, early_stopping, l2, learning_rate, patience, validation_split, verbose"),
     # a bad value named as given (it said "LogRegHead max_iter 0", a class the user never wrote; a tester)
-    (["--param", "max_iter=0"], "error: --param max_iter 0 is not valid; use a whole number >= 1, e.g. 2000"),
+    (["--param", "max_iter=0"], "error: --param max_iter=0 is not valid; use a whole number >= 1, e.g. 2000"),
     (["--param", "max_iter"], "--param 'max_iter' is not NAME=VALUE; write e.g. --param max_iter=..."),  # not dropout=0.5, a keras
     # parameter, for a logreg head (a new-user tester)
     # curve's and probe's HEAD.NAME form: it said "is no parameter name; write e.g. --param dropout=0.5", a keras
@@ -111,7 +111,7 @@ def test_library_functions_print_nothing_unless_verbose(cache, tmp_path, capsys,
     (["--param", "max_iter=5", "--param", "max_iter=6"], "--param gives 'max_iter' twice; give each parameter once"),
     (["--param", "C=1"], "--param C: give it with --C"),
     (["--head", "keras", "--param", "epochs=3"], "--param epochs: give it with --epochs"),
-    (["--head", "keras", "--param", "dropout=1.5"], "error: --param dropout 1.5 is not valid; use a number < 1, e.g. 0.2"),
+    (["--head", "keras", "--param", "dropout=1.5"], "error: --param dropout=1.5 is not valid; use a number < 1, e.g. 0.2"),
 ])
 def test_train_bad_input_is_one_line(cache, tmp_path, capsys, args, message):
     argv = ["train", str(cache), *(["--head", "logreg"] if "--head" not in args else []), *args]
@@ -143,7 +143,7 @@ def test_a_param_is_not_refused_for_a_pair_with_a_class_default_the_command_does
     ({"head": "keras", "seed": -1}, "DenseHead seed -1 is not valid"),
     ({"head": "keras", "n_classes": 1}, "DenseHead n_classes 1 is not valid; use a whole number >= 2"),
     ({"head": "keras", "standardize": "yes"}, "DenseHead standardize must be True or False"),
-    ({"head": "logreg", "params": {"max_iter": 0}}, "--param max_iter 0 is not valid"),  # a --param: its words
+    ({"head": "logreg", "params": {"max_iter": 0}}, "--param max_iter=0 is not valid"),  # a --param: its words
 ])
 def test_build_heads_own_options_are_named_as_themselves_not_as_a_param(kwargs, message):
     """Regression (a review): _build_head checked every value in --param's words, so build_head("logreg", seed=-1)

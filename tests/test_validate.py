@@ -306,15 +306,45 @@ def test_a_param_that_underflows_to_zero_is_refused_as_typed_with_its_own_bounds
     tiny = r"is too small for a float \(below about 5e-324, it reads as 0\)"
     assert v.parse_params(["learning_rate=1e-400", "dropout= 2E-999"]) == {"learning_rate": "1e-400", "dropout": "2E-999"}
     for head, typed, rule in (("logreg", "max_iter=1e-400", r"use a whole number >= 1, e\.g\. 2000$"),  # the bound 0 breaks
-                              ("keras", "dropout=2E-999", r"use a number >= 0 and < 1, e\.g\. 0\.2"),  # not run as 0
+                              # not run as 0, and told to type 0 itself (the bounds "a number >= 0 and < 1" were said,
+                              # which the 0 it reads as meets; a review, 2026-12-05)
+                              ("keras", "dropout=2E-999", r"give 0 or a larger number, e\.g\. 0\.2$"),
                               ("keras", "learning_rate=-1e-400", r"use a number > 0, e\.g\. 0\.001"),
-                              ("keras", "dropout=0." + "0" * 400 + "1", "use a number >= 0")):  # no exponent (a review)
+                              ("keras", "dropout=0." + "0" * 400 + "1", "give 0 or a larger number")):  # no exponent (a review)
         name, _, text = typed.partition("=")
         # as typed, as parse_params' own lines say it ("--param max_iter=1e400 is not a finite number"), not
         # "--param max_iter '1e-400'" (a review, 2026-12-05)
         with pytest.raises(FeatcacheError, match=rf"^--param {name}={re.escape(text[:56])}.*? {tiny}; {rule}"):
             check_param_values(head, v.parse_params([typed]))
     assert v.parse_params(["a=0", "b=0.0", "c=0e5", "d=-0.0e-3", "e=1e-300"]) == {"a": 0, "b": 0.0, "c": 0, "d": 0, "e": 1e-300}
+
+
+def test_every_param_line_names_the_value_as_typed_and_a_zero_it_reads_as_is_not_refused_by_a_rule_it_meets():
+    """Regression (a review, 2026-12-05): --param messages had two forms side by side, "--param max_iter=1e-400 is too
+    small" and "--param max_iter 2.5 is not valid" (and "--param C 'abc'"); every one is now NAME=VALUE
+    (``validate.typed_as``). And --param dropout=1e-400 was told "it reads as 0; use a number >= 0 and < 1", a rule
+    the 0 meets: it is refused as not what was typed (an adversarial tester's dropout=1e-400 ran as 0), with
+    typed_number_problem's fix, to type 0 itself."""
+    from featcache.heads import HEADS, check_param_values
+
+    def said(head, typed, flag="--param"):
+        with pytest.raises(FeatcacheError) as err:
+            check_param_values(head, v.parse_params([typed]), flag)
+        return str(err.value)
+
+    for head, typed in (("logreg", "max_iter=2.5"), ("logreg", "max_iter=1e-400"), ("logreg", "n_jobs=0"),
+                        ("svm", "C=abc"), ("svm", "gamma=-1"), ("keras", "dropout=abc"), ("keras", "early_stopping=yes")):
+        assert said(head, typed).startswith(f"--param {typed} "), typed
+        assert said(head, typed, f"--param {head}.").startswith(f"--param {head}.{typed} "), typed
+    assert said("keras", "early_stopping=yes") == "--param early_stopping=yes is not valid; use true or false"
+    tiny = "is too small for a float (below about 5e-324, it reads as 0)"
+    assert said("keras", "dropout=1e-400") == f"--param dropout=1e-400 {tiny}; give 0 or a larger number, e.g. 0.2"
+    assert said("logreg", "max_iter=1e-400") == f"--param max_iter=1e-400 {tiny}; use a whole number >= 1, e.g. 2000"
+    # the API's words as before: a class name and the value's repr
+    with pytest.raises(FeatcacheError, match=r"^DenseHead dropout '1e-400' is too small .*; give 0 or a larger number"):
+        HEADS["keras"](dropout="1e-400").check_params()
+    with pytest.raises(FeatcacheError, match=r"^LogRegHead max_iter 2\.5 is not valid"):
+        HEADS["logreg"](max_iter=2.5).check_params()
 
 
 def test_number_flags_that_read_as_another_number_say_so_as_param_does(tmp_path, capsys):
@@ -386,7 +416,7 @@ def test_a_whole_number_beyond_a_float_for_a_float_param_is_one_line(tmp_path, c
     cache = synthetic_cache(tmp_path / "c.h5")
     proc = run_main(capsys, "train", str(cache), "--head", head, "--param", f"{param}={NINES}", "--out", str(tmp_path / out))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
-    assert re.fullmatch(rf"featcache train: error: --param {param} 9{{57}}\.\.\. is not a finite number \(beyond a "
+    assert re.fullmatch(rf"featcache train: error: --param {param}=9{{57}}\.\.\. is not a finite number \(beyond a "
                         r"float's range, about 1\.8e308\); give a finite one, e\.g\. \S+", proc.stderr.strip()), proc.stderr
     assert not (tmp_path / out).exists()
     with pytest.raises(FeatcacheError, match=r"^l2 -9{56}\.\.\. is not a finite number"):  # the API's, either sign
@@ -402,7 +432,7 @@ def test_a_heads_whole_number_params_are_bounded(head, param):
     of 400 digits were taken and printed whole in the status lines. Each is at most COUNT_MAX (2**31-1)."""
     from featcache.heads import HEADS, check_param_values
 
-    with pytest.raises(FeatcacheError, match=rf"^--param {param} 9{{57}}\.\.\. is not valid; use a whole number "
+    with pytest.raises(FeatcacheError, match=rf"^--param {param}=9{{57}}\.\.\. is not valid; use a whole number "
                                              rf"<= {v.COUNT_MAX}, e\.g\. \d+$"):
         check_param_values(head, {param: int(NINES)})
     with pytest.raises(FeatcacheError, match=rf"is not valid; .*<= {v.COUNT_MAX}"):  # the class's own check too
@@ -428,7 +458,7 @@ def test_a_bounded_count_says_only_the_bound_it_breaks():
     for bad in (1.5, "5", True, float("nan")):  # no bound broken: the rule whole
         assert said(bad, **count).endswith(f"use a whole number >= 1 and <= {v.COUNT_MAX}, e.g. 5"), bad
     assert said(2**32, low=0, high=v.SEED_LIMIT, high_open=True).endswith(f"use a whole number < {v.SEED_LIMIT}, e.g. 5")
-    with pytest.raises(FeatcacheError, match=r"^--param keras\.epochs 0 is not valid; use a whole number >= 1, e\.g\. 5$"):
+    with pytest.raises(FeatcacheError, match=r"^--param keras\.epochs=0 is not valid; use a whole number >= 1, e\.g\. 5$"):
         check_param_values("keras", {"epochs": 0}, "--param keras.")
 
 

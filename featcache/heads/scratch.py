@@ -31,7 +31,7 @@ from sklearn.utils.validation import check_is_fitted
 from featcache._lazy import keras
 from featcache.errors import FeatcacheError
 from featcache.progress import epoch_progress, epochs_text
-from featcache.validate import COUNT_MAX, ParamLabel, check_number, check_seed_param
+from featcache.validate import COUNT_MAX, ParamLabel, check_number, check_seed_param, typed_as
 
 if TYPE_CHECKING:
     from keras import Model as KerasModel
@@ -102,7 +102,7 @@ class ScratchCNN(ClassifierMixin, BaseEstimator):
         check_number(self.batch_size, name("batch_size"), whole=True, low=1, high=COUNT_MAX, example=64)
         check_number(self.learning_rate, name("learning_rate"), low=0, low_open=True, example=1e-3)
         if isinstance(self.filters, (str, bytes)) or not hasattr(self.filters, "__len__"):
-            raise FeatcacheError(f"{name('filters')} {self.filters!r} is not valid; use a tuple of filter counts, e.g. (32, 64)")
+            raise FeatcacheError(f"{typed_as(name('filters'), self.filters)} is not valid; use a tuple of filter counts, e.g. (32, 64)")
         for f in self.filters:
             check_number(f, name("filters") + " entry", whole=True, low=1, high=COUNT_MAX, example=32)
         check_number(self.kernel_size, name("kernel_size"), whole=True, low=1, high=COUNT_MAX, example=3)
