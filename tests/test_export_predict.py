@@ -804,13 +804,13 @@ def test_a_model_at_out_whose_class_names_were_edited_is_said_to_be_edited_not_o
     head = {"dataset": "photos", "class_names": ["ants", "bees"], "head": "logreg", "params": {"C": 0.03},
             "cache_fingerprint": fp}
     sealed = meta_only_model(tmp_path / "m.keras", **fields)
-    assert check_same_model_job(sealed, head, None, False) == (True, False)  # the same job: replaced
+    assert check_same_model_job(sealed, head, None, False) == (True, None)  # the same job: replaced
     edited = _with_meta(sealed, tmp_path / "edited.keras", reseal=False, class_names=["ant", "bee"])
     with pytest.raises(FeatcacheError, match=rf"^--out {edited} holds a model changed since featcache saved it \(its "
                                              r"content_digest does not match its contents\): edited by hand or damaged, .*"
                                              r"choose another --out, or pass --force to replace it$"):
         check_same_model_job(edited, head, None, False)
-    assert check_same_model_job(edited, head, None, True) == (True, False)  # --force replaces it
+    assert check_same_model_job(edited, head, None, True) == (True, None)  # --force replaces it
     # format 1 (no digest): the cache it records is the head's, the classes are not: edited
     old = _with_meta(sealed, tmp_path / "old.keras", reseal=False, class_names=["ant", "bee"], format_version=1,
                      content_digest=...)
@@ -824,6 +824,45 @@ def test_a_model_at_out_whose_class_names_were_edited_is_said_to_be_edited_not_o
                            **({} if reseal else {"format_version": 1, "content_digest": ...}))
         with pytest.raises(FeatcacheError, match=r"holds a model of another data set \(photos: cats, dogs\)"):
             check_same_model_job(other, head, None, False)
+
+
+def test_a_replaced_model_or_head_is_said_to_be_of_another_cache_only_where_it_is(tmp_path):
+    """Regression (a review, 2026-12-05): export/finetune --force (and train) said "replaced the model made on another
+    cache" of every fingerprint that differed: over a model of another data set too, and over a model of format 1
+    that records none, where docs/model-format.md defines it as a re-extraction of the same data. The words now say
+    what is known (heads.io.replaced_from): another cache of the data set, another data set, another photo folder,
+    or nothing more."""
+    from featcache.deploy.model import check_same_model_job, read_meta
+    from featcache.heads.io import replaced_from, replaced_words
+
+    fp, fp2 = "ab" * 32, "ef" * 32
+    fields = {"dataset": "photos", "class_names": ["ants", "bees"], "head": "logreg", "head_params": {"C": 0.03},
+              "cache_fingerprint": fp}
+    head = {"dataset": "photos", "class_names": ["ants", "bees"], "head": "logreg", "params": {"C": 0.03},
+            "cache_fingerprint": fp2}
+    sealed = meta_only_model(tmp_path / "m.keras", **fields)
+    # a re-extraction of the data set: the same job, replaced without --force, and said
+    assert check_same_model_job(sealed, head, None, False) == (True, "another cache")
+    assert replaced_words(True, "model", "another cache") == "; replaced the model made on another cache there"
+    # another data set's model, replaced with --force: said as that
+    other = _with_meta(sealed, tmp_path / "other.keras", class_names=["cats", "dogs"], cache_fingerprint="cd" * 32)
+    assert check_same_model_job(other, head, None, True) == (True, "another data set")
+    assert replaced_words(True, "model", "another data set") == "; replaced the model of another data set there"
+    # a model of format 1 without a fingerprint: where it was made is not known, so nothing more is said
+    older = _with_meta(sealed, tmp_path / "older.keras", reseal=False, format_version=1, content_digest=...,
+                       cache_fingerprint=...)
+    assert "cache_fingerprint" not in read_meta(older)
+    assert check_same_model_job(older, head, None, True) == (True, None)
+    assert replaced_words(True, "model", None) == "; replaced the model there"
+    # heads alike (train's line): another photo folder of the same name and classes, and this very cache
+    for folder in ("a", "b"):
+        (tmp_path / folder / "photos").mkdir(parents=True)  # two folders that exist: two projects' photos
+    photos = {**head, "source": {"kind": "images", "root": str(tmp_path / "a" / "photos")}}
+    moved = {**photos, "cache_fingerprint": fp, "source": {"kind": "images", "root": str(tmp_path / "b" / "photos")}}
+    assert replaced_from(moved, photos) == "another photo folder"
+    assert replaced_words(True, "head", "another photo folder") == "; replaced the head of another photo folder there"
+    assert replaced_from({**photos, "cache_fingerprint": fp}, photos) == "another cache"
+    assert replaced_from(photos, photos) is None and replaced_from(None, photos) is None
 
 
 def test_export_out_replaces_a_model_only_of_the_same_fit(tmp_path, monkeypatch, capsys):

@@ -495,7 +495,8 @@ def test_a_finetune_that_replaces_a_model_says_so(tmp_path, capsys):
     inputs = k.Input((2,))
     model = k.Model(inputs, k.layers.Dense(2)(inputs))
     out = tmp_path / "ft.keras"
-    meta = {"class_names": ["ants", "bees"], "backbone": "mobilenet_v2", "image_size": 32, "head": "keras", "params": {}}
+    meta = {"class_names": ["ants", "bees"], "backbone": "mobilenet_v2", "image_size": 32, "head": "keras", "params": {},
+            "cache_fingerprint": "one"}  # "another cache" is said only where both record one (a review)
     settings = {"unfreeze": 20, "learning_rate": 1e-5, "max_epochs": 5}
 
     def result() -> FinetuneResult:
@@ -527,7 +528,7 @@ def test_a_finetune_that_replaces_a_model_says_so(tmp_path, capsys):
     # said it)
     r = result()
     _save(model, out, {**meta, "cache_fingerprint": "another"}, "h.keras", "random", settings, r, force=True)
-    assert r.replaced and r.replaced_other_cache
+    assert r.replaced and r.replaced_other_cache and r.to_dict()["replaced_from"] == "another cache"
     _report(r)
     assert capsys.readouterr().out.strip().endswith("s/epoch; replaced the model made on another cache there -> " + str(out))
 

@@ -23,7 +23,8 @@ from featcache.progress import status
 from featcache.heads import (HEADS, RUN_ONLY_PARAMS, DenseHead, check_head_params, check_param_names, fold_reason,
                              head_params, head_suffix, make_head, suffixes_line)
 from featcache.heads.dense import DEFAULT_PRESET
-from featcache.heads.io import JSON_NAMES_BEFORE, TEST_ACCURACY_ORIG, WRITTEN_BY, check_head_out, digest_keys, head_meta, read_head_meta, replaced_words, write_head
+from featcache.heads.io import (ANOTHER_CACHE, JSON_NAMES_BEFORE, TEST_ACCURACY_ORIG, WRITTEN_BY, check_head_out, digest_keys,
+                                 head_meta, read_head_meta, replaced_from, replaced_words, write_head)
 from featcache.heads.views import averaged_over, fit_views, score_views
 from featcache.sources.images import check_file_outside_classes
 from featcache.store import Cache, as_cache
@@ -71,7 +72,12 @@ class TrainResult:
     estimator: Any = field(default=None, repr=False, compare=False)  # the fitted head: predict, predict_proba, score
     meta: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # what save_head stored with it
     params: dict[str, Any] = field(default_factory=dict)  # the head's own parameters given (--param)
-    replaced_other_cache: bool = False  # the head replaced was trained on another cache of the data set (said)
+    replaced_from: str | None = None  # where the head replaced was trained, where not on this cache (heads.io.replaced_from)
+
+    @property
+    def replaced_other_cache(self) -> bool:
+        """Whether the head replaced was trained on another cache of the data set (a re-extraction: ``replaced_from``)."""
+        return self.replaced_from == ANOTHER_CACHE
 
     @property
     def orig_accuracy(self) -> float | None:
@@ -86,6 +92,7 @@ class TrainResult:
         d = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("estimator", "meta")}
         d["path"] = str(self.path)
         d[JSON_NAMES_BEFORE["train"]] = self.test_accuracy_orig  # its name before 2026-12-05, until featcache 0.3
+        d["replaced_other_cache"] = self.replaced_other_cache  # a field before replaced_from: --json keeps it
         return d
 
 
@@ -391,7 +398,7 @@ def _say_trained(res: TrainResult) -> None:
         how = (f" ({res.averaged} averaged over {len(res.test_views)} views: {', '.join(res.test_views)}; "
                f"original view alone {res.test_accuracy_orig:.4f})")
     fit = f"{res.fit_seconds:.1f} s" if res.fit_seconds >= 0.05 else f"{res.fit_seconds * 1000:.0f} ms"  # not "0.0 s"
-    again = replaced_words(res.replaced, "head", res.replaced_other_cache)
+    again = replaced_words(res.replaced, "head", res.replaced_from)
     print(one_line(f"test accuracy {res.accuracy:.4f} on {res.test_images} images{how}; fit {fit}{extra}{again} -> {res.path}"))
 
 
@@ -473,7 +480,8 @@ def train(
     asked = {"preset": preset, "train_size": train_size, "seed": seed,
              "subset_order": None if train_size is None else CLASSES_FIRST,
              **({WRITTEN_BY: written_by} if written_by is not None else {})}
-    check_out(path, head, force, cache, fit_meta(cache, layer, head, est, rows, train_views, **asked), out is None)
+    job = fit_meta(cache, layer, head, est, rows, train_views, **asked)
+    check_out(path, head, force, cache, job, out is None)
     check_file_outside_classes(path, cache.photo_root)
     if verbose:
         settings = ([f"preset {preset}"] if preset else []) + [f"{k}={v}" for k, v in params.items()]
@@ -494,8 +502,9 @@ def train(
     before = read_head_meta(path) if path.exists() else None  # an earlier run's head: said (a new-user tester)
     result = TrainResult(path, head, preset, layer, int(len(y)), n_test, accuracy, fit_seconds, _details(est),
                          train_views, test_views, averaged, orig_accuracy, before is not None, overlap, est)
-    # one trained on another cache of the data set (photos added, extracted again): the same job, replaced and said
-    result.replaced_other_cache = before is not None and before.get("cache_fingerprint") != cache.fingerprint
+    # one trained on another cache of the data set (photos added, extracted again): the same job, replaced and said;
+    # another data set's or photo folder's (--force) said as that (a review: all were "trained on another cache")
+    result.replaced_from = replaced_from(before, job)
     meta = save_trained(est, cache, layer, head, path, rows, train_views, test_views, accuracy, fit_seconds,
                         force=force, default=out is None, **asked, details=result.details,
                         **{TEST_ACCURACY_ORIG: orig_accuracy},

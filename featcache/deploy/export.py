@@ -212,10 +212,19 @@ class ExportResult:
     replaced: bool
     meta: dict[str, Any] = field(repr=False)
     note: str | None = None
-    replaced_other_cache: bool = False  # the model replaced was made from a head of another cache of the data set
+    # where the model replaced was made, where not from this head's cache (heads.io.replaced_from): another cache of
+    # the data set (replaced_other_cache), another data set or photo folder (--force); None where unknown
+    replaced_from: str | None = None
 
     def __fspath__(self) -> str:
         return str(self.path)
+
+    @property
+    def replaced_other_cache(self) -> bool:
+        """Whether the model replaced was made on another cache of the data set (a re-extraction: ``replaced_from``)."""
+        from featcache.heads.io import ANOTHER_CACHE
+
+        return self.replaced_from == ANOTHER_CACHE
 
     def __str__(self) -> str:  # str() of what export returned was the model's path (a Path), and stays it
         return str(self.path)
@@ -227,7 +236,7 @@ class ExportResult:
         keys = (*SUMMARY_KEYS, TEST_ACCURACY_ORIG, "views_test_accuracy")
         before = {JSON_NAMES_BEFORE["export"]: self.meta.get(TEST_ACCURACY_ORIG)}  # until featcache 0.3
         return {"path": str(self.path), **{k: self.meta.get(k) for k in keys}, **before, "replaced": self.replaced,
-                "replaced_other_cache": self.replaced_other_cache, "note": self.note}
+                "replaced_other_cache": self.replaced_other_cache, "replaced_from": self.replaced_from, "note": self.note}
 
 
 SUMMARY_KEYS = ("head", "backbone", "layer", "image_size", "class_names", "views", "averaged")  # and the accuracies
@@ -289,7 +298,7 @@ def export(
         layer = meta.get("layer")  # a head of an inner layer: the model is the network cut there (a new user)
         cut = f", cut at {layer}" if layer and layer != get_backbone(meta["backbone"]).final_layer else ""
         print(one_line(f"exported {meta.get('head')} head on {meta['backbone']}{cut} ({meta['image_size']} px, "
-                       f"{len(meta['class_names'])} classes){replaced_words(result.replaced, 'model', result.replaced_other_cache)} -> {result.path}"))
+                       f"{len(meta['class_names'])} classes){replaced_words(result.replaced, 'model', result.replaced_from)} -> {result.path}"))
         if result.note:
             print(result.note)
     return result

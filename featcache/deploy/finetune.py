@@ -56,7 +56,7 @@ class FinetuneResult:
     best_epoch: int = 0  # 0: no epoch beat the frozen head on validation; its weights were kept
     diverged_epoch: int = 0  # the epoch whose loss was no longer a number (training stopped there), 0 if none
     replaced: bool = False  # a model featcache wrote was at the path and this one replaced it
-    replaced_other_cache: bool = False  # that model was made from a head of another cache of the data set (said)
+    replaced_from: str | None = None  # where that model was made, where not from this head's cache (heads.io.replaced_from)
     frozen_test_accuracy: float | None = None
     test_accuracy: float | None = None
     train_images: int = 0
@@ -71,6 +71,13 @@ class FinetuneResult:
 
     def __fspath__(self) -> str:  # the model file: predict, load_model, verify and info take the result (a tester)
         return str(self.path)
+
+    @property
+    def replaced_other_cache(self) -> bool:
+        """Whether the model replaced was made on another cache of the data set (a re-extraction: ``replaced_from``)."""
+        from featcache.heads.io import ANOTHER_CACHE
+
+        return self.replaced_from == ANOTHER_CACHE
 
     @property
     def improved(self) -> bool:
@@ -88,6 +95,7 @@ class FinetuneResult:
             "improved": self.improved, "frozen_test_accuracy": self.frozen_test_accuracy,
             "test_accuracy": self.test_accuracy, "seconds_per_epoch": round(self.seconds_per_epoch, 2),
             "diverged_epoch": self.diverged_epoch or None, "replaced": self.replaced, "replaced_other_cache": self.replaced_other_cache,
+            "replaced_from": self.replaced_from,
             "head_test_views": self.head_test_views, "head_views_test_accuracy": self.head_views_test_accuracy,
             "settings": self.settings,
         }
@@ -537,7 +545,7 @@ def _save(model, out: Path, meta: dict, head: str | Path, w, settings: dict, res
         check_out(out, force)
         check_not_the_head(out, head, "finetune")
         # said, as train and export say it (an adversarial tester)
-        result.replaced, result.replaced_other_cache = check_same_model_job(out, meta, settings, force)
+        result.replaced, result.replaced_from = check_same_model_job(out, meta, settings, force)
 
     from featcache.heads.io import TEST_ACCURACY_ORIG
 
@@ -548,7 +556,7 @@ def _save(model, out: Path, meta: dict, head: str | Path, w, settings: dict, res
     mmeta["finetune"] = {**settings, **result.to_dict()}
     # the settings are the record's own keys (as before), not nested again; whether this run replaced a model says
     # how the run went, not what the model is, and is known only under the lock (a review: every model said False)
-    for key in ("path", "settings", "replaced", "replaced_other_cache"):
+    for key in ("path", "settings", "replaced", "replaced_other_cache", "replaced_from"):
         mmeta["finetune"].pop(key, None)
     save_model(probabilities_model(model), out, mmeta, recheck)
 
@@ -603,4 +611,4 @@ def _report(r: FinetuneResult) -> None:
             print(f"  the head with its {len(r.head_test_views)} views averaged scored {r.head_views_test_accuracy:.4f}: "
                   f"the fine-tuned model is {abs(d):.4f} {'above' if d > 0 else 'below' if d < 0 else 'level with'} it, "
                   "with one pass per image")
-    print(one_line(f"{r.seconds_per_epoch:.1f} s/epoch{replaced_words(r.replaced, 'model', r.replaced_other_cache)} -> {r.path}"))
+    print(one_line(f"{r.seconds_per_epoch:.1f} s/epoch{replaced_words(r.replaced, 'model', r.replaced_from)} -> {r.path}"))

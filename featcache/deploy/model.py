@@ -313,24 +313,26 @@ def _finetune_settings(finetune: Any) -> dict[str, Any] | None:
 
 
 def check_same_model_job(path: Path, head_meta: dict[str, Any], finetune: dict[str, Any] | None,
-                         force: bool, views: Sequence[str] | None = None) -> tuple[bool, bool]:
+                         force: bool, views: Sequence[str] | None = None) -> tuple[bool, str | None]:
     """A featcache model at ``path`` is replaced without ``force`` only by a rerun of its job and fit: a model of a
     head of the same data set and kind, not an export over a fine-tuned one, and of the same fit (the head's
     parameters, train size, seed where used, train views, layer, backbone and weights; ``heads.io.other_fit``) and,
     where both are fine-tuned, of the same fine-tuning asked for (``finetune``: its settings; None for an export;
     ``FINETUNE_FIT_KEYS``) and, given ``views`` (export's), of the same views averaged in the graph (h111:
-    an export ``--views orig`` replaced a model of the same head averaging 4 views). Returns whether one is there and whether it was made from a
-    head of another cache of the data set (a re-extraction: the same job, replaced, and said as train says it of a
-    head). Made before any work and again under the output's lock (the ``recheck`` of ``save_model``)."""
-    from featcache.heads.io import check_same_job
+    an export ``--views orig`` replaced a model of the same head averaging 4 views). Returns whether one is there and
+    where it was made from, where not from this head's cache (``heads.io.replaced_from``: another cache of the data set,
+    a re-extraction, is the same job, replaced; another data set or photo folder only with ``force``), said as
+    train says it of a head. Made before any work and again under the output's lock (the ``recheck`` of
+    ``save_model``)."""
+    from featcache.heads.io import check_same_job, replaced_from
 
     if not path.is_file() or not is_model_file(path):
-        return False, False
+        return False, None
     old = _model_json(path)
     # said with --force too, as train says it of a head it replaces (a review: --force never said it)
-    other_cache = old.get("cache_fingerprint") != head_meta.get("cache_fingerprint")
+    origin = replaced_from(old, head_meta)
     if force:
-        return True, other_cache
+        return True, origin
     new = {**head_meta, "finetune": finetune, "model_views": None if views is None else list(views),
            "fit_settings": _finetune_settings(finetune)}
     try:
@@ -339,7 +341,7 @@ def check_same_model_job(path: Path, head_meta: dict[str, Any], finetune: dict[s
     except FeatcacheError:
         _refuse_if_changed(path)  # a record that fails its digest says nothing true of its job (a review)
         raise
-    return True, other_cache
+    return True, origin
 
 
 def _refuse_if_changed(path: Path) -> None:

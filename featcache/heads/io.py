@@ -286,13 +286,51 @@ def _naming(path: Path, flag: str, default: bool) -> tuple[str, str]:
     return f"{flag} {path}", f"choose another {flag}"
 
 
-def replaced_words(replaced: bool, what: str, other_cache: bool = False) -> str:
+def replaced_words(replaced: bool, what: str, origin: str | None = None) -> str:
     """The words train, export and finetune put before their line's arrow when they replaced featcache's ``what``
-    (head or model) of the same job (``check_same_job``); the path stays the line's end (a new-user tester).
-    ``other_cache``: the head replaced was trained, or the model's head, on another cache of the data set (photos
-    added and extracted again; the same job, replaced), which the line says."""
-    made = {"head": " trained on another cache", "model": " made on another cache"}.get(what, "") if other_cache else ""
-    return f"; replaced the {what}{made} there" if replaced else ""
+    (head or model) there (``check_same_job``); the path stays the line's end (a new-user tester). ``origin``:
+    where the one replaced came from, when not this cache (``replaced_from``), which the line says."""
+    if not replaced:
+        return ""
+    if origin == ANOTHER_CACHE:  # photos added and extracted again: the same job, replaced
+        made = {"head": " trained on another cache", "model": " made on another cache"}.get(what, "")
+    else:  # another data set or photo folder (replaced with --force alone), or nothing known
+        made = f" of {origin}" if origin else ""
+    return f"; replaced the {what}{made} there"
+
+
+# replaced_from's words: a re-extraction of the data set (the same job), and the two other jobs it tells apart
+ANOTHER_CACHE, ANOTHER_DATA_SET, ANOTHER_PHOTO_FOLDER = "another cache", "another data set", "another photo folder"
+
+
+def replaced_from(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str | None:
+    """Where the head or model replaced (its metadata ``old``) came from, where not from the cache ``new`` records:
+    ``ANOTHER_DATA_SET`` or ``ANOTHER_PHOTO_FOLDER`` (another job, as ``other_job`` tells them: replaced with --force
+    alone), ``ANOTHER_CACHE`` (of the data set: a re-extraction, the same job); None for this very cache (a record
+    edited since included) and where it cannot be told, a fingerprint not recorded (a model of format 1). "made on
+    another cache" was said of every fingerprint that differed, of another data set's model and of one with none
+    too, where docs/model-format.md defines it as a re-extraction of the same data (a review)."""
+    if not isinstance(old, Mapping) or _same_cache(old, new):
+        return None
+    if _other_data_set(old, new):
+        return ANOTHER_DATA_SET
+    if _other_photo_folder(old, new):
+        return ANOTHER_PHOTO_FOLDER
+    known = old.get("cache_fingerprint") is not None and new.get("cache_fingerprint") is not None
+    return ANOTHER_CACHE if known else None
+
+
+def _other_data_set(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Whether ``old`` records another data set name or other classes than ``new``."""
+    return old.get("dataset") != new.get("dataset") or list(old.get("class_names") or []) != list(new.get("class_names") or [])
+
+
+def _other_photo_folder(old: Mapping[str, Any], new: Mapping[str, Any]) -> Any:
+    """``old``'s photo folder where it is another project's than ``new``'s (the same name and classes), else None."""
+    from featcache.sources.base import photo_root_of
+
+    old_root, new_root = photo_root_of(old.get("source")), photo_root_of(new.get("source"))
+    return old_root if old_root is not None and new_root is not None and _other_folders(old_root, new_root) else None
 
 
 def other_job(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str | None:
@@ -307,15 +345,13 @@ def other_job(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str | No
     if not isinstance(old, Mapping):
         return None
     kind = f"{old.get('head')} head" if "finetune" not in new else "fine-tuned model" if old.get("finetune") else "model"
-    if old.get("dataset") != new.get("dataset") or list(old.get("class_names") or []) != list(new.get("class_names") or []):
+    if _other_data_set(old, new):
         if _same_cache(old, new):  # one cache is one data set: its record was edited (a review: a model whose class
             return _edited(kind, old, new)  # names were edited by hand was called "of another data set")
         return f"holds a {kind} of another data set ({old.get('dataset')}: {_names(old)})"
-    from featcache.sources.base import photo_root_of
-
-    old_root, new_root = photo_root_of(old.get("source")), photo_root_of(new.get("source"))
-    if old_root is not None and new_root is not None and _other_folders(old_root, new_root):  # two projects' photos/
-        return f"holds a {kind} of another photo folder ({old_root})"  # in name and classes (an adversarial tester)
+    old_root = _other_photo_folder(old, new)
+    if old_root is not None:  # two projects' photos/ in name and classes (an adversarial tester)
+        return f"holds a {kind} of another photo folder ({old_root})"
     if old.get("head") != new.get("head"):  # which kind, against which (a new user read "another kind" as a riddle)
         if "finetune" in new:
             return f"holds a model of a {old.get('head')} head, not of a {new.get('head')} head"
