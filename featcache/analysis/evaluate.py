@@ -29,7 +29,7 @@ from featcache.validate import (
 )
 from featcache.errors import FeatcacheError, one_line
 from featcache.sources.images import check_report_outside_classes
-from featcache.heads.io import check_compatible, load_head, row_keys
+from featcache.heads.io import check_compatible, load_head, row_keys, width_problem
 from featcache.heads.views import PROBABILITIES, averaged_over, averaged_quantity, predict_and_scores
 from featcache.store.atomic import output_files, write_json, write_text
 from featcache.store import Cache, as_cache
@@ -338,7 +338,7 @@ def evaluate(
 
     warn_missing_classes(y, cache.class_names, split)  # as train says it (its table shows support 0; a tester)
     if Xv.shape[2] != est.n_features_in_:
-        raise FeatcacheError(f"the head takes {est.n_features_in_} features but layer {layer!r} of {cache.path} has {Xv.shape[2]}; "
+        raise FeatcacheError(f"{width_problem(est.n_features_in_, repr(layer), cache, Xv.shape[2])}; "
                              "evaluate on a cache extracted with the head's settings")
     probabilistic = averaged_quantity(est) == PROBABILITIES
     y_pred, scores = predict_and_scores(est, Xv, scores=probabilistic)

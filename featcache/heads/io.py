@@ -80,6 +80,11 @@ class UncheckedHeadWarning(UserWarning):
     label = "note"
 
 
+def width_problem(width: int, layer: str, cache: Cache, held: int) -> str:
+    """The one line's start where a head's input width is not its layer's (head_meta's and evaluate's; a review)."""
+    return f"the head takes {width} features but layer {layer} of {cache.path} has {held}"
+
+
 def head_meta(cache: Cache, layer: str | None, head_name: str, head: BaseEstimator) -> dict[str, Any]:
     """Metadata stored with a head trained on ``cache`` (a ``Cache``): ``layer`` is the cached layer its features
     came from (None: the cache's default layer, its last), checked against a fitted head's width here. A head fitted
@@ -94,7 +99,7 @@ def head_meta(cache: Cache, layer: str | None, head_name: str, head: BaseEstimat
         if held != width:
             default = " (layer=None: the cache's default layer)" if layer is None else ""
             others = ", ".join(repr(l) for l in cache.layers if l != full) or "none cached"
-            raise FeatcacheError(f"the head takes {width} features but layer {full!r}{default} of {cache.path} has {held}; "
+            raise FeatcacheError(f"{width_problem(width, repr(full) + default, cache, held)}; "
                                  f"pass the layer it was fitted on, head_meta(cache, LAYER, {head_name!r}, head) "
                                  f"(other layers: {others})")
     return {
