@@ -961,6 +961,14 @@ def test_predict_takes_in_memory_arrays_as_an_npy_of_the_same_pixels(tiny_model,
     np.save(tmp_path / "y.npy", images[:2])  # an array of paths is paths still
     assert [p.input for p in predict(tiny_model, np.array([str(tmp_path / "y.npy")]), runtime="tensorflow")] == [
         f"{tmp_path / 'y.npy'}[{i}]" for i in range(2)]
+    # ... an object array of them too, df["path"].to_numpy()'s (str or Path items): it was "the array holds an array
+    # of shape (2,)" where 3090637 predicted it (a reviewer, R2)
+    np.save(tmp_path / "z.npy", images[2:3])
+    for paths in (np.array([str(tmp_path / "y.npy"), tmp_path / "z.npy"], dtype=object),
+                  [str(tmp_path / "y.npy"), tmp_path / "z.npy"]):
+        got = predict(tiny_model, paths, runtime="tensorflow")
+        assert [p.input for p in got] == [f"{tmp_path / 'y.npy'}[0]", f"{tmp_path / 'y.npy'}[1]", f"{tmp_path / 'z.npy'}[0]"]
+        assert [p.top for p in got] == want[:3]
     one = predict(tiny_model, images[0], runtime="tensorflow")  # one (H, W) image
     assert [p.input for p in one] == ["<array 0>"] and one[0].top == want[0]
     mixed = predict(tiny_model, [images[0], np.zeros((12, 12, 3), np.uint8), images[1]], runtime="tensorflow")
@@ -968,6 +976,10 @@ def test_predict_takes_in_memory_arrays_as_an_npy_of_the_same_pixels(tiny_model,
     for bad, message in ((np.zeros((2, 8, 8), np.float32), r"^the array holds float32 values, not pixels 0\.\.255; pass uint8"),
                          ([np.zeros((8, 8, 4), np.uint8)], r"^<array 0> holds an array of shape \(8, 8, 4\); each array of a list is one image"),
                          (np.zeros((8, 8, 3), np.uint8), r"^the array holds an array of shape \(8, 8, 3\), which could be one image"),
+                         # the hint says one (H, W, C) image goes in a list, as the line above refuses it alone: it
+                         # offered "one image (H, W) or (H, W, C)", contradicting that refusal (a reviewer, R3)
+                         (np.zeros((2, 8, 8, 2), np.uint8), r"^the array holds an array of shape \(2, 8, 8, 2\); pass uint8 .*"
+                          r"one image \(H, W\); or a stack \(N, H, W\) or \(N, H, W, C\) \(one image \(H, W, C\): put it in a list\)$"),
                          ([images[0], "x.png"], r"^images mixes arrays and strs \(item 1: 'x.png'\)")):
         with pytest.raises(featcache.FeatcacheError, match=message):
             predict(tiny_model, bad, runtime="tensorflow")

@@ -114,12 +114,23 @@ def checked_stack(arr: np.ndarray, name: str, one_image: str, hint: str) -> np.n
 # In-memory images given to predict (a notebook's natural input; a new-user tester's
 # predict(model, [np.zeros((28, 28), np.uint8)]) was "each of images must be a path"): the .npy rules, named
 # "<array I>" in the results, I its place among the images given.
-ARRAY_HINT = ("pass uint8 pixels 0..255: one image (H, W) or (H, W, C) with C = 1 or 3, a list of them, "
-              "or a stack (N, H, W) or (N, H, W, C)")
+# One array (H, W, C) is refused as an .npy of that shape is (checked_stack: it could be H gray images W x C px), so
+# the hint says so rather than offering it: it did, and refused a photo's np.asarray quoting itself (a reviewer, R3).
+ARRAY_HINT = ("pass uint8 pixels 0..255: a list of images, each (H, W) or (H, W, C) with C = 1 or 3; one image (H, W); "
+              "or a stack (N, H, W) or (N, H, W, C) (one image (H, W, C): put it in a list)")
 
 
 def array_name(i: int) -> str:
     return f"<array {i}>"
+
+
+def _holds_paths(arr: np.ndarray) -> bool:
+    """Whether an array given as ``images`` is paths: str or bytes items, or an object array of str/os.PathLike items
+    (what ``df["path"].to_numpy()`` gives; only "US" arrays were, and it failed as "an array of shape (2,)", a reviewer
+    R2, where 3090637 predicted it)."""
+    if arr.dtype.kind in "US":
+        return True
+    return arr.dtype == object and arr.ndim == 1 and all(isinstance(x, (str, os.PathLike)) for x in arr)
 
 
 def in_memory_images(images: Any) -> list[tuple[int, np.ndarray]] | None:
@@ -127,7 +138,7 @@ def in_memory_images(images: Any) -> list[tuple[int, np.ndarray]] | None:
     neither: paths), each stack (N, H, W, C) uint8 and ``first`` the place of its first image. One array is one image
     (H, W) or a stack, as an .npy; each array of a list is one image, and neighbours of one shape share a stack (a
     batch needs one size). Paths and arrays are not mixed: one list is either."""
-    if isinstance(images, np.ndarray) and images.dtype.kind in "US":  # an array of paths, as a list of them
+    if isinstance(images, np.ndarray) and _holds_paths(images):  # an array of paths, as a list of them
         return None
     if isinstance(images, np.ndarray):
         one = "pass one image as (H, W), or in a list ([image]), and a stack of gray images as (N, H, W)"
