@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -714,10 +715,20 @@ def test_a_part_of_the_wrong_type_names_its_python_form(tmp_path, monkeypatch):
         featcache.extract(FashionMNIST(tmp_path), model, None, "ray")
     with pytest.raises(FeatcacheError, match=r"^source must be .* \(got PosixPath\('photos'\)\); pass PhotoFolder\('photos'\)"):
         featcache.extract(Path("photos"), model)
-    with pytest.raises(FeatcacheError, match=r"^unknown data set 'photos'; pass a source as extract's first argument: "
-                                             r"featcache.FashionMNIST\(\) for Fashion-MNIST or featcache.PhotoFolder\('photos'\)"), \
+    with pytest.raises(FeatcacheError, match=r"^unknown data set 'photos' \(data set names: fashion_mnist\); pass a source "
+                                             r"as extract's first argument: featcache.FashionMNIST\(\) for Fashion-MNIST or "
+                                             r"featcache.PhotoFolder\('photos'\)"), \
             pytest.warns(DeprecationWarning):
         featcache.extract("photos", model)
+    # a mistyped name is told the nearest valid one, as the CLI's line named fashion_mnist (a reviewer, R11: only
+    # PhotoFolder('fashion-mnist') was offered)
+    with pytest.raises(FeatcacheError, match=r"^unknown data set 'fashion-mnist' \(did you mean 'fashion_mnist'\?\); pass "), \
+            pytest.warns(DeprecationWarning):
+        featcache.extract("fashion-mnist", model)
+    # an output file's name given as the model: ModelSpec(...) there, the file as the third part (a reviewer, R11)
+    with pytest.raises(FeatcacheError, match=r"^model must be a ModelSpec \(got 'x.h5'\); pass ModelSpec\(\.\.\.\), e\.g\. .*"
+                                             r", and the cache file as the third part, StoreSpec\(out='x.h5'\)$"):
+        featcache.extract(FashionMNIST(tmp_path), "x.h5")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photos"]
 
 
@@ -726,7 +737,9 @@ def test_sources_check_their_folder_when_made(tmp_path):
     (a new-user tester); FashionMNIST(data_dir=...) as well. The same line extract gave, from the constructor."""
     from featcache import FashionMNIST, PhotoFolder
 
-    with pytest.raises(FeatcacheError, match=f"^image directory not found: {tmp_path / 'nope'}; pass --images DIR"):
+    # the Python form named beside the CLI's: it said only "pass --images DIR" (a reviewer, R11)
+    with pytest.raises(FeatcacheError, match=rf"^image directory not found: {re.escape(str(tmp_path / 'nope'))}; check the folder "
+                                             r"given to PhotoFolder\(\.\.\.\) / --images DIR, where you put each class's"):
         PhotoFolder(tmp_path / "nope")
     (tmp_path / "f").write_text("x")
     with pytest.raises(FeatcacheError, match="^image directory is not a directory: "):

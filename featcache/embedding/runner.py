@@ -173,6 +173,14 @@ def _check_default_name(path: Path, source: Any) -> None:
                        extra=len(PARTIAL_SUFFIX), extra_words=f" with its {PARTIAL_SUFFIX} partial")
 
 
+def _looks_like_cache_path(value: Any) -> bool:
+    """Whether a value given as the model is a cache file's path (an .h5 name or a path), not a backbone's name."""
+    if not isinstance(value, (str, os.PathLike)):
+        return False
+    text = os.fspath(value)
+    return isinstance(value, os.PathLike) or text.endswith(".h5") or os.sep in text
+
+
 def _parts(source, model, store, engine) -> tuple[Any, ModelSpec, StoreSpec, Any]:
     """The four parts, defaults filled in; a wrong kind of object is one line naming the part to pass (FeatcacheError,
     as the API's other wrong types, check_path's: extract(src, spec, "out.h5") was a TypeError "store must be a
@@ -199,6 +207,9 @@ def _parts(source, model, store, engine) -> tuple[Any, ModelSpec, StoreSpec, Any
             # ModelSpec's fields, by name
             fix = (f"StoreSpec(out={os.fspath(value)!r})" if kind is StoreSpec and isinstance(value, (str, os.PathLike))
                    else f"{kind.__name__}(...), e.g. " + ("ModelSpec(backbone=..., weights=...)" if kind is ModelSpec else "StoreSpec(out=...)"))
+            if kind is ModelSpec and _looks_like_cache_path(value):
+                # extract(src, "x.h5") meant the output file, the third part: said so (a reviewer, R11)
+                fix += f", and the cache file as the third part, StoreSpec(out={os.fspath(value)!r})"
             raise FeatcacheError(f"{name} must be a {kind.__name__} (got {shown(value)}); pass {fix}")
     if not all(callable(getattr(engine, m, None)) for m in ("run", "check")) or not hasattr(engine, "runtime"):
         raise FeatcacheError(f"engine must be LocalEngine(...) or RayEngine(...) (got {shown(engine)}); "

@@ -38,7 +38,7 @@ from featcache.embedding.backbones import (
 from featcache.embedding.passes import BATCH_SIZE
 from featcache.errors import FeatcacheError
 from featcache.store.layout import check_cache_name
-from featcache.validate import check_seconds, positive_int
+from featcache.validate import check_seconds, closest, positive_int
 
 DTYPES = ("float32", "float16")
 
@@ -221,10 +221,15 @@ def _check_data_name(data: str | None) -> None:
     from featcache.sources import source_classes
 
     classes = source_classes()
-    if data is None or data in [c.kind for c in classes if c.selector is None]:
+    names = [c.kind for c in classes if c.selector is None]
+    if data is None or data in names:
         return
+    # The names taken are said too, the nearest first: "fashion-mnist" was offered only PhotoFolder('fashion-mnist'),
+    # no longer the valid "fashion_mnist" the CLI's line named (a reviewer, R11)
+    near = closest(data, names)
+    taken = f"did you mean {near!r}?" if near else f"data set names: {', '.join(names)}"
     forms = [f"featcache.{c.__name__}({data!r})" if c.selector is not None else f"featcache.{c.__name__}()" for c in classes]
-    raise FeatcacheError(f"unknown data set {data!r}; pass a source as extract's first argument: "
+    raise FeatcacheError(f"unknown data set {data!r} ({taken}); pass a source as extract's first argument: "
                          + " or ".join(f"{form} for {c.title}" for form, c in zip(forms, classes)))
 
 

@@ -144,7 +144,9 @@ def _check_root(root: Path) -> None:
     """The photos' folder exists and is a folder: the one line of PhotoFolder(...) and of its open()."""
     if not root.is_dir():
         what = "is not a directory" if root.exists() else "not found"
-        raise FeatcacheError(f"image directory {what}: {root}; pass --images DIR where you {LAYOUT_HINT}")
+        # Both forms named: PhotoFolder("/nope") said only "pass --images DIR", the CLI's words (a reviewer, R11)
+        raise FeatcacheError(f"image directory {what}: {root}; check the folder given to PhotoFolder(...) / --images DIR, "
+                             f"where you {LAYOUT_HINT}")
 
 
 @dataclass(frozen=True)
