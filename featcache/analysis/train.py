@@ -39,6 +39,7 @@ from featcache.validate import (
     parse_C,
     parse_params,
     positive_int,
+    shown,
     require_splits,
 )
 
@@ -402,6 +403,19 @@ def _say_trained(res: TrainResult) -> None:
     print(one_line(f"test accuracy {res.accuracy:.4f} on {res.test_images} images{how}; fit {fit}{extra}{again} -> {res.path}"))
 
 
+# The recipes that write heads and record themselves in them (heads.io.WRITTEN_BY; recipes.lesson.LESSON): a head
+# marked by one is replaced by it whatever its fit. train(written_by=...) is public and took 123, ["x"] and "", and
+# stored them (a reviewer, R9): only these names, or None for a head of the caller's own.
+RECIPES = ("lesson",)
+
+
+def _check_written_by(written_by: Any) -> str | None:
+    if written_by is None or isinstance(written_by, str) and written_by in RECIPES:
+        return written_by
+    raise FeatcacheError(f"written_by names the recipe writing the head, one of: {', '.join(RECIPES)} (got "
+                         f"{shown(written_by)}); leave it out for a head of your own")
+
+
 @checks_switches
 def train(
     cache: Cache | str | Path,
@@ -445,6 +459,7 @@ def train(
     (``heads.io.WRITTEN_BY``): a head at ``out`` that the same recipe wrote is
     replaced whatever its fit, any other as without it.
     """
+    written_by = _check_written_by(written_by)
     seed = check_seed(seed)
     # 50.5 and "50" ended in bare TypeErrors inside the subset's draw (an adversarial tester)
     train_size = None if train_size is None else positive_int(train_size, "--train-size")
