@@ -123,6 +123,13 @@ NAME_MAX = 255  # bytes in one file name on Linux's file systems (ext4, xfs, btr
 PARTIAL_OF = "partial_of"
 
 
+def named_as_partial_of(path: Path, of: object) -> bool:
+    """Whether ``path`` has the partial's name of the cache ``of`` (a file's ``PARTIAL_OF``) names: the one rule of
+    a sealed partial not yet published (``store.partial``), of what ``info`` shows (``reader._shown_meta``) and of a
+    partial copied or renamed (``reader._copy_of``). Two of them had their own copy of it (a reviewer, R10a)."""
+    return isinstance(of, str) and bool(of) and path.name == of + PARTIAL_SUFFIX
+
+
 def partial_path(path: Path) -> Path:
     path = Path(path)
     return path.with_name(path.name + PARTIAL_SUFFIX)

@@ -31,7 +31,7 @@ from pathlib import Path
 import h5py
 
 from featcache.errors import FeatcacheError, first_line, system_limit
-from featcache.store.layout import FORMAT, NAME_MAX, PARTIAL_OF, PARTIAL_SUFFIX
+from featcache.store.layout import FORMAT, NAME_MAX, PARTIAL_OF, named_as_partial_of
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
@@ -129,7 +129,7 @@ def _sealed_not_published(path: Path, f: h5py.File) -> bool:
     sealing (no content digest yet). A cache extracted under the partial's name names itself."""
     of = _text(f.attrs.get(PARTIAL_OF))
     if of is not None:
-        return isinstance(of, str) and of + PARTIAL_SUFFIX == path.name
+        return named_as_partial_of(path, of)
     return "content_digest" not in f.attrs
 
 

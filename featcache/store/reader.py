@@ -33,7 +33,6 @@ from featcache.store.layout import (
     HASH_BLOCK_CHUNKS,
     ORIG,
     PARTIAL_OF,
-    PARTIAL_SUFFIX,
     ROW_DATASETS,
     check_chunks_stored,
     combine_digests,
@@ -44,6 +43,7 @@ from featcache.store.layout import (
     decode_attrs,
     feature_datasets,
     hashed_blocks,
+    named_as_partial_of,
     open_h5,
     partial_path,
     provenance_digest,
@@ -222,7 +222,7 @@ def _copy_of(path: Path, meta: dict[str, Any]) -> str | None:
     from featcache.errors import clipped
 
     made_for = meta.get(PARTIAL_OF)
-    if isinstance(made_for, str) and made_for and path.name != made_for + PARTIAL_SUFFIX:
+    if isinstance(made_for, str) and made_for and not named_as_partial_of(path, made_for):
         return clipped(made_for, 80)
     return None
 
@@ -649,7 +649,7 @@ def _shown_meta(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
     partial from a user's cache saved at the partial's name): on a cache that completed, ``info --json`` showed
     ``"partial_of": "c.h5"`` of c.h5 itself, which read as "this is a partial" (earlier sessions' notes). It is shown
     only where it says something: a complete file still at that cache's partial's name (sealed, not yet renamed)."""
-    if meta.get(PARTIAL_OF) is None or path.name == f"{meta[PARTIAL_OF]}{PARTIAL_SUFFIX}":
+    if meta.get(PARTIAL_OF) is None or named_as_partial_of(path, meta[PARTIAL_OF]):
         return meta
     return {k: v for k, v in meta.items() if k != PARTIAL_OF}
 
