@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import re
 
 import pytest
 
@@ -141,20 +142,70 @@ def _same_name(command: str, flag: str) -> bool:
     return name in inspect.signature(getattr(featcache, API_NAME.get(command, command))).parameters
 
 
-def _api_md_rows() -> set[tuple[str, str]]:
-    """(command, flag) of docs/api.md's table of the flags that are no keyword of the same name."""
+def _api_md_table() -> list[tuple[list[str], str, str]]:
+    """(commands, flag, In Python cell) of each row of docs/api.md's table of the flags that are no keyword of the
+    same name."""
     from helpers import REPO
 
     text = (REPO / "docs" / "api.md").read_text(encoding="utf-8")
     table = text.split("## Flags that are no keyword of the same name", 1)[1].split("\n## ", 1)[0]
-    rows = set()
+    rows = []
     for line in table.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) == 3 and cells[1].startswith("`--"):
             flag = cells[1].strip("`").split()[0]
             commands = sorted(_commands()) if cells[0] == "every command" else [c.strip() for c in cells[0].split(",")]
-            rows |= {(c, flag) for c in commands}
+            rows.append((commands, flag, cells[2]))
     return rows
+
+
+def _api_md_rows() -> set[tuple[str, str]]:
+    """(command, flag) of docs/api.md's table of the flags that are no keyword of the same name."""
+    return {(c, flag) for commands, flag, _ in _api_md_table() for c in commands}
+
+
+def _python_form_problems(commands: list[str], python: str) -> list[str]:
+    """What in a row's "In Python" cell names no real thing: a keyword ``name=`` that the command's API function
+    does not take, a class ``Name(...)`` that featcache (or featcache.heads) does not export, a method
+    ``Class.method(...)`` it lacks, a head ``{"HEAD": {"NAME": ...}}`` that is none or whose class takes no NAME."""
+    import featcache.heads
+
+    problems = []
+    spans = re.findall(r"`([^`]+)`", python)
+    for span in spans:
+        keyword = re.match(r"(\w+)=", span)
+        if keyword:
+            for command in commands:
+                if keyword[1] not in inspect.signature(getattr(featcache, API_NAME.get(command, command))).parameters:
+                    problems.append(f"{command} takes no {keyword[1]}= ({span})")
+        for name, attr in re.findall(r"\b([A-Z]\w*)(?:\.(\w+))?\(", span):
+            owner = getattr(featcache, name, None) or getattr(featcache.heads, name, None)
+            if owner is None or attr and not hasattr(owner, attr):
+                problems.append(f"featcache has no {name}{'.' + attr if attr else ''} ({span})")
+        for head, name in re.findall(r'"([a-z]\w*)": \{"(\w+)"', span):  # "HEAD": {"NAME": ...} are placeholders
+            cls = featcache.heads.HEADS.get(head)
+            if cls is None or name not in inspect.signature(cls).parameters:
+                problems.append(f"no head {head!r} takes {name!r} ({span})")
+    return problems
+
+
+def test_the_python_form_of_each_flag_in_api_md_is_real():
+    """docs/api.md's table was checked for its (command, flag) pairs, not its "In Python" column (a reviewer, R12b):
+    a keyword renamed in the API left the table naming the old one. Each keyword it names is one the command's
+    function takes (inspect.signature), each class one featcache exports, each head parameter its class's; a row
+    naming none of these is only the --json row (a result's method)."""
+    problems = []
+    for commands, flag, python in _api_md_table():
+        found = _python_form_problems(commands, python)
+        problems += [f"{', '.join(commands)} {flag}: {p}" for p in found]
+        checked = re.search(r"`(\w+=|[A-Z]\w*(\.\w+)?\()", python)
+        if not checked and flag != "--json":
+            problems.append(f"{flag}: its Python form {python!r} names no keyword or class this test can check")
+    assert not problems, problems
+    # and the check catches a renamed keyword, a class and a head parameter that are not there
+    assert _python_form_problems(["finetune"], "`keep_last=False`") == ["finetune takes no keep_last= (keep_last=False)"]
+    assert _python_form_problems(["extract"], "`PhotoFolders(DIR)` as the source")
+    assert _python_form_problems(["curve"], '`head_params={"logreg": {"warmstart": False}}`')
 
 
 def test_every_flag_of_another_name_than_its_keyword_is_in_api_md():
