@@ -416,22 +416,39 @@ def _lessons_head(head: Path, out: Path) -> bool:
 
 def _older_lessons_head(head: Path, out: Path, meta: dict[str, Any] | None = None) -> bool:
     """Whether ``head`` is a head a lesson wrote before its heads recorded it (2026-12-05): unmarked, named by a row
-    of the folder's lesson.json (``head_file``), and not changed since that lesson.json was written (a head saved
-    over it since is the user's). The lesson replaces such a head whatever its fit, as it did."""
+    of the folder's lesson.json (``head_file``), and either not changed since that lesson.json was written or the
+    very head of that row (``_row_of_head``); a head saved over it since is the user's. The lesson replaces such a
+    head whatever its fit, as it did."""
     import json
 
     from featcache.heads.io import WRITTEN_BY, read_head_meta
 
     table = report_files(out)["json"]
     try:
-        if not head.is_file() or head.stat().st_mtime_ns > table.stat().st_mtime_ns or not _is_lesson_json(table):
+        if not head.is_file() or not _is_lesson_json(table):
             return False
         rows = json.loads(table.read_text())["rows"]
+        newer = head.stat().st_mtime_ns > table.stat().st_mtime_ns
     except (OSError, ValueError):
         return False
     meta = read_head_meta(head) if meta is None else meta
-    named = {Path(str(r.get("head_file"))).name for r in rows if isinstance(r, dict) and r.get("head_file")}
-    return meta is not None and WRITTEN_BY not in meta and head.name in named
+    if meta is None or WRITTEN_BY in meta:
+        return False
+    own = [r for r in rows if isinstance(r, dict) and r.get("head_file") and Path(str(r["head_file"])).name == head.name]
+    # The modification times alone refused a lesson's own heads in a folder copied with 'cp -r' (new times; a
+    # reviewer, R8): older lesson.json files record no digest of the heads, but each row records its head's test
+    # accuracy and fit time, which the head's own metadata (under its content digest) holds too.
+    return bool(own) and (not newer or any(_row_of_head(r, meta) for r in own))
+
+
+def _row_of_head(row: dict[str, Any], meta: dict[str, Any]) -> bool:
+    """Whether a lesson.json row is the one that wrote a head of metadata ``meta``: its test accuracy, and its fit
+    time to the millisecond the head records (``analysis.train.save_trained``: round(fit_seconds, 3)), are the
+    head's. A head the user trained at that name since has another fit time."""
+    seconds, accuracy = row.get("training_seconds"), row.get("test_accuracy")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (seconds, accuracy)):
+        return False
+    return meta.get("test_accuracy") == accuracy and meta.get("fit_seconds") == round(seconds, 3)
 
 
 # The heads the default rows save under out/heads with fixed names; the best-layer and views rows name theirs
