@@ -27,6 +27,7 @@ upright by their EXIF orientation tag (``decode_image``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -143,6 +144,11 @@ class _File:
 def _check_root(root: Path) -> None:
     """The photos' folder exists and is a folder: the one line of PhotoFolder(...) and of its open()."""
     if not root.is_dir():
+        # is_dir() and exists() say False of a link loop too, which read "not found" since PhotoFolder checks its
+        # root when made (f920ad4; tests/test_cli_faults.py's loop case): the loop's own OSError, which the CLI's
+        # one boundary (cli.path_problem) says in one line
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            root.stat()
         what = "is not a directory" if root.exists() else "not found"
         # Both forms named: PhotoFolder("/nope") said only "pass --images DIR", the CLI's words (a reviewer, R11)
         raise FeatcacheError(f"image directory {what}: {root}; check the folder given to PhotoFolder(...) / --images DIR, "
