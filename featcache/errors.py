@@ -142,6 +142,11 @@ def no_permission(path: object) -> str:
             "or use another path")
 
 
+def link_loop(path: object) -> str:
+    """The one line for a path that is a loop of symbolic links (the CLI's boundary and PhotoFolder's check)."""
+    return f"{path} is a loop of symbolic links; point it at a real file or folder"
+
+
 def system_limit(exc: BaseException) -> str | None:
     """What to do about an OSError from a limit of the system, not a fault of any file: too many open files
     (EMFILE, ENFILE) or no memory (ENOMEM); None for any other error.

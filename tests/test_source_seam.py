@@ -8,6 +8,7 @@ source (``elsewhere``); this test registers a source defined here and nowhere el
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from typing import ClassVar
@@ -111,3 +112,14 @@ def test_a_refused_choice_of_data_is_said_before_the_options_that_do_not_fit_it(
         featcache.extract(images=False, train_limit=50)
     with pytest.raises(FeatcacheError, match="^--train-limit applies to Fashion-MNIST only"):
         specs.from_options(images=str(tmp_path), train_limit=50)  # a folder that exists: PhotoFolder checks it when made
+
+
+def test_a_photo_folder_that_is_a_link_loop_is_one_featcache_line_from_python_too(tmp_path):
+    """Regression: PhotoFolder checks its root when made; a link loop got pathlib's raw OSError there (the CLI said it
+    in one line at its boundary, a Python caller had a traceback). Now the API's line is the CLI's."""
+    import featcache
+
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    with pytest.raises(featcache.FeatcacheError, match=rf"^{re.escape(str(loop))} is a loop of symbolic links; point it at "):
+        featcache.PhotoFolder(loop)

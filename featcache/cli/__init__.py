@@ -270,9 +270,11 @@ def path_problem(exc: BaseException) -> str | None:
     traceback where a check did not expect them (an adversarial tester). None: not such a problem."""
     import errno
 
+    from featcache.errors import link_loop
+
     if isinstance(exc, RuntimeError) and str(exc).startswith("Symlink loop"):
         where = str(exc).removeprefix("Symlink loop from ").strip("'")
-        return f"{where} is a loop of symbolic links; point it at a real file or folder"
+        return link_loop(where)
     if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM) and exc.filename is not None:
         from featcache.errors import no_permission
 
@@ -282,7 +284,7 @@ def path_problem(exc: BaseException) -> str | None:
     name = exc.filename if exc.filename is not None else "a path given"
     shown = str(name) if len(str(name)) <= 120 else f"{str(name)[:60]}...{str(name)[-40:]}"
     if exc.errno == errno.ELOOP:
-        return f"{shown} is a loop of symbolic links; point it at a real file or folder"
+        return link_loop(shown)
     return (f"{shown}: the name is too long for the file system (at most 255 bytes a name, 4096 a path); "
             "use a shorter name")
 

@@ -27,7 +27,7 @@ upright by their EXIF orientation tag (``decode_image``).
 
 from __future__ import annotations
 
-import contextlib
+import errno
 import hashlib
 import io
 import json
@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 
-from featcache.errors import CONTROL, FeatcacheError, one_line, printable, shell_word, system_limit
+from featcache.errors import CONTROL, FeatcacheError, link_loop, one_line, printable, shell_word, system_limit
 from featcache.sources.base import STAGING, DataSource, Split, SplitSpec
 from featcache.sources.decode import (UnreadableImage, counts_as_unreadable, decode_image, failure_reason, not_utf8,
                                       utf8_name)
@@ -145,10 +145,12 @@ def _check_root(root: Path) -> None:
     """The photos' folder exists and is a folder: the one line of PhotoFolder(...) and of its open()."""
     if not root.is_dir():
         # is_dir() and exists() say False of a link loop too, which read "not found" since PhotoFolder checks its
-        # root when made (f920ad4; tests/test_cli_faults.py's loop case): the loop's own OSError, which the CLI's
-        # one boundary (cli.path_problem) says in one line
-        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        # root when made (f920ad4; tests/test_cli_faults.py's loop case): said as a loop, for the API's caller too
+        try:
             root.stat()
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise FeatcacheError(link_loop(root)) from None
         what = "is not a directory" if root.exists() else "not found"
         # Both forms named: PhotoFolder("/nope") said only "pass --images DIR", the CLI's words (a reviewer, R11)
         raise FeatcacheError(f"image directory {what}: {root}; check the folder given to PhotoFolder(...) / --images DIR, "
