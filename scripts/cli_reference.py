@@ -95,7 +95,8 @@ def generate() -> str:
         "and progress bars (plain lines when it is not a terminal) go to stderr, with warnings; results go to stdout "
         "(the `extracted ... -> PATH` line, accuracies, tables, the paths written, `--json`), so `> file` keeps the results "
         "and the terminal still shows the progress (with `--json` too: stdout is then the JSON alone); "
-        "`FEATCACHE_PROGRESS=off` turns the status lines and bars off.",
+        "`FEATCACHE_PROGRESS=off` turns the status lines and bars off. A closed stdout (`>&-`) is refused before any work "
+        "(`> /dev/null` drops the results); a closed or failing stderr (`2>&-`) drops its lines, and the command runs on.",
         "",
         "| command | what it does |",
         "| --- | --- |",

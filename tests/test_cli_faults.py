@@ -2876,3 +2876,91 @@ def test_a_head_of_a_layer_the_cache_lacks_names_the_layer_to_extract(tmp_path):
         with pytest.raises(FeatcacheError) as err:
             check_compatible({**meta, "layer": layer}, cache)
         assert str(err.value).endswith(f"extract it with --layers {name}"), err.value
+
+
+class _ClosedStream:
+    """A stream whose descriptor is closed (2>&-): every write is EBADF, as Python's stderr on a closed fd 2."""
+
+    def write(self, text):
+        raise OSError(9, "Bad file descriptor")
+
+    def flush(self):
+        raise OSError(9, "Bad file descriptor")
+
+    def isatty(self):
+        return False
+
+
+def test_a_closed_standard_error_costs_no_work(tmp_path, fake_model, capsys, monkeypatch):
+    """Regression (an adversarial tester): 'train CACHE --out h.npz 2>&-' exited 1 with no head written: the warning
+    about a class missing from the test split hit OSError EBADF (the warnings hook's print); evaluate the same, and
+    predict on a folder holding a skipped file (say_notes). Notes, warnings and error lines now ignore a closed
+    stderr: the work and its results are kept, and an error still exits 2."""
+    cache = str(tiny_cache(tmp_path / "c.h5", n_test=1))  # no test image of "bees": train and evaluate warn
+    head = tmp_path / "h.npz"
+    folder = tmp_path / "photos"
+    write_image(folder / "ok.png", class_image(0, 0, 16))
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")  # skipped: say_notes writes to stderr
+    monkeypatch.setattr(sys, "stderr", _ClosedStream())
+    assert main(["train", cache, "--head", "logreg", "--out", str(head)]) == 0 and head.is_file()
+    assert main(["evaluate", str(head), cache, "--out", str(tmp_path / "ev")]) == 0
+    assert main(["predict", str(fake_model), str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert f"-> {head}" in out and "accuracy" in out and f"{folder / 'ok.png'}: " in out
+    assert main(["info", str(tmp_path / "none.h5")]) == 2  # its one line unsaid, the status still a user error's
+
+
+def _closed_fd2():
+    os.close(2)
+
+
+def _read_only_fd2():  # what a pyenv shim leaves there ('2>&-' through it): Python's stderr exists, writes are EBADF
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 2)
+
+
+@pytest.mark.parametrize("close", [_closed_fd2, _read_only_fd2])
+def test_a_closed_standard_error_in_a_real_run_keeps_the_head(tmp_path, close):
+    """The same in a real run, descriptor 2 closed (sys.stderr is None: the warning was print()ed to stdout, into
+    the --json) or unwritable (EBADF: exit 1 and no head). The head is written and stdout is its JSON alone."""
+    from helpers import REPO
+
+    cache = str(tiny_cache(tmp_path / "c.h5", n_test=1))
+    proc = subprocess.run([sys.executable, "-m", "featcache", "train", cache, "--head", "logreg", "--out", "h.npz", "--json"],
+                          stdout=subprocess.PIPE, text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)},
+                          preexec_fn=close, timeout=300)
+    assert proc.returncode == 0 and (tmp_path / "h.npz").is_file(), proc.stdout[-800:]
+    assert json.loads(proc.stdout)["path"] == "h.npz"
+
+
+@pytest.mark.parametrize("argv", [["info", "CACHE"], ["verify", "CACHE"], ["evaluate", "HEAD", "CACHE"],
+                                  ["predict", "MODEL", "IMAGE"], ["predict", "MODEL", "IMAGE", "--csv", "p.csv"],
+                                  ["train", "CACHE", "--head", "logreg", "--out", "new.npz", "--json"],
+                                  ["train", "CACHE", "--head", "logreg", "--out", "new.npz"]])
+def test_a_closed_standard_output_is_refused_before_the_work(tmp_path, fake_model, capsys, monkeypatch, argv):
+    """Regression (an adversarial tester): 'predict M X >&-' exited 0 with the predictions gone and no word (info and
+    evaluate the same), and with --json ended in AttributeError at print_json (sys.stdout is None), exit 1. Every
+    command prints its results on stdout: with it closed, one line, exit 2, before any work (no head, no CSV)."""
+    from featcache.cli.common import STDOUT_CLOSED
+
+    cache = tiny_cache(tmp_path / "c.h5")
+    head = tmp_path / "h.npz"
+    assert main(["train", str(cache), "--head", "logreg", "--out", str(head)]) == 0
+    image = write_image(tmp_path / "x.png", class_image(0, 0, 16))
+    names = {"CACHE": str(cache), "HEAD": str(head), "MODEL": str(fake_model), "IMAGE": str(image)}
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "stdout", None)
+    assert main([names.get(a, a) for a in argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"featcache {argv[0]}: error: {STDOUT_CLOSED}"
+    assert not (tmp_path / "new.npz").exists() and not (tmp_path / "p.csv").exists()
+
+
+def test_a_closed_standard_output_in_a_real_run_is_one_line(tmp_path):
+    """The same with the descriptor closed in a real run ('info CACHE --json >&-'): the AttributeError traceback."""
+    from helpers import REPO
+
+    cache = str(tiny_cache(tmp_path / "c.h5"))
+    proc = subprocess.run([sys.executable, "-m", "featcache", "info", cache, "--json"], stderr=subprocess.PIPE, text=True,
+                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)}, preexec_fn=lambda: os.close(1), timeout=300)
+    assert proc.returncode == 2 and proc.stderr.strip().startswith("featcache info: error: standard output is closed")

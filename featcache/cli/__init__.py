@@ -139,8 +139,12 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
         # once per command: a catch_warnings block between two reads of one file (a conversion's) resets Python's
         # own once-registry, and predict said a model's note twice (an adversarial tester)
         if line not in _said:
+            from featcache.progress import note
+
             _said.add(line)
-            print(line, file=sys.stderr)
+            # note: stderr closed (2>&-) or failing is ignored; a print() here ended train and evaluate with OSError
+            # EBADF after their work, the head unwritten (an adversarial tester)
+            note(line)
     else:
         _python_showwarning(message, category, filename, lineno, file, line)
 
@@ -323,6 +327,14 @@ def _stdout_gone() -> int:
     return 141  # 128 + SIGPIPE, what the shell reports for a tool stopped by its reader
 
 
+def _say(line: str) -> None:
+    """An error or stop line on stderr, ignored where stderr is closed (2>&-) or failing: its print() raised there,
+    and the exit status of a one-line error became 1 (an adversarial tester)."""
+    from featcache.progress import note
+
+    note(line)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; the exit status. What it changes of the warnings machinery is put back after, so a
     program calling ``main(argv)`` keeps its own (it kept featcache's one-line format for good; a review)."""
@@ -356,11 +368,15 @@ def _main(argv: list[str] | None) -> int:
         args = build_parser().parse_args(argv)
         _command = args.command
     except KeyboardInterrupt:
-        print(STARTING, file=sys.stderr)
+        _say(STARTING)
         return 130
     except BrokenPipeError:  # --help into | head
         return _stdout_gone()
     try:
+        from featcache.cli.common import STDOUT_CLOSED, stdout_closed
+
+        if stdout_closed():  # before any work: the results would be lost (cli.common.STDOUT_CLOSED)
+            raise FeatcacheError(STDOUT_CLOSED)
         # Only as the program (the console script, python -m featcache: no argv given): a program that
         # calls main(argv) itself keeps SIGTERM's default, so that it still stops (a review's finding).
         with _SigtermAsInterrupt(enabled=argv is None), _GuardedOutput(as_program=argv is None) as output:
@@ -375,7 +391,7 @@ def _main(argv: list[str] | None) -> int:
     except FeatcacheError as exc:
         from featcache.errors import one_line
 
-        print(f"featcache {args.command}: error: {one_line(_named_kind(exc))}", file=sys.stderr)
+        _say(f"featcache {args.command}: error: {one_line(_named_kind(exc))}")
         return 2
     except BrokenPipeError:  # before OSError's clause below: a BrokenPipeError is an OSError (a review)
         if _stdout_still_there():  # another pipe or socket broke: not the reader of our output going away
@@ -385,13 +401,13 @@ def _main(argv: list[str] | None) -> int:
         said = path_problem(exc) or system_problem(exc)
         if said is None:
             raise
-        print(f"featcache {args.command}: error: {said}", file=sys.stderr)
+        _say(f"featcache {args.command}: error: {said}")
         return 2
     except KeyboardInterrupt as exc:
         # Only these keep their finished work; the others start over when re-run.
         hint = "re-run the same command to resume" if args.command in RESUMABLE else "nothing was saved"
         how = "terminated" if isinstance(exc, Terminated) else "interrupted"
-        print(f"featcache {args.command}: {how}; {hint}", file=sys.stderr)
+        _say(f"featcache {args.command}: {how}; {hint}")
         return 143 if isinstance(exc, Terminated) else 130
 
 

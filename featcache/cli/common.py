@@ -31,6 +31,30 @@ def given(args: argparse.Namespace, *names: str, **renamed: str) -> dict[str, An
     return {key: getattr(args, attr) for key, attr in pairs if getattr(args, attr) is not None}
 
 
+# Every command prints its results on standard output (a summary, a table, the predictions, --json), so where it is
+# closed each is refused before any work: 'predict M X >&-' exited 0 with the predictions gone and no word, and with
+# --json ended in AttributeError (sys.stdout is None) after its work (an adversarial tester).
+STDOUT_CLOSED = ("standard output is closed (>&-), where featcache prints its results; send it to a file "
+                 "(> results.txt), or to /dev/null to drop them, and run the command again")
+
+
+def stdout_closed() -> bool:
+    """Whether standard output is closed: None (Python's, for a descriptor closed at start) or a stream on a closed
+    descriptor (EBADF). Not a stream without a descriptor (a caller's capture): that one is written."""
+    import errno
+    import os
+
+    if sys.stdout is None:
+        return True
+    try:
+        os.fstat(sys.stdout.fileno())
+    except OSError as exc:  # io.UnsupportedOperation too (no descriptor): not closed
+        return exc.errno == errno.EBADF
+    except (AttributeError, ValueError):  # no fileno, or a closed Python stream: print() says so itself
+        return False
+    return False
+
+
 def print_json(obj: Any) -> None:
     """``obj`` as JSON on stdout. A non-UTF-8 file name (held as lone surrogates, Python's surrogateescape) is
     written with U+FFFD in its place: '\\udcff' is not a character, and strict JSON readers refuse it (a tester)."""

@@ -44,10 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
     from featcache.deploy.predict import predict, say_notes
     from featcache.errors import FeatcacheError, one_line
+    from featcache.progress import note  # stderr closed or failing (2>&-) is ignored there: the predictions still come
 
     # The progress bar on stderr as every command's (plain lines off a terminal), with --json too: stdout is the
     # predictions. The API says what it skipped or left out (stderr); with --json too, but the runtime's note is the
@@ -56,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         say_notes(preds, runtime_note=False)
     if args.top_k and preds.top_k < args.top_k and not args.json:  # shown, not refused: one --top-k for every model
-        print(f"predict: --top-k {args.top_k}: the model has {preds.top_k} classes; showing all of them", file=sys.stderr)
+        note(f"predict: --top-k {args.top_k}: the model has {preds.top_k} classes; showing all of them")
     if args.json:
         print_json(preds.to_dict())
         return 0
@@ -67,8 +66,7 @@ def run(args: argparse.Namespace) -> int:
     if args.csv:
         # on stderr with the other status lines: stdout is the predictions alone, for a pipe (a new-user tester)
         link = preds.csv_written.link if preds.csv_written is not None else None  # written through a link: said
-        print(one_line(f"predict: predictions -> {args.csv}{f' -> {link}' if link else ''}{_replaced(preds)}"),
-              file=sys.stderr)
+        note(one_line(f"predict: predictions -> {args.csv}{f' -> {link}' if link else ''}{_replaced(preds)}"))
     return 0
 
 

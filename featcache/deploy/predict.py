@@ -901,15 +901,14 @@ def predict(
 def say_notes(preds: "Predictions", runtime_note: bool = True) -> None:
     """What predict passed over and why, on stderr (stdout is the predictions): files it could not read, what the
     folders given held besides images, and the runtime's note (``runtime_note``)."""
-    import sys
-
     from featcache.errors import one_line
+    from featcache.progress import note
 
     notes = ([skipped_line(preds.skipped)] if preds.skipped else []) + ([one_line(left_out_line(preds.left_out))] if preds.left_out else [])
     notes += [preds.runtime_note] if runtime_note and preds.runtime_note else []
     notes += [one_line(kept_line(written.path, written.kept))] if (written := preds.csv_written) and written.kept else []
-    for note in notes:
-        print(f"predict: {note}", file=sys.stderr)
+    for line in notes:
+        note(f"predict: {line}")  # stderr closed (2>&-): the predictions still come (print() raised EBADF; a tester)
 
 
 def model_views(meta: dict) -> int:
