@@ -1096,12 +1096,10 @@ def test_a_link_back_up_does_not_relabel_images(tmp_path):
     (root / "train" / "ants" / "up").symlink_to("..", target_is_directory=True)  # -> train/, holding bees/
     (root / "train" / "ants" / "top").symlink_to("../..", target_is_directory=True)  # -> the data set's root
     (root / "train" / "bees" / "loop").symlink_to(root / "train" / "bees", target_is_directory=True)
-    (root / "train" / "ants" / "their.png").symlink_to(root / "train" / "bees" / "bees_000.png")  # a bee, by a link
     (root / "train" / "bees" / "peek").symlink_to(root / "val" / "bees", target_is_directory=True)  # test images into train
     outside = make_class_tree(tmp_path / "extra", {"more": 2}, offset=50)
     (root / "train" / "ants" / "extra").symlink_to(outside / "more", target_is_directory=True)
     (root / "train" / "bees" / "extra").symlink_to(outside / "more", target_is_directory=True)  # the same folder again
-    (root / "train" / "bees" / "again.png").symlink_to(outside / "more" / "more_050.png")
     src = images.load(root, 32)
     train, test = src.splits["train"], src.splits["test"]
     assert dict(zip(train.paths, train.labels.tolist())) == {
@@ -1111,6 +1109,49 @@ def test_a_link_back_up_does_not_relabel_images(tmp_path):
     }
     assert test.paths == ["val/ants/ants_100.png", "val/bees/bees_100.png", "val/bees/bees_101.png"]
     assert src.skipped == [] and len(set(train.row_digests()) | set(test.row_digests())) == 10
+
+
+def test_a_file_linked_into_another_class_is_refused_as_a_hard_link_is(tmp_path):
+    """``ln -s ../bees/X.png ants/`` was passed over without a word: in neither the cache nor the skipped files (an
+    adversarial tester), where the same file hard-linked there was refused. An image cannot be of two classes,
+    however it got into both: a link into another class folder, or two links to one file outside the data set."""
+    root = make_class_tree(tmp_path / "ph", {"ants": 2, "bees": 2})
+    (root / "ants" / "filelink.png").symlink_to("../bees/bees_000.png")
+    with pytest.raises(FeatcacheError) as exc:
+        images.load(root, 32, test_fraction=0.5)
+    assert str(exc.value) == (f"{root / 'bees' / 'bees_000.png'} and {root / 'ants' / 'filelink.png'} are one file "
+                              f"({root / 'ants' / 'filelink.png'} is a symbolic link to {root / 'bees' / 'bees_000.png'}) "
+                              "in two class folders; an image cannot be of two classes: remove one of them")
+    (root / "ants" / "filelink.png").unlink()
+    outside = write_image(tmp_path / "elsewhere.png", class_image(0, 9))
+    (root / "ants" / "one.png").symlink_to(outside)
+    (root / "bees" / "two.png").symlink_to(outside)
+    with pytest.raises(FeatcacheError, match=re.escape(f"{root / 'ants' / 'one.png'} and {root / 'bees' / 'two.png'} "
+                                                        "are one file")):
+        images.load(root, 32, test_fraction=0.5)
+    split = split_tree(tmp_path / "s", {"ants": 2, "bees": 2}, {"ants": 1, "bees": 1})  # a test image trained on
+    (split / "val" / "ants" / "leak.png").symlink_to(split / "train" / "ants" / "ants_000.png")
+    with pytest.raises(FeatcacheError, match=re.escape("in the class folders of 'ants' of two splits; an image cannot "
+                                                        "be in both: remove one of them")):
+        images.load(split, 32)
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_a_class_folder_link_to_nothing_is_refused_not_skipped(tmp_path, strict):
+    """``ln -s /nonexistent DIR/wasps`` (a class on an unmounted drive) was listed as a skipped file "not inside a class
+    folder" and the class left out, --strict too: a 3-class job became 2 classes, exit 0 (an adversarial tester). A
+    missing class is no skippable file: one line naming the link and the fix. Beside train/ and val/ the same."""
+    root = make_class_tree(tmp_path / "ph", {"ants": 2, "bees": 2})
+    (root / "wasps").symlink_to("/nonexistent", target_is_directory=True)
+    with pytest.raises(FeatcacheError) as exc:
+        images.load(root, 32, test_fraction=0.5, strict=strict)
+    assert str(exc.value) == (f"{root / 'wasps'} is a symbolic link to nothing (/nonexistent: missing, not mounted, or a "
+                              "loop of links) where class folders lie, so its class would be left out; mount or restore "
+                              "/nonexistent, point the link at the class folder, or remove it")
+    split = split_tree(tmp_path / "s", {"ants": 2, "bees": 2}, {"ants": 1, "bees": 1})
+    (split / "test").symlink_to(tmp_path / "gone", target_is_directory=True)
+    with pytest.raises(FeatcacheError, match=re.escape(f"{split / 'test'} is a symbolic link to nothing")):
+        images.load(split, 32, strict=strict)
 
 
 def test_a_class_folder_linked_to_another_is_named_not_called_empty(tmp_path):

@@ -398,7 +398,7 @@ def _classes(root: Path, folders: list[str]) -> tuple[list[str], dict[str, dict[
     per_folder: dict[str, dict[str, Path]] = {}
     loose: list[str] = []
     if folders != [""]:  # files beside train/ and val/
-        loose += [_rel(Path(e.path), root) for e in _entries(root) if not e.is_dir()]
+        loose += [_rel(Path(e.path), root) for e in _entries(root) if not e.is_dir() and not _broken_folder_link(e, "split")]
     for folder in folders:
         base = root / folder if folder else root
         dirs: dict[str, Path] = {}
@@ -416,7 +416,7 @@ def _classes(root: Path, folders: list[str]) -> tuple[list[str], dict[str, dict[
                 if key in dirs:
                     raise _same_name_error(base, dirs[key].name, e.name)
                 dirs[key] = Path(e.path)
-            else:
+            elif not _broken_folder_link(e, "class"):
                 loose.append(_rel(Path(e.path), root))
         where = f"{base}" + (" (the train/ folder)" if folder == "train" else "")
         if not dirs:
@@ -435,6 +435,23 @@ def _classes(root: Path, folders: list[str]) -> tuple[list[str], dict[str, dict[
     if len(names) < 2:
         raise FeatcacheError(f"{root} has a single class ({names[0]!r}); a classifier needs at least two class folders")
     return names, per_folder, loose
+
+
+def _broken_folder_link(entry: os.DirEntry, kind: str) -> bool:
+    """False for an entry that is not a link leading nowhere; such a link where ``kind`` folders lie is refused.
+
+    A class-folder link to an unmounted drive or a moved folder was listed as a skipped file "not inside a class
+    folder", and its whole class left out, --strict or not: a 3-class job ran as 2 (an adversarial tester). A missing
+    class is no skippable file, so it is one line naming the link, whatever it was meant to lead to."""
+    if not entry.is_symlink() or os.path.exists(entry.path):
+        return False
+    try:
+        target = os.readlink(entry.path)
+    except OSError:
+        target = "?"
+    raise FeatcacheError(one_line(f"{entry.path} is a symbolic link to nothing ({target}: missing, not mounted, or a loop "
+                                  f"of links) where {kind} folders lie, so its {kind} would be left out; mount or restore "
+                                  f"{target}, point the link at the {kind} folder, or remove it"))
 
 
 def _control_error(base: Path, name: str) -> FeatcacheError:
@@ -541,7 +558,7 @@ class _Walker:
                     links += more_links
                 elif e.is_file(follow_symlinks=False):
                     st = e.stat(follow_symlinks=False)
-                    if self._first(st, path, hard=True) or st.st_nlink == 1:  # a hard link to a file already listed: once
+                    if self._first(st, path) or st.st_nlink == 1:  # a hard link to a file already listed: once
                         files.append((path, None))
                 else:
                     files.append((path, "not a regular file"))
@@ -559,7 +576,7 @@ class _Walker:
                 out.append((link, "broken symbolic link"))
                 continue
             if stat.S_ISREG(st.st_mode):
-                if self._first(st, link):
+                if self._first(st, link, link=True):
                     out.append((link, None))
             elif stat.S_ISDIR(st.st_mode):
                 real = os.path.realpath(link)
@@ -570,17 +587,21 @@ class _Walker:
                 out.append((link, "not a regular file"))
         return out
 
-    def _first(self, st: os.stat_result, path: Path, hard: bool = False) -> bool:
+    def _first(self, st: os.stat_result, path: Path, link: bool = False) -> bool:
         """Records the file; False when it was seen before (a file system without inode numbers: never). A file
-        that is also in another class folder under a second name (a hard link, ``cp -al``) is refused: it was left
-        out of the second class without a word, and a class of such files was called empty (an adversarial
-        tester). A symbolic link to a file read already is passed over, as before."""
+        that is also in another class folder under a second name is refused, a hard link (``cp -al``: it was left
+        out of the second class without a word, and a class of such files was called empty; an adversarial tester)
+        or a symbolic ``link`` to it (``ln -s ../bees/X.jpg ants/``: dropped, in neither the cache nor the skipped
+        files; an adversarial tester). One in its own class folder twice is read once, as before."""
         key = (st.st_dev, st.st_ino)
         if key in self.files and st.st_ino:
             first, owner = self.files[key]
-            if hard and owner is not None and self.owner is not None and owner != self.owner:
-                raise FeatcacheError(f"{first} and {path} are one file (hard links) in two class folders; an image "
-                                     "cannot be of two classes: remove one of them")
+            if owner is not None and self.owner is not None and owner != self.owner:
+                how = f"{path} is a symbolic link to {os.path.realpath(path)}" if link else "hard links"
+                # one class in two split folders (val/ants/x linked to train/ants/x) is a test image trained on
+                why = ("two class folders; an image cannot be of two classes" if owner.name != self.owner.name else
+                       f"the class folders of {owner.name!r} of two splits; an image cannot be in both")
+                raise FeatcacheError(one_line(f"{first} and {path} are one file ({how}) in {why}: remove one of them"))
             return False
         self.files[key] = (path, self.owner)
         return True
