@@ -6,6 +6,7 @@ line. The CLI checks nothing of its own: argparse passes what the user typed
 (``default=None``) and the API validates it here. ``arg_type`` turns a check
 into an argparse ``type=`` where a flag must be refused before any work.
 
+    list_items      a list argument's items: a comma list split, any other iterable listed, a number refused
     parse_list      comma lists (``"a,b"`` or a list), optionally from known names
     parse_sizes     whole numbers from a comma list, sorted, unique
     parse_seeds     a count K (seeds 0..K-1) or a list of seeds
@@ -62,11 +63,15 @@ SEED_LIMIT = 2**32
 COUNT_MAX = 2**31 - 1
 
 
-def _items(value: str | Iterable[Any], flag: str = "the value") -> list[Any]:
+def list_items(value: str | Iterable[Any], flag: str = "the value", form: str | None = None) -> list[Any]:
+    """A list argument's items: a str split at its commas, any other iterable (not bytes or a dict) as a list; anything
+    else is one line, ``form`` (what ``flag`` takes, default a comma-separated str or a list) and what was given.
+    probe(heads=5), probe(view_settings=5) and train(train_views=5) were "'int' object is not iterable" (an adversarial
+    tester): the one home of the rule."""
     if isinstance(value, str):
         return [s.strip() for s in value.split(",") if s.strip()]
-    if isinstance(value, (bytes, dict)) or not isinstance(value, Iterable):  # probe(heads=5): "'int' object is not iterable"
-        raise FeatcacheError(f"{flag} takes a comma-separated str or a list (got {shown(value)})")
+    if isinstance(value, (bytes, dict)) or not isinstance(value, Iterable):
+        raise FeatcacheError(f"{form or flag + ' takes a comma-separated str or a list'} (got {shown(value)})")
     return list(value)
 
 
@@ -77,8 +82,8 @@ def _noun(flag: str) -> str:
 
 
 def _whole(value: Any, flag: str, example: str) -> int:
-    """An int from an int, an integral float or a string of digits; bools are not numbers here."""
-    if isinstance(value, bool):
+    """An int from an int, an integral float or a string of digits; bools (NumPy's too) are not numbers here."""
+    if _is_bool(value):
         raise FeatcacheError(f"{flag} {shown(value)} is not a whole number; pass e.g. {example}".strip())
     if isinstance(value, numbers.Integral):
         return int(value)
@@ -95,7 +100,7 @@ def _whole(value: Any, flag: str, example: str) -> int:
 
 def parse_list(value: str | Iterable[str], flag: str, known: Sequence[str] | None = None) -> list[str]:
     """Names from ``"a,b"`` or a list, in order, without repeats; each one of ``known`` when given."""
-    items = list(dict.fromkeys(str(s).strip() for s in _items(value, flag)))
+    items = list(dict.fromkeys(str(s).strip() for s in list_items(value, flag)))
     items = [s for s in items if s]
     choices = f" ({', '.join(known)})" if known else ""
     if not items:
@@ -108,7 +113,7 @@ def parse_list(value: str | Iterable[str], flag: str, known: Sequence[str] | Non
 
 def parse_sizes(sizes: str | Iterable[Any], flag: str = "--sizes") -> list[int]:
     """Sizes from ``"100,250,500"`` or a list; sorted, without repeats, each at least 1."""
-    items = _items(sizes, flag)
+    items = list_items(sizes, flag)
     if not items:
         raise FeatcacheError(f"{flag} is empty; pass training-set sizes like 100,250,500,1000")
     out = set()
@@ -194,7 +199,7 @@ def _flag_number(value: Any, flag: str, example: str) -> float:
     """A number flag's value as a float (NaN for what is no number, never a bool); a typed text that is no finite
     number (inf, nan) or reads as another number (1e400 as inf, 1e-400 as 0) is refused in ``typed_number_problem``'s
     words, ``example`` after them. A number the API is given is left to the caller's own check."""
-    if isinstance(value, bool):
+    if _is_bool(value):  # NumPy's too: C=np.bool_(True) trained with C=1.0 (an adversarial tester)
         return math.nan
     try:
         x = _as_float(value)
@@ -231,7 +236,10 @@ def positive_number(value: Any, flag: str, example: str) -> float:
 
 
 def _is_bool(value: Any) -> bool:
-    return type(value).__name__ in ("bool", "bool_")
+    """Python's bool or NumPy's (``np.bool_``, not a subclass of bool): the one test by which every check here refuses
+    a bool given as a number. np.bool_(True) slipped past ``isinstance(value, bool)``: train(C=np.bool_(True)) trained with
+    C=1.0, StoreSpec(lock_timeout=np.bool_(True)) waited 1 s (an adversarial tester)."""
+    return type(value).__name__ in ("bool", "bool_")  # NumPy 2 names its type "bool", NumPy 1 "bool_"
 
 
 def _num(x: float) -> str:
@@ -345,7 +353,7 @@ def check_seed_param(value: Any, name: str) -> int:
 
 def check_seed(seed: Any, flag: str = "--seed") -> int:
     """A seed NumPy and Keras accept: a whole number, 0 <= seed < 2**32."""
-    if isinstance(seed, bool) or not isinstance(seed, (numbers.Integral, str)):
+    if _is_bool(seed) or not isinstance(seed, (numbers.Integral, str)):
         raise FeatcacheError(f"{flag} {shown(seed)} is not a whole number; use one from 0 to {SEED_LIMIT - 1}")
     n = _whole(seed, flag, "0")
     if not 0 <= n < SEED_LIMIT:
@@ -363,7 +371,7 @@ MAX_JOBS_PER_CORE = 4
 
 def parse_seeds(seeds: Any, flag: str = "--seeds") -> list[int]:
     """A count K (seeds 0..K-1, at most MAX_SEEDS) or a list of seeds, without repeats."""
-    if isinstance(seeds, (numbers.Integral, str)) and not isinstance(seeds, bool):
+    if isinstance(seeds, (numbers.Integral, str)) and not _is_bool(seeds):
         k = positive_int(seeds, flag, high=None)
         if k > MAX_SEEDS:
             raise FeatcacheError(f"{flag} {shown(k)} is more seeds than featcache runs (each is a fit per size and head); "
@@ -379,7 +387,7 @@ def parse_seeds(seeds: Any, flag: str = "--seeds") -> list[int]:
 
 def check_jobs(n: Any, flag: str = "--jobs") -> int:
     """Processes in parallel: a positive number (at most MAX_JOBS_PER_CORE per core), or -1 for every core."""
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n == 0 or n < -1:
+    if _is_bool(n) or not isinstance(n, numbers.Integral) or n == 0 or n < -1:
         # --param n_jobs=1e-400 (kept as typed: parse_params) is said to read as 0, as every other parameter's (a review)
         underflow = _underflow(n)
         raise FeatcacheError(f"{typed_as(flag, n)} {underflow[0] if underflow else 'is not valid'}; use a "
@@ -447,7 +455,7 @@ def check_fraction(value: Any, flag: str) -> float:
         f = _as_float(value)
     except (TypeError, ValueError):
         f = float("nan")
-    if isinstance(value, bool) or not 0 < f < 1:
+    if _is_bool(value) or not 0 < f < 1:
         text = clipped(value, 57) if isinstance(value, str) else shown(value)  # as typed, unquoted, cut
         raise FeatcacheError(f"{flag} {text} is not a fraction; use a number between 0 and 1, e.g. 0.2".strip())
     return f
@@ -616,7 +624,7 @@ def parse_params(value: Any, flag: str = "--param", head: str = "") -> dict[str,
         pairs = dict(value)
     else:
         pairs = {}
-        for item in [value] if isinstance(value, str) else _items(value, flag):
+        for item in [value] if isinstance(value, str) else list_items(value, flag):
             name, sep, text = str(item).partition("=")
             name = name.strip()
             if not sep:
@@ -659,7 +667,8 @@ def shown(value: Any, limit: int = 60) -> str:
     array as its type, shape and dtype (predict given a list of arrays put each array's repr, many lines, in its error;
     a tester), a whole number too long for ``repr`` (``sys.get_int_max_str_digits``) as its count of digits.
     A 5,000-digit --param value was printed whole: a 5,100-character "one line" (an adversarial tester)."""
-    if hasattr(value, "shape") and hasattr(value, "dtype"):
+    if hasattr(value, "shape") and hasattr(value, "dtype") and getattr(value, "shape", None) != ():
+        # an array; a NumPy scalar is its repr (np.True_): "--seed a bool of shape () and dtype bool" (found here)
         return f"a {type(value).__name__} of shape {tuple(value.shape)} and dtype {value.dtype}"
     try:
         text = repr(value).replace("\n", " ")

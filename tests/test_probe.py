@@ -241,6 +241,24 @@ def test_holdout_scores_on_training_rows_and_never_reads_test(multi_cache, tmp_p
     assert res.rows[0].scored_on == "holdout" and res.rows[0].accuracy == pytest.approx(expected)
 
 
+def test_numbers_given_as_text_are_read_as_the_cli_reads_them(multi_cache, tmp_path):
+    """An adversarial tester: probe(holdout="0.2") was a TypeError in the hold-out note (the text was kept past its
+    check), where folds="3" ran; view_settings=5 was "'int' object is not iterable". One rule for the API: a number
+    given as its text is read as the CLI reads it (train's train_size="100" too), once, before any fit."""
+    kw = dict(heads="logreg", layers="out_relu,block_1_expand_relu", seed=1, plot=False)
+
+    def scores(res):
+        return [(r.layer, r.accuracy, r.scored_on) for r in res.rows]
+
+    as_text = featcache.probe(multi_cache, holdout="0.25", out=tmp_path / "a", **kw)
+    assert scores(as_text) == scores(featcache.probe(multi_cache, holdout=0.25, out=tmp_path / "b", **kw))
+    assert as_text.note is not None and "12 held-out images" in as_text.note  # the note that raised
+    folds = featcache.probe(multi_cache, folds="3", out=tmp_path / "c", **kw)
+    assert scores(folds) == scores(featcache.probe(multi_cache, folds=3, out=tmp_path / "d", **kw))
+    with pytest.raises(FeatcacheError, match=r"^--view-settings takes TRAIN/TEST pairs separated by ';' .*\(got 5\)$"):
+        featcache.probe(multi_cache, view_settings=5, out=tmp_path / "e", **kw)
+
+
 def test_by_default_probe_chooses_on_held_out_training_images(multi_cache, tmp_path, monkeypatch, capsys):
     """Scoring on the test split was the default: a new user's printed 'best layer' and train command were chosen on
     the test images (the README's 0.893 layer was chosen with --holdout 0.2). Now that is the default, and --on-test

@@ -157,15 +157,43 @@ def test_build_heads_own_options_are_named_as_themselves_not_as_a_param(kwargs, 
         build_head(**kwargs)
 
 
+def test_train_takes_out_as_any_path_and_views_as_names(cache, tmp_path, monkeypatch):
+    """An adversarial tester: train(out=b'h.npz') was pathlib's TypeError, where cache=b'...' was taken (one path rule:
+    validate.check_path), and train_views=5 was "'int' object is not iterable"."""
+    monkeypatch.chdir(tmp_path)
+    res = featcache.train(str(cache).encode(), "logreg", out=b"h.npz")
+    assert res.path == Path("h.npz") and (tmp_path / "h.npz").is_file()
+    with pytest.raises(featcache.FeatcacheError, match=r"^--train-views takes 'all' or view names, .* \(got 5\)$"):
+        featcache.train(cache, "logreg", train_views=5, out=tmp_path / "g.npz")
+    assert not (tmp_path / "g.npz").exists()
+
+
+def test_evaluate_checks_a_fitted_head_against_its_meta(cache, tmp_path):
+    """An adversarial tester: evaluate(est, cache, meta="x") was "'str' object has no attribute 'get'", and a head of
+    more classes than the meta given with it (of a head on this cache) passed every check and ended in an IndexError;
+    a head given as a file has its classes checked by load_head, one given in memory now too."""
+    res = featcache.train(cache, "logreg", out=tmp_path / "h.npz")
+    with pytest.raises(featcache.FeatcacheError, match=r"^meta must be the head's metadata, a dict \(got 'x'\); pass"):
+        featcache.evaluate(res.estimator, cache, meta="x")
+    X, y = blobs(60)
+    wider = LogRegHead().fit(X, np.arange(len(y)) % (len(CLASSES) + 2))  # 5 classes, for a cache of 3
+    with pytest.raises(featcache.FeatcacheError, match=r"^the head given does not go with its meta \(its classes do not "
+                                                       r"index its 3 class names\); pass the meta saved with this head"):
+        featcache.evaluate(wider, cache, meta=res.meta, out=tmp_path / "e")
+    assert not (tmp_path / "e").exists()
+    assert featcache.evaluate(res.estimator, cache, meta=res.meta, out=tmp_path / "e").accuracy == res.accuracy
+
+
 def test_train_seed_is_named_as_its_option(cache, tmp_path, capsys):
     _one_line(capsys, ["train", str(cache), "--head", "logreg", "--seed", "-1", "--out", str(tmp_path / "h.npz")],
               "--seed -1 is out of range")
 
 
-@pytest.mark.parametrize("C", [-1, 0, "x", float("nan"), float("inf")])
+@pytest.mark.parametrize("C", [-1, 0, "x", float("nan"), float("inf"), True, np.bool_(True)])
 def test_the_api_checks_C_as_the_cli_does(cache, tmp_path, C):
     """A new user: featcache.train(cache, "logreg", C=-1) ended in scikit-learn's InvalidParameterError; the CLI's
-    --C -1 was one line. The API now checks it at its boundary with the same words."""
+    --C -1 was one line. The API now checks it at its boundary with the same words. np.bool_(True), which is no
+    Python bool, trained with C=1.0 where True was refused (an adversarial tester)."""
     from featcache.errors import FeatcacheError
 
     with pytest.raises(FeatcacheError, match=r"^--C .* is not a positive number or 'cv'"):

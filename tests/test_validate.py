@@ -249,6 +249,34 @@ def test_switches_reach_the_function_as_plain_bools():
         f(1, on=np.arange(3))  # a value's repr, many lines for an array, is shown short (a review)
 
 
+@pytest.mark.parametrize("check, message", [
+    (lambda b: v.parse_C(b), r"^--C np\.True_ is not a positive number or 'cv'"),
+    (lambda b: v.check_seconds(b, "--lock-timeout"), r"^--lock-timeout np\.True_ is not a number of seconds"),
+    (lambda b: __import__("featcache").StoreSpec(lock_timeout=b), r"^--lock-timeout np\.True_ is not a number of seconds"),
+    (lambda b: v.positive_int(b, "--epochs"), r"^--epochs np\.True_ is not a whole number"),
+])
+def test_numpys_bools_are_refused_as_pythons_are(check, message):
+    """An adversarial tester: np.bool_(True), no subclass of bool, slipped past the bool checks: train(C=np.bool_(True))
+    and probe's trained with C=1.0, StoreSpec(lock_timeout=np.bool_(True)) waited 1 s; Python's True was refused
+    everywhere. One test, validate._is_bool, for every check; a NumPy scalar is shown as its repr, not as "a bool of
+    shape ()"."""
+    with pytest.raises(FeatcacheError, match=message):
+        check(np.bool_(True))
+    with pytest.raises(FeatcacheError, match=message.replace("np\\.True_", "True")):
+        check(True)
+
+
+def test_a_list_argument_of_no_items_is_one_line():
+    """probe(view_settings=5) and train(train_views=5) were "'int' object is not iterable" (an adversarial tester):
+    list_items is the one home of the rule, each caller naming what it takes."""
+    assert v.list_items(" a, b ,", "--heads") == ["a", "b"] and v.list_items(("x", 1), "--heads") == ["x", 1]
+    for bad in (5, b"ab", {"a": 1}, None):
+        with pytest.raises(FeatcacheError, match=rf"^--heads takes a comma-separated str or a list \(got {re.escape(repr(bad))}\)$"):
+            v.list_items(bad, "--heads")
+    with pytest.raises(FeatcacheError, match=r"^--x takes pairs \(got 5\)$"):
+        v.list_items(5, "--x", "--x takes pairs")
+
+
 def test_the_api_switches_include_those_the_tester_found():
     assert {("export", "force"), ("finetune", "force"), ("probe", "on_test"), ("learning_curve", "plot"),
             ("lesson", "views"), ("finetune", "keep_best"), ("predict", "verbose"), ("extract", "verbose")} <= set(_api_switches())

@@ -26,10 +26,11 @@ from featcache.validate import (
     recorded_digests,
     report_digests,
     require_splits,
+    shown,
 )
 from featcache.errors import FeatcacheError, one_line
 from featcache.sources.images import check_report_outside_classes
-from featcache.heads.io import check_compatible, load_head, row_keys, width_problem
+from featcache.heads.io import check_compatible, check_head, load_head, row_keys, width_problem
 from featcache.heads.views import PROBABILITIES, averaged_over, averaged_quantity, predict_and_scores
 from featcache.store.atomic import output_files, write_json, write_text
 from featcache.store import Cache, as_cache
@@ -160,7 +161,21 @@ def resolve_head(head: Any, meta: dict[str, Any] | None = None,
     if meta is None or not hasattr(head, "predict"):
         raise FeatcacheError("evaluate takes a head file, a TrainResult, or a fitted head with its meta "
                              "(evaluate(est, cache, meta=result.meta)); pass one of these")
+    if not isinstance(meta, dict):  # meta="x" was "'str' object has no attribute 'get'" (an adversarial tester)
+        raise FeatcacheError(f"meta must be the head's metadata, a dict (got {shown(meta)}); pass the meta saved with "
+                             "it (result.meta, or load_head(path)[1])")
     return head, meta, None
+
+
+def check_given_head(est: BaseEstimator, meta: dict[str, Any]) -> None:
+    """A fitted head given with its meta (no file): its classes index the meta's class names and its width is the
+    meta's, as ``load_head`` checks a file's (``heads.io.check_head``). A 10-class head given with a 2-class head's
+    meta over a 2-class cache passed every check and ended in an IndexError (an adversarial tester)."""
+    def not_its_meta(_: Path, why: str) -> FeatcacheError:
+        return FeatcacheError(f"the head given does not go with its meta ({why}); pass the meta saved with this head "
+                              "(result.meta, or load_head(path)[1])")
+
+    check_head(est, meta, "", not_its_meta)
 
 
 def evaluated_views(meta: dict[str, Any], cache: Cache, test_views: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -320,6 +335,8 @@ def evaluate(
             f"the head was trained on classes {meta.get('class_names')}{_of(meta.get('dataset'))}, the cache holds "
             f"{cache.class_names}{_of(cache.meta.get('dataset'))}; evaluate on a cache of the same data set"
         )
+    if head_path is None:
+        check_given_head(est, meta)
     check_compatible(meta, cache)
     require_splits(cache, split)
     layer = meta["layer"]

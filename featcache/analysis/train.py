@@ -472,8 +472,11 @@ def train(
                              standardize=standardize, params=params)
     if head == "keras":
         preset = preset or DEFAULT_PRESET
+    # a Path from here on, as cache is (one path rule, validate.check_path): out=b'h.npz' passed this check and was
+    # then pathlib's TypeError at Path(out) (an adversarial tester)
+    out = None if out is None else check_path(out, "out", "the head file to write")
     if out is not None:
-        check_out(check_path(out, "out", "the head file to write"), head, force, cache, written_by=written_by)
+        check_out(out, head, force, cache, written_by=written_by)
     layer = cache.layer(layer, "--layer")  # a short block name (block_13) is its layer; "" is refused, not the default
     cache.features("test", layer, slice(0, 1))  # the test split is there and reads, before any training
     y = cache.labels("train")
@@ -482,7 +485,7 @@ def train(
     rows = stratified_subset(y, train_size, seed) if train_size is not None else None
     y = y if rows is None else y[rows]
     check_training_labels(y, cache.class_names, est, subset=rows is not None)
-    path = Path(out) if out is not None else default_head_path(
+    path = out if out is not None else default_head_path(
         cache, layer, head, head_tag(head, est, preset, epochs, standardize, _not_defaults(params, plain)),
         len(y), seed, train_views)
     if out is None:

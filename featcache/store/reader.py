@@ -52,7 +52,7 @@ from featcache.store.layout import (
     view_names,
 )
 from featcache.store.partial import EMPTY, OURS, look_at_partial
-from featcache.validate import DIGESTS_SINCE, release, starts_with
+from featcache.validate import DIGESTS_SINCE, list_items, release, starts_with
 
 if TYPE_CHECKING:
     from featcache.store.identity import CacheIdentity
@@ -395,6 +395,8 @@ class Cache:
             return list(self.views)  # "all", as the options take it (validate.check_views; a tester)
         if isinstance(views, str):
             views = [views]
+        views = list_items(views, flag or "views", f"{flag or 'views'} takes 'all' or view names, e.g. 'orig,flip' or "
+                                                   "['orig', 'flip']")  # 5 was "'int' object is not iterable" (a tester)
         from featcache.embedding.views import parse_views  # the one parser of view names (numpy only)
 
         names: list[str] = []
