@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -301,6 +302,14 @@ def _meta_only_model(path, **meta):
     (dict(class_names=["ants", "ants"]), "featcache.json has class_names ['ants', 'ants'], not a list of at least 2 distinct"),
     (dict(class_names=["ants", 3]), "featcache.json has class_names ['ants', 3], not a list of at least 2 distinct"),
     (dict(class_names=...), "featcache.json lacks 'class_names'"),
+    # its digest remade (an adversarial tester): fields that were read as they came
+    (dict(views="orig"), "featcache.json has views 'orig', not a list of view names such as ['orig', 'flip']"),
+    (dict(views=["bogus"]), "featcache.json has views ['bogus'], not a list of view names"),
+    (dict(format_version="2"), "featcache.json has format_version '2', not a format number from 1 to 2"),
+    (dict(format_version=...), "featcache.json lacks 'format_version'"),
+    (dict(averaged="yes"), "featcache.json has averaged 'yes', not 'probabilities' or null"),
+    (dict(finetune="x"), "featcache.json has finetune 'x', not the fine-tuning's record (an object) or null"),
+    (dict(backbone="nope"), "featcache.json has backbone 'nope', not a backbone featcache knows (mobilenet_v2, "),
 ])
 def test_an_edited_model_json_is_one_line_naming_the_file_and_the_field(tmp_path, capsys, edit, message):
     """Regression (an adversarial tester): a model's featcache.json without image_size (KeyError) or with -5
@@ -315,6 +324,53 @@ def test_an_edited_model_json_is_one_line_naming_the_file_and_the_field(tmp_path
     assert "re-export the model with 'featcache export'" in str(err.value)
     assert is_model_file(bad)  # still featcache's own: export --out may replace it
     assert read_meta(good)["image_size"] == 32
+
+
+# What model_meta and save_model record in every model and no head records (heads.io.MODEL_ONLY_FIELDS).
+MODEL_FIELDS = {"input": "uint8 images", "output": "class probabilities", "head_path": "/x/h.npz", "views": ["orig"],
+                "cache_fingerprint": "f" * 64, "dataset": "blobs"}
+
+
+def test_a_model_of_a_newer_format_or_without_its_kind_is_said_so(tmp_path, capsys):
+    """An adversarial tester, the digest remade: a model saying format_version 99 was read as this format, with no
+    "made by a newer featcache"; one whose "kind" was removed was called "a head: export it first" (a head of
+    featcache 0.1 records no kind either; a model's record has fields no head's has)."""
+    from featcache.deploy.model import read_meta
+    from featcache.recipes.files import info
+
+    good = _meta_only_model(tmp_path / "good.keras", **MODEL_FIELDS)
+    newer = _with_meta(good, tmp_path / "newer.keras", format_version=99)
+    photo = write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
+    _one_line_error(capsys, ["predict", str(newer), str(photo)],
+                    f"{newer} is a featcache model of format 99, made by a newer featcache than this one (which reads "
+                    "formats 1 to 2); use that featcache, or re-export the model with 'featcache export'")
+    for edit, says in ((dict(kind=...), "lacks 'kind'"), (dict(kind="featcache-head"), "has kind 'featcache-head', not 'featcache-model'")):
+        bad = _with_meta(good, tmp_path / "m.keras", **edit)
+        line = f"{bad} is a featcache model whose featcache.json {says}; re-export the model with 'featcache export'"
+        _one_line_error(capsys, ["predict", str(bad), str(photo)], line)
+        with pytest.raises(featcache.FeatcacheError, match=re.escape(line)):
+            info(bad)  # told as a model, not "a zip file featcache did not write as a head or model"
+    assert read_meta(good)["format_version"] == 2
+
+
+@pytest.mark.parametrize("edit, says", [
+    (dict(views="orig"), "has views 'orig', not a list of view names"),  # was "views averaged o,r,i,g there"
+    (dict(image_size="96"), "has image_size '96', not a whole number of pixels"),  # was replaced, as a rerun
+    (dict(format_version=99), "is a featcache model of format 99, made by a newer featcache"),
+])
+def test_export_out_refuses_a_model_whose_record_featcache_would_not_read(tmp_path, edit, says):
+    """An adversarial tester, the digest remade: export --out over a model whose featcache.json said "views": "orig"
+    said "views averaged o,r,i,g there", and one of image_size "96" (refused by predict) was taken for a rerun of the
+    same job and replaced. The record is checked as every read checks it, and the fix is --out's; --force replaces."""
+    from featcache.deploy.model import check_same_model_job, read_meta
+
+    head = {k: v for k, v in read_meta(_meta_only_model(tmp_path / "g.keras", **MODEL_FIELDS)).items()
+            if k not in ("kind", "format_version", "content_digest")}
+    bad = _with_meta(tmp_path / "g.keras", tmp_path / "m.keras", **edit)
+    with pytest.raises(featcache.FeatcacheError, match=re.escape(says) + r".*; choose another --out, or pass --force "
+                                                       r"to replace it$"):
+        check_same_model_job(bad, head, None, False, views=("orig",))
+    assert check_same_model_job(bad, head, None, True, views=("orig",))[0] is True
 
 
 def _softmax_model(path, n_outputs: int, class_names: list[str]):

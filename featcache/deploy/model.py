@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 import numpy as np
 
 from featcache._lazy import keras
-from featcache.embedding.backbones import MAX_IMAGE_SIZE
+from featcache.embedding.backbones import MAX_IMAGE_SIZE, REGISTRY
 from featcache.embedding.passes import BATCH_SIZE
 from featcache.embedding.runtimes import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError
-from featcache.heads.io import META_ENTRY, MODEL_KIND, add_sealed_meta, check_digest, check_regular_file, load_problem
+from featcache.heads.io import META_ENTRY, MODEL_KIND, MODEL_ONLY_FIELDS, add_sealed_meta, check_digest, check_regular_file, load_problem
 from featcache.store.atomic import atomic_path
 from featcache.validate import check_out_file, check_path, file_sha256
 
@@ -92,13 +92,13 @@ MODEL_FILE = "the .keras file written by 'featcache export' or 'featcache finetu
 
 def read_meta(path: str | Path) -> dict[str, Any]:
     """The ``featcache.json`` of a model file, without loading the network: its content digest checked
-    (``check_content``), then its fields (``_check_meta``)."""
+    (``check_content``), then its fields (``check_meta``)."""
     path = check_path(path, "model", MODEL_FILE)
     _model_json(path)  # a featcache model, or one line saying what the file is
     checked, meta = check_content(path)
     if not isinstance(meta, dict) or meta.get("kind") != KIND:  # replaced since: say what it is now
         meta = _model_json(path)
-    _check_meta(path, meta)
+    check_meta(path, meta)
     return meta
 
 
@@ -173,38 +173,84 @@ def _model_json(path: str | Path) -> dict[str, Any]:
             raise damage from None
         hint = head_hint if read_head_meta(path) is not None else _images_hint(path) or _kind_hint(path, exc)
         raise FeatcacheError(f"{path} is not a featcache model{hint}; pass a file written by 'featcache export' or 'featcache finetune'") from None
+    if isinstance(meta, dict) and meta.get("kind") != KIND and all(k in meta for k in MODEL_ONLY_FIELDS):
+        # a model whose kind was removed or changed: not "a head: export it first" (an adversarial tester)
+        check_meta(path, meta)
     if not isinstance(meta, dict) or meta.get("kind") != KIND:
         hint = head_hint if read_head_meta(path) is not None else ""
         raise FeatcacheError(f"{path} is not a featcache model{hint}; pass a file written by 'featcache export' or 'featcache finetune'")
     return meta
 
 
-def _check_meta(path: Path, meta: dict[str, Any]) -> None:
-    """The fields ``predict`` relies on, checked when a model is loaded.
+def check_meta(path: str | Path, meta: dict[str, Any], fix: str | None = None) -> None:
+    """The fields of a model's record that featcache reads, checked wherever the record is read (``read_meta``:
+    predict, load_model; ``recipes.files``: info, verify; ``check_same_model_job``: export's and finetune's --out),
+    each a line naming the field and ``fix`` (default ``REEXPORT``).
 
     An edited ``featcache.json`` (an adversarial tester's) crashed predict
     without ``image_size`` or with -5, and class names as a string were read
-    letter by letter. How many names the model's outputs need is checked when
-    the network is there (``check_outputs``).
+    letter by letter. With its digest remade (a later tester): "views": "orig"
+    was said as "views averaged o,r,i,g there" by export --out, a
+    format_version of 99 was read as this format, and an image_size of "96"
+    (refused by predict) was taken by export --out as a rerun of its job and
+    replaced. How many names the model's outputs need is checked when the
+    network is there (``check_outputs``).
     """
+    if meta.get("kind") != KIND:  # a model's record by its fields (heads.io.is_model_record), its kind edited
+        raise _bad_meta(path, meta, "kind", repr(KIND), fix)
+    version = meta.get("format_version")
+    if _whole_number(version) and version > FORMAT_VERSION:
+        raise FeatcacheError(f"{path} is a featcache model of format {version}, made by a newer featcache than this one "
+                             f"(which reads formats 1 to {FORMAT_VERSION}); {fix or 'use that featcache, or ' + REEXPORT}")
+    if not (_whole_number(version) and version >= 1):
+        raise _bad_meta(path, meta, "format_version", f"a format number from 1 to {FORMAT_VERSION}", fix)
     names = meta.get("class_names")
     if not (isinstance(names, list) and len(names) >= 2 and all(isinstance(n, str) and n for n in names)
             and len(set(names)) == len(names)):
-        raise _bad_meta(path, meta, "class_names", "a list of at least 2 distinct class names")
+        raise _bad_meta(path, meta, "class_names", "a list of at least 2 distinct class names", fix)
     size = meta.get("image_size")
-    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_IMAGE_SIZE:
-        raise _bad_meta(path, meta, "image_size", f"a whole number of pixels, 1 to {MAX_IMAGE_SIZE}")
+    if not (_whole_number(size) and 1 <= size <= MAX_IMAGE_SIZE):
+        raise _bad_meta(path, meta, "image_size", f"a whole number of pixels, 1 to {MAX_IMAGE_SIZE}", fix)
+    if "backbone" in meta and not (isinstance(meta["backbone"], str) and meta["backbone"] in REGISTRY):
+        # absent: the network's own Preprocess layer names it (check_preprocess)
+        raise _bad_meta(path, meta, "backbone", f"a backbone featcache knows ({', '.join(REGISTRY)})", fix)
+    if meta.get("views") is not None and not _view_names(meta["views"]):  # absent or None: a model older than views
+        raise _bad_meta(path, meta, "views", "a list of view names such as ['orig', 'flip']", fix)
+    if meta.get("averaged") not in (None, "probabilities"):
+        raise _bad_meta(path, meta, "averaged", "'probabilities' or null", fix)
+    if not isinstance(meta.get("finetune"), (dict, type(None))):
+        raise _bad_meta(path, meta, "finetune", "the fine-tuning's record (an object) or null", fix)
+
+
+def _whole_number(value: Any) -> bool:
+    """An int as JSON gives one: not a bool, not 96.0 or "96"."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _view_names(views: Any) -> bool:
+    """Whether ``views`` is a non-empty list of view names ``parse_views`` reads (a model records its views' names)."""
+    from featcache.embedding.views import parse_views
+
+    if not (isinstance(views, list) and views and all(isinstance(v, str) and v for v in views)):
+        return False
+    try:
+        parse_views(views)
+    except FeatcacheError:
+        return False
+    return True
 
 
 REEXPORT = "re-export the model with 'featcache export' (or 'featcache finetune')"
 
 
-def _bad_meta(path: Path, meta: dict[str, Any], field: str, wanted: str) -> FeatcacheError:
+def _bad_meta(path: Path, meta: dict[str, Any], field: str, wanted: str, fix: str | None = None) -> FeatcacheError:
+    """The one line for a model record's ``field`` that is missing or not ``wanted``, and ``fix`` (default
+    ``REEXPORT``)."""
     if field not in meta:
-        return FeatcacheError(f"{path} is a featcache model whose {META_ENTRY} lacks {field!r}; {REEXPORT}")
+        return FeatcacheError(f"{path} is a featcache model whose {META_ENTRY} lacks {field!r}; {fix or REEXPORT}")
     shown = repr(meta[field])
     shown = shown if len(shown) <= 60 else shown[:57] + "..."
-    return FeatcacheError(f"{path} is a featcache model whose {META_ENTRY} has {field} {shown}, not {wanted}; {REEXPORT}")
+    return FeatcacheError(f"{path} is a featcache model whose {META_ENTRY} has {field} {shown}, not {wanted}; {fix or REEXPORT}")
 
 
 def check_outputs(path: str | Path, width: int, meta: dict[str, Any]) -> None:
@@ -333,6 +379,9 @@ def check_same_model_job(path: Path, head_meta: dict[str, Any], finetune: dict[s
     origin = replaced_from(old, head_meta)
     if force:
         return True, origin
+    # a record featcache would not read says nothing true of its job (an adversarial tester: "views": "orig" was
+    # "views averaged o,r,i,g there", an image_size of "96" taken for a rerun's): refused as predict refuses it
+    check_meta(path, old, "choose another --out, or pass --force to replace it")
     new = {**head_meta, "finetune": finetune, "model_views": None if views is None else list(views),
            "fit_settings": _finetune_settings(finetune)}
     try:

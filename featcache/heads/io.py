@@ -802,14 +802,16 @@ def _unreadable(path: Path, why: str) -> FeatcacheError:
 
 
 MODEL_KIND = "featcache-model"  # the kind a model file (export, finetune) records: deploy.model.KIND
+# What every model's featcache.json has recorded since the first export (2026-11-26) and no head's ever has: a model
+# whose "kind" was removed is still told from a head of featcache 0.1, which records no kind (an adversarial tester's
+# model without "kind" was called "a head: export it first").
+MODEL_ONLY_FIELDS = ("input", "output", "head_path")
 
 
-def _kind(zf: zipfile.ZipFile) -> str | None:
-    try:
-        meta = json.loads(zf.read(META_ENTRY))
-    except Exception:  # no metadata, or not JSON: the loader says what is wrong
-        return None
-    return meta.get("kind") if isinstance(meta, dict) else None
+def is_model_record(meta: Any) -> bool:
+    """Whether ``meta`` (a zip's featcache.json) is a model's record: its kind says so, or it holds
+    ``MODEL_ONLY_FIELDS`` whatever its kind says (a kind removed or changed by an edit: ``deploy.model`` names it)."""
+    return isinstance(meta, dict) and (meta.get("kind") == MODEL_KIND or all(k in meta for k in MODEL_ONLY_FIELDS))
 
 
 def _is_npz(zf: zipfile.ZipFile) -> bool:
@@ -829,7 +831,8 @@ def read_head_meta(path: str | Path) -> dict[str, Any] | None:
         return None
     # Heads of featcache 0.1 have no "kind"; a model file (export, finetune) says "featcache-model".
     # A file save_head wrote says so (its meta need not name a cache: save_head's own checks are load_head's).
-    is_head = isinstance(meta, dict) and (meta.get("kind") == HEAD_KIND or ("kind" not in meta and "cache_fingerprint" in meta))
+    is_head = isinstance(meta, dict) and (meta.get("kind") == HEAD_KIND or ("kind" not in meta and "cache_fingerprint" in meta)) \
+        and not is_model_record(meta)
     return meta if is_head else None
 
 
@@ -840,8 +843,8 @@ def file_kind(path: str | Path) -> str | None:
         return "head"
     try:
         with zipfile.ZipFile(path) as zf:
-            return "model" if _kind(zf) == MODEL_KIND else None
-    except Exception:  # not a zip, unreadable: not a head or model featcache can tell
+            return "model" if is_model_record(json.loads(zf.read(META_ENTRY))) else None
+    except Exception:  # not a zip, no metadata, not JSON: not a head or model featcache can tell
         return None
 
 

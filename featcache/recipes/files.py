@@ -197,10 +197,13 @@ def _checked_meta(path: Path, kind: str) -> tuple[bool, dict[str, Any]]:
             from featcache.heads.io import check_content, read_head_meta
 
             return bool(check_content(path)), read_head_meta(path) or {}
-        from featcache.deploy.model import check_content as check_model, read_meta
+        from featcache.deploy.model import check_content as check_model, check_meta, read_meta
 
         checked, meta = check_model(path)  # the metadata as its digest checked it: not hashed again by read_meta
-        return bool(checked), meta if meta is not None else read_meta(path)
+        if meta is None:
+            return bool(checked), read_meta(path)
+        check_meta(path, meta)  # its fields, as read_meta checks them (a kind removed was shown as a model's; a tester)
+        return bool(checked), meta
 
 
 # What info shows of a head or model file, in this order (the rest is in --json). ``averaged`` (what a head's
