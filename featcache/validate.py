@@ -174,11 +174,11 @@ def checks_switches(fn: F) -> F:
     return checked  # type: ignore[return-value]
 
 
-def positive_int(value: Any, flag: str, high: int | None = COUNT_MAX) -> int:
+def positive_int(value: Any, flag: str, high: int | None = COUNT_MAX, example: str = "10") -> int:
     """A whole number from 1 to ``high`` (epochs, batch sizes, limits, counts; None: the caller bounds it, with its
     own words): finetune's --batch-size <400 nines> was taken and recorded in the model (an adversarial tester); each
-    goes to Keras or NumPy as a C int."""
-    n = _whole(value, flag, "10")
+    goes to Keras or NumPy as a C int. ``example``: the value a refusal suggests."""
+    n = _whole(value, flag, example)
     if n < 1:
         raise FeatcacheError(f"{flag} {shown(n)} must be at least 1".strip())
     if high is not None and n > high:
@@ -352,8 +352,9 @@ def check_seed_param(value: Any, name: str) -> int:
 
 
 def check_seed(seed: Any, flag: str = "--seed") -> int:
-    """A seed NumPy and Keras accept: a whole number, 0 <= seed < 2**32."""
-    if _is_bool(seed) or not isinstance(seed, (numbers.Integral, str)):
+    """A seed NumPy and Keras accept: a whole number, 0 <= seed < 2**32; as every count is read (``_whole``), an
+    integral float is its int (seed=-0.0 "is not a whole number" where train_size=-0.0 read as 0; an adversarial tester)."""
+    if _is_bool(seed) or not isinstance(seed, (numbers.Real, str)):
         raise FeatcacheError(f"{flag} {shown(seed)} is not a whole number; use one from 0 to {SEED_LIMIT - 1}")
     n = _whole(seed, flag, "0")
     if not 0 <= n < SEED_LIMIT:

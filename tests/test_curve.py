@@ -342,6 +342,9 @@ def test_a_spec_validates_itself_and_names_its_identity(tiny_cache):
     for kwargs, message in [({"sizes": "20", "jobs": 0}, "--jobs 0 is not valid"),
                             ({"sizes": "20", "seeds": [-1]}, "out of range"),
                             ({"sizes": "20", "head_params": {"logreg": 3}}, "head_params maps head names to dicts"),
+                            # ignored without a word, where probe refused it (an adversarial tester)
+                            ({"sizes": "20", "heads": "logreg", "head_params": {"svm": {"C": 1.0}}},
+                             r"^head_params names head 'svm', which is not among the heads \(logreg\); add it to heads"),
                             ({"sizes": "20", "baseline_sizes": [20]}, "need --baseline scratch")]:
         with pytest.raises(FeatcacheError, match=message):
             CurveSpec(**kwargs)

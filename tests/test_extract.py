@@ -597,7 +597,7 @@ def _spec_cases():
         (lambda: ModelSpec(weights="/dev/null"), "--weights /dev/null is a device, not a weights file"),
         (lambda: ModelSpec(image_size=0), "--image-size 0 is too small for mobilenet_v2; use 32 to 2048 pixels"),
         (lambda: ModelSpec(image_size=100000), "--image-size 100000 is too large .*; use 32 to 2048 pixels"),
-        (lambda: ModelSpec(image_size=32.5), "--image-size must be a whole number of pixels"),
+        (lambda: ModelSpec(image_size=32.5), r"^--image-size 32.5 is not a whole number; pass e.g. 96$"),
         (lambda: ModelSpec(image_size=True), "--image-size must be a whole number of pixels"),
         (lambda: ModelSpec(layers=","), "--layers is empty"),
         (lambda: ModelSpec(layers=5), "--layers must be layer names"),

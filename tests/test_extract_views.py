@@ -49,6 +49,16 @@ def transformed_copy(src: Path, dst: Path, view: V.View) -> Path:
     return dst
 
 
+def test_model_spec_reads_an_image_size_as_every_count_is_read():
+    """An adversarial tester: ModelSpec(image_size="96") and 96.0 were refused where FashionMNIST(train_limit="300")
+    and 300.0 were taken; read as positive_int reads a count, kept as the int (one spec, one fingerprint)."""
+    plain = ModelSpec(weights="random", image_size=96)
+    assert ModelSpec(weights="random", image_size="96") == ModelSpec(weights="random", image_size=96.0) == plain
+    assert type(ModelSpec(weights="random", image_size=" 96 ").image_size) is int
+    with pytest.raises(FeatcacheError, match=r"^--image-size 96.5 is not a whole number; pass e.g. 96$"):
+        ModelSpec(weights="random", image_size=96.5)
+
+
 def test_model_spec_keeps_canonical_view_names_and_orig_alone_is_no_views():
     assert ModelSpec(weights="random", views="flip,shift:2,-2").views == ("orig", "flip", "shift:+2,-2")
     assert ModelSpec(weights="random", views=["orig"]) == ModelSpec(weights="random", views="") == ModelSpec(weights="random")

@@ -53,6 +53,8 @@ def test_check_seed_range(seed):
 def test_check_seed():
     assert v.check_seed(0) == 0 and v.check_seed(2**32 - 1) == 2**32 - 1 and v.check_seed(np.int64(5)) == 5
     refuses(v.check_seed, 1.5, match=r"--seed 1.5 is not a whole number")
+    # read as every count is (train_size=-0.0 read as 0 where seed=-0.0 was "not a whole number"; an adversarial tester)
+    assert v.check_seed(-0.0) == 0 and type(v.check_seed(3.0)) is int and v.check_seed("7") == 7
     refuses(v.check_seed, False, flag="--seeds", match=r"--seeds False is not a whole number")
 
 

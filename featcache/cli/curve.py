@@ -82,7 +82,9 @@ def head_params(args: argparse.Namespace) -> dict[str, dict]:
             if on and value != params[head][name]:
                 raise FeatcacheError(f"--param {head}.{name}={value} contradicts {flag}; give one of them")
         params[head] = {**params.get(head, {}), **given_params}
-    return params
+    # the head flags (--no-warm-start, --keras-preset) set the heads among --heads: learning_curve refuses parameters
+    # of another head, as probe does
+    return {head: p for head, p in params.items() if head in heads}
 
 
 # Parameters a curve sets itself, never through --param.

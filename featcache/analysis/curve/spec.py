@@ -147,6 +147,10 @@ class CurveSpec:
             raise FeatcacheError("--baseline-sizes and --baseline-epochs need --baseline scratch")
         if not isinstance(self.head_params, Mapping) or not all(isinstance(v, Mapping) for v in self.head_params.values()):
             raise FeatcacheError("head_params maps head names to dicts of parameters, e.g. {'logreg': {'C': 1.0}}")
+        for head in self.head_params:  # ignored without a word, where probe refuses it (an adversarial tester)
+            if head not in self.heads:
+                raise FeatcacheError(f"head_params names head {head!r}, which is not among the heads "
+                                     f"({', '.join(self.heads)}); add it to heads or drop it from head_params")
         # Copies: a caller changing its dict later must not change this spec.
         put(self, "head_params", copy.deepcopy(dict(self.head_params)))
         put(self, "baseline_params", copy.deepcopy(dict(self.baseline_params)) if self.baseline_params else None)
