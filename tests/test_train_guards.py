@@ -175,6 +175,9 @@ def test_evaluate_checks_a_fitted_head_against_its_meta(cache, tmp_path):
     res = featcache.train(cache, "logreg", out=tmp_path / "h.npz")
     with pytest.raises(featcache.FeatcacheError, match=r"^meta must be the head's metadata, a dict \(got 'x'\); pass"):
         featcache.evaluate(res.estimator, cache, meta="x")
+    for carries in (res, res.path, (res.estimator, res.meta)):  # the meta given beside them was ignored
+        with pytest.raises(featcache.FeatcacheError, match=r"^meta goes with a fitted head given alone .*: leave meta out$"):
+            featcache.evaluate(carries, cache, meta=res.meta, out=tmp_path / "e")
     X, y = blobs(60)
     wider = LogRegHead().fit(X, np.arange(len(y)) % (len(CLASSES) + 2))  # 5 classes, for a cache of 3
     with pytest.raises(featcache.FeatcacheError, match=r"^the head given does not go with its meta \(its classes do not "

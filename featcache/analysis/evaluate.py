@@ -151,6 +151,10 @@ def resolve_head(head: Any, meta: dict[str, Any] | None = None,
     """``(estimator, meta, path or None)`` from a head file, a ``TrainResult``, an ``(estimator, meta)`` pair or an estimator with ``meta``."""
     from featcache.analysis.train import TrainResult
 
+    carries = isinstance(head, (TrainResult, str, os.PathLike)) or isinstance(head, tuple) and len(head) == 2
+    if carries and meta is not None:  # ignored without a word: evaluate(h.npz, cache, meta="x") ran (an adversarial tester)
+        raise FeatcacheError("meta goes with a fitted head given alone (evaluate(est, cache, meta=...)); a head file, a "
+                             "TrainResult or an (estimator, meta) pair carries its own: leave meta out")
     if isinstance(head, TrainResult):  # before os.PathLike, which it is: its fitted head, not a second load
         return head.estimator, head.meta, head.path
     if isinstance(head, (str, os.PathLike)):  # any os.PathLike, as every other API function takes (a tester)
