@@ -926,12 +926,23 @@ def test_a_lock_mark_read_while_it_is_written_is_featcaches(tmp_path):
     path = tmp_path / "c.h5"
     for torn in ("f", "featcache-lo", "featcache-lock pid="):
         lock_path(path).write_text(torn)
-        check_lock_file(lock_path(path))  # no error
-        with exclusive_lock(path, timeout=1):
-            assert lock_path(path).read_text() == f"featcache-lock pid={os.getpid()}\n"
+        check_lock_file(lock_path(path))  # no error: read before the lock is taken, its holder may be writing
     lock_path(path).write_text("featcache-lock pid=12x")
     with pytest.raises(FeatcacheError, match="not featcache's lock"):
         check_lock_file(lock_path(path))
+    # Once taken, nobody is writing: a start of the mark alone is a user's file, kept (an adversarial tester: a user's
+    # 'f' was overwritten and deleted); the whole mark, with or without a pid, is a killed writer's, taken over
+    for users in ("f", "featcache-lo"):
+        lock_path(path).write_text(users)
+        with pytest.raises(FeatcacheError, match="not featcache's lock"):
+            with exclusive_lock(path, timeout=1):
+                pass
+        assert lock_path(path).read_text() == users
+    for killed in ("featcache-lock pid=", "featcache-lock pid=4"):
+        lock_path(path).write_text(killed)
+        with exclusive_lock(path, timeout=1):
+            assert lock_path(path).read_text() == f"featcache-lock pid={os.getpid()}\n"
+        assert not lock_path(path).exists()
 
 
 def test_an_outputs_hidden_lock_left_by_an_older_featcache_is_taken_over_before_the_write(tmp_path):

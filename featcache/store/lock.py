@@ -66,11 +66,16 @@ def _is_older_lock(text: bytes) -> bool:
     return bool(text) and text.isdigit()
 
 
-def _is_ours(text: bytes) -> bool:
+def _is_ours(text: bytes, maybe_held: bool = False) -> bool:
     """Whether a lock file's (stripped) text is one this featcache takes over when no process holds it: its own mark,
-    or nothing (a lock file a writer made and was killed before marking: there is nothing in it to lose)."""
-    # a start of the mark: read while its writer writes it (``_write_pid``), as a bare pid could not be cut (a review)
-    return not text or LOCK_MARK.startswith(text) or (text.startswith(LOCK_MARK) and _pid_in(text) is not None)
+    or nothing (a lock file a writer made and was killed before marking: there is nothing in it to lose).
+
+    ``maybe_held``: read before taking the lock, while a holder may be writing its mark (``_write_pid``), so a start
+    of the mark is one too (a review: a live lock was refused as not featcache's). Once the lock is taken nobody is
+    writing, and a start of the mark alone ('f') is a user's file, kept (an adversarial tester: it was deleted)."""
+    if maybe_held and LOCK_MARK.startswith(text):
+        return True
+    return not text or (text.startswith(LOCK_MARK) and (text == LOCK_MARK or _pid_in(text) is not None))
 
 
 @contextmanager
@@ -147,7 +152,7 @@ def check_lock_file(lp: Path, advice: str | None = None) -> None:
             text = _lock_text(f.read(_PID_BYTES))
     except OSError:
         return
-    if not (_is_ours(text) or _is_older_lock(text)):
+    if not (_is_ours(text, maybe_held=True) or _is_older_lock(text)):
         raise _in_the_way(lp, "a file that is not featcache's lock", advice)
 
 
