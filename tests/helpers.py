@@ -348,3 +348,13 @@ def saved_meanwhile(monkeypatch, module, name: str, path: Path, text: str) -> No
         return real(*args, **kwargs)
 
     monkeypatch.setattr(module, name, step)
+
+
+def as_head_of_before_written_by(path):
+    """Rewrite the head at ``path`` as featcache wrote heads before 2026-12-05: without ``written_by`` (train now
+    records it for every head, null for a user's), as an older lesson's row left it."""
+    from featcache.heads.io import WRITTEN_BY, load_head, save_head
+
+    head, meta = load_head(path)
+    assert WRITTEN_BY in meta
+    save_head(head, path, {k: v for k, v in meta.items() if k != WRITTEN_BY}, force=True)

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from helpers import as_head_of_before_written_by
 
 from featcache.cli import main
 from featcache.errors import FeatcacheError
@@ -588,7 +589,8 @@ def test_an_older_lessons_unmarked_head_is_still_its_to_replace(tmp_path):
     out = tmp_path / "o"
     head = out / "heads" / "logreg_cv.npz"
     head.parent.mkdir(parents=True)
-    featcache.train(cache, "logreg", C=0.5, out=head)  # what an older lesson's row left (no mark)
+    featcache.train(cache, "logreg", C=0.5, out=head)
+    as_head_of_before_written_by(head)  # what an older lesson's row left (no mark)
     table = out / "lesson.json"
     table.write_text(json.dumps({"rows": [{"approach": "logreg", "head_file": str(head)}], "lesson_reported": {}}))
     os.utime(head, ns=(table.stat().st_mtime_ns - 10**9,) * 2)
@@ -598,6 +600,11 @@ def test_an_older_lessons_unmarked_head_is_still_its_to_replace(tmp_path):
     lesson_mod.logreg_row(ctx)  # another fit (C by cross-validation): replaced, as before
     featcache.train(cache, "logreg", C=0.5, out=head, force=True)  # the user's, saved after that lesson.json
     os.utime(head, ns=(table.stat().st_mtime_ns + 10**9,) * 2)
+    with pytest.raises(FeatcacheError, match="holds logreg_cv.npz, which is not part of a report featcache wrote"):
+        lesson_mod.check_outputs(out)
+    # the user's head of today moved in with its old time (mv, cp -p, tar): it records written_by null, so it is
+    # not taken for an older lesson's (an adversarial tester: it was, and the next lesson replaced it)
+    os.utime(head, ns=(table.stat().st_mtime_ns - 10**9,) * 2)
     with pytest.raises(FeatcacheError, match="holds logreg_cv.npz, which is not part of a report featcache wrote"):
         lesson_mod.check_outputs(out)
 

@@ -10,6 +10,7 @@ import json
 import os
 
 import pytest
+from helpers import as_head_of_before_written_by
 
 from featcache.errors import FeatcacheError
 
@@ -26,7 +27,8 @@ def test_an_older_lessons_head_copied_with_new_times_is_still_its_own(tmp_path):
     out = tmp_path / "o"
     head = out / "heads" / "logreg_cv.npz"
     head.parent.mkdir(parents=True)
-    res = featcache.train(cache, "logreg", C=0.5, out=head)  # what an older lesson's row left (no mark)
+    res = featcache.train(cache, "logreg", C=0.5, out=head)
+    as_head_of_before_written_by(head)  # what an older lesson's row left (no mark)
     table = out / "lesson.json"
     row = {"approach": "logreg", "head_file": str(head), "test_accuracy": res.accuracy, "training_seconds": res.fit_seconds}
     table.write_text(json.dumps({"rows": [row], "lesson_reported": {}}))
@@ -34,6 +36,7 @@ def test_an_older_lessons_head_copied_with_new_times_is_still_its_own(tmp_path):
     lesson_mod.check_outputs(out)  # was: "holds logreg_cv.npz, which is not part of a report featcache wrote"
     # the user's head saved there since: the same fit, another fit time (set apart, as a clock would)
     again = featcache.train(cache, "logreg", C=0.5, out=head, force=True)
+    as_head_of_before_written_by(head)  # even as a head of before, its fit time tells it
     if round(again.fit_seconds, 3) == round(res.fit_seconds, 3):
         row["training_seconds"] = res.fit_seconds + 0.5
         table.write_text(json.dumps({"rows": [row], "lesson_reported": {}}))

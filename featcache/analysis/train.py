@@ -497,7 +497,10 @@ def train(
     # written by save_trained, whose write_head compares it again under the path's lock (one description: fit_meta)
     asked = {"preset": preset, "train_size": train_size, "seed": seed,
              "subset_order": None if train_size is None else CLASSES_FIRST,
-             **({WRITTEN_BY: written_by} if written_by is not None else {})}
+             # recorded for every head, null where the user's: a head without the key is one of before 2026-12-05,
+             # which the lesson may take for an older lesson's (an adversarial tester: a user's head moved into a
+             # lesson folder with its old time was replaced)
+             WRITTEN_BY: written_by}
     job = fit_meta(cache, layer, head, est, rows, train_views, **asked)
     check_out(path, head, force, cache, job, out is None)
     check_file_outside_classes(path, cache.photo_root)
