@@ -189,7 +189,9 @@ def test_a_photo_without_an_extension_is_read_and_an_image_format_pillow_lacks_i
     (root / "b").mkdir()
     for i in range(3):  # a class folder of photos saved without an extension (a phone's export, a download)
         write_image(root / "b" / f"IMG_{i}", class_image(1, i), fmt="JPEG")
-    for name in ("x.heic", "x.DNG", "x.cr2", "x.jxl"):
+    # .svg, .xcf, .kra, .raw and .heics were "not an image file", passed over by --strict (an adversarial tester)
+    others = ("x.svg", "x.xcf", "x.kra", "x.raw", "x.heics")
+    for name in ("x.heic", "x.DNG", "x.cr2", "x.jxl", *others):
         (root / "a" / name).write_bytes(b"\0\0\0\x18ftypheic not for Pillow")
     write_image(tmp_path / "real.jpg", class_image(0, 9))
     (root / "a" / "saved.jpg_large").write_bytes((tmp_path / "real.jpg").read_bytes()[:200])  # cut: does not decode
@@ -197,11 +199,12 @@ def test_a_photo_without_an_extension_is_read_and_an_image_format_pillow_lacks_i
     assert sorted(src.splits["train"].paths + src.splits["test"].paths) == sorted(
         [f"a/a_{i:03d}.jpg" for i in range(3)] + [f"b/IMG_{i}" for i in range(3)])
     skipped = dict(src.skipped)
-    assert set(skipped) == {"a/x.heic", "a/x.DNG", "a/x.cr2", "a/x.jxl", "a/saved.jpg_large"}
+    assert set(skipped) == {"a/x.heic", "a/x.DNG", "a/x.cr2", "a/x.jxl", "a/saved.jpg_large", *(f"a/{o}" for o in others)}
+    assert skipped["a/x.svg"].endswith("SVG images cannot be read here: convert them to JPEG or PNG")
     assert skipped["a/x.heic"].endswith("HEIC/HEIF images cannot be read here: convert them to JPEG or PNG")
     assert skipped["a/x.DNG"].endswith("camera raw images cannot be read here: convert them to JPEG or PNG")
     assert "Truncated" in skipped["a/saved.jpg_large"] and NOT_AN_IMAGE not in skipped.values()
-    with pytest.raises(FeatcacheError, match=r"--strict: 5 file\(s\) .* could not be read"):
+    with pytest.raises(FeatcacheError, match=r"--strict: 10 file\(s\) .* could not be read"):
         images.load(root, 32, test_fraction=0.4, strict=True).splits
     # an undecodable file without an extension may be a photo: unreadable, as before
     (root / "b" / "README").write_text("no extension")

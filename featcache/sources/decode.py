@@ -65,8 +65,10 @@ NOT_AN_IMAGE = "not an image file, left out"
 # WMF/EMF are Pillow stubs without a handler): a photo in one of them is unreadable, counted by --strict, and said
 # with the fix. Pillow 13 opens AVIF and WebP itself (checked here: Image.OPEN, features.check("avif")).
 UNSUPPORTED_IMAGE_TYPES = {ext: name for name, exts in {
-    "HEIC/HEIF": ("heic", "heif", "hif"), "JPEG XL": ("jxl",), "camera raw": ("dng", "cr2", "cr3", "nef", "arw", "raf",
-                                                                            "orf", "rw2"),
+    "HEIC/HEIF": ("heic", "heif", "hif", "heics", "heifs"), "JPEG XL": ("jxl",),
+    "camera raw": ("dng", "cr2", "cr3", "crw", "nef", "nrw", "arw", "srf", "sr2", "raf", "orf", "rw2", "pef", "srw",
+                   "x3f", "3fr", "iiq", "raw"),
+    "SVG": ("svg", "svgz"), "layered image (GIMP, Krita)": ("xcf", "kra"),  # an adversarial tester: "not an image file"
     "PostScript": ("eps", "ps"), "Windows metafile": ("wmf", "emf")}.items() for ext in exts}
 
 # Formats Pillow registers that it only identifies or writes: a stub without a handler (HDF5, GRIB, BUFR; WMF above),
