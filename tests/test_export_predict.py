@@ -1039,3 +1039,47 @@ def test_predict_takes_in_memory_arrays_as_an_npy_of_the_same_pixels(tiny_model,
                          ([images[0], "x.png"], r"^images mixes arrays and strs \(item 1: 'x.png'\)")):
         with pytest.raises(featcache.FeatcacheError, match=message):
             predict(tiny_model, bad, runtime="tensorflow")
+
+
+def _read_as(images):
+    """What predict reads ``images`` as, before it opens the model: the stacks' shapes, or the paths."""
+    from featcache.deploy.predict import _as_path_list, given_images, in_memory_images
+
+    given = given_images(images)
+    stacks = in_memory_images(given)
+    return [(i, s.shape) for i, s in stacks] if stacks is not None else _as_path_list(given)
+
+
+def test_odd_array_inputs_are_read_as_their_plain_arrays_or_paths(tmp_path):
+    """An adversarial tester's finds: [np.asmatrix(a)] was a broadcast ValueError, np.asmatrix(a) a TensorFlow
+    TypeError, np.array("a.npy") "iteration over a 0-d array", a generator of arrays "each of images must be a path",
+    np.array([b'a.npy'], dtype=object) "an array of shape (1,)". A matrix is its plain array, a 0-d array one path,
+    bytes items paths, any iterable a list."""
+    from featcache.deploy.predict import predict
+
+    a = np.arange(64, dtype=np.uint8).reshape(8, 8)
+    for given in ([np.asmatrix(a)], np.asmatrix(a), np.array("a.npy"), (x for x in [a, a]),
+                  np.array([b"a.npy"], dtype=object)):  # the images are read; only the (missing) model is refused
+        with pytest.raises(featcache.FeatcacheError, match=r"^model file not found: no-such-model\.keras"):
+            predict("no-such-model.keras", given)
+    assert _read_as([np.asmatrix(a)]) == _read_as(np.asmatrix(a)) == _read_as(a) == [(0, (1, 8, 8, 1))]
+    assert _read_as(x for x in [a, a]) == [(0, (2, 8, 8, 1))]
+    assert _read_as(np.array("a.npy")) == _read_as(np.array([b"a.npy"], dtype=object)) == ["a.npy"]
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.array(["x.png", np.zeros((8, 8), np.uint8)], dtype=object), r"^images mixes arrays and strs \(item 0: 'x.png'\)"),
+    (np.array([["a.npy"]], dtype=object), r"^images is an array of paths of shape \(1, 1\); paths must be a flat list"),
+    ([np.zeros((0, 28), np.uint8)], r"^<array 0> holds an array of shape \(0, 28\); pass uint8"),
+    (np.zeros((0, 28), np.uint8), r"^the array holds an array of shape \(0, 28\); pass uint8"),
+    (np.ma.array(np.zeros((8, 8), np.uint8)), r"^images is a masked array \(np\.ma\).*np\.ma\.filled"),
+    ([np.ma.array(np.zeros((8, 8), np.uint8))], r"^<array 0> is a masked array \(np\.ma\)"),
+])
+def test_odd_array_inputs_are_refused_naming_what_was_given(bad, message):
+    """The same tester: these were "the array holds an array of shape (2,)" for a mix the list form names, "could be
+    one image or 1 gray images of 1 x 1 px" for a 2-D array of paths, the internal shape (1, 0, 28, 1) for the user's
+    (0, 28), and a masked array's mask dropped without a word. Refused before the model is opened."""
+    from featcache.deploy.predict import predict
+
+    with pytest.raises(featcache.FeatcacheError, match=message):
+        predict("no-such-model.keras", bad)

@@ -87,9 +87,12 @@ def read_npy(path: Path) -> np.ndarray:
                          "gray images as (N, H, W)", NPY_HINT)
 
 
-def checked_stack(arr: np.ndarray, name: str, one_image: str, hint: str) -> np.ndarray:
+def checked_stack(arr: np.ndarray, name: str, one_image: str, hint: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
     """A stack of raw images (an .npy's, or an array given to the API) as (N, H, W, C) uint8: the one home of the
-    rules of both. ``name`` says where it came from, ``one_image`` how to give one image, ``hint`` the shapes taken."""
+    rules of both. ``name`` says where it came from, ``one_image`` how to give one image, ``hint`` the shapes taken,
+    ``shape`` the shape the user gave where ``arr`` is it made a stack: [np.zeros((0, 28))] was said to be of
+    shape (1, 0, 28, 1) (an adversarial tester)."""
+    shape = arr.shape if shape is None else tuple(shape)
     if arr.ndim == 3:
         # One photo np.save'd as is, (H, W, 3|4) or a gray (H, W, 1|2) as Keras shapes one, was read as H gray images
         # W x 1-4 px: garbage, exit 0 (testers). Images 4 pixels wide or less are that, not a stack of images.
@@ -98,7 +101,7 @@ def checked_stack(arr: np.ndarray, name: str, one_image: str, hint: str) -> np.n
                                  f"{arr.shape[0]} gray images of {arr.shape[1]} x {arr.shape[2]} px; {one_image}")
         arr = arr[..., None]
     if arr.ndim != 4 or arr.shape[-1] not in (1, 3) or 0 in arr.shape:
-        raise FeatcacheError(f"{name} holds an array of shape {arr.shape}; {hint}")
+        raise FeatcacheError(f"{name} holds an array of shape {shape}; {hint}")
     from featcache.sources.decode import MAX_PIXELS
 
     if arr.shape[1] * arr.shape[2] > MAX_PIXELS:  # image files have this cap; a 10000x10000 array took 2.9 GB (a tester)
@@ -125,24 +128,52 @@ def array_name(i: int) -> str:
 
 
 def _holds_paths(arr: np.ndarray) -> bool:
-    """Whether an array given as ``images`` is paths: str or bytes items, or an object array of str/os.PathLike items
-    (what ``df["path"].to_numpy()`` gives; only "US" arrays were, and it failed as "an array of shape (2,)", a reviewer
-    R2, where 3090637 predicted it)."""
-    if arr.dtype.kind in "US":
-        return True
-    return arr.dtype == object and arr.ndim == 1 and all(isinstance(x, (str, os.PathLike)) for x in arr)
+    """Whether an array given as ``images`` is paths: str or bytes items ("US" arrays; an object array is taken as a
+    list, by ``given_images``)."""
+    return arr.dtype.kind in "US"
+
+
+def _plain(x: Any, name: str) -> Any:
+    """``x`` as a plain ndarray where it is an ndarray subclass: np.matrix was a broadcast ValueError or a TensorFlow
+    TypeError (an adversarial tester). A masked array is refused: its mask was dropped without a word (the same)."""
+    if isinstance(x, np.ma.MaskedArray):
+        raise FeatcacheError(f"{name} is a masked array (np.ma), whose mask predict cannot honour; pass "
+                             "np.ma.filled(a, value) or the images without a mask")
+    return np.asarray(x) if isinstance(x, np.ndarray) else x
+
+
+def given_images(images: Any) -> Any:
+    """``images`` as predict reads it: an ndarray subclass a plain array, a 0-d array of a path that path, an object
+    array or any other iterable (a generator) a list. An adversarial tester's finds: np.array("a.npy") was "iteration
+    over a 0-d array"; np.array(['x.png', arr], dtype=object) "an array of shape (2,)" where the list form names the
+    mix; a generator of arrays "each of images must be a path"; np.array([['a.npy']], dtype=object) "could be one image
+    or 1 gray images of 1 x 1 px"."""
+    images = _plain(images, "images")
+    if isinstance(images, np.ndarray):
+        if images.ndim == 0 and (images.dtype.kind in "US" or images.dtype == object):
+            return images.item()  # one path
+        if images.dtype.kind in "US" or images.dtype == object:
+            if images.ndim != 1 and any(isinstance(x, (str, bytes, os.PathLike)) for x in images.flat):
+                raise FeatcacheError(f"images is an array of paths of shape {images.shape}; paths must be a flat list "
+                                     "(np.ravel(paths) or list(paths.flat))")
+            return list(images) if images.dtype == object else images
+        return images
+    if isinstance(images, (str, bytes, os.PathLike, dict, set, list, tuple)) or not isinstance(images, Iterable):
+        return images
+    return list(images)
 
 
 def in_memory_images(images: Any) -> list[tuple[int, np.ndarray]] | None:
-    """``[(first, stack)]``: the images of ``images`` when it is an array or a list of arrays (None when it is
-    neither: paths), each stack (N, H, W, C) uint8 and ``first`` the place of its first image. One array is one image
-    (H, W) or a stack, as an .npy; each array of a list is one image, and neighbours of one shape share a stack (a
-    batch needs one size). Paths and arrays are not mixed: one list is either."""
+    """``[(first, stack)]``: the images of ``images`` (as ``given_images`` gives it) when it is an array or a list of
+    arrays (None when it is neither: paths), each stack (N, H, W, C) uint8 and ``first`` the place of its first image.
+    One array is one image (H, W) or a stack, as an .npy; each array of a list is one image, and neighbours of one
+    shape share a stack (a batch needs one size). Paths and arrays are not mixed: one list is either."""
     if isinstance(images, np.ndarray) and _holds_paths(images):  # an array of paths, as a list of them
         return None
     if isinstance(images, np.ndarray):
         one = "pass one image as (H, W), or in a list ([image]), and a stack of gray images as (N, H, W)"
-        return [(0, checked_stack(images[None] if images.ndim == 2 else images, "the array", one, ARRAY_HINT))]
+        return [(0, checked_stack(images[None] if images.ndim == 2 else images, "the array", one, ARRAY_HINT,
+                                  shape=images.shape))]
     if not isinstance(images, (list, tuple)) or not any(isinstance(x, np.ndarray) for x in images):
         return None
     stacks: list[tuple[int, np.ndarray]] = []
@@ -150,12 +181,14 @@ def in_memory_images(images: Any) -> list[tuple[int, np.ndarray]] | None:
         if not isinstance(x, np.ndarray):
             raise FeatcacheError(f"images mixes arrays and {type(x).__name__}s (item {i}: {shown(x)}); pass a list of "
                                  "arrays, or of paths, one call each")
+        x = _plain(x, array_name(i))
+        shape = x.shape
         if x.ndim == 2:
             x = x[..., None]
         if x.ndim != 3 or x.shape[-1] not in (1, 3):
             raise FeatcacheError(f"{array_name(i)} holds an array of shape {x.shape}; each array of a list is one image: "
                                  f"{ARRAY_HINT}")
-        stacks.append((i, checked_stack(x[None], array_name(i), "", ARRAY_HINT)))
+        stacks.append((i, checked_stack(x[None], array_name(i), "", ARRAY_HINT, shape=shape)))
     grouped: list[tuple[int, list[np.ndarray]]] = []
     for i, one in stacks:
         if grouped and grouped[-1][1][0].shape == one.shape:
@@ -852,6 +885,7 @@ def predict(
     from featcache.sources.base import photo_root_of
 
     model = check_path(model, "model", MODEL_FILE)
+    images = given_images(images)
     given = in_memory_images(images)
     images = _as_path_list(images) if given is None else []
     check_runtime(runtime)
