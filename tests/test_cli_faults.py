@@ -352,8 +352,8 @@ def test_seed_on_an_already_split_folder_is_refused(tmp_path, capsys):
     make_class_tree(root / "val", {"a": 1, "b": 1}, size=8)
     out = tmp_path / "c.h5"
     base = ["extract", "--images", str(root), "--weights", "random", "--image-size", "32", "--out", str(out)]
-    one_line_error(capsys, base + ["--seed", "3"], "--seed picks the held-out test images only with --test-fraction", "drop --seed")
-    one_line_error(capsys, base + ["--seed", "3", "--test-fraction", "0.5"], "already split into train/ and val/; drop --test-fraction")
+    one_line_error(capsys, base + ["--seed", "3"], "--seed picks the held-out test images only with test_fraction= / --test-fraction", "drop seed= / --seed")
+    one_line_error(capsys, base + ["--seed", "3", "--test-fraction", "0.5"], "already split into train/ and val/; drop test_fraction= / --test-fraction")
     assert not out.exists()
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from helpers import assert_same_features, extract, kill_midway, run_main
+from helpers import assert_same_features, extract, kill_midway, make_fashion_dir, run_main
 
 import featcache
 from featcache.cli import main
@@ -618,8 +618,8 @@ def _spec_cases():
         (lambda: PhotoFolder("d", seed=-1), "--seed -1 is out of range; use a whole number from 0 to 4294967295"),
         (lambda: PhotoFolder("d", seed=2**32), "--seed 4294967296 is out of range"),
         # accepted by the API while the CLI refused it, and a seed changes the cache's name (an adversarial tester)
-        (lambda: PhotoFolder("d", seed=5), "^--seed picks the held-out test images only with --test-fraction; .*drop --seed"),
-        (lambda: PhotoFolder("d", seed=0), "^--seed picks the held-out test images only with --test-fraction"),
+        (lambda: PhotoFolder("d", seed=5), "^seed= / --seed picks the held-out test images only with test_fraction= / --test-fraction; .*drop seed= / --seed"),
+        (lambda: PhotoFolder("d", seed=0), "^seed= / --seed picks the held-out test images only with test_fraction= / --test-fraction"),
         (lambda: PhotoFolder("d", strict="yes"), "strict must be True or False"),
         (lambda: PhotoFolder("d", test_folder="train"), "test_folder must be one of val, test"),
         (lambda: LocalEngine(runtime=""), "--runtime must be a runtime's name"),
@@ -710,9 +710,9 @@ def test_a_part_of_the_wrong_type_names_its_python_form(tmp_path, monkeypatch):
     model = ModelSpec(weights="random", image_size=32)
     (tmp_path / "photos").mkdir()
     with pytest.raises(FeatcacheError, match=r"^store must be a StoreSpec \(got 'out.h5'\); pass StoreSpec\(out='out.h5'\)$"):
-        featcache.extract(FashionMNIST(tmp_path), model, "out.h5")
+        featcache.extract(FashionMNIST(), model, "out.h5")
     with pytest.raises(FeatcacheError, match=r"^engine must be LocalEngine\(\.\.\.\) or RayEngine\(\.\.\.\) \(got 'ray'\); pass "):
-        featcache.extract(FashionMNIST(tmp_path), model, None, "ray")
+        featcache.extract(FashionMNIST(), model, None, "ray")
     with pytest.raises(FeatcacheError, match=r"^source must be .* \(got PosixPath\('photos'\)\); pass PhotoFolder\('photos'\)"):
         featcache.extract(Path("photos"), model)
     with pytest.raises(FeatcacheError, match=r"^unknown data set 'photos' \(data set names: fashion_mnist\); pass a source "
@@ -728,7 +728,7 @@ def test_a_part_of_the_wrong_type_names_its_python_form(tmp_path, monkeypatch):
     # an output file's name given as the model: ModelSpec(...) there, the file as the third part (a reviewer, R11)
     with pytest.raises(FeatcacheError, match=r"^model must be a ModelSpec \(got 'x.h5'\); pass ModelSpec\(\.\.\.\), e\.g\. .*"
                                              r", and the cache file as the third part, StoreSpec\(out='x.h5'\)$"):
-        featcache.extract(FashionMNIST(tmp_path), "x.h5")
+        featcache.extract(FashionMNIST(), "x.h5")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photos"]
 
 
@@ -746,7 +746,14 @@ def test_sources_check_their_folder_when_made(tmp_path):
         PhotoFolder(str(tmp_path / "f"))
     with pytest.raises(FeatcacheError, match=f"^data directory not found: {tmp_path / 'nope'}; install it"):
         FashionMNIST(tmp_path / "nope")
-    assert PhotoFolder(tmp_path).root == tmp_path and FashionMNIST(tmp_path, train_limit="10").train_limit == 10
+    assert PhotoFolder(tmp_path).root == tmp_path
+    assert FashionMNIST(make_fashion_dir(tmp_path / "fm"), train_limit="10").train_limit == 10
+    # a file, and a folder without the IDX files, were "data directory not found" and accepted until extract (an
+    # adversarial tester)
+    with pytest.raises(FeatcacheError, match=f"^data directory {tmp_path / 'f'} is a file, not a folder; install it"):
+        FashionMNIST(tmp_path / "f")
+    with pytest.raises(FeatcacheError, match=f"^{tmp_path} lacks the Fashion-MNIST file\\(s\\) train-images-idx3-ubyte.gz"):
+        FashionMNIST(tmp_path)
 
 
 def test_a_part_given_as_its_class_is_one_line(tmp_path):
@@ -754,7 +761,7 @@ def test_a_part_given_as_its_class_is_one_line(tmp_path):
     "check() missing 1 required positional argument: 'self'" (an adversarial tester)."""
     from featcache import FashionMNIST, LocalEngine, ModelSpec, RayEngine, StoreSpec
 
-    parts = [FashionMNIST(tmp_path), ModelSpec(weights="random", image_size=32), StoreSpec(out=tmp_path / "c.h5"), LocalEngine()]
+    parts = [FashionMNIST(), ModelSpec(weights="random", image_size=32), StoreSpec(out=tmp_path / "c.h5"), LocalEngine()]
     for i, cls in [(0, FashionMNIST), (1, ModelSpec), (2, StoreSpec), (3, LocalEngine), (3, RayEngine)]:
         name = ("source", "model", "store", "engine")[i]
         with pytest.raises(FeatcacheError, match=rf"^{name} is the class {cls.__name__}, not one made from it; pass {cls.__name__}\(\.\.\.\)"):

@@ -45,6 +45,9 @@ def _has_all(directory: Path) -> bool:
 def _check_dir(d: Path) -> Path:
     """--data-dir names a folder: the one line of FashionMNIST(data_dir) and of locate()."""
     if not d.is_dir():
+        # a file was "data directory not found" (FashionMNIST('fm.h5'); an adversarial tester)
+        if d.exists():
+            raise FeatcacheError(f"data directory {d} is a file, not a folder; {INSTALL_HINT}")
         raise FeatcacheError(f"data directory not found: {d}; {INSTALL_HINT}")
     return d
 
@@ -141,7 +144,7 @@ class FashionMNIST:
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, positive_int(getattr(self, name), flag))
         if self.data_dir is not None:  # as PhotoFolder's root: refused when made, not at extract (a new-user tester)
-            _check_dir(Path(self.data_dir))
+            locate(self.data_dir)  # its four files too (a stat each): a folder without them was refused only at extract (an adversarial tester)
 
     def open(self, image_size: int | None = None, verbose: bool = False) -> DataSource:
         """The images as 28x28 uint8 (``image_size`` is the model's business: they are resized in ``Preprocess``)."""

@@ -157,6 +157,13 @@ def _check_root(root: Path) -> None:
                              f"where you {LAYOUT_HINT}")
 
 
+# PhotoFolder's options in its messages, in both forms: it is made by Python callers and by extract's flags alike, and
+# its messages named only the flags (an adversarial tester), as _check_root's did (a reviewer, R11).
+FRACTION = "test_fraction= / --test-fraction"
+SEED = "seed= / --seed"
+ADD_FRACTION = "test_fraction=F / --test-fraction F"
+
+
 @dataclass(frozen=True)
 class PhotoFolder:
     """Your photos in class folders under ``root`` (see the module docstring for the two layouts).
@@ -189,15 +196,15 @@ class PhotoFolder:
         if not isinstance(self.root, (str, Path)) or not str(self.root):
             raise FeatcacheError(f"--images must be a folder path (got {self.root!r}); pass --images DIR where you {LAYOUT_HINT}")
         if self.test_fraction is not None:
-            object.__setattr__(self, "test_fraction", check_fraction(self.test_fraction, "--test-fraction"))
+            object.__setattr__(self, "test_fraction", check_fraction(self.test_fraction, FRACTION))
         if self.seed is not None:
-            object.__setattr__(self, "seed", check_seed(self.seed))
+            object.__setattr__(self, "seed", check_seed(self.seed, SEED))
         if self.seed is not None and self.test_fraction is None:
             # Refused, not noted: a seed that changes nothing would still look like a choice made and, in the source
             # spec, give another cache name for the same features. Checked here, so the API refuses what the CLI
             # does (PhotoFolder(root, seed=5) was accepted; an adversarial tester).
-            raise FeatcacheError("--seed picks the held-out test images only with --test-fraction; a folder split into "
-                                 "train/ and val/ (or test/) keeps its own split: drop --seed (or add --test-fraction F "
+            raise FeatcacheError(f"{SEED} picks the held-out test images only with {FRACTION}; a folder split into "
+                                 f"train/ and val/ (or test/) keeps its own split: drop {SEED} (or add {ADD_FRACTION} "
                                  "for one tree of class folders)")
         if self.seed is None and self.test_fraction is not None:
             object.__setattr__(self, "seed", 0)
@@ -208,6 +215,9 @@ class PhotoFolder:
         # docs/api.md says the settings check themselves when made (a new-user tester). open() checks again: the
         # folder may go in between.
         _check_root(Path(self.root))
+        # and its layout, from one listing of the root: PhotoFolder('photos', test_fraction=0.2) on a folder split into
+        # train/ and val/ was accepted here and refused only at extract (an adversarial tester)
+        _layout(Path(self.root), self.test_fraction, self.test_folder)
 
     @classmethod
     def from_spec(cls, **spec: Any) -> "PhotoFolder":
@@ -276,9 +286,9 @@ def _layout(root: Path, test_fraction: float | None, test_folder: str | None) ->
         if test_fraction is None:
             if split_dirs:
                 raise FeatcacheError(f"{root} has {'/, '.join(sorted(split_dirs))}/ but no train/ folder; add DIR/train/<class>/ "
-                                     "or, for one tree of class folders, pass --test-fraction F")
+                                     f"or, for one tree of class folders, pass {ADD_FRACTION}")
             if subdirs:
-                raise FeatcacheError(f"{root} is one tree of class folders without a test split; pass --test-fraction F "
+                raise FeatcacheError(f"{root} is one tree of class folders without a test split; pass {ADD_FRACTION} "
                                      "(e.g. 0.2) to hold out a stratified test split, or split it as DIR/train/ and DIR/val/")
         return [""], None
     others = subdirs - set(SPLIT_FOLDERS)
@@ -288,14 +298,14 @@ def _layout(root: Path, test_fraction: float | None, test_folder: str | None) ->
     tests = [t for t in TEST_FOLDERS if t in subdirs]
     if test_fraction is not None:
         if tests:
-            raise FeatcacheError(f"{root} is already split into train/ and {tests[0]}/; drop --test-fraction")
+            raise FeatcacheError(f"{root} is already split into train/ and {tests[0]}/; drop {FRACTION}")
         return ["train"], None
     if test_folder is not None:
         if test_folder not in tests:
             raise FeatcacheError(f"{root} has no {test_folder}/ folder; the cache was made with {root}/{test_folder} as its test split")
         return ["train", test_folder], test_folder
     if not tests:
-        raise FeatcacheError(f"{root} has a train/ folder but no val/ or test/ folder; add one, or pass --test-fraction F "
+        raise FeatcacheError(f"{root} has a train/ folder but no val/ or test/ folder; add one, or pass {ADD_FRACTION} "
                              "to hold out part of train/")
     if len(tests) > 1:
         raise FeatcacheError(f"{root} has both val/ and test/; featcache makes one test split: move one of them aside "
