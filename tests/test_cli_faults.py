@@ -177,8 +177,10 @@ def test_a_utf8_name_python_reads_as_ascii_is_predicted_and_extract_names_the_lo
     assert not_utf8("caf\udce9") == "file name is not valid UTF-8; rename it"  # Latin-1 bytes: renaming is the fix
     env = {**os.environ, "PYTHONCOERCECLOCALE": "0", "LC_ALL": "C", "PYTHONUTF8": "0"}
     make_class_tree(tmp_path / "p", {"a": 2, "b": 2})
-    proc = subprocess.run([sys.executable, "-m", "featcache", "extract", "--images", str(tmp_path / "p"), "--weights",
-                           "random", "--image-size", "32", "--out", str(tmp_path / "cé.h5")], capture_output=True, env=env)
+    # --test-fraction: a tree of class folders needs one, which PhotoFolder now checks when made, before --out's name
+    proc = subprocess.run([sys.executable, "-m", "featcache", "extract", "--images", str(tmp_path / "p"), "--test-fraction",
+                           "0.5", "--weights", "random", "--image-size", "32", "--out", str(tmp_path / "cé.h5")],
+                          capture_output=True, env=env)
     assert proc.returncode == 2 and proc.stderr.decode() == (
         "featcache extract: error: --out file name $'c\\xc3\\xa9.h5' is UTF-8, but Python reads file names as ascii "
         "here (the locale); set LC_ALL=C.UTF-8 (or PYTHONUTF8=1) and re-run\n")
