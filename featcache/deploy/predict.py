@@ -150,14 +150,14 @@ def given_images(images: Any) -> Any:
     or 1 gray images of 1 x 1 px"."""
     images = _plain(images, "images")
     if isinstance(images, np.ndarray):
-        if images.ndim == 0 and (images.dtype.kind in "US" or images.dtype == object):
+        if not (images.dtype.kind in "US" or images.dtype == object):
+            return images  # pixels
+        if images.ndim == 0:
             return images.item()  # one path
-        if images.dtype.kind in "US" or images.dtype == object:
-            if images.ndim != 1 and any(isinstance(x, (str, bytes, os.PathLike)) for x in images.flat):
-                raise FeatcacheError(f"images is an array of paths of shape {images.shape}; paths must be a flat list "
-                                     "(np.ravel(paths) or list(paths.flat))")
-            return list(images) if images.dtype == object else images
-        return images
+        if images.ndim != 1 and any(isinstance(x, (str, bytes, os.PathLike)) for x in images.flat):
+            raise FeatcacheError(f"images is an array of paths of shape {images.shape}; paths must be a flat list "
+                                 "(np.ravel(paths) or list(paths.flat))")
+        return list(images) if images.dtype == object else images
     if isinstance(images, (str, bytes, os.PathLike, dict, set, list, tuple)) or not isinstance(images, Iterable):
         return images
     return list(images)
