@@ -2966,3 +2966,29 @@ def test_a_closed_standard_output_in_a_real_run_is_one_line(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "featcache", "info", cache, "--json"], stderr=subprocess.PIPE, text=True,
                           cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)}, preexec_fn=lambda: os.close(1), timeout=300)
     assert proc.returncode == 2 and proc.stderr.strip().startswith("featcache info: error: standard output is closed")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["predict", "-h"], ["--version"]])
+def test_help_and_version_with_standard_output_closed_are_refused_in_one_line(capsys, monkeypatch, argv):
+    """Regression (a review): '--help >&-', 'train --help >&-' and '--version >&-' exited 0 (argparse wrote the help to
+    stderr, sys.stdout being None), where every command with stdout closed is one line, exit 2 (STDOUT_CLOSED)."""
+    from featcache.cli.common import STDOUT_CLOSED
+
+    monkeypatch.setattr(sys, "stdout", None)
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    prog = " ".join(["featcache"] + [a for a in argv if not a.startswith("-")])
+    assert stop.value.code == 2 and capsys.readouterr().err == f"{prog}: error: {STDOUT_CLOSED}\n"
+
+
+def test_help_with_its_descriptor_closed_in_a_real_run_is_one_line():
+    """The same in a real run, fd 1 closed ('featcache train --help >&-'); with stdout open, help is still exit 0."""
+    from helpers import REPO
+
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "featcache", "train", "--help"]
+    proc = subprocess.run(command, stderr=subprocess.PIPE, text=True, env=env, preexec_fn=lambda: os.close(1), timeout=300)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert proc.stderr.startswith("featcache train: error: standard output is closed")
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.startswith("usage: featcache train") and proc.stderr == ""

@@ -45,6 +45,23 @@ def _parser_class():
             # featcache's "not a positive number" line (an adversarial tester). Every number float() reads is a value
             # here, so its check says what is wrong with it; -h, -x and --flags are still flags.
             self._negative_number_matcher = negative_number
+            self.register("action", "version", _Version)  # action="version": refuses a closed stdout as --help does
+
+        def print_help(self, file=None) -> None:
+            """As argparse's, but with standard output closed, the closed-stdout line and exit 2 (refuse_closed_stdout)."""
+            if file is None:
+                self.refuse_closed_stdout()
+            super().print_help(file)
+
+        def refuse_closed_stdout(self) -> None:
+            """Exit 2 with the closed-stdout line (cli.common.STDOUT_CLOSED) where standard output is closed.
+
+            '--help >&-' and '--version >&-' exited 0 with the text on stderr (argparse writes where stdout is None
+            to stderr) or nowhere (a closed descriptor), where every command is refused in one line (a review)."""
+            from featcache.cli.common import STDOUT_CLOSED, stdout_closed
+
+            if stdout_closed():
+                self.exit(2, f"{self.prog}: error: {STDOUT_CLOSED}\n")
 
         def format_help(self) -> str:
             """argparse's, and where a default names HOME/..., what HOME is."""
@@ -81,6 +98,11 @@ def _parser_class():
                 target = sub or self
                 target.error(f"unrecognized arguments: {' '.join(extras)}{_nearest_flag(target, extras)}")
             return ns
+
+    class _Version(argparse._VersionAction):
+        def __call__(self, parser, namespace, values, option_string=None):
+            parser.refuse_closed_stdout()
+            super().__call__(parser, namespace, values, option_string)
 
     return Parser
 
