@@ -1064,6 +1064,18 @@ def test_a_model_given_where_a_head_goes_says_which_is_which(tmp_path, fake_mode
                    "not a head; classify images with 'featcache predict'")
 
 
+@pytest.mark.parametrize("kind", ["featcache-head", "xyz"])
+def test_a_model_whose_kind_was_edited_given_as_a_head_says_so(tmp_path, capsys, kind):
+    """A session's note: a model whose kind was edited (its fields still a model's, heads.io.MODEL_ONLY_FIELDS) was
+    sent to 'featcache predict', which refuses it for that kind (deploy.model.check_meta): the line says it was edited."""
+    fields = {"input": "uint8 images", "output": "class probabilities", "head_path": "/x/h.npz"}
+    model = meta_only_model(tmp_path / "m.keras", **fields, kind=kind)
+    cache = str(tiny_cache(tmp_path / "c.h5"))
+    one_line_error(capsys, ["evaluate", str(model), cache], f"{model} is a model written by 'featcache export' or "
+                   f"'featcache finetune', not a head, and its record says kind {kind!r}, not 'featcache-model': "
+                   "edited by hand or damaged; pass the head it was made from, or export the model again")
+
+
 def test_a_fifo_given_as_a_cache_is_one_line_not_a_hang(tmp_path, capsys):
     """Regression (an adversarial tester): `info fifo.h5` and `extract --out fifo.h5` blocked forever in HDF5's open."""
     import os

@@ -247,6 +247,9 @@ def _nan_coef(doc, entries):
     (_narrow_mean, "its objects are not those a LogRegHead is made of"),  # the scaler's mean, one per feature (was: do not fit together)
     (_state_class("posix.system"), "'posix.system' is not a class a featcache head may hold"),
     (_set("head", ["logreg"]), "unknown head kind ['logreg']"),  # a TypeError traceback (a review)
+    # its record's kind edited, the digest remade: it loaded as a head whatever its kind said (a session's note)
+    (_set("kind", "xyz"), "its record says kind 'xyz', not 'featcache-head': edited by hand or damaged"),
+    (_set("kind", "featcache-model"), "its record says kind 'featcache-model', not 'featcache-head': edited by hand"),
     # a scaler set not to centre: the head ignored the mean export folds in (another model; an adversarial tester)
     (lambda d, e: d["state"]["state"]["__dict__"]["pipeline_"]["state"]["__dict__"]["steps"][0]["__tuple__"][1]
      ["state"]["__dict__"].update(with_mean=False), "its objects are not those a LogRegHead is made of"),
@@ -271,6 +274,7 @@ def test_crafted_keras_head_meta_is_one_line(cache, tmp_path, capsys):
         (lambda m: m["params"].update(bogus=1), "unknown parameter(s) bogus"),
         (lambda m: m.pop("class_names"), "class names are missing"),
         (lambda m: m.update(class_names=["a", "b"]), "it gives 3 probabilities for 2 classes"),
+        (lambda m: m.update(kind="xyz"), "its record says kind 'xyz', not 'featcache-head': edited by hand"),  # loaded
     ]):
         bad = tmp_path / f"bad{i}.keras"
         with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:

@@ -959,20 +959,51 @@ def load_head(path: str | Path, *, trust_pickle: bool = False) -> tuple[BaseEsti
     check_regular_file(path, "head", "pass the .keras or .npz head file written by 'featcache train'", "train one with 'featcache train'")
     if zipfile.is_zipfile(path):
         if file_kind(path) == "model":  # it said only "(TypeError)" (an adversarial tester)
-            raise FeatcacheError(f"{path} is a model written by 'featcache export' or 'featcache finetune', not a head; "
-                                 "classify images with 'featcache predict', or pass the head it was made from")
+            raise _model_not_head(path)
         try:
             with zipfile.ZipFile(path) as zf:
                 npz = _is_npz(zf)
+                doc = _read_doc(zf, npz)
         except Exception as exc:  # a bit flipped in its directory (is_zipfile still says yes): a BadZipFile traceback
             raise _unreadable(path, load_problem(exc)) from None  # in evaluate, export, finetune (an adversarial tester)
         check_content(path)  # first: nothing of an altered file is used, Keras's config included
+        _check_head_kind(doc.get("meta") if npz and isinstance(doc, dict) else doc, path)
         head, meta = _load_npz(path) if npz else _load_keras(path)
     else:
         head, meta = _load_pickle(path, trust_pickle)
     _check_digests(meta, path)
     check_head(head, meta, path)
     return head, meta
+
+
+def _model_not_head(path: Path) -> FeatcacheError:
+    """The line for a model file (``file_kind``) given as a head; where its record's kind is not a model's (edited
+    by hand: its fields say model), that too, since predict refuses it as well (``deploy.model.check_meta``)."""
+    said = f"{path} is a model written by 'featcache export' or 'featcache finetune', not a head"
+    try:
+        with zipfile.ZipFile(path) as zf:
+            meta = json.loads(zf.read(META_ENTRY))
+    except Exception:  # file_kind read it a moment ago: gone or changed since, say what it was
+        meta = {"kind": MODEL_KIND}
+    if meta.get("kind") != MODEL_KIND:
+        return FeatcacheError(f"{said}, and its record {_kind_words(meta)}, not {MODEL_KIND!r}: edited by hand or "
+                              "damaged; pass the head it was made from, or export the model again")
+    return FeatcacheError(f"{said}; classify images with 'featcache predict', or pass the head it was made from")
+
+
+def _check_head_kind(meta: Any, path: Path) -> None:
+    """The record's kind is a head's: ``HEAD_KIND``, or none (heads of featcache 0.1). A kind edited to another
+    (an .npz head saying 'featcache-model', 'xyz') loaded as a head whatever it said (a review); a record that is
+    no mapping is left to the loaders, which say so."""
+    if isinstance(meta, dict) and "kind" in meta and meta["kind"] != HEAD_KIND:
+        raise _unreadable(path, f"its record {_kind_words(meta)}, not {HEAD_KIND!r}: edited by hand or damaged")
+
+
+def _kind_words(meta: dict[str, Any]) -> str:
+    """What a record's kind is, in words: "has no kind", "says kind 'xyz'" (clipped: the file's, of any length)."""
+    from featcache.errors import clipped
+
+    return f"says kind {clipped(repr(meta['kind']))}" if "kind" in meta else "has no kind"
 
 
 def _load_keras(path: Path):
