@@ -371,8 +371,10 @@ MAX_JOBS_PER_CORE = 4
 
 
 def parse_seeds(seeds: Any, flag: str = "--seeds") -> list[int]:
-    """A count K (seeds 0..K-1, at most MAX_SEEDS) or a list of seeds, without repeats."""
-    if isinstance(seeds, (numbers.Integral, str)) and not _is_bool(seeds):
+    """A count K (seeds 0..K-1, at most MAX_SEEDS) or a list of seeds, without repeats. A count is read as every
+    count is (``positive_int``): seeds=1.0 was refused as "not a count or a list" where epochs=1.0 is 1 (a
+    session's note), and 2.5 is "not a whole number"."""
+    if isinstance(seeds, (numbers.Real, str)) and not _is_bool(seeds):
         k = positive_int(seeds, flag, high=None)
         if k > MAX_SEEDS:
             raise FeatcacheError(f"{flag} {shown(k)} is more seeds than featcache runs (each is a fit per size and head); "

@@ -66,6 +66,9 @@ def test_parse_seeds():
     # a count is built into a list: 99999999999 was a MemoryError traceback (an adversarial tester)
     assert len(v.parse_seeds(v.MAX_SEEDS)) == v.MAX_SEEDS
     refuses(v.parse_seeds, 99999999999, match=rf"^--seeds 99999999999 is more seeds .*; use at most {v.MAX_SEEDS}$")
+    # a count as every count is read (positive_int): 1.0 was "takes a count K ... (got 1.0)" (a session's note)
+    assert v.parse_seeds(2.0) == [0, 1] and v.parse_seeds(np.float64(1.0)) == [0] and v.parse_seeds([1.0, 3]) == [1, 3]
+    refuses(v.parse_seeds, 2.5, match=r"^--seeds 2.5 is not a whole number; pass e.g. 10$")
 
 
 def test_check_jobs():
