@@ -1032,6 +1032,10 @@ def test_predict_takes_in_memory_arrays_as_an_npy_of_the_same_pixels(tiny_model,
     for bad, message in ((np.zeros((2, 8, 8), np.float32), r"^the array holds float32 values, not pixels 0\.\.255; pass uint8"),
                          ([np.zeros((8, 8, 4), np.uint8)], r"^<array 0> holds an array of shape \(8, 8, 4\); each array of a list is one image"),
                          (np.zeros((8, 8, 3), np.uint8), r"^the array holds an array of shape \(8, 8, 3\), which could be one image"),
+                         # one (H, W) array under 5 px wide: said as the (1, H, W) stack made of it, "one image or 1 gray
+                         # images", a shape never given (a session's note)
+                         (np.zeros((5, 3), np.uint8), r"^the array holds an array of shape \(5, 3\), which could be one gray "
+                          r"image 3 px wide or a row of 5 pixels of 3 channel\(s\); pass one image in a list \(\[image\]\)"),
                          # the hint says one (H, W, C) image goes in a list, as the line above refuses it alone: it
                          # offered "one image (H, W) or (H, W, C)", contradicting that refusal (a reviewer, R3)
                          (np.zeros((2, 8, 8, 2), np.uint8), r"^the array holds an array of shape \(2, 8, 8, 2\); pass uint8 .*"
@@ -1039,6 +1043,7 @@ def test_predict_takes_in_memory_arrays_as_an_npy_of_the_same_pixels(tiny_model,
                          ([images[0], "x.png"], r"^images mixes arrays and strs \(item 1: 'x.png'\)")):
         with pytest.raises(featcache.FeatcacheError, match=message):
             predict(tiny_model, bad, runtime="tensorflow")
+    assert [p.input for p in predict(tiny_model, [np.zeros((5, 3), np.uint8)], runtime="tensorflow")] == ["<array 0>"]  # as advised
 
 
 def _read_as(images):

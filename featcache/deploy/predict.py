@@ -96,6 +96,12 @@ def checked_stack(arr: np.ndarray, name: str, one_image: str, hint: str, shape: 
     if arr.ndim == 3:
         # One photo np.save'd as is, (H, W, 3|4) or a gray (H, W, 1|2) as Keras shapes one, was read as H gray images
         # W x 1-4 px: garbage, exit 0 (testers). Images 4 pixels wide or less are that, not a stack of images.
+        if arr.shape[-1] <= 4 and len(shape) == 2:
+            # one (H, W) array made a stack of one: it was said as (1, H, W), "one image or 1 gray images", a shape
+            # the user never gave (a session's note); a row of a color image (W, C) is what it may be instead
+            raise FeatcacheError(f"{name} holds an array of shape {shape}, which could be one gray image {shape[1]} px "
+                                 f"wide or a row of {shape[0]} pixels of {shape[1]} channel(s); pass one image in a list "
+                                 "([image]): this one as it is if it is gray, or the whole color image, (H, W, C)")
         if arr.shape[-1] <= 4:
             raise FeatcacheError(f"{name} holds an array of shape {arr.shape}, which could be one image or "
                                  f"{arr.shape[0]} gray images of {arr.shape[1]} x {arr.shape[2]} px; {one_image}")
