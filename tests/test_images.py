@@ -1112,7 +1112,6 @@ def test_a_link_back_up_does_not_relabel_images(tmp_path):
     (root / "train" / "ants" / "up").symlink_to("..", target_is_directory=True)  # -> train/, holding bees/
     (root / "train" / "ants" / "top").symlink_to("../..", target_is_directory=True)  # -> the data set's root
     (root / "train" / "bees" / "loop").symlink_to(root / "train" / "bees", target_is_directory=True)
-    (root / "train" / "bees" / "peek").symlink_to(root / "val" / "bees", target_is_directory=True)  # test images into train
     outside = make_class_tree(tmp_path / "extra", {"more": 2}, offset=50)
     (root / "train" / "ants" / "extra").symlink_to(outside / "more", target_is_directory=True)
     (root / "train" / "bees" / "extra").symlink_to(outside / "more", target_is_directory=True)  # the same folder again
@@ -1125,6 +1124,48 @@ def test_a_link_back_up_does_not_relabel_images(tmp_path):
     }
     assert test.paths == ["val/ants/ants_100.png", "val/bees/bees_100.png", "val/bees/bees_101.png"]
     assert src.skipped == [] and len(set(train.row_digests()) | set(test.row_digests())) == 10
+
+
+def test_a_folder_linked_into_another_class_is_refused_as_a_file_link_is(tmp_path):
+    """``ants/more -> ../bees`` was passed over without a word where the ants had images of their own (a session's
+    note), where a file linked so is refused. A folder link into another class folder, to it, or above it (one holding
+    class folders) is one line naming the link; into the same class of another split too (test images trained on:
+    ``train/bees/peek -> val/bees`` was passed over). A loop (to its own class folder or above it) and a link into its
+    own class are passed over as before, a folder outside the data set read as before, the fingerprint unchanged."""
+    root = make_class_tree(tmp_path / "ph", {"ants": 2, "bees": 2})
+    (root / "bees" / "sub").mkdir()
+    write_image(root / "bees" / "sub" / "x.png", class_image(1, 9))
+    (root / "ants" / "sub").mkdir()
+    write_image(root / "ants" / "sub" / "y.png", class_image(0, 9))
+    before = images.load(root, 32, test_fraction=0.5).digest
+    for name, target, says in (("more", "../bees", f"to the class folder {root / 'bees'}"),
+                               ("deep", "../bees/sub", f"to {root / 'bees' / 'sub'}, inside the class folder {root / 'bees'}")):
+        (root / "ants" / name).symlink_to(target, target_is_directory=True)
+        with pytest.raises(FeatcacheError) as exc:
+            images.load(root, 32, test_fraction=0.5)
+        assert str(exc.value) == (f"{root / 'ants' / name} is a symbolic link {says} of another class: an image cannot be "
+                                  "of two classes; remove the link")
+        (root / "ants" / name).unlink()
+    # a loop (up -> .., the data set's root here; self -> .) and a link into its own class: passed over, as before
+    (root / "ants" / "up").symlink_to("..", target_is_directory=True)
+    (root / "ants" / "self").symlink_to(".", target_is_directory=True)
+    (root / "ants" / "again").symlink_to("sub", target_is_directory=True)
+    outside = make_class_tree(tmp_path / "extra", {"more": 1}, offset=50)
+    assert images.load(root, 32, test_fraction=0.5).digest == before
+    (root / "bees" / "extra").symlink_to(outside / "more", target_is_directory=True)  # outside the data set: read
+    src = images.load(root, 32, test_fraction=0.5)
+    assert "bees/extra/more_050.png" in src.splits["train"].paths + src.splits["test"].paths
+    split = split_tree(tmp_path / "s", {"ants": 2, "bees": 2}, {"ants": 1, "bees": 1})
+    (split / "train" / "bees" / "peek").symlink_to(split / "val" / "bees", target_is_directory=True)
+    with pytest.raises(FeatcacheError, match=re.escape(f"{split / 'train' / 'bees' / 'peek'} is a symbolic link to the "
+                                                        f"class folder {split / 'val' / 'bees'} of another split: an "
+                                                        "image cannot be in two splits; remove the link")):
+        images.load(split, 32)
+    (split / "train" / "bees" / "peek").unlink()
+    (split / "train" / "bees" / "val").symlink_to("../../val", target_is_directory=True)  # above the val class folders
+    with pytest.raises(FeatcacheError, match=re.escape(f"{split / 'train' / 'bees' / 'val'} is a symbolic link to "
+                                                        f"{split / 'val'}, above the class folder")):
+        images.load(split, 32)
 
 
 def test_a_file_linked_into_another_class_is_refused_as_a_hard_link_is(tmp_path):
@@ -1452,6 +1493,11 @@ def test_class_folders_that_share_files_across_splits_or_by_hard_links_are_named
     only = make_class_tree(tmp_path / "o", {"ants": 2, "bees": 0, "wasps": 2})
     (only / "ants" / "sub").mkdir()
     (only / "bees" / "theirs").symlink_to(only / "ants" / "sub", target_is_directory=True)
+    with pytest.raises(FeatcacheError, match=re.escape(f"{only / 'bees' / 'theirs'} is a symbolic link to {only / 'ants' / 'sub'}, "
+                                                        "inside the class folder")):  # named since the folder-link rule
+        images.load(only, 32, test_fraction=0.5)
+    (only / "bees" / "theirs").unlink()
+    (only / "bees" / "up").symlink_to("..", target_is_directory=True)  # a loop alone: passed over, the class empty
     with pytest.raises(FeatcacheError, match=re.escape(f"class folder {only / 'bees'} holds no images of its own, only links")):
         images.load(only, 32, test_fraction=0.5)
     same = make_class_tree(tmp_path / "k", {"ants": 3, "bees": 2})  # one file twice in its own class: read once, as before

@@ -545,6 +545,7 @@ class _Walker:
         self.owner: Path | None = None  # the class folder being walked: a hard link into another class is refused
         # A link into or above these would reach the data set's own images (another class's, or a loop).
         self.protected = [os.path.realpath(p) for p in [*containers, *class_dirs]]
+        self.class_dirs = [(d, os.path.realpath(d)) for d in class_dirs]
 
     def physical(self, folder: Path) -> tuple[list[tuple[Path, str | None]], list[Path]]:
         """(path, problem) of the files in ``folder`` and its sub-folders, not through links; and the links met."""
@@ -590,12 +591,30 @@ class _Walker:
                     out.append((link, None))
             elif stat.S_ISDIR(st.st_mode):
                 real = os.path.realpath(link)
+                self._check_not_another_class(link, real)
                 if (st.st_dev, st.st_ino) not in self.dirs and not any(_within(p, real) or _within(real, p) for p in self.protected):
                     files, more = self.physical(link)
                     out += files + self.follow(more)
             else:
                 out.append((link, "not a regular file"))
         return out
+
+    def _check_not_another_class(self, link: Path, real: str) -> None:
+        """A folder ``link`` in the class folder being walked that leads into another class folder, or above one, is
+        refused as a file link there is (``_first``): ``ants/more -> ../bees`` was passed over without a word where
+        the ants had images of their own (a session's note). A link to its own class folder or above it (``up ->
+        ..``, a loop) is still passed over, and one into its own class or outside the data set still read."""
+        own = os.path.realpath(self.owner) if self.owner is not None else None
+        if own is None or _within(own, real):
+            return
+        for folder, folder_real in self.class_dirs:
+            if folder_real != own and (_within(real, folder_real) or _within(folder_real, real)):
+                where = ("" if real == folder_real else f"{real}, inside " if _within(real, folder_real)
+                         else f"{real}, above ")
+                what, why = (("another class", "an image cannot be of two classes") if folder.name != self.owner.name
+                             else ("another split", "an image cannot be in two splits"))
+                raise FeatcacheError(one_line(f"{link} is a symbolic link to {where}the class folder {folder} of "
+                                              f"{what}: {why}; remove the link"))
 
     def _first(self, st: os.stat_result, path: Path, link: bool = False) -> bool:
         """Records the file; False when it was seen before (a file system without inode numbers: never). A file
