@@ -31,7 +31,7 @@ into an argparse ``type=`` where a flag must be refused before any work.
     check_report_files  report files in a folder replace only a report featcache wrote, each still as it wrote it
     check_bool      an API's switch: True or False, never a truthy "no"
     require_splits  a cache holds the splits a command needs
-    check_views     --train-views/--test-views: 'all' or view names, all of them in the cache
+    check_views     --train-views/--test-views: 'all' or view names, all of them in the cache; only:VIEWS without orig
 """
 
 from __future__ import annotations
@@ -1002,18 +1002,69 @@ def arg_type(check: Callable[..., Any], name: str | None = None) -> Callable[[st
     return convert
 
 
-def check_views(cache: Any, views: str | Sequence[Any] | None, flag: str) -> tuple[str, ...]:
+# --train-views/--test-views only:VIEWS: these views without the original (h137). Every other spelling always adds
+# the original view (a head's, a curve folder's and train's test_accuracy_orig rely on that reading), so scoring a head
+# on the flipped test images alone, to see how robust it is, had no spelling. A prefix on the whole value, not one more
+# name in the list: the list keeps extract --views' grammar (name:argument, as shift:DX,DY and crop:tl), a leading
+# "-orig" is taken by argparse for an option (--test-views -orig,flip), and a prefix cannot be read as a view.
+ONLY = "only:"
+
+
+def without_orig(views: Sequence[str]) -> bool:
+    """Whether checked views (``check_views``' result, or a head's record of them) leave the original view out: they
+    were asked as ``only:VIEWS``. Every other spelling includes it, so a record without it is only that."""
+    return "orig" not in views
+
+
+def views_spec(views: Sequence[str]) -> str:
+    """The spelling ``check_views`` reads back as ``views`` (its result): ``orig,flip`` as before, ``only:flip`` for
+    views without the original. How a recorded list (a head's ``test_views``) is asked for again."""
+    return (ONLY if without_orig(views) else "") + ",".join(views)
+
+
+def _only_rest(views: Any, flag: str, allowed: bool) -> tuple[bool, Any]:
+    """(True, the views after ``only:``) for ``only:VIEWS`` (a str, or a list whose first item starts with it, as the
+    str splits), else (False, ``views``). Anywhere else in the value, or where ``allowed`` is false: one line."""
+    items = [views] if isinstance(views, str) else list(views) if isinstance(views, (list, tuple)) else []
+    marked = [i for i, item in enumerate(items) if isinstance(item, str) and ONLY in item]
+    if not marked:
+        return False, views
+    if not allowed:
+        raise FeatcacheError(f"{flag} takes no {ONLY} (its settings always score the original view too); score a head "
+                             f"on views without the original with train or evaluate --test-views {ONLY}VIEWS")
+    if marked != [0] or not items[0].lstrip().startswith(ONLY) or items[0].count(ONLY) > 1:
+        raise FeatcacheError(f"{flag} {shown(views)}: {ONLY} goes once, before the whole list of views, e.g. {ONLY}flip,shift")
+    rest = [r for r in [items[0].lstrip()[len(ONLY):], *items[1:]] if not isinstance(r, str) or r.strip()]
+    if not rest:
+        raise FeatcacheError(f"{flag} {ONLY} names no view; name the views to use without the original, e.g. {ONLY}flip")
+    return True, rest[0] if isinstance(views, str) else rest
+
+
+def check_views(cache: Any, views: str | Sequence[Any] | None, flag: str, *, only: bool = True) -> tuple[str, ...]:
     """The cache's views that ``views`` names, in the cache's stored order; None or ``"all"``: every view it has.
 
     ``views`` takes ``parse_views`` syntax (``orig,flip,shift``; ``orig`` is
-    always included). The cache's order makes the result canonical: ``flip,shift``
-    and ``shift,flip`` are one setting (one resume key, one head file name).
+    always included), or ``only:VIEWS`` (``only:flip``, ``only:all``; a list
+    ``["only:flip", "shift"]``): those views without the original. The
+    cache's order makes the result canonical: ``flip,shift`` and
+    ``shift,flip`` are one setting (one resume key, one head file name).
+    ``only``: whether ``only:`` is taken (probe's settings refuse it).
     """
-    have = tuple(cache.views)
-    if views is None or (isinstance(views, str) and views.strip() == "all"):
-        return have
-    asked = set(cache.resolve_views(views, flag)) | {"orig"}  # the cache's one check; the original view is always read
-    return tuple(v for v in have if v in asked)
+    have, given = tuple(cache.views), views
+    leave_out, views = _only_rest(views, flag, only)
+    every = views is None or (isinstance(views, str) and views.strip() == "all") or (
+        leave_out and isinstance(views, list) and [str(v).strip() for v in views] == ["all"])
+    asked = set(have) if every else set(cache.resolve_views(views, flag))  # the cache's one check
+    if not leave_out:
+        return tuple(v for v in have if v in asked | {"orig"})  # the original view is always read
+    if "orig" in asked and not every:
+        raise FeatcacheError(f"{flag} {shown(given)} names orig, and {ONLY} leaves the original view out; drop orig, or "
+                             f"drop {ONLY} to average the original view with the others")
+    chosen = tuple(v for v in have if v in asked and v != "orig")
+    if not chosen:
+        raise FeatcacheError(f"{flag} {ONLY}all: {cache.path} holds no view but the original; extract with --views "
+                             "(e.g. --views flip) to have others")
+    return chosen
 
 
 # The first release whose every file carries its digests: caches (format 2 began on 2026-12-01, in 0.1.0's life; the

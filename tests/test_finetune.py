@@ -665,3 +665,7 @@ def test_finetune_views_words_name_what_the_head_did_with_views():
     fitted = FinetuneResult(Path("m.keras"), {}, [], 0.5, head_test_views=["orig"])
     assert _views_words(fitted, {"train_views": ["orig", "flip"], "test_views": ["orig"]}).startswith(
         "the head was fitted on 2 cached views of each image (orig, flip); fine-tuning")
+    # scored with --test-views only:flip,shift (h137): not read as the original and those views
+    only = FinetuneResult(Path("m.keras"), {}, [], 0.5, head_test_views=["flip", "shift:+2,+2"], head_views_test_accuracy=0.7)
+    assert _views_words(only, {"train_views": ["orig"], "test_views": ["flip", "shift:+2,+2"]}).startswith(
+        "the head scored 0.7000 with 2 views averaged (flip, shift:+2,+2 (without the original view)); fine-tuning")

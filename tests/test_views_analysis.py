@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -446,3 +447,131 @@ def test_probe_folds_choose_the_cross_validated_best_of_layers_heads_and_views(l
     orig = dataclasses.replace(res.best, train_views="orig", test_views="orig")
     assert train_command("c.h5", orig, ("orig", "flip")).endswith(" --train-views orig --test-views orig")
     assert "--train-views" not in train_command("c.h5", orig, ("orig",))
+
+
+# -- only:VIEWS: views without the original (h137) -------------------------------------------------------------
+# Every other spelling of --train-views/--test-views adds the original view, so a head could not be scored on its
+# flipped test images alone. These fail on the code before only: (an unknown view 'only:flip').
+
+ONLY = ("flip", "shift:+2,+2")
+
+
+def _by_hand(est, cache, views):
+    """Accuracy of ``est`` with ``views`` averaged, from its probabilities on each view, by hand."""
+    Xt, yt = cache.view_features("test", None, views), cache.labels("test")
+    proba = np.mean([est.predict_proba(Xt[i]) for i in range(len(views))], axis=0)
+    return float(np.mean(np.asarray(est.classes_)[proba.argmax(axis=1)] == yt))
+
+
+def test_only_test_views_score_those_views_without_the_original(views_cache, tmp_path, capsys):
+    cache = featcache.open_cache(views_cache)
+    res = featcache.train(views_cache, "logreg", train_views="orig", test_views="only:shift:+2,+2,flip", out=tmp_path / "h.npz")
+    assert res.test_views == ONLY and res.averaged == "probabilities"  # the cache's order, as every spelling
+    assert res.accuracy == _by_hand(res.estimator, cache, ONLY)
+    # the original view's accuracy is the original view's, read apart: never the score of the views without it
+    assert res.test_accuracy_orig == res.estimator.score(cache.features("test"), cache.labels("test"))
+    meta = read_head_meta(res.path)
+    assert meta["test_views"] == list(ONLY) and meta["test_accuracy"] == res.accuracy
+    assert meta["test_accuracy_orig"] == res.test_accuracy_orig
+    # the spelling without only: keeps its meaning, the original and those views, and its record
+    both = featcache.train(views_cache, "logreg", train_views="orig", test_views="shift:+2,+2,flip", out=tmp_path / "b.npz")
+    assert both.test_views == NAMES and both.accuracy == _by_hand(both.estimator, cache, NAMES)
+    assert read_head_meta(both.path)["test_views"] == list(NAMES)
+    # evaluate reads the record back as only: (not as orig + those), and says so
+    ev = featcache.evaluate(res.path, views_cache, out=tmp_path / "e1")
+    assert ev.test_views == ONLY and ev.accuracy == res.accuracy
+    assert "views     probabilities averaged over 2 views per image: flip, shift:+2,+2 (without the original view)" in ev.text()
+    assert json.loads(ev.files["json"].read_text())["test_views"] == list(ONLY)
+    one = featcache.evaluate(res.path, views_cache, test_views="only:flip", out=tmp_path / "e2")
+    assert one.test_views == ("flip",) and one.averaged is None
+    assert one.accuracy == _by_hand(res.estimator, cache, ("flip",))
+    assert "flip only (one view per image, without the original view)" in one.text()
+    flip = featcache.evaluate(res.path, views_cache, test_views="flip", out=tmp_path / "e3")
+    assert flip.test_views == ("orig", "flip") and flip.accuracy == _by_hand(res.estimator, cache, ("orig", "flip"))
+    # list form: the str's items, only: on the first; only:all is every view but the original
+    assert featcache.evaluate(res.path, views_cache, test_views=["only:flip", "shift:+2,+2"], out=tmp_path / "e4").test_views == ONLY
+    assert featcache.evaluate(res.path, views_cache, test_views="only:all", out=tmp_path / "e5").test_views == ONLY
+    # the CLI: the line says which views, and evaluate's default folder is not the orig+flip one
+    assert main(["train", str(views_cache), "--head", "logreg", "--train-views", "orig", "--test-views", "only:flip",
+                 "--out", str(tmp_path / "c.npz")]) == 0
+    assert "(test view flip (without the original view); original view alone" in capsys.readouterr().out
+    assert main(["evaluate", str(tmp_path / "c.npz"), str(views_cache), "--test-views", "only:flip,shift:+2,+2", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["test_views"] == list(ONLY) and Path(doc["files"]["json"]).parent.name == "c_npz_views-only-flip-shift+2+2"
+
+
+def test_only_train_views_fit_those_views_without_the_original(views_cache, tmp_path):
+    cache = featcache.open_cache(views_cache)
+    res = featcache.train(views_cache, "logreg", train_views="only:flip", test_views="orig")
+    assert res.train_views == ("flip",) and res.estimator.pipeline_[0].n_samples_seen_ == 60
+    by_hand = LogRegHead().fit(cache.view_features("train", None, ("flip",))[0], cache.labels("train"))
+    Xt = cache.features("test")
+    np.testing.assert_array_equal(res.estimator.predict_proba(Xt), by_hand.predict_proba(Xt))
+    assert read_head_meta(res.path)["train_views"] == ["flip"]
+    both = featcache.train(views_cache, "logreg", train_views="flip", test_views="orig")
+    assert both.train_views == ("orig", "flip") and both.path != res.path  # another default head file
+
+
+def test_only_views_are_a_curve_of_their_own(views_cache, tmp_path):
+    from featcache.analysis.curve.folder import curve_key
+    from featcache.analysis.curve.plan import training_rows
+    from featcache.analysis.curve.spec import CurveSpec
+    from featcache.analysis.plots import describe
+
+    cache = featcache.open_cache(views_cache)
+    res = featcache.learning_curve(views_cache, sizes=[30], seeds=1, heads="logreg", train_views="orig",
+                                   test_views="only:flip", out=tmp_path / "c", plot=False)
+    y, rows = cache.labels("train"), training_rows(cache.labels("train"), [30], 0)[30]
+    head = LogRegHead().fit(cache.features("train")[rows], y[rows])
+    assert res.rows[0]["accuracy"] == _by_hand(head, cache, ("flip",))
+    assert res.meta["test_views"] == ["flip"] and res.meta["identity"]["test_views"] == ["flip"]
+    only, both = (CurveSpec(sizes=[30], train_views="orig", test_views=v).bind(cache) for v in ("only:flip", "flip"))
+    assert curve_key(only.identity) != curve_key(both.identity)
+    from featcache.analysis.curve.folder import default_out
+
+    assert default_out(cache, only.layer, only.identity) != default_out(cache, both.layer, both.identity)
+    with pytest.raises(FeatcacheError, match=r"other settings \(test_views\)"):
+        featcache.learning_curve(views_cache, sizes=[30], seeds=1, heads="logreg", train_views="orig", test_views="flip",
+                                 out=tmp_path / "c", plot=False)
+    label = describe(res.meta)
+    assert "without orig" in label and label != describe({**res.meta, "test_views": ["orig", "flip"]})
+
+
+@pytest.mark.parametrize("views, says", [
+    ("only:", r"only: names no view"),
+    ("only:orig", r"names orig, and only: leaves the original view out"),
+    ("only:orig,flip", r"names orig, and only: leaves the original view out"),
+    ("only:bogus", r"unknown view 'bogus'"),
+    ("only:crop:c", r"asks for view\(s\) crop:c, which .* does not hold"),
+    ("flip,only:shift", r"only: goes once, before the whole list"),
+    ("only:only:flip", r"only: goes once, before the whole list"),
+])
+def test_bad_only_spellings_are_one_line_exit_2(views_cache, tmp_path, capsys, views, says):
+    for command in (["train", str(views_cache), "--head", "logreg", "--out", str(tmp_path / "h.npz")],
+                    ["curve", str(views_cache), "--sizes", "30", "--heads", "logreg", "--out", str(tmp_path / "c")]):
+        assert main([*command, "--test-views", views]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and re.search(says, err[0]), err
+    assert not (tmp_path / "h.npz").exists() and not (tmp_path / "c").exists()
+
+
+def test_only_is_refused_where_it_has_no_meaning(views_cache, plain_cache, tmp_path, capsys):
+    with pytest.raises(FeatcacheError, match=r"only:all: .*p.h5 holds no view but the original"):
+        featcache.train(plain_cache, "logreg", test_views="only:all", out=tmp_path / "h.npz")
+    # probe writes a setting's views back as names, which read as orig + those: refused, with the way to it
+    with pytest.raises(FeatcacheError, match=r"--view-settings takes no only: .*--test-views only:VIEWS"):
+        featcache.probe(views_cache, heads="logreg", view_settings="orig/only:flip", out=tmp_path, plot=False)
+    # extract --views (parse_views): a cache always holds the original view
+    from featcache.embedding.views import parse_views
+
+    with pytest.raises(FeatcacheError, match=r"only: is for --train-views/--test-views .* e\.g\. flip$"):
+        parse_views("only:flip")
+
+
+def test_an_export_of_an_only_head_says_its_views_leave_the_original_out():
+    from featcache.deploy.export import views_note
+
+    note = views_note({"train_views": ["orig"], "test_views": list(ONLY), "test_accuracy": 0.7, "test_accuracy_orig": 0.6})
+    assert "original view alone is 0.6000 on its test split, against 0.7000 with 2 views averaged (without the original view)" in note
+    fitted = views_note({"train_views": ["flip"], "test_views": ["orig"], "test_accuracy": 0.6})
+    assert "the head was fitted on 1 views without the original): " in fitted

@@ -27,11 +27,13 @@ from featcache.validate import (
     report_digests,
     require_splits,
     shown,
+    views_spec,
+    without_orig,
 )
 from featcache.errors import FeatcacheError, one_line
 from featcache.sources.images import check_report_outside_classes
 from featcache.heads.io import check_compatible, check_head, load_head, row_keys, width_problem
-from featcache.heads.views import PROBABILITIES, averaged_over, averaged_quantity, predict_and_scores
+from featcache.heads.views import PROBABILITIES, averaged_over, averaged_quantity, predict_and_scores, views_words
 from featcache.store.atomic import output_files, write_json, write_text
 from featcache.store import Cache, as_cache
 
@@ -97,8 +99,8 @@ class EvalResult:
 
     def views_line(self) -> str:
         if self.averaged is None:
-            return f"{self.test_views[0]} only (one view per image)"
-        return f"{self.averaged} averaged over {len(self.test_views)} views per image: {', '.join(self.test_views)}"
+            return f"{self.test_views[0]} only (one view per image{', without the original view' * without_orig(self.test_views)})"
+        return f"{self.averaged} averaged over {len(self.test_views)} views per image: {views_words(self.test_views)}"
 
 
 def leakage_line(overlap: dict[str, Any]) -> str:
@@ -189,8 +191,9 @@ def evaluated_views(meta: dict[str, Any], cache: Cache, test_views: str | Sequen
     recorded = meta.get("test_views")
     if recorded is None:
         return check_views(cache, None, "--test-views")
-    try:
-        return check_views(cache, recorded, "the head's record of its test views (train --test-views)")
+    try:  # a record without orig is only:VIEWS (every other spelling records it): asked for again as that (h137)
+        return check_views(cache, views_spec(recorded) if isinstance(recorded, list) else recorded,
+                           "the head's record of its test views (train --test-views)")
     except FeatcacheError as exc:  # the quick way out was not named, only re-extracting (a new user)
         raise type(exc)(f"{exc}; or score it here on views the cache holds, e.g. --test-views orig (API: "
                         "test_views='orig')") from None
@@ -265,7 +268,8 @@ def default_out(head_path: Path | None, meta: dict[str, Any], layer: str, cache:
     else:
         name = f"{head_path.stem}_{head_path.suffix.lstrip('.')}"
     name += "" if split == "test" else f"_{split}"
-    name += f"_views-{re.sub(r'[^A-Za-z0-9+_-]', '', '-'.join(views))}" if views else ""
+    shown_views = ["only", *views] if views and without_orig(views) else list(views)  # only:flip is not "_views-flip" of old
+    name += f"_views-{re.sub(r'[^A-Za-z0-9+_-]', '', '-'.join(shown_views))}" if views else ""
     here = (None if head_path is None else str(head_path), str(cache.path))
     absolute = tuple(os.path.abspath(p) if p else None for p in here)
 
@@ -370,6 +374,7 @@ def evaluate(
         warnings.warn(leakage_line(overlap), LeakageWarning, stacklevel=2)
 
     how = f", {len(views)} views averaged" if len(views) > 1 else ""
+    how += ", without the original view" if without_orig(views) else ""  # only:flip's title was the original's (h137)
     name = head_path.name if head_path is not None else out_dir.name
     title = f"{meta.get('head')} head on {split} ({int(cm.sum())} images{how}): accuracy {accuracy:.3f}\n{name}"
     result = EvalResult(head_path, cache.path, split, layer, cache.class_names, accuracy, per_class, cm, files,

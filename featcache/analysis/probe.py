@@ -265,7 +265,9 @@ def parse_view_settings(cache: Cache, settings: str | list | None) -> list[Setti
             pairs.append(pair)
     out: list[Setting] = []
     for train, test in pairs:
-        s = (check_views(cache, train, "--view-settings"), check_views(cache, test, "--view-settings"))
+        # only:VIEWS refused: a setting's views are written back as names (probe.csv, the train command it suggests),
+        # which read as the original and those views (h137)
+        s = (check_views(cache, train, "--view-settings", only=False), check_views(cache, test, "--view-settings", only=False))
         if s not in out:
             out.append(s)
     return out

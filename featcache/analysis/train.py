@@ -25,7 +25,7 @@ from featcache.heads import (HEADS, RUN_ONLY_PARAMS, DenseHead, check_head_param
 from featcache.heads.dense import DEFAULT_PRESET
 from featcache.heads.io import (ANOTHER_CACHE, JSON_NAMES_BEFORE, TEST_ACCURACY_ORIG, WRITTEN_BY, check_head_out, digest_keys,
                                  head_meta, read_head_meta, replaced_from, replaced_words, write_head)
-from featcache.heads.views import averaged_over, fit_views, score_views
+from featcache.heads.views import averaged_over, fit_views, score_views, views_words
 from featcache.sources.images import check_file_outside_classes
 from featcache.store import Cache, as_cache
 from featcache.validate import (
@@ -41,6 +41,7 @@ from featcache.validate import (
     positive_int,
     shown,
     require_splits,
+    without_orig,
 )
 
 if TYPE_CHECKING:
@@ -331,10 +332,14 @@ def _details(head) -> dict[str, Any]:
 
 
 def _test_scores(est, cache: Cache, layer: str, test_views: tuple[str, ...]) -> tuple[float, float | None, int]:
-    """(accuracy with ``test_views`` averaged, the original view's alone when more were averaged, test images)."""
+    """(accuracy with ``test_views`` averaged, the original view's alone when they are not the original alone, test
+    images). ``only:VIEWS`` leaves the original out of ``test_views``: it is read apart, so ``test_accuracy_orig``
+    stays the original view's (what an export without views scores), never the score of those views (h137)."""
     Xt, yt = cache.view_features("test", layer, test_views), cache.labels("test")
     accuracy = score_views(est, Xt, yt)
-    orig = score_views(est, Xt[:1], yt) if len(test_views) > 1 else None  # orig is always the first view
+    orig = None
+    if tuple(test_views) != ("orig",):  # orig, where asked, is the first view (check_views: the cache's order)
+        orig = score_views(est, cache.view_features("test", layer, "orig") if without_orig(test_views) else Xt[:1], yt)
     return accuracy, orig, len(yt)
 
 
@@ -396,8 +401,10 @@ def _say_trained(res: TrainResult) -> None:
         extra += " (chosen by cross-validation on the training features)"
     how = ""
     if res.averaged:
-        how = (f" ({res.averaged} averaged over {len(res.test_views)} views: {', '.join(res.test_views)}; "
+        how = (f" ({res.averaged} averaged over {len(res.test_views)} views: {views_words(res.test_views)}; "
                f"original view alone {res.test_accuracy_orig:.4f})")
+    elif res.test_views != ("orig",):  # only:flip: one view, not the original; its score was said bare (h137)
+        how = f" (test view {views_words(res.test_views)}; original view alone {res.test_accuracy_orig:.4f})"
     fit = f"{res.fit_seconds:.1f} s" if res.fit_seconds >= 0.05 else f"{res.fit_seconds * 1000:.0f} ms"  # not "0.0 s"
     again = replaced_words(res.replaced, "head", res.replaced_from)
     print(one_line(f"test accuracy {res.accuracy:.4f} on {res.test_images} images{how}; fit {fit}{extra}{again} -> {res.path}"))
@@ -507,7 +514,9 @@ def train(
     if verbose:
         settings = ([f"preset {preset}"] if preset else []) + [f"{k}={v}" for k, v in params.items()]
         what = f"{head} head" + (f" ({', '.join(settings)})" if settings else "")
-        views = f" x {len(train_views)} views ({len(y) * len(train_views)} rows)" if len(train_views) > 1 else ""
+        n, alone = len(train_views), without_orig(train_views)  # only:flip: the flipped images alone, said (h137)
+        views = (f" x {n} view{'s' * (n > 1)} ({len(y) * n} rows{', without the original view' * alone})"
+                 if n > 1 or alone else "")
         status(f"training {'an' if head == 'svm' else 'a'} {what} on {len(y)} cached images{views}, layer {layer} ...")
     from featcache.progress import bars_wanted, epochs_bar
 

@@ -20,7 +20,8 @@ def add_force_arg(p: argparse.ArgumentParser, what: str, also: str = "") -> None
                         f"(another data set or kind of head; a fine-tuned model under an export){also}")
 
 
-VIEWS_SYNTAX = "view names or groups as in 'extract --views' (orig is always included), or 'all'"
+VIEWS_SYNTAX = ("view names or groups as in 'extract --views' (orig is always included), or 'all'; only:VIEWS "
+                "uses those views without the original, e.g. only:flip, only:flip,shift or only:all")
 
 
 def add_views_args(p: argparse.ArgumentParser, *, train: bool, test: bool = True, test_default: str | None = None) -> None:

@@ -573,8 +573,10 @@ def _head_views(meta: dict[str, Any]) -> tuple[list[str] | None, float | None]:
 def _views_words(r: FinetuneResult, meta: dict[str, Any]) -> str:
     """What fine-tuning does with a head trained on cached views: the original images only, said before training."""
     train = meta.get("train_views") or ["orig"]
+    from featcache.heads.views import views_words  # only:VIEWS's: "(without the original view)" (h137)
+
     scored = (f"scored {r.head_views_test_accuracy:.4f} with {len(r.head_test_views)} views averaged ("
-              f"{', '.join(r.head_test_views)})" if r.head_views_test_accuracy is not None else "")
+              f"{views_words(r.head_test_views)})" if r.head_views_test_accuracy is not None else "")
     # a head fitted on the original view alone and scored with views averaged was "fitted on 1 cached views" (a review)
     fitted = f"was fitted on {len(train)} cached views of each image ({', '.join(train)})" if train != ["orig"] else ""
     words = " and ".join(w for w in (fitted, scored) if w)

@@ -37,6 +37,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from featcache.errors import FeatcacheError
+from featcache.validate import ONLY
 
 # Bumped whenever any view's pixels change for the same name; part of every
 # view's identity, so caches made by an older algorithm are not reused.
@@ -297,6 +298,9 @@ def _one(token: str) -> tuple[View, ...]:
         return (Shift(dx, dy),)
     if token.startswith("crop:"):
         return (Crop(token[len("crop:"):]),)
+    if token.startswith(ONLY):  # the heads' options' prefix, not a view: a cache always holds the original (h137)
+        raise FeatcacheError(f"{token!r}: {ONLY} is for --train-views/--test-views (views without the original); a cache "
+                             f"always holds the original view, so name the views to add, e.g. {token[len(ONLY):] or 'flip'}")
     raise FeatcacheError(f"unknown view {token!r}; {NAMES_HINT}")
 
 
