@@ -38,6 +38,7 @@ import numpy as np
 
 from featcache.errors import FeatcacheError, first_line, no_permission, one_line
 from featcache.store.atomic import atomic_path
+from featcache.store.identity import ANOTHER_DATA_SET, ANOTHER_PHOTO_FOLDER  # noqa: F401  (replaced_from's words)
 from featcache.validate import DIGESTS_SINCE, check_path, check_replaceable, checks_switches, release
 
 if TYPE_CHECKING:
@@ -304,8 +305,9 @@ def replaced_words(replaced: bool, what: str, origin: str | None = None) -> str:
     return f"; replaced the {what}{made} there"
 
 
-# replaced_from's words: a re-extraction of the data set (the same job), and the two other jobs it tells apart
-ANOTHER_CACHE, ANOTHER_DATA_SET, ANOTHER_PHOTO_FOLDER = "another cache", "another data set", "another photo folder"
+# replaced_from's words: a re-extraction of the data set (the same job), and the two other jobs it tells apart (their
+# words shared with extract --force's, store.identity)
+ANOTHER_CACHE = "another cache"
 
 
 def replaced_from(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str | None:
@@ -332,10 +334,10 @@ def _other_data_set(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
 
 def _other_photo_folder(old: Mapping[str, Any], new: Mapping[str, Any]) -> Any:
     """``old``'s photo folder where it is another project's than ``new``'s (the same name and classes), else None."""
-    from featcache.sources.base import photo_root_of
+    from featcache.sources.base import other_folders, photo_root_of
 
     old_root, new_root = photo_root_of(old.get("source")), photo_root_of(new.get("source"))
-    return old_root if old_root is not None and new_root is not None and _other_folders(old_root, new_root) else None
+    return old_root if old_root is not None and new_root is not None and other_folders(old_root, new_root) else None
 
 
 def other_job(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str | None:
@@ -548,15 +550,6 @@ def _rows(meta: Mapping[str, Any], new: Mapping[str, Any]) -> int | None:
     if n is not None and new.get("train_size") is None and n == new.get("train_images"):
         return None
     return n
-
-
-def _other_folders(a: str, b: str) -> bool:
-    """Whether two recorded photo folders are two folders that exist: one moved, renamed or out of reach (another
-    host, a container's path) is taken for the same (a review: a renamed project was refused)."""
-    try:
-        return not os.path.samefile(a, b)
-    except OSError:
-        return False
 
 
 def check_same_job(path: str | Path, old: Mapping[str, Any] | None, new: Mapping[str, Any], force: bool,

@@ -177,6 +177,18 @@ def photo_root_of(spec: Any) -> str | None:
     return None
 
 
+def other_folders(a: str, b: str) -> bool:
+    """Whether two recorded photo folders are two folders that exist: one moved, renamed or out of reach (another
+    host, a container's path) is taken for the same (a review: a renamed project was refused). One home for heads
+    and models replaced (``heads.io``) and caches replaced (``store.reader.other_cache``)."""
+    import os
+
+    try:
+        return not os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def array_digest(*arrays: np.ndarray) -> str:
     """Content hash of arrays (dtype, shape and bytes)."""
     h = hashlib.sha256()

@@ -14,6 +14,12 @@ from featcache.store.fingerprint import canonical, fingerprint
 from featcache.store.layout import FORMAT_VERSION
 
 
+# Where a file an output replaces was made from, where not from this cache (heads.io.replaced_from for heads and
+# models; store.reader.other_cache for a cache extract --force replaces): one vocabulary for every command's line and
+# --json ``replaced_from``. OTHER_SETTINGS: the same data set (and photo folder), other settings (extract's own).
+ANOTHER_DATA_SET, ANOTHER_PHOTO_FOLDER, OTHER_SETTINGS = "another data set", "another photo folder", "other settings"
+
+
 # Fields added after caches existed: absent from settings() while None, so older identities keep their fingerprint.
 OMITTED_WHEN_NONE = ("views",)
 
