@@ -1045,3 +1045,187 @@ def test_extract_says_once_that_it_waits_for_another_writer_with_the_progress_of
     assert len(waits) == 1 and f"writing {out} ... (held by process {os.getpid()})" in waits[0], proc.stderr
     if json_flag:
         assert json.loads(proc.stdout)["path"] == str(out)
+
+
+# -- extract --force (the session's brief, 2026-12-05: a cache of other settings at --out could only be deleted by
+# hand; train, export and finetune had --force) --------------------------------------------------------------------
+
+FORCE_ARGS = ["--weights", "random", "--runtime", "tensorflow"]
+
+
+def _sha(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_extract_force_replaces_a_cache_of_other_settings_only_once_the_new_one_is_sealed(fashion_dir, tmp_path,
+                                                                                          capsys, monkeypatch):
+    """Without --force a cache of other settings at --out is refused, naming --force; with it the new cache is
+    written at its partial's name and renamed over the old one only once sealed: an interrupt just before the
+    rename leaves the old cache byte for byte, and the same command then finishes and replaces it, saying what it
+    replaced and what that was made from (the line and --json), as train says of a head it replaces."""
+    from featcache.store import writer as writer_mod
+
+    out = tmp_path / "c.h5"
+    base = ["extract", "--data-dir", str(fashion_dir), *FORCE_ARGS, "--out", str(out)]
+    assert run_main(capsys, *base, "--image-size", "32").returncode == 0
+    with h5py.File(out, "r") as f:
+        old_fp = f.attrs["fingerprint"]
+    before = _sha(out)
+    proc = run_main(capsys, *base, "--image-size", "48")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr == (f"featcache extract: error: {out} holds a cache made with other settings (differs in: image_size); "
+                           "choose another --out, or pass --force to replace it once the new cache is complete (it was "
+                           "left untouched)\n")
+    real = writer_mod.publish
+
+    def interrupted(tmp, path, *a, **kw):  # Ctrl-C after the seal, just before the rename over the old cache
+        if Path(path) == out:
+            raise KeyboardInterrupt
+        return real(tmp, path, *a, **kw)
+
+    monkeypatch.setattr(writer_mod, "publish", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        extract(data_dir=str(fashion_dir), out=out, force=True, weights="random", image_size=48)
+    assert _sha(out) == before and partial_path(out).exists()  # the old cache untouched, the new rows kept
+    monkeypatch.setattr(writer_mod, "publish", real)
+    proc = run_main(capsys, *base, "--image-size", "48", "--force")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("extracted 0 images ")  # the stopped run's sealed rows, resumed, not redone
+    assert proc.stdout.rstrip().endswith(f"; replaced the cache of other settings there (differs in: image_size) -> {out}")
+    assert (f"--force: {out}, the cache of other settings (differs in: image_size), is replaced once this cache is "
+            "complete (and kept if the run stops before)") in proc.stderr
+    with h5py.File(out, "r") as f:
+        assert int(f.attrs["image_size"]) == 48 and bool(f.attrs["complete"])
+    assert not partial_path(out).exists()
+    # --json: what was replaced and what it was made from
+    proc = run_main(capsys, *base, "--image-size", "32", "--force", "--json")
+    doc = json.loads(proc.stdout)
+    assert proc.returncode == 0 and doc["replaced"] is True and doc["replaced_from"] == "other settings"
+    assert doc["replaced_cache"]["complete"] is True and doc["replaced_cache"]["detail"] == "differs in: image_size"
+    with h5py.File(out, "r") as f:
+        assert f.attrs["fingerprint"] == old_fp  # the 32 px cache again: the same fingerprint as the first
+
+
+def test_extract_force_with_a_cache_of_these_settings_is_still_a_hit(fashion_dir, tmp_path, capsys):
+    """--force says what may be replaced, as train's does, not "compute again": the same settings are a hit, said
+    so, and the file is not touched."""
+    out = tmp_path / "c.h5"
+    base = ["extract", "--data-dir", str(fashion_dir), *FORCE_ARGS, "--image-size", "32", "--out", str(out)]
+    assert run_main(capsys, *base).returncode == 0
+    st = os.stat(out)
+    proc = run_main(capsys, *base, "--force")
+    assert proc.returncode == 0 and proc.stdout == (f"cache hit: {out} already holds these features; nothing to do; "
+                                                    "--force replaces only a cache of other settings\n"), proc
+    assert (os.stat(out).st_ino, os.stat(out).st_mtime_ns) == (st.st_ino, st.st_mtime_ns)
+    doc = json.loads(run_main(capsys, *base, "--force", "--json").stdout)
+    assert doc["hit"] is True and doc["replaced"] is False and doc["replaced_cache"] is None
+
+
+def test_extract_force_replaces_an_incomplete_cache_of_another_data_set_and_says_so(fashion_dir, tmp_path, capsys):
+    """An incomplete cache of other settings at --out (a partial of another extraction, renamed there) is refused
+    naming --force; with it, it is replaced, said as the incomplete cache of another data set (which one)."""
+    from helpers import make_class_tree
+
+    photos = make_class_tree(tmp_path / "photos", {"ants": 2, "bees": 2}, size=16)
+    out = tmp_path / "c.h5"
+    extract(images=str(photos), test_fraction=0.5, out=out, weights="random", image_size=32)
+    with h5py.File(out, "r+") as f:  # what `mv a.h5.partial.h5 c.h5` leaves (the rows do not matter here)
+        f.attrs["complete"] = False
+        f.attrs["partial_of"] = "a.h5"
+    before = _sha(out)
+    base = ["extract", "--data-dir", str(fashion_dir), *FORCE_ARGS, "--image-size", "32", "--out", str(out)]
+    proc = run_main(capsys, *base)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "pass --force to replace it" in proc.stderr
+    assert _sha(out) == before
+    proc = run_main(capsys, *base, "--force", "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["replaced"] is True and doc["replaced_from"] == "another data set" and doc["replaced_incomplete"] is None
+    assert doc["replaced_cache"]["complete"] is False
+    assert doc["replaced_cache"]["detail"].startswith("photos: ants, bees; an unfinished extraction of a.h5, copied or "
+                                                      "renamed, 4 of 4 images done; differs in: ")
+    assert featcache.open_cache(out).sizes == {"train": 48, "test": 24}
+
+
+def test_extract_force_moves_a_partial_of_other_settings_aside_and_never_resumes_it(fashion_dir, tmp_path, capsys):
+    """An interrupted extraction of other settings at --out's partial name: refused without --force (naming it);
+    with it, moved to a free sibling, .other-settings-<UTC time>, said in one line whatever --json, and never resumed
+    as these settings' rows nor deleted (it may be hours of someone's work; renamed back, it resumes)."""
+    out = tmp_path / "c.h5"
+    extract(data_dir=str(fashion_dir), out=tmp_path / "a.h5", weights="random", image_size=48)
+    os.rename(tmp_path / "a.h5", partial_path(out))
+    with h5py.File(partial_path(out), "r+") as f:  # an interrupted 48 px run into c.h5
+        f.attrs["complete"] = False
+        f.attrs["partial_of"] = "c.h5"
+    before = _sha(partial_path(out))
+    base = ["extract", "--data-dir", str(fashion_dir), *FORCE_ARGS, "--image-size", "32", "--out", str(out)]
+    proc = run_main(capsys, *base)
+    assert proc.returncode == 2 and proc.stderr == (
+        f"featcache extract: error: {partial_path(out)} holds an interrupted extraction made with other settings "
+        "(differs in: image_size); choose another --out, or pass --force to move it aside (it was left untouched)\n")
+    proc = run_main(capsys, *base, "--force", "--json")
+    assert proc.returncode == 0, proc.stderr
+    aside = Path(json.loads(proc.stdout)["partial_set_aside"])
+    assert re.fullmatch(r"c\.h5\.partial\.h5\.other-settings-\d{8}T\d{6}Z", aside.name) and _sha(aside) == before
+    assert f"--force moved it to {aside} (rename it back to resume it with its own settings, or delete it)" in proc.stderr
+    assert featcache.open_cache(out).meta["image_size"] == 32 and not partial_path(out).exists()
+    assert json.loads(proc.stdout)["replaced"] is False  # nothing was at --out
+
+
+@pytest.mark.parametrize("kind", ["csv", "hdf5"])
+def test_extract_force_never_replaces_a_file_featcache_did_not_write(fashion_dir, tmp_path, capsys, kind):
+    """--force replaces featcache's caches only: a user's CSV named out.h5, or an HDF5 file of theirs without
+    featcache's attributes, is refused in one line and left byte for byte (an .h5 at --out is someone's data; train
+    --force, whose --out is a .keras or .npz, replaces any regular file)."""
+    out = tmp_path / "out.h5"
+    if kind == "csv":
+        out.write_text("a,b\n1,2\n")
+    else:
+        with h5py.File(out, "w") as f:
+            f["x"] = np.arange(3)
+            f.attrs["owner"] = "me"
+    before = _sha(out)
+    proc = run_main(capsys, "extract", "--data-dir", str(fashion_dir), *FORCE_ARGS, "--image-size", "32", "--out",
+                    str(out), "--force")
+    assert proc.returncode == 2 and proc.stderr == (
+        f"featcache extract: error: {out} exists and is not a featcache cache; choose another --out (it was left "
+        "untouched; --force replaces only a cache featcache wrote)\n"), proc.stderr
+    assert _sha(out) == before and not partial_path(out).exists()
+
+
+def test_extract_force_refuses_a_file_changed_at_out_during_the_run_and_keeps_it(fashion_dir, tmp_path, capsys,
+                                                                                 monkeypatch):
+    """--force replaces the cache it found at --out when the run began, and only that: another program putting a
+    file there during the run (a new cache copied over it, notes) is refused at the seal, under the cache's lock, in
+    one line; theirs is kept and the new rows stay in the partial."""
+    from featcache.store import writer as writer_mod
+
+    out = tmp_path / "c.h5"
+    extract(data_dir=str(fashion_dir), out=out, weights="random", image_size=48)
+    real = writer_mod._seal
+
+    def meanwhile(*a, **kw):  # another program replaces the old cache with its own file
+        tmp = tmp_path / "theirs.tmp"
+        tmp.write_text("their notes\n")
+        os.replace(tmp, out)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(writer_mod, "_seal", meanwhile)
+    proc = run_main(capsys, "extract", "--data-dir", str(fashion_dir), *FORCE_ARGS, "--image-size", "32", "--out",
+                    str(out), "--force")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 2, proc.stderr  # what --force would replace; the refusal
+    assert proc.stderr.splitlines()[-1].startswith(f"featcache extract: error: {out} was changed by another program "
+                                                   "during the extraction, so it was left untouched; ")
+    assert out.read_text() == "their notes\n" and partial_path(out).exists()
+
+
+def test_store_spec_force_is_a_switch():
+    """StoreSpec(force="no") must not replace a cache (a truthy string: as export(force="no") once did)."""
+    from featcache.embedding.specs import StoreSpec
+
+    assert StoreSpec(force=True).force is True and StoreSpec().force is False
+    with pytest.raises(FeatcacheError, match=r"^force must be True or False \(got 'no'\); only True replaces a cache of "
+                                             "other settings at out$"):
+        StoreSpec(force="no")

@@ -1291,7 +1291,7 @@ def test_an_incomplete_cache_of_other_settings_at_out_is_refused_as_someones_unf
     """A partial of another extraction renamed or copied to --out was refused as "holds a cache made with other
     settings", which hid that it is someone's unfinished work, hours of it perhaps (testers, 2026-12-05). The line
     says what it is, how far it got and what differs; the file is left as it was. As for a complete cache of other
-    settings there, no flag replaces it: another --out, or the user deletes it."""
+    settings there: another --out, or --force (since 2026-12-05; test_extract's force tests), which replaces it."""
     w = writer(tmp_path / "a.h5")
     write_rows(w, w.open(), stop={"train": 128, "test": 0})
     w.close()
@@ -1303,8 +1303,8 @@ def test_an_incomplete_cache_of_other_settings_at_out_is_refused_as_someones_unf
     assert str(exc.value) == (
         f"{moved} is an incomplete cache of another extraction (an unfinished extraction of a.h5, copied or renamed, "
         f"128 of {N_TRAIN + N_TEST} images done, made with other settings: differs in: image_size); nothing resumes it "
-        "under this name, so extracting here would lose it: choose another --out, or delete that file to extract there "
-        "(it was left untouched)")
+        "under this name, so extracting here would lose it: choose another --out, or pass --force to replace it once "
+        "the new cache is complete (it was left untouched)")
     assert moved.read_bytes() == before
     # The same settings: extracted again and replaced, as the reader's line for a copy advises, and now said.
     assert not find_complete(moved, identity())

@@ -91,6 +91,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--batch-size", type=positive_int, help=f"images per forward pass (default: {default(StoreSpec, 'batch_size')})")
     g.add_argument("--lock-timeout", type=seconds, metavar="SECONDS", help="while another process writes the same cache, "
                    "wait at most this long, then stop with a line naming it (default: wait until it is done)")
+    # default=None: not given, StoreSpec's default applies (the CLI's defaults come from the API)
+    g.add_argument("--force", action="store_true", default=None,
+                   help="replace a featcache cache of other settings at --out (another data set, layers, backbone...; "
+                   "complete or not) once the new cache is complete, and move an interrupted extraction of other settings "
+                   "at its .partial.h5 name aside (.other-settings-<time>); a cache of these settings is still a hit, and "
+                   "a file featcache did not write is never replaced")
     g = p.add_argument_group("engine (who runs the network; never changes the features or the cache)")
     g.add_argument("--engine", choices=list(ENGINES),
                    help="local: this process (default); ray: Ray Data tasks decode, a pool of Ray actors embeds "

@@ -41,7 +41,7 @@ from featcache.store.atomic import output_files
 from featcache.store.layout import partial_path
 from featcache.store.writer import file_state
 from featcache.store.partial import check_partial
-from featcache.store.reader import incomplete_replaced
+from featcache.store.reader import OtherCache, incomplete_replaced, other_cache, set_aside_other_partial
 from featcache.validate import checks_switches, shown
 
 
@@ -62,6 +62,24 @@ class ExtractResult:
     # The line that an incomplete cache of these settings at the path (a copied or renamed partial) was extracted
     # again and replaced; None where there was none (--json said nothing of it: an adversarial tester)
     replaced_incomplete: str | None = None
+    # A featcache cache of other settings at the path that this run replaced (``StoreSpec(force=True)``, ``--force``):
+    # store.reader.OtherCache, said as train, export and finetune say what they replace (``replaced_from``)
+    replaced_cache: OtherCache | None = None
+    # Where ``--force`` moved an interrupted extraction of other settings at the partial's name (never resumed here,
+    # never deleted: store.reader.set_aside_other_partial); None where there was none
+    partial_set_aside: Path | None = None
+
+    @property
+    def replaced(self) -> bool:
+        """Whether a cache featcache wrote was at the path and this run replaced it: one of other settings
+        (``--force``), or an incomplete one of these (``replaced_incomplete``)."""
+        return self.replaced_cache is not None or self.replaced_incomplete is not None
+
+    @property
+    def replaced_from(self) -> str | None:
+        """What the cache replaced was made from (store.identity's words: another data set, another photo folder,
+        other settings), as train's and export's ``replaced_from``; None where none of other settings was replaced."""
+        return self.replaced_cache.made_from if self.replaced_cache else None
 
     @property
     def images_per_s(self) -> float:
@@ -79,7 +97,12 @@ class ExtractResult:
                 "images_per_s": round(self.images_per_s, 1), "views": self.views,
                 "view_images_per_s": round(self.view_images_per_s, 1), "runtime": self.runtime,
                 "runtime_note": self.runtime_note, "skipped": [list(s) for s in self.skipped], "cached": self.cached,
-                "converted": self.converted, "replaced_incomplete": self.replaced_incomplete}
+                "converted": self.converted, "replaced_incomplete": self.replaced_incomplete,
+                "replaced": self.replaced, "replaced_from": self.replaced_from,
+                "replaced_cache": None if self.replaced_cache is None else {
+                    "complete": self.replaced_cache.complete, "fingerprint": self.replaced_cache.fingerprint,
+                    "detail": self.replaced_cache.detail},
+                "partial_set_aside": None if self.partial_set_aside is None else str(self.partial_set_aside)}
 
 
 def default_path(dataset: str, backbone: str, image_size: int, fp: str) -> Path:
@@ -96,7 +119,10 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
     ``StoreSpec``, ``engine`` a ``LocalEngine`` (default) or ``RayEngine``.
     Re-running with the same settings is a cache hit; an interrupted run
     resumes where it stopped. The engine and its runtime never change the
-    features, so they are not part of the cache's identity.
+    features, so they are not part of the cache's identity. A cache of other
+    settings at ``store.out`` is refused unless ``StoreSpec(force=True)``,
+    which replaces it once the new cache is sealed (``ExtractResult.replaced_cache``);
+    a file featcache did not write there is refused either way.
 
     The keyword form of featcache 0.1 (``extract("fashion_mnist",
     weights=..., images=..., engine="ray", ...)``) still works for one
@@ -124,25 +150,50 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
     # folders it made for the cache, and only while empty: an empty --out folder stayed behind (an adversarial tester).
     with output_files(path.parent, []):
         _make_folder(path.parent)
-        if find_complete(path, ident, data.spec):
-            return _hit(path, data, verbose, f"cache hit: {path} already holds these features; nothing to do", model)
+        # --force changes what may be replaced, never what a hit is: a cache of these settings is still a hit, as
+        # train --force refits only what train would refit anyway (the brief of extract --force, 2026-12-05)
+        forced = "; --force replaces only a cache of other settings" if store.force else ""
+        if find_complete(path, ident, data.spec, force=store.force):
+            return _hit(path, data, verbose, f"cache hit: {path} already holds these features; nothing to do{forced}", model)
         # Not before the hit: a layer beyond the registry's needs Keras, which a hit never imports (0.7 s against 5 s).
         check_layers(bb, layer_names, size)
         # said with --json too (on stderr, after lock.WAIT_QUIET_SECONDS): a wait without a word looks like a hang
         wait = f"waiting for another featcache process writing {path} ..."
         with exclusive_lock(path, wait_message=wait, timeout=store.lock_timeout):
-            if find_complete(path, ident, data.spec):  # the other process may have just finished it
-                return _hit(path, data, verbose, f"cache hit: {path} was completed by another process; nothing to do", model)
+            # What the checks below let the run replace, taken before them: a file put there after it, as they
+            # read, is refused at the seal and again at the rename (writer._check_out_unchanged), --force or not.
+            at_start = file_state(path)
+            if find_complete(path, ident, data.spec, force=store.force):  # the other process may have just finished it
+                return _hit(path, data, verbose, f"cache hit: {path} was completed by another process; nothing to do{forced}",
+                            model)
+            other = other_cache(path, ident, data.spec) if store.force else None
+            aside = _set_aside_other_partial(path, ident) if store.force else None
             # Before the model is built, not only when the writer meets it; under the lock: another writer's
             # partial is complete for a moment before it is renamed into place.
             check_partial(partial_path(path))
-            replaced = incomplete_replaced(path)
-            at_start = file_state(path)  # what the checks above let the run replace, and nothing put there later
+            replaced = None if other else incomplete_replaced(path)
             if verbose and replaced:  # what it replaces is a user's file: said with the progress off too (a note)
                 note(one_line(replaced))
-            result = _run(path, ident, data, model, store, engine, verbose, at_start)
-            result.replaced_incomplete = replaced
+            if verbose and other:
+                note(one_line(f"--force: {path}, {other.words()}, is replaced once this cache is complete (and kept "
+                              "if the run stops before)"))
+            result = _run(path, ident, data, model, store, engine, verbose, at_start, other)
+            result.replaced_incomplete, result.replaced_cache, result.partial_set_aside = replaced, other, aside
             return result
+
+
+def _set_aside_other_partial(path: Path, ident: CacheIdentity) -> Path | None:
+    """``--force``: an interrupted extraction of other settings at the partial's name, moved aside (never resumed
+    as these settings' rows, never deleted) and said in one line whatever ``verbose``, as an unreadable partial set
+    aside is: only this line says where someone's work went."""
+    from featcache.store.partial import PartialSetAside
+
+    moved = set_aside_other_partial(path, ident)
+    if moved is not None:
+        warnings.warn(f"{partial_path(path)} held an interrupted extraction of other settings; --force moved it to "
+                      f"{moved} (rename it back to resume it with its own settings, or delete it)", PartialSetAside,
+                      stacklevel=3)
+    return moved
 
 
 def _make_folder(folder: Path) -> None:
@@ -286,7 +337,7 @@ def _skipped_line(skipped: list[tuple[str, str]], limit: int = 10) -> str:
 
 
 def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, store: StoreSpec, engine: Any,
-         verbose: bool, out_at_start: Any) -> ExtractResult:
+         verbose: bool, out_at_start: Any, other: OtherCache | None = None) -> ExtractResult:
     from featcache.progress import Progress, bars_wanted  # not Keras's Progbar: plain lines when the output is not a terminal
 
     rows = data.plan()
@@ -356,7 +407,8 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
         writer.close()
     result = ExtractResult(path, hit=False, images=counts["embedded"], seconds=seconds, startup_seconds=startup,
                            skipped=list(data.skipped), runtime=make_embed.runtime_used, views=n_views,
-                           runtime_note=make_embed.runtime_note, cached=_split_sizes(path), converted=converted)
+                           runtime_note=make_embed.runtime_note, cached=_split_sizes(path), converted=converted,
+                           replaced_cache=other)
     if verbose:
         _report(result)
     return result
@@ -445,5 +497,8 @@ def _report(result: ExtractResult) -> None:
     left_out = f"; {len(result.skipped)} file(s) skipped" if result.skipped else ""
     views = f" x {result.views} views" if result.views > 1 else ""
     view_rate = f", {result.view_images_per_s:.0f} view-images/s" if result.views > 1 else ""
+    # what --force replaced, before the arrow as train's "; replaced the head ... there": the path stays the line's end
+    again = f"; replaced {result.replaced_cache.words(' there')}" if result.replaced_cache else ""
     print(one_line(f"extracted {result.images} images{views} in {result.seconds:.1f} s ({result.images_per_s:.0f} images/s"
-                   f"{view_rate}, runtime {result.runtime}; model build {result.startup_seconds:.1f} s{left_out}) -> {result.path}"))
+                   f"{view_rate}, runtime {result.runtime}; model build {result.startup_seconds:.1f} s{left_out}){again} -> "
+                   f"{result.path}"))

@@ -8,7 +8,7 @@ line before any work:
   loader in ``featcache.sources``), anything with ``open(image_size, verbose)
   -> DataSource`` and a ``default_image_size``, or an opened ``DataSource``;
 - ``ModelSpec``: backbone, weights, image size, layers, views (all in the cache's identity);
-- ``StoreSpec``: output path, storage dtype, batch size;
+- ``StoreSpec``: output path, storage dtype, batch size, lock timeout, force;
 - the engine: ``LocalEngine(runtime=...)`` or ``RayEngine(address, workers,
   cpus_per_worker, runtime)`` (``featcache.embedding.engines``), which never
   change the features.
@@ -38,7 +38,7 @@ from featcache.embedding.backbones import (
 from featcache.embedding.passes import BATCH_SIZE
 from featcache.errors import FeatcacheError
 from featcache.store.layout import check_cache_name
-from featcache.validate import check_seconds, closest, positive_int
+from featcache.validate import check_bool, check_seconds, closest, positive_int
 
 DTYPES = ("float32", "float16")
 
@@ -111,8 +111,12 @@ def _canonical_views(views: Any) -> tuple[str, ...] | None:
 @dataclass(frozen=True)
 class StoreSpec:
     """Where and how the features are kept: ``out`` (default: a name from the settings under the cache folder),
-    ``dtype`` of the stored features (float16 halves the size), ``batch_size`` images per forward pass and
-    ``lock_timeout``: seconds to wait at most while another process writes the same cache (None: as long as it takes).
+    ``dtype`` of the stored features (float16 halves the size), ``batch_size`` images per forward pass,
+    ``lock_timeout``: seconds to wait at most while another process writes the same cache (None: as long as it takes)
+    and ``force``: replace a featcache cache of other settings at ``out`` (complete or not) once the new cache is
+    complete and sealed, and move an interrupted extraction of other settings at its partial's name aside
+    (``<out>.partial.h5.other-settings-<UTC time>``); never a file featcache did not write, and a cache of these
+    settings is still a hit (``--force`` says what may be replaced, as train's does, not "compute again").
 
     The lock guards the output file, so its timeout is the store's: the engine
     only says who runs the network, and neither changes the features."""
@@ -121,6 +125,7 @@ class StoreSpec:
     dtype: str = "float32"
     batch_size: int = BATCH_SIZE
     lock_timeout: float | None = None
+    force: bool = False
 
     def __post_init__(self):
         if self.out is not None and (not isinstance(self.out, (str, Path)) or not str(self.out)):
@@ -132,6 +137,8 @@ class StoreSpec:
         object.__setattr__(self, "batch_size", positive_int(self.batch_size, "--batch-size"))
         if self.lock_timeout is not None:
             object.__setattr__(self, "lock_timeout", check_seconds(self.lock_timeout, "--lock-timeout"))
+        # force="no" must not replace a cache (as checks_switches refuses it for the other commands' force=)
+        object.__setattr__(self, "force", check_bool(self.force, "force", "only True replaces a cache of other settings at out"))
 
 
 def default(cls: type, name: str) -> Any:
@@ -147,7 +154,7 @@ class Parts(NamedTuple):
 
 
 MODEL_OPTIONS = ("backbone", "weights", "image_size", "layers", "views")
-STORE_OPTIONS = ("out", "dtype", "batch_size", "lock_timeout")
+STORE_OPTIONS = ("out", "dtype", "batch_size", "lock_timeout", "force")
 ENGINE_OPTIONS = ("engine", "address", "workers", "cpus_per_worker", "runtime")
 
 

@@ -177,9 +177,10 @@ def _has_signature(path: Path, size: int) -> bool:
         os.close(fd)
 
 
-def set_aside(path: Path) -> Path:
-    """Rename ``path`` to a free sibling, ``<name>.unreadable-<UTC time>`` (``-2``, ``-3``, ... after it when that is
-    taken), and return the new path; nothing that exists is ever replaced.
+def set_aside(path: Path, tag: str = "unreadable") -> Path:
+    """Rename ``path`` to a free sibling, ``<name>.<tag>-<UTC time>`` (``-2``, ``-3``, ... after it when that is
+    taken), and return the new path; nothing that exists is ever replaced. ``tag``: why, ``unreadable`` or, for
+    ``extract --force``, ``other-settings`` (``store.reader.set_aside_other_partial``).
 
     For a file at the partial's name that HDF5 cannot read: featcache's own
     partial killed mid-flush, or a user's damaged file; deleting it ("starting
@@ -193,27 +194,27 @@ def set_aside(path: Path) -> Path:
     path = Path(path)
     stamp = _utc_stamp()
     for n in range(1, 1000):
-        target = path.with_name(_fit_name(path.name, f".unreadable-{stamp}" + (f"-{n}" if n > 1 else "")))
+        target = path.with_name(_fit_name(path.name, f".{tag}-{stamp}" + (f"-{n}" if n > 1 else "")))
         try:
             os.link(path, target, follow_symlinks=False)
         except FileExistsError:
             continue
         except OSError as exc:
             if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.EXDEV, errno.ENOSYS):
-                raise _cannot_set_aside(path, exc) from None
+                raise _cannot_set_aside(path, exc, tag) from None
             if os.path.lexists(target):
                 continue
             try:
                 os.rename(path, target)
             except OSError as exc2:
-                raise _cannot_set_aside(path, exc2) from None
+                raise _cannot_set_aside(path, exc2, tag) from None
             return target
         try:
             os.unlink(path)
         except OSError as exc:
-            raise _cannot_set_aside(path, exc) from None
+            raise _cannot_set_aside(path, exc, tag) from None
         return target
-    raise FeatcacheError(f"{path} cannot be read as HDF5 and there is no free name beside it to move it to; move it "
+    raise FeatcacheError(f"{path} {_why_aside(tag)} and there is no free name beside it to move it to; move it "
                          "away, or choose another --out (it was left untouched)")
 
 
@@ -236,6 +237,11 @@ def _fit_name(name: str, suffix: str) -> str:
     return name + suffix
 
 
-def _cannot_set_aside(path: Path, exc: OSError) -> FeatcacheError:
-    return FeatcacheError(f"{path} cannot be read as HDF5 and could not be moved aside ({first_line(exc)}); move it "
+def _why_aside(tag: str) -> str:
+    """Why a file at the partial's name is moved aside, for a line: unreadable, or another extraction's (--force)."""
+    return "cannot be read as HDF5" if tag == "unreadable" else "is an interrupted extraction of other settings"
+
+
+def _cannot_set_aside(path: Path, exc: OSError, tag: str = "unreadable") -> FeatcacheError:
+    return FeatcacheError(f"{path} {_why_aside(tag)} and could not be moved aside ({first_line(exc)}); move it "
                           "away, or choose another --out (it was left where it is)")

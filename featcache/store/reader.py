@@ -791,7 +791,7 @@ def _source_changes(old: Any, new: dict[str, Any] | None) -> str:
                      if k != "image_size" and old.get(k) != new.get(k))
 
 
-def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | None = None) -> bool:
+def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | None = None, force: bool = False) -> bool:
     """True for a complete, verified cache of ``identity`` at ``path``; refuses anything else there.
 
     A partial file of other settings is refused as well (it is someone's
@@ -800,9 +800,13 @@ def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
     7,000-image cache (35 MB) and 1.0-1.3 s for a --layers blocks cache of
     the same images (207 MB), next to a model build of 15-20 s, so a
     damaged cache is never called a hit (docs/cache-format.md).
+
+    ``force`` (``extract --force``): a featcache cache of other settings at ``path``, complete or not, and an
+    interrupted extraction of other settings at its partial's name are not refused (False: nothing to hit); the
+    caller replaces the one once its new cache is sealed (``other_cache``) and sets the other aside
+    (``set_aside_other_partial``). A file at ``path`` that is not a featcache cache is refused all the same.
     """
     path = Path(path)
-    fp = identity.fingerprint
     for p, label in ((path, "a cache"), (partial_path(path), "an interrupted extraction")):
         if not p.exists():
             continue
@@ -813,24 +817,29 @@ def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
                 continue  # an unreadable partial is a crashed write of ours: redone
             if isinstance(exc, (DamagedCache, CacheBusy)):  # a cache, damaged or busy: say that
                 raise
-            raise FeatcacheError(f"{path} exists and is not a featcache cache; choose another --out (it was left untouched)") from None
+            # with --force too: a file featcache did not write (a user's data.h5, notes named out.h5) is never replaced
+            # (the brief of extract --force; train --force replaces any file, but an .h5 at --out is someone's data)
+            only = "; --force replaces only a cache featcache wrote" if force else ""
+            raise FeatcacheError(f"{path} exists and is not a featcache cache; choose another --out (it was left untouched"
+                                 f"{only})") from None
         if p != path and attrs.get("complete"):
             continue  # not an interrupted extraction: the writer's check_partial refuses it, under the lock
-        if attrs.get("fingerprint") != fp:
-            diff = identity.differences(attrs.get("settings"))
-            if p != path and diff == ["data_digest"]:
+        if attrs.get("fingerprint") != identity.fingerprint:
+            if p != path and _restarted(attrs, identity):
                 # The same extraction, interrupted, of data that has changed since (a tester fixed the folder
                 # --strict had refused and was told to delete featcache's own leftover): nothing in it can be
                 # resumed, so the writer starts it over, under the lock, saying so.
                 continue
-            shown = [DIFFERENCE_WORDS.get(d, d) for d in diff]
-            changed = _source_changes(attrs.get("source"), source) if "data_digest" in diff else ""
-            if changed:  # say which setting changed the data, when one did (a new user saw only "the data")
-                shown[diff.index("data_digest")] = f"the data: {changed}"
-            differs = f"differs in: {', '.join(shown) or 'fingerprint'}"
+            if force:
+                continue
+            differs = _differs(attrs, identity, source)
             if p == path and not attrs.get("complete"):
                 raise FeatcacheError(_other_incomplete(path, attrs, differs))
-            raise FeatcacheError(f"{p} holds {label} made with other settings ({differs}); choose another --out or delete that file")
+            if p == path:
+                raise FeatcacheError(f"{p} holds a cache made with other settings ({differs}); choose another --out, or "
+                                     "pass --force to replace it once the new cache is complete (it was left untouched)")
+            raise FeatcacheError(f"{p} holds an interrupted extraction made with other settings ({differs}); choose another "
+                                 "--out, or pass --force to move it aside (it was left untouched)")
         if p == path:
             if not attrs.get("complete"):
                 return False
@@ -839,24 +848,116 @@ def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
     return False
 
 
+def _restarted(attrs: dict[str, Any], identity: CacheIdentity) -> bool:
+    """Whether a partial of other settings differs in its data alone: the same extraction, of data changed since,
+    which the writer starts over (said) rather than anyone refusing it."""
+    return identity.differences(attrs.get("settings")) == ["data_digest"]
+
+
+def _differs(attrs: dict[str, Any], identity: CacheIdentity, source: dict[str, Any] | None) -> str:
+    """``differs in: image_size, the data: train_limit 2000 -> 1000``: what a file of other settings differs in."""
+    diff = identity.differences(attrs.get("settings"))
+    shown = [DIFFERENCE_WORDS.get(d, d) for d in diff]
+    changed = _source_changes(attrs.get("source"), source) if "data_digest" in diff else ""
+    if changed:  # say which setting changed the data, when one did (a new user saw only "the data")
+        shown[diff.index("data_digest")] = f"the data: {changed}"
+    return f"differs in: {', '.join(shown) or 'fingerprint'}"
+
+
 def _other_incomplete(path: Path, attrs: dict[str, Any], differs: str) -> str:
     """The refusal of an incomplete cache of other settings at --out (a partial of another extraction, renamed or
     copied there): it was called "a cache made with other settings", which hid that it is someone's unfinished
-    work (testers, 2026-12-05). As for a complete cache there, no flag replaces it: the user moves it or deletes it."""
+    work (testers, 2026-12-05). As for a complete cache there, ``--force`` replaces it."""
+    return (f"{path} is an incomplete cache of another extraction ({_unfinished(path, attrs)}, made with other "
+            f"settings: {differs}); nothing resumes it under this name, so extracting here would lose it: choose "
+            "another --out, or pass --force to replace it once the new cache is complete (it was left untouched)")
+
+
+def _unfinished(path: Path, attrs: dict[str, Any]) -> str:
+    """``an unfinished extraction of a.h5, copied or renamed, 128 of 240 images done``: an incomplete cache's story."""
     made_for = _copy_of(path, attrs)
     whose = f"an unfinished extraction of {made_for}, copied or renamed" if made_for else "an interrupted extraction"
     progress = attrs.get("progress") or {}
     done = sum(d for d, _ in progress.values())
     total = sum(n for _, n in progress.values())
-    return (f"{path} is an incomplete cache of another extraction ({whose}, {done} of {total} images done, "
-            f"made with other settings: {differs}); nothing resumes it under this name, so extracting here would "
-            "lose it: choose another --out, or delete that file to extract there (it was left untouched)")
+    return f"{whose}, {done} of {total} images done"
+
+
+@dataclass(frozen=True)
+class OtherCache:
+    """A featcache cache of other settings at ``extract --out``, which ``--force`` replaces once the new one is
+    sealed: ``complete`` or not, what it was ``made_from`` (``identity.ANOTHER_DATA_SET``, ``ANOTHER_PHOTO_FOLDER``
+    or ``OTHER_SETTINGS``: the words of ``heads.io.replaced_from``, which train, export and finetune say of what
+    they replace), its ``fingerprint``, and ``detail``: its data set and what differs, for the line."""
+
+    path: Path
+    complete: bool
+    made_from: str
+    fingerprint: str | None
+    detail: str
+
+    def words(self, where: str = "") -> str:
+        """``the cache of another data set{where} (mnist: a, b, c; differs in: ...)``, as train's replaced_words say
+        what they replace (``where``: " there")."""
+        what = "cache" if self.complete else "incomplete cache"
+        return f"the {what} of {self.made_from}{where} ({self.detail})"
+
+
+def other_cache(path: Path, identity: CacheIdentity, source: dict[str, Any] | None = None) -> OtherCache | None:
+    """The featcache cache of other settings at ``path`` (complete or not), None where there is none: what ``extract
+    --force`` replaces, described as train, export and finetune describe a head or model they replace."""
+    from featcache.sources.base import other_folders, photo_root_of
+    from featcache.store.identity import ANOTHER_DATA_SET, ANOTHER_PHOTO_FOLDER, OTHER_SETTINGS
+
+    try:
+        attrs = read_attrs(path)
+    except FeatcacheError:
+        return None
+    if attrs.get("fingerprint") == identity.fingerprint:
+        return None
+    names = [str(n) for n in attrs.get("class_names") or []]
+    old_root, new_root = photo_root_of(attrs.get("source")), photo_root_of(source)
+    if attrs.get("dataset") != identity.dataset or names != list(identity.class_names):
+        made_from = ANOTHER_DATA_SET
+    elif old_root is not None and new_root is not None and other_folders(old_root, new_root):
+        made_from = ANOTHER_PHOTO_FOLDER
+    else:
+        made_from = OTHER_SETTINGS
+    shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+    detail = f"{attrs.get('dataset')}: {shown}; " if made_from == ANOTHER_DATA_SET else ""
+    detail += f"{old_root}; " if made_from == ANOTHER_PHOTO_FOLDER else ""
+    detail += "" if attrs.get("complete") else f"{_unfinished(path, attrs)}; "
+    fp = attrs.get("fingerprint")
+    return OtherCache(path, bool(attrs.get("complete")), made_from, fp if isinstance(fp, str) else None,
+                      detail + _differs(attrs, identity, source))
+
+
+def set_aside_other_partial(path: Path, identity: CacheIdentity) -> Path | None:
+    """With ``extract --force``: an interrupted extraction of other settings at ``path``'s partial name (featcache's,
+    which ``find_complete`` refuses without ``--force``) is moved to a free sibling, ``<out>.partial.h5.other-
+    settings-<UTC time>``, and its new name returned; None where there is none. Never resumed (another extraction's
+    rows under these settings' name) and never deleted: it may be hours of someone's work, and moved back to
+    ``<out>.partial.h5`` the command of its settings resumes it. A partial of these settings, or of these settings'
+    changed data (``_restarted``), stays for the writer."""
+    from featcache.store.partial import set_aside
+
+    partial = partial_path(Path(path))
+    try:
+        if look_at_partial(partial) != OURS:
+            return None
+        attrs = read_attrs(partial)
+    except FeatcacheError:  # not featcache's, or unreadable: the writer's own checks say so, or set it aside
+        return None
+    if attrs.get("complete") or attrs.get("fingerprint") == identity.fingerprint or _restarted(attrs, identity):
+        return None
+    return set_aside(partial, "other-settings")
 
 
 def incomplete_replaced(path: Path) -> str | None:
     """The line for an incomplete cache of these very settings at --out, which the run extracts again and replaces
     (a run resumes only from ``<out>.partial.h5``); None where there is none. It was replaced without a word
-    (testers, 2026-12-05); ``find_complete`` has refused one of other settings already."""
+    (testers, 2026-12-05); ``find_complete`` has refused one of other settings already (and with ``--force`` it is
+    ``other_cache``'s to describe)."""
     try:
         attrs = read_attrs(path)
     except FeatcacheError:
