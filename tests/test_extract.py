@@ -1090,6 +1090,10 @@ def test_extract_force_replaces_a_cache_of_other_settings_only_once_the_new_one_
         extract(data_dir=str(fashion_dir), out=out, force=True, weights="random", image_size=48)
     assert _sha(out) == before and partial_path(out).exists()  # the old cache untouched, the new rows kept
     monkeypatch.setattr(writer_mod, "publish", real)
+    # the old cache's own command meanwhile: a hit, which leaves the stopped run's partial (another extraction's
+    # work: the hit's tidying deleted any featcache partial beside the cache)
+    assert run_main(capsys, *base, "--image-size", "32").stdout.startswith("cache hit: ")
+    assert partial_path(out).exists()
     proc = run_main(capsys, *base, "--image-size", "48", "--force")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("extracted 0 images ")  # the stopped run's sealed rows, resumed, not redone
@@ -1106,6 +1110,36 @@ def test_extract_force_replaces_a_cache_of_other_settings_only_once_the_new_one_
     assert doc["replaced_cache"]["complete"] is True and doc["replaced_cache"]["detail"] == "differs in: image_size"
     with h5py.File(out, "r") as f:
         assert f.attrs["fingerprint"] == old_fp  # the 32 px cache again: the same fingerprint as the first
+
+
+def test_a_hit_keeps_the_partial_of_a_stopped_force_run_of_other_settings(fashion_dir, tmp_path, capsys, monkeypatch):
+    """An extract --force of other settings stopped mid-rows leaves its partial beside the cache it was to replace;
+    the hit of that cache's own command tidied any featcache partial beside it away, deleting the stopped run's rows
+    (found writing --force). It stays now, and the --force run resumes it."""
+    from featcache.store import writer as writer_mod
+
+    out = tmp_path / "c.h5"
+    base = ["extract", "--data-dir", str(fashion_dir), *FORCE_ARGS, "--batch-size", "16", "--out", str(out)]
+    assert run_main(capsys, *base, "--image-size", "32").returncode == 0
+    real, calls = writer_mod.CacheWriter.write, []
+
+    def stopped(self, *a, **kw):  # Ctrl-C at the third batch: two batches' rows kept in the partial
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(writer_mod.CacheWriter, "write", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        extract(data_dir=str(fashion_dir), out=out, force=True, weights="random", image_size=48, batch_size=16)
+    monkeypatch.setattr(writer_mod.CacheWriter, "write", real)
+    with h5py.File(partial_path(out), "r") as f:
+        assert not f.attrs["complete"] and int(f["train"].attrs["rows_done"]) == 32
+    assert run_main(capsys, *base, "--image-size", "32").stdout.startswith("cache hit: ")
+    assert partial_path(out).exists()
+    proc = run_main(capsys, *base, "--image-size", "48", "--force")
+    assert proc.returncode == 0 and proc.stdout.startswith("extracted 40 images "), proc  # 72 less the 32 kept
+    assert featcache.open_cache(out).meta["image_size"] == 48
 
 
 def test_extract_force_with_a_cache_of_these_settings_is_still_a_hit(fashion_dir, tmp_path, capsys):

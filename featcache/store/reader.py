@@ -970,6 +970,18 @@ def incomplete_replaced(path: Path) -> str | None:
             "so this one extracts it again and replaces it when done")
 
 
+def _leftover_of(partial: Path, path: Path) -> bool:
+    """Whether featcache's partial beside the complete cache ``path`` is that cache's own leftover (its fingerprint,
+    or none readable: a crash's), not another extraction's interrupted work: an ``extract --force`` of other settings
+    stopped before its rename leaves its partial beside the cache it was to replace, and the next hit of that cache
+    deleted it (found writing extract --force, 2026-12-05)."""
+    try:
+        theirs, mine = read_attrs(partial).get("fingerprint"), read_attrs(path).get("fingerprint")
+    except FeatcacheError:  # either unreadable: tidied as before (a hit has just read the cache)
+        return True
+    return theirs is None or theirs == mine
+
+
 def tidy_partial(path: Path) -> None:
     """Remove a partial file left beside a complete cache (a crash between publishing and removing it).
 
@@ -981,7 +993,7 @@ def tidy_partial(path: Path) -> None:
         kind = look_at_partial(partial_path(Path(path)), sealed=False)
     except FeatcacheError:  # not featcache's partial: the user's, left alone (a hit needs nothing of it)
         return
-    if kind not in (EMPTY, OURS):
+    if kind not in (EMPTY, OURS) or kind == OURS and not _leftover_of(partial_path(Path(path)), Path(path)):
         return
     try:
         partial_path(Path(path)).unlink(missing_ok=True)
