@@ -1208,6 +1208,24 @@ def test_extract_force_moves_a_partial_of_other_settings_aside_and_never_resumes
     assert json.loads(proc.stdout)["replaced"] is False  # nothing was at --out
 
 
+def test_extract_force_over_a_photo_cache_of_another_folder_says_so(tmp_path, capsys):
+    """Photos (the staged writer, regrouped at the end): a cache of another project's photos/ (the same name and
+    classes) at --out is replaced with --force and said to be of another photo folder, as train says of a head."""
+    from helpers import make_class_tree
+
+    one = make_class_tree(tmp_path / "one" / "photos", {"ants": 2, "bees": 2}, size=16)
+    two = make_class_tree(tmp_path / "two" / "photos", {"ants": 3, "bees": 3}, size=16)
+    out = tmp_path / "c.h5"
+    extract(images=str(one), test_fraction=0.5, out=out, weights="random", image_size=32)
+    base = ["extract", "--images", str(two), "--test-fraction", "0.5", *FORCE_ARGS, "--image-size", "32", "--out", str(out)]
+    assert run_main(capsys, *base).returncode == 2
+    proc = run_main(capsys, *base, "--force")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.rstrip().endswith(f"; replaced the cache of another photo folder there ({one}; differs in: the "
+                                         f"data: root {one} -> {two}) -> {out}")
+    assert featcache.open_cache(out).meta["source"]["root"] == str(two)
+
+
 @pytest.mark.parametrize("kind", ["csv", "hdf5"])
 def test_extract_force_never_replaces_a_file_featcache_did_not_write(fashion_dir, tmp_path, capsys, kind):
     """--force replaces featcache's caches only: a user's CSV named out.h5, or an HDF5 file of theirs without
