@@ -32,7 +32,8 @@ from featcache.validate import (
 )
 from featcache.errors import FeatcacheError, one_line
 from featcache.sources.images import check_report_outside_classes
-from featcache.heads.io import check_compatible, check_head, load_head, row_keys, width_problem
+from featcache.heads.io import (TEST_ACCURACY, TEST_ACCURACY_ORIG, check_compatible, check_head, load_head, row_keys,
+                                width_problem)
 from featcache.heads.views import PROBABILITIES, averaged_over, averaged_quantity, predict_and_scores, views_words
 from featcache.store.atomic import output_files, write_json, write_text
 from featcache.store import Cache, as_cache
@@ -66,9 +67,25 @@ class EvalResult:
     # The views averaged per image, and what was averaged ("probabilities", "decision values"; None for one view).
     test_views: tuple[str, ...] = ("orig",)
     averaged: str | None = None
+    # The original view's accuracy alone where more views (or others) were averaged, as train gives it: evaluate's
+    # --json had neither it nor the image count train prints (a new-user tester)
+    accuracy_orig: float | None = None
+
+    @property
+    def images(self) -> int:
+        """How many images of ``split`` were scored."""
+        return int(self.confusion.sum())
+
+    def shared_scores(self) -> dict[str, Any]:
+        """The test split's scores under the names train, info and export give them (docs/commands.md's table), for
+        the test split; None for another split (``accuracy`` is that split's: a train accuracy is no test accuracy)."""
+        test = self.split == "test"
+        return {TEST_ACCURACY: self.accuracy if test else None, TEST_ACCURACY_ORIG: self.accuracy_orig if test else None,
+                "test_images": self.images if test else None}
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            **self.shared_scores(),
             "head": None if self.head_path is None else str(self.head_path), "cache": str(self.cache_path), "split": self.split,
             # whose report the default folder holds (default_out): the paths as given are relative to another folder
             "head_abspath": None if self.head_path is None else os.path.abspath(self.head_path),
@@ -88,7 +105,7 @@ class EvalResult:
         '> file' keeps it with the result (a review), its stderr warning then left out on a terminal, where it showed
         twice (a new-user tester)."""
         lines = [f"head      {self.head_path or '(in memory)'}", f"cache     {self.cache_path} ({self.split} split, layer {self.layer})",
-                 f"accuracy  {self.accuracy:.4f} on {int(self.confusion.sum())} images", f"views     {self.views_line()}"]
+                 f"accuracy  {self.accuracy:.4f} on {self.images} images", f"views     {self.views_line()}"]
         if self.overlap and self.overlap["seen"]:
             lines.append(leakage_line(self.overlap))
         lines = [one_line(line) for line in lines]
@@ -98,9 +115,11 @@ class EvalResult:
         return "\n".join(lines + [one_line(line) for line in misclassified_text(self.misclassified)])
 
     def views_line(self) -> str:
+        orig = f"; original view alone {self.accuracy_orig:.4f}" if self.accuracy_orig is not None else ""  # as train says it
         if self.averaged is None:
-            return f"{self.test_views[0]} only (one view per image{', without the original view' * without_orig(self.test_views)})"
-        return f"{self.averaged} averaged over {len(self.test_views)} views per image: {views_words(self.test_views)}"
+            return (f"{self.test_views[0]} only (one view per image{', without the original view' * without_orig(self.test_views)})"
+                    + orig)
+        return f"{self.averaged} averaged over {len(self.test_views)} views per image: {views_words(self.test_views)}{orig}"
 
 
 def leakage_line(overlap: dict[str, Any]) -> str:
@@ -377,9 +396,11 @@ def evaluate(
     how += ", without the original view" if without_orig(views) else ""  # only:flip's title was the original's (h137)
     name = head_path.name if head_path is not None else out_dir.name
     title = f"{meta.get('head')} head on {split} ({int(cm.sum())} images{how}): accuracy {accuracy:.3f}\n{name}"
+    from featcache.analysis.train import orig_view_score
+
     result = EvalResult(head_path, cache.path, split, layer, cache.class_names, accuracy, per_class, cm, files,
                         list_misclassified(cache, split, y, y_pred, proba), overlap, views,
-                        averaged_over(est, views))
+                        averaged_over(est, views), orig_view_score(est, cache, split, layer, views, Xv, y))
     kept = check_report(out_dir)  # again after the predictions: a file saved there meanwhile was replaced (a review)
     with output_files(out_dir, files.values()):  # all three or none, and no empty folder
         plot_confusion(cm, cache.class_names, files["png"], title=title)

@@ -23,8 +23,8 @@ from featcache.progress import status
 from featcache.heads import (HEADS, RUN_ONLY_PARAMS, DenseHead, check_head_params, check_param_names, fold_reason,
                              head_params, head_suffix, make_head, suffixes_line)
 from featcache.heads.dense import DEFAULT_PRESET
-from featcache.heads.io import (ANOTHER_CACHE, JSON_NAMES_BEFORE, TEST_ACCURACY_ORIG, WRITTEN_BY, check_head_out, digest_keys,
-                                 head_meta, read_head_meta, replaced_from, replaced_words, write_head)
+from featcache.heads.io import (ANOTHER_CACHE, TEST_ACCURACY, TEST_ACCURACY_ORIG, WRITTEN_BY, check_head_out, digest_keys,
+                                 with_names_before, head_meta, read_head_meta, replaced_from, replaced_words, write_head)
 from featcache.heads.views import averaged_over, fit_views, score_views, views_words
 from featcache.sources.images import check_file_outside_classes
 from featcache.store import Cache, as_cache
@@ -82,6 +82,11 @@ class TrainResult:
         return self.replaced_from == ANOTHER_CACHE
 
     @property
+    def test_accuracy(self) -> float:
+        """``accuracy``, under the name every command's --json and head files give it (heads.io.TEST_ACCURACY)."""
+        return self.accuracy
+
+    @property
     def orig_accuracy(self) -> float | None:
         """``test_accuracy_orig``, under its name before 2026-12-05 (read by code written then)."""
         return self.test_accuracy_orig
@@ -93,9 +98,9 @@ class TrainResult:
         # Not asdict: it would deep-copy the estimator (a Keras model).
         d = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("estimator", "meta")}
         d["path"] = str(self.path)
-        d[JSON_NAMES_BEFORE["train"]] = self.test_accuracy_orig  # its name before 2026-12-05, until featcache 0.3
+        d[TEST_ACCURACY] = d.pop("accuracy")  # the shared name (heads.io.TEST_ACCURACY); "accuracy" too until 0.3
         d["replaced_other_cache"] = self.replaced_other_cache  # a field before replaced_from: --json keeps it
-        return d
+        return with_names_before("train", d)
 
 
 def build_head(
@@ -336,11 +341,17 @@ def _test_scores(est, cache: Cache, layer: str, test_views: tuple[str, ...]) -> 
     images). ``only:VIEWS`` leaves the original out of ``test_views``: it is read apart, so ``test_accuracy_orig``
     stays the original view's (what an export without views scores), never the score of those views (h137)."""
     Xt, yt = cache.view_features("test", layer, test_views), cache.labels("test")
-    accuracy = score_views(est, Xt, yt)
-    orig = None
-    if tuple(test_views) != ("orig",):  # orig, where asked, is the first view (check_views: the cache's order)
-        orig = score_views(est, cache.view_features("test", layer, "orig") if without_orig(test_views) else Xt[:1], yt)
-    return accuracy, orig, len(yt)
+    return score_views(est, Xt, yt), orig_view_score(est, cache, "test", layer, test_views, Xt, yt), len(yt)
+
+
+def orig_view_score(est: BaseEstimator, cache: Cache, split: str, layer: str, views: tuple[str, ...], Xv: np.ndarray,
+                    y: np.ndarray) -> float | None:
+    """The accuracy of the original view alone where ``views`` (``Xv``: their features of ``split``) are not the
+    original alone, else None: train's ``test_accuracy_orig`` and evaluate's (evaluate gave none; a new-user tester)."""
+    if tuple(views) == ("orig",):
+        return None
+    # orig, where asked, is the first view (check_views: the cache's order); only:VIEWS reads it apart (h137)
+    return score_views(est, cache.view_features(split, layer, "orig") if without_orig(views) else Xv[:1], y)
 
 
 def fit_and_score(est: BaseEstimator, cache: Cache, layer: str, train_views: tuple[str, ...], test_views: tuple[str, ...],
@@ -388,6 +399,8 @@ def save_trained(est: BaseEstimator, cache: Cache, layer: str, head: str, path: 
     meta = fit_meta(cache, layer, head, est, rows, train_views, **extra)
     meta.update(test_accuracy=accuracy, fit_seconds=round(fit_seconds, 3), test_views=list(test_views),
                 averaged=averaged_over(est, test_views))
+    if hasattr(est, "epochs_run_"):  # a Keras head's: info showed "epochs 200" and not the 37 it ran (a new-user tester)
+        meta["epochs_run"] = int(est.epochs_run_)
     digests = cache.digests("train")
     if digests is not None:
         meta["train_digests"] = digest_keys(digests if rows is None else [digests[i] for i in rows])

@@ -235,12 +235,14 @@ class ExportResult:
 
     def to_dict(self) -> dict[str, Any]:
         """What ``export --json`` prints (it printed the path alone, without the text output's note; a new user)."""
-        from featcache.heads.io import JSON_NAMES_BEFORE, TEST_ACCURACY_ORIG
+        from featcache.heads.io import TEST_ACCURACY, TEST_ACCURACY_ORIG, model_test_accuracy, with_names_before
 
         keys = (*SUMMARY_KEYS, TEST_ACCURACY_ORIG, "views_test_accuracy")
-        before = {JSON_NAMES_BEFORE["export"]: self.meta.get(TEST_ACCURACY_ORIG)}  # until featcache 0.3
-        return {"path": str(self.path), **{k: self.meta.get(k) for k in keys}, **before, "replaced": self.replaced,
-                "replaced_other_cache": self.replaced_other_cache, "replaced_from": self.replaced_from, "note": self.note}
+        return with_names_before("export", {  # single_view_test_accuracy too, until featcache 0.3
+            "path": str(self.path), **{k: self.meta.get(k) for k in keys},
+            TEST_ACCURACY: model_test_accuracy(self.meta),  # what the model scores, as info of it says (a new-user tester)
+            "replaced": self.replaced, "replaced_other_cache": self.replaced_other_cache, "replaced_from": self.replaced_from,
+            "note": self.note})
 
 
 SUMMARY_KEYS = ("head", "backbone", "layer", "image_size", "class_names", "views", "averaged")  # and the accuracies

@@ -58,7 +58,8 @@ class FinetuneResult:
     replaced: bool = False  # a model featcache wrote was at the path and this one replaced it
     replaced_from: str | None = None  # where that model was made, where not from this head's cache (heads.io.replaced_from)
     frozen_test_accuracy: float | None = None
-    test_accuracy: float | None = None
+    test_accuracy: float | None = None  # the fine-tuned model's, on the original images: also its test_accuracy_orig
+    test_images: int | None = None  # None where there was no test split
     train_images: int = 0
     val_images: int = 0
     frozen_val_loss: float | None = None  # the tie-break: an epoch must beat (val accuracy, -val loss)
@@ -88,12 +89,17 @@ class FinetuneResult:
         return float(np.mean([e["seconds"] for e in self.epochs])) if self.epochs else 0.0
 
     def to_dict(self) -> dict[str, Any]:
+        from featcache.heads.io import TEST_ACCURACY_ORIG
+
         return {
             "path": str(self.path), "params": self.params, "unfrozen_layers": self.unfrozen_layers,
             "train_images": self.train_images, "val_images": self.val_images,
             "frozen_val_accuracy": self.frozen_val_accuracy, "frozen_val_loss": self.frozen_val_loss, "epochs": self.epochs, "best_epoch": self.best_epoch,
             "improved": self.improved, "frozen_test_accuracy": self.frozen_test_accuracy,
             "test_accuracy": self.test_accuracy, "seconds_per_epoch": round(self.seconds_per_epoch, 2),
+            # the shared names (docs/commands.md's table): the model classifies the original view, so its test accuracy
+            # is the original view's, as info of the model says (a new-user tester); not in the model's record (_save)
+            TEST_ACCURACY_ORIG: self.test_accuracy, "test_images": self.test_images,
             "diverged_epoch": self.diverged_epoch or None, "replaced": self.replaced, "replaced_other_cache": self.replaced_other_cache,
             "replaced_from": self.replaced_from,
             "head_test_views": self.head_test_views, "head_views_test_accuracy": self.head_views_test_accuracy,
@@ -453,7 +459,8 @@ def finetune(
     frozen_test_acc = exact_accuracy(model.evaluate(test_ds, verbose=0, callbacks=evaluate_progress(
         bars, f"frozen head, {data.n_test} test images"))[1], data.n_test) if test_ds is not None else None
     result = FinetuneResult(out, counts, unfrozen, frozen_val_acc, frozen_test_accuracy=frozen_test_acc,
-                            train_images=len(train_rows), val_images=len(val_rows), frozen_val_loss=frozen_val_loss)
+                            test_images=data.n_test if test_ds is not None else None, train_images=len(train_rows),
+                            val_images=len(val_rows), frozen_val_loss=frozen_val_loss)
     result.head_test_views, result.head_views_test_accuracy = _head_views(meta)
     if verbose:  # before the fit, what each epoch is compared with: status (the summary at the end says it again)
         status(f"frozen head: val accuracy {frozen_val_acc:.4f}, val loss {frozen_val_loss:.4f}" + (f", test accuracy {frozen_test_acc:.4f}" if frozen_test_acc is not None else ""))
@@ -556,7 +563,7 @@ def _save(model, out: Path, meta: dict, head: str | Path, w, settings: dict, res
     mmeta["finetune"] = {**settings, **result.to_dict()}
     # the settings are the record's own keys (as before), not nested again; whether this run replaced a model says
     # how the run went, not what the model is, and is known only under the lock (a review: every model said False)
-    for key in ("path", "settings", "replaced", "replaced_other_cache", "replaced_from"):
+    for key in ("path", "settings", "replaced", "replaced_other_cache", "replaced_from", TEST_ACCURACY_ORIG, "test_images"):
         mmeta["finetune"].pop(key, None)
     save_model(probabilities_model(model), out, mmeta, recheck)
 

@@ -220,9 +220,32 @@ def _unsavable(path: Path, why: str) -> FeatcacheError:
 # --json; earlier sessions' notes). A model file of before 2026-12-05 is read by ``orig_accuracy_of``.
 TEST_ACCURACY_ORIG = "test_accuracy_orig"
 _MODEL_ORIG_BEFORE = "single_view_test_accuracy"  # a model file's name for it before 2026-12-05
-# train's and export's --json print it under the name each printed before too, until featcache 0.3: a script reading
-# the old key got null without an error once it was renamed (a review). Old name -> the one name.
-JSON_NAMES_BEFORE = {"train": "orig_accuracy", "export": _MODEL_ORIG_BEFORE}
+# The test accuracy with the views a head averaged at test (a model: those its graph averages): a head file's name,
+# and every command's --json name for it (train and evaluate printed it as "accuracy"; a new-user tester).
+TEST_ACCURACY = "test_accuracy"
+# The one home of the --json names a command printed before it took the shared ones (docs/commands.md's table): per
+# command, old name -> the one name. Its --json prints the old name too, with the same value, until featcache 0.3: a
+# script reading the old key got null without an error once it was renamed (a review). train's "accuracy" and
+# "orig_accuracy", export's single_view_test_accuracy (a new-user tester found three names for each accuracy).
+JSON_NAMES_BEFORE: dict[str, dict[str, str]] = {
+    "train": {"accuracy": TEST_ACCURACY, "orig_accuracy": TEST_ACCURACY_ORIG},
+    "export": {_MODEL_ORIG_BEFORE: TEST_ACCURACY_ORIG},
+}
+
+
+def with_names_before(command: str, doc: dict[str, Any]) -> dict[str, Any]:
+    """``command``'s --json document with its names of before (``JSON_NAMES_BEFORE``) beside the shared ones, each
+    holding the shared one's value: kept until featcache 0.3."""
+    return {**doc, **{old: doc.get(new) for old, new in JSON_NAMES_BEFORE.get(command, {}).items()}}
+
+
+def model_test_accuracy(meta: Mapping[str, Any]) -> float | None:
+    """What a model scores on its test split with the views its graph averages (``TEST_ACCURACY`` of a model, which
+    its file does not record under that name): the head's accuracy with those views (``views_test_accuracy``) when
+    it averages more than the original view, else the original view's alone (a fine-tuned model's own score).
+    ``info`` of a model showed no test accuracy at all (a new-user tester)."""
+    views = list(meta.get("views") or ["orig"])
+    return orig_accuracy_of(meta) if views == ["orig"] else meta.get("views_test_accuracy")
 
 
 def orig_accuracy_of(meta: Mapping[str, Any]) -> float | None:

@@ -207,12 +207,13 @@ def _checked_meta(path: Path, kind: str) -> tuple[bool, dict[str, Any]]:
 
 
 # What info shows of a head or model file, in this order (the rest is in --json). ``averaged`` (what a head's
-# test views averaged) and a model's head views were recorded but shown nowhere, --json included (a new-user tester).
+# test views averaged) and a model's head views were recorded but shown nowhere, --json included (a new-user tester);
+# a Keras head's epochs run and any head's fit seconds neither ("epochs 200" of a fit that stopped at 37; the same).
 FILE_FIELDS = ("head", "preset", "params", "head_params", "layer", "backbone", "image_size", "weights_source", "dataset",
                "class_names", "train_images", "train_size", "seed", "train_views", "test_views", "averaged", "views",
-               "head_train_views", "head_test_views", "test_accuracy",
-               "test_accuracy_orig", "test_overlap", "views_test_accuracy", "cache_fingerprint", "finetune",
-               "featcache_version", "format_version", "created")
+               "head_train_views", "head_test_views", "test_accuracy", "test_accuracy_orig", "test_overlap",
+               "views_test_accuracy", "epochs_run", "fit_seconds", "cache_fingerprint", "finetune", "featcache_version",
+               "format_version", "created")
 
 
 def info(path: str | Path) -> dict[str, Any]:
@@ -259,10 +260,12 @@ def _shown(summary: dict[str, Any]) -> dict[str, Any]:
 def describe_file(path: str | Path, kind: str) -> dict[str, Any]:
     """A head's or model's metadata, its content digest checked first (as every load does): what it was trained on,
     with which settings, and how it scored."""
-    from featcache.heads.io import with_current_names
+    from featcache.heads.io import TEST_ACCURACY, model_test_accuracy, with_current_names
 
     checked, meta = _checked_meta(Path(path), kind)
     meta = with_current_names(meta)  # an older model's single_view_test_accuracy, under today's name
+    if kind == "model":  # what it scores, which a model records under other names: info showed none (a new-user tester)
+        meta = {**meta, TEST_ACCURACY: model_test_accuracy(meta)}
     info = {"path": str(path), "kind": kind, "content_digest_checked": checked,
             **{k: meta[k] for k in FILE_FIELDS if meta.get(k) is not None}}
     if isinstance(info.get("params"), dict) and isinstance(info.get("head"), str):
