@@ -73,6 +73,38 @@ def test_best_row_ties_go_to_the_shallower_layer_then_the_first_head():
     assert best_row(rows[:2]).head == "svm"
 
 
+def test_a_tie_says_which_rule_chose_the_best():
+    # A new-user tester: block_13 (6/6 views), block_14 (6/6) and block_15 (6/1) tied at 0.8650 held-out and probe
+    # chose block_15, the deepest, without a word, where the docs said "ties go to the shallower layer".
+    from featcache.analysis.probe import ProbeRow, best_row, tie_note
+
+    six = "orig,flip,shift:+2,+2,shift:-2,-2,shift:+2,-2,shift:-2,+2"
+    row = lambda depth, test, acc=0.865, head="logreg": ProbeRow(depth, f"block_{depth}", 8, head, 0.03, acc,  # noqa: E731
+                                                                  "holdout", 1.0, six, test)
+    rows = [row(12, six, 0.86), row(13, six), row(14, six), row(15, "orig")]
+    assert best_row(rows).layer == "block_15"
+    assert tie_note(rows, best_row(rows)) == "3 settings tied at 0.8650; chose the one with the fewest test views (1: orig)"
+    rows = [row(13, "orig"), row(14, "orig"), row(15, "orig"), row(13, "orig", head="svm")]
+    assert tie_note(rows, best_row(rows)) == ("4 settings tied at 0.8650; chose the one with the shallowest layer (block_13), "
+                                              "then the head listed first (logreg)")
+    assert tie_note(rows[:1] + [row(14, "orig", 0.8)], rows[0]) is None  # no tie, no line
+
+
+def test_probe_prints_and_records_how_a_tie_was_broken(multi_cache, tmp_path, monkeypatch, capsys):
+    import dataclasses
+
+    from featcache.analysis import probe as probe_mod
+
+    real = probe_mod._rows
+    monkeypatch.setattr(probe_mod, "_rows", lambda *a: [dataclasses.replace(r, accuracy=0.5) for r in real(*a)])
+    assert main(["probe", str(multi_cache), "--heads", "logreg,svm", "--out", str(tmp_path / "p"), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["tie"] == ("6 settings tied at 0.5000; chose the one with the shallowest layer (block_1_expand_relu), "
+                          "then the head listed first (logreg)") and doc["best"]["layer"] == "block_1_expand_relu"
+    assert main(["probe", str(multi_cache), "--heads", "logreg,svm", "--out", str(tmp_path / "q")]) == 0
+    assert doc["tie"] in capsys.readouterr().out.splitlines()
+
+
 def test_csv_and_plot_are_written(multi_cache, tmp_path):
     res = featcache.probe(multi_cache, heads="logreg", out=tmp_path / "run", verbose=False)
     with open(res.csv, newline="") as f:

@@ -115,13 +115,14 @@ class ProbeResult:
     train_command: str = ""
     exportable_train_command: str | None = None
     note: str | None = None
+    tie: str | None = None  # how best was chosen among rows of its accuracy (tie_note), None when it has none
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "cache": str(self.cache), "csv": str(self.csv) if self.csv else None, "plot": str(self.plot) if self.plot else None,
             "params": self.params, "best": asdict(self.best), "rows": [asdict(r) for r in self.rows],
             "view_settings": [list(vs) for vs in self.view_settings], "train_command": self.train_command,
-            "exportable_train_command": self.exportable_train_command, "note": self.note,
+            "exportable_train_command": self.exportable_train_command, "note": self.note, "tie": self.tie,
         }
 
 
@@ -440,7 +441,7 @@ def _probe_into(out_dir: Path, cache: Cache, plan: ProbePlan, settings: list[Set
     best = best_row(rows)
     result = ProbeResult(cache.path, rows, best, params=params, view_settings=[(_views_text(a), _views_text(b)) for a, b in settings],
                          train_command=train_command(cache.path, best, cache.views, _train_params(params, best.head, plan.given)),
-                         note=small_holdout_note(cache.sizes["train"], scoring))
+                         note=small_holdout_note(cache.sizes["train"], scoring), tie=tie_note(rows, best))
     exportable = [r for r in rows if r.head in EXPORTABLE_HEADS]
     alt = best_row(exportable) if best.head not in EXPORTABLE_HEADS and exportable else None  # an SVM has no Dense form
     if alt is not None:
@@ -459,6 +460,8 @@ def _probe_into(out_dir: Path, cache: Cache, plan: ProbePlan, settings: list[Set
                                         REPORT_DIGESTS: report_digests([p for p in (result.csv, result.plot) if p], kept)})
     if verbose:
         _print_table(rows, head_names, names, cache.meta.get("layer_widths", {}), best, _final_output_only(cache))
+        if result.tie:
+            print(result.tie)
         if result.note:
             print(result.note)
         print(one_line(f"fit it on every training image: {result.train_command}{_probe_only_note(best.head, params, plan.given)}"))
@@ -490,15 +493,45 @@ def _rows(results: dict, names: list[str], head_names: list[str], settings: list
 EXPORTABLE_HEADS = exportable_heads()
 
 
+# How best_row breaks a tie of accuracy, in order (one home: best_row ranks by it, tie_note says which of it decided):
+# (what the note calls it, a key whose larger value wins, what the chosen row has). Fewer test views first: each is a
+# forward pass per image at prediction; then fewer rows to fit; then the shallower layer (the truncated network is
+# then smaller and faster). Rows still tied keep the first: the head listed first, then the view setting listed first.
+_TIE_BREAKS = (
+    ("the fewest test views", lambda r: -r.view_counts[1], lambda r: f"{r.view_counts[1]}: {r.test_views}"),
+    ("the fewest train views", lambda r: -r.view_counts[0], lambda r: f"{r.view_counts[0]}: {r.train_views}"),
+    ("the shallowest layer", lambda r: -r.depth, lambda r: r.layer),
+)
+
+
 def best_row(rows: list[ProbeRow]) -> ProbeRow:
     """The most accurate row. Ties go to the cheaper view setting (fewer views averaged per image, then fewer
-    fitted), then to the shallower layer (the truncated network is then smaller and faster), then to the earlier
-    head in the order asked for."""
-    def key(r: ProbeRow):
-        train, test = r.view_counts
-        return (r.accuracy, -test, -train, -r.depth)
+    fitted), then to the shallower layer, then to the earlier head and view setting in the order asked for
+    (``_TIE_BREAKS``)."""
+    return max(rows, key=lambda r: (r.accuracy, *(key(r) for _, key, _ in _TIE_BREAKS)))  # max keeps the first of equals
 
-    return max(rows, key=key)  # max keeps the first of equal keys
+
+def tie_note(rows: Sequence[ProbeRow], best: ProbeRow) -> str | None:
+    """What decided ``best`` (``best_row(rows)``) when other rows scored the same, else None: probe chose block_15
+    with 1 test view over block_13 and block_14 at the same 0.8650 and did not say why (a new-user tester, who read
+    "ties go to the shallower layer" in the docs)."""
+    tied = [r for r in rows if r.accuracy == best.accuracy]
+    n = len(tied)
+    if n < 2:
+        return None
+    steps = []
+    for name, key, shown in _TIE_BREAKS:
+        top = max(key(r) for r in tied)
+        kept = [r for r in tied if key(r) == top]
+        if len(kept) < len(tied):
+            steps.append(f"{name} ({shown(best)})")
+        tied = kept
+    if len({r.head for r in tied}) > 1:
+        steps.append(f"the head listed first ({best.head})")
+        tied = [r for r in tied if r.head == best.head]
+    if len(tied) > 1:
+        steps.append(f"the view setting listed first ({best.train_views}/{best.test_views})")
+    return f"{n} settings tied at {best.accuracy:.4f}; chose the one with " + ", then ".join(steps)
 
 
 def _train_params(params: Mapping[str, Mapping[str, Any]], head: str,

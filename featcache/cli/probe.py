@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--view-settings", metavar="TRAIN/TEST;...", help="on a cache with views, the view settings to compare: "
                    "TRAIN/TEST pairs separated by ';', each side view names as in 'extract --views' or 'all' (the head is "
                    "fitted on every TRAIN view of each image; its TEST views are averaged per scored image). Default: "
-                   "orig/orig;all/orig;all/all. Ties go to the cheaper setting (fewer views)")
+                   "orig/orig;all/orig;all/all. Ties go to fewer test views, then fewer train views, then the shallower layer")
     add_json_flag(p)
     p.set_defaults(func=run)
 
