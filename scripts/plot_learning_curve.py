@@ -6,7 +6,8 @@ them) into one figure, e.g. two backbones or two image sizes:
         --label "96 px" --label "160 px" --out data/runs/sizes.png
 
 Labels default to each curve's backbone, image size and layer (from the
-curve.json beside the CSV). Uses the same plotting function as
+curve.json beside the CSV); the words they all start with are said once,
+and each gives its test n when the curves' differ. Uses the same plotting function as
 ``featcache curve`` (featcache.analysis.plots.plot_learning_curves).
 """
 

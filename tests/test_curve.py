@@ -609,6 +609,43 @@ def test_the_legend_covers_no_line_point_or_value_label(finals):
     assert not any(box.overlaps(t.get_window_extent()) for t in ax.texts)
 
 
+def test_two_curves_legend_names_are_short_say_their_test_n_and_stay_in_the_figure():
+    """'scripts/plot_learning_curve.py A B' (a new-user tester): the legend below the axes was cut at both edges by
+    names like "mobilenet_v2 96px block_13_expand_relu 6 views: logistic regression", the baseline was named for
+    feature settings it does not use ("... 6 views: from-scr"), and curves on 500 and 3,000 test images were overlaid
+    without a word. The words both names start with are said once, the baseline is the from-scratch CNN on raw
+    images, each name gives its test n, and the legend lies within the figure."""
+    from featcache.analysis.plots import CurveSet, describe, learning_curve_figure
+
+    six = ["orig", "flip", "shift:+2,+2", "shift:-2,-2", "shift:+2,-2", "shift:-2,+2"]
+    meta = {"backbone": "mobilenet_v2", "image_size": 96, "layer": "block_13_expand_relu", "head_params": {
+        "logreg": {"C": 0.03}, "scratch": {"epochs": 2}}}
+    a = {**meta, "train_views": six, "test_views": six, "test_size": 500}
+    b = {**meta, "test_size": 3000}
+    rows = lambda head, points: [{"head": head, "size": n, "seed": s, "accuracy": acc + 0.005 * s}  # noqa: E731
+                                 for n, acc in points for s in range(3)]
+    sets = [CurveSet(describe(a), rows("logreg", [(250, 0.77), (1000, 0.82), (4000, 0.86)])
+                     + rows("scratch", [(500, 0.55), (1000, 0.63)]), a),
+            # crossing the other curve, so that no place inside the axes is free and the legend goes below them
+            CurveSet(describe(b), rows("logreg", [(250, 0.55), (500, 0.72), (1000, 0.86), (4000, 0.70)]), b)]
+    fig = learning_curve_figure(sets, title="fashion_mnist: test accuracy vs training images")
+    fig.draw_without_rendering()
+    legend = fig.axes[0].get_legend() or fig.legends[0]
+    assert sorted(t.get_text() for t in legend.get_texts()) == [
+        "block_13_expand_relu 6 views: logistic regression (C=0.03), test n=500",
+        "block_13_expand_relu: logistic regression (C=0.03), test n=3,000",
+        "from-scratch CNN (2 epochs), raw images, test n=500"]
+    assert legend.get_title().get_text().splitlines()[0] == "mobilenet_v2 96px"
+    box = legend.get_window_extent()
+    assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1, (box, fig.bbox)
+    # Wider than the figure in two columns and in one: the names are wrapped at spaces until the legend fits
+    fig = learning_curve_figure(sets, title="t", figsize=(3.5, 7.0))
+    fig.draw_without_rendering()
+    legend = fig.axes[0].get_legend() or fig.legends[0]
+    box = legend.get_window_extent()
+    assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1 and any("\n" in t.get_text() for t in legend.get_texts())
+
+
 def _train(cache, head: str, size: int, seed: int, folder: Path):
     """``featcache train --head HEAD --train-size SIZE --seed SEED`` with the curve's settings (Keras: its preset)."""
     kw = {"preset": "lesson"} if head == "keras" else {}

@@ -159,6 +159,7 @@ def learning_curve_figure(
     n_seeds: set[int] = set()
     many = len(sets) > 1
     color_i = 0
+    common, names = legend_names(sets, point_heads)
     for s_i, cs in enumerate(sets):
         for h_i, (head, by_size) in enumerate(summarize(cs.rows).items()):
             sizes = np.array(list(by_size))
@@ -167,11 +168,10 @@ def learning_curve_figure(
             n_seeds.update(int(x) for x in k)
             color = colors[s_i % 10] if many else colors[color_i % 10]
             color_i += 1
-            name = head_label(head, cs.meta.get("head_params", {}).get(head))
-            name = f"{cs.label}: {name}" if cs.label else name
+            name = names[(s_i, head)]
             if head in point_heads:
                 ax.errorbar(sizes, mean, yerr=[mean - lo, hi - mean], fmt="s", ms=7, capsize=4, color=color if many else "black",
-                            ls=":", lw=1, label=f"{name}, raw images")
+                            ls=":", lw=1, label=name)
             else:
                 ls = LINESTYLES[h_i % len(LINESTYLES)] if many else "-"
                 ax.plot(sizes, mean, ls=ls, marker="o", ms=4, lw=2, color=color, label=name)
@@ -191,25 +191,90 @@ def learning_curve_figure(
     ax.set_ylabel("test accuracy")
     ax.grid(True, alpha=0.3)
     seeds = "/".join(str(k) for k in sorted(n_seeds)) or "0"
-    _place_legend(ax, fontsize=9, handlelength=3.5, title=f"mean of {seeds} seed(s); band/bars: min-max", title_fontsize=8)
+    what = f"mean of {seeds} seed(s); band/bars: min-max"
+    _place_legend(ax, fontsize=9, handlelength=3.5, title=f"{common}\n{what}" if common else what, title_fontsize=8)
     if title:
         _fit_title(ax, title, fontsize=11)
     _spread_labels(end_labels)
     return fig
 
 
+def legend_names(sets: Sequence[CurveSet], point_heads: Sequence[str] = POINT_HEADS) -> tuple[str, dict[tuple[int, str], str]]:
+    """(the words every set's label starts with, ``{(set index, head): legend name}``).
+
+    Two curves' names ran off both edges of the figure ("mobilenet_v2 96px block_13_expand_relu 6 views: logistic
+    regression (C=0.03)") and the from-scratch baseline carried the feature settings it does not use; curves scored
+    on 500 and 3,000 test images were overlaid without a word (a new-user tester). So the words every label starts
+    with are said once (the legend's title), a baseline in ``point_heads`` is named for itself ("from-scratch CNN
+    (2 epochs), raw images"), and each name says its test n when the sets' differ."""
+    words = [cs.label.split() for cs in sets]
+    common = 0
+    if len(sets) > 1:  # every label keeps a word of its own
+        while common < min(len(w) for w in words) - 1 and len({tuple(w[:common + 1]) for w in words}) == 1:
+            common += 1
+    test_sizes = [cs.meta.get("test_size") for cs in sets]
+    names: dict[tuple[int, str], str] = {}
+    for s_i, (cs, w) in enumerate(zip(sets, words)):
+        own = " ".join(w[common:])
+        n = f"test n={test_sizes[s_i]:,}" if len(set(test_sizes)) > 1 and test_sizes[s_i] is not None else ""
+        for head in summarize(cs.rows):
+            name = head_label(head, cs.meta.get("head_params", {}).get(head))
+            if head in point_heads:  # trained on the raw images: the set's feature settings are not its own
+                names[(s_i, head)] = ", ".join(p for p in (name, "raw images", n) if p)
+            else:
+                names[(s_i, head)] = (f"{own}: {name}" if own else name) + (f", {n}" if n else "")
+    # Two sets' baselines of one name (both curves ran the CNN): each says which curve's run it came from
+    twice = {name for name in names.values() if list(names.values()).count(name) > 1}
+    for (s_i, head), name in names.items():
+        if head in point_heads and name in twice:
+            names[(s_i, head)] = f"{name} (run with {' '.join(words[s_i][common:]) or f'curve {s_i + 1}'})"
+    return " ".join(words[0][:common]) if common else "", names
+
+
 def _place_legend(ax: Axes, **style: Any) -> Legend:
     """The legend where matplotlib finds it covers the least (``loc="best"``), or below the axes when that still
-    covers a line, a point or a value label (which "best" does not weigh); the figure's constrained layout makes
-    room there. Fixed at the lower right, it covered a from-scratch baseline's line from 500 to 1,000 images and
-    touched its point at 500 (a new user)."""
+    covers a line, a point or a value label (which "best" does not weigh) or leaves the figure; the figure's
+    constrained layout makes room there. Fixed at the lower right, it covered a from-scratch baseline's line from 500
+    to 1,000 images and touched its point at 500 (a new user)."""
     legend = ax.legend(loc="best", **style)
-    ax.figure.draw_without_rendering()  # lays the figure out: where "best" is, and where the points are
-    if not _covers_data(ax, legend.get_window_extent()):
+    if _within_figure(legend) and not _covers_data(ax, legend.get_window_extent()):
         return legend
     legend.remove()
+    return _legend_below(ax, **style)
+
+
+def _legend_below(ax: Axes, **style: Any) -> Legend:
+    """The legend below the axes in two columns, else one, else one of names wrapped at spaces, whichever first lies
+    within the figure: two columns of long names ran off both edges, cut at "..._13_expand_relu 6 views" and
+    "from-scr" (a new-user tester)."""
+    import textwrap
+
     handles, labels = ax.get_legend_handles_labels()
-    return ax.figure.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 2), **style)
+    fig, chars = ax.figure, max(len(label) for label in labels)
+    for ncols in dict.fromkeys((min(len(labels), 2), 1)):
+        legend = fig.legend(handles, labels, loc="outside lower center", ncols=ncols, **style)
+        if _within_figure(legend):
+            return legend
+        legend.remove()
+    while True:
+        chars = max(MIN_TITLE_CHARS, int(chars * 0.85))
+        legend = fig.legend(handles, [textwrap.fill(label, chars, break_long_words=False) for label in labels],
+                            loc="outside lower center", ncols=1, **style)
+        if chars == MIN_TITLE_CHARS or _within_figure(legend):
+            return legend
+        legend.remove()
+
+
+def _within_figure(legend: Legend) -> bool:
+    """Whether ``legend`` lies within its figure's width, laid out as it will be drawn (and where the points are)."""
+    import warnings
+
+    fig = legend.figure
+    with warnings.catch_warnings():  # a trial layout: a legend too wide to keep may leave the axes no room
+        warnings.filterwarnings("ignore", "constrained_layout not applied")
+        fig.draw_without_rendering()
+    box = legend.get_window_extent()
+    return box.x0 >= fig.bbox.x0 and box.x1 <= fig.bbox.x1
 
 
 def _covers_data(ax: Axes, box: Bbox) -> bool:
