@@ -39,7 +39,9 @@ def lesson_out(real_weights, real_fashion_dir, tmp_path_factory):
 def test_lesson_writes_the_table(lesson_out):
     with open(lesson_out / "lesson.csv") as f:
         rows = list(csv.DictReader(f))
-    assert [r["approach"].split(":")[0] for r in rows] == ["transfer"] * 4 + ["transfer + views (probe-chosen)", "from scratch"]
+    names = [r["approach"].split(":")[0] for r in rows]
+    assert names[:4] == ["transfer"] * 4 and names[5] == "from scratch"
+    assert names[4] in ("transfer + views (probe-chosen)", "transfer + views tried")  # views chosen, or orig alone
     assert [int(r["training_images"]) for r in rows] == [500, 500, 500, 500, 500, 1000]
     for r in rows:
         assert 0.4 < float(r["test_accuracy"]) <= 1.0, r  # chance is 0.10
@@ -290,7 +292,9 @@ def test_lesson_runtime_reaches_extraction_and_is_recorded(tmp_path, monkeypatch
     assert doc["extraction"]["extracted_now"] is True and doc["extraction"]["runtime"] == "tensorflow"
     assert open_cache(res.cache_path).meta["runtime"] == "tensorflow"  # the provenance attribute the report reads back
     # nothing is converted on tensorflow: "to build and convert the model" said otherwise (a new-user tester)
-    assert re.search(r"on tensorflow, extracted now \(plus \d+\.\d s to build the model\)", (tmp_path / "a" / "lesson.md").read_text())
+    md = (tmp_path / "a" / "lesson.md").read_text()
+    assert re.search(r"cached once, with --runtime tensorflow: extracted now in \d+\.\d s on tensorflow, plus \d+\.\d s "
+                     r"to build the model\. The scratch", md)
 
     asked.clear()
     lesson("random", out=tmp_path / "b", runtime="auto", **kw)
@@ -299,23 +303,38 @@ def test_lesson_runtime_reaches_extraction_and_is_recorded(tmp_path, monkeypatch
     assert doc["runtime"] == "auto" and doc["extraction"] == {"cache": str(res.cache_path), "extracted_now": False,
                                                               "runtime": "tensorflow", "seconds": None}
     md = (tmp_path / "b" / "lesson.md").read_text()
-    assert "reused an existing cache, extracted earlier on tensorflow" in md and "--runtime auto" in md
+    assert "cached once, with --runtime auto: reused an existing cache, extracted earlier on tensorflow." in md
 
 
 def test_the_extraction_line_says_a_conversion_only_on_a_runtime_that_converts():
     from featcache.recipes.lesson import extraction_text
 
     rec = {"extracted_now": True, "seconds": 12.0, "startup_seconds": 5.9}
-    assert extraction_text({**rec, "runtime": "tensorflow"}).endswith("(plus 5.9 s to build the model)")
-    assert extraction_text({**rec, "runtime": "jax"}).endswith("(plus 5.9 s to build the model)")  # Keras on JAX: no conversion
+    assert extraction_text({**rec, "runtime": "tensorflow"}) == "extracted now in 12.0 s on tensorflow, plus 5.9 s to build the model"
+    assert extraction_text({**rec, "runtime": "jax"}).endswith(", plus 5.9 s to build the model")  # Keras on JAX: no conversion
     for converted in ("onnxruntime", "openvino", "xnnpack"):
         # a record from before featcache said which: either; now the one it was (a new-user tester)
         assert extraction_text({**rec, "runtime": converted}).endswith(
-            "(plus 5.9 s to build the model and convert it, or load its cached conversion)")
+            ", plus 5.9 s to build the model and convert it or load its cached conversion")
         assert extraction_text({**rec, "runtime": converted, "converted": True}).endswith(
-            "(plus 5.9 s to build the model and convert it)")
+            ", plus 5.9 s to build the model and convert it")
         assert extraction_text({**rec, "runtime": converted, "converted": False}).endswith(
-            "(plus 5.9 s to build the model and load its cached conversion)")
+            ", plus 5.9 s to build the model and load its cached conversion")
+
+
+def test_the_views_rows_name_and_the_extraction_sentence_read_plainly():
+    """'featcache lesson --train-limit 500 --test-limit 300 ...' named its row "transfer + views (probe-chosen): logreg
+    on block_13_expand_relu, views not chosen (the original view alone)" and said "(feature extraction: 4.0 s on
+    onnxruntime, extracted now (plus 12.4 s to build ...); asked for --runtime auto)" (a new-user tester)."""
+    from featcache.recipes.lesson import extraction_text, views_approach
+
+    assert views_approach("logreg", "block_13_expand_relu", 1, 1) == (
+        "transfer + views tried: logreg on block_13_expand_relu; probe chose the original view alone")
+    assert views_approach("svm", "block_13_expand_relu", 4, 1) == (
+        "transfer + views (probe-chosen): svm on block_13_expand_relu, 4 train / 1 test views")
+    for rec in ({"extracted_now": True, "seconds": 4.0, "startup_seconds": 12.4, "runtime": "onnxruntime", "converted": True},
+                {"extracted_now": False, "runtime": None, "seconds": None}, None):
+        assert "(" not in extraction_text(rec, " for 4 views"), rec
 
 
 def test_lesson_json_prints_the_report_alone(tmp_path, monkeypatch, capsys):
