@@ -134,3 +134,21 @@ def test_api_md_names_every_field_of_extracts_settings(name: str):
     assert listed, f"docs/api.md has no `{name}(field, ...)`"
     fields = [f.name for f in dataclasses.fields(getattr(featcache, name))]
     assert [f.strip() for f in listed[1].split(",")] == fields, f"docs/api.md's {name}(...) is not its fields {fields}"
+
+
+def _bash_lines(path: Path) -> list[str]:
+    """The command lines of ``path``'s ```bash blocks, comments dropped."""
+    blocks = re.findall(r"```bash\n(.*?)```", path.read_text(encoding="utf-8"), flags=re.S)
+    return [line.split("  #")[0].strip() for block in blocks for line in block.splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
+
+
+def test_the_finetuning_page_goes_on_from_the_readmes_files():
+    """After the README's quick start wrote data/cache/fashion.h5, docs/finetuning.md's 'extract' without --out
+    embedded the same 7,000 images into a second file (22 s), and its train line held a <fp> to copy from the output
+    (a new-user tester): its extract and train are the quick start's, and no command holds a <placeholder>."""
+    readme = [line for line in _bash_lines(README) if "fashion" in line]
+    page = _bash_lines(DOCS / "finetuning.md")
+    extract, train = (next(line for line in readme if line.startswith(f"featcache {c} ")) for c in ("extract", "train"))
+    assert extract in page and train in page
+    assert not [line for line in page if re.search(r"<\w+>", line)]
