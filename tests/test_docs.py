@@ -152,3 +152,14 @@ def test_the_finetuning_page_goes_on_from_the_readmes_files():
     extract, train = (next(line for line in readme if line.startswith(f"featcache {c} ")) for c in ("extract", "train"))
     assert extract in page and train in page
     assert not [line for line in page if re.search(r"<\w+>", line)]
+
+
+def test_the_long_jobs_say_how_long_they_take_and_on_what():
+    """The README's main job gave no duration (only 'lesson --help' said 489 s), and docs/finetuning.md's
+    'finetune --epochs 10' ran about 5 minutes unannounced (a new-user tester): each says so, and on what machine."""
+    readme = README.read_text(encoding="utf-8")
+    before = readme[:readme.index(MAIN_JOB)].rsplit("\n\n", 2)[-2]  # the paragraph that introduces the main job
+    assert re.search(r"about \d+ minutes", before) and "Intel Xeon" in before, before
+    page = (DOCS / "finetuning.md").read_text(encoding="utf-8").splitlines()
+    runs = [i for i, line in enumerate(page) if re.match(r"featcache finetune .*--epochs", line)]
+    assert runs and all(re.search(r"about \d+ minutes.*Intel Xeon", page[i - 1]) for i in runs)
