@@ -436,6 +436,17 @@ def _check_written_by(written_by: Any) -> str | None:
                          f"{shown(written_by)}); leave it out for a head of your own")
 
 
+def _fit_progress(est: BaseEstimator, head: str, verbose: bool) -> contextlib.AbstractContextManager[None]:
+    """What train shows while its head fits and scores: a Keras head's epochs as one bar; for the others, whose
+    scikit-learn fit has no callback, a line every 30 s that it is still running (an SVM on 8,000 images ran 88 s
+    with nothing on screen; a new-user tester); nothing unless ``bars_wanted``."""
+    from featcache.progress import bars_wanted, epochs_bar, heartbeat
+
+    if not bars_wanted(verbose):
+        return contextlib.nullcontext()
+    return epochs_bar() if isinstance(est, DenseHead) else heartbeat(f"{head} head")
+
+
 @checks_switches
 def train(
     cache: Cache | str | Path,
@@ -531,9 +542,11 @@ def train(
         views = (f" x {n} view{'s' * (n > 1)} ({len(y) * n} rows{', without the original view' * alone})"
                  if n > 1 or alone else "")
         status(f"training {'an' if head == 'svm' else 'a'} {what} on {len(y)} cached images{views}, layer {layer} ...")
-    from featcache.progress import bars_wanted, epochs_bar
-
-    with epochs_bar() if bars_wanted(verbose) else contextlib.nullcontext():  # a Keras head's epochs: one bar
+        slow = getattr(est, "fit_time_note", None)  # the SVM's: its time grows with the square of the rows
+        slow_note = slow(len(y) * n) if slow is not None else None
+        if slow_note is not None:
+            status(slow_note)
+    with _fit_progress(est, head, verbose):
         fit_seconds, accuracy, orig_accuracy, n_test = fit_and_score(est, cache, layer, train_views, test_views, rows)
     warn_missing_classes(cache.labels("test"), cache.class_names)
     averaged = averaged_over(est, test_views)

@@ -1,0 +1,94 @@
+"""Progress of long work that has no loop of its own to draw: a blocking fit's heartbeat, the timing lines around it."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+from test_head_files import synthetic_cache
+
+import featcache
+from featcache import progress
+
+pytestmark = pytest.mark.usefixtures("progress_on")  # drawn, as for a user
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_heartbeat_says_a_blocking_call_is_still_running(monkeypatch):
+    """scikit-learn's SVC has no callback: 'train --head svm' on 8,000 images ran 88 s with nothing on screen (a
+    new-user tester). A heartbeat prints an elapsed-time line from a thread while the block runs: plain lines off a
+    terminal, one line redrawn in place and wiped at the end on one, nothing with FEATCACHE_PROGRESS=off."""
+    log = io.StringIO()
+    with progress.heartbeat("svm fit", every=0.05, stream=log):
+        time.sleep(0.3)
+    lines = log.getvalue().splitlines()
+    assert len(lines) >= 3 and all(line.startswith("svm fit: still running, ") and line.endswith(" s") for line in lines)
+    assert "\r" not in log.getvalue()
+    after = len(log.getvalue())
+    time.sleep(0.15)
+    assert len(log.getvalue()) == after  # the thread stopped with the block
+
+    monkeypatch.setenv("TERM", "xterm")
+    term = Terminal()
+    with progress.heartbeat("svm fit", every=0.05, stream=term):
+        time.sleep(0.2)
+    text = term.getvalue()
+    assert text.startswith("\rsvm fit: still running, ") and "\n" not in text and text.endswith("\r")
+    assert text.rsplit("\r", 2)[-2].strip() == ""  # the last line drawn is wiped: the result line starts clean
+
+    failed = io.StringIO()
+    with pytest.raises(KeyError):  # the thread ends when the block raises too
+        with progress.heartbeat("svm fit", every=0.02, stream=failed):
+            time.sleep(0.1)
+            raise KeyError
+    after = len(failed.getvalue())
+    time.sleep(0.1)
+    assert after and len(failed.getvalue()) == after
+
+    quiet = io.StringIO()
+    monkeypatch.setenv("FEATCACHE_PROGRESS", "off")
+    with progress.heartbeat("svm fit", every=0.01, stream=quiet):
+        time.sleep(0.1)
+    assert quiet.getvalue() == ""
+
+
+@pytest.mark.parametrize("head, C", [("svm", None), ("logreg", "cv")])
+def test_train_of_a_scikit_learn_head_shows_a_heartbeat_while_it_fits(head, C, tmp_path, monkeypatch, capsys):
+    """train's SVM fit, and logreg's cross-validation of C, block without a callback; a verbose train (the CLI's)
+    says every HEARTBEAT_EVERY seconds that the fit is still running, a quiet one (the library's default) nothing."""
+    cache = synthetic_cache(tmp_path / "c.h5")
+    cls = featcache.heads.HEADS[head]
+    fit = cls.fit
+
+    def slow_fit(self, *args, **kwargs):  # as a fit of many images: longer than the heartbeat's period
+        time.sleep(0.3)
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(cls, "fit", slow_fit)
+    monkeypatch.setattr(progress, "HEARTBEAT_EVERY", 0.05, raising=False)
+    featcache.train(cache, head, C=C, out=tmp_path / "h.npz", verbose=True)
+    beats = [line for line in capsys.readouterr().err.splitlines() if "still running" in line]
+    assert beats and beats[0].startswith(f"{head} head: still running, ")
+    featcache.train(cache, head, C=C, out=tmp_path / "h.npz")
+    assert capsys.readouterr().err == ""
+
+
+def test_train_says_before_a_large_svm_fit_that_its_time_grows_with_the_square_of_the_rows(tmp_path, monkeypatch, capsys):
+    """4,000 images fit in 19.6 s, 8,000 in 87.6 s (a new-user tester): on 60,000 the SVM takes over an hour. From
+    SLOW_FIT_ROWS rows train says so before the fit; below it, nothing."""
+    from featcache.heads import svm
+
+    note = svm.SVMHead.fit_time_note(60_000)
+    assert "grows with the square" in note and "60,000 about 82 min" in note and svm.SVMHead.fit_time_note(4_000) is None
+    cache = synthetic_cache(tmp_path / "c.h5")
+    featcache.train(cache, "svm", out=tmp_path / "a.npz", verbose=True)
+    assert "grows with the square" not in capsys.readouterr().err
+    monkeypatch.setattr(svm, "SLOW_FIT_ROWS", 10)
+    featcache.train(cache, "svm", out=tmp_path / "b.npz", verbose=True)
+    err = capsys.readouterr().err
+    assert err.index("training an svm head") < err.index("an SVM's fit time grows with the square of its training rows")
