@@ -12,7 +12,8 @@ not part of a cache's identity.
 
 An engine is a frozen dataclass of its options with ``check()`` (reach
 what it needs, before any data work) and ``run(batches, read, make_embed,
-write)``; its ``runtime`` says how the network runs (``Mapper(runtime=...)``).
+write)``, which returns its own start-up's seconds (or None); its
+``runtime`` says how the network runs (``Mapper(runtime=...)``).
 A new engine is one new class in one new module here and its line in
 ``ENGINES`` (the CLI's ``--engine`` choices and ``get`` read that table; an
 option is the engine's own when it is one of its dataclass fields):
@@ -48,7 +49,9 @@ class Engine(Protocol):
 
     def run(self, batches: Sequence[Batch], read: Callable[[Batch], Any],
             make_embed: Callable[[], Callable[[Any], dict[str, np.ndarray]]],
-            write: Callable[[Batch, dict[str, np.ndarray]], None]) -> None: ...
+            write: Callable[[Batch, dict[str, np.ndarray]], None]) -> float | None:
+        """Embed and write ``batches``; returns the seconds of the engine's own start-up within (Ray's cluster and
+        actors, each building the network), which extract reports apart from the embedding's rate; None: none."""
 
 
 def engine_class(name: str) -> type:

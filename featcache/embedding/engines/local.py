@@ -26,7 +26,7 @@ class LocalEngine:
         pass  # nothing to reach
 
     def run(self, batches: Sequence[Batch], read: Callable[[Batch], Any], make_embed: Callable, write: Callable) -> None:
-        run(batches, read, make_embed, write)
+        run(batches, read, make_embed, write)  # no start-up of its own: the network extract built is reused
 
 
 def run(
