@@ -105,8 +105,15 @@ def note(line: str) -> None:
         sys.stdout.flush()
     if sys.stderr is None:  # print(file=None) would write it to standard output
         return
+    # a bar drawn in place on this terminal is left mid-line: the line starts below it, the bar redraws after it
+    # (predict's '0/400 [....] - 0s' had the conversion's notice run on after it; h145)
+    start = "\n" if _OPEN_LINE.pop(id(sys.stderr), False) else ""
     with contextlib.suppress(OSError, ValueError):
-        print(line, file=sys.stderr, flush=True)
+        print(start + line, file=sys.stderr, flush=True)
+
+
+# The streams (by id) a bar is drawn on in place, mid-line, its line not ended yet (``note`` ends it first).
+_OPEN_LINE: dict[int, bool] = {}
 
 
 @contextlib.contextmanager
@@ -192,6 +199,8 @@ class Progress:
         if self.stream is not None:
             line = self._line(now - self.start, values)
             self._write("\r" + line + ("\n" if done else "") if self.interactive else line + "\n")
+            if self.interactive:
+                _OPEN_LINE[id(self.stream)] = not done
 
     def _write(self, text: str) -> None:
         # What the command printed before this line comes before it where both streams go to one log (2>&1):

@@ -1088,3 +1088,22 @@ def test_odd_array_inputs_are_refused_naming_what_was_given(bad, message):
 
     with pytest.raises(featcache.FeatcacheError, match=message):
         predict("no-such-model.keras", bad)
+
+
+def test_predict_says_when_it_converts_the_model_for_its_runtime(tiny_model, tmp_path, capsys, monkeypatch, progress_on):
+    """'predict --runtime onnxruntime' converted the model before its first batch for 14 s without a word, where
+    extract says "converting the network to ONNX once" (a new-user tester): the same notice, from the one place that
+    converts (runtimes.converted_model), for a verbose predict; a quiet one (the library's default) says nothing,
+    nor does a run that finds the conversion made."""
+    from featcache.deploy.predict import predict
+
+    monkeypatch.setenv("FEATCACHE_RUNTIME_DIR", str(tmp_path / "conversions"))
+    photo = write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
+    predict(tiny_model, [photo], runtime="onnxruntime", verbose=True)
+    err = capsys.readouterr().err
+    assert "converting the network to ONNX once, for this backbone, size and layers" in err, err
+    predict(tiny_model, [photo], runtime="onnxruntime", verbose=True)
+    assert "converting" not in capsys.readouterr().err
+    monkeypatch.setenv("FEATCACHE_RUNTIME_DIR", str(tmp_path / "other"))
+    predict(tiny_model, [photo], runtime="onnxruntime")
+    assert capsys.readouterr().err == ""

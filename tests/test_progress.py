@@ -92,3 +92,20 @@ def test_train_says_before_a_large_svm_fit_that_its_time_grows_with_the_square_o
     featcache.train(cache, "svm", out=tmp_path / "b.npz", verbose=True)
     err = capsys.readouterr().err
     assert err.index("training an svm head") < err.index("an SVM's fit time grows with the square of its training rows")
+
+
+def test_a_status_line_never_runs_on_after_a_bar_drawn_in_place(monkeypatch):
+    """predict draws its bar at once ('0/400 [....] - 0s', no newline on a terminal) and then converts the model:
+    the conversion's notice ran on after the bar on its line. A status line starts below a bar left mid-line."""
+    monkeypatch.setenv("TERM", "xterm")
+    term = Terminal()
+    monkeypatch.setattr("sys.stderr", term)
+    bar = progress.Progress(400, unit="image")
+    bar.update(0)
+    progress.status("converting the network to ONNX once")
+    assert term.getvalue().endswith(" - 0s\nconverting the network to ONNX once\n")
+    progress.status("a second line")  # the bar's line was ended once
+    assert term.getvalue().endswith("once\na second line\n")
+    bar.update(400)
+    progress.status("after the bar")
+    assert "\n\n" not in term.getvalue() and term.getvalue().endswith(" total, 400 images\nafter the bar\n")

@@ -909,7 +909,7 @@ def predict(
 
     given = given or []
     n_images = len(files) + sum(len(arr) for _, arr in [*arrays, *given])  # before decoding: as extract counts a photo folder
-    net = _model_runner(model, runtime, batch_size, n_images)
+    net = _model_runner(model, runtime, batch_size, n_images, verbose)
     bar = _progress_bar(n_images) if bars_wanted(verbose) and n_images > batch_size else None
     if bar is not None:  # at once: loading the model (and TensorFlow) before the first batch was a minute without a
         bar.update(0)  # line on a loaded machine (a new-user tester)
@@ -1015,16 +1015,21 @@ def collect_inputs(images: Sequence[str | Path], csv: str | Path | None, recursi
     return paths, left_out, found
 
 
-def _model_runner(model: str | Path, runtime: str, batch_size: int, n_images: int) -> Callable[[], ModelRunner]:
+def _model_runner(model: str | Path, runtime: str, batch_size: int, n_images: int,
+                  verbose: bool = False) -> Callable[[], ModelRunner]:
     """``net()``: the model's ``ModelRunner``, built on the first call (not when no image file decodes: that
-    is one line, without loading TensorFlow) and the same one after."""
+    is one line, without loading TensorFlow) and the same one after. ``verbose``: a conversion for the runtime says
+    so, as extract's does (``runtimes.converted_model``): 'predict --runtime onnxruntime' converted for 14 s in
+    silence (a new-user tester)."""
     built: list[ModelRunner] = []
 
     def net() -> ModelRunner:
         if not built:
             from featcache.deploy import model as model_io
+            from featcache.progress import status_lines
 
-            built.append(model_io.ModelRunner(model, runtime, batch_size, expected_images=n_images))
+            with status_lines() if verbose else contextlib.nullcontext():
+                built.append(model_io.ModelRunner(model, runtime, batch_size, expected_images=n_images))
         return built[0]
 
     return net
