@@ -155,7 +155,7 @@ class Progress:
 
     def __init__(self, total: int, unit: str = "step", stream: IO[str] | None = None,
                  interval: float = 0.1, log_interval: float = LOG_INTERVAL, label: str = "", log_steps: int = LOG_STEPS,
-                 quiet_seconds: float = 0.0, first_step_eta: bool = False):
+                 quiet_seconds: float = 0.0, first_step_eta: bool = False, eta: bool = True):
         self.total = max(int(total), 0)
         self.unit = unit
         # None when the program started with stderr closed (2>&-): then nothing is drawn, as print() writes nothing
@@ -179,6 +179,9 @@ class Progress:
         # An epoch's bar off a terminal is its first batch and its end: that first line's ETA is the point of it,
         # and no start-up precedes an epoch's first batch but the first epoch's tracing.
         self.first_step_eta = first_step_eta
+        # No ETA where the total is a bound, not the work: a fit with early stopping, whose 200 epochs said 48 s for a
+        # fit that stopped near 40 in 13.5 s (a new-user tester); the elapsed time instead.
+        self.eta = eta
         self._ended = False
 
     def add(self, n: int = 1, values: Sequence[tuple[str, float]] = ()) -> None:
@@ -230,6 +233,8 @@ class Progress:
         bar = "=" * filled + (">" if n < total else "") + "." * (WIDTH - filled - (n < total))
         if n >= total:
             timing = f"{elapsed:.0f}s total, {rate(n, elapsed, self.unit)}"
+        elif not self.eta:
+            timing = f"{elapsed:.0f}s"
         elif self._first is not None and n > self._first[1]:  # the rate since the first step: start-up left out
             since, first = self.start + elapsed - self._first[0], self._first[1]
             timing = f"ETA: {since / (n - first) * (total - n):.0f}s"
@@ -291,7 +296,7 @@ def epochs_bar() -> contextlib.AbstractContextManager[None]:
     return _switched_on(_EPOCHS_BAR)
 
 
-def epoch_progress(verbose: object = True, stream: IO[str] | None = None) -> list[Any]:
+def epoch_progress(verbose: object = True, stream: IO[str] | None = None, early_stopping: bool = False) -> list[Any]:
     """The callbacks a Keras ``fit`` shows its progress with (fit with ``verbose=0``): none unless ``verbose``, else
     one drawing each epoch as a ``Progress`` of its batches, labelled ``epoch 2/5``, with the epoch's loss and
     metrics (validation ones on its last line).
@@ -299,9 +304,10 @@ def epoch_progress(verbose: object = True, stream: IO[str] | None = None) -> lis
     Keras's own bar (verbose 1 or 2) writes to standard output, among the results, and ``\\r`` redraws into logs
     (verbose 1). Off a terminal an epoch is two lines, its first batch (the ETA) and its end, and one a minute
     between: a dozen lines an epoch would bury a fit of many short epochs.
+    ``early_stopping``: the fit may end before its epochs (``epochs_bar`` then says "at most", without an ETA).
     """
     if not verbose:  # not bars_wanted: heads fit quietly inside train, curve, probe and lesson, --json or not (a review)
-        return _epochs_bar(stream) if _EPOCHS_BAR.get() else []
+        return _epochs_bar(stream, early_stopping) if _EPOCHS_BAR.get() else []
     from featcache._lazy import keras
 
     class EpochProgress(keras().callbacks.Callback):
@@ -343,13 +349,15 @@ def evaluate_progress(verbose: object = True, label: str = "scoring", stream: IO
     return [EvaluateProgress()]
 
 
-def _epochs_bar(stream: IO[str] | None) -> list[Any]:
-    """One bar over a fit's epochs, with the last epoch's scores; a fit stopped early ends its bar there, saying so."""
+def _epochs_bar(stream: IO[str] | None, early_stopping: bool = False) -> list[Any]:
+    """One bar over a fit's epochs, with the last epoch's scores; a fit stopped early ends its bar there, saying so.
+    With ``early_stopping`` the epochs are a bound: the bar says "at most" and shows the time so far, not an ETA."""
     from featcache._lazy import keras
 
     class EpochsBar(keras().callbacks.Callback):
         def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
-            self.bar = Progress(int(self.params.get("epochs") or 1), unit="epoch", stream=stream, label="epochs")
+            self.bar = Progress(int(self.params.get("epochs") or 1), unit="epoch", stream=stream, eta=not early_stopping,
+                                label="epochs (early stopping: at most)" if early_stopping else "epochs")
 
         def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
             self.last = _scores(logs)

@@ -109,3 +109,23 @@ def test_a_status_line_never_runs_on_after_a_bar_drawn_in_place(monkeypatch):
     bar.update(400)
     progress.status("after the bar")
     assert "\n\n" not in term.getvalue() and term.getvalue().endswith(" total, 400 images\nafter the bar\n")
+
+
+def test_an_early_stopping_fits_epochs_bar_says_at_most_and_gives_no_eta(capsys):
+    """train's Keras head (200 epochs at most, early stopping) said 'ETA: 48s' of a fit that stopped near epoch 40
+    in 13.5 s (a new-user tester): the ETA ran against the bound. With early stopping the bar says the epochs are at
+    most that many and shows the time so far; a fit of a fixed number of epochs keeps its ETA."""
+    import numpy as np
+
+    from featcache.heads import make_head
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 8)).astype("float32"), np.arange(60) % 3
+    with progress.epochs_bar():
+        make_head("keras", epochs=20, early_stopping=True, patience=20).fit(X, y)  # a line every 2 epochs
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) > 3 and all(line.startswith("epochs (early stopping: at most) ") for line in lines), lines
+        assert not any("ETA" in line for line in lines), lines
+        make_head("keras", epochs=20, early_stopping=False).fit(X, y)
+        lines = capsys.readouterr().err.strip().splitlines()
+    assert all(line.startswith("epochs ") for line in lines) and any(" - ETA: " in line for line in lines), lines

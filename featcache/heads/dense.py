@@ -304,7 +304,7 @@ class DenseHead(ClassifierMixin, BaseEstimator):
             X, y, validation_data = X[train], y[train], (X[val], y[val])
         hist = trainer.fit(
             X, y, epochs=self.epochs, batch_size=self.batch_size, validation_data=validation_data,
-            callbacks=callbacks + epoch_progress(self.verbose), verbose=0,
+            callbacks=callbacks + epoch_progress(self.verbose, early_stopping=bool(callbacks)), verbose=0,
         )
         for dst, src in zip(self.model_.variables, trainer.variables, strict=True):
             dst.assign(src)
