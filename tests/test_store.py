@@ -1121,6 +1121,63 @@ def test_resuming_a_partial_another_process_holds_open_is_one_line_and_keeps_it(
     assert make().open() == {"train": 500}
 
 
+def _held_open(path: Path, what: str = "h5py.File(p, 'r+')") -> subprocess.Popen:
+    """Another process holding ``path`` (``what``, with ``p`` its path) until its stdin closes, as a running
+    ``extract`` holds its partial (h5py's file locking on) or the cache's writers' lock."""
+    code = (f"import sys, h5py; from pathlib import Path; from featcache.store.lock import exclusive_lock; "
+            f"p = Path({str(path)!r}); held = {what}; held.__enter__() if hasattr(held, '__enter__') else None; "
+            "print('held', flush=True); sys.stdin.read()")
+    other = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert other.stdout.readline().strip() == "held"
+    return other
+
+
+def test_a_hit_keeps_a_partial_another_process_holds_open(tmp_path):
+    """Regression (a reviewer, 2026-12-05): a hit while an extract --force of other settings wrote its partial beside
+    the cache read the partial with file locking on, got CacheBusy, took "unreadable" for a crash's leftover and
+    deleted it; the --force run then crashed in publish and its rows were lost. A partial a hit cannot read is kept."""
+    path = make_cache(tmp_path / "c.h5")
+    _half_written(tmp_path / "h.h5")  # an interrupted extraction of other settings, moved beside the cache
+    os.replace(partial_path(tmp_path / "h.h5"), partial_path(path))
+    before = partial_path(path).read_bytes()
+    other = _held_open(partial_path(path))
+    try:
+        tidy_partial(path)
+        assert partial_path(path).exists()  # was: deleted
+    finally:
+        other.communicate("", timeout=30)
+    assert partial_path(path).read_bytes() == before
+
+
+def test_a_hit_tidies_nothing_while_a_writer_holds_the_caches_lock(tmp_path):
+    """The hit tries the writers' lock without waiting: while an extract holds it, the partial is that run's (a
+    reviewer, 2026-12-05); once it is free, the complete cache's own leftover is tidied as before."""
+    path = make_cache(tmp_path / "c.h5")
+    w = writer(path)  # a leftover of the cache's own settings: tidied when nobody writes
+    w.open()
+    w.close()
+    other = _held_open(path, "exclusive_lock(p, timeout=0)")
+    try:
+        tidy_partial(path)
+        assert partial_path(path).exists()
+    finally:
+        other.communicate("", timeout=30)
+    tidy_partial(path)
+    assert not partial_path(path).exists()
+
+
+def test_publish_of_a_file_removed_meanwhile_is_one_line(tmp_path):
+    """A partial removed by another program before its rename was a chmod FileNotFoundError traceback (a
+    reviewer, 2026-12-05); it is one line now, and the file at the path is left as it was."""
+    from featcache.store.atomic import publish
+
+    (tmp_path / "c.h5").write_text("old\n")
+    with pytest.raises(FeatcacheError, match=r"c\.h5\.partial\.h5 was removed by another program before it could "
+                                             r"become .*c\.h5, so c\.h5 was left as it was; run the same command again"):
+        publish(tmp_path / "c.h5.partial.h5", tmp_path / "c.h5")
+    assert (tmp_path / "c.h5").read_text() == "old\n"
+
+
 def _unreadable_hdf5(p: Path) -> bytes:
     """HDF5's signature and then garbage: featcache's partial killed while HDF5 flushed, or a user's damaged file."""
     data = b"\x89HDF\r\n\x1a\n" + b"a user's damaged HDF5 file, or a crashed partial" + b"\0" * 100

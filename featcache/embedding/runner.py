@@ -169,7 +169,7 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
             at_start = file_state(path)
             if find_complete(path, ident, data.spec, force=store.force):  # the other process may have just finished it
                 return _hit(path, data, verbose, f"cache hit: {path} was completed by another process; nothing to do{forced}",
-                            model)
+                            model, locked=True)
             other = other_cache(path, ident, data.spec) if store.force else None
             aside = _set_aside_other_partial(path, ident) if store.force else None
             # Before the model is built, not only when the writer meets it; under the lock: another writer's
@@ -305,14 +305,15 @@ def identity(bb: Backbone, w_id: str, size: int, layer_names: list[str], dtype: 
                          views=None if view_id is None else tuple(view_id))
 
 
-def _hit(path: Path, source: DataSource, verbose: bool, message: str, model: ModelSpec | None = None) -> ExtractResult:
+def _hit(path: Path, source: DataSource, verbose: bool, message: str, model: ModelSpec | None = None,
+         locked: bool = False) -> ExtractResult:
     # The cache lists the files that did not decode: a photo source's rows
     # (and --strict) are settled from it, with nothing decoded.
     stored = [(str(p), str(why)) for p, why in read_attrs(path).get("skipped") or []]
     source.settle(dict(stored))
     # Left by a crash between publishing the cache and removing its partial:
-    # the complete cache holds everything it had.
-    tidy_partial(path)
+    # the complete cache holds everything it had. ``locked``: under the writers' lock (else tried, never waited for).
+    tidy_partial(path, locked=locked)
     # The line says "listed in the cache": it lists the cache's own list. The source's listing took in a file put
     # beside the class folders since (not in the fingerprint: the hit is right), which the cache and info never
     # showed (a reviewer, 2026-12-05; as old as the listing of such files).

@@ -80,6 +80,11 @@ def publish(tmp: str | Path, path: str | Path, needed_bytes: int | None = None, 
     except OSError as exc:
         if is_no_space(exc):
             raise no_space(path, needed_bytes, advice, exc) from None
+        if isinstance(exc, FileNotFoundError) and not os.path.lexists(tmp):
+            # another program removed it while it was written (a cache hit of featcache before 2026-12-05 deleted
+            # a running extract --force's partial: a chmod traceback, a reviewer): one line, nothing replaced
+            raise FeatcacheError(f"{tmp} was removed by another program before it could become {path}, so {path.name} "
+                                 "was left as it was; run the same command again") from None
         raise
     fsync_dir(path.parent)
     return path

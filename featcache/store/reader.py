@@ -972,31 +972,56 @@ def incomplete_replaced(path: Path) -> str | None:
 
 def _leftover_of(partial: Path, path: Path) -> bool:
     """Whether featcache's partial beside the complete cache ``path`` is that cache's own leftover (its fingerprint,
-    or none readable: a crash's), not another extraction's interrupted work: an ``extract --force`` of other settings
+    or none recorded: a crash's), not another extraction's interrupted work: an ``extract --force`` of other settings
     stopped before its rename leaves its partial beside the cache it was to replace, and the next hit of that cache
-    deleted it (found writing extract --force, 2026-12-05)."""
+    deleted it (found writing extract --force, 2026-12-05). A partial that cannot be read is not a leftover: one
+    another process holds open (``CacheBusy``) is a running ``--force`` extraction's, and a hit deleted it mid-run
+    (its publish then failed and its rows were lost; a reviewer, 2026-12-05). Never delete what we cannot read."""
     try:
-        theirs, mine = read_attrs(partial).get("fingerprint"), read_attrs(path).get("fingerprint")
-    except FeatcacheError:  # either unreadable: tidied as before (a hit has just read the cache)
+        theirs = read_attrs(partial).get("fingerprint")
+    except FeatcacheError:  # busy or unreadable: kept (look_at_partial has opened it, so it is no crash's stub)
+        return False
+    try:
+        mine = read_attrs(path).get("fingerprint")
+    except FeatcacheError:  # the cache unreadable: tidied as before (a hit has just read the cache)
         return True
     return theirs is None or theirs == mine
 
 
-def tidy_partial(path: Path) -> None:
+def tidy_partial(path: Path, locked: bool = False) -> None:
     """Remove a partial file left beside a complete cache (a crash between publishing and removing it).
 
     On a read-only mount (or without the rights) it stays: a hit needs nothing written. A file there HDF5
     cannot read stays too: it may be a user's damaged file (the writer sets such a file aside when it needs
-    the name; a hit does not).
+    the name; a hit does not). ``locked``: the caller holds the cache's writers' lock; else the lock is tried
+    without waiting, and while another process holds it (an ``extract --force`` writing the partial) nothing is
+    tidied: a hit during such a run deleted its partial (a reviewer, 2026-12-05).
     """
+    from featcache.store.lock import exclusive_lock
+
+    partial = partial_path(Path(path))
+    if locked:
+        _tidy(Path(path), partial)
+        return
+    if not os.path.lexists(partial):
+        return
     try:
-        kind = look_at_partial(partial_path(Path(path)), sealed=False)
+        with exclusive_lock(Path(path), timeout=0):
+            _tidy(Path(path), partial)
+    except FeatcacheError:  # held by a writer, or no lock to be had (a read-only folder): kept, a hit needs nothing
+        return
+
+
+def _tidy(path: Path, partial: Path) -> None:
+    """``tidy_partial``'s work, with the lock settled."""
+    try:
+        kind = look_at_partial(partial, sealed=False)
     except FeatcacheError:  # not featcache's partial: the user's, left alone (a hit needs nothing of it)
         return
-    if kind not in (EMPTY, OURS) or kind == OURS and not _leftover_of(partial_path(Path(path)), Path(path)):
+    if kind not in (EMPTY, OURS) or kind == OURS and not _leftover_of(partial, path):
         return
     try:
-        partial_path(Path(path)).unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
     except OSError as exc:
         if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM) and not isinstance(exc, PermissionError):
             raise
