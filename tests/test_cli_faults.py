@@ -531,13 +531,13 @@ def test_info_shows_partial_of_only_on_a_file_at_its_partials_name(tmp_path, cap
 
 
 def test_info_and_the_partials_check_tell_a_sealed_partial_by_one_rule(tmp_path):
-    """reader._shown_meta re-implemented partial._sealed_not_published's rule (a reviewer, R10a), and the two
+    """reader._shown_meta re-implemented partial.sealed_not_published's rule (a reviewer, R10a), and the two
     differed: a partial_of of 5 at 5.partial.h5 was shown by info as a sealed partial's mark ("5" + suffix) and not
     taken for one by the partial's check (not a str). One rule now (layout.named_as_partial_of): they agree."""
     import h5py
 
     from featcache.store.layout import PARTIAL_OF
-    from featcache.store.partial import _sealed_not_published
+    from featcache.store.partial import sealed_not_published
     from featcache.store.reader import _shown_meta
 
     for name, of in (("c.h5.partial.h5", "c.h5"), ("c.h5.partial.h5", "a.h5"), ("c.h5", "c.h5"),
@@ -547,7 +547,7 @@ def test_info_and_the_partials_check_tell_a_sealed_partial_by_one_rule(tmp_path)
             f.attrs[PARTIAL_OF] = of
             f.attrs["content_digest"] = "x"
         with h5py.File(path, "r") as f:
-            sealed = _sealed_not_published(path, f)
+            sealed = sealed_not_published(path, f.attrs)
         assert (PARTIAL_OF in _shown_meta(path, {PARTIAL_OF: of})) == sealed, (name, of)
         assert sealed == (name == "c.h5.partial.h5" and of == "c.h5"), (name, of)
         path.unlink()

@@ -1178,6 +1178,52 @@ def test_publish_of_a_file_removed_meanwhile_is_one_line(tmp_path):
     assert (tmp_path / "c.h5").read_text() == "old\n"
 
 
+def _sealed_not_renamed(path: Path, ident: CacheIdentity, monkeypatch) -> bytes:
+    """A run of ``ident`` stopped by Ctrl-C after its seal, before its rename: the sealed partial's bytes."""
+    import featcache.store.writer as writer_module
+
+    def stopped(*a, **kw):
+        raise KeyboardInterrupt
+
+    w = writer(path, ident)
+    write_rows(w, w.open())
+    with monkeypatch.context() as m:
+        m.setattr(writer_module, "publish", stopped)
+        with pytest.raises(KeyboardInterrupt):
+            w.finish()
+    with h5py.File(partial_path(path), "r") as f:
+        assert f.attrs["complete"]
+    return partial_path(path).read_bytes()
+
+
+def test_a_sealed_partial_of_other_settings_is_refused_or_set_aside_never_deleted(tmp_path, monkeypatch):
+    """Regression (a reviewer, 2026-12-05): a run of other settings sealed and stopped before its rename left a
+    complete cache at <out>.partial.h5; find_complete and --force's set-aside passed complete partials over, and the
+    writer deleted it ("the partial file is from other settings; starting it over"), --force or not. As for an
+    interrupted one: refused without --force (one line, kept), moved to .other-settings-<UTC time> with it."""
+    from featcache.store.reader import set_aside_other_partial
+
+    path = tmp_path / "c.h5"
+    data = _sealed_not_renamed(path, identity(image_size=48), monkeypatch)
+    with pytest.raises(FeatcacheError, match=r"c\.h5\.partial\.h5 holds a complete extraction, stopped before it was "
+                                             r"renamed into place, made with other settings \(differs in: image_size\); "
+                                             r"choose another --out, or pass --force to move it aside"):
+        find_complete(path, identity())
+    with pytest.raises(FeatcacheError, match="holds a complete extraction of other settings"):
+        writer(path).open()  # the writer's own check, should anything reach it
+    assert partial_path(path).read_bytes() == data
+    assert not find_complete(path, identity(), force=True)
+    moved = set_aside_other_partial(path, identity())
+    assert moved is not None and moved.name.startswith("c.h5.partial.h5.other-settings-") and moved.read_bytes() == data
+    assert not partial_path(path).exists()
+    assert find_complete(path, identity(image_size=48)) is False  # its own settings: nothing refused, finished by a run
+    os.replace(moved, partial_path(path))
+    w = writer(path, identity(image_size=48))
+    assert w.open() == {"train": N_TRAIN, "test": N_TEST}
+    w.finish()
+    assert find_complete(path, identity(image_size=48))
+
+
 def _unreadable_hdf5(p: Path) -> bytes:
     """HDF5's signature and then garbage: featcache's partial killed while HDF5 flushed, or a user's damaged file."""
     data = b"\x89HDF\r\n\x1a\n" + b"a user's damaged HDF5 file, or a crashed partial" + b"\0" * 100

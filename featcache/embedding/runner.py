@@ -194,8 +194,14 @@ def _set_aside_other_partial(path: Path, ident: CacheIdentity) -> Path | None:
 
     moved = set_aside_other_partial(path, ident)
     if moved is not None:
-        warnings.warn(f"{partial_path(path)} held an interrupted extraction of other settings; --force moved it to "
-                      f"{moved} (rename it back to resume it with its own settings, or delete it)", PartialSetAside,
+        try:
+            sealed = bool(read_attrs(moved, peek=True).get("complete"))
+        except FeatcacheError:
+            sealed = False
+        what = ("a complete extraction of other settings, stopped before it was renamed into place" if sealed
+                else "an interrupted extraction of other settings")
+        warnings.warn(f"{partial_path(path)} held {what}; --force moved it to {moved} (rename it back to "
+                      f"{'finish' if sealed else 'resume'} it with its own settings, or delete it)", PartialSetAside,
                       stacklevel=3)
     return moved
 

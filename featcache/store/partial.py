@@ -27,6 +27,7 @@ import errno
 import os
 import stat
 from pathlib import Path
+from typing import Any, Mapping
 
 import h5py
 
@@ -119,18 +120,19 @@ def check_partial_attrs(path: Path, f: h5py.File, sealed: bool = True) -> None:
         if len(f.attrs) or len(f):
             raise in_the_way(path, "an HDF5 file featcache did not write")
         return
-    if bool(f.attrs.get("complete", False)) and not (sealed and _sealed_not_published(path, f)):
+    if bool(f.attrs.get("complete", False)) and not (sealed and sealed_not_published(path, f.attrs)):
         raise in_the_way(path, "a complete featcache cache")
 
 
-def _sealed_not_published(path: Path, f: h5py.File) -> bool:
-    """Whether a complete file at the partial's name is this run's own partial, sealed and not yet renamed into
-    place: it names the cache it becomes (``PARTIAL_OF``), or, from before that attribute, it was stopped while
-    sealing (no content digest yet). A cache extracted under the partial's name names itself."""
-    of = _text(f.attrs.get(PARTIAL_OF))
+def sealed_not_published(path: Path, attrs: Mapping[str, Any]) -> bool:
+    """Whether a complete file at the partial's name (its root ``attrs``: h5py's, or ``read_attrs``'s) is a run's own
+    partial, sealed and not yet renamed into place: it names the cache it becomes (``PARTIAL_OF``), or, from before
+    that attribute, it was stopped while sealing (no content digest yet). A cache extracted under the partial's name
+    names itself."""
+    of = _text(attrs.get(PARTIAL_OF))
     if of is not None:
         return named_as_partial_of(path, of)
-    return "content_digest" not in f.attrs
+    return "content_digest" not in attrs
 
 
 def _text(value: object) -> object:

@@ -51,7 +51,7 @@ from featcache.store.layout import (
     view_dataset,
     view_names,
 )
-from featcache.store.partial import EMPTY, OURS, look_at_partial
+from featcache.store.partial import EMPTY, OURS, look_at_partial, sealed_not_published
 from featcache.validate import DIGESTS_SINCE, list_items, release, starts_with
 
 if TYPE_CHECKING:
@@ -822,8 +822,8 @@ def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
             only = "; --force replaces only a cache featcache wrote" if force else ""
             raise FeatcacheError(f"{path} exists and is not a featcache cache; choose another --out (it was left untouched"
                                  f"{only})") from None
-        if p != path and attrs.get("complete"):
-            continue  # not an interrupted extraction: the writer's check_partial refuses it, under the lock
+        if p != path and attrs.get("complete") and not sealed_not_published(p, attrs):
+            continue  # a complete cache saved under the partial's name: the writer's check_partial refuses it
         if attrs.get("fingerprint") != identity.fingerprint:
             if p != path and _restarted(attrs, identity):
                 # The same extraction, interrupted, of data that has changed since (a tester fixed the folder
@@ -838,8 +838,8 @@ def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
             if p == path:
                 raise FeatcacheError(f"{p} holds a cache made with other settings ({differs}); choose another --out, or "
                                      "pass --force to replace it once the new cache is complete (it was left untouched)")
-            raise FeatcacheError(f"{p} holds an interrupted extraction made with other settings ({differs}); choose another "
-                                 "--out, or pass --force to move it aside (it was left untouched)")
+            raise FeatcacheError(f"{p} holds {_partial_words(attrs)} made with other settings ({differs}); choose "
+                                 "another --out, or pass --force to move it aside (it was left untouched)")
         if p == path:
             if not attrs.get("complete"):
                 return False
@@ -850,8 +850,16 @@ def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
 
 def _restarted(attrs: dict[str, Any], identity: CacheIdentity) -> bool:
     """Whether a partial of other settings differs in its data alone: the same extraction, of data changed since,
-    which the writer starts over (said) rather than anyone refusing it."""
-    return identity.differences(attrs.get("settings")) == ["data_digest"]
+    which the writer starts over (said) rather than anyone refusing it. Never a sealed one (a complete cache of the
+    old data, stopped before its rename): deleted as "from other settings", it was (a reviewer, 2026-12-05)."""
+    return not attrs.get("complete") and identity.differences(attrs.get("settings")) == ["data_digest"]
+
+
+def _partial_words(attrs: dict[str, Any]) -> str:
+    """What a partial of other settings is, for a line: an interrupted extraction, or a sealed one stopped before its
+    rename (Ctrl-C between the seal and the rename; a reviewer, 2026-12-05: it was deleted as "other settings")."""
+    return ("a complete extraction, stopped before it was renamed into place," if attrs.get("complete")
+            else "an interrupted extraction")
 
 
 def _differs(attrs: dict[str, Any], identity: CacheIdentity, source: dict[str, Any] | None) -> str:
@@ -933,7 +941,8 @@ def other_cache(path: Path, identity: CacheIdentity, source: dict[str, Any] | No
 
 
 def set_aside_other_partial(path: Path, identity: CacheIdentity) -> Path | None:
-    """With ``extract --force``: an interrupted extraction of other settings at ``path``'s partial name (featcache's,
+    """With ``extract --force``: an interrupted extraction of other settings at ``path``'s partial name (or a sealed
+    one stopped before its rename; featcache's,
     which ``find_complete`` refuses without ``--force``) is moved to a free sibling, ``<out>.partial.h5.other-
     settings-<UTC time>``, and its new name returned; None where there is none. Never resumed (another extraction's
     rows under these settings' name) and never deleted: it may be hours of someone's work, and moved back to
@@ -948,7 +957,7 @@ def set_aside_other_partial(path: Path, identity: CacheIdentity) -> Path | None:
         attrs = read_attrs(partial)
     except FeatcacheError:  # not featcache's, or unreadable: the writer's own checks say so, or set it aside
         return None
-    if attrs.get("complete") or attrs.get("fingerprint") == identity.fingerprint or _restarted(attrs, identity):
+    if attrs.get("fingerprint") == identity.fingerprint or _restarted(attrs, identity):
         return None
     return set_aside(partial, "other-settings")
 

@@ -172,6 +172,11 @@ class CacheWriter:
             if f.attrs.get("fingerprint") == self.attrs["fingerprint"] and all(s.name in f for s in self.splits):
                 self._check_partial(f)
                 return f
+            if f.attrs.get("complete"):  # sealed, stopped before its rename: a complete cache, never deleted here
+                f.close()  # (find_complete refuses it, or --force sets it aside, first; a reviewer, 2026-12-05)
+                raise FeatcacheError(f"{self.partial} holds a complete extraction of other settings, stopped before it "
+                                     f"was renamed into place; move it away, or choose another --out (it was left "
+                                     "untouched)")
             self._note(f"resuming {self.path}: the partial file is from other settings; starting it over")
         # RuntimeError: HDF5's verdict on damaged metadata ("incorrect metadata checksum", "wrong B-tree
         # signature"), which its checksummed format (layout.LIBVER) gives for most flipped bytes (a review)
