@@ -1224,6 +1224,34 @@ def test_a_sealed_partial_of_other_settings_is_refused_or_set_aside_never_delete
     assert find_complete(path, identity(image_size=48))
 
 
+def test_an_interrupted_extraction_of_another_photo_folder_is_not_started_over(tmp_path):
+    """Regression (a reviewer, 2026-12-05): a partial differing only in data_digest was taken for "the same extraction,
+    data changed" and started over (deleted) even where it read another photo folder (another project's photos/ of
+    the same classes). Now that is another extraction: refused without --force, set aside with it; the same folder's
+    changed data is still started over by the writer."""
+    from featcache.store.reader import set_aside_other_partial
+
+    one, two = tmp_path / "one" / "photos", tmp_path / "two" / "photos"
+    one.mkdir(parents=True), two.mkdir(parents=True)
+    spec_one, spec_two = ({"kind": "images", "root": str(root)} for root in (one, two))
+    path, old = tmp_path / "c.h5", identity(data_digest={"train": "one", "test": "one"})
+    attrs = {"fingerprint": old.fingerprint, "settings": old.settings(), "class_names": list(old.class_names),
+             "layers": list(old.layers), "default_layer": "out", "dtype": "float32", "source": spec_one}
+    w = CacheWriter(path, attrs, specs(), {"out": WIDTH}, "float32")
+    write_rows(w, w.open(), stop={"train": 64, "test": 0})
+    w.close()
+    data = partial_path(path).read_bytes()
+    with pytest.raises(FeatcacheError, match=r"holds an interrupted extraction made with other settings \(differs in: "
+                                             r"the data: root .*one/photos -> .*two/photos\); choose another --out, or "
+                                             r"pass --force to move it aside"):
+        find_complete(path, identity(), spec_two)  # was: False, and the writer deleted the partial
+    assert partial_path(path).read_bytes() == data
+    assert not find_complete(path, identity(), spec_one)  # its own folder, its data changed: started over, as before
+    assert set_aside_other_partial(path, identity(), spec_one) is None
+    moved = set_aside_other_partial(path, identity(), spec_two)  # was: None
+    assert moved is not None and moved.read_bytes() == data and not partial_path(path).exists()
+
+
 def _unreadable_hdf5(p: Path) -> bytes:
     """HDF5's signature and then garbage: featcache's partial killed while HDF5 flushed, or a user's damaged file."""
     data = b"\x89HDF\r\n\x1a\n" + b"a user's damaged HDF5 file, or a crashed partial" + b"\0" * 100

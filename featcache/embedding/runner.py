@@ -171,7 +171,7 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
                 return _hit(path, data, verbose, f"cache hit: {path} was completed by another process; nothing to do{forced}",
                             model, locked=True)
             other = other_cache(path, ident, data.spec) if store.force else None
-            aside = _set_aside_other_partial(path, ident) if store.force else None
+            aside = _set_aside_other_partial(path, ident, data.spec) if store.force else None
             # Before the model is built, not only when the writer meets it; under the lock: another writer's
             # partial is complete for a moment before it is renamed into place.
             check_partial(partial_path(path))
@@ -186,13 +186,13 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
             return result
 
 
-def _set_aside_other_partial(path: Path, ident: CacheIdentity) -> Path | None:
+def _set_aside_other_partial(path: Path, ident: CacheIdentity, source: dict[str, Any] | None = None) -> Path | None:
     """``--force``: an interrupted extraction of other settings at the partial's name, moved aside (never resumed
     as these settings' rows, never deleted) and said in one line whatever ``verbose``, as an unreadable partial set
     aside is: only this line says where someone's work went."""
     from featcache.store.partial import PartialSetAside
 
-    moved = set_aside_other_partial(path, ident)
+    moved = set_aside_other_partial(path, ident, source)
     if moved is not None:
         try:
             sealed = bool(read_attrs(moved, peek=True).get("complete"))

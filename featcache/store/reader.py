@@ -825,7 +825,7 @@ def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
         if p != path and attrs.get("complete") and not sealed_not_published(p, attrs):
             continue  # a complete cache saved under the partial's name: the writer's check_partial refuses it
         if attrs.get("fingerprint") != identity.fingerprint:
-            if p != path and _restarted(attrs, identity):
+            if p != path and _restarted(attrs, identity, source):
                 # The same extraction, interrupted, of data that has changed since (a tester fixed the folder
                 # --strict had refused and was told to delete featcache's own leftover): nothing in it can be
                 # resumed, so the writer starts it over, under the lock, saying so.
@@ -848,11 +848,18 @@ def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
     return False
 
 
-def _restarted(attrs: dict[str, Any], identity: CacheIdentity) -> bool:
+def _restarted(attrs: dict[str, Any], identity: CacheIdentity, source: dict[str, Any] | None = None) -> bool:
     """Whether a partial of other settings differs in its data alone: the same extraction, of data changed since,
     which the writer starts over (said) rather than anyone refusing it. Never a sealed one (a complete cache of the
-    old data, stopped before its rename): deleted as "from other settings", it was (a reviewer, 2026-12-05)."""
-    return not attrs.get("complete") and identity.differences(attrs.get("settings")) == ["data_digest"]
+    old data, stopped before its rename): deleted as "from other settings", it was (a reviewer, 2026-12-05). Nor one
+    of another photo folder (``source``: the run's): another project's photos/ of the same classes differs in its
+    data alone too, and its interrupted extraction was started over (a reviewer, 2026-12-05)."""
+    from featcache.sources.base import other_folders, photo_root_of
+
+    if attrs.get("complete") or identity.differences(attrs.get("settings")) != ["data_digest"]:
+        return False
+    old_root, new_root = photo_root_of(attrs.get("source")), photo_root_of(source)
+    return not (old_root is not None and new_root is not None and other_folders(old_root, new_root))
 
 
 def _partial_words(attrs: dict[str, Any]) -> str:
@@ -940,14 +947,14 @@ def other_cache(path: Path, identity: CacheIdentity, source: dict[str, Any] | No
                       detail + _differs(attrs, identity, source))
 
 
-def set_aside_other_partial(path: Path, identity: CacheIdentity) -> Path | None:
+def set_aside_other_partial(path: Path, identity: CacheIdentity, source: dict[str, Any] | None = None) -> Path | None:
     """With ``extract --force``: an interrupted extraction of other settings at ``path``'s partial name (or a sealed
     one stopped before its rename; featcache's,
     which ``find_complete`` refuses without ``--force``) is moved to a free sibling, ``<out>.partial.h5.other-
     settings-<UTC time>``, and its new name returned; None where there is none. Never resumed (another extraction's
     rows under these settings' name) and never deleted: it may be hours of someone's work, and moved back to
     ``<out>.partial.h5`` the command of its settings resumes it. A partial of these settings, or of these settings'
-    changed data (``_restarted``), stays for the writer."""
+    changed data in the same folder (``_restarted``, given the run's ``source``), stays for the writer."""
     from featcache.store.partial import set_aside
 
     partial = partial_path(Path(path))
@@ -957,7 +964,7 @@ def set_aside_other_partial(path: Path, identity: CacheIdentity) -> Path | None:
         attrs = read_attrs(partial)
     except FeatcacheError:  # not featcache's, or unreadable: the writer's own checks say so, or set it aside
         return None
-    if attrs.get("fingerprint") == identity.fingerprint or _restarted(attrs, identity):
+    if attrs.get("fingerprint") == identity.fingerprint or _restarted(attrs, identity, source):
         return None
     return set_aside(partial, "other-settings")
 
