@@ -1208,6 +1208,50 @@ def test_extract_force_moves_a_partial_of_other_settings_aside_and_never_resumes
     assert json.loads(proc.stdout)["replaced"] is False  # nothing was at --out
 
 
+def test_extract_force_that_fails_building_the_model_leaves_the_partial_of_other_settings_in_place(
+        fashion_dir, tmp_path, capsys, monkeypatch):
+    """A reviewer (2026-12-05): --force moved an interrupted extraction of other settings aside before building the
+    model, so a run that then failed there (bad weights, a runtime) had moved someone's partial for nothing. It is
+    set aside just before the writer opens now."""
+    from featcache.embedding import runner
+
+    out = tmp_path / "c.h5"
+    extract(data_dir=str(fashion_dir), out=tmp_path / "a.h5", weights="random", image_size=48)
+    os.rename(tmp_path / "a.h5", partial_path(out))
+    with h5py.File(partial_path(out), "r+") as f:  # an interrupted 48 px run into c.h5
+        f.attrs["complete"] = False
+        f.attrs["partial_of"] = "c.h5"
+    before = _sha(partial_path(out))
+
+    def bad_weights(*a, **kw):
+        raise FeatcacheError("the weights are damaged")
+
+    monkeypatch.setattr(runner, "_build", bad_weights)
+    proc = run_main(capsys, "extract", "--data-dir", str(fashion_dir), *FORCE_ARGS, "--image-size", "32", "--out",
+                    str(out), "--force")
+    assert proc.returncode == 2 and "the weights are damaged" in proc.stderr, proc
+    assert _sha(partial_path(out)) == before  # was: moved to .other-settings-<UTC time>
+    assert [p.name for p in tmp_path.iterdir() if "other-settings" in p.name] == []
+
+
+def test_extract_force_does_not_call_the_replaced_caches_own_leftover_another_extraction(fashion_dir, tmp_path, capsys):
+    """A reviewer (2026-12-05): beside a complete cache, its own leftover partial (its fingerprint: a crash between a
+    staged publish and the partial's removal) was moved aside by --force and said to be "an interrupted extraction
+    of other settings". The cache holds it whole: it is not set aside; the writer starts the name over."""
+    out = tmp_path / "c.h5"
+    extract(data_dir=str(fashion_dir), out=out, weights="random", image_size=48)
+    partial_path(out).write_bytes(out.read_bytes())
+    with h5py.File(partial_path(out), "r+") as f:  # the cache's own leftover, as a crash leaves it
+        f.attrs["complete"] = False
+        f.attrs["partial_of"] = "c.h5"
+    proc = run_main(capsys, "extract", "--data-dir", str(fashion_dir), *FORCE_ARGS, "--image-size", "32", "--out",
+                    str(out), "--force", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["partial_set_aside"] is None and "other settings; --force moved" not in proc.stderr
+    assert [p.name for p in tmp_path.iterdir() if "other-settings" in p.name] == []
+    assert featcache.open_cache(out).meta["image_size"] == 32 and not partial_path(out).exists()
+
+
 def test_extract_force_over_a_photo_cache_of_another_folder_says_so(tmp_path, capsys):
     """Photos (the staged writer, regrouped at the end): a cache of another project's photos/ (the same name and
     classes) at --out is replaced with --force and said to be of another photo folder, as train says of a head."""

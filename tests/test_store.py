@@ -1252,6 +1252,22 @@ def test_an_interrupted_extraction_of_another_photo_folder_is_not_started_over(t
     assert moved is not None and moved.read_bytes() == data and not partial_path(path).exists()
 
 
+def test_force_leaves_the_complete_caches_own_leftover_partial_to_the_writer(tmp_path):
+    """A reviewer (2026-12-05): --force set aside the complete cache's own staged leftover (its fingerprint: a crash
+    between its publish and the partial's removal) as "an interrupted extraction of other settings". The cache holds
+    it whole: it is not another extraction's, and stays for the writer (``keep``)."""
+    from featcache.store.reader import set_aside_other_partial
+
+    path = make_cache(tmp_path / "c.h5")
+    w = writer(path)  # the leftover: a partial of the cache's own settings beside it
+    w.open()
+    w.close()
+    assert set_aside_other_partial(path, identity(image_size=48), keep=identity().fingerprint) is None
+    assert partial_path(path).exists()
+    moved = set_aside_other_partial(path, identity(image_size=48))  # without keep: another extraction's, as before
+    assert moved is not None and not partial_path(path).exists()
+
+
 def _unreadable_hdf5(p: Path) -> bytes:
     """HDF5's signature and then garbage: featcache's partial killed while HDF5 flushed, or a user's damaged file."""
     data = b"\x89HDF\r\n\x1a\n" + b"a user's damaged HDF5 file, or a crashed partial" + b"\0" * 100

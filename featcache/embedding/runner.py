@@ -171,7 +171,6 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
                 return _hit(path, data, verbose, f"cache hit: {path} was completed by another process; nothing to do{forced}",
                             model, locked=True)
             other = other_cache(path, ident, data.spec) if store.force else None
-            aside = _set_aside_other_partial(path, ident, data.spec) if store.force else None
             # Before the model is built, not only when the writer meets it; under the lock: another writer's
             # partial is complete for a moment before it is renamed into place.
             check_partial(partial_path(path))
@@ -182,17 +181,18 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
                 note(one_line(f"--force: {path}, {other.words()}, is replaced once this cache is complete (and kept "
                               "if the run stops before)"))
             result = _run(path, ident, data, model, store, engine, verbose, at_start, other)
-            result.replaced_incomplete, result.replaced_cache, result.partial_set_aside = replaced, other, aside
+            result.replaced_incomplete, result.replaced_cache = replaced, other
             return result
 
 
-def _set_aside_other_partial(path: Path, ident: CacheIdentity, source: dict[str, Any] | None = None) -> Path | None:
+def _set_aside_other_partial(path: Path, ident: CacheIdentity, source: dict[str, Any] | None = None,
+                             other: OtherCache | None = None) -> Path | None:
     """``--force``: an interrupted extraction of other settings at the partial's name, moved aside (never resumed
     as these settings' rows, never deleted) and said in one line whatever ``verbose``, as an unreadable partial set
     aside is: only this line says where someone's work went."""
     from featcache.store.partial import PartialSetAside
 
-    moved = set_aside_other_partial(path, ident, source)
+    moved = set_aside_other_partial(path, ident, source, keep=other.fingerprint if other else None)
     if moved is not None:
         try:
             sealed = bool(read_attrs(moved, peek=True).get("complete"))
@@ -385,6 +385,10 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
         status(f"network ready on {make_embed.runtime_used} in {startup:.1f} s")
         if make_embed.runtime_note:  # auto says why it fell back (a user asked for the fastest)
             status(make_embed.runtime_note)
+    # Just before the writer opens, not before the model build: a run that failed there (bad weights, a runtime)
+    # had moved someone's partial for nothing; the old cache's own staged leftover (its fingerprint) is not another
+    # extraction's, and was said to be (a reviewer, 2026-12-05). Still under the lock.
+    aside = _set_aside_other_partial(path, ident, data.spec, other) if store.force else None
     writer = make_writer(path, attrs, rows.specs, widths, store.dtype, staged=rows.staged, verbose=verbose,
                          out_at_start=out_at_start)
     done = writer.open()
@@ -421,7 +425,7 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
                            engine_startup_seconds=engine_startup,
                            skipped=list(data.skipped), runtime=make_embed.runtime_used, views=n_views,
                            runtime_note=make_embed.runtime_note, cached=_split_sizes(path), converted=converted,
-                           replaced_cache=other)
+                           replaced_cache=other, partial_set_aside=aside)
     if verbose:
         _report(result)
     return result

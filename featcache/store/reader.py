@@ -947,14 +947,17 @@ def other_cache(path: Path, identity: CacheIdentity, source: dict[str, Any] | No
                       detail + _differs(attrs, identity, source))
 
 
-def set_aside_other_partial(path: Path, identity: CacheIdentity, source: dict[str, Any] | None = None) -> Path | None:
+def set_aside_other_partial(path: Path, identity: CacheIdentity, source: dict[str, Any] | None = None,
+                            keep: str | None = None) -> Path | None:
     """With ``extract --force``: an interrupted extraction of other settings at ``path``'s partial name (or a sealed
     one stopped before its rename; featcache's,
     which ``find_complete`` refuses without ``--force``) is moved to a free sibling, ``<out>.partial.h5.other-
     settings-<UTC time>``, and its new name returned; None where there is none. Never resumed (another extraction's
     rows under these settings' name) and never deleted: it may be hours of someone's work, and moved back to
     ``<out>.partial.h5`` the command of its settings resumes it. A partial of these settings, or of these settings'
-    changed data in the same folder (``_restarted``, given the run's ``source``), stays for the writer."""
+    changed data in the same folder (``_restarted``, given the run's ``source``), stays for the writer, and so does
+    one of ``keep``, the fingerprint of the complete cache at ``path``: that cache's own staged leftover (a crash
+    between its publish and the partial's removal), which it holds whole: no other extraction's work."""
     from featcache.store.partial import set_aside
 
     partial = partial_path(Path(path))
@@ -964,7 +967,8 @@ def set_aside_other_partial(path: Path, identity: CacheIdentity, source: dict[st
         attrs = read_attrs(partial)
     except FeatcacheError:  # not featcache's, or unreadable: the writer's own checks say so, or set it aside
         return None
-    if attrs.get("fingerprint") == identity.fingerprint or _restarted(attrs, identity, source):
+    theirs = attrs.get("fingerprint")
+    if theirs == identity.fingerprint or (keep is not None and theirs == keep) or _restarted(attrs, identity, source):
         return None
     return set_aside(partial, "other-settings")
 
