@@ -39,6 +39,7 @@ import numpy as np
 from featcache.errors import FeatcacheError, first_line, no_permission, one_line
 from featcache.store.atomic import atomic_path
 from featcache.store.identity import ANOTHER_DATA_SET, ANOTHER_PHOTO_FOLDER  # noqa: F401  (replaced_from's words)
+from featcache.store.identity import other_data_set, other_photo_folder
 from featcache.validate import DIGESTS_SINCE, check_path, check_replaceable, checks_switches, release
 
 if TYPE_CHECKING:
@@ -342,25 +343,12 @@ def replaced_from(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str 
     too, where docs/model-format.md defines it as a re-extraction of the same data (a review)."""
     if not isinstance(old, Mapping) or _same_cache(old, new):
         return None
-    if _other_data_set(old, new):
+    if other_data_set(old, new):
         return ANOTHER_DATA_SET
-    if _other_photo_folder(old, new):
+    if other_photo_folder(old, new):
         return ANOTHER_PHOTO_FOLDER
     known = old.get("cache_fingerprint") is not None and new.get("cache_fingerprint") is not None
     return ANOTHER_CACHE if known else None
-
-
-def _other_data_set(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
-    """Whether ``old`` records another data set name or other classes than ``new``."""
-    return old.get("dataset") != new.get("dataset") or list(old.get("class_names") or []) != list(new.get("class_names") or [])
-
-
-def _other_photo_folder(old: Mapping[str, Any], new: Mapping[str, Any]) -> Any:
-    """``old``'s photo folder where it is another project's than ``new``'s (the same name and classes), else None."""
-    from featcache.sources.base import other_folders, photo_root_of
-
-    old_root, new_root = photo_root_of(old.get("source")), photo_root_of(new.get("source"))
-    return old_root if old_root is not None and new_root is not None and other_folders(old_root, new_root) else None
 
 
 def other_job(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str | None:
@@ -375,11 +363,11 @@ def other_job(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str | No
     if not isinstance(old, Mapping):
         return None
     kind = f"{old.get('head')} head" if "finetune" not in new else "fine-tuned model" if old.get("finetune") else "model"
-    if _other_data_set(old, new):
+    if other_data_set(old, new):
         if _same_cache(old, new):  # one cache is one data set: its record was edited (a review: a model whose class
             return _edited(kind, old, new)  # names were edited by hand was called "of another data set")
         return f"holds a {kind} of another data set ({old.get('dataset')}: {_names(old)})"
-    old_root = _other_photo_folder(old, new)
+    old_root = other_photo_folder(old, new)
     if old_root is not None:  # two projects' photos/ in name and classes (an adversarial tester)
         return f"holds a {kind} of another photo folder ({old_root})"
     if old.get("head") != new.get("head"):  # which kind, against which (a new user read "another kind" as a riddle)

@@ -180,7 +180,8 @@ def photo_root_of(spec: Any) -> str | None:
 def other_folders(a: str, b: str) -> bool:
     """Whether two recorded photo folders are two folders that exist: one moved, renamed or out of reach (another
     host, a container's path) is taken for the same (a review: a renamed project was refused). One home for heads
-    and models replaced (``heads.io``) and caches replaced (``store.reader.other_cache``)."""
+    and models replaced (``heads.io``) and caches and partials replaced (``store.reader``), through
+    ``store.identity.other_photo_folder``."""
     import os
 
     try:

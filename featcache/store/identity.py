@@ -20,6 +20,23 @@ from featcache.store.layout import FORMAT_VERSION
 ANOTHER_DATA_SET, ANOTHER_PHOTO_FOLDER, OTHER_SETTINGS = "another data set", "another photo folder", "other settings"
 
 
+# The rules of those words, beside them (one home: heads.io and store.reader each had a copy; a reviewer, 2026-12-05).
+# ``old`` and ``new`` are records: a cache's attributes, a head's or model's metadata (``dataset``, ``class_names``,
+# the photo ``source``).
+def other_data_set(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Whether ``old`` records another data set name or other classes than ``new`` (``ANOTHER_DATA_SET``)."""
+    return old.get("dataset") != new.get("dataset") or list(old.get("class_names") or []) != list(new.get("class_names") or [])
+
+
+def other_photo_folder(old: Mapping[str, Any], new: Mapping[str, Any]) -> str | None:
+    """``old``'s photo folder where it is another project's than ``new``'s (the same name and classes:
+    ``ANOTHER_PHOTO_FOLDER``), else None (either not photos, or the same folder, moved or out of reach)."""
+    from featcache.sources.base import other_folders, photo_root_of
+
+    old_root, new_root = photo_root_of(old.get("source")), photo_root_of(new.get("source"))
+    return old_root if old_root is not None and new_root is not None and other_folders(old_root, new_root) else None
+
+
 # Fields added after caches existed: absent from settings() while None, so older identities keep their fingerprint.
 OMITTED_WHEN_NONE = ("views",)
 

@@ -854,12 +854,11 @@ def _restarted(attrs: dict[str, Any], identity: CacheIdentity, source: dict[str,
     old data, stopped before its rename): deleted as "from other settings", it was (a reviewer, 2026-12-05). Nor one
     of another photo folder (``source``: the run's): another project's photos/ of the same classes differs in its
     data alone too, and its interrupted extraction was started over (a reviewer, 2026-12-05)."""
-    from featcache.sources.base import other_folders, photo_root_of
+    from featcache.store.identity import other_photo_folder
 
     if attrs.get("complete") or identity.differences(attrs.get("settings")) != ["data_digest"]:
         return False
-    old_root, new_root = photo_root_of(attrs.get("source")), photo_root_of(source)
-    return not (old_root is not None and new_root is not None and other_folders(old_root, new_root))
+    return other_photo_folder(attrs, {"source": source}) is None
 
 
 def _partial_words(attrs: dict[str, Any]) -> str:
@@ -921,8 +920,8 @@ class OtherCache:
 def other_cache(path: Path, identity: CacheIdentity, source: dict[str, Any] | None = None) -> OtherCache | None:
     """The featcache cache of other settings at ``path`` (complete or not), None where there is none: what ``extract
     --force`` replaces, described as train, export and finetune describe a head or model they replace."""
-    from featcache.sources.base import other_folders, photo_root_of
-    from featcache.store.identity import ANOTHER_DATA_SET, ANOTHER_PHOTO_FOLDER, OTHER_SETTINGS
+    from featcache.store.identity import (ANOTHER_DATA_SET, ANOTHER_PHOTO_FOLDER, OTHER_SETTINGS, other_data_set,
+                                          other_photo_folder)
 
     try:
         attrs = read_attrs(path)
@@ -931,10 +930,11 @@ def other_cache(path: Path, identity: CacheIdentity, source: dict[str, Any] | No
     if attrs.get("fingerprint") == identity.fingerprint:
         return None
     names = [str(n) for n in attrs.get("class_names") or []]
-    old_root, new_root = photo_root_of(attrs.get("source")), photo_root_of(source)
-    if attrs.get("dataset") != identity.dataset or names != list(identity.class_names):
+    new = {"dataset": identity.dataset, "class_names": list(identity.class_names), "source": source}
+    old_root = other_photo_folder(attrs, new)
+    if other_data_set({**attrs, "class_names": names}, new):
         made_from = ANOTHER_DATA_SET
-    elif old_root is not None and new_root is not None and other_folders(old_root, new_root):
+    elif old_root is not None:
         made_from = ANOTHER_PHOTO_FOLDER
     else:
         made_from = OTHER_SETTINGS
