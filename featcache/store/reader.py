@@ -949,9 +949,9 @@ def other_cache(path: Path, identity: CacheIdentity, source: dict[str, Any] | No
 
 def set_aside_other_partial(path: Path, identity: CacheIdentity, source: dict[str, Any] | None = None,
                             keep: str | None = None) -> Path | None:
-    """With ``extract --force``: an interrupted extraction of other settings at ``path``'s partial name (or a sealed
-    one stopped before its rename; featcache's,
-    which ``find_complete`` refuses without ``--force``) is moved to a free sibling, ``<out>.partial.h5.other-
+    """With ``extract --force``: an interrupted extraction of other settings at ``path``'s partial name, or a sealed
+    one stopped before its rename (featcache's, which ``find_complete`` refuses without ``--force``), is moved to a
+    free sibling, ``<out>.partial.h5.other-
     settings-<UTC time>``, and its new name returned; None where there is none. Never resumed (another extraction's
     rows under these settings' name) and never deleted: it may be hours of someone's work, and moved back to
     ``<out>.partial.h5`` the command of its settings resumes it. A partial of these settings, or of these settings'
