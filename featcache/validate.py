@@ -32,6 +32,7 @@ into an argparse ``type=`` where a flag must be refused before any work.
     check_bool      an API's switch: True or False, never a truthy "no"
     require_splits  a cache holds the splits a command needs
     check_views     --train-views/--test-views: 'all' or view names, all of them in the cache; only:VIEWS without orig
+    pick_views      the one reading of a views option (only:VIEWS too) against the views had: a cache's, an export's
 """
 
 from __future__ import annotations
@@ -1040,6 +1041,31 @@ def _only_rest(views: Any, flag: str, allowed: bool) -> tuple[bool, Any]:
     return True, rest[0] if isinstance(views, str) else rest
 
 
+def pick_views(have: Sequence[str], views: str | Sequence[Any] | None, flag: str,
+               resolve: Callable[[Any], Sequence[str]], *, only: bool = True, every: Sequence[str] | None = None,
+               none_left: str = "") -> tuple[str, ...]:
+    """The one reading of a views option against the views ``have`` (in their canonical order): ``"all"`` or None is
+    ``every`` (default ``have``); names and groups are what ``resolve`` makes of them (it refuses one not had), plus
+    the original view; ``only:VIEWS`` is those without it, ``only:all`` ``every`` without it. The result is in
+    ``have``'s order. ``only``: whether ``only:`` is taken; ``none_left``: the one line for an ``only:all`` that
+    leaves no view. A cache's options (``check_views``) and export's ``--views`` (``deploy.export.graph_views``:
+    its only:flip took extract's reading and refused it, a review) read the spelling here."""
+    given, every = views, tuple(have if every is None else every)
+    leave_out, views = _only_rest(views, flag, only)
+    everything = views is None or (isinstance(views, str) and views.strip() == "all") or (
+        leave_out and isinstance(views, list) and [str(v).strip() for v in views] == ["all"])
+    asked = set(every) if everything else set(resolve(views))
+    if not leave_out:
+        return tuple(v for v in have if v in asked | {"orig"})  # the original view is always read
+    if "orig" in asked and not everything:
+        raise FeatcacheError(f"{flag} {shown(given)} names orig, and {ONLY} leaves the original view out; drop orig, or "
+                             f"drop {ONLY} to average the original view with the others")
+    chosen = tuple(v for v in have if v in asked and v != "orig")
+    if not chosen:
+        raise FeatcacheError(none_left or f"{flag} {ONLY}all leaves no view: there is none but the original")
+    return chosen
+
+
 def check_views(cache: Any, views: str | Sequence[Any] | None, flag: str, *, only: bool = True) -> tuple[str, ...]:
     """The cache's views that ``views`` names, in the cache's stored order; None or ``"all"``: every view it has.
 
@@ -1048,23 +1074,11 @@ def check_views(cache: Any, views: str | Sequence[Any] | None, flag: str, *, onl
     ``["only:flip", "shift"]``): those views without the original. The
     cache's order makes the result canonical: ``flip,shift`` and
     ``shift,flip`` are one setting (one resume key, one head file name).
-    ``only``: whether ``only:`` is taken (probe's settings refuse it).
+    ``only``: whether ``only:`` is taken (probe's settings refuse it). The reading is ``pick_views``'.
     """
-    have, given = tuple(cache.views), views
-    leave_out, views = _only_rest(views, flag, only)
-    every = views is None or (isinstance(views, str) and views.strip() == "all") or (
-        leave_out and isinstance(views, list) and [str(v).strip() for v in views] == ["all"])
-    asked = set(have) if every else set(cache.resolve_views(views, flag))  # the cache's one check
-    if not leave_out:
-        return tuple(v for v in have if v in asked | {"orig"})  # the original view is always read
-    if "orig" in asked and not every:
-        raise FeatcacheError(f"{flag} {shown(given)} names orig, and {ONLY} leaves the original view out; drop orig, or "
-                             f"drop {ONLY} to average the original view with the others")
-    chosen = tuple(v for v in have if v in asked and v != "orig")
-    if not chosen:
-        raise FeatcacheError(f"{flag} {ONLY}all: {cache.path} holds no view but the original; extract with --views "
-                             "(e.g. --views flip) to have others")
-    return chosen
+    return pick_views(tuple(cache.views), views, flag, lambda asked: cache.resolve_views(asked, flag), only=only,
+                      none_left=f"{flag} {ONLY}all: {cache.path} holds no view but the original; extract with --views "
+                                "(e.g. --views flip) to have others")
 
 
 # The first release whose every file carries its digests: caches (format 2 began on 2026-12-01, in 0.1.0's life; the

@@ -82,6 +82,26 @@ def test_graph_views_refuses_the_svm_and_views_the_head_never_saw():
     assert graph_views(SVMHead(), {**meta, "head": "svm"}, "orig") == ("orig",)  # and export says the SVM does not export
 
 
+def test_graph_views_read_only_views_as_the_heads_options_do():
+    """Regression (a review): a head fitted and scored on only:flip (no original view) exported with --views all
+    alone; only:VIEWS took extract's reading ("a cache always holds the original view") and flip was refused for
+    "--views orig". The views come back in one order whatever order they were named in (validate.pick_views)."""
+    from featcache.deploy.export import graph_views
+    from featcache.heads import LogRegHead
+
+    only = {"head": "logreg", "train_views": ["flip"], "test_views": ["flip"]}
+    assert graph_views(LogRegHead(), only, "only:flip") == graph_views(LogRegHead(), only, "only:all") == ("flip",)
+    assert graph_views(LogRegHead(), only, ["only:flip"]) == graph_views(LogRegHead(), only, "all") == ("flip",)
+    with pytest.raises(FeatcacheError, match=r"^--views flip includes the original view .*pass --views only:flip "):
+        graph_views(LogRegHead(), only, "flip")
+    meta = {"head": "logreg", "train_views": ["orig", "flip", "shift:+2,+2"], "test_views": ["orig", "flip"]}
+    assert graph_views(LogRegHead(), meta, "only:shift:+2,+2,flip") == ("flip", "shift:+2,+2")
+    assert graph_views(LogRegHead(), meta, "shift:+2,+2,flip") == ("orig", "flip", "shift:+2,+2")
+    assert graph_views(LogRegHead(), meta, "only:all") == ("flip",)  # the views it averaged, without the original
+    with pytest.raises(FeatcacheError, match=r"^--views 'only:orig,flip' names orig, and only: leaves"):
+        graph_views(LogRegHead(), meta, "only:orig,flip")
+
+
 @pytest.mark.slow
 def test_exported_views_model_averages_like_the_heads_on_cached_views(real_weights, real_fashion_dir, tmp_path, capsys):
     """64 real images, 3 views: the exported model's probabilities on the raw images equal heads.views' average of

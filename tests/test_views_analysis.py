@@ -575,3 +575,33 @@ def test_an_export_of_an_only_head_says_its_views_leave_the_original_out():
     assert "original view alone is 0.6000 on its test split, against 0.7000 with 2 views averaged (without the original view)" in note
     fitted = views_note({"train_views": ["flip"], "test_views": ["orig"], "test_accuracy": 0.6})
     assert "the head was fitted on 1 views without the original): " in fitted
+
+
+def test_export_views_read_only_as_train_and_evaluate_do(views_cache, tmp_path, capsys):
+    """Regression (a review): export --views went through extract's parser, which always adds the original view, so a
+    head of only:flip refused --views flip with "--views orig: the head was fitted on views flip" (a view never typed)
+    and --views only:flip with extract's "a cache always holds the original view"; only --views all worked. Now
+    only:VIEWS is read as train and evaluate read it (validate.pick_views), and the refusal names what to pass."""
+    from featcache.deploy.model import read_meta
+
+    head = tmp_path / "h.npz"
+    assert main(["train", str(views_cache), "--head", "logreg", "--train-views", "only:flip", "--test-views", "only:flip",
+                 "--out", str(head)]) == 0
+    capsys.readouterr()
+    model = tmp_path / "m.keras"
+    assert main(["export", str(head), "--views", "flip", "--weights", "random", "--out", str(model)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--views orig:" not in err[0] and not model.exists(), err
+    assert re.search(r"--views flip includes the original view .*pass --views only:flip for those views without the "
+                     r"original, or --views all", err[0]), err
+    assert main(["export", str(head), "--views", "only:flip", "--weights", "random", "--out", str(model), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["views"] == ["flip"] and read_meta(model)["views"] == ["flip"]
+    assert doc["views_test_accuracy"] == read_head_meta(head)["test_accuracy"]
+    # the bad spellings are train's one lines, never extract's
+    for views, says in (("only:orig", "names orig, and only: leaves the original view out"),
+                        ("only:shift:+2,+2", r"--views shift:\+2,\+2: the head was fitted on views flip \(without the "
+                                             r"original view\).*export --views only:VIEWS among those")):
+        assert main(["export", str(head), "--views", views, "--weights", "random", "--out", str(tmp_path / "n.keras")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and re.search(says, err[0]) and "a cache always holds" not in err[0], err

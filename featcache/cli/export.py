@@ -27,10 +27,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "head has no Dense-layer form)")
     add_weights_arg(p)
     p.add_argument("--out", required=True, metavar="MODEL.keras", help="where to write the model")
-    p.add_argument("--views", metavar="orig|all|VIEWS",
+    p.add_argument("--views", metavar="orig|all|VIEWS|only:VIEWS",
                    help="views inside the model: orig (default) embeds the image alone; all embeds every view the head "
                    "averaged at test (e.g. orig,flip,shift:+2,+2) and returns the mean of their probabilities, as "
-                   "'featcache evaluate' scored it (one forward pass per view; logreg and keras heads only)")
+                   "'featcache evaluate' scored it (one forward pass per view; logreg and keras heads only); VIEWS: names "
+                   "among the head's views (orig is always included); only:VIEWS: those views without the original (a "
+                   "head fitted or scored with --train-views/--test-views only:VIEWS)")
     add_force_arg(p, "model", ", or a model of another fit (its head's parameters, layer, train size, seed, train "
                               "views, backbone or weights) or of other --views")
     add_trust_pickle_arg(p)

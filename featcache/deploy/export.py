@@ -17,7 +17,7 @@ import numpy as np
 from featcache._lazy import keras
 from featcache.embedding.backbones import is_named_weights, recorded_weights_path, weights_arg, weights_identity
 from featcache.errors import FeatcacheError, one_line
-from featcache.validate import checks_switches, shown, without_orig
+from featcache.validate import ONLY, checks_switches, pick_views, shown, views_spec, without_orig
 
 if TYPE_CHECKING:
     from keras import Model as KerasModel
@@ -124,31 +124,63 @@ def model_meta(meta: dict[str, Any], head_path: str | Path, weights: str, views:
 
 def graph_views(est: BaseEstimator, meta: dict[str, Any], views: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
     """The views an exported model embeds and averages: ``orig`` (default), ``all`` (the views the head averaged
-    at test), or names among the views the head was fitted on; refused for heads that do not export as a Dense layer."""
-    from featcache.embedding.views import parse_views
-
+    at test), names among the views the head was fitted on or averaged (with the original view, as every views
+    option reads them), or ``only:VIEWS`` (those without it: a head fitted or scored on ``only:``); refused for heads
+    that do not export as a Dense layer."""
     if views is None or (isinstance(views, str) and views.strip() == "orig"):
         return ("orig",)
     if not isinstance(views, (str, list, tuple)):  # 5 was "'int' object is not iterable" (an adversarial tester)
-        raise FeatcacheError(f"--views must be orig, all or view names such as orig,flip (got {shown(views)})")
+        raise FeatcacheError(f"--views must be orig, all, view names such as orig,flip or only:VIEWS (got {shown(views)})")
     fitted = meta.get("train_views") or ["orig"]
     averaged = meta.get("test_views") or ["orig"]
     if isinstance(views, str) and views.strip() == "all":
         names = tuple(averaged)
     else:
         # Among the views the head was fitted on or averaged at test: 'all' gave orig,flip for a head fitted on orig
-        # alone and scored with flip averaged, while --views orig,flip was refused (an adversarial tester)
-        known = list(dict.fromkeys([*fitted, *averaged]))
-        names = tuple(v.name for v in parse_views(views))
-        unseen = [v for v in names if v not in known]
-        if unseen:
-            raise FeatcacheError(f"--views {', '.join(unseen)}: the head was fitted on views {', '.join(fitted)} and "
-                                 f"averaged {', '.join(averaged)} at test; export --views among those, or --views all "
-                                 "(the views it averaged at test)")
+        # alone and scored with flip averaged, while --views orig,flip was refused (an adversarial tester). Read as
+        # train's and evaluate's options read them (validate.pick_views): only:flip took extract's reading, "a cache
+        # always holds the original view", and flip was refused for "--views orig", a view never typed (a review)
+        names = pick_views(_seen(["orig"], fitted, averaged), views, "--views",
+                           lambda asked: _among(asked, fitted, averaged), every=averaged, none_left=f"--views {ONLY}all: the head averaged no view but the original at "
+                           "test; name the views, e.g. --views only:flip")
+        if "orig" in names and "orig" not in _seen(fitted, averaged):  # a head of only:VIEWS: what it takes, said
+            raise FeatcacheError(f"--views {_typed(views)} includes the original view (every spelling but {ONLY}VIEWS "
+                                 f"does), and the head was fitted on {_fit_words(fitted, averaged)}; pass --views "
+                                 f"{views_spec(names[1:])} for those views without the original, or --views all (the "
+                                 "views it averaged at test)")
     if not hasattr(est, "logits_weights"):
         raise FeatcacheError(f"cannot export this {meta.get('head') or type(est).__name__} head with views in the graph: the SVM "
                              "does not export (the views are averaged after a Dense layer); train a logreg or keras head "
                              "with the same views and export that")
+    return names
+
+
+def _seen(*views: Sequence[str]) -> tuple[str, ...]:
+    """The views of these lists, each once (the head's: fitted on or averaged at test, those export --views may name)."""
+    return tuple(dict.fromkeys(v for some in views for v in some))
+
+
+def _typed(views: str | Sequence[str]) -> str:
+    """--views as the user typed it (a str), or the API's list as the option would spell it."""
+    return views.strip() if isinstance(views, str) else ",".join(map(str, views))
+
+
+def _fit_words(fitted: Sequence[str], averaged: Sequence[str]) -> str:
+    from featcache.heads.views import views_words  # featcache.heads imports Keras: seconds, not at import
+
+    return f"views {views_words(fitted)} and averaged {views_words(averaged)} at test"
+
+
+def _among(asked: Any, fitted: Sequence[str], averaged: Sequence[str]) -> list[str]:
+    """The views ``asked`` names (``embedding.views.asked_names``), each one the head was fitted on or averaged."""
+    from featcache.embedding.views import asked_names
+
+    names = asked_names(asked, "--views")
+    unseen = [v for v in names if v not in _seen(fitted, averaged) and v != "orig"]  # orig: graph_views' own word
+    if unseen:
+        among = f"{ONLY}VIEWS among those" if "orig" not in _seen(fitted, averaged) else "among those"
+        raise FeatcacheError(f"--views {', '.join(unseen)}: the head was fitted on {_fit_words(fitted, averaged)}; "
+                             f"export --views {among}, or --views all (the views it averaged at test)")
     return names
 
 

@@ -32,12 +32,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
 from featcache.errors import FeatcacheError
-from featcache.validate import ONLY
+from featcache.validate import ONLY, list_items
 
 # Bumped whenever any view's pixels change for the same name; part of every
 # view's identity, so caches made by an older algorithm are not reused.
@@ -322,6 +322,25 @@ def parse_views(spec: str | tuple | list | None) -> tuple[View, ...]:
         found = (token,) if isinstance(token, View) else _one(str(token).strip())
         views.extend(v for v in found if v not in views)
     return tuple(views)
+
+
+def asked_names(views: str | Sequence[Any], flag: str | None = None) -> list[str]:
+    """Canonical names of the views asked for by name or group (``--views`` syntax: a str, or a list of strs or
+    views), each once in the order asked; ``orig`` only where named. What a cache (``Cache.resolve_views``) and an
+    export (``deploy.export.graph_views``) check against the views they have: the one reading of the names."""
+    if isinstance(views, str):
+        views = [views]
+    views = list_items(views, flag or "views", f"{flag or 'views'} takes 'all' or view names, e.g. 'orig,flip' or "
+                                               "['orig', 'flip']")  # 5 was "'int' object is not iterable" (a tester)
+    names: list[str] = []
+    for item in views:
+        item = getattr(item, "name", item)
+        # parse_views always puts the original first; it is asked for only when named ("orig,flip" dropped it:
+        # one view where ["orig", "flip"] gave two; a review)
+        named_orig = re.search(r"(^|,)\s*orig\s*(,|$)", str(item)) is not None
+        parsed = [v.name for v in parse_views(str(item))[0 if named_orig else 1 :]]
+        names.extend(n for n in parsed if n not in names)
+    return names
 
 
 def identity(views: tuple[View, ...]) -> list[str] | None:

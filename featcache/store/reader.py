@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import time
 import warnings
 from contextlib import contextmanager
@@ -52,7 +51,7 @@ from featcache.store.layout import (
     view_names,
 )
 from featcache.store.partial import EMPTY, OURS, look_at_partial, sealed_not_published
-from featcache.validate import DIGESTS_SINCE, list_items, release, starts_with
+from featcache.validate import DIGESTS_SINCE, release, starts_with
 
 if TYPE_CHECKING:
     from featcache.store.identity import CacheIdentity
@@ -393,20 +392,9 @@ class Cache:
         one-line error naming ``flag`` (when the views came from an option), the cache's views and the fix."""
         if views is None or (isinstance(views, str) and views.strip() == "all") or views == ["all"]:
             return list(self.views)  # "all", as the options take it (validate.check_views; a tester)
-        if isinstance(views, str):
-            views = [views]
-        views = list_items(views, flag or "views", f"{flag or 'views'} takes 'all' or view names, e.g. 'orig,flip' or "
-                                                   "['orig', 'flip']")  # 5 was "'int' object is not iterable" (a tester)
-        from featcache.embedding.views import parse_views  # the one parser of view names (numpy only)
+        from featcache.embedding.views import asked_names  # the one parser of view names (numpy only)
 
-        names: list[str] = []
-        for item in views:
-            item = getattr(item, "name", item)
-            # parse_views always puts the original first; it is asked for only when named ("orig,flip" dropped it:
-            # one view where ["orig", "flip"] gave two; a review)
-            named_orig = re.search(rf"(^|,)\s*{ORIG}\s*(,|$)", str(item)) is not None
-            parsed = [v.name for v in parse_views(str(item))[0 if named_orig else 1 :]]
-            names.extend(n for n in parsed if n not in names)
+        names = asked_names(views, flag)
         if not names:
             asked = f"{flag} names" if flag else "asked for"
             raise FeatcacheError(f"{asked} no view of {self.path}; name one of its views: {', '.join(self.views)}")
