@@ -669,3 +669,22 @@ def test_finetune_views_words_name_what_the_head_did_with_views():
     only = FinetuneResult(Path("m.keras"), {}, [], 0.5, head_test_views=["flip", "shift:+2,+2"], head_views_test_accuracy=0.7)
     assert _views_words(only, {"train_views": ["orig"], "test_views": ["flip", "shift:+2,+2"]}).startswith(
         "the head scored 0.7000 with 2 views averaged (flip, shift:+2,+2 (without the original view)); fine-tuning")
+
+
+def test_finetune_views_keep_the_score_of_a_head_on_one_view_without_the_original_as_export_records_it():
+    """Regression (a review): _head_views dropped the score of a head scored on only:flip (its one view: the
+    len(test) > 1 condition) while export's model_meta records it as views_test_accuracy; and the head fitted on
+    only:flip was said "fitted on 1 cached views of each image (flip)", as if with the original view."""
+    from featcache.deploy.export import model_meta
+    from featcache.deploy.finetune import FinetuneResult, _head_views, _views_words
+
+    meta = {"train_views": ["flip"], "test_views": ["flip"], "test_accuracy": 0.7, "test_accuracy_orig": 0.4}
+    exported = model_meta(meta, "h.npz", "random", ("flip",))["views_test_accuracy"]
+    assert _head_views(meta) == (["flip"], 0.7) and exported == 0.7
+    test, acc = _head_views(meta)
+    words = _views_words(FinetuneResult(Path("m.keras"), {}, [], 0.5, head_test_views=test, head_views_test_accuracy=acc), meta)
+    assert words.startswith("the head was fitted on 1 cached view of each image (flip (without the original view)) and "
+                            "scored 0.7000 on view flip (without the original view); fine-tuning"), words
+    # the original view alone stays test_accuracy_orig's, in both
+    plain = {"train_views": ["orig", "flip"], "test_views": ["orig"], "test_accuracy": 0.6}
+    assert _head_views(plain) == (["orig"], None) and model_meta(plain, "h.npz", "random")["views_test_accuracy"] is None

@@ -116,10 +116,15 @@ def model_meta(meta: dict[str, Any], head_path: str | Path, weights: str, views:
         "averaged": "probabilities" if len(views) > 1 else None,
         "head_test_views": meta.get("test_views"),
         TEST_ACCURACY_ORIG: orig_view_accuracy(meta),
-        # The head's test accuracy with these very views averaged, when it was scored that way.
-        # only:flip's one view is such a setting too (h137); the original alone is TEST_ACCURACY_ORIG's
-        "views_test_accuracy": meta.get("test_accuracy") if list(views) != ["orig"] and list(views) == meta.get("test_views") else None,
+        "views_test_accuracy": views_accuracy(meta, views),
     }
+
+
+def views_accuracy(meta: dict[str, Any], views: Sequence[str]) -> float | None:
+    """The head's test accuracy with these very views averaged, when it was scored that way: more views than the
+    original, or only:flip's one view (h137); the original alone is TEST_ACCURACY_ORIG's. The one rule of export's
+    ``views_test_accuracy`` and finetune's ``head_views_test_accuracy`` (finetune dropped only:flip's; a review)."""
+    return meta.get("test_accuracy") if list(views) != ["orig"] and list(views) == meta.get("test_views") else None
 
 
 def graph_views(est: BaseEstimator, meta: dict[str, Any], views: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:

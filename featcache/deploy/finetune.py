@@ -29,13 +29,13 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from featcache.embedding import passes
 from featcache.errors import FeatcacheError, one_line
-from featcache.progress import note, status
+from featcache.progress import counted, note, status
 from featcache.validate import check_path, checks_switches
 
 if TYPE_CHECKING:
@@ -569,12 +569,22 @@ def _save(model, out: Path, meta: dict, head: str | Path, w, settings: dict, res
 
 
 def _head_views(meta: dict[str, Any]) -> tuple[list[str] | None, float | None]:
-    """(the views a head averaged at test, its accuracy with them) when it averaged more than the original view."""
+    """(the views a head averaged at test, its accuracy with them: export's views_accuracy, only:flip's one view too)
+    when it used views other than the original."""
+    from featcache.deploy.export import views_accuracy
+
     test = list(meta.get("test_views") or ["orig"])
     train = list(meta.get("train_views") or ["orig"])
     if test == ["orig"] and train == ["orig"]:
         return None, None
-    return test, (meta.get("test_accuracy") if len(test) > 1 else None)
+    return test, views_accuracy(meta, test)
+
+
+def _one_view(views: Sequence[str]) -> str | None:
+    """How a head scored on one view (only:flip's) is said: nothing was averaged (a review); None for more views."""
+    from featcache.heads.views import views_words
+
+    return f"on view {views_words(views)}" if len(views) == 1 else None
 
 
 def _views_words(r: FinetuneResult, meta: dict[str, Any]) -> str:
@@ -582,10 +592,12 @@ def _views_words(r: FinetuneResult, meta: dict[str, Any]) -> str:
     train = meta.get("train_views") or ["orig"]
     from featcache.heads.views import views_words  # only:VIEWS's: "(without the original view)" (h137)
 
-    scored = (f"scored {r.head_views_test_accuracy:.4f} with {len(r.head_test_views)} views averaged ("
-              f"{views_words(r.head_test_views)})" if r.head_views_test_accuracy is not None else "")
-    # a head fitted on the original view alone and scored with views averaged was "fitted on 1 cached views" (a review)
-    fitted = f"was fitted on {len(train)} cached views of each image ({', '.join(train)})" if train != ["orig"] else ""
+    how = _one_view(r.head_test_views) or f"with {len(r.head_test_views)} views averaged ({views_words(r.head_test_views)})"
+    scored = f"scored {r.head_views_test_accuracy:.4f} {how}" if r.head_views_test_accuracy is not None else ""
+    # a head fitted on the original view alone and scored with views averaged was "fitted on 1 cached views" (a review);
+    # one fitted on only:flip was "fitted on 1 cached views (flip)", as if with the original (a review)
+    fitted = (f"was fitted on {counted(len(train), 'cached view')} of each image ({views_words(train)})"
+              if train != ["orig"] else "")
     words = " and ".join(w for w in (fitted, scored) if w)
     return (f"the head {words}; fine-tuning "
             "trains and scores on the original images alone, and its model makes one pass per image: the frozen head "
@@ -617,7 +629,8 @@ def _report(r: FinetuneResult) -> None:
               f"({'+' if delta >= 0 else ''}{delta:.4f}, {verdict})")
         if r.head_views_test_accuracy is not None:
             d = r.test_accuracy - r.head_views_test_accuracy
-            print(f"  the head with its {len(r.head_test_views)} views averaged scored {r.head_views_test_accuracy:.4f}: "
+            how = _one_view(r.head_test_views) or f"with its {len(r.head_test_views)} views averaged"
+            print(f"  the head {how} scored {r.head_views_test_accuracy:.4f}: "
                   f"the fine-tuned model is {abs(d):.4f} {'above' if d > 0 else 'below' if d < 0 else 'level with'} it, "
                   "with one pass per image")
     print(one_line(f"{r.seconds_per_epoch:.1f} s/epoch{replaced_words(r.replaced, 'model', r.replaced_from)} -> {r.path}"))
