@@ -32,6 +32,7 @@ into an argparse ``type=`` where a flag must be refused before any work.
     check_bool      an API's switch: True or False, never a truthy "no"
     require_splits  a cache holds the splits a command needs
     check_views     --train-views/--test-views: 'all' or view names, all of them in the cache; only:VIEWS without orig
+    views_words     views as a reader is shown them, "(without the original view)" for only:VIEWS (without_words)
     pick_views      the one reading of a views option (only:VIEWS too) against the views had: a cache's, an export's
 """
 
@@ -1015,6 +1016,23 @@ def without_orig(views: Sequence[str]) -> bool:
     """Whether checked views (``check_views``' result, or a head's record of them) leave the original view out: they
     were asked as ``only:VIEWS``. Every other spelling includes it, so a record without it is only that."""
     return "orig" not in views
+
+
+# How views without the original are said beside them (h137), in one place: it was spelled inline in six places,
+# "without orig" in the curve's label and nothing where one view was averaged (a review).
+WITHOUT_ORIG_WORDS = "without the original view"
+
+
+def without_words(views: Sequence[str], form: str = ", {}") -> str:
+    """``form`` filled with "without the original view" for views that leave it out (``only:VIEWS``), else "":
+    ``(30 images, without the original view)``; ``" ({})"`` and ``" {}"`` where a comma would not read."""
+    return form.format(WITHOUT_ORIG_WORDS) if without_orig(views) else ""
+
+
+def views_words(views: Sequence[str], sep: str = ", ") -> str:
+    """Views as a reader is shown them: ``orig, flip``, or for ``only:VIEWS`` (the original left out) ``flip,
+    shift:+2,+2 (without the original view)``, so a score of those is never read as one with the original (h137)."""
+    return sep.join(views) + without_words(views, " ({})")
 
 
 def views_spec(views: Sequence[str]) -> str:

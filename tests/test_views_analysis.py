@@ -534,7 +534,7 @@ def test_only_views_are_a_curve_of_their_own(views_cache, tmp_path):
         featcache.learning_curve(views_cache, sizes=[30], seeds=1, heads="logreg", train_views="orig", test_views="flip",
                                  out=tmp_path / "c", plot=False)
     label = describe(res.meta)
-    assert "without orig" in label and label != describe({**res.meta, "test_views": ["orig", "flip"]})
+    assert "without the original view" in label and label != describe({**res.meta, "test_views": ["orig", "flip"]})
 
 
 @pytest.mark.parametrize("views, says", [
@@ -574,7 +574,7 @@ def test_an_export_of_an_only_head_says_its_views_leave_the_original_out():
     note = views_note({"train_views": ["orig"], "test_views": list(ONLY), "test_accuracy": 0.7, "test_accuracy_orig": 0.6})
     assert "original view alone is 0.6000 on its test split, against 0.7000 with 2 views averaged (without the original view)" in note
     fitted = views_note({"train_views": ["flip"], "test_views": ["orig"], "test_accuracy": 0.6})
-    assert "the head was fitted on 1 views without the original): " in fitted
+    assert "the head was fitted on 1 views without the original view): " in fitted
 
 
 def test_export_views_read_only_as_train_and_evaluate_do(views_cache, tmp_path, capsys):
@@ -605,3 +605,22 @@ def test_export_views_read_only_as_train_and_evaluate_do(views_cache, tmp_path, 
         assert main(["export", str(head), "--views", views, "--weights", "random", "--out", str(tmp_path / "n.keras")]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and re.search(says, err[0]) and "a cache always holds" not in err[0], err
+
+
+def test_without_the_original_view_is_said_one_way_everywhere(views_cache, tmp_path, capsys, progress_on):
+    """Regression (a review): the words were spelled inline in six places, three ways: the curve's label said
+    "without orig", export's note "fitted on 1 views without the original", and curve's status line "test views
+    averaged only:flip" for one view, nothing averaged. One home now (validate.views_words, without_words)."""
+    from featcache.analysis.plots import describe
+    from featcache.deploy.export import views_note
+
+    meta = {"backbone": "b", "image_size": 32, "layer": "l", "train_views": ["orig"], "test_views": ["flip"]}
+    assert describe(meta) == "b 32px l train 1 view, test 1 view without the original view"
+    assert "fitted on 1 views without the original view): " in views_note({"train_views": ["flip"], "test_views": ["orig"]})
+    featcache.learning_curve(views_cache, sizes=[30], seeds=1, heads="logreg", train_views="orig", test_views="only:flip",
+                             out=tmp_path / "c", plot=False, verbose=True)
+    err = capsys.readouterr().err
+    assert ", train views orig, test view flip (without the original view), jobs" in err, err
+    featcache.learning_curve(views_cache, sizes=[30], seeds=1, heads="logreg", train_views="orig",
+                             test_views="only:flip,shift:+2,+2", out=tmp_path / "d", plot=False, verbose=True)
+    assert "test views averaged flip,shift:+2,+2 (without the original view), jobs" in capsys.readouterr().err

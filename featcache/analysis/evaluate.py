@@ -28,13 +28,15 @@ from featcache.validate import (
     require_splits,
     shown,
     views_spec,
+    views_words,
     without_orig,
+    without_words,
 )
 from featcache.errors import FeatcacheError, one_line
 from featcache.sources.images import check_report_outside_classes
 from featcache.heads.io import (TEST_ACCURACY, TEST_ACCURACY_ORIG, check_compatible, check_head, load_head, row_keys,
                                 width_problem)
-from featcache.heads.views import PROBABILITIES, averaged_over, averaged_quantity, predict_and_scores, views_words
+from featcache.heads.views import PROBABILITIES, averaged_over, averaged_quantity, predict_and_scores
 from featcache.store.atomic import output_files, write_json, write_text
 from featcache.store import Cache, as_cache
 
@@ -117,8 +119,7 @@ class EvalResult:
     def views_line(self) -> str:
         orig = f"; original view alone {self.accuracy_orig:.4f}" if self.accuracy_orig is not None else ""  # as train says it
         if self.averaged is None:
-            return (f"{self.test_views[0]} only (one view per image{', without the original view' * without_orig(self.test_views)})"
-                    + orig)
+            return f"{self.test_views[0]} only (one view per image{without_words(self.test_views)})" + orig
         return f"{self.averaged} averaged over {len(self.test_views)} views per image: {views_words(self.test_views)}{orig}"
 
 
@@ -393,7 +394,7 @@ def evaluate(
         warnings.warn(leakage_line(overlap), LeakageWarning, stacklevel=2)
 
     how = f", {len(views)} views averaged" if len(views) > 1 else ""
-    how += ", without the original view" if without_orig(views) else ""  # only:flip's title was the original's (h137)
+    how += without_words(views)  # only:flip's title was the original's (h137)
     name = head_path.name if head_path is not None else out_dir.name
     title = f"{meta.get('head')} head on {split} ({int(cm.sum())} images{how}): accuracy {accuracy:.3f}\n{name}"
     from featcache.analysis.train import orig_view_score

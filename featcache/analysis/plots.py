@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 import numpy as np
 
 from featcache.store.atomic import atomic_path
-from featcache.validate import without_orig
+from featcache.validate import without_orig, without_words
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -82,7 +82,7 @@ def describe(meta: dict[str, Any]) -> str:
     train_views, test_views = meta.get("train_views") or ["orig"], meta.get("test_views") or ["orig"]
     train, test = len(train_views), len(test_views)
     if without_orig(train_views) or without_orig(test_views):  # only:flip's curve was labelled as the original's (h137)
-        side = lambda v: f"{len(v)} view{'s' * (len(v) > 1)}" + " without orig" * without_orig(v)  # noqa: E731
+        side = lambda v: f"{len(v)} view{'s' * (len(v) > 1)}" + without_words(v, " {}")  # noqa: E731
         parts.append(f"train {side(train_views)}, test {side(test_views)}")
     elif (train, test) != (1, 1):
         parts.append(f"{train} views" if train == test else f"train {train} views, test {test}")

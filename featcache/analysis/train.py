@@ -25,7 +25,7 @@ from featcache.heads import (HEADS, RUN_ONLY_PARAMS, DenseHead, check_head_param
 from featcache.heads.dense import DEFAULT_PRESET
 from featcache.heads.io import (ANOTHER_CACHE, TEST_ACCURACY, TEST_ACCURACY_ORIG, WRITTEN_BY, check_head_out, digest_keys,
                                  with_names_before, head_meta, read_head_meta, replaced_from, replaced_words, write_head)
-from featcache.heads.views import averaged_over, fit_views, score_views, views_words
+from featcache.heads.views import averaged_over, fit_views, score_views
 from featcache.sources.images import check_file_outside_classes
 from featcache.store import Cache, as_cache
 from featcache.validate import (
@@ -41,7 +41,9 @@ from featcache.validate import (
     positive_int,
     shown,
     require_splits,
+    views_words,
     without_orig,
+    without_words,
 )
 
 if TYPE_CHECKING:
@@ -539,7 +541,7 @@ def train(
         settings = ([f"preset {preset}"] if preset else []) + [f"{k}={v}" for k, v in params.items()]
         what = f"{head} head" + (f" ({', '.join(settings)})" if settings else "")
         n, alone = len(train_views), without_orig(train_views)  # only:flip: the flipped images alone, said (h137)
-        views = (f" x {n} view{'s' * (n > 1)} ({len(y) * n} rows{', without the original view' * alone})"
+        views = (f" x {n} view{'s' * (n > 1)} ({len(y) * n} rows{without_words(train_views)})"
                  if n > 1 or alone else "")
         status(f"training {'an' if head == 'svm' else 'a'} {what} on {len(y)} cached images{views}, layer {layer} ...")
         slow = getattr(est, "fit_time_note", None)  # the SVM's: its time grows with the square of the rows

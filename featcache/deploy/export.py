@@ -17,7 +17,7 @@ import numpy as np
 from featcache._lazy import keras
 from featcache.embedding.backbones import is_named_weights, recorded_weights_path, weights_arg, weights_identity
 from featcache.errors import FeatcacheError, one_line
-from featcache.validate import ONLY, checks_switches, pick_views, shown, views_spec, without_orig
+from featcache.validate import ONLY, checks_switches, pick_views, shown, views_spec, views_words, without_words
 
 if TYPE_CHECKING:
     from keras import Model as KerasModel
@@ -171,8 +171,6 @@ def _typed(views: str | Sequence[str]) -> str:
 
 
 def _fit_words(fitted: Sequence[str], averaged: Sequence[str]) -> str:
-    from featcache.heads.views import views_words  # featcache.heads imports Keras: seconds, not at import
-
     return f"views {views_words(fitted)} and averaged {views_words(averaged)} at test"
 
 
@@ -221,20 +219,18 @@ def views_note(meta: dict[str, Any]) -> str | None:
     single = orig_view_accuracy(meta)
     acc = f"{single:.4f} on its test split" if single is not None else "not recorded (evaluate the head with --test-views orig)"
     averaged = (f", against {meta['test_accuracy']:.4f} with {len(test)} views averaged"
-                + " (without the original view)" * without_orig(test)  # only:VIEWS's score is not the original's and more (h137)
+                + without_words(test, " ({})")  # only:VIEWS's score is not the original's and more (h137)
                 if len(test) > 1 and meta.get("test_accuracy") is not None else "")
     fix = (f" (pass --views all to average the {len(test)} views in the model, {len(test)} forward passes per image)"
            if len(test) > 1 else "")  # the flag that gives the head's averaged accuracy back (a new-user tester)
     return (f"the exported model classifies the original view only (no test-time averaging of views; the head was fitted on "
-            f"{len(train)} views{' without the original' * without_orig(train)}): the head's accuracy with the original view alone is {acc}{averaged}{fix}")
+            f"{len(train)} views{without_words(train, ' {}')}): the head's accuracy with the original view alone is {acc}{averaged}{fix}")
 
 
 def export_note(head_meta: dict[str, Any], views: Sequence[str]) -> str | None:
     """What export says beside its line: the views the model averages, or what the original view alone scores."""
     if tuple(views) == ("orig",):
         return views_note(head_meta)
-    from featcache.heads.views import views_words  # featcache.heads imports Keras: seconds, not at import
-
     scored = head_meta.get("test_accuracy") if list(views) == head_meta.get("test_views") else None
     expect = f"; the head scored {scored:.4f} on its test split with these views averaged" if scored is not None else ""
     return (f"the model averages the probabilities of {len(views)} views of each image ({views_words(views)}): "

@@ -36,7 +36,7 @@ import numpy as np
 from featcache.embedding import passes
 from featcache.errors import FeatcacheError, one_line
 from featcache.progress import counted, note, status
-from featcache.validate import check_path, checks_switches
+from featcache.validate import check_path, checks_switches, views_words
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -582,16 +582,12 @@ def _head_views(meta: dict[str, Any]) -> tuple[list[str] | None, float | None]:
 
 def _one_view(views: Sequence[str]) -> str | None:
     """How a head scored on one view (only:flip's) is said: nothing was averaged (a review); None for more views."""
-    from featcache.heads.views import views_words
-
     return f"on view {views_words(views)}" if len(views) == 1 else None
 
 
 def _views_words(r: FinetuneResult, meta: dict[str, Any]) -> str:
     """What fine-tuning does with a head trained on cached views: the original images only, said before training."""
     train = meta.get("train_views") or ["orig"]
-    from featcache.heads.views import views_words  # only:VIEWS's: "(without the original view)" (h137)
-
     how = _one_view(r.head_test_views) or f"with {len(r.head_test_views)} views averaged ({views_words(r.head_test_views)})"
     scored = f"scored {r.head_views_test_accuracy:.4f} {how}" if r.head_views_test_accuracy is not None else ""
     # a head fitted on the original view alone and scored with views averaged was "fitted on 1 cached views" (a review);

@@ -146,14 +146,6 @@ def averaged_over(head: Any, test_views: Sequence[str]) -> str | None:
     return averaged_quantity(head) if len(test_views) > 1 else None
 
 
-def views_words(views: Sequence[str]) -> str:
-    """Views as a reader is shown them: ``orig, flip``, or for ``only:VIEWS`` (the original left out) ``flip,
-    shift:+2,+2 (without the original view)``, so a score of those is never read as one with the original (h137)."""
-    from featcache.validate import without_orig
-
-    return ", ".join(views) + (" (without the original view)" if without_orig(views) else "")
-
-
 def view_scores(head: Any, Xv: np.ndarray) -> np.ndarray:
     """``(V, n, K)``: per view, the head's probabilities, or its decision values when it has no ``predict_proba``.
 

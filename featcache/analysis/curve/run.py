@@ -18,7 +18,7 @@ from featcache.sources.images import check_report_outside_classes
 from featcache.store.atomic import output_files
 from featcache.store.lock import exclusive_lock
 from featcache.validate import (REPORT_DIGESTS, check_path, check_seconds, checks_switches, drop_stale, jobs_alias, report_digests,
-                                usable_cores, views_spec)
+                                usable_cores, views_words)
 
 if TYPE_CHECKING:
     from featcache.store import Cache
@@ -184,8 +184,9 @@ def _run_locked(bound: BoundCurve, folder: CurveFolder, t_start: float, plot: bo
               + (f", baseline {spec.baseline} at {','.join(map(str, spec.baseline_sizes))}" if spec.baseline else "")
               # photos are decoded at the cache's size: a scratch CNN at 224 px took 75 s a point (a new-user tester)
               + (f" on {bound.cache.meta.get('image_size')} px photos" if spec.baseline and bound.cache.photo_root else "")
-              # as the options spell them: only:flip (without the original) went unsaid, as the original's (h137)
-              + (f", train views {views_spec(bound.train_views)}, test views averaged {views_spec(bound.test_views)}"
+              # only:flip (without the original) went unsaid, as the original's (h137); one view is not averaged
+              + (f", train views {views_words(bound.train_views, ',')}, test view"
+                 f"{'s averaged' * (len(bound.test_views) > 1)} {views_words(bound.test_views, ',')}"
                  if (bound.train_views, bound.test_views) != (("orig",), ("orig",)) else "")
               + f", jobs {spec.jobs}" + (f" ({usable_cores()} cores)" if spec.jobs < 0 else "")  # -1 said nothing (a new user)
               + (f"; keeps the {len(plan.kept)} other row(s) already there ({', '.join(sorted({k[0] for k in plan.kept}))})"
