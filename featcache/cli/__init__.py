@@ -17,6 +17,7 @@ import sys
 TYPE_CHECKING = False  # typing's constant without importing typing here (type checkers read it as True)
 if TYPE_CHECKING:
     import argparse
+    from typing import IO, Any, NoReturn, Sequence
 
 RESUMABLE = ("extract", "curve", "lesson")  # lesson resumes its extraction
 COMMANDS = ["extract", "info", "verify", "train", "evaluate", "lesson", "curve", "probe", "finetune", "export", "predict"]
@@ -38,7 +39,7 @@ def _parser_class():
     class Parser(argparse.ArgumentParser):
         """A flag error is one line that names the fix (like every other featcache error), not the whole usage text."""
 
-        def __init__(self, *args, **kwargs) -> None:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             # argparse takes only -5 and -0.5 as a negative number (a value), anything else after a '-' as a flag:
             # --C -1e-3, --lr -1e-5, --lock-timeout -1e3 and --C -inf were "expected one argument" where --C -0.5 was
@@ -47,7 +48,7 @@ def _parser_class():
             self._negative_number_matcher = negative_number
             self.register("action", "version", _Version)  # action="version": refuses a closed stdout as --help does
 
-        def print_help(self, file=None) -> None:
+        def print_help(self, file: IO[str] | None = None) -> None:
             """As argparse's, but with standard output closed, the closed-stdout line and exit 2 (refuse_closed_stdout)."""
             if file is None:
                 self.refuse_closed_stdout()
@@ -70,7 +71,7 @@ def _parser_class():
             said = " ".join(HOME_NOTE.split()) in " ".join(text.split())
             return text + f"\n{HOME_NOTE}\n" if "HOME/" in text and not said else text
 
-        def error(self, message: str):
+        def error(self, message: str) -> NoReturn:
             from featcache.errors import one_line
 
             self.exit(2, f"{self.prog}: error: {one_line(message)}; see '{self.prog} --help'\n")
@@ -85,7 +86,8 @@ def _parser_class():
                     raise argparse.ArgumentError(action, f"invalid choice: {value!r} (did you mean {near!r}?)")
             super()._check_value(action, value)
 
-        def parse_args(self, args=None, namespace=None):
+        def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                       namespace: argparse.Namespace | None = None) -> argparse.Namespace:
             """As argparse's, but a flag no command knows is blamed on the command given, with the nearest flag it has.
 
             argparse reports such a flag from the top-level parser ("featcache: error: unrecognized
@@ -100,7 +102,8 @@ def _parser_class():
             return ns
 
     class _Version(argparse._VersionAction):
-        def __call__(self, parser, namespace, values, option_string=None):
+        def __call__(self, parser: Parser, namespace: argparse.Namespace, values: Any,  # type: ignore[override]
+                     option_string: str | None = None) -> None:
             parser.refuse_closed_stdout()
             super().__call__(parser, namespace, values, option_string)
 

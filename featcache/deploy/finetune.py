@@ -276,15 +276,15 @@ def _keep_best_callback(result: FinetuneResult, frozen_val_loss: float, total_ep
     from featcache._lazy import keras
 
     class KeepBest(keras().callbacks.Callback):
-        def on_train_begin(self, logs=None):
+        def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
             self.best_key = (result.frozen_val_accuracy, -frozen_val_loss)
             self.best_weights = self.model.get_weights()
             self.wait = 0
 
-        def on_epoch_begin(self, epoch, logs=None):
+        def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             self.t0 = time.perf_counter()
 
-        def on_epoch_end(self, epoch, logs=None):
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             logs = {k: float(v) for k, v in (logs or {}).items()}
             # ratios as the frozen head's are: an epoch that ties it compares equal (then val loss decides)
             for key, n in (("accuracy", result.train_images), ("val_accuracy", result.val_images)):
@@ -319,7 +319,7 @@ def _keep_best_callback(result: FinetuneResult, frozen_val_loss: float, total_ep
             if self.wait >= patience:
                 self.model.stop_training = True
 
-        def on_train_end(self, logs=None):
+        def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
             if keep_best or result.diverged_epoch:  # the last weights are not numbers: the best before them
                 self.model.set_weights(self.best_weights)
 

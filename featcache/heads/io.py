@@ -38,7 +38,7 @@ import numpy as np
 
 from featcache.errors import FeatcacheError, first_line, no_permission, one_line
 from featcache.store.atomic import atomic_path
-from featcache.store.identity import ANOTHER_DATA_SET, ANOTHER_PHOTO_FOLDER  # noqa: F401  (replaced_from's words)
+from featcache.store.identity import ANOTHER_DATA_SET, ANOTHER_PHOTO_FOLDER  # replaced_from's words
 from featcache.store.identity import other_data_set, other_photo_folder
 from featcache.validate import DIGESTS_SINCE, check_path, check_replaceable, checks_switches, release
 
