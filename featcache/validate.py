@@ -22,6 +22,7 @@ into an argparse ``type=`` where a flag must be refused before any work.
     check_rows      Cache.features' rows: a slice, whole-number indices in any order, or a boolean mask
     parse_C         a number from C_MIN to C_MAX (C_RANGE: 1e-12 to 1e12), or 'cv'
     parse_params    --param NAME=VALUE (repeatable) or a dict -> a head's own parameters, values typed
+    param_text      a parameter's value shown as a user types it (1e20, 0.001, true): every line that shows one
     check_path      an API's path argument: a str or os.PathLike, not empty (None was pathlib's TypeError)
     check_number    a parameter given through the API: a (whole) number, not a bool or a string, in a range
     check_writable_dir  create a folder and prove a file can be written there
@@ -245,7 +246,11 @@ def _is_bool(value: Any) -> bool:
 
 
 def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+    """A bound of a range in a message, as typed (``number_text``) but a whole one without ".0" (">= 1")."""
+    if isinstance(x, numbers.Integral):
+        return str(int(x))
+    text = number_text(x)
+    return text[:-2] if text.endswith(".0") else text
 
 
 @dataclass(frozen=True)
@@ -289,7 +294,7 @@ def typed_as(name: str, value: Any) -> str:
     ``--param max_iter=2.5``, a value parse_params typed), else ``name`` and ``shown(value)`` (``LogRegHead max_iter
     '1e-400'``, ``--C '1e-400'``)."""
     if getattr(name, "assign", " ") == "=":
-        return f"{name}={clipped(value.strip(), 57) if isinstance(value, str) else shown(value)}"
+        return f"{name}={clipped(value.strip() if isinstance(value, str) else param_text(value), 57)}"
     return f"{name} {shown(value)}"
 
 
@@ -667,6 +672,40 @@ def check_path(value: Any, name: str, what: str) -> Path:
     raise FeatcacheError(f"{name} must be a path (got {shown(value)}); pass {what}")
 
 
+def number_text(value: float) -> str:
+    """A float as a user types it: the fewest significant digits that read back as the same float, in ``%g``'s form,
+    the exponent without '+' or leading zeros (``1e20``, ``1e-5``, ``0.001``, ``200.5``); a whole float keeps
+    ``.0`` (``2.0``: a message saying "max_iter 2 is not a whole number" would contradict itself). ``--param
+    gamma=1e20`` was echoed as ``1e+20`` and ``info`` showed it as ``100000000000000000000.0000`` (a tester)."""
+    x = float(value)
+    if not math.isfinite(x):
+        return repr(x)  # inf, -inf, nan
+    text = next(t for t in (f"{x:.{p}g}" for p in range(1, 18)) if float(t) == x)  # 17 digits always round-trip
+    mantissa, e, exponent = text.partition("e")
+    if e:
+        return f"{mantissa}e{int(exponent)}"
+    return text if "." in text else f"{text}.0"
+
+
+def param_text(value: Any) -> str:
+    """A parameter's value shown to a user, the one form of every line that shows one (train's status line, probe's
+    suggested train command and notes, ``info``): as it is typed after ``--param NAME=``: ``true``/``false``,
+    ``none``, a whole number's digits, a float by ``number_text``, a text as is. Python's str and repr had each
+    site its own: ``gamma=1e+20``, ``probability=False``, ``gamma 100000000000000000000.0000`` (a tester)."""
+    if _is_bool(value):
+        return "true" if value else "false"
+    if value is None:
+        return "none"
+    if isinstance(value, numbers.Integral):
+        try:
+            return str(int(value))
+        except ValueError:  # int's str refuses more than 4,300 digits
+            return f"<a whole number of {_digits(value)} digits>"
+    if isinstance(value, numbers.Real):
+        return number_text(value)
+    return value if isinstance(value, str) else shown(value)
+
+
 def shown(value: Any, limit: int = 60) -> str:
     """``value`` for a one-line message: its repr on one line, cut to ``limit`` characters (``errors.clipped``), an
     array as its type, shape and dtype (predict given a list of arrays put each array's repr, many lines, in its error;
@@ -676,7 +715,8 @@ def shown(value: Any, limit: int = 60) -> str:
         # an array; a NumPy scalar is its repr (np.True_): "--seed a bool of shape () and dtype bool" (found here)
         return f"a {type(value).__name__} of shape {tuple(value.shape)} and dtype {value.dtype}"
     try:
-        text = repr(value).replace("\n", " ")
+        # a float as typed (1e20, not repr's 1e+20; a tester); a str keeps its quotes ('1e-400' is text, not a number)
+        text = number_text(value) if type(value) is float else repr(value).replace("\n", " ")
     except ValueError:  # int's repr refuses more than 4,300 digits
         return f"<a whole number of {_digits(value)} digits>"
     return text if len(text) <= limit else clipped(text, limit - 3)

@@ -602,7 +602,8 @@ def test_info_describes_a_head_or_a_model(tmp_path, fake_model, capsys):
                                                                 "epochs": [{"accuracy": 0.9693877551020408}] * 3})
     assert main(["info", str(tuned)]) == 0
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("finetune"))
-    assert row.split(None, 1)[1] == "learning_rate 1e-05, params (total 2260546), epochs 3 entries (in --json)", row
+    # the learning rate as typed (--lr 1e-5), not '%.3g''s 1e-05 (h140)
+    assert row.split(None, 1)[1] == "learning_rate 1e-5, params (total 2260546), epochs 3 entries (in --json)", row
     edited = _flip_in_entry(head, "featcache.npy", tmp_path / "edited.npz")
     one_line_error(capsys, ["info", str(edited)], f"{edited} is damaged (its entry featcache.npy fails its CRC-32 check)")
     other = tmp_path / "notes.npz"
@@ -613,6 +614,28 @@ def test_info_describes_a_head_or_a_model(tmp_path, fake_model, capsys):
     cut = tmp_path / "cut.h5"
     cut.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 64)  # one that was an HDF5 file: said as HDF5's problem
     one_line_error(capsys, ["info", str(cut)], f"{cut} is damaged")
+
+
+def test_a_parameter_is_shown_as_typed_in_train_s_lines_info_and_the_other_fit_line(tmp_path, capsys, progress_on):
+    """A tester: --param gamma=1e20 was echoed "gamma=1e+20", probability=false as "probability=False", --C 1e10 said
+    "C 10000000000.0", and info showed "gamma 100000000000000000000.0000" and "C 10000000000.0000": each site had its
+    own str/repr/format. One home now (validate.param_text), the value as a user types it; the record is unchanged."""
+    cache = str(tiny_cache(tmp_path / "c.h5"))
+    head = tmp_path / "s.npz"
+    argv = ["train", cache, "--head", "svm", "--param", "gamma=1e20", "--param", "probability=false",
+            "--param", "cache_size=200.5", "--out", str(head)]
+    assert main([*argv, "--C", "1e10"]) == 0
+    out, err = capsys.readouterr()
+    assert "(gamma=1e20, probability=false, cache_size=200.5)" in err, err
+    assert ", C 1e10 -> " in out, out
+    assert main(["info", str(head)]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("params"))
+    assert "C 1e10, cache_size 200.5," in row and "gamma 1e20, probability false," in row, row
+    one_line_error(capsys, [*argv, "--C", "1e-5"], "another fit (C 1e10 there, 1e-5 here)")
+    import featcache
+
+    params = featcache.load_head(head)[1]["params"]  # what is recorded: the numbers themselves, as before
+    assert (params["C"], params["gamma"], params["probability"]) == (1e10, 1e20, False)
 
 
 def test_predict_csv_never_overwrites_an_input_or_a_users_file(tmp_path, fake_model, capsys):

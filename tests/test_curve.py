@@ -454,7 +454,7 @@ def test_cli_and_replot_script(tiny_cache, tmp_path, capsys):
                                       out=tmp_path / "f", verbose=False)
     assert direct.meta["summary"] == flagged["summary"]  # the flag is the API's head_params
     for bad, says in ((["--param", "C=5"], "names no head, and there are 2"), (["--param", "keras.seed=1"], "--seeds"),
-                      (["--no-warm-start", "--param", "logreg.warm_start=true"], "--param logreg.warm_start=True contradicts --no-warm-start"),
+                      (["--no-warm-start", "--param", "logreg.warm_start=true"], "--param logreg.warm_start=true contradicts --no-warm-start"),
                       (["--keras-standardize", "--param", "keras.standardize=false"], "contradicts --keras-standardize"),
                       (["--param", "scratch.epochs=1"], "--param scratch.epochs=1: the baseline takes --baseline-epochs"),
                       (["--param", "logreg.Cee=1"], "head 'logreg' has no parameter 'Cee'")):

@@ -161,7 +161,7 @@ def _one_line_error(capsys, argv: list[str], message: str) -> str:
         (["--lr", "nan"], "--lr 'nan' is not a finite number; pass e.g."),  # --param's words (validate.typed_number_problem)
         (["--lr", "1e400"], "--lr '1e400' is not a finite number (beyond a float's range, about 1.8e308)"),  # was 'got inf'
         (["--lr", "abc"], "--lr must be a positive number (got 'abc')"),
-        (["--lr", "1e308"], "--lr 1e+308 is far above any learning rate Adam fine-tunes with (at most 1)"),
+        (["--lr", "1e308"], "--lr 1e308 is far above any learning rate Adam fine-tunes with (at most 1)"),
         (["--lr", "1.0000001"], "--lr 1.0000001 is far above"),  # it said "--lr 1 is far above ... (at most 1)"
         (["--out", "model.h5"], "use --out model.keras"),
     ],
@@ -518,7 +518,7 @@ def test_a_finetune_that_replaces_a_model_says_so(tmp_path, capsys):
     # other settings found there at the save is refused (another finetune's, landed while this one trained)
     kept = out.read_bytes()
     with pytest.raises(FeatcacheError, match=r"holds a fine-tuned model of another fit \(fine-tuning learning rate "
-                                             r"1e-05 there, 0.0001 here\); choose another --out, or pass --force"):
+                                             r"1e-5 there, 0.0001 here\); choose another --out, or pass --force"):
         _save(model, out, meta, "h.keras", "random", {**settings, "learning_rate": 1e-4}, result())
     assert out.read_bytes() == kept
     r = result()
@@ -552,11 +552,11 @@ def test_finetune_out_replaces_a_fine_tuned_model_only_of_the_same_fit_and_fine_
     out = meta_only_model(tmp_path / "ft.keras", **tuned)
     kept = out.read_bytes()
     _one_line_error(capsys, ["finetune", str(tiny_head), "--lr", "1e-4", "--out", str(out)],
-                    f"--out {out} holds a fine-tuned model of another fit (fine-tuning learning rate 1e-05 there, 0.0001 "
+                    f"--out {out} holds a fine-tuned model of another fit (fine-tuning learning rate 1e-5 there, 0.0001 "
                     "here); choose another --out, or pass --force to replace it")
     _one_line_error(capsys, ["finetune", str(tiny_head), "--unfreeze", "5", "--epochs", "2", "--keep-last", "--out", str(out)],
                     "(fine-tuning unfreeze 20 there, 5 here; fine-tuning epochs 5 there, 2 here; fine-tuning keep best "
-                    "True there, False here)")
+                    "true there, false here)")
     # a fine-tuned model of another head fit, or of the same head's fit on another network
     other_head = meta_only_model(tmp_path / "oh.keras", **{**tuned, "head_params": {**tuned["head_params"], "learning_rate": 0.01}})
     _one_line_error(capsys, ["finetune", str(tiny_head), "--out", str(other_head)],

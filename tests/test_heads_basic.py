@@ -262,7 +262,7 @@ def test_the_keras_heads_fit_refuses_a_diverged_head_and_a_validation_cut_missin
 
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(200, 8)).astype(np.float32), np.arange(200) % 4
-    with pytest.raises(FeatcacheError, match=r"training diverged .*; lower learning_rate \(1e\+38\) or l2"):
+    with pytest.raises(FeatcacheError, match=r"training diverged .*; lower learning_rate \(1e38\) or l2"):
         DenseHead(epochs=2, learning_rate=1e38, early_stopping=False, n_classes=4).fit(X, y)
     with pytest.raises(FeatcacheError, match=r"holds out its last 99% of the 200 training rows .* on 2, fewer than the 4 classes"):
         DenseHead(epochs=1, validation_split=0.99, n_classes=4).fit(X, y)

@@ -646,6 +646,21 @@ def test_the_suggested_train_command_pastes_into_bash(name, locale, capsys, tmp_
                                                            "--C", "0.03"]]
 
 
+def test_the_suggested_train_command_and_note_give_each_value_as_typed():
+    """A tester: probe --param svm.gamma=1e20 suggested '--param gamma=1e+20', a C of 1e10 '--C 10000000000.0', and a
+    bool 'probability=False' where --param types false; the note said 'probability=False' too. Each is the one form of
+    a parameter's value (validate.param_text), and train reads it back as the same value."""
+    from featcache.analysis.probe import ProbeRow, _probe_only_note, train_command
+    from featcache.validate import parse_params
+
+    row = ProbeRow(0, "out_relu", 8, "svm", 1e10, 0.5, "test", 0.1)
+    command = train_command("c.h5", row, ("orig",), {"gamma": 1e20, "probability": False, "cache_size": 200.5})
+    assert command.endswith("--C 1e10 --param gamma=1e20 --param probability=false --param cache_size=200.5"), command
+    given = [w.split("=", 1)[1] for w in command.split() if "=" in w]
+    assert parse_params([f"v{i}={t}" for i, t in enumerate(given)]) == {"v0": 1e20, "v1": False, "v2": 200.5}
+    assert _probe_only_note("svm", {"svm": {"probability": False}}).startswith(" (probe fitted it with probability=false ")
+
+
 def test_a_suggested_command_names_a_path_starting_with_a_dash_as_a_path(tmp_path):
     """Regression (an adversarial tester): 'featcache train -odd.h5 ...' was read as an option when pasted."""
     import subprocess
@@ -685,7 +700,7 @@ def test_a_heads_own_parameters_reach_every_fit_and_the_suggested_train_command(
     out = capsys.readouterr().out
     assert seen == [("logreg", {"max_iter": 7, "warm_start": True, "C": 0.5})]
     command = next(line for line in out.splitlines() if "featcache train" in line).split(": ", 1)[1]
-    assert command.endswith("--head logreg --layer out_relu --C 0.5 --param max_iter=7 --param warm_start=True")
+    assert command.endswith("--head logreg --layer out_relu --C 0.5 --param max_iter=7 --param warm_start=true")  # as typed (h140)
     from featcache.cli import build_parser
 
     argv = command.split()[1:]  # the suggested command parses to the same parameters in train
@@ -732,7 +747,7 @@ def test_the_suggested_svm_command_says_train_calibrates_where_probe_did_not(mul
     without probability calibration (probe_params), train with it. The line says so, rather than promise the row."""
     featcache.probe(multi_cache, heads="svm", layers="out_relu", out=tmp_path / "s", verbose=True)
     line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("fit it on every training image"))
-    assert line.endswith("(probe fitted it with probability=False for speed, train with its default: "
+    assert line.endswith("(probe fitted it with probability=false for speed, train with its default: "
                          "the accuracy may differ a little)"), line
     featcache.probe(multi_cache, heads="logreg", layers="out_relu", out=tmp_path / "l", verbose=True)
     line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("fit it on every training image"))
@@ -749,8 +764,8 @@ def test_a_probe_parameter_the_user_gave_is_carried_to_the_suggested_train_comma
     result = featcache.probe(multi_cache, heads="svm", layers="out_relu", out=tmp_path / "s", verbose=True,
                              head_params={"svm": {"probability": False}})
     line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("fit it on every training image"))
-    assert line.endswith(" --param probability=False"), line
-    assert result.train_command.endswith(" --param probability=False")
+    assert line.endswith(" --param probability=false"), line
+    assert result.train_command.endswith(" --param probability=false")
 
 
 @pytest.mark.parametrize("jobs", [1, 2])

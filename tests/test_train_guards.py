@@ -305,7 +305,7 @@ def test_train_out_refuses_a_user_file_unless_forced(cache, tmp_path, capsys):
     # Replacing featcache's own head of the same fit is fine; one of another fit is another result: --force
     assert main(["train", str(cache), "--head", "logreg", "--out", str(mine)]) == 0
     _one_line(capsys, ["train", str(cache), "--head", "logreg", "--C", "1", "--out", str(mine)],
-              "holds a logreg head of another fit (C 0.03 there, 1 here); choose another --out, or pass --force")
+              "holds a logreg head of another fit (C 0.03 there, 1.0 here); choose another --out, or pass --force")
     assert main(["train", str(cache), "--head", "logreg", "--C", "1", "--out", str(mine), "--force"]) == 0
     assert featcache.load_head(mine)[1]["params"]["C"] == 1.0
 
@@ -326,7 +326,7 @@ def test_a_heads_own_parameters_reach_the_fit_the_file_and_the_default_name(cach
     X, y = blobs(30, seed=1)
     assert main(["train", str(cache), "--head", "svm", "--param", "gamma=0.5", "--param", "probability=false"]) == 0
     out, err = capsys.readouterr()
-    assert "training an svm head (gamma=0.5, probability=False)" in err
+    assert "training an svm head (gamma=0.5, probability=false)" in err  # as typed (h140)
     path = Path(out.strip().split("-> ")[-1])
     est, meta = featcache.load_head(path)
     assert meta["params"]["gamma"] == 0.5 and meta["params"]["probability"] is False

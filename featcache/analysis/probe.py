@@ -44,6 +44,7 @@ from featcache.sources.images import check_report_outside_classes
 from featcache.store.atomic import output_files, write_bytes, write_json
 from featcache.validate import (
     checks_switches,
+    param_text,
     check_path,
     drop_stale,
     REPORT_DIGESTS,
@@ -554,7 +555,7 @@ def _probe_only_note(head: str, params: Mapping[str, Mapping[str, Any]],
     fitted, defaults = params.get(head, {}), HEADS[head]().get_params()
     mine = (given or {}).get(head, {})
     skipped = {k: v for k, v in probe_defaults(head).items() if fitted.get(k) == v and defaults.get(k) != v and k not in mine}
-    return (f" (probe fitted it with {', '.join(f'{k}={v}' for k, v in skipped.items())} for speed, train with its "
+    return (f" (probe fitted it with {', '.join(f'{k}={param_text(v)}' for k, v in skipped.items())} for speed, train with its "
             "default: the accuracy may differ a little)") if skipped else ""
 
 
@@ -578,16 +579,17 @@ def train_command(cache: str | Path, row: ProbeRow, cache_views: Sequence[str] =
     from featcache.analysis.train import set_by_train
     from featcache.errors import shell_path, shell_word
 
-    C = f" --C {row.C}" if row.C is not None else ""
+    # each value as --param types it (param_text): '--C 10000000000.0', 'gamma=1e+20', 'probability=False' (a tester)
+    C = f" --C {param_text(row.C)}" if row.C is not None else ""
     views = ("" if tuple(cache_views) == ("orig",)
              else f" --train-views {shell_word(row.train_views)} --test-views {shell_word(row.test_views)}")
     own, given = "", ""
     for k, v in (params or {}).items():
         if k in TRAIN_OPTIONS and set_by_train(row.head, k):  # train refuses these as --param: its option, or none
             option = TRAIN_OPTIONS[k]
-            own += "" if option is None or v is False else f" {option}" if v is True else f" {option} {shell_word(str(v))}"
+            own += "" if option is None or v is False else f" {option}" if v is True else f" {option} {shell_word(param_text(v))}"
         else:
-            given += f" --param {shell_word(f'{k}={v}')}"
+            given += f" --param {shell_word(f'{k}={param_text(v)}')}"
     return f"featcache train {shell_path(str(cache))} --head {row.head} --layer {row.layer}{C}{own}{given}{views}"
 
 
@@ -877,7 +879,7 @@ def _print_table(rows, head_names, names, widths, best, final_only: bool) -> Non
     if len(labels) > 1:
         print("view settings (train views/test views averaged): "
               + "; ".join(f"{label} = {tr} / {te}" for (tr, te), label in labels.items()))
-    C = f", C={best.C}" if best.C is not None else ""
+    C = f", C={param_text(best.C)}" if best.C is not None else ""
     what = {"test": "test accuracy", "folds": "cross-validated accuracy (train images)"}.get(best.scored_on, "held-out accuracy")
     views = f", train views {best.train_views}, test views {best.test_views}" if len(labels) > 1 else ""
     print(f"best layer: {best.layer} with {best.head}{C}{views}: {what} {best.accuracy:.4f}")

@@ -30,6 +30,7 @@ from featcache.sources.images import check_file_outside_classes
 from featcache.store import Cache, as_cache
 from featcache.validate import (
     ParamLabel,
+    param_text,
     checks_switches,
     check_out_file,
     check_path,
@@ -411,7 +412,7 @@ def save_trained(est: BaseEstimator, cache: Cache, layer: str, head: str, path: 
 
 
 def _say_trained(res: TrainResult) -> None:
-    extra = "".join(f", {k} {v}" for k, v in res.details.items() if k != "cv_scores")
+    extra = "".join(f", {k} {param_text(v)}" for k, v in res.details.items() if k != "cv_scores")
     if getattr(res.estimator, "C", None) == "cv":  # say where C came from (logreg's scores are in --json)
         extra += " (chosen by cross-validation on the training features)"
     how = ""
@@ -537,8 +538,8 @@ def train(
     job = fit_meta(cache, layer, head, est, rows, train_views, **asked)
     check_out(path, head, force, cache, job, out is None)
     check_file_outside_classes(path, cache.photo_root)
-    if verbose:
-        settings = ([f"preset {preset}"] if preset else []) + [f"{k}={v}" for k, v in params.items()]
+    if verbose:  # each value as typed (param_text): gamma=1e20 was echoed "gamma=1e+20" (a tester)
+        settings = ([f"preset {preset}"] if preset else []) + [f"{k}={param_text(v)}" for k, v in params.items()]
         what = f"{head} head" + (f" ({', '.join(settings)})" if settings else "")
         n, alone = len(train_views), without_orig(train_views)  # only:flip: the flipped images alone, said (h137)
         views = (f" x {n} view{'s' * (n > 1)} ({len(y) * n} rows{without_words(train_views)})"

@@ -64,7 +64,7 @@ def head_params(args: argparse.Namespace) -> dict[str, dict]:
     if args.keras_standardize:
         params["keras"] = {**params.get("keras", {}), "standardize": True}
     from featcache.heads import HEADS, parse_head_params
-    from featcache.validate import parse_list
+    from featcache.validate import param_text, parse_list
 
     # checked as CurveSpec checks them: --heads forest --param max_iter=5 was a KeyError traceback (heads.head_params)
     heads = parse_list(args.heads if args.heads is not None else api_default(learning_curve, "heads"), "--heads",
@@ -80,7 +80,7 @@ def head_params(args: argparse.Namespace) -> dict[str, dict]:
         for name, value in given_params.items():  # a flag and a --param saying two things: the --param won unsaid (a review)
             flag, on = switches.get((head, name), (None, False))
             if on and value != params[head][name]:
-                raise FeatcacheError(f"--param {head}.{name}={value} contradicts {flag}; give one of them")
+                raise FeatcacheError(f"--param {head}.{name}={param_text(value)} contradicts {flag}; give one of them")
         params[head] = {**params.get(head, {}), **given_params}
     # the head flags (--no-warm-start, --keras-preset) set the heads among --heads: learning_curve refuses parameters
     # of another head, as probe does

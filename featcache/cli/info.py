@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Container
 from typing import TYPE_CHECKING, Any
 
 from featcache.cli.common import add_json_flag, print_json
+from featcache.validate import param_text
 
 if TYPE_CHECKING:
     import argparse
@@ -81,17 +83,32 @@ def _print_file(info: dict[str, Any]) -> None:
         # only those the row shows: n_jobs (None, so not shown) was named unused beside them (a new-user tester)
         unused = [k for k in info.get("unused_params") or () if info[key].get(k) is not None] if (
             key == "params" and isinstance(info[key], dict)) else None
-        print(one_line(f"{key:<{width}} {_words(info[key])}" + (f" ({', '.join(unused)}: not used by this fit)" if unused else "")))
+        print(one_line(f"{key:<{width}} {_words(info[key], _param_keys(key, info[key]))}" + (f" ({', '.join(unused)}: not used by this fit)" if unused else "")))
     print(f"{'digest':<{width}} " + ("checked: as saved" if info["content_digest_checked"] else
                                      "none (saved before 2026-12-03): nothing checks that it is as saved"))
 
 
-def _words(value: Any) -> str:
+def _param_keys(field: str, record: Any) -> Container[str]:
+    """The keys of ``field``'s ``record`` that are parameters a user gave (shown as typed, ``validate.param_text``):
+    each of a head's ``params`` and a model's ``head_params``; fine-tuning's settings (not its scores)."""
+    if field in ("params", "head_params") and isinstance(record, dict):
+        return set(record)
+    if field == "finetune":
+        from featcache.deploy.model import FINETUNE_FIT_KEYS
+
+        return FINETUNE_FIT_KEYS
+    return ()
+
+
+def _words(value: Any, params: Container[str] = ()) -> str:
     """A metadata value as words: dicts as ``key value`` pairs (nested ones in parentheses), lists of plain values
     joined, a list of records counted (its entries are in --json), floats to 4 places (small ones in 3 figures).
-    Fine-tuning's record printed as a Python dict, its epochs and all (a new-user tester)."""
+    Fine-tuning's record printed as a Python dict, its epochs and all (a new-user tester). A dict's keys in
+    ``params`` are parameters, shown as the user types them (``validate.param_text``): a head's gamma 1e20 was
+    ``100000000000000000000.0000``, its C 1e-5 ``1e-05`` and probability ``False`` (a tester)."""
     if isinstance(value, dict):
-        return ", ".join(f"{k} {_nested(v)}" for k, v in value.items() if v is not None)
+        return ", ".join(f"{k} {param_text(v) if k in params and not isinstance(v, (dict, list)) else _nested(v)}"
+                         for k, v in value.items() if v is not None)
     if isinstance(value, list):
         if any(isinstance(v, (dict, list)) for v in value):
             return f"{len(value)} entries (in --json)"

@@ -36,7 +36,7 @@ import numpy as np
 from featcache.embedding import passes
 from featcache.errors import FeatcacheError, one_line
 from featcache.progress import counted, note, status
-from featcache.validate import check_path, checks_switches, views_words
+from featcache.validate import check_path, checks_switches, param_text, views_words
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -123,7 +123,7 @@ def check_settings(unfreeze: Any, learning_rate: Any, epochs: Any, batch_size: A
     unfreeze = nonnegative_int(unfreeze, "--unfreeze", "20 (the lesson's: the last 20 layers of the base)")
     learning_rate = positive_number(learning_rate, "--lr", "1e-5 (the lesson's)")
     if learning_rate > MAX_LEARNING_RATE:  # 1e308 was taken, and fine-tuning ended in NaN weights (an adversarial tester)
-        raise FeatcacheError(f"--lr {learning_rate:.10g} is far above any learning rate Adam fine-tunes with (at most "
+        raise FeatcacheError(f"--lr {param_text(learning_rate)} is far above any learning rate Adam fine-tunes with (at most "
                              f"{MAX_LEARNING_RATE:g}); use e.g. 1e-5, the lesson's")
     epochs, batch_size, patience = (positive_int(value, flag) for flag, value in
                                     (("--epochs", epochs), ("--batch-size", batch_size), ("--patience", patience)))
@@ -446,7 +446,7 @@ def finetune(
     counts = parameter_counts(model)
     if verbose:
         status(f"fine-tuning {meta['backbone']} at {meta['image_size']} px: last {unfreeze} base layers unfrozen "
-               f"({len(unfrozen)} with weights, BatchNormalization kept frozen), lr {learning_rate:g}")
+               f"({len(unfrozen)} with weights, BatchNormalization kept frozen), lr {param_text(learning_rate)}")
         status(f"parameters: trainable {counts['trainable']:,}  non-trainable {counts['non_trainable']:,}  total {counts['total']:,}")
         status(data.describe())
         if step.bounded:  # a note, as extract's: the memory bound overrode --batch-size (shown with the progress off)

@@ -15,7 +15,7 @@ from featcache._lazy import keras
 from featcache.errors import FeatcacheError, ParamsDisagree
 from featcache.heads.folding import to_raw
 from featcache.progress import epoch_progress, epochs_text
-from featcache.validate import COUNT_MAX, ParamLabel, check_bool, check_number, check_seed_param
+from featcache.validate import COUNT_MAX, ParamLabel, check_bool, check_number, check_seed_param, param_text
 
 if TYPE_CHECKING:
     from keras import Model as KerasModel
@@ -314,8 +314,8 @@ class DenseHead(ClassifierMixin, BaseEstimator):
             # weights that are not numbers: probe and curve scored such a head as an accuracy (0.09), train refused to
             # save it naming an API fix (an adversarial tester, learning_rate=1e38)
             raise FeatcacheError(f"the Keras head's training diverged (its weights are not finite numbers after "
-                                 f"{self.epochs_run_} epoch(s)); lower learning_rate ({self.learning_rate:g}) or l2 "
-                                 f"({self.l2:g})")
+                                 f"{self.epochs_run_} epoch(s)); lower learning_rate ({param_text(self.learning_rate)}) "
+                                 f"or l2 ({param_text(self.l2)})")  # as typed: 1e38, not 1e+38 (h140)
         return self
 
     def _standardized(self, X: np.ndarray) -> np.ndarray:

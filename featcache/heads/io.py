@@ -40,7 +40,7 @@ from featcache.errors import FeatcacheError, first_line, no_permission, one_line
 from featcache.store.atomic import atomic_path
 from featcache.store.identity import ANOTHER_DATA_SET, ANOTHER_PHOTO_FOLDER  # replaced_from's words
 from featcache.store.identity import other_data_set, other_photo_folder
-from featcache.validate import DIGESTS_SINCE, check_path, check_replaceable, checks_switches, release
+from featcache.validate import DIGESTS_SINCE, check_path, check_replaceable, checks_switches, param_text, release
 
 if TYPE_CHECKING:
     from sklearn.base import BaseEstimator
@@ -405,9 +405,6 @@ def _recorded(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def _shown(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else "none" if value is None else str(value)
-
 
 def _class_defaults(cls: Any) -> dict[str, Any]:
     """The parameters a head class takes by default ({} for none known, or one that cannot be made bare)."""
@@ -538,7 +535,8 @@ def _param_rules(pair: _FitPair) -> list[_FitRule]:
 
     head = pair.head
     unread = set(unused_params(head, pair.before)) & set(unused_params(head, pair.now)) if head in HEADS else set()
-    return [_FitRule(k, lambda p, k=k: (_recorded(p.before.get(k)), p.now.get(k)), shown=_shown)
+    # values as typed (validate.param_text): '%g' kept 6 digits, so Cs apart in the 7th read alike (h140)
+    return [_FitRule(k, lambda p, k=k: (_recorded(p.before.get(k)), p.now.get(k)), shown=param_text)
             for k in sorted(set(pair.before) | set(pair.now)) if k not in RUN_ONLY_PARAMS and k != "seed" and k not in unread]
 
 
@@ -550,7 +548,7 @@ def _settings_rules(pair: _FitPair) -> list[_FitRule]:
     there, here = pair.old.get("fit_settings"), pair.new.get("fit_settings")
     if not (isinstance(there, Mapping) and isinstance(here, Mapping)):
         return []
-    return [_FitRule(label, lambda p, label=label: (_recorded(there[label]), _recorded(here[label])), shown=_shown)
+    return [_FitRule(label, lambda p, label=label: (_recorded(there[label]), _recorded(here[label])), shown=param_text)
             for label in here if label in there]
 
 

@@ -16,7 +16,7 @@ from threadpoolctl import threadpool_limits
 from featcache.heads.folding import from_raw, to_raw
 from featcache.heads.solver import solver_notes
 from featcache.heads.views import fold_count, stratified_folds
-from featcache.validate import COUNT_MAX, ParamLabel, check_bool, check_jobs, check_number, check_seed_param, parse_C
+from featcache.validate import COUNT_MAX, ParamLabel, check_bool, check_jobs, check_number, check_seed_param, param_text, parse_C
 
 # Grid for C="cv", searched from strong to weak regularization. On the
 # lesson's cache (4,000 images, 1280-d out_relu features, standardized) 5-fold
@@ -109,7 +109,7 @@ class LogRegHead(ClassifierMixin, BaseEstimator):
     @classmethod
     def legend(cls, params: Mapping[str, Any]) -> str | None:
         """What a plot's legend calls this head fitted with ``params``."""
-        return f"logistic regression (C={params['C']})" if "C" in params else None
+        return f"logistic regression (C={param_text(params['C'])})" if "C" in params else None
 
     @classmethod
     def state_classes(cls) -> tuple[type, ...]:

@@ -26,7 +26,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from featcache.heads.views import fold_count, stratified_folds
-from featcache.validate import COUNT_MAX, ParamLabel, check_bool, check_jobs, check_number, check_seed_param, parse_C
+from featcache.validate import COUNT_MAX, ParamLabel, check_bool, check_jobs, check_number, check_seed_param, param_text, parse_C
 
 # Grid for C="cv". On the lesson's split 5-fold CV on the training rows picks
 # C=10 for block_13_expand_relu (C=3 and 10 about tie on block_9 and
@@ -77,7 +77,7 @@ class SVMHead(ClassifierMixin, BaseEstimator):
     @classmethod
     def legend(cls, params: Mapping[str, Any]) -> str | None:
         """What a plot's legend calls this head fitted with ``params``."""
-        return f"RBF SVM (C={params['C']})" if "C" in params else None
+        return f"RBF SVM (C={param_text(params['C'])})" if "C" in params else None
 
     @classmethod
     def state_classes(cls) -> tuple[type, ...]:
