@@ -1075,6 +1075,15 @@ def views_words(views: Sequence[str], sep: str = ", ") -> str:
     return sep.join(views) + without_words(views, " ({})")
 
 
+def views_counted(views: Sequence[str]) -> str:
+    """How many views, in words that agree with the count: ``the original view alone``, ``the flip view alone,
+    without the original view`` (only:flip), ``3 views``, ``2 views without the original view``. An export's note said
+    a head "fitted on 1 views" (a session's note), finetune's once "fitted on 1 cached views" (a review)."""
+    if len(views) == 1:
+        return "the original view alone" if views[0] == "orig" else f"the {views[0]} view alone{without_words(views)}"
+    return f"{len(views)} views{without_words(views, ' {}')}"
+
+
 def views_spec(views: Sequence[str]) -> str:
     """The spelling ``check_views`` reads back as ``views`` (its result): ``orig,flip`` as before, ``only:flip`` for
     views without the original. How a recorded list (a head's ``test_views``) is asked for again."""

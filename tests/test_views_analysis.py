@@ -574,7 +574,7 @@ def test_an_export_of_an_only_head_says_its_views_leave_the_original_out():
     note = views_note({"train_views": ["orig"], "test_views": list(ONLY), "test_accuracy": 0.7, "test_accuracy_orig": 0.6})
     assert "original view alone is 0.6000 on its test split, against 0.7000 with 2 views averaged (without the original view)" in note
     fitted = views_note({"train_views": ["flip"], "test_views": ["orig"], "test_accuracy": 0.6})
-    assert "the head was fitted on 1 views without the original view): " in fitted
+    assert "the head was fitted on the flip view alone, without the original view): " in fitted
 
 
 def test_export_views_read_only_as_train_and_evaluate_do(views_cache, tmp_path, capsys):
@@ -616,7 +616,7 @@ def test_without_the_original_view_is_said_one_way_everywhere(views_cache, tmp_p
 
     meta = {"backbone": "b", "image_size": 32, "layer": "l", "train_views": ["orig"], "test_views": ["flip"]}
     assert describe(meta) == "b 32px l train 1 view, test 1 view without the original view"
-    assert "fitted on 1 views without the original view): " in views_note({"train_views": ["flip"], "test_views": ["orig"]})
+    assert "fitted on the flip view alone, without the original view): " in views_note({"train_views": ["flip"], "test_views": ["orig"]})
     featcache.learning_curve(views_cache, sizes=[30], seeds=1, heads="logreg", train_views="orig", test_views="only:flip",
                              out=tmp_path / "c", plot=False, verbose=True)
     err = capsys.readouterr().err
@@ -624,3 +624,18 @@ def test_without_the_original_view_is_said_one_way_everywhere(views_cache, tmp_p
     featcache.learning_curve(views_cache, sizes=[30], seeds=1, heads="logreg", train_views="orig",
                              test_views="only:flip,shift:+2,+2", out=tmp_path / "d", plot=False, verbose=True)
     assert "test views averaged flip,shift:+2,+2 (without the original view), jobs" in capsys.readouterr().err
+
+
+def test_an_export_of_one_view_says_one_view():
+    """A session's note: a head's export note said "fitted on 1 views" (only:flip; or the original view alone, scored
+    with views averaged), and a model of one view "averages the probabilities of 1 views ... 1 forward passes"."""
+    from featcache.deploy.export import export_note, views_note
+
+    orig = views_note({"train_views": ["orig"], "test_views": ["orig", "flip"], "test_accuracy": 0.7, "test_accuracy_orig": 0.6})
+    assert "the head was fitted on the original view alone): " in orig, orig
+    two = views_note({"train_views": ["flip", "shift:+2,+2"], "test_views": ["orig"], "test_accuracy": 0.6})
+    assert "the head was fitted on 2 views without the original view): " in two, two
+    one = export_note({"train_views": ["flip"], "test_views": ["flip"], "test_accuracy": 0.6}, ("flip",))
+    assert one == ("the model classifies the flip view of each image alone, without the original view: 1 forward pass per "
+                   "image; the head scored 0.6000 on its test split with this view"), one
+    assert "1 views" not in orig + two + one and "1 forward passes" not in one

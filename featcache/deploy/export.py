@@ -17,7 +17,8 @@ import numpy as np
 from featcache._lazy import keras
 from featcache.embedding.backbones import is_named_weights, recorded_weights_path, weights_arg, weights_identity
 from featcache.errors import FeatcacheError, one_line
-from featcache.validate import ONLY, checks_switches, pick_views, shown, views_spec, views_words, without_words
+from featcache.validate import (ONLY, checks_switches, pick_views, shown, views_counted, views_spec, views_words,
+                                without_words)
 
 if TYPE_CHECKING:
     from keras import Model as KerasModel
@@ -224,7 +225,7 @@ def views_note(meta: dict[str, Any]) -> str | None:
     fix = (f" (pass --views all to average the {len(test)} views in the model, {len(test)} forward passes per image)"
            if len(test) > 1 else "")  # the flag that gives the head's averaged accuracy back (a new-user tester)
     return (f"the exported model classifies the original view only (no test-time averaging of views; the head was fitted on "
-            f"{len(train)} views{without_words(train, ' {}')}): the head's accuracy with the original view alone is {acc}{averaged}{fix}")
+            f"{views_counted(train)}): the head's accuracy with the original view alone is {acc}{averaged}{fix}")
 
 
 def export_note(head_meta: dict[str, Any], views: Sequence[str]) -> str | None:
@@ -232,6 +233,10 @@ def export_note(head_meta: dict[str, Any], views: Sequence[str]) -> str | None:
     if tuple(views) == ("orig",):
         return views_note(head_meta)
     scored = head_meta.get("test_accuracy") if list(views) == head_meta.get("test_views") else None
+    if len(views) == 1:  # --views flip of an only:flip head: "averages the probabilities of 1 views" (a session's note)
+        expect = f"; the head scored {scored:.4f} on its test split with this view" if scored is not None else ""
+        return (f"the model classifies the {views[0]} view of each image alone{without_words(views)}: 1 forward pass per "
+                f"image{expect}")
     expect = f"; the head scored {scored:.4f} on its test split with these views averaged" if scored is not None else ""
     return (f"the model averages the probabilities of {len(views)} views of each image ({views_words(views)}): "
             f"{len(views)} forward passes per image{expect}")  # what to expect, as the orig note says (a new user)
