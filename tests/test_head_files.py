@@ -293,6 +293,65 @@ def test_crafted_keras_head_meta_is_one_line(cache, tmp_path, capsys):
     _one_line(capsys, ["evaluate", str(as_list), str(cache)], "its metadata is a list, not a mapping")
 
 
+def _with_record(src: Path, dst: Path, change) -> Path:
+    """A copy of the .keras file ``src`` whose featcache.json ``change`` edits, its digest made again (``reseal_head``)."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item)
+            if item.filename == "featcache.json":
+                meta = json.loads(data)
+                change(meta)
+                data = json.dumps(meta).encode()
+            zout.writestr(item, data)
+    return reseal_head(dst)
+
+
+def test_a_file_whose_record_and_network_disagree_is_said_edited(cache, tmp_path, capsys):
+    """A session's note: a model whose kind and model-only fields (input, output, head_path) were edited to a head's,
+    given as a head, was refused only as "Could not locate class 'Preprocess'" (Keras's words), and predict said "it
+    is a head: export it first"; a Keras head whose kind was edited to 'featcache-model' was "a model written by
+    'featcache export'" in evaluate and a TensorFlow traceback in predict. The record says one thing, the network
+    (heads.io.network_kind, read from config.json) another: one line saying so, and the fix."""
+    from featcache._lazy import keras
+    from featcache.deploy.model import INPUT_DTYPE, INPUT_SHAPE, save_model
+    from featcache.embedding.preprocess import Preprocess
+    from featcache.heads import DenseHead
+    from featcache.heads.io import MODEL_ONLY_FIELDS, network_kind
+
+    from helpers import write_image
+
+    X, y = blobs(60)
+    head = DenseHead(epochs=1, early_stopping=False, n_classes=3).fit(X, y)
+    good_head = save_head(head, tmp_path / "h.keras", head_meta(featcache.open_cache(cache), None, "keras", head))
+    k = keras()
+    inp = k.Input(shape=INPUT_SHAPE, dtype=INPUT_DTYPE)
+    out = k.layers.Softmax()(k.layers.Dense(3)(k.layers.GlobalAveragePooling2D()(Preprocess("mobilenet_v2", 32)(inp))))
+    good_model = save_model(k.Model(inp, out), tmp_path / "m.keras", {"class_names": CLASSES, "image_size": 32,
+                                                                      "head_path": str(good_head)})
+    assert (network_kind(good_head), network_kind(good_model)) == ("head", "model")
+
+    def as_head(meta):
+        meta["kind"] = "featcache-head"
+        for field in MODEL_ONLY_FIELDS:
+            meta.pop(field, None)
+
+    model_as_head = _with_record(good_model, tmp_path / "mh.keras", as_head)
+    head_as_model = _with_record(good_head, tmp_path / "hm.keras", lambda m: m.update(kind="featcache-model"))
+    photo = str(write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8)))
+    model_says = (f"{model_as_head}'s record says it is a head but the file holds a model's network (images in, "
+                  "featcache's Preprocess layer first): edited by hand or damaged; export the model again")
+    head_says = (f"{head_as_model}'s record says it is a model but the file holds a head's network (a features vector "
+                 "in, no image layers): edited by hand or damaged; train the head again")
+    for argv, says in ((["evaluate", str(model_as_head), str(cache)], model_says),
+                       (["predict", str(model_as_head), photo], model_says),
+                       (["evaluate", str(head_as_model), str(cache)], head_says),
+                       (["export", str(head_as_model), "--out", str(tmp_path / "x.keras")], head_says),
+                       (["predict", str(head_as_model), photo], head_says)):
+        _one_line(capsys, argv, says)
+    assert load_head(good_head)[1]["kind"] == "featcache-head"  # the files as written still load
+    assert main(["predict", str(good_model), photo]) == 0
+
+
 def _reversed_names(doc, entries):
     doc["meta"]["class_names"] = doc["meta"]["class_names"][::-1]
 

@@ -173,6 +173,12 @@ def _model_json(path: str | Path) -> dict[str, Any]:
             raise damage from None
         hint = head_hint if read_head_meta(path) is not None else _images_hint(path) or _kind_hint(path, exc)
         raise FeatcacheError(f"{path} is not a featcache model{hint}; pass a file written by 'featcache export' or 'featcache finetune'") from None
+    from featcache.heads.io import edited_kind, file_kind
+
+    # a head whose kind was edited to a model's reached Keras's call with images, a traceback; a model edited to a
+    # head's record was "a head: export it first" (a session's note): the record and the network disagree, said so
+    if (edited := edited_kind(path, file_kind(path))) is not None:
+        raise edited
     if isinstance(meta, dict) and meta.get("kind") != KIND and all(k in meta for k in MODEL_ONLY_FIELDS):
         # a model whose kind was removed or changed: not "a head: export it first" (an adversarial tester)
         check_meta(path, meta)

@@ -850,6 +850,54 @@ def file_kind(path: str | Path) -> str | None:
         return None
 
 
+def network_kind(path: str | Path) -> str | None:
+    """What a .keras file's network is, read from its config.json as JSON (nothing built, nothing run): ``"model"``
+    where it holds featcache's own image layers (``featcache>Preprocess`` begins every exported or fine-tuned model),
+    ``"head"`` where it is a Dense head's: one input, a features vector ``(None, width)``, into the layer
+    ``head_logits`` (``_check_keras_layers``); else None (no .keras, unreadable, or neither: a test's stub network).
+    The contents, which an edit of the record's kind and fields leaves as they were."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            config = json.loads(zf.read("config.json"))
+        layers = config["config"]["layers"]
+    except Exception:  # noqa: BLE001 (an .npz head, a damaged or foreign file: the loaders say what is wrong)
+        return None
+    if any(str(n).startswith("featcache>") for n in _registered_names(config)):
+        return "model"
+    layers = [layer for layer in layers if isinstance(layer, dict) and isinstance(layer.get("config"), dict)]
+    inputs = [layer["config"].get("batch_shape") for layer in layers if layer.get("class_name") == "InputLayer"]
+    logits = any(layer["config"].get("name") == "head_logits" for layer in layers)
+    return "head" if logits and len(inputs) == 1 and isinstance(inputs[0], list) and len(inputs[0]) == 2 else None
+
+
+def _registered_names(node: Any) -> Iterable[Any]:
+    """Every ``registered_name`` in a Keras config, nested models' (a backbone inside a model) included."""
+    if isinstance(node, dict):
+        if "registered_name" in node:
+            yield node["registered_name"]
+        for value in node.values():
+            yield from _registered_names(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _registered_names(value)
+
+
+def edited_kind(path: str | Path, kind: str | None) -> FeatcacheError | None:
+    """The one line for a file whose record (``file_kind``'s ``kind``) says one thing and its network another, else
+    None. A model whose kind and model-only fields were edited to a head's was refused as "Could not locate class
+    'Preprocess'" (Keras's words), and a head whose kind was edited to a model's was called "a model written by
+    'featcache export'" (a session's note): the record lies, so neither is said to be what it claims."""
+    contents = network_kind(path) if kind in ("head", "model") else None
+    if contents is None or contents == kind:
+        return None
+    network = ("a model's network (images in, featcache's Preprocess layer first)" if contents == "model"
+               else "a head's network (a features vector in, no image layers)")
+    fix = ("export the model again with 'featcache export' (or train the head again)" if contents == "model"
+           else "train the head again with 'featcache train' (or export the model again)")
+    return FeatcacheError(f"{path}'s record says it is a {kind} but the file holds {network}: edited by hand or "
+                          f"damaged; {fix}")
+
+
 # A head or model is a few MB (a 96 px MobileNetV2 model: 9.2 MB); a file far larger is none, and is not read whole.
 DAMAGE_SCAN_BYTES = 512 * 2**20
 
@@ -960,7 +1008,10 @@ def load_head(path: str | Path, *, trust_pickle: bool = False) -> tuple[BaseEsti
         raise FeatcacheError(f"{path} is a folder, not a head file{hint}; pass the .keras or .npz head file written by 'featcache train'")
     check_regular_file(path, "head", "pass the .keras or .npz head file written by 'featcache train'", "train one with 'featcache train'")
     if zipfile.is_zipfile(path):
-        if file_kind(path) == "model":  # it said only "(TypeError)" (an adversarial tester)
+        kind = file_kind(path)
+        if (edited := edited_kind(path, kind)) is not None:  # before Keras reads a model's layers as a head's
+            raise edited
+        if kind == "model":  # it said only "(TypeError)" (an adversarial tester)
             raise _model_not_head(path)
         try:
             with zipfile.ZipFile(path) as zf:
