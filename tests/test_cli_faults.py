@@ -1332,6 +1332,36 @@ def test_an_output_that_is_a_fifo_is_one_line_not_a_hang(tmp_path, fake_model, c
     assert list(folder.iterdir()) == []
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_a_rerun_keeps_the_mode_of_each_output_it_replaces_and_new_ones_follow_the_umask(tmp_path, fake_model, capsys, umask):
+    """Regression (an adversarial tester): `chmod 600 p.csv h.npz ev/evaluation.json m.keras` and a rerun of
+    predict --csv, train, evaluate and export under umask 022 gave all of them back 0644. Each keeps its mode now
+    (as the shell's `>` does); what a run creates follows the umask."""
+    cache = str(tiny_cache(tmp_path / "c.h5", d=1280, layer="out_relu"))  # export builds the network: its width
+    image = tmp_path / "a.png"
+    write_image(image, class_image(0, 0, 16))
+    head, csv_, report, model = tmp_path / "h.npz", tmp_path / "p.csv", tmp_path / "ev" / "evaluation.json", tmp_path / "kx" / "m3.keras"
+    runs = [["train", cache, "--head", "logreg", "--out", str(head)],
+            ["predict", str(fake_model), str(image), "--csv", str(csv_)],
+            ["evaluate", str(head), cache, "--out", str(report.parent)],
+            ["export", str(head), "--out", str(model)]]
+    old = os.umask(umask)
+    try:
+        for argv in runs:
+            assert main(argv) == 0, capsys.readouterr().err
+        fresh = {f: f.stat().st_mode & 0o777 for f in (head, csv_, report, model)}
+        for f in fresh:
+            f.chmod(0o600 if umask == 0o022 else 0o640)
+        for argv in runs:
+            assert main(argv) == 0, capsys.readouterr().err
+    finally:
+        os.umask(old)
+    capsys.readouterr()
+    assert set(fresh.values()) == {0o666 & ~umask}, fresh
+    kept = {f.name: f.stat().st_mode & 0o777 for f in fresh}
+    assert kept == dict.fromkeys(kept, 0o600 if umask == 0o022 else 0o640), kept
+
+
 def test_a_full_disk_in_evaluate_leaves_no_folder_and_no_half_report(tmp_path, capsys, monkeypatch):
     """The plot was written, the JSON hit the full disk: the plot and the folder made for it go again."""
     import featcache

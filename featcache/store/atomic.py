@@ -1,7 +1,7 @@
 """Writing files atomically, the one way featcache does it.
 
-A temporary file beside the target is written, fsynced, given the user's
-normal mode and renamed over the target, and then the folder is fsynced:
+A temporary file beside the target is written, fsynced, given the mode of
+the file it replaces (a new file: the user's normal mode) and renamed over the target, and then the folder is fsynced:
 a run killed while writing (or the machine losing power after it) leaves
 the previous file (or none), never half of one. Caches, heads, models,
 evaluation files, curves and plots all go through ``publish``/``atomic_path``.
@@ -15,6 +15,7 @@ import glob
 import json
 import os
 import re
+import stat
 import sys
 import tempfile
 from contextlib import contextmanager
@@ -51,6 +52,19 @@ def user_mode() -> int:
     return 0o666 & ~_umask()
 
 
+def replacing_mode(path: str | Path) -> int:
+    """The mode for a file about to replace ``path``: the permission bits of the regular file there (through a
+    link, as the shell's ``>`` keeps them), else the user's normal mode (``user_mode``). A head, model, report or
+    CSV the user had made private (chmod 600) came back 0644 after a rerun (an adversarial tester). Setuid, setgid
+    and sticky bits are not carried over: the shell's ``>`` drops the first two on a write, and none belongs on
+    featcache's outputs."""
+    try:
+        st = os.stat(path)
+    except OSError:  # none there (or unreadable: the write itself says what is wrong)
+        return user_mode()
+    return stat.S_IMODE(st.st_mode) & 0o777 if stat.S_ISREG(st.st_mode) else user_mode()
+
+
 def fsync_file(path: str | Path) -> None:
     with open(path, "rb") as fh:
         os.fsync(fh.fileno())
@@ -70,10 +84,11 @@ def fsync_dir(directory: str | Path) -> None:
 
 
 def publish(tmp: str | Path, path: str | Path, needed_bytes: int | None = None, advice: str | None = None) -> Path:
-    """Make the written ``tmp`` the file ``path``: fsync, the user's mode, atomic rename, fsync the folder."""
+    """Make the written ``tmp`` the file ``path``: fsync, the mode of the file it replaces (``replacing_mode``),
+    atomic rename, fsync the folder."""
     path = Path(path)
     try:
-        os.chmod(tmp, user_mode())
+        os.chmod(tmp, replacing_mode(path))
         fsync_file(tmp)
         _PUBLISHED.add(_identity(tmp))  # before the rename, which keeps the inode: a Ctrl-C between cannot miss it
         os.replace(tmp, path)
