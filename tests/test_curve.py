@@ -497,42 +497,55 @@ def test_jobs_minus_one_says_how_many_cores_it_means(tiny_cache, tmp_path, capsy
     assert f", jobs -1 ({usable_cores()} cores)" in capsys.readouterr().err  # a status line
 
 
-def test_a_row_edited_since_it_was_written_is_fitted_again(tiny_cache, tmp_path, capsys):
+def test_a_row_edited_since_it_was_written_is_refused_and_a_missing_one_fitted(tiny_cache, tmp_path, capsys):
     """A resume trusted curve.csv: an accuracy changed by hand or by a flipped digit (0.68 -> 0.99) went into the
-    curve (an adversarial tester). Each row carries a checksum: a resume says how many rows do not match and fits
-    them again; plotting such a file refuses it; a file from before checksums is read as it was."""
+    curve (an adversarial tester). Each row carries a checksum. Then a resume dropped a row that did not match and
+    fitted it again, while an edited curve.png was refused (a second tester: `sed -i` on a row, rc 0): such a row
+    is now refused, by the resume and by plotting, in one line naming the file, and nothing is rewritten. A row
+    that is missing (a killed run's, or deleted as the line advises) is fitted without a word; a file from before
+    checksums is read as it was."""
     from featcache.analysis.curve import read_rows
     from featcache.analysis.curve.folder import load_curve
 
     out = tmp_path / "o"
-    first = curve(tiny_cache, out, heads=("logreg",), seeds=1, sizes=[20, 40], plot=False)
+    first = curve(tiny_cache, out, heads=("logreg",), seeds=1, sizes=[20, 40])
     good = {(r["size"], r["seed"]): r["accuracy"] for r in read_rows(out / "curve.csv")}
     lines = (out / "curve.csv").read_text().splitlines()
+    files = {f: f.read_bytes() for f in out.iterdir()}
+
+    def refused(text: str, why: str) -> None:
+        (out / "curve.csv").write_text(text)
+        files[out / "curve.csv"] = text.encode()
+        with pytest.raises(FeatcacheError, match=why):
+            load_curve(out)
+        argv = ["curve", str(tiny_cache), "--sizes", "20,40", "--heads", "logreg", "--seeds", "1", "--out", str(out)]
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and re.search(why, err), err
+        assert err.startswith(f"featcache curve: error: {out / 'curve.csv'} was changed since featcache wrote it"), err
+        assert "delete that row (or the file) and re-run the same curve command" in err, err
+        assert {f: f.read_bytes() for f in out.iterdir()} == files  # nothing fitted, nothing rewritten
+
     cells = lines[1].split(",")
     cells[3] = "0.999" if cells[3] != "0.999" else "0.998"  # a plausible accuracy: only the checksum can tell
-    (out / "curve.csv").write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n")
-    with pytest.raises(FeatcacheError, match=r"does not match its checksum \(edited, damaged or from another curve\)"):
-        load_curve(out)
-    again = curve(tiny_cache, out, heads=("logreg",), seeds=1, sizes=[20, 40], plot=False)
-    assert "1 row(s) of" in capsys.readouterr().err and (again.fits, again.resumed) == (1, 1)
-    assert {(r["size"], r["seed"]): r["accuracy"] for r in read_rows(out / "curve.csv")} == good
-    assert len(first.rows) == 2
-    # The column cut off: curve.json says the rows carry checksums, so every row is fitted again (the check
-    # could be switched off so, and a resume then signed the edited values; a tester)
-    lines = (out / "curve.csv").read_text().splitlines()
-    (out / "curve.csv").write_text("\n".join(",".join(l.split(",")[:5]) for l in lines) + "\n")
-    assert curve(tiny_cache, out, heads=("logreg",), seeds=1, sizes=[20, 40], plot=False).fits == 2
-    # A row pasted twice, or from another curve (another key), is not kept either
-    lines = (out / "curve.csv").read_text().splitlines()
-    (out / "curve.csv").write_text("\n".join([*lines, lines[1]]) + "\n")
-    with pytest.raises(FeatcacheError, match="repeats an earlier row's head, seed and size"):
-        load_curve(out)
+    refused("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n",
+            r"the row 20,0,logreg,0\.99\d,.* does not match its checksum \(edited, damaged or from another curve\)")
+    # The column cut off: curve.json says the rows carry checksums (the check could be switched off so, and a
+    # resume then signed the edited values; a tester)
+    refused("\n".join(",".join(l.split(",")[:5]) for l in lines) + "\n", "has no checksum, and curve.json says")
+    # A row pasted twice, or from another curve (another key)
+    refused("\n".join([*lines, lines[1]]) + "\n", "repeats an earlier row's head, seed and size")
     from featcache.analysis.curve.folder import row_checksum
 
     cells = lines[1].split(",")
     cells[5] = row_checksum(cells[:5], "another curve's key")
-    (out / "curve.csv").write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n")
-    assert curve(tiny_cache, out, heads=("logreg",), seeds=1, sizes=[20, 40], plot=False).fits == 1
+    refused("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n", "does not match its checksum")
+    # The edited row deleted (or never written: a run killed before it): fitted again, without a word
+    (out / "curve.csv").write_text("\n".join([lines[0], *lines[2:]]) + "\n")
+    again = curve(tiny_cache, out, heads=("logreg",), seeds=1, sizes=[20, 40], plot=False)
+    assert (again.fits, again.resumed) == (1, 1) and capsys.readouterr().err == ""
+    assert {(r["size"], r["seed"]): r["accuracy"] for r in read_rows(out / "curve.csv")} == good
+    assert len(first.rows) == 2
     # A curve folder from before checksums (no column, no mark in curve.json) still resumes as it was
     meta = json.loads((out / "curve.json").read_text())
     meta.pop("row_checksums"), meta.pop("record_sha256"), meta.pop("written_sha256")  # none was written then

@@ -15,7 +15,8 @@
 Rows read back are checked (whole sizes and seeds, accuracy in [0, 1],
 finite non-negative seconds): a hand-edited or damaged file is one line
 naming it, never a curve built on it. Each row also carries a checksum of
-its values: a resume fits a row that does not match again.
+its values: a row that does not match is refused, by a resume too, in one line
+(as an edited curve.png is); a row a killed run never wrote is simply fitted.
 """
 
 from __future__ import annotations
@@ -86,12 +87,12 @@ def _row(r: dict[str, str]) -> dict[str, Any]:
     return row
 
 
-def read_rows(path: str | Path, mismatched: list[dict[str, str]] | None = None, key: str | None = None,
-              checksummed: bool = False) -> list[dict[str, Any]]:
+def read_rows(path: str | Path, key: str | None = None, checksummed: bool = False) -> list[dict[str, Any]]:
     """Rows of a ``curve.csv`` with typed, checked values. With ``key`` (``curve_key``) each row's checksum is
     checked, and ``checksummed`` (curve.json says its rows carry them) makes a missing checksum a mismatch; a
-    second row for the same (head, seed, size) is one too. A mismatch is an error, or, given a ``mismatched``
-    list, the row is left out and appended there (a resume fits it again)."""
+    second row for the same (head, seed, size) is one too. A mismatch is an error (a resume's too: until
+    2026-12-05 it dropped the row with a warning and fitted it again, while an edited curve.png was refused; an
+    adversarial tester). A killed run's rows need no such leniency: curve.csv is replaced whole after every fit."""
     path = Path(path)
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: a spreadsheet's byte-order mark
@@ -103,10 +104,7 @@ def read_rows(path: str | Path, mismatched: list[dict[str, str]] | None = None, 
                 row = _row(r)  # values that cannot be a row are refused first, checksum or not
                 why = _mismatch(r, row, key, checksummed, seen)
                 if why is not None:
-                    if mismatched is None:
-                        raise _Mismatch(f"the row {','.join(r[k] or '' for k in CSV_FIELDS)} {why}")
-                    mismatched.append(r)
-                    continue
+                    raise _Mismatch(f"the row {','.join(r[k] or '' for k in CSV_FIELDS)} {why}")
                 seen.add((row["head"], row["seed"], row["size"]))
                 rows.append(row)
             return rows
@@ -115,8 +113,8 @@ def read_rows(path: str | Path, mismatched: list[dict[str, str]] | None = None, 
     except IsADirectoryError:
         raise FeatcacheError(f"{path} is a folder, not a curve.csv; pass the curve.csv inside it or its folder") from None
     except _Mismatch as exc:
-        raise FeatcacheError(f"{path} is not a readable curve.csv ({exc}); re-run the same curve command into its "
-                             "--out: it fits such rows again") from None
+        raise FeatcacheError(f"{path} was changed since featcache wrote it ({exc}); delete that row (or the file) "
+                             "and re-run the same curve command to fit it again, or choose another --out") from None
     except (ValueError, KeyError, TypeError, csv.Error, UnicodeDecodeError) as exc:
         raise FeatcacheError(f"{path} is not a readable curve.csv ({exc}); pass a file written by 'featcache curve' "
                              "(or re-run the curve into a new --out)") from None
@@ -264,13 +262,9 @@ class CurveFolder:
         if diff:
             raise FeatcacheError(f"{self.path} holds a learning curve with other settings ({', '.join(diff)}); "
                                  f"choose another --out or delete {self.csv}")
-        mismatched: list[dict[str, str]] = []
-        found = read_rows(self.csv, mismatched, curve_key(identity), checksummed=bool(meta.get(ROW_CHECKSUMS)))
+        # a row that does not match is refused, not fitted again: the user's edit is not replaced without a word
+        found = read_rows(self.csv, curve_key(identity), checksummed=bool(meta.get(ROW_CHECKSUMS)))
         rows = {(r["head"], r["seed"], r["size"]): r for r in found}
-        if mismatched:  # said, then fitted again: a resume is where a changed row would otherwise be trusted
-            note(f"featcache curve: warning: {len(mismatched)} row(s) of {self.csv} do not match their checksum or "
-                  "repeat a row (edited, damaged or from another curve); dropped, and those this run asks for are "
-                  "fitted again")
         if meta.get(ROW_ORDER) not in (TRAIN_ORDER, EARLIER_TRAIN_ORDER):
             rows = _drop_other_order(rows, self.csv)
         return rows
