@@ -82,6 +82,39 @@ def test_same_seed_same_numbers_and_jobs_do_not_matter(tiny_cache, tmp_path):
     assert by_seed(0) != by_seed(1)  # other seed: other subsets, initialisation and shuffling
 
 
+def test_verify_says_an_unfinished_curve_is_unfinished_and_not_ok(tiny_cache, tmp_path, monkeypatch, capsys):
+    """Regression (an adversarial tester): verify on the curve.json of a curve killed midway (complete: false, 12 of
+    36 points) said "ok: ... is intact", exit 0, --json "ok": true: a script gating on verify took a half curve.
+    It is one line saying how far it got and how to finish it, exit 2 and "ok": false, as for an unfinished cache;
+    once the same command finishes it, it is ok."""
+    out = tmp_path / "u"
+    real, calls = curve_mod.fit_point, []
+
+    def stopped(*args, **kwargs):
+        if len(calls) == 3:  # after seed 0's warm-started chain of 3 sizes
+            raise KeyboardInterrupt
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(curve_mod, "fit_point", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        curve(tiny_cache, out, heads=("logreg",))
+    monkeypatch.setattr(curve_mod, "fit_point", real)
+    record = out / "curve.json"
+    said = (f"featcache verify: error: {record} is an unfinished curve (3 of 6 points fitted: its run was stopped "
+            "before the end); re-run the same 'featcache curve' command to finish it")
+    assert main(["verify", str(record)]) == 2
+    assert capsys.readouterr().err.strip() == said
+    assert main(["verify", str(record), "--json"]) == 2
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["ok"] is False and "unfinished curve (3 of 6 points" in answer["error"]
+    assert main(["verify", str(record), str(tiny_cache)]) == 2  # among several: said, the others still checked
+    assert capsys.readouterr().err.strip() == said
+    curve(tiny_cache, out, heads=("logreg",))
+    assert main(["verify", str(record)]) == 0
+    assert capsys.readouterr().out.startswith(f"ok: {record} is intact")
+
+
 def test_interrupted_curve_resumes(tiny_cache, tmp_path, monkeypatch):
     out = tmp_path / "r"
     real, calls = curve_mod.fit_point, []

@@ -19,8 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "sealed since 2026-12-03) of every feature value. Given a head ('featcache train') or a model "
                        "('featcache export', 'featcache finetune'), read the whole file and compare its content digest "
                        "(files saved since 2026-12-03). Given a report's record (evaluation.json, probe.json, "
-                       "curve.json, lesson.json), check it and each file of the report it lists. Exit 0 when it "
-                       "is intact, 2 with one line naming the damage otherwise. Given several files, each is checked "
+                       "curve.json, lesson.json), check it and each file of the report it lists; a curve whose run was "
+                       "stopped before the end is said unfinished (re-run the same curve command). Exit 0 when it "
+                       "is intact, 2 with one line naming the damage (or what is unfinished) otherwise. Given several files, each is checked "
                        "and said in turn; exit 2 when any is not intact (--json: a list).")
     p.add_argument("cache", nargs="+", metavar="FILE", help="a cache written by 'featcache extract', a head or "
                    "model file, or a report's record (curve.json, ...); several may be given")

@@ -152,11 +152,16 @@ def verify_report(path: Path, doc: dict[str, Any]) -> ReportVerifyResult:
             raise FeatcacheError(f"{f} was changed since featcache wrote it (its SHA-256 is not the one {path.name} "
                                  "records); run the command that wrote the report again")
         names.append(str(name))
-    if path.name == "curve.json" and (path.parent / "curve.csv").is_file():  # its rows carry their own checksums
-        from featcache.analysis.curve.folder import load_curve
+    if path.name == "curve.json":
+        from featcache.analysis.curve.folder import load_curve, unfinished
 
-        load_curve(path.parent / "curve.csv")
-        names.append("curve.csv")
+        rows = 0
+        if (path.parent / "curve.csv").is_file():  # its rows carry their own checksums
+            rows = len(load_curve(path.parent / "curve.csv").rows)
+            names.append("curve.csv")
+        why = unfinished(path, doc, rows)  # intact, but not a whole curve: not ok (its damage said first, above)
+        if why is not None:
+            raise FeatcacheError(why)
     return ReportVerifyResult(path, tuple(names), time.perf_counter() - t0)
 
 

@@ -60,6 +60,9 @@ TRAIN_ORDER = "train-classes-first"
 # The mark of train's order before every class's first image came first in it (``subsets.stratified_order``): such a
 # folder's rows are kept where their subset is the same under both, refitted where it is not (``run.py``).
 EARLIER_TRAIN_ORDER = "train"
+# curve.json's count of the rows its curve.csv holds once the run is done (this run's grid and the rows kept from
+# earlier runs), recorded when the run starts: ``unfinished`` says how far a stopped run got (since 2026-12-05).
+POINTS = "points"
 
 
 def curve_key(identity: dict[str, Any]) -> str:
@@ -286,6 +289,19 @@ class CurveFolder:
         write_rows(self.csv, rows, self.key)
         if meta is not None:
             write_json(self.json, {**meta, ROW_CHECKSUMS: True})
+
+
+def unfinished(json_path: Path, meta: dict[str, Any], rows: int) -> str | None:
+    """Why the curve whose curve.json (at ``json_path``) reads ``meta`` is not a finished curve, for ``verify``, with
+    ``rows`` the rows its curve.csv holds; None when it is. A run stopped midway keeps its finished rows (the same
+    command resumes it) beside a curve.json of ``complete: false``, and verify called it intact, exit 0 (an
+    adversarial tester: 12 of 36 points passed a script gating on verify)."""
+    if meta.get("complete") is not False:
+        return None
+    total = meta.get(POINTS)
+    done = f"{rows} of {total} points" if isinstance(total, int) and not isinstance(total, bool) else f"{rows} point(s)"
+    return (f"{json_path} is an unfinished curve ({done} fitted: its run was stopped before the end); re-run the "
+            "same 'featcache curve' command to finish it")
 
 
 def load_curve(path: str | Path, label: str | None = None) -> CurveSet:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from featcache.errors import one_line
 from featcache.progress import counted, status
-from featcache.analysis.curve.folder import ROW_ORDER, TRAIN_ORDER, CurveFolder, curve_key, default_out, title_for
+from featcache.analysis.curve.folder import POINTS, ROW_ORDER, TRAIN_ORDER, CurveFolder, curve_key, default_out, title_for
 from featcache.analysis.curve.plan import CurvePlan, changed_subsets_dropped, make_plan, work_items
 from featcache.analysis.curve.spec import DEFAULT_HEADS, DEFAULT_JOBS, DEFAULT_SEEDS, BoundCurve, CurveSpec, identity_params
 from featcache.analysis.curve import tasks as _tasks
@@ -172,6 +172,7 @@ def _run_locked(bound: BoundCurve, folder: CurveFolder, t_start: float, plot: bo
     plan = make_plan(bound, done)
     earlier = folder.earlier_params()
     meta = curve_meta(bound, {h: earlier[h] for h in {k[0] for k in plan.kept} if h in earlier})
+    meta[POINTS] = len(plan.grid) + len(plan.kept)  # the rows of the finished curve (folder.unfinished)
     meta[REPORT_DIGESTS] = kept  # the curve.png left from before, unchanged, until this run draws its own or drops it
     if spec.baseline and any(key[0] == spec.baseline for key in plan.todo):  # its images, before the folder is written
         _tasks.checked_source(bound.cache)
