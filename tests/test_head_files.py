@@ -486,6 +486,56 @@ def test_verify_checks_a_heads_content_digest(npz_head, tmp_path, capsys):
               "2026-12-03, or its digest was removed) and cannot be verified; retrain it with 'featcache train' to have it checked")
 
 
+def _flip_byte(path: Path, offset: int, dest: Path) -> Path:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x01
+    dest.write_bytes(bytes(data))
+    return dest
+
+
+def test_a_flipped_name_in_a_heads_zip_directory_is_damage_not_another_programs_zip(npz_head, cache, tmp_path, capsys):
+    """Regression (an adversarial tester): one byte flipped at size-30 of h.npz or hk.keras, in the zip directory's
+    name of featcache's own entry (its metadata, written last), made evaluate say "not a readable featcache head
+    (KeyError: ... no item named 'featcache.json')", and info and verify "a zip file (a Keras model of another
+    program?)". Its entry's own header still names featcache's entry: the file is a damaged head, said so by every
+    command (heads.io.damaged_zip, the one rule). Another program's zip failing its CRC-32 is damaged too, said
+    without calling it featcache's; one that reads is still another program's."""
+    from helpers import meta_only_model
+
+    from featcache.heads.io import META_ENTRY, add_sealed_meta
+
+    # a .keras head as Keras and featcache write one (Keras's entries, then featcache.json last), no TensorFlow
+    keras_head = tmp_path / "hk.keras"
+    with zipfile.ZipFile(keras_head, "w") as zf:
+        for name in ("metadata.json", "config.json", "model.weights.h5"):
+            zf.writestr(name, "{}")
+    add_sealed_meta(keras_head, io_mod.read_head_meta(npz_head))
+    model = meta_only_model(tmp_path / "m.keras", image_size=16)
+    for f in (npz_head, keras_head, model):
+        with zipfile.ZipFile(f) as zf:
+            assert zf.namelist()[-1] in (META_ENTRY, f"{NPZ_ENTRY}.npy")  # size-30 is within that entry's name
+    said = "(the zip's directory names its entry "
+    for good in (npz_head, keras_head):
+        bad = _flip_byte(good, good.stat().st_size - 30, tmp_path / f"flipped{good.suffix}")
+        with zipfile.ZipFile(bad) as zf:
+            assert not {META_ENTRY, f"{NPZ_ENTRY}.npy"} & set(zf.namelist())  # the name itself is what changed
+        _one_line(capsys, ["evaluate", str(bad), str(cache)], f"{bad} is damaged or was changed after 'featcache train' "
+                  f"saved it {said}")
+        for command in ("info", "verify"):
+            _one_line(capsys, [command, str(bad)], f"{bad} is damaged {said}")
+    bad = _flip_byte(model, model.stat().st_size - 30, tmp_path / "flipped_model.keras")
+    np.save(tmp_path / "x.npy", np.zeros((1, 16, 16), dtype=np.uint8))
+    _one_line(capsys, ["info", str(bad)], f"{bad} is damaged {said}")
+    _one_line(capsys, ["predict", str(bad), str(tmp_path / "x.npy")], f"{bad} is damaged or was changed after 'featcache export'")
+    # another program's zip: failing its CRC-32, damaged (not said to be featcache's); reading back, another's
+    theirs = tmp_path / "theirs.zip"
+    with zipfile.ZipFile(theirs, "w") as zf:
+        zf.writestr("notes.txt", "another program's zip")
+    _one_line(capsys, ["info", str(theirs)], "is a zip file (a Keras model of another program?)")
+    bad = _flip_byte(theirs, 30 + len("notes.txt") + 3, tmp_path / "theirs_flipped.zip")
+    _one_line(capsys, ["info", str(bad)], f"{bad} is damaged (its entry notes.txt fails its CRC-32 check); if it is a head")
+
+
 def test_a_head_on_a_cache_of_another_width_is_one_line(npz_head, tmp_path, capsys):
     wide = synthetic_cache(tmp_path / "wide.h5", d=8)
     _one_line(capsys, ["evaluate", str(npz_head), str(wide)], "the head takes 6 features but layer 'out'")

@@ -904,8 +904,10 @@ DAMAGE_SCAN_BYTES = 512 * 2**20
 
 def damaged_zip(path: str | Path) -> tuple[str, bool] | None:
     """``(why, ours)`` for a file that starts as a zip archive (heads and models are) but does not read back as one:
-    cut short (no directory at its end), or an entry failing its CRC-32; ``ours``: whether it shows itself
-    featcache's (its metadata entry listed, or first). None for a file that reads, or is no such zip. A flipped bit
+    cut short (no directory at its end), or an entry failing its CRC-32 or named otherwise in the zip's directory
+    than in its own header; ``ours``: whether it shows itself featcache's (its metadata entry listed, first, or
+    named by its own header or one character off in the directory: ``_ours_renamed``). None for a file that reads,
+    or is no such zip. The one rule of a damaged head's or model's zip. A flipped bit
     in the metadata entry or a truncated file was "not a readable HDF5 file" in verify, "not a featcache model
     (BadZipFile)" in predict, "neither a .keras nor an .npz head" in evaluate (an adversarial tester)."""
     try:
@@ -928,9 +930,8 @@ def damaged_zip(path: str | Path) -> tuple[str, bool] | None:
         return f"cut short: {len(start)} bytes, not even its first entry's header", ours
     try:
         with zipfile.ZipFile(p) as zf:
-            if not any(n in zf.namelist() for n in (META_ENTRY, f"{NPZ_ENTRY}.npy")):
-                return None  # another program's zip that reads: not featcache's to call damaged
-            bad = zf.testzip()
+            ours = any(n in zf.namelist() for n in _OURS_FIRST) or _ours_renamed(zf, p)
+            bad = _bad_entry(zf)  # another program's zip too: one that fails its checks is damaged, whoever wrote it
     except Exception as exc:  # no central directory (cut short), a header that does not match its entry
         first = _first_entry(start)
         if not (first in _OURS_FIRST or first in _KERAS_FILES or first.endswith(".npy")):
@@ -940,7 +941,47 @@ def damaged_zip(path: str | Path) -> tuple[str, bool] | None:
         else:
             why = f"not a whole zip archive: {first_line(exc)}"
         return why, first in _OURS_FIRST  # a Keras file's or an array's first entry: anyone's .keras or .npz
-    return (f"its entry {bad} fails its CRC-32 check", True) if bad else None
+    return (bad, ours) if bad else None
+
+
+def _bad_entry(zf: zipfile.ZipFile) -> str | None:
+    """Why the first entry of ``zf`` that does not read back fails (its CRC-32, or a name in the zip's directory
+    that is not its own header's); None when every entry reads back."""
+    for info in zf.infolist():
+        try:
+            with zf.open(info) as f:
+                while f.read(1 << 20):
+                    pass
+        except zipfile.BadZipFile as exc:
+            if "differ" in str(exc):  # "File name in directory 'featc`che.npy' and header b'featcache.npy' differ."
+                return f"the zip's directory names its entry {info.filename!r}, which its own header does not"
+            return f"its entry {info.filename} fails its CRC-32 check"
+    return None
+
+
+def _ours_renamed(zf: zipfile.ZipFile, path: Path) -> bool:
+    """Whether a zip whose directory lists no featcache entry is featcache's all the same, a name in its directory
+    damaged: an entry's own header names featcache's entry, or a directory name is one character off it. A byte
+    flipped in the directory's ``featcache.json`` made a head "not a readable featcache head (KeyError: ...)" in
+    evaluate and "a zip file (a Keras model of another program?)" in info (an adversarial tester)."""
+    if any(_one_off(info.filename, ours) for info in zf.infolist() for ours in _OURS_FIRST):
+        return True
+    try:
+        with open(path, "rb") as f:
+            for info in zf.infolist():
+                f.seek(info.header_offset + 26)
+                n = int.from_bytes(f.read(2), "little")
+                f.seek(2, os.SEEK_CUR)  # the extra field's length
+                if f.read(n).decode("utf-8", "replace") in _OURS_FIRST:
+                    return True
+    except (OSError, ValueError):
+        pass
+    return False
+
+
+def _one_off(name: str, ours: str) -> bool:
+    """``name`` is ``ours`` with one character changed (a flipped bit in a name)."""
+    return len(name) == len(ours) and sum(a != b for a, b in zip(name, ours)) == 1
 
 
 _OURS_FIRST = (META_ENTRY, f"{NPZ_ENTRY}.npy")
