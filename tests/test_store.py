@@ -734,6 +734,109 @@ def test_injected_no_space_in_a_cache_write_is_one_line_and_the_partial_resumes(
     np.testing.assert_array_equal(open_cache(path).features("train"), features("train", 0, N_TRAIN))
 
 
+# A cache of the tester's --layers blocks (17 layers): its seal grows the partial by about 4 KB, where one layer's
+# fits in the space HDF5 had already allocated and no fault at the seal could be injected by size.
+BLOCKS = [f"block_{i}_project_BN" for i in range(17)]
+
+
+def blocks_writer(path: Path) -> CacheWriter:
+    ident = identity(layers=BLOCKS)
+    attrs = {"fingerprint": ident.fingerprint, "settings": ident.settings(), "class_names": list(ident.class_names),
+             "layers": BLOCKS, "default_layer": BLOCKS[0], "dtype": "float32"}
+    return CacheWriter(path, attrs, specs(), {layer: WIDTH for layer in BLOCKS}, "float32")
+
+
+def write_blocks(w: CacheWriter, done: dict[str, int]) -> None:
+    for s in w.splits:
+        for start in range(done[s.name], len(s.labels), 64):
+            w.write(s.name, start, {layer: features(s.name, start, min(64, len(s.labels) - start)) for layer in BLOCKS})
+
+
+# The fault at the seal, in a process of its own: ``fill`` runs once every row is committed, just before finish.
+SEAL_FAULT = textwrap.dedent("""
+    import os, resource, sys
+    sys.path.insert(0, {tests!r})
+    from test_store import blocks_writer, write_blocks
+    from featcache.errors import FeatcacheError
+    from pathlib import Path
+    w = blocks_writer(Path({path!r}))
+    try:
+        write_blocks(w, w.open())
+        w.commit()
+        partial = w.partial
+        {fill}
+        w.finish()
+    except FeatcacheError as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(2)
+    finally:
+        w.close()
+    """)
+
+
+def _seal_fault(path: Path, fill: str) -> subprocess.CompletedProcess:
+    script = SEAL_FAULT.format(tests=str(REPO / "tests"), path=str(path), fill=fill)
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+def _assert_seal_fault_resumes(path: Path, proc: subprocess.CompletedProcess, line: str) -> None:
+    """One line, exit 2, the partial kept whole; a rerun with room takes up every row and seals the cache an
+    uninterrupted run makes (its features, rows and digests; no byte of the room reserved for the seal left)."""
+    from featcache.store.writer import _end_of_allocation
+
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-3000:])
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, proc.stderr
+    assert proc.stderr.startswith(line), proc.stderr
+    assert partial_path(path).exists() and not path.exists()
+    w = blocks_writer(path)
+    assert w.open() == {"train": N_TRAIN, "test": N_TEST} and w.repairs == []
+    w.finish()
+    clean = blocks_writer(path.with_name("clean.h5"))
+    write_blocks(clean, clean.open())
+    clean.finish()
+    got, want = open_cache(path), open_cache(clean.path)
+    assert verify(path).features and not partial_path(path).exists()
+    for split in ("train", "test"):
+        np.testing.assert_array_equal(got.labels(split), want.labels(split))
+        for layer in BLOCKS:
+            np.testing.assert_array_equal(got.features(split, layer), want.features(split, layer))
+    assert got.meta["features_digest"] == want.meta["features_digest"]
+    assert got.meta["content_digest"] == want.meta["content_digest"]
+    assert os.path.getsize(path) == _end_of_allocation(path)
+
+
+@pytest.mark.parametrize("room", ["reserved", "not reserved"])
+def test_a_file_size_limit_at_the_seal_is_one_line_and_a_rerun_seals_the_same_cache(tmp_path, room):
+    """An adversarial tester filled a tmpfs just as an extraction was sealed: exit 139 (the full-disk handling read
+    the half-closed file, ``_count_written``), and a partial every later run refused. The same fault, exactly at the
+    seal: files of the process stop at the partial's size once its rows are committed (EFBIG, Python ignores
+    SIGXFSZ). The old code segfaulted here at every limit from 9 KB below the partial's size to 4 KB above it.
+
+    "not reserved": as on a file system where the room allocated for the seal does not hold (copy-on-write), the
+    fault hits HDF5's own writes of the seal and its close: the file is then not touched again, and it is one line."""
+    path = tmp_path / "c.h5"
+    fill = "resource.setrlimit(resource.RLIMIT_FSIZE, (os.path.getsize(partial), resource.RLIM_INFINITY))"
+    if room == "not reserved":
+        fill = "import featcache.store.writer as wm; wm._reserve_room = lambda *a: None; " + fill
+    proc = _seal_fault(path, fill)
+    _assert_seal_fault_resumes(path, proc, f"file size limit reached writing {partial_path(path)} on ")
+
+
+def test_a_full_disk_at_the_seal_is_one_line_and_a_rerun_seals_the_same_cache(tmp_path):
+    """The tester's fault itself: a tmpfs with no page left once the rows are committed."""
+    disk = tmp_path / "disk"
+    if not _mount_tmpfs(disk, "4m"):
+        pytest.skip("cannot mount a tmpfs here (needs root); the file size limit test injects the fault at the seal")
+    try:
+        fill = "st = os.statvfs(partial.parent); open(partial.parent / 'fill', 'wb').write(bytes(st.f_bavail * st.f_frsize))"
+        proc = _seal_fault(disk / "c.h5", fill)
+        (disk / "fill").unlink()
+        _assert_seal_fault_resumes(disk / "c.h5", proc, f"no space left on {disk} writing {partial_path(disk / 'c.h5')}; free ")
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
+
+
 def _mount_tmpfs(directory: Path, size: str) -> bool:
     directory.mkdir()
     return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(directory)], capture_output=True).returncode == 0

@@ -394,16 +394,42 @@ class CacheWriter:
             raise RuntimeError("only a staged write is finished with regroup")
         self._check_done()
         self._check_out_unchanged()  # before the seal: refused, the partial is one a rerun finishes
-        f = self._file
-        with self._guard(self.partial):
-            for key, value in (extra_attrs or {}).items():
-                f.attrs[key] = encode(value)
-            _seal(f)
-            f.close()
-        self._file = None
+        self._seal_partial(extra_attrs or {})
         self._check_out_unchanged()
         publish(self.partial, self.path, self._needed())
         return self.path
+
+    def _seal_partial(self, extra_attrs: dict[str, Any]) -> None:
+        """Write ``extra_attrs`` and the seal (``_seal``) into the partial, in room reserved for them first.
+
+        A disk that filled while the seal was written (its attributes, or HDF5's flush at close) crashed the run
+        (exit 139: the full-disk handling read the half-closed file) and left a partial whose attribute heap
+        pointed past the file's end ("addr overflow"), which every later run refused as "an HDF5 file featcache
+        did not write": every row was in it (an adversarial tester, a 12,730 KB tmpfs). So the partial, its rows
+        all committed, is closed whole first; then ``SEAL_ROOM`` bytes past its end are allocated
+        (``_reserve_room``): a disk with no room for the seal fails there, before HDF5 changed a byte, and the
+        partial resumes. HDF5 only allocates at its end of allocation, which is the file's end after a close, so
+        the seal lands in that room; HDF5's own close cuts the file back to what it used.
+
+        A file whose write or close failed is never touched again (its state in HDF5 is undefined): after a
+        failed attribute write it is only closed, quietly (``_abandon``); after a failed close, nothing.
+        """
+        f, self._file = self._file, None
+        with self._guard(self.partial, count=False, needed=self._seal_room()):
+            f.close()  # every row counted (_check_done): the partial is whole on disk before the seal
+            _reserve_room(self.partial, self._seal_room())
+            # a resume's open (``_open_partial``): the file's own format
+            self._file = h5py.File(self.partial, "r+", rdcc_nbytes=WRITE_CHUNK_CACHE)
+            for key, value in extra_attrs.items():
+                self._file.attrs[key] = encode(value)
+            _seal(self._file)
+            f, self._file = self._file, None  # a close that fails is not retried (nor the file read) by _abandon
+            f.close()
+
+    def _seal_room(self) -> int:
+        """Bytes reserved for the seal: its attributes are about 150 bytes per feature dataset (its digest in
+        ``DATASET_DIGESTS``) and a few hundred more; the seal of 34 datasets grew a partial by 4 KB (measured)."""
+        return SEAL_ROOM + 2048 * len(self._datasets()) * len(self.splits)
 
     def _check_out_unchanged(self) -> None:
         """Refuse to publish over a file put at the cache's name during the run, or changed there: the checks of
@@ -435,16 +461,23 @@ class CacheWriter:
     # -- a full disk --------------------------------------------------------------
 
     @contextmanager
-    def _guard(self, target: Path) -> Iterator[None]:
-        """ENOSPC (also as h5py wraps it) -> the HDF5 file closed and one FeatcacheError line."""
+    def _guard(self, target: Path, count: bool = True, needed: int | None = None) -> Iterator[None]:
+        """ENOSPC (also as h5py wraps it) -> the HDF5 file closed and one FeatcacheError line.
+
+        ``count``: first count the rows written (``_count_written``); not where every row is counted already and
+        the file being written is not the partial's rows (sealing, regrouping): attributes written to a file on a
+        full disk, or to one whose write just failed, are what broke a partial (see ``_seal_partial``).
+        ``needed``: the bytes to ask for, where they are not the rows still to write.
+        """
         try:
             yield
         except Exception as exc:
             if not any(is_no_space(e) for e in exception_chain(exc)):
                 raise
-            self._count_written()
+            if count:
+                self._count_written()
             self._abandon(exc)
-            raise no_space(target, self._needed(), exc=exc) from None
+            raise no_space(target, self._needed() if needed is None else needed, exc=exc) from None
 
     def _count_written(self) -> None:
         """On a full disk, try to count the batches written whole before it (each was flushed): a re-run resumes after them.
@@ -531,7 +564,7 @@ class StagedWriter(CacheWriter):
         self._check_out_unchanged()
         tmp = None
         try:
-            with self._guard(self.path):
+            with self._guard(self.path, count=False):  # every row is counted (_check_done); the partial is not written
                 tmp = new_temporary(self.path)
                 with create_h5(tmp, rdcc_nbytes=WRITE_CHUNK_CACHE) as out:
                     lay_out(out, {**self.attrs, **(extra_attrs or {})}, regroup, self.layer_widths, self.dtype)
@@ -656,6 +689,41 @@ def _good_problem_rows(ds: h5py.Dataset, good: int) -> int:
         except OSError:
             return start
     return good
+
+
+# Bytes reserved past a partial's end before its seal is written (``CacheWriter._seal_partial``), besides 2 KB
+# per feature dataset: the seal grew a 34-dataset partial by 4 KB (measured), so this is room to spare, and
+# 1 MB is nothing beside a cache's rows.
+SEAL_ROOM = 1 << 20
+
+
+def _reserve_room(path: Path, nbytes: int) -> None:
+    """Allocate ``nbytes`` of disk past the end of the closed file ``path``, for HDF5's next writes to land in;
+    a full disk (or a file size limit) is its OSError, with the file cut back to its size: unchanged.
+
+    ``posix_fallocate`` where the system has it (its C library writes zeros where the file system cannot
+    allocate); zeros written here where it has not, or the file system refuses it. The room past the end of
+    allocation HDF5 records is the file's slack, which HDF5 cuts off when it closes the file (or a resume's
+    open and close does, after a crash). On a copy-on-write file system (btrfs, ZFS) allocated room is no
+    promise: there a full disk in the seal is still one line, but the partial may not resume.
+    """
+    size = os.path.getsize(path)
+    fd = os.open(path, os.O_RDWR)
+    try:
+        try:
+            try:
+                os.posix_fallocate(fd, size, nbytes)
+            except (AttributeError, OSError) as exc:  # not on macOS; EINVAL/EOPNOTSUPP where a file system refuses it
+                if isinstance(exc, OSError) and is_no_space(exc):
+                    raise
+                for at in range(size, size + nbytes, 1 << 16):
+                    os.pwrite(fd, bytes(min(1 << 16, size + nbytes - at)), at)
+            os.fsync(fd)
+        except BaseException:
+            os.ftruncate(fd, size)
+            raise
+    finally:
+        os.close(fd)
 
 
 def _seal(f: h5py.File) -> None:
