@@ -184,6 +184,11 @@ class Progress:
         self.eta = eta
         self._ended = False
 
+    def leave_out(self, seconds: float) -> None:
+        """Count ``seconds`` of the time so far as a start-up, not the work's: out of the total and rate the last line
+        says. Ray's 16.4 s start-up made its bar say 40 images/s above extract's 291 (a reviewer, 2026-12-05)."""
+        self.start += max(float(seconds or 0.0), 0.0)
+
     def add(self, n: int = 1, values: Sequence[tuple[str, float]] = ()) -> None:
         self.update(self.current + n, values)
 

@@ -409,13 +409,16 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
             writer.commit()
             writer.record({"runtimes": runtimes})
         counts["seen"] += len(b)
-        if bar:
+        if bar and counts["seen"] < total:  # the last line once the engine says its start-up (below)
             bar.update(counts["seen"])
 
     t0 = time.perf_counter()
     try:
         engine_startup = engine.run(batches, rows.read, rows.embedder(make_embed), write) or 0.0
         seconds = time.perf_counter() - t0 - engine_startup
+        if bar:  # its total and rate are the embedding's, as the summary's: Ray's start-up left out of both
+            bar.leave_out(engine_startup)
+            bar.update(counts["seen"])
         rows.finish(writer, {"extract_seconds": round(seconds, 3), "startup_seconds": round(startup, 3),
                              **({"engine_startup_seconds": round(engine_startup, 3)} if engine_startup else {}),
                              "runtime": make_embed.runtime_used})
