@@ -276,6 +276,10 @@ def heartbeat(what: str, every: float | None = None, stream: IO[str] | None = No
             line = f"{what}: still running, {time.monotonic() - start:.0f} s"
             bar._write(f"\r{line}" if bar.interactive else line + "\n")
             drawn[0] = max(drawn[0], len(line))
+            # Left mid-line, as a bar's: a note starts below it. "still running, 0 s" had "featcache train: note: ..."
+            # run on after it on a terminal (a reviewer, 2026-12-05).
+            if bar.interactive:
+                _OPEN_LINE[id(out)] = True
             if bar.stream is None:
                 return
 
@@ -288,6 +292,8 @@ def heartbeat(what: str, every: float | None = None, stream: IO[str] | None = No
         thread.join()
         if bar.interactive and drawn[0] and bar.stream is not None:  # the result line follows on a clean line
             bar._write("\r" + " " * drawn[0] + "\r")
+        if bar.interactive and drawn[0]:  # wiped (or its stream gone): no line left open
+            _OPEN_LINE.pop(id(out), None)
 
 
 # train's own Keras fit (up to 200 epochs with early stopping) ran 20 s to minutes without a line (a new-user tester);

@@ -111,6 +111,21 @@ def test_a_status_line_never_runs_on_after_a_bar_drawn_in_place(monkeypatch):
     assert "\n\n" not in term.getvalue() and term.getvalue().endswith(" total, 400 images\nafter the bar\n")
 
 
+def test_a_note_never_runs_on_after_a_heartbeat_drawn_in_place(monkeypatch):
+    """A heartbeat on a terminal is left mid-line, as a bar is: '\\rlogreg head: still running, 0 sfeatcache train:
+    note: logreg: the solver stopped' (a reviewer, 2026-12-05). A note starts below it; after the wipe, no newline."""
+    monkeypatch.setenv("TERM", "xterm")
+    term = Terminal()
+    monkeypatch.setattr("sys.stderr", term)
+    with progress.heartbeat("logreg head", every=0.02):
+        time.sleep(0.1)
+        progress.note("logreg: the solver stopped")
+        time.sleep(0.1)  # redrawn below the note, left mid-line again
+    assert "still running, 0 s\nlogreg: the solver stopped\n" in term.getvalue()
+    progress.note("after the fit")  # the heartbeat's line was wiped: no empty line before this one
+    assert term.getvalue().endswith("\rafter the fit\n")
+
+
 def test_an_early_stopping_fits_epochs_bar_says_at_most_and_gives_no_eta(capsys):
     """train's Keras head (200 epochs at most, early stopping) said 'ETA: 48s' of a fit that stopped near epoch 40
     in 13.5 s (a new-user tester): the ETA ran against the bound. With early stopping the bar says the epochs are at
