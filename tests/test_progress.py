@@ -57,10 +57,26 @@ def test_heartbeat_says_a_blocking_call_is_still_running(monkeypatch):
     assert quiet.getvalue() == ""
 
 
+def test_a_heartbeat_off_a_terminal_keeps_the_pace_of_every_log_line(monkeypatch):
+    """Off a terminal the heartbeat wrote every 30 s while progress's rule for logs is a line a minute, LOG_INTERVAL (a
+    reviewer, 2026-12-05): one home for a log's pace. HEARTBEAT_EVERY is a terminal's, redrawn in place."""
+    monkeypatch.setattr(progress, "HEARTBEAT_EVERY", 0.02)
+    monkeypatch.setattr(progress, "LOG_INTERVAL", 60.0)
+    log = io.StringIO()
+    with progress.heartbeat("svm fit", stream=log):
+        time.sleep(0.15)
+    assert log.getvalue() == ""  # the first line comes after a minute
+    monkeypatch.setenv("TERM", "xterm")
+    term = Terminal()
+    with progress.heartbeat("svm fit", stream=term):
+        time.sleep(0.15)
+    assert "\rsvm fit: still running, 0 s" in term.getvalue()
+
+
 @pytest.mark.parametrize("head, C", [("svm", None), ("logreg", "cv")])
 def test_train_of_a_scikit_learn_head_shows_a_heartbeat_while_it_fits(head, C, tmp_path, monkeypatch, capsys):
     """train's SVM fit, and logreg's cross-validation of C, block without a callback; a verbose train (the CLI's)
-    says every HEARTBEAT_EVERY seconds that the fit is still running, a quiet one (the library's default) nothing."""
+    says every LOG_INTERVAL seconds off a terminal (HEARTBEAT_EVERY on one) that the fit is still running, a quiet one (the library's default) nothing."""
     cache = synthetic_cache(tmp_path / "c.h5")
     cls = featcache.heads.HEADS[head]
     fit = cls.fit
@@ -70,7 +86,7 @@ def test_train_of_a_scikit_learn_head_shows_a_heartbeat_while_it_fits(head, C, t
         return fit(self, *args, **kwargs)
 
     monkeypatch.setattr(cls, "fit", slow_fit)
-    monkeypatch.setattr(progress, "HEARTBEAT_EVERY", 0.05, raising=False)
+    monkeypatch.setattr(progress, "LOG_INTERVAL", 0.05)  # captured, not a terminal: a log's pace
     featcache.train(cache, head, C=C, out=tmp_path / "h.npz", verbose=True)
     beats = [line for line in capsys.readouterr().err.splitlines() if "still running" in line]
     assert beats and beats[0].startswith(f"{head} head: still running, ")
