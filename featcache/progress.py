@@ -394,6 +394,12 @@ def _scores(logs: Mapping[str, Any] | None) -> list[tuple[str, float]]:
     return scores
 
 
+def seconds_text(seconds: float) -> str:
+    """``6.2 s``, or ``394 ms`` under 0.05 s (not "0.0 s"): a time as train says it, and info (which said a head's
+    fit_seconds 6.1670, in the accuracies' format; a reviewer, 2026-12-05)."""
+    return f"{seconds:.1f} s" if seconds >= 0.05 else f"{seconds * 1000:.0f} ms"
+
+
 def rate(n: int, seconds: float, unit: str) -> str:
     """``0.25s/fit`` for slow units, ``238 images/s`` for fast ones (at 238 images/s it said ``0.00s/image``)."""
     if n and seconds >= 0.1 * n:

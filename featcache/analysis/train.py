@@ -19,7 +19,7 @@ import numpy as np
 from featcache import paths
 from featcache.analysis.subsets import CLASSES_FIRST, stratified_subset, warn_missing_classes
 from featcache.errors import FeatcacheError, one_line
-from featcache.progress import status
+from featcache.progress import seconds_text, status
 from featcache.heads import (HEADS, RUN_ONLY_PARAMS, DenseHead, check_head_params, check_param_names, fold_reason,
                              head_params, head_suffix, make_head, suffixes_line)
 from featcache.heads.dense import DEFAULT_PRESET
@@ -369,7 +369,8 @@ def fit_and_score(est: BaseEstimator, cache: Cache, layer: str, train_views: tup
     load_backend(est)  # not in the fit's seconds
     t0 = time.perf_counter()
     fit_views(est, Xv, y if rows is None else y[rows])  # a head's cross-validation or validation split keeps an image's views together
-    fit_seconds = time.perf_counter() - t0
+    # Rounded here, once: --json said 0.3944885... and the head file (and info) 0.394 (a reviewer, 2026-12-05)
+    fit_seconds = round(time.perf_counter() - t0, 3)
     del Xv
     return (fit_seconds, *_test_scores(est, cache, layer, test_views))
 
@@ -400,7 +401,7 @@ def save_trained(est: BaseEstimator, cache: Cache, layer: str, head: str, path: 
     scores; returns the metadata written. ``force``: replace a file at ``path`` that is not a featcache head, or a
     head of another job or fit (``heads.io.check_head_out``); ``default``: ``path`` is train's default head file."""
     meta = fit_meta(cache, layer, head, est, rows, train_views, **extra)
-    meta.update(test_accuracy=accuracy, fit_seconds=round(fit_seconds, 3), test_views=list(test_views),
+    meta.update(test_accuracy=accuracy, fit_seconds=fit_seconds, test_views=list(test_views),
                 averaged=averaged_over(est, test_views))
     if hasattr(est, "epochs_run_"):  # a Keras head's: info showed "epochs 200" and not the 37 it ran (a new-user tester)
         meta["epochs_run"] = int(est.epochs_run_)
@@ -421,7 +422,7 @@ def _say_trained(res: TrainResult) -> None:
                f"original view alone {res.test_accuracy_orig:.4f})")
     elif res.test_views != ("orig",):  # only:flip: one view, not the original; its score was said bare (h137)
         how = f" (test view {views_words(res.test_views)}; original view alone {res.test_accuracy_orig:.4f})"
-    fit = f"{res.fit_seconds:.1f} s" if res.fit_seconds >= 0.05 else f"{res.fit_seconds * 1000:.0f} ms"  # not "0.0 s"
+    fit = seconds_text(res.fit_seconds)
     again = replaced_words(res.replaced, "head", res.replaced_from)
     print(one_line(f"test accuracy {res.accuracy:.4f} on {res.test_images} images{how}; fit {fit}{extra}{again} -> {res.path}"))
 

@@ -83,7 +83,7 @@ def _print_file(info: dict[str, Any]) -> None:
         # only those the row shows: n_jobs (None, so not shown) was named unused beside them (a new-user tester)
         unused = [k for k in info.get("unused_params") or () if info[key].get(k) is not None] if (
             key == "params" and isinstance(info[key], dict)) else None
-        print(one_line(f"{key:<{width}} {_words(info[key], _param_keys(key, info[key]))}" + (f" ({', '.join(unused)}: not used by this fit)" if unused else "")))
+        print(one_line(f"{key:<{width}} {_value_words(key, info[key])}" + (f" ({', '.join(unused)}: not used by this fit)" if unused else "")))
     print(f"{'digest':<{width}} " + ("checked: as saved" if info["content_digest_checked"] else
                                      "none (saved before 2026-12-03): nothing checks that it is as saved"))
 
@@ -98,6 +98,15 @@ def _param_keys(field: str, record: Any) -> Container[str]:
 
         return FINETUNE_FIT_KEYS
     return ()
+
+
+def _value_words(key: str, value: Any) -> str:
+    """A head's or model's field as words: seconds as seconds (fit_seconds was 6.1670, as an accuracy; a reviewer)."""
+    if key.endswith("_seconds") and isinstance(value, (int, float)) and not isinstance(value, bool):
+        from featcache.progress import seconds_text
+
+        return seconds_text(value)
+    return _words(value, _param_keys(key, value))
 
 
 def _words(value: Any, params: Container[str] = ()) -> str:

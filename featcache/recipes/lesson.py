@@ -452,7 +452,7 @@ def _older_lessons_head(head: Path, out: Path, meta: dict[str, Any] | None = Non
 
 def _row_of_head(row: dict[str, Any], meta: dict[str, Any]) -> bool:
     """Whether a lesson.json row is the one that wrote a head of metadata ``meta``: its test accuracy, and its fit
-    time to the millisecond the head records (``analysis.train.save_trained``: round(fit_seconds, 3)), are the
+    time to the millisecond the head records (``analysis.train.fit_and_score`` rounds it to 3 places), are the
     head's. A head the user trained at that name since has another fit time."""
     seconds, accuracy = row.get("training_seconds"), row.get("test_accuracy")
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (seconds, accuracy)):
