@@ -232,7 +232,7 @@ def export_note(head_meta: dict[str, Any], views: Sequence[str]) -> str | None:
     """What export says beside its line: the views the model averages, or what the original view alone scores."""
     if tuple(views) == ("orig",):
         return views_note(head_meta)
-    scored = head_meta.get("test_accuracy") if list(views) == head_meta.get("test_views") else None
+    scored = views_accuracy(head_meta, views)  # its one rule (the original alone was said above)
     if len(views) == 1:  # --views flip of an only:flip head: "averages the probabilities of 1 views" (a session's note)
         expect = f"; the head scored {scored:.4f} on its test split with this view" if scored is not None else ""
         return (f"the model classifies the {views[0]} view of each image alone{without_words(views)}: 1 forward pass per "

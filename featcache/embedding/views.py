@@ -337,7 +337,9 @@ def asked_names(views: str | Sequence[Any], flag: str | None = None) -> list[str
         item = getattr(item, "name", item)
         # parse_views always puts the original first; it is asked for only when named ("orig,flip" dropped it:
         # one view where ["orig", "flip"] gave two; a review)
-        named_orig = re.search(r"(^|,)\s*orig\s*(,|$)", str(item)) is not None
+        # Orig.kind, this module's name of the original view (store.layout.ORIG is the same name; importing it here
+        # would load h5py into this numpy-only parser): not spelled out again (a reviewer, 2026-12-05)
+        named_orig = re.search(rf"(^|,)\s*{re.escape(Orig.kind)}\s*(,|$)", str(item)) is not None
         parsed = [v.name for v in parse_views(str(item))[0 if named_orig else 1 :]]
         names.extend(n for n in parsed if n not in names)
     return names
