@@ -683,8 +683,14 @@ def test_finetune_views_keep_the_score_of_a_head_on_one_view_without_the_origina
     assert _head_views(meta) == (["flip"], 0.7) and exported == 0.7
     test, acc = _head_views(meta)
     words = _views_words(FinetuneResult(Path("m.keras"), {}, [], 0.5, head_test_views=test, head_views_test_accuracy=acc), meta)
-    assert words.startswith("the head was fitted on 1 cached view of each image (flip (without the original view)) and "
-                            "scored 0.7000 on view flip (without the original view); fine-tuning"), words
+    # validate.views_counted's words, not nested parentheses: "... (flip (without the original view)) and scored 0.7000
+    # on view flip (without the original view)" (a reviewer, 2026-12-05)
+    assert words.startswith("the head was fitted on the flip view alone, without the original view, and scored 0.7000 "
+                            "on that view; fine-tuning"), words
+    other = FinetuneResult(Path("m.keras"), {}, [], 0.5, head_test_views=["flip"], head_views_test_accuracy=0.7)
+    assert _views_words(other, {"train_views": ["orig", "flip"], "test_views": ["flip"]}).startswith(
+        "the head was fitted on 2 cached views of each image (orig, flip) and scored 0.7000 on the flip view alone, "
+        "without the original view; fine-tuning")
     # the original view alone stays test_accuracy_orig's, in both
     plain = {"train_views": ["orig", "flip"], "test_views": ["orig"], "test_accuracy": 0.6}
     assert _head_views(plain) == (["orig"], None) and model_meta(plain, "h.npz", "random")["views_test_accuracy"] is None

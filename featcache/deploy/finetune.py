@@ -36,7 +36,7 @@ import numpy as np
 from featcache.embedding import passes
 from featcache.errors import FeatcacheError, one_line
 from featcache.progress import counted, note, status
-from featcache.validate import check_path, checks_switches, param_text, views_words
+from featcache.validate import check_path, checks_switches, param_text, views_counted, views_words
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -581,20 +581,27 @@ def _head_views(meta: dict[str, Any]) -> tuple[list[str] | None, float | None]:
 
 
 def _one_view(views: Sequence[str]) -> str | None:
-    """How a head scored on one view (only:flip's) is said: nothing was averaged (a review); None for more views."""
-    return f"on view {views_words(views)}" if len(views) == 1 else None
+    """How a head scored on one view (only:flip's) is said: nothing was averaged (a review); None for more views.
+    ``validate.views_counted``'s words: "on view flip (without the original view)" nested its parentheses in
+    "... each image (flip (without the original view))" (a reviewer, 2026-12-05)."""
+    return f"on {views_counted(views)}" if len(views) == 1 else None
 
 
 def _views_words(r: FinetuneResult, meta: dict[str, Any]) -> str:
     """What fine-tuning does with a head trained on cached views: the original images only, said before training."""
-    train = meta.get("train_views") or ["orig"]
-    how = _one_view(r.head_test_views) or f"with {len(r.head_test_views)} views averaged ({views_words(r.head_test_views)})"
-    scored = f"scored {r.head_views_test_accuracy:.4f} {how}" if r.head_views_test_accuracy is not None else ""
+    train = list(meta.get("train_views") or ["orig"])
+    test = list(r.head_test_views)
     # a head fitted on the original view alone and scored with views averaged was "fitted on 1 cached views" (a review);
     # one fitted on only:flip was "fitted on 1 cached views (flip)", as if with the original (a review)
-    fitted = (f"was fitted on {counted(len(train), 'cached view')} of each image ({views_words(train)})"
-              if train != ["orig"] else "")
-    words = " and ".join(w for w in (fitted, scored) if w)
+    fitted, sep = "", " and "
+    if len(train) == 1 and train != ["orig"]:  # "the flip view alone, without the original view,": its clause ends
+        fitted, sep = f"was fitted on {views_counted(train)}", ", and "
+    elif train != ["orig"]:
+        fitted = f"was fitted on {counted(len(train), 'cached view')} of each image ({views_words(train)})"
+    how = ("on that view" if fitted and len(test) == 1 and test == train else
+           _one_view(test) or f"with {len(test)} views averaged ({views_words(test)})")
+    scored = f"scored {r.head_views_test_accuracy:.4f} {how}" if r.head_views_test_accuracy is not None else ""
+    words = sep.join(w for w in (fitted, scored) if w)
     return (f"the head {words}; fine-tuning "
             "trains and scores on the original images alone, and its model makes one pass per image: the frozen head "
             "is compared on the original view")
@@ -625,8 +632,10 @@ def _report(r: FinetuneResult) -> None:
               f"({'+' if delta >= 0 else ''}{delta:.4f}, {verdict})")
         if r.head_views_test_accuracy is not None:
             d = r.test_accuracy - r.head_views_test_accuracy
-            how = _one_view(r.head_test_views) or f"with its {len(r.head_test_views)} views averaged"
-            print(f"  the head {how} scored {r.head_views_test_accuracy:.4f}: "
+            one = _one_view(r.head_test_views)  # its clause holds a comma: said after the score
+            said = (f"scored {r.head_views_test_accuracy:.4f} {one}" if one else
+                    f"with its {len(r.head_test_views)} views averaged scored {r.head_views_test_accuracy:.4f}")
+            print(f"  the head {said}: "
                   f"the fine-tuned model is {abs(d):.4f} {'above' if d > 0 else 'below' if d < 0 else 'level with'} it, "
                   "with one pass per image")
     print(one_line(f"{r.seconds_per_epoch:.1f} s/epoch{replaced_words(r.replaced, 'model', r.replaced_from)} -> {r.path}"))
