@@ -2506,7 +2506,7 @@ def test_api_arguments_of_the_wrong_type_are_one_line(tmp_path, fake_model):
     res = featcache.train(str(cache), "logreg", out=tmp_path / "h.npz")
     out = tmp_path / "exported.keras"
     for kwargs, message in (({"weights": 5}, "--weights must be imagenet, random or a weights file (got 5)"),
-                            ({"views": 5}, "--views must be orig, all or view names such as orig,flip (got 5)")):
+                            ({"views": 5}, "--views must be orig, all, view names such as orig,flip or only:VIEWS (got 5)")):
         with pytest.raises(FeatcacheError, match=re.escape(message)):
             featcache.export(res.path, out, **kwargs)
     with pytest.raises(FeatcacheError, match=r"^path must be a path \(got None\)"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import time
 
 import pytest
@@ -124,7 +125,8 @@ def test_a_status_line_never_runs_on_after_a_bar_drawn_in_place(monkeypatch):
     assert term.getvalue().endswith("once\na second line\n")
     bar.update(400)
     progress.status("after the bar")
-    assert "\n\n" not in term.getvalue() and term.getvalue().endswith(" total, 400 images\nafter the bar\n")
+    # the bar's last line ends with its count, or its rate where it took over 1 ms (a loaded machine: 305942 images/s)
+    assert "\n\n" not in term.getvalue() and re.search(r" total, \d+ images(/s)?\nafter the bar\n$", term.getvalue())
 
 
 def test_a_note_never_runs_on_after_a_heartbeat_drawn_in_place(monkeypatch):
