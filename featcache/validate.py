@@ -1096,6 +1096,8 @@ def _only_rest(views: Any, flag: str, allowed: bool) -> tuple[bool, Any]:
     items = [views] if isinstance(views, str) else list(views) if isinstance(views, (list, tuple)) else []
     marked = [i for i, item in enumerate(items) if isinstance(item, str) and ONLY in item]
     if not marked:
+        if allowed:
+            _refuse_misspelled_only(items, flag)
         return False, views
     if not allowed:
         raise FeatcacheError(f"{flag} takes no {ONLY} (its settings always score the original view too); score a head "
@@ -1106,6 +1108,19 @@ def _only_rest(views: Any, flag: str, allowed: bool) -> tuple[bool, Any]:
     if not rest:
         raise FeatcacheError(f"{flag} {ONLY} names no view; name the views to use without the original, e.g. {ONLY}flip")
     return True, rest[0] if isinstance(views, str) else rest
+
+
+def _refuse_misspelled_only(items: list[Any], flag: str) -> None:
+    """One line naming ``only:VIEWS`` for a view that looks like a misspelled ``only:`` (``ONLY:flip``, ``only``,
+    ``only;flip``): "unknown view 'ONLY:flip'; use orig, flip, ..." never said that only: exists, in lower case and
+    with its colon (an adversarial tester)."""
+    import re
+
+    for item in items:
+        for token in re.split(r"[,\s]+", item) if isinstance(item, str) else []:
+            if re.fullmatch(r"only(\W.*)?", token, re.IGNORECASE):
+                raise FeatcacheError(f"{flag} {shown(token)}: unknown view; for views without the original write "
+                                     f"{ONLY}VIEWS in lower case with its colon, before the whole list, e.g. {ONLY}flip")
 
 
 def pick_views(have: Sequence[str], views: str | Sequence[Any] | None, flag: str,

@@ -639,3 +639,18 @@ def test_a_huge_number_is_clipped_and_one_beyond_ints_digits_says_so(tmp_path, c
     assert v.shown(10**5000) == "<a whole number of 5001 digits>" and v.shown(10**5000 - 1) == "<a whole number of 5000 digits>"
     with pytest.raises(FeatcacheError, match=r"^max_iter <a whole number of 5001 digits> is not valid"):
         v.check_number(10**5000, "max_iter", whole=True, low=1, high=v.COUNT_MAX)
+
+
+@pytest.mark.parametrize("views", ["ONLY:flip", "only", "Only;flip", "flip,only", ["only", "flip"]])
+def test_a_misspelled_only_is_told_the_only_spelling(views):
+    """``--train-views ONLY:flip`` and ``--test-views only`` were "unknown view 'ONLY:flip'; use orig, flip, ..."
+    with no word of only: (an adversarial tester): the line names only:VIEWS as it is written."""
+    from featcache.validate import pick_views
+
+    def resolve(asked):  # as a cache's resolve_views refuses a name it does not know (embedding.views' words)
+        raise FeatcacheError(f"unknown view {asked!r}; use orig, flip")
+
+    with pytest.raises(FeatcacheError, match="unknown view; for views without the original write only:VIEWS in lower case"):
+        pick_views(("orig", "flip"), views, "--test-views", resolve)
+    with pytest.raises(FeatcacheError, match="unknown view 'onlyflip'; use orig"):  # not a misspelled only: (no break)
+        pick_views(("orig", "flip"), "onlyflip", "--test-views", resolve)
