@@ -1080,3 +1080,20 @@ def test_verify_of_a_curves_record_checks_its_plot_and_its_rows_checksums(tiny_c
     res.csv.write_text("\n".join(lines) + "\n")
     assert main(["verify", str(res.json)]) == 2
     assert "does not match its checksum" in capsys.readouterr().err
+
+
+def test_a_curve_folder_of_other_views_names_its_views_and_the_asked_ones(tiny_cache, tmp_path):
+    """A folder of other views was refused as "other settings (train_views, test_views)", naming neither the views
+    it holds nor the ones asked (an adversarial tester)."""
+    from featcache.analysis.curve import CurveSpec
+    from featcache.analysis.curve.folder import CurveFolder, curve_key
+
+    out = tmp_path / "lc"
+    featcache.learning_curve(tiny_cache, [20], seeds=1, heads="logreg", out=out, verbose=False, plot=False)
+    meta = json.loads((out / "curve.json").read_text())
+    meta["identity"]["train_views"] = meta["identity"]["test_views"] = ["orig", "flip"]  # as a curve of flip makes
+    (out / "curve.json").write_text(json.dumps(meta))
+    ident = CurveSpec(sizes="20", seeds=1, heads="logreg").bind(featcache.open_cache(tiny_cache)).identity
+    with pytest.raises(FeatcacheError, match=r"other settings \(train views orig,flip here, orig asked, "
+                                             r"test views orig,flip here, orig asked\)"):
+        CurveFolder(out, curve_key(ident)).finished_rows(ident)

@@ -34,7 +34,7 @@ from featcache.errors import FeatcacheError
 from featcache.progress import note
 from featcache.store.atomic import write_json, write_text
 from featcache.store.fingerprint import fingerprint
-from featcache.validate import SEED_LIMIT, check_report_files, check_writable_dir, recorded_digests
+from featcache.validate import SEED_LIMIT, check_report_files, check_writable_dir, recorded_digests, views_words
 
 if TYPE_CHECKING:
     from featcache.analysis.plots import CurveSet
@@ -257,7 +257,8 @@ class CurveFolder:
         if not isinstance(old, dict) or not isinstance(old.get("heads", {}), dict):
             raise FeatcacheError(f"{self.csv} exists but has no readable curve.json beside it; choose another --out or delete {self.csv}")
         diff = [k for k in ("cache_fingerprint", "layer", "test_size") if old.get(k) != identity[k]]
-        diff += [k for k in ("train_views", "test_views") if old.get(k) != identity.get(k)]  # absent: the original view alone
+        diff += [_views_differ(k, old.get(k), identity.get(k)) for k in ("train_views", "test_views")
+                 if old.get(k) != identity.get(k)]
         from featcache.analysis.curve.spec import identity_params
 
         before = identity_params(old.get("heads", {}))  # a folder written before run-only parameters were left out
@@ -324,3 +325,13 @@ def title_for(meta: dict[str, Any]) -> str:
 
     data = meta.get("dataset") or "data"
     return f"{data}: test accuracy vs training images ({describe(meta)}, test n={meta.get('test_size')})"
+
+
+def _views_differ(key: str, here: Any, asked: Any) -> str:
+    """``train views orig,flip here, orig asked``: which views the folder's curve has and which were asked, where a
+    bare "other settings (train_views, test_views)" named neither (an adversarial tester). An identity leaves the
+    views out when they are the original alone (``CurveSpec.identity``)."""
+    def words(views: Any) -> str:
+        return views_words([str(v) for v in views] if isinstance(views, (list, tuple)) and views else ["orig"], ",")
+
+    return f"{key.replace('_', ' ')} {words(here)} here, {words(asked)} asked"
