@@ -64,6 +64,22 @@ def _parser_class():
             if stdout_closed():
                 self.exit(2, f"{self.prog}: error: {STDOUT_CLOSED}\n")
 
+        def _print_message(self, message: str, file: IO[str] | None = None) -> None:
+            """As argparse's, but a failed write of help or version text to standard output (``--help > /dev/full``)
+            is one line, exit 2, where argparse passed over it and featcache exited 0 with the text lost (an
+            adversarial tester). A reader gone (``--help | head``) raises BrokenPipeError, which ``_main`` ends on as
+            it does for every command's output."""
+            if not message or file is None or file is not sys.stdout:
+                return super()._print_message(message, file)
+            try:
+                file.write(message)
+                file.flush()
+            except BrokenPipeError:
+                raise
+            except OSError as exc:
+                _stdout_gone()  # what is left in the buffer must not fail again (and print) at exit
+                self.exit(2, f"{self.prog}: error: {stdout_unwritten(exc, kept='')}\n")
+
         def format_help(self) -> str:
             """argparse's, and where a default names HOME/..., what HOME is."""
             text = super().format_help()
@@ -288,9 +304,14 @@ class _GuardedOutput:
         return getattr(self._stream, name)
 
     def message(self) -> str:
-        reason = self.error.strerror or type(self.error).__name__
-        return (f"standard output could not be written ({reason}); send it where there is room and run the command "
-                "again (files it wrote, such as a cache or a head, are kept)")
+        return stdout_unwritten(self.error)
+
+
+def stdout_unwritten(exc: OSError, kept: str = " (files it wrote, such as a cache or a head, are kept)") -> str:
+    """The one line for standard output that could not be written (a full disk behind ``> file``, an I/O error): a
+    command's output (``_GuardedOutput``) and its help or version text (``Parser._print_message``, ``kept=''``)."""
+    reason = exc.strerror or type(exc).__name__
+    return f"standard output could not be written ({reason}); send it where there is room and run the command again{kept}"
 
 
 def path_problem(exc: BaseException) -> str | None:
