@@ -507,7 +507,7 @@ def test_info_on_an_unfinished_cache_shows_its_partials_progress(tmp_path, capsy
     assert main(["info", str(path)]) == 0
     out = capsys.readouterr().out
     assert f"partial     {partial_path(path)}: the unfinished extraction" in out, out
-    assert "complete    NO (running or interrupted; re-run the same extract command to resume)" in out
+    assert "complete    NO (running or interrupted; re-run the same extract command to resume it)" in out
     assert "train       16 of 40 images embedded so far" in out and "test        0 of 40" in out
     assert main(["info", str(path), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)

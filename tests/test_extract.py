@@ -389,7 +389,10 @@ def test_info_on_incomplete_cache(fashion_dir, tmp_path, capsys):
         f.attrs["complete"] = False
     assert main(["info", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "NO (running or interrupted; re-run the same extract command to resume)" in text
+    # complete=False on c.h5 itself: no rerun resumes it there (one of these settings is extracted again and replaces
+    # it: reader.incomplete_replaced); said as extract says it (reader.resume_words)
+    assert ("NO (running or interrupted; no rerun resumes it under this name; to resume it, move it back to "
+            "c.h5.partial.h5 beside c.h5") in text
     # Progress per split in split order, train first (HDF5 lists groups by name: test came first; a tester)
     progress = [l.split()[0] for l in text.splitlines() if "images embedded so far" in l]
     assert progress == ["train", "test"], text
@@ -1203,9 +1206,20 @@ def test_extract_force_moves_a_partial_of_other_settings_aside_and_never_resumes
     assert proc.returncode == 0, proc.stderr
     aside = Path(json.loads(proc.stdout)["partial_set_aside"])
     assert re.fullmatch(r"c\.h5\.partial\.h5\.other-settings-\d{8}T\d{6}Z", aside.name) and _sha(aside) == before
-    assert f"--force moved it to {aside} (rename it back to resume it with its own settings, or delete it)" in proc.stderr
+    # The advice is store.reader.resume_words', as info's and extract's: it said "rename it back to resume it" without
+    # the --force that needs once c.h5 holds the new cache (an adversarial tester)
+    assert (f"--force moved it to {aside} (no rerun resumes it under this name; to resume it, move it back to "
+            "c.h5.partial.h5 beside c.h5 and re-run the extract command that writes c.h5, with --force where c.h5 holds "
+            "a cache of other settings; or delete it)") in proc.stderr
     assert featcache.open_cache(out).meta["image_size"] == 32 and not partial_path(out).exists()
     assert json.loads(proc.stdout)["replaced"] is False  # nothing was at --out
+    # and the advice holds: moved back, its own command with --force finishes it, replacing the 32 px cache
+    os.rename(aside, partial_path(out))
+    back = ["extract", "--data-dir", str(fashion_dir), *FORCE_ARGS, "--image-size", "48", "--out", str(out)]
+    assert run_main(capsys, *back).returncode == 2  # without --force: c.h5 holds a cache of other settings
+    proc = run_main(capsys, *back, "--force", "--json")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["partial_set_aside"] is None, proc.stderr
+    assert featcache.open_cache(out).meta["image_size"] == 48 and not partial_path(out).exists()
 
 
 def test_extract_force_that_fails_building_the_model_leaves_the_partial_of_other_settings_in_place(

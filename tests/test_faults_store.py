@@ -289,7 +289,12 @@ def test_a_partial_copied_or_renamed_away_says_no_rerun_finishes_it_under_that_n
     copy = tmp_path / "copy.h5"
     shutil.copy(partial, copy)
     proc = run_main(capsys, "train", str(copy), "--head", "logreg", "--out", str(tmp_path / "h.npz"))
-    assert_one_line(proc, f"{copy} is an incomplete cache: an unfinished extraction of q.h5, copied or renamed: no rerun finishes it under "
-                          "this name; finish the original (re-run the extract command that writes q.h5) or extract again")
+    said = ("no rerun resumes it under this name; to resume it, move it back to q.h5.partial.h5 beside q.h5 and re-run "
+            "the extract command that writes q.h5, with --force where q.h5 holds a cache of other settings")
+    assert_one_line(proc, f"{copy} is an incomplete cache: an unfinished extraction of q.h5, copied or renamed: {said}; "
+                          "or extract again")
+    # info says the same (reader.resume_words): it said "re-run the same extract command to resume" (an adversarial tester)
+    proc = run_main(capsys, "info", str(copy))
+    assert proc.returncode == 0 and f"NO (running or interrupted; {said})" in proc.stdout
     with pytest.raises(featcache.FeatcacheError, match=r"q\.h5\.partial\.h5 is an incomplete cache \(extraction was interrupted\); re-run"):
         featcache.open_cache(partial)

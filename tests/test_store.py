@@ -1575,9 +1575,10 @@ def test_an_incomplete_cache_of_other_settings_at_out_is_refused_as_someones_unf
         find_complete(moved, identity(image_size=48))
     assert str(exc.value) == (
         f"{moved} is an incomplete cache of another extraction (an unfinished extraction of a.h5, copied or renamed, "
-        f"128 of {N_TRAIN + N_TEST} images done, made with other settings: differs in: image_size); nothing resumes it "
-        "under this name, so extracting here would lose it: choose another --out, or pass --force to replace it once "
-        "the new cache is complete (it was left untouched)")
+        f"128 of {N_TRAIN + N_TEST} images done, made with other settings: differs in: image_size); no rerun resumes it "
+        "under this name; to resume it, move it back to a.h5.partial.h5 beside a.h5 and re-run the extract command that "
+        "writes a.h5, with --force where a.h5 holds a cache of other settings; extracting these settings here would lose "
+        "it: choose another --out, or pass --force to replace it once the new cache is complete (it was left untouched)")
     assert moved.read_bytes() == before
     # The same settings: extracted again and replaced, as the reader's line for a copy advises, and now said.
     assert not find_complete(moved, identity())

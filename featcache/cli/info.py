@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     print(one_line(f"cache       {info['path']}"))
     if info.get("partial"):
         print(one_line(f"partial     {info['partial']}: the unfinished extraction, described here; the cache appears when it completes"))
-    print(f"complete    {'yes' if info.get('complete') else 'NO (running or interrupted; re-run the same extract command to resume)'}")
+    print(one_line(f"complete    {'yes' if info.get('complete') else f'NO (running or interrupted; {_resume(info)})'}"))
     print(f"fingerprint {info.get('fingerprint')}")
     print(one_line(f"data        {info.get('dataset')}  {_source_words(info.get('source'))}"))
     # The weights' identity (a content hash) only where it adds to the source ("random (untrained) (random)" did not)
@@ -136,3 +136,13 @@ def _source_words(source) -> str:
     if not isinstance(source, dict):
         return "" if source is None else str(source)
     return ", ".join(f"{k} {v}" for k, v in source.items() if v is not None and k != "kind")
+
+
+def _resume(info: dict) -> str:
+    """What resumes an unfinished cache (store.reader.resume_words, the words extract says too), of the file described:
+    the partial where one was read for ``path``."""
+    from pathlib import Path
+
+    from featcache.store.reader import resume_words
+
+    return resume_words(Path(info.get("partial") or info["path"]), info)

@@ -41,7 +41,7 @@ from featcache.store.atomic import output_files
 from featcache.store.layout import partial_path
 from featcache.store.writer import file_state
 from featcache.store.partial import check_partial
-from featcache.store.reader import OtherCache, incomplete_replaced, other_cache, set_aside_other_partial
+from featcache.store.reader import OtherCache, incomplete_replaced, other_cache, resume_words, set_aside_other_partial
 from featcache.validate import checks_switches, shown
 
 
@@ -195,14 +195,13 @@ def _set_aside_other_partial(path: Path, ident: CacheIdentity, source: dict[str,
     moved = set_aside_other_partial(path, ident, source, keep=other.fingerprint if other else None)
     if moved is not None:
         try:
-            sealed = bool(read_attrs(moved, peek=True).get("complete"))
+            attrs = read_attrs(moved, peek=True)
         except FeatcacheError:
-            sealed = False
-        what = ("a complete extraction of other settings, stopped before it was renamed into place" if sealed
+            attrs = {"partial_of": path.name}
+        what = ("a complete extraction of other settings, stopped before it was renamed into place" if attrs.get("complete")
                 else "an interrupted extraction of other settings")
-        warnings.warn(f"{partial_path(path)} held {what}; --force moved it to {moved} (rename it back to "
-                      f"{'finish' if sealed else 'resume'} it with its own settings, or delete it)", PartialSetAside,
-                      stacklevel=3)
+        warnings.warn(f"{partial_path(path)} held {what}; --force moved it to {moved} ({resume_words(moved, attrs)}; "
+                      "or delete it)", PartialSetAside, stacklevel=3)
     return moved
 
 

@@ -32,6 +32,7 @@ from featcache.store.layout import (
     HASH_BLOCK_CHUNKS,
     ORIG,
     PARTIAL_OF,
+    PARTIAL_SUFFIX,
     ROW_DATASETS,
     check_chunks_stored,
     combine_digests,
@@ -208,11 +209,25 @@ def _incomplete(path: Path, meta: dict[str, Any]) -> str:
     that never would (an adversarial tester: cp q.h5.partial.h5 copy.h5; train copy.h5)."""
     made_for = _copy_of(path, meta)
     if made_for:
-        return (f"{path} is an incomplete cache: an unfinished extraction of {made_for}, copied or renamed: no rerun finishes it "
-                f"under this name; finish the original (re-run the extract command that writes {made_for}) "
-                "or extract again")
-    return (f"{path} is an incomplete cache (extraction was interrupted); re-run the same 'featcache extract' command "
-            "to finish it")
+        return (f"{path} is an incomplete cache: an unfinished extraction of {made_for}, copied or renamed: "
+                f"{resume_words(path, meta)}; or extract again")
+    return f"{path} is an incomplete cache (extraction was interrupted); {resume_words(path, meta)}"
+
+
+def resume_words(path: Path, meta: dict[str, Any]) -> str:
+    """What resumes (or, sealed, finishes) the unfinished extraction at ``path``: the one wording of ``info``, a
+    reader's refusal, extract's refusal of one at --out and ``extract --force``'s set-aside warning. They
+    disagreed: info of a partial copied to I.h5 said "re-run the same extract command to resume", extract "nothing
+    resumes it under this name", and the set-aside warning "rename it back to resume it" without the --force that
+    needs once <out> holds the new cache (an adversarial tester). At its own partial's name the same command resumes
+    it; anywhere else only its partial's name does, and there its cache's name may hold a cache of other settings."""
+    verb = "finish" if meta.get("complete") else "resume"
+    made_for = _copy_of(path, meta)
+    if made_for is None:
+        return f"re-run the same extract command to {verb} it"
+    return (f"no rerun {verb}s it under this name; to {verb} it, move it back to {made_for}{PARTIAL_SUFFIX} beside "
+            f"{made_for} and re-run the extract command that writes {made_for}, with --force where {made_for} holds a "
+            "cache of other settings")
 
 
 def _copy_of(path: Path, meta: dict[str, Any]) -> str | None:
@@ -871,7 +886,7 @@ def _other_incomplete(path: Path, attrs: dict[str, Any], differs: str) -> str:
     copied there): it was called "a cache made with other settings", which hid that it is someone's unfinished
     work (testers, 2026-12-05). As for a complete cache there, ``--force`` replaces it."""
     return (f"{path} is an incomplete cache of another extraction ({_unfinished(path, attrs)}, made with other "
-            f"settings: {differs}); nothing resumes it under this name, so extracting here would lose it: choose "
+            f"settings: {differs}); {resume_words(path, attrs)}; extracting these settings here would lose it: choose "
             "another --out, or pass --force to replace it once the new cache is complete (it was left untouched)")
 
 
