@@ -1339,3 +1339,25 @@ def test_store_spec_force_is_a_switch():
     with pytest.raises(FeatcacheError, match=r"^force must be True or False \(got 'no'\); only True replaces a cache of "
                                              "other settings at out$"):
         StoreSpec(force="no")
+
+
+def test_extract_force_over_a_link_writes_its_target_as_the_shells_redirect_does(fashion_dir, tmp_path, capsys):
+    """An adversarial tester: `extract --force --out link.h5`, link.h5 a link to a cache of other settings, replaced the
+    LINK with a plain file, left the target's old cache as it was, and said it had "replaced the cache of other
+    settings there": two caches, a false line. A dangling link became a plain file too. The link is written through
+    (store.atomic.written_through), as the shell's > and predict --csv write a link's target."""
+    folder = tmp_path / "caches"
+    folder.mkdir()
+    target, link, dangling = folder / "target.h5", folder / "link.h5", folder / "dangling.h5"
+    base = ["extract", "--data-dir", str(fashion_dir), *FORCE_ARGS]
+    assert run_main(capsys, *base, "--image-size", "48", "--out", str(target)).returncode == 0
+    link.symlink_to(target.name)
+    proc = run_main(capsys, *base, "--image-size", "32", "--out", str(link), "--force", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["replaced_from"] == "other settings"
+    assert link.is_symlink() and featcache.open_cache(target).meta["image_size"] == 32  # the target is the new cache
+    assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == ["link.h5", "target.h5"]
+    assert f"cache hit: {target} already holds" in run_main(capsys, *base, "--image-size", "32", "--out", str(link)).stdout
+    dangling.symlink_to("made.h5")
+    assert run_main(capsys, *base, "--image-size", "32", "--out", str(dangling)).returncode == 0
+    assert dangling.is_symlink() and featcache.open_cache(folder / "made.h5").meta["image_size"] == 32

@@ -37,7 +37,7 @@ from featcache.store import (
     read_attrs,
     tidy_partial,
 )
-from featcache.store.atomic import output_files
+from featcache.store.atomic import output_files, written_through
 from featcache.store.layout import partial_path
 from featcache.store.writer import file_state
 from featcache.store.partial import check_partial
@@ -141,14 +141,17 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
     engine.check()  # Ray installed, the cluster reachable: before any data or model work
     # Before the folder is read and hashed: the cache's folder is all that matters, and the default name's
     # fingerprint is not known yet (its folder is).
-    _check_outside_the_data(Path(store.out) if store.out else paths.cache_dir() / "c.h5", source)
+    # A link at --out is written through (store.atomic.written_through): its target is the cache, hit, resumed or
+    # replaced, its partial and lock beside it, as the shell's > writes a link's target.
+    out = written_through(store.out) if store.out else None
+    _check_outside_the_data(out or paths.cache_dir() / "c.h5", source)
     bb = model.entry
     layer_names = model.layer_names()
     w_id = weights_identity(model.weights)
     data, size = _open(source, model, bb, verbose)
     ident = identity(bb, w_id, size, layer_names, store.dtype, data, model.view_list())
-    path = Path(store.out) if store.out else default_path(data.name, bb.name, size, ident.fingerprint)
-    if not store.out:
+    path = out or default_path(data.name, bb.name, size, ident.fingerprint)
+    if out is None:
         _check_default_name(path, source)
     # A run that fails before writing anything (a full disk while converting the model, a refusal) removes the
     # folders it made for the cache, and only while empty: an empty --out folder stayed behind (an adversarial tester).
