@@ -147,6 +147,13 @@ def link_loop(path: object) -> str:
     return f"{path} is a loop of symbolic links; point it at a real file or folder"
 
 
+def link_loop_passed(link: object, real: object) -> str:
+    """The one-line note for a folder link that leads back to a folder holding it (``ants/loop -> ..``), which a
+    photo folder's walk passes over by rule: it went without a word (an adversarial tester)."""
+    return (f"{link} is a symbolic link back to {real}, which holds it: a loop, passed over (its images are read once, "
+            "where they are); remove the link if it was meant to add images")
+
+
 def system_limit(exc: BaseException) -> str | None:
     """What to do about an OSError from a limit of the system, not a fault of any file: too many open files
     (EMFILE, ENFILE) or no memory (ENOMEM); None for any other error.

@@ -1503,3 +1503,19 @@ def test_class_folders_that_share_files_across_splits_or_by_hard_links_are_named
     same = make_class_tree(tmp_path / "k", {"ants": 3, "bees": 2})  # one file twice in its own class: read once, as before
     os.link(same / "ants" / "ants_000.png", same / "ants" / "again.png")
     assert len(images.load(same, 32, test_fraction=0.4).splits["train"].paths) + 2 == 5
+
+
+def test_a_folder_link_looping_back_is_passed_over_with_a_note(tmp_path):
+    """An adversarial tester: ``ants/loop -> ..`` (the root, holding bees) was passed over without a word. It still is
+    passed over (the rule: each image read once, in its own class), now with a one-line note naming the link."""
+    from featcache.sources.images import LinkLoopPassedOver
+
+    root = make_class_tree(tmp_path / "d", {"ants": 2, "bees": 2})
+    (root / "ants" / "loop").symlink_to("..", target_is_directory=True)
+    with pytest.warns(LinkLoopPassedOver) as said:
+        src = images.load(root, 32, test_fraction=0.5)
+    assert [str(w.message) for w in said] == [
+        f"{root / 'ants' / 'loop'} is a symbolic link back to {os.path.realpath(root)}, which holds it: a loop, passed "
+        "over (its images are read once, where they are); remove the link if it was meant to add images"]
+    assert sorted(src.splits["train"].paths + src.splits["test"].paths) == [
+        "ants/ants_000.png", "ants/ants_001.png", "bees/bees_000.png", "bees/bees_001.png"]

@@ -35,6 +35,7 @@ import os
 import re
 import stat
 import unicodedata
+import warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -43,7 +44,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 
-from featcache.errors import CONTROL, FeatcacheError, link_loop, one_line, printable, shell_word, system_limit
+from featcache.errors import CONTROL, FeatcacheError, link_loop, link_loop_passed, one_line, printable, shell_word, system_limit
 from featcache.sources.base import STAGING, DataSource, Split, SplitSpec
 from featcache.sources.decode import (UnreadableImage, counts_as_unreadable, decode_image, failure_reason, not_utf8,
                                       utf8_name)
@@ -595,6 +596,8 @@ class _Walker:
                 if (st.st_dev, st.st_ino) not in self.dirs and not any(_within(p, real) or _within(real, p) for p in self.protected):
                     files, more = self.physical(link)
                     out += files + self.follow(more)
+                elif _within(os.path.realpath(link.parent), real):  # a loop: passed over by rule, now said
+                    warnings.warn(one_line(link_loop_passed(link, real)), LinkLoopPassedOver, stacklevel=2)
             else:
                 out.append((link, "not a regular file"))
         return out
@@ -882,6 +885,13 @@ def _keeping(partial: Path, check: Callable, *args) -> None:
     except FeatcacheError as exc:
         raise FeatcacheError(f"{exc} (the features extracted so far are kept in {partial} for a re-run; "
                              "delete it once you change the folder)") from None
+
+
+class LinkLoopPassedOver(UserWarning):
+    """A folder link that leads back to a folder holding it, passed over by the walk (``errors.link_loop_passed``):
+    a note (nothing is wrong with the data set; the CLI says "note")."""
+
+    label = "note"
 
 
 class NoTestImagesWarning(UserWarning):
