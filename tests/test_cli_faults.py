@@ -1363,6 +1363,28 @@ def test_a_rerun_keeps_the_mode_of_each_output_it_replaces_and_new_ones_follow_t
     assert kept == dict.fromkeys(kept, 0o600 if umask == 0o022 else 0o640), kept
 
 
+def test_a_link_at_out_is_written_through_by_train_and_export_as_by_extract(tmp_path, capsys):
+    """Regression (a tester, then the session's lead): `train --force --out link.npz` (and export's --out) replaced the
+    link with a plain file and left its target as it was, as extract did before it wrote through the link. Every
+    writer now writes a link's target (store.atomic.atomic_path: written_through), as the shell's `>` does."""
+    cache = str(tiny_cache(tmp_path / "c.h5", d=1280, layer="out_relu"))
+    store = tmp_path / "store"
+    store.mkdir()
+    for name, argv in (("h.npz", ["train", cache, "--head", "logreg", "--out"]),
+                       ("m.keras", ["export", str(tmp_path / "store" / "h.npz"), "--out"])):
+        target, link = store / name, tmp_path / f"link-{name}"
+        assert main(argv + [str(target)]) == 0, capsys.readouterr().err
+        link.symlink_to(target)  # (a link to nothing is refused at --out, as before)
+        first = target.read_bytes()
+        # a rerun over the link (train: another fit, so --force): still a link, its target replaced
+        again = ["--force", "--param", "max_iter=50"] if name == "h.npz" else ["--force"]
+        assert main(argv + [str(link)] + again) == 0, capsys.readouterr().err
+        assert link.is_symlink() and os.readlink(link) == str(target) and target.is_file(), (link, target)
+        if name == "h.npz":
+            assert target.read_bytes() != first  # the other fit is in the target
+    capsys.readouterr()
+
+
 def test_a_full_disk_in_evaluate_leaves_no_folder_and_no_half_report(tmp_path, capsys, monkeypatch):
     """The plot was written, the JSON hit the full disk: the plot and the folder made for it go again."""
     import featcache
@@ -2620,10 +2642,14 @@ def test_an_output_with_a_long_name_or_through_a_link_is_written(tmp_path, capsy
         (ro / "real.npz").write_bytes(long.read_bytes())
         assert subprocess.run(["mount", "-o", "remount,ro", str(ro)], capture_output=True).returncode == 0
         (tmp_path / "link.npz").symlink_to(ro / "real.npz")
-        assert main(["train", cache, "--head", "logreg", "--out", str(tmp_path / "link.npz")]) == 0
-        assert (ro / "real.npz").read_bytes() == long.read_bytes()  # the target untouched: the link is replaced
-    assert (tmp_path / "link.npz").is_file() and not (tmp_path / "link.npz").is_symlink()  # as before the lock
-    capsys.readouterr()
+        capsys.readouterr()
+        # a link is written through, as > writes it (store.atomic.written_through, 2026-12-05: the link had been
+        # replaced by a plain file, its target left stale): a read-only target is one line, nothing changed
+        assert main(["train", cache, "--head", "logreg", "--out", str(tmp_path / "link.npz")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "real.npz" in err[0], err
+        assert (ro / "real.npz").read_bytes() == long.read_bytes()  # the target untouched
+    assert (tmp_path / "link.npz").is_symlink()  # the link kept
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".lock")]
 
 

@@ -534,10 +534,9 @@ def csv_target(path: str | Path) -> Path:
     file. Written through, as the shell's ``>`` writes (a temporary beside the target renamed over it): a plain
     ``--csv l.csv`` replaced the link with a file of its own, and its target was left stale (testers). The CSV's
     record, lock and a copy kept aside are the target's, beside it: one file, one record, whichever name reaches it."""
-    path = Path(path)
-    if path.is_symlink() and path.is_file():
-        return Path(os.path.realpath(path))
-    return path
+    from featcache.store.atomic import written_through
+
+    return written_through(path)  # one rule with every writer's (atomic_path); a dangling link too, as > writes it
 
 
 def _refuse_featcache_file(path: Path, shown: Path | None = None) -> None:
