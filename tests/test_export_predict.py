@@ -420,6 +420,12 @@ def test_class_names_must_match_the_models_outputs(tmp_path, capsys, monkeypatch
     monkeypatch.setattr(runtimes, "build", lambda runtime, spec, *a, **k: ("onnxruntime", lambda x: [np.full((len(x), 10), 0.1)], None))
     with pytest.raises(featcache.FeatcacheError, match="names 3 classes but whose network gives 10 class probabilities"):
         predict(good, [photo], runtime="onnxruntime")
+    # and one row per image: a conversion of an only:flip model made before its graph was checked (load_model refuses
+    # the model now, a cached conversion skips that load) gave 2 rows per image, the first ones said (a tester)
+    monkeypatch.setattr(runtimes, "build", lambda runtime, spec, *a, **k: ("onnxruntime", lambda x: [np.full((2 * len(x), 3), 1 / 3)], None))
+    with pytest.raises(featcache.FeatcacheError, match=r"gave 2 rows of probabilities for 1 image\(s\): its network "
+                                                       "averages other views than its featcache.json records; re-export"):
+        predict(good, [photo], runtime="onnxruntime")
 
 
 @pytest.fixture(scope="module")

@@ -186,3 +186,82 @@ def test_a_fashion_mnist_model_classifies_a_png_as_the_array_of_the_same_pixels(
     bad = _with_meta(tmp_path / "m_all.keras", tmp_path / "bad.keras", image_size=64)
     with pytest.raises(featcache.FeatcacheError, match="says mobilenet_v2 at 64 px but whose network takes mobilenet_v2 at 32 px"):
         featcache.predict(bad, [tmp_path / "t.npy"], runtime="tensorflow")
+
+
+@pytest.fixture(scope="module")
+def only_views_cache(tmp_path_factory):
+    """A tiny random-weights Fashion-MNIST cache with the flip and shift views (32 px), and its test images."""
+    from helpers import make_fashion_dir
+
+    from featcache.sources.fashion_mnist import FashionMNIST
+
+    tmp = tmp_path_factory.mktemp("only_views")
+    data = make_fashion_dir(tmp / "fm", n_train=60, n_test=12)
+    cache = extract(source=FashionMNIST(data_dir=str(data)), weights="random", image_size=32, views="flip,shift",
+                    out=tmp / "v.h5").path
+    images = FashionMNIST(data_dir=str(data)).open(32).splits["test"].read(0, 12)
+    return tmp, cache, images
+
+
+@pytest.mark.parametrize("head_kind", ["logreg", "keras"])
+@pytest.mark.parametrize("views", ["only:flip", "only:flip,shift"])
+def test_an_only_views_model_averages_those_views_alone(only_views_cache, head_kind, views):
+    """Regression (an adversarial tester): a model exported with --views only:flip computed the original view and
+    flip (ViewStack read its names with parse_views, which puts the original first) under a ViewMean of 1 view: 2 rows
+    per image, predict gave the original view's classes, and only:flip,shift was a TensorFlow reshape traceback. The
+    model's probabilities are now the head's on those cached views averaged, one row per image, on ONNX Runtime too."""
+    import featcache
+    from featcache.deploy.model import ModelRunner, load_model, read_meta
+    from featcache.embedding.views import asked_names
+    from featcache.heads.views import mean_scores
+
+    tmp, cache_path, images = only_views_cache
+    cache = featcache.open_cache(cache_path)
+    name = f"{head_kind}_{views.replace(':', '_').replace(',', '_')}"
+    # random weights: a keras head far from uniform (2 epochs unstandardized gave 0.1 for every class)
+    keras_options = {"standardize": True, "epochs": 20} if head_kind == "keras" else {}
+    head = featcache.train(cache, head_kind, train_views=views, test_views=views, **keras_options,
+                           out=tmp / (name + ("_head.keras" if head_kind == "keras" else ".npz")))
+    names = asked_names(views[len("only:"):])
+    assert "orig" not in names and head.accuracy is not None
+    path = featcache.export(head.path, tmp / f"{name}.keras", views=views).path
+    assert read_meta(path)["views"] == names
+    want = mean_scores(head.estimator, cache.view_features("test", None, names))
+    orig = mean_scores(head.estimator, cache.view_features("test", None, ["orig"]))
+    assert np.abs(want - orig).max() > 1e-3  # the views' average is not the original view's: the test can tell them apart
+    model, _ = load_model(path)
+    probs = np.asarray(model(images[..., None]))
+    assert probs.shape == (len(images), len(cache.class_names))  # one row per image (it was 2 per image)
+    np.testing.assert_allclose(probs, want, atol=1e-5)
+    onnx = ModelRunner(path, runtime="onnxruntime")
+    assert onnx.runtime_used == "onnxruntime"
+    np.testing.assert_allclose(onnx(images), want, atol=1e-5)
+    top = featcache.predict(path, [_saved(tmp / f"{name}.npy", images)], top_k=1)
+    assert [p.top[0][0] for p in top] == [cache.class_names[i] for i in want.argmax(1)]
+
+
+def _saved(path, array):
+    np.save(path, array)
+    return path
+
+
+def test_a_model_whose_network_computes_other_views_than_it_records_is_neither_written_nor_loaded(tmp_path):
+    """The views a model records and those its network computes and averages are checked where it is written
+    (save_model) and where it is read (load_model): a model written before the only:VIEWS fix records ["flip"] over
+    a network of orig and flip averaged as 1 view, and is refused with the way to fix it, in one line."""
+    import keras
+
+    from featcache.deploy.model import check_views_graph, save_model
+    from featcache.embedding.preprocess import ViewMean, ViewStack
+
+    images = keras.Input(shape=(None, None, None), dtype="uint8")
+    flat = keras.layers.Flatten()(keras.layers.Resizing(2, 2)(ViewStack(["orig", "flip"])(images)))
+    old = keras.Model(images, ViewMean(1)(flat))  # what export wrote for an only:flip head
+    with pytest.raises(FeatcacheError, match=r"records views flip \(without the original view\) but whose network "
+                                             r"computes orig, flip averaged as 1 view\(s\); re-export the model") as err:
+        save_model(old, tmp_path / "m.keras", {"class_names": ["a"] * 4, "image_size": 32, "views": ["flip"]})
+    assert "\n" not in str(err.value) and not (tmp_path / "m.keras").exists()
+    check_views_graph("m.keras", keras.Model(images, ViewMean(2)(flat)), {"views": ["orig", "flip"]})  # these agree
+    with pytest.raises(FeatcacheError, match="records views orig but whose network computes orig, flip"):
+        check_views_graph("m.keras", keras.Model(images, ViewMean(2)(flat)), {})  # a model older than views: orig
+    assert ViewStack(["flip", "shift:+2,+2"]).views == ["flip", "shift:+2,+2"]  # no original unless named

@@ -196,9 +196,11 @@ def views_model(logits_model: KerasModel, views: tuple[str, ...]) -> KerasModel:
 
     k = keras()
     images = k.Input(shape=INPUT_SHAPE, dtype=INPUT_DTYPE, name="images")
-    x = ViewStack(list(views), name="views")(images)
-    x = k.layers.Softmax(name="view_probabilities")(logits_model(x))
-    return k.Model(images, ViewMean(len(views), name="probabilities")(x), name="featcache_model")
+    stack = ViewStack(list(views), name="views")
+    x = k.layers.Softmax(name="view_probabilities")(logits_model(stack(images)))
+    # the mean over the views the stack computes, never a count of its own (an only:flip model stacked 2 views and
+    # averaged 1; an adversarial tester); save_model checks these against the views the model records
+    return k.Model(images, ViewMean(len(stack.views), name="probabilities")(x), name="featcache_model")
 
 
 def orig_view_accuracy(meta: dict[str, Any]) -> float | None:

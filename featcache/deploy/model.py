@@ -35,7 +35,7 @@ from featcache.embedding.runtimes import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError
 from featcache.heads.io import META_ENTRY, MODEL_KIND, MODEL_ONLY_FIELDS, add_sealed_meta, check_digest, check_regular_file, load_problem
 from featcache.store.atomic import atomic_path
-from featcache.validate import check_out_file, check_path, file_sha256
+from featcache.validate import check_out_file, check_path, file_sha256, views_words
 
 if TYPE_CHECKING:
     from keras import Model as KerasModel
@@ -81,6 +81,7 @@ def save_model(model: KerasModel, path: str | Path, meta: dict[str, Any], rechec
     }
     meta.update(kind=KIND, format_version=FORMAT_VERSION)  # a loaded model's meta passed back is this format now
     meta.pop("content_digest", None)  # and its digest is of this file, made below
+    check_views_graph(path, model, meta)  # a model whose network and record disagree is never written
     with atomic_path(path, recheck=recheck) as tmp:
         model.save(tmp)
         add_sealed_meta(tmp, meta)  # last, with the digest of the network's entries
@@ -499,10 +500,20 @@ class ModelRunner:
         """Probabilities (N, classes) of uint8 ``images`` (N, H, W) or (N, H, W, C), C = 1 or 3, in batches."""
         step = batch_size or self.batch_size
         images = images[..., None] if images.ndim == 3 else images  # gray without its channel axis, as Keras takes it
-        out = [self._forward(images[i : i + step])[0] for i in range(0, len(images), step)]
+        out = [self._rows(images[i : i + step]) for i in range(0, len(images), step)]
         if out:  # a converted model runs without Keras: its width is known only here
             check_outputs(self.spec.path, out[0].shape[-1], self.meta)
         return np.concatenate(out) if out else np.empty((0, self.spec.n_classes), np.float32)
+
+    def _rows(self, batch: np.ndarray) -> np.ndarray:
+        """The probabilities of one batch, one row per image. An only:flip model written before its graph was checked
+        gave 2 rows per image (load_model refuses it now; a conversion of it cached before skips that load): its
+        first rows were said as every image's (an adversarial tester)."""
+        probs = self._forward(batch)[0]
+        if len(probs) != len(batch):
+            raise FeatcacheError(f"{self.spec.path} gave {len(probs)} rows of probabilities for {len(batch)} image(s): "
+                                 f"its network averages other views than its {META_ENTRY} records; {REEXPORT}")
+        return probs
 
 
 def run_model(net: ModelRunner | KerasModel, images: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndarray:
@@ -533,6 +544,7 @@ def load_model(path: str | Path) -> tuple[KerasModel, dict[str, Any]]:
         raise FeatcacheError(f"{path} could not be loaded ({load_problem(exc)}); re-export it with this featcache version") from None
     check_outputs(path, model.outputs[0].shape[-1], meta)
     check_preprocess(path, model, meta)
+    check_views_graph(path, model, meta)
     return model, meta
 
 
@@ -558,3 +570,27 @@ def check_preprocess(path: str | Path, model: KerasModel, meta: dict[str, Any]) 
             said = f"{meta['backbone']} at " if meta.get("backbone") else ""
             raise FeatcacheError(f"{path} is a featcache model whose {META_ENTRY} says {said}{meta.get('image_size')} px "
                                  f"but whose network takes {layer.backbone} at {layer.image_size} px; {REEXPORT}")
+
+
+def graph_views_of(model: KerasModel) -> tuple[list[list[str]], list[int]]:
+    """(the views of each ``ViewStack`` of ``model``'s network, the view count of each of its ``ViewMean`` layers):
+    what it computes and averages, read from the network itself."""
+    from featcache.embedding.preprocess import ViewMean, ViewStack
+
+    layers = _all_layers(model)
+    return ([list(layer.views) for layer in layers if isinstance(layer, ViewStack)],
+            [layer.n_views for layer in layers if isinstance(layer, ViewMean)])
+
+
+def check_views_graph(path: str | Path, model: KerasModel, meta: dict[str, Any]) -> None:
+    """The network computes and averages exactly the views its metadata records (``views``). An only:flip head's
+    model recorded ["flip"] but its network embedded orig and flip under a mean of 1 view: predict gave the original
+    view's classes, and only:flip,shift a TensorFlow reshape traceback (an adversarial tester). Checked before a
+    model is written (``save_model``) and when one is loaded (a model written before the fix is refused)."""
+    recorded = list(meta.get("views") or ["orig"])
+    stacks, means = graph_views_of(model)
+    computed = stacks[0] if len(stacks) == 1 else [v for stack in stacks for v in stack] or ["orig"]
+    if len(stacks) > 1 or computed != recorded or means != ([len(computed)] if stacks else []):
+        averaged = f" averaged as {' and '.join(map(str, means))} view(s)" if means else ""
+        raise FeatcacheError(f"{path} is a featcache model whose {META_ENTRY} records views {views_words(recorded)} but "
+                             f"whose network computes {views_words(computed)}{averaged}; {REEXPORT}")

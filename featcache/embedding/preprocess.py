@@ -73,16 +73,18 @@ class ViewStack(_k.layers.Layer):
     """
 
     def __init__(self, views: Sequence[str], **kwargs: Any):
-        from featcache.embedding.views import parse_views
+        from featcache.embedding.views import asked_names
 
         super().__init__(**kwargs)
-        self.views = [v.name for v in parse_views(list(views))]  # canonical names, orig first
+        # canonical names, in the order given, the original only where named: parse_views put it first always, and
+        # an only:flip model stacked orig and flip under a ViewMean of 1 (2 rows per image; an adversarial tester)
+        self.views = asked_names(list(views), "views")
 
     def call(self, images: Any) -> Any:
-        from featcache.embedding.views import parse_views
+        from featcache.embedding.views import asked_views
 
         x = _k.ops.cast(images, "float32")
-        return _k.ops.concatenate([v.graph(x) for v in parse_views(self.views)], axis=0)
+        return _k.ops.concatenate([v.graph(x) for v in asked_views(self.views)], axis=0)
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         n = input_shape[0]

@@ -328,11 +328,18 @@ def asked_names(views: str | Sequence[Any], flag: str | None = None) -> list[str
     """Canonical names of the views asked for by name or group (``--views`` syntax: a str, or a list of strs or
     views), each once in the order asked; ``orig`` only where named. What a cache (``Cache.resolve_views``) and an
     export (``deploy.export.graph_views``) check against the views they have: the one reading of the names."""
+    return [v.name for v in asked_views(views, flag)]
+
+
+def asked_views(views: str | Sequence[Any], flag: str | None = None) -> tuple[View, ...]:
+    """The views ``asked_names`` reads, as views (``orig`` only where named): what an exported model's
+    ``preprocess.ViewStack`` computes. It read its names with ``parse_views``, which puts the original first, so a
+    model of an only:flip head embedded orig and flip and returned 2 rows per image (an adversarial tester)."""
     if isinstance(views, str):
         views = [views]
     views = list_items(views, flag or "views", f"{flag or 'views'} takes 'all' or view names, e.g. 'orig,flip' or "
                                                "['orig', 'flip']")  # 5 was "'int' object is not iterable" (a tester)
-    names: list[str] = []
+    found: dict[str, View] = {}
     for item in views:
         item = getattr(item, "name", item)
         # parse_views always puts the original first; it is asked for only when named ("orig,flip" dropped it:
@@ -340,9 +347,9 @@ def asked_names(views: str | Sequence[Any], flag: str | None = None) -> list[str
         # Orig.kind, this module's name of the original view (store.layout.ORIG is the same name; importing it here
         # would load h5py into this numpy-only parser): not spelled out again (a reviewer, 2026-12-05)
         named_orig = re.search(rf"(^|,)\s*{re.escape(Orig.kind)}\s*(,|$)", str(item)) is not None
-        parsed = [v.name for v in parse_views(str(item))[0 if named_orig else 1 :]]
-        names.extend(n for n in parsed if n not in names)
-    return names
+        for v in parse_views(str(item))[0 if named_orig else 1 :]:
+            found.setdefault(v.name, v)
+    return tuple(found.values())
 
 
 def identity(views: tuple[View, ...]) -> list[str] | None:
