@@ -73,6 +73,42 @@ def test_train_evaluate_info_and_export_json_share_the_names_and_values(views_ca
     assert f"test_accuracy        {trained['test_accuracy']:.4f}" in capsys.readouterr().out
 
 
+def test_test_accuracy_orig_is_the_original_views_accuracy_in_every_command_for_a_head_without_views(views_cache, tmp_path,
+                                                                                                      capsys):
+    """Regression (a tester): for a head scored on the original view alone test_accuracy_orig was null in train's and
+    evaluate's --json, the number (its test_accuracy) in export's and info of the model, and left out of info of the
+    head. One rule now: the original view's test accuracy wherever it was measured (test_accuracy itself when the
+    test views are the original alone); null only where it was not (evaluate --split train)."""
+    head = tmp_path / "h.npz"
+    trained = _json(capsys, "train", str(views_cache), "--head", "logreg", "--train-views", "orig", "--test-views", "orig",
+                    "--out", str(head))
+    assert trained["test_views"] == ["orig"] and trained["test_accuracy"] is not None
+    assert trained["test_accuracy_orig"] == trained["test_accuracy"] == trained["orig_accuracy"]
+    evaluated = _json(capsys, "evaluate", str(head), str(views_cache), "--out", str(tmp_path / "e"))
+    _same(evaluated, trained, SHARED, "evaluate")
+    assert "original view alone" not in (tmp_path / "e" / "evaluation.txt").read_text()  # it is the accuracy said
+    on_train = _json(capsys, "evaluate", str(head), str(views_cache), "--split", "train", "--out", str(tmp_path / "tr"))
+    assert on_train["test_accuracy_orig"] is None  # not measured on the test split
+    _same(_json(capsys, "info", str(head)), trained, ("test_accuracy", "test_accuracy_orig"), "info (head)")
+    model = tmp_path / "m.keras"
+    exported = _json(capsys, "export", str(head), "--out", str(model), "--weights", "random")
+    _same(exported, trained, ("test_accuracy", "test_accuracy_orig"), "export")
+    _same(_json(capsys, "info", str(model)), trained, ("test_accuracy", "test_accuracy_orig"), "info (model)")
+
+
+def test_an_older_heads_record_without_test_accuracy_orig_reads_as_its_test_accuracy():
+    """A head train wrote before this rule recorded no test_accuracy_orig for the original view alone: info (through
+    heads.io.with_current_names) reads it as export always did (heads.io.orig_accuracy_of), rather than leaving it out."""
+    from featcache.heads.io import with_current_names
+
+    from featcache.heads.io import TEST_ACCURACY_ORIG, orig_accuracy_of
+
+    older = {"test_views": ["orig"], "test_accuracy": 0.5}
+    assert orig_accuracy_of(older) == 0.5 and orig_accuracy_of({**older, TEST_ACCURACY_ORIG: 0.25}) == 0.25
+    assert orig_accuracy_of({"test_views": ["orig", "flip"], "test_accuracy": 0.5}) is None  # not measured
+    assert with_current_names(older)[TEST_ACCURACY_ORIG] == 0.5
+
+
 def test_info_of_a_keras_head_shows_the_epochs_it_ran_and_its_fit_time(views_cache, tmp_path, capsys):
     head = tmp_path / "k.keras"
     trained = _json(capsys, "train", str(views_cache), "--head", "keras", "--epochs", "3", "--out", str(head))

@@ -117,7 +117,9 @@ class EvalResult:
         return "\n".join(lines + [one_line(line) for line in misclassified_text(self.misclassified)])
 
     def views_line(self) -> str:
-        orig = f"; original view alone {self.accuracy_orig:.4f}" if self.accuracy_orig is not None else ""  # as train says it
+        # as train says it; not for the original view alone, whose accuracy it is (orig_view_score)
+        orig = (f"; original view alone {self.accuracy_orig:.4f}"
+                if self.accuracy_orig is not None and list(self.test_views) != ["orig"] else "")
         if self.averaged is None:
             return f"{self.test_views[0]} only (one view per image{without_words(self.test_views)})" + orig
         return f"{self.averaged} averaged over {len(self.test_views)} views per image: {views_words(self.test_views)}{orig}"
@@ -401,7 +403,7 @@ def evaluate(
 
     result = EvalResult(head_path, cache.path, split, layer, cache.class_names, accuracy, per_class, cm, files,
                         list_misclassified(cache, split, y, y_pred, proba), overlap, views,
-                        averaged_over(est, views), orig_view_score(est, cache, split, layer, views, Xv, y))
+                        averaged_over(est, views), orig_view_score(est, cache, split, layer, views, Xv, y, accuracy))
     kept = check_report(out_dir)  # again after the predictions: a file saved there meanwhile was replaced (a review)
     with output_files(out_dir, files.values()):  # all three or none, and no empty folder
         plot_confusion(cm, cache.class_names, files["png"], title=title)

@@ -68,7 +68,7 @@ class TrainResult:
     train_views: tuple[str, ...] = ("orig",)
     test_views: tuple[str, ...] = ("orig",)
     averaged: str | None = None  # "probabilities" or "decision values" when test views were averaged, else None
-    # the original test view alone, when more test views were averaged (heads.io.TEST_ACCURACY_ORIG: one name)
+    # the original test view alone, the accuracy itself where it was the one test view (heads.io.TEST_ACCURACY_ORIG)
     test_accuracy_orig: float | None = None
     replaced: bool = False  # a head featcache wrote was at the path and this one replaced it (--json said nothing)
     # Test images that were among the training images (same content digest): evaluate's ``overlap`` (seen, images,
@@ -344,15 +344,18 @@ def _test_scores(est, cache: Cache, layer: str, test_views: tuple[str, ...]) -> 
     images). ``only:VIEWS`` leaves the original out of ``test_views``: it is read apart, so ``test_accuracy_orig``
     stays the original view's (what an export without views scores), never the score of those views (h137)."""
     Xt, yt = cache.view_features("test", layer, test_views), cache.labels("test")
-    return score_views(est, Xt, yt), orig_view_score(est, cache, "test", layer, test_views, Xt, yt), len(yt)
+    accuracy = score_views(est, Xt, yt)
+    return accuracy, orig_view_score(est, cache, "test", layer, test_views, Xt, yt, accuracy), len(yt)
 
 
 def orig_view_score(est: BaseEstimator, cache: Cache, split: str, layer: str, views: tuple[str, ...], Xv: np.ndarray,
-                    y: np.ndarray) -> float | None:
-    """The accuracy of the original view alone where ``views`` (``Xv``: their features of ``split``) are not the
-    original alone, else None: train's ``test_accuracy_orig`` and evaluate's (evaluate gave none; a new-user tester)."""
+                    y: np.ndarray, accuracy: float) -> float:
+    """The accuracy of the original view alone (``accuracy``, that of ``views`` averaged, where they are the original
+    alone; ``Xv``: their features of ``split``): train's ``test_accuracy_orig`` and evaluate's (evaluate gave none; a
+    new-user tester). One rule in every command (heads.io.TEST_ACCURACY_ORIG): it was null in train's and evaluate's
+    --json for a head of the original view alone, and the number in export's and info's of its model (a tester)."""
     if tuple(views) == ("orig",):
-        return None
+        return accuracy
     # orig, where asked, is the first view (check_views: the cache's order); only:VIEWS reads it apart (h137)
     return score_views(est, cache.view_features(split, layer, "orig") if without_orig(views) else Xv[:1], y)
 
@@ -417,7 +420,7 @@ def _say_trained(res: TrainResult) -> None:
     if getattr(res.estimator, "C", None) == "cv":  # say where C came from (logreg's scores are in --json)
         extra += " (chosen by cross-validation on the training features)"
     how = ""
-    if res.averaged:
+    if res.averaged:  # the original view alone is said where more views, or others (only:flip), were scored
         how = (f" ({res.averaged} averaged over {len(res.test_views)} views: {views_words(res.test_views)}; "
                f"original view alone {res.test_accuracy_orig:.4f})")
     elif res.test_views != ("orig",):  # only:flip: one view, not the original; its score was said bare (h137)

@@ -100,7 +100,7 @@ def end_to_end_from_head(head: BaseEstimator, meta: dict[str, Any], weights: str
 def model_meta(meta: dict[str, Any], head_path: str | Path, weights: str, views: tuple[str, ...] = ("orig",)) -> dict[str, Any]:
     """What a model file records about its origin (the head's cache settings and the head) and the views it averages."""
     from featcache.deploy.model import recorded_fit
-    from featcache.heads.io import TEST_ACCURACY_ORIG
+    from featcache.heads.io import TEST_ACCURACY_ORIG, orig_accuracy_of
 
     keep = ("class_names", "backbone", "weights", "image_size", "preprocessing", "layer", "dataset", "source", "cache_fingerprint")
     return {
@@ -116,7 +116,7 @@ def model_meta(meta: dict[str, Any], head_path: str | Path, weights: str, views:
         "views": list(views),
         "averaged": "probabilities" if len(views) > 1 else None,
         "head_test_views": meta.get("test_views"),
-        TEST_ACCURACY_ORIG: orig_view_accuracy(meta),
+        TEST_ACCURACY_ORIG: orig_accuracy_of(meta),  # the head's: what the model of the original view scores
         "views_test_accuracy": views_accuracy(meta, views),
     }
 
@@ -203,23 +203,14 @@ def views_model(logits_model: KerasModel, views: tuple[str, ...]) -> KerasModel:
     return k.Model(images, ViewMean(len(stack.views), name="probabilities")(x), name="featcache_model")
 
 
-def orig_view_accuracy(meta: dict[str, Any]) -> float | None:
-    """The head's test accuracy on the original view alone (what the exported model scores), if it recorded one."""
-    from featcache.heads.io import TEST_ACCURACY_ORIG
-
-    if meta.get(TEST_ACCURACY_ORIG) is not None:
-        return meta[TEST_ACCURACY_ORIG]
-    if meta.get("test_views") in (None, ["orig"]):  # heads made before views were scored on the original view
-        return meta.get("test_accuracy")
-    return None
-
-
 def views_note(meta: dict[str, Any]) -> str | None:
     """For a head that used cached views: the exported model sees the original view only, and what that scores."""
     train, test = meta.get("train_views") or ["orig"], meta.get("test_views") or ["orig"]
     if train == ["orig"] and test == ["orig"]:
         return None
-    single = orig_view_accuracy(meta)
+    from featcache.heads.io import orig_accuracy_of
+
+    single = orig_accuracy_of(meta)
     acc = f"{single:.4f} on its test split" if single is not None else "not recorded (evaluate the head with --test-views orig)"
     averaged = (f", against {meta['test_accuracy']:.4f} with {len(test)} views averaged"
                 + without_words(test, " ({})")  # only:VIEWS's score is not the original's and more (h137)

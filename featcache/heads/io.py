@@ -215,8 +215,8 @@ def _unsavable(path: Path, why: str) -> FeatcacheError:
                           "featcache.heads.io.head_meta(cache, layer, head_name, head)")
 
 
-# The test accuracy of the original view alone: a head's where it averaged more test views, a model's (what it
-# scores classifying the original view). One name in head files, model files and train's and export's --json; it
+# The test accuracy of the original view alone wherever it was measured: a head's (its TEST_ACCURACY where the original
+# was its one test view), a model's (what it scores classifying the original view). One name in head files, model files and train's and export's --json; it
 # had three: this (head files), single_view_test_accuracy (model files, export --json) and orig_accuracy (train
 # --json; earlier sessions' notes). A model file of before 2026-12-05 is read by ``orig_accuracy_of``.
 TEST_ACCURACY_ORIG = "test_accuracy_orig"
@@ -250,16 +250,20 @@ def model_test_accuracy(meta: Mapping[str, Any]) -> float | None:
 
 
 def orig_accuracy_of(meta: Mapping[str, Any]) -> float | None:
-    """The accuracy of the original view alone a head or model file recorded, under either name it has had."""
+    """The accuracy of the original view alone a head or model file recorded, under either name it has had; for a
+    head scored on the original view alone that recorded none (train left it out before 2026-12-05), its
+    ``TEST_ACCURACY``. None only where it was not measured (a tester: info of a head left it out, info of its model
+    gave the number)."""
     value = meta.get(TEST_ACCURACY_ORIG)
-    return meta.get(_MODEL_ORIG_BEFORE) if value is None else value
+    value = meta.get(_MODEL_ORIG_BEFORE) if value is None else value
+    if value is None and meta.get("test_views") in (None, ["orig"]):  # a model records head_test_views, never these
+        return meta.get(TEST_ACCURACY)
+    return value
 
 
 def with_current_names(meta: dict[str, Any]) -> dict[str, Any]:
     """A head's or model's metadata as shown (``info``): an older model's ``single_view_test_accuracy`` under
-    ``TEST_ACCURACY_ORIG``."""
-    if _MODEL_ORIG_BEFORE not in meta:
-        return meta
+    ``TEST_ACCURACY_ORIG``, and an older head's accuracy of the original view alone (``orig_accuracy_of``)."""
     shown = {k: v for k, v in meta.items() if k != _MODEL_ORIG_BEFORE}
     shown[TEST_ACCURACY_ORIG] = orig_accuracy_of(meta)
     return shown

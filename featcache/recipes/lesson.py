@@ -210,6 +210,7 @@ def views_row(ctx: LessonContext) -> dict[str, Any]:
     from featcache.analysis.probe import probe, probe_defaults
     from featcache.analysis.train import fit_and_score, save_trained
     from featcache.heads import head_suffix
+    from featcache.heads.io import TEST_ACCURACY_ORIG
     from featcache.embedding.engines.local import LocalEngine
     from featcache.embedding.runner import extract
     from featcache.embedding.specs import ModelSpec
@@ -229,11 +230,12 @@ def views_row(ctx: LessonContext) -> dict[str, Any]:
     b = found.best
     train_views, test_views = check_views(vcache, b.train_views, "train views"), check_views(vcache, b.test_views, "test views")
     head = make_head(b.head, seed=ctx.seed, **{k: v for k, v in {"C": b.C, **probe_defaults(b.head)}.items() if v is not None})
-    fit_seconds, accuracy, _, _ = fit_and_score(head, vcache, layer, train_views, test_views)
+    fit_seconds, accuracy, orig_accuracy, _ = fit_and_score(head, vcache, layer, train_views, test_views)
     path = ctx.out / "heads" / f"views_{layer}_{b.head}{head_suffix(b.head)}"
     path.parent.mkdir(parents=True, exist_ok=True)
     save_trained(head, vcache, layer, b.head, path, None, train_views, test_views, accuracy, fit_seconds, seed=ctx.seed,
-                 force=_older_lessons_head(path, ctx.out), written_by=LESSON)  # as the other heads (_cached_head_row)
+                 force=_older_lessons_head(path, ctx.out), written_by=LESSON,  # as the other heads (_cached_head_row)
+                 **{TEST_ACCURACY_ORIG: orig_accuracy})  # as train records it (one rule: heads.io.TEST_ACCURACY_ORIG)
     _say_row(ctx, f"test accuracy {accuracy:.4f} ({b.head}, train views {b.train_views}, test views {b.test_views}); "
                   f"fit {fit_seconds:.1f} s")
     # its confusion matrix beside the other rows' (docs/commands.md: "their confusion matrices in eval/"; this row's
