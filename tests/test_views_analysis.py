@@ -279,7 +279,7 @@ def test_curve_on_views_scores_the_average_and_keys_its_folder_on_the_views(view
     y, rows = cache.labels("train"), training_rows(cache.labels("train"), [30], 0)[30]
     head = LogRegHead().fit(*stack_views(cache.view_features("train", None, NAMES)[:, rows], y[rows]))
     assert res.rows[0]["accuracy"] == score_views(head, cache.view_features("test", None, NAMES), cache.labels("test"))
-    with pytest.raises(FeatcacheError, match=r"other settings \(test_views\)"):
+    with pytest.raises(FeatcacheError, match=r"other settings \(test views orig,flip,shift:\+2,\+2 here, orig asked\)"):
         featcache.learning_curve(views_cache, sizes=[30], seeds=1, heads="logreg", test_views="orig", out=tmp_path / "c")
     # A cache without views: no views in the identity, so curve folders made before views keep theirs.
     bound = CurveSpec(sizes=[30]).bind(featcache.open_cache(plain_cache))
@@ -531,7 +531,8 @@ def test_only_views_are_a_curve_of_their_own(views_cache, tmp_path):
     from featcache.analysis.curve.folder import default_out
 
     assert default_out(cache, only.layer, only.identity) != default_out(cache, both.layer, both.identity)
-    with pytest.raises(FeatcacheError, match=r"other settings \(test_views\)"):
+    with pytest.raises(FeatcacheError, match=r"other settings \(test views flip \(without the original view\) here, "
+                                              r"orig,flip asked\)"):
         featcache.learning_curve(views_cache, sizes=[30], seeds=1, heads="logreg", train_views="orig", test_views="flip",
                                  out=tmp_path / "c", plot=False)
     label = describe(res.meta)

@@ -28,6 +28,7 @@ from featcache.heads.io import (ANOTHER_CACHE, TEST_ACCURACY, TEST_ACCURACY_ORIG
 from featcache.heads.views import averaged_over, fit_views, score_views
 from featcache.sources.images import check_file_outside_classes
 from featcache.store import Cache, as_cache
+from featcache.store.atomic import written_through
 from featcache.validate import (
     ParamLabel,
     param_text,
@@ -513,6 +514,8 @@ def train(
     # a Path from here on, as cache is (one path rule, validate.check_path): out=b'h.npz' passed this check and was
     # then pathlib's TypeError at Path(out) (an adversarial tester)
     out = None if out is None else check_path(out, "out", "the head file to write")
+    if out is not None:  # a link is written through, as > writes and extract's --out is (store.atomic.written_through):
+        out = written_through(out)  # --force replaced the link with a plain file, its target left (a tester, 2026-12-05)
     if out is not None:
         check_out(out, head, force, cache, written_by=written_by)
     layer = cache.layer(layer, "--layer")  # a short block name (block_13) is its layer; "" is refused, not the default

@@ -285,7 +285,12 @@ def check_out(path: str | Path, force: bool = False) -> Path:
     # The one output-file check train uses too: it also proves the folder writable before the minutes of
     # building or fine-tuning (a model's own copy of it did not, and finetune failed only at the save; a review).
     # A FIFO is nobody's model, and --force must not replace it either.
-    path = check_out_file(path, ".keras", "a model", "export and finetune write Keras models", example="model")
+    # a link at --out is written through, as > writes and extract's --out is (store.atomic.written_through): export
+    # --force replaced the link with a plain file and left its target as it was (an adversarial tester, 2026-12-05)
+    from featcache.store.atomic import written_through
+
+    path = check_out_file(written_through(path), ".keras", "a model", "export and finetune write Keras models",
+                          example="model")
     if path.exists() and not force and not is_model_file(path):
         from featcache.heads.io import read_head_meta
 

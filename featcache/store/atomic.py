@@ -146,9 +146,8 @@ def atomic_path(path: str | Path, advice: str | None = None, recheck: Callable[[
     before the next writer's check (predict's record of its CSV: trimmed after the lock was released, it could
     overwrite the next run's record; a review).
     """
-    # a link at ``path`` is written through, as ``>`` writes (one rule for every writer): train --force --out link.npz
-    # replaced the link with a plain file and left its target as it was (an adversarial tester, as extract's --out)
-    path = written_through(path)
+    path = Path(path)  # a user's --out link is written through where it is named (written_through), not here: a
+    # link planted among featcache's own files (a converted model's key) is replaced, never written through
     remove_stale_temporaries(path)
     made = _missing_folders(path.parent)  # made for this file: removed again if it is not written (a full disk)
     prefix, suffix = _temporary_parts(path)
