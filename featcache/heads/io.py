@@ -828,13 +828,11 @@ def read_head_meta(path: str | Path) -> dict[str, Any] | None:
     """The metadata of a featcache head file without loading the head; None for any other file."""
     try:
         with zipfile.ZipFile(path) as zf:
-            if _is_npz(zf):
-                raw = np.load(io.BytesIO(zf.read(f"{NPZ_ENTRY}.npy")), allow_pickle=False)
-                meta = json.loads(raw.tobytes())["meta"]
-            else:
-                meta = json.loads(zf.read(META_ENTRY))
+            npz = _is_npz(zf)
+            doc = _read_doc(zf, npz)  # the one reader of a head's JSON entry (check_digest's and load_head's too)
     except Exception:
         return None
+    meta = (doc.get("meta") if isinstance(doc, dict) else None) if npz else doc
     # Heads of featcache 0.1 have no "kind"; a model file (export, finetune) says "featcache-model".
     # A file save_head wrote says so (its meta need not name a cache: save_head's own checks are load_head's).
     is_head = isinstance(meta, dict) and (meta.get("kind") == HEAD_KIND or ("kind" not in meta and "cache_fingerprint" in meta)) \
