@@ -306,19 +306,14 @@ def _with_record(src: Path, dst: Path, change) -> Path:
     return reseal_head(dst)
 
 
-def test_a_file_whose_record_and_network_disagree_is_said_edited(cache, tmp_path, capsys):
-    """A session's note: a model whose kind and model-only fields (input, output, head_path) were edited to a head's,
-    given as a head, was refused only as "Could not locate class 'Preprocess'" (Keras's words), and predict said "it
-    is a head: export it first"; a Keras head whose kind was edited to 'featcache-model' was "a model written by
-    'featcache export'" in evaluate and a TensorFlow traceback in predict. The record says one thing, the network
-    (heads.io.network_kind, read from config.json) another: one line saying so, and the fix."""
+def _kind_edited_files(cache: Path, tmp_path: Path) -> tuple[Path, Path, Path, Path]:
+    """``(head, model, model_as_head, head_as_model)``: a Keras head and a model as featcache wrote them, and a copy of
+    each whose record's kind was edited to the other's, its digest made again (``_with_record``)."""
     from featcache._lazy import keras
     from featcache.deploy.model import INPUT_DTYPE, INPUT_SHAPE, save_model
     from featcache.embedding.preprocess import Preprocess
     from featcache.heads import DenseHead
-    from featcache.heads.io import MODEL_ONLY_FIELDS, network_kind
-
-    from helpers import write_image
+    from featcache.heads.io import MODEL_ONLY_FIELDS
 
     X, y = blobs(60)
     head = DenseHead(epochs=1, early_stopping=False, n_classes=3).fit(X, y)
@@ -328,7 +323,6 @@ def test_a_file_whose_record_and_network_disagree_is_said_edited(cache, tmp_path
     out = k.layers.Softmax()(k.layers.Dense(3)(k.layers.GlobalAveragePooling2D()(Preprocess("mobilenet_v2", 32)(inp))))
     good_model = save_model(k.Model(inp, out), tmp_path / "m.keras", {"class_names": CLASSES, "image_size": 32,
                                                                       "head_path": str(good_head)})
-    assert (network_kind(good_head), network_kind(good_model)) == ("head", "model")
 
     def as_head(meta):
         meta["kind"] = "featcache-head"
@@ -337,11 +331,31 @@ def test_a_file_whose_record_and_network_disagree_is_said_edited(cache, tmp_path
 
     model_as_head = _with_record(good_model, tmp_path / "mh.keras", as_head)
     head_as_model = _with_record(good_head, tmp_path / "hm.keras", lambda m: m.update(kind="featcache-model"))
+    return good_head, good_model, model_as_head, head_as_model
+
+
+def _edited_lines(model_as_head: Path, head_as_model: Path) -> tuple[str, str]:
+    """The line every command gives for each of ``_kind_edited_files``'s edited files (``heads.io.edited_kind``)."""
+    return (f"{model_as_head}'s record says it is a head but the file holds a model's network (images in, "
+            "featcache's Preprocess layer first): edited by hand or damaged; export the model again",
+            f"{head_as_model}'s record says it is a model but the file holds a head's network (a features vector "
+            "in, no image layers): edited by hand or damaged; train the head again")
+
+
+def test_a_file_whose_record_and_network_disagree_is_said_edited(cache, tmp_path, capsys):
+    """A session's note: a model whose kind and model-only fields (input, output, head_path) were edited to a head's,
+    given as a head, was refused only as "Could not locate class 'Preprocess'" (Keras's words), and predict said "it
+    is a head: export it first"; a Keras head whose kind was edited to 'featcache-model' was "a model written by
+    'featcache export'" in evaluate and a TensorFlow traceback in predict. The record says one thing, the network
+    (heads.io.network_kind, read from config.json) another: one line saying so, and the fix."""
+    from featcache.heads.io import network_kind
+
+    from helpers import write_image
+
+    good_head, good_model, model_as_head, head_as_model = _kind_edited_files(cache, tmp_path)
+    assert (network_kind(good_head), network_kind(good_model)) == ("head", "model")
     photo = str(write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8)))
-    model_says = (f"{model_as_head}'s record says it is a head but the file holds a model's network (images in, "
-                  "featcache's Preprocess layer first): edited by hand or damaged; export the model again")
-    head_says = (f"{head_as_model}'s record says it is a model but the file holds a head's network (a features vector "
-                 "in, no image layers): edited by hand or damaged; train the head again")
+    model_says, head_says = _edited_lines(model_as_head, head_as_model)
     for argv, says in ((["evaluate", str(model_as_head), str(cache)], model_says),
                        (["predict", str(model_as_head), photo], model_says),
                        (["evaluate", str(head_as_model), str(cache)], head_says),
@@ -350,6 +364,33 @@ def test_a_file_whose_record_and_network_disagree_is_said_edited(cache, tmp_path
         _one_line(capsys, argv, says)
     assert load_head(good_head)[1]["kind"] == "featcache-head"  # the files as written still load
     assert main(["predict", str(good_model), photo]) == 0
+
+
+def test_info_and_verify_say_a_file_whose_record_and_network_disagree_was_edited(cache, tmp_path, capsys):
+    """Regression (the last session's open item): a head whose record's kind was edited to a model's (its digest
+    made again) was refused by every loader (heads.io.edited_kind), yet 'featcache verify' said "ok: ... is intact
+    (model, format 2)" and 'featcache info' described it "(a model)"; a model edited to a head's record the same
+    way round. verify now gives the loaders' line, exit 2; info says what the file holds (its network's kind) and
+    that its record was edited, in that line, as the API's featcache.info and featcache.verify do."""
+    from helpers import assert_verify_ok
+
+    good_head, good_model, model_as_head, head_as_model = _kind_edited_files(cache, tmp_path)
+    model_says, head_says = _edited_lines(model_as_head, head_as_model)
+    for path, says, real in ((model_as_head, model_says, "model"), (head_as_model, head_says, "head")):
+        _one_line(capsys, ["verify", str(path)], says)
+        with pytest.raises(FeatcacheError, match="edited by hand or damaged"):
+            featcache.verify(path)
+        assert main(["info", str(path)]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[0].endswith(f"{path} (a {real})") and lines[1].startswith("record ") and says in lines[1], lines
+        assert main(["info", str(path), "--json"]) == 0
+        got = json.loads(capsys.readouterr().out)
+        assert got["kind"] == real and says in got["record_edited"] and got["content_digest_checked"] is True, got
+        assert featcache.info(path) == got
+    assert featcache.info(head_as_model)["class_names"] == CLASSES  # what the record holds besides its kind
+    for path, kind in ((good_head, "head"), (good_model, "model")):  # the files as written: as before
+        assert_verify_ok(capsys, path, kind)
+        assert "record_edited" not in featcache.info(path) and featcache.info(path)["kind"] == kind
 
 
 def _reversed_names(doc, entries):

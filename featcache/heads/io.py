@@ -824,15 +824,23 @@ def _is_npz(zf: zipfile.ZipFile) -> bool:
     return f"{NPZ_ENTRY}.npy" in zf.namelist()
 
 
-def read_head_meta(path: str | Path) -> dict[str, Any] | None:
-    """The metadata of a featcache head file without loading the head; None for any other file."""
+def read_record(path: str | Path) -> Any:
+    """The record of a zip featcache writes, as stored, nothing checked: an .npz head's ``meta``, a .keras head's or
+    a model's ``featcache.json`` (``_read_doc``, the one reader of that entry: check_digest's and load_head's too);
+    None where there is none that reads (no zip, no such entry, not JSON). What the record says, which an edit may
+    have changed: ``file_kind`` reads the kind from it, ``network_kind`` what the file holds."""
     try:
         with zipfile.ZipFile(path) as zf:
             npz = _is_npz(zf)
-            doc = _read_doc(zf, npz)  # the one reader of a head's JSON entry (check_digest's and load_head's too)
-    except Exception:
+            doc = _read_doc(zf, npz)
+    except Exception:  # noqa: BLE001 (not a zip, a damaged one: the loaders say what is wrong)
         return None
-    meta = (doc.get("meta") if isinstance(doc, dict) else None) if npz else doc
+    return (doc.get("meta") if isinstance(doc, dict) else None) if npz else doc
+
+
+def read_head_meta(path: str | Path) -> dict[str, Any] | None:
+    """The metadata of a featcache head file without loading the head; None for any other file."""
+    meta = read_record(path)
     # Heads of featcache 0.1 have no "kind"; a model file (export, finetune) says "featcache-model".
     # A file save_head wrote says so (its meta need not name a cache: save_head's own checks are load_head's).
     is_head = isinstance(meta, dict) and (meta.get("kind") == HEAD_KIND or ("kind" not in meta and "cache_fingerprint" in meta)) \

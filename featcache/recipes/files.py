@@ -183,6 +183,12 @@ def verify(path: str | Path) -> VerifyResult | FileVerifyResult | ReportVerifyRe
         except NotHDF5 as exc:  # verify takes heads and models too: "pass a cache" alone sent a new user elsewhere
             raise not_ours(path, str(path), exc) from None
     t0 = time.perf_counter()
+    from featcache.heads.io import edited_kind
+
+    # A record whose kind says one thing and the network another is refused by every loader before its digest is
+    # checked: verify said "ok: intact (model)" of a head whose kind was edited to a model's, its digest remade
+    if (edited := edited_kind(path, kind)) is not None:
+        raise edited
     checked, meta = _checked_meta(path, kind)
     if not checked:  # nothing checked is no "ok": verify of an unchecked cache is refused too (an adversarial tester)
         from featcache.deploy.model import REEXPORT
@@ -209,6 +215,26 @@ def _checked_meta(path: Path, kind: str) -> tuple[bool, dict[str, Any]]:
             return bool(checked), read_meta(path)
         check_meta(path, meta)  # its fields, as read_meta checks them (a kind removed was shown as a model's; a tester)
         return bool(checked), meta
+
+
+def _checked_record(path: Path, kind: str) -> tuple[bool, dict[str, Any]]:
+    """``(checked, record)`` of a file whose record's kind was edited (``heads.io.edited_kind``): its content digest
+    checked as a ``kind`` (what its network is) is checked, and its record as stored (``heads.io.read_record``); the
+    record's fields are not checked as a ``kind``'s, since its kind is not (a model's check refuses the kind itself)."""
+    from featcache.heads.io import read_record
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # no digest: said in the answer
+        if kind == "head":
+            from featcache.heads.io import check_content
+
+            checked = check_content(path)
+        else:
+            from featcache.deploy.model import check_content as check_model
+
+            checked, _ = check_model(path)
+    record = read_record(path)
+    return bool(checked), record if isinstance(record, dict) else {}
 
 
 # What info shows of a head or model file, in this order (the rest is in --json). ``averaged`` (what a head's
@@ -265,14 +291,21 @@ def _shown(summary: dict[str, Any]) -> dict[str, Any]:
 def describe_file(path: str | Path, kind: str) -> dict[str, Any]:
     """A head's or model's metadata, its content digest checked first (as every load does): what it was trained on,
     with which settings, and how it scored."""
-    from featcache.heads.io import TEST_ACCURACY, model_test_accuracy, with_current_names
+    from featcache.heads.io import TEST_ACCURACY, edited_kind, model_test_accuracy, network_kind, with_current_names
 
-    checked, meta = _checked_meta(Path(path), kind)
+    edited = edited_kind(Path(path), kind)  # the loaders' rule: they refuse such a file, info says what it holds
+    if edited is None:
+        checked, meta = _checked_meta(Path(path), kind)
+    else:  # described as what its network is (a head's record edited to a model's was "(a model)", not a word more)
+        kind = network_kind(Path(path)) or kind
+        checked, meta = _checked_record(Path(path), kind)
     meta = with_current_names(meta)  # an older model's single_view_test_accuracy, under today's name
     if kind == "model":  # what it scores, which a model records under other names: info showed none (a new-user tester)
         meta = {**meta, TEST_ACCURACY: model_test_accuracy(meta)}
     info = {"path": str(path), "kind": kind, "content_digest_checked": checked,
             **{k: meta[k] for k in FILE_FIELDS if meta.get(k) is not None}}
+    if edited is not None:  # the loaders' line: what the record says, what the file holds, the fix
+        info["record_edited"] = str(edited)
     if isinstance(info.get("params"), dict) and isinstance(info.get("head"), str):
         from featcache.heads import unused_params
 
