@@ -247,9 +247,11 @@ def _nan_coef(doc, entries):
     (_narrow_mean, "its objects are not those a LogRegHead is made of"),  # the scaler's mean, one per feature (was: do not fit together)
     (_state_class("posix.system"), "'posix.system' is not a class a featcache head may hold"),
     (_set("head", ["logreg"]), "unknown head kind ['logreg']"),  # a TypeError traceback (a review)
-    # its record's kind edited, the digest remade: it loaded as a head whatever its kind said (a session's note)
-    (_set("kind", "xyz"), "its record says kind 'xyz', not 'featcache-head': edited by hand or damaged"),
-    (_set("kind", "featcache-model"), "its record says kind 'featcache-model', not 'featcache-head': edited by hand"),
+    # its record's kind edited, the digest remade: it loaded as a head whatever its kind said (a session's note); the
+    # record says other than its contents (heads.io.edited_kind, every loader's rule, info's and verify's too)
+    (_set("kind", "xyz"), "'s record says kind 'xyz' but the file holds a scikit-learn head's arrays (an .npz: "
+                          "features in, no image layers): edited by hand or damaged; train the head again"),
+    (_set("kind", "featcache-model"), "'s record says it is a model but the file holds a scikit-learn head's arrays"),
     # a scaler set not to centre: the head ignored the mean export folds in (another model; an adversarial tester)
     (lambda d, e: d["state"]["state"]["__dict__"]["pipeline_"]["state"]["__dict__"]["steps"][0]["__tuple__"][1]
      ["state"]["__dict__"].update(with_mean=False), "its objects are not those a LogRegHead is made of"),
@@ -274,7 +276,7 @@ def test_crafted_keras_head_meta_is_one_line(cache, tmp_path, capsys):
         (lambda m: m["params"].update(bogus=1), "unknown parameter(s) bogus"),
         (lambda m: m.pop("class_names"), "class names are missing"),
         (lambda m: m.update(class_names=["a", "b"]), "it gives 3 probabilities for 2 classes"),
-        (lambda m: m.update(kind="xyz"), "its record says kind 'xyz', not 'featcache-head': edited by hand"),  # loaded
+        (lambda m: m.update(kind="xyz"), "'s record says kind 'xyz' but the file holds a head's network"),  # loaded
     ]):
         bad = tmp_path / f"bad{i}.keras"
         with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
@@ -388,9 +390,43 @@ def test_info_and_verify_say_a_file_whose_record_and_network_disagree_was_edited
         assert got["kind"] == real and says in got["record_edited"] and got["content_digest_checked"] is True, got
         assert featcache.info(path) == got
     assert featcache.info(head_as_model)["class_names"] == CLASSES  # what the record holds besides its kind
+    # at --out, neither is called what its record says ("a model 'featcache export' wrote", "a head 'featcache train'
+    # wrote": name the model another file): each is a file featcache would not load, replaced only with --force
+    for argv, says in ((["train", str(cache), "--head", "keras", "--epochs", "1", "--out", str(head_as_model)],
+                        f"--out {head_as_model} exists and is not a head featcache wrote; choose another --out, or "
+                        "pass --force"),
+                       (["export", str(good_head), "--out", str(model_as_head)],
+                        f"--out {model_as_head} exists and is not a model featcache wrote; choose another --out, or "
+                        "pass --force")):
+        _one_line(capsys, argv, says)
     for path, kind in ((good_head, "head"), (good_model, "model")):  # the files as written: as before
         assert_verify_ok(capsys, path, kind)
         assert "record_edited" not in featcache.info(path) and featcache.info(path)["kind"] == kind
+
+
+@pytest.mark.parametrize("kind, says", [("featcache-model", "says it is a model"), ("xyz", "says kind 'xyz'")])
+def test_an_npz_head_whose_records_kind_was_edited_is_said_edited_not_another_programs_zip(npz_head, cache, tmp_path,
+                                                                                          capsys, kind, says):
+    """Regression (the last session's open item: heads.io.file_kind read a model's featcache.json itself, not through
+    read_record, the one reader of a record): an .npz head whose record's kind was edited (its digest made again)
+    was "a zip file (a Keras model of another program?) that featcache did not write" in info and verify, and "an
+    .npz of another program?" in predict. Read through the one reader, the record's kind is what the file says, the
+    .npz's state what it holds (heads.io.network_kind): every command gives the loaders' line, info describes it as
+    the head it holds, and train --out does not call it a model featcache wrote."""
+    from helpers import write_image
+
+    _rewrite_npz(npz_head, lambda d, e: d["meta"].update(kind=kind))
+    line = (f"{npz_head}'s record {says} but the file holds a scikit-learn head's arrays (an .npz: features in, no "
+            "image layers): edited by hand or damaged; train the head again with 'featcache train'")
+    photo = str(write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8)))
+    for argv in (["verify", str(npz_head)], ["evaluate", str(npz_head), str(cache)],
+                 ["export", str(npz_head), "--out", str(tmp_path / "m.keras")], ["predict", str(npz_head), photo]):
+        _one_line(capsys, argv, line)
+    got = featcache.info(npz_head)
+    assert got["kind"] == "head" and line in got["record_edited"] and got["head"] == "logreg", got
+    _one_line(capsys, ["train", str(cache), "--head", "logreg", "--out", str(npz_head)],
+              f"--out {npz_head} exists and is not a head featcache wrote; choose another --out, or pass --force")
+    assert not (tmp_path / "m.keras").exists()
 
 
 def _reversed_names(doc, entries):

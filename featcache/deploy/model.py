@@ -164,6 +164,13 @@ def _model_json(path: str | Path) -> dict[str, Any]:
     from featcache.errors import shell_path
 
     head_hint = f" (it is a head: export it first with 'featcache export {shell_path(str(path))} --out MODEL.keras')"
+    from featcache.heads.io import edited_kind, file_kind
+
+    # a head whose kind was edited to a model's reached Keras's call with images, a traceback; a model edited to a
+    # head's record was "a head: export it first" (a session's note): the record and the network disagree, said so.
+    # First: an .npz head's edited record was "a zip file without featcache's featcache.json" below
+    if (edited := edited_kind(path, file_kind(path))) is not None:
+        raise edited
     try:
         with zipfile.ZipFile(path) as zf:
             meta = json.loads(zf.read(META_ENTRY))
@@ -174,12 +181,6 @@ def _model_json(path: str | Path) -> dict[str, Any]:
             raise damage from None
         hint = head_hint if read_head_meta(path) is not None else _images_hint(path) or _kind_hint(path, exc)
         raise FeatcacheError(f"{path} is not a featcache model{hint}; pass a file written by 'featcache export' or 'featcache finetune'") from None
-    from featcache.heads.io import edited_kind, file_kind
-
-    # a head whose kind was edited to a model's reached Keras's call with images, a traceback; a model edited to a
-    # head's record was "a head: export it first" (a session's note): the record and the network disagree, said so
-    if (edited := edited_kind(path, file_kind(path))) is not None:
-        raise edited
     if isinstance(meta, dict) and meta.get("kind") != KIND and all(k in meta for k in MODEL_ONLY_FIELDS):
         # a model whose kind was removed or changed: not "a head: export it first" (an adversarial tester)
         check_meta(path, meta)
@@ -292,9 +293,11 @@ def check_out(path: str | Path, force: bool = False) -> Path:
     path = check_out_file(written_through(path), ".keras", "a model", "export and finetune write Keras models",
                           example="model")
     if path.exists() and not force and not is_model_file(path):
-        from featcache.heads.io import read_head_meta
+        from featcache.heads.io import edited_kind, read_head_meta
 
-        if read_head_meta(path) is not None:  # "pass --force to replace it" would have had the user destroy their head
+        # "pass --force to replace it" would have had the user destroy their head; a model whose record was edited to
+        # a head's is none (heads.io.edited_kind): it is said to be no model featcache wrote, below
+        if read_head_meta(path) is not None and edited_kind(path, "head") is None:
             raise FeatcacheError(f"--out {path} is a head 'featcache train' wrote, not a model; name the model another "
                                  "file, e.g. --out " + str(path.with_name(path.stem + "_model.keras")))
         from featcache.heads.io import damaged_zip

@@ -290,7 +290,9 @@ def check_head_out(path: str | Path, force: bool, flag: str = "--out", force_fla
     old = read_head_meta(path)
     named, instead = _naming(path, flag, default)
     if old is None:
-        if file_kind(path) == "model":  # featcache did write it ("is not a head featcache wrote" misled; a new user)
+        kind = file_kind(path)
+        # featcache did write it ("is not a head featcache wrote" misled; a new user), unless its record was edited
+        if kind == "model" and edited_kind(path, kind) is None:
             raise FeatcacheError(f"{named} is a model 'featcache export' or 'finetune' wrote, not a head; "
                                  f"{_way_out(instead, force_flag, job)}")
         raise FeatcacheError(f"{named} exists and is not a head featcache wrote; {_way_out(instead, force_flag, job)}")
@@ -853,21 +855,22 @@ def file_kind(path: str | Path) -> str | None:
     ('featcache export' or 'finetune'), or None. How a command given the wrong kind of file names the right one."""
     if read_head_meta(path) is not None:
         return "head"
-    try:
-        with zipfile.ZipFile(path) as zf:
-            return "model" if is_model_record(json.loads(zf.read(META_ENTRY))) else None
-    except Exception:  # not a zip, no metadata, not JSON: not a head or model featcache can tell
-        return None
+    # the record through read_record, the one reader: an .npz head's kind edited to a model's was read from a
+    # featcache.json it does not have, so info and verify called it "a zip file (a Keras model of another program?)"
+    return "model" if is_model_record(read_record(path)) else None
 
 
 def network_kind(path: str | Path) -> str | None:
     """What a .keras file's network is, read from its config.json as JSON (nothing built, nothing run): ``"model"``
     where it holds featcache's own image layers (``featcache>Preprocess`` begins every exported or fine-tuned model),
     ``"head"`` where it is a Dense head's: one input, a features vector ``(None, width)``, into the layer
-    ``head_logits`` (``_check_keras_layers``); else None (no .keras, unreadable, or neither: a test's stub network).
+    ``head_logits`` (``_check_keras_layers``); ``"head"`` too for an .npz head (its ``featcache.npy`` state: a
+    scikit-learn head's arrays, which no model is); else None (unreadable, or neither: a test's stub network).
     The contents, which an edit of the record's kind and fields leaves as they were."""
     try:
         with zipfile.ZipFile(path) as zf:
+            if _is_npz(zf):
+                return "head"
             config = json.loads(zf.read("config.json"))
         layers = config["config"]["layers"]
     except Exception:  # noqa: BLE001 (an .npz head, a damaged or foreign file: the loaders say what is wrong)
@@ -894,18 +897,25 @@ def _registered_names(node: Any) -> Iterable[Any]:
 
 def edited_kind(path: str | Path, kind: str | None) -> FeatcacheError | None:
     """The one line for a file whose record (``file_kind``'s ``kind``) says one thing and its network another, else
-    None. A model whose kind and model-only fields were edited to a head's was refused as "Could not locate class
-    'Preprocess'" (Keras's words), and a head whose kind was edited to a model's was called "a model written by
-    'featcache export'" (a session's note): the record lies, so neither is said to be what it claims."""
-    contents = network_kind(path) if kind in ("head", "model") else None
+    None: the rule of every loader, and of info and verify. A model whose kind and model-only fields were edited to
+    a head's was refused as "Could not locate class 'Preprocess'" (Keras's words), and a head whose kind was edited
+    to a model's was called "a model written by 'featcache export'" (a session's note): the record lies, so neither
+    is said to be what it claims. ``kind`` None: a record that names neither (its kind edited to 'xyz' or removed)
+    on a head's or model's network is edited too (info and verify called it another program's zip)."""
+    record = read_record(path) if kind is None else None
+    if kind is None and not isinstance(record, dict):  # no record of featcache's: nothing says what it is
+        return None
+    contents = network_kind(path)
     if contents is None or contents == kind:
         return None
+    npz = _zip_is_npz(Path(path))
     network = ("a model's network (images in, featcache's Preprocess layer first)" if contents == "model"
+               else "a scikit-learn head's arrays (an .npz: features in, no image layers)" if npz
                else "a head's network (a features vector in, no image layers)")
     fix = ("export the model again with 'featcache export' (or train the head again)" if contents == "model"
            else "train the head again with 'featcache train' (or export the model again)")
-    return FeatcacheError(f"{path}'s record says it is a {kind} but the file holds {network}: edited by hand or "
-                          f"damaged; {fix}")
+    says = f"says it is a {kind}" if kind is not None else _kind_words(record)
+    return FeatcacheError(f"{path}'s record {says} but the file holds {network}: edited by hand or damaged; {fix}")
 
 
 # A head or model is a few MB (a 96 px MobileNetV2 model: 9.2 MB); a file far larger is none, and is not read whole.
@@ -1084,10 +1094,8 @@ def _model_not_head(path: Path) -> FeatcacheError:
     """The line for a model file (``file_kind``) given as a head; where its record's kind is not a model's (edited
     by hand: its fields say model), that too, since predict refuses it as well (``deploy.model.check_meta``)."""
     said = f"{path} is a model written by 'featcache export' or 'featcache finetune', not a head"
-    try:
-        with zipfile.ZipFile(path) as zf:
-            meta = json.loads(zf.read(META_ENTRY))
-    except Exception:  # file_kind read it a moment ago: gone or changed since, say what it was
+    meta = read_record(path)
+    if not isinstance(meta, dict):  # file_kind read it a moment ago: gone or changed since, say what it was
         meta = {"kind": MODEL_KIND}
     if meta.get("kind") != MODEL_KIND:
         return FeatcacheError(f"{said}, and its record {_kind_words(meta)}, not {MODEL_KIND!r}: edited by hand or "

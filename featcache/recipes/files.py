@@ -23,10 +23,11 @@ WHAT = "a cache ('featcache extract'), a head ('featcache train') or a model ('f
 
 
 def zip_kind(path: str | Path) -> str | None:
-    """``"head"`` or ``"model"`` for a zip file featcache wrote as one (``heads.io.file_kind``); None for anything
+    """``"head"`` or ``"model"`` for a zip file featcache wrote as one (``heads.io.file_kind``; where its record's kind
+    was edited to name neither, what its network is: ``edited`` says so); None for anything
     else, which a cache's reader takes (and names, if it is no cache). Only a regular file is opened: a FIFO would
     wait forever. A damaged head or model is one line, not "not a readable HDF5 file ... pass a cache"."""
-    from featcache.heads.io import damaged_line, damaged_zip, file_kind
+    from featcache.heads.io import damaged_line, damaged_zip, edited_kind, file_kind, network_kind
 
     p = Path(path)
     is_zip = p.is_file() and zipfile.is_zipfile(p)
@@ -36,10 +37,22 @@ def zip_kind(path: str | Path) -> str | None:
     if kind is None and not is_zip and p.is_file() and starts_with(p, b"PK\x03\x04"):  # 'PK\x03\x04' and then junk: a cut zip
         raise FeatcacheError(f"{p} starts as a zip file but is not a readable one (damaged or cut short); if it was a "
                              "head, train it again; if a model, export it again")  # it was "not a readable HDF5 file" (an adversarial tester)
+    if kind is None and is_zip and edited_kind(p, None) is not None:
+        # featcache's head or model whose record's kind was edited to name neither ('xyz', or none): what its network
+        # is, which verify refuses and info describes with the loaders' line (it was "another program's" zip)
+        kind = network_kind(p)
     if kind is None and is_zip:  # it was "not a readable HDF5 file (file signature not found)" (a second tester)
         raise FeatcacheError(f"{p} is a zip file (a Keras model of another program?) that featcache did not write as a "
                              f"head or model; pass {WHAT}")
     return kind
+
+
+def edited(path: Path) -> FeatcacheError | None:
+    """The loaders' line for a head or model whose record's kind is not what its network is (``heads.io.edited_kind``,
+    of the record's kind), else None."""
+    from featcache.heads.io import edited_kind, file_kind
+
+    return edited_kind(path, file_kind(path))
 
 
 def not_ours(path: Path, given: str, not_hdf5: NotHDF5) -> FeatcacheError:
@@ -183,12 +196,10 @@ def verify(path: str | Path) -> VerifyResult | FileVerifyResult | ReportVerifyRe
         except NotHDF5 as exc:  # verify takes heads and models too: "pass a cache" alone sent a new user elsewhere
             raise not_ours(path, str(path), exc) from None
     t0 = time.perf_counter()
-    from featcache.heads.io import edited_kind
-
     # A record whose kind says one thing and the network another is refused by every loader before its digest is
     # checked: verify said "ok: intact (model)" of a head whose kind was edited to a model's, its digest remade
-    if (edited := edited_kind(path, kind)) is not None:
-        raise edited
+    if (why := edited(path)) is not None:
+        raise why
     checked, meta = _checked_meta(path, kind)
     if not checked:  # nothing checked is no "ok": verify of an unchecked cache is refused too (an adversarial tester)
         from featcache.deploy.model import REEXPORT
@@ -291,10 +302,10 @@ def _shown(summary: dict[str, Any]) -> dict[str, Any]:
 def describe_file(path: str | Path, kind: str) -> dict[str, Any]:
     """A head's or model's metadata, its content digest checked first (as every load does): what it was trained on,
     with which settings, and how it scored."""
-    from featcache.heads.io import TEST_ACCURACY, edited_kind, model_test_accuracy, network_kind, with_current_names
+    from featcache.heads.io import TEST_ACCURACY, model_test_accuracy, network_kind, with_current_names
 
-    edited = edited_kind(Path(path), kind)  # the loaders' rule: they refuse such a file, info says what it holds
-    if edited is None:
+    why = edited(Path(path))  # the loaders' rule: they refuse such a file, info says what it holds
+    if why is None:
         checked, meta = _checked_meta(Path(path), kind)
     else:  # described as what its network is (a head's record edited to a model's was "(a model)", not a word more)
         kind = network_kind(Path(path)) or kind
@@ -304,8 +315,8 @@ def describe_file(path: str | Path, kind: str) -> dict[str, Any]:
         meta = {**meta, TEST_ACCURACY: model_test_accuracy(meta)}
     info = {"path": str(path), "kind": kind, "content_digest_checked": checked,
             **{k: meta[k] for k in FILE_FIELDS if meta.get(k) is not None}}
-    if edited is not None:  # the loaders' line: what the record says, what the file holds, the fix
-        info["record_edited"] = str(edited)
+    if why is not None:  # the loaders' line: what the record says, what the file holds, the fix
+        info["record_edited"] = str(why)
     if isinstance(info.get("params"), dict) and isinstance(info.get("head"), str):
         from featcache.heads import unused_params
 
