@@ -1374,7 +1374,7 @@ def test_a_link_at_out_is_written_through_by_train_and_export_as_by_extract(tmp_
                        ("m.keras", ["export", str(tmp_path / "store" / "h.npz"), "--out"])):
         target, link = store / name, tmp_path / f"link-{name}"
         assert main(argv + [str(target)]) == 0, capsys.readouterr().err
-        link.symlink_to(target)  # (a link to nothing is refused at --out, as before)
+        link.symlink_to(target)  # (a dangling link: test_a_dangling_link_at_out_is_written_through_where_its_...)
         first = target.read_bytes()
         # a rerun over the link (train: another fit, so --force): still a link, its target replaced
         again = ["--force", "--param", "max_iter=50"] if name == "h.npz" else ["--force"]
@@ -1383,6 +1383,74 @@ def test_a_link_at_out_is_written_through_by_train_and_export_as_by_extract(tmp_
         if name == "h.npz":
             assert target.read_bytes() != first  # the other fit is in the target
     capsys.readouterr()
+
+
+def _stale_link_line(flag: str, link: Path, target: Path) -> str:
+    """What every writer says of a dangling link at its output into a folder that is not there (written_through)."""
+    return (f"{flag} {link} is a symbolic link to {target}, and its folder {target.parent} does not exist; create that "
+            f"folder, point the link at a file in a folder that exists, or choose another {flag}")
+
+
+def test_a_dangling_link_at_out_is_written_through_where_its_folder_is_and_refused_where_not(tmp_path, capsys):
+    """Regression (the last session's open item): a dangling link at an output was taken three ways. train, export
+    and finetune (as extract) wrote its target and made every folder it named, however stale the link; the API's
+    save_head refused it, and replaced a link to a file with a plain file. As the shell's > writes: a dangling link
+    whose folder is there gets its target written, the link kept; one into a folder that is not there is one line,
+    exit 2, nothing made (store.atomic.written_through, the one rule; predict --csv: the next test)."""
+    import featcache
+    from featcache.errors import FeatcacheError
+    from featcache.heads.io import load_head, save_head
+
+    cache = str(tiny_cache(tmp_path / "c.h5", d=1280, layer="out_relu"))
+    there, gone = tmp_path / "there", tmp_path / "gone" / "sub"
+    there.mkdir()
+    head = featcache.train(cache, "logreg", out=tmp_path / "h.npz").path
+    for name, argv in (("h.npz", ["train", cache, "--head", "logreg", "--out"]), ("m.keras", ["export", str(head), "--out"])):
+        link, stale = tmp_path / f"link-{name}", tmp_path / f"stale-{name}"
+        link.symlink_to(there / name)
+        stale.symlink_to(gone / name)
+        assert main(argv + [str(link)]) == 0, capsys.readouterr().err
+        assert link.is_symlink() and os.readlink(link) == str(there / name) and (there / name).is_file()
+        one_line_error(capsys, argv + [str(stale)], _stale_link_line("--out", stale, gone / name))
+        assert stale.is_symlink() and not gone.parent.exists()
+    assert featcache.info(tmp_path / "link-m.keras")["kind"] == "model" and load_head(there / "h.npz")[1]["head"] == "logreg"
+    # finetune reads --out as export does (deploy.model.check_out): refused before the head is read
+    one_line_error(capsys, ["finetune", str(head), "--out", str(tmp_path / "stale-m.keras")],
+                   _stale_link_line("--out", tmp_path / "stale-m.keras", gone / "m.keras"))
+    # the API's save_head writes through a link as train's --out does
+    h, meta = load_head(head)
+    to_file, dangling, stale = tmp_path / "to-file.npz", tmp_path / "dangling.npz", tmp_path / "stale.npz"
+    to_file.symlink_to(there / "h.npz")
+    dangling.symlink_to(there / "api.npz")
+    stale.symlink_to(gone / "api.npz")
+    for link, target in ((to_file, there / "h.npz"), (dangling, there / "api.npz")):
+        assert save_head(h, link, meta, force=True) == target
+        assert link.is_symlink() and load_head(link)[1]["head"] == "logreg"
+    with pytest.raises(FeatcacheError, match=re.escape(_stale_link_line("path", stale, gone / "api.npz"))):
+        save_head(h, stale, meta)
+    assert not gone.parent.exists()
+    capsys.readouterr()
+
+
+def test_predict_csv_writes_through_a_dangling_link_whose_folder_is_there(tmp_path, fake_model, capsys):
+    """Regression (the last session's open item): --csv link.csv, a link to a file not made yet, was refused as "a
+    link to nothing" where every other writer writes its target, as the shell's > does. Written through now, its
+    record beside the target, the link kept; a link into a folder that is not there is one line, nothing made."""
+    photo = str(write_image(tmp_path / "a.png", class_image(0, 0, 16)))
+    there, gone = tmp_path / "there", tmp_path / "gone" / "sub"
+    there.mkdir()
+    link, stale = tmp_path / "l.csv", tmp_path / "stale.csv"
+    link.symlink_to(there / "p.csv")
+    stale.symlink_to(gone / "p.csv")
+    argv = ["predict", str(fake_model), photo, "--csv"]
+    assert main(argv + [str(link)]) == 0, capsys.readouterr().err
+    assert capsys.readouterr().err.splitlines()[-1] == f"predict: predictions -> {link} -> {there / 'p.csv'}"
+    assert link.is_symlink() and len((there / "p.csv").read_text().splitlines()) == 2
+    assert (there / ".p.csv.featcache").is_file() and not (tmp_path / ".l.csv.featcache").exists()
+    assert main(argv + [str(link)]) == 0  # featcache's own CSV now, by the link's name
+    assert capsys.readouterr().err.splitlines()[-1].endswith("(replaced the earlier predictions there)")
+    one_line_error(capsys, argv + [str(stale)], _stale_link_line("--csv", stale, gone / "p.csv"))
+    assert stale.is_symlink() and not gone.parent.exists()
 
 
 def test_a_full_disk_in_evaluate_leaves_no_folder_and_no_half_report(tmp_path, capsys, monkeypatch):

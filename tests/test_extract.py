@@ -1361,3 +1361,16 @@ def test_extract_force_over_a_link_writes_its_target_as_the_shells_redirect_does
     dangling.symlink_to("made.h5")
     assert run_main(capsys, *base, "--image-size", "32", "--out", str(dangling)).returncode == 0
     assert dangling.is_symlink() and featcache.open_cache(folder / "made.h5").meta["image_size"] == 32
+
+
+def test_extract_refuses_a_dangling_link_at_out_into_a_folder_that_is_not_there(fashion_dir, tmp_path, capsys):
+    """Regression (the last session's open item): extract --out stale.h5, a link into a folder moved or deleted since,
+    made that whole folder again and wrote the cache there, where the shell's > fails ("No such file or directory")
+    and predict --csv refused such a link. One line, exit 2, nothing made (store.atomic.written_through)."""
+    stale, gone = tmp_path / "stale.h5", tmp_path / "gone" / "sub"
+    stale.symlink_to(gone / "c.h5")
+    proc = run_main(capsys, "extract", "--data-dir", str(fashion_dir), *FORCE_ARGS, "--image-size", "32", "--out", str(stale))
+    assert proc.returncode == 2 and proc.stderr.splitlines() == [
+        f"featcache extract: error: --out {stale} is a symbolic link to {gone / 'c.h5'}, and its folder {gone} does not "
+        "exist; create that folder, point the link at a file in a folder that exists, or choose another --out"], proc.stderr
+    assert stale.is_symlink() and not gone.parent.exists()

@@ -497,8 +497,10 @@ def check_csv(path: Path, inputs: Sequence[Path], force: bool = False) -> str:
                              "(--json for machine-readable ones); name a CSV file, or ./- for that name")
     _refuse_stream(path)
     _refuse_folder(path)
-    check_replaceable(path, "--csv")  # before reading its first line: a FIFO would block
     target = csv_target(path)  # the file itself: a link's target, its folder, its record (csv_target)
+    # before reading its first line: a FIFO would block. Of the target: a dangling link is written through, as by
+    # every writer (it was refused as "a link to nothing", the last session's open item)
+    check_replaceable(target, "--csv")
     _check_csv_folder(target)
     _check_record_slot(target)
     if not target.exists():
@@ -531,12 +533,13 @@ def check_csv(path: Path, inputs: Sequence[Path], force: bool = False) -> str:
 
 def csv_target(path: str | Path) -> Path:
     """The file a CSV at ``path`` is written to: ``path``, or where its links lead when it is a link to a regular
-    file. Written through, as the shell's ``>`` writes (a temporary beside the target renamed over it): a plain
+    file or a dangling one whose folder is there (``store.atomic.written_through``). Written through, as the shell's ``>`` writes (a temporary beside the target renamed over it): a plain
     ``--csv l.csv`` replaced the link with a file of its own, and its target was left stale (testers). The CSV's
     record, lock and a copy kept aside are the target's, beside it: one file, one record, whichever name reaches it."""
     from featcache.store.atomic import written_through
 
-    return written_through(path)  # one rule with every writer's (atomic_path); a dangling link too, as > writes it
+    # one rule with every writer's; a dangling link too, as > writes it, and one into a folder not there refused
+    return written_through(path, "--csv")
 
 
 def _refuse_featcache_file(path: Path, shown: Path | None = None) -> None:

@@ -158,9 +158,13 @@ def save_head(head: BaseEstimator, path: str | Path, meta: dict[str, Any], *, fo
     ``path`` is replaced only if featcache wrote it as a head, or with ``force``
     (``check_head_out``, as train's ``--out``). An adversarial tester's
     ``save_head(h, "user.npz", {})`` replaced their own file with a head that
-    ``load_head`` refused.
+    ``load_head`` refused. A symbolic link at ``path`` is written through, as train's ``--out`` is
+    (``store.atomic.written_through``): save_head replaced a link with a plain file and refused a dangling one.
     """
-    return write_head(head, path, meta, force, ("path", "force=True"))
+    from featcache.store.atomic import written_through
+
+    path = check_path(path, "path", "the head file to write, e.g. head.npz")
+    return write_head(head, written_through(path, "path"), meta, force, ("path", "force=True"))
 
 
 def write_head(head: BaseEstimator, path: str | Path, meta: dict[str, Any], force: bool,

@@ -65,16 +65,34 @@ def replacing_mode(path: str | Path) -> int:
     return stat.S_IMODE(st.st_mode) & 0o777 if stat.S_ISREG(st.st_mode) else user_mode()
 
 
-def written_through(path: str | Path) -> Path:
+def written_through(path: str | Path, flag: str = "--out") -> Path:
     """The file a write of ``path`` makes: where its links lead when ``path`` is a symbolic link to a regular file or
     to nothing yet (dangling), as the shell's ``>`` writes through a link (``replacing_mode`` keeps the target's
-    mode the same way); ``path`` itself otherwise (a link to a folder is the folder, refused as such). ``extract
-    --force --out link.h5`` replaced the link with a plain file and left its target, a cache of other settings, as it
-    was, saying it had replaced it (an adversarial tester); a dangling link became a plain file too."""
+    mode the same way); ``path`` itself otherwise (a link to a folder is the folder, a loop of links a link to
+    nothing: ``validate.check_replaceable`` refuses each). ``extract --force --out link.h5`` replaced the link with a
+    plain file and left its target, a cache of other settings, as it was, saying it had replaced it (an adversarial
+    tester); a dangling link became a plain file too.
+
+    A dangling link into a folder that is not there is one line naming ``flag``, as ``>`` fails on it ("No such
+    file or directory"): its target was written, the folders made for it, by extract, train and export, while
+    predict --csv refused every dangling link (the last session's open item). A link whose folder has gone is more
+    likely stale than a place to build."""
     path = Path(path)
-    if path.is_symlink() and (path.is_file() or not path.exists()):
+    if not path.is_symlink():
+        return path
+    if path.is_file():
         return Path(os.path.realpath(path))
-    return path
+    if path.exists():
+        return path
+    target = Path(os.path.realpath(path))
+    if target.is_symlink():  # a loop: realpath stops at a link it cannot follow
+        return path
+    if not os.path.isdir(target.parent):
+        why = "is not a folder" if os.path.lexists(target.parent) else "does not exist"
+        raise FeatcacheError(f"{flag} {path} is a symbolic link to {target}, and its folder {target.parent} {why}; "
+                             f"create that folder, point the link at a file in a folder that exists, or choose "
+                             f"another {flag}")
+    return target
 
 
 def fsync_file(path: str | Path) -> None:
