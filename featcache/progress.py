@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import IO, Any, Iterator, Mapping, Sequence
 
 WIDTH = 30
@@ -260,27 +261,36 @@ HEARTBEAT_EVERY = 30.0
 
 
 @contextlib.contextmanager
-def heartbeat(what: str, every: float | None = None, stream: IO[str] | None = None) -> Iterator[None]:
+def heartbeat(what: str, every: float | None = None, stream: IO[str] | None = None,
+              in_place: bool = True) -> Iterator[None]:
     """While the block runs, ``svm fit: still running, 30 s`` every ``every`` seconds (``HEARTBEAT_EVERY`` on a
     terminal, ``LOG_INTERVAL`` elsewhere) from a thread: for a blocking call that reports no progress of its own (a
     scikit-learn fit). Redrawn in place on a terminal and wiped at the end, plain lines elsewhere; nothing with
-    ``FEATCACHE_PROGRESS=off``."""
+    ``FEATCACHE_PROGRESS=off``. ``in_place=False``: whole lines on a terminal too, at a log's pace, each drawn over
+    the line it starts on (``_whole_line``), for a process that shares the terminal with another's bar (a curve's or
+    probe's worker under --jobs, whose parent draws the fits' bar)."""
     out = None if progress_off() else stream if stream is not None else sys.stderr
     if out is None:
         yield
         return
     bar = Progress(1, stream=out)  # its writing rules: stdout flushed first, a failing stream dropped
-    every = (HEARTBEAT_EVERY if bar.interactive else LOG_INTERVAL) if every is None else every
+    redrawn = bar.interactive and in_place
+    every = (HEARTBEAT_EVERY if redrawn else LOG_INTERVAL) if every is None else every
     start, done, drawn = time.monotonic(), threading.Event(), [0]
 
     def beat() -> None:
         while not done.wait(every):
             line = f"{what}: still running, {time.monotonic() - start:.0f} s"
-            bar._write(f"\r{line}" if bar.interactive else line + "\n")
-            drawn[0] = max(drawn[0], len(line))
-            # Left mid-line, as a bar's: a note starts below it. "still running, 0 s" had "featcache train: note: ..."
-            # run on after it on a terminal (a reviewer, 2026-12-05).
-            if bar.interactive:
+            if not redrawn:
+                bar._write(_whole_line(line, bar.interactive))
+            else:
+                # a bar left mid-line (a curve's or probe's, counting the fits) stays whole above: the first line
+                # starts below it, as a note does (drawn over it, its end showed after the shorter line)
+                below = "\n" if not drawn[0] and _OPEN_LINE.get(id(out)) else ""
+                bar._write(f"{below}\r{line}")
+                drawn[0] = max(drawn[0], len(line))
+                # Left mid-line, as a bar's: a note starts below it. "still running, 0 s" had "featcache train: note: ..."
+                # run on after it on a terminal (a reviewer, 2026-12-05).
                 _OPEN_LINE[id(out)] = True
             if bar.stream is None:
                 return
@@ -292,10 +302,87 @@ def heartbeat(what: str, every: float | None = None, stream: IO[str] | None = No
     finally:
         done.set()
         thread.join()
-        if bar.interactive and drawn[0] and bar.stream is not None:  # the result line follows on a clean line
+        if drawn[0] and bar.stream is not None:  # the result line follows on a clean line
             bar._write("\r" + " " * drawn[0] + "\r")
-        if bar.interactive and drawn[0]:  # wiped (or its stream gone): no line left open
+        if drawn[0]:  # wiped (or its stream gone): no line left open
             _OPEN_LINE.pop(id(out), None)
+
+
+def _whole_line(line: str, terminal: bool) -> str:
+    """``line`` ended, for a stream another process may have left mid-line: on a terminal it starts at the line's
+    beginning and covers its width (the other's bar, drawn in place, then shows on the next line)."""
+    if not terminal:
+        return line + "\n"
+    import shutil
+
+    return "\r" + line.ljust(shutil.get_terminal_size().columns - 1) + "\n"
+
+
+# Long fits inside every command, not train's alone: a curve's or probe's SVM fit, and the lesson's views row, ran
+# minutes with nothing on screen (their bars move only between fits). Within ``showing_fits`` every head's fit
+# (``heads.views.fit_head``, the one call all of them go through) and its scoring say so: ``fit_progress``.
+@dataclass
+class _FitsShown:
+    in_place: bool  # heartbeats redrawn in place on a terminal (False: a worker process; ``heartbeat``)
+    run: str = field(default_factory=lambda: f"{os.getpid()}-{time.monotonic_ns()}")  # which command's run
+    noted: dict[str, int] = field(default_factory=dict)  # the most rows each head's slow-fit note was said for
+
+
+_FITS_SHOWN: ContextVar[_FitsShown | None] = ContextVar("featcache_fits_shown", default=None)
+_WORKER_RUN: list[_FitsShown] = []  # in a worker process, the run it last worked for: its notes said once, not per task
+
+
+@contextlib.contextmanager
+def showing_fits(wanted: bool = True, *, epochs: bool = False, run: str | None = None) -> Iterator[None]:
+    """Within it (when ``wanted``), a head's fit shows that it runs (``fit_progress``): a line every so often while
+    it runs, and a note before one whose time grows past minutes (the SVM's on many rows). ``epochs``: a Keras fit
+    draws one bar over its epochs instead (``epochs_bar``; train's one fit; a curve's many fits have a bar of their
+    own). Train, curve, probe and the lesson use it with ``bars_wanted(verbose)``.
+
+    ``run``: in a worker process (curve's and probe's --jobs), the ``fits_run`` of the command it works for: its
+    heartbeats are whole lines (``heartbeat``'s ``in_place``; the command's bar is drawn by another process)."""
+    if not wanted:
+        yield
+        return
+    if run is None:
+        shown = _FitsShown(in_place=True)
+    else:
+        if not _WORKER_RUN or _WORKER_RUN[0].run != run:
+            _WORKER_RUN[:] = [_FitsShown(in_place=False, run=run)]
+        shown = _WORKER_RUN[0]
+    token = _FITS_SHOWN.set(shown)
+    try:
+        with epochs_bar() if epochs else contextlib.nullcontext():
+            yield
+    finally:
+        _FITS_SHOWN.reset(token)
+
+
+def fits_run() -> str | None:
+    """The run of the ``showing_fits`` this is within (None: none), which a command passes to its worker processes."""
+    shown = _FITS_SHOWN.get()
+    return None if shown is None else shown.run
+
+
+def fit_progress(what: str, slow_note: str | None = None, rows: int = 0,
+                 own_epochs: bool = False) -> contextlib.AbstractContextManager[None]:
+    """What a fit (or scoring) of ``what`` (``svm head``) on ``rows`` rows shows within ``showing_fits``, nothing
+    outside it: first ``slow_note`` (a head's warning that this fit takes long) unless one of ``what`` was said for
+    as many rows already (a curve's fits at growing sizes: once per new largest, not once per seed), then a
+    ``heartbeat`` while it runs. ``own_epochs``: a Keras fit, which within ``epochs_bar`` draws its own bar instead."""
+    shown = _FITS_SHOWN.get()
+    if shown is None:
+        return contextlib.nullcontext()
+    if slow_note is not None and rows > shown.noted.get(what, 0):
+        shown.noted[what] = rows
+        if shown.in_place:
+            status(slow_note)
+        elif not progress_off() and sys.stderr is not None:  # a worker's: a whole line, as its heartbeat's
+            writer = Progress(1)  # its writing rules: stdout flushed first, a failing stream dropped
+            writer._write(_whole_line(slow_note, writer.interactive))
+    if own_epochs and _EPOCHS_BAR.get():
+        return contextlib.nullcontext()
+    return heartbeat(what, in_place=shown.in_place)
 
 
 # train's own Keras fit (up to 200 epochs with early stopping) ran 20 s to minutes without a line (a new-user tester);

@@ -37,18 +37,19 @@ def blobs(n: int, d: int = 6, seed: int = 0, k: int = 3, noise: float = 1.0):
 
 
 def synthetic_cache(path: Path, n_train: int = 60, n_test: int = 30, d: int = 6, digests: dict[str, list[str]] | None = None,
-                    class_names=CLASSES, noise: float = 1.0, one_class: bool = False) -> Path:
-    """A complete cache of blob features written directly (no network): fast plumbing for head files."""
-    attrs = {"fingerprint": "f" * 64, "class_names": list(class_names), "layers": ["out"], "default_layer": "out",
+                    class_names=CLASSES, noise: float = 1.0, one_class: bool = False, layer: str = "out") -> Path:
+    """A complete cache of blob features written directly (no network): fast plumbing for head files. ``layer``: its
+    one layer's name (a MobileNetV2 layer's, e.g. out_relu, for probe, which places it in the network)."""
+    attrs = {"fingerprint": "f" * 64, "class_names": list(class_names), "layers": [layer], "default_layer": layer,
              "backbone": "mobilenet_v2", "weights": "random", "image_size": 32, "preprocessing": "x", "dataset": "blobs"}
     data = {"train": blobs(n_train, d, 0, len(class_names), noise), "test": blobs(n_test, d, 1, len(class_names), noise)}
     if one_class:  # every training image of the first class
         data["train"] = (data["train"][0], np.zeros_like(data["train"][1]))
     specs = [SplitSpec(s, y, np.arange(len(y)), digests=(digests or {}).get(s)) for s, (_, y) in data.items()]
-    w = CacheWriter(path, attrs, specs, {"out": d}, "float32")
+    w = CacheWriter(path, attrs, specs, {layer: d}, "float32")
     w.open()
     for s, (X, _) in data.items():
-        w.write(s, 0, {"out": X})
+        w.write(s, 0, {layer: X})
     w.finish()
     return path
 

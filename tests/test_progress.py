@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 import time
 
@@ -93,6 +94,109 @@ def test_train_of_a_scikit_learn_head_shows_a_heartbeat_while_it_fits(head, C, t
     assert beats and beats[0].startswith(f"{head} head: still running, ")
     featcache.train(cache, head, C=C, out=tmp_path / "h.npz")
     assert capsys.readouterr().err == ""
+
+
+def _slow_svm(monkeypatch) -> None:
+    """The SVM head's fit made longer than a heartbeat's period (LOG_INTERVAL, captured output being no terminal)."""
+    from featcache.heads import SVMHead
+
+    fit = SVMHead.fit
+
+    def slow_fit(self, *args, **kwargs):  # as a fit of many images
+        time.sleep(0.3)
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(SVMHead, "fit", slow_fit)
+    monkeypatch.setattr(progress, "LOG_INTERVAL", 0.05)
+
+
+@pytest.mark.parametrize("command", ["curve", "probe"])
+def test_curve_and_probe_say_a_slow_fit_still_runs_and_keep_json_pure(command, tmp_path, monkeypatch, capsys):
+    """The heartbeat was train's alone: curve's and probe's bars move between fits, and an SVM fit of many rows inside
+    them ran minutes without a line. Their fits say they still run as train's do (heads.views.fit_head), on stderr,
+    so --json's stdout stays the JSON alone; nothing with FEATCACHE_PROGRESS=off, nor from a quiet library call."""
+    from helpers import run_main
+
+    cache = synthetic_cache(tmp_path / "c.h5", layer="out_relu")  # a MobileNetV2 layer: probe places it
+    _slow_svm(monkeypatch)
+
+    def argv(out: str) -> list[str]:
+        return {"curve": ["curve", str(cache), "--sizes", "30,60", "--seeds", "1", "--heads", "svm"],
+                "probe": ["probe", str(cache), "--heads", "svm"]}[command] + ["--out", str(tmp_path / out), "--no-plot", "--json"]
+
+    res = run_main(capsys, *argv("shown"))
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["csv"].endswith(".csv")  # the JSON alone
+    beats = [line for line in res.stderr.splitlines() if "still running" in line]
+    assert beats and all(line.startswith("svm head: still running, ") for line in beats), res.stderr
+    monkeypatch.setenv("FEATCACHE_PROGRESS", "off")
+    res = run_main(capsys, *argv("off"))
+    assert res.returncode == 0 and json.loads(res.stdout)["csv"] and "still running" not in res.stderr, res.stderr
+    monkeypatch.delenv("FEATCACHE_PROGRESS")
+    run = {"curve": lambda: featcache.learning_curve(cache, sizes=[30, 60], seeds=1, heads="svm", out=tmp_path / "q", plot=False),
+           "probe": lambda: featcache.probe(cache, heads="svm", out=tmp_path / "q", plot=False)}[command]
+    run()  # verbose=False, the library's default
+    assert capsys.readouterr().err == ""
+
+
+def test_a_curve_says_its_svms_slow_fit_note_once_for_its_largest_fit(tmp_path, monkeypatch, capsys):
+    """train said before a large SVM fit that its time grows with the square of the rows; a curve, whose largest
+    points are the SVM's longest fits, said nothing. It says so once per size larger than any it was said for; the
+    curve fits its longest tasks first, so that is once, before its largest fit, not once per fit (4 here)."""
+    from featcache.heads import svm
+
+    cache = synthetic_cache(tmp_path / "c.h5")
+    monkeypatch.setattr(svm, "SLOW_FIT_ROWS", 10)
+    res = featcache.learning_curve(cache, sizes=[20, 40], seeds=2, heads="svm", out=tmp_path / "c", plot=False, verbose=True)
+    notes = [line for line in capsys.readouterr().err.splitlines() if "grows with the square" in line]
+    assert res.fits == 4 and [re.search(r"so (\d+) about", n).group(1) for n in notes] == ["40"], notes
+    featcache.learning_curve(cache, sizes=[20, 40], seeds=2, heads="svm", out=tmp_path / "q", plot=False)
+    assert capsys.readouterr().err == ""  # a quiet curve (the library's default): no note either
+
+
+def test_a_heartbeat_starts_below_a_bar_left_mid_line(monkeypatch):
+    """curve's and probe's bars are drawn in place, left mid-line between fits; a heartbeat drawn over one from the
+    line's start left the end of the longer bar showing after it. It starts below the bar, which stays whole."""
+    monkeypatch.setenv("TERM", "xterm")
+    term = Terminal()
+    monkeypatch.setattr("sys.stderr", term)
+    bar = progress.Progress(4, unit="point")
+    bar.update(1)
+    with progress.heartbeat("svm head", every=0.02):
+        time.sleep(0.1)
+    text = term.getvalue()
+    assert re.search(r"1/4 \[=+>\.+\] - \d+s\n\rsvm head: still running, 0 s", text), text
+    assert text.count("\n") == 1  # one line ended: the bar's; the heartbeat's own redraws and wipe stay on theirs
+    bar.update(2)
+    assert re.search(r"\r +\r\r2/4 \[=+>\.+\] - [^\n]*$", term.getvalue())  # redrawn on the wiped line
+
+
+def test_a_workers_heartbeat_is_whole_lines_at_a_logs_pace(monkeypatch):
+    """A curve's or probe's worker process (--jobs) shares the terminal with its parent's bar, which it cannot see:
+    redrawn in place, its heartbeat and the bar overwrote each other. Its lines are whole (drawn over the line they
+    start on, ended), every LOG_INTERVAL, with the parent's progress setting (solver.call_in_worker's fits_run)."""
+    import os
+
+    import numpy as np
+
+    from featcache.heads import make_head
+    from featcache.heads.solver import call_in_worker
+    from featcache.heads.views import fit_head
+
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.setenv("COLUMNS", "60")
+    term = Terminal()
+    monkeypatch.setattr("sys.stderr", term)
+    _slow_svm(monkeypatch)
+    monkeypatch.setattr(progress, "HEARTBEAT_EVERY", 60.0)  # a terminal's in-place pace: not the one used
+    X, y = np.random.default_rng(0).normal(size=(30, 4)), np.arange(30) % 3
+    call_in_worker(os.getpid(), fit_head, make_head("svm"), X, y, fits_run="parent-run")
+    lines = term.getvalue().split("\n")
+    assert len(lines) > 2 and lines[-1] == "", lines
+    assert all(line.startswith("\rsvm head: still running, ") and len(line) == 60 for line in lines[:-1]), lines
+    term.truncate(0)
+    call_in_worker(os.getpid(), fit_head, make_head("svm"), X, y)  # the parent shows no fits: nor does its worker
+    assert term.getvalue() == ""
 
 
 def test_train_says_before_a_large_svm_fit_that_its_time_grows_with_the_square_of_the_rows(tmp_path, monkeypatch, capsys):

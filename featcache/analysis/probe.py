@@ -675,7 +675,7 @@ def check_fit_rows(cache: Cache, heads: Mapping[str, Any], scoring: Scoring) -> 
 def _run_jobs(cache: Cache, jobs, params, scoring: Scoring, n_jobs: int, verbose: bool) -> dict:
     """``{(layer, head, train views): _fit_one(...)}`` for jobs ``(layer, head, train views, test view settings)``,
     each scored on ``scoring.splits``."""
-    from featcache.progress import Progress, bars_wanted
+    from featcache.progress import Progress, bars_wanted, fits_run, showing_fits
 
     # One step per (layer, head, train views): with --folds that is K fits, a "fold set" (a new user).
     bar = Progress(len(jobs), unit="fit" if scoring.folds is None else "fold set") if bars_wanted(verbose) else None
@@ -686,28 +686,33 @@ def _run_jobs(cache: Cache, jobs, params, scoring: Scoring, n_jobs: int, verbose
         return (layer, h, train), _fit_one(path, layer, h, params[h], scoring.splits, train, tests, sealed)
 
     n_jobs = workers_for(n_jobs, len(jobs))
-    if n_jobs == 1:
-        gen = (task(*job) for job in jobs)
-    else:
-        from joblib import Parallel, delayed
+    # the bar moves between fits; a fit itself (an SVM on many rows: minutes) says it runs (heads.views.fit_head)
+    with showing_fits(bars_wanted(verbose)):
+        if n_jobs == 1:
+            gen = (task(*job) for job in jobs)
+        else:
+            from joblib import Parallel, delayed
 
-        from featcache.heads.solver import call_in_worker, replay
+            from featcache.heads.solver import call_in_worker, replay
 
-        seen: set = set()
+            seen: set = set()
 
-        def shown(outs):  # the workers' warnings (a fit's convergence note) in the CLI's one-line form, each once
-            for out, records in outs:
-                replay(records, seen)
-                yield out
+            def shown(outs):  # the workers' warnings (a fit's convergence note) in the CLI's one-line form, each once
+                for out, records in outs:
+                    replay(records, seen)
+                    yield out
 
-        # processes, as curve's: call_recording's warnings.catch_warnings is per process, not thread-safe (a review)
-        # call_in_worker: the workers end with this process, however it ends (solver.watch_parent)
-        gen = shown(Parallel(n_jobs=n_jobs, backend="loky", return_as="generator_unordered")(
-            delayed(call_in_worker)(os.getpid(), task, *job) for job in jobs))
-    for i, (key, value) in enumerate(gen):
-        results[key] = value
-        if bar:
-            bar.update(i + 1)
+            # processes, as curve's: call_recording's warnings.catch_warnings is per process, not thread-safe (a review)
+            # call_in_worker: the workers end with this process, however it ends (solver.watch_parent); run: their fits
+            # show that they run as this process's would (read here: joblib may draw the tasks in a thread of its own,
+            # where this context's variables are not set)
+            parent, run = os.getpid(), fits_run()
+            gen = shown(Parallel(n_jobs=n_jobs, backend="loky", return_as="generator_unordered")(
+                delayed(call_in_worker)(parent, task, *job, fits_run=run) for job in jobs))
+        for i, (key, value) in enumerate(gen):
+            results[key] = value
+            if bar:
+                bar.update(i + 1)
     return results
 
 

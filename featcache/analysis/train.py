@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import time
@@ -19,7 +18,7 @@ import numpy as np
 from featcache import paths
 from featcache.analysis.subsets import CLASSES_FIRST, stratified_subset, warn_missing_classes
 from featcache.errors import FeatcacheError, one_line
-from featcache.progress import seconds_text, status
+from featcache.progress import bars_wanted, seconds_text, showing_fits, status
 from featcache.heads import (HEADS, RUN_ONLY_PARAMS, DenseHead, check_head_params, check_param_names, fold_reason,
                              head_params, head_suffix, make_head, suffixes_line)
 from featcache.heads.dense import DEFAULT_PRESET
@@ -444,17 +443,6 @@ def _check_written_by(written_by: Any) -> str | None:
                          f"{shown(written_by)}); leave it out for a head of your own")
 
 
-def _fit_progress(est: BaseEstimator, head: str, verbose: bool) -> contextlib.AbstractContextManager[None]:
-    """What train shows while its head fits and scores: a Keras head's epochs as one bar; for the others, whose
-    scikit-learn fit has no callback, a line every 30 s that it is still running (an SVM on 8,000 images ran 88 s
-    with nothing on screen; a new-user tester); nothing unless ``bars_wanted``."""
-    from featcache.progress import bars_wanted, epochs_bar, heartbeat
-
-    if not bars_wanted(verbose):
-        return contextlib.nullcontext()
-    return epochs_bar() if isinstance(est, DenseHead) else heartbeat(f"{head} head")
-
-
 @checks_switches
 def train(
     cache: Cache | str | Path,
@@ -552,11 +540,8 @@ def train(
         views = (f" x {n} view{'s' * (n > 1)} ({len(y) * n} rows{without_words(train_views)})"
                  if n > 1 or alone else "")
         status(f"training {'an' if head == 'svm' else 'a'} {what} on {len(y)} cached images{views}, layer {layer} ...")
-        slow = getattr(est, "fit_time_note", None)  # the SVM's: its time grows with the square of the rows
-        slow_note = slow(len(y) * n) if slow is not None else None
-        if slow_note is not None:
-            status(slow_note)
-    with _fit_progress(est, head, verbose):
+    # the fit says it runs (heads.views.fit_head): a Keras head's epochs as one bar, any other's a line every so often
+    with showing_fits(bars_wanted(verbose), epochs=True):
         fit_seconds, accuracy, orig_accuracy, n_test = fit_and_score(est, cache, layer, train_views, test_views, rows)
     warn_missing_classes(cache.labels("test"), cache.class_names)
     averaged = averaged_over(est, test_views)

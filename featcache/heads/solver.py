@@ -110,11 +110,15 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def call_in_worker(parent: int, fn: Callable[..., T], *args: Any) -> tuple[T, list[WarningRecord]]:
+def call_in_worker(parent: int, fn: Callable[..., T], *args: Any, fits_run: str | None = None) -> tuple[T, list[WarningRecord]]:
     """``call_recording(fn, *args)`` in a joblib worker process of ``parent`` (``os.getpid()`` of the process that
-    runs the ``Parallel``), which ends as soon as ``parent`` does (``watch_parent``)."""
+    runs the ``Parallel``), which ends as soon as ``parent`` does (``watch_parent``). ``fits_run``: the parent's
+    ``progress.fits_run()``; the fits then show that they run, as the parent's own would (``progress.showing_fits``)."""
+    from featcache.progress import showing_fits
+
     watch_parent(parent)
-    return call_recording(fn, *args)
+    with showing_fits(fits_run is not None, run=fits_run):
+        return call_recording(fn, *args)
 
 
 def replay(records: Iterable[WarningRecord], seen: set[tuple[type, str]]) -> None:

@@ -34,7 +34,7 @@ from featcache.validate import COUNT_MAX, ParamLabel, check_bool, check_jobs, ch
 C_GRID = (1.0, 3.0, 10.0, 30.0)
 # libsvm's fit time grows with the square of the training rows: 4,000 images fit in 19.6 s and 8,000 in 87.6 s on a
 # 2-core machine (a new-user tester, 'train --head svm' on Fashion-MNIST), so 60,000 would take well over an hour. From
-# this many rows train says so before the fit (``fit_time_note``).
+# this many rows a command says so before the fit (``fit_time_note``).
 SLOW_FIT_ROWS = 10_000
 MEASURED_ROWS, MEASURED_SECONDS = 8_000, 87.6
 
@@ -148,14 +148,15 @@ class SVMHead(ClassifierMixin, BaseEstimator):
 
     @staticmethod
     def fit_time_note(rows: int) -> str | None:
-        """What train says before fitting on ``rows`` rows, from ``SLOW_FIT_ROWS`` on: the fit's time grows with the
-        square of the rows (the measurement above), with what that makes of these rows; None below it."""
+        """What a command says before fitting on ``rows`` rows (``heads.views.fit_head``), from ``SLOW_FIT_ROWS`` on:
+        the fit's time grows with the square of the rows (the measurement above), with what that makes of these rows;
+        None below it. In words every command's user can act on (train, curve, probe: it named train's options)."""
         if rows < SLOW_FIT_ROWS:
             return None
         minutes = MEASURED_SECONDS * (rows / MEASURED_ROWS) ** 2 / 60
         return (f"note: an SVM's fit time grows with the square of its training rows ({MEASURED_ROWS:,} took "
                 f"{MEASURED_SECONDS:.0f} s on a 2-core machine, so {rows:,} about {minutes:.0f} min there, more with "
-                f"--C cv); --head logreg or --train-size fits faster")
+                f"C chosen by cross-validation); the logreg head or fewer training images fit faster")
 
     def _svc(self, C: float) -> SVC:
         return SVC(kernel="rbf", C=C, gamma=self.gamma, cache_size=self.cache_size, random_state=self.seed)

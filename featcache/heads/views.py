@@ -131,8 +131,30 @@ def fit_views(head: Any, Xv: np.ndarray, y: np.ndarray) -> Any:
     X, y_rows = stack_views(Xv, y)
     V, n = np.shape(Xv)[:2]
     if V > 1 and "groups" in inspect.signature(head.fit).parameters:
-        return head.fit(X, y_rows, groups=image_groups(n, V))
-    return head.fit(X, y_rows)
+        return fit_head(head, X, y_rows, groups=image_groups(n, V))
+    return fit_head(head, X, y_rows)
+
+
+def fit_head(head: Any, X: Any, y: Any, **kwargs: Any) -> Any:
+    """``head.fit(X, y, **kwargs)``, shown while it runs within ``progress.showing_fits`` (``progress.fit_progress``):
+    the one call every command's fit goes through (train, curve, probe, the lesson's views row: ``fit_views``; a
+    curve's baseline on raw images directly). A scikit-learn fit has no callback: an SVM on 8,000 images ran 88 s
+    without a line in train (a new-user tester), and in curve and probe, whose bars move only between fits, too."""
+    from featcache.progress import fit_progress
+
+    slow = getattr(head, "fit_time_note", None)  # the SVM's: its fit time grows with the square of the rows
+    rows = len(X)
+    with fit_progress(head_label(head), slow(rows) if slow is not None else None, rows,
+                      own_epochs=bool(getattr(head, "uses_keras", False))):
+        return head.fit(X, y, **kwargs)
+
+
+def head_label(head: Any) -> str:
+    """What progress lines call ``head``: ``svm head`` (its name among ``heads.HEADS``), else its class's name."""
+    from featcache.heads import HEADS
+
+    name = next((n for n, cls in HEADS.items() if type(head) is cls), None)
+    return f"{name} head" if name else type(head).__name__
 
 
 def averaged_quantity(head: Any) -> str:
@@ -188,11 +210,16 @@ def predict_and_scores(head: Any, Xv: np.ndarray, scores: bool = False) -> tuple
     The mean scores are computed for one view only when ``scores`` (else None):
     ``predict`` alone then suffices.
     """
+    from featcache.progress import fit_progress
+
     Xv = _check(Xv)
-    if Xv.shape[0] == 1:
-        return np.asarray(head.predict(Xv[0])), (mean_scores(head, Xv) if scores else None)
-    mean = mean_scores(head, Xv)
-    return np.asarray(head.classes_)[np.argmax(mean, axis=1)], mean
+    # shown as the fit is (fit_head): an SVM scoring 10,000 images against its support vectors of a large fit is
+    # minutes too, and train's heartbeat covered its scoring before fit_head had it
+    with fit_progress(head_label(head)):
+        if Xv.shape[0] == 1:
+            return np.asarray(head.predict(Xv[0])), (mean_scores(head, Xv) if scores else None)
+        mean = mean_scores(head, Xv)
+        return np.asarray(head.classes_)[np.argmax(mean, axis=1)], mean
 
 
 def score_views(head: Any, Xv: np.ndarray, y: np.ndarray) -> float:

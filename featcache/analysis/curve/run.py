@@ -84,7 +84,7 @@ def curve_meta(bound: BoundCurve, kept: dict[str, dict[str, Any]] | None = None)
 
 def _fit_all(bound: BoundCurve, plan: CurvePlan, folder: CurveFolder, verbose: bool) -> int:
     """Run the plan's tasks, rewriting curve.csv after each; the number of fits run."""
-    from featcache.progress import Progress, bars_wanted
+    from featcache.progress import Progress, bars_wanted, showing_fits
 
     bar = Progress(len(plan.todo), unit="point") if bars_wanted(verbose) and plan.todo else None
     work = work_items(bound, plan, os.path.getmtime(bound.cache.path))
@@ -93,13 +93,15 @@ def _fit_all(bound: BoundCurve, plan: CurvePlan, folder: CurveFolder, verbose: b
         added = plan.copy_shared()
         if bar is not None and added:
             bar.update(added)
-        for task, results in _tasks.execute(work, bound.spec.jobs):
-            fits_run += len(task[2])
-            added += plan.add(task, results)
-            folder.write(plan.stored())
-            if bar is not None:
-                # which fit the accuracy is of: "acc" alone jumped 0.94 -> 0.59 -> 0.67 between heads (a new user)
-                bar.update(added, values=[(f"{task[0]} at {task[2][-1]}", results[-1][0])])
+        # the bar moves between fits; a fit itself (an SVM on many rows: minutes) says it runs (heads.views.fit_head)
+        with showing_fits(bars_wanted(verbose)):
+            for task, results in _tasks.execute(work, bound.spec.jobs):
+                fits_run += len(task[2])
+                added += plan.add(task, results)
+                folder.write(plan.stored())
+                if bar is not None:
+                    # which fit the accuracy is of: "acc" alone jumped 0.94 -> 0.59 -> 0.67 between heads (a new user)
+                    bar.update(added, values=[(f"{task[0]} at {task[2][-1]}", results[-1][0])])
     finally:
         _tasks.clear_arrays()
     return fits_run

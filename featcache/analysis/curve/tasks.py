@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 import numpy as np
 
 from featcache.analysis.curve.spec import make_estimator
-from featcache.heads.views import fit_views, score_views
+from featcache.heads.views import fit_head, fit_views, score_views
 from featcache.errors import FeatcacheError
 
 if TYPE_CHECKING:
@@ -124,7 +124,7 @@ def fit_point(est: BaseEstimator, X: np.ndarray, y: np.ndarray, rows: np.ndarray
     if views:
         fit_views(est, X[:, rows], y[rows])
     else:
-        est.fit(X[rows], y[rows])
+        fit_head(est, X[rows], y[rows])
     seconds = time.perf_counter() - t0
     accuracy = score_views(est, X_test, y_test) if views else float(est.score(X_test, y_test))
     return accuracy, seconds
@@ -163,10 +163,14 @@ def execute(work: list[tuple], jobs: int) -> Iterator[tuple[Task, list[tuple[flo
     from joblib import Parallel, delayed
 
     from featcache.heads.solver import call_in_worker, replay
+    from featcache.progress import fits_run
 
     seen: set = set()
     parallel = Parallel(n_jobs=jobs, backend=BACKEND, return_as="generator_unordered", max_nbytes=None)
     parent = os.getpid()  # the workers end with this process, however it ends (solver.watch_parent)
-    for out, records in parallel(delayed(call_in_worker)(parent, run_task, *item) for item in work):
+    # the workers' fits show that they run where this process's would (progress.showing_fits); read here, not in the
+    # generator: joblib may draw the tasks in a thread of its own, where this context's variables are not set
+    run = fits_run()
+    for out, records in parallel(delayed(call_in_worker)(parent, run_task, *item, fits_run=run) for item in work):
         replay(records, seen)  # the workers' warnings in the CLI's one-line form, each once
         yield out
