@@ -33,9 +33,8 @@ def main() -> None:
     import numpy as np
 
     from featcache.embedding import runtimes
-    from featcache.embedding.backbones import get_backbone
 
-    from bench_ort_layouts import batches_of, paired_summary, write_report
+    from bench_ort_layouts import batches_of, converted_extractor, paired_summary, write_report
     from make_jpeg_folder import add_photo_source
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -51,12 +50,9 @@ def main() -> None:
     args = p.parse_args()
     args.batch = 10**9  # batches_of cuts by args.batch: one block, re-cut per size below
     sizes = [int(s) for s in args.sizes.split(",")]
-    weights = args.weights if args.weights in ("imagenet", "random") else str(Path(args.weights).resolve())
     with tempfile.TemporaryDirectory() as tmp:
         (images,), raw, size = batches_of(args, Path(tmp))
-        bb = get_backbone("mobilenet_v2")
-        spec = runtimes.ConversionSpec(bb.name, weights, size, (args.layer or bb.final_layer,), raw)
-        onnx = runtimes.converted_model(spec, Path(tmp) / "runtimes", runtimes.OnnxRuntime().load)
+        _, onnx, _ = converted_extractor(args, size, raw, Path(tmp))
         forward = runtimes.OnnxRuntime().load(onnx)
         n = len(images)
         cut = {b: [images[i : i + b] for i in range(0, n, b)] for b in sizes}

@@ -61,6 +61,77 @@ def batches_of(args, tmp: Path):
     return [images[i : i + args.batch] for i in range(0, len(images), args.batch)], raw, size
 
 
+def photo_batches(files: list[Path], size: int, batch: int, decode=None):
+    """(batches as (start, end) rows of ``files``, ``read(batch)``: its photos decoded by featcache's pool to uint8 at
+    ``size`` px (``decode(file)``: another decoder, e.g. one that counts its CPU), every batch decoded once): the
+    photo benchmarks' reader and the decoded batches of their bare passes."""
+    import numpy as np
+
+    from featcache.sources import images as photos
+    from featcache.sources.decode import decode_image
+
+    one = decode or (lambda f: decode_image(f, size))
+    batches = [(i, min(i + batch, len(files))) for i in range(0, len(files), batch)]
+
+    def read(b):
+        return np.stack(list(photos._pool().map(one, files[b[0] : b[1]])))
+
+    return batches, read, [read(b) for b in batches]
+
+
+def add_pass_options(p: argparse.ArgumentParser, rounds: int, images: int | None = None) -> None:
+    """The options of a benchmark of the extractor's pass (this one's, bench_xnnpack's, the photo pipeline's): --weights;
+    Fashion-MNIST test images (``images`` of them by default) or photos (make_jpeg_folder's options), or photos alone
+    when ``images`` is None (then 224 px by default); --image-size, --layer, --batch, --rounds, --json."""
+    from make_jpeg_folder import add_photo_source
+
+    p.add_argument("--weights", required=True)
+    if images is not None:
+        p.add_argument("--fashion-dir", default="/usr/share/datasets/fashion-mnist")
+        p.add_argument("--images", type=int, default=images, help=f"Fashion-MNIST test images (default {images})")
+        add_photo_source(p, required=False)  # instead of Fashion-MNIST
+        p.add_argument("--image-size", type=int)
+    else:
+        add_photo_source(p)
+        p.add_argument("--image-size", type=int, default=224)
+    p.add_argument("--layer", help="tap this layer (default: the final one; an early one for smoke runs)")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--rounds", type=int, default=rounds)
+    p.add_argument("--json", help="also write the results here")
+
+
+def converted_extractor(args: argparse.Namespace, size: int, raw: tuple[int, ...], tmp: Path):
+    """(spec, ONNX file, seconds): MobileNetV2 with --weights tapped at --layer (default: its final layer), for uint8
+    images of shape ``raw`` at ``size`` px, converted once by featcache's own conversion (into ``tmp``/runtimes)."""
+    from featcache.embedding import runtimes
+    from featcache.embedding.backbones import get_backbone
+
+    weights = args.weights if args.weights in ("imagenet", "random") else str(Path(args.weights).resolve())
+    bb = get_backbone("mobilenet_v2")
+    spec = runtimes.ConversionSpec(bb.name, weights, size, (args.layer or bb.final_layer,), raw)
+    t = time.perf_counter()
+    onnx = runtimes.converted_model(spec, tmp / "runtimes", runtimes.OnnxRuntime().load)
+    return spec, onnx, time.perf_counter() - t
+
+
+def time_in_turns(forwards: dict, batches: list, n: int, rounds: int, also=None) -> dict[str, list[float]]:
+    """{name: images/s per round}: each forward over ``batches`` (``n`` images), the forwards taking turns each round,
+    their order alternating, so the machine's changes hit them alike. ``also(name)``: more timings of that turn, {name:
+    images/s}. Each round is printed with the load average."""
+    rates: dict[str, list[float]] = {}
+    for r in range(rounds):
+        for name, fn in (list(forwards.items()) if r % 2 == 0 else list(forwards.items())[::-1]):
+            t = time.perf_counter()
+            for b in batches:
+                fn(b)
+            rates.setdefault(name, []).append(round(n / (time.perf_counter() - t), 1))
+            for k, v in (also(name) if also else {}).items():
+                rates.setdefault(k, []).append(v)
+        print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]}" for k, v in rates.items()) + " images/s; load %.1f %.1f %.1f"
+              % os.getloadavg(), flush=True)
+    return rates
+
+
 def split_forward(one, runs: int):
     """``one`` (a forward) run on ``runs`` parts of each batch at once (``session.run`` releases the GIL); rows in order."""
     import numpy as np
@@ -111,50 +182,27 @@ def pipeline(args, n: int, size: int, weights: str, layout: tuple[int, int], tmp
 def main() -> None:
     import numpy as np
 
-    from featcache.embedding import runtimes
-    from featcache.embedding.backbones import get_backbone
-
-    from make_jpeg_folder import add_photo_source
-
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--weights", required=True)
-    p.add_argument("--fashion-dir", default="/usr/share/datasets/fashion-mnist")
-    p.add_argument("--images", type=int, default=2048, help="Fashion-MNIST test images (default 2048)")
-    add_photo_source(p, required=False)  # instead of Fashion-MNIST
-    p.add_argument("--image-size", type=int)
-    p.add_argument("--layer", help="tap this layer (default: the final one; an early one for smoke runs)")
+    add_pass_options(p, rounds=7, images=2048)
     p.add_argument("--layouts", help="RUNSxTHREADS,... (default: 1x0, featcache's, then CORESx1)")
     p.add_argument("--pipeline", action="store_true", help="also time featcache.extract with each layout (Fashion-MNIST)")
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--rounds", type=int, default=7)
-    p.add_argument("--json", help="also write the results here")
     args = p.parse_args()
-    weights = args.weights if args.weights in ("imagenet", "random") else str(Path(args.weights).resolve())
     cores = os.cpu_count() or 1
     shapes = [tuple(int(v) for v in x.split("x")) for x in args.layouts.split(",")] if args.layouts else [(1, 0), (cores, 1)]
     with tempfile.TemporaryDirectory() as tmp:
         batches, raw, size = batches_of(args, Path(tmp))
-        bb = get_backbone("mobilenet_v2")
-        spec = runtimes.ConversionSpec(bb.name, weights, size, (args.layer or bb.final_layer,), raw)
-        t = time.perf_counter()
-        onnx = runtimes.converted_model(spec, Path(tmp) / "runtimes", runtimes.OnnxRuntime().load)
+        spec, onnx, seconds = converted_extractor(args, size, raw, Path(tmp))
         n = sum(len(b) for b in batches)
-        print(f"{n} images at {size} px, batch {args.batch}, {cores} cores; converted in {time.perf_counter() - t:.1f} s", flush=True)
+        print(f"{n} images at {size} px, batch {args.batch}, {cores} cores; converted in {seconds:.1f} s", flush=True)
         forwards = {f"{r} run(s) x {th or 'default'} thread(s)": layout_runtime(r, th).load(onnx) for r, th in shapes}
         first = [np.concatenate([fn(b)[0] for b in batches[:2]]) for fn in forwards.values()]
         differs = max(float(np.abs(f - first[0]).max()) for f in first)
-        rates: dict[str, list[float]] = {}
         layouts = dict(zip(forwards, shapes))
-        for r in range(args.rounds):
-            for name, fn in (list(forwards.items()) if r % 2 == 0 else list(forwards.items())[::-1]):
-                t = time.perf_counter()
-                for b in batches:
-                    fn(b)
-                rates.setdefault(name, []).append(round(n / (time.perf_counter() - t), 1))
-                if args.pipeline:
-                    rates.setdefault(f"pipeline, {name}", []).append(pipeline(args, n, size, weights, layouts[name], Path(tmp)))
-            print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]}" for k, v in rates.items()) + " images/s; load %.1f %.1f %.1f"
-                  % os.getloadavg(), flush=True)
+
+        def also(name):  # featcache.extract with the layout just timed bare
+            return {f"pipeline, {name}": pipeline(args, n, size, spec.weights, layouts[name], Path(tmp))} if args.pipeline else {}
+
+        rates = time_in_turns(forwards, batches, n, args.rounds, also)
     report = {"images": n, "image_size": size, "cores": cores, "batch": args.batch, "max_abs_difference": differs, "rounds": rates,
               **paired_summary(rates, next(iter(forwards)))}
     print()
@@ -164,11 +212,12 @@ def main() -> None:
     write_report(report, args.json)
 
 
-def paired_summary(rates: dict, first) -> dict:
-    """Each setting's median images/s, and the median per round of its ratio to ``first``'s (runs in turns)."""
+def paired_summary(rates: dict, first, ratio: str = "ratio_to_first") -> dict:
+    """Each setting's median images/s, and (under ``ratio``) the median per round of its ratio to ``first``'s (runs
+    in turns)."""
     base = rates[first]
     return {"median": {k: statistics.median(v) for k, v in rates.items()},
-            "ratio_to_first": {k: round(statistics.median(a / b for a, b in zip(v, base)), 3) for k, v in rates.items()}}
+            ratio: {k: round(statistics.median(a / b for a, b in zip(v, base)), 3) for k, v in rates.items()}}
 
 
 def write_report(report: dict, path: str | None) -> None:

@@ -17,7 +17,6 @@ round and the medians; the load average with each round.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -44,40 +43,21 @@ def session(path: Path, spin: bool):
 
 
 def main() -> None:
-    import numpy as np
-
-    from featcache.embedding import runtimes
-    from featcache.embedding.backbones import get_backbone
     from featcache.embedding.engines.local import run
-    from featcache.sources import images as photos
-    from featcache.sources.decode import decode_image
 
-    from make_jpeg_folder import add_photo_source, photo_source
+    from bench_ort_layouts import add_pass_options, converted_extractor, photo_batches, write_report
+    from make_jpeg_folder import photo_source
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--weights", required=True)
-    add_photo_source(p)
-    p.add_argument("--image-size", type=int, default=224)
-    p.add_argument("--layer", help="tap this layer (default: the final one; an early one for smoke runs)")
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--rounds", type=int, default=5)
+    add_pass_options(p, rounds=5)
     args = p.parse_args()
-    weights = args.weights if args.weights in ("imagenet", "random") else str(Path(args.weights).resolve())
     size = args.image_size
     with tempfile.TemporaryDirectory() as tmp:
         files = photo_source(args, Path(tmp))
-        bb = get_backbone("mobilenet_v2")
-        spec = runtimes.ConversionSpec(bb.name, weights, size, (args.layer or bb.final_layer,), (size, size, 3))
-        t = time.perf_counter()
-        onnx = runtimes.converted_model(spec, Path(tmp) / "runtimes", runtimes.OnnxRuntime().load)
-        print(f"{len(files)} JPEGs at {size} px; converted in {time.perf_counter() - t:.1f} s", flush=True)
+        _, onnx, seconds = converted_extractor(args, size, (size, size, 3), Path(tmp))
+        print(f"{len(files)} JPEGs at {size} px; converted in {seconds:.1f} s", flush=True)
         forwards = {"spinning": session(onnx, True), "no spinning": session(onnx, False)}
-        batches = [(i, min(i + args.batch, len(files))) for i in range(0, len(files), args.batch)]
-
-        def read(b):
-            return np.stack(list(photos._pool().map(lambda f: decode_image(f, size), files[b[0] : b[1]])))
-
-        decoded = [read(b) for b in batches]
+        batches, read, decoded = photo_batches(files, size, args.batch)
         for fn in forwards.values():
             fn(decoded[0])  # first-run allocations
         rates: dict[str, list[float]] = {}
@@ -92,8 +72,8 @@ def main() -> None:
                 rates.setdefault(f"bare, {name}", []).append(round(len(files) / (time.perf_counter() - t), 1))
             print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]}" for k, v in rates.items()) + " images/s; load %.1f %.1f %.1f"
                   % os.getloadavg(), flush=True)
-    print(json.dumps({"images": len(files), "image_size": size, "rounds": rates,
-                      "median": {k: statistics.median(v) for k, v in rates.items()}}))
+    write_report({"images": len(files), "image_size": size, "rounds": rates,
+                  "median": {k: statistics.median(v) for k, v in rates.items()}}, args.json)
 
 
 if __name__ == "__main__":

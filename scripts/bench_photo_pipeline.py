@@ -23,7 +23,6 @@ runtime's); the medians of the per-round ratios pipeline / bare close it.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import statistics
@@ -45,42 +44,26 @@ def process_cpu() -> float:
 
 
 def main() -> None:
-    import numpy as np
-
     from featcache.embedding import runtimes
-    from featcache.embedding.backbones import get_backbone
     from featcache.embedding.engines.local import run
-    from featcache.sources import images as photos
     from featcache.sources.decode import decode_image
 
-    from make_jpeg_folder import add_photo_source, photo_source
+    from bench_ort_layouts import add_pass_options, converted_extractor, layout_runtime, photo_batches, write_report
+    from make_jpeg_folder import photo_source
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--weights", required=True)
-    add_photo_source(p)
-    p.add_argument("--image-size", type=int, default=224)
-    p.add_argument("--layer", help="tap this layer (default: the final one; an early one for smoke runs)")
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--rounds", type=int, default=9)
-    p.add_argument("--json", help="also write the results here")
+    add_pass_options(p, rounds=9)
     args = p.parse_args()
-    weights = args.weights if args.weights in ("imagenet", "random") else str(Path(args.weights).resolve())
     size, cores = args.image_size, os.cpu_count() or 1
-    from bench_ort_layouts import layout_runtime
-
     layouts = {"featcache: 1 run x default threads": runtimes.OnnxRuntime()}
     if cores > 1:
         layouts[f"{cores} runs x 1 thread"] = layout_runtime(cores, 1)
         layouts[f"1 run x {cores - 1} thread(s), decoding has a core"] = runtimes.OnnxRuntime(threads=cores - 1)
     with tempfile.TemporaryDirectory() as tmp:
         files = photo_source(args, Path(tmp))
-        bb = get_backbone("mobilenet_v2")
-        spec = runtimes.ConversionSpec(bb.name, weights, size, (args.layer or bb.final_layer,), (size, size, 3))
-        t = time.perf_counter()
-        onnx = runtimes.converted_model(spec, Path(tmp) / "runtimes", runtimes.OnnxRuntime().load)
-        print(f"{len(files)} JPEGs at {size} px, {cores} cores; converted in {time.perf_counter() - t:.1f} s", flush=True)
+        _, onnx, seconds = converted_extractor(args, size, (size, size, 3), Path(tmp))
+        print(f"{len(files)} JPEGs at {size} px, {cores} cores; converted in {seconds:.1f} s", flush=True)
         forwards = {name: layout.load(onnx) for name, layout in layouts.items()}
-        batches = [(i, min(i + args.batch, len(files))) for i in range(0, len(files), args.batch)]
         lock, decode_cpu = threading.Lock(), [0.0]
 
         def decode(f):
@@ -90,10 +73,7 @@ def main() -> None:
                 decode_cpu[0] += time.thread_time() - c
             return img
 
-        def read(b):
-            return np.stack(list(photos._pool().map(decode, files[b[0] : b[1]])))
-
-        decoded = [read(b) for b in batches]
+        batches, read, decoded = photo_batches(files, size, args.batch, decode)
         for fn in forwards.values():
             fn(decoded[0])  # first-run allocations
         runs: dict[str, list[dict]] = {}
@@ -127,10 +107,7 @@ def main() -> None:
         print(f"{n}: bare {b['images_per_s']} images/s, pipeline {pl['images_per_s']}; "
               f"pipeline / bare {median[f'ratio, {n}']['pipeline_over_bare']:.3f} (median of {args.rounds} rounds); "
               f"CPU per image: decode {pl['decode_cpu_ms']} ms, runtime {pl['other_cpu_ms']} ms (bare {b['other_cpu_ms']} ms)")
-    report = {"images": len(files), "image_size": size, "cores": cores, "rounds": runs, "median": median}
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report))
+    write_report({"images": len(files), "image_size": size, "cores": cores, "rounds": runs, "median": median}, args.json)
 
 
 if __name__ == "__main__":

@@ -22,9 +22,7 @@ difference from TensorFlow's.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -78,34 +76,19 @@ def main() -> None:
     import numpy as np
 
     from featcache.embedding import runtimes
-    from featcache.embedding.backbones import get_backbone
 
-    from bench_ort_layouts import batches_of
-    from make_jpeg_folder import add_photo_source
+    from bench_ort_layouts import add_pass_options, batches_of, converted_extractor, paired_summary, time_in_turns, write_report
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--weights", required=True)
-    p.add_argument("--fashion-dir", default="/usr/share/datasets/fashion-mnist")
-    p.add_argument("--images", type=int, default=1024, help="Fashion-MNIST test images (default 1024)")
-    add_photo_source(p, required=False)  # instead of Fashion-MNIST
-    p.add_argument("--image-size", type=int)
-    p.add_argument("--layer", help="tap this layer (default: the final one; an early one for smoke runs)")
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--json", help="also write the results here")
+    add_pass_options(p, rounds=5, images=1024)
     args = p.parse_args()
-    weights = args.weights if args.weights in ("imagenet", "random") else str(Path(args.weights).resolve())
     cores = os.cpu_count() or 1
     with tempfile.TemporaryDirectory() as tmp:
         batches, raw, size = batches_of(args, Path(tmp))
         batches = [b for b in batches if len(b) == args.batch]
         if not batches:
             raise SystemExit(f"fewer than --batch {args.batch} images: nothing to time")
-        bb = get_backbone("mobilenet_v2")
-        spec = runtimes.ConversionSpec(bb.name, weights, size, (args.layer or bb.final_layer,), raw)
-        t = time.perf_counter()
-        onnx = runtimes.converted_model(spec, Path(tmp) / "runtimes", runtimes.OnnxRuntime().load)
-        onnx_s = time.perf_counter() - t
+        spec, onnx, onnx_s = converted_extractor(args, size, raw, Path(tmp))
         xnnpack, tflite_s = xnnpack_forward(spec, args.batch, cores)
         _, interpreter = interpreter_class()
         forwards = {"tensorflow": runtimes.TensorFlowRuntime().build(spec, args.batch, Path(tmp) / "runtimes"),
@@ -117,29 +100,17 @@ def main() -> None:
               f"{tflite_s:.1f} s (TFLite); TensorFlow's oneDNN kernels {'on' if onednn else 'off'}", flush=True)
         reference = np.concatenate([forwards["tensorflow"](b)[0] for b in batches[:2]])
         differs = {k: float(np.abs(np.concatenate([fn(b)[0] for b in batches[:2]]) - reference).max()) for k, fn in forwards.items()}
-        rates: dict[str, list[float]] = {}
-        for r in range(args.rounds):
-            for name, fn in (list(forwards.items()) if r % 2 == 0 else list(forwards.items())[::-1]):
-                t = time.perf_counter()
-                for b in batches:
-                    fn(b)
-                rates.setdefault(name, []).append(round(n / (time.perf_counter() - t), 1))
-            print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]}" for k, v in rates.items()) + " images/s; load %.1f %.1f %.1f"
-                  % os.getloadavg(), flush=True)
-    base = rates["tensorflow"]
+        rates = time_in_turns(forwards, batches, n, args.rounds)
     report = {"images": n, "image_size": size, "cores": cores, "batch": args.batch, "interpreter": interpreter,
               "tensorflow_onednn": onednn,
               "conversion_s": {"onnx": round(onnx_s, 1), "tflite": round(tflite_s, 1)},
               "max_abs_difference_from_tensorflow": differs, "rounds": rates,
-              "median": {k: statistics.median(v) for k, v in rates.items()},
-              "ratio_to_tensorflow": {k: round(statistics.median(a / b for a, b in zip(v, base)), 3) for k, v in rates.items()}}
+              **paired_summary(rates, "tensorflow", ratio="ratio_to_tensorflow")}
     print()
     for k in rates:
         print(f"{k:<20} {report['median'][k]:>8.1f} images/s  {report['ratio_to_tensorflow'][k]:.3f}x TensorFlow (median per round)"
               f"  features within {differs[k]:.1e} of TensorFlow's")
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report))
+    write_report(report, args.json)
 
 
 if __name__ == "__main__":
