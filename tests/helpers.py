@@ -151,6 +151,41 @@ def extract(*, source=None, verbose: bool = False, **options):
     return featcache.extract(parts.source if source is None else source, *parts[1:], verbose=verbose)
 
 
+def interrupted_extraction(out: Path, batches: int | None = 1, **options) -> Path:
+    """The partial an extraction to ``out`` leaves when Ctrl-C stops it, and its path (``<out>.partial.h5``): after
+    ``batches`` batches (their rows committed, the rest never written), or with ``batches=None`` once every row is
+    written, just before the seal. ``options``: ``extract``'s, ``out`` aside.
+
+    A real unfinished extraction, for the tests of what meets one: a finished cache with ``complete`` set to false
+    is no partial but an edited cache, which its seal gives away (``layout.completion_problem``)."""
+    import pytest
+
+    from featcache.store import writer as writer_module
+    from featcache.store.layout import partial_path
+
+    real_write, calls = writer_module.CacheWriter.write, []
+
+    def stopped_write(self, *a, **kw):
+        calls.append(1)
+        if len(calls) > batches:
+            raise KeyboardInterrupt
+        return real_write(self, *a, **kw)
+
+    def stopped_finish(self, *a, **kw):
+        raise KeyboardInterrupt
+
+    with pytest.MonkeyPatch.context() as m:
+        if batches is None:
+            for cls in (writer_module.CacheWriter, writer_module.StagedWriter):  # a photo folder's finish is its own
+                m.setattr(cls, "finish", stopped_finish)
+        else:
+            m.setattr(writer_module.CacheWriter, "write", stopped_write)
+        with pytest.raises(KeyboardInterrupt):
+            extract(out=out, **options)
+    assert partial_path(out).is_file()
+    return partial_path(out)
+
+
 def assert_same_features(got, want, rel: float = 1e-4, floor: float = 1e-6, err_msg: str = "") -> None:
     """``got`` equals ``want`` to ``rel`` of the features' size, in a comparison that can fail.
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from helpers import assert_same_features, extract, kill_midway, make_fashion_dir, run_main
+from helpers import assert_same_features, extract, interrupted_extraction, kill_midway, make_fashion_dir, run_main
 
 import featcache
 from featcache.cli import main
@@ -111,7 +111,7 @@ def test_json_keeps_stdout_for_the_json_and_still_shows_progress_on_stderr(fashi
         assert progress[-1].startswith(f"{json.loads(proc.stdout)['images']}/")
 
 
-def test_rerun_is_a_cache_hit(fashion_dir, capsys):
+def test_rerun_is_a_cache_hit(fashion_dir, tmp_path, capsys):
     first = extract(data_dir=str(fashion_dir), **TINY)
     assert Path(first.path).parent == Path(os.environ["FEATCACHE_HOME"]) / "cache"
     mtime = first.path.stat().st_mtime_ns
@@ -123,12 +123,8 @@ def test_rerun_is_a_cache_hit(fashion_dir, capsys):
 
     from featcache.store.cache import partial_path
 
-    # (a photo folder's staged partial is left so: featcache's own, not complete)
-    import h5py
-
-    shutil.copyfile(first.path, partial_path(first.path))
-    with h5py.File(partial_path(first.path), "r+") as f:
-        f.attrs["complete"] = False
+    # (a photo folder's staged partial is left so: featcache's own, not complete, of the cache's settings)
+    os.rename(interrupted_extraction(tmp_path / "side.h5", data_dir=str(fashion_dir), **TINY), partial_path(first.path))
     assert extract(data_dir=str(fashion_dir), **TINY).hit and not partial_path(first.path).exists()
     assert first.path.stat().st_mtime_ns == mtime
     # A complete cache under the partial's name was not left by featcache: the user's, not tidied away.
@@ -173,16 +169,17 @@ def test_an_incomplete_cache_at_out_is_refused_or_replaced_in_one_line_by_its_se
     refused as such (it was "a cache made with other settings"); of these settings it is extracted again and
     replaced, as before, now said (it went without a word). Either way nothing resumes it under that name."""
     out = tmp_path / "c.h5"
-    extract(data_dir=str(fashion_dir), out=out, **TINY)
-    with h5py.File(out, "r+") as f:  # what `mv a.h5.partial.h5 c.h5` leaves (the rows do not matter here)
-        f.attrs["complete"] = False
-        f.attrs["partial_of"] = "a.h5"
+
+    def renamed_partial() -> None:  # what `mv a.h5.partial.h5 c.h5` leaves: a run stopped after its first batch
+        os.rename(interrupted_extraction(tmp_path / "a.h5", data_dir=str(fashion_dir), **TINY), out)
+
+    renamed_partial()
     before = out.read_bytes()
     args = ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--out", str(out), "--image-size"]
     proc = run_main(capsys, *args, "48")
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert proc.stderr.startswith(f"featcache extract: error: {out} is an incomplete cache of another extraction (an "
-                                  "unfinished extraction of a.h5, copied or renamed, 72 of 72 images done, made with other "
+                                  "unfinished extraction of a.h5, copied or renamed, 48 of 72 images done, made with other "
                                   "settings: differs in: image_size); ")
     assert out.read_bytes() == before
     proc = run_main(capsys, *args, "32")
@@ -192,9 +189,7 @@ def test_an_incomplete_cache_at_out_is_refused_or_replaced_in_one_line_by_its_se
     with h5py.File(out) as f:
         assert bool(f.attrs["complete"]) and f.attrs["partial_of"] == "c.h5"
     # --json says it too, in its document (an adversarial tester: it said nothing)
-    with h5py.File(out, "r+") as f:
-        f.attrs["complete"] = False
-        f.attrs["partial_of"] = "a.h5"
+    renamed_partial()
     proc = run_main(capsys, *args, "32", "--json")
     assert proc.returncode == 0 and json.loads(proc.stdout)["replaced_incomplete"].startswith(
         f"{out} is an incomplete cache of these settings")
@@ -384,12 +379,10 @@ def test_info_wraps_a_long_layer_list_and_a_cache_has_a_repr(fashion_dir, tmp_pa
 
 def test_info_on_incomplete_cache(fashion_dir, tmp_path, capsys):
     out = tmp_path / "c.h5"
-    extract(data_dir=str(fashion_dir), out=out, **TINY)
-    with h5py.File(out, "r+") as f:
-        f.attrs["complete"] = False
+    os.rename(interrupted_extraction(out, data_dir=str(fashion_dir), **TINY), out)  # c.h5's own partial, renamed
     assert main(["info", str(out)]) == 0
     text = capsys.readouterr().out
-    # complete=False on c.h5 itself: no rerun resumes it there (one of these settings is extracted again and replaces
+    # an unfinished c.h5 at c.h5 itself: no rerun resumes it there (one of these settings is extracted again and replaces
     # it: reader.incomplete_replaced); said as extract says it (reader.resume_words)
     assert ("NO (running or interrupted; no rerun resumes it under this name; to resume it, move it back to "
             "c.h5.partial.h5 beside c.h5") in text
@@ -1167,10 +1160,9 @@ def test_extract_force_replaces_an_incomplete_cache_of_another_data_set_and_says
 
     photos = make_class_tree(tmp_path / "photos", {"ants": 2, "bees": 2}, size=16)
     out = tmp_path / "c.h5"
-    extract(images=str(photos), test_fraction=0.5, out=out, weights="random", image_size=32)
-    with h5py.File(out, "r+") as f:  # what `mv a.h5.partial.h5 c.h5` leaves (the rows do not matter here)
-        f.attrs["complete"] = False
-        f.attrs["partial_of"] = "a.h5"
+    # what `mv a.h5.partial.h5 c.h5` leaves: a run stopped with every row written, before its seal
+    os.rename(interrupted_extraction(tmp_path / "a.h5", None, images=str(photos), test_fraction=0.5, weights="random",
+                                     image_size=32), out)
     before = _sha(out)
     base = ["extract", "--data-dir", str(fashion_dir), *FORCE_ARGS, "--image-size", "32", "--out", str(out)]
     proc = run_main(capsys, *base)
@@ -1191,11 +1183,7 @@ def test_extract_force_moves_a_partial_of_other_settings_aside_and_never_resumes
     with it, moved to a free sibling, .other-settings-<UTC time>, said in one line whatever --json, and never resumed
     as these settings' rows nor deleted (it may be hours of someone's work; renamed back, it resumes)."""
     out = tmp_path / "c.h5"
-    extract(data_dir=str(fashion_dir), out=tmp_path / "a.h5", weights="random", image_size=48)
-    os.rename(tmp_path / "a.h5", partial_path(out))
-    with h5py.File(partial_path(out), "r+") as f:  # an interrupted 48 px run into c.h5
-        f.attrs["complete"] = False
-        f.attrs["partial_of"] = "c.h5"
+    interrupted_extraction(out, data_dir=str(fashion_dir), weights="random", image_size=48)  # a 48 px run into c.h5
     before = _sha(partial_path(out))
     base = ["extract", "--data-dir", str(fashion_dir), *FORCE_ARGS, "--image-size", "32", "--out", str(out)]
     proc = run_main(capsys, *base)
@@ -1230,11 +1218,7 @@ def test_extract_force_that_fails_building_the_model_leaves_the_partial_of_other
     from featcache.embedding import runner
 
     out = tmp_path / "c.h5"
-    extract(data_dir=str(fashion_dir), out=tmp_path / "a.h5", weights="random", image_size=48)
-    os.rename(tmp_path / "a.h5", partial_path(out))
-    with h5py.File(partial_path(out), "r+") as f:  # an interrupted 48 px run into c.h5
-        f.attrs["complete"] = False
-        f.attrs["partial_of"] = "c.h5"
+    interrupted_extraction(out, data_dir=str(fashion_dir), weights="random", image_size=48)  # a 48 px run into c.h5
     before = _sha(partial_path(out))
 
     def bad_weights(*a, **kw):
@@ -1253,11 +1237,9 @@ def test_extract_force_does_not_call_the_replaced_caches_own_leftover_another_ex
     staged publish and the partial's removal) was moved aside by --force and said to be "an interrupted extraction
     of other settings". The cache holds it whole: it is not set aside; the writer starts the name over."""
     out = tmp_path / "c.h5"
-    extract(data_dir=str(fashion_dir), out=out, weights="random", image_size=48)
-    partial_path(out).write_bytes(out.read_bytes())
-    with h5py.File(partial_path(out), "r+") as f:  # the cache's own leftover, as a crash leaves it
-        f.attrs["complete"] = False
-        f.attrs["partial_of"] = "c.h5"
+    interrupted_extraction(out, data_dir=str(fashion_dir), weights="random", image_size=48)  # the cache's own leftover
+    extract(data_dir=str(fashion_dir), out=tmp_path / "side.h5", weights="random", image_size=48)
+    os.rename(tmp_path / "side.h5", out)  # (finished by another run: the same settings, so the same fingerprint)
     proc = run_main(capsys, "extract", "--data-dir", str(fashion_dir), *FORCE_ARGS, "--image-size", "32", "--out",
                     str(out), "--force", "--json")
     assert proc.returncode == 0, proc.stderr

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
+import os
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
+from helpers import interrupted_extraction
 
 import featcache
 from featcache.cli import main
@@ -168,11 +168,9 @@ def test_train_bad_options(random_cache, capsys, args, message):
     assert message in _err(capsys)
 
 
-def test_train_refuses_an_incomplete_cache(random_cache, tmp_path, capsys):
+def test_train_refuses_an_incomplete_cache(fashion_dir, tmp_path, capsys):
     broken = tmp_path / "broken.h5"
-    shutil.copy(random_cache, broken)
-    with h5py.File(broken, "r+") as f:
-        f.attrs["complete"] = False
+    os.rename(interrupted_extraction(broken, data_dir=str(fashion_dir), weights="random", image_size=32), broken)
     assert main(["train", str(broken), "--head", "logreg"]) == 2
     assert "incomplete cache" in _err(capsys)
 
