@@ -197,6 +197,42 @@ def test_an_incomplete_cache_at_out_is_refused_or_replaced_in_one_line_by_its_se
 
 
 
+def test_a_hand_edited_complete_is_caught_before_use_and_nothing_is_replaced(fashion_dir, tmp_path, capsys):
+    """Regression (2026-12-05): 'complete' set to false on a finished cache (h5py, one line) made extract of its settings
+    call it an unfinished extraction and replace it (exit 0), and train call it one; set to true on an interrupted
+    extraction, info of its cache's name said "complete yes" and train called it "damaged (content digest mismatch:
+    its labels, index, paths or settings changed)". Both are one line now, exit 2, nothing replaced; the unfinished
+    one is finished by its own run, every row extracted (none of the never-written rows used as zeros)."""
+    out = tmp_path / "c.h5"
+    extract(data_dir=str(fashion_dir), out=out, **TINY)
+    with h5py.File(out, "r+") as f:
+        f.attrs["complete"] = False
+    before = out.read_bytes()
+    args = ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32", "--out"]
+    want = f"{out} is damaged (marked unfinished ('complete' is False) after it was sealed complete); re-extract it: "
+    for argv in ([*args, str(out)], [*args, str(out), "--force"], ["train", str(out), "--head", "logreg"]):
+        proc = run_main(capsys, *argv)
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and want in proc.stderr, (argv, proc.stderr)
+    assert out.read_bytes() == before
+    # an interrupted extraction marked complete: never used, and its rerun finishes it
+    out = tmp_path / "d.h5"
+    part = interrupted_extraction(out, data_dir=str(fashion_dir), **TINY)
+    with h5py.File(part, "r+") as f:
+        f.attrs["complete"] = True
+    proc = run_main(capsys, "train", str(part), "--head", "logreg")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and proc.stderr.endswith(
+        "is not a finished cache: it is marked complete but was never sealed (it has no content digest): an extraction "
+        "stopped while sealing it, or an unfinished one marked complete by hand; re-run the same extract command to "
+        "finish it\n"), proc.stderr
+    proc = run_main(capsys, "info", str(out))
+    assert proc.returncode == 2 and "complete    yes" not in proc.stdout, proc
+    proc = run_main(capsys, *args, str(out), "--json")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["images"] == 72 - 48, proc.stderr
+    cache = featcache.open_cache(out)
+    assert all((np.abs(cache.features(s)).sum(axis=1) > 0).all() for s in ("train", "test"))
+    assert run_main(capsys, "verify", str(out)).returncode == 0
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
 def test_a_run_killed_between_commits_resumes_instead_of_starting_over(tmp_path, capsys, monkeypatch, sig):

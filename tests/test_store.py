@@ -20,7 +20,7 @@ import pytest
 from helpers import flip
 
 from featcache.cli import main
-from featcache.errors import FeatcacheError
+from featcache.errors import DamagedCache, FeatcacheError
 from featcache.store import (
     FORMAT_VERSION,
     STAGING,
@@ -39,6 +39,7 @@ from featcache.store import (
 )
 from featcache.store.fingerprint import fingerprint
 from featcache.store.layout import CHUNK_ROWS
+from featcache.store.partial import check_partial
 from featcache.store.reader import UncheckedCacheWarning, incomplete_replaced
 from featcache.store.lock import check_lock_file
 
@@ -181,13 +182,13 @@ def test_what_find_complete_does_next_depends_on_the_kind_of_error_not_its_words
     path = make_cache(tmp_path / "c.h5")
     error = getattr(errors, kind)(f"{path}: reworded")
 
-    def fail(p):
+    def fail(p, **kw):
         raise error
 
     monkeypatch.setattr(reader, "read_attrs", fail)
     with pytest.raises(getattr(errors, kind), match="reworded"):
         find_complete(path, identity())
-    monkeypatch.setattr(reader, "read_attrs", lambda p: (_ for _ in ()).throw(FeatcacheError("is damaged, but plain")))
+    monkeypatch.setattr(reader, "read_attrs", lambda p, **kw: (_ for _ in ()).throw(FeatcacheError("is damaged, but plain")))
     with pytest.raises(FeatcacheError, match="exists and is not a featcache cache"):
         find_complete(path, identity())
 
@@ -358,6 +359,7 @@ def test_a_cache_sealed_without_a_provenance_digest_still_opens(tmp_path, capsys
     path = make_cache(tmp_path / "c.h5")
     with h5py.File(path, "r+") as f:  # as every cache sealed before 2026-12-02: no provenance or features digest, nor their marks
         del f.attrs["provenance_digest"], f.attrs["features_digest"], f.attrs["dataset_digests"]
+        del f.attrs["completion_digest"]  # (2026-12-05)
         f.attrs["content_digest"] = content_digest(f)
     result = verify(path)
     assert not result.provenance and not result.features and len(open_cache(path).labels("train")) == N_TRAIN
@@ -479,6 +481,186 @@ def test_a_format_1_cache_is_read_with_a_warning_and_cannot_be_verified(tmp_path
     proc = subprocess.run([sys.executable, "-m", "featcache", "info", str(path)], capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     assert proc.returncode == 0 and proc.stderr.strip().startswith("featcache info: warning: ") and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+# -- completeness and its seal ------------------------------------------------------------------------
+
+# Written by featcache before completion digests (57fa2c8, 2026-12-05) with ``toy_cache`` below: 6 train and 3 test
+# rows of a 4-wide layer, sealed with content, provenance, features and per-dataset digests and no completion digest.
+SEALED_BEFORE_COMPLETION_DIGEST = Path(__file__).parent / "data" / "sealed_before_completion_digest.h5"
+
+
+def toy_cache(path: Path) -> tuple[Path, CacheIdentity]:
+    """The cache of ``SEALED_BEFORE_COMPLETION_DIGEST``, written by this code, and its identity."""
+    ident = identity(class_names=["zero", "one"])
+    attrs = {"fingerprint": ident.fingerprint, "settings": ident.settings(), "class_names": ["zero", "one"],
+             "layers": ["out"], "default_layer": "out", "dtype": "float32"}
+    w = CacheWriter(path, attrs, [SplitSpec("train", np.arange(6) % 2, np.arange(6)),
+                                  SplitSpec("test", np.arange(3) % 2, np.arange(3))], {"out": 4}, "float32")
+    w.open()
+    for split, n in (("train", 6), ("test", 3)):
+        w.write(split, 0, {"out": np.arange(n * 4, dtype=np.float32).reshape(n, 4) + (100 if split == "test" else 0)})
+    return w.finish({"featcache_version": "0.2.0"}), ident
+
+
+def _hand_edited(path: Path, group: str = "/", **attrs) -> Path:
+    """Set attributes of ``group`` in the file at ``path`` by hand (None: delete one), as anyone with h5py can."""
+    with h5py.File(path, "r+") as f:
+        for key, value in attrs.items():
+            if value is None:
+                del f[group].attrs[key]
+            else:
+                f[group].attrs[key] = value
+    return path
+
+
+@pytest.mark.parametrize("value", [False, None], ids=["false", "deleted"])
+def test_a_finished_cache_marked_unfinished_is_refused_and_left_alone(tmp_path, capsys, value):
+    """Regression (2026-12-05): 'complete' set to false on a finished cache (an h5py one-liner) made it "an incomplete
+    cache: an unfinished extraction of c.h5, copied or renamed" to verify and train, "NO (running or interrupted)" to
+    info (exit 0), and extract of its settings replaced it ("extracts it again and replaces it"). Its seal gives the
+    edit away: one line naming it, exit 2, for every reader and for extract's look at --out; the file untouched."""
+    path = _hand_edited(make_cache(tmp_path / "c.h5"), complete=value)
+    before = path.read_bytes()
+    shown = "False" if value is False else "missing"
+    want = rf"c\.h5 is damaged \(marked unfinished \('complete' is {shown}\) after it was sealed complete\); re-extract it"
+    with pytest.raises(DamagedCache, match=want):
+        open_cache(path)
+    with pytest.raises(DamagedCache, match=want):  # extract: neither a hit nor an unfinished extraction to replace
+        find_complete(path, identity())
+    assert incomplete_replaced(path) is None
+    for command in (["verify", str(path)], ["info", str(path)], ["info", str(path), "--json"]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and re.search(want, err), err
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("group, key, value, what", [
+    ("/", "complete", False, r"marked unfinished \('complete' is False\) after it was sealed complete"),
+    ("train", "rows_done", N_TRAIN + 1, "completion digest mismatch"),
+    ("test", "rows_done", 0, "completion digest mismatch"),
+])
+def test_a_sealed_partial_with_its_completeness_edited_is_never_resumed_over(tmp_path, monkeypatch, group, key, value, what):
+    """Regression (2026-12-05): a complete extraction stopped before its rename (a sealed partial), with 'complete'
+    set to false, was resumed as a partial and sealed again; with a split's rows_done set past its rows it was "damaged
+    ... starting it over": deleted, every row with it. The writer refuses it now, in one line, and keeps it."""
+    path = tmp_path / "c.h5"
+    _sealed_not_renamed(path, identity(), monkeypatch)
+    part = _hand_edited(partial_path(path), group, **{key: value})
+    before = part.read_bytes()
+    want = rf"c\.h5\.partial\.h5 is in the way of featcache's partial file \(it is a finished featcache cache, edited: {what}"
+    assert not find_complete(path, identity())  # no hit; the writer's look at its partial refuses it
+    with pytest.raises(FeatcacheError, match=want):
+        check_partial(part)
+    with pytest.raises(FeatcacheError, match=want + r".*\); move it away, or choose another --out \(it was left untouched\)$"):
+        writer(path).open()
+    assert part.read_bytes() == before and not path.exists()
+
+
+def test_a_sealed_partial_whose_resume_takes_rows_back_is_unsealed_first(tmp_path, monkeypatch):
+    """A sealed partial (stopped before its rename) with a damaged feature chunk is resumed from that chunk: its
+    rows_done drops, which its completion digest would call an edit, so a run stopped before sealing it again would
+    leave a partial the next run refuses. The resume unseals it first: stopped, it is a plain partial, taken up."""
+    path = tmp_path / "c.h5"
+    _sealed_not_renamed(path, identity(), monkeypatch)
+    flip(partial_path(path), chunk_offset(partial_path(path), "train/features/out", 2) + 100)
+    w = writer(path)
+    assert w.open() == {"train": 2 * CHUNK_ROWS, "test": N_TEST}
+    w.close()  # stopped before any row was written again
+    with h5py.File(partial_path(path), "r") as f:
+        assert not f.attrs["complete"] and not any(k in f.attrs for k in ("content_digest", "completion_digest", "completed"))
+    again = writer(path)
+    write_rows(again, again.open())
+    again.finish()
+    np.testing.assert_array_equal(open_cache(path).features("train"), features("train", 0, N_TRAIN))
+    assert verify(path).completion
+
+
+@pytest.mark.parametrize("group, key, value", [
+    ("/", "completed", "1999-01-01T00:00:00+0000"),
+    ("/", "complete", 1),
+    ("train", "rows_done", 0),
+    ("test", "rows_done", N_TEST + 5),
+    ("train", "rows_done", None),
+])
+def test_an_edited_completeness_fails_the_completion_digest(tmp_path, capsys, group, key, value):
+    """Regression (2026-12-05): a split's rows_done was covered by no digest: verify called a cache intact whatever
+    it said. The seal's completion digest covers it, with 'complete' and 'completed'; checked on every open."""
+    path = _hand_edited(make_cache(tmp_path / "c.h5"), group, **{key: value})
+    want = (r"c\.h5 is damaged \(completion digest mismatch: its 'complete', 'completed' or a split's rows_done changed "
+            r"after it was sealed\); re-extract it")
+    with pytest.raises(DamagedCache, match=want):
+        open_cache(path)
+    assert main(["verify", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and re.search(want, err), err
+
+
+def test_an_unfinished_extraction_marked_complete_is_never_used_and_its_own_run_finishes_it(tmp_path, capsys):
+    """Regression (2026-12-05): 'complete' set to true on an interrupted extraction (most of its rows never written,
+    zeros if read) was refused as "damaged (content digest mismatch: its labels, index, paths or settings changed)",
+    which said nothing true, and 'info' of its cache's name showed it as "complete yes" (exit 0). It was never sealed:
+    said so, with what finishes it; the run of its settings does, re-checking its rows, and uses none as zeros."""
+    path = tmp_path / "c.h5"
+    w = writer(path)
+    write_rows(w, w.open(), stop={"train": 128, "test": 0})
+    w.close()
+    part = _hand_edited(partial_path(path), complete=True)
+    want = (rf"{re.escape(str(part))} is not a finished cache: it is marked complete but was never sealed \(it has no "
+            r"content digest\): an extraction stopped while sealing it, or an unfinished one marked complete by hand; "
+            r"re-run the same extract command to finish it$")
+    with pytest.raises(DamagedCache, match=want):
+        open_cache(part)
+    for command in (["verify", str(part)], ["info", str(part)]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and re.search(want, err.strip().split("error: ", 1)[1]), err
+    assert main(["info", str(path)]) == 2
+    assert "c.h5 is not finished: c.h5.partial.h5 beside it holds an extraction" in capsys.readouterr().err
+    # a copy says where it must go back to be finished; without the partial's name to go back to, it is damaged
+    copy = tmp_path / "copy.h5"
+    copy.write_bytes(part.read_bytes())
+    with pytest.raises(DamagedCache, match=r"copy\.h5 is not a finished cache: .*; no rerun finishes it under this name; "
+                                           r"to finish it, move it back to c\.h5\.partial\.h5 beside c\.h5 and re-run"):
+        open_cache(copy)
+    with pytest.raises(DamagedCache, match=r"copy\.h5 is damaged \(it is marked complete but was never sealed \(it has "
+                                           r"no content digest\)\); re-extract it"):
+        open_cache(_hand_edited(copy, partial_of=None))
+    # the run of its settings takes it up where its rows stop, and seals it
+    again = writer(path)
+    assert again.open() == {"train": 128, "test": 0}
+    write_rows(again, {"train": 128, "test": 0})
+    again.finish()
+    for split, n in (("train", N_TRAIN), ("test", N_TEST)):
+        np.testing.assert_array_equal(open_cache(path).features(split), features(split, 0, n))
+    assert verify(path).completion and not partial_path(path).exists()
+
+
+def test_a_cache_sealed_before_completion_digests_is_still_a_hit_and_verifies(tmp_path, capsys):
+    """A cache written by featcache before completion digests (``SEALED_BEFORE_COMPLETION_DIGEST``) opens, verifies
+    and is a cache hit as before, with nothing to compare its rows_done against; marked unfinished, its other digests
+    still give the edit away. A cache written now has the same content digest, so a featcache from before reads it
+    (its provenance digest covers the new attribute whatever its name)."""
+    old = tmp_path / SEALED_BEFORE_COMPLETION_DIGEST.name
+    old.write_bytes(SEALED_BEFORE_COMPLETION_DIGEST.read_bytes())
+    new, ident = toy_cache(tmp_path / "new" / old.name)
+    with h5py.File(old, "r") as f, h5py.File(new, "r") as g:
+        assert "completion_digest" not in f.attrs and "completion_digest" in g.attrs
+        assert f.attrs["fingerprint"] == ident.fingerprint
+        for key in ("content_digest", "features_digest", "dataset_digests"):
+            assert f.attrs[key] == g.attrs[key], key
+    result = verify(old)
+    assert result.features and result.provenance and not result.completion
+    assert find_complete(old, ident)  # a hit (extract runs the full verify first)
+    np.testing.assert_array_equal(open_cache(old).features("test"), open_cache(new).features("test"))
+    assert main(["verify", str(old)]) == 0
+    out = capsys.readouterr().out
+    assert "provenance digest matches, features digest matches" in out and "completion digest" not in out
+    assert main(["verify", str(new)]) == 0
+    assert "provenance digest matches, completion digest matches, features digest matches" in capsys.readouterr().out
+    with pytest.raises(DamagedCache, match=r"marked unfinished \('complete' is False\) after it was sealed complete"):
+        open_cache(_hand_edited(old, complete=False))
 
 
 # -- resume --------------------------------------------------------------------------------------

@@ -80,6 +80,7 @@ def _verify_one(path: str, as_json: bool, collect: bool = False) -> Any:
     print(one_line(f"ok: {result['path']} is intact (format {result['format_version']}): {len(result['datasets'])} datasets, "
           f"{result['chunks']} chunks, {result['bytes_read'] / 2**20:.1f} MB read and checked, content digest matches"
           f"{', provenance digest matches' if result['provenance_digest'] else ''}"
+          f"{', completion digest matches' if result['completion_digest'] else ''}"
           f"{', features digest matches' if result['features_digest'] else ' (no features digest: sealed before 2026-12-03)'}"
           f" ({result['seconds']:.2f} s)"))
     return result if collect else 0

@@ -198,7 +198,7 @@ def _set_aside_other_partial(path: Path, ident: CacheIdentity, source: dict[str,
     moved = set_aside_other_partial(path, ident, source, keep=other.fingerprint if other else None)
     if moved is not None:
         try:
-            attrs = read_attrs(moved, peek=True)
+            attrs = read_attrs(moved, peek=True, check_seal=False)  # only to say what was moved
         except FeatcacheError:
             attrs = {"partial_of": path.name}
         what = ("a complete extraction of other settings, stopped before it was renamed into place" if attrs.get("complete")

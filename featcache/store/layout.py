@@ -8,6 +8,7 @@ Layout (format 2)::
                       features_digest (SHA-256 of every feature value, checked by verify; caches since 2026-12-03),
                       dataset_digests (JSON: each feature dataset's SHA-256, combining to features_digest; checked
                       when a layer is read for use; caches sealed since they were added)
+                      completion_digest (SHA-256 of complete, completed and each split's rows_done; since 2026-12-05)
     /<split>/labels   (N,) int64        chunked, Fletcher-32
     /<split>/index    (N,) int64        row of each image in the source data; chunked, Fletcher-32
     /<split>/paths    (N,) str          photos only; chunked (HDF5 cannot filter strings: the digest guards them)
@@ -90,6 +91,17 @@ JSON_ATTRS = ("class_names", "layers", "source", "settings", "data_digest", "ski
 # DIGESTED_ATTRS, so the provenance digest covers it, and ``combine_digests`` of it must give the features digest.
 # Caches sealed before it (none stored) read as before.
 DATASET_DIGESTS = "dataset_digests"
+# The digest of a cache's completeness (``completion_digest``: ``complete``, ``completed`` and each split's
+# ``rows_done`` and rows), sealed with it since 2026-12-05. ``rows_done`` is a split's attribute, which no other digest
+# covered. A root attribute outside DIGESTED_ATTRS, so the provenance digest covers it (deleted, it is missed there);
+# the content digest is unchanged, so a featcache from before reads a cache that has it. Caches sealed before have
+# none and read as before.
+COMPLETION_DIGEST = "completion_digest"
+# What the seal writes (``writer._seal``), always after ``complete`` is set true: a file marked unfinished that holds
+# any of them was sealed complete and edited since (the writer never sets ``complete`` back to false, but where it
+# unseals a partial it takes rows back from: ``writer._unseal`` removes these first, in this order, the content digest
+# first).
+SEAL_ATTRS = ("content_digest", "provenance_digest", "features_digest", DATASET_DIGESTS, COMPLETION_DIGEST)
 # Root attributes that readers rely on; the content digest covers them.
 DIGESTED_ATTRS = ("format", "format_version", "fingerprint", "settings", "class_names", "layers", "default_layer",
                   "layer_widths", "dtype", "backbone", "weights", "image_size", "preprocessing", "dataset", "skipped")
@@ -483,6 +495,47 @@ def combine_digests(parts: dict[str, str]) -> str:
     Caches sealed with per-dataset digests (``DATASET_DIGESTS``) store ``parts`` too, and this is how they are
     tied to the sealed features digest: an edited or deleted entry no longer combines to it."""
     return hashlib.sha256("".join(f"{name}={parts[name]};" for name in sorted(parts)).encode()).hexdigest()
+
+
+def completion_digest(f: h5py.File) -> str:
+    """SHA-256 of what says ``f`` is finished: its ``complete`` and ``completed`` attributes and each split's
+    ``rows_done`` and rows, as stored (``_attr_value``: ``complete`` set to 1 is not True).
+
+    ``_seal`` stores it (``COMPLETION_DIGEST``) and ``completion_problem`` compares it. Edited by hand, ``complete``
+    decides whether a file is used as a cache or resumed as a partial: set to false on a finished cache it was called
+    an interrupted extraction, which extract with the same settings replaced (an adversarial check, 2026-12-05).
+    """
+    h = hashlib.sha256()
+    for key in ("complete", "completed"):
+        h.update(f"{key}={_attr_value(f.attrs.get(key))!r};".encode())
+    for name in split_names(f):
+        g = f[name]
+        rows = int(g["labels"].shape[0]) if "labels" in g else None
+        h.update(f"[{name}]rows_done={_attr_value(g.attrs.get('rows_done'))!r};rows={rows!r};".encode())
+    return h.hexdigest()
+
+
+def completion_problem(f: h5py.File) -> str | None:
+    """What is wrong with the completeness an opened featcache file claims, for a line; None where nothing is.
+
+    A file marked unfinished that holds what only the seal writes (``SEAL_ATTRS``) was sealed complete and edited
+    since: it is neither used nor resumed (``extract`` replaced such a cache at --out, and resumed one at the partial's
+    name). A sealed file (one with its content digest, the seal's last attribute) whose completion digest no longer
+    matches had ``complete``, ``completed`` or a split's ``rows_done`` edited. A file sealed before completion digests
+    has none to compare. The one rule of readers (``reader.read_attrs``) and of the writer's look at its partial
+    (``partial.check_partial_attrs``).
+    """
+    attrs = f.attrs
+    if not attrs.get("complete"):
+        if any(k in attrs for k in SEAL_ATTRS):
+            value = _attr_value(attrs["complete"]) if "complete" in attrs else "missing"
+            return f"marked unfinished ('complete' is {value}) after it was sealed complete"
+        return None
+    sealed = "content_digest" in attrs and COMPLETION_DIGEST in attrs
+    if sealed and _attr_value(attrs[COMPLETION_DIGEST]) != completion_digest(f):
+        return ("completion digest mismatch: its 'complete', 'completed' or a split's rows_done changed after it was "
+                "sealed")
+    return None
 
 
 def provenance_digest(f: h5py.File) -> str:

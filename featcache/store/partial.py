@@ -32,7 +32,7 @@ from typing import Any, Mapping
 import h5py
 
 from featcache.errors import FeatcacheError, first_line, system_limit
-from featcache.store.layout import FORMAT, NAME_MAX, PARTIAL_OF, named_as_partial_of
+from featcache.store.layout import FORMAT, NAME_MAX, PARTIAL_OF, completion_problem, named_as_partial_of
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
@@ -109,7 +109,8 @@ def _check_opened(path: Path, sealed: bool = True) -> bool:
 
 
 def check_partial_attrs(path: Path, f: h5py.File, sealed: bool = True) -> None:
-    """Refuse an opened file at the partial's name that is HDF5 but not featcache's, or a complete cache.
+    """Refuse an opened file at the partial's name that is HDF5 but not featcache's, a complete cache, or a sealed one
+    whose completeness was edited (``layout.completion_problem``).
 
     An HDF5 file with no attributes and nothing in it is a partial killed
     before ``lay_out`` wrote anything (or an empty file HDF5 just opened):
@@ -120,6 +121,9 @@ def check_partial_attrs(path: Path, f: h5py.File, sealed: bool = True) -> None:
         if len(f.attrs) or len(f):
             raise in_the_way(path, "an HDF5 file featcache did not write")
         return
+    problem = completion_problem(f)
+    if problem:  # a finished cache edited to look unfinished was resumed over (a partial's checks are not a seal's)
+        raise in_the_way(path, f"a finished featcache cache, edited: {problem}")
     if bool(f.attrs.get("complete", False)) and not (sealed and sealed_not_published(path, f.attrs)):
         raise in_the_way(path, "a complete featcache cache")
 

@@ -26,6 +26,7 @@ import numpy as np
 from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5, first_line
 from featcache.store.layout import (
     CHUNK_ROWS,
+    COMPLETION_DIGEST,
     DATASET_DIGESTS,
     FORMAT,
     FORMAT_VERSION,
@@ -36,6 +37,7 @@ from featcache.store.layout import (
     ROW_DATASETS,
     check_chunks_stored,
     combine_digests,
+    completion_problem,
     content_digest,
     dataset_digest,
     dataset_hasher,
@@ -62,8 +64,12 @@ class UncheckedCacheWarning(UserWarning):
     """A format-1 cache (featcache 0.1): read, but it has no checksums to check."""
 
 
-def read_attrs(path: Path, peek: bool = False) -> dict[str, Any]:
-    """Root attributes of a featcache file (complete or not); ``rows_done`` per split for incomplete ones."""
+def read_attrs(path: Path, peek: bool = False, check_seal: bool = True) -> dict[str, Any]:
+    """Root attributes of a featcache file (complete or not); ``rows_done`` per split for incomplete ones.
+
+    ``check_seal``: refuse (``DamagedCache``) a file whose completeness is not what it was sealed with
+    (``_check_seal``); off only where the writer's own look at its partial decides (``partial.check_partial_attrs``).
+    """
     path = Path(path)
     if not path.exists():
         if partial_path(path).exists():
@@ -85,6 +91,8 @@ def read_attrs(path: Path, peek: bool = False) -> dict[str, Any]:
             attrs = decode_attrs(f.attrs)
         except (ValueError, TypeError, OSError) as exc:
             raise damaged(path, f"an attribute is unreadable: {first_line(exc)}") from None
+        if check_seal:
+            _check_seal(path, f, attrs)
         if not attrs.get("complete"):
             try:
                 # in split order (train first), as a complete cache's splits are listed: HDF5 lists groups by name
@@ -93,6 +101,30 @@ def read_attrs(path: Path, peek: bool = False) -> dict[str, Any]:
             except (OSError, KeyError, TypeError, ValueError) as exc:
                 raise damaged(path, f"its progress is unreadable: {first_line(exc)}") from None
         return attrs
+
+
+def _check_seal(path: Path, f: h5py.File, attrs: dict[str, Any]) -> None:
+    """Refuse a file whose ``complete`` is not what its seal says (``DamagedCache``), before anything uses it.
+
+    Marked unfinished after its seal (``layout.completion_problem``), a finished cache was called an interrupted
+    extraction, and ``extract`` of its settings replaced it; its completion digest no longer matching, ``complete``,
+    ``completed`` or a ``rows_done`` was edited. Marked complete without a content digest (the seal's last attribute),
+    it was never sealed: a run stopped while sealing, or an unfinished extraction (rows never written read as zeros)
+    marked complete by hand, which was called "damaged (content digest mismatch: its labels, index, paths or settings
+    changed)". A format-1 cache has no digests at all (``Cache._check_digest`` says what that means).
+    """
+    try:
+        problem = completion_problem(f)
+    except (OSError, KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise damaged(path, f"its progress is unreadable: {first_line(exc)}") from None
+    if problem:
+        raise damaged(path, problem)
+    if attrs.get("complete") and attrs.get("format_version") == FORMAT_VERSION and "content_digest" not in attrs:
+        what = "it is marked complete but was never sealed (it has no content digest)"
+        if not isinstance(attrs.get(PARTIAL_OF), str):  # no partial's name to finish it from: written otherwise, or edited
+            raise damaged(path, what)
+        raise DamagedCache(f"{path} is not a finished cache: {what}: an extraction stopped while sealing it, or an "
+                           f"unfinished one marked complete by hand; {resume_words(path, attrs)}")
 
 
 @contextmanager
@@ -225,7 +257,8 @@ def resume_words(path: Path, meta: dict[str, Any]) -> str:
     made_for = _copy_of(path, meta)
     if made_for is None:
         return f"re-run the same extract command to {verb} it"
-    return (f"no rerun {verb}s it under this name; to {verb} it, move it back to {made_for}{PARTIAL_SUFFIX} beside "
+    verbs = "finishes" if verb == "finish" else "resumes"  # it said "no rerun finishs it"
+    return (f"no rerun {verbs} it under this name; to {verb} it, move it back to {made_for}{PARTIAL_SUFFIX} beside "
             f"{made_for} and re-run the extract command that writes {made_for}, with --force where {made_for} holds a "
             "cache of other settings")
 
@@ -697,6 +730,7 @@ class VerifyResult:
     digest: bool = False
     provenance: bool = False  # a provenance digest was stored and matched (caches sealed since 2026-12-02)
     features: bool = False  # a digest of every feature value was stored and matched (caches sealed since 2026-12-03)
+    completion: bool = False  # a digest of complete, completed and rows_done was stored and matched (since 2026-12-05)
     seconds: float = 0.0
 
     @property
@@ -706,7 +740,8 @@ class VerifyResult:
     def to_dict(self) -> dict[str, Any]:
         return {"path": str(self.path), "ok": True, "format_version": self.format_version, "datasets": self.datasets,
                 "chunks": self.chunks, "bytes_read": self.bytes_read, "content_digest": self.digest,
-                "provenance_digest": self.provenance, "features_digest": self.features, "seconds": round(self.seconds, 3)}
+                "provenance_digest": self.provenance, "features_digest": self.features,
+                "completion_digest": self.completion, "seconds": round(self.seconds, 3)}
 
 
 def verify(path: str | Path) -> VerifyResult:
@@ -721,7 +756,8 @@ def verify(path: str | Path) -> VerifyResult:
     if not cache.checked:
         raise FeatcacheError(f"{cache.path} is a format-1 cache without checksums and cannot be verified; delete it and "
                              "re-run 'featcache extract ...' to have it checked")  # "re-extract it" in extract itself (a tester)
-    result = VerifyResult(cache.path, int(cache.meta["format_version"]), digest=True, provenance="provenance_digest" in cache.meta)
+    result = VerifyResult(cache.path, int(cache.meta["format_version"]), digest=True, provenance="provenance_digest" in cache.meta,
+                          completion=COMPLETION_DIGEST in cache.meta)  # compared by read_attrs, as every open does
     stored = cache.meta.get("features_digest")
     hashed: dict[str, str] = {}  # each feature dataset's digest, taken in the same read as its checksums
     with cache._file() as f:
@@ -814,7 +850,9 @@ def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
         if not p.exists():
             continue
         try:
-            attrs = read_attrs(p)
+            # the partial's completeness is the writer's to judge (partial.check_partial_attrs): one stopped while
+            # sealing is finished by the run
+            attrs = read_attrs(p, check_seal=p == path)
         except FeatcacheError as exc:
             if p != path:
                 continue  # an unreadable partial is a crashed write of ours: redone
@@ -967,7 +1005,7 @@ def set_aside_other_partial(path: Path, identity: CacheIdentity, source: dict[st
     try:
         if look_at_partial(partial) != OURS:
             return None
-        attrs = read_attrs(partial)
+        attrs = read_attrs(partial, check_seal=False)  # look_at_partial has judged it
     except FeatcacheError:  # not featcache's, or unreadable: the writer's own checks say so, or set it aside
         return None
     theirs = attrs.get("fingerprint")
@@ -1001,7 +1039,7 @@ def _leftover_of(partial: Path, path: Path) -> bool:
     another process holds open (``CacheBusy``) is a running ``--force`` extraction's, and a hit deleted it mid-run
     (its publish then failed and its rows were lost; a reviewer, 2026-12-05). Never delete what we cannot read."""
     try:
-        theirs = read_attrs(partial).get("fingerprint")
+        theirs = read_attrs(partial, check_seal=False).get("fingerprint")  # _tidy's look_at_partial has judged it
     except FeatcacheError:  # busy or unreadable: kept (look_at_partial has opened it, so it is no crash's stub)
         return False
     try:

@@ -47,13 +47,16 @@ from featcache.sources.base import SplitSpec  # noqa: F401  (the rows a source h
 from featcache.store.layout import (
     CHECKSUM,
     CHUNK_ROWS,
+    COMPLETION_DIGEST,
     DATASET_DIGESTS,
     PARTIAL_OF,
+    SEAL_ATTRS,
     STAGING,
     WRITE_CHUNK_CACHE,
     cannot_create,
     chunk_stored,
     combine_digests,
+    completion_digest,
     content_digest,
     create_h5,
     create_rows,
@@ -243,6 +246,7 @@ class CacheWriter:
                     self._note(f"resuming {self.path}: the partial's {spec.name} {name} did not match the source; rewritten from it")
             good = self._good_rows(g, done)
             if good < done:
+                _unseal(f)
                 self._clear_rows(g, good, done)
                 g.attrs["rows_done"] = good
                 self._note(f"resuming {self.path}: {spec.name} features from row {good} were damaged; extracting them again")
@@ -727,10 +731,12 @@ def _reserve_room(path: Path, nbytes: int) -> None:
 
 
 def _seal(f: h5py.File) -> None:
-    """Mark ``f`` complete, with the digests of its features (each dataset's, and all combined), of its rows and
-    identity attributes and of its provenance (read back)."""
+    """Mark ``f`` complete, with the digests of its completeness, of its features (each dataset's, and all combined),
+    of its rows and identity attributes and of its provenance (read back)."""
     f.attrs["complete"] = True
     f.attrs["completed"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    # Every split's rows_done is final here (``_check_done``; ``StagedWriter._copy_rows``); the provenance digest covers it
+    f.attrs[COMPLETION_DIGEST] = completion_digest(f)
     f.flush()
     # First: the provenance digest covers both, the content digest records the features digest.
     digests = dataset_digests(f)
@@ -738,6 +744,20 @@ def _seal(f: h5py.File) -> None:
     f.attrs["features_digest"] = combine_digests(digests)
     f.attrs["provenance_digest"] = provenance_digest(f)  # first: the content digest records that it is there
     f.attrs["content_digest"] = content_digest(f)
+
+
+def _unseal(f: h5py.File) -> None:
+    """Make a sealed partial (a run stopped between its seal and its rename) a plain one before a resume takes rows
+    back from it: its completion digest no longer matches once a ``rows_done`` drops, and the next run would refuse
+    it as edited if this run stopped before sealing it again. The content digest goes first (a file marked complete
+    without it is one stopped while sealing, which a resume takes up), ``complete`` last (marked unfinished with a
+    seal attribute left, it would be an edited cache): a run stopped between any two steps leaves a partial to resume."""
+    if not f.attrs.get("complete"):
+        return
+    for key in (*SEAL_ATTRS, "completed"):
+        if key in f.attrs:
+            del f.attrs[key]
+    f.attrs["complete"] = False
 
 
 def _refuse_if_busy(path: Path, exc: BaseException) -> None:
