@@ -611,7 +611,7 @@ def test_info_describes_a_head_or_a_model(tmp_path, fake_model, capsys):
     other.write_bytes(b"not a zip")
     # a file that never was one of featcache's (a curve.csv, a .png): not h5py's "file signature not found" (a new user)
     one_line_error(capsys, ["info", str(other)], f"{other} is none of the files featcache describes (not an HDF5 cache, "
-                                                 "nor a head's or model's zip); pass a cache")
+                                                 "nor a head's or model's zip, nor a report's file", "pass a cache")
     cut = tmp_path / "cut.h5"
     cut.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 64)  # one that was an HDF5 file: said as HDF5's problem
     one_line_error(capsys, ["info", str(cut)], f"{cut} is damaged")
@@ -2691,12 +2691,71 @@ def test_verify_and_info_name_a_zip_featcache_did_not_write(tmp_path, capsys):
         zf.writestr("config.json", "{}")
     text = tmp_path / "notes.txt"
     text.write_text("my notes")
-    kinds = "pass a cache ('featcache extract'), a head ('featcache train') or a model"
+    kinds = "pass a cache ('featcache extract'), a head ('featcache train')"
     for command in ("verify", "info"):
         one_line_error(capsys, [command, str(other)], f"{other} is a zip file (a Keras model of another program?) that "
                        "featcache did not write as a head or model", kinds)
         # a file that never was HDF5: said so, not h5py's "file signature not found" (a new-user tester)
         one_line_error(capsys, [command, str(text)], f"{text} is none of the files featcache describes", kinds)
+
+
+def test_verify_and_info_of_a_reports_file_name_its_record(tmp_path, capsys):
+    """verify of a confusion.png, evaluation.txt or a curve.csv was "none of the files featcache describes ... pass a
+    cache, a head or a model", though the record beside it vouches for it and verify checks it through that record;
+    info named no record either (a new-user tester). verify checks it through the record that lists it; info names
+    that record; the line for any other file lists what verify takes, reports included."""
+    import featcache
+
+    cache = str(tiny_cache(tmp_path / "c.h5"))
+    head = tmp_path / "h.npz"
+    assert main(["train", cache, "--head", "logreg", "--out", str(head)]) == 0
+    out = tmp_path / "ev"
+    assert main(["evaluate", str(head), cache, "--out", str(out)]) == 0
+    capsys.readouterr()
+    record = out / "evaluation.json"
+    for name in ("confusion.png", "evaluation.txt"):
+        assert main(["verify", str(out / name)]) == 0
+        assert capsys.readouterr().out.startswith(f"ok: {out / name} is intact, checked through its report's record "
+                                                  f"{record}: its digest and 2 file(s) it vouches for match")
+        assert featcache.verify(out / name).to_dict()["given"] == str(out / name)
+        one_line_error(capsys, ["info", str(out / name)], f"{out / name} is a file of the report {record} records",
+                       f"'featcache verify {record}' checks it")
+    text = (out / "evaluation.txt").read_text()
+    (out / "evaluation.txt").write_text(text + "mine\n")
+    one_line_error(capsys, ["verify", str(out / "confusion.png")], f"{out / 'evaluation.txt'} was changed since "
+                   "featcache wrote it (its SHA-256 is not the one evaluation.json records)")
+    notes = out / "notes.txt"  # beside a record but not listed by it: none of featcache's
+    notes.write_text("mine")
+    one_line_error(capsys, ["verify", str(notes)], f"{notes} is none of the files featcache describes",
+                   "a report's record (curve.json, probe.json, evaluation.json, lesson.json) or a predictions CSV")
+
+
+def test_verify_checks_a_predictions_csv_against_its_record(tmp_path, fake_model, capsys):
+    """verify of predict's CSV (or of its hidden record .NAME.featcache) was "none of the files featcache describes"
+    (a new-user tester): the CSV's SHA-256 is recorded beside it, so verify compares them; info points there."""
+    import featcache
+
+    folder = tmp_path / "photos"
+    write_image(folder / "a.png", class_image(0, 0, 16))
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(fake_model), str(folder), "--csv", str(out)]) == 0
+    capsys.readouterr()
+    record = tmp_path / ".p.csv.featcache"
+    for given in (out, record):
+        assert main(["verify", str(given)]) == 0
+        assert capsys.readouterr().out.startswith(f"ok: {out} is intact (a predictions CSV): its SHA-256 is the one "
+                                                  "its record .p.csv.featcache holds")
+        one_line_error(capsys, ["info", str(given)], f"'featcache verify {out}' checks it against that record")
+    assert featcache.verify(out).to_dict()["record"] == str(record)
+    out.write_text(out.read_text() + "# checked by hand\n")
+    one_line_error(capsys, ["verify", str(out)], f"{out} was changed since featcache wrote it (its SHA-256 is not the one "
+                   ".p.csv.featcache records beside it)", "--force")
+    copy = tmp_path / "copy.csv"
+    copy.write_text(out.read_text().replace("# checked by hand\n", ""))
+    one_line_error(capsys, ["verify", str(copy)], f"{copy} is a predictions CSV with no record of featcache's beside "
+                   "it (.copy.csv.featcache")
+    out.unlink()
+    one_line_error(capsys, ["verify", str(record)], f"{out}, the predictions CSV its record {record} vouches for, is gone")
 
 
 def test_an_output_with_a_long_name_or_through_a_link_is_written(tmp_path, capsys):

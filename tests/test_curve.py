@@ -1082,6 +1082,22 @@ def test_verify_of_a_curves_record_checks_its_plot_and_its_rows_checksums(tiny_c
     assert "does not match its checksum" in capsys.readouterr().err
 
 
+def test_verify_of_curve_csv_or_png_checks_them_through_curve_json(tiny_cache, tmp_path, capsys):
+    """'featcache verify runs/curve/curve.csv' (or curve.png) was "none of the files featcache describes ... pass a
+    cache, a head or a model", though 'verify curve.json' checks exactly these files (a new-user tester): they are
+    checked through the record beside them, and info names it."""
+    out = tmp_path / "lc"
+    featcache.learning_curve(tiny_cache, [20], seeds=1, heads="logreg", out=out, verbose=False)
+    for name in ("curve.csv", "curve.png"):
+        assert main(["verify", str(out / name)]) == 0
+        assert capsys.readouterr().out.startswith(f"ok: {out / name} is intact, checked through its report's record "
+                                                  f"{out / 'curve.json'}: its digest and 2 file(s) it vouches for match "
+                                                  "(curve.png, curve.csv)")
+        assert main(["info", str(out / name)]) == 2
+        assert (f"{out / name} is a file of the report {out / 'curve.json'} records (open it as it is); 'featcache "
+                f"verify {out / 'curve.json'}' checks it") in capsys.readouterr().err
+
+
 def test_a_curve_folder_of_other_views_names_its_views_and_the_asked_ones(tiny_cache, tmp_path):
     """A folder of other views was refused as "other settings (train_views, test_views)", naming neither the views
     it holds nor the ones asked (an adversarial tester)."""

@@ -12,19 +12,22 @@ if TYPE_CHECKING:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("verify", help="check a cache (every chunk, its content digest), or a head or model file "
-                       "(its content digest)",
+    p = sub.add_parser("verify", help="check a cache (every chunk, its content digest), a head or model file "
+                       "(its content digest), or a report or predictions CSV (against its record)",
                        description="Read every chunk of every dataset of a cache, which HDF5 checks against its Fletcher-32 "
                        "checksum, and compare the SHA-256 digests of its labels, index, paths and settings and (caches "
                        "sealed since 2026-12-03) of every feature value. Given a head ('featcache train') or a model "
                        "('featcache export', 'featcache finetune'), read the whole file and compare its content digest "
                        "(files saved since 2026-12-03). Given a report's record (evaluation.json, probe.json, "
-                       "curve.json, lesson.json), check it and each file of the report it lists; a curve whose run was "
-                       "stopped before the end is said unfinished (re-run the same curve command). Exit 0 when it "
+                       "curve.json, lesson.json), check it and each file of the report it lists (given one of those "
+                       "files, the same, through its record); a curve whose run was stopped before the end is said "
+                       "unfinished (re-run the same curve command). Given a predictions CSV ('featcache predict "
+                       "--csv'), compare its SHA-256 with the one recorded beside it (.NAME.featcache). Exit 0 when it "
                        "is intact, 2 with one line naming the damage (or what is unfinished) otherwise. Given several files, each is checked "
                        "and said in turn; exit 2 when any is not intact (--json: a list).")
     p.add_argument("cache", nargs="+", metavar="FILE", help="a cache written by 'featcache extract', a head or "
-                   "model file, or a report's record (curve.json, ...); several may be given")
+                   "model file, a report's record (curve.json, ...) or file, or a predictions CSV; several may be "
+                   "given")
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -56,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 def _verify_one(path: str, as_json: bool, collect: bool = False) -> Any:
     """Check one file: its line (or, ``as_json``, its dict) printed; ``collect``: the dict returned for a list."""
     from featcache.errors import FeatcacheError, one_line
-    from featcache.recipes.files import FileVerifyResult, ReportVerifyResult, verify
+    from featcache.recipes.files import CsvVerifyResult, FileVerifyResult, ReportVerifyResult, verify
 
     try:
         checked = verify(path)
@@ -74,8 +77,15 @@ def _verify_one(path: str, as_json: bool, collect: bool = False) -> Any:
         print(one_line(_file_line(result)))
         return result if collect else 0
     if isinstance(checked, ReportVerifyResult):
-        print(one_line(f"ok: {result['path']} is intact (a report's record): its own digest and "
-                       f"{len(result['files'])} file(s) it vouches for match ({', '.join(result['files']) or 'none'})"))
+        # a report's file is checked through its record, which is named: what was checked, and what to pass
+        given = f"{checked.given} is intact, checked through its report's record {result['path']}: its" if (
+            checked.given is not None) else f"{result['path']} is intact (a report's record): its own"
+        print(one_line(f"ok: {given} digest and {len(result['files'])} file(s) it vouches for match "
+                       f"({', '.join(result['files']) or 'none'})"))
+        return result if collect else 0
+    if isinstance(checked, CsvVerifyResult):
+        print(one_line(f"ok: {result['path']} is intact (a predictions CSV): its SHA-256 is the one its record "
+                       f"{checked.record.name} holds ({result['seconds']:.2f} s)"))
         return result if collect else 0
     print(one_line(f"ok: {result['path']} is intact (format {result['format_version']}): {len(result['datasets'])} datasets, "
           f"{result['chunks']} chunks, {result['bytes_read'] / 2**20:.1f} MB read and checked, content digest matches"

@@ -653,14 +653,48 @@ def _recorded_digests(path: Path) -> list[str] | None:
     run killed between the record and the rename leaves either one vouched for); None where there is no readable
     record of a CSV of this name (absent, not a regular file, too large, not featcache's JSON). A long name's record
     is also looked for where featcache put it before (``_legacy_record_path``)."""
+    found = csv_record_of(path)
+    return None if found is None else found[1]
+
+
+def csv_record_of(path: Path) -> tuple[Path, list[str]] | None:
+    """The record of the CSV ``path`` (a file, not a link: ``csv_target``'s) and the SHA-256s it accepts
+    (``_recorded_digests``), or None."""
     for record in (csv_record_path(path), _legacy_record_path(path)):
         obj = _read_record(record, path) if record is not None else None
         if obj is not None:
             digests = obj.get("sha256")
             if not isinstance(digests, list) or not all(isinstance(d, str) for d in digests):
                 return None
-            return digests
+            return record, digests
     return None
+
+
+def csv_of_record(record: str | Path) -> Path | None:
+    """The predictions CSV whose record (``csv_record_path``) the file ``record`` is, else None."""
+    obj = _record_json(Path(record))
+    name = obj.get("csv") if obj is not None else None
+    if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
+        return None
+    csv = Path(record).with_name(name)
+    return csv if Path(record).name in (csv_record_path(csv).name, getattr(_legacy_record_path(csv), "name", None)) else None
+
+
+def check_recorded_csv(path: str | Path) -> Path | None:
+    """``featcache verify`` of a predictions CSV: the record that vouches for it (its SHA-256 is one the record
+    accepts, as a rerun's ``check_csv`` reads it), or None where it has no record of featcache's beside it. A CSV
+    changed since featcache wrote it is a FeatcacheError. It was "none of the files featcache describes", the hidden
+    record beside it unmentioned (a new-user tester)."""
+    target = csv_target(path)
+    found = csv_record_of(target) if target.is_file() else None
+    if found is None:
+        return None
+    record, digests = found
+    if _file_sha256(target) not in digests:
+        raise FeatcacheError(f"{path} was changed since featcache wrote it (its SHA-256 is not the one {record.name} "
+                             "records beside it), so it may hold your edits; run predict --csv again with --force to "
+                             "write it anew")
+    return record
 
 
 def _read_record(record: Path, path: Path) -> dict | None:

@@ -20,6 +20,15 @@ from featcache.store.reader import VerifyResult
 from featcache.validate import check_path, starts_with
 
 WHAT = "a cache ('featcache extract'), a head ('featcache train') or a model ('featcache export', 'featcache finetune')"
+# What verify takes besides: the generic line named caches, heads and models alone, though verify checks reports too
+# (a new-user tester)
+VERIFY_WHAT = ("a cache ('featcache extract'), a head ('featcache train'), a model ('featcache export', 'featcache "
+               "finetune'), a report's record (curve.json, probe.json, evaluation.json, lesson.json) or a predictions "
+               "CSV ('featcache predict --csv')")
+
+# The records a report folder holds (``validate.REPORT_DIGESTS``), each beside the files it lists: curve's, probe's,
+# evaluate's and the lesson's. A curve.json vouches for curve.csv too, whose rows carry their own checksums.
+REPORT_RECORDS = ("curve.json", "probe.json", "evaluation.json", "lesson.json")
 
 
 def zip_kind(path: str | Path) -> str | None:
@@ -55,15 +64,84 @@ def edited(path: Path) -> FeatcacheError | None:
     return edited_kind(path, file_kind(path))
 
 
-def not_ours(path: Path, given: str, not_hdf5: NotHDF5) -> FeatcacheError:
+def not_ours(path: Path, given: str, not_hdf5: NotHDF5, what: str = WHAT) -> FeatcacheError:
     """The line info and verify give for a file that is neither a cache, a head nor a model (``not_hdf5``: what HDF5
-    said of it). A file that never was HDF5 (a curve.csv, probe.json or .png) is said so: h5py's "Unable to
-    synchronously open file (file signature not found)" read as a fault in it (a new-user tester); one that was is
-    left in HDF5's words, with the kinds to pass (info named caches alone; a tester)."""
+    said of it), nor one a record vouches for. A file that never was HDF5 (a curve.csv, probe.json or .png) is said
+    so: h5py's "Unable to synchronously open file (file signature not found)" read as a fault in it (a new-user
+    tester); one that was is left in HDF5's words, with the kinds to pass (``what``: info named caches alone; a
+    tester)."""
     if not starts_with(path, b"\x89HDF\r\n\x1a\n"):
         return FeatcacheError(f"{given} is none of the files featcache describes (not an HDF5 cache, nor a head's or "
-                              f"model's zip); pass {WHAT}")
-    return not_hdf5.with_hint(f"pass {WHAT}")
+                              f"model's zip, nor a report's file or predictions CSV featcache keeps a record of); pass "
+                              f"{what}")
+    return not_hdf5.with_hint(f"pass {what}")
+
+
+def listed_by(path: Path) -> Path | None:
+    """The report's record beside ``path`` that lists it (``REPORT_RECORDS``), else None: a curve.csv, probe.png or
+    confusion.png was "none of the files featcache describes" though its record vouches for it (a new-user tester)."""
+    from featcache.validate import REPORT_DIGESTS
+
+    for name in REPORT_RECORDS:
+        record = path.parent / name
+        doc = report_record(record) if record != path else None
+        if doc is not None and (path.name in doc[REPORT_DIGESTS] or (name == "curve.json" and path.name == "curve.csv")):
+            return record
+    return None
+
+
+def predictions_csv(path: Path) -> tuple[Path, Path] | None:
+    """``(csv, record)`` where ``path`` is a predictions CSV with featcache's record beside it (``.NAME.featcache``),
+    or that hidden record itself; else None."""
+    from featcache.deploy.predict import csv_of_record, csv_record_of, csv_target
+
+    csv = csv_of_record(path)
+    if csv is not None:
+        return csv, path
+    found = csv_record_of(csv_target(path))
+    return None if found is None else (path, found[0])
+
+
+def verify_listed(path: Path) -> ReportVerifyResult | CsvVerifyResult | None:
+    """``verify`` of a file that is neither a cache, a head, a model nor a record: a predictions CSV (or its hidden
+    record) checked against that record, a report's file through the record that lists it; None for any other."""
+    from featcache.deploy.predict import check_recorded_csv, is_predictions_csv
+
+    t0 = time.perf_counter()
+    found = predictions_csv(path)
+    if found is not None:
+        csv, record = found
+        if not csv.is_file():
+            raise FeatcacheError(f"{csv}, the predictions CSV its record {record} vouches for, is gone; run predict "
+                                 "--csv again")
+        record = check_recorded_csv(csv) or record
+        return CsvVerifyResult(csv, record, csv.stat().st_size, time.perf_counter() - t0)
+    record = listed_by(path)
+    if record is not None:
+        return verify_report(record, report_record(record) or {}, given=path)
+    if is_predictions_csv(path):
+        from featcache.deploy.predict import csv_record_path
+
+        raise FeatcacheError(f"{path} is a predictions CSV with no record of featcache's beside it "
+                             f"({csv_record_path(path).name}: an older featcache's CSV, or one copied without it) "
+                             "and cannot be verified; run predict --csv again to have it checked")
+    return None
+
+
+def report_file_line(path: Path, given: str) -> str | None:
+    """What ``info`` says of a predictions CSV, its record or a report's file (it describes caches, heads and models
+    and said "none of the files featcache describes" of them; a new-user tester), else None."""
+    found = predictions_csv(path)
+    if found is not None:
+        csv, record = found
+        what = (f"featcache's record of the predictions CSV {csv} (its SHA-256)" if record == path else
+                f"a predictions CSV (open it as it is; its SHA-256 is recorded in {record.name} beside it)")
+        return f"{given} is {what}; 'featcache verify {csv}' checks it against that record"
+    record = listed_by(path)
+    if record is not None:
+        return (f"{given} is a file of the report {record} records (open it as it is); 'featcache verify {record}' "
+                "checks it and the report's other files")
+    return None
 
 
 def check_any_file(path: Path) -> None:
@@ -104,6 +182,20 @@ class FileVerifyResult:
 
 
 @dataclass(frozen=True)
+class CsvVerifyResult:
+    """What ``verify`` checked of a predictions CSV (``featcache predict --csv``): its SHA-256 against its record."""
+
+    path: Path
+    record: Path  # the hidden .NAME.featcache beside it
+    bytes_read: int
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": str(self.path), "ok": True, "kind": "predictions csv", "record": str(self.record),
+                "bytes_read": self.bytes_read, "seconds": round(self.seconds, 3)}
+
+
+@dataclass(frozen=True)
 class ReportVerifyResult:
     """What ``verify`` checked of a report's record (evaluation.json, probe.json, curve.json, lesson.json): its own
     seal and the SHA-256 of each file it lists beside it (and a curve's checksummed rows)."""
@@ -111,10 +203,11 @@ class ReportVerifyResult:
     path: Path
     files: tuple[str, ...]  # the report's files checked against the record, by name
     seconds: float
+    given: Path | None = None  # the report's file verify was given, checked through this record (``listed_by``)
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": str(self.path), "ok": True, "kind": "report", "files": list(self.files),
-                "seconds": round(self.seconds, 3)}
+                "seconds": round(self.seconds, 3), **({"given": str(self.given)} if self.given is not None else {})}
 
 
 def report_record(path: Path) -> dict[str, Any] | None:
@@ -133,10 +226,10 @@ def report_record(path: Path) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) and isinstance(doc.get(REPORT_DIGESTS), dict) else None
 
 
-def verify_report(path: Path, doc: dict[str, Any]) -> ReportVerifyResult:
+def verify_report(path: Path, doc: dict[str, Any], given: Path | None = None) -> ReportVerifyResult:
     """A report as featcache wrote it: the record's seal, each file it lists there and unchanged, a curve's rows
     with their checksums. ``info`` and ``verify`` refused a curve.json or lesson.json although each records what
-    vouches for its report (a new-user tester)."""
+    vouches for its report (a new-user tester). ``given``: the report's file verify was given (``listed_by``)."""
     from featcache.validate import RECORD_DIGEST, REPORT_DIGESTS, file_sha256, record_seal
 
     t0 = time.perf_counter()
@@ -175,12 +268,14 @@ def verify_report(path: Path, doc: dict[str, Any]) -> ReportVerifyResult:
         why = unfinished(path, doc, rows)  # intact, but not a whole curve: not ok (its damage said first, above)
         if why is not None:
             raise FeatcacheError(why)
-    return ReportVerifyResult(path, tuple(names), time.perf_counter() - t0)
+    return ReportVerifyResult(path, tuple(names), time.perf_counter() - t0, given)
 
 
-def verify(path: str | Path) -> VerifyResult | FileVerifyResult | ReportVerifyResult:
+def verify(path: str | Path) -> VerifyResult | FileVerifyResult | ReportVerifyResult | CsvVerifyResult:
     """Check the file at ``path`` as ``featcache verify`` does: a cache's every chunk and digests
-    (``store.reader.verify``), or a head's or model's content digest. Raises a FeatcacheError naming the damage.
+    (``store.reader.verify``), a head's or model's content digest, a report's record and the files it lists (given
+    one of those files, through its record), or a predictions CSV against its record. Raises a FeatcacheError naming
+    the damage.
     A file saved before 2026-12-03 has no digest and cannot be verified: that is an error too (it was "ok")."""
     path = check_path(path, "path", WHAT)
     check_any_file(path)
@@ -194,7 +289,11 @@ def verify(path: str | Path) -> VerifyResult | FileVerifyResult | ReportVerifyRe
         try:
             return verify_cache(path)
         except NotHDF5 as exc:  # verify takes heads and models too: "pass a cache" alone sent a new user elsewhere
-            raise not_ours(path, str(path), exc) from None
+            not_hdf5 = exc  # outside the handler: a line of the checks below must not chain onto this one
+        listed = verify_listed(path)
+        if listed is not None:
+            return listed
+        raise not_ours(path, str(path), not_hdf5, VERIFY_WHAT)
     t0 = time.perf_counter()
     # A record whose kind says one thing and the network another is refused by every loader before its digest is
     # checked: verify said "ok: intact (model)" of a head whose kind was edited to a model's, its digest remade
@@ -287,6 +386,8 @@ def info(path: str | Path) -> dict[str, Any]:
         raise FeatcacheError(f"{given} is a report's record (JSON: open it as it is); 'featcache verify {given}' checks "
                              "the report's files against it")
     kind = zip_kind(path)
+    if kind is None and (line := report_file_line(path, given)) is not None:
+        raise FeatcacheError(line)
     if kind is None:
         raise not_ours(path, given, not_hdf5)
     return describe_file(given, kind)  # a head or a model: what it holds (info refused it; a new user had no way)
