@@ -2699,6 +2699,24 @@ def test_verify_and_info_name_a_zip_featcache_did_not_write(tmp_path, capsys):
         one_line_error(capsys, [command, str(text)], f"{text} is none of the files featcache describes", kinds)
 
 
+def test_export_refuses_an_svm_head_before_importing_keras(tmp_path):
+    """export of an SVM head was refused with the right line, but only after some 8 s of importing TensorFlow and
+    Keras (a new-user tester). It is refused in a fresh process that never imports Keras, TensorFlow or
+    featcache._lazy's import of them."""
+    svm = tmp_path / "svm.npz"
+    assert main(["train", str(tiny_cache(tmp_path / "c.h5", layer="out_relu")), "--head", "svm", "--out", str(svm)]) == 0
+    script = ("import json, sys\n"
+              "from featcache.cli import main\n"
+              "rc = main(['export', sys.argv[1], '--out', sys.argv[2]])\n"
+              "print(json.dumps([rc, sorted(m for m in ('keras', 'tensorflow') if m in sys.modules)]))\n")
+    for head, said in ((svm, "cannot export an SVM head: only keras and logreg heads have a Dense-layer form"),):
+        proc = subprocess.run([sys.executable, "-c", script, str(head), str(tmp_path / "m.keras")], capture_output=True,
+                              text=True, timeout=300)
+        assert json.loads(proc.stdout) == [2, []], proc.stdout + proc.stderr
+        assert proc.stderr.strip().startswith(f"featcache export: error: {said}") and len(proc.stderr.splitlines()) == 1, proc.stderr
+    assert not (tmp_path / "m.keras").exists()
+
+
 def test_verify_and_info_of_a_reports_file_name_its_record(tmp_path, capsys):
     """verify of a confusion.png, evaluation.txt or a curve.csv was "none of the files featcache describes ... pass a
     cache, a head or a model", though the record beside it vouches for it and verify checks it through that record;

@@ -62,24 +62,42 @@ def dense_weights(head: BaseEstimator, n_classes: int) -> list[np.ndarray]:
     regression's standardization is folded in too (``heads.folding.to_raw``),
     and the softmax of those logits is its ``predict_proba``.
     """
-    weights = getattr(head, "logits_weights", None)  # a head with a Dense-layer form says so by having this
-    if weights is not None:
-        return weights(n_classes)
+    check_dense_form(head)
+    return head.logits_weights(n_classes)
+
+
+def check_dense_form(head: BaseEstimator) -> None:
+    """A head with a Dense-layer form (``logits_weights``: keras and logreg heads); any other is one line."""
+    if getattr(head, "logits_weights", None) is not None:  # a head with a Dense-layer form says so by having this
+        return
     name = {"SVMHead": "an SVM head"}.get(type(head).__name__, f"a {type(head).__name__} head")
     raise FeatcacheError(f"cannot export {name}: only keras and logreg heads have a Dense-layer form; train a logreg head "
                          "on the same cache and layer (featcache train CACHE --head logreg --layer L) and export that")
 
 
+def exportable(head: BaseEstimator, meta: dict[str, Any], weights: str | None = None) -> str:
+    """The checks of a head before its model is built, none of which imports Keras: a Dense-layer form, the metadata
+    a model needs, its weights (the very file). Returns the weights argument that rebuilds its base. An SVM head
+    was refused only after some 8 s of importing TensorFlow (a new-user tester)."""
+    check_dense_form(head)
+    for key in ("backbone", "image_size", "class_names"):
+        if not meta.get(key):
+            raise FeatcacheError(f"the head's metadata lacks {key!r}; retrain it with 'featcache train'")
+    return resolve_weights(meta, weights)
+
+
 def end_to_end_from_head(head: BaseEstimator, meta: dict[str, Any], weights: str | None = None) -> tuple[KerasModel, str]:
     """Logits model on raw uint8 images with the head's weights; ``(model, weights_arg)``."""
+    w = exportable(head, meta, weights)
+    return end_to_end_model(head, meta, w), w
+
+
+def end_to_end_model(head: BaseEstimator, meta: dict[str, Any], w: str) -> KerasModel:
+    """``end_to_end_from_head``'s model, of a head ``exportable`` passed and the weights argument it returned."""
     from featcache.deploy.endtoend import build_end_to_end
     from featcache.deploy.model import INPUT_DTYPE, INPUT_SHAPE
     from featcache.heads import DenseHead
 
-    for key in ("backbone", "image_size", "class_names"):
-        if not meta.get(key):
-            raise FeatcacheError(f"the head's metadata lacks {key!r}; retrain it with 'featcache train'")
-    w = resolve_weights(meta, weights)
     n_classes = len(meta["class_names"])
     dropout = float(head.dropout) if isinstance(head, DenseHead) else 0.0
     model = build_end_to_end(
@@ -94,7 +112,7 @@ def end_to_end_from_head(head: BaseEstimator, meta: dict[str, Any], weights: str
             f"{dense.kernel.shape[0]}; the head does not belong to this backbone"
         )
     dense.set_weights([kernel, bias])
-    return model, w
+    return model
 
 
 def model_meta(meta: dict[str, Any], head_path: str | Path, weights: str, views: tuple[str, ...] = ("orig",)) -> dict[str, Any]:
@@ -314,6 +332,7 @@ def export(
     check_not_the_head(out, head, "export")
     est, meta = load_head(head, trust_pickle=trust_pickle)
     names = graph_views(est, meta, views)
+    w = exportable(est, meta, weights)  # before Keras is imported (seconds): an SVM head is refused at once
     # featcache's model there, not a file --force replaces
     replacing = check_same_model_job(out, meta, None, force, views=names)
 
@@ -324,7 +343,7 @@ def export(
         replacing = check_same_model_job(out, meta, None, force, views=names)
 
     check_file_outside_classes(out, photo_root_of(meta.get("source")))
-    logits, w = end_to_end_from_head(est, meta, weights)
+    logits = end_to_end_model(est, meta, w)
     model = probabilities_model(logits) if names == ("orig",) else views_model(logits, names)
     written = model_meta(meta, head, w, names)
     saved = save_model(model, out, written, recheck)
