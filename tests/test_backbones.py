@@ -158,3 +158,40 @@ def test_a_layer_keras_names_by_a_counter_is_refused_before_any_work(fashion_dir
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "named by Keras's counter" in err and "expanded_conv" in err
     assert not list(tmp_path.glob("*.h5"))
+
+
+@pytest.mark.parametrize("name,size", [(n, 64) for n in sorted(REGISTRY)] + [("mobilenet_v2", 96), ("mobilenet_v2", 160)])
+def test_the_registry_names_the_imagenet_file_keras_loads(name, size, monkeypatch):
+    """extract, export and finetune look for Keras's copy of the ImageNet weights before any work
+    (backbones.check_obtainable): the file name each application asks keras.utils.get_file for, at this size."""
+    from keras.src.utils import file_utils
+
+    asked = []
+
+    def record(fname, *args, **kwargs):
+        asked.append(fname)
+        raise LookupError("recorded")
+
+    monkeypatch.setattr(file_utils, "get_file", record)
+    bb = get_backbone(name)
+    with pytest.raises(featcache.FeatcacheError, match="could not obtain ImageNet weights"):
+        bb.build("imagenet", size)
+    assert asked == [bb.imagenet_file_name(size)]
+
+
+def test_imagenet_weights_are_obtainable_from_keras_s_copy_or_else_refused(offline_keras):
+    """Offline, without Keras's copy: one line, the one Keras's failed download gives, naming where it looked;
+    with the copy there (Keras's cache), no network is needed and nothing is refused."""
+    from featcache.embedding.backbones import check_obtainable
+
+    bb = get_backbone("mobilenet_v2")
+    with pytest.raises(featcache.FeatcacheError) as err:
+        check_obtainable(bb, "imagenet", 96)
+    assert str(err.value) == ("could not obtain ImageNet weights for mobilenet_v2 (no copy of "
+                              "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_96_no_top.h5 in Keras's cache "
+                              f"{offline_keras}, and storage.googleapis.com cannot be reached); this machine may be "
+                              "offline: pass a local weights file with --weights PATH")
+    offline_keras.mkdir(parents=True)
+    (offline_keras / bb.imagenet_file_name(96)).write_bytes(b"weights")
+    check_obtainable(bb, "imagenet", 96)
+    check_obtainable(bb, "random", 96)  # nothing to obtain
