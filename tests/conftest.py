@@ -112,23 +112,3 @@ def real_fm600(real_weights, real_fashion_dir, tmp_path_factory) -> Path:
 def progress_on(monkeypatch):
     """Progress bars drawn, as for a user (conftest turns them off for every other test)."""
     monkeypatch.delenv("FEATCACHE_PROGRESS", raising=False)
-
-
-@pytest.fixture
-def offline_keras(tmp_path, monkeypatch) -> Path:
-    """A machine with no copy of any ImageNet weights in Keras's cache (an empty KERAS_HOME, a fresh HOME) and no way
-    out: every HTTPS connection goes through a proxy on a port nothing listens on (refused at once, whatever this
-    machine's network). Subprocesses inherit it. Returns Keras's ``models`` folder, empty."""
-    import sys
-
-    home = tmp_path / "keras_home"
-    monkeypatch.setenv("KERAS_HOME", str(home))
-    monkeypatch.setenv("HOME", str(tmp_path / "user_home"))
-    config = sys.modules.get("keras.src.backend.config")
-    if config is not None:  # Keras read KERAS_HOME at its import: its own setting, for this process
-        monkeypatch.setattr(config, "_KERAS_DIR", str(home))
-    for name in ("no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    for name in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"):
-        monkeypatch.setenv(name, "http://127.0.0.1:9")
-    return home / "models"

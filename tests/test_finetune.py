@@ -227,34 +227,6 @@ def test_weights_file_must_be_the_heads(tiny_head, tmp_path, capsys, real_weight
     _one_line_error(capsys, ["finetune", str(pinned), "--weights", str(tmp_path / "missing.h5")], "weights file not found")
 
 
-def test_imagenet_weights_it_cannot_have_are_refused_before_the_images_are_read(tiny_head, tmp_path, capsys,
-                                                                                monkeypatch, offline_keras):
-    """Offline, a head of ImageNet weights was fine-tuned as far as reading its images and building the network
-    before "could not obtain ImageNet weights" (a new-user tester's extract; finetune had the same late failure).
-    Refused before its images are read; with Keras's copy of the weights there, that check passes."""
-    from featcache.deploy import finetune as finetune_mod
-    from featcache.embedding.backbones import get_backbone
-
-    est, meta = load_head(tiny_head)
-    imagenet = save_head(est, tmp_path / "imagenet.keras", {**meta, "weights": "imagenet"})
-    read = []
-
-    def reading(*args, **kwargs):
-        read.append(args)
-        raise LookupError("images read")
-
-    monkeypatch.setattr(finetune_mod, "reopen_source", reading)
-    err = _one_line_error(capsys, ["finetune", str(imagenet), "--out", str(tmp_path / "m.keras")],
-                          "could not obtain ImageNet weights for mobilenet_v2 (no copy of "
-                          "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5 in Keras's cache")
-    assert err.endswith("pass a local weights file with --weights PATH") and read == []
-    offline_keras.mkdir(parents=True)
-    (offline_keras / get_backbone("mobilenet_v2").imagenet_file_name(int(meta["image_size"]))).write_bytes(b"h5")
-    with pytest.raises(LookupError, match="images read"):  # Keras's copy there: on to the images
-        featcache.finetune(imagenet, out=tmp_path / "m.keras")
-    assert len(read) == 1
-
-
 def test_api_mirrors_cli(tiny_head, tmp_path):
     with pytest.raises(FeatcacheError, match="--unfreeze must be 0 or more"):
         featcache.finetune(tiny_head, unfreeze=-3)

@@ -41,16 +41,6 @@ class Backbone:
     # Names of the intermediate activations `--layers blocks` pools; the final
     # output is always added.
     block_layers: tuple[str, ...] = field(default=())
-    # The file keras.applications keeps its include_top=False ImageNet weights in (in Keras's cache, KERAS_HOME's
-    # models/), as each application names it; {rows}: the input size of MobileNetV2's per-size files
-    # (``imagenet_file_name``). Checked against Keras's own names in tests/test_backbones.py.
-    imagenet_file: str = ""
-
-    def imagenet_file_name(self, image_size: int) -> str:
-        """Keras's file of this backbone's ImageNet weights at ``image_size`` (MobileNetV2 has one per size it was
-        trained at, the 224 px one for any other size, as keras.applications picks it)."""
-        rows = image_size if image_size in (96, 128, 160, 192, 224) else 224
-        return self.imagenet_file.format(rows=rows)
 
     @property
     def block_names(self) -> dict[str, str]:
@@ -124,7 +114,11 @@ class Backbone:
                     print(f"downloaded the ImageNet weights of {self.name} into Keras's cache (~/.keras/models)",
                           file=sys.stderr, flush=True)
             except Exception as exc:  # network errors come in many types
-                raise imagenet_error(self.name, f"{type(exc).__name__}: {first_line(exc, empty='no detail')}") from None
+                raise FeatcacheError(
+                    f"could not obtain ImageNet weights for {self.name} "
+                    f"({type(exc).__name__}: {first_line(exc, empty='no detail')}); "
+                    "this machine may be offline: pass a local weights file with --weights PATH"
+                ) from None
         else:
             path = check_weights_file(weights)
             base = builder(include_top=False, weights=None, input_shape=shape)
@@ -203,93 +197,15 @@ def _mobilenet_v3_blocks(n: int, adds: set[int]) -> tuple[str, ...]:
 REGISTRY: dict[str, Backbone] = {
     b.name: b
     for b in (
-        Backbone("mobilenet_v2", "MobileNetV2", "mobilenet_v2", 1280, 224, "out_relu", block_layers=_MOBILENET_V2_BLOCKS,
-                 imagenet_file="mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{rows}_no_top.h5"),
-        Backbone("resnet50", "ResNet50", "resnet50", 2048, 224, "conv5_block3_out", block_layers=_RESNET50_BLOCKS,
-                 imagenet_file="resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"),
-        Backbone("efficientnet_b0", "EfficientNetB0", "efficientnet", 1280, 224, "top_activation",
-                 block_layers=_EFFICIENTNET_B0_BLOCKS, imagenet_file="efficientnetb0_notop.h5"),
+        Backbone("mobilenet_v2", "MobileNetV2", "mobilenet_v2", 1280, 224, "out_relu", block_layers=_MOBILENET_V2_BLOCKS),
+        Backbone("resnet50", "ResNet50", "resnet50", 2048, 224, "conv5_block3_out", block_layers=_RESNET50_BLOCKS),
+        Backbone("efficientnet_b0", "EfficientNetB0", "efficientnet", 1280, 224, "top_activation", block_layers=_EFFICIENTNET_B0_BLOCKS),
         Backbone("mobilenet_v3_small", "MobileNetV3Small", "mobilenet_v3", 576, 224, "out_hard_swish",
-                 block_layers=_mobilenet_v3_blocks(11, _MOBILENET_V3_SMALL_ADDS),
-                 imagenet_file="weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5"),
+                 block_layers=_mobilenet_v3_blocks(11, _MOBILENET_V3_SMALL_ADDS)),
         Backbone("mobilenet_v3_large", "MobileNetV3Large", "mobilenet_v3", 960, 224, "out_hard_swish",
-                 block_layers=_mobilenet_v3_blocks(15, _MOBILENET_V3_LARGE_ADDS),
-                 imagenet_file="weights_mobilenet_v3_large_224_1.0_float_no_top_v2.h5"),
+                 block_layers=_mobilenet_v3_blocks(15, _MOBILENET_V3_LARGE_ADDS)),
     )
 }
-
-
-def imagenet_error(backbone: str, detail: str) -> FeatcacheError:
-    """The one line for ImageNet weights that cannot be had, whether Keras's download failed or ``check_obtainable``
-    found neither a copy nor the network."""
-    return FeatcacheError(f"could not obtain ImageNet weights for {backbone} ({detail}); this machine may be "
-                          "offline: pass a local weights file with --weights PATH")
-
-
-# Where keras.applications downloads ImageNet weights from (every application's BASE_WEIGHT(S)_PATH is on it).
-IMAGENET_HOST = "storage.googleapis.com"
-REACH_SECONDS = 3.0  # how long ``check_obtainable`` waits to reach it: a download takes longer than this anyway
-
-
-def keras_models_dir() -> Path:
-    """Where Keras keeps what it downloads (``keras.utils.get_file``'s ``models`` folder): in ``$KERAS_HOME``, else
-    ``~/.keras`` (``/tmp/.keras`` where the home is not writable), found as Keras finds it without importing Keras
-    (Keras's own where it is imported: it reads KERAS_HOME once, at import)."""
-    import sys
-
-    config = sys.modules.get("keras.src.backend.config")
-    if config is not None and callable(getattr(config, "keras_home", None)):
-        home = str(config.keras_home())
-    elif "KERAS_HOME" in os.environ:
-        home = os.environ["KERAS_HOME"]
-    else:
-        base = os.path.expanduser("~")
-        home = os.path.join(base if os.access(base, os.W_OK) else "/tmp", ".keras")
-    home = os.path.expanduser(home)
-    # get_file's own fallback: a home that is there but not writable (Keras makes a missing one at import)
-    if os.path.exists(home) and not os.access(home, os.W_OK):
-        home = "/tmp/.keras"
-    return Path(home) / "models"
-
-
-def check_obtainable(backbone: Backbone, weights: str, image_size: int) -> None:
-    """Before any image is read or hashed: ``weights`` can be had. A file is checked by ``check_weights_file``
-    (``ModelSpec``); ImageNet's need Keras's copy (``keras_models_dir``) or its download host within
-    ``REACH_SECONDS``. Offline, extract hashed 389 photos and built the network before "could not obtain ImageNet
-    weights" (14 s; a new-user tester). Not a promise that a download succeeds: Keras says so if it fails."""
-    if weights != "imagenet":
-        return
-    name = backbone.imagenet_file_name(image_size)
-    models = keras_models_dir()
-    if (models / name).is_file() or _reachable(IMAGENET_HOST):
-        return
-    raise imagenet_error(backbone.name, f"no copy of {name} in Keras's cache {models}, and {IMAGENET_HOST} cannot be "
-                                        f"reached")
-
-
-def _reachable(host: str, port: int = 443) -> bool:
-    """Whether a TCP connection to ``host`` (or to the HTTPS proxy the environment names, which a download would go
-    through) opens within ``REACH_SECONDS``. In a thread: a name lookup with no DNS server may wait far longer."""
-    import socket
-    import threading
-    import urllib.parse
-    import urllib.request
-
-    proxy = urllib.request.getproxies().get("https")
-    if proxy and not urllib.request.proxy_bypass(host):
-        parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-        host, port = parts.hostname or host, parts.port or 80
-    opened = threading.Event()
-
-    def connect() -> None:
-        try:
-            socket.create_connection((host, port), timeout=REACH_SECONDS).close()
-            opened.set()
-        except (OSError, ValueError):
-            pass
-
-    threading.Thread(target=connect, daemon=True, name="featcache-reach").start()
-    return opened.wait(REACH_SECONDS)
 
 
 def get_backbone(name: str) -> Backbone:

@@ -21,8 +21,7 @@ import numpy as np
 
 from featcache import __version__, paths
 from featcache.embedding import passes
-from featcache.embedding.backbones import (Backbone, check_image_size, check_obtainable, recorded_weights_path,
-                                           weights_identity)
+from featcache.embedding.backbones import Backbone, check_image_size, recorded_weights_path, weights_identity
 from featcache.embedding.batches import Batch, plan
 from featcache.embedding.mapper import check_layers
 from featcache.embedding.specs import ModelSpec, StoreSpec, from_legacy
@@ -149,8 +148,6 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
     bb = model.entry
     layer_names = model.layer_names()
     w_id = weights_identity(model.weights)
-    if out is None or not os.path.lexists(out):  # a cache at --out may be a hit, which needs no weights
-        check_obtainable(bb, model.weights, _image_size(source, model, bb))  # before any image is read and hashed
     data, size = _open(source, model, bb, verbose)
     ident = identity(bb, w_id, size, layer_names, store.dtype, data, model.view_list())
     path = out or default_path(data.name, bb.name, size, ident.fingerprint)
@@ -284,9 +281,14 @@ def _parts(source, model, store, engine) -> tuple[Any, ModelSpec, StoreSpec, Any
 
 
 def _open(source: Any, model: ModelSpec, bb: Backbone, verbose: bool) -> tuple[DataSource, int]:
-    """The opened source and the image size (``_image_size``)."""
-    data = source if isinstance(source, DataSource) else None
-    size = _image_size(source, model, bb)
+    """The opened source and the image size: the model's, else the source's default, else the backbone's."""
+    if isinstance(source, DataSource):
+        data = source
+        default = data.default_image_size
+    else:
+        data, default = None, source.default_image_size
+    size = int(model.image_size if model.image_size is not None else default or bb.default_size)
+    check_image_size(bb, size)
     if data is None:
         data = source.open(size, verbose)
     decoded = data.spec.get("image_size")
@@ -294,13 +296,6 @@ def _open(source: Any, model: ModelSpec, bb: Backbone, verbose: bool) -> tuple[D
         # Preprocess would resize the decoded images a second time: another pixel pipeline.
         raise FeatcacheError(f"this source decodes its images at {decoded}px but --image-size is {size}; open it with image size {size}")
     return data, size
-
-
-def _image_size(source: Any, model: ModelSpec, bb: Backbone) -> int:
-    """The image size: the model's, else the source's default, else the backbone's; checked for the backbone."""
-    size = int(model.image_size if model.image_size is not None else source.default_image_size or bb.default_size)
-    check_image_size(bb, size)
-    return size
 
 
 def identity(bb: Backbone, w_id: str, size: int, layer_names: list[str], dtype: str, data: DataSource,
