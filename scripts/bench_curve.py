@@ -115,7 +115,7 @@ def main() -> int:
     m = cache.meta
     from featcache.embedding.backbones import weights_identity
 
-    if not args.skip_e2e and weights_identity(args.weights) != m["weights"]:
+    if not args.skip_e2e and weights_identity(args.weights, m["backbone"], int(m["image_size"])) != m["weights"]:
         sys.exit(f"bench_curve: error: {path} was not extracted with {args.weights}; pass the cache's own --weights")
     extraction = m.get("extract_seconds") or (
         datetime.fromisoformat(m["completed"]) - datetime.fromisoformat(m["created"])).total_seconds()

@@ -41,6 +41,20 @@ def _isolated_home(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("FEATCACHE_HOME", str(tmp_path / "home"))
 
 
+@pytest.fixture
+def keras_cache(tmp_path: Path, monkeypatch) -> Path:
+    """An empty Keras cache of the test's own: its ``models`` folder, where ``--weights imagenet`` is looked for and
+    downloaded to. Keras fixes its home when imported, so it is set there for this process, and KERAS_HOME for
+    subprocesses. Put stand-in weights in it with ``helpers.imagenet_standin``."""
+    import keras.src.backend.config as config
+
+    home = tmp_path / "keras_home"
+    (home / "models").mkdir(parents=True)
+    monkeypatch.setattr(config, "_KERAS_DIR", str(home))
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    return home / "models"
+
+
 @pytest.fixture(scope="session")
 def real_weights() -> Path:
     if not WEIGHTS.is_file():

@@ -7,6 +7,7 @@ only under the latter). Fixtures stay in conftest.py.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import os
 import struct
@@ -245,6 +246,34 @@ def kill_midway(args: list[str], partial: Path, group: str = "train", rows: int 
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+
+
+@functools.lru_cache(maxsize=4)
+def _standin_bytes(seed: int) -> bytes:
+    import tempfile
+
+    import h5py
+    import keras
+    from keras.src.legacy.saving import legacy_h5_format
+
+    keras.utils.set_random_seed(seed)
+    net = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(32, 32, 3))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "w.h5"
+        with h5py.File(path, "w") as f:  # the legacy format of Keras's own ImageNet files
+            legacy_h5_format.save_weights_to_hdf5_group(f, net)
+        return path.read_bytes()
+
+
+def imagenet_standin(models: Path, seed: int, image_size: int = 32) -> Path:
+    """Stand-in ImageNet weights of MobileNetV2 in a Keras cache's ``models`` folder (the ``keras_cache``
+    fixture): random weights drawn from ``seed`` (9 MB), in the legacy HDF5 format and under the name of the file
+    Keras loads at ``image_size``, written over whatever is there as ``cp`` would."""
+    from featcache.embedding.backbones import get_backbone
+
+    path = models / get_backbone("mobilenet_v2").imagenet.file_name(image_size)
+    path.write_bytes(_standin_bytes(seed))
+    return path
 
 
 def run_main(capsys, *args: str):

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -42,6 +48,44 @@ def test_registry_names_match_the_keras_model(name):
             continue
         consumers = [l for l in base.layers if any(h.operation is layers[block] for h in _inbound(l))]
         assert consumers and not all(type(c).__name__ in ("Add", "Dropout") for c in consumers), f"{block} is a residual branch"
+
+
+@pytest.mark.parametrize("name, sizes", [("mobilenet_v2", (96, 100)), ("resnet50", (64,)), ("efficientnet_b0", (64,)),
+                                         ("mobilenet_v3_small", (64,)), ("mobilenet_v3_large", (64,))])
+def test_the_imagenet_file_is_the_one_keras_asks_for(name, sizes, monkeypatch):
+    """``--weights imagenet`` is identified by the file the registry names (``imagenet_weights_file``): it must be
+    the very file, URL and hash Keras's builder asks ``get_file`` for, at every size (MobileNetV2 has one per size)."""
+    import keras
+    from keras.src.utils import file_utils
+
+    class Asked(Exception):
+        pass
+
+    def spy(fname, origin, cache_subdir="datasets", file_hash=None, **kwargs):
+        raise Asked(fname, origin, cache_subdir, file_hash)
+
+    monkeypatch.setattr(file_utils, "get_file", spy)
+    bb = get_backbone(name)
+    for size in sizes:
+        with pytest.raises(Asked) as asked, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Keras's note that other sizes load the 224 px weights
+            getattr(keras.applications, bb.application)(include_top=False, weights="imagenet", input_shape=(size, size, 3))
+        assert asked.value.args == (bb.imagenet.file_name(size), bb.imagenet.url(size), "models", bb.imagenet.file_hash)
+
+
+def test_kerass_cache_is_found_as_keras_finds_it(tmp_path):
+    """Without importing Keras (a cache hit never does), the folder Keras's get_file keeps weights in: KERAS_HOME,
+    made where missing as importing Keras does, and ~/.keras otherwise."""
+    code = ("from featcache.embedding.backbones import keras_models_dir as d; import sys; before = d();"
+            " assert 'keras' not in sys.modules; import keras.src.backend.config as c;"
+            " print(before, d(), c.keras_home())")
+    (tmp_path / "home").mkdir()
+    base = {k: v for k, v in os.environ.items() if k != "KERAS_HOME"}
+    runs = [subprocess.Popen([sys.executable, "-c", code], env=base | env, stdout=subprocess.PIPE, text=True)
+            for env in ({"KERAS_HOME": str(tmp_path / "kh")}, {"HOME": str(tmp_path / "home")})]  # together: 2 imports
+    for run, home in zip(runs, (tmp_path / "kh", tmp_path / "home" / ".keras")):
+        out = run.communicate()[0].split()
+        assert run.returncode == 0 and out[0] == out[1] == str(home / "models") and out[2] == str(home), out
 
 
 def _inbound(layer):

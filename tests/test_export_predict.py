@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from helpers import SHARED, meta_only_model, reseal_model, write_image
+from helpers import SHARED, imagenet_standin, meta_only_model, reseal_model, run_main, write_image
 
 import featcache
 from featcache.cli import main
@@ -225,6 +225,31 @@ def test_a_recorded_weights_path_in_either_form_is_found_and_checked(tmp_path):
     real.write_bytes(b"other weights")  # the recorded path now names other weights: refused, the file asked for
     with pytest.raises(FeatcacheError, match="pass that same file with --weights PATH"):
         resolve_weights({"weights": want, "weights_source": str(tmp_path / "link.h5")})
+
+
+def test_export_of_an_imagenet_head_needs_the_imagenet_weights_its_features_came_from(keras_cache, fashion_dir, tmp_path,
+                                                                                         capsys):
+    """An adversarial tester (2026-12-05): a head of --weights imagenet recorded the word, so export and finetune
+    built the model on whatever Keras's cache held by then. It records the file's sha256 (weights_source imagenet),
+    and export refuses other weights there before building anything. Fails on the code before: the export succeeds."""
+    from featcache.deploy.export import resolve_weights
+
+    imagenet_standin(keras_cache, seed=1)
+    assert run_main(capsys, "extract", "--data-dir", str(fashion_dir), "--image-size", "32", "--runtime", "tensorflow",
+                    "--out", str(tmp_path / "c.h5")).returncode == 0
+    assert run_main(capsys, "train", str(tmp_path / "c.h5"), "--head", "keras", "--epochs", "2",
+                    "--out", str(tmp_path / "h.keras")).returncode == 0
+    meta = featcache.load_head(tmp_path / "h.keras")[1]
+    assert meta["weights"].startswith("sha256:") and meta["weights_source"] == "imagenet"
+    imagenet_standin(keras_cache, seed=2)  # other weights under Keras's name
+    for args in (["export", str(tmp_path / "h.keras")], ["finetune", str(tmp_path / "h.keras"), "--epochs", "1"]):
+        r = run_main(capsys, *args, "--out", str(tmp_path / "m.keras"))
+        assert r.returncode == 2 and "the ImageNet weights in Keras's cache" in r.stderr and "are not those" in r.stderr, r
+        assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "m.keras").exists()
+    imagenet_standin(keras_cache, seed=1)  # the weights put back: the head's base is built from them
+    assert resolve_weights(meta) == resolve_weights(meta, "imagenet") == "imagenet"
+    # a head of an older featcache's imagenet cache recorded the word, which no file can be checked against
+    assert resolve_weights({**meta, "weights": "imagenet"}) == "imagenet"
 
 
 @pytest.mark.parametrize("name", ["onnxruntime", "openvino"])

@@ -12,7 +12,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from helpers import assert_same_features, extract, interrupted_extraction, kill_midway, make_fashion_dir, run_main
+from helpers import (assert_same_features, extract, imagenet_standin, interrupted_extraction, kill_midway, make_fashion_dir,
+                     run_main)
 
 import featcache
 from featcache.cli import main
@@ -483,8 +484,17 @@ def test_unwritable_out(fashion_dir, tmp_path, capsys):
     assert "choose a writable --out" in capsys.readouterr().err
 
 
-def test_imagenet_weights_offline_say_how_to_pass_a_file(fashion_dir, capsys, monkeypatch, tmp_path):
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty_keras_home"))
+def _no_reading_the_data(monkeypatch) -> None:
+    """Opening Fashion-MNIST (reading and hashing its images) fails the test: what runs before it must have refused."""
+    from featcache.sources.fashion_mnist import FashionMNIST
+
+    def opened(*a, **k):
+        raise AssertionError("the data was opened before the weights were obtained")
+
+    monkeypatch.setattr(FashionMNIST, "open", opened)
+
+
+def test_imagenet_weights_offline_say_how_to_pass_a_file(fashion_dir, capsys, monkeypatch, keras_cache):
     import keras
 
     def no_network(origin=None, *a, **k):
@@ -493,10 +503,69 @@ def test_imagenet_weights_offline_say_how_to_pass_a_file(fashion_dir, capsys, mo
 
     monkeypatch.setattr(keras.utils, "get_file", no_network)
     monkeypatch.setattr("keras.src.applications.mobilenet_v2.file_utils.get_file", no_network)
+    _no_reading_the_data(monkeypatch)  # the weights are fetched before any image is read or hashed
     assert main(["extract", "--data-dir", str(fashion_dir), "--image-size", "32"]) == 2
     out, err = capsys.readouterr()
     assert "--weights PATH" in err and "could not obtain ImageNet weights" in err
     assert "Downloading" not in out + err and len(err.strip().splitlines()) == 1
+
+
+def test_imagenet_weights_are_known_by_the_file_keras_loads(keras_cache, fashion_dir, tmp_path, capsys):
+    """An adversarial tester (2026-12-05): --weights imagenet was identified by the word, not by the file Keras loads
+    from its cache, whose hash Keras never checks for MobileNetV2. Other weights there (a download again, weights
+    copied in to work offline, another KERAS_HOME) were a cache hit on the old weights' cache, and a process reused
+    the network built from them. The identity is now that file's sha256, the one a --weights PATH of it gets.
+    Fails on the code before: the cache records weights 'imagenet'."""
+    from featcache.validate import file_sha256
+
+    args = ["extract", "--data-dir", str(fashion_dir), "--image-size", "32", "--runtime", "tensorflow",
+            "--layers", "block_1_expand_relu", "--weights"]  # block 1: random weights' out_relu is about 1e-11
+    first = imagenet_standin(keras_cache, seed=1)
+    assert run_main(capsys, *args, "imagenet", "--out", str(tmp_path / "a.h5")).returncode == 0
+    a = featcache.open_cache(tmp_path / "a.h5")
+    assert a.meta["weights"] == "sha256:" + file_sha256(first) and a.meta["weights_source"] == "imagenet"
+    # the same content passed as a file is the same identity: a hit
+    (tmp_path / "first.h5").write_bytes(first.read_bytes())
+    assert "cache hit" in run_main(capsys, *args, str(tmp_path / "first.h5"), "--out", str(tmp_path / "a.h5")).stdout
+
+    second = imagenet_standin(keras_cache, seed=2)  # other weights under Keras's name, as cp puts them there
+    again = run_main(capsys, *args, "imagenet", "--out", str(tmp_path / "a.h5"))
+    assert again.returncode == 2 and "made with other settings (differs in: weights)" in again.stderr, again
+    assert run_main(capsys, *args, "imagenet", "--out", str(tmp_path / "b.h5")).returncode == 0
+    b = featcache.open_cache(tmp_path / "b.h5")
+    assert b.meta["weights"] == "sha256:" + file_sha256(second) and b.fingerprint != a.fingerprint
+    # b holds the new weights' features (this process had built the first weights' network), those of that file
+    (tmp_path / "second.h5").write_bytes(second.read_bytes())
+    assert run_main(capsys, *args, str(tmp_path / "second.h5"), "--out", str(tmp_path / "c.h5")).returncode == 0
+    c = featcache.open_cache(tmp_path / "c.h5")
+    assert c.fingerprint == b.fingerprint
+    assert_same_features(b.features("train"), c.features("train"))
+    assert np.abs(a.features("train") - b.features("train")).max() > 0.1 * np.abs(a.features("train")).max()
+
+
+def test_a_damaged_imagenet_file_is_named_with_the_advice_to_delete_it(keras_cache, fashion_dir, tmp_path, capsys, monkeypatch):
+    """An adversarial tester: a download cut short in Keras's cache (which Keras never downloads over) was "could not
+    obtain ImageNet weights ... this machine may be offline"; it is named, with what to do, before the data is read."""
+    path = imagenet_standin(keras_cache, seed=1)
+    path.write_bytes(path.read_bytes()[:100_000])
+    _no_reading_the_data(monkeypatch)
+    r = run_main(capsys, "extract", "--data-dir", str(fashion_dir), "--image-size", "32", "--out", str(tmp_path / "c.h5"))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r
+    assert str(path) in r.stderr and "damaged" in r.stderr and "delete it and run again" in r.stderr
+    assert "offline" not in r.stderr and path.is_file()  # the user's file is theirs to delete
+
+
+def test_weights_that_change_before_the_network_is_built_are_refused(keras_cache):
+    """The mapper checks the weights it builds are those the cache's identity names: Keras's cache changed since
+    (each node of a Ray cluster has its own), or a --weights file replaced during the run."""
+    from featcache.embedding.backbones import weights_identity
+    from featcache.embedding.mapper import Mapper
+
+    imagenet_standin(keras_cache, seed=1)
+    want = weights_identity("imagenet", "mobilenet_v2", 32)
+    imagenet_standin(keras_cache, seed=2)
+    with pytest.raises(FeatcacheError, match="Keras's cache here holds other ImageNet weights"):
+        Mapper("mobilenet_v2", "imagenet", 32, ["out_relu"], (28, 28), weights_id=want)()
 
 
 @pytest.mark.slow

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import SHARED
+from helpers import SHARED, imagenet_standin
 
 from featcache.embedding import runtimes
 from featcache.store import atomic
@@ -332,7 +332,8 @@ def test_half_written_conversion_is_never_used(tmp_path, tiny_reference):
     assert final.stat().st_size > 1000
 
 
-def test_key_follows_what_the_model_is():
+def test_key_follows_what_the_model_is(keras_cache):
+    imagenet_standin(keras_cache, seed=1)
     keys = {TINY.key(),
             ConversionSpec("mobilenet_v2", "random", 48, TINY.layers, TINY.raw_shape).key(),
             ConversionSpec("mobilenet_v2", "random", 32, ("out_relu",), TINY.raw_shape).key(),
@@ -340,6 +341,22 @@ def test_key_follows_what_the_model_is():
             ConversionSpec("mobilenet_v2", "imagenet", 32, TINY.layers, TINY.raw_shape).key()}
     assert len(keys) == 5
     assert TINY.key() == ConversionSpec("mobilenet_v2", "random", 32, ("block_1_expand_relu",), (28, 28)).key()
+
+
+def test_the_key_of_imagenet_weights_is_the_file_keras_loads(keras_cache, tmp_path):
+    """An adversarial tester (2026-12-05): a converted model of --weights imagenet was keyed by the word, so after
+    other weights came into Keras's cache, onnxruntime and openvino ran the old weights' conversion (features 6.0
+    apart from tensorflow's). Keyed by the file's content, the one key of that file passed as --weights PATH.
+    Fails on the code before: imagenet's key was not the file's."""
+    spec = ConversionSpec("mobilenet_v2", "imagenet", 32, TINY.layers, TINY.raw_shape)
+    first = imagenet_standin(keras_cache, seed=1)
+    key = spec.key()
+    (tmp_path / "first.h5").write_bytes(first.read_bytes())
+    assert ConversionSpec("mobilenet_v2", str(tmp_path / "first.h5"), 32, TINY.layers, TINY.raw_shape).key() == key
+    imagenet_standin(keras_cache, seed=2)  # other weights under Keras's name, as cp puts them there
+    assert spec.key() != key
+    imagenet_standin(keras_cache, seed=1)
+    assert spec.key() == key
 
 
 def test_a_built_extractor_is_reused_until_its_weights_file_changes(tmp_path, monkeypatch):

@@ -28,30 +28,49 @@ if TYPE_CHECKING:
 def resolve_weights(meta: dict[str, Any], weights: str | None = None) -> str:
     """The ``weights`` argument that rebuilds the base the head's features came from.
 
-    A head stores the identity of its weights (``"imagenet"``, ``"random"`` or
-    ``"sha256:..."`` of a file), not a path: a file has to be passed again and
-    must be the very same file.
+    A head stores the identity of its weights (``"random"`` or ``"sha256:..."``
+    of a file: ``imagenet``'s is the file in Keras's cache, ``weights_source``
+    saying ``imagenet``), not a path: a file has to be passed again and must be
+    the very same file, and Keras's cache must hold the very ImageNet weights.
+    A head of a cache an older featcache made records the word ``imagenet``,
+    which no file can be checked against: Keras's file is taken as it is.
     """
     weights = None if weights is None else weights_arg(weights)
     want = meta.get("weights")
     if not want:
         raise FeatcacheError("the head's metadata does not say which backbone weights made its features; retrain it with 'featcache train'")
+    if is_named_weights(want) and weights in (None, want):
+        return want
+    source = meta.get("weights_source")  # the path used at extraction, when recorded; "imagenet" for Keras's file
     if weights is None:
-        if is_named_weights(want):
-            return want
-        source = meta.get("weights_source")  # the path used at extraction, when recorded
+        if source == "imagenet":
+            got = _identity(meta, "imagenet")
+            if got == want:
+                return "imagenet"
+            raise FeatcacheError(
+                f"the ImageNet weights in Keras's cache ({got[:19]}...) are not those the head's features came from "
+                f"({want[:19]}...): that file changed since the extraction; put those weights back, or pass a file "
+                "of them with --weights PATH")
         if source and Path(source).is_file() and weights_identity(source) == want:
             return source
         raise FeatcacheError(
             f"the head's features came from a weights file with {want[:19]}...; pass that same file with --weights PATH"
         )
-    got = weights_identity(weights)
+    got = _identity(meta, weights)
     if got != want:
         raise FeatcacheError(
             f"--weights {weights} is not what the head was trained with (it is {got[:19]}..., the head needs {want[:19]}...); "
-            "pass the weights used at extraction" + ("" if want.startswith("sha256:") else f" or leave --weights out ({want})")
+            "pass the weights used at extraction" + ("" if want.startswith("sha256:") and source != "imagenet"
+                                                     else f" or leave --weights out ({source or want})")
         )
     return weights
+
+
+def _identity(meta: dict[str, Any], weights: str) -> str:
+    """``weights_identity`` of ``weights`` for the head's backbone and image size (imagenet's file depends on them)."""
+    if weights == "imagenet" and not (meta.get("backbone") and meta.get("image_size")):
+        raise FeatcacheError("the head's metadata lacks its backbone or image size; retrain it with 'featcache train'")
+    return weights_identity(weights, meta.get("backbone"), int(meta["image_size"]) if meta.get("image_size") else None)
 
 
 def dense_weights(head: BaseEstimator, n_classes: int) -> list[np.ndarray]:

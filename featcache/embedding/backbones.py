@@ -9,6 +9,7 @@ featcache asks this registry instead of naming a network.
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,25 @@ from featcache.validate import file_sha256, shown  # file_sha256: its one home
 
 if TYPE_CHECKING:
     from keras import Model as KerasModel
+
+
+@dataclass(frozen=True)
+class KerasWeightsFile:
+    """Where Keras keeps a backbone's ImageNet weights without the top: the file its application function asks
+    ``keras.utils.get_file`` for (in Keras's cache, ``cache_subdir="models"``), the URL it downloads it from, and the
+    hash Keras checks it against (None: Keras checks none, MobileNetV2's, so any file under that name is loaded).
+    tests/test_backbones.py holds each entry to what Keras's own builder asks for."""
+
+    base_url: str
+    name: str  # "{size}" stands for the input size where Keras has weights of that size (``sizes``), else 224
+    file_hash: str | None = None  # md5 (32 hex digits) or sha256 (64), as keras.utils.get_file takes it
+    sizes: tuple[int, ...] = ()
+
+    def file_name(self, image_size: int) -> str:
+        return self.name.format(size=image_size if image_size in self.sizes else 224)
+
+    def url(self, image_size: int) -> str:
+        return self.base_url + self.file_name(image_size)
 
 
 @dataclass(frozen=True)
@@ -41,6 +61,8 @@ class Backbone:
     # Names of the intermediate activations `--layers blocks` pools; the final
     # output is always added.
     block_layers: tuple[str, ...] = field(default=())
+    # The file ``--weights imagenet`` is: its content is the weights' identity (``imagenet_weights_file``).
+    imagenet: KerasWeightsFile | None = None
 
     @property
     def block_names(self) -> dict[str, str]:
@@ -83,7 +105,8 @@ class Backbone:
     def build(self, weights: str, image_size: int) -> KerasModel:
         """The headless base (``include_top=False``), frozen.
 
-        ``weights`` is ``"imagenet"`` (Keras download or its local cache),
+        ``weights`` is ``"imagenet"`` (the file in Keras's cache, downloaded
+        there first where it is missing: ``imagenet_weights_file``),
         ``"random"`` (explicitly untrained) or a path to a weights file.
         """
         check_image_size(self, image_size)
@@ -94,31 +117,15 @@ class Backbone:
             seed_random_weights()
             base = builder(include_top=False, weights=None, input_shape=shape)
         elif weights == "imagenet":
-            import contextlib
-            import io
-            import sys
-
-            # Keras's "Downloading data from URL" and its bar went to stdout: a second line before the error offline
-            # (a new-user tester), and text before --json's document. Kept back, and one line on stderr once it is
-            # done (a download of 9-100 MB shows no bar; the price of one error line).
-            said = io.StringIO()
+            # The very file its identity is the digest of (``weights_identity``), loaded as a --weights file of that
+            # content is: Keras's builder would find the file again on its own, and load it without the check
+            # that refuses layers it skips.
+            path = imagenet_weights_file(self, image_size)
+            base = builder(include_top=False, weights=None, input_shape=shape)
             try:
-                import warnings
-
-                with contextlib.redirect_stdout(said), warnings.catch_warnings():
-                    # Keras warns in two lines that a size other than its five loads the 224 px weights: they are
-                    # the only ones a frozen backbone without its top has, and the cache records the size (a tester)
-                    warnings.filterwarnings("ignore", message=".*will be loaded as the default", category=UserWarning)
-                    base = builder(include_top=False, weights="imagenet", input_shape=shape)
-                if "Downloading" in said.getvalue():
-                    print(f"downloaded the ImageNet weights of {self.name} into Keras's cache (~/.keras/models)",
-                          file=sys.stderr, flush=True)
-            except Exception as exc:  # network errors come in many types
-                raise FeatcacheError(
-                    f"could not obtain ImageNet weights for {self.name} "
-                    f"({type(exc).__name__}: {first_line(exc, empty='no detail')}); "
-                    "this machine may be offline: pass a local weights file with --weights PATH"
-                ) from None
+                _load_weights_strictly(base, path)
+            except Exception as exc:
+                raise _damaged_imagenet_file(self, path, exc) from None
         else:
             path = check_weights_file(weights)
             base = builder(include_top=False, weights=None, input_shape=shape)
@@ -194,16 +201,38 @@ def _mobilenet_v3_blocks(n: int, adds: set[int]) -> tuple[str, ...]:
     return tuple(f"expanded_conv{f'_{i}' if i else ''}_{'add' if i in adds else 'project_bn'}" for i in range(n))
 
 
+# Keras's ImageNet weights files without the top (keras/src/applications/<module>.py, Keras 3): a backbone's entry
+# names the file its builder asks ``get_file`` for, so featcache finds (and hashes) the very file Keras would load.
+_KERAS_APPS = "https://storage.googleapis.com/tensorflow/keras-applications/"
+_IMAGENET_FILES = {
+    "mobilenet_v2": KerasWeightsFile(_KERAS_APPS + "mobilenet_v2/",
+                                     "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{size}_no_top.h5",
+                                     sizes=(96, 128, 160, 192, 224)),
+    "resnet50": KerasWeightsFile(_KERAS_APPS + "resnet/", "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+                                 "4d473c1dd8becc155b73f8504c6f6626"),
+    "efficientnet_b0": KerasWeightsFile("https://storage.googleapis.com/keras-applications/", "efficientnetb0_notop.h5",
+                                        "50bc09e76180e00e4465e1a485ddc09d"),
+    "mobilenet_v3_small": KerasWeightsFile(_KERAS_APPS + "mobilenet_v3/",
+                                           "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5",
+                                           "d3e8ec802a04aa4fc771ee12a9a9b836"),
+    "mobilenet_v3_large": KerasWeightsFile(_KERAS_APPS + "mobilenet_v3/",
+                                           "weights_mobilenet_v3_large_224_1.0_float_no_top_v2.h5",
+                                           "07fb09a5933dd0c8eaafa16978110389"),
+}
+
 REGISTRY: dict[str, Backbone] = {
     b.name: b
     for b in (
-        Backbone("mobilenet_v2", "MobileNetV2", "mobilenet_v2", 1280, 224, "out_relu", block_layers=_MOBILENET_V2_BLOCKS),
-        Backbone("resnet50", "ResNet50", "resnet50", 2048, 224, "conv5_block3_out", block_layers=_RESNET50_BLOCKS),
-        Backbone("efficientnet_b0", "EfficientNetB0", "efficientnet", 1280, 224, "top_activation", block_layers=_EFFICIENTNET_B0_BLOCKS),
+        Backbone("mobilenet_v2", "MobileNetV2", "mobilenet_v2", 1280, 224, "out_relu", block_layers=_MOBILENET_V2_BLOCKS,
+                 imagenet=_IMAGENET_FILES["mobilenet_v2"]),
+        Backbone("resnet50", "ResNet50", "resnet50", 2048, 224, "conv5_block3_out", block_layers=_RESNET50_BLOCKS,
+                 imagenet=_IMAGENET_FILES["resnet50"]),
+        Backbone("efficientnet_b0", "EfficientNetB0", "efficientnet", 1280, 224, "top_activation",
+                 block_layers=_EFFICIENTNET_B0_BLOCKS, imagenet=_IMAGENET_FILES["efficientnet_b0"]),
         Backbone("mobilenet_v3_small", "MobileNetV3Small", "mobilenet_v3", 576, 224, "out_hard_swish",
-                 block_layers=_mobilenet_v3_blocks(11, _MOBILENET_V3_SMALL_ADDS)),
+                 block_layers=_mobilenet_v3_blocks(11, _MOBILENET_V3_SMALL_ADDS), imagenet=_IMAGENET_FILES["mobilenet_v3_small"]),
         Backbone("mobilenet_v3_large", "MobileNetV3Large", "mobilenet_v3", 960, 224, "out_hard_swish",
-                 block_layers=_mobilenet_v3_blocks(15, _MOBILENET_V3_LARGE_ADDS)),
+                 block_layers=_mobilenet_v3_blocks(15, _MOBILENET_V3_LARGE_ADDS), imagenet=_IMAGENET_FILES["mobilenet_v3_large"]),
     )
 }
 
@@ -276,11 +305,157 @@ def check_image_size(backbone: Backbone, image_size: int) -> None:
         )
 
 
-def weights_identity(weights: str) -> str:
-    """What goes into a fingerprint for ``weights``: the file's content, not its name."""
-    if is_named_weights(weights):
-        return weights
-    return "sha256:" + file_sha256(check_weights_file(weights))
+def weights_identity(weights: str, backbone: Backbone | str | None = None, image_size: int | None = None) -> str:
+    """What goes into a fingerprint (and a converted model's key) for ``weights``: the file's content, not its name.
+
+    ``imagenet`` is the file Keras loads for ``backbone`` at ``image_size`` (``imagenet_weights_file``: fetched
+    first where Keras's cache lacks it), by the same digest a ``--weights PATH`` of that content gets, so the two
+    are one identity. The word alone identified it before (an adversarial tester, 2026-12-05): Keras checks no hash
+    of MobileNetV2's file, so another file there (a download again, weights copied in to work offline, another
+    KERAS_HOME beside one FEATCACHE_HOME) made features 6.0 apart under one identity, converted models of the old
+    weights ran, and a cache of the old weights was a hit. ``random`` is itself (seeded: the same in every process).
+    """
+    path = weights_file(weights, backbone, image_size)
+    return weights if path is None else "sha256:" + weights_digest(path)
+
+
+def weights_file(weights: str, backbone: Backbone | str | None = None, image_size: int | None = None) -> Path | None:
+    """The file ``weights`` loads: a ``--weights PATH`` (checked), ``imagenet``'s in Keras's cache (fetched where
+    missing; ``backbone`` and ``image_size`` choose it), None for ``random``."""
+    if weights == "random":
+        return None
+    if weights == "imagenet":
+        if backbone is None or image_size is None:
+            raise TypeError("the imagenet weights' file depends on the backbone and image size: pass both")
+        return imagenet_weights_file(get_backbone(backbone) if isinstance(backbone, str) else backbone, image_size)
+    return check_weights_file(weights)
+
+
+# sha256 (and Keras's own hash check) of weights files, by what the file is now: the path, its size, inode, mtime and
+# ctime (the stamp _built_key trusts too: a file copied over, even with its mtime put back, gets a new ctime). An
+# extraction asks for the identity three or four times (fingerprint, its mapper, a conversion's key); ResNet50's
+# 94 MB take 0.2 s to hash each time.
+_DIGESTS: dict[tuple, str] = {}
+
+
+def weights_digest(path: Path, algorithm: str = "sha256") -> str:
+    """The hex digest of the weights file at ``path`` (``sha256``, or ``md5``: Keras's checks), remembered while the file stays as it is."""
+    import hashlib
+
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, algorithm)
+    if key not in _DIGESTS:
+        if algorithm == "sha256":
+            _DIGESTS[key] = file_sha256(path)  # its one home
+        else:
+            h = hashlib.new(algorithm)
+            with open(path, "rb") as fh:
+                while block := fh.read(1 << 20):
+                    h.update(block)
+            _DIGESTS[key] = h.hexdigest()
+    return _DIGESTS[key]
+
+
+def keras_models_dir() -> Path:
+    """The folder ``keras.utils.get_file`` keeps downloaded weights in, found as Keras finds it, without importing
+    Keras where it is not yet (a cache hit never imports it): Keras's home (``KERAS_HOME``, else ``~/.keras``, else
+    ``/tmp/.keras`` where the home is not writable; fixed when Keras is imported, so read from Keras then), its
+    ``models`` folder, and ``/tmp/.keras`` where that home cannot be written."""
+    config = sys.modules.get("keras.src.backend.config")
+    if config is not None and hasattr(config, "keras_home"):
+        home = config.keras_home()
+    elif "KERAS_HOME" in os.environ:
+        home = os.environ["KERAS_HOME"]
+    else:
+        base = os.path.expanduser("~")
+        home = os.path.join(base if os.access(base, os.W_OK) else "/tmp", ".keras")
+    if config is None and not os.path.exists(home):
+        try:  # as importing Keras does (backend/config.py): an unwritable place stays missing, and /tmp is used
+            os.makedirs(home)
+        except OSError:
+            pass
+    home = os.path.expanduser(home)
+    if not os.access(home, os.W_OK):
+        import tempfile
+
+        home = os.path.join("/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir(), ".keras")
+    return Path(home) / "models"
+
+
+def imagenet_weights_file(backbone: Backbone, image_size: int) -> Path:
+    """The file Keras loads as ``backbone``'s ImageNet weights at ``image_size``: in Keras's cache
+    (``keras_models_dir``), fetched there first by ``keras.utils.get_file`` where it is missing or fails the hash
+    Keras checks (which re-downloads it), as building the network with ``weights="imagenet"`` would.
+
+    The one place ``--weights imagenet`` is resolved: its identity (``weights_identity``) is this file's digest and
+    ``Backbone.build`` loads this file, so an extraction resolves it before any image is read or hashed, and a
+    machine that is offline without the file is one line then. A file there that HDF5 cannot open (a download cut
+    short: Keras never fetches again over a file it has, for MobileNetV2) is named, with the advice to delete it."""
+    check_image_size(backbone, image_size)
+    spec = backbone.imagenet
+    if spec is None:
+        raise FeatcacheError(f"featcache knows no ImageNet weights file of {backbone.name}; pass a weights file with --weights PATH")
+    path = keras_models_dir() / spec.file_name(image_size)
+    if not (path.is_file() and _passes_keras_hash(path, spec.file_hash)):
+        path = _fetch_imagenet(backbone, spec, image_size, path)
+    try:
+        import h5py
+
+        with h5py.File(path, "r"):
+            pass
+    except Exception as exc:  # HDF5 finds a file cut short by the end its header records; OSError, or a plain error
+        raise _damaged_imagenet_file(backbone, path, exc) from None
+    return path
+
+
+def _passes_keras_hash(path: Path, file_hash: str | None) -> bool:
+    """Whether Keras would load the file it has (``get_file``'s check: none without a hash; md5 or sha256 by the
+    hash's length) rather than download it again."""
+    if file_hash is None:
+        return True
+    try:
+        return weights_digest(path, "sha256" if len(file_hash) == 64 else "md5") == file_hash
+    except OSError:  # unreadable: Keras's fetch says what is wrong
+        return False
+
+
+def _fetch_imagenet(backbone: Backbone, spec: KerasWeightsFile, image_size: int, where: Path) -> Path:
+    """``keras.utils.get_file`` of the backbone's ImageNet weights: what Keras's builder would do, its words kept back."""
+    import contextlib
+    import io
+
+    existed = where.is_file()
+    # Keras's "Downloading data from URL" and its bar went to stdout: a second line before the error offline
+    # (a new-user tester), and text before --json's document. Kept back, and one line on stderr once it is
+    # done (a download of 9-100 MB shows no bar; the price of one error line).
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(said):
+            got = keras().utils.get_file(spec.file_name(image_size), spec.url(image_size), cache_subdir="models",
+                                         file_hash=spec.file_hash)
+    except Exception as exc:  # network errors come in many types
+        why = f"{type(exc).__name__}: {first_line(exc, empty='no detail')}"
+        if existed:  # Keras's hash of it failed: it downloads it again, and could not
+            raise FeatcacheError(
+                f"the ImageNet weights of {backbone.name} in Keras's cache, {where}, fail Keras's checksum (an "
+                f"interrupted download?) and downloading them again failed ({why}); delete that file and run again "
+                "where the network is reachable, or pass a local weights file with --weights PATH") from None
+        raise FeatcacheError(
+            f"could not obtain ImageNet weights for {backbone.name} ({why}); "
+            "this machine may be offline: pass a local weights file with --weights PATH"
+        ) from None
+    if "Downloading" in said.getvalue():
+        print(f"downloaded the ImageNet weights of {backbone.name} into Keras's cache ({got})", file=sys.stderr, flush=True)
+    return Path(got)
+
+
+def _damaged_imagenet_file(backbone: Backbone, path: Path, exc: Exception) -> FeatcacheError:
+    """The one line for a file in Keras's cache that does not load: named, with what to do (Keras downloads it
+    again only once it is gone). It said "could not obtain ImageNet weights ... offline" (an adversarial tester)."""
+    return FeatcacheError(
+        f"the ImageNet weights file of {backbone.name} in Keras's cache, {path}, is damaged or not {backbone.name}'s "
+        f"(an interrupted download?; {_mismatch_detail(exc)}); delete it and run again (Keras downloads it afresh), "
+        "or pass a local weights file with --weights PATH")
 
 
 def weights_arg(weights: Any) -> str:

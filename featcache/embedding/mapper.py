@@ -187,7 +187,7 @@ class Mapper:
 
     def __init__(self, backbone: str, weights: str, image_size: int, layers: list[str], raw_shape: tuple[int, ...],
                  batch_size: int | None = None, runtime: str = "auto", expected_images: int | None = None,
-                 views: tuple[str, ...] | list[str] | None = None):
+                 views: tuple[str, ...] | list[str] | None = None, weights_id: str | None = None):
         from pathlib import Path
 
         from featcache.embedding.runtimes import check_runtime, conversions_dir
@@ -195,6 +195,9 @@ class Mapper:
         self.backbone = backbone
         # Absolute, so a process started elsewhere (a Ray worker) finds the same file.
         self.weights = weights if is_named_weights(weights) else str(Path(weights).resolve())
+        # The weights' identity the cache records (``weights_identity``), checked where the network is built: by
+        # then Keras's cache may hold other ImageNet weights (each Ray node has its own), or the file was replaced.
+        self.weights_id = weights_id
         self.image_size = int(image_size)
         self.layers = list(layers)
         self.raw_shape = tuple(int(d) for d in raw_shape)
@@ -221,6 +224,7 @@ class Mapper:
 
             from featcache.embedding import runtimes
 
+            self._check_weights()
             used, forward, note = runtimes.build(self.runtime, self.spec(), self.batch_size, Path(self.runtime_dir),
                                                  self.expected_images)
             # Trace now, not inside the first timed batch; on JAX at the full forward batch, the shape XLA compiles
@@ -237,6 +241,20 @@ class Mapper:
             self.runtime_used = backend if used == "tensorflow" and backend != "tensorflow" else used
             self.runtime_note = note
         return self._fn
+
+    def _check_weights(self) -> None:
+        """The weights here are those the extraction's identity names, or one line: their features would be stored
+        under another identity."""
+        from featcache.embedding.backbones import weights_identity
+
+        if self.weights_id is None:
+            return
+        got = weights_identity(self.weights, self.backbone, self.image_size)
+        if got != self.weights_id:
+            where = "Keras's cache here holds other ImageNet weights" if self.weights == "imagenet" else f"{self.weights} changed"
+            raise FeatcacheError(f"the weights are not those this extraction began with ({where}: {got[:19]}..., not "
+                                 f"{self.weights_id[:19]}...); nothing of them was stored: run the command again, "
+                                 "with the same weights on every machine of a Ray cluster")
 
     def __getstate__(self) -> dict:
         state = {**self.__dict__, "_fn": None}

@@ -147,8 +147,11 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
     _check_outside_the_data(out or paths.cache_dir() / "c.h5", source)
     bb = model.entry
     layer_names = model.layer_names()
-    w_id = weights_identity(model.weights)
-    data, size = _open(source, model, bb, verbose)
+    size = _image_size(source, model, bb)
+    # Before any image is read or hashed: --weights imagenet is the file Keras loads, fetched here where it is
+    # missing (offline: one line now, not after the data's digest), and known by its content (weights_identity).
+    w_id = weights_identity(model.weights, bb, size)
+    data = _open(source, size, verbose)
     ident = identity(bb, w_id, size, layer_names, store.dtype, data, model.view_list())
     path = out or default_path(data.name, bb.name, size, ident.fingerprint)
     if out is None:
@@ -280,22 +283,22 @@ def _parts(source, model, store, engine) -> tuple[Any, ModelSpec, StoreSpec, Any
     return source, model, store, engine
 
 
-def _open(source: Any, model: ModelSpec, bb: Backbone, verbose: bool) -> tuple[DataSource, int]:
-    """The opened source and the image size: the model's, else the source's default, else the backbone's."""
-    if isinstance(source, DataSource):
-        data = source
-        default = data.default_image_size
-    else:
-        data, default = None, source.default_image_size
+def _image_size(source: Any, model: ModelSpec, bb: Backbone) -> int:
+    """The image size: the model's, else the source's default, else the backbone's (the source is not opened)."""
+    default = source.default_image_size
     size = int(model.image_size if model.image_size is not None else default or bb.default_size)
     check_image_size(bb, size)
-    if data is None:
-        data = source.open(size, verbose)
+    return size
+
+
+def _open(source: Any, size: int, verbose: bool) -> DataSource:
+    """The opened source, decoding its images at ``size``."""
+    data = source if isinstance(source, DataSource) else source.open(size, verbose)
     decoded = data.spec.get("image_size")
     if decoded is not None and decoded != size:
         # Preprocess would resize the decoded images a second time: another pixel pipeline.
         raise FeatcacheError(f"this source decodes its images at {decoded}px but --image-size is {size}; open it with image size {size}")
-    return data, size
+    return data
 
 
 def identity(bb: Backbone, w_id: str, size: int, layer_names: list[str], dtype: str, data: DataSource,
@@ -448,7 +451,7 @@ def _build(rows: RowPlan, model: ModelSpec, ident: CacheIdentity, per_pass: pass
     # images in one pass.
     make_embed = Mapper(ident.backbone, model.weights, ident.image_size, list(ident.layers), tuple(rows.sample.shape[1:]),
                         min(per_pass.rows * len(views), per_pass.images), runtime=runtime,
-                        expected_images=sum(rows.sizes.values()) * len(views), views=views)
+                        expected_images=sum(rows.sizes.values()) * len(views), views=views, weights_id=ident.weights)
     widths = {name: int(f.shape[-1]) for name, f in make_embed()(rows.sample).items()}
     return make_embed, widths
 

@@ -100,7 +100,8 @@ class ConversionSpec:
         return {
             "conversion_version": EXTRACTOR_CONVERSION_VERSION,
             "backbone": self.backbone,
-            "weights": weights_identity(self.weights),
+            # imagenet by its file's content too: the word let a conversion of weights since replaced run on (a tester)
+            "weights": weights_identity(self.weights, self.backbone, self.image_size),
             "image_size": self.image_size,
             "layers": list(self.layers),
             "raw_shape": list(self.raw_shape),
@@ -240,18 +241,19 @@ def forget_built() -> None:
 def _built_key(spec: ConversionSpec, batch_size: int | None) -> tuple | None:
     """Everything the built network depends on: the spec, the weights file as it is now, the batch size on JAX.
 
-    A weights file is known by its resolved path, size, mtime and ctime:
-    other weights written under a name used before (even with the old
-    mtime put back) give another key, hence a new build. None (not kept)
-    when the file cannot be looked at.
+    A weights file (``imagenet``'s in Keras's cache too: ``weights_file``) is known by its resolved path, size,
+    mtime and ctime: other weights written under a name used before (even with the old mtime put back) give
+    another key, hence a new build; ``imagenet`` was known by the word, so a process reused the network of the
+    weights Keras's cache held before. None (not kept) when the file cannot be looked at.
     """
     from featcache._lazy import keras
-    from featcache.embedding.backbones import is_named_weights
+    from featcache.embedding.backbones import weights_file
 
     stamp: tuple = (spec.weights,)
-    if not is_named_weights(spec.weights):
+    path = weights_file(spec.weights, spec.backbone, spec.image_size)
+    if path is not None:
         try:
-            path = Path(spec.weights).resolve()
+            path = path.resolve()
             st = path.stat()
         except OSError:  # missing: the build itself says so, naming the file
             return None

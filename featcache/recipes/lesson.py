@@ -627,7 +627,8 @@ def lesson(
     check_runtime(runtime)
     rows = _check_rows(rows)
     weights = weights_arg(weights)
-    weights_identity(weights)  # a missing weights file is refused before any work
+    # A missing weights file is refused before any work, and imagenet's is fetched (offline: one line now)
+    weights_identity(weights, ModelSpec().backbone, FashionMNIST.default_image_size)
     # Every training image (the scratch row takes more than --train-limit): the one read of the IDX files.
     source = open_source({"kind": "fashion_mnist", "data_dir": data_dir, "test_limit": test_limit})
     check_limits(source, train_limit, test_limit, scratch_train, scratch_epochs)

@@ -44,7 +44,7 @@ OMITTED_WHEN_NONE = ("views",)
 @dataclass(frozen=True)
 class CacheIdentity:
     backbone: str
-    weights: str  # weights_identity(): 'imagenet', 'random' or a content hash of a weights file
+    weights: str  # weights_identity(): "random" or a content hash of the weights file (imagenet's: Keras's file)
     image_size: int
     preprocessing: str
     layers: tuple[str, ...]
