@@ -246,11 +246,8 @@ def _is_bool(value: Any) -> bool:
 
 
 def _num(x: float) -> str:
-    """A bound of a range in a message, as typed (``number_text``) but a whole one without ".0" (">= 1")."""
-    if isinstance(x, numbers.Integral):
-        return str(int(x))
-    text = number_text(x)
-    return text[:-2] if text.endswith(".0") else text
+    """A bound of a range in a message, as a reader expects it (``number_text``: ">= 1", "< 1")."""
+    return str(int(x)) if isinstance(x, numbers.Integral) else number_text(x)
 
 
 @dataclass(frozen=True)
@@ -294,7 +291,7 @@ def typed_as(name: str, value: Any) -> str:
     ``--param max_iter=2.5``, a value parse_params typed), else ``name`` and ``shown(value)`` (``LogRegHead max_iter
     '1e-400'``, ``--C '1e-400'``)."""
     if getattr(name, "assign", " ") == "=":
-        return f"{name}={clipped(value.strip() if isinstance(value, str) else param_text(value), 57)}"
+        return f"{name}={clipped(value.strip() if isinstance(value, str) else param_text(value, typed=True), 57)}"
     return f"{name} {shown(value)}"
 
 
@@ -672,26 +669,35 @@ def check_path(value: Any, name: str, what: str) -> Path:
     raise FeatcacheError(f"{name} must be a path (got {shown(value)}); pass {what}")
 
 
-def number_text(value: float) -> str:
-    """A float as a user types it: the fewest significant digits that read back as the same float, in ``%g``'s form,
-    the exponent without '+' or leading zeros (``1e20``, ``1e-5``, ``0.001``, ``200.5``); a whole float keeps
-    ``.0`` (``2.0``: a message saying "max_iter 2 is not a whole number" would contradict itself). ``--param
-    gamma=1e20`` was echoed as ``1e+20`` and ``info`` showed it as ``100000000000000000000.0000`` (a tester)."""
+def number_text(value: float, typed: bool = False) -> str:
+    """A float as a reader expects it, in Python's ``%g`` form with the fewest significant digits that read back as
+    the same float: positional from 1e-4 up to 10**6 (or as many digits as it has), else an exponent without '+' or
+    leading zeros: ``10``, ``500``, ``0.001``, ``200.5``, ``1e20``, ``1e-5``. ``--param gamma=1e20`` was echoed as
+    ``1e+20`` and ``info`` showed ``100000000000000000000.0000`` (a tester); then the fewest digits in ``%g``'s
+    exponent rule (``%.1g``) made 10 ``1e1`` and 500 ``5e2`` (a new-user tester: "C 1e1, cache_size 5e2").
+
+    ``typed``: as it is typed back to read as a float: a whole one keeps ``.0`` (``2.0``), as ``--param`` reads
+    ``2`` as a whole number, and "max_iter 2 is not a whole number" would contradict itself."""
     x = float(value)
     if not math.isfinite(x):
         return repr(x)  # inf, -inf, nan
-    text = next(t for t in (f"{x:.{p}g}" for p in range(1, 18)) if float(t) == x)  # 17 digits always round-trip
-    mantissa, e, exponent = text.partition("e")
-    if e:
-        return f"{mantissa}e{int(exponent)}"
-    return text if "." in text else f"{text}.0"
+    from decimal import Decimal
+
+    shortest = Decimal(repr(x)).normalize()  # repr's digits: the fewest that read back as x (5e-324, not 4.94066e-324)
+    # %g's rule, its precision at least these digits: no exponent for 10, 123456 or 1234567 (7 digits), one for 1e6
+    if -4 <= shortest.adjusted() < max(len(shortest.as_tuple().digits), 6):
+        text = format(shortest, "f")
+        return f"{text}.0" if typed and "." not in text else text
+    mantissa, _, exponent = format(shortest, "e").partition("e")
+    return f"{mantissa}e{int(exponent)}"
 
 
-def param_text(value: Any) -> str:
+def param_text(value: Any, typed: bool = False) -> str:
     """A parameter's value shown to a user, the one form of every line that shows one (train's status line, probe's
-    suggested train command and notes, ``info``): as it is typed after ``--param NAME=``: ``true``/``false``,
-    ``none``, a whole number's digits, a float by ``number_text``, a text as is. Python's str and repr had each
-    site its own: ``gamma=1e+20``, ``probability=False``, ``gamma 100000000000000000000.0000`` (a tester)."""
+    suggested train command and notes, ``info``, a curve's legend): ``true``/``false``, ``none``, a whole number's
+    digits, a float by ``number_text`` (``typed``: as typed after ``--param NAME=`` to read back as a float), a text as
+    is. Python's str and repr had each site its own: ``gamma=1e+20``, ``probability=False``, ``gamma
+    100000000000000000000.0000`` (a tester)."""
     if _is_bool(value):
         return "true" if value else "false"
     if value is None:
@@ -702,7 +708,7 @@ def param_text(value: Any) -> str:
         except ValueError:  # int's str refuses more than 4,300 digits
             return f"<a whole number of {_digits(value)} digits>"
     if isinstance(value, numbers.Real):
-        return number_text(value)
+        return number_text(value, typed)
     return value if isinstance(value, str) else shown(value)
 
 
@@ -716,7 +722,7 @@ def shown(value: Any, limit: int = 60) -> str:
         return f"a {type(value).__name__} of shape {tuple(value.shape)} and dtype {value.dtype}"
     try:
         # a float as typed (1e20, not repr's 1e+20; a tester); a str keeps its quotes ('1e-400' is text, not a number)
-        text = number_text(value) if type(value) is float else repr(value).replace("\n", " ")
+        text = number_text(value, typed=True) if type(value) is float else repr(value).replace("\n", " ")
     except ValueError:  # int's repr refuses more than 4,300 digits
         return f"<a whole number of {_digits(value)} digits>"
     return text if len(text) <= limit else clipped(text, limit - 3)

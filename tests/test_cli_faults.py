@@ -639,6 +639,20 @@ def test_a_parameter_is_shown_as_typed_in_train_s_lines_info_and_the_other_fit_l
     assert (params["C"], params["gamma"], params["probability"]) == (1e10, 1e20, False)
 
 
+def test_a_plain_parameter_value_reads_as_itself_in_train_info_and_the_legend(tmp_path, capsys):
+    """A new-user tester: 'train --head svm --C 10' said "C 1e1", info "C 1e1, cache_size 5e2" and the curve's legend
+    "RBF SVM (C=1e1)": the fewest digits in %g's exponent form. 10 and 500 read as 10 and 500 (validate.number_text)."""
+    from featcache.analysis.plots import head_label
+
+    head = tmp_path / "s.npz"
+    assert main(["train", str(tiny_cache(tmp_path / "c.h5")), "--head", "svm", "--C", "10", "--out", str(head)]) == 0
+    assert ", C 10 -> " in capsys.readouterr().out
+    assert main(["info", str(head)]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("params"))
+    assert "C 10, cache_size 500," in row, row
+    assert head_label("svm", {"C": 10.0}) == "RBF SVM (C=10)" and head_label("logreg", {"C": 500.0}) == "logistic regression (C=500)"
+
+
 def test_predict_csv_never_overwrites_an_input_or_a_users_file(tmp_path, fake_model, capsys):
     folder = tmp_path / "photos"
     for i in range(2):

@@ -279,6 +279,8 @@ def test_the_api_takes_standardize_as_a_bool_only(cache, tmp_path, standardize):
 
 
 def test_C_cv_on_few_images_fits_with_fewer_folds(cache, tmp_path, capsys):
+    from featcache.validate import param_text
+
     # 2 images per class: 2-fold cross-validation instead of 5, and a working fit.
     for head in ("logreg", "svm"):
         # and says so: cv_folds=1000 ran 46 folds and the head recorded 1000, without a word (an adversarial tester)
@@ -286,7 +288,7 @@ def test_C_cv_on_few_images_fits_with_fewer_folds(cache, tmp_path, capsys):
             res = featcache.train(cache, head, C="cv", train_size=6, out=tmp_path / f"{head}.npz", verbose=True)
         assert res.train_images == 6 and res.accuracy > 0.5  # chance is 0.33
         # the printed line says where C came from (it said only "C 0.03"; the scores are in --json)
-        assert f", C {res.details['C']} (chosen by cross-validation on the training features)" in capsys.readouterr().out
+        assert f", C {param_text(res.details['C'])} (chosen by cross-validation on the training features)" in capsys.readouterr().out
 
 
 def test_one_class_training_data_is_one_line(tmp_path, capsys):
@@ -305,7 +307,7 @@ def test_train_out_refuses_a_user_file_unless_forced(cache, tmp_path, capsys):
     # Replacing featcache's own head of the same fit is fine; one of another fit is another result: --force
     assert main(["train", str(cache), "--head", "logreg", "--out", str(mine)]) == 0
     _one_line(capsys, ["train", str(cache), "--head", "logreg", "--C", "1", "--out", str(mine)],
-              "holds a logreg head of another fit (C 0.03 there, 1.0 here); choose another --out, or pass --force")
+              "holds a logreg head of another fit (C 0.03 there, 1 here); choose another --out, or pass --force")
     assert main(["train", str(cache), "--head", "logreg", "--C", "1", "--out", str(mine), "--force"]) == 0
     assert featcache.load_head(mine)[1]["params"]["C"] == 1.0
 

@@ -291,17 +291,23 @@ def test_a_parameter_value_is_shown_as_a_user_types_it_and_reads_back_as_itself(
     """A tester: --param gamma=1e20 was echoed "gamma=1e+20" and shown by info as "100000000000000000000.0000", a bool
     as "False" where --param types false. validate.param_text is the one form (train's status line, probe's suggested
     command, info, the "another fit" line); typed back through --param it is the same value."""
-    cases = {1e20: "1e20", 1e-5: "1e-5", 0.001: "0.001", 3e-4: "0.0003", 200.5: "200.5", 2.0: "2.0", 1e10: "1e10",
+    cases = {1e20: "1e20", 1e-5: "1e-5", 0.001: "0.001", 3e-4: "0.0003", 200.5: "200.5", 2.0: "2", 1e10: "1e10",
              0.1: "0.1", 1 / 3: "0.3333333333333333", 5: "5", True: "true", np.False_: "false", None: "none",
-             "scale": "scale", np.float64(1e20): "1e20", np.int64(7): "7", float("inf"): "inf"}
+             "scale": "scale", np.float64(1e20): "1e20", np.int64(7): "7", float("inf"): "inf",
+             # %g's rule (a new-user tester: 10 and 500 were "1e1" and "5e2"), with every digit that reads back
+             10.0: "10", 500.0: "500", 123456.0: "123456", 1234567.0: "1234567", 1e6: "1e6", 1.5e-7: "1.5e-7",
+             1e-4: "0.0001", 5e-324: "5e-324", -0.5: "-0.5"}
     for value, text in cases.items():
         assert v.param_text(value) == text, (value, v.param_text(value))
-    for value in (1e20, 1e-5, 0.0316227766016838, 1 / 3, 200.5, 5, True, False, None, "scale"):
-        back = v.parse_params([f"x={v.param_text(value)}"])["x"]
+    assert v.param_text(0.0) == "0" and v.param_text(-0.0) == "-0"  # (0.0 is False as a dict key above)
+    # typed back after --param NAME=, a whole float keeps its ".0" (--param reads 10 as a whole number)
+    assert [v.param_text(x, typed=True) for x in (10.0, 2.0, 1e20, 0.5, 7)] == ["10.0", "2.0", "1e20", "0.5", "7"]
+    for value in (1e20, 1e-5, 0.0316227766016838, 1 / 3, 200.5, 500.0, 10.0, 5, True, False, None, "scale"):
+        back = v.parse_params([f"x={v.param_text(value, typed=True)}"])["x"]
         assert back == value and type(back) is type(value), (value, back)
     assert v.param_text(10**5000) == "<a whole number of 5001 digits>"
     # the messages' forms: a float as typed, a text still quoted where it is not after "=" (it is no number)
-    assert v.shown(1e20) == "1e20" and v.shown("1e-400") == "'1e-400'"
+    assert v.shown(1e20) == "1e20" and v.shown("1e-400") == "'1e-400'" and v.shown(2.0) == "2.0"
     assert v.typed_as(v.ParamLabel.of_flag("--param")("probability"), False) == "--param probability=false"
 
 

@@ -579,7 +579,8 @@ def train_command(cache: str | Path, row: ProbeRow, cache_views: Sequence[str] =
     from featcache.analysis.train import set_by_train
     from featcache.errors import shell_path, shell_word
 
-    # each value as --param types it (param_text): '--C 10000000000.0', 'gamma=1e+20', 'probability=False' (a tester)
+    # each value as --param types it (param_text): '--C 10000000000.0', 'gamma=1e+20', 'probability=False' (a tester); a
+    # --param value typed, so that train reads it back as the same type (cache_size=500.0 is a float, 500 a whole number)
     C = f" --C {param_text(row.C)}" if row.C is not None else ""
     views = ("" if tuple(cache_views) == ("orig",)
              else f" --train-views {shell_word(row.train_views)} --test-views {shell_word(row.test_views)}")
@@ -589,7 +590,7 @@ def train_command(cache: str | Path, row: ProbeRow, cache_views: Sequence[str] =
             option = TRAIN_OPTIONS[k]
             own += "" if option is None or v is False else f" {option}" if v is True else f" {option} {shell_word(param_text(v))}"
         else:
-            given += f" --param {shell_word(f'{k}={param_text(v)}')}"
+            given += f" --param {shell_word(f'{k}={param_text(v, typed=True)}')}"
     return f"featcache train {shell_path(str(cache))} --head {row.head} --layer {row.layer}{C}{own}{given}{views}"
 
 
