@@ -457,6 +457,28 @@ def test_unwritable_out_and_missing_cache(tiny_cache, tmp_path, capsys):
     assert "cache not found" in capsys.readouterr().err
 
 
+def test_the_printed_summary_and_the_plot_label_one_unrounded_mean(tiny_cache, tmp_path, capsys):
+    """A new-user tester: 'keras ... 310: 0.914' in the text where curve.png labelled 0.915: the mean 0.91453 was
+    rounded to 4 places for curve.json, then printed to 3. Three seeds' rows of that mean, resumed from curve.csv,
+    print as the plot labels them (plots.accuracy_text of the same mean); curve.json keeps its 4 places."""
+    from featcache.analysis.curve.folder import curve_key, write_rows
+    from featcache.analysis.plots import CurveSet, learning_curve_figure
+
+    out = tmp_path / "c"
+    argv = ["curve", str(tiny_cache), "--sizes", "20", "--seeds", "3", "--heads", "logreg", "--out", str(out)]
+    assert main(argv) == 0
+    rows = read_rows(out / "curve.csv")
+    for r, acc in zip(rows, (0.9146, 0.9146, 0.9144)):  # mean 0.914533...: 0.9145 rounded, whose 3 places are 0.914
+        r["accuracy"] = acc
+    write_rows(out / "curve.csv", rows, curve_key(json.loads((out / "curve.json").read_text())["identity"]))
+    capsys.readouterr()
+    assert main(argv) == 0  # every row resumed, nothing fitted
+    assert capsys.readouterr().out.splitlines()[-1].startswith("logreg   20: 0.915  ")
+    assert json.loads((out / "curve.json").read_text())["summary"]["logreg"]["20"] == 0.9145
+    fig = learning_curve_figure([CurveSet("", read_rows(out / "curve.csv"))])
+    assert [t.get_text() for t in fig.axes[0].texts] == ["0.915"]
+
+
 @pytest.mark.slow
 def test_cli_and_replot_script(tiny_cache, tmp_path, capsys):
     a, b = tmp_path / "a", tmp_path / "b"
