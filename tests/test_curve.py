@@ -479,6 +479,31 @@ def test_the_printed_summary_and_the_plot_label_one_unrounded_mean(tiny_cache, t
     assert [t.get_text() for t in fig.axes[0].texts] == ["0.915"]
 
 
+def test_the_text_json_and_plot_name_the_keras_heads_preset(tiny_cache, tmp_path, capsys):
+    """A new-user tester: curve's keras (the lesson preset, 5 epochs) scored 0.914 at 310 photos where 'train --head
+    keras' (the default preset) gave 0.9487; the plot said "(5 epochs)", --json "keras" alone. The text, --json's
+    labels and the legend name the preset, from one label (plots.head_label); the numbers are the fits' own."""
+    from featcache.analysis.plots import CurveSet, learning_curve_figure
+
+    out = tmp_path / "c"
+    argv = ["curve", str(tiny_cache), "--sizes", "20", "--seeds", "1", "--heads", "logreg,keras", "--out", str(out)]
+    assert main([*argv, "--json"]) == 0
+    labels = json.loads(capsys.readouterr().out)["labels"]
+    assert labels == {"logreg": "logistic regression (C=0.03)", "keras": "keras dense head (lesson preset: 5 epochs)"}
+    assert main(argv) == 0  # resumed: the text's line
+    assert capsys.readouterr().out.splitlines()[-1].endswith("  (keras dense head (lesson preset: 5 epochs))")
+    meta = json.loads((out / "curve.json").read_text())
+    fig = learning_curve_figure([CurveSet("", read_rows(out / "curve.csv"), meta)])
+    assert "keras dense head (lesson preset: 5 epochs)" in fig.axes[0].get_legend_handles_labels()[1]
+    from featcache.analysis.plots import head_label
+
+    from featcache.heads.dense import DenseHead
+
+    default = {**meta["head_params"]["keras"], **DenseHead.preset_params("default")}
+    assert head_label("keras", default) == "keras dense head (default preset: 200 epochs, early stopping)"
+    assert head_label("keras", {**default, "epochs": 30}) == "keras dense head (30 epochs, early stopping)"  # no preset's
+
+
 @pytest.mark.slow
 def test_cli_and_replot_script(tiny_cache, tmp_path, capsys):
     a, b = tmp_path / "a", tmp_path / "b"
@@ -493,7 +518,7 @@ def test_cli_and_replot_script(tiny_cache, tmp_path, capsys):
     assert main(["curve", str(tiny_cache), "--sizes", "50", "--seeds", "1", "--heads", "keras", "--keras-standardize",
                  "--out", str(c)]) == 0
     # the summary says which keras head it was: curve's (the lesson's 5 epochs) is not train's default (a new user)
-    assert capsys.readouterr().out.strip().splitlines()[-1].endswith("(keras dense head (5 epochs))")
+    assert capsys.readouterr().out.strip().splitlines()[-1].endswith("(keras dense head (lesson preset: 5 epochs))")
     assert json.loads((c / "curve.json").read_text())["head_params"]["keras"]["standardize"] is True
     # a head's own parameters (--param HEAD.NAME=VALUE, or NAME=VALUE with one head) reach every fit and the record
     d, e = tmp_path / "d", tmp_path / "e"

@@ -151,7 +151,7 @@ def test_curve_probe_and_plots_ask_the_heads_class():
     assert keras["epochs"] == 5 and keras["n_classes"] == 7 and keras["early_stopping"] is False
     assert full_params("logreg", 7, None)["warm_start"] is True and "n_classes" not in full_params("logreg", 7, None)
     assert probe_defaults("svm") == {"probability": False} and probe_defaults("logreg") == {}
-    assert head_label("keras", keras) == "keras dense head (5 epochs)"
+    assert head_label("keras", keras) == "keras dense head (lesson preset: 5 epochs)"
     assert head_label("svm", {"C": 10}) == "RBF SVM (C=10)" and head_label("scratch", {"epochs": 1}) == "from-scratch CNN (1 epoch)"
     assert head_label("logreg", {}) == "logreg" and head_label("not-a-head-here", {"C": 1}) == "not-a-head-here"
 

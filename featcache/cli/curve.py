@@ -17,7 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "curve", help="learning curve: fit heads on nested stratified subsets of growing size, plot test accuracy",
         description="For each seed draw one class-stratified ordering of the cache's train split; each size is a "
-        "prefix of it (nested subsets). Fit each head on each subset and score it on the full test split. Writes "
+        "prefix of it (nested subsets). Fit each head on each subset and score it on the full test split (the keras "
+        f"head with the {DEFAULT_KERAS_PRESET} preset, not train's default: see --keras-preset). Writes "
         "curve.csv, curve.json and curve.png; an interrupted run resumes when re-run.",
     )
     p.add_argument("cache", help="path to a cache written by 'featcache extract'")
