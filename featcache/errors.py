@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import re
 import shutil
@@ -94,6 +95,30 @@ class FeatcacheError(Exception):
     The message is a single line that names the problem and the fix; the CLI
     prints it without a traceback.
     """
+
+
+# Whether featcache.cli is running a command (``cli_words``): its errors name the command's flags, the API's its
+# keywords. A process-wide flag, not a context variable: a command's threads (predict's decoders) say its words too.
+_CLI_RUNNING = [False]
+
+
+@contextlib.contextmanager
+def cli_words() -> Iterator[None]:
+    """Within it (``cli.main`` running a command), ``option`` names an option by its flag."""
+    before = _CLI_RUNNING[0]
+    _CLI_RUNNING[0] = True
+    try:
+        yield
+    finally:
+        _CLI_RUNNING[0] = before
+
+
+def option(flag: str, keyword: str) -> str:
+    """An option in a message, the one rule of which form: its ``flag`` where the CLI runs the command (``--test-fraction
+    F``), else its API ``keyword`` (``test_fraction=F``). Lines named both ("pass test_fraction=F / --test-fraction F",
+    "or --recursive (API: recursive=True)"): the CLI's user read the API's words, and the API's the CLI's (a new-user
+    tester)."""
+    return flag if _CLI_RUNNING[0] else keyword
 
 
 # Kinds of FeatcacheError that code (not only the user) tells apart: what a

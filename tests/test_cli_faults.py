@@ -345,6 +345,30 @@ def test_a_flipped_byte_in_a_staged_partials_decode_problems_is_caught(tmp_path)
     w.close()
 
 
+def test_a_cli_error_names_the_flag_and_an_api_error_the_keyword(tmp_path, capsys, fake_model):
+    """A new-user tester: 'extract --images DIR' without a split said "pass test_fraction=F / --test-fraction F", and
+    'predict MODEL DIR-of-folders' "or --recursive (API: recursive=True)": the API's words in the CLI's line. One
+    rule (errors.option): a command's errors name its flag, an API call's its keyword."""
+    from helpers import make_class_tree
+
+    from featcache import PhotoFolder
+    from featcache.deploy.predict import predict
+    from featcache.errors import FeatcacheError
+
+    tree = make_class_tree(tmp_path / "one", {"a": 2, "b": 2}, size=8)
+    err = one_line_error(capsys, ["extract", "--images", str(tree), "--weights", "random", "--image-size", "32",
+                                  "--out", str(tmp_path / "c.h5")], "without a test split; pass --test-fraction F (e.g. 0.2)")
+    assert "test_fraction" not in err and "API" not in err, err
+    with pytest.raises(FeatcacheError, match=r"without a test split; pass test_fraction=F \(e\.g\. 0\.2\)") as api:
+        PhotoFolder(tree)
+    assert "--" not in str(api.value)
+    err = one_line_error(capsys, ["predict", str(fake_model), str(tree)], "pass those folders (e.g. ", "), or --recursive to read")
+    assert "recursive=True" not in err and "API" not in err, err
+    with pytest.raises(FeatcacheError, match=r"\), or recursive=True to read every subfolder's images$") as api:
+        predict(fake_model, [tree])
+    assert "--" not in str(api.value)
+
+
 def test_seed_on_an_already_split_folder_is_refused(tmp_path, capsys):
     """--seed only picks held-out images with --test-fraction: on train/ + val/ it changed nothing, silently."""
     from helpers import make_class_tree
@@ -354,8 +378,10 @@ def test_seed_on_an_already_split_folder_is_refused(tmp_path, capsys):
     make_class_tree(root / "val", {"a": 1, "b": 1}, size=8)
     out = tmp_path / "c.h5"
     base = ["extract", "--images", str(root), "--weights", "random", "--image-size", "32", "--out", str(out)]
-    one_line_error(capsys, base + ["--seed", "3"], "--seed picks the held-out test images only with test_fraction= / --test-fraction", "drop seed= / --seed")
-    one_line_error(capsys, base + ["--seed", "3", "--test-fraction", "0.5"], "already split into train/ and val/; drop test_fraction= / --test-fraction")
+    one_line_error(capsys, base + ["--seed", "3"], "--seed picks the held-out test images only with --test-fraction;",
+                   "drop --seed (or add --test-fraction F ")
+    assert "seed=" not in one_line_error(capsys, base + ["--seed", "3", "--test-fraction", "0.5"],
+                                         "already split into train/ and val/; drop --test-fraction")
     assert not out.exists()
 
 

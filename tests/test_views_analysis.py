@@ -100,7 +100,7 @@ def test_views_not_in_the_cache_are_one_line_naming_its_views(views_cache, plain
     # A head scored on views, evaluated on a cache without them: the recorded views are named, and the fix.
     head = featcache.train(views_cache, "logreg", out=tmp_path / "h.npz").path
     with pytest.raises(FeatcacheError, match=r"the head's record of its test views .* which .*p.h5 does not hold \(it has orig\).*"
-                                             r"; or score it here on views the cache holds, e.g. --test-views orig \(API: test_views='orig'\)$"):
+                                             r"; or score it here on views the cache holds, e.g. test_views='orig'$"):
         featcache.evaluate(head, plain_cache, out=tmp_path / "e")
     assert featcache.evaluate(head, plain_cache, test_views="orig", out=tmp_path / "e").test_views == ("orig",)
 

@@ -32,7 +32,7 @@ from featcache.validate import (
     without_orig,
     without_words,
 )
-from featcache.errors import FeatcacheError, one_line
+from featcache.errors import FeatcacheError, one_line, option
 from featcache.sources.images import check_report_outside_classes
 from featcache.heads.io import (TEST_ACCURACY, TEST_ACCURACY_ORIG, check_compatible, check_head, load_head, row_keys,
                                 width_problem)
@@ -217,8 +217,8 @@ def evaluated_views(meta: dict[str, Any], cache: Cache, test_views: str | Sequen
         return check_views(cache, views_spec(recorded) if isinstance(recorded, list) else recorded,
                            "the head's record of its test views (train --test-views)")
     except FeatcacheError as exc:  # the quick way out was not named, only re-extracting (a new user)
-        raise type(exc)(f"{exc}; or score it here on views the cache holds, e.g. --test-views orig (API: "
-                        "test_views='orig')") from None
+        raise type(exc)(f"{exc}; or score it here on views the cache holds, e.g. "
+                        f"{option('--test-views orig', 'test_views=' + repr('orig'))}") from None
 
 
 def warn_if_splits_overlap(cache: Cache, what: str) -> int:

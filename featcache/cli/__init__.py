@@ -406,7 +406,7 @@ def _main(argv: list[str] | None) -> int:
     try:
         from contextlib import nullcontext
 
-        from featcache.errors import FeatcacheError
+        from featcache.errors import FeatcacheError, cli_words
         from featcache.progress import bars_when_quiet
 
         _start()
@@ -427,7 +427,8 @@ def _main(argv: list[str] | None) -> int:
         # calls main(argv) itself keeps SIGTERM's default, so that it still stops (a review's finding).
         with _SigtermAsInterrupt(enabled=argv is None), _GuardedOutput(as_program=argv is None) as output:
             # --json: the command's text is off (stdout is the JSON), its progress bars still on stderr
-            with bars_when_quiet() if getattr(args, "json", False) else nullcontext():
+            # its errors name its flags, never the API's keywords (errors.option)
+            with bars_when_quiet() if getattr(args, "json", False) else nullcontext(), cli_words():
                 rc = int(args.func(args) or 0)
             if sys.stdout is not None:
                 sys.stdout.flush()

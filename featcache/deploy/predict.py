@@ -13,7 +13,7 @@ import numpy as np
 
 from featcache.embedding.engines import DEFAULT_RUNTIME
 from featcache.embedding.passes import BATCH_SIZE
-from featcache.errors import FeatcacheError
+from featcache.errors import FeatcacheError, option
 from featcache.progress import bars_wanted
 from featcache.validate import check_path, check_replaceable, checks_switches, positive_int, shown
 
@@ -369,7 +369,7 @@ def image_files_in(folder: Path, recursive: bool = False) -> list[Path]:
         if subfolders and not recursive:  # a class-folder tree (a tester passed hymenoptera/val): one level unless asked
             shown = ", ".join(subfolders[:3]) + (", ..." if len(subfolders) > 3 else "")
             raise FeatcacheError(f"{folder} holds no image files, only folders ({shown}); pass those folders "
-                                 f"(e.g. {folder / subfolders[0]}), or --recursive (API: recursive=True) to read "
+                                 f"(e.g. {folder / subfolders[0]}), or {option('--recursive', 'recursive=True')} to read "
                                  "every subfolder's images")
         raise FeatcacheError(f"{folder} holds no image files (PNG, JPEG, BMP, GIF, ...); pass image files, .npy arrays or a folder of images")
     return files

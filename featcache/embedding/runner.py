@@ -25,7 +25,7 @@ from featcache.embedding.backbones import Backbone, check_image_size, recorded_w
 from featcache.embedding.batches import Batch, plan
 from featcache.embedding.mapper import check_layers
 from featcache.embedding.specs import ModelSpec, StoreSpec, from_legacy
-from featcache.errors import FeatcacheError, one_line, printable
+from featcache.errors import FeatcacheError, one_line, option, printable
 from featcache.progress import note, status
 from featcache.sources import DataSource
 from featcache.sources.base import RowPlan
@@ -235,7 +235,7 @@ def _check_default_name(path: Path, source: Any) -> None:
 
     root = getattr(source, "root", None)
     whose = made_from("folder name", Path(root).resolve().name) if root is not None else "the data set's name"
-    check_default_name(path, "cache file name", whose, "name the cache with --out NAME.h5 (API: StoreSpec(out=...))",
+    check_default_name(path, "cache file name", whose, f"name the cache with {option('--out NAME.h5', 'StoreSpec(out=...)')}",
                        extra=len(PARTIAL_SUFFIX), extra_words=f" with its {PARTIAL_SUFFIX} partial")
 
 

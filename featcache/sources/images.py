@@ -44,7 +44,8 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 
-from featcache.errors import CONTROL, FeatcacheError, link_loop, link_loop_passed, one_line, printable, shell_word, system_limit
+from featcache.errors import (CONTROL, FeatcacheError, link_loop, link_loop_passed, one_line, option, printable, shell_word,
+                              system_limit)
 from featcache.sources.base import STAGING, DataSource, Split, SplitSpec
 from featcache.sources.decode import (UnreadableImage, counts_as_unreadable, decode_image, failure_reason, not_utf8,
                                       utf8_name)
@@ -153,16 +154,25 @@ def _check_root(root: Path) -> None:
             if exc.errno == errno.ELOOP:
                 raise FeatcacheError(link_loop(root)) from None
         what = "is not a directory" if root.exists() else "not found"
-        # Both forms named: PhotoFolder("/nope") said only "pass --images DIR", the CLI's words (a reviewer, R11)
-        raise FeatcacheError(f"image directory {what}: {root}; check the folder given to PhotoFolder(...) / --images DIR, "
-                             f"where you {LAYOUT_HINT}")
+        # In the caller's words (errors.option): PhotoFolder("/nope") said "pass --images DIR", the CLI's (a reviewer, R11)
+        raise FeatcacheError(f"image directory {what}: {root}; check the folder given to "
+                             f"{option('--images DIR', 'PhotoFolder(root)')}, where you {LAYOUT_HINT}")
 
 
-# PhotoFolder's options in its messages, in both forms: it is made by Python callers and by extract's flags alike, and
-# its messages named only the flags (an adversarial tester), as _check_root's did (a reviewer, R11).
-FRACTION = "test_fraction= / --test-fraction"
-SEED = "seed= / --seed"
-ADD_FRACTION = "test_fraction=F / --test-fraction F"
+# PhotoFolder's options in its messages, in the caller's words (errors.option): it is made by Python callers and by
+# extract's flags alike. Its messages named only the flags (an adversarial tester), then both forms in one line, the
+# API's words in the CLI's ("pass test_fraction=F / --test-fraction F"; a new-user tester).
+def _fraction() -> str:
+    return option("--test-fraction", "test_fraction")
+
+
+def _seed() -> str:
+    return option("--seed", "seed")
+
+
+def _add_fraction() -> str:
+    return option("--test-fraction F", "test_fraction=F")
+
 
 
 @dataclass(frozen=True)
@@ -195,17 +205,18 @@ class PhotoFolder:
 
     def __post_init__(self):
         if not isinstance(self.root, (str, Path)) or not str(self.root):
-            raise FeatcacheError(f"--images must be a folder path (got {self.root!r}); pass --images DIR where you {LAYOUT_HINT}")
+            raise FeatcacheError(f"{option('--images', 'PhotoFolder root')} must be a folder path (got {self.root!r}); pass "
+                                 f"{option('--images DIR', 'the folder')} where you {LAYOUT_HINT}")
         if self.test_fraction is not None:
-            object.__setattr__(self, "test_fraction", check_fraction(self.test_fraction, FRACTION))
+            object.__setattr__(self, "test_fraction", check_fraction(self.test_fraction, _fraction()))
         if self.seed is not None:
-            object.__setattr__(self, "seed", check_seed(self.seed, SEED))
+            object.__setattr__(self, "seed", check_seed(self.seed, _seed()))
         if self.seed is not None and self.test_fraction is None:
             # Refused, not noted: a seed that changes nothing would still look like a choice made and, in the source
             # spec, give another cache name for the same features. Checked here, so the API refuses what the CLI
             # does (PhotoFolder(root, seed=5) was accepted; an adversarial tester).
-            raise FeatcacheError(f"{SEED} picks the held-out test images only with {FRACTION}; a folder split into "
-                                 f"train/ and val/ (or test/) keeps its own split: drop {SEED} (or add {ADD_FRACTION} "
+            raise FeatcacheError(f"{_seed()} picks the held-out test images only with {_fraction()}; a folder split into "
+                                 f"train/ and val/ (or test/) keeps its own split: drop {_seed()} (or add {_add_fraction()} "
                                  "for one tree of class folders)")
         if self.seed is None and self.test_fraction is not None:
             object.__setattr__(self, "seed", 0)
@@ -287,9 +298,9 @@ def _layout(root: Path, test_fraction: float | None, test_folder: str | None) ->
         if test_fraction is None:
             if split_dirs:
                 raise FeatcacheError(f"{root} has {'/, '.join(sorted(split_dirs))}/ but no train/ folder; add DIR/train/<class>/ "
-                                     f"or, for one tree of class folders, pass {ADD_FRACTION}")
+                                     f"or, for one tree of class folders, pass {_add_fraction()}")
             if subdirs:
-                raise FeatcacheError(f"{root} is one tree of class folders without a test split; pass {ADD_FRACTION} "
+                raise FeatcacheError(f"{root} is one tree of class folders without a test split; pass {_add_fraction()} "
                                      "(e.g. 0.2) to hold out a stratified test split, or split it as DIR/train/ and DIR/val/")
         return [""], None
     others = subdirs - set(SPLIT_FOLDERS)
@@ -299,14 +310,14 @@ def _layout(root: Path, test_fraction: float | None, test_folder: str | None) ->
     tests = [t for t in TEST_FOLDERS if t in subdirs]
     if test_fraction is not None:
         if tests:
-            raise FeatcacheError(f"{root} is already split into train/ and {tests[0]}/; drop {FRACTION}")
+            raise FeatcacheError(f"{root} is already split into train/ and {tests[0]}/; drop {_fraction()}")
         return ["train"], None
     if test_folder is not None:
         if test_folder not in tests:
             raise FeatcacheError(f"{root} has no {test_folder}/ folder; the cache was made with {root}/{test_folder} as its test split")
         return ["train", test_folder], test_folder
     if not tests:
-        raise FeatcacheError(f"{root} has a train/ folder but no val/ or test/ folder; add one, or pass {ADD_FRACTION} "
+        raise FeatcacheError(f"{root} has a train/ folder but no val/ or test/ folder; add one, or pass {_add_fraction()} "
                              "to hold out part of train/")
     if len(tests) > 1:
         raise FeatcacheError(f"{root} has both val/ and test/; featcache makes one test split: move one of them aside "
