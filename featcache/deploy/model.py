@@ -441,6 +441,9 @@ class ExportedModelSpec:
     n_classes: int
     layers: ClassVar[tuple[str, ...]] = (OUTPUT,)
     input_shape: ClassVar[tuple[None, ...]] = INPUT_SHAPE
+    # the conversion notice's words: predict converts the whole model, keyed by the file's bytes; it said extract's
+    # "the network ... for this backbone, size and layers" (a new-user tester)
+    converting: ClassVar[tuple[str, str]] = ("the model (its network and head)", "once, for this model file's content")
 
     @classmethod
     def of(cls, path: str | Path, meta: dict[str, Any]) -> ExportedModelSpec:

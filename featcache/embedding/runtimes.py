@@ -121,6 +121,9 @@ class ConversionSpec:
     def what(self) -> str:
         return self.backbone
 
+    # What a conversion notice says is converted, and what one conversion serves (``converted_model``)
+    converting: ClassVar[tuple[str, str]] = ("the network", "once, for this backbone, size and layers")
+
     def probes(self) -> list[np.ndarray]:
         """Random uint8 batches the conversion is checked on."""
         return [np.random.default_rng(0).integers(0, 256, size=(2, *self.raw_shape), dtype=np.uint8)]
@@ -606,8 +609,8 @@ def converted_model(spec: ConversionSpec, runtime_dir: Path, load: Callable[[Pat
                   f"changed) and must be converted again; {advice}")
     from featcache.progress import say
 
-    say(f"converting the network to {fmt.label} once, for this backbone, size and layers (seconds to a minute); later runs load "
-        f"it from {runtime_dir}")
+    what, serves = spec.converting
+    say(f"converting {what} to {fmt.label} {serves} (seconds to a minute); later runs load it from {runtime_dir}")
     model = spec.build_keras()
     with atomic_path(path, advice) as tmp:
         fmt.export(model, spec, tmp)
