@@ -78,7 +78,7 @@ def test_predict_says_the_runtime_note_on_stderr_only_without_json(tmp_path, fak
     --json too, where it is already the JSON's runtime_note; extract says it only without --json."""
     from featcache.deploy import model as model_mod
 
-    note = "runtime auto: using tensorflow (1 images do not repay converting the model)"
+    note = "runtime auto: using tensorflow (1 image does not repay converting the model)"
     monkeypatch.setattr(model_mod, "ModelRunner", lambda *a, **k: SimpleNamespace(runtime_used="tensorflow", runtime_note=note))
     image = write_image(tmp_path / "x.png", class_image(0, 0, 16))
     assert main(["predict", str(fake_model), str(image), "--json"]) == 0
@@ -367,6 +367,24 @@ def test_a_cli_error_names_the_flag_and_an_api_error_the_keyword(tmp_path, capsy
     with pytest.raises(FeatcacheError, match=r"\), or recursive=True to read every subfolder's images$") as api:
         predict(fake_model, [tree])
     assert "--" not in str(api.value)
+
+
+def test_one_image_is_said_as_one_image(tmp_path, capsys):
+    """A new-user tester: evaluate printed "misclassified: 1 images". Every printed count of images is
+    progress.counted's: train's, evaluate's and info's lines on a cache of one test image, and the misclassified line."""
+    from featcache.analysis.evaluate import misclassified_text
+
+    cache, head = tiny_cache(tmp_path / "c.h5", n_test=1), tmp_path / "h.npz"
+    assert main(["train", str(cache), "--head", "logreg", "--out", str(head)]) == 0
+    assert " on 1 image; fit " in capsys.readouterr().out
+    assert main(["evaluate", str(head), str(cache), "--out", str(tmp_path / "e")]) == 0
+    out = capsys.readouterr().out
+    assert "accuracy  1.0000 on 1 image\n" in out and "1 images" not in out, out
+    assert main(["info", str(cache)]) == 0
+    assert "test        1 image  (" in capsys.readouterr().out
+    wrong = {"image": "a.png", "true": "ants", "predicted": "bees", "probability": 0.6}
+    assert misclassified_text([wrong])[0] == "misclassified: 1 image"
+    assert misclassified_text([wrong] * 2)[0] == "misclassified: 2 images"
 
 
 def test_seed_on_an_already_split_folder_is_refused(tmp_path, capsys):

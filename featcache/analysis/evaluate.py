@@ -33,6 +33,7 @@ from featcache.validate import (
     without_words,
 )
 from featcache.errors import FeatcacheError, one_line, option
+from featcache.progress import counted
 from featcache.sources.images import check_report_outside_classes
 from featcache.heads.io import (TEST_ACCURACY, TEST_ACCURACY_ORIG, check_compatible, check_head, load_head, row_keys,
                                 width_problem)
@@ -107,7 +108,7 @@ class EvalResult:
         '> file' keeps it with the result (a review), its stderr warning then left out on a terminal, where it showed
         twice (a new-user tester)."""
         lines = [f"head      {self.head_path or '(in memory)'}", f"cache     {self.cache_path} ({self.split} split, layer {self.layer})",
-                 f"accuracy  {self.accuracy:.4f} on {self.images} images", f"views     {self.views_line()}"]
+                 f"accuracy  {self.accuracy:.4f} on {counted(self.images, 'image')}", f"views     {self.views_line()}"]
         if self.overlap and self.overlap["seen"]:
             lines.append(leakage_line(self.overlap))
         lines = [one_line(line) for line in lines]
@@ -138,8 +139,9 @@ def leakage_line(overlap: dict[str, Any]) -> str:
 def misclassified_text(wrong: list[dict[str, Any]]) -> list[str]:
     if not wrong:
         return ["misclassified: none"]
-    lines = [f"misclassified: {len(wrong)} images" + (f" (first {TEXT_MISCLASSIFIED}; all in evaluation.json)"
-                                                    if len(wrong) > TEXT_MISCLASSIFIED else "")]
+    # "1 images" (a new-user tester): progress.counted, the one home of a count and its unit
+    lines = [f"misclassified: {counted(len(wrong), 'image')}" + (f" (first {TEXT_MISCLASSIFIED}; all in evaluation.json)"
+                                                               if len(wrong) > TEXT_MISCLASSIFIED else "")]
     for w in wrong[:TEXT_MISCLASSIFIED]:
         p = f" {w['probability']:.3f}" if w.get("probability") is not None else ""
         lines.append(f"  {w['image']}: {w['true']} -> {w['predicted']}{p}")
@@ -398,7 +400,7 @@ def evaluate(
     how = f", {len(views)} views averaged" if len(views) > 1 else ""
     how += without_words(views)  # only:flip's title was the original's (h137)
     name = head_path.name if head_path is not None else out_dir.name
-    title = f"{meta.get('head')} head on {split} ({int(cm.sum())} images{how}): accuracy {accuracy:.3f}\n{name}"
+    title = f"{meta.get('head')} head on {split} ({counted(int(cm.sum()), 'image')}{how}): accuracy {accuracy:.3f}\n{name}"
     from featcache.analysis.train import orig_view_score
 
     result = EvalResult(head_path, cache.path, split, layer, cache.class_names, accuracy, per_class, cm, files,

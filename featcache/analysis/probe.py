@@ -38,7 +38,7 @@ import numpy as np
 from featcache import paths
 from featcache.analysis.plots import plot_probe
 from featcache.errors import FeatcacheError, one_line
-from featcache.progress import status
+from featcache.progress import counted, status
 from featcache.heads import exportable_heads, make_head, parse_C_per_head, parse_head_params
 from featcache.sources.images import check_report_outside_classes
 from featcache.store.atomic import output_files, write_bytes, write_json
@@ -434,7 +434,7 @@ def _probe_into(out_dir: Path, cache: Cache, plan: ProbePlan, settings: list[Set
         # the bar counts jobs, a head on a layer on one set of training views, each scored on every test setting of
         # them: "x 3 view setting(s)" above a bar of 4 read as a miscount (a new-user tester)
         what = f" x {len(settings)} view setting(s)" if len(settings) > 1 else ""
-        fits = (f"; {len(jobs)} fits" + (f" of {scoring.folds} folds each" if scoring.folds else "")
+        fits = (f"; {counted(len(jobs), 'fit')}" + (f" of {scoring.folds} folds each" if scoring.folds else "")
                 if len(jobs) != len(names) * len(head_names) * len(settings) else "")
         status(one_line(f"probing {len(names)} layer(s) x {len(head_names)} head(s){what} on {cache.path} ({_scoring(cache, scoring)}{fits})"))
     results = _run_jobs(cache, jobs, params, scoring, n_jobs, verbose)

@@ -18,7 +18,7 @@ import numpy as np
 from featcache import paths
 from featcache.analysis.subsets import CLASSES_FIRST, stratified_subset, warn_missing_classes
 from featcache.errors import FeatcacheError, one_line
-from featcache.progress import bars_wanted, seconds_text, showing_fits, status
+from featcache.progress import bars_wanted, counted, seconds_text, showing_fits, status
 from featcache.heads import (HEADS, RUN_ONLY_PARAMS, DenseHead, check_head_params, check_param_names, fold_reason,
                              head_params, head_suffix, make_head, suffixes_line)
 from featcache.heads.dense import DEFAULT_PRESET
@@ -427,7 +427,7 @@ def _say_trained(res: TrainResult) -> None:
         how = f" (test view {views_words(res.test_views)}; original view alone {res.test_accuracy_orig:.4f})"
     fit = seconds_text(res.fit_seconds)
     again = replaced_words(res.replaced, "head", res.replaced_from)
-    print(one_line(f"test accuracy {res.accuracy:.4f} on {res.test_images} images{how}; fit {fit}{extra}{again} -> {res.path}"))
+    print(one_line(f"test accuracy {res.accuracy:.4f} on {counted(res.test_images, 'image')}{how}; fit {fit}{extra}{again} -> {res.path}"))
 
 
 # The recipes that write heads and record themselves in them (heads.io.WRITTEN_BY; recipes.lesson.LESSON): a head

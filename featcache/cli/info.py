@@ -7,6 +7,7 @@ from collections.abc import Container
 from typing import TYPE_CHECKING, Any
 
 from featcache.cli.common import add_json_flag, print_json
+from featcache.progress import counted
 from featcache.validate import param_text
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{name:<11} {done} of {n} images embedded so far")
     for name, s in info.get("splits", {}).items():
         counts = ", ".join(f"{c}: {n}" for c, n in s["class_counts"].items())
-        print(one_line(f"{name:<11} {s['n']} images  ({counts})"))
+        print(one_line(f"{name:<11} {counted(s['n'], 'image')}  ({counts})"))
     return 0
 
 

@@ -451,7 +451,7 @@ def finetune(
         status(data.describe())
         if step.bounded:  # a note, as extract's: the memory bound overrode --batch-size (shown with the progress off)
             note(f"{step.images} image(s) per training step, not --batch-size {batch_size}: at {meta['image_size']} px with "
-                 f"{unfreeze} layers unfrozen more would need over {passes.PASS_MEMORY / 2**30:.0f} GB of memory")
+                 f"{counted(unfreeze, 'layer')} unfrozen more would need over {passes.PASS_MEMORY / 2**30:.0f} GB of memory")
 
     frozen_val_loss, frozen_val_acc = (float(v) for v in model.evaluate(
         val_ds, verbose=0, callbacks=evaluate_progress(bars, f"frozen head, {len(val_rows)} validation images")))

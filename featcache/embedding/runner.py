@@ -26,7 +26,7 @@ from featcache.embedding.batches import Batch, plan
 from featcache.embedding.mapper import check_layers
 from featcache.embedding.specs import ModelSpec, StoreSpec, from_legacy
 from featcache.errors import FeatcacheError, one_line, option, printable
-from featcache.progress import note, status
+from featcache.progress import counted, note, status
 from featcache.sources import DataSource
 from featcache.sources.base import RowPlan
 from featcache.store import (
@@ -526,6 +526,6 @@ def _report(result: ExtractResult) -> None:
     again = f"; replaced {result.replaced_cache.words(' there')}" if result.replaced_cache else ""
     # the engine's start-up said apart, as the model build: not in the seconds or images/s (Ray's ~19 s; a tester)
     engine = f", engine start-up {result.engine_startup_seconds:.1f} s" if result.engine_startup_seconds else ""
-    print(one_line(f"extracted {result.images} images{views} in {result.seconds:.1f} s ({result.images_per_s:.0f} images/s"
+    print(one_line(f"extracted {counted(result.images, 'image')}{views} in {result.seconds:.1f} s ({result.images_per_s:.0f} images/s"
                    f"{view_rate}, runtime {result.runtime}; model build {result.startup_seconds:.1f} s{engine}{left_out}){again} -> "
                    f"{result.path}"))

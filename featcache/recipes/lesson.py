@@ -23,7 +23,7 @@ import numpy as np
 from featcache import paths
 from featcache.embedding.runtimes import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError, one_line
-from featcache.progress import bars_wanted, showing_fits, status, steps_as_status
+from featcache.progress import bars_wanted, counted, epochs_text, showing_fits, status, steps_as_status
 from featcache.store.atomic import output_files, write_json, write_text
 from featcache.validate import (
     checks_switches,
@@ -318,7 +318,7 @@ def scratch_row(ctx: LessonContext) -> dict[str, Any]:
     """The from-scratch CNN on the first ``scratch_train`` raw 28x28 images, tested on the cache's test images."""
     from featcache.heads.scratch import ScratchCNN
 
-    _say(ctx, f"\n== from scratch: CNN on raw pixels ({ctx.scratch_train} images, {ctx.scratch_epochs} epochs)")
+    _say(ctx, f"\n== from scratch: CNN on raw pixels ({counted(ctx.scratch_train, 'image')}, {epochs_text(ctx.scratch_epochs)})")
     train, test = ctx.source.splits["train"], ctx.source.splits["test"]
     n = ctx.scratch_train
     if not np.array_equal(test.labels, ctx.cache.labels("test")):  # the same test images as the cached rows
@@ -328,7 +328,7 @@ def scratch_row(ctx: LessonContext) -> dict[str, Any]:
     model.fit(train.read(0, n), train.labels[:n])
     seconds = time.perf_counter() - t0
     accuracy = float(model.score(test.read(0, len(test)), test.labels))
-    _say_row(ctx, f"test accuracy {accuracy:.4f} on {len(test)} images; fit {seconds:.1f} s")
+    _say_row(ctx, f"test accuracy {accuracy:.4f} on {counted(len(test), 'image')}; fit {seconds:.1f} s")
     return {
         "approach": "from scratch: small CNN (2x Conv2D+pooling, Dense 128)", "training_images": n,
         "test_accuracy": accuracy, "training_seconds": seconds, "input": "raw 28x28 pixels",

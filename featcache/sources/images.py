@@ -49,6 +49,7 @@ from featcache.errors import (CONTROL, FeatcacheError, link_loop, link_loop_pass
 from featcache.sources.base import STAGING, DataSource, Split, SplitSpec
 from featcache.sources.decode import (UnreadableImage, counts_as_unreadable, decode_image, failure_reason, not_utf8,
                                       utf8_name)
+from featcache.progress import counted
 from featcache.validate import check_bool, check_fraction, check_seed
 
 if TYPE_CHECKING:
@@ -667,7 +668,7 @@ def _read(path: Path) -> bytes:
 
 def _hash(root: Path, files: list[_File], verbose: bool) -> None:
     """Each file's sha256, or why it cannot be used (name not UTF-8, unreadable, too large)."""
-    results = _map_chunked(lambda f: _hash_one(root, f), files, f"hashing {len(files)} files under {root}", verbose)
+    results = _map_chunked(lambda f: _hash_one(root, f), files, f"hashing {counted(len(files), 'file')} under {root}", verbose)
     for f, (digest, problem) in zip(files, results):
         f.digest, f.problem = digest, problem
 
@@ -764,7 +765,7 @@ class PhotoRows:
         return StagedPhotos(source, self)
 
     def probe(self) -> dict[str, str]:
-        message = f"decoding {len(self.candidates)} files under {self.root} to find unreadable ones"
+        message = f"decoding {counted(len(self.candidates), 'file')} under {self.root} to find unreadable ones"
         # Only the reasons are kept: holding every decoded image would need the whole data set in memory.
         whys = _map_chunked(lambda f: _decode_file(self.root, f.rel, f.digest, self.image_size)[1], self.candidates, message, self.verbose)
         return {f.rel: why for f, why in zip(self.candidates, whys) if why}
@@ -786,9 +787,9 @@ class PhotoRows:
         if bad and len(bad) == len(files):
             raise FeatcacheError(f"none of the {len(files)} files under {self.root} could be read as an image ({_listing(bad)}); "
                                  "check that DIR holds JPEG, PNG, BMP or GIF photos")
-        counted = [f for f in bad if counts_as_unreadable(f.problem)]  # a file left out as no image is not (decode.NOT_AN_IMAGE)
-        if counted and self.strict:
-            raise self._strict_error(counted)
+        undecodable = [f for f in bad if counts_as_unreadable(f.problem)]  # a file left out as no image is not (decode.NOT_AN_IMAGE)
+        if undecodable and self.strict:
+            raise self._strict_error(undecodable)
         readable = Counter((f.folder, f.label) for f in files if not f.problem)
         for folder, dirs in self.class_dirs.items():
             for label, name in enumerate(self.class_names):
