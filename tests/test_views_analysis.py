@@ -91,6 +91,31 @@ def test_evaluate_averages_the_heads_recorded_views_or_those_asked(views_cache, 
     assert every.test_views == NAMES and json.loads(every.files["json"].read_text())["test_views"] == list(NAMES)
 
 
+def test_evaluate_notes_views_the_head_was_not_trained_on(views_cache, tmp_path, capsys):
+    """A new-user tester: 'evaluate --test-views all' of a head trained on orig and flip averaged 5 crop views it never
+    saw, without a word. A note says which, in the text, evaluation.txt and --json (none where every view was seen)."""
+    head = tmp_path / "h.npz"
+    assert main(["train", str(views_cache), "--head", "logreg", "--train-views", "orig,flip", "--test-views", "orig,flip",
+                 "--out", str(head)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(head), str(views_cache), "--test-views", "all", "--out", str(tmp_path / "e")]) == 0
+    note = ("note      the head was not trained on 1 of the 3 views averaged here (shift:+2,+2): it was fitted on orig, "
+            "flip; --test-views orig,flip scores it on its own views")
+    assert note in capsys.readouterr().out.splitlines()
+    assert note in (tmp_path / "e" / "evaluation.txt").read_text().splitlines()
+    assert main(["evaluate", str(head), str(views_cache), "--test-views", "all", "--out", str(tmp_path / "e"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["note"] == note.split(None, 1)[1]
+    # the API's words name its keyword; the head's own views: no note
+    api = featcache.evaluate(head, views_cache, test_views="all", out=tmp_path / "a")
+    assert api.note.endswith("; test_views='orig,flip' scores it on its own views")
+    own = featcache.evaluate(head, views_cache, out=tmp_path / "b")
+    assert own.note is None and not any(line.startswith("note") for line in own.text().splitlines())
+    plain = featcache.train(views_cache, "logreg", train_views="orig", out=tmp_path / "o.npz")
+    assert featcache.evaluate(plain.path, views_cache, test_views="only:flip", out=tmp_path / "f").note == (
+        "the head was not trained on the flip view scored here: it was fitted on orig; test_views='orig' scores it on its "
+        "own views")
+
+
 def test_views_not_in_the_cache_are_one_line_naming_its_views(views_cache, plain_cache, tmp_path, capsys):
     with pytest.raises(FeatcacheError, match=r"--train-views asks for view\(s\) crop:c, which .* \(it has orig, flip, shift:\+2,\+2\)"):
         featcache.train(views_cache, "logreg", train_views="crop:c")

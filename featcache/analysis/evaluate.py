@@ -73,6 +73,8 @@ class EvalResult:
     # The original view's accuracy alone where more views (or others) were averaged, as train gives it: evaluate's
     # --json had neither it nor the image count train prints (a new-user tester)
     accuracy_orig: float | None = None
+    # What a reader must know of the score beyond the table: views averaged that the head was not trained on
+    note: str | None = None
 
     @property
     def images(self) -> int:
@@ -96,7 +98,7 @@ class EvalResult:
             "layer": self.layer, "accuracy": self.accuracy, "per_class": self.per_class,
             "class_names": self.class_names, "confusion": self.confusion.tolist(),
             "test_views": list(self.test_views), "averaged": self.averaged,
-            "overlap": self.overlap, "misclassified": self.misclassified,
+            "overlap": self.overlap, "misclassified": self.misclassified, "note": self.note,
             "files": {k: str(v) for k, v in self.files.items()},
         }
 
@@ -109,6 +111,8 @@ class EvalResult:
         twice (a new-user tester)."""
         lines = [f"head      {self.head_path or '(in memory)'}", f"cache     {self.cache_path} ({self.split} split, layer {self.layer})",
                  f"accuracy  {self.accuracy:.4f} on {counted(self.images, 'image')}", f"views     {self.views_line()}"]
+        if self.note:
+            lines.append(f"note      {self.note}")
         if self.overlap and self.overlap["seen"]:
             lines.append(leakage_line(self.overlap))
         lines = [one_line(line) for line in lines]
@@ -124,6 +128,20 @@ class EvalResult:
         if self.averaged is None:
             return f"{self.test_views[0]} only (one view per image{without_words(self.test_views)})" + orig
         return f"{self.averaged} averaged over {len(self.test_views)} views per image: {views_words(self.test_views)}{orig}"
+
+
+def unseen_views_note(meta: dict[str, Any], views: Sequence[str]) -> str | None:
+    """A note where ``views`` (those averaged) hold views the head was not fitted on, else None. 'evaluate --test-views
+    all' of a head trained on orig and flip averaged 5 crops it never saw without a word (a new-user tester). A head
+    that records no training views was fitted on the original view (featcache before views)."""
+    trained = list(meta.get("train_views") or ["orig"])
+    unseen = [v for v in views if v not in trained]
+    if not unseen:
+        return None
+    fix = option(f"--test-views {views_spec(trained)}", f"test_views={views_spec(trained)!r}")
+    scored = (f"{len(unseen)} of the {len(views)} views averaged here ({', '.join(unseen)})" if len(views) > 1
+              else f"the {'original' if views[0] == 'orig' else views[0]} view scored here")
+    return f"the head was not trained on {scored}: it was fitted on {views_words(trained)}; {fix} scores it on its own views"
 
 
 def leakage_line(overlap: dict[str, Any]) -> str:
@@ -405,7 +423,8 @@ def evaluate(
 
     result = EvalResult(head_path, cache.path, split, layer, cache.class_names, accuracy, per_class, cm, files,
                         list_misclassified(cache, split, y, y_pred, proba), overlap, views,
-                        averaged_over(est, views), orig_view_score(est, cache, split, layer, views, Xv, y, accuracy))
+                        averaged_over(est, views), orig_view_score(est, cache, split, layer, views, Xv, y, accuracy),
+                        unseen_views_note(meta, views))
     kept = check_report(out_dir)  # again after the predictions: a file saved there meanwhile was replaced (a review)
     with output_files(out_dir, files.values()):  # all three or none, and no empty folder
         plot_confusion(cm, cache.class_names, files["png"], title=title)
