@@ -715,7 +715,7 @@ def _spec_cases():
         (lambda: FashionMNIST(test_limit=2.5), "--test-limit 2.5 is not a whole number"),
         # PhotoFolder's options named both ways, "test_fraction= / --test-fraction": the API's keyword now, extract's
         # flag under the CLI (errors.option; test_cli_faults::test_a_cli_error_names_the_flag_and_an_api_error_the_keyword)
-        (lambda: PhotoFolder(None), "^PhotoFolder root must be a folder path"),
+        (lambda: PhotoFolder(None), "^--images must be a folder path"),
         (lambda: PhotoFolder("d", test_fraction=1.0), "^test_fraction 1.0 is not a fraction; use a number between 0 and 1"),
         (lambda: PhotoFolder("d", test_fraction=True), "^test_fraction True is not a fraction"),
         (lambda: PhotoFolder("d", seed=-1), "^seed -1 is out of range; use a whole number from 0 to 4294967295"),

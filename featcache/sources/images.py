@@ -206,8 +206,7 @@ class PhotoFolder:
 
     def __post_init__(self):
         if not isinstance(self.root, (str, Path)) or not str(self.root):
-            raise FeatcacheError(f"{option('--images', 'PhotoFolder root')} must be a folder path (got {self.root!r}); pass "
-                                 f"{option('--images DIR', 'the folder')} where you {LAYOUT_HINT}")
+            raise FeatcacheError(f"--images must be a folder path (got {self.root!r}); pass --images DIR where you {LAYOUT_HINT}")
         if self.test_fraction is not None:
             object.__setattr__(self, "test_fraction", check_fraction(self.test_fraction, _fraction()))
         if self.seed is not None:
