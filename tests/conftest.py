@@ -55,6 +55,27 @@ def keras_cache(tmp_path: Path, monkeypatch) -> Path:
     return home / "models"
 
 
+@pytest.fixture
+def offline_keras(keras_cache: Path, monkeypatch):
+    """``keras_cache`` (empty) on a machine with no way out: every HTTP(S) connection, this process's and its
+    subprocesses', goes through a proxy on a port of this machine that is bound and never listened on, so it is
+    refused at once, whatever network there is (and no name is looked up: a lookup with no DNS server may hang).
+    Returns the empty ``models`` folder."""
+    import socket
+    import urllib.request
+
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # held, not listening: nothing else can take the port, a connection is refused
+    proxy = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    for name in ("no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"):
+        monkeypatch.setenv(name, proxy)
+    monkeypatch.setattr(urllib.request, "_opener", None)  # urlopen's opener, built once: built again, with the proxy
+    yield keras_cache
+    closed.close()
+
+
 @pytest.fixture(scope="session")
 def real_weights() -> Path:
     if not WEIGHTS.is_file():

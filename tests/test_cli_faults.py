@@ -2775,6 +2775,38 @@ def test_export_refuses_an_svm_head_before_importing_keras(tmp_path):
     assert not (tmp_path / "m.keras").exists()
 
 
+@pytest.mark.parametrize("recorded", ["word", "file"])
+def test_export_refuses_imagenet_weights_it_cannot_have_before_building_the_network(recorded, tmp_path, capsys,
+                                                                                    monkeypatch, offline_keras):
+    """Offline, with no copy of the ImageNet weights in Keras's cache, export of a head of an older cache (which
+    records the word imagenet) took the word as it was and failed only as the network was built. Refused, in one
+    line, before the network is built (backbones.imagenet_weights_file); a head recording the file's sha256 was
+    already. Keras is imported for it: its get_file is the fetch, which featcache does not duplicate. The network
+    is offline_keras's refusing proxy: nothing leaves this machine."""
+    from featcache.deploy import export as export_mod
+    from featcache.embedding.backbones import get_backbone
+    from featcache.heads.io import load_head, save_head
+
+    def built(*args, **kwargs):
+        raise AssertionError("the network was built before its weights were had")
+
+    monkeypatch.setattr(export_mod, "end_to_end_model", built)
+    head = tmp_path / "imagenet.npz"
+    assert main(["train", str(tiny_cache(tmp_path / "i.h5", layer="out_relu", weights="imagenet")), "--head", "logreg",
+                 "--out", str(head)]) == 0
+    if recorded == "file":  # as a head of a cache of today's featcache records it (the file's content)
+        est, meta = load_head(head)
+        head = save_head(est, tmp_path / "file.npz", {**meta, "weights": "sha256:" + "ab" * 32, "weights_source": "imagenet"})
+    capsys.readouterr()
+    assert main(["export", str(head), "--out", str(tmp_path / "m.keras")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("featcache export: error: could not obtain ImageNet weights for mobilenet_v2 (") and \
+        len(err.splitlines()) == 1, err
+    assert get_backbone("mobilenet_v2").imagenet.file_name(32) in err and "Connection refused" in err, err
+    assert err.endswith("this machine may be offline: pass a local weights file with --weights PATH"), err
+    assert not (tmp_path / "m.keras").exists()
+
+
 def test_verify_and_info_of_a_reports_file_name_its_record(tmp_path, capsys):
     """verify of a confusion.png, evaluation.txt or a curve.csv was "none of the files featcache describes ... pass a
     cache, a head or a model", though the record beside it vouches for it and verify checks it through that record;

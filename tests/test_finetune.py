@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import make_fashion_dir
+from helpers import imagenet_standin, make_fashion_dir
 
 import featcache
 from featcache.analysis.subsets import stratified_subset
@@ -225,6 +225,42 @@ def test_weights_file_must_be_the_heads(tiny_head, tmp_path, capsys, real_weight
     # A random-weights head refuses a weights file too.
     _one_line_error(capsys, ["finetune", str(tiny_head), "--weights", str(real_weights)], "or leave --weights out (random)")
     _one_line_error(capsys, ["finetune", str(pinned), "--weights", str(tmp_path / "missing.h5")], "weights file not found")
+
+
+@pytest.mark.parametrize("recorded", ["word", "file"])
+def test_imagenet_weights_it_cannot_have_are_refused_before_the_images_are_read(recorded, tiny_head, tmp_path, capsys,
+                                                                                monkeypatch, offline_keras):
+    """Offline, with no copy in Keras's cache, a head of ImageNet weights was fine-tuned as far as reading its
+    images before "could not obtain ImageNet weights" (a new-user tester's extract had the same late failure). A head
+    records the file Keras loads (its sha256, weights_source imagenet) or, of an older cache, the word. Refused
+    before its images are read (backbones.imagenet_weights_file, export's check); with Keras's copy there, it
+    goes on to the images. The network is offline_keras's refusing proxy: nothing leaves this machine."""
+    from featcache.deploy import finetune as finetune_mod
+    from featcache.embedding.backbones import weights_identity
+
+    weights = imagenet_standin(offline_keras, seed=1)  # Keras's copy, taken away for the offline half
+    recorded_as = ({"weights": "imagenet", "weights_source": None} if recorded == "word" else
+                   {"weights": weights_identity("imagenet", "mobilenet_v2", 32), "weights_source": "imagenet"})
+    copy = weights.read_bytes()
+    weights.unlink()
+    est, meta = load_head(tiny_head)
+    imagenet = save_head(est, tmp_path / "imagenet.keras", {**meta, **recorded_as})
+    read = []
+
+    def reading(*args, **kwargs):
+        read.append(args)
+        raise LookupError("images read")
+
+    monkeypatch.setattr(finetune_mod, "reopen_source", reading)
+    err = _one_line_error(capsys, ["finetune", str(imagenet), "--out", str(tmp_path / "m.keras")],
+                          "could not obtain ImageNet weights for mobilenet_v2 (")
+    assert weights.name in err and "Connection refused" in err, err  # Keras's download, refused by the proxy
+    assert err.endswith("this machine may be offline: pass a local weights file with --weights PATH") and read == []
+    assert not (tmp_path / "m.keras").exists()
+    weights.write_bytes(copy)
+    with pytest.raises(LookupError, match="images read"):  # Keras's copy there: on to the images
+        featcache.finetune(imagenet, out=tmp_path / "m.keras")
+    assert len(read) == 1
 
 
 def test_api_mirrors_cli(tiny_head, tmp_path):

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from featcache._lazy import keras
-from featcache.embedding.backbones import is_named_weights, recorded_weights_path, weights_arg, weights_identity
+from featcache.embedding.backbones import (get_backbone, imagenet_weights_file, is_named_weights, recorded_weights_path,
+                                           weights_arg, weights_identity)
 from featcache.errors import FeatcacheError, one_line
 from featcache.validate import (ONLY, checks_switches, pick_views, shown, views_counted, views_spec, views_words,
                                 without_words)
@@ -96,13 +97,18 @@ def check_dense_form(head: BaseEstimator) -> None:
 
 def exportable(head: BaseEstimator, meta: dict[str, Any], weights: str | None = None) -> str:
     """The checks of a head before its model is built, none of which imports Keras: a Dense-layer form, the metadata
-    a model needs, its weights (the very file). Returns the weights argument that rebuilds its base. An SVM head
+    a model needs, its weights (the very file; ImageNet's had in Keras's cache: ``imagenet_weights_file``, which
+    imports Keras only to fetch a missing file). Returns the weights argument that rebuilds its base. An SVM head
     was refused only after some 8 s of importing TensorFlow (a new-user tester)."""
     check_dense_form(head)
     for key in ("backbone", "image_size", "class_names"):
         if not meta.get(key):
             raise FeatcacheError(f"the head's metadata lacks {key!r}; retrain it with 'featcache train'")
-    return resolve_weights(meta, weights)
+    w = resolve_weights(meta, weights)
+    if w == "imagenet":  # a head of an older cache records the word, which resolve_weights takes unresolved: offline,
+        # it failed only as the network was built (finetune: after reading its images); had now, the file build loads
+        imagenet_weights_file(get_backbone(meta["backbone"]), int(meta["image_size"]))
+    return w
 
 
 def end_to_end_from_head(head: BaseEstimator, meta: dict[str, Any], weights: str | None = None) -> tuple[KerasModel, str]:
@@ -368,8 +374,6 @@ def export(
     saved = save_model(model, out, written, recheck)
     result = ExportResult(saved, replacing[0], written, export_note(meta, names), replacing[1])
     if verbose:
-        from featcache.embedding.backbones import get_backbone
-
         layer = meta.get("layer")  # a head of an inner layer: the model is the network cut there (a new user)
         cut = f", cut at {layer}" if layer and layer != get_backbone(meta["backbone"]).final_layer else ""
         print(one_line(f"exported {meta.get('head')} head on {meta['backbone']}{cut} ({meta['image_size']} px, "

@@ -405,6 +405,7 @@ def finetune(
     (``deploy.model.check_same_model_job``), or with ``force``; ``trust_pickle`` lets an old pickle head load (it can run code).
     """
     from featcache.deploy.endtoend import parameter_counts
+    from featcache.deploy.export import exportable
     from featcache.deploy.model import check_not_the_head, check_out, check_same_model_job
     from featcache.progress import bars_wanted, epoch_progress, evaluate_progress
     from featcache.sources.base import photo_root_of
@@ -428,6 +429,9 @@ def finetune(
     out = check_out(out, force)
     check_not_the_head(out, head, "finetune")
     est, meta = _keras_head(head, trust_pickle)
+    # its weights before its images are read: ImageNet's fetched where Keras's cache lacks them (offline: one line
+    # then; it came after the images were read and the network began to be built)
+    weights = exportable(est, meta, weights)
     # the fine-tuning asked for: with the head's fit, what a fine-tuned model at --out must have been made by to be
     # replaced without --force (a rerun); compared here, before minutes of work, and again under the lock (_save)
     asked = {"unfreeze": unfreeze, "learning_rate": learning_rate, "max_epochs": epochs, "batch_size": batch_size,
@@ -520,14 +524,15 @@ def _keras_head(head: str | Path, trust_pickle: bool):
     return est, meta
 
 
-def _compiled_model(est, meta: dict, weights: str | None, unfreeze: int, learning_rate: float, seed: int):
-    """``(model, weights_arg, unfrozen)``: the end-to-end model, seeded, its last ``unfreeze`` base layers trainable."""
+def _compiled_model(est, meta: dict, weights: str, unfreeze: int, learning_rate: float, seed: int):
+    """``(model, weights_arg, unfrozen)``: the end-to-end model, seeded, its last ``unfreeze`` base layers trainable
+    (``weights``: the argument ``deploy.export.exportable`` returned, checked before the images were read)."""
     from featcache._lazy import keras
-    from featcache.deploy.export import end_to_end_from_head
+    from featcache.deploy.export import end_to_end_model
 
     k = keras()
     k.utils.set_random_seed(seed)
-    model, w = end_to_end_from_head(est, meta, weights)
+    model, w = end_to_end_model(est, meta, weights), weights
     unfrozen = unfreeze_last(model.get_layer("base"), unfreeze)
     # Recompile: the new trainable flags only take effect now (rule 2).
     model.compile(
