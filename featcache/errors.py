@@ -167,6 +167,14 @@ def no_permission(path: object) -> str:
             "or use another path")
 
 
+def in_the_way(path: object, role: str, what: str, fix: str) -> FeatcacheError:
+    """The one line for something at the name of a file featcache writes beside its outputs (its ``role``: "lock
+    file", "partial file", "converted model", ...) that it cannot or may not replace: ``what`` it is ("a folder"),
+    and ``fix``, read after "move it away, or". Three copies of these words had grown (lock, partial, predict's
+    record); a folder at a converted model's name was a traceback (an adversarial tester)."""
+    return FeatcacheError(f"{path} is in the way of featcache's {role} (it is {what}); move it away, or {fix}")
+
+
 def link_loop(path: object) -> str:
     """The one line for a path that is a loop of symbolic links (the CLI's boundary and PhotoFolder's check)."""
     return f"{path} is a loop of symbolic links; point it at a real file or folder"

@@ -13,6 +13,8 @@ import gzip
 import hashlib
 import os
 import pickle
+import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -299,6 +301,45 @@ def test_a_runtime_folder_that_cannot_be_written_names_its_variable(tmp_path):
         runtimes.build("onnxruntime", TINY, None, blocker)
     msg = _one_line(exc)
     assert "FEATCACHE_RUNTIME_DIR" in msg and "--runtime tensorflow" in msg and "--out" not in msg
+
+
+def test_a_folder_at_a_converted_models_name_or_its_checksums_is_one_line_and_auto_falls_back(tmp_path, monkeypatch):
+    """Regression (an adversarial tester): a folder at ``<key>.onnx`` in the runtime store ended in an
+    IsADirectoryError traceback after the conversion, exit 1, under the default --runtime auto too; one at
+    ``<key>.onnx.sha256`` crashed in write_text once the .onnx had been replaced. Now: one line naming the folder,
+    before converting; auto falls back to TensorFlow saying so; nothing is published without its checksum."""
+    if "onnxruntime" not in CONVERTED:
+        pytest.fail("onnxruntime is a default dependency (pyproject.toml) and must be installed")
+    model, side = tmp_path / f"{TINY.key()}.onnx", tmp_path / f"{TINY.key()}.onnx.sha256"
+    export = runtimes._export_onnx
+    calls = []
+    monkeypatch.setattr(runtimes, "_export_onnx", lambda *a: (calls.append(1), export(*a))[1])
+    for folder, role in ((model, "converted model"), (side, "converted model's checksum")):
+        folder.mkdir()
+        (folder / "notes.txt").write_text("mine")
+        says = f"{folder} is in the way of featcache's {role} (it is a folder); move it away, or set FEATCACHE_RUNTIME_DIR"
+        with pytest.raises(FeatcacheError) as exc:
+            runtimes.build("onnxruntime", TINY, None, tmp_path)
+        assert _one_line(exc).startswith(says) and not calls  # refused before the seconds of converting
+        used, _, note = runtimes.build("auto", TINY, None, tmp_path)
+        assert used == "tensorflow" and note.startswith(f"runtime auto: using tensorflow ({says}") and not calls
+        assert sorted(p.name for p in tmp_path.iterdir()) == [folder.name] and (folder / "notes.txt").read_text() == "mine"
+        shutil.rmtree(folder)
+    if "xnnpack" in CONVERTED:  # its TFLite file is checked the same way
+        tflite = tmp_path / f"{TINY.key()}.tflite"
+        tflite.mkdir()
+        with pytest.raises(FeatcacheError, match=re.escape(f"{tflite} is in the way of featcache's converted model")):
+            runtimes.build("xnnpack", TINY, None, tmp_path)
+        tflite.rmdir()
+
+    def folder_made_meanwhile(*a):  # a folder at the checksum's name while the model converts: nothing is published
+        export(*a)
+        side.mkdir()
+
+    monkeypatch.setattr(runtimes, "_export_onnx", folder_made_meanwhile)
+    with pytest.raises(FeatcacheError, match=re.escape(f"{side} is in the way of featcache's converted model's checksum")):
+        runtimes.build("onnxruntime", TINY, None, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [side.name]
 
 
 @pytest.mark.slow

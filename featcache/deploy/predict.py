@@ -13,7 +13,7 @@ import numpy as np
 
 from featcache.embedding.engines import DEFAULT_RUNTIME
 from featcache.embedding.passes import BATCH_SIZE
-from featcache.errors import FeatcacheError, option
+from featcache.errors import FeatcacheError, in_the_way, option
 from featcache.progress import bars_wanted
 from featcache.validate import check_path, check_replaceable, checks_switches, positive_int, shown
 
@@ -745,8 +745,7 @@ def _check_record_slot(path: Path) -> None:
     elif _record_json(record) is None:  # the one reading of a record (a review: this had its own copy)
         what = "a file that is not featcache's record"
     if what is not None:
-        raise FeatcacheError(f"{record} is in the way of featcache's record of --csv {path.name} (it is {what}); move it "
-                             "away, or choose another --csv")
+        raise in_the_way(record, f"record of --csv {path.name}", what, "choose another --csv")
 
 
 def _write_record(path: Path, digests: list[str]) -> None:

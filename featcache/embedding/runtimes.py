@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar
 import numpy as np
 
 from featcache._lazy import native_stderr_quiet
-from featcache.errors import FeatcacheError, first_line
+from featcache.errors import FeatcacheError, first_line, in_the_way
 
 if TYPE_CHECKING:
     import openvino
@@ -601,6 +601,7 @@ def converted_model(spec: ConversionSpec, runtime_dir: Path, load: Callable[[Pat
     path = Path(runtime_dir) / f"{key}{fmt.suffix}"
     if path.is_file() and not force and _digest_matches(path, key):
         return path
+    _check_slots(path)  # before the minutes of converting
     from featcache.store.atomic import atomic_path, write_text
 
     advice = RUNTIME_DIR_ADVICE
@@ -616,6 +617,7 @@ def converted_model(spec: ConversionSpec, runtime_dir: Path, load: Callable[[Pat
         fmt.export(model, spec, tmp)
         _check_conversion(model, spec, tmp, load, fmt.label)
         digest = keyed_digest(tmp, key)  # publish gives it the user's normal permissions, not mkstemp's 0600
+        _check_slots(path)  # again: the conversion took its seconds; nothing is replaced if the checksum cannot follow
     write_text(_digest_path(path), digest + "\n", advice)
     _CONVERSIONS[0] += 1
     return path
@@ -629,6 +631,16 @@ RUNTIME_DIR_ADVICE = "set FEATCACHE_RUNTIME_DIR to another folder (converted mod
 
 def _digest_path(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
+
+
+def _check_slots(path: Path) -> None:
+    """Nothing a write cannot replace at the converted model's name or its checksum's: a folder (a link, to a folder
+    too, is replaced as itself). A folder there ended in a traceback after the conversion (IsADirectoryError), under
+    the default ``auto`` too, and one at the checksum's only once the model had been replaced (an adversarial
+    tester). ``auto`` falls back to TensorFlow on this line, naming it."""
+    for slot, role in ((path, "converted model"), (_digest_path(path), "converted model's checksum")):
+        if os.path.isdir(slot) and not os.path.islink(slot):
+            raise in_the_way(slot, role, "a folder", RUNTIME_DIR_ADVICE)
 
 
 # What a converted model's checksum covers besides its bytes: the key it is filed under. A plain SHA-256 of the

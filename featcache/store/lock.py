@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, TextIO
 
-from featcache.errors import CacheBusy, FeatcacheError, one_line
+from featcache.errors import CacheBusy, FeatcacheError, in_the_way, one_line
 from featcache.progress import note
 from featcache.store.layout import lock_path
 
@@ -174,8 +174,7 @@ def _check_taken(fd: int, lp: Path, advice: str | None = None, hidden: bool = Fa
 
 
 def _in_the_way(lp: Path, what: str, advice: str | None = None) -> FeatcacheError:
-    return FeatcacheError(f"{lp} is in the way of featcache's lock file (it is {what}); "
-                          f"move it away, or {advice or 'choose another --out'}")
+    return in_the_way(lp, "lock file", what, advice or "choose another --out")
 
 
 def _cannot_open(lp: Path, exc: OSError, advice: str | None = None) -> FeatcacheError:

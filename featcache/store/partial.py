@@ -31,6 +31,7 @@ from typing import Any, Mapping
 
 import h5py
 
+from featcache import errors
 from featcache.errors import FeatcacheError, first_line, system_limit
 from featcache.store.layout import FORMAT, NAME_MAX, PARTIAL_OF, completion_problem, named_as_partial_of
 
@@ -145,8 +146,7 @@ def _text(value: object) -> object:
 
 
 def in_the_way(path: Path, what: str) -> FeatcacheError:
-    return FeatcacheError(f"{path} is in the way of featcache's partial file (it is {what}); move it away, "
-                          "or choose another --out (it was left untouched)")
+    return errors.in_the_way(path, "partial file", what, "choose another --out (it was left untouched)")
 
 
 def os_error(path: Path, exc: OSError) -> FeatcacheError:
