@@ -7,10 +7,12 @@ only under the latter). Fixtures stay in conftest.py.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
 import os
 import struct
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -422,3 +424,25 @@ def as_head_of_before_written_by(path):
     head, meta = load_head(path)
     assert WRITTEN_BY in meta
     save_head(head, path, {k: v for k, v in meta.items() if k != WRITTEN_BY}, force=True)
+
+
+@contextlib.contextmanager
+def tmpfs(directory, options: str):
+    """A tmpfs mounted at ``directory`` (as test_store does: needs root), unmounted after; skips where it cannot mount."""
+    import pytest
+
+    directory.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(directory)], capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield directory
+    finally:
+        subprocess.run(["umount", str(directory)], capture_output=True)
+
+
+def fill(disk) -> None:
+    """Fill a small tmpfs to its last block."""
+    with contextlib.suppress(OSError), open(disk / "fill", "wb") as f:
+        while True:
+            f.write(b"\0" * 4096)
+            f.flush()

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from helpers import class_image, meta_only_model, reseal_head, write_image
+from helpers import class_image, fill, meta_only_model, reseal_head, tmpfs, write_image
 
 from featcache.cli import main
 
@@ -952,26 +952,6 @@ def test_predict_csv_keeps_a_name_with_a_carriage_return_in_one_row(tmp_path, fa
     assert [r[0] for r in rows] == ["input"] + sorted(str(folder / n) for n in names)
     assert len({len(r) for r in rows}) == 1
     assert main(["predict", str(fake_model), str(folder), "--csv", str(out)]) == 0  # and it is featcache's own to replace
-
-
-@contextlib.contextmanager
-def tmpfs(directory, options: str):
-    """A tmpfs mounted at ``directory`` (as test_store does: needs root), unmounted after; skips where it cannot mount."""
-    directory.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(directory)], capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    try:
-        yield directory
-    finally:
-        subprocess.run(["umount", str(directory)], capture_output=True)
-
-
-def fill(disk) -> None:
-    """Fill a small tmpfs to its last block."""
-    with contextlib.suppress(OSError), open(disk / "fill", "wb") as f:
-        while True:
-            f.write(b"\0" * 4096)
-            f.flush()
 
 
 def test_predict_csv_on_a_read_only_or_full_disk_names_its_flag(tmp_path, fake_model, capsys, monkeypatch):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from helpers import SHARED, imagenet_standin, meta_only_model, reseal_model, run_main, write_image
+from helpers import (SHARED, class_image, fill, imagenet_standin, meta_only_model, reseal_model, run_main, tmpfs,
+                     write_image)
 
 import featcache
 from featcache.cli import main
@@ -484,6 +486,47 @@ def _reversed_names(name, data):
 
 def _weights_byte(name, data):  # the last byte of the weights (a bias of the Dense layer)
     return data[:-1] + bytes([data[-1] ^ 1]) if name == "model.weights.h5" else data
+
+
+@pytest.mark.parametrize("fault", ["a full temp folder", "a file size limit"])
+def test_a_full_temp_folder_is_the_full_disk_line_and_keras_leaves_no_copy_there(tiny_model, tmp_path, capsys,
+                                                                                  monkeypatch, fault):
+    """Regression (an adversarial tester): Keras unpacks a .keras file whole into a temp folder to load it; with
+    TMPDIR on a nearly full tmpfs (or ``ulimit -f 1``) predict said "m.keras could not be loaded (OSError: [Errno 28]
+    No space left on device); re-export it", blaming a sound model, and left the half-written copy in TMPDIR. A head
+    (evaluate, export, finetune: load_head) was "not a readable featcache head" the same way."""
+    import resource
+    import tempfile
+
+    from featcache.errors import FeatcacheError
+    from featcache.heads.io import load_head
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(30, 6)).astype(np.float32), np.arange(30) % 3
+    head = save_head(DenseHead(epochs=1, early_stopping=False, n_classes=3).fit(X, y), tmp_path / "h.keras",
+                     {"class_names": ["a", "b", "c"], "layer": "out_relu"})
+    image = write_image(tmp_path / "a.png", class_image(0, 0, 16))
+    argv = ["predict", str(tiny_model), str(image), "--runtime", "tensorflow"]
+    with contextlib.ExitStack() as stack:
+        if fault == "a full temp folder":
+            temp = stack.enter_context(tmpfs(tmp_path / "tmp", "size=64k"))
+            fill(temp)
+            says = f"no space left on {temp} writing {temp / 'tmp'}"
+        else:
+            temp = tmp_path / "tmp"
+            temp.mkdir()
+            limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (1024, limits[1]))  # Python ignores SIGXFSZ: writes fail EFBIG
+            stack.callback(resource.setrlimit, resource.RLIMIT_FSIZE, limits)
+            says = f"file size limit reached writing {temp / 'tmp'}"
+        monkeypatch.setattr(tempfile, "tempdir", str(temp))  # what TMPDIR sets
+        there = sorted(temp.iterdir())
+        err = _one_line_error(capsys, argv, says)
+        assert err.endswith("set TMPDIR to a folder with room (Keras unpacks m.keras there to load it)"), err
+        with pytest.raises(FeatcacheError, match=re.escape(says) + r".*Keras unpacks h\.keras there to load it\)$"):
+            load_head(head)
+        assert sorted(temp.iterdir()) == there  # Keras's copies are gone
+    assert main(argv) == 0 and capsys.readouterr().out.startswith(f"{image}: ")  # the model was sound
 
 
 @pytest.mark.parametrize("change", [

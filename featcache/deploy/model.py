@@ -33,7 +33,8 @@ from featcache.embedding.backbones import MAX_IMAGE_SIZE, REGISTRY
 from featcache.embedding.passes import BATCH_SIZE
 from featcache.embedding.runtimes import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError
-from featcache.heads.io import META_ENTRY, MODEL_KIND, MODEL_ONLY_FIELDS, add_sealed_meta, check_digest, check_regular_file, load_problem
+from featcache.heads.io import (META_ENTRY, MODEL_KIND, MODEL_ONLY_FIELDS, add_sealed_meta, check_digest, check_regular_file,
+                                load_keras_file, load_problem)
 from featcache.store.atomic import atomic_path
 from featcache.validate import check_out_file, check_path, file_sha256, views_words
 
@@ -550,7 +551,9 @@ def load_model(path: str | Path) -> tuple[KerasModel, dict[str, Any]]:
     path = check_path(path, "model", MODEL_FILE)
     meta = read_meta(path)
     try:
-        model = keras().models.load_model(path, compile=False)
+        model = load_keras_file(path)  # in safe mode, Keras's default: a model file runs no code
+    except FeatcacheError:  # a full temp folder: not the file's fault
+        raise
     except Exception as exc:
         raise FeatcacheError(f"{path} could not be loaded ({load_problem(exc)}); re-export it with this featcache version") from None
     check_outputs(path, model.outputs[0].shape[-1], meta)

@@ -28,15 +28,17 @@ import json
 import math
 import os
 import re
+import threading
 import warnings
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 
-from featcache.errors import FeatcacheError, first_line, no_permission, one_line
+from featcache.errors import FeatcacheError, exception_chain, first_line, is_no_space, no_permission, no_space, one_line
 from featcache.store.atomic import atomic_path
 from featcache.store.identity import ANOTHER_DATA_SET, ANOTHER_PHOTO_FOLDER  # replaced_from's words
 from featcache.store.identity import other_data_set, other_photo_folder
@@ -775,6 +777,80 @@ def check_regular_file(path: Path, what: str, fix: str, fix_missing: str) -> Non
     raise FeatcacheError(f"{path} is not a regular file (a FIFO, socket or device); {fix}")
 
 
+def load_keras_file(path: Path) -> Any:
+    """Keras's ``load_model`` of a featcache .keras file (a head's or an exported model's), in safe mode, leaving
+    nothing in the temp folder; a full temp folder (or a file size limit) is the full-disk line naming it.
+
+    Keras unpacks a .keras file of more than its own three entries (featcache's record and digests make five) whole
+    into a new folder of ``tempfile``'s, and leaves it there when unpacking fails: ``TMPDIR`` on a nearly full tmpfs
+    (or ``ulimit -f``) said "could not be loaded (OSError: [Errno 28] ...); re-export it" of a sound model and left
+    its half-written copy behind (an adversarial tester).
+    """
+    from featcache._lazy import keras
+
+    k = keras()  # first: its quiet import of TensorFlow, before _keras_temp_folders imports Keras's saving_lib
+    made: list[str] = []
+    try:
+        with _keras_temp_folders(made):
+            return k.models.load_model(path, compile=False, safe_mode=True)
+    except Exception as exc:
+        _remove_folders(made)  # first: the space they held counts as free in the line below
+        if any(is_no_space(e) for e in exception_chain(exc)):
+            import tempfile
+
+            where = Path(made[0]) if made else Path(tempfile.gettempdir())
+            raise no_space(where, _unpacked_size(path), exc=exc,
+                           advice=f"set TMPDIR to a folder with room (Keras unpacks {path.name} there to load it)") from None
+        raise
+    finally:
+        _remove_folders(made)
+
+
+_KERAS_TEMPS = threading.local()  # .made: the list a load on this thread records Keras's temp folders in
+
+
+@contextmanager
+def _keras_temp_folders(made: list[str]) -> Iterator[None]:
+    """Record in ``made`` the temp folders Keras makes on this thread while the block runs (its saving_lib makes
+    them all with ``get_temp_dir``, wrapped here once; where a Keras release has none, nothing is recorded)."""
+    try:
+        from keras.src.saving import saving_lib
+    except ImportError:
+        saving_lib = None
+    original = getattr(saving_lib, "get_temp_dir", None)
+    if original is not None and not getattr(original, "featcache_records", False):
+        def get_temp_dir() -> str:
+            folder = original()
+            recording = getattr(_KERAS_TEMPS, "made", None)
+            if recording is not None:
+                recording.append(folder)
+            return folder
+
+        get_temp_dir.featcache_records = True
+        saving_lib.get_temp_dir = get_temp_dir
+    _KERAS_TEMPS.made = made
+    try:
+        yield
+    finally:
+        _KERAS_TEMPS.made = None
+
+
+def _remove_folders(folders: list[str]) -> None:
+    import shutil
+
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _unpacked_size(path: Path) -> int | None:
+    """The bytes Keras unpacks of the .keras file ``path`` (every entry); None where its zip cannot be read."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return sum(info.file_size for info in zf.infolist())
+    except (OSError, zipfile.BadZipFile):
+        return None
+
+
 def load_problem(exc: BaseException) -> str:
     """Why Keras would not load a .keras file (a head or an exported model), in words: the lines named only the
     exception's type, 'ValueError' for a Lambda layer's code refused by safe mode (an adversarial tester)."""
@@ -1131,9 +1207,9 @@ def _load_keras(path: Path):
             names = zf.namelist()
             stats = json.loads(zf.read(STATS_ENTRY)) if STATS_ENTRY in names else None
             digests = np.load(io.BytesIO(zf.read(DIGESTS_ENTRY)), allow_pickle=False) if DIGESTS_ENTRY in names else None
-        from featcache._lazy import keras
-
-        model = keras().models.load_model(path, compile=False, safe_mode=True)
+        model = load_keras_file(path)
+    except FeatcacheError:  # a full temp folder: not the file's fault
+        raise
     except Exception as exc:
         raise _unreadable(path, load_problem(exc)) from None
     _check_meta_shape(meta, path, DenseHead)
