@@ -101,7 +101,18 @@ def status(line: str) -> None:
 
 def note(line: str) -> None:
     """A line worth knowing that is not a result (the files an extraction skipped): on standard error as ``status``
-    says, but with ``FEATCACHE_PROGRESS=off`` too, which turns off progress, not what a user must know."""
+    says, but with ``FEATCACHE_PROGRESS=off`` too, which turns off progress, not what a user must know.
+
+    A path's bytes that are not UTF-8 are written as ``\\xHH`` (``errors.printable``), as the skipped files' listing
+    and standard output's lines write them: 'predict --csv pp<0xff>.csv' said "predictions -> pp\\udcff.csv" below a
+    listing that wrote the same byte as \\xff (an adversarial tester), and a stream that encodes strictly (pytest's
+    capture, a program's own stderr) dropped such a line."""
+    # Only a line that is not ASCII can hold such bytes; an ASCII one imports nothing: the line of a Ctrl-C while
+    # featcache.errors itself was being imported comes through here.
+    if not line.isascii():
+        from featcache.errors import printable
+
+        line = printable(line)
     with contextlib.suppress(OSError, ValueError, AttributeError):  # stdout closed or failing: print() says so
         sys.stdout.flush()
     if sys.stderr is None:  # print(file=None) would write it to standard output

@@ -154,6 +154,23 @@ def test_predict_reads_a_folder_whose_path_is_not_utf8_as_extract_does(tmp_path,
     assert [p.input for p in predict(fake_model, [folder / "x.npy"])] == [f"{folder}/x.npy[0]"]
 
 
+def test_a_csv_named_with_bytes_not_utf8_is_said_as_the_skipped_files_are(tmp_path, fake_model, capsys):
+    """Regression (an adversarial tester): 'predict --csv pp<0xff>.csv' said "predictions -> .../pp\\udcff.csv"
+    (Python's escape, naming no byte of the file) below a listing of skipped files that wrote the same byte as \\xff.
+    Every line on standard error (progress.note) writes such bytes as the listing does (errors.printable)."""
+    import os
+
+    folder = tmp_path / "photos"
+    write_image(folder / "a.png", class_image(0, 0, 16))
+    (folder / os.fsdecode(b"broken\xff.png")).write_bytes(b"not a png")
+    csv_path = Path(os.fsdecode(bytes(tmp_path) + b"/pp\xff.csv"))
+    assert main(["predict", str(fake_model), str(folder), "--csv", str(csv_path)]) == 0
+    err = capsys.readouterr().err
+    assert f"{folder}/broken\\xff.png (file name is not valid UTF-8" in err
+    assert f"predict: predictions -> {tmp_path}/pp\\xff.csv\n" in err and "udc" not in err, err
+    assert os.fsencode(csv_path) in [os.fsencode(p) for p in tmp_path.iterdir()]  # the file has the byte itself
+
+
 def test_a_utf8_name_python_reads_as_ascii_is_predicted_and_extract_names_the_locale(tmp_path, fake_model, capsys):
     """Regression (an adversarial tester): where Python's file system encoding is ASCII (LC_ALL=C with UTF-8 mode off,
     PYTHONUTF8=0), a folder café comes back as 'caf\\udcc3\\udca9', and predict called it "not valid UTF-8".
