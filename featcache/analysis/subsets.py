@@ -10,7 +10,8 @@ The rows of a subset are the first ``n`` of that ordering, sorted: the one
 definition (``stratified_subsets``) behind ``train --train-size N --seed S``
 and every point of ``curve``, so a curve's point is fitted on the same rows,
 in the same order, as ``train`` fits them. The order matters to every head:
-the Keras head holds out the last rows for validation and shuffles by
+the Keras head holds out the last rows for validation (unless they leave a class
+out: heads.dense.held_out) and shuffles by
 position, the SVM's probability calibration and any ``C=cv`` folds are drawn
 over positions, and lbfgs stops at its tolerance along an order-dependent
 path. A curve fitted the shuffled prefix itself (``order[:n]``), so its

@@ -311,16 +311,17 @@ def check_training_labels(y: np.ndarray, class_names: list[str], est: Any, subse
 
 
 def _check_validation_cut(y: np.ndarray, est: Any, more: str) -> None:
-    """A head that holds out its last rows for validation (the Keras head's ``validation_split``, the lesson's)
-    trains on the rest: there every class must be. ``train --head keras --train-size 2`` trained on one image of one
-    class (train accuracy 1.0, val 0.0) without a word (an adversarial tester)."""
+    """A head that holds out rows for validation (the Keras head's ``validation_split``, the lesson's: its last rows,
+    or a stratified pick where those leave a class out: ``dense.held_out``) trains on the rest: there every class must
+    be. ``train --head keras --train-size 2`` trained on one image of one class (train accuracy 1.0, val 0.0) without
+    a word (an adversarial tester). The images are the fit's: a head on views holds out whole images, as many."""
     split = getattr(est, "validation_split", 0) or 0
     if not split:
         return
     from featcache.heads.dense import validation_rows
 
     try:
-        fit_rows, _ = validation_rows(len(y), split)
+        fit_rows, _ = validation_rows(len(y), split, labels=y, seed=getattr(est, "seed", 0))
     except ValueError:
         raise FeatcacheError(f"{len(y)} training images are too few for the Keras head to hold out {split:.0%} for "
                              f"validation; {more}") from None

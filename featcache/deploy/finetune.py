@@ -16,8 +16,8 @@ thousand images every BN layer stays exactly as ImageNet left it and only
 convolution weights adapt (Keras's own fine-tuning guide does the same).
 
 Images stream from the data source the head's cache was extracted from
-(same split, same rows, same validation images as the head: the last 20% of
-its training images), batch by batch through tf.data; preprocessing happens
+(same split, same rows, same validation images as the head: 20% of its
+training images, its last or a stratified pick, as its fit held out), batch by batch through tf.data; preprocessing happens
 inside the model on each batch. The weights of the best validation epoch are kept;
 when no epoch beats the frozen head on validation, the frozen head's weights
 are kept and the run says so.
@@ -197,34 +197,50 @@ def _what_changed(meta: dict[str, Any], want: dict[str, str], source: DataSource
             "so which split changed cannot be told")
 
 
-def training_rows(meta: dict[str, Any], labels: np.ndarray, validation_split: float) -> tuple[np.ndarray, np.ndarray]:
+def training_rows(meta: dict[str, Any], labels: np.ndarray, validation_split: float,
+                  seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``(train_rows, val_rows)`` of the source's train split, the same rows the head saw.
 
     A head trained on a subset records it (``train_rows``, or ``train_size``
-    with ``seed`` for a stratified subset); the validation rows are the last
-    ``validation_split`` of them, the images the head held out
-    (``dense.validation_rows``: Keras's ``fit(validation_split=...)`` rows
-    for a head on one view per image, the same images with all their views
-    for a head trained on cached views).
+    with ``seed`` for a stratified subset); the validation rows are the
+    ``validation_split`` of them the head held out (``dense.held_out``, as
+    its record ``validation_rows`` says: Keras's last rows, or a stratified
+    pick drawn with the head's ``seed``; the same images with all their views
+    for a head trained on cached views). A head without the record (one from
+    before 2026-12-05) held out the last rows.
     """
+    from featcache.heads.dense import LAST_ROWS
+
+    return _held_out(meta, labels, validation_split, seed, meta.get("validation_rows") or LAST_ROWS)[:2]
+
+
+def _head_rows(meta: dict[str, Any], labels: np.ndarray) -> np.ndarray:
+    """The rows of the source's train split the head was fitted on, in its fit's order."""
     from featcache.analysis.subsets import CLASSES_FIRST, stratified_subset
 
     if meta.get("train_rows") is not None:
         rows = np.asarray(meta["train_rows"], dtype=np.int64)
         if len(rows) and (rows.min() < 0 or rows.max() >= len(labels)):
             raise FeatcacheError("the head's training rows are beyond the data source's train split; restore the original data")
-    elif meta.get("train_size"):  # the order the head's rows were drawn from (subsets.CLASSES_FIRST)
-        rows = stratified_subset(labels, int(meta["train_size"]), int(meta.get("seed") or 0),
+        return rows
+    if meta.get("train_size"):  # the order the head's rows were drawn from (subsets.CLASSES_FIRST)
+        return stratified_subset(labels, int(meta["train_size"]), int(meta.get("seed") or 0),
                                  classes_first=meta.get("subset_order") == CLASSES_FIRST)
-    else:
-        rows = np.arange(len(labels), dtype=np.int64)
-    from featcache.heads.dense import validation_rows
+    return np.arange(len(labels), dtype=np.int64)
 
+
+def _held_out(meta: dict[str, Any], labels: np.ndarray, validation_split: float, seed: int,
+              how: str | None) -> tuple[np.ndarray, np.ndarray, str]:
+    """``training_rows``' rows, and how the validation ones were chosen (``dense.LAST_ROWS``, ``STRATIFIED``):
+    as ``how`` says, or by ``dense.held_out``'s rule where it is None."""
+    from featcache.heads.dense import held_out
+
+    rows = _head_rows(meta, labels)
     try:  # the head's own cut: with views it held out these images, every view of them
-        train, val = validation_rows(len(rows), validation_split)
+        held = held_out(len(rows), validation_split, labels=np.asarray(labels)[rows], seed=seed, how=how)
     except ValueError:
         raise FeatcacheError(f"{len(rows)} training images cannot be split into training and validation rows; use a head trained on more images") from None
-    return rows[train], rows[val]
+    return rows[held.train], rows[held.val], held.how
 
 
 def image_dataset(split: Split, rows: np.ndarray, batch_size: int, shuffle_seed: int | None = None) -> tf.data.Dataset:
@@ -336,6 +352,7 @@ class _Data:
     train_split: Any
     test_split: Any  # None without a test split
     n_test: int
+    how: str = "last"  # how the head chose its validation images (dense.LAST_ROWS, dense.STRATIFIED)
 
     @classmethod
     def of(cls, est, meta: dict[str, Any], source: DataSource) -> _Data:
@@ -352,10 +369,17 @@ class _Data:
                           "finetune validates on were among them: the frozen head's validation accuracy flatters it "
                           "against the fine-tuned epochs; train the head with a validation split for a fair choice",
                           TrainedOnValidationWarning, stacklevel=2)
-        train_rows, val_rows = training_rows(meta, train_split.labels, vsplit)
+        from featcache.heads.dense import LAST_ROWS
+
+        # The images the head's fit held out, as its record says; a head from before the record held out its last
+        # rows (said where they leave a class out); one that held out none: the rule's choice, as a fit's would be
+        how = meta.get("validation_rows") or (LAST_ROWS if est.validation_split else None)
+        if meta.get("validation_rows") is None and est.validation_split:
+            _say_one_sided(meta, train_split.labels, vsplit)
+        train_rows, val_rows, how = _held_out(meta, train_split.labels, vsplit, int(getattr(est, "seed", 0) or 0), how)
         test_split = source.splits.get("test")
         n_test = len(test_split) if test_split is not None else 0
-        return cls(train_rows, val_rows, vsplit, train_split, test_split if n_test else None, n_test)
+        return cls(train_rows, val_rows, vsplit, train_split, test_split if n_test else None, n_test, how)
 
     def datasets(self, batch_size: int, seed: int) -> tuple[Any, Any, Any]:
         """``(train, val, test)`` in batches of ``batch_size`` (test None without a test split); train shuffled from ``seed``."""
@@ -364,12 +388,40 @@ class _Data:
                 image_dataset(self.test_split, np.arange(self.n_test), batch_size) if self.test_split is not None else None)
 
     def describe(self) -> str:
-        return (f"images: {len(self.train_rows)} train, {len(self.val_rows)} validation (last {self.vsplit:g} of the head's "
-                "training rows)" + (f", {self.n_test} test" if self.test_split is not None else ", no test split"))
+        from featcache.heads.dense import STRATIFIED
+
+        which = "a stratified pick of" if self.how == STRATIFIED else "the last"
+        return (f"images: {len(self.train_rows)} train, {len(self.val_rows)} validation ({which} {self.vsplit:g} of the "
+                "head's training rows, as its fit held out)"
+                + (f", {self.n_test} test" if self.test_split is not None else ", no test split"))
+
+
+def _say_one_sided(meta: dict[str, Any], labels: np.ndarray, vsplit: float) -> None:
+    """A head from before 2026-12-05 held out its last rows whatever their classes; finetune validates on the same
+    images (any other would be partly the head's training images), and says where those leave a class out (rows in
+    class order, as a photo folder's are: bees alone, so "val accuracy" was bees recall; a new-user tester)."""
+    import warnings
+
+    from featcache.heads.dense import unlikely_absences
+
+    y = np.asarray(labels)[_head_rows(meta, labels)]
+    missing = unlikely_absences(y, int(math.floor(len(y) * (1.0 - vsplit))))
+    if missing:
+        names = list(meta.get("class_names") or [])
+        shown = ", ".join(repr(names[c]) if isinstance(c, int) and 0 <= c < len(names) else repr(c) for c in missing)
+        warnings.warn(f"the head held out the last {vsplit:g} of its training images for validation (it was trained "
+                      f"before featcache held out images of every class), and they leave out class {shown} on one side; "
+                      "finetune validates on the same images, so its validation accuracy is not of every class: train "
+                      "the head again ('featcache train') for validation images of every class",
+                      OneSidedValidationWarning, stacklevel=3)
 
 
 class TrainedOnValidationWarning(UserWarning):
     """finetune's validation images were among the head's training images."""
+
+
+class OneSidedValidationWarning(UserWarning):
+    """finetune's validation images (an older head's last rows) leave a class out of one side."""
 
 
 def default_out(head: str | Path) -> Path:

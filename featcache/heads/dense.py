@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import warnings
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
@@ -47,43 +49,170 @@ _TRAINERS: dict[tuple, tuple] = {}
 # The lesson's model.fit(validation_split=0.2); fine-tuning uses it too for a head trained without one.
 LESSON_VALIDATION_SPLIT = 0.2
 
+# How a fit's validation rows were chosen (``HeldOut.how``; a Keras head's ``validation_rows_``, recorded in its
+# file as ``validation_rows``, which finetune follows): Keras's last rows, or a stratified pick of as many images.
+LAST_ROWS = "last"
+STRATIFIED = "stratified"
+# Keras's last rows are a fair sample of the classes only of rows in a shuffled order; a photo folder's cache stores
+# its training rows in class order (ants, then bees), so they held out bees alone: early stopping watched bees, and
+# finetune's "val accuracy" was bees recall (a new-user tester). The last rows are kept unless a class has no image
+# on one side of the cut where a shuffled order leaves it out less often than this (1 in 100). On shuffled rows that
+# keeps Keras's cut but where the order itself was unlucky: every Fashion-MNIST fit of the docs (the lesson's
+# 4,000 images; the curve's 100-60,000 images, seeds 0-2) keeps it, row for row. "Every class held out" alone would
+# not: 20 rows of a 100-image Fashion-MNIST subset miss one of its 10 classes in 2 of 3 orders (seed 1's does), and a
+# stratified pick there would move the lesson's curve. Rows in class order always miss a class on one side, and
+# are caught from about 15 images a class (two classes, 20% held out: 6 of the 30 are all of the second class,
+# which a shuffled order gives 1 time in 120).
+SHUFFLED_CHANCE = 0.01
 
-def validation_rows(n_rows: int, validation_split: float,
-                    groups: np.ndarray | None = None) -> tuple[slice | np.ndarray, slice | np.ndarray]:
-    """``(train, val)`` indices of the rows a fit trains on and the rows it holds out for validation.
 
-    Without ``groups``: the last rows, exactly as Keras's
-    ``fit(validation_split=...)`` takes them (the first
-    ``floor(n_rows * (1 - validation_split))`` rows train). With ``groups``
-    (one label per row, e.g. ``views.image_groups``: the image of each row of
-    ``stack_views``): the last groups, in the order of their first rows, with
-    all their rows (the first ``floor(n_groups * (1 - validation_split))``
-    groups train), so a group is never on both sides: Keras's row cut would
-    put some views of one image in training and the others in validation.
-    Contiguous held-out rows come back as slices (no copy of the features);
+class StratifiedValidationNote(UserWarning):
+    """A Keras head validates on a stratified pick of its images, not Keras's last rows (rows in class order)."""
+
+    label = "note"  # nothing is wrong; the CLI says "note:"
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """The rows a fit trains on (``train``) and those it holds out for validation (``val``), and how they were
+    chosen (``how``: ``LAST_ROWS`` or ``STRATIFIED``). Contiguous rows come as slices (no copy of the features)."""
+
+    train: slice | np.ndarray
+    val: slice | np.ndarray
+    how: str
+
+
+def validation_rows(n_rows: int, validation_split: float, groups: np.ndarray | None = None,
+                    labels: np.ndarray | None = None, seed: int = 0,
+                    how: str | None = None) -> tuple[slice | np.ndarray, slice | np.ndarray]:
+    """``(train, val)`` of ``held_out``: the rows a fit trains on and the rows it holds out for validation."""
+    held = held_out(n_rows, validation_split, groups, labels, seed, how)
+    return held.train, held.val
+
+
+def held_out(n_rows: int, validation_split: float, groups: np.ndarray | None = None, labels: np.ndarray | None = None,
+             seed: int = 0, how: str | None = None) -> HeldOut:
+    """The rows a fit trains on and holds out for validation, by images: a row alone, or a group of rows.
+
+    ``groups`` (one label per row, e.g. ``views.image_groups``: the image of
+    each row of ``stack_views``) makes an image of all its rows, in the order
+    of their first rows, so an image is never on both sides: Keras's row cut
+    would put some views of one image in training and the others in
+    validation. The first ``floor(n_images * (1 - validation_split))`` images
+    train and the rest are held out, exactly as Keras's
+    ``fit(validation_split=...)`` takes rows, unless ``labels`` (one class
+    per row) show that cut leaving a class out of one side where a shuffled
+    order almost never would (``unlikely_absences``: rows in class order, as
+    a photo folder's are); then as many images are held out by a stratified
+    pick drawn with ``seed`` (``stratified_pick``). ``how`` (``LAST_ROWS`` or
+    ``STRATIFIED``) forces one (finetune: the choice its head's fit made).
     ``finetune`` holds out the same images (one row each) through this.
     """
-    if groups is None:
-        cut = int(math.floor(n_rows * (1.0 - validation_split)))
-        if not 0 < cut < n_rows:
+    units, n_units = _images_of_rows(n_rows, groups)
+    keep = int(math.floor(n_units * (1.0 - validation_split)))
+    if not 0 < keep < n_units:
+        if groups is None:
             raise ValueError(f"Training data contains {n_rows} samples, which is not sufficient to split it into a validation "
                              f"and training set as specified by `validation_split={validation_split}`")
-        return slice(0, cut), slice(cut, n_rows)
+        raise ValueError(f"Training data contains {n_units} groups (images), which is not sufficient to split them into a "
+                         f"validation and training set as specified by `validation_split={validation_split}`")
+    image_labels = None if labels is None else _image_labels(labels, n_rows, units, n_units)
+    if how is None:
+        how = STRATIFIED if image_labels is not None and unlikely_absences(image_labels, keep) else LAST_ROWS
+    if how == LAST_ROWS:
+        held_images = np.arange(n_units) >= keep
+    elif how == STRATIFIED:
+        if image_labels is None:
+            raise ValueError("a stratified pick of the validation rows needs the labels of the rows")
+        held_images = stratified_pick(image_labels, n_units - keep, seed)
+    else:
+        raise ValueError(f"how is {how!r}; it is {LAST_ROWS!r} or {STRATIFIED!r}")
+    held = held_images if units is None else held_images[units]
+    cut = n_rows - int(held.sum())
+    if held[cut:].all():  # the held-out images are the last rows (stack_views' image-major rows)
+        return HeldOut(slice(0, cut), slice(cut, n_rows), how)
+    return HeldOut(np.flatnonzero(~held), np.flatnonzero(held), how)
+
+
+def _images_of_rows(n_rows: int, groups: np.ndarray | None) -> tuple[np.ndarray | None, int]:
+    """(the image of each row, numbered in the order of their first rows, or None: each row its own; the images)."""
+    if groups is None:
+        return None, n_rows
     groups = np.asarray(groups)
     if groups.shape != (n_rows,):
         raise ValueError(f"groups has shape {groups.shape}; one group per row ({n_rows}) is needed")
     _, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
     rank = np.empty(len(first), dtype=np.int64)
     rank[np.argsort(first, kind="stable")] = np.arange(len(first))  # groups in the order of their first rows
-    keep = int(math.floor(len(first) * (1.0 - validation_split)))
-    if not 0 < keep < len(first):
-        raise ValueError(f"Training data contains {len(first)} groups (images), which is not sufficient to split them into a "
-                         f"validation and training set as specified by `validation_split={validation_split}`")
-    held = rank[inverse.reshape(-1)] >= keep
-    cut = n_rows - int(held.sum())
-    if held[cut:].all():  # the held-out groups are the last rows (stack_views' image-major rows)
-        return slice(0, cut), slice(cut, n_rows)
-    return np.flatnonzero(~held), np.flatnonzero(held)
+    return rank[inverse.reshape(-1)], len(first)
+
+
+def _image_labels(labels: np.ndarray, n_rows: int, units: np.ndarray | None, n_units: int) -> np.ndarray:
+    """The class of each image (its first row's), in image order."""
+    labels = np.asarray(labels).reshape(-1)
+    if len(labels) != n_rows:
+        raise ValueError(f"{len(labels)} labels for {n_rows} rows")
+    if units is None:
+        return labels
+    first = np.full(n_units, n_rows, dtype=np.int64)
+    np.minimum.at(first, units, np.arange(n_rows))
+    return labels[first]
+
+
+def _chance_none(n: int, n_class: int, drawn: int) -> float:
+    """The chance that ``drawn`` of ``n`` images in a shuffled order hold none of a class of ``n_class``:
+    C(n - n_class, drawn) / C(n, drawn)."""
+    if drawn > n - n_class:
+        return 0.0
+    lg = math.lgamma
+    return math.exp(lg(n - n_class + 1) - lg(n - n_class - drawn + 1) - lg(n + 1) + lg(n - drawn + 1))
+
+
+def unlikely_absences(labels: np.ndarray, n_train: int) -> list[Any]:
+    """The classes Keras's cut of ``labels`` (one per image, in order: the first ``n_train`` train, the rest are
+    held out) leaves without an image on one side, where a shuffled order of the same images would do so less
+    often than ``SHUFFLED_CHANCE``: [] where the cut is one a shuffled order plausibly gives."""
+    labels = np.asarray(labels)
+    n = len(labels)
+    classes, counts = np.unique(labels, return_counts=True)
+    held = np.isin(classes, labels[n_train:])
+    trained = np.isin(classes, labels[:n_train])
+    return [c.item() for c, n_c, h, t in zip(classes, counts, held, trained, strict=True)
+            if (not h and _chance_none(n, int(n_c), n - n_train) < SHUFFLED_CHANCE)
+            or (not t and _chance_none(n, int(n_c), n_train) < SHUFFLED_CHANCE)]
+
+
+def stratified_pick(labels: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """A mask of ``k`` of the images of ``labels`` (one class each), drawn with ``seed``: each class's share of
+    them as near its share of the images as whole images allow, one at least of every class that has two (as
+    ``k`` allows), and one at least of every class left out (where the classes' images allow)."""
+    classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    quota = _quotas(counts, k)
+    rng = np.random.default_rng(seed)
+    pick = np.zeros(len(labels), dtype=bool)
+    for c, q in enumerate(quota):
+        if q:
+            pick[rng.permutation(np.flatnonzero(inverse.reshape(-1) == c))[:q]] = True
+    return pick
+
+
+def _quotas(counts: np.ndarray, k: int) -> np.ndarray:
+    """How many images of each class (``counts`` of them) a stratified pick of ``k`` holds out."""
+    cap = counts - 1  # one of each class left to train on
+    if cap.sum() < k:  # classes of one image almost alone: nothing can leave each one on both sides
+        cap = counts.copy()
+    quota = np.zeros(len(counts), dtype=np.int64)
+    for c in np.argsort(-counts, kind="stable")[:k]:  # one of each class first, the largest first
+        quota[c] = min(1, cap[c])
+    share = k * counts / counts.sum()
+    # then each class up to the whole images of its share, and the rest one by one to the furthest below its share
+    quota = np.maximum(quota, np.minimum(cap, np.floor(share).astype(np.int64)))
+    while quota.sum() > k:  # only where the ones given first pushed it over: take back from the furthest above its
+        more = quota > 1  # share among the classes of more than one, so every class keeps its one
+        quota[np.argmax(np.where(more if more.any() else quota > 0, quota - share, -np.inf))] -= 1
+    while quota.sum() < k:
+        quota[np.argmax(np.where(quota < cap, share - quota, -np.inf))] += 1
+    return quota
 
 
 class DenseHead(ClassifierMixin, BaseEstimator):
@@ -97,8 +226,14 @@ class DenseHead(ClassifierMixin, BaseEstimator):
     ``validation_split`` of the training rows is held out, as Keras's
     ``fit(validation_split=...)`` does; ``fit(X, y, groups)`` holds out the
     last ``validation_split`` of the groups instead, every row of them
-    (``validation_rows``: ``fit_views`` passes the image of each row, so an
-    image's views are never on both sides). With ``early_stopping`` training
+    (``held_out``: ``fit_views`` passes the image of each row, so an
+    image's views are never on both sides). Where those last rows leave a
+    class out of one side as a shuffled order almost never would (rows in
+    class order, as a photo folder's are), as many images are held out by a
+    stratified pick drawn with ``seed`` instead, and a
+    ``StratifiedValidationNote`` says so; ``validation_rows_`` records which
+    (``LAST_ROWS``, ``STRATIFIED``; None without validation rows), and the
+    head file keeps it for finetune. With ``early_stopping`` training
     stops when validation loss has not improved for ``patience`` epochs and
     the best weights are restored. ``verbose`` (1 or 2, or True) draws each
     epoch's progress on stderr (``progress.epoch_progress``).
@@ -295,20 +430,28 @@ class DenseHead(ClassifierMixin, BaseEstimator):
         callbacks = []
         if self.early_stopping and self.validation_split:
             callbacks.append(k.callbacks.EarlyStopping(monitor="val_loss", patience=self.patience, restore_best_weights=True))
-        validation_data = None
+        validation_data, self.validation_rows_ = None, None
         if self.validation_split:  # held out here, not by Keras: its row cut can split a group (an image's views)
             try:
-                train, val = validation_rows(len(X), self.validation_split, groups)
-            except ValueError as exc:
+                held = held_out(len(X), self.validation_split, groups, labels=y, seed=self.seed)
+            except ValueError:
                 raise FeatcacheError(f"{type(self).__name__} validation_split {self.validation_split!r} of {len(X)} rows leaves "
                                      "none to train on or none to validate on; fit it on more rows, or pass a validation_split "
                                      "nearer 0.2 (0: none held out)") from None
+            train, val, self.validation_rows_ = held.train, held.val, held.how
+            if held.how == STRATIFIED:  # the same words for every fit of a curve or probe: said once
+                pct = f"{self.validation_split * 100:g}%"
+                warnings.warn(f"the last {pct} of the training images, which Keras holds out for validation, leave a class "
+                              "out of one side where a shuffled order almost never would (rows in class order, as a "
+                              f"photo folder's are); the Keras head validates on a stratified pick of {pct} of them, "
+                              "drawn with its seed, instead", StratifiedValidationNote, stacklevel=2)
             present = len(np.unique(y))  # classes in the rows given (n_classes may name more: their outputs stay)
             # Fewer training rows than classes is no fit of the recipe asked for: validation_split=0.999 trained on 3
             # rows of 3 classes, and probe and curve scored it (train refuses any class missing; an adversarial
             # tester). A curve's smallest subsets may miss a class in the cut: that is the lesson's recipe there.
             if len(train_rows := np.arange(len(X))[train]) < present:
-                raise FeatcacheError(f"the Keras head holds out its last {self.validation_split * 100:g}% of the {len(X)} "
+                raise FeatcacheError(f"the Keras head holds out {'its last ' * (held.how == LAST_ROWS)}"
+                                     f"{self.validation_split * 100:g}% of the {len(X)} "
                                      f"training rows for validation and would train on {len(train_rows)}, fewer than "
                                      f"the {present} classes; lower validation_split or fit on more images")
             X, y, validation_data = X[train], y[train], (X[val], y[val])

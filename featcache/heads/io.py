@@ -122,6 +122,9 @@ def head_meta(cache: Cache, layer: str | None, head_name: str, head: BaseEstimat
         # Files of the data set that did not decode: with data_digest, they fix the rows without decoding again.
         "skipped": m.get("skipped") or [],
         **{k: m.get(k) for k in FEATURE_KEYS},
+        # How a fitted Keras head chose its validation images (dense.LAST_ROWS or STRATIFIED): finetune holds out the
+        # same ones. Absent: a head without validation rows, or one from before 2026-12-05 (Keras's last rows).
+        **({"validation_rows": how} if (how := getattr(head, "validation_rows_", None)) else {}),
     }
 
 

@@ -353,7 +353,7 @@ def _checked_record(path: Path, kind: str) -> tuple[bool, dict[str, Any]]:
 FILE_FIELDS = ("head", "preset", "params", "head_params", "layer", "backbone", "image_size", "weights_source", "dataset",
                "class_names", "train_images", "train_size", "seed", "train_views", "test_views", "averaged", "views",
                "head_train_views", "head_test_views", "test_accuracy", "test_accuracy_orig", "test_overlap",
-               "views_test_accuracy", "epochs_run", "fit_seconds", "cache_fingerprint", "finetune", "featcache_version",
+               "views_test_accuracy", "epochs_run", "validation_rows", "fit_seconds", "cache_fingerprint", "finetune", "featcache_version",
                "format_version", "created")
 
 

@@ -1,0 +1,171 @@
+"""The Keras head's validation images: Keras's last rows where they are a fair sample of the classes, else a
+stratified pick (heads.dense.held_out), the same in train, curve, probe and finetune.
+
+A new-user tester: a photo folder's cache stores its training rows in class order (ants, then bees), so the last
+20% Keras holds out were all bees: early stopping watched bees alone, and finetune's "val accuracy" was bees recall.
+"""
+
+from __future__ import annotations
+
+import gzip
+import warnings
+
+import numpy as np
+import pytest
+from helpers import make_class_tree, run_main
+
+import featcache
+from featcache.heads import DenseHead
+from featcache.heads.dense import validation_rows
+from featcache.heads.views import fit_views
+
+
+@pytest.fixture
+def keras_rows(monkeypatch):
+    """The rows each Keras fit trains and validates on, as the Keras model receives them (features, labels)."""
+    import keras
+
+    seen: list[dict[str, tuple[np.ndarray, np.ndarray]]] = []
+    fit = keras.Model.fit
+
+    def spy(self, x=None, y=None, **kw):
+        if kw.get("validation_split") and kw.get("validation_data") is None:  # Keras's own cut, where it is asked for
+            from keras.src.trainers.data_adapters.array_slicing import train_validation_split
+
+            (tx, ty, _), (vx, vy, _) = train_validation_split((x, y, None), kw["validation_split"])
+        else:
+            (tx, ty), (vx, vy) = (x, y), kw["validation_data"]
+        seen.append({"train": (np.asarray(tx), np.asarray(ty)), "val": (np.asarray(vx), np.asarray(vy))})
+        return fit(self, x, y, **kw)
+
+    monkeypatch.setattr(keras.Model, "fit", spy)
+    return seen
+
+
+def _ids(n: int, dims: int = 3) -> np.ndarray:
+    """Features whose first column is the row's number: which rows a fit got, read back from what Keras saw."""
+    return np.arange(n, dtype=np.float32)[:, None] + np.zeros((n, dims), np.float32)
+
+
+def test_a_fit_on_rows_in_class_order_validates_on_every_class(keras_rows):
+    # 30 ants then 30 bees, as a photo folder's cache stores them: Keras's last 12 rows are all bees
+    y = np.repeat([0, 1], 30)
+    with pytest.warns(UserWarning, match=r"the Keras head validates on a stratified pick of 20% of them, drawn with its seed"):
+        head = DenseHead(epochs=1, early_stopping=False, n_classes=2, seed=3).fit(_ids(60), y)
+    rows = {side: keras_rows[-1][side][0][:, 0].astype(int) for side in ("train", "val")}
+    assert len(rows["val"]) == 12 and len(rows["train"]) == 48  # as many as Keras holds out
+    assert sorted(np.concatenate([rows["train"], rows["val"]]).tolist()) == list(range(60))  # each row on one side
+    assert np.bincount(y[rows["val"]]).tolist() == [6, 6]  # each class its share
+    assert head.validation_rows_ == "stratified"
+    # drawn with the fit's seed: the same again, other images for another seed
+    assert np.array_equal(validation_rows(60, 0.2, labels=y, seed=3)[1], np.sort(rows["val"]))
+    assert not np.array_equal(validation_rows(60, 0.2, labels=y, seed=4)[1], np.sort(rows["val"]))
+    # three classes in order, of unequal sizes: each class's share, within an image
+    y3 = np.repeat([0, 1, 2], [50, 30, 20])
+    _, val = validation_rows(100, 0.2, labels=y3, seed=0)
+    assert np.bincount(y3[val]).tolist() == [10, 6, 4]
+
+
+def test_a_fit_on_shuffled_rows_holds_out_kerass_last_rows_bit_for_bit(keras_rows):
+    # Fashion-MNIST's rows are in a shuffled order: the lesson's recipe, Keras's own last 20%, row for row
+    y = np.random.default_rng(0).permutation(np.arange(60) % 3)
+    X = np.random.default_rng(1).normal(size=(60, 4)).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not a word
+        head = DenseHead(epochs=2, early_stopping=False, n_classes=3).fit(X, y)
+    assert validation_rows(60, 0.2, labels=y) == (slice(0, 48), slice(48, 60))
+    assert np.array_equal(keras_rows[-1]["val"][0], X[48:]) and np.array_equal(keras_rows[-1]["train"][0], X[:48])
+    assert head.validation_rows_ == "last"
+    # where the order alone left a class out of the last rows, as a shuffled order of few images often does (class 2's
+    # two images among the first 8 of 10: 1 order in 3), Keras's cut stays: it is the lesson's recipe there
+    y10 = np.array([0, 2, 1, 2, 0, 1, 0, 1, 0, 1])
+    assert validation_rows(10, 0.2, labels=y10) == (slice(0, 8), slice(8, 10))
+
+
+def test_every_fashion_mnist_fit_of_the_docs_keeps_kerass_last_rows(real_fashion_dir):
+    # The lesson's table (its 4,000 images) and the 60,000-image curve (docs/results.md: 100-60,000 images, seeds 0-2)
+    # keep Keras's cut, so none of their numbers moves; every 100-image subset of those misses a class in its last
+    # 20 rows for seed 1, which "every class held out" alone would have changed.
+    from featcache.analysis.subsets import stratified_subsets
+    from featcache.heads.dense import LAST_ROWS, held_out
+
+    with gzip.open(real_fashion_dir / "train-labels-idx1-ubyte.gz") as f:
+        y = np.frombuffer(f.read()[8:], dtype=np.uint8).astype(np.int64)
+    assert held_out(4000, 0.2, labels=y[:4000]).how == LAST_ROWS
+    sizes = [100, 250, 500, 1000, 2000, 4000, 10000, 25000, 60000]
+    for seed in range(3):
+        for n, rows in stratified_subsets(y, sizes, seed).items():
+            assert held_out(n, 0.2, labels=y[rows], seed=seed).how == LAST_ROWS, (n, seed)
+    rows = stratified_subsets(y, [100], 1)[100]
+    assert len(np.unique(y[rows][80:])) < 10  # the premise: a class absent from those 20 rows
+
+
+def test_a_class_sorted_fit_on_views_holds_out_whole_images_of_every_class(keras_rows):
+    # 2 views of 20 ants then 20 bees (image-major rows): 8 images held out, 4 of each class, both views of each
+    V, n = 2, 40
+    y = np.repeat([0, 1], 20)
+    Xv = np.stack([_ids(n) + v / 10 for v in range(V)])  # feature = image + view/10
+    with pytest.warns(UserWarning, match="stratified pick"):
+        fit_views(DenseHead(epochs=1, early_stopping=False, n_classes=2), Xv, y)
+    images = {side: np.floor(keras_rows[-1][side][0][:, 0]).astype(int) for side in ("train", "val")}
+    assert not set(images["train"]) & set(images["val"])  # an image's views on one side
+    assert sorted(images["val"].tolist()) == np.repeat(np.unique(images["val"]), V).tolist()  # every view of each
+    assert len(np.unique(images["val"])) == 8 and np.bincount(y[np.unique(images["val"])]).tolist() == [4, 4]
+    # the images are those of one row per image (finetune's): the same pick
+    assert np.array_equal(validation_rows(n, 0.2, labels=y, seed=0)[1], np.unique(images["val"]))
+
+
+def _sorted_photo_cache(tmp_path, per_class: int = 20):
+    root = make_class_tree(tmp_path / "photos", {"ants": per_class, "bees": per_class}, ext="png", size=24)
+    res = featcache.extract(featcache.PhotoFolder(str(root), test_fraction=0.25), featcache.ModelSpec(weights="random", image_size=32),
+                            featcache.StoreSpec(out=tmp_path / "c.h5"), verbose=False)
+    return featcache.open_cache(res.path)
+
+
+def test_train_records_the_stratified_pick_and_finetune_holds_out_the_same_images(tmp_path, keras_rows, capsys):
+    from featcache.deploy.finetune import _Data, training_rows
+    from featcache.heads.io import load_head
+    from featcache.sources import open_source
+
+    cache = _sorted_photo_cache(tmp_path)
+    y = cache.labels("train")
+    assert np.all(np.diff(y) >= 0)  # the premise: the cache's training rows in class order
+    assert run_main(capsys, "train", str(cache.path), "--head", "keras", "--epochs", "2", "--seed", "5",
+                    "--out", str(tmp_path / "h.keras")).returncode == 0
+    X = cache.features("train")
+    held_feats = keras_rows[-1]["val"][0]
+    head_val = np.flatnonzero([any(np.array_equal(x, h) for h in held_feats) for x in X])
+    assert len(np.unique(y[head_val])) == 2  # both classes held out by the head's fit
+    est, meta = load_head(tmp_path / "h.keras")
+    assert meta["validation_rows"] == "stratified"
+    # finetune's validation images: the very ones the head's early stopping held out
+    _, val = training_rows(meta, y, 0.2, seed=5)
+    assert np.array_equal(val, head_val)
+    data = _Data.of(est, meta, open_source(meta["source"]))
+    assert np.array_equal(data.val_rows, head_val) and "a stratified pick of 0.2" in data.describe()
+
+
+def test_train_and_curve_say_once_that_they_validate_on_a_stratified_pick(tmp_path, capsys):
+    cache = _sorted_photo_cache(tmp_path)
+    res = run_main(capsys, "train", str(cache.path), "--head", "keras", "--epochs", "1", "--out", str(tmp_path / "h.keras"))
+    assert res.returncode == 0 and res.stderr.count("note: the last 20% of the training images, which Keras holds") == 1, res.stderr
+    res = run_main(capsys, "curve", str(cache.path), "--sizes", "20,30", "--seeds", "2", "--heads", "keras",
+                   "--out", str(tmp_path / "curve"))
+    assert res.returncode == 0 and res.stderr.count("validates on a stratified pick") == 1, res.stderr
+
+
+def test_finetune_of_a_head_from_before_the_record_validates_on_its_last_rows_and_says_they_miss_a_class(tmp_path):
+    # A head trained before 2026-12-05 held out its last rows whatever their classes: finetune validates on the same
+    # images (others would be partly the head's training images) and says they leave out a class.
+    from featcache.deploy.finetune import OneSidedValidationWarning, _Data
+    from featcache.heads.io import head_meta
+    from featcache.sources import open_source
+
+    cache = _sorted_photo_cache(tmp_path)
+    y = cache.labels("train")
+    est = DenseHead(epochs=1, early_stopping=False)
+    meta = {k: v for k, v in head_meta(cache, None, "keras", est).items() if k != "validation_rows"}
+    with pytest.warns(OneSidedValidationWarning, match=r"leave out class 'ants' on one side; .* train the head again"):
+        data = _Data.of(est, meta, open_source(meta["source"]))
+    assert data.val_rows.tolist() == list(range(len(y) - 6, len(y))) and set(y[data.val_rows]) == {1}
+    assert "the last 0.2" in data.describe()
