@@ -8,6 +8,7 @@ A new-user tester: a photo folder's cache stores its training rows in class orde
 from __future__ import annotations
 
 import gzip
+import json
 import warnings
 
 import numpy as np
@@ -169,3 +170,30 @@ def test_finetune_of_a_head_from_before_the_record_validates_on_its_last_rows_an
         data = _Data.of(est, meta, open_source(meta["source"]))
     assert data.val_rows.tolist() == list(range(len(y) - 6, len(y))) and set(y[data.val_rows]) == {1}
     assert "the last 0.2" in data.describe()
+
+
+def test_a_curve_folder_from_before_fits_again_only_the_keras_rows_whose_last_rows_left_a_class_out(tmp_path, capsys):
+    # A resume into an older folder must not mix bees-only validation points with new ones: the Keras rows whose
+    # subset's last rows leave a class out are fitted again, the rest (logreg's; Keras's at 10 images: 2 held out of
+    # 5 + 5, which a shuffle may leave one-sided) kept.
+    from featcache.analysis.curve.folder import VALIDATION, curve_key, read_rows, write_rows
+
+    cache = _sorted_photo_cache(tmp_path)
+    kw = dict(sizes=[10, 30], seeds=1, heads=("logreg", "keras"), out=tmp_path / "curve", plot=False)
+    first = featcache.learning_curve(cache.path, **kw)
+    meta = json.loads(first.json.read_text())
+    assert meta.pop(VALIDATION) == "every-class"
+    meta.pop("record_sha256"), meta.pop("written_sha256")  # nor did curve.json carry digests then
+    first.json.write_text(json.dumps(meta))  # as a folder written before the mark
+    # other numbers, as bees-only validation gave (none of 10 test images scores 0.1234), under valid checksums
+    write_rows(first.csv, [{**r, "accuracy": 0.1234} for r in read_rows(first.csv)], curve_key(meta["identity"]))
+    capsys.readouterr()
+    again = featcache.learning_curve(cache.path, **kw)
+    err = capsys.readouterr().err
+    assert "1 row(s) of" in err and "(keras, sizes 30) were fitted before the Keras head validated on images of every" in err
+    assert (again.fits, again.resumed) == (1, 3)  # keras at 30 fitted again, the rest kept
+    assert {(r["head"], r["size"]): r["accuracy"] for r in again.rows} == {
+        **{(r["head"], r["size"]): 0.1234 for r in first.rows}, ("keras", 30): next(
+            r["accuracy"] for r in first.rows if (r["head"], r["size"]) == ("keras", 30))}
+    assert json.loads(first.json.read_text())[VALIDATION] == "every-class"
+    assert featcache.learning_curve(cache.path, **kw).fits == 0  # the folder has the mark again

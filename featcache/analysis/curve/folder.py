@@ -60,6 +60,11 @@ TRAIN_ORDER = "train-classes-first"
 # The mark of train's order before every class's first image came first in it (``subsets.stratified_order``): such a
 # folder's rows are kept where their subset is the same under both, refitted where it is not (``run.py``).
 EARLIER_TRAIN_ORDER = "train"
+# curve.json's mark that the Keras head's rows validated on images of every class where Keras's last rows leave a
+# class out (``heads.dense.held_out``: rows in class order, as a photo folder's are; since 2026-12-05). A resume into a
+# folder without it fits those rows again (``plan.one_sided_dropped``); every other row is the same under both.
+VALIDATION = "keras_validation"
+EVERY_CLASS = "every-class"
 # curve.json's count of the rows its curve.csv holds once the run is done (this run's grid and the rows kept from
 # earlier runs), recorded when the run starts: ``unfinished`` says how far a stopped run got (since 2026-12-05).
 POINTS = "points"
@@ -278,6 +283,12 @@ class CurveFolder:
         (``EARLIER_TRAIN_ORDER``): ``plan.changed_subsets_dropped`` then keeps those whose subset is unchanged."""
         meta = read_meta(self.json) if self.json.exists() else None
         return isinstance(meta, dict) and meta.get(ROW_ORDER) == EARLIER_TRAIN_ORDER
+
+    def validated_before_every_class(self) -> bool:
+        """Whether curve.json lacks the ``VALIDATION`` mark: its Keras rows held out Keras's last rows whatever their
+        classes (``plan.one_sided_dropped`` then fits again those where that left a class out)."""
+        meta = read_meta(self.json) if self.json.exists() else None
+        return isinstance(meta, dict) and meta.get(VALIDATION) != EVERY_CLASS
 
     def earlier_params(self) -> dict[str, dict[str, Any]]:
         """Each head's parameters as curve.json records them (after ``finished_rows`` checked it): they vouch for kept rows."""

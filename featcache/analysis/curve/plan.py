@@ -55,6 +55,36 @@ def changed_subsets_dropped(done: dict[Key, dict[str, Any]], y: np.ndarray, csv_
     return {k: r for k, r in done.items() if k[1:] not in changed}
 
 
+def one_sided_dropped(done: dict[Key, dict[str, Any]], y: np.ndarray, params: dict[str, dict[str, Any]],
+                      csv_path: Path) -> dict[Key, dict[str, Any]]:
+    """``done`` less the Keras head's rows fitted before it validated on images of every class, where Keras's last
+    rows of their subset leave a class out (``heads.dense.held_out``: a photo folder's rows are in class order); the
+    others are the same fits now. Said in one line; those rows are fitted again. ``params``: each head's, by name."""
+    from featcache.heads import HEADS, DenseHead
+    from featcache.heads.dense import STRATIFIED, held_out
+
+    def refit(head: str, seed: int, n: int) -> bool:
+        if not (isinstance(HEADS.get(head), type) and issubclass(HEADS[head], DenseHead)):
+            return False
+        split = {**HEADS[head]().get_params(), **(params.get(head) or {})}.get("validation_split") or 0  # the class's default
+        if not split:
+            return False
+        rows = stratified_subsets(y, [n], seed)[n]
+        try:
+            return held_out(n, float(split), labels=y[rows], seed=seed).how == STRATIFIED
+        except ValueError:  # too few to hold out any: the fit refused it, no row was written
+            return False
+
+    dropped = sorted(k for k in done if refit(*k))
+    if not dropped:
+        return done
+    note(f"featcache curve: note: {len(dropped)} row(s) of {csv_path} ({', '.join(sorted({k[0] for k in dropped}))}, sizes "
+         f"{', '.join(str(n) for n in sorted({k[2] for k in dropped}))}) were fitted before the Keras head validated on "
+         "images of every class, on Keras's last rows, which leave a class out there (rows in class order); dropped, "
+         "and those this run asks for are fitted again")
+    return {k: r for k, r in done.items() if k not in set(dropped)}
+
+
 def plan_tasks(todo: list[Key], grid: list[Key], shared: dict[Key, Key], params: dict[str, dict[str, Any]]) -> list[Task]:
     """The fits that produce the missing rows: ``(head, seed, sizes)`` tasks.
 

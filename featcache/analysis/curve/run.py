@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from featcache.errors import one_line
 from featcache.progress import counted, status
-from featcache.analysis.curve.folder import POINTS, ROW_ORDER, TRAIN_ORDER, CurveFolder, curve_key, default_out, title_for
-from featcache.analysis.curve.plan import CurvePlan, changed_subsets_dropped, make_plan, work_items
+from featcache.analysis.curve.folder import (EVERY_CLASS, POINTS, ROW_ORDER, TRAIN_ORDER, VALIDATION, CurveFolder, curve_key,
+                                             default_out, title_for)
+from featcache.analysis.curve.plan import CurvePlan, changed_subsets_dropped, make_plan, one_sided_dropped, work_items
 from featcache.analysis.curve.spec import DEFAULT_HEADS, DEFAULT_JOBS, DEFAULT_SEEDS, BoundCurve, CurveSpec, identity_params
 from featcache.analysis.curve import tasks as _tasks
 from featcache.sources.images import check_report_outside_classes
@@ -85,6 +86,7 @@ def curve_meta(bound: BoundCurve, kept: dict[str, dict[str, Any]] | None = None)
         "train_views": list(bound.train_views), "test_views": list(bound.test_views),
         "identity": {**bound.identity, "heads": identity_params(params)}, "complete": False,
         ROW_ORDER: TRAIN_ORDER,  # every row is fitted on train's rows in train's order (folder.ROW_ORDER)
+        VALIDATION: EVERY_CLASS,  # Keras rows validated on every class where the last rows leave one out (folder.VALIDATION)
     }
 
 
@@ -177,6 +179,8 @@ def _run_locked(bound: BoundCurve, folder: CurveFolder, t_start: float, plot: bo
     done = folder.finished_rows(bound.identity)
     if done and folder.in_earlier_order():
         done = changed_subsets_dropped(done, bound.cache.labels("train"), folder.csv)
+    if done and folder.validated_before_every_class():
+        done = one_sided_dropped(done, bound.cache.labels("train"), {**folder.earlier_params(), **bound.params}, folder.csv)
     plan = make_plan(bound, done)
     earlier = folder.earlier_params()
     meta = curve_meta(bound, {h: earlier[h] for h in {k[0] for k in plan.kept} if h in earlier})
