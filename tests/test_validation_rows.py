@@ -85,8 +85,8 @@ def test_a_fit_on_shuffled_rows_holds_out_kerass_last_rows_bit_for_bit(keras_row
 
 def test_every_fashion_mnist_fit_of_the_docs_keeps_kerass_last_rows(real_fashion_dir):
     # The lesson's table (its 4,000 images) and the 60,000-image curve (docs/results.md: 100-60,000 images, seeds 0-2)
-    # keep Keras's cut, so none of their numbers moves; every 100-image subset of those misses a class in its last
-    # 20 rows for seed 1, which "every class held out" alone would have changed.
+    # keep Keras's cut, so none of their numbers moves; seed 1's 100-image subset misses a class in its last 20 rows,
+    # which "every class held out" alone would have changed.
     from featcache.analysis.subsets import stratified_subsets
     from featcache.heads.dense import LAST_ROWS, held_out
 
@@ -166,7 +166,7 @@ def test_finetune_of_a_head_from_before_the_record_validates_on_its_last_rows_an
     y = cache.labels("train")
     est = DenseHead(epochs=1, early_stopping=False)
     meta = {k: v for k, v in head_meta(cache, None, "keras", est).items() if k != "validation_rows"}
-    with pytest.warns(OneSidedValidationWarning, match=r"leave out class 'ants' on one side; .* train the head again"):
+    with pytest.warns(OneSidedValidationWarning, match=r"the last 20% of its training images .* class 'ants' is missing from them or from the rest; .* train the head again"):
         data = _Data.of(est, meta, open_source(meta["source"]))
     assert data.val_rows.tolist() == list(range(len(y) - 6, len(y))) and set(y[data.val_rows]) == {1}
     assert "the last 0.2" in data.describe()

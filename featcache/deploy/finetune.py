@@ -409,10 +409,10 @@ def _say_one_sided(meta: dict[str, Any], labels: np.ndarray, vsplit: float) -> N
     if missing:
         names = list(meta.get("class_names") or [])
         shown = ", ".join(repr(names[c]) if isinstance(c, int) and 0 <= c < len(names) else repr(c) for c in missing)
-        warnings.warn(f"the head held out the last {vsplit:g} of its training images for validation (it was trained "
-                      f"before featcache held out images of every class), and they leave out class {shown} on one side; "
-                      "finetune validates on the same images, so its validation accuracy is not of every class: train "
-                      "the head again ('featcache train') for validation images of every class",
+        warnings.warn(f"the head held out the last {vsplit * 100:g}% of its training images for validation (it was "
+                      f"trained before featcache held out images of every class), and class {shown} is missing from them "
+                      "or from the rest; finetune validates on the same images, so its validation accuracy is not of "
+                      "every class: train the head again ('featcache train') for validation images of every class",
                       OneSidedValidationWarning, stacklevel=3)
 
 

@@ -59,7 +59,7 @@ STRATIFIED = "stratified"
 # on one side of the cut where a shuffled order leaves it out less often than this (1 in 100). On shuffled rows that
 # keeps Keras's cut but where the order itself was unlucky: every Fashion-MNIST fit of the docs (the lesson's
 # 4,000 images; the curve's 100-60,000 images, seeds 0-2) keeps it, row for row. "Every class held out" alone would
-# not: 20 rows of a 100-image Fashion-MNIST subset miss one of its 10 classes in 2 of 3 orders (seed 1's does), and a
+# not: 20 rows of a 100-image Fashion-MNIST subset miss one of its 10 classes in about 2 orders of 3 (seed 1's do), and a
 # stratified pick there would move the lesson's curve. Rows in class order always miss a class on one side, and
 # are caught from 13 images a class (two classes of 13, 20% held out: the last 6 of the 26 all of the second class,
 # which a shuffled order gives 1 time in 134; at 12 a class, the last 5 of 24, 1 in 54: the last rows stay).
