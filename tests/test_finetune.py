@@ -641,6 +641,7 @@ def test_a_head_trained_without_validation_rows_is_said_to_flatter_the_frozen_ch
     with pytest.warns(TrainedOnValidationWarning, match=r"validation_split 0\), so the 0.2 finetune validates on"):
         data = _Data.of(SimpleNamespace(validation_split=0.0), {}, source)
     assert len(data.val_rows) == 10
+    assert "(the last 0.2 of the head's training rows)" in data.describe()  # not "as its fit held out": it held none
     import warnings
 
     with warnings.catch_warnings():

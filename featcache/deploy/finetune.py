@@ -352,7 +352,8 @@ class _Data:
     train_split: Any
     test_split: Any  # None without a test split
     n_test: int
-    how: str = "last"  # how the head chose its validation images (dense.LAST_ROWS, dense.STRATIFIED)
+    how: str = "last"  # how the validation images were chosen (dense.LAST_ROWS, dense.STRATIFIED)
+    heads_own: bool = True  # they are the images the head's fit held out (False: it held out none)
 
     @classmethod
     def of(cls, est, meta: dict[str, Any], source: DataSource) -> _Data:
@@ -379,7 +380,8 @@ class _Data:
         train_rows, val_rows, how = _held_out(meta, train_split.labels, vsplit, int(getattr(est, "seed", 0) or 0), how)
         test_split = source.splits.get("test")
         n_test = len(test_split) if test_split is not None else 0
-        return cls(train_rows, val_rows, vsplit, train_split, test_split if n_test else None, n_test, how)
+        return cls(train_rows, val_rows, vsplit, train_split, test_split if n_test else None, n_test, how,
+                   bool(est.validation_split))
 
     def datasets(self, batch_size: int, seed: int) -> tuple[Any, Any, Any]:
         """``(train, val, test)`` in batches of ``batch_size`` (test None without a test split); train shuffled from ``seed``."""
@@ -392,7 +394,7 @@ class _Data:
 
         which = "a stratified pick of" if self.how == STRATIFIED else "the last"
         return (f"images: {len(self.train_rows)} train, {len(self.val_rows)} validation ({which} {self.vsplit:g} of the "
-                "head's training rows, as its fit held out)"
+                f"head's training rows{', as its fit held out' if self.heads_own else ''})"
                 + (f", {self.n_test} test" if self.test_split is not None else ", no test split"))
 
 
