@@ -578,7 +578,6 @@ def test_a_sealed_partial_whose_resume_takes_rows_back_is_unsealed_first(tmp_pat
 
 
 @pytest.mark.parametrize("group, key, value", [
-    ("/", "completed", "1999-01-01T00:00:00+0000"),
     ("/", "complete", 1),
     ("train", "rows_done", 0),
     ("test", "rows_done", N_TEST + 5),
@@ -586,15 +585,51 @@ def test_a_sealed_partial_whose_resume_takes_rows_back_is_unsealed_first(tmp_pat
 ])
 def test_an_edited_completeness_fails_the_completion_digest(tmp_path, capsys, group, key, value):
     """Regression (2026-12-05): a split's rows_done was covered by no digest: verify called a cache intact whatever
-    it said. The seal's completion digest covers it, with 'complete' and 'completed'; checked on every open."""
+    it said. The seal's completion digest covers it, with 'complete'; checked on every open."""
     path = _hand_edited(make_cache(tmp_path / "c.h5"), group, **{key: value})
-    want = (r"c\.h5 is damaged \(completion digest mismatch: its 'complete', 'completed' or a split's rows_done changed "
-            r"after it was sealed\); re-extract it")
+    want = (r"c\.h5 is damaged \(completion digest mismatch: its 'complete' or a split's rows_done changed after it was "
+            r"sealed\); re-extract it")
     with pytest.raises(DamagedCache, match=want):
         open_cache(path)
     assert main(["verify", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and re.search(want, err), err
+
+
+def _sealed_again_as_57fa2c8_does(path: Path) -> Path:
+    """What featcache 57fa2c8 (before completion digests) does to a sealed partial its run finishes: its ``_seal``
+    again, step for step: ``complete`` and the time ``completed`` written anew and its own digests made again, the
+    completion digest it does not know left as it was (the provenance digest it makes covers it as it stands)."""
+    from featcache.store.layout import (DATASET_DIGESTS, combine_digests, content_digest, dataset_digests, encode,
+                                        provenance_digest)
+
+    with h5py.File(path, "r+") as f:
+        f.attrs["complete"] = True
+        f.attrs["completed"] = "2026-12-06T09:30:00+0000"  # a later run's time: not the one the seal digested
+        f.flush()
+        digests = dataset_digests(f)
+        f.attrs[DATASET_DIGESTS] = encode(digests)
+        f.attrs["features_digest"] = combine_digests(digests)
+        f.attrs["provenance_digest"] = provenance_digest(f)
+        f.attrs["content_digest"] = content_digest(f)
+    return path
+
+
+def test_a_cache_finished_by_an_older_featcache_from_a_partial_sealed_here_verifies(tmp_path, monkeypatch, capsys):
+    """Regression (a reviewer, 2026-12-05): the completion digest covered the time 'completed'. A run stopped after
+    its seal, before its rename, leaves a sealed partial; featcache 57fa2c8 finishes it by sealing it again, which
+    rewrites 'completed' but not the completion digest, so the cache it published was refused as "damaged (completion
+    digest mismatch ...)" here, though intact. 'completed' is left to the provenance digest: edited alone, it is
+    refused there."""
+    path = tmp_path / "c.h5"
+    _sealed_not_renamed(path, identity(), monkeypatch)
+    os.replace(_sealed_again_as_57fa2c8_does(partial_path(path)), path)  # and its publish renames it into place
+    assert verify(path).completion and find_complete(path, identity())
+    np.testing.assert_array_equal(open_cache(path).features("train"), features("train", 0, N_TRAIN))
+    assert main(["verify", str(path)]) == 0
+    assert "completion digest matches" in capsys.readouterr().out
+    with pytest.raises(DamagedCache, match=r"c\.h5 is damaged \(provenance digest mismatch: "):
+        open_cache(_hand_edited(path, completed="1999-01-01T00:00:00+0000"))
 
 
 def test_an_unfinished_extraction_marked_complete_is_never_used_and_its_own_run_finishes_it(tmp_path, capsys):

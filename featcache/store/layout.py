@@ -8,7 +8,7 @@ Layout (format 2)::
                       features_digest (SHA-256 of every feature value, checked by verify; caches since 2026-12-03),
                       dataset_digests (JSON: each feature dataset's SHA-256, combining to features_digest; checked
                       when a layer is read for use; caches sealed since they were added)
-                      completion_digest (SHA-256 of complete, completed and each split's rows_done; since 2026-12-05)
+                      completion_digest (SHA-256 of complete and each split's rows_done and rows; since 2026-12-05)
     /<split>/labels   (N,) int64        chunked, Fletcher-32
     /<split>/index    (N,) int64        row of each image in the source data; chunked, Fletcher-32
     /<split>/paths    (N,) str          photos only; chunked (HDF5 cannot filter strings: the digest guards them)
@@ -91,9 +91,11 @@ JSON_ATTRS = ("class_names", "layers", "source", "settings", "data_digest", "ski
 # DIGESTED_ATTRS, so the provenance digest covers it, and ``combine_digests`` of it must give the features digest.
 # Caches sealed before it (none stored) read as before.
 DATASET_DIGESTS = "dataset_digests"
-# The digest of a cache's completeness (``completion_digest``: ``complete``, ``completed`` and each split's
-# ``rows_done`` and rows), sealed with it since 2026-12-05. ``rows_done`` is a split's attribute, which no other digest
-# covered. A root attribute outside DIGESTED_ATTRS, so the provenance digest covers it (deleted, it is missed there);
+# The digest of a cache's completeness (``completion_digest``: ``complete`` and each split's ``rows_done`` and rows),
+# sealed with it since 2026-12-05. ``rows_done`` is a split's attribute, which no other digest covered. Not
+# ``completed`` (the provenance digest covers it): featcache 57fa2c8 seals a sealed partial again, rewriting
+# ``completed`` and the other digests but not this one, and a cache it finished from a partial sealed here was refused
+# as damaged though intact. A root attribute outside DIGESTED_ATTRS, so the provenance digest covers it (deleted, it is missed there);
 # the content digest is unchanged, so a featcache from before reads a cache that has it. Caches sealed before have
 # none and read as before.
 COMPLETION_DIGEST = "completion_digest"
@@ -498,16 +500,17 @@ def combine_digests(parts: dict[str, str]) -> str:
 
 
 def completion_digest(f: h5py.File) -> str:
-    """SHA-256 of what says ``f`` is finished: its ``complete`` and ``completed`` attributes and each split's
-    ``rows_done`` and rows, as stored (``_attr_value``: ``complete`` set to 1 is not True).
+    """SHA-256 of what says ``f`` is finished: its ``complete`` attribute and each split's ``rows_done`` and rows, as
+    stored (``_attr_value``: ``complete`` set to 1 is not True). Not the time ``completed``, which an older featcache
+    rewrites when it seals a sealed partial again, keeping this digest (``COMPLETION_DIGEST``); the provenance digest
+    covers it.
 
     ``_seal`` stores it (``COMPLETION_DIGEST``) and ``completion_problem`` compares it. Edited by hand, ``complete``
     decides whether a file is used as a cache or resumed as a partial: set to false on a finished cache it was called
     an interrupted extraction, which extract with the same settings replaced (an adversarial check, 2026-12-05).
     """
     h = hashlib.sha256()
-    for key in ("complete", "completed"):
-        h.update(f"{key}={_attr_value(f.attrs.get(key))!r};".encode())
+    h.update(f"complete={_attr_value(f.attrs.get('complete'))!r};".encode())
     for name in split_names(f):
         g = f[name]
         rows = int(g["labels"].shape[0]) if "labels" in g else None
@@ -521,7 +524,7 @@ def completion_problem(f: h5py.File) -> str | None:
     A file marked unfinished that holds what only the seal writes (``SEAL_ATTRS``) was sealed complete and edited
     since: it is neither used nor resumed (``extract`` replaced such a cache at --out, and resumed one at the partial's
     name). A sealed file (one with its content digest, the seal's last attribute) whose completion digest no longer
-    matches had ``complete``, ``completed`` or a split's ``rows_done`` edited. A file sealed before completion digests
+    matches had ``complete`` or a split's ``rows_done`` edited. A file sealed before completion digests
     has none to compare. The one rule of readers (``reader.read_attrs``) and of the writer's look at its partial
     (``partial.check_partial_attrs``).
     """
@@ -533,8 +536,7 @@ def completion_problem(f: h5py.File) -> str | None:
         return None
     sealed = "content_digest" in attrs and COMPLETION_DIGEST in attrs
     if sealed and _attr_value(attrs[COMPLETION_DIGEST]) != completion_digest(f):
-        return ("completion digest mismatch: its 'complete', 'completed' or a split's rows_done changed after it was "
-                "sealed")
+        return "completion digest mismatch: its 'complete' or a split's rows_done changed after it was sealed"
     return None
 
 

@@ -107,8 +107,8 @@ def _check_seal(path: Path, f: h5py.File, attrs: dict[str, Any]) -> None:
     """Refuse a file whose ``complete`` is not what its seal says (``DamagedCache``), before anything uses it.
 
     Marked unfinished after its seal (``layout.completion_problem``), a finished cache was called an interrupted
-    extraction, and ``extract`` of its settings replaced it; its completion digest no longer matching, ``complete``,
-    ``completed`` or a ``rows_done`` was edited. Marked complete without a content digest (the seal's last attribute),
+    extraction, and ``extract`` of its settings replaced it; its completion digest no longer matching, ``complete`` or
+    a ``rows_done`` was edited (an edited ``completed`` is the provenance digest's). Marked complete without a content digest (the seal's last attribute),
     it was never sealed: a run stopped while sealing, or an unfinished extraction (rows never written read as zeros)
     marked complete by hand, which was called "damaged (content digest mismatch: its labels, index, paths or settings
     changed)". A format-1 cache has no digests at all (``Cache._check_digest`` says what that means).
@@ -730,7 +730,7 @@ class VerifyResult:
     digest: bool = False
     provenance: bool = False  # a provenance digest was stored and matched (caches sealed since 2026-12-02)
     features: bool = False  # a digest of every feature value was stored and matched (caches sealed since 2026-12-03)
-    completion: bool = False  # a digest of complete, completed and rows_done was stored and matched (since 2026-12-05)
+    completion: bool = False  # a digest of complete and rows_done was stored and matched (since 2026-12-05)
     seconds: float = 0.0
 
     @property
