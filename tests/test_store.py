@@ -1567,6 +1567,52 @@ def test_a_sealed_partial_of_other_settings_is_refused_or_set_aside_never_delete
     assert find_complete(path, identity(image_size=48))
 
 
+@pytest.mark.parametrize("group, key, value, what", [
+    ("/", "complete", False, r"marked unfinished \('complete' is False\) after it was sealed complete"),
+    ("train", "rows_done", 0, "completion digest mismatch"),
+])
+def test_an_edited_sealed_partial_of_other_settings_is_in_the_way_with_or_without_force(tmp_path, monkeypatch, group,
+                                                                                         key, value, what):
+    """Regression (a reviewer, 2026-12-05): find_complete judged the partial by its settings before its completeness:
+    a sealed partial of other settings with 'complete' set to false (or a rows_done edited) was "an interrupted
+    extraction made with other settings ...; pass --force to move it aside", and with --force the set-aside (which
+    looks first) left it and the run said it was in the way: the first line's fix did not work. Now the first run
+    says it is in the way, --force or not, and it is kept."""
+    from featcache.store.reader import set_aside_other_partial
+
+    path = tmp_path / "c.h5"
+    _sealed_not_renamed(path, identity(image_size=48), monkeypatch)
+    part = _hand_edited(partial_path(path), group, **{key: value})
+    before = part.read_bytes()
+    want = rf"c\.h5\.partial\.h5 is in the way of featcache's partial file \(it is a finished featcache cache, edited: {what}"
+    for force in (False, True):
+        assert find_complete(path, identity(), force=force) is False  # no "other settings ...; pass --force"
+        assert set_aside_other_partial(path, identity()) is None
+        with pytest.raises(FeatcacheError, match=want):
+            check_partial(part)  # extract's next look, before the model is built
+    assert part.read_bytes() == before and not path.exists()
+
+
+def test_a_link_at_the_partials_name_to_a_partial_of_other_settings_is_in_the_way_with_or_without_force(tmp_path):
+    """Regression (found with the test above, 2026-12-05): find_complete followed a link at the partial's name, so a
+    link to an interrupted extraction of other settings was "... made with other settings ...; pass --force to move it
+    aside", and with --force "in the way (it is a link)". The writer's look judges it first now: in the way, kept."""
+    from featcache.store.reader import set_aside_other_partial
+
+    elsewhere = tmp_path / "elsewhere" / "c.h5"
+    w = writer(elsewhere, identity(image_size=48))
+    write_rows(w, w.open(), stop={"train": 64, "test": 0})
+    w.close()
+    path = tmp_path / "c.h5"
+    partial_path(path).symlink_to(partial_path(elsewhere))
+    for force in (False, True):
+        assert find_complete(path, identity(), force=force) is False
+        assert set_aside_other_partial(path, identity()) is None
+        with pytest.raises(FeatcacheError, match=r"c\.h5\.partial\.h5 is in the way of featcache's partial file \(it is a link\)"):
+            check_partial(partial_path(path))
+    assert partial_path(path).is_symlink() and partial_path(elsewhere).is_file()
+
+
 def test_an_interrupted_extraction_of_another_photo_folder_is_not_started_over(tmp_path):
     """Regression (a reviewer, 2026-12-05): a partial differing only in data_digest was taken for "the same extraction,
     data changed" and started over (deleted) even where it read another photo folder (another project's photos/ of

@@ -53,7 +53,7 @@ from featcache.store.layout import (
     view_dataset,
     view_names,
 )
-from featcache.store.partial import EMPTY, OURS, look_at_partial, sealed_not_published
+from featcache.store.partial import EMPTY, OURS, look_at_partial
 from featcache.validate import DIGESTS_SINCE, release, starts_with
 
 if TYPE_CHECKING:
@@ -849,9 +849,11 @@ def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
     for p, label in ((path, "a cache"), (partial_path(path), "an interrupted extraction")):
         if not p.exists():
             continue
+        if p != path and not _partial_to_judge(p):
+            continue
         try:
-            # the partial's completeness is the writer's to judge (partial.check_partial_attrs): one stopped while
-            # sealing is finished by the run
+            # the partial's completeness is judged by the writer's look (_partial_to_judge): one stopped while sealing
+            # is finished by the run, which the readers' check would refuse as never sealed
             attrs = read_attrs(p, check_seal=p == path)
         except FeatcacheError as exc:
             if p != path:
@@ -863,8 +865,6 @@ def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
             only = "; --force replaces only a cache featcache wrote" if force else ""
             raise FeatcacheError(f"{path} exists and is not a featcache cache; choose another --out (it was left untouched"
                                  f"{only})") from None
-        if p != path and attrs.get("complete") and not sealed_not_published(p, attrs):
-            continue  # a complete cache saved under the partial's name: the writer's check_partial refuses it
         if attrs.get("fingerprint") != identity.fingerprint:
             if p != path and _restarted(attrs, identity, source):
                 # The same extraction, interrupted, of data that has changed since (a tester fixed the folder
@@ -887,6 +887,21 @@ def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
             verify(path)
             return True
     return False
+
+
+def _partial_to_judge(partial: Path) -> bool:
+    """Whether ``find_complete`` judges the file at the partial's name by its settings: featcache's partial as the
+    writer's look (``look_at_partial``) takes it, the one rule the --force set-aside and the leftover check follow.
+
+    Anything that look refuses (a complete cache saved under that name, a sealed one whose completeness was edited, a
+    link, another program's file) is left to ``check_partial``, which runs next and says it is in the way, kept: judged
+    by its settings first, a sealed partial of other settings marked unfinished was "an interrupted extraction made
+    with other settings ...; pass --force to move it aside", and with --force "in the way" (a reviewer, 2026-12-05).
+    An empty or unreadable file is the writer's to start over or set aside."""
+    try:
+        return look_at_partial(partial) == OURS
+    except FeatcacheError:
+        return False
 
 
 def _restarted(attrs: dict[str, Any], identity: CacheIdentity, source: dict[str, Any] | None = None) -> bool:
