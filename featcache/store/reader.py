@@ -68,7 +68,8 @@ def read_attrs(path: Path, peek: bool = False, check_seal: bool = True) -> dict[
     """Root attributes of a featcache file (complete or not); ``rows_done`` per split for incomplete ones.
 
     ``check_seal``: refuse (``DamagedCache``) a file whose completeness is not what it was sealed with
-    (``_check_seal``); off only where the writer's own look at its partial decides (``partial.check_partial_attrs``).
+    (``_check_seal``); off only for a file at the partial's name that the writer's look has judged first
+    (``partial.look_at_partial``: find_complete, the --force set-aside, the leftover check; docs/cache-format.md).
     """
     path = Path(path)
     if not path.exists():
