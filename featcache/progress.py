@@ -339,28 +339,41 @@ class _FitsShown:
     noted: dict[str, int] = field(default_factory=dict)  # the most rows each head's slow-fit note was said for
 
 
+@dataclass(frozen=True)
+class FitsRun:
+    """What a command passes its worker processes (curve's and probe's --jobs; ``fits_run``): which run they work
+    for, and the slow-fit notes it said before it handed them the fits (``slow_fit_note``: the most rows each head's
+    was said for), which a worker then does not say again."""
+
+    run: str
+    noted: tuple[tuple[str, int], ...] = ()
+
+
 _FITS_SHOWN: ContextVar[_FitsShown | None] = ContextVar("featcache_fits_shown", default=None)
 _WORKER_RUN: list[_FitsShown] = []  # in a worker process, the run it last worked for: its notes said once, not per task
 
 
 @contextlib.contextmanager
-def showing_fits(wanted: bool = True, *, epochs: bool = False, run: str | None = None) -> Iterator[None]:
+def showing_fits(wanted: bool = True, *, epochs: bool = False, run: FitsRun | None = None) -> Iterator[None]:
     """Within it (when ``wanted``), a head's fit shows that it runs (``fit_progress``): a line every so often while
     it runs, and a note before one whose time grows past minutes (the SVM's on many rows). ``epochs``: a Keras fit
     draws one bar over its epochs instead (``epochs_bar``; train's one fit; a curve's many fits have a bar of their
     own). Train, curve, probe and the lesson use it with ``bars_wanted(verbose)``.
 
     ``run``: in a worker process (curve's and probe's --jobs), the ``fits_run`` of the command it works for: its
-    heartbeats are whole lines (``heartbeat``'s ``in_place``; the command's bar is drawn by another process)."""
+    heartbeats are whole lines (``heartbeat``'s ``in_place``; the command's bar is drawn by another process), and
+    the notes the command said are not said again."""
     if not wanted:
         yield
         return
     if run is None:
         shown = _FitsShown(in_place=True)
     else:
-        if not _WORKER_RUN or _WORKER_RUN[0].run != run:
-            _WORKER_RUN[:] = [_FitsShown(in_place=False, run=run)]
+        if not _WORKER_RUN or _WORKER_RUN[0].run != run.run:
+            _WORKER_RUN[:] = [_FitsShown(in_place=False, run=run.run)]
         shown = _WORKER_RUN[0]
+        for what, rows in run.noted:
+            shown.noted[what] = max(rows, shown.noted.get(what, 0))
     token = _FITS_SHOWN.set(shown)
     try:
         with epochs_bar() if epochs else contextlib.nullcontext():
@@ -369,10 +382,11 @@ def showing_fits(wanted: bool = True, *, epochs: bool = False, run: str | None =
         _FITS_SHOWN.reset(token)
 
 
-def fits_run() -> str | None:
-    """The run of the ``showing_fits`` this is within (None: none), which a command passes to its worker processes."""
+def fits_run() -> FitsRun | None:
+    """The run of the ``showing_fits`` this is within and the notes said in it (None: none), which a command passes
+    to its worker processes: read after ``slow_fit_note`` has said the notes of the fits it hands them."""
     shown = _FITS_SHOWN.get()
-    return None if shown is None else shown.run
+    return None if shown is None else FitsRun(shown.run, tuple(shown.noted.items()))
 
 
 def fit_progress(what: str, slow_note: str | None = None, rows: int = 0,
@@ -384,16 +398,28 @@ def fit_progress(what: str, slow_note: str | None = None, rows: int = 0,
     shown = _FITS_SHOWN.get()
     if shown is None:
         return contextlib.nullcontext()
-    if slow_note is not None and rows > shown.noted.get(what, 0):
-        shown.noted[what] = rows
-        if shown.in_place:
-            status(slow_note)
-        elif not progress_off() and sys.stderr is not None:  # a worker's: a whole line, as its heartbeat's
-            writer = Progress(1)  # its writing rules: stdout flushed first, a failing stream dropped
-            writer._write(_whole_line(slow_note, writer.interactive))
+    slow_fit_note(what, slow_note, rows)
     if own_epochs and _EPOCHS_BAR.get():
         return contextlib.nullcontext()
     return heartbeat(what, in_place=shown.in_place)
+
+
+def slow_fit_note(what: str, slow_note: str | None, rows: int) -> None:
+    """Within ``showing_fits``, say ``slow_note`` (a head's warning that its fit of ``what`` on ``rows`` rows takes
+    long) unless one of ``what`` was said for as many rows in this run already; nothing outside it.
+
+    ``fit_progress`` says it before each fit. A command that hands its fits to worker processes (curve's and probe's
+    --jobs) says it first for the largest fit of each head (``heads.views.say_slow_fit_notes``): each worker kept a
+    record of its own, so the note came once per worker, up to --jobs times (a reviewer, 2026-12-05)."""
+    shown = _FITS_SHOWN.get()
+    if shown is None or slow_note is None or rows <= shown.noted.get(what, 0):
+        return
+    shown.noted[what] = rows
+    if shown.in_place:
+        status(slow_note)
+    elif not progress_off() and sys.stderr is not None:  # a worker's: a whole line, as its heartbeat's
+        writer = Progress(1)  # its writing rules: stdout flushed first, a failing stream dropped
+        writer._write(_whole_line(slow_note, writer.interactive))
 
 
 # train's own Keras fit (up to 200 epochs with early stopping) ran 20 s to minutes without a line (a new-user tester);

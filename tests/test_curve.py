@@ -931,6 +931,8 @@ from pathlib import Path
 class Stuck:
     """Stands in for curve's Data: its arrays() never come, as a fit of minutes would not."""
 
+    consumes, train_views = "features", ("orig",)  # what the command reads of each task before handing it out
+
     def __init__(self, folder):
         self.folder = folder
 

@@ -154,6 +154,58 @@ def test_a_curve_says_its_svms_slow_fit_note_once_for_its_largest_fit(tmp_path, 
     assert capsys.readouterr().err == ""  # a quiet curve (the library's default): no note either
 
 
+def test_a_note_said_before_the_fits_are_handed_out_is_not_said_again_by_a_worker(monkeypatch, capsys):
+    """The command says each head's slow-fit note for its largest fit before its workers start
+    (heads.views.say_slow_fit_notes), and passes them what it said (progress.fits_run): a worker, which starts with
+    no record of its own (a new process), says it for no fit as large; each had said it once, up to --jobs times."""
+    import os
+
+    import numpy as np
+
+    from featcache.heads import LogRegHead, SVMHead, make_head, svm
+    from featcache.heads.solver import call_in_worker
+    from featcache.heads.views import fit_head, say_slow_fit_notes
+
+    monkeypatch.setattr(svm, "SLOW_FIT_ROWS", 10)
+    X, y = np.random.default_rng(0).normal(size=(40, 4)), np.arange(40) % 3
+    with progress.showing_fits():
+        say_slow_fit_notes([(SVMHead, 20), (SVMHead, 40), (LogRegHead, 40)])  # the logreg head has no such note
+        run = progress.fits_run()
+    for _worker in range(2):
+        monkeypatch.setattr(progress, "_WORKER_RUN", [])  # another process: no record of its own
+        call_in_worker(os.getpid(), fit_head, make_head("svm"), X, y, fits_run=run)
+    notes = [line for line in capsys.readouterr().err.splitlines() if "grows with the square" in line]
+    assert [re.search(r"so (\d+) about", n).group(1) for n in notes] == ["40"], notes
+
+
+@pytest.mark.slow  # real worker processes: about 10 s of interpreters and scikit-learn imports
+def test_a_parallel_curves_slow_fit_note_is_said_once_not_once_per_worker(tmp_path):
+    """Regression (a reviewer, 2026-12-05): with --jobs N each worker process kept its own record of the notes it had
+    said, so the SVM's slow-fit note came once per worker (twice here, with 2 workers and 2 seeds). The command says
+    it before it hands the fits out, for the largest, and the workers, told so, do not say it again. In real worker
+    processes: each of them lowers SLOW_FIT_ROWS as it starts (a sitecustomize on their PYTHONPATH), as no
+    monkeypatch of this process reaches them."""
+    import os
+    import subprocess
+    import sys
+
+    from helpers import REPO
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text("import featcache.heads.svm as svm\nsvm.SLOW_FIT_ROWS = 10\n")
+    cache = synthetic_cache(tmp_path / "c.h5")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(REPO)])}
+    argv = ["curve", str(cache), "--sizes", "20,40", "--seeds", "2", "--heads", "svm", "--jobs", "2", "--no-plot",
+            "--out", str(tmp_path / "cv")]
+    proc = subprocess.run([sys.executable, "-m", "featcache", *argv], capture_output=True, text=True, env=env,
+                          timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    notes = [line for line in proc.stderr.splitlines() if "grows with the square" in line]
+    assert [re.search(r"so (\d+) about", n).group(1) for n in notes] == ["40"], proc.stderr
+    assert proc.stderr.index("grows with the square") < proc.stderr.index("4/4 [")  # before the fits, not after
+
+
 def test_a_heartbeat_starts_below_a_bar_left_mid_line(monkeypatch):
     """curve's and probe's bars are drawn in place, left mid-line between fits; a heartbeat drawn over one from the
     line's start left the end of the longer bar showing after it. It starts below the bar, which stays whole."""
@@ -190,7 +242,7 @@ def test_a_workers_heartbeat_is_whole_lines_at_a_logs_pace(monkeypatch):
     _slow_svm(monkeypatch)
     monkeypatch.setattr(progress, "HEARTBEAT_EVERY", 60.0)  # a terminal's in-place pace: not the one used
     X, y = np.random.default_rng(0).normal(size=(30, 4)), np.arange(30) % 3
-    call_in_worker(os.getpid(), fit_head, make_head("svm"), X, y, fits_run="parent-run")
+    call_in_worker(os.getpid(), fit_head, make_head("svm"), X, y, fits_run=progress.FitsRun("parent-run"))
     lines = term.getvalue().split("\n")
     assert len(lines) > 2 and lines[-1] == "", lines
     assert all(line.startswith("\rsvm head: still running, ") and len(line) == 60 for line in lines[:-1]), lines

@@ -695,6 +695,7 @@ def _run_jobs(cache: Cache, jobs, params, scoring: Scoring, n_jobs: int, verbose
             from joblib import Parallel, delayed
 
             from featcache.heads.solver import call_in_worker, replay
+            from featcache.heads.views import say_slow_fit_notes
 
             seen: set = set()
 
@@ -703,6 +704,7 @@ def _run_jobs(cache: Cache, jobs, params, scoring: Scoring, n_jobs: int, verbose
                     replay(records, seen)
                     yield out
 
+            say_slow_fit_notes(_largest_fits(cache, jobs, scoring))  # once here, not once in each worker
             # processes, as curve's: call_recording's warnings.catch_warnings is per process, not thread-safe (a review)
             # call_in_worker: the workers end with this process, however it ends (solver.watch_parent); run: their fits
             # show that they run as this process's would (read here: joblib may draw the tasks in a thread of its own,
@@ -715,6 +717,15 @@ def _run_jobs(cache: Cache, jobs, params, scoring: Scoring, n_jobs: int, verbose
             if bar:
                 bar.update(i + 1)
     return results
+
+
+def _largest_fits(cache: Cache, jobs, scoring: Scoring) -> list[tuple[type, int]]:
+    """(head class, rows it fits) of each job's largest fit (``_fit_one``): every train view of each fitted image."""
+    from featcache.heads import HEADS
+
+    images = (cache.sizes["train"] if scoring.splits is None
+              else max((len(fit) for fit, _ in scoring.splits), default=0))
+    return [(HEADS[h], images * len(train)) for _layer, h, train, _tests in jobs]
 
 
 # Below this many held-out images one image moves a score by more than 1%, and on a 60-photo folder the "best"

@@ -17,7 +17,10 @@ import os
 import threading
 import time
 import warnings
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
+
+if TYPE_CHECKING:
+    from featcache.progress import FitsRun
 
 T = TypeVar("T")
 
@@ -110,7 +113,8 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def call_in_worker(parent: int, fn: Callable[..., T], *args: Any, fits_run: str | None = None) -> tuple[T, list[WarningRecord]]:
+def call_in_worker(parent: int, fn: Callable[..., T], *args: Any,
+                   fits_run: FitsRun | None = None) -> tuple[T, list[WarningRecord]]:
     """``call_recording(fn, *args)`` in a joblib worker process of ``parent`` (``os.getpid()`` of the process that
     runs the ``Parallel``), which ends as soon as ``parent`` does (``watch_parent``). ``fits_run``: the parent's
     ``progress.fits_run()``; the fits then show that they run, as the parent's own would (``progress.showing_fits``)."""

@@ -27,7 +27,7 @@ was not measured and is not offered.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
@@ -151,10 +151,31 @@ def fit_head(head: Any, X: Any, y: Any, **kwargs: Any) -> Any:
 
 def head_label(head: Any) -> str:
     """What progress lines call ``head``: ``svm head`` (its name among ``heads.HEADS``), else its class's name."""
+    return class_label(type(head))
+
+
+def class_label(cls: type) -> str:
+    """``head_label`` of a head of class ``cls``."""
     from featcache.heads import HEADS
 
-    name = next((n for n, cls in HEADS.items() if type(head) is cls), None)
-    return f"{name} head" if name else type(head).__name__
+    name = next((n for n, c in HEADS.items() if cls is c), None)
+    return f"{name} head" if name else cls.__name__
+
+
+def say_slow_fit_notes(fits: Iterable[tuple[type, int]]) -> None:
+    """Before a command hands its fits to worker processes (curve's and probe's --jobs): each head's slow-fit note
+    (``fit_time_note``, as ``fit_head`` says it) for its largest fit, of ``fits``' (head class, rows fitted) pairs,
+    said once by the command (``progress.slow_fit_note``); the workers, told so (``progress.fits_run``), say it for
+    no fit as large. Each worker kept a record of its own: the note came once per worker, up to --jobs times."""
+    from featcache.progress import slow_fit_note
+
+    largest: dict[type, int] = {}
+    for cls, rows in fits:
+        largest[cls] = max(rows, largest.get(cls, 0))
+    for cls, rows in largest.items():
+        slow = getattr(cls, "fit_time_note", None)
+        if slow is not None:
+            slow_fit_note(class_label(cls), slow(rows), rows)
 
 
 def averaged_quantity(head: Any) -> str:

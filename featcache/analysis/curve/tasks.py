@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 
-from featcache.analysis.curve.spec import make_estimator
+from featcache.analysis.curve.spec import estimator_class, make_estimator
 from featcache.heads.views import fit_head, fit_views, score_views
 from featcache.errors import FeatcacheError
 
@@ -151,6 +151,16 @@ def run_task(data: Data, task: Task, params: dict[str, Any],
     return task, fit_points(data, head, params, seed, rows_list)
 
 
+def largest_fits(work: list[tuple]) -> list[tuple[type, int]]:
+    """(estimator class, rows it fits) of each task's largest fit, for ``work`` (``run_task``'s arguments): every
+    view of each chosen image is a row (``fit_point``), a raw image one."""
+    out = []
+    for data, (head, _seed, _sizes), _params, rows_list in work:
+        views = len(data.train_views) if data.consumes == "features" else 1
+        out.append((estimator_class(head), views * max((len(rows) for rows in rows_list), default=0)))
+    return out
+
+
 def execute(work: list[tuple], jobs: int) -> Iterator[tuple[Task, list[tuple[float, float]]]]:
     """Yield ``(task, [(accuracy, seconds), ...])`` as tasks finish; ``work`` holds ``run_task``'s arguments."""
     from featcache.validate import workers_for
@@ -163,8 +173,10 @@ def execute(work: list[tuple], jobs: int) -> Iterator[tuple[Task, list[tuple[flo
     from joblib import Parallel, delayed
 
     from featcache.heads.solver import call_in_worker, replay
+    from featcache.heads.views import say_slow_fit_notes
     from featcache.progress import fits_run
 
+    say_slow_fit_notes(largest_fits(work))  # once here, not once in each worker
     seen: set = set()
     parallel = Parallel(n_jobs=jobs, backend=BACKEND, return_as="generator_unordered", max_nbytes=None)
     parent = os.getpid()  # the workers end with this process, however it ends (solver.watch_parent)
