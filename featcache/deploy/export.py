@@ -62,7 +62,7 @@ def resolve_weights(meta: dict[str, Any], weights: str | None = None) -> str:
         raise FeatcacheError(
             f"--weights {weights} is not what the head was trained with (it is {got[:19]}..., the head needs {want[:19]}...); "
             "pass the weights used at extraction" + ("" if want.startswith("sha256:") and source != "imagenet"
-                                                     else f" or leave --weights out ({source or want})")
+                                                     else f" or leave --weights out ({'imagenet' if source == 'imagenet' else want})")
         )
     return weights
 
