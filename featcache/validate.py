@@ -871,9 +871,14 @@ def record_seal(doc: Mapping[str, Any]) -> str:
 
 def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
     """The SHA-256 of a file's bytes, as hex: the one home (weights files, model files, report files)."""
+    return file_digest(path, "sha256", chunk)
+
+
+def file_digest(path: str | Path, algorithm: str, chunk: int = 1 << 20) -> str:
+    """The hex digest of a file's bytes by ``algorithm`` (hashlib's name: Keras checks weights by md5 or sha256)."""
     import hashlib
 
-    h = hashlib.sha256()
+    h = hashlib.new(algorithm)
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
             h.update(block)

@@ -19,7 +19,7 @@ import numpy as np
 
 from featcache._lazy import keras
 from featcache.errors import FeatcacheError, first_line
-from featcache.validate import file_sha256, shown  # file_sha256: its one home
+from featcache.validate import file_digest, shown
 
 if TYPE_CHECKING:
     from keras import Model as KerasModel
@@ -340,19 +340,10 @@ _DIGESTS: dict[tuple, str] = {}
 
 def weights_digest(path: Path, algorithm: str = "sha256") -> str:
     """The hex digest of the weights file at ``path`` (``sha256``, or ``md5``: Keras's checks), remembered while the file stays as it is."""
-    import hashlib
-
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, algorithm)
     if key not in _DIGESTS:
-        if algorithm == "sha256":
-            _DIGESTS[key] = file_sha256(path)  # its one home
-        else:
-            h = hashlib.new(algorithm)
-            with open(path, "rb") as fh:
-                while block := fh.read(1 << 20):
-                    h.update(block)
-            _DIGESTS[key] = h.hexdigest()
+        _DIGESTS[key] = file_digest(path, algorithm)
     return _DIGESTS[key]
 
 
