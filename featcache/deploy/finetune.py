@@ -497,7 +497,7 @@ def finetune(
                f"({meta['backbone']}, {meta['image_size']} px) ...")
     data = _Data.of(est, meta, reopen_source(meta, verbose=verbose))
     train_rows, val_rows = data.train_rows, data.val_rows
-    model, w, unfrozen = _compiled_model(est, meta, weights, unfreeze, learning_rate, seed)
+    model, unfrozen = _compiled_model(est, meta, weights, unfreeze, learning_rate, seed)
     # The batch is known once the model is: how much a step holds depends on where training starts in it.
     step = step_size(model, int(meta["image_size"]), batch_size)
     train_ds, val_ds, test_ds = data.datasets(step.images, seed)
@@ -537,7 +537,7 @@ def finetune(
 
     settings = {**asked, "epochs_run": len(result.epochs), "step_images": step.images}
     result.settings = settings  # --json had none of what the text prints (a new-user tester)
-    _save(model, out, meta, head, w, settings, result, force)
+    _save(model, out, meta, head, weights, settings, result, force)
     if verbose:
         _report(result)
     return result
@@ -579,14 +579,14 @@ def _keras_head(head: str | Path, trust_pickle: bool):
 
 
 def _compiled_model(est, meta: dict, weights: str, unfreeze: int, learning_rate: float, seed: int):
-    """``(model, weights_arg, unfrozen)``: the end-to-end model, seeded, its last ``unfreeze`` base layers trainable
+    """``(model, unfrozen)``: the end-to-end model, seeded, its last ``unfreeze`` base layers trainable
     (``weights``: the argument ``deploy.export.exportable`` returned, checked before the images were read)."""
     from featcache._lazy import keras
     from featcache.deploy.export import end_to_end_model
 
     k = keras()
     k.utils.set_random_seed(seed)
-    model, w = end_to_end_model(est, meta, weights), weights
+    model = end_to_end_model(est, meta, weights)
     unfrozen = unfreeze_last(model.get_layer("base"), unfreeze)
     # Recompile: the new trainable flags only take effect now (rule 2).
     model.compile(
@@ -594,7 +594,7 @@ def _compiled_model(est, meta: dict, weights: str, unfreeze: int, learning_rate:
         loss=k.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    return model, w, unfrozen
+    return model, unfrozen
 
 
 def _save(model, out: Path, meta: dict, head: str | Path, w, settings: dict, result: FinetuneResult, force: bool = False) -> None:

@@ -165,13 +165,13 @@ def _model_json(path: str | Path) -> dict[str, Any]:
     from featcache.errors import shell_path
 
     head_hint = f" (it is a head: export it first with 'featcache export {shell_path(str(path))} --out MODEL.keras')"
-    from featcache.heads.io import edited_kind, file_kind
+    from featcache.heads.io import edited
 
     # a head whose kind was edited to a model's reached Keras's call with images, a traceback; a model edited to a
     # head's record was "a head: export it first" (a session's note): the record and the network disagree, said so.
     # First: an .npz head's edited record was "a zip file without featcache's featcache.json" below
-    if (edited := edited_kind(path, file_kind(path))) is not None:
-        raise edited
+    if (why := edited(path)) is not None:
+        raise why
     try:
         with zipfile.ZipFile(path) as zf:
             meta = json.loads(zf.read(META_ENTRY))

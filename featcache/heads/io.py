@@ -978,6 +978,12 @@ def _registered_names(node: Any) -> Iterable[Any]:
             yield from _registered_names(value)
 
 
+def edited(path: str | Path) -> FeatcacheError | None:
+    """The loaders' line for a head or model whose record's kind is not what its network is (``edited_kind`` of the
+    kind ``file_kind`` reads), else None: info, verify and the model loader ask it."""
+    return edited_kind(path, file_kind(path))
+
+
 def edited_kind(path: str | Path, kind: str | None) -> FeatcacheError | None:
     """The one line for a file whose record (``file_kind``'s ``kind``) says one thing and its network another, else
     None: the rule of every loader, and of info and verify. A model whose kind and model-only fields were edited to

@@ -56,14 +56,6 @@ def zip_kind(path: str | Path) -> str | None:
     return kind
 
 
-def edited(path: Path) -> FeatcacheError | None:
-    """The loaders' line for a head or model whose record's kind is not what its network is (``heads.io.edited_kind``,
-    of the record's kind), else None."""
-    from featcache.heads.io import edited_kind, file_kind
-
-    return edited_kind(path, file_kind(path))
-
-
 def not_ours(path: Path, given: str, not_hdf5: NotHDF5, what: str = WHAT) -> FeatcacheError:
     """The line info and verify give for a file that is neither a cache, a head nor a model (``not_hdf5``: what HDF5
     said of it), nor one a record vouches for. A file that never was HDF5 (a curve.csv, probe.json or .png) is said
@@ -297,6 +289,8 @@ def verify(path: str | Path) -> VerifyResult | FileVerifyResult | ReportVerifyRe
     t0 = time.perf_counter()
     # A record whose kind says one thing and the network another is refused by every loader before its digest is
     # checked: verify said "ok: intact (model)" of a head whose kind was edited to a model's, its digest remade
+    from featcache.heads.io import edited
+
     if (why := edited(path)) is not None:
         raise why
     checked, meta = _checked_meta(path, kind)
@@ -403,7 +397,7 @@ def _shown(summary: dict[str, Any]) -> dict[str, Any]:
 def describe_file(path: str | Path, kind: str) -> dict[str, Any]:
     """A head's or model's metadata, its content digest checked first (as every load does): what it was trained on,
     with which settings, and how it scored."""
-    from featcache.heads.io import TEST_ACCURACY, model_test_accuracy, network_kind, with_current_names
+    from featcache.heads.io import TEST_ACCURACY, edited, model_test_accuracy, network_kind, with_current_names
 
     why = edited(Path(path))  # the loaders' rule: they refuse such a file, info says what it holds
     if why is None:

@@ -82,7 +82,8 @@ def one_sided_dropped(done: dict[Key, dict[str, Any]], y: np.ndarray, params: di
          f"{', '.join(str(n) for n in sorted({k[2] for k in dropped}))}) were fitted before the Keras head validated on "
          "images of every class, on Keras's last rows, which leave a class out there (rows in class order); dropped, "
          "and those this run asks for are fitted again")
-    return {k: r for k, r in done.items() if k not in set(dropped)}
+    dropped = set(dropped)
+    return {k: r for k, r in done.items() if k not in dropped}
 
 
 def plan_tasks(todo: list[Key], grid: list[Key], shared: dict[Key, Key], params: dict[str, dict[str, Any]]) -> list[Task]:

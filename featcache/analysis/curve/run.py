@@ -177,12 +177,12 @@ def _run_locked(bound: BoundCurve, folder: CurveFolder, t_start: float, plot: bo
     spec = bound.spec
     kept = folder.check_outputs()
     done = folder.finished_rows(bound.identity)
+    earlier = folder.earlier_params()
     if done and folder.in_earlier_order():
         done = changed_subsets_dropped(done, bound.cache.labels("train"), folder.csv)
     if done and folder.validated_before_every_class():
-        done = one_sided_dropped(done, bound.cache.labels("train"), {**folder.earlier_params(), **bound.params}, folder.csv)
+        done = one_sided_dropped(done, bound.cache.labels("train"), {**earlier, **bound.params}, folder.csv)
     plan = make_plan(bound, done)
-    earlier = folder.earlier_params()
     meta = curve_meta(bound, {h: earlier[h] for h in {k[0] for k in plan.kept} if h in earlier})
     meta[POINTS] = len(plan.grid) + len(plan.kept)  # the rows of the finished curve (folder.unfinished)
     meta[REPORT_DIGESTS] = kept  # the curve.png left from before, unchanged, until this run draws its own or drops it
