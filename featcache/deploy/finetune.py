@@ -211,7 +211,7 @@ def training_rows(meta: dict[str, Any], labels: np.ndarray, validation_split: fl
     """
     from featcache.heads.dense import LAST_ROWS
 
-    return _held_out(meta, labels, validation_split, seed, meta.get("validation_rows") or LAST_ROWS)[:2]
+    return _held_out(_head_rows(meta, labels), labels, validation_split, seed, meta.get("validation_rows") or LAST_ROWS)[:2]
 
 
 def _head_rows(meta: dict[str, Any], labels: np.ndarray) -> np.ndarray:
@@ -229,13 +229,12 @@ def _head_rows(meta: dict[str, Any], labels: np.ndarray) -> np.ndarray:
     return np.arange(len(labels), dtype=np.int64)
 
 
-def _held_out(meta: dict[str, Any], labels: np.ndarray, validation_split: float, seed: int,
+def _held_out(rows: np.ndarray, labels: np.ndarray, validation_split: float, seed: int,
               how: str | None) -> tuple[np.ndarray, np.ndarray, str]:
-    """``training_rows``' rows, and how the validation ones were chosen (``dense.LAST_ROWS``, ``STRATIFIED``):
-    as ``how`` says, or by ``dense.held_out``'s rule where it is None."""
+    """``training_rows``' rows of the head's ``rows`` (``_head_rows``), and how the validation ones were chosen
+    (``dense.LAST_ROWS``, ``STRATIFIED``): as ``how`` says, or by ``dense.held_out``'s rule where it is None."""
     from featcache.heads.dense import held_out
 
-    rows = _head_rows(meta, labels)
     try:  # the head's own cut: with views it held out these images, every view of them
         held = held_out(len(rows), validation_split, labels=np.asarray(labels)[rows], seed=seed, how=how)
     except ValueError:
@@ -375,9 +374,10 @@ class _Data:
         # The images the head's fit held out, as its record says; a head from before the record held out its last
         # rows (said where they leave a class out); one that held out none: the rule's choice, as a fit's would be
         how = meta.get("validation_rows") or (LAST_ROWS if est.validation_split else None)
+        rows = _head_rows(meta, train_split.labels)  # once: a subset's rows are a stratified draw over the split
         if meta.get("validation_rows") is None and est.validation_split:
-            _say_one_sided(meta, train_split.labels, vsplit)
-        train_rows, val_rows, how = _held_out(meta, train_split.labels, vsplit, int(getattr(est, "seed", 0) or 0), how)
+            _say_one_sided(meta, np.asarray(train_split.labels)[rows], vsplit)
+        train_rows, val_rows, how = _held_out(rows, train_split.labels, vsplit, int(getattr(est, "seed", 0) or 0), how)
         test_split = source.splits.get("test")
         n_test = len(test_split) if test_split is not None else 0
         return cls(train_rows, val_rows, vsplit, train_split, test_split if n_test else None, n_test, how,
@@ -398,15 +398,15 @@ class _Data:
                 + (f", {self.n_test} test" if self.test_split is not None else ", no test split"))
 
 
-def _say_one_sided(meta: dict[str, Any], labels: np.ndarray, vsplit: float) -> None:
+def _say_one_sided(meta: dict[str, Any], y: np.ndarray, vsplit: float) -> None:
     """A head from before 2026-12-05 held out its last rows whatever their classes; finetune validates on the same
     images (any other would be partly the head's training images), and says where those leave a class out (rows in
-    class order, as a photo folder's are: bees alone, so "val accuracy" was bees recall; a new-user tester)."""
+    class order, as a photo folder's are: bees alone, so "val accuracy" was bees recall; a new-user tester).
+    ``y``: the labels of the head's training rows (``_head_rows``), in its fit's order."""
     import warnings
 
     from featcache.heads.dense import unlikely_absences
 
-    y = np.asarray(labels)[_head_rows(meta, labels)]
     missing = unlikely_absences(y, int(math.floor(len(y) * (1.0 - vsplit))))
     if missing:
         names = list(meta.get("class_names") or [])
