@@ -63,19 +63,26 @@ def one_sided_dropped(done: dict[Key, dict[str, Any]], y: np.ndarray, params: di
     from featcache.heads import HEADS, DenseHead
     from featcache.heads.dense import STRATIFIED, held_out
 
-    def refit(head: str, seed: int, n: int) -> bool:
+    def split_of(head: str) -> Any:
+        """The head's validation split (the class's default where ``params`` has none); 0: not a Keras head."""
         if not (isinstance(HEADS.get(head), type) and issubclass(HEADS[head], DenseHead)):
-            return False
-        split = {**HEADS[head]().get_params(), **(params.get(head) or {})}.get("validation_split") or 0  # the class's default
-        if not split:
-            return False
-        rows = stratified_subsets(y, [n], seed)[n]
+            return 0
+        return {**HEADS[head]().get_params(), **(params.get(head) or {})}.get("validation_split") or 0
+
+    splits = {head: split_of(head) for head in {k[0] for k in done}}  # once a head, not once a row
+    keras_rows = [k for k in done if splits[k[0]]]
+    sizes: dict[int, set[int]] = {}
+    for _, seed, n in keras_rows:
+        sizes.setdefault(seed, set()).add(n)
+    subsets = {seed: stratified_subsets(y, sorted(ns), seed) for seed, ns in sizes.items()}  # one ordering a seed
+
+    def one_sided(seed: int, n: int, split: Any) -> bool:
         try:
-            return held_out(n, float(split), labels=y[rows], seed=seed).how == STRATIFIED
+            return held_out(n, float(split), labels=y[subsets[seed][n]], seed=seed).how == STRATIFIED
         except ValueError:  # too few to hold out any: the fit refused it, no row was written
             return False
 
-    dropped = sorted(k for k in done if refit(*k))
+    dropped = sorted(k for k in keras_rows if one_sided(k[1], k[2], splits[k[0]]))
     if not dropped:
         return done
     note(f"featcache curve: note: {len(dropped)} row(s) of {csv_path} ({', '.join(sorted({k[0] for k in dropped}))}, sizes "
