@@ -108,7 +108,8 @@ def held_out(n_rows: int, validation_split: float, groups: np.ndarray | None = N
     ``STRATIFIED``) forces one (finetune: the choice its head's fit made).
     ``finetune`` holds out the same images (one row each) through this.
     """
-    units, n_units = _images_of_rows(n_rows, groups)
+    units, firsts = _images_of_rows(n_rows, groups)
+    n_units = n_rows if firsts is None else len(firsts)
     keep = int(math.floor(n_units * (1.0 - validation_split)))
     if not 0 < keep < n_units:
         if groups is None:
@@ -116,7 +117,7 @@ def held_out(n_rows: int, validation_split: float, groups: np.ndarray | None = N
                              f"and training set as specified by `validation_split={validation_split}`")
         raise ValueError(f"Training data contains {n_units} groups (images), which is not sufficient to split them into a "
                          f"validation and training set as specified by `validation_split={validation_split}`")
-    image_labels = None if labels is None else _image_labels(labels, n_rows, units, n_units)
+    image_labels = None if labels is None else _image_labels(labels, n_rows, firsts)
     if how is None:
         how = STRATIFIED if image_labels is not None and unlikely_absences(image_labels, keep) else LAST_ROWS
     if how == LAST_ROWS:
@@ -134,29 +135,28 @@ def held_out(n_rows: int, validation_split: float, groups: np.ndarray | None = N
     return HeldOut(np.flatnonzero(~held), np.flatnonzero(held), how)
 
 
-def _images_of_rows(n_rows: int, groups: np.ndarray | None) -> tuple[np.ndarray | None, int]:
-    """(the image of each row, numbered in the order of their first rows, or None: each row its own; the images)."""
+def _images_of_rows(n_rows: int, groups: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(the image of each row, numbered in the order of their first rows; the first row of each image, in that
+    order), or (None, None): each row its own image."""
     if groups is None:
-        return None, n_rows
+        return None, None
     groups = np.asarray(groups)
     if groups.shape != (n_rows,):
         raise ValueError(f"groups has shape {groups.shape}; one group per row ({n_rows}) is needed")
     _, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")  # groups in the order of their first rows
     rank = np.empty(len(first), dtype=np.int64)
-    rank[np.argsort(first, kind="stable")] = np.arange(len(first))  # groups in the order of their first rows
-    return rank[inverse.reshape(-1)], len(first)
+    rank[order] = np.arange(len(first))
+    return rank[inverse.reshape(-1)], first[order]
 
 
-def _image_labels(labels: np.ndarray, n_rows: int, units: np.ndarray | None, n_units: int) -> np.ndarray:
-    """The class of each image (its first row's), in image order."""
+def _image_labels(labels: np.ndarray, n_rows: int, firsts: np.ndarray | None) -> np.ndarray:
+    """The class of each image (its first row's, ``firsts``: ``_images_of_rows``; None: each row its own), in
+    image order."""
     labels = np.asarray(labels).reshape(-1)
     if len(labels) != n_rows:
         raise ValueError(f"{len(labels)} labels for {n_rows} rows")
-    if units is None:
-        return labels
-    first = np.full(n_units, n_rows, dtype=np.int64)
-    np.minimum.at(first, units, np.arange(n_rows))
-    return labels[first]
+    return labels if firsts is None else labels[firsts]
 
 
 def _chance_none(n: int, n_class: int, drawn: int) -> float:
