@@ -83,10 +83,10 @@ class HeldOut:
 
 
 def validation_rows(n_rows: int, validation_split: float, groups: np.ndarray | None = None,
-                    labels: np.ndarray | None = None, seed: int = 0,
-                    how: str | None = None) -> tuple[slice | np.ndarray, slice | np.ndarray]:
-    """``(train, val)`` of ``held_out``: the rows a fit trains on and the rows it holds out for validation."""
-    held = held_out(n_rows, validation_split, groups, labels, seed, how)
+                    labels: np.ndarray | None = None, seed: int = 0) -> tuple[slice | np.ndarray, slice | np.ndarray]:
+    """``(train, val)`` of ``held_out``: the rows a fit trains on and the rows it holds out for validation, by its
+    rule (finetune, which follows its head's recorded choice, calls ``held_out`` with ``how``)."""
+    held = held_out(n_rows, validation_split, groups, labels, seed)
     return held.train, held.val
 
 
