@@ -24,7 +24,7 @@ import threading
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import IO, Any, Iterator, Mapping, Sequence
+from typing import IO, Any, Callable, Iterator, Mapping, Sequence
 
 WIDTH = 30
 # Off a terminal (a log file, CI, a pipe): a line each time another tenth of
@@ -389,12 +389,13 @@ def fits_run() -> FitsRun | None:
     return None if shown is None else FitsRun(shown.run, tuple(shown.noted.items()))
 
 
-def fit_progress(what: str, slow_note: str | None = None, rows: int = 0,
+def fit_progress(what: str, slow_note: Callable[[int], str | None] | None = None, rows: int = 0,
                  own_epochs: bool = False) -> contextlib.AbstractContextManager[None]:
     """What a fit (or scoring) of ``what`` (``svm head``) on ``rows`` rows shows within ``showing_fits``, nothing
-    outside it: first ``slow_note`` (a head's warning that this fit takes long) unless one of ``what`` was said for
-    as many rows already (a curve's fits at growing sizes: once per new largest, not once per seed), then a
-    ``heartbeat`` while it runs. ``own_epochs``: a Keras fit, which within ``epochs_bar`` draws its own bar instead."""
+    outside it: first ``slow_note(rows)`` (a head's ``fit_time_note``: its warning that this fit takes long, or None)
+    unless one of ``what`` was said for as many rows already (a curve's fits at growing sizes: once per new largest,
+    not once per seed), then a ``heartbeat`` while it runs. ``own_epochs``: a Keras fit, which within ``epochs_bar``
+    draws its own bar instead."""
     shown = _FITS_SHOWN.get()
     if shown is None:
         return contextlib.nullcontext()
@@ -404,9 +405,10 @@ def fit_progress(what: str, slow_note: str | None = None, rows: int = 0,
     return heartbeat(what, in_place=shown.in_place)
 
 
-def slow_fit_note(what: str, slow_note: str | None, rows: int) -> None:
-    """Within ``showing_fits``, say ``slow_note`` (a head's warning that its fit of ``what`` on ``rows`` rows takes
-    long) unless one of ``what`` was said for as many rows in this run already; nothing outside it.
+def slow_fit_note(what: str, slow_note: Callable[[int], str | None] | None, rows: int) -> None:
+    """Within ``showing_fits``, say ``slow_note(rows)`` (a head's ``fit_time_note``: its warning that its fit of
+    ``what`` on ``rows`` rows takes long, or None) unless one of ``what`` was said for as many rows in this run
+    already; nothing outside it, where the note is not even built.
 
     ``fit_progress`` says it before each fit. A command that hands its fits to worker processes (curve's and probe's
     --jobs) says it first for the largest fit of each head (``heads.views.say_slow_fit_notes``): each worker kept a
@@ -414,12 +416,14 @@ def slow_fit_note(what: str, slow_note: str | None, rows: int) -> None:
     shown = _FITS_SHOWN.get()
     if shown is None or slow_note is None or rows <= shown.noted.get(what, 0):
         return
+    if (note := slow_note(rows)) is None:
+        return
     shown.noted[what] = rows
     if shown.in_place:
-        status(slow_note)
+        status(note)
     elif not progress_off() and sys.stderr is not None:  # a worker's: a whole line, as its heartbeat's
         writer = Progress(1)  # its writing rules: stdout flushed first, a failing stream dropped
-        writer._write(_whole_line(slow_note, writer.interactive))
+        writer._write(_whole_line(note, writer.interactive))
 
 
 # train's own Keras fit (up to 200 epochs with early stopping) ran 20 s to minutes without a line (a new-user tester);

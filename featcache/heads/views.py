@@ -142,9 +142,8 @@ def fit_head(head: Any, X: Any, y: Any, **kwargs: Any) -> Any:
     without a line in train (a new-user tester), and in curve and probe, whose bars move only between fits, too."""
     from featcache.progress import fit_progress
 
-    slow = getattr(head, "fit_time_note", None)  # the SVM's: its fit time grows with the square of the rows
-    rows = len(X)
-    with fit_progress(head_label(head), slow(rows) if slow is not None else None, rows,
+    # the SVM's note (its fit time grows with the square of the rows), built only where it is said
+    with fit_progress(head_label(head), getattr(head, "fit_time_note", None), len(X),
                       own_epochs=bool(getattr(head, "uses_keras", False))):
         return head.fit(X, y, **kwargs)
 
@@ -173,9 +172,7 @@ def say_slow_fit_notes(fits: Iterable[tuple[type, int]]) -> None:
     for cls, rows in fits:
         largest[cls] = max(rows, largest.get(cls, 0))
     for cls, rows in largest.items():
-        slow = getattr(cls, "fit_time_note", None)
-        if slow is not None:
-            slow_fit_note(class_label(cls), slow(rows), rows)
+        slow_fit_note(class_label(cls), getattr(cls, "fit_time_note", None), rows)
 
 
 def averaged_quantity(head: Any) -> str:
