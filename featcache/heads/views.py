@@ -143,18 +143,19 @@ def fit_head(head: Any, X: Any, y: Any, **kwargs: Any) -> Any:
     from featcache.progress import fit_progress
 
     # the SVM's note (its fit time grows with the square of the rows), built only where it is said
-    with fit_progress(head_label(head), getattr(head, "fit_time_note", None), len(X),
+    with fit_progress(progress_label(head), getattr(head, "fit_time_note", None), len(X),
                       own_epochs=bool(getattr(head, "uses_keras", False))):
         return head.fit(X, y, **kwargs)
 
 
-def head_label(head: Any) -> str:
-    """What progress lines call ``head``: ``svm head`` (its name among ``heads.HEADS``), else its class's name."""
+def progress_label(head: Any) -> str:
+    """What progress lines call ``head``: ``svm head`` (its name among ``heads.HEADS``), else its class's name.
+    (A legend's and summary's name of a head with its parameters is ``analysis.plots.head_label``.)"""
     return class_label(type(head))
 
 
 def class_label(cls: type) -> str:
-    """``head_label`` of a head of class ``cls``."""
+    """``progress_label`` of a head of class ``cls``."""
     from featcache.heads import HEADS
 
     name = next((n for n, c in HEADS.items() if cls is c), None)
@@ -233,7 +234,7 @@ def predict_and_scores(head: Any, Xv: np.ndarray, scores: bool = False) -> tuple
     Xv = _check(Xv)
     # shown as the fit is (fit_head): an SVM scoring 10,000 images against its support vectors of a large fit is
     # minutes too, and train's heartbeat covered its scoring before fit_head had it
-    with fit_progress(head_label(head)):
+    with fit_progress(progress_label(head)):
         if Xv.shape[0] == 1:
             return np.asarray(head.predict(Xv[0])), (mean_scores(head, Xv) if scores else None)
         mean = mean_scores(head, Xv)
