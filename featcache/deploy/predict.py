@@ -689,12 +689,17 @@ def check_recorded_csv(path: str | Path) -> Path | None:
     found = csv_record_of(target) if target.is_file() else None
     if found is None:
         return None
-    record, digests = found
+    check_csv_digests(path, target, *found)
+    return found[0]
+
+
+def check_csv_digests(path: str | Path, target: Path, record: Path, digests: list[str]) -> None:
+    """``check_recorded_csv``'s check of the CSV ``path`` (written at ``target``) against its record, as read
+    (``csv_record_of``): verify, which has read the record already, passes it rather than read it again."""
     if _file_sha256(target) not in digests:
         raise FeatcacheError(f"{path} was changed since featcache wrote it (its SHA-256 is not the one {record.name} "
                              "records beside it), so it may hold your edits; run predict --csv again with --force to "
                              "write it anew")
-    return record
 
 
 def _read_record(record: Path, path: Path) -> dict | None:

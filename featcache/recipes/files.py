@@ -69,48 +69,54 @@ def not_ours(path: Path, given: str, not_hdf5: NotHDF5, what: str = WHAT) -> Fea
     return not_hdf5.with_hint(f"pass {what}")
 
 
-def listed_by(path: Path) -> Path | None:
-    """The report's record beside ``path`` that lists it (``REPORT_RECORDS``), else None: a curve.csv, probe.png or
-    confusion.png was "none of the files featcache describes" though its record vouches for it (a new-user tester)."""
+def listed_by(path: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The report's record beside ``path`` that lists it (``REPORT_RECORDS``) and its document (``report_record``:
+    verify checks the report with it, not read again), else None: a curve.csv, probe.png or confusion.png was "none of
+    the files featcache describes" though its record vouches for it (a new-user tester)."""
     from featcache.validate import REPORT_DIGESTS
 
     for name in REPORT_RECORDS:
         record = path.parent / name
         doc = report_record(record) if record != path else None
         if doc is not None and (path.name in doc[REPORT_DIGESTS] or (name == "curve.json" and path.name == "curve.csv")):
-            return record
+            return record, doc
     return None
 
 
-def predictions_csv(path: Path) -> tuple[Path, Path] | None:
-    """``(csv, record)`` where ``path`` is a predictions CSV with featcache's record beside it (``.NAME.featcache``),
-    or that hidden record itself; else None."""
+def predictions_csv(path: Path) -> tuple[Path, Path, list[str] | None] | None:
+    """``(csv, record, digests)`` where ``path`` is a predictions CSV with featcache's record beside it
+    (``.NAME.featcache``; ``digests``: the SHA-256s that record accepts, as read, which verify checks the CSV against),
+    or that hidden record itself (``digests`` None: the CSV's record is read as a rerun reads it,
+    ``check_recorded_csv``); else None."""
     from featcache.deploy.predict import csv_of_record, csv_record_of, csv_target
 
     csv = csv_of_record(path)
     if csv is not None:
-        return csv, path
+        return csv, path, None
     found = csv_record_of(csv_target(path))
-    return None if found is None else (path, found[0])
+    return None if found is None else (path, *found)
 
 
 def verify_listed(path: Path) -> ReportVerifyResult | CsvVerifyResult | None:
     """``verify`` of a file that is neither a cache, a head, a model nor a record: a predictions CSV (or its hidden
     record) checked against that record, a report's file through the record that lists it; None for any other."""
-    from featcache.deploy.predict import check_recorded_csv, is_predictions_csv
+    from featcache.deploy.predict import check_csv_digests, check_recorded_csv, csv_target, is_predictions_csv
 
     t0 = time.perf_counter()
     found = predictions_csv(path)
     if found is not None:
-        csv, record = found
+        csv, record, digests = found
         if not csv.is_file():
             raise FeatcacheError(f"{csv}, the predictions CSV its record {record} vouches for, is gone; run predict "
                                  "--csv again")
-        record = check_recorded_csv(csv) or record
+        if digests is None:
+            record = check_recorded_csv(csv) or record
+        else:  # the record predictions_csv read: not read and parsed a second time
+            check_csv_digests(csv, csv_target(csv), record, digests)
         return CsvVerifyResult(csv, record, csv.stat().st_size, time.perf_counter() - t0)
-    record = listed_by(path)
-    if record is not None:
-        return verify_report(record, report_record(record) or {}, given=path)
+    listed = listed_by(path)
+    if listed is not None:
+        return verify_report(*listed, given=path)
     if is_predictions_csv(path):
         from featcache.deploy.predict import csv_record_path
 
@@ -125,12 +131,13 @@ def report_file_line(path: Path, given: str) -> str | None:
     and said "none of the files featcache describes" of them; a new-user tester), else None."""
     found = predictions_csv(path)
     if found is not None:
-        csv, record = found
+        csv, record, _ = found
         what = (f"featcache's record of the predictions CSV {csv} (its SHA-256)" if record == path else
                 f"a predictions CSV (open it as it is; its SHA-256 is recorded in {record.name} beside it)")
         return f"{given} is {what}; 'featcache verify {csv}' checks it against that record"
-    record = listed_by(path)
-    if record is not None:
+    listed = listed_by(path)
+    if listed is not None:
+        record = listed[0]
         return (f"{given} is a file of the report {record} records (open it as it is); 'featcache verify {record}' "
                 "checks it and the report's other files")
     return None
