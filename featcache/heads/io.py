@@ -914,11 +914,29 @@ def read_record(path: str | Path) -> Any:
     a model's ``featcache.json`` (``_read_doc``, the one reader of that entry: check_digest's and load_head's too);
     None where there is none that reads (no zip, no such entry, not JSON). What the record says, which an edit may
     have changed: ``file_kind`` reads the kind from it, ``network_kind`` what the file holds."""
+    zf = _open_zip(path)
+    if zf is None:
+        return None
+    with zf:
+        return _record_in(zf)
+
+
+def _open_zip(path: str | Path) -> zipfile.ZipFile | None:
+    """The zip at ``path``, opened, or None where it is none that opens (the loaders say what is wrong): opened once
+    by each of ``read_record``, ``file_kind``, ``network_kind``, ``edited`` and ``edited_kind``, which read their
+    entries from it (``edited`` opened it up to five times)."""
     try:
-        with zipfile.ZipFile(path) as zf:
-            npz = _is_npz(zf)
-            doc = _read_doc(zf, npz)
+        return zipfile.ZipFile(path)
     except Exception:  # noqa: BLE001 (not a zip, a damaged one: the loaders say what is wrong)
+        return None
+
+
+def _record_in(zf: zipfile.ZipFile) -> Any:
+    """``read_record`` of the opened zip ``zf``."""
+    try:
+        npz = _is_npz(zf)
+        doc = _read_doc(zf, npz)
+    except Exception:  # noqa: BLE001 (a damaged zip: the loaders say what is wrong)
         return None
     return (doc.get("meta") if isinstance(doc, dict) else None) if npz else doc
 
@@ -926,21 +944,30 @@ def read_record(path: str | Path) -> Any:
 def read_head_meta(path: str | Path) -> dict[str, Any] | None:
     """The metadata of a featcache head file without loading the head; None for any other file."""
     meta = read_record(path)
+    return meta if _is_head_record(meta) else None
+
+
+def _is_head_record(meta: Any) -> bool:
+    """Whether ``meta`` (a record, ``read_record``'s) is a head's."""
     # Heads of featcache 0.1 have no "kind"; a model file (export, finetune) says "featcache-model".
     # A file save_head wrote says so (its meta need not name a cache: save_head's own checks are load_head's).
-    is_head = isinstance(meta, dict) and (meta.get("kind") == HEAD_KIND or ("kind" not in meta and "cache_fingerprint" in meta)) \
+    return isinstance(meta, dict) and (meta.get("kind") == HEAD_KIND or ("kind" not in meta and "cache_fingerprint" in meta)) \
         and not is_model_record(meta)
-    return meta if is_head else None
 
 
 def file_kind(path: str | Path) -> str | None:
     """What featcache wrote ``path`` as, without loading it: ``"head"`` ('featcache train'), ``"model"``
     ('featcache export' or 'finetune'), or None. How a command given the wrong kind of file names the right one."""
-    if read_head_meta(path) is not None:
+    return _record_kind(read_record(path))  # one open (it read the record twice for a model's)
+
+
+def _record_kind(record: Any) -> str | None:
+    """``file_kind`` of a file whose record (``read_record``'s) is ``record``."""
+    if _is_head_record(record):
         return "head"
     # the record through read_record, the one reader: an .npz head's kind edited to a model's was read from a
     # featcache.json it does not have, so info and verify called it "a zip file (a Keras model of another program?)"
-    return "model" if is_model_record(read_record(path)) else None
+    return "model" if is_model_record(record) else None
 
 
 def network_kind(path: str | Path) -> str | None:
@@ -950,11 +977,19 @@ def network_kind(path: str | Path) -> str | None:
     ``head_logits`` (``_check_keras_layers``); ``"head"`` too for an .npz head (its ``featcache.npy`` state: a
     scikit-learn head's arrays, which no model is); else None (unreadable, or neither: a test's stub network).
     The contents, which an edit of the record's kind and fields leaves as they were."""
+    zf = _open_zip(path)
+    if zf is None:
+        return None
+    with zf:
+        return _network_in(zf)
+
+
+def _network_in(zf: zipfile.ZipFile) -> str | None:
+    """``network_kind`` of the opened zip ``zf``."""
     try:
-        with zipfile.ZipFile(path) as zf:
-            if _is_npz(zf):
-                return "head"
-            config = json.loads(zf.read("config.json"))
+        if _is_npz(zf):
+            return "head"
+        config = json.loads(zf.read("config.json"))
         layers = config["config"]["layers"]
     except Exception:  # noqa: BLE001 (an .npz head, a damaged or foreign file: the loaders say what is wrong)
         return None
@@ -981,7 +1016,12 @@ def _registered_names(node: Any) -> Iterable[Any]:
 def edited(path: str | Path) -> FeatcacheError | None:
     """The loaders' line for a head or model whose record's kind is not what its network is (``edited_kind`` of the
     kind ``file_kind`` reads), else None: info, verify and the model loader ask it."""
-    return edited_kind(path, file_kind(path))
+    zf = _open_zip(path)
+    if zf is None:
+        return None
+    with zf:
+        record = _record_in(zf)
+        return _edited_in(zf, path, _record_kind(record), record)
 
 
 def edited_kind(path: str | Path, kind: str | None) -> FeatcacheError | None:
@@ -991,13 +1031,21 @@ def edited_kind(path: str | Path, kind: str | None) -> FeatcacheError | None:
     to a model's was called "a model written by 'featcache export'" (a session's note): the record lies, so neither
     is said to be what it claims. ``kind`` None: a record that names neither (its kind edited to 'xyz' or removed)
     on a head's or model's network is edited too (info and verify called it another program's zip)."""
-    record = read_record(path) if kind is None else None
+    zf = _open_zip(path)
+    if zf is None:
+        return None
+    with zf:
+        return _edited_in(zf, path, kind, _record_in(zf) if kind is None else None)
+
+
+def _edited_in(zf: zipfile.ZipFile, path: str | Path, kind: str | None, record: Any) -> FeatcacheError | None:
+    """``edited_kind`` of the opened zip ``zf`` at ``path``, whose record is ``record`` where ``kind`` is None."""
     if kind is None and not isinstance(record, dict):  # no record of featcache's: nothing says what it is
         return None
-    contents = network_kind(path)
+    contents = _network_in(zf)
     if contents is None or contents == kind:
         return None
-    npz = _zip_is_npz(Path(path))
+    npz = _is_npz(zf)
     network = ("a model's network (images in, featcache's Preprocess layer first)" if contents == "model"
                else "a scikit-learn head's arrays (an .npz: features in, no image layers)" if npz
                else "a head's network (a features vector in, no image layers)")
