@@ -46,6 +46,7 @@ class PartialSetAside(UserWarning):
 EMPTY = "empty"  # an empty file: a run killed right after creating it; deleted when the run starts over
 OURS = "ours"  # featcache's partial (or an HDF5 file with nothing in it yet): taken up, or started over
 UNREADABLE = "unreadable"  # HDF5's signature, but HDF5 cannot open it or read its attributes: set aside, never deleted
+_SIGNED = "signed"  # a regular file with HDF5's signature, not opened yet: OURS or UNREADABLE once it is
 
 
 def check_partial(path: Path, sealed: bool = True) -> bool:
@@ -66,6 +67,32 @@ def look_at_partial(path: Path, sealed: bool = True) -> str | None:
     ``sealed=False`` refuses a sealed partial too: beside a complete cache (a
     hit's tidying) one is never featcache's, whose publishing renames it.
     """
+    kind = _look_unopened(path)
+    if kind != _SIGNED:
+        return kind
+    return OURS if _check_opened(path, sealed) else UNREADABLE
+
+
+def open_ours(path: Path) -> h5py.File | None:
+    """Featcache's partial at ``path`` (``look_at_partial``'s ``OURS``, sealed or not) opened read-only as a reader
+    opens a cache (locked: one another process writes is not opened), for its attributes to be read from this one
+    opening; None for anything else, busy or unreadable. ``find_complete`` opened it twice: the look, then read_attrs."""
+    try:
+        if _look_unopened(path) != _SIGNED:
+            return None
+        f = h5py.File(path, "r")
+    except (FeatcacheError, OSError, ValueError):
+        return None
+    try:
+        check_partial_attrs(path, f)
+    except (FeatcacheError, OSError, RuntimeError, ValueError, KeyError, TypeError):  # not ours, or damaged
+        f.close()
+        return None
+    return f
+
+
+def _look_unopened(path: Path) -> str | None:
+    """``look_at_partial`` before HDF5 opens the file: None, ``EMPTY``, ``_SIGNED``, or refused."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -82,7 +109,7 @@ def look_at_partial(path: Path, sealed: bool = True) -> str | None:
         return EMPTY
     if not _has_signature(path, st.st_size):
         raise in_the_way(path, "not an HDF5 file")
-    return OURS if _check_opened(path, sealed) else UNREADABLE
+    return _SIGNED
 
 
 def _check_opened(path: Path, sealed: bool = True) -> bool:

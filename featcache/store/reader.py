@@ -53,7 +53,7 @@ from featcache.store.layout import (
     view_dataset,
     view_names,
 )
-from featcache.store.partial import EMPTY, OURS, look_at_partial
+from featcache.store.partial import EMPTY, OURS, look_at_partial, open_ours
 from featcache.validate import DIGESTS_SINCE, release, starts_with
 
 if TYPE_CHECKING:
@@ -86,22 +86,27 @@ def read_attrs(path: Path, peek: bool = False, check_seal: bool = True) -> dict[
     if not path.is_file():  # a FIFO or a device: HDF5 would wait on it forever (an adversarial tester's mkfifo)
         raise FeatcacheError(f"{path} is not a regular file; pass the .h5 file written by 'featcache extract'")
     with _hdf5_damage(path, "its metadata"), _open(path, peek=peek) as f:
-        if f.attrs.get("format") != FORMAT:
-            raise FeatcacheError(f"{path} is an HDF5 file but not a featcache cache; pass a file written by 'featcache extract'")
+        return _attrs_of(path, f, check_seal)
+
+
+def _attrs_of(path: Path, f: h5py.File, check_seal: bool) -> dict[str, Any]:
+    """``read_attrs`` of the file at ``path``, opened as ``f``."""
+    if f.attrs.get("format") != FORMAT:
+        raise FeatcacheError(f"{path} is an HDF5 file but not a featcache cache; pass a file written by 'featcache extract'")
+    try:
+        attrs = decode_attrs(f.attrs)
+    except (ValueError, TypeError, OSError) as exc:
+        raise damaged(path, f"an attribute is unreadable: {first_line(exc)}") from None
+    if check_seal:
+        _check_seal(path, f, attrs)
+    if not attrs.get("complete"):
         try:
-            attrs = decode_attrs(f.attrs)
-        except (ValueError, TypeError, OSError) as exc:
-            raise damaged(path, f"an attribute is unreadable: {first_line(exc)}") from None
-        if check_seal:
-            _check_seal(path, f, attrs)
-        if not attrs.get("complete"):
-            try:
-                # in split order (train first), as a complete cache's splits are listed: HDF5 lists groups by name
-                attrs["progress"] = {k: [int(f[k].attrs.get("rows_done", 0)), int(f[k]["labels"].shape[0])]
-                                     for k in split_names(f) if "labels" in f[k]}
-            except (OSError, KeyError, TypeError, ValueError) as exc:
-                raise damaged(path, f"its progress is unreadable: {first_line(exc)}") from None
-        return attrs
+            # in split order (train first), as a complete cache's splits are listed: HDF5 lists groups by name
+            attrs["progress"] = {k: [int(f[k].attrs.get("rows_done", 0)), int(f[k]["labels"].shape[0])]
+                                 for k in split_names(f) if "labels" in f[k]}
+        except (OSError, KeyError, TypeError, ValueError) as exc:
+            raise damaged(path, f"its progress is unreadable: {first_line(exc)}") from None
+    return attrs
 
 
 def _check_seal(path: Path, f: h5py.File, attrs: dict[str, Any]) -> None:
@@ -847,25 +852,14 @@ def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
     (``set_aside_other_partial``). A file at ``path`` that is not a featcache cache is refused all the same.
     """
     path = Path(path)
-    for p, label in ((path, "a cache"), (partial_path(path), "an interrupted extraction")):
+    for p in (path, partial_path(path)):
         if not p.exists():
             continue
-        if p != path and not _partial_to_judge(p):
-            continue
-        try:
-            # the partial's completeness is judged by the writer's look (_partial_to_judge): one stopped while sealing
-            # is finished by the run, which the readers' check would refuse as never sealed
-            attrs = read_attrs(p, check_seal=p == path)
-        except FeatcacheError as exc:
-            if p != path:
-                continue  # an unreadable partial is a crashed write of ours: redone
-            if isinstance(exc, (DamagedCache, CacheBusy)):  # a cache, damaged or busy: say that
-                raise
-            # with --force too: a file featcache did not write (a user's data.h5, notes named out.h5) is never replaced
-            # (the brief of extract --force; train --force replaces any file, but an .h5 at --out is someone's data)
-            only = "; --force replaces only a cache featcache wrote" if force else ""
-            raise FeatcacheError(f"{path} exists and is not a featcache cache; choose another --out (it was left untouched"
-                                 f"{only})") from None
+        # the partial's completeness is judged by the writer's look (_judged_partial): one stopped while sealing is
+        # finished by the run, which the readers' check would refuse as never sealed
+        attrs = _attrs_at_out(path, force) if p == path else _judged_partial(p)
+        if attrs is None:
+            continue  # an unreadable partial is a crashed write of ours: redone; anything else there, check_partial's
         if attrs.get("fingerprint") != identity.fingerprint:
             if p != path and _restarted(attrs, identity, source):
                 # The same extraction, interrupted, of data that has changed since (a tester fixed the folder
@@ -890,19 +884,40 @@ def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
     return False
 
 
-def _partial_to_judge(partial: Path) -> bool:
-    """Whether ``find_complete`` judges the file at the partial's name by its settings: featcache's partial as the
-    writer's look (``look_at_partial``) takes it, the one rule the --force set-aside and the leftover check follow.
+def _attrs_at_out(path: Path, force: bool) -> dict[str, Any]:
+    """``find_complete``'s read of the file at ``--out``: a damaged or busy cache is said so, any other file that is
+    no cache of featcache's is refused, ``--force`` or not."""
+    try:
+        return read_attrs(path)
+    except (DamagedCache, CacheBusy):  # a cache, damaged or busy: say that
+        raise
+    except FeatcacheError:
+        # with --force too: a file featcache did not write (a user's data.h5, notes named out.h5) is never replaced
+        # (the brief of extract --force; train --force replaces any file, but an .h5 at --out is someone's data)
+        only = "; --force replaces only a cache featcache wrote" if force else ""
+        raise FeatcacheError(f"{path} exists and is not a featcache cache; choose another --out (it was left untouched"
+                             f"{only})") from None
+
+
+def _judged_partial(partial: Path) -> dict[str, Any] | None:
+    """The attributes (``read_attrs``'s, the seal unchecked) of the file at the partial's name where it is judged by
+    its settings: featcache's partial as the writer's look (``look_at_partial``) takes it, the one rule the --force
+    set-aside and the leftover check follow; read from one opening of the file (``partial.open_ours``). None for
+    anything else, or one busy or unreadable.
 
     Anything that look refuses (a complete cache saved under that name, a sealed one whose completeness was edited, a
     link, another program's file) is left to ``check_partial``, which runs next and says it is in the way, kept: judged
     by its settings first, a sealed partial of other settings marked unfinished was "an interrupted extraction made
     with other settings ...; pass --force to move it aside", and with --force "in the way" (a reviewer, 2026-12-05).
     An empty or unreadable file is the writer's to start over or set aside."""
+    f = open_ours(partial)
+    if f is None:
+        return None
     try:
-        return look_at_partial(partial) == OURS
-    except FeatcacheError:
-        return False
+        with _hdf5_damage(partial, "its metadata"), f:
+            return _attrs_of(partial, f, check_seal=False)
+    except FeatcacheError:  # unreadable: the writer's to set aside
+        return None
 
 
 def _restarted(attrs: dict[str, Any], identity: CacheIdentity, source: dict[str, Any] | None = None) -> bool:
@@ -1018,11 +1033,8 @@ def set_aside_other_partial(path: Path, identity: CacheIdentity, source: dict[st
     from featcache.store.partial import set_aside
 
     partial = partial_path(Path(path))
-    try:
-        if look_at_partial(partial) != OURS:
-            return None
-        attrs = read_attrs(partial, check_seal=False)  # look_at_partial has judged it
-    except FeatcacheError:  # not featcache's, or unreadable: the writer's own checks say so, or set it aside
+    attrs = _judged_partial(partial)
+    if attrs is None:  # not featcache's, or unreadable: the writer's own checks say so, or set it aside
         return None
     theirs = attrs.get("fingerprint")
     if theirs == identity.fingerprint or (keep is not None and theirs == keep) or _restarted(attrs, identity, source):
