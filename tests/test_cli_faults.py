@@ -2837,7 +2837,8 @@ def test_verify_and_info_of_a_reports_file_name_its_record(tmp_path, capsys):
 
 def test_verify_checks_a_predictions_csv_against_its_record(tmp_path, fake_model, capsys):
     """verify of predict's CSV (or of its hidden record .NAME.featcache) was "none of the files featcache describes"
-    (a new-user tester): the CSV's SHA-256 is recorded beside it, so verify compares them; info points there."""
+    (a new-user tester): the CSV's SHA-256 is recorded beside it, so verify compares them; info points there. One
+    without that record is said so by both, with the fix (info said "none of the files featcache describes")."""
     import featcache
 
     folder = tmp_path / "photos"
@@ -2857,8 +2858,9 @@ def test_verify_checks_a_predictions_csv_against_its_record(tmp_path, fake_model
                    ".p.csv.featcache records beside it)", "--force")
     copy = tmp_path / "copy.csv"
     copy.write_text(out.read_text().replace("# checked by hand\n", ""))
-    one_line_error(capsys, ["verify", str(copy)], f"{copy} is a predictions CSV with no record of featcache's beside "
-                   "it (.copy.csv.featcache")
+    for command in ("verify", "info"):  # info said "none of the files featcache describes" of it (a code read)
+        one_line_error(capsys, [command, str(copy)], f"{copy} is a predictions CSV with no record of featcache's "
+                       "beside it (.copy.csv.featcache", "run predict --csv again to have it checked")
     out.unlink()
     one_line_error(capsys, ["verify", str(record)], f"{out}, the predictions CSV its record {record} vouches for, is gone")
 

@@ -118,17 +118,24 @@ def verify_listed(path: Path) -> ReportVerifyResult | CsvVerifyResult | None:
     if listed is not None:
         return verify_report(*listed, given=path)
     if is_predictions_csv(path):
-        from featcache.deploy.predict import csv_record_path
-
-        raise FeatcacheError(f"{path} is a predictions CSV with no record of featcache's beside it "
-                             f"({csv_record_path(path).name}: an older featcache's CSV, or one copied without it) "
-                             "and cannot be verified; run predict --csv again to have it checked")
+        raise FeatcacheError(unrecorded_csv_line(path, str(path)))
     return None
 
 
+def unrecorded_csv_line(path: Path, given: str) -> str:
+    """What verify and info say of a predictions CSV in featcache's form with no record of featcache's beside it
+    (``given``: ``path`` as the user wrote it); info said "none of the files featcache describes" of it."""
+    from featcache.deploy.predict import csv_record_path
+
+    return (f"{given} is a predictions CSV with no record of featcache's beside it ({csv_record_path(path).name}: an "
+            "older featcache's CSV, or one copied without it) and cannot be verified; run predict --csv again to have "
+            "it checked")
+
+
 def report_file_line(path: Path, given: str) -> str | None:
-    """What ``info`` says of a predictions CSV, its record or a report's file (it describes caches, heads and models
-    and said "none of the files featcache describes" of them; a new-user tester), else None."""
+    """What ``info`` says of a predictions CSV (with its record beside it or not), its record or a report's file (it
+    describes caches, heads and models and said "none of the files featcache describes" of them; a new-user tester),
+    else None."""
     found = predictions_csv(path)
     if found is not None:
         csv, record, _ = found
@@ -140,7 +147,9 @@ def report_file_line(path: Path, given: str) -> str | None:
         record = listed[0]
         return (f"{given} is a file of the report {record} records (open it as it is); 'featcache verify {record}' "
                 "checks it and the report's other files")
-    return None
+    from featcache.deploy.predict import is_predictions_csv
+
+    return unrecorded_csv_line(path, given) if is_predictions_csv(path) else None
 
 
 def check_any_file(path: Path) -> None:
