@@ -874,6 +874,14 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
     return file_digest(path, "sha256", chunk)
 
 
+def is_sha256(value: Any) -> bool:
+    """Whether ``value`` is a SHA-256 as ``file_sha256`` writes it (64 lowercase hex digits): what a record holds of a
+    file, read back, is one, or the record is damaged (it vouches for nothing)."""
+    import re
+
+    return isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value) is not None
+
+
 def file_digest(path: str | Path, algorithm: str, chunk: int = 1 << 20) -> str:
     """The hex digest of a file's bytes by ``algorithm`` (hashlib's name: Keras checks weights by md5 or sha256)."""
     import hashlib

@@ -2865,6 +2865,85 @@ def test_verify_checks_a_predictions_csv_against_its_record(tmp_path, fake_model
     one_line_error(capsys, ["verify", str(record)], f"{out}, the predictions CSV its record {record} vouches for, is gone")
 
 
+def _damage_csv_record(record: Path, sha256: object) -> None:
+    """``record`` (a predictions CSV's) with its ``sha256`` field set to ``sha256``, the rest as featcache wrote it."""
+    doc = json.loads(record.read_text())
+    record.write_text(json.dumps({**doc, "sha256": sha256}))
+
+
+# A record's sha256 as no featcache writes it: (the CSV's real SHA-256) -> what the record holds instead. "a string"
+# and the entries around the real digest were "ok" of the record on the old code, the CSV unchecked.
+DAMAGED_SHA256 = {"a string": lambda real: real, "not a list": lambda real: {"p.csv": real},
+                  "empty": lambda real: [], "three entries": lambda real: [real] * 3,
+                  "not hex": lambda real: [real, "not-hex"], "upper case": lambda real: [real.upper()],
+                  "not a string": lambda real: [real, 7]}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGED_SHA256))
+def test_verify_never_says_ok_of_a_predictions_csv_whose_record_is_damaged(tmp_path, fake_model, capsys, damage):
+    """A predictions CSV's hidden record with its sha256 edited to a string (a helper's find) made `verify
+    .p.csv.featcache` say "ok: p.csv is intact", exit 0, the CSV never checked (`verify p.csv`: "no record"); a list
+    of three, or with one entry no SHA-256, said ok too. A record whose sha256 is not the one or two SHA-256s featcache
+    writes vouches for nothing: verify and info of the CSV or its record name it damaged, exit 2, the API raises; the
+    fix the line names, predict --csv again, keeps the CSV aside and writes both anew."""
+    import featcache
+    from featcache.errors import FeatcacheError
+    from featcache.validate import file_sha256
+
+    folder = tmp_path / "photos"
+    write_image(folder / "a.png", class_image(0, 0, 16))
+    out, record = tmp_path / "p.csv", tmp_path / ".p.csv.featcache"
+    assert main(["predict", str(fake_model), str(folder), "--csv", str(out)]) == 0
+    _damage_csv_record(record, DAMAGED_SHA256[damage](file_sha256(out)))
+    capsys.readouterr()
+    line = f"{record}, featcache's record of the predictions CSV {out}, is damaged or was edited"
+    for given in (record, out):
+        for command in ("verify", "info"):
+            one_line_error(capsys, [command, str(given)], line, f"so {out} cannot be verified",
+                           "run predict --csv again")
+        with pytest.raises(FeatcacheError, match="is damaged or was edited"):
+            featcache.verify(given)
+    text = out.read_text()
+    assert main(["predict", str(fake_model), str(folder), "--csv", str(out)]) == 0
+    (kept,) = tmp_path.glob("p.before-*.csv")  # as one with no record: kept aside, not replaced
+    assert kept.read_text() == text
+    assert main(["verify", str(out), str(record)]) == 0
+    assert capsys.readouterr().out.count(f"ok: {out} is intact (a predictions CSV)") == 2
+
+
+def test_verify_of_a_record_beside_a_link_checks_the_csv_against_its_targets_record(tmp_path, fake_model, capsys):
+    """A predictions CSV's record is beside the file a link leads to, as predict writes it: `verify .l.csv.featcache`
+    of a record beside the link l.csv, whose target had none, said "ok: l.csv is intact", the CSV never checked (a
+    helper's find), and `verify l.csv` named .l.csv.featcache as missing though it is there. Both name the link's
+    target and the record it lacks; with the target's record damaged, that record; a rerun through the link writes
+    it, and then both are checked against it."""
+    far = tmp_path / "far"
+    write_image(tmp_path / "photos" / "a.png", class_image(0, 0, 16))
+    assert main(["predict", str(fake_model), str(tmp_path / "photos"), "--csv", str(far / "t.csv")]) == 0
+    target, its_record = Path(os.path.realpath(far / "t.csv")), Path(os.path.realpath(far / ".t.csv.featcache"))
+    link, stray = tmp_path / "l.csv", tmp_path / ".l.csv.featcache"
+    link.symlink_to(far / "t.csv")
+    # a record of the CSV's bytes beside the link, as predict never writes it
+    stray.write_text(its_record.read_text().replace('"t.csv"', '"l.csv"'))
+    its_record.unlink()
+    capsys.readouterr()
+    for given in (stray, link):
+        for command in ("verify", "info"):
+            one_line_error(capsys, [command, str(given)], f"{link} is a link to {target}, a predictions CSV with no "
+                           "record of featcache's beside it (.t.csv.featcache:", "run predict --csv again")
+    its_record.write_text(stray.read_text().replace('"l.csv"', '"t.csv"'))
+    _damage_csv_record(its_record, "not-a-list")
+    for given in (stray, link):
+        for command in ("verify", "info"):
+            one_line_error(capsys, [command, str(given)], f"{its_record}, featcache's record of the predictions CSV "
+                           f"{link}, is damaged or was edited")
+    assert main(["predict", str(fake_model), str(tmp_path / "photos"), "--csv", str(link)]) == 0
+    capsys.readouterr()
+    for given in (stray, link):
+        assert main(["verify", "--json", str(given)]) == 0
+        assert json.loads(capsys.readouterr().out)["record"] == str(its_record)
+
+
 def test_an_output_with_a_long_name_or_through_a_link_is_written(tmp_path, capsys):
     """Regressions (an adversarial tester) of the lock an output's writers take turns on: '<out>.lock' passed the
     file system's 255 bytes for a legal 251-byte --out, and beside a link's read-only target; both failed after

@@ -651,22 +651,46 @@ def _file_sha256(path: Path) -> str | None:
 def _recorded_digests(path: Path) -> list[str] | None:
     """The SHA-256s the record beside ``path`` accepts (two while a write replaces the CSV: the old and the new, so a
     run killed between the record and the rename leaves either one vouched for); None where there is no readable
-    record of a CSV of this name (absent, not a regular file, too large, not featcache's JSON). A long name's record
-    is also looked for where featcache put it before (``_legacy_record_path``)."""
+    record of a CSV of this name (absent, not a regular file, too large, not featcache's JSON, its SHA-256s damaged:
+    the CSV is then one with no record, kept aside by a rerun). A long name's record is also looked for where
+    featcache put it before (``_legacy_record_path``)."""
     found = csv_record_of(path)
     return None if found is None else found[1]
 
 
 def csv_record_of(path: Path) -> tuple[Path, list[str]] | None:
     """The record of the CSV ``path`` (a file, not a link: ``csv_target``'s) and the SHA-256s it accepts
-    (``_recorded_digests``), or None."""
+    (``_recorded_digests``), or None: none there, or one that is damaged (``damaged_csv_record``)."""
+    found = _csv_record(path)
+    return None if found is None or found[1] is None else (found[0], found[1])
+
+
+def damaged_csv_record(path: Path) -> Path | None:
+    """The record of the CSV ``path`` (``csv_target``'s) where it is featcache's record of it but its ``sha256`` is
+    not what ``_write_record`` writes (``_valid_digests``): damaged or edited, it vouches for nothing. Else None."""
+    found = _csv_record(path)
+    return found[0] if found is not None and found[1] is None else None
+
+
+def _csv_record(path: Path) -> tuple[Path, list[str] | None] | None:
+    """The record of the CSV ``path`` and the SHA-256s it accepts, None for them where they are malformed; None where
+    there is no record of this CSV. The record at ``csv_record_path`` is the one, a damaged one too: a legacy record
+    is read only where there is none there."""
     for record in (csv_record_path(path), _legacy_record_path(path)):
         obj = _read_record(record, path) if record is not None else None
         if obj is not None:
-            digests = obj.get("sha256")
-            if not isinstance(digests, list) or not all(isinstance(d, str) for d in digests):
-                return None
-            return record, digests
+            return record, _valid_digests(obj.get("sha256"))
+    return None
+
+
+def _valid_digests(digests: Any) -> list[str] | None:
+    """``digests`` where it is what ``write_csv`` records (one SHA-256, or two while a write replaces the CSV), else
+    None. A record's "sha256" edited to a string, an empty list or a word vouched for the CSV: verify of the record
+    said "ok" without checking the CSV at all (a helper's find)."""
+    from featcache.validate import is_sha256
+
+    if isinstance(digests, list) and 1 <= len(digests) <= 2 and all(is_sha256(d) for d in digests):
+        return digests
     return None
 
 
@@ -680,22 +704,10 @@ def csv_of_record(record: str | Path) -> Path | None:
     return csv if Path(record).name in (csv_record_path(csv).name, getattr(_legacy_record_path(csv), "name", None)) else None
 
 
-def check_recorded_csv(path: str | Path) -> Path | None:
-    """``featcache verify`` of a predictions CSV: the record that vouches for it (its SHA-256 is one the record
-    accepts, as a rerun's ``check_csv`` reads it), or None where it has no record of featcache's beside it. A CSV
-    changed since featcache wrote it is a FeatcacheError. It was "none of the files featcache describes", the hidden
-    record beside it unmentioned (a new-user tester)."""
-    target = csv_target(path)
-    found = csv_record_of(target) if target.is_file() else None
-    if found is None:
-        return None
-    check_csv_digests(path, target, *found)
-    return found[0]
-
-
 def check_csv_digests(path: str | Path, target: Path, record: Path, digests: list[str]) -> None:
-    """``check_recorded_csv``'s check of the CSV ``path`` (written at ``target``) against its record, as read
-    (``csv_record_of``): verify, which has read the record already, passes it rather than read it again."""
+    """``featcache verify``'s check of the CSV ``path`` (written at ``target``) against its record, as read
+    (``csv_record_of``), as a rerun's ``check_csv`` reads it. A CSV changed since featcache wrote it is a
+    FeatcacheError."""
     if _file_sha256(target) not in digests:
         raise FeatcacheError(f"{path} was changed since featcache wrote it (its SHA-256 is not the one {record.name} "
                              "records beside it), so it may hold your edits; run predict --csv again with --force to "

@@ -86,8 +86,8 @@ def listed_by(path: Path) -> tuple[Path, dict[str, Any]] | None:
 def predictions_csv(path: Path) -> tuple[Path, Path, list[str] | None] | None:
     """``(csv, record, digests)`` where ``path`` is a predictions CSV with featcache's record beside it
     (``.NAME.featcache``; ``digests``: the SHA-256s that record accepts, as read, which verify checks the CSV against),
-    or that hidden record itself (``digests`` None: the CSV's record is read as a rerun reads it,
-    ``check_recorded_csv``); else None."""
+    or that hidden record itself (``digests`` None: the CSV's record is read as a rerun reads it, ``recorded_csv``);
+    else None (a CSV whose record is damaged too: ``unvouched_csv_line``)."""
     from featcache.deploy.predict import csv_of_record, csv_record_of, csv_target
 
     csv = csv_of_record(path)
@@ -97,10 +97,23 @@ def predictions_csv(path: Path) -> tuple[Path, Path, list[str] | None] | None:
     return None if found is None else (path, *found)
 
 
+def recorded_csv(csv: Path) -> tuple[Path, list[str]]:
+    """The record that vouches for the predictions CSV ``csv`` (beside the file it leads to, ``csv_target``) and the
+    SHA-256s it accepts, read as a rerun's ``check_csv`` reads it; where there is none, or it is damaged, the line
+    saying so (``unvouched_csv_line``). Given its hidden record, verify said "ok" where this found none, the CSV
+    never checked: a record whose sha256 was edited, or one beside a link whose target has none (a helper's find)."""
+    from featcache.deploy.predict import csv_record_of, csv_target
+
+    found = csv_record_of(csv_target(csv))
+    if found is None:
+        raise FeatcacheError(unvouched_csv_line(csv, str(csv)))
+    return found
+
+
 def verify_listed(path: Path) -> ReportVerifyResult | CsvVerifyResult | None:
     """``verify`` of a file that is neither a cache, a head, a model nor a record: a predictions CSV (or its hidden
     record) checked against that record, a report's file through the record that lists it; None for any other."""
-    from featcache.deploy.predict import check_csv_digests, check_recorded_csv, csv_target, is_predictions_csv
+    from featcache.deploy.predict import check_csv_digests, csv_target
 
     t0 = time.perf_counter()
     found = predictions_csv(path)
@@ -109,27 +122,46 @@ def verify_listed(path: Path) -> ReportVerifyResult | CsvVerifyResult | None:
         if not csv.is_file():
             raise FeatcacheError(f"{csv}, the predictions CSV its record {record} vouches for, is gone; run predict "
                                  "--csv again")
-        if digests is None:
-            record = check_recorded_csv(csv) or record
-        else:  # the record predictions_csv read: not read and parsed a second time
-            check_csv_digests(csv, csv_target(csv), record, digests)
+        if digests is None:  # given the hidden record: the one that vouches for the CSV, or a line (never "ok")
+            record, digests = recorded_csv(csv)
+        # else the record predictions_csv read: not read and parsed a second time
+        check_csv_digests(csv, csv_target(csv), record, digests)
         return CsvVerifyResult(csv, record, csv.stat().st_size, time.perf_counter() - t0)
     listed = listed_by(path)
     if listed is not None:
         return verify_report(*listed, given=path)
-    if is_predictions_csv(path):
-        raise FeatcacheError(unrecorded_csv_line(path, str(path)))
+    if (line := unvouched_line(path, str(path))) is not None:
+        raise FeatcacheError(line)
     return None
 
 
-def unrecorded_csv_line(path: Path, given: str) -> str:
-    """What verify and info say of a predictions CSV in featcache's form with no record of featcache's beside it
-    (``given``: ``path`` as the user wrote it); info said "none of the files featcache describes" of it."""
-    from featcache.deploy.predict import csv_record_path
+def unvouched_line(path: Path, given: str) -> str | None:
+    """What verify and info say of a file that no record vouches for though one would (``unvouched_csv_line``): a
+    predictions CSV in featcache's form, or any file whose record of featcache's is damaged; None for any other."""
+    from featcache.deploy.predict import csv_target, damaged_csv_record, is_predictions_csv
 
-    return (f"{given} is a predictions CSV with no record of featcache's beside it ({csv_record_path(path).name}: an "
-            "older featcache's CSV, or one copied without it) and cannot be verified; run predict --csv again to have "
-            "it checked")
+    if is_predictions_csv(path) or damaged_csv_record(csv_target(path)) is not None:
+        return unvouched_csv_line(path, given)
+    return None
+
+
+def unvouched_csv_line(path: Path, given: str) -> str:
+    """What verify and info say of a predictions CSV that no record of featcache's vouches for (``given``: ``path``
+    as the user wrote it): its record damaged or edited, or none beside the file it is (an older featcache's CSV, or
+    one copied without it; info said "none of the files featcache describes" of it). A link's record is its target's,
+    beside it, as predict writes it: the line named a record beside the link."""
+    from featcache.deploy.predict import csv_record_path, csv_target, damaged_csv_record
+
+    target = csv_target(path)
+    damaged = damaged_csv_record(target)
+    if damaged is not None:
+        return (f"{damaged}, featcache's record of the predictions CSV {given}, is damaged or was edited (its sha256 "
+                f"field is not the one or two SHA-256s featcache writes), so {given} cannot be verified; run predict "
+                "--csv again to have it checked")
+    what = "a predictions CSV" if target == path else f"a link to {target}, a predictions CSV"
+    return (f"{given} is {what} with no record of featcache's beside it ({csv_record_path(target).name}: an older "
+            "featcache's CSV, or one copied without it) and cannot be verified; run predict --csv again to have it "
+            "checked")
 
 
 def report_file_line(path: Path, given: str) -> str | None:
@@ -138,7 +170,12 @@ def report_file_line(path: Path, given: str) -> str | None:
     else None."""
     found = predictions_csv(path)
     if found is not None:
-        csv, record, _ = found
+        csv, record, digests = found
+        if digests is None and csv.is_file():  # its hidden record: verify's line where none vouches for the CSV
+            try:
+                recorded_csv(csv)
+            except FeatcacheError as exc:
+                return str(exc)
         what = (f"featcache's record of the predictions CSV {csv} (its SHA-256)" if record == path else
                 f"a predictions CSV (open it as it is; its SHA-256 is recorded in {record.name} beside it)")
         return f"{given} is {what}; 'featcache verify {csv}' checks it against that record"
@@ -147,9 +184,7 @@ def report_file_line(path: Path, given: str) -> str | None:
         record = listed[0]
         return (f"{given} is a file of the report {record} records (open it as it is); 'featcache verify {record}' "
                 "checks it and the report's other files")
-    from featcache.deploy.predict import is_predictions_csv
-
-    return unrecorded_csv_line(path, given) if is_predictions_csv(path) else None
+    return unvouched_line(path, given)
 
 
 def check_any_file(path: Path) -> None:
