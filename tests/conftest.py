@@ -76,6 +76,38 @@ def offline_keras(keras_cache: Path, monkeypatch):
     closed.close()
 
 
+@pytest.fixture
+def no_network(tmp_path: Path, monkeypatch):
+    """No way out for this test's subprocesses, and a record of every try; a fresh, empty HOME.
+
+    The proxy variables point at a ``helpers.ProxyRecorder`` (what native code asks for through them: ONNX
+    Runtime's uploader), and ``tests/netguard`` goes first on PYTHONPATH, so each Python subprocess refuses and
+    records its own connections, and its forked children's, with their stacks. The variables that silence
+    telemetry on a CI machine are unset (``helpers.TELEMETRY_SWITCHES``). HOME is ``tmp_path/user_home``, empty,
+    with Keras's and matplotlib's folders (their caches, not telemetry) put outside it, so anything written there
+    is a finding. Returns ``(home, tries)``: ``tries()`` lists the requests the proxy saw, then the refused
+    connections."""
+    from helpers import NETGUARD, TELEMETRY_SWITCHES, ProxyRecorder, netguard_tries
+
+    proxy = ProxyRecorder()
+    log = tmp_path / "netguard.log"
+    home = tmp_path / "user_home"
+    home.mkdir()
+    for name in ("all_proxy", "ALL_PROXY", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", *TELEMETRY_SWITCHES):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"):
+        monkeypatch.setenv(name, proxy.url)
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.setenv(name, "localhost,127.0.0.1")  # this machine only (Ray's own connections)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(NETGUARD), os.environ["PYTHONPATH"]]))
+    monkeypatch.setenv("FEATCACHE_NETGUARD_LOG", str(log))
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    monkeypatch.setenv("MPLCONFIGDIR", str(tmp_path / "matplotlib"))
+    yield home, lambda: [f"proxy asked for: {line}" for line in proxy.requests] + netguard_tries(log)
+    proxy.close()
+
+
 @pytest.fixture(scope="session")
 def real_weights() -> Path:
     if not WEIGHTS.is_file():

@@ -446,3 +446,66 @@ def fill(disk) -> None:
         while True:
             f.write(b"\0" * 4096)
             f.flush()
+
+
+# No network: the ``no_network`` fixture (conftest.py) and what it records.
+
+# Loaded by the subprocesses of a test that uses ``no_network``: refuses and records their Python-level connections.
+NETGUARD = REPO / "tests" / "netguard"
+# Variables that silence a library's telemetry where they are set (a CI job, an opt-out): unset under ``no_network``,
+# as on a user's machine, or a test that no request is made would pass on code that makes one. CI, TF_BUILD and
+# JENKINS_URL: openvino_telemetry's OptInChecker._run_in_ci; GITHUB_ACTIONS, GITLAB_CI and ORT_DISABLE_TELEMETRY:
+# ONNX Runtime's (names in its library); RAY_USAGE_STATS_ENABLED: Ray's usage statistics.
+TELEMETRY_SWITCHES = ("CI", "TF_BUILD", "JENKINS_URL", "GITHUB_ACTIONS", "GITLAB_CI", "ORT_DISABLE_TELEMETRY",
+                      "RAY_USAGE_STATS_ENABLED")
+
+
+class ProxyRecorder:
+    """An HTTP(S) proxy on this machine that passes nothing: it reads each request's first line (``CONNECT
+    host:443 HTTP/1.1``), keeps it, and closes the connection. Code that honours the proxy variables (urllib,
+    requests, libcurl: ONNX Runtime's native uploader) is seen here by the host it wanted, before any name is
+    looked up."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.requests: list[str] = []
+        self._server = socket.socket()
+        self._server.bind(("127.0.0.1", 0))
+        self._server.listen(16)
+        self._server.settimeout(0.2)  # so the loop sees close() (a blocked accept is not woken by it)
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
+        self._open = True
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        import socket
+
+        while self._open:
+            try:
+                conn, _ = self._server.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(2)
+                try:
+                    first = conn.recv(4096).split(b"\r\n", 1)[0]
+                except OSError:
+                    first = b""
+            self.requests.append(first.decode("latin-1") or "a connection that sent nothing")
+
+    def close(self) -> None:
+        self._open = False
+        self._thread.join(5)
+        self._server.close()
+
+
+def netguard_tries(log: Path) -> list[str]:
+    """The connections ``tests/netguard/sitecustomize.py`` refused, one string each (target, process, stack)."""
+    if not log.is_file():
+        return []
+    return [entry.strip() for entry in log.read_text().split("=== ")[1:]]

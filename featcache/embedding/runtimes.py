@@ -46,11 +46,14 @@ import hashlib
 import importlib
 import json
 import os
+import sys
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator
 
 import numpy as np
 
@@ -129,6 +132,60 @@ class ConversionSpec:
         return [np.random.default_rng(0).integers(0, 256, size=(2, *self.raw_shape), dtype=np.uint8)]
 
 
+# The converted runtimes' own telemetry, and the environment that switches it off. Both start it when the package is
+# imported and read their switch then, once, so featcache imports them only through ``import_runtime``, which sets
+# these for the import and puts the environment back after it (docs/install.md, "Offline use").
+TELEMETRY_OFF: dict[str, dict[str, str]] = {
+    # ONNX Runtime's 1DS telemetry on Linux and macOS (since 1.29; 1.32 here): importing onnxruntime wrote a device
+    # id and an event queue to ~/.cache/Microsoft/DeveloperTools/.onnxruntime (deviceid, onnxruntime.db: OS, CPU,
+    # Python's path), and 9 s later its native uploader asked for mobile.events.data.microsoft.com:443 (a DNS query,
+    # or a CONNECT to a proxy), again every few seconds. ORT_DISABLE_TELEMETRY=1, the variable its library reads
+    # (microsoft/onnxruntime#27379), is its opt-out for the process: set at import, no file was written and no query
+    # made in 30 s of running a model (strace). Its disable_telemetry_events() comes too late: after the import.
+    "onnxruntime": {"ORT_DISABLE_TELEMETRY": "1"},
+    # OpenVINO (2026.4; openvino-telemetry 2025.2): openvino/__init__.py imports openvino.tools.ovc, whose __init__
+    # runs init_ovc_telemetry('OpenVINO') and telemetry.send_event("ov", "import", "general_import"). With no
+    # consent file that counts as consent (enable_opt_in_dialog=False): it wrote ~/intel/openvino_ga_cid and
+    # ~/intel/stats and a forked process posted the event to www.google-analytics.com (backend_ga4.send). Its
+    # documented opt-out, 'opt_in_out --opt_out', writes ~/intel/openvino_telemetry; the switch it reads from the
+    # environment is disable_in_ci, which init_ovc_telemetry passes: CI=true (OptInChecker._run_in_ci) declines
+    # before the consent file is read, and nothing is written or sent.
+    "openvino": {"CI": "true"},
+}
+_ENVIRON_LOCK = threading.RLock()  # two threads importing at once would put each other's variables back wrongly
+
+
+def import_runtime(name: str) -> ModuleType:
+    """``import name``, with that package's telemetry off (:data:`TELEMETRY_OFF`) when this is its first import.
+
+    The variables are set for the import only and then put back as they were, so the user's environment, and the
+    programs this process starts later, are left as they were. A package imported before featcache (by the user's
+    own code) started its telemetry then, as the user's environment said."""
+    if sys.modules.get(name) is not None:
+        return sys.modules[name]
+    with _environment(TELEMETRY_OFF.get(name, {})):
+        return importlib.import_module(name)
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """``os.environ`` with ``values`` set inside the block, as it was after it."""
+    if not values:
+        yield
+        return
+    with _ENVIRON_LOCK:
+        before = {key: os.environ.get(key) for key in values}
+        os.environ.update(values)
+        try:
+            yield
+        finally:
+            for key, value in before.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
 def converter_versions() -> dict[str, str | None]:
     """What makes the ONNX graph: part of every converted model's key."""
     return _versions("keras", "tensorflow", "tf2onnx", "onnx")
@@ -138,7 +195,7 @@ def _versions(*modules: str) -> dict[str, str | None]:
     out = {}
     for name in modules:
         try:
-            out[name] = importlib.import_module(name).__version__
+            out[name] = import_runtime(name).__version__
         except Exception:  # missing, or broken on import: no converted model for this environment
             out[name] = None
     return out
@@ -296,7 +353,7 @@ class _ConvertedRuntime(Runtime):
             return False
         for name in (self.module, "tf2onnx", "onnx"):
             try:
-                importlib.import_module(name)
+                import_runtime(name)
             except Exception:  # ImportError, or a broken install that fails on import
                 return False
         return True
@@ -351,8 +408,7 @@ class OnnxRuntime(_ConvertedRuntime):
             positive_int(self.threads, "threads")
 
     def load(self, path: Path) -> Forward:
-        import onnxruntime as ort
-
+        ort = import_runtime("onnxruntime")
         options = ort.SessionOptions()
         options.log_severity_level = 3  # errors only: its warnings about unused initializers mean nothing to a user
         if self.threads:
@@ -375,8 +431,7 @@ class OpenVinoRuntime(_ConvertedRuntime):
 
     def compile(self, path: Path) -> openvino.CompiledModel:
         """The ONNX file compiled for this machine's CPU, computing in float32."""
-        import openvino as ov
-
+        ov = import_runtime("openvino")
         # f32, always: on CPUs with AMX or AVX512_BF16 (Intel Sapphire Rapids
         # and later) OpenVINO's default is bfloat16, which changed features by
         # up to 1% (3.4e-5 on values of 0.002-0.017; the equality tests fail)
