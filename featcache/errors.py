@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import re
 import shutil
 from pathlib import Path
@@ -87,6 +88,27 @@ def first_line(exc: BaseException, limit: int | None = None, empty: str | None =
     if line is None:
         return type(exc).__name__ if empty is None else empty
     return line if limit is None else line[:limit]
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn(message: str, category: type[Warning]) -> None:
+    """``warnings.warn(message, category)`` attributed to the line of the caller's code that called into featcache:
+    the frame just outside featcache's outermost frame on the stack. A fixed ``stacklevel`` pointed into featcache
+    itself wherever a wrapper (``validate.checks_switches``) or a helper stood between, and Python shows a
+    DeprecationWarning only when attributed to ``__main__``: extract()'s old keyword form warned unseen, and a note
+    named heads/views.py's line (a notebook tester). Outside featcache altogether it is the caller's line."""
+    import sys
+    import warnings
+
+    frame, level, outside = sys._getframe(1), 2, 2  # level 2: warn's caller (1 is this function's own line)
+    while frame is not None:
+        if os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
+            outside = level + 1  # the caller of the outermost featcache frame seen so far
+        frame, level = frame.f_back, level + 1
+    # featcache's own frame where nothing called it (a thread of its own): past the stack, Python names module "sys"
+    warnings.warn(message, category, stacklevel=min(outside, level - 1))
 
 
 class FeatcacheError(Exception):

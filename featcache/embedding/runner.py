@@ -25,7 +25,7 @@ from featcache.embedding.backbones import Backbone, check_image_size, recorded_w
 from featcache.embedding.batches import Batch, plan
 from featcache.embedding.mapper import check_layers
 from featcache.embedding.specs import ModelSpec, StoreSpec, from_legacy
-from featcache.errors import FeatcacheError, one_line, option, printable
+from featcache.errors import FeatcacheError, one_line, option, printable, warn
 from featcache.progress import counted, note, status
 from featcache.sources import DataSource
 from featcache.sources.base import RowPlan
@@ -133,9 +133,11 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
     version, with a DeprecationWarning.
     """
     if legacy or isinstance(source, str):
-        warnings.warn("extract()'s keywords (weights=, images=, engine=, ...) are deprecated: pass "
-                      "extract(FashionMNIST(...) or PhotoFolder(...), ModelSpec(...), StoreSpec(...), LocalEngine() or RayEngine(...)); "
-                      "the keyword form goes away in featcache 0.3", DeprecationWarning, stacklevel=2)
+        # the user's line (errors.warn): stacklevel=2 named checks_switches' wrapper, and Python shows a
+        # DeprecationWarning only where attributed to __main__, so a notebook's or script's call warned unseen
+        warn("extract()'s keywords (weights=, images=, engine=, ...) are deprecated: pass "
+             "extract(FashionMNIST(...) or PhotoFolder(...), ModelSpec(...), StoreSpec(...), LocalEngine() or RayEngine(...)); "
+             "the keyword form goes away in featcache 0.3", DeprecationWarning)
         source, model, store, engine = from_legacy(source, model, store, engine, legacy)
     source, model, store, engine = _parts(source, model, store, engine)
     engine.check()  # Ray installed, the cluster reachable: before any data or model work
