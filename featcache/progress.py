@@ -382,6 +382,12 @@ def showing_fits(wanted: bool = True, *, epochs: bool = False, run: FitsRun | No
         _FITS_SHOWN.reset(token)
 
 
+def fits_shown() -> bool:
+    """Whether this runs within ``showing_fits``: a command run verbose (or the CLI) shows its fits, and a fit's notes
+    (the Keras head's stratified validation rows) are said; a quiet call says none."""
+    return _FITS_SHOWN.get() is not None
+
+
 def fits_run() -> FitsRun | None:
     """The run of the ``showing_fits`` this is within and the notes said in it (None: none), which a command passes
     to its worker processes: read after ``slow_fit_note`` has said the notes of the fits it hands them."""

@@ -17,7 +17,7 @@ from helpers import make_class_tree, run_main
 
 import featcache
 from featcache.heads import DenseHead
-from featcache.heads.dense import validation_rows
+from featcache.heads.dense import StratifiedValidationNote, validation_rows
 from featcache.heads.views import fit_views
 
 
@@ -51,13 +51,19 @@ def _ids(n: int, dims: int = 3) -> np.ndarray:
 def test_a_fit_on_rows_in_class_order_validates_on_every_class(keras_rows):
     # 30 ants then 30 bees, as a photo folder's cache stores them: Keras's last 12 rows are all bees
     y = np.repeat([0, 1], 30)
-    with pytest.warns(UserWarning, match=r"the Keras head validates on a stratified pick of 20% of them, drawn with its seed"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a quiet fit: not a word (validation_rows_ records the pick)
         head = DenseHead(epochs=1, early_stopping=False, n_classes=2, seed=3).fit(_ids(60), y)
     rows = {side: keras_rows[-1][side][0][:, 0].astype(int) for side in ("train", "val")}
     assert len(rows["val"]) == 12 and len(rows["train"]) == 48  # as many as Keras holds out
     assert sorted(np.concatenate([rows["train"], rows["val"]]).tolist()) == list(range(60))  # each row on one side
     assert np.bincount(y[rows["val"]]).tolist() == [6, 6]  # each class its share
     assert head.validation_rows_ == "stratified"
+    # a verbose head says so, named at the line that fitted it
+    with pytest.warns(StratifiedValidationNote, match=r"the Keras head validates on a stratified pick of 20% of them, "
+                                                      "drawn with its seed") as caught:
+        DenseHead(epochs=1, early_stopping=False, n_classes=2, seed=3, verbose=1).fit(_ids(60), y)
+    assert {w.filename for w in caught if w.category is StratifiedValidationNote} == {__file__}
     # drawn with the fit's seed: the same again, other images for another seed
     assert np.array_equal(validation_rows(60, 0.2, labels=y, seed=3)[1], np.sort(rows["val"]))
     assert not np.array_equal(validation_rows(60, 0.2, labels=y, seed=4)[1], np.sort(rows["val"]))
@@ -106,8 +112,7 @@ def test_a_class_sorted_fit_on_views_holds_out_whole_images_of_every_class(keras
     V, n = 2, 40
     y = np.repeat([0, 1], 20)
     Xv = np.stack([_ids(n) + v / 10 for v in range(V)])  # feature = image + view/10
-    with pytest.warns(UserWarning, match="stratified pick"):
-        fit_views(DenseHead(epochs=1, early_stopping=False, n_classes=2), Xv, y)
+    fit_views(DenseHead(epochs=1, early_stopping=False, n_classes=2), Xv, y)
     images = {side: np.floor(keras_rows[-1][side][0][:, 0]).astype(int) for side in ("train", "val")}
     assert not set(images["train"]) & set(images["val"])  # an image's views on one side
     assert sorted(images["val"].tolist()) == np.repeat(np.unique(images["val"]), V).tolist()  # every view of each
@@ -153,6 +158,21 @@ def test_train_and_curve_say_once_that_they_validate_on_a_stratified_pick(tmp_pa
     res = run_main(capsys, "curve", str(cache.path), "--sizes", "20,30", "--seeds", "2", "--heads", "keras",
                    "--out", str(tmp_path / "curve"))
     assert res.returncode == 0 and res.stderr.count("validates on a stratified pick") == 1, res.stderr
+
+
+def test_a_quiet_train_on_a_photo_folders_cache_says_nothing_and_a_verbose_one_notes_it_at_the_callers_line(tmp_path):
+    # The note showed on every Keras fit of a photo folder's cache, verbose=False too, as a UserWarning named at
+    # heads/views.py's line, about a choice of featcache's own with nothing to fix (a notebook tester)
+    from featcache.heads.io import load_head
+
+    cache = _sorted_photo_cache(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # featcache's notes (Keras's own DeprecationWarnings aside)
+        quiet = featcache.train(cache, "keras", epochs=1, out=tmp_path / "q.keras")
+    assert load_head(quiet.path)[1]["validation_rows"] == "stratified"  # recorded all the same
+    with pytest.warns(StratifiedValidationNote, match="validates on a stratified pick") as caught:
+        featcache.train(cache, "keras", epochs=1, out=tmp_path / "v.keras", verbose=True)
+    assert [w.filename for w in caught if w.category is StratifiedValidationNote] == [__file__]
 
 
 def test_finetune_of_a_head_from_before_the_record_validates_on_its_last_rows_and_says_they_miss_a_class(tmp_path):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -14,9 +13,9 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from featcache._lazy import keras
-from featcache.errors import FeatcacheError, ParamsDisagree
+from featcache.errors import FeatcacheError, ParamsDisagree, warn
 from featcache.heads.folding import to_raw
-from featcache.progress import epoch_progress, epochs_text
+from featcache.progress import epoch_progress, epochs_text, fits_shown
 from featcache.validate import COUNT_MAX, ParamLabel, check_bool, check_number, check_seed_param, param_text
 
 if TYPE_CHECKING:
@@ -230,7 +229,8 @@ class DenseHead(ClassifierMixin, BaseEstimator):
     image's views are never on both sides). Where those last rows leave a
     class out of one side as a shuffled order almost never would (rows in
     class order, as a photo folder's are), as many images are held out by a
-    stratified pick drawn with ``seed`` instead, and a
+    stratified pick drawn with ``seed`` instead, and, where the fit is shown
+    (``verbose``, or a command run verbose: ``progress.showing_fits``), a
     ``StratifiedValidationNote`` says so; ``validation_rows_`` records which
     (``LAST_ROWS``, ``STRATIFIED``; None without validation rows), and the
     head file keeps it for finetune. With ``early_stopping`` training
@@ -439,12 +439,17 @@ class DenseHead(ClassifierMixin, BaseEstimator):
                                      "none to train on or none to validate on; fit it on more rows, or pass a validation_split "
                                      "nearer 0.2 (0: none held out)") from None
             train, val, self.validation_rows_ = held.train, held.val, held.how
-            if held.how == STRATIFIED:  # the same words for every fit of a curve or probe: said once
+            # A progress note, said when the fit is shown (a verbose call, the CLI: "note:") or the head is verbose,
+            # named at the caller's line; a quiet call says nothing (validation_rows_ and the head file record it).
+            # It showed on every fit of a photo folder's cache, verbose=False too, named at heads/views.py's line,
+            # about a choice of featcache's own with nothing to fix (a notebook tester). The same words for every fit
+            # of a curve or probe: said once.
+            if held.how == STRATIFIED and (self.verbose or fits_shown()):
                 pct = f"{self.validation_split * 100:g}%"
-                warnings.warn(f"the last {pct} of the training images, which Keras holds out for validation, leave a class "
-                              "out of one side where a shuffled order almost never would (rows in class order, as a "
-                              f"photo folder's are); the Keras head validates on a stratified pick of {pct} of them, "
-                              "drawn with its seed, instead", StratifiedValidationNote, stacklevel=2)
+                warn(f"the last {pct} of the training images, which Keras holds out for validation, leave a class "
+                     "out of one side where a shuffled order almost never would (rows in class order, as a "
+                     f"photo folder's are); the Keras head validates on a stratified pick of {pct} of them, "
+                     "drawn with its seed, instead", StratifiedValidationNote)
             present = len(np.unique(y))  # classes in the rows given (n_classes may name more: their outputs stay)
             # Fewer training rows than classes is no fit of the recipe asked for: validation_split=0.999 trained on 3
             # rows of 3 classes, and probe and curve scored it (train refuses any class missing; an adversarial
