@@ -34,3 +34,15 @@ def test_the_old_keyword_forms_deprecation_warning_is_shown_at_the_users_line(fa
     assert f"{script}:2: DeprecationWarning: extract()'s keywords (weights=, images=, engine=, ...) are deprecated" \
         in res.stderr, res.stderr
     assert res.stdout.split() == ["30"] and (tmp_path / "c.h5").is_file()
+
+
+def test_extracts_result_goes_where_its_caches_path_goes(fashion_dir, tmp_path):
+    # ExtractResult was no os.PathLike, unlike train's and export's results: train(r, "logreg") and open_cache(r)
+    # said "cache must be a path (got ExtractResult(...)"
+    r = featcache.extract(featcache.FashionMNIST(fashion_dir, train_limit=20, test_limit=10),
+                          featcache.ModelSpec(weights="random", image_size=32), featcache.StoreSpec(out=tmp_path / "c.h5"))
+    assert isinstance(r, os.PathLike) and os.fspath(r) == str(tmp_path / "c.h5")
+    cache = featcache.open_cache(r)
+    assert cache.path == r.path and cache.sizes == {"train": 20, "test": 10}
+    res = featcache.train(r, "logreg", out=tmp_path / "h.npz")
+    assert res.path == tmp_path / "h.npz" and 0 <= res.accuracy <= 1

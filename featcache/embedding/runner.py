@@ -72,6 +72,9 @@ class ExtractResult:
     # never deleted: store.reader.set_aside_other_partial); None where there was none
     partial_set_aside: Path | None = None
 
+    def __fspath__(self) -> str:  # the cache file: open_cache, train, probe and verify take the result (a notebook tester)
+        return str(self.path)
+
     @property
     def replaced(self) -> bool:
         """Whether a cache featcache wrote was at the path and this run replaced it: one of other settings
