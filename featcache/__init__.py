@@ -5,7 +5,8 @@ The Python API mirrors the CLI: ``featcache.extract(...)`` is
 ``featcache extract ...``, ``featcache.open_cache(path)`` backs
 ``featcache info``, ``featcache.train(cache, head=...)`` is ``featcache train``,
 ``featcache.evaluate(head, cache)`` is ``featcache evaluate`` (``head``: a file,
-or ``train``'s result), ``featcache.load_head(path)`` reads a head file and
+or ``train``'s result), ``featcache.curve`` (``learning_curve``) is ``featcache curve``,
+``featcache.load_head(path)`` reads a head file and
 ``featcache.lesson(weights=...)`` is ``featcache lesson``.
 """
 
@@ -31,6 +32,7 @@ _API = {
     "lesson": ("featcache.recipes.lesson", "lesson"),
     "ScratchCNN": ("featcache.heads.scratch", "ScratchCNN"),
     "learning_curve": ("featcache.analysis.curve", "learning_curve"),
+    "curve": ("featcache.analysis.curve", "learning_curve"),  # the CLI's name (featcache curve): the same function
     "probe": ("featcache.analysis.probe", "probe"),
     "finetune": ("featcache.deploy.finetune", "finetune"),
     "export": ("featcache.deploy.export", "export"),
@@ -42,6 +44,8 @@ _API = {
 
 # Module paths of featcache 0.1 (a flat package), kept importable for one
 # version: ``import featcache.extraction`` still works and warns.
+import types as _types  # noqa: E402
+
 _MOVED = {
     "featcache.fingerprint": "featcache.store.fingerprint",
     "featcache.atomic": "featcache.store.atomic",
@@ -86,11 +90,29 @@ class _MovedFinder:
 
         warnings.warn(f"{spec.name} moved to {_MOVED[spec.name]}; the old name goes away in featcache 0.3",
                       DeprecationWarning, stacklevel=3)
-        return importlib.import_module(_MOVED[spec.name])
+        moved = importlib.import_module(_MOVED[spec.name])
+        # featcache.curve is the API's function now too: the import binds the package's attribute to what it returns,
+        # and a module there would have made featcache.curve(...) "'module' object is not callable" from then on
+        return _ModuleAndFunction(spec.name, moved) if spec.name.rpartition(".")[2] in _API else moved
 
     @staticmethod
     def exec_module(module):
         pass
+
+
+class _ModuleAndFunction(_types.ModuleType):
+    """An old module name that is an API function's name too (``featcache.curve``): the moved module's attributes
+    (``featcache.curve.learning_curve``, the 0.1 form) and, called, the function (``featcache.curve(cache, sizes)``)."""
+
+    def __init__(self, name: str, moved: _types.ModuleType) -> None:
+        super().__init__(name, moved.__doc__)
+        self.__dict__["_moved"] = moved
+
+    def __getattr__(self, name: str):
+        return getattr(self.__dict__["_moved"], name)
+
+    def __call__(self, *args, **kwargs):
+        return __getattr__(self.__name__.rpartition(".")[2])(*args, **kwargs)
 
 
 import sys as _sys  # noqa: E402

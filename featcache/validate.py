@@ -14,6 +14,7 @@ into an argparse ``type=`` where a flag must be refused before any work.
     nonnegative_int a whole number >= 0
     positive_number a positive finite number (a learning rate)
     check_jobs      --jobs: >= 1, or -1 for every core
+    jobs_alias      jobs and its alias n_jobs (probe, learning_curve): one setting
     check_worker_cpus  --workers x --cpus-per-worker on this machine: at most its usable cores
     check_seed      0 <= seed < 2**32 (what NumPy's and Keras's seeding accept)
     check_limit     --train-limit style: the first N of the data's images, 1 <= N <= its size (None: all)
@@ -407,14 +408,21 @@ def check_jobs(n: Any, flag: str = "--jobs") -> int:
     return int(n)
 
 
-def jobs_alias(value: Any, default: Any, alias: Any, name: str, alias_name: str) -> Any:
-    """One setting under two names (curve's ``jobs`` and probe's ``n_jobs``, scikit-learn's name: the API takes
-    both in both, as new users tried them): ``alias`` where it is given and ``value`` was left at ``default``."""
-    if alias is None:
-        return value
-    if value != default:
-        raise FeatcacheError(f"{name} and {alias_name} are one setting (the number of worker processes); give one of them")
-    return alias
+# The default of ``jobs`` in every function that takes it (probe, learning_curve: the CLI's --jobs).
+JOBS_DEFAULT = 1
+
+
+def jobs_alias(jobs: Any, n_jobs: Any) -> Any:
+    """The number of worker processes of a function that takes ``jobs`` (the CLI's --jobs; default ``JOBS_DEFAULT``)
+    and its alias ``n_jobs`` (scikit-learn's name; default None), the one rule of the two: ``n_jobs`` where it is
+    given and ``jobs`` was left at its default; both given is one line. probe's main keyword was n_jobs with jobs its
+    alias, learning_curve's the other way round, each with its own call of this (a notebook tester)."""
+    if n_jobs is None:
+        return jobs
+    if jobs != JOBS_DEFAULT:
+        raise FeatcacheError("jobs and n_jobs are one setting (the number of worker processes, the CLI's --jobs); "
+                             "give one of them")
+    return n_jobs
 
 
 def check_worker_cpus(workers: int, cpus_per_worker: int | None) -> None:

@@ -3,6 +3,7 @@ results that go where a path goes, the CLI's commands by their names, ``~`` in p
 
 from __future__ import annotations
 
+import inspect
 import os
 import subprocess
 import sys
@@ -46,3 +47,39 @@ def test_extracts_result_goes_where_its_caches_path_goes(fashion_dir, tmp_path):
     assert cache.path == r.path and cache.sizes == {"train": 20, "test": 10}
     res = featcache.train(r, "logreg", out=tmp_path / "h.npz")
     assert res.path == tmp_path / "h.npz" and 0 <= res.accuracy <= 1
+
+
+def _tiny_cache(fashion_dir: Path, tmp_path: Path):
+    return featcache.extract(featcache.FashionMNIST(fashion_dir, train_limit=20, test_limit=10),
+                             featcache.ModelSpec(weights="random", image_size=32), featcache.StoreSpec(out=tmp_path / "c.h5"))
+
+
+def test_curve_is_the_clis_curve_and_jobs_is_one_keyword_of_probe_and_curve(fashion_dir, tmp_path):
+    # featcache curve was featcache.learning_curve alone, though the README says the API mirrors the CLI command for
+    # command; probe's main keyword was n_jobs (alias jobs), learning_curve's jobs (alias n_jobs), both --jobs
+    from featcache import FeatcacheError
+
+    assert featcache.curve is featcache.learning_curve and "curve" in dir(featcache)
+    for fn in (featcache.probe, featcache.curve):
+        params = inspect.signature(fn).parameters
+        assert (params["jobs"].default, params["n_jobs"].default) == (1, None), fn.__name__
+    r = _tiny_cache(fashion_dir, tmp_path)
+    for fn, args, kw in ((featcache.probe, (), {"on_test": True}), (featcache.curve, ([10],), {})):
+        with pytest.raises(FeatcacheError, match=r"^jobs and n_jobs are one setting \(the number of worker processes, "
+                                                 r"the CLI's --jobs\); give one of them$"):
+            fn(r, *args, heads="logreg", jobs=2, n_jobs=2, out=tmp_path / fn.__name__, **kw)
+    assert not (tmp_path / "probe").exists() and not (tmp_path / "learning_curve").exists()
+    lc = featcache.curve(r, [10], seeds=1, heads="logreg", n_jobs=1, out=tmp_path / "c", plot=False)
+    assert lc.fits == 1 and [(row["head"], int(row["size"])) for row in lc.rows] == [("logreg", 10)], lc.rows
+
+
+def test_the_0_1_module_featcache_curve_leaves_featcache_curve_callable(tmp_path):
+    # import featcache.curve (0.1's module path, kept until 0.3) binds the package's attribute to what the import gives:
+    # a module there would make featcache.curve(...) "'module' object is not callable" for the rest of the process
+    code = ("import warnings; warnings.simplefilter('ignore')\n"
+            "import featcache, featcache.curve\n"
+            "from featcache.curve import learning_curve, CurveResult\n"
+            "print(callable(featcache.curve), featcache.curve.learning_curve is featcache.learning_curve is learning_curve,"
+            " CurveResult.__name__)\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert res.returncode == 0 and res.stdout.split() == ["True", "True", "CurveResult"], res.stderr

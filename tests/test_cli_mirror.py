@@ -16,9 +16,6 @@ import pytest
 import featcache
 from featcache.cli import build_parser
 
-# Commands whose API function has another name.
-API_NAME = {"curve": "learning_curve"}
-
 # Keywords of the API that are no flag of their command, and why.
 API_ONLY = {
     "verbose": "every command prints its progress; --json turns it off (stdout is the JSON alone)",
@@ -29,7 +26,7 @@ API_ONLY = {
     "evaluate.meta": "the metadata of an in-memory (estimator, meta) pair; a file carries its own",
     "lesson.rows": "row functions (Python callables): the extension point of the lesson table",
     "train.written_by": "a recipe's mark on the heads it writes (the lesson's), so that its reruns replace only those",
-    "curve.n_jobs": "an alias of jobs (--jobs), under probe's and scikit-learn's name",
+    "n_jobs": "an alias of jobs (--jobs), scikit-learn's name (validate.jobs_alias: probe's and curve's)",
     "curve.head_params": "dicts of estimator parameters: the CLI builds them from --param, --keras-preset, "
                          "--keras-standardize, --no-warm-start",
     "curve.baseline_params": "a dict: the CLI builds it from --baseline-epochs",
@@ -50,7 +47,6 @@ RENAMED = {
     "info.path": "cache",  # positional: a cache, head or model
     "verify.path": "cache",
     "finetune.learning_rate": "lr",  # --learning-rate, and --lr (the lesson's short form)
-    "probe.n_jobs": "jobs",  # --jobs, curve's name
 }
 
 
@@ -66,7 +62,7 @@ def _dests(parser: argparse.ArgumentParser) -> set[str]:
 @pytest.mark.parametrize("command", sorted(_commands()))
 def test_every_api_keyword_is_a_flag_and_back(command):
     parser = _commands()[command]
-    fn = getattr(featcache, API_NAME.get(command, command))
+    fn = getattr(featcache, command)  # featcache.curve is learning_curve
     params = {RENAMED.get(f"{command}.{p}", p) for p in inspect.signature(fn).parameters}
     dests = _dests(parser)
     if command == "extract":  # the keyword form: every flag is one of its keywords
@@ -86,12 +82,12 @@ def test_the_exceptions_are_still_needed():
         if "." not in key:
             continue
         command, name = key.split(".")
-        fn = getattr(featcache, API_NAME.get(command, command))
+        fn = getattr(featcache, command)
         where = inspect.signature(fn).parameters if key in API_ONLY else _dests(commands[command])
         assert name in where, f"{key} is listed as an exception but {command} has no {name}"
     for key, dest in RENAMED.items():
         command, name = key.split(".")
-        assert name in inspect.signature(getattr(featcache, API_NAME.get(command, command))).parameters, key
+        assert name in inspect.signature(getattr(featcache, command)).parameters, key
         assert dest in _dests(commands[command]), key
 
 
@@ -139,7 +135,7 @@ def _same_name(command: str, flag: str) -> bool:
 
         fields = {o for cls in source_classes() for o, f in cls.options.items() if o == f}
         return name in fields | set(MODEL_OPTIONS) | set(STORE_OPTIONS) | (set(ENGINE_OPTIONS) - {"engine"})
-    return name in inspect.signature(getattr(featcache, API_NAME.get(command, command))).parameters
+    return name in inspect.signature(getattr(featcache, command)).parameters
 
 
 def _api_md_table() -> list[tuple[list[str], str, str]]:
@@ -176,7 +172,7 @@ def _python_form_problems(commands: list[str], python: str) -> list[str]:
         keyword = re.match(r"(\w+)=", span)
         if keyword:
             for command in commands:
-                if keyword[1] not in inspect.signature(getattr(featcache, API_NAME.get(command, command))).parameters:
+                if keyword[1] not in inspect.signature(getattr(featcache, command)).parameters:
                     problems.append(f"{command} takes no {keyword[1]}= ({span})")
         for name, attr in re.findall(r"\b([A-Z]\w*)(?:\.(\w+))?\(", span):
             owner = getattr(featcache, name, None) or getattr(featcache.heads, name, None)

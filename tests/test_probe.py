@@ -430,7 +430,7 @@ def test_jobs_is_n_jobs_under_curves_name(multi_cache, tmp_path, monkeypatch):
     featcache.probe(multi_cache, heads="logreg", layers="out_relu", out=tmp_path / "a", jobs=2, plot=False)
     featcache.probe(multi_cache, heads="logreg", layers="out_relu", out=tmp_path / "b", n_jobs=2, plot=False)
     assert asked == [2, 2]
-    with pytest.raises(FeatcacheError, match="n_jobs and jobs are one setting"):
+    with pytest.raises(FeatcacheError, match="jobs and n_jobs are one setting"):
         featcache.probe(multi_cache, heads="logreg", out=tmp_path / "c", jobs=2, n_jobs=2)
 
 

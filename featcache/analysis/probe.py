@@ -49,6 +49,7 @@ from featcache.validate import (
     drop_stale,
     REPORT_DIGESTS,
     check_fraction,
+    JOBS_DEFAULT,
     check_jobs,
     jobs_alias,
     check_report_files,
@@ -365,13 +366,13 @@ def probe(
     out: str | Path | None = None,
     holdout: float | None = None,
     seed: int = 0,
-    n_jobs: int = 1,
+    jobs: int = JOBS_DEFAULT,
     plot: bool = True,
     verbose: bool = False,
     view_settings: str | list | None = None,
     folds: int | None = None,
     on_test: bool = False,
-    jobs: int | None = None,
+    n_jobs: int | None = None,
     head_params: Mapping[str, Mapping[str, Any]] | Sequence[str] | None = None,
 ) -> ProbeResult:
     """Fit each head on each cached layer (train split) and score it on images it was not fitted on.
@@ -391,8 +392,8 @@ def probe(
     ``out`` (default: ``default_out``, ``data/runs/probe_<cache name>/``; a probe of some of the cached layers,
     ``probe_<cache name>_<k>layers_<6 hex>/``). Each row's depth is its layer's place among every cached layer,
     whichever are probed. Prints the table only
-    when ``verbose``. ``n_jobs``: fits side by side (joblib processes); ``jobs``: the same setting under
-    ``learning_curve``'s and the CLI's name. ``head_params``: heads' own parameters, ``{"logreg": {"max_iter":
+    when ``verbose``. ``jobs``: fits side by side (joblib processes; the CLI's --jobs); ``n_jobs``: the same
+    setting under scikit-learn's name (``validate.jobs_alias``, as ``learning_curve``'s). ``head_params``: heads' own parameters, ``{"logreg": {"max_iter":
     5000}}`` or ``["logreg.max_iter=5000"]`` (``--param``; C is given with ``C``).
     """
     from featcache.store import as_cache
@@ -407,7 +408,7 @@ def probe(
 
         warn_missing_classes(cache.labels("test"), cache.class_names)
     settings = parse_view_settings(cache, view_settings)
-    n_jobs = check_jobs(jobs_alias(n_jobs, 1, jobs, "n_jobs", "jobs"))
+    n_jobs = check_jobs(jobs_alias(jobs, n_jobs))
     # On the test split gets its own default folder: its flattering choice must not replace the honest one (a new user)
     # A probe of some of the cached layers too: the full probe's folder holds the full probe (a new user)
     # "" is refused, as evaluate, curve, train and export refuse it (an adversarial tester: 'probe --out ""' wrote to

@@ -23,7 +23,7 @@ def api_default(func: Callable[..., Any], name: str) -> Any:
 
 
 def given(args: argparse.Namespace, *names: str, **renamed: str) -> dict[str, Any]:
-    """The options the user gave (not None), as API keywords: ``given(args, "seed", n_jobs="jobs")``.
+    """The options the user gave (not None), as API keywords: ``given(args, "seed", learning_rate="lr")``.
 
     Options left out are not passed, so the API's own defaults apply.
     """

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 def register(sub: argparse._SubParsersAction) -> None:
     # Defaults are the API's (argparse default=None: only what the user gave is passed on).
-    seed, jobs = api_default(probe, "seed"), api_default(probe, "n_jobs")
+    seed, jobs = api_default(probe, "seed"), api_default(probe, "jobs")
     p = sub.add_parser("probe", help="fit a head on every cached layer and plot held-out accuracy against depth",
                        description="For every layer in the cache (extract with --layers blocks) and every head, fit on the "
                        f"train split and score on images it was not fitted on: by default a stratified {DEFAULT_HOLDOUT:.0%} of "
@@ -56,8 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     result = probe(args.cache, verbose=not args.json, **given(args, "heads", "C", "layers", "out", "holdout", "folds", "seed",
-                                                     "view_settings", "on_test", "plot", "head_params",
-                                                     n_jobs="jobs"))
+                                                     "view_settings", "on_test", "plot", "head_params", "jobs"))
     if args.json:
         print_json(result.to_dict())
     return 0

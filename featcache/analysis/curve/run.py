@@ -242,9 +242,9 @@ def learning_curve(
     ``test_views`` (default: every view the cache has): subsets are drawn over
     images and fitted on these views of each; test views are averaged.
     ``lock_timeout``: seconds to wait at most while another run writes the same folder (None: until it is done).
-    ``n_jobs``: ``jobs`` under the name ``probe`` and scikit-learn give it (a new user tried it).
+    ``n_jobs``: ``jobs`` under scikit-learn's name (``validate.jobs_alias``, as ``probe``'s; a new user tried it).
     """
-    jobs = jobs_alias(jobs, DEFAULT_JOBS, n_jobs, "jobs", "n_jobs")
+    jobs = jobs_alias(jobs, n_jobs)
     spec = CurveSpec(sizes=sizes, seeds=seeds, heads=heads, layer=layer, head_params=head_params or {},
                      baseline=baseline, baseline_sizes=baseline_sizes or (), baseline_params=baseline_params, jobs=jobs,
                      train_views=train_views, test_views=test_views)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from featcache.errors import FeatcacheError
-from featcache.validate import check_jobs, check_two_per_class, check_views, parse_list, parse_seeds, parse_sizes, require_splits
+from featcache.validate import JOBS_DEFAULT, check_jobs, check_two_per_class, check_views, parse_list, parse_seeds, parse_sizes, require_splits
 
 if TYPE_CHECKING:
     from sklearn.base import BaseEstimator
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 DEFAULT_SEEDS = 3
 DEFAULT_HEADS = ("logreg", "keras")
-DEFAULT_JOBS = 1
+DEFAULT_JOBS = JOBS_DEFAULT  # probe's too (validate.jobs_alias)
 # Heads that consume the cache's raw images instead of its features.
 BASELINES = ("scratch",)
 # The lesson's training for the Keras head (5 epochs, batch 64, 20 %
