@@ -24,7 +24,8 @@ into an argparse ``type=`` where a flag must be refused before any work.
     parse_C         a number from C_MIN to C_MAX (C_RANGE: 1e-12 to 1e12), or 'cv'
     parse_params    --param NAME=VALUE (repeatable) or a dict -> a head's own parameters, values typed
     param_text      a parameter's value shown as a user types it (1e20, 0.001, true): every line that shows one
-    check_path      an API's path argument: a str or os.PathLike, not empty (None was pathlib's TypeError)
+    check_path      an API's path argument: a str or os.PathLike, not empty (None was pathlib's TypeError), ~ expanded
+    expand_home     a leading ~ or ~user of a user's path expanded, its type kept (check_path's and the settings')
     check_number    a parameter given through the API: a (whole) number, not a bool or a string, in a range
     check_writable_dir  create a folder and prove a file can be written there
     check_out_dir   an output folder name: not a file, below a writable folder (creates nothing)
@@ -667,14 +668,26 @@ def parse_params(value: Any, flag: str = "--param", head: str = "") -> dict[str,
 
 
 def check_path(value: Any, name: str, what: str) -> Path:
-    """A path given through the API: a str, bytes or os.PathLike naming something. None, a number or a list ended
-    in pathlib's "expected str, bytes or os.PathLike object" TypeError (an adversarial tester's open_cache(None),
-    train(None), predict(model, None)); ``what`` says what to pass instead."""
+    """A path given through the API: a str, bytes or os.PathLike naming something, ``~`` expanded (``expand_home``).
+    None, a number or a list ended in pathlib's "expected str, bytes or os.PathLike object" TypeError (an
+    adversarial tester's open_cache(None), train(None), predict(model, None)); ``what`` says what to pass instead."""
     if isinstance(value, (str, bytes, os.PathLike)):
         text = os.fsdecode(value)
         if text:
-            return Path(text)
+            return Path(expand_home(text))
     raise FeatcacheError(f"{name} must be a path (got {shown(value)}); pass {what}")
+
+
+P = TypeVar("P", str, Path)
+
+
+def expand_home(path: P) -> P:
+    """A user's path with a leading ``~`` or ``~user`` expanded as a shell does (``os.path.expanduser``), of the type
+    given and otherwise as given: the one home of the rule, for ``check_path`` and the settings that keep a path
+    (PhotoFolder's root, FashionMNIST's data_dir, ModelSpec's weights, StoreSpec's out). A shell expands ``~`` before
+    the CLI sees it; the API took open_cache("~/x.h5") and PhotoFolder("~/photos") for a folder named ``~`` in the
+    current one (a notebook tester)."""
+    return type(path)(os.path.expanduser(path)) if isinstance(path, Path) else os.path.expanduser(path)
 
 
 def number_text(value: float, typed: bool = False) -> str:

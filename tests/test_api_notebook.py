@@ -83,3 +83,41 @@ def test_the_0_1_module_featcache_curve_leaves_featcache_curve_callable(tmp_path
             " CurveResult.__name__)\n")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert res.returncode == 0 and res.stdout.split() == ["True", "True", "CurveResult"], res.stderr
+
+
+def test_every_api_path_takes_a_leading_tilde(fashion_dir, tmp_path, monkeypatch):
+    # A shell expands ~ before the CLI sees it; the API took open_cache("~/x.h5"), PhotoFolder("~/photos"),
+    # ModelSpec(weights="~/w.h5") and out="~/..." for a folder named ~ in the current one (a notebook tester)
+    from helpers import make_class_tree
+
+    home, work = tmp_path / "home", tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    (home / "fm").mkdir(parents=True)
+    for f in fashion_dir.iterdir():
+        (home / "fm" / f.name).symlink_to(f)
+    make_class_tree(home / "photos", {"ants": 4, "bees": 4})
+    (home / "w.weights.h5").write_bytes(b"not read when made")
+    assert featcache.PhotoFolder("~/photos", test_fraction=0.5).root == str(home / "photos")
+    assert featcache.PhotoFolder(Path("~/photos"), test_fraction=0.5).root == home / "photos"
+    assert featcache.ModelSpec(weights="~/w.weights.h5").weights == str(home / "w.weights.h5")
+    r = featcache.extract(featcache.FashionMNIST("~/fm", train_limit=20, test_limit=10),
+                          featcache.ModelSpec(weights="random", image_size=32), featcache.StoreSpec(out="~/c.h5"))
+    assert r.path == home / "c.h5" and r.path.is_file()
+    assert featcache.open_cache("~/c.h5").sizes == {"train": 20, "test": 10}
+    assert featcache.verify("~/c.h5") is not None
+    res = featcache.train("~/c.h5", "logreg", out="~/heads/h.npz")
+    assert res.path == home / "heads" / "h.npz" and res.path.is_file()
+    assert featcache.load_head("~/heads/h.npz")[1]["head"] == "logreg"
+    ev = featcache.evaluate("~/heads/h.npz", "~/c.h5", out="~/eval")
+    assert ev.accuracy == res.accuracy and (home / "eval").is_dir()
+    exp = featcache.export("~/heads/h.npz", "~/m.keras")
+    assert exp.path == home / "m.keras" and exp.path.is_file()
+    keras_head = featcache.train("~/c.h5", "keras", epochs=1, out="~/heads/k.keras")
+    with pytest.raises(featcache.FeatcacheError, match=r"is the head export reads"):  # never written over, force or not
+        featcache.export("~/heads/k.keras", keras_head.path, force=True)
+    assert featcache.load_head(keras_head.path)[1]["head"] == "keras"
+    preds = featcache.predict("~/m.keras", ["~/photos/ants"])
+    assert len(preds) == 4 and all(p.input.startswith(str(home / "photos" / "ants")) for p in preds)
+    assert list(work.iterdir()) == []  # no folder named ~ here

@@ -18,7 +18,7 @@ from featcache._lazy import keras
 from featcache.embedding.backbones import (get_backbone, imagenet_weights_file, is_named_weights, recorded_weights_path,
                                            weights_arg, weights_identity)
 from featcache.errors import FeatcacheError, one_line
-from featcache.validate import (ONLY, checks_switches, pick_views, shown, views_counted, views_spec, views_words,
+from featcache.validate import (ONLY, check_path, checks_switches, pick_views, shown, views_counted, views_spec, views_words,
                                 without_words)
 
 if TYPE_CHECKING:
@@ -349,11 +349,14 @@ def export(
     Returns an ``ExportResult`` (its ``path``, ``replaced``, the model's ``meta``).
     """
     from featcache.deploy.model import check_not_the_head, check_out, check_same_model_job, probabilities_model, save_model
-    from featcache.heads.io import load_head, replaced_words
+    from featcache.heads.io import HEAD_FILE, load_head, replaced_words
     from featcache.sources.base import photo_root_of
     from featcache.sources.images import check_file_outside_classes
 
     out = check_out(out, force)
+    # as load_head reads it (~ expanded): 'export("~/h.keras", out=<the same file>, force=True)' compared a head
+    # path that names nothing here with out, and would have written the model over the head
+    head = check_path(head, "head", HEAD_FILE)
     check_not_the_head(out, head, "export")
     est, meta = load_head(head, trust_pickle=trust_pickle)
     names = graph_views(est, meta, views)

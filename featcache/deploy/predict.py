@@ -15,7 +15,7 @@ from featcache.embedding.engines import DEFAULT_RUNTIME
 from featcache.embedding.passes import BATCH_SIZE
 from featcache.errors import FeatcacheError, in_the_way, option
 from featcache.progress import bars_wanted
-from featcache.validate import check_path, check_replaceable, checks_switches, positive_int, shown
+from featcache.validate import check_path, check_replaceable, checks_switches, expand_home, positive_int, shown
 
 if TYPE_CHECKING:
     from featcache.deploy.model import ModelRunner
@@ -1018,10 +1018,9 @@ def _as_path_list(images: Sequence[str | Path] | str | Path) -> list[str | Path]
         images = [images]
     if images is None or isinstance(images, (dict, set)) or not isinstance(images, Iterable):
         check_path(images, "images", what)  # None was "'NoneType' object is not iterable" (an adversarial tester)
-    images = list(images)
     for p in images:
         check_path(p, "each of images", what)
-    images = [os.fsdecode(p) if isinstance(p, (bytes, os.PathLike)) else p for p in images]
+    images = [expand_home(os.fsdecode(p)) for p in images]  # as given (a folder's trailing /), ~ expanded
     if not images:
         raise FeatcacheError("no images given; pass image files, a folder of images or .npy arrays")
     return images

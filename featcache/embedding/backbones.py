@@ -19,7 +19,7 @@ import numpy as np
 
 from featcache._lazy import keras
 from featcache.errors import FeatcacheError, first_line
-from featcache.validate import file_digest, shown
+from featcache.validate import expand_home, file_digest, shown
 
 if TYPE_CHECKING:
     from keras import Model as KerasModel
@@ -457,7 +457,7 @@ def weights_arg(weights: Any) -> str:
         weights = os.fspath(weights)
     if not isinstance(weights, str) or not weights:
         raise FeatcacheError(f"--weights must be imagenet, random or a weights file (got {shown(weights)})")
-    return weights
+    return weights if is_named_weights(weights) else expand_home(weights)
 
 
 def check_weights_file(weights: str | Path) -> Path:

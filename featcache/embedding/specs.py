@@ -38,7 +38,7 @@ from featcache.embedding.backbones import (
 from featcache.embedding.passes import BATCH_SIZE
 from featcache.errors import FeatcacheError
 from featcache.store.layout import check_cache_name
-from featcache.validate import check_bool, check_seconds, closest, positive_int
+from featcache.validate import check_bool, check_seconds, closest, expand_home, positive_int
 
 DTYPES = ("float32", "float16")
 
@@ -131,6 +131,7 @@ class StoreSpec:
         if self.out is not None and (not isinstance(self.out, (str, Path)) or not str(self.out)):
             raise FeatcacheError(f"--out must be a file path (got {self.out!r})")
         if self.out is not None:
+            object.__setattr__(self, "out", expand_home(self.out))
             check_cache_name(self.out)
         if self.dtype not in DTYPES:
             raise FeatcacheError(f"--dtype {self.dtype} is not supported; use one of: {', '.join(DTYPES)}")

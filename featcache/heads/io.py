@@ -1191,6 +1191,10 @@ def not_a_cache(path: str | Path) -> str | None:
     return None
 
 
+# What a head argument names, in the lines that refuse one (load_head's, export's)
+HEAD_FILE = "the .keras or .npz head file written by 'featcache train'"
+
+
 @checks_switches
 def load_head(path: str | Path, *, trust_pickle: bool = False) -> tuple[BaseEstimator, dict[str, Any]]:
     """``(head, meta)`` from a file written by ``save_head``, checked for consistency.
@@ -1199,12 +1203,12 @@ def load_head(path: str | Path, *, trust_pickle: bool = False) -> tuple[BaseEsti
     from arrays and JSON. An old pickle head (``.joblib``) is refused unless
     ``trust_pickle`` (then it loads with a ``PickleHeadWarning``).
     """
-    path = check_path(path, "head", "the .keras or .npz head file written by 'featcache train'")  # load_head(123)
+    path = check_path(path, "head", HEAD_FILE)  # load_head(123)
     if path.is_dir():
         inside = sorted(p.name for p in path.iterdir() if p.suffix in (".keras", ".npz"))[:3] if os.access(path, os.R_OK) else []
         hint = f" (it holds {', '.join(inside)})" if inside else ""
-        raise FeatcacheError(f"{path} is a folder, not a head file{hint}; pass the .keras or .npz head file written by 'featcache train'")
-    check_regular_file(path, "head", "pass the .keras or .npz head file written by 'featcache train'", "train one with 'featcache train'")
+        raise FeatcacheError(f"{path} is a folder, not a head file{hint}; pass {HEAD_FILE}")
+    check_regular_file(path, "head", f"pass {HEAD_FILE}", "train one with 'featcache train'")
     if zipfile.is_zipfile(path):
         kind = file_kind(path)
         if (edited := edited_kind(path, kind)) is not None:  # before Keras reads a model's layers as a head's

@@ -50,7 +50,7 @@ from featcache.sources.base import STAGING, DataSource, Split, SplitSpec
 from featcache.sources.decode import (UnreadableImage, counts_as_unreadable, decode_image, failure_reason, not_utf8,
                                       utf8_name)
 from featcache.progress import counted
-from featcache.validate import check_bool, check_fraction, check_seed
+from featcache.validate import check_bool, check_fraction, check_seed, expand_home
 
 if TYPE_CHECKING:
     from featcache.embedding.batches import Batch
@@ -207,6 +207,7 @@ class PhotoFolder:
     def __post_init__(self):
         if not isinstance(self.root, (str, Path)) or not str(self.root):
             raise FeatcacheError(f"--images must be a folder path (got {self.root!r}); pass --images DIR where you {LAYOUT_HINT}")
+        object.__setattr__(self, "root", expand_home(self.root))
         if self.test_fraction is not None:
             object.__setattr__(self, "test_fraction", check_fraction(self.test_fraction, _fraction()))
         if self.seed is not None:
