@@ -121,3 +121,13 @@ def test_every_api_path_takes_a_leading_tilde(fashion_dir, tmp_path, monkeypatch
     preds = featcache.predict("~/m.keras", ["~/photos/ants"])
     assert len(preds) == 4 and all(p.input.startswith(str(home / "photos" / "ants")) for p in preds)
     assert list(work.iterdir()) == []  # no folder named ~ here
+
+
+def test_epochs_5_and_5_0_name_one_default_head_file(fashion_dir, tmp_path):
+    # train(..., epochs=5.0) stored epochs 5 but named its default file ..._keras_default-e5.0_n20_s0.keras, beside
+    # epochs=5's ..._e5_... for the same fit (head_tag used the value as given)
+    cache = _tiny_cache(fashion_dir, tmp_path).path
+    a = featcache.train(cache, "keras", train_size=20, epochs=5.0)
+    b = featcache.train(cache, "keras", train_size=20, epochs=5)
+    assert a.path == b.path and "_keras_default-e5_n20_s0" in a.path.name, (a.path.name, b.path.name)
+    assert featcache.load_head(b.path)[1]["params"]["epochs"] == 5

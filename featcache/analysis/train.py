@@ -227,7 +227,9 @@ def head_tag(head: str, est: BaseEstimator, preset: str | None, epochs: int | No
     """
     given = dict(params or {})
     if head == "keras":
-        parts = (preset, f"e{epochs}" if epochs is not None else None, "std" if standardize else None, _digest(given))
+        # the head's epochs as checked (positive_int), not as given: epochs=5.0 named its file e5.0, another file
+        # than epochs=5's for the same fit (a notebook tester)
+        parts = (preset, f"e{est.epochs}" if epochs is not None else None, "std" if standardize else None, _digest(given))
         return "-".join(p for p in parts if p)
     if "C" in est.get_params():
         return "-".join(p for p in (f"C{est.C}", _digest(given)) if p)
