@@ -131,3 +131,17 @@ def test_epochs_5_and_5_0_name_one_default_head_file(fashion_dir, tmp_path):
     b = featcache.train(cache, "keras", train_size=20, epochs=5)
     assert a.path == b.path and "_keras_default-e5_n20_s0" in a.path.name, (a.path.name, b.path.name)
     assert featcache.load_head(b.path)[1]["params"]["epochs"] == 5
+
+
+def test_train_shows_no_recipes_keyword(fashion_dir, tmp_path):
+    # written_by, the lesson's mark on the heads it writes, was a keyword of train's public signature (help(train),
+    # a notebook's completion); a recipe's keyword now, _written_by, which the lesson passes
+    from featcache.heads.io import WRITTEN_BY, read_head_meta
+
+    assert "written_by" not in inspect.signature(featcache.train).parameters
+    cache = _tiny_cache(fashion_dir, tmp_path).path
+    with pytest.raises(TypeError, match="written_by"):
+        featcache.train(cache, "logreg", out=tmp_path / "h.npz", written_by="lesson")
+    assert not (tmp_path / "h.npz").exists()
+    featcache.train(cache, "logreg", out=tmp_path / "h.npz")
+    assert read_head_meta(tmp_path / "h.npz")[WRITTEN_BY] is None

@@ -434,15 +434,15 @@ def _say_trained(res: TrainResult) -> None:
 
 
 # The recipes that write heads and record themselves in them (heads.io.WRITTEN_BY; recipes.lesson.LESSON): a head
-# marked by one is replaced by it whatever its fit. train(written_by=...) is public and took 123, ["x"] and "", and
-# stored them (a reviewer, R9): only these names, or None for a head of the caller's own.
+# marked by one is replaced by it whatever its fit. train(written_by=...) was public and took 123, ["x"] and "", and
+# stored them (a reviewer, R9): only these names, or None for a head of the caller's own (train's _written_by now).
 RECIPES = ("lesson",)
 
 
 def _check_written_by(written_by: Any) -> str | None:
     if written_by is None or isinstance(written_by, str) and written_by in RECIPES:
         return written_by
-    raise FeatcacheError(f"written_by names the recipe writing the head, one of: {', '.join(RECIPES)} (got "
+    raise FeatcacheError(f"_written_by names the recipe writing the head, one of: {', '.join(RECIPES)} (got "
                          f"{shown(written_by)}); leave it out for a head of your own")
 
 
@@ -464,7 +464,7 @@ def train(
     train_views: str | tuple[str, ...] | None = None,
     test_views: str | tuple[str, ...] | None = None,
     params: Mapping[str, Any] | None = None,
-    written_by: str | None = None,
+    _written_by: str | None = None,
 ) -> TrainResult:
     """Fit ``head`` on the cache's train split (or a stratified subset of ``train_size``), score on test, save.
 
@@ -485,11 +485,13 @@ def train(
     (``seed``, ``C``, ``epochs``, ``standardize``). The head file records every
     parameter it was fitted with.
 
-    ``written_by``: the recipe writing the head (``"lesson"``), recorded in it
-    (``heads.io.WRITTEN_BY``): a head at ``out`` that the same recipe wrote is
-    replaced whatever its fit, any other as without it.
+    ``_written_by`` (for featcache's recipes, no part of the API): the recipe
+    writing the head (``"lesson"``), recorded in it (``heads.io.WRITTEN_BY``):
+    a head at ``out`` that the same recipe wrote is replaced whatever its fit,
+    any other as without it.
     """
-    written_by = _check_written_by(written_by)
+    # private: a recipe's mark was a keyword of train's public signature (a notebook tester)
+    written_by = _check_written_by(_written_by)
     seed = check_seed(seed)
     # 50.5 and "50" ended in bare TypeErrors inside the subset's draw (an adversarial tester)
     train_size = None if train_size is None else positive_int(train_size, "--train-size")

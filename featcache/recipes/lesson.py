@@ -112,10 +112,10 @@ def _cached_head_row(ctx: LessonContext, approach: str, file_name: str, head: st
     path = ctx.out / "heads" / file_name
     if head == "keras":
         _warm_up_keras(ctx.cache)
-    # written_by: a rerun on another data set replaces the lesson's own heads as the rest of its folder (the job check
+    # _written_by: a rerun on another data set replaces the lesson's own heads as the rest of its folder (the job check
     # refused it minutes in, offering a --force lesson lacks); check_outputs refused any other head there up front
     res = train(ctx.cache, head, seed=ctx.seed, out=path, verbose=ctx.verbose, force=_older_lessons_head(path, ctx.out),
-                written_by=LESSON, **train_kwargs)
+                _written_by=LESSON, **train_kwargs)
     ev = evaluate(path, ctx.cache, out=ctx.out / "eval" / path.stem)
     return {
         "approach": approach, "training_images": res.train_images, "test_accuracy": res.accuracy,
