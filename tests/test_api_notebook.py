@@ -145,3 +145,37 @@ def test_train_shows_no_recipes_keyword(fashion_dir, tmp_path):
     assert not (tmp_path / "h.npz").exists()
     featcache.train(cache, "logreg", out=tmp_path / "h.npz")
     assert read_head_meta(tmp_path / "h.npz")[WRITTEN_BY] is None
+
+
+def test_a_caches_members_say_what_they_hold_and_index_and_paths_are_as_said(fashion_dir, tmp_path):
+    # Cache.labels, .index and .paths (and four properties) had no docstring: help(cache.index) said nothing of what
+    # the numbers are. Each public member says it now; what index's and paths' say is checked here.
+    from helpers import make_class_tree
+
+    from featcache.store.reader import Cache
+
+    bare = [n for n, m in vars(Cache).items() if not n.startswith("_") and (callable(m) or isinstance(m, property))
+            and not inspect.getdoc(m)]
+    assert bare == [], f"Cache members without a docstring: {bare}"
+    assert "relative to the photo folder's root" in Cache.paths.__doc__ and "each split counts from 0" in Cache.index.__doc__
+    model = featcache.ModelSpec(weights="random", image_size=32)
+
+    def cache(source, name):
+        return featcache.open_cache(featcache.extract(source, model, featcache.StoreSpec(out=tmp_path / f"{name}.h5")))
+
+    fm = cache(featcache.FashionMNIST(fashion_dir, train_limit=6, test_limit=4), "fm")
+    assert fm.index("train").tolist() == list(range(6)) and fm.index("test").tolist() == list(range(4))
+    assert fm.paths("train") is None
+    make_class_tree(tmp_path / "split" / "train", {"ants": 3, "bees": 3})
+    make_class_tree(tmp_path / "split" / "val", {"ants": 2, "bees": 2})
+    (tmp_path / "split" / "train" / "ants" / "ants_001.png").write_bytes(b"no image")  # skipped: a gap
+    split = cache(featcache.PhotoFolder(tmp_path / "split"), "split")
+    assert split.index("train").tolist() == [0, 2, 3, 4, 5] and split.index("test").tolist() == [6, 7, 8, 9]
+    assert split.paths("train")[:2] == ["train/ants/ants_000.png", "train/ants/ants_002.png"]
+    assert split.paths("test")[0] == "val/ants/ants_000.png"
+    assert (Path(split.photo_root) / split.paths("test")[0]).is_file()
+    make_class_tree(tmp_path / "tree", {"ants": 4, "bees": 4})
+    tree = cache(featcache.PhotoFolder(tmp_path / "tree", test_fraction=0.5), "tree")
+    train, test = tree.index("train").tolist(), tree.index("test").tolist()
+    assert sorted(train + test) == list(range(8)) and max(train) > min(test)  # interleaved, not one after the other
+    assert all(p.startswith(("ants/", "bees/")) for p in tree.paths("train") + tree.paths("test"))

@@ -390,6 +390,8 @@ class Cache:
 
     @property
     def fingerprint(self) -> str:
+        """The SHA-256 hex of everything that changes the features (the cache's identity; its default name holds
+        the first 12 characters)."""
         return self.meta["fingerprint"]
 
     @property
@@ -408,14 +410,17 @@ class Cache:
 
     @property
     def class_names(self) -> list[str]:
+        """The class of each label value: ``labels`` holds ``i`` for ``class_names[i]``."""
         return list(self.meta["class_names"])
 
     @property
     def layers(self) -> list[str]:
+        """The network's layers whose pooled outputs the cache holds, by their full names."""
         return list(self.meta["layers"])
 
     @property
     def default_layer(self) -> str:
+        """The layer read where none is named: the network's final output where it is cached, else the last layer."""
         return self.meta["default_layer"]
 
     def layer(self, name: str | None = None, flag: str = "layer") -> str:
@@ -639,10 +644,17 @@ class Cache:
         return values[rows] if self._hash_every_read and rows is not None else values
 
     def labels(self, split: str) -> np.ndarray:
+        """The class of each image of ``split`` (int64, an index into ``class_names``), in the order of its rows: one per
+        image, also where the cache holds several views of each (``view_features``)."""
         self._check(split)
         return self._read(f"{split}/labels", lambda f: f[split]["labels"][()])
 
     def index(self, split: str) -> np.ndarray:
+        """Where each image of ``split`` is in its source (int64, one per image, in the order of its rows). Fashion-MNIST:
+        its row in the split's own IDX file, so each split counts from 0. A photo folder: its place in the whole
+        folder's sorted listing (every file of its class folders, in every split, those skipped too): a ``val/`` split's continue
+        after ``train/``'s, a ``test_fraction`` split's interleave with the train split's, and a skipped file leaves
+        a gap."""
         self._check(split)
         return self._read(f"{split}/index", lambda f: f[split]["index"][()])
 
@@ -658,6 +670,9 @@ class Cache:
         return self._read(f"{split}/digests", how)
 
     def paths(self, split: str) -> list[str] | None:
+        """Each image's file, relative to the photo folder's root and '/'-separated, its split folder included
+        (``train/ants/0013.jpg``; ``ants/0013.jpg`` in one tree), in the order of its rows; None for a source
+        without files (Fashion-MNIST). The root is ``photo_root``."""
         self._check(split)
 
         def how(f):
