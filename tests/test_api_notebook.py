@@ -179,3 +179,27 @@ def test_a_caches_members_say_what_they_hold_and_index_and_paths_are_as_said(fas
     train, test = tree.index("train").tolist(), tree.index("test").tolist()
     assert sorted(train + test) == list(range(8)) and max(train) > min(test)  # interleaved, not one after the other
     assert all(p.startswith(("ants/", "bees/")) for p in tree.paths("train") + tree.paths("test"))
+
+
+def test_export_help_says_the_weights_file_defaults_to_the_path_the_head_records(tmp_path):
+    # export --help said the weights file was needed, where export(head, out) reads it from the path the head records
+    # when that is still the very file (its sha256): the help is made true, and what it says is checked here
+    import argparse
+
+    from featcache.cli import build_parser
+    from featcache.deploy.export import resolve_weights
+    from featcache.embedding.backbones import weights_identity
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for command in ("export", "finetune"):
+        text = " ".join(sub.choices[command].format_help().split())
+        assert "where it is no longer at the path the head records (default: that path;" in text, (command, text)
+    recorded = tmp_path / "w.weights.h5"
+    recorded.write_bytes(b"the weights")
+    meta = {"weights": weights_identity(str(recorded)), "weights_source": str(recorded)}
+    assert resolve_weights(meta) == str(recorded)  # no --weights: the recorded path, checked by its sha256
+    moved = tmp_path / "moved.weights.h5"
+    recorded.rename(moved)
+    with pytest.raises(featcache.FeatcacheError, match="pass that same file with --weights PATH"):
+        resolve_weights(meta)
+    assert resolve_weights(meta, str(moved)) == str(moved)

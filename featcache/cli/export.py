@@ -12,9 +12,12 @@ if TYPE_CHECKING:
 
 
 def add_weights_arg(p: argparse.ArgumentParser) -> None:
+    # export(head, out) and finetune read the weights from the path the head records (deploy.export.resolve_weights):
+    # the help said the file was needed (a notebook tester)
     p.add_argument("--weights", metavar="PATH",
-                   help="the backbone weights file the head's cache was extracted with (checked against the head's "
-                   "sha256; not needed for imagenet or random weights)")
+                   help="the backbone weights file the head's cache was extracted with, where it is no longer at the "
+                   "path the head records (default: that path; either is checked against the head's sha256; imagenet "
+                   "and random weights need none)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -31,8 +31,10 @@ def resolve_weights(meta: dict[str, Any], weights: str | None = None) -> str:
 
     A head stores the identity of its weights (``"random"`` or ``"sha256:..."``
     of a file: ``imagenet``'s is the file in Keras's cache, ``weights_source``
-    saying ``imagenet``), not a path: a file has to be passed again and must be
-    the very same file, and Keras's cache must hold the very ImageNet weights.
+    saying ``imagenet``) and the path they were read from (``weights_source``).
+    Without ``weights`` the file at that path is taken if it is still the very
+    same file (its sha256); a file passed must be the very same file too, and
+    Keras's cache must hold the very ImageNet weights.
     A head of a cache an older featcache made records the word ``imagenet``,
     which no file can be checked against: Keras's file is taken as it is.
     """
