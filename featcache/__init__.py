@@ -86,10 +86,12 @@ class _MovedFinder:
     @staticmethod
     def create_module(spec):
         import importlib
-        import warnings
 
-        warnings.warn(f"{spec.name} moved to {_MOVED[spec.name]}; the old name goes away in featcache 0.3",
-                      DeprecationWarning, stacklevel=3)
+        from featcache.errors import warn
+
+        # at the importing line (errors.warn): stacklevel=3 named the import machinery, and Python showed the warning
+        # nowhere, as it shows a DeprecationWarning only where attributed to __main__
+        warn(f"{spec.name} moved to {_MOVED[spec.name]}; the old name goes away in featcache 0.3", DeprecationWarning)
         moved = importlib.import_module(_MOVED[spec.name])
         # featcache.curve is the API's function now too: the import binds the package's attribute to what it returns,
         # and a module there would have made featcache.curve(...) "'module' object is not callable" from then on

@@ -93,22 +93,32 @@ def first_line(exc: BaseException, limit: int | None = None, empty: str | None =
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
+def _import_machinery(filename: str) -> bool:
+    """Whether a frame is Python's import machinery, which ``warnings.warn`` skips in counting ``stacklevel``."""
+    return "importlib" in filename and "_bootstrap" in filename  # as warnings' own _is_internal_frame reads it
+
+
 def warn(message: str, category: type[Warning]) -> None:
     """``warnings.warn(message, category)`` attributed to the line of the caller's code that called into featcache:
-    the frame just outside featcache's outermost frame on the stack. A fixed ``stacklevel`` pointed into featcache
-    itself wherever a wrapper (``validate.checks_switches``) or a helper stood between, and Python shows a
-    DeprecationWarning only when attributed to ``__main__``: extract()'s old keyword form warned unseen, and a note
-    named heads/views.py's line (a notebook tester). Outside featcache altogether it is the caller's line."""
+    the innermost frame on the stack that is neither featcache's nor the import machinery's (Python 3.12's
+    ``skip_file_prefixes``). A fixed ``stacklevel`` pointed into featcache itself wherever a wrapper
+    (``validate.checks_switches``) or a helper stood between, and Python shows a DeprecationWarning only when
+    attributed to ``__main__``: extract()'s old keyword form and ``import featcache.extraction`` (0.1's module
+    names) warned unseen, and a note named heads/views.py's line (a notebook tester). Where nothing outside
+    featcache called it (a thread of its own), its outermost frame."""
     import sys
     import warnings
 
-    frame, level, outside = sys._getframe(1), 2, 2  # level 2: warn's caller (1 is this function's own line)
-    while frame is not None:
-        if os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
-            outside = level + 1  # the caller of the outermost featcache frame seen so far
-        frame, level = frame.f_back, level + 1
-    # featcache's own frame where nothing called it (a thread of its own): past the stack, Python names module "sys"
-    warnings.warn(message, category, stacklevel=min(outside, level - 1))
+    frame, level = sys._getframe(0), 1  # level 1: this function's own line
+    while frame.f_back is not None:
+        frame = frame.f_back
+        name = frame.f_code.co_filename
+        if _import_machinery(name):  # not counted by warnings.warn
+            continue
+        level += 1
+        if not os.path.abspath(name).startswith(_PACKAGE):
+            break
+    warnings.warn(message, category, stacklevel=level)
 
 
 class FeatcacheError(Exception):

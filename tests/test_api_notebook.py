@@ -30,10 +30,13 @@ def test_the_old_keyword_forms_deprecation_warning_is_shown_at_the_users_line(fa
     res = _run_script(script, "import featcache\n"
                               f"r = featcache.extract(data_dir={str(fashion_dir)!r}, train_limit=20, test_limit=10,\n"
                               f"                      weights='random', image_size=32, out={str(tmp_path / 'c.h5')!r})\n"
-                              "print(r.images)\n", tmp_path)
+                              "print(r.images)\n"
+                              "import featcache.extraction\n", tmp_path)
     assert res.returncode == 0, res.stderr
     assert f"{script}:2: DeprecationWarning: extract()'s keywords (weights=, images=, engine=, ...) are deprecated" \
         in res.stderr, res.stderr
+    # 0.1's module names too: stacklevel=3 named the import machinery
+    assert f"{script}:5: DeprecationWarning: featcache.extraction moved to featcache.embedding.runner" in res.stderr
     assert res.stdout.split() == ["30"] and (tmp_path / "c.h5").is_file()
 
 
