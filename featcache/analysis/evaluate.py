@@ -33,7 +33,7 @@ from featcache.validate import (
     without_words,
 )
 from featcache.errors import FeatcacheError, one_line, option
-from featcache.progress import counted
+from featcache.progress import bars_wanted, counted, showing_fits, status
 from featcache.sources.images import check_report_outside_classes
 from featcache.heads.io import (TEST_ACCURACY, TEST_ACCURACY_ORIG, check_compatible, check_head, load_head, row_keys,
                                 width_problem)
@@ -47,6 +47,18 @@ if TYPE_CHECKING:
 
 # Misclassified images listed in the text report; evaluation.json holds them all.
 TEXT_MISCLASSIFIED = 20
+
+
+class ReportFolder:
+    """``evaluate``'s default ``out`` (``REPORT_FOLDER``): the head's own folder under HOME/runs/eval (``default_out``),
+    where the CLI writes without --out. ``out=None`` writes no file: a notebook's ``evaluate(head, cache).accuracy``
+    wrote three files under ./data/runs/eval/ on every call (a notebook user), None then being that folder."""
+
+    def __repr__(self) -> str:
+        return "REPORT_FOLDER"
+
+
+REPORT_FOLDER = ReportFolder()
 
 
 class LeakageWarning(UserWarning):
@@ -63,7 +75,7 @@ class EvalResult:
     accuracy: float
     per_class: list[dict[str, Any]]  # class, precision, recall, support
     confusion: np.ndarray  # (n_classes, n_classes), rows true, columns predicted
-    files: dict[str, Path]
+    files: dict[str, Path]  # png, json, text: what was written; empty for evaluate(out=None)
     misclassified: list[dict[str, Any]] = field(default_factory=list)  # row, index, path, true, predicted, probability
     # Evaluated images that were training images of the head: None when the head or the cache has no digests.
     overlap: dict[str, Any] | None = None
@@ -353,12 +365,18 @@ def evaluate(
     cache: Cache | str | Path,
     *,
     split: str = "test",
-    out: str | Path | None = None,
+    out: str | Path | None | ReportFolder = REPORT_FOLDER,
     meta: dict[str, Any] | None = None,
     trust_pickle: bool = False,
     test_views: str | tuple[str, ...] | None = None,
+    verbose: bool = False,
 ) -> EvalResult:
     """Score ``head`` on ``split`` of ``cache``; writes a report, JSON and a confusion PNG to ``out``.
+
+    ``out``: the folder for the three files; by default (``REPORT_FOLDER``, the CLI's without ``--out``) the head's
+    own folder under HOME/runs/eval (``default_out``); ``None`` writes nothing (``result.files`` is then empty): the
+    scores and the report's text (``result.text()``) are on the result either way. ``verbose``: say what is scored
+    (stderr, with a line every so often while a slow head scores), then print the report (stdout), as the CLI does.
 
     ``head``: a head file, a ``TrainResult``, or a fitted head with its
     ``meta`` (an ``(estimator, meta)`` pair). Refuses a cache whose backbone,
@@ -375,7 +393,8 @@ def evaluate(
     (probabilities or the SVM's decision values) were averaged.
     """
     est, meta, head_path = resolve_head(head, meta, trust_pickle)
-    if out is not None:
+    writes = out is not None
+    if writes and not isinstance(out, ReportFolder):
         check_out_dir(out)  # before the work: a file named as --out, or a folder that cannot be written
     cache = as_cache(cache)
     if list(meta.get("class_names") or []) != cache.class_names:  # first: another data set's cache is the mistake,
@@ -395,11 +414,12 @@ def evaluate(
         own = evaluated_views(meta, cache, None) if test_views is not None else views
     except FeatcacheError:  # the head's own views are not in this cache: those asked for are another setting
         own = None
-    out_dir = check_path(out, "out", "a folder for the report") if out is not None else default_out(
-        head_path, meta, layer, cache, split, views if views != own else ())
-    files = report_files(out_dir)
-    check_report_outside_classes(out_dir, cache.photo_root)
-    kept = check_report(out_dir)  # before the work, as --out's folder
+    out_dir = None
+    if writes:
+        out_dir = default_out(head_path, meta, layer, cache, split, views if views != own else ()) if isinstance(
+            out, ReportFolder) else check_path(out, "out", "a folder for the report")
+        check_report_outside_classes(out_dir, cache.photo_root)
+        check_report(out_dir)  # before the work, as --out's folder
     Xv, y = cache.view_features(split, layer, views), cache.labels(split)
     from featcache.analysis.subsets import warn_missing_classes
 
@@ -408,27 +428,50 @@ def evaluate(
         raise FeatcacheError(f"{width_problem(est.n_features_in_, repr(layer), cache, Xv.shape[2])}; "
                              "evaluate on a cache extracted with the head's settings")
     probabilistic = averaged_quantity(est) == PROBABILITIES
-    y_pred, scores = predict_and_scores(est, Xv, scores=probabilistic)
+    if verbose:
+        status(f"scoring the {meta.get('head')} head on {counted(len(y), split + ' image')}"
+               f"{f' x {len(views)} views' if len(views) > 1 else ''}, layer {layer} ...")
+    with showing_fits(bars_wanted(verbose)):  # a slow head's scoring (an SVM's) says it runs, as train's does
+        y_pred, scores = predict_and_scores(est, Xv, scores=probabilistic)
     proba = scores if probabilistic else None  # the averaged probabilities, for the misclassified list
     accuracy, per_class, cm = metrics(y, y_pred, cache.class_names)
     overlap = find_overlap(meta, cache, split, y, y_pred)
     if overlap and overlap["seen"]:
         warnings.warn(leakage_line(overlap), LeakageWarning, stacklevel=2)
 
-    how = f", {len(views)} views averaged" if len(views) > 1 else ""
-    how += without_words(views)  # only:flip's title was the original's (h137)
-    name = head_path.name if head_path is not None else out_dir.name
-    title = f"{meta.get('head')} head on {split} ({counted(int(cm.sum()), 'image')}{how}): accuracy {accuracy:.3f}\n{name}"
     from featcache.analysis.train import orig_view_score
 
-    result = EvalResult(head_path, cache.path, split, layer, cache.class_names, accuracy, per_class, cm, files,
+    with showing_fits(bars_wanted(verbose)):
+        accuracy_orig = orig_view_score(est, cache, split, layer, views, Xv, y, accuracy)
+    result = EvalResult(head_path, cache.path, split, layer, cache.class_names, accuracy, per_class, cm,
+                        {} if out_dir is None else report_files(out_dir),
                         list_misclassified(cache, split, y, y_pred, proba), overlap, views,
-                        averaged_over(est, views), orig_view_score(est, cache, split, layer, views, Xv, y, accuracy),
-                        unseen_views_note(meta, views))
+                        averaged_over(est, views), accuracy_orig, unseen_views_note(meta, views))
+    if out_dir is not None:
+        _write_report(result, out_dir, meta.get("head"))
+    if verbose:
+        _say_evaluated(result)
+    return result
+
+
+def _write_report(result: EvalResult, out_dir: Path, head: Any) -> None:
+    """confusion.png, evaluation.txt and evaluation.json of ``result`` into ``out_dir``: all three or none."""
+    files = report_files(out_dir)
+    how = f", {len(result.test_views)} views averaged" if len(result.test_views) > 1 else ""
+    how += without_words(result.test_views)  # only:flip's title was the original's (h137)
+    name = result.head_path.name if result.head_path is not None else out_dir.name
+    title = f"{head} head on {result.split} ({counted(result.images, 'image')}{how}): accuracy {result.accuracy:.3f}\n{name}"
     kept = check_report(out_dir)  # again after the predictions: a file saved there meanwhile was replaced (a review)
     with output_files(out_dir, files.values()):  # all three or none, and no empty folder
-        plot_confusion(cm, cache.class_names, files["png"], title=title)
+        plot_confusion(result.confusion, result.class_names, files["png"], title=title)
         write_text(files["text"], result.text() + "\n")
         # Last, with the SHA-256 of the two files above: a rerun replaces them only while they are unchanged
         write_json(files["json"], {**result.to_dict(), REPORT_DIGESTS: report_digests([files["png"], files["text"]], kept)})
-    return result
+
+
+def _say_evaluated(result: EvalResult) -> None:
+    """The report on stdout (``evaluate(verbose=True)``, the CLI's text), and where its plot went."""
+    print(result.text())
+    if "png" in result.files:
+        print()
+        print(one_line(f"confusion matrix plot: {result.files['png']}"))

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 from featcache.analysis.evaluate import LeakageWarning, evaluate
 from featcache.cli.common import add_json_flag, api_default, given, print_json
 from featcache.cli.headfile import add_trust_pickle_arg, add_views_args
-from featcache.errors import one_line
 from featcache.progress import is_tty
 
 if TYPE_CHECKING:
@@ -37,14 +36,12 @@ def run(args: argparse.Namespace) -> int:
         if not args.json and is_tty(sys.stdout):
             # The text result says it (below); said on stderr too, a terminal showed it twice (a new-user tester)
             warnings.simplefilter("ignore", LeakageWarning)
-        res = evaluate(args.head, args.cache, **given(args, "split", "out", "trust_pickle", "test_views"))
+        # verbose prints the report (analysis.evaluate._say_evaluated), which holds the leakage line, as
+        # evaluation.txt does: 'evaluate > file' kept a result without it, the warning having gone to stderr alone (a
+        # review). Stdout redirected, stderr still says it on the terminal.
+        res = evaluate(args.head, args.cache, verbose=not args.json,
+                       **given(args, "split", "out", "trust_pickle", "test_views"))
     if args.json:
         print_json(res.to_dict())  # its "overlap" says how many evaluated images were training images
-    else:
-        # The result holds the leakage line, as evaluation.txt does: 'evaluate > file' kept a result without it, the
-        # warning having gone to stderr alone (a review). Stdout redirected, stderr still says it on the terminal.
-        print(res.text())
-        print()
-        print(one_line(f"confusion matrix plot: {res.files['png']}"))
     return 0
 
