@@ -1120,6 +1120,33 @@ def test_predict_takes_in_memory_arrays_as_an_npy_of_the_same_pixels(tiny_model,
     assert [p.input for p in predict(tiny_model, [np.zeros((5, 3), np.uint8)], runtime="tensorflow")] == ["<array 0>"]  # as advised
 
 
+def test_predictions_give_every_class_probability_as_arrays_whatever_top_k(tiny_model, tmp_path):
+    """A notebook user computing metrics of their own passed top_k=10 and rebuilt the matrix from each ``top``:
+    ``probabilities`` (N, classes, in ``class_names``' order) and ``predicted`` (N,) are the rows predict computed,
+    for files (one that does not decode among them), an .npy and arrays in memory, across batches, with top_k=1."""
+    from featcache.deploy.predict import Prediction, Predictions, predict
+
+    images = np.random.default_rng(1).integers(0, 256, (5, 8, 8), dtype=np.uint8)
+    np.save(tmp_path / "x.npy", images[:3])
+    files = _photos_with_broken_ones(tmp_path / "photos", 4, broken=(2,))
+    one = predict(tiny_model, [*files, tmp_path / "x.npy"], top_k=1, batch_size=2, runtime="tensorflow")
+    every = predict(tiny_model, [*files, tmp_path / "x.npy"], top_k=3, batch_size=2, runtime="tensorflow")
+    names = ["ants", "bees", "wasps"]
+    assert one.class_names == every.class_names == names and len(one) == 6 and all(len(p.top) == 1 for p in one)
+    probs = one.probabilities
+    assert probs.shape == (6, 3) and probs.dtype == np.float32
+    np.testing.assert_array_equal(probs, [[dict(p.top)[c] for c in names] for p in every])  # not cut to top_k=1
+    np.testing.assert_allclose(probs.sum(axis=1), 1, atol=1e-5)
+    assert one.predicted.dtype == np.int64 and one.predicted.shape == (6,)
+    assert [names[i] for i in one.predicted] == [p.top[0][0] for p in one]
+    # in memory too, and each Prediction holds its own row
+    arrays = predict(tiny_model, images, top_k=2, runtime="tensorflow")
+    assert arrays.probabilities.shape == (5, 3) and arrays[4].probabilities.shape == (3,)
+    np.testing.assert_array_equal(arrays.probabilities[:3], probs[3:])  # the .npy's images, the same pixels
+    with pytest.raises(ValueError, match="hold no probabilities"):
+        Predictions([Prediction("a", [("ants", 1.0)])], class_names=names).probabilities
+
+
 def _read_as(images):
     """What predict reads ``images`` as, before it opens the model: the stacks' shapes, or the paths."""
     from featcache.deploy.predict import _as_path_list, given_images, in_memory_images

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
@@ -28,6 +28,8 @@ NPY_HINT = "save uint8 pixels 0..255 shaped (N, H, W) or (N, H, W, C) with C = 1
 class Prediction:
     input: str  # file path, or "array.npy[i]"
     top: list[tuple[str, float]]  # (class name, probability), most likely first
+    # every class's probability, in the model's class order (not cut to top_k): a row of ``Predictions.probabilities``
+    probabilities: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
         return {"input": self.input, "top": [{"class": c, "probability": round(p, 6)} for c, p in self.top]}
@@ -41,18 +43,38 @@ class Predictions(list):
     ``runtime="auto"`` fell back to TensorFlow (None when it did not); ``top_k``: the classes shown per image,
     fewer than asked when the model has fewer. With ``csv``: ``csv_written`` (``write_csv``'s ``CsvWritten``: what
     was at the path when it was written, and where a file with no record was kept), and ``csv_meanwhile``: the CSV it
-    replaced is one that another featcache run wrote there during this one."""
+    replaced is one that another featcache run wrote there during this one.
+
+    As arrays, whatever ``top_k``: ``probabilities`` (N, classes), each image's probability of every class in the
+    model's order, ``class_names``; ``predicted`` (N,), the index of each image's most likely class in them. A user
+    computing metrics of their own passed top_k=10 and rebuilt the matrix from ``top`` (a notebook user)."""
 
     def __init__(self, items: Iterable[Prediction] = (), skipped: Sequence[tuple[str, str]] = (),
                  runtime: str | None = None, runtime_note: str | None = None, left_out: Sequence["LeftOut"] = (),
-                 top_k: int | None = None):
+                 top_k: int | None = None, class_names: Sequence[str] | None = None):
         super().__init__(items)
         self.skipped = list(skipped)
         self.runtime, self.runtime_note = runtime, runtime_note
         self.left_out = list(left_out)  # what a folder given held besides image files: subfolders, other files
         self.top_k = top_k
+        self.class_names = None if class_names is None else list(class_names)  # the model's, the columns' order
         self.csv_written: CsvWritten | None = None
         self.csv_meanwhile = False
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        """(N, classes): row i the probabilities the model gave ``self[i]``, columns in ``class_names``' order; the
+        rows predict computed (not cut to ``top_k``), stacked in the predictions' order."""
+        rows = [p.probabilities for p in self]
+        if any(r is None for r in rows) or self.class_names is None:  # Predictions made by hand from bare Predictions
+            raise ValueError("these predictions hold no probabilities; they come with the Predictions predict() returns")
+        return np.stack(rows) if rows else np.empty((0, len(self.class_names)), dtype=np.float32)
+
+    @property
+    def predicted(self) -> np.ndarray:
+        """(N,) int64: the index in ``class_names`` of each image's most likely class (``top[0]``'s class; the first
+        of equal probabilities, as ``top`` orders them)."""
+        return np.argmax(self.probabilities, axis=1).astype(np.int64)
 
     def to_dict(self) -> dict:
         """What ``predict --json`` prints: one object, like every other command's, with what stderr says too."""
@@ -418,6 +440,13 @@ DEFAULT_TOP_K = 3
 def top_k_classes(probs: np.ndarray, class_names: list[str], k: int) -> list[list[tuple[str, float]]]:
     order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
     return [[(class_names[j], float(p[j])) for j in row] for p, row in zip(probs, order)]
+
+
+def predictions_of(names: Sequence[str], probs: np.ndarray, class_names: list[str], k: int) -> list[Prediction]:
+    """A ``Prediction`` of each row of ``probs`` (one image each, named by ``names``): its top ``k`` and the whole row,
+    of a copy of ``probs``: a runtime may hand out its output buffer again for the next batch."""
+    probs = np.array(probs)
+    return [Prediction(name, top, row) for name, top, row in zip(names, top_k_classes(probs, class_names, k), probs)]
 
 
 # A CSV that cannot be written (read-only, full disk): predict's flag is --csv, not the --out of atomic_path's default advice.
@@ -981,7 +1010,7 @@ def predict(
 
     runner = net()
     preds = Predictions(in_order, skipped=skipped, runtime=runner.runtime_used,
-                        runtime_note=runner.runtime_note, left_out=left_out, top_k=top_k)
+                        runtime_note=runner.runtime_note, left_out=left_out, top_k=top_k, class_names=names)
     if csv is not None:
         preds.csv_written = written = write_csv(csv, preds, paths, force, target=target_at_start)
         preds.csv_meanwhile = written.found == CSV_OURS and (csv_at_start != CSV_OURS or written.old != digest_at_start)
@@ -1111,9 +1140,10 @@ def predict_files(paths: Sequence[Path], size: int, batch_size: int, net: Callab
     skipped: list[tuple[str, str]] = []
     for batch, read in read_files(paths, size, rows, native):
         run_rows = rows(batch.shape[1] * batch.shape[2]) if callable(rows) else rows  # the bound of this batch's size
-        top = iter(top_k_classes(model_io.run_model(net(), batch, run_rows), names, top_k) if len(batch) else ())
+        decoded = [str(f.path) for f in read if not f.skipped]
+        made = iter(predictions_of(decoded, model_io.run_model(net(), batch, run_rows), names, top_k) if len(batch) else ())
         for f in read:
-            per_file.append(None if f.skipped else Prediction(str(f.path), next(top)))
+            per_file.append(None if f.skipped else next(made))
             if f.skipped:
                 skipped.append(f.skipped)
         if bar is not None:
@@ -1153,7 +1183,7 @@ def predict_arrays(arrays: Sequence[tuple[Any, np.ndarray]], net: Callable[[], M
             if photos and arr.shape[1:3] != (size, size):
                 chunk = _as_decoded(chunk, size)
             probs = model_io.run_model(net(), chunk, rows)
-            preds += [Prediction(name(p, i + j), t) for j, t in enumerate(top_k_classes(probs, names, top_k))]
+            preds += predictions_of([name(p, i + j) for j in range(len(chunk))], probs, names, top_k)
             if bar is not None:
                 bar.add(len(chunk))
         out.append(preds)
