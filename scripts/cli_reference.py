@@ -97,7 +97,8 @@ def generate() -> str:
         "and the terminal still shows the progress (with `--json` too: stdout is then the JSON alone); "
         "a fit with no progress of its own (the SVM's, logistic regression's cross-validation) in `train`, `curve`, "
         "`probe` and `lesson` says `svm head: still running, 60 s` every 30 s on a terminal (redrawn in place) and every "
-        "minute elsewhere, after a note of its expected time where an SVM fits 10,000 rows or more; "
+        "minute elsewhere, after a note of its expected time where an SVM fits 10,000 rows or more, and its scoring "
+        "(in `evaluate` too) `svm head, scoring 3000 rows: still running, 60 s`; "
         "`FEATCACHE_PROGRESS=off` turns the status lines and bars off. A closed stdout (`>&-`) is refused before any work "
         "(`> /dev/null` drops the results); a closed or failing stderr (`2>&-`) drops its lines, and the command runs on.",
         "",

@@ -96,6 +96,35 @@ def test_train_of_a_scikit_learn_head_shows_a_heartbeat_while_it_fits(head, C, t
     assert capsys.readouterr().err == ""
 
 
+def test_train_says_when_it_scores_and_how_long_scoring_took(tmp_path, monkeypatch, capsys):
+    """A notebook user: an SVM train fitted in 20 s, then scored the test images for 90 s under "svm head: still
+    running, 60 s", the fit's words, and TrainResult had fit_seconds alone (119 s in all). The scoring is said as
+    scoring (a status line when it starts, its heartbeat's own words) and timed: score_seconds, in --json too."""
+    from helpers import run_main
+
+    from featcache.heads import SVMHead
+
+    cache = synthetic_cache(tmp_path / "c.h5")
+    predict = SVMHead.predict
+
+    def slow_predict(self, *args, **kwargs):  # as scoring many test images against many support vectors
+        time.sleep(0.3)
+        return predict(self, *args, **kwargs)
+
+    monkeypatch.setattr(SVMHead, "predict", slow_predict)
+    monkeypatch.setattr(progress, "LOG_INTERVAL", 0.05)  # captured, not a terminal: a log's pace
+    res = featcache.train(cache, "svm", out=tmp_path / "h.npz", verbose=True)
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    start = next(i for i, line in enumerate(lines) if re.fullmatch(r"fitted in \S+ m?s; scoring 30 test images \.\.\.", line))
+    beats = [line for line in lines[start:] if "still running" in line]  # after the fit (whose own say "svm head: ...")
+    assert beats and all(line.startswith("svm head, scoring 30 rows: still running, ") for line in beats), err
+    assert res.score_seconds >= 0.3 and res.to_dict()["score_seconds"] == res.score_seconds
+    assert f"; fit {progress.seconds_text(res.fit_seconds)}, scoring {progress.seconds_text(res.score_seconds)}" in out
+    proc = run_main(capsys, "train", str(cache), "--head", "svm", "--out", str(tmp_path / "h2.npz"), "--json")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["score_seconds"] >= 0.3, proc.stderr
+
+
 def _slow_svm(monkeypatch) -> None:
     """The SVM head's fit made longer than a heartbeat's period (LOG_INTERVAL, captured output being no terminal)."""
     from featcache.heads import SVMHead

@@ -11,7 +11,7 @@ import time
 import warnings
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
 
 import numpy as np
 
@@ -63,6 +63,9 @@ class TrainResult:
     test_images: int
     accuracy: float
     fit_seconds: float
+    # Scoring the test images (every view averaged, and the original view alone): an SVM's took 90 s of a 119 s
+    # train after a 20 s fit, said nowhere (a notebook user). None: not measured (a result made by hand).
+    score_seconds: float | None = None
     details: dict[str, Any] = field(default_factory=dict)  # epochs run, chosen C, ...
     # The views the head was fitted on (every one of each training image) and those averaged per test image.
     train_views: tuple[str, ...] = ("orig",)
@@ -363,11 +366,22 @@ def orig_view_score(est: BaseEstimator, cache: Cache, split: str, layer: str, vi
     return score_views(est, cache.view_features(split, layer, "orig") if without_orig(views) else Xv[:1], y)
 
 
+class FitScores(NamedTuple):
+    """What ``fit_and_score`` measured: the fit's seconds, the test accuracy with the test views averaged, the
+    original view's alone (``orig_view_score``), the test images, and the seconds their scoring took."""
+
+    fit_seconds: float
+    accuracy: float
+    accuracy_orig: float
+    test_images: int
+    score_seconds: float
+
+
 def fit_and_score(est: BaseEstimator, cache: Cache, layer: str, train_views: tuple[str, ...], test_views: tuple[str, ...],
-                  rows: np.ndarray | None = None) -> tuple[float, float, float | None, int]:
+                  rows: np.ndarray | None = None, verbose: bool = False) -> FitScores:
     """Fit ``est`` on ``train_views`` of every training image (``rows``: a subset), score it with ``test_views``
-    averaged per test image: (fit seconds, accuracy, the original view's alone when more were averaged, test
-    images). The one fit of a head on cached views: ``train`` and the lesson's views row."""
+    averaged per test image. The one fit of a head on cached views: ``train`` and the lesson's views row.
+    ``verbose``: say when the fit is done and the scoring starts (an SVM's scoring can take longer than its fit)."""
     y = cache.labels("train")
     from featcache.heads import load_backend
 
@@ -378,7 +392,13 @@ def fit_and_score(est: BaseEstimator, cache: Cache, layer: str, train_views: tup
     # Rounded here, once: --json said 0.3944885... and the head file (and info) 0.394 (a reviewer, 2026-12-05)
     fit_seconds = round(time.perf_counter() - t0, 3)
     del Xv
-    return (fit_seconds, *_test_scores(est, cache, layer, test_views))
+    if verbose:
+        n, views = cache.sizes["test"], len(test_views)
+        status(f"fitted in {seconds_text(fit_seconds)}; scoring {counted(n, 'test image')}"
+               f"{f' x {views} views' if views > 1 else ''} ...")
+    t0 = time.perf_counter()
+    accuracy, accuracy_orig, n_test = _test_scores(est, cache, layer, test_views)
+    return FitScores(fit_seconds, accuracy, accuracy_orig, n_test, round(time.perf_counter() - t0, 3))
 
 
 def test_overlap(est: BaseEstimator, cache: Cache, layer: str, rows: np.ndarray | None,
@@ -429,6 +449,8 @@ def _say_trained(res: TrainResult) -> None:
     elif res.test_views != ("orig",):  # only:flip: one view, not the original; its score was said bare (h137)
         how = f" (test view {views_words(res.test_views)}; original view alone {res.test_accuracy_orig:.4f})"
     fit = seconds_text(res.fit_seconds)
+    if res.score_seconds is not None:  # where the rest of a long train went (an SVM's scoring; a notebook user)
+        fit += f", scoring {seconds_text(res.score_seconds)}"
     again = replaced_words(res.replaced, "head", res.replaced_from)
     print(one_line(f"test accuracy {res.accuracy:.4f} on {counted(res.test_images, 'image')}{how}; fit {fit}{extra}{again} -> {res.path}"))
 
@@ -547,7 +569,8 @@ def train(
         status(f"training {'an' if head == 'svm' else 'a'} {what} on {len(y)} cached images{views}, layer {layer} ...")
     # the fit says it runs (heads.views.fit_head): a Keras head's epochs as one bar, any other's a line every so often
     with showing_fits(bars_wanted(verbose), epochs=True):
-        fit_seconds, accuracy, orig_accuracy, n_test = fit_and_score(est, cache, layer, train_views, test_views, rows)
+        scored = fit_and_score(est, cache, layer, train_views, test_views, rows, verbose=verbose)
+    fit_seconds, accuracy, orig_accuracy = scored.fit_seconds, scored.accuracy, scored.accuracy_orig
     warn_missing_classes(cache.labels("test"), cache.class_names)
     averaged = averaged_over(est, test_views)
     overlap = test_overlap(est, cache, layer, rows, test_views)
@@ -556,8 +579,10 @@ def train(
 
         warnings.warn(leakage_line(overlap), LeakageWarning, stacklevel=2)
     before = read_head_meta(path) if path.exists() else None  # an earlier run's head: said (a new-user tester)
-    result = TrainResult(path, head, preset, layer, int(len(y)), n_test, accuracy, fit_seconds, _details(est),
-                         train_views, test_views, averaged, orig_accuracy, before is not None, overlap, est)
+    result = TrainResult(path, head, preset, layer, int(len(y)), scored.test_images, accuracy, fit_seconds,
+                         score_seconds=scored.score_seconds, details=_details(est), train_views=train_views,
+                         test_views=test_views, averaged=averaged, test_accuracy_orig=orig_accuracy,
+                         replaced=before is not None, overlap=overlap, estimator=est)
     # one trained on another cache of the data set (photos added, extracted again): the same job, replaced and said;
     # another data set's or photo folder's (--force) said as that (a review: all were "trained on another cache")
     result.replaced_from = replaced_from(before, job)

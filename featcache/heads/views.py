@@ -148,6 +148,13 @@ def fit_head(head: Any, X: Any, y: Any, **kwargs: Any) -> Any:
         return head.fit(X, y, **kwargs)
 
 
+def scoring_label(head: Any, rows: int) -> str:
+    """What progress lines call ``head`` scoring ``rows`` rows: ``svm head, scoring 3000 rows`` (its fit's: ``progress_label``)."""
+    from featcache.progress import counted
+
+    return f"{progress_label(head)}, scoring {counted(rows, 'row')}"
+
+
 def progress_label(head: Any) -> str:
     """What progress lines call ``head``: ``svm head`` (its name among ``heads.HEADS``), else its class's name.
     (A legend's and summary's name of a head with its parameters is ``analysis.plots.head_label``.)"""
@@ -233,8 +240,9 @@ def predict_and_scores(head: Any, Xv: np.ndarray, scores: bool = False) -> tuple
 
     Xv = _check(Xv)
     # shown as the fit is (fit_head): an SVM scoring 10,000 images against its support vectors of a large fit is
-    # minutes too, and train's heartbeat covered its scoring before fit_head had it
-    with fit_progress(progress_label(head)):
+    # minutes too, and train's heartbeat covered its scoring before fit_head had it. Said as scoring: "svm head: still
+    # running, 60 s", the fit's words, read as a fit still running 90 s after it had ended (a notebook user)
+    with fit_progress(scoring_label(head, Xv.shape[0] * Xv.shape[1])):
         if Xv.shape[0] == 1:
             return np.asarray(head.predict(Xv[0])), (mean_scores(head, Xv) if scores else None)
         mean = mean_scores(head, Xv)

@@ -232,7 +232,8 @@ def views_row(ctx: LessonContext) -> dict[str, Any]:
     head = make_head(b.head, seed=ctx.seed, **{k: v for k, v in {"C": b.C, **probe_defaults(b.head)}.items() if v is not None})
     # its fit on every chosen view (16,000 rows for 4 views: an SVM's took 299 s) says it runs, as train's does
     with showing_fits(bars_wanted(ctx.verbose)):
-        fit_seconds, accuracy, orig_accuracy, _ = fit_and_score(head, vcache, layer, train_views, test_views)
+        scored = fit_and_score(head, vcache, layer, train_views, test_views)
+    fit_seconds, accuracy, orig_accuracy = scored.fit_seconds, scored.accuracy, scored.accuracy_orig
     path = ctx.out / "heads" / f"views_{layer}_{b.head}{head_suffix(b.head)}"
     path.parent.mkdir(parents=True, exist_ok=True)
     save_trained(head, vcache, layer, b.head, path, None, train_views, test_views, accuracy, fit_seconds, seed=ctx.seed,
