@@ -35,6 +35,8 @@ def test_registry_names_match_the_keras_model(name):
         assert len(layers[block].output.shape) == 4, block
     # --layers takes the short names probe.png shows (block_13): each must mean its block alone, never another layer
     assert not set(bb.block_names) & set(layers), set(bb.block_names) & set(layers)
+    # ... nor any name of their shape (block_99): ModelSpec refuses such a name that is no block without the network
+    assert not [n for n in layers if bb.block_shaped(n)], [n for n in layers if bb.block_shaped(n)]
     # every feature map gets its own label (probe.png's axis, the lists in errors), and each label means that layer again
     maps = [l.name for l in base.layers if len(l.output.shape) == 4]
     labels = [layer_label(bb, m) for m in maps]

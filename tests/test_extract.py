@@ -707,6 +707,20 @@ def _spec_cases():
         (lambda: ModelSpec(layers=["out_relu", None]), "^--layers must be layer names"),
         (lambda: ModelSpec(backbone=["mobilenet_v2"]), r"^--backbone must be a backbone's name \(got \['mobilenet_v2'\]\); choose one of: "),
         (lambda: StoreSpec(out=3), "--out must be a file path"),
+        # A notebook user: taken, then extract wrote HDF5 caches named "somedir" and "x.txt" (the folder: refused only
+        # after the data's digest). The CLI's --out goes through the same StoreSpec (test_cli_out_takes_a_h5_name_alone)
+        (lambda: StoreSpec(out="x.txt"),
+         r"^StoreSpec\(out='x\.txt'\): a cache is an HDF5 file whose name ends in \.h5; use StoreSpec\(out='x\.h5'\)$"),
+        (lambda: StoreSpec(out=Path("/no/such/somedir")), r"^StoreSpec\(out='/no/such/somedir'\): .* use StoreSpec\(out='/no/such/somedir\.h5'\)$"),
+        (lambda: StoreSpec(out="/tmp"), r"^StoreSpec\(out='/tmp'\) is a folder; name the cache file in it, e\.g\. StoreSpec\(out='/tmp/cache\.h5'\)$"),
+        # A name shaped like a block's that is none: known without the network, refused when made; it was taken and
+        # refused at extract after the data's digest and Keras's import, 16 s (a notebook user)
+        (lambda: ModelSpec(layers="block_99"), r"^unknown layer 'block_99' for mobilenet_v2 \(did you mean 'block_9'\? --layers takes blocks block_1 to block_16"),
+        (lambda: ModelSpec(layers="out_relu,block_0"), r"^unknown layer 'block_0' for mobilenet_v2 \("),
+        (lambda: ModelSpec(backbone="efficientnet_b0", layers="block9a"), r"^unknown layer 'block9a' for efficientnet_b0 \(did you mean"),
+        # a block whose layer keeps its full name: that name is the one offered
+        (lambda: ModelSpec(backbone="mobilenet_v3_large", layers="expanded_conv_2"),
+         r"^unknown layer 'expanded_conv_2' for mobilenet_v3_large \(did you mean 'expanded_conv_2_add'\? "),
         (lambda: StoreSpec(dtype="float64"), "--dtype float64 is not supported; use one of: float32, float16"),
         (lambda: StoreSpec(batch_size=0), "--batch-size 0 must be at least 1"),
         (lambda: StoreSpec(batch_size=True), "--batch-size True is not a whole number"),
@@ -731,6 +745,20 @@ def _spec_cases():
         (lambda: RayEngine(address=""), "--address must be HOST:PORT"),
         (lambda: RayEngine(runtime=None), "--runtime must be a runtime's name"),
     ]
+
+
+def test_cli_out_takes_a_h5_name_alone(fashion_dir, tmp_path, capsys):
+    """extract's --out and StoreSpec(out=) are one rule (layout.check_cache_name, the StoreSpec the CLI makes of its
+    flags): an --out without .h5, or a folder, is one line before any work, in the CLI's words; nothing is written."""
+    from helpers import run_main
+
+    outs = tmp_path / "outs"
+    (outs / "somedir").mkdir(parents=True)
+    for out, said in (("x.txt", f"--out {outs / 'x.txt'}: a cache is an HDF5 file whose name ends in .h5; use --out {outs / 'x.h5'}"),
+                      ("somedir", f"--out {outs / 'somedir'} is a folder; name the cache file in it, e.g. --out {outs / 'somedir' / 'cache.h5'}")):
+        proc = run_main(capsys, "extract", "--data-dir", str(fashion_dir), "--weights", "random", "--out", str(outs / out))
+        assert proc.returncode == 2 and proc.stderr == f"featcache extract: error: {said}\n", proc.stderr
+    assert [p.name for p in outs.rglob("*")] == ["somedir"] and not (tmp_path / "home").exists()
 
 
 @pytest.mark.parametrize("case", range(len(_spec_cases())))

@@ -13,7 +13,7 @@ import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
@@ -75,6 +75,14 @@ class Backbone:
     def known_layers(self) -> tuple[str, ...]:
         """The layers the registry names (every block and the final output): known to exist without building the network."""
         return (*self.block_layers, self.final_layer)
+
+    def block_shaped(self, name: str) -> bool:
+        """Whether ``name`` has the shape of one of this backbone's short block names, its numbers aside (``block_99``
+        of MobileNetV2's ``block_N``; ResNet50 has none). No layer of the network is named so
+        (tests/test_backbones.py), so such a name that is no block is a mistake known without the network."""
+        import re
+
+        return any(re.fullmatch(re.sub(r"\d+", r"\\d+", re.escape(short)), name) for short in self.block_names)
 
     def layers_help(self) -> str:
         """How to name this backbone's layers, in a few words (instead of listing its ~155 layers)."""
@@ -503,12 +511,26 @@ def layer_label(backbone: Backbone | None, layer: str) -> str:
     return short if short != layer and layer_name(backbone, short) == layer else layer
 
 
+def unknown_layer(name: str, network: str, choices: Iterable[str], how: str) -> FeatcacheError:
+    """The one line of a layer ``name`` that ``network`` lacks: the nearest of ``choices`` and ``how`` to name one
+    (``Backbone.layers_help``). Said when a ``ModelSpec`` is made (a name shaped like a block's: ``resolve_layers``)
+    and by the check on the network (``mapper.feature_maps``)."""
+    from featcache.validate import closest
+
+    near = closest(name, choices)
+    hint = f"did you mean {near!r}? " if near else ""
+    return FeatcacheError(f"unknown layer {name!r} for {network} ({hint}{how})")
+
+
 def resolve_layers(backbone: Backbone, layers: str | list[str] | None) -> list[str]:
     """``None`` -> the final output; ``"blocks"`` -> every block plus the final output; a block's short name
     (``block_13``, as probe.png labels it) -> its layer (``block_13_expand_relu``), the one a cache stores.
 
-    Names beyond the registry's are checked on the network itself (``mapper.check_layers``), once a
-    cache hit is ruled out: building it needs Keras, which a hit never imports."""
+    A name shaped like a block's that is none (``block_99``: ``Backbone.block_shaped``) is refused here, when a
+    ``ModelSpec`` is made: ``ModelSpec(layers="block_99")`` was taken, and refused at extract after the data's
+    digest and Keras's import (16 s; a notebook user). Other names beyond the registry's are checked on the
+    network itself (``mapper.check_layers``), once a cache hit is ruled out: building it needs Keras, which a hit
+    never imports."""
     if layers is None:
         return [backbone.final_layer]
     names = [s.strip() for s in layers.split(",")] if isinstance(layers, str) else list(layers)
@@ -518,6 +540,11 @@ def resolve_layers(backbone: Backbone, layers: str | list[str] | None) -> list[s
     out: list[str] = []
     for n in names:
         for m in backbone.known_layers if n == "blocks" else [layer_name(backbone, n)]:
+            if m not in backbone.known_layers and backbone.block_shaped(m):
+                # a block whose layer keeps its full name (MobileNetV3's expanded_conv_2_add) is that name's nearest
+                whole = [k for k in backbone.known_layers if k.startswith(m + "_")]
+                raise unknown_layer(m, backbone.name, whole or [*backbone.block_names, *backbone.known_layers],
+                                    backbone.layers_help())
             if m not in out:
                 out.append(m)
     return out

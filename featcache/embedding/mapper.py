@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from featcache._lazy import keras
-from featcache.embedding.backbones import Backbone, is_named_weights
+from featcache.embedding.backbones import Backbone, is_named_weights, unknown_layer
 from featcache.embedding.runtimes import RUNTIMES  # noqa: F401  (how the network runs; each one a class there)
 from featcache.errors import FeatcacheError
 
@@ -46,8 +46,6 @@ def feature_maps(base: KerasModel, layers: list[str], backbone: Backbone | None 
 
     An unknown name is one short line: the nearest name (the block names probe.png shows among them) and
     how to name a layer; the ~155 names in full were 3,263 characters on one line (a tester)."""
-    from featcache.validate import closest
-
     names = {l.name for l in base.layers}
     outputs = []
     for name in layers:
@@ -60,10 +58,9 @@ def feature_maps(base: KerasModel, layers: list[str], backbone: Backbone | None 
                                  f"counter, so it means another layer, or none, in the next build of the network; {how}")
         if name not in names:
             maps = [l.name for l in base.layers if len(l.output.shape) == 4 and not counter_named(l)]
-            near = closest(name, [*(backbone.block_names if backbone else ()), *maps])
-            hint = f"did you mean {near!r}? " if near else ""
             how = backbone.layers_help() if backbone else f"its feature maps: {', '.join(maps)}"
-            raise FeatcacheError(f"unknown layer {name!r} for {backbone.name if backbone else base.name} ({hint}{how})")
+            raise unknown_layer(name, backbone.name if backbone else base.name,
+                                [*(backbone.block_names if backbone else ()), *maps], how)
         out = base.get_layer(name).output
         if len(out.shape) != 4:
             raise FeatcacheError(f"layer {name!r} outputs shape {tuple(out.shape)}, not a 4-D feature map; pick a convolutional layer")

@@ -197,9 +197,34 @@ def default_report_folder(plain: Path, what: str, made_from: str, record: str, m
     return checked(plain.with_name(f"{plain.name}_{hashlib.sha256(os.fsencode(owner)).hexdigest()[:6]}"))
 
 
+# What a cache file's name ends in: the default name's, and the only one extract's --out (StoreSpec(out=)) takes.
+CACHE_SUFFIX = ".h5"
+
+
 def check_cache_name(path: str | Path) -> None:
-    """A cache name leaves room for its partial's: a 246-byte --out failed with ENAMETOOLONG, a traceback."""
-    name = Path(path).name
+    """A cache's name as ``--out`` (``StoreSpec(out=)``) gives it, checked when the ``StoreSpec`` is made (the CLI
+    makes one of its flags): no folder, ``CACHE_SUFFIX`` at its end, and room for its partial's name (a 246-byte --out
+    failed with ENAMETOOLONG, a traceback). ``StoreSpec(out="/tmp/somedir")`` and ``out="x.txt"`` were taken, and
+    extract wrote HDF5 caches so named (a notebook user); a folder was refused only after the data's digest."""
+    from featcache.errors import option
+
+    def given(p: Path) -> str:
+        return option(f"--out {shell_path(str(p))}", f"StoreSpec(out={str(p)!r})")
+
+    path = Path(path)
+    try:
+        folder = path.is_dir()
+    except (OSError, ValueError):  # a name too long, a NUL: said below, or where the path is used
+        folder = False
+    if folder:
+        raise FeatcacheError(f"{given(path)} is a folder; name the cache file in it, e.g. {given(path / ('cache' + CACHE_SUFFIX))}")
+    if path.suffix != CACHE_SUFFIX:
+        try:  # x.txt -> x.h5, somedir -> somedir.h5
+            fix = given(path.with_suffix(CACHE_SUFFIX))
+        except ValueError:  # no name to put it on ('..')
+            fix = f"a name ending in {CACHE_SUFFIX}"
+        raise FeatcacheError(f"{given(path)}: a cache is an HDF5 file whose name ends in {CACHE_SUFFIX}; use {fix}")
+    name = path.name
     try:  # the partial records its cache's name in an HDF5 attribute, which holds UTF-8 only
         name.encode("utf-8")
     except UnicodeEncodeError:  # a traceback once the partial was made, left behind on every rerun (a tester)
