@@ -104,6 +104,51 @@ def test_missing_runtime_by_name_is_one_line(monkeypatch, tmp_path):
     assert not list(tmp_path.iterdir())  # nothing converted for a runtime that cannot run it
 
 
+@pytest.mark.parametrize("switched", [False, True], ids=["no-switch", "telemetry-switch"])
+def test_a_second_thread_importing_a_runtime_gets_it_whole(tmp_path, monkeypatch, switched):
+    """Regression (a review): import_runtime returned whatever sys.modules held, outside Python's import lock, and
+    Python puts a module there before its body has run: a second thread got openvino without its Core. A module that
+    imports slowly stands in for the runtime; the second thread asks while the first is inside its body."""
+    import threading
+    import types
+
+    gate = types.ModuleType("_featcache_test_gate")
+    gate.started, gate.release = threading.Event(), threading.Event()
+    monkeypatch.setitem(sys.modules, gate.__name__, gate)
+    name = "_featcache_test_slow_runtime"
+    (tmp_path / f"{name}.py").write_text(f"import os, {gate.__name__} as gate\n"
+                                         "SWITCH = os.environ.get('FEATCACHE_TEST_SWITCH')\n"
+                                         "gate.started.set()\n"
+                                         "gate.release.wait(10)\n"
+                                         "Core = object\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("FEATCACHE_TEST_SWITCH", raising=False)
+    if switched:
+        monkeypatch.setitem(runtimes.TELEMETRY_OFF, name, {"FEATCACHE_TEST_SWITCH": "1"})
+    saw: dict[str, bool] = {}
+
+    def importer(who: str) -> None:
+        saw[who] = hasattr(runtimes.import_runtime(name), "Core")  # what it had when import_runtime returned it
+
+    first = threading.Thread(target=importer, args=("first",))
+    first.start()
+    second = None
+    try:
+        assert gate.started.wait(10), "the first import never started"
+        second = threading.Thread(target=importer, args=("second",))
+        second.start()
+        second.join(0.5)  # the old code returned the half-imported module here, at once
+    finally:
+        gate.release.set()
+        first.join(10)
+        if second is not None:
+            second.join(10)
+        module = sys.modules.pop(name, None)
+    assert saw == {"first": True, "second": True}
+    assert module.SWITCH == ("1" if switched else None)  # the switch was set for the import
+    assert "FEATCACHE_TEST_SWITCH" not in os.environ  # and put back after it
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", CONVERTED)
 def test_conversion_cached_reused_and_equal(name, tmp_path, monkeypatch, tiny_reference, capsys, progress_on):

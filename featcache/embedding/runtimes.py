@@ -152,7 +152,9 @@ TELEMETRY_OFF: dict[str, dict[str, str]] = {
     # before the consent file is read, and nothing is written or sent.
     "openvino": {"CI": "true"},
 }
-_ENVIRON_LOCK = threading.RLock()  # two threads importing at once would put each other's variables back wrongly
+# Orders import_runtime's callers only, so two of them do not put each other's variables back wrongly. os.environ is
+# process-wide: while a runtime imports, every thread (and any program started then) sees its switch set.
+_ENVIRON_LOCK = threading.RLock()
 
 
 def import_runtime(name: str) -> ModuleType:
@@ -161,8 +163,12 @@ def import_runtime(name: str) -> ModuleType:
     The variables are set for the import only and then put back as they were, so the user's environment, and the
     programs this process starts later, are left as they were. A package imported before featcache (by the user's
     own code) started its telemetry then, as the user's environment said."""
-    if sys.modules.get(name) is not None:
-        return sys.modules[name]
+    module = sys.modules.get(name)
+    # Only a finished import returns at once: Python puts a module in sys.modules before its body has run, and a
+    # second thread that took it from there got openvino without its Core (a review). import_module waits on Python's
+    # own import lock for a module another thread is importing.
+    if module is not None and not getattr(getattr(module, "__spec__", None), "_initializing", False):
+        return module
     with _environment(TELEMETRY_OFF.get(name, {})):
         return importlib.import_module(name)
 
