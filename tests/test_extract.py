@@ -710,7 +710,7 @@ def _spec_cases():
         # A notebook user: taken, then extract wrote HDF5 caches named "somedir" and "x.txt" (the folder: refused only
         # after the data's digest). The CLI's --out goes through the same StoreSpec (test_cli_out_takes_a_h5_name_alone)
         (lambda: StoreSpec(out="x.txt"),
-         r"^StoreSpec\(out='x\.txt'\): a cache is an HDF5 file whose name ends in \.h5; use StoreSpec\(out='x\.h5'\)$"),
+         r"^StoreSpec\(out='x\.txt'\): a cache is an HDF5 file whose name ends in \.h5 or \.hdf5; use StoreSpec\(out='x\.h5'\)$"),
         (lambda: StoreSpec(out=Path("/no/such/somedir")), r"^StoreSpec\(out='/no/such/somedir'\): .* use StoreSpec\(out='/no/such/somedir\.h5'\)$"),
         (lambda: StoreSpec(out="/tmp"), r"^StoreSpec\(out='/tmp'\) is a folder; name the cache file in it, e\.g\. StoreSpec\(out='/tmp/cache\.h5'\)$"),
         # A name shaped like a block's that is none: known without the network, refused when made; it was taken and
@@ -754,11 +754,36 @@ def test_cli_out_takes_a_h5_name_alone(fashion_dir, tmp_path, capsys):
 
     outs = tmp_path / "outs"
     (outs / "somedir").mkdir(parents=True)
-    for out, said in (("x.txt", f"--out {outs / 'x.txt'}: a cache is an HDF5 file whose name ends in .h5; use --out {outs / 'x.h5'}"),
+    for out, said in (("x.txt", f"--out {outs / 'x.txt'}: a cache is an HDF5 file whose name ends in .h5 or .hdf5; use --out {outs / 'x.h5'}"),
                       ("somedir", f"--out {outs / 'somedir'} is a folder; name the cache file in it, e.g. --out {outs / 'somedir' / 'cache.h5'}")):
         proc = run_main(capsys, "extract", "--data-dir", str(fashion_dir), "--weights", "random", "--out", str(outs / out))
         assert proc.returncode == 2 and proc.stderr == f"featcache extract: error: {said}\n", proc.stderr
     assert [p.name for p in outs.rglob("*")] == ["somedir"] and not (tmp_path / "home").exists()
+
+
+def test_a_cache_named_hdf5_or_upper_case_h5_is_hit_and_resumed(fashion_dir, tmp_path, capsys):
+    """Regression (a review): extract's --out (StoreSpec(out=)) took a name ending in a lowercase .h5 only, so a user's
+    existing feats.hdf5 or x.H5, which train and info read, could no longer be re-run (a hit) or resumed. .h5 and
+    .hdf5 in any case are a cache's name (layout.CACHE_SUFFIXES); other suffixes are still refused."""
+    import shutil
+
+    from helpers import run_main
+
+    made = extract(data_dir=str(fashion_dir), out=tmp_path / "c.h5", **TINY).path
+    for name in ("feats.hdf5", "x.H5", "y.HDF5"):
+        out = tmp_path / name
+        shutil.copyfile(made, out)  # the user's cache from before, under its name
+        proc = run_main(capsys, "extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32",
+                        "--out", str(out))
+        assert proc.returncode == 0 and "cache hit" in proc.stdout, proc.stderr
+        assert featcache.StoreSpec(out=out).out == out
+    resumed = tmp_path / "r.Hdf5"
+    interrupted_extraction(resumed, data_dir=str(fashion_dir), **TINY)
+    res = extract(data_dir=str(fashion_dir), out=resumed, **TINY)
+    assert res.path == resumed and not res.hit and 0 < res.images < 72 and not partial_path(resumed).exists()
+    for other in ("x.h5x", "x.hdf", "x.h5.txt"):
+        with pytest.raises(FeatcacheError, match=r"ends in \.h5 or \.hdf5; use StoreSpec"):
+            featcache.StoreSpec(out=tmp_path / other)
 
 
 @pytest.mark.parametrize("case", range(len(_spec_cases())))

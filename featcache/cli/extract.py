@@ -11,7 +11,7 @@ from featcache.embedding.engines.local import LocalEngine
 from featcache.embedding.engines.ray_engine import DEFAULT_PORT, DEFAULT_WORKERS
 from featcache.embedding.runtimes import AUTO_MIN_IMAGES, RUNTIMES
 from featcache.recipes.lesson import DEFAULTS as LESSON
-from featcache.store.layout import CACHE_SUFFIX
+from featcache.store.layout import CACHE_SUFFIX, CACHE_SUFFIX_WORDS
 from featcache.embedding.specs import (
     DTYPES,
     OPTIONS,
@@ -87,7 +87,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_source_args(p)
     add_model_args(p)
     g = p.add_argument_group("output")
-    g.add_argument("--out", metavar="PATH", help=f"cache file, its name ending in {CACHE_SUFFIX} "
+    g.add_argument("--out", metavar="PATH", help=f"cache file, its name ending in {CACHE_SUFFIX_WORDS} "
                    f"(default: HOME/cache/<data>_<backbone>_<size>px_<fingerprint>{CACHE_SUFFIX})")
     g.add_argument("--dtype", choices=list(DTYPES), help=f"storage type, float16 halves the size (default: {default(StoreSpec, 'dtype')})")
     g.add_argument("--batch-size", type=positive_int, help=f"images per forward pass (default: {default(StoreSpec, 'batch_size')})")

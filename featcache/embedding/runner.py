@@ -38,7 +38,7 @@ from featcache.store import (
     tidy_partial,
 )
 from featcache.store.atomic import output_files, written_through
-from featcache.store.layout import partial_path
+from featcache.store.layout import is_cache_name, partial_path
 from featcache.store.writer import file_state
 from featcache.store.partial import check_partial
 from featcache.store.reader import OtherCache, incomplete_replaced, other_cache, resume_words, set_aside_other_partial
@@ -245,11 +245,12 @@ def _check_default_name(path: Path, source: Any) -> None:
 
 
 def _looks_like_cache_path(value: Any) -> bool:
-    """Whether a value given as the model is a cache file's path (an .h5 name or a path), not a backbone's name."""
+    """Whether a value given as the model is a cache file's path (a cache's name, .h5 or .hdf5, or a path), not a
+    backbone's name."""
     if not isinstance(value, (str, os.PathLike)):
         return False
     text = os.fspath(value)
-    return isinstance(value, os.PathLike) or text.endswith(".h5") or os.sep in text
+    return isinstance(value, os.PathLike) or is_cache_name(text) or os.sep in text
 
 
 def _parts(source, model, store, engine) -> tuple[Any, ModelSpec, StoreSpec, Any]:

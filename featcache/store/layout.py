@@ -197,13 +197,22 @@ def default_report_folder(plain: Path, what: str, made_from: str, record: str, m
     return checked(plain.with_name(f"{plain.name}_{hashlib.sha256(os.fsencode(owner)).hexdigest()[:6]}"))
 
 
-# What a cache file's name ends in: the default name's, and the only one extract's --out (StoreSpec(out=)) takes.
+# What a cache file's name ends in: CACHE_SUFFIX is the default name's; extract's --out (StoreSpec(out=)) takes any of
+# CACHE_SUFFIXES in any case. Only .h5 was taken at first, and a user's existing feats.hdf5 or x.H5, which train and
+# info read, could no longer be re-run, resumed or hit (a review).
 CACHE_SUFFIX = ".h5"
+CACHE_SUFFIXES = (".h5", ".hdf5")
+CACHE_SUFFIX_WORDS = " or ".join(CACHE_SUFFIXES)
+
+
+def is_cache_name(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path``'s name ends in a cache's suffix (:data:`CACHE_SUFFIXES`, any case)."""
+    return Path(path).suffix.lower() in CACHE_SUFFIXES
 
 
 def check_cache_name(path: str | Path) -> None:
     """A cache's name as ``--out`` (``StoreSpec(out=)``) gives it, checked when the ``StoreSpec`` is made (the CLI
-    makes one of its flags): no folder, ``CACHE_SUFFIX`` at its end, and room for its partial's name (a 246-byte --out
+    makes one of its flags): no folder, one of ``CACHE_SUFFIXES`` at its end (any case), and room for its partial's name (a 246-byte --out
     failed with ENAMETOOLONG, a traceback). ``StoreSpec(out="/tmp/somedir")`` and ``out="x.txt"`` were taken, and
     extract wrote HDF5 caches so named (a notebook user); a folder was refused only after the data's digest."""
     from featcache.errors import option
@@ -218,12 +227,12 @@ def check_cache_name(path: str | Path) -> None:
         folder = False
     if folder:
         raise FeatcacheError(f"{given(path)} is a folder; name the cache file in it, e.g. {given(path / ('cache' + CACHE_SUFFIX))}")
-    if path.suffix != CACHE_SUFFIX:
+    if not is_cache_name(path):
         try:  # x.txt -> x.h5, somedir -> somedir.h5
             fix = given(path.with_suffix(CACHE_SUFFIX))
         except ValueError:  # no name to put it on ('..')
             fix = f"a name ending in {CACHE_SUFFIX}"
-        raise FeatcacheError(f"{given(path)}: a cache is an HDF5 file whose name ends in {CACHE_SUFFIX}; use {fix}")
+        raise FeatcacheError(f"{given(path)}: a cache is an HDF5 file whose name ends in {CACHE_SUFFIX_WORDS}; use {fix}")
     name = path.name
     try:  # the partial records its cache's name in an HDF5 attribute, which holds UTF-8 only
         name.encode("utf-8")
