@@ -24,6 +24,7 @@ API_ONLY = {
     "extract.store": "the typed parts, as source",
     "extract.legacy": "extract's keyword form: each keyword is one of extract's flags (checked below)",
     "evaluate.meta": "the metadata of an in-memory (estimator, meta) pair; a file carries its own",
+    "evaluate.write": "False scores without writing the report (a notebook's ev.accuracy); the CLI always writes it",
     "lesson.rows": "row functions (Python callables): the extension point of the lesson table",
     "n_jobs": "an alias of jobs (--jobs), scikit-learn's name (validate.jobs_alias: probe's and curve's)",
     "curve.head_params": "dicts of estimator parameters: the CLI builds them from --param, --keras-preset, "

@@ -87,28 +87,35 @@ def test_library_functions_print_nothing_unless_verbose(cache, tmp_path, capsys,
     assert "training an svm head" in capsys.readouterr().err
 
 
-def test_evaluate_takes_verbose_and_out_none_writes_nothing(cache, tmp_path, capsys, progress_on):
+def test_evaluate_takes_verbose_and_write_false_writes_nothing(cache, tmp_path, capsys, progress_on):
     """A notebook user: evaluate(head, cache, verbose=True) was a TypeError (every other command takes verbose), and
-    every call wrote three files under HOME/runs/eval even for ev.accuracy alone. out=None writes none, the report's
-    text on the result; the default (the CLI's without --out) still writes the head's own folder."""
+    every call wrote three files under HOME/runs/eval even for ev.accuracy alone. write=False writes none, the
+    report's text on the result; out=None, the default (the CLI's without --out), still writes the head's own folder,
+    as None means the default report folder for train, probe and curve (a review: out=None had come to write nothing)."""
     import os
 
     runs = Path(os.environ["FEATCACHE_HOME"]) / "runs"
     res = featcache.train(cache, "logreg", out=tmp_path / "h.npz")
     capsys.readouterr()
-    quiet = featcache.evaluate(res, cache, out=None)
+    quiet = featcache.evaluate(res, cache, write=False)
     assert quiet.files == {} and quiet.to_dict()["files"] == {} and not (runs / "eval").exists()
     assert quiet.accuracy == res.accuracy and f"accuracy  {res.accuracy:.4f}" in quiet.text()
     assert capsys.readouterr() == ("", "")  # quiet unless asked
-    said = featcache.evaluate(res, cache, out=None, verbose=True)
+    said = featcache.evaluate(res, cache, write=False, verbose=True)
     out, err = capsys.readouterr()
     assert out == said.text() + "\n" and "scoring the logreg head on 30 test images" in err  # no plot line: none drawn
     assert not (runs / "eval").exists()
-    written = featcache.evaluate(res, cache, verbose=True)  # the default folder, the plot's path said after the report
+    with pytest.raises(featcache.FeatcacheError, match=r"^out='.*' names a folder for the report, but write=False writes none"):
+        featcache.evaluate(res, cache, out=tmp_path / "r", write=False)
+    with pytest.raises(featcache.FeatcacheError, match=r"^write must be True or False \(got 'no'\)"):
+        featcache.evaluate(res, cache, write="no")
+    assert not (runs / "eval").exists() and not (tmp_path / "r").exists()
+    written = featcache.evaluate(res, cache, out=None, verbose=True)  # the default folder, the plot's path after the report
     out, _ = capsys.readouterr()
     assert {p.parent for p in written.files.values()} == {runs / "eval" / "h_npz"}
     assert written.files["text"].read_text() == written.text() + "\n" == quiet.text() + "\n"
     assert out == written.text() + f"\n\nconfusion matrix plot: {written.files['png']}\n"
+    assert featcache.evaluate(res, cache).files == written.files  # None is the default
 
 
 # --- bad input: one line, exit 2, nothing written --------------------------------------------------

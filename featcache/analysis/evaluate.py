@@ -49,18 +49,6 @@ if TYPE_CHECKING:
 TEXT_MISCLASSIFIED = 20
 
 
-class ReportFolder:
-    """``evaluate``'s default ``out`` (``REPORT_FOLDER``): the head's own folder under HOME/runs/eval (``default_out``),
-    where the CLI writes without --out. ``out=None`` writes no file: a notebook's ``evaluate(head, cache).accuracy``
-    wrote three files under ./data/runs/eval/ on every call (a notebook user), None then being that folder."""
-
-    def __repr__(self) -> str:
-        return "REPORT_FOLDER"
-
-
-REPORT_FOLDER = ReportFolder()
-
-
 class LeakageWarning(UserWarning):
     """Some evaluated images were among the head's training images: the accuracy is inflated."""
 
@@ -75,7 +63,7 @@ class EvalResult:
     accuracy: float
     per_class: list[dict[str, Any]]  # class, precision, recall, support
     confusion: np.ndarray  # (n_classes, n_classes), rows true, columns predicted
-    files: dict[str, Path]  # png, json, text: what was written; empty for evaluate(out=None)
+    files: dict[str, Path]  # png, json, text: what was written; empty for evaluate(write=False)
     misclassified: list[dict[str, Any]] = field(default_factory=list)  # row, index, path, true, predicted, probability
     # Evaluated images that were training images of the head: None when the head or the cache has no digests.
     overlap: dict[str, Any] | None = None
@@ -365,18 +353,21 @@ def evaluate(
     cache: Cache | str | Path,
     *,
     split: str = "test",
-    out: str | Path | None | ReportFolder = REPORT_FOLDER,
+    out: str | Path | None = None,
     meta: dict[str, Any] | None = None,
     trust_pickle: bool = False,
     test_views: str | tuple[str, ...] | None = None,
     verbose: bool = False,
+    write: bool = True,
 ) -> EvalResult:
     """Score ``head`` on ``split`` of ``cache``; writes a report, JSON and a confusion PNG to ``out``.
 
-    ``out``: the folder for the three files; by default (``REPORT_FOLDER``, the CLI's without ``--out``) the head's
-    own folder under HOME/runs/eval (``default_out``); ``None`` writes nothing (``result.files`` is then empty): the
-    scores and the report's text (``result.text()``) are on the result either way. ``verbose``: say what is scored
-    (stderr, with a line every so often while a slow head scores), then print the report (stdout), as the CLI does.
+    ``out``: the folder for the three files; ``None`` (the default, the CLI's without ``--out``, as for train, probe
+    and curve) the head's own folder under HOME/runs/eval (``default_out``). ``write=False`` writes nothing
+    (``result.files`` is then empty; a notebook's ``evaluate(head, cache).accuracy`` wrote three files on every
+    call): the scores and the report's text (``result.text()``) are on the result either way. ``verbose``: say what
+    is scored (stderr, with a line every so often while a slow head scores), then print the report (stdout), as the
+    CLI does.
 
     ``head``: a head file, a ``TrainResult``, or a fitted head with its
     ``meta`` (an ``(estimator, meta)`` pair). Refuses a cache whose backbone,
@@ -393,8 +384,10 @@ def evaluate(
     (probabilities or the SVM's decision values) were averaged.
     """
     est, meta, head_path = resolve_head(head, meta, trust_pickle)
-    writes = out is not None
-    if writes and not isinstance(out, ReportFolder):
+    if not write and out is not None:  # a folder named for files that will not be written: one of the two is a slip
+        raise FeatcacheError(f"out={str(out)!r} names a folder for the report, but write=False writes none; "
+                             "drop out, or write=False")
+    if write and out is not None:
         check_out_dir(out)  # before the work: a file named as --out, or a folder that cannot be written
     cache = as_cache(cache)
     if list(meta.get("class_names") or []) != cache.class_names:  # first: another data set's cache is the mistake,
@@ -415,9 +408,9 @@ def evaluate(
     except FeatcacheError:  # the head's own views are not in this cache: those asked for are another setting
         own = None
     out_dir = None
-    if writes:
-        out_dir = default_out(head_path, meta, layer, cache, split, views if views != own else ()) if isinstance(
-            out, ReportFolder) else check_path(out, "out", "a folder for the report")
+    if write:
+        out_dir = check_path(out, "out", "a folder for the report") if out is not None else default_out(
+            head_path, meta, layer, cache, split, views if views != own else ())
         check_report_outside_classes(out_dir, cache.photo_root)
         check_report(out_dir)  # before the work, as --out's folder
     Xv, y = cache.view_features(split, layer, views), cache.labels(split)
