@@ -8,6 +8,9 @@ target, the process and the stack to ``$FEATCACHE_NETGUARD_LOG`` (the stack of t
 ``ThreadPoolExecutor.submit`` too: a thread pool's worker, or a child forked from it, shows only its own frames).
 Native code's connections (ONNX Runtime's uploader) are not seen here: the fixture points the proxy variables at a
 recorder for those.
+
+Python imports the first ``sitecustomize`` on its path, so in those subprocesses this one shadows any the system
+(a distribution's, a virtual environment's) has: harmless there, as they are test processes that need none of it.
 """
 
 import os
