@@ -1173,6 +1173,15 @@ def test_odd_array_inputs_are_read_as_their_plain_arrays_or_paths(tmp_path):
     assert _read_as(np.array("a.npy")) == _read_as(np.array([b"a.npy"], dtype=object)) == ["a.npy"]
 
 
+def test_a_generator_of_paths_is_read_once_as_its_paths(tmp_path):
+    """Regression (a review): _as_path_list checked each path of a generator, then read it again for the list, and
+    found it empty: "no images given". predict lists a generator first (given_images), so the list is kept here too."""
+    from featcache.deploy.predict import _as_path_list
+
+    names = [str(tmp_path / "a.png"), tmp_path / "b.npy"]
+    assert _as_path_list(p for p in names) == [str(p) for p in names]
+
+
 @pytest.mark.parametrize("bad, message", [
     (np.array(["x.png", np.zeros((8, 8), np.uint8)], dtype=object), r"^images mixes arrays and strs \(item 0: 'x.png'\)"),
     (np.array([["a.npy"]], dtype=object), r"^images is an array of paths of shape \(1, 1\); paths must be a flat list"),

@@ -1047,6 +1047,7 @@ def _as_path_list(images: Sequence[str | Path] | str | Path) -> list[str | Path]
         images = [images]
     if images is None or isinstance(images, (dict, set)) or not isinstance(images, Iterable):
         check_path(images, "images", what)  # None was "'NoneType' object is not iterable" (an adversarial tester)
+    images = list(images)  # read twice below: a generator's second pass was empty, "no images given"
     for p in images:
         check_path(p, "each of images", what)
     images = [expand_home(os.fsdecode(p)) for p in images]  # as given (a folder's trailing /), ~ expanded
