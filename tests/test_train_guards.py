@@ -66,6 +66,17 @@ def test_train_returns_the_fitted_estimator_and_evaluate_takes_it(cache, tmp_pat
         featcache.evaluate(res.estimator, cache)
 
 
+def test_train_result_made_positionally_keeps_its_fields_of_before(tmp_path):
+    """Regression (a review): score_seconds went in before details, so TrainResult(path, ..., fit_seconds, details),
+    as code written before it made one, put the details in score_seconds. A field added later goes last."""
+    from featcache.analysis.train import TrainResult
+
+    res = TrainResult(tmp_path / "h.npz", "logreg", None, "out_relu", 40, 30, 0.5, 1.25, {"C": 1.0}, ("orig",),
+                      ("orig",), None, 0.5)
+    assert res.details == {"C": 1.0} and res.train_views == res.test_views == ("orig",) and res.score_seconds is None
+    assert res.test_accuracy_orig == 0.5 and res.to_dict()["score_seconds"] is None
+
+
 def test_library_functions_print_nothing_unless_verbose(cache, tmp_path, capsys, progress_on):
     res = featcache.train(cache, "logreg", out=tmp_path / "h.npz")
     featcache.evaluate(res, cache, out=tmp_path / "ev")

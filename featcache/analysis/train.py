@@ -63,9 +63,6 @@ class TrainResult:
     test_images: int
     accuracy: float
     fit_seconds: float
-    # Scoring the test images (every view averaged, and the original view alone): an SVM's took 90 s of a 119 s
-    # train after a 20 s fit, said nowhere (a notebook user). None: not measured (a result made by hand).
-    score_seconds: float | None = None
     details: dict[str, Any] = field(default_factory=dict)  # epochs run, chosen C, ...
     # The views the head was fitted on (every one of each training image) and those averaged per test image.
     train_views: tuple[str, ...] = ("orig",)
@@ -81,6 +78,10 @@ class TrainResult:
     meta: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # what save_head stored with it
     params: dict[str, Any] = field(default_factory=dict)  # the head's own parameters given (--param)
     replaced_from: str | None = None  # where the head replaced was trained, where not on this cache (heads.io.replaced_from)
+    # Scoring the test images (every view averaged, and the original view alone): an SVM's took 90 s of a 119 s
+    # train after a 20 s fit, said nowhere (a notebook user). None: not measured (a result made by hand). Last: a
+    # field added later goes after the others, so a TrainResult made positionally keeps its meaning (a review).
+    score_seconds: float | None = None
 
     @property
     def replaced_other_cache(self) -> bool:
@@ -372,7 +373,7 @@ class FitScores(NamedTuple):
 
     fit_seconds: float
     accuracy: float
-    accuracy_orig: float
+    accuracy_orig: float | None  # as _test_scores gives it (TrainResult.test_accuracy_orig)
     test_images: int
     score_seconds: float
 
