@@ -333,6 +333,25 @@ def test_C_cv_on_few_images_fits_with_fewer_folds(cache, tmp_path, capsys):
         assert f", C {param_text(res.details['C'])} (chosen by cross-validation on the training features)" in capsys.readouterr().out
 
 
+def test_a_quiet_C_cv_fit_on_few_images_says_nothing_and_a_verbose_one_notes_it_at_the_callers_line(cache, tmp_path):
+    """Regression (a notebook tester): "C='cv' uses 2 folds, not 5" showed on every quiet train(..., C='cv') of a small
+    cache, named at heads/views.py's line: a progress note, said as the Keras head's StratifiedValidationNote is, where
+    the fit is shown (verbose, the CLI), at the caller's line; the fit is the same either way."""
+    import warnings
+
+    from featcache.heads.views import FewerFoldsNote
+
+    for head in ("logreg", "svm"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", FewerFoldsNote)
+            quiet = featcache.train(cache, head, C="cv", train_size=6, out=tmp_path / f"q-{head}.npz")
+        with pytest.warns(FewerFoldsNote, match="C='cv' uses 2 folds, not 5") as caught:
+            shown = featcache.train(cache, head, C="cv", train_size=6, out=tmp_path / f"v-{head}.npz", verbose=True)
+        names = [w.filename for w in caught if w.category is FewerFoldsNote]  # the SVM's calibration's too
+        assert names and set(names) == {__file__}, (head, names)
+        assert quiet.details == shown.details and quiet.accuracy == shown.accuracy, head
+
+
 def test_one_class_training_data_is_one_line(tmp_path, capsys):
     one = synthetic_cache(tmp_path / "one.h5", class_names=["only", "never"], one_class=True)
     _one_line(capsys, ["train", str(one), "--head", "logreg"], "all 60 training images are of class 'only'")
@@ -655,6 +674,8 @@ def test_a_worker_processes_warnings_come_back_to_the_cli_once_in_its_one_line_f
             replay(records, seen)
     assert [(str(w.message), w.category) for w in caught] == [("logreg head: stopped", ConvergenceNote),
                                                               ("svm: other", ConvergenceNote)]
+    # named at the caller's line, as without workers (it named joblib's line in the worker process)
+    assert {w.filename for w in caught} == {__file__}
 
 
 def test_train_says_when_test_images_were_among_its_training_images(tmp_path, capsys):
@@ -704,6 +725,24 @@ def test_train_says_when_test_images_were_among_its_training_images(tmp_path, ca
         assert featcache.train(clean, "logreg", out=tmp_path / "h3.npz").overlap is None
         featcache.probe(clean, heads="logreg", on_test=True, out=tmp_path / "p2", plot=False)
     assert not [w for w in caught if w.category is LeakageWarning]
+
+
+def test_leakage_warnings_name_the_callers_line(tmp_path):
+    """Regression (a notebook tester): train's LeakageWarning (a fixed stacklevel) was attributed to
+    validate.checks_switches' wrapper, a line of featcache's own, as were evaluate's and probe's: named at the line
+    of the caller's code now (errors.warn), where Python's filters and a notebook's traceback point."""
+    import warnings
+
+    train_h = _hexes("a", 60)
+    cache = synthetic_cache(tmp_path / "c.h5", digests={"train": train_h, "test": train_h[:5] + _hexes("b", 25)},
+                            layer="out_relu")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = featcache.train(cache, "logreg", out=tmp_path / "h.npz")
+        featcache.evaluate(res, cache, out=tmp_path / "ev")
+        featcache.probe(cache, heads="logreg", on_test=True, out=tmp_path / "p", plot=False)
+    said = [(w.filename, str(w.message)[:40]) for w in caught if w.category is LeakageWarning]
+    assert len(said) == 3 and all(name == __file__ for name, _ in said), said
 
 
 def test_a_keras_head_whose_validation_cut_leaves_a_class_out_is_refused(cache, capsys):

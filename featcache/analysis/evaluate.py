@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -32,7 +31,7 @@ from featcache.validate import (
     without_orig,
     without_words,
 )
-from featcache.errors import FeatcacheError, one_line, option
+from featcache.errors import FeatcacheError, one_line, option, warn
 from featcache.progress import bars_wanted, counted, showing_fits, status
 from featcache.sources.images import check_report_outside_classes
 from featcache.heads.io import (TEST_ACCURACY, TEST_ACCURACY_ORIG, check_compatible, check_head, load_head, row_keys,
@@ -253,9 +252,9 @@ def warn_if_splits_overlap(cache: Cache, what: str) -> int:
         return 0
     seen = int(np.isin(row_keys(tested), digest_keys(trained)).sum())
     if seen:
-        warnings.warn(f"{seen} of {len(tested)} test images of {cache.path} are also among its training images (the same "
-                      f"content); {what} scores them as unseen, so its accuracies are inflated; remove the copies and "
-                      "re-extract", LeakageWarning, stacklevel=3)
+        warn(f"{seen} of {len(tested)} test images of {cache.path} are also among its training images (the same "
+             f"content); {what} scores them as unseen, so its accuracies are inflated; remove the copies and "
+             "re-extract", LeakageWarning)
     return seen
 
 
@@ -430,7 +429,7 @@ def evaluate(
     accuracy, per_class, cm = metrics(y, y_pred, cache.class_names)
     overlap = find_overlap(meta, cache, split, y, y_pred)
     if overlap and overlap["seen"]:
-        warnings.warn(leakage_line(overlap), LeakageWarning, stacklevel=2)
+        warn(leakage_line(overlap), LeakageWarning)
 
     from featcache.analysis.train import orig_view_score
 

@@ -26,7 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
-from featcache.errors import FeatcacheError
+from featcache.errors import FeatcacheError, warn
 
 
 # What a head trained on a subset records as ``subset_order`` (``train --train-size``): that every class's first image
@@ -82,10 +82,8 @@ def warn_missing_classes(y: np.ndarray, class_names: Sequence[str], split: str =
     classes there were without a word (a class of one photo went wholly to train; an adversarial tester)."""
     missing = [repr(name) for label, name in enumerate(class_names) if not np.any(y == label)]
     if missing and len(y):
-        import warnings
-
-        warnings.warn(f"the {split} split has no image of class {', '.join(missing)}: its accuracy covers "
-                      f"{len(class_names) - len(missing)} of {len(class_names)} classes", MissingClassWarning, stacklevel=3)
+        warn(f"the {split} split has no image of class {', '.join(missing)}: its accuracy covers "
+             f"{len(class_names) - len(missing)} of {len(class_names)} classes", MissingClassWarning)
 
 
 def stratified_subsets(y: np.ndarray, sizes: Sequence[int], seed: int, classes_first: bool = True) -> dict[int, np.ndarray]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-import warnings
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
@@ -17,7 +16,7 @@ import numpy as np
 
 from featcache import paths
 from featcache.analysis.subsets import CLASSES_FIRST, stratified_subset, warn_missing_classes
-from featcache.errors import FeatcacheError, one_line
+from featcache.errors import FeatcacheError, one_line, warn
 from featcache.progress import bars_wanted, counted, seconds_text, showing_fits, status
 from featcache.heads import (HEADS, RUN_ONLY_PARAMS, DenseHead, check_head_params, check_param_names, fold_reason,
                              head_params, head_suffix, make_head, suffixes_line)
@@ -578,7 +577,7 @@ def train(
     if overlap is not None:  # as evaluate warns: the accuracy printed and stored is inflated
         from featcache.analysis.evaluate import LeakageWarning, leakage_line
 
-        warnings.warn(leakage_line(overlap), LeakageWarning, stacklevel=2)
+        warn(leakage_line(overlap), LeakageWarning)
     before = read_head_meta(path) if path.exists() else None  # an earlier run's head: said (a new-user tester)
     result = TrainResult(path, head, preset, layer, int(len(y)), scored.test_images, accuracy, fit_seconds,
                          score_seconds=scored.score_seconds, details=_details(est), train_views=train_views,

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from featcache.embedding import passes
-from featcache.errors import FeatcacheError, one_line
+from featcache.errors import FeatcacheError, one_line, warn
 from featcache.progress import counted, note, status
 from featcache.validate import check_path, checks_switches, param_text, views_counted, views_words
 
@@ -363,12 +363,10 @@ class _Data:
         # images were among the head's training images, which flatters the frozen head in that choice (a tester).
         vsplit = float(est.validation_split or LESSON_VALIDATION_SPLIT)
         if not est.validation_split:
-            import warnings
-
-            warnings.warn(f"the head was trained on every one of its images (validation_split 0), so the {vsplit:g} "
-                          "finetune validates on were among them: the frozen head's validation accuracy flatters it "
-                          "against the fine-tuned epochs; train the head with a validation split for a fair choice",
-                          TrainedOnValidationWarning, stacklevel=2)
+            warn(f"the head was trained on every one of its images (validation_split 0), so the {vsplit:g} "
+                 "finetune validates on were among them: the frozen head's validation accuracy flatters it "
+                 "against the fine-tuned epochs; train the head with a validation split for a fair choice",
+                 TrainedOnValidationWarning)
         from featcache.heads.dense import LAST_ROWS
 
         # The images the head's fit held out, as its record says; a head from before the record held out its last
@@ -403,19 +401,17 @@ def _say_one_sided(meta: dict[str, Any], y: np.ndarray, vsplit: float) -> None:
     images (any other would be partly the head's training images), and says where those leave a class out (rows in
     class order, as a photo folder's are: bees alone, so "val accuracy" was bees recall; a new-user tester).
     ``y``: the labels of the head's training rows (``_head_rows``), in its fit's order."""
-    import warnings
-
     from featcache.heads.dense import unlikely_absences
 
     missing = unlikely_absences(y, int(math.floor(len(y) * (1.0 - vsplit))))
     if missing:
         names = list(meta.get("class_names") or [])
         shown = ", ".join(repr(names[c]) if isinstance(c, int) and 0 <= c < len(names) else repr(c) for c in missing)
-        warnings.warn(f"the head held out the last {vsplit * 100:g}% of its training images for validation (it was "
-                      f"trained before featcache held out images of every class), and class {shown} is missing from them "
-                      "or from the rest; finetune validates on the same images, so its validation accuracy is not of "
-                      "every class: train the head again ('featcache train') for validation images of every class",
-                      OneSidedValidationWarning, stacklevel=3)
+        warn(f"the head held out the last {vsplit * 100:g}% of its training images for validation (it was "
+             f"trained before featcache held out images of every class), and class {shown} is missing from them "
+             "or from the rest; finetune validates on the same images, so its validation accuracy is not of "
+             "every class: train the head again ('featcache train') for validation images of every class",
+             OneSidedValidationWarning)
 
 
 class TrainedOnValidationWarning(UserWarning):

@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import time
-import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,7 @@ from featcache._lazy import keras
 from featcache.embedding.backbones import MAX_IMAGE_SIZE, REGISTRY
 from featcache.embedding.passes import BATCH_SIZE
 from featcache.embedding.runtimes import DEFAULT_RUNTIME
-from featcache.errors import FeatcacheError
+from featcache.errors import FeatcacheError, warn
 from featcache.heads.io import (META_ENTRY, MODEL_KIND, MODEL_ONLY_FIELDS, add_sealed_meta, check_digest, check_regular_file,
                                 load_keras_file, load_problem)
 from featcache.store.atomic import atomic_path
@@ -114,11 +113,12 @@ def check_content(path: str | Path) -> tuple[bool, dict[str, Any] | None]:
     path = Path(path)
     checked, meta = check_digest(path, _altered)
     if checked is False:
-        # stacklevel 1: one place, so the note is shown once per command however often the model is read; the path
+        # Named at the caller's line (errors.warn), once per command however often the model is read (the CLI's
+        # _show_warning says a line once; Python's registry, once per line of the caller's); the path
         # absolute, one text for one file (predict read it by the given and by the absolute path: two notes; a tester)
-        warnings.warn(f"{os.path.abspath(path)} carries no content digest (saved before featcache's model digests of 2026-12-03, or its "
-                      f"digest was removed), so nothing checks that it is as saved; {REEXPORT} to have it checked",
-                      UncheckedModelWarning, stacklevel=1)
+        warn(f"{os.path.abspath(path)} carries no content digest (saved before featcache's model digests of 2026-12-03, or its "
+             f"digest was removed), so nothing checks that it is as saved; {REEXPORT} to have it checked",
+             UncheckedModelWarning)
     return bool(checked), meta if isinstance(meta, dict) else None
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -211,8 +210,8 @@ def _set_aside_other_partial(path: Path, ident: CacheIdentity, source: dict[str,
             attrs = {"partial_of": path.name}
         what = ("a complete extraction of other settings, stopped before it was renamed into place" if attrs.get("complete")
                 else "an interrupted extraction of other settings")
-        warnings.warn(f"{partial_path(path)} held {what}; --force moved it to {moved} ({resume_words(moved, attrs)}; "
-                      "or delete it)", PartialSetAside, stacklevel=3)
+        warn(f"{partial_path(path)} held {what}; --force moved it to {moved} ({resume_words(moved, attrs)}; "
+             "or delete it)", PartialSetAside)
     return moved
 
 

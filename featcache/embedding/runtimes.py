@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator
 import numpy as np
 
 from featcache._lazy import native_stderr_quiet
-from featcache.errors import FeatcacheError, first_line, in_the_way
+from featcache.errors import FeatcacheError, first_line, in_the_way, warn
 
 if TYPE_CHECKING:
     import openvino
@@ -537,10 +537,8 @@ def __getattr__(name: str):
     """``runtimes.ModelSpec``, this class's name until featcache 0.2 (now ``ConversionSpec``: ``featcache.ModelSpec``
     is the user's extraction settings), kept importable for one version with a DeprecationWarning."""
     if name == "ModelSpec":
-        import warnings
-
-        warnings.warn("featcache.embedding.runtimes.ModelSpec is now ConversionSpec; the old name goes away in "
-                      "featcache 0.3", DeprecationWarning, stacklevel=2)
+        warn("featcache.embedding.runtimes.ModelSpec is now ConversionSpec; the old name goes away in "
+             "featcache 0.3", DeprecationWarning)
         return ConversionSpec
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 import numpy as np
 
 from featcache.errors import FeatcacheError, exception_chain, first_line, is_no_space, no_permission, no_space, one_line
+from featcache.errors import warn
 from featcache.store.atomic import atomic_path
 from featcache.store.identity import ANOTHER_DATA_SET, ANOTHER_PHOTO_FOLDER  # replaced_from's words
 from featcache.store.identity import other_data_set, other_photo_folder
@@ -710,10 +711,10 @@ def check_content(path: str | Path) -> bool:
         _check_stored(path)
     checked, _ = check_digest(path, _altered)
     if checked is False:
-        warnings.warn(f"{path} carries no content digest (saved before featcache's head digests of 2026-12-03, or its "
-                      "digest was removed), so nothing checks that it is as saved; retrain it with 'featcache train' "
-                      "to have it checked",
-                      UncheckedHeadWarning, stacklevel=3)
+        warn(f"{path} carries no content digest (saved before featcache's head digests of 2026-12-03, or its "
+             "digest was removed), so nothing checks that it is as saved; retrain it with 'featcache train' "
+             "to have it checked",
+             UncheckedHeadWarning)
     return bool(checked)
 
 
@@ -1413,8 +1414,8 @@ def _check_sklearn_version(meta: dict[str, Any], path: Path) -> None:
 
     saved = meta.get("sklearn_version")
     if saved != sklearn.__version__:
-        warnings.warn(f"{path} was saved with scikit-learn {saved} and is used with {sklearn.__version__}; "
-                      "if its predictions look wrong, retrain it", HeadVersionWarning, stacklevel=3)
+        warn(f"{path} was saved with scikit-learn {saved} and is used with {sklearn.__version__}; "
+             "if its predictions look wrong, retrain it", HeadVersionWarning)
 
 
 PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
@@ -1442,8 +1443,8 @@ def _load_pickle(path: Path, trust_pickle: bool):
             "pickle can run any code in it; retrain the head with 'featcache train', or pass --trust-pickle "
             "(trust_pickle=True) if you made this file yourself"
         )
-    warnings.warn(f"loading {path} as a pickle: this runs any code in the file; do it only for files you made, "
-                  "and retrain to get a safe .npz head", PickleHeadWarning, stacklevel=3)
+    warn(f"loading {path} as a pickle: this runs any code in the file; do it only for files you made, "
+         "and retrain to get a safe .npz head", PickleHeadWarning)
     try:
         import joblib
 

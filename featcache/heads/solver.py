@@ -19,6 +19,8 @@ import time
 import warnings
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
+from featcache.errors import warn
+
 if TYPE_CHECKING:
     from featcache.progress import FitsRun
 
@@ -52,8 +54,8 @@ def solver_notes(head: str, fix: str) -> Iterator[None]:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
     if stopped:
         fits = "" if stopped == 1 else f" (in {stopped} fits, cross-validation's included)"
-        warnings.warn(f"{head}: the solver stopped at its iteration limit before converging{fits}, so the head is near "
-                      f"its optimum but not at it; {fix}", ConvergenceNote, stacklevel=3)
+        warn(f"{head}: the solver stopped at its iteration limit before converging{fits}, so the head is near "
+             f"its optimum but not at it; {fix}", ConvergenceNote)
 
 
 WarningRecord = tuple[str, type, str, int]  # (message, category, filename, line): what warn_explicit takes back
@@ -127,8 +129,13 @@ def call_in_worker(parent: int, fn: Callable[..., T], *args: Any,
 
 def replay(records: Iterable[WarningRecord], seen: set[tuple[type, str]]) -> None:
     """Warn again, in this process, what a worker recorded (``call_recording``), each distinct message once per run
-    (``seen``, kept by the caller): as one process shows a repeated warning from one place once."""
+    (``seen``, kept by the caller): as one process shows a repeated warning from one place once. featcache's own
+    are named at the caller's line (``errors.warn``), as the same call without workers names them; the worker's line
+    was its process's outermost frame's (joblib's)."""
     for message, category, filename, lineno in records:
         if (category, message) not in seen:
             seen.add((category, message))
-            warnings.warn_explicit(message, category, filename, lineno)
+            if category.__module__.startswith("featcache"):
+                warn(message, category)
+            else:
+                warnings.warn_explicit(message, category, filename, lineno)

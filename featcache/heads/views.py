@@ -31,6 +31,9 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
+from featcache.errors import warn
+from featcache.progress import fits_shown
+
 if TYPE_CHECKING:
     from sklearn.model_selection import StratifiedKFold
 
@@ -104,15 +107,17 @@ def per_image_labels(y: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
 def fold_count(y: np.ndarray, groups: np.ndarray | None, wanted: int, what: str, fix: str) -> int:
     """How many folds a head's internal cross-validation can use: ``wanted``, at most the images of the
     smallest class (a class with fewer images than folds breaks stratified splitting), at least 2. The one
-    check for the heads; a class with 1 image is a ValueError naming ``what`` and ``fix``."""
+    check for the heads; a class with 1 image is a ValueError naming ``what`` and ``fix``. Where the fit is shown
+    (``progress.fits_shown``), fewer folds than ``wanted`` is a ``FewerFoldsNote``."""
     smallest = int(np.unique(per_image_labels(y, groups), return_counts=True)[1].min())
     if smallest < 2:
         raise ValueError(f"{what} needs at least 2 training rows per class (one class has {smallest}); {fix}")
-    if wanted > smallest:  # cv_folds=1000 ran 46 folds, and the head records 1000, without a word (a tester)
-        import warnings
-
-        warnings.warn(f"{what} uses {smallest} folds, not {wanted}: the smallest class has {smallest} training "
-                      "images", FewerFoldsNote, stacklevel=2)
+    # cv_folds=1000 ran 46 folds, and the head records 1000, without a word (a tester). A progress note, as the Keras
+    # head's StratifiedValidationNote: said where the fit is shown (a verbose call, the CLI: "note:"), named at the
+    # caller's line; a quiet call says nothing (it showed on every quiet train(..., C='cv') of a small cache).
+    if wanted > smallest and fits_shown():
+        warn(f"{what} uses {smallest} folds, not {wanted}: the smallest class has {smallest} training "
+             "images", FewerFoldsNote)
     return max(2, min(wanted, smallest))
 
 

@@ -35,7 +35,6 @@ import os
 import re
 import stat
 import unicodedata
-import warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -45,7 +44,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
 import numpy as np
 
 from featcache.errors import (CONTROL, FeatcacheError, link_loop, link_loop_passed, one_line, option, printable, shell_word,
-                              system_limit)
+                              system_limit, warn)
 from featcache.sources.base import STAGING, DataSource, Split, SplitSpec
 from featcache.sources.decode import (UnreadableImage, counts_as_unreadable, decode_image, failure_reason, not_utf8,
                                       utf8_name)
@@ -609,7 +608,7 @@ class _Walker:
                     files, more = self.physical(link)
                     out += files + self.follow(more)
                 elif _within(os.path.realpath(link.parent), real):  # a loop: passed over by rule, now said
-                    warnings.warn(one_line(link_loop_passed(link, real)), LinkLoopPassedOver, stacklevel=2)
+                    warn(one_line(link_loop_passed(link, real)), LinkLoopPassedOver)
             else:
                 out.append((link, "not a regular file"))
         return out
@@ -930,11 +929,9 @@ def _stratified_split(files: list[_File], fraction: float, seed: int, class_name
         raise FeatcacheError(f"--test-fraction {fraction} leaves no test image ({len(files)} readable images); "
                              "use a larger fraction or add images")
     if none:  # a class of a photo or two went wholly to train without a word; train/ and val/ are refused so (a tester)
-        import warnings
-
-        warnings.warn(f"--test-fraction {fraction} holds out no test image of class {', '.join(none)}: no test score "
-                      "will count it; use a larger fraction, add photos, or split the folder into train/ and val/",
-                      NoTestImagesWarning, stacklevel=2)
+        warn(f"--test-fraction {fraction} holds out no test image of class {', '.join(none)}: no test score "
+             "will count it; use a larger fraction, add photos, or split the folder into train/ and val/",
+             NoTestImagesWarning)
     return {"train": sorted(train, key=lambda f: f.rel), "test": sorted(test, key=lambda f: f.rel)}
 
 

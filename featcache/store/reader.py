@@ -14,7 +14,6 @@ from __future__ import annotations
 import errno
 import os
 import time
-import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 import h5py
 import numpy as np
 
-from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5, first_line
+from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5, first_line, warn
 from featcache.store.layout import (
     CHUNK_ROWS,
     COMPLETION_DIGEST,
@@ -361,8 +360,8 @@ class Cache:
                 # last format-1 cache was written on 2026-12-01, by featcache 0.1.0
                 raise damaged(self.path, f"it says format 1, which featcache {written_by} never wrote; its digests "
                                          "were removed")
-            warnings.warn(f"{self.path} is a format-1 cache without checksums: damage in it cannot be detected; "
-                          "re-extract it to have it checked", UncheckedCacheWarning, stacklevel=4)
+            warn(f"{self.path} is a format-1 cache without checksums: damage in it cannot be detected; "
+                 "re-extract it to have it checked", UncheckedCacheWarning)
             return False
         if version != FORMAT_VERSION:
             raise FeatcacheError(f"{self.path} has cache format_version {version!r}, which this featcache "

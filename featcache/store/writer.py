@@ -26,7 +26,6 @@ import os
 import sys
 import time
 import traceback
-import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -34,7 +33,7 @@ from typing import Any, Iterator
 import h5py
 import numpy as np
 
-from featcache.errors import FeatcacheError, first_line
+from featcache.errors import FeatcacheError, first_line, warn
 from featcache.progress import note
 from featcache.store.atomic import (
     exception_chain,
@@ -219,7 +218,7 @@ class CacheWriter:
         line = (f"{self.partial} is not a partial featcache can read ({why}); it may be a damaged file of yours, so it "
                 f"was moved to {moved} (delete it if it is not yours); starting {self.path} over")
         self.repairs.append(line)
-        warnings.warn(line, PartialSetAside, stacklevel=2)
+        warn(line, PartialSetAside)
 
     def _check_partial(self, f: h5py.File) -> None:
         """Rows from the source, features by their checksums: what does not match is done again."""
