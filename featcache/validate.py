@@ -413,17 +413,28 @@ def check_jobs(n: Any, flag: str = "--jobs") -> int:
 JOBS_DEFAULT = 1
 
 
+class _NotGiven(int):
+    """``JOBS_DEFAULT`` as the signature default of ``jobs``: reads as that number (help(), the CLI's --jobs default
+    via ``cli.common.api_default``), and is told from a ``jobs=1`` the caller gave by identity (``jobs_alias``)."""
+
+    __slots__ = ()
+
+
+JOBS_NOT_GIVEN = _NotGiven(JOBS_DEFAULT)
+
+
 def jobs_alias(jobs: Any, n_jobs: Any) -> Any:
-    """The number of worker processes of a function that takes ``jobs`` (the CLI's --jobs; default ``JOBS_DEFAULT``)
-    and its alias ``n_jobs`` (scikit-learn's name; default None), the one rule of the two: ``n_jobs`` where it is
-    given and ``jobs`` was left at its default; both given is one line. probe's main keyword was n_jobs with jobs its
-    alias, learning_curve's the other way round, each with its own call of this (a notebook tester)."""
-    if n_jobs is None:
-        return jobs
-    if jobs != JOBS_DEFAULT:
+    """The number of worker processes of a function that takes ``jobs`` (the CLI's --jobs; default
+    ``JOBS_NOT_GIVEN``, which is ``JOBS_DEFAULT``) and its alias ``n_jobs`` (scikit-learn's name; default None), the
+    one rule of the two: the one given, else ``JOBS_DEFAULT``; both given is one line, whatever their values
+    (``jobs=1, n_jobs=2`` ran 2 workers where ``jobs`` equalled its default). probe's main keyword was n_jobs with
+    jobs its alias, learning_curve's the other way round, each with its own call of this (a notebook tester)."""
+    if jobs is JOBS_NOT_GIVEN:
+        return JOBS_DEFAULT if n_jobs is None else n_jobs
+    if n_jobs is not None:
         raise FeatcacheError("jobs and n_jobs are one setting (the number of worker processes, the CLI's --jobs); "
                              "give one of them")
-    return n_jobs
+    return jobs
 
 
 def check_worker_cpus(workers: int, cpus_per_worker: int | None) -> None:

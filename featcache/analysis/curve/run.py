@@ -13,12 +13,12 @@ from featcache.progress import counted, status
 from featcache.analysis.curve.folder import (EVERY_CLASS, POINTS, ROW_ORDER, TRAIN_ORDER, VALIDATION, CurveFolder, curve_key,
                                              default_out, title_for)
 from featcache.analysis.curve.plan import CurvePlan, changed_subsets_dropped, make_plan, one_sided_dropped, work_items
-from featcache.analysis.curve.spec import DEFAULT_HEADS, DEFAULT_JOBS, DEFAULT_SEEDS, BoundCurve, CurveSpec, identity_params
+from featcache.analysis.curve.spec import DEFAULT_HEADS, DEFAULT_SEEDS, BoundCurve, CurveSpec, identity_params
 from featcache.analysis.curve import tasks as _tasks
 from featcache.sources.images import check_report_outside_classes
 from featcache.store.atomic import output_files
 from featcache.store.lock import exclusive_lock
-from featcache.validate import (REPORT_DIGESTS, check_path, check_seconds, checks_switches, drop_stale, jobs_alias, report_digests,
+from featcache.validate import (REPORT_DIGESTS, check_path, check_seconds, checks_switches, drop_stale, JOBS_NOT_GIVEN, jobs_alias, report_digests,
                                 usable_cores, views_words)
 
 if TYPE_CHECKING:
@@ -220,7 +220,7 @@ def learning_curve(
     heads: str | Sequence[str] = DEFAULT_HEADS,
     layer: str | None = None,
     out: str | Path | None = None,
-    jobs: int = DEFAULT_JOBS,
+    jobs: int = JOBS_NOT_GIVEN,
     *,
     n_jobs: int | None = None,
     head_params: dict[str, dict[str, Any]] | None = None,
