@@ -23,6 +23,19 @@ def _run_script(path: Path, text: str, cwd: Path) -> subprocess.CompletedProcess
     return subprocess.run([sys.executable, str(path)], capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
 
 
+@pytest.fixture(scope="module")
+def tiny_cache(tmp_path_factory):
+    """One extraction of 20 + 10 Fashion-MNIST images (random weights) for the tests that only read a cache: each
+    extracted its own. Its folder is the module's; what the tests write goes to their own tmp_path."""
+    from helpers import make_fashion_dir
+
+    base = tmp_path_factory.mktemp("tiny")
+    with pytest.MonkeyPatch.context() as mp:  # set up before the tests' own FEATCACHE_HOME (_isolated_home)
+        mp.setenv("FEATCACHE_HOME", str(base / "home"))
+        return featcache.extract(featcache.FashionMNIST(make_fashion_dir(base / "fmnist"), train_limit=20, test_limit=10),
+                                 featcache.ModelSpec(weights="random", image_size=32), featcache.StoreSpec(out=base / "c.h5"))
+
+
 def test_the_old_keyword_forms_deprecation_warning_is_shown_at_the_users_line(fashion_dir, tmp_path):
     # stacklevel=2 named validate.checks_switches' wrapper, and Python shows a DeprecationWarning only where it is
     # attributed to __main__: the warning docs/api.md promises was never seen
@@ -40,24 +53,19 @@ def test_the_old_keyword_forms_deprecation_warning_is_shown_at_the_users_line(fa
     assert res.stdout.split() == ["30"] and (tmp_path / "c.h5").is_file()
 
 
-def test_extracts_result_goes_where_its_caches_path_goes(fashion_dir, tmp_path):
+def test_extracts_result_goes_where_its_caches_path_goes(tiny_cache, tmp_path):
     # ExtractResult was no os.PathLike, unlike train's and export's results: train(r, "logreg") and open_cache(r)
     # said "cache must be a path (got ExtractResult(...)"
-    r = featcache.extract(featcache.FashionMNIST(fashion_dir, train_limit=20, test_limit=10),
-                          featcache.ModelSpec(weights="random", image_size=32), featcache.StoreSpec(out=tmp_path / "c.h5"))
-    assert isinstance(r, os.PathLike) and os.fspath(r) == str(tmp_path / "c.h5")
+    r = tiny_cache
+    assert r.path.name == "c.h5" and r.path.parent.name.startswith("tiny")  # where the fixture asked for it
+    assert isinstance(r, os.PathLike) and os.fspath(r) == str(r.path)
     cache = featcache.open_cache(r)
     assert cache.path == r.path and cache.sizes == {"train": 20, "test": 10}
     res = featcache.train(r, "logreg", out=tmp_path / "h.npz")
     assert res.path == tmp_path / "h.npz" and 0 <= res.accuracy <= 1
 
 
-def _tiny_cache(fashion_dir: Path, tmp_path: Path):
-    return featcache.extract(featcache.FashionMNIST(fashion_dir, train_limit=20, test_limit=10),
-                             featcache.ModelSpec(weights="random", image_size=32), featcache.StoreSpec(out=tmp_path / "c.h5"))
-
-
-def test_curve_is_the_clis_curve_and_jobs_is_one_keyword_of_probe_and_curve(fashion_dir, tmp_path):
+def test_curve_is_the_clis_curve_and_jobs_is_one_keyword_of_probe_and_curve(tiny_cache, tmp_path):
     # featcache curve was featcache.learning_curve alone, though the README says the API mirrors the CLI command for
     # command; probe's main keyword was n_jobs (alias jobs), learning_curve's jobs (alias n_jobs), both --jobs
     from featcache import FeatcacheError
@@ -66,7 +74,7 @@ def test_curve_is_the_clis_curve_and_jobs_is_one_keyword_of_probe_and_curve(fash
     for fn in (featcache.probe, featcache.curve):
         params = inspect.signature(fn).parameters
         assert (params["jobs"].default, params["n_jobs"].default) == (1, None), fn.__name__
-    r = _tiny_cache(fashion_dir, tmp_path)
+    r = tiny_cache
     # both given is refused whatever the values: jobs=1 (its default's value) with n_jobs=2 ran 2 workers
     for fn, args, kw in ((featcache.probe, (), {"on_test": True}), (featcache.curve, ([10],), {})):
         for jobs, n_jobs in ((2, 2), (1, 2), (1, 1)):
@@ -128,23 +136,23 @@ def test_every_api_path_takes_a_leading_tilde(fashion_dir, tmp_path, monkeypatch
     assert list(work.iterdir()) == []  # no folder named ~ here
 
 
-def test_epochs_5_and_5_0_name_one_default_head_file(fashion_dir, tmp_path):
+def test_epochs_5_and_5_0_name_one_default_head_file(tiny_cache, tmp_path):
     # train(..., epochs=5.0) stored epochs 5 but named its default file ..._keras_default-e5.0_n20_s0.keras, beside
     # epochs=5's ..._e5_... for the same fit (head_tag used the value as given)
-    cache = _tiny_cache(fashion_dir, tmp_path).path
+    cache = tiny_cache.path
     a = featcache.train(cache, "keras", train_size=20, epochs=5.0)
     b = featcache.train(cache, "keras", train_size=20, epochs=5)
     assert a.path == b.path and "_keras_default-e5_n20_s0" in a.path.name, (a.path.name, b.path.name)
     assert featcache.load_head(b.path)[1]["params"]["epochs"] == 5
 
 
-def test_train_shows_no_recipes_keyword(fashion_dir, tmp_path):
+def test_train_shows_no_recipes_keyword(tiny_cache, tmp_path):
     # written_by, the lesson's mark on the heads it writes, was a keyword of train's public signature (help(train),
     # a notebook's completion); a recipe's keyword now, _written_by, which the lesson passes
     from featcache.heads.io import WRITTEN_BY, read_head_meta
 
     assert "written_by" not in inspect.signature(featcache.train).parameters
-    cache = _tiny_cache(fashion_dir, tmp_path).path
+    cache = tiny_cache.path
     with pytest.raises(TypeError, match="written_by"):
         featcache.train(cache, "logreg", out=tmp_path / "h.npz", written_by="lesson")
     assert not (tmp_path / "h.npz").exists()
