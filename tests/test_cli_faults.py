@@ -3411,3 +3411,14 @@ def test_help_and_version_on_a_full_disk_are_one_line(argv):
                               env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert proc.stderr.startswith(f"{prog}: error: standard output could not be written (No space left on device)")
+
+
+def test_verify_and_info_of_a_file_with_a_name_of_251_bytes_say_what_it_is(tmp_path, capsys):
+    """Regression (an adversarial tester): verify/info of a file featcache wrote under a 245-255 byte name said "the
+    name is too long for the file system" of its ``.partial.h5`` neighbour's name, which nobody gave."""
+    long_name = tmp_path / ("h" * 251 + ".npz")
+    long_name.write_text("not a head")
+    for command in ("verify", "info"):
+        assert main([command, str(long_name)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "is none of the files featcache describes" in err and "too long" not in err, err

@@ -1519,3 +1519,13 @@ def test_a_folder_link_looping_back_is_passed_over_with_a_note(tmp_path):
         "over (its images are read once, where they are); remove the link if it was meant to add images"]
     assert sorted(src.splits["train"].paths + src.splits["test"].paths) == [
         "ants/ants_000.png", "ants/ants_001.png", "bees/bees_000.png", "bees/bees_001.png"]
+
+
+def test_a_file_at_the_top_of_the_photo_folder_itself_is_no_class_of_it(tmp_path):
+    """Regression (an adversarial tester): the photo folder itself as the place checked (extract --out photos before
+    --out took only a cache's name) was an IndexError traceback in check_outside_classes; its top is no class."""
+    root = make_class_tree(tmp_path / "photos", {"ants": 2, "bees": 2}, size=16)
+    assert images.check_outside_classes(root, root, "--out", "why") is None
+    assert images.check_outside_classes(root / ".", root, "--out", "why") is None
+    with pytest.raises(FeatcacheError, match="inside a class folder"):
+        images.check_outside_classes(root / "ants" / "c.h5", root, "--out", "why")

@@ -332,7 +332,7 @@ def check_outside_classes(path: str | Path, root: str | Path, flag: str, why: st
     Files at the top of ``root``, or of its train/val/test folders, are of no class, so they are allowed."""
     root, where = Path(root).resolve(), Path(path).resolve()
     parts = _parts_below(where, root)
-    if parts is None:
+    if not parts:  # outside, or the folder itself (its top: no class; parts[0] was an IndexError, a tester)
         return
     # Files at the top of the folder (or of its train/val/test folders) are not images of any class: a cache
     # there was always fine, and a re-run a cache hit (a review). Inside a class folder, or a new folder that
