@@ -386,7 +386,7 @@ def evaluate(
     if not write and out is not None:  # a folder named for files that will not be written: one of the two is a slip
         raise FeatcacheError(f"out={str(out)!r} names a folder for the report, but write=False writes none; "
                              "drop out, or write=False")
-    if write and out is not None:
+    if out is not None:  # write, here
         check_out_dir(out)  # before the work: a file named as --out, or a folder that cannot be written
     cache = as_cache(cache)
     if list(meta.get("class_names") or []) != cache.class_names:  # first: another data set's cache is the mistake,
@@ -448,7 +448,7 @@ def evaluate(
 
 def _write_report(result: EvalResult, out_dir: Path, head: Any) -> None:
     """confusion.png, evaluation.txt and evaluation.json of ``result`` into ``out_dir``: all three or none."""
-    files = report_files(out_dir)
+    files = result.files  # report_files(out_dir), as evaluate set them
     how = f", {len(result.test_views)} views averaged" if len(result.test_views) > 1 else ""
     how += without_words(result.test_views)  # only:flip's title was the original's (h137)
     name = result.head_path.name if result.head_path is not None else out_dir.name

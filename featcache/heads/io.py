@@ -38,8 +38,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 
-from featcache.errors import FeatcacheError, exception_chain, first_line, is_no_space, no_permission, no_space, one_line
-from featcache.errors import warn
+from featcache.errors import (FeatcacheError, exception_chain, first_line, is_no_space, no_permission, no_space, one_line,
+                              warn)
 from featcache.store.atomic import atomic_path
 from featcache.store.identity import ANOTHER_DATA_SET, ANOTHER_PHOTO_FOLDER  # replaced_from's words
 from featcache.store.identity import other_data_set, other_photo_folder

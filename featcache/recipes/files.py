@@ -196,12 +196,13 @@ def check_any_file(path: Path) -> None:
     import os
 
     from featcache.heads.io import check_regular_file
+    from featcache.store.layout import partial_exists
 
     if path.is_dir():
         raise FeatcacheError(f"{path} is a folder; pass {WHAT}")
     if path.is_file() and path.stat().st_size == 0:  # "not a readable HDF5 file (file signature not found)" before
         raise FeatcacheError(f"{path} is empty (0 bytes); pass {WHAT}")
-    if path.suffix.lower() == ".h5" or _partial_beside(path):
+    if path.suffix.lower() == ".h5" or partial_exists(path):
         return
     if os.path.islink(path) and not path.exists():  # a link to nothing: "point it at a cache" said the reader
         raise FeatcacheError(f"{path} is a symbolic link to nothing (or a loop of links); point it at {WHAT}")
@@ -471,17 +472,3 @@ def describe_file(path: str | Path, kind: str) -> dict[str, Any]:
         # a --train-size subset was drawn with the seed: "seed: not used" read as the whole run's (a tester)
         info["unused_params"] = [p for p in unused if not (p == "seed" and info.get("train_size") is not None)]
     return info
-
-
-def _partial_beside(path: Path) -> bool:
-    """Whether an extraction's partial file lies beside ``path``. A name of 245-255 bytes has no partial (its
-    ``.partial.h5`` name is too long to exist): ``exists()`` raised ENAMETOOLONG, and verify/info of a head or CSV
-    featcache wrote under such a name said "the name is too long" (an adversarial tester)."""
-    from featcache.store.layout import partial_path
-
-    try:
-        return partial_path(path).exists()
-    except OSError as exc:
-        if exc.errno == errno.ENAMETOOLONG:
-            return False
-        raise

@@ -149,6 +149,18 @@ def partial_path(path: Path) -> Path:
     return path.with_name(path.name + PARTIAL_SUFFIX)
 
 
+def partial_exists(path: Path) -> bool:
+    """Whether an extraction's partial file lies beside ``path``. A name of 245-255 bytes has no partial (its
+    ``.partial.h5`` name is too long to exist): ``exists()`` raised ENAMETOOLONG, and verify/info of a head or CSV
+    featcache wrote under such a name said "the name is too long" (an adversarial tester)."""
+    try:
+        return partial_path(path).exists()
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            return False
+        raise
+
+
 def partial_name_bytes(name: str) -> int:
     """The bytes of the file name of ``name``'s partial (``<name>.partial.h5``), which must fit in ``NAME_MAX``: the
     one measure for a --out name (``check_cache_name``) and a default one (``embedding.runner``)."""
