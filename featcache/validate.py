@@ -864,6 +864,13 @@ def kind_of(path: Path) -> str:
             mode = path.stat().st_mode  # a link to a FIFO is described by its target (a review)
     except OSError:
         return "not readable"
+    return kind_of_mode(mode)
+
+
+def kind_of_mode(mode: int) -> str:
+    """``kind_of`` of a file's ``st_mode`` (from an ``fstat`` of what was opened, with no second look at the name)."""
+    import stat
+
     for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
                        (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device")):
         if test(mode):

@@ -30,6 +30,7 @@ import featcache
 from featcache.cli import main
 from featcache.errors import FeatcacheError
 from featcache.sources import images, open_source
+from featcache.sources.base import STAGING
 from featcache.sources.decode import NOT_AN_IMAGE, UnreadableImage, decode_image
 from featcache.store.cache import partial_path
 
@@ -547,6 +548,109 @@ def test_a_file_changed_after_the_scan_is_an_error_not_wrong_features(tmp_path):
     write_image(root / first, class_image(1, 77))
     with pytest.raises(FeatcacheError, match="changed on disk since it was scanned; re-run"):
         src.splits["train"].read(0, 2)
+
+
+# ``featcache extract`` as the program (``python -m featcache``), after CODE has changed a step of it.
+_CHANGED_RUN = """
+import os, runpy, sys, threading
+from featcache.sources import images
+{code}
+sys.argv = ['featcache', *sys.argv[1:]]
+runpy.run_module('featcache', run_name='__main__')
+"""
+
+
+def _extract_changed(code: str, root: Path, out: Path, *extra: str) -> subprocess.Popen:
+    args = ["extract", "--images", str(root), "--test-fraction", "0.3", "--weights", "random", "--image-size", "32",
+            "--out", str(out), *extra]
+    return subprocess.Popen([sys.executable, "-c", _CHANGED_RUN.format(code=code), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+def _ended(proc: subprocess.Popen, seconds: float) -> tuple[str, str]:
+    """stdout and stderr of ``proc`` once it has ended, or a failure if it has not within ``seconds`` (killed then)."""
+    try:
+        return proc.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail(f"still running after {seconds:.0f} s: it hangs")
+
+
+def test_a_photo_replaced_by_a_fifo_after_the_scan_is_one_line_not_a_hang(tmp_path):
+    """Regression (an adversarial tester): a photo replaced by a FIFO after the folder scan hung extract for good: a
+    decoding thread waited in open() for a writer, and neither SIGTERM nor Ctrl-C ended the process. The photo is
+    now opened so that nothing can block (decode.open_photo), and the run stops on the usual one line, exit 2."""
+    root = make_class_tree(tmp_path / "d", {"a": 6, "b": 6})
+    victim = root / "a" / "a_002.png"
+    swap = (f"real = images._hash\n"
+            f"def swapped(root, files, verbose):\n"
+            f"    real(root, files, verbose)\n"
+            f"    os.unlink({str(victim)!r}); os.mkfifo({str(victim)!r})\n"  # once the scan has hashed the photo
+            f"images._hash = swapped")
+    proc = _extract_changed(swap, root, tmp_path / "c.h5")
+    _, err = _ended(proc, 120)  # TensorFlow's import and a tiny run take 5-20 s: a hang is far past it
+    assert proc.returncode == 2 and err.strip().splitlines() == [
+        f"featcache extract: error: {victim} changed on disk since it was scanned (it is now a FIFO, not a regular "
+        "file); re-run the command"], err[-2000:]
+    assert not (tmp_path / "c.h5").exists()
+
+
+def test_sigterm_ends_an_extract_whose_read_is_stuck_and_keeps_the_work(tmp_path, monkeypatch, capsys):
+    """Regression (an adversarial tester): with a decoding thread stuck in a read no signal reaches (a stalled
+    network mount; a FIFO, before it was refused), SIGTERM was ignored and Ctrl-C said "interrupted" but the process
+    stayed: the engine's reader pool, then Python's exit, waited for that thread. Now the command ends as any
+    interrupt does (its line, exit 143, the batches written kept in the partial for a re-run), within seconds."""
+    root = make_class_tree(tmp_path / "d", {"a": 16, "b": 16})
+    out = tmp_path / "c.h5"
+    # A read that never ends: a pipe whose write end this process holds. b/b_004 is row 20, in the third batch of 8;
+    # it gets stuck once the first two batches are written, and says so.
+    stuck = ("written, (r, w) = threading.Event(), os.pipe()\n"
+             "real_write, real_decode = images.StagedPhotos.write, images._decode_file\n"
+             "def write(self, writer, batch, out):\n"
+             "    n = real_write(self, writer, batch, out)\n"
+             "    if batch.stop >= 16: written.set()\n"
+             "    return n\n"
+             "def decode(root, rel, digest, size):\n"
+             "    if rel == 'b/b_004.png':\n"
+             "        written.wait()\n"
+             "        print('stuck', flush=True)\n"
+             "        os.read(r, 1)\n"
+             "    return real_decode(root, rel, digest, size)\n"
+             "images.StagedPhotos.write, images._decode_file = write, decode")
+    proc = _extract_changed(stuck, root, out, "--batch-size", "8")
+    try:
+        assert proc.stdout.readline() == "stuck\n"
+        proc.terminate()
+    finally:
+        _, err = _ended(proc, 60)
+    assert proc.returncode == 143 and err.strip().splitlines() == [
+        "featcache extract: terminated; re-run the same command to resume"], err[-2000:]
+    assert not out.exists() and not Path(f"{out}.lock").exists()
+    with h5py.File(partial_path(out), "r") as f:
+        assert int(f[STAGING].attrs["rows_done"]) == 16  # two batches of 8
+    monkeypatch.delenv("FEATCACHE_PROGRESS")  # the resume's status line, on stderr
+    assert main(["extract", "--images", str(root), "--test-fraction", "0.3", "--weights", "random", "--image-size", "32",
+                 "--out", str(out), "--batch-size", "8"]) == 0
+    assert "resuming" in capsys.readouterr().err and featcache.open_cache(out).labels("train").size > 0
+
+
+def test_a_fifo_among_predicts_files_is_left_out_not_waited_on(tmp_path):
+    """predict opens each file to decode as extract does (decode.open_photo): a FIFO put where a listed photo was is
+    left out with its reason; open() waited on it for a writer, forever."""
+    from featcache.deploy.predict import read_files
+
+    photo = write_image(tmp_path / "a.png", class_image(0, 0))
+    fifo = tmp_path / "b.png"
+    os.mkfifo(fifo)
+    got: list = []
+    reader = threading.Thread(target=lambda: got.extend(read_files([photo, fifo], 32, rows=4)), daemon=True)
+    reader.start()
+    reader.join(30)
+    assert not reader.is_alive(), "predict's read of a FIFO hangs"
+    (images_, read), = got
+    assert images_.shape == (1, 32, 32, 3) and [(r.path, r.skipped) for r in read] == [
+        (photo, None), (fifo, (str(fifo), "not a regular file"))]
 
 
 def test_too_many_open_files_reading_a_photo_is_said_not_blamed_on_the_photo(tmp_path, monkeypatch):

@@ -396,7 +396,40 @@ def main(argv: list[str] | None = None) -> int:
         # though its cache was whole (an adversarial tester: a script reads that as a failure). The teardown
         # ignores it; SIGTERM (kill PID) still ends one that hangs (a Ray shutdown, a thread join), Ctrl-\ too.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if rc:
+            _end_anyway(rc, EXIT_SECONDS)
     return rc
+
+
+# How long Python's own exit may take after a command that stopped (an interrupt, an error) before the process
+# ends without it (_end_anyway). An interrupted extract's exit takes well under a second.
+EXIT_SECONDS = 3.0
+
+
+def _end_anyway(rc: int, seconds: float) -> None:
+    """The process ends with ``rc`` ``seconds`` from now, if Python's exit has not ended it by then.
+
+    Python's exit joins every worker thread, and one stuck in a read that no
+    signal reaches (a photo on a stalled network mount, a FIFO) held an
+    interrupted extract there forever, its line said and its partial file
+    closed: SIGTERM and Ctrl-C did nothing more, only SIGKILL ended it (an
+    adversarial tester). Called once the command's own cleanup is done, so
+    nothing is left to write but the standard streams, flushed first.
+    """
+    import os
+    import threading
+    import time
+
+    def end() -> None:
+        time.sleep(seconds)
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001 - a closed or failing stream: the status still counts
+                pass
+        os._exit(rc)
+
+    threading.Thread(target=end, name="featcache-exit", daemon=True).start()
 
 
 def _main(argv: list[str] | None) -> int:

@@ -250,7 +250,7 @@ def read_files(paths: Sequence[Path], size: int, rows: int | Callable[[int], int
     named is a typo: a one-line error before any work (``check_named``).
     """
     from featcache.errors import printable
-    from featcache.sources.decode import NOT_UTF8, UnreadableImage, decode_image, failure_reason, utf8_bytes
+    from featcache.sources.decode import NOT_UTF8, UnreadableImage, decode_image, failure_reason, open_photo, utf8_bytes
 
     limit = rows if callable(rows) else (lambda _pixels: rows)
     held: list[np.ndarray] = []
@@ -267,7 +267,8 @@ def read_files(paths: Sequence[Path], size: int, rows: int | Callable[[int], int
             # (write_text), and a Latin-1 folder (or a UTF-8 one where Python's file system encoding is ASCII, under
             # LC_ALL=C without UTF-8 mode) was refused, every file of it (an adversarial tester).
             try:
-                image = decode_image(p, None if native else size)
+                with open_photo(p) as fh:  # a FIFO put there since the listing is left out, its open never waits
+                    image = decode_image(fh, None if native else size)
             except UnreadableImage as exc:
                 skip = (printable(str(p)), failure_reason(p.name, str(exc)))  # as extract says it (a .heic: the fix)
             except OSError as exc:  # gone or unreadable since it was listed

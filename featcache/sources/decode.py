@@ -35,6 +35,44 @@ class UnreadableImage(FeatcacheError):
     """A file that is not a decodable image (the reason is the message)."""
 
 
+class NotRegularFile(UnreadableImage):
+    """A photo's name that leads to a FIFO, a socket, a device or a folder (the message: "not a regular file");
+    ``kind`` says which, in ``validate.kind_of``'s words."""
+
+    def __init__(self, kind: str):
+        super().__init__("not a regular file")
+        self.kind = kind
+
+
+# O_NONBLOCK: opening a FIFO to read waits for a writer, forever; with it the open returns at once, and fstat then
+# refuses what was opened. A photo replaced by a FIFO after the folder scan hung extract in a decoding thread, past
+# Ctrl-C and SIGTERM (an adversarial tester). O_NOCTTY: a terminal device opened so never becomes ours.
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
+
+
+def open_photo(path: str | Path) -> BinaryIO:
+    """``path`` opened to read as a binary file, if it is a regular file (or a link to one); else ``NotRegularFile``.
+
+    The check is of the opened file itself (``fstat``), never the name looked
+    at again, so a file swapped in between cannot slip past it; and the open
+    itself cannot block. ``OSError`` as ``open`` raises it (gone, no permission).
+    """
+    import stat
+
+    from featcache.validate import kind_of_mode
+
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(kind_of_mode(mode))
+        os.set_blocking(fd, True)  # a regular file's reads ignore the flag on Linux; elsewhere they may not
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 # Pillow plugins that run another program on the file: its EPS plugin hands
 # the file to Ghostscript (a PostScript interpreter), which would run code
 # from a data file; a photo folder or `predict` input is never opened as one

@@ -46,8 +46,8 @@ import numpy as np
 from featcache.errors import (CONTROL, FeatcacheError, link_loop, link_loop_passed, one_line, option, printable, shell_word,
                               system_limit, warn)
 from featcache.sources.base import STAGING, DataSource, Split, SplitSpec
-from featcache.sources.decode import (UnreadableImage, counts_as_unreadable, decode_image, failure_reason, not_utf8,
-                                      utf8_name)
+from featcache.sources.decode import (NotRegularFile, UnreadableImage, counts_as_unreadable, decode_image, failure_reason,
+                                      not_utf8, open_photo, utf8_name)
 from featcache.progress import counted
 from featcache.validate import check_bool, check_fraction, check_seed, expand_home
 
@@ -659,10 +659,13 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def _read(path: Path) -> bytes:
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise UnreadableImage(f"{size / 2**20:.0f} MB is too large for a photo")
-    return path.read_bytes()
+    """The bytes of the photo at ``path``, a regular file (``decode.open_photo``: a FIFO never blocks the read)."""
+    with open_photo(path) as f:
+        size = os.fstat(f.fileno()).st_size
+        data = f.read(MAX_FILE_BYTES + 1)  # bounded: a file that grew since fstat is not read whole
+    if max(size, len(data)) > MAX_FILE_BYTES:
+        raise UnreadableImage(f"{max(size, len(data)) / 2**20:.0f} MB is too large for a photo")
+    return data
 
 
 def _hash(root: Path, files: list[_File], verbose: bool) -> None:
@@ -937,14 +940,16 @@ def _stratified_split(files: list[_File], fraction: float, seed: int, class_name
 
 def _decode_file(root: Path, rel: str, digest: str, image_size: int) -> tuple[np.ndarray | None, str | None]:
     """(pixels, None), or (None, why it does not decode); the file must still be the one that was hashed."""
-    changed = f"{root / rel} changed on disk since it was scanned; re-run the command"
+    changed = f"{root / rel} changed on disk since it was scanned"
     try:
         data = _read(root / rel)
+    except NotRegularFile as exc:  # a FIFO put in its place: its open no longer blocks the run (decode.open_photo)
+        raise FeatcacheError(f"{changed} (it is now {exc.kind}, not a regular file); re-run the command") from None
     except (OSError, UnreadableImage) as exc:
         _raise_system_limit(root / rel, exc)
-        raise FeatcacheError(f"{changed} (it can no longer be read)") from None
+        raise FeatcacheError(f"{changed} (it can no longer be read); re-run the command") from None
     if hashlib.sha256(data).hexdigest() != digest:
-        raise FeatcacheError(changed)
+        raise FeatcacheError(f"{changed}; re-run the command")
     try:
         return decode_image(io.BytesIO(data), image_size), None
     except UnreadableImage as exc:

@@ -44,25 +44,41 @@ def run(
     HDF5 writes then overlap the forward pass instead of adding to it.
     """
     embed = make_embed()  # built once (the extraction has usually built it already)
-    with ThreadPoolExecutor(max_workers=1) as readers, ThreadPoolExecutor(max_workers=1) as writers:
-        pending: deque = deque()
-        todo = iter(batches)
-        for b in todo:
-            pending.append((b, readers.submit(read, b)))
-            if len(pending) >= prefetch:
-                break
-        last_write: Future | None = None
-        while pending:
-            b, fut = pending.popleft()
-            nxt = next(todo, None)
-            if nxt is not None:
-                pending.append((nxt, readers.submit(read, nxt)))
-            features = embed(fut.result())
-            if last_write is not None:
-                last_write.result()  # in order, and any write error surfaces here
-            if write_behind:
-                last_write = writers.submit(write, b, features)
-            else:
-                write(b, features)
+    readers = ThreadPoolExecutor(max_workers=1)
+    try:
+        with ThreadPoolExecutor(max_workers=1) as writers:  # a write in flight ends before the file is closed
+            _pipeline(batches, read, embed, write, prefetch, write_behind, readers, writers)
+    except BaseException:
+        # Not waiting for a read: one stuck where no signal reaches it (a decoding thread in a read of a stalled
+        # network mount) held Ctrl-C and SIGTERM here forever, and the partial file open (an adversarial tester's
+        # FIFO). The cache's writer commits and closes behind this; the thread is left to the process's exit.
+        readers.shutdown(wait=False, cancel_futures=True)
+        raise
+    readers.shutdown()
+
+
+def _pipeline(batches: Sequence[Batch], read: Callable[[Batch], Any], embed: Callable[[Any], dict[str, np.ndarray]],
+              write: Callable[[Batch, dict[str, np.ndarray]], None], prefetch: int, write_behind: bool,
+              readers: ThreadPoolExecutor, writers: ThreadPoolExecutor) -> None:
+    """``run``'s loop: reads submitted to ``readers``, writes to ``writers`` (or here, without ``write_behind``)."""
+    pending: deque = deque()
+    todo = iter(batches)
+    for b in todo:
+        pending.append((b, readers.submit(read, b)))
+        if len(pending) >= prefetch:
+            break
+    last_write: Future | None = None
+    while pending:
+        b, fut = pending.popleft()
+        nxt = next(todo, None)
+        if nxt is not None:
+            pending.append((nxt, readers.submit(read, nxt)))
+        features = embed(fut.result())
         if last_write is not None:
-            last_write.result()
+            last_write.result()  # in order, and any write error surfaces here
+        if write_behind:
+            last_write = writers.submit(write, b, features)
+        else:
+            write(b, features)
+    if last_write is not None:
+        last_write.result()
