@@ -560,25 +560,24 @@ class _Walker:
         self.class_dirs = [(d, os.path.realpath(d)) for d in class_dirs]
 
     def physical(self, folder: Path) -> tuple[list[tuple[Path, str | None]], list[Path]]:
-        """(path, problem) of the files in ``folder`` and its sub-folders, not through links; and the links met."""
-        try:
-            st = os.stat(folder)
-        except OSError:
-            return [], []
-        if (st.st_dev, st.st_ino) in self.dirs:
-            return [], []
-        self.dirs.add((st.st_dev, st.st_ino))
+        """(path, problem) of the files in ``folder`` and its sub-folders, not through links; and the links met.
+
+        A loop over a stack of folders' entries, not a call per level: a photo folder nested 1,000 levels deep was a
+        RecursionError traceback (an adversarial tester). The order is the recursive walk's (depth first, by name)."""
         files: list[tuple[Path, str | None]] = []
         links: list[Path] = []
-        for e in _entries(folder):
+        stack = [iter(self._unseen_entries(folder))]
+        while stack:
+            e = next(stack[-1], None)
+            if e is None:
+                stack.pop()
+                continue
             path = Path(e.path)
             try:
                 if e.is_symlink():
                     links.append(path)
                 elif e.is_dir(follow_symlinks=False):
-                    more_files, more_links = self.physical(path)
-                    files += more_files
-                    links += more_links
+                    stack.append(iter(self._unseen_entries(path)))
                 elif e.is_file(follow_symlinks=False):
                     st = e.stat(follow_symlinks=False)
                     if self._first(st, path) or st.st_nlink == 1:  # a hard link to a file already listed: once
@@ -588,6 +587,17 @@ class _Walker:
             except OSError as exc:
                 files.append((path, f"cannot read ({exc.strerror})"))
         return files, links
+
+    def _unseen_entries(self, folder: Path) -> list[os.DirEntry]:
+        """``folder``'s entries (``_entries``), or none where it was walked before or cannot be looked at; marks it walked."""
+        try:
+            st = os.stat(folder)
+        except OSError:
+            return []
+        if (st.st_dev, st.st_ino) in self.dirs:
+            return []
+        self.dirs.add((st.st_dev, st.st_ino))
+        return _entries(folder)
 
     def follow(self, links: list[Path]) -> list[tuple[Path, str | None]]:
         """(path, problem) of what ``links`` lead to that was not seen yet (the links inside it followed too)."""
