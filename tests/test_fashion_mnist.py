@@ -1,4 +1,6 @@
 import gzip
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -83,3 +85,48 @@ def test_open_from_cuts_what_open_would_read_without_reading_again(fashion_dir, 
         assert cut.row_digests() == split.row_digests()
     with pytest.raises(ValueError, match="holds its first 10 images, not all"):
         fashion_mnist.FashionMNIST(fashion_dir).open_from(full)  # all the test images: more than were read
+
+
+_LOCATE = """
+import json, sys
+from pathlib import Path
+import featcache._lazy
+from featcache.errors import FeatcacheError
+from featcache.sources import fashion_mnist
+
+def offline():
+    raise OSError("no network here")
+
+featcache._lazy.keras = offline  # the download locate() tries last
+fashion_mnist.SEARCH_PATH[:] = [Path(p) for p in json.loads(sys.argv[1])]
+try:
+    print("found", fashion_mnist.locate())
+except FeatcacheError as exc:
+    print("error", exc)
+"""
+
+
+def test_an_unreadable_place_among_the_search_path_is_passed_over(tmp_path, fashion_dir):
+    """Regression (an adversarial tester): with ~/.keras unreadable (chmod 000), Fashion-MNIST installed in
+    /usr/share/datasets/fashion-mnist was not found: looking into ~/.keras raised EACCES (a traceback). The place is
+    passed over; where none holds the files, the line says which could not be read."""
+    import os
+    import subprocess
+    import sys
+
+    keras_home = tmp_path / "home" / ".keras"
+    (keras_home / "datasets" / "fashion-mnist").mkdir(parents=True)
+    unprivileged = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"] if os.geteuid() == 0 else []
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")])}
+    keras_home.chmod(0)
+    try:
+        found, missing = (subprocess.run([*unprivileged, sys.executable, "-c", _LOCATE,
+                                          json.dumps([str(keras_home / "datasets" / "fashion-mnist"), str(place)])],
+                                         capture_output=True, text=True, env=env, timeout=120)
+                          for place in (fashion_dir, tmp_path / "nowhere"))
+    finally:
+        keras_home.chmod(0o755)
+    assert found.returncode == 0 and found.stdout.strip() == f"found {fashion_dir}", (found.stdout, found.stderr[-2000:])
+    assert missing.stdout.strip() == (f"error Fashion-MNIST not found locally ({keras_home / 'datasets' / 'fashion-mnist'} "
+                                      f"could not be read (Permission denied)) and could not be downloaded; "
+                                      f"{fashion_mnist.INSTALL_HINT}"), (missing.stdout, missing.stderr[-2000:])

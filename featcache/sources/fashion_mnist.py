@@ -11,7 +11,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from featcache.errors import FeatcacheError
+from featcache.errors import FeatcacheError, one_line
 from featcache.sources.base import DataSource, Split, array_digest, row_digests
 from featcache.validate import check_limit, expand_home, positive_int
 
@@ -59,15 +59,21 @@ def locate(data_dir: str | Path | None = None) -> Path:
         if missing:
             raise FeatcacheError(f"{d} lacks the Fashion-MNIST file(s) {', '.join(m + '.gz' for m in missing)}; {INSTALL_HINT}")
         return d
+    unreadable: list[str] = []
     for d in SEARCH_PATH:
-        if _has_all(d):
-            return d
+        try:
+            if _has_all(d):
+                return d
+        except OSError as exc:  # a place that cannot be looked at (~/.keras at chmod 000): the next one; is_file()
+            # raised EACCES there, and the files in /usr/share/datasets were never found (an adversarial tester)
+            unreadable.append(f"{one_line(str(d))} could not be read ({exc.strerror or type(exc).__name__})")
     try:  # Keras downloads into the first SEARCH_PATH entry
         from featcache._lazy import keras
 
         keras().datasets.fashion_mnist.load_data()
     except Exception:
-        raise FeatcacheError(f"Fashion-MNIST not found locally and could not be downloaded; {INSTALL_HINT}") from None
+        where = f" ({'; '.join(unreadable)})" if unreadable else ""
+        raise FeatcacheError(f"Fashion-MNIST not found locally{where} and could not be downloaded; {INSTALL_HINT}") from None
     return SEARCH_PATH[0]
 
 
