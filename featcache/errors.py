@@ -221,7 +221,7 @@ def link_loop_passed(link: object, real: object) -> str:
 
 def system_limit(exc: BaseException) -> str | None:
     """What to do about an OSError from a limit of the system, not a fault of any file: too many open files
-    (EMFILE, ENFILE) or no memory (ENOMEM); None for any other error.
+    (EMFILE, ENFILE) or no memory (ENOMEM, or Python's MemoryError: ``out_of_memory``); None for any other error.
 
     Such an error says nothing about the file being opened: taken for one
     that does, a resume deleted its partial as "damaged", a photo was
@@ -230,11 +230,22 @@ def system_limit(exc: BaseException) -> str | None:
     import errno
     import os
 
+    if isinstance(exc, MemoryError):  # Python's own (numpy's allocation of an array): a traceback, whatever the command
+        return out_of_memory(exc)
     if not isinstance(exc, OSError) or exc.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOMEM):
         return None
     if exc.errno == errno.ENOMEM:
         return "out of memory (Cannot allocate memory); free some memory and re-run"
     return f"too many open files ({os.strerror(exc.errno)}); raise the limit with ulimit -n and re-run"
+
+
+def out_of_memory(exc: MemoryError) -> str:
+    """The one line for a MemoryError: what could not be allocated (numpy says how much: "Unable to allocate 6.02 GiB
+    for an array with shape ...") and what to do. An evaluate of 400 classes ended in numpy's ``_ArrayMemoryError``
+    traceback under ``ulimit -v`` (an adversarial tester); the CLI now says this (``cli.system_problem``)."""
+    detail = first_line(exc, limit=160, empty="MemoryError")
+    return (f"out of memory ({detail}); free some memory (close other programs, or raise ulimit -v) or give the "
+            "command less to hold at once, and re-run")
 
 
 # A full disk, the one line for it (moved from store.atomic, 2026-12-05: validate's check of an output folder is

@@ -1884,6 +1884,26 @@ def test_too_many_open_files_anywhere_is_one_line(tmp_path, fashion_dir, capsys,
     assert err.startswith("featcache extract: error: ")
 
 
+@pytest.mark.parametrize("where", ["plot", "record"])
+def test_running_out_of_memory_is_one_line_and_leaves_no_half_report(tmp_path, capsys, monkeypatch, where):
+    """Regression (an adversarial tester): evaluate of 400 classes under ``ulimit -v`` ended in numpy's
+    ``_ArrayMemoryError`` traceback; a MemoryError anywhere in a command was a traceback (errors.system_limit took only
+    ENOMEM's OSError). It is one line saying so and what to do, exit 2; the report's files written before it go."""
+    from featcache.analysis import evaluate
+
+    cache, head, out = tiny_cache(tmp_path / "c.h5"), tmp_path / "h.npz", tmp_path / "e"
+    assert main(["train", str(cache), "--head", "logreg", "--out", str(head)]) == 0
+    capsys.readouterr()
+
+    def no_memory(*args, **kwargs):
+        np.ones(2**60, dtype=np.uint8)  # numpy's own MemoryError: no machine has an exbibyte
+
+    monkeypatch.setattr(evaluate, {"plot": "plot_confusion", "record": "write_json"}[where], no_memory)
+    err = one_line_error(capsys, ["evaluate", str(head), str(cache), "--out", str(out)], "featcache evaluate: error: "
+                         "out of memory (Unable to allocate 1.00 EiB", "free some memory", "and re-run")
+    assert not out.exists(), (err, sorted(out.iterdir()))
+
+
 @pytest.mark.parametrize("fault", ["no space", "interrupted"])
 def test_an_extract_that_fails_before_writing_leaves_no_folder_it_made(tmp_path, fashion_dir, capsys, monkeypatch, fault):
     """Regression (an adversarial tester): ``extract --runtime onnxruntime`` with FEATCACHE_RUNTIME_DIR on a full disk

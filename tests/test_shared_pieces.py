@@ -367,3 +367,43 @@ def test_progress_eta_leaves_out_the_start_up_before_the_first_step(monkeypatch)
     lines = stream.getvalue().splitlines()
     assert lines[0].endswith("] - 20s")  # one step known: its time is the start-up, no ETA from it (a review)
     assert lines[1].endswith("ETA: 98s") and lines[2].endswith("ETA: 97s")  # 1 s a step from the first on
+
+
+@pytest.mark.parametrize("n", [60, 400])
+def test_a_confusion_plot_of_many_classes_is_bounded(tmp_path, n):
+    """Regression (an adversarial tester): the confusion plot was sized 0.6 inch a class without bound: 200 classes
+    made a 14,820 x 14,700 pixel PNG (6 GB of memory), and evaluate of 400 classes was killed for memory. The PNG is
+    at most 21 x 20 inches at 120 dpi; the classes are named on its axes up to 200, numbered beyond, as
+    evaluation.txt numbers them, whose matrix keeps every class."""
+    from PIL import Image
+
+    from featcache.analysis.plots import confusion_text, plot_confusion
+
+    cm = np.random.default_rng(0).integers(0, 4, (n, n))
+    names = [f"class {i:03d}" for i in range(n)]
+    path = plot_confusion(cm, names, tmp_path / "confusion.png", title=f"{n} classes")
+    with Image.open(path) as png:
+        assert png.size[0] <= 21 * 120 and png.size[1] <= 20 * 120, png.size
+        png.load()  # the whole file decodes
+    text = confusion_text(cm, names).splitlines()
+    assert len(text) == n + 2 and all(name in text[i + 2] for i, name in enumerate(names))
+
+
+@pytest.mark.parametrize("n", [3, 60, 400])
+def test_a_confusion_figure_names_the_classes_while_they_fit(n):
+    """The figure's axes name the classes up to 200 (a name's font within its row, and at most matplotlib's 10 points),
+    then number them; the counts are written in the cells up to 30 classes."""
+    from featcache.analysis.plots import confusion_figure
+
+    cm = np.arange(n * n).reshape(n, n)
+    names = [f"class {i:03d}" for i in range(n)]
+    fig = confusion_figure(cm, names, "t")
+    ax = fig.axes[0]
+    fig.draw_without_rendering()
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    row_points = ax.get_window_extent().height / n * 72 / fig.dpi
+    if n <= 200:
+        assert labels == names and all(t.get_fontsize() <= min(10, row_points) for t in ax.get_yticklabels())
+    else:
+        assert not set(labels) & set(names) and "numbered as in evaluation.txt" in ax.get_ylabel()
+    assert len(ax.texts) == (n * n if n <= 30 else 0)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
+from featcache.errors import clipped, one_line
 from featcache.store.atomic import atomic_path
 from featcache.validate import without_orig, without_words
 
@@ -391,37 +392,60 @@ def _save(fig, path: str | Path, dpi: int | None = None) -> Path:
 def confusion_text(cm: np.ndarray, class_names: list[str]) -> str:
     """Rows: true class; columns: predicted class (numbered as the rows)."""
     width = max(5, len(str(int(cm.max(initial=0)))) + 1)
-    label_w = max(len(n) for n in class_names) + 4
+    number_w = max(2, len(str(len(class_names) - 1)))  # rows from 100 on were a column to the right of the rest
+    label_w = max(len(n) for n in class_names) + number_w + 2
     head = " " * label_w + "".join(f"{j:>{width}}" for j in range(len(class_names)))
     lines = ["true \\ predicted", head]
     for i, name in enumerate(class_names):
-        lines.append(f"{i:>2} {name:<{label_w - 3}}" + "".join(f"{int(v):>{width}}" for v in cm[i]))
+        lines.append(f"{i:>{number_w}} {name:<{label_w - number_w - 1}}" + "".join(f"{int(v):>{width}}" for v in cm[i]))
     return "\n".join(lines)
 
 
+# The confusion plot's bounds: its side in inches (at 120 dpi, 2,400 pixels), the classes it numbers cell by cell and
+# the classes it names on its axes. Sized 0.6 inch a class without bound, 200 classes made a 14,820 x 14,700 pixel
+# PNG and 400 took all the machine's memory (an adversarial tester); evaluation.txt and .json keep every count.
+CONFUSION_MAX_INCHES = 20.0
+CONFUSION_NUMBERED_CLASSES = 30  # beyond that the numbers no longer fit in the cells
+CONFUSION_NAMED_CLASSES = 200  # beyond that a name would be under 5 points high: the axes number the classes
+
+
 def plot_confusion(cm: np.ndarray, class_names: list[str], path: str | Path, title: str = "") -> Path:
-    """A heatmap with the count in every cell, true classes down, predicted across."""
+    """A heatmap, true classes down, predicted across: the count in every cell up to ``CONFUSION_NUMBERED_CLASSES``
+    classes, the class names on the axes up to ``CONFUSION_NAMED_CLASSES`` (beyond, the classes' numbers, as
+    evaluation.txt's matrix numbers them), at most ``CONFUSION_MAX_INCHES`` a side whatever the classes."""
+    return _save(confusion_figure(cm, class_names, title), path, dpi=120)
+
+
+def confusion_figure(cm: np.ndarray, class_names: list[str], title: str = "") -> Figure:
+    """``plot_confusion``'s figure, not yet written."""
     _matplotlib_config()
     from matplotlib.figure import Figure
 
     n = len(class_names)
-    size = max(5.0, 0.6 * n + 2.5)
+    size = min(CONFUSION_MAX_INCHES, max(5.0, 0.6 * n + 2.5))
     fig = Figure(figsize=(size + 1, size), layout="tight")
     ax = fig.add_subplot()
-    im = ax.imshow(cm, cmap="Blues")
+    im = ax.imshow(cm, cmap="Blues", interpolation="nearest")
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="images")
-    ax.set_xticks(range(n), labels=class_names, rotation=45, ha="right", rotation_mode="anchor")
-    ax.set_yticks(range(n), labels=class_names)
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
+    if n <= CONFUSION_NAMED_CLASSES:
+        # a name's height within its cell's (about 17.5 inches of cells at the bound), and not over matplotlib's 10 points
+        fontsize = min(10.0, 0.8 * 72 * (size - 2.5) / max(n, 1))
+        names = [drawable(clipped(one_line(name), 40)) for name in class_names]  # 200-character names squeezed the cells
+        ax.set_xticks(range(n), labels=names, rotation=45, ha="right", rotation_mode="anchor", fontsize=fontsize)
+        ax.set_yticks(range(n), labels=names, fontsize=fontsize)
+        ax.set_xlabel("predicted class")
+        ax.set_ylabel("true class")
+    else:
+        ax.set_xlabel(f"predicted class (numbered as in evaluation.txt: {n} classes, too many to name here)")
+        ax.set_ylabel("true class (numbered as in evaluation.txt)")
     ax.set_title(drawable(title), fontsize=9)
-    threshold = cm.max(initial=0) / 2
-    for i in range(n):
-        for j in range(n):
-            if n <= 30:  # beyond that the numbers no longer fit in the cells
+    if n <= CONFUSION_NUMBERED_CLASSES:
+        threshold = cm.max(initial=0) / 2
+        for i in range(n):
+            for j in range(n):
                 ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=8,
                         color="white" if cm[i, j] > threshold else "black")
-    return _save(fig, path, dpi=120)
+    return fig
 
 
 def views_label(train_views: str, test_views: str) -> str:

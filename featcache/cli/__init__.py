@@ -340,8 +340,8 @@ def path_problem(exc: BaseException) -> str | None:
 
 
 def system_problem(exc: BaseException) -> str | None:
-    """One line for a limit of the system hit anywhere (too many open files, no memory): ``ulimit -n 6`` ended in a
-    traceback from ``import tensorflow`` (an adversarial tester). None: not such a problem."""
+    """One line for a limit of the system hit anywhere (too many open files, no memory, a MemoryError): ``ulimit -n 6``
+    ended in a traceback from ``import tensorflow`` (an adversarial tester). None: not such a problem."""
     from featcache.errors import system_limit
 
     return system_limit(exc)  # which file it was opening (one of TensorFlow's modules) says nothing to act on
@@ -477,7 +477,7 @@ def _main(argv: list[str] | None) -> int:
         if _stdout_still_there():  # another pipe or socket broke: not the reader of our output going away
             raise
         return _stdout_gone()
-    except (OSError, RuntimeError) as exc:
+    except (OSError, RuntimeError, MemoryError) as exc:  # MemoryError: no OSError, and was a traceback (a tester)
         said = path_problem(exc) or system_problem(exc)
         if said is None:
             raise
