@@ -387,6 +387,7 @@ def test_a_confusion_plot_of_many_classes_is_bounded(tmp_path, n):
         png.load()  # the whole file decodes
     text = confusion_text(cm, names).splitlines()
     assert len(text) == n + 2 and all(name in text[i + 2] for i, name in enumerate(names))
+    assert len({len(line) for line in text[1:]}) == 1  # every row under the header: from 100 on, one to the right
 
 
 @pytest.mark.parametrize("n", [3, 60, 400])
