@@ -689,6 +689,29 @@ def check_path(value: Any, name: str, what: str) -> Path:
     raise FeatcacheError(f"{name} must be a path (got {shown(value)}); pass {what}")
 
 
+def check_file_name(value: Any, flag: str, keyword: str, example: str) -> None:
+    """A file to write named with a separator at its end (``out/``, ``h.npz/``) is refused as it was given, before
+    pathlib drops the separator: ``predict --csv out/``, ``train --out h.npz/`` and ``extract --out x.h5/`` wrote a
+    file where the user named a folder (an adversarial tester). The one rule of every file output, the CLI's and the
+    API's: ``flag`` and ``keyword`` name the option (``keyword`` may be a form, ``"StoreSpec(out={})"``), ``example``
+    a file name to suggest in that folder. A ``Path`` keeps no separator at its end: nothing to see there."""
+    from featcache.errors import option, shell_path
+
+    if not isinstance(value, (str, bytes)):
+        return
+    text = os.fsdecode(value)
+    seps = tuple(sep for sep in (os.sep, os.altsep) if sep)
+    if not text.endswith(seps):
+        return
+
+    def given(name: str) -> str:
+        api = keyword.format(repr(name)) if "{}" in keyword else f"{keyword}={name!r}"
+        return option(f"{flag} {shell_path(name)}", api)
+
+    raise FeatcacheError(f"{given(text)} ends in {text[-1]!r}, which names a folder, not a file; drop the {text[-1]!r}, "
+                         f"or name a file in that folder, e.g. {given(text + example)}")
+
+
 P = TypeVar("P", str, Path)
 
 

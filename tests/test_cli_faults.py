@@ -1884,6 +1884,45 @@ def test_too_many_open_files_anywhere_is_one_line(tmp_path, fashion_dir, capsys,
     assert err.startswith("featcache extract: error: ")
 
 
+@pytest.mark.parametrize("command", ["extract", "train", "export", "finetune", "predict"])
+def test_a_file_output_named_with_a_trailing_slash_is_refused(tmp_path, fashion_dir, fake_model, capsys, monkeypatch, command):
+    """Regression (an adversarial tester): 'predict --csv out/', 'train --out h.npz/' and 'extract --out x.h5/' wrote a
+    file named out, h.npz, x.h5 where the user named a folder (pathlib drops the /). Every command's file output
+    refuses it in one line, exit 2, before any work, and nothing is written; the API's keywords say the same."""
+    import featcache
+    from featcache.embedding.specs import StoreSpec
+    from featcache.errors import FeatcacheError
+    from featcache.heads.io import load_head, save_head
+
+    cache, head = tiny_cache(tmp_path / "c.h5"), tmp_path / "h.npz"
+    assert main(["train", str(cache), "--head", "logreg", "--out", str(head)]) == 0
+    photos = tmp_path / "photos"
+    write_image(photos / "a.png", class_image(0, 0, 16))
+    monkeypatch.chdir(tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    flag, given, example = {
+        "extract": ("--out", "x.h5/", "x.h5/cache.h5"), "train": ("--out", "n.npz/", "n.npz/head.npz"),
+        "export": ("--out", "m.keras/", "m.keras/model.keras"), "finetune": ("--out", "m.keras/", "m.keras/model.keras"),
+        "predict": ("--csv", "out/", "out/predictions.csv")}[command]
+    argv = {"extract": ["extract", "--data-dir", str(fashion_dir), "--weights", "random"],
+            "train": ["train", str(cache), "--head", "logreg"], "export": ["export", str(head)],
+            "finetune": ["finetune", str(head)], "predict": ["predict", str(fake_model), str(photos)]}[command]
+    one_line_error(capsys, [*argv, flag, given], f"featcache {command}: error: {flag} {given} ends in '/', which names a "
+                   f"folder, not a file; drop the '/', or name a file in that folder, e.g. {flag} {example}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    api = {"extract": lambda: StoreSpec(out=given), "train": lambda: featcache.train(cache, "logreg", out=given),
+           "export": lambda: featcache.export(head, out=given), "finetune": lambda: featcache.finetune(head, out=given),
+           "predict": lambda: featcache.predict(fake_model, [photos], csv=given)}[command]
+    keyword = {"extract": "StoreSpec(out={!r})", "predict": "csv={!r}"}.get(command, "out={!r}")
+    with pytest.raises(FeatcacheError, match=re.escape(f"{keyword.format(given)} ends in '/'")) as refused:
+        api()
+    assert str(refused.value).endswith(f"e.g. {keyword.format(example)}")
+    if command == "train":  # the API's own writer of a head file follows the one rule
+        with pytest.raises(FeatcacheError, match=re.escape("path='n.npz/' ends in '/'")):
+            save_head(*load_head(head)[:1], "n.npz/", {})
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
 @pytest.mark.parametrize("where", ["plot", "record"])
 def test_running_out_of_memory_is_one_line_and_leaves_no_half_report(tmp_path, capsys, monkeypatch, where):
     """Regression (an adversarial tester): evaluate of 400 classes under ``ulimit -v`` ended in numpy's

@@ -31,6 +31,7 @@ from featcache.validate import (
     ParamLabel,
     param_text,
     checks_switches,
+    check_file_name,
     check_out_file,
     check_path,
     check_seed,
@@ -528,6 +529,7 @@ def train(
         preset = preset or DEFAULT_PRESET
     # a Path from here on, as cache is (one path rule, validate.check_path): out=b'h.npz' passed this check and was
     # then pathlib's TypeError at Path(out) (an adversarial tester)
+    check_file_name(out, "--out", "out", "head" + head_suffix(head))  # 'h.npz/' wrote h.npz (validate.check_file_name)
     out = None if out is None else check_path(out, "out", "the head file to write")
     if out is not None:  # a link is written through, as > writes and extract's --out is (store.atomic.written_through):
         out = written_through(out)  # --force replaced the link with a plain file, its target left (a tester, 2026-12-05)

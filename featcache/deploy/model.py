@@ -35,7 +35,7 @@ from featcache.errors import FeatcacheError, warn
 from featcache.heads.io import (META_ENTRY, MODEL_KIND, MODEL_ONLY_FIELDS, add_sealed_meta, check_digest, check_regular_file,
                                 load_keras_file, load_problem)
 from featcache.store.atomic import atomic_path
-from featcache.validate import check_out_file, check_path, file_sha256, views_words
+from featcache.validate import check_file_name, check_out_file, check_path, file_sha256, views_words
 
 if TYPE_CHECKING:
     from keras import Model as KerasModel
@@ -291,6 +291,7 @@ def check_out(path: str | Path, force: bool = False) -> Path:
     # --force replaced the link with a plain file and left its target as it was (an adversarial tester, 2026-12-05)
     from featcache.store.atomic import written_through
 
+    check_file_name(path, "--out", "out", "model.keras")  # 'm.keras/': written_through's Path dropped the /
     path = check_out_file(written_through(path), ".keras", "a model", "export and finetune write Keras models",
                           example="model")
     if path.exists() and not force and not is_model_file(path):

@@ -15,7 +15,7 @@ from featcache.embedding.engines import DEFAULT_RUNTIME
 from featcache.embedding.passes import BATCH_SIZE
 from featcache.errors import FeatcacheError, in_the_way, option
 from featcache.progress import bars_wanted
-from featcache.validate import check_path, check_replaceable, checks_switches, expand_home, positive_int, shown
+from featcache.validate import check_file_name, check_path, check_replaceable, checks_switches, expand_home, positive_int, shown
 
 if TYPE_CHECKING:
     from featcache.deploy.model import ModelRunner
@@ -1090,6 +1090,7 @@ def collect_inputs(images: Sequence[str | Path], csv: str | Path | None, recursi
     check_named(paths)
     found = None
     if csv is not None:  # csv=5 was pathlib's TypeError (an adversarial tester)
+        check_file_name(csv, "--csv", "csv", "predictions.csv")  # 'out/' wrote a file named out (an adversarial tester)
         found = check_csv(check_path(csv, "csv", "the .csv file to write the predictions to"), paths, force)
     for p in paths:
         if _is_npy(p) and not utf8_bytes(p.name):  # an array's rows are named after its file (its folder: as read_files)

@@ -43,7 +43,7 @@ from featcache.errors import (FeatcacheError, exception_chain, first_line, is_no
 from featcache.store.atomic import atomic_path
 from featcache.store.identity import ANOTHER_DATA_SET, ANOTHER_PHOTO_FOLDER  # replaced_from's words
 from featcache.store.identity import other_data_set, other_photo_folder
-from featcache.validate import DIGESTS_SINCE, check_path, check_replaceable, checks_switches, param_text, release
+from featcache.validate import DIGESTS_SINCE, check_file_name, check_path, check_replaceable, checks_switches, param_text, release
 
 if TYPE_CHECKING:
     from sklearn.base import BaseEstimator
@@ -169,6 +169,7 @@ def save_head(head: BaseEstimator, path: str | Path, meta: dict[str, Any], *, fo
     """
     from featcache.store.atomic import written_through
 
+    check_file_name(path, "path", "path", "head" + getattr(type(head), "file_suffix", ".npz"))  # 'h.npz/' wrote h.npz
     path = check_path(path, "path", "the head file to write, e.g. head.npz")
     return write_head(head, written_through(path, "path"), meta, force, ("path", "force=True"))
 

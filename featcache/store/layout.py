@@ -228,10 +228,12 @@ def check_cache_name(path: str | Path) -> None:
     failed with ENAMETOOLONG, a traceback). ``StoreSpec(out="/tmp/somedir")`` and ``out="x.txt"`` were taken, and
     extract wrote HDF5 caches so named (a notebook user); a folder was refused only after the data's digest."""
     from featcache.errors import option
+    from featcache.validate import check_file_name
 
     def given(p: Path) -> str:
         return option(f"--out {shell_path(str(p))}", f"StoreSpec(out={str(p)!r})")
 
+    check_file_name(path, "--out", "StoreSpec(out={})", "cache" + CACHE_SUFFIX)  # 'x.h5/': before Path drops the /
     path = Path(path)
     try:
         folder = path.is_dir()
