@@ -249,7 +249,7 @@ def _nan_coef(doc, entries):
     (_state_class("posix.system"), "'posix.system' is not a class a featcache head may hold"),
     (_set("head", ["logreg"]), "unknown head kind ['logreg']"),  # a TypeError traceback (a review)
     # its record's kind edited, the digest remade: it loaded as a head whatever its kind said (a session's note); the
-    # record says other than its contents (heads.io.edited_kind, every loader's rule, info's and verify's too)
+    # record says other than its contents (heads.io.edited, every loader's rule, info's and verify's too)
     (_set("kind", "xyz"), "'s record says kind 'xyz' but the file holds a scikit-learn head's arrays (an .npz: "
                           "features in, no image layers): edited by hand or damaged; train the head again"),
     (_set("kind", "featcache-model"), "'s record says it is a model but the file holds a scikit-learn head's arrays"),
@@ -338,7 +338,7 @@ def _kind_edited_files(cache: Path, tmp_path: Path) -> tuple[Path, Path, Path, P
 
 
 def _edited_lines(model_as_head: Path, head_as_model: Path) -> tuple[str, str]:
-    """The line every command gives for each of ``_kind_edited_files``'s edited files (``heads.io.edited_kind``)."""
+    """The line every command gives for each of ``_kind_edited_files``'s edited files (``heads.io.edited``)."""
     return (f"{model_as_head}'s record says it is a head but the file holds a model's network (images in, "
             "featcache's Preprocess layer first): edited by hand or damaged; export the model again",
             f"{head_as_model}'s record says it is a model but the file holds a head's network (a features vector "
@@ -371,7 +371,7 @@ def test_a_file_whose_record_and_network_disagree_is_said_edited(cache, tmp_path
 
 def test_info_and_verify_say_a_file_whose_record_and_network_disagree_was_edited(cache, tmp_path, capsys):
     """Regression (the last session's open item): a head whose record's kind was edited to a model's (its digest
-    made again) was refused by every loader (heads.io.edited_kind), yet 'featcache verify' said "ok: ... is intact
+    made again) was refused by every loader (heads.io.edited), yet 'featcache verify' said "ok: ... is intact
     (model, format 2)" and 'featcache info' described it "(a model)"; a model edited to a head's record the same
     way round. verify now gives the loaders' line, exit 2; info says what the file holds (its network's kind) and
     that its record was edited, in that line, as the API's featcache.info and featcache.verify do."""

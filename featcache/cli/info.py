@@ -80,7 +80,7 @@ def _print_file(info: dict[str, Any]) -> None:
     keys = [k for k in FILE_FIELDS if k in info]
     width = max(len(k) for k in (*keys, "digest")) + 1
     print(one_line(f"{'file':<{width}} {info['path']} (a {info['kind']})"))  # "head PATH" above "head keras" (a new user)
-    if info.get("record_edited"):  # the file's kind is its network's; its record says another (heads.io.edited_kind)
+    if info.get("record_edited"):  # the file's kind is its network's; its record says another (heads.io.edited)
         print(one_line(f"{'record':<{width}} {info['record_edited']}"))
     for key in keys:
         # only those the row shows: n_jobs (None, so not shown) was named unused beside them (a new-user tester)

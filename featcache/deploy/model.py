@@ -295,11 +295,11 @@ def check_out(path: str | Path, force: bool = False) -> Path:
     path = check_out_file(written_through(path), ".keras", "a model", "export and finetune write Keras models",
                           example="model")
     if path.exists() and not force and not is_model_file(path):
-        from featcache.heads.io import edited_kind, read_head_meta
+        from featcache.heads.io import edited, read_head_meta
 
         # "pass --force to replace it" would have had the user destroy their head; a model whose record was edited to
-        # a head's is none (heads.io.edited_kind): it is said to be no model featcache wrote, below
-        if read_head_meta(path) is not None and edited_kind(path, "head") is None:
+        # a head's is none (heads.io.edited, of a record that says head): it is said to be no model featcache wrote, below
+        if read_head_meta(path) is not None and edited(path) is None:
             raise FeatcacheError(f"--out {path} is a head 'featcache train' wrote, not a model; name the model another "
                                  "file, e.g. --out " + str(path.with_name(path.stem + "_model.keras")))
         from featcache.heads.io import damaged_zip

@@ -298,12 +298,12 @@ def check_head_out(path: str | Path, force: bool, flag: str = "--out", force_fla
     check_replaceable(path, flag)
     if not path.exists() or force:
         return
-    old = read_head_meta(path)
+    record = read_record(path)  # read once: whether it is a head's, else what it is
+    old = record if _is_head_record(record) else None
     named, instead = _naming(path, flag, default)
     if old is None:
-        kind = file_kind(path)
         # featcache did write it ("is not a head featcache wrote" misled; a new user), unless its record was edited
-        if kind == "model" and edited_kind(path, kind) is None:
+        if _record_kind(record) == "model" and edited(path) is None:
             raise FeatcacheError(f"{named} is a model 'featcache export' or 'finetune' wrote, not a head; "
                                  f"{_way_out(instead, force_flag, job)}")
         raise FeatcacheError(f"{named} exists and is not a head featcache wrote; {_way_out(instead, force_flag, job)}")
@@ -925,8 +925,8 @@ def read_record(path: str | Path) -> Any:
 
 def _open_zip(path: str | Path) -> zipfile.ZipFile | None:
     """The zip at ``path``, opened, or None where it is none that opens (the loaders say what is wrong): opened once
-    by each of ``read_record``, ``file_kind``, ``network_kind``, ``edited`` and ``edited_kind``, which read their
-    entries from it (``edited`` opened it up to five times)."""
+    by each of ``read_record``, ``file_kind``, ``network_kind`` and ``edited``, which read their entries from it
+    (``edited`` opened it up to five times), and by ``_zip_is_npz``."""
     try:
         return zipfile.ZipFile(path)
     except Exception:  # noqa: BLE001 (not a zip, a damaged one: the loaders say what is wrong)
@@ -1016,8 +1016,14 @@ def _registered_names(node: Any) -> Iterable[Any]:
 
 
 def edited(path: str | Path) -> FeatcacheError | None:
-    """The loaders' line for a head or model whose record's kind is not what its network is (``edited_kind`` of the
-    kind ``file_kind`` reads), else None: info, verify and the model loader ask it."""
+    """The one line for a file whose record (its kind as ``file_kind`` reads it) says one thing and its network
+    another, else None: the rule of every loader, and of info and verify, read from one opening of the zip. A model
+    whose kind and model-only fields were edited to a head's was refused as "Could not locate class 'Preprocess'"
+    (Keras's words), and a head whose kind was edited to a model's was called "a model written by 'featcache
+    export'" (a session's note): the record lies, so neither is said to be what it claims. A record that names
+    neither kind (its kind edited to 'xyz' or removed) on a head's or model's network is edited too (info and verify
+    called it another program's zip). Its callers asked ``file_kind`` and then a second function of that kind (two
+    openings); that function is gone."""
     zf = _open_zip(path)
     if zf is None:
         return None
@@ -1026,22 +1032,8 @@ def edited(path: str | Path) -> FeatcacheError | None:
         return _edited_in(zf, path, _record_kind(record), record)
 
 
-def edited_kind(path: str | Path, kind: str | None) -> FeatcacheError | None:
-    """The one line for a file whose record (``file_kind``'s ``kind``) says one thing and its network another, else
-    None: the rule of every loader, and of info and verify. A model whose kind and model-only fields were edited to
-    a head's was refused as "Could not locate class 'Preprocess'" (Keras's words), and a head whose kind was edited
-    to a model's was called "a model written by 'featcache export'" (a session's note): the record lies, so neither
-    is said to be what it claims. ``kind`` None: a record that names neither (its kind edited to 'xyz' or removed)
-    on a head's or model's network is edited too (info and verify called it another program's zip)."""
-    zf = _open_zip(path)
-    if zf is None:
-        return None
-    with zf:
-        return _edited_in(zf, path, kind, _record_in(zf) if kind is None else None)
-
-
 def _edited_in(zf: zipfile.ZipFile, path: str | Path, kind: str | None, record: Any) -> FeatcacheError | None:
-    """``edited_kind`` of the opened zip ``zf`` at ``path``, whose record is ``record`` where ``kind`` is None."""
+    """``edited`` of the opened zip ``zf`` at ``path``, whose record is ``record`` (its kind: ``kind``)."""
     if kind is None and not isinstance(record, dict):  # no record of featcache's: nothing says what it is
         return None
     contents = _network_in(zf)
@@ -1212,17 +1204,17 @@ def load_head(path: str | Path, *, trust_pickle: bool = False) -> tuple[BaseEsti
         raise FeatcacheError(f"{path} is a folder, not a head file{hint}; pass {HEAD_FILE}")
     check_regular_file(path, "head", f"pass {HEAD_FILE}", "train one with 'featcache train'")
     if zipfile.is_zipfile(path):
-        kind = file_kind(path)
-        if (edited := edited_kind(path, kind)) is not None:  # before Keras reads a model's layers as a head's
-            raise edited
-        if kind == "model":  # it said only "(TypeError)" (an adversarial tester)
-            raise _model_not_head(path)
+        if (why := edited(path)) is not None:  # before Keras reads a model's layers as a head's
+            raise why
         try:
             with zipfile.ZipFile(path) as zf:
                 npz = _is_npz(zf)
                 doc = _read_doc(zf, npz)
         except Exception as exc:  # a bit flipped in its directory (is_zipfile still says yes): a BadZipFile traceback
             raise _unreadable(path, load_problem(exc)) from None  # in evaluate, export, finetune (an adversarial tester)
+        # its kind from the record just read (``_record_in``'s reading): a zip that does not open names none
+        if _record_kind((doc.get("meta") if isinstance(doc, dict) else None) if npz else doc) == "model":
+            raise _model_not_head(path)  # it said only "(TypeError)" (an adversarial tester)
         check_content(path)  # first: nothing of an altered file is used, Keras's config included
         _check_head_kind(doc.get("meta") if npz and isinstance(doc, dict) else doc, path)
         head, meta = _load_npz(path) if npz else _load_keras(path)
@@ -1373,11 +1365,11 @@ def _load_npz(path: Path):
 
 
 def _zip_is_npz(path: Path) -> bool:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            return _is_npz(zf)
-    except Exception:  # not a zip, or a damaged one: the digest check and the loaders say what is wrong
+    zf = _open_zip(path)  # None: not a zip, or a damaged one: the digest check and the loaders say what is wrong
+    if zf is None:
         return False
+    with zf:
+        return _is_npz(zf)
 
 
 def _check_stored(path: Path) -> None:
