@@ -388,6 +388,17 @@ def fits_shown() -> bool:
     return _FITS_SHOWN.get() is not None
 
 
+def fit_note(message: str, category: type[Warning], *, anyway: bool = False) -> None:
+    """Say ``message``, a fit's note (a warning of ``category``, whose ``label`` is "note": the CLI's ``note:``),
+    where the fit is shown (``fits_shown``; ``anyway``: a head asked to be verbose), named at the caller's line
+    (``errors.warn``); a quiet call says nothing. The one home of that rule: each note's site checked it (the Keras
+    head's stratified validation rows, a head's fewer folds)."""
+    if anyway or fits_shown():
+        from featcache.errors import warn
+
+        warn(message, category)
+
+
 def fits_run() -> FitsRun | None:
     """The run of the ``showing_fits`` this is within and the notes said in it (None: none), which a command passes
     to its worker processes: read after ``slow_fit_note`` has said the notes of the fits it hands them."""

@@ -13,9 +13,9 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from featcache._lazy import keras
-from featcache.errors import FeatcacheError, ParamsDisagree, warn
+from featcache.errors import FeatcacheError, ParamsDisagree
 from featcache.heads.folding import to_raw
-from featcache.progress import epoch_progress, epochs_text, fits_shown
+from featcache.progress import epoch_progress, epochs_text, fit_note
 from featcache.validate import COUNT_MAX, ParamLabel, check_bool, check_number, check_seed_param, param_text
 
 if TYPE_CHECKING:
@@ -444,12 +444,12 @@ class DenseHead(ClassifierMixin, BaseEstimator):
             # It showed on every fit of a photo folder's cache, verbose=False too, named at heads/views.py's line,
             # about a choice of featcache's own with nothing to fix (a notebook tester). The same words for every fit
             # of a curve or probe: said once.
-            if held.how == STRATIFIED and (self.verbose or fits_shown()):
+            if held.how == STRATIFIED:
                 pct = f"{self.validation_split * 100:g}%"
-                warn(f"the last {pct} of the training images, which Keras holds out for validation, leave a class "
-                     "out of one side where a shuffled order almost never would (rows in class order, as a "
-                     f"photo folder's are); the Keras head validates on a stratified pick of {pct} of them, "
-                     "drawn with its seed, instead", StratifiedValidationNote)
+                fit_note(f"the last {pct} of the training images, which Keras holds out for validation, leave a "
+                         "class out of one side where a shuffled order almost never would (rows in class order, as a "
+                         f"photo folder's are); the Keras head validates on a stratified pick of {pct} of them, "
+                         "drawn with its seed, instead", StratifiedValidationNote, anyway=bool(self.verbose))
             present = len(np.unique(y))  # classes in the rows given (n_classes may name more: their outputs stay)
             # Fewer training rows than classes is no fit of the recipe asked for: validation_split=0.999 trained on 3
             # rows of 3 classes, and probe and curve scored it (train refuses any class missing; an adversarial

@@ -27,12 +27,12 @@ was not measured and is not offered.
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
-from featcache.errors import warn
-from featcache.progress import fits_shown
+from featcache.progress import fit_note, fits_shown
 
 if TYPE_CHECKING:
     from sklearn.model_selection import StratifiedKFold
@@ -108,16 +108,16 @@ def fold_count(y: np.ndarray, groups: np.ndarray | None, wanted: int, what: str,
     """How many folds a head's internal cross-validation can use: ``wanted``, at most the images of the
     smallest class (a class with fewer images than folds breaks stratified splitting), at least 2. The one
     check for the heads; a class with 1 image is a ValueError naming ``what`` and ``fix``. Where the fit is shown
-    (``progress.fits_shown``), fewer folds than ``wanted`` is a ``FewerFoldsNote``."""
+    (``progress.fit_note``), fewer folds than ``wanted`` is a ``FewerFoldsNote``."""
     smallest = int(np.unique(per_image_labels(y, groups), return_counts=True)[1].min())
     if smallest < 2:
         raise ValueError(f"{what} needs at least 2 training rows per class (one class has {smallest}); {fix}")
     # cv_folds=1000 ran 46 folds, and the head records 1000, without a word (a tester). A progress note, as the Keras
     # head's StratifiedValidationNote: said where the fit is shown (a verbose call, the CLI: "note:"), named at the
     # caller's line; a quiet call says nothing (it showed on every quiet train(..., C='cv') of a small cache).
-    if wanted > smallest and fits_shown():
-        warn(f"{what} uses {smallest} folds, not {wanted}: the smallest class has {smallest} training "
-             "images", FewerFoldsNote)
+    if wanted > smallest:
+        fit_note(f"{what} uses {smallest} folds, not {wanted}: the smallest class has {smallest} training "
+                 "images", FewerFoldsNote)
     return max(2, min(wanted, smallest))
 
 
@@ -247,7 +247,8 @@ def predict_and_scores(head: Any, Xv: np.ndarray, scores: bool = False) -> tuple
     # shown as the fit is (fit_head): an SVM scoring 10,000 images against its support vectors of a large fit is
     # minutes too, and train's heartbeat covered its scoring before fit_head had it. Said as scoring: "svm head: still
     # running, 60 s", the fit's words, read as a fit still running 90 s after it had ended (a notebook user)
-    with fit_progress(scoring_label(head, Xv.shape[0] * Xv.shape[1])):
+    # its label built only where it is shown (fit_progress is nothing elsewhere)
+    with fit_progress(scoring_label(head, Xv.shape[0] * Xv.shape[1])) if fits_shown() else contextlib.nullcontext():
         if Xv.shape[0] == 1:
             return np.asarray(head.predict(Xv[0])), (mean_scores(head, Xv) if scores else None)
         mean = mean_scores(head, Xv)
