@@ -423,17 +423,16 @@ def evaluate(
     if verbose:
         status(f"scoring the {meta.get('head')} head on {counted(len(y), split + ' image')}"
                f"{f' x {len(views)} views' if len(views) > 1 else ''}, layer {layer} ...")
-    with showing_fits(bars_wanted(verbose)):  # a slow head's scoring (an SVM's) says it runs, as train's does
-        y_pred, scores = predict_and_scores(est, Xv, scores=probabilistic)
-    proba = scores if probabilistic else None  # the averaged probabilities, for the misclassified list
-    accuracy, per_class, cm = metrics(y, y_pred, cache.class_names)
-    overlap = find_overlap(meta, cache, split, y, y_pred)
-    if overlap and overlap["seen"]:
-        warn(leakage_line(overlap), LeakageWarning)
-
     from featcache.analysis.train import orig_view_score
 
+    # a slow head's scoring (an SVM's) says it runs, as train's does: both scorings within one showing_fits
     with showing_fits(bars_wanted(verbose)):
+        y_pred, scores = predict_and_scores(est, Xv, scores=probabilistic)
+        proba = scores if probabilistic else None  # the averaged probabilities, for the misclassified list
+        accuracy, per_class, cm = metrics(y, y_pred, cache.class_names)
+        overlap = find_overlap(meta, cache, split, y, y_pred)
+        if overlap and overlap["seen"]:
+            warn(leakage_line(overlap), LeakageWarning)
         accuracy_orig = orig_view_score(est, cache, split, layer, views, Xv, y, accuracy)
     result = EvalResult(head_path, cache.path, split, layer, cache.class_names, accuracy, per_class, cm,
                         {} if out_dir is None else report_files(out_dir),
