@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import re
 import shutil
@@ -116,9 +117,23 @@ def warn(message: str, category: type[Warning]) -> None:
         if _import_machinery(name):  # not counted by warnings.warn
             continue
         level += 1
-        if not os.path.abspath(name).startswith(_PACKAGE):
+        if not _is_ours(name):
             break
     warnings.warn(message, category, stacklevel=level)
+
+
+def _is_ours(filename: str) -> bool:
+    """Whether a frame's file is featcache's own (under ``_PACKAGE``): ``warn``'s test of each frame it walks."""
+    if not os.path.isabs(filename):  # relative to the working folder, which may change: not cached (the same test)
+        return os.path.abspath(filename).startswith(_PACKAGE)
+    return _is_ours_absolute(filename)
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_ours_absolute(filename: str) -> bool:
+    """``_is_ours`` of an absolute name, remembered: ``abspath`` per frame was most of a ``warn`` (Python 3.12's
+    ``warnings.warn(skip_file_prefixes=)`` would do this walk, but featcache runs on 3.10 and 3.11 too)."""
+    return os.path.abspath(filename).startswith(_PACKAGE)
 
 
 class FeatcacheError(Exception):
