@@ -691,18 +691,18 @@ def _recorded_digests(path: Path) -> list[str] | None:
 def csv_record_of(path: Path) -> tuple[Path, list[str]] | None:
     """The record of the CSV ``path`` (a file, not a link: ``csv_target``'s) and the SHA-256s it accepts
     (``_recorded_digests``), or None: none there, or one that is damaged (``damaged_csv_record``)."""
-    found = _csv_record(path)
+    found = read_csv_record(path)
     return None if found is None or found[1] is None else (found[0], found[1])
 
 
 def damaged_csv_record(path: Path) -> Path | None:
     """The record of the CSV ``path`` (``csv_target``'s) where it is featcache's record of it but its ``sha256`` is
     not what ``_write_record`` writes (``_valid_digests``): damaged or edited, it vouches for nothing. Else None."""
-    found = _csv_record(path)
+    found = read_csv_record(path)
     return found[0] if found is not None and found[1] is None else None
 
 
-def _csv_record(path: Path) -> tuple[Path, list[str] | None] | None:
+def read_csv_record(path: Path) -> tuple[Path, list[str] | None] | None:
     """The record of the CSV ``path`` and the SHA-256s it accepts, None for them where they are malformed; None where
     there is no record of this CSV. The record at ``csv_record_path`` is the one, a damaged one too: a legacy record
     is read only where there is none there."""
@@ -734,11 +734,11 @@ def csv_of_record(record: str | Path) -> Path | None:
     return csv if Path(record).name in (csv_record_path(csv).name, getattr(_legacy_record_path(csv), "name", None)) else None
 
 
-def check_csv_digests(path: str | Path, target: Path, record: Path, digests: list[str]) -> None:
-    """``featcache verify``'s check of the CSV ``path`` (written at ``target``) against its record, as read
+def check_csv_digests(path: str | Path, record: Path, digests: list[str]) -> None:
+    """``featcache verify``'s check of the CSV ``path`` (written at ``csv_target(path)``) against its record, as read
     (``csv_record_of``), as a rerun's ``check_csv`` reads it. A CSV changed since featcache wrote it is a
     FeatcacheError."""
-    if _file_sha256(target) not in digests:
+    if _file_sha256(csv_target(path)) not in digests:
         raise FeatcacheError(f"{path} was changed since featcache wrote it (its SHA-256 is not the one {record.name} "
                              "records beside it), so it may hold your edits; run predict --csv again with --force to "
                              "write it anew")

@@ -85,18 +85,46 @@ def listed_by(path: Path) -> tuple[Path, dict[str, Any]] | None:
     return None
 
 
-def predictions_csv(path: Path) -> tuple[Path, Path, list[str] | None] | None:
-    """``(csv, record, digests)`` where ``path`` is a predictions CSV with featcache's record beside it
-    (``.NAME.featcache``; ``digests``: the SHA-256s that record accepts, as read, which verify checks the CSV against),
-    or that hidden record itself (``digests`` None: the CSV's record is read as a rerun reads it, ``recorded_csv``);
-    else None (a CSV whose record is damaged too: ``unvouched_csv_line``)."""
-    from featcache.deploy.predict import csv_of_record, csv_record_of, csv_target
+@dataclass(frozen=True)
+class CsvRecordBeside:
+    """What is beside the file a CSV leads to (``target``: ``deploy.predict.csv_target``), read once
+    (``deploy.predict.read_csv_record``): its ``record`` (None: none) and the SHA-256s that record accepts
+    (``digests``; None where it is damaged or edited, or there is none). verify of a CSV no record vouches for
+    read the record up to three times (a review)."""
+
+    target: Path
+    record: Path | None
+    digests: list[str] | None
+
+    @property
+    def damaged(self) -> Path | None:
+        """The record where it is featcache's record of the CSV but vouches for nothing (``damaged_csv_record``)."""
+        return self.record if self.digests is None else None
+
+
+def record_beside(path: Path) -> CsvRecordBeside:
+    """``CsvRecordBeside`` of the CSV ``path``."""
+    from featcache.deploy.predict import csv_target, read_csv_record
+
+    target = csv_target(path)
+    record, digests = read_csv_record(target) or (None, None)
+    return CsvRecordBeside(target, record, digests)
+
+
+def predictions_csv(path: Path) -> tuple[tuple[Path, Path, list[str] | None] | None, CsvRecordBeside | None]:
+    """``(found, beside)``. ``found``: ``(csv, record, digests)`` where ``path`` is a predictions CSV with featcache's
+    record beside it (``.NAME.featcache``; ``digests``: the SHA-256s that record accepts, as read, which verify checks
+    the CSV against), or that hidden record itself (``digests`` None: the CSV's record is read as a rerun reads it,
+    ``recorded_csv``); else None (a CSV whose record is damaged too: ``unvouched_csv_line``). ``beside``: the record
+    beside ``path`` as read (``record_beside``; None where ``path`` is a record), which the lines of a CSV no record
+    vouches for take rather than read it again."""
+    from featcache.deploy.predict import csv_of_record
 
     csv = csv_of_record(path)
     if csv is not None:
-        return csv, path, None
-    found = csv_record_of(csv_target(path))
-    return None if found is None else (path, *found)
+        return (csv, path, None), None
+    beside = record_beside(path)
+    return (None if beside.digests is None else (path, beside.record, beside.digests)), beside
 
 
 def recorded_csv(csv: Path) -> tuple[Path, list[str]]:
@@ -104,21 +132,19 @@ def recorded_csv(csv: Path) -> tuple[Path, list[str]]:
     SHA-256s it accepts, read as a rerun's ``check_csv`` reads it; where there is none, or it is damaged, the line
     saying so (``unvouched_csv_line``). Given its hidden record, verify said "ok" where this found none, the CSV
     never checked: a record whose sha256 was edited, or one beside a link whose target has none (a helper's find)."""
-    from featcache.deploy.predict import csv_record_of, csv_target
-
-    found = csv_record_of(csv_target(csv))
-    if found is None:
-        raise FeatcacheError(unvouched_csv_line(csv, str(csv)))
-    return found
+    beside = record_beside(csv)
+    if beside.record is None or beside.digests is None:
+        raise FeatcacheError(unvouched_csv_line(csv, str(csv), beside))
+    return beside.record, beside.digests
 
 
 def verify_listed(path: Path) -> ReportVerifyResult | CsvVerifyResult | None:
     """``verify`` of a file that is neither a cache, a head, a model nor a record: a predictions CSV (or its hidden
     record) checked against that record, a report's file through the record that lists it; None for any other."""
-    from featcache.deploy.predict import check_csv_digests, csv_target
+    from featcache.deploy.predict import check_csv_digests
 
     t0 = time.perf_counter()
-    found = predictions_csv(path)
+    found, beside = predictions_csv(path)
     if found is not None:
         csv, record, digests = found
         if not csv.is_file():
@@ -127,39 +153,40 @@ def verify_listed(path: Path) -> ReportVerifyResult | CsvVerifyResult | None:
         if digests is None:  # given the hidden record: the one that vouches for the CSV, or a line (never "ok")
             record, digests = recorded_csv(csv)
         # else the record predictions_csv read: not read and parsed a second time
-        check_csv_digests(csv, csv_target(csv), record, digests)
+        check_csv_digests(csv, record, digests)
         return CsvVerifyResult(csv, record, csv.stat().st_size, time.perf_counter() - t0)
     listed = listed_by(path)
     if listed is not None:
         return verify_report(*listed, given=path)
-    if (line := unvouched_line(path, str(path))) is not None:
+    if beside is not None and (line := unvouched_line(path, str(path), beside)) is not None:  # None: a record
         raise FeatcacheError(line)
     return None
 
 
-def unvouched_line(path: Path, given: str) -> str | None:
+def unvouched_line(path: Path, given: str, beside: CsvRecordBeside) -> str | None:
     """What verify and info say of a file that no record vouches for though one would (``unvouched_csv_line``): a
-    predictions CSV in featcache's form, or any file whose record of featcache's is damaged; None for any other."""
-    from featcache.deploy.predict import csv_target, damaged_csv_record, is_predictions_csv
+    predictions CSV in featcache's form, or any file whose record of featcache's is damaged; None for any other.
+    ``beside``: the record beside ``path``, as read (``record_beside``)."""
+    from featcache.deploy.predict import is_predictions_csv
 
-    if is_predictions_csv(path) or damaged_csv_record(csv_target(path)) is not None:
-        return unvouched_csv_line(path, given)
+    if is_predictions_csv(path) or beside.damaged is not None:
+        return unvouched_csv_line(path, given, beside)
     return None
 
 
-def unvouched_csv_line(path: Path, given: str) -> str:
+def unvouched_csv_line(path: Path, given: str, beside: CsvRecordBeside) -> str:
     """What verify and info say of a predictions CSV that no record of featcache's vouches for (``given``: ``path``
-    as the user wrote it): its record damaged or edited, or none beside the file it is (an older featcache's CSV, or
-    one copied without it; info said "none of the files featcache describes" of it). A link's record is its target's,
-    beside it, as predict writes it: the line named a record beside the link."""
-    from featcache.deploy.predict import csv_record_path, csv_target, damaged_csv_record
+    as the user wrote it; ``beside``: the record beside it, as read): its record damaged or edited, or none beside
+    the file it is (an older featcache's CSV, or one copied without it; info said "none of the files featcache
+    describes" of it). A link's record is its target's, beside it, as predict writes it: the line named a record
+    beside the link."""
+    from featcache.deploy.predict import csv_record_path
 
-    target = csv_target(path)
-    damaged = damaged_csv_record(target)
-    if damaged is not None:
-        return (f"{damaged}, featcache's record of the predictions CSV {given}, is damaged or was edited (its sha256 "
-                f"field is not the one or two SHA-256s featcache writes), so {given} cannot be verified; run predict "
-                "--csv again to have it checked")
+    if beside.damaged is not None:
+        return (f"{beside.damaged}, featcache's record of the predictions CSV {given}, is damaged or was edited (its "
+                f"sha256 field is not the one or two SHA-256s featcache writes), so {given} cannot be verified; run "
+                "predict --csv again to have it checked")
+    target = beside.target
     what = "a predictions CSV" if target == path else f"a link to {target}, a predictions CSV"
     return (f"{given} is {what} with no record of featcache's beside it ({csv_record_path(target).name}: an older "
             "featcache's CSV, or one copied without it) and cannot be verified; run predict --csv again to have it "
@@ -170,14 +197,13 @@ def report_file_line(path: Path, given: str) -> str | None:
     """What ``info`` says of a predictions CSV (with its record beside it or not), its record or a report's file (it
     describes caches, heads and models and said "none of the files featcache describes" of them; a new-user tester),
     else None."""
-    found = predictions_csv(path)
+    found, beside = predictions_csv(path)
     if found is not None:
         csv, record, digests = found
         if digests is None and csv.is_file():  # its hidden record: verify's line where none vouches for the CSV
-            try:
-                recorded_csv(csv)
-            except FeatcacheError as exc:
-                return str(exc)
+            # built here, not raised by recorded_csv and caught
+            if (beside := record_beside(csv)).digests is None:
+                return unvouched_csv_line(csv, str(csv), beside)
         what = (f"featcache's record of the predictions CSV {csv} (its SHA-256)" if record == path else
                 f"a predictions CSV (open it as it is; its SHA-256 is recorded in {record.name} beside it)")
         return f"{given} is {what}; 'featcache verify {csv}' checks it against that record"
@@ -186,7 +212,7 @@ def report_file_line(path: Path, given: str) -> str | None:
         record = listed[0]
         return (f"{given} is a file of the report {record} records (open it as it is); 'featcache verify {record}' "
                 "checks it and the report's other files")
-    return unvouched_line(path, given)
+    return None if beside is None else unvouched_line(path, given, beside)  # None: a record (found above)
 
 
 def check_any_file(path: Path) -> None:
