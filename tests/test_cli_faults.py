@@ -1185,6 +1185,18 @@ def test_verify_and_info_name_what_is_missing_for_every_kind(tmp_path, capsys, c
     one_line_error(capsys, [command, str(tmp_path / "empty.npz")], "is empty (0 bytes); pass a cache")
 
 
+@pytest.mark.parametrize("command", ["verify", "info"])
+def test_verify_and_info_of_a_missing_hdf5_cache_say_what_a_missing_h5_gets(tmp_path, capsys, command):
+    """Regression (a code read): verify's and info's pre-check (recipes.files.check_any_file) compared the suffix with
+    ".h5" alone, so a missing feats.hdf5 (a cache's name too: store.layout.CACHE_SUFFIXES) was "not found: ...;
+    check the path" where feats.h5 was the cache's line, "cache not found: ...; run 'featcache extract' first". Every
+    cache suffix, in any case, gets the .h5 line."""
+    want = one_line_error(capsys, [command, str(tmp_path / "feats.h5")], "cache not found: ")
+    for name in ("feats.hdf5", "feats.HDF5", "feats.H5"):
+        err = one_line_error(capsys, [command, str(tmp_path / name)])
+        assert err == want.replace("feats.h5", name)
+
+
 def test_info_says_how_many_skipped_files_it_does_not_list(tmp_path, capsys):
     """Regression (an adversarial tester): `info` listed 10 of 23 skipped files and did not say more were left out."""
     from helpers import make_class_tree

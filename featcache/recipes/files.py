@@ -218,17 +218,19 @@ def report_file_line(path: Path, given: str) -> str | None:
 def check_any_file(path: Path) -> None:
     """What is not a file of any kind, named for all three kinds: a cache's reader said "cache not found: x.keras;
     run 'featcache extract' first" of a missing head, and "a folder, not a cache" (a session's note). A missing
-    ``.h5`` (or one being extracted) is left to the cache's reader, whose lines say how to make or finish one."""
+    cache's name (``store.layout.is_cache_name``: ``.h5`` or ``.hdf5``, any case), or one being extracted, is left to
+    the cache's reader, whose lines say how to make or finish one (a missing x.hdf5 was "not found: x.hdf5; check the
+    path", where x.h5 was "cache not found ...; run 'featcache extract' first": only .h5 was compared)."""
     import os
 
     from featcache.heads.io import check_regular_file
-    from featcache.store.layout import partial_exists
+    from featcache.store.layout import is_cache_name, partial_exists
 
     if path.is_dir():
         raise FeatcacheError(f"{path} is a folder; pass {WHAT}")
     if path.is_file() and path.stat().st_size == 0:  # "not a readable HDF5 file (file signature not found)" before
         raise FeatcacheError(f"{path} is empty (0 bytes); pass {WHAT}")
-    if path.suffix.lower() == ".h5" or partial_exists(path):
+    if is_cache_name(path) or partial_exists(path):
         return
     if os.path.islink(path) and not path.exists():  # a link to nothing: "point it at a cache" said the reader
         raise FeatcacheError(f"{path} is a symbolic link to nothing (or a loop of links); point it at {WHAT}")
