@@ -80,15 +80,9 @@ def open_ours(path: Path) -> h5py.File | None:
     try:
         if _look_unopened(path) != _SIGNED:
             return None
-        f = h5py.File(path, "r")
-    except (FeatcacheError, OSError, ValueError):
+        return _open_checked(path, locking=None)  # HDF5's own locking, as a reader's open
+    except FeatcacheError:  # refused (not ours, a complete cache), or the system's error (busy): none to read
         return None
-    try:
-        check_partial_attrs(path, f)
-    except (FeatcacheError, OSError, RuntimeError, ValueError, KeyError, TypeError):  # not ours, or damaged
-        f.close()
-        return None
-    return f
 
 
 def _look_unopened(path: Path) -> str | None:
@@ -122,18 +116,33 @@ def _check_opened(path: Path, sealed: bool = True) -> bool:
     system's error, or unreadable: set aside too). ``locking=False``: a
     partial another process writes is refused by the writer's open, not here.
     """
+    f = _open_checked(path, sealed, locking=False)
+    if f is None:
+        return False
+    f.close()
+    return True
+
+
+def _open_checked(path: Path, sealed: bool = True, *, locking: bool | None) -> h5py.File | None:
+    """The file at ``path`` opened read-only (HDF5's file ``locking`` as given; None: its default) and passed by
+    ``check_partial_attrs``; None where HDF5 cannot open it or read its attributes. Its refusals, and the system's
+    errors (errno set: ``os_error``), are raised, the file closed. The one opening of ``_check_opened`` and
+    ``open_ours`` (two near-copies; a review)."""
     try:
-        f = h5py.File(path, "r", locking=False)
+        f = h5py.File(path, "r", locking=locking)
     except (OSError, ValueError) as exc:
         if isinstance(exc, OSError) and exc.errno:
             raise os_error(path, exc) from None
-        return False
-    with f:
-        try:
-            check_partial_attrs(path, f, sealed)
-        except (OSError, RuntimeError, ValueError, KeyError, TypeError):  # damaged attributes: whose, nobody can say
-            return False
-    return True
+        return None
+    try:
+        check_partial_attrs(path, f, sealed)
+    except (OSError, RuntimeError, ValueError, KeyError, TypeError):  # damaged attributes: whose, nobody can say
+        f.close()
+        return None
+    except BaseException:  # a refusal (FeatcacheError), an interrupt: nothing left open
+        f.close()
+        raise
+    return f
 
 
 def check_partial_attrs(path: Path, f: h5py.File, sealed: bool = True) -> None:
