@@ -211,7 +211,8 @@ def training_rows(meta: dict[str, Any], labels: np.ndarray, validation_split: fl
     """
     from featcache.heads.dense import LAST_ROWS
 
-    return _held_out(_head_rows(meta, labels), labels, validation_split, seed, meta.get("validation_rows") or LAST_ROWS)[:2]
+    rows = _head_rows(meta, labels)
+    return _held_out(rows, np.asarray(labels)[rows], validation_split, seed, meta.get("validation_rows") or LAST_ROWS)[:2]
 
 
 def _head_rows(meta: dict[str, Any], labels: np.ndarray) -> np.ndarray:
@@ -229,14 +230,15 @@ def _head_rows(meta: dict[str, Any], labels: np.ndarray) -> np.ndarray:
     return np.arange(len(labels), dtype=np.int64)
 
 
-def _held_out(rows: np.ndarray, labels: np.ndarray, validation_split: float, seed: int,
+def _held_out(rows: np.ndarray, y: np.ndarray, validation_split: float, seed: int,
               how: str | None) -> tuple[np.ndarray, np.ndarray, str]:
-    """``training_rows``' rows of the head's ``rows`` (``_head_rows``), and how the validation ones were chosen
-    (``dense.LAST_ROWS``, ``STRATIFIED``): as ``how`` says, or by ``dense.held_out``'s rule where it is None."""
+    """``training_rows``' rows of the head's ``rows`` (``_head_rows``; ``y``: their labels, in that order, sliced
+    once by the caller), and how the validation ones were chosen (``dense.LAST_ROWS``, ``STRATIFIED``): as ``how``
+    says, or by ``dense.held_out``'s rule where it is None."""
     from featcache.heads.dense import held_out
 
     try:  # the head's own cut: with views it held out these images, every view of them
-        held = held_out(len(rows), validation_split, labels=np.asarray(labels)[rows], seed=seed, how=how)
+        held = held_out(len(rows), validation_split, labels=y, seed=seed, how=how)
     except ValueError:
         raise FeatcacheError(f"{len(rows)} training images cannot be split into training and validation rows; use a head trained on more images") from None
     return rows[held.train], rows[held.val], held.how
@@ -373,9 +375,10 @@ class _Data:
         # rows (said where they leave a class out); one that held out none: the rule's choice, as a fit's would be
         how = meta.get("validation_rows") or (LAST_ROWS if est.validation_split else None)
         rows = _head_rows(meta, train_split.labels)  # once: a subset's rows are a stratified draw over the split
+        y = np.asarray(train_split.labels)[rows]  # their labels, sliced once: the note's and the cut's
         if meta.get("validation_rows") is None and est.validation_split:
-            _say_one_sided(meta, np.asarray(train_split.labels)[rows], vsplit)
-        train_rows, val_rows, how = _held_out(rows, train_split.labels, vsplit, int(getattr(est, "seed", 0) or 0), how)
+            _say_one_sided(meta, y, vsplit)
+        train_rows, val_rows, how = _held_out(rows, y, vsplit, int(getattr(est, "seed", 0) or 0), how)
         test_split = source.splits.get("test")
         n_test = len(test_split) if test_split is not None else 0
         return cls(train_rows, val_rows, vsplit, train_split, test_split if n_test else None, n_test, how,
