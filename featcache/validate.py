@@ -404,8 +404,11 @@ def check_jobs(n: Any, flag: str = "--jobs") -> int:
     cores = usable_cores()
     most = MAX_JOBS_PER_CORE * cores
     if n > most:
-        raise FeatcacheError(f"{flag} {shown(n)} is more processes than the {cores} core(s) this process may use can run; "
-                             f"use at most {most}, or -1 for one per core")
+        # the bound named, with where it comes from: "more processes than the 2 core(s) can run; use at most 8"
+        # read as a contradiction (an adversarial tester)
+        raise FeatcacheError(f"{flag} {shown(n)} is more than featcache runs: at most {MAX_JOBS_PER_CORE} processes per "
+                             f"core, {most} on the {cores} core(s) this process may use; use at most {most}, or -1 for "
+                             "one per core")
     return int(n)
 
 
@@ -1097,6 +1100,20 @@ def require_splits(cache: Any, *names: str, why: str | None = None) -> None:
             fix = why or (f"use --split with one of those (a val/ folder of photos is the test split)"
                           if split not in ("train", "test") else f"extract a cache with a {split} split")
             raise FeatcacheError(f"{cache.path} has no {split!r} split (it has {', '.join(cache.sizes) or 'none'}); {fix}")
+
+
+# K-fold scoring holds out each image once: 1 fold holds out every image and fits on none.
+MIN_FOLDS = 2
+
+
+def check_folds(value: Any, flag: str = "--folds") -> int:
+    """A fold count: a whole number of at least MIN_FOLDS (the one home of the bound). --folds 0 said "must be at
+    least 1", and 1 was then refused too (an adversarial tester)."""
+    n = _whole(value, flag, "5")
+    if n < MIN_FOLDS:
+        raise FeatcacheError(f"{flag} {shown(n)} must be at least {MIN_FOLDS} (each fold holds out its images; "
+                             "one fold would fit on none); pass e.g. 5")
+    return positive_int(n, flag)  # and not past COUNT_MAX
 
 
 def check_two_per_class(y: Any, needs: str, fix: str, class_names: Sequence[str] | None = None) -> None:

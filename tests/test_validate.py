@@ -81,7 +81,8 @@ def test_check_jobs():
 
     most = v.MAX_JOBS_PER_CORE * cpu_count()
     assert v.check_jobs(most) == most
-    refuses(v.check_jobs, most + 1, match=rf"^--jobs {most + 1} is more processes than .*; use at most {most}, or -1")
+    refuses(v.check_jobs, most + 1, match=rf"^--jobs {most + 1} is more than featcache runs: at most {v.MAX_JOBS_PER_CORE} processes per core, "
+                                         rf"{most} on the {cpu_count()} core\(s\) this process may use; use at most {most}, or -1")
     assert (v.workers_for(60, 3), v.workers_for(2, 10), v.workers_for(-1, 1), v.workers_for(-1, 10 ** 6)) == (3, 2, 1, cpu_count())
     # the cores this process may use, not the host's (a review: a 2-CPU container on a 64-core host)
     if hasattr(os, "sched_setaffinity"):

@@ -57,7 +57,7 @@ from featcache.validate import (
     check_two_per_class,
     check_writable_dir,
     parse_list,
-    positive_int,
+    check_folds,
     recorded_digests,
     report_digests,
     require_splits,
@@ -72,6 +72,7 @@ if TYPE_CHECKING:
 DEFAULT_HEADS = ("logreg", "svm")
 # The lesson's hold-out: 800 of its 4,000 training images score each layer (0.893 on block_13_expand_relu).
 DEFAULT_HOLDOUT = 0.2
+DEFAULT_SEED = 0  # which training images are held out (or fall in which fold) where no seed is given
 # Parameters probe sets through an option of its own, never through --param.
 PROBE_OWN = {"C": "give it with --C (HEAD=C for one head)", "n_classes": "set from the cache's classes"}
 CSV_FIELDS = ("depth", "layer", "width", "head", "C", "accuracy", "scored_on", "fit_seconds", "train_views", "test_views")
@@ -183,16 +184,16 @@ def fold_rows(y: np.ndarray, folds: int, seed: int,
     every image is held out exactly once."""
     from sklearn.model_selection import StratifiedKFold
 
-    from featcache.validate import check_two_per_class, positive_int
+    from featcache.validate import MIN_FOLDS, check_folds, check_two_per_class
 
-    folds = positive_int(folds, "--folds")
+    folds = check_folds(folds)
     # no fold count works with 1: "use 2 to 2 folds" sent the user round in a circle (an adversarial tester)
     check_two_per_class(y, "--folds", "score on a hold-out instead (leave out --folds, or --holdout) or use a larger cache",
                         class_names)
     smallest = int(np.unique(y, return_counts=True)[1].min())
-    if not 2 <= folds <= smallest:
+    if folds > smallest:
         raise FeatcacheError(f"--folds {folds} does not fit {len(y)} training images whose smallest class has {smallest}; "
-                             f"use 2 to {smallest} folds")
+                             f"use {MIN_FOLDS} to {smallest} folds")
     splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
     return [(np.sort(a), np.sort(b)) for a, b in splitter.split(np.zeros((len(y), 1)), y)]
 
@@ -365,7 +366,7 @@ def probe(
     layers: str | list[str] | None = None,
     out: str | Path | None = None,
     holdout: float | None = None,
-    seed: int = 0,
+    seed: int | None = None,
     jobs: int = JOBS_NOT_GIVEN,
     plot: bool = True,
     verbose: bool = False,
@@ -381,12 +382,12 @@ def probe(
     default C); ``C``: one value for every head, or per head
     (``"logreg=0.03,svm=10"``; ``"cv"`` picks it by cross-validation on the
     training rows). ``holdout``: score on that stratified fraction of the
-    train split (seeded by ``seed``; drawn over images; ``DEFAULT_HOLDOUT``
+    train split (seeded by ``seed``, default ``DEFAULT_SEED``; drawn over images; ``DEFAULT_HOLDOUT``
     when neither it nor ``folds`` is given); ``folds``: score every training
     image once by that many stratified folds over the images instead (not
     with ``holdout``); ``on_test``: score on the test split instead (a look
     at how the layers compare there; a layer chosen by it flatters its test
-    accuracy). ``view_settings`` (``parse_view_settings``): on a cache with views,
+    accuracy; it holds out nothing, so it takes no ``seed``). ``view_settings`` (``parse_view_settings``): on a cache with views,
     the (train views, test views) settings to compare; settings with the same
     train views share one fit. Writes ``probe.csv``, ``probe.png`` and ``probe.json`` into
     ``out`` (default: ``default_out``, ``data/runs/probe_<cache name>/``; a probe of some of the cached layers,
@@ -602,18 +603,23 @@ TRAIN_OPTIONS: dict[str, str | None] = {"seed": "--seed", "epochs": "--epochs", 
                                         "n_classes": None}
 
 
-def _settings(cache: Cache, heads, C, layers, holdout: float | None, seed: int, folds: int | None = None,
+def _settings(cache: Cache, heads, C, layers, holdout: float | None, seed: int | None, folds: int | None = None,
               on_test: bool = False, head_params: Any = None) -> ProbePlan:
     """The ``ProbePlan`` of these settings on ``cache``; refuses bad input before any fit."""
     head_names = parse_heads(heads)
     Cs = parse_C_per_head(C, head_names)
     given = parse_head_params(head_params, head_names, own=PROBE_OWN)
-    seed = check_seed(seed)
+    if on_test and seed is not None:
+        # refused, as train refuses an option its head does not use: --on-test --seed 5 ran, and its seed was
+        # recorded as a choice that changed nothing (an adversarial tester)
+        raise FeatcacheError("--seed picks the held-out training images (--holdout, --folds); --on-test scores on the "
+                             "test split and holds out none: drop --seed, or --on-test")
+    seed = check_seed(DEFAULT_SEED if seed is None else seed)
     # Checked once, here, and kept as checked: holdout="0.2" passed holdout_rows' check but stayed a str in the
     # Scoring, a TypeError in the hold-out note, where folds="3" ran (an adversarial tester). Numbers given as text
     # are taken as the CLI takes them, as train's train_size="100" is.
     holdout = None if holdout is None else check_fraction(holdout, "--holdout")
-    folds = None if folds is None else positive_int(folds, "--folds")
+    folds = None if folds is None else check_folds(folds)
     if on_test and (holdout is not None or folds is not None):
         raise FeatcacheError("--on-test scores on the test split, --holdout and --folds on training images; give one of them")
     default_holdout = not on_test and folds is None and holdout is None

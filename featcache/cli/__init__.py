@@ -40,6 +40,10 @@ def _parser_class():
         """A flag error is one line that names the fix (like every other featcache error), not the whole usage text."""
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
+            # No abbreviations: '--fo' was taken as --force, and an abbreviation that is unique today becomes
+            # another option, or an error, when an option is added (an adversarial tester). Subparsers are built
+            # with this class (parser_class=Parser), so every command's parser refuses them too.
+            kwargs.setdefault("allow_abbrev", False)
             super().__init__(*args, **kwargs)
             # argparse takes only -5 and -0.5 as a negative number (a value), anything else after a '-' as a flag:
             # --C -1e-3, --lr -1e-5, --lock-timeout -1e3 and --C -inf were "expected one argument" where --C -0.5 was
@@ -114,6 +118,10 @@ def _parser_class():
                 sub = next((a.choices.get(getattr(ns, "command", None)) for a in self._actions
                             if isinstance(a, argparse._SubParsersAction)), None)
                 target = sub or self
+                before = _before_command(sub, extras)
+                if before is not None:
+                    target.error(f"{before} is an option of 'featcache {ns.command}' and goes after the command: "
+                                 f"featcache {ns.command} {before} ...")
                 target.error(f"unrecognized arguments: {' '.join(extras)}{_nearest_flag(target, extras)}")
             return ns
 
@@ -134,6 +142,20 @@ def _nearest_choice(value: object, choices) -> str | None:
     return closest(str(value), names, cutoff=0.75) if isinstance(value, str) else None
 
 
+def _before_command(sub, extras: list[str]) -> str | None:
+    """The first of ``extras`` that is an option of the command given (``sub``), else None. Such an option was given
+    before the command (after it, the command's parser takes it): 'featcache --json info X' said "unrecognized
+    arguments: --json" of info, which has --json (an adversarial tester). Refused with where it goes, not taken:
+    featcache has no options of its own besides --help and --version, and one place for each option keeps it so."""
+    if sub is None:
+        return None
+    flags = {o for a in sub._actions for o in a.option_strings}
+    for x in extras[: extras.index("--")] if "--" in extras else extras:
+        if x.split("=")[0] in flags:
+            return x.split("=")[0]
+    return None
+
+
 def _nearest_flag(parser, extras: list[str]) -> str:
     """`` (did you mean --train-size?)`` for the first unknown flag that is close to one of ``parser``'s, else ''.
 
@@ -144,7 +166,10 @@ def _nearest_flag(parser, extras: list[str]) -> str:
     flags = [o for a in parser._actions for o in a.option_strings if o not in ("-h", "--help")]
     for x in extras[: extras.index("--")] if "--" in extras else extras:
         name = x.split("=")[0]
-        near = closest(name, flags, cutoff=0.75) if name.startswith("-") and name not in flags else None
+        # a unique beginning of a flag ('--fo'): abbreviations are off (Parser), so say the flag it begins
+        starts = [f for f in flags if f.startswith(name) and f.startswith("--")] if name.startswith("--") else []
+        near = (starts[0] if len(starts) == 1 else closest(name, flags, cutoff=0.75)) \
+            if name.startswith("-") and name not in flags else None
         if near:
             return f" (did you mean {near}?)"
     return ""

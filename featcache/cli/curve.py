@@ -83,9 +83,21 @@ def head_params(args: argparse.Namespace) -> dict[str, dict]:
             if on and value != params[head][name]:
                 raise FeatcacheError(f"--param {head}.{name}={param_text(value)} contradicts {flag}; give one of them")
         params[head] = {**params.get(head, {}), **given_params}
-    # the head flags (--no-warm-start, --keras-preset) set the heads among --heads: learning_curve refuses parameters
-    # of another head, as probe does
+    _check_head_flags(args, heads)
+    # the flags are checked against --heads above; a head's parameters learning_curve refuses for another head
     return {head: p for head, p in params.items() if head in heads}
+
+
+def _check_head_flags(args: argparse.Namespace, heads: list[str]) -> None:
+    """A head's own flag without that head in --heads is refused, as train refuses --standardize with --head logreg:
+    ``--heads logreg --keras-standardize`` ran and wrote a curve the flag did nothing to (an adversarial tester)."""
+    flags = (("--keras-preset", "keras", args.keras_preset is not None),
+             ("--keras-standardize", "keras", bool(args.keras_standardize)),
+             ("--no-warm-start", "logreg", not args.warm_start))
+    for flag, head, on in flags:
+        if on and head not in heads:
+            raise FeatcacheError(f"{flag} applies to the {head} head only, and --heads {','.join(heads)} fits none; "
+                                 f"add {head} to --heads, or drop {flag}")
 
 
 # Parameters a curve sets itself, never through --param.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from featcache.analysis.probe import DEFAULT_HEADS, DEFAULT_HOLDOUT, probe
+from featcache.analysis.probe import DEFAULT_HEADS, DEFAULT_HOLDOUT, DEFAULT_SEED, probe
 from featcache.cli.common import add_json_flag, api_default, given, print_json
 from featcache.validate import C_RANGE
 
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 def register(sub: argparse._SubParsersAction) -> None:
     # Defaults are the API's (argparse default=None: only what the user gave is passed on).
-    seed, jobs = api_default(probe, "seed"), api_default(probe, "jobs")
+    seed, jobs = DEFAULT_SEED, api_default(probe, "jobs")  # seed's API default is None: none given (--on-test takes none)
     p = sub.add_parser("probe", help="fit a head on every cached layer and plot held-out accuracy against depth",
                        description="For every layer in the cache (extract with --layers blocks) and every head, fit on the "
                        f"train split and score on images it was not fitted on: by default a stratified {DEFAULT_HOLDOUT:.0%} of "
@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "the test split is then never read")
     p.add_argument("--on-test", action="store_true", help="score on the test split instead: how the layers compare "
                    "there (a layer chosen this way flatters its test accuracy)")
-    p.add_argument("--seed", type=int, help=f"which training images are held out (default: {seed}; not used with --on-test)")
+    p.add_argument("--seed", type=int, help=f"which training images are held out (default: {seed}; not with --on-test, which holds out none)")
     p.add_argument("--out", metavar="DIR", help="folder for probe.csv, probe.png and probe.json (default: HOME/runs/probe_<cache name>/, "
                    "or probe_<cache name>_on_test/ with --on-test; a probe of some of the cached layers (--layers) adds "
                    "_<k>layers_<6 hex of their names>, so the full probe's folder holds the full probe; _<6 hex> added where "

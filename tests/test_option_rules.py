@@ -1,0 +1,93 @@
+"""Options that do nothing, bounds said wrong, abbreviations: the command line's rules, each said in one line.
+
+Regressions from an adversarial tester (helper-187's fixes): an option that does nothing for the run asked for is
+refused, as train refuses --standardize with --head logreg; a bound said is the bound checked.
+"""
+
+from __future__ import annotations
+
+import pytest
+from helpers import make_fashion_dir, run_main
+
+import featcache
+from featcache import validate as v
+from featcache.errors import FeatcacheError
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    root = tmp_path_factory.mktemp("rules")
+    return featcache.extract(featcache.FashionMNIST(data_dir=str(make_fashion_dir(root / "fm", n_train=60, n_test=20))),
+                             featcache.ModelSpec(weights="random", image_size=32),
+                             featcache.StoreSpec(out=root / "c.h5"), verbose=False).path
+
+
+def refused(capsys, *argv: str) -> str:
+    got = run_main(capsys, *argv)
+    assert got.returncode == 2 and len(got.stderr.strip().splitlines()) == 1 and "Traceback" not in got.stderr, got
+    return got.stderr.strip()
+
+
+@pytest.mark.parametrize("flags, head", [(["--keras-standardize"], "keras"), (["--keras-preset", "default"], "keras"),
+                                         (["--no-warm-start"], "logreg")])
+def test_a_curve_head_flag_without_its_head_is_refused(cache, tmp_path, capsys, flags, head):
+    """`curve --heads logreg --keras-standardize` wrote a curve the flag did nothing to."""
+    other = "svm" if head == "keras" else "keras"
+    err = refused(capsys, "curve", str(cache), "--sizes", "20", "--heads", other, *flags, "--out", str(tmp_path / "c"))
+    assert f"{flags[0]} applies to the {head} head only" in err and f"add {head} to --heads, or drop {flags[0]}" in err
+    assert not (tmp_path / "c").exists()
+
+
+def test_probe_on_test_takes_no_seed(cache, tmp_path, capsys):
+    """`probe --on-test --seed 3` ran: --on-test holds out nothing, so the seed chose nothing."""
+    err = refused(capsys, "probe", str(cache), "--on-test", "--seed", "3", "--out", str(tmp_path / "p"))
+    assert "--on-test scores on the test split and holds out none: drop --seed" in err
+    with pytest.raises(FeatcacheError, match="drop --seed"):
+        featcache.probe(cache, on_test=True, seed=0, out=tmp_path / "p", plot=False)
+    assert not (tmp_path / "p").exists()
+    # without --on-test the seed is still taken, and no seed is the default one
+    a = featcache.probe(cache, heads="logreg", out=tmp_path / "a", plot=False)
+    b = featcache.probe(cache, heads="logreg", seed=featcache.analysis.probe.DEFAULT_SEED, out=tmp_path / "b", plot=False)
+    assert [r.accuracy for r in a.rows] == [r.accuracy for r in b.rows]
+
+
+@pytest.mark.parametrize("folds", ["0", "1"])
+def test_folds_says_its_real_minimum(cache, tmp_path, capsys, folds):
+    """--folds 0 said "must be at least 1", and --folds 1 was then refused too."""
+    err = refused(capsys, "probe", str(cache), "--folds", folds, "--out", str(tmp_path / "p"))
+    assert f"--folds {folds} must be at least {v.MIN_FOLDS}" in err
+    assert v.check_folds(v.MIN_FOLDS) == v.MIN_FOLDS
+
+
+def test_jobs_names_its_bound_and_where_it_comes_from():
+    """--jobs 10000 said "more processes than the 2 core(s) can run; use at most 8": 8 > 2 read as a contradiction."""
+    cores = v.usable_cores()
+    with pytest.raises(FeatcacheError) as exc:
+        v.check_jobs(10 ** 4)
+    said = str(exc.value)
+    assert f"at most {v.MAX_JOBS_PER_CORE} processes per core, {v.MAX_JOBS_PER_CORE * cores} on the {cores} core(s)" in said
+
+
+@pytest.mark.parametrize("argv, meant", [(["extract", "--fo"], "--force"), (["train", "c.h5", "--he", "logreg"], "--head"),
+                                         (["info", "c.h5", "--js"], "--json")])
+def test_abbreviations_are_refused_and_name_the_flag(capsys, argv, meant):
+    """`extract --fo` ran as --force: an abbreviation silently becomes another option when options are added."""
+    err = refused(capsys, *argv)
+    assert "unrecognized arguments" in err and f"(did you mean {meant}?)" in err
+
+
+def test_no_parser_takes_abbreviations():
+    import argparse
+
+    from featcache.cli import build_parser
+
+    top = build_parser()
+    subs = next(a for a in top._actions if isinstance(a, argparse._SubParsersAction)).choices.values()
+    assert not top.allow_abbrev and not any(p.allow_abbrev for p in subs)
+
+
+def test_a_command_option_before_the_command_says_where_it_goes(cache, capsys):
+    """`featcache --json info X` said "unrecognized arguments: --json" of info, which has --json."""
+    err = refused(capsys, "--json", "info", str(cache))
+    assert "--json is an option of 'featcache info' and goes after the command: featcache info --json" in err
+    assert run_main(capsys, "info", "--json", str(cache)).returncode == 0
