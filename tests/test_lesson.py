@@ -662,3 +662,34 @@ def test_a_file_saved_into_the_lessons_folder_during_the_run_is_never_replaced(t
     with pytest.raises(FeatcacheError, match="holds lesson.md, which is not part of a report featcache wrote"):
         lesson_mod.write_report(result, ctx)
     assert (out / "lesson.md").read_text() == "my notes" and sorted(p.name for p in out.iterdir()) == ["lesson.md"]
+
+
+def test_a_lesson_of_other_settings_in_the_folder_is_refused_without_force(tmp_path, capsys):
+    """Regression (an adversarial tester): 'lesson --seed 1 --out DIR' replaced the heads and table that 'lesson
+    --seed 0 --out DIR' wrote there, without a word. A folder holding a lesson of other settings is refused before
+    any work, naming them and --force; the same settings are a rerun (replaced as before); --force replaces."""
+    from helpers import make_fashion_dir, run_main
+
+    from featcache.recipes import lesson as lesson_mod
+
+    out, ctx, result = _tiny_report(tmp_path)  # seed 0, train 120, test 20, scratch 120 x 1 epoch
+    out.mkdir()
+    lesson_mod.write_report(result, ctx)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    same = {"seed": 0, "train_limit": 120, "test_limit": 20, "scratch_train": 120, "scratch_epochs": 1}
+    lesson_mod.check_outputs(out, same)  # a rerun
+    with pytest.raises(FeatcacheError, match=r"holds the results of a lesson of other settings \(--seed 0, not 1; "
+                                             r"--scratch-epochs 1, not 3\); choose another --out, or pass --force"):
+        lesson_mod.check_outputs(out, {**same, "seed": 1, "scratch_epochs": 3})
+    lesson_mod.check_outputs(out, {**same, "seed": 1}, force=True)
+    # the command, before any work (no extraction: FEATCACHE_HOME stays empty)
+    data = make_fashion_dir(tmp_path / "fm", n_train=120, n_test=20)
+    args = ["lesson", "--weights", "random", "--data-dir", str(data), "--out", str(out), "--train-limit", "120",
+            "--test-limit", "20", "--scratch-train", "120", "--scratch-epochs", "1"]
+    got = run_main(capsys, *args, "--seed", "1")
+    assert got.returncode == 2 and len(got.stderr.strip().splitlines()) == 1, got.stderr
+    assert f"--out {out} holds the results of a lesson of other settings (--seed 0, not 1)" in got.stderr
+    with pytest.raises(FeatcacheError, match="--seed 0, not 1"):
+        lesson("random", data_dir=str(data), out=out, train_limit=120, test_limit=20, scratch_train=120,
+               scratch_epochs=1, seed=1)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before

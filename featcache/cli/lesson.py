@@ -39,6 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="leave out the 'transfer + views' row: its second extraction (4 views of one layer) and its fits on "
                    "up to 16,000 rows took about 160 s of the lesson's 489 s on 2 loaded cores (docs/results.md)")
     p.add_argument("--seed", type=int, help=f"seed for every model (default: {d['seed']})")
+    p.add_argument("--force", action="store_true", default=None,
+                   help="replace the results of a lesson of other settings (--seed, the limits, --scratch-epochs) in --out; "
+                   "without it such a folder is refused before any work (files not a lesson's are refused either way)")
     add_runtime_arg(p, d["runtime"], more=": a cache made on another runtime is reused (lesson.json's "
                     "'extraction' names the runtime that made it); to compare runtimes give each run its own FEATCACHE_HOME")
     add_json_flag(p)
@@ -47,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     result = lesson(verbose=not args.json, **given(args, "weights", "data_dir", "out", "train_limit", "test_limit", "scratch_train",
-                                 "scratch_epochs", "seed", "views", "runtime"))
+                                 "scratch_epochs", "seed", "views", "runtime", "force"))
     if args.json:  # lesson.json's document (the files are written as well)
         print_json(result.to_dict())
     return 0

@@ -16,7 +16,7 @@ import io
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -482,7 +482,36 @@ def check_table(out: Path) -> None:
                        since_digests=[files["png"]])  # drawn since 2026-12-04: in an older folder, it is the user's
 
 
-def check_outputs(out: Path) -> None:
+# What lesson.json's settings record of the run, known before any work: a lesson of other ones in the folder is
+# another run's results, replaced only with --force (_check_same_lesson).
+RUN_SETTINGS = {"seed": "--seed", "train_limit": "--train-limit", "test_limit": "--test-limit",
+                "scratch_train": "--scratch-train", "scratch_epochs": "--scratch-epochs"}
+
+
+def _check_same_lesson(out: Path, settings: Mapping[str, Any] | None, force: bool) -> None:
+    """Refuse a folder that holds the lesson of other ``settings`` (RUN_SETTINGS, as lesson.json records them)
+    unless ``force``: 'lesson --seed 1 --out DIR' replaced the heads and table 'lesson --seed 0 --out DIR' wrote
+    there, without a word (an adversarial tester); train refuses a head of another fit so. The same settings are a
+    rerun, which replaces its own files as before; a lesson.json without settings is taken as before."""
+    import json
+
+    table = report_files(out)["json"]
+    if force or settings is None or not _is_lesson_json(table):
+        return
+    try:
+        old = json.loads(table.read_text()).get("settings")
+    except (OSError, ValueError):
+        return
+    if not isinstance(old, dict):
+        return
+    diff = [f"{flag} {old[key]}, not {settings[key]}" for key, flag in RUN_SETTINGS.items()
+            if key in old and key in settings and old[key] != settings[key]]
+    if diff:
+        raise FeatcacheError(f"--out {out} holds the results of a lesson of other settings ({'; '.join(diff)}); "
+                             "choose another --out, or pass --force to replace them")
+
+
+def check_outputs(out: Path, settings: Mapping[str, Any] | None = None, force: bool = False) -> None:
     """Before any work: every file the default rows and the table write under ``out`` replaces only one featcache wrote.
 
     A user's file there (notes called lesson.md, a head of their own in
@@ -494,9 +523,11 @@ def check_outputs(out: Path) -> None:
     the SHA-256 lesson.json records (notes added to lesson.md were lost; an
     adversarial tester's finding about evaluate's, probe's and curve's
     reports); a lesson.json from before it recorded them is taken as before.
+    ``settings`` (``RUN_SETTINGS``): a lesson of others there is refused unless ``force``.
     """
     from featcache.analysis import evaluate, probe
 
+    _check_same_lesson(out, settings, force)
     check_table(out)
     for folder in ("heads", "eval", "probe", "probe_views"):
         check_out_dir(out / folder)
@@ -598,6 +629,7 @@ def lesson(
     rows: list[RowFunction] | None = None,
     views: bool = True,
     runtime: str = DEFAULTS["runtime"],
+    force: bool = False,
     verbose: bool = False,
 ) -> LessonResult:
     """Extract (or reuse) the lesson's cache, build every row of ``rows`` (default ``ROWS``), write the table.
@@ -613,6 +645,9 @@ def lesson(
     ``openvino``); it is not part of a cache's identity, so a cache made on
     another runtime is reused: ``lesson.json``'s ``extraction`` (and the views
     row's) says which runtime made each cache and whether it was made now.
+    ``force``: replace the results of a lesson of other settings (seed,
+    limits, scratch epochs) in ``out``; without it such a folder is refused
+    before any work. Files not a lesson's are refused either way.
     """
     from featcache.embedding.backbones import weights_arg, weights_identity
     from featcache.embedding.engines.local import LocalEngine
@@ -634,7 +669,9 @@ def lesson(
     source = open_source({"kind": "fashion_mnist", "data_dir": data_dir, "test_limit": test_limit})
     check_limits(source, train_limit, test_limit, scratch_train, scratch_epochs)
     out_dir = check_writable_dir(out if out is not None else paths.runs_dir() / "lesson")
-    check_outputs(out_dir)  # a folder that holds the user's files existed already: the line above made nothing
+    settings = {"seed": seed, "train_limit": train_limit, "test_limit": test_limit, "scratch_train": scratch_train,
+                "scratch_epochs": scratch_epochs}
+    check_outputs(out_dir, settings, force)  # a folder that holds the user's files existed already: the line above made nothing
     # Every block is cached for the best-layer row; the other rows read the
     # final output, the same numbers as a final-output-only cache. The cache's
     # images are cut from ``source``, not read from disk a second time.
