@@ -106,6 +106,10 @@ def test_train_folder_alone_can_be_split_by_fraction(tmp_path):
         (lambda r: make_class_tree(r, {"a": 3, "b": 3}), {}, r"pass test_fraction=F \(e\.g\. 0\.2\)"),
         (lambda r: make_class_tree(r, {"only": 4}), {"test_fraction": 0.5}, r"single class \('only'\)"),
         (lambda r: (make_class_tree(r, {"a": 3, "b": 3}), (r / "c").mkdir()), {"test_fraction": 0.3}, "class folder .*c is empty"),
+        # a Mac's .DS_Store alone: "empty" of a folder 'ls -a' lists a file in (an adversarial tester)
+        (lambda r: (make_class_tree(r, {"a": 3, "b": 3}), (r / "c").mkdir(), (r / "c" / ".DS_Store").write_bytes(b"\0")),
+         {"test_fraction": 0.3}, r"class folder .*c holds no images, only hidden files \(\.DS_Store\), which are not read; "
+                                 "add images of 'c' to it or remove it$"),
         (lambda r: split_tree(r, {"a": 2, "b": 2}, {"a": 1, "c": 1}), {}, r"different class folders \(only in train/: b; only in val/: c\)"),
         (lambda r: (split_tree(r, {"a": 2, "b": 2}, {"a": 1, "b": 1}), make_class_tree(r / "test", {"a": 1, "b": 1})), {}, "both val/ and test/"),
         (lambda r: (split_tree(r, {"a": 2, "b": 2}, {"a": 1, "b": 1}), make_class_tree(r / "extra", {"a": 1})), {}, r"mixes a train/ folder with other folders \(extra\)"),
@@ -115,7 +119,7 @@ def test_train_folder_alone_can_be_split_by_fraction(tmp_path):
         (lambda r: make_class_tree(r, {"a": 3, "b": 3}), {"test_fraction": 1.5}, "between 0 and 1"),
         (lambda r: make_class_tree(r, {"a": 3, "b": 3}), {"test_fraction": 0.5, "seed": -1}, "^seed -1 is out of range"),
     ],
-    ids=["missing", "empty", "files-only", "not-a-dir", "no-split", "single-class", "empty-class", "class-mismatch",
+    ids=["missing", "empty", "files-only", "not-a-dir", "no-split", "single-class", "empty-class", "hidden-only-class", "class-mismatch",
          "val-and-test", "mixed", "fraction-on-split", "no-train", "fraction-too-small", "bad-fraction", "negative-seed"],
 )
 def test_bad_layouts_are_clear_errors(tmp_path, setup, kwargs, message):

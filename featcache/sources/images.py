@@ -407,6 +407,19 @@ def _fs_path(path: Path, mounts: list[tuple[PurePosixPath, PurePosixPath, str]])
     return None, PurePosixPath(path)
 
 
+def _no_images(folder: Path) -> str:
+    """'is empty', or where the folder holds hidden files only (a Mac's .DS_Store), that they are not read: "empty"
+    of a folder that 'ls -a' shows files in left the user wondering (an adversarial tester)."""
+    try:
+        with os.scandir(folder) as it:
+            hidden = sorted(e.name for e in it if e.name.startswith("."))
+    except OSError:
+        hidden = []
+    if not hidden:
+        return "is empty"
+    return f"holds no images, only hidden files ({', '.join(hidden[:2])}{', ...' if len(hidden) > 2 else ''}), which are not read"
+
+
 def _entries(folder: Path) -> list[os.DirEntry]:
     try:
         with os.scandir(folder) as it:
@@ -520,7 +533,8 @@ def _list_files(root: Path, class_names: list[str], class_dirs: dict[str, dict[s
                                      f"set's folders or to files read already ({links[0]}, ...), which are not "
                                      f"followed; add images of {name!r} to it or remove it")
             if not entries:
-                raise FeatcacheError(f"class folder {dirs[name]} is empty; add images of {name!r} to it or remove it")
+                raise FeatcacheError(f"class folder {dirs[name]} {_no_images(dirs[name])}; add images of {name!r} to it "
+                                     "or remove it")
             files.extend(_File(_rel(p, root), label, folder, problem=problem) for p, problem in entries)
     return sorted(files, key=lambda f: f.rel)
 
