@@ -3493,3 +3493,34 @@ def test_verify_and_info_of_a_file_with_a_name_of_251_bytes_say_what_it_is(tmp_p
         assert main([command, str(long_name)]) == 2
         err = capsys.readouterr().err.strip()
         assert "is none of the files featcache describes" in err and "too long" not in err, err
+
+
+def test_an_interrupted_predict_says_whether_its_csv_was_written(tmp_path, fake_model, capsys, monkeypatch):
+    """Regression (an adversarial tester): Ctrl-C while predict printed its rows said "nothing was saved", of a --csv
+    written completely before. The line says what is true: the CSV is complete, or (stopped before it) nothing."""
+    import io
+
+    from featcache.deploy import model as model_mod
+
+    folder = tmp_path / "photos"
+    for i in range(3):
+        write_image(folder / f"ok{i}.png", class_image(0, i, 16))
+
+    class CutShort(io.StringIO):
+        def write(self, text):
+            if "ok1.png" in text:  # the second row: Ctrl-C
+                raise KeyboardInterrupt
+            return super().write(text)
+
+    csv_path = tmp_path / "p.csv"
+    monkeypatch.setattr(sys, "stdout", CutShort())
+    assert main(["predict", str(fake_model), str(folder), "--csv", str(csv_path)]) == 130
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == (f"featcache predict: interrupted; the predictions CSV {csv_path} was written completely before it; "
+                   "what it printed was cut short")
+    assert len(csv_path.read_text().splitlines()) == 1 + 3  # the header and every image
+    # stopped before the CSV was written: nothing, as before (and the line of one run is not the next run's)
+    monkeypatch.setattr(model_mod, "run_model", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    assert main(["predict", str(fake_model), str(folder), "--csv", str(tmp_path / "q.csv")]) == 130
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "featcache predict: interrupted; nothing was saved"
+    assert not (tmp_path / "q.csv").exists()

@@ -477,8 +477,9 @@ def _main(argv: list[str] | None) -> int:
     except BrokenPipeError:  # --help into | head
         return _stdout_gone()
     try:
-        from featcache.cli.common import STDOUT_CLOSED, stdout_closed
+        from featcache.cli.common import STDOUT_CLOSED, complete_outputs, stdout_closed
 
+        complete_outputs(reset=True)  # a caller's main(argv) before this one said its own
         if stdout_closed():  # before any work: the results would be lost (cli.common.STDOUT_CLOSED)
             raise FeatcacheError(STDOUT_CLOSED)
         # Only as the program (the console script, python -m featcache: no argv given): a program that
@@ -509,11 +510,22 @@ def _main(argv: list[str] | None) -> int:
         _say(f"featcache {args.command}: error: {said}")
         return 2
     except KeyboardInterrupt as exc:
-        # Only these keep their finished work; the others start over when re-run.
-        hint = "re-run the same command to resume" if args.command in RESUMABLE else "nothing was saved"
+        # Only these keep their finished work; the others start over when re-run, unless a file was written whole
+        # before the interrupt (predict's --csv while its rows printed), which is said instead of "nothing was saved"
+        hint = "re-run the same command to resume" if args.command in RESUMABLE else _interrupted_after()
         how = "terminated" if isinstance(exc, Terminated) else "interrupted"
         _say(f"featcache {args.command}: {how}; {hint}")
         return 143 if isinstance(exc, Terminated) else 130
+
+
+def _interrupted_after() -> str:
+    """What an interrupted command that does not resume kept: the files it said were written whole, or nothing."""
+    from featcache.cli.common import complete_outputs
+
+    done = complete_outputs()
+    if not done:
+        return "nothing was saved"
+    return f"{' and '.join(done)} {'was' if len(done) == 1 else 'were'} written completely before it; what it printed was cut short"
 
 
 def _named_kind(exc: Exception) -> str:

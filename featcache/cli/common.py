@@ -83,3 +83,21 @@ def _has_surrogate(text: str) -> bool:
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON instead of text")
+
+
+# What the running command has written whole, for the line an interrupt ends it with (cli._main): Ctrl-C while
+# predict printed its rows said "nothing was saved" of a --csv written completely before (an adversarial tester).
+_complete: list[str] = []
+
+
+def written(what: str) -> None:
+    """Say that ``what`` (e.g. "the predictions CSV p.csv") is written whole: an interrupt after this names it."""
+    _complete.append(what)
+
+
+def complete_outputs(reset: bool = False) -> list[str]:
+    """What the running command has said is written whole (``written``); ``reset``: forget it (a new command)."""
+    said = list(_complete)
+    if reset:
+        _complete.clear()
+    return said
