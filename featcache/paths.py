@@ -17,17 +17,36 @@ def home() -> Path:
     # file made at HOME or above it later in a notebook's process (a review asked).
     # Set but empty is unset (it put outputs in ./cache and ./runs, not ./data; an adversarial tester)
     given = os.environ.get("FEATCACHE_HOME", "").strip()  # blank (spaces too) is unset: "   " made a folder so named
-    root = _reachable(Path(given or "data"), "FEATCACHE_HOME")
+    root = _reachable(_expanded(given) if given else Path("data"), "FEATCACHE_HOME")
     if given:
         # each command blamed an --out the user never gave ("--out .../afile/runs/heads: ... is a file"; a tester),
         # for a file at HOME or at any folder above it
-        blocked = next((p for p in (root, *root.parents) if os.path.exists(p) and not os.path.isdir(p)), None)
-        if blocked is not None:
-            from featcache.errors import FeatcacheError
-
-            raise FeatcacheError(f"FEATCACHE_HOME is {root}, and {blocked} is not a folder; set it to a folder for "
-                                 "featcache's default outputs, or unset it for ./data")
+        _check_folder_path(root, "FEATCACHE_HOME", "set it to a folder for featcache's default outputs, or unset it "
+                           "for ./data")
     return root
+
+
+def _expanded(given: str) -> Path:
+    """A variable's path with a leading ``~`` expanded, as the CLI's and the API's paths are (validate.expand_home): a
+    shell leaves ``FEATCACHE_HOME='~/x'`` as typed, and featcache made a folder named ``~`` in the current one for
+    its caches while train's default head went under the real home (an adversarial tester)."""
+    from featcache.validate import expand_home  # here: validate imports this module at its top
+
+    return Path(expand_home(given))
+
+
+def _check_folder_path(root: Path, variable: str, fix: str) -> None:
+    """One line naming ``variable`` where its folder ``root`` cannot be one: a file at it or above it, or a link to
+    nothing at it or above it. A dangling link was "cannot write .../runs/heads/x.npz (File exists); choose a
+    writable --out" after the fit, and a file "cannot write .../x.onnx (File exists)" (an adversarial tester)."""
+    from featcache.errors import FeatcacheError
+
+    for p in (root, *root.parents):
+        if os.path.islink(p) and not os.path.exists(p):
+            raise FeatcacheError(f"{variable} is {root}, and {p} is a link to {os.readlink(p)}, which does not exist; "
+                                 f"make that folder, or {fix}")
+        if os.path.exists(p) and not os.path.isdir(p):
+            raise FeatcacheError(f"{variable} is {root}, and {p} is not a folder; {fix}")
 
 
 def _reachable(root: Path, variable: str) -> Path:
@@ -59,7 +78,12 @@ def runtime_dir() -> Path:
     project) can share one conversion: it depends only on the model.
     """
     given = os.environ.get("FEATCACHE_RUNTIME_DIR")
-    return _reachable(Path(given), "FEATCACHE_RUNTIME_DIR") if given else cache_dir() / "runtimes"
+    if not given:
+        return cache_dir() / "runtimes"
+    root = _reachable(_expanded(given), "FEATCACHE_RUNTIME_DIR")
+    _check_folder_path(root, "FEATCACHE_RUNTIME_DIR", "set it to a folder for converted models (they are kept there), "
+                       "or unset it for HOME/cache/runtimes")
+    return root
 
 
 # A report rewritten in place (``store.atomic.output_files``) keeps each file it replaces as a hard link beside it,

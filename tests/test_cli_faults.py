@@ -3524,3 +3524,40 @@ def test_an_interrupted_predict_says_whether_its_csv_was_written(tmp_path, fake_
     assert main(["predict", str(fake_model), str(folder), "--csv", str(tmp_path / "q.csv")]) == 130
     assert capsys.readouterr().err.strip().splitlines()[-1] == "featcache predict: interrupted; nothing was saved"
     assert not (tmp_path / "q.csv").exists()
+
+
+def test_each_environment_variable_problem_is_one_line_naming_the_variable(tmp_path, monkeypatch, capsys):
+    """Regressions (an adversarial tester): a dangling FEATCACHE_HOME link was "cannot write .../runs/heads/x.npz
+    (File exists); choose a writable --out" after the fit; FEATCACHE_RUNTIME_DIR on a file "cannot write
+    .../x.onnx (File exists)"; FEATCACHE_HOME='~/x' made a folder named '~' in the current one; a FEATCACHE_HOME
+    inside the photo folder named an '--out .../cache/c.h5' never given. Each names the variable and the fix."""
+    from helpers import make_class_tree, run_main
+
+    from featcache import paths
+    from featcache.errors import FeatcacheError
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    monkeypatch.setenv("FEATCACHE_HOME", str(tmp_path / "dangling"))
+    with pytest.raises(FeatcacheError, match=f"^FEATCACHE_HOME is {tmp_path / 'dangling'}, and {tmp_path / 'dangling'} is "
+                                             f"a link to {tmp_path / 'nowhere'}, which does not exist; make that folder, or set it"):
+        paths.runs_dir()
+    (tmp_path / "afile").write_text("x")
+    monkeypatch.setenv("FEATCACHE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("FEATCACHE_RUNTIME_DIR", str(tmp_path / "afile"))
+    with pytest.raises(FeatcacheError, match=f"^FEATCACHE_RUNTIME_DIR is {tmp_path / 'afile'}, and {tmp_path / 'afile'} "
+                                             "is not a folder; set it to a folder for converted models"):
+        paths.runtime_dir()
+    monkeypatch.setenv("HOME", str(tmp_path / "me"))
+    monkeypatch.setenv("FEATCACHE_HOME", "~/x")
+    monkeypatch.setenv("FEATCACHE_RUNTIME_DIR", "~/rt")
+    assert paths.cache_dir() == tmp_path / "me" / "x" / "cache" and paths.runtime_dir() == tmp_path / "me" / "rt"
+    photos = make_class_tree(tmp_path / "photos", {"a": 3, "b": 3})
+    monkeypatch.setenv("FEATCACHE_HOME", str(photos / "home"))
+    got = run_main(capsys, "extract", "--images", str(photos), "--test-fraction", "0.3", "--weights", "random")
+    assert got.returncode == 2 and len(got.stderr.strip().splitlines()) == 1, got.stderr
+    assert got.stderr.strip() == (
+        f"featcache extract: error: FEATCACHE_HOME is {photos / 'home'}, inside --images {photos}: what featcache writes "
+        "under it would be read as images of a class (the cache would be read as part of its own data); set "
+        f"FEATCACHE_HOME to a folder outside {photos}, or pass --out outside it")
+    assert not (tmp_path / "~").exists() and not (photos / "home").exists()

@@ -342,8 +342,24 @@ def check_outside_classes(path: str | Path, root: str | Path, flag: str, why: st
     if any(p.startswith(".") for p in parts[:-1]):
         return
     where_words = "inside a class folder" if (root / parts[0]).is_dir() else "a new folder that would read as a class"
+    home = _home_inside(where, root)
+    if home is not None:
+        # the variable put it there: the line named an --out the user never gave (an adversarial tester)
+        raise FeatcacheError(f"FEATCACHE_HOME is {home}, inside {root_words} {root}: what featcache writes under it "
+                             f"would be read as images of a class ({why}); set FEATCACHE_HOME to a folder outside "
+                             f"{root}, or pass {flag} outside it")
     raise FeatcacheError(f"{flag} {path if shown is None else shown} is {where_words} of {root_words} {root}: "
                          f"{why}; put it outside {root} (or, for a file, at its top)")
+
+
+def _home_inside(where: Path, root: Path) -> Path | None:
+    """FEATCACHE_HOME, where it is set, is inside ``root`` and holds ``where`` (a default output went there), else None."""
+    from featcache import paths
+
+    if not os.environ.get("FEATCACHE_HOME", "").strip():
+        return None
+    home = paths.home().resolve()
+    return home if (home == where or home in where.parents) and _parts_below(home, root) else None
 
 
 def _parts_below(where: Path, root: Path) -> tuple[str, ...] | None:
