@@ -160,12 +160,83 @@ def cli_words() -> Iterator[None]:
         _CLI_RUNNING[0] = before
 
 
-def option(flag: str, keyword: str) -> str:
+def cli_running() -> bool:
+    """Whether a message is for a command's user (``cli_words``), who is told flags, not keywords."""
+    return _CLI_RUNNING[0]
+
+
+def option(flag: str, keyword: str | None = None) -> str:
     """An option in a message, the one rule of which form: its ``flag`` where the CLI runs the command (``--test-fraction
-    F``), else its API ``keyword`` (``test_fraction=F``). Lines named both ("pass test_fraction=F / --test-fraction F",
-    "or --recursive (API: recursive=True)"): the CLI's user read the API's words, and the API's the CLI's (a new-user
-    tester)."""
-    return flag if _CLI_RUNNING[0] else keyword
+    F``), else its API ``keyword`` (``test_fraction=F``; default the flag's own, ``keyword_of``; a name that is no
+    flag, "rows", stays as it is). Lines named both ("pass test_fraction=F / --test-fraction F", "or --recursive (API:
+    recursive=True)"): the CLI's user read the API's words, and the API's the CLI's (a new-user tester)."""
+    if _CLI_RUNNING[0]:
+        return flag
+    if keyword is not None:
+        return keyword
+    if not is_flag(flag):
+        return flag
+    return f"{keyword_of(flag)}=True" if flag in _SWITCHES else keyword_of(flag)
+
+
+# Flags whose API keyword is not the flag's name with "_" for "-" (docs/api.md's "Flags that are no keyword of the
+# same name"; tests/test_cli_mirror.py holds every other flag to its keyword's name).
+_KEYWORDS = {"--lr": "learning_rate"}
+# Flags that switch something on (argparse's store_true): named alone, the API's is its keyword set to True
+# ("pass --force" is "pass force=True").
+_SWITCHES = ("--force", "--recursive", "--strict", "--trust-pickle", "--on-test", "--standardize")
+
+
+def is_flag(name: str) -> bool:
+    """Whether ``name`` is a command's flag (``--train-size``, or ``--sizes:`` naming one item of it): what
+    ``given`` and ``example`` put in the API's words. A head class's "SVMHead C", "rows" or argparse's "" is not."""
+    return isinstance(name, str) and name.startswith("--") and getattr(name, "assign", " ") == " "
+
+
+def keyword_of(flag: str) -> str:
+    """The API's keyword of a CLI ``flag``: ``--train-size`` -> ``train_size``, ``--C`` -> ``C`` (``--sizes:``, one
+    item of it: ``sizes:``)."""
+    bare, colon = (flag[:-1], ":") if flag.endswith(":") else (flag, "")
+    return _KEYWORDS.get(bare, bare[2:].replace("-", "_")) + colon
+
+
+def python_text(text: str) -> str:
+    """A value as a Python call writes it: a number's text as it is, anything else quoted (``'cv'``, a path)."""
+    try:
+        number = float(text)
+    except ValueError:
+        return repr(text)
+    return text if number == number and abs(number) != float("inf") else repr(text)  # inf and nan are no literals
+
+
+def given(flag: str, text: str, python: str | None = None) -> str:
+    """An option with its value, as a message names it, the one rule of which form: ``--train-size 1000.5`` in a
+    command, ``train_size=1000.5`` in a Python call (``python``: the value as Python writes it where it differs from
+    ``text``, e.g. a path in quotes). One item of a list option: ``--sizes: 'x'``, ``sizes: 'x'``. A name that is no
+    flag (``is_flag``: "SVMHead C", argparse's "") is ``name text`` either way. The API's errors said the CLI's
+    ("--train-size 1000.5 is not a whole number" to ``train(train_size=1000.5)``; a tester)."""
+    if _CLI_RUNNING[0] or not is_flag(flag):
+        return f"{flag} {text}".strip()
+    if flag.endswith(":"):
+        return f"{keyword_of(flag)} {text}"
+    return f"{keyword_of(flag)}={text if python is None else python}"
+
+
+def given_path(flag: str, path: object) -> str:
+    """``given`` of a path: as it is in a command (``--out runs/m.h5``), quoted in a Python call (``out='runs/m.h5'``)."""
+    text = str(path)
+    return given(flag, text, repr(text))
+
+
+def example(flag: str, text: str) -> str:
+    """A value a message suggests, after "e.g.", whose flag it has named already: ``10`` in a command, ``train_size=10``
+    in a Python call, where a bare value says not which keyword takes it (``python_text`` quotes a word: ``C='cv'``)."""
+    if _CLI_RUNNING[0] or not is_flag(flag):
+        return text
+    value, sep, words = text.partition(" ")  # "20 (the lesson's: ...)": a number, then words about it
+    if not (sep and python_text(value) == value):
+        value, sep, words = text, "", ""
+    return f"{keyword_of(flag.rstrip(':'))}={python_text(value)}{sep}{words}"
 
 
 # Kinds of FeatcacheError that code (not only the user) tells apart: what a
@@ -295,14 +366,14 @@ def no_space(path: str | Path, needed_bytes: int | None = None, advice: str | No
     device = mount_point(path.parent)
     if exc is not None and any(_too_large(e) for e in exception_chain(exc)):
         return FeatcacheError(f"file size limit reached writing {path} on {device} (File too large: a FAT32 drive's "
-                              f"4 GB, or ulimit -f); {advice or 'choose --out on another file system'}")
+                              f"4 GB, or ulimit -f); {advice or 'choose ' + option('--out') + ' on another file system'}")
     if needed_bytes:
         free = shutil.disk_usage(device).free if device.exists() else 0
         mb = max(1, -(-max(needed_bytes - free, needed_bytes // 10) // 2**20))
         free_hint = f"free {mb} MB"
     else:
         free_hint = "free some space"
-    return FeatcacheError(f"no space left on {device} writing {path}; {free_hint} or {advice or 'choose --out elsewhere'}")
+    return FeatcacheError(f"no space left on {device} writing {path}; {free_hint} or {advice or 'choose ' + option('--out') + ' elsewhere'}")
 
 
 def exception_chain(exc: BaseException) -> Iterator[BaseException]:

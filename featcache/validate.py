@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
-from featcache.errors import FeatcacheError, clipped
+from featcache.errors import FeatcacheError, clipped, cli_running, example as eg, given, given_path, option, python_text
 from featcache.paths import restore_killed
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -76,7 +76,7 @@ def list_items(value: str | Iterable[Any], flag: str = "the value", form: str | 
     if isinstance(value, str):
         return [s.strip() for s in value.split(",") if s.strip()]
     if isinstance(value, (bytes, dict)) or not isinstance(value, Iterable):
-        raise FeatcacheError(f"{form or flag + ' takes a comma-separated str or a list'} (got {shown(value)})")
+        raise FeatcacheError(f"{form or option(flag) + ' takes a comma-separated str or a list'} (got {shown(value)})")
     return list(value)
 
 
@@ -89,7 +89,7 @@ def _noun(flag: str) -> str:
 def _whole(value: Any, flag: str, example: str) -> int:
     """An int from an int, an integral float or a string of digits; bools (NumPy's too) are not numbers here."""
     if _is_bool(value):
-        raise FeatcacheError(f"{flag} {shown(value)} is not a whole number; pass e.g. {example}".strip())
+        raise FeatcacheError(f"{given(flag, shown(value))} is not a whole number; pass e.g. {eg(flag, example)}")
     if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, numbers.Real) and float(value).is_integer():
@@ -100,7 +100,7 @@ def _whole(value: Any, flag: str, example: str) -> int:
         # '9' * 5000 is a whole number, beyond the digits int() reads: said so, not "is not a whole number"
         problem = typed_number_problem(value, math.inf) if isinstance(value, str) and _reads_infinite(value) else None
         said, fix = problem or ("is not a whole number", "pass")
-        raise FeatcacheError(f"{flag} {shown(value)} {said}; {fix} e.g. {example}".strip()) from None
+        raise FeatcacheError(f"{given(flag, shown(value))} {said}; {fix} e.g. {eg(flag, example)}") from None
 
 
 def parse_list(value: str | Iterable[str], flag: str, known: Sequence[str] | None = None) -> list[str]:
@@ -109,10 +109,10 @@ def parse_list(value: str | Iterable[str], flag: str, known: Sequence[str] | Non
     items = [s for s in items if s]
     choices = f" ({', '.join(known)})" if known else ""
     if not items:
-        raise FeatcacheError(f"{flag} is empty; give {_noun(flag)} names separated by commas{choices}")
+        raise FeatcacheError(f"{option(flag)} is empty; give {_noun(flag)} names separated by commas{choices}")
     for name in items:
         if known is not None and name not in known:
-            raise FeatcacheError(f"{flag}: unknown {_noun(flag)} {name!r}; choose from: {', '.join(known)}")
+            raise FeatcacheError(f"{option(flag)}: unknown {_noun(flag)} {name!r}; choose from: {', '.join(known)}")
     return items
 
 
@@ -120,16 +120,16 @@ def parse_sizes(sizes: str | Iterable[Any], flag: str = "--sizes") -> list[int]:
     """Sizes from ``"100,250,500"`` or a list; sorted, without repeats, each at least 1."""
     items = list_items(sizes, flag)
     if not items:
-        raise FeatcacheError(f"{flag} is empty; pass training-set sizes like 100,250,500,1000")
+        raise FeatcacheError(f"{option(flag)} is empty; pass training-set sizes like 100,250,500,1000")
     out = set()
     for s in items:
         if isinstance(s, str) and not s.lstrip("+").isdigit():
-            raise FeatcacheError(f"{flag}: {s!r} is not a whole number; pass sizes like 100,250,500,1000")
+            raise FeatcacheError(f"{given(flag + ':', repr(s))} is not a whole number; pass sizes like 100,250,500,1000")
         if isinstance(s, float) and not s.is_integer():
-            raise FeatcacheError(f"{flag}: {s!r} is not a whole number; pass sizes like 100,250,500,1000")
+            raise FeatcacheError(f"{given(flag + ':', repr(s))} is not a whole number; pass sizes like 100,250,500,1000")
         n = _whole(s, f"{flag}:", "100,250,500,1000")
         if n < 1:
-            raise FeatcacheError(f"{flag}: {shown(n)} is not a size; pass sizes of at least 1, like 100,250,500,1000")
+            raise FeatcacheError(f"{given(flag + ':', shown(n))} is not a size; pass sizes of at least 1, like 100,250,500,1000")
         out.add(n)
     return sorted(out)
 
@@ -185,9 +185,9 @@ def positive_int(value: Any, flag: str, high: int | None = COUNT_MAX, example: s
     goes to Keras or NumPy as a C int. ``example``: the value a refusal suggests."""
     n = _whole(value, flag, example)
     if n < 1:
-        raise FeatcacheError(f"{flag} {shown(n)} must be at least 1".strip())
+        raise FeatcacheError(f"{given(flag, shown(n))} must be at least 1")
     if high is not None and n > high:
-        raise FeatcacheError(f"{flag} {shown(n)} is too large; use a whole number from 1 to {high}".strip())
+        raise FeatcacheError(f"{given(flag, shown(n))} is too large; use a whole number from 1 to {high}")
     return n
 
 
@@ -196,7 +196,7 @@ def nonnegative_int(value: Any, flag: str, example: str = "20") -> int:
     unfreeze=1.5 unfroze a layer without weights and saved a model fine-tuned on nothing (an adversarial tester)."""
     n = _whole(value, flag, example)
     if n < 0:
-        raise FeatcacheError(f"{flag} must be 0 or more (got {shown(n)}); pass e.g. {example}".strip())
+        raise FeatcacheError(f"{option(flag)} must be 0 or more (got {shown(n)}); pass e.g. {eg(flag, example)}".strip())
     return n
 
 
@@ -234,9 +234,9 @@ def _as_float(value: Any) -> float:
 
 def positive_number(value: Any, flag: str, example: str) -> float:
     """A positive finite number (a learning rate), from a number or its text; never a bool."""
-    x = _flag_number(value, flag, f"pass e.g. {example}")
+    x = _flag_number(value, flag, f"pass e.g. {eg(flag, example)}")
     if not (x > 0 and math.isfinite(x)):
-        raise FeatcacheError(f"{flag} must be a positive number (got {shown(value)}); pass e.g. {example}".strip())
+        raise FeatcacheError(f"{option(flag)} must be a positive number (got {shown(value)}); pass e.g. {eg(flag, example)}".strip())
     return x
 
 
@@ -262,10 +262,13 @@ class ParamLabel:
 
     prefix: str
     assign: str = " "
+    call: str = ""  # the class a parameter is a keyword of, for an example a Python call can take (of_class)
 
     @classmethod
     def of_class(cls, head: Any) -> "ParamLabel":
-        return cls(f"{type(head).__name__} ")
+        """A head's class (or the head): "LogRegHead C 0 is not ...; e.g. LogRegHead(C=0.03)"."""
+        name = (head if isinstance(head, type) else type(head)).__name__
+        return cls(f"{name} ", call=name)
 
     @classmethod
     def of_flag(cls, flag: str) -> "ParamLabel":
@@ -274,7 +277,7 @@ class ParamLabel:
 
     def __call__(self, param: str) -> str:
         name = ParamName(f"{self.prefix}{param}")
-        name.assign = self.assign
+        name.assign, name.call, name.param = self.assign, self.call, param
         return name
 
 
@@ -285,6 +288,21 @@ class ParamName(str):
     max_iter=1e-400 is too small" beside "--param max_iter 2.5 is not valid")."""
 
     assign: str = " "
+    call: str = ""
+    param: str = ""
+
+
+def setting(name: str, value: str) -> str:
+    """``name`` set to ``value`` (as typed) in an example, in the words of who gave it: ``--C 0.03`` in a command,
+    ``C=0.03`` (``C='cv'``) in a Python call (``errors.given``), ``--param logreg.C=0.03`` as --param is typed, and
+    ``LogRegHead(C=0.03)`` for a parameter of a head made in Python (``ParamLabel.of_class``; it said "e.g. SVMHead
+    C 0.03 or SVMHead C cv", words of no call; a tester)."""
+    call = getattr(name, "call", "")
+    if call:
+        return f"{call}({name.param}={python_text(value)})"
+    if getattr(name, "assign", " ") == "=":
+        return f"{name}={value}"
+    return given(name, value, python_text(value))
 
 
 def typed_as(name: str, value: Any) -> str:
@@ -294,7 +312,7 @@ def typed_as(name: str, value: Any) -> str:
     '1e-400'``, ``--C '1e-400'``)."""
     if getattr(name, "assign", " ") == "=":
         return f"{name}={clipped(value.strip() if isinstance(value, str) else param_text(value, typed=True), 57)}"
-    return f"{name} {shown(value)}"
+    return given(name, shown(value))
 
 
 def check_number(value: Any, name: str, *, whole: bool = False, low: float | None = None, high: float | None = None,
@@ -361,10 +379,10 @@ def check_seed(seed: Any, flag: str = "--seed") -> int:
     """A seed NumPy and Keras accept: a whole number, 0 <= seed < 2**32; as every count is read (``_whole``), an
     integral float is its int (seed=-0.0 "is not a whole number" where train_size=-0.0 read as 0; an adversarial tester)."""
     if _is_bool(seed) or not isinstance(seed, (numbers.Real, str)):
-        raise FeatcacheError(f"{flag} {shown(seed)} is not a whole number; use one from 0 to {SEED_LIMIT - 1}")
+        raise FeatcacheError(f"{given(flag, shown(seed))} is not a whole number; use one from 0 to {SEED_LIMIT - 1}")
     n = _whole(seed, flag, "0")
     if not 0 <= n < SEED_LIMIT:
-        raise FeatcacheError(f"{flag} {shown(n)} is out of range; use a whole number from 0 to {SEED_LIMIT - 1}")
+        raise FeatcacheError(f"{given(flag, shown(n))} is out of range; use a whole number from 0 to {SEED_LIMIT - 1}")
     return n
 
 
@@ -383,14 +401,14 @@ def parse_seeds(seeds: Any, flag: str = "--seeds") -> list[int]:
     if isinstance(seeds, (numbers.Real, str)) and not _is_bool(seeds):
         k = positive_int(seeds, flag, high=None)
         if k > MAX_SEEDS:
-            raise FeatcacheError(f"{flag} {shown(k)} is more seeds than featcache runs (each is a fit per size and head); "
+            raise FeatcacheError(f"{given(flag, shown(k))} is more seeds than featcache runs (each is a fit per size and head); "
                                  f"use at most {MAX_SEEDS}")
         return list(range(k))
     if isinstance(seeds, (bool, bytes, dict)) or not isinstance(seeds, Iterable):  # seeds=True: "'bool' object is not iterable"
-        raise FeatcacheError(f"{flag} takes a count K (seeds 0..K-1) or a list of seeds (got {shown(seeds)})")
+        raise FeatcacheError(f"{option(flag)} takes a count K (seeds 0..K-1) or a list of seeds (got {shown(seeds)})")
     out = [check_seed(s, f"{flag}:") for s in seeds]
     if not out:
-        raise FeatcacheError(f"{flag} is empty; pass a count K (seeds 0..K-1) or a list of seeds")
+        raise FeatcacheError(f"{option(flag)} is empty; pass a count K (seeds 0..K-1) or a list of seeds")
     return list(dict.fromkeys(out))
 
 
@@ -406,8 +424,8 @@ def check_jobs(n: Any, flag: str = "--jobs") -> int:
     if n > most:
         # the bound named, with where it comes from: "more processes than the 2 core(s) can run; use at most 8"
         # read as a contradiction (an adversarial tester)
-        raise FeatcacheError(f"{flag} {shown(n)} is more than featcache runs: at most {MAX_JOBS_PER_CORE} processes per "
-                             f"core, {most} on the {cores} core(s) this process may use; use at most {most}, or -1 for "
+        raise FeatcacheError(f"{given(flag, shown(n))} is more than featcache runs: at most {MAX_JOBS_PER_CORE} processes "
+                             f"per core, {most} on the {cores} core(s) this process may use; use at most {most}, or -1 for "
                              "one per core")
     return int(n)
 
@@ -448,9 +466,10 @@ def check_worker_cpus(workers: int, cpus_per_worker: int | None) -> None:
     per = cpus_per_worker or 1
     if workers * per > cores:
         w = min(workers, cores)
-        raise FeatcacheError(f"--workers {workers} x --cpus-per-worker {per} is {workers * per} CPUs, more than the {cores} "
-                             f"core(s) of this machine featcache may use; ask for at most {cores} in all (e.g. --workers {w} "
-                             f"--cpus-per-worker {cores // w}), or pass --address of a Ray cluster that has them")
+        both = (" " if cli_running() else ", ").join((given("--workers", str(w)), given("--cpus-per-worker", str(cores // w))))
+        raise FeatcacheError(f"{given('--workers', str(workers))} x {given('--cpus-per-worker', str(per))} is {workers * per} CPUs, "
+                             f"more than the {cores} core(s) of this machine featcache may use; ask for at most {cores} in all "
+                             f"(e.g. {both}), or pass {option('--address', 'address=')} of a Ray cluster that has them")
 
 
 def usable_cores() -> int:
@@ -473,9 +492,9 @@ def check_limit(limit: int | None, n_total: int, flag: str, what: str) -> int:
     if limit is None:
         return n_total
     if limit < 1:
-        raise FeatcacheError(f"{flag} must be at least 1 (got {shown(limit)})")
+        raise FeatcacheError(f"{option(flag)} must be at least 1 (got {shown(limit)})")
     if limit > n_total:
-        raise FeatcacheError(f"{flag} {shown(limit)} is beyond the {n_total} {what}; use at most {n_total}")
+        raise FeatcacheError(f"{given(flag, shown(limit))} is beyond the {n_total} {what}; use at most {n_total}")
     return limit
 
 
@@ -487,15 +506,17 @@ def check_fraction(value: Any, flag: str) -> float:
         f = float("nan")
     if _is_bool(value) or not 0 < f < 1:
         text = clipped(value, 57) if isinstance(value, str) else shown(value)  # as typed, unquoted, cut
-        raise FeatcacheError(f"{flag} {text} is not a fraction; use a number between 0 and 1, e.g. 0.2".strip())
+        raise FeatcacheError(f"{given(flag, text, shown(value))} is not a fraction; use a number between 0 and 1, e.g. "
+                             f"{eg(flag, '0.2')}")
     return f
 
 
 def check_seconds(value: Any, flag: str) -> float:
     """A duration: a finite number of seconds, 0 or more (0: do not wait at all)."""
-    t = _flag_number(value, flag, f"use 0 or more seconds, e.g. {flag or '--lock-timeout'} 60")
+    t = _flag_number(value, flag, f"use 0 or more seconds, e.g. {given(flag or '--lock-timeout', '60')}")
     if not (t >= 0 and math.isfinite(t)):
-        raise FeatcacheError(f"{flag} {shown(value)} is not a number of seconds; use 0 or more, e.g. {flag or '--lock-timeout'} 60".strip())
+        raise FeatcacheError(f"{given(flag, shown(value))} is not a number of seconds; use 0 or more, e.g. "
+                             f"{given(flag or '--lock-timeout', '60')}")
     return t
 
 
@@ -564,7 +585,11 @@ def parse_C(value: Any, flag: str = "--C", assign: str = " ") -> float | str:
     ``flag`` names it, ``assign`` joins it to a value in the example: "--C 0.03", "--param logreg.C=0.03"."""
     if isinstance(value, str) and value.strip() == "cv":
         return "cv"
-    example = f"e.g. {flag or '--C'}{assign}0.03 or {flag or '--C'}{assign}cv"
+    name = flag or "--C"
+    if assign != getattr(name, "assign", " "):  # a plain str joined as typed (--param logreg.C=...)
+        name = ParamName(name)
+        name.assign = assign
+    example = f"e.g. {setting(name, '0.03')} or {setting(name, 'cv')}"
     c = _flag_number(value, flag, example)
     if not (c > 0 and math.isfinite(c)):  # --param C=abc as every --param value (typed_as)
         raise FeatcacheError(f"{typed_as(flag, value)} is not a positive number or 'cv'; {example}")
@@ -689,7 +714,7 @@ def check_path(value: Any, name: str, what: str) -> Path:
         text = os.fsdecode(value)
         if text:
             return Path(expand_home(text))
-    raise FeatcacheError(f"{name} must be a path (got {shown(value)}); pass {what}")
+    raise FeatcacheError(f"{option(name)} must be a path (got {shown(value)}); pass {what}")
 
 
 def check_file_name(value: Any, flag: str, keyword: str, example: str) -> None:
@@ -823,8 +848,8 @@ def check_writable_dir(path: str | Path, flag: str = "--out") -> Path:
         if is_no_space(exc):  # the full-disk line, not "cannot write in DIR (No space left on device); choose a
             # writable --out" (a review's full-disk pass); its one home, which also tells a file size limit
             # the probe file's path: no_space names the disk of its parent, the folder itself (a mount point too)
-            raise no_space(directory / ".write-test", advice=f"choose {flag} elsewhere", exc=exc) from None
-        raise FeatcacheError(f"cannot write in {directory} ({exc.strerror}); choose a writable {flag}") from None
+            raise no_space(directory / ".write-test", advice=f"choose {option(flag)} elsewhere", exc=exc) from None
+        raise FeatcacheError(f"cannot write in {directory} ({exc.strerror}); choose a writable {option(flag)}") from None
     return directory
 
 
@@ -842,7 +867,7 @@ def _check_not_other(path: Path, flag: str) -> None:
     """``path`` is a folder or absent; a FIFO (or a link to one) is named as one, not as "a file" (an adversarial tester)."""
     if os.path.lexists(path) and not path.is_dir():
         what = "a file" if path.is_file() else kind_of(path)
-        raise FeatcacheError(f"{flag} {path} is {what}, not a folder; name a folder for the output files".strip())
+        raise FeatcacheError(f"{given_path(flag, path)} is {what}, not a folder; name a folder for the output files")
 
 
 def check_out_dir(path: str | Path, flag: str = "--out") -> Path:
@@ -855,11 +880,11 @@ def check_out_dir(path: str | Path, flag: str = "--out") -> Path:
     while not os.path.exists(parent) and parent != parent.parent:
         parent = parent.parent
     if not os.path.isdir(parent):
-        raise FeatcacheError(f"{flag} {path}: {parent} is a file, not a folder; name a folder for the output files")
+        raise FeatcacheError(f"{given_path(flag, path)}: {parent} is a file, not a folder; name a folder for the output files")
     if not os.access(parent, os.W_OK | os.X_OK):
         # access(2) says no on a read-only mount too: said as the other commands' writes say it (an adversarial tester)
         why = os.strerror(errno.EROFS) if _read_only_mount(parent) else "permission denied"
-        raise FeatcacheError(f"cannot write in {parent} ({why}); choose a writable {flag}")
+        raise FeatcacheError(f"cannot write in {parent} ({why}); choose a writable {option(flag)}")
     return path
 
 
@@ -913,7 +938,7 @@ def check_replaceable(path: str | Path, flag: str = "--out") -> None:
     """
     path = Path(path)
     if os.path.lexists(path) and not path.is_file():
-        raise FeatcacheError(f"{path} exists and is not a regular file ({kind_of(path)}); choose another {flag}")
+        raise FeatcacheError(f"{path} exists and is not a regular file ({kind_of(path)}); choose another {option(flag)}")
 
 
 # The key in a report's machine-readable file (evaluation.json, probe.json, curve.json) under which it records the
@@ -1004,7 +1029,7 @@ def recorded_digests(marker: str | Path) -> dict[str, str] | None:
     unsealed = isinstance(doc, dict) and REPORT_DIGESTS in doc and RECORD_DIGEST not in doc
     if unsealed or isinstance(doc, dict) and RECORD_DIGEST in doc and doc[RECORD_DIGEST] != record_seal(doc):
         before = " (or written on 2026-12-03 before records were sealed)" if unsealed else ""
-        raise FeatcacheError(f"{marker} was changed since featcache wrote it{before}; choose another --out, or move the "
+        raise FeatcacheError(f"{marker} was changed since featcache wrote it{before}; choose another {option('--out')}, or move the "
                              f"report in {Path(marker).parent} away (its files go together)")
     digests = doc.get(REPORT_DIGESTS) if isinstance(doc, dict) else None
     if not isinstance(digests, dict):
@@ -1046,8 +1071,8 @@ def check_report_files(files: Sequence[Path], ours: Callable[[], bool], flag: st
         check_replaceable(p, flag)  # before ours() reads any of them
     existing = [Path(p) for p in files if Path(p).exists()]
     if existing and not ours():
-        raise FeatcacheError(f"{flag} {existing[0].parent} holds {existing[0].name}, which is not part of a report featcache wrote; "
-                             f"choose another {flag} (or delete {existing[0].name})")
+        raise FeatcacheError(f"{given_path(flag, existing[0].parent)} holds {existing[0].name}, which is not part of a report featcache "
+                             f"wrote; choose another {option(flag)} (or delete {existing[0].name})")
     # read whenever the report is there: its record's own digest is checked too (recorded_digests)
     known = digests() if digests is not None and existing else None
     present = [Path(p) for p in recorded if Path(p).exists()]
@@ -1058,14 +1083,14 @@ def check_report_files(files: Sequence[Path], ours: Callable[[], bool], flag: st
         for p in present:
             if p in [Path(q) for q in since_digests]:
                 raise FeatcacheError(f"{p} is not a file featcache wrote in this report (the report is from before featcache wrote a {p.name}); "
-                                     f"choose another {flag} or move {p} away")
+                                     f"choose another {option(flag)} or move {p} away")
         return found
     for p in present:
         if p.name not in known:
             raise FeatcacheError(f"{p} is not a file featcache wrote in this report (its record of the files it wrote "
-                                 f"does not list it); choose another {flag} or move {p} away")
+                                 f"does not list it); choose another {option(flag)} or move {p} away")
         if known[p.name] != found[p.name]:
-            raise FeatcacheError(f"{p} was changed since featcache wrote it; choose another {flag} or move {p} away")
+            raise FeatcacheError(f"{p} was changed since featcache wrote it; choose another {option(flag)} or move {p} away")
     return found
 
 
@@ -1079,10 +1104,11 @@ def check_out_file(path: str | Path, suffix: str, what: str, suffixes: str, flag
     """
     path = check_path(path, flag, f"the {suffix} file to write")
     if path.is_dir():
-        raise FeatcacheError(f"{flag} {path} is a folder; name the file to write in it, e.g. {flag} {path / (example + suffix)} "
-                             f"({suffixes})")
+        raise FeatcacheError(f"{given_path(flag, path)} is a folder; name the file to write in it, e.g. "
+                             f"{given_path(flag, path / (example + suffix))} ({suffixes})")
     if path.suffix != suffix:
-        raise FeatcacheError(f"{flag} {path}: {what} is saved as a {suffix} file ({suffixes}); use {flag} {path.with_suffix(suffix)}")
+        raise FeatcacheError(f"{given_path(flag, path)}: {what} is saved as a {suffix} file ({suffixes}); use "
+                             f"{given_path(flag, path.with_suffix(suffix))}")
     check_replaceable(path, flag)
     if path.parent.is_dir():  # a file written and removed there: access(2) says yes where root's writes fail (NFS)
         check_writable_dir(path.parent, flag)
@@ -1097,7 +1123,7 @@ def require_splits(cache: Any, *names: str, why: str | None = None) -> None:
         if split not in cache.sizes:
             # Caches have train and test splits only (a photo folder's val/ becomes test): naming the
             # splits it has is the fix for a wrong --split, a new extraction for a missing one.
-            fix = why or (f"use --split with one of those (a val/ folder of photos is the test split)"
+            fix = why or (f"use {option('--split', 'split=')} with one of those (a val/ folder of photos is the test split)"
                           if split not in ("train", "test") else f"extract a cache with a {split} split")
             raise FeatcacheError(f"{cache.path} has no {split!r} split (it has {', '.join(cache.sizes) or 'none'}); {fix}")
 
@@ -1198,13 +1224,15 @@ def _only_rest(views: Any, flag: str, allowed: bool) -> tuple[bool, Any]:
             _refuse_misspelled_only(items, flag)
         return False, views
     if not allowed:
-        raise FeatcacheError(f"{flag} takes no {ONLY} (its settings always score the original view too); score a head "
-                             f"on views without the original with train or evaluate --test-views {ONLY}VIEWS")
+        raise FeatcacheError(f"{option(flag)} takes no {ONLY} (its settings always score the original view too); score a head "
+                             f"on views without the original with train or evaluate {option(f'--test-views {ONLY}VIEWS', 'test_views=' + repr(ONLY + 'VIEWS'))}")
     if marked != [0] or not items[0].lstrip().startswith(ONLY) or items[0].count(ONLY) > 1:
-        raise FeatcacheError(f"{flag} {shown(views)}: {ONLY} goes once, before the whole list of views, e.g. {ONLY}flip,shift")
+        raise FeatcacheError(f"{given(flag, shown(views))}: {ONLY} goes once, before the whole list of views, e.g. "
+                             f"{eg(flag, ONLY + 'flip,shift')}")
     rest = [r for r in [items[0].lstrip()[len(ONLY):], *items[1:]] if not isinstance(r, str) or r.strip()]
     if not rest:
-        raise FeatcacheError(f"{flag} {ONLY} names no view; name the views to use without the original, e.g. {ONLY}flip")
+        raise FeatcacheError(f"{given(flag, ONLY, repr(ONLY))} names no view; name the views to use without the original, e.g. "
+                             f"{eg(flag, ONLY + 'flip')}")
     return True, rest[0] if isinstance(views, str) else rest
 
 
@@ -1217,8 +1245,8 @@ def _refuse_misspelled_only(items: list[Any], flag: str) -> None:
     for item in items:
         for token in re.split(r"[,\s]+", item) if isinstance(item, str) else []:
             if re.fullmatch(r"only(\W.*)?", token, re.IGNORECASE):
-                raise FeatcacheError(f"{flag} {shown(token)}: unknown view; for views without the original write "
-                                     f"{ONLY}VIEWS in lower case with its colon, before the whole list, e.g. {ONLY}flip")
+                raise FeatcacheError(f"{given(flag, shown(token))}: unknown view; for views without the original write "
+                                     f"{ONLY}VIEWS in lower case with its colon, before the whole list, e.g. {eg(flag, ONLY + 'flip')}")
 
 
 def pick_views(have: Sequence[str], views: str | Sequence[Any] | None, flag: str,
@@ -1230,7 +1258,7 @@ def pick_views(have: Sequence[str], views: str | Sequence[Any] | None, flag: str
     ``have``'s order. ``only``: whether ``only:`` is taken; ``none_left``: the one line for an ``only:all`` that
     leaves no view. A cache's options (``check_views``) and export's ``--views`` (``deploy.export.graph_views``:
     its only:flip took extract's reading and refused it, a review) read the spelling here."""
-    given, every = views, tuple(have if every is None else every)
+    given_views, every = views, tuple(have if every is None else every)
     leave_out, views = _only_rest(views, flag, only)
     everything = views is None or (isinstance(views, str) and views.strip() == "all") or (
         leave_out and isinstance(views, list) and [str(v).strip() for v in views] == ["all"])
@@ -1238,11 +1266,11 @@ def pick_views(have: Sequence[str], views: str | Sequence[Any] | None, flag: str
     if not leave_out:
         return tuple(v for v in have if v in asked | {"orig"})  # the original view is always read
     if "orig" in asked and not everything:
-        raise FeatcacheError(f"{flag} {shown(given)} names orig, and {ONLY} leaves the original view out; drop orig, or "
+        raise FeatcacheError(f"{given(flag, shown(given_views))} names orig, and {ONLY} leaves the original view out; drop orig, or "
                              f"drop {ONLY} to average the original view with the others")
     chosen = tuple(v for v in have if v in asked and v != "orig")
     if not chosen:
-        raise FeatcacheError(none_left or f"{flag} {ONLY}all leaves no view: there is none but the original")
+        raise FeatcacheError(none_left or f"{given(flag, ONLY + 'all', repr(ONLY + 'all'))} leaves no view: there is none but the original")
     return chosen
 
 
@@ -1257,8 +1285,9 @@ def check_views(cache: Any, views: str | Sequence[Any] | None, flag: str, *, onl
     ``only``: whether ``only:`` is taken (probe's settings refuse it). The reading is ``pick_views``'.
     """
     return pick_views(tuple(cache.views), views, flag, lambda asked: cache.resolve_views(asked, flag), only=only,
-                      none_left=f"{flag} {ONLY}all: {cache.path} holds no view but the original; extract with --views "
-                                "(e.g. --views flip) to have others")
+                      none_left=f"{given(flag, ONLY + 'all', repr(ONLY + 'all'))}: {cache.path} holds no view but the original; "
+                                f"extract with {option('--views (e.g. --views flip)', 'ModelSpec(views=...) (e.g. views=' + repr('flip') + ')')} "
+                                "to have others")
 
 
 # The first release whose every file carries its digests: caches (format 2 began on 2026-12-01, in 0.1.0's life; the

@@ -176,6 +176,16 @@ def real_fm600(real_weights, real_fashion_dir, tmp_path_factory) -> Path:
 
 
 @pytest.fixture
+def cli_words():
+    """A check's messages in a command's words, as while ``featcache.cli.main`` runs one (``errors.cli_words``): for a
+    test of a check's CLI line that calls it directly. Outside it a message names the API's keyword (errors.option)."""
+    from featcache.errors import cli_words as words
+
+    with words():
+        yield
+
+
+@pytest.fixture
 def progress_on(monkeypatch):
     """Progress bars drawn, as for a user (conftest turns them off for every other test)."""
     monkeypatch.delenv("FEATCACHE_PROGRESS", raising=False)

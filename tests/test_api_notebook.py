@@ -213,6 +213,6 @@ def test_export_help_says_the_weights_file_defaults_to_the_path_the_head_records
     assert resolve_weights(meta) == str(recorded)  # no --weights: the recorded path, checked by its sha256
     moved = tmp_path / "moved.weights.h5"
     recorded.rename(moved)
-    with pytest.raises(featcache.FeatcacheError, match="pass that same file with --weights PATH"):
+    with pytest.raises(featcache.FeatcacheError, match="pass that same file with weights=PATH$"):
         resolve_weights(meta)
     assert resolve_weights(meta, str(moved)) == str(moved)

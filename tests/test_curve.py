@@ -372,7 +372,7 @@ def test_a_spec_validates_itself_and_names_its_identity(tiny_cache):
     spelled = CurveSpec(sizes=[20], heads=["logreg"], head_params={"logreg": {"C": 1.0, "warm_start": True}}).bind(cache)
     assert spelled.identity == ident
     assert CurveSpec(sizes=[20], heads=["logreg"]).bind(cache).identity != ident
-    for kwargs, message in [({"sizes": "20", "jobs": 0}, "--jobs 0 is not valid"),
+    for kwargs, message in [({"sizes": "20", "jobs": 0}, "^jobs=0 is not valid"),
                             ({"sizes": "20", "seeds": [-1]}, "out of range"),
                             ({"sizes": "20", "head_params": {"logreg": 3}}, "head_params maps head names to dicts"),
                             # ignored without a word, where probe refused it (an adversarial tester)

@@ -225,7 +225,7 @@ def test_a_recorded_weights_path_in_either_form_is_found_and_checked(tmp_path):
     for recorded in (str(tmp_path / "link.h5"), str(real)):
         assert resolve_weights({"weights": want, "weights_source": recorded}) == recorded
     real.write_bytes(b"other weights")  # the recorded path now names other weights: refused, the file asked for
-    with pytest.raises(FeatcacheError, match="pass that same file with --weights PATH"):
+    with pytest.raises(FeatcacheError, match="pass that same file with weights=PATH$"):
         resolve_weights({"weights": want, "weights_source": str(tmp_path / "link.h5")})
 
 
@@ -394,7 +394,7 @@ def test_export_out_refuses_a_model_whose_record_featcache_would_not_read(tmp_pa
     head = {k: v for k, v in read_meta(_meta_only_model(tmp_path / "g.keras", **MODEL_FIELDS)).items()
             if k not in ("kind", "format_version", "content_digest")}
     bad = _with_meta(tmp_path / "g.keras", tmp_path / "m.keras", **edit)
-    with pytest.raises(featcache.FeatcacheError, match=re.escape(says) + r".*; choose another --out, or pass --force "
+    with pytest.raises(featcache.FeatcacheError, match=re.escape(says) + r".*; choose another out, or pass force=True "
                                                        r"to replace it$"):
         check_same_model_job(bad, head, None, False, views=("orig",))
     assert check_same_model_job(bad, head, None, True, views=("orig",))[0] is True
@@ -936,15 +936,15 @@ def test_a_model_at_out_whose_class_names_were_edited_is_said_to_be_edited_not_o
     sealed = meta_only_model(tmp_path / "m.keras", **fields)
     assert check_same_model_job(sealed, head, None, False) == (True, None)  # the same job: replaced
     edited = _with_meta(sealed, tmp_path / "edited.keras", reseal=False, class_names=["ant", "bee"])
-    with pytest.raises(FeatcacheError, match=rf"^--out {edited} holds a model changed since featcache saved it \(its "
+    with pytest.raises(FeatcacheError, match=rf"^out='{edited}' holds a model changed since featcache saved it \(its "
                                              r"content_digest does not match its contents\): edited by hand or damaged, .*"
-                                             r"choose another --out, or pass --force to replace it$"):
+                                             r"choose another out, or pass force=True to replace it$"):
         check_same_model_job(edited, head, None, False)
     assert check_same_model_job(edited, head, None, True) == (True, None)  # --force replaces it
     # format 1 (no digest): the cache it records is the head's, the classes are not: edited
     old = _with_meta(sealed, tmp_path / "old.keras", reseal=False, class_names=["ant", "bee"], format_version=1,
                      content_digest=...)
-    with pytest.raises(FeatcacheError, match=rf"^--out {old} holds a model whose record was edited or damaged: it "
+    with pytest.raises(FeatcacheError, match=rf"^out='{old}' holds a model whose record was edited or damaged: it "
                                              rf"records the cache this one is made from \(fingerprint {fp[:12]}\) but "
                                              r"other class names \(ant, bee there; ants, bees here\); choose another"):
         check_same_model_job(old, head, None, False)

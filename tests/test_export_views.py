@@ -70,8 +70,8 @@ def test_graph_views_refuses_the_svm_and_views_the_head_never_saw():
     assert graph_views(LogRegHead(), meta, None) == ("orig",) and graph_views(LogRegHead(), meta, "orig") == ("orig",)
     assert graph_views(LogRegHead(), meta, "all") == ("orig", "flip")
     assert graph_views(LogRegHead(), meta, "shift:+2,+2") == ("orig", "shift:+2,+2")
-    with pytest.raises(FeatcacheError, match=r"--views crop:c: the head was fitted on views orig, flip, shift:\+2,\+2 and "
-                                             r"averaged orig, flip at test"):
+    with pytest.raises(FeatcacheError, match=r"^views='crop:c': the head was fitted on views orig, flip, shift:\+2,\+2 and "
+                                             r"averaged orig, flip at test; pass views among those, or views='all'"):
         graph_views(LogRegHead(), meta, "crop:c")
     # fitted on orig alone, scored with flip averaged: 'all' is orig,flip, and so may the names be (an adversarial
     # tester: --views orig,flip was refused where --views all gave it)
@@ -92,13 +92,13 @@ def test_graph_views_read_only_views_as_the_heads_options_do():
     only = {"head": "logreg", "train_views": ["flip"], "test_views": ["flip"]}
     assert graph_views(LogRegHead(), only, "only:flip") == graph_views(LogRegHead(), only, "only:all") == ("flip",)
     assert graph_views(LogRegHead(), only, ["only:flip"]) == graph_views(LogRegHead(), only, "all") == ("flip",)
-    with pytest.raises(FeatcacheError, match=r"^--views flip includes the original view .*pass --views only:flip "):
+    with pytest.raises(FeatcacheError, match=r"^views='flip' includes the original view .*pass views='only:flip' "):
         graph_views(LogRegHead(), only, "flip")
     meta = {"head": "logreg", "train_views": ["orig", "flip", "shift:+2,+2"], "test_views": ["orig", "flip"]}
     assert graph_views(LogRegHead(), meta, "only:shift:+2,+2,flip") == ("flip", "shift:+2,+2")
     assert graph_views(LogRegHead(), meta, "shift:+2,+2,flip") == ("orig", "flip", "shift:+2,+2")
     assert graph_views(LogRegHead(), meta, "only:all") == ("flip",)  # the views it averaged, without the original
-    with pytest.raises(FeatcacheError, match=r"^--views 'only:orig,flip' names orig, and only: leaves"):
+    with pytest.raises(FeatcacheError, match=r"^views='only:orig,flip' names orig, and only: leaves"):
         graph_views(LogRegHead(), meta, "only:orig,flip")
 
 

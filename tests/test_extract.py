@@ -689,24 +689,25 @@ def _spec_cases():
 
     return [
         (lambda: ModelSpec(backbone="vgg99"), "unknown backbone 'vgg99'"),
-        (lambda: ModelSpec(weights=""), "--weights must be imagenet, random or a weights file"),
-        (lambda: ModelSpec(weights=3), "--weights must be imagenet, random or a weights file"),
+        (lambda: ModelSpec(weights=""), "^weights must be imagenet, random or a weights file"),
+        (lambda: ModelSpec(weights=3), "^weights must be imagenet, random or a weights file"),
         (lambda: ModelSpec(weights="/no/such/file.h5"), "weights file not found: /no/such/file.h5; pass"),
         (lambda: ModelSpec(weights="no/such.h5"), r"weights file not found: no/such.h5 \(looked for /.*/no/such.h5\)"),
         # a folder (or a FIFO: reading one blocks) was called "not found" (an adversarial tester)
-        (lambda: ModelSpec(weights="/tmp"), "--weights /tmp is a folder, not a weights file"),
-        (lambda: ModelSpec(weights="/dev/null"), "--weights /dev/null is a device, not a weights file"),
-        (lambda: ModelSpec(image_size=0), "--image-size 0 is too small for mobilenet_v2; use 32 to 2048 pixels"),
-        (lambda: ModelSpec(image_size=100000), "--image-size 100000 is too large .*; use 32 to 2048 pixels"),
-        (lambda: ModelSpec(image_size=32.5), r"^--image-size 32.5 is not a whole number; pass e.g. 96$"),
-        (lambda: ModelSpec(image_size=True), "--image-size must be a whole number of pixels"),
-        (lambda: ModelSpec(layers=","), "--layers is empty"),
-        (lambda: ModelSpec(layers=5), "--layers must be layer names"),
+        (lambda: ModelSpec(weights="/tmp"), "^weights='/tmp' is a folder, not a weights file; pass the .weights.h5 file with "
+                                           "weights=PATH, or weights='imagenet' / weights='random'$"),
+        (lambda: ModelSpec(weights="/dev/null"), "^weights='/dev/null' is a device, not a weights file"),
+        (lambda: ModelSpec(image_size=0), "^image_size=0 is too small for mobilenet_v2; use 32 to 2048 pixels"),
+        (lambda: ModelSpec(image_size=100000), "^image_size=100000 is too large .*; use 32 to 2048 pixels"),
+        (lambda: ModelSpec(image_size=32.5), r"^image_size=32.5 is not a whole number; pass e.g. image_size=96$"),
+        (lambda: ModelSpec(image_size=True), "^image_size must be a whole number of pixels"),
+        (lambda: ModelSpec(layers=","), "^layers is empty"),
+        (lambda: ModelSpec(layers=5), "^layers must be layer names"),
         # accepted, then failing inside difflib; "unhashable type: 'list'" (an adversarial tester)
-        (lambda: ModelSpec(layers=(1, 2)), r"^--layers must be layer names separated by commas, or 'blocks' \(got \(1, 2\)\)"),
-        (lambda: ModelSpec(layers=["out_relu", None]), "^--layers must be layer names"),
-        (lambda: ModelSpec(backbone=["mobilenet_v2"]), r"^--backbone must be a backbone's name \(got \['mobilenet_v2'\]\); choose one of: "),
-        (lambda: StoreSpec(out=3), "--out must be a file path"),
+        (lambda: ModelSpec(layers=(1, 2)), r"^layers must be layer names separated by commas, or 'blocks' \(got \(1, 2\)\)"),
+        (lambda: ModelSpec(layers=["out_relu", None]), "^layers must be layer names"),
+        (lambda: ModelSpec(backbone=["mobilenet_v2"]), r"^backbone must be a backbone's name \(got \['mobilenet_v2'\]\); choose one of: "),
+        (lambda: StoreSpec(out=3), "^out must be a file path"),
         # A notebook user: taken, then extract wrote HDF5 caches named "somedir" and "x.txt" (the folder: refused only
         # after the data's digest). The CLI's --out goes through the same StoreSpec (test_cli_out_takes_a_h5_name_alone)
         (lambda: StoreSpec(out="x.txt"),
@@ -715,35 +716,36 @@ def _spec_cases():
         (lambda: StoreSpec(out="/tmp"), r"^StoreSpec\(out='/tmp'\) is a folder; name the cache file in it, e\.g\. StoreSpec\(out='/tmp/cache\.h5'\)$"),
         # A name shaped like a block's that is none: known without the network, refused when made; it was taken and
         # refused at extract after the data's digest and Keras's import, 16 s (a notebook user)
-        (lambda: ModelSpec(layers="block_99"), r"^unknown layer 'block_99' for mobilenet_v2 \(did you mean 'block_9'\? --layers takes blocks block_1 to block_16"),
+        (lambda: ModelSpec(layers="block_99"), r"^unknown layer 'block_99' for mobilenet_v2 \(did you mean 'block_9'\? layers takes blocks block_1 to block_16"),
         (lambda: ModelSpec(layers="out_relu,block_0"), r"^unknown layer 'block_0' for mobilenet_v2 \("),
         (lambda: ModelSpec(backbone="efficientnet_b0", layers="block9a"), r"^unknown layer 'block9a' for efficientnet_b0 \(did you mean"),
         # a block whose layer keeps its full name: that name is the one offered
         (lambda: ModelSpec(backbone="mobilenet_v3_large", layers="expanded_conv_2"),
          r"^unknown layer 'expanded_conv_2' for mobilenet_v3_large \(did you mean 'expanded_conv_2_add'\? "),
-        (lambda: StoreSpec(dtype="float64"), "--dtype float64 is not supported; use one of: float32, float16"),
-        (lambda: StoreSpec(batch_size=0), "--batch-size 0 must be at least 1"),
-        (lambda: StoreSpec(batch_size=True), "--batch-size True is not a whole number"),
-        (lambda: FashionMNIST(data_dir=3), "--data-dir must be a folder path"),
-        (lambda: FashionMNIST(train_limit=0), "--train-limit 0 must be at least 1"),
-        (lambda: FashionMNIST(test_limit=2.5), "--test-limit 2.5 is not a whole number"),
-        # PhotoFolder's options named both ways, "test_fraction= / --test-fraction": the API's keyword now, extract's
-        # flag under the CLI (errors.option; test_cli_faults::test_a_cli_error_names_the_flag_and_an_api_error_the_keyword)
-        (lambda: PhotoFolder(None), "^--images must be a folder path"),
-        (lambda: PhotoFolder("d", test_fraction=1.0), "^test_fraction 1.0 is not a fraction; use a number between 0 and 1"),
-        (lambda: PhotoFolder("d", test_fraction=True), "^test_fraction True is not a fraction"),
-        (lambda: PhotoFolder("d", seed=-1), "^seed -1 is out of range; use a whole number from 0 to 4294967295"),
-        (lambda: PhotoFolder("d", seed=2**32), "^seed 4294967296 is out of range"),
+        (lambda: StoreSpec(dtype="float64"), "^dtype='float64' is not supported; use one of: float32, float16$"),
+        (lambda: StoreSpec(batch_size=0), "^batch_size=0 must be at least 1$"),
+        (lambda: StoreSpec(batch_size=True), "^batch_size=True is not a whole number; pass e.g. batch_size=10$"),
+        (lambda: FashionMNIST(data_dir=3), "^data_dir must be a folder path"),
+        (lambda: FashionMNIST(train_limit=0), "^train_limit=0 must be at least 1$"),
+        (lambda: FashionMNIST(test_limit=2.5), "^test_limit=2.5 is not a whole number"),
+        # Every spec names its keyword, as Python writes it (an API tester: most named extract's flags); the flag under
+        # the CLI (errors.option; test_cli_faults::test_a_cli_error_names_the_flag_and_an_api_error_the_keyword)
+        (lambda: PhotoFolder(None), r"^root must be a folder path \(got None\); pass PhotoFolder\(root\) where"),
+        (lambda: PhotoFolder("d", test_fraction=1.0), "^test_fraction=1.0 is not a fraction; use a number between 0 and 1, "
+                                                      "e.g. test_fraction=0.2$"),
+        (lambda: PhotoFolder("d", test_fraction=True), "^test_fraction=True is not a fraction"),
+        (lambda: PhotoFolder("d", seed=-1), "^seed=-1 is out of range; use a whole number from 0 to 4294967295"),
+        (lambda: PhotoFolder("d", seed=2**32), "^seed=4294967296 is out of range"),
         # accepted by the API while the CLI refused it, and a seed changes the cache's name (an adversarial tester)
         (lambda: PhotoFolder("d", seed=5), r"^seed picks the held-out test images only with test_fraction; .*drop seed \(or add test_fraction=F "),
         (lambda: PhotoFolder("d", seed=0), "^seed picks the held-out test images only with test_fraction;"),
         (lambda: PhotoFolder("d", strict="yes"), "strict must be True or False"),
         (lambda: PhotoFolder("d", test_folder="train"), "test_folder must be one of val, test"),
-        (lambda: LocalEngine(runtime=""), "--runtime must be a runtime's name"),
-        (lambda: RayEngine(workers=0), "--workers 0 must be at least 1"),
-        (lambda: RayEngine(cpus_per_worker=True), "--cpus-per-worker True is not a whole number"),
-        (lambda: RayEngine(address=""), "--address must be HOST:PORT"),
-        (lambda: RayEngine(runtime=None), "--runtime must be a runtime's name"),
+        (lambda: LocalEngine(runtime=""), "^runtime must be a runtime's name"),
+        (lambda: RayEngine(workers=0), "^workers=0 must be at least 1$"),
+        (lambda: RayEngine(cpus_per_worker=True), "^cpus_per_worker=True is not a whole number"),
+        (lambda: RayEngine(address=""), "^address must be HOST:PORT"),
+        (lambda: RayEngine(runtime=None), "^runtime must be a runtime's name"),
     ]
 
 
@@ -787,7 +789,7 @@ def test_a_cache_named_hdf5_or_upper_case_h5_is_hit_and_resumed(fashion_dir, tmp
 
 
 @pytest.mark.parametrize("case", range(len(_spec_cases())))
-def test_every_spec_check_is_one_line_naming_the_flag(case):
+def test_every_spec_check_is_one_line_naming_the_keyword(case):
     make, message = _spec_cases()[case]
     with pytest.raises(FeatcacheError, match=message) as err:
         make()
@@ -1100,7 +1102,7 @@ def test_large_images_run_in_fewer_images_per_pass_with_the_same_features(tmp_pa
     capsys.readouterr()
     small = extract(out=tmp_path / "small.h5", batch_size=64, verbose=True, **common)
     assert sizes == [64, 3]
-    assert "3 image(s) per forward pass, not --batch-size 64: at 48 px more would need over" in capsys.readouterr().err
+    assert "3 image(s) per forward pass, not batch_size=64: at 48 px more would need over" in capsys.readouterr().err
     for split in ("train", "test"):
         assert_same_features(featcache.open_cache(small.path).features(split), featcache.open_cache(ref.path).features(split))
 

@@ -55,7 +55,7 @@ def test_model_spec_reads_an_image_size_as_every_count_is_read():
     plain = ModelSpec(weights="random", image_size=96)
     assert ModelSpec(weights="random", image_size="96") == ModelSpec(weights="random", image_size=96.0) == plain
     assert type(ModelSpec(weights="random", image_size=" 96 ").image_size) is int
-    with pytest.raises(FeatcacheError, match=r"^--image-size 96.5 is not a whole number; pass e.g. 96$"):
+    with pytest.raises(FeatcacheError, match=r"^image_size=96.5 is not a whole number; pass e.g. image_size=96$"):
         ModelSpec(weights="random", image_size=96.5)
 
 
@@ -65,7 +65,7 @@ def test_model_spec_keeps_canonical_view_names_and_orig_alone_is_no_views():
     assert ModelSpec(weights="random").views is None and [v.name for v in ModelSpec(weights="random").view_list()] == ["orig"]
     with pytest.raises(FeatcacheError, match="unknown view 'flop'; use orig, flip"):
         ModelSpec(weights="random", views="orig,flop")
-    with pytest.raises(FeatcacheError, match="--views must be view names separated by commas"):
+    with pytest.raises(FeatcacheError, match="^views must be view names separated by commas, e.g. views='orig,flip,shift' "):
         ModelSpec(weights="random", views=3)
 
 

@@ -64,7 +64,7 @@ def test_bad_data_dir(fashion_dir, breakage, message):
 
 
 def test_limit_beyond_data(fashion_dir):
-    with pytest.raises(FeatcacheError, match="--train-limit 49 is beyond the 48"):
+    with pytest.raises(FeatcacheError, match="^train_limit=49 is beyond the 48"):
         fashion_mnist.load(fashion_dir, train_limit=49)
 
 

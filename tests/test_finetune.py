@@ -264,18 +264,19 @@ def test_imagenet_weights_it_cannot_have_are_refused_before_the_images_are_read(
 
 
 def test_api_mirrors_cli(tiny_head, tmp_path):
-    with pytest.raises(FeatcacheError, match="--unfreeze must be 0 or more"):
+    with pytest.raises(FeatcacheError, match=r"^unfreeze must be 0 or more \(got -3\); pass e\.g\. unfreeze=20 \(the lesson's"):
         featcache.finetune(tiny_head, unfreeze=-3)
     with pytest.raises(FeatcacheError, match="more than the 154 layers"):
         featcache.finetune(tiny_head, unfreeze=155, verbose=False)
     # unfreeze=1.5 fine-tuned nothing and saved the model; the others ended in "'<' not supported" (an adversarial tester)
-    for kwargs, message in [({"unfreeze": 1.5}, r"^--unfreeze 1\.5 is not a whole number; pass e\.g\. 20"),
-                            ({"unfreeze": None}, "^--unfreeze None is not a whole number"),
-                            ({"unfreeze": True}, "^--unfreeze True is not a whole number"),
-                            ({"learning_rate": "fast"}, r"^--lr must be a positive number \(got 'fast'\); pass e\.g\. 1e-5"),
-                            ({"learning_rate": None}, "^--lr must be a positive number"),
-                            ({"learning_rate": float("inf")}, "^--lr must be a positive number"),
-                            ({"epochs": 2.5}, "^--epochs 2.5 is not a whole number")]:
+    for kwargs, message in [({"unfreeze": 1.5}, r"^unfreeze=1\.5 is not a whole number; pass e\.g\. unfreeze=20"),
+                            ({"unfreeze": None}, "^unfreeze=None is not a whole number"),
+                            ({"unfreeze": True}, "^unfreeze=True is not a whole number"),
+                            ({"learning_rate": "fast"}, r"^learning_rate must be a positive number \(got 'fast'\); pass e\.g\. "
+                                                        r"learning_rate=1e-5 \(the lesson's\)$"),
+                            ({"learning_rate": None}, "^learning_rate must be a positive number"),
+                            ({"learning_rate": float("inf")}, "^learning_rate must be a positive number"),
+                            ({"epochs": 2.5}, "^epochs=2.5 is not a whole number")]:
         with pytest.raises(FeatcacheError, match=message):
             featcache.finetune(tiny_head, **kwargs, verbose=False)
     assert not (tmp_path / "home" / "models").exists()  # nothing written by a refused run
@@ -554,7 +555,7 @@ def test_a_finetune_that_replaces_a_model_says_so(tmp_path, capsys):
     # other settings found there at the save is refused (another finetune's, landed while this one trained)
     kept = out.read_bytes()
     with pytest.raises(FeatcacheError, match=r"holds a fine-tuned model of another fit \(fine-tuning learning rate "
-                                             r"1e-5 there, 0.0001 here\); choose another --out, or pass --force"):
+                                             r"1e-5 there, 0.0001 here\); choose another out, or pass force=True"):
         _save(model, out, meta, "h.keras", "random", {**settings, "learning_rate": 1e-4}, result())
     assert out.read_bytes() == kept
     r = result()

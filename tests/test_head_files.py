@@ -90,8 +90,8 @@ def test_a_malicious_pickle_head_is_refused_and_runs_nothing(cache, tmp_path, ca
                  ["finetune", str(evil), "--out", str(tmp_path / "f.keras")]):
         _one_line(capsys, argv, "loading a pickle can run any code in it")
         assert not (tmp_path / "PWNED").exists()
-    with pytest.raises(FeatcacheError, match="--trust-pickle"):
-        featcache.evaluate(evil, cache)
+    with pytest.raises(FeatcacheError, match=r"retrain the head with featcache\.train, or pass trust_pickle=True if you made"):
+        featcache.evaluate(evil, cache)  # the API's keyword (errors.option)
     assert not (tmp_path / "PWNED").exists() and not (tmp_path / "m.keras").exists()
     # Only True trusts: "no" is truthy, and it ran the pickle's code through every API that loads a head (a tester).
     for trust in ("no", "false", 1, None):

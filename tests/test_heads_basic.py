@@ -316,14 +316,16 @@ def test_a_bad_param_value_and_its_example_are_written_as_param_takes_them():
     with pytest.raises(FeatcacheError) as err:  # the value quoted as given, though it holds the class's words (a review)
         check_param_values("logreg", {"C": "LogRegHead C 5"}, "--param logreg.")
     assert str(err.value).startswith("--param logreg.C=LogRegHead C 5 is not a positive number"), err.value
-    # a head made in Python names its class, its example too (check_params's default label)
+    # a head made in Python names its class, its example a call of it (check_params's default label; it said "e.g.
+    # LogRegHead C 0.03 or LogRegHead C cv", words of no call: an API tester)
     from featcache.heads import LogRegHead
 
     with pytest.raises(FeatcacheError, match=r"^LogRegHead max_iter 0 is not valid; use a whole number >= 1, e\.g\. 2000$"):
         LogRegHead(max_iter=0).check_params()
     with pytest.raises(FeatcacheError) as err:
         LogRegHead(C="abc").fit(np.zeros((4, 2)), [0, 1, 0, 1])
-    assert str(err.value) == "LogRegHead C 'abc' is not a positive number or 'cv'; e.g. LogRegHead C 0.03 or LogRegHead C cv"
+    assert str(err.value) == ("LogRegHead C 'abc' is not a positive number or 'cv'; e.g. LogRegHead(C=0.03) or "
+                              "LogRegHead(C='cv')")
 
 
 def test_a_param_checked_alone_leaves_a_pair_to_the_preset_it_is_merged_with():

@@ -498,7 +498,7 @@ def test_lesson_replaces_its_own_report(tmp_path):
     with open(out / "lesson.md", "a") as f:
         f.write("MY NOTES\n")
     with pytest.raises(FeatcacheError, match=f"{out / 'lesson.md'} was changed since featcache wrote it; choose another "
-                                             f"--out or move {out / 'lesson.md'} away"):
+                                             f"out or move {out / 'lesson.md'} away"):
         lesson_mod.check_outputs(out)
     (out / "lesson.md").unlink()
     lesson_mod.check_outputs(out)
@@ -580,11 +580,11 @@ def test_a_lesson_rerun_never_replaces_a_head_the_user_trained_at_its_name(tmp_p
     featcache.train(cache, "logreg", C=0.5, out=mine)
     before = mine.read_bytes()
     with pytest.raises(FeatcacheError, match="holds logreg_cv.npz, which is not part of a report featcache wrote; "
-                                             "choose another --out"):
+                                             "choose another out"):
         lesson_mod.check_outputs(out)
     ctx = lesson_mod.LessonContext(cache=cache, source=None, out=out, test_limit=20, scratch_train=40, scratch_epochs=1,
                                    seed=0, verbose=False)
-    with pytest.raises(FeatcacheError, match="holds a logreg head of another fit .*; move it away, or choose another --out$"):
+    with pytest.raises(FeatcacheError, match="holds a logreg head of another fit .*; move it away, or choose another out$"):
         lesson_mod.logreg_row(ctx)  # saved there during the run: the row's own check (no --force: lesson has none)
     assert mine.read_bytes() == before
     # the lesson's own head, of any fit, is replaced (a rerun with another seed, on other data: the review's case)
@@ -633,7 +633,7 @@ def test_an_older_lessons_unmarked_head_is_still_its_to_replace(tmp_path):
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"rows": "x"}, "rows must be a list of row functions such as featcache.recipes.lesson.ROWS (got 'x')"),
     ({"rows": [1, 2]}, "rows must be a list of row functions"),
-    ({"weights": None}, "--weights must be imagenet, random or a weights file (got None)"),
+    ({"weights": None}, "weights must be imagenet, random or a weights file (got None)"),
 ])
 def test_lesson_refuses_bad_rows_and_weights_before_any_work(kwargs, message, tmp_path):
     """rows="x" was "'str' object is not callable" after the extraction, weights=None pathlib's TypeError (an

@@ -59,7 +59,7 @@ def test_an_npz_under_an_npy_name_is_one_line(tmp_path, capsys):
 def test_a_class_the_test_fraction_leaves_out_of_the_test_split_is_said(tmp_path):
     """A class of one photo went wholly to train: extract said nothing, train printed an accuracy over the other class
     alone (the train/ and val/ layout refuses a class missing from a split)."""
-    with pytest.warns(UserWarning, match=r"--test-fraction 0.25 holds out no test image of class 'bees' \(1 photo\)"):
+    with pytest.warns(UserWarning, match=r"^test_fraction=0.25 holds out no test image of class 'bees' \(1 photo\)"):
         cache = _photo_cache(tmp_path, {"ants": 8, "bees": 1})
     with pytest.warns(UserWarning, match=r"the test split has no image of class 'bees': its accuracy covers 1 of 2 classes"):
         featcache.train(cache, "logreg", out=tmp_path / "h.npz")

@@ -222,7 +222,7 @@ def test_quiet_unless_verbose_and_out_checked_before_any_fit(multi_cache, tmp_pa
 
     monkeypatch.setattr(probe_mod, "_fit_one", lambda *a: pytest.fail("fitted before checking --out"))
     (tmp_path / "file").write_text("x")
-    with pytest.raises(FeatcacheError, match="choose a writable --out"):
+    with pytest.raises(FeatcacheError, match="choose a writable out$"):
         featcache.probe(multi_cache, heads="logreg", out=tmp_path / "file" / "sub")
 
 

@@ -237,7 +237,7 @@ def test_resume_after_sigkill_of_the_driver(ray_local, tmp_path):
 
 @pytest.mark.slow  # starts the module's Ray instance (10-30 s), shared with the other slow tests here
 def test_more_workers_than_the_cluster_holds(ray_local, fashion_dir, tmp_path):
-    with pytest.raises(FeatcacheError, match="2 CPUs on 1 node.*--workers 3 x --cpus-per-worker 1 does not fit"):
+    with pytest.raises(FeatcacheError, match="2 CPUs on 1 node.*; workers=3 x cpus_per_worker=1 does not fit"):
         extract(data_dir=str(fashion_dir), out=tmp_path / "x.h5", engine="ray", workers=3, cpus_per_worker=1, **TINY)
 
 
@@ -276,7 +276,7 @@ def test_bad_engine_options_are_one_clear_line(fashion_dir, capsys, monkeypatch)
         assert rc == 2
         err = capsys.readouterr().err
         assert message in err.strip().splitlines()[-1] and "Traceback" not in err
-    with pytest.raises(FeatcacheError, match="--workers 0 must be at least 1"):
+    with pytest.raises(FeatcacheError, match="^workers=0 must be at least 1$"):
         extract(data_dir=str(fashion_dir), engine="ray", workers=0, **TINY)
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
     assert main(base + ["--engine", "ray"]) == 2
@@ -318,7 +318,7 @@ def test_a_private_instance_is_sized_by_the_cores_and_auto_needs_a_cluster_befor
     assert started == []
     ray_engine.check_options(None, workers=2)  # what fits is taken
     ray_engine.check_options(None, workers=1, cpus_per_worker=2)
-    with pytest.raises(FeatcacheError, match="--workers 4 x --cpus-per-worker 1 is 4 CPUs"):  # run() guards it too
+    with pytest.raises(FeatcacheError, match="^workers=4 x cpus_per_worker=1 is 4 CPUs"):  # run() guards it too
         ray_engine.run([object()], None, None, None, workers=4)
     assert started == []
 

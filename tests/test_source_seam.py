@@ -98,7 +98,7 @@ def test_the_deprecated_keyword_form_still_takes_its_data_name_with_images(tmp_p
 def test_false_is_not_given_only_for_a_switch():
     """A source option given as False counted as not given: images=False built Fashion-MNIST (a review); only a switch
     whose default is False (--strict) is left off so."""
-    with pytest.raises(FeatcacheError, match="--images must be a folder path"):
+    with pytest.raises(FeatcacheError, match="^root must be a folder path"):
         specs.from_options(images=False)
     assert specs.from_options(strict=False).source == specs.from_options().source
 
@@ -108,7 +108,7 @@ def test_a_refused_choice_of_data_is_said_before_the_options_that_do_not_fit_it(
     where images=False itself is refused; that refusal comes first now. A good choice still meets the other line."""
     import featcache
 
-    with pytest.warns(DeprecationWarning), pytest.raises(FeatcacheError, match=r"^--images must be a folder path \(got False\)"):
+    with pytest.warns(DeprecationWarning), pytest.raises(FeatcacheError, match=r"^root must be a folder path \(got False\)"):
         featcache.extract(images=False, train_limit=50)
     with pytest.raises(FeatcacheError, match="^--train-limit applies to Fashion-MNIST only"):
         specs.from_options(images=str(tmp_path), train_limit=50)  # a folder that exists: PhotoFolder checks it when made

@@ -644,13 +644,13 @@ def test_an_unfinished_extraction_marked_complete_is_never_used_and_its_own_run_
     part = _hand_edited(partial_path(path), complete=True)
     want = (rf"{re.escape(str(part))} is not a finished cache: it is marked complete but was never sealed \(it has no "
             r"content digest\): an extraction stopped while sealing it, or an unfinished one marked complete by hand; "
-            r"re-run the same extract command to finish it$")
-    with pytest.raises(DamagedCache, match=want):
+            r"re-run the same {} to finish it$")
+    with pytest.raises(DamagedCache, match=want.format(r"featcache\.extract call")):  # the API's words (errors.option)
         open_cache(part)
     for command in (["verify", str(part)], ["info", str(part)]):
         assert main(command) == 2
         err = capsys.readouterr().err
-        assert err.count("\n") == 1 and re.search(want, err.strip().split("error: ", 1)[1]), err
+        assert err.count("\n") == 1 and re.search(want.format("extract command"), err.strip().split("error: ", 1)[1]), err
     assert main(["info", str(path)]) == 2
     assert "c.h5 is not finished: c.h5.partial.h5 beside it holds an extraction" in capsys.readouterr().err
     # a copy says where it must go back to be finished; without the partial's name to go back to, it is damaged
@@ -828,7 +828,7 @@ def test_no_space_while_writing_an_atomic_file_is_one_line_and_keeps_the_old_fil
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(atomic, "fsync_file", full)
-    with pytest.raises(FeatcacheError, match=r"^no space left on /.* writing .*head\.joblib; free some space or choose --out elsewhere$"):
+    with pytest.raises(FeatcacheError, match=r"^no space left on /.* writing .*head\.joblib; free some space or choose out elsewhere$"):
         atomic.write_text(target, "new")
     with pytest.raises(FeatcacheError, match="no space left on"):
         with atomic_path(tmp_path / "b.keras"):
@@ -940,7 +940,7 @@ def test_injected_no_space_in_a_cache_write_is_one_line_and_the_partial_resumes(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(h5py.Dataset, "__setitem__", full)
-    with pytest.raises(FeatcacheError, match=r"no space left on .* writing .*c\.h5\.partial\.h5; free \d+ MB or choose --out elsewhere"):
+    with pytest.raises(FeatcacheError, match=r"no space left on .* writing .*c\.h5\.partial\.h5; free \d+ MB or choose out elsewhere"):
         w.write("train", 128, {"out": features("train", 128, 64)})
     w.close()  # as extract's finally does: nothing left to close
     monkeypatch.setattr(h5py.Dataset, "__setitem__", real)
@@ -1550,7 +1550,7 @@ def test_a_sealed_partial_of_other_settings_is_refused_or_set_aside_never_delete
     data = _sealed_not_renamed(path, identity(image_size=48), monkeypatch)
     with pytest.raises(FeatcacheError, match=r"c\.h5\.partial\.h5 holds a complete extraction, stopped before it was "
                                              r"renamed into place, made with other settings \(differs in: image_size\); "
-                                             r"choose another --out, or pass --force to move it aside"):
+                                             r"choose another StoreSpec\(out=\.\.\.\), or pass StoreSpec\(force=True\) to move it aside"):
         find_complete(path, identity())
     with pytest.raises(FeatcacheError, match="holds a complete extraction of other settings"):
         writer(path).open()  # the writer's own check, should anything reach it
@@ -1631,8 +1631,8 @@ def test_an_interrupted_extraction_of_another_photo_folder_is_not_started_over(t
     w.close()
     data = partial_path(path).read_bytes()
     with pytest.raises(FeatcacheError, match=r"holds an interrupted extraction made with other settings \(differs in: "
-                                             r"the data: root .*one/photos -> .*two/photos\); choose another --out, or "
-                                             r"pass --force to move it aside"):
+                                             r"the data: root .*one/photos -> .*two/photos\); choose another "
+                                             r"StoreSpec\(out=\.\.\.\), or pass StoreSpec\(force=True\) to move it aside"):
         find_complete(path, identity(), spec_two)  # was: False, and the writer deleted the partial
     assert partial_path(path).read_bytes() == data
     assert not find_complete(path, identity(), spec_one)  # its own folder, its data changed: started over, as before
@@ -1839,9 +1839,10 @@ def test_an_incomplete_cache_of_other_settings_at_out_is_refused_as_someones_unf
     assert str(exc.value) == (
         f"{moved} is an incomplete cache of another extraction (an unfinished extraction of a.h5, copied or renamed, "
         f"128 of {N_TRAIN + N_TEST} images done, made with other settings: differs in: image_size); no rerun resumes it "
-        "under this name; to resume it, move it back to a.h5.partial.h5 beside a.h5 and re-run the extract command that "
-        "writes a.h5, with --force where a.h5 holds a cache of other settings; extracting these settings here would lose "
-        "it: choose another --out, or pass --force to replace it once the new cache is complete (it was left untouched)")
+        "under this name; to resume it, move it back to a.h5.partial.h5 beside a.h5 and re-run the featcache.extract call "
+        "that writes a.h5, with StoreSpec(force=True) where a.h5 holds a cache of other settings; extracting these settings "
+        "here would lose it: choose another StoreSpec(out=...), or pass StoreSpec(force=True) to replace it once the new "
+        "cache is complete (it was left untouched)")
     assert moved.read_bytes() == before
     # The same settings: extracted again and replaced, as the reader's line for a copy advises, and now said.
     assert not find_complete(moved, identity())

@@ -1,4 +1,5 @@
-"""featcache.validate: every check passes good values through and refuses bad ones with a line naming the flag."""
+"""featcache.validate: every check passes good values through and refuses bad ones with a line naming the flag (the
+``cli_words`` fixture: as under the CLI; a Python call's line names the keyword, tests/test_api_words.py)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ def refuses(fn, *args, match: str, **kw):
     assert "\n" not in str(exc.value)
 
 
+@pytest.mark.usefixtures("cli_words")  # the CLI's words: these name its flags
 def test_parse_list():
     assert v.parse_list(" a, b,a ,,c", "--heads") == ["a", "b", "c"]
     assert v.parse_list(["x", "y"], "--heads", known=["x", "y", "z"]) == ["x", "y"]
@@ -27,6 +29,7 @@ def test_parse_list():
     refuses(v.parse_list, "x,forest", "--heads", known=["x", "y"], match="--heads: unknown head 'forest'; choose from: x, y")
 
 
+@pytest.mark.usefixtures("cli_words")  # the CLI's words: these name its flags
 def test_parse_sizes():
     assert v.parse_sizes("500, 100,100,250") == [100, 250, 500]
     assert v.parse_sizes([20, np.int64(5), 7.0]) == [5, 7, 20]
@@ -38,6 +41,7 @@ def test_parse_sizes():
     refuses(v.parse_sizes, "-3", match="--sizes: '-3' is not a whole number")
 
 
+@pytest.mark.usefixtures("cli_words")  # the CLI's words: these name its flags
 def test_positive_int():
     assert v.positive_int("7", "--epochs") == 7 and v.positive_int(np.int32(2), "--epochs") == 2
     refuses(v.positive_int, 0, "--epochs", match="--epochs 0 must be at least 1")
@@ -45,11 +49,13 @@ def test_positive_int():
     refuses(v.positive_int, True, "--epochs", match="not a whole number")
 
 
+@pytest.mark.usefixtures("cli_words")  # the CLI's words: these name its flags
 @pytest.mark.parametrize("seed", [-1, 2**32, 2**40])
 def test_check_seed_range(seed):
     refuses(v.check_seed, seed, match=rf"--seed {seed} is out of range; use a whole number from 0 to 4294967295")
 
 
+@pytest.mark.usefixtures("cli_words")  # the CLI's words: these name its flags
 def test_check_seed():
     assert v.check_seed(0) == 0 and v.check_seed(2**32 - 1) == 2**32 - 1 and v.check_seed(np.int64(5)) == 5
     refuses(v.check_seed, 1.5, match=r"--seed 1.5 is not a whole number")
@@ -58,6 +64,7 @@ def test_check_seed():
     refuses(v.check_seed, False, flag="--seeds", match=r"--seeds False is not a whole number")
 
 
+@pytest.mark.usefixtures("cli_words")  # the CLI's words: these name its flags
 def test_parse_seeds():
     assert v.parse_seeds(3) == [0, 1, 2] and v.parse_seeds([4, 2, 4]) == [4, 2]
     refuses(v.parse_seeds, 0, match="--seeds 0 must be at least 1")
@@ -71,6 +78,7 @@ def test_parse_seeds():
     refuses(v.parse_seeds, 2.5, match=r"^--seeds 2.5 is not a whole number; pass e.g. 10$")
 
 
+@pytest.mark.usefixtures("cli_words")  # the CLI's words: these name its flags
 def test_check_jobs():
     assert v.check_jobs(1) == 1 and v.check_jobs(-1) == -1 and v.check_jobs(np.int64(4)) == 4
     # --jobs 100000 started hundreds of processes on 2 cores (an adversarial tester): a bound per core, and never
@@ -94,6 +102,7 @@ def test_check_jobs():
             os.sched_setaffinity(0, before)
 
 
+@pytest.mark.usefixtures("cli_words")  # the CLI's words: these name its flags
 def test_curve_and_probe_start_no_more_workers_than_fits(tmp_path, monkeypatch, fashion_dir):
     """An adversarial tester: curve --jobs 60 started 60 processes for 3 fits. joblib is asked for at most as many
     workers as there are tasks (the helper's test alone passed with the calls removed; a review)."""
@@ -120,6 +129,7 @@ def test_curve_and_probe_start_no_more_workers_than_fits(tmp_path, monkeypatch, 
         refuses(v.check_jobs, bad, match=r"--jobs .* is not valid; use a positive number of processes, or -1 for every core")
 
 
+@pytest.mark.usefixtures("cli_words")  # the CLI's words: these name its flags
 def test_check_limit():
     assert v.check_limit(None, 48, "--train-limit", "train images") == 48 and v.check_limit(48, 48, "--train-limit", "x") == 48
     refuses(v.check_limit, 0, 48, "--train-limit", "train images", match=r"^--train-limit must be at least 1 \(got 0\)$")
@@ -127,18 +137,21 @@ def test_check_limit():
             match="^--test-limit 49 is beyond the 48 test images; use at most 48$")
 
 
+@pytest.mark.usefixtures("cli_words")  # the CLI's words: these name its flags
 def test_check_fraction():
     assert v.check_fraction("0.25", "--holdout") == 0.25
     for bad in (0, 1, 1.5, -0.1, "x", float("nan")):
         refuses(v.check_fraction, bad, "--holdout", match="--holdout .* is not a fraction; use a number between 0 and 1")
 
 
+@pytest.mark.usefixtures("cli_words")  # the CLI's words: these name its flags
 def test_parse_C():
     assert v.parse_C("0.03") == 0.03 and v.parse_C(10) == 10.0 and v.parse_C("cv") == "cv"
     for bad in ("-1", "0", "abc", None, True):  # inf and nan: test_number_flags_that_read_as_another_number_...
         refuses(v.parse_C, bad, match=r"--C .* is not a positive number or 'cv'")
 
 
+@pytest.mark.usefixtures("cli_words")  # the CLI's words: these name its flags
 def test_parse_C_per_head():
     from featcache.heads import parse_C_per_head  # the heads say which of them have a C
 
@@ -165,6 +178,7 @@ def test_progress_rates_name_their_units_in_the_plural():
     assert rate(3, 6.0, "fit") == "2.00s/fit" and rate(2, 0.0, "setting") == "2 settings"
 
 
+@pytest.mark.usefixtures("cli_words")  # the CLI's words: these name its flags
 def test_check_writable_dir(tmp_path):
     assert v.check_writable_dir(tmp_path / "a" / "b") == tmp_path / "a" / "b" and (tmp_path / "a" / "b").is_dir()
     (tmp_path / "file").write_text("x")
@@ -172,6 +186,7 @@ def test_check_writable_dir(tmp_path):
     assert (tmp_path / "file").read_text() == "x"
 
 
+@pytest.mark.usefixtures("cli_words")  # the CLI's words: these name its flags
 def test_require_splits():
     cache = SimpleNamespace(path="c.h5", sizes={"train": 10})
     v.require_splits(cache, "train")
@@ -261,6 +276,7 @@ def test_switches_reach_the_function_as_plain_bools():
     (lambda b: __import__("featcache").StoreSpec(lock_timeout=b), r"^--lock-timeout np\.True_ is not a number of seconds"),
     (lambda b: v.positive_int(b, "--epochs"), r"^--epochs np\.True_ is not a whole number"),
 ])
+@pytest.mark.usefixtures("cli_words")  # the CLI's words: these name its flags
 def test_numpys_bools_are_refused_as_pythons_are(check, message):
     """An adversarial tester: np.bool_(True), no subclass of bool, slipped past the bool checks: train(C=np.bool_(True))
     and probe's trained with C=1.0, StoreSpec(lock_timeout=np.bool_(True)) waited 1 s; Python's True was refused
@@ -272,6 +288,7 @@ def test_numpys_bools_are_refused_as_pythons_are(check, message):
         check(True)
 
 
+@pytest.mark.usefixtures("cli_words")  # the CLI's words: these name its flags
 def test_a_list_argument_of_no_items_is_one_line():
     """probe(view_settings=5) and train(train_views=5) were "'int' object is not iterable" (an adversarial tester):
     list_items is the one home of the rule, each caller naming what it takes."""
@@ -405,6 +422,7 @@ def test_every_param_line_names_the_value_as_typed_and_a_zero_it_reads_as_is_not
         HEADS["logreg"](max_iter=2.5).check_params()
 
 
+@pytest.mark.usefixtures("cli_words")  # the CLI's words: these name its flags
 def test_number_flags_that_read_as_another_number_say_so_as_param_does(tmp_path, capsys):
     """`--C 1e400` said "'1e400' is not a positive number" (testers, 2026-12-05): 1e400 reads as inf, and only
     --param said so. The number flags (--C, probe's --C HEAD=C, --lr, --lock-timeout) now share --param's words
@@ -520,6 +538,7 @@ def test_a_bounded_count_says_only_the_bound_it_breaks():
         check_param_values("keras", {"epochs": 0}, "--param keras.")
 
 
+@pytest.mark.usefixtures("cli_words")  # the CLI's words: these name its flags
 @pytest.mark.parametrize("head", ["logreg", "svm"])
 def test_n_jobs_and_C_typed_too_small_to_read_say_so_as_other_params_do(head):
     """Regression (a review, 2026-12-05): --param n_jobs=1e-400 got check_jobs' "is not valid", not that it reads as 0,
@@ -562,6 +581,7 @@ def test_keras_epochs_at_the_count_bound_trains_and_one_more_is_one_line(tmp_pat
     assert not (tmp_path / "h2.keras").exists()
 
 
+@pytest.mark.usefixtures("cli_words")  # the CLI's words: these name its flags
 def test_count_flags_are_bounded_finetune_batch_size_too(tmp_path, capsys):
     """Regression: finetune's --batch-size <400 nines> was accepted (and recorded); train's --epochs <400 nines> was
     Keras's OverflowError traceback. positive_int, the counts' one check, takes at most COUNT_MAX."""

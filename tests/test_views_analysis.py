@@ -117,7 +117,7 @@ def test_evaluate_notes_views_the_head_was_not_trained_on(views_cache, tmp_path,
 
 
 def test_views_not_in_the_cache_are_one_line_naming_its_views(views_cache, plain_cache, tmp_path, capsys):
-    with pytest.raises(FeatcacheError, match=r"--train-views asks for view\(s\) crop:c, which .* \(it has orig, flip, shift:\+2,\+2\)"):
+    with pytest.raises(FeatcacheError, match=r"^train_views asks for view\(s\) crop:c, which .* \(it has orig, flip, shift:\+2,\+2\)"):
         featcache.train(views_cache, "logreg", train_views="crop:c")
     assert main(["train", str(views_cache), "--head", "logreg", "--test-views", "shift:-2,-2"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -583,10 +583,10 @@ def test_bad_only_spellings_are_one_line_exit_2(views_cache, tmp_path, capsys, v
 
 
 def test_only_is_refused_where_it_has_no_meaning(views_cache, plain_cache, tmp_path, capsys):
-    with pytest.raises(FeatcacheError, match=r"only:all: .*p.h5 holds no view but the original"):
+    with pytest.raises(FeatcacheError, match=r"^test_views='only:all': .*p.h5 holds no view but the original; extract with ModelSpec\(views=\.\.\.\)"):
         featcache.train(plain_cache, "logreg", test_views="only:all", out=tmp_path / "h.npz")
     # probe writes a setting's views back as names, which read as orig + those: refused, with the way to it
-    with pytest.raises(FeatcacheError, match=r"--view-settings takes no only: .*--test-views only:VIEWS"):
+    with pytest.raises(FeatcacheError, match=r"^view_settings takes no only: .*test_views='only:VIEWS'$"):
         featcache.probe(views_cache, heads="logreg", view_settings="orig/only:flip", out=tmp_path, plot=False)
     # extract --views (parse_views): a cache always holds the original view
     from featcache.embedding.views import parse_views

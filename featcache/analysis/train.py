@@ -168,7 +168,7 @@ def _build_head(head: str, *, preset: str | None, epochs: int | None, C: float |
     # (build_head("logreg", seed=-1) said "--param seed -1 is not valid", a --param never given; a review)
     for name in ("seed", "n_classes", "standardize"):
         if name in base:
-            check_head_params(cls(**{name: base[name]}), ParamLabel(f"{cls.__name__} "))
+            check_head_params(cls(**{name: base[name]}), ParamLabel.of_class(cls))
     est = cls(**{**base, **params})  # no name of params is in base: set_by_train refused those
     # One check of every value, in --param's words: train's own options are checked above, the preset's are valid,
     # so a complaint is about a --param, or a pair of them with the preset's (early stopping). It was a check of the

@@ -469,7 +469,8 @@ def _main(argv: list[str] | None) -> int:
 
         _start()
         # Building the parser imports every subcommand (about 2 s): Ctrl-C here is no traceback either.
-        args = build_parser().parse_args(argv)
+        with cli_words():  # argparse's type= checks name the flags too
+            args = build_parser().parse_args(argv)
         _command = args.command
     except KeyboardInterrupt:
         _say(STARTING)

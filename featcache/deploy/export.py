@@ -16,8 +16,8 @@ import numpy as np
 
 from featcache._lazy import keras
 from featcache.embedding.backbones import (get_backbone, imagenet_weights_file, is_named_weights, recorded_weights_path,
-                                           weights_arg, weights_identity)
-from featcache.errors import FeatcacheError, one_line
+                                           weights_arg, weights_identity, weights_path_words)
+from featcache.errors import FeatcacheError, given, given_path, one_line, option
 from featcache.validate import (ONLY, check_path, checks_switches, pick_views, shown, views_counted, views_spec, views_words,
                                 without_words)
 
@@ -53,18 +53,18 @@ def resolve_weights(meta: dict[str, Any], weights: str | None = None) -> str:
             raise FeatcacheError(
                 f"the ImageNet weights in Keras's cache ({got[:19]}...) are not those the head's features came from "
                 f"({want[:19]}...): that file changed since the extraction; put those weights back, or pass a file "
-                "of them with --weights PATH")
+                f"of them with {weights_path_words()}")
         if source and Path(source).is_file() and weights_identity(source) == want:
             return source
         raise FeatcacheError(
-            f"the head's features came from a weights file with {want[:19]}...; pass that same file with --weights PATH"
+            f"the head's features came from a weights file with {want[:19]}...; pass that same file with {weights_path_words()}"
         )
     got = _identity(meta, weights)
     if got != want:
         raise FeatcacheError(
-            f"--weights {weights} is not what the head was trained with (it is {got[:19]}..., the head needs {want[:19]}...); "
+            f"{given_path('--weights', weights)} is not what the head was trained with (it is {got[:19]}..., the head needs {want[:19]}...); "
             "pass the weights used at extraction" + ("" if want.startswith("sha256:") and source != "imagenet"
-                                                     else f" or leave --weights out ({'imagenet' if source == 'imagenet' else want})")
+                                                     else f" or leave {option('--weights')} out ({'imagenet' if source == 'imagenet' else want})")
         )
     return weights
 
@@ -93,8 +93,9 @@ def check_dense_form(head: BaseEstimator) -> None:
     if getattr(head, "logits_weights", None) is not None:  # a head with a Dense-layer form says so by having this
         return
     name = {"SVMHead": "an SVM head"}.get(type(head).__name__, f"a {type(head).__name__} head")
+    how = option("featcache train CACHE --head logreg --layer L", "featcache.train(cache, 'logreg', layer=L)")
     raise FeatcacheError(f"cannot export {name}: only keras and logreg heads have a Dense-layer form; train a logreg head "
-                         "on the same cache and layer (featcache train CACHE --head logreg --layer L) and export that")
+                         f"on the same cache and layer ({how}) and export that")
 
 
 def exportable(head: BaseEstimator, meta: dict[str, Any], weights: str | None = None) -> str:
@@ -181,7 +182,7 @@ def graph_views(est: BaseEstimator, meta: dict[str, Any], views: str | tuple[str
     if views is None or (isinstance(views, str) and views.strip() == "orig"):
         return ("orig",)
     if not isinstance(views, (str, list, tuple)):  # 5 was "'int' object is not iterable" (an adversarial tester)
-        raise FeatcacheError(f"--views must be orig, all, view names such as orig,flip or only:VIEWS (got {shown(views)})")
+        raise FeatcacheError(f"{option('--views')} must be orig, all, view names such as orig,flip or only:VIEWS (got {shown(views)})")
     fitted = meta.get("train_views") or ["orig"]
     averaged = meta.get("test_views") or ["orig"]
     if isinstance(views, str) and views.strip() == "all":
@@ -192,18 +193,24 @@ def graph_views(est: BaseEstimator, meta: dict[str, Any], views: str | tuple[str
         # train's and evaluate's options read them (validate.pick_views): only:flip took extract's reading, "a cache
         # always holds the original view", and flip was refused for "--views orig", a view never typed (a review)
         names = pick_views(_seen(["orig"], fitted, averaged), views, "--views",
-                           lambda asked: _among(asked, fitted, averaged), every=averaged, none_left=f"--views {ONLY}all: the head averaged no view but the original at "
-                           "test; name the views, e.g. --views only:flip")
+                           lambda asked: _among(asked, fitted, averaged), every=averaged,
+                           none_left=f"{given('--views', ONLY + 'all', repr(ONLY + 'all'))}: the head averaged no view but the "
+                                     f"original at test; name the views, e.g. {given('--views', ONLY + 'flip', repr(ONLY + 'flip'))}")
         if "orig" in names and "orig" not in _seen(fitted, averaged):  # a head of only:VIEWS: what it takes, said
-            raise FeatcacheError(f"--views {_typed(views)} includes the original view (every spelling but {ONLY}VIEWS "
-                                 f"does), and the head was fitted on {_fit_words(fitted, averaged)}; pass --views "
-                                 f"{views_spec(names[1:])} for those views without the original, or --views all (the "
-                                 "views it averaged at test)")
+            raise FeatcacheError(f"{_views_given(_typed(views))} includes the original view (every spelling but {ONLY}VIEWS "
+                                 f"does), and the head was fitted on {_fit_words(fitted, averaged)}; pass "
+                                 f"{_views_given(views_spec(names[1:]))} for those views without the original, or "
+                                 f"{_views_given('all')} (the views it averaged at test)")
     if not hasattr(est, "logits_weights"):
         raise FeatcacheError(f"cannot export this {meta.get('head') or type(est).__name__} head with views in the graph: the SVM "
                              "does not export (the views are averaged after a Dense layer); train a logreg or keras head "
                              "with the same views and export that")
     return names
+
+
+def _views_given(views: str) -> str:
+    """export's views option set to ``views``: ``--views all`` in a command, ``views='all'`` in a Python call."""
+    return given("--views", views, repr(views))
 
 
 def _seen(*views: Sequence[str]) -> tuple[str, ...]:
@@ -228,8 +235,9 @@ def _among(asked: Any, fitted: Sequence[str], averaged: Sequence[str]) -> list[s
     unseen = [v for v in names if v not in _seen(fitted, averaged) and v != "orig"]  # orig: graph_views' own word
     if unseen:
         among = f"{ONLY}VIEWS among those" if "orig" not in _seen(fitted, averaged) else "among those"
-        raise FeatcacheError(f"--views {', '.join(unseen)}: the head was fitted on {_fit_words(fitted, averaged)}; "
-                             f"export --views {among}, or --views all (the views it averaged at test)")
+        raise FeatcacheError(f"{given('--views', ', '.join(unseen), repr(','.join(unseen)))}: the head was fitted on "
+                             f"{_fit_words(fitted, averaged)}; {option('export --views', 'pass views')} {among}, or "
+                             f"{_views_given('all')} (the views it averaged at test)")
     return names
 
 
@@ -256,11 +264,11 @@ def views_note(meta: dict[str, Any]) -> str | None:
     from featcache.heads.io import orig_accuracy_of
 
     single = orig_accuracy_of(meta)
-    acc = f"{single:.4f} on its test split" if single is not None else "not recorded (evaluate the head with --test-views orig)"
+    acc = f"{single:.4f} on its test split" if single is not None else f"not recorded (evaluate the head with {option('--test-views orig', 'test_views=' + repr('orig'))})"
     averaged = (f", against {meta['test_accuracy']:.4f} with {len(test)} views averaged"
                 + without_words(test, " ({})")  # only:VIEWS's score is not the original's and more (h137)
                 if len(test) > 1 and meta.get("test_accuracy") is not None else "")
-    fix = (f" (pass --views all to average the {len(test)} views in the model, {len(test)} forward passes per image)"
+    fix = (f" (pass {_views_given('all')} to average the {len(test)} views in the model, {len(test)} forward passes per image)"
            if len(test) > 1 else "")  # the flag that gives the head's averaged accuracy back (a new-user tester)
     return (f"the exported model classifies the original view only (no test-time averaging of views; the head was fitted on "
             f"{views_counted(train)}): the head's accuracy with the original view alone is {acc}{averaged}{fix}")

@@ -31,7 +31,7 @@ from featcache._lazy import keras
 from featcache.embedding.backbones import MAX_IMAGE_SIZE, REGISTRY
 from featcache.embedding.passes import BATCH_SIZE
 from featcache.embedding.runtimes import DEFAULT_RUNTIME
-from featcache.errors import FeatcacheError, warn
+from featcache.errors import FeatcacheError, given_path, option, warn
 from featcache.heads.io import (META_ENTRY, MODEL_KIND, MODEL_ONLY_FIELDS, add_sealed_meta, check_digest, check_regular_file,
                                 load_keras_file, load_problem)
 from featcache.store.atomic import atomic_path
@@ -70,7 +70,7 @@ def save_model(model: KerasModel, path: str | Path, meta: dict[str, Any], rechec
 
     path = Path(path)
     if path.suffix != ".keras":
-        raise FeatcacheError(f"a model is saved as a .keras file; use --out {path.with_suffix('.keras')}")
+        raise FeatcacheError(f"a model is saved as a .keras file; use {given_path('--out', path.with_suffix('.keras'))}")
     k = keras()
     meta = {
         "kind": KIND, "format_version": FORMAT_VERSION, **meta,
@@ -300,15 +300,19 @@ def check_out(path: str | Path, force: bool = False) -> Path:
         # "pass --force to replace it" would have had the user destroy their head; a model whose record was edited to
         # a head's is none (heads.io.edited, of a record that says head): it is said to be no model featcache wrote, below
         if read_head_meta(path) is not None and edited(path) is None:
-            raise FeatcacheError(f"--out {path} is a head 'featcache train' wrote, not a model; name the model another "
-                                 "file, e.g. --out " + str(path.with_name(path.stem + "_model.keras")))
+            raise FeatcacheError(f"{given_path('--out', path)} is a head 'featcache train' wrote, not a model; name the model "
+                                 f"another file, e.g. {given_path('--out', path.with_name(path.stem + '_model.keras'))}")
         from featcache.heads.io import damaged_zip
 
         if (damage := damaged_zip(path)) is not None:  # "is not a model featcache wrote" of a damaged one (a tester)
-            raise FeatcacheError(f"--out {path} is damaged ({damage[0]}); choose another --out, or pass --force to "
-                                 "replace it")
-        raise FeatcacheError(f"--out {path} exists and is not a model featcache wrote; choose another --out, or pass --force to replace it")
+            raise FeatcacheError(f"{given_path('--out', path)} is damaged ({damage[0]}); {_other_out()}")
+        raise FeatcacheError(f"{given_path('--out', path)} exists and is not a model featcache wrote; {_other_out()}")
     return path
+
+
+def _other_out() -> str:
+    """The way out of a refused model output, as export's and finetune's checks of it say it (``heads.io``'s words)."""
+    return f"choose another {option('--out')}, or pass {option('--force')} to replace it"
 
 
 def check_not_the_head(out: Path, head: str | Path, command: str) -> None:
@@ -319,8 +323,8 @@ def check_not_the_head(out: Path, head: str | Path, command: str) -> None:
     except OSError:
         same = False
     if same:
-        raise FeatcacheError(f"--out {out} is the head {command} reads; name the model another file, e.g. --out "
-                             f"{out.with_name(out.stem + '_model.keras')}")
+        raise FeatcacheError(f"{given_path('--out', out)} is the head {command} reads; name the model another file, e.g. "
+                             f"{given_path('--out', out.with_name(out.stem + '_model.keras'))}")
 
 
 # A model records its head's fit under these names (``export.model_meta``: the head's field -> the model's), so that a
@@ -398,7 +402,7 @@ def check_same_model_job(path: Path, head_meta: dict[str, Any], finetune: dict[s
         return True, origin
     # a record featcache would not read says nothing true of its job (an adversarial tester: "views": "orig" was
     # "views averaged o,r,i,g there", an image_size of "96" taken for a rerun's): refused as predict refuses it
-    check_meta(path, old, "choose another --out, or pass --force to replace it")
+    check_meta(path, old, _other_out())
     new = {**head_meta, "finetune": finetune, "model_views": None if views is None else list(views),
            "fit_settings": _finetune_settings(finetune)}
     try:
@@ -416,9 +420,8 @@ def _refuse_if_changed(path: Path) -> None:
     evidence. A model whose class names were edited was refused as "a model of another data set" (a review). A
     model of format 1 (no digest) cannot tell: ``other_job`` says what its record says."""
     def changed(p: Path, why: str) -> FeatcacheError:
-        return FeatcacheError(f"--out {p} holds a model changed since featcache saved it ({why}): edited by hand or "
-                              "damaged, so what it was made from cannot be told; choose another --out, or pass --force "
-                              "to replace it")
+        return FeatcacheError(f"{given_path('--out', p)} holds a model changed since featcache saved it ({why}): edited by "
+                              f"hand or damaged, so what it was made from cannot be told; {_other_out()}")
 
     check_digest(path, changed)
 
@@ -540,7 +543,7 @@ def run_model(net: ModelRunner | KerasModel, images: np.ndarray, batch_size: int
     if bad.any():  # a model of NaN weights (a diverged fine-tuning) printed "t-shirt/top nan", exit 0 (a tester)
         raise FeatcacheError(f"the model gave probabilities that are not numbers for {int(bad.sum())} of {len(probs)} "
                              "image(s): its weights are not numbers (a fine-tuning that diverged?); fine-tune it again "
-                             "with a lower --lr, or export its head again")
+                             f"with a lower {option('--lr')}, or export its head again")
     return probs
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 import numpy as np
 
 from featcache._lazy import keras
-from featcache.errors import FeatcacheError, first_line
+from featcache.errors import FeatcacheError, first_line, given, given_path, option
 from featcache.validate import expand_home, file_digest, shown
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ class Backbone:
         # "any feature-map layer ... listed by its .summary()" took in the layers Keras names by a counter, which
         # feature_maps refuses (mapper.counter_named; a review): said as extract's --help says it, and shorter than
         # before for every backbone (the unknown-layer line stays under 400 characters for MobileNetV2's typos)
-        return (f"--layers takes blocks {blocks[0]} to {blocks[-1]} (probe.png's names{short}), 'blocks' for all, "
+        return (f"{option('--layers')} takes blocks {blocks[0]} to {blocks[-1]} (probe.png's names{short}), 'blocks' for all, "
                 f"{self.final_layer} for the final output, or a feature map in keras.applications.{self.application}"
                 f"(include_top=False).summary() not named by Keras's counter (re_lu_3)")
 
@@ -247,7 +247,7 @@ REGISTRY: dict[str, Backbone] = {
 
 def get_backbone(name: str) -> Backbone:
     if not isinstance(name, str):  # ModelSpec(backbone=[...]) was "unhashable type: 'list'" (an adversarial tester)
-        raise FeatcacheError(f"--backbone must be a backbone's name (got {name!r}); choose one of: {', '.join(sorted(REGISTRY))}")
+        raise FeatcacheError(f"{option('--backbone')} must be a backbone's name (got {name!r}); choose one of: {', '.join(sorted(REGISTRY))}")
     try:
         return REGISTRY[name]
     except KeyError:
@@ -301,14 +301,14 @@ def seed_random_weights() -> None:
 def check_image_size(backbone: Backbone, image_size: int) -> None:
     """``image_size`` must be a whole number of pixels within the backbone's range."""
     if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)):
-        raise FeatcacheError(f"--image-size must be a whole number of pixels (got {image_size!r})")
+        raise FeatcacheError(f"{option('--image-size')} must be a whole number of pixels (got {image_size!r})")
     if image_size < backbone.min_size:
         raise FeatcacheError(
-            f"--image-size {image_size} is too small for {backbone.name}; use {backbone.min_size} to {MAX_IMAGE_SIZE} pixels"
+            f"{given('--image-size', str(image_size))} is too small for {backbone.name}; use {backbone.min_size} to {MAX_IMAGE_SIZE} pixels"
         )
     if image_size > MAX_IMAGE_SIZE:
         raise FeatcacheError(
-            f"--image-size {image_size} is too large (its activations would not fit in memory); "
+            f"{given('--image-size', str(image_size))} is too large (its activations would not fit in memory); "
             f"use {backbone.min_size} to {MAX_IMAGE_SIZE} pixels"
         )
 
@@ -393,7 +393,7 @@ def imagenet_weights_file(backbone: Backbone, image_size: int) -> Path:
     check_image_size(backbone, image_size)
     spec = backbone.imagenet
     if spec is None:
-        raise FeatcacheError(f"featcache knows no ImageNet weights file of {backbone.name}; pass a weights file with --weights PATH")
+        raise FeatcacheError(f"featcache knows no ImageNet weights file of {backbone.name}; pass a weights file with {weights_path_words()}")
     path = keras_models_dir() / spec.file_name(image_size)
     if not (path.is_file() and _passes_keras_hash(path, spec.file_hash)):
         path = _fetch_imagenet(backbone, spec, image_size, path)
@@ -438,10 +438,10 @@ def _fetch_imagenet(backbone: Backbone, spec: KerasWeightsFile, image_size: int,
             raise FeatcacheError(
                 f"the ImageNet weights of {backbone.name} in Keras's cache, {where}, fail Keras's checksum (an "
                 f"interrupted download?) and downloading them again failed ({why}); delete that file and run again "
-                "where the network is reachable, or pass a local weights file with --weights PATH") from None
+                f"where the network is reachable, or pass a local weights file with {weights_path_words()}") from None
         raise FeatcacheError(
             f"could not obtain ImageNet weights for {backbone.name} ({why}); "
-            "this machine may be offline: pass a local weights file with --weights PATH"
+            f"this machine may be offline: pass a local weights file with {weights_path_words()}"
         ) from None
     if "Downloading" in said.getvalue():
         print(f"downloaded the ImageNet weights of {backbone.name} into Keras's cache ({got})", file=sys.stderr, flush=True)
@@ -454,7 +454,7 @@ def _damaged_imagenet_file(backbone: Backbone, path: Path, exc: Exception) -> Fe
     return FeatcacheError(
         f"the ImageNet weights file of {backbone.name} in Keras's cache, {path}, is damaged or not {backbone.name}'s "
         f"(an interrupted download?; {_mismatch_detail(exc)}); delete it and run again (Keras downloads it afresh), "
-        "or pass a local weights file with --weights PATH")
+        f"or pass a local weights file with {weights_path_words()}")
 
 
 def weights_arg(weights: Any) -> str:
@@ -464,7 +464,7 @@ def weights_arg(weights: Any) -> str:
     if isinstance(weights, os.PathLike):
         weights = os.fspath(weights)
     if not isinstance(weights, str) or not weights:
-        raise FeatcacheError(f"--weights must be imagenet, random or a weights file (got {shown(weights)})")
+        raise FeatcacheError(f"{option('--weights')} must be imagenet, random or a weights file (got {shown(weights)})")
     return weights if is_named_weights(weights) else expand_home(weights)
 
 
@@ -477,12 +477,22 @@ def check_weights_file(weights: str | Path) -> Path:
     if os.path.lexists(path):
         from featcache.validate import kind_of
 
-        raise FeatcacheError(f"--weights {weights} is {kind_of(path)}, not a weights file; pass the .weights.h5 file "
-                             "with --weights PATH, or --weights imagenet / --weights random")
+        raise FeatcacheError(f"{given_path('--weights', weights)} is {kind_of(path)}, not a weights file; pass the "
+                             f".weights.h5 file with {weights_path_words()}, or {named_weights_words()}")
     # a relative path names where it was looked for (../shared/weights/... run outside the checkout; a new-user tester)
     where = "" if path.is_absolute() else f" (looked for {Path.cwd() / path})"
-    raise FeatcacheError(f"weights file not found: {weights}{where}; pass an existing file with --weights PATH, "
-                         "or --weights imagenet / --weights random")
+    raise FeatcacheError(f"weights file not found: {weights}{where}; pass an existing file with {weights_path_words()}, "
+                         f"or {named_weights_words()}")
+
+
+def weights_path_words() -> str:
+    """A weights file as its caller passes one: ``--weights PATH``, or the API's ``weights=PATH`` (ModelSpec's, export's,
+    finetune's, lesson's keyword)."""
+    return option("--weights PATH", "weights=PATH")
+
+
+def named_weights_words() -> str:
+    return option("--weights imagenet / --weights random", "weights='imagenet' / weights='random'")
 
 
 def short_layer(layer: str) -> str:
@@ -536,7 +546,7 @@ def resolve_layers(backbone: Backbone, layers: str | list[str] | None) -> list[s
     names = [s.strip() for s in layers.split(",")] if isinstance(layers, str) else list(layers)
     names = [n for n in names if n]
     if not names:
-        raise FeatcacheError("--layers is empty; give layer names separated by commas, or 'blocks'")
+        raise FeatcacheError(f"{option('--layers')} is empty; give layer names separated by commas, or 'blocks'")
     out: list[str] = []
     for n in names:
         for m in backbone.known_layers if n == "blocks" else [layer_name(backbone, n)]:

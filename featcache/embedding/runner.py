@@ -24,7 +24,7 @@ from featcache.embedding.backbones import Backbone, check_image_size, recorded_w
 from featcache.embedding.batches import Batch, plan
 from featcache.embedding.mapper import check_layers
 from featcache.embedding.specs import ModelSpec, StoreSpec, from_legacy
-from featcache.errors import FeatcacheError, one_line, option, printable, warn
+from featcache.errors import FeatcacheError, given, one_line, option, printable, warn
 from featcache.progress import counted, note, status
 from featcache.sources import DataSource
 from featcache.sources.base import RowPlan
@@ -166,7 +166,7 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
         _make_folder(path.parent)
         # --force changes what may be replaced, never what a hit is: a cache of these settings is still a hit, as
         # train --force refits only what train would refit anyway (the brief of extract --force, 2026-12-05)
-        forced = "; --force replaces only a cache of other settings" if store.force else ""
+        forced = f"; {option('--force', 'StoreSpec(force=True)')} replaces only a cache of other settings" if store.force else ""
         if find_complete(path, ident, data.spec, force=store.force):
             return _hit(path, data, verbose, f"cache hit: {path} already holds these features; nothing to do{forced}", model)
         # Not before the hit: a layer beyond the registry's needs Keras, which a hit never imports (0.7 s against 5 s).
@@ -188,7 +188,7 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
             if verbose and replaced:  # what it replaces is a user's file: said with the progress off too (a note)
                 note(one_line(replaced))
             if verbose and other:
-                note(one_line(f"--force: {path}, {other.words()}, is replaced once this cache is complete (and kept "
+                note(one_line(f"{option('--force', 'StoreSpec(force=True)')}: {path}, {other.words()}, is replaced once this cache is complete (and kept "
                               "if the run stops before)"))
             result = _run(path, ident, data, model, store, engine, verbose, at_start, other)
             result.replaced_incomplete, result.replaced_cache = replaced, other
@@ -210,8 +210,8 @@ def _set_aside_other_partial(path: Path, ident: CacheIdentity, source: dict[str,
             attrs = {"partial_of": path.name}
         what = ("a complete extraction of other settings, stopped before it was renamed into place" if attrs.get("complete")
                 else "an interrupted extraction of other settings")
-        warn(f"{partial_path(path)} held {what}; --force moved it to {moved} ({resume_words(moved, attrs)}; "
-             "or delete it)", PartialSetAside)
+        warn(f"{partial_path(path)} held {what}; {option('--force', 'StoreSpec(force=True)')} moved it to {moved} "
+             f"({resume_words(moved, attrs)}; or delete it)", PartialSetAside)
     return moved
 
 
@@ -219,7 +219,7 @@ def _make_folder(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise FeatcacheError(f"cannot create {folder} ({exc.strerror}); choose a writable --out") from None
+        raise FeatcacheError(f"cannot create {folder} ({exc.strerror}); choose a writable {option('--out', 'StoreSpec(out=...)')}") from None
 
 
 def _check_outside_the_data(path: Path, source: Any) -> None:
@@ -302,7 +302,7 @@ def _open(source: Any, size: int, verbose: bool) -> DataSource:
     decoded = data.spec.get("image_size")
     if decoded is not None and decoded != size:
         # Preprocess would resize the decoded images a second time: another pixel pipeline.
-        raise FeatcacheError(f"this source decodes its images at {decoded}px but --image-size is {size}; open it with image size {size}")
+        raise FeatcacheError(f"this source decodes its images at {decoded}px but {option('--image-size')} is {size}; open it with image size {size}")
     return data
 
 
@@ -377,7 +377,7 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
         # default), which a run's speed and a benchmark depend on (a review: these were status lines, hidden by
         # FEATCACHE_PROGRESS=off). Said only when the bound lowered it; the batch size asked for needs no line.
         if per_pass.bounded:
-            note(f"{per_pass.images} image(s) per forward pass, not --batch-size {store.batch_size}: at {ident.image_size} px "
+            note(f"{per_pass.images} image(s) per forward pass, not {given('--batch-size', str(store.batch_size))}: at {ident.image_size} px "
                  f"more would need over {passes.PASS_MEMORY / 2**30:.0f} GB of memory")
         if per_pass.passes_per_row > 1:
             note(f"each image's {n_views} views run in {per_pass.passes_per_row} forward passes of at most {per_pass.images}")

@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator
 import numpy as np
 
 from featcache._lazy import native_stderr_quiet
-from featcache.errors import FeatcacheError, first_line, in_the_way, warn
+from featcache.errors import FeatcacheError, example, first_line, given, in_the_way, option, warn
 
 if TYPE_CHECKING:
     import openvino
@@ -568,7 +568,7 @@ def check_runtime(name: Any) -> str:
     """The one check of a runtime's name. Engines call it when they are made: a mistyped name was refused only
     when the mapper was built, after a photo folder was hashed, and never on a cache hit (a review)."""
     if not isinstance(name, str) or not name:
-        raise FeatcacheError(f"--runtime must be a runtime's name, e.g. {DEFAULT_RUNTIME} (got {name!r})")
+        raise FeatcacheError(f"{option('--runtime')} must be a runtime's name, e.g. {example('--runtime', DEFAULT_RUNTIME)} (got {name!r})")
     if name not in RUNTIMES:
         raise FeatcacheError(f"unknown runtime {name!r}; use one of: {', '.join(RUNTIMES)}")
     return name
@@ -590,7 +590,8 @@ def build(name: str, spec: ConversionSpec, batch_size: int | None, runtime_dir: 
     if name != "auto":
         runtime = REGISTRY[name]
         if not runtime.available():
-            raise FeatcacheError(f"--runtime {name}: {runtime.why_unavailable()}; or use --runtime auto")
+            raise FeatcacheError(f"{given('--runtime', name, repr(name))}: {runtime.why_unavailable()}; or use "
+                                 f"{given('--runtime', 'auto', repr('auto'))}")
         return name, runtime.build(spec, batch_size, runtime_dir), None
     reasons: list[str] = []
     moot: list[str] = []  # reasons a job too small to convert for makes moot (say_small)
@@ -796,11 +797,11 @@ def _check_conversion(model, spec: ConversionSpec, path: Path, load: Callable[[P
             got = forward(x)
         except Exception as exc:  # an op the runtime cannot run, in its own exception types
             raise FeatcacheError(f"the {label} conversion of {spec.what} does not run ({type(exc).__name__}); "
-                                 "use --runtime tensorflow") from None
+                                 f"use {given('--runtime', 'tensorflow', repr('tensorflow'))}") from None
         diffs = [float(np.abs(g - w).max()) if g.shape == w.shape else np.inf for g, w in zip(got, want)]
         if len(got) != len(want) or max(diffs) > PROBE_TOLERANCE:
             raise FeatcacheError(f"the {label} conversion of {spec.what} does not reproduce the Keras model "
-                                 f"(largest difference {max(diffs, default=np.inf):.2g}); use --runtime tensorflow")
+                                 f"(largest difference {max(diffs, default=np.inf):.2g}); use {given('--runtime', 'tensorflow', repr('tensorflow'))}")
 
 
 def _check_outputs(forward: Forward, spec: ConversionSpec, path: Path) -> None:

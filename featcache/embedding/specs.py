@@ -36,9 +36,9 @@ from featcache.embedding.backbones import (
     weights_arg,
 )
 from featcache.embedding.passes import BATCH_SIZE
-from featcache.errors import FeatcacheError
+from featcache.errors import FeatcacheError, example, given, option
 from featcache.store.layout import check_cache_name
-from featcache.validate import check_bool, check_seconds, closest, expand_home, positive_int
+from featcache.validate import check_bool, check_seconds, closest, expand_home, positive_int, shown
 
 DTYPES = ("float32", "float16")
 
@@ -77,7 +77,7 @@ class ModelSpec:
         # (1, 2) was accepted and failed later inside difflib (an adversarial tester): names, each a str
         if self.layers is not None and (not isinstance(self.layers, (str, tuple))
                                         or isinstance(self.layers, tuple) and not all(isinstance(n, str) for n in self.layers)):
-            raise FeatcacheError(f"--layers must be layer names separated by commas, or 'blocks' (got {self.layers!r})")
+            raise FeatcacheError(f"{option('--layers')} must be layer names separated by commas, or 'blocks' (got {self.layers!r})")
         resolve_layers(bb, self.layers)
         object.__setattr__(self, "views", _canonical_views(self.views))
 
@@ -101,9 +101,10 @@ def _canonical_views(views: Any) -> tuple[str, ...] | None:
     from featcache.embedding.views import View, parse_views
 
     if views is not None and not isinstance(views, (str, tuple, list)):
-        raise FeatcacheError(f"--views must be view names separated by commas, e.g. orig,flip,shift (got {views!r})")
+        raise FeatcacheError(f"{option('--views')} must be view names separated by commas, e.g. "
+                             f"{example('--views', 'orig,flip,shift')} (got {views!r})")
     if isinstance(views, (tuple, list)) and not all(isinstance(v, (str, View)) for v in views):
-        raise FeatcacheError(f"--views must be view names, e.g. ('orig', 'flip') (got {views!r})")
+        raise FeatcacheError(f"{option('--views')} must be view names, e.g. ('orig', 'flip') (got {views!r})")
     names = tuple(v.name for v in parse_views(views))
     return None if names == ("orig",) else names
 
@@ -129,17 +130,37 @@ class StoreSpec:
 
     def __post_init__(self):
         if self.out is not None and (not isinstance(self.out, (str, Path)) or not str(self.out)):
-            raise FeatcacheError(f"--out must be a file path (got {self.out!r})")
+            raise FeatcacheError(f"{option('--out')} must be a file path (got {self.out!r})")
         if self.out is not None:
             object.__setattr__(self, "out", expand_home(self.out))
             check_cache_name(self.out)
-        if self.dtype not in DTYPES:
-            raise FeatcacheError(f"--dtype {self.dtype} is not supported; use one of: {', '.join(DTYPES)}")
+        object.__setattr__(self, "dtype", _dtype_name(self.dtype))
         object.__setattr__(self, "batch_size", positive_int(self.batch_size, "--batch-size"))
         if self.lock_timeout is not None:
             object.__setattr__(self, "lock_timeout", check_seconds(self.lock_timeout, "--lock-timeout"))
         # force="no" must not replace a cache (as checks_switches refuses it for the other commands' force=)
         object.__setattr__(self, "force", check_bool(self.force, "force", "only True replaces a cache of other settings at out"))
+
+
+def _dtype_name(dtype: Any) -> str:
+    """The stored features' dtype by its name (one of ``DTYPES``): a NumPy dtype or type that is one is taken as its
+    name, as NumPy itself takes them (StoreSpec(dtype=np.float16) was "--dtype <class 'numpy.float16'> is not
+    supported; use one of: float32, float16"; a tester); anything else is refused by its name where it has one."""
+    import numpy as np
+
+    if isinstance(dtype, str):
+        name, python = dtype, repr(dtype)
+    elif isinstance(dtype, (type, np.dtype)):  # not None, which NumPy reads as float64
+        try:
+            name = np.dtype(dtype).name
+            python = repr(name)
+        except TypeError:  # a type that is no dtype (dict)
+            name = python = getattr(dtype, "__name__", shown(dtype))
+    else:
+        name = python = shown(dtype)
+    if name not in DTYPES:
+        raise FeatcacheError(f"{given('--dtype', name, python)} is not supported; use one of: {', '.join(DTYPES)}")
+    return name
 
 
 def default(cls: type, name: str) -> Any:
@@ -218,11 +239,11 @@ def _source(data: str | None, given: dict[str, Any]) -> Any:
     # Its own options checked first (the class refuses a bad value): images=False with train_limit=50 was blamed on
     # --train-limit ("applies to Fashion-MNIST only"), where the choice of data itself was refused (a tester)
     source = cls(**{cls.options[k]: v for k, v in given.items() if k in cls.options})
-    for option in given:
-        if option not in cls.options:
-            owner = next(c for c in classes if option in c.options)
-            hint = owner.elsewhere.get(option, owner.elsewhere.get("", ""))
-            raise FeatcacheError(f"{_flag(option)} applies to {owner.title} only" + (f"; {hint}" if hint else ""))
+    for key in given:
+        if key not in cls.options:
+            owner = next(c for c in classes if key in c.options)
+            hint = owner.elsewhere.get(key, owner.elsewhere.get("", ""))
+            raise FeatcacheError(f"{_flag(key)} applies to {owner.title} only" + (f"; {hint}" if hint else ""))
     return source
 
 

@@ -38,8 +38,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 
-from featcache.errors import (FeatcacheError, exception_chain, first_line, is_no_space, no_permission, no_space, one_line,
-                              warn)
+from featcache.errors import (FeatcacheError, exception_chain, first_line, given, given_path, is_no_space, no_permission,
+                              no_space, one_line, option, warn)
 from featcache.store.atomic import atomic_path
 from featcache.store.identity import ANOTHER_DATA_SET, ANOTHER_PHOTO_FOLDER  # replaced_from's words
 from featcache.store.identity import other_data_set, other_photo_folder
@@ -96,7 +96,7 @@ def head_meta(cache: Cache, layer: str | None, head_name: str, head: BaseEstimat
     on block_13 features saved with None was refused only by evaluate, "evaluate on a cache extracted with the head's
     settings", where the layer named was what was wrong (a new-user tester)."""
     m = cache.meta
-    full = cache.layer(layer, "layer")
+    full = cache.layer(layer)
     width = getattr(head, "n_features_in_", None)
     split = next(iter(cache.sizes), None)
     if width is not None and split is not None:
@@ -316,7 +316,7 @@ def _way_out(instead: str, force_flag: str, job: Mapping[str, Any] | None) -> st
     (``WRITTEN_BY``: the lesson) has no force flag to offer (testers: lesson's refusal advised a --force it lacks)."""
     if job is not None and job.get(WRITTEN_BY) is not None:
         return f"move it away, or {instead}"
-    return f"{instead}, or pass {force_flag} to replace it"
+    return f"{instead}, or pass {option(force_flag)} to replace it"
 
 
 def _own_output(old: Mapping[str, Any], job: Mapping[str, Any]) -> bool:
@@ -329,8 +329,8 @@ def _naming(path: Path, flag: str, default: bool) -> tuple[str, str]:
     train's default head file (no --out given) that and 'name the head with --out' (a review: a refusal of a default
     file named an --out the user never gave)."""
     if default:
-        return f"the default head file {path}", f"name the head with --out NAME{path.suffix}"
-    return f"{flag} {path}", f"choose another {flag}"
+        return f"the default head file {path}", f"name the head with {given(flag, 'NAME' + path.suffix, repr('NAME' + path.suffix))}"
+    return given_path(flag, path), f"choose another {option(flag)}"
 
 
 def replaced_words(replaced: bool, what: str, origin: str | None = None) -> str:
@@ -1431,10 +1431,11 @@ def _load_pickle(path: Path, trust_pickle: bool):
                                      "'featcache evaluate HEAD CACHE')")
         raise _unreadable(path, "neither a .keras nor an .npz head")
     if not trust_pickle:
+        retrain = option("'featcache train'", "featcache.train")
         raise FeatcacheError(
             f"{path} is not a safe featcache head (.keras or .npz): it is probably an old pickle (.joblib) head, and loading a "
-            "pickle can run any code in it; retrain the head with 'featcache train', or pass --trust-pickle "
-            "(trust_pickle=True) if you made this file yourself"
+            f"pickle can run any code in it; retrain the head with {retrain}, or pass "
+            f"{option('--trust-pickle (trust_pickle=True)', 'trust_pickle=True')} if you made this file yourself"
         )
     warn(f"loading {path} as a pickle: this runs any code in the file; do it only for files you made, "
          "and retrain to get a safe .npz head", PickleHeadWarning)
@@ -1580,4 +1581,4 @@ def check_compatible(meta: dict[str, Any], cache: Cache) -> None:
         layer = meta.get("layer")
         name = layer_label(REGISTRY.get(meta.get("backbone")), layer) if isinstance(layer, str) else layer
         raise FeatcacheError(f"the head was trained on layer {layer!r}, which {cache.path} does not hold; "
-                             f"extract it with --layers {name}")
+                             f"extract it with {option(f'--layers {name}', f'ModelSpec(layers={name!r})')}")

@@ -11,7 +11,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from featcache.errors import FeatcacheError, one_line
+from featcache.errors import FeatcacheError, one_line, option
 from featcache.sources.base import DataSource, Split, array_digest, row_digests
 from featcache.validate import check_limit, expand_home, positive_int
 
@@ -28,7 +28,13 @@ FILES = {
 SEARCH_PATH = [Path.home() / ".keras" / "datasets" / "fashion-mnist", Path("/usr/share/datasets/fashion-mnist")]
 # (split, FashionMNIST attribute, flag): how many of each split's first images to take.
 LIMITS = (("train", "train_limit", "--train-limit"), ("test", "test_limit", "--test-limit"))
-INSTALL_HINT = "install it with 'apt-get install dataset-fashion-mnist' or pass --data-dir DIR holding the four IDX .gz files"
+
+
+def install_hint() -> str:
+    """Where the data comes from, in the caller's words (``errors.option``): --data-dir in a command, FashionMNIST's
+    data_dir in a Python call."""
+    return (f"install it with 'apt-get install dataset-fashion-mnist' or pass "
+            f"{option('--data-dir DIR', 'FashionMNIST(data_dir=DIR)')} holding the four IDX .gz files")
 
 
 def _find(directory: Path, stem: str) -> Path | None:
@@ -47,8 +53,8 @@ def _check_dir(d: Path) -> Path:
     if not d.is_dir():
         # a file was "data directory not found" (FashionMNIST('fm.h5'); an adversarial tester)
         if d.exists():
-            raise FeatcacheError(f"data directory {d} is a file, not a folder; {INSTALL_HINT}")
-        raise FeatcacheError(f"data directory not found: {d}; {INSTALL_HINT}")
+            raise FeatcacheError(f"data directory {d} is a file, not a folder; {install_hint()}")
+        raise FeatcacheError(f"data directory not found: {d}; {install_hint()}")
     return d
 
 
@@ -57,7 +63,7 @@ def locate(data_dir: str | Path | None = None) -> Path:
         d = _check_dir(Path(data_dir))
         missing = [s for pair in FILES.values() for s in pair if not _find(d, s)]
         if missing:
-            raise FeatcacheError(f"{d} lacks the Fashion-MNIST file(s) {', '.join(m + '.gz' for m in missing)}; {INSTALL_HINT}")
+            raise FeatcacheError(f"{d} lacks the Fashion-MNIST file(s) {', '.join(m + '.gz' for m in missing)}; {install_hint()}")
         return d
     unreadable: list[str] = []
     for d in SEARCH_PATH:
@@ -73,7 +79,7 @@ def locate(data_dir: str | Path | None = None) -> Path:
         keras().datasets.fashion_mnist.load_data()
     except Exception:
         where = f" ({'; '.join(unreadable)})" if unreadable else ""
-        raise FeatcacheError(f"Fashion-MNIST not found locally{where} and could not be downloaded; {INSTALL_HINT}") from None
+        raise FeatcacheError(f"Fashion-MNIST not found locally{where} and could not be downloaded; {install_hint()}") from None
     return SEARCH_PATH[0]
 
 
@@ -87,7 +93,7 @@ def read_idx(path: Path, expected_magic: int) -> np.ndarray:
     """Parse one IDX file (optionally gzip'd), checking magic number and size; no more than the header declares
     (and at most MAX_IDX_BYTES) is ever read."""
     opener = gzip.open if path.suffix == ".gz" else open
-    fix = "re-install the data set or fix --data-dir"
+    fix = f"re-install the data set or fix {option('--data-dir', 'data_dir')}"
     try:
         with opener(path, "rb") as f:
             head = f.read(8)
@@ -145,7 +151,7 @@ class FashionMNIST:
 
     def __post_init__(self):
         if self.data_dir is not None and not isinstance(self.data_dir, (str, Path)):
-            raise FeatcacheError(f"--data-dir must be a folder path (got {self.data_dir!r})")
+            raise FeatcacheError(f"{option('--data-dir')} must be a folder path (got {self.data_dir!r})")
         if self.data_dir is not None:
             object.__setattr__(self, "data_dir", expand_home(self.data_dir))
         for name, flag in (("train_limit", "--train-limit"), ("test_limit", "--test-limit")):

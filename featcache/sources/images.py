@@ -43,8 +43,8 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 
-from featcache.errors import (CONTROL, FeatcacheError, link_loop, link_loop_passed, one_line, option, printable, shell_word,
-                              system_limit, warn)
+from featcache.errors import (CONTROL, FeatcacheError, given, link_loop, link_loop_passed, one_line, option, printable,
+                              shell_word, system_limit, warn)
 from featcache.sources.base import STAGING, DataSource, Split, SplitSpec
 from featcache.sources.decode import (NotRegularFile, UnreadableImage, counts_as_unreadable, decode_image, failure_reason,
                                       not_utf8, open_photo, utf8_name)
@@ -205,12 +205,13 @@ class PhotoFolder:
 
     def __post_init__(self):
         if not isinstance(self.root, (str, Path)) or not str(self.root):
-            raise FeatcacheError(f"--images must be a folder path (got {self.root!r}); pass --images DIR where you {LAYOUT_HINT}")
+            raise FeatcacheError(f"{option('--images', 'root')} must be a folder path (got {self.root!r}); pass "
+                                 f"{option('--images DIR', 'PhotoFolder(root)')} where you {LAYOUT_HINT}")
         object.__setattr__(self, "root", expand_home(self.root))
         if self.test_fraction is not None:
-            object.__setattr__(self, "test_fraction", check_fraction(self.test_fraction, _fraction()))
+            object.__setattr__(self, "test_fraction", check_fraction(self.test_fraction, "--test-fraction"))
         if self.seed is not None:
-            object.__setattr__(self, "seed", check_seed(self.seed, _seed()))
+            object.__setattr__(self, "seed", check_seed(self.seed, "--seed"))
         if self.seed is not None and self.test_fraction is None:
             # Refused, not noted: a seed that changes nothing would still look like a choice made and, in the source
             # spec, give another cache name for the same features. Checked here, so the API refuses what the CLI
@@ -249,7 +250,7 @@ class PhotoFolder:
         root = Path(self.root)
         _check_root(root)
         if isinstance(image_size, bool) or int(image_size) < 1:
-            raise FeatcacheError(f"--image-size must be positive (got {image_size})")
+            raise FeatcacheError(f"{option('--image-size')} must be positive (got {image_size})")
         image_size = int(image_size)
         folders, test_folder = _layout(root, self.test_fraction, self.test_folder)
         class_names, class_dirs, loose = _classes(root, folders)
@@ -819,8 +820,9 @@ class PhotoRows:
                                      " (found while extracting; more may follow)")
 
     def _strict_error(self, bad: list[_File], more: str = "") -> FeatcacheError:
-        return FeatcacheError(f"--strict: {len(bad)} file(s) under {self.root} could not be read: {_listing(bad)}{more}; "
-                              "fix or remove them, or drop --strict to skip them")
+        return FeatcacheError(f"{option('--strict', 'strict')}: {len(bad)} file(s) under {self.root} could not be read: "
+                              f"{_listing(bad)}{more}; fix or remove them, or {option('drop --strict', 'pass strict=False')} to "
+                              "skip them")
 
     def arrange(self, unreadable: Mapping[str, str]) -> tuple[dict[str, list[_File]], list[tuple[str, str]]]:
         """The files of each split and the skipped files, or the error, given the candidates that do not decode."""
@@ -969,11 +971,11 @@ def _stratified_split(files: list[_File], fraction: float, seed: int, class_name
         for i, f in enumerate(mine):
             (test if i in chosen else train).append(f)
     if not test:
-        raise FeatcacheError(f"--test-fraction {fraction} leaves no test image ({len(files)} readable images); "
+        raise FeatcacheError(f"{given('--test-fraction', str(fraction))} leaves no test image ({len(files)} readable images); "
                              "use a larger fraction or add images")
     if none:  # a class of a photo or two went wholly to train without a word; train/ and val/ are refused so (a tester)
-        warn(f"--test-fraction {fraction} holds out no test image of class {', '.join(none)}: no test score "
-             "will count it; use a larger fraction, add photos, or split the folder into train/ and val/",
+        warn(f"{given('--test-fraction', str(fraction))} holds out no test image of class {', '.join(none)}: no test "
+             "score will count it; use a larger fraction, add photos, or split the folder into train/ and val/",
              NoTestImagesWarning)
     return {"train": sorted(train, key=lambda f: f.rel), "test": sorted(test, key=lambda f: f.rel)}
 

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from featcache.errors import FeatcacheError, exception_chain, is_no_space, no_space  # noqa: F401 (their home, re-exported)
+from featcache.errors import FeatcacheError, exception_chain, is_no_space, no_space, option  # noqa: F401 (their home, re-exported)
 from featcache.paths import (BEFORE, NEW, STALE_SECONDS, done_mark, is_own, kept_mark, parse_writer, restore_killed,
                              writer_running, writer_tag)
 from featcache.validate import RECORD_DIGEST, REPORT_DIGESTS, record_seal
@@ -175,7 +175,7 @@ def atomic_path(path: str | Path, advice: str | None = None, recheck: Callable[[
         _remove_empty(made)
         if is_no_space(exc):
             raise no_space(path, advice=advice, exc=exc) from None
-        raise FeatcacheError(f"cannot write {path} ({exc.strerror}); {advice or 'choose a writable --out'}") from None
+        raise FeatcacheError(f"cannot write {path} ({exc.strerror}); {advice or 'choose a writable ' + option('--out')}") from None
     os.close(fd)
     try:
         try:

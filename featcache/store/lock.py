@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, TextIO
 
-from featcache.errors import CacheBusy, FeatcacheError, in_the_way, one_line
+from featcache.errors import CacheBusy, FeatcacheError, in_the_way, one_line, option
 from featcache.progress import note
 from featcache.store.layout import lock_path
 
@@ -186,7 +186,7 @@ def _cannot_open(lp: Path, exc: OSError, advice: str | None = None) -> Featcache
 
     if is_no_space(exc):  # a full disk (or no inode left) is the one full-disk line, not "choose a writable --out"
         return no_space(lp, advice=advice, exc=exc)
-    return FeatcacheError(f"cannot write the lock file {lp} ({exc.strerror}); {advice or 'choose a writable --out'}")
+    return FeatcacheError(f"cannot write the lock file {lp} ({exc.strerror}); {advice or 'choose a writable ' + option('--out')}")
 
 
 def _same_file(fd: int, p: Path) -> bool:

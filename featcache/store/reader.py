@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 import h5py
 import numpy as np
 
-from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5, first_line, warn
+from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5, first_line, given, option, warn
 from featcache.store.layout import (
     CHUNK_ROWS,
     COMPLETION_DIGEST,
@@ -261,11 +261,16 @@ def resume_words(path: Path, meta: dict[str, Any]) -> str:
     verb = "finish" if meta.get("complete") else "resume"
     made_for = _copy_of(path, meta)
     if made_for is None:
-        return f"re-run the same extract command to {verb} it"
+        return f"re-run the same {_extract_words()} to {verb} it"
     verbs = "finishes" if verb == "finish" else "resumes"  # it said "no rerun finishs it"
     return (f"no rerun {verbs} it under this name; to {verb} it, move it back to {made_for}{PARTIAL_SUFFIX} beside "
-            f"{made_for} and re-run the extract command that writes {made_for}, with --force where {made_for} holds a "
-            "cache of other settings")
+            f"{made_for} and re-run the {_extract_words()} that writes {made_for}, with {_force_words()} where {made_for} "
+            "holds a cache of other settings")
+
+
+def _extract_words() -> str:
+    """What extracts a cache, as its caller runs it: a command, or the API's call."""
+    return option("extract command", "featcache.extract call")
 
 
 def _copy_of(path: Path, meta: dict[str, Any]) -> str | None:
@@ -422,7 +427,7 @@ class Cache:
         """The layer read where none is named: the network's final output where it is cached, else the last layer."""
         return self.meta["default_layer"]
 
-    def layer(self, name: str | None = None, flag: str = "layer") -> str:
+    def layer(self, name: str | None = None, flag: str = "--layer") -> str:
         """The cached layer ``name`` means (None: the default layer): its full name, or a block's short name as
         probe.png labels it (``block_13`` for ``block_13_expand_relu``), through ``embedding.backbones.layer_name``,
         the one resolution extract's ``--layers`` uses too. Anything else is one line naming ``flag`` and listing
@@ -435,8 +440,9 @@ class Cache:
         full = layer_name(backbone, name)
         if not isinstance(full, str) or full not in self.layers:
             listing = ", ".join(f"{label} ({l})" if (label := layer_label(backbone, l)) != l else l for l in self.layers)
-            raise FeatcacheError(f"{flag} {name!r} is not in {self.path}; cached layers: {listing} (extract others with "
-                                 "'featcache extract --layers')")
+            others = option("'featcache extract --layers'", "featcache.extract(..., ModelSpec(layers=...))")
+            raise FeatcacheError(f"{given(flag, repr(name))} is not in {self.path}; cached layers: {listing} (extract others "
+                                 f"with {others})")
         return full
 
     @property
@@ -454,16 +460,17 @@ class Cache:
 
         names = asked_names(views, flag)
         if not names:
-            asked = f"{flag} names" if flag else "asked for"
+            asked = f"{option(flag)} names" if flag else "asked for"
             raise FeatcacheError(f"{asked} no view of {self.path}; name one of its views: {', '.join(self.views)}")
         if one and len(names) != 1:
             raise FeatcacheError(f"features() reads one view, and {views[0]!r} is {len(names)}; use view_features() for several")
         missing = [n for n in names if n not in self.views]
         if missing:
-            asked = f"{flag} asks for" if flag else "asked for"
+            asked = f"{option(flag)} asks for" if flag else "asked for"
+            views = ",".join([*self.views, *missing])
             raise FeatcacheError(f"{asked} view(s) {', '.join(missing)}, which {self.path} does not hold (it has "
-                                 f"{', '.join(self.views)}); choose among those, or re-extract with --views "
-                                 f"{','.join([*self.views, *missing])} to add them")
+                                 f"{', '.join(self.views)}); choose among those, or re-extract with "
+                                 f"{option('--views ' + views, f'ModelSpec(views={views!r})')} to add them")
         return names
 
     def _check(self, split: str, layer: str | None = None) -> str:
@@ -886,10 +893,10 @@ def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
             if p == path and not attrs.get("complete"):
                 raise FeatcacheError(_other_incomplete(path, attrs, differs))
             if p == path:
-                raise FeatcacheError(f"{p} holds a cache made with other settings ({differs}); choose another --out, or "
-                                     "pass --force to replace it once the new cache is complete (it was left untouched)")
+                raise FeatcacheError(f"{p} holds a cache made with other settings ({differs}); choose another {_out_words()}, or "
+                                     f"pass {_force_words()} to replace it once the new cache is complete (it was left untouched)")
             raise FeatcacheError(f"{p} holds {_partial_words(attrs)} made with other settings ({differs}); choose "
-                                 "another --out, or pass --force to move it aside (it was left untouched)")
+                                 f"another {_out_words()}, or pass {_force_words()} to move it aside (it was left untouched)")
         if p == path:
             if not attrs.get("complete"):
                 return False
@@ -908,9 +915,19 @@ def _attrs_at_out(path: Path, force: bool) -> dict[str, Any]:
     except FeatcacheError:
         # with --force too: a file featcache did not write (a user's data.h5, notes named out.h5) is never replaced
         # (the brief of extract --force; train --force replaces any file, but an .h5 at --out is someone's data)
-        only = "; --force replaces only a cache featcache wrote" if force else ""
-        raise FeatcacheError(f"{path} exists and is not a featcache cache; choose another --out (it was left untouched"
-                             f"{only})") from None
+        only = f"; {option('--force', 'force=True')} replaces only a cache featcache wrote" if force else ""
+        raise FeatcacheError(f"{path} exists and is not a featcache cache; choose another {_out_words()} (it was left "
+                             f"untouched{only})") from None
+
+
+def _out_words() -> str:
+    """extract's --out as its caller gives it: a flag, or the field of the API's StoreSpec."""
+    return option("--out", "StoreSpec(out=...)")
+
+
+def _force_words() -> str:
+    """extract's --force as its caller gives it (the API's extract takes it in its StoreSpec)."""
+    return option("--force", "StoreSpec(force=True)")
 
 
 def _judged_partial(partial: Path) -> dict[str, Any] | None:
@@ -970,7 +987,7 @@ def _other_incomplete(path: Path, attrs: dict[str, Any], differs: str) -> str:
     work (testers, 2026-12-05). As for a complete cache there, ``--force`` replaces it."""
     return (f"{path} is an incomplete cache of another extraction ({_unfinished(path, attrs)}, made with other "
             f"settings: {differs}); {resume_words(path, attrs)}; extracting these settings here would lose it: choose "
-            "another --out, or pass --force to replace it once the new cache is complete (it was left untouched)")
+            f"another {_out_words()}, or pass {_force_words()} to replace it once the new cache is complete (it was left untouched)")
 
 
 def _unfinished(path: Path, attrs: dict[str, Any]) -> str:

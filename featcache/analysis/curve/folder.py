@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from featcache import paths
-from featcache.errors import FeatcacheError
+from featcache.errors import FeatcacheError, option
 from featcache.progress import note
 from featcache.store.atomic import write_json, write_text
 from featcache.store.fingerprint import fingerprint
@@ -230,7 +230,7 @@ class CurveFolder:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise FeatcacheError(f"cannot write in {self.path.parent} ({exc.strerror}); choose a writable --out") from None
+            raise FeatcacheError(f"cannot write in {self.path.parent} ({exc.strerror}); choose a writable {option('--out')}") from None
 
     def check_writable(self) -> None:
         check_writable_dir(self.path, "--out")

@@ -33,7 +33,7 @@ import numpy as np
 
 from featcache.embedding.batches import Batch
 from featcache.embedding.engines import DEFAULT_RUNTIME, check_runtime
-from featcache.errors import FeatcacheError, first_line
+from featcache.errors import FeatcacheError, example, first_line, given, option
 
 INSTALL_HINT = "pip install 'featcache[ray]'"
 DEFAULT_PORT = 6379  # what `ray start --head` listens on unless told otherwise
@@ -51,7 +51,7 @@ def require() -> ModuleType:
         import ray
         import ray.data  # noqa: F401  (Ray Data comes with the ray[data] extra)
     except ImportError:
-        raise FeatcacheError(f"--engine ray needs Ray (with Ray Data), which is not installed; {INSTALL_HINT}") from None
+        raise FeatcacheError(f"{option('--engine ray', 'RayEngine')} needs Ray (with Ray Data), which is not installed; {INSTALL_HINT}") from None
     return ray
 
 
@@ -72,7 +72,7 @@ class RayEngine:
     def __post_init__(self):
         check_counts(self.workers, self.cpus_per_worker)
         if self.address is not None and (not isinstance(self.address, str) or not self.address):
-            raise FeatcacheError(f"--address must be HOST:PORT of a Ray head (got {self.address!r})")
+            raise FeatcacheError(f"{option('--address')} must be HOST:PORT of a Ray head (got {self.address!r})")
         check_runtime(self.runtime)
 
     def check(self) -> None:
@@ -88,7 +88,7 @@ def check_counts(workers: int | None, cpus_per_worker: int | None) -> None:
     for flag, value in (("--workers", workers), ("--cpus-per-worker", cpus_per_worker)):
         if value is not None:
             if not isinstance(value, int):  # stored as given: "2" would reach Ray as a string
-                raise FeatcacheError(f"{flag} {value!r} is not a whole number; pass e.g. 2")
+                raise FeatcacheError(f"{given(flag, repr(value))} is not a whole number; pass e.g. {example(flag, '2')}")
             positive_int(value, flag)  # the one check of counts (bools refused there)
 
 
@@ -100,7 +100,7 @@ def check_options(address: str | None = None, workers: int | None = None, cpus_p
     ray = require()
     if address is not None:
         if ray.is_initialized():
-            raise FeatcacheError("this process is already connected to Ray; drop --address (that connection is used)")
+            raise FeatcacheError(f"this process is already connected to Ray; drop {option('--address')} (that connection is used)")
         probe_address(address)
     elif not ray.is_initialized():  # a private instance on this machine: sized by its cores, never by what is asked
         check_worker_cpus(workers or DEFAULT_WORKERS, cpus_per_worker)
@@ -114,7 +114,8 @@ def probe_address(address: str, timeout: float | None = None) -> None:
     can be killed) bound that.
     """
     timeout = CONNECT_TIMEOUT_S if timeout is None else timeout
-    fix = f"start one with 'ray start --head' and pass its address (HOST:{DEFAULT_PORT} by default), or drop --address to use this machine"
+    fix = (f"start one with 'ray start --head' and pass its address (HOST:{DEFAULT_PORT} by default), or drop "
+           f"{option('--address')} to use this machine")
     if address == "auto":
         # The cluster "auto" names (RAY_ADDRESS, or the one 'ray start' recorded on this machine), found as ray.init finds
         # it and then probed as any address: ray.init("auto") failed only in run(), ~23 s later, after the partial file
@@ -126,13 +127,14 @@ def probe_address(address: str, timeout: float | None = None) -> None:
         try:
             found = canonicalize_bootstrap_address_or_die("auto")
         except (ConnectionError, ValueError, OSError):
-            raise FeatcacheError("--address auto finds no Ray cluster running on this machine (none recorded by 'ray start', "
+            raise FeatcacheError(f"{given('--address', 'auto', repr('auto'))} finds no Ray cluster running on this machine (none recorded by 'ray start', "
                                  f"no RAY_ADDRESS); {fix}") from None
         return probe_address(found, timeout)
     hostport = address.split("://", 1)[-1]
     host, _, port = hostport.rpartition(":") if ":" in hostport else (hostport, "", str(DEFAULT_PORT))
     if not host or not port.isdigit():
-        raise FeatcacheError(f"--address {address!r} is not HOST:PORT; pass the head node's address, e.g. 10.0.0.5:{DEFAULT_PORT}")
+        raise FeatcacheError(f"{given('--address', repr(address))} is not HOST:PORT; pass the head node's address, e.g. "
+                             f"{example('--address', f'10.0.0.5:{DEFAULT_PORT}')}")
     try:
         socket.create_connection((host, int(port)), timeout=timeout).close()
     except OSError as exc:
@@ -248,7 +250,7 @@ def _join(ray, address: str) -> None:
                 runtime_env={"py_modules": [str(Path(featcache.__file__).parent)], "env_vars": _worker_env()},
             )
     except (ConnectionError, RuntimeError, ray.exceptions.RayError) as exc:
-        raise FeatcacheError(f"cannot join the Ray cluster at {address} ({first_line(exc, 200)}); check --address and "
+        raise FeatcacheError(f"cannot join the Ray cluster at {address} ({first_line(exc, 200)}); check {option('--address')} and "
                              "docs/ray.md") from None
 
 
@@ -263,7 +265,7 @@ def plan_cpus(ray: ModuleType, workers: int, cpus_per_worker: int | None) -> int
     if sum(nodes) < workers * per or max(nodes, default=0) < per:
         raise FeatcacheError(
             f"the Ray cluster has {sum(nodes)} CPUs on {len(nodes)} node(s) (largest {max(nodes, default=0)}); "
-            f"--workers {workers} x --cpus-per-worker {per} does not fit: ask for fewer"
+            f"{given('--workers', str(workers))} x {given('--cpus-per-worker', str(per))} does not fit: ask for fewer"
         )
     return per
 

@@ -1,0 +1,120 @@
+"""A Python call's errors name its keywords and the Python fix; the same check under the CLI names the flag.
+
+An API tester (2026-12-06): most API errors named the CLI's flags ("--train-size 1000.5 is not a whole number; pass
+e.g. 10" to ``train(train_size=1000.5)``, "pass --force" to an extract whose force is ``StoreSpec(force=True)``,
+"use --split" to ``Cache.features``, which has no such flag). One home decides the words (``featcache.errors``:
+``option``, ``given``, ``example``; ``cli.main`` sets the CLI's). Each case here failed on the code before.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from helpers import make_class_tree, make_fashion_dir, run_main
+from test_head_files import synthetic_cache
+
+import featcache
+from featcache.errors import FeatcacheError
+
+
+def api_error(call) -> str:
+    """The one line ``call`` raises, which names no flag."""
+    with pytest.raises(FeatcacheError) as err:
+        call()
+    message = str(err.value)
+    assert "\n" not in message and not re.search(r"(^|[\s(])--[a-z]", message), message
+    return message
+
+
+@pytest.fixture
+def cache(tmp_path):
+    return synthetic_cache(tmp_path / "c.h5")
+
+
+def test_a_count_names_its_keyword_and_the_example_is_a_keyword_too(cache, tmp_path, capsys):
+    assert api_error(lambda: featcache.train(cache, "logreg", train_size=1000.5, out=tmp_path / "h.npz")) == (
+        "train_size=1000.5 is not a whole number; pass e.g. train_size=10")
+    assert api_error(lambda: featcache.StoreSpec(batch_size=0)) == "batch_size=0 must be at least 1"
+    from featcache.deploy.predict import _check_top_k  # predict's check of top_k, once the model's classes are known
+
+    assert api_error(lambda: _check_top_k(0, 10)) == "top_k=0 must be at least 1"
+    # the command's words are as they were: its flag, and a bare example after it
+    proc = run_main(capsys, "train", str(cache), "--head", "logreg", "--train-size", "1000.5", "--out", str(tmp_path / "h.npz"))
+    assert proc.returncode == 2 and "argument --train-size: '1000.5' is not a whole number; pass e.g. 10;" in proc.stderr, proc.stderr
+
+
+def test_one_source_names_every_option_alike():
+    """FashionMNIST(train_limit=4000.5) said "--train-limit ..." where PhotoFolder(test_fraction=20) said
+    "test_fraction 20 ..." (one object, two ways): both name the keyword, as Python writes it."""
+    assert api_error(lambda: featcache.FashionMNIST(train_limit=4000.5)) == (
+        "train_limit=4000.5 is not a whole number; pass e.g. train_limit=10")
+    assert api_error(lambda: featcache.PhotoFolder("photos", test_fraction=20)) == (
+        "test_fraction=20 is not a fraction; use a number between 0 and 1, e.g. test_fraction=0.2")
+
+
+def test_C_names_its_keyword_and_a_head_class_its_call(cache, tmp_path, capsys):
+    assert api_error(lambda: featcache.train(cache, "logreg", C="CV", out=tmp_path / "h.npz")) == (
+        "C='CV' is not a positive number or 'cv'; e.g. C=0.03 or C='cv'")
+    from featcache.heads import SVMHead
+
+    # "e.g. SVMHead C 0.03 or SVMHead C cv" was no call of anything
+    assert api_error(lambda: SVMHead(C=0).check_params()).endswith("; e.g. SVMHead(C=0.03) or SVMHead(C='cv')")
+    proc = run_main(capsys, "train", str(cache), "--head", "logreg", "--C", "CV", "--out", str(tmp_path / "h.npz"))
+    assert "argument --C: 'CV' is not a positive number or 'cv'; e.g. --C 0.03 or --C cv" in proc.stderr, proc.stderr
+
+
+def test_a_layer_or_split_the_cache_lacks_names_the_keyword_and_the_api_that_adds_it(cache, tmp_path):
+    said = api_error(lambda: featcache.train(cache, "logreg", layer="block13", out=tmp_path / "h.npz"))
+    assert said.startswith(f"layer='block13' is not in {cache}; cached layers: out") and said.endswith(
+        "(extract others with featcache.extract(..., ModelSpec(layers=...)))"), said
+    opened = featcache.open_cache(cache)
+    said = api_error(lambda: opened.features("training"))  # features() has no --split
+    assert said == (f"{cache} has no 'training' split (it has train, test); use split= with one of those (a val/ folder "
+                    "of photos is the test split)")
+
+
+def test_a_missing_data_dir_names_the_sources_keyword(tmp_path):
+    said = api_error(lambda: featcache.FashionMNIST(data_dir=tmp_path / "nope"))
+    assert said == (f"data directory not found: {tmp_path / 'nope'}; install it with 'apt-get install dataset-fashion-mnist' "
+                    "or pass FashionMNIST(data_dir=DIR) holding the four IDX .gz files")
+
+
+def test_extract_over_a_cache_of_other_settings_names_the_store_specs_fields(tmp_path):
+    out = synthetic_cache(tmp_path / "c.h5")  # a featcache cache of other settings
+    source = featcache.FashionMNIST(data_dir=make_fashion_dir(tmp_path / "fm"))
+    said = api_error(lambda: featcache.extract(source, featcache.ModelSpec(weights="random", image_size=32),
+                                               featcache.StoreSpec(out=out)))
+    assert said.startswith(f"{out} holds a cache made with other settings") and said.endswith(
+        "; choose another StoreSpec(out=...), or pass StoreSpec(force=True) to replace it once the new cache is complete "
+        "(it was left untouched)"), said
+
+
+def test_exports_out_and_views_note_name_the_keywords(cache, tmp_path):
+    head = featcache.train(cache, "logreg", out=tmp_path / "h.npz").path
+    said = api_error(lambda: featcache.export(head, tmp_path / "m.h5"))
+    assert said.startswith(f"out='{tmp_path / 'm.h5'}': a model is saved as a .keras file") and said.endswith(
+        f"; use out='{tmp_path / 'm.keras'}'"), said
+    from featcache.deploy.export import views_note
+
+    note = views_note({"train_views": ["orig", "flip"], "test_views": ["orig", "flip"], "test_accuracy": 0.9})
+    assert "(pass views='all' to average the 2 views in the model" in note and "--views" not in note, note
+
+
+def test_a_numpy_dtype_is_taken_by_its_name_and_refused_by_its_name():
+    """StoreSpec(dtype=np.float16) was "--dtype <class 'numpy.float16'> is not supported; use one of: float32, float16"."""
+    assert featcache.StoreSpec(dtype=np.float16).dtype == featcache.StoreSpec(dtype=np.dtype("float16")).dtype == "float16"
+    assert featcache.StoreSpec(dtype=np.float16) == featcache.StoreSpec(dtype="float16")  # one setting: one cache name
+    assert api_error(lambda: featcache.StoreSpec(dtype=np.float64)) == (
+        "dtype='float64' is not supported; use one of: float32, float16")
+
+
+def test_a_photo_folder_and_a_report_folder_name_their_keywords(tmp_path):
+    tree = make_class_tree(tmp_path / "photos", {"a": 2, "b": 2}, size=8)
+    assert api_error(lambda: featcache.PhotoFolder(tree, test_fraction=0.5, seed=-1)) == (
+        "seed=-1 is out of range; use a whole number from 0 to 4294967295")
+    (tmp_path / "file").write_text("x")
+    said = api_error(lambda: featcache.learning_curve(synthetic_cache(tmp_path / "c.h5"), [10], heads=("logreg",),
+                                                      out=tmp_path / "file" / "sub"))
+    assert said.endswith("; choose a writable out"), said
