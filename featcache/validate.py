@@ -453,8 +453,8 @@ def jobs_alias(jobs: Any, n_jobs: Any) -> Any:
     if jobs is JOBS_NOT_GIVEN:
         return JOBS_DEFAULT if n_jobs is None else n_jobs
     if n_jobs is not None:
-        raise FeatcacheError("jobs and n_jobs are one setting (the number of worker processes, the CLI's --jobs); "
-                             "give one of them")
+        # no flag in it: a command has no n_jobs, so only a Python call meets this line (errors.option's rule)
+        raise FeatcacheError("jobs and n_jobs are one setting (the number of worker processes); give one of them")
     return jobs
 
 

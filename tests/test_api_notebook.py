@@ -78,8 +78,8 @@ def test_curve_is_the_clis_curve_and_jobs_is_one_keyword_of_probe_and_curve(tiny
     # both given is refused whatever the values: jobs=1 (its default's value) with n_jobs=2 ran 2 workers
     for fn, args, kw in ((featcache.probe, (), {"on_test": True}), (featcache.curve, ([10],), {})):
         for jobs, n_jobs in ((2, 2), (1, 2), (1, 1)):
-            with pytest.raises(FeatcacheError, match=r"^jobs and n_jobs are one setting \(the number of worker processes, "
-                                                     r"the CLI's --jobs\); give one of them$"):
+            with pytest.raises(FeatcacheError, match=r"^jobs and n_jobs are one setting \(the number of worker "
+                                                     r"processes\); give one of them$"):
                 fn(r, *args, heads="logreg", jobs=jobs, n_jobs=n_jobs, out=tmp_path / fn.__name__, **kw)
     assert not (tmp_path / "probe").exists() and not (tmp_path / "learning_curve").exists()
     lc = featcache.curve(r, [10], seeds=1, heads="logreg", n_jobs=1, out=tmp_path / "c", plot=False)

@@ -118,3 +118,42 @@ def test_a_photo_folder_and_a_report_folder_name_their_keywords(tmp_path):
     said = api_error(lambda: featcache.learning_curve(synthetic_cache(tmp_path / "c.h5"), [10], heads=("logreg",),
                                                       out=tmp_path / "file" / "sub"))
     assert said.endswith("; choose a writable out"), said
+
+
+
+# Lines main gained after the words moved to one home (helper-184's landing of it): each named a flag to a Python call.
+
+def test_a_store_specs_file_name_checks_name_the_field(tmp_path, capsys):
+    """StoreSpec(out=) of a name too long for its partial said "--out file name is too long"."""
+    long_name = tmp_path / ("x" * 250 + ".h5")  # 253 bytes: its partial's name would not fit
+    assert api_error(lambda: featcache.StoreSpec(out=long_name)).startswith(
+        "the file name of StoreSpec(out=...) is too long (253 bytes)")
+    proc = run_main(capsys, "extract", "--weights", "random", "--out", str(long_name))
+    assert proc.returncode == 2 and "error: --out file name is too long (253 bytes)" in proc.stderr, proc.stderr
+
+
+def test_jobs_with_n_jobs_names_no_flag(tmp_path):
+    """A command has no n_jobs: the line said "(the number of worker processes, the CLI's --jobs)" to calls alone."""
+    cache = synthetic_cache(tmp_path / "c.h5")
+    assert api_error(lambda: featcache.learning_curve(cache, [10], jobs=2, n_jobs=2)) == (
+        "jobs and n_jobs are one setting (the number of worker processes); give one of them")
+
+
+def test_verify_of_a_predictions_csv_names_predicts_keywords(tmp_path, capsys):
+    """featcache.verify of a CSV changed since predict wrote it, or with no record, said "run predict --csv again
+    (with --force)"; the command's lines are as they were."""
+    from featcache.deploy.predict import Prediction, write_csv
+
+    written = tmp_path / "p.csv"
+    write_csv(written, [Prediction("a.png", [("cat", 0.75)])])
+    written.write_text(written.read_text() + "a.png,cat,0.5\n")  # changed since featcache wrote it
+    assert api_error(lambda: featcache.verify(written)).endswith(
+        "so it may hold your edits; run featcache.predict(..., csv=...) again with force=True to write it anew")
+    copy = tmp_path / "copy.csv"  # a predictions CSV with no record beside it
+    copy.write_text("input,class_1,probability_1\na.png,cat,0.75\n")
+    assert api_error(lambda: featcache.verify(copy)).endswith(
+        "cannot be verified; run featcache.predict(..., csv=...) again to have it checked")
+    for given, said in ((written, "run predict --csv again with --force to write it anew"),
+                        (copy, "run predict --csv again to have it checked")):
+        proc = run_main(capsys, "verify", str(given))
+        assert proc.returncode == 2 and said in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr

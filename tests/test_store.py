@@ -1118,7 +1118,7 @@ def test_an_out_name_too_long_for_its_partial_is_one_line_before_any_work(tmp_pa
     from featcache import StoreSpec
 
     StoreSpec(out=tmp_path / ("x" * 241 + ".h5"))  # 244 bytes: its partial's name is 255
-    with pytest.raises(FeatcacheError, match=r"^--out file name is too long \(245 bytes\).*at most 244 bytes$"):
+    with pytest.raises(FeatcacheError, match=r"^the file name of StoreSpec\(out=\.\.\.\) is too long \(245 bytes\).*at most 244 bytes$"):
         StoreSpec(out=tmp_path / ("x" * 242 + ".h5"))
     assert main(["extract", "--weights", "random", "--out", str(tmp_path / ("é" * 123 + ".h5"))]) == 2  # 249 bytes in UTF-8
     err = capsys.readouterr().err

@@ -734,13 +734,21 @@ def csv_of_record(record: str | Path) -> Path | None:
     return csv if Path(record).name in (csv_record_path(csv).name, getattr(_legacy_record_path(csv), "name", None)) else None
 
 
+def rerun_csv_words(force: bool = False) -> str:
+    """The fix of a predictions CSV no record vouches for, as its caller runs predict: ``predict --csv again`` (``with
+    --force``) in a command, ``featcache.predict(..., csv=...) again`` (``with force=True``) in a Python call, where
+    ``featcache.verify`` said the CLI's flags (an API tester's report of 2026-12-06, on the lines verify gained since)."""
+    force_words = f" with {option('--force')}" if force else ""
+    return f"{option('predict --csv', 'featcache.predict(..., csv=...)')} again{force_words}"
+
+
 def check_csv_digests(path: str | Path, record: Path, digests: list[str]) -> None:
     """``featcache verify``'s check of the CSV ``path`` (written at ``csv_target(path)``) against its record, as read
     (``csv_record_of``), as a rerun's ``check_csv`` reads it. A CSV changed since featcache wrote it is a
     FeatcacheError."""
     if _file_sha256(csv_target(path)) not in digests:
         raise FeatcacheError(f"{path} was changed since featcache wrote it (its SHA-256 is not the one {record.name} "
-                             "records beside it), so it may hold your edits; run predict --csv again with --force to "
+                             f"records beside it), so it may hold your edits; run {rerun_csv_words(force=True)} to "
                              "write it anew")
 
 

@@ -141,15 +141,15 @@ def recorded_csv(csv: Path) -> tuple[Path, list[str]]:
 def verify_listed(path: Path) -> ReportVerifyResult | CsvVerifyResult | None:
     """``verify`` of a file that is neither a cache, a head, a model nor a record: a predictions CSV (or its hidden
     record) checked against that record, a report's file through the record that lists it; None for any other."""
-    from featcache.deploy.predict import check_csv_digests
+    from featcache.deploy.predict import check_csv_digests, rerun_csv_words
 
     t0 = time.perf_counter()
     found, beside = predictions_csv(path)
     if found is not None:
         csv, record, digests = found
         if not csv.is_file():
-            raise FeatcacheError(f"{csv}, the predictions CSV its record {record} vouches for, is gone; run predict "
-                                 "--csv again")
+            raise FeatcacheError(f"{csv}, the predictions CSV its record {record} vouches for, is gone; run "
+                                 f"{rerun_csv_words()}")
         if digests is None:  # given the hidden record: the one that vouches for the CSV, or a line (never "ok")
             record, digests = recorded_csv(csv)
         # else the record predictions_csv read: not read and parsed a second time
@@ -180,16 +180,16 @@ def unvouched_csv_line(path: Path, given: str, beside: CsvRecordBeside) -> str:
     the file it is (an older featcache's CSV, or one copied without it; info said "none of the files featcache
     describes" of it). A link's record is its target's, beside it, as predict writes it: the line named a record
     beside the link."""
-    from featcache.deploy.predict import csv_record_path
+    from featcache.deploy.predict import csv_record_path, rerun_csv_words
 
     if beside.damaged is not None:
         return (f"{beside.damaged}, featcache's record of the predictions CSV {given}, is damaged or was edited (its "
                 f"sha256 field is not the one or two SHA-256s featcache writes), so {given} cannot be verified; run "
-                "predict --csv again to have it checked")
+                f"{rerun_csv_words()} to have it checked")
     target = beside.target
     what = "a predictions CSV" if target == path else f"a link to {target}, a predictions CSV"
     return (f"{given} is {what} with no record of featcache's beside it ({csv_record_path(target).name}: an older "
-            "featcache's CSV, or one copied without it) and cannot be verified; run predict --csv again to have it "
+            f"featcache's CSV, or one copied without it) and cannot be verified; run {rerun_csv_words()} to have it "
             "checked")
 
 

@@ -248,17 +248,19 @@ def check_cache_name(path: str | Path) -> None:
             fix = f"a name ending in {CACHE_SUFFIX}"
         raise FeatcacheError(f"{given(path)}: a cache is an HDF5 file whose name ends in {CACHE_SUFFIX_WORDS}; use {fix}")
     name = path.name
+    # the name's own checks in the caller's words too: StoreSpec(out=...) said "--out file name" (an API tester)
+    file_name = option("--out file name", "the file name of StoreSpec(out=...)")
     try:  # the partial records its cache's name in an HDF5 attribute, which holds UTF-8 only
         name.encode("utf-8")
     except UnicodeEncodeError:  # a traceback once the partial was made, left behind on every rerun (a tester)
         from featcache.sources.decode import locale_cause, utf8_bytes
 
         if utf8_bytes(name):  # 'cé.h5' where Python's file system encoding is ASCII: another name would not help
-            raise FeatcacheError(f"--out file name {shell_path(name)} is UTF-8, but {locale_cause()}") from None
-        raise FeatcacheError(f"--out file name {shell_path(name)} is not valid UTF-8, which a cache records its name in; "
+            raise FeatcacheError(f"{file_name} {shell_path(name)} is UTF-8, but {locale_cause()}") from None
+        raise FeatcacheError(f"{file_name} {shell_path(name)} is not valid UTF-8, which a cache records its name in; "
                              "choose a name in UTF-8") from None
     if partial_name_bytes(name) > NAME_MAX:
-        raise FeatcacheError(f"--out file name is too long ({len(os.fsencode(name))} bytes): featcache writes "
+        raise FeatcacheError(f"{file_name} is too long ({len(os.fsencode(name))} bytes): featcache writes "
                              f"<name>{PARTIAL_SUFFIX} beside it and a file name holds at most {NAME_MAX} bytes; "
                              f"choose a name of at most {NAME_MAX - len(PARTIAL_SUFFIX)} bytes")
 
