@@ -129,4 +129,4 @@ def test_an_unreadable_place_among_the_search_path_is_passed_over(tmp_path, fash
     assert found.returncode == 0 and found.stdout.strip() == f"found {fashion_dir}", (found.stdout, found.stderr[-2000:])
     assert missing.stdout.strip() == (f"error Fashion-MNIST not found locally ({keras_home / 'datasets' / 'fashion-mnist'} "
                                       f"could not be read (Permission denied)) and could not be downloaded; "
-                                      f"{fashion_mnist.INSTALL_HINT}"), (missing.stdout, missing.stderr[-2000:])
+                                      f"{fashion_mnist.install_hint()}"), (missing.stdout, missing.stderr[-2000:])
