@@ -1372,6 +1372,51 @@ def test_extract_force_moves_a_partial_of_other_settings_aside_and_never_resumes
     assert featcache.open_cache(out).meta["image_size"] == 48 and not partial_path(out).exists()
 
 
+def test_an_interrupted_extraction_of_another_train_limit_is_refused_and_set_aside_never_deleted(fashion_dir, tmp_path,
+                                                                                                  capsys):
+    """Regression (an adversarial tester, 2026-12-06): a partial of --train-limit 40 met by a run of --train-limit 24
+    into the same --out differs in data_digest alone (Fashion-MNIST's limits live there), was taken for "the same
+    extraction, of data changed since" and deleted ("the partial file is from other settings; starting it over"),
+    exit 0, --force or not (no .other-settings-<time> either). Now it is refused as any other settings' partial is,
+    naming the limit, and --force moves it aside."""
+    out = tmp_path / "c.h5"
+    interrupted_extraction(out, data_dir=str(fashion_dir), weights="random", image_size=32, train_limit=40, batch_size=8)
+    before = _sha(partial_path(out))
+    base = ["extract", "--data-dir", str(fashion_dir), *FORCE_ARGS, "--image-size", "32", "--batch-size", "8",
+            "--train-limit", "24", "--out", str(out)]
+    proc = run_main(capsys, *base)
+    assert proc.returncode == 2 and proc.stderr == (
+        f"featcache extract: error: {partial_path(out)} holds an interrupted extraction made with other settings "
+        "(differs in: the data: train_limit 40 -> 24); choose another --out, or pass --force to move it aside (it was "
+        "left untouched)\n"), proc.stderr
+    assert _sha(partial_path(out)) == before and not out.exists()
+    proc = run_main(capsys, *base, "--force", "--json")
+    assert proc.returncode == 0, proc.stderr
+    aside = Path(json.loads(proc.stdout)["partial_set_aside"])
+    assert aside.name.startswith("c.h5.partial.h5.other-settings-") and _sha(aside) == before
+    assert "an interrupted extraction of other settings; --force moved it to" in proc.stderr
+    assert featcache.open_cache(out).sizes["train"] == 24 and not partial_path(out).exists()
+
+
+def test_an_interrupted_extraction_of_data_edited_since_is_set_aside_not_deleted(fashion_dir, tmp_path, capsys):
+    """The one partial of other settings a run starts over without --force: these very settings over files edited
+    since (the same folder, the same limits). It was deleted; its rows resume again once the files are as they were,
+    so it is moved aside, said in one line (an adversarial tester, 2026-12-06)."""
+    out = tmp_path / "c.h5"
+    interrupted_extraction(out, data_dir=str(fashion_dir), weights="random", image_size=32, batch_size=8)
+    before = _sha(partial_path(out))
+    make_fashion_dir(fashion_dir, seed=1)  # the same files, other pixels
+    proc = run_main(capsys, "extract", "--data-dir", str(fashion_dir), *FORCE_ARGS, "--image-size", "32",
+                    "--batch-size", "8", "--out", str(out), "--json")
+    assert proc.returncode == 0, proc.stderr
+    aside = Path(json.loads(proc.stdout)["partial_set_aside"])  # was: None, the partial deleted
+    assert aside.name.startswith("c.h5.partial.h5.other-settings-") and _sha(aside) == before
+    assert (f"{partial_path(out)} held an interrupted extraction of these settings whose data has changed since "
+            f"(which files, or their content); this run moved it to {aside}") in proc.stderr, proc.stderr
+    assert "once the data is as it was; or delete it)" in proc.stderr
+    assert featcache.open_cache(out).sizes == {"train": 48, "test": 24} and not partial_path(out).exists()
+
+
 def test_extract_force_that_fails_building_the_model_leaves_the_partial_of_other_settings_in_place(
         fashion_dir, tmp_path, capsys, monkeypatch):
     """A reviewer (2026-12-05): --force moved an interrupted extraction of other settings aside before building the

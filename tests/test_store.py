@@ -1636,9 +1636,65 @@ def test_an_interrupted_extraction_of_another_photo_folder_is_not_started_over(t
         find_complete(path, identity(), spec_two)  # was: False, and the writer deleted the partial
     assert partial_path(path).read_bytes() == data
     assert not find_complete(path, identity(), spec_one)  # its own folder, its data changed: started over, as before
-    assert set_aside_other_partial(path, identity(), spec_one) is None
-    moved = set_aside_other_partial(path, identity(), spec_two)  # was: None
+    moved = set_aside_other_partial(path, identity())  # was: None; and set aside, never deleted (test_extract's)
     assert moved is not None and moved.read_bytes() == data and not partial_path(path).exists()
+
+
+@pytest.mark.parametrize("old_spec, new_spec, said", [
+    ({"kind": "fashion_mnist", "data_dir": "/d", "train_limit": 40000, "test_limit": 1000},
+     {"kind": "fashion_mnist", "data_dir": "/d", "train_limit": 3000, "test_limit": 1000}, "the data: train_limit 40000 -> 3000"),
+    ({"kind": "fashion_mnist", "data_dir": "/d", "train_limit": None, "test_limit": 1000},
+     {"kind": "fashion_mnist", "data_dir": "/e", "train_limit": None, "test_limit": 1000}, "the data: data_dir /d -> /e"),
+    ({"kind": "images", "root": "/p", "test_fraction": 0.2, "seed": 0, "strict": False},
+     {"kind": "images", "root": "/p", "test_fraction": 0.3, "seed": 0, "strict": False}, "the data: test_fraction 0.2 -> 0.3"),
+    ({"kind": "images", "root": "/p", "test_fraction": 0.2, "seed": 0, "strict": False},
+     {"kind": "images", "root": "/p", "test_fraction": 0.2, "seed": 1, "strict": False}, "the data: seed 0 -> 1"),
+    ({"kind": "images", "root": "/p", "test_fraction": 0.2, "seed": 0, "strict": False}, None, "the data (which files, or their content)"),
+])
+def test_a_partial_of_other_source_settings_is_no_extraction_of_changed_data(tmp_path, old_spec, new_spec, said):
+    """Regression (an adversarial tester, 2026-12-06): a partial differing in data_digest alone was "the same
+    extraction, of data changed since" and started over (deleted, exit 0) where the source's own settings differ:
+    Fashion-MNIST's --train-limit/--test-limit/--data-dir and a photo folder's --test-fraction/--seed live in
+    data_digest alone. Only the same source settings (image_size and a moved folder aside) are that; the rest is
+    another extraction, refused without --force (naming the setting) and set aside with it."""
+    from featcache.store import reader
+
+    path, old = tmp_path / "c.h5", identity(data_digest={"train": "old", "test": "old"})
+    attrs = {"fingerprint": old.fingerprint, "settings": old.settings(), "class_names": list(old.class_names),
+             "layers": list(old.layers), "default_layer": "out", "dtype": "float32", "source": old_spec}
+    w = CacheWriter(path, attrs, specs(), {"out": WIDTH}, "float32")
+    write_rows(w, w.open(), stop={"train": 64, "test": 0})
+    w.close()
+    data = partial_path(path).read_bytes()
+    with pytest.raises(FeatcacheError, match=r"c\.h5\.partial\.h5 holds an interrupted extraction made with other "
+                                             rf"settings \(differs in: {re.escape(said)}\); "
+                                             r"choose another StoreSpec\(out=\.\.\.\), or pass StoreSpec\(force=True\) "
+                                             r"to move it aside \(it was left untouched\)"):
+        find_complete(path, identity(), new_spec)  # was: False, and the writer deleted it
+    assert partial_path(path).read_bytes() == data
+    assert not reader.same_extraction_of_changed_data(attrs, identity(), new_spec)
+    assert reader.same_extraction_of_changed_data(attrs, identity(), dict(old_spec, image_size=32))  # the same: still
+    assert find_complete(path, identity(), new_spec, force=True) is False
+    moved = reader.set_aside_other_partial(path, identity())
+    assert moved is not None and moved.read_bytes() == data and not partial_path(path).exists()
+
+
+def test_the_writer_sets_a_partial_of_other_settings_aside_never_deletes_it(tmp_path):
+    """Behind extract's checks, the writer itself met a partial of another fingerprint with "from other settings;
+    starting it over" and deleted it (an adversarial tester, 2026-12-06). It is moved aside, said in one line."""
+    path = tmp_path / "c.h5"
+    w = writer(path, identity(image_size=48))
+    write_rows(w, w.open(), stop={"train": 64, "test": 0})
+    w.close()
+    data = partial_path(path).read_bytes()
+    w = writer(path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert w.open() == {"train": 0, "test": 0}
+    w.close()
+    moved = [p for p in tmp_path.iterdir() if p.name.startswith("c.h5.partial.h5.other-settings-")]
+    assert len(moved) == 1 and moved[0].read_bytes() == data, moved
+    assert [type(c.message).__name__ for c in caught] == ["PartialSetAside"] and str(moved[0]) in w.repairs[0]
 
 
 def test_force_leaves_the_complete_caches_own_leftover_partial_to_the_writer(tmp_path):

@@ -882,7 +882,7 @@ def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
         if attrs is None:
             continue  # an unreadable partial is a crashed write of ours: redone; anything else there, check_partial's
         if attrs.get("fingerprint") != identity.fingerprint:
-            if p != path and _restarted(attrs, identity, source):
+            if p != path and same_extraction_of_changed_data(attrs, identity, source):
                 # The same extraction, interrupted, of data that has changed since (a tester fixed the folder
                 # --strict had refused and was told to delete featcache's own leftover): nothing in it can be
                 # resumed, so the writer starts it over, under the lock, saying so.
@@ -951,7 +951,7 @@ def _judged_partial(partial: Path) -> dict[str, Any] | None:
         return None
 
 
-def _restarted(attrs: dict[str, Any], identity: CacheIdentity, source: dict[str, Any] | None = None) -> bool:
+def same_extraction_of_changed_data(attrs: dict[str, Any], identity: CacheIdentity, source: dict[str, Any] | None = None) -> bool:
     """Whether a partial of other settings differs in its data alone: the same extraction, of data changed since,
     which the writer starts over (said) rather than anyone refusing it. Never a sealed one (a complete cache of the
     old data, stopped before its rename): deleted as "from other settings", it was (a reviewer, 2026-12-05). Nor one
@@ -961,7 +961,23 @@ def _restarted(attrs: dict[str, Any], identity: CacheIdentity, source: dict[str,
 
     if attrs.get("complete") or identity.differences(attrs.get("settings")) != ["data_digest"]:
         return False
-    return other_photo_folder(attrs, {"source": source}) is None
+    return _same_source_settings(attrs.get("source"), source) and other_photo_folder(attrs, {"source": source}) is None
+
+
+# Source settings that may differ in a partial of the same extraction: image_size is the identity's (compared there);
+# root is other_photo_folder's to judge (the same folder, moved, is the same extraction).
+_SAME_EXTRACTION_ANYWHERE = ("image_size", "root")
+
+
+def _same_source_settings(old: Any, new: dict[str, Any] | None) -> bool:
+    """Whether two source specs ask for the same data: only then can a data_digest that differs mean "the same files,
+    edited since". Fashion-MNIST's train_limit, test_limit and data_dir, a photo folder's test_fraction, seed and
+    strict live in data_digest alone, so a partial of --train-limit 40000 was "the same extraction, data changed"
+    under --train-limit 3000 and deleted, exit 0 (an adversarial tester, 2026-12-06). Unknown specs: not the same."""
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return False
+    keys = (set(old) | set(new)) - set(_SAME_EXTRACTION_ANYWHERE)
+    return all(old.get(k) == new.get(k) for k in keys)
 
 
 def _partial_words(attrs: dict[str, Any]) -> str:
@@ -1050,17 +1066,18 @@ def other_cache(path: Path, identity: CacheIdentity, source: dict[str, Any] | No
                       detail + _differs(attrs, identity, source))
 
 
-def set_aside_other_partial(path: Path, identity: CacheIdentity, source: dict[str, Any] | None = None,
-                            keep: str | None = None) -> Path | None:
+def set_aside_other_partial(path: Path, identity: CacheIdentity, keep: str | None = None) -> Path | None:
     """With ``extract --force``: an interrupted extraction of other settings at ``path``'s partial name, or a sealed
     one stopped before its rename (featcache's, which ``find_complete`` refuses without ``--force``), is moved to a
-    free sibling, ``<out>.partial.h5.other-
-    settings-<UTC time>``, and its new name returned; None where there is none. Never resumed (another extraction's
-    rows under these settings' name) and never deleted: it may be hours of someone's work, and moved back to
-    ``<out>.partial.h5`` the command of its settings resumes it. A partial of these settings, or of these settings'
-    changed data in the same folder (``_restarted``, given the run's ``source``), stays for the writer, and so does
-    one of ``keep``, the fingerprint of the complete cache at ``path``: that cache's own staged leftover (a crash
-    between its publish and the partial's removal), which it holds whole: no other extraction's work."""
+    free sibling, ``<out>.partial.h5.other-settings-<UTC time>``, and its new name returned; None where there is none.
+    Never resumed (another extraction's rows under these settings' name) and never deleted: it may be hours of
+    someone's work, and moved back to ``<out>.partial.h5`` the command of its settings resumes it. Without --force
+    too, for the one partial of other settings ``find_complete`` lets through: these settings' extraction of data
+    changed since (``same_extraction_of_changed_data``): it was deleted, and its rows resume again once the files are as they were (a
+    sync half done, an edit undone), so they are not provably worthless (an adversarial tester, 2026-12-06). A
+    partial of these settings stays for the writer, and so does one of ``keep``, the fingerprint of the complete
+    cache at ``path``: that cache's own staged leftover (a crash between its publish and the partial's removal),
+    which it holds whole: no other extraction's work."""
     from featcache.store.partial import set_aside
 
     partial = partial_path(Path(path))
@@ -1068,7 +1085,7 @@ def set_aside_other_partial(path: Path, identity: CacheIdentity, source: dict[st
     if attrs is None:  # not featcache's, or unreadable: the writer's own checks say so, or set it aside
         return None
     theirs = attrs.get("fingerprint")
-    if theirs == identity.fingerprint or (keep is not None and theirs == keep) or _restarted(attrs, identity, source):
+    if theirs == identity.fingerprint or (keep is not None and theirs == keep):
         return None
     return set_aside(partial, "other-settings")
 

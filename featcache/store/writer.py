@@ -179,7 +179,16 @@ class CacheWriter:
                 raise FeatcacheError(f"{self.partial} holds a complete extraction of other settings, stopped before it "
                                      f"was renamed into place; move it away, or choose another --out (it was left "
                                      "untouched)")
-            self._note(f"resuming {self.path}: the partial file is from other settings; starting it over")
+            # Set aside, never deleted: it is another extraction's rows (extract sets such a partial aside, or refuses
+            # it, before the writer opens; a partial of --train-limit 40000 was deleted here under --train-limit 3000,
+            # exit 0: an adversarial tester, 2026-12-06).
+            f.close()
+            moved = set_aside(self.partial, "other-settings")
+            line = (f"{self.partial} was an interrupted extraction of other settings; it was moved to {moved} (moved "
+                    f"back, the extract command of its settings resumes it; or delete it); starting {self.path} over")
+            self.repairs.append(line)
+            warn(line, PartialSetAside)
+            return None
         # RuntimeError: HDF5's verdict on damaged metadata ("incorrect metadata checksum", "wrong B-tree
         # signature"), which its checksummed format (layout.LIBVER) gives for most flipped bytes (a review)
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
