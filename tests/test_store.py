@@ -2500,3 +2500,40 @@ def test_a_name_with_no_room_for_lock_is_locked_under_a_hashed_name(tmp_path):
     with exclusive_lock(long):
         assert lp.exists()
     assert not lp.exists()
+
+
+@pytest.mark.parametrize("n, width", [(100, 8), (640, 32), (3000, 256)])
+def test_the_space_a_writer_asks_for_covers_what_the_cache_really_grows_by(tmp_path, monkeypatch, n, width):
+    """Regression (an adversarial tester, 2026-12-06): on a full disk extract said "free N MB" for the features still
+    to write alone; on a 3 MB tmpfs it said "free 2 MB", and once that was freed every row was written and the seal
+    failed with "free 1 MB". The estimate (``_needed``, which the line's N comes from) must cover what the file
+    really grows by from that point: its rows as HDF5 stores them, and the peak of the seal (the room reserved past
+    the file's end, ``_reserve_room``), measured here on real writes, from the start and from half way."""
+    from featcache.store import writer as writer_module
+
+    peaks = []
+    real_reserve = writer_module._reserve_room
+
+    def reserve(path, room):
+        peaks.append(os.path.getsize(path) + room)  # the file's size while the seal's room is held
+        return real_reserve(path, room)
+
+    monkeypatch.setattr(writer_module, "_reserve_room", reserve)
+    path = tmp_path / "c.h5"
+    ident = identity()
+    attrs = {"fingerprint": ident.fingerprint, "settings": ident.settings(), "class_names": list(ident.class_names),
+             "layers": ["out"], "default_layer": "out", "dtype": "float32"}
+    w = CacheWriter(path, attrs, [SplitSpec("train", np.arange(n) % 3, np.arange(n))], {"out": width}, "float32")
+    w.open()
+    asked = []
+    rng = np.random.default_rng(0)
+    for start in range(0, n, 64):
+        if start in (0, n // 128 * 64):  # before any row, and about half way
+            w.commit()
+            asked.append((os.path.getsize(partial_path(path)), w._needed()))
+        w.write("train", start, {"out": rng.random((min(64, n - start), width), dtype=np.float32)})
+    w.finish()
+    peak = max(peaks + [os.path.getsize(path)])
+    for size, needed in asked:
+        assert needed >= peak - size, (size, needed, peak)  # was: the features alone, short by the seal's 1 MB
+
