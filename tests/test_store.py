@@ -2537,3 +2537,24 @@ def test_the_space_a_writer_asks_for_covers_what_the_cache_really_grows_by(tmp_p
     for size, needed in asked:
         assert needed >= peak - size, (size, needed, peak)  # was: the features alone, short by the seal's 1 MB
 
+
+def test_a_cache_whose_extract_is_still_building_its_network_is_said_to_be_running(tmp_path, capsys):
+    """Regression (an adversarial tester, 2026-12-06): 'train c2.h5' while an extract of c2.h5 still built its network
+    (its lock held, no partial yet) said "cache not found: c2.h5; run 'featcache extract' first". A reader says that
+    an extract of it is running, and who holds its lock; a lock file nobody holds is no running extract."""
+    from featcache.store.layout import lock_path
+    from featcache.store.lock import exclusive_lock
+
+    path = tmp_path / "c2.h5"
+    with exclusive_lock(path):  # what extract holds from before its model build to its publish
+        for command in (["train", str(path)], ["info", str(path)]):
+            assert main(command) == 2
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and (f"{path} is not written yet: an extract of it is running (process "
+                                             f"{os.getpid()} holds c2.h5.lock); wait for it to finish") in err, err
+            assert "cache not found" not in err
+        with pytest.raises(FeatcacheError, match="an extract of it is running"):
+            open_cache(path)
+    lock_path(path).write_bytes(b"featcache-lock pid=999999\n")  # a killed run's: nobody holds it
+    with pytest.raises(FeatcacheError, match="^cache not found: "):
+        open_cache(path)

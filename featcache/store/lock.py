@@ -50,6 +50,35 @@ def holder(path: Path, lock_file: Path | None = None) -> str:
     return f"process {pid}" if pid else "another process"
 
 
+def held(path: Path) -> str | None:
+    """Who holds the writers' lock of ``path`` now ('process N', as ``holder``), None where nobody does (no lock
+    file, a stale one, or no flock here). Only looked at, never created nor taken for long: a shared lock tried
+    without waiting, on the file opened read-only. For a reader that finds no cache yet: ``train c2.h5`` while an
+    extract of c2.h5 still built its network said "cache not found ...; run 'featcache extract' first" (an
+    adversarial tester, 2026-12-06)."""
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    lp = lock_path(path)
+    try:
+        fd = os.open(lp, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    except BlockingIOError:
+        return holder(path, lp)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def _lock_text(data: bytes) -> bytes:
     """A lock file's bytes less surrounding blanks and NULs (a pid cut short by a power loss)."""
     return data.strip(b" \t\r\n\0")

@@ -44,6 +44,7 @@ from featcache.store.layout import (
     decode_attrs,
     feature_datasets,
     hashed_blocks,
+    lock_path,
     named_as_partial_of,
     open_h5,
     partial_path,
@@ -76,6 +77,9 @@ def read_attrs(path: Path, peek: bool = False, check_seal: bool = True) -> dict[
             raise FeatcacheError(f"{path} is not finished: {partial_path(path).name} beside it holds an extraction that is "
                                  "running, was interrupted or stopped with an error; wait for it, or re-run the same 'featcache extract' "
                                  "command to finish it (after fixing what it said, if it stopped with an error)")
+        writer = _running_extract(path)
+        if writer:
+            raise FeatcacheError(writer)
         if os.path.islink(path):  # a link to nothing, or a loop of links: "not found" sent the user looking (a tester)
             raise FeatcacheError(f"{path} is a symbolic link to nothing (or a loop of links); point it at a cache or "
                                  "pass the cache's own path")
@@ -86,6 +90,18 @@ def read_attrs(path: Path, peek: bool = False, check_seal: bool = True) -> dict[
         raise FeatcacheError(f"{path} is not a regular file; pass the .h5 file written by 'featcache extract'")
     with _hdf5_damage(path, "its metadata"), _open(path, peek=peek) as f:
         return _attrs_of(path, f, check_seal)
+
+
+def _running_extract(path: Path) -> str | None:
+    """The line for a cache not there yet whose writers' lock a live process holds: an extract of it building its
+    network, before its partial exists (it was "cache not found ...; run 'featcache extract' first"); else None."""
+    from featcache.store.lock import held
+
+    who = held(path)
+    if who is None:
+        return None
+    return (f"{path} is not written yet: an extract of it is running ({who} holds {lock_path(path).name}); wait for "
+            "it to finish, then run this command again")
 
 
 def _attrs_of(path: Path, f: h5py.File, check_seal: bool) -> dict[str, Any]:
