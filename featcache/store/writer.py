@@ -179,16 +179,16 @@ class CacheWriter:
                 raise FeatcacheError(f"{self.partial} holds a complete extraction of other settings, stopped before it "
                                      f"was renamed into place; move it away, or choose another --out (it was left "
                                      "untouched)")
-            # Set aside, never deleted: it is another extraction's rows (extract sets such a partial aside, or refuses
-            # it, before the writer opens; a partial of --train-limit 40000 was deleted here under --train-limit 3000,
-            # exit 0: an adversarial tester, 2026-12-06).
-            f.close()
-            moved = set_aside(self.partial, "other-settings")
-            line = (f"{self.partial} was an interrupted extraction of other settings; it was moved to {moved} (moved "
-                    f"back, the extract command of its settings resumes it; or delete it); starting {self.path} over")
-            self.repairs.append(line)
-            warn(line, PartialSetAside)
-            return None
+            theirs = f.attrs.get("fingerprint")
+            if theirs is not None and not self._held_by_out(theirs):
+                # Set aside, never deleted: another extraction's rows (extract sets such a partial aside, or refuses
+                # it, before the writer opens; a partial of --train-limit 40000 was deleted here under --train-limit
+                # 3000, exit 0: an adversarial tester, 2026-12-06). Deleted below, as before: a crash's stub with no
+                # settings yet, and the complete cache's own staged leftover (that cache holds its rows whole).
+                f.close()
+                self._set_aside_other()
+                return None
+            self._note(f"resuming {self.path}: the partial file is from other settings; starting it over")
         # RuntimeError: HDF5's verdict on damaged metadata ("incorrect metadata checksum", "wrong B-tree
         # signature"), which its checksummed format (layout.LIBVER) gives for most flipped bytes (a review)
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
@@ -204,6 +204,23 @@ class CacheWriter:
             pass
         self.partial.unlink()
         return None
+
+    def _set_aside_other(self) -> None:
+        """Move another extraction's partial to a free sibling (``partial.set_aside``) and say so in one line."""
+        moved = set_aside(self.partial, "other-settings")
+        line = (f"{self.partial} was an interrupted extraction of other settings; it was moved to {moved} (moved back, "
+                f"the extract command of its settings resumes it; or delete it); starting {self.path} over")
+        self.repairs.append(line)
+        warn(line, PartialSetAside)
+
+    def _held_by_out(self, fingerprint: Any) -> bool:
+        """Whether the complete cache at ``path`` has ``fingerprint``: a partial of it is its own staged leftover (a
+        crash between its publish and the partial's removal), whose rows it holds whole."""
+        try:
+            with h5py.File(self.path, "r") as f:
+                return bool(f.attrs.get("complete")) and f.attrs.get("fingerprint") == fingerprint
+        except (OSError, ValueError):
+            return False
 
     def _open_partial(self) -> h5py.File | None:
         """The partial opened for writing; None when HDF5 cannot open it (set aside, and the run starts over).
