@@ -11,6 +11,7 @@ import contextlib
 import functools
 import gzip
 import os
+import shutil
 import struct
 import subprocess
 from pathlib import Path
@@ -509,3 +510,30 @@ def netguard_tries(log: Path) -> list[str]:
     if not log.is_file():
         return []
     return [entry.strip() for entry in log.read_text().split("=== ")[1:]]
+
+
+def nested_folders(top: Path, levels: int, name: str = "d") -> Path:
+    """``top``/d/d/.../d, ``levels`` deep, made one level at a time from a descriptor (``os.makedirs`` recurses)."""
+    top.mkdir(parents=True, exist_ok=True)
+    fd = os.open(top, os.O_RDONLY)
+    try:
+        for _ in range(levels):
+            os.mkdir(name, dir_fd=fd)
+            inner = os.open(name, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+    finally:
+        os.close(fd)
+    return top.joinpath(*[name] * levels)
+
+
+def unnest(top: Path, name: str = "d") -> None:
+    """Removes ``nested_folders``'s tree below ``top``: each level moved up beside it first (``shutil.rmtree``, and
+    pytest's clean-up of old temporary folders with it, recurses once per level)."""
+    pieces, i = [top / name], 0
+    while (pieces[-1] / name).is_dir():
+        i += 1
+        os.rename(pieces[-1] / name, top / f"{name}.{i}")
+        pieces.append(top / f"{name}.{i}")
+    for piece in pieces:
+        shutil.rmtree(piece)

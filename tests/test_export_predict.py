@@ -838,6 +838,37 @@ def test_predict_recursive_reads_a_class_folder_tree(tiny_model, tmp_path, capsy
         predict(tiny_model, [root], recursive="yes")
 
 
+def test_predict_recursive_reads_a_folder_nested_deeper_than_pythons_recursion_limit(tiny_model, tmp_path, capsys,
+                                                                                      monkeypatch):
+    """Regression (a review): extract reads a photo folder nested 1,100 levels deep (images._Walker.physical is a
+    loop), but predict --recursive listed folders with os.walk, which recurses once per level on Python 3.11, and
+    refused the same tree as "nested too deeply". Its deepest image is predicted, with the others, CLI and API."""
+    import sys
+    from pathlib import Path
+
+    from helpers import make_class_tree, nested_folders, unnest
+
+    root = make_class_tree(tmp_path / "val", {"ants": 1, "bees": 1}, size=12)
+    levels = 1100  # beyond Python's default recursion limit (1,000), within a path's 4,096 bytes
+    deepest = nested_folders(root / "bees", levels)
+    monkeypatch.chdir(deepest)  # os.makedirs (write_image's) recurses as well: written from inside
+    write_image(Path("deep.png"), np.zeros((8, 8, 3), np.uint8))
+    Path("notes.txt").write_text("not an image")  # left out, and said so, from that deep too
+    monkeypatch.chdir(tmp_path)
+    want = [str(root / "ants" / "ants_000.png"), str(root / "bees" / "bees_000.png"), str(deepest / "deep.png")]
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(min(limit, 1000))  # the default (pytest-xdist's workers raise it)
+    try:
+        res = featcache.predict(tiny_model, [root], recursive=True, runtime="tensorflow")
+        code = main(["predict", str(tiny_model), str(root), "--recursive", "--runtime", "tensorflow"])
+    finally:
+        sys.setrecursionlimit(limit)
+        unnest(root / "bees")
+    assert [p.input for p in res] == sorted(want) and res.left_out == [str(deepest / "notes.txt")], res.left_out
+    out, err = capsys.readouterr()
+    assert code == 0 and sorted(line.split(": ")[0] for line in out.splitlines()) == sorted(want), err
+
+
 def test_a_photo_model_classifies_an_array_as_the_file_of_the_same_pixels(tmp_path, capsys):
     """Regression (an independent audit): the model resizes inside its graph with TensorFlow's bilinear (the
     lesson's), the photo cache its head was trained on with the decoder's Pillow bilinear, so the same photos given

@@ -22,7 +22,9 @@ from helpers import (
     flat_jpeg,
     flat_png,
     make_class_tree,
+    nested_folders,
     oriented_jpeg,
+    unnest,
     write_image,
 )
 
@@ -1639,42 +1641,13 @@ def test_a_file_at_the_top_of_the_photo_folder_itself_is_no_class_of_it(tmp_path
         images.check_outside_classes(root / "ants" / "c.h5", root, "--out", "why")
 
 
-def _nested_folders(top: Path, levels: int, name: str = "d") -> Path:
-    """``top``/d/d/.../d, ``levels`` deep, made one level at a time from a descriptor (``os.makedirs`` recurses)."""
-    top.mkdir(parents=True, exist_ok=True)
-    fd = os.open(top, os.O_RDONLY)
-    try:
-        for _ in range(levels):
-            os.mkdir(name, dir_fd=fd)
-            inner = os.open(name, os.O_RDONLY, dir_fd=fd)
-            os.close(fd)
-            fd = inner
-    finally:
-        os.close(fd)
-    return top.joinpath(*[name] * levels)
-
-
-def _unnest(top: Path, name: str = "d") -> None:
-    """Removes ``_nested_folders``'s tree below ``top``: each level moved up beside it first (``shutil.rmtree``, and
-    pytest's clean-up of old temporary folders with it, recurses once per level)."""
-    import shutil
-
-    pieces, i = [top / name], 0
-    while (pieces[-1] / name).is_dir():
-        i += 1
-        os.rename(pieces[-1] / name, top / f"{name}.{i}")
-        pieces.append(top / f"{name}.{i}")
-    for piece in pieces:
-        shutil.rmtree(piece)
-
-
 def test_a_photo_folder_nested_deeper_than_pythons_recursion_limit_is_read(tmp_path, monkeypatch):
     """Regression (an adversarial tester): a class folder nested about 1,000 levels deep ended extract in a
     RecursionError traceback (the walk of a class folder called itself once per level). Its deepest image is read,
     under its class, like any other."""
     root = make_class_tree(tmp_path / "d", {"a": 2, "b": 2})
     levels = 1100  # beyond Python's default recursion limit (1,000), within a path's 4,096 bytes
-    deepest = _nested_folders(root / "a", levels)
+    deepest = nested_folders(root / "a", levels)
     monkeypatch.chdir(deepest)  # os.makedirs (write_image's) recurses as well: written from inside
     write_image(Path("deep.png"), class_image(0, 9))
     monkeypatch.chdir(tmp_path)
@@ -1686,6 +1659,6 @@ def test_a_photo_folder_nested_deeper_than_pythons_recursion_limit_is_read(tmp_p
                          np.concatenate([src.splits["train"].labels, src.splits["test"].labels]).tolist()))
     finally:
         sys.setrecursionlimit(limit)
-        _unnest(root / "a")
+        unnest(root / "a")
     assert paths["/".join(["a", *["d"] * levels, "deep.png"])] == 0 and len(paths) == 5, sorted(paths)[:6]
 

@@ -324,14 +324,41 @@ def _entries(folder: Path, recursive: bool) -> list[Path]:
         raise FeatcacheError(f"cannot list {folder} ({exc.strerror}); check it, or pass the folders to read")
 
     out: list[Path] = []
-    try:
-        for root, dirs, files in os.walk(folder, onerror=unlisted):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            out += [Path(root) / n for n in files if not n.startswith(".")]
-            out += [Path(root) / d for d in dirs if (Path(root) / d).is_symlink()]  # not walked (followlinks=False)
-    except RecursionError:  # os.walk recurses once per level (Python < 3.12): a tree 1,000 folders deep
-        raise FeatcacheError(f"{folder} is nested too deeply to read with --recursive; pass its inner folders") from None
+    out += _tree_entries(folder, unlisted)
     return sorted(out)
+
+
+def _tree_entries(folder: Path, unlisted: Callable[[OSError], None]) -> list[Path]:
+    """The entries of ``folder`` and of every folder below it that ``os.walk(folder, onerror=unlisted)`` finds, hidden
+    ones dropped: files, broken links and links to folders (not walked into), not the folders walked. A loop over a
+    stack of folders, not a call per level: os.walk recurses once per level on Python 3.11, so a tree 1,000 folders
+    deep, which extract reads (images._Walker.physical), was "nested too deeply" here (a review). Not that walk
+    itself: it follows links, lists each file once across hard links and stops at a folder it cannot list."""
+    out: list[Path] = []
+    stack = [os.fspath(folder)]
+    while stack:
+        top = stack.pop()
+        try:
+            with os.scandir(top) as it:
+                entries = [e for e in it if not e.name.startswith(".")]
+        except OSError as exc:
+            unlisted(exc)
+            continue
+        for e in entries:
+            if _walks_into(e):
+                stack.append(e.path)
+            else:
+                out.append(Path(e.path))
+    return out
+
+
+def _walks_into(e: os.DirEntry) -> bool:
+    """Whether the walk goes into ``e``: a folder, not a link to one (os.walk's followlinks=False; an entry it cannot
+    look at is a file to it)."""
+    try:
+        return e.is_dir() and not e.is_symlink()
+    except OSError:
+        return False
 
 
 # Why an entry of a folder given was not read (``LeftOut.why``).
