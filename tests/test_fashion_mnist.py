@@ -106,23 +106,28 @@ except FeatcacheError as exc:
 """
 
 
-def test_an_unreadable_place_among_the_search_path_is_passed_over(tmp_path, fashion_dir):
-    """Regression (an adversarial tester): with ~/.keras unreadable (chmod 000), Fashion-MNIST installed in
-    /usr/share/datasets/fashion-mnist was not found: looking into ~/.keras raised EACCES (a traceback). The place is
-    passed over; where none holds the files, the line says which could not be read."""
+def _unprivileged(script: str, *args: str):
+    """``python -c script *args`` in a process that file permissions bind: root without DAC override (setpriv), as
+    a user is, so a folder of mode 000 cannot be looked into; this checkout first on its path."""
     import os
     import subprocess
     import sys
 
-    keras_home = tmp_path / "home" / ".keras"
-    (keras_home / "datasets" / "fashion-mnist").mkdir(parents=True)
     unprivileged = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"] if os.geteuid() == 0 else []
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([*unprivileged, sys.executable, "-c", script, *args], capture_output=True, text=True, env=env,
+                          timeout=120)
+
+
+def test_an_unreadable_place_among_the_search_path_is_passed_over(tmp_path, fashion_dir):
+    """Regression (an adversarial tester): with ~/.keras unreadable (chmod 000), Fashion-MNIST installed in
+    /usr/share/datasets/fashion-mnist was not found: looking into ~/.keras raised EACCES (a traceback). The place is
+    passed over; where none holds the files, the line says which could not be read."""
+    keras_home = tmp_path / "home" / ".keras"
+    (keras_home / "datasets" / "fashion-mnist").mkdir(parents=True)
     keras_home.chmod(0)
     try:
-        found, missing = (subprocess.run([*unprivileged, sys.executable, "-c", _LOCATE,
-                                          json.dumps([str(keras_home / "datasets" / "fashion-mnist"), str(place)])],
-                                         capture_output=True, text=True, env=env, timeout=120)
+        found, missing = (_unprivileged(_LOCATE, json.dumps([str(keras_home / "datasets" / "fashion-mnist"), str(place)]))
                           for place in (fashion_dir, tmp_path / "nowhere"))
     finally:
         keras_home.chmod(0o755)
@@ -130,3 +135,39 @@ def test_an_unreadable_place_among_the_search_path_is_passed_over(tmp_path, fash
     assert missing.stdout.strip() == (f"error Fashion-MNIST not found locally ({keras_home / 'datasets' / 'fashion-mnist'} "
                                       f"could not be read (Permission denied)) and could not be downloaded; "
                                       f"{fashion_mnist.install_hint()}"), (missing.stdout, missing.stderr[-2000:])
+
+
+_LOCATE_GIVEN = """
+import sys
+import featcache
+from featcache.sources import fashion_mnist
+
+for call in (lambda d: fashion_mnist.locate(data_dir=d), lambda d: featcache.FashionMNIST(data_dir=d)):
+    for d in sys.argv[1:]:
+        try:
+            call(d)
+            print("found", d)
+        except Exception as exc:
+            print(type(exc).__name__, exc)
+"""
+
+
+def test_a_data_dir_given_that_cannot_be_read_is_one_line_through_the_api(tmp_path, fashion_dir):
+    """Regression (a review): ``locate(data_dir=...)`` and ``FashionMNIST(data_dir=...)`` of a folder that cannot be
+    looked into (chmod 000), or one below it, raised the stat's raw PermissionError through the API (the CLI said
+    "FILE: permission denied", naming no option). Now a FeatcacheError in one line naming the keyword (the CLI's
+    flag) and what to do; the same folder readable again is found."""
+    below = fashion_dir / "sub"
+    below.mkdir()
+    fashion_dir.chmod(0)
+    try:
+        ran = _unprivileged(_LOCATE_GIVEN, str(fashion_dir), str(below))
+        cli = _unprivileged("import sys; from featcache.cli import main; sys.exit(main(sys.argv[1:]))", "extract",
+                            "--data-dir", str(below), "--out", str(tmp_path / "c.h5"))
+    finally:
+        fashion_dir.chmod(0o755)
+    fix = "check its permissions and those of the folders above it, or pass a folder holding the four Fashion-MNIST IDX .gz files"
+    assert ran.stdout.splitlines() == [f"FeatcacheError data_dir {d} could not be read (Permission denied); {fix}"
+                                       for d in (fashion_dir, below)] * 2, (ran.stdout, ran.stderr[-2000:])
+    assert cli.returncode == 2 and cli.stderr == f"featcache extract: error: --data-dir {below} could not be read (Permission denied); {fix}\n", cli.stderr[-2000:]
+    assert fashion_mnist.locate(data_dir=fashion_dir) == fashion_dir

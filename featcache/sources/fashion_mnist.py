@@ -58,10 +58,22 @@ def _check_dir(d: Path) -> Path:
     return d
 
 
+def _unreadable_dir(d: Path, exc: OSError) -> str:
+    """The one line for a data_dir given that cannot be looked into, naming the option as the user gave it."""
+    return (f"{option('--data-dir', 'data_dir')} {one_line(str(d))} could not be read "
+            f"({exc.strerror or type(exc).__name__}); check its permissions and those of the folders above it, or "
+            "pass a folder holding the four Fashion-MNIST IDX .gz files")
+
+
 def locate(data_dir: str | Path | None = None) -> Path:
     if data_dir is not None:
-        d = _check_dir(Path(data_dir))
-        missing = [s for pair in FILES.values() for s in pair if not _find(d, s)]
+        d = Path(data_dir)
+        try:
+            _check_dir(d)
+            missing = [s for pair in FILES.values() for s in pair if not _find(d, s)]
+        except OSError as exc:  # a folder that cannot be looked into (chmod 000, or one above it): the API raised
+            # the stat's raw PermissionError (the CLI made it a line naming a file, not the option; a review)
+            raise FeatcacheError(_unreadable_dir(d, exc)) from None
         if missing:
             raise FeatcacheError(f"{d} lacks the Fashion-MNIST file(s) {', '.join(m + '.gz' for m in missing)}; {install_hint()}")
         return d
