@@ -583,6 +583,44 @@ def _ended(proc: subprocess.Popen, seconds: float) -> tuple[str, str]:
         pytest.fail(f"still running after {seconds:.0f} s: it hangs")
 
 
+@pytest.mark.skipif(not hasattr(os, "O_PATH") or not os.path.isdir("/proc/self/fd"), reason="Linux's O_PATH and /proc")
+def test_a_device_in_a_photos_place_is_refused_without_being_opened(tmp_path, monkeypatch):
+    """Regression (a review): decode.open_photo opened a device put where a photo was (O_NONBLOCK, then fstat) before
+    refusing it, and a device's open can act (/dev/watchdog arms the watchdog, a tape rewinds). The name is looked at
+    with O_PATH first; only a regular file is opened to read, through its /proc link (the same file). Where /proc is
+    not mounted, a regular file is opened by its name and checked again, as before."""
+    from featcache.sources import decode
+
+    photo = write_image(tmp_path / "p.png", class_image(0, 1, 16))
+    device = tmp_path / "d.png"
+    device.symlink_to("/dev/null")  # a character device, as a swapped-in name reaches one
+    opened: list[tuple[str, int]] = []
+    real_open = os.open
+
+    def recording(path, flags, *args, **kwargs):
+        opened.append((os.fspath(path), flags))
+        return real_open(path, flags, *args, **kwargs)
+
+    def opens_of(path: Path) -> list[bool]:  # whether each os.open of ``path`` was an O_PATH one
+        return [bool(flags & os.O_PATH) for p, flags in opened if p == str(path)]
+
+    def both() -> str:
+        with pytest.raises(decode.NotRegularFile) as refused:
+            decode.open_photo(device)
+        with decode.open_photo(photo) as f:
+            assert f.read() == photo.read_bytes()
+        return refused.value.kind
+
+    monkeypatch.setattr(os, "open", recording)
+    assert both() == "a device"
+    assert opens_of(device) == [True] and opens_of(photo) == [True], opened  # the device never opened to read
+    assert [p for p, _ in opened if p.startswith("/proc/self/fd/")] != [], opened  # the photo: through its /proc link
+    opened.clear()
+    monkeypatch.setattr(decode, "_FD_LINKS", str(tmp_path / "no-proc"))  # /proc not mounted: the name, as before
+    assert both() == "a device"
+    assert opens_of(device) == [True] and opens_of(photo) == [True, False], opened  # the device still never opened
+
+
 def test_a_photo_replaced_by_a_fifo_after_the_scan_is_one_line_not_a_hang(tmp_path):
     """Regression (an adversarial tester): a photo replaced by a FIFO after the folder scan hung extract for good: a
     decoding thread waited in open() for a writer, and neither SIGTERM nor Ctrl-C ended the process. The photo is

@@ -48,29 +48,60 @@ class NotRegularFile(UnreadableImage):
 # refuses what was opened. A photo replaced by a FIFO after the folder scan hung extract in a decoding thread, past
 # Ctrl-C and SIGTERM (an adversarial tester). O_NOCTTY: a terminal device opened so never becomes ours.
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
+# Linux's O_PATH names a file without opening it: no driver's open runs (a device's open can act: /dev/watchdog arms
+# the watchdog, a tape device rewinds when closed), and fstat reads its kind. Where it is missing (macOS, Windows),
+# or /proc is not mounted, photos are opened as _OPEN_FLAGS say, then refused.
+_O_PATH = getattr(os, "O_PATH", 0)
+_FD_LINKS = "/proc/self/fd"
 
 
 def open_photo(path: str | Path) -> BinaryIO:
     """``path`` opened to read as a binary file, if it is a regular file (or a link to one); else ``NotRegularFile``.
 
-    The check is of the opened file itself (``fstat``), never the name looked
-    at again, so a file swapped in between cannot slip past it; and the open
-    itself cannot block. ``OSError`` as ``open`` raises it (gone, no permission).
+    The check is of the file itself (``fstat``), never the name looked at
+    again, so a file swapped in between cannot slip past it; the open cannot
+    block, and on Linux a FIFO, device or socket is refused before it is
+    opened at all. ``OSError`` as ``open`` raises it (gone, no permission).
     """
-    import stat
-
-    from featcache.validate import kind_of_mode
-
+    if _O_PATH:
+        handle = os.open(path, _O_PATH | os.O_CLOEXEC)
+        try:
+            _check_regular(handle)
+            fd = _reopen(handle, path)
+        finally:
+            os.close(handle)
+        if fd is not None:
+            return os.fdopen(fd, "rb")
     fd = os.open(path, _OPEN_FLAGS)
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise NotRegularFile(kind_of_mode(mode))
+        _check_regular(fd)
         os.set_blocking(fd, True)  # a regular file's reads ignore the flag on Linux; elsewhere they may not
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
         raise
+
+
+def _check_regular(fd: int) -> None:
+    """``NotRegularFile`` unless ``fd`` is a regular file."""
+    import stat
+
+    from featcache.validate import kind_of_mode
+
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        raise NotRegularFile(kind_of_mode(mode))
+
+
+def _reopen(handle: int, path: str | Path) -> int | None:
+    """The file an O_PATH ``handle`` names, opened to read through its /proc link (the same file, whatever the name
+    leads to now); None where /proc is not mounted. An error names ``path``, not the link."""
+    try:
+        return os.open(f"{_FD_LINKS}/{handle}", os.O_RDONLY | os.O_NOCTTY | os.O_CLOEXEC)
+    except FileNotFoundError:  # no /proc here (a chroot, a bare container): the name is opened as elsewhere
+        return None
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, os.fspath(path)) from None
 
 
 # Pillow plugins that run another program on the file: its EPS plugin hands
