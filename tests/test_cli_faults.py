@@ -2224,6 +2224,34 @@ def test_predict_recursive_names_what_it_passes_over(tmp_path, fake_model, capsy
     monkeypatch.setattr(os, "scandir", real)
 
 
+_SLOW_EXIT = """
+import atexit, sys, tempfile, time
+from featcache import cli
+
+cli.EXIT_SECONDS = 0.3  # the timer made short, so that the exit below outlasts it as a slow machine's would
+left = tempfile.TemporaryDirectory(dir=sys.argv[1])  # removed by Python's exit (its finalizer, an atexit handler)
+print(left.name, flush=True)
+atexit.register(time.sleep, 1.5)  # a slow exit: this handler runs first (the last registered), the removal after
+sys.argv = ["featcache", *sys.argv[2:]]  # as the program: main() with no argv
+sys.exit(cli.main())
+"""
+
+
+def test_an_error_exit_runs_pythons_exit_in_full(tmp_path):
+    """Regression (a review): the CLI, as the program, armed a timer after every non-zero status that ended the
+    process (os._exit) EXIT_SECONDS after the command, for a thread stuck in a read after Ctrl-C or SIGTERM; after an
+    error (exit 2), where nobody asked the process to stop, it cut short whatever of Python's exit was left: atexit
+    handlers, a temporary folder's removal. Now only a command the user stopped (130, 143) is so ended
+    (test_images::test_sigterm_ends_an_extract_whose_read_is_stuck_and_keeps_the_work); an error's exit is whole."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")])}
+    for argv in (["verify", str(tmp_path / "none.h5")], ["train", str(tmp_path / "none.h5"), "--head", "logreg"]):
+        proc = subprocess.run([sys.executable, "-c", _SLOW_EXIT, str(tmp_path), *argv], capture_output=True, text=True,
+                              env=env, timeout=120)
+        left = Path(proc.stdout.strip())
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "cache not found" in proc.stderr, proc.stderr[-2000:]
+        assert left.parent == tmp_path and not left.exists(), f"{left} left behind: Python's exit was cut short"
+
+
 _KILLED_AT = """
 import os, sys, importlib
 module, name = sys.argv[1], sys.argv[2]

@@ -421,14 +421,19 @@ def main(argv: list[str] | None = None) -> int:
         # though its cache was whole (an adversarial tester: a script reads that as a failure). The teardown
         # ignores it; SIGTERM (kill PID) still ends one that hangs (a Ray shutdown, a thread join), Ctrl-\ too.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        if rc:
+        if rc in STOPPED:
             _end_anyway(rc, EXIT_SECONDS)
     return rc
 
 
-# How long Python's own exit may take after a command that stopped (an interrupt, an error) before the process
-# ends without it (_end_anyway). An interrupted extract's exit takes well under a second.
+# How long Python's own exit may take after a command stopped by Ctrl-C or SIGTERM before the process ends without
+# it (_end_anyway). An interrupted extract's exit takes well under a second.
 EXIT_SECONDS = 3.0
+# The statuses of a command the user stopped (Ctrl-C, SIGTERM): only these end the process early. Armed after every
+# non-zero status, the timer cut short the exit of a command that ended on an error, or verify's "damaged" (exit 2),
+# where nobody asked for it to stop: whatever of Python's exit was left after EXIT_SECONDS (atexit handlers, a
+# temporary folder's removal, the C libraries' own exit handlers: HDF5's) was skipped (a review).
+STOPPED = (130, 143)
 
 
 def _end_anyway(rc: int, seconds: float) -> None:
@@ -439,7 +444,9 @@ def _end_anyway(rc: int, seconds: float) -> None:
     interrupted extract there forever, its line said and its partial file
     closed: SIGTERM and Ctrl-C did nothing more, only SIGKILL ended it (an
     adversarial tester). Called once the command's own cleanup is done, so
-    nothing is left to write but the standard streams, flushed first.
+    nothing is left to write but the standard streams, flushed first; and
+    only where the user stopped the command (``STOPPED``): what atexit
+    handlers were still running then is given up, as the user asked.
     """
     import os
     import threading
