@@ -36,7 +36,7 @@ from featcache.progress import bars_wanted, counted, showing_fits, status
 from featcache.sources.images import check_report_outside_classes
 from featcache.heads.io import (TEST_ACCURACY, TEST_ACCURACY_ORIG, check_compatible, check_head, load_head, row_keys,
                                 width_problem)
-from featcache.heads.views import PROBABILITIES, averaged_over, averaged_quantity, predict_and_scores
+from featcache.heads.views import PROBABILITIES, averaged_over, averaged_quantity, predict_and_scores, scored_rows, scoring_shown
 from featcache.store.atomic import output_files, write_json, write_text
 from featcache.store import Cache, as_cache
 
@@ -425,8 +425,8 @@ def evaluate(
                f"{f' x {len(views)} views' if len(views) > 1 else ''}, layer {layer} ...")
     from featcache.analysis.train import orig_view_score
 
-    # a slow head's scoring (an SVM's) says it runs, as train's does: both scorings within one showing_fits
-    with showing_fits(bars_wanted(verbose)):
+    # a slow head's scoring (an SVM's) says it runs, as train's does: both passes under one heartbeat
+    with showing_fits(bars_wanted(verbose)), scoring_shown(est, scored_rows(Xv, views)):
         y_pred, scores = predict_and_scores(est, Xv, scores=probabilistic)
         proba = scores if probabilistic else None  # the averaged probabilities, for the misclassified list
         accuracy, per_class, cm = metrics(y, y_pred, cache.class_names)

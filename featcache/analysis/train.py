@@ -350,9 +350,12 @@ def _test_scores(est, cache: Cache, layer: str, test_views: tuple[str, ...]) -> 
     """(accuracy with ``test_views`` averaged, the original view's alone when they are not the original alone, test
     images). ``only:VIEWS`` leaves the original out of ``test_views``: it is read apart, so ``test_accuracy_orig``
     stays the original view's (what an export without views scores), never the score of those views (h137)."""
+    from featcache.heads.views import scored_rows, scoring_shown
+
     Xt, yt = cache.view_features("test", layer, test_views), cache.labels("test")
-    accuracy = score_views(est, Xt, yt)
-    return accuracy, orig_view_score(est, cache, "test", layer, test_views, Xt, yt, accuracy), len(yt)
+    with scoring_shown(est, scored_rows(Xt, test_views)):  # one heartbeat over both passes
+        accuracy = score_views(est, Xt, yt)
+        return accuracy, orig_view_score(est, cache, "test", layer, test_views, Xt, yt, accuracy), len(yt)
 
 
 def orig_view_score(est: BaseEstimator, cache: Cache, split: str, layer: str, views: tuple[str, ...], Xv: np.ndarray,

@@ -28,7 +28,8 @@ was not measured and is not offered.
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -147,7 +148,7 @@ def fit_head(head: Any, X: Any, y: Any, **kwargs: Any) -> Any:
     without a line in train (a new-user tester), and in curve and probe, whose bars move only between fits, too."""
     from featcache.progress import fit_progress
 
-    # the SVM's note (its fit time grows with the square of the rows), built only where it is said
+    # the SVM's note (how long a fit of these rows may take), built only where it is said
     with fit_progress(progress_label(head), getattr(head, "fit_time_note", None), len(X),
                       own_epochs=bool(getattr(head, "uses_keras", False))):
         return head.fit(X, y, **kwargs)
@@ -158,6 +159,40 @@ def scoring_label(head: Any, rows: int) -> str:
     from featcache.progress import counted
 
     return f"{progress_label(head)}, scoring {counted(rows, 'row')}"
+
+
+# Whether a scoring's heartbeat runs already (``scoring_shown``): a command's scoring of several passes shows one.
+_SCORING: ContextVar[bool] = ContextVar("featcache_scoring_shown", default=False)
+
+
+@contextlib.contextmanager
+def scoring_shown(head: Any, rows: int) -> Iterator[None]:
+    """``head`` scoring ``rows`` rows, shown within ``progress.showing_fits`` as a fit is (``fit_head``: a heartbeat,
+    ``scoring_label``'s words), nothing outside it; within another ``scoring_shown``, nothing more: the one heartbeat
+    of a command's scoring, train's and evaluate's (the views averaged, then the original view apart,
+    ``analysis.train.orig_view_score``). Each pass had its own, its clock from 0: evaluate's 80 s of scoring
+    (12,000 rows, then 3,000) passed without a line off a terminal, each pass under the 60 s of a log's line, where
+    train's said "still running, 60 s" (a new-user tester). An SVM scoring 10,000 images against the support
+    vectors of a large fit is minutes too; said as scoring, not in the fit's words, read as a fit still running 90 s
+    after it had ended (a notebook user)."""
+    from featcache.progress import fit_progress
+
+    if not fits_shown() or _SCORING.get():  # its label built only where it is shown
+        yield
+        return
+    token = _SCORING.set(True)
+    try:
+        with fit_progress(scoring_label(head, rows)):
+            yield
+    finally:
+        _SCORING.reset(token)
+
+
+def scored_rows(Xv: np.ndarray, views: Sequence[str]) -> int:
+    """The rows train and evaluate score of ``Xv`` (``(V, n, D)``, ``views``' features): every view's, and the
+    original view's again apart where the views are not it alone (``analysis.train.orig_view_score``)."""
+    V, n = np.shape(Xv)[:2]
+    return V * n + (n if tuple(views) != ("orig",) else 0)
 
 
 def progress_label(head: Any) -> str:
@@ -241,14 +276,8 @@ def predict_and_scores(head: Any, Xv: np.ndarray, scores: bool = False) -> tuple
     The mean scores are computed for one view only when ``scores`` (else None):
     ``predict`` alone then suffices.
     """
-    from featcache.progress import fit_progress
-
     Xv = _check(Xv)
-    # shown as the fit is (fit_head): an SVM scoring 10,000 images against its support vectors of a large fit is
-    # minutes too, and train's heartbeat covered its scoring before fit_head had it. Said as scoring: "svm head: still
-    # running, 60 s", the fit's words, read as a fit still running 90 s after it had ended (a notebook user)
-    # its label built only where it is shown (fit_progress is nothing elsewhere)
-    with fit_progress(scoring_label(head, Xv.shape[0] * Xv.shape[1])) if fits_shown() else contextlib.nullcontext():
+    with scoring_shown(head, Xv.shape[0] * Xv.shape[1]):
         if Xv.shape[0] == 1:
             return np.asarray(head.predict(Xv[0])), (mean_scores(head, Xv) if scores else None)
         mean = mean_scores(head, Xv)
