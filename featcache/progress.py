@@ -563,5 +563,6 @@ def counted(n: Any, unit: str) -> str:
 
 
 def plural(unit: str) -> str:
-    """``image`` -> ``images``, ``batch`` -> ``batches`` (the scratch CNN's bar said '19 batchs/s'; a new user)."""
-    return unit + ("es" if unit.endswith(("s", "sh", "ch", "x", "z")) else "s")
+    """``image`` -> ``images``, ``batch`` -> ``batches`` (the scratch CNN's bar said '19 batchs/s'; a new user),
+    ``epoch`` -> ``epochs`` (its "ch" said as "k": info said "2 epoches run")."""
+    return unit + ("es" if unit.endswith(("s", "sh", "ch", "x", "z")) and not unit.endswith("epoch") else "s")

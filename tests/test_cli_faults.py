@@ -663,9 +663,11 @@ def test_info_describes_a_head_or_a_model(tmp_path, fake_model, capsys):
     tuned = meta_only_model(tmp_path / "tuned.keras", finetune={"learning_rate": 1e-05, "params": {"total": 2260546},
                                                                 "epochs": [{"accuracy": 0.9693877551020408}] * 3})
     assert main(["info", str(tuned)]) == 0
-    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("finetune"))
-    # the learning rate as typed (--lr 1e-5), not '%.3g''s 1e-05 (h140)
-    assert row.split(None, 1)[1] == "learning_rate 1e-5, params (total 2260546), epochs 3 entries (in --json)", row
+    lines = capsys.readouterr().out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("finetune"))
+    # the learning rate as typed (--lr 1e-5), not '%.3g''s 1e-05 (h140); a paragraph of words, each line under the first
+    tuned_lines = [lines[start].split(None, 1)[1]] + [line.strip() for line in lines[start + 1:start + 3]]
+    assert tuned_lines == ["settings: learning rate 1e-5", "ran: 3 epochs run", "params (total 2260546)"], lines
     edited = _flip_in_entry(head, "featcache.npy", tmp_path / "edited.npz")
     one_line_error(capsys, ["info", str(edited)], f"{edited} is damaged (its entry featcache.npy fails its CRC-32 check)")
     other = tmp_path / "notes.npz"
@@ -2893,6 +2895,50 @@ def test_export_refuses_imagenet_weights_it_cannot_have_before_building_the_netw
     assert not (tmp_path / "m.keras").exists()
 
 
+def _info_line(capsys, path, *needles) -> str:
+    """'featcache info PATH' of a file of ours that is no cache, head or model: exit 0 and plain lines on stdout, no
+    error (it said "featcache info: error: ... is a file of the report ..." and exit 2 of a valid one; a new-user
+    tester), --json the same words under "about"."""
+    import json
+
+    assert main(["info", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and "error" not in out, (out, err)
+    for needle in needles:
+        assert needle in out, out
+    assert main(["info", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["about"] == out.rstrip("\n")
+    return out
+
+
+def test_info_of_a_valid_evaluation_json_summarizes_it_and_of_an_edited_one_is_an_error(tmp_path, capsys):
+    """info of a valid evaluation.json (or a file of its report) said "error: ... is a report's record" and exit 2 (a
+    new-user tester): a file of ours as it should be is described, exit 0, evaluation.json with its head, cache and
+    accuracy. A record edited since featcache wrote it (its own digest no longer matching) vouches for nothing: one
+    line, exit 2, for it and for the files it lists."""
+    import json
+
+    import featcache
+
+    cache = str(tiny_cache(tmp_path / "c.h5"))
+    head = tmp_path / "h.npz"
+    assert main(["train", cache, "--head", "logreg", "--out", str(head)]) == 0
+    capsys.readouterr()
+    out = tmp_path / "ev"
+    assert main(["evaluate", str(head), cache, "--out", str(out), "--json"]) == 0
+    accuracy = json.loads(capsys.readouterr().out)["accuracy"]
+    record = out / "evaluation.json"
+    line = _info_line(capsys, record, f"{record} is a report's record",
+                      f"an evaluation of the head {head} on the test split of {cache}", f"accuracy {accuracy:.4f}")
+    described = featcache.info(record)
+    assert (described["head"], described["cache"], described["accuracy"]) == (str(head), cache, accuracy), line
+    doc = json.loads(record.read_text())
+    record.write_text(json.dumps({**doc, "accuracy": 1.0}))
+    for given in (record, out / "confusion.png"):
+        one_line_error(capsys, ["info", str(given)], f"{record} was changed since featcache wrote it (its own digest "
+                       "does not match)")
+
+
 def test_verify_and_info_of_a_reports_file_name_its_record(tmp_path, capsys):
     """verify of a confusion.png, evaluation.txt or a curve.csv was "none of the files featcache describes ... pass a
     cache, a head or a model", though the record beside it vouches for it and verify checks it through that record;
@@ -2912,8 +2958,8 @@ def test_verify_and_info_of_a_reports_file_name_its_record(tmp_path, capsys):
         assert capsys.readouterr().out.startswith(f"ok: {out / name} is intact, checked through its report's record "
                                                   f"{record}: its digest and 2 file(s) it vouches for match")
         assert featcache.verify(out / name).to_dict()["given"] == str(out / name)
-        one_line_error(capsys, ["info", str(out / name)], f"{out / name} is a file of the report {record} records",
-                       f"'featcache verify {record}' checks it")
+        _info_line(capsys, out / name, f"{out / name} is a file of the report {record} records",
+                   f"'featcache verify {record}' checks it")
     text = (out / "evaluation.txt").read_text()
     (out / "evaluation.txt").write_text(text + "mine\n")
     one_line_error(capsys, ["verify", str(out / "confusion.png")], f"{out / 'evaluation.txt'} was changed since "
@@ -2940,7 +2986,9 @@ def test_verify_checks_a_predictions_csv_against_its_record(tmp_path, fake_model
         assert main(["verify", str(given)]) == 0
         assert capsys.readouterr().out.startswith(f"ok: {out} is intact (a predictions CSV): its SHA-256 is the one "
                                                   "its record .p.csv.featcache holds")
-        one_line_error(capsys, ["info", str(given)], f"'featcache verify {out}' checks it against that record")
+        line = _info_line(capsys, given, f"'featcache verify {out}' checks it against that record")
+        assert ": 1 prediction, written " in line, line  # what it holds: one row, and when
+        assert featcache.info(given)["rows"] == 1
     assert featcache.verify(out).to_dict()["record"] == str(record)
     out.write_text(out.read_text() + "# checked by hand\n")
     one_line_error(capsys, ["verify", str(out)], f"{out} was changed since featcache wrote it (its SHA-256 is not the one "

@@ -836,3 +836,40 @@ def test_head_meta_refuses_a_layer_of_another_width_naming_the_layer(cache):
                                                         r"cache's default layer\) of .* has 6; pass the layer it was fitted on"):
         head_meta(c, None, "logreg", LogRegHead().fit(X[:, :4], y))
     assert head_meta(c, None, "logreg", LogRegHead().fit(X, y))["layer"] == "out"
+
+
+def test_info_of_a_model_shows_its_heads_fit_under_the_heads_names_and_its_finetuning_in_words(tmp_path, capsys):
+    """info of an exported model showed head_params and head_train_views alone, not what docs/commands.md says info
+    shows of a head or model (train_images, train_size, seed, views) though the model records them (head_train_images,
+    head_seed, ...); and a fine-tuned model's finetune was one long line of Python's values ("improved True",
+    "seconds_per_epoch 20.5400"; a new-user tester). The head's fit is shown under the head's names (params,
+    train_images, train_size, seed, train_views; --json keeps head_params and head_train_views too, until 0.3), with
+    the head it was exported from, and fine-tuning as a few lines of words."""
+    from helpers import meta_only_model
+
+    from featcache.deploy.model import HEAD_FIT_FIELDS
+
+    fit = {"params": {"C": 0.5, "max_iter": 200, "seed": 3}, "train_views": ["orig", "flip"], "train_size": 40,
+           "seed": 3, "train_images": 40}
+    finetune = {"unfreeze": 20, "learning_rate": 1e-5, "max_epochs": 2, "batch_size": 64, "patience": 1, "seed": 0,
+                "keep_best": True, "train_images": 36, "val_images": 4, "frozen_val_accuracy": 0.5,
+                "epochs": [{"loss": 1.0, "accuracy": 0.5, "val_loss": 1.0, "val_accuracy": 0.75, "seconds": 20.5},
+                           {"loss": 0.9, "accuracy": 0.6, "val_loss": 0.9, "val_accuracy": 0.5, "seconds": 20.58}],
+                "best_epoch": 1, "improved": True, "frozen_test_accuracy": 0.5, "test_accuracy": 0.75,
+                "seconds_per_epoch": 20.54, "diverged_epoch": None, "unfrozen_layers": ["block_16_expand", "Conv_1"]}
+    model = meta_only_model(tmp_path / "m.keras", head="logreg", head_path="/data/h.npz", views=["orig"],
+                            finetune=finetune, **{HEAD_FIT_FIELDS[k]: v for k, v in fit.items()})
+    info = featcache.info(model)
+    assert {k: info.get(k) for k in fit} == fit and info["head_path"] == "/data/h.npz", info
+    assert info["head_params"] == fit["params"] and info["head_train_views"] == fit["train_views"]  # names of before
+    assert main(["info", str(model)]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split(None, 1)[0]: line.split(None, 1)[1] for line in out.splitlines() if not line.startswith(" ")}
+    assert (rows["params"], rows["train_images"], rows["train_size"], rows["seed"], rows["train_views"]) == (
+        "C 0.5, max_iter 200, seed 3", "40", "40", "3", "orig, flip"), out
+    assert rows["head_path"] == "/data/h.npz" and "head_params" not in rows and "head_train_views" not in rows, out
+    tuned = out[out.index("finetune"):out.index("format_version")]
+    assert "True" not in tuned and "20.5400" not in tuned and "seconds_per_epoch" not in tuned, tuned
+    assert "learning rate 1e-5" in tuned and "keep best true" in tuned and "2 epochs run, best epoch 1" in tuned, tuned
+    assert "20.5 s per epoch" in tuned and "36 training images, 4 validation images" in tuned, tuned
+    assert len(tuned.splitlines()) > 1 and max(map(len, tuned.splitlines())) <= 120, tuned

@@ -803,8 +803,8 @@ def test_verify_checks_a_reports_record_and_the_files_it_vouches_for(multi_cache
     assert main(["verify", str(record)]) == 0
     assert capsys.readouterr().out.startswith(f"ok: {record} is intact (a report's record): its own digest and 2 file(s)")
     assert featcache.verify(record).to_dict()["files"] == ["probe.csv", "probe.png"]
-    assert main(["info", str(record)]) == 2
-    assert f"{record} is a report's record (JSON: open it as it is); 'featcache verify {record}'" in capsys.readouterr().err
+    assert main(["info", str(record)]) == 0  # a valid record of ours: described, not an error
+    assert f"{record} is a report's record (JSON: open it as it is); 'featcache verify {record}'" in capsys.readouterr().out
     csv_path = tmp_path / "run" / "probe.csv"
     as_written = csv_path.read_bytes()
     csv_path.write_text(csv_path.read_text().replace("logreg", "logreg ", 1))

@@ -32,6 +32,12 @@ def run(args: argparse.Namespace) -> int:
     if info.get("kind") in ("head", "model"):
         _print_file(info)
         return 0
+    if "about" in info:  # a report's file or record, a predictions CSV or its record: what it is, a plain line
+        from featcache.errors import one_line
+
+        for line in info["about"].splitlines():
+            print(one_line(line))
+        return 0
     widths = info.get("layer_widths", {})
     from featcache.errors import one_line
 
@@ -86,9 +92,53 @@ def _print_file(info: dict[str, Any]) -> None:
         # only those the row shows: n_jobs (None, so not shown) was named unused beside them (a new-user tester)
         unused = [k for k in info.get("unused_params") or () if info[key].get(k) is not None] if (
             key == "params" and isinstance(info[key], dict)) else None
+        if key == "finetune" and isinstance(info[key], dict):  # a paragraph, each line under the first
+            for i, line in enumerate(_finetune_lines(info[key])):
+                print(one_line(f"{'finetune' if i == 0 else '':<{width}} {line}"))
+            continue
         print(one_line(f"{key:<{width}} {_value_words(key, info[key])}" + (f" ({', '.join(unused)}: not used by this fit)" if unused else "")))
     print(f"{'digest':<{width}} " + ("checked: as saved" if info["content_digest_checked"] else
                                      "none (saved before 2026-12-03): nothing checks that it is as saved"))
+
+
+def _finetune_lines(record: dict[str, Any]) -> list[str]:
+    """A fine-tuned model's ``finetune`` record as a few lines: its settings as finetune's options name them, what it
+    ran and scored, and the rest as ``key value`` pairs. It was one line of raw values (``improved True``,
+    ``seconds_per_epoch 20.5400``; a new-user tester). A key an older model lacks is left out."""
+    from featcache.deploy.model import FINETUNE_FIT_KEYS
+    from featcache.progress import seconds_text
+
+    rec = {k: v for k, v in record.items() if v is not None}
+    settings = [f"{words.removeprefix('fine-tuning ')} {param_text(rec.pop(k))}" for k, words in FINETUNE_FIT_KEYS.items()
+                if k in rec]
+    lines = ["settings: " + ", ".join(settings)] if settings else []
+    epochs, best = rec.pop("epochs", None), rec.pop("best_epoch", None)
+    ran = [f"{counted(len(epochs), 'epoch')} run"] if isinstance(epochs, list) else []
+    if isinstance(best, int) and not isinstance(best, bool):
+        ran.append(f"best epoch {best}" if best > 0 else "no epoch beat the frozen head on validation (its weights kept)")
+    rec.pop("improved", None)  # best epoch > 0, said above
+    if isinstance(rec.get("diverged_epoch"), int):
+        ran.append(f"diverged at epoch {rec.pop('diverged_epoch')}")
+    if isinstance(spe := rec.pop("seconds_per_epoch", None), (int, float)):
+        ran.append(f"{seconds_text(spe)} per epoch")
+    if ran:
+        lines.append("ran: " + ", ".join(ran))
+    images = [f"{counted(rec.pop(k), what)}" for k, what in (("train_images", "training image"), ("val_images", "validation image"))
+              if isinstance(rec.get(k), int)]
+    if images:
+        lines.append("on: " + ", ".join(images))
+    scores = [f"{words} {_words(rec.pop(k))}" for k, words in (
+        ("frozen_val_accuracy", "frozen head's validation accuracy"), ("frozen_val_loss", "loss"),
+        ("test_accuracy", "fine-tuned test accuracy"), ("frozen_test_accuracy", "frozen head's"),
+        ("head_views_test_accuracy", "the head's with its views averaged")) if isinstance(rec.get(k), (int, float))]
+    if scores:
+        lines.append("scores: " + ", ".join(scores))
+    if isinstance(layers := rec.pop("unfrozen_layers", None), list):
+        lines.append(f"unfrozen: {counted(len(layers), 'layer')} of the backbone" + (f" ({layers[0]} to {layers[-1]})" if layers else ""))
+    rest = {k.replace("_", " "): v for k, v in rec.items()}
+    if rest:
+        lines.append(_words({k: ("yes" if v is True else "no" if v is False else v) for k, v in rest.items()}))
+    return lines
 
 
 def _param_keys(field: str, record: Any) -> Container[str]:

@@ -193,26 +193,67 @@ def unvouched_csv_line(path: Path, given: str, beside: CsvRecordBeside) -> str:
             "checked")
 
 
-def report_file_line(path: Path, given: str) -> str | None:
-    """What ``info`` says of a predictions CSV (with its record beside it or not), its record or a report's file (it
-    describes caches, heads and models and said "none of the files featcache describes" of them; a new-user tester),
-    else None."""
+def report_file_info(path: Path, given: str) -> dict[str, Any] | None:
+    """What ``info`` says of a predictions CSV with its record beside it, that record, or a report's file whose record
+    lists it and is sealed (``info``'s document: ``kind``, ``record``, ``about``: its line); a CSV or file whose record
+    is damaged or missing raises the line saying so (``unvouched_line``); None for any other file. info said "error:
+    ... is a file of the report" and exit 2 of a report's confusion.png or a predictions CSV, files of ours as they
+    should be (a new-user tester)."""
     found, beside = predictions_csv(path)
     if found is not None:
         csv, record, digests = found
         if digests is None and csv.is_file():  # its hidden record: verify's line where none vouches for the CSV
             # built here, not raised by recorded_csv and caught
             if (beside := record_beside(csv)).digests is None:
-                return unvouched_csv_line(csv, str(csv), beside)
-        what = (f"featcache's record of the predictions CSV {csv} (its SHA-256)" if record == path else
-                f"a predictions CSV (open it as it is; its SHA-256 is recorded in {record.name} beside it)")
-        return f"{given} is {what}; 'featcache verify {csv}' checks it against that record"
+                raise FeatcacheError(unvouched_csv_line(csv, str(csv), beside))
+        return _predictions_info(given, csv, record, record == path)
     listed = listed_by(path)
     if listed is not None:
-        record = listed[0]
-        return (f"{given} is a file of the report {record} records (open it as it is); 'featcache verify {record}' "
-                "checks it and the report's other files")
-    return None if beside is None else unvouched_line(path, given, beside)  # None: a record (found above)
+        record, doc = listed
+        record_seal_check(record, doc)  # a record edited vouches for nothing: verify's line
+        return {"path": given, "kind": "report file", "record": str(record),
+                "about": (f"{given} is a file of the report {record} records (open it as it is); 'featcache verify "
+                          f"{record}' checks it and the report's other files")}
+    if beside is not None and (line := unvouched_line(path, given, beside)) is not None:  # None: a record (found above)
+        raise FeatcacheError(line)
+    return None
+
+
+def _predictions_info(given: str, csv: Path, record: Path, is_record: bool) -> dict[str, Any]:
+    """``report_file_info`` of a predictions CSV (``is_record``: of its record ``record``): what it holds, counted here
+    (its record holds the CSV's name and SHA-256 alone, not the model), and when it was written (the CSV's time)."""
+    import csv as csv_module
+    from datetime import datetime
+
+    from featcache.progress import counted
+
+    with open(csv, newline="", encoding="utf-8", errors="replace") as f:  # a row per image after the header (write_csv);
+        rows = max(sum(1 for _ in csv_module.reader(f)) - 1, 0)  # read as CSV: a quoted name may hold a newline
+    written = datetime.fromtimestamp(csv.stat().st_mtime).astimezone().strftime("%Y-%m-%dT%H:%M:%S%z")
+    what = (f"featcache's record of the predictions CSV {csv} (its SHA-256)" if is_record else
+            f"a predictions CSV (open it as it is; its SHA-256 is recorded in {record.name} beside it)")
+    return {"path": given, "kind": "predictions record" if is_record else "predictions CSV", "record": str(record),
+            "csv": str(csv), "rows": rows, "written": written,
+            "about": f"{given} is {what}: {counted(rows, 'prediction')}, written {written}; 'featcache verify {csv}' "
+                     "checks it against that record"}
+
+
+def report_record_info(path: Path, given: str, doc: dict[str, Any]) -> dict[str, Any]:
+    """What ``info`` says of a report's record whose own digest matches (``record_seal_check``; an edited one is
+    verify's line): what it is, and an evaluation's head, cache and accuracy, which it holds (it said "error: ... is
+    a report's record" and exit 2 of a valid evaluation.json; a new-user tester)."""
+    from featcache.validate import REPORT_DIGESTS
+
+    record_seal_check(path, doc, given)
+    info = {"path": given, "kind": "report record", "record": given, "files": sorted(doc[REPORT_DIGESTS])}
+    about = f"{given} is a report's record (JSON: open it as it is); 'featcache verify {given}' checks the report's files against it"
+    if path.name == "evaluation.json":
+        info.update({k: doc.get(k) for k in ("head", "cache", "split", "layer", "accuracy")})
+        accuracy = doc.get("accuracy")
+        if isinstance(accuracy, (int, float)) and not isinstance(accuracy, bool):
+            about += (f"\nan evaluation of the head {doc.get('head')} on the {doc.get('split')} split of "
+                      f"{doc.get('cache')} (layer {doc.get('layer')}): accuracy {accuracy:.4f}")
+    return {**info, "about": about}
 
 
 def check_any_file(path: Path) -> None:
@@ -299,22 +340,31 @@ def report_record(path: Path) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) and isinstance(doc.get(REPORT_DIGESTS), dict) else None
 
 
-def verify_report(path: Path, doc: dict[str, Any], given: Path | None = None) -> ReportVerifyResult:
-    """A report as featcache wrote it: the record's seal, each file it lists there and unchanged, a curve's rows
-    with their checksums. ``info`` and ``verify`` refused a curve.json or lesson.json although each records what
-    vouches for its report (a new-user tester). ``given``: the report's file verify was given (``listed_by``)."""
-    from featcache.validate import RECORD_DIGEST, REPORT_DIGESTS, file_sha256, record_seal
+def record_seal_check(path: Path, doc: dict[str, Any], given: str | None = None) -> None:
+    """A report's record ``doc`` (read from ``path``, named ``given`` where the user wrote it otherwise) sealed as
+    featcache sealed it (its own digest), or the line saying it was changed: verify's check, and info's."""
+    from featcache.validate import RECORD_DIGEST, record_seal
 
-    t0 = time.perf_counter()
+    name = given or path
     # A record listing its files' digests but not its own is refused, as a rerun over it refuses it
     # (validate.recorded_digests): taken as "written before seals", one with its numbers edited and its digest
     # deleted passed (a tester). Records were sealed a few hours after they first listed digests (2026-12-03).
     if RECORD_DIGEST not in doc:
-        raise FeatcacheError(f"{path} has no digest of its own: it was changed since featcache wrote it (or written on "
+        raise FeatcacheError(f"{name} has no digest of its own: it was changed since featcache wrote it (or written on "
                              "2026-12-03 before records were sealed); run the command that wrote the report again")
     if doc[RECORD_DIGEST] != record_seal(doc):
-        raise FeatcacheError(f"{path} was changed since featcache wrote it (its own digest does not match); run the "
+        raise FeatcacheError(f"{name} was changed since featcache wrote it (its own digest does not match); run the "
                              "command that wrote the report again")
+
+
+def verify_report(path: Path, doc: dict[str, Any], given: Path | None = None) -> ReportVerifyResult:
+    """A report as featcache wrote it: the record's seal, each file it lists there and unchanged, a curve's rows
+    with their checksums. ``info`` and ``verify`` refused a curve.json or lesson.json although each records what
+    vouches for its report (a new-user tester). ``given``: the report's file verify was given (``listed_by``)."""
+    from featcache.validate import REPORT_DIGESTS, file_sha256
+
+    t0 = time.perf_counter()
+    record_seal_check(path, doc)
     names = []
     for name, digest in doc[REPORT_DIGESTS].items():
         f = path.parent / str(name)
@@ -425,16 +475,20 @@ def _checked_record(path: Path, kind: str) -> tuple[bool, dict[str, Any]]:
 # What info shows of a head or model file, in this order (the rest is in --json). ``averaged`` (what a head's
 # test views averaged) and a model's head views were recorded but shown nowhere, --json included (a new-user tester);
 # a Keras head's epochs run and any head's fit seconds neither ("epochs 200" of a fit that stopped at 37; the same).
-FILE_FIELDS = ("head", "preset", "params", "head_params", "layer", "backbone", "image_size", "weights_source", "dataset",
+FILE_FIELDS = ("head", "head_path", "preset", "params", "layer", "backbone", "image_size", "weights_source", "dataset",
                "class_names", "train_images", "train_size", "seed", "train_views", "test_views", "averaged", "views",
-               "head_train_views", "head_test_views", "test_accuracy", "test_accuracy_orig", "test_overlap",
+               "head_test_views", "test_accuracy", "test_accuracy_orig", "test_overlap",
                "views_test_accuracy", "epochs_run", "validation_rows", "fit_seconds", "cache_fingerprint", "finetune", "featcache_version",
                "format_version", "created")
+# What info --json of a model printed its head's fit as before it took the head's names (deploy.model.HEAD_FIT_FIELDS:
+# params, train_views), printed too until featcache 0.3; the text shows the head's names alone.
+MODEL_NAMES_BEFORE = ("head_params", "head_train_views")
 
 
 def info(path: str | Path) -> dict[str, Any]:
     """What ``featcache info --json`` prints of ``path``: a complete cache's summary, an unfinished one's attributes
-    and progress, or what a head or model was trained on and scored (``kind``: head or model).
+    and progress, or what a head or model was trained on and scored (``kind``: head or model), or what a report's
+    record or file, or a predictions CSV or its record, is (``about``: ``report_record_info``, ``report_file_info``).
 
     A path whose extraction has not finished is described by its partial (``<path>.partial.h5``), named in
     ``partial``: "is not finished" alone hid how far it got (a new-user tester)."""
@@ -457,12 +511,11 @@ def info(path: str | Path) -> dict[str, Any]:
         not_hdf5 = exc  # outside the handler: a damaged head's line must not chain onto this one (a review)
     else:  # an incomplete file is worth describing too: that is how a user finds out
         return _shown(open_cache(path).summary() if meta.get("complete") else {"path": given, **meta})
-    if report_record(path) is not None:  # "none of the files featcache describes" of a report's own record (a tester)
-        raise FeatcacheError(f"{given} is a report's record (JSON: open it as it is); 'featcache verify {given}' checks "
-                             "the report's files against it")
+    if (doc := report_record(path)) is not None:  # "none of the files featcache describes" of it (a tester)
+        return report_record_info(path, given, doc)
     kind = zip_kind(path)
-    if kind is None and (line := report_file_line(path, given)) is not None:
-        raise FeatcacheError(line)
+    if kind is None and (described := report_file_info(path, given)) is not None:
+        return described
     if kind is None:
         raise not_ours(path, given, not_hdf5)
     return describe_file(given, kind)  # a head or a model: what it holds (info refused it; a new user had no way)
@@ -487,10 +540,17 @@ def describe_file(path: str | Path, kind: str) -> dict[str, Any]:
         kind = network_kind(Path(path)) or kind
         checked, meta = _checked_record(Path(path), kind)
     meta = with_current_names(meta)  # an older model's single_view_test_accuracy, under today's name
+    before = {}
     if kind == "model":  # what it scores, which a model records under other names: info showed none (a new-user tester)
-        meta = {**meta, TEST_ACCURACY: model_test_accuracy(meta)}
+        from featcache.deploy.model import head_fit_of
+
+        # --json's names of before, with the same values until featcache 0.3 (docs/commands.md's table)
+        before = {k: meta[k] for k in MODEL_NAMES_BEFORE if meta.get(k) is not None}
+        # its head's fit under the head's names (params, train_images, train_size, seed, train_views): info showed
+        # head_params and head_train_views alone, not what docs/commands.md says it shows (a new-user tester)
+        meta = {**head_fit_of(meta, {}), TEST_ACCURACY: model_test_accuracy(meta)}
     info = {"path": str(path), "kind": kind, "content_digest_checked": checked,
-            **{k: meta[k] for k in FILE_FIELDS if meta.get(k) is not None}}
+            **{k: meta[k] for k in FILE_FIELDS if meta.get(k) is not None}, **before}
     if why is not None:  # the loaders' line: what the record says, what the file holds, the fix
         info["record_edited"] = str(why)
     if isinstance(info.get("params"), dict) and isinstance(info.get("head"), str):
