@@ -38,18 +38,20 @@ C_GRID = (1.0, 3.0, 10.0, 30.0)
 #    4,000        25.6 s   2,215             2.4 s                          7-9            helper-193, 2026-12-06
 #    8,000        46.9 s   3,729             2.6 s                          9-10           helper-193
 #   16,000       104.6 s   6,382             5.9 s                          8-10           helper-193
+#   16,000       145.4 s   -                 5.6 s (train, 15,000 rows)     9-11           helper-193, 'train' CLI
 #   16,000        26.7 s   -                 6.4 s                          loaded         a new-user tester
 #   24,000        36.4 s   -                 5.3 s                          loaded         a new-user tester
 # (/tmp/h193/measure.py: fit_views and predict_views of 3,000 test images x 4 views; train's scoring also scores the
 # original view apart.) The load, not the rows, made most of the spread: the same 16,000 rows fitted in 27 s and
-# 105 s. Doubling the rows doubled the fit at most loads (the support vectors grow as about rows^0.75: an image's
+# 145 s. Doubling the rows doubled the fit at most loads (the support vectors grow as about rows^0.75: an image's
 # views are near-duplicates), not the square the note said from 4,000 images in 19.6 s and 8,000 in 87.6 s under a
 # heavier load (it said "16,000 about 6 min" of a 27 s fit). So the note gives a range, not one number: the fit
 # from the fastest and slowest at FIT_ROWS, growing between rows^0.75 and rows^1.5 away from them; the scoring per
 # 1,000 test rows from SCORE_SECONDS at FIT_ROWS, growing as the support vectors do. Each range holds every row of
 # MEASURED (tests/test_progress.py checks it). From SLOW_FIT_ROWS rows a command says it before the fit
 # (``fit_time_note``).
-MEASURED = ((4_000, 25.6, 2.4), (8_000, 46.9, 2.6), (16_000, 104.6, 5.9), (16_000, 26.7, 6.4), (24_000, 36.4, 5.3))
+MEASURED = ((4_000, 25.6, 2.4), (8_000, 46.9, 2.6), (16_000, 104.6, 5.9), (16_000, 145.4, 5.6), (16_000, 26.7, 6.4),
+            (24_000, 36.4, 5.3))
 SLOW_FIT_ROWS = 10_000
 FIT_ROWS = 16_000
 FIT_SECONDS = (min(f for n, f, _ in MEASURED if n == FIT_ROWS), max(f for n, f, _ in MEASURED if n == FIT_ROWS))
@@ -57,8 +59,9 @@ SCORE_SECONDS = (3.7, 7.3)  # per 1,000 test rows with FIT_ROWS rows fitted: 0.6
 
 
 def _duration(seconds: float) -> str:
-    """``40 s`` or ``13 min``: a time as the slow-fit note says it."""
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+    """``40 s``, ``2.4 min`` or ``13 min``: a time as the slow-fit note says it."""
+    minutes = seconds / 60
+    return f"{seconds:.0f} s" if seconds < 90 else f"{minutes:.1f} min" if minutes < 10 else f"{minutes:.0f} min"
 
 
 def fit_time_range(rows: int) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -180,14 +183,15 @@ class SVMHead(ClassifierMixin, BaseEstimator):
     def fit_time_note(rows: int) -> str | None:
         """What a command says before fitting on ``rows`` rows (``heads.views.fit_head``), from ``SLOW_FIT_ROWS`` on:
         how long the fit and the scoring may take (``fit_time_range``, a range: the machine's load changed the same
-        fit 4-fold), None below it. In words every command's user can act on (train, curve, probe: it named train's
+        fit 5-fold), None below it. In words every command's user can act on (train, curve, probe: it named train's
         options)."""
         if rows < SLOW_FIT_ROWS:
             return None
         (fit_lo, fit_hi), (score_lo, score_hi) = fit_time_range(rows)
         return (f"note: an SVM on many rows is slow to fit and to score: on a 2-core machine {rows:,} training rows of "
                 f"576 features may take {_duration(fit_lo)} to {_duration(fit_hi)} to fit (with probability "
-                f"calibration, train's default) and {score_lo:.0f}-{score_hi:.0f} s per 1,000 test rows to score, by "
+                f"calibration, train's default; probe's fits skip it, 2.5-5x faster) and {score_lo:.0f}-"
+                f"{score_hi:.0f} s per 1,000 test rows to score, by "
                 f"the machine's load (measured: {FIT_ROWS:,} rows fitted in {FIT_SECONDS[0]:.0f}-"
                 f"{FIT_SECONDS[1]:.0f} s), more with more features or C chosen by cross-validation; the logreg head "
                 "or fewer training images fit faster")
