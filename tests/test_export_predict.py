@@ -334,7 +334,7 @@ def _meta_only_model(path, **meta):
     (dict(views=["bogus"]), "featcache.json has views ['bogus'], not a list of view names"),
     (dict(format_version="2"), "featcache.json has format_version '2', not a format number from 1 to 2"),
     (dict(format_version=...), "featcache.json lacks 'format_version'"),
-    (dict(averaged="yes"), "featcache.json has averaged 'yes', not 'probabilities' or null"),
+    (dict(averaged="yes"), "featcache.json has averaged 'yes', not 'probabilities', 'decision values' or null"),
     (dict(finetune="x"), "featcache.json has finetune 'x', not the fine-tuning's record (an object) or null"),
     (dict(backbone="nope"), "featcache.json has backbone 'nope', not a backbone featcache knows (mobilenet_v2, "),
 ])
@@ -930,7 +930,7 @@ def test_a_file_put_at_out_during_an_export_is_never_replaced(tmp_path, monkeypa
 
     csv_path = tmp_path / "p.csv"
     real_csv = predict_mod.csv_header
-    monkeypatch.setattr(predict_mod, "csv_header", lambda k: csv_path.write_text("my table") and real_csv(k))
+    monkeypatch.setattr(predict_mod, "csv_header", lambda k, *value: csv_path.write_text("my table") and real_csv(k, *value))
     _one_line_error(capsys, ["predict", str(out), str(root / "ants"), "--csv", str(csv_path)],
                     "exists and is not a predictions CSV featcache wrote")
     assert csv_path.read_text() == "my table" and not list(tmp_path.glob("p.before-*.csv"))

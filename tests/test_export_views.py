@@ -77,9 +77,9 @@ def test_graph_views_refuses_the_svm_and_views_the_head_never_saw():
     # tester: --views orig,flip was refused where --views all gave it)
     averaged = {"head": "logreg", "train_views": ["orig"], "test_views": ["orig", "flip"]}
     assert graph_views(LogRegHead(), averaged, "all") == graph_views(LogRegHead(), averaged, "orig,flip") == ("orig", "flip")
-    with pytest.raises(FeatcacheError, match="the SVM does not export .*train a logreg or keras head with the same views"):
-        graph_views(SVMHead(), {**meta, "head": "svm"}, "all")
-    assert graph_views(SVMHead(), {**meta, "head": "svm"}, "orig") == ("orig",)  # and export says the SVM does not export
+    # the SVM exports with its views too (deploy.svmgraph); it was "the SVM does not export"
+    assert graph_views(SVMHead(), {**meta, "head": "svm"}, "all") == ("orig", "flip")
+    assert graph_views(SVMHead(), {**meta, "head": "svm"}, "orig") == ("orig",)
 
 
 def test_graph_views_read_only_views_as_the_heads_options_do():
@@ -105,7 +105,7 @@ def test_graph_views_read_only_views_as_the_heads_options_do():
 @pytest.mark.slow
 def test_exported_views_model_averages_like_the_heads_on_cached_views(real_weights, real_fashion_dir, tmp_path, capsys):
     """64 real images, 3 views: the exported model's probabilities on the raw images equal heads.views' average of
-    predict_proba on the cached views (1e-4); predict runs the model unchanged; an SVM head is refused in one line."""
+    predict_proba on the cached views (1e-4); predict runs the model unchanged; an SVM head's too."""
     import featcache
     from featcache.cli import main
     from featcache.deploy.model import load_model, read_meta
@@ -140,10 +140,12 @@ def test_exported_views_model_averages_like_the_heads_on_cached_views(real_weigh
     preds = predict(tmp_path / "m.keras", [tmp_path / "x.npy"], top_k=1)
     assert [p.top[0][0] for p in preds] == [cache.class_names[i] for i in np.argmax(want, axis=1)]
 
+    # an SVM head (calibrated) exports with its views too: the mean of its probabilities over them (it was refused)
     svm = featcache.train(cache, "svm", out=tmp_path / "s.npz")
-    assert main(["export", str(svm.path), "--views", "all", "--out", str(tmp_path / "s.keras")]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "the SVM does not export" in err and not (tmp_path / "s.keras").exists()
+    assert main(["export", str(svm.path), "--views", "all", "--out", str(tmp_path / "s.keras")]) == 0
+    model, _ = load_model(tmp_path / "s.keras")
+    want = mean_scores(svm.estimator, cache.view_features("test", None, names))
+    np.testing.assert_allclose(model.predict(raw[..., None], batch_size=16, verbose=0), want, atol=1e-4)
 
 
 def test_a_fashion_mnist_model_classifies_a_png_as_the_array_of_the_same_pixels(tmp_path):

@@ -83,13 +83,25 @@ def test_export_of_a_head_on_a_layer_is_the_truncated_network(two_layer_cache, r
     np.testing.assert_allclose(probs, expected, atol=2e-3)
 
 
-def test_svm_head_export_is_refused_in_one_line(two_layer_cache, tmp_path, capsys):
+def test_an_svm_head_exports_its_calibrated_probabilities(two_layer_cache, tmp_path, capsys):
+    """An SVM head (calibrated probabilities, the default) was refused: 'cannot export an SVM head' (a new-user
+    tester). Its model on the raw images gives the head's probabilities on the cached features (deploy.svmgraph)."""
+    import numpy as np
+
+    from featcache.sources import open_source
+
+    cache = featcache.open_cache(two_layer_cache)
     head_file = tmp_path / "svm13.npz"
     featcache.train(two_layer_cache, "svm", layer=LAYER, out=head_file, verbose=False)
-    assert main(["export", str(head_file), "--out", str(tmp_path / "m.keras")]) == 2
-    err = capsys.readouterr().err.strip()
-    assert "cannot export an SVM head: only keras and logreg heads" in err and len(err.splitlines()) == 1
-    assert not (tmp_path / "m.keras").exists()
+    assert main(["export", str(head_file), "--out", str(tmp_path / "m.keras")]) == 0
+    model, meta = featcache.load_model(tmp_path / "m.keras")
+    assert "scores" not in meta and meta["output"].startswith("class probabilities")  # probabilities: the head's own
+    head, _ = load_head(head_file)
+    images = open_source(meta["source"]).splits["test"].read(0, cache.sizes["test"])
+    probs = model.predict(images[..., None], batch_size=100, verbose=0)
+    expected = head.predict_proba(cache.features("test", LAYER))
+    assert np.mean(probs.argmax(1) == expected.argmax(1)) >= 0.999
+    np.testing.assert_allclose(probs, expected, atol=2e-3)
 
 
 def test_finetune_a_head_on_a_layer_trains_the_truncated_base(two_layer_cache, real_weights, tmp_path):

@@ -495,24 +495,17 @@ def test_missing_cache(tmp_path, capsys):
     assert "cache not found" in capsys.readouterr().err
 
 
-def test_an_svm_chosen_names_the_best_head_that_exports(multi_cache, tmp_path, capsys, monkeypatch):
-    """probe may choose an SVM, which export refuses (no Dense-layer form): it then also prints the train command of
-    the best keras/logreg row (a new user trained the SVM it chose and could not export it). Here the SVM row is
-    made the choice; the exportable one is the best logreg row, whatever the scores."""
+def test_an_svm_chosen_needs_no_other_head_to_export(multi_cache, tmp_path, capsys, monkeypatch):
+    """probe may choose an SVM, which export refused (no Dense-layer form): it then printed the train command of the
+    best keras/logreg row. The SVM exports now (deploy.svmgraph): no other head is offered. Here the SVM row is made
+    the choice."""
     import featcache.analysis.probe as probe_mod
 
     real = probe_mod.best_row
     monkeypatch.setattr(probe_mod, "best_row", lambda rows: next((r for r in rows if r.head == "svm"), None) or real(rows))
     res = featcache.probe(multi_cache, heads="logreg,svm", layers="out_relu", out=tmp_path / "d", plot=False, verbose=True)
-    out = capsys.readouterr().out
-    alt = real([r for r in res.rows if r.head == "logreg"])
-    assert res.best.head == "svm"
-    assert f"an svm head cannot be exported as a model; the best one that can (logreg, {alt.accuracy:.4f}): " \
-           f"{probe_mod.train_command(multi_cache, alt, ('orig',))}" in out
-    assert res.to_dict()["exportable_train_command"] == probe_mod.train_command(multi_cache, alt, ('orig',))
-    monkeypatch.setattr(probe_mod, "best_row", real)
-    featcache.probe(multi_cache, heads="svm", layers="out_relu", out=tmp_path / "e", plot=False, verbose=True)
-    assert "cannot be exported" not in capsys.readouterr().out  # no exportable row to offer
+    assert res.best.head == "svm" and "cannot be exported" not in capsys.readouterr().out
+    assert res.to_dict()["exportable_train_command"] is None
 
 
 def test_probe_train_and_curve_take_the_block_names_probe_png_shows(multi_cache, tmp_path, capsys, monkeypatch):

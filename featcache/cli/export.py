@@ -25,15 +25,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Rebuild the head's backbone from its cache settings and write one .keras model: "
                        "uint8 images (N, H, W, C) of any size with C = 1 or 3 -> resize, gray->RGB, preprocess_input, "
                        "frozen base, pooling, head -> class probabilities. Class names are stored in the file. "
-                       "A logreg head is folded (standardization included) into an equivalent Dense layer.")
-    p.add_argument("head", help="head file written by 'featcache train' (.keras or .npz): a keras or logreg head (an SVM "
-                   "head has no Dense-layer form)")
+                       "A logreg head is folded (standardization included) into an equivalent Dense layer; an svm head "
+                       "becomes featcache's SVM layers (its support vectors as arrays): its probabilities, or, trained "
+                       "with --param probability=false, its vote shares (not probabilities: predict names them share).")
+    p.add_argument("head", help="head file written by 'featcache train' (.keras or .npz): a keras, logreg or svm head")
     add_weights_arg(p)
     p.add_argument("--out", required=True, metavar="MODEL.keras", help="where to write the model")
     p.add_argument("--views", metavar="orig|all|VIEWS|only:VIEWS",
                    help="views inside the model: orig (default) embeds the image alone; all embeds every view the head "
-                   "averaged at test (e.g. orig,flip,shift:+2,+2) and returns the mean of their probabilities, as "
-                   "'featcache evaluate' scored it (one forward pass per view; logreg and keras heads only); VIEWS: names "
+                   "averaged at test (e.g. orig,flip,shift:+2,+2) and returns the mean of their probabilities (an svm head "
+                   "without them: of its decision values), as 'featcache evaluate' scored it (one forward pass per "
+                   "view); VIEWS: names "
                    "among the head's views (orig is always included); only:VIEWS: those views without the original (a "
                    "head fitted or scored with --train-views/--test-views only:VIEWS)")
     add_force_arg(p, "model", ", or a model of another fit (its head's parameters, layer, train size, seed, train "

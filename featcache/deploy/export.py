@@ -89,13 +89,21 @@ def dense_weights(head: BaseEstimator, n_classes: int) -> list[np.ndarray]:
 
 
 def check_dense_form(head: BaseEstimator) -> None:
-    """A head with a Dense-layer form (``logits_weights``: keras and logreg heads); any other is one line."""
+    """A head with a Dense-layer form (``logits_weights``: keras and logreg heads) or an SVM's kernel form
+    (``kernel_form``: ``svm_model``); any other is one line."""
     if getattr(head, "logits_weights", None) is not None:  # a head with a Dense-layer form says so by having this
         return
-    name = {"SVMHead": "an SVM head"}.get(type(head).__name__, f"a {type(head).__name__} head")
+    if getattr(head, "kernel_form", None) is not None:  # an SVM: its kernel, decision and calibration as arrays
+        return
+    name = f"a {type(head).__name__} head"
     how = option("featcache train CACHE --head logreg --layer L", "featcache.train(cache, 'logreg', layer=L)")
-    raise FeatcacheError(f"cannot export {name}: only keras and logreg heads have a Dense-layer form; train a logreg head "
+    raise FeatcacheError(f"cannot export {name}: only keras, logreg and svm heads export; train a logreg head "
                          f"on the same cache and layer ({how}) and export that")
+
+
+def is_svm_form(head: BaseEstimator) -> bool:
+    """Whether ``head`` exports as its SVM kernel form (``deploy.svmgraph``), not as a Dense layer."""
+    return getattr(head, "logits_weights", None) is None and getattr(head, "kernel_form", None) is not None
 
 
 def exportable(head: BaseEstimator, meta: dict[str, Any], weights: str | None = None) -> str:
@@ -127,6 +135,8 @@ def end_to_end_model(head: BaseEstimator, meta: dict[str, Any], w: str) -> Keras
     from featcache.heads import DenseHead
 
     n_classes = len(meta["class_names"])
+    if is_svm_form(head):
+        return features_model(meta, w, head.kernel_form()["support"].shape[1])
     dropout = float(head.dropout) if isinstance(head, DenseHead) else 0.0
     model = build_end_to_end(
         meta["backbone"], w, int(meta["image_size"]), n_classes, layer=meta.get("layer"),
@@ -143,10 +153,48 @@ def end_to_end_model(head: BaseEstimator, meta: dict[str, Any], w: str) -> Keras
     return model
 
 
-def model_meta(meta: dict[str, Any], head_path: str | Path, weights: str, views: tuple[str, ...] = ("orig",)) -> dict[str, Any]:
-    """What a model file records about its origin (the head's cache settings and the head) and the views it averages."""
-    from featcache.deploy.model import recorded_fit
+def features_model(meta: dict[str, Any], w: str, width: int) -> KerasModel:
+    """Raw uint8 images -> the pooled features of the head's layer (the end-to-end network without its Dense layer):
+    what an SVM head's layers take (``svm_model``)."""
+    from featcache.deploy.endtoend import build_end_to_end
+    from featcache.deploy.model import INPUT_DTYPE, INPUT_SHAPE
+
+    net = build_end_to_end(meta["backbone"], w, int(meta["image_size"]), len(meta["class_names"]),
+                           layer=meta.get("layer"), raw_input_shape=INPUT_SHAPE, raw_dtype=INPUT_DTYPE, dropout=0.0)
+    pooled = net.get_layer("pool").output
+    if pooled.shape[-1] != width:
+        raise FeatcacheError(
+            f"the head expects {width} features but layer {meta.get('layer')!r} of {meta['backbone']} gives "
+            f"{pooled.shape[-1]}; the head does not belong to this backbone")
+    return keras().Model(net.input, pooled, name="featcache_features")
+
+
+def svm_model(features: KerasModel, head: BaseEstimator, n_classes: int, views: tuple[str, ...]) -> KerasModel:
+    """Raw images -> (``ViewStack`` ->) features -> ``SVMScores`` (-> ``ViewMean``) -> ``SVMShares``: the head's
+    decision computed by the model (``deploy.svmgraph``): one view, libsvm's vote as ``SVMHead.predict``; more, the
+    mean of the one-vs-rest decision values ``heads.views`` averages."""
+    from featcache.deploy.model import INPUT_DTYPE, INPUT_SHAPE
+    from featcache.deploy.svmgraph import svm_layers
+    from featcache.embedding.preprocess import ViewMean, ViewStack
+
+    k = keras()
+    scores, shares = svm_layers(head.kernel_form(), n_classes, len(views))
+    if views == ("orig",):
+        return k.Model(features.input, shares(scores(features.output)), name="featcache_model")
+    images = k.Input(shape=INPUT_SHAPE, dtype=INPUT_DTYPE, name="images")
+    stack = ViewStack(list(views), name="views")
+    per_view = k.Model(features.input, scores(features.output), name="featcache_end_to_end")
+    mean = ViewMean(len(stack.views), name="view_mean")(per_view(stack(images)))
+    return k.Model(images, shares(mean), name="featcache_model")
+
+
+def model_meta(meta: dict[str, Any], head_path: str | Path, weights: str, views: tuple[str, ...] = ("orig",),
+               shares: bool = False) -> dict[str, Any]:
+    """What a model file records about its origin (the head's cache settings and the head) and the views it averages;
+    ``shares``: its output is an SVM's vote shares, not probabilities (an SVM head without them: ``deploy.svmgraph``)."""
+    from featcache.deploy.model import SVM_OUTPUT, SVM_SCORES, recorded_fit
     from featcache.heads.io import TEST_ACCURACY_ORIG, orig_accuracy_of
+    from featcache.heads.views import DECISION_VALUES
 
     keep = ("class_names", "backbone", "weights", "image_size", "preprocessing", "layer", "dataset", "source", "cache_fingerprint")
     return {
@@ -160,7 +208,9 @@ def model_meta(meta: dict[str, Any], head_path: str | Path, weights: str, views:
         "finetune": None,
         # The views the model embeds and averages (docs/views.md 3.6); what the head was fitted and scored on.
         "views": list(views),
-        "averaged": "probabilities" if len(views) > 1 else None,
+        "averaged": (DECISION_VALUES if shares else "probabilities") if len(views) > 1 else None,
+        # what the output is where it is no probability (deploy.svmgraph); predict names its columns so
+        **({"scores": SVM_SCORES, "output": SVM_OUTPUT} if shares else {}),
         "head_test_views": meta.get("test_views"),
         TEST_ACCURACY_ORIG: orig_accuracy_of(meta),  # the head's: what the model of the original view scores
         "views_test_accuracy": views_accuracy(meta, views),
@@ -201,7 +251,7 @@ def graph_views(est: BaseEstimator, meta: dict[str, Any], views: str | tuple[str
                                  f"does), and the head was fitted on {_fit_words(fitted, averaged)}; pass "
                                  f"{_views_given(views_spec(names[1:]))} for those views without the original, or "
                                  f"{_views_given('all')} (the views it averaged at test)")
-    if not hasattr(est, "logits_weights"):
+    if not hasattr(est, "logits_weights") and not is_svm_form(est):
         raise FeatcacheError(f"cannot export this {meta.get('head') or type(est).__name__} head with views in the graph: the SVM "
                              "does not export (the views are averaged after a Dense layer); train a logreg or keras head "
                              "with the same views and export that")
@@ -274,8 +324,9 @@ def views_note(meta: dict[str, Any]) -> str | None:
             f"{views_counted(train)}): the head's accuracy with the original view alone is {acc}{averaged}{fix}")
 
 
-def export_note(head_meta: dict[str, Any], views: Sequence[str]) -> str | None:
-    """What export says beside its line: the views the model averages, or what the original view alone scores."""
+def export_note(head_meta: dict[str, Any], views: Sequence[str], averaged: str = "probabilities") -> str | None:
+    """What export says beside its line: the views the model averages, or what the original view alone scores;
+    ``averaged``: what it averages over them (an SVM without probabilities: its decision values)."""
     if tuple(views) == ("orig",):
         return views_note(head_meta)
     scored = views_accuracy(head_meta, views)  # its one rule (the original alone was said above)
@@ -284,7 +335,7 @@ def export_note(head_meta: dict[str, Any], views: Sequence[str]) -> str | None:
         return (f"the model classifies the {views[0]} view of each image alone{without_words(views)}: 1 forward pass per "
                 f"image{expect}")
     expect = f"; the head scored {scored:.4f} on its test split with these views averaged" if scored is not None else ""
-    return (f"the model averages the probabilities of {len(views)} views of each image ({views_words(views)}): "
+    return (f"the model averages the {averaged} of {len(views)} views of each image ({views_words(views)}): "
             f"{len(views)} forward passes per image{expect}")  # what to expect, as the orig note says (a new user)
 
 
@@ -355,7 +406,7 @@ def export(
     averaged at test into the graph (``ViewStack``): the model embeds every
     view of each image and returns the mean of their probabilities, as
     ``heads.views`` does on cached features; inference costs one forward
-    pass per view. Only heads that export as a Dense layer (logreg, keras).
+    pass per view (an SVM head: its own layers, deploy.svmgraph, averaging what heads.views averages).
     Returns an ``ExportResult`` (its ``path``, ``replaced``, the model's ``meta``).
     """
     from featcache.deploy.model import check_not_the_head, check_out, check_same_model_job, probabilities_model, save_model
@@ -382,10 +433,14 @@ def export(
 
     check_file_outside_classes(out, photo_root_of(meta.get("source")))
     logits = end_to_end_model(est, meta, w)
-    model = probabilities_model(logits) if names == ("orig",) else views_model(logits, names)
-    written = model_meta(meta, head, w, names)
+    if is_svm_form(est):
+        model = svm_model(logits, est, len(meta["class_names"]), names)
+    else:
+        model = probabilities_model(logits) if names == ("orig",) else views_model(logits, names)
+    written = model_meta(meta, head, w, names, shares=is_svm_form(est) and not est.probability)
     saved = save_model(model, out, written, recheck)
-    result = ExportResult(saved, replacing[0], written, export_note(meta, names), replacing[1])
+    result = ExportResult(saved, replacing[0], written, export_note(meta, names, written["averaged"] or "probabilities"),
+                          replacing[1])
     if verbose:
         layer = meta.get("layer")  # a head of an inner layer: the model is the network cut there (a new user)
         cut = f", cut at {layer}" if layer and layer != get_backbone(meta["backbone"]).final_layer else ""

@@ -46,6 +46,12 @@ KIND = MODEL_KIND  # heads.io knows it too, to tell a model given as a head (hea
 FORMAT_VERSION = 2
 INPUT_SHAPE = (None, None, None)  # (H, W, C): any size, gray or RGB
 INPUT_DTYPE = "uint8"
+# An exported SVM head's output (deploy.svmgraph): its record's "scores" and "output"; predict names its columns
+# "share_N" for it. Not probabilities: the head computed none (probability=false).
+SVM_SCORES = "svm vote shares"
+SVM_OUTPUT = ("SVM vote shares, not probabilities (the head has none): per image, each class's share of the one-vs-one "
+              "votes (one view) or of the averaged one-vs-rest decision values shifted to >= 0 (views); the top one is "
+              "the SVM's class; columns in class_names order")
 
 
 class UncheckedModelWarning(UserWarning):
@@ -75,7 +81,7 @@ def save_model(model: KerasModel, path: str | Path, meta: dict[str, Any], rechec
     meta = {
         "kind": KIND, "format_version": FORMAT_VERSION, **meta,
         "input": "uint8 images (N, H, W, C), any H and W, C = 1 or 3",
-        "output": "class probabilities (softmax), columns in class_names order",
+        "output": meta.get("output") or "class probabilities (softmax), columns in class_names order",
         "featcache_version": __version__, "keras_version": k.__version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -225,8 +231,10 @@ def check_meta(path: str | Path, meta: dict[str, Any], fix: str | None = None) -
         raise _bad_meta(path, meta, "backbone", f"a backbone featcache knows ({', '.join(REGISTRY)})", fix)
     if meta.get("views") is not None and not _view_names(meta["views"]):  # absent or None: a model older than views
         raise _bad_meta(path, meta, "views", "a list of view names such as ['orig', 'flip']", fix)
-    if meta.get("averaged") not in (None, "probabilities"):
-        raise _bad_meta(path, meta, "averaged", "'probabilities' or null", fix)
+    if meta.get("averaged") not in (None, "probabilities", "decision values"):
+        raise _bad_meta(path, meta, "averaged", "'probabilities', 'decision values' or null", fix)
+    if meta.get("scores") not in (None, SVM_SCORES):  # what the output is where not probabilities (deploy.svmgraph)
+        raise _bad_meta(path, meta, "scores", f"{SVM_SCORES!r} or null", fix)
     if not isinstance(meta.get("finetune"), (dict, type(None))):
         raise _bad_meta(path, meta, "finetune", "the fine-tuning's record (an object) or null", fix)
 
@@ -550,6 +558,7 @@ def run_model(net: ModelRunner | KerasModel, images: np.ndarray, batch_size: int
 def load_model(path: str | Path) -> tuple[KerasModel, dict[str, Any]]:
     """``(model, meta)`` from a file written by ``save_model``; ``path`` is a str or ``os.PathLike`` (an
     ``ExportResult``: Keras's loader took only a str)."""
+    from featcache.deploy import svmgraph  # noqa: F401  registers the SVM head's layers
     from featcache.embedding import preprocess  # noqa: F401  registers the Preprocess layer for deserialization
 
     path = check_path(path, "model", MODEL_FILE)

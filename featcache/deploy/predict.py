@@ -31,8 +31,9 @@ class Prediction:
     # every class's probability, in the model's class order (not cut to top_k): a row of ``Predictions.probabilities``
     probabilities: np.ndarray | None = field(default=None, repr=False, compare=False)
 
-    def to_dict(self) -> dict:
-        return {"input": self.input, "top": [{"class": c, "probability": round(p, 6)} for c, p in self.top]}
+    def to_dict(self, value: str = "probability") -> dict:
+        """``value``: what the numbers are (``Predictions.value``): ``probability``, or ``share`` for an SVM's model."""
+        return {"input": self.input, "top": [{"class": c, value: round(p, 6)} for c, p in self.top]}
 
     as_dict = to_dict  # featcache 0.1's name, kept for one version
 
@@ -60,6 +61,9 @@ class Predictions(list):
         self.class_names = None if class_names is None else list(class_names)  # the model's, the columns' order
         self.csv_written: CsvWritten | None = None
         self.csv_meanwhile = False
+        # What the numbers are: "probability", or "share" for a model of an SVM head, which has no probabilities
+        # (its vote shares: deploy.svmgraph); the CSV's and the JSON's name for them
+        self.value = PROBABILITY
 
     @property
     def probabilities(self) -> np.ndarray:
@@ -78,8 +82,9 @@ class Predictions(list):
 
     def to_dict(self) -> dict:
         """What ``predict --json`` prints: one object, like every other command's, with what stderr says too."""
-        out = {"predictions": [p.to_dict() for p in self], "skipped": [list(s) for s in self.skipped],
-               "left_out": self.left_out, "runtime": self.runtime, "runtime_note": self.runtime_note, "top_k": self.top_k}
+        out = {"predictions": [p.to_dict(self.value) for p in self], "skipped": [list(s) for s in self.skipped],
+               "left_out": self.left_out, "runtime": self.runtime, "runtime_note": self.runtime_note, "top_k": self.top_k,
+               "values": self.value}
         w = self.csv_written
         if w is not None:  # what stderr says of --csv, in --json too (a review: the kept-aside file was said nowhere)
             out["csv"] = {"path": str(w.path), "written": str(w.link or w.path), "found": w.found,
@@ -879,13 +884,14 @@ def write_csv(path: str | Path, preds: Sequence[Prediction], inputs: Sequence[Pa
     # when the CSV was checked before the work (predict's), else now
     target = csv_target(path) if target is None else target
     k = max((len(p.top) for p in preds), default=0)
+    value = getattr(preds, "value", PROBABILITY)
     buf = io.StringIO()
     plain = csv.writer(buf, lineterminator="\n")
     # With "\n" lines, the csv module quotes a field holding "\n" but not one holding "\r", which readers then take
     # for a line end: a photo named "a\rb.jpg" became two rows, the second with the first's prediction (an
     # adversarial tester). Such a row has every field quoted.
     quoted = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL)
-    plain.writerow(csv_header(k))
+    plain.writerow(csv_header(k, value))
     for p in preds:
         row = [p.input] + [v for c, prob in p.top for v in (c, f"{prob:.6f}")]
         (quoted if any("\r" in v for v in row) else plain).writerow(row)
@@ -921,9 +927,21 @@ def kept_line(path: str | Path, kept: str | Path) -> str:
             f"{kept}")
 
 
-def csv_header(k: int) -> list[str]:
-    """The columns of a predictions CSV of the top ``k`` classes."""
-    return ["input"] + [c for r in range(1, k + 1) for c in (f"class_{r}", f"probability_{r}")]
+PROBABILITY, SHARE = "probability", "share"  # what a model's numbers are (Predictions.value)
+
+
+def value_of(meta: dict) -> str:
+    """What the numbers of a model with record ``meta`` are: an SVM head's model gives vote shares, not probabilities
+    (``deploy.model.SVM_SCORES``); every other model, probabilities."""
+    from featcache.deploy.model import SVM_SCORES
+
+    return SHARE if meta.get("scores") == SVM_SCORES else PROBABILITY
+
+
+def csv_header(k: int, value: str = PROBABILITY) -> list[str]:
+    """The columns of a predictions CSV of the top ``k`` classes: ``class_r`` and ``probability_r`` (``share_r`` for
+    an SVM head's model: ``value_of``)."""
+    return ["input"] + [c for r in range(1, k + 1) for c in (f"class_{r}", f"{value}_{r}")]
 
 
 # How much of a CSV with no record ``is_predictions_csv`` reads: its verdict is from the head of the file. The whole
@@ -958,7 +976,7 @@ def is_predictions_csv(path: Path) -> bool:
     if not rows:
         return False
     header = rows[0]
-    if not header or len(header) % 2 == 0 or header != csv_header(len(header) // 2):
+    if not header or len(header) % 2 == 0 or header not in (csv_header(len(header) // 2, v) for v in (PROBABILITY, SHARE)):
         return False
     return all(len(row) == len(header) and all(_is_probability(v) for v in row[2::2]) for row in rows[1:])
 
@@ -1047,6 +1065,7 @@ def predict(
     runner = net()
     preds = Predictions(in_order, skipped=skipped, runtime=runner.runtime_used,
                         runtime_note=runner.runtime_note, left_out=left_out, top_k=top_k, class_names=names)
+    preds.value = value_of(meta)
     if csv is not None:
         preds.csv_written = written = write_csv(csv, preds, paths, force, target=target_at_start)
         preds.csv_meanwhile = written.found == CSV_OURS and (csv_at_start != CSV_OURS or written.old != digest_at_start)

@@ -753,6 +753,12 @@ def _export_onnx(model, spec: ConversionSpec, out: Path) -> None:
 
     signature = [tf.TensorSpec([None, *spec.input_shape], tf.uint8, name="images")]
     logging.getLogger("tf2onnx").setLevel(logging.ERROR)
+    # tf2onnx's Gemm rewriter warns on the root logger of any float64 product (an SVM model's kernel, deploy.svmgraph:
+    # "WARNING:root:For now, onnxruntime only support float32 type for Gemm rewriter", twice per conversion); it then
+    # leaves the product as MatMul, which ONNX Runtime runs in float64. Quiet for the conversion only.
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
     try:
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():  # tf2onnx prints its progress
             warnings.simplefilter("ignore", FutureWarning)  # Keras's numpy-2 patch of tf2onnx probes np.object
@@ -761,6 +767,8 @@ def _export_onnx(model, spec: ConversionSpec, out: Path) -> None:
         detail = first_line(exc, 160)
         raise FeatcacheError(f"cannot convert {spec.what} to ONNX ({type(exc).__name__}: {detail}); "
                              "use --runtime tensorflow") from None
+    finally:
+        root.setLevel(level)
 
 
 def _export_tflite(model, spec: ConversionSpec, out: Path) -> None:

@@ -202,8 +202,9 @@ def fold_reason(head: Any) -> str | None:
 
 
 def exportable_heads() -> tuple[str, ...]:
-    """The heads with a Dense-layer form (``logits_weights``), which ``export`` turns into a model."""
-    return tuple(name for name, cls in HEADS.items() if hasattr(cls, "logits_weights"))
+    """The heads ``export`` turns into a model: with a Dense-layer form (``logits_weights``) or an SVM's kernel form
+    (``kernel_form``, since 2026-12-06: every head featcache trains)."""
+    return tuple(name for name, cls in HEADS.items() if hasattr(cls, "logits_weights") or hasattr(cls, "kernel_form"))
 
 
 def folds_needed(name: str, params: Mapping[str, Any]) -> str | None:

@@ -244,6 +244,38 @@ class SVMHead(ClassifierMixin, BaseEstimator):
             svc = svc.calibrated_classifiers_[0].estimator
         return svc.decision_function(self.pipeline_[0].transform(X))
 
+    def kernel_form(self) -> dict[str, Any]:
+        """The fitted decision as plain arrays, what an exported model computes (``deploy.svmgraph``): the
+        standardization (``mean``, ``scale``: z = (x - mean) / scale), the RBF kernel's ``support`` vectors (in z's
+        space) and ``gamma``, and the one-vs-one decision values ``K(z, support) @ pair_coef + intercept``, one
+        column per class pair (0,1), (0,2), ..., (1,2), ... in ``classes_`` order, > 0 a vote for the pair's first
+        class (libsvm's ``dec_values``). libsvm keeps each pair's coefficients in rows of ``_dual_coef_`` by class
+        block (the support vectors of class i weigh ``_dual_coef_[j - 1]`` in pair (i, j), those of j weigh
+        ``_dual_coef_[i]``); laid out here as one matrix so the model needs no loop over pairs."""
+        check_is_fitted(self, "pipeline_")
+        svc = self.pipeline_[-1]
+        if self.probability:
+            svc = svc.calibrated_classifiers_[0].estimator
+        scaler = self.pipeline_[0]
+        sv, coef = np.asarray(svc.support_vectors_, np.float64), np.asarray(svc._dual_coef_, np.float64)
+        counts = np.asarray(svc._n_support, dtype=np.int64)
+        start = np.concatenate([[0], np.cumsum(counts)])
+        k = len(counts)
+        pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
+        pair_coef = np.zeros((len(sv), len(pairs)))
+        for p, (i, j) in enumerate(pairs):
+            pair_coef[start[i]:start[i + 1], p] = coef[j - 1, start[i]:start[i + 1]]
+            pair_coef[start[j]:start[j + 1], p] = coef[i, start[j]:start[j + 1]]
+        form = {"mean": np.asarray(scaler.mean_, np.float64), "scale": np.asarray(scaler.scale_, np.float64),
+                "support": sv, "gamma": float(svc._gamma), "pair_coef": pair_coef,
+                "intercept": np.asarray(svc._intercept_, np.float64), "classes": np.asarray(self.classes_, np.int64)}
+        if self.probability:  # Platt's sigmoid per class, 1 / (1 + exp(a * f + b)) of its one-vs-rest value f (one
+            # calibrator of the two-class value d for two classes): CalibratedClassifierCV(ensemble=False)'s one
+            calibrators = self.pipeline_[-1].calibrated_classifiers_[0].calibrators
+            form["sigmoid_a"] = np.array([float(c.a_) for c in calibrators])
+            form["sigmoid_b"] = np.array([float(c.b_) for c in calibrators])
+        return form
+
     def predict(self, X: np.ndarray) -> np.ndarray:
         if self.probability:
             # argmax of the probabilities, so predict and predict_proba never disagree

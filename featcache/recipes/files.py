@@ -476,7 +476,7 @@ def _checked_record(path: Path, kind: str) -> tuple[bool, dict[str, Any]]:
 # test views averaged) and a model's head views were recorded but shown nowhere, --json included (a new-user tester);
 # a Keras head's epochs run and any head's fit seconds neither ("epochs 200" of a fit that stopped at 37; the same).
 FILE_FIELDS = ("head", "head_path", "preset", "params", "layer", "backbone", "image_size", "weights_source", "dataset",
-               "class_names", "train_images", "train_size", "seed", "train_views", "test_views", "averaged", "views",
+               "class_names", "train_images", "train_size", "seed", "train_views", "test_views", "averaged", "views", "scores",
                "head_test_views", "test_accuracy", "test_accuracy_orig", "test_overlap",
                "views_test_accuracy", "epochs_run", "validation_rows", "fit_seconds", "cache_fingerprint", "finetune", "featcache_version",
                "format_version", "created")

@@ -1,0 +1,163 @@
+"""Export of an RBF SVM head (deploy.svmgraph): the model computes the head's own decision from its arrays, so its top
+class is the head's class on the same features: libsvm's vote for one view, the argmax of the one-vs-rest decision
+values averaged over views (heads.views), and the calibrated probabilities of a head trained with them."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from helpers import extract, run_main
+
+from featcache.heads import SVMHead
+from featcache.heads.views import mean_scores, predict_views
+
+
+def _features(k: int, n: int, width: int = 6, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Overlapping classes (means 0.6 apart, unit noise): many test rows near the pairwise boundaries, so some
+    one-vs-one votes tie (a 3-class cycle), which libsvm breaks to the first class."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % k
+    centres = rng.normal(scale=0.6, size=(k, width))
+    return (centres[y] + rng.normal(size=(n, width))).astype(np.float32), y
+
+
+def _model_scores(head: SVMHead, Xv: np.ndarray, n_classes: int) -> np.ndarray:
+    """The model's output for cached views ``Xv`` (V, n, D): the SVM layers of an exported model on those features,
+    averaged over the views by the model's own ViewMean."""
+    from featcache.deploy.svmgraph import svm_layers
+    from featcache.embedding.preprocess import ViewMean
+
+    scores, shares = svm_layers(head.kernel_form(), n_classes, len(Xv))
+    per_view = scores(Xv.reshape(-1, Xv.shape[-1]))
+    return np.asarray(shares(ViewMean(len(Xv))(per_view) if len(Xv) > 1 else per_view))
+
+
+def _votes(head: SVMHead, X: np.ndarray) -> np.ndarray:
+    """(n, k) libsvm's one-vs-one votes of the head (scikit-learn's ovo decision values, > 0 a vote for the first)."""
+    svc = head.pipeline_[-1]
+    dec = svc._decision_function(head.pipeline_[0].transform(X))
+    dec = -dec[:, None] if dec.ndim == 1 else dec
+    k = len(head.classes_)
+    votes = np.zeros((len(X), k))
+    for p, (i, j) in enumerate((i, j) for i in range(k) for j in range(i + 1, k)):
+        votes[:, i] += dec[:, p] > 0
+        votes[:, j] += dec[:, p] <= 0
+    return votes
+
+
+@pytest.mark.parametrize("k", [2, 3, 5])
+@pytest.mark.parametrize("n_views", [1, 3])
+def test_the_svm_layers_give_the_heads_classes_on_the_same_features(k, n_views):
+    X, y = _features(k, 60 * k)
+    head = SVMHead(C=1.0, probability=False).fit(X, y)
+    rng = np.random.default_rng(1)
+    base, _ = _features(k, 2000, seed=2)
+    Xv = np.stack([base + rng.normal(scale=0.3, size=base.shape).astype(np.float32) for _ in range(n_views)])
+    got = _model_scores(head, Xv, k + 1)  # one class name more than the head saw: its column stays 0
+    want = predict_views(head, Xv)
+    np.testing.assert_array_equal(head.classes_[got[:, :k].argmax(1)], want)
+    assert (got >= 0).all() and np.allclose(got.sum(1), 1, atol=1e-5) and (got[:, k] == 0).all()
+    if n_views == 1:  # the vote itself, not only its winner: each class's share of the pairwise contests
+        votes = _votes(head, Xv[0])
+        np.testing.assert_allclose(got[:, :k], votes / (k * (k - 1) / 2), atol=1e-6)
+        if k > 2:  # ties resolved as libsvm does (the first class), which an argmax of one-vs-rest values does not
+            tied = (votes == votes.max(1, keepdims=True)).sum(1) > 1
+            assert tied.sum() >= 5, tied.sum()
+            ovr = head.decision_function(Xv[0])
+            assert (ovr.argmax(1) != votes.argmax(1))[tied].any()
+    else:  # the mean of the one-vs-rest decision values, as heads.views averages them, shifted and normalized
+        mean = mean_scores(head, Xv)
+        order = np.argsort(-mean, axis=1, kind="stable")
+        np.testing.assert_array_equal(np.argsort(-got[:, :k], axis=1, kind="stable"), order)
+
+
+@pytest.mark.parametrize("k", [2, 4])
+@pytest.mark.parametrize("n_views", [1, 2])
+def test_the_svm_layers_give_a_calibrated_heads_probabilities(k, n_views):
+    X, y = _features(k, 60 * k)
+    head = SVMHead(C=1.0, probability=True).fit(X, y)
+    base, _ = _features(k, 500, seed=3)
+    Xv = np.stack([base + 0.2 * i for i in range(n_views)]).astype(np.float32)
+    got = _model_scores(head, Xv, k)
+    np.testing.assert_allclose(got, mean_scores(head, Xv), atol=1e-5)
+    np.testing.assert_array_equal(head.classes_[got.argmax(1)], predict_views(head, Xv))
+
+
+@pytest.fixture(scope="module")
+def svm_views_cache(tmp_path_factory):
+    """A tiny random-weights Fashion-MNIST cache with the flip view (32 px), its test images, and an SVM head
+    without probabilities fitted and scored on both views."""
+    import featcache
+    from helpers import make_fashion_dir
+
+    from featcache.sources.fashion_mnist import FashionMNIST
+
+    tmp = tmp_path_factory.mktemp("svm_views")
+    data = make_fashion_dir(tmp / "fm", n_train=60, n_test=24)
+    cache = extract(source=FashionMNIST(data_dir=str(data)), weights="random", image_size=32, views="flip",
+                    out=tmp / "v.h5").path
+    images = FashionMNIST(data_dir=str(data)).open(32).splits["test"].read(0, 24)
+    head = featcache.train(featcache.open_cache(cache), "svm", params={"probability": False}, train_views="all",
+                           test_views="all", out=tmp / "svm.npz")
+    np.save(tmp / "test.npy", images)
+    return tmp, cache, images, head
+
+
+@pytest.mark.parametrize("views", ["orig", "all"])
+def test_an_exported_svm_model_predicts_the_heads_classes_and_says_its_numbers_are_shares(svm_views_cache, views, capsys,
+                                                                                          caplog):
+    """The tester's finding: 'cannot export an SVM head', the only head past 0.90 with views. Now the model's top
+    class is the head's on the same images (its features from the same random network), predict and verify/info
+    take it, and its numbers are named vote shares, never probabilities: the CSV's share_N, the JSON's share."""
+    import featcache
+    from featcache.deploy.model import SVM_SCORES, load_model
+
+    tmp, cache_path, images, head = svm_views_cache
+    out = tmp / f"svm_{views}.keras"
+    result = featcache.export(head.path, out, views=views)
+    names = result.meta["views"]
+    assert names == (["orig"] if views == "orig" else ["orig", "flip"])
+    assert result.meta["scores"] == SVM_SCORES and result.meta["averaged"] == (None if views == "orig" else "decision values")
+    cache = featcache.open_cache(cache_path)
+    want = predict_views(head.estimator, cache.view_features("test", None, names))
+    model, meta = load_model(out)
+    assert meta["output"].startswith("SVM vote shares, not probabilities")
+    got = np.asarray(model(images[..., None]))
+    np.testing.assert_array_equal(got.argmax(1), want)
+    preds = featcache.predict(out, [tmp / "test.npy"], top_k=2, csv=tmp / f"p_{views}.csv", runtime="tensorflow")
+    np.testing.assert_array_equal(preds.predicted, want)
+    from featcache.deploy.model import ModelRunner
+
+    onnx = ModelRunner(out, runtime="onnxruntime")  # converted: float64 products, which tf2onnx warned of on stderr
+    assert onnx.runtime_used == "onnxruntime" and (onnx(images).argmax(1) == want).all()
+    assert "Gemm rewriter" not in caplog.text
+    with open(tmp / f"p_{views}.csv", newline="") as fh:
+        header = next(csv.reader(fh))
+    assert header == ["input", "class_1", "share_1", "class_2", "share_2"]
+    listed = json.dumps(preds.to_dict()["predictions"])
+    assert listed.count('"share"') == 2 * len(images) and '"probability"' not in listed and preds.to_dict()["values"] == "share"
+    said = run_main(capsys, "predict", str(out), str(tmp / "test.npy"), "--top-k", "1", "--runtime", "tensorflow")
+    assert said.returncode == 0 and "vote shares, not probabilities" in said.stderr
+    for command in ("verify", "info"):
+        said = run_main(capsys, command, str(out))
+        assert said.returncode == 0, said.stderr
+    assert SVM_SCORES in said.stdout  # info shows what the numbers are
+    said = run_main(capsys, "verify", str(tmp / f"p_{views}.csv"))
+    assert said.returncode == 0, said.stderr
+
+
+def test_a_model_record_naming_other_scores_is_refused(svm_views_cache):
+    """A record's ``scores`` names what predict calls the numbers: a value featcache never writes is one line."""
+    import featcache
+    from test_export_predict import _with_meta
+
+    from featcache.deploy.model import read_meta
+
+    tmp, _, _, head = svm_views_cache
+    path = featcache.export(head.path, tmp / "edited.keras").path
+    bad = _with_meta(path, tmp / "bad.keras", scores="probabilities")  # its digest made again
+    with pytest.raises(featcache.FeatcacheError, match="scores"):
+        read_meta(bad)
