@@ -460,7 +460,7 @@ def test_unwritable_out_and_missing_cache(tiny_cache, tmp_path, capsys):
 def test_the_printed_summary_and_the_plot_label_one_unrounded_mean(tiny_cache, tmp_path, capsys):
     """A new-user tester: 'keras ... 310: 0.914' in the text where curve.png labelled 0.915: the mean 0.91453 was
     rounded to 4 places for curve.json, then printed to 3. Three seeds' rows of that mean, resumed from curve.csv,
-    print as the plot labels them (plots.accuracy_text of the same mean); curve.json keeps its 4 places."""
+    print as the plot labels them (plots.accuracy_text of the same mean), to curve.json's 4 places, as train prints."""
     from featcache.analysis.curve.folder import curve_key, write_rows
     from featcache.analysis.plots import CurveSet, learning_curve_figure
 
@@ -473,10 +473,10 @@ def test_the_printed_summary_and_the_plot_label_one_unrounded_mean(tiny_cache, t
     write_rows(out / "curve.csv", rows, curve_key(json.loads((out / "curve.json").read_text())["identity"]))
     capsys.readouterr()
     assert main(argv) == 0  # every row resumed, nothing fitted
-    assert capsys.readouterr().out.splitlines()[-1].startswith("logreg   20: 0.915  ")
+    assert capsys.readouterr().out.splitlines()[-1].startswith("logreg   20: 0.9145  ")
     assert json.loads((out / "curve.json").read_text())["summary"]["logreg"]["20"] == 0.9145
     fig = learning_curve_figure([CurveSet("", read_rows(out / "curve.csv"))])
-    assert [t.get_text() for t in fig.axes[0].texts] == ["0.915"]
+    assert [t.get_text() for t in fig.axes[0].texts] == ["0.9145"]
 
 
 def test_the_text_json_and_plot_name_the_keras_heads_preset(tiny_cache, tmp_path, capsys):
@@ -669,7 +669,7 @@ def test_end_labels_that_would_overlap_are_spread_a_text_height_apart(ends):
     heads = ["logreg", "svm", "keras", "other"][: len(ends)]
     fig, ax = _curve_figure({h: [(100, 0.7), (500, 0.8), (2000, end)] for h, end in zip(heads, ends)}, seeds=2)
     boxes = [t.get_window_extent() for t in ax.texts]
-    assert [t.get_text() for t in ax.texts] == [f"{end:.3f}" for end in ends]
+    assert [t.get_text() for t in ax.texts] == [f"{end:.4f}" for end in ends]
     for i, a in enumerate(boxes):
         for b in boxes[i + 1:]:
             assert abs((a.y0 + a.y1) / 2 - (b.y0 + b.y1) / 2) >= a.height, (a, b)

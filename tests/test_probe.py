@@ -585,6 +585,30 @@ def test_a_one_layer_probe_png_gives_each_head_and_view_setting_its_own_point():
     assert "block_13" in ax.get_xlabel()
 
 
+@pytest.mark.parametrize("layers, settings", [
+    (12, [("orig", "orig")]),
+    (1, [("orig", "orig"), ("orig,flip", "orig"), ("orig,flip", "orig,flip")]),
+    (3, [("orig", "orig"), ("orig,flip", "orig,flip")]),
+])
+def test_the_best_points_star_lies_inside_the_axes(layers, settings):
+    """probe.png's star of the best point was cut off at the top: the y axis ended a 5% margin above the best value,
+    less than the star's radius (a new-user tester). It lies whole inside the axes, the axis's top above it."""
+    from featcache.analysis.plots import probe_figure
+    from featcache.analysis.probe import ProbeRow
+
+    rows = [ProbeRow(d, f"block_{d}_expand_relu", 96, h, 0.03, 0.80 + 0.01 * d + 0.004 * i + 0.002 * j, "holdout", 0.1, tv, sv)
+            for d in range(layers) for i, (tv, sv) in enumerate(settings) for j, h in enumerate(("logreg", "svm"))]
+    best = max(rows, key=lambda r: r.accuracy)
+    fig = probe_figure(rows, best, "t", "mobilenet_v2")
+    fig.draw_without_rendering()
+    ax = fig.axes[0]
+    star = [line for line in ax.get_lines() if line.get_marker() == "*"]
+    assert len(star) == 1 and list(star[0].get_ydata()) == [best.accuracy]
+    box, frame = star[0].get_window_extent(), ax.get_window_extent()
+    assert frame.y0 <= box.y0 and box.y1 <= frame.y1, (box, frame)
+    assert ax.get_ylim()[1] > best.accuracy
+
+
 @pytest.mark.parametrize("n_layers", [1, 2, 12])
 def test_the_plots_title_lies_within_the_figure_for_any_number_of_layers(n_layers):
     """'probe CACHE --heads logreg' on a cache of one or two layers: the figure is sized for its layers and the

@@ -79,17 +79,24 @@ class CurveSet:
 
 def describe(meta: dict[str, Any]) -> str:
     """A short name for the features a curve was measured on, e.g. 'mobilenet_v2 96px out_relu'."""
-    parts = [meta.get("backbone"), f"{meta['image_size']}px" if meta.get("image_size") else None, meta.get("layer")]
+    parts = [meta.get("backbone"), f"{meta['image_size']}px" if meta.get("image_size") else None, meta.get("layer"),
+             views_text(meta)]
+    if meta.get("weights_random"):
+        parts.append("RANDOM WEIGHTS")
+    return " ".join(str(p) for p in parts if p)
+
+
+def views_text(meta: dict[str, Any]) -> str:
+    """The views a curve's heads were fitted on and averaged, as its title and legend say them ("4 views", "train 4
+    views, test 1"); "" for the original view alone."""
     train_views, test_views = meta.get("train_views") or ["orig"], meta.get("test_views") or ["orig"]
     train, test = len(train_views), len(test_views)
     if without_orig(train_views) or without_orig(test_views):  # only:flip's curve was labelled as the original's (h137)
         side = lambda v: f"{len(v)} view{'s' * (len(v) > 1)}" + without_words(v, " {}")  # noqa: E731
-        parts.append(f"train {side(train_views)}, test {side(test_views)}")
-    elif (train, test) != (1, 1):
-        parts.append(f"{train} views" if train == test else f"train {train} views, test {test}")
-    if meta.get("weights_random"):
-        parts.append("RANDOM WEIGHTS")
-    return " ".join(str(p) for p in parts if p)
+        return f"train {side(train_views)}, test {side(test_views)}"
+    if (train, test) != (1, 1):
+        return f"{train} views" if train == test else f"train {train} views, test {test}"
+    return ""
 
 
 def head_label(head: str, params: dict[str, Any] | None) -> str:
@@ -104,6 +111,16 @@ def head_label(head: str, params: dict[str, Any] | None) -> str:
     return (legend(params or {}) if legend else None) or head
 
 
+def curve_head_label(head: str, meta: dict[str, Any], point_heads: Sequence[str] = POINT_HEADS) -> str:
+    """A curve's head as its legend, text summary and ``--json`` labels name it: ``head_label`` and the views it was
+    fitted on and averaged ("logistic regression (C=0.03), 4 views"). Only the title said "4 views", and the legend and
+    text read as the original view's head (a new-user tester). A baseline in ``point_heads`` trains on the raw images:
+    no views."""
+    name = head_label(head, (meta.get("head_params") or {}).get(head))
+    views = "" if head in point_heads else views_text(meta)
+    return f"{name}, {views}" if views else name
+
+
 def size_label(n: int) -> str:
     if n < 1000:
         return str(n)
@@ -111,10 +128,11 @@ def size_label(n: int) -> str:
 
 
 def accuracy_text(accuracy: float) -> str:
-    """A curve's accuracy as its plot labels it and ``curve`` prints it, from the same unrounded mean: the text printed
-    the summary curve.json keeps (rounded to 4 places) to 3 places, 0.9145 -> "0.914", where the plot said 0.915 of
-    the mean 0.91453 (a new-user tester)."""
-    return f"{accuracy:.3f}"
+    """An accuracy as curve.png and probe.png label it and ``curve`` prints it, from the unrounded mean, to the 4
+    places train, evaluate and probe print and curve.json keeps. Printed to 3 the text said 0.914 where the plot said
+    0.915 of the mean 0.91453, and the curve's 4,000 point of 0.8997 read 0.900 where train said 0.8993 (new-user
+    testers)."""
+    return f"{accuracy:.4f}"
 
 
 def summarize(rows: Iterable[dict[str, Any]]) -> dict[str, dict[int, tuple[float, float, float, int]]]:
@@ -226,7 +244,10 @@ def legend_names(sets: Sequence[CurveSet], point_heads: Sequence[str] = POINT_HE
         own = " ".join(w[common:])
         n = f"test n={test_sizes[s_i]:,}" if len(set(test_sizes)) > 1 and test_sizes[s_i] is not None else ""
         for head in summarize(cs.rows):
-            name = head_label(head, cs.meta.get("head_params", {}).get(head))
+            # the views where the set's own label does not say them already (a curve alone has no label)
+            views = views_text(cs.meta)
+            name = (curve_head_label(head, cs.meta, point_heads) if not views or views not in cs.label
+                    else head_label(head, cs.meta.get("head_params", {}).get(head)))
             if head in point_heads:  # trained on the raw images: the set's feature settings are not its own
                 names[(s_i, head)] = ", ".join(p for p in (name, "raw images", n) if p)
             else:
@@ -504,6 +525,10 @@ def lesson_figure(rows: Sequence[dict[str, Any]], reported: dict[str, float], ti
     return fig
 
 
+# probe.png's y margin, a fraction of the accuracies' range each side: room above the best point for its star.
+PROBE_Y_MARGIN = 0.15
+
+
 def probe_labels(layers: Sequence[str], backbone: str | None = None) -> list[str]:
     """One label per layer, each one distinct and a name probe's and train's ``--layers``/``--layer`` take back:
     ``backbones.layer_label`` (a block's short name, else the full name); any label two layers would still share
@@ -530,7 +555,7 @@ def probe_figure(rows: Sequence[Any], best: Any, title: str = "", backbone: str 
                  layout="tight")
     ax = fig.add_subplot()
     views = f", {views_label(*setting(best))}" if several else ""
-    best_label = f"best: {best.layer} + {best.head}{views} ({best.accuracy:.3f})"
+    best_label = f"best: {best.layer} + {best.head}{views} ({accuracy_text(best.accuracy)})"
     if len(layers) == 1 and len(series) > 1:
         # One layer: every series is one point at one x, and 7 view settings drew 7 points on top of each other (a
         # tester). Each head and setting gets its own x instead.
@@ -553,6 +578,9 @@ def probe_figure(rows: Sequence[Any], best: Any, title: str = "", backbone: str 
         ax.set_xticklabels(probe_labels(layers, backbone), rotation=60, ha="right", fontsize=8)
         ax.set_xlabel("layer (input side -> output)")
     ax.set_ylabel("test accuracy" if best.scored_on == "test" else "held-out accuracy (train split)")
+    # Headroom for the star: matplotlib's 5% margin ended the axis about a marker's radius above the best point, and
+    # the star was cut off at the top (a new-user tester)
+    ax.margins(y=PROBE_Y_MARGIN)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     _fit_title(ax, title or "accuracy by layer", fontsize=10)

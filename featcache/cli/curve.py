@@ -113,15 +113,15 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(res.to_dict())
         return 0
-    from featcache.analysis.plots import accuracy_text, head_label, summarize
+    from featcache.analysis.plots import accuracy_text, curve_head_label, summarize
 
-    params = res.meta.get("head_params") or {}
-    # the means of the rows, as the plot draws and labels them: curve.json's summary is rounded to 4 places, and
-    # printed to 3 it said 0.914 where the plot said 0.915 (a new-user tester)
+    # the means of the rows, as the plot draws and labels them (plots.accuracy_text): printed from curve.json's
+    # rounded summary it said 0.914 where the plot said 0.915 (a new-user tester)
     for head, by_size in summarize(res.rows).items():
         # what each head was, as the plot's legend says: curve's keras (the lesson's 5 epochs) is not train's default
-        # keras head, and the bare name made its points look like train's (a new-user tester: 0.753 against 0.828)
-        label = head_label(head, params.get(head))
+        # keras head, and the bare name made its points look like train's (a new-user tester: 0.753 against 0.828);
+        # and the views it used
+        label = curve_head_label(head, res.meta)
         print(f"{head:<8} " + "  ".join(f"{n}: {accuracy_text(v[0])}" for n, v in by_size.items())
               + (f"  ({label})" if label != head else ""))
     return 0

@@ -50,9 +50,8 @@ class CurveResult:
     def to_dict(self) -> dict[str, Any]:
         """What ``curve --json`` prints: where the files are, what this call did, the summary per head and size, and
         what each head was, as the plot's legend and the text name it (``labels``: the keras head's preset)."""
-        from featcache.analysis.plots import head_label
+        from featcache.analysis.plots import curve_head_label
 
-        params = self.meta.get("head_params") or {}
         return {"out": str(self.out), "csv": str(self.csv), "json": str(self.json),
                 "png": str(self.png) if self.png.exists() else None,  # none drawn (plot=False)
                 "seconds": round(self.seconds, 3), "fits": self.fits, "resumed": self.resumed,
@@ -60,7 +59,7 @@ class CurveResult:
                 **{k: self.meta.get(k) for k in ("layer", "train_views", "test_views")},
                 "summary": self.meta["summary"],
                 # curve's keras (the lesson preset) is not train's (the default preset): --json said "keras" alone
-                "labels": {head: head_label(head, params.get(head)) for head in self.meta["summary"]}}
+                "labels": {head: curve_head_label(head, self.meta) for head in self.meta["summary"]}}
 
 
 def curve_meta(bound: BoundCurve, kept: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
