@@ -67,8 +67,8 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--views", metavar="V1,V2", help="also embed these views of every image, in the same batched pass "
                    "(part of the cache's identity; extraction takes V times as long): orig, flip, shift:DX,DY (raw pixels, "
                    "0 shifted in), crop:tl|tr|bl|br|c (7/8 of the side, scaled back), or the groups flip, shift (the four "
-                   "2-px diagonal shifts), crop (the five crops); e.g. orig,flip,shift for Fashion-MNIST, orig,flip,crop "
-                   "for photos (default: orig only, today's cache)")
+                   "2-px diagonal shifts), crop (the five crops); e.g. orig,flip,shift:+2,+2,shift:-2,-2 for Fashion-MNIST (the "
+                   "views measured best: docs/views.md), orig,flip,crop for photos (default: orig only, today's cache)")
 
 
 def add_runtime_arg(g: argparse.ArgumentParser | argparse._ArgumentGroup, default_runtime: str, more: str = "") -> None:
