@@ -1137,8 +1137,8 @@ def check_folds(value: Any, flag: str = "--folds") -> int:
     least 1", and 1 was then refused too (an adversarial tester)."""
     n = _whole(value, flag, "5")
     if n < MIN_FOLDS:
-        raise FeatcacheError(f"{flag} {shown(n)} must be at least {MIN_FOLDS} (each fold holds out its images; "
-                             "one fold would fit on none); pass e.g. 5")
+        raise FeatcacheError(f"{given(flag, shown(n))} must be at least {MIN_FOLDS} (each fold holds out its images; "
+                             f"one fold would fit on none); pass e.g. {eg(flag, '5')}")
     return positive_int(n, flag)  # and not past COUNT_MAX
 
 

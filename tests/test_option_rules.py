@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 from helpers import make_fashion_dir, run_main
+from test_api_words import api_error
 
 import featcache
 from featcache import validate as v
@@ -41,9 +42,10 @@ def test_a_curve_head_flag_without_its_head_is_refused(cache, tmp_path, capsys, 
 def test_probe_on_test_takes_no_seed(cache, tmp_path, capsys):
     """`probe --on-test --seed 3` ran: --on-test holds out nothing, so the seed chose nothing."""
     err = refused(capsys, "probe", str(cache), "--on-test", "--seed", "3", "--out", str(tmp_path / "p"))
-    assert "--on-test scores on the test split and holds out none: drop --seed" in err
-    with pytest.raises(FeatcacheError, match="drop --seed"):
-        featcache.probe(cache, on_test=True, seed=0, out=tmp_path / "p", plot=False)
+    assert "--on-test scores on the test split and holds out none: drop --seed, or --on-test" in err
+    # the API's line names its keywords (it said "drop --seed" to probe(on_test=True, seed=0))
+    said = api_error(lambda: featcache.probe(cache, on_test=True, seed=0, out=tmp_path / "p", plot=False))
+    assert "on_test=True scores on the test split and holds out none: drop seed, or on_test=True" in said
     assert not (tmp_path / "p").exists()
     # without --on-test the seed is still taken, and no seed is the default one
     a = featcache.probe(cache, heads="logreg", out=tmp_path / "a", plot=False)
@@ -55,8 +57,19 @@ def test_probe_on_test_takes_no_seed(cache, tmp_path, capsys):
 def test_folds_says_its_real_minimum(cache, tmp_path, capsys, folds):
     """--folds 0 said "must be at least 1", and --folds 1 was then refused too."""
     err = refused(capsys, "probe", str(cache), "--folds", folds, "--out", str(tmp_path / "p"))
-    assert f"--folds {folds} must be at least {v.MIN_FOLDS}" in err
+    assert f"--folds {folds} must be at least {v.MIN_FOLDS}" in err and err.endswith("pass e.g. 5")
+    # the API's line names its keyword: probe(folds=1) said "--folds 1 must be at least 2 ...; pass e.g. 5"
+    said = api_error(lambda: featcache.probe(cache, folds=int(folds), out=tmp_path / "p", plot=False))
+    assert f"folds={folds} must be at least {v.MIN_FOLDS}" in said and said.endswith("pass e.g. folds=5")
     assert v.check_folds(v.MIN_FOLDS) == v.MIN_FOLDS
+
+
+def test_folds_past_the_smallest_class_names_the_option_as_the_caller_gave_it(cache, tmp_path, capsys):
+    """probe(folds=50) said "--folds 50 does not fit ...", the CLI's flag to a Python call."""
+    err = refused(capsys, "probe", str(cache), "--heads", "logreg", "--folds", "50", "--out", str(tmp_path / "p"))
+    said = api_error(lambda: featcache.probe(cache, heads="logreg", folds=50, out=tmp_path / "p", plot=False))
+    assert err.startswith("error: --folds 50 does not fit") or "--folds 50 does not fit" in err
+    assert said.startswith("folds=50 does not fit") and said.split(" does not fit")[1] == err.split(" does not fit")[1]
 
 
 def test_jobs_names_its_bound_and_where_it_comes_from():

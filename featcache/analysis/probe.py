@@ -37,7 +37,7 @@ import numpy as np
 
 from featcache import paths
 from featcache.analysis.plots import plot_probe
-from featcache.errors import FeatcacheError, one_line
+from featcache.errors import FeatcacheError, given, one_line, option
 from featcache.progress import counted, status
 from featcache.heads import exportable_heads, make_head, parse_C_per_head, parse_head_params
 from featcache.sources.images import check_report_outside_classes
@@ -188,11 +188,11 @@ def fold_rows(y: np.ndarray, folds: int, seed: int,
 
     folds = check_folds(folds)
     # no fold count works with 1: "use 2 to 2 folds" sent the user round in a circle (an adversarial tester)
-    check_two_per_class(y, "--folds", "score on a hold-out instead (leave out --folds, or --holdout) or use a larger cache",
-                        class_names)
+    check_two_per_class(y, option("--folds"), f"score on a hold-out instead (leave out {option('--folds')}, or "
+                        f"{option('--holdout')}) or use a larger cache", class_names)
     smallest = int(np.unique(y, return_counts=True)[1].min())
     if folds > smallest:
-        raise FeatcacheError(f"--folds {folds} does not fit {len(y)} training images whose smallest class has {smallest}; "
+        raise FeatcacheError(f"{given('--folds', str(folds))} does not fit {len(y)} training images whose smallest class has {smallest}; "
                              f"use {MIN_FOLDS} to {smallest} folds")
     splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
     return [(np.sort(a), np.sort(b)) for a, b in splitter.split(np.zeros((len(y), 1)), y)]
@@ -612,8 +612,9 @@ def _settings(cache: Cache, heads, C, layers, holdout: float | None, seed: int |
     if on_test and seed is not None:
         # refused, as train refuses an option its head does not use: --on-test --seed 5 ran, and its seed was
         # recorded as a choice that changed nothing (an adversarial tester)
-        raise FeatcacheError("--seed picks the held-out training images (--holdout, --folds); --on-test scores on the "
-                             "test split and holds out none: drop --seed, or --on-test")
+        seed_, on_test_ = option("--seed"), option("--on-test")
+        raise FeatcacheError(f"{seed_} picks the held-out training images ({option('--holdout')}, {option('--folds')}); "
+                             f"{on_test_} scores on the test split and holds out none: drop {seed_}, or {on_test_}")
     seed = check_seed(DEFAULT_SEED if seed is None else seed)
     # Checked once, here, and kept as checked: holdout="0.2" passed holdout_rows' check but stayed a str in the
     # Scoring, a TypeError in the hold-out note, where folds="3" ran (an adversarial tester). Numbers given as text
