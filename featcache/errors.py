@@ -357,23 +357,25 @@ def _too_large(exc: BaseException | None) -> bool:
 
 
 def no_space(path: str | Path, needed_bytes: int | None = None, advice: str | None = None,
-             exc: BaseException | None = None) -> FeatcacheError:
+             exc: BaseException | None = None, out: str | None = None) -> FeatcacheError:
     """The one line for a full disk: where, what was being written, and how much to free (``exc``: the error,
-    when it may be a file size limit instead)."""
+    when it may be a file size limit instead). Where no ``advice`` is given it says to choose another output: ``out``,
+    the output option as the caller gives it (default ``option('--out')``; extract's is its StoreSpec's field: a
+    Python call was told "choose out on another file system", a keyword extract does not take; a review)."""
     from featcache.validate import mount_point  # foundation too; validate imports this module
 
-    path = Path(path)
+    path, out = Path(path), out or option("--out")
     device = mount_point(path.parent)
     if exc is not None and any(_too_large(e) for e in exception_chain(exc)):
         return FeatcacheError(f"file size limit reached writing {path} on {device} (File too large: a FAT32 drive's "
-                              f"4 GB, or ulimit -f); {advice or 'choose ' + option('--out') + ' on another file system'}")
+                              f"4 GB, or ulimit -f); {advice or 'choose ' + out + ' on another file system'}")
     if needed_bytes:
         free = shutil.disk_usage(device).free if device.exists() else 0
         mb = max(1, -(-max(needed_bytes - free, needed_bytes // 10) // 2**20))
         free_hint = f"free {mb} MB"
     else:
         free_hint = "free some space"
-    return FeatcacheError(f"no space left on {device} writing {path}; {free_hint} or {advice or 'choose ' + option('--out') + ' elsewhere'}")
+    return FeatcacheError(f"no space left on {device} writing {path}; {free_hint} or {advice or 'choose ' + out + ' elsewhere'}")
 
 
 def exception_chain(exc: BaseException) -> Iterator[BaseException]:

@@ -281,6 +281,31 @@ def test_a_file_size_limit_is_one_line_and_a_rerun_finishes(tmp_path):
     assert not head.parent.exists() or not any(head.parent.iterdir())  # no head, no temporary left
 
 
+def test_extracts_full_disk_and_lock_lines_name_its_storespec_in_a_python_call(tmp_path):
+    """extract takes no ``out=``: under a file size limit (as a full disk) its line told a Python call "choose out on
+    another file system", and a folder at its lock file's name "choose another --out" (helper-198's review). Here
+    the API's words are StoreSpec's field; the CLI's line stays --out (the test above)."""
+    data = make_fashion_dir(tmp_path / "data", n_train=200, n_test=50)
+    out = tmp_path / "c.h5"
+    call = (f"import featcache\nfrom featcache.errors import FeatcacheError\n"
+            f"try:\n    featcache.extract(featcache.FashionMNIST(data_dir={str(data)!r}), featcache.ModelSpec(**{TINY!r}), "
+            f"featcache.StoreSpec(out={str(out)!r}), verbose=False)\n"
+            f"except FeatcacheError as e:\n    print(e)")
+    proc = subprocess.run([sys.executable, "-c", file_size_limit(100_000) + "\n" + call], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
+    said = proc.stdout.strip()
+    assert said.startswith(f"file size limit reached writing {partial_path(out)} on "), proc.stdout + proc.stderr
+    assert said.endswith("; choose StoreSpec(out=...) on another file system"), said
+    lock = tmp_path / "e.h5.lock"
+    lock.mkdir()
+    with pytest.raises(featcache.FeatcacheError) as exc:
+        featcache.extract(featcache.FashionMNIST(data_dir=str(data)), featcache.ModelSpec(**TINY),
+                          featcache.StoreSpec(out=tmp_path / "e.h5"), verbose=False)
+    assert str(exc.value) == (f"{lock} is in the way of featcache's lock file (it is a folder); move it away, or choose "
+                              "another StoreSpec(out=...)")
+    assert lock.is_dir() and not any(lock.iterdir()) and not (tmp_path / "e.h5").exists()
+
+
 def test_a_partial_copied_or_renamed_away_says_no_rerun_finishes_it_under_that_name(made, tmp_path, monkeypatch, capsys):
     """`cp q.h5.partial.h5 copy.h5; train copy.h5` said "re-run the same 'featcache extract' command to finish it",
     which never finishes copy.h5 (an adversarial tester). The partial names the cache it becomes: one read under

@@ -37,7 +37,7 @@ from featcache.store import (
     tidy_partial,
 )
 from featcache.store.atomic import output_files, written_through
-from featcache.store.layout import is_cache_name, partial_path
+from featcache.store.layout import is_cache_name, out_words, partial_path
 from featcache.store.writer import file_state
 from featcache.store.partial import check_partial
 from featcache.store.reader import (OtherCache, incomplete_replaced, other_cache, resume_words,
@@ -175,7 +175,7 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
         check_layers(bb, layer_names, size)
         # said with --json too (on stderr, after lock.WAIT_QUIET_SECONDS): a wait without a word looks like a hang
         wait = f"waiting for another featcache process writing {path} ..."
-        with exclusive_lock(path, wait_message=wait, timeout=store.lock_timeout):
+        with exclusive_lock(path, wait_message=wait, timeout=store.lock_timeout, out=out_words()):
             # What the checks below let the run replace, taken before them: a file put there after it, as they
             # read, is refused at the seal and again at the rename (writer._check_out_unchanged), --force or not.
             at_start = file_state(path)

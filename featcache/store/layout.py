@@ -35,12 +35,24 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 import h5py
 import numpy as np
 
-from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5, first_line, no_permission, shell_path
+from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5, first_line, no_permission, option, shell_path
 from featcache.sources.base import STAGING  # noqa: F401  (the one group of a staged partial file)
 from featcache.store.atomic import is_no_space
 
 if TYPE_CHECKING:
     from featcache.sources.base import SplitSpec
+
+
+def out_words() -> str:
+    """extract's --out as its caller gives it: a flag, or the field of the API's StoreSpec (extract takes no ``out=``:
+    its full-disk and lock-file lines said "choose out on another file system" to a Python call; a review)."""
+    return option("--out", "StoreSpec(out=...)")
+
+
+def force_words() -> str:
+    """extract's --force as its caller gives it (the API's extract takes it in its StoreSpec)."""
+    return option("--force", "StoreSpec(force=True)")
+
 
 FORMAT = "featcache"
 # 2: Fletcher-32 on every dataset and the content_digest attribute (issue 13).
@@ -363,7 +375,7 @@ def create_h5(path: Path, **kwargs: Any) -> h5py.File:
 def cannot_create(path: Path, exc: OSError) -> FeatcacheError:
     """The line for a file featcache cannot create at ``path`` (not a full disk: that is ``no_space``'s)."""
     return FeatcacheError(f"cannot create {path} ({first_line(exc)}); check that {Path(path).parent} is "
-                          "writable, or choose --out elsewhere")
+                          f"writable, or choose {out_words()} elsewhere")
 
 
 def open_h5(path: Path, mode: str = "r", peek: bool = False, **kwargs: Any) -> h5py.File:

@@ -43,10 +43,12 @@ from featcache.store.layout import (
     damaged,
     decode_attrs,
     feature_datasets,
+    force_words,
     hashed_blocks,
     lock_path,
     named_as_partial_of,
     open_h5,
+    out_words,
     partial_path,
     provenance_digest,
     split_names,
@@ -280,7 +282,7 @@ def resume_words(path: Path, meta: dict[str, Any]) -> str:
         return f"re-run the same {_extract_words()} to {verb} it"
     verbs = "finishes" if verb == "finish" else "resumes"  # it said "no rerun finishs it"
     return (f"no rerun {verbs} it under this name; to {verb} it, move it back to {made_for}{PARTIAL_SUFFIX} beside "
-            f"{made_for} and re-run the {_extract_words()} that writes {made_for}, with {_force_words()} where {made_for} "
+            f"{made_for} and re-run the {_extract_words()} that writes {made_for}, with {force_words()} where {made_for} "
             "holds a cache of other settings")
 
 
@@ -909,10 +911,10 @@ def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
             if p == path and not attrs.get("complete"):
                 raise FeatcacheError(_other_incomplete(path, attrs, differs))
             if p == path:
-                raise FeatcacheError(f"{p} holds a cache made with other settings ({differs}); choose another {_out_words()}, or "
-                                     f"pass {_force_words()} to replace it once the new cache is complete (it was left untouched)")
+                raise FeatcacheError(f"{p} holds a cache made with other settings ({differs}); choose another {out_words()}, or "
+                                     f"pass {force_words()} to replace it once the new cache is complete (it was left untouched)")
             raise FeatcacheError(f"{p} holds {_partial_words(attrs)} made with other settings ({differs}); choose "
-                                 f"another {_out_words()}, or pass {_force_words()} to move it aside (it was left untouched)")
+                                 f"another {out_words()}, or pass {force_words()} to move it aside (it was left untouched)")
         if p == path:
             if not attrs.get("complete"):
                 return False
@@ -932,18 +934,8 @@ def _attrs_at_out(path: Path, force: bool) -> dict[str, Any]:
         # with --force too: a file featcache did not write (a user's data.h5, notes named out.h5) is never replaced
         # (the brief of extract --force; train --force replaces any file, but an .h5 at --out is someone's data)
         only = f"; {option('--force', 'force=True')} replaces only a cache featcache wrote" if force else ""
-        raise FeatcacheError(f"{path} exists and is not a featcache cache; choose another {_out_words()} (it was left "
+        raise FeatcacheError(f"{path} exists and is not a featcache cache; choose another {out_words()} (it was left "
                              f"untouched{only})") from None
-
-
-def _out_words() -> str:
-    """extract's --out as its caller gives it: a flag, or the field of the API's StoreSpec."""
-    return option("--out", "StoreSpec(out=...)")
-
-
-def _force_words() -> str:
-    """extract's --force as its caller gives it (the API's extract takes it in its StoreSpec)."""
-    return option("--force", "StoreSpec(force=True)")
 
 
 def _judged_partial(partial: Path) -> dict[str, Any] | None:
@@ -1019,7 +1011,7 @@ def _other_incomplete(path: Path, attrs: dict[str, Any], differs: str) -> str:
     work (testers, 2026-12-05). As for a complete cache there, ``--force`` replaces it."""
     return (f"{path} is an incomplete cache of another extraction ({_unfinished(path, attrs)}, made with other "
             f"settings: {differs}); {resume_words(path, attrs)}; extracting these settings here would lose it: choose "
-            f"another {_out_words()}, or pass {_force_words()} to replace it once the new cache is complete (it was left untouched)")
+            f"another {out_words()}, or pass {force_words()} to replace it once the new cache is complete (it was left untouched)")
 
 
 def _unfinished(path: Path, attrs: dict[str, Any]) -> str:

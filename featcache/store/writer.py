@@ -63,6 +63,7 @@ from featcache.store.layout import (
     decode_attrs,
     encode,
     lay_out,
+    out_words,
     partial_path,
     provenance_digest,
     read_rows,
@@ -506,7 +507,7 @@ class CacheWriter:
             if count:
                 self._count_written()
             self._abandon(exc)
-            raise no_space(target, self._needed() if needed is None else needed, exc=exc) from None
+            raise no_space(target, self._needed() if needed is None else needed, exc=exc, out=out_words()) from None
 
     def _count_written(self) -> None:
         """On a full disk, try to count the batches written whole before it (each was flushed): a re-run resumes after them.
