@@ -145,7 +145,10 @@ class FeatcacheError(Exception):
 
 
 # Whether featcache.cli is running a command (``cli_words``): its errors name the command's flags, the API's its
-# keywords. A process-wide flag, not a context variable: a command's threads (predict's decoders) say its words too.
+# keywords. A process-wide flag, not a context variable: a command's threads (predict's decoders, joblib's thread
+# that draws curve's tasks) say its words too, where a ContextVar is not carried into a new thread; the cost, said in
+# docs/api.md: an API call from another thread while a command runs in the process says the command's words. Worker
+# processes are told (heads.solver.call_in_worker's ``cli``).
 _CLI_RUNNING = [False]
 
 

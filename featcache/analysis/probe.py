@@ -37,7 +37,7 @@ import numpy as np
 
 from featcache import paths
 from featcache.analysis.plots import plot_probe
-from featcache.errors import FeatcacheError, given, one_line, option
+from featcache.errors import FeatcacheError, cli_running, given, one_line, option
 from featcache.progress import counted, status
 from featcache.heads import exportable_heads, make_head, parse_C_per_head, parse_head_params
 from featcache.sources.images import check_report_outside_classes
@@ -717,9 +717,9 @@ def _run_jobs(cache: Cache, jobs, params, scoring: Scoring, n_jobs: int, verbose
             # call_in_worker: the workers end with this process, however it ends (solver.watch_parent); run: their fits
             # show that they run as this process's would (read here: joblib may draw the tasks in a thread of its own,
             # where this context's variables are not set)
-            parent, run = os.getpid(), fits_run()
+            parent, run, cli = os.getpid(), fits_run(), cli_running()  # cli: the command's words in their lines
             gen = shown(Parallel(n_jobs=n_jobs, backend="loky", return_as="generator_unordered")(
-                delayed(call_in_worker)(parent, task, *job, fits_run=run) for job in jobs))
+                delayed(call_in_worker)(parent, task, *job, fits_run=run, cli=cli) for job in jobs))
         for i, (key, value) in enumerate(gen):
             results[key] = value
             if bar:

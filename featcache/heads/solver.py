@@ -115,15 +115,19 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def call_in_worker(parent: int, fn: Callable[..., T], *args: Any,
-                   fits_run: FitsRun | None = None) -> tuple[T, list[WarningRecord]]:
+def call_in_worker(parent: int, fn: Callable[..., T], *args: Any, fits_run: FitsRun | None = None,
+                   cli: bool = False) -> tuple[T, list[WarningRecord]]:
     """``call_recording(fn, *args)`` in a joblib worker process of ``parent`` (``os.getpid()`` of the process that
     runs the ``Parallel``), which ends as soon as ``parent`` does (``watch_parent``). ``fits_run``: the parent's
-    ``progress.fits_run()``; the fits then show that they run, as the parent's own would (``progress.showing_fits``)."""
+    ``progress.fits_run()``; the fits then show that they run, as the parent's own would (``progress.showing_fits``).
+    ``cli``: the parent's ``errors.cli_running()``; the worker's lines (its errors and warnings) then name the
+    command's flags, as the parent's own would: the flag is per process, and a worker of a command said the API's
+    keywords (helper-198's review)."""
+    from featcache.errors import cli_words
     from featcache.progress import showing_fits
 
     watch_parent(parent)
-    with showing_fits(fits_run is not None, run=fits_run):
+    with cli_words() if cli else contextlib.nullcontext(), showing_fits(fits_run is not None, run=fits_run):
         return call_recording(fn, *args)
 
 

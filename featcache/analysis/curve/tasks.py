@@ -172,6 +172,7 @@ def execute(work: list[tuple], jobs: int) -> Iterator[tuple[Task, list[tuple[flo
         return
     from joblib import Parallel, delayed
 
+    from featcache.errors import cli_running
     from featcache.heads.solver import call_in_worker, replay
     from featcache.heads.views import say_slow_fit_notes
     from featcache.progress import fits_run
@@ -182,7 +183,7 @@ def execute(work: list[tuple], jobs: int) -> Iterator[tuple[Task, list[tuple[flo
     parent = os.getpid()  # the workers end with this process, however it ends (solver.watch_parent)
     # the workers' fits show that they run where this process's would (progress.showing_fits); read here, not in the
     # generator: joblib may draw the tasks in a thread of its own, where this context's variables are not set
-    run = fits_run()
-    for out, records in parallel(delayed(call_in_worker)(parent, run_task, *item, fits_run=run) for item in work):
+    run, cli = fits_run(), cli_running()  # and the command's words in the workers' lines (call_in_worker)
+    for out, records in parallel(delayed(call_in_worker)(parent, run_task, *item, fits_run=run, cli=cli) for item in work):
         replay(records, seen)  # the workers' warnings in the CLI's one-line form, each once
         yield out
