@@ -219,7 +219,9 @@ def given(flag: str, text: str, python: str | None = None) -> str:
     flag (``is_flag``: "SVMHead C", argparse's "") is ``name text`` either way. The API's errors said the CLI's
     ("--train-size 1000.5 is not a whole number" to ``train(train_size=1000.5)``; a tester)."""
     if _CLI_RUNNING[0] or not is_flag(flag):
-        return f"{flag} {text}".strip()
+        # only an empty name (argparse's "") loses its space: strip() took a path's own trailing spaces, and
+        # "--out /tmp/x/d  is a folder" (a folder "d ") lost one (helper-198's review)
+        return f"{flag} {text}" if flag and text else f"{flag}{text}".strip()
     if flag.endswith(":"):
         return f"{keyword_of(flag)} {text}"
     return f"{keyword_of(flag)}={text if python is None else python}"

@@ -178,3 +178,17 @@ def test_a_commands_worker_processes_say_the_commands_words():
                                                  for cli in (told, False))
     assert [said for said, _ in got] == ["--seed", "seed"]
     assert option("--seed") == "seed"  # and the flag is back off here
+
+
+def test_a_paths_trailing_space_stays_in_the_commands_line(cache, tmp_path, capsys):
+    """errors.given stripped its whole line, a path's own trailing space too: for a folder named "d " the CLI said
+    "--out .../d is a folder", another folder's name (helper-198's review; the line had kept it before)."""
+    from featcache.errors import cli_words, given, given_path
+
+    folder = tmp_path / "d "
+    folder.mkdir()
+    proc = run_main(capsys, "train", str(cache), "--head", "logreg", "--out", str(folder))
+    assert proc.returncode == 2 and f"error: --out {folder} is a folder; name the file" in proc.stderr, proc.stderr
+    with cli_words():
+        assert given_path("--out", "d ") == "--out d " and given("--sizes", "") == "--sizes" and given("", " x ") == "x"
+    assert given_path("--out", "d ") == "out='d '"
