@@ -940,7 +940,7 @@ def test_injected_no_space_in_a_cache_write_is_one_line_and_the_partial_resumes(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(h5py.Dataset, "__setitem__", full)
-    with pytest.raises(FeatcacheError, match=r"no space left on .* writing .*c\.h5\.partial\.h5; free \d+ MB or choose out elsewhere"):
+    with pytest.raises(FeatcacheError, match=r"no space left on .* writing .*c\.h5\.partial\.h5; free \d+ MB or choose StoreSpec\(out=\.\.\.\) elsewhere"):
         w.write("train", 128, {"out": features("train", 128, 64)})
     w.close()  # as extract's finally does: nothing left to close
     monkeypatch.setattr(h5py.Dataset, "__setitem__", real)
@@ -1128,7 +1128,7 @@ def test_an_out_name_too_long_for_its_partial_is_one_line_before_any_work(tmp_pa
 def test_a_partial_that_cannot_be_created_is_one_line_naming_the_folder(tmp_path):
     from featcache.store.layout import create_h5
 
-    with pytest.raises(FeatcacheError, match=r"^cannot create .*x\.h5 \(.*\); check that .*gone is writable, or choose --out elsewhere$"):
+    with pytest.raises(FeatcacheError, match=r"^cannot create .*x\.h5 \(.*\); check that .*gone is writable, or choose StoreSpec\(out=\.\.\.\) elsewhere$"):
         create_h5(tmp_path / "gone" / "x.h5")
 
 
@@ -1178,7 +1178,7 @@ def test_a_users_file_at_the_lock_path_is_refused_and_left_alone(tmp_path, kind)
         lp.write_text("my notes on this cache\n")
     before = os.lstat(lp)
     with pytest.raises(FeatcacheError, match=rf"^{re.escape(str(lp))} is in the way of featcache's lock file \(it is "
-                                             rf".*\); move it away, or choose another --out$"):
+                                             rf".*\); move it away, or choose another out$"):
         with exclusive_lock(path, timeout=1):
             pass
     after = os.lstat(lp)
@@ -1211,7 +1211,7 @@ def test_a_users_file_of_a_bare_number_at_the_lock_path_is_refused_and_kept(tmp_
     before = os.lstat(lp)
     with pytest.raises(FeatcacheError, match=rf"^{re.escape(str(lp))} is in the way of featcache's lock file \(it is a "
                                              r"file holding only a number that no process holds: an older featcache's lock "
-                                             r"left by a killed run, or a file of yours\); move it away, or choose another --out$"):
+                                             r"left by a killed run, or a file of yours\); move it away, or choose another out$"):
         with exclusive_lock(out, timeout=1):
             pass
     rc = main(["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32", "--out", str(out)])
