@@ -227,10 +227,21 @@ def given(flag: str, text: str, python: str | None = None) -> str:
     return f"{keyword_of(flag)}={text if python is None else python}"
 
 
-def given_path(flag: str, path: object) -> str:
-    """``given`` of a path: as it is in a command (``--out runs/m.h5``), quoted in a Python call (``out='runs/m.h5'``)."""
+def given_path(flag: str, path: object, keyword: str | None = None, word: bool = False) -> str:
+    """``given`` of a path: as it is in a command (``--out runs/m.h5``), quoted in a Python call (``out='runs/m.h5'``).
+    ``keyword``: the call's where it is not the flag's own, or a form the quoted path goes in (``"StoreSpec(out={})"``).
+    ``word``: in a command as a word to paste (``shell_path``: ``--out 'my runs/'``), for a path the line suggests."""
     text = str(path)
-    return given(flag, text, repr(text))
+    if keyword is None and not word:
+        return given(flag, text, repr(text))
+    api = keyword.format(repr(text)) if keyword and "{}" in keyword else f"{keyword or keyword_of(flag)}={text!r}"
+    return option(f"{flag} {shell_path(text) if word else text}", api)
+
+
+def given_together(*options: str) -> str:
+    """Options ``given`` together, as the caller writes them: a command's with a space (``--workers 2
+    --cpus-per-worker 1``), a Python call's with a comma (``workers=2, cpus_per_worker=1``)."""
+    return (" " if _CLI_RUNNING[0] else ", ").join(options)
 
 
 def example(flag: str, text: str) -> str:

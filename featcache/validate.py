@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
-from featcache.errors import FeatcacheError, clipped, cli_running, example as eg, given, given_path, option, python_text
+from featcache.errors import FeatcacheError, clipped, example as eg, given, given_path, given_together, option, python_text
 from featcache.paths import restore_killed
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -466,7 +466,7 @@ def check_worker_cpus(workers: int, cpus_per_worker: int | None) -> None:
     per = cpus_per_worker or 1
     if workers * per > cores:
         w = min(workers, cores)
-        both = (" " if cli_running() else ", ").join((given("--workers", str(w)), given("--cpus-per-worker", str(cores // w))))
+        both = given_together(given("--workers", str(w)), given("--cpus-per-worker", str(cores // w)))
         raise FeatcacheError(f"{given('--workers', str(workers))} x {given('--cpus-per-worker', str(per))} is {workers * per} CPUs, "
                              f"more than the {cores} core(s) of this machine featcache may use; ask for at most {cores} in all "
                              f"(e.g. {both}), or pass {option('--address', 'address=')} of a Ray cluster that has them")
@@ -723,21 +723,15 @@ def check_file_name(value: Any, flag: str, keyword: str, example: str) -> None:
     file where the user named a folder (an adversarial tester). The one rule of every file output, the CLI's and the
     API's: ``flag`` and ``keyword`` name the option (``keyword`` may be a form, ``"StoreSpec(out={})"``), ``example``
     a file name to suggest in that folder. A ``Path`` keeps no separator at its end: nothing to see there."""
-    from featcache.errors import option, shell_path
-
     if not isinstance(value, (str, bytes)):
         return
     text = os.fsdecode(value)
     seps = tuple(sep for sep in (os.sep, os.altsep) if sep)
     if not text.endswith(seps):
         return
-
-    def given(name: str) -> str:
-        api = keyword.format(repr(name)) if "{}" in keyword else f"{keyword}={name!r}"
-        return option(f"{flag} {shell_path(name)}", api)
-
-    raise FeatcacheError(f"{given(text)} ends in {text[-1]!r}, which names a folder, not a file; drop the {text[-1]!r}, "
-                         f"or name a file in that folder, e.g. {given(text + example)}")
+    named, suggested = (given_path(flag, name, keyword, word=True) for name in (text, text + example))
+    raise FeatcacheError(f"{named} ends in {text[-1]!r}, which names a folder, not a file; drop the {text[-1]!r}, "
+                         f"or name a file in that folder, e.g. {suggested}")
 
 
 P = TypeVar("P", str, Path)

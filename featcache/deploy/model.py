@@ -33,7 +33,7 @@ from featcache.embedding.passes import BATCH_SIZE
 from featcache.embedding.runtimes import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError, given_path, option, warn
 from featcache.heads.io import (META_ENTRY, MODEL_KIND, MODEL_ONLY_FIELDS, add_sealed_meta, check_digest, check_regular_file,
-                                load_keras_file, load_problem)
+                                load_keras_file, load_problem, way_out)
 from featcache.store.atomic import atomic_path
 from featcache.validate import check_file_name, check_out_file, check_path, file_sha256, views_words
 
@@ -319,8 +319,8 @@ def check_out(path: str | Path, force: bool = False) -> Path:
 
 
 def _other_out() -> str:
-    """The way out of a refused model output, as export's and finetune's checks of it say it (``heads.io``'s words)."""
-    return f"choose another {option('--out')}, or pass {option('--force')} to replace it"
+    """The way out of a refused model output, as export's and finetune's checks of it say it (``heads.io``'s)."""
+    return way_out(f"choose another {option('--out')}")
 
 
 def check_not_the_head(out: Path, head: str | Path, command: str) -> None:

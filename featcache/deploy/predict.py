@@ -722,16 +722,9 @@ def _recorded_digests(path: Path) -> list[str] | None:
 
 def csv_record_of(path: Path) -> tuple[Path, list[str]] | None:
     """The record of the CSV ``path`` (a file, not a link: ``csv_target``'s) and the SHA-256s it accepts
-    (``_recorded_digests``), or None: none there, or one that is damaged (``damaged_csv_record``)."""
+    (``_recorded_digests``), or None: none there, or one that is damaged (``recipes.files.CsvRecordBeside.damaged``)."""
     found = read_csv_record(path)
     return None if found is None or found[1] is None else (found[0], found[1])
-
-
-def damaged_csv_record(path: Path) -> Path | None:
-    """The record of the CSV ``path`` (``csv_target``'s) where it is featcache's record of it but its ``sha256`` is
-    not what ``_write_record`` writes (``_valid_digests``): damaged or edited, it vouches for nothing. Else None."""
-    found = read_csv_record(path)
-    return found[0] if found is not None and found[1] is None else None
 
 
 def read_csv_record(path: Path) -> tuple[Path, list[str] | None] | None:

@@ -305,15 +305,16 @@ def check_head_out(path: str | Path, force: bool, flag: str = "--out", force_fla
         # featcache did write it ("is not a head featcache wrote" misled; a new user), unless its record was edited
         if _record_kind(record) == "model" and edited(path) is None:
             raise FeatcacheError(f"{named} is a model 'featcache export' or 'finetune' wrote, not a head; "
-                                 f"{_way_out(instead, force_flag, job)}")
-        raise FeatcacheError(f"{named} exists and is not a head featcache wrote; {_way_out(instead, force_flag, job)}")
+                                 f"{way_out(instead, force_flag, job)}")
+        raise FeatcacheError(f"{named} exists and is not a head featcache wrote; {way_out(instead, force_flag, job)}")
     if job is not None and not _own_output(old, job):
         check_same_job(path, old, job, force, flag, force_flag, default=default)
 
 
-def _way_out(instead: str, force_flag: str, job: Mapping[str, Any] | None) -> str:
+def way_out(instead: str, force_flag: str = "--force", job: Mapping[str, Any] | None = None) -> str:
     """The end of a refusal to replace a file: choose another output, or force it; a recipe writing its own output
-    (``WRITTEN_BY``: the lesson) has no force flag to offer (testers: lesson's refusal advised a --force it lacks)."""
+    (``WRITTEN_BY``: the lesson) has no force flag to offer (testers: lesson's refusal advised a --force it lacks).
+    The one home of these words, a head's and a model's (deploy.model had a copy)."""
     if job is not None and job.get(WRITTEN_BY) is not None:
         return f"move it away, or {instead}"
     return f"{instead}, or pass {option(force_flag)} to replace it"
@@ -585,7 +586,7 @@ def check_same_job(path: str | Path, old: Mapping[str, Any] | None, new: Mapping
     why = None if force else other_job(old, new)
     if why is not None:
         named, instead = _naming(Path(path), flag, default)
-        raise FeatcacheError(f"{named} {why}; {_way_out(instead, force_flag, new)}")
+        raise FeatcacheError(f"{named} {why}; {way_out(instead, force_flag, new)}")
 
 
 def _npy_bytes(arr: np.ndarray) -> bytes:

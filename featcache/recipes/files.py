@@ -98,7 +98,8 @@ class CsvRecordBeside:
 
     @property
     def damaged(self) -> Path | None:
-        """The record where it is featcache's record of the CSV but vouches for nothing (``damaged_csv_record``)."""
+        """The record where it is featcache's record of the CSV but vouches for nothing: its ``sha256`` is not what
+        ``predict._write_record`` writes (``predict._valid_digests``), damaged or edited."""
         return self.record if self.digests is None else None
 
 
