@@ -25,6 +25,7 @@ into an argparse ``type=`` where a flag must be refused before any work.
     parse_params    --param NAME=VALUE (repeatable) or a dict -> a head's own parameters, values typed
     param_text      a parameter's value shown as a user types it (1e20, 0.001, true): every line that shows one
     check_path      an API's path argument: a str or os.PathLike, not empty (None was pathlib's TypeError), ~ expanded
+    check_source    check_path of a file read, and a result featcache returned still the file it describes (Written)
     expand_home     a leading ~ or ~user of a user's path expanded, its type kept (check_path's and the settings')
     check_number    a parameter given through the API: a (whole) number, not a bool or a string, in a range
     check_writable_dir  create a folder and prove a file can be written there
@@ -715,6 +716,46 @@ def check_path(value: Any, name: str, what: str) -> Path:
         if text:
             return Path(expand_home(text))
     raise FeatcacheError(f"{option(name)} must be a path (got {shown(value)}); pass {what}")
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a result of a file featcache wrote (TrainResult, ExportResult, FinetuneResult, ExtractResult) recorded of
+    it, to tell that the file at its path is still that one: ``record`` (a head's or model's content digest, a cache's
+    fingerprint) and ``what`` the file is ("head", "model", "cache"). Each result gives it as ``written()``, with
+    ``now(path)``: the record of the file there now, None where it has none (the reader says what it is); ``again``:
+    how to have a result of the file there now ("train again")."""
+
+    record: str | None
+    what: str
+    now: Callable[[Path], str | None]
+    again: str
+
+
+def check_source(value: Any, name: str, what: str) -> Path:
+    """``check_path`` of a file to read, and where ``value`` is a result featcache returned of a file it wrote (its
+    ``written()``: ``Written``), that the file at its path is still that one. A result goes where its path goes
+    (``os.PathLike``), but it describes the file as written, and a train, export or extract to the same path since
+    replaced it: ``export(r1)`` exported the head the second train saved there, while ``evaluate(r1)`` scored the
+    first, kept in memory (an adversarial tester). Checked where the file is opened, not in ``__fspath__``: the
+    result's path stays a path to move or remove the file by. A file gone or of no record is left to the reader."""
+    path = check_path(value, name, what)
+    written = getattr(value, "written", None)
+    if isinstance(value, (str, bytes, Path)) or not callable(written):
+        return path
+    record = written()
+    if not isinstance(record, Written) or record.record is None:
+        return path
+    try:
+        now = record.now(path) if path.exists() else None
+    except FeatcacheError:
+        now = None  # damaged, busy: the reader says so
+    if now is not None and now != record.record:
+        kind = type(value).__name__
+        raise FeatcacheError(f"{path} is no longer the {record.what} this {kind} describes (another {record.what} was "
+                             f"written there since); pass the path as a str ({option(name)}={str(path)!r}) to use "
+                             f"the {record.what} there now, or {record.again} to have a result of it")
+    return path
 
 
 def check_file_name(value: Any, flag: str, keyword: str, example: str) -> None:

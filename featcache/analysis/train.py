@@ -21,14 +21,16 @@ from featcache.progress import bars_wanted, counted, seconds_text, showing_fits,
 from featcache.heads import (HEADS, RUN_ONLY_PARAMS, DenseHead, check_head_params, check_param_names, fold_reason,
                              head_params, head_suffix, make_head, suffixes_line)
 from featcache.heads.dense import DEFAULT_PRESET
-from featcache.heads.io import (ANOTHER_CACHE, TEST_ACCURACY, TEST_ACCURACY_ORIG, WRITTEN_BY, check_head_out, digest_keys,
-                                 with_names_before, head_meta, read_head_meta, replaced_from, replaced_words, write_head)
+from featcache.heads.io import (ANOTHER_CACHE, DIGEST_KEY, TEST_ACCURACY, TEST_ACCURACY_ORIG, WRITTEN_BY, check_head_out, digest_keys,
+                                 with_names_before, head_meta, read_head_meta, replaced_from, replaced_words, stored_digest,
+                                 write_head)
 from featcache.heads.views import averaged_over, fit_views, score_views
 from featcache.sources.images import check_file_outside_classes
 from featcache.store import Cache, as_cache
 from featcache.store.atomic import written_through
 from featcache.validate import (
     ParamLabel,
+    Written,
     param_text,
     checks_switches,
     check_file_name,
@@ -100,6 +102,12 @@ class TrainResult:
 
     def __fspath__(self) -> str:  # the head file: load_head, export, verify and info take the result (a tester)
         return str(self.path)
+
+    def written(self) -> Written:
+        """What a reader checks (``validate.check_source``): the head at ``path`` is still the one this result holds
+        (``estimator``), by the content digest it was saved with (``meta``'s, as in the file). A second train to the
+        same path replaced it, and export(r1) exported that one while evaluate(r1) scored r1's (a tester)."""
+        return Written(self.meta.get(DIGEST_KEY), "head", stored_digest, "train again")
 
     def to_dict(self) -> dict[str, Any]:
         # Not asdict: it would deep-copy the estimator (a Keras model).
@@ -595,6 +603,7 @@ def train(
                         force=force, default=out is None, **asked, details=result.details,
                         **{TEST_ACCURACY_ORIG: orig_accuracy},
                         **({"test_overlap": {k: overlap[k] for k in ("seen", "images", "unseen_accuracy")}} if overlap else {}))
+    meta[DIGEST_KEY] = stored_digest(path)  # as the file holds it: what TrainResult.written checks
     result.meta, result.params = meta, params
     if verbose:
         _say_trained(result)

@@ -18,7 +18,7 @@ from featcache._lazy import keras
 from featcache.embedding.backbones import (get_backbone, imagenet_weights_file, is_named_weights, recorded_weights_path,
                                            weights_arg, weights_identity, weights_path_words)
 from featcache.errors import FeatcacheError, given, given_path, one_line, option
-from featcache.validate import (ONLY, check_path, checks_switches, pick_views, shown, views_counted, views_spec, views_words,
+from featcache.validate import (ONLY, Written, check_source, checks_switches, pick_views, shown, views_counted, views_spec, views_words,
                                 without_words)
 
 if TYPE_CHECKING:
@@ -358,6 +358,13 @@ class ExportResult:
     def __fspath__(self) -> str:
         return str(self.path)
 
+    def written(self) -> Written:
+        """What a reader checks (``validate.check_source``): the model at ``path`` is still this one, by the content
+        digest it was written with (``meta``'s, as in the file)."""
+        from featcache.heads.io import DIGEST_KEY, stored_digest
+
+        return Written(self.meta.get(DIGEST_KEY), "model", stored_digest, "export the head again")
+
     @property
     def replaced_other_cache(self) -> bool:
         """Whether the model replaced was made on another cache of the data set (a re-extraction: ``replaced_from``)."""
@@ -410,14 +417,14 @@ def export(
     Returns an ``ExportResult`` (its ``path``, ``replaced``, the model's ``meta``).
     """
     from featcache.deploy.model import check_not_the_head, check_out, check_same_model_job, probabilities_model, save_model
-    from featcache.heads.io import HEAD_FILE, load_head, replaced_words
+    from featcache.heads.io import DIGEST_KEY, HEAD_FILE, load_head, replaced_words, stored_digest
     from featcache.sources.base import photo_root_of
     from featcache.sources.images import check_file_outside_classes
 
     out = check_out(out, force)
     # as load_head reads it (~ expanded): 'export("~/h.keras", out=<the same file>, force=True)' compared a head
     # path that names nothing here with out, and would have written the model over the head
-    head = check_path(head, "head", HEAD_FILE)
+    head = check_source(head, "head", HEAD_FILE)
     check_not_the_head(out, head, "export")
     est, meta = load_head(head, trust_pickle=trust_pickle)
     names = graph_views(est, meta, views)
@@ -439,6 +446,7 @@ def export(
         model = probabilities_model(logits) if names == ("orig",) else views_model(logits, names)
     written = model_meta(meta, head, w, names, shares=is_svm_form(est) and not est.probability)
     saved = save_model(model, out, written, recheck)
+    written[DIGEST_KEY] = stored_digest(saved)  # as the file holds it: what ExportResult.written checks
     result = ExportResult(saved, replacing[0], written, export_note(meta, names, written["averaged"] or "probabilities"),
                           replacing[1])
     if verbose:

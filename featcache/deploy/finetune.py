@@ -36,7 +36,7 @@ import numpy as np
 from featcache.embedding import passes
 from featcache.errors import FeatcacheError, one_line, warn
 from featcache.progress import counted, note, status
-from featcache.validate import check_path, checks_switches, param_text, views_counted, views_words
+from featcache.validate import check_source, checks_switches, param_text, views_counted, views_words
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -469,7 +469,7 @@ def finetune(
     # stderr where predict --json drew its bar (a new-user tester). Its text lines stay verbose's.
     bars = bars_wanted(verbose)
     unfreeze, learning_rate, epochs, batch_size, patience = check_settings(unfreeze, learning_rate, epochs, batch_size, patience)
-    head = check_path(head, "head", "the Keras head 'featcache train --head keras' wrote")  # None: pathlib's TypeError
+    head = check_source(head, "head", "the Keras head 'featcache train --head keras' wrote")  # None: pathlib's TypeError
     seed = check_seed(seed)
     if not out:
         # the default name, the head's with _finetuned.keras, too long for the file system (a head file named up to

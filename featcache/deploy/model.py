@@ -35,7 +35,7 @@ from featcache.errors import FeatcacheError, given_path, option, warn
 from featcache.heads.io import (META_ENTRY, MODEL_KIND, MODEL_ONLY_FIELDS, add_sealed_meta, check_digest, check_regular_file,
                                 load_keras_file, load_problem, way_out)
 from featcache.store.atomic import atomic_path
-from featcache.validate import check_file_name, check_out_file, check_path, file_sha256, views_words
+from featcache.validate import check_file_name, check_out_file, check_source, file_sha256, views_words
 
 if TYPE_CHECKING:
     from keras import Model as KerasModel
@@ -100,7 +100,7 @@ MODEL_FILE = "the .keras file written by 'featcache export' or 'featcache finetu
 def read_meta(path: str | Path) -> dict[str, Any]:
     """The ``featcache.json`` of a model file, without loading the network: its content digest checked
     (``check_content``), then its fields (``check_meta``)."""
-    path = check_path(path, "model", MODEL_FILE)
+    path = check_source(path, "model", MODEL_FILE)
     _model_json(path)  # a featcache model, or one line saying what the file is
     checked, meta = check_content(path)
     if not isinstance(meta, dict) or meta.get("kind") != KIND:  # replaced since: say what it is now
@@ -561,7 +561,7 @@ def load_model(path: str | Path) -> tuple[KerasModel, dict[str, Any]]:
     from featcache.deploy import svmgraph  # noqa: F401  registers the SVM head's layers
     from featcache.embedding import preprocess  # noqa: F401  registers the Preprocess layer for deserialization
 
-    path = check_path(path, "model", MODEL_FILE)
+    path = check_source(path, "model", MODEL_FILE)
     meta = read_meta(path)
     try:
         model = load_keras_file(path)  # in safe mode, Keras's default: a model file runs no code

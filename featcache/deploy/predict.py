@@ -15,7 +15,7 @@ from featcache.embedding.engines import DEFAULT_RUNTIME
 from featcache.embedding.passes import BATCH_SIZE
 from featcache.errors import FeatcacheError, in_the_way, option
 from featcache.progress import bars_wanted
-from featcache.validate import check_file_name, check_path, check_replaceable, checks_switches, expand_home, positive_int, shown
+from featcache.validate import check_file_name, check_path, check_replaceable, check_source, checks_switches, expand_home, positive_int, shown
 
 if TYPE_CHECKING:
     from featcache.deploy.model import ModelRunner
@@ -1018,7 +1018,7 @@ def predict(
     from featcache.embedding.runtimes import check_runtime
     from featcache.sources.base import photo_root_of
 
-    model = check_path(model, "model", MODEL_FILE)
+    model = check_source(model, "model", MODEL_FILE)
     images = given_images(images)
     given = in_memory_images(images)
     images = _as_path_list(images) if given is None else []

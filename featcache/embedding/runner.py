@@ -42,7 +42,7 @@ from featcache.store.writer import file_state
 from featcache.store.partial import check_partial
 from featcache.store.reader import (OtherCache, incomplete_replaced, other_cache, resume_words,
                                    same_extraction_of_changed_data, set_aside_other_partial)
-from featcache.validate import checks_switches, shown
+from featcache.validate import Written, checks_switches, shown
 
 
 @dataclass
@@ -72,9 +72,17 @@ class ExtractResult:
     # it one of these settings over data changed since; never resumed here, never deleted:
     # store.reader.set_aside_other_partial); None where there was none
     partial_set_aside: Path | None = None
+    # The cache's fingerprint as written (or found): what a reader checks the file at ``path`` still has (``written``)
+    fingerprint: str | None = field(default=None, repr=False, compare=False)
 
     def __fspath__(self) -> str:  # the cache file: open_cache, train, probe and verify take the result (a notebook tester)
         return str(self.path)
+
+    def written(self) -> Written:
+        """What a reader checks (``validate.check_source``): the cache at ``path`` is still the one this result
+        describes, by its fingerprint (an extract of other settings to the path since replaced it: ``cached`` and
+        ``images`` described another file)."""
+        return Written(self.fingerprint, "cache", _fingerprint_now, "extract again")
 
     @property
     def replaced(self) -> bool:
@@ -347,7 +355,16 @@ def _hit(path: Path, source: DataSource, verbose: bool, message: str, model: Mod
             note(_skipped_line(stored))
         print(one_line(message))
     return ExtractResult(path, hit=True, skipped=stored, views=len(model.view_list()) if model else 1,
-                         cached=_split_sizes(path))
+                         cached=_split_sizes(path), fingerprint=_fingerprint_now(path))
+
+
+def _fingerprint_now(path: Path) -> str | None:
+    """The fingerprint of the cache at ``path``, None where it has none or cannot be read (its reader says why)."""
+    try:
+        found = read_attrs(path).get("fingerprint")
+    except Exception:  # damaged, not HDF5, busy: open_cache's own line follows
+        return None
+    return found if isinstance(found, str) else None
 
 
 def _split_sizes(path: Path) -> dict[str, int]:
@@ -447,7 +464,7 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
                            engine_startup_seconds=engine_startup,
                            skipped=list(data.skipped), runtime=make_embed.runtime_used, views=n_views,
                            runtime_note=make_embed.runtime_note, cached=_split_sizes(path), converted=converted,
-                           replaced_cache=other, partial_set_aside=aside)
+                           replaced_cache=other, partial_set_aside=aside, fingerprint=_fingerprint_now(path))
     if verbose:
         _report(result)
     return result

@@ -43,7 +43,7 @@ from featcache.errors import (FeatcacheError, exception_chain, first_line, given
 from featcache.store.atomic import atomic_path
 from featcache.store.identity import ANOTHER_DATA_SET, ANOTHER_PHOTO_FOLDER  # replaced_from's words
 from featcache.store.identity import other_data_set, other_photo_folder
-from featcache.validate import DIGESTS_SINCE, check_file_name, check_path, check_replaceable, checks_switches, param_text, release
+from featcache.validate import DIGESTS_SINCE, check_file_name, check_path, check_source, check_replaceable, checks_switches, param_text, release
 
 if TYPE_CHECKING:
     from sklearn.base import BaseEstimator
@@ -701,6 +701,21 @@ def _read_doc(zf: zipfile.ZipFile, npz: bool) -> Any:
         return None
 
 
+def stored_digest(path: str | Path) -> str | None:
+    """The content digest a head or model file at ``path`` carries (not checked: its reader checks it), None where it
+    carries none or is no such file: what a ``TrainResult`` or ``ExportResult`` compares with the digest it wrote
+    (``validate.check_source``)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            npz = _is_npz(zf)
+            doc = _read_doc(zf, npz)
+    except Exception:  # not a zip, unreadable: the reader says what it is
+        return None
+    meta = doc.get("meta") if npz and isinstance(doc, dict) else doc
+    digest = meta.get(DIGEST_KEY) if isinstance(meta, dict) else None
+    return digest if isinstance(digest, str) else None
+
+
 def check_content(path: str | Path) -> bool:
     """Whether the head file at ``path`` carries a content digest, having checked it: a digest that does not match
     its contents, or a head of format 2 or later without one, is one line naming the file and the fix.
@@ -1198,7 +1213,7 @@ def load_head(path: str | Path, *, trust_pickle: bool = False) -> tuple[BaseEsti
     from arrays and JSON. An old pickle head (``.joblib``) is refused unless
     ``trust_pickle`` (then it loads with a ``PickleHeadWarning``).
     """
-    path = check_path(path, "head", HEAD_FILE)  # load_head(123)
+    path = check_source(path, "head", HEAD_FILE)  # load_head(123); a TrainResult still its file
     if path.is_dir():
         inside = sorted(p.name for p in path.iterdir() if p.suffix in (".keras", ".npz"))[:3] if os.access(path, os.R_OK) else []
         hint = f" (it holds {', '.join(inside)})" if inside else ""

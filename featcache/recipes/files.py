@@ -19,7 +19,7 @@ from typing import Any
 
 from featcache.errors import FeatcacheError, NotHDF5
 from featcache.store.reader import VerifyResult
-from featcache.validate import check_path, starts_with
+from featcache.validate import check_source, starts_with
 
 WHAT = "a cache ('featcache extract'), a head ('featcache train') or a model ('featcache export', 'featcache finetune')"
 # What verify takes besides: the generic line named caches, heads and models alone, though verify checks reports too
@@ -401,7 +401,7 @@ def verify(path: str | Path) -> VerifyResult | FileVerifyResult | ReportVerifyRe
     one of those files, through its record), or a predictions CSV against its record. Raises a FeatcacheError naming
     the damage.
     A file saved before 2026-12-03 has no digest and cannot be verified: that is an error too (it was "ok")."""
-    path = check_path(path, "path", WHAT)
+    path = check_source(path, "path", WHAT)
     check_any_file(path)
     doc = report_record(path)
     if doc is not None:
@@ -496,7 +496,7 @@ def info(path: str | Path) -> dict[str, Any]:
     from featcache.store.layout import partial_path
     from featcache.store.reader import open_cache, read_attrs
 
-    checked = check_path(path, "path", WHAT)
+    checked = check_source(path, "path", WHAT)
     given = path if isinstance(path, str) else str(checked)  # "path" as the user wrote it (./h.npz), as before
     path = checked
     check_any_file(path)

@@ -306,9 +306,9 @@ class Cache:
     """A complete feature cache, read lazily (``open_cache(path)``); checked when opened."""
 
     def __init__(self, path: str | Path):
-        from featcache.validate import check_path
+        from featcache.validate import check_source
 
-        self.path = check_path(path, "cache", "the .h5 file written by 'featcache extract'")
+        self.path = check_source(path, "cache", "the .h5 file written by 'featcache extract'")
         self.meta = read_attrs(self.path)
         if not self.meta.get("complete"):
             raise FeatcacheError(_incomplete(self.path, self.meta))

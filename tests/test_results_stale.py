@@ -1,0 +1,76 @@
+"""A result featcache returned goes where its file's path goes (``os.PathLike``), and describes the file as written:
+once another train, export or extract to the same path replaced that file, a reader given the result refuses it in
+one line naming the file and the fix, rather than read the other file as the result's (an adversarial tester:
+``export(r1)`` exported the head a second train saved at r1's path, while ``evaluate(r1)`` scored r1's own head).
+Each case failed on the code before (validate.check_source)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from helpers import make_fashion_dir
+
+import featcache
+from featcache.errors import FeatcacheError
+
+
+def extracted(tmp_path, out, train_limit: int, force: bool = False):
+    source = featcache.FashionMNIST(make_fashion_dir(tmp_path / "fm") if not (tmp_path / "fm").exists() else tmp_path / "fm",
+                                    train_limit=train_limit, test_limit=10)
+    return featcache.extract(source, featcache.ModelSpec(weights="random", image_size=32),
+                             featcache.StoreSpec(out=out, force=force))
+
+
+def refused(call, path, again: str) -> str:
+    with pytest.raises(FeatcacheError) as err:
+        call()
+    message = str(err.value)
+    assert message.startswith(f"{path} is no longer the ") and again in message and "\n" not in message, message
+    return message
+
+
+@pytest.fixture
+def cache(tmp_path):
+    return extracted(tmp_path, tmp_path / "c.h5", 20)
+
+
+def test_a_train_result_whose_head_was_replaced_is_refused_where_the_file_is_read(cache, tmp_path):
+    out = tmp_path / "rr.npz"
+    r1 = featcache.train(cache, "logreg", seed=1, train_size=20, out=out, force=True)
+    assert featcache.load_head(r1)[1]["train_images"] == 20  # as written: accepted
+    r2 = featcache.train(cache, "logreg", seed=7, train_size=10, out=out, force=True)
+    message = refused(lambda: featcache.load_head(r1), out, "train again")
+    assert message == (f"{out} is no longer the head this TrainResult describes (another head was written there "
+                       f"since); pass the path as a str (head={str(out)!r}) to use the head there now, or train again "
+                       "to have a result of it")
+    refused(lambda: featcache.export(r1, tmp_path / "m.keras"), out, "train again")
+    refused(lambda: featcache.verify(r1), out, "train again")
+    refused(lambda: featcache.info(r1), out, "train again")
+    assert not (tmp_path / "m.keras").exists()
+    # the result is still a path (to move or remove the file by), r2 and the path itself read the head there now
+    assert os.fspath(r1) == str(out)
+    assert featcache.load_head(r2)[1]["train_images"] == featcache.load_head(str(out))[1]["train_images"] == 10
+    # evaluate scores the head the result holds in memory, which is r1's own
+    assert featcache.evaluate(r1, cache, write=False).accuracy == r1.accuracy
+
+
+def test_an_export_result_whose_model_was_replaced_is_refused(cache, tmp_path):
+    h1 = featcache.train(cache, "logreg", seed=1, out=tmp_path / "h1.npz")
+    h2 = featcache.train(cache, "logreg", seed=2, train_size=10, out=tmp_path / "h2.npz")
+    model = tmp_path / "m.keras"
+    e1 = featcache.export(h1, model)
+    assert featcache.load_model(e1)[1]["head_path"] == str(h1.path.resolve())
+    e2 = featcache.export(h2, model, force=True)
+    refused(lambda: featcache.load_model(e1), model, "export the head again")
+    refused(lambda: featcache.predict(e1, [str(tmp_path / "fm")]), model, "export the head again")
+    assert featcache.load_model(e2)[1]["head_path"] == featcache.load_model(str(model))[1]["head_path"] == str(h2.path.resolve())
+
+
+def test_an_extract_result_whose_cache_was_replaced_is_refused(cache, tmp_path):
+    path = tmp_path / "c.h5"
+    assert featcache.open_cache(cache).sizes["train"] == 20
+    again = extracted(tmp_path, path, 16, force=True)
+    refused(lambda: featcache.open_cache(cache), path, "extract again")
+    refused(lambda: featcache.train(cache, "logreg", out=tmp_path / "h.npz"), path, "extract again")
+    assert featcache.open_cache(again).sizes["train"] == featcache.open_cache(str(path)).sizes["train"] == 16
