@@ -264,6 +264,7 @@ class ParamLabel:
     prefix: str
     assign: str = " "
     call: str = ""  # the class a parameter is a keyword of, for an example a Python call can take (of_class)
+    python: bool = False  # a dict of a Python call (of_option): the name subscripted, a value as Python writes it
 
     @classmethod
     def of_class(cls, head: Any) -> "ParamLabel":
@@ -276,9 +277,19 @@ class ParamLabel:
         """``--param`` (NAME=VALUE) or ``--param logreg.`` (HEAD.NAME=VALUE)."""
         return cls(flag if flag.endswith(".") else f"{flag} ", "=")
 
+    @classmethod
+    def of_option(cls, flag: str, keyword: str, head: str | None = None) -> "ParamLabel":
+        """A head's parameters given with an option, in the words of who gave them (``errors.option``'s rule): the
+        command's ``flag`` (``--param C=nan``; with ``head``, ``--param logreg.C=nan``), or in a Python call the dict
+        ``keyword`` (``params['C']=nan``, ``head_params['logreg']['C']=nan``). A curve's ``head_params`` dict was
+        named "LogRegHead C nan", and train's ``params`` dict "--param C=nan" (an API tester)."""
+        if cli_running():
+            return cls.of_flag(f"{flag} {head}." if head else flag)
+        return cls(keyword + (f"[{head!r}]" if head else ""), "=", python=True)
+
     def __call__(self, param: str) -> str:
-        name = ParamName(f"{self.prefix}{param}")
-        name.assign, name.call, name.param = self.assign, self.call, param
+        name = ParamName(f"{self.prefix}[{param!r}]" if self.python else f"{self.prefix}{param}")
+        name.assign, name.call, name.param, name.python = self.assign, self.call, param, self.python
         return name
 
 
@@ -291,6 +302,7 @@ class ParamName(str):
     assign: str = " "
     call: str = ""
     param: str = ""
+    python: bool = False
 
 
 def setting(name: str, value: str) -> str:
@@ -302,7 +314,7 @@ def setting(name: str, value: str) -> str:
     if call:
         return f"{call}({name.param}={python_text(value)})"
     if getattr(name, "assign", " ") == "=":
-        return f"{name}={value}"
+        return f"{name}={python_text(value) if getattr(name, 'python', False) else value}"
     return given(name, value, python_text(value))
 
 
@@ -311,6 +323,8 @@ def typed_as(name: str, value: Any) -> str:
     ``ParamName`` joined by "=", as typed (``--param max_iter=1e-400``, a text cut as parse_params cuts it;
     ``--param max_iter=2.5``, a value parse_params typed), else ``name`` and ``shown(value)`` (``LogRegHead max_iter
     '1e-400'``, ``--C '1e-400'``)."""
+    if getattr(name, "python", False):  # a Python dict's value: as Python writes it ('1e-400' is text)
+        return f"{name}={shown(value)}"
     if getattr(name, "assign", " ") == "=":
         return f"{name}={clipped(value.strip() if isinstance(value, str) else param_text(value, typed=True), 57)}"
     return given(name, shown(value))
@@ -663,7 +677,7 @@ def typed_number_problem(text: str, value: float | int) -> tuple[str, str] | Non
     return None
 
 
-def parse_params(value: Any, flag: str = "--param", head: str = "") -> dict[str, Any]:
+def parse_params(value: Any, flag: str = "--param", head: str = "", keyword: str = "params") -> dict[str, Any]:
     """A head's own parameters: ``["dropout=0.5", "gamma=scale"]`` (the CLI's repeated ``--param``) or a dict.
 
     Names must be Python identifiers and given once; a value from the command
@@ -672,7 +686,7 @@ def parse_params(value: Any, flag: str = "--param", head: str = "") -> dict[str,
     head's check to refuse with the parameter's bounds (``check_number``). Whether the head takes the name and the value is the head's
     own check (``heads.make_head``, its ``check_params``). ``head``: the head
     the items named (``HEAD.NAME=VALUE``; ``heads.parse_head_params``), for
-    the messages.
+    the messages; ``keyword``: the API's name of the option (train's ``params``), whose messages say a Python dict.
     """
     if value is None:
         return {}
@@ -684,11 +698,9 @@ def parse_params(value: Any, flag: str = "--param", head: str = "") -> dict[str,
             name, sep, text = str(item).partition("=")
             name = name.strip()
             if not sep:
-                # the example names the user's own word: 'train --head logreg --param max_iter' was shown dropout=0.5
-                example = f"{name}=..." if name.isidentifier() else "NAME=VALUE"
-                raise FeatcacheError(f"{flag} {item!r} is not NAME=VALUE; write e.g. {flag} {example}")
+                raise FeatcacheError(_not_name_value(item, name, flag, keyword))
             if name in pairs:  # the second kept without a word is a run the user did not ask for
-                raise FeatcacheError(f"{flag} gives {name!r} twice; give each parameter once")
+                raise FeatcacheError(f"{option(flag, keyword)} gives {name!r} twice; give each parameter once")
             pairs[name] = _param_value(text)
             # No head takes an infinite or NaN number; keras.dropout=1e-400 ran with dropout 0 (an adversarial tester)
             problem = (typed_number_problem(text, pairs[name])
@@ -698,13 +710,30 @@ def parse_params(value: Any, flag: str = "--param", head: str = "") -> dict[str,
                 # bounds; "give 0 or a larger number" was said of max_iter, which takes 1 or more (an adversarial tester)
                 pairs[name] = text.strip()
             elif problem:
-                raise FeatcacheError(f"{flag} {head + '.' if head else ''}{name}={clipped(text.strip(), 57)} {problem[0]}; {problem[1]}")
+                shown_item = f"{head + '.' if head else ''}{name}={clipped(text.strip(), 57)}"
+                said = f"{flag} {shown_item}" if cli_running() else f"{keyword} item {shown_item!r}"
+                raise FeatcacheError(f"{said} {problem[0]}; {problem[1]}")
     for name in pairs:
         if not isinstance(name, str) or not name.isidentifier():
             # no head's parameter as the example: 'logreg.=3' in a curve was shown the Keras head's dropout (a tester)
-            raise FeatcacheError(f"{flag}: {shown(name)} is no parameter name; write {flag} NAME=VALUE, NAME one of the "
-                                 "head's parameters")
+            fix = (f"write {flag} NAME=VALUE, NAME one of the head's parameters" if cli_running() else
+                   f"the keys of {keyword} are the head's parameter names, e.g. {keyword}={{'max_iter': 2000}}")
+            raise FeatcacheError(f"{option(flag, keyword)}: {shown(name)} is no parameter name; {fix}")
     return pairs
+
+
+def _not_name_value(item: Any, name: str, flag: str, keyword: str) -> str:
+    """The line for an item of ``--param`` without "=": the command's (its flag, the user's own word in the example:
+    'train --head logreg --param max_iter' was shown dropout=0.5), or a Python call's, which says ``keyword`` is a
+    dict there (``params=[("C", 1)]`` was told to write "--param NAME=VALUE"; an API tester)."""
+    if cli_running():
+        example = f"{name}=..." if name.isidentifier() else "NAME=VALUE"
+        return f"{flag} {item!r} is not NAME=VALUE; write e.g. {flag} {example}"
+    pair = item if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str) else None
+    example = (f"{{{pair[0]!r}: {shown(pair[1])}}}" if pair else
+               f"{{{name!r}: ...}}" if name.isidentifier() else "{'max_iter': 2000}")
+    return (f"{keyword} item {shown(item)} is not 'NAME=VALUE'; in Python, {keyword} is a dict of the head's "
+            f"parameters, e.g. {keyword}={example}")
 
 
 def check_path(value: Any, name: str, what: str) -> Path:

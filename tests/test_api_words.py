@@ -192,3 +192,24 @@ def test_a_paths_trailing_space_stays_in_the_commands_line(cache, tmp_path, caps
     with cli_words():
         assert given_path("--out", "d ") == "--out d " and given("--sizes", "") == "--sizes" and given("", " x ") == "x"
     assert given_path("--out", "d ") == "out='d '"
+def test_a_heads_parameters_name_the_dict_of_the_call_and_the_commands_param(cache, tmp_path, capsys):
+    """``train(params=[("C", 1)])`` was told to write "--param NAME=VALUE", and a curve's ``head_params`` dict
+    "LogRegHead C nan ..." (an API tester): a Python call's dict is named as the call wrote it."""
+    out = tmp_path / "h.npz"
+    assert api_error(lambda: featcache.train(cache, "logreg", params=[("C", 1)], out=out)) == (
+        "params item ('C', 1) is not 'NAME=VALUE'; in Python, params is a dict of the head's parameters, "
+        "e.g. params={'C': 1}")
+    assert api_error(lambda: featcache.train(cache, "logreg", params={"max_iter": 0}, out=out)).startswith(
+        "params['max_iter']=0 is not valid; use a whole number >= 1")
+    assert api_error(lambda: featcache.train(cache, "logreg", params={"C": 2}, out=out)) == "params['C']: give it with C="
+    assert api_error(lambda: featcache.learning_curve(cache, [10], heads=("logreg",), out=tmp_path / "cv",
+                                                      head_params={"logreg": {"C": float("nan")}})) == (
+        "head_params['logreg']['C']=nan is not a positive number or 'cv'; e.g. head_params['logreg']['C']=0.03 or "
+        "head_params['logreg']['C']='cv'")
+    assert not (tmp_path / "cv").exists() and not out.exists()
+    # the command's words are as they were
+    for args, line in ((["--param", "max_iter"], "--param 'max_iter' is not NAME=VALUE; write e.g. --param max_iter=..."),
+                       (["--param", "C=2"], "--param C: give it with --C"),
+                       (["--param", "max_iter=0"], "--param max_iter=0 is not valid")):
+        proc = run_main(capsys, "train", str(cache), "--head", "logreg", *args, "--out", str(out))
+        assert proc.returncode == 2 and line in proc.stderr, proc.stderr

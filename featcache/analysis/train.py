@@ -16,7 +16,7 @@ import numpy as np
 
 from featcache import paths
 from featcache.analysis.subsets import CLASSES_FIRST, stratified_subset, warn_missing_classes
-from featcache.errors import FeatcacheError, one_line, warn
+from featcache.errors import FeatcacheError, cli_running, one_line, option, warn
 from featcache.progress import bars_wanted, counted, seconds_text, showing_fits, status
 from featcache.heads import (HEADS, RUN_ONLY_PARAMS, DenseHead, check_head_params, check_param_names, fold_reason,
                              head_params, head_suffix, make_head, suffixes_line)
@@ -152,7 +152,7 @@ def _build_head(head: str, *, preset: str | None, epochs: int | None, C: float |
 
     for name in params:
         if set_by_train(head, name):
-            raise FeatcacheError(f"--param {name}: {OWN_FLAGS[name]}")
+            raise FeatcacheError(f"{f'--param {name}' if cli_running() else f'params[{name!r}]'}: {_own_words(name)}")
     check_param_names(head, params, hidden=[n for n in head_params(head) if set_by_train(head, n)])
     with_C = heads_with_C()
     if C is not None and head not in with_C:  # named from the registry: a new head without a C was "set with --C"
@@ -181,7 +181,7 @@ def _build_head(head: str, *, preset: str | None, epochs: int | None, C: float |
     # One check of every value, in --param's words: train's own options are checked above, the preset's are valid,
     # so a complaint is about a --param, or a pair of them with the preset's (early stopping). It was a check of the
     # --param values alone on a head of its own, then this one again in the class's words.
-    check_head_params(est, ParamLabel.of_flag("--param"))
+    check_head_params(est, ParamLabel.of_option("--param", "params"))
     return est, {**{k: p.default for k, p in inspect.signature(cls).parameters.items()}, **base}
 
 
@@ -213,6 +213,16 @@ OWN_FLAGS = {
     "standardize": "give it with --standardize",
     "n_classes": "set from the cache's classes",
 }
+
+
+def _own_words(name: str) -> str:
+    """``OWN_FLAGS``' line of ``name``, its flag in the caller's words: "give it with C=" to a Python call, which
+    has no --C (``errors.option``)."""
+    text = OWN_FLAGS[name]
+    flag = text.rpartition(" ")[2]
+    if not flag.startswith("--"):
+        return text
+    return text[: -len(flag)] + (option(flag) if cli_running() or flag == "--standardize" else f"{option(flag)}=")
 
 
 def set_by_train(head: str, name: str) -> bool:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from featcache.errors import FeatcacheError
-from featcache.validate import JOBS_DEFAULT, check_jobs, check_two_per_class, check_views, parse_list, parse_seeds, parse_sizes, require_splits
+from featcache.validate import JOBS_DEFAULT, ParamLabel, check_jobs, check_two_per_class, check_views, parse_list, parse_seeds, parse_sizes, require_splits
 
 if TYPE_CHECKING:
     from sklearn.base import BaseEstimator
@@ -94,7 +94,7 @@ def full_params(head: str, n_classes: int, overrides: Mapping[str, Any] | None) 
     est = make_estimator(head, params, 0)
     # Every value checked here, before the curve's folder is made: C=-1 was scikit-learn's traceback at the first fit,
     # after a header-only curve.csv recording it, which then refused the corrected re-run (an adversarial tester).
-    check_head_params(est)
+    check_head_params(est, ParamLabel.of_option("--param", "head_params", head))  # the caller's words (a tester)
     full = est.get_params()
     full.pop("seed", None)
     return full
