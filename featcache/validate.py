@@ -25,6 +25,7 @@ into an argparse ``type=`` where a flag must be refused before any work.
     parse_params    --param NAME=VALUE (repeatable) or a dict -> a head's own parameters, values typed
     param_text      a parameter's value shown as a user types it (1e20, 0.001, true): every line that shows one
     check_path      an API's path argument: a str or os.PathLike, not empty (None was pathlib's TypeError), ~ expanded
+    setting_path    a path a setting keeps (StoreSpec's out, a source's folder): check_path's rule, the user's type kept
     check_source    check_path of a file read, and a result featcache returned still the file it describes (Written)
     expand_home     a leading ~ or ~user of a user's path expanded, its type kept (check_path's and the settings')
     check_number    a parameter given through the API: a (whole) number, not a bool or a string, in a range
@@ -745,6 +746,20 @@ def check_path(value: Any, name: str, what: str) -> Path:
         if text:
             return Path(expand_home(text))
     raise FeatcacheError(f"{option(name)} must be a path (got {shown(value)}); pass {what}")
+
+
+def setting_path(value: Any, name: str, what: str, keyword: str | None = None, fix: str = "") -> str | Path:
+    """A path a setting keeps (StoreSpec's ``out``, FashionMNIST's ``data_dir``, PhotoFolder's ``root``), by
+    ``check_path``'s rule: a str, bytes or os.PathLike naming something, ``~`` expanded. Kept as the user's type
+    (a str a str, an os.PathLike a Path), bytes decoded as ``os.fsdecode`` does, as os's functions and
+    ``check_path`` take them: ``StoreSpec(out=b"c.h5")`` and ``FashionMNIST(data_dir=b"fm")`` were refused, where
+    ``open_cache(b"c.h5")`` and ``train(out=b"h.npz")`` took them (an API tester). ``what``: "a file path", "a folder
+    path"; ``fix``: what to pass, after the line."""
+    if isinstance(value, (str, bytes, os.PathLike)):
+        text = os.fsdecode(value)
+        if text:
+            return expand_home(Path(text) if isinstance(value, os.PathLike) else text)
+    raise FeatcacheError(f"{option(name, keyword)} must be {what} (got {shown(value)}){'; ' + fix if fix else ''}")
 
 
 @dataclass(frozen=True)

@@ -216,3 +216,18 @@ def test_export_help_says_the_weights_file_defaults_to_the_path_the_head_records
     with pytest.raises(featcache.FeatcacheError, match="pass that same file with weights=PATH$"):
         resolve_weights(meta)
     assert resolve_weights(meta, str(moved)) == str(moved)
+
+
+def test_bytes_paths_are_taken_by_every_setting_as_by_every_function(fashion_dir, tmp_path):
+    """One rule of paths (validate.check_path, setting_path): a str, bytes or os.PathLike. open_cache, train and
+    load_head took bytes, StoreSpec(out=) and FashionMNIST(data_dir=) refused them (an API tester)."""
+    out = os.fsencode(tmp_path / "c.h5")
+    spec = featcache.StoreSpec(out=out)
+    source = featcache.FashionMNIST(data_dir=os.fsencode(fashion_dir), train_limit=20, test_limit=10)
+    assert spec.out == str(tmp_path / "c.h5") and source.data_dir == str(fashion_dir)
+    assert featcache.PhotoFolder(os.fsencode(tmp_path), test_fraction=0.5).root == str(tmp_path)
+    r = featcache.extract(source, featcache.ModelSpec(weights="random", image_size=32), spec)
+    assert r.path == tmp_path / "c.h5" and featcache.open_cache(out).sizes == {"train": 20, "test": 10}
+    for value in (b"", 3):  # still refused, in one line
+        with pytest.raises(featcache.FeatcacheError, match=r"^out must be a file path \(got "):
+            featcache.StoreSpec(out=value)

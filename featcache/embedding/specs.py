@@ -38,7 +38,7 @@ from featcache.embedding.backbones import (
 from featcache.embedding.passes import BATCH_SIZE
 from featcache.errors import FeatcacheError, example, given, option
 from featcache.store.layout import check_cache_name
-from featcache.validate import check_bool, check_seconds, closest, expand_home, positive_int, shown
+from featcache.validate import check_bool, check_seconds, closest, positive_int, setting_path, shown
 
 DTYPES = ("float32", "float16")
 
@@ -129,10 +129,8 @@ class StoreSpec:
     force: bool = False
 
     def __post_init__(self):
-        if self.out is not None and (not isinstance(self.out, (str, Path)) or not str(self.out)):
-            raise FeatcacheError(f"{option('--out')} must be a file path (got {self.out!r})")
         if self.out is not None:
-            object.__setattr__(self, "out", expand_home(self.out))
+            object.__setattr__(self, "out", setting_path(self.out, "--out", "a file path"))
             check_cache_name(self.out)
         object.__setattr__(self, "dtype", _dtype_name(self.dtype))
         object.__setattr__(self, "batch_size", positive_int(self.batch_size, "--batch-size"))

@@ -13,7 +13,7 @@ import numpy as np
 
 from featcache.errors import FeatcacheError, one_line, option
 from featcache.sources.base import DataSource, Split, array_digest, row_digests
-from featcache.validate import check_limit, expand_home, positive_int
+from featcache.validate import check_limit, positive_int, setting_path
 
 CLASS_NAMES = [
     "t-shirt/top", "trouser", "pullover", "dress", "coat",
@@ -162,10 +162,8 @@ class FashionMNIST:
                                            "": "for fewer of your own images, use a folder holding the ones you want"}
 
     def __post_init__(self):
-        if self.data_dir is not None and not isinstance(self.data_dir, (str, Path)):
-            raise FeatcacheError(f"{option('--data-dir')} must be a folder path (got {self.data_dir!r})")
         if self.data_dir is not None:
-            object.__setattr__(self, "data_dir", expand_home(self.data_dir))
+            object.__setattr__(self, "data_dir", setting_path(self.data_dir, "--data-dir", "a folder path"))
         for name, flag in (("train_limit", "--train-limit"), ("test_limit", "--test-limit")):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, positive_int(getattr(self, name), flag))

@@ -49,7 +49,7 @@ from featcache.sources.base import STAGING, DataSource, Split, SplitSpec
 from featcache.sources.decode import (NotRegularFile, UnreadableImage, counts_as_unreadable, decode_image, failure_reason,
                                       not_utf8, open_photo, utf8_name)
 from featcache.progress import counted
-from featcache.validate import check_bool, check_fraction, check_seed, expand_home
+from featcache.validate import check_bool, check_fraction, check_seed, setting_path
 
 if TYPE_CHECKING:
     from featcache.embedding.batches import Batch
@@ -204,10 +204,8 @@ class PhotoFolder:
     elsewhere: ClassVar[dict[str, str]] = {"": "add --images DIR"}  # what to do where one of its options comes alone
 
     def __post_init__(self):
-        if not isinstance(self.root, (str, Path)) or not str(self.root):
-            raise FeatcacheError(f"{option('--images', 'root')} must be a folder path (got {self.root!r}); pass "
-                                 f"{option('--images DIR', 'PhotoFolder(root)')} where you {LAYOUT_HINT}")
-        object.__setattr__(self, "root", expand_home(self.root))
+        object.__setattr__(self, "root", setting_path(self.root, "--images", "a folder path", "root",
+                                                      f"pass {option('--images DIR', 'PhotoFolder(root)')} where you {LAYOUT_HINT}"))
         if self.test_fraction is not None:
             object.__setattr__(self, "test_fraction", check_fraction(self.test_fraction, "--test-fraction"))
         if self.seed is not None:
