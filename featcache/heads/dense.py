@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any, Mapping
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from featcache._lazy import keras
 from featcache.errors import FeatcacheError, ParamsDisagree
 from featcache.heads.folding import to_raw
+from featcache.heads.inputs import fit_data, predict_data
 from featcache.progress import epoch_progress, epochs_text, fit_note
 from featcache.validate import COUNT_MAX, ParamLabel, check_bool, check_number, check_seed_param, param_text
 
@@ -408,8 +408,7 @@ class DenseHead(ClassifierMixin, BaseEstimator):
         """Fit on ``X``, ``y``; ``groups`` (one per row, e.g. the image of each view) are kept whole on one side
         of the validation split. Without ``groups`` the held-out rows are Keras's ``validation_split`` rows."""
         self.check_params()
-        X, y = validate_data(self, X, y, dtype=np.float32)
-        check_classification_targets(y)
+        X, y = fit_data(self, X, y)  # featcache's lines of bad input (heads.inputs)
         classes, y = self._label_codes(y)
         k = keras()
         n_classes = len(classes)
@@ -493,7 +492,7 @@ class DenseHead(ClassifierMixin, BaseEstimator):
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         check_is_fitted(self, "model_")
-        X = self._standardized(validate_data(self, X, dtype=np.float32, reset=False))
+        X = self._standardized(predict_data(self, X))
         return np.asarray(self.model_.predict_on_batch(X)) if len(X) <= 4096 else self.model_.predict(X, batch_size=4096, verbose=0)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:

@@ -9,11 +9,11 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from featcache.heads.folding import from_raw, to_raw
+from featcache.heads.inputs import fit_data, predict_data
 from featcache.heads.solver import solver_notes
 from featcache.heads.views import fold_count, stratified_folds
 from featcache.validate import COUNT_MAX, ParamLabel, check_bool, check_jobs, check_number, check_seed_param, param_text, parse_C
@@ -169,8 +169,7 @@ class LogRegHead(ClassifierMixin, BaseEstimator):
         views on one side of every cross-validation fold (``C="cv"``)."""
         self.check_params()
         C = self._C()
-        X, y = validate_data(self, X, y, dtype=np.float32)
-        check_classification_targets(y)
+        X, y = fit_data(self, X, y)  # featcache's lines of bad input (heads.inputs)
         with solver_notes("logreg head", f"a smaller C converges in fewer iterations (or raise max_iter, now {self.max_iter})"):
             if C == "cv":
                 folds = fold_count(y, groups, self.cv_folds, "C='cv'", "pass a number for C or train on more rows")
@@ -220,7 +219,7 @@ class LogRegHead(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         check_is_fitted(self, "pipeline_")
-        X = validate_data(self, X, dtype=np.float32, reset=False)
+        X = predict_data(self, X)
         with _one_blas_thread():
             return self.pipeline_.predict_proba(X)
 

@@ -22,9 +22,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
+from featcache.heads.inputs import fit_data, predict_data
 from featcache.heads.views import fold_count, stratified_folds
 from featcache.validate import COUNT_MAX, ParamLabel, check_bool, check_jobs, check_number, check_seed_param, param_text, parse_C
 
@@ -210,8 +210,7 @@ class SVMHead(ClassifierMixin, BaseEstimator):
         views on one side of every cross-validation fold (``C="cv"`` and the probability calibration)."""
         self.check_params()
         C = self._C()
-        X, y = validate_data(self, X, y, dtype=np.float32)
-        check_classification_targets(y)
+        X, y = fit_data(self, X, y)  # featcache's lines of bad input (heads.inputs)
         if C == "cv":
             search = GridSearchCV(
                 make_pipeline(StandardScaler(), self._svc(1.0)), {"svc__C": list(C_GRID)}, n_jobs=self.n_jobs,
@@ -234,11 +233,11 @@ class SVMHead(ClassifierMixin, BaseEstimator):
     @available_if(lambda self: self.probability)
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         check_is_fitted(self, "pipeline_")
-        return self.pipeline_.predict_proba(validate_data(self, X, dtype=np.float32, reset=False))
+        return self.pipeline_.predict_proba(predict_data(self, X))
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         check_is_fitted(self, "pipeline_")
-        X = validate_data(self, X, dtype=np.float32, reset=False)
+        X = predict_data(self, X)
         svc = self.pipeline_[-1]
         if self.probability:
             svc = svc.calibrated_classifiers_[0].estimator
@@ -282,4 +281,4 @@ class SVMHead(ClassifierMixin, BaseEstimator):
             proba = self.predict_proba(X)  # first: it raises NotFittedError on an unfitted head
             return self.classes_[np.argmax(proba, axis=1)]
         check_is_fitted(self, "pipeline_")
-        return self.pipeline_.predict(validate_data(self, X, dtype=np.float32, reset=False))
+        return self.pipeline_.predict(predict_data(self, X))

@@ -1,0 +1,69 @@
+"""The one check of what a head's public methods are given (``fit``, ``predict``, ``predict_proba``,
+``decision_function``): featcache's line naming the problem and the fix, before scikit-learn's ``validate_data``.
+
+A head used in Python (a notebook's ``head.predict_proba(X)``) given rows of another width, NaN, or ``fit`` on one
+class raised scikit-learn's ValueError ("X has 5 features, but LogRegHead is expecting 6 features as input", "Input
+X contains NaN", "This solver needs samples of at least 2 classes"; an adversarial tester), each head its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import validate_data
+
+from featcache.errors import FeatcacheError, first_line
+
+
+def fit_data(head: Any, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(X, y)`` to fit ``head`` on, as ``validate_data`` gives them (float32), checked: rows of numbers, finite,
+    one label per row, at least two classes."""
+    _check_rows(head, X, fitted_width=None)
+    try:
+        X, y = validate_data(head, X, y, dtype=np.float32)
+        check_classification_targets(y)
+    except ValueError as exc:
+        raise _refused(head, exc) from None
+    classes = np.unique(y)
+    if len(classes) < 2:
+        raise FeatcacheError(f"{type(head).__name__}: y holds one class ({classes[0].tolist()!r} in all {len(y)} rows), and "
+                             "a classifier needs at least 2; fit on rows of two classes or more")
+    return X, y
+
+
+def predict_data(head: Any, X: Any) -> np.ndarray:
+    """``X`` for ``head``'s ``predict``, ``predict_proba`` or ``decision_function`` (float32), checked: rows of numbers as wide as those it was fitted on, finite."""
+    _check_rows(head, X, fitted_width=getattr(head, "n_features_in_", None))
+    try:
+        return validate_data(head, X, dtype=np.float32, reset=False)
+    except ValueError as exc:
+        raise _refused(head, exc) from None
+
+
+def _check_rows(head: Any, X: Any, fitted_width: int | None) -> None:
+    """The problems a user meets most, said in featcache's words before scikit-learn's: the width, NaN or infinity."""
+    where = type(head).__name__
+    try:
+        arr = np.asarray(X)
+    except Exception:  # ragged lists and the like: validate_data's own line, through _refused
+        return
+    if arr.dtype.kind not in "biuf":
+        return  # scikit-learn says what it is (text, objects), through _refused
+    if arr.ndim != 2:
+        raise FeatcacheError(f"{where}: X has shape {arr.shape}, not (rows, features); pass a 2-D array, one row of "
+                             "features per image (one image's row x as x.reshape(1, -1))")
+    if fitted_width is not None and arr.shape[1] != fitted_width:
+        raise FeatcacheError(f"{where}: X has {arr.shape[1]} features per row, but this head was fitted on "
+                             f"{fitted_width}; pass features of the layer it was fitted on ({fitted_width} per row)")
+    if arr.dtype.kind == "f" and arr.size and not np.isfinite(arr).all():
+        bad = np.flatnonzero(~np.isfinite(arr).all(axis=1))
+        raise FeatcacheError(f"{where}: X holds NaN or infinite values in {len(bad)} of {len(arr)} rows (the first: "
+                             f"row {bad[0]}); pass finite features (a cache's are checked: 'featcache verify' it)")
+
+
+def _refused(head: Any, exc: ValueError) -> FeatcacheError:
+    """scikit-learn's complaint about the input, on one line, with what to pass."""
+    return FeatcacheError(f"{type(head).__name__}: {first_line(exc, limit=200).rstrip(':')}; pass X as a 2-D array of "
+                          "numbers, one row of features per image (and y one class label per row)")
