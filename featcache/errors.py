@@ -260,6 +260,12 @@ def example(flag: str, text: str) -> str:
 # review found find_complete matching "is damaged" in the text).
 
 
+class BadInput(FeatcacheError, ValueError):
+    """Rows or labels a head's ``fit``, ``predict`` or ``predict_proba`` cannot take (``heads.inputs``): featcache's one
+    line, and a ValueError as scikit-learn's conventions have it (its ``check_estimator``, and code that catches
+    the ValueError a scikit-learn classifier raises)."""
+
+
 class DamagedCache(FeatcacheError):
     """A featcache file whose content is not what was written (checksums, structure, cut short)."""
 

@@ -206,6 +206,11 @@ def test_a_heads_parameters_name_the_dict_of_the_call_and_the_commands_param(cac
                                                       head_params={"logreg": {"C": float("nan")}})) == (
         "head_params['logreg']['C']=nan is not a positive number or 'cv'; e.g. head_params['logreg']['C']=0.03 or "
         "head_params['logreg']['C']='cv'")
+    from featcache.heads import parse_head_params
+
+    beyond = " is not a finite number (beyond a float's range, about 1.8e308); give a finite one"
+    assert api_error(lambda: parse_head_params(["logreg.max_iter=1e400"], ["logreg", "svm"])) == (
+        f"head_params item 'logreg.max_iter=1e400'{beyond}")
     assert not (tmp_path / "cv").exists() and not out.exists()
     # the command's words are as they were
     for args, line in ((["--param", "max_iter"], "--param 'max_iter' is not NAME=VALUE; write e.g. --param max_iter=..."),

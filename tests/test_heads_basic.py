@@ -341,7 +341,7 @@ def test_a_param_checked_alone_leaves_a_pair_to_the_preset_it_is_merged_with():
         DenseHead.from_preset("default", validation_split=0).check_params()
 
 
-def test_a_bad_param_after_a_pair_complaint_is_still_said_in_params_words():
+def test_a_bad_param_after_a_pair_complaint_is_still_said_in_params_words(cli_words):
     """Regression (a review): check_params stops at its first complaint, so with --param validation_split=0 (a pair's
     complaint against DenseHead's default early_stopping, left to the caller) a bad patience was never checked here;
     train --preset lesson and curve then said "DenseHead patience -1", a class name the CLI user never wrote."""

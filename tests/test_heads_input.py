@@ -27,7 +27,7 @@ def refused(call) -> str:
     with pytest.raises(FeatcacheError) as err:
         call()
     message = str(err.value)
-    assert "\n" not in message, message
+    assert "\n" not in message and isinstance(err.value, ValueError), message  # scikit-learn's convention kept
     return message
 
 
@@ -36,7 +36,7 @@ def test_rows_of_another_width_name_both_widths(cls):
     head, (X, _) = fitted(cls), rows()
     for method in ("predict", "predict_proba"):
         assert refused(lambda: getattr(head, method)(X[:, :5])) == (
-            f"{cls.__name__}: X has 5 features per row, but this head was fitted on 6; pass features of the layer it "
+            f"X has 5 features, but {cls.__name__} is expecting 6 features as input; pass features of the layer it "
             "was fitted on (6 per row)")
 
 
@@ -55,6 +55,6 @@ def test_nan_rows_are_counted_and_a_1d_row_is_named(cls):
 def test_fit_on_one_class_says_a_classifier_needs_two(cls):
     X, y = rows()
     assert refused(lambda: cls().fit(X, np.zeros_like(y))) == (
-        f"{cls.__name__}: y holds one class (0 in all 40 rows), and a classifier needs at least 2; fit on rows of two "
-        "classes or more")
+        f"{cls.__name__} needs training labels of at least 2 classes, got only 0 (one class); fit it on rows of more "
+        "than one class")
     assert "as a 2-D array of numbers" in refused(lambda: cls().fit(X, y[:10]))  # scikit-learn's line, on one line

@@ -329,7 +329,7 @@ def test_a_parameter_value_is_shown_as_a_user_types_it_and_reads_back_as_itself(
     assert v.typed_as(v.ParamLabel.of_flag("--param")("probability"), False) == "--param probability=false"
 
 
-def test_param_values_are_typed_as_a_head_expects():
+def test_param_values_are_typed_as_a_head_expects(cli_words):  # the command's lines (test_api_words: the call's)
     from featcache.validate import parse_params
 
     got = parse_params(["a=3", "b=3e-4", "c=True", "d=none", "e=scale", "f= 0.5", "g=x=y", "h= auto ", "i= "])
@@ -345,7 +345,7 @@ def test_param_values_are_typed_as_a_head_expects():
             parse_params(bad)
 
 
-def test_a_param_that_reads_as_an_infinite_number_is_refused_as_the_user_typed_it(tmp_path, capsys):
+def test_a_param_that_reads_as_an_infinite_number_is_refused_as_the_user_typed_it(tmp_path, capsys, cli_words):
     """Regression (a review): --param max_iter=1e400 read as inf, and the refusal said "--param max_iter inf", a value
     the user never typed. A number read as infinite or NaN is refused at parse, in the user's words; the API's dict
     is the head's to check."""

@@ -86,7 +86,7 @@ def parse_head_params(value: Any, heads: Sequence[str], flag: str = "--param",
     if value is None:
         return {}
     if isinstance(value, Mapping):
-        groups = {str(h): parse_params(p, flag) for h, p in value.items()}
+        groups = {str(h): parse_params(p, flag, keyword="head_params") for h, p in value.items()}
     else:
         items: dict[str, list[str]] = {}
         for item in [value] if isinstance(value, str) else list(value):
@@ -101,7 +101,7 @@ def parse_head_params(value: Any, heads: Sequence[str], flag: str = "--param",
                 raise FeatcacheError(f"{flag} {item!r} names no head, and there are {len(heads)} ({', '.join(heads)}); "
                                      f"write HEAD.NAME=VALUE, e.g. {flag} {(takes or heads or ['logreg'])[0]}.{name or 'max_iter'}=...")
             items.setdefault(head.strip() if dot else heads[0], []).append(str(item)[len(head) + 1:] if dot else str(item))
-        groups = {h: parse_params(p, flag, h) for h, p in items.items()}
+        groups = {h: parse_params(p, flag, h, "head_params") for h, p in items.items()}
     for head, params in groups.items():
         if head not in heads:
             raise FeatcacheError(f"{flag} names head {head!r}, which is not among the heads ({', '.join(heads)}); "

@@ -340,12 +340,9 @@ class DenseHead(ClassifierMixin, BaseEstimator):
         the labels must be whole numbers in 0..n_classes-1 and ``classes_`` is
         all of them, so a subset missing a class still has an output for it;
         the labels go to Keras as they are (the same weights as before).
-        One class is refused, as scikit-learn's heads do.
+        One class is refused (``heads.inputs.fit_data``), as scikit-learn's heads do.
         """
-        classes, codes = np.unique(y, return_inverse=True)
-        if len(classes) < 2:
-            raise FeatcacheError(f"{type(self).__name__} needs training labels of at least 2 classes, got only {classes[0].item()!r}; "
-                                 "fit it on rows of more than one class")
+        classes, codes = np.unique(y, return_inverse=True)  # of 2 classes or more: fit_data refused one
         if self.n_classes is None:
             if np.issubdtype(y.dtype, np.integer) and np.array_equal(classes, np.arange(len(classes))):
                 return classes, y  # class indices 0..K-1 already: Keras gets them as given
