@@ -391,10 +391,11 @@ def test_a_spec_validates_itself_and_names_its_identity(tiny_cache):
 
 
 @pytest.mark.parametrize("head, params, message", [
-    ("logreg", {"C": -1}, "LogRegHead C -1 is not a positive number or 'cv'"),
-    ("keras", {"epochs": 0}, "DenseHead epochs 0 is not valid; use a whole number >= 1"),
-    ("keras", {"validation_split": 1.5}, "DenseHead validation_split 1.5 is not valid"),
-    ("scratch", {"epochs": 0}, "ScratchCNN epochs 0 is not valid"),
+    # a call's dict named as it was written (it was "LogRegHead C -1"; an API tester)
+    ("logreg", {"C": -1}, "head_params['logreg']['C']=-1 is not a positive number or 'cv'"),
+    ("keras", {"epochs": 0}, "head_params['keras']['epochs']=0 is not valid; use a whole number >= 1"),
+    ("keras", {"validation_split": 1.5}, "head_params['keras']['validation_split']=1.5 is not valid"),
+    ("scratch", {"epochs": 0}, "baseline_params['epochs']=0 is not valid"),
 ], ids=["logreg-C", "keras-epochs", "keras-validation-split", "scratch-epochs"])
 def test_bad_head_values_are_refused_before_the_folder_is_made(tiny_cache, tmp_path, head, params, message):
     """An adversarial tester: C=-1 was scikit-learn's traceback after a header-only curve.csv recording it was

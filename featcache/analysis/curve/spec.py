@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from featcache.errors import FeatcacheError
+from featcache.errors import FeatcacheError, cli_running
 from featcache.validate import JOBS_DEFAULT, ParamLabel, check_jobs, check_two_per_class, check_views, parse_list, parse_seeds, parse_sizes, require_splits
 
 if TYPE_CHECKING:
@@ -76,8 +76,11 @@ def identity_params(params: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[s
     return out
 
 
-def full_params(head: str, n_classes: int, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Every parameter of ``head`` as the curve fits it (the seed aside: each fit gets the curve's)."""
+def full_params(head: str, n_classes: int, overrides: Mapping[str, Any] | None,
+                label: ParamLabel | None = None) -> dict[str, Any]:
+    """Every parameter of ``head`` as the curve fits it (the seed aside: each fit gets the curve's). ``label``: the
+    words naming a value refused (``ParamLabel.of_option``: head_params['logreg']['C'] in a call, --param in the CLI;
+    None: the head's class)."""
     from featcache.heads import check_head_params, check_param_names
 
     cls = estimator_class(head)
@@ -94,7 +97,7 @@ def full_params(head: str, n_classes: int, overrides: Mapping[str, Any] | None) 
     est = make_estimator(head, params, 0)
     # Every value checked here, before the curve's folder is made: C=-1 was scikit-learn's traceback at the first fit,
     # after a header-only curve.csv recording it, which then refused the corrected re-run (an adversarial tester).
-    check_head_params(est, ParamLabel.of_option("--param", "head_params", head))  # the caller's words (a tester)
+    check_head_params(est, label)
     full = est.get_params()
     full.pop("seed", None)
     return full
@@ -198,9 +201,12 @@ class CurveSpec:
         for n in self.baseline_sizes:
             check_size(n, y, "--baseline-sizes")
         n_classes = len(cache.class_names)
-        params = {h: full_params(h, n_classes, self.head_params.get(h)) for h in self.heads}
+        # named as the caller gave them: head_params['logreg']['C'] in a call was "LogRegHead C" (an API tester)
+        params = {h: full_params(h, n_classes, self.head_params.get(h), ParamLabel.of_option("--param", "head_params", h))
+                  for h in self.heads}
         if self.baseline is not None:
-            params[self.baseline] = full_params(self.baseline, n_classes, self.baseline_params)
+            params[self.baseline] = full_params(self.baseline, n_classes, self.baseline_params,
+                                                None if cli_running() else ParamLabel.of_option("--param", "baseline_params"))
         # Through JSON, as it is stored, so that a resumed run compares like with like (tuples -> lists).
         params = json.loads(json.dumps(params, default=str))
         self._check_two_per_class(y, params, cache.class_names)
