@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from featcache.progress import fit_note
+from featcache.progress import fit_note, fits_shown
 
 if TYPE_CHECKING:
     from sklearn.model_selection import StratifiedKFold
