@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
-from featcache.errors import FeatcacheError, clipped, example as eg, given, given_path, given_together, option, python_text
+from featcache.errors import FeatcacheError, cli_running, clipped, example as eg, given, given_path, given_together, option, python_text
 from featcache.paths import restore_killed
 
 F = TypeVar("F", bound=Callable[..., Any])
