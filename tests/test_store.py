@@ -1617,7 +1617,7 @@ def test_an_interrupted_extraction_of_another_photo_folder_is_not_started_over(t
     """Regression (a reviewer, 2026-12-05): a partial differing only in data_digest was taken for "the same extraction,
     data changed" and started over (deleted) even where it read another photo folder (another project's photos/ of
     the same classes). Now that is another extraction: refused without --force, set aside with it; the same folder's
-    changed data is still started over by the writer."""
+    changed data is still started over."""
     from featcache.store.reader import set_aside_other_partial
 
     one, two = tmp_path / "one" / "photos", tmp_path / "two" / "photos"
@@ -1636,6 +1636,7 @@ def test_an_interrupted_extraction_of_another_photo_folder_is_not_started_over(t
         find_complete(path, identity(), spec_two)  # was: False, and the writer deleted the partial
     assert partial_path(path).read_bytes() == data
     assert not find_complete(path, identity(), spec_one)  # its own folder, its data changed: started over, as before
+    assert set_aside_other_partial(path, identity(), spec_one) is None  # (extract deletes it: start_over_changed_data)
     moved = set_aside_other_partial(path, identity())  # was: None; and set aside, never deleted (test_extract's)
     assert moved is not None and moved.read_bytes() == data and not partial_path(path).exists()
 

@@ -40,8 +40,8 @@ from featcache.store.atomic import output_files, written_through
 from featcache.store.layout import is_cache_name, out_words, partial_path
 from featcache.store.writer import file_state
 from featcache.store.partial import check_partial
-from featcache.store.reader import (OtherCache, incomplete_replaced, other_cache, resume_words,
-                                   same_extraction_of_changed_data, set_aside_other_partial)
+from featcache.store.reader import (OtherCache, incomplete_replaced, other_cache, resume_words, set_aside_other_partial,
+                                   start_over_changed_data)
 from featcache.validate import Written, checks_switches, shown
 
 
@@ -68,9 +68,8 @@ class ExtractResult:
     # A featcache cache of other settings at the path that this run replaced (``StoreSpec(force=True)``, ``--force``):
     # store.reader.OtherCache, said as train, export and finetune say what they replace (``replaced_from``)
     replaced_cache: OtherCache | None = None
-    # Where an interrupted extraction of other settings at the partial's name was moved (by ``--force``, or without
-    # it one of these settings over data changed since; never resumed here, never deleted:
-    # store.reader.set_aside_other_partial); None where there was none
+    # Where ``--force`` moved an interrupted extraction of other settings at the partial's name (never resumed here,
+    # never deleted: store.reader.set_aside_other_partial); None where there was none
     partial_set_aside: Path | None = None
     # The cache's fingerprint as written (or found): what a reader checks the file at ``path`` still has (``written``)
     fingerprint: str | None = field(default=None, repr=False, compare=False)
@@ -207,29 +206,31 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
 
 def _set_aside_other_partial(path: Path, ident: CacheIdentity, source: dict[str, Any] | None = None,
                              other: OtherCache | None = None) -> Path | None:
-    """An interrupted extraction of other settings at the partial's name, moved aside (never resumed as these
-    settings' rows, never deleted) and said in one line whatever ``verbose``, as an unreadable partial set aside is:
-    only this line says where someone's work went. ``--force`` moves any; without it ``find_complete`` has let through
-    only these settings' extraction of data changed since (``source``: the run's), which was deleted as "from other
-    settings; starting it over" (an adversarial tester, 2026-12-06)."""
+    """``--force``: an interrupted extraction of other settings at the partial's name, moved aside (never resumed
+    as these settings' rows, never deleted) and said in one line whatever ``verbose``, as an unreadable partial set
+    aside is: only this line says where someone's work went."""
     from featcache.store.partial import PartialSetAside
 
-    moved = set_aside_other_partial(path, ident, keep=other.fingerprint if other else None)
+    moved = set_aside_other_partial(path, ident, source, keep=other.fingerprint if other else None)
     if moved is not None:
         try:
             attrs = read_attrs(moved, peek=True, check_seal=False)  # only to say what was moved
         except FeatcacheError:
             attrs = {"partial_of": path.name}
-        if same_extraction_of_changed_data(attrs, ident, source):
-            what, who, when = ("an interrupted extraction of these settings whose data has changed since (which files, "
-                               "or their content)", "this run", " once the data is as it was")
-        else:
-            what = ("a complete extraction of other settings, stopped before it was renamed into place" if attrs.get("complete")
-                    else "an interrupted extraction of other settings")
-            who, when = option('--force', 'StoreSpec(force=True)'), ""
-        warn(f"{partial_path(path)} held {what}; {who} moved it to {moved} "
-             f"({resume_words(moved, attrs)}{when}; or delete it)", PartialSetAside)
+        what = ("a complete extraction of other settings, stopped before it was renamed into place" if attrs.get("complete")
+                else "an interrupted extraction of other settings")
+        warn(f"{partial_path(path)} held {what}; {option('--force', 'StoreSpec(force=True)')} moved it to {moved} "
+             f"({resume_words(moved, attrs)}; or delete it)", PartialSetAside)
     return moved
+
+
+def _start_over_changed_data(path: Path, ident: CacheIdentity, source: dict[str, Any] | None, verbose: bool) -> None:
+    """The interrupted extraction of these very settings over data changed since, started over (deleted), said in
+    one line: no row of it resumes under the data as it is (``store.reader.start_over_changed_data``)."""
+    rows = start_over_changed_data(path, ident, source)
+    if verbose and rows is not None:
+        note(one_line(f"the data changed since the interrupted extraction of {path} (its {rows} rows are of the files "
+                      "as they were); starting it over"))
 
 
 def _make_folder(folder: Path) -> None:
@@ -424,7 +425,8 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
     # Just before the writer opens, not before the model build: a run that failed there (bad weights, a runtime)
     # had moved someone's partial for nothing; the old cache's own staged leftover (its fingerprint) is not another
     # extraction's, and was said to be (a reviewer, 2026-12-05). Still under the lock.
-    aside = _set_aside_other_partial(path, ident, data.spec, other)
+    aside = _set_aside_other_partial(path, ident, data.spec, other) if store.force else None
+    _start_over_changed_data(path, ident, data.spec, verbose)
     writer = make_writer(path, attrs, rows.specs, widths, store.dtype, staged=rows.staged, verbose=verbose,
                          out_at_start=out_at_start)
     done = writer.open()

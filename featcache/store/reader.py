@@ -903,7 +903,7 @@ def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
             if p != path and same_extraction_of_changed_data(attrs, identity, source):
                 # The same extraction, interrupted, of data that has changed since (a tester fixed the folder
                 # --strict had refused and was told to delete featcache's own leftover): nothing in it can be
-                # resumed, so the writer starts it over, under the lock, saying so.
+                # resumed, so extract starts it over (start_over_changed_data), under the lock, saying so.
                 continue
             if force:
                 continue
@@ -1074,18 +1074,17 @@ def other_cache(path: Path, identity: CacheIdentity, source: dict[str, Any] | No
                       detail + _differs(attrs, identity, source))
 
 
-def set_aside_other_partial(path: Path, identity: CacheIdentity, keep: str | None = None) -> Path | None:
+def set_aside_other_partial(path: Path, identity: CacheIdentity, source: dict[str, Any] | None = None,
+                            keep: str | None = None) -> Path | None:
     """With ``extract --force``: an interrupted extraction of other settings at ``path``'s partial name, or a sealed
     one stopped before its rename (featcache's, which ``find_complete`` refuses without ``--force``), is moved to a
     free sibling, ``<out>.partial.h5.other-settings-<UTC time>``, and its new name returned; None where there is none.
     Never resumed (another extraction's rows under these settings' name) and never deleted: it may be hours of
-    someone's work, and moved back to ``<out>.partial.h5`` the command of its settings resumes it. Without --force
-    too, for the one partial of other settings ``find_complete`` lets through: these settings' extraction of data
-    changed since (``same_extraction_of_changed_data``): it was deleted, and its rows resume again once the files are as they were (a
-    sync half done, an edit undone), so they are not provably worthless (an adversarial tester, 2026-12-06). A
-    partial of these settings stays for the writer, and so does one of ``keep``, the fingerprint of the complete
-    cache at ``path``: that cache's own staged leftover (a crash between its publish and the partial's removal),
-    which it holds whole: no other extraction's work."""
+    someone's work, and moved back to ``<out>.partial.h5`` the command of its settings resumes it. A partial of these
+    settings stays for the writer; one of these settings over data changed since (``same_extraction_of_changed_data``,
+    given the run's ``source``) is ``start_over_changed_data``'s; and so does one of ``keep``, the fingerprint of the
+    complete cache at ``path``: that cache's own staged leftover (a crash between its publish and the partial's
+    removal), which it holds whole: no other extraction's work."""
     from featcache.store.partial import set_aside
 
     partial = partial_path(Path(path))
@@ -1093,9 +1092,31 @@ def set_aside_other_partial(path: Path, identity: CacheIdentity, keep: str | Non
     if attrs is None:  # not featcache's, or unreadable: the writer's own checks say so, or set it aside
         return None
     theirs = attrs.get("fingerprint")
-    if theirs == identity.fingerprint or (keep is not None and theirs == keep):
+    if (theirs == identity.fingerprint or (keep is not None and theirs == keep)
+            or same_extraction_of_changed_data(attrs, identity, source)):
         return None
     return set_aside(partial, "other-settings")
+
+
+def start_over_changed_data(path: Path, identity: CacheIdentity, source: dict[str, Any] | None) -> int | None:
+    """Deletes the interrupted extraction of these very settings (the source's too) at ``path``'s partial name whose
+    data has changed since (``same_extraction_of_changed_data``) and returns the rows it held; None (nothing done)
+    for any other file there. Its rows are of the files as they were: none resumes under the data as it is, and it
+    would resume only were the whole data digest what it was. It was moved to ``.other-settings-<UTC time>`` on every
+    re-run instead, piling up copies nothing removed, and a re-run on a nearly full disk that had finished failed
+    (a reviewer, 2026-12-06). The caller holds the lock."""
+    partial = partial_path(Path(path))
+    attrs = _judged_partial(partial)
+    if attrs is None or not same_extraction_of_changed_data(attrs, identity, source):
+        return None
+    try:
+        partial.unlink()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise FeatcacheError(f"cannot delete {partial}, an interrupted extraction of data changed since "
+                             f"({os.strerror(exc.errno) if exc.errno else first_line(exc)}); fix that and re-run") from None
+    return sum(int(done) for done, _ in (attrs.get("progress") or {}).values())
 
 
 def incomplete_replaced(path: Path) -> str | None:
