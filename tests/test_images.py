@@ -583,6 +583,27 @@ def _ended(proc: subprocess.Popen, seconds: float) -> tuple[str, str]:
         pytest.fail(f"still running after {seconds:.0f} s: it hangs")
 
 
+def test_the_cli_and_photo_decoding_load_without_unix_only_open_flags(tmp_path):
+    """Regression (a reviewer, 2026-12-06): decode's module-level ``os.O_NONBLOCK | os.O_NOCTTY`` raised
+    AttributeError at import on Windows, which has neither, so ``featcache.cli.build_parser()`` (every command) failed
+    there. With those flags (and O_CLOEXEC, O_PATH) gone from ``os``, as on Windows, the parser builds and a photo is
+    opened and read whole (blocking set back only where O_NONBLOCK was used). A fresh interpreter: reloading decode
+    here would leave other modules holding its old exception classes."""
+    photo = write_image(tmp_path / "p.png", class_image(0, 1, 16))
+    code = ("import os, sys\n"
+            "for name in ('O_NONBLOCK', 'O_NOCTTY', 'O_CLOEXEC', 'O_PATH'):\n"
+            "    if hasattr(os, name):\n"
+            "        delattr(os, name)\n"
+            "from featcache.cli import build_parser\n"
+            "build_parser()\n"
+            "from featcache.sources.decode import decode_image, open_photo\n"
+            "with open_photo(sys.argv[1]) as f:\n"
+            "    sys.stdout.write(f'{len(f.read())} {decode_image(sys.argv[1], 16).shape}')\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(photo)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr  # was: AttributeError: module 'os' has no attribute 'O_NONBLOCK'
+    assert proc.stdout == f"{photo.stat().st_size} (16, 16, 3)", proc.stdout
+
+
 @pytest.mark.skipif(not hasattr(os, "O_PATH") or not os.path.isdir("/proc/self/fd"), reason="Linux's O_PATH and /proc")
 def test_a_device_in_a_photos_place_is_refused_without_being_opened(tmp_path, monkeypatch):
     """Regression (a review): decode.open_photo opened a device put where a photo was (O_NONBLOCK, then fstat) before

@@ -46,8 +46,13 @@ class NotRegularFile(UnreadableImage):
 
 # O_NONBLOCK: opening a FIFO to read waits for a writer, forever; with it the open returns at once, and fstat then
 # refuses what was opened. A photo replaced by a FIFO after the folder scan hung extract in a decoding thread, past
-# Ctrl-C and SIGTERM (an adversarial tester). O_NOCTTY: a terminal device opened so never becomes ours.
-_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
+# Ctrl-C and SIGTERM (an adversarial tester). O_NOCTTY: a terminal device opened so never becomes ours. Each by
+# getattr: Windows has neither (nor O_CLOEXEC), and os.O_NONBLOCK at import broke every command there, even
+# `featcache --help` (a reviewer, 2026-12-06); O_BINARY (Windows alone) keeps its reads from translating line ends.
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_O_NOCTTY = getattr(os, "O_NOCTTY", 0)
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_OPEN_FLAGS = os.O_RDONLY | _O_NONBLOCK | _O_NOCTTY | _O_CLOEXEC | getattr(os, "O_BINARY", 0)
 # Linux's O_PATH names a file without opening it: no driver's open runs (a device's open can act: /dev/watchdog arms
 # the watchdog, a tape device rewinds when closed), and fstat reads its kind. Where it is missing (macOS, Windows),
 # or /proc is not mounted, photos are opened as _OPEN_FLAGS say, then refused.
@@ -64,7 +69,7 @@ def open_photo(path: str | Path) -> BinaryIO:
     opened at all. ``OSError`` as ``open`` raises it (gone, no permission).
     """
     if _O_PATH:
-        handle = os.open(path, _O_PATH | os.O_CLOEXEC)
+        handle = os.open(path, _O_PATH | _O_CLOEXEC)
         try:
             _check_regular(handle)
             fd = _reopen(handle, path)
@@ -75,7 +80,8 @@ def open_photo(path: str | Path) -> BinaryIO:
     fd = os.open(path, _OPEN_FLAGS)
     try:
         _check_regular(fd)
-        os.set_blocking(fd, True)  # a regular file's reads ignore the flag on Linux; elsewhere they may not
+        if _O_NONBLOCK:  # a regular file's reads ignore the flag on Linux; elsewhere they may not
+            os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
@@ -97,7 +103,7 @@ def _reopen(handle: int, path: str | Path) -> int | None:
     """The file an O_PATH ``handle`` names, opened to read through its /proc link (the same file, whatever the name
     leads to now); None where /proc is not mounted. An error names ``path``, not the link."""
     try:
-        return os.open(f"{_FD_LINKS}/{handle}", os.O_RDONLY | os.O_NOCTTY | os.O_CLOEXEC)
+        return os.open(f"{_FD_LINKS}/{handle}", os.O_RDONLY | _O_NOCTTY | _O_CLOEXEC)
     except FileNotFoundError:  # no /proc here (a chroot, a bare container): the name is opened as elsewhere
         return None
     except OSError as exc:
