@@ -27,6 +27,7 @@ from featcache.store import (
     CacheIdentity,
     CacheWriter,
     SplitSpec,
+    StagedWriter,
     atomic,
     atomic_path,
     exclusive_lock,
@@ -2503,13 +2504,16 @@ def test_a_name_with_no_room_for_lock_is_locked_under_a_hashed_name(tmp_path):
     assert not lp.exists()
 
 
+@pytest.mark.parametrize("staged", [False, True], ids=["cache", "photo-folder"])
 @pytest.mark.parametrize("n, width", [(100, 8), (640, 32), (3000, 256)])
-def test_the_space_a_writer_asks_for_covers_what_the_cache_really_grows_by(tmp_path, monkeypatch, n, width):
+def test_the_space_a_writer_asks_for_covers_what_the_cache_really_grows_by(tmp_path, monkeypatch, n, width, staged):
     """Regression (an adversarial tester, 2026-12-06): on a full disk extract said "free N MB" for the features still
     to write alone; on a 3 MB tmpfs it said "free 2 MB", and once that was freed every row was written and the seal
-    failed with "free 1 MB". The estimate (``_needed``, which the line's N comes from) must cover what the file
+    failed with "free 1 MB". The estimate (``_needed``, which the line's N comes from) must cover what the disk
     really grows by from that point: its rows as HDF5 stores them, and the peak of the seal (the room reserved past
-    the file's end, ``_reserve_room``), measured here on real writes, from the start and from half way."""
+    the file's end, ``_reserve_room``), measured here on real writes, from the start and from half way. A photo
+    folder's writer (``StagedWriter``) publishes a regrouped copy beside the whole partial, removed only after: it
+    asked for every row's features alone (640 x 32: 81,920 bytes of 239,558; a reviewer, 2026-12-06)."""
     from featcache.store import writer as writer_module
 
     peaks = []
@@ -2524,7 +2528,13 @@ def test_the_space_a_writer_asks_for_covers_what_the_cache_really_grows_by(tmp_p
     ident = identity()
     attrs = {"fingerprint": ident.fingerprint, "settings": ident.settings(), "class_names": list(ident.class_names),
              "layers": ["out"], "default_layer": "out", "dtype": "float32"}
-    w = CacheWriter(path, attrs, [SplitSpec("train", np.arange(n) % 3, np.arange(n))], {"out": width}, "float32")
+    rows = np.arange(n)
+    paths = [f"class_{i % 3}/photo_{i:05d}.jpg" for i in rows]
+    if staged:
+        w = StagedWriter(path, attrs, [SplitSpec(STAGING, rows % 3, rows, paths)], {"out": width}, "float32")
+    else:
+        w = CacheWriter(path, attrs, [SplitSpec("train", rows % 3, rows)], {"out": width}, "float32")
+    split = w.splits[0].name
     w.open()
     asked = []
     rng = np.random.default_rng(0)
@@ -2532,9 +2542,20 @@ def test_the_space_a_writer_asks_for_covers_what_the_cache_really_grows_by(tmp_p
         if start in (0, n // 128 * 64):  # before any row, and about half way
             w.commit()
             asked.append((os.path.getsize(partial_path(path)), w._needed()))
-        w.write("train", start, {"out": rng.random((min(64, n - start), width), dtype=np.float32)})
-    w.finish()
-    peak = max(peaks + [os.path.getsize(path)])
+        k = min(64, n - start)
+        problems = (np.array([""] * k, dtype=object),) if staged else ()  # each staged row's decode problem: none
+        w.write(split, start, {"out": rng.random((k, width), dtype=np.float32)}, *problems)
+    if staged:
+        w.commit()
+        whole = os.path.getsize(partial_path(path))
+        tr = n * 3 // 4
+        w.finish(regroup=[SplitSpec("train", rows[:tr] % 3, rows[:tr], paths[:tr], rows=rows[:tr]),
+                          SplitSpec("test", rows[tr:] % 3, rows[tr:], paths[tr:], rows=rows[tr:])])
+        peak = whole + os.path.getsize(path)  # the partial goes only once its copy is in place
+    else:
+        w.finish()
+        peak = max(peaks + [os.path.getsize(path)])
+    w.close()
     for size, needed in asked:
         assert needed >= peak - size, (size, needed, peak)  # was: the features alone, short by the seal's 1 MB
 
