@@ -585,7 +585,7 @@ def test_a_lesson_rerun_never_replaces_a_head_the_user_trained_at_its_name(tmp_p
     ctx = lesson_mod.LessonContext(cache=cache, source=None, out=out, test_limit=20, scratch_train=40, scratch_epochs=1,
                                    seed=0, verbose=False)
     with pytest.raises(FeatcacheError, match="holds a logreg head of another fit .*; move it away, or choose another out$"):
-        lesson_mod.logreg_row(ctx)  # saved there during the run: the row's own check (no --force: lesson has none)
+        lesson_mod.logreg_row(ctx)  # saved there during the run: the row's own check (--force or not: a user's head)
     assert mine.read_bytes() == before
     # the lesson's own head, of any fit, is replaced (a rerun with another seed, on other data: the review's case)
     mine.unlink()
@@ -664,6 +664,47 @@ def test_a_file_saved_into_the_lessons_folder_during_the_run_is_never_replaced(t
     assert (out / "lesson.md").read_text() == "my notes" and sorted(p.name for p in out.iterdir()) == ["lesson.md"]
 
 
+def test_a_lesson_of_other_weights_or_data_in_the_folder_is_refused_without_force(tmp_path, capsys):
+    """Regression (a reviewer, 2026-12-06): only the seed, limits and scratch rows were compared with the lesson.json
+    in --out: 'lesson --weights random --out L' then 'lesson --out L' (other weights) replaced the first's results
+    without a word, and so did another --data-dir. Every recorded setting known before the run is compared: the
+    weights by their content where both record it, and the line names the API's keywords in a Python call."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from helpers import make_fashion_dir, run_main
+
+    from featcache.recipes import lesson as lesson_mod
+
+    data = make_fashion_dir(tmp_path / "fm", n_train=120, n_test=20)
+    here = str(data.resolve())
+    out, ctx, result = _tiny_report(tmp_path)  # seed 0, train 120, test 20, scratch 120 x 1 epoch
+    mine = {"weights_source": "/w/mine.weights.h5", "weights": "sha256:" + "a" * 64, "backbone": "mobilenet_v2",
+            "image_size": 96}
+    out.mkdir()
+    lesson_mod.write_report(result, replace(ctx, cache=SimpleNamespace(sizes={"train": 120}, meta=mine), data_dir=here))
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    args = ["lesson", "--data-dir", str(data), "--out", str(out), "--train-limit", "120", "--test-limit", "20",
+            "--scratch-train", "120", "--scratch-epochs", "1"]
+    got = run_main(capsys, *args, "--weights", "random")  # before any work: no extraction
+    assert got.returncode == 2 and got.stderr == (
+        f"featcache lesson: error: --out {out} holds the results of a lesson of other settings (--weights "
+        "/w/mine.weights.h5, not random (untrained)); choose another --out, or pass --force to replace them\n"), got.stderr
+    with pytest.raises(FeatcacheError, match=r"^out .* \(weights /w/mine.weights.h5, not random \(untrained\)\); "
+                                             r"choose another out, or pass force=True to replace them$"):
+        lesson("random", data_dir=str(data), out=out, train_limit=120, test_limit=20, scratch_train=120, scratch_epochs=1)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    same = lesson_mod.run_settings(seed=0, train_limit=120, test_limit=20, scratch_train=120, scratch_epochs=1,
+                                   weights="/w/mine.weights.h5", weights_identity=mine["weights"], data_dir=here,
+                                   backbone="mobilenet_v2", image_size=96)
+    lesson_mod.check_outputs(out, same)  # a rerun of the same settings
+    with pytest.raises(FeatcacheError, match=r"\(weights /w/mine.weights.h5 \(of other content\), not /w/mine"):
+        lesson_mod.check_outputs(out, {**same, "weights_identity": "sha256:" + "b" * 64})  # the file, changed
+    with pytest.raises(FeatcacheError, match=rf"\(data_dir {re.escape(here)}, not /elsewhere; image size 96, not 64\)"):
+        lesson_mod.check_outputs(out, {**same, "data_dir": "/elsewhere", "image_size": 64})
+    lesson_mod.check_outputs(out, {**same, "data_dir": "/elsewhere"}, force=True)
+
+
 def test_a_lesson_of_other_settings_in_the_folder_is_refused_without_force(tmp_path, capsys):
     """Regression (an adversarial tester): 'lesson --seed 1 --out DIR' replaced the heads and table that 'lesson
     --seed 0 --out DIR' wrote there, without a word. A folder holding a lesson of other settings is refused before
@@ -678,8 +719,8 @@ def test_a_lesson_of_other_settings_in_the_folder_is_refused_without_force(tmp_p
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     same = {"seed": 0, "train_limit": 120, "test_limit": 20, "scratch_train": 120, "scratch_epochs": 1}
     lesson_mod.check_outputs(out, same)  # a rerun
-    with pytest.raises(FeatcacheError, match=r"holds the results of a lesson of other settings \(--seed 0, not 1; "
-                                             r"--scratch-epochs 1, not 3\); choose another --out, or pass --force"):
+    with pytest.raises(FeatcacheError, match=r"holds the results of a lesson of other settings \(seed 0, not 1; "
+                                             r"scratch_epochs 1, not 3\); choose another out, or pass force=True"):
         lesson_mod.check_outputs(out, {**same, "seed": 1, "scratch_epochs": 3})
     lesson_mod.check_outputs(out, {**same, "seed": 1}, force=True)
     # the command, before any work (no extraction: FEATCACHE_HOME stays empty)
@@ -689,7 +730,7 @@ def test_a_lesson_of_other_settings_in_the_folder_is_refused_without_force(tmp_p
     got = run_main(capsys, *args, "--seed", "1")
     assert got.returncode == 2 and len(got.stderr.strip().splitlines()) == 1, got.stderr
     assert f"--out {out} holds the results of a lesson of other settings (--seed 0, not 1)" in got.stderr
-    with pytest.raises(FeatcacheError, match="--seed 0, not 1"):
+    with pytest.raises(FeatcacheError, match=r"\(seed 0, not 1\); choose another out, or pass force=True"):
         lesson("random", data_dir=str(data), out=out, train_limit=120, test_limit=20, scratch_train=120,
                scratch_epochs=1, seed=1)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before

@@ -40,7 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "up to 16,000 rows took about 160 s of the lesson's 489 s on 2 loaded cores (docs/results.md)")
     p.add_argument("--seed", type=int, help=f"seed for every model (default: {d['seed']})")
     p.add_argument("--force", action="store_true", default=None,
-                   help="replace the results of a lesson of other settings (--seed, the limits, --scratch-epochs) in --out; "
+                   help="replace the results of a lesson of other settings (--seed, the limits, --scratch-epochs, --weights, "
+                   "--data-dir) in --out; "
                    "without it such a folder is refused before any work (files not a lesson's are refused either way)")
     add_runtime_arg(p, d["runtime"], more=": a cache made on another runtime is reused (lesson.json's "
                     "'extraction' names the runtime that made it); to compare runtimes give each run its own FEATCACHE_HOME")

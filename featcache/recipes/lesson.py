@@ -22,7 +22,7 @@ import numpy as np
 
 from featcache import paths
 from featcache.embedding.runtimes import DEFAULT_RUNTIME
-from featcache.errors import FeatcacheError, one_line
+from featcache.errors import FeatcacheError, one_line, option
 from featcache.progress import bars_wanted, counted, epochs_text, showing_fits, status, steps_as_status
 from featcache.store.atomic import output_files, write_json, write_text
 from featcache.validate import (
@@ -482,10 +482,43 @@ def check_table(out: Path) -> None:
                        since_digests=[files["png"]])  # drawn since 2026-12-04: in an older folder, it is the user's
 
 
-# What lesson.json's settings record of the run, known before any work: a lesson of other ones in the folder is
-# another run's results, replaced only with --force (_check_same_lesson).
+# What lesson.json's settings record of the run, known before any work, and the words naming each: a lesson of other
+# ones in the folder is another run's results, replaced only with --force (_check_same_lesson). Seed and limits alone
+# were compared: 'lesson --weights random --out L' then 'lesson --out L' replaced the first's results silently (a
+# reviewer, 2026-12-06). The weights by their content (weights_identity) where both record it, else by their words;
+# the backbone and image size are the lesson's own (no flag), recorded all the same.
 RUN_SETTINGS = {"seed": "--seed", "train_limit": "--train-limit", "test_limit": "--test-limit",
-                "scratch_train": "--scratch-train", "scratch_epochs": "--scratch-epochs"}
+                "scratch_train": "--scratch-train", "scratch_epochs": "--scratch-epochs", "weights": "--weights",
+                "data_dir": "--data-dir", "backbone": "backbone", "image_size": "image size"}
+
+
+def run_settings(*, seed: int, train_limit: int, test_limit: int, scratch_train: int, scratch_epochs: int, weights: str,
+                 weights_identity: str, data_dir: str | None, backbone: str, image_size: int) -> dict[str, Any]:
+    """lesson.json's ``settings`` of a run, as ``write_report`` records them and ``_check_same_lesson`` compares
+    them: ``weights`` in a cache's words (``weights_source``: "random (untrained)", "imagenet", an absolute path),
+    ``data_dir`` resolved (``open_source``'s spec)."""
+    from featcache.embedding.backbones import recorded_weights_path
+
+    words = {"random": "random (untrained)", "imagenet": "imagenet"}.get(weights) or recorded_weights_path(weights)
+    return {"train_limit": train_limit, "test_limit": test_limit, "scratch_train": scratch_train,
+            "scratch_epochs": scratch_epochs, "seed": seed, "weights": words, "weights_identity": weights_identity,
+            "data_dir": data_dir, "backbone": backbone, "image_size": image_size}
+
+
+def _settings_differ(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """``--seed 0, not 1`` for each recorded setting that ``old`` and ``new`` both hold and differ in (one that
+    ``old`` records as None is unknown there, as one it lacks: an older lesson.json's)."""
+    diff = []
+    for key, flag in RUN_SETTINGS.items():
+        if old.get(key) is None or key not in new:
+            continue
+        if key == "weights" and "weights_identity" in old and "weights_identity" in new:
+            if old["weights_identity"] != new["weights_identity"]:  # the same words of another file's content too
+                same = " (of other content)" if old[key] == new[key] else ""
+                diff.append(f"{option(flag)} {old[key]}{same}, not {new[key]}")
+        elif old[key] != new[key]:
+            diff.append(f"{option(flag)} {old[key]}, not {new[key]}")
+    return diff
 
 
 def _check_same_lesson(out: Path, settings: Mapping[str, Any] | None, force: bool) -> None:
@@ -504,11 +537,11 @@ def _check_same_lesson(out: Path, settings: Mapping[str, Any] | None, force: boo
         return
     if not isinstance(old, dict):
         return
-    diff = [f"{flag} {old[key]}, not {settings[key]}" for key, flag in RUN_SETTINGS.items()
-            if key in old and key in settings and old[key] != settings[key]]
+    diff = _settings_differ(old, settings)
     if diff:
-        raise FeatcacheError(f"--out {out} holds the results of a lesson of other settings ({'; '.join(diff)}); "
-                             "choose another --out, or pass --force to replace them")
+        raise FeatcacheError(f"{option('--out', 'out')} {out} holds the results of a lesson of other settings "
+                             f"({'; '.join(diff)}); choose another {option('--out', 'out')}, or pass "
+                             f"{option('--force', 'force=True')} to replace them")
 
 
 def check_outputs(out: Path, settings: Mapping[str, Any] | None = None, force: bool = False) -> None:
@@ -551,7 +584,10 @@ def write_report(result: LessonResult, ctx: LessonContext) -> dict[str, Path]:
         "settings": {"train_limit": ctx.cache.sizes.get("train"), "test_limit": ctx.test_limit,
                      "scratch_train": ctx.scratch_train, "scratch_epochs": ctx.scratch_epochs, "seed": ctx.seed,
                      "weights": ctx.cache.meta.get("weights_source"), "backbone": ctx.cache.meta.get("backbone"),
-                     "image_size": ctx.cache.meta.get("image_size")},
+                     "image_size": ctx.cache.meta.get("image_size"),
+                     # compared by a rerun into the folder (_check_same_lesson): the weights' content, the data read
+                     "weights_identity": ctx.cache.meta.get("weights"),
+                     "data_dir": ctx.source.spec.get("data_dir") if ctx.source is not None else ctx.data_dir},
         "runtime": ctx.runtime, "extraction": ctx.extraction,
         "lesson_reported": LESSON_REPORTED,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -646,7 +682,7 @@ def lesson(
     another runtime is reused: ``lesson.json``'s ``extraction`` (and the views
     row's) says which runtime made each cache and whether it was made now.
     ``force``: replace the results of a lesson of other settings (seed,
-    limits, scratch epochs) in ``out``; without it such a folder is refused
+    limits, scratch rows, weights, data folder) in ``out``; without it such a folder is refused
     before any work. Files not a lesson's are refused either way.
     """
     from featcache.embedding.backbones import weights_arg, weights_identity
@@ -664,13 +700,15 @@ def lesson(
     rows = _check_rows(rows)
     weights = weights_arg(weights)
     # A missing weights file is refused before any work, and imagenet's is fetched (offline: one line now)
-    weights_identity(weights, ModelSpec().backbone, FashionMNIST.default_image_size)
+    backbone, image_size = ModelSpec().backbone, FashionMNIST.default_image_size
+    weights_id = weights_identity(weights, backbone, image_size)
     # Every training image (the scratch row takes more than --train-limit): the one read of the IDX files.
     source = open_source({"kind": "fashion_mnist", "data_dir": data_dir, "test_limit": test_limit})
     check_limits(source, train_limit, test_limit, scratch_train, scratch_epochs)
     out_dir = check_writable_dir(out if out is not None else paths.runs_dir() / "lesson")
-    settings = {"seed": seed, "train_limit": train_limit, "test_limit": test_limit, "scratch_train": scratch_train,
-                "scratch_epochs": scratch_epochs}
+    settings = run_settings(seed=seed, train_limit=train_limit, test_limit=test_limit, scratch_train=scratch_train,
+                            scratch_epochs=scratch_epochs, weights=weights, weights_identity=weights_id,
+                            data_dir=source.spec.get("data_dir"), backbone=backbone, image_size=image_size)
     check_outputs(out_dir, settings, force)  # a folder that holds the user's files existed already: the line above made nothing
     # Every block is cached for the best-layer row; the other rows read the
     # final output, the same numbers as a final-output-only cache. The cache's
