@@ -1699,6 +1699,36 @@ def test_the_writer_sets_a_partial_of_other_settings_aside_never_deletes_it(tmp_
     assert [type(c.message).__name__ for c in caught] == ["PartialSetAside"] and str(moved[0]) in w.repairs[0]
 
 
+@pytest.mark.parametrize("error", [KeyError, RuntimeError, TypeError])
+def test_a_damaged_cache_at_out_never_gets_a_partial_of_other_settings_deleted(tmp_path, monkeypatch, error):
+    """Regression (a reviewer, 2026-12-06): the writer asks whether the complete cache at --out holds the partial's
+    fingerprint (its own staged leftover, deleted then) and caught only OSError and ValueError reading it; HDF5's
+    RuntimeError or h5py's KeyError/TypeError from a damaged cache escaped into the resume's handler, which took the
+    partial for a damaged one and deleted it: another extraction's rows. It is set aside, as any other settings' is."""
+    path = tmp_path / "c.h5"
+    w = writer(path, identity(image_size=48))
+    write_rows(w, w.open(), stop={"train": 64, "test": 0})
+    w.close()
+    data = partial_path(path).read_bytes()
+    path.write_bytes(b"a damaged cache")
+    real = h5py.File
+
+    def damaged_at_out(name, *args, **kwargs):
+        if Path(name) == path:
+            raise error("bad symbol table node signature")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(h5py, "File", damaged_at_out)
+    w = writer(path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert w.open() == {"train": 0, "test": 0}
+    w.close()
+    moved = [p for p in tmp_path.iterdir() if p.name.startswith("c.h5.partial.h5.other-settings-")]
+    assert len(moved) == 1 and moved[0].read_bytes() == data, sorted(p.name for p in tmp_path.iterdir())  # was: []
+    assert [type(c.message).__name__ for c in caught] == ["PartialSetAside"]
+
+
 def test_force_leaves_the_complete_caches_own_leftover_partial_to_the_writer(tmp_path):
     """A reviewer (2026-12-05): --force set aside the complete cache's own staged leftover (its fingerprint: a crash
     between its publish and the partial's removal) as "an interrupted extraction of other settings". The cache holds

@@ -216,11 +216,14 @@ class CacheWriter:
 
     def _held_by_out(self, fingerprint: Any) -> bool:
         """Whether the complete cache at ``path`` has ``fingerprint``: a partial of it is its own staged leftover (a
-        crash between its publish and the partial's removal), whose rows it holds whole."""
+        crash between its publish and the partial's removal), whose rows it holds whole. Any failure to read it is
+        False (the partial is set aside, never deleted): a damaged cache at --out gives HDF5's RuntimeError, h5py's
+        KeyError or TypeError, which ``_resume``'s handler took for a damaged partial and unlinked it (a reviewer,
+        2026-12-06)."""
         try:
             with h5py.File(self.path, "r") as f:
                 return bool(f.attrs.get("complete")) and f.attrs.get("fingerprint") == fingerprint
-        except (OSError, ValueError):
+        except Exception:  # noqa: BLE001 (whatever the file at --out is, the partial is not deleted for it)
             return False
 
     def _open_partial(self) -> h5py.File | None:
