@@ -812,10 +812,19 @@ def check_file_name(value: Any, flag: str, keyword: str, example: str) -> None:
         return
     text = os.fsdecode(value)
     seps = tuple(sep for sep in (os.sep, os.altsep) if sep)
-    if not text.endswith(seps):
+    # A last part "." (or "..") after a separator names a folder too, and pathlib drops a trailing "." as it does
+    # the separator: 'extract --out "x.h5/."' wrote x.h5 (a reviewer, 2026-12-06). Said by its ending as typed ('/.',
+    # '/..'). A bare "." or ".." is left to the checks that say "is a folder".
+    last = text
+    for sep in seps:
+        last = last.rsplit(sep, 1)[-1]
+    dotted = last in (".", "..") and len(text) > len(last)
+    end = text[-(len(last) + 1):] if dotted else text[-1:]
+    if not text.endswith(seps) and not dotted:
         return
-    named, suggested = (given_path(flag, name, keyword, word=True) for name in (text, text + example))
-    raise FeatcacheError(f"{named} ends in {text[-1]!r}, which names a folder, not a file; drop the {text[-1]!r}, "
+    named, suggested = (given_path(flag, name, keyword, word=True)
+                        for name in (text, text.rstrip("".join(seps)) + os.sep + example))
+    raise FeatcacheError(f"{named} ends in {end!r}, which names a folder, not a file; drop the {end!r}, "
                          f"or name a file in that folder, e.g. {suggested}")
 
 

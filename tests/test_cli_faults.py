@@ -1937,6 +1937,30 @@ def test_a_file_output_named_with_a_trailing_slash_is_refused(tmp_path, fashion_
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
+@pytest.mark.parametrize("given, end, example", [("x.h5/.", "/.", "x.h5/./cache.h5"), ("x.h5/..", "/..", "x.h5/../cache.h5")])
+def test_a_file_output_whose_last_part_is_a_dot_is_refused_as_a_folder(tmp_path, fashion_dir, capsys, monkeypatch,
+                                                                       given, end, example):
+    """Regression (a reviewer, 2026-12-06): 'extract --out "x.h5/."' wrote the cache x.h5, where the user named a
+    folder: pathlib drops a trailing "." as it drops a trailing "/", which check_file_name refused alone. A last part
+    "." or ".." is refused the same way, in one line naming its ending as typed, before any work; the API too ("x.h5/.."
+    was "a cache is an HDF5 file whose name ends in .h5 ...; use --out x.h5/...h5"; a bare "." is "a folder", as before)."""
+    from featcache.embedding.specs import StoreSpec
+    from featcache.errors import FeatcacheError
+
+    monkeypatch.chdir(tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    argv = ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--out", given]
+    one_line_error(capsys, argv, f"featcache extract: error: --out {given} ends in '{end}', which names a folder, not a "
+                   f"file; drop the '{end}', or name a file in that folder, e.g. --out {example}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # was: x.h5 written (exit 0)
+    with pytest.raises(FeatcacheError, match=re.escape(f"StoreSpec(out={given!r}) ends in '{end}'")):
+        StoreSpec(out=given)
+    for fine in ("x.h5", ".x.h5", "d/..h5"):  # a dot in a name is no folder
+        StoreSpec(out=fine)
+    with pytest.raises(FeatcacheError, match=re.escape("StoreSpec(out='.') is a folder")):
+        StoreSpec(out=".")
+
+
 @pytest.mark.parametrize("where", ["plot", "record"])
 def test_running_out_of_memory_is_one_line_and_leaves_no_half_report(tmp_path, capsys, monkeypatch, where):
     """Regression (an adversarial tester): evaluate of 400 classes under ``ulimit -v`` ended in numpy's
