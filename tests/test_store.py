@@ -1510,6 +1510,35 @@ def test_a_hit_tidies_nothing_while_a_writer_holds_the_caches_lock(tmp_path):
     assert not partial_path(path).exists()
 
 
+def test_a_readers_moment_on_the_lock_does_not_refuse_a_writer_that_waits_no_time(tmp_path):
+    """Regression (a reviewer, 2026-12-06): a reader asking who writes a cache (``lock.held``) takes a shared lock on
+    its lock file for a moment; a writer with --lock-timeout 0 tried once, met it and refused, "being written by
+    process N" (a stale lock file's dead pid). It tries again a poll later: a moment passes, a real holder does not."""
+    import fcntl
+    import threading
+
+    from featcache.errors import CacheBusy
+
+    path = tmp_path / "c.h5"
+    lp = lock_path(path)
+    lp.write_bytes(b"featcache-lock pid=999999999\n")  # a killed writer's, left behind
+    fd = os.open(lp, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # the reader's moment
+        threading.Timer(0.02, fcntl.flock, (fd, fcntl.LOCK_UN)).start()
+        with exclusive_lock(path, timeout=0):  # was: CacheBusy "being written by process 999999999"
+            assert lp.read_bytes() == f"featcache-lock pid={os.getpid()}\n".encode()
+    finally:
+        os.close(fd)
+    other = _held_open(path, "exclusive_lock(p)")  # a writer that holds it: still refused at once
+    try:
+        with pytest.raises(CacheBusy, match=r"did not finish within 0 s"):
+            with exclusive_lock(path, timeout=0):
+                pass
+    finally:
+        other.communicate("", timeout=30)
+
+
 def test_publish_of_a_file_removed_meanwhile_is_one_line(tmp_path):
     """A partial removed by another program before its rename was a chmod FileNotFoundError traceback (a
     reviewer, 2026-12-05); it is one line now, and the file at the path is left as it was."""

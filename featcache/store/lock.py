@@ -33,6 +33,10 @@ POLL_SECONDS = 0.1
 # the one-line refusal of a short --lock-timeout (0.2 s: two lines; the fast tier caught it once the line was said
 # with the progress off too). The 1 s a hashing scan is quiet for (progress.Progress quiet_seconds).
 WAIT_QUIET_SECONDS = 1.0
+# The least a timeout waits: ``held`` (a reader asking who writes) takes a shared lock for a moment, so a writer's
+# one try at --lock-timeout 0 could meet it and refuse, "being written by process N", N a dead writer's pid in a stale
+# lock file (a reviewer, 2026-12-06). One retry a poll later lets such a moment pass.
+LEAST_WAIT_SECONDS = POLL_SECONDS
 
 
 # The first bytes of every lock file featcache writes, before the holder's pid: a user's file of a bare number (a
@@ -131,7 +135,7 @@ def exclusive_lock(path: Path, wait_message: str | None = None, timeout: float |
         return
     path = Path(path)
     lp = lock_file or lock_path(path)
-    deadline = None if timeout is None else time.monotonic() + max(0.0, float(timeout))
+    deadline = None if timeout is None else time.monotonic() + max(LEAST_WAIT_SECONDS, float(timeout))
     while True:
         check_lock_file(lp, advice, out)
         try:
