@@ -15,8 +15,7 @@ def home() -> Path:
     # Not cached: it runs once a command (train, curve, evaluate: 1 call each, measured), 0.14 ms with 5 parents to
     # stat, and a cached answer would go stale where it matters: a relative HOME under another current folder, or a
     # file made at HOME or above it later in a notebook's process (a review asked).
-    # Set but empty is unset (it put outputs in ./cache and ./runs, not ./data; an adversarial tester)
-    given = os.environ.get("FEATCACHE_HOME", "").strip()  # blank (spaces too) is unset: "   " made a folder so named
+    given = home_given()
     root = _reachable(_expanded(given) if given else Path("data"), "FEATCACHE_HOME")
     if given:
         # each command blamed an --out the user never gave ("--out .../afile/runs/heads: ... is a file"; a tester),
@@ -24,6 +23,13 @@ def home() -> Path:
         _check_folder_path(root, "FEATCACHE_HOME", "set it to a folder for featcache's default outputs, or unset it "
                            "for ./data")
     return root
+
+
+def home_given() -> str:
+    """``$FEATCACHE_HOME`` as set, "" where it is not: set but empty is unset (it put outputs in ./cache and ./runs,
+    not ./data; an adversarial tester), and so is blank (spaces too: "   " made a folder so named). The one reading
+    of the variable (``home`` and the photo folder's check of a HOME inside it)."""
+    return os.environ.get("FEATCACHE_HOME", "").strip()
 
 
 def _expanded(given: str) -> Path:

@@ -355,7 +355,7 @@ def _home_inside(where: Path, root: Path) -> Path | None:
     """FEATCACHE_HOME, where it is set, is inside ``root`` and holds ``where`` (a default output went there), else None."""
     from featcache import paths
 
-    if not os.environ.get("FEATCACHE_HOME", "").strip():
+    if not paths.home_given():
         return None
     home = paths.home().resolve()
     return home if (home == where or home in where.parents) and _parts_below(home, root) else None
