@@ -435,9 +435,14 @@ def test_probe_folds_when_a_class_has_one_image_names_it_and_the_way_out():
     """Regression (an adversarial tester): with a class of 1 image the line said "use 2 to 2 folds", which fails too."""
     from featcache.analysis.probe import fold_rows
 
+    from featcache.errors import cli_words
+
     y = np.array([0, 0, 0, 1, 1, 1, 2])
-    with pytest.raises(FeatcacheError, match=r"^--folds needs at least 2 training images of every class, and class 2 has 1; "
-                                             r"score on a hold-out instead"):
+    with cli_words(), pytest.raises(FeatcacheError, match=r"^--folds needs at least 2 training images of every class, "
+                                                          r"and class 2 has 1; score on a hold-out instead"):
+        fold_rows(y, 2, 0)
+    # a Python call's words (helper-199): the keyword, not the flag
+    with pytest.raises(FeatcacheError, match=r"^folds needs at least 2 training images of every class, and class 2 has 1"):
         fold_rows(y, 2, 0)
     assert len(fold_rows(y[:6], 3, 0)) == 3
 
