@@ -86,6 +86,27 @@ def test_the_svm_layers_give_a_calibrated_heads_probabilities(k, n_views):
     np.testing.assert_array_equal(head.classes_[got.argmax(1)], predict_views(head, Xv))
 
 
+def test_the_svm_layer_standardizes_wide_rows_as_the_head_does():
+    """Reviewer's finding: the layer standardized in float64 while the head's StandardScaler computes in the features'
+    float32, so on 1280-wide rows z differed by ~5e-7 and decision values by ~6e-8, enough to flip a near-zero vote.
+    Rows like the cache's: non-negative pooled activations, many zero, a few large."""
+    from featcache.deploy.svmgraph import svm_layers
+
+    rng = np.random.default_rng(0)
+    k, width = 3, 1280
+    y = np.arange(300) % k
+    centres = rng.gamma(0.5, 0.6, size=(k, width))
+    rows = lambda n, labels: np.maximum(centres[labels] + rng.normal(scale=0.8, size=(n, width)), 0)  # noqa: E731
+    X = rows(300, y).astype(np.float32)
+    head = SVMHead(C=1.0, probability=False).fit(X, y)
+    T = rows(400, np.arange(400) % k).astype(np.float32)
+    layer, _ = svm_layers(head.kernel_form(), k, 1)
+    z_head = head.pipeline_[0].transform(T)
+    want = head.pipeline_[-1]._decision_function(z_head)
+    np.testing.assert_allclose(np.asarray(layer.decision(T)), want, rtol=0, atol=1e-11)
+    np.testing.assert_array_equal(np.asarray(layer.standardize(T)), z_head.astype(np.float64))
+
+
 @pytest.fixture(scope="module")
 def svm_views_cache(tmp_path_factory):
     """A tiny random-weights Fashion-MNIST cache with the flip view (32 px), its test images, and an SVM head

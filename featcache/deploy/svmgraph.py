@@ -88,10 +88,19 @@ class SVMScores(_k.layers.Layer):
                           form["intercept"],
                           *sigmoids])
 
+    def standardize(self, features: Any) -> Any:
+        """(n, D) float64 the head's standardized features z = (x - mean) / scale."""
+        ops = _k.ops
+        # standardized in float32, then widened: scikit-learn 1.9.1's StandardScaler.transform casts mean_ and
+        # scale_ to X's dtype (float32 features) before subtracting and dividing, so this is the head's z bit for bit;
+        # a float64 z differs by up to ~5e-7, enough to flip a near-zero decision value's vote
+        f32 = lambda t: ops.cast(t, "float32")  # noqa: E731
+        return ops.cast((f32(features) - f32(self.mean)) / f32(self.scale), "float64")
+
     def decision(self, features: Any) -> Any:
         """(n, P) libsvm's one-vs-one decision values (> 0: a vote for the pair's first class)."""
         ops = _k.ops
-        z = (ops.cast(features, "float64") - self.mean) / self.scale
+        z = self.standardize(features)
         sv = ops.cast(self.support, "float64")
         d2 = ops.sum(z * z, axis=1, keepdims=True) - 2.0 * ops.matmul(z, ops.transpose(sv)) + self.support_sq
         return ops.matmul(ops.exp(-self.gamma * ops.maximum(d2, 0.0)), self.pair_coef) + self.intercept
