@@ -182,3 +182,36 @@ def test_a_model_record_naming_other_scores_is_refused(svm_views_cache):
     bad = _with_meta(path, tmp / "bad.keras", scores="probabilities")  # its digest made again
     with pytest.raises(featcache.FeatcacheError, match="scores"):
         read_meta(bad)
+
+
+@pytest.mark.parametrize("probability", [False, True])
+def test_an_svm_model_is_refused_by_the_float32_runtimes_and_auto_skips_them(svm_views_cache, probability, capsys,
+                                                                            monkeypatch, tmp_path):
+    """Reviewer's finding: OpenVINO (INFERENCE_PRECISION_HINT f32) and XNNPACK run the SVM layers' float64 in float32,
+    enough to flip a near-zero vote. Asked for by name: one line; auto: ONNX Runtime, else TensorFlow, never OpenVINO.
+    A calibrated head's model has no ``scores`` in its record: known by the head's kind."""
+    import sys
+
+    import featcache
+    from featcache.deploy.model import ModelRunner, read_meta
+    from featcache.embedding import runtimes
+
+    monkeypatch.setenv("FEATCACHE_RUNTIME_DIR", str(tmp_path / "runtimes"))
+    tmp, cache_path, images, head = svm_views_cache
+    if probability:
+        head = featcache.train(featcache.open_cache(cache_path), "svm", params={"probability": True},
+                               out=tmp_path / "cal.npz")
+    out = featcache.export(head.path, tmp_path / "m.keras").path
+    assert ("scores" in read_meta(out)) != probability
+    np.save(tmp_path / "x.npy", images[:3])
+    for name in ("openvino", "xnnpack"):
+        said = run_main(capsys, "predict", str(out), str(tmp_path / "x.npy"), "--runtime", name)
+        assert said.returncode == 2 and said.stderr.strip().splitlines() == [
+            "featcache predict: error: an SVM head's model computes in float64, which OpenVINO/XNNPACK run in float32; "
+            "use --runtime onnxruntime or tensorflow"], said.stderr
+        with pytest.raises(featcache.FeatcacheError, match="use runtime='onnxruntime' or 'tensorflow'$"):
+            featcache.predict(out, [tmp_path / "x.npy"], runtime=name)
+    assert ModelRunner(out, runtime="auto", expected_images=10_000).runtime_used == "onnxruntime"
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # the next fastest is OpenVINO, which such a model skips
+    assert runtimes.REGISTRY["openvino"].available()
+    assert ModelRunner(out, runtime="auto", expected_images=10_000).runtime_used == "tensorflow"

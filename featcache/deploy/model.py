@@ -54,6 +54,12 @@ SVM_OUTPUT = ("SVM vote shares, not probabilities (the head has none): per image
               "the SVM's class; columns in class_names order")
 
 
+def float64_part(meta: dict[str, Any]) -> str | None:
+    """What in a model computes in float64, for ``runtimes.build`` (``float64``): an SVM head's layers
+    (deploy.svmgraph), known by the head's kind, as a calibrated SVM's record has no ``scores``; else None."""
+    return "an SVM head's model" if meta.get("head") == "svm" or meta.get("scores") == SVM_SCORES else None
+
+
 class UncheckedModelWarning(UserWarning):
     """A model saved before model files carried a content digest: it loads, but nothing checks it is as saved.
 
@@ -516,7 +522,7 @@ class ModelRunner:
         self.spec = ExportedModelSpec.of(path, self.meta)
         used, self._forward, self.runtime_note = runtimes.build(runtime, self.spec, self.batch_size,
                                                                 runtimes.conversions_dir(runtime), expected_images,
-                                                                say_small=False)
+                                                                say_small=False, float64=float64_part(self.meta))
         backend = keras().backend.backend()
         self.runtime_used = backend if used == "tensorflow" and backend != "tensorflow" else used
 

@@ -224,6 +224,9 @@ class Runtime:
 
     name: ClassVar[str]
     package: ClassVar[str | None] = None  # pip name of what it needs beyond TensorFlow
+    # whether a model's float64 operations stay float64: OpenVINO (compiled with INFERENCE_PRECISION_HINT f32) and
+    # TFLite's XNNPACK run them in float32 (helper-201's ov.py: a float64 MatMul lost its precision)
+    keeps_float64: ClassVar[bool] = True
 
     def available(self) -> bool:
         raise NotImplementedError
@@ -432,6 +435,7 @@ class OnnxRuntime(_ConvertedRuntime):
 
 class OpenVinoRuntime(_ConvertedRuntime):
     name = "openvino"
+    keeps_float64 = False
     module = "openvino"
     package = "openvino"
 
@@ -493,6 +497,7 @@ class XnnpackRuntime(_ConvertedRuntime):
     module: ClassVar[str] = "tensorflow"
     package: ClassVar[str] = "tensorflow"
     fmt: ClassVar[ConvertedFormat] = TFLITE
+    keeps_float64: ClassVar[bool] = False
     threads: int | None = None
 
     def available(self) -> bool:
@@ -574,9 +579,20 @@ def check_runtime(name: Any) -> str:
     return name
 
 
+def float64_refusal(why: str) -> str:
+    """The line refusing a runtime that computes in float32 (``keeps_float64`` False) a model that needs float64
+    (``why``: what computes in it, e.g. "an SVM head's model")."""
+    return (f"{why} computes in float64, which OpenVINO/XNNPACK run in float32; use "
+            f"{given('--runtime', 'onnxruntime', repr('onnxruntime'))} or {option('tensorflow', repr('tensorflow'))}")
+
+
 def build(name: str, spec: ConversionSpec, batch_size: int | None, runtime_dir: Path,
-          expected_images: int | None = None, say_small: bool = True) -> tuple[str, Forward, str | None]:
+          expected_images: int | None = None, say_small: bool = True,
+          float64: str | None = None) -> tuple[str, Forward, str | None]:
     """(runtime used, forward, note): ``note`` says why ``auto`` fell back, else None.
+
+    ``float64``: what in the model computes in float64 (``float64_refusal``), for which a runtime that computes in
+    float32 is refused by name and skipped by ``auto``.
 
     A runtime asked for by name that is missing or cannot convert is one
     FeatcacheError line; ``auto`` tries :data:`AUTO_ORDER` and ends on TensorFlow.
@@ -589,6 +605,8 @@ def build(name: str, spec: ConversionSpec, batch_size: int | None, runtime_dir: 
     check_runtime(name)
     if name != "auto":
         runtime = REGISTRY[name]
+        if float64 and not runtime.keeps_float64:
+            raise FeatcacheError(float64_refusal(float64))
         if not runtime.available():
             raise FeatcacheError(f"{given('--runtime', name, repr(name))}: {runtime.why_unavailable()}; or use "
                                  f"{given('--runtime', 'auto', repr('auto'))}")
@@ -599,6 +617,8 @@ def build(name: str, spec: ConversionSpec, batch_size: int | None, runtime_dir: 
         reasons.append("TensorFlow runs on a GPU here")  # the converted runtimes are the CPU builds
     for candidate in AUTO_ORDER if not reasons else ("tensorflow",):
         runtime = REGISTRY[candidate]
+        if float64 and not runtime.keeps_float64:
+            continue  # auto's choice for such a model, not a fallback to explain
         if candidate == "tensorflow":
             if not say_small and _small_job(expected_images):
                 reasons = [r for r in reasons if r not in moot]  # a cached conversion that failed is still said
