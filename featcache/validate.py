@@ -776,13 +776,15 @@ class Written:
     again: str
 
 
-def check_source(value: Any, name: str, what: str) -> Path:
+def check_source(value: Any, name: str, what: str, keyword: str | None = None) -> Path:
     """``check_path`` of a file to read, and where ``value`` is a result featcache returned of a file it wrote (its
     ``written()``: ``Written``), that the file at its path is still that one. A result goes where its path goes
     (``os.PathLike``), but it describes the file as written, and a train, export or extract to the same path since
     replaced it: ``export(r1)`` exported the head the second train saved there, while ``evaluate(r1)`` scored the
     first, kept in memory (an adversarial tester). Checked where the file is opened, not in ``__fspath__``: the
-    result's path stays a path to move or remove the file by. A file gone or of no record is left to the reader."""
+    result's path stays a path to move or remove the file by. A file gone or of no record is left to the reader.
+    ``keyword``: the call's keyword where it is not ``name`` (``load_head(path)``: "pass the path as a str (head=...)"
+    named a keyword load_head has not; a review)."""
     path = check_path(value, name, what)
     written = getattr(value, "written", None)
     if isinstance(value, (str, bytes, Path)) or not callable(written):
@@ -797,7 +799,7 @@ def check_source(value: Any, name: str, what: str) -> Path:
     if now is not None and now != record.record:
         kind = type(value).__name__
         raise FeatcacheError(f"{path} is no longer the {record.what} this {kind} describes (another {record.what} was "
-                             f"written there since); pass the path as a str ({option(name)}={str(path)!r}) to use "
+                             f"written there since); pass the path as a str ({option(name, keyword)}={str(path)!r}) to use "
                              f"the {record.what} there now, or {record.again} to have a result of it")
     return path
 

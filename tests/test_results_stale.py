@@ -12,6 +12,7 @@ import pytest
 from helpers import make_fashion_dir
 
 import featcache
+from featcache.deploy.model import read_meta
 from featcache.errors import FeatcacheError
 
 
@@ -42,7 +43,7 @@ def test_a_train_result_whose_head_was_replaced_is_refused_where_the_file_is_rea
     r2 = featcache.train(cache, "logreg", seed=7, train_size=10, out=out, force=True)
     message = refused(lambda: featcache.load_head(r1), out, "train again")
     assert message == (f"{out} is no longer the head this TrainResult describes (another head was written there "
-                       f"since); pass the path as a str (head={str(out)!r}) to use the head there now, or train again "
+                       f"since); pass the path as a str (path={str(out)!r}) to use the head there now, or train again "
                        "to have a result of it")
     refused(lambda: featcache.export(r1, tmp_path / "m.keras"), out, "train again")
     refused(lambda: featcache.verify(r1), out, "train again")
@@ -62,8 +63,11 @@ def test_an_export_result_whose_model_was_replaced_is_refused(cache, tmp_path):
     e1 = featcache.export(h1, model)
     assert featcache.load_model(e1)[1]["head_path"] == str(h1.path.resolve())
     e2 = featcache.export(h2, model, force=True)
-    refused(lambda: featcache.load_model(e1), model, "export the head again")
-    refused(lambda: featcache.predict(e1, [str(tmp_path / "fm")]), model, "export the head again")
+    # each line names the keyword of the call it answers: load_model(path), read_meta(path), predict(model)
+    assert f"(path={str(model)!r})" in refused(lambda: featcache.load_model(e1), model, "export the head again")
+    assert f"(path={str(model)!r})" in refused(lambda: read_meta(e1), model, "export the head again")
+    assert f"(model={str(model)!r})" in refused(lambda: featcache.predict(e1, [str(tmp_path / "fm")]), model,
+                                                "export the head again")
     assert featcache.load_model(e2)[1]["head_path"] == featcache.load_model(str(model))[1]["head_path"] == str(h2.path.resolve())
 
 
@@ -71,6 +75,7 @@ def test_an_extract_result_whose_cache_was_replaced_is_refused(cache, tmp_path):
     path = tmp_path / "c.h5"
     assert featcache.open_cache(cache).sizes["train"] == 20
     again = extracted(tmp_path, path, 16, force=True)
-    refused(lambda: featcache.open_cache(cache), path, "extract again")
-    refused(lambda: featcache.train(cache, "logreg", out=tmp_path / "h.npz"), path, "extract again")
+    assert f"(path={str(path)!r})" in refused(lambda: featcache.open_cache(cache), path, "extract again")
+    assert f"(cache={str(path)!r})" in refused(lambda: featcache.train(cache, "logreg", out=tmp_path / "h.npz"), path,
+                                               "extract again")
     assert featcache.open_cache(again).sizes["train"] == featcache.open_cache(str(path)).sizes["train"] == 16

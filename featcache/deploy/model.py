@@ -106,7 +106,7 @@ MODEL_FILE = "the .keras file written by 'featcache export' or 'featcache finetu
 def read_meta(path: str | Path) -> dict[str, Any]:
     """The ``featcache.json`` of a model file, without loading the network: its content digest checked
     (``check_content``), then its fields (``check_meta``)."""
-    path = check_source(path, "model", MODEL_FILE)
+    path = check_source(path, "model", MODEL_FILE, "path")
     _model_json(path)  # a featcache model, or one line saying what the file is
     checked, meta = check_content(path)
     if not isinstance(meta, dict) or meta.get("kind") != KIND:  # replaced since: say what it is now
@@ -567,7 +567,7 @@ def load_model(path: str | Path) -> tuple[KerasModel, dict[str, Any]]:
     from featcache.deploy import svmgraph  # noqa: F401  registers the SVM head's layers
     from featcache.embedding import preprocess  # noqa: F401  registers the Preprocess layer for deserialization
 
-    path = check_source(path, "model", MODEL_FILE)
+    path = check_source(path, "model", MODEL_FILE, "path")
     meta = read_meta(path)
     try:
         model = load_keras_file(path)  # in safe mode, Keras's default: a model file runs no code

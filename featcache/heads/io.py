@@ -1213,7 +1213,7 @@ def load_head(path: str | Path, *, trust_pickle: bool = False) -> tuple[BaseEsti
     from arrays and JSON. An old pickle head (``.joblib``) is refused unless
     ``trust_pickle`` (then it loads with a ``PickleHeadWarning``).
     """
-    path = check_source(path, "head", HEAD_FILE)  # load_head(123); a TrainResult still its file
+    path = check_source(path, "head", HEAD_FILE, "path")  # load_head(123); a TrainResult still its file
     if path.is_dir():
         inside = sorted(p.name for p in path.iterdir() if p.suffix in (".keras", ".npz"))[:3] if os.access(path, os.R_OK) else []
         hint = f" (it holds {', '.join(inside)})" if inside else ""

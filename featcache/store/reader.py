@@ -302,13 +302,16 @@ def _copy_of(path: Path, meta: dict[str, Any]) -> str | None:
     return None
 
 
+CACHE_FILE = "the .h5 file written by 'featcache extract'"
+
+
 class Cache:
     """A complete feature cache, read lazily (``open_cache(path)``); checked when opened."""
 
     def __init__(self, path: str | Path):
         from featcache.validate import check_source
 
-        self.path = check_source(path, "cache", "the .h5 file written by 'featcache extract'")
+        self.path = check_source(path, "cache", CACHE_FILE, "path")
         self.meta = read_attrs(self.path)
         if not self.meta.get("complete"):
             raise FeatcacheError(_incomplete(self.path, self.meta))
@@ -760,8 +763,14 @@ def open_cache(path: str | Path) -> Cache:
 
 
 def as_cache(cache: Cache | str | Path) -> Cache:
-    """The API's ``cache`` argument, an open :class:`Cache` or a path to open: the one place that decides which."""
-    return cache if isinstance(cache, Cache) else open_cache(cache)
+    """The API's ``cache`` argument, an open :class:`Cache` or a path to open: the one place that decides which.
+    Checked here as ``cache`` first: ``open_cache``'s own check names its ``path`` (``train(cache=r)``, a replaced
+    ExtractResult, was told to pass ``path=``)."""
+    if isinstance(cache, Cache):
+        return cache
+    from featcache.validate import check_source
+
+    return open_cache(check_source(cache, "cache", CACHE_FILE))
 
 
 @dataclass
