@@ -570,6 +570,33 @@ def test_a_finetune_that_replaces_a_model_says_so(tmp_path, capsys):
     assert capsys.readouterr().out.strip().endswith("s/epoch; replaced the model made on another cache there -> " + str(out))
 
 
+def test_a_finetune_result_whose_model_was_replaced_is_refused(tmp_path):
+    """A reviewer: FinetuneResult went where its path goes (__fspath__) but had no written(), so after another finetune
+    to its path a reader read the other model as the result's, where an ExportResult is refused (validate.Written)."""
+    from featcache._lazy import keras
+    from featcache.deploy.finetune import FinetuneResult, _save
+    from featcache.deploy.model import read_meta
+
+    k = keras()
+    out = tmp_path / "ft.keras"
+    meta = {"class_names": ["ants", "bees"], "backbone": "mobilenet_v2", "image_size": 32, "head": "keras", "params": {}}
+    settings = {"unfreeze": 20, "learning_rate": 1e-5, "max_epochs": 5}
+    results = []
+    for seed in (0, 1):
+        k.utils.set_random_seed(seed)  # another model each time: other weights, other bytes
+        inputs = k.Input((2,))
+        r = FinetuneResult(out, {}, [], 0.5, frozen_val_loss=1.0,
+                           epochs=[{"val_accuracy": 0.6, "val_loss": 0.9, "seconds": 1.0}], best_epoch=1)
+        _save(k.Model(inputs, k.layers.Dense(2)(inputs)), out, meta, "h.keras", "random", settings, r, force=True)
+        assert read_meta(r)["class_names"] == ["ants", "bees"]  # as written: accepted
+        results.append(r)
+    with pytest.raises(FeatcacheError) as err:
+        read_meta(results[0])
+    assert str(err.value) == (f"{out} is no longer the model this FinetuneResult describes (another model was written "
+                              f"there since); pass the path as a str (path={str(out)!r}) to use the model there now, "
+                              "or finetune again to have a result of it")
+
+
 def test_finetune_out_replaces_a_fine_tuned_model_only_of_the_same_fit_and_fine_tuning(tiny_head, tmp_path, capsys,
                                                                                       monkeypatch):
     """A tester: export and finetune replaced a model of the same data set and kind of head whatever its head's

@@ -36,7 +36,7 @@ import numpy as np
 from featcache.embedding import passes
 from featcache.errors import FeatcacheError, one_line, warn
 from featcache.progress import counted, note, status
-from featcache.validate import check_source, checks_switches, param_text, views_counted, views_words
+from featcache.validate import Written, check_source, checks_switches, param_text, views_counted, views_words
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -69,9 +69,17 @@ class FinetuneResult:
     head_test_views: list[str] | None = None
     head_views_test_accuracy: float | None = None
     settings: dict[str, Any] = field(default_factory=dict)  # unfreeze, learning rate, batch size, ... (as saved)
+    digest: str | None = None  # the model's content digest as the file stores it (written()); None until saved
 
     def __fspath__(self) -> str:  # the model file: predict, load_model, verify and info take the result (a tester)
         return str(self.path)
+
+    def written(self) -> Written:
+        """What a reader checks (``validate.check_source``): the model at ``path`` is still this one, by the content
+        digest it was saved with; without it a finetune to the same path since was read as this result's model."""
+        from featcache.heads.io import stored_digest
+
+        return Written(self.digest, "model", stored_digest, "finetune again")
 
     @property
     def replaced_other_cache(self) -> bool:
@@ -600,6 +608,7 @@ def _save(model, out: Path, meta: dict, head: str | Path, w, settings: dict, res
     """The probabilities model with the head's metadata and what fine-tuning did."""
     from featcache.deploy.export import model_meta
     from featcache.deploy.model import probabilities_model, save_model
+    from featcache.heads.io import stored_digest
 
     if not all(np.isfinite(v).all() for v in model.get_weights()):  # never a model of NaN weights (a tester)
         raise FeatcacheError(f"fine-tuning left weights that are not numbers; nothing was written to {out}: fine-tune "
@@ -623,7 +632,8 @@ def _save(model, out: Path, meta: dict, head: str | Path, w, settings: dict, res
     # how the run went, not what the model is, and is known only under the lock (a review: every model said False)
     for key in ("path", "settings", "replaced", "replaced_other_cache", "replaced_from", TEST_ACCURACY_ORIG, "test_images"):
         mmeta["finetune"].pop(key, None)
-    save_model(probabilities_model(model), out, mmeta, recheck)
+    saved = save_model(probabilities_model(model), out, mmeta, recheck)
+    result.digest = stored_digest(saved)  # as the file holds it: what written() checks
 
 
 def _head_views(meta: dict[str, Any]) -> tuple[list[str] | None, float | None]:
