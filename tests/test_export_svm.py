@@ -215,3 +215,47 @@ def test_an_svm_model_is_refused_by_the_float32_runtimes_and_auto_skips_them(svm
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # the next fastest is OpenVINO, which such a model skips
     assert runtimes.REGISTRY["openvino"].available()
     assert ModelRunner(out, runtime="auto", expected_images=10_000).runtime_used == "tensorflow"
+
+
+def test_quieting_the_gemm_rewriter_leaves_the_root_logger_as_it_was(svm_views_cache, tmp_path, capsys):
+    """Reviewer's finding: the ONNX conversion quieted tf2onnx's "Gemm rewriter" warnings by raising the root logger's
+    level to ERROR, which dropped every other logger's warnings meanwhile (another thread's), and with no handler on
+    root, logging.warning's basicConfig installed a stderr handler for the rest of the process. Converted here with
+    root bare (as in a plain script); another logger warns during the conversion."""
+    import logging
+
+    import featcache
+    from featcache.deploy.model import ExportedModelSpec, load_model
+    from featcache.embedding import runtimes
+
+    tmp, _, _, head = svm_views_cache
+    out = featcache.export(head.path, tmp_path / "m.keras").path
+    net, meta = load_model(out)
+    heard: list[str] = []
+    other = logging.getLogger("featcache_test_other")
+    collector = logging.Handler()
+    collector.emit = lambda record: heard.append(record.getMessage())
+    other.addHandler(collector)
+
+    class WarnsWhileConverting:  # the model, with another logger's warning while it converts
+        def export(self, *args, **kwargs):
+            other.warning("another thread's warning")
+            return net.export(*args, **kwargs)
+
+    root = logging.getLogger()
+    saved, level = root.handlers[:], root.level
+    for handler in saved:  # pytest's own capture handlers: root bare, as a script's
+        root.removeHandler(handler)
+    try:
+        runtimes._export_onnx(WarnsWhileConverting(), ExportedModelSpec.of(out, meta), tmp_path / "m.onnx")
+        after = root.handlers[:]
+    finally:
+        for handler in root.handlers[:]:
+            root.removeHandler(handler)
+        for handler in saved:
+            root.addHandler(handler)
+        other.removeHandler(collector)
+    assert (tmp_path / "m.onnx").stat().st_size > 0
+    assert after == [] and root.level == level and root.filters == []
+    assert heard == ["another thread's warning"]
+    assert "Gemm rewriter" not in capsys.readouterr().err

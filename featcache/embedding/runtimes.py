@@ -775,10 +775,15 @@ def _export_onnx(model, spec: ConversionSpec, out: Path) -> None:
     logging.getLogger("tf2onnx").setLevel(logging.ERROR)
     # tf2onnx's Gemm rewriter warns on the root logger of any float64 product (an SVM model's kernel, deploy.svmgraph:
     # "WARNING:root:For now, onnxruntime only support float32 type for Gemm rewriter", twice per conversion); it then
-    # leaves the product as MatMul, which ONNX Runtime runs in float64. Quiet for the conversion only.
+    # leaves the product as MatMul, which ONNX Runtime runs in float64. Quiet for the conversion only, and only it: a
+    # filter on the root logger (raising root's level dropped every other thread's warnings meanwhile), and a
+    # NullHandler where root has none, else logging.warning's basicConfig installs a stderr handler for good.
     root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
+    not_gemm = lambda record: "Gemm rewriter" not in record.getMessage()  # noqa: E731
+    null = logging.NullHandler() if not root.handlers else None
+    root.addFilter(not_gemm)
+    if null is not None:
+        root.addHandler(null)
     try:
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():  # tf2onnx prints its progress
             warnings.simplefilter("ignore", FutureWarning)  # Keras's numpy-2 patch of tf2onnx probes np.object
@@ -788,7 +793,9 @@ def _export_onnx(model, spec: ConversionSpec, out: Path) -> None:
         raise FeatcacheError(f"cannot convert {spec.what} to ONNX ({type(exc).__name__}: {detail}); "
                              "use --runtime tensorflow") from None
     finally:
-        root.setLevel(level)
+        root.removeFilter(not_gemm)
+        if null is not None:
+            root.removeHandler(null)
 
 
 def _export_tflite(model, spec: ConversionSpec, out: Path) -> None:
