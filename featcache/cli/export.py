@@ -27,7 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "frozen base, pooling, head -> class probabilities. Class names are stored in the file. "
                        "A logreg head is folded (standardization included) into an equivalent Dense layer; an svm head "
                        "becomes featcache's SVM layers (its support vectors as arrays): its probabilities, or, trained "
-                       "with --param probability=false, its vote shares (not probabilities: predict names them share).")
+                       "with --param probability=false, its SVM scores (vote shares, or shares of the averaged decision "
+                       "values with --views all; not probabilities: predict names them share).")
     p.add_argument("head", help="head file written by 'featcache train' (.keras or .npz): a keras, logreg or svm head")
     add_weights_arg(p)
     p.add_argument("--out", required=True, metavar="MODEL.keras", help="where to write the model")

@@ -64,7 +64,9 @@ def run(args: argparse.Namespace) -> int:
     # One line per image, the path (and the class names of a model made before such names were refused) shown
     # escaped as the skipped files are: a folder "in\nput" split every line in two (an adversarial tester).
     if preds.value != "probability":  # an SVM head's model: its numbers are said for what they are, once
-        note(one_line(f"predict: {args.model} is an SVM head's model: the numbers are vote shares, not probabilities "
+        from featcache.deploy.model import SVM_NUMBERS
+
+        note(one_line(f"predict: {args.model} is an SVM head's model: the numbers are {SVM_NUMBERS} "
                       "(docs/commands.md, export)"))
     for p in preds:
         print(one_line(f"{p.input}: " + ", ".join(f"{c} {prob:.3f}" for c, prob in p.top)))

@@ -48,8 +48,11 @@ INPUT_SHAPE = (None, None, None)  # (H, W, C): any size, gray or RGB
 INPUT_DTYPE = "uint8"
 # An exported SVM head's output (deploy.svmgraph): its record's "scores" and "output"; predict names its columns
 # "share_N" for it. Not probabilities: the head computed none (probability=false).
-SVM_SCORES = "svm vote shares"
-SVM_OUTPUT = ("SVM vote shares, not probabilities (the head has none): per image, each class's share of the one-vs-one "
+SVM_SCORES = "svm vote shares"  # the record's tag (kept: models carry it); views' numbers are no votes, SVM_NUMBERS says
+# What an SVM head's model's numbers are, true of both kinds (a reviewer: "vote shares" alone was wrong with views,
+# whose numbers are the averaged one-vs-rest decision values, shifted and normalized): predict's note and the record.
+SVM_NUMBERS = "SVM scores (vote shares, or shares of the averaged decision values with views), not probabilities"
+SVM_OUTPUT = (f"{SVM_NUMBERS} (the head has none): per image, each class's share of the one-vs-one "
               "votes (one view) or of the averaged one-vs-rest decision values shifted to >= 0 (views); the top one is "
               "the SVM's class; columns in class_names order")
 

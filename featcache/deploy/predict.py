@@ -924,7 +924,7 @@ PROBABILITY, SHARE = "probability", "share"  # what a model's numbers are (Predi
 
 
 def value_of(meta: dict) -> str:
-    """What the numbers of a model with record ``meta`` are: an SVM head's model gives vote shares, not probabilities
+    """What the numbers of a model with record ``meta`` are: an SVM head's model gives shares (``SVM_NUMBERS``), not probabilities
     (``deploy.model.SVM_SCORES``); every other model, probabilities."""
     from featcache.deploy.model import SVM_SCORES
 
