@@ -44,6 +44,17 @@ def make_fashion_dir(directory: Path, n_train: int = 48, n_test: int = 24, seed:
     return directory
 
 
+def tiny_fashion_cache(root: Path, n_train: int, n_test: int) -> Path:
+    """A cache extracted by featcache from synthetic Fashion-MNIST (``make_fashion_dir`` under ``root``) with random
+    weights at 32 px: the real extract path, small and fast; its path (``root / "c.h5"``)."""
+    import featcache
+
+    return featcache.extract(featcache.FashionMNIST(data_dir=str(make_fashion_dir(root / "fm", n_train=n_train,
+                                                                                  n_test=n_test))),
+                             featcache.ModelSpec(weights="random", image_size=32),
+                             featcache.StoreSpec(out=root / "c.h5"), verbose=False).path
+
+
 def flip(path: Path, offset: int, n: int = 1) -> None:
     """Invert ``n`` bytes of a file at ``offset`` (damage a cache the way a bad disk would)."""
     with open(path, "r+b") as fh:

@@ -67,12 +67,9 @@ def centroid(monkeypatch):
 
 @pytest.fixture(scope="module")
 def small_cache(tmp_path_factory):
-    from helpers import make_fashion_dir
+    from helpers import tiny_fashion_cache
 
-    root = tmp_path_factory.mktemp("seam")
-    return featcache.extract(featcache.FashionMNIST(data_dir=str(make_fashion_dir(root / "fm", n_train=60, n_test=30))),
-                             featcache.ModelSpec(weights="random", image_size=32),
-                             featcache.StoreSpec(out=root / "c.h5"), verbose=False).path
+    return tiny_fashion_cache(tmp_path_factory.mktemp("seam"), n_train=60, n_test=30)
 
 
 def test_a_registered_head_trains_saves_loads_and_evaluates(centroid, small_cache, tmp_path):

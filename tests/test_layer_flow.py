@@ -59,10 +59,7 @@ def test_train_on_a_layer_the_cache_lacks(final_only_cache, tmp_path, capsys):
 
 
 def test_export_of_a_head_on_a_layer_is_the_truncated_network(two_layer_cache, real_weights, tmp_path, capsys):
-    import numpy as np
-
     from featcache.deploy.endtoend import build_end_to_end, parameter_counts
-    from featcache.sources import open_source
 
     cache = featcache.open_cache(two_layer_cache)
     head_file = tmp_path / "lr13.npz"
@@ -75,6 +72,15 @@ def test_export_of_a_head_on_a_layer_is_the_truncated_network(two_layer_cache, r
     assert meta["layer"] == LAYER and base.layers[-1].name == LAYER
     full = build_end_to_end("mobilenet_v2", str(real_weights), 96, 10)
     assert model.count_params() < parameter_counts(full)["total"] / 3  # blocks 14-16 and the 1280-wide conv are gone
+    assert_model_on_images_is_the_head(model, meta, head_file, cache)
+
+
+def assert_model_on_images_is_the_head(model, meta, head_file, cache) -> None:
+    """The exported model on the test split's raw images gives the head's probabilities on the cached features."""
+    import numpy as np
+
+    from featcache.sources import open_source
+
     head, _ = load_head(head_file)
     images = open_source(meta["source"]).splits["test"].read(0, cache.sizes["test"])
     probs = model.predict(images[..., None], batch_size=100, verbose=0)
@@ -86,22 +92,13 @@ def test_export_of_a_head_on_a_layer_is_the_truncated_network(two_layer_cache, r
 def test_an_svm_head_exports_its_calibrated_probabilities(two_layer_cache, tmp_path, capsys):
     """An SVM head (calibrated probabilities, the default) was refused: 'cannot export an SVM head' (a new-user
     tester). Its model on the raw images gives the head's probabilities on the cached features (deploy.svmgraph)."""
-    import numpy as np
-
-    from featcache.sources import open_source
-
     cache = featcache.open_cache(two_layer_cache)
     head_file = tmp_path / "svm13.npz"
     featcache.train(two_layer_cache, "svm", layer=LAYER, out=head_file, verbose=False)
     assert main(["export", str(head_file), "--out", str(tmp_path / "m.keras")]) == 0
     model, meta = featcache.load_model(tmp_path / "m.keras")
     assert "scores" not in meta and meta["output"].startswith("class probabilities")  # probabilities: the head's own
-    head, _ = load_head(head_file)
-    images = open_source(meta["source"]).splits["test"].read(0, cache.sizes["test"])
-    probs = model.predict(images[..., None], batch_size=100, verbose=0)
-    expected = head.predict_proba(cache.features("test", LAYER))
-    assert np.mean(probs.argmax(1) == expected.argmax(1)) >= 0.999
-    np.testing.assert_allclose(probs, expected, atol=2e-3)
+    assert_model_on_images_is_the_head(model, meta, head_file, cache)
 
 
 def test_finetune_a_head_on_a_layer_trains_the_truncated_base(two_layer_cache, real_weights, tmp_path):

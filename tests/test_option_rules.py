@@ -7,7 +7,7 @@ refused, as train refuses --standardize with --head logreg; a bound said is the 
 from __future__ import annotations
 
 import pytest
-from helpers import make_fashion_dir, run_main
+from helpers import run_main, tiny_fashion_cache
 from test_api_words import api_error
 
 import featcache
@@ -17,10 +17,7 @@ from featcache.errors import FeatcacheError
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
-    root = tmp_path_factory.mktemp("rules")
-    return featcache.extract(featcache.FashionMNIST(data_dir=str(make_fashion_dir(root / "fm", n_train=60, n_test=20))),
-                             featcache.ModelSpec(weights="random", image_size=32),
-                             featcache.StoreSpec(out=root / "c.h5"), verbose=False).path
+    return tiny_fashion_cache(tmp_path_factory.mktemp("rules"), n_train=60, n_test=20)
 
 
 def refused(capsys, *argv: str) -> str:

@@ -1643,6 +1643,17 @@ def test_a_link_at_the_partials_name_to_a_partial_of_other_settings_is_in_the_wa
     assert partial_path(path).is_symlink() and partial_path(elsewhere).is_file()
 
 
+def interrupted_partial(path, old: CacheIdentity, source: dict) -> tuple[bytes, dict]:
+    """A partial of 64 training rows at ``path``'s partial name, of cache ``old`` read from ``source``: its bytes and
+    the attributes it was written with."""
+    attrs = {"fingerprint": old.fingerprint, "settings": old.settings(), "class_names": list(old.class_names),
+             "layers": list(old.layers), "default_layer": "out", "dtype": "float32", "source": source}
+    w = CacheWriter(path, attrs, specs(), {"out": WIDTH}, "float32")
+    write_rows(w, w.open(), stop={"train": 64, "test": 0})
+    w.close()
+    return partial_path(path).read_bytes(), attrs
+
+
 def test_an_interrupted_extraction_of_another_photo_folder_is_not_started_over(tmp_path):
     """Regression (a reviewer, 2026-12-05): a partial differing only in data_digest was taken for "the same extraction,
     data changed" and started over (deleted) even where it read another photo folder (another project's photos/ of
@@ -1653,13 +1664,8 @@ def test_an_interrupted_extraction_of_another_photo_folder_is_not_started_over(t
     one, two = tmp_path / "one" / "photos", tmp_path / "two" / "photos"
     one.mkdir(parents=True), two.mkdir(parents=True)
     spec_one, spec_two = ({"kind": "images", "root": str(root)} for root in (one, two))
-    path, old = tmp_path / "c.h5", identity(data_digest={"train": "one", "test": "one"})
-    attrs = {"fingerprint": old.fingerprint, "settings": old.settings(), "class_names": list(old.class_names),
-             "layers": list(old.layers), "default_layer": "out", "dtype": "float32", "source": spec_one}
-    w = CacheWriter(path, attrs, specs(), {"out": WIDTH}, "float32")
-    write_rows(w, w.open(), stop={"train": 64, "test": 0})
-    w.close()
-    data = partial_path(path).read_bytes()
+    path = tmp_path / "c.h5"
+    data, _ = interrupted_partial(path, identity(data_digest={"train": "one", "test": "one"}), spec_one)
     with pytest.raises(FeatcacheError, match=r"holds an interrupted extraction made with other settings \(differs in: "
                                              r"the data: root .*one/photos -> .*two/photos\); choose another "
                                              r"StoreSpec\(out=\.\.\.\), or pass StoreSpec\(force=True\) to move it aside"):
@@ -1690,13 +1696,8 @@ def test_a_partial_of_other_source_settings_is_no_extraction_of_changed_data(tmp
     another extraction, refused without --force (naming the setting) and set aside with it."""
     from featcache.store import reader
 
-    path, old = tmp_path / "c.h5", identity(data_digest={"train": "old", "test": "old"})
-    attrs = {"fingerprint": old.fingerprint, "settings": old.settings(), "class_names": list(old.class_names),
-             "layers": list(old.layers), "default_layer": "out", "dtype": "float32", "source": old_spec}
-    w = CacheWriter(path, attrs, specs(), {"out": WIDTH}, "float32")
-    write_rows(w, w.open(), stop={"train": 64, "test": 0})
-    w.close()
-    data = partial_path(path).read_bytes()
+    path = tmp_path / "c.h5"
+    data, attrs = interrupted_partial(path, identity(data_digest={"train": "old", "test": "old"}), old_spec)
     with pytest.raises(FeatcacheError, match=r"c\.h5\.partial\.h5 holds an interrupted extraction made with other "
                                              rf"settings \(differs in: {re.escape(said)}\); "
                                              r"choose another StoreSpec\(out=\.\.\.\), or pass StoreSpec\(force=True\) "
