@@ -124,9 +124,8 @@ def warn(message: str, category: type[Warning]) -> None:
 
 def _is_ours(filename: str) -> bool:
     """Whether a frame's file is featcache's own (under ``_PACKAGE``): ``warn``'s test of each frame it walks."""
-    if not os.path.isabs(filename):  # relative to the working folder, which may change: not cached (the same test)
-        return os.path.abspath(filename).startswith(_PACKAGE)
-    return _is_ours_absolute(filename)
+    # a relative name is made absolute first (the working folder may change): the cache is of absolute names only
+    return _is_ours_absolute(filename if os.path.isabs(filename) else os.path.abspath(filename))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -335,9 +334,6 @@ def system_limit(exc: BaseException) -> str | None:
     that does, a resume deleted its partial as "damaged", a photo was
     "changed on disk" and another skipped as unreadable (``ulimit -n 8``, an adversarial tester).
     """
-    import errno
-    import os
-
     if isinstance(exc, MemoryError):  # Python's own (numpy's allocation of an array): a traceback, whatever the command
         return out_of_memory(exc)
     if not isinstance(exc, OSError) or exc.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOMEM):

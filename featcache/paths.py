@@ -48,10 +48,11 @@ def _check_folder_path(root: Path, variable: str, fix: str) -> None:
     from featcache.errors import FeatcacheError
 
     for p in (root, *root.parents):
-        if os.path.islink(p) and not os.path.exists(p):
+        exists = os.path.exists(p)
+        if not exists and os.path.islink(p):
             raise FeatcacheError(f"{variable} is {root}, and {p} is a link to {os.readlink(p)}, which does not exist; "
                                  f"make that folder, or {fix}")
-        if os.path.exists(p) and not os.path.isdir(p):
+        if exists and not os.path.isdir(p):
             raise FeatcacheError(f"{variable} is {root}, and {p} is not a folder; {fix}")
 
 

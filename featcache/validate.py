@@ -741,11 +741,7 @@ def check_path(value: Any, name: str, what: str) -> Path:
     """A path given through the API: a str, bytes or os.PathLike naming something, ``~`` expanded (``expand_home``).
     None, a number or a list ended in pathlib's "expected str, bytes or os.PathLike object" TypeError (an
     adversarial tester's open_cache(None), train(None), predict(model, None)); ``what`` says what to pass instead."""
-    if isinstance(value, (str, bytes, os.PathLike)):
-        text = os.fsdecode(value)
-        if text:
-            return Path(expand_home(text))
-    raise FeatcacheError(f"{option(name)} must be a path (got {shown(value)}); pass {what}")
+    return Path(setting_path(value, name, "a path", fix=f"pass {what}"))
 
 
 def setting_path(value: Any, name: str, what: str, keyword: str | None = None, fix: str = "") -> str | Path:

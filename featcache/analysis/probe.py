@@ -39,7 +39,7 @@ from featcache import paths
 from featcache.analysis.plots import plot_probe
 from featcache.errors import FeatcacheError, cli_running, given, one_line, option
 from featcache.progress import counted, status
-from featcache.heads import exportable_heads, make_head, parse_C_per_head, parse_head_params
+from featcache.heads import make_head, parse_C_per_head, parse_head_params
 from featcache.sources.images import check_report_outside_classes
 from featcache.store.atomic import output_files, write_bytes, write_json
 from featcache.validate import (
@@ -113,9 +113,10 @@ class ProbeResult:
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
     view_settings: list[tuple[str, str]] = field(default_factory=lambda: [("orig", "orig")])  # (train, test) views
     # What the text output advises, for --json too (a tester found it only in the text): the command that fits the
-    # best row on every training image, the same for the best head that exports when the best does not, and a
+    # best row on every training image, and a
     # note when the hold-out is too small to choose by.
     train_command: str = ""
+    # every head kind exports since the SVM's form (deploy.svmgraph): None, kept in --json for its readers
     exportable_train_command: str | None = None
     note: str | None = None
     tie: str | None = None  # how best was chosen among rows of its accuracy (tie_note), None when it has none
@@ -445,10 +446,6 @@ def _probe_into(out_dir: Path, cache: Cache, plan: ProbePlan, settings: list[Set
     result = ProbeResult(cache.path, rows, best, params=params, view_settings=[(_views_text(a), _views_text(b)) for a, b in settings],
                          train_command=train_command(cache.path, best, cache.views, _train_params(params, best.head, plan.given)),
                          note=small_holdout_note(cache.sizes["train"], scoring), tie=tie_note(rows, best))
-    exportable = [r for r in rows if r.head in EXPORTABLE_HEADS]
-    alt = best_row(exportable) if best.head not in EXPORTABLE_HEADS and exportable else None  # an SVM has no Dense form
-    if alt is not None:
-        result.exportable_train_command = train_command(cache.path, alt, cache.views, _train_params(params, alt.head, plan.given))
     # The folder checked again after the fits, as at the start: a probe.csv or probe.png the user saved there during
     # the run was replaced or, with plot=False, deleted (an adversarial tester)
     kept = check_report(out_dir)
@@ -468,9 +465,6 @@ def _probe_into(out_dir: Path, cache: Cache, plan: ProbePlan, settings: list[Set
         if result.note:
             print(result.note)
         print(one_line(f"fit it on every training image: {result.train_command}{_probe_only_note(best.head, params, plan.given)}"))
-        if alt is not None:  # (a new user)
-            print(one_line(f"an {best.head} head cannot be exported as a model; the best one that can ({alt.head}, "
-                           f"{alt.accuracy:.4f}): {result.exportable_train_command}"))
         written = [str(p) for p in (result.csv, result.plot, out_dir / "probe.json") if p]  # probe.json too (a new user)
         print(one_line(f"wrote {', '.join(written[:-1])} and {written[-1]}"))
     return result
@@ -490,10 +484,6 @@ def _rows(results: dict, names: list[str], head_names: list[str], settings: list
                 rows.append(ProbeRow(depths[layer], layer, int(widths.get(layer, 0)), h, C, round(float(acc), 6), scored_on,
                                      round(seconds, 3), _views_text(train), _views_text(test)))
     return rows
-
-
-# Heads `export` turns into a model (a Dense layer: ``logits_weights``); the SVM has no such form.
-EXPORTABLE_HEADS = exportable_heads()
 
 
 # How best_row breaks a tie of accuracy, in order (one home: best_row ranks by it, tie_note says which of it decided):

@@ -136,7 +136,7 @@ def end_to_end_model(head: BaseEstimator, meta: dict[str, Any], w: str) -> Keras
 
     n_classes = len(meta["class_names"])
     if is_svm_form(head):
-        return features_model(meta, w, head.kernel_form()["support"].shape[1])
+        return features_model(meta, w, int(head.n_features_in_))  # its width; kernel_form is built once, by svm_model
     dropout = float(head.dropout) if isinstance(head, DenseHead) else 0.0
     model = build_end_to_end(
         meta["backbone"], w, int(meta["image_size"]), n_classes, layer=meta.get("layer"),
@@ -251,11 +251,7 @@ def graph_views(est: BaseEstimator, meta: dict[str, Any], views: str | tuple[str
                                  f"does), and the head was fitted on {_fit_words(fitted, averaged)}; pass "
                                  f"{_views_given(views_spec(names[1:]))} for those views without the original, or "
                                  f"{_views_given('all')} (the views it averaged at test)")
-    if not hasattr(est, "logits_weights") and not is_svm_form(est):
-        raise FeatcacheError(f"cannot export this {meta.get('head') or type(est).__name__} head with views in the graph: the SVM "
-                             "does not export (the views are averaged after a Dense layer); train a logreg or keras head "
-                             "with the same views and export that")
-    return names
+    return names  # a head of no exportable form is refused by exportable's check_dense_form, with the right line
 
 
 def _views_given(views: str) -> str:
@@ -428,7 +424,7 @@ def export(
     check_not_the_head(out, head, "export")
     est, meta = load_head(head, trust_pickle=trust_pickle)
     names = graph_views(est, meta, views)
-    w = exportable(est, meta, weights)  # before Keras is imported (seconds): an SVM head is refused at once
+    w = exportable(est, meta, weights)  # before Keras is imported (seconds): a head of no exportable form refused at once
     # featcache's model there, not a file --force replaces
     replacing = check_same_model_job(out, meta, None, force, views=names)
 
@@ -439,12 +435,12 @@ def export(
         replacing = check_same_model_job(out, meta, None, force, views=names)
 
     check_file_outside_classes(out, photo_root_of(meta.get("source")))
-    logits = end_to_end_model(est, meta, w)
-    if is_svm_form(est):
+    logits, svm = end_to_end_model(est, meta, w), is_svm_form(est)
+    if svm:
         model = svm_model(logits, est, len(meta["class_names"]), names)
     else:
         model = probabilities_model(logits) if names == ("orig",) else views_model(logits, names)
-    written = model_meta(meta, head, w, names, shares=is_svm_form(est) and not est.probability)
+    written = model_meta(meta, head, w, names, shares=svm and not est.probability)
     saved = save_model(model, out, written, recheck)
     written[DIGEST_KEY] = stored_digest(saved)  # as the file holds it: what ExportResult.written checks
     result = ExportResult(saved, replacing[0], written, export_note(meta, names, written["averaged"] or "probabilities"),

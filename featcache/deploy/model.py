@@ -31,6 +31,7 @@ from featcache._lazy import keras
 from featcache.embedding.backbones import MAX_IMAGE_SIZE, REGISTRY
 from featcache.embedding.passes import BATCH_SIZE
 from featcache.embedding.runtimes import DEFAULT_RUNTIME
+from featcache.heads.views import DECISION_VALUES, PROBABILITIES
 from featcache.errors import FeatcacheError, given_path, option, warn
 from featcache.heads.io import (META_ENTRY, MODEL_KIND, MODEL_ONLY_FIELDS, add_sealed_meta, check_digest, check_regular_file,
                                 load_keras_file, load_problem, way_out)
@@ -240,8 +241,8 @@ def check_meta(path: str | Path, meta: dict[str, Any], fix: str | None = None) -
         raise _bad_meta(path, meta, "backbone", f"a backbone featcache knows ({', '.join(REGISTRY)})", fix)
     if meta.get("views") is not None and not _view_names(meta["views"]):  # absent or None: a model older than views
         raise _bad_meta(path, meta, "views", "a list of view names such as ['orig', 'flip']", fix)
-    if meta.get("averaged") not in (None, "probabilities", "decision values"):
-        raise _bad_meta(path, meta, "averaged", "'probabilities', 'decision values' or null", fix)
+    if meta.get("averaged") not in (None, PROBABILITIES, DECISION_VALUES):
+        raise _bad_meta(path, meta, "averaged", f"{PROBABILITIES!r}, {DECISION_VALUES!r} or null", fix)
     if meta.get("scores") not in (None, SVM_SCORES):  # what the output is where not probabilities (deploy.svmgraph)
         raise _bad_meta(path, meta, "scores", f"{SVM_SCORES!r} or null", fix)
     if not isinstance(meta.get("finetune"), (dict, type(None))):

@@ -82,9 +82,9 @@ class SVMScores(_k.layers.Layer):
         if not np.array_equal(sv, form["support"]):  # never for a head fitted by featcache (float32 features)
             raise FeatcacheError("the SVM head's support vectors are not float32 numbers, as featcache fits them; "
                                  "retrain it with 'featcache train'")
-        sv = sv.astype(np.float64)
         sigmoids = [form["sigmoid_a"], form["sigmoid_b"]] if self.mode == PROBA else []
-        self.set_weights([form["mean"], form["scale"], sv.astype(np.float32), (sv * sv).sum(axis=1), form["pair_coef"],
+        squares = np.square(sv, dtype=np.float64).sum(axis=1)  # each float32 value cast to float64, then squared
+        self.set_weights([form["mean"], form["scale"], sv, squares, form["pair_coef"],
                           form["intercept"],
                           *sigmoids])
 

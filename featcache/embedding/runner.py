@@ -37,7 +37,7 @@ from featcache.store import (
     tidy_partial,
 )
 from featcache.store.atomic import output_files, written_through
-from featcache.store.layout import is_cache_name, out_words, partial_path
+from featcache.store.layout import force_words, is_cache_name, out_words, partial_path
 from featcache.store.writer import file_state
 from featcache.store.partial import check_partial
 from featcache.store.reader import (OtherCache, incomplete_replaced, other_cache, resume_words, set_aside_other_partial,
@@ -175,7 +175,7 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
         _make_folder(path.parent)
         # --force changes what may be replaced, never what a hit is: a cache of these settings is still a hit, as
         # train --force refits only what train would refit anyway (the brief of extract --force, 2026-12-05)
-        forced = f"; {option('--force', 'StoreSpec(force=True)')} replaces only a cache of other settings" if store.force else ""
+        forced = f"; {force_words()} replaces only a cache of other settings" if store.force else ""
         if find_complete(path, ident, data.spec, force=store.force):
             return _hit(path, data, verbose, f"cache hit: {path} already holds these features; nothing to do{forced}", model)
         # Not before the hit: a layer beyond the registry's needs Keras, which a hit never imports (0.7 s against 5 s).
@@ -197,7 +197,7 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
             if verbose and replaced:  # what it replaces is a user's file: said with the progress off too (a note)
                 note(one_line(replaced))
             if verbose and other:
-                note(one_line(f"{option('--force', 'StoreSpec(force=True)')}: {path}, {other.words()}, is replaced once this cache is complete (and kept "
+                note(one_line(f"{force_words()}: {path}, {other.words()}, is replaced once this cache is complete (and kept "
                               "if the run stops before)"))
             result = _run(path, ident, data, model, store, engine, verbose, at_start, other)
             result.replaced_incomplete, result.replaced_cache = replaced, other
@@ -219,7 +219,7 @@ def _set_aside_other_partial(path: Path, ident: CacheIdentity, source: dict[str,
             attrs = {"partial_of": path.name}
         what = ("a complete extraction of other settings, stopped before it was renamed into place" if attrs.get("complete")
                 else "an interrupted extraction of other settings")
-        warn(f"{partial_path(path)} held {what}; {option('--force', 'StoreSpec(force=True)')} moved it to {moved} "
+        warn(f"{partial_path(path)} held {what}; {force_words()} moved it to {moved} "
              f"({resume_words(moved, attrs)}; or delete it)", PartialSetAside)
     return moved
 
@@ -237,7 +237,7 @@ def _make_folder(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise FeatcacheError(f"cannot create {folder} ({exc.strerror}); choose a writable {option('--out', 'StoreSpec(out=...)')}") from None
+        raise FeatcacheError(f"cannot create {folder} ({exc.strerror}); choose a writable {out_words()}") from None
 
 
 def _check_outside_the_data(path: Path, source: Any) -> None:
@@ -343,7 +343,8 @@ def _hit(path: Path, source: DataSource, verbose: bool, message: str, model: Mod
          locked: bool = False) -> ExtractResult:
     # The cache lists the files that did not decode: a photo source's rows
     # (and --strict) are settled from it, with nothing decoded.
-    stored = [(str(p), str(why)) for p, why in read_attrs(path).get("skipped") or []]
+    attrs = read_attrs(path)
+    stored = [(str(p), str(why)) for p, why in attrs.get("skipped") or []]
     source.settle(dict(stored))
     # Left by a crash between publishing the cache and removing its partial:
     # the complete cache holds everything it had. ``locked``: under the writers' lock (else tried, never waited for).
@@ -356,15 +357,20 @@ def _hit(path: Path, source: DataSource, verbose: bool, message: str, model: Mod
             note(_skipped_line(stored))
         print(one_line(message))
     return ExtractResult(path, hit=True, skipped=stored, views=len(model.view_list()) if model else 1,
-                         cached=_split_sizes(path), fingerprint=_fingerprint_now(path))
+                         cached=_split_sizes(path), fingerprint=_fingerprint_of(attrs))
 
 
 def _fingerprint_now(path: Path) -> str | None:
     """The fingerprint of the cache at ``path``, None where it has none or cannot be read (its reader says why)."""
     try:
-        found = read_attrs(path).get("fingerprint")
+        return _fingerprint_of(read_attrs(path))
     except Exception:  # damaged, not HDF5, busy: open_cache's own line follows
         return None
+
+
+def _fingerprint_of(attrs: dict) -> str | None:
+    """A cache's fingerprint among its attributes, None where it has none."""
+    found = attrs.get("fingerprint")
     return found if isinstance(found, str) else None
 
 
@@ -466,7 +472,7 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
                            engine_startup_seconds=engine_startup,
                            skipped=list(data.skipped), runtime=make_embed.runtime_used, views=n_views,
                            runtime_note=make_embed.runtime_note, cached=_split_sizes(path), converted=converted,
-                           replaced_cache=other, partial_set_aside=aside, fingerprint=_fingerprint_now(path))
+                           replaced_cache=other, partial_set_aside=aside, fingerprint=_fingerprint_of(attrs))
     if verbose:
         _report(result)
     return result

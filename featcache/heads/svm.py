@@ -238,10 +238,13 @@ class SVMHead(ClassifierMixin, BaseEstimator):
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         check_is_fitted(self, "pipeline_")
         X = predict_data(self, X)
+        return self._fitted_svc().decision_function(self.pipeline_[0].transform(X))
+
+    def _fitted_svc(self) -> Any:
+        """The SVC that decides: the pipeline's, or with probabilities the one the calibration refitted on all rows
+        (``CalibratedClassifierCV(ensemble=False)``), as ``predict_proba`` uses it."""
         svc = self.pipeline_[-1]
-        if self.probability:
-            svc = svc.calibrated_classifiers_[0].estimator
-        return svc.decision_function(self.pipeline_[0].transform(X))
+        return svc.calibrated_classifiers_[0].estimator if self.probability else svc
 
     def kernel_form(self) -> dict[str, Any]:
         """The fitted decision as plain arrays, what an exported model computes (``deploy.svmgraph``): the
@@ -252,9 +255,7 @@ class SVMHead(ClassifierMixin, BaseEstimator):
         block (the support vectors of class i weigh ``_dual_coef_[j - 1]`` in pair (i, j), those of j weigh
         ``_dual_coef_[i]``); laid out here as one matrix so the model needs no loop over pairs."""
         check_is_fitted(self, "pipeline_")
-        svc = self.pipeline_[-1]
-        if self.probability:
-            svc = svc.calibrated_classifiers_[0].estimator
+        svc = self._fitted_svc()
         scaler = self.pipeline_[0]
         sv, coef = np.asarray(svc.support_vectors_, np.float64), np.asarray(svc._dual_coef_, np.float64)
         counts = np.asarray(svc._n_support, dtype=np.int64)

@@ -204,9 +204,7 @@ def report_file_info(path: Path, given: str) -> dict[str, Any] | None:
     if found is not None:
         csv, record, digests = found
         if digests is None and csv.is_file():  # its hidden record: verify's line where none vouches for the CSV
-            # built here, not raised by recorded_csv and caught
-            if (beside := record_beside(csv)).digests is None:
-                raise FeatcacheError(unvouched_csv_line(csv, str(csv), beside))
+            recorded_csv(csv)
         return _predictions_info(given, csv, record, record == path)
     listed = listed_by(path)
     if listed is not None:

@@ -403,15 +403,21 @@ def report_files(out: Path) -> dict[str, Path]:
     return {"csv": out / "lesson.csv", "json": out / "lesson.json", "markdown": out / "lesson.md", "png": out / "lesson.png"}
 
 
-def _is_lesson_json(path: Path) -> bool:
-    """Whether ``path`` is a lesson.json featcache wrote (so the table's files beside it may be replaced)."""
+def _lesson_doc(path: Path) -> dict | None:
+    """The lesson.json at ``path`` where featcache wrote it (so the table's files beside it may be replaced), read
+    once; None for any other file or none."""
     import json
 
     try:
         doc = json.loads(path.read_text())
     except (OSError, ValueError):
-        return False
-    return isinstance(doc, dict) and isinstance(doc.get("rows"), list) and "lesson_reported" in doc
+        return None
+    return doc if isinstance(doc, dict) and isinstance(doc.get("rows"), list) and "lesson_reported" in doc else None
+
+
+def _is_lesson_json(path: Path) -> bool:
+    """Whether ``path`` is a lesson.json featcache wrote (so the table's files beside it may be replaced)."""
+    return _lesson_doc(path) is not None
 
 
 # What the lesson's heads record as their writer (``heads.io.WRITTEN_BY``): a rerun replaces those, and no other head.
@@ -526,15 +532,10 @@ def _check_same_lesson(out: Path, settings: Mapping[str, Any] | None, force: boo
     unless ``force``: 'lesson --seed 1 --out DIR' replaced the heads and table 'lesson --seed 0 --out DIR' wrote
     there, without a word (an adversarial tester); train refuses a head of another fit so. The same settings are a
     rerun, which replaces its own files as before; a lesson.json without settings is taken as before."""
-    import json
-
-    table = report_files(out)["json"]
-    if force or settings is None or not _is_lesson_json(table):
+    doc = None if force or settings is None else _lesson_doc(report_files(out)["json"])
+    if doc is None:
         return
-    try:
-        old = json.loads(table.read_text()).get("settings")
-    except (OSError, ValueError):
-        return
+    old = doc.get("settings")
     if not isinstance(old, dict):
         return
     diff = _settings_differ(old, settings)

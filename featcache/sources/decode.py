@@ -15,6 +15,7 @@ import hashlib
 import io
 import os
 import re
+import stat
 import tempfile
 import threading
 from contextlib import contextmanager
@@ -89,13 +90,11 @@ def open_photo(path: str | Path) -> BinaryIO:
 
 
 def _check_regular(fd: int) -> None:
-    """``NotRegularFile`` unless ``fd`` is a regular file."""
-    import stat
-
-    from featcache.validate import kind_of_mode
-
+    """``NotRegularFile`` unless ``fd`` is a regular file (once or twice a photo: the import only on a refusal)."""
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
+        from featcache.validate import kind_of_mode
+
         raise NotRegularFile(kind_of_mode(mode))
 
 

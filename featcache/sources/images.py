@@ -701,9 +701,11 @@ def _read(path: Path) -> bytes:
     """The bytes of the photo at ``path``, a regular file (``decode.open_photo``: a FIFO never blocks the read)."""
     with open_photo(path) as f:
         size = os.fstat(f.fileno()).st_size
-        data = f.read(MAX_FILE_BYTES + 1)  # bounded: a file that grew since fstat is not read whole
-    if max(size, len(data)) > MAX_FILE_BYTES:
-        raise UnreadableImage(f"{max(size, len(data)) / 2**20:.0f} MB is too large for a photo")
+        if size <= MAX_FILE_BYTES:  # one too large by its size is refused unread (it was read up to the bound first)
+            data = f.read(MAX_FILE_BYTES + 1)  # bounded: a file that grew since fstat is not read whole
+            size = max(size, len(data))
+    if size > MAX_FILE_BYTES:
+        raise UnreadableImage(f"{size / 2**20:.0f} MB is too large for a photo")
     return data
 
 

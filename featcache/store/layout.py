@@ -239,11 +239,11 @@ def check_cache_name(path: str | Path) -> None:
     makes one of its flags): no folder, one of ``CACHE_SUFFIXES`` at its end (any case), and room for its partial's name (a 246-byte --out
     failed with ENAMETOOLONG, a traceback). ``StoreSpec(out="/tmp/somedir")`` and ``out="x.txt"`` were taken, and
     extract wrote HDF5 caches so named (a notebook user); a folder was refused only after the data's digest."""
-    from featcache.errors import option
+    from featcache.errors import given_path
     from featcache.validate import check_file_name
 
-    def given(p: Path) -> str:
-        return option(f"--out {shell_path(str(p))}", f"StoreSpec(out={str(p)!r})")
+    def given(p: Path) -> str:  # a path to paste: quoted for a shell in a command, StoreSpec(out='...') in a call
+        return given_path("--out", p, "StoreSpec(out={})", word=True)
 
     check_file_name(path, "--out", "StoreSpec(out={})", "cache" + CACHE_SUFFIX)  # 'x.h5/': before Path drops the /
     path = Path(path)
