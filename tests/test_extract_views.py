@@ -176,23 +176,26 @@ def test_views_beyond_the_pass_bound_run_a_few_per_pass_with_the_same_features(t
 
 @pytest.mark.slow
 def test_resume_after_sigkill_keeps_every_view_row_aligned(tmp_path):
-    data = make_fashion_dir(tmp_path / "d", n_train=240, n_test=16)
+    # Progress is committed at most once a second (store.writer.COMMIT_SECONDS): on an idle machine 240 images of 64 px
+    # were embedded in under a second, no row was committed before the end, and the kill came after it (done 240).
+    # 960 images of 128 px take several seconds there (976 of 64 px: 1 s, 962 images/s)
+    data = make_fashion_dir(tmp_path / "d", n_train=960, n_test=16)
     out = tmp_path / "killed.h5"
-    common = ["--data-dir", str(data), "--weights", "random", "--image-size", "64", "--batch-size", "12",
+    common = ["--data-dir", str(data), "--weights", "random", "--image-size", "128", "--batch-size", "12",
               "--views", "orig,flip,shift:-2,-2", "--layers", f"{LAYER},out_relu"]
     kill_midway(["extract", *common, "--out", str(out)], partial_path(out))
     assert not out.exists()
     with h5py.File(partial_path(out), "r") as f:
         done = int(f["train"].attrs["rows_done"])
         assert list(f["train/views"].keys()) == ["flip", "shift:-2,-2"]
-    assert 0 < done < 240
-    kw = dict(data_dir=str(data), weights="random", image_size=64, batch_size=12, views="orig,flip,shift:-2,-2",
+    assert 0 < done < 960
+    kw = dict(data_dir=str(data), weights="random", image_size=128, batch_size=12, views="orig,flip,shift:-2,-2",
               layers=f"{LAYER},out_relu")
     resumed = extract(out=out, **kw)
     # A kill in the middle of writing the chunk that holds row ``done`` leaves it failing its checksum,
     # and the resume then safely redoes the split from that chunk's first row (seen once under parallel
     # load, -n 2). Either way the rows must match a clean run below.
-    assert resumed.images in (256 - done, 256 - done // CHUNK_ROWS * CHUNK_ROWS)
+    assert resumed.images in (976 - done, 976 - done // CHUNK_ROWS * CHUNK_ROWS)
     ref = extract(out=tmp_path / "ref.h5", **kw)
     got, want = featcache.open_cache(out), featcache.open_cache(ref.path)
     assert got.fingerprint == want.fingerprint and got.views == want.views
