@@ -1422,6 +1422,27 @@ def test_an_interrupted_extraction_of_data_edited_since_is_started_over_said_in_
     assert featcache.open_cache(out).sizes == {"train": 48, "test": 24}
 
 
+def test_extract_json_says_the_interrupted_extraction_of_data_edited_since_it_started_over(fashion_dir, tmp_path, capsys):
+    """--json said nothing of the partial of these settings over files edited since that the run deleted and started
+    over: the line is stderr's, and --json runs quiet, so a script saw only a cache of new rows. Now
+    ``partial_started_over``: the rows it held; null where a run started nothing over (a resume, a hit)."""
+    out = tmp_path / "c.h5"
+    interrupted_extraction(out, data_dir=str(fashion_dir), weights="random", image_size=32, batch_size=8)
+    with h5py.File(partial_path(out), "r") as f:
+        done = sum(int(f[s].attrs["rows_done"]) for s in ("train", "test"))
+    make_fashion_dir(fashion_dir, seed=1)  # the same files, other pixels
+    argv = ["extract", "--data-dir", str(fashion_dir), *FORCE_ARGS, "--image-size", "32", "--batch-size", "8",
+            "--out", str(out), "--json"]
+    proc = run_main(capsys, *argv)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert done > 0 and doc["partial_started_over"] == done and doc["partial_set_aside"] is None  # was: no such key
+    assert doc["images"] == 72 and sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("c.h5")) == ["c.h5"]
+    proc = run_main(capsys, *argv)  # a hit: nothing started over
+    assert proc.returncode == 0 and json.loads(proc.stdout)["hit"] is True, proc.stderr
+    assert json.loads(proc.stdout)["partial_started_over"] is None
+
+
 def test_extract_force_that_fails_building_the_model_leaves_the_partial_of_other_settings_in_place(
         fashion_dir, tmp_path, capsys, monkeypatch):
     """A reviewer (2026-12-05): --force moved an interrupted extraction of other settings aside before building the

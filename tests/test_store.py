@@ -1574,7 +1574,7 @@ def test_a_sealed_partial_of_other_settings_is_refused_or_set_aside_never_delete
     complete cache at <out>.partial.h5; find_complete and --force's set-aside passed complete partials over, and the
     writer deleted it ("the partial file is from other settings; starting it over"), --force or not. As for an
     interrupted one: refused without --force (one line, kept), moved to .other-settings-<UTC time> with it."""
-    from featcache.store.reader import set_aside_other_partial
+    from featcache.store.reader import judge_partial, set_aside_other_partial
 
     path = tmp_path / "c.h5"
     data = _sealed_not_renamed(path, identity(image_size=48), monkeypatch)
@@ -1586,7 +1586,7 @@ def test_a_sealed_partial_of_other_settings_is_refused_or_set_aside_never_delete
         writer(path).open()  # the writer's own check, should anything reach it
     assert partial_path(path).read_bytes() == data
     assert not find_complete(path, identity(), force=True)
-    moved = set_aside_other_partial(path, identity())
+    moved = set_aside_other_partial(judge_partial(path, identity()))
     assert moved is not None and moved.name.startswith("c.h5.partial.h5.other-settings-") and moved.read_bytes() == data
     assert not partial_path(path).exists()
     assert find_complete(path, identity(image_size=48)) is False  # its own settings: nothing refused, finished by a run
@@ -1608,7 +1608,7 @@ def test_an_edited_sealed_partial_of_other_settings_is_in_the_way_with_or_withou
     extraction made with other settings ...; pass --force to move it aside", and with --force the set-aside (which
     looks first) left it and the run said it was in the way: the first line's fix did not work. Now the first run
     says it is in the way, --force or not, and it is kept."""
-    from featcache.store.reader import set_aside_other_partial
+    from featcache.store.reader import judge_partial, set_aside_other_partial
 
     path = tmp_path / "c.h5"
     _sealed_not_renamed(path, identity(image_size=48), monkeypatch)
@@ -1617,7 +1617,7 @@ def test_an_edited_sealed_partial_of_other_settings_is_in_the_way_with_or_withou
     want = rf"c\.h5\.partial\.h5 is in the way of featcache's partial file \(it is a finished featcache cache, edited: {what}"
     for force in (False, True):
         assert find_complete(path, identity(), force=force) is False  # no "other settings ...; pass --force"
-        assert set_aside_other_partial(path, identity()) is None
+        assert set_aside_other_partial(judge_partial(path, identity())) is None
         with pytest.raises(FeatcacheError, match=want):
             check_partial(part)  # extract's next look, before the model is built
     assert part.read_bytes() == before and not path.exists()
@@ -1627,7 +1627,7 @@ def test_a_link_at_the_partials_name_to_a_partial_of_other_settings_is_in_the_wa
     """Regression (found with the test above, 2026-12-05): find_complete followed a link at the partial's name, so a
     link to an interrupted extraction of other settings was "... made with other settings ...; pass --force to move it
     aside", and with --force "in the way (it is a link)". The writer's look judges it first now: in the way, kept."""
-    from featcache.store.reader import set_aside_other_partial
+    from featcache.store.reader import judge_partial, set_aside_other_partial
 
     elsewhere = tmp_path / "elsewhere" / "c.h5"
     w = writer(elsewhere, identity(image_size=48))
@@ -1637,7 +1637,7 @@ def test_a_link_at_the_partials_name_to_a_partial_of_other_settings_is_in_the_wa
     partial_path(path).symlink_to(partial_path(elsewhere))
     for force in (False, True):
         assert find_complete(path, identity(), force=force) is False
-        assert set_aside_other_partial(path, identity()) is None
+        assert set_aside_other_partial(judge_partial(path, identity())) is None
         with pytest.raises(FeatcacheError, match=r"c\.h5\.partial\.h5 is in the way of featcache's partial file \(it is a link\)"):
             check_partial(partial_path(path))
     assert partial_path(path).is_symlink() and partial_path(elsewhere).is_file()
@@ -1659,7 +1659,7 @@ def test_an_interrupted_extraction_of_another_photo_folder_is_not_started_over(t
     data changed" and started over (deleted) even where it read another photo folder (another project's photos/ of
     the same classes). Now that is another extraction: refused without --force, set aside with it; the same folder's
     changed data is still started over."""
-    from featcache.store.reader import set_aside_other_partial
+    from featcache.store.reader import judge_partial, set_aside_other_partial
 
     one, two = tmp_path / "one" / "photos", tmp_path / "two" / "photos"
     one.mkdir(parents=True), two.mkdir(parents=True)
@@ -1672,8 +1672,8 @@ def test_an_interrupted_extraction_of_another_photo_folder_is_not_started_over(t
         find_complete(path, identity(), spec_two)  # was: False, and the writer deleted the partial
     assert partial_path(path).read_bytes() == data
     assert not find_complete(path, identity(), spec_one)  # its own folder, its data changed: started over, as before
-    assert set_aside_other_partial(path, identity(), spec_one) is None  # (extract deletes it: start_over_changed_data)
-    moved = set_aside_other_partial(path, identity())  # was: None; and set aside, never deleted (test_extract's)
+    assert set_aside_other_partial(judge_partial(path, identity(), spec_one)) is None  # (extract deletes it: start_over_changed_data)
+    moved = set_aside_other_partial(judge_partial(path, identity()))  # was: None; and set aside, never deleted (test_extract's)
     assert moved is not None and moved.read_bytes() == data and not partial_path(path).exists()
 
 
@@ -1707,7 +1707,7 @@ def test_a_partial_of_other_source_settings_is_no_extraction_of_changed_data(tmp
     assert not reader.same_extraction_of_changed_data(attrs, identity(), new_spec)
     assert reader.same_extraction_of_changed_data(attrs, identity(), dict(old_spec, image_size=32))  # the same: still
     assert find_complete(path, identity(), new_spec, force=True) is False
-    moved = reader.set_aside_other_partial(path, identity())
+    moved = reader.set_aside_other_partial(reader.judge_partial(path, identity()))
     assert moved is not None and moved.read_bytes() == data and not partial_path(path).exists()
 
 
@@ -1763,15 +1763,15 @@ def test_force_leaves_the_complete_caches_own_leftover_partial_to_the_writer(tmp
     """A reviewer (2026-12-05): --force set aside the complete cache's own staged leftover (its fingerprint: a crash
     between its publish and the partial's removal) as "an interrupted extraction of other settings". The cache holds
     it whole: it is not another extraction's, and stays for the writer (``keep``)."""
-    from featcache.store.reader import set_aside_other_partial
+    from featcache.store.reader import judge_partial, set_aside_other_partial
 
     path = make_cache(tmp_path / "c.h5")
     w = writer(path)  # the leftover: a partial of the cache's own settings beside it
     w.open()
     w.close()
-    assert set_aside_other_partial(path, identity(image_size=48), keep=identity().fingerprint) is None
+    assert set_aside_other_partial(judge_partial(path, identity(image_size=48), held=identity().fingerprint)) is None
     assert partial_path(path).exists()
-    moved = set_aside_other_partial(path, identity(image_size=48))  # without keep: another extraction's, as before
+    moved = set_aside_other_partial(judge_partial(path, identity(image_size=48)))  # without held: another extraction's, as before
     assert moved is not None and not partial_path(path).exists()
 
 

@@ -39,9 +39,9 @@ from featcache.store import (
 from featcache.store.atomic import output_files, written_through
 from featcache.store.layout import force_words, is_cache_name, out_words, partial_path
 from featcache.store.writer import file_state
-from featcache.store.partial import check_partial
-from featcache.store.reader import (OtherCache, incomplete_replaced, other_cache, resume_words, set_aside_other_partial,
-                                   start_over_changed_data)
+from featcache.store.partial import FoundPartial, check_partial
+from featcache.store.reader import (OtherCache, incomplete_replaced, judge_partial, other_cache, resume_words,
+                                   set_aside_other_partial, start_over_changed_data)
 from featcache.validate import Written, checks_switches, shown
 
 
@@ -71,6 +71,9 @@ class ExtractResult:
     # Where ``--force`` moved an interrupted extraction of other settings at the partial's name (never resumed here,
     # never deleted: store.reader.set_aside_other_partial); None where there was none
     partial_set_aside: Path | None = None
+    # The rows of an interrupted extraction of these very settings over data changed since that this run deleted and
+    # started over (store.reader.start_over_changed_data); None where there was none (--json said nothing of it)
+    partial_started_over: int | None = None
     # The cache's fingerprint as written (or found): what a reader checks the file at ``path`` still has (``written``)
     fingerprint: str | None = field(default=None, repr=False, compare=False)
 
@@ -117,7 +120,8 @@ class ExtractResult:
                 "replaced_cache": None if self.replaced_cache is None else {
                     "complete": self.replaced_cache.complete, "fingerprint": self.replaced_cache.fingerprint,
                     "detail": self.replaced_cache.detail},
-                "partial_set_aside": None if self.partial_set_aside is None else str(self.partial_set_aside)}
+                "partial_set_aside": None if self.partial_set_aside is None else str(self.partial_set_aside),
+                "partial_started_over": self.partial_started_over}
 
 
 def default_path(dataset: str, backbone: str, image_size: int, fp: str) -> Path:
@@ -204,19 +208,16 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
             return result
 
 
-def _set_aside_other_partial(path: Path, ident: CacheIdentity, source: dict[str, Any] | None = None,
-                             other: OtherCache | None = None) -> Path | None:
+def _set_aside_other_partial(path: Path, found: FoundPartial) -> Path | None:
     """``--force``: an interrupted extraction of other settings at the partial's name, moved aside (never resumed
     as these settings' rows, never deleted) and said in one line whatever ``verbose``, as an unreadable partial set
-    aside is: only this line says where someone's work went."""
+    aside is: only this line says where someone's work went, from the attributes its judgment read (the moved file
+    was opened again for them)."""
     from featcache.store.partial import PartialSetAside
 
-    moved = set_aside_other_partial(path, ident, source, keep=other.fingerprint if other else None)
+    moved = set_aside_other_partial(found)
     if moved is not None:
-        try:
-            attrs = read_attrs(moved, peek=True, check_seal=False)  # only to say what was moved
-        except FeatcacheError:
-            attrs = {"partial_of": path.name}
+        attrs = dict(found.attrs or {})
         what = ("a complete extraction of other settings, stopped before it was renamed into place" if attrs.get("complete")
                 else "an interrupted extraction of other settings")
         warn(f"{partial_path(path)} held {what}; {force_words()} moved it to {moved} "
@@ -224,13 +225,15 @@ def _set_aside_other_partial(path: Path, ident: CacheIdentity, source: dict[str,
     return moved
 
 
-def _start_over_changed_data(path: Path, ident: CacheIdentity, source: dict[str, Any] | None, verbose: bool) -> None:
+def _start_over_changed_data(path: Path, found: FoundPartial, verbose: bool) -> int | None:
     """The interrupted extraction of these very settings over data changed since, started over (deleted), said in
-    one line: no row of it resumes under the data as it is (``store.reader.start_over_changed_data``)."""
-    rows = start_over_changed_data(path, ident, source)
+    one line: no row of it resumes under the data as it is (``store.reader.start_over_changed_data``). Its rows, or
+    None where there was none (``ExtractResult.partial_started_over``)."""
+    rows = start_over_changed_data(found)
     if verbose and rows is not None:
         note(one_line(f"the data changed since the interrupted extraction of {path} (its {rows} rows are of the files "
                       "as they were); starting it over"))
+    return rows
 
 
 def _make_folder(folder: Path) -> None:
@@ -431,10 +434,14 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
     # Just before the writer opens, not before the model build: a run that failed there (bad weights, a runtime)
     # had moved someone's partial for nothing; the old cache's own staged leftover (its fingerprint) is not another
     # extraction's, and was said to be (a reviewer, 2026-12-05). Still under the lock.
-    aside = _set_aside_other_partial(path, ident, data.spec, other) if store.force else None
-    _start_over_changed_data(path, ident, data.spec, verbose)
+    # Judged once, from one reading of its attributes, which the lines and the writer take (it was opened up to four
+    # times: the set-aside, the start-over, the writer's look and the set-aside line's). ``held``: a complete cache
+    # of other settings here (--force) is the one whose own staged leftover is nobody else's work.
+    found = judge_partial(path, ident, data.spec, held=other.fingerprint if other and other.complete else None)
+    aside = _set_aside_other_partial(path, found) if store.force else None
+    started_over = _start_over_changed_data(path, found, verbose)
     writer = make_writer(path, attrs, rows.specs, widths, store.dtype, staged=rows.staged, verbose=verbose,
-                         out_at_start=out_at_start)
+                         out_at_start=out_at_start, found=found)
     done = writer.open()
     batches = plan(rows.sizes, done, per_pass.rows)
     if verbose and any(done.values()):
@@ -472,7 +479,8 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
                            engine_startup_seconds=engine_startup,
                            skipped=list(data.skipped), runtime=make_embed.runtime_used, views=n_views,
                            runtime_note=make_embed.runtime_note, cached=_split_sizes(path), converted=converted,
-                           replaced_cache=other, partial_set_aside=aside, fingerprint=_fingerprint_of(attrs))
+                           replaced_cache=other, partial_set_aside=aside, partial_started_over=started_over,
+                           fingerprint=_fingerprint_of(attrs))
     if verbose:
         _report(result)
     return result

@@ -26,6 +26,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -47,6 +48,57 @@ EMPTY = "empty"  # an empty file: a run killed right after creating it; deleted 
 OURS = "ours"  # featcache's partial (or an HDF5 file with nothing in it yet): taken up, or started over
 UNREADABLE = "unreadable"  # HDF5's signature, but HDF5 cannot open it or read its attributes: set aside, never deleted
 _SIGNED = "signed"  # a regular file with HDF5's signature, not opened yet: OURS or UNREADABLE once it is
+
+
+# What a run does with featcache's partial at its cache's partial name, judged from one reading of its attributes
+# (``store.reader.judge_partial``; NOTHING: none there of featcache's that could be read, left to the writer's look).
+NOTHING = "nothing"
+RESUME = "resume"  # these settings': the writer takes it up, checked
+START_OVER = "start over"  # these settings over data changed since: deleted, said (``reader.start_over_changed_data``)
+SET_ASIDE = "set aside"  # another extraction's (``someone_elses``): moved aside, never resumed nor deleted
+LEFTOVER = "leftover"  # nobody's work (``someone_elses``): the writer starts the name over
+
+
+@dataclass(frozen=True)
+class FoundPartial:
+    """Featcache's partial at ``path`` (a cache's partial name) as one reading of its attributes found it, under the
+    writers' lock: ``attrs`` (``read_attrs``'s, the seal unchecked; None: nothing of featcache's readable there),
+    ``held`` (the fingerprint of the complete cache at the cache's name, where the caller knows it) and ``fate``.
+    The runner acts on it and hands it to the writer, which then does not open the file again to judge it."""
+
+    path: Path
+    attrs: Mapping[str, Any] | None
+    fate: str
+    held: str | None = None
+
+    @property
+    def rows(self) -> int:
+        """Rows it holds done, over its splits (0 for a sealed one or none)."""
+        return sum(int(done) for done, _ in ((self.attrs or {}).get("progress") or {}).values())
+
+
+def someone_elses(theirs: object, held: object) -> bool:
+    """Whether a partial a run does not take up as its own, of fingerprint ``theirs``, holds another extraction's
+    work, set aside (``set_aside``: never resumed as another's rows, never deleted; hours of someone's work) rather
+    than started over. The one rule of the runner's ``--force`` set-aside (``reader.judge_partial``) and the writer's
+    (``CacheWriter._resume``), which were written twice. Not another's: a crash's stub with no settings yet (no
+    fingerprint), and the complete cache's own staged leftover (``held``, the fingerprint of the complete cache at the
+    cache's name: a crash between its publish and the partial's removal), whose rows that cache holds whole."""
+    return theirs is not None and theirs != held
+
+
+def held_fingerprint(path: Path) -> str | None:
+    """The fingerprint of the complete cache at ``path`` (``someone_elses``' ``held``), None where there is none or it
+    cannot be read: then no partial is taken for its leftover (set aside, never deleted). Any failure: a damaged
+    cache gives HDF5's RuntimeError or h5py's KeyError or TypeError, which the writer's resume took for a damaged
+    partial, and deleted it (a reviewer, 2026-12-06)."""
+    try:
+        with h5py.File(path, "r") as f:
+            found = f.attrs.get("fingerprint") if bool(f.attrs.get("complete")) else None
+    except Exception:  # noqa: BLE001 (whatever the file at --out is, no partial is deleted for it)
+        return None
+    found = _text(found)
+    return found if isinstance(found, str) else None
 
 
 def check_partial(path: Path, sealed: bool = True) -> bool:

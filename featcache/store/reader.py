@@ -55,7 +55,8 @@ from featcache.store.layout import (
     view_dataset,
     view_names,
 )
-from featcache.store.partial import EMPTY, OURS, look_at_partial, open_ours
+from featcache.store.partial import (EMPTY, LEFTOVER, NOTHING, OURS, RESUME, SET_ASIDE, START_OVER, FoundPartial,
+                                     look_at_partial, open_ours, someone_elses)
 from featcache.validate import DIGESTS_SINCE, release, starts_with
 
 if TYPE_CHECKING:
@@ -1083,49 +1084,57 @@ def other_cache(path: Path, identity: CacheIdentity, source: dict[str, Any] | No
                       detail + _differs(attrs, identity, source))
 
 
-def set_aside_other_partial(path: Path, identity: CacheIdentity, source: dict[str, Any] | None = None,
-                            keep: str | None = None) -> Path | None:
-    """With ``extract --force``: an interrupted extraction of other settings at ``path``'s partial name, or a sealed
-    one stopped before its rename (featcache's, which ``find_complete`` refuses without ``--force``), is moved to a
-    free sibling, ``<out>.partial.h5.other-settings-<UTC time>``, and its new name returned; None where there is none.
-    Never resumed (another extraction's rows under these settings' name) and never deleted: it may be hours of
-    someone's work, and moved back to ``<out>.partial.h5`` the command of its settings resumes it. A partial of these
-    settings stays for the writer; one of these settings over data changed since (``same_extraction_of_changed_data``,
-    given the run's ``source``) is ``start_over_changed_data``'s; and so does one of ``keep``, the fingerprint of the
-    complete cache at ``path``: that cache's own staged leftover (a crash between its publish and the partial's
-    removal), which it holds whole: no other extraction's work."""
-    from featcache.store.partial import set_aside
-
+def judge_partial(path: Path, identity: CacheIdentity, source: dict[str, Any] | None = None,
+                  held: str | None = None) -> FoundPartial:
+    """Featcache's partial at ``path``'s partial name, judged from one reading of its attributes (``_judged_partial``)
+    for what a run of ``identity`` from ``source`` does with it (``partial.FoundPartial``): its own settings' is
+    resumed; its settings over data changed since (``same_extraction_of_changed_data``) started over
+    (``start_over_changed_data``); another extraction's, an interrupted one or a sealed one stopped before its rename
+    (``partial.someone_elses``, ``held``: the fingerprint of the complete cache at ``path``), set aside
+    (``set_aside_other_partial``); nobody's left to the writer, which starts it over. Its attributes go with it: the
+    set-aside line, the start-over's rows and the writer read it once, not four times. The caller holds the lock."""
     partial = partial_path(Path(path))
     attrs = _judged_partial(partial)
     if attrs is None:  # not featcache's, or unreadable: the writer's own checks say so, or set it aside
-        return None
+        return FoundPartial(partial, None, NOTHING, held)
     theirs = attrs.get("fingerprint")
-    if (theirs == identity.fingerprint or (keep is not None and theirs == keep)
-            or same_extraction_of_changed_data(attrs, identity, source)):
-        return None
-    return set_aside(partial, "other-settings")
+    if theirs == identity.fingerprint:
+        fate = RESUME
+    elif same_extraction_of_changed_data(attrs, identity, source):
+        fate = START_OVER
+    else:
+        fate = SET_ASIDE if someone_elses(theirs, held) else LEFTOVER
+    return FoundPartial(partial, attrs, fate, held)
 
 
-def start_over_changed_data(path: Path, identity: CacheIdentity, source: dict[str, Any] | None) -> int | None:
-    """Deletes the interrupted extraction of these very settings (the source's too) at ``path``'s partial name whose
-    data has changed since (``same_extraction_of_changed_data``) and returns the rows it held; None (nothing done)
-    for any other file there. Its rows are of the files as they were: none resumes under the data as it is, and it
-    would resume only were the whole data digest what it was. It was moved to ``.other-settings-<UTC time>`` on every
+def set_aside_other_partial(found: FoundPartial) -> Path | None:
+    """With ``extract --force``: the partial ``judge_partial`` found to be another extraction's (an interrupted one,
+    or a sealed one stopped before its rename, which ``find_complete`` refuses without ``--force``) is moved to a free
+    sibling, ``<out>.partial.h5.other-settings-<UTC time>``, and its new name returned; None where it found none.
+    Never resumed (another extraction's rows under these settings' name) and never deleted: it may be hours of
+    someone's work, and moved back to ``<out>.partial.h5`` the command of its settings resumes it."""
+    from featcache.store.partial import set_aside
+
+    return set_aside(found.path, "other-settings") if found.fate == SET_ASIDE else None
+
+
+def start_over_changed_data(found: FoundPartial) -> int | None:
+    """Deletes the interrupted extraction of these very settings (the source's too) whose data has changed since, as
+    ``judge_partial`` found it (``same_extraction_of_changed_data``), and returns the rows it held; None (nothing
+    done) for any other. Its rows are of the files as they were: none resumes under the data as it is, and it would
+    resume only were the whole data digest what it was. It was moved to ``.other-settings-<UTC time>`` on every
     re-run instead, piling up copies nothing removed, and a re-run on a nearly full disk that had finished failed
     (a reviewer, 2026-12-06). The caller holds the lock."""
-    partial = partial_path(Path(path))
-    attrs = _judged_partial(partial)
-    if attrs is None or not same_extraction_of_changed_data(attrs, identity, source):
+    if found.fate != START_OVER:
         return None
     try:
-        partial.unlink()
+        found.path.unlink()
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise FeatcacheError(f"cannot delete {partial}, an interrupted extraction of data changed since "
+        raise FeatcacheError(f"cannot delete {found.path}, an interrupted extraction of data changed since "
                              f"({os.strerror(exc.errno) if exc.errno else first_line(exc)}); fix that and re-run") from None
-    return sum(int(done) for done, _ in (attrs.get("progress") or {}).values())
+    return found.rows
 
 
 def incomplete_replaced(path: Path) -> str | None:

@@ -70,7 +70,8 @@ from featcache.store.layout import (
     view_dataset,
     view_names,
 )
-from featcache.store.partial import EMPTY, UNREADABLE, PartialSetAside, look_at_partial, os_error, set_aside
+from featcache.store.partial import (EMPTY, OURS, UNREADABLE, FoundPartial, PartialSetAside, held_fingerprint,
+                                     look_at_partial, os_error, set_aside, someone_elses)
 
 # Progress is committed (flushed, fsynced, rows_done bumped) at most this
 # often: a killed run redoes at most this much work, and slow file systems are
@@ -105,7 +106,7 @@ class CacheWriter:
     staged = False
 
     def __init__(self, path: Path, attrs: dict[str, Any], splits: list[SplitSpec], layer_widths: dict[str, int], dtype: str,
-                 *, verbose: bool = False, out_at_start: Any = NOW):
+                 *, verbose: bool = False, out_at_start: Any = NOW, found: FoundPartial | None = None):
         self.path = Path(path)
         self.partial = partial_path(self.path)
         self.attrs = attrs
@@ -123,6 +124,10 @@ class CacheWriter:
         # checked it; NOW: as the writer is made): what finish may replace (``_check_out_unchanged``). Taken here
         # alone, a file put there while the network was built (5-60 s) counted as there at the start (a review)
         self._out_at_start = file_state(self.path) if out_at_start is NOW else out_at_start
+        # The partial as the runner judged it under the lock (``reader.judge_partial``), its attributes read once:
+        # featcache's (not looked at again) and the complete cache's fingerprint at ``path`` (not read again). None:
+        # the writer looks for itself (a writer made without extract's judgment: the tests', the scripts').
+        self._found = found if found is not None and found.path == self.partial else None
 
     # -- opening and resuming -------------------------------------------------
 
@@ -158,7 +163,7 @@ class CacheWriter:
         Only featcache's own partial is ever started over: anything else at its name is refused
         (``look_at_partial``), left untouched.
         """
-        kind = look_at_partial(self.partial)
+        kind = OURS if self._found is not None and self._found.attrs is not None else look_at_partial(self.partial)
         if kind is None:
             return None
         if kind == EMPTY:
@@ -180,8 +185,7 @@ class CacheWriter:
                 raise FeatcacheError(f"{self.partial} holds a complete extraction of other settings, stopped before it "
                                      f"was renamed into place; move it away, or choose another --out (it was left "
                                      "untouched)")
-            theirs = f.attrs.get("fingerprint")
-            if theirs is not None and not self._held_by_out(theirs):
+            if someone_elses(f.attrs.get("fingerprint"), self._held()):
                 # Set aside, never deleted: another extraction's rows (extract sets such a partial aside, or refuses
                 # it, before the writer opens; a partial of --train-limit 40000 was deleted here under --train-limit
                 # 3000, exit 0: an adversarial tester, 2026-12-06). Deleted below, as before: a crash's stub with no
@@ -214,17 +218,10 @@ class CacheWriter:
         self.repairs.append(line)
         warn(line, PartialSetAside)
 
-    def _held_by_out(self, fingerprint: Any) -> bool:
-        """Whether the complete cache at ``path`` has ``fingerprint``: a partial of it is its own staged leftover (a
-        crash between its publish and the partial's removal), whose rows it holds whole. Any failure to read it is
-        False (the partial is set aside, never deleted): a damaged cache at --out gives HDF5's RuntimeError, h5py's
-        KeyError or TypeError, which ``_resume``'s handler took for a damaged partial and unlinked it (a reviewer,
-        2026-12-06)."""
-        try:
-            with h5py.File(self.path, "r") as f:
-                return bool(f.attrs.get("complete")) and f.attrs.get("fingerprint") == fingerprint
-        except Exception:  # noqa: BLE001 (whatever the file at --out is, the partial is not deleted for it)
-            return False
+    def _held(self) -> str | None:
+        """The fingerprint of the complete cache at ``path`` (``partial.someone_elses``' ``held``): the runner's, read
+        as it judged the partial, else read here (``partial.held_fingerprint``)."""
+        return self._found.held if self._found is not None else held_fingerprint(self.path)
 
     def _open_partial(self) -> h5py.File | None:
         """The partial opened for writing; None when HDF5 cannot open it (set aside, and the run starts over).
@@ -568,10 +565,11 @@ class StagedWriter(CacheWriter):
     staged = True
 
     def __init__(self, path: Path, attrs: dict[str, Any], splits: list[SplitSpec], layer_widths: dict[str, int], dtype: str,
-                 *, verbose: bool = False, out_at_start: Any = NOW):
+                 *, verbose: bool = False, out_at_start: Any = NOW, found: FoundPartial | None = None):
         if [s.name for s in splits] != [STAGING]:
             raise ValueError(f"a staged write has the one split {STAGING!r}")
-        super().__init__(path, attrs, splits, layer_widths, dtype, verbose=verbose, out_at_start=out_at_start)
+        super().__init__(path, attrs, splits, layer_widths, dtype, verbose=verbose, out_at_start=out_at_start,
+                         found=found)
 
     def _lay_out(self, f: h5py.File) -> None:
         super()._lay_out(f)
@@ -836,8 +834,10 @@ def _fsync(f: h5py.File) -> None:
 
 
 def make_writer(path: Path, attrs: dict[str, Any], splits: list[SplitSpec], layer_widths: dict[str, int], dtype: str,
-                staged: bool, verbose: bool = False, out_at_start: Any = NOW) -> CacheWriter:
+                staged: bool, verbose: bool = False, out_at_start: Any = NOW,
+                found: FoundPartial | None = None) -> CacheWriter:
     """The writer for a source's row plan (``RowPlan.specs``, ``RowPlan.staged``): the store chooses its writers,
-    the sources only describe their rows. ``out_at_start``: ``file_state`` of ``path`` as the run checked it."""
+    the sources only describe their rows. ``out_at_start``: ``file_state`` of ``path`` as the run checked it;
+    ``found``: its partial as the run judged it (``reader.judge_partial``)."""
     return (StagedWriter if staged else CacheWriter)(path, attrs, splits, layer_widths, dtype, verbose=verbose,
-                                                     out_at_start=out_at_start)
+                                                     out_at_start=out_at_start, found=found)
