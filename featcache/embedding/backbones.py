@@ -288,6 +288,13 @@ def recorded_weights_path(weights: str) -> str:
     return os.path.abspath(weights)
 
 
+def weights_source_words(weights: str) -> str:
+    """How a cache's ``weights_source`` (and lesson.json's ``weights``) names the weights: "random (untrained)",
+    "imagenet", or the file's ``recorded_weights_path``. One home: the runner's provenance and the lesson's
+    settings compared these words (a lesson rerun's settings against its cache's)."""
+    return {"random": "random (untrained)", "imagenet": "imagenet"}.get(weights) or recorded_weights_path(weights)
+
+
 # Explicitly random weights (``--weights random``) are drawn from this seed, so they are the same in every
 # process: the extraction, its Ray actors, export and a converted model's check.
 RANDOM_WEIGHTS_SEED = 0

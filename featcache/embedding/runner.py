@@ -20,7 +20,7 @@ import numpy as np
 
 from featcache import __version__, paths
 from featcache.embedding import passes
-from featcache.embedding.backbones import Backbone, check_image_size, recorded_weights_path, weights_identity
+from featcache.embedding.backbones import Backbone, check_image_size, weights_identity, weights_source_words
 from featcache.embedding.batches import Batch, plan
 from featcache.embedding.mapper import check_layers
 from featcache.embedding.specs import ModelSpec, StoreSpec, from_legacy
@@ -535,7 +535,7 @@ def _provenance(ident: CacheIdentity, model: ModelSpec, data: DataSource, rows: 
         **names,
         "weights_random": model.weights == "random",
         # absolute: export finds the file from any folder (a relative path only worked where extract ran)
-        "weights_source": {"random": "random (untrained)", "imagenet": "imagenet"}.get(model.weights) or recorded_weights_path(model.weights),
+        "weights_source": weights_source_words(model.weights),
         "default_layer": bb.final_layer if bb.final_layer in layer_names else layer_names[-1],
         "source": data.spec,
         "skipped": [list(s) for s in rows.skipped],

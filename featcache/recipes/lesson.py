@@ -503,11 +503,10 @@ def run_settings(*, seed: int, train_limit: int, test_limit: int, scratch_train:
     """lesson.json's ``settings`` of a run, as ``write_report`` records them and ``_check_same_lesson`` compares
     them: ``weights`` in a cache's words (``weights_source``: "random (untrained)", "imagenet", an absolute path),
     ``data_dir`` resolved (``open_source``'s spec)."""
-    from featcache.embedding.backbones import recorded_weights_path
+    from featcache.embedding.backbones import weights_source_words
 
-    words = {"random": "random (untrained)", "imagenet": "imagenet"}.get(weights) or recorded_weights_path(weights)
     return {"train_limit": train_limit, "test_limit": test_limit, "scratch_train": scratch_train,
-            "scratch_epochs": scratch_epochs, "seed": seed, "weights": words, "weights_identity": weights_identity,
+            "scratch_epochs": scratch_epochs, "seed": seed, "weights": weights_source_words(weights), "weights_identity": weights_identity,
             "data_dir": data_dir, "backbone": backbone, "image_size": image_size}
 
 
