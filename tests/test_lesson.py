@@ -416,8 +416,11 @@ def _tiny_report(tmp_path):
 
     out = tmp_path / "o"
     cache = SimpleNamespace(sizes={"train": 120}, meta={})
+    # the seed and limits only: the weights, model and data unknown (None), as an older lesson.json's
+    settings = {**dict.fromkeys([*lesson_mod.RUN_SETTINGS, "weights_identity"]), "train_limit": 120, "test_limit": 20,
+                "scratch_train": 120, "scratch_epochs": 1, "seed": 0}
     ctx = lesson_mod.LessonContext(cache=cache, source=None, out=out, test_limit=20, scratch_train=120, scratch_epochs=1,
-                                   seed=0, verbose=False)
+                                   seed=0, verbose=False, settings=settings)
     rows = [{"approach": "always 'bag'", "training_images": 0, "training_seconds": 0.0, "test_accuracy": 0.1}]
     return out, ctx, lesson_mod.LessonResult(rows, {"total": 3, "trainable": 2, "non_trainable": 1}, tmp_path / "c.h5")
 
@@ -670,7 +673,6 @@ def test_a_lesson_of_other_weights_or_data_in_the_folder_is_refused_without_forc
     without a word, and so did another --data-dir. Every recorded setting known before the run is compared: the
     weights by their content where both record it, and the line names the API's keywords in a Python call."""
     from dataclasses import replace
-    from types import SimpleNamespace
 
     from helpers import make_fashion_dir, run_main
 
@@ -679,10 +681,10 @@ def test_a_lesson_of_other_weights_or_data_in_the_folder_is_refused_without_forc
     data = make_fashion_dir(tmp_path / "fm", n_train=120, n_test=20)
     here = str(data.resolve())
     out, ctx, result = _tiny_report(tmp_path)  # seed 0, train 120, test 20, scratch 120 x 1 epoch
-    mine = {"weights_source": "/w/mine.weights.h5", "weights": "sha256:" + "a" * 64, "backbone": "mobilenet_v2",
-            "image_size": 96}
+    mine = {"weights": "/w/mine.weights.h5", "weights_identity": "sha256:" + "a" * 64, "backbone": "mobilenet_v2",
+            "image_size": 96, "data_dir": here}
     out.mkdir()
-    lesson_mod.write_report(result, replace(ctx, cache=SimpleNamespace(sizes={"train": 120}, meta=mine), data_dir=here))
+    lesson_mod.write_report(result, replace(ctx, settings={**ctx.settings, **mine}))
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     args = ["lesson", "--data-dir", str(data), "--out", str(out), "--train-limit", "120", "--test-limit", "20",
             "--scratch-train", "120", "--scratch-epochs", "1"]
@@ -695,7 +697,7 @@ def test_a_lesson_of_other_weights_or_data_in_the_folder_is_refused_without_forc
         lesson("random", data_dir=str(data), out=out, train_limit=120, test_limit=20, scratch_train=120, scratch_epochs=1)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     same = lesson_mod.run_settings(seed=0, train_limit=120, test_limit=20, scratch_train=120, scratch_epochs=1,
-                                   weights="/w/mine.weights.h5", weights_identity=mine["weights"], data_dir=here,
+                                   weights="/w/mine.weights.h5", weights_identity=mine["weights_identity"], data_dir=here,
                                    backbone="mobilenet_v2", image_size=96)
     lesson_mod.check_outputs(out, same)  # a rerun of the same settings
     with pytest.raises(FeatcacheError, match=r"\(weights /w/mine.weights.h5 \(of other content\), not /w/mine"):

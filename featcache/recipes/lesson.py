@@ -75,6 +75,7 @@ class LessonContext:
     probed: Any = None  # the best-layer probe's ProbeResult, run once and shared by the rows that need it (``probe_layers``)
     runtime: str = DEFAULTS["runtime"]  # what the lesson asks to run the network on (its caches and the views row's)
     extraction: dict[str, Any] | None = None  # how the lesson's cache came to be (``extraction_record``; seconds None: reused)
+    settings: dict[str, Any] | None = None  # lesson.json's settings (``run_settings``): built once, before any work
 
 
 @dataclass
@@ -506,8 +507,8 @@ def run_settings(*, seed: int, train_limit: int, test_limit: int, scratch_train:
     from featcache.embedding.backbones import weights_source_words
 
     return {"train_limit": train_limit, "test_limit": test_limit, "scratch_train": scratch_train,
-            "scratch_epochs": scratch_epochs, "seed": seed, "weights": weights_source_words(weights), "weights_identity": weights_identity,
-            "data_dir": data_dir, "backbone": backbone, "image_size": image_size}
+            "scratch_epochs": scratch_epochs, "seed": seed, "weights": weights_source_words(weights), "backbone": backbone,
+            "image_size": image_size, "weights_identity": weights_identity, "data_dir": data_dir}
 
 
 def _settings_differ(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
@@ -581,13 +582,8 @@ def write_report(result: LessonResult, ctx: LessonContext) -> dict[str, Path]:
     out = ctx.out
     doc = {
         "rows": result.rows, "parameter_counts": result.parameter_counts, "cache": str(result.cache_path),
-        "settings": {"train_limit": ctx.cache.sizes.get("train"), "test_limit": ctx.test_limit,
-                     "scratch_train": ctx.scratch_train, "scratch_epochs": ctx.scratch_epochs, "seed": ctx.seed,
-                     "weights": ctx.cache.meta.get("weights_source"), "backbone": ctx.cache.meta.get("backbone"),
-                     "image_size": ctx.cache.meta.get("image_size"),
-                     # compared by a rerun into the folder (_check_same_lesson): the weights' content, the data read
-                     "weights_identity": ctx.cache.meta.get("weights"),
-                     "data_dir": ctx.source.spec.get("data_dir") if ctx.source is not None else ctx.data_dir},
+        # the ones the folder's lesson.json was compared with before any work (_check_same_lesson), not built again
+        "settings": ctx.settings,
         "runtime": ctx.runtime, "extraction": ctx.extraction,
         "lesson_reported": LESSON_REPORTED,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -720,7 +716,7 @@ def lesson(
         ctx = LessonContext(cache=cache, source=source, out=out_dir, test_limit=test_limit, scratch_train=scratch_train,
                             scratch_epochs=scratch_epochs, seed=seed, verbose=verbose, weights=weights, data_dir=data_dir,
                             train_limit=train_limit, image_size=int(cache.meta["image_size"]), runtime=runtime,
-                            extraction=extraction_record(res, cache))
+                            extraction=extraction_record(res, cache), settings=settings)
         _say(ctx, f"lesson cache {cache.path}: {extraction_text(ctx.extraction)}")
         if rows is None:
             rows = [fn for fn in ROWS if views or fn is not views_row]
