@@ -162,19 +162,18 @@ def test_verify_of_a_predictions_csv_names_predicts_keywords(tmp_path, capsys):
 def test_a_commands_worker_processes_say_the_commands_words():
     """The CLI's flag is per process: a loky worker of a command (curve's and probe's --jobs) built its lines in the
     API's words (cli_running() False there while the command ran; helper-198's review). The parent passes its flag
-    (solver.call_in_worker's ``cli``), as it passes ``fits_run``; a worker not told keeps the API's words, which shows
+    (solver.Parent's ``cli``), as it passes ``fits_run``; a worker not told keeps the API's words, which shows
     the calls ran in other processes (in this one, inside cli_words, both would be the flag)."""
     import os
 
     from joblib import Parallel, delayed
 
     from featcache.errors import cli_running, cli_words, option
-    from featcache.heads.solver import call_in_worker
+    from featcache.heads.solver import Parent, call_in_worker
 
-    parent = os.getpid()
     with cli_words():
         told = cli_running()
-        got = Parallel(n_jobs=2, backend="loky")(delayed(call_in_worker)(parent, option, "--seed", cli=cli)
+        got = Parallel(n_jobs=2, backend="loky")(delayed(call_in_worker)(Parent(os.getpid(), cli=cli), option, "--seed")
                                                  for cli in (told, False))
     assert [said for said, _ in got] == ["--seed", "seed"]
     assert option("--seed") == "seed"  # and the flag is back off here

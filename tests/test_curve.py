@@ -998,10 +998,9 @@ def test_the_workers_of_a_killed_curve_end_with_it(tmp_path):
 
 
 _FORKSERVER_JOBS = '''
-import os
 from joblib import Parallel, delayed
 from joblib.externals.loky.backend.context import set_start_method
-from featcache.heads.solver import call_in_worker
+from featcache.heads.solver import call_in_worker, parent_context
 
 set_start_method("forkserver")  # the workers are the forkserver's children, not this process's
 
@@ -1011,7 +1010,8 @@ def task(i):
 
 
 if __name__ == "__main__":
-    print(sorted(out for out, _ in Parallel(n_jobs=2, backend="loky")(delayed(call_in_worker)(os.getpid(), task, i)
+    parent = parent_context()
+    print(sorted(out for out, _ in Parallel(n_jobs=2, backend="loky")(delayed(call_in_worker)(parent, task, i)
                                                                         for i in range(4))))
 '''
 

@@ -192,7 +192,7 @@ def test_a_note_said_before_the_fits_are_handed_out_is_not_said_again_by_a_worke
     import numpy as np
 
     from featcache.heads import LogRegHead, SVMHead, make_head, svm
-    from featcache.heads.solver import call_in_worker
+    from featcache.heads.solver import Parent, call_in_worker
     from featcache.heads.views import fit_head, say_slow_fit_notes
 
     monkeypatch.setattr(svm, "SLOW_FIT_ROWS", 10)
@@ -202,7 +202,7 @@ def test_a_note_said_before_the_fits_are_handed_out_is_not_said_again_by_a_worke
         run = progress.fits_run()
     for _worker in range(2):
         monkeypatch.setattr(progress, "_WORKER_RUN", [])  # another process: no record of its own
-        call_in_worker(os.getpid(), fit_head, make_head("svm"), X, y, fits_run=run)
+        call_in_worker(Parent(os.getpid(), fits_run=run), fit_head, make_head("svm"), X, y)
     notes = [line for line in capsys.readouterr().err.splitlines() if "is slow to fit and to score" in line]
     assert [re.search(r"machine ([\d,]+) training rows", n).group(1) for n in notes] == ["40"], notes
 
@@ -261,7 +261,7 @@ def test_a_workers_heartbeat_is_whole_lines_at_a_logs_pace(monkeypatch):
     import numpy as np
 
     from featcache.heads import make_head
-    from featcache.heads.solver import call_in_worker
+    from featcache.heads.solver import Parent, call_in_worker
     from featcache.heads.views import fit_head
 
     monkeypatch.setenv("TERM", "xterm")
@@ -271,12 +271,12 @@ def test_a_workers_heartbeat_is_whole_lines_at_a_logs_pace(monkeypatch):
     _slow_svm(monkeypatch)
     monkeypatch.setattr(progress, "HEARTBEAT_EVERY", 60.0)  # a terminal's in-place pace: not the one used
     X, y = np.random.default_rng(0).normal(size=(30, 4)), np.arange(30) % 3
-    call_in_worker(os.getpid(), fit_head, make_head("svm"), X, y, fits_run=progress.FitsRun("parent-run"))
+    call_in_worker(Parent(os.getpid(), fits_run=progress.FitsRun("parent-run")), fit_head, make_head("svm"), X, y)
     lines = term.getvalue().split("\n")
     assert len(lines) > 2 and lines[-1] == "", lines
     assert all(line.startswith("\rsvm head: still running, ") and len(line) == 60 for line in lines[:-1]), lines
     term.truncate(0)
-    call_in_worker(os.getpid(), fit_head, make_head("svm"), X, y)  # the parent shows no fits: nor does its worker
+    call_in_worker(Parent(os.getpid()), fit_head, make_head("svm"), X, y)  # the parent shows no fits: nor does its worker
     assert term.getvalue() == ""
 
 

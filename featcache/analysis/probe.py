@@ -37,7 +37,7 @@ import numpy as np
 
 from featcache import paths
 from featcache.analysis.plots import plot_probe
-from featcache.errors import FeatcacheError, cli_running, given, one_line, option
+from featcache.errors import FeatcacheError, given, one_line, option
 from featcache.progress import counted, status
 from featcache.heads import make_head, parse_C_per_head, parse_head_params
 from featcache.sources.images import check_report_outside_classes
@@ -674,7 +674,7 @@ def check_fit_rows(cache: Cache, heads: Mapping[str, Any], scoring: Scoring) -> 
 def _run_jobs(cache: Cache, jobs, params, scoring: Scoring, n_jobs: int, verbose: bool) -> dict:
     """``{(layer, head, train views): _fit_one(...)}`` for jobs ``(layer, head, train views, test view settings)``,
     each scored on ``scoring.splits``."""
-    from featcache.progress import Progress, bars_wanted, fits_run, showing_fits
+    from featcache.progress import Progress, bars_wanted, showing_fits
 
     # One step per (layer, head, train views): with --folds that is K fits, a "fold set" (a new user).
     bar = Progress(len(jobs), unit="fit" if scoring.folds is None else "fold set") if bars_wanted(verbose) else None
@@ -692,7 +692,7 @@ def _run_jobs(cache: Cache, jobs, params, scoring: Scoring, n_jobs: int, verbose
         else:
             from joblib import Parallel, delayed
 
-            from featcache.heads.solver import call_in_worker, replay
+            from featcache.heads.solver import call_in_worker, parent_context, replay
             from featcache.heads.views import say_slow_fit_notes
 
             seen: set = set()
@@ -704,12 +704,11 @@ def _run_jobs(cache: Cache, jobs, params, scoring: Scoring, n_jobs: int, verbose
 
             say_slow_fit_notes(_largest_fits(cache, jobs, scoring))  # once here, not once in each worker
             # processes, as curve's: call_recording's warnings.catch_warnings is per process, not thread-safe (a review)
-            # call_in_worker: the workers end with this process, however it ends (solver.watch_parent); run: their fits
-            # show that they run as this process's would (read here: joblib may draw the tasks in a thread of its own,
-            # where this context's variables are not set)
-            parent, run, cli = os.getpid(), fits_run(), cli_running()  # cli: the command's words in their lines
+            # the workers end with this process, show their fits and say its words as it would (solver.Parent; read
+            # here: joblib may draw the tasks in a thread of its own, where this context's variables are not set)
+            parent = parent_context()
             gen = shown(Parallel(n_jobs=n_jobs, backend="loky", return_as="generator_unordered")(
-                delayed(call_in_worker)(parent, task, *job, fits_run=run, cli=cli) for job in jobs))
+                delayed(call_in_worker)(parent, task, *job) for job in jobs))
         for i, (key, value) in enumerate(gen):
             results[key] = value
             if bar:

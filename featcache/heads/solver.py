@@ -17,6 +17,7 @@ import os
 import threading
 import time
 import warnings
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
 from featcache.errors import warn
@@ -115,19 +116,41 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def call_in_worker(parent: int, fn: Callable[..., T], *args: Any, fits_run: FitsRun | None = None,
-                   cli: bool = False) -> tuple[T, list[WarningRecord]]:
-    """``call_recording(fn, *args)`` in a joblib worker process of ``parent`` (``os.getpid()`` of the process that
-    runs the ``Parallel``), which ends as soon as ``parent`` does (``watch_parent``). ``fits_run``: the parent's
+@dataclass(frozen=True)
+class Parent:
+    """What a joblib worker process takes of the process that hands it tasks (``parent_context``).
+
+    ``pid``: that process's ``os.getpid()``; the worker ends as soon as it does (``watch_parent``). ``fits_run``: its
     ``progress.fits_run()``; the fits then show that they run, as the parent's own would (``progress.showing_fits``).
-    ``cli``: the parent's ``errors.cli_running()``; the worker's lines (its errors and warnings) then name the
-    command's flags, as the parent's own would: the flag is per process, and a worker of a command said the API's
-    keywords (helper-198's review)."""
+    ``cli``: its ``errors.cli_running()``; the worker's lines (its errors and warnings) then name the command's flags,
+    as the parent's own would: the flag is per process, and a worker of a command said the API's keywords
+    (helper-198's review)."""
+
+    pid: int
+    fits_run: FitsRun | None = None
+    cli: bool = False
+
+
+def parent_context() -> Parent:
+    """This process's state that its workers take on (``call_in_worker``): the one place a new one is added, where
+    curve and probe each read every piece. Call it before the ``Parallel`` runs, in the calling thread: joblib may
+    draw the tasks in a thread of its own, where this context's variables are not set."""
+    from featcache.errors import cli_running
+    from featcache.progress import fits_run
+
+    return Parent(os.getpid(), fits_run(), cli_running())
+
+
+def call_in_worker(parent: Parent, fn: Callable[..., T], *args: Any) -> tuple[T, list[WarningRecord]]:
+    """``call_recording(fn, *args)`` in a joblib worker process of ``parent`` (``parent_context()`` of the process
+    that runs the ``Parallel``), with its state: the worker ends with it, shows its fits as it would and says its
+    words (``Parent``)."""
     from featcache.errors import cli_words
     from featcache.progress import showing_fits
 
-    watch_parent(parent)
-    with cli_words() if cli else contextlib.nullcontext(), showing_fits(fits_run is not None, run=fits_run):
+    watch_parent(parent.pid)
+    with cli_words() if parent.cli else contextlib.nullcontext(), showing_fits(parent.fits_run is not None,
+                                                                              run=parent.fits_run):
         return call_recording(fn, *args)
 
 

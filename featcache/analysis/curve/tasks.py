@@ -11,7 +11,6 @@ fits: the cached features of the curve's layer, or the cache's raw images
 from __future__ import annotations
 
 import functools
-import os
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
@@ -172,18 +171,15 @@ def execute(work: list[tuple], jobs: int) -> Iterator[tuple[Task, list[tuple[flo
         return
     from joblib import Parallel, delayed
 
-    from featcache.errors import cli_running
-    from featcache.heads.solver import call_in_worker, replay
+    from featcache.heads.solver import call_in_worker, parent_context, replay
     from featcache.heads.views import say_slow_fit_notes
-    from featcache.progress import fits_run
 
     say_slow_fit_notes(largest_fits(work))  # once here, not once in each worker
     seen: set = set()
     parallel = Parallel(n_jobs=jobs, backend=BACKEND, return_as="generator_unordered", max_nbytes=None)
-    parent = os.getpid()  # the workers end with this process, however it ends (solver.watch_parent)
-    # the workers' fits show that they run where this process's would (progress.showing_fits); read here, not in the
-    # generator: joblib may draw the tasks in a thread of its own, where this context's variables are not set
-    run, cli = fits_run(), cli_running()  # and the command's words in the workers' lines (call_in_worker)
-    for out, records in parallel(delayed(call_in_worker)(parent, run_task, *item, fits_run=run, cli=cli) for item in work):
+    # the workers end with this process, show their fits and say its words as it would (solver.Parent); read here,
+    # not in the generator: joblib may draw the tasks in a thread of its own, where this context's variables are not set
+    parent = parent_context()
+    for out, records in parallel(delayed(call_in_worker)(parent, run_task, *item) for item in work):
         replay(records, seen)  # the workers' warnings in the CLI's one-line form, each once
         yield out
