@@ -553,10 +553,13 @@ class CacheWriter:
         their features, HDF5's room for their chunks (``HDF5_OVERHEAD``) and the seal's (``_seal_room``). The
         features alone were asked for: on a 3 MB tmpfs "free 2 MB", then, every row written, the seal failed with
         "free 1 MB" (an adversarial tester, 2026-12-06)."""
-        per_row = sum(self.layer_widths.values()) * self.dtype.itemsize * len(self.views)
         left = sum(len(s.labels) - self._written.get(s.name, 0) for s in self.splits)
-        features = per_row * left
+        features = self._row_bytes() * left
         return int(features * HDF5_OVERHEAD) + HDF5_SLACK + self._seal_room()
+
+    def _row_bytes(self) -> int:
+        """One row's feature bytes: every layer's, in every view (both writers' ``_needed``)."""
+        return sum(self.layer_widths.values()) * self.dtype.itemsize * len(self.views)
 
 
 class StagedWriter(CacheWriter):
@@ -641,7 +644,7 @@ class StagedWriter(CacheWriter):
         81,920 bytes of the 239,558 the disk grew by, 3,000 x 1,280 15.36 MB of 31.36 MB (a reviewer, 2026-12-06)."""
         staging = self.splits[0]
         n = len(staging.labels)
-        per_row = sum(self.layer_widths.values()) * self.dtype.itemsize * len(self.views)
+        per_row = self._row_bytes()
         left = n - self._written.get(STAGING, 0)
         staged = int(per_row * left * HDF5_OVERHEAD) + HDF5_SLACK
         # label and index (8 bytes each) and a path (its bytes and HDF5's 16-byte heap entry) of each row
