@@ -69,33 +69,42 @@ def open_photo(path: str | Path) -> BinaryIO:
     block, and on Linux a FIFO, device or socket is refused before it is
     opened at all. ``OSError`` as ``open`` raises it (gone, no permission).
     """
+    return open_photo_sized(path)[0]
+
+
+def open_photo_sized(path: str | Path) -> tuple[BinaryIO, int]:
+    """``open_photo``'s file and its size in bytes, from the one ``fstat`` of its check (``images._read`` bounds its
+    read by it, and fstat the photo again). On Linux the size is the O_PATH handle's: the file reopened through its
+    /proc link is that same file."""
     if _O_PATH:
         handle = os.open(path, _O_PATH | _O_CLOEXEC)
         try:
-            _check_regular(handle)
+            size = _regular_size(handle)
             fd = _reopen(handle, path)
         finally:
             os.close(handle)
         if fd is not None:
-            return os.fdopen(fd, "rb")
+            return os.fdopen(fd, "rb"), size
     fd = os.open(path, _OPEN_FLAGS)
     try:
-        _check_regular(fd)
+        size = _regular_size(fd)
         if _O_NONBLOCK:  # a regular file's reads ignore the flag on Linux; elsewhere they may not
             os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
+        return os.fdopen(fd, "rb"), size
     except BaseException:
         os.close(fd)
         raise
 
 
-def _check_regular(fd: int) -> None:
-    """``NotRegularFile`` unless ``fd`` is a regular file (once or twice a photo: the import only on a refusal)."""
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
+def _regular_size(fd: int) -> int:
+    """``fd``'s size in bytes; ``NotRegularFile`` unless it is a regular file (once or twice a photo: the import only
+    on a refusal)."""
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
         from featcache.validate import kind_of_mode
 
-        raise NotRegularFile(kind_of_mode(mode))
+        raise NotRegularFile(kind_of_mode(st.st_mode))
+    return st.st_size
 
 
 def _reopen(handle: int, path: str | Path) -> int | None:

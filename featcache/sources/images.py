@@ -47,7 +47,7 @@ from featcache.errors import (CONTROL, FeatcacheError, given, link_loop, link_lo
                               shell_word, system_limit, warn)
 from featcache.sources.base import STAGING, DataSource, Split, SplitSpec
 from featcache.sources.decode import (NotRegularFile, UnreadableImage, counts_as_unreadable, decode_image, failure_reason,
-                                      not_utf8, open_photo, utf8_name)
+                                      not_utf8, open_photo_sized, utf8_name)
 from featcache.progress import counted
 from featcache.validate import check_bool, check_fraction, check_seed, setting_path
 
@@ -699,8 +699,8 @@ def _rel(path: Path, root: Path) -> str:
 
 def _read(path: Path) -> bytes:
     """The bytes of the photo at ``path``, a regular file (``decode.open_photo``: a FIFO never blocks the read)."""
-    with open_photo(path) as f:
-        size = os.fstat(f.fileno()).st_size
+    f, size = open_photo_sized(path)  # the size from the check's fstat: the photo is not fstat again
+    with f:
         if size <= MAX_FILE_BYTES:  # one too large by its size is refused unread (it was read up to the bound first)
             data = f.read(MAX_FILE_BYTES + 1)  # bounded: a file that grew since fstat is not read whole
             size = max(size, len(data))
