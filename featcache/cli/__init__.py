@@ -167,7 +167,7 @@ def _nearest_flag(parser, extras: list[str]) -> str:
     for x in extras[: extras.index("--")] if "--" in extras else extras:
         name = x.split("=")[0]
         # a unique beginning of a flag ('--fo'): abbreviations are off (Parser), so say the flag it begins
-        starts = [f for f in flags if f.startswith(name) and f.startswith("--")] if name.startswith("--") else []
+        starts = [f for f in flags if f.startswith(name)] if name.startswith("--") else []  # so each is a --flag
         near = (starts[0] if len(starts) == 1 else closest(name, flags, cutoff=0.75)) \
             if name.startswith("-") and name not in flags else None
         if near:
