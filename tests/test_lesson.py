@@ -324,6 +324,28 @@ def test_the_extraction_line_says_a_conversion_only_on_a_runtime_that_converts()
             ", plus 5.9 s to build the model and load its cached conversion")
 
 
+@pytest.mark.parametrize("correct", [(2452, 2679, 2698), (1, 2999, 3000)])
+def test_the_lesson_charts_bars_say_the_tables_accuracies_to_4_decimals_inside_the_plot(correct):
+    """Regression (a last read, 2026-12-06): lesson.png labelled each bar with 3 decimals (0.893) where train, curve
+    and lesson.csv give 4 (0.8930). Each measured bar says lesson.csv's figure, the lesson's own figures what its
+    text says, and every label, a near-perfect one's too, stays inside the axes."""
+    from featcache.analysis.plots import lesson_figure
+    from featcache.recipes.lesson import LESSON_REPORTED, csv_table
+
+    rows = [{"approach": f"row {k}", "training_images": 4000, "test_accuracy": k / 3000, "training_seconds": 1.0}
+            for k in correct]
+    fig = lesson_figure(rows, LESSON_REPORTED)
+    fig.draw_without_rendering()
+    ax = fig.axes[0]
+    table = [line.split(",")[2] for line in csv_table(rows).splitlines()[1:]]
+    assert [t.get_text() for t in ax.texts] == table + [str(v) for v in LESSON_REPORTED.values()]
+    assert all(re.fullmatch(r"[01]\.\d{4}", t) for t in table), table
+    inside = ax.get_window_extent()
+    for text in ax.texts:
+        box = text.get_window_extent()
+        assert inside.x0 <= box.x0 and box.x1 <= inside.x1 and inside.y0 <= box.y0 and box.y1 <= inside.y1, text
+
+
 def test_the_views_rows_name_and_the_extraction_sentence_read_plainly():
     """'featcache lesson --train-limit 500 --test-limit 300 ...' named its row "transfer + views (probe-chosen): logreg
     on block_13_expand_relu, views not chosen (the original view alone)" and said "(feature extraction: 4.0 s on

@@ -517,8 +517,9 @@ def lesson_figure(rows: Sequence[dict[str, Any]], reported: dict[str, float], ti
     left = max(0.0, np.floor((min(figures, default=0.0) - 0.05) * 20) / 20)  # the 0.05 below the lowest figure
     top = max(figures, default=1.0)
     ax.set_xlim(left, top + 0.12 * (top - left))  # room for each bar's figure after it
-    for y, (_, acc, _) in zip(at, bars):
-        ax.text(max(acc, left) + 0.005 * (top - left), y, f"{acc:.3f}", va="center", fontsize=8)
+    for y, (_, acc, theirs) in zip(at, bars):
+        # a measured accuracy to 4 decimals, as train, curve and lesson.csv give it; the lesson's own as its text does
+        ax.text(max(acc, left) + 0.005 * (top - left), y, f"{acc:g}" if theirs else f"{acc:.4f}", va="center", fontsize=8)
     ax.set_xlabel("test accuracy")
     ax.grid(axis="x", alpha=0.3)
     _fit_title(ax, title or "the lesson's approaches", fontsize=10)
