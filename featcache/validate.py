@@ -27,6 +27,7 @@ into an argparse ``type=`` where a flag must be refused before any work.
     check_path      an API's path argument: a str or os.PathLike, not empty (None was pathlib's TypeError), ~ expanded
     setting_path    a path a setting keeps (StoreSpec's out, a source's folder): check_path's rule, the user's type kept
     check_source    check_path of a file read, and a result featcache returned still the file it describes (Written)
+    replaced_since  a result featcache returned whose file another was written over since (check_source's test)
     expand_home     a leading ~ or ~user of a user's path expanded, its type kept (check_path's and the settings')
     check_number    a parameter given through the API: a (whole) number, not a bool or a string, in a range
     check_writable_dir  create a folder and prove a file can be written there
@@ -782,22 +783,31 @@ def check_source(value: Any, name: str, what: str, keyword: str | None = None) -
     ``keyword``: the call's keyword where it is not ``name`` (``load_head(path)``: "pass the path as a str (head=...)"
     named a keyword load_head has not; a review)."""
     path = check_path(value, name, what)
-    written = getattr(value, "written", None)
-    if isinstance(value, (str, bytes, Path)) or not callable(written):
-        return path
-    record = written()
-    if not isinstance(record, Written) or record.record is None:
-        return path
-    try:
-        now = record.now(path) if path.exists() else None
-    except FeatcacheError:
-        now = None  # damaged, busy: the reader says so
-    if now is not None and now != record.record:
+    record = replaced_since(value, path)
+    if record is not None:
         kind = type(value).__name__
         raise FeatcacheError(f"{path} is no longer the {record.what} this {kind} describes (another {record.what} was "
                              f"written there since); pass the path as a str ({option(name, keyword)}={str(path)!r}) to use "
                              f"the {record.what} there now, or {record.again} to have a result of it")
     return path
+
+
+def replaced_since(value: Any, path: Path) -> Written | None:
+    """``value``'s record (``Written``) where it is a result featcache returned of a file it wrote and the file at
+    ``path`` is another one now, written there since; else None: still that file, gone, damaged or of no record (left
+    to the reader), or ``value`` a plain path. ``check_source`` refuses such a result; ``evaluate`` scores a
+    TrainResult's head from memory and names no file for it."""
+    written = getattr(value, "written", None)
+    if isinstance(value, (str, bytes, Path)) or not callable(written):
+        return None
+    record = written()
+    if not isinstance(record, Written) or record.record is None:
+        return None
+    try:
+        now = record.now(path) if path.exists() else None
+    except FeatcacheError:
+        now = None  # damaged, busy: the reader says so
+    return record if now is not None and now != record.record else None
 
 
 def check_file_name(value: Any, flag: str, keyword: str, example: str) -> None:

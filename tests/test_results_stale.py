@@ -56,6 +56,28 @@ def test_a_train_result_whose_head_was_replaced_is_refused_where_the_file_is_rea
     assert featcache.evaluate(r1, cache, write=False).accuracy == r1.accuracy
 
 
+def test_evaluate_of_a_train_result_whose_head_was_replaced_names_no_file(cache, tmp_path):
+    """Regression (a last read, 2026-12-06): evaluate(r1) scores r1's head, held in memory, but its report named r1's
+    path, where a second train had saved another head: evaluation.json and .txt said a file whose head was not the
+    one scored. The report names the file while it holds r1's head, and no file once another was written there."""
+    import json
+
+    out = tmp_path / "rr.npz"
+    r1 = featcache.train(cache, "logreg", seed=1, train_size=20, out=out, force=True)
+    assert featcache.evaluate(r1, cache, write=False).head_path == out  # still r1's file: named
+    r2 = featcache.train(cache, "logreg", train_size=10, out=out, force=True)
+    assert r1.accuracy != r2.accuracy, (r1.accuracy, r2.accuracy)  # two heads that score apart: which was scored shows
+    res = featcache.evaluate(r1, cache, out=tmp_path / "ev")
+    assert res.accuracy == r1.accuracy and res.head_path is None  # r1's head scored, and no file named for it
+    doc = json.loads((tmp_path / "ev" / "evaluation.json").read_text())
+    assert doc["head"] is None and doc["head_abspath"] is None and doc["accuracy"] == r1.accuracy
+    assert (tmp_path / "ev" / "evaluation.txt").read_text().splitlines()[0] == "head      (in memory)"
+    assert featcache.evaluate(r1, cache, write=False).to_dict()["head"] is None
+    # the file's own head is named with it: r2's, and the path given as a str
+    assert featcache.evaluate(r2, cache, write=False).head_path == out
+    assert featcache.evaluate(str(out), cache, write=False).accuracy == r2.accuracy
+
+
 def test_an_export_result_whose_model_was_replaced_is_refused(cache, tmp_path):
     h1 = featcache.train(cache, "logreg", seed=1, out=tmp_path / "h1.npz")
     h2 = featcache.train(cache, "logreg", seed=2, train_size=10, out=tmp_path / "h2.npz")

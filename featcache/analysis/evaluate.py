@@ -18,6 +18,7 @@ from featcache.analysis.plots import confusion_text, plot_confusion
 from featcache.validate import (
     checks_switches,
     check_path,
+    replaced_since,
     REPORT_DIGESTS,
     check_out_dir,
     check_report_files,
@@ -199,7 +200,10 @@ def resolve_head(head: Any, meta: dict[str, Any] | None = None,
         raise FeatcacheError("meta goes with a fitted head given alone (evaluate(est, cache, meta=...)); a head file, a "
                              "TrainResult or an (estimator, meta) pair carries its own: leave meta out")
     if isinstance(head, TrainResult):  # before os.PathLike, which it is: its fitted head, not a second load
-        return head.estimator, head.meta, head.path
+        # Its file named only while it holds that head: a train to its path since replaced it, and the report named the
+        # file (and took its folder) for the head scored here from memory, another one (a last read, 2026-12-06)
+        stale = head.path is not None and replaced_since(head, Path(head.path)) is not None
+        return head.estimator, head.meta, None if stale else head.path
     if isinstance(head, (str, os.PathLike)):  # any os.PathLike, as every other API function takes (a tester)
         est, meta = load_head(head, trust_pickle=trust_pickle)
         return est, meta, Path(head)
