@@ -132,16 +132,19 @@ def test_an_exported_svm_model_predicts_the_heads_classes_and_says_its_numbers_a
                                                                                           caplog):
     """The tester's finding: 'cannot export an SVM head', the only head past 0.90 with views. Now the model's top
     class is the head's on the same images (its features from the same random network), predict and verify/info
-    take it, and its numbers are named vote shares, never probabilities: the CSV's share_N, the JSON's share."""
+    take it, and its numbers are named shares, never probabilities: the CSV's share_N, the JSON's share. Its record's
+    tag says what they are: vote shares with one view; with views, shares of the averaged decision values (the tag
+    said "svm vote shares" of those too)."""
     import featcache
-    from featcache.deploy.model import SVM_SCORES, load_model
+    from featcache.deploy.model import load_model
 
     tmp, cache_path, images, head = svm_views_cache
     out = tmp / f"svm_{views}.keras"
     result = featcache.export(head.path, out, views=views)
     names = result.meta["views"]
     assert names == (["orig"] if views == "orig" else ["orig", "flip"])
-    assert result.meta["scores"] == SVM_SCORES and result.meta["averaged"] == (None if views == "orig" else "decision values")
+    tag = "svm vote shares" if views == "orig" else "svm shares of averaged decision values"
+    assert result.meta["scores"] == tag and result.meta["averaged"] == (None if views == "orig" else "decision values")
     cache = featcache.open_cache(cache_path)
     want = predict_views(head.estimator, cache.view_features("test", None, names))
     model, meta = load_model(out)
@@ -166,7 +169,7 @@ def test_an_exported_svm_model_predicts_the_heads_classes_and_says_its_numbers_a
     for command in ("verify", "info"):
         said = run_main(capsys, command, str(out))
         assert said.returncode == 0, said.stderr
-    assert SVM_SCORES in said.stdout  # info shows what the numbers are
+    assert tag in said.stdout  # info shows what the numbers are
     said = run_main(capsys, "verify", str(tmp / f"p_{views}.csv"))
     assert said.returncode == 0, said.stderr
 
@@ -182,6 +185,26 @@ def test_a_model_record_naming_other_scores_is_refused(svm_views_cache):
     path = featcache.export(head.path, tmp / "edited.keras").path
     bad = _with_meta(path, tmp / "bad.keras", scores="probabilities")  # its digest made again
     with pytest.raises(featcache.FeatcacheError, match="scores"):
+        read_meta(bad)
+
+
+def test_a_views_model_tagged_vote_shares_before_is_read_as_shares_and_a_tag_without_views_is_refused(tmp_path):
+    """A views model exported before its tag said "svm shares of averaged decision values" carries "svm vote
+    shares": it is read as before, its numbers shares. The views tag on a record that averages no decision values
+    is refused, one line naming ``averaged``."""
+    import featcache
+    from helpers import meta_only_model
+
+    from featcache.deploy.model import read_meta
+    from featcache.deploy.predict import SHARE, value_of
+
+    views = {"views": ["orig", "flip"], "averaged": "decision values", "head": "svm"}
+    older = meta_only_model(tmp_path / "older.keras", scores="svm vote shares", **views)
+    newer = meta_only_model(tmp_path / "newer.keras", scores="svm shares of averaged decision values", **views)
+    assert [value_of(read_meta(m)) for m in (older, newer)] == [SHARE, SHARE]
+    bad = meta_only_model(tmp_path / "bad.keras", scores="svm shares of averaged decision values", head="svm",
+                          views=["orig"], averaged=None)
+    with pytest.raises(featcache.FeatcacheError, match="has averaged None, not 'decision values'"):
         read_meta(bad)
 
 

@@ -49,7 +49,12 @@ INPUT_SHAPE = (None, None, None)  # (H, W, C): any size, gray or RGB
 INPUT_DTYPE = "uint8"
 # An exported SVM head's output (deploy.svmgraph): its record's "scores" and "output"; predict names its columns
 # "share_N" for it. Not probabilities: the head computed none (probability=false).
-SVM_SCORES = "svm vote shares"  # the record's tag (kept: models carry it); views' numbers are no votes, SVM_NUMBERS says
+SVM_SCORES = "svm vote shares"  # the record's tag of a model of one view: each class's share of the one-vs-one votes
+# The tag of a model that averages views: its numbers are no votes (a reviewer: "svm vote shares" was wrong there) but
+# each class's share of the averaged one-vs-rest decision values. A views model exported before 2026-12-06 carries
+# SVM_SCORES, and is read as it was (SVM_TAGS).
+SVM_DECISION_SHARES = "svm shares of averaged decision values"
+SVM_TAGS = (SVM_SCORES, SVM_DECISION_SHARES)
 # What an SVM head's model's numbers are, true of both kinds (a reviewer: "vote shares" alone was wrong with views,
 # whose numbers are the averaged one-vs-rest decision values, shifted and normalized): predict's note and the record.
 SVM_NUMBERS = "SVM scores (vote shares, or shares of the averaged decision values with views), not probabilities"
@@ -61,7 +66,12 @@ SVM_OUTPUT = (f"{SVM_NUMBERS} (the head has none): per image, each class's share
 def float64_part(meta: dict[str, Any]) -> str | None:
     """What in a model computes in float64, for ``runtimes.build`` (``float64``): an SVM head's layers
     (deploy.svmgraph), known by the head's kind, as a calibrated SVM's record has no ``scores``; else None."""
-    return "an SVM head's model" if meta.get("head") == "svm" or meta.get("scores") == SVM_SCORES else None
+    return "an SVM head's model" if meta.get("head") == "svm" or meta.get("scores") in SVM_TAGS else None
+
+
+def svm_tag(views: Sequence[str]) -> str:
+    """The record's ``scores`` of an SVM head's model without probabilities that averages ``views``: what its numbers are."""
+    return SVM_DECISION_SHARES if len(views) > 1 else SVM_SCORES
 
 
 class UncheckedModelWarning(UserWarning):
@@ -243,8 +253,10 @@ def check_meta(path: str | Path, meta: dict[str, Any], fix: str | None = None) -
         raise _bad_meta(path, meta, "views", "a list of view names such as ['orig', 'flip']", fix)
     if meta.get("averaged") not in (None, PROBABILITIES, DECISION_VALUES):
         raise _bad_meta(path, meta, "averaged", f"{PROBABILITIES!r}, {DECISION_VALUES!r} or null", fix)
-    if meta.get("scores") not in (None, SVM_SCORES):  # what the output is where not probabilities (deploy.svmgraph)
-        raise _bad_meta(path, meta, "scores", f"{SVM_SCORES!r} or null", fix)
+    if meta.get("scores") not in (None, *SVM_TAGS):  # what the output is where not probabilities (deploy.svmgraph)
+        raise _bad_meta(path, meta, "scores", f"{' or '.join(map(repr, SVM_TAGS))} or null", fix)
+    if meta.get("scores") == SVM_DECISION_SHARES and meta.get("averaged") != DECISION_VALUES:  # the tag of views' numbers
+        raise _bad_meta(path, meta, "averaged", f"{DECISION_VALUES!r} (its scores are {SVM_DECISION_SHARES!r})", fix)
     if not isinstance(meta.get("finetune"), (dict, type(None))):
         raise _bad_meta(path, meta, "finetune", "the fine-tuning's record (an object) or null", fix)
 

@@ -925,10 +925,10 @@ PROBABILITY, SHARE = "probability", "share"  # what a model's numbers are (Predi
 
 def value_of(meta: dict) -> str:
     """What the numbers of a model with record ``meta`` are: an SVM head's model gives shares (``SVM_NUMBERS``), not probabilities
-    (``deploy.model.SVM_SCORES``); every other model, probabilities."""
-    from featcache.deploy.model import SVM_SCORES
+    (``deploy.model.SVM_TAGS``); every other model, probabilities."""
+    from featcache.deploy.model import SVM_TAGS
 
-    return SHARE if meta.get("scores") == SVM_SCORES else PROBABILITY
+    return SHARE if meta.get("scores") in SVM_TAGS else PROBABILITY
 
 
 def csv_header(k: int, value: str = PROBABILITY) -> list[str]:

@@ -18,7 +18,8 @@ Without probabilities the shares are NOT probabilities (the head computed none: 
 share of the one-vs-one contests it won; averaged views give the one-vs-rest values shifted by 1/3 (each is above
 -1/3) and divided by their sum, or for two classes ``(1 +- t) / 2`` with ``t = m / (1 + |m|)`` of the mean decision
 value ``m``. Each is a per-image map that keeps the argmax, so the model's top class is the head's class. A
-model's record says so (``deploy.model.SVM_SCORES``) and ``predict`` names its columns after it.
+model's record says which (``deploy.model.svm_tag``: vote shares, or shares of averaged decision values) and
+``predict`` names its columns after it.
 
 Computed in float64: the squared distances subtract numbers near ``2 * width`` (standardized features), and in
 float32 their rounding moved decision values near 0 across the vote.
