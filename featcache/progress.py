@@ -124,6 +124,30 @@ def note(line: str) -> None:
         print(start + line, file=sys.stderr, flush=True)
 
 
+# What the running command has written whole, for the line an interrupt ends it with (cli._main): Ctrl-C while
+# predict printed its rows said "nothing was saved" of a --csv written completely before (an adversarial tester), and
+# train and export, interrupted between saving their file and printing its line, said the same of a file complete on
+# disk (a session's note). Here, not in the CLI: train and export say it right after the save, where the API knows.
+# None until a command collects them (complete_outputs(reset=True)): a notebook's calls keep no list.
+_complete: list[str] | None = None
+
+
+def written(what: str) -> None:
+    """Say that ``what`` (e.g. "the predictions CSV p.csv") is written whole: an interrupt after this names it."""
+    if _complete is not None:
+        _complete.append(what)
+
+
+def complete_outputs(reset: bool = False) -> list[str]:
+    """What the running command has said is written whole (``written``); ``reset``: forget it, and collect anew (a
+    new command)."""
+    global _complete
+    said = list(_complete or [])
+    if reset:
+        _complete = []
+    return said
+
+
 # The streams (by id) a bar is drawn on in place, mid-line, its line not ended yet (``note`` ends it first).
 _OPEN_LINE: dict[int, bool] = {}
 

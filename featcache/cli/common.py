@@ -11,6 +11,10 @@ from typing import Any, Callable
 from featcache import validate
 from featcache.validate import arg_type
 
+# What the running command has written whole, for the line an interrupt ends it with (cli._main): predict's CSV said
+# here, train's and export's file by the API right after the save (progress.written), where it knows
+from featcache.progress import complete_outputs, written  # noqa: F401  (the CLI's names for them)
+
 
 # argparse types for flags refused before any work (exit 2 with argparse's usage line).
 positive_int = arg_type(validate.positive_int, "positive_int")
@@ -84,20 +88,3 @@ def _has_surrogate(text: str) -> bool:
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON instead of text")
 
-
-# What the running command has written whole, for the line an interrupt ends it with (cli._main): Ctrl-C while
-# predict printed its rows said "nothing was saved" of a --csv written completely before (an adversarial tester).
-_complete: list[str] = []
-
-
-def written(what: str) -> None:
-    """Say that ``what`` (e.g. "the predictions CSV p.csv") is written whole: an interrupt after this names it."""
-    _complete.append(what)
-
-
-def complete_outputs(reset: bool = False) -> list[str]:
-    """What the running command has said is written whole (``written``); ``reset``: forget it (a new command)."""
-    said = list(_complete)
-    if reset:
-        _complete.clear()
-    return said

@@ -32,9 +32,10 @@ from featcache.embedding.backbones import MAX_IMAGE_SIZE, REGISTRY
 from featcache.embedding.passes import BATCH_SIZE
 from featcache.embedding.runtimes import DEFAULT_RUNTIME
 from featcache.heads.views import DECISION_VALUES, PROBABILITIES
-from featcache.errors import FeatcacheError, given_path, option, warn
+from featcache.errors import FeatcacheError, given_path, one_line, option, warn
 from featcache.heads.io import (META_ENTRY, MODEL_KIND, MODEL_ONLY_FIELDS, add_sealed_meta, check_digest, check_regular_file,
                                 load_keras_file, load_problem, way_out)
+from featcache.progress import written
 from featcache.store.atomic import atomic_path
 from featcache.validate import check_file_name, check_out_file, check_source, file_sha256, views_words
 
@@ -111,6 +112,8 @@ def save_model(model: KerasModel, path: str | Path, meta: dict[str, Any], rechec
     with atomic_path(path, recheck=recheck) as tmp:
         model.save(tmp)
         add_sealed_meta(tmp, meta)  # last, with the digest of the network's entries
+    # whole on disk: an interrupt from here on (before export's or finetune's result line) says so, not "nothing was saved"
+    written(f"the model {one_line(str(path))}")
     return path
 
 

@@ -40,6 +40,7 @@ import numpy as np
 
 from featcache.errors import (FeatcacheError, exception_chain, first_line, given, given_path, is_no_space, no_permission,
                               no_space, one_line, option, warn)
+from featcache.progress import written
 from featcache.store.atomic import atomic_path
 from featcache.store.identity import ANOTHER_DATA_SET, ANOTHER_PHOTO_FOLDER  # replaced_from's words
 from featcache.store.identity import other_data_set, other_photo_folder
@@ -218,6 +219,8 @@ def write_head(head: BaseEstimator, path: str | Path, meta: dict[str, Any], forc
             _write_keras(head, tmp, meta, digests)
         else:
             _write_npz(head, tmp, meta, digests)
+    # whole on disk: an interrupt from here on (before train's result line) says so, not "nothing was saved"
+    written(f"the head {one_line(str(path))}")
     return path
 
 

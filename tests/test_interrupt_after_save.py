@@ -1,0 +1,87 @@
+"""Ctrl-C after a command's file is whole on disk but before its result line: the line an interrupt ends the command
+with says the file was written completely (as predict's does of its --csv), never "nothing was saved" of a file that
+is there and good; interrupted before the save, nothing, as before."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import run_main, tiny_fashion_cache
+
+import featcache
+
+INTERRUPTED_AFTER = "{command}: interrupted; the {what} {path} was written completely before it; what it printed was cut short"
+
+
+@pytest.fixture(scope="module")
+def tiny_cache(tmp_path_factory):
+    return tiny_fashion_cache(tmp_path_factory.mktemp("interrupt"), n_train=40, n_test=20)
+
+
+def _then_interrupted(monkeypatch, module, name: str) -> None:
+    """``module.name`` (the step that saves a command's file) does its work, then Ctrl-C comes: right after the save."""
+    real = getattr(module, name)
+
+    def saved_then_interrupted(*args, **kwargs):
+        real(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(module, name, saved_then_interrupted)
+
+
+def _interrupted(capsys, *argv: str) -> list[str]:
+    said = run_main(capsys, *argv)
+    assert said.returncode == 130, said.stderr
+    return said.stderr.strip().splitlines()
+
+
+def test_train_interrupted_right_after_saving_says_the_head_is_complete(tiny_cache, tmp_path, capsys, monkeypatch):
+    """train printed its result line only after the save: Ctrl-C between them said "nothing was saved" of a head that
+    was whole on disk (a session's note), so the user could not tell whether to trust it."""
+    from featcache.analysis import train as train_mod
+
+    out = tmp_path / "h.npz"
+    _then_interrupted(monkeypatch, train_mod, "write_head")
+    err = _interrupted(capsys, "train", str(tiny_cache), "--head", "logreg", "--out", str(out))
+    assert err[-1] == INTERRUPTED_AFTER.format(command="featcache train", what="head", path=out)
+    assert not any(line.startswith("test accuracy") for line in err)  # the result line never came
+    monkeypatch.undo()
+    assert run_main(capsys, "verify", str(out)).returncode == 0  # and the head is as said: whole
+    # before the save: nothing, as before (and the line of one run is not the next run's)
+    monkeypatch.setattr(train_mod, "write_head", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    err = _interrupted(capsys, "train", str(tiny_cache), "--head", "logreg", "--out", str(tmp_path / "g.npz"))
+    assert err[-1] == "featcache train: interrupted; nothing was saved"
+    assert not (tmp_path / "g.npz").exists()
+
+
+def test_export_interrupted_right_after_saving_says_the_model_is_complete(tiny_cache, tmp_path, capsys, monkeypatch):
+    """export, as train: Ctrl-C between the model's save and its "exported ..." line said "nothing was saved"."""
+    from featcache.deploy import model as model_mod
+
+    head = featcache.train(featcache.open_cache(tiny_cache), "logreg", out=tmp_path / "h.npz").path
+    out = tmp_path / "m.keras"
+    _then_interrupted(monkeypatch, model_mod, "save_model")
+    err = _interrupted(capsys, "export", str(head), "--out", str(out))
+    assert err[-1] == INTERRUPTED_AFTER.format(command="featcache export", what="model", path=out)
+    monkeypatch.undo()
+    said = run_main(capsys, "verify", str(out))
+    assert said.returncode == 0 and said.stdout.startswith(f"ok: {out} is intact (model"), said.stderr
+    monkeypatch.setattr(model_mod, "save_model", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    err = _interrupted(capsys, "export", str(head), "--out", str(tmp_path / "n.keras"))
+    assert err[-1] == "featcache export: interrupted; nothing was saved"
+
+
+@pytest.mark.slow  # one fine-tuning epoch
+def test_finetune_interrupted_right_after_saving_says_the_model_is_complete(tmp_path, capsys, monkeypatch):
+    """finetune saves its model through the same save as export: the same line."""
+    from test_finetune import _head
+
+    from featcache.deploy import model as model_mod
+
+    head = _head(tmp_path, "random", n_train=40)
+    out = tmp_path / "ft.keras"
+    _then_interrupted(monkeypatch, model_mod, "save_model")
+    err = _interrupted(capsys, "finetune", str(head), "--unfreeze", "5", "--epochs", "1", "--batch-size", "16",
+                       "--out", str(out))
+    assert err[-1] == INTERRUPTED_AFTER.format(command="featcache finetune", what="model", path=out)
+    monkeypatch.undo()
+    assert run_main(capsys, "verify", str(out)).returncode == 0
