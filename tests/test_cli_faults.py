@@ -934,10 +934,10 @@ def test_predict_csv_record_is_trimmed_under_the_csvs_lock(tmp_path, fake_model,
     b = threading.Thread(target=lambda: (predict_mod.write_csv(out, preds[:1]), b_done.set()))
     real_record, real_publish = predict_mod._write_record, atomic.publish
 
-    def slow_trim(path, digests):  # A's trim ([a] alone) waits for B; under the lock, B cannot finish first
+    def slow_trim(path, digests, *made_by):  # A's trim ([a] alone) waits for B; under the lock, B cannot finish first
         if len(digests) == 1 and threading.current_thread() is threading.main_thread():
             b_done.wait(1.0)
-        return real_record(path, digests)
+        return real_record(path, digests, *made_by)
 
     def b_starts_as_a_publishes(tmp, path, *a, **k):
         done = real_publish(tmp, path, *a, **k)

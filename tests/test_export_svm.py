@@ -171,7 +171,9 @@ def test_an_exported_svm_model_predicts_the_heads_classes_and_says_its_numbers_a
         assert said.returncode == 0, said.stderr
     assert tag in said.stdout  # info shows what the numbers are
     said = run_main(capsys, "verify", str(tmp / f"p_{views}.csv"))
-    assert said.returncode == 0, said.stderr
+    assert said.returncode == 0 and f"the model that made it, {out}, still has the content digest" in said.stdout, said.stderr
+    made_by = featcache.info(tmp / f"p_{views}.csv")["model"]  # the CSV's record names the model, its views and runtime
+    assert (made_by["file"], made_by["views"], made_by["runtime"]) == (out.name, names, "tensorflow")
 
 
 def test_a_model_record_naming_other_scores_is_refused(svm_views_cache):

@@ -85,7 +85,7 @@ def _verify_one(path: str, as_json: bool, collect: bool = False) -> Any:
         return result if collect else 0
     if isinstance(checked, CsvVerifyResult):
         print(one_line(f"ok: {result['path']} is intact (a predictions CSV): its SHA-256 is the one its record "
-                       f"{checked.record.name} holds ({result['seconds']:.2f} s)"))
+                       f"{checked.record.name} holds; {checked.model_line} ({result['seconds']:.2f} s)"))
         return result if collect else 0
     print(one_line(f"ok: {result['path']} is intact (format {result['format_version']}): {len(result['datasets'])} datasets, "
           f"{result['chunks']} chunks, {result['bytes_read'] / 2**20:.1f} MB read and checked, content digest matches"

@@ -666,6 +666,9 @@ def keep_aside(path: Path) -> Path:
 # Beside a predictions CSV, what featcache wrote there: the SHA-256 of the CSV's bytes. A trailer or comment line in
 # the CSV would be a row to every CSV reader, so it is a hidden file of its own.
 CSV_RECORD_KIND = "featcache predictions csv record"
+# A record is read only up to this size: a few hundred bytes, the model's absolute path the most of it (was 4096,
+# before the record named the model: a path of the system's 4096 bytes, escaped in JSON, must fit).
+RECORD_MAX_BYTES = 1 << 16
 
 
 # The end of a record's name where ``.NAME.featcache`` would pass the file system's 255 bytes. Hashed names were
@@ -789,7 +792,7 @@ def _record_json(record: Path) -> dict | None:
     import json
 
     try:
-        if not record.is_file() or record.stat().st_size > 4096:  # is_file: a FIFO there would block the read
+        if not record.is_file() or record.stat().st_size > RECORD_MAX_BYTES:  # is_file: a FIFO there would block the read
             return None
         obj = json.loads(record.read_bytes())
     except (OSError, ValueError):
@@ -828,12 +831,60 @@ def _check_record_slot(path: Path) -> None:
         raise in_the_way(record, f"record of --csv {path.name}", what, "choose another --csv")
 
 
-def _write_record(path: Path, digests: list[str]) -> None:
+@dataclass(frozen=True)
+class CsvModel:
+    """The model that made a predictions CSV, as its record holds it (``"model"``, since 2026-12-06; a record of before
+    holds the CSV's name and SHA-256 alone): the model file's name and absolute path as predict was given it, its
+    content digest (None: a model saved before model digests), the runtime that ran it and the views it averaged.
+    info showed a CSV's rows and time but not what made them (a session's note)."""
+
+    file: str
+    path: str
+    content_digest: str | None
+    runtime: str
+    views: tuple[str, ...]
+
+    @classmethod
+    def of(cls, model: str | Path, meta: dict, runtime: str) -> "CsvModel":
+        """The model at ``model`` with record ``meta`` (``read_meta``'s), run on ``runtime``."""
+        from featcache.heads.io import DIGEST_KEY
+
+        views = meta.get("views")  # None: a model older than views, which embeds the original view alone
+        return cls(Path(model).name, os.path.abspath(model), meta.get(DIGEST_KEY), runtime,
+                   tuple(views) if isinstance(views, list) and views else ("orig",))
+
+    def to_record(self) -> dict:
+        return {"file": self.file, "path": self.path, "content_digest": self.content_digest, "runtime": self.runtime,
+                "views": list(self.views)}
+
+    @classmethod
+    def from_record(cls, entry: Any) -> "CsvModel | None":
+        """The record's ``"model"`` entry as ``to_record`` writes it, else None (absent: an older record; or edited)."""
+        from featcache.validate import is_sha256
+
+        if not isinstance(entry, dict):
+            return None
+        file, path, digest, runtime, views = (entry.get(k) for k in ("file", "path", "content_digest", "runtime", "views"))
+        texts = all(isinstance(v, str) and v for v in (file, path, runtime))
+        if not (texts and Path(file).name == file and (digest is None or is_sha256(digest))
+                and isinstance(views, list) and views and all(isinstance(v, str) and v for v in views)):
+            return None
+        return cls(file, path, digest, runtime, tuple(views))
+
+
+def csv_model(record: Path) -> CsvModel | None:
+    """The model the predictions CSV record at ``record`` names (``CsvModel``), None where it names none."""
+    obj = _record_json(record)
+    return CsvModel.from_record(obj.get("model")) if obj is not None else None
+
+
+def _write_record(path: Path, digests: list[str], made_by: CsvModel | None = None) -> None:
     import json
 
     from featcache.store.atomic import write_text
 
-    record = {"kind": CSV_RECORD_KIND, "csv": path.name, "sha256": digests}
+    record = {"kind": CSV_RECORD_KIND, "csv": path.name, "sha256": digests,
+              **({"model": made_by.to_record()} if made_by is not None else {})}
     check_replaceable(csv_record_path(path), "--csv")  # a folder or FIFO at its name: one line, never opened
     write_text(csv_record_path(path), json.dumps(record) + "\n", advice=CSV_ADVICE)
 
@@ -857,14 +908,15 @@ class CsvWritten(NamedTuple):
 
 
 def write_csv(path: str | Path, preds: Sequence[Prediction], inputs: Sequence[Path] = (), force: bool = False,
-              target: Path | None = None) -> CsvWritten:
+              target: Path | None = None, made_by: CsvModel | None = None) -> CsvWritten:
     """One row per image: input, then class and probability for each rank. ``check_csv``'s check of the path is made
     again just before the rename, under the CSV's lock (a file the user saved there during the run was replaced; an
     adversarial tester).
 
     The CSV's SHA-256 is recorded beside it (``csv_record_path``), first together with the old CSV's (while the
     old one is still there), then alone once the new one is in place, still under the lock: a rerun replaces the
-    CSV only while it is as featcache wrote it. A predictions CSV there with no record is kept aside (``keep_aside``)."""
+    CSV only while it is as featcache wrote it. A predictions CSV there with no record is kept aside (``keep_aside``).
+    ``made_by``: the model that made the predictions, recorded with them (``CsvModel``)."""
     import csv
     import hashlib
     import io
@@ -900,12 +952,12 @@ def write_csv(path: str | Path, preds: Sequence[Prediction], inputs: Sequence[Pa
         if state == CSV_NO_RECORD:  # first: killed before the rename, the file is there still and kept too
             found["kept"] = keep_aside(target)
         found["old"] = old = _file_sha256(target) if state == CSV_OURS else None
-        _write_record(target, ([old] if old is not None else []) + [new])
+        _write_record(target, ([old] if old is not None else []) + [new], made_by)
 
     def trim() -> None:  # the old CSV's digest out of the record; left in, it vouches only for a file featcache wrote
         try:  # still under the CSV's lock: trimmed after it, [new] overwrote the next run's [new, its own] (a review)
             if _file_sha256(target) == new:
-                _write_record(target, [new])
+                _write_record(target, [new], made_by)
                 _remove_legacy_record(target)
         except (OSError, FeatcacheError):
             pass
@@ -1060,7 +1112,8 @@ def predict(
                         runtime_note=runner.runtime_note, left_out=left_out, top_k=top_k, class_names=names)
     preds.value = value_of(meta)
     if csv is not None:
-        preds.csv_written = written = write_csv(csv, preds, paths, force, target=target_at_start)
+        preds.csv_written = written = write_csv(csv, preds, paths, force, target=target_at_start,
+                                                made_by=CsvModel.of(model, meta, runner.runtime_used))
         preds.csv_meanwhile = written.found == CSV_OURS and (csv_at_start != CSV_OURS or written.old != digest_at_start)
     if verbose:  # the API said nothing of a file left out of a folder, which the CLI named (a new-user tester)
         say_notes(preds)

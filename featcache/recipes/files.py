@@ -15,7 +15,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from featcache.errors import FeatcacheError, NotHDF5
 from featcache.store.reader import VerifyResult
@@ -27,6 +27,9 @@ WHAT = "a cache ('featcache extract'), a head ('featcache train') or a model ('f
 VERIFY_WHAT = ("a cache ('featcache extract'), a head ('featcache train'), a model ('featcache export', 'featcache "
                "finetune'), a report's record (curve.json, probe.json, evaluation.json, lesson.json) or a predictions "
                "CSV ('featcache predict --csv')")
+
+if TYPE_CHECKING:
+    from featcache.deploy.predict import CsvModel
 
 # The records a report folder holds (``validate.REPORT_DIGESTS``), each beside the files it lists: curve's, probe's,
 # evaluate's and the lesson's. A curve.json vouches for curve.csv too, whose rows carry their own checksums.
@@ -139,10 +142,66 @@ def recorded_csv(csv: Path) -> tuple[Path, list[str]]:
     return beside.record, beside.digests
 
 
+# What verify found of the model a predictions CSV's record names (``check_csv_model``): the file there still has the
+# content digest recorded; another digest there (exported again, or replaced); damaged; no such file at the recorded
+# path nor beside the CSV; recorded without a digest (a model saved before model digests); a record that names no
+# model (written before 2026-12-06). Only the first is a check made; none fails verify: the CSV is intact all the same.
+MODEL_SAME, MODEL_OTHER, MODEL_DAMAGED = "same", "other", "damaged"
+MODEL_NOT_FOUND, MODEL_NO_DIGEST, MODEL_UNRECORDED = "not found", "no digest", "unrecorded"
+NO_MODEL_NAMED = "written by a featcache before 2026-12-06, or its model entry edited"  # why a record names none
+
+
+def check_csv_model(target: Path, made_by: CsvModel | None) -> tuple[str, Path | None]:
+    """``(status, file)``: whether the model ``made_by`` names (a predictions CSV's record's, ``deploy.predict.CsvModel``)
+    still has the content digest recorded, checked at its recorded path and beside the CSV (``target``: the file the
+    CSV is), the first that has it; else what the first model file found there is (``MODEL_*``), or that none is."""
+    from featcache.heads.io import DIGEST_KEY, check_digest
+
+    if made_by is None:
+        return MODEL_UNRECORDED, None
+    found = [f for f in dict.fromkeys((Path(made_by.path), target.parent / made_by.file)) if f.is_file()]  # no FIFO opened
+    if not found:
+        return MODEL_NOT_FOUND, None
+    if made_by.content_digest is None:
+        return MODEL_NO_DIGEST, found[0]
+    statuses = []
+    for f in found:
+        try:
+            # the whole file against its digest, as verify of a model checks it; a damaged one is said as such
+            checked, meta = check_digest(f, lambda _, why: FeatcacheError(why))
+        except (FeatcacheError, OSError):
+            statuses.append(MODEL_DAMAGED)
+            continue
+        if checked and isinstance(meta, dict) and meta.get(DIGEST_KEY) == made_by.content_digest:
+            return MODEL_SAME, f
+        # None: its metadata does not read (damaged); False: a model without a digest, so not the one recorded with one
+        statuses.append(MODEL_DAMAGED if checked is None else MODEL_OTHER)
+    return statuses[0], found[0]
+
+
+def model_words(made_by: CsvModel | None, status: str, checked: Path | None) -> str:
+    """What verify says of the model that made a predictions CSV (``check_csv_model``'s ``status`` of the file
+    ``checked``)."""
+    if made_by is None:
+        return f"its record does not name the model that made it ({NO_MODEL_NAMED}), so that cannot be checked"
+    digest = f"content digest {made_by.content_digest[:12]}" if made_by.content_digest else "no content digest"
+    return {
+        MODEL_SAME: f"the model that made it, {checked}, still has the {digest} its record holds",
+        MODEL_OTHER: f"the model file {checked} is not the one that made it (its record holds {digest}: exported "
+                     "again or replaced since)",
+        MODEL_DAMAGED: f"the model file {checked} is damaged or was changed since it was saved, so the model that made "
+                       "it cannot be checked",
+        MODEL_NOT_FOUND: f"the model that made it ({made_by.file}) is neither at {made_by.path} nor beside it, so it "
+                         "cannot be checked",
+        MODEL_NO_DIGEST: f"the model that made it ({made_by.file}) carried no content digest (saved before "
+                         "2026-12-03), so it cannot be checked",
+    }[status]
+
+
 def verify_listed(path: Path) -> ReportVerifyResult | CsvVerifyResult | None:
     """``verify`` of a file that is neither a cache, a head, a model nor a record: a predictions CSV (or its hidden
     record) checked against that record, a report's file through the record that lists it; None for any other."""
-    from featcache.deploy.predict import check_csv_digests, rerun_csv_words
+    from featcache.deploy.predict import check_csv_digests, csv_model, csv_target, rerun_csv_words
 
     t0 = time.perf_counter()
     found, beside = predictions_csv(path)
@@ -155,7 +214,9 @@ def verify_listed(path: Path) -> ReportVerifyResult | CsvVerifyResult | None:
             record, digests = recorded_csv(csv)
         # else the record predictions_csv read: not read and parsed a second time
         check_csv_digests(csv, record, digests)
-        return CsvVerifyResult(csv, record, csv.stat().st_size, time.perf_counter() - t0)
+        made_by = csv_model(record)
+        status, checked = check_csv_model(csv_target(csv), made_by)
+        return CsvVerifyResult(csv, record, csv.stat().st_size, time.perf_counter() - t0, made_by, status, checked)
     listed = listed_by(path)
     if listed is not None:
         return verify_report(*listed, given=path)
@@ -219,11 +280,13 @@ def report_file_info(path: Path, given: str) -> dict[str, Any] | None:
 
 
 def _predictions_info(given: str, csv: Path, record: Path, is_record: bool) -> dict[str, Any]:
-    """``report_file_info`` of a predictions CSV (``is_record``: of its record ``record``): what it holds, counted here
-    (its record holds the CSV's name and SHA-256 alone, not the model), and when it was written (the CSV's time)."""
+    """``report_file_info`` of a predictions CSV (``is_record``: of its record ``record``): what it holds, counted here,
+    when it was written (the CSV's time), and the model that made it, as its record names it (a record of before
+    2026-12-06 holds the CSV's name and SHA-256 alone)."""
     import csv as csv_module
     from datetime import datetime
 
+    from featcache.deploy.predict import csv_model
     from featcache.progress import counted
 
     with open(csv, newline="", encoding="utf-8", errors="replace") as f:  # a row per image after the header (write_csv);
@@ -231,10 +294,23 @@ def _predictions_info(given: str, csv: Path, record: Path, is_record: bool) -> d
     written = datetime.fromtimestamp(csv.stat().st_mtime).astimezone().strftime("%Y-%m-%dT%H:%M:%S%z")
     what = (f"featcache's record of the predictions CSV {csv} (its SHA-256)" if is_record else
             f"a predictions CSV (open it as it is; its SHA-256 is recorded in {record.name} beside it)")
+    made_by = csv_model(record)
     return {"path": given, "kind": "predictions record" if is_record else "predictions CSV", "record": str(record),
             "csv": str(csv), "rows": rows, "written": written,
+            "model": made_by.to_record() if made_by is not None else None,
             "about": f"{given} is {what}: {counted(rows, 'prediction')}, written {written}; 'featcache verify {csv}' "
-                     "checks it against that record"}
+                     f"checks it against that record\n{_made_by_words(made_by)}"}
+
+
+def _made_by_words(made_by: CsvModel | None) -> str:
+    """info's line of the model that made a predictions CSV, as its record names it."""
+    from featcache.validate import views_words
+
+    if made_by is None:
+        return f"made by a model its record does not name ({NO_MODEL_NAMED})"
+    digest = f"content digest {made_by.content_digest}" if made_by.content_digest else "no content digest"
+    return (f"made by the model {made_by.file} ({made_by.path}; {digest}), views {views_words(made_by.views)}, "
+            f"run on {made_by.runtime}")
 
 
 def report_record_info(path: Path, given: str, doc: dict[str, Any]) -> dict[str, Any]:
@@ -302,10 +378,20 @@ class CsvVerifyResult:
     record: Path  # the hidden .NAME.featcache beside it
     bytes_read: int
     seconds: float
+    model: CsvModel | None = None  # the model that made it, as its record names it (None: a record of before 2026-12-06)
+    model_check: str = MODEL_UNRECORDED  # what was found of that model (check_csv_model's MODEL_*)
+    model_file: Path | None = None  # the model file checked
+
+    @property
+    def model_line(self) -> str:
+        """What verify says of the model that made the CSV (``model_words``)."""
+        return model_words(self.model, self.model_check, self.model_file)
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": str(self.path), "ok": True, "kind": "predictions csv", "record": str(self.record),
-                "bytes_read": self.bytes_read, "seconds": round(self.seconds, 3)}
+                "bytes_read": self.bytes_read, "seconds": round(self.seconds, 3),
+                "model": self.model.to_record() if self.model is not None else None, "model_check": self.model_check,
+                "model_file": str(self.model_file) if self.model_file is not None else None}
 
 
 @dataclass(frozen=True)
