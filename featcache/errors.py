@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import functools
 import os
 import re
 import shutil
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator, TypeVar
+
+T = TypeVar("T")
 
 # Characters that break a line or drive a terminal: the C0 and C1 controls and DEL (Unicode category Cc: "\n", "\r",
 # "\t", "\x0b", "\x0c", "\x1b" that starts a terminal's escape sequences, "\x85") and the line and paragraph
@@ -144,27 +147,63 @@ class FeatcacheError(Exception):
 
 
 # Whether featcache.cli is running a command (``cli_words``): its errors name the command's flags, the API's its
-# keywords. A process-wide flag, not a context variable: a command's threads (predict's decoders, joblib's thread
-# that draws curve's tasks) say its words too, where a ContextVar is not carried into a new thread; the cost, said in
-# docs/api.md: an API call from another thread while a command runs in the process says the command's words. Worker
+# keywords. A context variable, so each thread has its own: a process-wide flag gave an API call on one thread the
+# words of a command running on another (a review). A new thread starts without it: the threads a command hands work
+# to run it ``carried`` (the decoders' pool, the extraction's reader and writer, the folds' threads); worker
 # processes are told (heads.solver.call_in_worker's ``cli``).
-_CLI_RUNNING = [False]
+_CLI_RUNNING: contextvars.ContextVar[bool] = contextvars.ContextVar("featcache_cli_words", default=False)
+# The output option's keyword in a Python call where it is not ``out=`` (``output_named``): extract's is the field of
+# its StoreSpec. A context, not an ``out=`` argument threaded through the lock's and the full disk's functions.
+_OUT_KEYWORD: contextvars.ContextVar[str | None] = contextvars.ContextVar("featcache_out_keyword", default=None)
 
 
 @contextlib.contextmanager
 def cli_words() -> Iterator[None]:
     """Within it (``cli.main`` running a command), ``option`` names an option by its flag."""
-    before = _CLI_RUNNING[0]
-    _CLI_RUNNING[0] = True
+    token = _CLI_RUNNING.set(True)
     try:
         yield
     finally:
-        _CLI_RUNNING[0] = before
+        _CLI_RUNNING.reset(token)
 
 
 def cli_running() -> bool:
     """Whether a message is for a command's user (``cli_words``), who is told flags, not keywords."""
-    return _CLI_RUNNING[0]
+    return _CLI_RUNNING.get()
+
+
+@contextlib.contextmanager
+def output_named(keyword: str) -> Iterator[None]:
+    """Within it, ``out_option`` names the output option of a Python call by ``keyword`` (extract's
+    ``StoreSpec(out=...)``): the lock file's and the full disk's lines said "choose another out", a keyword extract
+    does not take (a review)."""
+    token = _OUT_KEYWORD.set(keyword)
+    try:
+        yield
+    finally:
+        _OUT_KEYWORD.reset(token)
+
+
+def out_option() -> str:
+    """The output option as the caller gives it: ``--out`` in a command, else ``output_named``'s keyword, else ``out``."""
+    return option("--out", _OUT_KEYWORD.get())
+
+
+def carried(fn: Callable[..., T]) -> Callable[..., T]:
+    """``fn``, to run on another thread in the words of the caller here (``cli_words``, ``output_named``): a new
+    thread starts with neither, and a command's decoder or writer thread named keywords to the command's user."""
+    cli, out = _CLI_RUNNING.get(), _OUT_KEYWORD.get()
+
+    @functools.wraps(fn)
+    def in_callers_words(*args: Any, **kwargs: Any) -> T:
+        tokens = _CLI_RUNNING.set(cli), _OUT_KEYWORD.set(out)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _OUT_KEYWORD.reset(tokens[1])
+            _CLI_RUNNING.reset(tokens[0])
+
+    return in_callers_words
 
 
 def option(flag: str, keyword: str | None = None) -> str:
@@ -172,7 +211,7 @@ def option(flag: str, keyword: str | None = None) -> str:
     F``), else its API ``keyword`` (``test_fraction=F``; default the flag's own, ``keyword_of``; a name that is no
     flag, "rows", stays as it is). Lines named both ("pass test_fraction=F / --test-fraction F", "or --recursive (API:
     recursive=True)"): the CLI's user read the API's words, and the API's the CLI's (a new-user tester)."""
-    if _CLI_RUNNING[0]:
+    if _CLI_RUNNING.get():
         return flag
     if keyword is not None:
         return keyword
@@ -217,7 +256,7 @@ def given(flag: str, text: str, python: str | None = None) -> str:
     ``text``, e.g. a path in quotes). One item of a list option: ``--sizes: 'x'``, ``sizes: 'x'``. A name that is no
     flag (``is_flag``: "SVMHead C", argparse's "") is ``name text`` either way. The API's errors said the CLI's
     ("--train-size 1000.5 is not a whole number" to ``train(train_size=1000.5)``; a tester)."""
-    if _CLI_RUNNING[0] or not is_flag(flag):
+    if _CLI_RUNNING.get() or not is_flag(flag):
         # only an empty name (argparse's "") loses its space: strip() took a path's own trailing spaces, and
         # "--out /tmp/x/d  is a folder" (a folder "d ") lost one (helper-198's review)
         return f"{flag} {text}" if flag and text else f"{flag}{text}".strip()
@@ -240,13 +279,13 @@ def given_path(flag: str, path: object, keyword: str | None = None, word: bool =
 def given_together(*options: str) -> str:
     """Options ``given`` together, as the caller writes them: a command's with a space (``--workers 2
     --cpus-per-worker 1``), a Python call's with a comma (``workers=2, cpus_per_worker=1``)."""
-    return (" " if _CLI_RUNNING[0] else ", ").join(options)
+    return (" " if _CLI_RUNNING.get() else ", ").join(options)
 
 
 def example(flag: str, text: str) -> str:
     """A value a message suggests, after "e.g.", whose flag it has named already: ``10`` in a command, ``train_size=10``
     in a Python call, where a bare value says not which keyword takes it (``python_text`` quotes a word: ``C='cv'``)."""
-    if _CLI_RUNNING[0] or not is_flag(flag):
+    if _CLI_RUNNING.get() or not is_flag(flag):
         return text
     value, sep, words = text.partition(" ")  # "20 (the lesson's: ...)": a number, then words about it
     if not (sep and python_text(value) == value):
@@ -375,14 +414,13 @@ def _too_large(exc: BaseException | None) -> bool:
 
 
 def no_space(path: str | Path, needed_bytes: int | None = None, advice: str | None = None,
-             exc: BaseException | None = None, out: str | None = None) -> FeatcacheError:
+             exc: BaseException | None = None) -> FeatcacheError:
     """The one line for a full disk: where, what was being written, and how much to free (``exc``: the error,
-    when it may be a file size limit instead). Where no ``advice`` is given it says to choose another output: ``out``,
-    the output option as the caller gives it (default ``option('--out')``; extract's is its StoreSpec's field: a
-    Python call was told "choose out on another file system", a keyword extract does not take; a review)."""
+    when it may be a file size limit instead). Where no ``advice`` is given it says to choose another output, ``out_option()``
+    (extract's is its StoreSpec's field: a Python call was told "choose out on another file system"; a review)."""
     from featcache.validate import mount_point  # foundation too; validate imports this module
 
-    path, out = Path(path), out or option("--out")
+    path, out = Path(path), out_option()
     device = mount_point(path.parent)
     if exc is not None and any(_too_large(e) for e in exception_chain(exc)):
         return FeatcacheError(f"file size limit reached writing {path} on {device} (File too large: a FAT32 drive's "

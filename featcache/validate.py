@@ -738,11 +738,13 @@ def _not_name_value(item: Any, name: str, flag: str, keyword: str) -> str:
             f"parameters, e.g. {keyword}={example}")
 
 
-def check_path(value: Any, name: str, what: str) -> Path:
+def check_path(value: Any, name: str, what: str, keyword: str | None = None) -> Path:
     """A path given through the API: a str, bytes or os.PathLike naming something, ``~`` expanded (``expand_home``).
     None, a number or a list ended in pathlib's "expected str, bytes or os.PathLike object" TypeError (an
-    adversarial tester's open_cache(None), train(None), predict(model, None)); ``what`` says what to pass instead."""
-    return Path(setting_path(value, name, "a path", fix=f"pass {what}"))
+    adversarial tester's open_cache(None), train(None), predict(model, None)); ``what`` says what to pass instead.
+    ``keyword``: the call's parameter where it is not ``name`` (``load_head(123)`` said "head must be a path", a
+    keyword load_head has not)."""
+    return Path(setting_path(value, name, "a path", keyword, fix=f"pass {what}"))
 
 
 def setting_path(value: Any, name: str, what: str, keyword: str | None = None, fix: str = "") -> str | Path:
@@ -782,7 +784,7 @@ def check_source(value: Any, name: str, what: str, keyword: str | None = None) -
     result's path stays a path to move or remove the file by. A file gone or of no record is left to the reader.
     ``keyword``: the call's keyword where it is not ``name`` (``load_head(path)``: "pass the path as a str (head=...)"
     named a keyword load_head has not; a review)."""
-    path = check_path(value, name, what)
+    path = check_path(value, name, what, keyword)
     record = replaced_since(value, path)
     if record is not None:
         kind = type(value).__name__

@@ -8,6 +8,7 @@ e.g. 10" to ``train(train_size=1000.5)``, "pass --force" to an extract whose for
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import numpy as np
@@ -217,3 +218,90 @@ def test_a_heads_parameters_name_the_dict_of_the_call_and_the_commands_param(cac
                        (["--param", "max_iter=0"], "--param max_iter=0 is not valid")):
         proc = run_main(capsys, "train", str(cache), "--head", "logreg", *args, "--out", str(out))
         assert proc.returncode == 2 and line in proc.stderr, proc.stderr
+
+
+# The leftovers (helper-207): the words were a process-wide flag, extract's --out a threaded ``out=`` argument.
+
+def test_an_api_call_on_one_thread_keeps_its_words_while_a_command_runs_on_another():
+    """The CLI's words were a process-wide flag: a Python call on one thread, while ``featcache.cli.main`` ran on
+    another (a notebook's thread), was told the command's flags ("--batch-size 0 must be at least 1"). A context
+    variable now: each thread its own words; the threads a command hands work to (``errors.carried``) its words."""
+    import threading
+
+    from featcache.embedding.engines.local import run
+    from featcache.errors import cli_words, option
+
+    entered, done = threading.Event(), threading.Event()
+    said: list[str] = []
+
+    def command():  # a command running: its thread in the CLI's words until the call on the other has been made
+        with cli_words():
+            entered.set()
+            done.wait(30)
+            with pytest.raises(FeatcacheError) as err:
+                featcache.StoreSpec(batch_size=0)
+            said.append(str(err.value))
+
+    thread = threading.Thread(target=command)
+    thread.start()
+    try:
+        assert entered.wait(30)
+        assert api_error(lambda: featcache.StoreSpec(batch_size=0)) == "batch_size=0 must be at least 1"
+    finally:
+        done.set()
+        thread.join(30)
+    assert said == ["--batch-size 0 must be at least 1"]  # the command's thread kept its own
+
+    def write(batch, features):  # on the extraction's writer thread (write_behind), as a full disk's line is made
+        raise FeatcacheError(f"choose {option('--out')} elsewhere")
+
+    for words, line in ((cli_words, "choose --out elsewhere"), (contextlib.nullcontext, "choose out elsewhere")):
+        with words(), pytest.raises(FeatcacheError, match=f"^{line}$"):
+            run([object(), object()], lambda b: b, lambda: (lambda x: {"f": x}), write)
+
+
+def test_a_file_no_cache_at_extracts_out_with_force_names_its_store_specs_field(tmp_path):
+    """A file no cache at StoreSpec(out=...) with StoreSpec(force=True): "force=True replaces only a cache featcache
+    wrote", a keyword extract has not (layout.force_words is its one wording). The CLI's line is test_extract's."""
+    import h5py
+
+    source = featcache.FashionMNIST(data_dir=make_fashion_dir(tmp_path / "fm"))
+    model = featcache.ModelSpec(weights="random", image_size=32)
+    notes = tmp_path / "notes.h5"
+    with h5py.File(notes, "w") as f:
+        f["x"] = np.arange(3)
+    said = api_error(lambda: featcache.extract(source, model, featcache.StoreSpec(out=notes, force=True)))
+    assert said == (f"{notes} exists and is not a featcache cache; choose another StoreSpec(out=...) (it was left "
+                    "untouched; StoreSpec(force=True) replaces only a cache featcache wrote)")
+
+
+def test_a_file_put_at_extracts_out_meanwhile_names_its_store_specs_field(tmp_path, monkeypatch):
+    """The store's writer wrote "(or choose another --out)" by hand, to a Python call too."""
+    from featcache.store import writer as writer_mod
+
+    source = featcache.FashionMNIST(data_dir=make_fashion_dir(tmp_path / "fm"))
+    model = featcache.ModelSpec(weights="random", image_size=32)
+    out, real = tmp_path / "c.h5", writer_mod.CacheWriter.write
+
+    def meanwhile(*a, **kw):  # meanwhile, another program writes the user's notes at out
+        out.write_text("my notes\n") if not out.exists() else None
+        return real(*a, **kw)
+
+    monkeypatch.setattr(writer_mod.CacheWriter, "write", meanwhile)
+    said = api_error(lambda: featcache.extract(source, model, featcache.StoreSpec(out=out)))
+    assert said.startswith(f"{out} was put there by another program during the extraction") and said.endswith(
+        "(or choose another StoreSpec(out=...)) and run the same command again to finish the cache"), said
+    assert out.read_text() == "my notes\n"
+
+
+def test_a_path_that_is_no_path_names_the_callers_parameter(tmp_path):
+    """``load_head(123)`` said "head must be a path", ``open_cache(3)`` "cache must be a path": keywords neither
+    function has (their parameter is ``path``). Under the CLI the lines are as they were."""
+    from featcache.errors import cli_words
+
+    assert api_error(lambda: featcache.load_head(123)).startswith("path must be a path (got 123); pass the .keras or .npz")
+    assert api_error(lambda: featcache.open_cache(3)).startswith("path must be a path (got 3); pass the .h5 file")
+    assert api_error(lambda: featcache.load_model(None)).startswith("path must be a path (got None); pass the .keras file")
+    assert api_error(lambda: featcache.train(None)).startswith("cache must be a path (got None)")  # train's is cache
+    with cli_words(), pytest.raises(FeatcacheError, match=r"^head must be a path \(got 123\)"):
+        featcache.load_head(123)

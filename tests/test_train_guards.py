@@ -631,9 +631,9 @@ def test_api_arguments_of_the_wrong_type_are_one_line_naming_them(cache, tmp_pat
         with pytest.raises(FeatcacheError, match=message):
             featcache.train(cache, "logreg", out=tmp_path / "h.npz", **kwargs)
     assert featcache.train(cache, "logreg", train_size="30", out=tmp_path / "h.npz").train_images == 30  # as --train-size 30
-    for call, message in [(lambda: featcache.open_cache(None), r"^cache must be a path \(got None\); pass the \.h5 file"),
-                          (lambda: featcache.open_cache(3), r"^cache must be a path \(got 3\)"),
-                          (lambda: featcache.open_cache(""), r"^cache must be a path \(got ''\)"),
+    for call, message in [(lambda: featcache.open_cache(None), r"^path must be a path \(got None\); pass the \.h5 file"),
+                          (lambda: featcache.open_cache(3), r"^path must be a path \(got 3\)"),
+                          (lambda: featcache.open_cache(""), r"^path must be a path \(got ''\)"),
                           (lambda: featcache.train(None), r"^cache must be a path \(got None\)"),
                           (lambda: featcache.predict(tmp_path / "m.keras", None), r"^images must be a path \(got None\); pass image files"),
                           (lambda: featcache.predict(tmp_path / "m.keras", [tmp_path, None]), r"^each of images must be a path \(got None\)"),
@@ -641,7 +641,7 @@ def test_api_arguments_of_the_wrong_type_are_one_line_naming_them(cache, tmp_pat
                           # a later adversarial tester: each of these was a bare TypeError, the last a message of many lines
                           (lambda: featcache.train(cache, ["logreg"]), r"^a head is named by a str, one of: keras, logreg, svm \(got \['logreg'\]\)$"),
                           (lambda: featcache.train(cache, "logreg", out=123), r"^out must be a path \(got 123\); pass the head file"),
-                          (lambda: featcache.load_head(123), r"^head must be a path \(got 123\); pass the \.keras or \.npz head file"),
+                          (lambda: featcache.load_head(123), r"^path must be a path \(got 123\); pass the \.keras or \.npz head file"),
                           (lambda: featcache.learning_curve(cache, [20], seeds=True, heads=("logreg",)), r"^seeds takes a count K .* \(got True\)$"),
                           (lambda: featcache.probe(cache, heads=5), r"^heads takes a comma-separated str or a list \(got 5\)$"),
                           (lambda: featcache.learning_curve(cache, [20], heads=("logreg",), out=7), r"^out must be a path \(got 7\)"),

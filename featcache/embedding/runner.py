@@ -24,7 +24,7 @@ from featcache.embedding.backbones import Backbone, check_image_size, weights_id
 from featcache.embedding.batches import Batch, plan
 from featcache.embedding.mapper import check_layers
 from featcache.embedding.specs import ModelSpec, StoreSpec, from_legacy
-from featcache.errors import FeatcacheError, given, one_line, option, printable, warn
+from featcache.errors import FeatcacheError, given, one_line, option, output_named, printable, warn
 from featcache.progress import counted, note, status
 from featcache.sources import DataSource
 from featcache.sources.base import RowPlan
@@ -37,7 +37,7 @@ from featcache.store import (
     tidy_partial,
 )
 from featcache.store.atomic import output_files, written_through
-from featcache.store.layout import force_words, is_cache_name, out_words, partial_path
+from featcache.store.layout import OUT_KEYWORD, force_words, is_cache_name, out_words, partial_path
 from featcache.store.writer import file_state
 from featcache.store.partial import FoundPartial, check_partial
 from featcache.store.reader import (OtherCache, incomplete_replaced, judge_partial, other_cache, resume_words,
@@ -129,6 +129,7 @@ def default_path(dataset: str, backbone: str, image_size: int, fp: str) -> Path:
 
 
 @checks_switches
+@output_named(OUT_KEYWORD)  # its lines name StoreSpec(out=...), extract's --out in a Python call
 def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec | None = None, engine: Any = None, *,
             verbose: bool = False, **legacy: Any) -> ExtractResult:
     """Embed every image of ``source`` with ``model`` and cache the pooled features as ``store`` says, run by ``engine``.
@@ -186,7 +187,7 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
         check_layers(bb, layer_names, size)
         # said with --json too (on stderr, after lock.WAIT_QUIET_SECONDS): a wait without a word looks like a hang
         wait = f"waiting for another featcache process writing {path} ..."
-        with exclusive_lock(path, wait_message=wait, timeout=store.lock_timeout, out=out_words()):
+        with exclusive_lock(path, wait_message=wait, timeout=store.lock_timeout):
             # What the checks below let the run replace, taken before them: a file put there after it, as they
             # read, is refused at the seal and again at the rename (writer._check_out_unchanged), --force or not.
             at_start = file_state(path)

@@ -12,6 +12,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
+from featcache.errors import carried
 from featcache.heads.folding import from_raw, to_raw
 from featcache.heads.inputs import fit_data, predict_data
 from featcache.heads.solver import solver_notes
@@ -63,7 +64,7 @@ def _cv_scores(X: np.ndarray, y: np.ndarray, Cs, folds: int, seed: int, max_iter
     # thread's exit would restore it under another's fit and change its numbers.
     with _one_blas_thread():
         per_fold = Parallel(n_jobs=n_jobs, prefer="threads")(
-            delayed(_fold_scores)(X, y, tr, va, Cs, seed, max_iter) for tr, va in splits
+            delayed(carried(_fold_scores))(X, y, tr, va, Cs, seed, max_iter) for tr, va in splits  # caller's words
         )
     return np.mean(per_fold, axis=0)
 

@@ -43,8 +43,8 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 
-from featcache.errors import (CONTROL, FeatcacheError, given, link_loop, link_loop_passed, one_line, option, printable,
-                              shell_word, system_limit, warn)
+from featcache.errors import (CONTROL, FeatcacheError, carried, given, link_loop, link_loop_passed, one_line, option,
+                              printable, shell_word, system_limit, warn)
 from featcache.sources.base import STAGING, DataSource, Split, SplitSpec
 from featcache.sources.decode import (NotRegularFile, UnreadableImage, counts_as_unreadable, decode_image, failure_reason,
                                       not_utf8, open_photo_sized, utf8_name)
@@ -132,6 +132,12 @@ def _pool() -> ThreadPoolExecutor:
     if _POOL is None:
         _POOL = ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1), thread_name_prefix="featcache-decode")
     return _POOL
+
+
+def _map(fn: Callable[[Any], Any], items: Any) -> Any:
+    """``_pool().map`` of ``fn`` in the caller's words (``errors.carried``): a command's decoding threads said
+    keywords to its user once the words became a context variable, which a new thread does not inherit."""
+    return _pool().map(carried(fn), items)
 
 
 @dataclass
@@ -734,7 +740,7 @@ def _map_chunked(fn, items: list, message: str, verbose: bool) -> list:
     bar = Progress(len(items), unit="file", quiet_seconds=SCAN_QUIET_SECONDS) if bars_wanted(verbose) else None
     out: list = []
     for start in range(0, len(items), SCAN_CHUNK):
-        out += _pool().map(fn, items[start : start + SCAN_CHUNK])
+        out += _map(fn, items[start : start + SCAN_CHUNK])
         if bar is not None:
             bar.update(len(out))
     return out
@@ -798,7 +804,7 @@ class PhotoRows:
 
     def read(self, start: int, stop: int) -> dict[str, np.ndarray]:
         """Candidates ``[start, stop)`` decoded; an unreadable one is a blank image with its reason in ``problem``."""
-        done = list(_pool().map(lambda i: _decode_file(self.root, self.paths[i], self.candidates[i].digest, self.image_size),
+        done = list(_map(lambda i: _decode_file(self.root, self.paths[i], self.candidates[i].digest, self.image_size),
                                 range(start, stop)))
         blank = np.zeros(self.image_shape, np.uint8)
         return {"image": np.stack([blank if img is None else img for img, _ in done]),
@@ -859,7 +865,7 @@ class PhotoRows:
         sha = [f.digest for f in files]
 
         def read(start: int, stop: int) -> np.ndarray:
-            return np.stack(list(_pool().map(lambda i: _decode_row(root, rels[i], sha[i], size), range(start, stop))))
+            return np.stack(list(_map(lambda i: _decode_row(root, rels[i], sha[i], size), range(start, stop))))
 
         return Split(
             name=name,

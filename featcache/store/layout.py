@@ -43,10 +43,15 @@ if TYPE_CHECKING:
     from featcache.sources.base import SplitSpec
 
 
+# extract's --out in a Python call: the field of its StoreSpec (extract takes no ``out=``). extract runs within
+# ``errors.output_named(OUT_KEYWORD)``, so the lock's and the full disk's lines say it too (``errors.out_option``).
+OUT_KEYWORD = "StoreSpec(out=...)"
+
+
 def out_words() -> str:
-    """extract's --out as its caller gives it: a flag, or the field of the API's StoreSpec (extract takes no ``out=``:
-    its full-disk and lock-file lines said "choose out on another file system" to a Python call; a review)."""
-    return option("--out", "StoreSpec(out=...)")
+    """extract's --out as its caller gives it: a flag, or the field of the API's StoreSpec (its full-disk and
+    lock-file lines said "choose out on another file system" to a Python call; a review)."""
+    return option("--out", OUT_KEYWORD)
 
 
 def force_words() -> str:

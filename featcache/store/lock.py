@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, TextIO
 
-from featcache.errors import CacheBusy, FeatcacheError, in_the_way, one_line, option
+from featcache.errors import CacheBusy, FeatcacheError, in_the_way, one_line, out_option
 from featcache.progress import note
 from featcache.store.layout import lock_path
 
@@ -114,7 +114,7 @@ def _is_ours(text: bytes, maybe_held: bool = False) -> bool:
 @contextmanager
 def exclusive_lock(path: Path, wait_message: str | None = None, timeout: float | None = None,
                    lock_file: Path | None = None, stream: TextIO | None = None,
-                   advice: str | None = None, hidden: bool = False, out: str | None = None) -> Iterator[None]:
+                   advice: str | None = None, hidden: bool = False) -> Iterator[None]:
     """Hold ``<path>.lock`` (or ``lock_file``); waits (saying so, and for whom, on ``stream``: by default on
     stderr as ``progress.note``, said with the progress off too: a wait without a word looks like a hang) while
     another process holds it.
@@ -124,9 +124,8 @@ def exclusive_lock(path: Path, wait_message: str | None = None, timeout: float |
     full disk) or a file is in the way, where that is not choosing another ``--out`` (predict's ``--csv``).
     ``hidden``: the lock file is a hidden one of featcache's naming (an output's ``.<name>.lock``), no user's name, so
     a bare number no process holds there is an older featcache's lock left by a killed run, and taken over.
-    ``out``: the output option as the caller's user gives it, in the lines without ``advice`` (default
-    ``errors.option('--out')``; extract's is its StoreSpec's field, ``layout.out_words``: a Python call was told
-    "choose a writable out", a keyword extract does not take; a review).
+    The lines without ``advice`` name the output option as the caller gives it, ``errors.out_option`` (extract's is
+    its StoreSpec's field, ``errors.output_named``: a Python call was told "choose a writable out"; a review).
     """
     try:
         import fcntl
@@ -137,12 +136,12 @@ def exclusive_lock(path: Path, wait_message: str | None = None, timeout: float |
     lp = lock_file or lock_path(path)
     deadline = None if timeout is None else time.monotonic() + max(LEAST_WAIT_SECONDS, float(timeout))
     while True:
-        check_lock_file(lp, advice, out)
+        check_lock_file(lp, advice)
         try:
             # O_NOFOLLOW: a link put there since the check is refused (ELOOP), not followed.
             fd = os.open(lp, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)  # less the umask, like any file the user writes
         except OSError as exc:
-            raise _cannot_open(lp, exc, advice, out) from None
+            raise _cannot_open(lp, exc, advice) from None
         try:
             said = _acquire(fcntl, fd, path, wait_message, timeout, deadline, lp, stream)
         except BaseException:
@@ -155,7 +154,7 @@ def exclusive_lock(path: Path, wait_message: str | None = None, timeout: float |
         os.close(fd)
         wait_message = None if said else wait_message  # said once
     try:
-        _check_taken(fd, lp, advice, hidden, out)
+        _check_taken(fd, lp, advice, hidden)
         _write_pid(fd)
         try:
             yield
@@ -170,7 +169,7 @@ def exclusive_lock(path: Path, wait_message: str | None = None, timeout: float |
 _PID_BYTES = 64
 
 
-def check_lock_file(lp: Path, advice: str | None = None, out: str | None = None) -> None:
+def check_lock_file(lp: Path, advice: str | None = None) -> None:
     """``<path>.lock`` is absent or may be a lock file of featcache's (empty, marked, or an older featcache's bare pid,
     which is told from a user's file once taken: ``_check_taken``); anything else is refused in one line."""
     try:
@@ -180,19 +179,19 @@ def check_lock_file(lp: Path, advice: str | None = None, out: str | None = None)
     if not stat.S_ISREG(st.st_mode):
         from featcache.validate import kind_of
 
-        raise _in_the_way(lp, kind_of(lp) if not stat.S_ISLNK(st.st_mode) else "a link", advice, out)
+        raise _in_the_way(lp, kind_of(lp) if not stat.S_ISLNK(st.st_mode) else "a link", advice)
     if st.st_size > _PID_BYTES:
-        raise _in_the_way(lp, f"a file of {st.st_size} bytes", advice, out)
+        raise _in_the_way(lp, f"a file of {st.st_size} bytes", advice)
     try:
         with open(lp, "rb") as f:
             text = _lock_text(f.read(_PID_BYTES))
     except OSError:
         return
     if not (_is_ours(text, maybe_held=True) or _is_older_lock(text)):
-        raise _in_the_way(lp, "a file that is not featcache's lock", advice, out)
+        raise _in_the_way(lp, "a file that is not featcache's lock", advice)
 
 
-def _check_taken(fd: int, lp: Path, advice: str | None = None, hidden: bool = False, out: str | None = None) -> None:
+def _check_taken(fd: int, lp: Path, advice: str | None = None, hidden: bool = False) -> None:
     """The lock file just taken (no process holds it now) is one of ours to mark as this writer's; a bare number is
     refused, the file untouched: an older featcache's lock holds one only while it runs (it removes the file when
     done; a waiter takes the lock only then, on the removed file, and opens the path again), so one nobody holds is
@@ -206,23 +205,23 @@ def _check_taken(fd: int, lp: Path, advice: str | None = None, hidden: bool = Fa
         return
     what = ("a file holding only a number that no process holds: an older featcache's lock left by a killed run, "
             "or a file of yours" if _is_older_lock(text) else "a file that is not featcache's lock")
-    raise _in_the_way(lp, what, advice, out)
+    raise _in_the_way(lp, what, advice)
 
 
-def _in_the_way(lp: Path, what: str, advice: str | None = None, out: str | None = None) -> FeatcacheError:
-    return in_the_way(lp, "lock file", what, advice or f"choose another {out or option('--out')}")
+def _in_the_way(lp: Path, what: str, advice: str | None = None) -> FeatcacheError:
+    return in_the_way(lp, "lock file", what, advice or f"choose another {out_option()}")
 
 
-def _cannot_open(lp: Path, exc: OSError, advice: str | None = None, out: str | None = None) -> FeatcacheError:
+def _cannot_open(lp: Path, exc: OSError, advice: str | None = None) -> FeatcacheError:
     import errno
 
     if exc.errno in (errno.ELOOP, errno.EISDIR):  # put there between the check and the open
-        return _in_the_way(lp, "a link" if exc.errno == errno.ELOOP else "a folder", advice, out)
+        return _in_the_way(lp, "a link" if exc.errno == errno.ELOOP else "a folder", advice)
     from featcache.store.atomic import is_no_space, no_space
 
     if is_no_space(exc):  # a full disk (or no inode left) is the one full-disk line, not "choose a writable --out"
-        return no_space(lp, advice=advice, exc=exc, out=out)
-    return FeatcacheError(f"cannot write the lock file {lp} ({exc.strerror}); {advice or 'choose a writable ' + (out or option('--out'))}")
+        return no_space(lp, advice=advice, exc=exc)
+    return FeatcacheError(f"cannot write the lock file {lp} ({exc.strerror}); {advice or 'choose a writable ' + out_option()}")
 
 
 def _same_file(fd: int, p: Path) -> bool:

@@ -943,7 +943,7 @@ def _attrs_at_out(path: Path, force: bool) -> dict[str, Any]:
     except FeatcacheError:
         # with --force too: a file featcache did not write (a user's data.h5, notes named out.h5) is never replaced
         # (the brief of extract --force; train --force replaces any file, but an .h5 at --out is someone's data)
-        only = f"; {option('--force', 'force=True')} replaces only a cache featcache wrote" if force else ""
+        only = f"; {force_words()} replaces only a cache featcache wrote" if force else ""
         raise FeatcacheError(f"{path} exists and is not a featcache cache; choose another {out_words()} (it was left "
                              f"untouched{only})") from None
 

@@ -10,6 +10,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from featcache.embedding.batches import Batch
+from featcache.errors import carried
 from featcache.embedding.engines import DEFAULT_RUNTIME, check_runtime
 
 
@@ -44,6 +45,7 @@ def run(
     HDF5 writes then overlap the forward pass instead of adding to it.
     """
     embed = make_embed()  # built once (the extraction has usually built it already)
+    read, write = carried(read), carried(write)  # on their threads in the caller's words (a command's flags)
     readers = ThreadPoolExecutor(max_workers=1)
     try:
         with ThreadPoolExecutor(max_workers=1) as writers:  # a write in flight ends before the file is closed
