@@ -129,7 +129,6 @@ def default_path(dataset: str, backbone: str, image_size: int, fp: str) -> Path:
 
 
 @checks_switches
-@output_named(OUT_KEYWORD)  # its lines name StoreSpec(out=...), extract's --out in a Python call
 def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec | None = None, engine: Any = None, *,
             verbose: bool = False, **legacy: Any) -> ExtractResult:
     """Embed every image of ``source`` with ``model`` and cache the pooled features as ``store`` says, run by ``engine``.
@@ -148,6 +147,13 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
     weights=..., images=..., engine="ray", ...)``) still works for one
     version, with a DeprecationWarning.
     """
+    with output_named(OUT_KEYWORD):  # its lines name StoreSpec(out=...), extract's --out, in a Python call
+        return _extract(source, model, store, engine, verbose, legacy)
+
+
+def _extract(source: Any, model: ModelSpec | None, store: StoreSpec | None, engine: Any, verbose: bool,
+             legacy: dict[str, Any]) -> ExtractResult:
+    """``extract``'s work, within its wording context."""
     if legacy or isinstance(source, str):
         # the user's line (errors.warn): stacklevel=2 named checks_switches' wrapper, and Python shows a
         # DeprecationWarning only where attributed to __main__, so a notebook's or script's call warned unseen
