@@ -242,7 +242,7 @@ def restore_killed(files: Iterable[str | Path]) -> list[Path]:
     is gone back over NAME, each file its ``.NAME.new-PID-START-HOST`` marks removed, with the marks. Returns the files put
     back or removed. Marks of another featcache process still running are one line (it is writing the report now:
     wait for it); this process's own are its block's and left alone."""
-    from featcache.errors import FeatcacheError
+    from featcache.errors import FeatcacheError, option
 
     done = []
     folders = set()
@@ -267,7 +267,7 @@ def restore_killed(files: Iterable[str | Path]) -> list[Path]:
                                          "old; wait for it to finish, or, if it was killed (a container stopped), run "
                                          f"again with {TAKE_OVER}={tag} to put back the report it was replacing")
                 raise FeatcacheError(f"another featcache process (pid {who[0]}) is writing {f.parent} now; wait for it "
-                                     "to finish, or choose another --out")
+                                     f"to finish, or choose another {option('--out')}")
             try:
                 if (f.parent / f"{DONE_PREFIX}{tag}").exists():
                     os.unlink(m)  # its block had written every file: the new report stays, whole

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -305,3 +306,69 @@ def test_a_path_that_is_no_path_names_the_callers_parameter(tmp_path):
     assert api_error(lambda: featcache.train(None)).startswith("cache must be a path (got None)")  # train's is cache
     with cli_words(), pytest.raises(FeatcacheError, match=r"^head must be a path \(got 123\)"):
         featcache.load_head(123)
+
+
+# Older lines that named a flag to a Python call (docs/api.md's "not yet in the API's words"): each now names the
+# keyword there, and the command's line is byte for byte what it was (34 bad commands' stderr diffed, helper-207).
+
+def test_trains_own_refusals_name_its_keywords(cache, tmp_path):
+    out = tmp_path / "h.npz"
+    assert api_error(lambda: featcache.train(cache, "keras", C=1, out=out)) == (
+        "C applies to head='logreg' and 'svm' only; the keras head is set with preset and epochs")
+    assert api_error(lambda: featcache.train(cache, "svm", preset="fast", out=out)) == (
+        "preset, epochs and standardize apply to head='keras' only; head='svm' is set with C (and always standardizes)")
+    assert api_error(lambda: featcache.train(cache, "logreg", params=["keras.epochs=3"], out=out)) == (
+        "params item 'keras.epochs=3' names head 'keras', but train fits head='logreg'; a parameter of the keras head "
+        "goes with it, by its name alone: head='keras', params={'epochs': 3}")
+    assert api_error(lambda: featcache.train(cache, "logreg", train_size=1000, out=out)) == (
+        "train_size=1000 is larger than the 60 training images in the cache; use at most 60")
+    one = synthetic_cache(tmp_path / "one.h5", one_class=True)
+    assert api_error(lambda: featcache.train(one, "logreg", train_size=20, out=out)).endswith(
+        "extract a cache with more images (a larger train_limit) or more classes")
+    assert not out.exists()
+
+
+def test_probes_scoring_refusals_name_its_keywords(tmp_path):
+    cache, out = synthetic_cache(tmp_path / "c.h5", layer="out_relu"), tmp_path / "p"  # a layer probe places
+    assert api_error(lambda: featcache.probe(cache, holdout=0.99, out=out)).startswith(
+        "holdout=0.99 of 60 training images leaves 1 on one side")
+    assert api_error(lambda: featcache.probe(cache, holdout=0.5, folds=3, out=out)) == (
+        "holdout and folds both choose the scored training images; give one of them")
+    assert api_error(lambda: featcache.probe(cache, on_test=True, holdout=0.5, out=out)) == (
+        "on_test=True scores on the test split, holdout and folds on training images; give one of them")
+    assert api_error(lambda: featcache.probe(cache, view_settings="bad", out=out)) == (
+        "view_settings takes TRAIN/TEST pairs separated by ';' (e.g. view_settings='orig/orig;all/orig;all/all'), got 'bad'")
+    assert not out.exists()
+
+
+def test_curves_baseline_and_sizes_refusals_name_its_keywords(cache, tmp_path):
+    out = tmp_path / "cv"
+    assert api_error(lambda: featcache.learning_curve(cache, [10, 20], baseline="scratch", out=out)) == (
+        "baseline needs baseline_sizes, e.g. baseline_sizes=[1000, 4000, 15000]")
+    assert api_error(lambda: featcache.learning_curve(cache, [10, 20], baseline_sizes=[100], out=out)) == (
+        "baseline_sizes and baseline_params need baseline='scratch'")
+    assert api_error(lambda: featcache.learning_curve(cache, [1, 20], heads=("svm",), out=out)) == (
+        "sizes=1 is smaller than the 3 classes; use at least 3 so every class is seen")
+    assert not out.exists()
+
+
+def test_predicts_csv_and_finetunes_settings_name_their_keywords(tmp_path):
+    from featcache.deploy.finetune import check_settings
+    from featcache.deploy.predict import check_csv
+
+    photo = make_class_tree(tmp_path / "photos", {"a": 1, "b": 1}, size=8) / "a" / "a_000.png"
+    assert api_error(lambda: check_csv(Path("-"), [photo])) == (
+        "csv='-' would be a file named '-': predict's predictions go to stdout without csv; name a CSV file, or "
+        "csv='./-' for that name")
+    assert api_error(lambda: check_csv(tmp_path, [photo])) == (
+        f"csv='{tmp_path}' is a folder; name the CSV file to write, e.g. csv='{tmp_path / 'predictions.csv'}'")
+    assert api_error(lambda: check_csv(photo, [photo])) == (
+        f"csv='{photo}' is one of the images to predict; name a new file, e.g. csv='predictions.csv'")
+    notes = tmp_path / "notes.csv"
+    notes.write_text("mine\n")
+    assert api_error(lambda: check_csv(notes, [photo])) == (
+        f"csv='{notes}' exists and is not a predictions CSV featcache wrote; choose another csv, or pass force=True to "
+        "replace it")
+    assert api_error(lambda: check_settings(20, 1e9, 1, 32, 1)) == (
+        "learning_rate=1e9 is far above any learning rate Adam fine-tunes with (at most 1); use e.g. learning_rate=1e-5, "
+        "the lesson's")

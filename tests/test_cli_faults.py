@@ -3220,7 +3220,7 @@ def test_predict_csv_keeps_aside_only_a_csv_and_never_writes_over_a_model(tmp_pa
     assert notes.read_text() == "my notes" and not list(tmp_path.glob("notes.before-*"))
     from featcache.errors import FeatcacheError
 
-    with pytest.raises(FeatcacheError, match="--csv - would be a file named '-'"):
+    with pytest.raises(FeatcacheError, match="csv='-' would be a file named '-'"):
         predict(fake_model, [photo], csv="-")
     assert not (Path.cwd() / "-").exists()
     # a CSV's record, named or reached through a link, is featcache's too (an adversarial tester: --force through a

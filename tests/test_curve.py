@@ -265,10 +265,10 @@ def test_sizes_too_small_for_the_svms_folds_are_one_line_before_any_fit(tiny_cac
     images of every class): now refused up front, naming the smallest size that works, which then does."""
     import re
 
-    with pytest.raises(FeatcacheError, match=r"^--sizes 10 leaves some class with fewer than 2 training images.*start --sizes at") as exc:
+    with pytest.raises(FeatcacheError, match=r"^sizes item 10 leaves some class with fewer than 2 training images.*start sizes at") as exc:
         curve(tiny_cache, tmp_path / "s", heads=("svm",), seeds=2, sizes=[10, 60])
     assert not (tmp_path / "s").exists()
-    needed = int(re.search(r"start --sizes at (\d+)", str(exc.value)).group(1))
+    needed = int(re.search(r"start sizes at (\d+)", str(exc.value)).group(1))
     res = curve(tiny_cache, tmp_path / "s", heads=("svm",), seeds=2, sizes=[needed], plot=False)
     assert len(res.rows) == 2
     curve(tiny_cache, tmp_path / "l", heads=("logreg",), seeds=2, sizes=[10], plot=False)  # logreg needs no folds
@@ -378,7 +378,7 @@ def test_a_spec_validates_itself_and_names_its_identity(tiny_cache):
                             # ignored without a word, where probe refused it (an adversarial tester)
                             ({"sizes": "20", "heads": "logreg", "head_params": {"svm": {"C": 1.0}}},
                              r"^head_params names head 'svm', which is not among the heads \(logreg\); add it to heads"),
-                            ({"sizes": "20", "baseline_sizes": [20]}, "need --baseline scratch")]:
+                            ({"sizes": "20", "baseline_sizes": [20]}, "need baseline='scratch'")]:
         with pytest.raises(FeatcacheError, match=message):
             CurveSpec(**kwargs)
     # the head's parameters listed, those the curve sets itself left out (it was Python's "unexpected keyword")
@@ -1083,7 +1083,7 @@ def test_a_default_folder_name_too_long_asks_for_out(tiny_cache, tmp_path, monke
     with pytest.raises(FeatcacheError, match=r"^the default probe folder name, .* is too long \(262 bytes"):
         probe_mod.default_out(featcache.open_cache(at_limit))
     with pytest.raises(FeatcacheError, match=r"^the default evaluation folder name, made from the head file name h{40}\.\.\., is "
-                                             r"too long .*; name the folder with --out DIR$"):
+                                             r"too long .*; name the folder with out='DIR'$"):
         evaluate_mod.default_out(tmp_path / ("h" * 252 + ".npz"), {}, "out_relu", featcache.open_cache(tiny_cache), "test", ())
 
 

@@ -90,9 +90,9 @@ def test_a_registered_head_trains_saves_loads_and_evaluates(centroid, small_cach
     with pytest.raises(FeatcacheError, match="the centroid head is saved as a .npz file"):
         featcache.train(small_cache, head=centroid, out=tmp_path / "h.keras")
     # --C for a head without one: named from the registry (it said the head "is set with --C"; a second review)
-    with pytest.raises(FeatcacheError, match="--C applies to --head logreg and svm only; the centroid head has no C"):
+    with pytest.raises(FeatcacheError, match="C applies to head='logreg' and 'svm' only; the centroid head has no C"):
         featcache.train(small_cache, head=centroid, C=1.0)
-    with pytest.raises(FeatcacheError, match="--head centroid takes none of them"):
+    with pytest.raises(FeatcacheError, match="head='centroid' takes none of them"):
         featcache.train(small_cache, head=centroid, epochs=3)
 
 

@@ -287,7 +287,7 @@ def test_numbers_given_as_text_are_read_as_the_cli_reads_them(multi_cache, tmp_p
     assert as_text.note is not None and "12 held-out images" in as_text.note  # the note that raised
     folds = featcache.probe(multi_cache, folds="3", out=tmp_path / "c", **kw)
     assert scores(folds) == scores(featcache.probe(multi_cache, folds=3, out=tmp_path / "d", **kw))
-    with pytest.raises(FeatcacheError, match=r"^--view-settings takes TRAIN/TEST pairs separated by ';' .*\(got 5\)$"):
+    with pytest.raises(FeatcacheError, match=r"^view_settings takes TRAIN/TEST pairs separated by ';' .*\(got 5\)$"):
         featcache.probe(multi_cache, view_settings=5, out=tmp_path / "e", **kw)
 
 
@@ -330,7 +330,7 @@ def test_a_small_hold_out_says_its_scores_are_coarse_and_points_to_folds(multi_c
     featcache.probe(multi_cache, heads="logreg", layers="out_relu", out=tmp_path / "d", plot=False, verbose=True)
     out = capsys.readouterr().out
     n_out = int(round(0.2 * n))
-    assert n_out < SMALL_HOLDOUT and f"note: only {n_out} held-out images" in out and "--folds 5" in out
+    assert n_out < SMALL_HOLDOUT and f"note: only {n_out} held-out images" in out and "folds=5" in out
     assert small_holdout_note(10 * SMALL_HOLDOUT, Scoring(holdout=0.2)) is None  # 200 held out: no note
     assert small_holdout_note(n, Scoring(folds=3)) is None and small_holdout_note(n, Scoring()) is None
 
@@ -357,16 +357,16 @@ def test_a_hold_out_no_fraction_can_make_says_so_not_a_nearer_fraction(tmp_path)
     from featcache.analysis.probe import holdout_rows
 
     way_out = "so at least 4 training images, and the cache has 2; no fraction can do that: score on the test split " \
-              "with --on-test, or use a larger cache$"
-    with pytest.raises(FeatcacheError, match=r"^--holdout 0\.5: a hold-out needs an image of each of the 2 classes on "
+              "with on_test=True, or use a larger cache$"
+    with pytest.raises(FeatcacheError, match=r"^holdout=0\.5: a hold-out needs an image of each of the 2 classes on "
                                              r"each side, " + way_out):
         holdout_rows(np.array([0, 1]), 0.5, 0)
-    with pytest.raises(FeatcacheError, match=r"^--holdout 0\.05 of 10 training images leaves 0 on one side, fewer than "
+    with pytest.raises(FeatcacheError, match=r"^holdout=0\.05 of 10 training images leaves 0 on one side, fewer than "
                                              r"the classes \(2\); use a fraction nearer 0\.5"):
         holdout_rows(np.repeat([0, 1], 5), 0.05, 0)
     assert [len(r) for r in holdout_rows(np.array([0, 1, 0, 1]), 0.5, 0)] == [2, 2]  # the minimum: 2 a class
     tiny = synthetic_cache(tmp_path / "tiny.h5", n_train=2, class_names=["a", "b"])
-    for holdout, start in ((0.5, r"--holdout 0\.5: "), (None, r"probe holds out 20% of the training images by default; ")):
+    for holdout, start in ((0.5, r"holdout=0\.5: "), (None, r"probe holds out 20% of the training images by default; ")):
         with pytest.raises(FeatcacheError, match="^" + start + r"a hold-out needs .*" + way_out):
             featcache.probe(tiny, heads="logreg", holdout=holdout, out=tmp_path / "p")
     assert not (tmp_path / "p").exists()

@@ -345,7 +345,7 @@ def test_a_runtime_folder_that_cannot_be_written_names_its_variable(tmp_path):
     with pytest.raises(FeatcacheError) as exc:
         runtimes.build("onnxruntime", TINY, None, blocker)
     msg = _one_line(exc)
-    assert "FEATCACHE_RUNTIME_DIR" in msg and "--runtime tensorflow" in msg and "--out" not in msg
+    assert "FEATCACHE_RUNTIME_DIR" in msg and "runtime='tensorflow'" in msg and "--out" not in msg
 
 
 def test_a_folder_at_a_converted_models_name_or_its_checksums_is_one_line_and_auto_falls_back(tmp_path, monkeypatch):

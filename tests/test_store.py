@@ -446,7 +446,7 @@ def test_values_beyond_float16s_range_are_refused_when_written_not_sealed_as_inf
     done = w.open()
     big = features("train", 0, 64)
     big[0, 0] = 7e4
-    with pytest.raises(FeatcacheError, match=r"^out has values beyond float16's range .*; use --dtype float32$"):
+    with pytest.raises(FeatcacheError, match=r"^out has values beyond float16's range .*; use StoreSpec\(dtype='float32'\)$"):
         w.write("train", done["train"], {"out": big})
     w.close()
 
@@ -554,7 +554,7 @@ def test_a_sealed_partial_with_its_completeness_edited_is_never_resumed_over(tmp
     assert not find_complete(path, identity())  # no hit; the writer's look at its partial refuses it
     with pytest.raises(FeatcacheError, match=want):
         check_partial(part)
-    with pytest.raises(FeatcacheError, match=want + r".*\); move it away, or choose another --out \(it was left untouched\)$"):
+    with pytest.raises(FeatcacheError, match=want + r".*\); move it away, or choose another StoreSpec\(out=\.\.\.\) \(it was left untouched\)$"):
         writer(path).open()
     assert part.read_bytes() == before and not path.exists()
 
@@ -1903,7 +1903,7 @@ def test_a_file_at_the_partials_name_that_is_not_featcaches_partial_is_refused_a
         part.symlink_to(target)
     before = os.lstat(part)
     data = part.read_bytes() if part.is_file() and kind != "link" else None
-    want = rf"^{re.escape(str(part))} is in the way of featcache's partial file \(it is {what}\); move it away, or choose another --out"
+    want = rf"^{re.escape(str(part))} is in the way of featcache's partial file \(it is {what}\); move it away, or choose another StoreSpec\(out=\.\.\.\)"
     with pytest.raises(FeatcacheError, match=want):
         writer(path).open()
     assert not find_complete(path, identity())  # no hit, and nothing refused as "other settings": the writer refuses it

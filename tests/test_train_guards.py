@@ -791,6 +791,6 @@ def test_a_default_head_name_too_long_for_the_file_system_is_refused_before_the_
     # the cache's data set is "blobs": named whole, no "..." after it (it said "blobs...", as if cut)
     with pytest.raises(FeatcacheError, match=r"^the default head file name, made from the data set name blobs, is "
                                              r"too long \(264 bytes; a file name holds at most 255\); name the head "
-                                             r"with --out NAME\.npz$"):
+                                             r"with out='NAME\.npz'$"):
         train_mod.train(cache, head="logreg", verbose=False)
     assert fit == []

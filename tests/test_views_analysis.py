@@ -423,7 +423,7 @@ def test_probe_folds_score_each_training_image_once_and_never_split_its_views(id
         assert seen in [set(fit.tolist()) for fit, _ in splits]
     for seen in recorder.scored:  # a fold's held-out images only: never a fitted one, never a test image (ids from 1000)
         assert seen in [set(out.tolist()) for _, out in splits]
-    with pytest.raises(FeatcacheError, match="--holdout and --folds both"):
+    with pytest.raises(FeatcacheError, match="holdout and folds both"):
         featcache.probe(id_cache, heads="logreg", folds=3, holdout=0.2, out=tmp_path)
     with pytest.raises(FeatcacheError, match="use 2 to 30 folds"):
         featcache.probe(id_cache, heads="logreg", folds=31, out=tmp_path)
@@ -619,7 +619,7 @@ def test_only_is_refused_where_it_has_no_meaning(views_cache, plain_cache, tmp_p
     # extract --views (parse_views): a cache always holds the original view
     from featcache.embedding.views import parse_views
 
-    with pytest.raises(FeatcacheError, match=r"only: is for --train-views/--test-views .* e\.g\. flip$"):
+    with pytest.raises(FeatcacheError, match=r"only: is for train_views/test_views .* e\.g\. flip$"):
         parse_views("only:flip")
 
 

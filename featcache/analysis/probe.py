@@ -37,7 +37,7 @@ import numpy as np
 
 from featcache import paths
 from featcache.analysis.plots import plot_probe
-from featcache.errors import FeatcacheError, given, one_line, option
+from featcache.errors import FeatcacheError, example, given, one_line, option
 from featcache.progress import counted, status
 from featcache.heads import make_head, parse_C_per_head, parse_head_params
 from featcache.sources.images import check_report_outside_classes
@@ -163,9 +163,9 @@ def holdout_rows(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray,
     fraction = check_fraction(fraction, "--holdout")
     n_classes, n_out = len(np.unique(y)), int(round(fraction * len(y)))
     if len(y) < 2 * n_classes:  # "use a fraction nearer 0.5" of 2 images: 0.5 itself leaves one a side (a review)
-        raise FeatcacheError(f"--holdout {fraction}: {no_holdout(len(y), n_classes)}")
+        raise FeatcacheError(f"{given('--holdout', str(fraction))}: {no_holdout(len(y), n_classes)}")
     if min(n_out, len(y) - n_out) < n_classes:
-        raise FeatcacheError(f"--holdout {fraction} of {len(y)} training images leaves {min(n_out, len(y) - n_out)} on one "
+        raise FeatcacheError(f"{given('--holdout', str(fraction))} of {len(y)} training images leaves {min(n_out, len(y) - n_out)} on one "
                              f"side, fewer than the classes ({n_classes}); use a fraction nearer 0.5 or a larger cache")
     order = stratified_order(y, seed)
     return np.sort(order[n_out:]), np.sort(order[:n_out])
@@ -175,7 +175,7 @@ def no_holdout(n: int, n_classes: int) -> str:
     """Why no hold-out fraction works on ``n`` training images of ``n_classes`` classes (fewer than twice as many
     images as classes), and what would."""
     return (f"a hold-out needs an image of each of the {n_classes} classes on each side, so at least {2 * n_classes} "
-            f"training images, and the cache has {n}; no fraction can do that: score on the test split with --on-test, "
+            f"training images, and the cache has {n}; no fraction can do that: score on the test split with {option('--on-test')}, "
             "or use a larger cache")
 
 
@@ -203,7 +203,8 @@ def scoring_rows(y: np.ndarray, holdout: float | None, folds: int | None, seed: 
                  class_names: Sequence[str] | None = None) -> list[tuple[np.ndarray, np.ndarray]] | None:
     """The (fit rows, scored rows) pairs of the train split, drawn over images; None: fit all, score the test split."""
     if holdout is not None and folds is not None:
-        raise FeatcacheError("--holdout and --folds both choose the scored training images; give one of them")
+        raise FeatcacheError(f"{option('--holdout')} and {option('--folds')} both choose the scored training images; give one "
+                             "of them")
     if folds is not None:
         return fold_rows(y, folds, seed, class_names)
     return None if holdout is None else [holdout_rows(y, holdout, seed)]
@@ -256,7 +257,8 @@ def parse_view_settings(cache: Cache, settings: str | list | None) -> list[Setti
     """
     from featcache.validate import check_views, list_items
 
-    form = "--view-settings takes TRAIN/TEST pairs separated by ';' (e.g. orig/orig;all/orig;all/all)"
+    form = (f"{option('--view-settings')} takes TRAIN/TEST pairs separated by ';' (e.g. "
+            f"{example('--view-settings', 'orig/orig;all/orig;all/all')})")
     if settings is None:
         pairs: list = [("orig", "orig"), ("all", "orig"), ("all", "all")]
     else:
@@ -612,13 +614,14 @@ def _settings(cache: Cache, heads, C, layers, holdout: float | None, seed: int |
     holdout = None if holdout is None else check_fraction(holdout, "--holdout")
     folds = None if folds is None else check_folds(folds)
     if on_test and (holdout is not None or folds is not None):
-        raise FeatcacheError("--on-test scores on the test split, --holdout and --folds on training images; give one of them")
+        raise FeatcacheError(f"{option('--on-test')} scores on the test split, {option('--holdout')} and {option('--folds')} on "
+                             "training images; give one of them")
     default_holdout = not on_test and folds is None and holdout is None
     if default_holdout:
         holdout = DEFAULT_HOLDOUT
     on_train = not on_test
     require_splits(cache, *(("train",) if on_train else ("train", "test")),
-                   why=f"probe needs {'a train split' if on_train else 'train and test splits with --on-test'}")
+                   why=f"probe needs {'a train split' if on_train else 'train and test splits with ' + option('--on-test')}")
     # Drawn here, once: bad fractions or folds fail before any fit, and every job scores on these same rows.
     try:
         splits = scoring_rows(cache.labels("train"), holdout, folds, seed, cache.class_names) if on_train else None
@@ -631,8 +634,9 @@ def _settings(cache: Cache, heads, C, layers, holdout: float | None, seed: int |
             raise FeatcacheError(f"probe holds out {DEFAULT_HOLDOUT:.0%} of the training images by default; "
                                  f"{no_holdout(len(y), len(np.unique(y)))}") from None
         raise FeatcacheError(f"probe holds out {DEFAULT_HOLDOUT:.0%} of the training images by default, and of these "
-                             f"{cache.sizes['train']} that leaves too few for every class ({exc}); pass --holdout 0.5, "
-                             "--folds K, or --on-test") from None
+                             f"{cache.sizes['train']} that leaves too few for every class ({exc}); pass "
+                             f"{option('--holdout 0.5', 'holdout=0.5')}, {option('--folds K', 'folds=K')}, or "
+                             f"{option('--on-test')}") from None
     scoring = Scoring(holdout, seed, folds, None if splits is None else tuple(splits))
     order = cached_order(cache)
     names = probe_layers(cache, layers, order)
@@ -661,12 +665,14 @@ def check_fit_rows(cache: Cache, heads: Mapping[str, Any], scoring: Scoring) -> 
         if not reason:
             continue
         if scoring.folds is not None:
-            needs, fix = f"{reason} in each of the --folds {scoring.folds} fits", "use more --folds, pass a number for --C, or --on-test"
+            needs = f"{reason} in each of the {option(f'--folds {scoring.folds} fits', f'{scoring.folds} folds')}"
+            fix = f"use more {option('--folds')}, pass a number for {option('--C')}, or {option('--on-test')}"
         elif scoring.splits is not None:
-            needs, fix = (f"{reason} on the images --holdout {scoring.holdout} leaves to fit",
-                          "hold out fewer images, pass a number for --C, or use --on-test")
+            needs, fix = (f"{reason} on the images {option(f'--holdout {scoring.holdout}', f'holdout={scoring.holdout}')} "
+                          "leaves to fit", f"hold out fewer images, pass a number for {option('--C')}, or use "
+                          f"{option('--on-test')}")
         else:
-            needs, fix = reason, "pass a number for --C, or use a larger cache"
+            needs, fix = reason, f"pass a number for {option('--C')}, or use a larger cache"
         for y_fit in fits:
             check_two_per_class(y_fit, needs, fix, cache.class_names)
 
@@ -739,7 +745,7 @@ def small_holdout_note(n_train: int, scoring: Scoring) -> str | None:
     if n_out >= SMALL_HOLDOUT:
         return None
     return (f"note: only {n_out} held-out images, so a score moves in steps of {1 / max(n_out, 1):.3f} and close rows "
-            "are chance; --folds 5 scores every training image once")
+            f"are chance; {option('--folds 5', 'folds=5')} scores every training image once")
 
 
 def _scoring(cache: Cache, scoring: Scoring) -> str:

@@ -26,7 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
-from featcache.errors import FeatcacheError, warn
+from featcache.errors import FeatcacheError, given, option, warn
 
 
 # What a head trained on a subset records as ``subset_order`` (``train --train-size``): that every class's first image
@@ -60,9 +60,9 @@ def check_size(n: int, y: np.ndarray, flag: str = "--train-size") -> None:
     n_classes = len(np.unique(y))
     check_two_classes(y)
     if n > len(y):
-        raise FeatcacheError(f"{flag} {n} is larger than the {len(y)} training images in the cache; use at most {len(y)}")
+        raise FeatcacheError(f"{given(flag, str(n))} is larger than the {len(y)} training images in the cache; use at most {len(y)}")
     if n < n_classes:
-        raise FeatcacheError(f"{flag} {n} is smaller than the {n_classes} classes; use at least {n_classes} so every class is seen")
+        raise FeatcacheError(f"{given(flag, str(n))} is smaller than the {n_classes} classes; use at least {n_classes} so every class is seen")
 
 
 def check_two_classes(y: np.ndarray, what: str = "training images in the cache") -> None:
@@ -70,7 +70,7 @@ def check_two_classes(y: np.ndarray, what: str = "training images in the cache")
     ValueError traceback in curve and probe --on-test (an adversarial tester; train said it in one line)."""
     if len(np.unique(y)) < 2:
         raise FeatcacheError(f"the {len(y)} {what} are all of one class; a classifier needs images of at least 2 "
-                             "classes: extract a cache with more images (a larger --train-limit) or more classes")
+                             f"classes: extract a cache with more images (a larger {option('--train-limit')}) or more classes")
 
 
 class MissingClassWarning(UserWarning):

@@ -10,13 +10,13 @@ import os
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Any, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
 from featcache import paths
 from featcache.analysis.subsets import CLASSES_FIRST, stratified_subset, warn_missing_classes
-from featcache.errors import FeatcacheError, cli_running, one_line, option, warn
+from featcache.errors import FeatcacheError, cli_running, given, given_together, one_line, option, python_text, warn
 from featcache.progress import bars_wanted, counted, seconds_text, showing_fits, status
 from featcache.heads import (HEADS, RUN_ONLY_PARAMS, DenseHead, check_head_params, check_param_names, fold_reason,
                              head_params, head_suffix, make_head, suffixes_line)
@@ -156,8 +156,8 @@ def _build_head(head: str, *, preset: str | None, epochs: int | None, C: float |
     check_param_names(head, params, hidden=[n for n in head_params(head) if set_by_train(head, n)])
     with_C = heads_with_C()
     if C is not None and head not in with_C:  # named from the registry: a new head without a C was "set with --C"
-        how = "is set with --preset and --epochs" if head == "keras" else "has no C"
-        raise FeatcacheError(f"--C applies to --head {' and '.join(with_C)} only; the {head} head {how}")
+        how = f"is set with {option('--preset')} and {option('--epochs')}" if head == "keras" else "has no C"
+        raise FeatcacheError(f"{option('--C')} applies to {_heads_given(with_C)} only; the {head} head {how}")
     if head == "keras":
         base: dict[str, Any] = {**DenseHead.preset_params(preset or DEFAULT_PRESET),
                                 "seed": seed, "n_classes": n_classes, "standardize": standardize}
@@ -165,8 +165,9 @@ def _build_head(head: str, *, preset: str | None, epochs: int | None, C: float |
             base["epochs"] = positive_int(epochs, "--epochs")
     else:
         if preset is not None or epochs is not None or standardize:
-            how = "is set with --C (and always standardizes)" if head in with_C else "takes none of them"
-            raise FeatcacheError(f"--preset, --epochs and --standardize apply to --head keras only; --head {head} {how}")
+            how = f"is set with {option('--C')} (and always standardizes)" if head in with_C else "takes none of them"
+            raise FeatcacheError(f"{option('--preset')}, {option('--epochs')} and {option('--standardize', 'standardize')} "
+                                 f"apply to {_heads_given(['keras'])} only; {_heads_given([head])} {how}")
         base = {"seed": seed}
         if C is not None:
             base["C"] = parse_C(C)  # the CLI's check at the API's boundary: C=-1 was scikit-learn's InvalidParameterError
@@ -196,13 +197,20 @@ def _check_no_head_prefix(head: str, params: Any) -> None:
         prefix, dot, rest = name.strip().partition(".")
         if not dot or not rest.strip().isidentifier():
             continue
-        example = f"--param {rest.strip()}={text.strip() or '...'}"
+        value = text.strip() or "..."
+        example = option(f"--param {rest.strip()}={value}", f"params={{{rest.strip()!r}: {python_text(value)}}}")
+        said = option(f"--param {item!r}", f"params item {item!r}")
         if prefix.strip() in HEADS and prefix.strip() != head:
-            raise FeatcacheError(f"--param {item!r} names head {prefix.strip()!r}, but train fits --head {head}; a "
+            raise FeatcacheError(f"{said} names head {prefix.strip()!r}, but train fits {_heads_given([head])}; a "
                                  f"parameter of the {prefix.strip()} head goes with it, by its name alone: "
-                                 f"--head {prefix.strip()} {example}")
-        raise FeatcacheError(f"--param {item!r}: train takes the parameter's name alone (its head is --head {head}); "
+                                 f"{given_together(_heads_given([prefix.strip()]), example)}")
+        raise FeatcacheError(f"{said}: train takes the parameter's name alone (its head is {_heads_given([head])}); "
                              f"write e.g. {example}")
+
+
+def _heads_given(names: Sequence[str]) -> str:
+    """``--head logreg and svm`` in a command, ``head='logreg' and 'svm'`` in a Python call."""
+    return option(f"--head {' and '.join(names)}", f"head={' and '.join(repr(n) for n in names)}")
 
 
 # Parameters train sets through an option of its own (or from the cache), never through --param.
@@ -322,12 +330,12 @@ def check_training_labels(y: np.ndarray, class_names: list[str], est: Any, subse
     """Refuse training rows head ``est`` cannot learn from: one class only, or too few per class for its folds.
     ``subset``: the rows are a ``--train-size`` subset (raising it is the fix); else every training image of the
     cache ("raise --train-size" was said where none was given; an adversarial tester)."""
-    more = "raise --train-size" if subset else "extract a cache with more training images"
+    more = f"raise {option('--train-size')}" if subset else "extract a cache with more training images"
     classes, counts = np.unique(y, return_counts=True)
     if len(classes) < 2:
         raise FeatcacheError(f"all {len(y)} training images are of class {class_names[int(classes[0])]!r}; a classifier needs "
                              "images of at least 2 classes: extract a cache with more classes or "
-                             + ("raise --train-size" if subset else "more training images"))
+                             + (f"raise {option('--train-size')}" if subset else "more training images"))
     reason = fold_reason(est)
     if reason:
         check_two_per_class(y, reason, more + (" or pass a number for --C" if reason == "--C cv" else ""), class_names)
@@ -571,7 +579,7 @@ def train(
         from featcache.store.layout import check_default_name, made_from
 
         check_default_name(path, "head file name", made_from("data set name", cache.meta.get("dataset") or ""),
-                           f"name the head with --out NAME{path.suffix}")
+                           f"name the head with {given('--out', f'NAME{path.suffix}', repr(f'NAME{path.suffix}'))}")
     # what train was asked for, recorded with the head: compared before the fit, a refusal costing nothing, and
     # written by save_trained, whose write_head compares it again under the path's lock (one description: fit_meta)
     asked = {"preset": preset, "train_size": train_size, "seed": seed,

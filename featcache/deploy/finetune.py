@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from featcache.embedding import passes
-from featcache.errors import FeatcacheError, one_line, warn
+from featcache.errors import FeatcacheError, example, given, one_line, option, warn
 from featcache.progress import counted, note, status
 from featcache.validate import Written, check_source, checks_switches, param_text, views_counted, views_words
 
@@ -131,8 +131,8 @@ def check_settings(unfreeze: Any, learning_rate: Any, epochs: Any, batch_size: A
     unfreeze = nonnegative_int(unfreeze, "--unfreeze", "20 (the lesson's: the last 20 layers of the base)")
     learning_rate = positive_number(learning_rate, "--lr", "1e-5 (the lesson's)")
     if learning_rate > MAX_LEARNING_RATE:  # 1e308 was taken, and fine-tuning ended in NaN weights (an adversarial tester)
-        raise FeatcacheError(f"--lr {param_text(learning_rate)} is far above any learning rate Adam fine-tunes with (at most "
-                             f"{MAX_LEARNING_RATE:g}); use e.g. 1e-5, the lesson's")
+        raise FeatcacheError(f"{given('--lr', param_text(learning_rate))} is far above any learning rate Adam fine-tunes with "
+                             f"(at most {MAX_LEARNING_RATE:g}); use e.g. {example('--lr', '1e-5')}, the lesson's")
     epochs, batch_size, patience = (positive_int(value, flag) for flag, value in
                                     (("--epochs", epochs), ("--batch-size", batch_size), ("--patience", patience)))
     return unfreeze, learning_rate, epochs, batch_size, patience
@@ -148,7 +148,7 @@ def unfreeze_last(base: KerasModel, n: int) -> list[str]:
 
     layers = base.layers
     if n > len(layers):
-        raise FeatcacheError(f"--unfreeze {n} is more than the {len(layers)} layers of the base; use 0..{len(layers)}")
+        raise FeatcacheError(f"{given('--unfreeze', str(n))} is more than the {len(layers)} layers of the base; use 0..{len(layers)}")
     bn = keras().layers.BatchNormalization
     base.trainable = True  # sets every sub-layer; then freeze all but the chosen ones
     for i, layer in enumerate(layers):
@@ -486,7 +486,7 @@ def finetune(
         from featcache.store.layout import check_default_name, made_from
 
         out = check_default_name(default_out(head), "model file name", made_from("head file name", head.stem),
-                                 "name the model with --out NAME.keras")
+                                 f"name the model with {given('--out', 'NAME.keras', repr('NAME.keras'))}")
     out = check_out(out, force)
     check_not_the_head(out, head, "finetune")
     est, meta = _keras_head(head, trust_pickle)
@@ -580,7 +580,7 @@ def _keras_head(head: str | Path, trust_pickle: bool):
     if not isinstance(est, DenseHead):
         raise FeatcacheError(
             f"{head} is a {meta.get('head', type(est).__name__)} head; fine-tuning starts from a trained Keras head "
-            "(the lesson's rule 1): train one with 'featcache train CACHE --head keras'"
+            f"(the lesson's rule 1): train one with {option(repr('featcache train CACHE --head keras'), 'featcache.train(cache, head=' + repr('keras') + ')')}"
         )
     return est, meta
 
@@ -612,7 +612,7 @@ def _save(model, out: Path, meta: dict, head: str | Path, w, settings: dict, res
 
     if not all(np.isfinite(v).all() for v in model.get_weights()):  # never a model of NaN weights (a tester)
         raise FeatcacheError(f"fine-tuning left weights that are not numbers; nothing was written to {out}: fine-tune "
-                             "again with a lower --lr (the lesson's: 1e-5)")
+                             f"again with a lower {option('--lr')} (the lesson's: 1e-5)")
     from featcache.deploy.model import check_not_the_head, check_out, check_same_model_job
 
     def recheck() -> None:  # finetune's checks of --out, again just before the model replaces what is there now
@@ -681,7 +681,7 @@ def _report(r: FinetuneResult) -> None:
     if r.diverged_epoch:
         print(f"FINE-TUNING DIVERGED at epoch {r.diverged_epoch}: its loss was no longer a number; the weights of "
               f"{'epoch ' + str(r.best_epoch) if r.best_epoch else 'the frozen head'} are kept (fine-tune again with a "
-              "lower --lr)")
+              f"lower {option('--lr')})")
     if not r.improved:
         # "WORSE" was said when the best epoch tied the frozen head's accuracy and lost on loss, unshown (a new user)
         tied = any(e["val_accuracy"] == r.frozen_val_accuracy for e in r.epochs if e.get("val_loss") is not None)
@@ -689,7 +689,7 @@ def _report(r: FinetuneResult) -> None:
         print(("FINE-TUNING DID NOT IMPROVE VALIDATION: the best epoch tied the frozen head's val accuracy "
                f"{r.frozen_val_accuracy:.4f} with a higher val loss (frozen{loss.lstrip(',')})" if tied else
                f"FINE-TUNING MADE VALIDATION WORSE: no epoch reached the frozen head's val accuracy {r.frozen_val_accuracy:.4f}{loss}")
-              + "; kept the frozen head's weights (try fewer --unfreeze layers or a smaller --lr)")
+              + f"; kept the frozen head's weights (try fewer {option('--unfreeze')} layers or a smaller {option('--lr')})")
     else:
         best = r.epochs[r.best_epoch - 1]["val_accuracy"]
         print(f"kept epoch {r.best_epoch}: val accuracy {best:.4f} (frozen head {r.frozen_val_accuracy:.4f})")

@@ -13,7 +13,7 @@ import numpy as np
 
 from featcache.embedding.engines import DEFAULT_RUNTIME
 from featcache.embedding.passes import BATCH_SIZE
-from featcache.errors import FeatcacheError, in_the_way, option
+from featcache.errors import FeatcacheError, given_path, in_the_way, option
 from featcache.progress import bars_wanted
 from featcache.validate import check_file_name, check_path, check_replaceable, check_source, checks_switches, expand_home, positive_int, shown
 
@@ -457,7 +457,7 @@ def left_out_line(left_out: Sequence[LeftOut], limit: int = 3) -> str:
         return len(shown), ", ".join(shown[:limit]) + (", ..." if len(shown) > limit else "")
 
     (dirs, d), (links, ln), (unread, u), (broken, b), (files, f) = map(some, (SUBFOLDER, LINK, UNREADABLE, BROKEN_LINK, OTHER))
-    parts = [f"{dirs} subfolder(s) ({d}; pass them, or --recursive, to predict their images)" if dirs else "",
+    parts = [f"{dirs} subfolder(s) ({d}; pass them, or {option('--recursive')}, to predict their images)" if dirs else "",
              # --recursive never follows one (a loop would not end): said, as the subfolders are (an adversarial tester)
              f"{links} link(s) to folders, not followed ({ln}; pass them to predict their images)" if links else "",
              f"{unread} subfolder(s) that could not be read ({u}; check their permissions)" if unread else "",
@@ -482,8 +482,10 @@ def predictions_of(names: Sequence[str], probs: np.ndarray, class_names: list[st
     return [Prediction(name, top, row) for name, top, row in zip(names, top_k_classes(probs, class_names, k), probs)]
 
 
-# A CSV that cannot be written (read-only, full disk): predict's flag is --csv, not the --out of atomic_path's default advice.
-CSV_ADVICE = "choose another --csv"
+def csv_advice() -> str:
+    """A CSV that cannot be written (read-only, full disk): predict's option is --csv (``csv=``), not the --out of
+    atomic_path's default advice."""
+    return f"choose another {option('--csv')}"
 
 
 def _check_csv_folder(path: Path) -> None:
@@ -495,14 +497,15 @@ def _check_csv_folder(path: Path) -> None:
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     if not folder.is_dir():  # --csv notes.csv/x.csv: "its folder notes.csv is not writable" (an adversarial tester)
-        raise FeatcacheError(f"cannot write {path}: {folder} is a file, not a folder; choose another --csv")
+        raise FeatcacheError(f"cannot write {path}: {folder} is a file, not a folder; {csv_advice()}")
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise FeatcacheError(f"cannot write {path} (its folder {folder} is not writable); choose another --csv")
+        raise FeatcacheError(f"cannot write {path} (its folder {folder} is not writable); {csv_advice()}")
 
 
 def _refuse_folder(path: Path) -> None:
     if path.is_dir():
-        raise FeatcacheError(f"--csv {path} is a folder; name the CSV file to write, e.g. --csv {path / 'predictions.csv'}")
+        raise FeatcacheError(f"{given_path('--csv', path)} is a folder; name the CSV file to write, e.g. "
+                             f"{given_path('--csv', path / 'predictions.csv')}")
 
 
 def _refuse_stream(path: Path) -> None:
@@ -520,9 +523,9 @@ def _refuse_stream(path: Path) -> None:
         if hop.parts[:2] == ("/", "proc"):
             # Named as the user typed it: "a link through /proc/1541/fd/1, now to /proc/1541/fd/pipe:[969353]" named
             # the pipe --csv /dev/stdout resolved to (testers)
-            raise FeatcacheError(f"--csv {path} is a stream (it leads through /proc to a file a process has open: a "
-                                 "terminal, a pipe or a shell's redirection), not a file of its own, and is never "
-                                 "replaced, even with --force; choose another --csv")
+            raise FeatcacheError(f"{given_path('--csv', path)} is a stream (it leads through /proc to a file a process has "
+                                 "open: a terminal, a pipe or a shell's redirection), not a file of its own, and is never "
+                                 f"replaced, even with {option('--force')}; {csv_advice()}")
         if not hop.is_symlink() or seen > 40:
             break
         hop, seen = Path(os.path.join(hop.parent, os.readlink(hop))), seen + 1
@@ -531,8 +534,8 @@ def _refuse_stream(path: Path) -> None:
             return  # not a link (check_replaceable says what a device or FIFO at the name is), or a link to a file
     except OSError:
         return  # a link to nothing: check_replaceable says so
-    raise FeatcacheError(f"--csv {path} is a link to {os.path.realpath(path)} ({kind_of(Path(path))}), not to a regular "
-                         "file, and is never replaced, even with --force; choose another --csv")
+    raise FeatcacheError(f"{given_path('--csv', path)} is a link to {os.path.realpath(path)} ({kind_of(Path(path))}), not "
+                         f"to a regular file, and is never replaced, even with {option('--force')}; {csv_advice()}")
 
 
 # What ``check_csv`` found at ``--csv``: nothing; a CSV as featcache wrote it (its record matches); an empty file
@@ -555,8 +558,9 @@ def check_csv(path: Path, inputs: Sequence[Path], force: bool = False) -> str:
     files never. A link to a regular file is checked, and written, as its target (``csv_target``).
     """
     if str(path) == "-":  # it wrote a file named "-" (and its record .-.featcache; a review); the API's too
-        raise FeatcacheError("--csv - would be a file named '-': predict's predictions go to stdout without --csv "
-                             "(--json for machine-readable ones); name a CSV file, or ./- for that name")
+        raise FeatcacheError(f"{given_path('--csv', '-')} would be a file named '-': predict's predictions go to stdout "
+                             f"without {option('--csv')}{option(' (--json for machine-readable ones)', '')}; name a CSV "
+                             f"file, or {option('./-', given_path('--csv', './-'))} for that name")
     _refuse_stream(path)
     _refuse_folder(path)
     target = csv_target(path)  # the file itself: a link's target, its folder, its record (csv_target)
@@ -568,7 +572,8 @@ def check_csv(path: Path, inputs: Sequence[Path], force: bool = False) -> str:
     if not target.exists():
         return CSV_ABSENT
     if any(target.resolve() == p.resolve() for p in inputs):
-        raise FeatcacheError(f"--csv {path} is one of the images to predict; name a new file, e.g. --csv predictions.csv")
+        raise FeatcacheError(f"{given_path('--csv', path)} is one of the images to predict; name a new file, e.g. "
+                             f"{given_path('--csv', 'predictions.csv')}")
     _refuse_featcache_file(target, shown=path)
     recorded = _recorded_digests(target)
     if recorded is not None and _file_sha256(target) in recorded:
@@ -586,11 +591,11 @@ def check_csv(path: Path, inputs: Sequence[Path], force: bool = False) -> str:
     if force:
         return CSV_FORCED
     if recorded is None:
-        raise FeatcacheError(f"--csv {path} exists and is not a predictions CSV featcache wrote; choose another "
-                             "--csv, or pass --force to replace it")
-    raise FeatcacheError(f"--csv {path} was changed since featcache wrote it (its checksum is not the one recorded "
-                         f"in {csv_record_path(target).name}), so it may hold your edits; choose another --csv, or pass "
-                         "--force to replace it")
+        raise FeatcacheError(f"{given_path('--csv', path)} exists and is not a predictions CSV featcache wrote; "
+                             f"{csv_advice()}, or pass {option('--force')} to replace it")
+    raise FeatcacheError(f"{given_path('--csv', path)} was changed since featcache wrote it (its checksum is not the one "
+                         f"recorded in {csv_record_path(target).name}), so it may hold your edits; {csv_advice()}, or pass "
+                         f"{option('--force')} to replace it")
 
 
 def csv_target(path: str | Path) -> Path:
@@ -621,8 +626,8 @@ def _refuse_featcache_file(path: Path, shown: Path | None = None) -> None:
     if kind is None and _is_a_record(path):  # through a link, --force replaced it, and every later run of its CSV was
         kind = "featcache's record of a predictions CSV"  # refused for good (an adversarial tester)
     if kind is not None:
-        raise FeatcacheError(f"--csv {shown or path} is {kind}, not a CSV; name a new file, e.g. --csv "
-                             "predictions.csv")
+        raise FeatcacheError(f"{given_path('--csv', shown or path)} is {kind}, not a CSV; name a new file, e.g. "
+                             f"{given_path('--csv', 'predictions.csv')}")
 
 
 def _is_a_record(path: Path) -> bool:
@@ -654,8 +659,8 @@ def keep_aside(path: Path) -> Path:
             continue
         except OSError as exc:
             if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
-                raise FeatcacheError(f"cannot keep {path} aside as {kept} ({exc.strerror}); move it away, or choose "
-                                     "another --csv") from None
+                raise FeatcacheError(f"cannot keep {path} aside as {kept} ({exc.strerror}); move it away, or "
+                                     f"{csv_advice()}") from None
         if os.path.lexists(kept):  # no hard links here (FAT, some network file systems): renamed, if still free
             continue
         os.rename(path, kept)
@@ -828,7 +833,7 @@ def _check_record_slot(path: Path) -> None:
     elif _record_json(record) is None:  # the one reading of a record (a review: this had its own copy)
         what = "a file that is not featcache's record"
     if what is not None:
-        raise in_the_way(record, f"record of --csv {path.name}", what, "choose another --csv")
+        raise in_the_way(record, f"record of {given_path('--csv', path.name)}", what, csv_advice())
 
 
 @dataclass(frozen=True)
@@ -886,7 +891,7 @@ def _write_record(path: Path, digests: list[str], made_by: CsvModel | None = Non
     record = {"kind": CSV_RECORD_KIND, "csv": path.name, "sha256": digests,
               **({"model": made_by.to_record()} if made_by is not None else {})}
     check_replaceable(csv_record_path(path), "--csv")  # a folder or FIFO at its name: one line, never opened
-    write_text(csv_record_path(path), json.dumps(record) + "\n", advice=CSV_ADVICE)
+    write_text(csv_record_path(path), json.dumps(record) + "\n", advice=csv_advice())
 
 
 class CsvWritten(NamedTuple):
@@ -947,7 +952,7 @@ def write_csv(path: str | Path, preds: Sequence[Prediction], inputs: Sequence[Pa
     def recheck() -> None:  # under the CSV's lock, just before the rename
         found["found"] = state = check_csv(path, inputs, force)
         if csv_target(path) != target:  # made a link, or pointed elsewhere, during the run: not where the lock is
-            raise FeatcacheError(f"--csv {path} was replaced by a link or pointed elsewhere during the run (now "
+            raise FeatcacheError(f"{given_path('--csv', path)} was replaced by a link or pointed elsewhere during the run (now "
                                  f"{csv_target(path)}); nothing was written; run again")
         if state == CSV_NO_RECORD:  # first: killed before the rename, the file is there still and kept too
             found["kept"] = keep_aside(target)
@@ -962,7 +967,7 @@ def write_csv(path: str | Path, preds: Sequence[Prediction], inputs: Sequence[Pa
         except (OSError, FeatcacheError):
             pass
 
-    write_bytes(target, data, advice=CSV_ADVICE, recheck=recheck, published=trim)
+    write_bytes(target, data, advice=csv_advice(), recheck=recheck, published=trim)
     return CsvWritten(path, str(found["found"]), found["kept"], found["old"], target)  # type: ignore[arg-type]
 
 

@@ -684,7 +684,7 @@ def converted_model(spec: ConversionSpec, runtime_dir: Path, load: Callable[[Pat
     _check_slots(path)  # before the minutes of converting
     from featcache.store.atomic import atomic_path, write_text
 
-    advice = RUNTIME_DIR_ADVICE
+    advice = runtime_dir_advice()
     if path.is_file() and not force:  # a review: say why a model that is there is not used
         advice = (f"{path.name} there has no checksum featcache can match (an older featcache converted it, or it was "
                   f"changed) and must be converted again; {advice}")
@@ -706,7 +706,13 @@ def converted_model(spec: ConversionSpec, runtime_dir: Path, load: Callable[[Pat
 # What to do when the converted-model folder cannot be written (it is not --out).
 # Read after "free some space or" (a full disk) and after "cannot write X (why);": both must read as a sentence
 # ("free some space or converted models are kept in..." did not; an adversarial tester).
-RUNTIME_DIR_ADVICE = "set FEATCACHE_RUNTIME_DIR to another folder (converted models are kept there), or use --runtime tensorflow"
+def runtime_dir_advice() -> str:
+    return f"set FEATCACHE_RUNTIME_DIR to another folder (converted models are kept there), or use {tensorflow_words()}"
+
+
+def tensorflow_words() -> str:
+    """The runtime every model runs on, as the caller gives it: ``--runtime tensorflow``, ``runtime='tensorflow'``."""
+    return option("--runtime tensorflow", "runtime='tensorflow'")
 
 
 def _digest_path(path: Path) -> Path:
@@ -720,7 +726,7 @@ def _check_slots(path: Path) -> None:
     tester). ``auto`` falls back to TensorFlow on this line, naming it."""
     for slot, role in ((path, "converted model"), (_digest_path(path), "converted model's checksum")):
         if os.path.isdir(slot) and not os.path.islink(slot):
-            raise in_the_way(slot, role, "a folder", RUNTIME_DIR_ADVICE)
+            raise in_the_way(slot, role, "a folder", runtime_dir_advice())
 
 
 # What a converted model's checksum covers besides its bytes: the key it is filed under. A plain SHA-256 of the
@@ -791,7 +797,7 @@ def _export_onnx(model, spec: ConversionSpec, out: Path) -> None:
     except Exception as exc:  # the converter raises many types for an op it cannot map
         detail = first_line(exc, 160)
         raise FeatcacheError(f"cannot convert {spec.what} to ONNX ({type(exc).__name__}: {detail}); "
-                             "use --runtime tensorflow") from None
+                             f"use {tensorflow_words()}") from None
     finally:
         root.removeFilter(not_gemm)
         if null is not None:
@@ -814,7 +820,7 @@ def _export_tflite(model, spec: ConversionSpec, out: Path) -> None:
     except Exception as exc:  # the converter raises many types for an op it cannot map
         detail = first_line(exc, 160)
         raise FeatcacheError(f"cannot convert {spec.what} to TFLite ({type(exc).__name__}: {detail}); "
-                             "use --runtime tensorflow") from None
+                             f"use {tensorflow_words()}") from None
     Path(out).write_bytes(flat)
 
 
@@ -824,7 +830,7 @@ def _check_conversion(model, spec: ConversionSpec, path: Path, load: Callable[[P
         forward = load(path)
     except Exception as exc:  # an op the runtime cannot load, in its own exception types
         raise FeatcacheError(f"the {label} conversion of {spec.what} does not run ({type(exc).__name__}); "
-                             "use --runtime tensorflow") from None
+                             f"use {tensorflow_words()}") from None
     for x in spec.probes():
         want = model(x, training=False)
         want = [np.asarray(w) for w in (want if isinstance(want, (list, tuple)) else [want])]

@@ -36,7 +36,7 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from featcache.errors import FeatcacheError
+from featcache.errors import FeatcacheError, option
 from featcache.validate import ONLY, list_items
 
 # Bumped whenever any view's pixels change for the same name; part of every
@@ -299,7 +299,8 @@ def _one(token: str) -> tuple[View, ...]:
     if token.startswith("crop:"):
         return (Crop(token[len("crop:"):]),)
     if token.startswith(ONLY):  # the heads' options' prefix, not a view: a cache always holds the original (h137)
-        raise FeatcacheError(f"{token!r}: {ONLY} is for --train-views/--test-views (views without the original); a cache "
+        raise FeatcacheError(f"{token!r}: {ONLY} is for {option('--train-views')}/{option('--test-views')} (views without the "
+                             "original); a cache "
                              f"always holds the original view, so name the views to add, e.g. {token[len(ONLY):] or 'flip'}")
     raise FeatcacheError(f"unknown view {token!r}; {NAMES_HINT}")
 

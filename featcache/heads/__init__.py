@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from featcache.errors import FeatcacheError, ParamsDisagree
+from featcache.errors import FeatcacheError, ParamsDisagree, option
 from featcache.validate import ParamLabel, parse_C, parse_list
 from featcache.heads.dense import DenseHead
 from featcache.heads.logreg import LogRegHead
@@ -105,7 +105,7 @@ def parse_head_params(value: Any, heads: Sequence[str], flag: str = "--param",
     for head, params in groups.items():
         if head not in heads:
             raise FeatcacheError(f"{flag} names head {head!r}, which is not among the heads ({', '.join(heads)}); "
-                                 f"add it to --heads or drop it from {flag}")
+                                 f"add it to {option('--heads')} or drop it from {flag}")
         for name in params:
             if own and name in own:
                 raise FeatcacheError(f"{flag} {head}.{name}: {own[name]}")
@@ -253,7 +253,7 @@ def parse_C_per_head(C: Any, heads: Sequence[str], flag: str = "--C") -> dict[st
     for head in pairs:
         if head not in heads:
             raise FeatcacheError(f"{flag} names head {head!r}, which is not among the heads ({', '.join(heads)}); "
-                                 f"add it to --heads or drop it from {flag}")
+                                 f"add it to {option('--heads')} or drop it from {flag}")
         if head not in with_C:
             raise FeatcacheError(f"head {head!r} has no C parameter; give {flag} only for {', '.join(with_C) or ' or '.join(heads_with_C())}")
     return pairs

@@ -22,7 +22,7 @@ import numpy as np
 
 from featcache import paths
 from featcache.embedding.runtimes import DEFAULT_RUNTIME
-from featcache.errors import FeatcacheError, one_line, option
+from featcache.errors import FeatcacheError, given, one_line, option
 from featcache.progress import bars_wanted, counted, epochs_text, showing_fits, status, steps_as_status
 from featcache.store.atomic import output_files, write_json, write_text
 from featcache.validate import (
@@ -324,7 +324,7 @@ def scratch_row(ctx: LessonContext) -> dict[str, Any]:
     train, test = ctx.source.splits["train"], ctx.source.splits["test"]
     n = ctx.scratch_train
     if not np.array_equal(test.labels, ctx.cache.labels("test")):  # the same test images as the cached rows
-        raise FeatcacheError(f"{ctx.cache.path} was not extracted from these test images; pass the --data-dir it was made from")
+        raise FeatcacheError(f"{ctx.cache.path} was not extracted from these test images; pass the {option('--data-dir')} it was made from")
     model = ScratchCNN(epochs=ctx.scratch_epochs, seed=ctx.seed, verbose=ctx.verbose)
     t0 = time.perf_counter()
     model.fit(train.read(0, n), train.labels[:n])
@@ -619,9 +619,9 @@ def check_limits(source: DataSource, train_limit: int, test_limit: int, scratch_
     # The best-layer row holds out PROBE_HOLDOUT of the images: at least one per class on each side.
     enough = int(np.ceil(n_classes / min(PROBE_HOLDOUT, 1 - PROBE_HOLDOUT)))
     if counts.min() < MIN_PER_CLASS or train_limit < enough:
-        raise FeatcacheError(f"--train-limit {train_limit} is too small for the lesson: the first {train_limit} training images "
+        raise FeatcacheError(f"{given('--train-limit', str(train_limit))} is too small for the lesson: the first {train_limit} training images "
                              f"hold {counts.min()} of their rarest class, and its rows need at least {MIN_PER_CLASS} of every "
-                             f"class and {enough} images in all; use --train-limit {_smallest_limit(labels, enough)} or more")
+                             f"class and {enough} images in all; use {given('--train-limit', str(_smallest_limit(labels, enough)))} or more")
 
 
 def _smallest_limit(labels: np.ndarray, enough: int) -> int:

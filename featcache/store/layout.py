@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 import h5py
 import numpy as np
 
-from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5, first_line, no_permission, option, shell_path
+from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5, first_line, given_path, no_permission, option, shell_path
 from featcache.sources.base import STAGING  # noqa: F401  (the one group of a staged partial file)
 from featcache.store.atomic import is_no_space
 
@@ -213,7 +213,7 @@ def default_report_folder(plain: Path, what: str, made_from: str, record: str, m
     (``check_default_name``), the tagged one only when it is the one taken: a name at the file system's limit is
     taken (a tester). The one shape of probe's and evaluate's default folder, which had a copy each."""
     def checked(path: Path) -> Path:
-        return check_default_name(path, what, made_from, "name the folder with --out DIR")
+        return check_default_name(path, what, made_from, f"name the folder with {given_path('--out', 'DIR')}")
 
     plain = checked(plain)
     try:
@@ -244,7 +244,6 @@ def check_cache_name(path: str | Path) -> None:
     makes one of its flags): no folder, one of ``CACHE_SUFFIXES`` at its end (any case), and room for its partial's name (a 246-byte --out
     failed with ENAMETOOLONG, a traceback). ``StoreSpec(out="/tmp/somedir")`` and ``out="x.txt"`` were taken, and
     extract wrote HDF5 caches so named (a notebook user); a folder was refused only after the data's digest."""
-    from featcache.errors import given_path
     from featcache.validate import check_file_name
 
     def given(p: Path) -> str:  # a path to paste: quoted for a shell in a command, StoreSpec(out='...') in a call

@@ -34,7 +34,7 @@ import h5py
 
 from featcache import errors
 from featcache.errors import FeatcacheError, first_line, system_limit
-from featcache.store.layout import FORMAT, NAME_MAX, PARTIAL_OF, completion_problem, named_as_partial_of
+from featcache.store.layout import FORMAT, NAME_MAX, PARTIAL_OF, completion_problem, named_as_partial_of, out_words
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
@@ -234,7 +234,7 @@ def _text(value: object) -> object:
 
 
 def in_the_way(path: Path, what: str) -> FeatcacheError:
-    return errors.in_the_way(path, "partial file", what, "choose another --out (it was left untouched)")
+    return errors.in_the_way(path, "partial file", what, f"choose another {out_words()} (it was left untouched)")
 
 
 def os_error(path: Path, exc: OSError) -> FeatcacheError:
@@ -309,7 +309,7 @@ def set_aside(path: Path, tag: str = "unreadable") -> Path:
             raise _cannot_set_aside(path, exc, tag) from None
         return target
     raise FeatcacheError(f"{path} {_why_aside(tag)} and there is no free name beside it to move it to; move it "
-                         "away, or choose another --out (it was left untouched)")
+                         f"away, or choose another {out_words()} (it was left untouched)")
 
 
 def _utc_stamp() -> str:
@@ -338,4 +338,4 @@ def _why_aside(tag: str) -> str:
 
 def _cannot_set_aside(path: Path, exc: OSError, tag: str = "unreadable") -> FeatcacheError:
     return FeatcacheError(f"{path} {_why_aside(tag)} and could not be moved aside ({first_line(exc)}); move it "
-                          "away, or choose another --out (it was left where it is)")
+                          f"away, or choose another {out_words()} (it was left where it is)")

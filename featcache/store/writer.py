@@ -33,7 +33,7 @@ from typing import Any, Iterator
 import h5py
 import numpy as np
 
-from featcache.errors import FeatcacheError, first_line, output_named, warn
+from featcache.errors import FeatcacheError, first_line, option, output_named, warn
 from featcache.progress import note
 from featcache.store.atomic import (
     exception_chain,
@@ -393,7 +393,7 @@ class CacheWriter:
                 stored = part.astype(self.dtype, copy=False)
                 if stored is not part and not np.isfinite(stored).all():  # finite float32 (check_finite), past float16's range
                     raise FeatcacheError(f"{layer} has values beyond float16's range (±65504), which a float16 cache cannot "
-                                         "hold; use --dtype float32")
+                                         f"hold; use {option('--dtype float32', 'StoreSpec(dtype=' + repr('float32') + ')')}")
                 ds[start : start + len(part)] = stored
         if problems is not None:
             ds = g["problem"]

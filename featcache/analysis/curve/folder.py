@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from featcache import paths
-from featcache.errors import FeatcacheError, option
+from featcache.errors import FeatcacheError, given_path, option
 from featcache.progress import note
 from featcache.store.atomic import write_json, write_text
 from featcache.store.fingerprint import fingerprint
@@ -122,10 +122,10 @@ def read_rows(path: str | Path, key: str | None = None, checksummed: bool = Fals
         raise FeatcacheError(f"{path} is a folder, not a curve.csv; pass the curve.csv inside it or its folder") from None
     except _Mismatch as exc:
         raise FeatcacheError(f"{path} was changed since featcache wrote it ({exc}); delete that row (or the file) "
-                             "and re-run the same curve command to fit it again, or choose another --out") from None
+                             f"and re-run the same curve command to fit it again, or choose another {option('--out')}") from None
     except (ValueError, KeyError, TypeError, csv.Error, UnicodeDecodeError) as exc:
         raise FeatcacheError(f"{path} is not a readable curve.csv ({exc}); pass a file written by 'featcache curve' "
-                             "(or re-run the curve into a new --out)") from None
+                             f"(or re-run the curve into a new {option('--out')})") from None
 
 
 class _Mismatch(ValueError):
@@ -203,7 +203,7 @@ def default_out(cache: Cache, layer: str, identity: dict[str, Any]) -> Path:
     from featcache.store.layout import check_default_name, made_from
 
     return check_default_name(paths.runs_dir() / name, "curve folder name", made_from("data set name", m.get("dataset", "data")),
-                              "name the folder with --out DIR")
+                              f"name the folder with {given_path('--out', 'DIR')}")
 
 
 @dataclass(frozen=True)
@@ -260,7 +260,7 @@ class CurveFolder:
         meta = read_meta(self.json)
         old = meta.get("identity") if meta else None
         if not isinstance(old, dict) or not isinstance(old.get("heads", {}), dict):
-            raise FeatcacheError(f"{self.csv} exists but has no readable curve.json beside it; choose another --out or delete {self.csv}")
+            raise FeatcacheError(f"{self.csv} exists but has no readable curve.json beside it; choose another {option('--out')} or delete {self.csv}")
         diff = [k for k in ("cache_fingerprint", "layer", "test_size") if old.get(k) != identity[k]]
         diff += [_views_differ(k, old.get(k), identity.get(k)) for k in ("train_views", "test_views")
                  if old.get(k) != identity.get(k)]
@@ -270,7 +270,7 @@ class CurveFolder:
         diff += [f"{h} parameters" for h, p in identity["heads"].items() if h in before and before[h] != p]
         if diff:
             raise FeatcacheError(f"{self.path} holds a learning curve with other settings ({', '.join(diff)}); "
-                                 f"choose another --out or delete {self.csv}")
+                                 f"choose another {option('--out')} or delete {self.csv}")
         # a row that does not match is refused, not fitted again: the user's edit is not replaced without a word
         found = read_rows(self.csv, curve_key(identity), checksummed=bool(meta.get(ROW_CHECKSUMS)))
         rows = {(r["head"], r["seed"], r["size"]): r for r in found}

@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from featcache.errors import FeatcacheError, cli_running
+from featcache.errors import FeatcacheError, cli_running, option
 from featcache.validate import JOBS_DEFAULT, ParamLabel, check_jobs, check_two_per_class, check_views, parse_list, parse_seeds, parse_sizes, require_splits
 
 if TYPE_CHECKING:
@@ -144,10 +144,12 @@ class CurveSpec:
         if self.baseline is not None:
             parse_list([self.baseline], "--baseline", known=BASELINES)
             if not self.baseline_sizes:
-                raise FeatcacheError("--baseline needs --baseline-sizes, e.g. --baseline-sizes 1000,4000,15000")
+                raise FeatcacheError(f"{option('--baseline')} needs {option('--baseline-sizes')}, e.g. "
+                                     f"{option('--baseline-sizes 1000,4000,15000', 'baseline_sizes=[1000, 4000, 15000]')}")
             put(self, "baseline_sizes", tuple(parse_sizes(self.baseline_sizes, "--baseline-sizes")))
         elif self.baseline_sizes or self.baseline_params:
-            raise FeatcacheError("--baseline-sizes and --baseline-epochs need --baseline scratch")
+            raise FeatcacheError(f"{option('--baseline-sizes')} and {option('--baseline-epochs', 'baseline_params')} need "
+                                 f"{option('--baseline scratch', 'baseline=' + repr('scratch'))}")
         if not isinstance(self.head_params, Mapping) or not all(isinstance(v, Mapping) for v in self.head_params.values()):
             raise FeatcacheError("head_params maps head names to dicts of parameters, e.g. {'logreg': {'C': 1.0}}")
         for head in self.head_params:  # ignored without a word, where probe refuses it (an adversarial tester)
@@ -185,9 +187,9 @@ class CurveSpec:
         needed = max((max(int(np.flatnonzero(y[order] == c)[1]) for c in np.unique(y)) + 1
                       for order in (stratified_order(y, seed) for seed in self.seeds)), default=0)
         if n < needed:
-            raise FeatcacheError(f"--sizes {n} leaves some class with fewer than 2 training images, and the "
+            raise FeatcacheError(f"{option(f'--sizes {n}', f'sizes item {n}')} leaves some class with fewer than 2 training images, and the "
                                  f"{', '.join(needy)} head's folds (probability calibration, or C=cv) need 2 of every "
-                                 f"class; start --sizes at {needed} or more")
+                                 f"class; start {option('--sizes')} at {needed} or more")
 
     def bind(self, cache: Cache) -> "BoundCurve":
         """This spec on ``cache``: the layer and sizes checked, every head parameter filled in."""
