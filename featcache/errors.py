@@ -150,7 +150,7 @@ class FeatcacheError(Exception):
 # keywords. A context variable, so each thread has its own: a process-wide flag gave an API call on one thread the
 # words of a command running on another (a review). A new thread starts without it: the threads a command hands work
 # to run it ``carried`` (the decoders' pool, the extraction's reader and writer, the folds' threads); worker
-# processes are told (heads.solver.call_in_worker's ``cli``).
+# processes are told (heads.solver.Parent's ``cli``, from parent_context).
 _CLI_RUNNING: contextvars.ContextVar[bool] = contextvars.ContextVar("featcache_cli_words", default=False)
 # The output option's keyword in a Python call where it is not ``out=`` (``output_named``): extract's is the field of
 # its StoreSpec. A context, not an ``out=`` argument threaded through the lock's and the full disk's functions.

@@ -24,7 +24,7 @@ from featcache.embedding.backbones import Backbone, check_image_size, weights_id
 from featcache.embedding.batches import Batch, plan
 from featcache.embedding.mapper import check_layers
 from featcache.embedding.specs import ModelSpec, StoreSpec, from_legacy
-from featcache.errors import FeatcacheError, given, one_line, option, output_named, printable, warn
+from featcache.errors import FeatcacheError, given, one_line, option, output_named, warn
 from featcache.progress import counted, note, status
 from featcache.sources import DataSource
 from featcache.sources.base import RowPlan

@@ -7,7 +7,6 @@ alone ("not a readable HDF5 file" of a head the CLI verified) and the API had no
 
 from __future__ import annotations
 
-import errno
 
 import os
 import time
