@@ -454,8 +454,9 @@ def save_trained(est: BaseEstimator, cache: Cache, layer: str, head: str, path: 
                  test_views: tuple[str, ...], accuracy: float, fit_seconds: float, *, force: bool = False,
                  default: bool = False, **extra: Any) -> dict[str, Any]:
     """Save a fitted head with what it was trained on (layer, views, the digests of its training images) and its
-    scores; returns the metadata written. ``force``: replace a file at ``path`` that is not a featcache head, or a
-    head of another job or fit (``heads.io.check_head_out``); ``default``: ``path`` is train's default head file."""
+    scores; returns the metadata written, with the content digest the file carries. ``force``: replace a file at
+    ``path`` that is not a featcache head, or a head of another job or fit (``heads.io.check_head_out``);
+    ``default``: ``path`` is train's default head file."""
     meta = fit_meta(cache, layer, head, est, rows, train_views, **extra)
     meta.update(test_accuracy=accuracy, fit_seconds=fit_seconds, test_views=list(test_views),
                 averaged=averaged_over(est, test_views))
@@ -464,7 +465,9 @@ def save_trained(est: BaseEstimator, cache: Cache, layer: str, head: str, path: 
     digests = cache.digests("train")
     if digests is not None:
         meta["train_digests"] = digest_keys(digests if rows is None else [digests[i] for i in rows])
-    write_head(est, path, meta, force, default=default)  # save_head's work, its refusals in the CLI's words (--out, --force)
+    # save_head's work, its refusals in the CLI's words (--out, --force); the digest in the file: what
+    # TrainResult.written checks
+    meta[DIGEST_KEY] = write_head(est, path, meta, force, default=default)[1]
     return meta
 
 
@@ -621,7 +624,6 @@ def train(
                         force=force, default=out is None, **asked, details=result.details,
                         **{TEST_ACCURACY_ORIG: orig_accuracy},
                         **({"test_overlap": {k: overlap[k] for k in ("seen", "images", "unseen_accuracy")}} if overlap else {}))
-    meta[DIGEST_KEY] = stored_digest(path)  # as the file holds it: what TrainResult.written checks
     result.meta, result.params = meta, params
     if verbose:
         _say_trained(result)

@@ -412,8 +412,8 @@ def export(
     pass per view (an SVM head: its own layers, deploy.svmgraph, averaging what heads.views averages).
     Returns an ``ExportResult`` (its ``path``, ``replaced``, the model's ``meta``).
     """
-    from featcache.deploy.model import check_not_the_head, check_out, check_same_model_job, probabilities_model, save_model
-    from featcache.heads.io import DIGEST_KEY, HEAD_FILE, load_head, replaced_words, stored_digest
+    from featcache.deploy.model import check_not_the_head, check_out, check_same_model_job, probabilities_model, write_model
+    from featcache.heads.io import DIGEST_KEY, HEAD_FILE, load_head, replaced_words
     from featcache.sources.base import photo_root_of
     from featcache.sources.images import check_file_outside_classes
 
@@ -441,8 +441,7 @@ def export(
     else:
         model = probabilities_model(logits) if names == ("orig",) else views_model(logits, names)
     written = model_meta(meta, head, w, names, shares=svm and not est.probability)
-    saved = save_model(model, out, written, recheck)
-    written[DIGEST_KEY] = stored_digest(saved)  # as the file holds it: what ExportResult.written checks
+    saved, written[DIGEST_KEY] = write_model(model, out, written, recheck)  # the digest in the file: what ExportResult.written checks
     result = ExportResult(saved, replacing[0], written, export_note(meta, names, written["averaged"] or "probabilities"),
                           replacing[1])
     if verbose:

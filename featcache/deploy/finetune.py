@@ -607,8 +607,7 @@ def _compiled_model(est, meta: dict, weights: str, unfreeze: int, learning_rate:
 def _save(model, out: Path, meta: dict, head: str | Path, w, settings: dict, result: FinetuneResult, force: bool = False) -> None:
     """The probabilities model with the head's metadata and what fine-tuning did."""
     from featcache.deploy.export import model_meta
-    from featcache.deploy.model import probabilities_model, save_model
-    from featcache.heads.io import stored_digest
+    from featcache.deploy.model import probabilities_model, write_model
 
     if not all(np.isfinite(v).all() for v in model.get_weights()):  # never a model of NaN weights (a tester)
         raise FeatcacheError(f"fine-tuning left weights that are not numbers; nothing was written to {out}: fine-tune "
@@ -632,8 +631,7 @@ def _save(model, out: Path, meta: dict, head: str | Path, w, settings: dict, res
     # how the run went, not what the model is, and is known only under the lock (a review: every model said False)
     for key in ("path", "settings", "replaced", "replaced_other_cache", "replaced_from", TEST_ACCURACY_ORIG, "test_images"):
         mmeta["finetune"].pop(key, None)
-    saved = save_model(probabilities_model(model), out, mmeta, recheck)
-    result.digest = stored_digest(saved)  # as the file holds it: what written() checks
+    _, result.digest = write_model(probabilities_model(model), out, mmeta, recheck)  # the digest in the file: what written() checks
 
 
 def _head_views(meta: dict[str, Any]) -> tuple[list[str] | None, float | None]:

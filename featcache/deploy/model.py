@@ -93,6 +93,13 @@ def probabilities_model(logits_model: KerasModel) -> KerasModel:
 def save_model(model: KerasModel, path: str | Path, meta: dict[str, Any], recheck: Callable[[], Any] | None = None) -> Path:
     """Write ``model`` (a ``probabilities_model``) and ``meta`` atomically to a ``.keras`` file; ``recheck``: the
     command's checks of ``path``, made again just before it is replaced (``store.atomic.atomic_path``)."""
+    return write_model(model, path, meta, recheck)[0]
+
+
+def write_model(model: KerasModel, path: str | Path, meta: dict[str, Any],
+                recheck: Callable[[], Any] | None = None) -> tuple[Path, str]:
+    """``save_model``'s work; returns the path and the content digest written into the file (what an
+    ``ExportResult`` or ``FinetuneResult`` checks), known here without reading the file back."""
     from featcache import __version__
 
     path = Path(path)
@@ -111,10 +118,10 @@ def save_model(model: KerasModel, path: str | Path, meta: dict[str, Any], rechec
     check_views_graph(path, model, meta)  # a model whose network and record disagree is never written
     with atomic_path(path, recheck=recheck) as tmp:
         model.save(tmp)
-        add_sealed_meta(tmp, meta)  # last, with the digest of the network's entries
+        digest = add_sealed_meta(tmp, meta)  # last, with the digest of the network's entries
     # whole on disk: an interrupt from here on (before export's or finetune's result line) says so, not "nothing was saved"
     written(f"the model {one_line(str(path))}")
-    return path
+    return path, digest
 
 
 MODEL_FILE = "the .keras file written by 'featcache export' or 'featcache finetune'"

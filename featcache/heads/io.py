@@ -172,14 +172,16 @@ def save_head(head: BaseEstimator, path: str | Path, meta: dict[str, Any], *, fo
 
     check_file_name(path, "path", "path", "head" + getattr(type(head), "file_suffix", ".npz"))  # 'h.npz/' wrote h.npz
     path = check_path(path, "path", "the head file to write, e.g. head.npz")
-    return write_head(head, written_through(path, "path"), meta, force, ("path", "force=True"))
+    return write_head(head, written_through(path, "path"), meta, force, ("path", "force=True"))[0]
 
 
 def write_head(head: BaseEstimator, path: str | Path, meta: dict[str, Any], force: bool,
-               flags: tuple[str, str] = ("--out", "--force"), default: bool = False) -> Path:
+               flags: tuple[str, str] = ("--out", "--force"), default: bool = False) -> tuple[Path, str]:
     """``save_head``'s work, its refusals naming ``flags`` (the output's and the force's): train's say --out and
     --force (a race lost to another train said 'choose another path, or pass force=True'; an adversarial tester).
-    ``default``: ``path`` is train's default head file, no --out given (``check_head_out``)."""
+    ``default``: ``path`` is train's default head file, no --out given (``check_head_out``). Returns the path and
+    the content digest written into the file (``content_digest``): what ``TrainResult.written`` checks, known here
+    without reading the file back."""
     from featcache import __version__
 
     path = check_path(path, "path", "the head file to write, e.g. head.npz")  # None was pathlib's TypeError (a tester)
@@ -215,13 +217,11 @@ def write_head(head: BaseEstimator, path: str | Path, meta: dict[str, Any], forc
     # train's head of another data set, or of another fit) was replaced, and both trains said they saved (an
     # adversarial tester; a review: the fit's rule was checked outside the lock)
     with atomic_path(path, recheck=lambda: check_head_out(path, force, *flags, job=meta, default=default)) as tmp:
-        if suffix == ".keras":
-            _write_keras(head, tmp, meta, digests)
-        else:
-            _write_npz(head, tmp, meta, digests)
+        write = _write_keras if suffix == ".keras" else _write_npz
+        digest = write(head, tmp, meta, digests)
     # whole on disk: an interrupt from here on (before train's result line) says so, not "nothing was saved"
     written(f"the head {one_line(str(path))}")
-    return path
+    return path, digest
 
 
 def _unsavable(path: Path, why: str) -> FeatcacheError:
@@ -598,29 +598,30 @@ def _npy_bytes(arr: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _write_keras(head, tmp: Path, meta: dict[str, Any], digests) -> None:
+def _write_keras(head, tmp: Path, meta: dict[str, Any], digests) -> str:
     head.model_.save(tmp)
     with zipfile.ZipFile(tmp, "a") as zf:
         if head.standardize:  # float64 -> JSON -> float64 is exact
             zf.writestr(STATS_ENTRY, json.dumps({"mean": head.mean_.tolist(), "scale": head.scale_.tolist()}))
         if digests is not None:
             zf.writestr(DIGESTS_ENTRY, _npy_bytes(np.asarray(digests, dtype=np.uint64)))
-    add_sealed_meta(tmp, meta)
+    return add_sealed_meta(tmp, meta)
 
 
-def add_sealed_meta(path: Path, meta: dict[str, Any]) -> None:
+def add_sealed_meta(path: Path, meta: dict[str, Any]) -> str:
     """Add ``meta`` as the ``featcache.json`` entry of the ``.keras`` zip at ``path`` (a Keras head's, or a model's:
     ``deploy.model.save_model``), with the content digest of everything written before it, read back as the
-    loaders read it. The entry goes in last: nothing may be added to the file after it."""
+    loaders read it. The entry goes in last: nothing may be added to the file after it. Returns that digest."""
     meta = _as_loaded(meta)
     meta.pop(DIGEST_KEY, None)
     with zipfile.ZipFile(path) as zf:
         meta[DIGEST_KEY] = content_digest(zf, meta, npz=False)
     with zipfile.ZipFile(path, "a") as zf:
         zf.writestr(META_ENTRY, json.dumps(meta))
+    return meta[DIGEST_KEY]
 
 
-def _write_npz(head, tmp: Path, meta: dict[str, Any], digests) -> None:
+def _write_npz(head, tmp: Path, meta: dict[str, Any], digests) -> str:
     import sklearn
 
     from featcache.heads.state import StateError, encode, trusted_classes
@@ -643,6 +644,7 @@ def _write_npz(head, tmp: Path, meta: dict[str, Any], digests) -> None:
         doc["meta"][DIGEST_KEY] = content_digest(zf, doc, npz=True)
     with zipfile.ZipFile(tmp, "a") as zf:
         zf.writestr(_entry(npz=True), _npy_bytes(np.frombuffer(json.dumps(doc).encode(), dtype=np.uint8)))
+    return doc["meta"][DIGEST_KEY]
 
 
 def _as_loaded(doc: dict[str, Any]) -> dict[str, Any]:
