@@ -244,3 +244,44 @@ def test_cross_validation_inside_heads_keeps_an_images_views_on_one_side(blobs):
     assert np.array_equal(seen["groups"], groups)
     fit_views(Spy(C="cv"), Xv[:1], y)
     assert seen["groups"] is None
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 5])
+@pytest.mark.parametrize("probability", [True, False])
+def test_the_svm_reads_its_own_predict_off_the_scores_it_averages(blobs, n_classes, probability):
+    """train and evaluate score the original view alone besides the views averaged; the SVM's second pass over it
+    (a quarter of its scoring) is gone: its predict is read off the averaged pass's scores of that view
+    (``SVMHead.predict_from_scores``). Without probabilities that is libsvm's one-vs-one vote, ties to the first
+    class, not the argmax of the one-vs-rest values it averages (ties broken by confidences): rows with tied votes
+    where the two disagree are among those checked."""
+    from featcache.heads.views import scored_views
+
+    rng = np.random.default_rng(1)
+    y = np.repeat(np.arange(n_classes), 12)
+    centres = rng.normal(scale=2.0, size=(n_classes, 5))
+    X = (centres[y] + rng.normal(size=(len(y), 5))).astype(np.float32)
+    svm = SVMHead(probability=probability, calibration_cv=2).fit(X, y)
+    # rows between and beyond the classes, where one-vs-one votes tie
+    rows = (rng.normal(size=(2000, 5)) + centres.mean(axis=0)).astype(np.float32)
+    Xv = np.stack([rows, rows[::-1]])
+    own = svm.predict(rows)
+    scored = scored_views(svm, Xv)
+    assert np.array_equal(scored.first, own)
+    assert np.array_equal(svm.predict_from_scores(view_scores(svm, Xv[:1])[0]), own)
+    assert np.array_equal(scored.predicted, predict_views(svm, Xv))
+    if not probability and n_classes > 2:
+        ovr = svm.decision_function(rows)
+        tied = svm.classes_[np.argmax(ovr, axis=1)] != own
+        assert tied.any()  # the premise: the one-vs-rest argmax is not libsvm's vote on these rows
+        assert np.array_equal(svm.predict_from_scores(ovr)[tied], own[tied])
+
+
+def test_heads_whose_scores_depend_on_the_batch_score_the_first_view_again(blobs):
+    """Logistic regression's scores go through a matrix product whose rounding depends on the rows scored with them,
+    so its first view's predict is not read off the averaged pass: ``scored_views`` gives none (a second pass)."""
+    from featcache.heads.views import scored_views
+
+    Xv, y = blobs
+    logreg = LogRegHead().fit(*stack_views(Xv, y))
+    assert scored_views(logreg, Xv).first is None
+    assert np.array_equal(scored_views(logreg, Xv[:1]).first, logreg.predict(Xv[0]))  # one view: its own predict

@@ -214,7 +214,7 @@ def test_a_file_saved_into_evaluates_folder_meanwhile_is_never_replaced(random_c
 
     head = featcache.train(random_cache, "logreg", out=tmp_path / "h.npz").path
     out = tmp_path / "ev"
-    saved_meanwhile(monkeypatch, ev, "predict_and_scores", out / "confusion.png", "my notes")
+    saved_meanwhile(monkeypatch, ev, "scored_views", out / "confusion.png", "my notes")
     with pytest.raises(FeatcacheError, match="holds confusion.png, which is not part of a report featcache wrote"):
         featcache.evaluate(head, random_cache, out=out)
     assert (out / "confusion.png").read_text() == "my notes" and sorted(p.name for p in out.iterdir()) == ["confusion.png"]

@@ -62,6 +62,29 @@ def test_train_fits_every_view_of_every_image_and_averages_the_test_views(views_
     assert meta["train_views"] == list(NAMES) and meta["test_views"] == list(NAMES) and meta["averaged"] == "probabilities"
 
 
+@pytest.mark.parametrize("head,params", [("logreg", {}), ("keras", {"epochs": 2}), ("svm", {}),
+                                         ("svm", {"params": {"probability": False}})])
+def test_the_original_views_accuracy_is_its_own_predicts_with_one_pass_for_the_svm(views_cache, tmp_path, monkeypatch,
+                                                                                   head, params):
+    """train's and evaluate's accuracy of the original view alone is the head's own predict of that view, for each
+    head kind, as it was; the SVM reads it off the averaged pass's scores (``SVMHead.predict_from_scores``): its
+    second pass over the original view (a quarter of its scoring) is gone, so its predict is never called."""
+    from featcache.heads import SVMHead
+
+    called = []
+    real = SVMHead.predict
+    monkeypatch.setattr(SVMHead, "predict", lambda self, X: called.append(len(X)) or real(self, X))
+    res = featcache.train(views_cache, head, out=tmp_path / f"h{featcache.heads.head_suffix(head)}", **params)
+    ev = featcache.evaluate(res.path, views_cache, out=tmp_path / "ev")
+    cache = featcache.open_cache(views_cache)
+    Xt, yt = cache.view_features("test", None, NAMES), cache.labels("test")
+    assert len(yt) not in called  # (a saved head's check predicts a row)
+    monkeypatch.setattr(SVMHead, "predict", real)
+    own = float(np.mean(res.estimator.predict(Xt[0]) == yt))  # the head's predict of the original view alone
+    assert res.test_accuracy_orig == ev.accuracy_orig == own
+    assert res.accuracy == ev.accuracy == score_views(res.estimator, Xt, yt)
+
+
 def test_a_train_subset_is_drawn_over_images_and_takes_all_their_views(views_cache, tmp_path):
     res = featcache.train(views_cache, "logreg", train_size=20, train_views="flip", test_views="orig", out=tmp_path / "h.npz")
     assert res.train_views == ("orig", "flip") and res.test_views == ("orig",) and res.averaged is None

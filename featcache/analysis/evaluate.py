@@ -37,7 +37,7 @@ from featcache.progress import bars_wanted, counted, showing_fits, status
 from featcache.sources.images import check_report_outside_classes
 from featcache.heads.io import (TEST_ACCURACY, TEST_ACCURACY_ORIG, check_compatible, check_head, load_head, row_keys,
                                 width_problem)
-from featcache.heads.views import PROBABILITIES, averaged_over, averaged_quantity, predict_and_scores, scored_rows, scoring_shown
+from featcache.heads.views import PROBABILITIES, averaged_over, averaged_quantity, scored_rows, scored_views, scoring_shown
 from featcache.store.atomic import output_files, write_json, write_text
 from featcache.store import Cache, as_cache
 
@@ -430,14 +430,14 @@ def evaluate(
     from featcache.analysis.train import orig_view_score
 
     # a slow head's scoring (an SVM's) says it runs, as train's does: both passes under one heartbeat
-    with showing_fits(bars_wanted(verbose)), scoring_shown(est, scored_rows(Xv, views)):
-        y_pred, scores = predict_and_scores(est, Xv, scores=probabilistic)
+    with showing_fits(bars_wanted(verbose)), scoring_shown(est, scored_rows(est, Xv, views)):
+        y_pred, scores, first = scored_views(est, Xv, scores=probabilistic)
         proba = scores if probabilistic else None  # the averaged probabilities, for the misclassified list
         accuracy, per_class, cm = metrics(y, y_pred, cache.class_names)
         overlap = find_overlap(meta, cache, split, y, y_pred)
         if overlap and overlap["seen"]:
             warn(leakage_line(overlap), LeakageWarning)
-        accuracy_orig = orig_view_score(est, cache, split, layer, views, Xv, y, accuracy)
+        accuracy_orig = orig_view_score(est, cache, split, layer, views, Xv, y, accuracy, first)
     result = EvalResult(head_path, cache.path, split, layer, cache.class_names, accuracy, per_class, cm,
                         {} if out_dir is None else report_files(out_dir),
                         list_misclassified(cache, split, y, y_pred, proba), overlap, views,

@@ -24,7 +24,7 @@ from featcache.heads.dense import DEFAULT_PRESET
 from featcache.heads.io import (ANOTHER_CACHE, DIGEST_KEY, TEST_ACCURACY, TEST_ACCURACY_ORIG, WRITTEN_BY, check_head_out, digest_keys,
                                  with_names_before, head_meta, read_head_meta, replaced_from, replaced_words, stored_digest,
                                  write_head)
-from featcache.heads.views import averaged_over, fit_views, score_views
+from featcache.heads.views import accuracy_of, averaged_over, fit_views, score_views
 from featcache.sources.images import check_file_outside_classes
 from featcache.store import Cache, as_cache
 from featcache.store.atomic import written_through
@@ -376,24 +376,29 @@ def _test_scores(est, cache: Cache, layer: str, test_views: tuple[str, ...]) -> 
     """(accuracy with ``test_views`` averaged, the original view's alone when they are not the original alone, test
     images). ``only:VIEWS`` leaves the original out of ``test_views``: it is read apart, so ``test_accuracy_orig``
     stays the original view's (what an export without views scores), never the score of those views (h137)."""
-    from featcache.heads.views import scored_rows, scoring_shown
+    from featcache.heads.views import scored_rows, scored_views, scoring_shown
 
     Xt, yt = cache.view_features("test", layer, test_views), cache.labels("test")
-    with scoring_shown(est, scored_rows(Xt, test_views)):  # one heartbeat over both passes
-        accuracy = score_views(est, Xt, yt)
-        return accuracy, orig_view_score(est, cache, "test", layer, test_views, Xt, yt, accuracy), len(yt)
+    with scoring_shown(est, scored_rows(est, Xt, test_views)):  # one heartbeat over both passes
+        scored = scored_views(est, Xt)
+        accuracy = accuracy_of(scored.predicted, yt)  # score_views'
+        return accuracy, orig_view_score(est, cache, "test", layer, test_views, Xt, yt, accuracy, scored.first), len(yt)
 
 
 def orig_view_score(est: BaseEstimator, cache: Cache, split: str, layer: str, views: tuple[str, ...], Xv: np.ndarray,
-                    y: np.ndarray, accuracy: float) -> float:
+                    y: np.ndarray, accuracy: float, first: np.ndarray | None = None) -> float:
     """The accuracy of the original view alone (``accuracy``, that of ``views`` averaged, where they are the original
     alone; ``Xv``: their features of ``split``): train's ``test_accuracy_orig`` and evaluate's (evaluate gave none; a
     new-user tester). One rule in every command (heads.io.TEST_ACCURACY_ORIG): it was null in train's and evaluate's
-    --json for a head of the original view alone, and the number in export's and info's of its model (a tester)."""
+    --json for a head of the original view alone, and the number in export's and info's of its model (a tester).
+    ``first``: the head's predictions of ``Xv``'s first view, where the averaged pass gave them
+    (``heads.views.scored_views``): not scored again."""
     if tuple(views) == ("orig",):
         return accuracy
     # orig, where asked, is the first view (check_views: the cache's order); only:VIEWS reads it apart (h137)
-    return score_views(est, cache.view_features(split, layer, "orig") if without_orig(views) else Xv[:1], y)
+    if without_orig(views):
+        return score_views(est, cache.view_features(split, layer, "orig"), y)
+    return accuracy_of(first, y) if first is not None else score_views(est, Xv[:1], y)
 
 
 class FitScores(NamedTuple):

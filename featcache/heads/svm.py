@@ -276,6 +276,24 @@ class SVMHead(ClassifierMixin, BaseEstimator):
             form["sigmoid_b"] = np.array([float(c.b_) for c in calibrators])
         return form
 
+    def predict_from_scores(self, scores: np.ndarray) -> np.ndarray:
+        """``predict`` of rows whose ``heads.views.view_scores`` are ``scores`` (n, K), exactly, without scoring them
+        again (``heads.views.first_view_predictions``): each row is scored alone (libsvm's kernel sums, the
+        standardization and calibration per element), so those scores are the ones ``predict`` computes.
+
+        With probabilities: their argmax, as ``predict``. Without: libsvm's one-vs-one vote, ties to the first
+        class, which the argmax of the one-vs-rest values is not (they break a tie by summed confidences): those
+        values are each class's votes plus a confidence in (-1/3, 1/3) (scikit-learn's ``_ovr_decision_function``),
+        so rounding gives the votes. (Where a one-vs-one value is exactly 0, scikit-learn's votes go to the pair's
+        first class and libsvm's to its second; never met in float64 sums.) Two classes: ``[-d, d]`` of
+        scikit-learn's ``d``, which is minus libsvm's value: the second class where ``d >= 0``, as libsvm."""
+        scores = np.asarray(scores)
+        if self.probability:
+            return self.classes_[np.argmax(scores, axis=1)]
+        if scores.shape[1] == 2:
+            return self.classes_[(scores[:, 1] >= 0).astype(int)]
+        return self.classes_[np.argmax(np.rint(scores), axis=1)]
+
     def predict(self, X: np.ndarray) -> np.ndarray:
         if self.probability:
             # argmax of the probabilities, so predict and predict_proba never disagree

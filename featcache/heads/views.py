@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import contextlib
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
@@ -170,7 +170,7 @@ def scoring_shown(head: Any, rows: int) -> Iterator[None]:
     """``head`` scoring ``rows`` rows, shown within ``progress.showing_fits`` as a fit is (``fit_head``: a heartbeat,
     ``scoring_label``'s words), nothing outside it; within another ``scoring_shown``, nothing more: the one heartbeat
     of a command's scoring, train's and evaluate's (the views averaged, then the original view apart,
-    ``analysis.train.orig_view_score``). Each pass had its own, its clock from 0: evaluate's 80 s of scoring
+    ``analysis.train.orig_view_score``, where the head needs one). Each pass had its own, its clock from 0: evaluate's 80 s of scoring
     (12,000 rows, then 3,000) passed without a line off a terminal, each pass under the 60 s of a log's line, where
     train's said "still running, 60 s" (a new-user tester). An SVM scoring 10,000 images against the support
     vectors of a large fit is minutes too; said as scoring, not in the fit's words, read as a fit still running 90 s
@@ -188,11 +188,13 @@ def scoring_shown(head: Any, rows: int) -> Iterator[None]:
         _SCORING.reset(token)
 
 
-def scored_rows(Xv: np.ndarray, views: Sequence[str]) -> int:
+def scored_rows(head: Any, Xv: np.ndarray, views: Sequence[str]) -> int:
     """The rows train and evaluate score of ``Xv`` (``(V, n, D)``, ``views``' features): every view's, and the
-    original view's again apart where the views are not it alone (``analysis.train.orig_view_score``)."""
+    original view's again apart where the views are not it alone (``analysis.train.orig_view_score``), unless
+    ``head`` reads its predictions of the original view off the averaged pass's scores (``first_view_predictions``)."""
     V, n = np.shape(Xv)[:2]
-    return V * n + (n if tuple(views) != ("orig",) else 0)
+    again = tuple(views) != ("orig",) and (views[0] != "orig" or not hasattr(head, "predict_from_scores"))
+    return V * n + (n if again else 0)
 
 
 def progress_label(head: Any) -> str:
@@ -276,14 +278,49 @@ def predict_and_scores(head: Any, Xv: np.ndarray, scores: bool = False) -> tuple
     The mean scores are computed for one view only when ``scores`` (else None):
     ``predict`` alone then suffices.
     """
+    return scored_views(head, Xv, scores)[:2]
+
+
+class ScoredViews(NamedTuple):
+    """What one pass of a head over ``(V, n, D)`` views gives (``scored_views``)."""
+
+    predicted: np.ndarray  # (n,) predict_views: each image's class by its views' mean score
+    mean: np.ndarray | None  # (n, K) mean_scores, None for one view unless asked for
+    first: np.ndarray | None  # (n,) the head's own predict of the first view alone, None where it is not known
+
+
+def scored_views(head: Any, Xv: np.ndarray, scores: bool = False) -> ScoredViews:
+    """``predict_and_scores``, with the head's own ``predict`` of the first view alone where the pass gives it
+    (``first_view_predictions``): train and evaluate score the original view apart from the views averaged
+    (``analysis.train.orig_view_score``), and an SVM's second pass over it was a quarter of its scoring."""
     Xv = _check(Xv)
     with scoring_shown(head, Xv.shape[0] * Xv.shape[1]):
         if Xv.shape[0] == 1:
-            return np.asarray(head.predict(Xv[0])), (mean_scores(head, Xv) if scores else None)
-        mean = mean_scores(head, Xv)
-        return np.asarray(head.classes_)[np.argmax(mean, axis=1)], mean
+            predicted = np.asarray(head.predict(Xv[0]))
+            return ScoredViews(predicted, mean_scores(head, Xv) if scores else None, predicted)
+        per_view = view_scores(head, Xv)
+        mean = per_view.mean(axis=0)
+        return ScoredViews(np.asarray(head.classes_)[np.argmax(mean, axis=1)], mean,
+                           first_view_predictions(head, per_view))
+
+
+def first_view_predictions(head: Any, per_view: np.ndarray) -> np.ndarray | None:
+    """``head.predict`` of the first view, read off its ``view_scores`` ``per_view`` (``(V, n, K)``) by the head's
+    ``predict_from_scores``; None for a head without one, whose ``predict`` is then called (a second pass).
+
+    Only a head whose scores of a row do not depend on the other rows scored with it may have one: the SVM's
+    (libsvm scores each row alone; the standardization and calibration are per element). Logistic regression's
+    and the Keras head's go through a matrix product whose rounding depends on the number of rows (OpenBLAS:
+    1e-14 apart for 1 to 100 rows, h206), so the view scored alone could round a near tie the other way."""
+    own = getattr(head, "predict_from_scores", None)
+    return None if own is None else np.asarray(own(per_view[0]))
 
 
 def score_views(head: Any, Xv: np.ndarray, y: np.ndarray) -> float:
     """Accuracy of ``predict_views`` against the images' labels ``y`` (n,)."""
-    return float(np.mean(predict_views(head, Xv) == np.asarray(y)))
+    return accuracy_of(predict_views(head, Xv), y)
+
+
+def accuracy_of(predicted: np.ndarray, y: np.ndarray) -> float:
+    """The share of ``predicted`` classes that are the labels ``y`` (n,): ``score_views``' accuracy."""
+    return float(np.mean(np.asarray(predicted) == np.asarray(y)))
