@@ -107,6 +107,29 @@ def test_the_svm_layer_standardizes_wide_rows_as_the_head_does():
     np.testing.assert_array_equal(np.asarray(layer.standardize(T)), z_head.astype(np.float64))
 
 
+def test_each_head_exports_by_its_one_form_and_a_head_of_none_is_one_line():
+    """export builds a head's model through its form (deploy.export.HEAD_FORMS: the one place a head form is added),
+    found by the method its heads have; it asked is_svm_form in several places. A head of no form is refused by name."""
+    from featcache.deploy.export import head_form, logits_model, probabilities_output, svm_model
+    from featcache.errors import FeatcacheError
+    from featcache.heads import DenseHead, LogRegHead
+
+    X, y = _features(3, 60)
+    for head in (LogRegHead().fit(X, y), DenseHead(epochs=1, n_classes=3).fit(X, y)):
+        form = head_form(head)
+        assert (form.base, form.output, form.shares(head)) == (logits_model, probabilities_output, False)
+    for probability in (False, True):
+        svm = SVMHead(probability=probability, calibration_cv=2).fit(X, y)
+        assert head_form(svm).output is svm_model and head_form(svm).shares(svm) is not probability
+
+    class Forest:  # a scikit-learn-like head with neither form
+        pass
+
+    with pytest.raises(FeatcacheError, match="^cannot export a Forest head: only keras, logreg and svm heads export; "
+                                             "train a logreg head on the same cache and layer"):
+        head_form(Forest())
+
+
 @pytest.fixture(scope="module")
 def svm_views_cache(tmp_path_factory):
     """A tiny random-weights Fashion-MNIST cache with the flip view (32 px), its test images, and an SVM head

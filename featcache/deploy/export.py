@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from featcache._lazy import keras
 from featcache.embedding.backbones import (get_backbone, imagenet_weights_file, is_named_weights, recorded_weights_path,
@@ -76,34 +74,30 @@ def _identity(meta: dict[str, Any], weights: str) -> str:
     return weights_identity(weights, meta.get("backbone"), int(meta["image_size"]) if meta.get("image_size") else None)
 
 
-def dense_weights(head: BaseEstimator, n_classes: int) -> list[np.ndarray]:
-    """``[kernel (D, K), bias (K,)]`` of one Dense layer computing the head's logits.
+@dataclass(frozen=True)
+class HeadForm:
+    """How heads of one form export: the one place a new head form is added (``HEAD_FORMS``).
 
-    Each exportable head gives it (``logits_weights``): a Keras head is that
-    layer already, its optional standardization folded in; logistic
-    regression's standardization is folded in too (``heads.folding.to_raw``),
-    and the softmax of those logits is its ``predict_proba``.
-    """
-    check_dense_form(head)
-    return head.logits_weights(n_classes)
+    ``method``: the head method that gives the form (its heads have it: ``logits_weights``, ``kernel_form``);
+    ``base``: raw uint8 images -> what the head's layers take, of a head ``exportable`` passed and the weights
+    argument it returned; ``output``: that base, the head, its class count and the views the model averages ->
+    the whole model (raw images -> its output); ``shares``: whether that output is an SVM's scores, not
+    probabilities (``model_meta``)."""
 
-
-def check_dense_form(head: BaseEstimator) -> None:
-    """A head with a Dense-layer form (``logits_weights``: keras and logreg heads) or an SVM's kernel form
-    (``kernel_form``: ``svm_model``); any other is one line."""
-    if getattr(head, "logits_weights", None) is not None:  # a head with a Dense-layer form says so by having this
-        return
-    if getattr(head, "kernel_form", None) is not None:  # an SVM: its kernel, decision and calibration as arrays
-        return
-    name = f"a {type(head).__name__} head"
-    how = option("featcache train CACHE --head logreg --layer L", "featcache.train(cache, 'logreg', layer=L)")
-    raise FeatcacheError(f"cannot export {name}: only keras, logreg and svm heads export; train a logreg head "
-                         f"on the same cache and layer ({how}) and export that")
+    method: str
+    base: Callable[[BaseEstimator, dict[str, Any], str], KerasModel]
+    output: Callable[[KerasModel, BaseEstimator, int, tuple[str, ...]], KerasModel]
+    shares: Callable[[BaseEstimator], bool]
 
 
-def is_svm_form(head: BaseEstimator) -> bool:
-    """Whether ``head`` exports as its SVM kernel form (``deploy.svmgraph``), not as a Dense layer."""
-    return getattr(head, "logits_weights", None) is None and getattr(head, "kernel_form", None) is not None
+def head_form(head: BaseEstimator) -> HeadForm:
+    """The ``HeadForm`` ``head`` exports as, by the method it has; a head of none is one line."""
+    form = next((f for f in HEAD_FORMS if getattr(head, f.method, None) is not None), None)
+    if form is None:
+        how = option("featcache train CACHE --head logreg --layer L", "featcache.train(cache, 'logreg', layer=L)")
+        raise FeatcacheError(f"cannot export a {type(head).__name__} head: only keras, logreg and svm heads export; "
+                             f"train a logreg head on the same cache and layer ({how}) and export that")
+    return form
 
 
 def exportable(head: BaseEstimator, meta: dict[str, Any], weights: str | None = None) -> str:
@@ -111,7 +105,7 @@ def exportable(head: BaseEstimator, meta: dict[str, Any], weights: str | None = 
     a model needs, its weights (the very file; ImageNet's had in Keras's cache: ``imagenet_weights_file``, which
     imports Keras only to fetch a missing file). Returns the weights argument that rebuilds its base. An SVM head
     was refused only after some 8 s of importing TensorFlow (a new-user tester)."""
-    check_dense_form(head)
+    head_form(head)
     for key in ("backbone", "image_size", "class_names"):
         if not meta.get(key):
             raise FeatcacheError(f"the head's metadata lacks {key!r}; retrain it with 'featcache train'")
@@ -129,21 +123,28 @@ def end_to_end_from_head(head: BaseEstimator, meta: dict[str, Any], weights: str
 
 
 def end_to_end_model(head: BaseEstimator, meta: dict[str, Any], w: str) -> KerasModel:
-    """``end_to_end_from_head``'s model, of a head ``exportable`` passed and the weights argument it returned."""
+    """``end_to_end_from_head``'s model, of a head ``exportable`` passed and the weights argument it returned: its
+    form's ``base`` (a Dense-layer head's logits model, which finetune trains; an SVM's features model)."""
+    return head_form(head).base(head, meta, w)
+
+
+def logits_model(head: BaseEstimator, meta: dict[str, Any], w: str) -> KerasModel:
+    """Raw uint8 images -> the head's logits: the network with one Dense layer on top, of the head's
+    ``logits_weights`` (``[kernel (D, K), bias (K,)]``): a Keras head is that layer already, its optional
+    standardization folded in; logistic regression's standardization is folded in too (``heads.folding.to_raw``),
+    and the softmax of those logits is its ``predict_proba``."""
     from featcache.deploy.endtoend import build_end_to_end
     from featcache.deploy.model import INPUT_DTYPE, INPUT_SHAPE
     from featcache.heads import DenseHead
 
     n_classes = len(meta["class_names"])
-    if is_svm_form(head):
-        return features_model(meta, w, int(head.n_features_in_))  # its width; kernel_form is built once, by svm_model
     dropout = float(head.dropout) if isinstance(head, DenseHead) else 0.0
     model = build_end_to_end(
         meta["backbone"], w, int(meta["image_size"]), n_classes, layer=meta.get("layer"),
         raw_input_shape=INPUT_SHAPE, raw_dtype=INPUT_DTYPE, dropout=dropout,
     )
     dense = model.get_layer("head_logits")
-    kernel, bias = dense_weights(head, n_classes)
+    kernel, bias = head.logits_weights(n_classes)
     if kernel.shape != tuple(dense.kernel.shape):
         raise FeatcacheError(
             f"the head expects {kernel.shape[0]} features but layer {meta.get('layer')!r} of {meta['backbone']} gives "
@@ -151,6 +152,13 @@ def end_to_end_model(head: BaseEstimator, meta: dict[str, Any], w: str) -> Keras
         )
     dense.set_weights([kernel, bias])
     return model
+
+
+def probabilities_output(logits: KerasModel, head: BaseEstimator, n_classes: int, views: tuple[str, ...]) -> KerasModel:
+    """A Dense-layer head's model: the softmax of its logits, or their mean over ``views`` (``views_model``)."""
+    from featcache.deploy.model import probabilities_model
+
+    return probabilities_model(logits) if views == ("orig",) else views_model(logits, views)
 
 
 def features_model(meta: dict[str, Any], w: str, width: int) -> KerasModel:
@@ -186,6 +194,16 @@ def svm_model(features: KerasModel, head: BaseEstimator, n_classes: int, views: 
     per_view = k.Model(features.input, scores(features.output), name="featcache_end_to_end")
     mean = ViewMean(len(stack.views), name="view_mean")(per_view(stack(images)))
     return k.Model(images, shares(mean), name="featcache_model")
+
+
+# Each exportable head form, found by the method its heads have (``head_form``): keras and logreg heads as one Dense
+# layer (``logits_weights``), the SVM as its kernel, decision and calibration (``kernel_form``: deploy.svmgraph),
+# whose kernel form svm_model builds once (its base takes only its width).
+HEAD_FORMS = (
+    HeadForm("logits_weights", logits_model, probabilities_output, shares=lambda head: False),
+    HeadForm("kernel_form", lambda head, meta, w: features_model(meta, w, int(head.n_features_in_)), svm_model,
+             shares=lambda head: not head.probability),
+)
 
 
 def model_meta(meta: dict[str, Any], head_path: str | Path, weights: str, views: tuple[str, ...] = ("orig",),
@@ -251,7 +269,7 @@ def graph_views(est: BaseEstimator, meta: dict[str, Any], views: str | tuple[str
                                  f"does), and the head was fitted on {_fit_words(fitted, averaged)}; pass "
                                  f"{_views_given(views_spec(names[1:]))} for those views without the original, or "
                                  f"{_views_given('all')} (the views it averaged at test)")
-    return names  # a head of no exportable form is refused by exportable's check_dense_form, with the right line
+    return names  # a head of no exportable form is refused by exportable's head_form, with the right line
 
 
 def _views_given(views: str) -> str:
@@ -412,7 +430,7 @@ def export(
     pass per view (an SVM head: its own layers, deploy.svmgraph, averaging what heads.views averages).
     Returns an ``ExportResult`` (its ``path``, ``replaced``, the model's ``meta``).
     """
-    from featcache.deploy.model import check_not_the_head, check_out, check_same_model_job, probabilities_model, write_model
+    from featcache.deploy.model import check_not_the_head, check_out, check_same_model_job, write_model
     from featcache.heads.io import DIGEST_KEY, HEAD_FILE, load_head, replaced_words
     from featcache.sources.base import photo_root_of
     from featcache.sources.images import check_file_outside_classes
@@ -435,12 +453,9 @@ def export(
         replacing = check_same_model_job(out, meta, None, force, views=names)
 
     check_file_outside_classes(out, photo_root_of(meta.get("source")))
-    logits, svm = end_to_end_model(est, meta, w), is_svm_form(est)
-    if svm:
-        model = svm_model(logits, est, len(meta["class_names"]), names)
-    else:
-        model = probabilities_model(logits) if names == ("orig",) else views_model(logits, names)
-    written = model_meta(meta, head, w, names, shares=svm and not est.probability)
+    form = head_form(est)
+    model = form.output(end_to_end_model(est, meta, w), est, len(meta["class_names"]), names)
+    written = model_meta(meta, head, w, names, shares=form.shares(est))
     saved, written[DIGEST_KEY] = write_model(model, out, written, recheck)  # the digest in the file: what ExportResult.written checks
     result = ExportResult(saved, replacing[0], written, export_note(meta, names, written["averaged"] or "probabilities"),
                           replacing[1])
