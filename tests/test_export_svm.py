@@ -199,6 +199,28 @@ def test_an_exported_svm_model_predicts_the_heads_classes_and_says_its_numbers_a
     assert (made_by["file"], made_by["views"], made_by["runtime"]) == (out.name, names, "tensorflow")
 
 
+def test_an_svm_models_support_vectors_are_float32_in_its_file_and_float64_once_loaded(svm_views_cache, tmp_path):
+    """SVMScores cast its float32 support vectors to float64 on every predict batch (10,000 x 576: 46 MB written per
+    batch). They are widened once, as the model loads; the file holds them as float32, as it did (exact: half the
+    bytes), so a model exported before loads as it did."""
+    import io
+    import zipfile
+
+    import h5py
+
+    import featcache
+    from featcache.deploy.model import load_model
+
+    _, _, _, head = svm_views_cache
+    out = featcache.export(head.path, tmp_path / "m.keras").path
+    with zipfile.ZipFile(out) as zf, h5py.File(io.BytesIO(zf.read("model.weights.h5"))) as h5:
+        stored = h5["layers/svm_scores/vars/2"][()]
+    support = head.estimator.kernel_form()["support"]
+    assert stored.dtype == np.float32 and np.array_equal(stored, support)
+    layer = load_model(out)[0].get_layer("svm_scores")
+    assert layer.support.dtype == "float64" and np.array_equal(np.asarray(layer.support), support)
+
+
 def test_a_model_record_naming_other_scores_is_refused(svm_views_cache):
     """A record's ``scores`` names what predict calls the numbers: a value featcache never writes is one line."""
     import featcache

@@ -67,9 +67,10 @@ class SVMScores(_k.layers.Layer):
         add = lambda name, shape, dtype="float64": self.add_weight(  # noqa: E731
             name=name, shape=shape, dtype=dtype, initializer=zeros, trainable=False)
         self.mean, self.scale = add("mean", (self.n_features,)), add("scale", (self.n_features,))
-        # float32: the support vectors are training rows the head standardized in float32 (scikit-learn keeps the
-        # features' dtype), so float32 holds them exactly, in half the file
-        self.support = add("support", (self.n_support, self.n_features), "float32")
+        # float64 here, float32 in the file (save_own_variables): the support vectors are training rows the head
+        # standardized in float32 (scikit-learn keeps the features' dtype), so float32 holds them exactly, in half the
+        # file; widened once as they load, not on every batch (a 10,000 x 576 cast is 46 MB written per batch)
+        self.support = add("support", (self.n_support, self.n_features))
         self.support_sq = add("support_sq", (self.n_support,))
         self.pair_coef = add("pair_coef", (self.n_support, len(pairs)))
         self.intercept = add("intercept", (len(pairs),))
@@ -102,8 +103,7 @@ class SVMScores(_k.layers.Layer):
         """(n, P) libsvm's one-vs-one decision values (> 0: a vote for the pair's first class)."""
         ops = _k.ops
         z = self.standardize(features)
-        sv = ops.cast(self.support, "float64")
-        d2 = ops.sum(z * z, axis=1, keepdims=True) - 2.0 * ops.matmul(z, ops.transpose(sv)) + self.support_sq
+        d2 = ops.sum(z * z, axis=1, keepdims=True) - 2.0 * ops.matmul(z, ops.transpose(self.support)) + self.support_sq
         return ops.matmul(ops.exp(-self.gamma * ops.maximum(d2, 0.0)), self.pair_coef) + self.intercept
 
     def call(self, features: Any) -> Any:
@@ -129,6 +129,12 @@ class SVMScores(_k.layers.Layer):
         total = ops.sum(p, axis=1, keepdims=True)
         uniform = ops.ones_like(p) / float(self.n_head_classes)  # all 0: uniform, as scikit-learn
         return ops.cast(ops.where(total > 0, p / ops.where(total > 0, total, 1.0), uniform), "float32")
+
+    def save_own_variables(self, store: Any) -> None:
+        """Keras's own (every weight, in order), the support vectors as float32: exact (``set_form`` checks it), and
+        what a model file held before they were kept in float64; ``load_own_variables`` widens them back."""
+        for i, v in enumerate(self.weights):
+            store[f"{i}"] = np.asarray(_k.ops.convert_to_numpy(v), np.float32) if v is self.support else v
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         return (input_shape[0], self.n_head_classes)
