@@ -22,7 +22,7 @@ def _then_interrupted(monkeypatch, module, name: str) -> None:
     real = getattr(module, name)
 
     def saved_then_interrupted(*args, **kwargs):
-        real(*args, **kwargs)
+        real(*args, **kwargs)  # the file is whole on disk
         raise KeyboardInterrupt
 
     monkeypatch.setattr(module, name, saved_then_interrupted)
@@ -59,13 +59,13 @@ def test_export_interrupted_right_after_saving_says_the_model_is_complete(tiny_c
 
     head = featcache.train(featcache.open_cache(tiny_cache), "logreg", out=tmp_path / "h.npz").path
     out = tmp_path / "m.keras"
-    _then_interrupted(monkeypatch, model_mod, "save_model")
+    _then_interrupted(monkeypatch, model_mod, "write_model")
     err = _interrupted(capsys, "export", str(head), "--out", str(out))
     assert err[-1] == INTERRUPTED_AFTER.format(command="featcache export", what="model", path=out)
     monkeypatch.undo()
     said = run_main(capsys, "verify", str(out))
     assert said.returncode == 0 and said.stdout.startswith(f"ok: {out} is intact (model"), said.stderr
-    monkeypatch.setattr(model_mod, "save_model", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    monkeypatch.setattr(model_mod, "write_model", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
     err = _interrupted(capsys, "export", str(head), "--out", str(tmp_path / "n.keras"))
     assert err[-1] == "featcache export: interrupted; nothing was saved"
 
@@ -79,7 +79,7 @@ def test_finetune_interrupted_right_after_saving_says_the_model_is_complete(tmp_
 
     head = _head(tmp_path, "random", n_train=40)
     out = tmp_path / "ft.keras"
-    _then_interrupted(monkeypatch, model_mod, "save_model")
+    _then_interrupted(monkeypatch, model_mod, "write_model")
     err = _interrupted(capsys, "finetune", str(head), "--unfreeze", "5", "--epochs", "1", "--batch-size", "16",
                        "--out", str(out))
     assert err[-1] == INTERRUPTED_AFTER.format(command="featcache finetune", what="model", path=out)
