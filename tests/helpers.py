@@ -44,15 +44,17 @@ def make_fashion_dir(directory: Path, n_train: int = 48, n_test: int = 24, seed:
     return directory
 
 
-def tiny_fashion_cache(root: Path, n_train: int, n_test: int) -> Path:
-    """A cache extracted by featcache from synthetic Fashion-MNIST (``make_fashion_dir`` under ``root``) with random
-    weights at 32 px: the real extract path, small and fast; its path (``root / "c.h5"``)."""
+def tiny_fashion_cache(root: Path, n_train: int = 48, n_test: int = 24, *, out: str = "c.h5",
+                       layers: str | None = None, views: str | None = None) -> Path:
+    """A cache extracted by featcache from synthetic Fashion-MNIST (``make_fashion_dir`` at ``root / "fm"``, its
+    default sizes unless given) with random weights at 32 px: the real extract path, small and fast; its path
+    (``root / out``). ``layers`` and ``views`` are ModelSpec's (its defaults: the final output, the original view)."""
     import featcache
 
     return featcache.extract(featcache.FashionMNIST(data_dir=str(make_fashion_dir(root / "fm", n_train=n_train,
                                                                                   n_test=n_test))),
-                             featcache.ModelSpec(weights="random", image_size=32),
-                             featcache.StoreSpec(out=root / "c.h5"), verbose=False).path
+                             featcache.ModelSpec(weights="random", image_size=32, layers=layers, views=views),
+                             featcache.StoreSpec(out=root / out), verbose=False).path
 
 
 def flip(path: Path, offset: int, n: int = 1) -> None:
@@ -99,6 +101,19 @@ def make_class_tree(root: Path, counts: dict[str, int], ext: str = "png", size: 
         for i in range(n):
             write_image(root / name / f"{name}_{i + offset:03d}.{ext}", class_image(label, i + offset, size))
     return root
+
+
+def tiny_photo_cache(root: Path, counts: dict[str, int] | None = None, *, size: int = 24, ext: str = "png",
+                     test_fraction: float = 0.5) -> Path:
+    """A cache extracted by featcache from class folders of tiny photos (``make_class_tree`` at ``root / "photos"``:
+    ``counts``, 6 ants and 6 bees unless given, of ``size`` px) split by ``test_fraction``, with random weights at
+    32 px: the real extract path of a photo folder, small and fast; its path (``root / "c.h5"``)."""
+    import featcache
+
+    photos = make_class_tree(root / "photos", counts or {"ants": 6, "bees": 6}, ext=ext, size=size)
+    return featcache.extract(featcache.PhotoFolder(str(photos), test_fraction=test_fraction),
+                             featcache.ModelSpec(weights="random", image_size=32),
+                             featcache.StoreSpec(out=root / "c.h5"), verbose=False).path
 
 
 def flat_jpeg(path: Path, width: int, height: int) -> Path:

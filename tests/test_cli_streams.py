@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import make_class_tree, make_fashion_dir, run_main
+from helpers import make_class_tree, make_fashion_dir, run_main, tiny_fashion_cache
 
 import featcache
 
@@ -19,10 +19,7 @@ import featcache
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
     """A tiny Fashion-MNIST cache through an untrained MobileNetV2 at 32 px (plumbing only)."""
-    root = tmp_path_factory.mktemp("streams")
-    data = make_fashion_dir(root / "fm", n_train=60, n_test=30)
-    return featcache.extract(featcache.FashionMNIST(data_dir=str(data)), featcache.ModelSpec(weights="random", image_size=32),
-                             featcache.StoreSpec(out=root / "c.h5"), verbose=False).path
+    return tiny_fashion_cache(tmp_path_factory.mktemp("streams"), n_train=60, n_test=30)
 
 
 def _lines(text: str) -> list[str]:

@@ -26,12 +26,9 @@ SIZES = [20, 50, 120]
 @pytest.fixture(scope="module")
 def tiny_cache(tmp_path_factory) -> Path:
     """200 train / 100 test synthetic images through an untrained MobileNetV2 at 32 px (plumbing only)."""
-    from helpers import make_fashion_dir
+    from helpers import tiny_fashion_cache
 
-    root = tmp_path_factory.mktemp("curve")
-    data = make_fashion_dir(root / "fm", n_train=200, n_test=100)
-    return featcache.extract(featcache.FashionMNIST(data_dir=str(data)), featcache.ModelSpec(weights="random", image_size=32),
-                             featcache.StoreSpec(out=root / "c.h5"), verbose=False).path
+    return tiny_fashion_cache(tmp_path_factory.mktemp("curve"), n_train=200, n_test=100)
 
 
 def curve(cache, out, **kw):
@@ -219,12 +216,10 @@ def test_scratch_baseline_on_the_cache_images(tiny_cache, tmp_path):
 
 
 def test_baseline_refuses_images_that_changed_since_extraction(tmp_path):
-    from helpers import make_fashion_dir
+    from helpers import make_fashion_dir, tiny_fashion_cache
 
-    data = make_fashion_dir(tmp_path / "fm")
-    path = featcache.extract(featcache.FashionMNIST(data_dir=str(data)), featcache.ModelSpec(weights="random", image_size=32),
-                             featcache.StoreSpec(out=tmp_path / "c.h5"), verbose=False).path
-    make_fashion_dir(data, seed=1)  # other pixels, same file names
+    path = tiny_fashion_cache(tmp_path)
+    make_fashion_dir(tmp_path / "fm", seed=1)  # other pixels, same file names
     with pytest.raises(FeatcacheError, match="are not the ones .* was extracted from"):
         curve(path, tmp_path / "o", heads=("logreg",), sizes=[20], baseline="scratch", baseline_sizes=[20])
 
@@ -902,11 +897,9 @@ def test_a_baseline_on_changed_photos_is_refused_before_the_folder_is_written(tm
     """Regression (an adversarial tester): the changed images were found once the baseline's first fit read them,
     after curve.csv and curve.json were written, and the header-only curve then refused another cache's curve in the
     folder ("holds a learning curve with other settings"). The line names the folder, not a dict."""
-    from helpers import make_class_tree
+    from helpers import tiny_photo_cache
 
-    root = make_class_tree(tmp_path / "photos", {"ants": 6, "bees": 6})
-    cache = featcache.extract(featcache.PhotoFolder(str(root), test_fraction=0.5), featcache.ModelSpec(weights="random", image_size=32),
-                              featcache.StoreSpec(out=tmp_path / "c.h5"), verbose=False).path
+    cache, root = tiny_photo_cache(tmp_path), tmp_path / "photos"
     (root / "ants" / "ants_000.png").write_bytes((root / "bees" / "bees_000.png").read_bytes())
     out = tmp_path / "cv"
     assert main(["curve", str(cache), "--sizes", "4", "--seeds", "1", "--heads", "logreg", "--baseline", "scratch",
@@ -1097,12 +1090,10 @@ def test_a_cache_moved_over_the_curves_during_its_run_is_refused_not_mixed_in(ti
     import shutil
 
     from featcache.analysis.curve import run as curve_run
-    from helpers import make_fashion_dir
+    from helpers import tiny_fashion_cache
 
     cache = Path(shutil.copy(tiny_cache, tmp_path / "c.h5"))
-    other = featcache.extract(featcache.FashionMNIST(data_dir=str(make_fashion_dir(tmp_path / "fm2", n_train=150, n_test=60))),
-                              featcache.ModelSpec(weights="random", image_size=32),
-                              featcache.StoreSpec(out=tmp_path / "other.h5"), verbose=False).path
+    other = tiny_fashion_cache(tmp_path, n_train=150, n_test=60, out="other.h5")
     planned = curve_run.work_items
 
     def swap_after_planning(*args, **kwargs):

@@ -131,18 +131,16 @@ def test_two_class_model_predicts_a_folder_with_its_defaults_and_writes_csv(tmp_
     """Issue 13 #10/#11: predict's default --top-k on a 2-class model, a folder as input, --csv; export keeps user files."""
     import csv
 
-    from helpers import make_class_tree
+    from helpers import tiny_photo_cache
 
-    root = make_class_tree(tmp_path / "photos", {"ants": 6, "bees": 6}, size=16)
-    res = featcache.extract(featcache.PhotoFolder(str(root), test_fraction=0.5), featcache.ModelSpec(weights="random", image_size=32),
-                            featcache.StoreSpec(out=tmp_path / "c.h5"), verbose=False)
-    head = featcache.train(res.path, "logreg", out=tmp_path / "h.npz").path
+    cache, root = tiny_photo_cache(tmp_path, size=16), tmp_path / "photos"
+    head = featcache.train(cache, "logreg", out=tmp_path / "h.npz").path
     mine = tmp_path / "model.keras"
     mine.write_text("my notes")
     _one_line_error(capsys, ["export", str(head), "--out", str(mine)], "exists and is not a model featcache wrote")
     assert mine.read_text() == "my notes"
     # a Keras head at --out: the line told the user to pass --force, which would have replaced their head (a tester)
-    keras_head = featcache.train(res.path, "keras", epochs=1, out=tmp_path / "k.keras").path
+    keras_head = featcache.train(cache, "keras", epochs=1, out=tmp_path / "k.keras").path
     kept = keras_head.read_bytes()
     _one_line_error(capsys, ["export", str(head), "--out", str(keras_head)],
                     f"--out {keras_head} is a head 'featcache train' wrote, not a model; name the model another file, e.g. "
@@ -875,12 +873,10 @@ def test_a_photo_model_classifies_an_array_as_the_file_of_the_same_pixels(tmp_pa
     as full-size arrays were classified differently from the files (P(ants) moved by up to 0.42 on 15 of 153
     hymenoptera photos). predict resizes an array as the decoder resizes a file, for a model of photos."""
     from PIL import Image
-    from helpers import make_class_tree
+    from helpers import tiny_photo_cache
 
-    root = make_class_tree(tmp_path / "photos", {"ants": 6, "bees": 6}, size=80)  # PNGs at 80 px, the model at 32
-    res = featcache.extract(featcache.PhotoFolder(str(root), test_fraction=0.5), featcache.ModelSpec(weights="random", image_size=32),
-                            featcache.StoreSpec(out=tmp_path / "c.h5"), verbose=False)
-    model = featcache.export(featcache.train(res.path, "logreg", out=tmp_path / "h.npz").path, tmp_path / "m.keras").path
+    cache, root = tiny_photo_cache(tmp_path, size=80), tmp_path / "photos"  # PNGs at 80 px, the model at 32
+    model = featcache.export(featcache.train(cache, "logreg", out=tmp_path / "h.npz").path, tmp_path / "m.keras").path
     files = sorted((root / "bees").glob("*.png"))
     stack = np.stack([np.asarray(Image.open(f).convert("RGB")) for f in files])
     np.save(tmp_path / "bees.npy", stack)
@@ -903,14 +899,12 @@ def test_a_file_put_at_out_during_an_export_is_never_replaced(tmp_path, monkeypa
     """Regression (an adversarial tester): export, finetune, train and predict --csv checked their output once, at
     the start: a file the user saved there during the run was replaced with no message, and two exports to one path
     both said they wrote it. The check runs again just before the rename (store.atomic.atomic_path's recheck)."""
-    from helpers import make_class_tree
+    from helpers import tiny_photo_cache
 
     from featcache.deploy import model as model_io
 
-    root = make_class_tree(tmp_path / "photos", {"ants": 6, "bees": 6}, size=16)
-    res = featcache.extract(featcache.PhotoFolder(str(root), test_fraction=0.5), featcache.ModelSpec(weights="random", image_size=32),
-                            featcache.StoreSpec(out=tmp_path / "c.h5"), verbose=False)
-    head = featcache.train(res.path, "logreg", out=tmp_path / "h.npz").path
+    cache, root = tiny_photo_cache(tmp_path, size=16), tmp_path / "photos"
+    head = featcache.train(cache, "logreg", out=tmp_path / "h.npz").path
     out = tmp_path / "m.keras"
     real = model_io.add_sealed_meta
 
@@ -1032,17 +1026,15 @@ def test_export_out_replaces_a_model_only_of_the_same_fit(tmp_path, monkeypatch,
     model). A featcache model at --out is replaced only by a model of its head's fit (params, train size, seed where
     used, train views, layer, backbone and weights): another is one line naming what differs and --force, before any
     work and again under the output's lock; the same fit is replaced as before, and --force replaces another."""
-    from helpers import make_class_tree
+    from helpers import tiny_photo_cache
 
     from featcache.deploy import model as model_io
     from featcache.deploy.model import read_meta
 
-    root = make_class_tree(tmp_path / "photos", {"ants": 6, "bees": 6}, size=16)
-    res = featcache.extract(featcache.PhotoFolder(str(root), test_fraction=0.5), featcache.ModelSpec(weights="random", image_size=32),
-                            featcache.StoreSpec(out=tmp_path / "c.h5"), verbose=False)
-    head = featcache.train(res.path, "logreg", out=tmp_path / "h.npz").path
-    other = featcache.train(res.path, "logreg", C=0.001, out=tmp_path / "other.npz").path
-    sized = featcache.train(res.path, "logreg", train_size=4, out=tmp_path / "sized.npz").path
+    cache, root = tiny_photo_cache(tmp_path, size=16), tmp_path / "photos"
+    head = featcache.train(cache, "logreg", out=tmp_path / "h.npz").path
+    other = featcache.train(cache, "logreg", C=0.001, out=tmp_path / "other.npz").path
+    sized = featcache.train(cache, "logreg", train_size=4, out=tmp_path / "sized.npz").path
     out = tmp_path / "m.keras"
     assert not featcache.export(head, out).replaced
     mine = read_meta(out)
@@ -1088,7 +1080,7 @@ def test_export_out_replaces_a_model_only_of_the_same_fit(tmp_path, monkeypatch,
     assert featcache.export(sized, older).replaced
     # ... and its seed, which its head's parameters hold (a review: the seed of the head exported now was taken for
     # the older model's, so a seed 1 subset's head replaced a seed 0 one's model without --force)
-    reseeded = featcache.train(res.path, "logreg", train_size=4, seed=1, out=tmp_path / "reseeded.npz").path
+    reseeded = featcache.train(cache, "logreg", train_size=4, seed=1, out=tmp_path / "reseeded.npz").path
     older_sized = meta_only_model(tmp_path / "older_sized.keras", **{
         k: v for k, v in read_meta(older).items() if k not in ("content_digest", "head_train_size", "head_seed", "head_train_images")})
     _one_line_error(capsys, ["export", str(reseeded), "--out", str(older_sized)], "(seed 0 there, 1 here)")

@@ -9,7 +9,7 @@ import json
 
 import numpy as np
 import pytest
-from helpers import extract, run_main
+from helpers import run_main
 
 from featcache.heads import SVMHead
 from featcache.heads.views import mean_scores, predict_views
@@ -135,15 +135,13 @@ def svm_views_cache(tmp_path_factory):
     """A tiny random-weights Fashion-MNIST cache with the flip view (32 px), its test images, and an SVM head
     without probabilities fitted and scored on both views."""
     import featcache
-    from helpers import make_fashion_dir
+    from helpers import tiny_fashion_cache
 
     from featcache.sources.fashion_mnist import FashionMNIST
 
     tmp = tmp_path_factory.mktemp("svm_views")
-    data = make_fashion_dir(tmp / "fm", n_train=60, n_test=24)
-    cache = extract(source=FashionMNIST(data_dir=str(data)), weights="random", image_size=32, views="flip",
-                    out=tmp / "v.h5").path
-    images = FashionMNIST(data_dir=str(data)).open(32).splits["test"].read(0, 24)
+    cache = tiny_fashion_cache(tmp, n_train=60, n_test=24, out="v.h5", views="flip")
+    images = FashionMNIST(data_dir=str(tmp / "fm")).open(32).splits["test"].read(0, 24)
     head = featcache.train(featcache.open_cache(cache), "svm", params={"probability": False}, train_views="all",
                            test_views="all", out=tmp / "svm.npz")
     np.save(tmp / "test.npy", images)

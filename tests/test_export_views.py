@@ -155,16 +155,14 @@ def test_a_fashion_mnist_model_classifies_a_png_as_the_array_of_the_same_pixels(
     images, which matched the head's averages on the cached views. Files of an array source's model are read at
     their own size now; the orig-only model too (its PNGs were resized by Pillow, its cache by TensorFlow)."""
     from PIL import Image
-    from helpers import make_fashion_dir
+    from helpers import tiny_fashion_cache
 
     import featcache
     from featcache.sources.fashion_mnist import FashionMNIST
 
-    data = make_fashion_dir(tmp_path / "fm", n_train=60, n_test=12)
-    cache = extract(source=FashionMNIST(data_dir=str(data)), weights="random", image_size=32,
-                    views="shift:+2,+2,shift:-2,-2", out=tmp_path / "v.h5").path
+    cache = tiny_fashion_cache(tmp_path, n_train=60, n_test=12, out="v.h5", views="shift:+2,+2,shift:-2,-2")
     head = featcache.train(cache, "logreg", out=tmp_path / "h.npz").path
-    images = FashionMNIST(data_dir=str(data)).open(32).splits["test"].read(0, 12)
+    images = FashionMNIST(data_dir=str(tmp_path / "fm")).open(32).splits["test"].read(0, 12)
     np.save(tmp_path / "t.npy", images)
     files = []
     for i, im in enumerate(images):
@@ -193,15 +191,13 @@ def test_a_fashion_mnist_model_classifies_a_png_as_the_array_of_the_same_pixels(
 @pytest.fixture(scope="module")
 def only_views_cache(tmp_path_factory):
     """A tiny random-weights Fashion-MNIST cache with the flip and shift views (32 px), and its test images."""
-    from helpers import make_fashion_dir
+    from helpers import tiny_fashion_cache
 
     from featcache.sources.fashion_mnist import FashionMNIST
 
     tmp = tmp_path_factory.mktemp("only_views")
-    data = make_fashion_dir(tmp / "fm", n_train=60, n_test=12)
-    cache = extract(source=FashionMNIST(data_dir=str(data)), weights="random", image_size=32, views="flip,shift",
-                    out=tmp / "v.h5").path
-    images = FashionMNIST(data_dir=str(data)).open(32).splits["test"].read(0, 12)
+    cache = tiny_fashion_cache(tmp, n_train=60, n_test=12, out="v.h5", views="flip,shift")
+    images = FashionMNIST(data_dir=str(tmp / "fm")).open(32).splits["test"].read(0, 12)
     return tmp, cache, images
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import h5py
 import pytest
-from helpers import assert_same_features, flip, make_fashion_dir, run_main
+from helpers import assert_same_features, flip, make_fashion_dir, run_main, tiny_fashion_cache
 
 import featcache
 from featcache.store import CacheWriter, partial_path
@@ -45,11 +45,9 @@ def assert_one_line(proc: subprocess.CompletedProcess, *needles: str) -> None:
 def made(tmp_path_factory):
     """A tiny good cache and a head trained on it; each test damages copies in its own folder."""
     root = tmp_path_factory.mktemp("faults")
-    data = make_fashion_dir(root / "data")
-    cache = featcache.extract(featcache.FashionMNIST(data_dir=str(data)), featcache.ModelSpec(**TINY),
-                              featcache.StoreSpec(out=root / "good.h5"), verbose=False).path
+    cache = tiny_fashion_cache(root, out="good.h5")
     featcache.train(cache, "logreg", out=root / "head.npz", verbose=False)
-    return {"data": data, "cache": cache, "head": root / "head.npz"}
+    return {"data": root / "fm", "cache": cache, "head": root / "head.npz"}
 
 
 def chunk_offset(path: Path, name: str, chunk: int = 0) -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import imagenet_standin, make_fashion_dir
+from helpers import imagenet_standin, make_fashion_dir, tiny_fashion_cache, tiny_photo_cache
 
 import featcache
 from featcache.analysis.subsets import stratified_subset
@@ -322,14 +322,11 @@ def test_a_changed_photo_of_a_test_fraction_split_is_not_blamed_on_both_splits(t
     """Regression (a tester): with --test-fraction every photo is in both splits' digests, so one edited train photo
     said "split(s) test, train differ". Now the head's own training photos are checked by content, and a change
     elsewhere is said without naming a split."""
-    from helpers import class_image, make_class_tree, write_image
+    from helpers import class_image, write_image
 
     from featcache.heads.io import digest_keys
 
-    root = make_class_tree(tmp_path / "photos", {"ants": 6, "bees": 6}, ext="png", size=24)
-    res = featcache.extract(featcache.PhotoFolder(str(root), test_fraction=0.25), featcache.ModelSpec(weights="random", image_size=32),
-                            featcache.StoreSpec(out=tmp_path / "c.h5"), verbose=False)
-    cache = featcache.open_cache(res.path)
+    cache, root = featcache.open_cache(tiny_photo_cache(tmp_path, test_fraction=0.25)), tmp_path / "photos"
     head = DenseHead(epochs=1, early_stopping=False).fit(cache.features("train"), cache.labels("train"))
     meta = {**head_meta(cache, None, "keras", head), "train_digests": digest_keys(cache.digests("train"))}  # as train saves it
     head_path = save_head(head, tmp_path / "h.keras", meta)
@@ -349,12 +346,8 @@ def test_a_changed_photo_of_a_test_fraction_split_is_not_blamed_on_both_splits(t
 @pytest.mark.slow
 def test_class_folder_photos_fine_tune_export_and_predict(tmp_path, capsys):
     """The same path on RGB photos in class folders (random weights: plumbing only)."""
-    from helpers import make_class_tree
-
-    root = make_class_tree(tmp_path / "photos", {"ants": 12, "bees": 12}, ext="jpg", size=40)
-    res = featcache.extract(featcache.PhotoFolder(str(root), test_fraction=0.25), featcache.ModelSpec(weights="random", image_size=32),
-                            featcache.StoreSpec(out=tmp_path / "c.h5"), verbose=False)
-    cache = featcache.open_cache(res.path)
+    cache = featcache.open_cache(tiny_photo_cache(tmp_path, {"ants": 12, "bees": 12}, ext="jpg", size=40, test_fraction=0.25))
+    root = tmp_path / "photos"
     head = DenseHead(epochs=3, early_stopping=False).fit(cache.features("train"), cache.labels("train"))
     head_path = save_head(head, tmp_path / "h.keras", head_meta(cache, None, "keras", head))
     r = featcache.finetune(head_path, unfreeze=5, epochs=1, batch_size=4, out=tmp_path / "ft.keras", verbose=False)
@@ -684,10 +677,7 @@ def test_finetune_of_a_views_head_says_it_runs_on_the_original_images_and_what_t
     what the head scored, and nothing said the views were dropped (a new-user tester). Now it says so before
     training, and the report gives the head's averaged score beside the fine-tuned one (also in --json, with the
     settings its text prints)."""
-    data = make_fashion_dir(tmp_path / "fm", n_train=60, n_test=30)
-    cache = featcache.extract(featcache.FashionMNIST(data_dir=str(data)),
-                              featcache.ModelSpec(weights="random", image_size=32, views="orig,flip"),
-                              featcache.StoreSpec(out=tmp_path / "v.h5"), verbose=False).path
+    cache = tiny_fashion_cache(tmp_path, n_train=60, n_test=30, out="v.h5", views="orig,flip")
     trained = featcache.train(cache, head="keras", train_views="all", test_views="all", out=tmp_path / "h.keras",
                               epochs=2, verbose=False)
     _, meta = load_head(trained.path)

@@ -1409,11 +1409,9 @@ def test_reports_are_refused_inside_the_class_folders_of_the_cache_photos(tmp_pa
     """evaluate/probe/curve --out inside a class folder of the photos a cache was made from wrote confusion.png,
     probe.png and curve.png there, and the next extraction cached them as an ant, a bee and an ant (an adversarial
     tester). Refused before any work, as extract's --out is; the top of the folder stays allowed."""
-    from helpers import run_main
+    from helpers import run_main, tiny_photo_cache
 
-    root = make_class_tree(tmp_path / "photos", {"ants": 6, "bees": 6}, size=16)
-    cache = featcache.extract(featcache.PhotoFolder(str(root), test_fraction=0.5), featcache.ModelSpec(weights="random", image_size=32),
-                              featcache.StoreSpec(out=tmp_path / "c.h5"), verbose=False).path
+    cache, root = tiny_photo_cache(tmp_path, size=16), tmp_path / "photos"
     head = featcache.train(cache, "logreg", out=tmp_path / "h.npz").path
     before = sorted(p.relative_to(root) for p in root.rglob("*"))
     for argv in (["evaluate", str(head), str(cache), "--out", str(root / "ants")],

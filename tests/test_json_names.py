@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import extract, make_fashion_dir
+from helpers import tiny_fashion_cache
 
 from featcache.cli import main
 from featcache.heads.io import JSON_NAMES_BEFORE
@@ -21,9 +21,7 @@ SHARED = ("test_accuracy", "test_accuracy_orig", "test_images")
 
 @pytest.fixture(scope="module")
 def views_cache(tmp_path_factory):
-    root = tmp_path_factory.mktemp("names")
-    return extract(data_dir=str(make_fashion_dir(root / "fm", n_train=60, n_test=30)), out=root / "v.h5",
-                   views="orig,flip", weights="random", image_size=32).path
+    return tiny_fashion_cache(tmp_path_factory.mktemp("names"), n_train=60, n_test=30, out="v.h5", views="orig,flip")
 
 
 def _json(capsys, *args: str) -> dict:

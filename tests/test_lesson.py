@@ -551,14 +551,12 @@ def test_the_keras_warm_up_leaves_the_rows_results_as_they_were(tmp_path, monkey
     held TensorFlow's start-up). Every Keras fit seeds itself, so a head trained after the warm-up is the head
     trained without it, to the bit."""
     import numpy as np
-    from helpers import make_fashion_dir
+    from helpers import tiny_fashion_cache
 
     import featcache
     from featcache.recipes import lesson as lesson_module
 
-    cache = featcache.open_cache(featcache.extract(featcache.FashionMNIST(data_dir=str(make_fashion_dir(tmp_path / "fm"))),
-                                                   featcache.ModelSpec(weights="random", image_size=32),
-                                                   featcache.StoreSpec(out=tmp_path / "c.h5"), verbose=False).path)
+    cache = featcache.open_cache(tiny_fashion_cache(tmp_path))
     monkeypatch.setattr(lesson_module, "_warmed_up", False)
     cold = featcache.train(cache, "keras", preset="lesson", out=tmp_path / "a.keras")
     lesson_module._warm_up_keras(cache)

@@ -25,12 +25,9 @@ ORDER = ["block_1_expand_relu", "block_13_expand_relu", "out_relu"]
 @pytest.fixture(scope="module")
 def multi_cache(tmp_path_factory):
     """One read-only multi-layer cache for the module (tests write only their own --out folders)."""
-    from helpers import make_fashion_dir
+    from helpers import tiny_fashion_cache
 
-    root = tmp_path_factory.mktemp("probe")
-    return featcache.extract(featcache.FashionMNIST(data_dir=str(make_fashion_dir(root / "fm"))),
-                             featcache.ModelSpec(weights="random", image_size=32, layers=LAYERS),
-                             featcache.StoreSpec(out=root / "multi.h5"), verbose=False).path
+    return tiny_fashion_cache(tmp_path_factory.mktemp("probe"), out="multi.h5", layers=LAYERS)
 
 
 def test_every_layer_and_head_scored_in_network_order(multi_cache, tmp_path):
@@ -205,10 +202,9 @@ def test_quiet_unless_verbose_and_out_checked_before_any_fit(multi_cache, tmp_pa
     # block; a new user). No views flags in the train command of a cache without views (a new user).
     assert "note: one layer probed" not in printed
     assert f"fit it on every training image: featcache train {multi_cache} --head logreg --layer out_relu --C 0.03\n" in printed
-    from helpers import make_fashion_dir
+    from helpers import tiny_fashion_cache
 
-    one = featcache.extract(featcache.FashionMNIST(data_dir=str(make_fashion_dir(tmp_path / "fm"))),
-                            featcache.ModelSpec(weights="random", image_size=32), featcache.StoreSpec(out=tmp_path / "one.h5")).path
+    one = tiny_fashion_cache(tmp_path, out="one.h5")
     featcache.probe(one, heads="logreg", out=tmp_path / "o", verbose=True)  # a cache of one layer: the hint
     printed = capsys.readouterr().out
     assert "note: one layer probed" in printed and "extract --layers blocks" in printed
@@ -337,11 +333,9 @@ def test_a_small_hold_out_says_its_scores_are_coarse_and_points_to_folds(multi_c
 
 def test_a_default_hold_out_too_small_says_what_probe_did_and_every_way_out(tmp_path, capsys):
     """The default hold-out on a small cache named a --holdout the user never gave (a review)."""
-    from helpers import make_fashion_dir
+    from helpers import tiny_fashion_cache
 
-    small = featcache.extract(featcache.FashionMNIST(data_dir=str(make_fashion_dir(tmp_path / "fm", n_train=30, n_test=10))),
-                              featcache.ModelSpec(weights="random", image_size=32), featcache.StoreSpec(out=tmp_path / "s.h5"),
-                              verbose=False).path
+    small = tiny_fashion_cache(tmp_path, n_train=30, n_test=10, out="s.h5")
     assert main(["probe", str(small), "--out", str(tmp_path / "p")]) == 2
     err = capsys.readouterr().err
     assert "probe holds out 20% of the training images by default" in err and "--holdout 0.5, --folds K, or --on-test" in err
@@ -375,13 +369,11 @@ def test_a_hold_out_no_fraction_can_make_says_so_not_a_nearer_fraction(tmp_path)
 def test_C_cv_with_too_few_images_in_a_fit_is_one_line_before_any_fit(tmp_path, capsys, monkeypatch):
     """--C cv splits each fit's rows into folds: 3 images of a class, 2 folds, left 1 in a fit, and the
     head's own ValueError came out as a traceback (a review)."""
-    from helpers import make_fashion_dir
+    from helpers import tiny_fashion_cache
 
     import featcache.analysis.probe as probe
 
-    small = featcache.extract(featcache.FashionMNIST(data_dir=str(make_fashion_dir(tmp_path / "fm", n_train=30, n_test=10))),
-                              featcache.ModelSpec(weights="random", image_size=32), featcache.StoreSpec(out=tmp_path / "s.h5"),
-                              verbose=False).path
+    small = tiny_fashion_cache(tmp_path, n_train=30, n_test=10, out="s.h5")
     monkeypatch.setattr(probe, "_fit_one", lambda *a, **k: pytest.fail("a fit started"))
     for args, needs in ((["--folds", "2"], "--C cv in each of the --folds 2 fits"),
                         (["--holdout", "0.5"], "--C cv on the images --holdout 0.5 leaves to fit")):
@@ -793,12 +785,10 @@ def test_a_cache_moved_over_the_probed_one_during_its_run_is_refused(multi_cache
     import shutil
 
     from featcache.analysis import probe as probe_mod
-    from helpers import make_fashion_dir
+    from helpers import tiny_fashion_cache
 
     cache = Path(shutil.copy(multi_cache, tmp_path / "c.h5"))
-    other = featcache.extract(featcache.FashionMNIST(data_dir=str(make_fashion_dir(tmp_path / "fm2", n_train=150, n_test=60))),
-                              featcache.ModelSpec(weights="random", image_size=32, layers=LAYERS),
-                              featcache.StoreSpec(out=tmp_path / "other.h5"), verbose=False).path
+    other = tiny_fashion_cache(tmp_path, n_train=150, n_test=60, out="other.h5", layers=LAYERS)
     run_jobs = probe_mod._run_jobs
 
     def swap_before_fitting(*args, **kwargs):

@@ -364,12 +364,11 @@ def test_evaluate_and_train_show_one_heartbeat_over_their_scoring_of_views(tmp_p
     0, each under a log's 60 s. One heartbeat now covers both passes, in evaluate and in train: here each pass takes
     well under LOG_INTERVAL and both together more. (The SVM reads the original view off the first pass since h206,
     SVMHead.predict_from_scores; logistic regression, here, still scores it apart.)"""
-    from helpers import extract, make_fashion_dir
+    from helpers import tiny_fashion_cache
 
     from featcache.heads import LogRegHead
 
-    cache = extract(data_dir=str(make_fashion_dir(tmp_path / "fm", n_train=40, n_test=20)), out=tmp_path / "v.h5",
-                    views="orig,flip", weights="random", image_size=32).path
+    cache = tiny_fashion_cache(tmp_path, n_train=40, n_test=20, out="v.h5", views="orig,flip")
     head = featcache.train(cache, "logreg", train_views="all", test_views="all", out=tmp_path / "h.npz").path
     proba = LogRegHead.predict_proba
 

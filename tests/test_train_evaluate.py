@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import interrupted_extraction
+from helpers import interrupted_extraction, tiny_fashion_cache
 
 import featcache
 from featcache.cli import main
@@ -34,10 +34,9 @@ def trained(real_cache, tmp_path_factory):
 
 
 @pytest.fixture
-def random_cache(fashion_dir, tmp_path) -> Path:
+def random_cache(tmp_path) -> Path:
     """A tiny cache from another network (random weights, 32 px): the wrong features for real heads."""
-    return featcache.extract(featcache.FashionMNIST(data_dir=str(fashion_dir)), featcache.ModelSpec(weights="random", image_size=32),
-                             featcache.StoreSpec(out=tmp_path / "rnd.h5"), verbose=False).path
+    return tiny_fashion_cache(tmp_path, out="rnd.h5")
 
 
 @pytest.mark.parametrize("name", ["keras", "logreg"])

@@ -103,10 +103,11 @@ def test_check_jobs():
 
 
 @pytest.mark.usefixtures("cli_words")  # the CLI's words: these name its flags
-def test_curve_and_probe_start_no_more_workers_than_fits(tmp_path, monkeypatch, fashion_dir):
+def test_curve_and_probe_start_no_more_workers_than_fits(tmp_path, monkeypatch):
     """An adversarial tester: curve --jobs 60 started 60 processes for 3 fits. joblib is asked for at most as many
     workers as there are tasks (the helper's test alone passed with the calls removed; a review)."""
     import joblib
+    from helpers import tiny_fashion_cache
 
     import featcache
     from featcache.analysis.curve import tasks
@@ -120,8 +121,7 @@ def test_curve_and_probe_start_no_more_workers_than_fits(tmp_path, monkeypatch, 
             super().__init__(n_jobs=1, **kw)
 
     monkeypatch.setattr(joblib, "Parallel", Recording)
-    cache = featcache.extract(featcache.FashionMNIST(data_dir=str(fashion_dir)), featcache.ModelSpec(weights="random", image_size=32),
-                              featcache.StoreSpec(out=tmp_path / "c.h5")).path
+    cache = tiny_fashion_cache(tmp_path)
     featcache.learning_curve(cache, [20], seeds=2, heads=("logreg",), jobs=8, out=tmp_path / "curve", plot=False)
     featcache.probe(cache, heads="logreg,svm", n_jobs=8, out=tmp_path / "probe", plot=False)
     assert asked == [2, 2], asked  # 2 seeds x 1 size for curve; 1 layer x 2 heads for probe: never the 8 asked

@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 import pytest
-from helpers import make_class_tree, run_main
+from helpers import run_main, tiny_photo_cache
 
 import featcache
 from featcache.heads import DenseHead
@@ -122,10 +122,7 @@ def test_a_class_sorted_fit_on_views_holds_out_whole_images_of_every_class(keras
 
 
 def _sorted_photo_cache(tmp_path, per_class: int = 20):
-    root = make_class_tree(tmp_path / "photos", {"ants": per_class, "bees": per_class}, ext="png", size=24)
-    res = featcache.extract(featcache.PhotoFolder(str(root), test_fraction=0.25), featcache.ModelSpec(weights="random", image_size=32),
-                            featcache.StoreSpec(out=tmp_path / "c.h5"), verbose=False)
-    return featcache.open_cache(res.path)
+    return featcache.open_cache(tiny_photo_cache(tmp_path, {"ants": per_class, "bees": per_class}, test_fraction=0.25))
 
 
 def test_train_records_the_stratified_pick_and_finetune_holds_out_the_same_images(tmp_path, keras_rows, capsys):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import extract, make_fashion_dir
+from helpers import extract, tiny_fashion_cache
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 import featcache
@@ -32,16 +32,12 @@ NAMES = ("orig", "flip", "shift:+2,+2")
 
 @pytest.fixture(scope="module")
 def views_cache(tmp_path_factory):
-    root = tmp_path_factory.mktemp("views")
-    return extract(data_dir=str(make_fashion_dir(root / "fm", n_train=60, n_test=30)), out=root / "v.h5", views=VIEWS,
-                   weights="random", image_size=32).path
+    return tiny_fashion_cache(tmp_path_factory.mktemp("views"), n_train=60, n_test=30, out="v.h5", views=VIEWS)
 
 
 @pytest.fixture(scope="module")
 def plain_cache(tmp_path_factory):
-    root = tmp_path_factory.mktemp("plain")
-    return extract(data_dir=str(make_fashion_dir(root / "fm", n_train=60, n_test=30)), out=root / "p.h5",
-                   weights="random", image_size=32).path
+    return tiny_fashion_cache(tmp_path_factory.mktemp("plain"), n_train=60, n_test=30, out="p.h5")
 
 
 # -- train and evaluate ----------------------------------------------------------------------------
