@@ -325,6 +325,18 @@ def run_main(capsys, *args: str):
     return subprocess.CompletedProcess(["featcache", *args], code, out.out, out.err)
 
 
+def cli_one_line_error(capsys, argv: list[str], message: str) -> str:
+    """``featcache ARGV`` run in this process (featcache.cli.main) and refused as the standards say: exit 2, one line
+    on stderr that holds ``message``, no traceback; that line."""
+    from featcache.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
 def hdf5_checksum(data: bytes) -> int:
     """HDF5's checksum of a metadata block (H5_checksum_metadata: Bob Jenkins' lookup3 ``hashlittle``, initial value 0).
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from helpers import (SHARED, class_image, fill, imagenet_standin, meta_only_model, reseal_model, run_main, tmpfs,
                      write_image)
+from helpers import cli_one_line_error as _one_line_error
 
 import featcache
 from featcache.cli import main
@@ -100,14 +101,6 @@ def test_predict_files_and_arrays(real, tmp_path, capsys):
         assert ranked == sorted(ranked, reverse=True) and sum(ranked) == pytest.approx(1.0, abs=1e-4)
         assert g["top"][0]["class"] == names[int(p.argmax())]
         assert g["top"][0]["probability"] == pytest.approx(float(p.max()), abs=1e-5)
-
-
-def _one_line_error(capsys, argv, message):
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert message in err, err
-    assert len(err.splitlines()) == 1 and "Traceback" not in err
-    return err
 
 
 def test_predict_bad_input(real, tmp_path, capsys):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import cli_one_line_error as _one_line_error
 from helpers import imagenet_standin, make_fashion_dir, tiny_fashion_cache, tiny_photo_cache
 
 import featcache
@@ -141,14 +142,6 @@ def test_exact_accuracy_is_the_ratio_keras_rounded_to_float32():
 def tiny_head(tmp_path_factory) -> Path:
     """For checks that stop before training (not to be modified)."""
     return _head(tmp_path_factory.mktemp("tiny"), "random", n_train=40)
-
-
-def _one_line_error(capsys, argv: list[str], message: str) -> str:
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert message in err, err
-    assert len(err.splitlines()) == 1 and "Traceback" not in err
-    return err
 
 
 @pytest.mark.parametrize(

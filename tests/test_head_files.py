@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import cli_one_line_error as _one_line
 from helpers import reseal_head
 
 import featcache
@@ -52,14 +53,6 @@ def synthetic_cache(path: Path, n_train: int = 60, n_test: int = 30, d: int = 6,
         w.write(s, 0, {layer: X})
     w.finish()
     return path
-
-
-def _one_line(capsys, argv, message) -> str:
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert message in err, err
-    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
-    return err
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_head_files import CLASSES, _one_line, blobs, synthetic_cache
+from helpers import cli_one_line_error as _one_line
+from test_head_files import CLASSES, blobs, synthetic_cache
 
 import featcache
 from featcache.analysis.evaluate import LeakageWarning
