@@ -362,7 +362,7 @@ def test_evaluate_and_train_show_one_heartbeat_over_their_scoring_of_views(tmp_p
     images x 4 views ..." then nothing for 80 s, where train's scoring said "svm head, scoring 12000 rows: still
     running, 60 s". Each pass (the views averaged, then the original view apart) had its own heartbeat, its clock from
     0, each under a log's 60 s. One heartbeat now covers both passes, in evaluate and in train: here each pass takes
-    well under LOG_INTERVAL and both together more. (The SVM reads the original view off the first pass since h206,
+    well under LOG_INTERVAL and both together more. (The SVM reads the original view off the averaged pass,
     SVMHead.predict_from_scores; logistic regression, here, still scores it apart.)"""
     from helpers import tiny_fashion_cache
 
