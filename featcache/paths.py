@@ -78,19 +78,44 @@ def runs_dir() -> Path:
     return home() / "runs"
 
 
-def runtime_dir() -> Path:
-    """Converted models of the fast runtimes: ``$FEATCACHE_RUNTIME_DIR`` or ``<cache dir>/runtimes``.
+# The variable that chooses the folder of converted models (``runtime_dir``), and its default under the user's cache
+# folder, as pip, torch and huggingface keep theirs (Keras keeps its weights in ~/.keras the same way).
+RUNTIME_DIR_ENV = "FEATCACHE_RUNTIME_DIR"
+DEFAULT_RUNTIME_DIR = "~/.cache/featcache/runtimes"
 
-    Separate from the caches' folder so that several homes (each test, each
-    project) can share one conversion: it depends only on the model.
+
+def runtime_dir() -> Path:
+    """Converted models of the fast runtimes: ``$FEATCACHE_RUNTIME_DIR``, else ``$XDG_CACHE_HOME/featcache/runtimes``,
+    else ``~/.cache/featcache/runtimes``: one folder per user, wherever featcache runs.
+
+    A conversion depends only on the model, so it must be found from any folder: it was kept under HOME, ``./data``
+    of the current folder by default, and 'cd elsewhere && featcache extract --out /abs/c.h5' converted again
+    (28 s) into a new ./data/cache/runtimes, and ``auto`` stayed on TensorFlow there (a new-user tester). A default
+    folder that cannot be made or written is said when a conversion is written (``runtimes.RUNTIME_DIR_ADVICE``),
+    where ``auto`` falls back to TensorFlow saying so.
     """
-    given = os.environ.get("FEATCACHE_RUNTIME_DIR")
+    given = os.environ.get(RUNTIME_DIR_ENV, "").strip()
     if not given:
-        return cache_dir() / "runtimes"
-    root = _reachable(_expanded(given), "FEATCACHE_RUNTIME_DIR")
-    _check_folder_path(root, "FEATCACHE_RUNTIME_DIR", "set it to a folder for converted models (they are kept there), "
-                       "or unset it for HOME/cache/runtimes")
+        return user_cache_dir() / "featcache" / "runtimes"
+    root = _reachable(_expanded(given), RUNTIME_DIR_ENV)
+    _check_folder_path(root, RUNTIME_DIR_ENV, "set it to a folder for converted models (they are kept there), "
+                       f"or unset it for {DEFAULT_RUNTIME_DIR}")
     return root
+
+
+def user_cache_dir() -> Path:
+    """The user's cache folder: ``$XDG_CACHE_HOME`` where it is an absolute path (the XDG spec ignores a relative
+    one), else ``~/.cache``. One line where there is no home folder to put it in (HOME unset, no passwd entry)."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    if xdg and os.path.isabs(xdg):
+        return Path(xdg)
+    home = os.path.expanduser("~")
+    if not os.path.isabs(home):  # "~" itself: neither HOME nor a passwd entry
+        from featcache.errors import FeatcacheError
+
+        raise FeatcacheError(f"featcache keeps converted models in {DEFAULT_RUNTIME_DIR}, and there is no home folder "
+                             f"here (HOME is not set); set {RUNTIME_DIR_ENV} to a folder for them")
+    return Path(home) / ".cache"
 
 
 # A report rewritten in place (``store.atomic.output_files``) keeps each file it replaces as a hard link beside it,

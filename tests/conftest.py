@@ -31,8 +31,12 @@ def fashion_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session", autouse=True)
 def _shared_runtime_dir(tmp_path_factory) -> None:
-    """One folder of converted models for the whole session: a conversion takes 20-60 s and depends only on the model."""
+    """One folder of converted models for the whole session: a conversion takes 20-60 s and depends only on the model.
+    The user's cache folder (XDG_CACHE_HOME) is a temporary one too, so that a test that unsets FEATCACHE_RUNTIME_DIR
+    (for the default, ``paths.runtime_dir``: ``~/.cache/featcache/runtimes``) never writes to the real ~/.cache; its
+    subprocesses inherit both."""
     os.environ["FEATCACHE_RUNTIME_DIR"] = str(tmp_path_factory.mktemp("runtimes"))
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("user_cache"))
 
 
 @pytest.fixture(autouse=True)

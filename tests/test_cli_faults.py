@@ -2736,13 +2736,20 @@ def test_a_deleted_current_folder_is_one_line_even_with_an_absolute_out(tmp_path
               "sys.exit(main(sys.argv[2:]))")
     args = ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32", "--out",
             str(tmp_path / "c.h5")]
-    proc = subprocess.run([sys.executable, "-c", script, str(gone), *args], env=env, capture_output=True, text=True, timeout=300)
+    # the default --out is under the default home: one line
+    proc = subprocess.run([sys.executable, "-c", script, str(gone), *args[:-2]], env=env, capture_output=True, text=True,
+                          timeout=300)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert proc.stderr.strip().splitlines() == [
         "featcache extract: error: the current folder no longer exists, and featcache's default folder data/ is relative "
         "to it; cd to a folder that exists, or set FEATCACHE_HOME to an absolute path"], proc.stderr
-    assert not (tmp_path / "c.h5").exists()
-    # TensorFlow converts nothing: with every path absolute it runs there (it was refused; a second tester)
+    # With every path absolute it runs there, on the default runtime too: converted models are kept in the user's
+    # cache folder, not under the home (that was refused too; a new-user tester), and TensorFlow converts nothing
+    # (it was refused; a second tester)
+    gone.mkdir()
+    proc = subprocess.run([sys.executable, "-c", script, str(gone), *args], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and (tmp_path / "c.h5").is_file(), proc.stderr
+    (tmp_path / "c.h5").unlink()
     gone.mkdir()
     proc = subprocess.run([sys.executable, "-c", script, str(gone), *args, "--runtime", "tensorflow"], env=env,
                           capture_output=True, text=True, timeout=300)

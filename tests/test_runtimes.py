@@ -348,6 +348,84 @@ def test_a_runtime_folder_that_cannot_be_written_names_its_variable(tmp_path):
     assert "FEATCACHE_RUNTIME_DIR" in msg and "runtime='tensorflow'" in msg and "--out" not in msg
 
 
+def test_the_default_runtime_folder_is_the_users_cache_folder(tmp_path, monkeypatch):
+    """Regression (a new-user tester): converted models were kept under HOME (``./data`` of the current folder by
+    default), so each folder converted again. The default is the user's cache folder, whatever the current folder
+    and FEATCACHE_HOME; FEATCACHE_RUNTIME_DIR still chooses another; no home folder at all is one line."""
+    from featcache import paths
+
+    monkeypatch.delenv("FEATCACHE_RUNTIME_DIR")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "me"))
+    want = tmp_path / "me" / ".cache" / "featcache" / "runtimes"
+    for where, home in (("a", None), ("b", "relative-home"), ("c", str(tmp_path / "home"))):
+        (tmp_path / where).mkdir()
+        monkeypatch.chdir(tmp_path / where)
+        if home is None:
+            monkeypatch.delenv("FEATCACHE_HOME")
+        else:
+            monkeypatch.setenv("FEATCACHE_HOME", home)
+        assert paths.runtime_dir() == runtimes.runtime_dir() == want
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative-cache")  # the XDG spec: a relative one is ignored
+    assert paths.runtime_dir() == want
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert paths.runtime_dir() == tmp_path / "xdg" / "featcache" / "runtimes"
+    monkeypatch.setenv("FEATCACHE_RUNTIME_DIR", str(tmp_path / "mine"))
+    assert paths.runtime_dir() == tmp_path / "mine"
+    monkeypatch.delenv("FEATCACHE_RUNTIME_DIR")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(paths.os.path, "expanduser", lambda p: p)  # no HOME and no passwd entry: "~" stays "~"
+    with pytest.raises(FeatcacheError) as exc:
+        paths.runtime_dir()
+    assert _one_line(exc).endswith("there is no home folder here (HOME is not set); set FEATCACHE_RUNTIME_DIR to a "
+                                   "folder for them")
+
+
+def test_a_default_runtime_folder_that_cannot_be_made_is_one_line_and_auto_falls_back(tmp_path, monkeypatch):
+    """The user's cache folder may be a file or read-only: a runtime asked for by name is one line naming the
+    variable that chooses another folder, ``auto`` runs on TensorFlow saying why, and nothing is written."""
+    if "onnxruntime" not in CONVERTED:
+        pytest.fail("onnxruntime is a default dependency (pyproject.toml) and must be installed")
+    monkeypatch.delenv("FEATCACHE_RUNTIME_DIR")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    (tmp_path / "me").mkdir()
+    (tmp_path / "me" / ".cache").write_text("a file where the user's cache folder should be")
+    monkeypatch.setenv("HOME", str(tmp_path / "me"))
+    with pytest.raises(FeatcacheError) as exc:
+        runtimes.build("onnxruntime", TINY, None, runtimes.conversions_dir("onnxruntime"))
+    msg = _one_line(exc)
+    assert msg.startswith(f"cannot write {tmp_path / 'me' / '.cache' / 'featcache' / 'runtimes'}/") and msg.endswith(
+        f"; {runtimes.RUNTIME_DIR_ADVICE}")
+    used, _, note = runtimes.build("auto", TINY, None, runtimes.conversions_dir("auto"))
+    assert used == "tensorflow" and note == f"runtime auto: using tensorflow ({msg})"
+    assert sorted(os.listdir(tmp_path / "me")) == [".cache"]
+
+
+def test_a_conversion_is_found_from_any_current_folder(tmp_path, monkeypatch, capsys, fashion_dir):
+    """Regression (a new-user tester): 'cd elsewhere && featcache extract --out /abs/c.h5 --runtime onnxruntime'
+    converted the model again (28 s) into ./data/cache/runtimes of the new folder, though the same conversion
+    existed. Two extracts from two folders with the default FEATCACHE_HOME: one conversion, in the user's cache
+    folder, and no ./data in either."""
+    from helpers import run_main
+
+    monkeypatch.delenv("FEATCACHE_RUNTIME_DIR")
+    monkeypatch.delenv("FEATCACHE_HOME")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    made = []
+    for i, where in enumerate(("one", "two")):
+        (tmp_path / where).mkdir()
+        monkeypatch.chdir(tmp_path / where)
+        before = runtimes.conversions_made()
+        got = run_main(capsys, "extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32",
+                       "--out", str(tmp_path / f"c{i}.h5"), "--runtime", "onnxruntime")
+        assert got.returncode == 0, got.stderr
+        made.append(runtimes.conversions_made() - before)
+        assert os.listdir(tmp_path / where) == []
+    assert made == [1, 0]
+    kept = sorted(p.name for p in (tmp_path / "xdg" / "featcache" / "runtimes").iterdir())
+    assert len(kept) == 2 and kept[1] == kept[0] + ".sha256"
+
+
 def test_a_folder_at_a_converted_models_name_or_its_checksums_is_one_line_and_auto_falls_back(tmp_path, monkeypatch):
     """Regression (an adversarial tester): a folder at ``<key>.onnx`` in the runtime store ended in an
     IsADirectoryError traceback after the conversion, exit 1, under the default --runtime auto too; one at

@@ -27,7 +27,8 @@ Xeon, level on an AMD EPYC), but its features differ from TensorFlow's by up to
 CPUs, so ``auto`` leaves it out (asked for by name).
 
 A converted file is made once per :class:`ConversionSpec` and converter versions and
-kept under ``<cache dir>/runtimes/<key>.onnx`` (``.tflite``), written atomically and only
+kept under ``paths.runtime_dir()/<key>.onnx`` (``.tflite``; ``~/.cache/featcache/runtimes`` by default, one
+folder per user, or ``$FEATCACHE_RUNTIME_DIR``), written atomically and only
 after its outputs were checked against the Keras model, with its SHA-256
 beside it (checked on every use), so a half-written, wrong or since damaged
 conversion is never loaded. ONNX Runtime and OpenVINO read the same ONNX file.
@@ -563,7 +564,7 @@ AUTO_ORDER = ("onnxruntime", "openvino", "tensorflow")
 # part of a cache's identity, like the engine (features agree to about 1e-4).
 DEFAULT_RUNTIME = "auto"
 # Below this many images ``auto`` does not convert (a conversion takes
-# 20-60 s here; at 2.5x TensorFlow's ~60-100 images/s it pays back after a
+# 8-20 s on an idle 2-core machine, up to a minute under load: docs/benchmarks.md; at 2.5x TensorFlow's ~60-100 images/s it pays back after a
 # few thousand images) unless the converted model is already cached. Extraction counts each view of an image (one
 # forward pass each): 1,500 images with flips are 3,000 passes.
 AUTO_MIN_IMAGES = 2000
@@ -857,7 +858,7 @@ def _check_outputs(forward: Forward, spec: ConversionSpec, path: Path) -> None:
 
 
 def runtime_dir() -> Path:
-    """Where converted models live: beside the default caches, absolute so Ray workers find it."""
+    """Where converted models live (``paths.runtime_dir``), absolute so Ray workers find it."""
     from featcache import paths
 
     return paths.runtime_dir().resolve()
