@@ -621,6 +621,30 @@ def test_auto_does_not_convert_for_a_small_job(tmp_path, monkeypatch):
     assert used == "tensorflow" and "5 images do not repay" in note
 
 
+def test_auto_counts_the_images_of_a_photo_folder_and_names_their_views(tmp_path):
+    """Regression (a new-user tester): "1764 images do not repay converting" counted 252 files of a photo folder,
+    some of them no images, times 7 views. The note counts the images and names the views they are multiplied by;
+    the threshold is still on forward passes (each view one)."""
+    import featcache
+    from helpers import make_class_tree
+
+    photos = make_class_tree(tmp_path / "photos", {"a": 4, "b": 3})
+    for folder in ("a", "b"):
+        (photos / folder / "notes.txt").write_text("not an image")
+    (photos / "a" / "labels.csv").write_text("file,label\n")
+    result = featcache.extract(featcache.PhotoFolder(str(photos), test_fraction=0.3),
+                               featcache.ModelSpec(weights="random", image_size=32, views="flip"),
+                               featcache.StoreSpec(out=tmp_path / "c.h5"), verbose=False)
+    assert result.runtime == "tensorflow" and result.runtime_note == (
+        "runtime auto: using tensorflow (7 images x 2 views (14 forward passes) do not repay converting the model: "
+        f"a conversion pays from {runtimes.AUTO_MIN_IMAGES:,} passes, or once one is cached)")
+    assert runtimes.small_job_words(1) == (f"1 image does not repay converting the model: a conversion pays from "
+                                           f"{runtimes.AUTO_MIN_IMAGES:,} images, or once one is cached")
+    # the passes decide: as many images as pass alone, in two views, are not a small job
+    assert runtimes._small_job(runtimes.AUTO_MIN_IMAGES // 2, views=1)
+    assert not runtimes._small_job(runtimes.AUTO_MIN_IMAGES // 2, views=2)
+
+
 def test_pickled_mapper_runs_what_the_driver_chose(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("FEATCACHE_HOME", "relative-home")  # a Ray worker's working folder differs

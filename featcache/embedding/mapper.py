@@ -200,7 +200,7 @@ class Mapper:
         self.raw_shape = tuple(int(d) for d in raw_shape)
         self.batch_size = batch_size
         self.runtime = check_runtime(runtime)  # asked for; ``runtime_used`` says what ran once built
-        # How many images will be embedded, if known: ``auto`` does not convert
+        # How many images will be embedded, if known (each in every view of ``views``): ``auto`` does not convert
         # the model for a job too small to repay the conversion.
         self.expected_images = expected_images
         self.runtime_dir = str(conversions_dir(self.runtime))  # resolved here: a Ray worker's working folder differs
@@ -223,7 +223,7 @@ class Mapper:
 
             self._check_weights()
             used, forward, note = runtimes.build(self.runtime, self.spec(), self.batch_size, Path(self.runtime_dir),
-                                                 self.expected_images)
+                                                 self.expected_images, views=len(self.views or ("orig",)))
             # Trace now, not inside the first timed batch; on JAX at the full forward batch, the shape XLA compiles
             # for (``pad_target``: later short batches are padded to it).
             backend = keras().backend.backend()

@@ -500,12 +500,13 @@ def _build(rows: RowPlan, model: ModelSpec, ident: CacheIdentity, per_pass: pass
     from featcache.embedding.mapper import Mapper
 
     views = [v.name for v in model.view_list()]
-    # How many images the run embeds lets ``auto`` skip converting the model for a small job. The forward batch is
+    # How many images the run embeds, in how many views, lets ``auto`` skip converting the model for a small job
+    # (``rows.images``: a photo folder's files named as other files are no images). The forward batch is
     # every view of ``per_pass.rows`` rows, or the bound where one row's views exceed it: the mapper never runs more
     # images in one pass.
     make_embed = Mapper(ident.backbone, model.weights, ident.image_size, list(ident.layers), tuple(rows.sample.shape[1:]),
                         min(per_pass.rows * len(views), per_pass.images), runtime=runtime,
-                        expected_images=sum(rows.sizes.values()) * len(views), views=views, weights_id=ident.weights)
+                        expected_images=rows.images, views=views, weights_id=ident.weights)
     widths = {name: int(f.shape[-1]) for name, f in make_embed()(rows.sample).items()}
     return make_embed, widths
 

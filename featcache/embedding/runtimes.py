@@ -589,8 +589,11 @@ def float64_refusal(why: str) -> str:
 
 def build(name: str, spec: ConversionSpec, batch_size: int | None, runtime_dir: Path,
           expected_images: int | None = None, say_small: bool = True,
-          float64: str | None = None) -> tuple[str, Forward, str | None]:
+          float64: str | None = None, views: int = 1) -> tuple[str, Forward, str | None]:
     """(runtime used, forward, note): ``note`` says why ``auto`` fell back, else None.
+
+    ``expected_images``: the images the job runs, if known; ``views``: forward passes per image (extraction's
+    ``--views``), so the job is ``expected_images * views`` passes against ``AUTO_MIN_IMAGES``.
 
     ``float64``: what in the model computes in float64 (``float64_refusal``), for which a runtime that computes in
     float32 is refused by name and skipped by ``auto``.
@@ -621,23 +624,21 @@ def build(name: str, spec: ConversionSpec, batch_size: int | None, runtime_dir: 
         if float64 and not runtime.keeps_float64:
             continue  # auto's choice for such a model, not a fallback to explain
         if candidate == "tensorflow":
-            if not say_small and _small_job(expected_images):
+            if not say_small and _small_job(expected_images, views):
                 reasons = [r for r in reasons if r not in moot]  # a cached conversion that failed is still said
             note = f"runtime auto: using tensorflow ({'; '.join(dict.fromkeys(reasons))})" if reasons else None  # once each
             return candidate, runtime.build(spec, batch_size, runtime_dir), note
         key = spec.key()
         # only a small job asks whether a conversion is cached; a usable one (~20 ms): one from before keyed checksums is not
-        cached = _small_job(expected_images) and _digest_matches(runtime_dir / f"{key}{runtime.fmt.suffix}", key)
+        cached = _small_job(expected_images, views) and _digest_matches(runtime_dir / f"{key}{runtime.fmt.suffix}", key)
         if not runtime.available():
             reasons.append(runtime.why_unavailable())
             if not cached:  # with its conversion cached, even a small job would have run it: a fallback, said (a review)
                 moot.append(reasons[-1])
             continue
-        if _small_job(expected_images) and not cached:
+        if _small_job(expected_images, views) and not cached:
             # one reason for every converted runtime (it named each: "...for onnxruntime; ...for openvino"; a new user)
-            n = expected_images
-            reasons.append(f"{n} image{'s do' if n != 1 else ' does'} not repay converting the model: a conversion "
-                           f"pays from {AUTO_MIN_IMAGES:,} images, or once one is cached")
+            reasons.append(small_job_words(expected_images, views))
             moot.append(reasons[-1])
             continue
         try:
@@ -647,9 +648,21 @@ def build(name: str, spec: ConversionSpec, batch_size: int | None, runtime_dir: 
     raise AssertionError("AUTO_ORDER ends on tensorflow")
 
 
-def _small_job(expected_images: int | None) -> bool:
-    """Whether ``expected_images`` are too few to repay converting a model (``AUTO_MIN_IMAGES``)."""
-    return expected_images is not None and expected_images < AUTO_MIN_IMAGES
+def _small_job(expected_images: int | None, views: int = 1) -> bool:
+    """Whether ``expected_images`` in ``views`` views each are too few forward passes to repay converting a model
+    (``AUTO_MIN_IMAGES``)."""
+    return expected_images is not None and expected_images * views < AUTO_MIN_IMAGES
+
+
+def small_job_words(images: int, views: int = 1) -> str:
+    """Why ``auto`` does not convert for ``images`` in ``views`` views each: images, and the views they are
+    multiplied by. "1764 images do not repay converting" counted 252 files of a photo folder, some of them no
+    images, times 7 views (a new-user tester)."""
+    if views == 1:
+        return (f"{images:,} image{'s do' if images != 1 else ' does'} not repay converting the model: a conversion "
+                f"pays from {AUTO_MIN_IMAGES:,} images, or once one is cached")
+    return (f"{images:,} image{'s' if images != 1 else ''} x {views} views ({images * views:,} forward passes) do not "
+            f"repay converting the model: a conversion pays from {AUTO_MIN_IMAGES:,} passes, or once one is cached")
 
 
 _CONVERSIONS = [0]  # conversions this process made (``conversions_made``)

@@ -228,6 +228,7 @@ class RowPlan(Protocol[W_contra]):
 
     unit: str  # what a row is, for progress messages ("images", "files")
     sizes: dict[str, int]  # rows per group written, in writing order
+    images: int  # the rows that are images, as far as is known before decoding (a photo folder's "notes.txt" is not)
     sample: np.ndarray  # one raw image (1, H, W[, C]): the model's input shape
     skipped: list[tuple[str, str]]  # files known unusable so far (the cache's ``skipped`` until ``finish``)
     specs: list[SplitSpec]  # the rows the writer lays out (one ``STAGING`` split when staged)
@@ -255,6 +256,7 @@ class FixedRows:
         splits = source.splits
         self.specs = [SplitSpec(s.name, s.labels, s.index, s.paths, digests=s.row_digests()) for s in splits.values()]
         self.sizes = {s.name: len(s) for s in splits.values()}
+        self.images = sum(self.sizes.values())
         self.read = _batch_reader({name: s.read for name, s in splits.items()})
         first = next(iter(splits.values()))
         self.sample = first.read(0, 1)

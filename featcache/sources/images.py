@@ -47,7 +47,7 @@ from featcache.errors import (CONTROL, FeatcacheError, carried, given, link_loop
                               printable, shell_word, system_limit, warn)
 from featcache.sources.base import STAGING, DataSource, Split, SplitSpec
 from featcache.sources.decode import (NotRegularFile, UnreadableImage, counts_as_unreadable, decode_image, failure_reason,
-                                      not_utf8, open_photo_sized, utf8_name)
+                                      is_other_file, not_utf8, open_photo_sized, utf8_name)
 from featcache.progress import counted
 from featcache.validate import check_bool, check_fraction, check_seed, setting_path
 
@@ -899,6 +899,9 @@ class StagedPhotos:
         self.source, self.rows = source, rows
         self.specs = [SplitSpec(STAGING, rows.labels, rows.index, rows.paths, digests=rows.digests)]
         self.sizes = {STAGING: len(rows.paths)}
+        # Every file is embedded (decoding finds which are photos), but one named as another kind of file
+        # (labels.csv, notes.txt: ``decode.is_other_file``) is left out as no image: not counted as one.
+        self.images = sum(1 for p in rows.paths if not is_other_file(p))
         self.read = lambda b: rows.read(b.start, b.stop)
         self.sample = np.zeros((1, *rows.image_shape), np.uint8)  # the model needs only the shape: no file is decoded twice
         self.skipped = list(rows.unusable)  # the complete list replaces it at the end
