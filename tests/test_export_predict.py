@@ -744,7 +744,9 @@ def test_predict_streams_image_files_in_batches_and_memory_does_not_grow_with_th
     assert err.splitlines()[-1].startswith("predict: skipped 2 file(s) that are not readable images")  # as the CLI says
     assert err.splitlines()[0].startswith(" 0/12 [")  # at once, before the model loads (a new user: a silent minute)
     predict(model, paths[:4], batch_size=4, verbose=True)  # one batch: not long work, no bar; the skipped file said
-    assert capsys.readouterr().err.startswith("predict: skipped 1 file(s) that are not readable images")
+    err = capsys.readouterr().err.splitlines()  # after what loads the model and what runs it (status lines)
+    assert err[0].startswith("predicting 4 images with ") and err[1].startswith("model ready on "), err
+    assert err[2].startswith("predict: skipped 1 file(s) that are not readable images") and len(err) == 3, err
 
 
 def test_predictions_across_batches_equal_those_of_one_batch(tmp_path):
@@ -1236,3 +1238,19 @@ def test_predict_says_when_it_converts_the_model_for_its_runtime(tiny_model, tmp
     monkeypatch.setenv("FEATCACHE_RUNTIME_DIR", str(tmp_path / "other"))
     predict(tiny_model, [photo], runtime="onnxruntime")
     assert capsys.readouterr().err == ""
+
+
+def test_export_says_what_it_builds_while_it_works(tmp_path, capsys, progress_on):
+    """Regression (a new-user tester): export printed nothing for 21-64 s under load (Keras's import, the network's
+    build, the model's check and write) before its one line. Status lines on stderr, as extract's; the result line
+    stays on stdout alone."""
+    from helpers import tiny_fashion_cache
+
+    cache = tiny_fashion_cache(tmp_path, n_train=30, n_test=10)
+    assert run_main(capsys, "train", str(cache), "--head", "logreg", "--out", str(tmp_path / "h.npz")).returncode == 0
+    got = run_main(capsys, "export", str(tmp_path / "h.npz"), "--out", str(tmp_path / "m.keras"))
+    assert got.returncode == 0, got.stderr
+    err = got.stderr.splitlines()
+    assert err[0] == f"exporting {tmp_path / 'h.npz'}: building its model on mobilenet_v2 at 32 px ...", err
+    assert re.fullmatch(r"model built in \d+\.\d s; checking and writing it \.\.\.", err[1]) and len(err) == 2, err
+    assert got.stdout.startswith("exported logreg head on mobilenet_v2 (32 px, ") and len(got.stdout.splitlines()) == 1

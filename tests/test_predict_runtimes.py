@@ -9,6 +9,7 @@ exported model agree across runtimes is tests/test_export_predict.py's
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -122,6 +123,28 @@ def test_auto_does_not_convert_for_a_few_images_and_keeps_quiet_about_it(tiny, c
     assert main(["predict", str(tiny["path"]), str(tmp_path / "x.npy")]) == 0
     out, err = capsys.readouterr()
     assert err == "" and len(out.splitlines()) == 5
+
+
+def test_predict_says_which_runtime_ran_and_why_auto_took_a_cached_conversion(tiny, conversions, capsys, tmp_path,
+                                                                             progress_on):
+    """Regression (a new-user tester): predict of 2 images was silent for 27 s while it loaded the model, its text
+    output never said which runtime ran (only --json did), and auto's choice of a cached conversion for a few
+    images was said nowhere. Status lines as extract's: what it prepares, then what runs it, how soon, and why."""
+    np.save(tmp_path / "x.npy", tiny["images"]["rgb"])
+    args = ["predict", str(tiny["path"]), str(tmp_path / "x.npy")]
+    assert main(args) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == f"predicting 5 images with {tiny['path']}; preparing the model on runtime auto ..."
+    assert re.fullmatch(r"model ready on tensorflow in \d+\.\d s", err[1]) and len(err) == 2, err
+    ModelRunner(tiny["path"], runtime="onnxruntime")  # its conversion, cached
+    assert main(args) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert re.fullmatch(r"model ready on onnxruntime in \d+\.\d s \(runtime auto: its conversion was cached\)",
+                        err[1]) and len(err) == 2, err
+    assert main([*args, "--runtime", "openvino"]) == 0  # asked for by name: no reason to give
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].endswith("preparing the model on runtime openvino ...")
+    assert re.fullmatch(r"model ready on openvino in \d+\.\d s", err[1]), err
 
 
 def test_auto_falls_back_when_no_fast_runtime_is_installed(tiny, conversions, monkeypatch):

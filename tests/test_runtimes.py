@@ -401,27 +401,31 @@ def test_a_default_runtime_folder_that_cannot_be_made_is_one_line_and_auto_falls
     assert sorted(os.listdir(tmp_path / "me")) == [".cache"]
 
 
-def test_a_conversion_is_found_from_any_current_folder(tmp_path, monkeypatch, capsys, fashion_dir):
+def test_a_conversion_is_found_from_any_current_folder(tmp_path, monkeypatch, capsys, fashion_dir, progress_on):
     """Regression (a new-user tester): 'cd elsewhere && featcache extract --out /abs/c.h5 --runtime onnxruntime'
     converted the model again (28 s) into ./data/cache/runtimes of the new folder, though the same conversion
-    existed. Two extracts from two folders with the default FEATCACHE_HOME: one conversion, in the user's cache
-    folder, and no ./data in either."""
+    existed, and ``auto`` stayed on TensorFlow there. Three extracts from three folders with the default
+    FEATCACHE_HOME: one conversion, in the user's cache folder, no ./data in any, and the small job's ``auto``
+    takes the conversion, saying why (it explained itself only where it stayed on TensorFlow)."""
     from helpers import run_main
 
     monkeypatch.delenv("FEATCACHE_RUNTIME_DIR")
     monkeypatch.delenv("FEATCACHE_HOME")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     made = []
-    for i, where in enumerate(("one", "two")):
+    for i, (where, runtime) in enumerate((("one", "onnxruntime"), ("two", "onnxruntime"), ("three", "auto"))):
         (tmp_path / where).mkdir()
         monkeypatch.chdir(tmp_path / where)
         before = runtimes.conversions_made()
         got = run_main(capsys, "extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32",
-                       "--out", str(tmp_path / f"c{i}.h5"), "--runtime", "onnxruntime")
+                       "--out", str(tmp_path / f"c{i}.h5"), "--runtime", runtime)
         assert got.returncode == 0, got.stderr
         made.append(runtimes.conversions_made() - before)
         assert os.listdir(tmp_path / where) == []
-    assert made == [1, 0]
+    assert made == [1, 0, 0]
+    ready = [line for line in got.stderr.splitlines() if line.startswith("network ready on ")]
+    assert len(ready) == 1 and re.fullmatch(r"network ready on onnxruntime in \d+\.\d s \(runtime auto: its "
+                                            r"conversion was cached\)", ready[0]), got.stderr
     kept = sorted(p.name for p in (tmp_path / "xdg" / "featcache" / "runtimes").iterdir())
     assert len(kept) == 2 and kept[1] == kept[0] + ".sha256"
 

@@ -8,6 +8,7 @@ into probabilities. ``finetune`` starts from the same model.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
@@ -16,6 +17,7 @@ from featcache._lazy import keras
 from featcache.embedding.backbones import (get_backbone, imagenet_weights_file, is_named_weights, recorded_weights_path,
                                            weights_arg, weights_identity, weights_path_words)
 from featcache.errors import FeatcacheError, given, given_path, one_line, option
+from featcache.progress import status
 from featcache.validate import (ONLY, Written, check_source, checks_switches, pick_views, shown, views_counted, views_spec, views_words,
                                 without_words)
 
@@ -453,9 +455,14 @@ def export(
         replacing = check_same_model_job(out, meta, None, force, views=names)
 
     check_file_outside_classes(out, photo_root_of(meta.get("source")))
+    start = time.perf_counter()
+    if verbose:  # Keras's import and the network's build: 21-64 s under load before the one line (a new-user tester)
+        status(one_line(f"exporting {head}: building its model on {meta['backbone']} at {meta['image_size']} px ..."))
     form = head_form(est)
     model = form.output(end_to_end_model(est, meta, w), est, len(meta["class_names"]), names)
     written = model_meta(meta, head, w, names, shares=form.shares(est))
+    if verbose:
+        status(f"model built in {time.perf_counter() - start:.1f} s; checking and writing it ...")
     saved, written[DIGEST_KEY] = write_model(model, out, written, recheck)  # the digest in the file: what ExportResult.written checks
     result = ExportResult(saved, replacing[0], written, export_note(meta, names, written["averaged"] or "probabilities"),
                           replacing[1])

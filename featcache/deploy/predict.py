@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1214,10 +1215,21 @@ def _model_runner(model: str | Path, runtime: str, batch_size: int, n_images: in
     def net() -> ModelRunner:
         if not built:
             from featcache.deploy import model as model_io
-            from featcache.progress import status_lines
+            from featcache.embedding.runtimes import cached_choice, preparing_line, ready_line
+            from featcache.errors import one_line
+            from featcache.progress import counted, status, status_lines
 
+            # Said as extraction says it: loading the model (TensorFlow's import, a conversion) took 27 s before the
+            # predictions of 2 images without a word, and the text output never said which runtime ran (a new-user
+            # tester). Status lines: on stderr, off with FEATCACHE_PROGRESS=off.
+            start = time.perf_counter()
+            if verbose:
+                status(one_line(f"predicting {counted(n_images, 'image')} with {model}; {preparing_line('the model', runtime)}"))
             with status_lines() if verbose else contextlib.nullcontext():
                 built.append(model_io.ModelRunner(model, runtime, batch_size, expected_images=n_images))
+            if verbose:
+                used = built[0].runtime_used
+                status(ready_line("model", used, time.perf_counter() - start, cached_choice(runtime, used, n_images)))
         return built[0]
 
     return net

@@ -403,6 +403,7 @@ def _skipped_line(skipped: list[tuple[str, str]], limit: int = 10) -> str:
 def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, store: StoreSpec, engine: Any,
          verbose: bool, out_at_start: Any, other: OtherCache | None = None) -> ExtractResult:
     from featcache.progress import Progress, bars_wanted  # not Keras's Progbar: plain lines when the output is not a terminal
+    from featcache.embedding.runtimes import preparing_line
 
     rows = data.plan()
     n_views = len(model.view_list())
@@ -415,7 +416,7 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
     if verbose:  # building (and, the first time, converting) the network takes 5-60 s: not in silence (a new user)
         views = f" x {n_views} views" if n_views > 1 else ""
         status(f"extracting {sum(rows.sizes.values())} {rows.unit}{views} with {ident.backbone} at {ident.image_size} px "
-               f"({len(ident.layers)} layer(s)); preparing the network on runtime {engine.runtime} ...")
+               f"({len(ident.layers)} layer(s)); {preparing_line('the network', engine.runtime)}")
         # Notes, shown with the progress off too: the memory bound overrides the --batch-size the user gave (or its
         # default), which a run's speed and a benchmark depend on (a review: these were status lines, hidden by
         # FEATCACHE_PROGRESS=off). Said only when the bound lowered it; the batch size asked for needs no line.
@@ -426,7 +427,7 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
             note(f"each image's {n_views} views run in {per_pass.passes_per_row} forward passes of at most {per_pass.images}")
     from featcache.progress import status_lines
 
-    from featcache.embedding.runtimes import conversions_made
+    from featcache.embedding.runtimes import cached_choice, conversions_made, ready_line
 
     converted_before = conversions_made()
     with status_lines() if verbose else contextlib.nullcontext():  # a conversion says so (runtimes.converted_model)
@@ -435,7 +436,8 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
     startup = time.perf_counter() - t_start
     attrs = _provenance(ident, model, data, rows, make_embed.runtime_used)
     if verbose:
-        status(f"network ready on {make_embed.runtime_used} in {startup:.1f} s")
+        why = cached_choice(engine.runtime, make_embed.runtime_used, rows.images, n_views)
+        status(ready_line("network", make_embed.runtime_used, startup, why))
         if make_embed.runtime_note:  # auto says why it fell back (a user asked for the fastest)
             status(make_embed.runtime_note)
     # Just before the writer opens, not before the model build: a run that failed there (bad weights, a runtime)

@@ -665,6 +665,29 @@ def small_job_words(images: int, views: int = 1) -> str:
             f"repay converting the model: a conversion pays from {AUTO_MIN_IMAGES:,} passes, or once one is cached")
 
 
+def preparing_line(what: str, runtime: str) -> str:
+    """The status line said before a network is built or loaded (seconds: TensorFlow's import, a conversion): a
+    command said nothing meanwhile (predict of 2 images 27 s, export 21-64 s under load; a new-user tester).
+    ``what``: "the network" (extraction's), "the model" (a model file's)."""
+    return f"preparing {what} on runtime {runtime} ..."
+
+
+def ready_line(what: str, used: str, seconds: float, why: str | None = None) -> str:
+    """The status line once it is built: which runtime runs ``what`` ("network", "model") and after how long, with
+    ``why`` (``cached_choice``) where ``auto`` chose it for a reason the user may not guess. Extraction's "network
+    ready on onnxruntime in 0.9 s"; predict said its runtime only in --json (a new-user tester)."""
+    return f"{what} ready on {used} in {seconds:.1f} s" + (f" ({why})" if why else "")
+
+
+def cached_choice(asked: str, used: str | None, expected_images: int | None, views: int = 1) -> str | None:
+    """Why ``auto`` runs a converted runtime for a job too small to repay a conversion: its conversion was cached
+    (``build`` takes one only then). ``auto`` explained itself only where it stayed on TensorFlow (a new-user
+    tester)."""
+    if asked == "auto" and converts(used) and _small_job(expected_images, views):
+        return "runtime auto: its conversion was cached"
+    return None
+
+
 _CONVERSIONS = [0]  # conversions this process made (``conversions_made``)
 
 
