@@ -70,8 +70,8 @@ def bars_wanted(verbose: object) -> bool:
     return bool(verbose) or _BARS_WHEN_QUIET.get()
 
 
-# Status lines from deep inside a step a command shows (``say``): a model conversion, 10-60 s the first time, ran
-# inside "preparing the network ..." without a word (a new-user tester waited 20 s).
+# Status lines from deep inside a step a command shows (``say``): a model conversion, 8-20 s the first time (up to a
+# minute under load), ran inside "preparing the network ..." without a word (a new-user tester waited 20 s).
 _STATUS: ContextVar[bool] = ContextVar("featcache_status_lines", default=False)
 
 

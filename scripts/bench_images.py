@@ -120,7 +120,7 @@ def real_photos(root: Path, weights: str, size: int, repeats: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "featcache", "extract", "--images", str(root), "--weights", weights,
                "--image-size", str(size), "--out", str(Path(tmp) / "c.h5"), "--json"]
-        env = {**os.environ, "FEATCACHE_HOME": tmp}
+        env = {**os.environ, "FEATCACHE_HOME": tmp, "FEATCACHE_RUNTIME_DIR": str(Path(tmp) / "runtimes")}
         for run in ("cold", "hit"):
             t = time.perf_counter()
             proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env)

@@ -963,6 +963,8 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(args.workdir) if args.workdir else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fault_cases.")))
         root.mkdir(parents=True, exist_ok=True)
         os.environ["FEATCACHE_HOME"] = str(root.resolve() / "home")  # default outputs here, never in the caller's ./data
+        # and its converted models, never in the caller's ~/.cache (paths.runtime_dir's default)
+        os.environ["FEATCACHE_RUNTIME_DIR"] = str(root.resolve() / "home" / "runtimes")
         ctx = Ctx(root.resolve(), args.in_process or args.quick, synthetic=args.quick)
         rows = []
         print(f"{'case':5} {'exit':>4} {'tb':3} {'user':4} {'clean':5} {'s':>5}  what / the line the user saw")

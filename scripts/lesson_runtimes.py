@@ -5,7 +5,7 @@
         [--nice 15] [--table-only] [-- more lesson flags]
 
 Each runtime's lesson runs as ``featcache lesson --runtime R`` in its own fresh
-FEATCACHE_HOME (DIR/R/home: its caches and its converted model) and --out
+FEATCACHE_HOME (DIR/R/home: its caches; FEATCACHE_RUNTIME_DIR DIR/R/home/runtimes: its converted model) and --out
 (DIR/R/out). A shared home would compare nothing: the runtime is not part of a
 cache's identity, so the second run would reuse the first run's caches. A run
 folder that already exists is refused, not deleted.
@@ -42,9 +42,10 @@ def run_lesson(work: Path, runtime: str, args: argparse.Namespace) -> dict[str, 
     if folder.exists():
         raise SystemExit(f"{folder} exists: each runtime's lesson needs a fresh folder; choose another --work or remove it")
     folder.mkdir(parents=True)
-    env = {**os.environ, "FEATCACHE_HOME": str(folder / "home"), "TF_CPP_MIN_LOG_LEVEL": "2",
+    # the conversion too is made fresh, in this run's home (not the user's cache folder, the default), and timed apart
+    env = {**os.environ, "FEATCACHE_HOME": str(folder / "home"), "FEATCACHE_RUNTIME_DIR": str(folder / "home" / "runtimes"),
+           "TF_CPP_MIN_LOG_LEVEL": "2",
            "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
-    env.pop("FEATCACHE_RUNTIME_DIR", None)  # the conversion too is made fresh, in this run's home, and timed apart
     cmd = [sys.executable, "-m", "featcache", "lesson", "--weights", args.weights, "--out", str(folder / "out"),
            "--runtime", runtime, *(["--data-dir", args.data_dir] if args.data_dir else []), *args.lesson_args]
     if args.nice:

@@ -31,7 +31,7 @@ def fashion_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session", autouse=True)
 def _shared_runtime_dir(tmp_path_factory) -> None:
-    """One folder of converted models for the whole session: a conversion takes 20-60 s and depends only on the model.
+    """One folder of converted models for the whole session: a conversion takes 8-20 s (a minute under load) and depends only on the model.
     The user's cache folder (XDG_CACHE_HOME) is a temporary one too, so that a test that unsets FEATCACHE_RUNTIME_DIR
     (for the default, ``paths.runtime_dir``: ``~/.cache/featcache/runtimes``) never writes to the real ~/.cache; its
     subprocesses inherit both."""
