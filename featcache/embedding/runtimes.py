@@ -563,8 +563,8 @@ AUTO_ORDER = ("onnxruntime", "openvino", "tensorflow")
 # How the network runs when nobody says: the fastest installed runtime. Not
 # part of a cache's identity, like the engine (features agree to about 1e-4).
 DEFAULT_RUNTIME = "auto"
-# Below this many images ``auto`` does not convert (a conversion takes
-# 8-20 s on an idle 2-core machine, up to a minute under load: docs/benchmarks.md; at 2.5x TensorFlow's ~60-100 images/s it pays back after a
+# Below this many images ``auto`` does not convert (a conversion takes 8-20 s on an idle 2-core machine, up to a
+# minute under load: docs/benchmarks.md; at 2.5x TensorFlow's ~60-100 images/s it pays back after a
 # few thousand images) unless the converted model is already cached. Extraction counts each view of an image (one
 # forward pass each): 1,500 images with flips are 3,000 passes.
 AUTO_MIN_IMAGES = 2000
