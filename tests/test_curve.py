@@ -897,10 +897,11 @@ def test_a_baseline_on_changed_photos_is_refused_before_the_folder_is_written(tm
     """Regression (an adversarial tester): the changed images were found once the baseline's first fit read them,
     after curve.csv and curve.json were written, and the header-only curve then refused another cache's curve in the
     folder ("holds a learning curve with other settings"). The line names the folder, not a dict."""
-    from helpers import tiny_photo_cache
+    from helpers import class_image, tiny_photo_cache, write_image
 
     cache, root = tiny_photo_cache(tmp_path), tmp_path / "photos"
-    (root / "ants" / "ants_000.png").write_bytes((root / "bees" / "bees_000.png").read_bytes())
+    # another photo (a copy of a bee, as it was, is now refused as one image in two classes before any comparison)
+    write_image(root / "ants" / "ants_000.png", class_image(1, 50))
     out = tmp_path / "cv"
     assert main(["curve", str(cache), "--sizes", "4", "--seeds", "1", "--heads", "logreg", "--baseline", "scratch",
                  "--baseline-sizes", "4", "--baseline-epochs", "1", "--out", str(out)]) == 2

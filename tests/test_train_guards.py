@@ -728,6 +728,55 @@ def test_train_says_when_test_images_were_among_its_training_images(tmp_path, ca
     assert not [w for w in caught if w.category is LeakageWarning]
 
 
+def test_the_leakage_line_names_copies_in_the_photo_folder_as_the_cause(tmp_path, capsys):
+    """Regression (a new-user tester): copies of one ant in a photo folder, split by --test-fraction, put copies in
+    both splits, and train and evaluate then said to "evaluate on images the head has not seen (a cache's test split it
+    was not trained on)" of a head trained on the train split alone: the fix was wrong, the copies were the cause.
+    A --test-fraction split keeps copies on one side now (no overlap at all); where the user's own train/ and val/
+    hold copies, the line names them and the fix. A head trained on another cache keeps the old fix."""
+    import warnings
+
+    from helpers import make_class_tree
+
+    tiny = featcache.ModelSpec(weights="random", image_size=32)
+    one = make_class_tree(tmp_path / "one", {"ants": 6, "bees": 6})
+    for i in range(3):
+        (one / "ants" / f"copy_{i}.png").write_bytes((one / "ants" / "ants_000.png").read_bytes())
+    cache = featcache.extract(featcache.PhotoFolder(str(one), test_fraction=0.5), tiny,
+                              featcache.StoreSpec(out=tmp_path / "one.h5"), verbose=False).path
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert featcache.train(cache, "logreg", out=tmp_path / "h1.npz").overlap is None
+    assert not [str(w.message) for w in caught if w.category is LeakageWarning]
+    root = tmp_path / "split"
+    make_class_tree(root / "train", {"ants": 8, "bees": 8})
+    make_class_tree(root / "val", {"ants": 4, "bees": 4}, offset=50)
+    for i in (0, 1):
+        (root / "val" / "ants" / f"copy_{i}.png").write_bytes((root / "train" / "ants" / f"ants_00{i}.png").read_bytes())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # extract's own line on the copies: test_images
+        cache = featcache.extract(featcache.PhotoFolder(str(root)), tiny, featcache.StoreSpec(out=tmp_path / "c.h5"),
+                                  verbose=False).path
+    fix = ("they are copies of this cache's own training images (the same content in its train and test splits), not "
+           "images the head was given besides: remove the copies from the photo folder and extract again")
+    assert main(["train", str(cache), "--head", "logreg", "--out", str(tmp_path / "h.npz")]) == 0
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("featcache train: warning: 2 of 10 test images were in this head's training data") and \
+        err.endswith(fix) and len(err.splitlines()) == 1, err
+    assert main(["evaluate", str(tmp_path / "h.npz"), str(cache), "--out", str(tmp_path / "ev")]) == 0
+    out = capsys.readouterr()
+    assert out.err.strip().startswith("featcache evaluate: warning: 2 of 10 test images") and \
+        out.err.strip().endswith(fix), out.err
+    assert "has not seen" not in out.out + out.err
+    train_h = _hexes("a", 60)  # a head trained on another cache's images: they are no copies in this one
+    res = featcache.train(synthetic_cache(tmp_path / "a.h5", digests={"train": train_h, "test": _hexes("b", 30)}),
+                          "logreg", out=tmp_path / "h2.npz")
+    leaky = synthetic_cache(tmp_path / "b.h5", digests={"train": _hexes("c", 60), "test": train_h[:12] + _hexes("d", 18)})
+    with pytest.warns(LeakageWarning, match=re.escape("evaluate on images the head has not seen (a cache's test split "
+                                                      "it was not trained on)")):
+        featcache.evaluate(res, leaky, out=tmp_path / "e1")
+
+
 def test_leakage_warnings_name_the_callers_line(tmp_path):
     """Regression (a notebook tester): train's LeakageWarning (a fixed stacklevel) was attributed to
     validate.checks_switches' wrapper, a line of featcache's own, as were evaluate's and probe's: named at the line

@@ -150,8 +150,23 @@ def leakage_line(overlap: dict[str, Any]) -> str:
     # "the accuracy counts them as unseen" left a new-user tester unsure what it meant: say what the accuracy is
     some = "" if overlap["seen"] == overlap["images"] else "partly "
     return (f"{overlap['seen']} of {overlap['images']} {overlap.get('split', 'test')} images were in this head's training data: "
-            f"the accuracy is {some}on images the head was trained on, so it is not a test accuracy ({acc}); evaluate on "
-            "images the head has not seen (a cache's test split it was not trained on)")
+            f"the accuracy is {some}on images the head was trained on, so it is not a test accuracy ({acc}); {_leak_fix(overlap)}")
+
+
+def _leak_fix(overlap: dict[str, Any]) -> str:
+    """What to do: where the seen test images are copies of the cache's own training images, the copies are the
+    cause, not the head: "evaluate on images the head has not seen" was wrong for a head trained on the train split
+    alone of a photo folder holding copies (a new-user tester)."""
+    other = "evaluate on images the head has not seen (a cache's test split it was not trained on)"
+    copies = overlap.get("copies") or 0
+    if not copies:
+        return other
+    where = "the photo folder" if overlap.get("photos") else "the data set"
+    remove = f"remove the copies from {where} and extract again"
+    if copies == overlap["seen"]:
+        return (f"they are copies of this cache's own training images (the same content in its train and test splits), "
+                f"not images the head was given besides: {remove}")
+    return f"{copies} of them are copies of this cache's own training images: {remove}; and {other}"
 
 
 def misclassified_text(wrong: list[dict[str, Any]]) -> list[str]:
@@ -271,8 +286,12 @@ def find_overlap(meta: dict[str, Any], cache: Cache, split: str, y: np.ndarray, 
     keys = row_keys(digests)
     seen = np.isin(keys, np.asarray(trained, dtype=np.uint64))
     unseen = ~seen
+    own = cache.digests("train") if split == "test" and seen.any() else None
+    # seen test images that are also in the cache's own train split: copies in the data set (leakage_line's cause)
+    copies = int(np.isin(keys[seen], row_keys(own)).sum()) if own is not None else 0
     return {"split": split, "seen": int(seen.sum()), "images": int(len(seen)), "rows": np.flatnonzero(seen).tolist(),
-            "unseen_accuracy": float(np.mean(y[unseen] == y_pred[unseen])) if unseen.any() else None}
+            "unseen_accuracy": float(np.mean(y[unseen] == y_pred[unseen])) if unseen.any() else None,
+            "copies": copies, "photos": cache.photo_root is not None}
 
 
 def list_misclassified(cache: Cache, split: str, y: np.ndarray, y_pred: np.ndarray, proba: np.ndarray | None) -> list[dict[str, Any]]:

@@ -260,6 +260,7 @@ class PhotoFolder:
         class_names, class_dirs, loose = _classes(root, folders)
         files = _list_files(root, class_names, class_dirs)
         _hash(root, files, verbose)
+        copies = _check_copies(root, files, image_size, test_folder)
         seed = 0 if self.seed is None else self.seed  # as recorded since featcache 0.1: the spec is part of the cache's identity
         spec = {"kind": "images", "root": str(root.resolve()), "image_size": image_size, "test_fraction": self.test_fraction,
                 "seed": seed, "strict": self.strict, "test_folder": test_folder}
@@ -267,7 +268,7 @@ class PhotoFolder:
         if decoded_with is not None:  # only then: the specs of caches decoded to the reference pixels stay as they were
             spec["decoded_with"] = decoded_with
         rows = PhotoRows(root, image_size, files, class_names, class_dirs, loose, self.test_fraction, seed, self.strict,
-                         test_folder, verbose)
+                         test_folder, verbose, copies)
         rows.arrange({})  # what is wrong even if every candidate decodes fails now, before any decoding
         return DataSource(
             name=_safe_name(root.resolve().name),
@@ -685,14 +686,57 @@ class _Walker:
         if key in self.files and st.st_ino:
             first, owner = self.files[key]
             if owner is not None and self.owner is not None and owner != self.owner:
-                how = f"{path} is a symbolic link to {os.path.realpath(path)}" if link else "hard links"
+                how = f"one file ({path} is a symbolic link to {os.path.realpath(path)})" if link else "one file (hard links)"
+                if owner.name != self.owner.name:
+                    raise _two_classes(first, path, how)
                 # one class in two split folders (val/ants/x linked to train/ants/x) is a test image trained on
-                why = ("two class folders; an image cannot be of two classes" if owner.name != self.owner.name else
-                       f"the class folders of {owner.name!r} of two splits; an image cannot be in both")
-                raise FeatcacheError(one_line(f"{first} and {path} are one file ({how}) in {why}: remove one of them"))
+                raise FeatcacheError(one_line(f"{first} and {path} are {how} in the class folders of {owner.name!r} of "
+                                              "two splits; an image cannot be in both: remove one of them"))
             return False
         self.files[key] = (path, self.owner)
         return True
+
+
+def _two_classes(first: Path, second: Path, how: str) -> FeatcacheError:
+    """The refusal of one image in two class folders, ``how`` it is one (links to one file, or byte-identical copies)."""
+    return FeatcacheError(one_line(f"{first} and {second} are {how} in two class folders; an image cannot be of two "
+                                   "classes: remove one of them"))
+
+
+class CopiesInBothSplitsWarning(UserWarning):
+    """Byte-identical copies of a photo in both ``train/`` and the test folder: test scores count them as unseen."""
+
+
+def _check_copies(root: Path, files: list[_File], image_size: int, test_folder: str | None) -> bool:
+    """Byte-identical photos (by the digests the fingerprint took: a folder without copies reads nothing more) in two
+    classes are refused as links to one file are (``_Walker._first``), and copies in both ``train/`` and
+    ``test_folder`` of a given split are said (``CopiesInBothSplitsWarning``): they went unmentioned, and evaluate
+    blamed the head (a new-user tester). A group is held against the folder only if one copy decodes (copies decode
+    alike): two empty ``x.jpg`` or one ``notes.txt`` in every class are skipped anyway. Returns whether the folder
+    holds copies, which a ``--test-fraction`` split keeps on one side (``_stratified_split``)."""
+    groups: dict[str, list[_File]] = {}
+    for f in files:
+        if not f.problem:
+            groups.setdefault(f.digest, []).append(f)
+    copies = [g for g in groups.values() if len(g) > 1]
+    for g in copies:
+        other = next((f for f in g if f.label != g[0].label), None)
+        if other is not None and _decodes(root, g[0], image_size):
+            raise _two_classes(root / g[0].rel, root / other.rel, "one image (byte-identical copies)")
+    if test_folder is not None:
+        both = [g for g in copies if {"train", test_folder} <= {f.folder for f in g} and _decodes(root, g[0], image_size)]
+        if both:
+            n = sum(f.folder == test_folder for g in both for f in g)
+            pair = [next(f.rel for f in both[0] if f.folder == folder) for folder in (test_folder, "train")]
+            what, them = ("is a copy of a photo", "it") if n == 1 else ("are copies of photos", "them")
+            warn(one_line(f"{counted(n, 'photo')} in {test_folder}/ {what} in train/ (the same bytes; first {pair[0]} of "
+                          f"{pair[1]}): test scores count {them} as unseen images; remove the copies from one of the two "
+                          "folders"), CopiesInBothSplitsWarning)
+    return bool(copies)
+
+
+def _decodes(root: Path, f: _File, image_size: int) -> bool:
+    return _decode_file(root, f.rel, f.digest, image_size)[1] is None
 
 
 def _within(inner: str, outer: str) -> bool:
@@ -772,8 +816,10 @@ class PhotoRows:
     """The pending rows of a photo folder (``base.PendingRows``): every candidate file, and how its splits follow from which decode."""
 
     def __init__(self, root: Path, image_size: int, files: list[_File], class_names: list[str], class_dirs: dict[str, dict[str, Path]],
-                 loose: list[str], test_fraction: float | None, seed: int, strict: bool, test_folder: str | None, verbose: bool):
+                 loose: list[str], test_fraction: float | None, seed: int, strict: bool, test_folder: str | None, verbose: bool,
+                 copies: bool = False):
         self.root, self.image_size = root, image_size
+        self.copies = copies  # byte-identical files in a class: a --test-fraction split keeps them on one side
         self.files = files  # the whole sorted listing; ``problem`` set where a file is unusable without decoding it
         self.class_names, self.class_dirs = class_names, class_dirs
         self.test_fraction, self.seed, self.strict, self.test_folder = test_fraction, seed, strict, test_folder
@@ -792,6 +838,8 @@ class PhotoRows:
         """Per split: the decoder and size, how rows are chosen, and every candidate that may land in it (path, label, sha256)."""
         if self.test_fraction is not None:  # a file anywhere can move the stratified split
             rule: Any = {"test_fraction": self.test_fraction, "seed": self.seed}
+            if self.copies:  # only then: the split of a folder without copies, and so its fingerprint, is as before
+                rule["copies"] = "one side"
             groups = {"train": self.candidates, "test": self.candidates}
         else:
             rule = {"test_folder": self.test_folder}
@@ -849,7 +897,7 @@ class PhotoRows:
                                          "add readable images or remove the folder")
         good = [f for f in files if not f.problem]
         if self.test_fraction is not None:
-            split_files = _stratified_split(good, self.test_fraction, self.seed, self.class_names)
+            split_files = _stratified_split(good, self.test_fraction, self.seed, self.class_names, self.copies)
         else:
             split_files = {"train": [f for f in good if f.folder == "train"], "test": [f for f in good if f.folder == self.test_folder]}
         return split_files, sorted(self._loose + [(_printable(f.rel), f.problem) for f in bad])
@@ -963,22 +1011,30 @@ class NoTestImagesWarning(UserWarning):
     """A class of few photos has none in the test split that ``--test-fraction`` held out."""
 
 
-def _stratified_split(files: list[_File], fraction: float, seed: int, class_names: Sequence[str]) -> dict[str, list[_File]]:
-    """Per class, round(fraction * n) files to test (keeping at least one in train), chosen by ``seed``; a class left
-    without any is said (``NoTestImagesWarning``)."""
+def _stratified_split(files: list[_File], fraction: float, seed: int, class_names: Sequence[str],
+                      copies: bool = False) -> dict[str, list[_File]]:
+    """Per class, round(fraction * n) photos to test (keeping at least one in train), chosen by ``seed``; a class left
+    without any is said (``NoTestImagesWarning``). With ``copies``, byte-identical files are one photo, all its copies
+    on one side: they landed on both, a test image trained on (a new-user tester). Without copies every photo is one
+    file, so the draws, and the split, are the ones made before."""
     n_classes = len(class_names)
     rng = np.random.default_rng(seed)
-    by_class: list[list[_File]] = [[] for _ in range(n_classes)]
+    by_class: list[list[list[_File]]] = [[] for _ in range(n_classes)]
+    first: dict[str, list[_File]] = {}
     for f in files:
-        by_class[f.label].append(f)
+        if copies and f.digest in first:
+            first[f.digest].append(f)
+        else:
+            first[f.digest] = photo = [f]
+            by_class[f.label].append(photo)
     train, test, none = [], [], []
     for label, mine in enumerate(by_class):
         n_test = min(round(fraction * len(mine)), len(mine) - 1)
         if mine and not n_test:
             none.append(f"{class_names[label]!r} ({len(mine)} photo{'s' if len(mine) > 1 else ''})")
         chosen = set(rng.permutation(len(mine))[:n_test].tolist())
-        for i, f in enumerate(mine):
-            (test if i in chosen else train).append(f)
+        for i, photo in enumerate(mine):
+            (test if i in chosen else train).extend(photo)
     if not test:
         raise FeatcacheError(f"{given('--test-fraction', str(fraction))} leaves no test image ({len(files)} readable images); "
                              "use a larger fraction or add images")
