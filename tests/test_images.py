@@ -319,12 +319,13 @@ def test_symlinks_nested_folders_and_loops(tmp_path):
     (root / "b" / "broken.png").symlink_to(tmp_path / "gone.png")
     write_image(root / "a" / "2019" / "summer" / "deep.png", class_image(0, 9))
     (root / "a" / "2019" / "loop").symlink_to(root / "a", target_is_directory=True)
-    (root / "c").symlink_to(make_class_tree(tmp_path / "lib", {"c": 2}) / "c", target_is_directory=True)
+    # offset: class_image(0, i) is a/a_00i.png's, and a copy in another class is refused
+    (root / "c").symlink_to(make_class_tree(tmp_path / "lib", {"c": 2}, offset=50) / "c", target_is_directory=True)
     src = images.load(root, 32, test_fraction=0.4, seed=0)
     paths = dict(zip(src.splits["train"].paths + src.splits["test"].paths,
                      np.concatenate([src.splits["train"].labels, src.splits["test"].labels]).tolist()))
     assert src.class_names == ["a", "b", "c"]
-    assert paths["a/2019/summer/deep.png"] == 0 and paths["b/linked.png"] == 1 and paths["c/c_000.png"] == 2
+    assert paths["a/2019/summer/deep.png"] == 0 and paths["b/linked.png"] == 1 and paths["c/c_050.png"] == 2
     assert dict(src.skipped) == {"b/broken.png": "broken symbolic link"}
     assert not any("loop" in p for p in paths)  # the link back to a/ is not walked again
 
@@ -1594,7 +1595,7 @@ def test_paths_and_class_names_with_control_characters_stay_on_one_line_in_info_
     # A cache made before the refusal (raising=False: the old code, without the check, ran this test too), and before
     # copies of one photo in two classes were refused (the x/y copies below)
     monkeypatch.setattr(images, "CONTROL", re.compile("(?!)"), raising=False)
-    monkeypatch.setattr(images, "_check_copies", lambda *a: False, raising=False)
+    monkeypatch.setattr(images, "_check_copies", lambda *a: frozenset(), raising=False)
     root = make_class_tree(tmp_path / "photos", {"ants": 4, "bees": 4}, size=16)
     (root / "bees").rename(root / "be\nes")
     for i in range(4):  # images of the other class, so that some are misclassified, under names with a newline

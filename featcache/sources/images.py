@@ -707,32 +707,32 @@ class CopiesInBothSplitsWarning(UserWarning):
     """Byte-identical copies of a photo in both ``train/`` and the test folder: test scores count them as unseen."""
 
 
-def _check_copies(root: Path, files: list[_File], image_size: int, test_folder: str | None) -> bool:
+def _check_copies(root: Path, files: list[_File], image_size: int, test_folder: str | None) -> frozenset[str]:
     """Byte-identical photos (by the digests the fingerprint took: a folder without copies reads nothing more) in two
     classes are refused as links to one file are (``_Walker._first``), and copies in both ``train/`` and
     ``test_folder`` of a given split are said (``CopiesInBothSplitsWarning``): they went unmentioned, and evaluate
-    blamed the head (a new-user tester). A group is held against the folder only if one copy decodes (copies decode
-    alike): two empty ``x.jpg`` or one ``notes.txt`` in every class are skipped anyway. Returns whether the folder
-    holds copies, which a ``--test-fraction`` split keeps on one side (``_stratified_split``)."""
+    blamed the head (a new-user tester). A group of copies counts only if one of them decodes (copies decode alike,
+    so one is decoded): two empty ``x.jpg`` or one ``notes.txt`` in every class are skipped as before. Returns the
+    digests of the photos that have copies, which a ``--test-fraction`` split keeps on one side
+    (``_stratified_split``)."""
     groups: dict[str, list[_File]] = {}
     for f in files:
         if not f.problem:
             groups.setdefault(f.digest, []).append(f)
-    copies = [g for g in groups.values() if len(g) > 1]
+    copies = [g for g in groups.values() if len(g) > 1 and _decodes(root, g[0], image_size)]
     for g in copies:
         other = next((f for f in g if f.label != g[0].label), None)
-        if other is not None and _decodes(root, g[0], image_size):
+        if other is not None:
             raise _two_classes(root / g[0].rel, root / other.rel, "one image (byte-identical copies)")
-    if test_folder is not None:
-        both = [g for g in copies if {"train", test_folder} <= {f.folder for f in g} and _decodes(root, g[0], image_size)]
-        if both:
-            n = sum(f.folder == test_folder for g in both for f in g)
-            pair = [next(f.rel for f in both[0] if f.folder == folder) for folder in (test_folder, "train")]
-            what, them = ("is a copy of a photo", "it") if n == 1 else ("are copies of photos", "them")
-            warn(one_line(f"{counted(n, 'photo')} in {test_folder}/ {what} in train/ (the same bytes; first {pair[0]} of "
-                          f"{pair[1]}): test scores count {them} as unseen images; remove the copies from one of the two "
-                          "folders"), CopiesInBothSplitsWarning)
-    return bool(copies)
+    both = [g for g in copies if test_folder is not None and {"train", test_folder} <= {f.folder for f in g}]
+    if both:
+        n = sum(f.folder == test_folder for g in both for f in g)
+        pair = [next(f.rel for f in both[0] if f.folder == folder) for folder in (test_folder, "train")]
+        what, them = ("is a copy of a photo", "it") if n == 1 else ("are copies of photos", "them")
+        warn(one_line(f"{counted(n, 'photo')} in {test_folder}/ {what} in train/ (the same bytes; first {pair[0]} of "
+                      f"{pair[1]}): test scores count {them} as unseen images; remove the copies from one of the two "
+                      "folders"), CopiesInBothSplitsWarning)
+    return frozenset(g[0].digest for g in copies)
 
 
 def _decodes(root: Path, f: _File, image_size: int) -> bool:
@@ -817,9 +817,9 @@ class PhotoRows:
 
     def __init__(self, root: Path, image_size: int, files: list[_File], class_names: list[str], class_dirs: dict[str, dict[str, Path]],
                  loose: list[str], test_fraction: float | None, seed: int, strict: bool, test_folder: str | None, verbose: bool,
-                 copies: bool = False):
+                 copies: frozenset[str] = frozenset()):
         self.root, self.image_size = root, image_size
-        self.copies = copies  # byte-identical files in a class: a --test-fraction split keeps them on one side
+        self.copies = copies  # digests of photos with copies in their class: a --test-fraction split keeps them together
         self.files = files  # the whole sorted listing; ``problem`` set where a file is unusable without decoding it
         self.class_names, self.class_dirs = class_names, class_dirs
         self.test_fraction, self.seed, self.strict, self.test_folder = test_fraction, seed, strict, test_folder
@@ -1012,20 +1012,20 @@ class NoTestImagesWarning(UserWarning):
 
 
 def _stratified_split(files: list[_File], fraction: float, seed: int, class_names: Sequence[str],
-                      copies: bool = False) -> dict[str, list[_File]]:
+                      copies: frozenset[str] = frozenset()) -> dict[str, list[_File]]:
     """Per class, round(fraction * n) photos to test (keeping at least one in train), chosen by ``seed``; a class left
-    without any is said (``NoTestImagesWarning``). With ``copies``, byte-identical files are one photo, all its copies
-    on one side: they landed on both, a test image trained on (a new-user tester). Without copies every photo is one
-    file, so the draws, and the split, are the ones made before."""
+    without any is said (``NoTestImagesWarning``). The files of a digest in ``copies`` are one photo, all on one side:
+    they landed on both, a test image trained on (a new-user tester). Without copies every photo is one file, so the
+    draws, and the split, are the ones made before."""
     n_classes = len(class_names)
     rng = np.random.default_rng(seed)
     by_class: list[list[list[_File]]] = [[] for _ in range(n_classes)]
-    first: dict[str, list[_File]] = {}
+    first: dict[tuple[int, str], list[_File]] = {}
     for f in files:
-        if copies and f.digest in first:
-            first[f.digest].append(f)
+        if f.digest in copies and (f.label, f.digest) in first:
+            first[f.label, f.digest].append(f)
         else:
-            first[f.digest] = photo = [f]
+            first[f.label, f.digest] = photo = [f]
             by_class[f.label].append(photo)
     train, test, none = [], [], []
     for label, mine in enumerate(by_class):
