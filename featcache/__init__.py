@@ -5,7 +5,7 @@ The Python API mirrors the CLI: ``featcache.extract(...)`` is
 ``featcache extract ...``, ``featcache.open_cache(path)`` backs
 ``featcache info``, ``featcache.train(cache, head=...)`` is ``featcache train``,
 ``featcache.evaluate(head, cache)`` is ``featcache evaluate`` (``head``: a file,
-or ``train``'s result), ``featcache.curve`` (``learning_curve``) is ``featcache curve``,
+or ``train``'s result; or a model file with a folder of photos in class folders), ``featcache.curve`` (``learning_curve``) is ``featcache curve``,
 ``featcache.load_head(path)`` reads a head file and
 ``featcache.lesson(weights=...)`` is ``featcache lesson``.
 """
@@ -26,7 +26,7 @@ _API = {
     "verify": ("featcache.recipes.files", "verify"),
     "info": ("featcache.recipes.files", "info"),
     "train": ("featcache.analysis.train", "train"),
-    "evaluate": ("featcache.analysis.evaluate", "evaluate"),
+    "evaluate": ("featcache.deploy.evaluate", "evaluate"),  # a head on a cache, or a model on a photo folder
     "load_head": ("featcache.heads.io", "load_head"),
     "save_head": ("featcache.heads.io", "save_head"),
     "lesson": ("featcache.recipes.lesson", "lesson"),

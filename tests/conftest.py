@@ -126,6 +126,15 @@ def real_fashion_dir() -> Path:
     return FASHION_DIR
 
 
+@pytest.fixture(scope="session")
+def hymenoptera_dir() -> Path:
+    """/work/shared's hymenoptera photos (train/ and val/ of ants and bees); a failure, not a skip, where missing."""
+    path = Path(os.environ.get("FEATCACHE_HYMENOPTERA", SHARED / "datasets" / "hymenoptera"))
+    if not (path / "train" / "ants").is_dir():
+        pytest.fail(f"hymenoptera photos not found at {path}: put ../shared beside the checkout or set FEATCACHE_HYMENOPTERA")
+    return path
+
+
 FILE_SECONDS = Path(__file__).with_name("file_seconds.json")
 
 

@@ -1021,16 +1021,6 @@ def test_photo_extraction_resumes_after_sigkill(tmp_path):
 # ---------------------------------------------------------------- real weights, real photos
 
 
-@pytest.fixture(scope="session")
-def hymenoptera_dir() -> Path:
-    from helpers import SHARED
-
-    path = Path(os.environ.get("FEATCACHE_HYMENOPTERA", SHARED / "datasets" / "hymenoptera"))
-    if not (path / "train" / "ants").is_dir():
-        pytest.fail(f"hymenoptera photos not found at {path}: put ../shared beside the checkout or set FEATCACHE_HYMENOPTERA")
-    return path
-
-
 def test_real_photos_match_keras_on_the_same_pixels(real_weights, hymenoptera_dir, tmp_path):
     """A few ants and bees (the GIF among them) through the cache equal the plain Keras recipe on the decoded photos."""
     import keras

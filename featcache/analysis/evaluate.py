@@ -109,7 +109,7 @@ class EvalResult:
         head was trained on (its ``leakage=False`` went unused since 90d3d2e; a review): the CLI prints it, so
         '> file' keeps it with the result (a review), its stderr warning then left out on a terminal, where it showed
         twice (a new-user tester)."""
-        lines = [f"head      {self.head_path or '(in memory)'}", f"cache     {self.cache_path} ({self.split} split, layer {self.layer})",
+        lines = [*self.scored_lines(),
                  f"accuracy  {self.accuracy:.4f} on {counted(self.images, 'image')}", f"views     {self.views_line()}"]
         if self.note:
             lines.append(f"note      {self.note}")
@@ -120,6 +120,17 @@ class EvalResult:
         lines += [f"{one_line(r['class']):<16}{r['precision']:>10.3f}{r['recall']:>10.3f}{r['support']:>9}" for r in self.per_class]
         lines += ["", confusion_text(self.confusion, [one_line(name) for name in self.class_names]), ""]
         return "\n".join(lines + [one_line(line) for line in misclassified_text(self.misclassified)])
+
+    def plot_title(self, head: Any, out_dir: Path) -> str:
+        """The confusion plot's title: the head's kind, what it scored, the accuracy, and its file's name."""
+        how = f", {len(self.test_views)} views averaged" if len(self.test_views) > 1 else ""
+        how += without_words(self.test_views)  # only:flip's title was the original's (h137)
+        name = self.head_path.name if self.head_path is not None else out_dir.name
+        return f"{head} head on {self.split} ({counted(self.images, 'image')}{how}): accuracy {self.accuracy:.3f}\n{name}"
+
+    def scored_lines(self) -> list[str]:
+        """The report's first lines: what was scored, on what (a model's report names its file and folder)."""
+        return [f"head      {self.head_path or '(in memory)'}", f"cache     {self.cache_path} ({self.split} split, layer {self.layer})"]
 
     def views_line(self) -> str:
         # as train says it; not for the original view alone, whose accuracy it is (orig_view_score)
@@ -325,7 +336,7 @@ def default_out(head_path: Path | None, meta: dict[str, Any], layer: str, cache:
     new user). Where that
     folder holds the report of another head file or cache (a head of the same name elsewhere; an adversarial
     tester), 6 hex of a hash of both paths are added: each report keeps its folder."""
-    from featcache.store.layout import default_report_folder, made_from
+    from featcache.store.layout import made_from
 
     if head_path is None:
         name = f"{meta.get('head')}_{layer}_{meta.get('cache_fingerprint', '')[:12]}"
@@ -334,7 +345,16 @@ def default_out(head_path: Path | None, meta: dict[str, Any], layer: str, cache:
     name += "" if split == "test" else f"_{split}"
     shown_views = ["only", *views] if views and without_orig(views) else list(views)  # only:flip is not "_views-flip" of old
     name += f"_views-{re.sub(r'[^A-Za-z0-9+_-]', '', '-'.join(shown_views))}" if views else ""
-    here = (None if head_path is None else str(head_path), str(cache.path))
+    whose = made_from("head file name", head_path.stem) if head_path is not None else "the head's layer and cache"
+    return report_folder(name, head_path, cache.path, whose)
+
+
+def report_folder(name: str, head_path: Path | None, scored: Path, whose: str) -> Path:
+    """HOME/runs/eval/``name``, or that name tagged where the folder holds the report of another head (or model)
+    file or of another cache (or photo folder) ``scored`` (``default_out``)."""
+    from featcache.store.layout import default_report_folder
+
+    here = (None if head_path is None else str(head_path), str(scored))
     absolute = tuple(os.path.abspath(p) if p else None for p in here)
 
     def mine(prior: dict) -> bool:
@@ -344,7 +364,6 @@ def default_out(head_path: Path | None, meta: dict[str, Any], layer: str, cache:
         # another folder ('evaluate h.npz fm.h5' in a/ then b/ replaced a/'s report; an adversarial tester)
         return (prior.get("head"), prior.get("cache")) == here and all(p is None or os.path.isabs(p) for p in here)
 
-    whose = made_from("head file name", head_path.stem) if head_path is not None else "the head's layer and cache"
     return default_report_folder(paths.runs_dir() / "eval" / name, "evaluation folder name", whose, "evaluation.json",
                                  mine, "\0".join(p or "" for p in absolute))
 
@@ -462,19 +481,16 @@ def evaluate(
                         list_misclassified(cache, split, y, y_pred, proba), overlap, views,
                         averaged_over(est, views), accuracy_orig, unseen_views_note(meta, views))
     if out_dir is not None:
-        _write_report(result, out_dir, meta.get("head"))
+        write_report(result, out_dir, meta.get("head"))
     if verbose:
         _say_evaluated(result)
     return result
 
 
-def _write_report(result: EvalResult, out_dir: Path, head: Any) -> None:
+def write_report(result: EvalResult, out_dir: Path, head: Any) -> None:
     """confusion.png, evaluation.txt and evaluation.json of ``result`` into ``out_dir``: all three or none."""
     files = result.files  # report_files(out_dir), as evaluate set them
-    how = f", {len(result.test_views)} views averaged" if len(result.test_views) > 1 else ""
-    how += without_words(result.test_views)  # only:flip's title was the original's (h137)
-    name = result.head_path.name if result.head_path is not None else out_dir.name
-    title = f"{head} head on {result.split} ({counted(result.images, 'image')}{how}): accuracy {result.accuracy:.3f}\n{name}"
+    title = result.plot_title(head, out_dir)
     kept = check_report(out_dir)  # again after the predictions: a file saved there meanwhile was replaced (a review)
     with output_files(out_dir, files.values()):  # all three or none, and no empty folder
         plot_confusion(result.confusion, result.class_names, files["png"], title=title)

@@ -30,17 +30,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", default=None,
                    help="replace --csv even if it was changed since featcache wrote it, or featcache did not write it "
                    "(your edits are lost; a predictions CSV with no record is still kept aside)")
+    add_batch_size_arg(p)
+    p.add_argument("--recursive", action="store_true", default=None,
+                   help="also read the image files of each folder's subfolders (a class-folder tree such as DIR/val)")
+    add_runtime_arg(p)
+    add_json_flag(p)
+    p.set_defaults(func=run)
+
+
+def add_batch_size_arg(p: argparse.ArgumentParser) -> None:
+    """--batch-size of a command that runs a model file on images (predict, evaluate of a model)."""
     p.add_argument("--batch-size", type=positive_int, metavar="N",
                    help=f"images decoded and run at a time, fewer where a pass would need over extract's memory bound "
                    f"(default: {api_default(predict, 'batch_size')})")
-    p.add_argument("--recursive", action="store_true", default=None,
-                   help="also read the image files of each folder's subfolders (a class-folder tree such as DIR/val)")
+
+
+def add_runtime_arg(p: argparse.ArgumentParser) -> None:
+    """--runtime of a command that runs a model file on images (predict, evaluate of a model)."""
     p.add_argument("--runtime", metavar="NAME", help=f"what runs the model: {', '.join(RUNTIMES)} (default: "
                    f"{DEFAULT_RUNTIME}: the fastest installed, converting the model once, cached by its content, when "
                    f"there are {AUTO_MIN_IMAGES:,} images or more or a conversion is cached; else tensorflow); "
                    "the probabilities agree across runtimes")
-    add_json_flag(p)
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

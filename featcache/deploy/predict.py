@@ -1074,14 +1074,12 @@ def predict(
     """
     from featcache.deploy.model import MODEL_FILE
     from featcache.embedding.runtimes import check_runtime
-    from featcache.sources.base import photo_root_of
-
     model = check_source(model, "model", MODEL_FILE)
     images = given_images(images)
     given = in_memory_images(images)
     images = _as_path_list(images) if given is None else []
     check_runtime(runtime)
-    meta = _model_meta(model)  # fast checks before loading TensorFlow
+    meta = model_meta(model)  # fast checks before loading TensorFlow
     names = list(meta["class_names"])
     top_k = _check_top_k(top_k, len(names))
     batch_size = positive_int(batch_size, "--batch-size")
@@ -1095,15 +1093,11 @@ def predict(
 
     given = given or []
     n_images = len(files) + sum(len(arr) for _, arr in [*arrays, *given])  # before decoding: as extract counts a photo folder
-    net = _model_runner(model, runtime, batch_size, n_images, verbose)
-    bar = _progress_bar(n_images) if bars_wanted(verbose) and n_images > batch_size else None
+    net = model_runner(model, runtime, batch_size, n_images, verbose)
+    bar = progress_bar(n_images) if bars_wanted(verbose) and n_images > batch_size else None
     if bar is not None:  # at once: loading the model (and TensorFlow) before the first batch was a minute without a
         bar.update(0)  # line on a loaded machine (a new-user tester)
-    size, views = int(meta["image_size"]), model_views(meta)
-    # A model of photos takes them as the decoder made its cache's (at its size); a model of image arrays
-    # (Fashion-MNIST) resizes them in its graph, as its cache was made: files at their own size, arrays as they are.
-    photos = photo_root_of(meta.get("source")) is not None
-    native = isinstance(meta.get("source"), dict) and not photos
+    size, views, photos, native = input_settings(meta)
     per_file, skipped = predict_files(files, size, batch_size, net, names, top_k, bar, views=views, native=native)
     if not arrays and not given and all(p is None for p in per_file):  # the model was not loaded: no batch had an image
         raise _nothing_to_predict(skipped)
@@ -1139,6 +1133,17 @@ def say_notes(preds: "Predictions", runtime_note: bool = True) -> None:
         note(f"predict: {line}")  # stderr closed (2>&-): the predictions still come (print() raised EBADF; a tester)
 
 
+def input_settings(meta: dict) -> tuple[int, int, bool, bool]:
+    """``(size, views, photos, native)`` of a model's inputs: its image size, the views one image is in its pass
+    (``model_views``), whether its head was trained on photos, and whether files are run at their own size.
+    A model of photos takes them as the decoder made its cache's (at its size); a model of image arrays
+    (Fashion-MNIST) resizes them in its graph, as its cache was made: files at their own size, arrays as they are."""
+    from featcache.sources.base import photo_root_of
+
+    photos = photo_root_of(meta.get("source")) is not None
+    return int(meta["image_size"]), model_views(meta), photos, isinstance(meta.get("source"), dict) and not photos
+
+
 def model_views(meta: dict) -> int:
     """Images one input image is in the model's pass: its views (``export --views``: the model embeds and averages
     them itself), 1 for a model of the original view. Only sizes the memory bound, so a ``views`` field that is not
@@ -1163,7 +1168,7 @@ def _as_path_list(images: Sequence[str | Path] | str | Path) -> list[str | Path]
     return images
 
 
-def _model_meta(model: str | Path) -> dict:
+def model_meta(model: str | Path) -> dict:
     """The model file's checked metadata (``read_meta``), without loading the network."""
     from featcache.deploy.model import read_meta
 
@@ -1204,7 +1209,7 @@ def collect_inputs(images: Sequence[str | Path], csv: str | Path | None, recursi
     return paths, left_out, found
 
 
-def _model_runner(model: str | Path, runtime: str, batch_size: int, n_images: int,
+def model_runner(model: str | Path, runtime: str, batch_size: int, n_images: int,
                   verbose: bool = False) -> Callable[[], ModelRunner]:
     """``net()``: the model's ``ModelRunner``, built on the first call (not when no image file decodes: that
     is one line, without loading TensorFlow) and the same one after. ``verbose``: a conversion for the runtime says
@@ -1235,7 +1240,7 @@ def _model_runner(model: str | Path, runtime: str, batch_size: int, n_images: in
     return net
 
 
-def _progress_bar(total: int) -> Progress:
+def progress_bar(total: int) -> Progress:
     from featcache.progress import Progress  # not Keras's bar, and on stderr: stdout is the predictions (or JSON) alone
 
     return Progress(total, unit="image")

@@ -1107,3 +1107,35 @@ def check_report_outside_classes(out_dir: str | Path, photo_root: str | Path | N
         check_outside_classes(Path(out_dir) / "report.png", photo_root, flag,
                               "its plots would be read as images of that class by the next extraction", shown=out_dir,
                               root_words="the photos the cache was made from,")
+
+
+@dataclass(frozen=True)
+class ClassTree:
+    """One tree of class folders as extract reads it (``class_tree``): the class names (sorted, NFC), each usable
+    file (``paths``, absolute, with ``labels`` indexing ``class_names``), and ``unusable``: ``[(path as shown,
+    why)]`` of the files extract would skip unread (loose beside the class folders, unreadable, too large, ...).
+    ``fingerprint``: a SHA-256 of every usable file's path, class and content, as a cache's split digest holds them."""
+
+    root: Path
+    class_names: list[str]
+    paths: list[Path]
+    labels: np.ndarray
+    unusable: list[tuple[str, str]]
+    fingerprint: str
+
+
+def class_tree(root: str | Path, verbose: bool = False) -> ClassTree:
+    """The files of the one class-folder tree ``root`` (no train/ and val/ split), walked and hashed as
+    ``PhotoFolder.open`` does (``_classes``, ``_list_files``, ``_hash``): the same files used and skipped, the same
+    class names. How 'featcache evaluate MODEL FOLDER' reads its folder; the caller has checked ``root`` is a folder."""
+    root = Path(root)
+    class_names, class_dirs, loose = _classes(root, [""])
+    files = _list_files(root, class_names, class_dirs)
+    _hash(root, files, verbose)
+    usable = [f for f in files if not f.problem]
+    unusable = sorted([(_printable(str(root / rel)), "not inside a class folder") for rel in loose]  # as predict shows
+                      + [(_printable(str(root / f.rel)), f.problem) for f in files if f.problem])  # a file: its path
+    fingerprint = hashlib.sha256(json.dumps([[f.rel, class_names[f.label], f.digest] for f in usable],
+                                            separators=(",", ":")).encode()).hexdigest()
+    return ClassTree(root, class_names, [root / f.rel for f in usable], np.array([f.label for f in usable], dtype=np.int64),
+                     unusable, fingerprint)

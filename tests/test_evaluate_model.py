@@ -1,0 +1,135 @@
+"""featcache evaluate MODEL FOLDER: an exported or fine-tuned model scored on a folder of labelled photos.
+
+A new-user tester (M3) had no way to score a model file on a new labelled folder: predict gave one class per file,
+evaluate refused a model, and the accuracy was computed from predict's CSV by hand. These tests compute it the
+same way, from predict's CSV of the same files, and check evaluate says the same.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import class_image, make_class_tree, run_main, write_image
+
+import featcache
+from featcache.validate import file_sha256
+
+
+def _tiny_model(tmp: Path, classes: dict[str, int] = {"ants": 6, "bees": 6}) -> Path:
+    """An exported logreg model of tiny JPEGs on random weights (as test_export_predict makes its photo models)."""
+    root = make_class_tree(tmp / "photos", classes, ext="jpg", size=40)
+    res = featcache.extract(featcache.PhotoFolder(str(root), test_fraction=0.5),
+                            featcache.ModelSpec(weights="random", image_size=32), featcache.StoreSpec(out=tmp / "c.h5"))
+    return featcache.export(featcache.train(res.path, "logreg", out=tmp / "h.npz").path, tmp / "m.keras").path
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("tiny")
+    return _tiny_model(tmp), tmp
+
+
+def _csv_accuracy(path: Path) -> tuple[float, int, dict[str, str]]:
+    """(accuracy, images, {file: predicted class}) of predict's CSV, each file's class its folder's name."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    predicted = {r["input"]: r["class_1"] for r in rows}
+    right = sum(Path(p).parent.name == c for p, c in predicted.items())
+    return right / len(rows), len(rows), predicted
+
+
+def test_a_model_scored_on_a_class_folder_tree_says_what_predicts_csv_says(tiny, tmp_path, capsys):
+    model, _ = tiny
+    # new photos, a file extract would skip (no image) and one that does not decode: both skipped by evaluate
+    val = make_class_tree(tmp_path / "val", {"ants": 7, "bees": 5}, ext="jpg", size=40, offset=50)
+    (val / "ants" / "notes.txt").write_text("not a photo")
+    (val / "bees" / "cut.jpg").write_bytes(b"\xff\xd8\xff\xe0 cut short")
+    (val / "README").write_text("beside the class folders")  # extract's rule: not inside a class folder, skipped
+    write_image(val / "bees" / "an_ant.jpg", class_image(0, 99, 40))  # mislabelled: an ant among the bees
+    got = run_main(capsys, "predict", str(model), str(val), "--recursive", "--csv", str(tmp_path / "p.csv"))
+    assert got.returncode == 0, got.stderr
+    accuracy, images, predicted = _csv_accuracy(tmp_path / "p.csv")
+    assert images == 13  # what predict read: the three bad files are not among them
+
+    got = run_main(capsys, "evaluate", str(model), str(val), "--out", str(tmp_path / "rep"), "--runtime", "tensorflow")
+    assert got.returncode == 0, got.stderr
+    assert f"accuracy  {accuracy:.4f} on 13 images" in got.stdout and "runtime   tensorflow" in got.stdout
+    assert "evaluate: skipped 3 file(s)" in got.stderr and "cut.jpg" in got.stderr and "notes.txt" in got.stderr
+    report = json.loads((tmp_path / "rep" / "evaluation.json").read_text())
+    assert report["accuracy"] == pytest.approx(accuracy) and np.sum(report["confusion"]) == images
+    assert report["model"] == {"path": str(model), "sha256": file_sha256(model)}
+    assert report["folder"]["images"] == 13 and len(report["folder"]["fingerprint"]) == 64
+    assert report["runtime"] == "tensorflow" and report["class_names"] == ["ants", "bees"]
+    assert sorted(s[0] for s in report["folder"]["skipped"]) == [str(val / "README"), str(val / "ants" / "notes.txt"),
+                                                               str(val / "bees" / "cut.jpg")]
+    assert 0 < accuracy < 1  # the ant in bees/ (at least) is wrong
+    # the files it got wrong are those the CSV got wrong, and the report's text is evaluation.txt's
+    wrong = {p for p, c in predicted.items() if Path(p).parent.name != c}
+    assert {w["path"] for w in report["misclassified"]} == wrong
+    assert (tmp_path / "rep" / "evaluation.txt").read_text().startswith(f"model     {model} (logreg model, sha256 ")
+    assert (tmp_path / "rep" / "confusion.png").stat().st_size > 0
+
+    # the API mirrors it, --json prints the same dictionary, and a rerun replaces the report it wrote
+    res = featcache.evaluate(model, val, write=False, runtime="tensorflow")
+    assert res.accuracy == pytest.approx(accuracy) and res.images == images and res.files == {}
+    got = run_main(capsys, "evaluate", str(model), str(val), "--out", str(tmp_path / "rep"), "--json")
+    assert got.returncode == 0, got.stderr
+    assert json.loads(got.stdout)["folder"]["fingerprint"] == report["folder"]["fingerprint"]
+
+
+def test_class_folders_that_are_not_the_models_classes_are_one_line(tiny, tmp_path, capsys):
+    model, _ = tiny
+    cases = {"Ants": make_class_tree(tmp_path / "case", {"Ants": 2, "bees": 2}, ext="jpg", size=40),
+             "wasps": make_class_tree(tmp_path / "other", {"ants": 2, "bees": 2, "wasps": 2}, ext="jpg", size=40)}
+    make_class_tree(tmp_path / "split" / "train", {"ants": 2, "bees": 2}, ext="jpg", size=40)
+    make_class_tree(tmp_path / "split" / "val", {"ants": 2, "bees": 2}, ext="jpg", size=40)
+    want = {
+        "Ants": f"the class folders of {cases['Ants']} (Ants, bees) are not the model's classes (ants, bees): not the "
+                "model's: Ants; missing: ants (class names are case-sensitive, as extract reads them: Ants for ants); "
+                "name one subfolder per class as the model's classes, or evaluate on a folder of the data set the "
+                "model was trained on",
+        "wasps": f"the class folders of {cases['wasps']} (ants, bees, wasps) are not the model's classes (ants, bees): "
+                 "not the model's: wasps; name one subfolder per class",
+    }
+    for name, folder in cases.items():
+        got = run_main(capsys, "evaluate", str(model), str(folder), "--out", str(tmp_path / "rep"))
+        assert got.returncode == 2 and len(got.stderr.splitlines()) == 1, got.stderr
+        assert got.stderr.startswith(f"featcache evaluate: error: {want[name]}"), got.stderr
+    got = run_main(capsys, "evaluate", str(model), str(tmp_path / "split"), "--out", str(tmp_path / "rep"))
+    assert got.returncode == 2 and got.stderr.strip() == (
+        f"featcache evaluate: error: {tmp_path / 'split'} is split into train/ and val/; evaluate scores one tree of "
+        f"class folders: pass {tmp_path / 'split' / 'val'}")
+    got = run_main(capsys, "evaluate", str(model), str(tiny[1] / "c.h5"))  # a cache with a model, as with a head
+    assert got.returncode == 2 and got.stderr.strip() == (
+        f"featcache evaluate: error: {tiny[1] / 'c.h5'} is a file, not a folder of photos; a model is scored on photos: "
+        "pass a folder with one subfolder of photos per class of the model (ants, bees), or evaluate a head on a cache")
+    # a head's options with a model, and a model's with a head: each one line naming the option
+    got = run_main(capsys, "evaluate", str(model), str(cases["wasps"]), "--split", "train")
+    assert got.returncode == 2 and "--split is for a head scored on a cache" in got.stderr, got.stderr
+    got = run_main(capsys, "evaluate", str(tiny[1] / "h.npz"), str(tiny[1] / "c.h5"), "--runtime", "tensorflow")
+    assert got.returncode == 2 and "--runtime runs a model file" in got.stderr, got.stderr
+    assert not (tmp_path / "rep").exists()  # nothing written by a refused run
+
+
+def test_the_real_logreg_model_on_hymenoptera_val_scores_as_its_head_and_predicts_csv(real_weights, hymenoptera_dir,
+                                                                                        tmp_path, capsys):
+    """The tester's case on the real weights: a logreg head trained on hymenoptera's train/, exported, scored on
+    val/ as a folder. It scores what predict's CSV of val/ says, and what the head scores on the cache's val split
+    (the model decodes the photos as extract did)."""
+    cache = featcache.extract(featcache.PhotoFolder(str(hymenoptera_dir)), featcache.ModelSpec(weights=str(real_weights)),
+                              featcache.StoreSpec(out=tmp_path / "hym.h5")).path
+    head = featcache.train(cache, "logreg", out=tmp_path / "h.npz")
+    model = featcache.export(head.path, tmp_path / "m.keras").path
+    res = featcache.evaluate(model, hymenoptera_dir / "val", out=tmp_path / "rep")
+    assert res.images == 153 and res.runtime is not None
+    got = run_main(capsys, "predict", str(model), str(hymenoptera_dir / "val"), "--recursive", "--csv", str(tmp_path / "p.csv"))
+    assert got.returncode == 0, got.stderr
+    accuracy, images, _ = _csv_accuracy(tmp_path / "p.csv")
+    assert (res.accuracy, res.images) == (pytest.approx(accuracy), images)
+    on_cache = featcache.evaluate(head, cache, write=False)
+    assert res.accuracy == pytest.approx(on_cache.accuracy) and (res.confusion == on_cache.confusion).all()
+    assert res.accuracy > 0.85  # the tester's models scored 0.935 by hand; a real head on real photos, not chance
