@@ -103,10 +103,15 @@ def test_class_folders_that_are_not_the_models_classes_are_one_line(tiny, tmp_pa
     assert got.returncode == 2 and got.stderr.strip() == (
         f"featcache evaluate: error: {tmp_path / 'split'} is split into train/ and val/; evaluate scores one tree of "
         f"class folders: pass {tmp_path / 'split' / 'val'}")
-    got = run_main(capsys, "evaluate", str(model), str(tiny[1] / "c.h5"))  # a cache with a model, as with a head
+    got = run_main(capsys, "evaluate", str(model), str(tiny[1] / "c.h5"))  # a cache with a model: what scores one
     assert got.returncode == 2 and got.stderr.strip() == (
-        f"featcache evaluate: error: {tiny[1] / 'c.h5'} is a file, not a folder of photos; a model is scored on photos: "
-        "pass a folder with one subfolder of photos per class of the model (ants, bees), or evaluate a head on a cache")
+        f"featcache evaluate: error: {model} is a model written by 'featcache export' or 'featcache finetune', not a "
+        "head; classify images with 'featcache predict' (score it on photos in class folders: 'featcache evaluate "
+        "MODEL FOLDER'), or pass the head it was made from")
+    got = run_main(capsys, "evaluate", str(model), str(tmp_path / "nowhere"))
+    assert got.returncode == 2 and got.stderr.strip() == (
+        f"featcache evaluate: error: photo folder not found: {tmp_path / 'nowhere'}; a model is scored on photos: pass "
+        "a folder with one subfolder of photos per class of the model (ants, bees)")
     # a head's options with a model, and a model's with a head: each one line naming the option
     got = run_main(capsys, "evaluate", str(model), str(cases["wasps"]), "--split", "train")
     assert got.returncode == 2 and "--split is for a head scored on a cache" in got.stderr, got.stderr

@@ -85,7 +85,9 @@ def evaluate(
     for either. The result and the report (evaluation.json, evaluation.txt, confusion.png) are the same for both;
     a model's says which runtime ran it and records the model's SHA-256 and the folder's content fingerprint.
     """
-    if _is_model_file(head):
+    # a model with a file (a cache, as a head takes) goes on as a head would: its line says a model is no head, and
+    # what scores one (heads.io._model_not_head)
+    if _is_model_file(head) and not _is_file(cache):
         given = [name for name, value, default in (("split", split, "test"), ("meta", meta, None),
                                                    ("trust_pickle", trust_pickle, False), ("test_views", test_views, None))
                  if value != default]
@@ -115,6 +117,14 @@ def _is_model_file(head: Any) -> bool:
         return path.is_file() and file_kind(path) == "model"
     except (OSError, ValueError):  # unreadable: the head's checks say why, in their words
         return False
+
+
+def _is_file(path: Any) -> bool:
+    """Whether ``path`` names something other than a folder that exists (a cache file): not for a model."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        return True  # a Cache: a head's
+    path = Path(os.fsdecode(path)).expanduser()
+    return path.exists() and not path.is_dir()
 
 
 def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | None = None, runtime: str | None = None,
@@ -189,10 +199,9 @@ def _check_folder(folder: Any, names: Sequence[str]) -> Path:
 
     root = Path(expand_home(os.fsdecode(check_path(folder, "folder", "a folder of photos in class folders"))))
     if not root.is_dir():
-        # a cache given with a model (as with a head): its features are the head's to score, not the model's
-        what = "is a file, not a folder of photos" if root.exists() else "not found"
-        raise FeatcacheError(f"{root} {what}; a model is scored on photos: pass a folder with one subfolder of photos "
-                             f"per class of the model ({', '.join(names)}), or evaluate a head on a cache")
+        what = "is not a folder" if root.exists() else "not found"
+        raise FeatcacheError(f"photo folder {what}: {root}; a model is scored on photos: pass a folder with one "
+                             f"subfolder of photos per class of the model ({', '.join(names)})")
     subdirs = {e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith(".")}
     splits = sorted(subdirs & set(SPLIT_FOLDERS) - set(names))
     if splits:

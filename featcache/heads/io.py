@@ -1256,7 +1256,8 @@ def _model_not_head(path: Path) -> FeatcacheError:
     if meta.get("kind") != MODEL_KIND:
         return FeatcacheError(f"{said}, and its record {_kind_words(meta)}, not {MODEL_KIND!r}: edited by hand or "
                               "damaged; pass the head it was made from, or export the model again")
-    return FeatcacheError(f"{said}; classify images with 'featcache predict', or pass the head it was made from")
+    return FeatcacheError(f"{said}; classify images with 'featcache predict' (score it on photos in class folders: "
+                          "'featcache evaluate MODEL FOLDER'), or pass the head it was made from")
 
 
 def _check_head_kind(meta: Any, path: Path) -> None:
