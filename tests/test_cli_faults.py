@@ -2645,7 +2645,7 @@ def test_train_and_export_replace_only_a_rerun_of_their_own_job(tmp_path, capsys
     one_line_error(capsys, ["train", b, "--head", "logreg", "--out", str(head)],
                    f"--out {head} holds a logreg head of another data set (tiny: ants, bees)",
                    "choose another --out, or pass --force to replace it")
-    one_line_error(capsys, ["train", a, "--head", "svm", "--out", str(head)], f"--out {head} holds a logreg head, not a svm head")
+    one_line_error(capsys, ["train", a, "--head", "svm", "--out", str(head)], f"--out {head} holds a logreg head, not an SVM head")
     model = tmp_path / "model.keras"  # a model featcache wrote, given as a head's --out: named as one (a new user)
     from helpers import meta_only_model as _model
 
@@ -2667,7 +2667,7 @@ def test_train_and_export_replace_only_a_rerun_of_their_own_job(tmp_path, capsys
     import featcache
     from featcache.errors import FeatcacheError
 
-    with pytest.raises(FeatcacheError, match=r"holds a svm head of another data set \(other: ants, bees\)"):  # the API too
+    with pytest.raises(FeatcacheError, match=r"holds an SVM head of another data set \(other: ants, bees\)"):  # the API too
         featcache.train(a, "logreg", out=head, verbose=False)
     # two projects' photo folders of one name and classes are two data sets (an adversarial tester: 'ph' replaced 'ph')
     p1, p2 = ({"kind": "images", "root": str(tmp_path / d / "photos")} for d in ("one", "two"))

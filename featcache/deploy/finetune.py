@@ -573,13 +573,13 @@ def step_size(model: KerasModel, image_size: int, batch_size: int) -> PassSize:
 
 def _keras_head(head: str | Path, trust_pickle: bool):
     """``(head, meta)`` of a trained Keras head; any other kind is one line."""
-    from featcache.heads import DenseHead
+    from featcache.heads import DenseHead, head_words
     from featcache.heads.io import load_head
 
     est, meta = load_head(head, trust_pickle=trust_pickle)
     if not isinstance(est, DenseHead):
         raise FeatcacheError(
-            f"{head} is a {meta.get('head', type(est).__name__)} head; fine-tuning starts from a trained Keras head "
+            f"{head} is {head_words(meta.get('head', type(est).__name__))}; fine-tuning starts from a trained Keras head "
             f"(the lesson's rule 1): train one with {option(repr('featcache train CACHE --head keras'), 'featcache.train(cache, head=' + repr('keras') + ')')}"
         )
     return est, meta

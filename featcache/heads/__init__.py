@@ -34,6 +34,16 @@ def head_summary(name: str) -> str:
     return getattr(cls, "summary", None) or (cls.__doc__ or name).strip().splitlines()[0]
 
 
+def head_words(name: object) -> str:
+    """Head ``name`` with its article and display name, for a line: "an SVM head", "a logreg head", "a Keras head"
+    (its class's ``display_name`` and ``article``; "holds a svm head" read wrong to a new-user tester). A name
+    featcache does not know (another version's record) is said as given: "a foo head"."""
+    cls = HEADS.get(name) if isinstance(name, str) else None
+    shown = getattr(cls, "display_name", name)
+    article = getattr(cls, "article", "an" if str(shown)[:1].lower() in "aeiou" else "a")
+    return f"{article} {shown} head"
+
+
 def head_suffix(name: str) -> str:
     """The file suffix of head ``name``'s files (``.keras`` or ``.npz``), as its class declares."""
     return HEADS[name].file_suffix

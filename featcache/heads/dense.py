@@ -278,6 +278,7 @@ class DenseHead(ClassifierMixin, BaseEstimator):
         self.standardize = standardize
 
     summary = "the lesson's Dropout -> Dense head"  # what --head's help says of it
+    display_name, article = "Keras", "a"  # heads.head_words: "a Keras head" in lines
     file_suffix = ".keras"  # heads.io: a Keras model file (loaded in Keras's safe mode) with featcache's metadata
     # A learning curve's points: the lesson's training (5 epochs, batch 64, 20 % validation split), so seed 0's
     # 4,000-image point on the lesson's cache is the lesson's model; quicker per point than train's default

@@ -197,7 +197,9 @@ def write_head(head: BaseEstimator, path: str | Path, meta: dict[str, Any], forc
     if meta.get("head", kind) != kind:
         # meta of another head (a new user copied a logreg head's into a Keras head's file: its train size and
         # test accuracy then described another fit)
-        raise FeatcacheError(f"not saving a head as {path}: meta describes a {meta['head']} head, not this {kind} head; "
+        from featcache.heads import head_words
+
+        raise FeatcacheError(f"not saving a head as {path}: meta describes {head_words(meta['head'])}, not this {kind} head; "
                              f"build meta with featcache.heads.io.head_meta(cache, layer, {kind!r}, head)")
     meta = dict(meta)
     digests = meta.pop("train_digests", None)
@@ -383,24 +385,27 @@ def other_job(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str | No
     fine-tuned model's settings) is then ``other_fit``'s to compare."""
     if not isinstance(old, Mapping):
         return None
-    kind = f"{old.get('head')} head" if "finetune" not in new else "fine-tuned model" if old.get("finetune") else "model"
+    from featcache.heads import head_words
+
+    kind = (head_words(old.get("head")) if "finetune" not in new
+            else "a fine-tuned model" if old.get("finetune") else "a model")
     if other_data_set(old, new):
         if _same_cache(old, new):  # one cache is one data set: its record was edited (a review: a model whose class
             return _edited(kind, old, new)  # names were edited by hand was called "of another data set")
-        return f"holds a {kind} of another data set ({old.get('dataset')}: {_names(old)})"
+        return f"holds {kind} of another data set ({old.get('dataset')}: {_names(old)})"
     old_root = other_photo_folder(old, new)
     if old_root is not None:  # two projects' photos/ in name and classes (an adversarial tester)
-        return f"holds a {kind} of another photo folder ({old_root})"
+        return f"holds {kind} of another photo folder ({old_root})"
     if old.get("head") != new.get("head"):  # which kind, against which (a new user read "another kind" as a riddle)
         if "finetune" in new:
-            return f"holds a model of a {old.get('head')} head, not of a {new.get('head')} head"
-        return f"holds a {old.get('head')} head, not a {new.get('head')} head"
+            return f"holds a model of {head_words(old.get('head'))}, not of {head_words(new.get('head'))}"
+        return f"holds {head_words(old.get('head'))}, not {head_words(new.get('head'))}"
     if old.get("finetune") and new.get("finetune") is None:  # the other way, an export replaced by its fine-tuning: asked
         return "holds a fine-tuned model (minutes of training), which this export without fine-tuning would replace"
     diff = other_fit(old, new)
     if diff:
         shown = "; ".join(diff[:3]) + (f"; and {len(diff) - 3} more" if len(diff) > 3 else "")
-        return f"holds a {kind} of another fit ({shown})"
+        return f"holds {kind} of another fit ({shown})"
     return None
 
 
@@ -417,7 +422,7 @@ def _edited(kind: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     what = (f"other class names ({_names(old)} there; {_names(new)} here)"
             if list(old.get("class_names") or []) != list(new.get("class_names") or [])
             else f"another data set name ({old.get('dataset')} there, {new.get('dataset')} here)")
-    return (f"holds a {kind} whose record was edited or damaged: it records the cache this one is made from "
+    return (f"holds {kind} whose record was edited or damaged: it records the cache this one is made from "
             f"(fingerprint {str(old.get('cache_fingerprint'))[:12]}) but {what}")
 
 

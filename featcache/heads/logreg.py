@@ -102,6 +102,7 @@ class LogRegHead(ClassifierMixin, BaseEstimator):
         self.warm_start = warm_start
 
     summary = "standardized logistic regression"  # what --head's help says of it
+    display_name, article = "logreg", "a"  # heads.head_words: "a logreg head" in lines
     file_suffix = ".npz"  # heads.io: its fitted state as arrays and JSON (heads.state), no pickle
     # A learning curve's fits of one seed start lbfgs from the previous size's solution: the same optimum (convex)
     # in about 40 % fewer iterations, accuracies within 0.0011 over 27 points (docs/commands.md, "Warm starts").

@@ -102,6 +102,7 @@ class SVMHead(ClassifierMixin, BaseEstimator):
         self.n_jobs = n_jobs
 
     summary = "standardized RBF SVM"  # what --head's help says of it
+    display_name, article = "SVM", "an"  # heads.head_words: "an SVM head" in lines
     file_suffix = ".npz"  # heads.io: its fitted state as arrays and JSON (heads.state), no pickle
     # probe only needs predictions: no probability calibration, which refits the SVC 3 more times (same SVC,
     # 2.5-5x faster; docs/benchmarks.md).
