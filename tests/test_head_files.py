@@ -848,6 +848,7 @@ def test_info_of_a_model_shows_its_heads_fit_under_the_heads_names_and_its_finet
                 "keep_best": True, "train_images": 36, "val_images": 4, "frozen_val_accuracy": 0.5,
                 "epochs": [{"loss": 1.0, "accuracy": 0.5, "val_loss": 1.0, "val_accuracy": 0.75, "seconds": 20.5},
                            {"loss": 0.9, "accuracy": 0.6, "val_loss": 0.9, "val_accuracy": 0.5, "seconds": 20.58}],
+                "epochs_run": 2, "step_images": 64,  # as deploy.finetune records them beside its epochs
                 "best_epoch": 1, "improved": True, "frozen_test_accuracy": 0.5, "test_accuracy": 0.75,
                 "seconds_per_epoch": 20.54, "diverged_epoch": None, "unfrozen_layers": ["block_16_expand", "Conv_1"]}
     model = meta_only_model(tmp_path / "m.keras", head="logreg", head_path="/data/h.npz", views=["orig"],
@@ -864,5 +865,6 @@ def test_info_of_a_model_shows_its_heads_fit_under_the_heads_names_and_its_finet
     tuned = out[out.index("finetune"):out.index("format_version")]
     assert "True" not in tuned and "20.5400" not in tuned and "seconds_per_epoch" not in tuned, tuned
     assert "learning rate 1e-5" in tuned and "keep best true" in tuned and "2 epochs run, best epoch 1" in tuned, tuned
+    assert tuned.count("epochs run") == 1 and "epochs run 2" not in tuned, tuned  # said twice (a new-user tester)
     assert "20.5 s per epoch" in tuned and "36 training images, 4 validation images" in tuned, tuned
     assert len(tuned.splitlines()) > 1 and max(map(len, tuned.splitlines())) <= 120, tuned

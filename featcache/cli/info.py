@@ -113,7 +113,11 @@ def _finetune_lines(record: dict[str, Any]) -> list[str]:
                 if k in rec]
     lines = ["settings: " + ", ".join(settings)] if settings else []
     epochs, best = rec.pop("epochs", None), rec.pop("best_epoch", None)
-    ran = [f"{counted(len(epochs), 'epoch')} run"] if isinstance(epochs, list) else []
+    # finetune records the count too (epochs_run): said once, not again among the rest (a new-user tester)
+    run = len(epochs) if isinstance(epochs, list) else rec.get("epochs_run")
+    if isinstance(run, int) and not isinstance(run, bool):
+        rec.pop("epochs_run", None)
+    ran = [f"{counted(run, 'epoch')} run"] if isinstance(run, int) and not isinstance(run, bool) else []
     if isinstance(best, int) and not isinstance(best, bool):
         ran.append(f"best epoch {best}" if best > 0 else "no epoch beat the frozen head on validation (its weights kept)")
     rec.pop("improved", None)  # best epoch > 0, said above
