@@ -173,6 +173,22 @@ def test_two_class_model_predicts_a_folder_with_its_defaults_and_writes_csv(tmp_
     _one_line_error(capsys, ["predict", str(model), str(folder), "--csv", str(tmp_path)], "is a folder")
 
 
+def test_a_class_folder_tree_with_other_files_is_said_as_it_is(tmp_path):
+    """Regression (a new-user tester): a folder of class subfolders and a README.txt was said to hold "no image files,
+    only folders": its other files are named too, and --recursive still suggested."""
+    from featcache.deploy.predict import image_files_in
+    from featcache.errors import FeatcacheError
+
+    tree = tmp_path / "val"
+    for name in ("ants", "bees"):
+        (tree / name).mkdir(parents=True)
+    (tree / "README.txt").write_text("the photos' licence\n")
+    with pytest.raises(FeatcacheError) as said:
+        image_files_in(tree)
+    assert str(said.value) == (f"{tree} holds no image files, only folders (ants, bees) and 1 other file (README.txt); "
+                               f"pass those folders (e.g. {tree / 'ants'}), or recursive=True to read every subfolder's images")
+
+
 def test_export_finds_weights_given_as_a_relative_path_from_another_folder(tmp_path, monkeypatch):
     """Regression (a new-user tester): the cache kept --weights as typed, so export run in another folder could not find the file."""
     import keras

@@ -15,7 +15,7 @@ import numpy as np
 from featcache.embedding.engines import DEFAULT_RUNTIME
 from featcache.embedding.passes import BATCH_SIZE
 from featcache.errors import FeatcacheError, given_path, in_the_way, option
-from featcache.progress import bars_wanted
+from featcache.progress import bars_wanted, counted
 from featcache.validate import check_file_name, check_path, check_replaceable, check_source, checks_switches, expand_home, positive_int, shown
 
 if TYPE_CHECKING:
@@ -421,10 +421,15 @@ def image_files_in(folder: Path, recursive: bool = False) -> list[Path]:
 
     files = [p for p in _entries(folder, recursive) if p.is_file() and is_image_name(p.name)]
     if not files:
-        subfolders = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+        entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
+        subfolders = sorted(p.name for p in entries if p.is_dir())
         if subfolders and not recursive:  # a class-folder tree (a tester passed hymenoptera/val): one level unless asked
             shown = ", ".join(subfolders[:3]) + (", ..." if len(subfolders) > 3 else "")
-            raise FeatcacheError(f"{folder} holds no image files, only folders ({shown}); pass those folders "
+            # "only folders" beside a README.txt was untrue (a new-user tester): its other files named too
+            others = sorted(p.name for p in entries if not p.is_dir())
+            besides = (f" and {counted(len(others), 'other file')} ({', '.join(others[:3])}{', ...' if len(others) > 3 else ''})"
+                       if others else "")
+            raise FeatcacheError(f"{folder} holds no image files, only folders ({shown}){besides}; pass those folders "
                                  f"(e.g. {folder / subfolders[0]}), or {option('--recursive', 'recursive=True')} to read "
                                  "every subfolder's images")
         raise FeatcacheError(f"{folder} holds no image files (PNG, JPEG, BMP, GIF, ...); pass image files, .npy arrays or a folder of images")
