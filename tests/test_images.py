@@ -979,8 +979,12 @@ def test_errors_that_need_decoding_come_from_extraction_in_one_line(tmp_path, ca
     assert partial_path(out).exists() and f"kept in {partial_path(out)}" in err
     monkeypatch.delenv("FEATCACHE_PROGRESS")  # its status lines said, on stderr
     assert main(args) == 0  # without --strict, the run resumes where --strict stopped it
-    text = capsys.readouterr().err
+    said = capsys.readouterr()
+    text = said.err
     assert "resuming" in text and "2 of 9 files already done" in text and "skipped 1 file(s)" in text
+    # the summary says the cache's images and the interrupted run's beside this run's (a new-user tester: "extracted 6
+    # images" of a cache of 8); 2 files done before, 1 of the 7 left skipped
+    assert "extracted 6 images (8 in the cache; 2 from the interrupted run) in " in said.out, said.out
     assert featcache.open_cache(out).meta["skipped"][0][0] == "a/a_001b.jpg" and not partial_path(out).exists()
     # a class whose every photo fails to decode: known once they are decoded, and a re-run says so again at once
     truncated_jpeg(root / "c" / "only.jpg")

@@ -74,6 +74,9 @@ class ExtractResult:
     # The rows of an interrupted extraction of these very settings over data changed since that this run deleted and
     # started over (store.reader.start_over_changed_data); None where there was none (--json said nothing of it)
     partial_started_over: int | None = None
+    # Images an interrupted run had embedded, which this one resumed after (0: nothing resumed): the summary said
+    # "extracted 123 images" of a cache of 248, with no word of the other 125 (a new-user tester)
+    resumed_images: int = 0
     # The cache's fingerprint as written (or found): what a reader checks the file at ``path`` still has (``written``)
     fingerprint: str | None = field(default=None, repr=False, compare=False)
 
@@ -121,7 +124,8 @@ class ExtractResult:
                     "complete": self.replaced_cache.complete, "fingerprint": self.replaced_cache.fingerprint,
                     "detail": self.replaced_cache.detail},
                 "partial_set_aside": None if self.partial_set_aside is None else str(self.partial_set_aside),
-                "partial_started_over": self.partial_started_over}
+                "partial_started_over": self.partial_started_over,
+                "resumed_images": self.resumed_images}
 
 
 def default_path(dataset: str, backbone: str, image_size: int, fp: str) -> Path:
@@ -484,10 +488,13 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
                              "runtime": make_embed.runtime_used})
     finally:
         writer.close()
+    cached = _split_sizes(path)
+    # the rows the partial held, less the files its run skipped: what the cache holds that this run did not embed
+    resumed = sum(cached.values()) - counts["embedded"] if any(done.values()) else 0
     result = ExtractResult(path, hit=False, images=counts["embedded"], seconds=seconds, startup_seconds=startup,
-                           engine_startup_seconds=engine_startup,
+                           engine_startup_seconds=engine_startup, resumed_images=resumed,
                            skipped=list(data.skipped), runtime=make_embed.runtime_used, views=n_views,
-                           runtime_note=make_embed.runtime_note, cached=_split_sizes(path), converted=converted,
+                           runtime_note=make_embed.runtime_note, cached=cached, converted=converted,
                            replaced_cache=other, partial_set_aside=aside, partial_started_over=started_over,
                            fingerprint=_fingerprint_of(attrs))
     if verbose:
@@ -583,6 +590,9 @@ def _report(result: ExtractResult) -> None:
     again = f"; replaced {result.replaced_cache.words(' there')}" if result.replaced_cache else ""
     # the engine's start-up said apart, as the model build: not in the seconds or images/s (Ray's ~19 s; a tester)
     engine = f", engine start-up {result.engine_startup_seconds:.1f} s" if result.engine_startup_seconds else ""
-    print(one_line(f"extracted {counted(result.images, 'image')}{views} in {result.seconds:.1f} s ({result.images_per_s:.0f} images/s"
+    # a resume: what the cache holds and what of it the interrupted run made, beside what this run embedded
+    resumed = (f" ({sum(result.cached.values())} in the cache; {result.resumed_images} from the interrupted run)"
+               if result.resumed_images else "")
+    print(one_line(f"extracted {counted(result.images, 'image')}{views}{resumed} in {result.seconds:.1f} s ({result.images_per_s:.0f} images/s"
                    f"{view_rate}, runtime {result.runtime}; model build {result.startup_seconds:.1f} s{engine}{left_out}){again} -> "
                    f"{result.path}"))
