@@ -756,3 +756,15 @@ def test_a_lesson_of_other_settings_in_the_folder_is_refused_without_force(tmp_p
         lesson("random", data_dir=str(data), out=out, train_limit=120, test_limit=20, scratch_train=120,
                scratch_epochs=1, seed=1)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_the_lesson_tables_markdown_says_each_accuracy_as_its_csv_does():
+    """Regression (a new-user tester): lesson.md's table gave accuracies to 3 decimals where lesson.csv, lesson.png,
+    train and curve give 4. Rows as the lesson makes them, accuracies of a 3,000-image test split."""
+    from featcache.recipes.lesson import csv_table, markdown_table
+
+    rows = [{"approach": f"row {i}", "training_images": 4000, "test_accuracy": right / 3000, "training_seconds": 1.25 * i}
+            for i, right in enumerate((2452, 2597, 1, 2999))]
+    csv_accuracies = [r["test_accuracy"] for r in csv.DictReader(csv_table(rows).splitlines())]
+    md_accuracies = [line.split(" | ")[2] for line in markdown_table(rows).splitlines()[2:]]
+    assert md_accuracies == csv_accuracies == ["0.8173", "0.8657", "0.0003", "0.9997"], (md_accuracies, csv_accuracies)
