@@ -133,8 +133,8 @@ def main() -> int:
         keep = Path(args.json).with_suffix(".png") if args.json else None
         if keep:
             keep.write_bytes(png.read_bytes())
-    by_head = {h: round(sum(r["fit_seconds"] for r in res.rows if r["head"] == h), 1) for h in ("logreg", "keras")}
-    top = {h: round(sum(r["fit_seconds"] for r in res.rows if r["head"] == h and r["size"] == sizes[-1]), 1) for h in by_head}
+    by_head = {h: round(sum(r["fit_seconds"] or 0.0 for r in res.rows if r["head"] == h), 1) for h in ("logreg", "keras")}
+    top = {h: round(sum(r["fit_seconds"] or 0.0 for r in res.rows if r["head"] == h and r["size"] == sizes[-1]), 1) for h in by_head}
     # the spread over seeds that curve.png draws as a band: docs/results.md quotes it
     band = {h: {str(n): [min(a), max(a)] for n in sizes
                 for a in [[r["accuracy"] for r in res.rows if r["head"] == h and r["size"] == n]] if a} for h in by_head}

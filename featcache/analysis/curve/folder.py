@@ -2,7 +2,8 @@
 
 - ``curve.csv``: one row per (size, seed, head): accuracy and fit_seconds,
   the time of that fit alone (warm-started fits: from the previous size on;
-  0 for a row repeated from another seed's fit of the same images).
+  empty for a row repeated from another seed's fit of the same images: it had
+  no fit to time, and its 0.0000 read as a fit of no seconds).
   It is rewritten atomically after every completed fit, so it is always a
   valid table of finished fits; re-running the same command skips them
   (resume), and an interrupted run never leaves a half-written row.
@@ -85,12 +86,12 @@ def row_checksum(values: Sequence[str], key: str = "") -> str:
 
 def _row(r: dict[str, str]) -> dict[str, Any]:
     row = {"size": int(r["size"]), "seed": int(r["seed"]), "head": r["head"],
-           "accuracy": float(r["accuracy"]), "fit_seconds": float(r["fit_seconds"])}
+           "accuracy": float(r["accuracy"]), "fit_seconds": None if r["fit_seconds"] == "" else float(r["fit_seconds"])}
     if row["size"] < 1 or not 0 <= row["seed"] < SEED_LIMIT or not row["head"]:
         raise ValueError(f"row {r} has a size below 1, a seed out of range or no head")
     if not 0 <= row["accuracy"] <= 1:
         raise ValueError(f"accuracy {r['accuracy']} is not between 0 and 1")
-    if not (math.isfinite(row["fit_seconds"]) and row["fit_seconds"] >= 0):
+    if row["fit_seconds"] is not None and not (math.isfinite(row["fit_seconds"]) and row["fit_seconds"] >= 0):
         raise ValueError(f"fit_seconds {r['fit_seconds']} is not a time")
     return row
 
@@ -183,7 +184,8 @@ def write_rows(path: Path, rows: Sequence[dict[str, Any]], key: str = "") -> Non
     w = csv.DictWriter(buf, fieldnames=(*CSV_FIELDS, CHECKSUM), lineterminator="\n", extrasaction="ignore")
     w.writeheader()
     for r in rows:
-        values = {**{k: str(r[k]) for k in CSV_FIELDS}, "fit_seconds": f"{r['fit_seconds']:.4f}"}
+        secs = r["fit_seconds"]  # None: a row repeated from another seed's fit (plan.copy_shared), written empty
+        values = {**{k: str(r[k]) for k in CSV_FIELDS}, "fit_seconds": "" if secs is None else f"{secs:.4f}"}
         w.writerow({**values, CHECKSUM: row_checksum([values[k] for k in CSV_FIELDS], key)})
     write_text(path, buf.getvalue())
 

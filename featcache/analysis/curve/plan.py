@@ -13,7 +13,9 @@ Two savings keep a full curve cheap, without changing what is fitted:
 - At the full train split every seed's subset is the same set of images, so a
   head whose fit does not depend on the seed (``uses_seed`` false: logistic
   regression with a fixed C) is fitted there once (in the first seed's
-  chain) and its row repeated for the other seeds, with fit_seconds 0.
+  chain) and its row repeated for the other seeds, with fit_seconds None
+  (empty in curve.csv): no fit of its own to time (it said 0.0000, a fit of no
+  seconds; a new-user tester).
 """
 
 from __future__ import annotations
@@ -134,7 +136,7 @@ class CurvePlan:
         """Fill in rows shared with a finished fit; how many were added."""
         new = [k for k, src in self.shared.items() if k not in self.rows and src in self.rows]
         for k in new:
-            self.rows[k] = {**self.rows[self.shared[k]], "seed": k[1], "fit_seconds": 0.0}  # no fit of its own
+            self.rows[k] = {**self.rows[self.shared[k]], "seed": k[1], "fit_seconds": None}  # no fit of its own to time
         return len(new)
 
     def add(self, task: Task, results: list[tuple[float, float]]) -> int:

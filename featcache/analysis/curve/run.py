@@ -121,7 +121,7 @@ def _finish(plan: CurvePlan, folder: CurveFolder, meta: dict[str, Any], fits_run
     rows = plan.stored()
     meta.update(complete=True, seconds=round(seconds, 3), rows_added=len(plan.todo), rows_resumed=len(plan.grid) - len(plan.todo),
                 rows_kept=len(plan.kept), fits_run=fits_run, rows_shared=len(plan.shared),
-                fit_seconds_total=round(sum(r["fit_seconds"] for r in rows), 3),
+                fit_seconds_total=round(sum(r["fit_seconds"] or 0.0 for r in rows), 3),  # a shared row: None, no fit
                 summary={h: {str(n): round(v[0], 4) for n, v in by.items()} for h, by in summarize(rows).items()})
     # Its files checked again after the fits: a curve.png the user saved there during the run was replaced (an
     # adversarial tester). Refused here, the rows stay in curve.csv: once the picture is moved away, the same
