@@ -57,6 +57,24 @@ def tiny_fashion_cache(root: Path, n_train: int = 48, n_test: int = 24, *, out: 
                              featcache.StoreSpec(out=root / out), verbose=False).path
 
 
+# The root attributes extract writes that repeat a setting (embedding.runner): a reader compares each with ``settings``.
+REPEATED_SETTINGS = ("backbone", "weights", "image_size", "preprocessing", "layers", "dtype", "dataset", "class_names")
+
+
+def consistent_attrs(attrs: dict) -> dict:
+    """``attrs`` for a cache a test writes directly (no network), made to agree with themselves as extract's do: a
+    ``settings`` of the settings they repeat (and the views they name), and a fingerprint that is its hash (a reader
+    refuses any other on open). A fingerprint given stays in the settings (``tag``), so caches told apart by it still
+    differ; read it back from the cache (``open_cache(p).fingerprint``)."""
+    from featcache.store.fingerprint import fingerprint
+
+    settings = {k: attrs[k] for k in REPEATED_SETTINGS if k in attrs}
+    if attrs.get("views"):
+        settings["views"] = [f"{v}@1" for v in attrs["views"]]
+    settings["tag"] = attrs.get("fingerprint")
+    return {**attrs, "settings": settings, "fingerprint": fingerprint(settings)}
+
+
 def flip(path: Path, offset: int, n: int = 1) -> None:
     """Invert ``n`` bytes of a file at ``offset`` (damage a cache the way a bad disk would)."""
     with open(path, "r+b") as fh:

@@ -11,6 +11,7 @@ from helpers import flip
 
 from featcache.errors import FeatcacheError
 from featcache.store import STAGING, CacheIdentity, CacheWriter, SplitSpec, StagedWriter, open_cache, partial_path, verify
+from featcache.store.fingerprint import fingerprint
 from featcache.store.layout import CHUNK_ROWS, view_dataset
 
 N_TRAIN, N_TEST, WIDTH = 300, 20, 4
@@ -211,8 +212,9 @@ def test_resume_redoes_damaged_rows_of_every_view(tmp_path):
 def test_staged_photos_regroup_every_view(tmp_path):
     n = 50
     rows, paths = np.arange(n), [f"f{i}.jpg" for i in range(n)]
-    attrs = {"fingerprint": "f" * 64, "class_names": ["a", "b"], "layers": ["out"], "default_layer": "out", "settings": {},
-             "views": ["orig", "flip"]}
+    settings = {"views": ["orig@1", "flip@1"]}  # as the attributes name them: a cache agrees with itself on open
+    attrs = {"fingerprint": fingerprint(settings), "class_names": ["a", "b"], "layers": ["out"], "default_layer": "out",
+             "settings": settings, "views": ["orig", "flip"]}
     w = StagedWriter(tmp_path / "p.h5", attrs, [SplitSpec(STAGING, rows % 2, rows, paths)], {"out": WIDTH}, "float32")
     w.open()
     for s in range(0, n, 16):

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from helpers import class_image, fill, meta_only_model, reseal_head, tmpfs, write_image
+from helpers import class_image, consistent_attrs, fill, meta_only_model, reseal_head, tmpfs, write_image
 
 from featcache.cli import main
 
@@ -425,8 +425,8 @@ def tiny_cache(path, n_train: int = 40, n_test: int = 20, d: int = 4, layer: str
     """A complete 2-class cache of separable features written directly (no network)."""
     from featcache.store import CacheWriter, SplitSpec
 
-    attrs = {"fingerprint": fingerprint, "class_names": ["ants", "bees"], "layers": [layer], "default_layer": layer,
-             "backbone": "mobilenet_v2", "weights": weights, "image_size": 32, "preprocessing": "x", "dataset": dataset, **({"source": source} if source else {})}
+    attrs = consistent_attrs({"fingerprint": fingerprint, "class_names": ["ants", "bees"], "layers": [layer], "default_layer": layer,
+             "backbone": "mobilenet_v2", "weights": weights, "image_size": 32, "preprocessing": "x", "dataset": dataset, **({"source": source} if source else {})})
     rng = np.random.default_rng(0)
     data = {s: (np.arange(n) % 2) for s, n in (("train", n_train), ("test", n_test))}
     w = CacheWriter(path, attrs, [SplitSpec(s, y, np.arange(len(y))) for s, y in data.items()], {layer: d}, "float32")
@@ -556,8 +556,8 @@ def test_info_on_an_unfinished_cache_shows_its_partials_progress(tmp_path, capsy
     from featcache.store.layout import partial_path
 
     path = tmp_path / "c.h5"
-    attrs = {"fingerprint": "e" * 64, "class_names": ["ants", "bees"], "layers": ["out"], "default_layer": "out",
-             "backbone": "mobilenet_v2", "weights": "random", "image_size": 32, "preprocessing": "x", "dataset": "tiny"}
+    attrs = consistent_attrs({"fingerprint": "e" * 64, "class_names": ["ants", "bees"], "layers": ["out"], "default_layer": "out",
+             "backbone": "mobilenet_v2", "weights": "random", "image_size": 32, "preprocessing": "x", "dataset": "tiny"})
     y = np.arange(40) % 2
     w = CacheWriter(path, attrs, [SplitSpec(s, y, np.arange(40)) for s in ("train", "test")], {"out": 4}, "float32")
     w.open()
@@ -2043,8 +2043,8 @@ def test_evaluate_on_another_data_sets_cache_names_the_data_sets_before_the_imag
     assert main(["train", str(cache), "--head", "logreg", "--out", str(head)]) == 0
     capsys.readouterr()
     other = tmp_path / "other.h5"
-    attrs = {"fingerprint": "d" * 64, "class_names": ["cat", "dog", "hen"], "layers": ["out"], "default_layer": "out",
-             "backbone": "mobilenet_v2", "weights": "random", "image_size": 96, "preprocessing": "x", "dataset": "pets"}
+    attrs = consistent_attrs({"fingerprint": "d" * 64, "class_names": ["cat", "dog", "hen"], "layers": ["out"], "default_layer": "out",
+             "backbone": "mobilenet_v2", "weights": "random", "image_size": 96, "preprocessing": "x", "dataset": "pets"})
     y = np.arange(12) % 3
     w = CacheWriter(other, attrs, [SplitSpec(s, y, np.arange(12)) for s in ("train", "test")], {"out": 4}, "float32")
     w.open()
@@ -2519,6 +2519,7 @@ def test_train_out_replaces_a_head_of_its_job_only_by_the_same_fit(tmp_path, cap
     fixed C on every row, cv_folds with a fixed C, --train-size of the split's size, said 'none'), and a head of
     another cache of the data set (photos added, extracted again) is the same job, replaced as before, and said."""
     from featcache.heads.io import read_head_meta
+    from featcache.store import open_cache
 
     a = str(tiny_cache(tmp_path / "a.h5"))
     a2 = str(tiny_cache(tmp_path / "a2.h5", n_train=44, fingerprint="a" * 64))  # the same data set, another cache
@@ -2561,7 +2562,7 @@ def test_train_out_replaces_a_head_of_its_job_only_by_the_same_fit(tmp_path, cap
     imagenet = str(tiny_cache(tmp_path / "i.h5", fingerprint="b" * 64, weights="imagenet:" + "c" * 64))
     one_line_error(capsys, ["train", imagenet, "--head", "logreg", "--train-size", "20", "--out", str(sized)],
                    f"--out {sized} holds a logreg head of another fit (weights random there, imagenet:ccc")
-    assert read_head_meta(head)["cache_fingerprint"] == "a" * 64
+    assert read_head_meta(head)["cache_fingerprint"] == open_cache(a2).fingerprint
     assert main(argv + ["--C", "0.001", "--force"]) == 0 and read_head_meta(head)["params"]["C"] == 0.001
     assert main(argv + ["--C", "0.001"]) == 0  # the same fit as the forced one
     capsys.readouterr()

@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import REPO
+from helpers import REPO, consistent_attrs
 
 from featcache.cli import main
 
@@ -101,7 +101,7 @@ def test_a_flipped_byte_in_any_chunk_of_any_dataset_is_caught_before_use(tmp_pat
     from featcache.store.layout import CHUNK_ROWS
 
     n = 2 * CHUNK_ROWS + 10
-    attrs = {"fingerprint": "f" * 64, "class_names": ["a", "b"], "layers": ["out"], "default_layer": "out", "settings": {}}
+    attrs = consistent_attrs({"fingerprint": "f" * 64, "class_names": ["a", "b"], "layers": ["out"], "default_layer": "out"})
     spec = SplitSpec("train", np.arange(n) % 2, np.arange(n), [f"a/{i}.jpg" for i in range(n)], digests=[f"{i:064x}" for i in range(n)])
     w = CacheWriter(tmp_path / "good.h5", attrs, [spec], {"out": 4}, "float32")
     w.open()

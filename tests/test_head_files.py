@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import cli_one_line_error as _one_line
-from helpers import reseal_head
+from helpers import consistent_attrs, reseal_head
 
 import featcache
 from featcache.cli import main
@@ -41,8 +41,8 @@ def synthetic_cache(path: Path, n_train: int = 60, n_test: int = 30, d: int = 6,
                     class_names=CLASSES, noise: float = 1.0, one_class: bool = False, layer: str = "out") -> Path:
     """A complete cache of blob features written directly (no network): fast plumbing for head files. ``layer``: its
     one layer's name (a MobileNetV2 layer's, e.g. out_relu, for probe, which places it in the network)."""
-    attrs = {"fingerprint": "f" * 64, "class_names": list(class_names), "layers": [layer], "default_layer": layer,
-             "backbone": "mobilenet_v2", "weights": "random", "image_size": 32, "preprocessing": "x", "dataset": "blobs"}
+    attrs = consistent_attrs({"fingerprint": "f" * 64, "class_names": list(class_names), "layers": [layer], "default_layer": layer,
+             "backbone": "mobilenet_v2", "weights": "random", "image_size": 32, "preprocessing": "x", "dataset": "blobs"})
     data = {"train": blobs(n_train, d, 0, len(class_names), noise), "test": blobs(n_test, d, 1, len(class_names), noise)}
     if one_class:  # every training image of the first class
         data["train"] = (data["train"][0], np.zeros_like(data["train"][1]))

@@ -1415,7 +1415,7 @@ def _cache_with_paths(path: Path) -> Path:
     from featcache.store.writer import CacheWriter as Writer
     from featcache.store.writer import SplitSpec as Spec
 
-    attrs = {"fingerprint": "f" * 64, "class_names": ["a", "b"], "layers": ["out"], "default_layer": "out", "settings": {}}
+    attrs = {"fingerprint": fingerprint({}), "class_names": ["a", "b"], "layers": ["out"], "default_layer": "out", "settings": {}}
     sp = [Spec("train", np.arange(10) % 2, np.arange(10), [f"ants/QQQQQQQQ{i}.jpg" for i in range(10)])]
     w = Writer(path, attrs, sp, {"out": 4}, "float32")
     w.open()
@@ -1440,7 +1440,7 @@ def _half_written(path: Path, n: int = 1000, rows: int = 500):
     from featcache.store.writer import CacheWriter as Writer
     from featcache.store.writer import SplitSpec as Spec
 
-    attrs = {"fingerprint": "f" * 64, "class_names": ["a", "b"], "layers": ["out"], "default_layer": "out", "settings": {}}
+    attrs = {"fingerprint": fingerprint({}), "class_names": ["a", "b"], "layers": ["out"], "default_layer": "out", "settings": {}}
     sp = [Spec("train", np.arange(n) % 2, np.arange(n))]
     w = Writer(path, attrs, sp, {"out": 4}, "float32")
     w.open()

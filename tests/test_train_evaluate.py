@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import interrupted_extraction, tiny_fashion_cache
+from helpers import consistent_attrs, interrupted_extraction, tiny_fashion_cache
 
 import featcache
 from featcache.cli import main
@@ -176,8 +176,8 @@ def test_train_refuses_an_incomplete_cache(fashion_dir, tmp_path, capsys):
 
 def test_train_refuses_a_cache_without_test_split(tmp_path, capsys):
     path = tmp_path / "train_only.h5"
-    attrs = {"fingerprint": "f" * 64, "class_names": ["a", "b"], "layers": ["out"], "default_layer": "out",
-             "backbone": "mobilenet_v2", "weights": "random", "image_size": 32, "preprocessing": "x"}
+    attrs = consistent_attrs({"fingerprint": "f" * 64, "class_names": ["a", "b"], "layers": ["out"], "default_layer": "out",
+             "backbone": "mobilenet_v2", "weights": "random", "image_size": 32, "preprocessing": "x"})
     w = CacheWriter(path, attrs, [SplitSpec("train", np.array([0, 1, 0, 1]), np.arange(4))], {"out": 3}, "float32")
     w.open()
     w.write("train", 0, {"out": np.ones((4, 3), np.float32)})
