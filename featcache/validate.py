@@ -1091,6 +1091,55 @@ def starts_with(path: str | Path, signature: bytes) -> bool:
         return False
 
 
+def outside_storage(f: Any) -> str | None:
+    """The first link or dataset of ``f`` whose target or data is not inside ``f`` itself, in words; None where all is.
+
+    featcache writes hard links and datasets stored in the file only, and so does Keras. An external link, a dataset with external raw
+    storage or a virtual dataset makes HDF5 open another file when it is read: a FIFO there blocked ``info``, ``verify``
+    and ``train`` in C, deaf to Ctrl-C and SIGTERM (an adversarial tester), and any other file there was read as this
+    cache's. The link table is walked without resolving a link (``H5Lvisit`` enters groups by hard links only), and
+    each dataset's creation properties are read from its header: opening a dataset reads no data and opens no
+    other file (checked with a FIFO behind an external link, external storage and a virtual dataset).
+    """
+    import h5py  # here: the CLI imports this module before any command needs h5py
+
+    found: list[str] = []
+    failed: list[Exception] = []
+
+    def look(name: bytes, info: Any) -> int | None:
+        try:
+            problem = _outside(h5py, f, name, info)
+        except Exception as exc:  # raised through HDF5's C walk it became a SystemError: kept, raised after
+            failed.append(exc)
+            return 1  # stop the walk
+        if problem:
+            found.append(problem)
+            return 1
+        return None
+
+    f.id.links.visit(look, info=True)
+    if failed:
+        raise failed[0]
+    return found[0] if found else None
+
+
+def _outside(h5py: Any, f: Any, name: bytes, info: Any) -> str | None:
+    """What of the link ``name`` (its ``info`` from the walk) reaches outside ``f``, in words; None if nothing."""
+    shown = name.decode("utf-8", "replace")
+    if info.type != h5py.h5l.TYPE_HARD:
+        words = {h5py.h5l.TYPE_SOFT: "a soft link", h5py.h5l.TYPE_EXTERNAL: "an external link to another file"}
+        return f"{shown} is {words.get(info.type, 'a user-defined link')}"
+    obj = h5py.h5o.open(f.id, name)
+    if not isinstance(obj, h5py.h5d.DatasetID):
+        return None
+    plist = obj.get_create_plist()
+    if plist.get_layout() == h5py.h5d.VIRTUAL:
+        return f"{shown} is a virtual dataset (its data is in other files)"
+    if plist.get_external_count():
+        return f"{shown} keeps its data in external files"
+    return None
+
+
 def report_digests(files: Iterable[str | Path], kept: Mapping[str, str] | None = None) -> dict[str, str]:
     """What a report's machine-readable file records under ``REPORT_DIGESTS``, written after the files: ``kept``
     (``check_report_files``' answer: files of the report left from before and unchanged) and the SHA-256 of each of

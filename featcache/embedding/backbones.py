@@ -19,7 +19,7 @@ import numpy as np
 
 from featcache._lazy import keras
 from featcache.errors import FeatcacheError, first_line, given, given_path, option
-from featcache.validate import expand_home, file_digest, shown
+from featcache.validate import expand_home, file_digest, outside_storage, shown
 
 if TYPE_CHECKING:
     from keras import Model as KerasModel
@@ -407,10 +407,12 @@ def imagenet_weights_file(backbone: Backbone, image_size: int) -> Path:
     try:
         import h5py
 
-        with h5py.File(path, "r"):
-            pass
+        with h5py.File(path, "r") as f:
+            problem = outside_storage(f)  # before Keras loads it: a link out of it is followed (a FIFO blocks in C)
     except Exception as exc:  # HDF5 finds a file cut short by the end its header records; OSError, or a plain error
         raise _damaged_imagenet_file(backbone, path, exc) from None
+    if problem:
+        raise _damaged_imagenet_file(backbone, path, ValueError(problem))
     return path
 
 
@@ -480,7 +482,7 @@ def check_weights_file(weights: str | Path) -> Path:
     A FIFO or a folder was called "not found" (an adversarial tester), and reading a FIFO would block."""
     path = Path(weights)
     if path.is_file():
-        return path
+        return _inside_only(path, weights)
     if os.path.lexists(path):
         from featcache.validate import kind_of
 
@@ -490,6 +492,24 @@ def check_weights_file(weights: str | Path) -> Path:
     where = "" if path.is_absolute() else f" (looked for {Path.cwd() / path})"
     raise FeatcacheError(f"weights file not found: {weights}{where}; pass an existing file with {weights_path_words()}, "
                          f"or {named_weights_words()}")
+
+
+def _inside_only(path: Path, weights: str | Path) -> Path:
+    """``path``, where the HDF5 file there keeps all it holds inside it (``validate.outside_storage``): Keras follows
+    an external link, external storage or a virtual dataset when it loads the weights, and a FIFO behind one blocks
+    in C, deaf to Ctrl-C (as it did for a cache; an adversarial tester). A file HDF5 cannot open is left to the load,
+    which says what it is."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            problem = outside_storage(f)
+    except (OSError, RuntimeError, ValueError, KeyError):
+        return path
+    if problem:
+        raise FeatcacheError(f"{given_path('--weights', weights)} reaches outside its file ({problem}), which no Keras "
+                             f"weights file does; pass the .weights.h5 file Keras saved with {weights_path_words()}")
+    return path
 
 
 def weights_path_words() -> str:

@@ -38,6 +38,7 @@ import numpy as np
 from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5, first_line, given_path, no_permission, option, shell_path
 from featcache.sources.base import STAGING  # noqa: F401  (the one group of a staged partial file)
 from featcache.store.atomic import is_no_space
+from featcache.validate import outside_storage
 
 if TYPE_CHECKING:
     from featcache.sources.base import SplitSpec
@@ -333,6 +334,17 @@ def decode_attrs(attrs: h5py.AttributeManager) -> dict[str, Any]:
 def damaged(path: Path, what: str) -> FeatcacheError:
     """The one line for a cache whose content is not what was written."""
     return DamagedCache(f"{path} is damaged ({what}); re-extract it: delete it and re-run 'featcache extract ...'")
+
+
+def check_inside(path: Path, f: h5py.File) -> None:
+    """Refuse (``damaged``) a featcache file with a link or storage outside it (``outside_storage``), before any
+    dataset of it is read or any link followed: the first thing every reader does after the root attributes."""
+    try:
+        problem = outside_storage(f)
+    except (RuntimeError, OSError, ValueError, KeyError) as exc:  # a damaged link table or object header
+        raise damaged(path, f"its structure is unreadable: {first_line(exc)}") from None
+    if problem:
+        raise damaged(path, f"{problem}; featcache writes none, and reads nothing outside a cache")
 
 
 def chunk_stored(ds: h5py.Dataset, row: int) -> bool:

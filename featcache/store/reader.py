@@ -23,6 +23,7 @@ import h5py
 import numpy as np
 
 from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5, first_line, given, option, warn
+from featcache.store.fingerprint import fingerprint
 from featcache.store.layout import (
     CHUNK_ROWS,
     COMPLETION_DIGEST,
@@ -34,7 +35,9 @@ from featcache.store.layout import (
     PARTIAL_OF,
     PARTIAL_SUFFIX,
     ROW_DATASETS,
+    VIEWS,
     check_chunks_stored,
+    check_inside,
     combine_digests,
     completion_problem,
     content_digest,
@@ -111,6 +114,7 @@ def _attrs_of(path: Path, f: h5py.File, check_seal: bool) -> dict[str, Any]:
     """``read_attrs`` of the file at ``path``, opened as ``f``."""
     if f.attrs.get("format") != FORMAT:
         raise FeatcacheError(f"{path} is an HDF5 file but not a featcache cache; pass a file written by 'featcache extract'")
+    check_inside(path, f)  # before anything below opens a dataset: a link out of the file is followed on open
     try:
         attrs = decode_attrs(f.attrs)
     except (ValueError, TypeError, OSError) as exc:
@@ -194,6 +198,38 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> None:
     need(views is None or (isinstance(views, list) and views[:1] == [ORIG] and len(set(views)) == len(views)
                            and all(isinstance(v, str) and v and "/" not in v and "." not in v for v in views)),
          "attribute 'views' is not a list of view names starting with orig")
+
+
+# Settings the extract writes as root attributes too (``embedding.runner``), compared one by one; ``views`` is stored
+# there as names (the settings hold "name@algorithm"), ``data_digest`` and ``format_version`` not at all.
+_NOT_REPEATED = ("format_version", "data_digest", "views")
+
+
+def _check_settings(path: Path, meta: dict[str, Any]) -> None:
+    """Refuse (``damaged``) a cache whose fingerprint is not its settings' hash, or whose attributes that repeat a
+    setting (class_names, image_size, layers, ...) or name its views say otherwise than its settings.
+
+    A cache re-sealed after such an edit passes every digest (digests are not signatures: docs/guarantees.md), and
+    was used as its attributes said: swapped class_names gave a "cache hit" and heads with the wrong names, an
+    image_size of 32 under settings of 96 an exported model of 32 px (an adversarial tester). A consistency check
+    that catches an edit, not a forgery: a JSON dump and one SHA-256 of a few hundred bytes per open.
+    """
+    settings = meta.get("settings")
+    if not isinstance(settings, dict):
+        raise damaged(path, "attribute 'settings' is missing or not a dict of settings")
+    try:
+        stated = fingerprint(settings)
+    except TypeError:
+        stated = None
+    if stated != meta.get("fingerprint"):
+        raise damaged(path, "its fingerprint is not the hash of its settings: one of them was edited")
+    for key, value in settings.items():
+        if key not in _NOT_REPEATED and key in meta and meta[key] != value:
+            raise damaged(path, f"attribute {key!r} says otherwise than its settings: one of them was edited")
+    views = settings.get("views")
+    names = [v.split("@")[0] if isinstance(v, str) else v for v in views] if isinstance(views, list) else None
+    if view_names(meta) != (names or [ORIG]):
+        raise damaged(path, "attribute 'views' names other views than its settings: one of them was edited")
 
 
 def _select(ds, rows: np.ndarray | slice | None) -> np.ndarray:
@@ -334,6 +370,8 @@ class Cache:
             self.split_names = split_names(f)
             self.sizes = self._check_structure(f)
             self.checked = self._check_digest(f)
+        # after the digests: an edit not re-sealed is said as the digest mismatch it is
+        _check_settings(self.path, self.meta)
 
     def __repr__(self) -> str:
         """``Cache('data/cache/x.h5', train=4000, test=3000, layers=17, views=1)``: what a notebook shows (a new user)."""
@@ -352,6 +390,7 @@ class Cache:
                 n = int(g["labels"].shape[0])
                 if int(g["index"].shape[0]) != n:
                     raise damaged(self.path, f"{s}/index does not have a row per label")
+                self._check_listed(g, s)
                 for view in self.views:
                     for layer in self.meta["layers"]:
                         self._check_features(g[view_dataset(view, layer)], f"{s}/{view_dataset(view, layer)}", layer, n)
@@ -364,6 +403,24 @@ class Cache:
                 raise damaged(self.path, f"{s}/labels holds labels outside 0..{n_classes - 1}")
             sizes[s] = n
         return sizes
+
+    def _check_listed(self, g: h5py.Group, split: str) -> None:
+        """Refuse (``damaged``) a split holding a feature dataset or view its attributes do not list: the writer makes
+        exactly one per cached view and layer. A view group added and the cache re-sealed was taken silently by train
+        and called "rewritten or moved since extraction" by verify (an adversarial tester): one rule, on every open."""
+        layers, views = sorted(self.meta["layers"]), [v for v in self.views if v != ORIG]
+        extra = [f"{split}/features/{k}" for k in sorted(g["features"].keys()) if k not in layers] if "features" in g else []
+        if VIEWS in g:
+            for view in sorted(g[VIEWS].keys()):
+                held = g[VIEWS][view]
+                if view not in views or not isinstance(held, h5py.Group):
+                    extra.append(f"{split}/{VIEWS}/{view}")
+                else:
+                    extra += [f"{split}/{VIEWS}/{view}/{k}" for k in sorted(held.keys()) if k not in layers]
+        if extra:
+            more = f" and {len(extra) - 1} more" if len(extra) > 1 else ""
+            raise damaged(self.path, f"it holds {extra[0]}{more}, which its attributes do not list: views "
+                                     f"{', '.join(self.views)}; layers {', '.join(layers)}")
 
     def _check_features(self, ds: h5py.Dataset, name: str, layer: str, n: int) -> None:
         """A features dataset as the writer makes it: (rows, width) floats, a row per label, and (format 2)

@@ -1,0 +1,196 @@
+"""A cache is read only from inside its own file, and only where it agrees with itself (store.reader's open).
+
+Each file here is a tiny cache edited with h5py the way an adversarial tester (helper-211) edited one, most of them
+re-sealed with featcache's own seal (``writer._seal``): digests are not signatures (docs/guarantees.md), so what
+catches such an edit is the cache's consistency with itself, checked on every open.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from contextlib import contextmanager
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from helpers import run_main, tiny_fashion_cache
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    """One small extracted cache for the module (30 train / 20 test images): each test edits its own copy."""
+    return tiny_fashion_cache(tmp_path_factory.mktemp("tiny"), 30, 20)
+
+
+def edited(tiny: Path, out: Path, edit, reseal: bool = True) -> Path:
+    """A copy of ``tiny`` at ``out`` changed by ``edit(h5file)``, re-sealed with featcache's own seal where ``reseal``."""
+    from featcache.store.writer import _seal
+
+    shutil.copy(tiny, out)
+    with h5py.File(out, "r+") as f:
+        edit(f)
+        if reseal:
+            _seal(f)
+    return out
+
+
+@contextmanager
+def fifo_unblocked(fifo: Path, after: float = 15.0):
+    """A FIFO at ``fifo``, opened read-write and closed again every half second from ``after`` seconds on, by another
+    process, while the test runs: a reader blocked opening it (the code before this fix, in C with the GIL held, deaf
+    to signals; HDF5 opens it more than once) then reads an empty file and returns, so the test fails instead of
+    hanging. ``<>`` (read-write) never blocks on Linux, whether anyone reads or not."""
+    os.mkfifo(fifo)
+    opener = subprocess.Popen(["sh", "-c", f"sleep {after}; while :; do : <> \"$0\"; sleep 0.5; done", str(fifo)])
+    try:
+        yield fifo
+    finally:
+        opener.kill()
+        opener.wait()
+
+
+def assert_damaged(capsys, path: Path, *needles: str, commands=("info", "verify")) -> None:
+    """Each command refuses ``path`` with exit 2 and one line: damaged, with every needle."""
+    for command in commands:
+        proc = run_main(capsys, command, str(path))
+        assert proc.returncode == 2, (command, proc.stdout, proc.stderr)
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert f"{path} is damaged" in lines[0] and "re-extract it" in lines[0], lines[0]
+        for needle in needles:
+            assert needle in lines[0], lines[0]
+
+
+def _external_link(fifo: Path):
+    def edit(f):
+        del f["test/labels"]
+        f["test/labels"] = h5py.ExternalLink(str(fifo), "/labels")
+    return edit
+
+
+def _external_storage(fifo: Path):
+    def edit(f):
+        n = f["test/labels"].shape[0]
+        del f["test/labels"]
+        f.create_dataset("test/labels", (n,), "i8", external=[(str(fifo), 0, 8 * n)])
+    return edit
+
+
+def _virtual(fifo: Path):
+    def edit(f):
+        n = f["test/labels"].shape[0]
+        del f["test/labels"]
+        layout = h5py.VirtualLayout(shape=(n,), dtype="i8")
+        layout[:] = h5py.VirtualSource(str(fifo), "labels", shape=(n,))
+        f.create_virtual_dataset("test/labels", layout)
+    return edit
+
+
+@pytest.mark.parametrize("how, words", [(_external_link, "test/labels is an external link to another file"),
+                                        (_external_storage, "test/labels keeps its data in external files"),
+                                        (_virtual, "test/labels is a virtual dataset")])
+def test_a_cache_reaching_outside_its_file_is_refused_before_anything_is_followed(tiny, tmp_path, capsys, how, words):
+    """Regression (helper-211): a cache whose test/labels was an external link to a FIFO, a dataset stored in a
+    FIFO (external raw storage) or a virtual dataset of one froze info, verify and train, in C, deaf to Ctrl-C and
+    SIGTERM. Refused now by the link and storage walk every open starts with (``layout.check_inside``), which
+    resolves no link and reads no data: the FIFO is never opened. Un-sealed as the tester left it: the walk comes
+    before the seal's check, which reads the labels."""
+    with fifo_unblocked(tmp_path / "fifo") as fifo:
+        cache = edited(tiny, tmp_path / "c.h5", how(fifo), reseal=False)
+        assert_damaged(capsys, cache, words, "reads nothing outside a cache")
+        proc = run_main(capsys, "train", str(cache), "--head", "logreg", "--out", str(tmp_path / "h.npz"))
+        assert proc.returncode == 2 and "test/labels" in proc.stderr, proc.stderr
+    assert not (tmp_path / "h.npz").exists()
+
+
+def test_a_soft_link_re_sealed_is_refused(tiny, tmp_path, capsys):
+    """Regression (helper-211's list of what featcache never writes): test/labels made a soft link to another dataset
+    of the same labels, the cache re-sealed, passed every check and was read; the walk refuses any link but a hard one."""
+    def edit(f):
+        f["test/labels_kept"] = f["test/labels"][()]
+        del f["test/labels"]
+        f["test/labels"] = h5py.SoftLink("/test/labels_kept")
+    cache = edited(tiny, tmp_path / "c.h5", edit)
+    assert_damaged(capsys, cache, "test/labels is a soft link")
+
+
+def _json_attr(name: str, change):
+    def edit(f):
+        f.attrs[name] = json.dumps(change(json.loads(f.attrs[name])))
+    return edit
+
+
+def _flip_view_added(f) -> None:
+    """A "flip" view named in the attributes, its datasets copies of the original's, the settings left without views."""
+    f.attrs["views"] = json.dumps(["orig", "flip"])
+    for split in ("train", "test"):
+        for layer in json.loads(f.attrs["layers"]):
+            orig = f[f"{split}/features/{layer}"]
+            f.create_dataset(f"{split}/views/flip/{layer}", data=orig[()], chunks=orig.chunks, fletcher32=True)
+
+
+@pytest.mark.parametrize("edit, words", [
+    (_json_attr("class_names", lambda names: [names[1], names[0], *names[2:]]), "attribute 'class_names' says otherwise"),
+    (lambda f: f.attrs.__setitem__("image_size", 64), "attribute 'image_size' says otherwise"),
+    (lambda f: _flip_view_added(f), "attribute 'views' names other views"),
+    (_json_attr("settings", lambda s: {**s, "image_size": 64}), "fingerprint is not the hash of its settings"),
+])
+def test_attributes_re_sealed_against_the_settings_are_refused(tiny, tmp_path, capsys, edit, words):
+    """Regression (helper-211, re-sealed with featcache's seal): swapped class_names was a cache hit whose heads
+    carried the wrong names; image_size 64 under settings of 32 built an exported model of the wrong size; views
+    named in the attributes only gave heads recording views never cached; settings edited under the old
+    fingerprint were used. Each attribute that repeats a setting must equal it, and the fingerprint must be the
+    settings' hash."""
+    cache = edited(tiny, tmp_path / "c.h5", edit)
+    assert_damaged(capsys, cache, words)
+    proc = run_main(capsys, "train", str(cache), "--head", "logreg", "--out", str(tmp_path / "h.npz"))
+    assert proc.returncode == 2 and words in proc.stderr, proc.stderr
+    assert not (tmp_path / "h.npz").exists()
+
+
+def test_an_unlisted_view_is_one_refusal_for_verify_and_train(tiny, tmp_path, capsys):
+    """Regression (helper-211): a view group the attributes do not list, added and re-sealed, was taken silently by
+    train and called "rewritten or moved since extraction" by verify. One rule on every open, one line for both."""
+    def edit(f):
+        n, width = f["test/features/out_relu"].shape
+        f.create_dataset("test/views/shift:+2,-2/out_relu", data=np.ones((n, width), np.float32),
+                         chunks=(min(64, n), width), fletcher32=True)
+    cache = edited(tiny, tmp_path / "c.h5", edit)
+    lines = set()
+    for command in ("verify", "train"):
+        args = [command, str(cache)] + (["--head", "logreg", "--out", str(tmp_path / "h.npz")] if command == "train" else [])
+        proc = run_main(capsys, *args)
+        assert proc.returncode == 2, proc.stderr
+        lines.add(proc.stderr.strip().split("error: ", 1)[-1])
+    assert len(lines) == 1, lines
+    line = lines.pop()
+    assert "test/views/shift:+2,-2, which its attributes do not list" in line and "rewritten" not in line, line
+
+
+def test_an_intact_cache_still_opens(tiny, capsys):
+    """The checks refuse edits only: the cache as extracted is verified intact and its info shown."""
+    for command in ("verify", "info"):
+        proc = run_main(capsys, command, str(tiny))
+        assert proc.returncode == 0, proc.stderr
+
+
+def test_a_weights_file_reaching_outside_itself_is_refused_before_keras_loads_it(fashion_dir, tmp_path, capsys):
+    """Regression (helper-211's brief: every HDF5 file read from a user's path): Keras follows an external link of a
+    ``--weights`` file when it loads it, and a FIFO behind one blocked extract in C as it did info for a cache. The
+    same walk (``validate.outside_storage``) refuses it in one line, before the network is built; nothing is written."""
+    with fifo_unblocked(tmp_path / "fifo") as fifo:
+        weights = tmp_path / "w.weights.h5"
+        with h5py.File(weights, "w") as f:
+            f["layers/conv/vars/0"] = h5py.ExternalLink(str(fifo), "/x")
+        proc = run_main(capsys, "extract", "--data-dir", str(fashion_dir), "--weights", str(weights),
+                        "--image-size", "32", "--out", str(tmp_path / "c.h5"))
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"--weights {weights} reaches outside its file" in lines[0], proc.stderr
+    assert "layers/conv/vars/0 is an external link" in lines[0], lines[0]
+    assert not (tmp_path / "c.h5").exists()
