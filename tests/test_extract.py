@@ -1372,6 +1372,31 @@ def test_extract_force_moves_a_partial_of_other_settings_aside_and_never_resumes
     assert featcache.open_cache(out).meta["image_size"] == 48 and not partial_path(out).exists()
 
 
+def test_a_partial_with_rows_and_no_fingerprint_is_refused_then_set_aside_by_force_never_deleted(fashion_dir, tmp_path,
+                                                                                                 capsys):
+    """Regression (a reviewer, 2026-12-06): an interrupted extraction whose fingerprint attribute is gone (an older
+    featcache's, or an edited file) was refused "pass --force to move it aside (it was left untouched)", and with
+    --force its rows were deleted, silently (partial.someone_elses took any partial with no fingerprint for a crash
+    stub). The refusal and the --force action are one rule now: it is moved aside, said, its bytes kept."""
+    out = tmp_path / "c.h5"
+    interrupted_extraction(out, data_dir=str(fashion_dir), weights="random", image_size=32, batch_size=8)
+    with h5py.File(partial_path(out), "r+") as f:
+        assert sum(int(g.attrs["rows_done"]) for g in f.values()) > 0  # it holds rows
+        del f.attrs["fingerprint"]
+    before = _sha(partial_path(out))
+    base = ["extract", "--data-dir", str(fashion_dir), *FORCE_ARGS, "--image-size", "32", "--batch-size", "8",
+            "--out", str(out)]
+    proc = run_main(capsys, *base)
+    assert proc.returncode == 2 and "pass --force to move it aside (it was left untouched)" in proc.stderr, proc.stderr
+    assert _sha(partial_path(out)) == before
+    proc = run_main(capsys, *base, "--force", "--json")
+    assert proc.returncode == 0, proc.stderr
+    aside = json.loads(proc.stdout)["partial_set_aside"]
+    assert aside is not None and Path(aside).name.startswith("c.h5.partial.h5.other-settings-"), proc.stderr
+    assert _sha(Path(aside)) == before and f"--force moved it to {aside}" in proc.stderr
+    assert featcache.open_cache(out).sizes["train"] > 0 and not partial_path(out).exists()
+
+
 def test_an_interrupted_extraction_of_another_train_limit_is_refused_and_set_aside_never_deleted(fashion_dir, tmp_path,
                                                                                                   capsys):
     """Regression (an adversarial tester, 2026-12-06): a partial of --train-limit 40 met by a run of --train-limit 24

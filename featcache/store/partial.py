@@ -74,17 +74,34 @@ class FoundPartial:
     @property
     def rows(self) -> int:
         """Rows it holds done, over its splits (0 for a sealed one or none)."""
-        return sum(int(done) for done, _ in ((self.attrs or {}).get("progress") or {}).values())
+        return progress_rows(self.attrs)
 
 
-def someone_elses(theirs: object, held: object) -> bool:
-    """Whether a partial a run does not take up as its own, of fingerprint ``theirs``, holds another extraction's
-    work, set aside (``set_aside``: never resumed as another's rows, never deleted; hours of someone's work) rather
-    than started over. The one rule of the runner's ``--force`` set-aside (``reader.judge_partial``) and the writer's
-    (``CacheWriter._resume``), which were written twice. Not another's: a crash's stub with no settings yet (no
-    fingerprint), and the complete cache's own staged leftover (``held``, the fingerprint of the complete cache at the
-    cache's name: a crash between its publish and the partial's removal), whose rows that cache holds whole."""
-    return theirs is not None and theirs != held
+def progress_rows(attrs: Mapping[str, Any] | None) -> int:
+    """Rows a partial holds done, over its splits, from ``read_attrs``' ``progress`` (0 for a sealed one or none)."""
+    return sum(int(done) for done, _ in ((attrs or {}).get("progress") or {}).values())
+
+
+def rows_in(f: h5py.File) -> int:
+    """Rows an opened partial holds done, over its splits (``rows_done`` of each group): ``progress_rows`` of a file
+    the writer opened itself."""
+    return sum(int(f[k].attrs.get("rows_done", 0)) for k in f if isinstance(f[k], h5py.Group))
+
+
+def someone_elses(theirs: object, held: object, rows: int) -> bool:
+    """Whether a partial a run does not take up as its own, of fingerprint ``theirs`` holding ``rows`` rows done,
+    holds another extraction's work, set aside (``set_aside``: never resumed as another's rows, never deleted; hours
+    of someone's work) rather than started over. The one rule of ``reader.find_complete``'s refusal ("pass --force to
+    move it aside"), the runner's ``--force`` set-aside (``reader.judge_partial``) and the writer's
+    (``CacheWriter._resume``). Not another's: an older featcache's crash stub with no settings and no rows yet, and
+    the complete cache's own staged leftover (``held``, the fingerprint of the complete cache at the cache's name: a
+    crash between its publish and the partial's removal), whose rows that cache holds whole. One with rows and no
+    fingerprint is an older featcache's work or an edited file (a new partial is laid out under a hidden name and
+    renamed whole, so a crash leaves none): refused, then set aside; with --force its rows were deleted, silently,
+    after the refusal had promised to move it aside (a reviewer, 2026-12-06)."""
+    if theirs is None:
+        return rows > 0
+    return theirs != held
 
 
 def held_fingerprint(path: Path) -> str | None:

@@ -59,7 +59,7 @@ from featcache.store.layout import (
     view_names,
 )
 from featcache.store.partial import (EMPTY, LEFTOVER, NOTHING, OURS, RESUME, SET_ASIDE, START_OVER, FoundPartial,
-                                     look_at_partial, open_ours, someone_elses)
+                                     look_at_partial, open_ours, progress_rows, someone_elses)
 from featcache.validate import DIGESTS_SINCE, release, starts_with
 
 if TYPE_CHECKING:
@@ -967,6 +967,8 @@ def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
         if attrs is None:
             continue  # an unreadable partial is a crashed write of ours: redone; anything else there, check_partial's
         if attrs.get("fingerprint") != identity.fingerprint:
+            if p != path and not someone_elses(attrs.get("fingerprint"), None, progress_rows(attrs)):
+                continue  # an older featcache's crash stub, no settings nor rows: the writer starts it over
             if p != path and same_extraction_of_changed_data(attrs, identity, source):
                 # The same extraction, interrupted, of data that has changed since (a tester fixed the folder
                 # --strict had refused and was told to delete featcache's own leftover): nothing in it can be
@@ -1160,7 +1162,7 @@ def judge_partial(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
     elif same_extraction_of_changed_data(attrs, identity, source):
         fate = START_OVER
     else:
-        fate = SET_ASIDE if someone_elses(theirs, held) else LEFTOVER
+        fate = SET_ASIDE if someone_elses(theirs, held, progress_rows(attrs)) else LEFTOVER
     return FoundPartial(partial, attrs, fate, held)
 
 

@@ -44,7 +44,6 @@ from featcache.store.atomic import (
 )
 from featcache.sources.base import SplitSpec  # noqa: F401  (the rows a source hands the writer)
 from featcache.store.layout import (
-    OUT_KEYWORD,
     CHECKSUM,
     CHUNK_ROWS,
     COMPLETION_DIGEST,
@@ -52,6 +51,7 @@ from featcache.store.layout import (
     PARTIAL_OF,
     SEAL_ATTRS,
     STAGING,
+    STORE_KEYWORDS,
     WRITE_CHUNK_CACHE,
     cannot_create,
     chunk_stored,
@@ -72,7 +72,7 @@ from featcache.store.layout import (
     view_names,
 )
 from featcache.store.partial import (EMPTY, OURS, UNREADABLE, FoundPartial, PartialSetAside, held_fingerprint,
-                                     look_at_partial, os_error, set_aside, someone_elses)
+                                     look_at_partial, os_error, rows_in, set_aside, someone_elses)
 
 # Progress is committed (flushed, fsynced, rows_done bumped) at most this
 # often: a killed run redoes at most this much work, and slow file systems are
@@ -186,11 +186,11 @@ class CacheWriter:
                 raise FeatcacheError(f"{self.partial} holds a complete extraction of other settings, stopped before it "
                                      f"was renamed into place; move it away, or choose another {out_words()} (it was left "
                                      "untouched)")
-            if someone_elses(f.attrs.get("fingerprint"), self._held()):
+            if someone_elses(f.attrs.get("fingerprint"), self._held(), rows_in(f)):
                 # Set aside, never deleted: another extraction's rows (extract sets such a partial aside, or refuses
                 # it, before the writer opens; a partial of --train-limit 40000 was deleted here under --train-limit
-                # 3000, exit 0: an adversarial tester, 2026-12-06). Deleted below, as before: a crash's stub with no
-                # settings yet, and the complete cache's own staged leftover (that cache holds its rows whole).
+                # 3000, exit 0: an adversarial tester, 2026-12-06). Deleted below, as before: an old crash stub with no
+                # settings nor rows, and the complete cache's own staged leftover (that cache holds its rows whole).
                 f.close()
                 self._set_aside_other()
                 return None
@@ -509,7 +509,7 @@ class CacheWriter:
             if count:
                 self._count_written()
             self._abandon(exc)
-            with output_named(OUT_KEYWORD):  # the writer is extract's: its output is StoreSpec(out=...) in a call
+            with output_named(STORE_KEYWORDS):  # the writer is extract's: its output is StoreSpec(out=...) in a call
                 raise no_space(target, self._needed() if needed is None else needed, exc=exc) from None
 
     def _count_written(self) -> None:
