@@ -10,7 +10,7 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, Mapping, TypeVar
 
 T = TypeVar("T")
 
@@ -152,9 +152,10 @@ class FeatcacheError(Exception):
 # to run it ``carried`` (the decoders' pool, the extraction's reader and writer, the folds' threads); worker
 # processes are told (heads.solver.Parent's ``cli``, from parent_context).
 _CLI_RUNNING: contextvars.ContextVar[bool] = contextvars.ContextVar("featcache_cli_words", default=False)
-# The output option's keyword in a Python call where it is not ``out=`` (``output_named``): extract's is the field of
-# its StoreSpec. A context, not an ``out=`` argument threaded through the lock's and the full disk's functions.
-_OUT_KEYWORD: contextvars.ContextVar[str | None] = contextvars.ContextVar("featcache_out_keyword", default=None)
+# The keywords of options in a Python call whose keyword is not the flag's own (``output_named``, flag -> keyword):
+# extract's --out and --lock-timeout are fields of its StoreSpec. A context, not arguments threaded through the lock's
+# and the full disk's functions.
+_OUT_KEYWORD: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar("featcache_out_keyword", default={})
 
 
 @contextlib.contextmanager
@@ -173,11 +174,11 @@ def cli_running() -> bool:
 
 
 @contextlib.contextmanager
-def output_named(keyword: str) -> Iterator[None]:
-    """Within it, ``out_option`` names the output option of a Python call by ``keyword`` (extract's
-    ``StoreSpec(out=...)``): the lock file's and the full disk's lines said "choose another out", a keyword extract
-    does not take (a review)."""
-    token = _OUT_KEYWORD.set(keyword)
+def output_named(keywords: Mapping[str, str]) -> Iterator[None]:
+    """Within it, ``named_option`` (``out_option``) names an option of a Python call by ``keywords`` (flag -> keyword:
+    extract's ``StoreSpec(out=...)``, ``StoreSpec(lock_timeout=...)``): the lock file's and the full disk's lines said
+    "choose another out" and "a longer lock_timeout", keywords extract does not take (reviews)."""
+    token = _OUT_KEYWORD.set(dict(keywords))
     try:
         yield
     finally:
@@ -186,7 +187,13 @@ def output_named(keyword: str) -> Iterator[None]:
 
 def out_option() -> str:
     """The output option as the caller gives it: ``--out`` in a command, else ``output_named``'s keyword, else ``out``."""
-    return option("--out", _OUT_KEYWORD.get())
+    return named_option("--out")
+
+
+def named_option(flag: str) -> str:
+    """An option as the caller gives it (``option``): its flag in a command, else the keyword ``output_named`` gives it
+    in this Python call, else the flag's own keyword."""
+    return option(flag, _OUT_KEYWORD.get().get(flag))
 
 
 def carried(fn: Callable[..., T]) -> Callable[..., T]:

@@ -1476,6 +1476,29 @@ def _held_open(path: Path, what: str = "h5py.File(p, 'r+')") -> subprocess.Popen
     return other
 
 
+def test_extracts_lock_timeout_line_names_the_storespec_field_in_a_call_and_the_flag_in_a_command(fashion_dir, tmp_path,
+                                                                                                   capsys):
+    """Regression (a reviewer, 2026-12-06): extract(..., StoreSpec(out=..., lock_timeout=0)) timed out on the lock
+    with "wait for it (a longer lock_timeout)", a keyword extract does not take; it names StoreSpec(lock_timeout=...),
+    as the same line's output is StoreSpec(out=...), and the command's line still says --lock-timeout."""
+    import featcache
+
+    out = tmp_path / "c.h5"
+    other = _held_open(out, "exclusive_lock(p)")  # a running extract of the same cache
+    try:
+        source = featcache.FashionMNIST(data_dir=str(fashion_dir))
+        with pytest.raises(FeatcacheError) as raised:
+            featcache.extract(source, featcache.ModelSpec(weights="random", image_size=32),
+                              featcache.StoreSpec(out=out, lock_timeout=0), verbose=False)
+        assert "did not finish within 0 s; wait for it (a longer StoreSpec(lock_timeout=...))" in str(raised.value)
+        code = main(["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32",
+                     "--lock-timeout", "0", "--out", str(out)])
+        assert code == 2 and "wait for it (a longer --lock-timeout)" in capsys.readouterr().err
+    finally:
+        other.communicate("", timeout=30)
+    assert not out.exists()
+
+
 def test_a_hit_keeps_a_partial_another_process_holds_open(tmp_path):
     """Regression (a reviewer, 2026-12-05): a hit while an extract --force of other settings wrote its partial beside
     the cache read the partial with file locking on, got CacheBusy, took "unreadable" for a crash's leftover and

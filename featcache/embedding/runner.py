@@ -37,7 +37,7 @@ from featcache.store import (
     tidy_partial,
 )
 from featcache.store.atomic import output_files, written_through
-from featcache.store.layout import OUT_KEYWORD, force_words, is_cache_name, out_words, partial_path
+from featcache.store.layout import STORE_KEYWORDS, force_words, is_cache_name, out_words, partial_path
 from featcache.store.writer import file_state
 from featcache.store.partial import FoundPartial, check_partial
 from featcache.store.reader import (OtherCache, incomplete_replaced, judge_partial, other_cache, resume_words,
@@ -151,7 +151,7 @@ def extract(source: Any = None, model: ModelSpec | None = None, store: StoreSpec
     weights=..., images=..., engine="ray", ...)``) still works for one
     version, with a DeprecationWarning.
     """
-    with output_named(OUT_KEYWORD):  # its lines name StoreSpec(out=...), extract's --out, in a Python call
+    with output_named(STORE_KEYWORDS):  # its lines name StoreSpec(out=...), extract's --out, in a Python call
         return _extract(source, model, store, engine, verbose, legacy)
 
 

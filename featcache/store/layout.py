@@ -47,6 +47,9 @@ if TYPE_CHECKING:
 # extract's --out in a Python call: the field of its StoreSpec (extract takes no ``out=``). extract runs within
 # ``errors.output_named(OUT_KEYWORD)``, so the lock's and the full disk's lines say it too (``errors.out_option``).
 OUT_KEYWORD = "StoreSpec(out=...)"
+# All of extract's options that a message may name whose keyword is a StoreSpec field (``errors.output_named``): the
+# lock's timeout line said "a longer lock_timeout", a keyword extract does not take (a reviewer, 2026-12-06).
+STORE_KEYWORDS = {"--out": OUT_KEYWORD, "--lock-timeout": "StoreSpec(lock_timeout=...)"}
 
 
 def out_words() -> str:

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, TextIO
 
-from featcache.errors import CacheBusy, FeatcacheError, in_the_way, one_line, option, out_option
+from featcache.errors import CacheBusy, FeatcacheError, in_the_way, named_option, one_line, out_option
 from featcache.progress import note
 from featcache.store.layout import lock_path
 
@@ -245,7 +245,7 @@ def _acquire(fcntl, fd: int, path: Path, wait_message: str | None, timeout: floa
             if deadline is not None and now >= deadline:
                 raise CacheBusy(
                     f"{path} is being written by {holder(path, lp)} (lock {lp}) and it did not finish within "
-                    f"{timeout:g} s; wait for it (a longer {option('--lock-timeout')}), or stop that process and re-run to resume"
+                    f"{timeout:g} s; wait for it (a longer {named_option('--lock-timeout')}), or stop that process and re-run to resume"
                 ) from None
             if wait_message and not said and now >= said_at:
                 _say_waiting(one_line(f"{wait_message} (held by {holder(path, lp)})"), stream)
