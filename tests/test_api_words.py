@@ -347,8 +347,15 @@ def test_curves_baseline_and_sizes_refusals_name_its_keywords(cache, tmp_path):
         "baseline needs baseline_sizes, e.g. baseline_sizes=[1000, 4000, 15000]")
     assert api_error(lambda: featcache.learning_curve(cache, [10, 20], baseline_sizes=[100], out=out)) == (
         "baseline_sizes and baseline_params need baseline='scratch'")
+    # an item of the list, as curve's spec names one: "sizes=999" was said of a list (a reviewer, 2026-12-06)
     assert api_error(lambda: featcache.learning_curve(cache, [1, 20], heads=("svm",), out=out)) == (
-        "sizes=1 is smaller than the 3 classes; use at least 3 so every class is seen")
+        "sizes item 1 is smaller than the 3 classes; use at least 3 so every class is seen")
+    n = featcache.open_cache(cache).sizes["train"]
+    assert api_error(lambda: featcache.learning_curve(cache, [20, 999], heads=("logreg",), out=out)) == (
+        f"sizes item 999 is larger than the {n} training images in the cache; use at most {n}")
+    assert api_error(lambda: featcache.learning_curve(cache, [20], heads=("logreg",), baseline="scratch",
+                                                      baseline_sizes=[20, 999], out=out)) == (
+        f"baseline_sizes item 999 is larger than the {n} training images in the cache; use at most {n}")
     assert not out.exists()
 
 

@@ -26,7 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
-from featcache.errors import FeatcacheError, given, option, warn
+from featcache.errors import FeatcacheError, given, keyword_of, option, warn
 
 
 # What a head trained on a subset records as ``subset_order`` (``train --train-size``): that every class's first image
@@ -56,13 +56,17 @@ def stratified_order(y: np.ndarray, seed: int, classes_first: bool = True) -> np
     return np.lexsort((rng.random(len(y)), rank, ~first if classes_first else np.zeros(len(y), bool)))
 
 
-def check_size(n: int, y: np.ndarray, flag: str = "--train-size") -> None:
+def check_size(n: int, y: np.ndarray, flag: str = "--train-size", item: bool = False) -> None:
+    """A training size ``n`` the cache's labels ``y`` can give, every class seen. ``item``: ``n`` is one item of the
+    list option ``flag`` (curve's ``--sizes``), named as curve's spec names one (``--sizes 999``, ``sizes item 999``):
+    ``sizes=999`` was said of a list (a reviewer, 2026-12-06)."""
+    named = option(f"{flag} {n}", f"{keyword_of(flag)} item {n}") if item else given(flag, str(n))
     n_classes = len(np.unique(y))
     check_two_classes(y)
     if n > len(y):
-        raise FeatcacheError(f"{given(flag, str(n))} is larger than the {len(y)} training images in the cache; use at most {len(y)}")
+        raise FeatcacheError(f"{named} is larger than the {len(y)} training images in the cache; use at most {len(y)}")
     if n < n_classes:
-        raise FeatcacheError(f"{given(flag, str(n))} is smaller than the {n_classes} classes; use at least {n_classes} so every class is seen")
+        raise FeatcacheError(f"{named} is smaller than the {n_classes} classes; use at least {n_classes} so every class is seen")
 
 
 def check_two_classes(y: np.ndarray, what: str = "training images in the cache") -> None:

@@ -199,9 +199,9 @@ class CurveSpec:
 
         y = cache.labels("train")
         for n in self.sizes:
-            check_size(n, y, "--sizes")
+            check_size(n, y, "--sizes", item=True)
         for n in self.baseline_sizes:
-            check_size(n, y, "--baseline-sizes")
+            check_size(n, y, "--baseline-sizes", item=True)
         n_classes = len(cache.class_names)
         # named as the caller gave them: head_params['logreg']['C'] in a call was "LogRegHead C" (an API tester)
         params = {h: full_params(h, n_classes, self.head_params.get(h), ParamLabel.of_option("--param", "head_params", h))
