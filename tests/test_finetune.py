@@ -305,6 +305,35 @@ def test_images_stream_raw_in_batches_with_a_new_order_each_epoch(fashion_dir):
     assert np.array_equal(again[0], order[0])  # reproducible from the seed
 
 
+def test_the_image_streams_reads_run_in_the_commands_words_on_tfs_threads(fashion_dir):
+    """Regression (a reviewer, 2026-12-06): tf.data runs image_dataset's generator on TF's threads, which start
+    without the command's words (errors.cli_words), so an error a read raised there named the API's keywords to a
+    command's user. Each read runs in the words of the caller that built the stream (errors.carried)."""
+    import threading
+
+    from featcache.deploy.finetune import image_dataset
+    from featcache.errors import cli_running, cli_words
+    from featcache.sources import open_source
+
+    split = open_source({"kind": "fashion_mnist", "data_dir": str(fashion_dir)}).splits["train"]
+    seen = []
+    real = split.read
+
+    class Watched:  # the split, its reads noting the thread and the words they ran in
+        labels = split.labels
+
+        @staticmethod
+        def read(start: int, stop: int) -> np.ndarray:
+            seen.append((threading.get_ident(), cli_running()))
+            return real(start, stop)
+
+    with cli_words():
+        ds = image_dataset(Watched(), np.arange(20), 8)
+        assert sum(len(y) for _, y in ds) == 20
+    on_tf = [words for thread, words in seen if thread != threading.get_ident()]
+    assert on_tf and all(on_tf), seen  # read on TF's threads (else this test proves nothing), in the command's words
+
+
 def test_data_that_changed_since_extraction_is_refused(tmp_path, capsys):
     head = _head(tmp_path, "random", n_train=40)
     make_fashion_dir(tmp_path / "fmnist", n_train=40, n_test=30, seed=7)  # same files, other pixels

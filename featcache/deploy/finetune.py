@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from featcache.embedding import passes
-from featcache.errors import FeatcacheError, example, given, one_line, option, warn
+from featcache.errors import FeatcacheError, carried, example, given, one_line, option, warn
 from featcache.progress import counted, note, status
 from featcache.validate import Written, check_source, checks_switches, param_text, views_counted, views_words
 
@@ -271,6 +271,9 @@ def image_dataset(split: Split, rows: np.ndarray, batch_size: int, shuffle_seed:
 
     shape = one(rows[0]).shape
     rng = np.random.default_rng(shuffle_seed)
+    # tf.data calls the generator on TF's own threads, which start without the command's words (cli_words): a read's
+    # error there named keywords to the command's user (a reviewer, 2026-12-06). Each read runs in the caller's.
+    one = carried(one)
 
     def gen():
         order = rng.permutation(rows) if shuffle_seed is not None else rows
