@@ -128,24 +128,33 @@ def note(line: str) -> None:
 # predict printed its rows said "nothing was saved" of a --csv written completely before (an adversarial tester), and
 # train and export, interrupted between saving their file and printing its line, said the same of a file complete on
 # disk (a session's note). Here, not in the CLI: train and export say it right after the save, where the API knows.
-# None until a command collects them (complete_outputs(reset=True)): a notebook's calls keep no list.
-_complete: list[str] | None = None
+# None outside a command (``collecting_outputs``, which cli.main runs each command in): a notebook's calls keep no
+# list. A context variable, not one process-wide list: that list stayed [] after a cli.main, so an API train on
+# another thread while a command ran was named in that command's interrupt line (a reviewer, 2026-12-06).
+_complete: ContextVar[list[str] | None] = ContextVar("featcache_complete_outputs", default=None)
 
 
 def written(what: str) -> None:
     """Say that ``what`` (e.g. "the predictions CSV p.csv") is written whole: an interrupt after this names it."""
-    if _complete is not None:
-        _complete.append(what)
+    said = _complete.get()
+    if said is not None:
+        said.append(what)
 
 
-def complete_outputs(reset: bool = False) -> list[str]:
-    """What the running command has said is written whole (``written``); ``reset``: forget it, and collect anew (a
-    new command)."""
-    global _complete
-    said = list(_complete or [])
-    if reset:
-        _complete = []
-    return said
+@contextlib.contextmanager
+def collecting_outputs() -> Iterator[None]:
+    """Within it (a command, ``cli.main``), what this context says is written whole (``written``) is collected anew,
+    for ``complete_outputs``; after it, nothing is (a call before or after a command, or on another thread)."""
+    token = _complete.set([])
+    try:
+        yield
+    finally:
+        _complete.reset(token)
+
+
+def complete_outputs() -> list[str]:
+    """What the running command has said is written whole (``written``; none outside ``collecting_outputs``)."""
+    return list(_complete.get() or [])
 
 
 # The streams (by id) a bar is drawn on in place, mid-line, its line not ended yet (``note`` ends it first).

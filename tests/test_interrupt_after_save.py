@@ -85,3 +85,32 @@ def test_finetune_interrupted_right_after_saving_says_the_model_is_complete(tmp_
     assert err[-1] == INTERRUPTED_AFTER.format(command="featcache finetune", what="model", path=out)
     monkeypatch.undo()
     assert run_main(capsys, "verify", str(out)).returncode == 0
+
+
+def test_the_interrupt_line_names_only_the_commands_own_files(tiny_cache, tmp_path, capsys, monkeypatch):
+    """Regression (a reviewer, 2026-12-06): what was written whole was one process-wide list, which stayed after a
+    command: an API train on another thread while a command ran was named in that command's interrupt line ("the head
+    api.npz was written completely before it"), and a call after the command was collected too. It is the command's
+    own now (progress.collecting_outputs, a context variable cli.main sets for the command and resets after)."""
+    import threading
+
+    from featcache.analysis import train as train_mod
+    from featcache.progress import complete_outputs, written
+
+    real = train_mod.write_head
+    api_out = tmp_path / "api.npz"
+
+    def another_threads_train_then_interrupted(*args, **kwargs):
+        if threading.current_thread() is not threading.main_thread():
+            return real(*args, **kwargs)  # the other thread's save
+        other = threading.Thread(target=lambda: featcache.train(featcache.open_cache(tiny_cache), "logreg", out=api_out))
+        other.start()
+        other.join()
+        raise KeyboardInterrupt  # the command's own save never came
+
+    monkeypatch.setattr(train_mod, "write_head", another_threads_train_then_interrupted)
+    err = _interrupted(capsys, "train", str(tiny_cache), "--head", "logreg", "--out", str(tmp_path / "h.npz"))
+    assert api_out.exists()  # the other thread's head was saved, and is not this command's
+    assert err[-1] == "featcache train: interrupted; nothing was saved"
+    written("the head after.npz")  # a call after the command: nobody collects it
+    assert complete_outputs() == []

@@ -487,46 +487,49 @@ def _main(argv: list[str] | None) -> int:
         return 130
     except BrokenPipeError:  # --help into | head
         return _stdout_gone()
-    try:
-        from featcache.cli.common import STDOUT_CLOSED, complete_outputs, stdout_closed
+    from featcache.cli.common import collecting_outputs
 
-        complete_outputs(reset=True)  # a caller's main(argv) before this one said its own
-        if stdout_closed():  # before any work: the results would be lost (cli.common.STDOUT_CLOSED)
-            raise FeatcacheError(STDOUT_CLOSED)
-        # Only as the program (the console script, python -m featcache: no argv given): a program that
-        # calls main(argv) itself keeps SIGTERM's default, so that it still stops (a review's finding).
-        with _SigtermAsInterrupt(enabled=argv is None), _GuardedOutput(as_program=argv is None) as output:
-            # --json: the command's text is off (stdout is the JSON), its progress bars still on stderr
-            # its errors name its flags, never the API's keywords (errors.option)
-            with bars_when_quiet() if getattr(args, "json", False) else nullcontext(), cli_words():
-                rc = int(args.func(args) or 0)
-            if sys.stdout is not None:
-                sys.stdout.flush()
-        if output.error is not None:
-            raise FeatcacheError(output.message())
-        return rc
-    except FeatcacheError as exc:
-        from featcache.errors import one_line
+    # what this command writes whole, for its interrupt line: its own, none of a call before it or on another thread
+    with collecting_outputs():
+        try:
+            from featcache.cli.common import STDOUT_CLOSED, stdout_closed
 
-        _say(f"featcache {args.command}: error: {one_line(_named_kind(exc))}")
-        return 2
-    except BrokenPipeError:  # before OSError's clause below: a BrokenPipeError is an OSError (a review)
-        if _stdout_still_there():  # another pipe or socket broke: not the reader of our output going away
-            raise
-        return _stdout_gone()
-    except (OSError, RuntimeError, MemoryError) as exc:  # MemoryError: no OSError, and was a traceback (a tester)
-        said = path_problem(exc) or system_problem(exc)
-        if said is None:
-            raise
-        _say(f"featcache {args.command}: error: {said}")
-        return 2
-    except KeyboardInterrupt as exc:
-        # Only these keep their finished work; the others start over when re-run, unless a file was written whole
-        # before the interrupt (predict's --csv while its rows printed), which is said instead of "nothing was saved"
-        hint = "re-run the same command to resume" if args.command in RESUMABLE else _interrupted_after()
-        how = "terminated" if isinstance(exc, Terminated) else "interrupted"
-        _say(f"featcache {args.command}: {how}; {hint}")
-        return 143 if isinstance(exc, Terminated) else 130
+            if stdout_closed():  # before any work: the results would be lost (cli.common.STDOUT_CLOSED)
+                raise FeatcacheError(STDOUT_CLOSED)
+            # Only as the program (the console script, python -m featcache: no argv given): a program that
+            # calls main(argv) itself keeps SIGTERM's default, so that it still stops (a review's finding).
+            with _SigtermAsInterrupt(enabled=argv is None), _GuardedOutput(as_program=argv is None) as output:
+                # --json: the command's text is off (stdout is the JSON), its progress bars still on stderr
+                # its errors name its flags, never the API's keywords (errors.option)
+                with bars_when_quiet() if getattr(args, "json", False) else nullcontext(), cli_words():
+                    rc = int(args.func(args) or 0)
+                if sys.stdout is not None:
+                    sys.stdout.flush()
+            if output.error is not None:
+                raise FeatcacheError(output.message())
+            return rc
+        except FeatcacheError as exc:
+            from featcache.errors import one_line
+
+            _say(f"featcache {args.command}: error: {one_line(_named_kind(exc))}")
+            return 2
+        except BrokenPipeError:  # before OSError's clause below: a BrokenPipeError is an OSError (a review)
+            if _stdout_still_there():  # another pipe or socket broke: not the reader of our output going away
+                raise
+            return _stdout_gone()
+        except (OSError, RuntimeError, MemoryError) as exc:  # MemoryError: no OSError, and was a traceback (a tester)
+            said = path_problem(exc) or system_problem(exc)
+            if said is None:
+                raise
+            _say(f"featcache {args.command}: error: {said}")
+            return 2
+        except KeyboardInterrupt as exc:
+            # Only these keep their finished work; the others start over when re-run, unless a file was written whole
+            # before the interrupt (predict's --csv while its rows printed), which is said instead of "nothing was saved"
+            hint = "re-run the same command to resume" if args.command in RESUMABLE else _interrupted_after()
+            how = "terminated" if isinstance(exc, Terminated) else "interrupted"
+            _say(f"featcache {args.command}: {how}; {hint}")
+            return 143 if isinstance(exc, Terminated) else 130
 
 
 def _interrupted_after() -> str:

@@ -13,7 +13,7 @@ from featcache.validate import arg_type
 
 # What the running command has written whole, for the line an interrupt ends it with (cli._main): predict's CSV said
 # here, train's and export's file by the API right after the save (progress.written), where it knows
-from featcache.progress import complete_outputs, written  # noqa: F401  (the CLI's names for them)
+from featcache.progress import collecting_outputs, complete_outputs, written  # noqa: F401  (the CLI's names for them)
 
 
 # argparse types for flags refused before any work (exit 2 with argparse's usage line).
