@@ -90,3 +90,27 @@ def test_a_csv_whose_record_names_no_model_still_reads(tmp_path, fake_model, cap
     said = run_main(capsys, "predict", str(fake_model), str(tmp_path / "photos"), "--csv", str(out))
     assert said.returncode == 0 and "kept" not in said.stderr, said.stderr  # still featcache's CSV: replaced
     assert json.loads(record.read_text())["model"]["file"] == "m.keras"
+
+
+def test_a_file_that_is_no_model_is_another_and_a_relative_recorded_path_names_none(tmp_path, fake_model, capsys,  # noqa: F811
+                                                                                  monkeypatch):
+    """Regression (a reviewer, 2026-12-06): a file that never was a zip at the recorded model path was "damaged or was
+    changed since it was saved", where "not the one that made it" is right (a zip cut or edited is still damaged);
+    and a relative path in an edited record was resolved against the working folder of whoever ran verify, finding a
+    model there. The record's path is absolute, as predict writes it: a relative one names no model."""
+    out, record = _predicted(tmp_path, fake_model, capsys)
+    original = fake_model.read_bytes()
+    fake_model.write_text("notes, not a model\n")
+    assert featcache.verify(out).to_dict()["model_check"] == "other"
+    assert f"the model file {fake_model} is not the one that made it (its record holds content digest" in (
+        _verify_line(capsys, out))
+    fake_model.write_bytes(original[: len(original) // 2])  # the model, cut short: damaged, as before
+    assert featcache.verify(out).to_dict()["model_check"] == "damaged"
+    fake_model.write_bytes(original)
+    doc = json.loads(record.read_text())
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    (elsewhere / "m.keras").write_bytes(original)
+    record.write_text(json.dumps({**doc, "model": {**doc["model"], "path": "m.keras"}}))
+    monkeypatch.chdir(elsewhere)  # was: found there, "the model that made it, m.keras, still has ..."
+    assert featcache.info(out)["model"] is None and featcache.verify(out).to_dict()["model_check"] == "unrecorded"

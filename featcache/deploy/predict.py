@@ -870,14 +870,16 @@ class CsvModel:
 
     @classmethod
     def from_record(cls, entry: Any) -> "CsvModel | None":
-        """The record's ``"model"`` entry as ``to_record`` writes it, else None (absent: an older record; or edited)."""
+        """The record's ``"model"`` entry as ``to_record`` writes it, else None (absent: an older record; or edited).
+        Its ``path`` is absolute, as ``of`` writes it: an edited relative one was resolved against the working folder
+        of whoever ran verify (a reviewer, 2026-12-06)."""
         from featcache.validate import is_sha256
 
         if not isinstance(entry, dict):
             return None
         file, path, digest, runtime, views = (entry.get(k) for k in ("file", "path", "content_digest", "runtime", "views"))
         texts = all(isinstance(v, str) and v for v in (file, path, runtime))
-        if not (texts and Path(file).name == file and (digest is None or is_sha256(digest))
+        if not (texts and Path(file).name == file and os.path.isabs(path) and (digest is None or is_sha256(digest))
                 and isinstance(views, list) and views and all(isinstance(v, str) and v for v in views)):
             return None
         return cls(file, path, digest, runtime, tuple(views))

@@ -169,7 +169,9 @@ def check_csv_model(target: Path, made_by: CsvModel | None) -> tuple[str, Path |
             # the whole file against its digest, as verify of a model checks it; a damaged one is said as such
             checked, meta = check_digest(f, lambda _, why: FeatcacheError(why))
         except (FeatcacheError, OSError):
-            statuses.append(MODEL_DAMAGED)
+            # a file that never was a zip is another file, not the model damaged: "damaged or changed since it was
+            # saved" was said of a text file there (a reviewer, 2026-12-06); a zip's start, cut or edited after, is
+            statuses.append(MODEL_DAMAGED if starts_with(f, b"PK\x03\x04") else MODEL_OTHER)
             continue
         if checked and isinstance(meta, dict) and meta.get(DIGEST_KEY) == made_by.content_digest:
             return MODEL_SAME, f
