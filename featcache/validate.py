@@ -28,6 +28,7 @@ into an argparse ``type=`` where a flag must be refused before any work.
     setting_path    a path a setting keeps (StoreSpec's out, a source's folder): check_path's rule, the user's type kept
     check_source    check_path of a file read, and a result featcache returned still the file it describes (Written)
     replaced_since  a result featcache returned whose file another was written over since (check_source's test)
+    still_written   the file at a result's path still holds what the result recorded (evaluate names it then)
     expand_home     a leading ~ or ~user of a user's path expanded, its type kept (check_path's and the settings')
     check_number    a parameter given through the API: a (whole) number, not a bool or a string, in a range
     check_writable_dir  create a folder and prove a file can be written there
@@ -810,6 +811,24 @@ def replaced_since(value: Any, path: Path) -> Written | None:
     except FeatcacheError:
         now = None  # damaged, busy: the reader says so
     return record if now is not None and now != record.record else None
+
+
+def still_written(value: Any, path: Path) -> bool:
+    """Whether the file at ``path`` still holds what ``value`` (a result featcache returned of a file it wrote: its
+    ``written()``) recorded of it: False where another was written there since (``replaced_since``), or it is gone,
+    cannot be read (damaged, busy) or holds no record now. A result of no record is taken as its file while that is
+    there. ``evaluate`` names a TrainResult's file only while this holds: it named a gone or damaged one for the head
+    it scored from memory (a reviewer, 2026-12-06)."""
+    if not path.is_file():
+        return False
+    written = getattr(value, "written", None)
+    record = written() if callable(written) and not isinstance(value, (str, bytes, Path)) else None
+    if not isinstance(record, Written) or record.record is None:
+        return True
+    try:
+        return record.now(path) == record.record
+    except (FeatcacheError, OSError):  # damaged, busy, unreadable: not a file to name for the head held
+        return False
 
 
 def check_file_name(value: Any, flag: str, keyword: str, example: str) -> None:

@@ -78,6 +78,25 @@ def test_evaluate_of_a_train_result_whose_head_was_replaced_names_no_file(cache,
     assert featcache.evaluate(str(out), cache, write=False).accuracy == r2.accuracy
 
 
+def test_evaluate_of_a_train_result_whose_head_file_is_gone_or_unreadable_names_no_file(cache, tmp_path):
+    """Regression (a reviewer, 2026-12-06): evaluate's check of a TrainResult's file (replaced_since) said nothing of a
+    file gone or unreadable since, so the report still named a file that does not hold the head scored. It names
+    none then ("(in memory)"), as of a file replaced."""
+    out = tmp_path / "rr.npz"
+    r1 = featcache.train(cache, "logreg", seed=1, train_size=20, out=out)
+    good = out.read_bytes()
+    out.write_bytes(good[: len(good) // 2])  # cut short: no head can be read there
+    res = featcache.evaluate(r1, cache, out=tmp_path / "ev")
+    assert res.accuracy == r1.accuracy and res.head_path is None
+    assert (tmp_path / "ev" / "evaluation.txt").read_text().splitlines()[0] == "head      (in memory)"
+    out.write_text("notes\n")  # another file, not a head at all
+    assert featcache.evaluate(r1, cache, write=False).head_path is None
+    out.unlink()  # gone
+    assert featcache.evaluate(r1, cache, write=False).head_path is None
+    out.write_bytes(good)  # r1's own file back: named again
+    assert featcache.evaluate(r1, cache, write=False).head_path == out
+
+
 def test_an_export_result_whose_model_was_replaced_is_refused(cache, tmp_path):
     h1 = featcache.train(cache, "logreg", seed=1, out=tmp_path / "h1.npz")
     h2 = featcache.train(cache, "logreg", seed=2, train_size=10, out=tmp_path / "h2.npz")

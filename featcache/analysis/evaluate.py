@@ -18,7 +18,7 @@ from featcache.analysis.plots import confusion_text, plot_confusion
 from featcache.validate import (
     checks_switches,
     check_path,
-    replaced_since,
+    still_written,
     REPORT_DIGESTS,
     check_out_dir,
     check_report_files,
@@ -227,9 +227,10 @@ def resolve_head(head: Any, meta: dict[str, Any] | None = None,
                              "TrainResult or an (estimator, meta) pair carries its own: leave meta out")
     if isinstance(head, TrainResult):  # before os.PathLike, which it is: its fitted head, not a second load
         # Its file named only while it holds that head: a train to its path since replaced it, and the report named the
-        # file (and took its folder) for the head scored here from memory, another one (a last read, 2026-12-06)
-        stale = head.path is not None and replaced_since(head, Path(head.path)) is not None
-        return head.estimator, head.meta, None if stale else head.path
+        # file (and took its folder) for the head scored here from memory, another one (a last read, 2026-12-06); so
+        # did it a file gone or unreadable since (a reviewer, 2026-12-06)
+        named = head.path is not None and still_written(head, Path(head.path))
+        return head.estimator, head.meta, head.path if named else None
     if isinstance(head, (str, os.PathLike)):  # any os.PathLike, as every other API function takes (a tester)
         est, meta = load_head(head, trust_pickle=trust_pickle)
         return est, meta, Path(head)
