@@ -91,7 +91,7 @@ def runtime_dir() -> Path:
     A conversion depends only on the model, so it must be found from any folder: it was kept under HOME, ``./data``
     of the current folder by default, and 'cd elsewhere && featcache extract --out /abs/c.h5' converted again
     (28 s) into a new ./data/cache/runtimes, and ``auto`` stayed on TensorFlow there (a new-user tester). A default
-    folder that cannot be made or written is said when a conversion is written (``runtimes.RUNTIME_DIR_ADVICE``),
+    folder that cannot be made or written is said when a conversion is written (``runtimes.runtime_dir_advice()``),
     where ``auto`` falls back to TensorFlow saying so.
     """
     given = os.environ.get(RUNTIME_DIR_ENV, "").strip()

@@ -395,7 +395,7 @@ def test_a_default_runtime_folder_that_cannot_be_made_is_one_line_and_auto_falls
         runtimes.build("onnxruntime", TINY, None, runtimes.conversions_dir("onnxruntime"))
     msg = _one_line(exc)
     assert msg.startswith(f"cannot write {tmp_path / 'me' / '.cache' / 'featcache' / 'runtimes'}/") and msg.endswith(
-        f"; {runtimes.RUNTIME_DIR_ADVICE}")
+        f"; {runtimes.runtime_dir_advice()}")
     used, _, note = runtimes.build("auto", TINY, None, runtimes.conversions_dir("auto"))
     assert used == "tensorflow" and note == f"runtime auto: using tensorflow ({msg})"
     assert sorted(os.listdir(tmp_path / "me")) == [".cache"]
