@@ -260,15 +260,15 @@ def python_text(text: str) -> str:
 def given(flag: str, text: str, python: str | None = None) -> str:
     """An option with its value, as a message names it, the one rule of which form: ``--train-size 1000.5`` in a
     command, ``train_size=1000.5`` in a Python call (``python``: the value as Python writes it where it differs from
-    ``text``, e.g. a path in quotes). One item of a list option: ``--sizes: 'x'``, ``sizes: 'x'``. A name that is no
+    ``text``, e.g. a path in quotes). One item of a list option: ``--sizes: 'x'``, ``sizes item 'x'``. A name that is no
     flag (``is_flag``: "SVMHead C", argparse's "") is ``name text`` either way. The API's errors said the CLI's
     ("--train-size 1000.5 is not a whole number" to ``train(train_size=1000.5)``; a tester)."""
     if _CLI_RUNNING.get() or not is_flag(flag):
         # only an empty name (argparse's "") loses its space: strip() took a path's own trailing spaces, and
         # "--out /tmp/x/d  is a folder" (a folder "d ") lost one (helper-198's review)
         return f"{flag} {text}" if flag and text else f"{flag}{text}".strip()
-    if flag.endswith(":"):
-        return f"{keyword_of(flag)} {text}"
+    if flag.endswith(":"):  # one item of a list: "sizes item 3", as a curve's other lines name one ("sizes: 3" was one)
+        return f"{keyword_of(flag[:-1])} item {text}"
     return f"{keyword_of(flag)}={text if python is None else python}"
 
 
@@ -294,10 +294,12 @@ def example(flag: str, text: str) -> str:
     in a Python call, where a bare value says not which keyword takes it (``python_text`` quotes a word: ``C='cv'``)."""
     if _CLI_RUNNING.get() or not is_flag(flag):
         return text
+    if flag.endswith(":"):  # an item of a list option: the list as Python writes it (sizes='100,250' was a str)
+        return f"{keyword_of(flag[:-1])}=[{', '.join(python_text(v.strip()) for v in text.split(','))}]"
     value, sep, words = text.partition(" ")  # "20 (the lesson's: ...)": a number, then words about it
     if not (sep and python_text(value) == value):
         value, sep, words = text, "", ""
-    return f"{keyword_of(flag.rstrip(':'))}={python_text(value)}{sep}{words}"
+    return f"{keyword_of(flag)}={python_text(value)}{sep}{words}"
 
 
 # Kinds of FeatcacheError that code (not only the user) tells apart: what a

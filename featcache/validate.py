@@ -126,14 +126,15 @@ def parse_sizes(sizes: str | Iterable[Any], flag: str = "--sizes") -> list[int]:
     if not items:
         raise FeatcacheError(f"{option(flag)} is empty; pass training-set sizes like 100,250,500,1000")
     out = set()
+    like = option("100,250,500,1000", "[100, 250, 500, 1000]")  # a Python call's sizes are a list
     for s in items:
         if isinstance(s, str) and not s.lstrip("+").isdigit():
-            raise FeatcacheError(f"{given(flag + ':', repr(s))} is not a whole number; pass sizes like 100,250,500,1000")
+            raise FeatcacheError(f"{given(flag + ':', repr(s))} is not a whole number; pass sizes like {like}")
         if isinstance(s, float) and not s.is_integer():
-            raise FeatcacheError(f"{given(flag + ':', repr(s))} is not a whole number; pass sizes like 100,250,500,1000")
+            raise FeatcacheError(f"{given(flag + ':', repr(s))} is not a whole number; pass sizes like {like}")
         n = _whole(s, f"{flag}:", "100,250,500,1000")
         if n < 1:
-            raise FeatcacheError(f"{given(flag + ':', shown(n))} is not a size; pass sizes of at least 1, like 100,250,500,1000")
+            raise FeatcacheError(f"{given(flag + ':', shown(n))} is not a size; pass sizes of at least 1, like {like}")
         out.add(n)
     return sorted(out)
 
@@ -308,17 +309,19 @@ class ParamName(str):
     python: bool = False
 
 
-def setting(name: str, value: str) -> str:
+def setting(name: str, value: Any) -> str:
     """``name`` set to ``value`` (as typed) in an example, in the words of who gave it: ``--C 0.03`` in a command,
     ``C=0.03`` (``C='cv'``) in a Python call (``errors.given``), ``--param logreg.C=0.03`` as --param is typed, and
     ``LogRegHead(C=0.03)`` for a parameter of a head made in Python (``ParamLabel.of_class``; it said "e.g. SVMHead
     C 0.03 or SVMHead C cv", words of no call; a tester)."""
+    # a value that is no text (False) as Python writes it in a call, as param_text in a command
+    python, text = (python_text(value), value) if isinstance(value, str) else (repr(value), param_text(value))
     call = getattr(name, "call", "")
     if call:
-        return f"{call}({name.param}={python_text(value)})"
+        return f"{call}({name.param}={python})"
     if getattr(name, "assign", " ") == "=":
-        return f"{name}={python_text(value) if getattr(name, 'python', False) else value}"
-    return given(name, value, python_text(value))
+        return f"{name}={python if getattr(name, 'python', False) else text}"
+    return given(name, text, python)
 
 
 def typed_as(name: str, value: Any) -> str:

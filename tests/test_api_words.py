@@ -379,3 +379,140 @@ def test_predicts_csv_and_finetunes_settings_name_their_keywords(tmp_path):
     assert api_error(lambda: check_settings(20, 1e9, 1, 32, 1)) == (
         "learning_rate=1e9 is far above any learning rate Adam fine-tunes with (at most 1); use e.g. learning_rate=1e-5, "
         "the lesson's")
+
+
+# The rest of docs/api.md's "not yet in the API's words" (helper-221): each line below named a flag or a command to a
+# Python call; the commands' lines are byte for byte what they were (59 bad commands' stdout, stderr and exit status
+# diffed against the code before, /tmp/h221/runcases.sh).
+
+def test_probes_head_params_items_name_the_dict(tmp_path, capsys):
+    """probe(head_params=["max_iter=3"]) was told "--param 'max_iter=3' names no head ...; write HEAD.NAME=VALUE, e.g.
+    --param logreg.max_iter=...", and a dict's bad value "--param logreg.max_iter=0 is not valid"."""
+    cache, out = synthetic_cache(tmp_path / "c.h5", layer="out_relu"), tmp_path / "p"
+    assert api_error(lambda: featcache.probe(cache, head_params=["logreg.max_iter"], out=out)) == (
+        "head_params item 'logreg.max_iter' is not 'HEAD.NAME=VALUE'; in Python, head_params is a dict of each head's "
+        "parameters, e.g. head_params={'logreg': {'max_iter': ...}}")
+    assert api_error(lambda: featcache.probe(cache, head_params=["max_iter=3"], out=out)) == (
+        "head_params item 'max_iter=3' names no head, and there are 2 (logreg, svm); in Python, head_params is a dict "
+        "of each head's parameters, e.g. head_params={'logreg': {'max_iter': 3}}")
+    assert api_error(lambda: featcache.probe(cache, heads=("logreg",), head_params={"svm": {"C": 3}}, out=out)) == (
+        "head_params names head 'svm', which is not among the heads (logreg); add it to heads or drop it from head_params")
+    assert api_error(lambda: featcache.probe(cache, head_params={"logreg": {"C": 3}}, out=out)) == (
+        "head_params['logreg']['C']: give it with C= (a dict for one head, e.g. C={'logreg': 0.03})")
+    assert api_error(lambda: featcache.probe(cache, head_params={"logreg": {"max_iter": 0}}, out=out)).startswith(
+        "head_params['logreg']['max_iter']=0 is not valid; use a whole number >= 1")
+    # probe's C per head (a str of pairs, or a dict) said "--C 'logreg=1,2' mixes ..."
+    assert api_error(lambda: featcache.probe(cache, C="logreg=1,2", out=out)) == (
+        "C='logreg=1,2' mixes a bare value with head=value pairs; use e.g. C={'logreg': 0.03, 'svm': 10}")
+    assert api_error(lambda: featcache.probe(cache, heads=("logreg",), C={"svm": 1}, out=out)) == (
+        "C names head 'svm', which is not among the heads (logreg); add it to heads or drop it from C")
+    assert not out.exists()
+    for args, line in ((["--param", "max_iter=3"], "error: --param 'max_iter=3' names no head, and there are 2 (logreg, "
+                                                   "svm); write HEAD.NAME=VALUE, e.g. --param logreg.max_iter=...\n"),
+                       (["--param", "logreg.C=3"], "error: --param logreg.C: give it with --C (HEAD=C for one head)\n"),
+                       (["--param", "logreg.max_iter=0"], "error: --param logreg.max_iter=0 is not valid; use a whole "
+                                                          "number >= 1, e.g. 2000\n")):
+        proc = run_main(capsys, "probe", str(cache), *args, "--out", str(out))
+        assert proc.returncode == 2 and proc.stderr.endswith(line), proc.stderr
+
+
+def test_early_stopping_without_validation_rows_names_the_callers_dict(cache, tmp_path, capsys):
+    """The Keras head's early stopping with validation_split 0 said "give --param validation_split=0.2 (or another
+    fraction), or --param early_stopping=false" to train's params, a curve's or probe's head_params and a DenseHead."""
+    said = "the keras head's early_stopping watches the validation rows, and validation_split 0 holds none out; give "
+    both = {"validation_split": 0.0, "early_stopping": True}
+    out = tmp_path / "h.npz"
+    assert api_error(lambda: featcache.train(cache, "keras", params=both, out=out)) == (
+        said + "params['validation_split']=0.2 (or another fraction), or params['early_stopping']=False")
+    keras = (said + "head_params['keras']['validation_split']=0.2 (or another fraction), or "
+             "head_params['keras']['early_stopping']=False")
+    assert api_error(lambda: featcache.learning_curve(cache, [10], heads=("keras",), head_params={"keras": both},
+                                                      out=tmp_path / "cv")) == keras
+    probed = synthetic_cache(tmp_path / "p.h5", layer="out_relu")
+    assert api_error(lambda: featcache.probe(probed, heads=("keras",), head_params={"keras": both},
+                                             out=tmp_path / "p")) == keras
+    from featcache.heads import DenseHead
+
+    assert api_error(lambda: DenseHead(validation_split=0.0).check_params()) == (
+        said + "DenseHead(validation_split=0.2) (or another fraction), or DenseHead(early_stopping=False)")
+    assert not out.exists() and not (tmp_path / "cv").exists() and not (tmp_path / "p").exists()
+    proc = run_main(capsys, "train", str(cache), "--head", "keras", "--param", "validation_split=0", "--out", str(out))
+    assert proc.returncode == 2 and proc.stderr.endswith(
+        said + "--param validation_split=0.2 (or another fraction), or --param early_stopping=false\n"), proc.stderr
+
+
+def test_trains_head_prefix_line_says_the_head_argument(cache, tmp_path):
+    """"train takes the parameter's name alone (its head is head='logreg')" read as no sentence."""
+    assert api_error(lambda: featcache.train(cache, "logreg", params=["logreg.max_iter=50"], out=tmp_path / "h.npz")) == (
+        "params item 'logreg.max_iter=50': train takes the parameter's name alone (the head is given by head='logreg'); "
+        "write e.g. params={'max_iter': 50}")
+
+
+def test_an_item_of_a_curves_sizes_or_seeds_is_named_as_one_item(cache, tmp_path):
+    """A size was "sizes: '1x'" here and "sizes item 3" in the curve's fold check, and the example a str
+    (sizes='100,250,500,1000') where a Python call's sizes are a list."""
+    out = tmp_path / "cv"
+    assert api_error(lambda: featcache.learning_curve(cache, ["1x"], out=out)) == (
+        "sizes item '1x' is not a whole number; pass sizes like [100, 250, 500, 1000]")
+    assert api_error(lambda: featcache.learning_curve(cache, [True], out=out)) == (
+        "sizes item True is not a whole number; pass e.g. sizes=[100, 250, 500, 1000]")
+    assert api_error(lambda: featcache.learning_curve(cache, [10], baseline="scratch", baseline_sizes=[0], out=out)) == (
+        "baseline_sizes item 0 is not a size; pass sizes of at least 1, like [100, 250, 500, 1000]")
+    assert api_error(lambda: featcache.learning_curve(cache, [10], seeds=[1, "x"], out=out)) == (
+        "seeds item 'x' is not a whole number; pass e.g. seeds=[0]")
+    assert not out.exists()
+
+
+def test_a_line_that_suggests_a_command_suggests_the_call(cache, tmp_path, capsys):
+    """load_model of a cache, a head or an image suggested 'featcache export HEAD --out MODEL.keras' and 'featcache
+    predict MODEL IMAGE ...', and a curve's note on rows of another order 'train --train-size N --seed S'."""
+    head = featcache.train(cache, "logreg", out=tmp_path / "h.npz").path
+    image = make_class_tree(tmp_path / "photos", {"a": 1}, size=8) / "a" / "a_000.png"
+    assert "(it is an HDF5 file, a cache?: make a model from a head with featcache.export(head, out='model.keras'))" in (
+        api_error(lambda: featcache.load_model(cache)))
+    assert f"(it is a head: export it first with featcache.export({str(head)!r}, out='model.keras'))" in (
+        api_error(lambda: featcache.load_model(head)))
+    assert "predict takes the model first, then the images: featcache.predict(model, images))" in (
+        api_error(lambda: featcache.load_model(image)))
+    from featcache.analysis.curve.folder import _drop_other_order
+
+    (tmp_path / "curve.csv").write_text("head\n")
+    capsys.readouterr()
+    _drop_other_order({("logreg", 0, 10): {}}, tmp_path / "curve.csv")
+    note = capsys.readouterr().err
+    assert "in another order than featcache.train(..., train_size=N, seed=S) (before" in note and "--" not in note, note
+    proc = run_main(capsys, "predict", str(head), str(image))
+    assert proc.returncode == 2 and f"export it first with 'featcache export {head} --out MODEL.keras')" in proc.stderr
+
+
+def test_probes_notes_under_its_table_name_its_keywords(tmp_path, capsys):
+    """probe(verbose=True) prints the CLI's table and notes: "without --on-test", "(extract --layers blocks)"."""
+    cache = synthetic_cache(tmp_path / "c.h5", layer="out_relu")  # the backbone's final output alone
+    capsys.readouterr()
+    featcache.probe(cache, heads=("logreg",), on_test=True, out=tmp_path / "p", verbose=True)
+    printed = capsys.readouterr().out
+    assert ("note: chosen on the test split, so its test accuracy flatters it; without on_test=True probe chooses"
+            in printed), printed
+    assert ("note: one layer probed; a cache of every block (featcache.extract(..., ModelSpec(layers='blocks'))) lets "
+            "probe compare them" in printed), printed
+    proc = run_main(capsys, "probe", str(cache), "--heads", "logreg", "--on-test", "--out", str(tmp_path / "p2"))
+    assert proc.returncode == 0 and "without --on-test probe" in proc.stdout and "(extract --layers blocks)" in proc.stdout
+
+
+def test_extracts_old_keyword_form_names_its_keywords(tmp_path):
+    """extract()'s deprecated keyword form takes the source's and engine's options as keywords, and was told "--strict
+    applies to class-folder photos only; add --images DIR" and "--workers applies only to --engine ray"."""
+    data = make_fashion_dir(tmp_path / "fm")
+    out = tmp_path / "c.h5"
+    with pytest.warns(DeprecationWarning):
+        assert api_error(lambda: featcache.extract("fashion_mnist", data_dir=data, strict=True, weights="random",
+                                                   out=out)) == "strict applies to class-folder photos only; add images=DIR"
+    with pytest.warns(DeprecationWarning):
+        assert api_error(lambda: featcache.extract("fashion_mnist", data_dir=data, workers=2, weights="random",
+                                                   out=out)) == "workers applies only to engine='ray'; add engine='ray' or drop it"
+    tree = make_class_tree(tmp_path / "photos", {"a": 2, "b": 2}, size=8)
+    with pytest.warns(DeprecationWarning):
+        assert api_error(lambda: featcache.extract(images=tree, test_fraction=0.5, data_dir=data, weights="random",
+                                                   out=out)) == (
+            "data_dir applies to Fashion-MNIST only; images names your photos' folder: give only one of them")
+    assert not out.exists()

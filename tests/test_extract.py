@@ -830,7 +830,12 @@ def test_engines_factory_is_the_clis_engine_flag():
 
     assert engines.get("local") == LocalEngine() and engines.get("local", runtime="openvino") == LocalEngine(runtime="openvino")
     assert engines.get("ray", workers=2, address=None) == RayEngine(workers=2)
-    with pytest.raises(FeatcacheError, match="--workers, --address apply only to --engine ray"):
+    from featcache.errors import cli_words
+
+    with cli_words(), pytest.raises(FeatcacheError, match="--workers, --address apply only to --engine ray"):
+        engines.get("local", workers=2, address="h:1")
+    # a Python call's words (extract()'s keyword form reaches engines.get; helper-221)
+    with pytest.raises(FeatcacheError, match="^workers, address apply only to engine='ray'; add engine='ray' or drop them$"):
         engines.get("local", workers=2, address="h:1")
     with pytest.raises(FeatcacheError, match="unknown engine 'spark'; use one of: local, ray"):
         engines.get("spark")

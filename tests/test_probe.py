@@ -207,7 +207,8 @@ def test_quiet_unless_verbose_and_out_checked_before_any_fit(multi_cache, tmp_pa
     one = tiny_fashion_cache(tmp_path, out="one.h5")
     featcache.probe(one, heads="logreg", out=tmp_path / "o", verbose=True)  # a cache of one layer: the hint
     printed = capsys.readouterr().out
-    assert "note: one layer probed" in printed and "extract --layers blocks" in printed
+    # a Python call's words (probe(verbose=True)): the call that caches every block, not the command (helper-221)
+    assert "note: one layer probed" in printed and "featcache.extract(..., ModelSpec(layers='blocks'))" in printed
     # a cache of one layer chosen at extraction (the lesson's views cache: the layer its probe of every block chose)
     chosen = featcache.extract(featcache.FashionMNIST(data_dir=str(tmp_path / "fm")),
                                featcache.ModelSpec(weights="random", image_size=32, layers="block_13"),

@@ -42,6 +42,7 @@ def registered(monkeypatch):
     return ArraySource
 
 
+@pytest.mark.usefixtures("cli_words")  # the command's words (extract's flags); a Python call's: test_api_words
 def test_a_registered_source_is_chosen_by_its_option_and_built_from_its_own(registered):
     assert specs._source(None, {"npz": "a.npz", "take": 5}) == ArraySource("a.npz", 5)
     from featcache.sources.fashion_mnist import FashionMNIST
@@ -110,7 +111,8 @@ def test_a_refused_choice_of_data_is_said_before_the_options_that_do_not_fit_it(
 
     with pytest.warns(DeprecationWarning), pytest.raises(FeatcacheError, match=r"^root must be a folder path \(got False\)"):
         featcache.extract(images=False, train_limit=50)
-    with pytest.raises(FeatcacheError, match="^--train-limit applies to Fashion-MNIST only"):
+    # a Python call's words (extract()'s keyword form reaches from_options); the command's is "--train-limit ..."
+    with pytest.raises(FeatcacheError, match="^train_limit applies to Fashion-MNIST only"):
         specs.from_options(images=str(tmp_path), train_limit=50)  # a folder that exists: PhotoFolder checks it when made
 
 

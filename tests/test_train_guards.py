@@ -174,9 +174,10 @@ def test_a_param_is_not_refused_for_a_pair_with_a_class_default_the_command_does
     est = build_head("keras", preset="lesson", params={"validation_split": 0}, n_classes=3)
     assert (est.validation_split, est.early_stopping) == (0, False)
     assert parse_head_params(["keras.validation_split=0"], ["keras"]) == {"keras": {"validation_split": 0}}
-    with pytest.raises(FeatcacheError, match="^the keras head's early_stopping watches the validation rows, and "
-                                             "validation_split 0 holds none out; give --param validation_split=0.2 "
-                                             r"\(or another fraction\), or --param early_stopping=false$"):
+    # in the words of a Python call's params (helper-221; the command's --param line: test_api_words)
+    with pytest.raises(FeatcacheError, match=r"^the keras head's early_stopping watches the validation rows, and "
+                                             r"validation_split 0 holds none out; give params\['validation_split'\]=0.2 "
+                                             r"\(or another fraction\), or params\['early_stopping'\]=False$"):
         build_head("keras", params={"validation_split": 0}, n_classes=3)
 
 

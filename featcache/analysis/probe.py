@@ -37,12 +37,13 @@ import numpy as np
 
 from featcache import paths
 from featcache.analysis.plots import plot_probe
-from featcache.errors import FeatcacheError, example, given, one_line, option
+from featcache.errors import FeatcacheError, cli_running, example, given, one_line, option
 from featcache.progress import counted, status
-from featcache.heads import make_head, parse_C_per_head, parse_head_params
+from featcache.heads import HEADS, check_head_params, make_head, parse_C_per_head, parse_head_params
 from featcache.sources.images import check_report_outside_classes
 from featcache.store.atomic import output_files, write_bytes, write_json
 from featcache.validate import (
+    ParamLabel,
     checks_switches,
     param_text,
     check_path,
@@ -75,6 +76,14 @@ DEFAULT_HOLDOUT = 0.2
 DEFAULT_SEED = 0  # which training images are held out (or fall in which fold) where no seed is given
 # Parameters probe sets through an option of its own, never through --param.
 PROBE_OWN = {"C": "give it with --C (HEAD=C for one head)", "n_classes": "set from the cache's classes"}
+
+
+def _own_words() -> dict[str, str]:
+    """``PROBE_OWN`` in the caller's words: a Python call has C=, not --C (``head_params={'logreg': {'C': 3}}`` was
+    told "give it with --C (HEAD=C for one head)")."""
+    if cli_running():
+        return PROBE_OWN
+    return {**PROBE_OWN, "C": "give it with C= (a dict for one head, e.g. C={'logreg': 0.03})"}
 CSV_FIELDS = ("depth", "layer", "width", "head", "C", "accuracy", "scored_on", "fit_seconds", "train_views", "test_views")
 
 
@@ -600,7 +609,7 @@ def _settings(cache: Cache, heads, C, layers, holdout: float | None, seed: int |
     """The ``ProbePlan`` of these settings on ``cache``; refuses bad input before any fit."""
     head_names = parse_heads(heads)
     Cs = parse_C_per_head(C, head_names)
-    given = parse_head_params(head_params, head_names, own=PROBE_OWN)
+    given = parse_head_params(head_params, head_names, own=_own_words())
     if on_test and seed is not None:
         # refused, as train refuses an option its head does not use: --on-test --seed 5 ran, and its seed was
         # recorded as a choice that changed nothing (an adversarial tester)
@@ -643,6 +652,8 @@ def _settings(cache: Cache, heads, C, layers, holdout: float | None, seed: int |
     params = {h: {**probe_defaults(h), **given.get(h, {}), **({"C": Cs[h]} if h in Cs else {})} for h in head_names}
     # each head made once, here: a value it refuses is one line now, not a traceback from the first fit, and the
     # same head says whether its fit splits rows into folds (it was made a second time for that)
+    for h in head_names:  # a pair of parameters that disagree (ParamsDisagree) named as given: head_params[...] in a call
+        check_head_params(HEADS[h](**params[h]), ParamLabel.of_option("--param", "head_params", h))
     check_fit_rows(cache, {h: make_head(h, **params[h]) for h in head_names}, scoring)
     return ProbePlan(head_names, params, names, scoring, {layer: order.index(layer) for layer in order},
                      {h: dict(given.get(h, {})) for h in head_names})
@@ -904,7 +915,9 @@ def _print_table(rows, head_names, names, widths, best, final_only: bool) -> Non
     views = f", train views {best.train_views}, test views {best.test_views}" if len(labels) > 1 else ""
     print(f"best layer: {best.layer} with {best.head}{C}{views}: {what} {best.accuracy:.4f}")
     if best.scored_on == "test":  # a tester followed the printed train command without noticing
-        print("note: chosen on the test split, so its test accuracy flatters it; without --on-test probe "
+        print(f"note: chosen on the test split, so its test accuracy flatters it; without {option('--on-test')} probe "
               "chooses on held-out training images and leaves the test split for the final score")
     if final_only:  # not when one of several cached layers was asked for, nor one chosen at extraction (new users)
-        print("note: one layer probed; a cache of every block (extract --layers blocks) lets probe compare them")
+        # probe(verbose=True) prints it too: there the call that caches every block, not the command
+        blocks = option("extract --layers blocks", "featcache.extract(..., ModelSpec(layers='blocks'))")
+        print(f"note: one layer probed; a cache of every block ({blocks}) lets probe compare them")

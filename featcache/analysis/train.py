@@ -204,8 +204,9 @@ def _check_no_head_prefix(head: str, params: Any) -> None:
             raise FeatcacheError(f"{said} names head {prefix.strip()!r}, but train fits {_heads_given([head])}; a "
                                  f"parameter of the {prefix.strip()} head goes with it, by its name alone: "
                                  f"{given_together(_heads_given([prefix.strip()]), example)}")
-        raise FeatcacheError(f"{said}: train takes the parameter's name alone (its head is {_heads_given([head])}); "
-                             f"write e.g. {example}")
+        # "(its head is head='logreg')" read awkwardly in a Python call: there the head is the head= argument
+        whose = option(f"its head is --head {head}", f"the head is given by head={head!r}")
+        raise FeatcacheError(f"{said}: train takes the parameter's name alone ({whose}); write e.g. {example}")
 
 
 def _heads_given(names: Sequence[str]) -> str:

@@ -176,7 +176,8 @@ def _images_hint(path: Path) -> str:
     except OSError:
         return ""
     what = next((w for magic, w in _IMAGE_MAGIC if start.startswith(magic)), None)
-    return f" (it is {what}: predict takes the model first, then the images: 'featcache predict MODEL IMAGE ...')" if what else ""
+    how = option("'featcache predict MODEL IMAGE ...'", "featcache.predict(model, images)")
+    return f" (it is {what}: predict takes the model first, then the images: {how})" if what else ""
 
 
 def _kind_hint(path: Path, exc: Exception) -> str:
@@ -185,7 +186,8 @@ def _kind_hint(path: Path, exc: Exception) -> str:
     from featcache.validate import starts_with
 
     if starts_with(path, b"\x89HDF\r\n\x1a\n"):
-        return " (it is an HDF5 file, a cache?: make a model from a head with 'featcache export HEAD --out MODEL.keras')"
+        how = option("'featcache export HEAD --out MODEL.keras'", "featcache.export(head, out='model.keras')")
+        return f" (it is an HDF5 file, a cache?: make a model from a head with {how})"
     if isinstance(exc, KeyError) and zipfile.is_zipfile(path):
         return f" (a zip file without featcache's {META_ENTRY}: a Keras model or an .npz of another program?)"
     return f" ({type(exc).__name__})"
@@ -200,7 +202,10 @@ def _model_json(path: str | Path) -> dict[str, Any]:
 
     from featcache.errors import shell_path
 
-    head_hint = f" (it is a head: export it first with 'featcache export {shell_path(str(path))} --out MODEL.keras')"
+    # the command to paste in a command's line, the call in a Python call's
+    how = option(f"'featcache export {shell_path(str(path))} --out MODEL.keras'",
+                 f"featcache.export({str(path)!r}, out='model.keras')")
+    head_hint = f" (it is a head: export it first with {how})"
     from featcache.heads.io import edited
 
     # a head whose kind was edited to a model's reached Keras's call with images, a traceback; a model edited to a

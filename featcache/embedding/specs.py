@@ -241,7 +241,9 @@ def _source(data: str | None, given: dict[str, Any]) -> Any:
         if key not in cls.options:
             owner = next(c for c in classes if key in c.options)
             hint = owner.elsewhere.get(key, owner.elsewhere.get("", ""))
-            raise FeatcacheError(f"{_flag(key)} applies to {owner.title} only" + (f"; {hint}" if hint else ""))
+            hint = option(*hint) if isinstance(hint, tuple) else hint
+            # extract(strict=True) in 0.1's keyword form was told "--strict applies to ...; add --images DIR"
+            raise FeatcacheError(f"{option(_flag(key), key)} applies to {owner.title} only" + (f"; {hint}" if hint else ""))
     return source
 
 

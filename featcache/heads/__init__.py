@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from featcache.errors import FeatcacheError, ParamsDisagree, option
-from featcache.validate import ParamLabel, parse_C, parse_list
+from featcache.errors import FeatcacheError, ParamsDisagree, cli_running, given, keyword_of, option, python_text
+from featcache.validate import ParamLabel, parse_C, parse_list, shown
 from featcache.heads.dense import DenseHead
 from featcache.heads.logreg import LogRegHead
 from featcache.heads.svm import SVMHead
@@ -102,25 +102,36 @@ def parse_head_params(value: Any, heads: Sequence[str], flag: str = "--param",
         for item in [value] if isinstance(value, str) else list(value):
             name, sep, _ = str(item).partition("=")
             if not sep:  # parse_params would say it of the NAME alone: 'max_iter' for 'logreg.max_iter', and dropout=0.5
-                raise FeatcacheError(f"{flag} {str(item)!r} is not {'NAME' if len(heads) == 1 else 'HEAD.NAME'}=VALUE; "
-                                     f"write e.g. {flag} {str(item).strip() or 'logreg.max_iter'}=...")
+                form = f"{'NAME' if len(heads) == 1 else 'HEAD.NAME'}=VALUE"
+                if cli_running():
+                    raise FeatcacheError(f"{flag} {str(item)!r} is not {form}; "
+                                         f"write e.g. {flag} {str(item).strip() or 'logreg.max_iter'}=...")
+                head, dot, rest = str(item).strip().partition(".")
+                example = _head_params_example(head if dot else (heads or ["logreg"])[0], rest if dot else head, "...")
+                raise FeatcacheError(f"head_params item {shown(item)} is not '{form}'; {example}")
             head, dot, _ = name.partition(".")
             if not dot and len(heads) != 1:
                 # the example's head is one that takes the name: probe's 'gamma=0.01' was shown 'logreg.gamma=...'
                 takes = [h for h in heads if h in HEADS and name.strip() in head_params(h)]
-                raise FeatcacheError(f"{flag} {item!r} names no head, and there are {len(heads)} ({', '.join(heads)}); "
-                                     f"write HEAD.NAME=VALUE, e.g. {flag} {(takes or heads or ['logreg'])[0]}.{name or 'max_iter'}=...")
+                some = (takes or heads or ['logreg'])[0]
+                if cli_running():
+                    raise FeatcacheError(f"{flag} {item!r} names no head, and there are {len(heads)} ({', '.join(heads)}); "
+                                         f"write HEAD.NAME=VALUE, e.g. {flag} {some}.{name or 'max_iter'}=...")
+                raise FeatcacheError(f"head_params item {item!r} names no head, and there are {len(heads)} "
+                                     f"({', '.join(heads)}); {_head_params_example(some, name, str(item)[len(name) + 1:])}")
             items.setdefault(head.strip() if dot else heads[0], []).append(str(item)[len(head) + 1:] if dot else str(item))
         groups = {h: parse_params(p, flag, h, "head_params") for h, p in items.items()}
     for head, params in groups.items():
         if head not in heads:
-            raise FeatcacheError(f"{flag} names head {head!r}, which is not among the heads ({', '.join(heads)}); "
-                                 f"add it to {option('--heads')} or drop it from {flag}")
+            said = option(flag, "head_params")
+            raise FeatcacheError(f"{said} names head {head!r}, which is not among the heads ({', '.join(heads)}); "
+                                 f"add it to {option('--heads')} or drop it from {said}")
+        label = ParamLabel.of_option(flag, "head_params", head)  # --param logreg.C in a command, head_params['logreg']['C']
         for name in params:
             if own and name in own:
-                raise FeatcacheError(f"{flag} {head}.{name}: {own[name]}")
+                raise FeatcacheError(f"{label(name)}: {own[name]}")
         check_param_names(head, params, hidden=own or ())
-        check_param_values(head, params, f"{flag} {head}.")
+        check_param_values(head, params, label)
     return groups
 
 
@@ -136,7 +147,16 @@ def check_param_names(name: str, params: Mapping[str, Any], hidden: Collection[s
         raise FeatcacheError(f"head {name!r} has no parameter {unknown[0]!r}; its parameters: {', '.join(listed)}")
 
 
-def check_param_values(name: str, params: Mapping[str, Any], flag: str = "--param") -> None:
+def _head_params_example(head: str, name: str, value: str) -> str:
+    """The fix of a Python call's ``head_params`` item that is no HEAD.NAME=VALUE: the dict it is in Python (probe's
+    ``head_params=["max_iter=3"]`` was told "write HEAD.NAME=VALUE, e.g. --param logreg.max_iter=...", a flag)."""
+    name = name.strip() if name.strip().isidentifier() else "max_iter"
+    shown_value = "..." if value.strip() in ("", "...") else python_text(value.strip())
+    return (f"in Python, head_params is a dict of each head's parameters, e.g. "
+            f"head_params={{{head.strip()!r}: {{{name!r}: {shown_value}}}}}")
+
+
+def check_param_values(name: str, params: Mapping[str, Any], flag: ParamLabel | str = "--param") -> None:
     """The values in ``params`` (names checked) by head ``name``'s own ``check_params``, a bad one named as the user
     gave it (``flag``: "--param" or "--param logreg."): ``--param max_iter 0 is not valid ...``, not the class's
     words a head made in Python is named with (``LogRegHead max_iter``, a class name a CLI user never wrote; a
@@ -146,7 +166,7 @@ def check_param_values(name: str, params: Mapping[str, Any], flag: str = "--para
     check = getattr(HEADS[name](**params), "check_params", None)
     if check is None:
         return
-    label = ParamLabel.of_flag(flag)
+    label = flag if isinstance(flag, ParamLabel) else ParamLabel.of_flag(flag)
     try:
         check(label)
     except ParamsDisagree:
@@ -252,20 +272,23 @@ def parse_C_per_head(C: Any, heads: Sequence[str], flag: str = "--C") -> dict[st
         pairs = {h: c for h in heads}
     else:
         pairs = {}
+        said = given(flag, repr(C))  # --C 'logreg=1,2' in a command, C='logreg=1,2' in a Python call
         for part in parse_list(C, flag):  # the one splitter of comma lists
             head, sep, value = part.partition("=")
             if not sep:
-                raise FeatcacheError(f"{flag} {C!r} mixes a bare value with head=value pairs; use e.g. {flag} logreg=0.03,svm=10")
+                pairs_eg = option(f"{flag} logreg=0.03,svm=10", f"{keyword_of(flag)}={{'logreg': 0.03, 'svm': 10}}")
+                raise FeatcacheError(f"{said} mixes a bare value with head=value pairs; use e.g. {pairs_eg}")
             if head.strip() in pairs:  # logreg=cv,logreg=1 kept the last without a word (an adversarial tester)
-                raise FeatcacheError(f"{flag} {C!r} gives head {head.strip()!r} two values; give each head one")
+                raise FeatcacheError(f"{said} gives head {head.strip()!r} two values; give each head one")
             pairs[head.strip()] = parse_C(value.strip(), flag)
     with_C = _heads_with_C(heads)
     for head in pairs:
         if head not in heads:
-            raise FeatcacheError(f"{flag} names head {head!r}, which is not among the heads ({', '.join(heads)}); "
-                                 f"add it to {option('--heads')} or drop it from {flag}")
+            raise FeatcacheError(f"{option(flag)} names head {head!r}, which is not among the heads ({', '.join(heads)}); "
+                                 f"add it to {option('--heads')} or drop it from {option(flag)}")
         if head not in with_C:
-            raise FeatcacheError(f"head {head!r} has no C parameter; give {flag} only for {', '.join(with_C) or ' or '.join(heads_with_C())}")
+            raise FeatcacheError(f"head {head!r} has no C parameter; give {option(flag)} only for "
+                                 f"{', '.join(with_C) or ' or '.join(heads_with_C())}")
     return pairs
 
 

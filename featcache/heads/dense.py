@@ -12,11 +12,11 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from featcache._lazy import keras
-from featcache.errors import FeatcacheError, ParamsDisagree
+from featcache.errors import FeatcacheError, ParamsDisagree, cli_running
 from featcache.heads.folding import to_raw
 from featcache.heads.inputs import fit_data, predict_data
 from featcache.progress import epoch_progress, epochs_text, fit_note
-from featcache.validate import COUNT_MAX, ParamLabel, check_bool, check_number, check_seed_param, param_text
+from featcache.validate import COUNT_MAX, ParamLabel, check_bool, check_number, check_seed_param, param_text, setting
 
 if TYPE_CHECKING:
     from keras import Model as KerasModel
@@ -321,8 +321,7 @@ class DenseHead(ClassifierMixin, BaseEstimator):
         if self.early_stopping and not self.validation_split:  # it trained every epoch and recorded early_stopping True
             # in --param's words: two parameters, the one the user gave or the preset's, and no class name (a tester)
             raise ParamsDisagree("the keras head's early_stopping watches the validation rows, and validation_split 0 "
-                                 "holds none out; give --param validation_split=0.2 (or another fraction), or --param "
-                                 "early_stopping=false")
+                                 f"holds none out; {_early_stopping_fix(name)}")
         check_number(self.patience, name("patience"), whole=True, low=0, high=COUNT_MAX, example=10)
         check_number(self.l2, name("l2"), low=0, example=1e-2)
         if self.n_classes is not None:
@@ -502,3 +501,13 @@ class DenseHead(ClassifierMixin, BaseEstimator):
     def predict(self, X: np.ndarray) -> np.ndarray:
         scores = self.decision_function(X)  # first: it says "not fitted", where classes_ was an AttributeError (a tester)
         return self.classes_[np.argmax(scores, axis=1)]
+
+
+def _early_stopping_fix(name: ParamLabel) -> str:
+    """The fix of early stopping without validation rows in the caller's words: a command's --param (as it was), a
+    Python call's dict or class (``params['validation_split']=0.2``, ``DenseHead(early_stopping=False)``; a call was
+    told "give --param validation_split=0.2", a flag it has not)."""
+    if cli_running():
+        return "give --param validation_split=0.2 (or another fraction), or --param early_stopping=false"
+    return (f"give {setting(name('validation_split'), '0.2')} (or another fraction), or "
+            f"{setting(name('early_stopping'), False)}")

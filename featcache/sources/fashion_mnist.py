@@ -157,9 +157,12 @@ class FashionMNIST:
     title: ClassVar[str] = "Fashion-MNIST"
     selector: ClassVar[str | None] = None
     options: ClassVar[dict[str, str]] = {"data_dir": "data_dir", "train_limit": "train_limit", "test_limit": "test_limit"}
-    # Said where one of its options comes with another source: what to do instead, by option ("": any other).
-    elsewhere: ClassVar[dict[str, str]] = {"data_dir": "--images names your photos' folder: give only one of them",
-                                           "": "for fewer of your own images, use a folder holding the ones you want"}
+    # Said where one of its options comes with another source: what to do instead, by option ("": any other); a pair
+    # is (a command's words, a Python call's: extract()'s old keyword form takes the options as keywords).
+    elsewhere: ClassVar[dict[str, str | tuple[str, str]]] = {
+        "data_dir": ("--images names your photos' folder: give only one of them",
+                     "images names your photos' folder: give only one of them"),
+        "": "for fewer of your own images, use a folder holding the ones you want"}
 
     def __post_init__(self):
         if self.data_dir is not None:

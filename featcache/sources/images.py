@@ -207,7 +207,8 @@ class PhotoFolder:
     selector: ClassVar[str | None] = "images"
     metavar: ClassVar[str] = "DIR"  # its selector's value in messages, as extract's --help writes it
     options: ClassVar[dict[str, str]] = {"images": "root", "test_fraction": "test_fraction", "seed": "seed", "strict": "strict"}
-    elsewhere: ClassVar[dict[str, str]] = {"": "add --images DIR"}  # what to do where one of its options comes alone
+    # what to do where one of its options comes alone: (a command's words, a Python call's; FashionMNIST.elsewhere)
+    elsewhere: ClassVar[dict[str, str | tuple[str, str]]] = {"": ("add --images DIR", "add images=DIR")}
 
     def __post_init__(self):
         object.__setattr__(self, "root", setting_path(self.root, "--images", "a folder path", "root",

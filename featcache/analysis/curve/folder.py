@@ -155,8 +155,9 @@ def _drop_other_order(rows: dict[tuple[str, int, int], dict[str, Any]], csv_path
         heads = sorted({k[0] for k in rows})
         kept = _keep_old_table(csv_path)
         where = f"; the old table is kept as {kept}" if kept else ""
+        train_rows = option("'train --train-size N --seed S'", "featcache.train(..., train_size=N, seed=S)")
         note(f"featcache curve: note: {len(rows)} row(s) of {csv_path} ({', '.join(heads)}) were fitted on their images "
-              "in another order than 'train --train-size N --seed S' (before curve took train's rows); dropped, and "
+              f"in another order than {train_rows} (before curve took train's rows); dropped, and "
               f"those this run asks for are fitted again{where}")
     return {}
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from featcache.embedding.batches import Batch
 from featcache.embedding.runtimes import DEFAULT_RUNTIME, check_runtime  # noqa: F401  (the runtimes' own; engines check theirs when made)
-from featcache.errors import FeatcacheError
+from featcache.errors import FeatcacheError, option
 
 # --engine NAME -> (module, class), imported only when chosen (Ray is an optional dependency).
 ENGINES = {
@@ -75,10 +75,11 @@ def get(name: str = "local", **options: Any) -> Engine:
     fields = {f.name for f in dataclasses.fields(cls)}
     foreign = [k for k in given if k not in fields]
     if foreign:
-        flags = ", ".join("--" + k.replace("_", "-") for k in foreign)
+        # in the caller's words: extract(workers=2) in 0.1's keyword form was told "add --engine ray"
+        flags = ", ".join(option("--" + k.replace("_", "-"), k) for k in foreign)
         owners = [n for n in ENGINES if n != name and set(foreign) <= {f.name for f in dataclasses.fields(engine_class(n))}]
-        where = " or ".join(f"--engine {n}" for n in owners) or "another engine"
+        where = " or ".join(option(f"--engine {n}", f"engine={n!r}") for n in owners) or "another engine"
         verb = "applies" if len(foreign) == 1 else "apply"
-        raise FeatcacheError(f"{flags} {verb} only to {where}; add {where if owners else '--engine'} or drop "
+        raise FeatcacheError(f"{flags} {verb} only to {where}; add {where if owners else option('--engine', 'engine=')} or drop "
                              f"{'it' if len(foreign) == 1 else 'them'}")
     return cls(**given)
