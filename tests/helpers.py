@@ -593,3 +593,44 @@ def unnest(top: Path, name: str = "d") -> None:
         pieces.append(top / f"{name}.{i}")
     for piece in pieces:
         shutil.rmtree(piece)
+
+
+@contextlib.contextmanager
+def fifo_unblocked(fifo: Path, after: float = 15.0):
+    """A FIFO at ``fifo``, opened read-write and closed again every half second from ``after`` seconds on, by another
+    process, while the test runs: a reader blocked opening it (the code before this fix, in C with the GIL held, deaf
+    to signals; HDF5 opens it more than once) then reads an empty file and returns, so the test fails instead of
+    hanging. ``<>`` (read-write) never blocks on Linux, whether anyone reads or not."""
+    os.mkfifo(fifo)
+    opener = subprocess.Popen(["sh", "-c", f"sleep {after}; while :; do : <> \"$0\"; sleep 0.5; done", str(fifo)])
+    try:
+        yield fifo
+    finally:
+        opener.kill()
+        opener.wait()
+
+
+def keras_weights_reaching_out(fifo: Path, storage: bool):
+    """A change for a test's rewrite of a .keras file entry by entry (``change(name, data)``: the entry's new bytes):
+    the first dataset of its model.weights.h5 made an external link to ``fifo`` (``storage``: a dataset of its shape
+    keeping its data in ``fifo``, external raw storage)."""
+    import io
+
+    import h5py
+
+    def change(name, data):
+        if name != "model.weights.h5":
+            return data
+        buf = io.BytesIO(data)
+        with h5py.File(buf, "r+") as f:
+            names = []
+            f.visititems(lambda n, obj: names.append(n) if isinstance(obj, h5py.Dataset) else None)
+            ds = f[names[0]]
+            shape, dtype = ds.shape, ds.dtype
+            del f[names[0]]
+            if storage:
+                f.create_dataset(names[0], shape, dtype, external=[(str(fifo), 0, int(np.prod(shape)) * dtype.itemsize)])
+            else:
+                f[names[0]] = h5py.ExternalLink(str(fifo), "/w")
+        return buf.getvalue()
+    return change

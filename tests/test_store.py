@@ -732,7 +732,10 @@ def test_resume_rewrites_damaged_labels_from_the_source(tmp_path):
 
 def test_resume_starts_over_when_hdf5_refuses_a_partials_damaged_metadata(tmp_path):
     """Regression (a review): HDF5 refuses a checksummed object header with a RuntimeError ("incorrect metadata
-    checksum"), which the resume did not catch: a traceback instead of starting the partial over."""
+    checksum"), which the resume did not catch: a traceback instead of starting the partial over. Since the partial's
+    link walk (helper-223, 2026-12-06) the look meets the damaged header before the resume opens it for writing: a
+    partial whose links cannot all be walked is not resumed (a link past the damage would be followed) but set aside
+    as unreadable, kept byte for byte, and the run starts over."""
     path, _ = _partial(tmp_path)
     part = partial_path(path)
     with h5py.File(part, "r") as f:
@@ -742,7 +745,9 @@ def test_resume_starts_over_when_hdf5_refuses_a_partials_damaged_metadata(tmp_pa
     part.write_bytes(bytes(raw))
     w = writer(path)
     assert w.open() == {"train": 0, "test": 0}
-    assert any("the partial file is damaged" in line and "starting it over" in line for line in w.repairs), w.repairs
+    assert any("is not a partial featcache can read" in line and "starting" in line for line in w.repairs), w.repairs
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith(f"{part.name}.unreadable-")]
+    assert len(kept) == 1 and kept[0].read_bytes() == bytes(raw), w.repairs
     write_rows(w, {"train": 0, "test": 0})
     w.finish()
     verify(path)

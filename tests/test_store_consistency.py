@@ -8,17 +8,14 @@ catches such an edit is the cache's consistency with itself, checked on every op
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-from contextlib import contextmanager
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
-from helpers import run_main, tiny_fashion_cache
+from helpers import fifo_unblocked, interrupted_extraction, run_main, tiny_fashion_cache
 
 
 @pytest.fixture(scope="module")
@@ -37,21 +34,6 @@ def edited(tiny: Path, out: Path, edit, reseal: bool = True) -> Path:
         if reseal:
             _seal(f)
     return out
-
-
-@contextmanager
-def fifo_unblocked(fifo: Path, after: float = 15.0):
-    """A FIFO at ``fifo``, opened read-write and closed again every half second from ``after`` seconds on, by another
-    process, while the test runs: a reader blocked opening it (the code before this fix, in C with the GIL held, deaf
-    to signals; HDF5 opens it more than once) then reads an empty file and returns, so the test fails instead of
-    hanging. ``<>`` (read-write) never blocks on Linux, whether anyone reads or not."""
-    os.mkfifo(fifo)
-    opener = subprocess.Popen(["sh", "-c", f"sleep {after}; while :; do : <> \"$0\"; sleep 0.5; done", str(fifo)])
-    try:
-        yield fifo
-    finally:
-        opener.kill()
-        opener.wait()
 
 
 def assert_damaged(capsys, path: Path, *needles: str, commands=("info", "verify")) -> None:
@@ -106,6 +88,33 @@ def test_a_cache_reaching_outside_its_file_is_refused_before_anything_is_followe
         proc = run_main(capsys, "train", str(cache), "--head", "logreg", "--out", str(tmp_path / "h.npz"))
         assert proc.returncode == 2 and "test/labels" in proc.stderr, proc.stderr
     assert not (tmp_path / "h.npz").exists()
+
+
+@pytest.mark.parametrize("how", [_external_link, _external_storage])
+def test_a_partial_reaching_outside_its_file_is_refused_then_set_aside_never_followed_nor_deleted(
+        fashion_dir, tmp_path, capsys, how):
+    """Regression (helper-214): an interrupted extraction's partial whose test labels were an external link to a FIFO
+    was opened read-write by the resume, the FIFO opened and written to (blocking in C until someone read it: here
+    the opener after 5 s ends it), and the partial deleted as "damaged": someone's file gone. The partial's look
+    walks its link table as a reader does: refused in one line, left byte for byte; --force moves it aside."""
+    out = tmp_path / "q.h5"
+    part = interrupted_extraction(out, data_dir=str(fashion_dir), weights="random", image_size=32, verbose=False)
+    args = ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32", "--out", str(out)]
+    with fifo_unblocked(tmp_path / "fifo", after=5) as fifo:
+        with h5py.File(part, "r+") as f:
+            how(fifo)(f)
+        before = part.read_bytes()
+        proc = run_main(capsys, *args)
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert f"{part} is in the way of featcache's partial file" in proc.stderr and "test/labels" in proc.stderr
+        assert "pass --force to move it aside" in proc.stderr, proc.stderr
+        assert part.read_bytes() == before and not out.exists()
+        proc = run_main(capsys, *args, "--force")
+        assert proc.returncode == 0, proc.stderr
+    moved = [p for p in tmp_path.iterdir() if p.name.startswith(f"{part.name}.outside-")]
+    assert len(moved) == 1 and moved[0].read_bytes() == before, sorted(p.name for p in tmp_path.iterdir())
+    assert f"moved to {moved[0]}" in proc.stderr and not part.exists(), proc.stderr
+    assert run_main(capsys, "verify", str(out)).returncode == 0
 
 
 def test_a_soft_link_re_sealed_is_refused(tiny, tmp_path, capsys):

@@ -207,7 +207,7 @@ def _extract(source: Any, model: ModelSpec | None, store: StoreSpec | None, engi
             other = other_cache(path, ident, data.spec) if store.force else None
             # Before the model is built, not only when the writer meets it; under the lock: another writer's
             # partial is complete for a moment before it is renamed into place.
-            check_partial(partial_path(path))
+            check_partial(partial_path(path), force=store.force)
             replaced = None if other else incomplete_replaced(path)
             if verbose and replaced:  # what it replaces is a user's file: said with the progress off too (a note)
                 note(one_line(replaced))

@@ -34,9 +34,16 @@ import h5py
 
 from featcache import errors
 from featcache.errors import FeatcacheError, first_line, system_limit
-from featcache.store.layout import FORMAT, NAME_MAX, PARTIAL_OF, completion_problem, named_as_partial_of, out_words
+from featcache.store.layout import (FORMAT, NAME_MAX, PARTIAL_OF, completion_problem, force_words, named_as_partial_of,
+                                    out_words)
+from featcache.validate import outside_storage
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+class ReachesOutside(FeatcacheError):
+    """Featcache's partial with a link or storage outside its file (``validate.outside_storage``): refused
+    (``check_partial``) and, with ``extract --force``, set aside by the writer; never resumed, deleted nor followed."""
 
 
 class PartialSetAside(UserWarning):
@@ -47,6 +54,7 @@ class PartialSetAside(UserWarning):
 EMPTY = "empty"  # an empty file: a run killed right after creating it; deleted when the run starts over
 OURS = "ours"  # featcache's partial (or an HDF5 file with nothing in it yet): taken up, or started over
 UNREADABLE = "unreadable"  # HDF5's signature, but HDF5 cannot open it or read its attributes: set aside, never deleted
+OUTSIDE = "outside"  # featcache's, with a link or storage out of the file (``ReachesOutside``): refused; --force sets it aside
 _SIGNED = "signed"  # a regular file with HDF5's signature, not opened yet: OURS or UNREADABLE once it is
 
 
@@ -118,12 +126,16 @@ def held_fingerprint(path: Path) -> str | None:
     return found if isinstance(found, str) else None
 
 
-def check_partial(path: Path, sealed: bool = True) -> bool:
+def check_partial(path: Path, sealed: bool = True, force: bool = False) -> bool:
     """Whether there is a partial at ``path`` to take up (False: nothing there); refuses what is not featcache's.
 
-    ``look_at_partial``, for callers that only need to know whether anything may be taken up.
+    ``look_at_partial``, for callers that only need to know whether anything may be taken up. A partial reaching
+    outside its file (``OUTSIDE``) is refused unless ``force`` (``extract --force``), whose writer sets it aside.
     """
-    return look_at_partial(path, sealed) is not None
+    kind = look_at_partial(path, sealed)
+    if kind == OUTSIDE and not force:
+        _check_opened(path, sealed)  # raises its refusal (ReachesOutside) again, with its words
+    return kind is not None
 
 
 def look_at_partial(path: Path, sealed: bool = True) -> str | None:
@@ -139,7 +151,10 @@ def look_at_partial(path: Path, sealed: bool = True) -> str | None:
     kind = _look_unopened(path)
     if kind != _SIGNED:
         return kind
-    return OURS if _check_opened(path, sealed) else UNREADABLE
+    try:
+        return OURS if _check_opened(path, sealed) else UNREADABLE
+    except ReachesOutside:  # never opened further, resumed or deleted: refused, or set aside with --force
+        return OUTSIDE
 
 
 def open_ours(path: Path) -> h5py.File | None:
@@ -179,7 +194,8 @@ def _check_opened(path: Path, sealed: bool = True) -> bool:
     """``check_partial_attrs`` on the file opened read-only; False where HDF5 cannot open it or read its attributes.
 
     Such a file has HDF5's signature: a partial of ours killed while HDF5
-    flushed, or a user's damaged file; the caller sets it aside. The system's
+    flushed, or a user's damaged file; the caller sets it aside. One
+    reaching outside its file is refused (``ReachesOutside``). The system's
     errors (errno set) are the system's, said with the partial kept. HDF5 can
     open files it cannot write: the writer's own open says which (busy, the
     system's error, or unreadable: set aside too). ``locking=False``: a
@@ -227,11 +243,26 @@ def check_partial_attrs(path: Path, f: h5py.File, sealed: bool = True) -> None:
         if len(f.attrs) or len(f):
             raise in_the_way(path, "an HDF5 file featcache did not write")
         return
+    check_inside_partial(path, f)
     problem = completion_problem(f)
     if problem:  # a finished cache edited to look unfinished was resumed over (a partial's checks are not a seal's)
         raise in_the_way(path, f"a finished featcache cache, edited: {problem}")
     if bool(f.attrs.get("complete", False)) and not (sealed and sealed_not_published(path, f.attrs)):
         raise in_the_way(path, "a complete featcache cache")
+
+
+def check_inside_partial(path: Path, f: h5py.File) -> None:
+    """Refuse (``ReachesOutside``) featcache's partial with a link or storage outside its file, before anything of it
+    is read past its root attributes: the readers' rule (``layout.check_inside``) for the partial. The writer's look
+    did not walk it: a partial whose test labels were an external link to a FIFO was opened read-write, the FIFO
+    opened and written to (blocking in C until someone read it), and the partial then deleted as "damaged"
+    (helper-214, helper-223, 2026-12-06). Featcache writes no such link, so it is someone's edit, or another
+    program's file: never followed, never deleted. A link table HDF5 cannot walk raises HDF5's error, damage."""
+    problem = outside_storage(f)
+    if problem:
+        what = f"featcache's, reaching outside its file: {problem}; featcache writes no such thing and follows none"
+        raise ReachesOutside(str(errors.in_the_way(path, "partial file", what, f"choose another {out_words()}, or pass "
+                                                   f"{force_words()} to move it aside (it was left untouched)")))
 
 
 def sealed_not_published(path: Path, attrs: Mapping[str, Any]) -> bool:
@@ -349,8 +380,10 @@ def _fit_name(name: str, suffix: str) -> str:
 
 
 def _why_aside(tag: str) -> str:
-    """Why a file at the partial's name is moved aside, for a line: unreadable, or another extraction's (--force)."""
-    return "cannot be read as HDF5" if tag == "unreadable" else "is an interrupted extraction of other settings"
+    """Why a file at the partial's name is moved aside, for a line: unreadable, reaching outside its file, or
+    another extraction's (--force)."""
+    return {"unreadable": "cannot be read as HDF5", "outside": "reaches outside its file"}.get(
+        tag, "is an interrupted extraction of other settings")
 
 
 def _cannot_set_aside(path: Path, exc: OSError, tag: str = "unreadable") -> FeatcacheError:

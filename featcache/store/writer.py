@@ -71,7 +71,7 @@ from featcache.store.layout import (
     view_dataset,
     view_names,
 )
-from featcache.store.partial import (EMPTY, OURS, UNREADABLE, FoundPartial, PartialSetAside, held_fingerprint,
+from featcache.store.partial import (EMPTY, OURS, OUTSIDE, UNREADABLE, FoundPartial, PartialSetAside, held_fingerprint,
                                      look_at_partial, os_error, rows_in, set_aside, someone_elses)
 
 # Progress is committed (flushed, fsynced, rows_done bumped) at most this
@@ -174,6 +174,9 @@ class CacheWriter:
         if kind == UNREADABLE:
             self._set_aside("HDF5 cannot open it or read its attributes")
             return None
+        if kind == OUTSIDE:  # extract --force (check_partial refuses it without): never opened for writing
+            self._set_aside_outside()
+            return None
         f = self._open_partial()
         if f is None:
             return None
@@ -216,6 +219,15 @@ class CacheWriter:
         moved = set_aside(self.partial, "other-settings")
         line = (f"{self.partial} was an interrupted extraction of other settings; it was moved to {moved} (moved back, "
                 f"the extract command of its settings resumes it; or delete it); starting {self.path} over")
+        self.repairs.append(line)
+        warn(line, PartialSetAside)
+
+    def _set_aside_outside(self) -> None:
+        """Move a partial reaching outside its file (``partial.OUTSIDE``) to a free sibling and say so in one line:
+        opened for writing, it was followed (a FIFO blocked the run) and then deleted as damaged (helper-214)."""
+        moved = set_aside(self.partial, "outside")
+        line = (f"{self.partial} reached outside its file (a link or storage featcache never writes), so it was not "
+                f"resumed but moved to {moved} (delete it if it is not yours); starting {self.path} over")
         self.repairs.append(line)
         warn(line, PartialSetAside)
 
