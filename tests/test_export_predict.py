@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from helpers import (SHARED, class_image, fill, imagenet_standin, meta_only_model, reseal_model, run_main, tmpfs,
-                     write_image)
+from helpers import (SHARED, class_image, fifo_unblocked, fill, imagenet_standin, keras_weights_reaching_out, meta_only_model,
+                     reseal_model, run_main, tmpfs, write_image)
 from helpers import cli_one_line_error as _one_line_error
 
 import featcache
@@ -592,6 +592,22 @@ def test_a_model_keras_cannot_rebuild_says_why_in_one_line(tiny_model, tmp_path,
     photo = write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
     _one_line_error(capsys, ["predict", str(bad), str(photo), "--runtime", "tensorflow"],
                     f"{bad} could not be loaded ({why}); re-export it with this featcache version")
+
+
+@pytest.mark.parametrize("storage", [False, True], ids=["external-link", "external-storage"])
+def test_a_model_whose_weights_reach_outside_its_file_is_refused_before_keras_loads_it(tiny_model, tmp_path, capsys,
+                                                                                        storage):
+    """Regression (helper-214, helper-223): Keras opens a .keras file's model.weights.h5 with h5py; Keras 3.14 (which
+    pyproject allows) follows an external link or external storage in it (a FIFO there blocks in C, deaf to Ctrl-C:
+    here the opener after 5 s would end it), and Keras 3.15 refuses them in a line that lost its reason ("could not
+    be loaded (ValueError: A total of 1 objects could not be loaded ...)"). The weights file is walked inside the zip
+    first, as a cache is, its digest made again (a digest is no signature): one line naming it, exit 2."""
+    photo = write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
+    with fifo_unblocked(tmp_path / "fifo", after=5) as fifo:
+        bad = reseal_model(_rewrite_model(tiny_model, tmp_path / "m.keras", keras_weights_reaching_out(fifo, storage)))
+        _one_line_error(capsys, ["predict", str(bad), str(photo), "--runtime", "tensorflow"],
+                        f"{bad} reaches outside its file (its model.weights.h5: ")
+    assert main(["predict", str(tiny_model), str(photo), "--runtime", "tensorflow"]) == 0
 
 
 def test_a_flipped_byte_in_a_model_file_is_one_line(tiny_model, tmp_path, capsys):

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import cli_one_line_error as _one_line
-from helpers import consistent_attrs, reseal_head
+from helpers import consistent_attrs, fifo_unblocked, keras_weights_reaching_out, reseal_head
 
 import featcache
 from featcache.cli import main
@@ -682,6 +682,23 @@ def _rewrite_keras(good: Path, bad: Path, change) -> Path:
         for item in src.infolist():
             dst.writestr(item, change(item.filename, src.read(item)))
     return reseal_head(bad)
+
+
+@pytest.mark.parametrize("storage", [False, True], ids=["external-link", "external-storage"])
+def test_a_keras_head_whose_weights_reach_outside_its_file_is_refused_before_keras_loads_it(cache, tmp_path, capsys,
+                                                                                           storage):
+    """Regression (helper-214, helper-223): a Keras head's model.weights.h5 with an external link or external storage,
+    resealed, was handed to Keras, which follows it (3.14) or refuses it without saying why (3.15). Walked first: one
+    line naming it, exit 2."""
+    from featcache.heads import DenseHead
+
+    X, y = blobs(60)
+    head = DenseHead(epochs=1, early_stopping=False, n_classes=3).fit(X, y)
+    good = save_head(head, tmp_path / "h.keras", head_meta(featcache.open_cache(cache), None, "keras", head))
+    with fifo_unblocked(tmp_path / "fifo", after=5) as fifo:
+        bad = _rewrite_keras(good, tmp_path / "bad.keras", keras_weights_reaching_out(fifo, storage))
+        _one_line(capsys, ["evaluate", str(bad), str(cache)], f"{bad} reaches outside its file (its model.weights.h5: ")
+    assert featcache.load_head(good)
 
 
 @pytest.mark.slow

@@ -601,8 +601,8 @@ def load_model(path: str | Path) -> tuple[KerasModel, dict[str, Any]]:
     path = check_source(path, "model", MODEL_FILE, "path")
     meta = read_meta(path)
     try:
-        model = load_keras_file(path)  # in safe mode, Keras's default: a model file runs no code
-    except FeatcacheError:  # a full temp folder: not the file's fault
+        model = load_keras_file(path, REEXPORT)  # in safe mode, Keras's default: a model file runs no code
+    except FeatcacheError:  # a full temp folder (not the file's fault), or weights reaching outside the file
         raise
     except Exception as exc:
         raise FeatcacheError(f"{path} could not be loaded ({load_problem(exc)}); re-export it with this featcache version") from None

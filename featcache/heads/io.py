@@ -44,7 +44,8 @@ from featcache.progress import written
 from featcache.store.atomic import atomic_path
 from featcache.store.identity import ANOTHER_DATA_SET, ANOTHER_PHOTO_FOLDER  # replaced_from's words
 from featcache.store.identity import other_data_set, other_photo_folder
-from featcache.validate import DIGESTS_SINCE, check_file_name, check_path, check_source, check_replaceable, checks_switches, param_text, release
+from featcache.validate import (DIGESTS_SINCE, check_file_name, check_path, check_replaceable, check_source, checks_switches,
+                               outside_storage, param_text, release)
 
 if TYPE_CHECKING:
     from sklearn.base import BaseEstimator
@@ -808,9 +809,37 @@ def check_regular_file(path: Path, what: str, fix: str, fix_missing: str) -> Non
     raise FeatcacheError(f"{path} is not a regular file (a FIFO, socket or device); {fix}")
 
 
-def load_keras_file(path: Path) -> Any:
+KERAS_WEIGHTS_ENTRY = "model.weights.h5"  # the HDF5 file inside a .keras zip that Keras opens with h5py to load weights
+
+
+def keras_weights_outside(path: Path) -> str | None:
+    """What of the weights file inside the .keras zip at ``path`` (``KERAS_WEIGHTS_ENTRY``) reaches outside it
+    (``validate.outside_storage``), in words; None where nothing does, or where it is no zip or HDF5 file to walk
+    (Keras's load then says what it is).
+
+    Keras opens that file with h5py. Keras 3.14 (which pyproject allows) has no check of its own: an external link,
+    external storage or a virtual dataset there is followed as the weights load (a FIFO blocks in C, deaf to Ctrl-C;
+    another file is read as the weights); 3.15 refuses them itself, in a line that lost the reason ("A total of 1
+    objects could not be loaded"; helper-214, helper-223, 2026-12-06). A content digest is no signature: an edited
+    file re-sealed passes it. The entry is read into memory (its zip CRC checked) and walked there, no link resolved
+    and no data read: 0.06-0.13 s for a 9.7 MB exported model (the walk, not the 7 ms read; h5py on the zip's
+    stream was 0.9 s), next to a load of 3.5-22 s (2 cores, load 10, 2026-12-06)."""
+    import h5py
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            raw = zf.read(KERAS_WEIGHTS_ENTRY)
+        with h5py.File(io.BytesIO(raw), "r") as f:
+            problem = outside_storage(f)
+    except (OSError, RuntimeError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
+        return None  # not a zip, no weights entry, or no HDF5 file: Keras's load refuses it in its own words
+    return f"its {KERAS_WEIGHTS_ENTRY}: {problem}" if problem else None
+
+
+def load_keras_file(path: Path, fix: str = "pass a file featcache wrote") -> Any:
     """Keras's ``load_model`` of a featcache .keras file (a head's or an exported model's), in safe mode, leaving
-    nothing in the temp folder; a full temp folder (or a file size limit) is the full-disk line naming it.
+    nothing in the temp folder; a full temp folder (or a file size limit) is the full-disk line naming it. A file
+    whose weights reach outside it (``keras_weights_outside``) is refused before Keras opens it, with ``fix``.
 
     Keras unpacks a .keras file of more than its own three entries (featcache's record and digests make five) whole
     into a new folder of ``tempfile``'s, and leaves it there when unpacking fails: ``TMPDIR`` on a nearly full tmpfs
@@ -819,6 +848,10 @@ def load_keras_file(path: Path) -> Any:
     """
     from featcache._lazy import keras
 
+    problem = keras_weights_outside(path)
+    if problem:
+        raise FeatcacheError(f"{path} reaches outside its file ({problem}), which Keras would follow as it loads it "
+                             f"and featcache never writes; {fix} (it was not loaded)")
     k = keras()  # first: its quiet import of TensorFlow, before _keras_temp_folders imports Keras's saving_lib
     made: list[str] = []
     try:
@@ -1289,8 +1322,8 @@ def _load_keras(path: Path):
             names = zf.namelist()
             stats = json.loads(zf.read(STATS_ENTRY)) if STATS_ENTRY in names else None
             digests = np.load(io.BytesIO(zf.read(DIGESTS_ENTRY)), allow_pickle=False) if DIGESTS_ENTRY in names else None
-        model = load_keras_file(path)
-    except FeatcacheError:  # a full temp folder: not the file's fault
+        model = load_keras_file(path, "pass a file written by 'featcache train'")
+    except FeatcacheError:  # a full temp folder (not the file's fault), or weights reaching outside the file
         raise
     except Exception as exc:
         raise _unreadable(path, load_problem(exc)) from None
