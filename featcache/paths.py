@@ -105,17 +105,41 @@ def runtime_dir() -> Path:
 
 def user_cache_dir() -> Path:
     """The user's cache folder: ``$XDG_CACHE_HOME`` where it is an absolute path (the XDG spec ignores a relative
-    one), else ``~/.cache``. One line where there is no home folder to put it in (HOME unset, no passwd entry)."""
+    one), else ``~/.cache``. One line where there is no home folder to put it in (``home_folder_problem``)."""
     xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
     if xdg and os.path.isabs(xdg):
         return Path(xdg)
-    home = os.path.expanduser("~")
-    if not os.path.isabs(home):  # "~" itself: neither HOME nor a passwd entry
+    problem = home_folder_problem()
+    if problem:
         from featcache.errors import FeatcacheError
 
         raise FeatcacheError(f"featcache keeps converted models in {DEFAULT_RUNTIME_DIR}, and there is no home folder "
-                             f"here (HOME is not set); set {RUNTIME_DIR_ENV} to a folder for them")
-    return Path(home) / ".cache"
+                             f"here ({problem}); set {RUNTIME_DIR_ENV} to a folder for them")
+    return Path(_home()) / ".cache"
+
+
+def home_folder_problem() -> str | None:
+    """Why there is no home folder for the user's cache folder, else None. Named ``$HOME``: the CLI's help says HOME
+    for FEATCACHE_HOME. An empty HOME is unset (``os.path.expanduser`` made it "/", and conversions went to
+    /.cache; a review); a relative one is no home folder (``relhome/.cache`` would follow the current folder)."""
+    home = _home()
+    if os.path.isabs(home):
+        return None
+    given = os.environ.get("HOME", "")
+    return f"$HOME ({given}) is not an absolute path" if given else "$HOME is not set"
+
+
+def _home() -> str:
+    """``$HOME``, or where it is unset or empty the passwd entry's home folder ("" where there is none)."""
+    home = os.environ.get("HOME", "")
+    if home:
+        return home
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_dir
+    except (ImportError, KeyError):
+        return ""
 
 
 # A report rewritten in place (``store.atomic.output_files``) keeps each file it replaces as a hard link beside it,

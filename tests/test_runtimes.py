@@ -374,11 +374,51 @@ def test_the_default_runtime_folder_is_the_users_cache_folder(tmp_path, monkeypa
     assert paths.runtime_dir() == tmp_path / "mine"
     monkeypatch.delenv("FEATCACHE_RUNTIME_DIR")
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
-    monkeypatch.setattr(paths.os.path, "expanduser", lambda p: p)  # no HOME and no passwd entry: "~" stays "~"
+    monkeypatch.delenv("HOME")
+    monkeypatch.setattr(paths, "_home", lambda: "")  # no HOME and no passwd entry
     with pytest.raises(FeatcacheError) as exc:
         paths.runtime_dir()
-    assert _one_line(exc).endswith("there is no home folder here (HOME is not set); set FEATCACHE_RUNTIME_DIR to a "
+    assert _one_line(exc).endswith("there is no home folder here ($HOME is not set); set FEATCACHE_RUNTIME_DIR to a "
                                    "folder for them")
+
+
+def _no_passwd(monkeypatch):
+    import pwd
+
+    def missing(uid):
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    monkeypatch.setattr(pwd, "getpwuid", missing)
+
+
+@pytest.mark.parametrize("home, why", [("relhome", "$HOME (relhome) is not an absolute path"),
+                                       ("", "$HOME is not set"), (None, "$HOME is not set")])
+def test_auto_runs_tensorflow_where_there_is_no_home_folder(tmp_path, monkeypatch, home, why):
+    """Regression (a review): with HOME relative, empty or unset (no passwd entry) and no XDG_CACHE_HOME, the default
+    ``auto`` refused a one-image predict ("HOME is not set", exit 2), which ran on TensorFlow before conversions were
+    kept per user; an empty HOME put them in /.cache. ``auto`` runs TensorFlow, saying why for a job that a conversion
+    would repay (not for a small one); a converted runtime asked for by name is the one line, naming $HOME."""
+    monkeypatch.delenv("FEATCACHE_RUNTIME_DIR")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.chdir(tmp_path)
+    _no_passwd(monkeypatch)
+    if home is None:
+        monkeypatch.delenv("HOME", raising=False)
+    else:
+        monkeypatch.setenv("HOME", home)
+    line = (f"featcache keeps converted models in ~/.cache/featcache/runtimes, and there is no home folder here "
+            f"({why}); set FEATCACHE_RUNTIME_DIR to a folder for them")
+    with pytest.raises(FeatcacheError) as exc:
+        runtimes.conversions_dir("onnxruntime")
+    assert _one_line(exc) == line
+    assert runtimes.conversions_dir("tensorflow") == Path()
+    folder = runtimes.conversions_dir("auto")
+    used, forward, note = runtimes.build("auto", TINY, None, folder)
+    assert used == "tensorflow" and note == f"runtime auto: using tensorflow ({line})"
+    assert all(np.isfinite(o).all() for o in forward(TINY.probes()[0]))
+    used, _, note = runtimes.build("auto", TINY, None, folder, expected_images=1, say_small=False)
+    assert used == "tensorflow" and note is None
+    assert os.listdir(tmp_path) == []
 
 
 def test_a_default_runtime_folder_that_cannot_be_made_is_one_line_and_auto_falls_back(tmp_path, monkeypatch):

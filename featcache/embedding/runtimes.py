@@ -619,6 +619,10 @@ def build(name: str, spec: ConversionSpec, batch_size: int | None, runtime_dir: 
     moot: list[str] = []  # reasons a job too small to convert for makes moot (say_small)
     if _keras_on_tensorflow() and _tensorflow_sees_gpu():
         reasons.append("TensorFlow runs on a GPU here")  # the converted runtimes are the CPU builds
+    problem = folder_problem(runtime_dir)
+    if problem:  # nowhere to keep a conversion, nor one cached: a small job would not have converted either
+        reasons.append(problem)
+        moot.append(problem)
     for candidate in AUTO_ORDER if not reasons else ("tensorflow",):
         runtime = REGISTRY[candidate]
         if float64 and not runtime.keeps_float64:
@@ -904,7 +908,35 @@ def conversions_dir(name: str) -> Path:
     """The folder runtime ``name`` keeps its conversions in (``runtime_dir``), where it may convert (``auto`` and the
     converted runtimes); none for TensorFlow, which converts nothing: in a deleted current folder the default
     folder's refusal stopped a TensorFlow job it had no part in (an adversarial tester)."""
-    return runtime_dir() if name == "auto" or converts(name) else Path()
+    if name == "auto":
+        return _auto_dir()
+    return runtime_dir() if converts(name) else Path()
+
+
+def _auto_dir() -> Path:
+    """``runtime_dir`` for ``auto``, or none (``Path()``) where the default folder has no home folder to be in: auto
+    then runs TensorFlow saying why (``folder_problem``); a tiny predict refused there, which ran on TensorFlow
+    before conversions were kept per user (a review). A FEATCACHE_RUNTIME_DIR that cannot be used is the user's own
+    setting, still refused."""
+    from featcache import paths
+
+    try:
+        return runtime_dir()
+    except FeatcacheError:
+        if os.environ.get(paths.RUNTIME_DIR_ENV, "").strip():
+            raise
+        return Path()
+
+
+def folder_problem(folder: Path) -> str | None:
+    """Why ``auto`` has no folder for conversions (``_auto_dir`` gave none, ``folder``), else None: the line
+    ``runtime_dir`` refuses with (a Ray worker asks again in its own environment)."""
+    if Path(folder) != Path():
+        return None
+    try:
+        return f"no folder for converted models ({runtime_dir()} was not usable when the job started)"
+    except FeatcacheError as exc:
+        return str(exc)
 
 
 def runtime_versions() -> dict[str, str | None]:
