@@ -138,3 +138,34 @@ def test_the_real_logreg_model_on_hymenoptera_val_scores_as_its_head_and_predict
     on_cache = featcache.evaluate(head, cache, write=False)
     assert res.accuracy == pytest.approx(on_cache.accuracy) and (res.confusion == on_cache.confusion).all()
     assert res.accuracy > 0.85  # the tester's models scored 0.935 by hand; a real head on real photos, not chance
+
+
+def test_copies_in_two_classes_are_refused_as_extract_refuses_them(tiny, tmp_path, capsys):
+    """Regression (a review): extract refuses byte-identical photos in two class folders; evaluate scored them (one
+    of the two necessarily wrong). Same line as extract's, exit 2, no report."""
+    model, _ = tiny
+    root = make_class_tree(tmp_path / "val", {"ants": 2, "bees": 2}, ext="jpg", size=40)
+    first = sorted((root / "ants").iterdir())[0]
+    (root / "bees" / "copy.jpg").write_bytes(first.read_bytes())
+    got = run_main(capsys, "evaluate", str(model), str(root), "--out", str(tmp_path / "rep"))
+    assert got.returncode == 2 and got.stderr.strip() == (
+        f"featcache evaluate: error: {first} and {root / 'bees' / 'copy.jpg'} are one image (byte-identical copies) "
+        "in two class folders; an image cannot be of two classes: remove one of them"), got.stderr
+    assert not (tmp_path / "rep").exists()
+    with pytest.raises(featcache.FeatcacheError) as exc:
+        featcache.PhotoFolder(str(root), test_fraction=0.5).open(32)
+    assert str(exc.value) == got.stderr.strip().removeprefix("featcache evaluate: error: ")
+
+
+def test_wrong_class_names_are_refused_before_the_folder_is_read(tiny, tmp_path, capsys, monkeypatch):
+    """Regression (a review): evaluate hashed every file of the folder (minutes for a large one) before it said its
+    class folders were not the model's."""
+    from featcache.sources import images
+
+    model, _ = tiny
+    root = make_class_tree(tmp_path / "val", {"ants": 2, "wasps": 2}, ext="jpg", size=40)
+    hashed = []
+    monkeypatch.setattr(images, "_hash_one", lambda root, f: hashed.append(f) or (None, "not read"))
+    got = run_main(capsys, "evaluate", str(model), str(root), "--out", str(tmp_path / "rep"))
+    assert got.returncode == 2 and "are not the model's classes (ants, bees): not the model's: wasps" in got.stderr
+    assert hashed == []

@@ -156,9 +156,9 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
                    else _default_out(Path(model), root))
         check_report_outside_classes(out_dir, root)
         check_report(out_dir)  # before the work
-    tree = _read_tree(root, names, verbose)
-    digest = file_sha256(model)
     size, views, _, native = input_settings(meta)
+    tree = _read_tree(root, names, size, verbose)
+    digest = file_sha256(model)
     net = model_runner(model, runtime, batch_size, len(tree.paths), verbose)
     if verbose:
         status(f"scoring {model} on {counted(len(tree.paths), 'photo')} of {root} ...")
@@ -211,13 +211,12 @@ def _check_folder(folder: Any, names: Sequence[str]) -> Path:
     return root
 
 
-def _read_tree(root: Path, names: Sequence[str], verbose: bool):
-    """The folder's photos as extract walks them (``class_tree``), its class folders the model's classes."""
+def _read_tree(root: Path, names: Sequence[str], image_size: int, verbose: bool):
+    """The folder's photos as extract walks them (``class_tree``), its class folders the model's classes (checked
+    before any file is read)."""
     from featcache.sources.images import class_tree
 
-    tree = class_tree(root, verbose)
-    check_same_classes(root, tree.class_names, names)
-    return tree
+    return class_tree(root, image_size, verbose, lambda found: check_same_classes(root, found, names))
 
 
 def check_same_classes(root: Path, found: Sequence[str], names: Sequence[str]) -> None:

@@ -1125,14 +1125,21 @@ class ClassTree:
     fingerprint: str
 
 
-def class_tree(root: str | Path, verbose: bool = False) -> ClassTree:
+def class_tree(root: str | Path, image_size: int, verbose: bool = False,
+               check_classes: Callable[[list[str]], None] | None = None) -> ClassTree:
     """The files of the one class-folder tree ``root`` (no train/ and val/ split), walked and hashed as
-    ``PhotoFolder.open`` does (``_classes``, ``_list_files``, ``_hash``): the same files used and skipped, the same
-    class names. How 'featcache evaluate MODEL FOLDER' reads its folder; the caller has checked ``root`` is a folder."""
+    ``PhotoFolder.open`` does (``_classes``, ``_list_files``, ``_hash``, ``_check_copies``): the same files used and
+    skipped, the same class names, copies in two classes refused alike (evaluate scored them; a review).
+    ``check_classes`` sees the class names before any file is hashed (evaluate's wrong class names were said only
+    after the whole folder was read; a review). How 'featcache evaluate MODEL FOLDER' reads its folder; the caller
+    has checked ``root`` is a folder; ``image_size``: the size a copy is decoded at to tell it is a photo."""
     root = Path(root)
     class_names, class_dirs, loose = _classes(root, [""])
+    if check_classes is not None:
+        check_classes(class_names)
     files = _list_files(root, class_names, class_dirs)
     _hash(root, files, verbose)
+    _check_copies(root, files, image_size, None)
     usable = [f for f in files if not f.problem]
     unusable = sorted([(_printable(str(root / rel)), "not inside a class folder") for rel in loose]  # as predict shows
                       + [(_printable(str(root / f.rel)), f.problem) for f in files if f.problem])  # a file: its path
