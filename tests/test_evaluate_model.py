@@ -90,10 +90,10 @@ def test_class_folders_that_are_not_the_models_classes_are_one_line(tiny, tmp_pa
     want = {
         "Ants": f"the class folders of {cases['Ants']} (Ants, bees) are not the model's classes (ants, bees): not the "
                 "model's: Ants; missing: ants (class names are case-sensitive, as extract reads them: Ants for ants); "
-                "name one subfolder per class as the model's classes, or evaluate on a folder of the data set the "
+                "name each subfolder as one of the model's classes, or evaluate on a folder of the data set the "
                 "model was trained on",
         "wasps": f"the class folders of {cases['wasps']} (ants, bees, wasps) are not the model's classes (ants, bees): "
-                 "not the model's: wasps; name one subfolder per class",
+                 "not the model's: wasps; name each subfolder as one of the model's classes",
     }
     for name, folder in cases.items():
         got = run_main(capsys, "evaluate", str(model), str(folder), "--out", str(tmp_path / "rep"))
@@ -169,3 +169,33 @@ def test_wrong_class_names_are_refused_before_the_folder_is_read(tiny, tmp_path,
     got = run_main(capsys, "evaluate", str(model), str(root), "--out", str(tmp_path / "rep"))
     assert got.returncode == 2 and "are not the model's classes (ants, bees): not the model's: wasps" in got.stderr
     assert hashed == []
+
+
+def test_a_folder_of_some_of_the_models_classes_is_scored_and_an_empty_class_folder_is_one_line(tiny, tmp_path, capsys):
+    """Regression (a review): evaluate's class-folder rule was extract's: a folder of only ``ants/`` got "a classifier
+    needs at least two class folders"; an empty ``bees/`` beside it said "remove it", which led there; a ``bees/``
+    of only notes.txt was scored with 0 bees; a folder with no class folder suggested DIR/train/<class>, which
+    evaluate refuses. The rule: a folder holds some or all of the model's classes, each with a photo that decodes;
+    the classes it has no photo of are said."""
+    model, _ = tiny
+    root = make_class_tree(tmp_path / "val", {"ants": 3}, ext="jpg", size=40)
+    got = run_main(capsys, "evaluate", str(model), str(root), "--out", str(tmp_path / "rep"))
+    assert got.returncode == 0, got.stderr
+    assert f"{root} has no photo of the model's class 'bees': its accuracy covers 1 of the model's 2 classes" in got.stderr
+    report = json.loads((tmp_path / "rep" / "evaluation.json").read_text())
+    assert np.sum(report["confusion"]) == 3
+    (root / "bees").mkdir()
+    got = run_main(capsys, "evaluate", str(model), str(root), "--out", str(tmp_path / "rep2"))
+    assert got.returncode == 2 and got.stderr.strip() == (
+        f"featcache evaluate: error: class folder {root / 'bees'} is empty; add images of 'bees' to it or remove it")
+    (root / "bees" / "notes.txt").write_text("not a photo")
+    got = run_main(capsys, "evaluate", str(model), str(root), "--out", str(tmp_path / "rep2"))
+    assert got.returncode == 2 and got.stderr.startswith(
+        f"featcache evaluate: error: class folder {root / 'bees'} holds no photo that decodes ({root / 'bees' / 'notes.txt'}: "), got.stderr
+    assert got.stderr.strip().endswith("); add photos of 'bees' to it or remove it") and len(got.stderr.splitlines()) == 1
+    (tmp_path / "none").mkdir()
+    got = run_main(capsys, "evaluate", str(model), str(tmp_path / "none"), "--out", str(tmp_path / "rep2"))
+    assert got.returncode == 2 and got.stderr.strip() == (
+        f"featcache evaluate: error: {tmp_path / 'none'} has no class folders; a model is scored on photos: pass a folder "
+        "with one subfolder of photos per class of the model (ants, bees) (some of them are enough)")
+    assert not (tmp_path / "rep2").exists()

@@ -19,7 +19,7 @@ import numpy as np
 from featcache.analysis.evaluate import (EvalResult, _say_evaluated, check_report, metrics,
                                          report_files, report_folder, write_report)
 from featcache.analysis.evaluate import evaluate as evaluate_head
-from featcache.errors import FeatcacheError, one_line, option
+from featcache.errors import FeatcacheError, one_line, option, warn
 from featcache.progress import counted, status
 from featcache.validate import check_out_dir, check_path, checks_switches, file_sha256
 
@@ -168,12 +168,11 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
     if not kept:
         raise FeatcacheError(f"no photo of {root} decodes ({undecoded[0][0]}: {undecoded[0][1]}, ...); "
                              "evaluate on a folder of image files")
+    _check_each_class_decodes(tree, per_file, undecoded)
     proba = np.stack([per_file[i].probabilities for i in kept])
     y = _model_labels(tree, names)[kept]
     y_pred = np.argmax(proba, axis=1).astype(np.int64)
-    from featcache.analysis.subsets import warn_missing_classes
-
-    warn_missing_classes(y, names, FOLDER_SPLIT)
+    _warn_absent_classes(root, y, names)
     accuracy, per_class, cm = metrics(y, y_pred, names)
     runner = net()
     result = ModelEvalResult(
@@ -200,8 +199,7 @@ def _check_folder(folder: Any, names: Sequence[str]) -> Path:
     root = Path(expand_home(os.fsdecode(check_path(folder, "folder", "a folder of photos in class folders"))))
     if not root.is_dir():
         what = "is not a folder" if root.exists() else "not found"
-        raise FeatcacheError(f"photo folder {what}: {root}; a model is scored on photos: pass a folder with one "
-                             f"subfolder of photos per class of the model ({', '.join(names)})")
+        raise FeatcacheError(f"photo folder {what}: {root}; {folder_hint(names)}")
     subdirs = {e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith(".")}
     splits = sorted(subdirs & set(SPLIT_FOLDERS) - set(names))
     if splits:
@@ -216,14 +214,22 @@ def _read_tree(root: Path, names: Sequence[str], image_size: int, verbose: bool)
     before any file is read)."""
     from featcache.sources.images import class_tree
 
-    return class_tree(root, image_size, verbose, lambda found: check_same_classes(root, found, names))
+    return class_tree(root, image_size, verbose, lambda found: check_same_classes(root, found, names),
+                      hint=f"{folder_hint(names)} (some of them are enough)")
+
+
+def folder_hint(names: Sequence[str]) -> str:
+    """What evaluate scores a model on, in its refusals: no train/ and val/ (evaluate refuses a split folder)."""
+    return f"a model is scored on photos: pass a folder with one subfolder of photos per class of the model ({', '.join(names)})"
 
 
 def check_same_classes(root: Path, found: Sequence[str], names: Sequence[str]) -> None:
-    """The class folders of ``root`` are the model's classes, as extract names classes: by the folder's name,
-    case and all, in Unicode's NFC form. One line naming what differs and the fix."""
+    """The class folders of ``root`` are some or all of the model's classes, as extract names classes: by the
+    folder's name, case and all, in Unicode's NFC form. One line naming what differs and the fix. Some are enough:
+    a model is fairly scored on the classes there are (the report says which have no photo); a folder of only
+    ``ants/`` got extract's "a classifier needs at least two class folders" (a review)."""
     model = {unicodedata.normalize("NFC", n) for n in names}
-    if set(found) == model:
+    if set(found) <= model:
         return
     extra, missing = sorted(set(found) - model), sorted(model - set(found))
     case = [f"{f} for {m}" for f in extra for m in missing if f.casefold() == m.casefold()]
@@ -231,8 +237,33 @@ def check_same_classes(root: Path, found: Sequence[str], names: Sequence[str]) -
                                  f"missing: {', '.join(missing)}" if missing else "") if x)
     hint = f" (class names are case-sensitive, as extract reads them: {', '.join(case)})" if case else ""
     raise FeatcacheError(one_line(f"the class folders of {root} ({', '.join(found)}) are not the model's classes "
-                                  f"({', '.join(names)}): {diff}{hint}; name one subfolder per class as the model's "
+                                  f"({', '.join(names)}): {diff}{hint}; name each subfolder as one of the model's "
                                   "classes, or evaluate on a folder of the data set the model was trained on"))
+
+
+def _check_each_class_decodes(tree: Any, per_file: Sequence[Any], undecoded: Sequence[tuple[str, str]]) -> None:
+    """Each class folder holds a photo that decodes: a ``bees/`` of only notes.txt was scored as "0 bees" (a
+    review), where a folder named for a class means photos of it are there."""
+    why = dict(undecoded)
+    for label, name in enumerate(tree.class_names):
+        rows = np.flatnonzero(tree.labels == label)
+        if rows.size and all(per_file[r] is None for r in rows):
+            first = str(tree.paths[rows[0]])
+            raise FeatcacheError(one_line(
+                f"class folder {tree.root / name} holds no photo that decodes ({first}: "
+                f"{why.get(first, 'does not decode')}{', ...' if rows.size > 1 else ''}); add photos of {name!r} to it "
+                "or remove it"))
+
+
+def _warn_absent_classes(root: Path, y: np.ndarray, names: Sequence[str]) -> None:
+    """Say which of the model's classes ``root`` has no photo of: a folder may hold some of them
+    (``check_same_classes``), and its accuracy then covers those alone."""
+    from featcache.analysis.subsets import MissingClassWarning
+
+    absent = [repr(n) for label, n in enumerate(names) if not np.any(y == label)]
+    if absent:
+        warn(one_line(f"{root} has no photo of the model's class {', '.join(absent)}: its accuracy covers "
+                      f"{len(names) - len(absent)} of the model's {len(names)} classes"), MissingClassWarning)
 
 
 def _model_labels(tree: Any, names: Sequence[str]) -> np.ndarray:

@@ -451,8 +451,11 @@ def _entries(folder: Path) -> list[os.DirEntry]:
         raise FeatcacheError(f"cannot list {folder} ({exc.strerror}); check its permissions") from None
 
 
-def _classes(root: Path, folders: list[str]) -> tuple[list[str], dict[str, dict[str, Path]], list[str]]:
-    """Sorted class names, each split folder's class directories, and files lying outside any class folder."""
+def _classes(root: Path, folders: list[str], hint: str = LAYOUT_HINT,
+             min_classes: int = 2) -> tuple[list[str], dict[str, dict[str, Path]], list[str]]:
+    """Sorted class names, each split folder's class directories, and files lying outside any class folder.
+    ``hint``: what to do when there are no class folders; ``min_classes``: 2 to train a classifier, 1 to score one
+    (evaluate: a folder may hold some of a model's classes)."""
     per_folder: dict[str, dict[str, Path]] = {}
     loose: list[str] = []
     if folders != [""]:  # files beside train/ and val/
@@ -478,7 +481,7 @@ def _classes(root: Path, folders: list[str]) -> tuple[list[str], dict[str, dict[
                 loose.append(_rel(Path(e.path), root))
         where = f"{base}" + (" (the train/ folder)" if folder == "train" else "")
         if not dirs:
-            raise FeatcacheError(f"{where} has no class folders; {LAYOUT_HINT}")
+            raise FeatcacheError(f"{where} has no class folders; {hint}")
         per_folder[folder] = dirs
     names = sorted(per_folder[folders[0]])
     for folder in folders[1:]:
@@ -490,7 +493,7 @@ def _classes(root: Path, folders: list[str]) -> tuple[list[str], dict[str, dict[
             ) if x)
             raise FeatcacheError(f"{folders[0]}/ and {folder}/ under {root} hold different class folders ({diff}); "
                                  "give both splits the same classes")
-    if len(names) < 2:
+    if len(names) < min_classes:
         raise FeatcacheError(f"{root} has a single class ({names[0]!r}); a classifier needs at least two class folders")
     return names, per_folder, loose
 
@@ -1126,15 +1129,16 @@ class ClassTree:
 
 
 def class_tree(root: str | Path, image_size: int, verbose: bool = False,
-               check_classes: Callable[[list[str]], None] | None = None) -> ClassTree:
+               check_classes: Callable[[list[str]], None] | None = None, hint: str = LAYOUT_HINT) -> ClassTree:
     """The files of the one class-folder tree ``root`` (no train/ and val/ split), walked and hashed as
     ``PhotoFolder.open`` does (``_classes``, ``_list_files``, ``_hash``, ``_check_copies``): the same files used and
     skipped, the same class names, copies in two classes refused alike (evaluate scored them; a review).
     ``check_classes`` sees the class names before any file is hashed (evaluate's wrong class names were said only
     after the whole folder was read; a review). How 'featcache evaluate MODEL FOLDER' reads its folder; the caller
-    has checked ``root`` is a folder; ``image_size``: the size a copy is decoded at to tell it is a photo."""
+    has checked ``root`` is a folder; ``image_size``: the size a copy is decoded at to tell it is a photo. One class
+    folder is enough (a model may be scored on some of its classes); ``hint``: what to do where there is none."""
     root = Path(root)
-    class_names, class_dirs, loose = _classes(root, [""])
+    class_names, class_dirs, loose = _classes(root, [""], hint, min_classes=1)
     if check_classes is not None:
         check_classes(class_names)
     files = _list_files(root, class_names, class_dirs)
