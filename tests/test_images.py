@@ -1697,6 +1697,20 @@ def test_copies_of_one_photo_in_two_classes_are_refused_as_links_to_one_file_are
     assert [rel for rel, _ in src.skipped] == ["ants/notes.txt", "bees/notes.txt"]
 
 
+def test_copies_in_three_classes_are_named_on_one_line(tmp_path):
+    """Regression (a review): copies of one photo in three class folders were named two at a time, so removing the
+    one named led to the next refusal. The one line names the first copy in each class, and how many copies there are."""
+    root = make_class_tree(tmp_path / "dup", {"ants": 2, "bees": 2, "wasps": 2})
+    ant = (root / "ants" / "ants_000.png").read_bytes()
+    for rel in ("bees/b.png", "wasps/w.png", "wasps/w2.png"):
+        (root / rel).write_bytes(ant)
+    with pytest.raises(FeatcacheError) as exc:
+        images.load(root, 32, test_fraction=0.5)
+    assert str(exc.value) == (
+        f"{root / 'ants' / 'ants_000.png'}, {root / 'bees' / 'b.png'} and {root / 'wasps' / 'w.png'} are one image "
+        "(byte-identical copies) in 3 class folders (4 copies in all); an image cannot be of two classes: keep one of them")
+
+
 def test_copies_in_a_class_stay_on_one_side_of_a_test_fraction_split(tmp_path):
     """Regression (a new-user tester): three copies of one ant were split by --test-fraction like three photos, so
     copies landed in both splits and train then blamed the head for a test image it was trained on. A photo's copies

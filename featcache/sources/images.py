@@ -725,9 +725,17 @@ def _check_copies(root: Path, files: list[_File], image_size: int, test_folder: 
             groups.setdefault(f.digest, []).append(f)
     copies = [g for g in groups.values() if len(g) > 1 and _decodes(root, g[0], image_size)]
     for g in copies:
-        other = next((f for f in g if f.label != g[0].label), None)
-        if other is not None:
-            raise _two_classes(root / g[0].rel, root / other.rel, "one image (byte-identical copies)")
+        by_class: dict[int, _File] = {}
+        for f in g:
+            by_class.setdefault(f.label, f)  # the first file of each class, in the group's (path) order
+        firsts = list(by_class.values())
+        if len(firsts) == 2:
+            raise _two_classes(root / firsts[0].rel, root / firsts[1].rel, "one image (byte-identical copies)")
+        if len(firsts) > 2:  # the whole group on the one line: named two at a time, a fix led to the next (a review)
+            named = ", ".join(str(root / f.rel) for f in firsts[:-1]) + f" and {root / firsts[-1].rel}"
+            more = f" ({len(g)} copies in all)" if len(g) > len(firsts) else ""
+            raise FeatcacheError(one_line(f"{named} are one image (byte-identical copies) in {len(firsts)} class "
+                                          f"folders{more}; an image cannot be of two classes: keep one of them"))
     both = [g for g in copies if test_folder is not None and {"train", test_folder} <= {f.folder for f in g}]
     if both:
         n = sum(f.folder == test_folder for g in both for f in g)
