@@ -1711,6 +1711,29 @@ def test_copies_in_three_classes_are_named_on_one_line(tmp_path):
         "(byte-identical copies) in 3 class folders (4 copies in all); an image cannot be of two classes: keep one of them")
 
 
+def test_a_test_fraction_split_of_copies_counts_photos_not_files(tmp_path):
+    """Regression (a review): with every file of a class a copy of one photo, --test-fraction 0.9 said "leaves no test
+    image (10 readable images); use a larger fraction or add images" (no fraction could: 2 photos), and a class of 5
+    copies was "'ants' (1 photo)" in the warning, copies unsaid."""
+    import warnings
+
+    from featcache.sources.images import NoTestImagesWarning
+
+    root = make_class_tree(tmp_path / "dup", {"ants": 1, "bees": 1})
+    for name in ("ants", "bees"):
+        for i in range(4):
+            (root / name / f"copy_{i}.png").write_bytes((root / name / f"{name}_000.png").read_bytes())
+    with pytest.raises(FeatcacheError) as exc:
+        images.load(root, 32, test_fraction=0.9)
+    assert str(exc.value) == "test_fraction=0.9 leaves no test image (10 files, copies of 2 photos); add other photos"
+    make_class_tree(root, {"ants": 0, "bees": 4}, offset=1)  # 4 other bees
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        images.load(root, 32, test_fraction=0.5)
+    lines = [str(w.message) for w in said if issubclass(w.category, NoTestImagesWarning)]
+    assert len(lines) == 1 and "of class 'ants' (5 files, copies of 1 photo): no test score" in lines[0], lines
+
+
 def test_copies_in_a_class_stay_on_one_side_of_a_test_fraction_split(tmp_path):
     """Regression (a new-user tester): three copies of one ant were split by --test-fraction like three photos, so
     copies landed in both splits and train then blamed the head for a test image it was trained on. A photo's copies

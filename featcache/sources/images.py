@@ -1023,6 +1023,17 @@ class NoTestImagesWarning(UserWarning):
     """A class of few photos has none in the test split that ``--test-fraction`` held out."""
 
 
+def _photos_words(photos: Sequence[Sequence[_File]]) -> str:
+    """How many ``photos`` (each its files: one, or its byte-identical copies) there are, saying copies where there
+    are any: "1 photo" read "'ants' (1 photo)" for 5 copies of one (a review); "5 files, copies of 1 photo"."""
+    n_files = sum(map(len, photos))
+    if n_files == len(photos):
+        return counted(len(photos), "photo")
+    if all(len(p) > 1 for p in photos):
+        return f"{n_files} files, copies of {counted(len(photos), 'photo')}"
+    return f"{n_files} files, {counted(len(photos), 'photo')} once copies count as one"
+
+
 def _stratified_split(files: list[_File], fraction: float, seed: int, class_names: Sequence[str],
                       copies: frozenset[str] = frozenset()) -> dict[str, list[_File]]:
     """Per class, round(fraction * n) photos to test (keeping at least one in train), chosen by ``seed``; a class left
@@ -1043,13 +1054,19 @@ def _stratified_split(files: list[_File], fraction: float, seed: int, class_name
     for label, mine in enumerate(by_class):
         n_test = min(round(fraction * len(mine)), len(mine) - 1)
         if mine and not n_test:
-            none.append(f"{class_names[label]!r} ({len(mine)} photo{'s' if len(mine) > 1 else ''})")
+            none.append(f"{class_names[label]!r} ({_photos_words(mine)})")
         chosen = set(rng.permutation(len(mine))[:n_test].tolist())
         for i, photo in enumerate(mine):
             (test if i in chosen else train).extend(photo)
     if not test:
-        raise FeatcacheError(f"{given('--test-fraction', str(fraction))} leaves no test image ({len(files)} readable images); "
-                             "use a larger fraction or add images")
+        photos = sum(map(len, by_class))
+        if photos == len(files):
+            raise FeatcacheError(f"{given('--test-fraction', str(fraction))} leaves no test image ({len(files)} readable "
+                                 "images); use a larger fraction or add images")
+        # copies count as one photo: "10 readable images; use a larger fraction" misled where there were 2 (a review)
+        fix = "add other photos" if all(len(mine) < 2 for mine in by_class) else "use a larger fraction or add other photos"
+        raise FeatcacheError(f"{given('--test-fraction', str(fraction))} leaves no test image "
+                             f"({_photos_words([p for mine in by_class for p in mine])}); {fix}")
     if none:  # a class of a photo or two went wholly to train without a word; train/ and val/ are refused so (a tester)
         warn(f"{given('--test-fraction', str(fraction))} holds out no test image of class {', '.join(none)}: no test "
              "score will count it; use a larger fraction, add photos, or split the folder into train/ and val/",
