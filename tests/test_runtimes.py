@@ -15,6 +15,7 @@ import os
 import pickle
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -538,6 +539,89 @@ def test_half_written_conversion_is_never_used(tmp_path, tiny_reference):
     used, forward, _ = runtimes.build("onnxruntime", TINY, None, tmp_path)
     np.testing.assert_allclose(forward(_images())[0], tiny_reference[0], atol=1e-5)
     assert final.stat().st_size > 1000
+
+
+# A second featcache converting TINY into the folder of argv[1]: prints how many models it converted, and where.
+_SECOND_CONVERSION = """
+import json, sys
+from pathlib import Path
+from featcache.embedding import runtimes
+from featcache.embedding.runtimes import ConversionSpec
+path = runtimes.converted_model({spec!r}, Path(sys.argv[1]), runtimes.OnnxRuntime().load)
+print(json.dumps({{"made": runtimes.conversions_made(), "path": str(path)}}))
+"""
+
+
+def test_two_conversions_of_one_model_at_once_convert_it_once(tmp_path, monkeypatch):
+    """Regression (a reviewer): converted models are kept in one folder per user, so two extractions at once (two
+    terminals, two notebooks) meet there. Both converted (18 s each), and the model and its checksum were published
+    in two steps without a lock, so one's checksum could end beside the other's model (the export is not
+    byte-deterministic) and the next run converted again. Now the second waits for the first, saying so, and uses
+    its conversion: one conversion, its checksum matching. Here the second process starts while the first converts,
+    which lets its export go on once the second is seen waiting (or done, as the old code was: it converted too)."""
+    import json
+    import time
+
+    if "onnxruntime" not in CONVERTED:
+        pytest.fail("onnxruntime is a default dependency (pyproject.toml) and must be installed")
+    err, out = tmp_path / "second.err", tmp_path / "second.out"
+    runtime_dir = tmp_path / "runtimes"
+    export, calls, second = runtimes._export_onnx, [], []
+
+    def export_with_a_second_featcache_meanwhile(*a):
+        calls.append(1)
+        with open(out, "wb") as o, open(err, "wb") as e:
+            second.append(subprocess.Popen([sys.executable, "-c", _SECOND_CONVERSION.format(spec=TINY), str(runtime_dir)],
+                                           stdout=o, stderr=e))
+        deadline = time.monotonic() + 300  # its import of TensorFlow takes seconds (20 s under load)
+        while second[0].poll() is None and runtimes.CONVERSION_WAIT not in err.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        export(*a)
+
+    monkeypatch.setattr(runtimes, "_export_onnx", export_with_a_second_featcache_meanwhile)
+    made = runtimes.conversions_made()
+    path = runtimes.converted_model(TINY, runtime_dir, runtimes.OnnxRuntime().load)
+    assert second[0].wait(300) == 0, err.read_text()
+    theirs = json.loads(out.read_text())
+    assert len(calls) == 1 and runtimes.conversions_made() == made + 1
+    assert theirs == {"made": 0, "path": str(path)}, err.read_text()  # the old code: {"made": 1, ...}, converted twice
+    assert f"{runtimes.CONVERSION_WAIT} (held by process {os.getpid()})" in err.read_text()
+    assert sorted(p.name for p in runtime_dir.iterdir()) == [path.name, _digest_path(path).name]  # no lock file left
+    assert runtimes._digest_matches(path, TINY.key())
+
+
+def test_a_conversion_lock_that_cannot_be_taken_neither_waits_nor_fails_the_job(tmp_path, monkeypatch):
+    """The lock two conversions of one model take turns on only spares work: where it cannot be taken (a file in the
+    way of ``<key>.onnx.lock``, a read-only folder) a conversion goes on as before: never a wait, nor a failure of a
+    job ``auto`` can run on TensorFlow; a cached conversion in a read-only folder is used."""
+    import signal
+
+    from helpers import tmpfs
+
+    if "onnxruntime" not in CONVERTED:
+        pytest.fail("onnxruntime is a default dependency (pyproject.toml) and must be installed")
+    export, calls = runtimes._export_onnx, []
+    monkeypatch.setattr(runtimes, "_export_onnx", lambda *a: (calls.append(1), export(*a))[1])
+    signal.signal(signal.SIGALRM, lambda *a: pytest.fail("waited for a lock it cannot take"))
+    signal.alarm(300)
+    try:
+        with tmpfs(tmp_path / "ro", "size=16m") as folder:
+            lock = folder / f"{TINY.key()}.onnx.lock"
+            os.mkfifo(lock)  # not a lock file of featcache's: left as it is, and the conversion goes on unlocked
+            assert runtimes.build("onnxruntime", TINY, None, folder)[0] == "onnxruntime" and len(calls) == 1
+            assert lock.is_fifo() and runtimes._digest_matches(folder / f"{TINY.key()}.onnx", TINY.key())
+            lock.unlink()
+            assert subprocess.run(["mount", "-o", "remount,ro", str(folder)], capture_output=True).returncode == 0
+            assert runtimes.build("onnxruntime", TINY, None, folder)[0] == "onnxruntime" and len(calls) == 1  # cached
+            other = ConversionSpec("mobilenet_v2", "random", 48, TINY.layers, TINY.raw_shape)
+            with pytest.raises(FeatcacheError) as exc:
+                runtimes.build("onnxruntime", other, None, folder)
+            assert _one_line(exc).startswith(f"cannot write {folder / other.key()}.onnx (Read-only file system); "
+                                             "set FEATCACHE_RUNTIME_DIR")
+            used, _, note = runtimes.build("auto", other, None, folder)
+            assert used == "tensorflow" and note == f"runtime auto: using tensorflow ({exc.value})" and len(calls) == 1
+    finally:
+        signal.alarm(0)
 
 
 def test_key_follows_what_the_model_is(keras_cache):

@@ -716,15 +716,64 @@ def converted_model(spec: ConversionSpec, runtime_dir: Path, load: Callable[[Pat
     in a 96 px model; it loaded and gave finite outputs of the right shape).
     A file without its checksum (from an older featcache, or a run killed
     between the two writes) is converted again too. Hashing costs about 20 ms
-    per use (a 14 MB model).
+    per use (a 14 MB model). Two processes converting the same key take turns
+    (``_converting_alone``): the second uses the first's conversion.
     """
     key = spec.key()
     path = Path(runtime_dir) / f"{key}{fmt.suffix}"
     if path.is_file() and not force and _digest_matches(path, key):
         return path
     _check_slots(path)  # before the minutes of converting
+    with _converting_alone(path):
+        # another featcache may have converted it while this one waited: use its conversion (not when ``force``d:
+        # this process could not load the one there)
+        if not force and _digest_matches(path, key):
+            return path
+        return _convert(spec, path, load, force, fmt)
+
+
+# The line of a conversion that waits for another process's conversion of the same model, said once the wait lasts
+# a second (``store.lock.WAIT_QUIET_SECONDS``); ``exclusive_lock`` adds "(held by process N)".
+CONVERSION_WAIT = "waiting for another featcache converting the same model ..."
+
+
+@contextmanager
+def _converting_alone(path: Path) -> Iterator[None]:
+    """Hold ``<path>.lock`` (``store.lock.exclusive_lock``) while ``path`` is checked, converted and published with
+    its checksum, so a second featcache converting the same key waits and then loads the first's conversion. Two
+    conversions at once (two terminals or notebooks meet in the one per-user folder) both converted (18 s each), and
+    could leave one's checksum beside the other's model (the export is not byte-deterministic), so the next run
+    converted again (a reviewer). The lock only spares work (the checksum guards what is run): one that cannot be
+    taken (a read-only folder, a file in the way) converts as before, unlocked, and the write names any problem,
+    so ``auto`` still falls back to TensorFlow on it."""
+    from contextlib import ExitStack
+
+    from featcache.store.atomic import _missing_folders, _remove_empty
+    from featcache.store.lock import exclusive_lock
+
+    made = _missing_folders(path.parent)  # the lock file needs the folder: made now, gone again if nothing is kept
+    try:
+        os.makedirs(path.parent, exist_ok=True)
+    except OSError:
+        made = []  # the conversion's own write says why the folder cannot be made
+    try:
+        with ExitStack() as held:
+            try:
+                held.enter_context(exclusive_lock(path, wait_message=CONVERSION_WAIT))
+            except FeatcacheError:
+                pass  # no lock to be had: convert unlocked, as before the lock
+            yield
+    finally:  # after the lock file is gone
+        if not path.is_file():
+            _remove_empty(made)
+
+
+def _convert(spec: ConversionSpec, path: Path, load: Callable[[Path], Forward], force: bool,
+             fmt: ConvertedFormat) -> Path:
+    """Convert ``spec`` to ``path`` and publish its checksum beside it (``converted_model``)."""
     from featcache.store.atomic import atomic_path, write_text
 
+    key, runtime_dir = spec.key(), path.parent
     advice = runtime_dir_advice()
     if path.is_file() and not force:  # a review: say why a model that is there is not used
         advice = (f"{path.name} there has no checksum featcache can match (an older featcache converted it, or it was "
