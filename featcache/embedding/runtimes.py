@@ -729,7 +729,7 @@ def converted_model(spec: ConversionSpec, runtime_dir: Path, load: Callable[[Pat
         # this process could not load the one there)
         if not force and _digest_matches(path, key):
             return path
-        return _convert(spec, path, load, force, fmt)
+        return _convert(spec, key, path, load, force, fmt)
 
 
 # The line of a conversion that waits for another process's conversion of the same model, said once the wait lasts
@@ -754,8 +754,9 @@ def _converting_alone(path: Path) -> Iterator[None]:
     made = _missing_folders(path.parent)  # the lock file needs the folder: made now, gone again if nothing is kept
     try:
         os.makedirs(path.parent, exist_ok=True)
-    except OSError:
-        made = []  # the conversion's own write says why the folder cannot be made
+    except OSError:  # the conversion's own write says why the folder cannot be made
+        _remove_empty(made)  # what part of it was made
+        made = []
     try:
         with ExitStack() as held:
             try:
@@ -768,12 +769,12 @@ def _converting_alone(path: Path) -> Iterator[None]:
             _remove_empty(made)
 
 
-def _convert(spec: ConversionSpec, path: Path, load: Callable[[Path], Forward], force: bool,
+def _convert(spec: ConversionSpec, key: str, path: Path, load: Callable[[Path], Forward], force: bool,
              fmt: ConvertedFormat) -> Path:
-    """Convert ``spec`` to ``path`` and publish its checksum beside it (``converted_model``)."""
+    """Convert ``spec`` (filed under ``key``) to ``path`` and publish its checksum beside it (``converted_model``)."""
     from featcache.store.atomic import atomic_path, write_text
 
-    key, runtime_dir = spec.key(), path.parent
+    runtime_dir = path.parent
     advice = runtime_dir_advice()
     if path.is_file() and not force:  # a review: say why a model that is there is not used
         advice = (f"{path.name} there has no checksum featcache can match (an older featcache converted it, or it was "
