@@ -99,7 +99,7 @@ def runtime_dir() -> Path:
         return user_cache_dir() / "featcache" / "runtimes"
     root = _reachable(_expanded(given), RUNTIME_DIR_ENV)
     _check_folder_path(root, RUNTIME_DIR_ENV, "set it to a folder for converted models (they are kept there), "
-                       f"or unset it for {DEFAULT_RUNTIME_DIR}")
+                       f"or unset it for {DEFAULT_RUNTIME_DIR} (or $XDG_CACHE_HOME/featcache/runtimes)")
     return root
 
 

@@ -37,7 +37,7 @@ from featcache.store import (
     tidy_partial,
 )
 from featcache.store.atomic import output_files, written_through
-from featcache.store.layout import STORE_KEYWORDS, force_words, is_cache_name, out_words, partial_path
+from featcache.store.layout import NOT_REPEATED, STORE_KEYWORDS, force_words, is_cache_name, out_words, partial_path
 from featcache.store.writer import file_state
 from featcache.store.partial import FoundPartial, check_partial
 from featcache.store.reader import (OtherCache, incomplete_replaced, judge_partial, other_cache, resume_words,
@@ -548,7 +548,7 @@ def _provenance(ident: CacheIdentity, model: ModelSpec, data: DataSource, rows: 
     return {
         "fingerprint": ident.fingerprint,
         "settings": settings,
-        **{k_: v for k_, v in settings.items() if k_ not in ("format_version", "data_digest", "views")},
+        **{k_: v for k_, v in settings.items() if k_ not in NOT_REPEATED},
         **names,
         "weights_random": model.weights == "random",
         # absolute: export finds the file from any folder (a relative path only worked where extract ran)

@@ -667,3 +667,9 @@ def content_digest(f: h5py.File) -> str:
     if "features_digest" in attrs:  # the same for the digest of the features (verify's)
         h.update(b"features_digest;")
     return h.hexdigest()
+
+
+# Settings an extract does not repeat as root attributes (``embedding.runner``): ``views`` is stored there as names
+# (the settings hold "name@algorithm"), ``data_digest`` and ``format_version`` not at all. The reader compares every
+# other setting with its attribute (``reader._check_settings``): one list, or every new cache would read as damaged.
+NOT_REPEATED = ("format_version", "data_digest", "views")

@@ -25,6 +25,7 @@ import numpy as np
 from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5, first_line, given, option, warn
 from featcache.store.fingerprint import fingerprint
 from featcache.store.layout import (
+    NOT_REPEATED,
     CHUNK_ROWS,
     COMPLETION_DIGEST,
     DATASET_DIGESTS,
@@ -200,9 +201,6 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> None:
          "attribute 'views' is not a list of view names starting with orig")
 
 
-# Settings the extract writes as root attributes too (``embedding.runner``), compared one by one; ``views`` is stored
-# there as names (the settings hold "name@algorithm"), ``data_digest`` and ``format_version`` not at all.
-_NOT_REPEATED = ("format_version", "data_digest", "views")
 
 
 def _check_settings(path: Path, meta: dict[str, Any]) -> None:
@@ -224,7 +222,7 @@ def _check_settings(path: Path, meta: dict[str, Any]) -> None:
     if stated != meta.get("fingerprint"):
         raise damaged(path, "its fingerprint is not the hash of its settings: one of them was edited")
     for key, value in settings.items():
-        if key not in _NOT_REPEATED and key in meta and meta[key] != value:
+        if key not in NOT_REPEATED and key in meta and meta[key] != value:
             raise damaged(path, f"attribute {key!r} says otherwise than its settings: one of them was edited")
     views = settings.get("views")
     names = [v.split("@")[0] if isinstance(v, str) else v for v in views] if isinstance(views, list) else None
