@@ -150,7 +150,7 @@ def test_copies_in_two_classes_are_refused_as_extract_refuses_them(tiny, tmp_pat
     got = run_main(capsys, "evaluate", str(model), str(root), "--out", str(tmp_path / "rep"))
     assert got.returncode == 2 and got.stderr.strip() == (
         f"featcache evaluate: error: {first} and {root / 'bees' / 'copy.jpg'} are one image (byte-identical copies) "
-        "in two class folders; an image cannot be of two classes: remove one of them"), got.stderr
+        "in two class folders; an image is of one class: keep one of them"), got.stderr
     assert not (tmp_path / "rep").exists()
     with pytest.raises(featcache.FeatcacheError) as exc:
         featcache.PhotoFolder(str(root), test_fraction=0.5).open(32)

@@ -1342,7 +1342,7 @@ def test_a_file_linked_into_another_class_is_refused_as_a_hard_link_is(tmp_path)
         images.load(root, 32, test_fraction=0.5)
     assert str(exc.value) == (f"{root / 'bees' / 'bees_000.png'} and {root / 'ants' / 'filelink.png'} are one file "
                               f"({root / 'ants' / 'filelink.png'} is a symbolic link to {root / 'bees' / 'bees_000.png'}) "
-                              "in two class folders; an image cannot be of two classes: remove one of them")
+                              "in two class folders; an image is of one class: keep one of them")
     (root / "ants" / "filelink.png").unlink()
     outside = write_image(tmp_path / "elsewhere.png", class_image(0, 9))
     (root / "ants" / "one.png").symlink_to(outside)
@@ -1682,7 +1682,7 @@ def test_copies_of_one_photo_in_two_classes_are_refused_as_links_to_one_file_are
     said = run_main(capsys, "extract", "--images", str(root), "--test-fraction", "0.5", "--weights", "random",
                     "--image-size", "32", "--out", str(out))
     line = (f"{root / 'ants' / 'ants_001.png'} and {root / 'bees' / 'same_as_ant.png'} are one image (byte-identical "
-            "copies) in two class folders; an image cannot be of two classes: remove one of them")
+            "copies) in two class folders; an image is of one class: keep one of them")
     assert (said.returncode, said.stderr.strip()) == (2, f"featcache extract: error: {line}"), said.stderr
     assert not out.exists() and not partial_path(out).exists()
     given = split_tree(tmp_path / "s", {"ants": 2, "bees": 2}, {"ants": 1, "bees": 1})
@@ -1708,7 +1708,7 @@ def test_copies_in_three_classes_are_named_on_one_line(tmp_path):
         images.load(root, 32, test_fraction=0.5)
     assert str(exc.value) == (
         f"{root / 'ants' / 'ants_000.png'}, {root / 'bees' / 'b.png'} and {root / 'wasps' / 'w.png'} are one image "
-        "(byte-identical copies) in 3 class folders (4 copies in all); an image cannot be of two classes: keep one of them")
+        "(byte-identical copies) in 3 class folders (4 copies in all); an image is of one class: keep one of them")
 
 
 def test_a_test_fraction_split_of_copies_counts_photos_not_files(tmp_path):

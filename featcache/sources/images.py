@@ -692,7 +692,7 @@ class _Walker:
             if owner is not None and self.owner is not None and owner != self.owner:
                 how = f"one file ({path} is a symbolic link to {os.path.realpath(path)})" if link else "one file (hard links)"
                 if owner.name != self.owner.name:
-                    raise _two_classes(first, path, how)
+                    raise _two_classes([first, path], how)
                 # one class in two split folders (val/ants/x linked to train/ants/x) is a test image trained on
                 raise FeatcacheError(one_line(f"{first} and {path} are {how} in the class folders of {owner.name!r} of "
                                               "two splits; an image cannot be in both: remove one of them"))
@@ -701,10 +701,14 @@ class _Walker:
         return True
 
 
-def _two_classes(first: Path, second: Path, how: str) -> FeatcacheError:
-    """The refusal of one image in two class folders, ``how`` it is one (links to one file, or byte-identical copies)."""
-    return FeatcacheError(one_line(f"{first} and {second} are {how} in two class folders; an image cannot be of two "
-                                   "classes: remove one of them"))
+def _two_classes(paths: Sequence[Path], how: str, more: str = "") -> FeatcacheError:
+    """The refusal of one image in two or more class folders (``paths``, one per class), ``how`` it is one (links to
+    one file, or byte-identical copies): the whole group on the one line, named two at a time a fix led to the next
+    (a review); ``more`` says how many copies there are where a class holds several. One wording for two and more."""
+    named = ", ".join(map(str, paths[:-1])) + f" and {paths[-1]}"
+    folders = "two" if len(paths) == 2 else str(len(paths))
+    return FeatcacheError(one_line(f"{named} are {how} in {folders} class folders{more}; an image is of one class: "
+                                   "keep one of them"))
 
 
 class CopiesInBothSplitsWarning(UserWarning):
@@ -729,13 +733,9 @@ def _check_copies(root: Path, files: list[_File], image_size: int, test_folder: 
         for f in g:
             by_class.setdefault(f.label, f)  # the first file of each class, in the group's (path) order
         firsts = list(by_class.values())
-        if len(firsts) == 2:
-            raise _two_classes(root / firsts[0].rel, root / firsts[1].rel, "one image (byte-identical copies)")
-        if len(firsts) > 2:  # the whole group on the one line: named two at a time, a fix led to the next (a review)
-            named = ", ".join(str(root / f.rel) for f in firsts[:-1]) + f" and {root / firsts[-1].rel}"
+        if len(firsts) > 1:
             more = f" ({len(g)} copies in all)" if len(g) > len(firsts) else ""
-            raise FeatcacheError(one_line(f"{named} are one image (byte-identical copies) in {len(firsts)} class "
-                                          f"folders{more}; an image cannot be of two classes: keep one of them"))
+            raise _two_classes([root / f.rel for f in firsts], "one image (byte-identical copies)", more)
     both = [g for g in copies if test_folder is not None and {"train", test_folder} <= {f.folder for f in g}]
     if both:
         n = sum(f.folder == test_folder for g in both for f in g)
