@@ -123,10 +123,17 @@ class EvalResult:
 
     def plot_title(self, head: Any, out_dir: Path) -> str:
         """The confusion plot's title: the head's kind, what it scored, the accuracy, and its file's name."""
-        how = f", {len(self.test_views)} views averaged" if len(self.test_views) > 1 else ""
-        how += without_words(self.test_views)  # only:flip's title was the original's (h137)
         name = self.head_path.name if self.head_path is not None else out_dir.name
-        return f"{head} head on {self.split} ({counted(self.images, 'image')}{how}): accuracy {self.accuracy:.3f}\n{name}"
+        return f"{self.plot_scored(head)} ({counted(self.images, 'image')}{self.averaged_words()}): accuracy {self.accuracy:.3f}\n{name}"
+
+    def plot_scored(self, head: Any) -> str:
+        """What scored what, in the plot's title (a model's names its kind and folder)."""
+        return f"{head} head on {self.split}"
+
+    def averaged_words(self) -> str:
+        """``, 3 views averaged`` for several views (and for ``only:VIEWS``, without the original view), else ""."""
+        how = f", {len(self.test_views)} views averaged" if len(self.test_views) > 1 else ""
+        return how + without_words(self.test_views)  # only:flip's title was the original's (h137)
 
     def scored_lines(self) -> list[str]:
         """The report's first lines: what was scored, on what (a model's report names its file and folder)."""
@@ -324,6 +331,14 @@ def list_misclassified(cache: Cache, split: str, y: np.ndarray, y_pred: np.ndarr
     return out
 
 
+def check_write_out(write: bool, out: str | Path | None) -> None:
+    """A folder named for a report that ``write=False`` will not write: one of the two is a slip (a head's evaluate
+    and a model's refuse it in these words)."""
+    if not write and out is not None:
+        raise FeatcacheError(f"out={str(out)!r} names a folder for the report, but write=False writes none; "
+                             "drop out, or write=False")
+
+
 def report_files(out_dir: Path) -> dict[str, Path]:
     """The files ``evaluate`` writes into its folder."""
     return {"png": out_dir / "confusion.png", "json": out_dir / "evaluation.json", "text": out_dir / "evaluation.txt"}
@@ -345,9 +360,14 @@ def default_out(head_path: Path | None, meta: dict[str, Any], layer: str, cache:
         name = f"{head_path.stem}_{head_path.suffix.lstrip('.')}"
     name += "" if split == "test" else f"_{split}"
     shown_views = ["only", *views] if views and without_orig(views) else list(views)  # only:flip is not "_views-flip" of old
-    name += f"_views-{re.sub(r'[^A-Za-z0-9+_-]', '', '-'.join(shown_views))}" if views else ""
+    name += f"_views-{name_part('-'.join(shown_views))}" if views else ""
     whose = made_from("head file name", head_path.stem) if head_path is not None else "the head's layer and cache"
     return report_folder(name, head_path, cache.path, whose)
+
+
+def name_part(text: str) -> str:
+    """``text`` as part of a report folder's name: letters, digits and ``+_-`` kept, the rest dropped."""
+    return re.sub(r"[^A-Za-z0-9+_-]", "", text)
 
 
 def report_folder(name: str, head_path: Path | None, scored: Path, whose: str) -> Path:
@@ -426,9 +446,7 @@ def evaluate(
     (probabilities or the SVM's decision values) were averaged.
     """
     est, meta, head_path = resolve_head(head, meta, trust_pickle)
-    if not write and out is not None:  # a folder named for files that will not be written: one of the two is a slip
-        raise FeatcacheError(f"out={str(out)!r} names a folder for the report, but write=False writes none; "
-                             "drop out, or write=False")
+    check_write_out(write, out)
     if out is not None:  # write, here
         check_out_dir(out)  # before the work: a file named as --out, or a folder that cannot be written
     cache = as_cache(cache)
@@ -484,7 +502,7 @@ def evaluate(
     if out_dir is not None:
         write_report(result, out_dir, meta.get("head"))
     if verbose:
-        _say_evaluated(result)
+        say_evaluated(result)
     return result
 
 
@@ -500,7 +518,7 @@ def write_report(result: EvalResult, out_dir: Path, head: Any) -> None:
         write_json(files["json"], {**result.to_dict(), REPORT_DIGESTS: report_digests([files["png"], files["text"]], kept)})
 
 
-def _say_evaluated(result: EvalResult) -> None:
+def say_evaluated(result: EvalResult) -> None:
     """The report on stdout (``evaluate(verbose=True)``, the CLI's text), and where its plot went."""
     print(result.text())
     if "png" in result.files:

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.json and is_tty(sys.stdout):
             # The text result says it (below); said on stderr too, a terminal showed it twice (a new-user tester)
             warnings.simplefilter("ignore", LeakageWarning)
-        # verbose prints the report (analysis.evaluate._say_evaluated), which holds the leakage line, as
+        # verbose prints the report (analysis.evaluate.say_evaluated), which holds the leakage line, as
         # evaluation.txt does: 'evaluate > file' kept a result without it, the warning having gone to stderr alone (a
         # review). Stdout redirected, stderr still says it on the terminal.
         res = evaluate(args.head, args.cache, verbose=not args.json,

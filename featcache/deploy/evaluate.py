@@ -16,8 +16,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from featcache.analysis.evaluate import (EvalResult, _say_evaluated, check_report, metrics,
-                                         report_files, report_folder, write_report)
+from featcache.analysis.evaluate import (EvalResult, check_report, check_write_out, metrics, name_part,
+                                         report_files, report_folder, say_evaluated, write_report)
 from featcache.analysis.evaluate import evaluate as evaluate_head
 from featcache.errors import FeatcacheError, one_line, option, warn
 from featcache.progress import counted, status
@@ -53,10 +53,9 @@ class ModelEvalResult(EvalResult):
                 f"folder    {self.cache_path} ({counted(self.images, 'image')}{skipped}, content {self.folder_fingerprint[:12]})",
                 f"runtime   {self.runtime}"]
 
-    def plot_title(self, head: Any, out_dir: Path) -> str:
-        how = f", {len(self.test_views)} views averaged" if len(self.test_views) > 1 else ""
-        return (f"{self.kind} on {one_line(Path(self.cache_path).name)} ({counted(self.images, 'image')}{how}): "
-                f"accuracy {self.accuracy:.3f}\n{self.head_path.name if self.head_path else ''}")
+    def plot_scored(self, head: Any) -> str:
+        """The model's kind and the folder it scored, in the plot's title (the rest is a head's)."""
+        return f"{self.kind} on {one_line(Path(self.cache_path).name)}"
 
 
 @checks_switches
@@ -142,9 +141,7 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
     model = check_source(model, "model", MODEL_FILE)
     runtime = check_runtime("auto" if runtime is None else runtime)
     batch_size = positive_int(BATCH_SIZE if batch_size is None else batch_size, "--batch-size")
-    if not write and out is not None:
-        raise FeatcacheError(f"out={str(out)!r} names a folder for the report, but write=False writes none; "
-                             "drop out, or write=False")
+    check_write_out(write, out)
     if out is not None:
         check_out_dir(out)
     meta = model_meta(model)  # checked, before TensorFlow loads
@@ -186,7 +183,7 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
         write_report(result, out_dir, meta.get("head"))
     if verbose:
         _say_notes(result)
-        _say_evaluated(result)
+        say_evaluated(result)
     return result
 
 
@@ -289,11 +286,9 @@ def _kind_words(meta: dict[str, Any]) -> str:
 def _default_out(model: Path, root: Path) -> Path:
     """HOME/runs/eval/<model file name>_keras_on-<folder name>: a model's report beside its head's (whose name has
     no ``_on-``), one per folder scored."""
-    import re
-
     from featcache.store.layout import made_from
 
-    name = f"{model.stem}_{model.suffix.lstrip('.')}_on-{re.sub(r'[^A-Za-z0-9+_-]', '', root.resolve().name) or 'photos'}"
+    name = f"{model.stem}_{model.suffix.lstrip('.')}_on-{name_part(root.resolve().name) or 'photos'}"
     return report_folder(name, model, root, made_from("model file name", model.stem))
 
 
