@@ -199,3 +199,28 @@ def test_a_folder_of_some_of_the_models_classes_is_scored_and_an_empty_class_fol
         f"featcache evaluate: error: {tmp_path / 'none'} has no class folders; a model is scored on photos: pass a folder "
         "with one subfolder of photos per class of the model (ants, bees) (some of them are enough)")
     assert not (tmp_path / "rep2").exists()
+
+
+def test_a_model_file_replaced_while_it_is_scored_is_refused(tiny, tmp_path, capsys, monkeypatch):
+    """Regression (a code read): the model's SHA-256 was taken before the model was loaded and run; a file replaced
+    in between had one file's hash recorded in evaluation.json beside another's scores. Hashed again after scoring:
+    a difference is one line, and no report is written."""
+    import featcache.deploy.predict as predict
+
+    model = tmp_path / "m.keras"
+    model.write_bytes(tiny[0].read_bytes())  # a copy: the module's model is not the one replaced
+    val = make_class_tree(tmp_path / "val", {"ants": 2, "bees": 2}, ext="jpg", size=40, offset=50)
+    scored = predict.predict_files
+
+    def then_replaced(*args, **kwargs):
+        out = scored(*args, **kwargs)
+        model.write_bytes(model.read_bytes() + b"\0")  # another file now, after its scores were made
+        return out
+
+    monkeypatch.setattr(predict, "predict_files", then_replaced)
+    got = run_main(capsys, "evaluate", str(model), str(val), "--out", str(tmp_path / "rep"))
+    assert got.returncode == 2 and got.stderr.strip() == (
+        f"featcache evaluate: error: {model} changed while it was evaluated (its SHA-256 differs from the one taken "
+        "before); rerun evaluate once the file is no longer being written"), got.stderr
+    assert not (tmp_path / "rep").exists()
+

@@ -161,6 +161,10 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
         status(f"scoring {model} on {counted(len(tree.paths), 'photo')} of {root} ...")
     bar = progress_bar(len(tree.paths)) if bars_wanted(verbose) and len(tree.paths) > batch_size else None
     per_file, undecoded = predict_files(tree.paths, size, batch_size, net, names, len(names), bar, views=views, native=native)
+    if file_sha256(model) != digest:  # replaced while it was loaded or run: the report would name one file's hash
+        # for another's scores
+        raise FeatcacheError(f"{model} changed while it was evaluated (its SHA-256 differs from the one taken before); "
+                             "rerun evaluate once the file is no longer being written")
     kept = [i for i, p in enumerate(per_file) if p is not None]
     if not kept:
         raise FeatcacheError(f"no photo of {root} decodes ({undecoded[0][0]}: {undecoded[0][1]}, ...); "
