@@ -224,3 +224,22 @@ def test_a_model_file_replaced_while_it_is_scored_is_refused(tiny, tmp_path, cap
         "before); rerun evaluate once the file is no longer being written"), got.stderr
     assert not (tmp_path / "rep").exists()
 
+
+def test_a_class_folder_in_a_latin1_folder_whose_photo_does_not_decode_says_why(tiny, tmp_path, capsys):
+    """Regression (a code read): the reason a class folder's only file did not decode was looked up by its path
+    while predict's list holds it as shown (a byte that is not UTF-8 as \\xe9): a photo in a Latin-1 folder got
+    "does not decode" where one in a UTF-8 folder got the reason predict and extract give."""
+    import os
+
+    from featcache.errors import printable
+
+    model, _ = tiny
+    for name in (b"plain", b"caf\xe9"):  # the folder's name alone differs
+        root = make_class_tree(tmp_path / os.fsdecode(name), {"ants": 2}, ext="jpg", size=40)
+        (root / "bees").mkdir()
+        (root / "bees" / "cut.jpg").write_bytes(b"\xff\xd8\xff\xe0 cut short")
+        got = run_main(capsys, "evaluate", str(model), str(root), "--out", str(tmp_path / "r"))
+        assert got.returncode == 2 and len(got.stderr.splitlines()) == 1, got.stderr
+        shown = printable(str(root / "bees" / "cut.jpg"))
+        reason = got.stderr.split(f"({shown}: ", 1)[1].split("); add photos of 'bees'", 1)[0]
+        assert reason.startswith("cannot decode"), got.stderr  # the file's reason, whatever its folder's name

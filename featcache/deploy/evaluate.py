@@ -245,11 +245,13 @@ def check_same_classes(root: Path, found: Sequence[str], names: Sequence[str]) -
 def _check_each_class_decodes(tree: Any, per_file: Sequence[Any], undecoded: Sequence[tuple[str, str]]) -> None:
     """Each class folder holds a photo that decodes: a ``bees/`` of only notes.txt was scored as "0 bees" (a
     review), where a folder named for a class means photos of it are there."""
-    why = dict(undecoded)
+    from featcache.errors import printable
+
+    why = dict(undecoded)  # keyed by the path as shown (predict_files' printable form): looked up in that form
     for label, name in enumerate(tree.class_names):
         rows = np.flatnonzero(tree.labels == label)
         if rows.size and all(per_file[r] is None for r in rows):
-            first = str(tree.paths[rows[0]])
+            first = printable(str(tree.paths[rows[0]]))
             raise FeatcacheError(one_line(
                 f"class folder {tree.root / name} holds no photo that decodes ({first}: "
                 f"{why.get(first, 'does not decode')}{', ...' if rows.size > 1 else ''}); add photos of {name!r} to it "
