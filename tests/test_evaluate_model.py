@@ -76,9 +76,15 @@ def test_a_model_scored_on_a_class_folder_tree_says_what_predicts_csv_says(tiny,
     # the API mirrors it, --json prints the same dictionary, and a rerun replaces the report it wrote
     res = featcache.evaluate(model, val, write=False, runtime="tensorflow")
     assert res.accuracy == pytest.approx(accuracy) and res.images == images and res.files == {}
+    files = [tmp_path / "rep" / name for name in ("evaluation.json", "evaluation.txt", "confusion.png")]
+    before = {f: f.stat().st_ino for f in files}
     got = run_main(capsys, "evaluate", str(model), str(val), "--out", str(tmp_path / "rep"), "--json")
     assert got.returncode == 0, got.stderr
     assert json.loads(got.stdout)["folder"]["fingerprint"] == report["folder"]["fingerprint"]
+    # each of the three files is a new one (written beside, then renamed over), with the rerun's report in it
+    assert all(f.stat().st_ino != before[f] for f in files)
+    assert json.loads(files[0].read_text())["accuracy"] == pytest.approx(accuracy)
+    assert files[1].read_text().startswith(f"model     {model} (logreg model, sha256 ")
 
 
 def test_class_folders_that_are_not_the_models_classes_are_one_line(tiny, tmp_path, capsys):
