@@ -860,9 +860,7 @@ class CsvModel:
         """The model at ``model`` with record ``meta`` (``read_meta``'s), run on ``runtime``."""
         from featcache.heads.io import DIGEST_KEY
 
-        views = meta.get("views")  # None: a model older than views, which embeds the original view alone
-        return cls(Path(model).name, os.path.abspath(model), meta.get(DIGEST_KEY), runtime,
-                   tuple(views) if isinstance(views, list) and views else ("orig",))
+        return cls(Path(model).name, os.path.abspath(model), meta.get(DIGEST_KEY), runtime, model_view_names(meta))
 
     def to_record(self) -> dict:
         return {"file": self.file, "path": self.path, "content_digest": self.content_digest, "runtime": self.runtime,
@@ -1155,8 +1153,14 @@ def model_views(meta: dict) -> int:
     """Images one input image is in the model's pass: its views (``export --views``: the model embeds and averages
     them itself), 1 for a model of the original view. Only sizes the memory bound, so a ``views`` field that is not
     a list (an edited file, a model older than views) counts as 1 rather than failing."""
+    return len(model_view_names(meta))
+
+
+def model_view_names(meta: dict) -> tuple[str, ...]:
+    """The views the model averages (``model_views``' reading of its record): ``("orig",)`` for a model older than
+    views, or one whose ``views`` field is not a list."""
     views = meta.get("views")
-    return len(views) if isinstance(views, list) and views else 1
+    return tuple(views) if isinstance(views, list) and views else ("orig",)
 
 
 def _as_path_list(images: Sequence[str | Path] | str | Path) -> list[str | Path]:
