@@ -29,9 +29,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "model (--runtime, --batch-size; its views averaged); the report names the runtime, and "
                        "evaluation.json records the model's SHA-256 and the folder's content fingerprint. Writes "
                        "confusion.png, evaluation.json and evaluation.txt to --out.")
-    p.add_argument("head", help="a head file written by 'featcache train' (.keras or .npz), or a model file written by "
+    # what each is, in the usage line: docs say "evaluate MODEL FOLDER" for a model, and the usage said "head cache"
+    p.add_argument("head", metavar="HEAD|MODEL", help="a head file written by 'featcache train' (.keras or .npz), or a model file written by "
                    "'featcache export' or 'featcache finetune'")
-    p.add_argument("cache", help="for a head: a cache written by 'featcache extract' with the head's settings; for a "
+    p.add_argument("cache", metavar="CACHE|FOLDER", help="for a head: a cache written by 'featcache extract' with the head's settings; for a "
                    "model: a folder of photos, one subfolder per class")
     p.add_argument("--split", help=f"split to score, of a head's cache (default: {api_default(evaluate, 'split')})")
     p.add_argument("--out", metavar="DIR", help="folder for the report files (default: HOME/runs/eval/<head file name>_<suffix>, e.g. eval/fashion_keras; _<split> for another split; a model's: <model file name>_keras_on-<folder name>; and a short hash when another head of that name has the folder)")
