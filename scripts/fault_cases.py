@@ -672,9 +672,13 @@ def _synthetic_cache(path: Path, y_train: np.ndarray, n_test: int = 20, classes=
                      layer: str = "out") -> Path:
     """A complete cache of separable features written directly (no network)."""
     from featcache.store import CacheWriter, SplitSpec
+    from featcache.store.fingerprint import fingerprint
 
-    attrs = {"fingerprint": "e" * 64, "class_names": list(classes), "layers": [layer], "default_layer": layer,
-             "backbone": "mobilenet_v2", "weights": "random", "image_size": 32, "preprocessing": "x", "dataset": "tiny"}
+    # the settings its attributes repeat, and their hash as its fingerprint: a reader refuses a cache that does not
+    # agree with itself (store.reader._check_settings), as extract's always do
+    settings = {"class_names": list(classes), "layers": [layer], "backbone": "mobilenet_v2", "weights": "random",
+                "image_size": 32, "preprocessing": "x", "dataset": "tiny"}
+    attrs = {**settings, "settings": settings, "fingerprint": fingerprint(settings), "default_layer": layer}
     rng = np.random.default_rng(0)
     data = {"train": np.asarray(y_train), "test": np.arange(n_test) % len(classes)}
     w = CacheWriter(path, attrs, [SplitSpec(s, y, np.arange(len(y))) for s, y in data.items()], {layer: width}, "float32")

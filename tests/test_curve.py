@@ -806,7 +806,7 @@ def test_rows_fitted_in_the_old_order_are_fitted_again_on_resume(tiny_cache, tmp
     capsys.readouterr()
     again = curve(tiny_cache, out, **kw)
     err = capsys.readouterr().err
-    assert "6 row(s) of" in err and "(keras, logreg, svm)" in err and "another order than 'train --train-size N" in err
+    assert "6 row(s) of" in err and "(keras, logreg, svm)" in err and "another order than featcache.train(..., train_size=N, seed=S)" in err  # a call's words
     assert len(err.strip().splitlines()) == 1
     # the old table is kept (a review: rows the run did not ask for, hours of fits perhaps, were deleted)
     assert err.strip().endswith(f"the old table is kept as {out / 'curve.before-row-order.csv'}")
