@@ -163,6 +163,37 @@ def test_copies_in_two_classes_are_refused_as_extract_refuses_them(tiny, tmp_pat
     assert str(exc.value) == got.stderr.strip().removeprefix("featcache evaluate: error: ")
 
 
+def test_copies_in_one_class_are_scored_once_as_extract_counts_them(tiny, tmp_path, capsys):
+    """Regression (a session's brief, 2026-12-06): extract counts byte-identical copies of a photo in its class (and
+    hard links to it) once; evaluate scored each copy, so one photo weighed two or three times in the accuracy. It
+    scores each photo once, says the copies in one line, lists them with the skipped files, and the score and folder
+    fingerprint are those of the folder without them. predict still answers for every file it is given."""
+    model, _ = tiny
+    plain = make_class_tree(tmp_path / "plain", {"ants": 4, "bees": 4}, ext="jpg", size=40, offset=50)
+    val = make_class_tree(tmp_path / "val", {"ants": 4, "bees": 4}, ext="jpg", size=40, offset=50)
+    (val / "ants" / "ants_050_copy.jpg").write_bytes((val / "ants" / "ants_050.jpg").read_bytes())
+    (val / "bees" / "zz.jpg").hardlink_to(val / "bees" / "bees_051.jpg")
+    got = run_main(capsys, "evaluate", str(model), str(val), "--json", "--runtime", "tensorflow", "--out", str(tmp_path / "r"))
+    assert got.returncode == 0, got.stderr
+    report = json.loads(got.stdout)
+    alone = featcache.evaluate(model, plain, write=False, runtime="tensorflow")
+    assert report["folder"]["images"] == alone.images == 8 and report["accuracy"] == pytest.approx(alone.accuracy)
+    assert report["folder"]["fingerprint"] == alone.folder_fingerprint  # the photos scored are those files
+    assert report["folder"]["skipped"] == [
+        [str(val / "ants" / "ants_050_copy.jpg"), f"the same bytes as {val / 'ants' / 'ants_050.jpg'} in its class "
+                                                     "folder, counted once"],
+        [str(val / "bees" / "zz.jpg"), f"the same bytes as {val / 'bees' / 'bees_051.jpg'} in its class folder, "
+                                        "counted once"]]
+    text = run_main(capsys, "evaluate", str(model), str(val), "--runtime", "tensorflow", "--out", str(tmp_path / "r2"))
+    assert f"folder    {val} (8 images, 2 copies counted once, content " in text.stdout, text.stdout
+    assert [line for line in text.stderr.splitlines() if "cop" in line] == [
+        f"evaluate: 2 files are copies (the same bytes) of photos in their class folder, each photo counted once: "
+        f"{val / 'ants' / 'ants_050_copy.jpg'} of {val / 'ants' / 'ants_050.jpg'}; {val / 'bees' / 'zz.jpg'} of "
+        f"{val / 'bees' / 'bees_051.jpg'}, as extract counts them"], text.stderr
+    got = run_main(capsys, "predict", str(model), str(val), "--recursive", "--csv", str(tmp_path / "p.csv"))
+    assert got.returncode == 0 and _csv_accuracy(tmp_path / "p.csv")[1] == 10, got.stderr
+
+
 def test_wrong_class_names_are_refused_before_the_folder_is_read(tiny, tmp_path, capsys, monkeypatch):
     """Regression (a review): evaluate hashed every file of the folder (minutes for a large one) before it said its
     class folders were not the model's."""

@@ -1734,25 +1734,118 @@ def test_a_test_fraction_split_of_copies_counts_photos_not_files(tmp_path):
     assert len(lines) == 1 and "of class 'ants' (5 files, copies of 1 photo): no test score" in lines[0], lines
 
 
-def test_copies_in_a_class_stay_on_one_side_of_a_test_fraction_split(tmp_path):
-    """Regression (a new-user tester): three copies of one ant were split by --test-fraction like three photos, so
-    copies landed in both splits and train then blamed the head for a test image it was trained on. A photo's copies
-    now go to one side together, counted as one photo, whatever the seed; the copies are kept as rows."""
-    root = make_class_tree(tmp_path / "dup", {"ants": 6, "bees": 6})
-    copies = [f"ants/copy_{i}.png" for i in range(3)]
-    for rel in copies:
-        (root / rel).write_bytes((root / "ants" / "ants_000.png").read_bytes())
-    copies.append("ants/ants_000.png")
-    sides = []
-    for seed in range(6):
-        splits = images.load(root, 32, test_fraction=0.5, seed=seed).splits
-        assert sorted(splits["train"].paths + splits["test"].paths) == sorted(
-            [f"ants/ants_{i:03d}.png" for i in range(6)] + copies[:3] + [f"bees/bees_{i:03d}.png" for i in range(6)])
-        side = {name for name, s in splits.items() for rel in copies if rel in s.paths}
-        assert len(side) == 1, (seed, {name: s.paths for name, s in splits.items()})
-        assert len([p for p in splits["test"].paths if p.startswith("ants/") and p not in copies]) in (2, 3)
-        sides += side
-    assert set(sides) == {"train", "test"}  # not merely all kept in train
+def _copies_of_an_ant(root: Path, how: str) -> list[str]:
+    """Three more files of ``root``'s ants/ants_000.png in ants/, made ``how``: byte copies, hard links or symbolic
+    links; their paths."""
+    made = [f"ants/copy_{i}.png" for i in range(3)]
+    for rel in made:
+        first, other = root / "ants" / "ants_000.png", root / rel
+        if how == "bytes":
+            other.write_bytes(first.read_bytes())
+        elif how == "hard":
+            os.link(first, other)
+        else:
+            other.symlink_to(first)
+    return made
+
+
+def test_copies_in_one_class_are_one_row_as_a_hard_link_is(tmp_path):
+    """Regression (a session's brief, 2026-12-06): byte-identical copies of a photo in its class folder were rows of
+    their own (kept on one side of a --test-fraction split, but on both sides of the splits taken inside the training
+    rows: the Keras head's validation cut, probe's folds, curve's subsets), while a hard link to it was one row, read
+    once without a word. Copies, hard links and links to one file are now alike: one row, the first in the walk's
+    order, the others listed with the skipped files as counted once; the rows and the split are those of the folder
+    without them, whatever the seed; in a train/ and val/ layout too."""
+    plain = make_class_tree(tmp_path / "plain", {"ants": 6, "bees": 6})
+    folders = {}
+    for how in ("bytes", "hard", "symbolic"):
+        folders[how] = make_class_tree(tmp_path / how, {"ants": 6, "bees": 6})
+        copies = _copies_of_an_ant(folders[how], how)
+    why = "the same bytes as ants/ants_000.png in its class folder, counted once"
+    for seed in range(4):
+        want = images.load(plain, 32, test_fraction=0.5, seed=seed)
+        for how, root in folders.items():
+            src = images.load(root, 32, test_fraction=0.5, seed=seed)
+            assert {n: (s.paths, s.labels.tolist()) for n, s in src.splits.items()} == {
+                n: (s.paths, s.labels.tolist()) for n, s in want.splits.items()}, (how, seed)
+            assert src.skipped == [(rel, why) for rel in copies], how
+            assert src.digest != want.digest  # the copies are recorded: a cache of the folder without them is no hit
+    given = split_tree(tmp_path / "s", {"ants": 3, "bees": 3}, {"ants": 2, "bees": 2})
+    (given / "train" / "ants" / "again.png").write_bytes((given / "train" / "ants" / "ants_002.png").read_bytes())
+    src = images.load(given, 32)
+    assert [p for p in src.splits["train"].paths if p.startswith("train/ants/")] == [
+        "train/ants/again.png", "train/ants/ants_000.png", "train/ants/ants_001.png"]  # the walk's first: by name
+    assert src.skipped == [("train/ants/ants_002.png", "the same bytes as train/ants/again.png in its class folder, "
+                                                       "counted once")]
+
+
+def test_copies_counted_once_are_said_in_one_line_and_recorded_in_the_cache(tmp_path, capsys):
+    """Regression (a session's brief, 2026-12-06): extract says in one line how many copies it counted once, naming
+    the first two, apart from the files it skipped, and on a cache hit as well; the cache lists them with the skipped
+    files (info, --json) and holds a row per photo; --strict does not count them as unreadable."""
+    from helpers import run_main
+
+    root = make_class_tree(tmp_path / "photos", {"ants": 4, "bees": 4})
+    _copies_of_an_ant(root, "bytes")
+    os.link(root / "bees" / "bees_001.png", root / "bees" / "zz.png")
+    (root / "bees" / "notes.txt").write_text("taken in 2026\n")
+    out = tmp_path / "c.h5"
+    line = ("4 files are copies (the same bytes) of photos in their class folder, each photo counted once: "
+            "ants/copy_0.png of ants/ants_000.png; ants/copy_1.png of ants/ants_000.png; and 2 more; listed in the cache "
+            "('featcache info')")
+    for run in ("extracted", "cache hit"):
+        said = run_main(capsys, "extract", "--images", str(root), "--test-fraction", "0.5", "--strict", "--weights",
+                        "random", "--image-size", "32", "--out", str(out))
+        assert said.returncode == 0 and said.stdout.startswith(run), said
+        lines = said.stderr.splitlines()
+        assert [x for x in lines if "copies" in x] == [line], said.stderr
+        assert "skipped 1 file(s), listed in the cache ('featcache info'): bees/notes.txt (not an image file, left out)" in lines
+    cache = featcache.open_cache(out)
+    assert sorted(cache.paths("train") + cache.paths("test")) == [
+        f"{c}/{c}_{i:03d}.png" for c in ("ants", "bees") for i in range(4)]  # a row per photo
+    rows = cache.digests("train") + cache.digests("test")
+    assert len(set(rows)) == len(rows) == 8  # no content twice: no split made from the rows can share a photo
+    skipped = cache.meta["skipped"]
+    assert [[str(x) for x in pair] for pair in skipped] == [
+        [f"ants/copy_{i}.png", "the same bytes as ants/ants_000.png in its class folder, counted once"] for i in range(3)
+    ] + [["bees/notes.txt", NOT_AN_IMAGE], ["bees/zz.png", "the same bytes as bees/bees_001.png in its class folder, counted once"]]
+
+
+def _ppm_tree(root: Path, counts: dict[str, int], offset: int = 0) -> Path:
+    """Class folders of 8x8 PPM files whose bytes are written here, byte by byte (no encoder's version can change
+    them): the fixture of ``test_a_folder_without_copies_keeps_its_rows_and_fingerprint``."""
+    for label, (name, n) in enumerate(sorted(counts.items())):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            pixels = bytes((label * 97 + (i + offset) * 31 + k * 7) % 256 for k in range(8 * 8 * 3))
+            (root / name / f"{name}_{i}.ppm").write_bytes(b"P6\n8 8\n255\n" + pixels)
+    return root
+
+
+def test_a_folder_without_copies_keeps_its_rows_and_fingerprint(tmp_path, monkeypatch):
+    """Counting copies once (a session's brief, 2026-12-06) changes nothing for a folder without copies: the split
+    digests (the data part of a cache's fingerprint) and the rows of a --test-fraction split and of a train/ and
+    val/ layout are those the code before the change gave on these files (main at 14d9896, run on this fixture with
+    the decoder's identity pinned as here, so the values do not move with Pillow or DECODER). Checked by hand too on
+    ../shared/datasets/hymenoptera: its digests at 224 and 96 px, a --test-fraction split of train/ for two seeds, and
+    evaluate's folder fingerprint of val/ are unchanged."""
+    monkeypatch.setattr(images, "decoder_identity", lambda: "pinned")
+    one = images.load(_ppm_tree(tmp_path / "one", {"ants": 4, "bees": 3}), 16, test_fraction=0.5, seed=1)
+    assert one.digest == {"train": "cb5a9ca1c8d0157bdd86440395789ffb7f1d8ce3b74e68937adac2d53574282c",
+                          "test": "0995e60b196ffa669805e85b25a1eae0e971956153be48c3d6fbcb381f7a7d9f"}
+    assert {name: s.paths for name, s in one.splits.items()} == {
+        "train": ["ants/ants_2.ppm", "ants/ants_3.ppm", "bees/bees_1.ppm"],
+        "test": ["ants/ants_0.ppm", "ants/ants_1.ppm", "bees/bees_0.ppm", "bees/bees_2.ppm"]}
+    two = tmp_path / "two"
+    _ppm_tree(two / "train", {"ants": 2, "bees": 2})
+    _ppm_tree(two / "val", {"ants": 1, "bees": 1}, offset=5)
+    src = images.load(two, 16)
+    assert src.digest == {"train": "774eae6ac9ddce8db145d855af9719daf686d05bf44439b97bb0d23b252cb52a",
+                          "test": "8ec9dbb8f376e56693b8810cd4646f5853540ebb743ed3f5dc0572277979c55c"}
+    assert {name: s.paths for name, s in src.splits.items()} == {
+        "train": ["train/ants/ants_0.ppm", "train/ants/ants_1.ppm", "train/bees/bees_0.ppm", "train/bees/bees_1.ppm"],
+        "test": ["val/ants/ants_0.ppm", "val/bees/bees_0.ppm"]}
+    assert one.skipped == src.skipped == []
 
 
 def test_copies_in_both_train_and_val_folders_are_said_at_extract(tmp_path):

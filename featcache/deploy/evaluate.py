@@ -48,7 +48,9 @@ class ModelEvalResult(EvalResult):
                 "runtime": self.runtime, "runtime_note": self.runtime_note}
 
     def scored_lines(self) -> list[str]:
-        skipped = f", {len(self.skipped)} file(s) skipped" if self.skipped else ""
+        from featcache.sources.decode import left_out_words
+
+        skipped = "".join(f", {w}" for w in left_out_words(self.skipped))
         return [f"model     {self.head_path} ({self.kind}, sha256 {self.model_sha256[:12]})",
                 f"folder    {self.cache_path} ({counted(self.images, 'image')}{skipped}, content {self.folder_fingerprint[:12]})",
                 f"runtime   {self.runtime}"]
@@ -302,7 +304,10 @@ def _say_notes(result: ModelEvalResult) -> None:
     """What the run left out and why the runtime is what it is, on stderr (stdout is the report)."""
     from featcache.deploy.predict import skipped_line
     from featcache.progress import note
+    from featcache.sources.decode import copies_apart, copies_line
 
-    for line in ([skipped_line(result.skipped)] if result.skipped else []) + [result.runtime_note or ""]:
+    copies, others = copies_apart(result.skipped)  # copies are photos scored once, not files it could not read
+    for line in ([skipped_line(others)] if others else []) + ([f"{copies_line(copies)}, as extract counts them"]
+                                                               if copies else []) + [result.runtime_note or ""]:
         if line:
             note(one_line(f"evaluate: {line}"))

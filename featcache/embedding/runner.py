@@ -28,6 +28,7 @@ from featcache.errors import FeatcacheError, given, one_line, option, output_nam
 from featcache.progress import counted, note, status
 from featcache.sources import DataSource
 from featcache.sources.base import RowPlan
+from featcache.sources.decode import left_out_words
 from featcache.store import (
     CacheIdentity,
     exclusive_lock,
@@ -367,8 +368,8 @@ def _hit(path: Path, source: DataSource, verbose: bool, message: str, model: Mod
     # beside the class folders since (not in the fingerprint: the hit is right), which the cache and info never
     # showed (a reviewer, 2026-12-05; as old as the listing of such files).
     if verbose:
-        if stored:
-            note(_skipped_line(stored))
+        for line in _skipped_lines(stored):
+            note(line)
         print(one_line(message))
     return ExtractResult(path, hit=True, skipped=stored, views=len(model.view_list()) if model else 1,
                          cached=_split_sizes(path), fingerprint=_fingerprint_of(attrs))
@@ -398,10 +399,15 @@ def _split_sizes(path: Path) -> dict[str, int]:
         return {s: int(f[s]["labels"].shape[0]) for s in split_names(f)}
 
 
-def _skipped_line(skipped: list[tuple[str, str]], limit: int = 10) -> str:
-    from featcache.sources.decode import skipped_listing
+def _skipped_lines(skipped: list[tuple[str, str]], limit: int = 10) -> list[str]:
+    """The lines of the files that are no rows: those skipped, then the copies counted once on a line of their own
+    (``decode.copies_line``: they are photos, counted once, not files with something wrong)."""
+    from featcache.sources.decode import copies_apart, copies_line, skipped_listing
 
-    return f"skipped {len(skipped)} file(s), listed in the cache ('featcache info'): {skipped_listing(skipped, limit)}"
+    copies, others = copies_apart(skipped)
+    where = "listed in the cache ('featcache info')"
+    return ([f"skipped {len(others)} file(s), {where}: {skipped_listing(others, limit)}"] if others else []) + (
+        [f"{copies_line(copies)}; {where}"] if copies else [])
 
 
 def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, store: StoreSpec, engine: Any,
@@ -581,9 +587,9 @@ def check_finite(out: dict[str, np.ndarray], weights: str, batch: Batch) -> None
 
 
 def _report(result: ExtractResult) -> None:
-    if result.skipped:
-        note(_skipped_line(result.skipped))
-    left_out = f"; {len(result.skipped)} file(s) skipped" if result.skipped else ""
+    for line in _skipped_lines(result.skipped):
+        note(line)
+    left_out = "".join(f"; {w}" if i == 0 else f", {w}" for i, w in enumerate(left_out_words(result.skipped)))
     views = f" x {result.views} views" if result.views > 1 else ""
     view_rate = f", {result.view_images_per_s:.0f} view-images/s" if result.views > 1 else ""
     # what --force replaced, before the arrow as train's "; replaced the head ... there": the path stays the line's end

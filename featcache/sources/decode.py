@@ -144,6 +144,14 @@ def _formats(Image) -> list[str]:
 # type" (a reviewer, 2026-12-05).
 NOT_AN_IMAGE = "not an image file, left out"
 
+# A file of a class folder with the same bytes as another file of that class folder (a copy, a hard link, a link to
+# it): the photo is one row, its first file in the walk's order, and the others are listed with this reason (the
+# first named) among the files that are no rows. Copies kept as rows of their own landed on both sides of the splits
+# taken inside the training rows (the Keras head's validation cut, probe's folds, curve's subsets) while a hard link
+# was one row (a session's brief, 2026-12-06). Not counted by --strict: nothing is wrong with the file.
+COPY_COUNTED_ONCE = "the same bytes as {first} in its class folder, counted once"
+_COPY_HEAD, _COPY_TAIL = COPY_COUNTED_ONCE.split("{first}")
+
 # Image formats Pillow cannot open (no plugin, or featcache's own refusal: EPS runs Ghostscript, _RUNS_A_PROGRAM;
 # WMF/EMF are Pillow stubs without a handler): a photo in one of them is unreadable, counted by --strict, and said
 # with the fix. Pillow 13 opens AVIF and WebP itself (checked here: Image.OPEN, features.check("avif")).
@@ -207,7 +215,46 @@ def failure_reason(name: str | Path, why: str) -> str:
 
 def counts_as_unreadable(why: str) -> bool:
     """Whether a file skipped for ``why`` is an unreadable image (counted by --strict), not a file left out as no image."""
-    return why != NOT_AN_IMAGE
+    return why != NOT_AN_IMAGE and not is_copy(why)
+
+
+def copy_of(first: str) -> str:
+    """The reason a file with the bytes of ``first`` (as shown) in its class folder is no row: ``COPY_COUNTED_ONCE``."""
+    return COPY_COUNTED_ONCE.format(first=first)
+
+
+def is_copy(why: str) -> bool:
+    """Whether a file left out for ``why`` is a copy counted once (``copy_of``), not a file that is unusable."""
+    return why.startswith(_COPY_HEAD) and why.endswith(_COPY_TAIL)
+
+
+def copies_line(copies: Sequence[Sequence[str]], limit: int = 2) -> str:
+    """One line of the ``(path, copy_of(first))`` pairs of the copies counted once, the first ``limit`` named, as
+    extract and evaluate say them: ``2 files are copies (the same bytes) of photos in their class folder, each photo
+    counted once: ants/b.png of ants/a.png; ants/c.png of ants/a.png``."""
+    from featcache.errors import one_line
+    from featcache.progress import counted
+
+    named = "; ".join(one_line(f"{p} of {why[len(_COPY_HEAD):-len(_COPY_TAIL)]}") for p, why in copies[:limit])
+    more = f"; and {len(copies) - limit} more" if len(copies) > limit else ""
+    verb = ("is a copy (the same bytes) of a photo in its" if len(copies) == 1
+            else "are copies (the same bytes) of photos in their")
+    return f"{counted(len(copies), 'file')} {verb} class folder, each photo counted once: {named}{more}"
+
+
+def copies_apart(skipped: Sequence[Sequence[str]]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """``(copies counted once, the other files left out)`` of a ``[(path, why)]`` list, in its order."""
+    pairs = [(str(p), str(why)) for p, why in skipped]
+    return [x for x in pairs if is_copy(x[1])], [x for x in pairs if not is_copy(x[1])]
+
+
+def left_out_words(skipped: Sequence[Sequence[str]]) -> list[str]:
+    """A summary's words on the files that are no rows, extract's and evaluate's: ``["2 file(s) skipped", "3 copies
+    counted once"]`` (either, both or none)."""
+    copies, others = copies_apart(skipped)
+    n = len(copies)
+    return ([f"{len(others)} file(s) skipped"] if others else []) + ([f"{n} {'copy' if n == 1 else 'copies'} counted once"]
+                                                                     if copies else [])
 
 
 _LIMIT_LOCK = threading.Lock()

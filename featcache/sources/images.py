@@ -8,7 +8,10 @@ Two layouts::
 Class names are the folder names, sorted. Files may sit in nested folders
 under their class folder; symbolic links are followed (each real folder once,
 so a link loop ends); names starting with "." (``.DS_Store``, ``._x.jpg``,
-``.ipynb_checkpoints``) are not part of the data set.
+``.ipynb_checkpoints``) are not part of the data set. Files of one class folder
+with the same bytes (copies, hard links, links to one file) are one photo, one
+row: the first in the walk's order; the others are listed among the skipped
+files as counted once (``_check_copies``).
 
 ``load`` lists the files and hashes each one's bytes, in parallel; it
 decodes nothing. The split digests (the data part of a cache's fingerprint)
@@ -46,8 +49,8 @@ import numpy as np
 from featcache.errors import (CONTROL, FeatcacheError, carried, given, link_loop, link_loop_passed, one_line, option,
                               printable, shell_word, system_limit, warn)
 from featcache.sources.base import STAGING, DataSource, Split, SplitSpec
-from featcache.sources.decode import (NotRegularFile, UnreadableImage, counts_as_unreadable, decode_image, failure_reason,
-                                      is_other_file, not_utf8, open_photo_sized, utf8_name)
+from featcache.sources.decode import (NotRegularFile, UnreadableImage, copy_of, counts_as_unreadable, decode_image,
+                                      failure_reason, is_other_file, not_utf8, open_photo_sized, utf8_name)
 from featcache.progress import counted
 from featcache.validate import check_bool, check_fraction, check_seed, setting_path
 
@@ -147,6 +150,8 @@ class _File:
     folder: str  # the split folder it came from ('' for a single tree)
     digest: str = ""
     problem: str | None = None  # why it cannot be used; None when readable
+    order: int = 0  # its place in the walk (``_Walker``: its class folder's own files, then what links lead to)
+    copy_of: str | None = None  # the file of its class folder with its bytes that is the photo's row (``_check_copies``)
 
 
 def _check_root(root: Path) -> None:
@@ -261,7 +266,7 @@ class PhotoFolder:
         class_names, class_dirs, loose = _classes(root, folders)
         files = _list_files(root, class_names, class_dirs)
         _hash(root, files, verbose)
-        copies = _check_copies(root, files, image_size, test_folder)
+        _check_copies(root, files, image_size, test_folder)  # copies in a class: one row (_count_once)
         seed = 0 if self.seed is None else self.seed  # as recorded since featcache 0.1: the spec is part of the cache's identity
         spec = {"kind": "images", "root": str(root.resolve()), "image_size": image_size, "test_fraction": self.test_fraction,
                 "seed": seed, "strict": self.strict, "test_folder": test_folder}
@@ -269,7 +274,7 @@ class PhotoFolder:
         if decoded_with is not None:  # only then: the specs of caches decoded to the reference pixels stay as they were
             spec["decoded_with"] = decoded_with
         rows = PhotoRows(root, image_size, files, class_names, class_dirs, loose, self.test_fraction, seed, self.strict,
-                         test_folder, verbose, copies)
+                         test_folder, verbose)
         rows.arrange({})  # what is wrong even if every candidate decodes fails now, before any decoding
         return DataSource(
             name=_safe_name(root.resolve().name),
@@ -561,7 +566,8 @@ def _list_files(root: Path, class_names: list[str], class_dirs: dict[str, dict[s
             if not entries:
                 raise FeatcacheError(f"class folder {dirs[name]} {_no_images(dirs[name])}; add images of {name!r} to it "
                                      "or remove it")
-            files.extend(_File(_rel(p, root), label, folder, problem=problem) for p, problem in entries)
+            files.extend(_File(_rel(p, root), label, folder, problem=problem, order=len(files) + i)
+                         for i, (p, problem) in enumerate(entries))
     return sorted(files, key=lambda f: f.rel)
 
 
@@ -681,11 +687,13 @@ class _Walker:
                                               f"{what}: {why}; remove the link"))
 
     def _first(self, st: os.stat_result, path: Path, link: bool = False) -> bool:
-        """Records the file; False when it was seen before (a file system without inode numbers: never). A file
-        that is also in another class folder under a second name is refused, a hard link (``cp -al``: it was left
-        out of the second class without a word, and a class of such files was called empty; an adversarial tester)
-        or a symbolic ``link`` to it (``ln -s ../bees/X.jpg ants/``: dropped, in neither the cache nor the skipped
-        files; an adversarial tester). One in its own class folder twice is read once, as before."""
+        """Records the file; whether to list it: a file seen before is listed again only in the class folder that
+        holds it already. A file that is also in another class folder under a second name is refused, a hard link
+        (``cp -al``: it was left out of the second class without a word, and a class of such files was called empty;
+        an adversarial tester) or a symbolic ``link`` to it (``ln -s ../bees/X.jpg ants/``: dropped, in neither the
+        cache nor the skipped files; an adversarial tester). One in its own class folder twice is listed twice, and
+        ``_check_copies`` counts it once, as it counts byte-identical copies: it was left out without a word while
+        a copy of the bytes was a row of its own (a session's brief, 2026-12-06)."""
         key = (st.st_dev, st.st_ino)
         if key in self.files and st.st_ino:
             first, owner = self.files[key]
@@ -696,7 +704,7 @@ class _Walker:
                 # one class in two split folders (val/ants/x linked to train/ants/x) is a test image trained on
                 raise FeatcacheError(one_line(f"{first} and {path} are {how} in the class folders of {owner.name!r} of "
                                               "two splits; an image cannot be in both: remove one of them"))
-            return False
+            return owner is not None and owner == self.owner  # its own class again: a copy, counted once
         self.files[key] = (path, self.owner)
         return True
 
@@ -715,14 +723,13 @@ class CopiesInBothSplitsWarning(UserWarning):
     """Byte-identical copies of a photo in both ``train/`` and the test folder: test scores count them as unseen."""
 
 
-def _check_copies(root: Path, files: list[_File], image_size: int, test_folder: str | None) -> frozenset[str]:
+def _check_copies(root: Path, files: list[_File], image_size: int, test_folder: str | None) -> None:
     """Byte-identical photos (by the digests the fingerprint took: a folder without copies reads nothing more) in two
     classes are refused as links to one file are (``_Walker._first``), and copies in both ``train/`` and
     ``test_folder`` of a given split are said (``CopiesInBothSplitsWarning``): they went unmentioned, and evaluate
-    blamed the head (a new-user tester). A group of copies counts only if one of them decodes (copies decode alike,
-    so one is decoded): two empty ``x.jpg`` or one ``notes.txt`` in every class are skipped as before. Returns the
-    digests of the photos that have copies, which a ``--test-fraction`` split keeps on one side
-    (``_stratified_split``)."""
+    blamed the head (a new-user tester). Copies in one class folder are one photo (``_count_once``). A group of
+    copies counts only if one of them decodes (copies decode alike, so one is decoded): two empty ``x.jpg`` or one
+    ``notes.txt`` in every class are skipped as before."""
     groups: dict[str, list[_File]] = {}
     for f in files:
         if not f.problem:
@@ -736,15 +743,29 @@ def _check_copies(root: Path, files: list[_File], image_size: int, test_folder: 
         if len(firsts) > 1:
             more = f" ({len(g)} copies in all)" if len(g) > len(firsts) else ""
             raise _two_classes([root / f.rel for f in firsts], "one image (byte-identical copies)", more)
+    for g in copies:
+        _count_once(g)
     both = [g for g in copies if test_folder is not None and {"train", test_folder} <= {f.folder for f in g}]
     if both:
-        n = sum(f.folder == test_folder for g in both for f in g)
-        pair = [next(f.rel for f in both[0] if f.folder == folder) for folder in (test_folder, "train")]
+        n = sum(f.folder == test_folder and f.copy_of is None for g in both for f in g)  # photos, copies once
+        pair = [next(f.rel for f in both[0] if f.folder == folder and f.copy_of is None) for folder in (test_folder, "train")]
         what, them = ("is a copy of a photo", "it") if n == 1 else ("are copies of photos", "them")
         warn(one_line(f"{counted(n, 'photo')} in {test_folder}/ {what} in train/ (the same bytes; first {pair[0]} of "
                       f"{pair[1]}): test scores count {them} as unseen images; remove the copies from one of the two "
                       "folders"), CopiesInBothSplitsWarning)
-    return frozenset(g[0].digest for g in copies)
+
+
+def _count_once(group: list[_File]) -> None:
+    """Byte-identical files (``group``, one class) as one photo per class folder: the first in the walk's order
+    (``_File.order``: a hard link's first name, as the walk read it once) is the row; the others are no rows, each
+    skipped with the reason naming it (``decode.copy_of``). As rows of their own, copies were kept on one side of a
+    ``--test-fraction`` split but fell on both sides of the splits made inside the training rows (the Keras head's
+    validation cut, probe's folds, curve's subsets): scores there counted a photo trained on as unseen."""
+    firsts: dict[str, _File] = {}
+    for f in sorted(group, key=lambda f: f.order):
+        first = firsts.setdefault(f.folder, f)
+        if first is not f:
+            f.copy_of, f.problem = first.rel, copy_of(_printable(first.rel))
 
 
 def _decodes(root: Path, f: _File, image_size: int) -> bool:
@@ -828,10 +849,10 @@ class PhotoRows:
     """The pending rows of a photo folder (``base.PendingRows``): every candidate file, and how its splits follow from which decode."""
 
     def __init__(self, root: Path, image_size: int, files: list[_File], class_names: list[str], class_dirs: dict[str, dict[str, Path]],
-                 loose: list[str], test_fraction: float | None, seed: int, strict: bool, test_folder: str | None, verbose: bool,
-                 copies: frozenset[str] = frozenset()):
+                 loose: list[str], test_fraction: float | None, seed: int, strict: bool, test_folder: str | None, verbose: bool):
         self.root, self.image_size = root, image_size
-        self.copies = copies  # digests of photos with copies in their class: a --test-fraction split keeps them together
+        # files of a class folder with the bytes of its row (``_check_copies``): no rows, listed with the skipped files
+        self.copies = [f for f in files if f.copy_of is not None]
         self.files = files  # the whole sorted listing; ``problem`` set where a file is unusable without decoding it
         self.class_names, self.class_dirs = class_names, class_dirs
         self.test_fraction, self.seed, self.strict, self.test_folder = test_fraction, seed, strict, test_folder
@@ -850,13 +871,14 @@ class PhotoRows:
         """Per split: the decoder and size, how rows are chosen, and every candidate that may land in it (path, label, sha256)."""
         if self.test_fraction is not None:  # a file anywhere can move the stratified split
             rule: Any = {"test_fraction": self.test_fraction, "seed": self.seed}
-            if self.copies:  # only then: the split of a folder without copies, and so its fingerprint, is as before
-                rule["copies"] = "one side"
             groups = {"train": self.candidates, "test": self.candidates}
         else:
             rule = {"test_folder": self.test_folder}
             groups = {name: [f for f in self.candidates if f.folder == folder]
                       for name, folder in (("train", "train"), ("test", self.test_folder))}
+        if self.copies:  # only then: a folder without copies keeps its rows and its fingerprint. Each copy and its
+            # row, as the walk chose it (a link's first name): the bytes alone do not say which file is the row.
+            rule = {**rule, "copies_once": [[f.rel, f.label, f.copy_of] for f in self.copies]}
         decoder = decoder_identity()
         return {name: hashlib.sha256(json.dumps([decoder, self.image_size, name, rule, [[f.rel, f.label, f.digest] for f in fs]],
                                                 separators=(",", ":")).encode()).hexdigest()
@@ -909,7 +931,8 @@ class PhotoRows:
                                          "add readable images or remove the folder")
         good = [f for f in files if not f.problem]
         if self.test_fraction is not None:
-            split_files = _stratified_split(good, self.test_fraction, self.seed, self.class_names, self.copies)
+            split_files = _stratified_split(good, self.test_fraction, self.seed, self.class_names,
+                                            Counter(f.copy_of for f in self.copies))
         else:
             split_files = {"train": [f for f in good if f.folder == "train"], "test": [f for f in good if f.folder == self.test_folder]}
         return split_files, sorted(self._loose + [(_printable(f.rel), f.problem) for f in bad])
@@ -1023,50 +1046,46 @@ class NoTestImagesWarning(UserWarning):
     """A class of few photos has none in the test split that ``--test-fraction`` held out."""
 
 
-def _photos_words(photos: Sequence[Sequence[_File]]) -> str:
-    """How many ``photos`` (each its files: one, or its byte-identical copies) there are, saying copies where there
-    are any: "1 photo" read "'ants' (1 photo)" for 5 copies of one (a review); "5 files, copies of 1 photo"."""
-    n_files = sum(map(len, photos))
+def _photos_words(photos: Sequence[int]) -> str:
+    """How many ``photos`` (each the number of its files: one, or its byte-identical copies) there are, saying copies
+    where there are any: "1 photo" read "'ants' (1 photo)" for 5 copies of one (a review); "5 files, copies of 1 photo"."""
+    n_files = sum(photos)
     if n_files == len(photos):
         return counted(len(photos), "photo")
-    if all(len(p) > 1 for p in photos):
+    if all(p > 1 for p in photos):
         return f"{n_files} files, copies of {counted(len(photos), 'photo')}"
     return f"{n_files} files, {counted(len(photos), 'photo')} once copies count as one"
 
 
 def _stratified_split(files: list[_File], fraction: float, seed: int, class_names: Sequence[str],
-                      copies: frozenset[str] = frozenset()) -> dict[str, list[_File]]:
+                      copies: Mapping[str, int] | None = None) -> dict[str, list[_File]]:
     """Per class, round(fraction * n) photos to test (keeping at least one in train), chosen by ``seed``; a class left
-    without any is said (``NoTestImagesWarning``). The files of a digest in ``copies`` are one photo, all on one side:
-    they landed on both, a test image trained on (a new-user tester). Without copies every photo is one file, so the
-    draws, and the split, are the ones made before."""
-    n_classes = len(class_names)
+    without any is said (``NoTestImagesWarning``). Each file is a photo: copies in a class are one row
+    (``_count_once``); ``copies`` (a row's path -> how many copies of it were counted once) is for the words. The
+    draws are the ones made before: a folder without copies keeps its split, and one with copies has each photo where
+    its copies went together when they were rows (its row being the first of them by path, as it almost always is)."""
+    copies = copies or {}
     rng = np.random.default_rng(seed)
-    by_class: list[list[list[_File]]] = [[] for _ in range(n_classes)]
-    first: dict[tuple[int, str], list[_File]] = {}
+    by_class: list[list[_File]] = [[] for _ in class_names]
     for f in files:
-        if f.digest in copies and (f.label, f.digest) in first:
-            first[f.label, f.digest].append(f)
-        else:
-            first[f.label, f.digest] = photo = [f]
-            by_class[f.label].append(photo)
+        by_class[f.label].append(f)
+    files_of = lambda mine: [1 + copies.get(f.rel, 0) for f in mine]  # noqa: E731 (each photo's files, for the words)
     train, test, none = [], [], []
     for label, mine in enumerate(by_class):
         n_test = min(round(fraction * len(mine)), len(mine) - 1)
         if mine and not n_test:
-            none.append(f"{class_names[label]!r} ({_photos_words(mine)})")
+            none.append(f"{class_names[label]!r} ({_photos_words(files_of(mine))})")
         chosen = set(rng.permutation(len(mine))[:n_test].tolist())
-        for i, photo in enumerate(mine):
-            (test if i in chosen else train).extend(photo)
+        for i, f in enumerate(mine):
+            (test if i in chosen else train).append(f)
     if not test:
-        photos = sum(map(len, by_class))
-        if photos == len(files):
+        if not any(copies.get(f.rel) for f in files):
             raise FeatcacheError(f"{given('--test-fraction', str(fraction))} leaves no test image ({len(files)} readable "
                                  "images); use a larger fraction or add images")
         # copies count as one photo: "10 readable images; use a larger fraction" misled where there were 2 (a review)
         fix = "add other photos" if all(len(mine) < 2 for mine in by_class) else "use a larger fraction or add other photos"
         raise FeatcacheError(f"{given('--test-fraction', str(fraction))} leaves no test image "
-                             f"({_photos_words([p for mine in by_class for p in mine])}); {fix}")
+                             f"({_photos_words(files_of(files))}); {fix}")
     if none:  # a class of a photo or two went wholly to train without a word; train/ and val/ are refused so (a tester)
         warn(f"{given('--test-fraction', str(fraction))} holds out no test image of class {', '.join(none)}: no test "
              "score will count it; use a larger fraction, add photos, or split the folder into train/ and val/",
@@ -1171,7 +1190,8 @@ def class_tree(root: str | Path, image_size: int, verbose: bool = False,
     _check_copies(root, files, image_size, None)
     usable = [f for f in files if not f.problem]
     unusable = sorted([(_printable(str(root / rel)), "not inside a class folder") for rel in loose]  # as predict shows
-                      + [(_printable(str(root / f.rel)), f.problem) for f in files if f.problem])  # a file: its path
+                      + [(_printable(str(root / f.rel)), f.problem if f.copy_of is None  # a file: its path, and
+                          else copy_of(_printable(str(root / f.copy_of)))) for f in files if f.problem])  # its row's
     fingerprint = hashlib.sha256(json.dumps([[f.rel, class_names[f.label], f.digest] for f in usable],
                                             separators=(",", ":")).encode()).hexdigest()
     return ClassTree(root, class_names, [root / f.rel for f in usable], np.array([f.label for f in usable], dtype=np.int64),
