@@ -536,7 +536,9 @@ def _same_name_error(base: Path, first: str, second: str) -> FeatcacheError:
 
 
 def _list_files(root: Path, class_names: list[str], class_dirs: dict[str, dict[str, Path]]) -> list[_File]:
-    """Every visible file of every class folder, sorted; each real file and folder once, whatever the links.
+    """Every visible file of every class folder, sorted; each real folder once, whatever the links, and each real
+    file once but for a second name of it in its own class folder (a hard link, a link), which ``_check_copies``
+    counts once as it counts a copy of its bytes.
 
     What lies in a class folder (not through a link) belongs to that class,
     so every class folder is walked first; links are followed afterwards,
@@ -595,7 +597,8 @@ def _check_distinct_classes(dirs: dict[Any, Path]) -> None:
 
 
 class _Walker:
-    """Lists files under folders, each real folder and file (device, inode) once across the whole walk."""
+    """Lists files under folders, each real folder (device, inode) once across the whole walk, and each real file
+    once but for its other names in the class folder that holds it (``_first``)."""
 
     def __init__(self, containers: list[Path], class_dirs: list[Path]):
         self.dirs: set[tuple[int, int]] = set()
