@@ -809,8 +809,8 @@ def replaced_since(value: Any, path: Path) -> Written | None:
     record = written()
     if not isinstance(record, Written) or record.record is None:
         return None
-    try:
-        now = record.now(path) if path.exists() else None
+    try:  # a regular file only: a FIFO put at the path blocked load_head(result) in open(), before its reader's check
+        now = record.now(path) if path.is_file() else None
     except FeatcacheError:
         now = None  # damaged, busy: the reader says so
     return record if now is not None and now != record.record else None

@@ -120,3 +120,25 @@ def test_an_extract_result_whose_cache_was_replaced_is_refused(cache, tmp_path):
     assert f"(cache={str(path)!r})" in refused(lambda: featcache.train(cache, "logreg", out=tmp_path / "h.npz"), path,
                                                "extract again")
     assert featcache.open_cache(again).sizes["train"] == featcache.open_cache(str(path)).sizes["train"] == 16
+
+
+def test_a_fifo_put_at_a_results_path_is_refused_without_blocking(cache, tmp_path):
+    """Regression (a review, 2026-12-06): check_source read the record of whatever was at a result's path, and a
+    FIFO put where a TrainResult's head was blocked ``load_head(result)`` in ``open()`` until someone wrote to it
+    (the old code returned only when ``fifo_unblocked`` opened it, 20 s on). A result's path that is no regular
+    file is left to the reader, which refuses a FIFO in one line, as it does ``load_head(str(path))``."""
+    import time
+
+    from helpers import fifo_unblocked
+
+    out = tmp_path / "h.npz"
+    result = featcache.train(cache, "logreg", out=out)
+    out.unlink()
+    with fifo_unblocked(out, after=20):
+        started = time.monotonic()
+        with pytest.raises(FeatcacheError) as err:
+            featcache.load_head(result)
+        took = time.monotonic() - started
+    assert str(err.value) == (f"{out} is not a regular file (a FIFO, socket or device); pass the .keras or .npz head "
+                              "file written by 'featcache train'")
+    assert took < 10, took
