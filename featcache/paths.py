@@ -79,9 +79,14 @@ def runs_dir() -> Path:
 
 
 # The variable that chooses the folder of converted models (``runtime_dir``), and its default under the user's cache
-# folder, as pip, torch and huggingface keep theirs (Keras keeps its weights in ~/.keras the same way).
+# folder, as pip, torch and huggingface keep theirs (Keras keeps its weights in ~/.keras the same way). The words
+# of each, one home: the CLI's note, the messages and the advice were typed out each (a reviewer).
 RUNTIME_DIR_ENV = "FEATCACHE_RUNTIME_DIR"
-DEFAULT_RUNTIME_DIR = "~/.cache/featcache/runtimes"
+RUNTIME_SUBDIR = ("featcache", "runtimes")  # under the user's cache folder (``user_cache_dir``)
+DEFAULT_RUNTIME_DIR = "~/.cache/" + "/".join(RUNTIME_SUBDIR)
+XDG_RUNTIME_DIR_WORDS = "$XDG_CACHE_HOME/" + "/".join(RUNTIME_SUBDIR)  # the default where XDG_CACHE_HOME is set
+# Where converted models are kept, in the order it is chosen: the CLI's help, the messages, docs/install.md.
+RUNTIME_DIR_WORDS = f"${RUNTIME_DIR_ENV} if set, else {XDG_RUNTIME_DIR_WORDS} or {DEFAULT_RUNTIME_DIR}"
 
 
 def runtime_dir() -> Path:
@@ -96,10 +101,10 @@ def runtime_dir() -> Path:
     """
     given = os.environ.get(RUNTIME_DIR_ENV, "").strip()
     if not given:
-        return user_cache_dir() / "featcache" / "runtimes"
+        return user_cache_dir().joinpath(*RUNTIME_SUBDIR)
     root = _reachable(_expanded(given), RUNTIME_DIR_ENV)
     _check_folder_path(root, RUNTIME_DIR_ENV, "set it to a folder for converted models (they are kept there), "
-                       f"or unset it for {DEFAULT_RUNTIME_DIR} (or $XDG_CACHE_HOME/featcache/runtimes)")
+                       f"or unset it for {DEFAULT_RUNTIME_DIR} (or {XDG_RUNTIME_DIR_WORDS})")
     return root
 
 

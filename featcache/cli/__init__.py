@@ -26,9 +26,15 @@ STARTING = "featcache: interrupted while starting; nothing was done"
 
 # The --out defaults say HOME/...: 'data/runs/...' read as a fixed place where FEATCACHE_HOME was set (a new user).
 HOME_NOTE = "HOME: where outputs go by default, $FEATCACHE_HOME if set, else ./data (HOME/cache, HOME/runs, HOME/models)."
-# Not under HOME: a conversion depends only on the model, and is found from any folder (paths.runtime_dir).
-RUNTIME_DIR_NOTE = ("Converted models (--runtime auto, onnxruntime, openvino, xnnpack): one folder per user, "
-                    "$FEATCACHE_RUNTIME_DIR if set, else $XDG_CACHE_HOME/featcache/runtimes or ~/.cache/featcache/runtimes.")
+
+
+def runtime_dir_note() -> str:
+    """Where converted models go, for the help's epilog: not under HOME, a conversion depends only on the model and
+    is found from any folder (``paths.runtime_dir``). A function: the words are ``paths``', and this module imports
+    nothing of featcache at its top (``paths`` is imported by then: cli.common, before the parser is built)."""
+    from featcache.paths import RUNTIME_DIR_WORDS
+
+    return f"Converted models (--runtime auto, onnxruntime, openvino, xnnpack): one folder per user, {RUNTIME_DIR_WORDS}."
 
 
 def _parser_class():
@@ -189,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="featcache",
         description="Transfer learning the fast way: embed images once with a frozen pretrained network, "
         "cache the features in HDF5, train and compare heads on them in seconds.",
-        epilog=f"{HOME_NOTE}\n\n{RUNTIME_DIR_NOTE}",
+        epilog=f"{HOME_NOTE}\n\n{runtime_dir_note()}",
     )
     parser.add_argument("--version", action="version", version=f"featcache {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=Parser)

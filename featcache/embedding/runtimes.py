@@ -27,8 +27,8 @@ Xeon, level on an AMD EPYC), but its features differ from TensorFlow's by up to
 CPUs, so ``auto`` leaves it out (asked for by name).
 
 A converted file is made once per :class:`ConversionSpec` and converter versions and
-kept under ``paths.runtime_dir()/<key>.onnx`` (``.tflite``; ``~/.cache/featcache/runtimes`` by default, one
-folder per user, or ``$FEATCACHE_RUNTIME_DIR``), written atomically and only
+kept under ``paths.runtime_dir()/<key>.onnx`` (``.tflite``; ``paths.DEFAULT_RUNTIME_DIR`` by default, one
+folder per user, or ``$FEATCACHE_RUNTIME_DIR``: ``paths.RUNTIME_DIR_WORDS``), written atomically and only
 after its outputs were checked against the Keras model, with its SHA-256
 beside it (checked on every use), so a half-written, wrong or since damaged
 conversion is never loaded. ONNX Runtime and OpenVINO read the same ONNX file.
@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator
 
 import numpy as np
 
+from featcache import paths
 from featcache._lazy import native_stderr_quiet
 from featcache.errors import FeatcacheError, example, first_line, given, in_the_way, option, warn
 
@@ -798,7 +799,7 @@ def _convert(spec: ConversionSpec, key: str, path: Path, load: Callable[[Path], 
 # Read after "free some space or" (a full disk) and after "cannot write X (why);": both must read as a sentence
 # ("free some space or converted models are kept in..." did not; an adversarial tester).
 def runtime_dir_advice() -> str:
-    return f"set FEATCACHE_RUNTIME_DIR to another folder (converted models are kept there), or use {tensorflow_words()}"
+    return f"set {paths.RUNTIME_DIR_ENV} to another folder (converted models are kept there), or use {tensorflow_words()}"
 
 
 def tensorflow_words() -> str:
@@ -949,8 +950,6 @@ def _check_outputs(forward: Forward, spec: ConversionSpec, path: Path) -> None:
 
 def runtime_dir() -> Path:
     """Where converted models live (``paths.runtime_dir``), absolute so Ray workers find it."""
-    from featcache import paths
-
     return paths.runtime_dir().resolve()
 
 
@@ -968,8 +967,6 @@ def _auto_dir() -> Path:
     then runs TensorFlow saying why (``folder_problem``); a tiny predict refused there, which ran on TensorFlow
     before conversions were kept per user (a review). A FEATCACHE_RUNTIME_DIR that cannot be used is the user's own
     setting, still refused."""
-    from featcache import paths
-
     try:
         return runtime_dir()
     except FeatcacheError:
