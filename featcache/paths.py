@@ -4,8 +4,9 @@ import hashlib
 import os
 import socket
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 
 def home() -> Path:
@@ -145,6 +146,45 @@ def _home() -> str:
         return pwd.getpwuid(os.getuid()).pw_dir
     except (ImportError, KeyError):
         return ""
+
+
+@contextmanager
+def folders_made_for(folder: str | Path) -> Iterator[None]:
+    """For a block that makes ``folder`` (and any folder above it that is missing) to write a file or take a lock
+    in it: the folders missing as the block starts are removed again if it fails, innermost first and each only
+    while empty, never what someone else put there meanwhile (a folder that is not empty stops the removal).
+
+    The one home of this: an extract that failed before writing (a full disk, Ctrl-C, a refusal) left the new empty
+    --out folder behind, and a conversion's lock file its new folder (adversarial testers); ``store.atomic``'s
+    writes, ``embedding.runtimes``' conversion lock and ``validate.check_writable_dir`` each kept a copy of the
+    walk (a reviewer). The block makes the folders itself, as it needs: retried against another writer's removal
+    (``store.atomic``), or left to the write to refuse (a conversion's lock)."""
+    made = _missing_folders(Path(folder))
+    try:
+        yield
+    except BaseException:
+        _remove_empty(made)
+        raise
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """The folders of ``folder`` that do not exist yet, outermost first."""
+    made = []
+    while not os.path.lexists(folder) and folder != folder.parent:
+        made.insert(0, folder)
+        folder = folder.parent
+    return made
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove ``folders`` (outermost first) innermost first, each only while empty: never what someone put there."""
+    for d in reversed(folders):
+        try:
+            os.rmdir(d)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            break
 
 
 # A report rewritten in place (``store.atomic.output_files``) keeps each file it replaces as a hard link beside it,

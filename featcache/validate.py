@@ -56,7 +56,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from featcache.errors import FeatcacheError, cli_running, clipped, example as eg, given, given_path, given_together, option, python_text
-from featcache.paths import restore_killed
+from featcache.paths import folders_made_for, restore_killed
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -947,22 +947,13 @@ def check_writable_dir(path: str | Path, flag: str = "--out") -> Path:
 
     directory = check_path(path, flag, "a folder for the output files")
     _check_not_other(directory, flag)  # not "cannot write in FILE (File exists)"
-    made = []  # the folders made here, innermost first: removed again where no file can be written (a full disk)
-    d = Path(os.path.abspath(directory))
-    while not os.path.lexists(d) and d != d.parent:
-        made.append(d)
-        d = d.parent
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=directory, prefix=".write-test.")
-        os.close(fd)
-        os.unlink(probe)
+        with folders_made_for(directory):  # removed again where no file can be written (a full disk)
+            directory.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(dir=directory, prefix=".write-test.")
+            os.close(fd)
+            os.unlink(probe)
     except OSError as exc:
-        for folder in made:
-            try:
-                folder.rmdir()
-            except OSError:
-                break
         from featcache.errors import is_no_space, no_space
 
         if is_no_space(exc):  # the full-disk line, not "cannot write in DIR (No space left on device); choose a

@@ -2127,6 +2127,34 @@ def test_a_folder_removed_between_mkdir_and_the_temporary_is_made_again(tmp_path
     assert (tmp_path / "new" / "r.txt").read_text() == "report" and len(calls) == 2
 
 
+def test_the_folders_a_failed_block_made_are_removed_only_while_empty(tmp_path):
+    """``folders_made_for``, the one home of "make the folders for a file or lock, remove them if nothing is kept"
+    (store.atomic's writes, the conversion lock, validate.check_writable_dir each had a copy): a block that fails
+    (Ctrl-C too) removes the folders missing as it began, innermost first and only while empty; one holding a file
+    put there meanwhile stays, with those above it; a block that succeeds keeps them; a folder there before is
+    never touched."""
+    deep = tmp_path / "a" / "b" / "c"
+    with pytest.raises(KeyboardInterrupt):
+        with atomic.folders_made_for(deep):
+            deep.mkdir(parents=True)
+            raise KeyboardInterrupt
+    assert os.listdir(tmp_path) == []
+    with pytest.raises(FeatcacheError):
+        with atomic.folders_made_for(deep):
+            deep.mkdir(parents=True)
+            (tmp_path / "a" / "someones.txt").write_text("kept")
+            raise FeatcacheError("the write failed")
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["someones.txt"]
+    with atomic.folders_made_for(deep):
+        deep.mkdir(parents=True)
+    assert deep.is_dir()
+    with pytest.raises(FeatcacheError):
+        with atomic.folders_made_for(deep / "d"):  # only d was missing: c, b and a were there before
+            (deep / "d").mkdir()
+            raise FeatcacheError("the write failed")
+    assert deep.is_dir() and os.listdir(deep) == []
+
+
 def test_caches_in_chunks_of_256_rows_read_verify_and_resume_under_the_64_row_layout(tmp_path, monkeypatch):
     """CHUNK_ROWS went from 256 to 64 (scripts/bench_chunk_rows.py): files written before still read, verify and
     resume, a damaged chunk of theirs redone from its own first row (every step follows the dataset's chunks)."""

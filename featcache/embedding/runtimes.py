@@ -749,25 +749,20 @@ def _converting_alone(path: Path) -> Iterator[None]:
     so ``auto`` still falls back to TensorFlow on it."""
     from contextlib import ExitStack
 
-    from featcache.store.atomic import _missing_folders, _remove_empty
+    from featcache.store.atomic import folders_made_for
     from featcache.store.lock import exclusive_lock
 
-    made = _missing_folders(path.parent)  # the lock file needs the folder: made now, gone again if nothing is kept
-    try:
-        os.makedirs(path.parent, exist_ok=True)
-    except OSError:  # the conversion's own write says why the folder cannot be made
-        _remove_empty(made)  # what part of it was made
-        made = []
-    try:
-        with ExitStack() as held:
-            try:
-                held.enter_context(exclusive_lock(path, wait_message=CONVERSION_WAIT))
-            except FeatcacheError:
-                pass  # no lock to be had: convert unlocked, as before the lock
-            yield
-    finally:  # after the lock file is gone
-        if not path.is_file():
-            _remove_empty(made)
+    # the lock file needs the folder: made now, gone again (after the lock file) if no conversion is kept
+    with folders_made_for(path.parent), ExitStack() as held:
+        try:
+            os.makedirs(path.parent, exist_ok=True)
+        except OSError:  # the conversion's own write says why the folder cannot be made
+            pass
+        try:
+            held.enter_context(exclusive_lock(path, wait_message=CONVERSION_WAIT))
+        except FeatcacheError:
+            pass  # no lock to be had: convert unlocked, as before the lock
+        yield
 
 
 def _convert(spec: ConversionSpec, key: str, path: Path, load: Callable[[Path], Forward], force: bool,

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from featcache.errors import FeatcacheError, exception_chain, is_no_space, no_space, option  # noqa: F401 (their home, re-exported)
-from featcache.paths import (BEFORE, NEW, STALE_SECONDS, done_mark, is_own, kept_mark, parse_writer, restore_killed,
-                             writer_running, writer_tag)
+from featcache.paths import (BEFORE, NEW, STALE_SECONDS, done_mark, folders_made_for, is_own, kept_mark,  # noqa: F401 (folders_made_for: the store's, re-exported)
+                             parse_writer, restore_killed, writer_running, writer_tag)
 from featcache.validate import RECORD_DIGEST, REPORT_DIGESTS, record_seal
 
 
@@ -167,47 +167,45 @@ def atomic_path(path: str | Path, advice: str | None = None, recheck: Callable[[
     path = Path(path)  # a user's --out link is written through where it is named (written_through), not here: a
     # link planted among featcache's own files (a converted model's key) is replaced, never written through
     remove_stale_temporaries(path)
-    made = _missing_folders(path.parent)  # made for this file: removed again if it is not written (a full disk)
     prefix, suffix = _temporary_parts(path)
-    try:
-        fd, tmp = _make_temporary(path.parent, f"{prefix}{writer_tag()}.", suffix)
-    except OSError as exc:
-        _remove_empty(made)
-        if is_no_space(exc):
-            raise no_space(path, advice=advice, exc=exc) from None
-        raise FeatcacheError(f"cannot write {path} ({exc.strerror}); {advice or 'choose a writable ' + option('--out')}") from None
-    os.close(fd)
-    try:
+    with folders_made_for(path.parent):  # made for this file: removed again if it is not written (a full disk)
         try:
-            yield Path(tmp)
+            fd, tmp = _make_temporary(path.parent, f"{prefix}{writer_tag()}.", suffix)
         except OSError as exc:
             if is_no_space(exc):
                 raise no_space(path, advice=advice, exc=exc) from None
-            raise
-        except Exception as exc:  # Keras and h5py wrap the OSError of a full disk
-            if any(is_no_space(e) for e in exception_chain(exc)):
-                raise no_space(path, advice=advice, exc=exc) from None
-            raise
-        if recheck is None:
-            publish(tmp, path, advice=advice)
-            if published is not None:  # no lock to run it under: run all the same (a review: it was dropped)
-                published()
-        else:
-            from featcache.store.layout import output_lock_path
-            from featcache.store.lock import exclusive_lock
-
-            # said on stderr: stdout may be the command's output (predict's predictions); it waited without a word
-            wait = f"featcache: waiting for another featcache process writing {path} ..."
-            with exclusive_lock(path, wait_message=wait, lock_file=output_lock_path(path), stream=sys.stderr,
-                                advice=advice, hidden=True):
-                recheck()
+            raise FeatcacheError(f"cannot write {path} ({exc.strerror}); {advice or 'choose a writable ' + option('--out')}") from None
+        os.close(fd)
+        try:
+            try:
+                yield Path(tmp)
+            except OSError as exc:
+                if is_no_space(exc):
+                    raise no_space(path, advice=advice, exc=exc) from None
+                raise
+            except Exception as exc:  # Keras and h5py wrap the OSError of a full disk
+                if any(is_no_space(e) for e in exception_chain(exc)):
+                    raise no_space(path, advice=advice, exc=exc) from None
+                raise
+            if recheck is None:
                 publish(tmp, path, advice=advice)
-                if published is not None:
+                if published is not None:  # no lock to run it under: run all the same (a review: it was dropped)
                     published()
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-            _remove_empty(made)  # not published: the folders made for it go too (they stayed; an adversarial tester)
+            else:
+                from featcache.store.layout import output_lock_path
+                from featcache.store.lock import exclusive_lock
+
+                # said on stderr: stdout may be the command's output (predict's predictions); it waited without a word
+                wait = f"featcache: waiting for another featcache process writing {path} ..."
+                with exclusive_lock(path, wait_message=wait, lock_file=output_lock_path(path), stream=sys.stderr,
+                                    advice=advice, hidden=True):
+                    recheck()
+                    publish(tmp, path, advice=advice)
+                    if published is not None:
+                        published()
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
 
 
 def new_temporary(path: str | Path) -> Path:
@@ -225,7 +223,7 @@ def new_temporary(path: str | Path) -> Path:
 
 def _make_temporary(folder: Path, prefix: str, suffix: str) -> tuple[int, str]:
     """mkdir -p ``folder``, then the temporary in it. Another process's failed write may remove an empty folder
-    it made between the two (``_remove_empty``; a review): the folder is made again, a few times at most."""
+    it made between the two (``paths.folders_made_for``; a review): the folder is made again, a few times at most."""
     attempts = 8  # 6 racing writers, half failing: 28 of 300 trials failed with one attempt, 0 of 300 with 8 (a tester)
     for attempt in range(attempts):
         try:
@@ -235,26 +233,6 @@ def _make_temporary(folder: Path, prefix: str, suffix: str) -> tuple[int, str]:
             if attempt == attempts - 1 or (os.path.lexists(folder) and not os.path.isdir(folder)):
                 raise
     raise AssertionError("unreachable")
-
-
-def _missing_folders(folder: Path) -> list[Path]:
-    """The folders of ``folder`` that do not exist yet, outermost first."""
-    made = []
-    while not os.path.lexists(folder) and folder != folder.parent:
-        made.insert(0, folder)
-        folder = folder.parent
-    return made
-
-
-def _remove_empty(folders: list[Path]) -> None:
-    """Remove ``folders`` (outermost first) innermost first, each only while empty: never what someone put there."""
-    for d in reversed(folders):
-        try:
-            os.rmdir(d)
-        except FileNotFoundError:
-            continue
-        except OSError:
-            break
 
 
 # A file name's limit on Linux file systems (NAME_MAX); a temporary's name adds dots, the writer's tag and 8 characters.
@@ -323,7 +301,12 @@ def output_files(directory: str | Path, files: Iterable[str | Path]) -> Iterator
     used to leave an empty output folder, or a plot without its report.
     """
     directory = Path(directory)
-    made = _missing_folders(directory)
+    with folders_made_for(directory):  # only if empty: never what someone else put there meanwhile
+        yield from _writing_together(directory, files)
+
+
+def _writing_together(directory: Path, files: Iterable[str | Path]) -> Iterator[None]:
+    """``output_files``' block: its files back as they were if it fails (the folders it made: its caller)."""
     files = [Path(f) for f in files]
     restore_killed(files)  # a run killed in this block before: its report back first (paths.restore_killed)
     new = [f for f in files if not os.path.lexists(f)]
@@ -347,7 +330,6 @@ def output_files(directory: str | Path, files: Iterable[str | Path]) -> Iterator
                     os.replace(before, f)
             except OSError:
                 pass
-        _remove_empty(made)  # only if empty: never what someone else put there meanwhile
         raise
     done = done_mark(directory)
     try:
