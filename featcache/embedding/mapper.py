@@ -184,7 +184,8 @@ class Mapper:
 
     def __init__(self, backbone: str, weights: str, image_size: int, layers: list[str], raw_shape: tuple[int, ...],
                  batch_size: int | None = None, runtime: str = "auto", expected_images: int | None = None,
-                 views: tuple[str, ...] | list[str] | None = None, weights_id: str | None = None):
+                 views: tuple[str, ...] | list[str] | None = None, weights_id: str | None = None,
+                 lock_timeout: float | None = None):
         from pathlib import Path
 
         from featcache.embedding.runtimes import check_runtime, conversions_dir
@@ -204,6 +205,8 @@ class Mapper:
         # the model for a job too small to repay the conversion.
         self.expected_images = expected_images
         self.runtime_dir = str(conversions_dir(self.runtime))  # resolved here: a Ray worker's working folder differs
+        # How long to wait at most for another process converting the same model (``runtimes.build``): the store's.
+        self.lock_timeout = lock_timeout
         self.runtime_used: str | None = None
         self.runtime_note: str | None = None  # why ``auto`` fell back to TensorFlow, for the user
         # Names travel (each process parses them again): checked here, so a bad one fails before any engine starts.
@@ -223,7 +226,8 @@ class Mapper:
 
             self._check_weights()
             used, forward, note = runtimes.build(self.runtime, self.spec(), self.batch_size, Path(self.runtime_dir),
-                                                 self.expected_images, views=len(self.views or ("orig",)))
+                                                 self.expected_images, views=len(self.views or ("orig",)),
+                                                 lock_timeout=self.lock_timeout)
             # Trace now, not inside the first timed batch; on JAX at the full forward batch, the shape XLA compiles
             # for (``pad_target``: later short batches are padded to it).
             backend = keras().backend.backend()

@@ -441,7 +441,7 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
 
     converted_before = conversions_made()
     with status_lines() if verbose else contextlib.nullcontext():  # a conversion says so (runtimes.converted_model)
-        make_embed, widths = _build(rows, model, ident, per_pass, engine.runtime)
+        make_embed, widths = _build(rows, model, ident, per_pass, engine.runtime, store.lock_timeout)
     converted = conversions_made() > converted_before
     startup = time.perf_counter() - t_start
     attrs = _provenance(ident, model, data, rows, make_embed.runtime_used)
@@ -509,9 +509,10 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
 
 
 def _build(rows: RowPlan, model: ModelSpec, ident: CacheIdentity, per_pass: passes.PassSize,
-           runtime: str) -> tuple[Callable, dict[str, int]]:
+           runtime: str, lock_timeout: float | None = None) -> tuple[Callable, dict[str, int]]:
     """The mapper, built (and traced) here whatever the engine: bad weights fail before any engine starts,
-    and the widths are known. The local engine reuses it. It embeds every view: ``{layer: (V, n, D)}``."""
+    and the widths are known. The local engine reuses it. It embeds every view: ``{layer: (V, n, D)}``.
+    ``lock_timeout`` (the store's) bounds its wait for another process converting the same model too."""
     from featcache.embedding.mapper import Mapper
 
     views = [v.name for v in model.view_list()]
@@ -521,7 +522,7 @@ def _build(rows: RowPlan, model: ModelSpec, ident: CacheIdentity, per_pass: pass
     # images in one pass.
     make_embed = Mapper(ident.backbone, model.weights, ident.image_size, list(ident.layers), tuple(rows.sample.shape[1:]),
                         min(per_pass.rows * len(views), per_pass.images), runtime=runtime,
-                        expected_images=rows.images, views=views, weights_id=ident.weights)
+                        expected_images=rows.images, views=views, weights_id=ident.weights, lock_timeout=lock_timeout)
     widths = {name: int(f.shape[-1]) for name, f in make_embed()(rows.sample).items()}
     return make_embed, widths
 

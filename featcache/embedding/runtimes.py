@@ -60,7 +60,7 @@ import numpy as np
 
 from featcache import paths
 from featcache._lazy import native_stderr_quiet
-from featcache.errors import FeatcacheError, example, first_line, given, in_the_way, option, warn
+from featcache.errors import CacheBusy, FeatcacheError, example, first_line, given, in_the_way, named_option, option, warn
 
 if TYPE_CHECKING:
     import openvino
@@ -236,7 +236,10 @@ class Runtime:
     def why_unavailable(self) -> str:
         return f"{self.name} is not installed (pip install {self.package})"
 
-    def build(self, spec: ConversionSpec, batch_size: int | None, runtime_dir: Path) -> Forward:
+    def build(self, spec: ConversionSpec, batch_size: int | None, runtime_dir: Path,
+              lock_timeout: float | None = None) -> Forward:
+        """``lock_timeout``: seconds to wait at most for another process converting the same model (a converted
+        runtime's; None: until it is done), then ``ConversionBusy``."""
         raise NotImplementedError
 
 
@@ -248,7 +251,8 @@ class TensorFlowRuntime(Runtime):
     def available(self) -> bool:
         return True
 
-    def build(self, spec: ConversionSpec, batch_size: int | None, runtime_dir: Path) -> Forward:
+    def build(self, spec: ConversionSpec, batch_size: int | None, runtime_dir: Path,
+              lock_timeout: float | None = None) -> Forward:
         from featcache.embedding.mapper import compiled
 
         if not isinstance(spec, ConversionSpec):  # an exported model (predict): keyed by its file's content, built each time
@@ -374,12 +378,14 @@ class _ConvertedRuntime(Runtime):
             return f"{self.name} needs Keras on TensorFlow to convert the model (KERAS_BACKEND is not tensorflow)"
         return f"{self.name} or its converter is not installed (pip install {self.package} tf2onnx onnx)"
 
-    def build(self, spec: ConversionSpec, batch_size: int | None, runtime_dir: Path) -> Forward:
-        path = converted_model(spec, runtime_dir, self.load, fmt=self.fmt)
+    def build(self, spec: ConversionSpec, batch_size: int | None, runtime_dir: Path,
+              lock_timeout: float | None = None) -> Forward:
+        path = converted_model(spec, runtime_dir, self.load, fmt=self.fmt, lock_timeout=lock_timeout)
         try:
             return self._loaded(path, spec)
         except FeatcacheError:  # damaged or foreign file under our name: convert again, once
-            return self._loaded(converted_model(spec, runtime_dir, self.load, force=True, fmt=self.fmt), spec)
+            return self._loaded(converted_model(spec, runtime_dir, self.load, force=True, fmt=self.fmt,
+                                                lock_timeout=lock_timeout), spec)
 
     def _loaded(self, path: Path, spec: ConversionSpec) -> Forward:
         try:
@@ -569,6 +575,10 @@ DEFAULT_RUNTIME = "auto"
 # few thousand images) unless the converted model is already cached. Extraction counts each view of an image (one
 # forward pass each): 1,500 images with flips are 3,000 passes.
 AUTO_MIN_IMAGES = 2000
+# How long ``auto`` waits at most for another process converting the same model, where no lock timeout is given,
+# before it runs TensorFlow for this run: twice the slowest conversion measured (7-66 s, docs/benchmarks.md), so a
+# conversion under way is waited for, and a frozen one (a Ctrl-Z'd featcache) costs two minutes, not the run.
+AUTO_CONVERSION_WAIT_SECONDS = 120.0
 
 
 def check_runtime(name: Any) -> str:
@@ -590,8 +600,15 @@ def float64_refusal(why: str) -> str:
 
 def build(name: str, spec: ConversionSpec, batch_size: int | None, runtime_dir: Path,
           expected_images: int | None = None, say_small: bool = True,
-          float64: str | None = None, views: int = 1) -> tuple[str, Forward, str | None]:
+          float64: str | None = None, views: int = 1, lock_timeout: float | None = None) -> tuple[str, Forward, str | None]:
     """(runtime used, forward, note): ``note`` says why ``auto`` fell back, else None.
+
+    ``lock_timeout``: seconds to wait at most while another process converts the same model (the caller's
+    ``--lock-timeout``, extract's ``StoreSpec(lock_timeout=...)``). A runtime asked for by name waits that long
+    (None: until it is done), then one line (``ConversionBusy``); ``auto`` waits that long, or
+    ``AUTO_CONVERSION_WAIT_SECONDS`` where none is given, then runs TensorFlow for this run saying why: a
+    conversion only makes the run faster, and a frozen holder (a Ctrl-Z'd featcache) held the other for ever
+    (a reviewer).
 
     ``expected_images``: the images the job runs, if known; ``views``: forward passes per image (extraction's
     ``--views``), so the job is ``expected_images * views`` passes against ``AUTO_MIN_IMAGES``.
@@ -615,7 +632,7 @@ def build(name: str, spec: ConversionSpec, batch_size: int | None, runtime_dir: 
         if not runtime.available():
             raise FeatcacheError(f"{given('--runtime', name, repr(name))}: {runtime.why_unavailable()}; or use "
                                  f"{given('--runtime', 'auto', repr('auto'))}")
-        return name, runtime.build(spec, batch_size, runtime_dir), None
+        return name, runtime.build(spec, batch_size, runtime_dir, lock_timeout), None
     reasons: list[str] = []
     moot: list[str] = []  # reasons a job too small to convert for makes moot (say_small)
     if _keras_on_tensorflow() and _tensorflow_sees_gpu():
@@ -624,9 +641,10 @@ def build(name: str, spec: ConversionSpec, batch_size: int | None, runtime_dir: 
     if problem:  # nowhere to keep a conversion, nor one cached: a small job would not have converted either
         reasons.append(problem)
         moot.append(problem)
+    busy = False  # another process converting this model, waited for: no other converted runtime waits again
     for candidate in AUTO_ORDER if not reasons else ("tensorflow",):
         runtime = REGISTRY[candidate]
-        if float64 and not runtime.keeps_float64:
+        if (float64 and not runtime.keeps_float64) or (busy and candidate != "tensorflow"):
             continue  # auto's choice for such a model, not a fallback to explain
         if candidate == "tensorflow":
             if not say_small and _small_job(expected_images, views):
@@ -646,8 +664,12 @@ def build(name: str, spec: ConversionSpec, batch_size: int | None, runtime_dir: 
             reasons.append(small_job_words(expected_images, views))
             moot.append(reasons[-1])
             continue
+        wait = AUTO_CONVERSION_WAIT_SECONDS if lock_timeout is None else lock_timeout
         try:
-            return candidate, runtime.build(spec, batch_size, runtime_dir), None
+            return candidate, runtime.build(spec, batch_size, runtime_dir, wait), None
+        except ConversionBusy as exc:  # openvino runs the same ONNX file: it would wait on the same lock again
+            reasons.append(exc.reason)
+            busy = True
         except FeatcacheError as exc:
             reasons.append(str(exc))
     raise AssertionError("AUTO_ORDER ends on tensorflow")
@@ -704,7 +726,7 @@ def conversions_made() -> int:
 
 
 def converted_model(spec: ConversionSpec, runtime_dir: Path, load: Callable[[Path], Forward], force: bool = False,
-                    fmt: ConvertedFormat = ONNX) -> Path:
+                    fmt: ConvertedFormat = ONNX, lock_timeout: float | None = None) -> Path:
     """The ``fmt`` file (ONNX, or TFLite) of ``spec``, converted now if it is not cached yet, fails its checksum, or
     ``force``; ``load`` runs it for the check.
 
@@ -718,14 +740,15 @@ def converted_model(spec: ConversionSpec, runtime_dir: Path, load: Callable[[Pat
     A file without its checksum (from an older featcache, or a run killed
     between the two writes) is converted again too. Hashing costs about 20 ms
     per use (a 14 MB model). Two processes converting the same key take turns
-    (``_converting_alone``): the second uses the first's conversion.
+    (``_converting_alone``): the second uses the first's conversion, waiting for it at most ``lock_timeout``
+    seconds (None: until it is done), then ``ConversionBusy``.
     """
     key = spec.key()
     path = Path(runtime_dir) / f"{key}{fmt.suffix}"
     if path.is_file() and not force and _digest_matches(path, key):
         return path
     _check_slots(path)  # before the minutes of converting
-    with _converting_alone(path):
+    with _converting_alone(path, lock_timeout):
         # another featcache may have converted it while this one waited: use its conversion (not when ``force``d:
         # this process could not load the one there)
         if not force and _digest_matches(path, key):
@@ -738,15 +761,37 @@ def converted_model(spec: ConversionSpec, runtime_dir: Path, load: Callable[[Pat
 CONVERSION_WAIT = "waiting for another featcache converting the same model ..."
 
 
+class ConversionBusy(CacheBusy):
+    """Another process held the conversion lock of the same model for longer than the wait allowed: the line for a
+    runtime asked for by name; ``reason``, ``auto``'s words for running TensorFlow instead."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def _busy(path: Path, timeout: float) -> ConversionBusy:
+    """The lines of a conversion lock (``<key>.onnx.lock``) held beyond ``timeout`` seconds (``ConversionBusy``)."""
+    from featcache.store.layout import lock_path
+    from featcache.store.lock import holder
+
+    who, lp = holder(path), lock_path(path)
+    what = f"another featcache, {who}, is converting the same model and did not finish within {timeout:g} s (lock {lp})"
+    return ConversionBusy(f"{what}; wait for it (a longer {named_option('--lock-timeout')}), end that process if it is "
+                          f"stuck (a stopped one: 'fg' it in its terminal, or kill it) and run again, or use "
+                          f"{tensorflow_words()}", what)
+
+
 @contextmanager
-def _converting_alone(path: Path) -> Iterator[None]:
+def _converting_alone(path: Path, timeout: float | None = None) -> Iterator[None]:
     """Hold ``<path>.lock`` (``store.lock.exclusive_lock``) while ``path`` is checked, converted and published with
     its checksum, so a second featcache converting the same key waits and then loads the first's conversion. Two
     conversions at once (two terminals or notebooks meet in the one per-user folder) both converted (18 s each), and
     could leave one's checksum beside the other's model (the export is not byte-deterministic), so the next run
     converted again (a reviewer). The lock only spares work (the checksum guards what is run): one that cannot be
     taken (a read-only folder, a file in the way) converts as before, unlocked, and the write names any problem,
-    so ``auto`` still falls back to TensorFlow on it."""
+    so ``auto`` still falls back to TensorFlow on it. One held longer than ``timeout`` seconds (None: no limit) is
+    ``ConversionBusy``: never converted unlocked beside a holder that may still publish its own."""
     from contextlib import ExitStack
 
     from featcache.store.atomic import folders_made_for
@@ -759,7 +804,9 @@ def _converting_alone(path: Path) -> Iterator[None]:
         except OSError:  # the conversion's own write says why the folder cannot be made
             pass
         try:
-            held.enter_context(exclusive_lock(path, wait_message=CONVERSION_WAIT))
+            held.enter_context(exclusive_lock(path, wait_message=CONVERSION_WAIT, timeout=timeout))
+        except CacheBusy:
+            raise _busy(path, timeout if timeout is not None else 0) from None
         except FeatcacheError:
             pass  # no lock to be had: convert unlocked, as before the lock
         yield
