@@ -262,6 +262,33 @@ def test_a_model_file_replaced_while_it_is_scored_is_refused(tiny, tmp_path, cap
     assert not (tmp_path / "rep").exists()
 
 
+@pytest.mark.parametrize("classes", [{"cats": 6, "dogs": 6}, {"ants": 4, "bees": 4, "wasps": 4}])
+def test_a_model_file_replaced_while_the_photos_are_walked_is_refused(tiny, tmp_path, capsys, monkeypatch, classes):
+    """Regression (an adversarial tester): the model's record (class names, size) was read before the photos were
+    walked and hashed, its SHA-256 after. A model replaced in between was scored under the first one's class names,
+    its own SHA-256 recorded: exit 0 and a report of 'ants'/'bees' from a cats/dogs model (or an IndexError from
+    one of three classes). Now one line, exit 2, no report."""
+    import featcache.sources.images as images
+
+    model = tmp_path / "m.keras"
+    model.write_bytes(tiny[0].read_bytes())
+    other = _tiny_model(tmp_path / "other", classes).read_bytes()
+    val = make_class_tree(tmp_path / "val", {"ants": 2, "bees": 2}, ext="jpg", size=40, offset=50)
+    walk = images.class_tree
+
+    def then_replaced(*args, **kwargs):
+        out = walk(*args, **kwargs)
+        model.write_bytes(other)  # another model now, while the photos are walked
+        return out
+
+    monkeypatch.setattr(images, "class_tree", then_replaced)
+    got = run_main(capsys, "evaluate", str(model), str(val), "--out", str(tmp_path / "rep"))
+    assert got.returncode == 2 and got.stderr.strip() == (
+        f"featcache evaluate: error: {model} changed while it was evaluated (its SHA-256 differs from the one taken "
+        "before); rerun evaluate once the file is no longer being written"), got.stderr
+    assert not (tmp_path / "rep").exists()
+
+
 def test_a_class_folder_in_a_latin1_folder_whose_photo_does_not_decode_says_why(tiny, tmp_path, capsys):
     """Regression (a code read): the reason a class folder's only file did not decode was looked up by its path
     while predict's list holds it as shown (a byte that is not UTF-8 as \\xe9): a photo in a Latin-1 folder got

@@ -147,6 +147,10 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
     if out is not None:
         check_out_dir(out)
     meta = model_meta(model)  # checked, before TensorFlow loads
+    # At once: the record read above (class names, size, views) and the file scored must be one file. Taken after
+    # the photos were walked and hashed, a model replaced meanwhile was scored under the first one's class names
+    # with its own SHA-256 recorded, exit 0 (or an IndexError with another number of classes; an adversarial tester)
+    digest = file_sha256(model)
     names = list(meta["class_names"])
     root = _check_folder(folder, names)
     out_dir = None
@@ -157,16 +161,17 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
         check_report(out_dir)  # before the work
     size, views, _, native = input_settings(meta)
     tree = _read_tree(root, names, size, verbose)
-    digest = file_sha256(model)
     net = model_runner(model, runtime, batch_size, len(tree.paths), verbose)
     if verbose:
         status(f"scoring {model} on {counted(len(tree.paths), 'photo')} of {root} ...")
     bar = progress_bar(len(tree.paths)) if bars_wanted(verbose) and len(tree.paths) > batch_size else None
-    per_file, undecoded = predict_files(tree.paths, size, batch_size, net, names, len(names), bar, views=views, native=native)
-    if file_sha256(model) != digest:  # replaced while it was loaded or run: the report would name one file's hash
-        # for another's scores
-        raise FeatcacheError(f"{model} changed while it was evaluated (its SHA-256 differs from the one taken before); "
-                             "rerun evaluate once the file is no longer being written")
+    try:
+        per_file, undecoded = predict_files(tree.paths, size, batch_size, net, names, len(names), bar, views=views,
+                                            native=native)
+    except Exception:  # another model's outputs read with this one's class names fail in their own words: say why
+        _check_unchanged(model, digest, meta)
+        raise
+    _check_unchanged(model, digest, meta)
     kept = [i for i, p in enumerate(per_file) if p is not None]
     if not kept:
         raise FeatcacheError(f"no photo of {root} decodes ({undecoded[0][0]}: {undecoded[0][1]}, ...); "
@@ -191,6 +196,20 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
         _say_notes(result)
         say_evaluated(result)
     return result
+
+
+def _check_unchanged(model: Path, digest: str, meta: dict[str, Any]) -> None:
+    """The model file is the one hashed and whose record was read before scoring: replaced while it was loaded or
+    run, the report would name one file's hash and classes for another's scores."""
+    from featcache.deploy.predict import model_meta
+
+    try:
+        same = file_sha256(model) == digest and model_meta(model) == meta
+    except (OSError, FeatcacheError):  # gone or no longer a model meanwhile
+        same = False
+    if not same:
+        raise FeatcacheError(f"{model} changed while it was evaluated (its SHA-256 differs from the one taken before); "
+                             "rerun evaluate once the file is no longer being written")
 
 
 def _check_folder(folder: Any, names: Sequence[str]) -> Path:
