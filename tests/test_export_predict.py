@@ -497,6 +497,33 @@ def _weights_byte(name, data):  # the last byte of the weights (a bias of the De
     return data[:-1] + bytes([data[-1] ^ 1]) if name == "model.weights.h5" else data
 
 
+@pytest.mark.parametrize("other", [(2, ["cats", "dogs"]), (4, ["a", "b", "c", "d"])])
+def test_a_model_file_replaced_while_the_inputs_are_listed_is_refused(tiny_model, tmp_path, capsys, monkeypatch,
+                                                                      other):
+    """Regression (an adversarial tester): predict read the model's record (its class names) before listing the
+    inputs and loaded the network after; a model of other classes put there meanwhile was run under the first one's
+    names: its outputs named 'ants'/'bees'/'wasps', exit 0, or an IndexError where it had more outputs. Now one line,
+    exit 2, no CSV."""
+    import featcache.deploy.predict as predict
+
+    model = tmp_path / "m.keras"
+    model.write_bytes(tiny_model.read_bytes())
+    replacement = _softmax_model(tmp_path / "other.keras", *other).read_bytes()
+    image = write_image(tmp_path / "a.png", class_image(0, 0, 16))
+    listed = predict.collect_inputs
+
+    def then_replaced(*args, **kwargs):
+        out = listed(*args, **kwargs)
+        model.write_bytes(replacement)
+        return out
+
+    monkeypatch.setattr(predict, "collect_inputs", then_replaced)
+    _one_line_error(capsys, ["predict", str(model), str(image), "--runtime", "tensorflow", "--csv", str(tmp_path / "p.csv")],
+                    f"{model} changed while it was read (its record is not the one read before); rerun once the file "
+                    "is no longer being written")
+    assert not (tmp_path / "p.csv").exists()
+
+
 @pytest.mark.parametrize("fault", ["a full temp folder", "a file size limit"])
 def test_a_full_temp_folder_is_the_full_disk_line_and_keras_leaves_no_copy_there(tiny_model, tmp_path, capsys,
                                                                                   monkeypatch, fault):
@@ -729,7 +756,9 @@ def _stubbed_model(path, monkeypatch, image_size: int, events: list):
     from featcache.sources import decode
 
     _meta_only_model(path, image_size=image_size)
-    monkeypatch.setattr(model_mod, "ModelRunner", lambda *a, **k: SimpleNamespace(runtime_used="stub", runtime_note=None))
+    # the record a ModelRunner reads of its file (predict checks it is the one it read first)
+    monkeypatch.setattr(model_mod, "ModelRunner", lambda p, *a, **k: SimpleNamespace(runtime_used="stub", runtime_note=None,
+                                                                                   meta=model_mod.read_meta(p)))
     monkeypatch.setattr(model_mod, "run_model", lambda net, x, bs=64: (
         events.append(len(x)), np.stack([x.mean(axis=(1, 2, 3)) / 255, 1 - x.mean(axis=(1, 2, 3)) / 255], axis=1))[1])
     real_decode = decode.decode_image

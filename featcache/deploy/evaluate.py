@@ -161,7 +161,7 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
         check_report(out_dir)  # before the work
     size, views, _, native = input_settings(meta)
     tree = _read_tree(root, names, size, verbose)
-    net = model_runner(model, runtime, batch_size, len(tree.paths), verbose)
+    net = model_runner(model, runtime, batch_size, len(tree.paths), verbose, meta)
     if verbose:
         status(f"scoring {model} on {counted(len(tree.paths), 'photo')} of {root} ...")
     bar = progress_bar(len(tree.paths)) if bars_wanted(verbose) and len(tree.paths) > batch_size else None

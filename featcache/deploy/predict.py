@@ -1098,7 +1098,7 @@ def predict(
 
     given = given or []
     n_images = len(files) + sum(len(arr) for _, arr in [*arrays, *given])  # before decoding: as extract counts a photo folder
-    net = model_runner(model, runtime, batch_size, n_images, verbose)
+    net = model_runner(model, runtime, batch_size, n_images, verbose, meta)
     bar = progress_bar(n_images) if bars_wanted(verbose) and n_images > batch_size else None
     if bar is not None:  # at once: loading the model (and TensorFlow) before the first batch was a minute without a
         bar.update(0)  # line on a loaded machine (a new-user tester)
@@ -1221,11 +1221,14 @@ def collect_inputs(images: Sequence[str | Path], csv: str | Path | None, recursi
 
 
 def model_runner(model: str | Path, runtime: str, batch_size: int, n_images: int,
-                  verbose: bool = False) -> Callable[[], ModelRunner]:
+                  verbose: bool = False, meta: dict | None = None) -> Callable[[], ModelRunner]:
     """``net()``: the model's ``ModelRunner``, built on the first call (not when no image file decodes: that
     is one line, without loading TensorFlow) and the same one after. ``verbose``: a conversion for the runtime says
     so, as extract's does (``runtimes.converted_model``): 'predict --runtime onnxruntime' converted for 14 s in
-    silence (a new-user tester)."""
+    silence (a new-user tester). ``meta``: the record the caller read first (``model_meta``), whose class names
+    name the outputs: a file whose record is another now was replaced meanwhile, and is refused before it runs (a
+    cats/dogs model put there while a folder was listed predicted 'ants'/'bees', exit 0, and one of 3 classes was an
+    IndexError; an adversarial tester)."""
     built: list[ModelRunner] = []
 
     def net() -> ModelRunner:
@@ -1242,7 +1245,11 @@ def model_runner(model: str | Path, runtime: str, batch_size: int, n_images: int
             if verbose:
                 status(one_line(f"predicting {counted(n_images, 'image')} with {model}; {preparing_line('the model', runtime)}"))
             with status_lines() if verbose else contextlib.nullcontext():
-                built.append(model_io.ModelRunner(model, runtime, batch_size, expected_images=n_images))
+                runner = model_io.ModelRunner(model, runtime, batch_size, expected_images=n_images)
+            if meta is not None and runner.meta != meta:
+                raise FeatcacheError(one_line(f"{model} changed while it was read (its record is not the one read "
+                                              "before); rerun once the file is no longer being written"))
+            built.append(runner)
             if verbose:
                 used = built[0].runtime_used
                 status(ready_line("model", used, time.perf_counter() - start, cached_choice(runtime, used, n_images)))
