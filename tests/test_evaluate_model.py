@@ -224,11 +224,13 @@ def test_a_folder_of_some_of_the_models_classes_is_scored_and_an_empty_class_fol
     (root / "bees").mkdir()
     got = run_main(capsys, "evaluate", str(model), str(root), "--out", str(tmp_path / "rep2"))
     assert got.returncode == 2 and got.stderr.strip() == (
-        f"featcache evaluate: error: class folder {root / 'bees'} is empty; add images of 'bees' to it or remove it")
+        f"featcache evaluate: error: class folder {root / 'bees'} has no photo to use: it is empty; add photos of 'bees' "
+        "to it or remove it")
     (root / "bees" / "notes.txt").write_text("not a photo")
     got = run_main(capsys, "evaluate", str(model), str(root), "--out", str(tmp_path / "rep2"))
     assert got.returncode == 2 and got.stderr.startswith(
-        f"featcache evaluate: error: class folder {root / 'bees'} holds no photo that decodes ({root / 'bees' / 'notes.txt'}: "), got.stderr
+        f"featcache evaluate: error: class folder {root / 'bees'} has no photo to use: none of its files could be read as "
+        f"a photo ({root / 'bees' / 'notes.txt'}: "), got.stderr
     assert got.stderr.strip().endswith("); add photos of 'bees' to it or remove it") and len(got.stderr.splitlines()) == 1
     (tmp_path / "none").mkdir()
     got = run_main(capsys, "evaluate", str(model), str(tmp_path / "none"), "--out", str(tmp_path / "rep2"))
@@ -307,3 +309,42 @@ def test_a_class_folder_in_a_latin1_folder_whose_photo_does_not_decode_says_why(
         shown = printable(str(root / "bees" / "cut.jpg"))
         reason = got.stderr.split(f"({shown}: ", 1)[1].split("); add photos of 'bees'", 1)[0]
         assert reason.startswith("cannot decode"), got.stderr  # the file's reason, whatever its folder's name
+
+
+def test_a_class_folder_with_no_photo_to_use_is_one_line_in_extract_and_evaluate(tiny, tmp_path, capsys):
+    """Regression (a review): three wordings said "this class folder has no photo to use": extract's "class 'bees'
+    has no readable images in DIR (FILE: why); add readable images or remove the folder", evaluate's "class folder DIR
+    holds no photo that decodes (FILE: why, ...); add photos of 'bees' to it or remove it", and the walk's "class
+    folder DIR is empty; add images of 'bees' to it or remove it". One line now, from one home
+    (sources.images.no_photo_error), naming the folder, each file that failed and why, as each command shows files."""
+    model, _ = tiny
+    root = make_class_tree(tmp_path / "val", {"ants": 2}, ext="jpg", size=40)
+    (root / "bees").mkdir()
+    commands = {"extract": ["extract", "--images", str(root), "--test-fraction", "0.5", "--weights", "random",
+                            "--image-size", "32", "--out", str(tmp_path / "c.h5")],
+                "evaluate": ["evaluate", str(model), str(root), "--out", str(tmp_path / "rep")]}
+    for command, argv in commands.items():  # an empty class folder: the walk's line, said by both alike
+        got = run_main(capsys, *argv)
+        assert got.returncode == 2 and got.stderr.strip() == (
+            f"featcache {command}: error: class folder {root / 'bees'} has no photo to use: it is empty; add photos of "
+            "'bees' to it or remove it"), got.stderr
+    (root / "bees" / "cut.jpg").write_bytes(b"\xff\xd8\xff\xe0 cut short")
+    (root / "bees" / "notes.txt").write_text("not a photo")
+    reasons = {}
+    for command, argv in commands.items():  # none of its files decodes: each file and its reason, in one wording
+        got = run_main(capsys, *argv)
+        line = got.stderr.strip()
+        assert got.returncode == 2 and len(line.splitlines()) == 1, got.stderr
+        # each command shows a file as it lists the files it skips: extract by its path under the folder, evaluate whole
+        shown = {"extract": "bees/{}", "evaluate": f"{root / 'bees'}/{{}}"}[command]
+        start = (f"featcache {command}: error: class folder {root / 'bees'} has no photo to use: none of its files could "
+                 f"be read as a photo ({shown.format('cut.jpg')}: ")
+        assert line.startswith(start), line
+        listed, end = line[len(start):].split("); add photos of 'bees' to it or remove it", 1)
+        cut, notes = listed.split(f"; {shown.format('notes.txt')}: ")
+        assert cut.startswith("cannot decode") and notes, line
+        reasons[command] = (cut, notes)
+        # extract found it while embedding, and says where the features so far are kept (sources.images._keeping)
+        assert end == "" if command == "evaluate" else end.startswith(" (the features extracted so far are kept in ")
+    assert reasons["extract"] == reasons["evaluate"]  # the same reasons for the same files
+    assert not (tmp_path / "c.h5").exists() and not (tmp_path / "rep").exists()

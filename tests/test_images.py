@@ -107,11 +107,11 @@ def test_train_folder_alone_can_be_split_by_fraction(tmp_path):
         (lambda r: r.write_text("a file"), {}, "image directory is not a directory"),
         (lambda r: make_class_tree(r, {"a": 3, "b": 3}), {}, r"pass test_fraction=F \(e\.g\. 0\.2\)"),
         (lambda r: make_class_tree(r, {"only": 4}), {"test_fraction": 0.5}, r"single class \('only'\)"),
-        (lambda r: (make_class_tree(r, {"a": 3, "b": 3}), (r / "c").mkdir()), {"test_fraction": 0.3}, "class folder .*c is empty"),
+        (lambda r: (make_class_tree(r, {"a": 3, "b": 3}), (r / "c").mkdir()), {"test_fraction": 0.3}, "class folder .*c has no photo to use: it is empty"),
         # a Mac's .DS_Store alone: "empty" of a folder 'ls -a' lists a file in (an adversarial tester)
         (lambda r: (make_class_tree(r, {"a": 3, "b": 3}), (r / "c").mkdir(), (r / "c" / ".DS_Store").write_bytes(b"\0")),
-         {"test_fraction": 0.3}, r"class folder .*c holds no images, only hidden files \(\.DS_Store\), which are not read; "
-                                 "add images of 'c' to it or remove it$"),
+         {"test_fraction": 0.3}, r"class folder .*c has no photo to use: it holds only hidden files \(\.DS_Store\), which "
+                                 "are not read; add photos of 'c' to it or remove it$"),
         (lambda r: split_tree(r, {"a": 2, "b": 2}, {"a": 1, "c": 1}), {}, r"different class folders \(only in train/: b; only in val/: c\)"),
         (lambda r: (split_tree(r, {"a": 2, "b": 2}, {"a": 1, "b": 1}), make_class_tree(r / "test", {"a": 1, "b": 1})), {}, "both val/ and test/"),
         (lambda r: (split_tree(r, {"a": 2, "b": 2}, {"a": 1, "b": 1}), make_class_tree(r / "extra", {"a": 1})), {}, r"mixes a train/ folder with other folders \(extra\)"),
@@ -308,7 +308,8 @@ def test_every_file_unreadable(tmp_path):
 def test_class_without_readable_images(tmp_path):
     root = make_class_tree(tmp_path / "d", {"a": 3})
     truncated_jpeg(root / "b" / "only.jpg")
-    with pytest.raises(FeatcacheError, match=r"class 'b' has no readable images in .*b \(b/only.jpg: cannot decode"):
+    with pytest.raises(FeatcacheError, match=r"class folder .*b has no photo to use: none of its files could be read as a "
+                                             r"photo \(b/only.jpg: cannot decode"):
         images.load(root, 32, test_fraction=0.3).splits
 
 
@@ -989,7 +990,8 @@ def test_errors_that_need_decoding_come_from_extraction_in_one_line(tmp_path, ca
     # a class whose every photo fails to decode: known once they are decoded, and a re-run says so again at once
     truncated_jpeg(root / "c" / "only.jpg")
     for _ in range(2):
-        with pytest.raises(FeatcacheError, match=r"class 'c' has no readable images in .*c \(c/only.jpg: cannot decode"):
+        with pytest.raises(FeatcacheError, match=r"class folder .*c has no photo to use: none of its files could be read "
+                                                 r"as a photo \(c/only.jpg: cannot decode"):
             extract(images=str(root), test_fraction=0.25, out=tmp_path / "c3.h5", **TINY)
     assert not (tmp_path / "c3.h5").exists()
 
@@ -1662,7 +1664,7 @@ def test_class_folders_that_share_files_across_splits_or_by_hard_links_are_named
         images.load(only, 32, test_fraction=0.5)
     (only / "bees" / "theirs").unlink()
     (only / "bees" / "up").symlink_to("..", target_is_directory=True)  # a loop alone: passed over, the class empty
-    with pytest.raises(FeatcacheError, match=re.escape(f"class folder {only / 'bees'} holds no images of its own, only links")):
+    with pytest.raises(FeatcacheError, match=re.escape(f"class folder {only / 'bees'} has no photo to use: it holds only links")):
         images.load(only, 32, test_fraction=0.5)
     same = make_class_tree(tmp_path / "k", {"ants": 3, "bees": 2})  # one file twice in its own class: read once, as before
     os.link(same / "ants" / "ants_000.png", same / "ants" / "again.png")

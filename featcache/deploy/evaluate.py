@@ -267,16 +267,15 @@ def _check_each_class_decodes(tree: Any, per_file: Sequence[Any], undecoded: Seq
     """Each class folder holds a photo that decodes: a ``bees/`` of only notes.txt was scored as "0 bees" (a
     review), where a folder named for a class means photos of it are there."""
     from featcache.errors import printable
+    from featcache.sources.images import no_photo_error, none_decodes
 
     why = dict(undecoded)  # keyed by the path as shown (predict_files' printable form): looked up in that form
     for label, name in enumerate(tree.class_names):
         rows = np.flatnonzero(tree.labels == label)
         if rows.size and all(per_file[r] is None for r in rows):
-            first = printable(str(tree.paths[rows[0]]))
-            raise FeatcacheError(one_line(
-                f"class folder {tree.root / name} holds no photo that decodes ({first}: "
-                f"{why.get(first, 'does not decode')}{', ...' if rows.size > 1 else ''}); add photos of {name!r} to it "
-                "or remove it"))
+            shown = [printable(str(tree.paths[r])) for r in rows]
+            # extract's line (sources.images): the folder's files, as evaluate lists those it skips, each with its reason
+            raise no_photo_error(tree.root / name, name, none_decodes([(p, why.get(p, "does not decode")) for p in shown]))
 
 
 def _warn_absent_classes(root: Path, y: np.ndarray, names: Sequence[str]) -> None:

@@ -435,8 +435,29 @@ def _fs_path(path: Path, mounts: list[tuple[PurePosixPath, PurePosixPath, str]])
     return None, PurePosixPath(path)
 
 
+def no_photo_error(folder: str | Path, name: str, why: str) -> FeatcacheError:
+    """The one line of a class folder with no photo to use, extract's and 'featcache evaluate MODEL FOLDER''s alike;
+    ``why`` says what the folder holds instead (``_no_images``, links not followed, ``none_decodes``). Three wordings
+    said it ("class 'b' has no readable images in ...", "holds no photo that decodes", "is empty; add images of"; a
+    review)."""
+    return FeatcacheError(one_line(f"class folder {folder} has no photo to use: {why}; add photos of {name!r} to it "
+                                   "or remove it"))
+
+
+def none_decodes(files: Sequence[tuple[str, str]], limit: int = 5) -> str:
+    """``no_photo_error``'s ``why`` where a class folder's every file failed: each ``(path as the command shows it,
+    why)``, the first ``limit`` of them."""
+    return f"none of its files could be read as a photo ({_listed(files, limit)})"
+
+
+def _listed(files: Sequence[tuple[str, str]], limit: int) -> str:
+    """``a.jpg: why; b.png: why; and 3 more``: the first ``limit`` of ``(path as shown, why)`` pairs."""
+    return "; ".join(f"{path}: {why}" for path, why in files[:limit]) + (
+        f"; and {len(files) - limit} more" if len(files) > limit else "")
+
+
 def _no_images(folder: Path) -> str:
-    """'is empty', or where the folder holds hidden files only (a Mac's .DS_Store), that they are not read: "empty"
+    """'it is empty', or where the folder holds hidden files only (a Mac's .DS_Store), that they are not read: "empty"
     of a folder that 'ls -a' shows files in left the user wondering (an adversarial tester)."""
     try:
         with os.scandir(folder) as it:
@@ -444,8 +465,8 @@ def _no_images(folder: Path) -> str:
     except OSError:
         hidden = []
     if not hidden:
-        return "is empty"
-    return f"holds no images, only hidden files ({', '.join(hidden[:2])}{', ...' if len(hidden) > 2 else ''}), which are not read"
+        return "it is empty"
+    return f"it holds only hidden files ({', '.join(hidden[:2])}{', ...' if len(hidden) > 2 else ''}), which are not read"
 
 
 def _entries(folder: Path) -> list[os.DirEntry]:
@@ -562,12 +583,10 @@ def _list_files(root: Path, class_names: list[str], class_dirs: dict[str, dict[s
             walker.owner = dirs[name]
             entries = in_place + walker.follow(links)
             if not entries and links:  # links into another class's folder are not followed: "empty" misled (a tester)
-                raise FeatcacheError(f"class folder {dirs[name]} holds no images of its own, only links into the data "
-                                     f"set's folders or to files read already ({links[0]}, ...), which are not "
-                                     f"followed; add images of {name!r} to it or remove it")
+                raise no_photo_error(dirs[name], name, "it holds only links into the data set's folders or to files "
+                                     f"read already ({links[0]}, ...), which are not followed")
             if not entries:
-                raise FeatcacheError(f"class folder {dirs[name]} {_no_images(dirs[name])}; add images of {name!r} to it "
-                                     "or remove it")
+                raise no_photo_error(dirs[name], name, _no_images(dirs[name]))
             files.extend(_File(_rel(p, root), label, folder, problem=problem, order=len(files) + i)
                          for i, (p, problem) in enumerate(entries))
     return sorted(files, key=lambda f: f.rel)
@@ -929,9 +948,8 @@ class PhotoRows:
         for folder, dirs in self.class_dirs.items():
             for label, name in enumerate(self.class_names):
                 if not readable[folder, label]:
-                    mine = [f for f in files if f.folder == folder and f.label == label]
-                    raise FeatcacheError(f"class {name!r} has no readable images in {dirs[name]} ({_listing(mine)}); "
-                                         "add readable images or remove the folder")
+                    mine = [(_printable(f.rel), f.problem) for f in files if f.folder == folder and f.label == label]
+                    raise no_photo_error(dirs[name], name, none_decodes(mine))
         good = [f for f in files if not f.problem]
         if self.test_fraction is not None:
             split_files = _stratified_split(good, self.test_fraction, self.seed, self.class_names,
@@ -1129,9 +1147,7 @@ def _printable(rel: str) -> str:
 
 
 def _listing(files: list[_File], limit: int = 5) -> str:
-    bad = [f for f in files if f.problem]
-    text = "; ".join(f"{_printable(f.rel)}: {f.problem}" for f in bad[:limit])
-    return text + (f"; and {len(bad) - limit} more" if len(bad) > limit else "")
+    return _listed([(_printable(f.rel), f.problem) for f in files if f.problem], limit)
 
 
 def _safe_name(name: str) -> str:
