@@ -45,11 +45,19 @@ def _csv_accuracy(path: Path) -> tuple[float, int, dict[str, str]]:
 def test_a_model_scored_on_a_class_folder_tree_says_what_predicts_csv_says(tiny, tmp_path, capsys):
     model, _ = tiny
     # new photos, a file extract would skip (no image) and one that does not decode: both skipped by evaluate
-    val = make_class_tree(tmp_path / "val", {"ants": 7, "bees": 5}, ext="jpg", size=40, offset=50)
+    val = make_class_tree(tmp_path / "val", {"ants": 6, "bees": 5}, ext="jpg", size=40, offset=50)
     (val / "ants" / "notes.txt").write_text("not a photo")
     (val / "bees" / "cut.jpg").write_bytes(b"\xff\xd8\xff\xe0 cut short")
     (val / "README").write_text("beside the class folders")  # extract's rule: not inside a class folder, skipped
-    write_image(val / "bees" / "an_ant.jpg", class_image(0, 99, 40))  # mislabelled: an ant among the bees
+    # One photo filed under the class the model gives it and one under the other: whatever a random-weights model
+    # says of the rest, the folder holds a right answer and a wrong one (0 < accuracy < 1 was luck: an ant in bees/
+    # the model happened to call an ant).
+    probe = [write_image(tmp_path / "probe" / f"{i}.jpg", class_image(i, 99, 40)) for i in (0, 1)]
+    said = [p.top[0][0] for p in featcache.predict(model, probe, runtime="tensorflow")]
+    right = val / said[0] / "known_right.jpg"
+    wrong = val / {"ants": "bees", "bees": "ants"}[said[1]] / "known_wrong.jpg"
+    for src, dst in ((probe[0], right), (probe[1], wrong)):
+        dst.write_bytes(src.read_bytes())
     got = run_main(capsys, "predict", str(model), str(val), "--recursive", "--csv", str(tmp_path / "p.csv"))
     assert got.returncode == 0, got.stderr
     accuracy, images, predicted = _csv_accuracy(tmp_path / "p.csv")
@@ -66,10 +74,16 @@ def test_a_model_scored_on_a_class_folder_tree_says_what_predicts_csv_says(tiny,
     assert report["runtime"] == "tensorflow" and report["class_names"] == ["ants", "bees"]
     assert sorted(s[0] for s in report["folder"]["skipped"]) == [str(val / "README"), str(val / "ants" / "notes.txt"),
                                                                str(val / "bees" / "cut.jpg")]
-    assert 0 < accuracy < 1  # the ant in bees/ (at least) is wrong
-    # the files it got wrong are those the CSV got wrong, and the report's text is evaluation.txt's
-    wrong = {p for p, c in predicted.items() if Path(p).parent.name != c}
-    assert {w["path"] for w in report["misclassified"]} == wrong
+    # the files it got wrong are those the CSV got wrong, among them the one filed under the other class, never the
+    # one filed under its own; each class's row of the confusion matrix is the CSV's
+    missed = {p for p, c in predicted.items() if Path(p).parent.name != c}
+    assert str(wrong) in missed and str(right) not in missed
+    assert {w["path"] for w in report["misclassified"]} == missed
+    assert [w for w in report["misclassified"] if w["path"] == str(wrong)][0]["predicted"] == said[1]
+    from_csv = [[sum(Path(p).parent.name == t and c == q for p, c in predicted.items()) for q in ("ants", "bees")]
+                for t in ("ants", "bees")]
+    assert report["confusion"] == from_csv
+    # and the report's text is evaluation.txt's
     assert (tmp_path / "rep" / "evaluation.txt").read_text().startswith(f"model     {model} (logreg model, sha256 ")
     assert (tmp_path / "rep" / "confusion.png").stat().st_size > 0
 
