@@ -127,7 +127,7 @@ def note(line: str) -> None:
 # What the running command has written whole, for the line an interrupt ends it with (cli._main): Ctrl-C while
 # predict printed its rows said "nothing was saved" of a --csv written completely before (an adversarial tester), and
 # train and export, interrupted between saving their file and printing its line, said the same of a file complete on
-# disk (a session's note). Here, not in the CLI: train and export say it right after the save, where the API knows.
+# disk (a session's note). Here, not in the CLI: train, export and predict say it right after the save, where the API knows.
 # None outside a command (``collecting_outputs``, which cli.main runs each command in): a notebook's calls keep no
 # list. A context variable, not one process-wide list: that list stayed [] after a cli.main, so an API train on
 # another thread while a command ran was named in that command's interrupt line (a reviewer, 2026-12-06).

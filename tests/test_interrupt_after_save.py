@@ -114,3 +114,37 @@ def test_the_interrupt_line_names_only_the_commands_own_files(tiny_cache, tmp_pa
     assert err[-1] == "featcache train: interrupted; nothing was saved"
     written("the head after.npz")  # a call after the command: nobody collects it
     assert complete_outputs() == []
+
+
+def test_predict_interrupted_right_after_writing_its_csv_says_the_csv_is_complete(tiny_cache, tmp_path, capsys,
+                                                                                 monkeypatch):
+    """Regression (a review): predict said its --csv was whole from its CLI code, once the API had returned, where
+    train, export and finetune say theirs at the save: Ctrl-C between the CSV's write and the return (the notes the
+    API says after it) said "nothing was saved" of a CSV whole on disk, and a Python call in a command's context was
+    never told. Said at the write now (deploy.predict.write_csv), by the API and so the CLI alike."""
+    import numpy as np
+
+    from featcache.deploy import predict as predict_mod
+    from featcache.progress import collecting_outputs, complete_outputs
+
+    head = featcache.train(featcache.open_cache(tiny_cache), "logreg", out=tmp_path / "h.npz").path
+    model = featcache.export(head, tmp_path / "m.keras").path
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).integers(0, 256, (3, 28, 28), dtype=np.uint8))
+    csv = tmp_path / "p.csv"
+    _then_interrupted(monkeypatch, predict_mod, "write_csv")
+    err = _interrupted(capsys, "predict", str(model), str(tmp_path / "x.npy"), "--csv", str(csv))
+    assert err[-1] == INTERRUPTED_AFTER.format(command="featcache predict", what="predictions CSV", path=csv)
+    monkeypatch.undo()
+    said = run_main(capsys, "verify", str(csv))
+    assert said.returncode == 0 and said.stdout.startswith(f"ok: {csv} is intact (a predictions CSV)"), said.stderr
+    # the API says it of the CSV it wrote, as it says train's head (and nothing of a call that wrote no CSV)
+    with collecting_outputs():
+        featcache.predict(model, tmp_path / "x.npy")
+        assert complete_outputs() == []
+        featcache.predict(model, tmp_path / "x.npy", csv=tmp_path / "q.csv")
+        assert complete_outputs() == [f"the predictions CSV {tmp_path / 'q.csv'}"]
+    # before the write: nothing, as before
+    monkeypatch.setattr(predict_mod, "write_csv", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    err = _interrupted(capsys, "predict", str(model), str(tmp_path / "x.npy"), "--csv", str(tmp_path / "r.csv"))
+    assert err[-1] == "featcache predict: interrupted; nothing was saved"
+    assert not (tmp_path / "r.csv").exists()

@@ -11,9 +11,9 @@ from typing import Any, Callable
 from featcache import validate
 from featcache.validate import arg_type
 
-# What the running command has written whole, for the line an interrupt ends it with (cli._main): predict's CSV said
-# here, train's and export's file by the API right after the save (progress.written), where it knows
-from featcache.progress import collecting_outputs, complete_outputs, written  # noqa: F401  (the CLI's names for them)
+# What the running command has written whole, for the line an interrupt ends it with (cli._main): each file said by
+# the API right after its save (progress.written: train's and export's file, predict's CSV), where it knows
+from featcache.progress import collecting_outputs, complete_outputs  # noqa: F401  (the CLI's names for them)
 
 
 # argparse types for flags refused before any work (exit 2 with argparse's usage line).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from featcache.cli.common import add_json_flag, api_default, given, positive_int, print_json, written
+from featcache.cli.common import add_json_flag, api_default, given, positive_int, print_json
 from featcache.deploy.predict import DEFAULT_TOP_K, predict
 from featcache.embedding.runtimes import DEFAULT_RUNTIME
 from featcache.embedding.runtimes import AUTO_MIN_IMAGES, RUNTIMES
@@ -62,8 +62,6 @@ def run(args: argparse.Namespace) -> int:
     # predictions. The API says what it skipped or left out (stderr); with --json too, but the runtime's note is the
     # JSON's. --csv - is refused by the API's check of --csv (deploy.predict.check_csv).
     preds = predict(args.model, args.images, **given(args, "top_k", "batch_size", "csv", "runtime", "recursive", "force"), verbose=not args.json)
-    if preds.csv_written is not None:  # whole and recorded: an interrupt from here on says so (cli._interrupted_after)
-        written(f"the predictions CSV {one_line(str(args.csv))}")
     if args.json:
         say_notes(preds, runtime_note=False)
     if args.top_k and preds.top_k < args.top_k and not args.json:  # shown, not refused: one --top-k for every model

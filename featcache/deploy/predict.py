@@ -14,8 +14,8 @@ import numpy as np
 
 from featcache.embedding.engines import DEFAULT_RUNTIME
 from featcache.embedding.passes import BATCH_SIZE
-from featcache.errors import FeatcacheError, given_path, in_the_way, option
-from featcache.progress import bars_wanted, counted
+from featcache.errors import FeatcacheError, given_path, in_the_way, one_line, option
+from featcache.progress import bars_wanted, counted, written
 from featcache.validate import check_file_name, check_path, check_replaceable, check_source, checks_switches, expand_home, positive_int, shown
 
 if TYPE_CHECKING:
@@ -934,6 +934,7 @@ def write_csv(path: str | Path, preds: Sequence[Prediction], inputs: Sequence[Pa
 
     from featcache.store.atomic import write_bytes
 
+    shown = one_line(os.fspath(path))  # as given: the interrupt line names the --csv the user typed
     path = Path(path)
     _refuse_folder(path)
     # through a link to a file, as the shell's > writes; its record beside the target. ``target``: where the link led
@@ -974,6 +975,9 @@ def write_csv(path: str | Path, preds: Sequence[Prediction], inputs: Sequence[Pa
             pass
 
     write_bytes(target, data, advice=csv_advice(), recheck=recheck, published=trim)
+    # whole and recorded: an interrupt from here on says so, not "nothing was saved" (Ctrl-C while predict printed its
+    # rows; an adversarial tester), here at the save as train's and export's, so a Python call is told alike
+    written(f"the predictions CSV {shown}")
     return CsvWritten(path, str(found["found"]), found["kept"], found["old"], target)  # type: ignore[arg-type]
 
 
@@ -1117,9 +1121,9 @@ def predict(
                         runtime_note=runner.runtime_note, left_out=left_out, top_k=top_k, class_names=names)
     preds.value = value_of(meta)
     if csv is not None:
-        preds.csv_written = written = write_csv(csv, preds, paths, force, target=target_at_start,
-                                                made_by=CsvModel.of(model, meta, runner.runtime_used))
-        preds.csv_meanwhile = written.found == CSV_OURS and (csv_at_start != CSV_OURS or written.old != digest_at_start)
+        preds.csv_written = done = write_csv(csv, preds, paths, force, target=target_at_start,
+                                             made_by=CsvModel.of(model, meta, runner.runtime_used))
+        preds.csv_meanwhile = done.found == CSV_OURS and (csv_at_start != CSV_OURS or done.old != digest_at_start)
     if verbose:  # the API said nothing of a file left out of a folder, which the CLI named (a new-user tester)
         say_notes(preds)
     return preds
@@ -1133,7 +1137,7 @@ def say_notes(preds: "Predictions", runtime_note: bool = True) -> None:
 
     notes = ([skipped_line(preds.skipped)] if preds.skipped else []) + ([one_line(left_out_line(preds.left_out))] if preds.left_out else [])
     notes += [preds.runtime_note] if runtime_note and preds.runtime_note else []
-    notes += [one_line(kept_line(written.path, written.kept))] if (written := preds.csv_written) and written.kept else []
+    notes += [one_line(kept_line(done.path, done.kept))] if (done := preds.csv_written) and done.kept else []
     for line in notes:
         note(f"predict: {line}")  # stderr closed (2>&-): the predictions still come (print() raised EBADF; a tester)
 
