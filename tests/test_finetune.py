@@ -452,9 +452,26 @@ def test_finetune_runs_steps_of_no_more_images_than_the_bound(tmp_path, monkeypa
     monkeypatch.setattr(passes, "PASS_MEMORY", 5 * passes.image_bytes(32, kind="training", trained_stride=32))
     res = featcache.finetune(head, unfreeze=5, epochs=1, batch_size=16, out=tmp_path / "ft.keras", verbose=True)
     assert batches == [5, 5, 5]  # train, validation, test
-    assert "5 image(s) per training step, not --batch-size 16: at 32 px with 5 layers unfrozen" in capsys.readouterr().err
+    # in a Python call's words (it said "not --batch-size 16"; a review), the CLI's kept: bounded_step_note's test
+    assert "5 image(s) per training step, not batch_size=16: at 32 px with 5 layers unfrozen" in capsys.readouterr().err
     settings = read_meta(res.path)["finetune"]
     assert (settings["batch_size"], settings["step_images"]) == (16, 5)
+
+
+def test_the_bounded_step_note_names_the_batch_size_in_the_callers_words():
+    """Regression (a review): the note of a training step the memory bound made smaller named --batch-size to a
+    Python call too; the CLI's line is as before."""
+    from featcache.deploy.finetune import bounded_step_note
+    from featcache.embedding import passes
+    from featcache.errors import cli_words
+
+    bound = f"{passes.PASS_MEMORY / 2**30:.0f} GB"
+    assert bounded_step_note(5, 16, 32, 5) == (
+        f"5 image(s) per training step, not batch_size=16: at 32 px with 5 layers unfrozen more would need over {bound} of memory")
+    with cli_words():
+        assert bounded_step_note(5, 16, 32, 1) == (
+            f"5 image(s) per training step, not --batch-size 16: at 32 px with 1 layer unfrozen more would need over {bound} "
+            "of memory")
 
 
 def test_the_cli_takes_the_apis_name_for_the_learning_rate(monkeypatch, capsys):

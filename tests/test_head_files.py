@@ -804,7 +804,8 @@ def test_save_head_replaces_only_its_own_heads_and_writes_only_heads_that_load(c
         featcache.save_head(sparse, tmp_path / "k.keras", {**meta, "head": "keras", "class_names": list("abcde")})
     # A new user, from docs/api.md: a logreg head's meta (its train size and test accuracy) into a Keras head's file
     dense = DenseHead(epochs=1).fit(X, y)
-    with pytest.raises(FeatcacheError, match=r"^not saving a head as .*d.keras: meta describes a logreg head, not this keras "
+    # the head said as the meta's is, by its display name: "not this keras head" named the registry's key (a review)
+    with pytest.raises(FeatcacheError, match=r"^not saving a head as .*d.keras: meta describes a logreg head, not a Keras "
                                              r"head; build meta with featcache.heads.io.head_meta\(cache, layer, 'keras', head\)$"):
         featcache.save_head(dense, tmp_path / "d.keras", meta)
     with pytest.raises(FeatcacheError, match=r"^the keras head is saved as a .keras file; save it as .*d.keras$"):  # the API's words

@@ -143,9 +143,16 @@ def test_views_not_in_the_cache_are_one_line_naming_its_views(views_cache, plain
     assert len(err) == 1 and "it has orig, flip, shift:+2,+2" in err[0]
     # A head scored on views, evaluated on a cache without them: the recorded views are named, and the fix.
     head = featcache.train(views_cache, "logreg", out=tmp_path / "h.npz").path
-    with pytest.raises(FeatcacheError, match=r"the head's record of its test views .* which .*p.h5 does not hold \(it has orig\).*"
+    # the option the record came from in the caller's words: "(train --test-views)" named a flag to a Python call (a
+    # review), and the CLI's line keeps it
+    with pytest.raises(FeatcacheError, match=r"^the head's record of its test views \(train's test_views\) asks for .* which "
+                                             r".*p.h5 does not hold \(it has orig\).*"
                                              r"; or score it here on views the cache holds, e.g. test_views='orig'$"):
         featcache.evaluate(head, plain_cache, out=tmp_path / "e")
+    assert main(["evaluate", str(head), str(plain_cache), "--out", str(tmp_path / "e")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("featcache evaluate: error: the head's record of its test views (train "
+                                               "--test-views) asks for ") and err[0].endswith(", e.g. --test-views orig")
     assert featcache.evaluate(head, plain_cache, test_views="orig", out=tmp_path / "e").test_views == ("orig",)
 
 

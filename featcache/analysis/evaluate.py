@@ -270,9 +270,11 @@ def evaluated_views(meta: dict[str, Any], cache: Cache, test_views: str | Sequen
     recorded = meta.get("test_views")
     if recorded is None:
         return check_views(cache, None, "--test-views")
+    # the option train took, in the caller's words: "(train --test-views)" to a Python call named a flag (a review)
+    took = option("train --test-views", "train's test_views")
     try:  # a record without orig is only:VIEWS (every other spelling records it): asked for again as that (h137)
         return check_views(cache, views_spec(recorded) if isinstance(recorded, list) else recorded,
-                           "the head's record of its test views (train --test-views)")
+                           f"the head's record of its test views ({took})")
     except FeatcacheError as exc:  # the quick way out was not named, only re-extracting (a new user)
         raise type(exc)(f"{exc}; or score it here on views the cache holds, e.g. "
                         f"{option('--test-views orig', 'test_views=' + repr('orig'))}") from None

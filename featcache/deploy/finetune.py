@@ -122,6 +122,13 @@ class FinetuneResult:
 MAX_LEARNING_RATE = 1.0
 
 
+def bounded_step_note(images: int, batch_size: int, image_size: int, unfreeze: int) -> str:
+    """The note of a training step the memory bound made smaller than the batch size asked for, naming the option in
+    the caller's words (``given``): "not --batch-size 16" to a Python call named a flag (a review)."""
+    return (f"{images} image(s) per training step, not {given('--batch-size', str(batch_size))}: at {image_size} px "
+            f"with {counted(unfreeze, 'layer')} unfrozen more would need over {passes.PASS_MEMORY / 2**30:.0f} GB of memory")
+
+
 def check_settings(unfreeze: Any, learning_rate: Any, epochs: Any, batch_size: Any, patience: Any) -> tuple[int, float, int, int, int]:
     """The settings as given through the API or the CLI, checked before any work, clean and in the same order.
     unfreeze=1.5 fine-tuned nothing and saved the model; "20", None and learning_rate="1e-5" ended in
@@ -518,8 +525,7 @@ def finetune(
         status(f"parameters: trainable {counts['trainable']:,}  non-trainable {counts['non_trainable']:,}  total {counts['total']:,}")
         status(data.describe())
         if step.bounded:  # a note, as extract's: the memory bound overrode --batch-size (shown with the progress off)
-            note(f"{step.images} image(s) per training step, not --batch-size {batch_size}: at {meta['image_size']} px with "
-                 f"{counted(unfreeze, 'layer')} unfrozen more would need over {passes.PASS_MEMORY / 2**30:.0f} GB of memory")
+            note(bounded_step_note(step.images, batch_size, int(meta["image_size"]), unfreeze))
 
     frozen_val_loss, frozen_val_acc = (float(v) for v in model.evaluate(
         val_ds, verbose=0, callbacks=evaluate_progress(bars, f"frozen head, {len(val_rows)} validation images")))

@@ -200,7 +200,8 @@ def write_head(head: BaseEstimator, path: str | Path, meta: dict[str, Any], forc
         # test accuracy then described another fit)
         from featcache.heads import head_words
 
-        raise FeatcacheError(f"not saving a head as {path}: meta describes {head_words(meta['head'])}, not this {kind} head; "
+        # the head by its display name, as the meta's: "not this keras head" named featcache's registry key
+        raise FeatcacheError(f"not saving a head as {path}: meta describes {head_words(meta['head'])}, not {head_words(kind)}; "
                              f"build meta with featcache.heads.io.head_meta(cache, layer, {kind!r}, head)")
     meta = dict(meta)
     digests = meta.pop("train_digests", None)
