@@ -362,3 +362,15 @@ def test_a_class_folder_with_no_photo_to_use_is_one_line_in_extract_and_evaluate
         assert end == "" if command == "evaluate" else end.startswith(" (the features extracted so far are kept in ")
     assert reasons["extract"] == reasons["evaluate"]  # the same reasons for the same files
     assert not (tmp_path / "c.h5").exists() and not (tmp_path / "rep").exists()
+
+
+def test_a_model_with_a_cache_and_runtime_is_told_what_scores_a_model(tiny, capsys):
+    """Regression (helper-233's review): 'evaluate m.keras c.h5 --runtime tensorflow' said "--runtime runs a model
+    file ... on photos; a head is scored on its cache's stored features: drop it" of a model file, where the same
+    command without --runtime says it is a model and that 'evaluate MODEL FOLDER' scores one."""
+    model, tmp = tiny
+    plain = run_main(capsys, "evaluate", str(model), str(tmp / "c.h5"))
+    for flags in (("--runtime", "tensorflow"), ("--batch-size", "8")):
+        got = run_main(capsys, "evaluate", str(model), str(tmp / "c.h5"), *flags)
+        assert got.returncode == 2 and got.stderr == plain.stderr, got.stderr
+        assert "is a model written by 'featcache export' or 'featcache finetune', not a head" in got.stderr

@@ -100,7 +100,7 @@ def evaluate(
                                  f"{words[given[0]]}: drop it")
         return evaluate_model(head, cache, out=out, runtime=runtime, batch_size=batch_size, verbose=verbose, write=write)
     for name, value in (("runtime", runtime), ("batch_size", batch_size)):
-        if value is not None:
+        if value is not None and not _is_model_file(head):  # a model with a cache: the head's line says what scores it
             raise FeatcacheError(f"{option('--' + name.replace('_', '-'), name)} runs a model file ('featcache export' or "
                                  "'finetune') on photos; a head is scored on its cache's stored features: drop it")
     return evaluate_head(head, cache, split=split, out=out, meta=meta, trust_pickle=trust_pickle,
