@@ -16,6 +16,7 @@ import pytest
 from helpers import class_image, make_class_tree, run_main, write_image
 
 import featcache
+from featcache.deploy.model import read_meta
 from featcache.validate import file_sha256
 
 
@@ -69,7 +70,8 @@ def test_a_model_scored_on_a_class_folder_tree_says_what_predicts_csv_says(tiny,
     assert "evaluate: skipped 3 file(s)" in got.stderr and "cut.jpg" in got.stderr and "notes.txt" in got.stderr
     report = json.loads((tmp_path / "rep" / "evaluation.json").read_text())
     assert report["accuracy"] == pytest.approx(accuracy) and np.sum(report["confusion"]) == images
-    assert report["model"] == {"path": str(model), "sha256": file_sha256(model)}
+    assert report["model"] == {"path": str(model), "sha256": file_sha256(model),
+                               "content_digest": read_meta(model)["content_digest"]}
     assert report["folder"]["images"] == 13 and len(report["folder"]["fingerprint"]) == 64
     assert report["runtime"] == "tensorflow" and report["class_names"] == ["ants", "bees"]
     assert sorted(s[0] for s in report["folder"]["skipped"]) == [str(val / "README"), str(val / "ants" / "notes.txt"),
@@ -84,7 +86,7 @@ def test_a_model_scored_on_a_class_folder_tree_says_what_predicts_csv_says(tiny,
                 for t in ("ants", "bees")]
     assert report["confusion"] == from_csv
     # and the report's text is evaluation.txt's
-    assert (tmp_path / "rep" / "evaluation.txt").read_text().startswith(f"model     {model} (logreg model, sha256 ")
+    assert (tmp_path / "rep" / "evaluation.txt").read_text().startswith(f"model     {model} (model of a logreg head, sha256 ")
     assert (tmp_path / "rep" / "confusion.png").stat().st_size > 0
 
     # the API mirrors it, --json prints the same dictionary, and a rerun replaces the report it wrote
@@ -98,7 +100,7 @@ def test_a_model_scored_on_a_class_folder_tree_says_what_predicts_csv_says(tiny,
     # each of the three files is a new one (written beside, then renamed over), with the rerun's report in it
     assert all(f.stat().st_ino != before[f] for f in files)
     assert json.loads(files[0].read_text())["accuracy"] == pytest.approx(accuracy)
-    assert files[1].read_text().startswith(f"model     {model} (logreg model, sha256 ")
+    assert files[1].read_text().startswith(f"model     {model} (model of a logreg head, sha256 ")
 
 
 def test_class_folders_that_are_not_the_models_classes_are_one_line(tiny, tmp_path, capsys):
@@ -374,3 +376,184 @@ def test_a_model_with_a_cache_and_runtime_is_told_what_scores_a_model(tiny, caps
         got = run_main(capsys, "evaluate", str(model), str(tmp / "c.h5"), *flags)
         assert got.returncode == 2 and got.stderr == plain.stderr, got.stderr
         assert "is a model written by 'featcache export' or 'featcache finetune', not a head" in got.stderr
+
+
+def _split_model(tmp: Path, head: str = "logreg", params: dict | None = None, digests: bool = True) -> tuple[Path, Path]:
+    """(model, photo folder) of a head trained on the train/ of a folder split into train/ and val/ (tiny JPEGs,
+    random weights), exported; ``digests=False``: its head saved without training digests, as a head of featcache
+    before them (the model then keeps none, as one exported before 2026-12-06)."""
+    from featcache.heads.io import load_head, save_head
+
+    root = tmp / "photos"
+    make_class_tree(root / "train", {"ants": 4, "bees": 4}, ext="jpg", size=40)
+    make_class_tree(root / "val", {"ants": 3, "bees": 3}, ext="jpg", size=40, offset=50)
+    cache = featcache.extract(featcache.PhotoFolder(str(root)), featcache.ModelSpec(weights="random", image_size=32),
+                              featcache.StoreSpec(out=tmp / "c.h5")).path
+    head_path = featcache.train(cache, head, params=params, out=tmp / "h.npz").path
+    if not digests:
+        est, meta = load_head(head_path)
+        meta.pop("train_digests")
+        head_path = save_head(est, tmp / "old.npz", meta)
+    return featcache.export(head_path, tmp / "m.keras").path, root
+
+
+def test_a_model_scored_on_its_own_training_photos_says_so_with_the_accuracy_on_the_unseen_ones(tiny, tmp_path, capsys):
+    """Regression (helper-233's review): 'evaluate MODEL FOLDER' on the photos the model was trained on said "accuracy
+    1.0000 on 24 images" and recorded "overlap": null, where a head's evaluate says which images it was trained on
+    (docs/guarantees.md, No silent leakage). The model keeps its head's training digests; evaluate compares each
+    photo's with them as a head's evaluate compares a cache's rows, and says it in the report and on stderr."""
+    from featcache.analysis.evaluate import LeakageWarning
+    from featcache.heads.io import load_head
+
+    model, tmp = tiny  # a head trained on the half of tmp/photos its --test-fraction split put in train
+    got = run_main(capsys, "evaluate", str(model), str(tmp / "photos"), "--out", str(tmp_path / "rep"))
+    assert got.returncode == 0, got.stderr
+    report = json.loads((tmp_path / "rep" / "evaluation.json").read_text())
+    overlap = report["overlap"]
+    assert (overlap["seen"], overlap["images"]) == (6, 12) and report["folder"]["images"] == 12
+    # the accuracy on the photos it was not trained on: computed here from the report's own rows
+    wrong = {w["row"] for w in report["misclassified"]}
+    unseen = [r for r in range(12) if r not in overlap["rows"]]
+    assert overlap["unseen_accuracy"] == pytest.approx(sum(r not in wrong for r in unseen) / len(unseen))
+    line = (f"6 of 12 photos of the folder were in this model's training data: the accuracy is partly on images the "
+            f"model was trained on, so it is not a test accuracy (accuracy on the 6 unseen ones "
+            f"{overlap['unseen_accuracy']:.4f}); evaluate on photos the model has not seen")
+    assert line in got.stdout and line in (tmp_path / "rep" / "evaluation.txt").read_text()
+    assert line in got.stderr  # stdout is not a terminal here: the warning says it on stderr too, as for a head
+    with pytest.warns(LeakageWarning, match="6 of 12 photos of the folder"):
+        res = featcache.evaluate(model, tmp / "photos", write=False)
+    assert res.overlap["seen"] == 6
+    from featcache.deploy.model import train_digests  # the head's keys, kept in the model
+
+    head_keys = load_head(tmp / "h.npz")[1]["train_digests"]
+    assert np.array_equal(train_digests(model, read_meta(model)), head_keys) and read_meta(model)["train_digest_count"] == 6
+
+    # a model of a train/ and val/ folder: its train/ is all seen, its val/ none (and nothing said)
+    split_model, root = _split_model(tmp_path / "split")
+    got = run_main(capsys, "evaluate", str(split_model), str(root / "train"), "--json")
+    assert got.returncode == 0 and json.loads(got.stdout)["overlap"]["seen"] == 8, got.stderr
+    assert "8 of 8 photos of the folder were in this model's training data" in got.stderr
+    got = run_main(capsys, "evaluate", str(split_model), str(root / "val"), "--json")
+    assert got.returncode == 0 and json.loads(got.stdout)["overlap"]["seen"] == 0 and "training data" not in got.stderr
+
+
+def test_a_model_that_keeps_no_training_digests_scored_on_its_heads_train_folder_gets_a_note(tmp_path, capsys):
+    """Regression (helper-233's review): the fallback for a model that keeps no digests (exported before 2026-12-06,
+    or from a head without them): scored on the train/ folder its record's source names, a note says the accuracy
+    is on training photos; on val/ nothing is said."""
+    model, root = _split_model(tmp_path, digests=False)
+    assert read_meta(model).get("train_digest_count") is None
+    got = run_main(capsys, "evaluate", str(model), str(root / "train"), "--out", str(tmp_path / "rep"))
+    assert got.returncode == 0, got.stderr
+    note = (f"{root.resolve() / 'train'} is the train/ folder the model's head was trained on: the accuracy is on images "
+            "the model was trained on, so it is not a test accuracy; the model keeps no digests of its training photos")
+    assert f"note      {root / 'train'} is the train/ folder" in got.stdout and note.split(" is ", 1)[1] in got.stdout
+    report = json.loads((tmp_path / "rep" / "evaluation.json").read_text())
+    assert report["overlap"] is None and "is the train/ folder the model's head was trained on" in report["note"]
+    assert f"evaluate on photos it has not seen ({root.resolve() / 'val'})" in report["note"]
+    got = run_main(capsys, "evaluate", str(model), str(root / "val"), "--json")
+    assert got.returncode == 0 and json.loads(got.stdout)["note"] is None, got.stderr
+
+
+def test_a_fine_tuned_model_keeps_its_heads_training_digests(tmp_path):
+    """Regression (helper-233's review): finetune's model, like export's, keeps the head's training digests (it is
+    fine-tuned on the head's training rows), so its evaluation can say which photos it was trained on."""
+    from featcache._lazy import keras
+    from featcache.deploy.finetune import FinetuneResult, _save
+    from featcache.deploy.model import train_digests
+    from featcache.heads.io import digest_keys
+
+    k = keras()
+    inputs = k.Input((2,))
+    model = k.Model(inputs, k.layers.Dense(2)(inputs))
+    keys = digest_keys([f"{i:016x}" + "0" * 48 for i in (7, 3, 5)])
+    meta = {"class_names": ["ants", "bees"], "backbone": "mobilenet_v2", "image_size": 32, "head": "keras", "params": {},
+            "train_digests": keys}
+    out = tmp_path / "ft.keras"
+    _save(model, out, meta, "h.keras", "random", {"unfreeze": 20}, FinetuneResult(out, {}, [], 0.5, frozen_val_loss=1.0))
+    assert np.array_equal(train_digests(out, read_meta(out)), keys) and read_meta(out)["train_digest_count"] == 3
+
+
+def test_an_svm_models_misclassified_photos_show_shares_not_probabilities(tmp_path, capsys):
+    """Regression (helper-233's review): an SVM head's model without probabilities gives shares (predict's columns
+    share_N), but evaluate recorded each misclassified photo as "probability": 0.554 and printed "ants -> bees
+    0.554". Named as predict names them ("share"; "probability" None, as a head's report has none for such a head);
+    the report calls the model by its head's words ("model of an SVM head", not "svm model") and names its content
+    digest beside its SHA-256, as predict's CSV record, info and verify name a model by it."""
+    model, root = _split_model(tmp_path, "svm", {"probability": False})
+    val = make_class_tree(tmp_path / "val", {"ants": 2, "bees": 2}, ext="jpg", size=40, offset=70)
+    write_image(val / "bees" / "an_ant.jpg", class_image(0, 99, 40))  # mislabelled: an ant among the bees
+    got = run_main(capsys, "evaluate", str(model), str(val), "--out", str(tmp_path / "rep"))
+    assert got.returncode == 0, got.stderr
+    report = json.loads((tmp_path / "rep" / "evaluation.json").read_text())
+    assert report["misclassified"], report
+    for w in report["misclassified"]:
+        assert w["probability"] is None and 0 < w["share"] <= 1
+        assert f"{w['image']}: {w['true']} -> {w['predicted']} share {w['share']:.3f}" in got.stdout
+    digest = read_meta(model)["content_digest"]
+    assert report["model"]["content_digest"] == digest
+    assert got.stdout.startswith(f"model     {model} (model of an SVM head, sha256 {file_sha256(model)[:12]}, "
+                                 f"content digest {digest[:12]})")
+
+
+def test_the_folder_fingerprint_follows_each_photos_bytes_and_class_not_where_the_tree_is(tmp_path):
+    """A guard, not a fix (helper-233's review: only its length and repeatability were tested; it holds on the old
+    code too): the folder's fingerprint changes when one photo's bytes change or a photo moves to another class
+    folder, and not when the tree is copied elsewhere."""
+    import shutil
+
+    from featcache.sources.images import class_tree
+
+    root = make_class_tree(tmp_path / "a", {"ants": 3, "bees": 3}, ext="jpg", size=40)
+    first = class_tree(root, 32)
+    assert len(first.paths) == 6 and class_tree(root, 32).fingerprint == first.fingerprint
+    copy = shutil.copytree(root, tmp_path / "elsewhere" / "b")
+    assert class_tree(copy, 32).fingerprint == first.fingerprint
+    photo = sorted((copy / "ants").iterdir())[0]
+    write_image(photo, class_image(0, 77, 40))  # one photo's bytes, its name the same
+    assert class_tree(copy, 32).fingerprint != first.fingerprint
+    shutil.rmtree(copy)
+    copy = shutil.copytree(root, tmp_path / "elsewhere" / "b")
+    photo = sorted((copy / "ants").iterdir())[0]
+    photo.rename(copy / "bees" / photo.name)  # the same bytes, in another class
+    moved = class_tree(copy, 32)
+    assert moved.fingerprint != first.fingerprint and len(moved.paths) == 6
+
+
+def test_evaluates_progress_says_scoring_once_not_predicting(tiny, tmp_path, capsys, progress_on):
+    """Regression (helper-233's review): evaluate's status lines said predict's "predicting N images with M" right
+    after its own "scoring M on N photos": model_runner takes the verb, evaluate passes "scoring"."""
+    model, _ = tiny
+    val = make_class_tree(tmp_path / "val", {"ants": 2, "bees": 2}, ext="jpg", size=40, offset=50)
+    got = run_main(capsys, "evaluate", str(model), str(val), "--out", str(tmp_path / "rep"), "--runtime", "tensorflow")
+    assert got.returncode == 0, got.stderr
+    assert got.stderr.count(f"scoring 4 images with {model}; ") == 1 and "predicting" not in got.stderr, got.stderr
+    assert "scoring" not in got.stderr.split(f"scoring 4 images with {model}; ", 1)[1].split("\n", 1)[0]
+
+
+def test_a_models_defaults_are_predicts_and_a_heads_options_defaults_the_heads_evaluates():
+    """Regression (helper-233's review): the model form hard-coded "auto" for the runtime, where predict's default
+    (DEFAULT_RUNTIME) is the one home, and the head-only options' defaults were stated again: read from there."""
+    import inspect
+
+    from featcache.analysis.evaluate import evaluate as evaluate_head
+    from featcache.deploy.evaluate import evaluate, evaluate_model
+
+    def default(fn, name):
+        return inspect.signature(fn).parameters[name].default
+
+    assert default(evaluate_model, "runtime") == default(featcache.predict, "runtime")
+    for name in ("split", "meta", "trust_pickle", "test_views"):
+        assert default(evaluate, name) == default(evaluate_head, name)
+
+
+def test_a_model_file_not_found_with_a_photo_folder_is_called_a_model(tmp_path, capsys):
+    """Regression (helper-233's review): 'evaluate nothere.keras hym/val' said "head file not found ...; train one with
+    'featcache train'", where the photo folder says a model was meant: said of a model, and how to make one."""
+    val = make_class_tree(tmp_path / "val", {"ants": 1, "bees": 1}, ext="jpg", size=40)
+    got = run_main(capsys, "evaluate", str(tmp_path / "nothere.keras"), str(val))
+    assert got.returncode == 2 and got.stderr.strip() == (
+        f"featcache evaluate: error: model file not found: {tmp_path / 'nothere.keras'}; make one with 'featcache export' "
+        "or 'featcache finetune'"), got.stderr
+    got = run_main(capsys, "evaluate", str(tmp_path / "nothere.keras"), str(tmp_path / "c.h5"))  # a cache: a head's
+    assert got.returncode == 2 and "head file not found" in got.stderr, got.stderr

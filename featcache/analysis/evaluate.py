@@ -9,7 +9,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 import numpy as np
 
@@ -55,6 +55,7 @@ class LeakageWarning(UserWarning):
 
 @dataclass
 class EvalResult:
+    trained_by: ClassVar[str] = "head"  # what was trained on ``overlap``'s images: leakage_line's words
     head_path: Path | None  # None for a head evaluated from memory
     cache_path: Path
     split: str
@@ -64,7 +65,7 @@ class EvalResult:
     per_class: list[dict[str, Any]]  # class, precision, recall, support
     confusion: np.ndarray  # (n_classes, n_classes), rows true, columns predicted
     files: dict[str, Path]  # png, json, text: what was written; empty for evaluate(write=False)
-    misclassified: list[dict[str, Any]] = field(default_factory=list)  # row, index, path, true, predicted, probability
+    misclassified: list[dict[str, Any]] = field(default_factory=list)  # row, index, path, true, predicted, probability (share)
     # Evaluated images that were training images of the head: None when the head or the cache has no digests.
     overlap: dict[str, Any] | None = None
     # The views averaged per image, and what was averaged ("probabilities", "decision values"; None for one view).
@@ -114,7 +115,7 @@ class EvalResult:
         if self.note:
             lines.append(f"note      {self.note}")
         if self.overlap and self.overlap["seen"]:
-            lines.append(leakage_line(self.overlap))
+            lines.append(leakage_line(self.overlap, self.trained_by))
         lines = [one_line(line) for line in lines]
         lines += ["", f"{'class':<16}{'precision':>10}{'recall':>10}{'support':>9}"]
         lines += [f"{one_line(r['class']):<16}{r['precision']:>10.3f}{r['recall']:>10.3f}{r['support']:>9}" for r in self.per_class]
@@ -162,20 +163,25 @@ def unseen_views_note(meta: dict[str, Any], views: Sequence[str]) -> str | None:
     return f"the head was not trained on {scored}: it was fitted on {views_words(trained)}; {fix} scores it on its own views"
 
 
-def leakage_line(overlap: dict[str, Any]) -> str:
+def leakage_line(overlap: dict[str, Any], whose: str = "head") -> str:
+    """The line on scored images that were training images (``overlap``: ``find_overlap``'s): of a head on a
+    cache's split, or (``whose`` "model") of a model on a photo folder (``deploy.evaluate``, by the digests its
+    head's are)."""
     unseen = overlap.get("unseen_accuracy")
     acc = f"accuracy on the {overlap['images'] - overlap['seen']} unseen ones {unseen:.4f}" if unseen is not None else "no unseen ones"
     # "the accuracy counts them as unseen" left a new-user tester unsure what it meant: say what the accuracy is
     some = "" if overlap["seen"] == overlap["images"] else "partly "
-    return (f"{overlap['seen']} of {overlap['images']} {overlap.get('split', 'test')} images were in this head's training data: "
-            f"the accuracy is {some}on images the head was trained on, so it is not a test accuracy ({acc}); {_leak_fix(overlap)}")
+    scored = "photos of the folder" if whose == "model" else f"{overlap.get('split', 'test')} images"
+    return (f"{overlap['seen']} of {overlap['images']} {scored} were in this {whose}'s training data: the accuracy is "
+            f"{some}on images the {whose} was trained on, so it is not a test accuracy ({acc}); {_leak_fix(overlap, whose)}")
 
 
-def _leak_fix(overlap: dict[str, Any]) -> str:
+def _leak_fix(overlap: dict[str, Any], whose: str = "head") -> str:
     """What to do: where the seen test images are copies of the cache's own training images, the copies are the
     cause, not the head: "evaluate on images the head has not seen" was wrong for a head trained on the train split
     alone of a photo folder holding copies (a new-user tester)."""
-    other = "evaluate on images the head has not seen (a cache's test split it was not trained on)"
+    other = ("evaluate on images the head has not seen (a cache's test split it was not trained on)" if whose == "head"
+             else "evaluate on photos the model has not seen (its data set's test folder, or new ones)")
     copies = overlap.get("copies") or 0
     if not copies:
         return other
@@ -194,7 +200,9 @@ def misclassified_text(wrong: list[dict[str, Any]]) -> list[str]:
     lines = [f"misclassified: {counted(len(wrong), 'image')}" + (f" (first {TEXT_MISCLASSIFIED}; all in evaluation.json)"
                                                                if len(wrong) > TEXT_MISCLASSIFIED else "")]
     for w in wrong[:TEXT_MISCLASSIFIED]:
-        p = f" {w['probability']:.3f}" if w.get("probability") is not None else ""
+        # an SVM head's model gives shares, not probabilities: named so, as predict's columns name them (share_N)
+        p = (f" {w['probability']:.3f}" if w.get("probability") is not None
+             else f" share {w['share']:.3f}" if w.get("share") is not None else "")
         lines.append(f"  {w['image']}: {w['true']} -> {w['predicted']}{p}")
     if len(wrong) > TEXT_MISCLASSIFIED:
         lines.append(f"  ... and {len(wrong) - TEXT_MISCLASSIFIED} more")
@@ -305,14 +313,23 @@ def find_overlap(meta: dict[str, Any], cache: Cache, split: str, y: np.ndarray, 
     if trained is None or digests is None:
         return None
     keys = row_keys(digests)
-    seen = np.isin(keys, np.asarray(trained, dtype=np.uint64))
-    unseen = ~seen
-    own = cache.digests("train") if split == "test" and seen.any() else None
+    overlap = seen_overlap(keys, trained, split, y, y_pred)
+    seen = np.asarray(overlap["rows"], dtype=np.int64)
+    own = cache.digests("train") if split == "test" and seen.size else None
     # seen test images that are also in the cache's own train split: copies in the data set (leakage_line's cause)
     copies = int(np.isin(keys[seen], row_keys(own)).sum()) if own is not None else 0
+    return {**overlap, "copies": copies, "photos": cache.photo_root is not None}
+
+
+def seen_overlap(keys: np.ndarray, trained: Any, split: str, y: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
+    """The overlap (``find_overlap``'s dictionary, without copies) of scored images keyed ``keys`` (``row_keys``) with
+    the training keys ``trained``: how many were seen, which rows, and the accuracy on the others. A head's on a
+    cache's split, and a model's on a photo folder (``deploy.evaluate``)."""
+    seen = np.isin(keys, np.asarray(trained, dtype=np.uint64))
+    unseen = ~seen
     return {"split": split, "seen": int(seen.sum()), "images": int(len(seen)), "rows": np.flatnonzero(seen).tolist(),
             "unseen_accuracy": float(np.mean(y[unseen] == y_pred[unseen])) if unseen.any() else None,
-            "copies": copies, "photos": cache.photo_root is not None}
+            "copies": 0, "photos": False}
 
 
 def list_misclassified(cache: Cache, split: str, y: np.ndarray, y_pred: np.ndarray, proba: np.ndarray | None) -> list[dict[str, Any]]:

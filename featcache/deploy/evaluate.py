@@ -8,33 +8,41 @@ photo folder (``sources.images.class_tree``), its photos run through the model a
 
 from __future__ import annotations
 
+import inspect
 import os
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from featcache.analysis.evaluate import (EvalResult, check_report, check_write_out, metrics, name_part,
-                                         report_files, report_folder, say_evaluated, write_report)
+from featcache.analysis.evaluate import (EvalResult, LeakageWarning, check_report, check_write_out, leakage_line, metrics,
+                                         name_part, report_files, report_folder, say_evaluated, write_report)
 from featcache.analysis.evaluate import evaluate as evaluate_head
+from featcache.embedding.runtimes import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError, one_line, option, warn
-from featcache.progress import counted, status
+from featcache.progress import counted
 from featcache.validate import check_out_dir, check_path, checks_switches, file_sha256
 
 # What the report calls the images a model scored: a folder's, not a cache's split
 FOLDER_SPLIT = "folder"
+# The head's evaluate's defaults of its own options (split, meta, trust_pickle, test_views): this one's, and what
+# tells an option given with a model (their one home is analysis.evaluate.evaluate's signature)
+HEAD_DEFAULTS = {name: p.default for name, p in inspect.signature(evaluate_head).parameters.items()
+                 if name in ("split", "meta", "trust_pickle", "test_views")}
 
 
 @dataclass
 class ModelEvalResult(EvalResult):
     """``EvalResult`` of a model file on a photo folder: ``head_path`` is the model file, ``cache_path`` the folder
-    (the keys of evaluation.json a head's report has, kept), and what identifies both: the model's SHA-256, the
-    folder's image count and content fingerprint (``sources.images.ClassTree``), the runtime that ran the model and
-    the files left out."""
+    (the keys of evaluation.json a head's report has, kept), and what identifies both: the model's SHA-256 and
+    content digest (what predict's CSV record, info and verify name it by), the folder's image count and content
+    fingerprint (``sources.images.ClassTree``), the runtime that ran the model and the files left out."""
 
+    trained_by: ClassVar[str] = "model"
     model_sha256: str = ""
+    content_digest: str | None = None  # None: a model saved before model digests (2026-12-03)
     folder_fingerprint: str = ""
     runtime: str | None = None
     runtime_note: str | None = None
@@ -42,7 +50,8 @@ class ModelEvalResult(EvalResult):
     kind: str | None = None  # the model's head (logreg, svm, keras) and whether fine-tuned
 
     def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "model": {"path": str(self.head_path), "sha256": self.model_sha256},
+        return {**super().to_dict(), "model": {"path": str(self.head_path), "sha256": self.model_sha256,
+                                               "content_digest": self.content_digest},
                 "folder": {"path": str(self.cache_path), "images": self.images, "fingerprint": self.folder_fingerprint,
                            "skipped": [list(s) for s in self.skipped]},
                 "runtime": self.runtime, "runtime_note": self.runtime_note}
@@ -51,7 +60,8 @@ class ModelEvalResult(EvalResult):
         from featcache.sources.decode import left_out_words
 
         skipped = "".join(f", {w}" for w in left_out_words(self.skipped))
-        return [f"model     {self.head_path} ({self.kind}, sha256 {self.model_sha256[:12]})",
+        digest = f"content digest {self.content_digest[:12]}" if self.content_digest else "no content digest"
+        return [f"model     {self.head_path} ({self.kind}, sha256 {self.model_sha256[:12]}, {digest})",
                 f"folder    {self.cache_path} ({counted(self.images, 'image')}{skipped}, content {self.folder_fingerprint[:12]})",
                 f"runtime   {self.runtime}"]
 
@@ -65,11 +75,11 @@ def evaluate(
     head: Any,
     cache: Any,
     *,
-    split: str = "test",
+    split: str = HEAD_DEFAULTS["split"],
     out: str | Path | None = None,
-    meta: dict[str, Any] | None = None,
-    trust_pickle: bool = False,
-    test_views: str | tuple[str, ...] | None = None,
+    meta: dict[str, Any] | None = HEAD_DEFAULTS["meta"],
+    trust_pickle: bool = HEAD_DEFAULTS["trust_pickle"],
+    test_views: str | tuple[str, ...] | None = HEAD_DEFAULTS["test_views"],
     runtime: str | None = None,
     batch_size: int | None = None,
     verbose: bool = False,
@@ -81,17 +91,19 @@ def evaluate(
     with its settings: ``analysis.evaluate.evaluate``, whose keywords ``split``, ``meta``, ``trust_pickle`` and
     ``test_views`` are its own. Or a model file written by ``export`` or ``finetune`` with ``cache`` a folder of
     photos, one subfolder per class named as the model's classes (the layout extract's ``PhotoFolder`` reads, without
-    a train/ and val/ split): ``evaluate_model``, run as ``predict`` runs it (``runtime``, default ``auto``;
-    ``batch_size``), the model's views averaged as the model averages them. ``out``, ``verbose`` and ``write`` as
+    a train/ and val/ split): ``evaluate_model``, run as ``predict`` runs it (``runtime``, default predict's
+    ``auto``; ``batch_size``), the model's views averaged as the model averages them. ``out``, ``verbose`` and ``write`` as
     for either. The result and the report (evaluation.json, evaluation.txt, confusion.png) are the same for both;
-    a model's says which runtime ran it and records the model's SHA-256 and the folder's content fingerprint.
+    a model's says which runtime ran it and records the model's SHA-256 and content digest and the folder's content
+    fingerprint, and which of its photos the model was trained on (``result.overlap``, as a head's report says it).
     """
     # a model with a file (a cache, as a head takes) goes on as a head would: its line says a model is no head, and
     # what scores one (heads.io._model_not_head)
-    if _is_model_file(head) and not _is_file(cache):
-        given = [name for name, value, default in (("split", split, "test"), ("meta", meta, None),
-                                                   ("trust_pickle", trust_pickle, False), ("test_views", test_views, None))
-                 if value != default]
+    if (_is_model_file(head) or _is_missing(head) and _is_folder(cache)) and not _is_file(cache):
+        # a file not found with a photo folder is a model not found (model_meta says so): "head file not found ...;
+        # train one with 'featcache train'" said of a folder's model (a review)
+        asked = {"split": split, "meta": meta, "trust_pickle": trust_pickle, "test_views": test_views}
+        given = [name for name, default in HEAD_DEFAULTS.items() if asked[name] != default]
         if given:
             words = {"split": "a model scores every photo of the folder given (no split)",
                      "meta": "a model file carries its own record", "trust_pickle": "a model file holds no pickle",
@@ -120,6 +132,21 @@ def _is_model_file(head: Any) -> bool:
         return False
 
 
+def _is_missing(head: Any) -> bool:
+    """Whether ``head`` is a path naming nothing."""
+    if not isinstance(head, (str, bytes, os.PathLike)):
+        return False
+    try:
+        return not os.path.lexists(Path(os.fsdecode(head)).expanduser())
+    except (OSError, ValueError):  # a name the system refuses: the head's checks say why
+        return False
+
+
+def _is_folder(path: Any) -> bool:
+    """Whether ``path`` names a folder that exists (the photos a model is scored on)."""
+    return isinstance(path, (str, bytes, os.PathLike)) and Path(os.fsdecode(path)).expanduser().is_dir()
+
+
 def _is_file(path: Any) -> bool:
     """Whether ``path`` names something other than a folder that exists (a cache file): not for a model."""
     if not isinstance(path, (str, bytes, os.PathLike)):
@@ -128,20 +155,26 @@ def _is_file(path: Any) -> bool:
     return path.exists() and not path.is_dir()
 
 
-def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | None = None, runtime: str | None = None,
-                   batch_size: int | None = None, verbose: bool = False, write: bool = True) -> ModelEvalResult:
+def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | None = None,
+                   runtime: str | None = DEFAULT_RUNTIME, batch_size: int | None = None, verbose: bool = False,
+                   write: bool = True) -> ModelEvalResult:
     """Score the model file ``model`` on every photo of ``folder`` (``evaluate``'s model form): accuracy, per-class
     precision and recall, the confusion matrix and the misclassified photos. Files extract would skip are skipped
-    and listed (``result.skipped``), and so are photos that do not decode, as predict skips them."""
-    from featcache.deploy.model import MODEL_FILE
-    from featcache.deploy.predict import BATCH_SIZE, input_settings, model_meta, model_runner, predict_files, progress_bar
+    and listed (``result.skipped``), and so are photos that do not decode, as predict skips them. Photos the model
+    was trained on (by content, its head's training digests) are said as a head's evaluate says them
+    (``result.overlap``, ``LeakageWarning``); a model that keeps no digests, scored on its head's training folder,
+    gets a note saying so (``result.note``)."""
+    from featcache.deploy.model import MODEL_FILE, train_digests
+    from featcache.deploy.predict import (BATCH_SIZE, input_settings, model_meta, model_runner, predict_files, progress_bar,
+                                          value_of)
+    from featcache.heads.io import DIGEST_KEY
     from featcache.embedding.runtimes import check_runtime
     from featcache.progress import bars_wanted
     from featcache.sources.images import check_report_outside_classes
     from featcache.validate import check_source, positive_int
 
     model = check_source(model, "model", MODEL_FILE)
-    runtime = check_runtime("auto" if runtime is None else runtime)
+    runtime = check_runtime(DEFAULT_RUNTIME if runtime is None else runtime)
     batch_size = positive_int(BATCH_SIZE if batch_size is None else batch_size, "--batch-size")
     check_write_out(write, out)
     if out is not None:
@@ -161,9 +194,8 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
         check_report(out_dir)  # before the work
     size, views, _, native = input_settings(meta)
     tree = _read_tree(root, names, size, verbose)
-    net = model_runner(model, runtime, batch_size, len(tree.paths), verbose, meta)
-    if verbose:
-        status(f"scoring {model} on {counted(len(tree.paths), 'photo')} of {root} ...")
+    trained = train_digests(model, meta)  # before the work: a model whose digests do not read is one line
+    net = model_runner(model, runtime, batch_size, len(tree.paths), verbose, meta, verb="scoring")
     bar = progress_bar(len(tree.paths)) if bars_wanted(verbose) and len(tree.paths) > batch_size else None
     try:
         per_file, undecoded = predict_files(tree.paths, size, batch_size, net, names, len(names), bar, views=views,
@@ -182,14 +214,21 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
     y_pred = np.argmax(proba, axis=1).astype(np.int64)
     _warn_absent_classes(root, y, names)
     accuracy, per_class, cm = metrics(y, y_pred, names)
+    overlap = _overlap(trained, [tree.digests[i] for i in kept], y, y_pred)
+    if overlap and overlap["seen"]:
+        warn(leakage_line(overlap, ModelEvalResult.trained_by), LeakageWarning)
+    note = _trained_folder_note(meta, root) if trained is None else None
+    if note:
+        warn(note, LeakageWarning)
     runner = net()
     result = ModelEvalResult(
         Path(model), root, FOLDER_SPLIT, str(meta.get("layer", "")), names, accuracy, per_class, cm,
         {} if out_dir is None else report_files(out_dir),
-        _misclassified([tree.paths[i] for i in kept], y, y_pred, proba, names), None,
-        tuple(meta.get("views") or ("orig",)), meta.get("averaged") if views > 1 else None,
-        model_sha256=digest, folder_fingerprint=tree.fingerprint, runtime=runner.runtime_used,
-        runtime_note=runner.runtime_note, skipped=sorted(tree.unusable + undecoded), kind=_kind_words(meta))
+        _misclassified([tree.paths[i] for i in kept], y, y_pred, proba, names, value_of(meta)), overlap,
+        tuple(meta.get("views") or ("orig",)), meta.get("averaged") if views > 1 else None, note=note,
+        model_sha256=digest, content_digest=meta.get(DIGEST_KEY), folder_fingerprint=tree.fingerprint,
+        runtime=runner.runtime_used, runtime_note=runner.runtime_note, skipped=sorted(tree.unusable + undecoded),
+        kind=_kind_words(meta))
     if out_dir is not None:
         write_report(result, out_dir, meta.get("head"))
     if verbose:
@@ -296,17 +335,67 @@ def _model_labels(tree: Any, names: Sequence[str]) -> np.ndarray:
 
 
 def _misclassified(paths: Sequence[Path], y: np.ndarray, y_pred: np.ndarray, proba: np.ndarray,
-                   names: Sequence[str]) -> list[dict[str, Any]]:
+                   names: Sequence[str], value: str) -> list[dict[str, Any]]:
     """Each wrongly classified photo, as ``list_misclassified`` lists a cache's: its row among those scored, its
-    path, true and predicted class and the predicted class's probability."""
+    path, true and predicted class and the predicted class's probability. ``value``: what the model's numbers are
+    (``deploy.predict.value_of``): an SVM head's model gives shares, kept as ``share`` with ``probability`` None, as
+    predict's columns and a head's report (no probability for such a head) name them; "probability": 0.554 was a
+    share (a review)."""
+    from featcache.deploy.predict import PROBABILITY
+
+    def top(r: int) -> dict[str, Any]:
+        number = round(float(proba[r].max()), 6)
+        return {"probability": number} if value == PROBABILITY else {"probability": None, value: number}
+
     return [{"row": int(r), "index": int(r), "path": str(paths[r]), "image": str(paths[r]), "true": names[int(y[r])],
-             "predicted": names[int(y_pred[r])], "probability": round(float(proba[r].max()), 6)}
+             "predicted": names[int(y_pred[r])], **top(r)}
             for r in np.flatnonzero(y != y_pred)]
 
 
+def _overlap(trained: np.ndarray | None, digests: Sequence[str], y: np.ndarray, y_pred: np.ndarray) -> dict[str, Any] | None:
+    """How many of the scored photos (their SHA-256 ``digests``) the model was trained on (``trained``: its keys,
+    ``deploy.model.train_digests``), and the accuracy on the others, as a head's evaluate says it of a cache's rows
+    (``analysis.evaluate.seen_overlap``, keyed by ``row_keys``). None without keys."""
+    from featcache.analysis.evaluate import seen_overlap
+    from featcache.heads.io import row_keys
+
+    if trained is None:
+        return None
+    return {**seen_overlap(row_keys(digests), trained, FOLDER_SPLIT, y, y_pred), "photos": True}
+
+
+def _trained_folder_note(meta: dict[str, Any], root: Path) -> str | None:
+    """For a model that keeps no training digests (exported before 2026-12-06, or of a head without them): a note
+    where ``root`` is the folder its head was trained on, as the record's source says (``SOURCE/train``, or the
+    folder itself for a --test-fraction cache); else None. Which of its photos cannot be told."""
+    from featcache.sources.base import other_folders, photo_root_of
+
+    source = meta.get("source")
+    photos = photo_root_of(source)
+    if photos is None:
+        return None
+    split = source.get("test_fraction") is not None
+    trained = Path(photos) if split else Path(photos) / "train"
+    if not trained.is_dir() or other_folders(str(trained), str(root)):
+        return None
+    if split:
+        where = f"{root} holds the photos the model's head was trained on and tested on (its cache split them by --test-fraction)"
+        fix = "evaluate on photos it has not seen"
+    else:
+        where = f"{root} is the train/ folder the model's head was trained on"
+        fix = f"evaluate on photos it has not seen ({Path(photos) / str(source.get('test_folder') or 'val')})"
+    return one_line(f"{where}: the accuracy is {'partly ' if split else ''}on images the model was trained on, so it is "
+                    "not a test accuracy; the model keeps no digests of its training photos (exported before "
+                    f"2026-12-06, or from a head without them), so which ones cannot be told; {fix}")
+
+
 def _kind_words(meta: dict[str, Any]) -> str:
-    """``logreg model`` or ``fine-tuned keras model``: what the report calls the model."""
-    return f"{'fine-tuned ' if meta.get('finetune') else ''}{meta.get('head') or 'exported'} model"
+    """``model of a logreg head`` or ``fine-tuned model of a Keras head``: what the report calls the model, its head
+    named as everywhere else (``heads.head_words``: "svm model" was "an SVM head" there; a review)."""
+    from featcache.heads import head_words
+
+    head = meta.get("head")
+    return f"{'fine-tuned ' if meta.get('finetune') else ''}model of {head_words(head)}" if head else "exported model"
 
 
 def _default_out(model: Path, root: Path) -> Path:

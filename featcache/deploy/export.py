@@ -463,7 +463,9 @@ def export(
     written = model_meta(meta, head, w, names, shares=form.shares(est))
     if verbose:
         status(f"model built in {time.perf_counter() - start:.1f} s; checking and writing it ...")
-    saved, written[DIGEST_KEY] = write_model(model, out, written, recheck)  # the digest in the file: what ExportResult.written checks
+    # the head's training-image keys kept in the model: evaluate MODEL FOLDER says which photos it was trained on
+    saved, written[DIGEST_KEY] = write_model(model, out, written, recheck, meta.get("train_digests"))  # the digest in
+    # the file: what ExportResult.written checks
     result = ExportResult(saved, replacing[0], written, export_note(meta, names, written["averaged"] or "probabilities"),
                           replacing[1])
     if verbose:

@@ -640,7 +640,9 @@ def _save(model, out: Path, meta: dict, head: str | Path, w, settings: dict, res
     # how the run went, not what the model is, and is known only under the lock (a review: every model said False)
     for key in ("path", "settings", "replaced", "replaced_other_cache", "replaced_from", TEST_ACCURACY_ORIG, "test_images"):
         mmeta["finetune"].pop(key, None)
-    _, result.digest = write_model(probabilities_model(model), out, mmeta, recheck)  # the digest in the file: what written() checks
+    # fine-tuned on the head's training rows (training_rows): its training-image keys are the head's
+    _, result.digest = write_model(probabilities_model(model), out, mmeta, recheck,  # the digest in the file: what
+                                   meta.get("train_digests"))  # written() checks
 
 
 def _head_views(meta: dict[str, Any]) -> tuple[list[str] | None, float | None]:

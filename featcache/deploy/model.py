@@ -33,7 +33,7 @@ from featcache.embedding.passes import BATCH_SIZE
 from featcache.embedding.runtimes import DEFAULT_RUNTIME
 from featcache.heads.views import DECISION_VALUES, PROBABILITIES
 from featcache.errors import FeatcacheError, given_path, one_line, option, warn
-from featcache.heads.io import (META_ENTRY, MODEL_KIND, MODEL_ONLY_FIELDS, add_sealed_meta, check_digest, check_regular_file,
+from featcache.heads.io import (META_ENTRY, MODEL_KIND, MODEL_ONLY_FIELDS, add_digests_entry, add_sealed_meta, check_digest, check_regular_file,
                                 load_keras_file, load_problem, way_out)
 from featcache.progress import written
 from featcache.store.atomic import atomic_path
@@ -90,16 +90,22 @@ def probabilities_model(logits_model: KerasModel) -> KerasModel:
     return k.Model(logits_model.input, probs, name="featcache_model")
 
 
-def save_model(model: KerasModel, path: str | Path, meta: dict[str, Any], recheck: Callable[[], Any] | None = None) -> Path:
+def save_model(model: KerasModel, path: str | Path, meta: dict[str, Any], recheck: Callable[[], Any] | None = None,
+               train_digests: np.ndarray | None = None) -> Path:
     """Write ``model`` (a ``probabilities_model``) and ``meta`` atomically to a ``.keras`` file; ``recheck``: the
-    command's checks of ``path``, made again just before it is replaced (``store.atomic.atomic_path``)."""
-    return write_model(model, path, meta, recheck)[0]
+    command's checks of ``path``, made again just before it is replaced (``store.atomic.atomic_path``);
+    ``train_digests``: the head's training-image keys (its ``meta["train_digests"]``), kept in the file."""
+    return write_model(model, path, meta, recheck, train_digests)[0]
 
 
 def write_model(model: KerasModel, path: str | Path, meta: dict[str, Any],
-                recheck: Callable[[], Any] | None = None) -> tuple[Path, str]:
+                recheck: Callable[[], Any] | None = None, train_digests: np.ndarray | None = None) -> tuple[Path, str]:
     """``save_model``'s work; returns the path and the content digest written into the file (what an
-    ``ExportResult`` or ``FinetuneResult`` checks), known here without reading the file back."""
+    ``ExportResult`` or ``FinetuneResult`` checks), known here without reading the file back.
+
+    ``train_digests`` go into the zip as a Keras head keeps them (``heads.io.DIGESTS_ENTRY``: sorted uint64, 8 bytes
+    an image, 336 KB for 42,000), their count into the record (``train_digest_count``; None: the head had none):
+    'evaluate MODEL FOLDER' scored a model on its own training photos without a word (a review, 2026-12-06)."""
     from featcache import __version__
 
     path = Path(path)
@@ -115,10 +121,12 @@ def write_model(model: KerasModel, path: str | Path, meta: dict[str, Any],
     }
     meta.update(kind=KIND, format_version=FORMAT_VERSION)  # a loaded model's meta passed back is this format now
     meta.pop("content_digest", None)  # and its digest is of this file, made below
+    meta["train_digest_count"] = None if train_digests is None else len(train_digests)
     check_views_graph(path, model, meta)  # a model whose network and record disagree is never written
     with atomic_path(path, recheck=recheck) as tmp:
         model.save(tmp)
-        digest = add_sealed_meta(tmp, meta)  # last, with the digest of the network's entries
+        add_digests_entry(tmp, train_digests)
+        digest = add_sealed_meta(tmp, meta)  # last, with the digest of the network's entries (and the digests')
     # whole on disk: an interrupt from here on (before export's or finetune's result line) says so, not "nothing was saved"
     written(f"the model {one_line(str(path))}")
     return path, digest
@@ -137,6 +145,28 @@ def read_meta(path: str | Path) -> dict[str, Any]:
         meta = _model_json(path)
     check_meta(path, meta)
     return meta
+
+
+def train_digests(path: str | Path, meta: dict[str, Any]) -> np.ndarray | None:
+    """The training-image keys the model at ``path`` keeps (``write_model``'s, its head's ``train_digests``), its
+    record ``meta`` (``read_meta``'s: the content digest, which covers them, checked); None for a model that keeps
+    none (one written before 2026-12-06, or of a head without them). What 'evaluate MODEL FOLDER' compares the
+    folder's photos with, as a head's evaluate compares a cache's (``heads.io.row_keys``)."""
+    from featcache.heads.io import read_digests_entry
+
+    count = meta.get("train_digest_count")
+    if count is None:
+        return None
+    try:
+        with zipfile.ZipFile(path) as zf:
+            keys = read_digests_entry(zf)
+    except Exception as exc:  # replaced or damaged since its record was read: evaluate's SHA-256 check says so too
+        raise FeatcacheError(f"{path}: its training-image digests cannot be read ({type(exc).__name__}); {REEXPORT}") from None
+    if not (isinstance(keys, np.ndarray) and keys.ndim == 1 and keys.dtype == np.uint64 and _whole_number(count)
+            and len(keys) == count):
+        raise FeatcacheError(f"{path} is a featcache model whose training-image digests are not the {count} uint64 "
+                             f"keys its {META_ENTRY} records; {REEXPORT}")
+    return keys
 
 
 def check_content(path: str | Path) -> tuple[bool, dict[str, Any] | None]:

@@ -1225,14 +1225,15 @@ def collect_inputs(images: Sequence[str | Path], csv: str | Path | None, recursi
 
 
 def model_runner(model: str | Path, runtime: str, batch_size: int, n_images: int,
-                  verbose: bool = False, meta: dict | None = None) -> Callable[[], ModelRunner]:
+                  verbose: bool = False, meta: dict | None = None, verb: str = "predicting") -> Callable[[], ModelRunner]:
     """``net()``: the model's ``ModelRunner``, built on the first call (not when no image file decodes: that
     is one line, without loading TensorFlow) and the same one after. ``verbose``: a conversion for the runtime says
     so, as extract's does (``runtimes.converted_model``): 'predict --runtime onnxruntime' converted for 14 s in
     silence (a new-user tester). ``meta``: the record the caller read first (``model_meta``), whose class names
     name the outputs: a file whose record is another now was replaced meanwhile, and is refused before it runs (a
     cats/dogs model put there while a folder was listed predicted 'ants'/'bees', exit 0, and one of 3 classes was an
-    IndexError; an adversarial tester)."""
+    IndexError; an adversarial tester). ``verb``: what the run does, in its first line ("scoring" for evaluate's,
+    whose "scoring ..." line was followed by "predicting ..."; a review)."""
     built: list[ModelRunner] = []
 
     def net() -> ModelRunner:
@@ -1247,7 +1248,7 @@ def model_runner(model: str | Path, runtime: str, batch_size: int, n_images: int
             # tester). Status lines: on stderr, off with FEATCACHE_PROGRESS=off.
             start = time.perf_counter()
             if verbose:
-                status(one_line(f"predicting {counted(n_images, 'image')} with {model}; {preparing_line('the model', runtime)}"))
+                status(one_line(f"{verb} {counted(n_images, 'image')} with {model}; {preparing_line('the model', runtime)}"))
             with status_lines() if verbose else contextlib.nullcontext():
                 runner = model_io.ModelRunner(model, runtime, batch_size, expected_images=n_images)
             if meta is not None and runner.meta != meta:

@@ -610,9 +610,26 @@ def _write_keras(head, tmp: Path, meta: dict[str, Any], digests) -> str:
     with zipfile.ZipFile(tmp, "a") as zf:
         if head.standardize:  # float64 -> JSON -> float64 is exact
             zf.writestr(STATS_ENTRY, json.dumps({"mean": head.mean_.tolist(), "scale": head.scale_.tolist()}))
-        if digests is not None:
-            zf.writestr(DIGESTS_ENTRY, _npy_bytes(np.asarray(digests, dtype=np.uint64)))
+    add_digests_entry(tmp, digests)
     return add_sealed_meta(tmp, meta)
+
+
+def add_digests_entry(path: Path, digests: Any) -> None:
+    """Add the training-image keys ``digests`` (``digest_keys``'s sorted uint64, 8 bytes an image) as the
+    ``DIGESTS_ENTRY`` of the ``.keras`` zip at ``path``: a Keras head's, or a model's (``deploy.model.write_model``,
+    which copies its head's, so evaluate can tell the photos a model was trained on). Nothing for None. Before
+    ``add_sealed_meta``: the content digest covers it."""
+    if digests is not None:
+        with zipfile.ZipFile(path, "a") as zf:
+            zf.writestr(DIGESTS_ENTRY, _npy_bytes(np.asarray(digests, dtype=np.uint64)))
+
+
+def read_digests_entry(zf: zipfile.ZipFile) -> np.ndarray | None:
+    """The ``DIGESTS_ENTRY`` of an opened ``.keras`` zip (``add_digests_entry``'s), None where it has none; read
+    without pickles. Its shape and type are the caller's to check (``_check_digests``, ``deploy.model``)."""
+    if DIGESTS_ENTRY not in zf.namelist():
+        return None
+    return np.load(io.BytesIO(zf.read(DIGESTS_ENTRY)), allow_pickle=False)
 
 
 def add_sealed_meta(path: Path, meta: dict[str, Any]) -> str:
@@ -1322,7 +1339,7 @@ def _load_keras(path: Path):
             meta = json.loads(zf.read(META_ENTRY))
             names = zf.namelist()
             stats = json.loads(zf.read(STATS_ENTRY)) if STATS_ENTRY in names else None
-            digests = np.load(io.BytesIO(zf.read(DIGESTS_ENTRY)), allow_pickle=False) if DIGESTS_ENTRY in names else None
+            digests = read_digests_entry(zf)
         model = load_keras_file(path, "pass a file written by 'featcache train'")
     except FeatcacheError:  # a full temp folder (not the file's fault), or weights reaching outside the file
         raise

@@ -1181,7 +1181,9 @@ class ClassTree:
     """One tree of class folders as extract reads it (``class_tree``): the class names (sorted, NFC), each usable
     file (``paths``, absolute, with ``labels`` indexing ``class_names``), and ``unusable``: ``[(path as shown,
     why)]`` of the files extract would skip unread (loose beside the class folders, unreadable, too large, ...).
-    ``fingerprint``: a SHA-256 of every usable file's path, class and content, as a cache's split digest holds them."""
+    ``fingerprint``: a SHA-256 of every usable file's path, class and content, as a cache's split digest holds them;
+    ``digests``: each usable file's SHA-256 (hex), as a photo cache keeps each row's (``Cache.digests``), so a model's
+    evaluation can tell the photos it was trained on (``heads.io.row_keys``)."""
 
     root: Path
     class_names: list[str]
@@ -1189,6 +1191,7 @@ class ClassTree:
     labels: np.ndarray
     unusable: list[tuple[str, str]]
     fingerprint: str
+    digests: list[str]
 
 
 def class_tree(root: str | Path, image_size: int, verbose: bool = False,
@@ -1214,4 +1217,4 @@ def class_tree(root: str | Path, image_size: int, verbose: bool = False,
     fingerprint = hashlib.sha256(json.dumps([[f.rel, class_names[f.label], f.digest] for f in usable],
                                             separators=(",", ":")).encode()).hexdigest()
     return ClassTree(root, class_names, [root / f.rel for f in usable], np.array([f.label for f in usable], dtype=np.int64),
-                     unusable, fingerprint)
+                     unusable, fingerprint, [f.digest for f in usable])
