@@ -26,8 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "'featcache export' or 'featcache finetune' on a folder of labelled photos, FOLDER/<class>/* with one "
                        "subfolder per class of the model (named as its classes; not split into train/ and val/: pass "
                        "FOLDER/val), read as extract reads --images (the same files skipped) and run as predict runs the "
-                       "model (--runtime, --batch-size; its views averaged); the report names the runtime, and "
-                       "evaluation.json records the model's SHA-256 and the folder's content fingerprint. Writes "
+                       "model (--runtime, --batch-size; its views averaged); the report names the runtime and says which "
+                       "photos the model was trained on, and evaluation.json records the model's SHA-256 and content "
+                       "digest and the folder's content fingerprint. Writes "
                        "confusion.png, evaluation.json and evaluation.txt to --out.")
     # what each is, in the usage line: docs say "evaluate MODEL FOLDER" for a model, and the usage said "head cache"
     p.add_argument("head", metavar="HEAD|MODEL", help="a head file written by 'featcache train' (.keras or .npz), or a model file written by "
