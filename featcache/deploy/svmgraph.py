@@ -33,16 +33,12 @@ import numpy as np
 
 from featcache._lazy import keras
 from featcache.errors import FeatcacheError
+from featcache.heads.svm import class_pairs
 
 _k = keras()
 
 VOTES, OVR, PROBA = "votes", "ovr", "proba"
 THIRD = 1.0 / 3.0  # scikit-learn's _ovr_decision_function: confidences / (3 * (|confidences| + 1)), in (-1/3, 1/3)
-
-
-def _pairs(k: int) -> np.ndarray:
-    """(P, 2) the one-vs-one class pairs in libsvm's order: (0,1), (0,2), ..., (1,2), ..."""
-    return np.array([(i, j) for i in range(k) for j in range(i + 1, k)], dtype=np.int64).reshape(-1, 2)
 
 
 def _one_hot(index: np.ndarray, k: int) -> np.ndarray:
@@ -61,7 +57,7 @@ class SVMScores(_k.layers.Layer):
             raise ValueError(f"SVMScores mode must be {VOTES}, {OVR} or {PROBA}, not {mode!r}")
         self.n_features, self.n_support = int(n_features), int(n_support)
         self.n_head_classes, self.gamma, self.mode = int(n_head_classes), float(gamma), mode
-        pairs = _pairs(self.n_head_classes)
+        pairs = class_pairs(self.n_head_classes)  # the head's column order (kernel_form)
         self._first, self._second = _one_hot(pairs[:, 0], self.n_head_classes), _one_hot(pairs[:, 1], self.n_head_classes)
         zeros = "zeros"
         add = lambda name, shape, dtype="float64": self.add_weight(  # noqa: E731

@@ -28,6 +28,13 @@ from featcache.heads.inputs import fit_data, predict_data
 from featcache.heads.views import fold_count, stratified_folds
 from featcache.validate import COUNT_MAX, ParamLabel, check_bool, check_jobs, check_number, check_seed_param, param_text, parse_C
 
+def class_pairs(k: int) -> np.ndarray:
+    """(P, 2) the one-vs-one class pairs of ``k`` classes in libsvm's order, (0,1), (0,2), ..., (1,2), ...: the
+    columns of its decision values (``SVMHead.kernel_form``) and of an exported model's (``deploy.svmgraph``), so
+    the one order both read."""
+    return np.array([(i, j) for i in range(k) for j in range(i + 1, k)], dtype=np.int64).reshape(-1, 2)
+
+
 # Grid for C="cv". On the lesson's split 5-fold CV on the training rows picks
 # C=10 for block_13_expand_relu (C=3 and 10 about tie on block_9 and
 # out_relu), hence the default.
@@ -262,9 +269,9 @@ class SVMHead(ClassifierMixin, BaseEstimator):
         counts = np.asarray(svc._n_support, dtype=np.int64)
         start = np.concatenate([[0], np.cumsum(counts)])
         k = len(counts)
-        pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
+        pairs = class_pairs(k)
         pair_coef = np.zeros((len(sv), len(pairs)))
-        for p, (i, j) in enumerate(pairs):
+        for p, (i, j) in enumerate(pairs.tolist()):
             pair_coef[start[i]:start[i + 1], p] = coef[j - 1, start[i]:start[i + 1]]
             pair_coef[start[j]:start[j + 1], p] = coef[i, start[j]:start[j + 1]]
         form = {"mean": np.asarray(scaler.mean_, np.float64), "scale": np.asarray(scaler.scale_, np.float64),
