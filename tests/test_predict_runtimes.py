@@ -28,9 +28,11 @@ CONVERTED = [name for name in ("onnxruntime", "openvino") if runtimes.REGISTRY[n
 CLASSES = ["a", "b", "c"]
 
 
-def _tiny_model(path: Path, seed: int = 0) -> Path:
+def _tiny_model(path: Path, seed: int = 0, views: tuple[str, ...] = ()) -> Path:
+    """``views``: a model that embeds those views of each image and averages them (``export --views``)."""
     from featcache._lazy import keras
     from featcache.deploy.endtoend import build_end_to_end
+    from featcache.deploy.export import views_model
     from featcache.deploy.model import (
         INPUT_DTYPE,
         INPUT_SHAPE,
@@ -44,7 +46,8 @@ def _tiny_model(path: Path, seed: int = 0) -> Path:
     rng = np.random.default_rng(seed)  # a head that tells the classes apart: probabilities far from uniform
     dense.set_weights([rng.normal(0, 3, dense.kernel.shape).astype("float32"), np.zeros(len(CLASSES), "float32")])
     keras().utils.set_random_seed(0)
-    return save_model(probabilities_model(logits), path, {"class_names": CLASSES, "image_size": 32, "backbone": "mobilenet_v2"})
+    meta = {"class_names": CLASSES, "image_size": 32, "backbone": "mobilenet_v2", **({"views": list(views)} if views else {})}
+    return save_model(views_model(logits, views) if views else probabilities_model(logits), path, meta)
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +126,30 @@ def test_auto_does_not_convert_for_a_few_images_and_keeps_quiet_about_it(tiny, c
     assert main(["predict", str(tiny["path"]), str(tmp_path / "x.npy")]) == 0
     out, err = capsys.readouterr()
     assert err == "" and len(out.splitlines()) == 5
+
+
+def test_auto_counts_the_forward_passes_of_a_views_model(conversions, capsys, tmp_path, monkeypatch, progress_on):
+    """Regression: predict and evaluate on a model of test-time views chose the runtime by its images, not images x
+    views (ModelRunner passed no views to the runtime choice), so a job of enough passes to repay a conversion ran on
+    TensorFlow, and one whose conversion was cached was said too small for it. Extract already counted passes.
+    The threshold is set between this job's images and its passes."""
+    if not CONVERTED:
+        pytest.skip("no converted runtime installed")
+    path = _tiny_model(tmp_path / "views.keras", views=("orig", "flip"))
+    x = np.random.default_rng(2).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    np.save(tmp_path / "x.npy", x)
+    monkeypatch.setattr(runtimes, "AUTO_MIN_IMAGES", 2 * len(x))  # 3 images: small; 3 x 2 views: not
+    assert ModelRunner(path, runtime="auto", expected_images=len(x)).runtime_used == CONVERTED[0]
+    assert len(conversions) == 1
+    args = ["predict", str(path), str(tmp_path / "x.npy")]
+    assert main(args) == 0  # its conversion now cached: taken because the job repays it, so no "was cached" note
+    err = capsys.readouterr().err.splitlines()
+    assert re.fullmatch(rf"model ready on {CONVERTED[0]} in \d+\.\d s", err[1]) and len(err) == 2, err
+    monkeypatch.setattr(runtimes, "AUTO_MIN_IMAGES", 2 * len(x) + 1)  # now too few passes: TensorFlow, or the cached one
+    assert main(args) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[1].endswith("(runtime auto: its conversion was cached)"), err
+    assert len(conversions) == 1
 
 
 def test_predict_says_which_runtime_ran_and_why_auto_took_a_cached_conversion(tiny, conversions, capsys, tmp_path,

@@ -49,7 +49,8 @@ def add_runtime_arg(p: argparse.ArgumentParser) -> None:
     """--runtime of a command that runs a model file on images (predict, evaluate of a model)."""
     p.add_argument("--runtime", metavar="NAME", help=f"what runs the model: {', '.join(RUNTIMES)} (default: "
                    f"{DEFAULT_RUNTIME}: the fastest installed, converting the model once, cached by its content, when "
-                   f"there are {AUTO_MIN_IMAGES:,} images or more or a conversion is cached; else tensorflow); "
+                   f"there are {AUTO_MIN_IMAGES:,} images or more (each view of a model that averages views counts) or a "
+                   "conversion is cached; else tensorflow); "
                    "the probabilities agree across runtimes")
 
 

@@ -195,7 +195,7 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
     size, views, _, native = input_settings(meta)
     tree = _read_tree(root, names, size, verbose)
     trained = train_digests(model, meta)  # before the work: a model whose digests do not read is one line
-    net = model_runner(model, runtime, batch_size, len(tree.paths), verbose, meta, verb="scoring")
+    net = model_runner(model, runtime, batch_size, len(tree.paths), verbose, meta, verb="scoring", views=views)
     bar = progress_bar(len(tree.paths)) if bars_wanted(verbose) and len(tree.paths) > batch_size else None
     try:
         per_file, undecoded = predict_files(tree.paths, size, batch_size, net, names, len(names), bar, views=views,

@@ -501,6 +501,21 @@ def _refuse_if_changed(path: Path) -> None:
     check_digest(path, changed)
 
 
+def model_views(meta: dict) -> int:
+    """Images one input image is in the model's pass: its views (``export --views``: the model embeds and averages
+    them itself), 1 for a model of the original view. It sizes predict's memory bound and counts the forward passes
+    a job runs (``ModelRunner``'s runtime choice). A ``views`` field that is not a list (an edited file, a model
+    older than views) counts as 1 rather than failing."""
+    return len(model_view_names(meta))
+
+
+def model_view_names(meta: dict) -> tuple[str, ...]:
+    """The views the model averages (``model_views``' reading of its record): ``("orig",)`` for a model older than
+    views, or one whose ``views`` field is not a list."""
+    views = meta.get("views")
+    return tuple(views) if isinstance(views, list) and views else ("orig",)
+
+
 OUTPUT = "probabilities"  # the model's one output, as a runtime spec's layer
 # DEFAULT_RUNTIME (predict's): extraction's, the fastest installed runtime.
 
@@ -566,7 +581,10 @@ class ModelRunner:
     ``runtime`` is extraction's choice (``featcache.embedding.runtimes``):
     ``auto`` takes the fastest installed runtime, converting the model once
     (cached by its content) when ``expected_images`` repay it or a conversion
-    is cached, else TensorFlow; ``runtime_used`` says what runs it and
+    is cached, else TensorFlow. Each image is one forward pass per view the
+    model averages (``views``), counted as extraction counts them: predict of
+    1,500 images on a model of 2 views is 3,000 passes, which it counted as
+    1,500 images and so never converted for; ``runtime_used`` says what runs it and
     ``runtime_note`` why ``auto`` fell back (not for a job too small to
     repay a conversion: auto's choice, said on every small predict). The probabilities agree across
     runtimes to 1e-4 (tests/test_export_predict.py).
@@ -581,9 +599,11 @@ class ModelRunner:
         self.batch_size = positive_int(batch_size, "--batch-size")
         self.meta = read_meta(path)
         self.spec = ExportedModelSpec.of(path, self.meta)
+        self.views = model_views(self.meta)  # forward passes per image
         used, self._forward, self.runtime_note = runtimes.build(runtime, self.spec, self.batch_size,
                                                                 runtimes.conversions_dir(runtime), expected_images,
-                                                                say_small=False, float64=float64_part(self.meta))
+                                                                say_small=False, float64=float64_part(self.meta),
+                                                                views=self.views)
         backend = keras().backend.backend()
         self.runtime_used = backend if used == "tensorflow" and backend != "tensorflow" else used
 

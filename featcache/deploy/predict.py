@@ -858,6 +858,7 @@ class CsvModel:
     @classmethod
     def of(cls, model: str | Path, meta: dict, runtime: str) -> "CsvModel":
         """The model at ``model`` with record ``meta`` (``read_meta``'s), run on ``runtime``."""
+        from featcache.deploy.model import model_view_names
         from featcache.heads.io import DIGEST_KEY
 
         return cls(Path(model).name, os.path.abspath(model), meta.get(DIGEST_KEY), runtime, model_view_names(meta))
@@ -1102,11 +1103,11 @@ def predict(
 
     given = given or []
     n_images = len(files) + sum(len(arr) for _, arr in [*arrays, *given])  # before decoding: as extract counts a photo folder
-    net = model_runner(model, runtime, batch_size, n_images, verbose, meta)
+    size, views, photos, native = input_settings(meta)
+    net = model_runner(model, runtime, batch_size, n_images, verbose, meta, views=views)
     bar = progress_bar(n_images) if bars_wanted(verbose) and n_images > batch_size else None
     if bar is not None:  # at once: loading the model (and TensorFlow) before the first batch was a minute without a
         bar.update(0)  # line on a loaded machine (a new-user tester)
-    size, views, photos, native = input_settings(meta)
     per_file, skipped = predict_files(files, size, batch_size, net, names, top_k, bar, views=views, native=native)
     if not arrays and not given and all(p is None for p in per_file):  # the model was not loaded: no batch had an image
         raise _nothing_to_predict(skipped)
@@ -1147,24 +1148,11 @@ def input_settings(meta: dict) -> tuple[int, int, bool, bool]:
     (``model_views``), whether its head was trained on photos, and whether files are run at their own size.
     A model of photos takes them as the decoder made its cache's (at its size); a model of image arrays
     (Fashion-MNIST) resizes them in its graph, as its cache was made: files at their own size, arrays as they are."""
+    from featcache.deploy.model import model_views  # loaded already: model_meta read the record with it
     from featcache.sources.base import photo_root_of
 
     photos = photo_root_of(meta.get("source")) is not None
     return int(meta["image_size"]), model_views(meta), photos, isinstance(meta.get("source"), dict) and not photos
-
-
-def model_views(meta: dict) -> int:
-    """Images one input image is in the model's pass: its views (``export --views``: the model embeds and averages
-    them itself), 1 for a model of the original view. Only sizes the memory bound, so a ``views`` field that is not
-    a list (an edited file, a model older than views) counts as 1 rather than failing."""
-    return len(model_view_names(meta))
-
-
-def model_view_names(meta: dict) -> tuple[str, ...]:
-    """The views the model averages (``model_views``' reading of its record): ``("orig",)`` for a model older than
-    views, or one whose ``views`` field is not a list."""
-    views = meta.get("views")
-    return tuple(views) if isinstance(views, list) and views else ("orig",)
 
 
 def _as_path_list(images: Sequence[str | Path] | str | Path) -> list[str | Path]:
@@ -1225,7 +1213,8 @@ def collect_inputs(images: Sequence[str | Path], csv: str | Path | None, recursi
 
 
 def model_runner(model: str | Path, runtime: str, batch_size: int, n_images: int,
-                  verbose: bool = False, meta: dict | None = None, verb: str = "predicting") -> Callable[[], ModelRunner]:
+                  verbose: bool = False, meta: dict | None = None, verb: str = "predicting",
+                  views: int = 1) -> Callable[[], ModelRunner]:
     """``net()``: the model's ``ModelRunner``, built on the first call (not when no image file decodes: that
     is one line, without loading TensorFlow) and the same one after. ``verbose``: a conversion for the runtime says
     so, as extract's does (``runtimes.converted_model``): 'predict --runtime onnxruntime' converted for 14 s in
@@ -1233,7 +1222,8 @@ def model_runner(model: str | Path, runtime: str, batch_size: int, n_images: int
     name the outputs: a file whose record is another now was replaced meanwhile, and is refused before it runs (a
     cats/dogs model put there while a folder was listed predicted 'ants'/'bees', exit 0, and one of 3 classes was an
     IndexError; an adversarial tester). ``verb``: what the run does, in its first line ("scoring" for evaluate's,
-    whose "scoring ..." line was followed by "predicting ..."; a review)."""
+    whose "scoring ..." line was followed by "predicting ..."; a review). ``views``: the model's
+    (``input_settings``), each image one forward pass per view, as the runner counts them for its runtime choice."""
     built: list[ModelRunner] = []
 
     def net() -> ModelRunner:
@@ -1257,7 +1247,8 @@ def model_runner(model: str | Path, runtime: str, batch_size: int, n_images: int
             built.append(runner)
             if verbose:
                 used = built[0].runtime_used
-                status(ready_line("model", used, time.perf_counter() - start, cached_choice(runtime, used, n_images)))
+                why = cached_choice(runtime, used, n_images, views)  # passes, as the runner chose by
+                status(ready_line("model", used, time.perf_counter() - start, why))
         return built[0]
 
     return net
