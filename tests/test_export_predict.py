@@ -409,6 +409,30 @@ def test_export_out_refuses_a_model_whose_record_featcache_would_not_read(tmp_pa
     assert check_same_model_job(bad, head, None, True, views=("orig",))[0] is True
 
 
+def test_a_keras_heads_export_refused_for_its_options_loads_no_keras_first(tmp_path, capsys, monkeypatch):
+    """Regression: export of a Keras head loaded it (load_head imports TensorFlow and Keras: 53-61 s under load, 6-8 s
+    idle) before refusing a bad --views, a --weights file that is not there or an --out holding another head's model,
+    all known from the head's record. They are refused from its checked record (heads.io.keras_head_record) first;
+    a Keras load is a test failure here, and the export the same options fixed still writes the model."""
+    from helpers import tiny_fashion_cache
+
+    import featcache.heads.io as head_io
+
+    cache = tiny_fashion_cache(tmp_path, n_train=40, n_test=10)
+    keras_head = featcache.train(cache, "keras", epochs=1, out=tmp_path / "k.keras").path
+    other = featcache.export(featcache.train(cache, "logreg", out=tmp_path / "l.npz").path, tmp_path / "l.keras").path
+    loads = head_io.load_keras_file
+    monkeypatch.setattr(head_io, "load_keras_file", lambda *a, **k: pytest.fail("the Keras head was loaded first"))
+    head, out = str(keras_head), str(tmp_path / "m.keras")
+    _one_line_error(capsys, ["export", head, "--out", out, "--views", "bogus"], "unknown view 'bogus'")
+    _one_line_error(capsys, ["export", head, "--out", out, "--weights", str(tmp_path / "gone.h5")], "weights file not found")
+    _one_line_error(capsys, ["export", head, "--out", str(other)], "holds a model of a logreg head, not of a Keras head")
+    assert not (tmp_path / "m.keras").exists()
+    monkeypatch.setattr(head_io, "load_keras_file", loads)
+    assert main(["export", head, "--out", out, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["path"] == out
+
+
 def _softmax_model(path, n_outputs: int, class_names: list[str]):
     """A tiny model file as save_model writes it (uint8 images of any size in, ``n_outputs`` probabilities out)."""
     from featcache._lazy import keras

@@ -108,6 +108,11 @@ def exportable(head: BaseEstimator, meta: dict[str, Any], weights: str | None = 
     imports Keras only to fetch a missing file). Returns the weights argument that rebuilds its base. An SVM head
     was refused only after some 8 s of importing TensorFlow (a new-user tester)."""
     head_form(head)
+    return exportable_meta(meta, weights)
+
+
+def exportable_meta(meta: dict[str, Any], weights: str | None = None) -> str:
+    """``exportable``'s checks of the head's metadata alone (a Keras head's, before its load imports Keras)."""
     for key in ("backbone", "image_size", "class_names"):
         if not meta.get(key):
             raise FeatcacheError(f"the head's metadata lacks {key!r}; retrain it with 'featcache train'")
@@ -244,11 +249,11 @@ def views_accuracy(meta: dict[str, Any], views: Sequence[str]) -> float | None:
     return meta.get("test_accuracy") if list(views) != ["orig"] and list(views) == meta.get("test_views") else None
 
 
-def graph_views(est: BaseEstimator, meta: dict[str, Any], views: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+def graph_views(est: BaseEstimator | None, meta: dict[str, Any], views: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
     """The views an exported model embeds and averages: ``orig`` (default), ``all`` (the views the head averaged
     at test), names among the views the head was fitted on or averaged (with the original view, as every views
-    option reads them), or ``only:VIEWS`` (those without it: a head fitted or scored on ``only:``); refused for heads
-    that do not export as a Dense layer."""
+    option reads them), or ``only:VIEWS`` (those without it: a head fitted or scored on ``only:``). Read from the
+    head's metadata alone (``est`` may be None: a Keras head's record, checked before the head loads)."""
     if views is None or (isinstance(views, str) and views.strip() == "orig"):
         return ("orig",)
     if not isinstance(views, (str, list, tuple)):  # 5 was "'int' object is not iterable" (an adversarial tester)
@@ -406,6 +411,22 @@ class ExportResult:
 SUMMARY_KEYS = ("head", "backbone", "layer", "image_size", "class_names", "views", "averaged")  # and the accuracies
 
 
+def _head_checks(meta: dict[str, Any], out: Path, weights: str | None, views: Any,
+                 force: bool) -> tuple[tuple[str, ...], str, tuple[bool, str | None]]:
+    """``(views, weights argument, replacing)``: export's refusals that need the head's metadata alone, none of which
+    imports Keras: its views (``graph_views``), its weights (``exportable_meta``), a featcache model at ``out`` of
+    another job (not a file --force replaces), ``out`` inside the photo folder the head was trained on."""
+    from featcache.deploy.model import check_same_model_job
+    from featcache.sources.base import photo_root_of
+    from featcache.sources.images import check_file_outside_classes
+
+    names = graph_views(None, meta, views)
+    w = exportable_meta(meta, weights)
+    replacing = check_same_model_job(out, meta, None, force, views=names)
+    check_file_outside_classes(out, photo_root_of(meta.get("source")))
+    return names, w, replacing
+
+
 @checks_switches
 def export(
     head: str | Path,
@@ -433,20 +454,20 @@ def export(
     Returns an ``ExportResult`` (its ``path``, ``replaced``, the model's ``meta``).
     """
     from featcache.deploy.model import check_not_the_head, check_out, check_same_model_job, write_model
-    from featcache.heads.io import DIGEST_KEY, HEAD_FILE, load_head, replaced_words
-    from featcache.sources.base import photo_root_of
-    from featcache.sources.images import check_file_outside_classes
+    from featcache.heads.io import DIGEST_KEY, HEAD_FILE, keras_head_record, load_head, replaced_words
 
     out = check_out(out, force)
     # as load_head reads it (~ expanded): 'export("~/h.keras", out=<the same file>, force=True)' compared a head
     # path that names nothing here with out, and would have written the model over the head
     head = check_source(head, "head", HEAD_FILE)
     check_not_the_head(out, head, "export")
+    # Refused before Keras is imported (seconds; ~35 s under load): a bad --views, --weights or --out. A Keras head's
+    # load imports it, so its checked record is read first (heads.io.keras_head_record); an .npz head loads without it.
+    record = keras_head_record(head)
+    checked = _head_checks(record, out, weights, views, force) if record is not None else None
     est, meta = load_head(head, trust_pickle=trust_pickle)
-    names = graph_views(est, meta, views)
-    w = exportable(est, meta, weights)  # before Keras is imported (seconds): a head of no exportable form refused at once
-    # featcache's model there, not a file --force replaces
-    replacing = check_same_model_job(out, meta, None, force, views=names)
+    names, w, replacing = checked or _head_checks(meta, out, weights, views, force)
+    head_form(est)  # a head of no exportable form (every kind featcache trains has one)
 
     def recheck() -> None:  # the same checks just before the model replaces what is there now (atomic_path)
         nonlocal replacing
@@ -454,7 +475,6 @@ def export(
         check_not_the_head(out, head, "export")
         replacing = check_same_model_job(out, meta, None, force, views=names)
 
-    check_file_outside_classes(out, photo_root_of(meta.get("source")))
     start = time.perf_counter()
     if verbose:  # Keras's import and the network's build: 21-64 s under load before the one line (a new-user tester)
         status(one_line(f"exporting {head}: building its model on {meta['backbone']} at {meta['image_size']} px ..."))

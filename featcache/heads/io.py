@@ -1281,25 +1281,49 @@ def load_head(path: str | Path, *, trust_pickle: bool = False) -> tuple[BaseEsti
         raise FeatcacheError(f"{path} is a folder, not a head file{hint}; pass {HEAD_FILE}")
     check_regular_file(path, "head", f"pass {HEAD_FILE}", "train one with 'featcache train'")
     if zipfile.is_zipfile(path):
-        if (why := edited(path)) is not None:  # before Keras reads a model's layers as a head's
-            raise why
-        try:
-            with zipfile.ZipFile(path) as zf:
-                npz = _is_npz(zf)
-                doc = _read_doc(zf, npz)
-        except Exception as exc:  # a bit flipped in its directory (is_zipfile still says yes): a BadZipFile traceback
-            raise _unreadable(path, load_problem(exc)) from None  # in evaluate, export, finetune (an adversarial tester)
-        # its kind from the record just read (``_record_in``'s reading): a zip that does not open names none
-        if _record_kind((doc.get("meta") if isinstance(doc, dict) else None) if npz else doc) == "model":
-            raise _model_not_head(path)  # it said only "(TypeError)" (an adversarial tester)
-        check_content(path)  # first: nothing of an altered file is used, Keras's config included
-        _check_head_kind(doc.get("meta") if npz and isinstance(doc, dict) else doc, path)
+        npz, _ = _checked_zip(path)
         head, meta = _load_npz(path) if npz else _load_keras(path)
     else:
         head, meta = _load_pickle(path, trust_pickle)
     _check_digests(meta, path)
     check_head(head, meta, path)
     return head, meta
+
+
+def _checked_zip(path: Path) -> tuple[bool, Any]:
+    """``(npz, doc)`` of a zip head (``_read_doc``'s), checked before any of it is used: not a model's record edited
+    into a head's, not a model, its content digest, a head's kind. ``load_head`` and ``keras_head_record``."""
+    if (why := edited(path)) is not None:  # before Keras reads a model's layers as a head's
+        raise why
+    try:
+        with zipfile.ZipFile(path) as zf:
+            npz = _is_npz(zf)
+            doc = _read_doc(zf, npz)
+    except Exception as exc:  # a bit flipped in its directory (is_zipfile still says yes): a BadZipFile traceback
+        raise _unreadable(path, load_problem(exc)) from None  # in evaluate, export, finetune (an adversarial tester)
+    # its kind from the record just read (``_record_in``'s reading): a zip that does not open names none
+    if _record_kind((doc.get("meta") if isinstance(doc, dict) else None) if npz else doc) == "model":
+        raise _model_not_head(path)  # it said only "(TypeError)" (an adversarial tester)
+    check_content(path)  # first: nothing of an altered file is used, Keras's config included
+    _check_head_kind(doc.get("meta") if npz and isinstance(doc, dict) else doc, path)
+    return npz, doc
+
+
+def keras_head_record(path: str | Path) -> dict[str, Any] | None:
+    """A Keras head's record (its metadata), checked as ``load_head`` checks it before the model loads (the file, its
+    content digest, its kind, the metadata's shape), without loading its model, which imports Keras (seconds): export
+    refuses a bad --views, --weights or --out first (it took ~35 s more under load on a Keras head). None for any other
+    file (an .npz head loads without Keras; ``load_head`` says what the rest are)."""
+    from featcache.heads.dense import DenseHead
+
+    path = Path(path)
+    if not (path.is_file() and zipfile.is_zipfile(path)):
+        return None
+    npz, doc = _checked_zip(path)
+    if npz:
+        return None
+    _check_meta_shape(doc, path, DenseHead)
+    return doc
 
 
 def _model_not_head(path: Path) -> FeatcacheError:
