@@ -10,7 +10,7 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar
 
 T = TypeVar("T")
 
@@ -260,16 +260,22 @@ def python_text(text: str) -> str:
 def given(flag: str, text: str, python: str | None = None) -> str:
     """An option with its value, as a message names it, the one rule of which form: ``--train-size 1000.5`` in a
     command, ``train_size=1000.5`` in a Python call (``python``: the value as Python writes it where it differs from
-    ``text``, e.g. a path in quotes). One item of a list option: ``--sizes: 'x'``, ``sizes item 'x'``. A name that is no
+    ``text``, e.g. a path in quotes). One item of a list option: ``--sizes: 'x'``, ``'x' in sizes`` (``list_item``). A name that is no
     flag (``is_flag``: "SVMHead C", argparse's "") is ``name text`` either way. The API's errors said the CLI's
     ("--train-size 1000.5 is not a whole number" to ``train(train_size=1000.5)``; a tester)."""
     if _CLI_RUNNING.get() or not is_flag(flag):
         # only an empty name (argparse's "") loses its space: strip() took a path's own trailing spaces, and
         # "--out /tmp/x/d  is a folder" (a folder "d ") lost one (helper-198's review)
         return f"{flag} {text}" if flag and text else f"{flag}{text}".strip()
-    if flag.endswith(":"):  # one item of a list: "sizes item 3", as a curve's other lines name one ("sizes: 3" was one)
-        return f"{keyword_of(flag[:-1])} item {text}"
+    if flag.endswith(":"):  # one item of a list: "3 in sizes", as a curve's other lines name one ("sizes: 3" was one)
+        return list_item(keyword_of(flag[:-1]), text)
     return f"{keyword_of(flag)}={text if python is None else python}"
+
+
+def list_item(keyword: str, text: str) -> str:
+    """One item of a Python call's list ``keyword``, the one form of it: ``0 in sizes``. "sizes item 0" read as the
+    list's first item, where 0 was the value given (a new-user tester's ``curve(cache, [100, 200, 0])``)."""
+    return f"{text} in {keyword}"
 
 
 def given_path(flag: str, path: object, keyword: str | None = None, word: bool = False) -> str:
@@ -300,6 +306,13 @@ def example(flag: str, text: str) -> str:
     if not (sep and python_text(value) == value):
         value, sep, words = text, "", ""
     return f"{keyword_of(flag)}={python_text(value)}{sep}{words}"
+
+
+def unknown(said: str, known: Iterable[str]) -> str:
+    """The one wording of a name that is none of ``known``: ``unknown head 'foo'; choose one of: keras, logreg, svm``
+    (``said``: what was given, in the caller's words, e.g. ``given``'s ``preset='fast'``). train said "choose one of:"
+    and probe "choose from:" of the same unknown head (a new-user tester)."""
+    return f"unknown {said}; choose one of: {', '.join(known)}"
 
 
 # Kinds of FeatcacheError that code (not only the user) tells apart: what a

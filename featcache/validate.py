@@ -55,7 +55,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
-from featcache.errors import FeatcacheError, cli_running, clipped, example as eg, given, given_path, given_together, option, python_text
+from featcache.errors import FeatcacheError, cli_running, clipped, example as eg, given, given_path, given_together, option, python_text, unknown
 from featcache.paths import folders_made_for, restore_killed
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -116,7 +116,7 @@ def parse_list(value: str | Iterable[str], flag: str, known: Sequence[str] | Non
         raise FeatcacheError(f"{option(flag)} is empty; give {_noun(flag)} names separated by commas{choices}")
     for name in items:
         if known is not None and name not in known:
-            raise FeatcacheError(f"{option(flag)}: unknown {_noun(flag)} {name!r}; choose from: {', '.join(known)}")
+            raise FeatcacheError(f"{option(flag)}: {unknown(f'{_noun(flag)} {name!r}', known)}")
     return items
 
 

@@ -316,7 +316,7 @@ def test_trains_own_refusals_name_its_keywords(cache, tmp_path):
     assert api_error(lambda: featcache.train(cache, "keras", C=1, out=out)) == (
         "C applies to head='logreg' and 'svm' only; the keras head is set with preset and epochs")
     assert api_error(lambda: featcache.train(cache, "svm", preset="fast", out=out)) == (
-        "preset, epochs and standardize apply to head='keras' only; head='svm' is set with C (and always standardizes)")
+        "preset applies to head='keras' only; head='svm' is set with C (and always standardizes)")
     assert api_error(lambda: featcache.train(cache, "logreg", params=["keras.epochs=3"], out=out)) == (
         "params item 'keras.epochs=3' names head 'keras', but train fits head='logreg'; a parameter of the keras head "
         "goes with it, by its name alone: head='keras', params={'epochs': 3}")
@@ -349,13 +349,13 @@ def test_curves_baseline_and_sizes_refusals_name_its_keywords(cache, tmp_path):
         "baseline_sizes and baseline_params need baseline='scratch'")
     # an item of the list, as curve's spec names one: "sizes=999" was said of a list (a reviewer, 2026-12-06)
     assert api_error(lambda: featcache.learning_curve(cache, [1, 20], heads=("svm",), out=out)) == (
-        "sizes item 1 is smaller than the 3 classes; use at least 3 so every class is seen")
+        "1 in sizes is smaller than the 3 classes; use at least 3 so every class is seen")
     n = featcache.open_cache(cache).sizes["train"]
     assert api_error(lambda: featcache.learning_curve(cache, [20, 999], heads=("logreg",), out=out)) == (
-        f"sizes item 999 is larger than the {n} training images in the cache; use at most {n}")
+        f"999 in sizes is larger than the {n} training images in the cache; use at most {n}")
     assert api_error(lambda: featcache.learning_curve(cache, [20], heads=("logreg",), baseline="scratch",
                                                       baseline_sizes=[20, 999], out=out)) == (
-        f"baseline_sizes item 999 is larger than the {n} training images in the cache; use at most {n}")
+        f"999 in baseline_sizes is larger than the {n} training images in the cache; use at most {n}")
     assert not out.exists()
 
 
@@ -453,13 +453,13 @@ def test_an_item_of_a_curves_sizes_or_seeds_is_named_as_one_item(cache, tmp_path
     (sizes='100,250,500,1000') where a Python call's sizes are a list."""
     out = tmp_path / "cv"
     assert api_error(lambda: featcache.learning_curve(cache, ["1x"], out=out)) == (
-        "sizes item '1x' is not a whole number; pass sizes like [100, 250, 500, 1000]")
+        "'1x' in sizes is not a whole number; pass sizes like [100, 250, 500, 1000]")
     assert api_error(lambda: featcache.learning_curve(cache, [True], out=out)) == (
-        "sizes item True is not a whole number; pass e.g. sizes=[100, 250, 500, 1000]")
+        "True in sizes is not a whole number; pass e.g. sizes=[100, 250, 500, 1000]")
     assert api_error(lambda: featcache.learning_curve(cache, [10], baseline="scratch", baseline_sizes=[0], out=out)) == (
-        "baseline_sizes item 0 is not a size; pass sizes of at least 1, like [100, 250, 500, 1000]")
+        "0 in baseline_sizes is not a size; pass sizes of at least 1, like [100, 250, 500, 1000]")
     assert api_error(lambda: featcache.learning_curve(cache, [10], seeds=[1, "x"], out=out)) == (
-        "seeds item 'x' is not a whole number; pass e.g. seeds=[0]")
+        "'x' in seeds is not a whole number; pass e.g. seeds=[0]")
     assert not out.exists()
 
 

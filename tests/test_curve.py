@@ -265,7 +265,7 @@ def test_sizes_too_small_for_the_svms_folds_are_one_line_before_any_fit(tiny_cac
     images of every class): now refused up front, naming the smallest size that works, which then does."""
     import re
 
-    with pytest.raises(FeatcacheError, match=r"^sizes item 10 leaves some class with fewer than 2 training images.*start sizes at") as exc:
+    with pytest.raises(FeatcacheError, match=r"^10 in sizes leaves some class with fewer than 2 training images.*start sizes at") as exc:
         curve(tiny_cache, tmp_path / "s", heads=("svm",), seeds=2, sizes=[10, 60])
     assert not (tmp_path / "s").exists()
     needed = int(re.search(r"start sizes at (\d+)", str(exc.value)).group(1))

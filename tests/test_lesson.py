@@ -295,7 +295,7 @@ def test_lesson_runtime_reaches_extraction_and_is_recorded(tmp_path, monkeypatch
     assert open_cache(res.cache_path).meta["runtime"] == "tensorflow"  # the provenance attribute the report reads back
     # nothing is converted on tensorflow: "to build and convert the model" said otherwise (a new-user tester)
     md = (tmp_path / "a" / "lesson.md").read_text()
-    assert re.search(r"cached once, with --runtime tensorflow: extracted now in \d+\.\d s on tensorflow, plus \d+\.\d s "
+    assert re.search(r"cached once, with runtime='tensorflow': extracted now in \d+\.\d s on tensorflow, plus \d+\.\d s "
                      r"to build the model\. The scratch", md)
 
     asked.clear()
@@ -305,7 +305,7 @@ def test_lesson_runtime_reaches_extraction_and_is_recorded(tmp_path, monkeypatch
     assert doc["runtime"] == "auto" and doc["extraction"] == {"cache": str(res.cache_path), "extracted_now": False,
                                                               "runtime": "tensorflow", "seconds": None}
     md = (tmp_path / "b" / "lesson.md").read_text()
-    assert "cached once, with --runtime auto: reused an existing cache, extracted earlier on tensorflow." in md
+    assert "cached once, with runtime='auto': reused an existing cache, extracted earlier on tensorflow." in md
 
 
 def test_the_extraction_line_says_a_conversion_only_on_a_runtime_that_converts():

@@ -201,7 +201,7 @@ def test_quiet_unless_verbose_and_out_checked_before_any_fit(multi_cache, tmp_pa
     # One of several cached layers asked for: no hint at --layers blocks (the lesson printed it after probing every
     # block; a new user). No views flags in the train command of a cache without views (a new user).
     assert "note: one layer probed" not in printed
-    assert f"fit it on every training image: featcache train {multi_cache} --head logreg --layer out_relu --C 0.03\n" in printed
+    assert f"fit it on every training image: featcache.train({str(multi_cache)!r}, 'logreg', layer='out_relu', C=0.03)\n" in printed
     from helpers import tiny_fashion_cache
 
     one = tiny_fashion_cache(tmp_path, out="one.h5")
@@ -668,7 +668,11 @@ def test_the_suggested_train_command_and_note_give_each_value_as_typed():
     assert command.endswith("--C 1e10 --param gamma=1e20 --param probability=false --param cache_size=200.5"), command
     given = [w.split("=", 1)[1] for w in command.split() if "=" in w]
     assert parse_params([f"v{i}={t}" for i, t in enumerate(given)]) == {"v0": 1e20, "v1": False, "v2": 200.5}
-    assert _probe_only_note("svm", {"svm": {"probability": False}}).startswith(" (probe fitted it with probability=false ")
+    from featcache.errors import cli_words
+
+    with cli_words():  # the command's form; a Python call's is Python's (probability=False)
+        assert _probe_only_note("svm", {"svm": {"probability": False}}).startswith(" (probe fitted it with probability=false ")
+    assert _probe_only_note("svm", {"svm": {"probability": False}}).startswith(" (probe fitted it with probability=False ")
 
 
 def test_a_suggested_command_names_a_path_starting_with_a_dash_as_a_path(tmp_path):
@@ -757,11 +761,11 @@ def test_the_suggested_svm_command_says_train_calibrates_where_probe_did_not(mul
     without probability calibration (probe_params), train with it. The line says so, rather than promise the row."""
     featcache.probe(multi_cache, heads="svm", layers="out_relu", out=tmp_path / "s", verbose=True)
     line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("fit it on every training image"))
-    assert line.endswith("(probe fitted it with probability=false for speed, train with its default: "
+    assert line.endswith("(probe fitted it with probability=False for speed, train with its default: "
                          "the accuracy may differ a little)"), line
     featcache.probe(multi_cache, heads="logreg", layers="out_relu", out=tmp_path / "l", verbose=True)
     line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("fit it on every training image"))
-    assert line.endswith("--C 0.03"), line  # a head probe fits as train does: nothing to say
+    assert line.endswith("C=0.03)"), line  # a head probe fits as train does: nothing to say
     featcache.probe(multi_cache, heads="svm", layers="out_relu", out=tmp_path / "p", verbose=True,
                     head_params={"svm": {"probability": True}})
     line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("fit it on every training image"))
@@ -774,7 +778,7 @@ def test_a_probe_parameter_the_user_gave_is_carried_to_the_suggested_train_comma
     result = featcache.probe(multi_cache, heads="svm", layers="out_relu", out=tmp_path / "s", verbose=True,
                              head_params={"svm": {"probability": False}})
     line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("fit it on every training image"))
-    assert line.endswith(" --param probability=false"), line
+    assert line.endswith(", params={'probability': False})"), line  # a Python call's advice is the call
     assert result.train_command.endswith(" --param probability=false")
 
 

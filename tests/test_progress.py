@@ -198,7 +198,7 @@ def test_a_note_said_before_the_fits_are_handed_out_is_not_said_again_by_a_worke
     monkeypatch.setattr(svm, "SLOW_FIT_ROWS", 10)
     X, y = np.random.default_rng(0).normal(size=(40, 4)), np.arange(40) % 3
     with progress.showing_fits():
-        say_slow_fit_notes([(SVMHead, 20), (SVMHead, 40), (LogRegHead, 40)])  # the logreg head has no such note
+        say_slow_fit_notes([(SVMHead(), 20), (SVMHead(), 40), (LogRegHead(), 40)])  # the logreg head has no such note
         run = progress.fits_run()
     for _worker in range(2):
         monkeypatch.setattr(progress, "_WORKER_RUN", [])  # another process: no record of its own
@@ -290,11 +290,11 @@ def test_train_says_before_a_large_svm_fit_how_long_its_fit_and_scoring_may_take
     for rows, fit, score in svm.MEASURED:
         (fit_lo, fit_hi), (score_lo, score_hi) = svm.fit_time_range(rows)
         assert fit_lo <= fit <= fit_hi and score_lo <= score <= score_hi, (rows, fit, score)
-    note = svm.SVMHead.fit_time_note(60_000)
+    note = svm.SVMHead().fit_time_note(60_000)
     (fit_lo, fit_hi), _ = svm.fit_time_range(60_000)
     assert "is slow to fit and to score" in note and "60,000 training rows" in note and "per 1,000 test rows" in note
     assert f"{svm._duration(fit_lo)} to {svm._duration(fit_hi)} to fit" in note, note
-    assert svm.SVMHead.fit_time_note(4_000) is None
+    assert svm.SVMHead().fit_time_note(4_000) is None
     cache = synthetic_cache(tmp_path / "c.h5")
     featcache.train(cache, "svm", out=tmp_path / "a.npz", verbose=True)
     assert "is slow to fit and to score" not in capsys.readouterr().err

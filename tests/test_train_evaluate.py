@@ -156,7 +156,7 @@ def _err(capsys) -> str:
     (["--head", "logreg", "--train-size", "5000"], "--train-size 5000 is larger than the 48 training images"),
     (["--head", "logreg", "--train-size", "3"], "--train-size 3 is smaller than the 10 classes"),
     (["--head", "keras", "--C", "1"], "--C applies to --head logreg and svm only"),
-    (["--head", "logreg", "--preset", "lesson"], "--preset, --epochs and --standardize apply to --head keras only"),
+    (["--head", "logreg", "--preset", "lesson"], "--preset applies to --head keras only"),
     (["--head", "keras", "--preset", "fast"], "unknown --preset 'fast'; choose one of"),
     (["--head", "keras", "--out", "x.npz"], "saved as a .keras file"),
     (["--head", "logreg", "--out", "x.joblib"], "saved as a .npz file"),

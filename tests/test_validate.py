@@ -26,7 +26,7 @@ def test_parse_list():
     assert v.parse_list(" a, b,a ,,c", "--heads") == ["a", "b", "c"]
     assert v.parse_list(["x", "y"], "--heads", known=["x", "y", "z"]) == ["x", "y"]
     refuses(v.parse_list, " , ", "--heads", known=["x"], match=r"--heads is empty; give head names separated by commas \(x\)")
-    refuses(v.parse_list, "x,forest", "--heads", known=["x", "y"], match="--heads: unknown head 'forest'; choose from: x, y")
+    refuses(v.parse_list, "x,forest", "--heads", known=["x", "y"], match="--heads: unknown head 'forest'; choose one of: x, y")
 
 
 @pytest.mark.usefixtures("cli_words")  # the CLI's words: these name its flags

@@ -518,10 +518,11 @@ def test_probe_folds_choose_the_cross_validated_best_of_layers_heads_and_views(l
     assert res.best.accuracy == top and res.best in res.rows
     text, said = capsys.readouterr()
     assert "3-fold over the 48 train images" in said  # probe's plan: a status line
-    assert f"fit it on every training image: featcache train {layers_views_cache} --head {res.best.head} --layer {res.best.layer}" in text
+    assert (f"fit it on every training image: featcache.train({str(layers_views_cache)!r}, {res.best.head!r}, "
+            f"layer={res.best.layer!r}") in text
     # on a cache with views the printed command always names them, orig/orig too: train's default is every view
     # (the command fitted on both views where probe had chosen the original alone; a new user)
-    assert f"--train-views {res.best.train_views} --test-views {res.best.test_views}" in text
+    assert f"train_views={res.best.train_views!r}, test_views={res.best.test_views!r})" in text
     from featcache.analysis.probe import train_command
 
     orig = dataclasses.replace(res.best, train_views="orig", test_views="orig")

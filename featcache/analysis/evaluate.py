@@ -19,6 +19,7 @@ from featcache.validate import (
     checks_switches,
     check_path,
     still_written,
+    replaced_since,
     REPORT_DIGESTS,
     check_out_dir,
     check_report_files,
@@ -51,6 +52,11 @@ TEXT_MISCLASSIFIED = 20
 
 class LeakageWarning(UserWarning):
     """Some evaluated images were among the head's training images: the accuracy is inflated."""
+
+
+class HeadFromMemoryWarning(UserWarning):
+    """A TrainResult evaluated whose file no longer holds its head (another written there since, gone, unreadable):
+    its head is scored from memory, and the report names no file ("head (in memory)")."""
 
 
 @dataclass
@@ -245,6 +251,8 @@ def resolve_head(head: Any, meta: dict[str, Any] | None = None,
         # file (and took its folder) for the head scored here from memory, another one (a last read, 2026-12-06); so
         # did it a file gone or unreadable since (a reviewer, 2026-12-06)
         named = head.path is not None and still_written(head, Path(head.path))
+        if head.path is not None and not named:
+            warn(from_memory_line(head, Path(head.path)), HeadFromMemoryWarning)
         return head.estimator, head.meta, head.path if named else None
     if isinstance(head, (str, os.PathLike)):  # any os.PathLike, as every other API function takes (a tester)
         est, meta = load_head(head, trust_pickle=trust_pickle)
@@ -258,6 +266,18 @@ def resolve_head(head: Any, meta: dict[str, Any] | None = None,
         raise FeatcacheError(f"meta must be the head's metadata, a dict (got {shown(meta)}); pass the meta saved with "
                              "it (result.meta, or load_head(path)[1])")
     return head, meta, None
+
+
+def from_memory_line(result: Any, path: Path) -> str:
+    """Why ``evaluate`` scores ``result`` (a TrainResult) from memory: its file no longer holds its head. It did so
+    without a word, and its report said "head (in memory)" where load_head, verify and export of the same result
+    refuse it (a new-user tester)."""
+    replaced = replaced_since(result, path) is not None
+    why = ("now holds another head, written there since" if replaced else "is gone" if not os.path.lexists(path)
+           else "can no longer be read as that head")
+    instead = f"; pass {str(path)!r} to evaluate the head in the file" if replaced else ""
+    return (f"{path}, the file of this TrainResult, {why}: evaluating the head the TrainResult holds in memory (the "
+            f"report's \"head (in memory)\"){instead}")
 
 
 def check_given_head(est: BaseEstimator, meta: dict[str, Any]) -> None:

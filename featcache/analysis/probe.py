@@ -27,6 +27,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import numbers
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -37,7 +38,7 @@ import numpy as np
 
 from featcache import paths
 from featcache.analysis.plots import plot_probe
-from featcache.errors import FeatcacheError, cli_running, example, given, one_line, option
+from featcache.errors import FeatcacheError, cli_running, example, given, one_line, option, python_text
 from featcache.progress import counted, status
 from featcache.heads import HEADS, check_head_params, make_head, parse_C_per_head, parse_head_params
 from featcache.sources.images import check_report_outside_classes
@@ -475,7 +476,9 @@ def _probe_into(out_dir: Path, cache: Cache, plan: ProbePlan, settings: list[Set
             print(result.tie)
         if result.note:
             print(result.note)
-        print(one_line(f"fit it on every training image: {result.train_command}{_probe_only_note(best.head, params, plan.given)}"))
+        # the call in a Python call's words: it was the command, "featcache train CACHE --head logreg ..." (a tester)
+        how = option(result.train_command, train_call(cache.path, best, cache.views, _train_params(params, best.head, plan.given)))
+        print(one_line(f"fit it on every training image: {how}{_probe_only_note(best.head, params, plan.given)}"))
         written = [str(p) for p in (result.csv, result.plot, out_dir / "probe.json") if p]  # probe.json too (a new user)
         print(one_line(f"wrote {', '.join(written[:-1])} and {written[-1]}"))
     return result
@@ -558,7 +561,8 @@ def _probe_only_note(head: str, params: Mapping[str, Mapping[str, Any]],
     fitted, defaults = params.get(head, {}), HEADS[head]().get_params()
     mine = (given or {}).get(head, {})
     skipped = {k: v for k, v in probe_defaults(head).items() if fitted.get(k) == v and defaults.get(k) != v and k not in mine}
-    return (f" (probe fitted it with {', '.join(f'{k}={param_text(v)}' for k, v in skipped.items())} for speed, train with its "
+    fitted_with = ", ".join(option(f"{k}={param_text(v)}", f"{k}={_python_value(v)}") for k, v in skipped.items())
+    return (f" (probe fitted it with {fitted_with} for speed, train with its "
             "default: the accuracy may differ a little)") if skipped else ""
 
 
@@ -595,6 +599,38 @@ def train_command(cache: str | Path, row: ProbeRow, cache_views: Sequence[str] =
         else:
             given += f" --param {shell_word(f'{k}={param_text(v, typed=True)}')}"
     return f"featcache train {shell_path(str(cache))} --head {row.head} --layer {row.layer}{C}{own}{given}{views}"
+
+
+def train_call(cache: str | Path, row: ProbeRow, cache_views: Sequence[str] = ("orig",),
+               params: Mapping[str, Any] | None = None) -> str:
+    """``train_command``'s fit as a Python call, ``featcache.train('c.h5', 'logreg', layer='block_13', C=0.03)``: what
+    a probe called from Python suggests (its verbose line gave the command, in a Python session; a new-user tester).
+    Each option and parameter as ``train_command`` gives it: train's own options as its keywords, the rest in
+    ``params``, the views where the cache has more than the original one."""
+    from featcache.analysis.train import set_by_train
+
+    args = [repr(str(cache)), repr(row.head), f"layer={row.layer!r}"]
+    args += [f"C={_python_value(row.C)}"] if row.C is not None else []
+    others = {}
+    for k, v in (params or {}).items():
+        if k in TRAIN_OPTIONS and set_by_train(row.head, k):  # train's keyword, as train_command's option
+            if TRAIN_OPTIONS[k] is not None and v is not False:
+                args.append(f"{k}={_python_value(v)}")
+        else:
+            others[k] = v
+    if others:
+        args.append("params={" + ", ".join(f"{k!r}: {_python_value(v)}" for k, v in others.items()) + "}")
+    if tuple(cache_views) != ("orig",):
+        args += [f"train_views={row.train_views!r}", f"test_views={row.test_views!r}"]
+    return f"featcache.train({', '.join(args)})"
+
+
+def _python_value(value: Any) -> str:
+    """A parameter's value as a Python call writes it: a number as ``param_text`` shows it (``10``, ``1e+20``), any
+    other value as Python's repr (``True``, ``None``, ``'scale'``)."""
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+        return python_text(param_text(value))
+    return repr(value.item() if isinstance(value, np.generic) else value)
 
 
 # A head parameter probe takes as --param that train gives with an option of its own (analysis.train.OWN_FLAGS):
@@ -719,7 +755,7 @@ def _run_jobs(cache: Cache, jobs, params, scoring: Scoring, n_jobs: int, verbose
                     replay(records, seen)
                     yield out
 
-            say_slow_fit_notes(_largest_fits(cache, jobs, scoring))  # once here, not once in each worker
+            say_slow_fit_notes(_largest_fits(cache, jobs, scoring, params))  # once here, not once in each worker
             # processes, as curve's: call_recording's warnings.catch_warnings is per process, not thread-safe (a review)
             # the workers end with this process, show their fits and say its words as it would (solver.Parent; read
             # here: joblib may draw the tasks in a thread of its own, where this context's variables are not set)
@@ -733,13 +769,11 @@ def _run_jobs(cache: Cache, jobs, params, scoring: Scoring, n_jobs: int, verbose
     return results
 
 
-def _largest_fits(cache: Cache, jobs, scoring: Scoring) -> list[tuple[type, int]]:
-    """(head class, rows it fits) of each job's largest fit (``_fit_one``): every train view of each fitted image."""
-    from featcache.heads import HEADS
-
+def _largest_fits(cache: Cache, jobs, scoring: Scoring, params: Mapping[str, Mapping[str, Any]]) -> list[tuple[Any, int]]:
+    """(head as fitted, rows it fits) of each job's largest fit (``_fit_one``): every train view of each fitted image."""
     images = (cache.sizes["train"] if scoring.splits is None
               else max((len(fit) for fit, _ in scoring.splits), default=0))
-    return [(HEADS[h], images * len(train)) for _layer, h, train, _tests in jobs]
+    return [(HEADS[h](**params[h]), images * len(train)) for _layer, h, train, _tests in jobs]
 
 
 # Below this many held-out images one image moves a score by more than 1%, and on a 60-photo folder the "best"

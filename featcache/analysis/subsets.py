@@ -26,7 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
-from featcache.errors import FeatcacheError, given, keyword_of, option, warn
+from featcache.errors import FeatcacheError, given, keyword_of, list_item, option, warn
 
 
 # What a head trained on a subset records as ``subset_order`` (``train --train-size``): that every class's first image
@@ -58,9 +58,9 @@ def stratified_order(y: np.ndarray, seed: int, classes_first: bool = True) -> np
 
 def check_size(n: int, y: np.ndarray, flag: str = "--train-size", item: bool = False) -> None:
     """A training size ``n`` the cache's labels ``y`` can give, every class seen. ``item``: ``n`` is one item of the
-    list option ``flag`` (curve's ``--sizes``), named as curve's spec names one (``--sizes 999``, ``sizes item 999``):
+    list option ``flag`` (curve's ``--sizes``), named as curve's spec names one (``--sizes 999``, ``999 in sizes``):
     ``sizes=999`` was said of a list (a reviewer, 2026-12-06)."""
-    named = option(f"{flag} {n}", f"{keyword_of(flag)} item {n}") if item else given(flag, str(n))
+    named = option(f"{flag} {n}", list_item(keyword_of(flag), str(n))) if item else given(flag, str(n))
     n_classes = len(np.unique(y))
     check_two_classes(y)
     if n > len(y):

@@ -166,8 +166,12 @@ def _build_head(head: str, *, preset: str | None, epochs: int | None, C: float |
     else:
         if preset is not None or epochs is not None or standardize:
             how = f"is set with {option('--C')} (and always standardizes)" if head in with_C else "takes none of them"
-            raise FeatcacheError(f"{option('--preset')}, {option('--epochs')} and {option('--standardize', 'standardize')} "
-                                 f"apply to {_heads_given(['keras'])} only; {_heads_given([head])} {how}")
+            # only those given: train(cache, "logreg", epochs=5) was told "preset, epochs and standardize" (a tester)
+            named = [option(flag, keyword) for flag, keyword, value in
+                     (("--preset", None, preset is not None), ("--epochs", None, epochs is not None),
+                      ("--standardize", "standardize", standardize)) if value]
+            listed = f"{', '.join(named[:-1])} and {named[-1]} apply" if len(named) > 1 else f"{named[0]} applies"
+            raise FeatcacheError(f"{listed} to {_heads_given(['keras'])} only; {_heads_given([head])} {how}")
         base = {"seed": seed}
         if C is not None:
             base["C"] = parse_C(C)  # the CLI's check at the API's boundary: C=-1 was scikit-learn's InvalidParameterError

@@ -227,7 +227,8 @@ def _model_json(path: str | Path) -> dict[str, Any]:
     """The ``featcache.json`` of a file written as a featcache model (its ``kind`` says so), fields unchecked."""
     path = Path(path)
     check_regular_file(path, "model", "pass the .keras file written by 'featcache export' or 'featcache finetune'",
-                       "make one with 'featcache export' or 'featcache finetune'")
+                       f"make one with {option(repr('featcache export'), 'featcache.export(...)')} or "
+                       f"{option(repr('featcache finetune'), 'featcache.finetune(...)')}")
     from featcache.heads.io import read_head_meta
 
     from featcache.errors import shell_path

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 import numpy as np
 
 from featcache._lazy import keras
-from featcache.errors import FeatcacheError, first_line, given, given_path, option
+from featcache.errors import FeatcacheError, first_line, given, given_path, option, unknown
 from featcache.validate import expand_home, file_digest, outside_storage, shown
 
 if TYPE_CHECKING:
@@ -251,9 +251,7 @@ def get_backbone(name: str) -> Backbone:
     try:
         return REGISTRY[name]
     except KeyError:
-        raise FeatcacheError(
-            f"unknown backbone {name!r}; choose one of: {', '.join(sorted(REGISTRY))}"
-        ) from None
+        raise FeatcacheError(unknown(f"backbone {name!r}", sorted(REGISTRY))) from None
 
 
 # Largest --image-size accepted. Activations grow with the square of the

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from featcache.errors import FeatcacheError, ParamsDisagree, cli_running, given, keyword_of, option, python_text
+from featcache.errors import FeatcacheError, ParamsDisagree, cli_running, given, keyword_of, option, python_text, unknown
 from featcache.validate import ParamLabel, parse_C, parse_list, shown
 from featcache.heads.dense import DenseHead
 from featcache.heads.logreg import LogRegHead
@@ -68,7 +68,7 @@ def make_head(name: str, **params: Any) -> BaseEstimator:
     try:
         cls = HEADS[name]
     except KeyError:
-        raise FeatcacheError(f"unknown head {name!r}; choose one of: {', '.join(HEADS)}") from None
+        raise FeatcacheError(unknown(f"head {name!r}", HEADS)) from None
     check_param_names(name, params)
     try:
         head = cls(**params)

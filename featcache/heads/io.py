@@ -1279,7 +1279,7 @@ def load_head(path: str | Path, *, trust_pickle: bool = False) -> tuple[BaseEsti
         inside = sorted(p.name for p in path.iterdir() if p.suffix in (".keras", ".npz"))[:3] if os.access(path, os.R_OK) else []
         hint = f" (it holds {', '.join(inside)})" if inside else ""
         raise FeatcacheError(f"{path} is a folder, not a head file{hint}; pass {HEAD_FILE}")
-    check_regular_file(path, "head", f"pass {HEAD_FILE}", "train one with 'featcache train'")
+    check_regular_file(path, "head", f"pass {HEAD_FILE}", f"train one with {option(repr('featcache train'), 'featcache.train(...)')}")
     if zipfile.is_zipfile(path):
         npz, _ = _checked_zip(path)
         head, meta = _load_npz(path) if npz else _load_keras(path)

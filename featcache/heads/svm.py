@@ -62,6 +62,9 @@ MEASURED = ((4_000, 25.6, 2.4), (8_000, 46.9, 2.6), (16_000, 104.6, 5.9), (16_00
 SLOW_FIT_ROWS = 10_000
 FIT_ROWS = 16_000
 FIT_SECONDS = (min(f for n, f, _ in MEASURED if n == FIT_ROWS), max(f for n, f, _ in MEASURED if n == FIT_ROWS))
+# A fit without probability calibration (probe's, probability=False) is this many times faster than MEASURED's: the
+# calibration refits the SVC on 3 folds besides the fit itself (the note's "2.5-5x faster").
+UNCALIBRATED_SPEEDUP = (2.5, 5.0)
 SCORE_SECONDS = (3.7, 7.3)  # per 1,000 test rows with FIT_ROWS rows fitted: 0.6-1.2 times the mean measured there
 
 
@@ -187,20 +190,26 @@ class SVMHead(ClassifierMixin, BaseEstimator):
         """Whether ``seed`` can change the fit: through the CV folds or the calibration folds."""
         return self.C == "cv" or bool(self.probability)
 
-    @staticmethod
-    def fit_time_note(rows: int) -> str | None:
-        """What a command says before fitting on ``rows`` rows (``heads.views.fit_head``), from ``SLOW_FIT_ROWS`` on:
-        how long the fit and the scoring may take (``fit_time_range``, a range: the machine's load changed the same
-        fit 5-fold), None below it. In words every command's user can act on (train, curve, probe: it named train's
-        options)."""
+    def fit_time_note(self, rows: int) -> str | None:
+        """What a command says before this head's fit on ``rows`` rows (``heads.views.fit_head``), from
+        ``SLOW_FIT_ROWS`` on: how long the fit and the scoring may take (``fit_time_range``, a range: the machine's
+        load changed the same fit 5-fold), None below it. In words every command's user can act on (train, curve,
+        probe: it named train's options). Of this head's fit: with ``probability`` the measured range, calibration
+        included; without it (probe's fits, or probability=False) that range ``UNCALIBRATED_SPEEDUP`` times faster.
+        It said "with probability calibration" of every fit, probability=False too (a new-user tester)."""
         if rows < SLOW_FIT_ROWS:
             return None
         (fit_lo, fit_hi), (score_lo, score_hi) = fit_time_range(rows)
+        times = f"{UNCALIBRATED_SPEEDUP[0]:g}-{UNCALIBRATED_SPEEDUP[1]:g}x"
+        if self.probability:
+            how = f"with probability calibration, train's default; probe's fits skip it, {times} faster"
+        else:
+            fit_lo, fit_hi = fit_lo / UNCALIBRATED_SPEEDUP[1], fit_hi / UNCALIBRATED_SPEEDUP[0]
+            how = f"without probability calibration, as probe fits it; train's default calibrates, {times} slower"
         return (f"note: an SVM on many rows is slow to fit and to score: on a 2-core machine {rows:,} training rows of "
-                f"576 features may take {_duration(fit_lo)} to {_duration(fit_hi)} to fit (with probability "
-                f"calibration, train's default; probe's fits skip it, 2.5-5x faster) and {score_lo:.0f}-"
+                f"576 features may take {_duration(fit_lo)} to {_duration(fit_hi)} to fit ({how}) and {score_lo:.0f}-"
                 f"{score_hi:.0f} s per 1,000 test rows to score, by "
-                f"the machine's load (measured: {FIT_ROWS:,} rows fitted in {FIT_SECONDS[0]:.0f}-"
+                f"the machine's load (measured{'' if self.probability else ' with calibration'}: {FIT_ROWS:,} rows fitted in {FIT_SECONDS[0]:.0f}-"
                 f"{FIT_SECONDS[1]:.0f} s), more with more features or C chosen by cross-validation; the logreg head "
                 "or fewer training images fit faster")
 

@@ -211,18 +211,21 @@ def class_label(cls: type) -> str:
     return f"{name} head" if name else cls.__name__
 
 
-def say_slow_fit_notes(fits: Iterable[tuple[type, int]]) -> None:
+def say_slow_fit_notes(fits: Iterable[tuple[Any, int]]) -> None:
     """Before a command hands its fits to worker processes (curve's and probe's --jobs): each head's slow-fit note
-    (``fit_time_note``, as ``fit_head`` says it) for its largest fit, of ``fits``' (head class, rows fitted) pairs,
+    (``fit_time_note``, as ``fit_head`` says it) for its largest fit, of ``fits``' (head, rows fitted) pairs (a head
+    as fitted: the SVM's note depends on its ``probability``),
     said once by the command (``progress.slow_fit_note``); the workers, told so (``progress.fits_run``), say it for
     no fit as large. Each worker kept a record of its own: the note came once per worker, up to --jobs times."""
     from featcache.progress import slow_fit_note
 
-    largest: dict[type, int] = {}
-    for cls, rows in fits:
-        largest[cls] = max(rows, largest.get(cls, 0))
-    for cls, rows in largest.items():
-        slow_fit_note(class_label(cls), getattr(cls, "fit_time_note", None), rows)
+    largest: dict[str, tuple[Any, int]] = {}  # by the label that slow_fit_note keeps its record by
+    for head, rows in fits:
+        label = progress_label(head)
+        if rows > largest.get(label, (None, -1))[1]:
+            largest[label] = (head, rows)
+    for label, (head, rows) in largest.items():
+        slow_fit_note(label, getattr(head, "fit_time_note", None), rows)
 
 
 def averaged_quantity(head: Any) -> str:

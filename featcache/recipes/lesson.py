@@ -378,7 +378,7 @@ def report_markdown(result: LessonResult, ctx: LessonContext) -> str:
         markdown_table(result.rows),
         "",
         "Training seconds are the fit alone. The transfer rows train on features cached once, with "
-        f"--runtime {ctx.runtime}: {extract}. The scratch CNN trains on raw pixels.",
+        f"{given('--runtime', ctx.runtime, repr(ctx.runtime))}: {extract}. The scratch CNN trains on raw pixels.",
         *[f"The row '{r['approach']}' took its layer and head from probing every cached layer with logistic "
           f"regression and an RBF SVM, scored on {PROBE_HOLDOUT:.0%} of the training images held out "
           f"(never the test images; probing took {r['probe_seconds']:.1f} s)." for r in result.rows if "probe_seconds" in r],

@@ -90,7 +90,9 @@ def read_attrs(path: Path, peek: bool = False, check_seal: bool = True) -> dict[
         if os.path.islink(path):  # a link to nothing, or a loop of links: "not found" sent the user looking (a tester)
             raise FeatcacheError(f"{path} is a symbolic link to nothing (or a loop of links); point it at a cache or "
                                  "pass the cache's own path")
-        raise FeatcacheError(f"cache not found: {path}; run 'featcache extract' first or check the path")
+        # the call in a Python call's words: "run 'featcache extract' first" to open_cache (a new-user tester)
+        raise FeatcacheError(f"cache not found: {path}; run {option(repr('featcache extract'), 'featcache.extract(...)')} first "
+                             "or check the path")
     if path.is_dir():
         raise FeatcacheError(f"{path} is a folder, not a cache; pass the .h5 file written by 'featcache extract'")
     if not path.is_file():  # a FIFO or a device: HDF5 would wait on it forever (an adversarial tester's mkfifo)

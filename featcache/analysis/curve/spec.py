@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from featcache.errors import FeatcacheError, cli_running, option
+from featcache.errors import FeatcacheError, cli_running, list_item, option
 from featcache.validate import JOBS_DEFAULT, ParamLabel, check_jobs, check_two_per_class, check_views, parse_list, parse_seeds, parse_sizes, require_splits
 
 if TYPE_CHECKING:
@@ -187,7 +187,7 @@ class CurveSpec:
         needed = max((max(int(np.flatnonzero(y[order] == c)[1]) for c in np.unique(y)) + 1
                       for order in (stratified_order(y, seed) for seed in self.seeds)), default=0)
         if n < needed:
-            raise FeatcacheError(f"{option(f'--sizes {n}', f'sizes item {n}')} leaves some class with fewer than 2 training images, and the "
+            raise FeatcacheError(f"{option(f'--sizes {n}', list_item('sizes', str(n)))} leaves some class with fewer than 2 training images, and the "
                                  f"{', '.join(needy)} head's folds (probability calibration, or C=cv) need 2 of every "
                                  f"class; start {option('--sizes')} at {needed} or more")
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 
-from featcache.analysis.curve.spec import estimator_class, make_estimator
+from featcache.analysis.curve.spec import make_estimator
 from featcache.heads.views import fit_head, fit_views, score_views
 from featcache.errors import FeatcacheError
 
@@ -150,13 +150,13 @@ def run_task(data: Data, task: Task, params: dict[str, Any],
     return task, fit_points(data, head, params, seed, rows_list)
 
 
-def largest_fits(work: list[tuple]) -> list[tuple[type, int]]:
-    """(estimator class, rows it fits) of each task's largest fit, for ``work`` (``run_task``'s arguments): every
+def largest_fits(work: list[tuple]) -> list[tuple[Any, int]]:
+    """(estimator as fitted, rows it fits) of each task's largest fit, for ``work`` (``run_task``'s arguments): every
     view of each chosen image is a row (``fit_point``), a raw image one."""
     out = []
-    for data, (head, _seed, _sizes), _params, rows_list in work:
+    for data, (head, seed, _sizes), params, rows_list in work:
         views = len(data.train_views) if data.consumes == "features" else 1
-        out.append((estimator_class(head), views * max((len(rows) for rows in rows_list), default=0)))
+        out.append((make_estimator(head, params, seed), views * max((len(rows) for rows in rows_list), default=0)))
     return out
 
 
