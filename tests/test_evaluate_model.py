@@ -307,6 +307,39 @@ def test_a_model_file_replaced_while_the_photos_are_walked_is_refused(tiny, tmp_
     assert not (tmp_path / "rep").exists()
 
 
+@pytest.mark.parametrize("replacement", ["another photo", "a copy of an ant"])
+def test_a_photo_replaced_after_the_folder_is_hashed_is_refused(tiny, tmp_path, capsys, monkeypatch, replacement):
+    """Regression (an adversarial tester): evaluate hashed the folder (its content fingerprint) and then read each
+    photo again to score it, unchecked: a photo's bytes replaced in between were scored (exit 0, another accuracy)
+    under the clean folder's fingerprint, and a copy of an ant put among the bees got past the copies check. Each
+    photo scored is now compared with the digest the fingerprint took, as extract compares its rows: one line,
+    exit 2, no report."""
+    import featcache.sources.images as images
+
+    model, _ = tiny
+    val = make_class_tree(tmp_path / "val", {"ants": 3, "bees": 3}, ext="jpg", size=40, offset=50)
+    victim = sorted((val / "bees").iterdir())[1]
+    walk = images.class_tree
+
+    def then_replaced(*args, **kwargs):
+        out = walk(*args, **kwargs)
+        if replacement == "another photo":
+            write_image(victim, class_image(0, 77, 40))
+        else:
+            victim.write_bytes(sorted((val / "ants").iterdir())[0].read_bytes())
+        return out
+
+    monkeypatch.setattr(images, "class_tree", then_replaced)
+    got = run_main(capsys, "evaluate", str(model), str(val), "--out", str(tmp_path / "rep"), "--runtime", "tensorflow")
+    assert got.returncode == 2 and got.stderr.strip() == (
+        f"featcache evaluate: error: {victim} changed on disk since it was scanned; re-run the command"), got.stderr
+    assert not (tmp_path / "rep").exists()
+    monkeypatch.setattr(images, "class_tree", walk)  # as it is now: scored, or (the copy) refused as extract refuses it
+    got = run_main(capsys, "evaluate", str(model), str(val), "--out", str(tmp_path / "rep"), "--runtime", "tensorflow")
+    assert got.returncode == (0 if replacement == "another photo" else 2), got.stderr
+    assert replacement == "another photo" or "in two class folders" in got.stderr
+
+
 def test_a_class_folder_in_a_latin1_folder_whose_photo_does_not_decode_says_why(tiny, tmp_path, capsys):
     """Regression (a code read): the reason a class folder's only file did not decode was looked up by its path
     while predict's list holds it as shown (a byte that is not UTF-8 as \\xe9): a photo in a Latin-1 folder got

@@ -199,7 +199,7 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
     bar = progress_bar(len(tree.paths)) if bars_wanted(verbose) and len(tree.paths) > batch_size else None
     try:
         per_file, undecoded = predict_files(tree.paths, size, batch_size, net, names, len(names), bar, views=views,
-                                            native=native)
+                                            native=native, digests=tree.digests)  # the photos hashed, or one line
     except Exception:  # another model's outputs read with this one's class names fail in their own words: say why
         _check_unchanged(model, digest, meta)
         raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import time
 
@@ -233,7 +234,7 @@ def in_memory_images(images: Any) -> list[tuple[int, np.ndarray]] | None:
 
 
 def read_files(paths: Sequence[Path], size: int, rows: int | Callable[[int], int],
-               native: bool = False) -> Iterator[tuple[np.ndarray, list[FileRead]]]:
+               native: bool = False, digests: Sequence[str] | None = None) -> Iterator[tuple[np.ndarray, list[FileRead]]]:
     """Image files decoded ``rows`` at a time: ``(images, read)`` for each batch, ``images`` (n <= rows, size, size, 3)
     uint8 of the files that decoded, ``read`` every file read since the last batch, in order (``FileRead``: a file
     that does not decode is there with why, and has no row in ``images``).
@@ -254,6 +255,10 @@ def read_files(paths: Sequence[Path], size: int, rows: int | Callable[[int], int
     A file that does not decode is left out and listed, as extract does: one
     bad photo in a folder does not stop the others. A missing file the user
     named is a typo: a one-line error before any work (``check_named``).
+
+    ``digests``: each file's SHA-256 taken when its folder was scanned (evaluate's ``ClassTree``): the bytes
+    decoded must be those (``images.read_scanned``, extract's check and words), or one line, re-run. Else a photo
+    replaced after the hashing was scored under the clean folder's fingerprint (an adversarial tester).
     """
     from featcache.errors import printable
     from featcache.sources.decode import NOT_UTF8, UnreadableImage, decode_image, failure_reason, open_photo, utf8_bytes
@@ -261,7 +266,7 @@ def read_files(paths: Sequence[Path], size: int, rows: int | Callable[[int], int
     limit = rows if callable(rows) else (lambda _pixels: rows)
     held: list[np.ndarray] = []
     read: list[FileRead] = []
-    for p in paths:
+    for i, p in enumerate(paths):
         skip, image = None, None
         # As extract does: its CSV row could not be written, after every prediction (a tester). A name whose bytes are
         # UTF-8 that Python's ASCII file system encoding (LC_ALL=C, PYTHONUTF8=0) left undecoded is read: its row
@@ -273,8 +278,13 @@ def read_files(paths: Sequence[Path], size: int, rows: int | Callable[[int], int
             # (write_text), and a Latin-1 folder (or a UTF-8 one where Python's file system encoding is ASCII, under
             # LC_ALL=C without UTF-8 mode) was refused, every file of it (an adversarial tester).
             try:
-                with open_photo(p) as fh:  # a FIFO put there since the listing is left out, its open never waits
-                    image = decode_image(fh, None if native else size)
+                if digests is not None:  # the bytes hashed, or one line (changed since): not left out as unreadable
+                    from featcache.sources.images import read_scanned
+
+                    image = decode_image(io.BytesIO(read_scanned(p, digests[i])), None if native else size)
+                else:
+                    with open_photo(p) as fh:  # a FIFO put there since the listing is left out, its open never waits
+                        image = decode_image(fh, None if native else size)
             except UnreadableImage as exc:
                 skip = (printable(str(p)), failure_reason(p.name, str(exc)))  # as extract says it (a .heic: the fix)
             except OSError as exc:  # gone or unreadable since it was listed
@@ -1262,13 +1272,14 @@ def progress_bar(total: int) -> Progress:
 
 def predict_files(paths: Sequence[Path], size: int, batch_size: int, net: Callable[[], ModelRunner], names: list[str],
                   top_k: int, bar: Progress | None = None, views: int = 1,
-                  native: bool = False) -> tuple[list[Prediction | None], list[tuple[str, str]]]:
+                  native: bool = False, digests: Sequence[str] | None = None) -> tuple[list[Prediction | None], list[tuple[str, str]]]:
     """``(per_file, skipped)``: each image file's prediction in order (None for one that does not decode) and
     ``[(path, reason)]`` of those; decoded and run one batch at a time, keeping only each batch's top-k.
 
     A batch is ``batch_size`` files, fewer where their pass would hold more than extract's bound (``embedding.passes``:
     the model at ``size`` px, each file one image per view of a model that averages ``views``; decoded at the model's
-    size, so their raw pixels are in the inference figure). Without it a model at 2048 px ran 5 files a pass (7 GB)."""
+    size, so their raw pixels are in the inference figure). Without it a model at 2048 px ran 5 files a pass (7 GB).
+    ``digests``: the SHA-256 each file must still have (``read_files``)."""
     from featcache.deploy import model as model_io
     from featcache.embedding.passes import images_per_pass
 
@@ -1277,7 +1288,7 @@ def predict_files(paths: Sequence[Path], size: int, batch_size: int, net: Callab
         rows = lambda pixels: images_per_pass(batch_size, size, views=views, raw_pixels=pixels).rows  # noqa: E731
     per_file: list[Prediction | None] = []
     skipped: list[tuple[str, str]] = []
-    for batch, read in read_files(paths, size, rows, native):
+    for batch, read in read_files(paths, size, rows, native, digests):
         run_rows = rows(batch.shape[1] * batch.shape[2]) if callable(rows) else rows  # the bound of this batch's size
         decoded = [str(f.path) for f in read if not f.skipped]
         made = iter(predictions_of(decoded, model_io.run_model(net(), batch, run_rows), names, top_k) if len(batch) else ())

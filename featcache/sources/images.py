@@ -1114,18 +1114,27 @@ def _stratified_split(files: list[_File], fraction: float, seed: int, class_name
     return {"train": sorted(train, key=lambda f: f.rel), "test": sorted(test, key=lambda f: f.rel)}
 
 
-def _decode_file(root: Path, rel: str, digest: str, image_size: int) -> tuple[np.ndarray | None, str | None]:
-    """(pixels, None), or (None, why it does not decode); the file must still be the one that was hashed."""
-    changed = f"{root / rel} changed on disk since it was scanned"
+def read_scanned(path: Path, digest: str) -> bytes:
+    """The bytes of the photo at ``path``, which must still be those hashed (``digest``) when its folder was scanned:
+    else one line, re-run. The one home of that check and its words: extract's rows and the photos evaluate scores
+    (``ClassTree.digests``; a photo replaced after the hashing was scored under the clean folder's fingerprint, and
+    past the copies check, an adversarial tester)."""
+    changed = f"{path} changed on disk since it was scanned"
     try:
-        data = _read(root / rel)
+        data = _read(path)
     except NotRegularFile as exc:  # a FIFO put in its place: its open no longer blocks the run (decode.open_photo)
         raise FeatcacheError(f"{changed} (it is now {exc.kind}, not a regular file); re-run the command") from None
     except (OSError, UnreadableImage) as exc:
-        _raise_system_limit(root / rel, exc)
+        _raise_system_limit(path, exc)
         raise FeatcacheError(f"{changed} (it can no longer be read); re-run the command") from None
     if hashlib.sha256(data).hexdigest() != digest:
         raise FeatcacheError(f"{changed}; re-run the command")
+    return data
+
+
+def _decode_file(root: Path, rel: str, digest: str, image_size: int) -> tuple[np.ndarray | None, str | None]:
+    """(pixels, None), or (None, why it does not decode); the file must still be the one that was hashed."""
+    data = read_scanned(root / rel, digest)
     try:
         return decode_image(io.BytesIO(data), image_size), None
     except UnreadableImage as exc:
@@ -1182,8 +1191,9 @@ class ClassTree:
     file (``paths``, absolute, with ``labels`` indexing ``class_names``), and ``unusable``: ``[(path as shown,
     why)]`` of the files extract would skip unread (loose beside the class folders, unreadable, too large, ...).
     ``fingerprint``: a SHA-256 of every usable file's path, class and content, as a cache's split digest holds them;
-    ``digests``: each usable file's SHA-256 (hex), as a photo cache keeps each row's (``Cache.digests``), so a model's
-    evaluation can tell the photos it was trained on (``heads.io.row_keys``)."""
+    ``digests``: each usable file's SHA-256 (hex) in ``paths``' order, as a photo cache keeps each row's
+    (``Cache.digests``): a model's evaluation tells the photos it was trained on by them (``heads.io.row_keys``), and
+    ``read_scanned`` checks a photo read later is still the one hashed."""
 
     root: Path
     class_names: list[str]
