@@ -424,6 +424,28 @@ def test_auto_runs_tensorflow_where_there_is_no_home_folder(tmp_path, monkeypatc
     assert os.listdir(tmp_path) == []
 
 
+def test_a_runtime_folder_whose_name_holds_a_newline_is_named_on_one_line(tmp_path, monkeypatch, capsys, progress_on):
+    """Regression (an adversarial tester): a FEATCACHE_RUNTIME_DIR holding a newline is taken, and the line "converting
+    ... later runs load it from FOLDER" was printed across two lines (its status line bypassed ``one_line``), as was
+    ``auto``'s note naming a converted model's slot in that folder it could not use. Both on one line now, the
+    newline written as \\n, as errors write it."""
+    from featcache.progress import status_lines
+
+    if "onnxruntime" not in CONVERTED:
+        pytest.fail("onnxruntime is a default dependency (pyproject.toml) and must be installed")
+    folder = tmp_path / "rt\nX"
+    monkeypatch.setenv("FEATCACHE_RUNTIME_DIR", str(folder))
+    with status_lines():
+        assert runtimes.build("onnxruntime", TINY, None, runtimes.conversions_dir("onnxruntime"))[0] == "onnxruntime"
+    said = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(said) == 1 and said[0].startswith("converting ") and said[0].endswith(
+        f"; later runs load it from {tmp_path}/rt\\nX"), said
+    other = ConversionSpec("mobilenet_v2", "random", 48, TINY.layers, TINY.raw_shape)
+    (folder / f"{other.key()}.onnx").mkdir()  # in the way of its conversion: auto runs TensorFlow saying why
+    used, _, note = runtimes.build("auto", other, None, runtimes.conversions_dir("auto"))
+    assert used == "tensorflow" and "\n" not in note and f"{tmp_path}/rt\\nX/{other.key()}.onnx" in note, note
+
+
 def test_a_default_runtime_folder_that_cannot_be_made_is_one_line_and_auto_falls_back(tmp_path, monkeypatch):
     """The user's cache folder may be a file or read-only: a runtime asked for by name is one line naming the
     variable that chooses another folder, ``auto`` runs on TensorFlow saying why, and nothing is written."""

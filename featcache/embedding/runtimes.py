@@ -60,7 +60,8 @@ import numpy as np
 
 from featcache import paths
 from featcache._lazy import native_stderr_quiet
-from featcache.errors import CacheBusy, FeatcacheError, example, first_line, given, in_the_way, named_option, option, warn
+from featcache.errors import (CacheBusy, FeatcacheError, example, first_line, given, in_the_way, named_option, one_line,
+                              option, warn)
 
 if TYPE_CHECKING:
     import openvino
@@ -649,7 +650,8 @@ def build(name: str, spec: ConversionSpec, batch_size: int | None, runtime_dir: 
         if candidate == "tensorflow":
             if not say_small and _small_job(expected_images, views):
                 reasons = [r for r in reasons if r not in moot]  # a cached conversion that failed is still said
-            note = f"runtime auto: using tensorflow ({'; '.join(dict.fromkeys(reasons))})" if reasons else None  # once each
+            # once each; one line whatever a reason quotes (the folder's name: the note is printed as it is)
+            note = one_line(f"runtime auto: using tensorflow ({'; '.join(dict.fromkeys(reasons))})") if reasons else None
             return candidate, runtime.build(spec, batch_size, runtime_dir), note
         key = spec.key()
         # only a small job asks whether a conversion is cached; a usable one (~20 ms): one from before keyed checksums is not
@@ -825,7 +827,8 @@ def _convert(spec: ConversionSpec, key: str, path: Path, load: Callable[[Path], 
     from featcache.progress import say
 
     what, serves = spec.converting
-    say(f"converting {what} to {fmt.label} {serves} (seconds to a minute); later runs load it from {runtime_dir}")
+    # one line whatever the folder's name holds (a newline in FEATCACHE_RUNTIME_DIR split it in two; an adversarial tester)
+    say(one_line(f"converting {what} to {fmt.label} {serves} (seconds to a minute); later runs load it from {runtime_dir}"))
     model = spec.build_keras()
     with atomic_path(path, advice) as tmp:
         fmt.export(model, spec, tmp)
