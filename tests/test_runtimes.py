@@ -648,6 +648,28 @@ def test_a_conversion_lock_that_cannot_be_taken_neither_waits_nor_fails_the_job(
         signal.alarm(0)
 
 
+def test_a_runtime_named_with_a_read_only_folder_is_refused_before_the_model_is_built(tmp_path, monkeypatch, capsys,
+                                                                                        progress_on):
+    """Regression (an adversarial tester): '--runtime onnxruntime' with a read-only FEATCACHE_RUNTIME_DIR said
+    "converting ..." and built the network (about 25 s under load) before "cannot write ...". The folder is tried
+    first: the same line, nothing built or said before it (``auto`` falls back on it to TensorFlow, as on the write's:
+    test_a_conversion_lock_that_cannot_be_taken_neither_waits_nor_fails_the_job)."""
+    from helpers import tmpfs
+
+    from featcache.progress import status_lines
+
+    if "onnxruntime" not in CONVERTED:
+        pytest.fail("onnxruntime is a default dependency (pyproject.toml) and must be installed")
+    built = []
+    monkeypatch.setattr(ConversionSpec, "build_keras", lambda self: built.append(self) or pytest.fail("model built"))
+    with tmpfs(tmp_path / "ro", "size=1m,ro") as folder:
+        with pytest.raises(FeatcacheError) as exc, status_lines():
+            runtimes.build("onnxruntime", TINY, None, folder / "runtimes")
+        assert _one_line(exc) == (f"cannot write {folder / 'runtimes' / TINY.key()}.onnx (Read-only file system); "
+                                  f"{runtimes.runtime_dir_advice()}")
+        assert built == [] and capsys.readouterr().err.strip() == "" and os.listdir(folder) == []
+
+
 def test_key_follows_what_the_model_is(keras_cache):
     imagenet_standin(keras_cache, seed=1)
     keys = {TINY.key(),

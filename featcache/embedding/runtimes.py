@@ -755,6 +755,7 @@ def converted_model(spec: ConversionSpec, runtime_dir: Path, load: Callable[[Pat
         # this process could not load the one there)
         if not force and _digest_matches(path, key):
             return path
+        _check_writable(path)  # before the network is built and converted
         return _convert(spec, key, path, load, force, fmt)
 
 
@@ -864,6 +865,26 @@ def _check_slots(path: Path) -> None:
     for slot, role in ((path, "converted model"), (_digest_path(path), "converted model's checksum")):
         if os.path.isdir(slot) and not os.path.islink(slot):
             raise in_the_way(slot, role, "a folder", runtime_dir_advice())
+
+
+def _check_writable(path: Path) -> None:
+    """The converted model's folder takes a file, or the line its write would give (``store.atomic.atomic_path``'s
+    "cannot write PATH (why); advice"), said before the seconds to a minute of building and converting the model: a
+    read-only FEATCACHE_RUNTIME_DIR was said only after them (~25 s; an adversarial tester). ``auto`` falls back on
+    it as on the write's. Called within ``_converting_alone``, whose folders are removed again when it fails."""
+    import tempfile
+
+    try:
+        os.makedirs(path.parent, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path.parent, prefix=".write-test.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        from featcache.errors import is_no_space, no_space
+
+        if is_no_space(exc):
+            raise no_space(path, advice=runtime_dir_advice(), exc=exc) from None
+        raise FeatcacheError(f"cannot write {path} ({exc.strerror}); {runtime_dir_advice()}") from None
 
 
 # What a converted model's checksum covers besides its bytes: the key it is filed under. A plain SHA-256 of the
