@@ -340,6 +340,24 @@ def test_a_photo_replaced_after_the_folder_is_hashed_is_refused(tiny, tmp_path, 
     assert replacement == "another photo" or "in two class folders" in got.stderr
 
 
+@pytest.mark.parametrize("content", [b"\x8e\x01random bytes, no zip\xff" * 20, b"", b"PK\x03\x04"],
+                         ids=["random", "empty", "bare-zip-header"])
+def test_an_unreadable_model_file_beside_a_folder_is_said_as_a_model(tiny, tmp_path, capsys, content):
+    """Regression (an adversarial tester): 'evaluate garbage.keras FOLDER' said "not a readable featcache head ...
+    pass a file written by 'featcache train'", where a folder as the second argument means a model was meant. It gets
+    predict's line for the same file (one wording), naming 'featcache export'; exit 2, nothing written."""
+    bad = tmp_path / "m.keras"
+    bad.write_bytes(content)
+    val = make_class_tree(tmp_path / "val", {"ants": 2, "bees": 2}, ext="jpg", size=40)
+    got = run_main(capsys, "evaluate", str(bad), str(val), "--out", str(tmp_path / "rep"))
+    said = run_main(capsys, "predict", str(bad), str(val), "--recursive")
+    assert got.returncode == said.returncode == 2 and len(got.stderr.splitlines()) == 1, got.stderr
+    assert got.stderr.removeprefix("featcache evaluate: ") == said.stderr.removeprefix("featcache predict: ")
+    fix = got.stderr.partition(";")[2]  # what to do: export a model (a cut-short zip: the neutral damaged line's words)
+    assert ("pass a file written by 'featcache export'" in fix) != (content == b"PK\x03\x04" and "export the model again" in fix)
+    assert not (tmp_path / "rep").exists()
+
+
 def test_a_class_folder_in_a_latin1_folder_whose_photo_does_not_decode_says_why(tiny, tmp_path, capsys):
     """Regression (a code read): the reason a class folder's only file did not decode was looked up by its path
     while predict's list holds it as shown (a byte that is not UTF-8 as \\xe9): a photo in a Latin-1 folder got

@@ -99,7 +99,12 @@ def evaluate(
     """
     # a model with a file (a cache, as a head takes) goes on as a head would: its line says a model is no head, and
     # what scores one (heads.io._model_not_head)
-    if (_is_model_file(head) or _is_missing(head) and _is_folder(cache)) and not _is_file(cache):
+    no_record = _no_record_beside_folder(head, cache)
+    if no_record:  # a file that is no model beside a folder: predict's line for it comes first
+        from featcache.deploy.predict import model_meta
+
+        model_meta(head)
+    if (_is_model_file(head) or no_record or _is_missing(head) and _is_folder(cache)) and not _is_file(cache):
         # a file not found with a photo folder is a model not found (model_meta says so): "head file not found ...;
         # train one with 'featcache train'" said of a folder's model (a review)
         asked = {"split": split, "meta": meta, "trust_pickle": trust_pickle, "test_views": test_views}
@@ -145,6 +150,21 @@ def _is_missing(head: Any) -> bool:
 def _is_folder(path: Any) -> bool:
     """Whether ``path`` names a folder that exists (the photos a model is scored on)."""
     return isinstance(path, (str, bytes, os.PathLike)) and Path(os.fsdecode(path)).expanduser().is_dir()
+
+
+def _no_record_beside_folder(head: Any, cache: Any) -> bool:
+    """Whether ``head`` is a file featcache cannot read as a head or a model (random bytes, empty) and ``cache`` a
+    folder: a model was meant (a folder is what a model is scored on), so it gets predict's line for a file that is no
+    model, naming 'featcache export', not the head's naming 'featcache train' (an adversarial tester)."""
+    from featcache.heads.io import file_kind
+
+    if not isinstance(head, (str, bytes, os.PathLike)) or not isinstance(cache, (str, bytes, os.PathLike)):
+        return False
+    path = Path(os.fsdecode(head)).expanduser()
+    try:
+        return path.is_file() and Path(os.fsdecode(cache)).expanduser().is_dir() and file_kind(path) is None
+    except (OSError, ValueError):  # unreadable: the model's checks say why, in their words
+        return True
 
 
 def _is_file(path: Any) -> bool:
