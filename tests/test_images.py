@@ -1866,6 +1866,15 @@ def test_copies_in_both_train_and_val_folders_are_said_at_extract(tmp_path):
         "2 photos in val/ are copies of photos in train/ (the same bytes; first val/ants/copy_1.png of "
         "train/ants/ants_001.png): test scores count them as unseen images; remove the copies from one of the two "
         "folders"]
+    # one copy: its number agrees throughout (an adversarial tester's "1 photo ... count it as unseen images")
+    (root / "val" / "ants" / "copy_2.png").unlink()
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        images.load(root, 32)
+    assert [str(w.message) for w in said] == [
+        "1 photo in val/ is a copy of a photo in train/ (the same bytes; first val/ants/copy_1.png of "
+        "train/ants/ants_001.png): test scores count it as an unseen image; remove the copies from one of the two "
+        "folders"]
 
 
 def test_a_folder_link_looping_back_is_passed_over_with_a_note(tmp_path):

@@ -771,9 +771,11 @@ def _check_copies(root: Path, files: list[_File], image_size: int, test_folder: 
     if both:
         n = sum(f.folder == test_folder and f.copy_of is None for g in both for f in g)  # photos, copies once
         pair = [next(f.rel for f in both[0] if f.folder == folder and f.copy_of is None) for folder in (test_folder, "train")]
-        what, them = ("is a copy of a photo", "it") if n == 1 else ("are copies of photos", "them")
+        # the number agrees throughout: "1 photo ... count it as an unseen image" (it said "it as unseen images")
+        what, them = ("is a copy of a photo", "it as an unseen image") if n == 1 else ("are copies of photos",
+                                                                                   "them as unseen images")
         warn(one_line(f"{counted(n, 'photo')} in {test_folder}/ {what} in train/ (the same bytes; first {pair[0]} of "
-                      f"{pair[1]}): test scores count {them} as unseen images; remove the copies from one of the two "
+                      f"{pair[1]}): test scores count {them}; remove the copies from one of the two "
                       "folders"), CopiesInBothSplitsWarning)
 
 
