@@ -358,6 +358,22 @@ def test_an_unreadable_model_file_beside_a_folder_is_said_as_a_model(tiny, tmp_p
     assert not (tmp_path / "rep").exists()
 
 
+def test_the_scoring_line_counts_photos_not_other_files(tiny, tmp_path, capsys, progress_on):
+    """Regression (a tester): "scoring M on N photos of F" (and the model's "predicting N images with M") counted a
+    notes.txt in a class folder as a photo ("on 91 photos", then "90 images" in the report); they count photos as
+    extract does (a file whose name says it is no image is none), as the report does."""
+    model, _ = tiny
+    val = make_class_tree(tmp_path / "val", {"ants": 3, "bees": 2}, ext="jpg", size=40, offset=50)
+    (val / "ants" / "notes.txt").write_text("not a photo")
+    (val / "bees" / "labels.csv").write_text("file,label\n")
+    got = run_main(capsys, "evaluate", str(model), str(val), "--out", str(tmp_path / "rep"), "--runtime", "tensorflow")
+    assert got.returncode == 0, got.stderr
+    # one line says the scoring (its own "scoring M on N photos" was dropped for the model's preparing line, a review)
+    scoring = [line for line in got.stderr.splitlines() if line.startswith("scoring ")]
+    assert len(scoring) == 1 and scoring[0].startswith(f"scoring 5 images with {model}; "), got.stderr
+    assert "accuracy" in got.stdout and " on 5 images" in got.stdout, got.stdout
+
+
 def test_a_class_folder_in_a_latin1_folder_whose_photo_does_not_decode_says_why(tiny, tmp_path, capsys):
     """Regression (a code read): the reason a class folder's only file did not decode was looked up by its path
     while predict's list holds it as shown (a byte that is not UTF-8 as \\xe9): a photo in a Latin-1 folder got
