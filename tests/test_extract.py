@@ -555,6 +555,22 @@ def test_a_damaged_imagenet_file_is_named_with_the_advice_to_delete_it(keras_cac
     assert "offline" not in r.stderr and path.is_file()  # the user's file is theirs to delete
 
 
+def test_an_imagenet_file_reaching_outside_itself_is_named_as_such(keras_cache, fashion_dir, tmp_path, capsys, monkeypatch):
+    """Regression (helper-232's review): an ImageNet file in Keras's cache with an external link was "damaged or not
+    mobilenet_v2's (an interrupted download?; ValueError: ...)", an invented error and a wrong cause. It is named as
+    --weights PATH is for the same thing, with the advice to delete it, before the data is read."""
+    path = imagenet_standin(keras_cache, seed=1)
+    with h5py.File(path, "a") as f:
+        f["zz_extra"] = h5py.ExternalLink(str(tmp_path / "elsewhere.h5"), "/x")
+    _no_reading_the_data(monkeypatch)
+    r = run_main(capsys, "extract", "--data-dir", str(fashion_dir), "--image-size", "32", "--out", str(tmp_path / "c.h5"))
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1, r
+    assert f"{path}, reaches outside its file (zz_extra is an external link to another file)" in lines[0], lines[0]
+    assert "delete it and run again" in lines[0] and "damaged" not in lines[0] and "ValueError" not in lines[0], lines[0]
+    assert path.is_file() and not (tmp_path / "c.h5").exists()
+
+
 def test_weights_that_change_before_the_network_is_built_are_refused(keras_cache):
     """The mapper checks the weights it builds are those the cache's identity names: Keras's cache changed since
     (each node of a Ray cluster has its own), or a --weights file replaced during the run."""

@@ -394,7 +394,8 @@ def imagenet_weights_file(backbone: Backbone, image_size: int) -> Path:
     The one place ``--weights imagenet`` is resolved: its identity (``weights_identity``) is this file's digest and
     ``Backbone.build`` loads this file, so an extraction resolves it before any image is read or hashed, and a
     machine that is offline without the file is one line then. A file there that HDF5 cannot open (a download cut
-    short: Keras never fetches again over a file it has, for MobileNetV2) is named, with the advice to delete it."""
+    short: Keras never fetches again over a file it has, for MobileNetV2), or one that reaches outside itself (Keras
+    would follow the link as it loads it), is named, with the advice to delete it."""
     check_image_size(backbone, image_size)
     spec = backbone.imagenet
     if spec is None:
@@ -409,8 +410,11 @@ def imagenet_weights_file(backbone: Backbone, image_size: int) -> Path:
             problem = outside_storage(f)  # before Keras loads it: a link out of it is followed (a FIFO blocks in C)
     except Exception as exc:  # HDF5 finds a file cut short by the end its header records; OSError, or a plain error
         raise _damaged_imagenet_file(backbone, path, exc) from None
-    if problem:
-        raise _damaged_imagenet_file(backbone, path, ValueError(problem))
+    if problem:  # not damage: the file HDF5 opened keeps something outside it (--weights PATH says the same)
+        raise FeatcacheError(
+            f"the ImageNet weights file of {backbone.name} in Keras's cache, {path}, reaches outside its file "
+            f"({problem}), which no Keras weights file does; delete it and run again (Keras downloads it afresh), "
+            f"or pass a local weights file with {weights_path_words()}")
     return path
 
 
