@@ -20,7 +20,7 @@ import pytest
 from helpers import flip
 
 from featcache.cli import main
-from featcache.errors import DamagedCache, FeatcacheError
+from featcache.errors import DamagedCache, FeatcacheError, output_named
 from featcache.store import (
     FORMAT_VERSION,
     STAGING,
@@ -39,7 +39,7 @@ from featcache.store import (
     verify,
 )
 from featcache.store.fingerprint import fingerprint
-from featcache.store.layout import CHUNK_ROWS
+from featcache.store.layout import CHUNK_ROWS, STORE_KEYWORDS
 from featcache.store.partial import check_partial
 from featcache.store.reader import UncheckedCacheWarning, incomplete_replaced
 from featcache.store.lock import check_lock_file
@@ -62,6 +62,14 @@ def specs() -> list[SplitSpec]:
 def features(split: str, start: int, n: int) -> np.ndarray:
     rows = np.arange(start, start + n, dtype=np.float32)[:, None]
     return rows + np.arange(WIDTH, dtype=np.float32)[None, :] / 10 + (1000 if split == "test" else 0)
+
+
+@pytest.fixture
+def extracts_words():
+    """The store's lines as extract says them: its writer, partial and reader checks run only within extract, which
+    names its output StoreSpec(out=...) to a Python call (``errors.output_named(STORE_KEYWORDS)``)."""
+    with output_named(STORE_KEYWORDS):
+        yield
 
 
 def writer(path: Path, ident: CacheIdentity | None = None, **kw) -> CacheWriter:
@@ -542,7 +550,7 @@ def test_a_finished_cache_marked_unfinished_is_refused_and_left_alone(tmp_path, 
     ("train", "rows_done", N_TRAIN + 1, "completion digest mismatch"),
     ("test", "rows_done", 0, "completion digest mismatch"),
 ])
-def test_a_sealed_partial_with_its_completeness_edited_is_never_resumed_over(tmp_path, monkeypatch, group, key, value, what):
+def test_a_sealed_partial_with_its_completeness_edited_is_never_resumed_over(tmp_path, monkeypatch, group, key, value, what, extracts_words):
     """Regression (2026-12-05): a complete extraction stopped before its rename (a sealed partial), with 'complete'
     set to false, was resumed as a partial and sealed again; with a split's rows_done set past its rows it was "damaged
     ... starting it over": deleted, every row with it. The writer refuses it now, in one line, and keeps it."""
@@ -934,7 +942,7 @@ def test_a_name_near_the_file_systems_limit_is_written_and_its_temporaries_clean
 # -- a full disk while writing a cache ------------------------------------------------------------
 
 
-def test_injected_no_space_in_a_cache_write_is_one_line_and_the_partial_resumes(tmp_path, monkeypatch):
+def test_injected_no_space_in_a_cache_write_is_one_line_and_the_partial_resumes(tmp_path, monkeypatch, extracts_words):
     path = tmp_path / "c.h5"
     w = writer(path)
     done = w.open()
@@ -1131,7 +1139,7 @@ def test_an_out_name_too_long_for_its_partial_is_one_line_before_any_work(tmp_pa
     assert err.count("\n") == 1 and "(249 bytes)" in err and not list(tmp_path.iterdir())
 
 
-def test_a_partial_that_cannot_be_created_is_one_line_naming_the_folder(tmp_path):
+def test_a_partial_that_cannot_be_created_is_one_line_naming_the_folder(tmp_path, extracts_words):
     from featcache.store.layout import create_h5
 
     with pytest.raises(FeatcacheError, match=r"^cannot create .*x\.h5 \(.*\); check that .*gone is writable, or choose StoreSpec\(out=\.\.\.\) elsewhere$"):
@@ -1597,7 +1605,7 @@ def _sealed_not_renamed(path: Path, ident: CacheIdentity, monkeypatch) -> bytes:
     return partial_path(path).read_bytes()
 
 
-def test_a_sealed_partial_of_other_settings_is_refused_or_set_aside_never_deleted(tmp_path, monkeypatch):
+def test_a_sealed_partial_of_other_settings_is_refused_or_set_aside_never_deleted(tmp_path, monkeypatch, extracts_words):
     """Regression (a reviewer, 2026-12-05): a run of other settings sealed and stopped before its rename left a
     complete cache at <out>.partial.h5; find_complete and --force's set-aside passed complete partials over, and the
     writer deleted it ("the partial file is from other settings; starting it over"), --force or not. As for an
@@ -1682,7 +1690,7 @@ def interrupted_partial(path, old: CacheIdentity, source: dict) -> tuple[bytes, 
     return partial_path(path).read_bytes(), attrs
 
 
-def test_an_interrupted_extraction_of_another_photo_folder_is_not_started_over(tmp_path):
+def test_an_interrupted_extraction_of_another_photo_folder_is_not_started_over(tmp_path, extracts_words):
     """Regression (a reviewer, 2026-12-05): a partial differing only in data_digest was taken for "the same extraction,
     data changed" and started over (deleted) even where it read another photo folder (another project's photos/ of
     the same classes). Now that is another extraction: refused without --force, set aside with it; the same folder's
@@ -1716,7 +1724,7 @@ def test_an_interrupted_extraction_of_another_photo_folder_is_not_started_over(t
      {"kind": "images", "root": "/p", "test_fraction": 0.2, "seed": 1, "strict": False}, "the data: seed 0 -> 1"),
     ({"kind": "images", "root": "/p", "test_fraction": 0.2, "seed": 0, "strict": False}, None, "the data (which files, or their content)"),
 ])
-def test_a_partial_of_other_source_settings_is_no_extraction_of_changed_data(tmp_path, old_spec, new_spec, said):
+def test_a_partial_of_other_source_settings_is_no_extraction_of_changed_data(tmp_path, old_spec, new_spec, said, extracts_words):
     """Regression (an adversarial tester, 2026-12-06): a partial differing in data_digest alone was "the same
     extraction, of data changed since" and started over (deleted, exit 0) where the source's own settings differ:
     Fashion-MNIST's --train-limit/--test-limit/--data-dir and a photo folder's --test-fraction/--seed live in
@@ -1910,7 +1918,7 @@ def _foreign_hdf5(p: Path) -> None:
     ("folder", "a folder"),
     ("link", "a link"),
 ])
-def test_a_file_at_the_partials_name_that_is_not_featcaches_partial_is_refused_and_left_alone(tmp_path, kind, what):
+def test_a_file_at_the_partials_name_that_is_not_featcaches_partial_is_refused_and_left_alone(tmp_path, kind, what, extracts_words):
     """Regression (an adversarial tester): extract deleted whatever sat at <out>.partial.h5 ("starting it over"): a
     complete cache extracted under that name, a user's notes. Only featcache's own partial is started over now."""
     path = tmp_path / "c.h5"
@@ -1969,7 +1977,7 @@ def test_what_a_crash_leaves_as_the_partial_is_created_is_started_over(tmp_path,
     assert "starting it over" in capsys.readouterr().err
 
 
-def test_an_incomplete_cache_of_other_settings_at_out_is_refused_as_someones_unfinished_work(tmp_path):
+def test_an_incomplete_cache_of_other_settings_at_out_is_refused_as_someones_unfinished_work(tmp_path, extracts_words):
     """A partial of another extraction renamed or copied to --out was refused as "holds a cache made with other
     settings", which hid that it is someone's unfinished work, hours of it perhaps (testers, 2026-12-05). The line
     says what it is, how far it got and what differs; the file is left as it was. As for a complete cache of other

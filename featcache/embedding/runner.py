@@ -24,7 +24,7 @@ from featcache.embedding.backbones import Backbone, check_image_size, weights_id
 from featcache.embedding.batches import Batch, plan
 from featcache.embedding.mapper import check_layers
 from featcache.embedding.specs import ModelSpec, StoreSpec, from_legacy
-from featcache.errors import FeatcacheError, given, one_line, option, output_named, warn
+from featcache.errors import FeatcacheError, given, one_line, option, out_option, output_named, warn
 from featcache.progress import counted, note, status
 from featcache.sources import DataSource
 from featcache.sources.base import RowPlan
@@ -38,7 +38,7 @@ from featcache.store import (
     tidy_partial,
 )
 from featcache.store.atomic import output_files, written_through
-from featcache.store.layout import NOT_REPEATED, STORE_KEYWORDS, force_words, is_cache_name, out_words, partial_path
+from featcache.store.layout import NOT_REPEATED, STORE_KEYWORDS, force_words, is_cache_name, partial_path
 from featcache.store.writer import file_state
 from featcache.store.partial import FoundPartial, check_partial
 from featcache.store.reader import (OtherCache, incomplete_replaced, judge_partial, other_cache, resume_words,
@@ -252,7 +252,7 @@ def _make_folder(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise FeatcacheError(f"cannot create {folder} ({exc.strerror}); choose a writable {out_words()}") from None
+        raise FeatcacheError(f"cannot create {folder} ({exc.strerror}); choose a writable {out_option()}") from None
 
 
 def _check_outside_the_data(path: Path, source: Any) -> None:

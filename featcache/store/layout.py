@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 import h5py
 import numpy as np
 
-from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5, first_line, given_path, no_permission, option, shell_path
+from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5, first_line, given_path, no_permission, option, out_option, shell_path
 from featcache.sources.base import STAGING  # noqa: F401  (the one group of a staged partial file)
 from featcache.store.atomic import is_no_space
 from featcache.validate import outside_storage
@@ -45,17 +45,12 @@ if TYPE_CHECKING:
 
 
 # extract's --out in a Python call: the field of its StoreSpec (extract takes no ``out=``). extract runs within
-# ``errors.output_named(OUT_KEYWORD)``, so the lock's and the full disk's lines say it too (``errors.out_option``).
+# ``errors.output_named(STORE_KEYWORDS)``, so every line of its store that names its output (``errors.out_option``:
+# the partial's, the lock's, the full disk's) says it.
 OUT_KEYWORD = "StoreSpec(out=...)"
 # All of extract's options that a message may name whose keyword is a StoreSpec field (``errors.output_named``): the
 # lock's timeout line said "a longer lock_timeout", a keyword extract does not take (a reviewer, 2026-12-06).
 STORE_KEYWORDS = {"--out": OUT_KEYWORD, "--lock-timeout": "StoreSpec(lock_timeout=...)"}
-
-
-def out_words() -> str:
-    """extract's --out as its caller gives it: a flag, or the field of the API's StoreSpec (its full-disk and
-    lock-file lines said "choose out on another file system" to a Python call; a review)."""
-    return option("--out", OUT_KEYWORD)
 
 
 def force_words() -> str:
@@ -394,7 +389,7 @@ def create_h5(path: Path, **kwargs: Any) -> h5py.File:
 def cannot_create(path: Path, exc: OSError) -> FeatcacheError:
     """The line for a file featcache cannot create at ``path`` (not a full disk: that is ``no_space``'s)."""
     return FeatcacheError(f"cannot create {path} ({first_line(exc)}); check that {Path(path).parent} is "
-                          f"writable, or choose {out_words()} elsewhere")
+                          f"writable, or choose {out_option()} elsewhere")
 
 
 def open_h5(path: Path, mode: str = "r", peek: bool = False, **kwargs: Any) -> h5py.File:

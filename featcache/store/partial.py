@@ -33,9 +33,8 @@ from typing import Any, Mapping
 import h5py
 
 from featcache import errors
-from featcache.errors import FeatcacheError, first_line, system_limit
-from featcache.store.layout import (FORMAT, NAME_MAX, PARTIAL_OF, completion_problem, force_words, named_as_partial_of,
-                                    out_words)
+from featcache.errors import FeatcacheError, first_line, out_option, system_limit
+from featcache.store.layout import FORMAT, NAME_MAX, PARTIAL_OF, completion_problem, force_words, named_as_partial_of
 from featcache.validate import outside_storage
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -261,7 +260,7 @@ def check_inside_partial(path: Path, f: h5py.File) -> None:
     problem = outside_storage(f)
     if problem:
         what = f"featcache's, reaching outside its file: {problem}; featcache writes no such thing and follows none"
-        raise ReachesOutside(str(errors.in_the_way(path, "partial file", what, f"choose another {out_words()}, or pass "
+        raise ReachesOutside(str(errors.in_the_way(path, "partial file", what, f"choose another {out_option()}, or pass "
                                                    f"{force_words()} to move it aside (it was left untouched)")))
 
 
@@ -282,7 +281,7 @@ def _text(value: object) -> object:
 
 
 def in_the_way(path: Path, what: str) -> FeatcacheError:
-    return errors.in_the_way(path, "partial file", what, f"choose another {out_words()} (it was left untouched)")
+    return errors.in_the_way(path, "partial file", what, f"choose another {out_option()} (it was left untouched)")
 
 
 def os_error(path: Path, exc: OSError) -> FeatcacheError:
@@ -357,7 +356,7 @@ def set_aside(path: Path, tag: str = "unreadable") -> Path:
             raise _cannot_set_aside(path, exc, tag) from None
         return target
     raise FeatcacheError(f"{path} {_why_aside(tag)} and there is no free name beside it to move it to; move it "
-                         f"away, or choose another {out_words()} (it was left untouched)")
+                         f"away, or choose another {out_option()} (it was left untouched)")
 
 
 def _utc_stamp() -> str:
@@ -388,4 +387,4 @@ def _why_aside(tag: str) -> str:
 
 def _cannot_set_aside(path: Path, exc: OSError, tag: str = "unreadable") -> FeatcacheError:
     return FeatcacheError(f"{path} {_why_aside(tag)} and could not be moved aside ({first_line(exc)}); move it "
-                          f"away, or choose another {out_words()} (it was left where it is)")
+                          f"away, or choose another {out_option()} (it was left where it is)")

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 import h5py
 import numpy as np
 
-from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5, first_line, given, option, warn
+from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5, first_line, given, option, out_option, warn
 from featcache.store.fingerprint import fingerprint
 from featcache.store.layout import (
     NOT_REPEATED,
@@ -52,7 +52,6 @@ from featcache.store.layout import (
     lock_path,
     named_as_partial_of,
     open_h5,
-    out_words,
     partial_path,
     provenance_digest,
     split_names,
@@ -980,10 +979,10 @@ def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
             if p == path and not attrs.get("complete"):
                 raise FeatcacheError(_other_incomplete(path, attrs, differs))
             if p == path:
-                raise FeatcacheError(f"{p} holds a cache made with other settings ({differs}); choose another {out_words()}, or "
+                raise FeatcacheError(f"{p} holds a cache made with other settings ({differs}); choose another {out_option()}, or "
                                      f"pass {force_words()} to replace it once the new cache is complete (it was left untouched)")
             raise FeatcacheError(f"{p} holds {_partial_words(attrs)} made with other settings ({differs}); choose "
-                                 f"another {out_words()}, or pass {force_words()} to move it aside (it was left untouched)")
+                                 f"another {out_option()}, or pass {force_words()} to move it aside (it was left untouched)")
         if p == path:
             if not attrs.get("complete"):
                 return False
@@ -1003,7 +1002,7 @@ def _attrs_at_out(path: Path, force: bool) -> dict[str, Any]:
         # with --force too: a file featcache did not write (a user's data.h5, notes named out.h5) is never replaced
         # (the brief of extract --force; train --force replaces any file, but an .h5 at --out is someone's data)
         only = f"; {force_words()} replaces only a cache featcache wrote" if force else ""
-        raise FeatcacheError(f"{path} exists and is not a featcache cache; choose another {out_words()} (it was left "
+        raise FeatcacheError(f"{path} exists and is not a featcache cache; choose another {out_option()} (it was left "
                              f"untouched{only})") from None
 
 
@@ -1080,7 +1079,7 @@ def _other_incomplete(path: Path, attrs: dict[str, Any], differs: str) -> str:
     work (testers, 2026-12-05). As for a complete cache there, ``--force`` replaces it."""
     return (f"{path} is an incomplete cache of another extraction ({_unfinished(path, attrs)}, made with other "
             f"settings: {differs}); {resume_words(path, attrs)}; extracting these settings here would lose it: choose "
-            f"another {out_words()}, or pass {force_words()} to replace it once the new cache is complete (it was left untouched)")
+            f"another {out_option()}, or pass {force_words()} to replace it once the new cache is complete (it was left untouched)")
 
 
 def _unfinished(path: Path, attrs: dict[str, Any]) -> str:

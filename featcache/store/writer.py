@@ -33,7 +33,7 @@ from typing import Any, Iterator
 import h5py
 import numpy as np
 
-from featcache.errors import FeatcacheError, first_line, option, output_named, warn
+from featcache.errors import FeatcacheError, first_line, option, out_option, warn
 from featcache.progress import note
 from featcache.store.atomic import (
     exception_chain,
@@ -51,7 +51,6 @@ from featcache.store.layout import (
     PARTIAL_OF,
     SEAL_ATTRS,
     STAGING,
-    STORE_KEYWORDS,
     WRITE_CHUNK_CACHE,
     cannot_create,
     chunk_stored,
@@ -64,7 +63,6 @@ from featcache.store.layout import (
     decode_attrs,
     encode,
     lay_out,
-    out_words,
     partial_path,
     provenance_digest,
     read_rows,
@@ -187,7 +185,7 @@ class CacheWriter:
             if f.attrs.get("complete"):  # sealed, stopped before its rename: a complete cache, never deleted here
                 f.close()  # (find_complete refuses it, or --force sets it aside, first; a reviewer, 2026-12-05)
                 raise FeatcacheError(f"{self.partial} holds a complete extraction of other settings, stopped before it "
-                                     f"was renamed into place; move it away, or choose another {out_words()} (it was left "
+                                     f"was renamed into place; move it away, or choose another {out_option()} (it was left "
                                      "untouched)")
             if someone_elses(f.attrs.get("fingerprint"), self._held(), rows_in(f)):
                 # Set aside, never deleted: another extraction's rows (extract sets such a partial aside, or refuses
@@ -484,7 +482,7 @@ class CacheWriter:
             raise FeatcacheError(
                 f"{self.path} was {'changed' if self._out_at_start else 'put there'} by another program during the "
                 f"extraction, so it was left untouched; the extracted rows are kept in {self.partial.name}: move "
-                f"{self.path.name} away (or choose another {out_words()}) and run the same command again to finish the cache")
+                f"{self.path.name} away (or choose another {out_option()}) and run the same command again to finish the cache")
 
     def _check_done(self) -> None:
         self.commit()
@@ -521,8 +519,8 @@ class CacheWriter:
             if count:
                 self._count_written()
             self._abandon(exc)
-            with output_named(STORE_KEYWORDS):  # the writer is extract's: its output is StoreSpec(out=...) in a call
-                raise no_space(target, self._needed() if needed is None else needed, exc=exc) from None
+            # extract's output_named (carried to its writer thread) names its output StoreSpec(out=...) in a call
+            raise no_space(target, self._needed() if needed is None else needed, exc=exc) from None
 
     def _count_written(self) -> None:
         """On a full disk, try to count the batches written whole before it (each was flushed): a re-run resumes after them.
