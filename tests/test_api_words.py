@@ -516,3 +516,28 @@ def test_extracts_old_keyword_form_names_its_keywords(tmp_path):
                                                    out=out)) == (
             "data_dir applies to Fashion-MNIST only; images names your photos' folder: give only one of them")
     assert not out.exists()
+
+
+def test_a_carried_function_sees_every_context_variable_of_its_caller():
+    """Regression (helper-232's review): ``errors.carried`` copied the two context variables it knew by hand, so any
+    other (a new wording switch) was at its default on a decoder or writer thread. The caller's whole context goes
+    with it now, each call in a copy of its own: two threads run the carried function at once."""
+    import contextvars
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from featcache.errors import carried, cli_running, cli_words
+
+    setting = contextvars.ContextVar("a_setting_featcache_does_not_know", default="unset")
+    both = threading.Barrier(2, timeout=30)
+
+    def seen(_: int) -> tuple[str, bool]:
+        both.wait()  # both threads inside the carried call together
+        return setting.get(), cli_running()
+
+    with cli_words():
+        setting.set("the caller's")
+        fn = carried(seen)
+    setting.set("changed after")  # the words are the caller's when it wrapped fn
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        assert list(pool.map(fn, range(2))) == [("the caller's", True)] * 2
