@@ -128,15 +128,24 @@ def parse_sizes(sizes: str | Iterable[Any], flag: str = "--sizes") -> list[int]:
     out = set()
     like = option("100,250,500,1000", "[100, 250, 500, 1000]")  # a Python call's sizes are a list
     for s in items:
-        if isinstance(s, str) and not s.lstrip("+").isdigit():
-            raise FeatcacheError(f"{given(flag + ':', repr(s))} is not a whole number; pass sizes like {like}")
-        if isinstance(s, float) and not s.is_integer():
-            raise FeatcacheError(f"{given(flag + ':', repr(s))} is not a whole number; pass sizes like {like}")
+        # every item that is no whole number gets the one fix (True and None went on to _whole's "pass e.g.
+        # sizes=[...]" while 'x' and 1.5 said "pass sizes like [...]"; a review)
+        if not _is_size_like(s):
+            raise FeatcacheError(f"{given(flag + ':', repr(s) if isinstance(s, str) else shown(s))} is not a whole number; "
+                                 f"pass sizes like {like}")
         n = _whole(s, f"{flag}:", "100,250,500,1000")
         if n < 1:
             raise FeatcacheError(f"{given(flag + ':', shown(n))} is not a size; pass sizes of at least 1, like {like}")
         out.add(n)
     return sorted(out)
+
+
+def _is_size_like(s: Any) -> bool:
+    """Whether a sizes item reads as a whole number: a string of digits, or a number (NumPy's too) that is whole and
+    no bool."""
+    if isinstance(s, str):
+        return s.lstrip("+").isdigit()
+    return isinstance(s, numbers.Real) and not _is_bool(s) and float(s).is_integer()
 
 
 def check_bool(value: Any, name: str, why: str = "") -> bool:

@@ -454,8 +454,10 @@ def test_an_item_of_a_curves_sizes_or_seeds_is_named_as_one_item(cache, tmp_path
     out = tmp_path / "cv"
     assert api_error(lambda: featcache.learning_curve(cache, ["1x"], out=out)) == (
         "'1x' in sizes is not a whole number; pass sizes like [100, 250, 500, 1000]")
-    assert api_error(lambda: featcache.learning_curve(cache, [True], out=out)) == (
-        "True in sizes is not a whole number; pass e.g. sizes=[100, 250, 500, 1000]")
+    # one fix for every item that is no whole number (True and None said "pass e.g. sizes=[...]"; helper-232's review)
+    for item, shown in (("x", "'x'"), (1.5, "1.5"), (True, "True"), (None, "None"), (np.float32(2.5), "np.float32(2.5)")):
+        assert api_error(lambda: featcache.learning_curve(cache, [10, item], out=out)) == (
+            f"{shown} in sizes is not a whole number; pass sizes like [100, 250, 500, 1000]")
     assert api_error(lambda: featcache.learning_curve(cache, [10], baseline="scratch", baseline_sizes=[0], out=out)) == (
         "0 in baseline_sizes is not a size; pass sizes of at least 1, like [100, 250, 500, 1000]")
     assert api_error(lambda: featcache.learning_curve(cache, [10], seeds=[1, "x"], out=out)) == (
