@@ -148,6 +148,43 @@ def test_a_layout_that_cannot_be_read_is_refused_when_the_source_is_made(tmp_pat
 # ---------------------------------------------------------------- odd and unreadable files
 
 
+def test_a_photo_over_the_size_bound_is_skipped_unread(tmp_path, monkeypatch):
+    """The promise of ``images._read`` (helper-232's review: it had no test): a file larger than MAX_FILE_BYTES by its
+    size is skipped with that line and never read, not read up to the bound first. The bound is set just above the
+    other photos; the large one is a photo that decodes, so the bound alone skips it."""
+    root = make_class_tree(tmp_path / "d", {"cats": 4, "dogs": 4})
+    big = write_image(root / "cats" / "big.png", class_image(0, 99, size=96))
+    small = max(p.stat().st_size for p in root.rglob("*.png") if p != big)
+    assert big.stat().st_size > small + 1
+    monkeypatch.setattr(images, "MAX_FILE_BYTES", small + 1)
+    real, read = images.open_photo_sized, []
+
+    class Counted:  # the opened photo, its reads recorded
+        def __init__(self, f, path):
+            self.f, self.path = f, Path(path)
+
+        def read(self, *args):
+            read.append(self.path)
+            return self.f.read(*args)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+    def opened(path):
+        f, size = real(path)
+        return Counted(f, path), size
+
+    monkeypatch.setattr(images, "open_photo_sized", opened)
+    src = images.load(root, 32, test_fraction=0.25)
+    skipped = dict(src.skipped)
+    assert list(skipped) == ["cats/big.png"] and skipped["cats/big.png"].endswith("is too large for a photo"), skipped
+    others = set(root.rglob("*.png")) - {big}
+    assert big not in read and set(read) == others, read  # the other eight were read through the same path
+
+
 def test_odd_files_are_skipped_listed_or_ignored(tmp_path):
     root = make_class_tree(tmp_path / "d", {"cats": 4, "dogs": 4})
     (root / "cats" / "notes.txt").write_text("not an image")
