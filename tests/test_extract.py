@@ -1489,6 +1489,25 @@ def test_extract_json_says_the_interrupted_extraction_of_data_edited_since_it_st
     assert json.loads(proc.stdout)["partial_started_over"] is None
 
 
+def test_extract_json_counts_the_images_a_resume_took_from_the_interrupted_run(fashion_dir, tmp_path, capsys):
+    """``resumed_images`` in --json had no test (helper-232's review): a run resuming an interrupted extraction says
+    how many images the interrupted run had embedded (its partial's rows), the rest embedded now; a hit resumed none."""
+    out = tmp_path / "c.h5"
+    interrupted_extraction(out, batches=2, data_dir=str(fashion_dir), weights="random", image_size=32, batch_size=8)
+    with h5py.File(partial_path(out), "r") as f:
+        done = sum(int(f[s].attrs["rows_done"]) for s in ("train", "test"))
+    argv = ["extract", "--data-dir", str(fashion_dir), *FORCE_ARGS, "--image-size", "32", "--batch-size", "8",
+            "--out", str(out), "--json"]
+    proc = run_main(capsys, *argv)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert 0 < done < doc["images"] and doc["resumed_images"] == done, (done, doc)
+    assert doc["partial_started_over"] is None and not partial_path(out).exists()
+    proc = run_main(capsys, *argv)  # a hit: nothing resumed
+    assert proc.returncode == 0 and json.loads(proc.stdout)["hit"] is True, proc.stderr
+    assert json.loads(proc.stdout)["resumed_images"] == 0
+
+
 def test_extract_force_that_fails_building_the_model_leaves_the_partial_of_other_settings_in_place(
         fashion_dir, tmp_path, capsys, monkeypatch):
     """A reviewer (2026-12-05): --force moved an interrupted extraction of other settings aside before building the
