@@ -2704,3 +2704,21 @@ def test_a_cache_whose_extract_is_still_building_its_network_is_said_to_be_runni
     lock_path(path).write_bytes(b"featcache-lock pid=999999\n")  # a killed run's: nobody holds it
     with pytest.raises(FeatcacheError, match="^cache not found: "):
         open_cache(path)
+
+
+def test_a_partials_rows_done_are_one_count_for_the_reader_and_the_writer(tmp_path):
+    """Regression (helper-232's review): the reader's ``progress`` counted the split groups (those holding labels) and
+    the writer's ``rows_in`` every root group's rows_done, so a partial with an extra group saying rows_done held
+    rows to the writer (another's work, set aside) and none to the reader (a stub). One count now: the splits'."""
+    from featcache.store.partial import progress_rows, rows_in
+    from featcache.store.reader import read_attrs
+
+    w = writer(tmp_path / "a.h5")
+    write_rows(w, w.open(), stop={"train": 128, "test": 0})
+    w.close()
+    part = partial_path(tmp_path / "a.h5")
+    with h5py.File(part, "a") as f:
+        f.create_group("notes").attrs["rows_done"] = 500  # an edit: no labels, so no split and no rows
+    with h5py.File(part, "r") as f:
+        writers = rows_in(f)
+    assert writers == progress_rows(read_attrs(part, check_seal=False)) == 128, writers

@@ -59,7 +59,8 @@ from featcache.store.layout import (
     view_names,
 )
 from featcache.store.partial import (EMPTY, LEFTOVER, NOTHING, OURS, RESUME, SET_ASIDE, START_OVER, FoundPartial,
-                                     look_at_partial, open_ours, progress_rows, someone_elses)
+                                     look_at_partial, open_ours, progress_rows, someone_elses,
+                                     split_progress)
 from featcache.validate import DIGESTS_SINCE, release, starts_with
 
 if TYPE_CHECKING:
@@ -126,8 +127,7 @@ def _attrs_of(path: Path, f: h5py.File, check_seal: bool) -> dict[str, Any]:
     if not attrs.get("complete"):
         try:
             # in split order (train first), as a complete cache's splits are listed: HDF5 lists groups by name
-            attrs["progress"] = {k: [int(f[k].attrs.get("rows_done", 0)), int(f[k]["labels"].shape[0])]
-                                 for k in split_names(f) if "labels" in f[k]}
+            attrs["progress"] = split_progress(f)
         except (OSError, KeyError, TypeError, ValueError) as exc:
             raise damaged(path, f"its progress is unreadable: {first_line(exc)}") from None
     return attrs
