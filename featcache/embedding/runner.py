@@ -451,14 +451,8 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
         if make_embed.runtime_note:  # auto says why it fell back (a user asked for the fastest)
             status(make_embed.runtime_note)
     # Just before the writer opens, not before the model build: a run that failed there (bad weights, a runtime)
-    # had moved someone's partial for nothing; the old cache's own staged leftover (its fingerprint) is not another
-    # extraction's, and was said to be (a reviewer, 2026-12-05). Still under the lock.
-    # Judged once, from one reading of its attributes, which the lines and the writer take (it was opened up to four
-    # times: the set-aside, the start-over, the writer's look and the set-aside line's). ``held``: a complete cache
-    # of other settings here (--force) is the one whose own staged leftover is nobody else's work.
-    found = judge_partial(path, ident, data.spec, held=other.fingerprint if other and other.complete else None)
-    aside = _set_aside_other_partial(path, found) if store.force else None
-    started_over = _start_over_changed_data(path, found, verbose)
+    # had moved someone's partial for nothing. Still under the lock.
+    found, aside, started_over = _judged_partial(path, ident, data, store, verbose, other)
     writer = make_writer(path, attrs, rows.specs, widths, store.dtype, staged=rows.staged, verbose=verbose,
                          out_at_start=out_at_start, found=found)
     done = writer.open()
@@ -506,6 +500,21 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
     if verbose:
         _report(result)
     return result
+
+
+def _judged_partial(path: Path, ident: CacheIdentity, data: DataSource, store: StoreSpec, verbose: bool,
+                    other: OtherCache | None) -> tuple[FoundPartial, Path | None, int | None]:
+    """The partial at ``path``'s name, judged, and what was done about it before the writer opens: (what was found,
+    where ``--force`` moved another extraction's partial or None, the rows of a partial of these settings over data
+    changed since that was started over or None).
+
+    Judged once, from one reading of its attributes, which the lines and the writer take (it was opened up to four
+    times: the set-aside, the start-over, the writer's look and the set-aside line's). ``held``: a complete cache of
+    other settings here (--force) is the one whose own staged leftover is nobody else's work (it was said to be
+    another extraction's; a reviewer, 2026-12-05)."""
+    found = judge_partial(path, ident, data.spec, held=other.fingerprint if other and other.complete else None)
+    aside = _set_aside_other_partial(path, found) if store.force else None
+    return found, aside, _start_over_changed_data(path, found, verbose)
 
 
 def _build(rows: RowPlan, model: ModelSpec, ident: CacheIdentity, per_pass: passes.PassSize,
