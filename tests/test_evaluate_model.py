@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -624,3 +625,55 @@ def test_a_model_file_not_found_with_a_photo_folder_is_called_a_model(tmp_path, 
         "or 'featcache finetune'"), got.stderr
     got = run_main(capsys, "evaluate", str(tmp_path / "nothere.keras"), str(tmp_path / "c.h5"))  # a cache: a head's
     assert got.returncode == 2 and "head file not found" in got.stderr, got.stderr
+
+
+def test_a_class_named_with_a_slash_is_scored_from_its_folder_named_with_an_underscore(tmp_path, capsys):
+    """Regression (a new-user tester): a Fashion-MNIST model could not be scored with 'featcache evaluate MODEL
+    FOLDER': no folder can be named 't-shirt/top', and 't-shirt_top' was refused "not the model's: t-shirt_top;
+    missing: t-shirt/top; name each subfolder as one of the model's classes", advice no one could follow. The folder
+    't-shirt_top' is that class's (its name with '/' as '_'); the report keeps the model's class name; a folder made
+    as t-shirt/top (a 't-shirt' folder) is refused naming the folder to use."""
+    from helpers import tiny_fashion_cache
+
+    cache = tiny_fashion_cache(tmp_path, n_train=40, n_test=10)
+    model = featcache.export(featcache.train(cache, "logreg", out=tmp_path / "h.npz").path, tmp_path / "m.keras").path
+    names = read_meta(model)["class_names"]
+    assert "t-shirt/top" in names  # Fashion-MNIST's class 0
+    rng = np.random.default_rng(0)
+    photos = {}
+    for folder, label in (("t-shirt_top", 0), ("trouser", 1)):
+        for i in range(3):
+            gray = rng.integers(0, 60, size=(28, 28), dtype=np.uint8)
+            gray[2 + 2 * label: 4 + 2 * label, :] = 250  # make_fashion_dir's stripe of the class
+            photos[write_image(tmp_path / "val" / folder / f"{i}.png", np.repeat(gray[..., None], 3, axis=2))] = label
+    said = [p.top[0][0] for p in featcache.predict(model, list(photos), runtime="tensorflow")]
+    want = np.mean([s == names[label] for s, label in zip(said, photos.values())])
+
+    got = run_main(capsys, "evaluate", str(model), str(tmp_path / "val"), "--out", str(tmp_path / "rep"),
+                   "--runtime", "tensorflow")
+    assert got.returncode == 0, got.stderr
+    report = json.loads((tmp_path / "rep" / "evaluation.json").read_text())
+    assert report["accuracy"] == pytest.approx(want) and report["folder"]["images"] == 6
+    assert report["class_names"] == names and np.sum(report["confusion"][0]) == 3 == np.sum(report["confusion"][1])
+    assert {w["true"] for w in report["misclassified"]} <= {"t-shirt/top", "trouser"}
+    assert "'t-shirt/top'" not in got.stderr  # not among the classes said to have no photo
+
+    # mkdir -p val2/t-shirt/top made a 't-shirt' folder: the refusal names the folder that stands for the class
+    make_class_tree(tmp_path / "val2", {"t-shirt": 1, "trouser": 1}, size=28)
+    got = run_main(capsys, "evaluate", str(model), str(tmp_path / "val2"), "--out", str(tmp_path / "rep2"))
+    assert got.returncode == 2 and len(got.stderr.splitlines()) == 1, got.stderr
+    assert re.search(r"not the model's: t-shirt; missing: [^;]*\bt-shirt_top;", got.stderr), got.stderr
+    assert ("name each subfolder as one of the model's classes (t-shirt_top for t-shirt/top: a folder name cannot "
+            "hold '/'), or evaluate on") in got.stderr, got.stderr
+    assert not (tmp_path / "rep2").exists()
+
+
+def test_a_folder_stands_for_a_class_it_cannot_name_only_where_no_other_class_has_that_name():
+    """The rule of ``class_folders``: 'a/b' is the folder 'a_b' unless a class is named 'a_b' (that folder is that
+    class's), or two classes would share it (neither gets it); other names, NFC, are their folders."""
+    from featcache.deploy.evaluate import class_folders
+
+    assert class_folders(["a/b", "c"]) == {"a_b": 0, "c": 1}
+    assert class_folders(["a/b", "a_b", "c"]) == {"a_b": 1, "c": 2}
+    assert class_folders(["a/b", "a\0b", "c"]) == {"c": 2}
+    assert class_folders(["Cafe\u0301"]) == {"Caf\u00e9": 0}

@@ -286,7 +286,7 @@ def _check_folder(folder: Any, names: Sequence[str]) -> Path:
         what = "is not a folder" if root.exists() else "not found"
         raise FeatcacheError(f"photo folder {what}: {root}; {folder_hint(names)}")
     subdirs = {e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith(".")}
-    splits = sorted(subdirs & set(SPLIT_FOLDERS) - set(names))
+    splits = sorted(subdirs & set(SPLIT_FOLDERS) - set(class_folders(names)))
     if splits:
         test = next((t for t in TEST_FOLDERS if t in subdirs), splits[0])
         raise FeatcacheError(f"{root} is split into {'/ and '.join(splits)}/; evaluate scores one tree of class folders: "
@@ -308,22 +308,68 @@ def folder_hint(names: Sequence[str]) -> str:
     return f"a model is scored on photos: pass a folder with one subfolder of photos per class of the model ({', '.join(names)})"
 
 
+# What no folder name can hold (POSIX: '/' and NUL): a class named with one (Fashion-MNIST's 't-shirt/top') is
+# matched by its name with each as '_' (``class_folders``), the one spelling a user would try (a tester's
+# 't-shirt_top' was refused with advice that could not be followed).
+NOT_IN_FOLDER_NAMES = ("/", "\0")
+
+
+def folder_name(name: str) -> str:
+    """The folder name that stands for the class ``name`` (NFC): the name, each character no folder name can hold
+    (``NOT_IN_FOLDER_NAMES``) as '_'."""
+    name = unicodedata.normalize("NFC", name)
+    for c in NOT_IN_FOLDER_NAMES:
+        name = name.replace(c, "_")
+    return name
+
+
+def class_folders(names: Sequence[str]) -> dict[str, int]:
+    """The one home of which class folder is which of the model's classes: ``{folder name: index into names}``. A
+    class folder is named as the class, case and all, in Unicode's NFC form, as extract names classes; a class
+    whose name no folder can hold is named by ``folder_name``, unless that is another class's name or two such
+    classes share it (a folder of that name is the other class's, or either's: such a class has no folder)."""
+    model = [unicodedata.normalize("NFC", n) for n in names]
+    spelled = [folder_name(n) for n in model]
+    return {f: i for i, (n, f) in enumerate(zip(model, spelled))
+            if f == n or (f not in model and spelled.count(f) == 1)}
+
+
 def check_same_classes(root: Path, found: Sequence[str], names: Sequence[str]) -> None:
-    """The class folders of ``root`` are some or all of the model's classes, as extract names classes: by the
-    folder's name, case and all, in Unicode's NFC form. One line naming what differs and the fix. Some are enough:
-    a model is fairly scored on the classes there are (the report says which have no photo); a folder of only
-    ``ants/`` got extract's "a classifier needs at least two class folders" (a review)."""
-    model = {unicodedata.normalize("NFC", n) for n in names}
-    if set(found) <= model:
+    """The class folders of ``root`` are some or all of the model's classes (``class_folders``). One line naming
+    what differs and the fix, naming each missing class by the folder name to use. Some are enough: a model is
+    fairly scored on the classes there are (the report says which have no photo); a folder of only ``ants/`` got
+    extract's "a classifier needs at least two class folders" (a review)."""
+    folders = class_folders(names)
+    if set(found) <= set(folders):
         return
-    extra, missing = sorted(set(found) - model), sorted(model - set(found))
+    renamed = {f: names[i] for f, i in folders.items() if f != unicodedata.normalize("NFC", names[i])}
+    unmatched = [n for i, n in enumerate(names) if i not in folders.values()]
+    extra, missing = sorted(set(found) - set(folders)), sorted(set(folders) - set(found))
     case = [f"{f} for {m}" for f in extra for m in missing if f.casefold() == m.casefold()]
     diff = "; ".join(x for x in (f"not the model's: {', '.join(extra)}" if extra else "",
                                  f"missing: {', '.join(missing)}" if missing else "") if x)
     hint = f" (class names are case-sensitive, as extract reads them: {', '.join(case)})" if case else ""
     raise FeatcacheError(one_line(f"the class folders of {root} ({', '.join(found)}) are not the model's classes "
                                   f"({', '.join(names)}): {diff}{hint}; name each subfolder as one of the model's "
-                                  "classes, or evaluate on a folder of the data set the model was trained on"))
+                                  f"classes{_spelled_hint(renamed)}, or evaluate on a folder of the data set the model "
+                                  f"was trained on{_unmatched_note(unmatched)}"))
+
+
+def _spelled_hint(renamed: dict[str, str]) -> str:
+    """The refusal's words for the classes named by ``folder_name`` (``{folder: class}``): which folder is which."""
+    if not renamed:
+        return ""
+    pairs = ", ".join(f"{f} for {n}" for f, n in sorted(renamed.items()))
+    held = [repr(c) for c in NOT_IN_FOLDER_NAMES if any(c in n for n in renamed.values())]
+    return f" ({pairs}: a folder name cannot hold {' or '.join(held)})"
+
+
+def _unmatched_note(unmatched: Sequence[str]) -> str:
+    """The refusal's words for the classes no folder stands for (``class_folders``): scored on others' folders only."""
+    if not unmatched:
+        return ""
+    return (f"; no folder can stand for {', '.join(unmatched)} ({', '.join(map(folder_name, unmatched))} is another "
+            "class's name, or two classes'), so the model is scored without it")
 
 
 def _check_each_class_decodes(tree: Any, per_file: Sequence[Any], undecoded: Sequence[tuple[str, str]]) -> None:
@@ -354,7 +400,7 @@ def _warn_absent_classes(root: Path, y: np.ndarray, names: Sequence[str]) -> Non
 
 def _model_labels(tree: Any, names: Sequence[str]) -> np.ndarray:
     """Each photo's class as an index into the model's classes (the folder's are sorted; the model's order rules)."""
-    index = {unicodedata.normalize("NFC", n): i for i, n in enumerate(names)}
+    index = class_folders(names)
     return np.array([index[c] for c in tree.class_names], dtype=np.int64)[tree.labels]
 
 
