@@ -677,3 +677,21 @@ def test_a_folder_stands_for_a_class_it_cannot_name_only_where_no_other_class_ha
     assert class_folders(["a/b", "a_b", "c"]) == {"a_b": 1, "c": 2}
     assert class_folders(["a/b", "a\0b", "c"]) == {"c": 2}
     assert class_folders(["Cafe\u0301"]) == {"Caf\u00e9": 0}
+
+
+def test_info_of_a_model_shows_how_many_training_digests_it_keeps(tiny, tmp_path, capsys):
+    """Regression (a brief): info of an exported model did not show train_digest_count, the number of its head's
+    training-image digests evaluate MODEL FOLDER tells its training photos by; a model that keeps none said
+    nothing either. Both now say it, in the text and in --json."""
+    from featcache.deploy.model import train_digests
+
+    model, _ = tiny
+    kept = len(train_digests(model, read_meta(model)))
+    assert kept == 6  # the head's train split: half of the 12 photos
+    for old, want in ((model, kept), (_split_model(tmp_path, digests=False)[0], None)):
+        got = run_main(capsys, "info", str(old), "--json")
+        assert got.returncode == 0 and json.loads(got.stdout)["train_digest_count"] == want, got.stderr
+        got = run_main(capsys, "info", str(old))
+        rows = {line.split(None, 1)[0]: line.split(None, 1)[1] for line in got.stdout.splitlines() if line[:1] != " "}
+        assert rows["train_digests"].startswith(f"{kept} kept (evaluate MODEL FOLDER says which photos" if want else
+                                                     "none (exported before 2026-12-06, or from a head without them"), got.stdout

@@ -84,7 +84,7 @@ def _print_file(info: dict[str, Any]) -> None:
     from featcache.recipes.files import FILE_FIELDS
 
     keys = [k for k in FILE_FIELDS if k in info]
-    width = max(len(k) for k in (*keys, "digest")) + 1
+    width = max(len(_label(k)) for k in (*keys, "digest")) + 1
     print(one_line(f"{'file':<{width}} {info['path']} (a {info['kind']})"))  # "head PATH" above "head keras" (a new user)
     if info.get("record_edited"):  # the file's kind is its network's; its record says another (heads.io.edited)
         print(one_line(f"{'record':<{width}} {info['record_edited']}"))
@@ -96,7 +96,7 @@ def _print_file(info: dict[str, Any]) -> None:
             for i, line in enumerate(_finetune_lines(info[key])):
                 print(one_line(f"{'finetune' if i == 0 else '':<{width}} {line}"))
             continue
-        print(one_line(f"{key:<{width}} {_value_words(key, info[key])}" + (f" ({', '.join(unused)}: not used by this fit)" if unused else "")))
+        print(one_line(f"{_label(key):<{width}} {_value_words(key, info[key])}" + (f" ({', '.join(unused)}: not used by this fit)" if unused else "")))
     print(f"{'digest':<{width}} " + ("checked: as saved" if info["content_digest_checked"] else
                                      "none (saved before 2026-12-03): nothing checks that it is as saved"))
 
@@ -157,8 +157,22 @@ def _param_keys(field: str, record: Any) -> Container[str]:
     return ()
 
 
+def _label(key: str) -> str:
+    """A head's or model's row label: the field's name, train_digest_count's shorter (a row label of its 18
+    characters widened every row, and a fine-tuned model's settings line past 120 characters)."""
+    from featcache.recipes.files import DIGEST_COUNT
+
+    return "train_digests" if key == DIGEST_COUNT else key
+
+
 def _value_words(key: str, value: Any) -> str:
     """A head's or model's field as words: seconds as seconds (fit_seconds was 6.1670, as an accuracy; a reviewer)."""
+    from featcache.recipes.files import DIGEST_COUNT
+
+    if key == DIGEST_COUNT:  # what the count is for, and what none means
+        return (f"{value} kept (evaluate MODEL FOLDER says which photos the model was trained on)" if value is not None
+                else "none (exported before 2026-12-06, or from a head without them: evaluate MODEL FOLDER cannot "
+                     "tell which photos the model was trained on)")
     if key.endswith("_seconds") and isinstance(value, (int, float)) and not isinstance(value, bool):
         from featcache.progress import seconds_text
 

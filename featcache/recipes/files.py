@@ -563,9 +563,11 @@ def _checked_record(path: Path, kind: str) -> tuple[bool, dict[str, Any]]:
 # a Keras head's epochs run and any head's fit seconds neither ("epochs 200" of a fit that stopped at 37; the same).
 FILE_FIELDS = ("head", "head_path", "preset", "params", "layer", "backbone", "image_size", "weights_source", "dataset",
                "class_names", "train_images", "train_size", "seed", "train_views", "test_views", "averaged", "views", "scores",
-               "head_test_views", "test_accuracy", "test_accuracy_orig", "test_overlap",
+               "head_test_views", "test_accuracy", "test_accuracy_orig", "test_overlap", "train_digest_count",
                "views_test_accuracy", "epochs_run", "validation_rows", "fit_seconds", "cache_fingerprint", "finetune", "featcache_version",
                "format_version", "created")
+# A model's count of its head's training-image digests (deploy.model.write_model; None: it keeps none)
+DIGEST_COUNT = "train_digest_count"
 # What info --json of a model printed its head's fit as before it took the head's names (deploy.model.HEAD_FIT_FIELDS:
 # params, train_views), printed too until featcache 0.3; the text shows the head's names alone.
 MODEL_NAMES_BEFORE = ("head_params", "head_train_views")
@@ -637,6 +639,8 @@ def describe_file(path: str | Path, kind: str) -> dict[str, Any]:
         meta = {**head_fit_of(meta, {}), TEST_ACCURACY: model_test_accuracy(meta)}
     info = {"path": str(path), "kind": kind, "content_digest_checked": checked,
             **{k: meta[k] for k in FILE_FIELDS if meta.get(k) is not None}, **before}
+    if kind == "model":  # how many training photos evaluate can tell (deploy.model.write_model), none said too:
+        info[DIGEST_COUNT] = meta.get(DIGEST_COUNT)  # info did not show it (a brief)
     if why is not None:  # the loaders' line: what the record says, what the file holds, the fix
         info["record_edited"] = str(why)
     if isinstance(info.get("params"), dict) and isinstance(info.get("head"), str):
