@@ -609,7 +609,7 @@ def test_two_conversions_of_one_model_at_once_convert_it_once(tmp_path, monkeypa
     theirs = json.loads(out.read_text())
     assert len(calls) == 1 and runtimes.conversions_made() == made + 1
     assert theirs == {"made": 0, "path": str(path)}, err.read_text()  # the old code: {"made": 1, ...}, converted twice
-    assert f"{runtimes.CONVERSION_WAIT} (held by process {os.getpid()})" in err.read_text()
+    assert f"{runtimes.conversion_wait(None)} (held by process {os.getpid()})" in err.read_text()  # no limit given
     assert sorted(p.name for p in runtime_dir.iterdir()) == [path.name, _digest_path(path).name]  # no lock file left
     assert runtimes._digest_matches(path, TINY.key())
 
@@ -764,7 +764,7 @@ def _stopped_holder(model: Path):
         holder.stdout.close()
 
 
-def test_a_conversion_held_by_a_stopped_featcache_is_waited_for_only_so_long(tmp_path, monkeypatch, tiny_reference):
+def test_a_conversion_held_by_a_stopped_featcache_is_waited_for_only_so_long(tmp_path, monkeypatch, capsys, tiny_reference):
     """Regression (a reviewer): a converter waiting on another process's conversion lock (``<key>.onnx.lock``) waited
     with no limit, so a frozen holder (a Ctrl-Z'd featcache) held it for ever. Now a runtime asked for by name waits
     at most the lock timeout given, then one line naming the holder, its lock and the fixes; ``auto`` waits that
@@ -784,11 +784,15 @@ def test_a_conversion_held_by_a_stopped_featcache_is_waited_for_only_so_long(tmp
         assert _one_line(exc) == (f"{what.format(0.5)}; wait for it (a longer lock_timeout), end that process if it "
                                   "is stuck (a stopped one: 'fg' it in its terminal, or kill it) and run again, or use "
                                   "runtime='tensorflow'")
-        monkeypatch.setattr(runtimes, "AUTO_CONVERSION_WAIT_SECONDS", 0.5, raising=False)  # raising: the old code
+        monkeypatch.setattr(runtimes, "AUTO_CONVERSION_WAIT_SECONDS", 1.5, raising=False)  # raising: the old code
+        capsys.readouterr()
         start = time.monotonic()
         used, forward, note = runtimes.build("auto", TINY, None, tmp_path)
-        assert used == "tensorflow" and note == f"runtime auto: using tensorflow ({what.format(0.5)})"
-        assert 0.5 <= time.monotonic() - start and np.array_equal(forward(_images())[0], tiny_reference[0])
+        assert used == "tensorflow" and note == f"runtime auto: using tensorflow ({what.format(1.5)})"
+        assert 1.5 <= time.monotonic() - start and np.array_equal(forward(_images())[0], tiny_reference[0])
+        # its wait line, said after a second, says it gives up (it said "waiting ... ..." alone; a brief)
+        assert (f"waiting for another featcache converting the same model, giving up after 1.5 s ... "
+                f"(held by process {holder.pid})") in capsys.readouterr().err
         used, _, note = runtimes.build("auto", TINY, None, tmp_path, lock_timeout=0.2)  # the lock timeout given
         assert used == "tensorflow" and note == f"runtime auto: using tensorflow ({what.format(0.2)})"
         assert os.listdir(tmp_path) == [f"{model.name}.lock"]  # the holder's lock, as it was; nothing converted

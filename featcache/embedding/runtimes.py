@@ -760,8 +760,14 @@ def converted_model(spec: ConversionSpec, runtime_dir: Path, load: Callable[[Pat
 
 
 # The line of a conversion that waits for another process's conversion of the same model, said once the wait lasts
-# a second (``store.lock.WAIT_QUIET_SECONDS``); ``exclusive_lock`` adds "(held by process N)".
-CONVERSION_WAIT = "waiting for another featcache converting the same model ..."
+# a second (``store.lock.WAIT_QUIET_SECONDS``); ``exclusive_lock`` adds "(held by process N)". ``conversion_wait``.
+CONVERSION_WAIT = "waiting for another featcache converting the same model"
+
+
+def conversion_wait(timeout: float | None) -> str:
+    """The wait's line, with how long it lasts at most: ``auto``'s said nothing of giving up after
+    ``AUTO_CONVERSION_WAIT_SECONDS`` (120 s), so a user could not tell it from a wait for ever (a brief)."""
+    return f"{CONVERSION_WAIT}{'' if timeout is None else f', giving up after {timeout:g} s'} ..."
 
 
 class ConversionBusy(CacheBusy):
@@ -807,7 +813,7 @@ def _converting_alone(path: Path, timeout: float | None = None) -> Iterator[None
         except OSError:  # the conversion's own write says why the folder cannot be made
             pass
         try:
-            held.enter_context(exclusive_lock(path, wait_message=CONVERSION_WAIT, timeout=timeout))
+            held.enter_context(exclusive_lock(path, wait_message=conversion_wait(timeout), timeout=timeout))
         except CacheBusy:
             raise _busy(path, timeout if timeout is not None else 0) from None
         except FeatcacheError:
