@@ -1160,3 +1160,28 @@ def test_a_curve_folder_of_other_views_names_its_views_and_the_asked_ones(tiny_c
     with pytest.raises(FeatcacheError, match=r"other settings \(train views orig,flip here, orig asked, "
                                              r"test views orig,flip here, orig asked\)"):
         CurveFolder(out, curve_key(ident)).finished_rows(ident)
+
+
+def test_a_curve_that_fails_before_its_first_row_leaves_no_folder_it_made(tiny_cache, tmp_path, monkeypatch):
+    """A brief asked whether CurveFolder.make_parent's folders outlive a failed run: they do not, as run_curve makes
+    them inside output_files (paths.folders_made_for); this holds it. A full disk at the first write (curve.csv)
+    and a Ctrl-C before it each leave nothing of OUT's new folders."""
+    import errno
+
+    from featcache.analysis.curve.folder import CurveFolder
+    from featcache.store import atomic
+
+    def full(_path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def interrupted(_self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(atomic, "fsync_file", full)
+    with pytest.raises(FeatcacheError, match="no space left on"):
+        curve(tiny_cache, tmp_path / "new" / "deep" / "curve", heads=("logreg",), seeds=1)
+    monkeypatch.undo()
+    monkeypatch.setattr(CurveFolder, "check_outputs", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        curve(tiny_cache, tmp_path / "new" / "deep" / "curve", heads=("logreg",), seeds=1)
+    assert os.listdir(tmp_path) == []

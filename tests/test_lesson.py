@@ -148,27 +148,35 @@ def test_best_layer_row_is_chosen_without_the_test_images(lesson_out):
     assert "chosen by probing" in best["approach"] and "held out" in (lesson_out / "lesson.md").read_text()
 
 
+def _views_context(tmp_path: Path, layer: str, verbose: bool = False):
+    """The views row's context alone, tiny: random weights, 60 synthetic training images and 20 test images at 32 px,
+    ``layer`` as the best-layer probe would hand it over, on TensorFlow, its output in ``tmp_path / "out"``."""
+    from types import SimpleNamespace
+
+    from helpers import make_fashion_dir
+
+    from featcache.recipes.lesson import LessonContext
+
+    data = make_fashion_dir(tmp_path / "fm", n_train=60, n_test=20)
+    return LessonContext(cache=None, source=None, out=tmp_path / "out", test_limit=20, scratch_train=60, scratch_epochs=1,
+                         seed=0, verbose=verbose, weights="random", data_dir=str(data), train_limit=60, image_size=32,
+                         probed=(SimpleNamespace(best=SimpleNamespace(layer=layer)), 0.0), runtime="tensorflow")
+
+
 def test_views_row_chooses_head_and_views_on_held_out_training_images(tmp_path, monkeypatch, capsys):
     """The views row alone, tiny: random weights, 60 synthetic training images; the layer as the best-layer probe
     would hand it over. Its chosen head and views are the probe's best on held-out TRAINING images, and its head
     file scores its test accuracy. Run verbose with FEATCACHE_PROGRESS=off (conftest's): its result line is said
     (regression, a review 2026-12-05: test_every_lesson_rows_result_line_shows_with_the_progress_off runs the scratch
     row alone; this row's line was a status line too, hidden with the progress off, before d42d611)."""
-    from types import SimpleNamespace
-
-    from helpers import make_fashion_dir
-
     from featcache.analysis.probe import best_row, read_probe_csv
     from featcache.heads.io import load_head
     from featcache.heads.views import score_views
-    from featcache.recipes.lesson import LESSON_VIEWS, LessonContext, views_row
+    from featcache.recipes.lesson import LESSON_VIEWS, views_row
     from featcache.store.cache import open_cache
 
-    data = make_fashion_dir(tmp_path / "fm", n_train=60, n_test=20)
     layer = "block_1_expand_relu"
-    ctx = LessonContext(cache=None, source=None, out=tmp_path / "out", test_limit=20, scratch_train=60, scratch_epochs=1,
-                        seed=0, verbose=True, weights="random", data_dir=str(data), train_limit=60, image_size=32,
-                        probed=(SimpleNamespace(best=SimpleNamespace(layer=layer)), 0.0), runtime="tensorflow")
+    ctx = _views_context(tmp_path, layer, verbose=True)
     asked = spy_runtimes(monkeypatch)
     row = views_row(ctx)
     said = [line for line in capsys.readouterr().out.splitlines() if line.startswith("test accuracy ")]
@@ -768,3 +776,25 @@ def test_the_lesson_tables_markdown_says_each_accuracy_as_its_csv_does():
     csv_accuracies = [r["test_accuracy"] for r in csv.DictReader(csv_table(rows).splitlines())]
     md_accuracies = [line.split(" | ")[2] for line in markdown_table(rows).splitlines()[2:]]
     assert md_accuracies == csv_accuracies == ["0.8173", "0.8657", "0.0003", "0.9997"], (md_accuracies, csv_accuracies)
+
+
+def test_a_views_head_that_cannot_be_written_leaves_no_empty_heads_folder(tmp_path, monkeypatch):
+    """Regression (a brief): the views row made heads/ (path.parent.mkdir) before saving its head, so a head that
+    could not be written (a full disk) left the new empty folder behind: the atomic write removes only the folders
+    it made itself. The folder is made under paths.folders_made_for and goes again; the rest of the row's output
+    (its probe) stays. A full disk is simulated where the head's bytes are written."""
+    import errno
+
+    import featcache.heads.io as head_io
+    from featcache.recipes.lesson import views_row
+
+    def full(*_args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(head_io, "_write_npz", full)
+    monkeypatch.setattr(head_io, "_write_keras", full)
+    ctx = _views_context(tmp_path, "block_1_expand_relu")
+    with pytest.raises(FeatcacheError, match="no space left on"):
+        views_row(ctx)
+    assert (ctx.out / "probe_views").is_dir()  # the row got as far as its head
+    assert not (ctx.out / "heads").exists(), sorted(p.name for p in ctx.out.iterdir())

@@ -236,10 +236,11 @@ def views_row(ctx: LessonContext) -> dict[str, Any]:
         scored = fit_and_score(head, vcache, layer, train_views, test_views)
     fit_seconds, accuracy, orig_accuracy = scored.fit_seconds, scored.accuracy, scored.accuracy_orig
     path = ctx.out / "heads" / f"views_{layer}_{b.head}{head_suffix(b.head)}"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_trained(head, vcache, layer, b.head, path, None, train_views, test_views, accuracy, fit_seconds, seed=ctx.seed,
-                 force=_older_lessons_head(path, ctx.out), written_by=LESSON,  # as the other heads (_cached_head_row)
-                 **{TEST_ACCURACY_ORIG: orig_accuracy})  # as train records it (one rule: heads.io.TEST_ACCURACY_ORIG)
+    with paths.folders_made_for(path.parent):  # heads/ made here goes again if the head is not written (a full disk)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_trained(head, vcache, layer, b.head, path, None, train_views, test_views, accuracy, fit_seconds,
+                     seed=ctx.seed, force=_older_lessons_head(path, ctx.out), written_by=LESSON,  # as the other heads
+                     **{TEST_ACCURACY_ORIG: orig_accuracy})  # as train records it (one rule: heads.io.TEST_ACCURACY_ORIG)
     _say_row(ctx, f"test accuracy {accuracy:.4f} ({b.head}, train views {b.train_views}, test views {b.test_views}); "
                   f"fit {fit_seconds:.1f} s")
     # its confusion matrix beside the other rows' (docs/commands.md: "their confusion matrices in eval/"; this row's
