@@ -24,6 +24,8 @@ from featcache.deploy.predict import predict
 from featcache.embedding import runtimes
 from featcache.errors import FeatcacheError
 
+from helpers import make_class_tree
+
 CONVERTED = [name for name in ("onnxruntime", "openvino") if runtimes.REGISTRY[name].available()]
 CLASSES = ["a", "b", "c"]
 
@@ -129,9 +131,10 @@ def test_auto_does_not_convert_for_a_few_images_and_keeps_quiet_about_it(tiny, c
 
 
 def test_auto_counts_the_forward_passes_of_a_views_model(conversions, capsys, tmp_path, monkeypatch, progress_on):
-    """Regression: predict and evaluate on a model of test-time views chose the runtime by its images, not images x
-    views (ModelRunner passed no views to the runtime choice), so a job of enough passes to repay a conversion ran on
-    TensorFlow, and one whose conversion was cached was said too small for it. Extract already counted passes.
+    """Regression: predict and evaluate (MODEL FOLDER) on a model of test-time views chose the runtime by its images,
+    not images x views (ModelRunner passed no views to the runtime choice), so a job of enough passes to repay a
+    conversion ran on TensorFlow, and one whose conversion was cached was said too small for it. Extract already
+    counted passes.
     The threshold is set between this job's images and its passes."""
     if not CONVERTED:
         pytest.skip("no converted runtime installed")
@@ -149,6 +152,19 @@ def test_auto_counts_the_forward_passes_of_a_views_model(conversions, capsys, tm
     assert main(args) == 0
     err = capsys.readouterr().err.splitlines()
     assert err[1].endswith("(runtime auto: its conversion was cached)"), err
+    assert len(conversions) == 1
+    # evaluate MODEL FOLDER: the same choice over a folder of as many photos (one per class), so counting passes
+    # is checked on evaluate's own call of the runner too (without views=views there, this job was said too small)
+    folder = make_class_tree(tmp_path / "photos", dict.fromkeys(CLASSES, 1), size=32)
+    evaluate_args = ["evaluate", str(path), str(folder), "--out", str(tmp_path / "report")]
+    monkeypatch.setattr(runtimes, "AUTO_MIN_IMAGES", 2 * len(CLASSES))
+    assert main(evaluate_args) == 0
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("model ready on ")]
+    assert len(err) == 1 and re.fullmatch(rf"model ready on {CONVERTED[0]} in \d+\.\d s", err[0]), err
+    monkeypatch.setattr(runtimes, "AUTO_MIN_IMAGES", 2 * len(CLASSES) + 1)
+    assert main([*evaluate_args[:-1], str(tmp_path / "report2")]) == 0
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("model ready on ")]
+    assert len(err) == 1 and err[0].endswith("(runtime auto: its conversion was cached)"), err
     assert len(conversions) == 1
 
 
