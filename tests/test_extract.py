@@ -853,7 +853,7 @@ def test_engines_factory_is_the_clis_engine_flag():
     # a Python call's words (extract()'s keyword form reaches engines.get; helper-221)
     with pytest.raises(FeatcacheError, match="^workers, address apply only to engine='ray'; add engine='ray' or drop them$"):
         engines.get("local", workers=2, address="h:1")
-    with pytest.raises(FeatcacheError, match="unknown engine 'spark'; use one of: local, ray"):
+    with pytest.raises(FeatcacheError, match="unknown engine 'spark'; choose one of: local, ray"):
         engines.get("spark")
 
 

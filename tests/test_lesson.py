@@ -402,7 +402,7 @@ def test_lesson_runtime_flag_reaches_the_api_and_a_bad_one_is_one_line(monkeypat
 
     assert main(["lesson", "--out", str(tmp_path / "o"), "--runtime", "tensorrt"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "unknown runtime 'tensorrt'; use one of: auto, tensorflow, onnxruntime, openvino" in err
+    assert "unknown runtime 'tensorrt'; choose one of: auto, tensorflow, onnxruntime, openvino" in err
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert not (tmp_path / "o").exists() and not (tmp_path / "home").exists()
     seen = []

@@ -91,7 +91,7 @@ def test_a_mistyped_runtime_is_refused_when_the_engine_is_made(fashion_dir, tmp_
     spec = featcache.ModelSpec(weights="random", image_size=32)
     featcache.extract(featcache.FashionMNIST(str(fashion_dir)), spec, featcache.StoreSpec(out=out), verbose=False)
     for make in (lambda: featcache.LocalEngine(runtime="onnx"), lambda: featcache.RayEngine(runtime="onnx")):
-        with pytest.raises(FeatcacheError, match=r"^unknown runtime 'onnx'; use one of: auto, tensorflow, onnxruntime"):
+        with pytest.raises(FeatcacheError, match=r"^unknown runtime 'onnx'; choose one of: auto, tensorflow, onnxruntime"):
             make()
     from featcache.cli import main
 

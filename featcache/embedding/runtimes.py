@@ -61,7 +61,7 @@ import numpy as np
 from featcache import paths
 from featcache._lazy import native_stderr_quiet
 from featcache.errors import (CacheBusy, FeatcacheError, example, first_line, given, in_the_way, named_option, one_line,
-                              option, warn)
+                              option, unknown, warn)
 
 if TYPE_CHECKING:
     import openvino
@@ -588,7 +588,7 @@ def check_runtime(name: Any) -> str:
     if not isinstance(name, str) or not name:
         raise FeatcacheError(f"{option('--runtime')} must be a runtime's name, e.g. {example('--runtime', DEFAULT_RUNTIME)} (got {name!r})")
     if name not in RUNTIMES:
-        raise FeatcacheError(f"unknown runtime {name!r}; use one of: {', '.join(RUNTIMES)}")
+        raise FeatcacheError(unknown(f"runtime {name!r}", RUNTIMES))  # errors.unknown: the one wording
     return name
 
 

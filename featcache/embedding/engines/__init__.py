@@ -31,7 +31,7 @@ import numpy as np
 
 from featcache.embedding.batches import Batch
 from featcache.embedding.runtimes import DEFAULT_RUNTIME, check_runtime  # noqa: F401  (the runtimes' own; engines check theirs when made)
-from featcache.errors import FeatcacheError, option
+from featcache.errors import FeatcacheError, option, unknown
 
 # --engine NAME -> (module, class), imported only when chosen (Ray is an optional dependency).
 ENGINES = {
@@ -59,7 +59,7 @@ def engine_class(name: str) -> type:
     import importlib
 
     if name not in ENGINES:
-        raise FeatcacheError(f"unknown engine {name!r}; use one of: {', '.join(ENGINES)}")
+        raise FeatcacheError(unknown(f"engine {name!r}", ENGINES))  # errors.unknown: the one wording
     module, cls = ENGINES[name]
     return getattr(importlib.import_module(module), cls)
 
