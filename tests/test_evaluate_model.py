@@ -505,6 +505,25 @@ def test_a_model_scored_on_its_own_training_photos_says_so_with_the_accuracy_on_
     assert got.returncode == 0 and json.loads(got.stdout)["overlap"]["seen"] == 0 and "training data" not in got.stderr
 
 
+def test_info_of_a_models_evaluation_names_the_model_and_folder_and_repeats_its_warning(tiny, tmp_path, capsys):
+    """Regression (a reviewer): info of an evaluate MODEL FOLDER report said "an evaluation of the head m.keras on the
+    folder split of photos (layer out_relu): accuracy 1.0000": a model called a head, a folder a split, and not a word
+    of the overlap its report recorded (the photos were the model's training photos). It says model and folder, and
+    repeats evaluate's line on the training photos word for word."""
+    model, tmp = tiny  # a head trained on half of tmp/photos, exported
+    got = run_main(capsys, "evaluate", str(model), str(tmp / "photos"), "--out", str(tmp_path / "rep"))
+    assert got.returncode == 0, got.stderr
+    warning = [line for line in got.stdout.splitlines() if "were in this model's training data" in line]
+    report = json.loads((tmp_path / "rep" / "evaluation.json").read_text())
+    assert len(warning) == 1 and report["overlap"]["seen"] > 0, got.stdout
+    info = run_main(capsys, "info", str(tmp_path / "rep" / "evaluation.json"))
+    assert info.returncode == 0 and info.stderr == "", info.stderr
+    lines = info.stdout.splitlines()
+    assert (f"an evaluation of the model {model} on the folder {tmp / 'photos'} ({report['folder']['images']} images): "
+            f"accuracy {report['accuracy']:.4f}") in lines, lines
+    assert warning[0] in lines and "head" not in info.stdout and "split" not in info.stdout, lines
+
+
 def test_a_model_that_keeps_no_training_digests_scored_on_its_heads_train_folder_gets_a_note(tmp_path, capsys):
     """Regression (helper-233's review): the fallback for a model that keeps no digests (exported before 2026-12-06,
     or from a head without them): scored on the train/ folder its record's source names, a note says the accuracy
@@ -519,6 +538,8 @@ def test_a_model_that_keeps_no_training_digests_scored_on_its_heads_train_folder
     report = json.loads((tmp_path / "rep" / "evaluation.json").read_text())
     assert report["overlap"] is None and "is the train/ folder the model's head was trained on" in report["note"]
     assert f"evaluate on photos it has not seen ({root.resolve() / 'val'})" in report["note"]
+    info = run_main(capsys, "info", str(tmp_path / "rep" / "evaluation.json"))  # info repeats the note (a reviewer)
+    assert info.returncode == 0 and f"note: {report['note']}" in info.stdout.splitlines(), info.stdout
     got = run_main(capsys, "evaluate", str(model), str(root / "val"), "--json")
     assert got.returncode == 0 and json.loads(got.stdout)["note"] is None, got.stderr
 

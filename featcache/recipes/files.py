@@ -327,9 +327,37 @@ def report_record_info(path: Path, given: str, doc: dict[str, Any]) -> dict[str,
         info.update({k: doc.get(k) for k in ("head", "cache", "split", "layer", "accuracy")})
         accuracy = doc.get("accuracy")
         if isinstance(accuracy, (int, float)) and not isinstance(accuracy, bool):
-            about += (f"\nan evaluation of the head {doc.get('head')} on the {doc.get('split')} split of "
-                      f"{doc.get('cache')} (layer {doc.get('layer')}): accuracy {accuracy:.4f}")
+            about += f"\n{_evaluation_words(doc)}: accuracy {accuracy:.4f}"
+            about += "".join(f"\n{line}" for line in _evaluation_warnings(doc))
     return {**info, "about": about}
+
+
+def _evaluation_words(doc: dict[str, Any]) -> str:
+    """What an evaluation.json scored: a head on a cache's split, or (its "model" and "folder" records, evaluate
+    MODEL FOLDER's) a model on a photo folder; info called the model a head and the folder a "folder split"
+    (a reviewer)."""
+    from featcache.progress import counted
+
+    model, folder = doc.get("model"), doc.get("folder")
+    if isinstance(model, dict) and isinstance(folder, dict):
+        images = folder.get("images")
+        count = f" ({counted(images, 'image')})" if isinstance(images, int) and not isinstance(images, bool) else ""
+        return f"an evaluation of the model {model.get('path')} on the folder {folder.get('path')}{count}"
+    return (f"an evaluation of the head {doc.get('head')} on the {doc.get('split')} split of {doc.get('cache')} "
+            f"(layer {doc.get('layer')})")
+
+
+def _evaluation_warnings(doc: dict[str, Any]) -> list[str]:
+    """The note and the line on scored images that were training images, as evaluate printed them and its report
+    recorded them: info said "accuracy 1.0000" of a model scored on its own training photos without the warning
+    (a reviewer)."""
+    from featcache.analysis.evaluate import leakage_line
+
+    lines = [f"note: {doc['note']}"] if isinstance(doc.get("note"), str) and doc["note"] else []
+    overlap = doc.get("overlap")
+    if isinstance(overlap, dict) and isinstance(overlap.get("seen"), int) and overlap["seen"] > 0:
+        lines.append(leakage_line(overlap, "model" if isinstance(doc.get("model"), dict) else "head"))
+    return lines
 
 
 def check_any_file(path: Path) -> None:
