@@ -886,3 +886,34 @@ def test_info_of_a_model_shows_its_heads_fit_under_the_heads_names_and_its_finet
     assert tuned.count("epochs run") == 1 and "epochs run 2" not in tuned, tuned  # said twice (a new-user tester)
     assert "20.5 s per epoch" in tuned and "36 training images, 4 validation images" in tuned, tuned
     assert len(tuned.splitlines()) > 1 and max(map(len, tuned.splitlines())) <= 120, tuned
+
+
+def test_info_of_a_keras_head_says_how_many_of_its_training_images_it_held_out(cache, tmp_path, capsys, monkeypatch):
+    """info of a Keras head said train_images 87 where it was fitted on 69, the other 18 held out for its validation
+    (early stopping), though docs/commands.md said "images the head was fitted on" (a reviewer). train_images keeps
+    counting the images the head was given (its record, and what train's same-fit checks compare); info says how many
+    of them the fit trained on and held out, as the fit split them (spied here), and a head holding none out says none."""
+    from featcache.heads import dense
+
+    split = []
+    real = dense.held_out
+    monkeypatch.setattr(dense, "held_out", lambda *a, **k: split.append(real(*a, **k)) or split[-1])
+    head = tmp_path / "k.keras"
+    assert main(["train", str(cache), "--head", "keras", "--epochs", "2", "--out", str(head)]) == 0
+    assert split, "the fit held nothing out"  # train's check of the cut, then the fit's own (the last)
+    fitted, held = (len(rows) if isinstance(rows, np.ndarray) else len(range(rows.stop)[rows])
+                    for rows in (split[-1].train, split[-1].val))
+    capsys.readouterr()
+    info = featcache.info(head)
+    assert info["train_images"] == fitted + held and info["validation_images"] == held > 0, info
+    assert main(["info", str(head)]) == 0
+    rows = {line.split(None, 1)[0]: line.split(None, 1)[1] for line in capsys.readouterr().out.splitlines()}
+    assert rows["train_images"] == f"{fitted + held} ({fitted} fitted, {held} held out for validation)", rows
+    none_held = tmp_path / "n.keras"
+    assert main(["train", str(cache), "--head", "keras", "--epochs", "2", "--param", "validation_split=0",
+                 "--param", "early_stopping=false", "--out", str(none_held)]) == 0
+    capsys.readouterr()
+    assert "validation_images" not in featcache.info(none_held)
+    assert main(["info", str(none_held)]) == 0
+    rows = {line.split(None, 1)[0]: line.split(None, 1)[1] for line in capsys.readouterr().out.splitlines()}
+    assert rows["train_images"] == str(fitted + held), rows

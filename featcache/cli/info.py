@@ -96,6 +96,9 @@ def _print_file(info: dict[str, Any]) -> None:
             for i, line in enumerate(_finetune_lines(info[key])):
                 print(one_line(f"{'finetune' if i == 0 else '':<{width}} {line}"))
             continue
+        if key == "train_images" and isinstance(held := info.get("validation_images"), int):  # 87 of a fit on 69
+            print(one_line(f"{_label(key):<{width}} {info[key]} ({info[key] - held} fitted, {held} held out for validation)"))
+            continue
         print(one_line(f"{_label(key):<{width}} {_value_words(key, info[key])}" + (f" ({', '.join(unused)}: not used by this fit)" if unused else "")))
     print(f"{'digest':<{width}} " + ("checked: as saved" if info["content_digest_checked"] else
                                      "none (saved before 2026-12-03): nothing checks that it is as saved"))

@@ -89,6 +89,13 @@ def validation_rows(n_rows: int, validation_split: float, groups: np.ndarray | N
     return held.train, held.val
 
 
+def fitted_images(n_images: int, validation_split: float) -> int:
+    """How many of ``n_images`` a fit holding out ``validation_split`` trains on (``held_out``'s cut, Keras's
+    ``validation_split`` rule: the rest, whichever rows ``held_out`` picks, are held out for validation). info
+    says it of a head's ``train_images``, which counts the held-out images too (a reviewer)."""
+    return int(math.floor(n_images * (1.0 - validation_split)))
+
+
 def held_out(n_rows: int, validation_split: float, groups: np.ndarray | None = None, labels: np.ndarray | None = None,
              seed: int = 0, how: str | None = None) -> HeldOut:
     """The rows a fit trains on and holds out for validation, by images: a row alone, or a group of rows.
@@ -109,7 +116,7 @@ def held_out(n_rows: int, validation_split: float, groups: np.ndarray | None = N
     """
     units, firsts = _images_of_rows(n_rows, groups)
     n_units = n_rows if firsts is None else len(firsts)
-    keep = int(math.floor(n_units * (1.0 - validation_split)))
+    keep = fitted_images(n_units, validation_split)
     if not 0 < keep < n_units:
         if groups is None:
             raise ValueError(f"Training data contains {n_rows} samples, which is not sufficient to split it into a validation "
