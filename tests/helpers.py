@@ -121,6 +121,17 @@ def make_class_tree(root: Path, counts: dict[str, int], ext: str = "png", size: 
     return root
 
 
+def ppm_tree(root: Path, counts: dict[str, int], offset: int = 0) -> Path:
+    """Class folders of 8x8 PPM files whose bytes are written here, byte by byte (no encoder's version can change
+    them): a fixture whose split digests can be pinned (``test_images``, ``test_finetune``)."""
+    for label, (name, n) in enumerate(sorted(counts.items())):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            pixels = bytes((label * 97 + (i + offset) * 31 + k * 7) % 256 for k in range(8 * 8 * 3))
+            (root / name / f"{name}_{i}.ppm").write_bytes(b"P6\n8 8\n255\n" + pixels)
+    return root
+
+
 def tiny_photo_cache(root: Path, counts: dict[str, int] | None = None, *, size: int = 24, ext: str = "png",
                      test_fraction: float = 0.5) -> Path:
     """A cache extracted by featcache from class folders of tiny photos (``make_class_tree`` at ``root / "photos"``:

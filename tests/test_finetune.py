@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import cli_one_line_error as _one_line_error
-from helpers import imagenet_standin, make_fashion_dir, tiny_fashion_cache, tiny_photo_cache
+from helpers import imagenet_standin, make_fashion_dir, ppm_tree, tiny_fashion_cache, tiny_photo_cache
 
 import featcache
 from featcache.analysis.subsets import stratified_subset
@@ -363,6 +363,47 @@ def test_a_changed_photo_of_a_test_fraction_split_is_not_blamed_on_both_splits(t
     err = _one_line_error(capsys, ["finetune", str(head_path)], "(a photo was added, removed, renamed or edited; --test-fraction "
                           "draws both splits from all the photos, so which split changed cannot be told)")
     assert "split(s)" not in err
+
+
+# The split digests main at 14d9896 (copies of a photo in a class were rows then) gave at 32 px the folders of
+# test_a_head_of_a_cache_with_copies_as_rows_is_refused_for_the_copies_not_as_changed, the decoder's identity pinned.
+_BEFORE_COPIES_ONCE = {
+    "folders": {"train": "7370fbcfb68b9a99f44eb67f6611c61ae1114ecefe0d58f3addeb11a2a7e9d2d",
+                "test": "86c965cd28fa042a86bbb3f6bd4ac6fe701777ea210e272c786c2640697e333f"},
+    "fraction": {"train": "999a59f398f5d6120f167e6b9ebc460918b757e59452a2c8d7ad22afad9862ff",
+                 "test": "0e7147b0858898d074a2dd5b4b4af2f01d9c5df66174f8d5176dabd5a426d346"}}
+
+
+def test_a_head_of_a_cache_with_copies_as_rows_is_refused_for_the_copies_not_as_changed(tmp_path, capsys, monkeypatch):
+    """Regression (a reviewer, 2026-12-06): finetune of a head whose cache was made before copies of a photo in a
+    class were counted once (they were rows) said "the images at ... changed since the head's cache was extracted
+    (split(s) test, train differ); restore them": nothing had changed, and val/ was named with every copy in train/,
+    as the copies' rule went into both splits' digests. Now a split without copies keeps the digest it had (val/
+    here), and the refusal says it is the copies. The old cache is stood for by its data digests as main at 14d9896
+    computed them on these hand-written files (a cache it made holds them so); checked by hand with a cache and head
+    made by that code on a tiny folder."""
+    from featcache.sources import images
+
+    monkeypatch.setattr(images, "decoder_identity", lambda: "pinned")
+    two = tmp_path / "two"
+    ppm_tree(two / "train", {"ants": 2, "bees": 2})
+    ppm_tree(two / "val", {"ants": 1, "bees": 1}, offset=5)
+    (two / "train/ants/ants_0_copy.ppm").write_bytes((two / "train/ants/ants_0.ppm").read_bytes())
+    one = ppm_tree(tmp_path / "one", {"ants": 4, "bees": 3})
+    (one / "ants/ants_1_copy.ppm").write_bytes((one / "ants/ants_1.ppm").read_bytes())
+    for name, source, copy in (("folders", featcache.PhotoFolder(str(two)), "train/ants/ants_0_copy.ppm of train/ants/ants_0.ppm"),
+                               ("fraction", featcache.PhotoFolder(str(one), test_fraction=0.5, seed=1), "ants/ants_1_copy.ppm of ants/ants_1.ppm")):
+        res = featcache.extract(source, featcache.ModelSpec(weights="random", image_size=32),
+                                featcache.StoreSpec(out=tmp_path / f"{name}.h5"), verbose=False)
+        cache = featcache.open_cache(res.path)
+        if name == "folders":  # val/ holds no copy: its digest is the one it had
+            assert cache.meta["settings"]["data_digest"]["test"] == _BEFORE_COPIES_ONCE[name]["test"]
+        head = DenseHead(epochs=1, early_stopping=False).fit(cache.features("train"), cache.labels("train"))
+        meta = {**head_meta(cache, None, "keras", head), "data_digest": _BEFORE_COPIES_ONCE[name]}
+        head_path = save_head(head, tmp_path / f"{name}.keras", meta)
+        err = _one_line_error(capsys, ["finetune", str(head_path)], "copies of a photo in a class are counted once since "
+                              f"2026-12-06 ({copy}): re-extract and retrain the head")
+        assert "changed since" not in err and "split(s)" not in err, err
 
 
 @pytest.mark.slow

@@ -24,6 +24,7 @@ from helpers import (
     make_class_tree,
     nested_folders,
     oriented_jpeg,
+    ppm_tree,
     unnest,
     write_image,
 )
@@ -1850,17 +1851,6 @@ def test_copies_counted_once_are_said_in_one_line_and_recorded_in_the_cache(tmp_
     ] + [["bees/notes.txt", NOT_AN_IMAGE], ["bees/zz.png", "the same bytes as bees/bees_001.png in its class folder, counted once"]]
 
 
-def _ppm_tree(root: Path, counts: dict[str, int], offset: int = 0) -> Path:
-    """Class folders of 8x8 PPM files whose bytes are written here, byte by byte (no encoder's version can change
-    them): the fixture of ``test_a_folder_without_copies_keeps_its_rows_and_fingerprint``."""
-    for label, (name, n) in enumerate(sorted(counts.items())):
-        (root / name).mkdir(parents=True, exist_ok=True)
-        for i in range(n):
-            pixels = bytes((label * 97 + (i + offset) * 31 + k * 7) % 256 for k in range(8 * 8 * 3))
-            (root / name / f"{name}_{i}.ppm").write_bytes(b"P6\n8 8\n255\n" + pixels)
-    return root
-
-
 def test_a_folder_without_copies_keeps_its_rows_and_fingerprint(tmp_path, monkeypatch):
     """Counting copies once (a session's brief, 2026-12-06) changes nothing for a folder without copies: the split
     digests (the data part of a cache's fingerprint) and the rows of a --test-fraction split and of a train/ and
@@ -1869,15 +1859,15 @@ def test_a_folder_without_copies_keeps_its_rows_and_fingerprint(tmp_path, monkey
     ../shared/datasets/hymenoptera: its digests at 224 and 96 px, a --test-fraction split of train/ for two seeds, and
     evaluate's folder fingerprint of val/ are unchanged."""
     monkeypatch.setattr(images, "decoder_identity", lambda: "pinned")
-    one = images.load(_ppm_tree(tmp_path / "one", {"ants": 4, "bees": 3}), 16, test_fraction=0.5, seed=1)
+    one = images.load(ppm_tree(tmp_path / "one", {"ants": 4, "bees": 3}), 16, test_fraction=0.5, seed=1)
     assert one.digest == {"train": "cb5a9ca1c8d0157bdd86440395789ffb7f1d8ce3b74e68937adac2d53574282c",
                           "test": "0995e60b196ffa669805e85b25a1eae0e971956153be48c3d6fbcb381f7a7d9f"}
     assert {name: s.paths for name, s in one.splits.items()} == {
         "train": ["ants/ants_2.ppm", "ants/ants_3.ppm", "bees/bees_1.ppm"],
         "test": ["ants/ants_0.ppm", "ants/ants_1.ppm", "bees/bees_0.ppm", "bees/bees_2.ppm"]}
     two = tmp_path / "two"
-    _ppm_tree(two / "train", {"ants": 2, "bees": 2})
-    _ppm_tree(two / "val", {"ants": 1, "bees": 1}, offset=5)
+    ppm_tree(two / "train", {"ants": 2, "bees": 2})
+    ppm_tree(two / "val", {"ants": 1, "bees": 1}, offset=5)
     src = images.load(two, 16)
     assert src.digest == {"train": "774eae6ac9ddce8db145d855af9719daf686d05bf44439b97bb0d23b252cb52a",
                           "test": "8ec9dbb8f376e56693b8810cd4646f5853540ebb743ed3f5dc0572277979c55c"}

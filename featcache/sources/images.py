@@ -152,6 +152,7 @@ class _File:
     problem: str | None = None  # why it cannot be used; None when readable
     order: int = 0  # its place in the walk (``_Walker``: its class folder's own files, then what links lead to)
     copy_of: str | None = None  # the file of its class folder with its bytes that is the photo's row (``_check_copies``)
+    again: bool = False  # a second name of a file listed already in its class folder (a hard link, a link to it)
 
 
 def _check_root(root: Path) -> None:
@@ -587,7 +588,7 @@ def _list_files(root: Path, class_names: list[str], class_dirs: dict[str, dict[s
                                      f"read already ({links[0]}, ...), which are not followed")
             if not entries:
                 raise no_photo_error(dirs[name], name, _no_images(dirs[name]))
-            files.extend(_File(_rel(p, root), label, folder, problem=problem, order=len(files) + i)
+            files.extend(_File(_rel(p, root), label, folder, problem=problem, order=len(files) + i, again=p in walker.again)
                          for i, (p, problem) in enumerate(entries))
     return sorted(files, key=lambda f: f.rel)
 
@@ -623,6 +624,7 @@ class _Walker:
         self.dirs: set[tuple[int, int]] = set()
         self.files: dict[tuple[int, int], tuple[Path, Path | None]] = {}  # -> (first path, its class folder)
         self.owner: Path | None = None  # the class folder being walked: a hard link into another class is refused
+        self.again: set[Path] = set()  # second names of a file in its own class folder (``_File.again``)
         # A link into or above these would reach the data set's own images (another class's, or a loop).
         self.protected = [os.path.realpath(p) for p in [*containers, *class_dirs]]
         self.class_dirs = [(d, os.path.realpath(d)) for d in class_dirs]
@@ -726,7 +728,10 @@ class _Walker:
                 # one class in two split folders (val/ants/x linked to train/ants/x) is a test image trained on
                 raise FeatcacheError(one_line(f"{first} and {path} are {how} in the class folders of {owner.name!r} of "
                                               "two splits; an image cannot be in both: remove one of them"))
-            return owner is not None and owner == self.owner  # its own class again: a copy, counted once
+            again = owner is not None and owner == self.owner  # its own class again: a copy, counted once
+            if again:
+                self.again.add(path)
+            return again
         self.files[key] = (path, self.owner)
         return True
 
@@ -893,18 +898,48 @@ class PhotoRows:
 
     def digest(self) -> dict[str, str]:
         """Per split: the decoder and size, how rows are chosen, and every candidate that may land in it (path, label, sha256)."""
+        rules, groups = self._rules(self.candidates)
+        for name, mine in self._copies_of.items():
+            if mine:  # only then: a split without copies keeps its rows and its fingerprint. Each copy and its row,
+                # as the walk chose it (a link's first name): the bytes alone do not say which file is the row.
+                rules[name] = {**rules[name], "copies_once": [[f.rel, f.label, f.copy_of] for f in mine]}
+        return self._digests(rules, groups)
+
+    def digest_before_copies_once(self) -> dict[str, str]:
+        """Per split, the digest the code before 2026-12-06 (main at 14d9896) gave these files: copies of a photo in
+        a class were rows of their own (a second name of one file, a hard link, was left out), and a
+        ``--test-fraction`` rule said ``"copies": "one side"`` where there were any. Finetune compares a head's
+        cache with it to say that the copies, not the photos, changed (a reviewer: "changed since ... restore them"
+        where nothing had)."""
+        rows = [f for f in self.files if not f.again and (not f.problem or f.copy_of is not None)]
+        rules, groups = self._rules(rows)
+        if self.test_fraction is not None and any(not f.again for f in self.copies):
+            rules = {name: {**rule, "copies": "one side"} for name, rule in rules.items()}
+        return self._digests(rules, groups)
+
+    @property
+    def _copies_of(self) -> dict[str, list[_File]]:
+        """The copies counted once that may land in each split: all of them with ``--test-fraction``, else those of
+        the split's folder (copies in train/ moved val/'s digest too, and finetune named "test" of a head made
+        before; a reviewer)."""
+        if self.test_fraction is not None:
+            return {"train": self.copies, "test": self.copies}
+        return {name: [f for f in self.copies if f.folder == folder]
+                for name, folder in (("train", "train"), ("test", self.test_folder))}
+
+    def _rules(self, rows: list[_File]) -> tuple[dict[str, Any], dict[str, list[_File]]]:
+        """Each split's rule (how rows are chosen) and the ``rows`` that may land in it."""
         if self.test_fraction is not None:  # a file anywhere can move the stratified split
             rule: Any = {"test_fraction": self.test_fraction, "seed": self.seed}
-            groups = {"train": self.candidates, "test": self.candidates}
-        else:
-            rule = {"test_folder": self.test_folder}
-            groups = {name: [f for f in self.candidates if f.folder == folder]
-                      for name, folder in (("train", "train"), ("test", self.test_folder))}
-        if self.copies:  # only then: a folder without copies keeps its rows and its fingerprint. Each copy and its
-            # row, as the walk chose it (a link's first name): the bytes alone do not say which file is the row.
-            rule = {**rule, "copies_once": [[f.rel, f.label, f.copy_of] for f in self.copies]}
+            return {"train": rule, "test": rule}, {"train": rows, "test": rows}
+        rule = {"test_folder": self.test_folder}
+        return {"train": rule, "test": rule}, {name: [f for f in rows if f.folder == folder]
+                                               for name, folder in (("train", "train"), ("test", self.test_folder))}
+
+    def _digests(self, rules: dict[str, Any], groups: dict[str, list[_File]]) -> dict[str, str]:
         decoder = decoder_identity()
-        return {name: hashlib.sha256(json.dumps([decoder, self.image_size, name, rule, [[f.rel, f.label, f.digest] for f in fs]],
+        return {name: hashlib.sha256(json.dumps([decoder, self.image_size, name, rules[name],
+                                                 [[f.rel, f.label, f.digest] for f in fs]],
                                                 separators=(",", ":")).encode()).hexdigest()
                 for name, fs in groups.items()}
 
