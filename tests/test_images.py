@@ -1777,7 +1777,7 @@ def test_a_test_fraction_split_of_copies_counts_photos_not_files(tmp_path):
 def _copies_of_an_ant(root: Path, how: str) -> list[str]:
     """Three more files of ``root``'s ants/ants_000.png in ants/, made ``how``: byte copies, hard links or symbolic
     links; their paths."""
-    made = [f"ants/copy_{i}.png" for i in range(3)]
+    made = [f"ants/ants_000_copy{i}.png" for i in range(3)]  # longer: ants_000.png stays the row
     for rel in made:
         first, other = root / "ants" / "ants_000.png", root / rel
         if how == "bytes":
@@ -1819,6 +1819,22 @@ def test_copies_in_one_class_are_one_row_as_a_hard_link_is(tmp_path):
                                                        "counted once")]
 
 
+def test_the_original_is_the_row_and_its_copy_the_skipped_file(tmp_path):
+    """Regression (a new-user tester, 2026-12-06): of ``x.jpg`` and its copy ``x (1).jpg`` the walk's first, by name,
+    was the row, and a space sorts before a dot: ``x (1).jpg`` was kept and the original listed as its copy. The row
+    is now the shortest path (then the walk's first); a second name of one file (a hard link) still never is."""
+    root = make_class_tree(tmp_path / "p", {"ants": 3, "bees": 3}, ext="jpg")
+    write_image(root / "ants" / "x.jpg", class_image(0, 50, 24))
+    (root / "ants" / "x (1).jpg").write_bytes((root / "ants" / "x.jpg").read_bytes())
+    os.link(root / "bees" / "bees_000.jpg", root / "bees" / "c.jpg")  # shorter, walked later: a second name
+    src = images.load(root, 32, test_fraction=0.5, seed=0)
+    rows = sorted(p for s in src.splits.values() for p in s.paths)
+    assert "ants/x.jpg" in rows and "ants/x (1).jpg" not in rows, rows
+    assert "bees/bees_000.jpg" in rows and "bees/c.jpg" not in rows, rows
+    assert src.skipped == [("ants/x (1).jpg", "the same bytes as ants/x.jpg in its class folder, counted once"),
+                           ("bees/c.jpg", "the same bytes as bees/bees_000.jpg in its class folder, counted once")]
+
+
 def test_copies_counted_once_are_said_in_one_line_and_recorded_in_the_cache(tmp_path, capsys):
     """Regression (a session's brief, 2026-12-06): extract says in one line how many copies it counted once, naming
     the first two, apart from the files it skipped, and on a cache hit as well; the cache lists them with the skipped
@@ -1831,7 +1847,7 @@ def test_copies_counted_once_are_said_in_one_line_and_recorded_in_the_cache(tmp_
     (root / "bees" / "notes.txt").write_text("taken in 2026\n")
     out = tmp_path / "c.h5"
     line = ("4 files are copies (the same bytes) of photos in their class folder, each photo counted once: "
-            "ants/copy_0.png of ants/ants_000.png; ants/copy_1.png of ants/ants_000.png; and 2 more; listed in the cache "
+            "ants/ants_000_copy0.png of ants/ants_000.png; ants/ants_000_copy1.png of ants/ants_000.png; and 2 more; listed in the cache "
             "('featcache info')")
     for run in ("extracted", "cache hit"):
         said = run_main(capsys, "extract", "--images", str(root), "--test-fraction", "0.5", "--strict", "--weights",
@@ -1847,7 +1863,7 @@ def test_copies_counted_once_are_said_in_one_line_and_recorded_in_the_cache(tmp_
     assert len(set(rows)) == len(rows) == 8  # no content twice: no split made from the rows can share a photo
     skipped = cache.meta["skipped"]
     assert [[str(x) for x in pair] for pair in skipped] == [
-        [f"ants/copy_{i}.png", "the same bytes as ants/ants_000.png in its class folder, counted once"] for i in range(3)
+        [f"ants/ants_000_copy{i}.png", "the same bytes as ants/ants_000.png in its class folder, counted once"] for i in range(3)
     ] + [["bees/notes.txt", NOT_AN_IMAGE], ["bees/zz.png", "the same bytes as bees/bees_001.png in its class folder, counted once"]]
 
 

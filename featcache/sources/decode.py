@@ -145,7 +145,7 @@ def _formats(Image) -> list[str]:
 NOT_AN_IMAGE = "not an image file, left out"
 
 # A file of a class folder with the same bytes as another file of that class folder (a copy, a hard link, a link to
-# it): the photo is one row, its first file in the walk's order, and the others are listed with this reason (the
+# it): the photo is one row, its file of the shortest path (``images._row_first``), and the others are listed with this reason (the
 # first named) among the files that are no rows. Copies kept as rows of their own landed on both sides of the splits
 # taken inside the training rows (the Keras head's validation cut, probe's folds, curve's subsets) while a hard link
 # was one row (a session's brief, 2026-12-06). Not counted by --strict: nothing is wrong with the file.

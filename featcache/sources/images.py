@@ -10,8 +10,9 @@ under their class folder; symbolic links are followed (each real folder once,
 so a link loop ends); names starting with "." (``.DS_Store``, ``._x.jpg``,
 ``.ipynb_checkpoints``) are not part of the data set. Files of one class folder
 with the same bytes (copies, hard links, links to one file) are one photo, one
-row: the first in the walk's order; the others are listed among the skipped
-files as counted once (``_check_copies``).
+row: the shortest path, then the first in the walk's order (a second name of one
+file never: ``_row_first``); the others are listed among the skipped files as
+counted once (``_check_copies``).
 
 ``load`` lists the files and hashes each one's bytes, in parallel; it
 decodes nothing. The split digests (the data part of a cache's fingerprint)
@@ -785,16 +786,24 @@ def _check_copies(root: Path, files: list[_File], image_size: int, test_folder: 
 
 
 def _count_once(group: list[_File]) -> None:
-    """Byte-identical files (``group``, one class) as one photo per class folder: the first in the walk's order
-    (``_File.order``: a hard link's first name, as the walk read it once) is the row; the others are no rows, each
+    """Byte-identical files (``group``, one class) as one photo per class folder: the shortest path, then the first in
+    the walk's order (``_row_first``: a hard link's first name, as the walk read it once) is the row; the others are no rows, each
     skipped with the reason naming it (``decode.copy_of``). As rows of their own, copies were kept on one side of a
     ``--test-fraction`` split but fell on both sides of the splits made inside the training rows (the Keras head's
     validation cut, probe's folds, curve's subsets): scores there counted a photo trained on as unseen."""
-    firsts: dict[str, _File] = {}
-    for f in sorted(group, key=lambda f: f.order):
-        first = firsts.setdefault(f.folder, f)
-        if first is not f:
-            f.copy_of, f.problem = first.rel, copy_of(_printable(first.rel))
+    rows: dict[str, _File] = {}
+    for f in sorted(group, key=_row_first):
+        row = rows.setdefault(f.folder, f)
+        if row is not f:
+            f.copy_of, f.problem = row.rel, copy_of(_printable(row.rel))
+
+
+def _row_first(f: _File) -> tuple[bool, int, int]:
+    """Which of a photo's files is its row: the shortest path, then the walk's first, of its first names. The walk's
+    first alone kept ``x (1).jpg`` and skipped ``x.jpg`` as its copy (a space sorts before a dot; a new-user tester):
+    a user keeps the original. A second name of one file (a hard link, a link to it; ``_File.again``) is never the
+    row: its first name was the row before copies were counted once, and keeps it."""
+    return f.again, len(f.rel), f.order
 
 
 def _decodes(root: Path, f: _File, image_size: int) -> bool:
@@ -1121,7 +1130,7 @@ def _stratified_split(files: list[_File], fraction: float, seed: int, class_name
     without any is said (``NoTestImagesWarning``). Each file is a photo: copies in a class are one row
     (``_count_once``); ``copies`` (a row's path -> how many copies of it were counted once) is for the words. The
     draws are the ones made before: a folder without copies keeps its split, and one with copies has each photo where
-    its copies went together when they were rows (its row being the first of them by path, as it almost always is)."""
+    its copies went together when they were rows (its row being the first of them by path, as it is where the copies' names extend the original's)."""
     copies = copies or {}
     rng = np.random.default_rng(seed)
     by_class: list[list[_File]] = [[] for _ in class_names]
