@@ -446,15 +446,19 @@ def test_a_model_with_a_cache_and_runtime_is_told_what_scores_a_model(tiny, caps
         assert "is a model written by 'featcache export' or 'featcache finetune', not a head" in got.stderr
 
 
-def _split_model(tmp: Path, head: str = "logreg", params: dict | None = None, digests: bool = True) -> tuple[Path, Path]:
+def _split_model(tmp: Path, head: str = "logreg", params: dict | None = None, digests: bool = True,
+                 copy: bool = False) -> tuple[Path, Path]:
     """(model, photo folder) of a head trained on the train/ of a folder split into train/ and val/ (tiny JPEGs,
     random weights), exported; ``digests=False``: its head saved without training digests, as a head of featcache
-    before them (the model then keeps none, as one exported before 2026-12-06)."""
+    before them (the model then keeps none, as one exported before 2026-12-06); ``copy``: val/ants holds a copy of
+    train/ants/ants_000.jpg."""
     from featcache.heads.io import load_head, save_head
 
     root = tmp / "photos"
     make_class_tree(root / "train", {"ants": 4, "bees": 4}, ext="jpg", size=40)
     make_class_tree(root / "val", {"ants": 3, "bees": 3}, ext="jpg", size=40, offset=50)
+    if copy:
+        (root / "val" / "ants" / "copied.jpg").write_bytes((root / "train" / "ants" / "ants_000.jpg").read_bytes())
     cache = featcache.extract(featcache.PhotoFolder(str(root)), featcache.ModelSpec(weights="random", image_size=32),
                               featcache.StoreSpec(out=tmp / "c.h5")).path
     head_path = featcache.train(cache, head, params=params, out=tmp / "h.npz").path
@@ -463,6 +467,36 @@ def _split_model(tmp: Path, head: str = "logreg", params: dict | None = None, di
         meta.pop("train_digests")
         head_path = save_head(est, tmp / "old.npz", meta)
     return featcache.export(head_path, tmp / "m.keras").path, root
+
+
+def test_copies_of_training_photos_in_the_test_folder_get_the_copies_fix_not_evaluate_elsewhere(tmp_path, capsys):
+    """Regression (a review, 2026-12-06): 'evaluate MODEL val/' where val/ holds a copy of a training photo said
+    "evaluate on photos the model has not seen (its data set's test folder, or new ones)": val/ is that test folder,
+    and the head's evaluate calls such photos copies with the fix to remove them. A folder scored that is not the
+    model's training folder now counts the photos seen as copies, with a model's fix: remove them from the data set,
+    then extract, train and export again (its test folder), or from the folder scored (another folder)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # extract's line on copies in train/ and val/: not this test's
+        model, root = _split_model(tmp_path / "split", copy=True)
+    got = run_main(capsys, "evaluate", str(model), str(root / "val"), "--json")
+    assert got.returncode == 0, got.stderr
+    overlap = json.loads(got.stdout)["overlap"]
+    assert (overlap["seen"], overlap["images"], overlap["copies"]) == (1, 7, 1), overlap
+    fix = (f"the seen ones are copies (the same bytes) of photos the model was trained on, in its data set's test "
+           f"folder: remove the copies from {root} (each photo in train/ or in the test folder, not both), then extract, "
+           "train and export again")
+    assert fix in got.stderr and "evaluate on photos the model has not seen" not in got.stderr, got.stderr
+    other = make_class_tree(tmp_path / "other", {"ants": 2, "bees": 2}, ext="jpg", size=40, offset=80)
+    (other / "bees" / "b.jpg").write_bytes((root / "train" / "bees" / "bees_001.jpg").read_bytes())
+    got = run_main(capsys, "evaluate", str(model), str(other), "--json")
+    assert json.loads(got.stdout)["overlap"]["copies"] == 1
+    assert (f"the seen ones are copies (the same bytes) of photos the model was trained on: remove them from {other}, "
+            "or evaluate on new photos") in got.stderr, got.stderr
+    got = run_main(capsys, "evaluate", str(model), str(root / "train"), "--json")  # its training folder: no copies
+    assert json.loads(got.stdout)["overlap"]["copies"] == 0
+    assert "evaluate on photos the model has not seen" in got.stderr, got.stderr
 
 
 def test_a_model_scored_on_its_own_training_photos_says_so_with_the_accuracy_on_the_unseen_ones(tiny, tmp_path, capsys):

@@ -191,12 +191,27 @@ def _leak_fix(overlap: dict[str, Any], whose: str = "head") -> str:
     copies = overlap.get("copies") or 0
     if not copies:
         return other
+    if whose == "model":
+        return _model_copies_fix(overlap)
     where = "the photo folder" if overlap.get("photos") else "the data set"
     remove = f"remove the copies from {where} and extract again"
     if copies == overlap["seen"]:
         return (f"they are copies of this cache's own training images (the same content in its train and test splits), "
                 f"not images the head was given besides: {remove}")
     return f"{copies} of them are copies of this cache's own training images: {remove}; and {other}"
+
+
+def _model_copies_fix(overlap: dict[str, Any]) -> str:
+    """A model's fix where the folder scored is not its training folder (``deploy.evaluate._copies_where``): the
+    photos it was trained on are copies there, in its data set's test folder (remove them there, then extract, train
+    and export again) or in another folder (remove them from it)."""
+    where = overlap.get("copies_in") or "the photo folder"
+    them = "they are copies" if overlap["copies"] == overlap["seen"] == overlap["images"] else "the seen ones are copies"
+    if overlap.get("copies_in_data_set"):
+        return (f"{them} (the same bytes) of photos the model was trained on, in its data set's test folder: remove the "
+                f"copies from {where} (each photo in train/ or in the test folder, not both), then extract, train and "
+                "export again")
+    return f"{them} (the same bytes) of photos the model was trained on: remove them from {where}, or evaluate on new photos"
 
 
 def misclassified_text(wrong: list[dict[str, Any]]) -> list[str]:

@@ -238,7 +238,7 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
     y_pred = np.argmax(proba, axis=1).astype(np.int64)
     _warn_absent_classes(root, y, names)
     accuracy, per_class, cm = metrics(y, y_pred, names)
-    overlap = _overlap(trained, [tree.digests[i] for i in kept], y, y_pred)
+    overlap = _overlap(trained, [tree.digests[i] for i in kept], y, y_pred, meta, root)
     if overlap and overlap["seen"]:
         warn(leakage_line(overlap, ModelEvalResult.trained_by), LeakageWarning)
     note = _trained_folder_note(meta, root) if trained is None else None
@@ -422,16 +422,43 @@ def _misclassified(paths: Sequence[Path], y: np.ndarray, y_pred: np.ndarray, pro
             for r in np.flatnonzero(y != y_pred)]
 
 
-def _overlap(trained: np.ndarray | None, digests: Sequence[str], y: np.ndarray, y_pred: np.ndarray) -> dict[str, Any] | None:
+def _overlap(trained: np.ndarray | None, digests: Sequence[str], y: np.ndarray, y_pred: np.ndarray,
+             meta: dict[str, Any], root: Path) -> dict[str, Any] | None:
     """How many of the scored photos (their SHA-256 ``digests``) the model was trained on (``trained``: its keys,
     ``deploy.model.train_digests``), and the accuracy on the others, as a head's evaluate says it of a cache's rows
-    (``analysis.evaluate.seen_overlap``, keyed by ``row_keys``). None without keys."""
+    (``analysis.evaluate.seen_overlap``, keyed by ``row_keys``). None without keys. In a folder that is not the one
+    the model's head was trained on (``_copies_where``) the photos seen are copies of training photos: "evaluate on
+    photos the model has not seen (its data set's test folder, ...)" was said of that very test folder (a review)."""
     from featcache.analysis.evaluate import seen_overlap
     from featcache.heads.io import row_keys
 
     if trained is None:
         return None
-    return {**seen_overlap(row_keys(digests), trained, FOLDER_SPLIT, y, y_pred), "photos": True}
+    overlap = {**seen_overlap(row_keys(digests), trained, FOLDER_SPLIT, y, y_pred), "photos": True}
+    where = _copies_where(meta, root) if overlap["seen"] else None
+    if where is not None:
+        overlap.update(copies=overlap["seen"], copies_in=where[0], copies_in_data_set=where[1])
+    return overlap
+
+
+def _copies_where(meta: dict[str, Any], root: Path) -> tuple[str, bool] | None:
+    """Where to remove the copies of training photos from when ``root``, scored, is not the folder the model's head
+    was trained on (its record's source: ``SOURCE/train``, or SOURCE for a --test-fraction cache): the data set
+    (SOURCE, True) where ``root`` is its test folder, (``root``, False) where it is another; None where ``root`` is
+    the training folder or the source is no photo folder (its photos are then the ones trained on, not copies)."""
+    from featcache.sources.base import other_folders, photo_root_of
+
+    source = meta.get("source")
+    photos = photo_root_of(source)
+    if photos is None:
+        return None
+    split = source.get("test_fraction") is not None
+    trained = Path(photos) if split else Path(photos) / "train"
+    if not other_folders(str(trained), str(root)):
+        return None
+    test = None if split else Path(photos) / str(source.get("test_folder") or "val")
+    in_data_set = test is not None and not other_folders(str(test), str(root))
+    return (str(photos), True) if in_data_set else (str(root), False)
 
 
 def _trained_folder_note(meta: dict[str, Any], root: Path) -> str | None:
