@@ -226,7 +226,7 @@ def _kind_hint(path: Path, exc: Exception) -> str:
 def _model_json(path: str | Path) -> dict[str, Any]:
     """The ``featcache.json`` of a file written as a featcache model (its ``kind`` says so), fields unchecked."""
     path = Path(path)
-    check_regular_file(path, "model", "pass the .keras file written by 'featcache export' or 'featcache finetune'",
+    check_regular_file(path, "model", f"pass {MODEL_FILE}",
                        f"make one with {option(repr('featcache export'), 'featcache.export(...)')} or "
                        f"{option(repr('featcache finetune'), 'featcache.finetune(...)')}")
     from featcache.heads.io import read_head_meta

@@ -1186,8 +1186,9 @@ def model_meta(model: str | Path) -> dict:
     from featcache.deploy.model import read_meta
 
     if Path(model).is_dir():
-        raise FeatcacheError(f"{model} is a folder, not a model file; pass the .keras file written by 'featcache export' "
-                             "or 'featcache finetune' first, then the images")
+        from featcache.deploy.model import MODEL_FILE
+
+        raise FeatcacheError(f"{model} is a folder, not a model file; pass {MODEL_FILE} first, then the images")
     return read_meta(model)
 
 
