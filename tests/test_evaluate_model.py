@@ -750,3 +750,16 @@ def test_info_of_a_model_shows_how_many_training_digests_it_keeps(tiny, tmp_path
         rows = {line.split(None, 1)[0]: line.split(None, 1)[1] for line in got.stdout.splitlines() if line[:1] != " "}
         assert rows["train_digests"].startswith(f"{kept} kept (evaluate MODEL FOLDER says which photos" if want else
                                                      "none (exported before 2026-12-06, or from a head without them"), got.stdout
+
+
+def test_a_missing_npz_with_a_photo_folder_is_a_head_not_found(tmp_path, capsys):
+    """Regression (helper-244, a new-user tester): 'evaluate nope.npz FOLDER' said "model file not found: nope.npz;
+    make one with 'featcache export'", though no model is an .npz (export writes .keras): a head's name gets the head's
+    line, in the command's words and the call's."""
+    val = make_class_tree(tmp_path / "val", {"ants": 1, "bees": 1}, ext="jpg", size=40)
+    for name in ("nope.npz", "NOPE.NPZ"):
+        got = run_main(capsys, "evaluate", str(tmp_path / name), str(val))
+        assert got.returncode == 2 and got.stderr.strip() == (
+            f"featcache evaluate: error: head file not found: {tmp_path / name}; train one with 'featcache train'"), got.stderr
+    with pytest.raises(featcache.FeatcacheError, match=r"^head file not found: .*nope\.npz; train one with featcache\.train"):
+        featcache.evaluate(tmp_path / "nope.npz", val)

@@ -104,7 +104,7 @@ def evaluate(
         from featcache.deploy.predict import model_meta
 
         model_meta(head)
-    if (_is_model_file(head) or no_record or _is_missing(head) and _is_folder(cache)) and not _is_file(cache):
+    if (_is_model_file(head) or no_record or _is_missing_model(head) and _is_folder(cache)) and not _is_file(cache):
         # a file not found with a photo folder is a model not found (model_meta says so): "head file not found ...;
         # train one with 'featcache train'" said of a folder's model (a review)
         asked = {"split": split, "meta": meta, "trust_pickle": trust_pickle, "test_views": test_views}
@@ -145,6 +145,17 @@ def _is_missing(head: Any) -> bool:
         return not os.path.lexists(Path(os.fsdecode(head)).expanduser())
     except (OSError, ValueError):  # a name the system refuses: the head's checks say why
         return False
+
+
+def _is_missing_model(head: Any) -> bool:
+    """Whether ``head`` is a path naming nothing whose name could be a model's: a missing 'nope.npz' is a head's name
+    (no model is an .npz), so the head's line says it is not found, not "model file not found ...; make one with
+    'featcache export'" (a new-user tester)."""
+    from featcache.deploy.model import MODEL_SUFFIX
+    from featcache.heads import saved_suffixes
+
+    head_only = saved_suffixes() - {MODEL_SUFFIX}
+    return _is_missing(head) and Path(os.fsdecode(head)).suffix.lower() not in head_only
 
 
 def _is_folder(path: Any) -> bool:

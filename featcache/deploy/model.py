@@ -132,6 +132,7 @@ def write_model(model: KerasModel, path: str | Path, meta: dict[str, Any],
     return path, digest
 
 
+MODEL_SUFFIX = ".keras"  # the only suffix a model file has (export's --out checks it); heads also use .npz
 MODEL_FILE = "the .keras file written by 'featcache export' or 'featcache finetune'"
 
 

@@ -49,6 +49,11 @@ def head_suffix(name: str) -> str:
     return HEADS[name].file_suffix
 
 
+def saved_suffixes() -> frozenset[str]:
+    """The suffixes head files are saved with (``.keras``, ``.npz``), as the head classes declare them."""
+    return frozenset(cls.file_suffix for cls in HEADS.values() if hasattr(cls, "file_suffix"))
+
+
 def suffixes_line() -> str:
     """Which heads are which files, for messages: "keras heads are .keras files; logreg and svm heads are .npz files"."""
     by: dict[str, list[str]] = {}
