@@ -257,10 +257,12 @@ def test_a_folder_of_some_of_the_models_classes_is_scored_and_an_empty_class_fol
     assert not (tmp_path / "rep2").exists()
 
 
-def test_a_model_file_replaced_while_it_is_scored_is_refused(tiny, tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("change", ["bytes", "removed"])
+def test_a_model_file_replaced_while_it_is_scored_is_refused(tiny, tmp_path, capsys, monkeypatch, change):
     """Regression (a code read): the model's SHA-256 was taken before the model was loaded and run; a file replaced
     in between had one file's hash recorded in evaluation.json beside another's scores. Hashed again after scoring:
-    a difference is one line, and no report is written."""
+    a difference is one line, and no report is written. The line is predict's (deploy.model.changed_meanwhile), and
+    true of a file removed meanwhile: it said "its SHA-256 differs" of a file that was gone (helper-244)."""
     import featcache.deploy.predict as predict
 
     model = tmp_path / "m.keras"
@@ -270,14 +272,17 @@ def test_a_model_file_replaced_while_it_is_scored_is_refused(tiny, tmp_path, cap
 
     def then_replaced(*args, **kwargs):
         out = scored(*args, **kwargs)
-        model.write_bytes(model.read_bytes() + b"\0")  # another file now, after its scores were made
+        if change == "removed":
+            model.unlink()
+        else:
+            model.write_bytes(model.read_bytes() + b"\0")  # another file now, after its scores were made
         return out
 
     monkeypatch.setattr(predict, "predict_files", then_replaced)
     got = run_main(capsys, "evaluate", str(model), str(val), "--out", str(tmp_path / "rep"))
     assert got.returncode == 2 and got.stderr.strip() == (
-        f"featcache evaluate: error: {model} changed while it was evaluated (its SHA-256 differs from the one taken "
-        "before); rerun evaluate once the file is no longer being written"), got.stderr
+        f"featcache evaluate: error: {model} changed while it was evaluated (it is no longer the file read at the "
+        "start); rerun the command once the file is no longer being written"), got.stderr
     assert not (tmp_path / "rep").exists()
 
 
@@ -303,8 +308,8 @@ def test_a_model_file_replaced_while_the_photos_are_walked_is_refused(tiny, tmp_
     monkeypatch.setattr(images, "class_tree", then_replaced)
     got = run_main(capsys, "evaluate", str(model), str(val), "--out", str(tmp_path / "rep"))
     assert got.returncode == 2 and got.stderr.strip() == (
-        f"featcache evaluate: error: {model} changed while it was evaluated (its SHA-256 differs from the one taken "
-        "before); rerun evaluate once the file is no longer being written"), got.stderr
+        f"featcache evaluate: error: {model} changed while it was evaluated (it is no longer the file read at the "
+        "start); rerun the command once the file is no longer being written"), got.stderr
     assert not (tmp_path / "rep").exists()
 
 

@@ -543,8 +543,8 @@ def test_a_model_file_replaced_while_the_inputs_are_listed_is_refused(tiny_model
 
     monkeypatch.setattr(predict, "collect_inputs", then_replaced)
     _one_line_error(capsys, ["predict", str(model), str(image), "--runtime", "tensorflow", "--csv", str(tmp_path / "p.csv")],
-                    f"{model} changed while it was read (its record is not the one read before); rerun once the file "
-                    "is no longer being written")
+                    f"{model} changed while it was read (it is no longer the file read at the start); rerun the "
+                    "command once the file is no longer being written")
     assert not (tmp_path / "p.csv").exists()
 
 

@@ -282,8 +282,9 @@ def _check_unchanged(model: Path, digest: str, meta: dict[str, Any]) -> None:
     except (OSError, FeatcacheError):  # gone or no longer a model meanwhile
         same = False
     if not same:
-        raise FeatcacheError(f"{model} changed while it was evaluated (its SHA-256 differs from the one taken before); "
-                             "rerun evaluate once the file is no longer being written")
+        from featcache.deploy.model import changed_meanwhile
+
+        raise FeatcacheError(changed_meanwhile(model, "evaluated"))
 
 
 def _check_folder(folder: Any, names: Sequence[str]) -> Path:

@@ -132,6 +132,15 @@ def write_model(model: KerasModel, path: str | Path, meta: dict[str, Any],
     return path, digest
 
 
+def changed_meanwhile(path: str | Path, doing: str) -> str:
+    """The line for a model file that is no longer the one read at the start of a command that was ``doing`` with it
+    ("read", "evaluated"): its bytes, its record, or the file itself gone. One wording for each place that checks
+    (predict's record, evaluate's SHA-256, a conversion's bytes): evaluate's said "its SHA-256 differs" of a file
+    gone, and predict's another reason in other words (helper-244)."""
+    return one_line(f"{path} changed while it was {doing} (it is no longer the file read at the start); rerun the "
+                    "command once the file is no longer being written")
+
+
 MODEL_SUFFIX = ".keras"  # the only suffix a model file has (export's --out checks it); heads also use .npz
 MODEL_FILE = "the .keras file written by 'featcache export' or 'featcache finetune'"
 
@@ -573,7 +582,7 @@ class ExportedModelSpec:
     def build_keras(self) -> KerasModel:
         net, _ = load_model(self.path)
         if file_sha256(Path(self.path)) != self.digest:  # a conversion must be keyed by the bytes it was made from
-            raise FeatcacheError(f"{self.path} changed while it was being read; run the command again")
+            raise FeatcacheError(changed_meanwhile(self.path, "read"))
         return net
 
 

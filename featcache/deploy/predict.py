@@ -1253,8 +1253,7 @@ def model_runner(model: str | Path, runtime: str, batch_size: int, n_images: int
             with status_lines() if verbose else contextlib.nullcontext():
                 runner = model_io.ModelRunner(model, runtime, batch_size, expected_images=n_images)
             if meta is not None and runner.meta != meta:
-                raise FeatcacheError(one_line(f"{model} changed while it was read (its record is not the one read "
-                                              "before); rerun once the file is no longer being written"))
+                raise FeatcacheError(model_io.changed_meanwhile(model, "read"))
             built.append(runner)
             if verbose:
                 used = built[0].runtime_used
