@@ -1341,3 +1341,27 @@ def test_export_says_what_it_builds_while_it_works(tmp_path, capsys, progress_on
     assert err[0] == f"exporting {tmp_path / 'h.npz'}: building its model on mobilenet_v2 at 32 px ...", err
     assert re.fullmatch(r"model built in \d+\.\d s; checking and writing it \.\.\.", err[1]) and len(err) == 2, err
     assert got.stdout.startswith("exported logreg head on mobilenet_v2 (32 px, ") and len(got.stdout.splitlines()) == 1
+
+
+def test_predict_counts_photos_and_says_its_first_line_before_the_bar(tiny_model, tmp_path, capsys, progress_on):
+    """Regressions (helper-244, a new-user tester): 'predict MODEL a.jpg b.jpg c.jpg notes.txt' said "predicting 4
+    images", then passed over notes.txt and wrote 3 rows: images are counted as extract counts a folder's (a notes.txt
+    is no image), the bar too. And 'predict MODEL FOLDER --recursive 2>err' wrote " 0/4 [>....] - 0s" as its first
+    stderr line, before "predicting 4 images ...": the command's first line comes first, and no bar at 0 off a terminal."""
+    photos = [write_image(tmp_path / "in" / f"{n}.png", class_image(i, 0, 16)) for i, n in enumerate("abc")]
+    (tmp_path / "in" / "notes.txt").write_text("taken at the zoo\n")
+    csv_path = tmp_path / "p.csv"
+    got = run_main(capsys, "predict", str(tiny_model), *map(str, photos), str(tmp_path / "in" / "notes.txt"),
+                   "--batch-size", "1", "--runtime", "tensorflow", "--csv", str(csv_path))
+    assert got.returncode == 0, got.stderr
+    lines = got.stderr.splitlines()
+    assert lines[0].startswith(f"predicting 3 images with {tiny_model};"), got.stderr
+    bars = [line for line in lines if re.match(r"^\s*\d+/\d+ \[", line)]
+    assert bars and bars[-1].lstrip().startswith("3/3 ["), got.stderr
+    assert len(csv_path.read_text().splitlines()) == 1 + 3  # the header and a row per photo
+    got = run_main(capsys, "predict", str(tiny_model), str(tmp_path / "in"), "--recursive", "--batch-size", "1",
+                   "--runtime", "tensorflow", "--csv", str(tmp_path / "q.csv"))
+    assert got.returncode == 0, got.stderr
+    lines = got.stderr.splitlines()
+    assert lines[0].startswith(f"predicting 3 images with {tiny_model};"), got.stderr
+    assert not any(re.match(r"^\s*0/\d+ \[", line) for line in lines), got.stderr

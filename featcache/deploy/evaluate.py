@@ -196,12 +196,11 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
     (``result.overlap``, ``LeakageWarning``); a model that keeps no digests, scored on its head's training folder,
     gets a note saying so (``result.note``)."""
     from featcache.deploy.model import MODEL_FILE, train_digests
-    from featcache.deploy.predict import (BATCH_SIZE, input_settings, model_meta, model_runner, predict_files, progress_bar,
-                                          value_of)
+    from featcache.deploy.predict import (BATCH_SIZE, input_settings, model_meta, model_runner, photo_count, predict_files,
+                                          progress_bar, value_of)
     from featcache.heads.io import DIGEST_KEY
     from featcache.embedding.runtimes import check_runtime
     from featcache.progress import bars_wanted
-    from featcache.sources.decode import is_other_file
     from featcache.sources.images import check_report_outside_classes
     from featcache.validate import check_source, positive_int
 
@@ -229,9 +228,9 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
     trained = train_digests(model, meta)  # before the work: a model whose digests do not read is one line
     # photos as extract counts them (StagedPhotos.images): a notes.txt is left out as no image, not one (the lines
     # said "on 91 photos", "predicting 91 images", then the report "90 images"; a tester)
-    photos = sum(1 for p in tree.paths if not is_other_file(p))
+    photos = photo_count(tree.paths)
     net = model_runner(model, runtime, batch_size, photos, verbose, meta, verb="scoring", views=views)
-    bar = progress_bar(len(tree.paths)) if bars_wanted(verbose) and len(tree.paths) > batch_size else None
+    bar = progress_bar(photos) if bars_wanted(verbose) and photos > batch_size else None
     try:
         per_file, undecoded = predict_files(tree.paths, size, batch_size, net, names, len(names), bar, views=views,
                                             native=native, digests=tree.digests)  # the photos hashed, or one line

@@ -1112,12 +1112,17 @@ def predict(
     files = [p for p in paths if not _is_npy(p)]
 
     given = given or []
-    n_images = len(files) + sum(len(arr) for _, arr in [*arrays, *given])  # before decoding: as extract counts a photo folder
+    # before decoding, as extract counts a photo folder: a notes.txt given is left out as no image, not one
+    # ("predicting 5 images" of 4 photos and a notes.txt, then 4 rows; a new-user tester)
+    n_images = photo_count(files) + sum(len(arr) for _, arr in [*arrays, *given])
     size, views, photos, native = input_settings(meta)
     net = model_runner(model, runtime, batch_size, n_images, verbose, meta, views=views)
     bar = progress_bar(n_images) if bars_wanted(verbose) and n_images > batch_size else None
-    if bar is not None:  # at once: loading the model (and TensorFlow) before the first batch was a minute without a
-        bar.update(0)  # line on a loaded machine (a new-user tester)
+    if bar is not None and bar.interactive and not verbose:  # at once: loading the model (and TensorFlow) before the
+        # first batch was a minute without a line on a loaded machine (a new-user tester). A verbose run's first line,
+        # "predicting N images with MODEL; preparing ...", says so (and this bar came before it: helper-244's tester);
+        # off a terminal a bar's line at 0 says nothing its next line will not.
+        bar.update(0)
     per_file, skipped = predict_files(files, size, batch_size, net, names, top_k, bar, views=views, native=native)
     if not arrays and not given and all(p is None for p in per_file):  # the model was not loaded: no batch had an image
         raise _nothing_to_predict(skipped)
@@ -1296,9 +1301,17 @@ def predict_files(paths: Sequence[Path], size: int, batch_size: int, net: Callab
             per_file.append(None if f.skipped else next(made))
             if f.skipped:
                 skipped.append(f.skipped)
-        if bar is not None:
-            bar.add(len(read))
+        if bar is not None:  # photos, as its total counts them (``photo_count``)
+            bar.add(photo_count(f.path for f in read))
     return per_file, skipped
+
+
+def photo_count(paths: Iterable[str | Path]) -> int:
+    """The files of ``paths`` counted as images, as extract counts a folder's (``StagedPhotos.images``): a file whose
+    name says it is no image (``decode.is_other_file``: notes.txt) is not one."""
+    from featcache.sources.decode import is_other_file
+
+    return sum(1 for p in paths if not is_other_file(p))
 
 
 def _nothing_to_predict(skipped: Sequence[tuple[str, str]]) -> FeatcacheError:
