@@ -3644,3 +3644,31 @@ def test_each_environment_variable_problem_is_one_line_naming_the_variable(tmp_p
         "under it would be read as images of a class (the cache would be read as part of its own data); set "
         f"FEATCACHE_HOME to a folder outside {photos}, or pass --out outside it")
     assert not (tmp_path / "~").exists() and not (photos / "home").exists()
+
+
+def test_extract_and_info_count_skipped_files_and_copies_alike(tmp_path, capsys):
+    """Regression (helper-244, a new-user tester): extract's summary said "2 file(s) skipped, 1 copy counted once" and
+    `info` of the same cache "skipped 3 file(s)" (the copy counted as skipped). One way of counting: a copy counted
+    once is a photo, not a file skipped; the files found are the images extracted, those skipped and the copies."""
+    import shutil
+
+    from helpers import make_class_tree
+
+    root = make_class_tree(tmp_path / "d", {"cats": 3, "dogs": 3})
+    first = sorted((root / "cats").iterdir())[0]
+    shutil.copyfile(first, root / "cats" / f"copy{first.suffix}")
+    (root / "dogs" / "notes.txt").write_text("taken at the park\n")
+    (root / "README.txt").write_text("my photos\n")
+    found = sum(1 for p in root.rglob("*") if p.is_file())
+    cache = tmp_path / "c.h5"
+    assert main(["extract", "--images", str(root), "--test-fraction", "0.34", "--weights", "random", "--image-size", "32",
+                 "--runtime", "tensorflow", "--out", str(cache)]) == 0
+    summary = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("extracted "))
+    got = re.search(r"^extracted (\d+) images .*; (\d+) file\(s\) skipped, (\d+) copy counted once\)", summary)
+    assert got, summary
+    images, skipped, copies = map(int, got.groups())
+    assert (skipped, copies) == (2, 1) and images + skipped + copies == found, summary
+    assert main(["info", str(cache)]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("skipped"))
+    assert line.startswith(f"skipped     {skipped} file(s), {copies} copy counted once: "), line
+    assert line.count("(the same bytes as ") == copies and line.count("(not ") == skipped, line

@@ -252,9 +252,12 @@ def left_out_words(skipped: Sequence[Sequence[str]]) -> list[str]:
     """A summary's words on the files that are no rows, extract's and evaluate's: ``["2 file(s) skipped", "3 copies
     counted once"]`` (either, both or none)."""
     copies, others = copies_apart(skipped)
-    n = len(copies)
-    return ([f"{len(others)} file(s) skipped"] if others else []) + ([f"{n} {'copy' if n == 1 else 'copies'} counted once"]
-                                                                     if copies else [])
+    return ([f"{len(others)} file(s) skipped"] if others else []) + ([copies_words(len(copies))] if copies else [])
+
+
+def copies_words(n: int) -> str:
+    """``"1 copy counted once"``, ``"3 copies counted once"``: extract's, evaluate's and info's count of the copies."""
+    return f"{n} {'copy' if n == 1 else 'copies'} counted once"
 
 
 _LIMIT_LOCK = threading.Lock()
