@@ -3646,10 +3646,9 @@ def test_each_environment_variable_problem_is_one_line_naming_the_variable(tmp_p
     assert not (tmp_path / "~").exists() and not (photos / "home").exists()
 
 
-def test_extract_and_info_count_skipped_files_and_copies_alike(tmp_path, capsys):
-    """Regression (helper-244, a new-user tester): extract's summary said "2 file(s) skipped, 1 copy counted once" and
-    `info` of the same cache "skipped 3 file(s)" (the copy counted as skipped). One way of counting: a copy counted
-    once is a photo, not a file skipped; the files found are the images extracted, those skipped and the copies."""
+def _tester_folder(tmp_path):
+    """``(root, files in it)``: a new-user tester's photo folder in small: photos in two class folders, a byte copy
+    of one, a notes.txt in a class folder and a README.txt beside them."""
     import shutil
 
     from helpers import make_class_tree
@@ -3659,7 +3658,14 @@ def test_extract_and_info_count_skipped_files_and_copies_alike(tmp_path, capsys)
     shutil.copyfile(first, root / "cats" / f"copy{first.suffix}")
     (root / "dogs" / "notes.txt").write_text("taken at the park\n")
     (root / "README.txt").write_text("my photos\n")
-    found = sum(1 for p in root.rglob("*") if p.is_file())
+    return root, sum(1 for p in root.rglob("*") if p.is_file())
+
+
+def test_extract_and_info_count_skipped_files_and_copies_alike(tmp_path, capsys):
+    """Regression (helper-244, a new-user tester): extract's summary said "2 file(s) skipped, 1 copy counted once" and
+    `info` of the same cache "skipped 3 file(s)" (the copy counted as skipped). One way of counting: a copy counted
+    once is a photo, not a file skipped; the files found are the images extracted, those skipped and the copies."""
+    root, found = _tester_folder(tmp_path)
     cache = tmp_path / "c.h5"
     assert main(["extract", "--images", str(root), "--test-fraction", "0.34", "--weights", "random", "--image-size", "32",
                  "--runtime", "tensorflow", "--out", str(cache)]) == 0
@@ -3672,3 +3678,23 @@ def test_extract_and_info_count_skipped_files_and_copies_alike(tmp_path, capsys)
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("skipped"))
     assert line.startswith(f"skipped     {skipped} file(s), {copies} copy counted once: "), line
     assert line.count("(the same bytes as ") == copies and line.count("(not ") == skipped, line
+
+
+def test_extract_progress_lines_count_what_its_result_counts(tmp_path, capsys, progress_on):
+    """Regression (helper-244, a new-user tester): "hashing 124 files", "extracting 122 files", then "extracted 121
+    images ... 2 file(s) skipped, 2 copies counted once": the README.txt beside the class folders was not hashed but
+    skipped, and the notes.txt was among the files extracted, not the images. The lines say what they count, and
+    the numbers add up: hashed = files in the class folders; extracted files = hashed less the copies = images and
+    the files named as no image."""
+    root, found = _tester_folder(tmp_path)
+    assert main(["extract", "--images", str(root), "--test-fraction", "0.34", "--weights", "random", "--image-size", "32",
+                 "--runtime", "tensorflow", "--out", str(tmp_path / "c.h5")]) == 0
+    got = capsys.readouterr()
+    summary = next(x for x in got.out.splitlines() if x.startswith("extracted "))
+    images, skipped, copies = map(int, re.search(r"^extracted (\d+) images .*; (\d+) file\(s\) skipped, (\d+) copy", summary).groups())
+    hashed = int(re.search(rf"^hashing (\d+) files in the class folders of {re.escape(str(root))}$", got.err, re.M).group(1))
+    files, named, other = map(int, re.search(r"^extracting (\d+) files \((\d+) images, (\d+) named as no image\) with ",
+                                             got.err, re.M).groups())
+    outside = sum(1 for p in root.iterdir() if p.is_file())  # the README.txt: skipped, never hashed
+    assert hashed == found - outside and files == hashed - copies and named == images and files == images + other, got.err
+    assert images + skipped + copies == found and skipped == outside + other, summary

@@ -410,6 +410,17 @@ def _skipped_lines(skipped: list[tuple[str, str]], limit: int = 10) -> list[str]
         [f"{copies_line(copies)}; {where}"] if copies else [])
 
 
+def _rows_words(rows: Any) -> str:
+    """What extraction runs, counted: "8 files (7 images, 1 named as no image)" where a photo folder's files include
+    files named as another kind (``rows.images`` leaves them out, as the result's count does): "extracting 122 files"
+    was followed by "extracted 121 images", the other one a notes.txt decoded to be sure (a new-user tester)."""
+    from featcache.progress import counted
+
+    n = sum(rows.sizes.values())
+    other = n - rows.images if rows.unit == "files" else 0
+    return f"{n} {rows.unit}" + (f" ({counted(rows.images, 'image')}, {other} named as no image)" if other > 0 else "")
+
+
 def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, store: StoreSpec, engine: Any,
          verbose: bool, out_at_start: Any, other: OtherCache | None = None) -> ExtractResult:
     from featcache.progress import Progress, bars_wanted  # not Keras's Progbar: plain lines when the output is not a terminal
@@ -425,7 +436,7 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
     t_start = time.perf_counter()
     if verbose:  # building (and, the first time, converting) the network takes 5-60 s: not in silence (a new user)
         views = f" x {n_views} views" if n_views > 1 else ""
-        status(f"extracting {sum(rows.sizes.values())} {rows.unit}{views} with {ident.backbone} at {ident.image_size} px "
+        status(f"extracting {_rows_words(rows)}{views} with {ident.backbone} at {ident.image_size} px "
                f"({len(ident.layers)} layer(s)); {preparing_line('the network', engine.runtime)}")
         # Notes, shown with the progress off too: the memory bound overrides the --batch-size the user gave (or its
         # default), which a run's speed and a benchmark depend on (a review: these were status lines, hidden by

@@ -832,7 +832,7 @@ def _read(path: Path) -> bytes:
 
 def _hash(root: Path, files: list[_File], verbose: bool) -> None:
     """Each file's sha256, or why it cannot be used (name not UTF-8, unreadable, too large)."""
-    results = _map_chunked(lambda f: _hash_one(root, f), files, f"hashing {counted(len(files), 'file')} under {root}", verbose)
+    results = _map_chunked(lambda f: _hash_one(root, f), files, f"hashing {counted(len(files), 'file')} in the class folders of {root}", verbose)
     for f, (digest, problem) in zip(files, results):
         f.digest, f.problem = digest, problem
 
