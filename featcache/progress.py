@@ -578,11 +578,20 @@ def seconds_text(seconds: float) -> str:
     return f"{seconds:.1f} s" if seconds >= 0.05 else f"{seconds * 1000:.0f} ms"
 
 
+# Units said as a throughput however slow: extract's summary says images/s, and predict's and evaluate's bars said
+# "0.15s/image" under load for the same photos (a new-user tester comparing them, 2026-12-06).
+THROUGHPUT_UNITS = ("image",)
+
+
 def rate(n: int, seconds: float, unit: str) -> str:
-    """``0.25s/fit`` for slow units, ``238 images/s`` for fast ones (at 238 images/s it said ``0.00s/image``)."""
-    if n and seconds >= 0.1 * n:
+    """``0.25s/fit`` for slow units, ``238 images/s`` for fast ones (at 238 images/s it said ``0.00s/image``);
+    images always per second (``THROUGHPUT_UNITS``), with a decimal under 10/s: ``6.7 images/s``."""
+    if seconds <= 0.001:
+        return f"{n} {plural(unit)}"
+    if n and seconds >= 0.1 * n and unit not in THROUGHPUT_UNITS:
         return f"{seconds / n:.2f}s/{unit}"
-    return f"{n / seconds:.0f} {plural(unit)}/s" if seconds > 0.001 else f"{n} {plural(unit)}"
+    per_s = n / seconds
+    return f"{per_s:.1f} {plural(unit)}/s" if 0 < per_s < 10 else f"{per_s:.0f} {plural(unit)}/s"
 
 
 def epochs_text(n: Any) -> str:

@@ -103,6 +103,15 @@ def test_progress_rate_is_per_second_for_fast_units_and_seconds_each_for_slow_on
     assert rate(3000, 12.6, "image") == "238 images/s" and rate(10, 5.0, "fit") == "0.50s/fit" and rate(4, 0.0, "fit") == "4 fits"
 
 
+def test_progress_rate_of_images_is_per_second_however_slow():
+    """predict's bar said '0.15s/image' where extract says images/s, for the same photos under load (a new-user
+    tester comparing them, 2026-12-06); other slow units keep seconds each."""
+    from featcache.progress import rate
+
+    assert rate(153, 22.9, "image") == "6.7 images/s" and rate(10, 5.0, "image") == "2.0 images/s"
+    assert rate(10, 5.0, "fit") == "0.50s/fit" and rate(3000, 12.6, "image") == "238 images/s"
+
+
 def test_progress_bar_redraws_in_place_on_a_terminal(monkeypatch):
     import io
 

@@ -615,7 +615,14 @@ class ModelRunner:
                                                                 runtimes.conversions_dir(runtime), expected_images,
                                                                 say_small=False, float64=float64_part(self.meta),
                                                                 views=self.views)
+        # Trace (TensorFlow) or warm (a converted runtime) now, as extraction's Mapper does, so the first batch is not
+        # charged with it: measured 2026-12-06 (docs/benchmarks.md, "predict's time"), the first 64-photo batch took
+        # 3.0 s against 1.4 s after, which predict's bar counted as images' time. One image of the model's size: its
+        # tf.function's signature is open (any batch, size, channels), so this one trace serves every batch. Not on
+        # JAX: XLA compiles per shape, and a 1-image one would be a compile of its own (mapper.pad_target).
         backend = keras().backend.backend()
+        if not (used == "tensorflow" and backend == "jax"):
+            self._forward(np.zeros((1, *self.spec.raw_shape), np.uint8))
         self.runtime_used = backend if used == "tensorflow" and backend != "tensorflow" else used
 
     def __call__(self, images: np.ndarray, batch_size: int | None = None) -> np.ndarray:
