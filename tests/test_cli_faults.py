@@ -3680,6 +3680,23 @@ def test_extract_and_info_count_skipped_files_and_copies_alike(tmp_path, capsys)
     assert line.count("(the same bytes as ") == copies and line.count("(not ") == skipped, line
 
 
+def test_info_of_a_cache_whose_only_left_out_files_are_copies_says_no_zero_files(tmp_path, capsys):
+    """Regression (a reader): a folder with a copy and nothing else left out is the common case since copies are
+    counted once, and `info` said "skipped     0 file(s), 1 copy counted once"; each part is said where there is
+    one, as extract's summary says it."""
+    root, _ = _tester_folder(tmp_path)
+    (root / "dogs" / "notes.txt").unlink()
+    (root / "README.txt").unlink()
+    cache = tmp_path / "c.h5"
+    assert main(["extract", "--images", str(root), "--test-fraction", "0.34", "--weights", "random", "--image-size", "32",
+                 "--runtime", "tensorflow", "--out", str(cache)]) == 0
+    summary = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("extracted "))
+    assert "file(s) skipped" not in summary and "1 copy counted once" in summary, summary
+    assert main(["info", str(cache)]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("skipped"))
+    assert line.startswith("skipped     1 copy counted once: ") and "file(s)" not in line, line
+
+
 def test_extract_progress_lines_count_what_its_result_counts(tmp_path, capsys, progress_on):
     """Regression (helper-244, a new-user tester): "hashing 124 files", "extracting 122 files", then "extracted 121
     images ... 2 file(s) skipped, 2 copies counted once": the README.txt beside the class folders was not hashed but

@@ -72,10 +72,11 @@ def run(args: argparse.Namespace) -> int:
 
         # counted as extract's and evaluate's lines count them (``decode.left_out_words``): a copy counted once is a
         # photo, not a file skipped; "skipped 3 file(s)" here was "2 file(s) skipped, 1 copy counted once" in
-        # extract's line of the same cache (a new-user tester)
+        # extract's line of the same cache (a new-user tester); each part only where there is one (a cache of copies
+        # only said "0 file(s), 1 copy counted once"; a reader)
         copies, others = copies_apart(info["skipped"])
-        also = f", {copies_words(len(copies))}" if copies else ""
-        print(f"skipped     {len(others)} file(s){also}: {skipped_listing(info['skipped'], 10, ' (all in --json)')}")
+        parts = ([f"{len(others)} file(s)"] if others else []) + ([copies_words(len(copies))] if copies else [])
+        print(f"skipped     {', '.join(parts)}: {skipped_listing(info['skipped'], 10, ' (all in --json)')}")
     for name, (done, n) in info.get("progress", {}).items():
         print(f"{name:<11} {done} of {n} images embedded so far")
     for name, s in info.get("splits", {}).items():
