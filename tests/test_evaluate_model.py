@@ -768,3 +768,18 @@ def test_a_missing_npz_with_a_photo_folder_is_a_head_not_found(tmp_path, capsys)
             f"featcache evaluate: error: head file not found: {tmp_path / name}; train one with 'featcache train'"), got.stderr
     with pytest.raises(featcache.FeatcacheError, match=r"^head file not found: .*nope\.npz; train one with featcache\.train"):
         featcache.evaluate(tmp_path / "nope.npz", val)
+
+
+
+def test_a_missing_folder_is_refused_naming_the_folder_of_each_class(tmp_path, capsys):
+    """Regression (a reader, 2026-12-06): the "not found" refusal listed the model's class names ("one subfolder of
+    photos per class of the model (t-shirt/top, trouser, ...)"), advice no folder can follow; it names the folder
+    of each class (``class_folders``: 't-shirt_top')."""
+    from helpers import tiny_fashion_cache
+
+    cache = tiny_fashion_cache(tmp_path, n_train=20, n_test=10)
+    model = featcache.export(featcache.train(cache, "logreg", out=tmp_path / "h.npz").path, tmp_path / "m.keras").path
+    got = run_main(capsys, "evaluate", str(model), str(tmp_path / "nowhere"), "--out", str(tmp_path / "rep"))
+    assert got.returncode == 2 and len(got.stderr.splitlines()) == 1, got.stderr
+    assert "per class of the model (t-shirt_top, trouser, " in got.stderr, got.stderr
+    assert "t-shirt/top" not in got.stderr, got.stderr

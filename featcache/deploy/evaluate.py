@@ -315,8 +315,11 @@ def _read_tree(root: Path, names: Sequence[str], image_size: int, verbose: bool)
 
 
 def folder_hint(names: Sequence[str]) -> str:
-    """What evaluate scores a model on, in its refusals: no train/ and val/ (evaluate refuses a split folder)."""
-    return f"a model is scored on photos: pass a folder with one subfolder of photos per class of the model ({', '.join(names)})"
+    """What evaluate scores a model on, in its refusals: no train/ and val/ (evaluate refuses a split folder). Each
+    class by its folder's name (``class_folders``): the class names listed ('t-shirt/top') named folders no one can
+    make (a reader)."""
+    folders = ", ".join(class_folders(names))
+    return f"a model is scored on photos: pass a folder with one subfolder of photos per class of the model ({folders})"
 
 
 # What no folder name can hold (POSIX: '/' and NUL): a class named with one (Fashion-MNIST's 't-shirt/top') is
