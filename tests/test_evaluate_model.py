@@ -770,6 +770,31 @@ def test_a_missing_npz_with_a_photo_folder_is_a_head_not_found(tmp_path, capsys)
         featcache.evaluate(tmp_path / "nope.npz", val)
 
 
+def test_a_model_of_an_array_data_set_says_its_training_images_cannot_be_matched_to_photos(tmp_path, capsys):
+    """Regression (a reader, 2026-12-06): a Fashion-MNIST model keeps the digests of its training images' pixels
+    (``row_digests``), a photo's digest is of its file's bytes: PNGs written from the very training images were
+    reported "seen 0" with no warning, a false assurance. The overlap is now None, with a note (report and stderr)
+    saying the photos cannot be matched to the training images."""
+    from helpers import tiny_fashion_cache
+
+    from featcache.sources.fashion_mnist import _read_split
+
+    cache = tiny_fashion_cache(tmp_path, n_train=40, n_test=10)
+    model = featcache.export(featcache.train(cache, "logreg", out=tmp_path / "h.npz").path, tmp_path / "m.keras").path
+    images, labels = _read_split(tmp_path / "fm", "train")
+    for folder, label in (("t-shirt_top", 0), ("trouser", 1)):  # the training images themselves, as PNGs
+        for i in np.flatnonzero(labels == label)[:3]:
+            write_image(tmp_path / "val" / folder / f"{i}.png", images[i])
+    got = run_main(capsys, "evaluate", str(model), str(tmp_path / "val"), "--out", str(tmp_path / "rep"),
+                   "--runtime", "tensorflow")
+    assert got.returncode == 0, got.stderr
+    report = json.loads((tmp_path / "rep" / "evaluation.json").read_text())
+    assert report["folder"]["images"] == 6 and report["overlap"] is None, report["overlap"]
+    line = ("a model of an array data set (fashion_mnist): its training images cannot be matched to photo files, so "
+            "this report cannot tell whether these photos were among them")
+    assert report["note"] == line and line in (tmp_path / "rep" / "evaluation.txt").read_text()
+    assert line in got.stderr, got.stderr
+
 
 def test_a_missing_folder_is_refused_naming_the_folder_of_each_class(tmp_path, capsys):
     """Regression (a reader, 2026-12-06): the "not found" refusal listed the model's class names ("one subfolder of
@@ -783,3 +808,25 @@ def test_a_missing_folder_is_refused_naming_the_folder_of_each_class(tmp_path, c
     assert got.returncode == 2 and len(got.stderr.splitlines()) == 1, got.stderr
     assert "per class of the model (t-shirt_top, trouser, " in got.stderr, got.stderr
     assert "t-shirt/top" not in got.stderr, got.stderr
+
+
+def test_copies_in_another_folder_are_not_said_to_be_in_the_test_folder_when_that_is_gone(tmp_path, capsys):
+    """Regression (a reader, 2026-12-06): with the data set's recorded test folder (SOURCE/val) gone, any folder
+    scored counted as it (``other_folders`` takes a folder it cannot reach for the same): copies of training photos
+    in another folder got "in its data set's test folder: remove the copies from SOURCE". A test folder not there
+    is not the folder scored: the copies are to be removed from that folder."""
+    import shutil
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model, root = _split_model(tmp_path / "split")
+    shutil.rmtree(root / "val")
+    other = make_class_tree(tmp_path / "other", {"ants": 2, "bees": 2}, ext="jpg", size=40, offset=80)
+    (other / "bees" / "b.jpg").write_bytes((root / "train" / "bees" / "bees_001.jpg").read_bytes())
+    got = run_main(capsys, "evaluate", str(model), str(other), "--json")
+    assert got.returncode == 0, got.stderr
+    overlap = json.loads(got.stdout)["overlap"]
+    assert (overlap["copies"], overlap["copies_in"], overlap["copies_in_data_set"]) == (1, str(other), False), overlap
+    assert (f"the seen ones are copies (the same bytes) of photos the model was trained on: remove them from {other}, "
+            "or evaluate on new photos") in got.stderr, got.stderr

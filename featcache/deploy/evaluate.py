@@ -248,10 +248,11 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
     y_pred = np.argmax(proba, axis=1).astype(np.int64)
     _warn_absent_classes(root, y, names)
     accuracy, per_class, cm = metrics(y, y_pred, names)
-    overlap = _overlap(trained, [tree.digests[i] for i in kept], y, y_pred, meta, root)
+    unmatched = _unmatched_source_note(meta) if trained is not None else None
+    overlap = None if unmatched else _overlap(trained, [tree.digests[i] for i in kept], y, y_pred, meta, root)
     if overlap and overlap["seen"]:
         warn(leakage_line(overlap, ModelEvalResult.trained_by), LeakageWarning)
-    note = _trained_folder_note(meta, root) if trained is None else None
+    note = unmatched or (_trained_folder_note(meta, root) if trained is None else None)
     if note:
         warn(note, LeakageWarning)
     runner = net()
@@ -455,46 +456,80 @@ def _overlap(trained: np.ndarray | None, digests: Sequence[str], y: np.ndarray, 
     return overlap
 
 
-def _copies_where(meta: dict[str, Any], root: Path) -> tuple[str, bool] | None:
-    """Where to remove the copies of training photos from when ``root``, scored, is not the folder the model's head
-    was trained on (its record's source: ``SOURCE/train``, or SOURCE for a --test-fraction cache): the data set
-    (SOURCE, True) where ``root`` is its test folder, (``root``, False) where it is another; None where ``root`` is
-    the training folder or the source is no photo folder (its photos are then the ones trained on, not copies)."""
-    from featcache.sources.base import other_folders, photo_root_of
+def _training_folder(meta: dict[str, Any]) -> Path | None:
+    """The folder the model's head was trained on, as its record's source says (``SOURCE/train``, or SOURCE for a
+    --test-fraction cache), where it is a folder now; None where the source is no photo folder or that folder is
+    gone (moved, another host): the one home of which folder that is, for ``_copies_where`` and
+    ``_trained_folder_note``."""
+    from featcache.sources.base import photo_root_of
 
     source = meta.get("source")
     photos = photo_root_of(source)
     if photos is None:
         return None
-    split = source.get("test_fraction") is not None
-    trained = Path(photos) if split else Path(photos) / "train"
-    if not other_folders(str(trained), str(root)):
+    trained = Path(photos) if source.get("test_fraction") is not None else Path(photos) / "train"
+    return trained if trained.is_dir() else None
+
+
+def _test_folder(meta: dict[str, Any]) -> Path | None:
+    """The data set's test folder (``SOURCE/val`` or the one recorded) of a model trained on ``SOURCE/train``; None
+    for a --test-fraction cache's (no test folder) or any other source."""
+    from featcache.sources.base import photo_root_of
+
+    source = meta.get("source")
+    photos = photo_root_of(source)
+    if photos is None or source.get("test_fraction") is not None:
         return None
-    test = None if split else Path(photos) / str(source.get("test_folder") or "val")
-    in_data_set = test is not None and not other_folders(str(test), str(root))
-    return (str(photos), True) if in_data_set else (str(root), False)
+    return Path(photos) / str(source.get("test_folder") or "val")
+
+
+def _unmatched_source_note(meta: dict[str, Any]) -> str | None:
+    """A note where the model's data set is no photo folder (Fashion-MNIST's arrays): its training digests are of
+    the images' pixels (``sources.base.row_digests``), a photo's of its file's bytes, so no photo can match one
+    and "seen 0" would assure falsely (a reader: PNGs written from the training images reported "seen 0"). None
+    for a model of a photo folder or of no source recorded."""
+    from featcache.sources.base import photo_root_of
+
+    source = meta.get("source")
+    kind = source.get("kind") if isinstance(source, dict) else None
+    if kind in (None, "images") or photo_root_of(source) is not None:  # none recorded: digests taken as a folder's
+        return None
+    return (f"a model of an array data set ({kind}): its training images cannot be matched to photo files, so this "
+            "report cannot tell whether these photos were among them")
+
+
+def _copies_where(meta: dict[str, Any], root: Path) -> tuple[str, bool] | None:
+    """Where to remove the copies of training photos from when ``root``, scored, is not the folder the model's head
+    was trained on (``_training_folder``): the data set (SOURCE, True) where ``root`` is its test folder, (``root``,
+    False) where it is another; None where ``root`` is the training folder or that is no photo folder now (its
+    photos are then the ones trained on, not copies). A test folder no longer there is not ``root``: a missing
+    SOURCE/val counted as the folder scored (``other_folders`` takes a folder it cannot reach for the same)."""
+    from featcache.sources.base import other_folders, photo_root_of
+
+    trained = _training_folder(meta)
+    if trained is None or not other_folders(str(trained), str(root)):
+        return None
+    test = _test_folder(meta)
+    in_data_set = test is not None and test.is_dir() and not other_folders(str(test), str(root))
+    return (photo_root_of(meta["source"]), True) if in_data_set else (str(root), False)
 
 
 def _trained_folder_note(meta: dict[str, Any], root: Path) -> str | None:
     """For a model that keeps no training digests (exported before 2026-12-06, or of a head without them): a note
-    where ``root`` is the folder its head was trained on, as the record's source says (``SOURCE/train``, or the
-    folder itself for a --test-fraction cache); else None. Which of its photos cannot be told."""
-    from featcache.sources.base import other_folders, photo_root_of
+    where ``root`` is the folder its head was trained on (``_training_folder``); else None. Which of its photos
+    cannot be told."""
+    from featcache.sources.base import other_folders
 
-    source = meta.get("source")
-    photos = photo_root_of(source)
-    if photos is None:
+    trained = _training_folder(meta)
+    if trained is None or other_folders(str(trained), str(root)):
         return None
-    split = source.get("test_fraction") is not None
-    trained = Path(photos) if split else Path(photos) / "train"
-    if not trained.is_dir() or other_folders(str(trained), str(root)):
-        return None
+    split = _test_folder(meta) is None
     if split:
         where = f"{root} holds the photos the model's head was trained on and tested on (its cache split them by --test-fraction)"
         fix = "evaluate on photos it has not seen"
     else:
         where = f"{root} is the train/ folder the model's head was trained on"
-        fix = f"evaluate on photos it has not seen ({Path(photos) / str(source.get('test_folder') or 'val')})"
+        fix = f"evaluate on photos it has not seen ({_test_folder(meta)})"
     return one_line(f"{where}: the accuracy is {'partly ' if split else ''}on images the model was trained on, so it is "
                     "not a test accuracy; the model keeps no digests of its training photos (exported before "
                     f"2026-12-06, or from a head without them), so which ones cannot be told; {fix}")
