@@ -910,7 +910,8 @@ class PhotoRows:
         rules, groups = self._rules(self.candidates)
         for name, mine in self._copies_of.items():
             if mine:  # only then: a split without copies keeps its rows and its fingerprint. Each copy and its row,
-                # as the walk chose it (a link's first name): the bytes alone do not say which file is the row.
+                # as ``_row_first`` chose it (the shortest path; never a link's second name): the bytes alone do not
+                # say which file is the row.
                 rules[name] = {**rules[name], "copies_once": [[f.rel, f.label, f.copy_of] for f in mine]}
         return self._digests(rules, groups)
 
@@ -1128,9 +1129,10 @@ def _stratified_split(files: list[_File], fraction: float, seed: int, class_name
                       copies: Mapping[str, int] | None = None) -> dict[str, list[_File]]:
     """Per class, round(fraction * n) photos to test (keeping at least one in train), chosen by ``seed``; a class left
     without any is said (``NoTestImagesWarning``). Each file is a photo: copies in a class are one row
-    (``_count_once``); ``copies`` (a row's path -> how many copies of it were counted once) is for the words. The
-    draws are the ones made before: a folder without copies keeps its split, and one with copies has each photo where
-    its copies went together when they were rows (its row being the first of them by path, as it is where the copies' names extend the original's)."""
+    (``_count_once``); ``copies`` (a row's path -> how many copies of it were counted once) is for the words. A folder
+    without copies keeps the draws made before. In one with copies each photo is drawn at its row, its shortest path
+    (``_row_first``), not its first by path ('x (1).jpg' sorts before 'x.jpg'): where those differ, the photos
+    sorting between the two can be drawn otherwise than when the copies were rows."""
     copies = copies or {}
     rng = np.random.default_rng(seed)
     by_class: list[list[_File]] = [[] for _ in class_names]
