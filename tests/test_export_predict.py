@@ -1367,3 +1367,26 @@ def test_predict_counts_photos_and_says_its_first_line_before_the_bar(tiny_model
     lines = got.stderr.splitlines()
     assert lines[0].startswith(f"predicting 3 images with {tiny_model};"), got.stderr
     assert not any(re.match(r"^\s*0/\d+ \[", line) for line in lines), got.stderr
+
+
+def test_predict_says_its_first_line_before_it_decodes_a_photo(tiny_model, tmp_path, capsys, progress_on, monkeypatch):
+    """Regression (a reader, 2026-12-06): a verbose run's "predicting N images with MODEL; preparing ..." was said
+    inside the lazy model build, called only once the first batch was decoded: on a terminal nothing showed while
+    it decoded. It is said before the first file is read; the model is still built on first use."""
+    import sys
+
+    from featcache.deploy import predict as predict_module
+
+    photos = [write_image(tmp_path / f"{n}.png", class_image(i, 0, 16)) for i, n in enumerate("ab")]
+    said_before: list[str] = []
+    read_files = predict_module.read_files
+
+    def reading(*args, **kwargs):  # stderr as it stood when decoding began
+        said_before.append(sys.stderr.getvalue())
+        return read_files(*args, **kwargs)
+
+    monkeypatch.setattr(predict_module, "read_files", reading)
+    got = run_main(capsys, "predict", str(tiny_model), *map(str, photos), "--runtime", "tensorflow")
+    assert got.returncode == 0, got.stderr
+    assert said_before and f"predicting 2 images with {tiny_model}; preparing the model" in said_before[0], said_before
+    assert "model ready on" not in said_before[0]  # the model is built after decoding starts, as before

@@ -1232,7 +1232,8 @@ def model_runner(model: str | Path, runtime: str, batch_size: int, n_images: int
                   verbose: bool = False, meta: dict | None = None, verb: str = "predicting",
                   views: int = 1) -> Callable[[], ModelRunner]:
     """``net()``: the model's ``ModelRunner``, built on the first call (not when no image file decodes: that
-    is one line, without loading TensorFlow) and the same one after. ``verbose``: a conversion for the runtime says
+    is one line, without loading TensorFlow) and the same one after. ``verbose``: the run's first line ("predicting
+    N images with MODEL; preparing ...") is said at once, before any file is decoded; a conversion for the runtime says
     so, as extract's does (``runtimes.converted_model``): 'predict --runtime onnxruntime' converted for 14 s in
     silence (a new-user tester). ``meta``: the record the caller read first (``model_meta``), whose class names
     name the outputs: a file whose record is another now was replaced meanwhile, and is refused before it runs (a
@@ -1240,21 +1241,25 @@ def model_runner(model: str | Path, runtime: str, batch_size: int, n_images: int
     IndexError; an adversarial tester). ``verb``: what the run does, in its first line ("scoring" for evaluate's,
     whose "scoring ..." line was followed by "predicting ..."; a review). ``views``: the model's
     (``input_settings``), each image one forward pass per view, as the runner counts them for its runtime choice."""
+    from featcache.embedding.runtimes import preparing_line
+    from featcache.errors import one_line
+    from featcache.progress import counted, status
+
     built: list[ModelRunner] = []
+    # Said as extraction says it, and now, before the first batch is decoded (the model is built then): loading the
+    # model (TensorFlow's import, a conversion) took 27 s before the predictions of 2 images without a word (a
+    # new-user tester), and said in net() this line waited for the first batch's decoding too (a reader). Status
+    # lines: on stderr, off with FEATCACHE_PROGRESS=off.
+    if verbose:
+        status(one_line(f"{verb} {counted(n_images, 'image')} with {model}; {preparing_line('the model', runtime)}"))
 
     def net() -> ModelRunner:
         if not built:
             from featcache.deploy import model as model_io
-            from featcache.embedding.runtimes import cached_choice, preparing_line, ready_line
-            from featcache.errors import one_line
-            from featcache.progress import counted, status, status_lines
+            from featcache.embedding.runtimes import cached_choice, ready_line
+            from featcache.progress import status_lines
 
-            # Said as extraction says it: loading the model (TensorFlow's import, a conversion) took 27 s before the
-            # predictions of 2 images without a word, and the text output never said which runtime ran (a new-user
-            # tester). Status lines: on stderr, off with FEATCACHE_PROGRESS=off.
             start = time.perf_counter()
-            if verbose:
-                status(one_line(f"{verb} {counted(n_images, 'image')} with {model}; {preparing_line('the model', runtime)}"))
             with status_lines() if verbose else contextlib.nullcontext():
                 runner = model_io.ModelRunner(model, runtime, batch_size, expected_images=n_images)
             if meta is not None and runner.meta != meta:
