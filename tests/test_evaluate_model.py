@@ -257,6 +257,15 @@ def test_a_folder_of_some_of_the_models_classes_is_scored_and_an_empty_class_fol
     assert not (tmp_path / "rep2").exists()
 
 
+def _refused_as_changed(capsys, model, val, tmp_path):
+    """evaluate MODEL FOLDER refused in the one line for a model file replaced meanwhile, no report written."""
+    got = run_main(capsys, "evaluate", str(model), str(val), "--out", str(tmp_path / "rep"))
+    assert got.returncode == 2 and got.stderr.strip() == (
+        f"featcache evaluate: error: {model} changed while it was evaluated (it is no longer the file read at the "
+        "start); rerun the command once the file is no longer being written"), got.stderr
+    assert not (tmp_path / "rep").exists()
+
+
 @pytest.mark.parametrize("change", ["bytes", "removed"])
 def test_a_model_file_replaced_while_it_is_scored_is_refused(tiny, tmp_path, capsys, monkeypatch, change):
     """Regression (a code read): the model's SHA-256 was taken before the model was loaded and run; a file replaced
@@ -279,11 +288,7 @@ def test_a_model_file_replaced_while_it_is_scored_is_refused(tiny, tmp_path, cap
         return out
 
     monkeypatch.setattr(predict, "predict_files", then_replaced)
-    got = run_main(capsys, "evaluate", str(model), str(val), "--out", str(tmp_path / "rep"))
-    assert got.returncode == 2 and got.stderr.strip() == (
-        f"featcache evaluate: error: {model} changed while it was evaluated (it is no longer the file read at the "
-        "start); rerun the command once the file is no longer being written"), got.stderr
-    assert not (tmp_path / "rep").exists()
+    _refused_as_changed(capsys, model, val, tmp_path)
 
 
 @pytest.mark.parametrize("classes", [{"cats": 6, "dogs": 6}, {"ants": 4, "bees": 4, "wasps": 4}])
@@ -306,11 +311,7 @@ def test_a_model_file_replaced_while_the_photos_are_walked_is_refused(tiny, tmp_
         return out
 
     monkeypatch.setattr(images, "class_tree", then_replaced)
-    got = run_main(capsys, "evaluate", str(model), str(val), "--out", str(tmp_path / "rep"))
-    assert got.returncode == 2 and got.stderr.strip() == (
-        f"featcache evaluate: error: {model} changed while it was evaluated (it is no longer the file read at the "
-        "start); rerun the command once the file is no longer being written"), got.stderr
-    assert not (tmp_path / "rep").exists()
+    _refused_as_changed(capsys, model, val, tmp_path)
 
 
 @pytest.mark.parametrize("replacement", ["another photo", "a copy of an ant"])

@@ -99,12 +99,16 @@ def evaluate(
     """
     # a model with a file (a cache, as a head takes) goes on as a head would: its line says a model is no head, and
     # what scores one (heads.io._model_not_head)
-    no_record = _no_record_beside_folder(head, cache)
-    if no_record:  # a file that is no model beside a folder: predict's line for it comes first
+    kind = _kind_of(head)
+    # a file featcache cannot read as a head or a model (random bytes, empty) beside a folder: a model was meant (a
+    # folder is what a model is scored on), so predict's line for a file that is no model comes first, naming
+    # 'featcache export', not the head's naming 'featcache train' (an adversarial tester)
+    no_record = kind in ("other", "unreadable") and _is_folder(cache)
+    if no_record:
         from featcache.deploy.predict import model_meta
 
         model_meta(head)
-    if (_is_model_file(head) or no_record or _is_missing_model(head) and _is_folder(cache)) and not _is_file(cache):
+    if (kind == "model" or no_record or _is_missing_model(head) and _is_folder(cache)) and not _is_file(cache):
         # a file not found with a photo folder is a model not found (model_meta says so): "head file not found ...;
         # train one with 'featcache train'" said of a folder's model (a review)
         asked = {"split": split, "meta": meta, "trust_pickle": trust_pickle, "test_views": test_views}
@@ -117,32 +121,40 @@ def evaluate(
                                  f"{words[given[0]]}: drop it")
         return evaluate_model(head, cache, out=out, runtime=runtime, batch_size=batch_size, verbose=verbose, write=write)
     for name, value in (("runtime", runtime), ("batch_size", batch_size)):
-        if value is not None and not _is_model_file(head):  # a model with a cache: the head's line says what scores it
+        if value is not None and kind != "model":  # a model with a cache: the head's line says what scores it
             raise FeatcacheError(f"{option('--' + name.replace('_', '-'), name)} runs a model file ('featcache export' or "
                                  "'finetune') on photos; a head is scored on its cache's stored features: drop it")
     return evaluate_head(head, cache, split=split, out=out, meta=meta, trust_pickle=trust_pickle,
                          test_views=test_views, verbose=verbose, write=write)
 
 
-def _is_model_file(head: Any) -> bool:
-    """Whether ``head`` is the path of a file featcache wrote as a model (its record says so; nothing loaded)."""
+def _given_path(x: Any) -> Path | None:
+    """``x`` as the path it names (expanded), or None where it is no path (a Cache, a fitted head, a result)."""
+    return Path(os.fsdecode(x)).expanduser() if isinstance(x, (str, bytes, os.PathLike)) else None
+
+
+def _kind_of(head: Any) -> str | None:
+    """What the file ``head`` names is, its record read once (``heads.io.file_kind``; nothing loaded): "model",
+    "head", "other" (a regular file featcache cannot read as either: random bytes, empty), "unreadable", or None
+    (no path, or no regular file there). Each question ``evaluate`` asks of it is asked of this one answer."""
     from featcache.heads.io import file_kind
 
-    if not isinstance(head, (str, bytes, os.PathLike)):
-        return False
-    path = Path(os.fsdecode(head)).expanduser()
+    path = _given_path(head)
+    if path is None or not path.is_file():
+        return None
     try:
-        return path.is_file() and file_kind(path) == "model"
-    except (OSError, ValueError):  # unreadable: the head's checks say why, in their words
-        return False
+        return file_kind(path) or "other"
+    except (OSError, ValueError):  # unreadable: the checks of what it is taken for say why, in their words
+        return "unreadable"
 
 
 def _is_missing(head: Any) -> bool:
     """Whether ``head`` is a path naming nothing."""
-    if not isinstance(head, (str, bytes, os.PathLike)):
+    path = _given_path(head)
+    if path is None:
         return False
     try:
-        return not os.path.lexists(Path(os.fsdecode(head)).expanduser())
+        return not os.path.lexists(path)
     except (OSError, ValueError):  # a name the system refuses: the head's checks say why
         return False
 
@@ -155,35 +167,19 @@ def _is_missing_model(head: Any) -> bool:
     from featcache.heads import saved_suffixes
 
     head_only = saved_suffixes() - {MODEL_SUFFIX}
-    return _is_missing(head) and Path(os.fsdecode(head)).suffix.lower() not in head_only
+    return _is_missing(head) and _given_path(head).suffix.lower() not in head_only
 
 
 def _is_folder(path: Any) -> bool:
     """Whether ``path`` names a folder that exists (the photos a model is scored on)."""
-    return isinstance(path, (str, bytes, os.PathLike)) and Path(os.fsdecode(path)).expanduser().is_dir()
-
-
-def _no_record_beside_folder(head: Any, cache: Any) -> bool:
-    """Whether ``head`` is a file featcache cannot read as a head or a model (random bytes, empty) and ``cache`` a
-    folder: a model was meant (a folder is what a model is scored on), so it gets predict's line for a file that is no
-    model, naming 'featcache export', not the head's naming 'featcache train' (an adversarial tester)."""
-    from featcache.heads.io import file_kind
-
-    if not isinstance(head, (str, bytes, os.PathLike)) or not isinstance(cache, (str, bytes, os.PathLike)):
-        return False
-    path = Path(os.fsdecode(head)).expanduser()
-    try:
-        return path.is_file() and Path(os.fsdecode(cache)).expanduser().is_dir() and file_kind(path) is None
-    except (OSError, ValueError):  # unreadable: the model's checks say why, in their words
-        return True
+    given = _given_path(path)
+    return given is not None and given.is_dir()
 
 
 def _is_file(path: Any) -> bool:
     """Whether ``path`` names something other than a folder that exists (a cache file): not for a model."""
-    if not isinstance(path, (str, bytes, os.PathLike)):
-        return True  # a Cache: a head's
-    path = Path(os.fsdecode(path)).expanduser()
-    return path.exists() and not path.is_dir()
+    given = _given_path(path)
+    return True if given is None else given.exists() and not given.is_dir()  # None: a Cache, a head's
 
 
 def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | None = None,
