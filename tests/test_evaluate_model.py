@@ -18,6 +18,7 @@ from helpers import class_image, make_class_tree, run_main, write_image
 
 import featcache
 from featcache.deploy.model import read_meta
+from featcache.sources.decode import NOT_AN_IMAGE
 from featcache.validate import file_sha256
 
 
@@ -196,11 +197,19 @@ def test_copies_in_one_class_are_scored_once_as_extract_counts_them(tiny, tmp_pa
     alone = featcache.evaluate(model, plain, write=False, runtime="tensorflow")
     assert report["folder"]["images"] == alone.images == 8 and report["accuracy"] == pytest.approx(alone.accuracy)
     assert report["folder"]["fingerprint"] == alone.folder_fingerprint  # the photos scored are those files
-    assert report["folder"]["skipped"] == [
-        [str(val / "ants" / "ants_050_copy.jpg"), f"the same bytes as {val / 'ants' / 'ants_050.jpg'} in its class "
-                                                     "folder, counted once"],
-        [str(val / "bees" / "zz.jpg"), f"the same bytes as {val / 'bees' / 'bees_051.jpg'} in its class folder, "
-                                        "counted once"]]
+    # the copies in their own list, apart from the files not scored (a brief: evaluation.json listed them as skipped)
+    assert report["folder"]["copies"] == [
+        {"path": str(val / "ants" / "ants_050_copy.jpg"), "same_as": str(val / "ants" / "ants_050.jpg")},
+        {"path": str(val / "bees" / "zz.jpg"), "same_as": str(val / "bees" / "bees_051.jpg")}]
+    assert report["folder"]["skipped"] == []
+    on_disk = json.loads((tmp_path / "r" / "evaluation.json").read_text())["folder"]
+    assert (on_disk["skipped"], on_disk["copies"]) == ([], report["folder"]["copies"])
+    (val / "bees" / "notes.txt").write_text("taken in 2026\n")
+    got = run_main(capsys, "evaluate", str(model), str(val), "--json", "--runtime", "tensorflow", "--out", str(tmp_path / "r1"))
+    report = json.loads(got.stdout)
+    assert report["folder"]["skipped"] == [[str(val / "bees" / "notes.txt"), NOT_AN_IMAGE]], report["folder"]
+    assert len(report["folder"]["copies"]) == 2
+    (val / "bees" / "notes.txt").unlink()
     text = run_main(capsys, "evaluate", str(model), str(val), "--runtime", "tensorflow", "--out", str(tmp_path / "r2"))
     assert f"folder    {val} (8 images, 2 copies counted once, content " in text.stdout, text.stdout
     assert [line for line in text.stderr.splitlines() if "cop" in line] == [

@@ -1867,6 +1867,48 @@ def test_copies_counted_once_are_said_in_one_line_and_recorded_in_the_cache(tmp_
     ] + [["bees/notes.txt", NOT_AN_IMAGE], ["bees/zz.png", "the same bytes as bees/bees_001.png in its class folder, counted once"]]
 
 
+def test_json_lists_copies_apart_from_the_skipped_files_in_extract_and_info(tmp_path, capsys):
+    """Regression (a session's brief, 2026-12-06): extract's and info's lines counted a photo's copies in its class
+    apart from the skipped files, but ``extract --json``'s and ``info --json``'s ``skipped`` listed them among the
+    files not used. They are in ``copies`` ({path, same_as}), and ``skipped`` holds the files really not used; on a
+    cache hit and in the API's result too. The cache keeps them in its one stored ``skipped`` attribute, with their
+    reason, as the code before wrote it: info splits a cache's list by the reason, so a cache written before reads
+    alike."""
+    from helpers import run_main
+
+    root = make_class_tree(tmp_path / "photos", {"ants": 4, "bees": 4})
+    _copies_of_an_ant(root, "bytes")
+    os.link(root / "bees" / "bees_001.png", root / "bees" / "zz.png")
+    (root / "bees" / "notes.txt").write_text("taken in 2026\n")
+    out = tmp_path / "c.h5"
+    copies = [{"path": f"ants/ants_000_copy{i}.png", "same_as": "ants/ants_000.png"} for i in range(3)] + [
+        {"path": "bees/zz.png", "same_as": "bees/bees_001.png"}]
+    for hit in (False, True):
+        said = run_main(capsys, "extract", "--images", str(root), "--test-fraction", "0.5", "--weights", "random",
+                        "--image-size", "32", "--out", str(out), "--json")
+        assert said.returncode == 0, said.stderr
+        got = json.loads(said.stdout)
+        assert (got["hit"], got["skipped"], got["copies"]) == (hit, [["bees/notes.txt", NOT_AN_IMAGE]], copies), got
+    stored = featcache.open_cache(out).meta["skipped"]  # the attribute's shape, as the code before wrote it
+    assert [p for p, why in stored] == ["ants/ants_000_copy0.png", "ants/ants_000_copy1.png", "ants/ants_000_copy2.png",
+                                        "bees/notes.txt", "bees/zz.png"], stored
+    info = run_main(capsys, "info", str(out), "--json")
+    assert info.returncode == 0, info.stderr
+    doc = json.loads(info.stdout)
+    assert (doc["skipped"], doc["copies"]) == ([["bees/notes.txt", NOT_AN_IMAGE]], copies), doc
+    text = run_main(capsys, "info", str(out)).stdout
+    line = next(x for x in text.splitlines() if x.startswith("skipped"))
+    assert line == ("skipped     1 file(s), 4 copies counted once: bees/notes.txt (not an image file, left out); "
+                    "ants/ants_000_copy0.png (the same bytes as ants/ants_000.png in its class folder, counted once); "
+                    "ants/ants_000_copy1.png (the same bytes as ants/ants_000.png in its class folder, counted once); "
+                    "ants/ants_000_copy2.png (the same bytes as ants/ants_000.png in its class folder, counted once); "
+                    "bees/zz.png (the same bytes as bees/bees_001.png in its class folder, counted once)"), line
+    result = featcache.extract(featcache.PhotoFolder(root, test_fraction=0.5),
+                               featcache.ModelSpec(weights="random", image_size=32), featcache.StoreSpec(out=out))
+    assert result.hit and result.skipped == [("bees/notes.txt", NOT_AN_IMAGE)]
+    assert result.copies == [(c["path"], c["same_as"]) for c in copies]
+
+
 def test_a_folder_without_copies_keeps_its_rows_and_fingerprint(tmp_path, monkeypatch):
     """Counting copies once (a session's brief, 2026-12-06) changes nothing for a folder without copies: the split
     digests (the data part of a cache's fingerprint) and the rows of a --test-fraction split and of a train/ and

@@ -23,6 +23,7 @@ from featcache.analysis.evaluate import evaluate as evaluate_head
 from featcache.embedding.runtimes import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError, one_line, option, warn
 from featcache.progress import counted
+from featcache.sources.decode import left_out_json, left_out_parts
 from featcache.validate import check_out_dir, check_path, checks_switches, file_sha256
 
 # What the report calls the images a model scored: a folder's, not a cache's split
@@ -46,20 +47,21 @@ class ModelEvalResult(EvalResult):
     folder_fingerprint: str = ""
     runtime: str | None = None
     runtime_note: str | None = None
-    skipped: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # files not scored, with the reason
+    copies: list[tuple[str, str]] = field(default_factory=list)  # (path, same_as) of a photo's copies, scored once
     kind: str | None = None  # the model's head (logreg, svm, keras) and whether fine-tuned
 
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "model": {"path": str(self.head_path), "sha256": self.model_sha256,
                                                "content_digest": self.content_digest},
                 "folder": {"path": str(self.cache_path), "images": self.images, "fingerprint": self.folder_fingerprint,
-                           "skipped": [list(s) for s in self.skipped]},
+                           **left_out_json(self.skipped, self.copies)},
                 "runtime": self.runtime, "runtime_note": self.runtime_note}
 
     def scored_lines(self) -> list[str]:
         from featcache.sources.decode import left_out_words
 
-        skipped = "".join(f", {w}" for w in left_out_words(self.skipped))
+        skipped = "".join(f", {w}" for w in left_out_words(self.skipped, self.copies))
         digest = f"content digest {self.content_digest[:12]}" if self.content_digest else "no content digest"
         return [f"model     {self.head_path} ({self.kind}, sha256 {self.model_sha256[:12]}, {digest})",
                 f"folder    {self.cache_path} ({counted(self.images, 'image')}{skipped}, content {self.folder_fingerprint[:12]})",
@@ -258,7 +260,7 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
         _misclassified([tree.paths[i] for i in kept], y, y_pred, proba, names, value_of(meta)), overlap,
         tuple(meta.get("views") or ("orig",)), meta.get("averaged") if views > 1 else None, note=note,
         model_sha256=digest, content_digest=meta.get(DIGEST_KEY), folder_fingerprint=tree.fingerprint,
-        runtime=runner.runtime_used, runtime_note=runner.runtime_note, skipped=sorted(tree.unusable + undecoded),
+        runtime=runner.runtime_used, runtime_note=runner.runtime_note, **left_out_parts(sorted(tree.unusable + undecoded)),
         kind=_kind_words(meta))
     if out_dir is not None:
         write_report(result, out_dir, meta.get("head"))
@@ -553,9 +555,10 @@ def _say_notes(result: ModelEvalResult) -> None:
     """What the run left out and why the runtime is what it is, on stderr (stdout is the report)."""
     from featcache.deploy.predict import skipped_line
     from featcache.progress import note
-    from featcache.sources.decode import copies_apart, copies_line
+    from featcache.sources.decode import copies_line
 
-    copies, others = copies_apart(result.skipped)  # copies are photos scored once, not files it could not read
+    # copies are photos scored once, not files it could not read
+    others, copies = result.skipped, result.copies
     for line in ([skipped_line(others)] if others else []) + ([f"{copies_line(copies)}, as extract counts them"]
                                                                if copies else []) + [result.runtime_note or ""]:
         if line:

@@ -28,7 +28,7 @@ from featcache.errors import FeatcacheError, given, one_line, option, out_option
 from featcache.progress import counted, note, status
 from featcache.sources import DataSource
 from featcache.sources.base import RowPlan
-from featcache.sources.decode import left_out_words
+from featcache.sources.decode import left_out_json, left_out_parts, left_out_words
 from featcache.store import (
     CacheIdentity,
     exclusive_lock,
@@ -56,7 +56,10 @@ class ExtractResult:
     # The engine's own start-up, not in ``seconds`` either: Ray's cluster and actors, each building the network (~19 s
     # of a 22.6 s run of 1,400 images, which said 62 images/s, Ray 5x slower than local; a new-user tester). 0: local.
     engine_startup_seconds: float = 0.0
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # files left out, with the reason
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # files not used, with the reason
+    # A photo's copies in its class folder, counted once (``decode.left_out_parts``): (path, same_as: its row). They were
+    # among ``skipped`` until 2026-12-06, where --json listed them while the lines counted them apart (a brief).
+    copies: list[tuple[str, str]] = field(default_factory=list)
     runtime: str | None = None  # what ran the network (``Mapper.runtime_used``); None on a cache hit
     views: int = 1  # views embedded per image (``ModelSpec.views``; 1: the original alone)
     runtime_note: str | None = None  # why ``auto`` fell back to TensorFlow (``Mapper.runtime_note``)
@@ -118,7 +121,7 @@ class ExtractResult:
                 "engine_startup_seconds": round(self.engine_startup_seconds, 3),
                 "images_per_s": round(self.images_per_s, 1), "views": self.views,
                 "view_images_per_s": round(self.view_images_per_s, 1), "runtime": self.runtime,
-                "runtime_note": self.runtime_note, "skipped": [list(s) for s in self.skipped], "cached": self.cached,
+                "runtime_note": self.runtime_note, **left_out_json(self.skipped, self.copies), "cached": self.cached,
                 "converted": self.converted, "replaced_incomplete": self.replaced_incomplete,
                 "replaced": self.replaced, "replaced_from": self.replaced_from,
                 "replaced_cache": None if self.replaced_cache is None else {
@@ -357,7 +360,8 @@ def identity(bb: Backbone, w_id: str, size: int, layer_names: list[str], dtype: 
 def _hit(path: Path, source: DataSource, verbose: bool, message: str, model: ModelSpec | None = None,
          locked: bool = False) -> ExtractResult:
     # The cache lists the files that did not decode: a photo source's rows
-    # (and --strict) are settled from it, with nothing decoded.
+    # (and --strict) are settled from it, with nothing decoded. It lists a photo's copies in its class folder among
+    # them, told apart by their reason (``decode.left_out_parts``), as every cache written since they are counted once does.
     attrs = read_attrs(path)
     stored = [(str(p), str(why)) for p, why in attrs.get("skipped") or []]
     source.settle(dict(stored))
@@ -367,11 +371,12 @@ def _hit(path: Path, source: DataSource, verbose: bool, message: str, model: Mod
     # The line says "listed in the cache": it lists the cache's own list. The source's listing took in a file put
     # beside the class folders since (not in the fingerprint: the hit is right), which the cache and info never
     # showed (a reviewer, 2026-12-05; as old as the listing of such files).
+    left_out = left_out_parts(stored)
     if verbose:
-        for line in _skipped_lines(stored):
+        for line in _skipped_lines(left_out["skipped"], left_out["copies"]):
             note(line)
         print(one_line(message))
-    return ExtractResult(path, hit=True, skipped=stored, views=len(model.view_list()) if model else 1,
+    return ExtractResult(path, hit=True, **left_out, views=len(model.view_list()) if model else 1,
                          cached=_split_sizes(path), fingerprint=_fingerprint_of(attrs))
 
 
@@ -399,12 +404,11 @@ def _split_sizes(path: Path) -> dict[str, int]:
         return {s: int(f[s]["labels"].shape[0]) for s in split_names(f)}
 
 
-def _skipped_lines(skipped: list[tuple[str, str]], limit: int = 10) -> list[str]:
+def _skipped_lines(others: list[tuple[str, str]], copies: list[tuple[str, str]], limit: int = 10) -> list[str]:
     """The lines of the files that are no rows: those skipped, then the copies counted once on a line of their own
     (``decode.copies_line``: they are photos, counted once, not files with something wrong)."""
-    from featcache.sources.decode import copies_apart, copies_line, skipped_listing
+    from featcache.sources.decode import copies_line, skipped_listing
 
-    copies, others = copies_apart(skipped)
     where = "listed in the cache ('featcache info')"
     return ([f"skipped {len(others)} file(s), {where}: {skipped_listing(others, limit)}"] if others else []) + (
         [f"{copies_line(copies)}; {where}"] if copies else [])
@@ -504,7 +508,7 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
     resumed = sum(cached.values()) - counts["embedded"] if any(done.values()) else 0
     result = ExtractResult(path, hit=False, images=counts["embedded"], seconds=seconds, startup_seconds=startup,
                            engine_startup_seconds=engine_startup, resumed_images=resumed,
-                           skipped=list(data.skipped), runtime=make_embed.runtime_used, views=n_views,
+                           **left_out_parts(data.skipped), runtime=make_embed.runtime_used, views=n_views,
                            runtime_note=make_embed.runtime_note, cached=cached, converted=converted,
                            replaced_cache=other, partial_set_aside=aside, partial_started_over=started_over,
                            fingerprint=_fingerprint_of(attrs))
@@ -608,9 +612,9 @@ def check_finite(out: dict[str, np.ndarray], weights: str, batch: Batch) -> None
 
 
 def _report(result: ExtractResult) -> None:
-    for line in _skipped_lines(result.skipped):
+    for line in _skipped_lines(result.skipped, result.copies):
         note(line)
-    left_out = "".join(f"; {w}" if i == 0 else f", {w}" for i, w in enumerate(left_out_words(result.skipped)))
+    left_out = "".join(f"; {w}" if i == 0 else f", {w}" for i, w in enumerate(left_out_words(result.skipped, result.copies)))
     views = f" x {result.views} views" if result.views > 1 else ""
     view_rate = f", {result.view_images_per_s:.0f} view-images/s" if result.views > 1 else ""
     # what --force replaced, before the arrow as train's "; replaced the head ... there": the path stays the line's end

@@ -652,9 +652,16 @@ def info(path: str | Path) -> dict[str, Any]:
 
 
 def _shown(summary: dict[str, Any]) -> dict[str, Any]:
-    """A cache's summary less what is there for featcache's own checks (its settings, its content digest)."""
+    """A cache's summary less what is there for featcache's own checks (its settings, its content digest), with the
+    files that are no rows said as extract --json says them (``decode.left_out_json``): the cache's one ``skipped``
+    attribute holds a photo's copies counted once too, which info --json listed as skipped files (a brief)."""
+    from featcache.sources.decode import left_out_json, left_out_parts
+
     summary.pop("settings", None)
     summary.pop("content_digest", None)
+    left_out = summary.get("skipped")
+    if isinstance(left_out, list) and all(isinstance(x, (list, tuple)) and len(x) == 2 for x in left_out):
+        summary.update(left_out_json(**left_out_parts(summary["skipped"])))
     return summary
 
 

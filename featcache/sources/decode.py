@@ -229,30 +229,44 @@ def is_copy(why: str) -> bool:
 
 
 def copies_line(copies: Sequence[Sequence[str]], limit: int = 2) -> str:
-    """One line of the ``(path, copy_of(first))`` pairs of the copies counted once, the first ``limit`` named, as
-    extract and evaluate say them: ``2 files are copies (the same bytes) of photos in their class folder, each photo
-    counted once: ants/b.png of ants/a.png; ants/c.png of ants/a.png``."""
+    """One line of the ``(path, same_as)`` pairs of the copies counted once (``left_out_parts``), the first ``limit``
+    named, as extract and evaluate say them: ``2 files are copies (the same bytes) of photos in their class folder,
+    each photo counted once: ants/b.png of ants/a.png; ants/c.png of ants/a.png``."""
     from featcache.errors import one_line
     from featcache.progress import counted
 
-    named = "; ".join(one_line(f"{p} of {why[len(_COPY_HEAD):-len(_COPY_TAIL)]}") for p, why in copies[:limit])
+    named = "; ".join(one_line(f"{p} of {same_as}") for p, same_as in copies[:limit])
     more = f"; and {len(copies) - limit} more" if len(copies) > limit else ""
     verb = ("is a copy (the same bytes) of a photo in its" if len(copies) == 1
             else "are copies (the same bytes) of photos in their")
     return f"{counted(len(copies), 'file')} {verb} class folder, each photo counted once: {named}{more}"
 
 
-def copies_apart(skipped: Sequence[Sequence[str]]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """``(copies counted once, the other files left out)`` of a ``[(path, why)]`` list, in its order."""
-    pairs = [(str(p), str(why)) for p, why in skipped]
-    return [x for x in pairs if is_copy(x[1])], [x for x in pairs if not is_copy(x[1])]
+def left_out_parts(left_out: Sequence[Sequence[str]]) -> dict[str, list[tuple[str, str]]]:
+    """``{"skipped": ..., "copies": ...}`` of a ``[(path, why)]`` list of the files that are no rows (a source's
+    ``skipped``, a cache's stored ``skipped`` attribute, evaluate's folder), each in its order: the files really not
+    used as ``(path, why)``, and the copies counted once as ``(path, same_as)``, told by their reason (``copy_of``).
+    The one home of that split, as a result's fields (extract's, evaluate's) and info's: a cache keeps both in its one
+    stored ``skipped`` list (caches written before 2026-12-06's split read alike), and every result and report says
+    them apart."""
+    pairs = [(str(p), str(why)) for p, why in left_out]
+    return {"skipped": [(p, why) for p, why in pairs if not is_copy(why)],
+            "copies": [(p, why[len(_COPY_HEAD):-len(_COPY_TAIL)]) for p, why in pairs if is_copy(why)]}
 
 
-def left_out_words(skipped: Sequence[Sequence[str]]) -> list[str]:
-    """A summary's words on the files that are no rows, extract's and evaluate's: ``["2 file(s) skipped", "3 copies
-    counted once"]`` (either, both or none)."""
-    copies, others = copies_apart(skipped)
-    return ([f"{len(others)} file(s) skipped"] if others else []) + ([copies_words(len(copies))] if copies else [])
+def left_out_json(skipped: Sequence[Sequence[str]], copies: Sequence[Sequence[str]]) -> dict[str, list]:
+    """The ``--json`` fields of the files that are no rows, ``extract --json``'s, ``info --json``'s of a cache and
+    evaluation.json's ``folder``: ``skipped``, ``[[path, reason], ...]`` of the files not used, and ``copies``,
+    ``[{"path": ..., "same_as": ...}, ...]`` of a photo's copies in its class folder counted once (``same_as``: its
+    row, in that class folder). ``skipped`` listed the copies too until 2026-12-06 (a session's brief)."""
+    return {"skipped": [[str(p), str(why)] for p, why in skipped],
+            "copies": [{"path": str(p), "same_as": str(same_as)} for p, same_as in copies]}
+
+
+def left_out_words(skipped: Sequence[Sequence[str]], copies: Sequence[Sequence[str]]) -> list[str]:
+    """A summary's words on the files that are no rows, extract's, evaluate's and info's: ``["2 file(s) skipped",
+    "3 copies counted once"]`` (either, both or none)."""
+    return ([f"{len(skipped)} file(s) skipped"] if skipped else []) + ([copies_words(len(copies))] if copies else [])
 
 
 def copies_words(n: int) -> str:
