@@ -181,7 +181,7 @@ def reopen_source(meta: dict[str, Any], verbose: bool = False) -> DataSource:
                              + "finetune reads the images the head's cache was extracted from") from None
     want = meta.get("data_digest")
     if want and source.digest != want:
-        _refuse_copies_once(want, source, spec)
+        _refuse_copies_once(want, source)
         raise FeatcacheError(f"the images at {spec.get('data_dir') or spec.get('root') or spec} changed since the head's cache was "
                              f"extracted ({_what_changed(meta, want, source)}); restore them, or re-extract and retrain the head")
     if want and "skipped" in meta:  # photos: the rows of the head's cache, nothing decoded to find them
@@ -193,20 +193,14 @@ def reopen_source(meta: dict[str, Any], verbose: bool = False) -> DataSource:
     return source
 
 
-def _refuse_copies_once(want: dict[str, str], source: DataSource, spec: Any) -> None:
+def _refuse_copies_once(want: dict[str, str], source: DataSource) -> None:
     """A head's cache of photos made before copies of a photo in a class were counted once (2026-12-06), with such
-    copies as rows of their own, is refused as such: "changed since ...; restore them" was said where nothing had
-    changed, naming test/ where all the copies were in train/ (a reviewer). Its training rows are no longer the
-    source's rows, so it cannot be fine-tuned as trained: the fix is a new cache and head."""
-    before = getattr(source.pending, "digest_before_copies_once", None)
-    if before is None or before() != want:
-        return
-    copies = source.pending.copies
-    where = spec.get("root") if isinstance(spec, dict) else spec
-    first = f"{copies[0].rel} of {copies[0].copy_of}{', ...' if len(copies) > 1 else ''}"
-    raise FeatcacheError(one_line(f"copies of a photo in a class are counted once since 2026-12-06 ({first}): "
-                                  f"re-extract and retrain the head; its cache counted them as it found them, and "
-                                  f"nothing else changed at {where}"))
+    copies as rows of their own, is refused as such (``DataSource.rule_change``): "changed since ...; restore them"
+    was said where nothing had changed, naming test/ where all the copies were in train/ (a reviewer). Its training
+    rows are no longer the source's rows, so it cannot be fine-tuned as trained: the fix is a new cache and head."""
+    line = source.rule_change(want, "re-extract and retrain the head", "its cache")
+    if line is not None:
+        raise FeatcacheError(line)
 
 
 def _what_changed(meta: dict[str, Any], want: dict[str, str], source: DataSource) -> str:

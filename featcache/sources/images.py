@@ -806,6 +806,56 @@ def _row_first(f: _File) -> tuple[bool, int, int]:
     return f.again, len(f.rel), f.order
 
 
+# Since when a photo's copies in its class folder are one row (``_count_once``): said where a cache or a head made
+# before meets the rule (``_CopiesOnce.line``).
+COPIES_ONCE_SINCE = "2026-12-06"
+
+
+class _CopiesOnce:
+    """What the copies counted once (``_count_once``: each a file of its class folder with its row's bytes, no row)
+    put in a folder's split digests, and what those digests were before ``COPIES_ONCE_SINCE``: the rest of the
+    rule's one home, beside ``_check_copies``, ``_count_once`` and ``_row_first``. Before, a photo's copies were
+    rows of their own (a second name of one file, ``_File.again``, was left out), and a ``--test-fraction`` rule
+    said ``"copies": "one side"`` where there were any."""
+
+    def __init__(self, files: list[_File], test_fraction: float | None, test_folder: str | None):
+        self.copies = [f for f in files if f.copy_of is not None]
+        self.test_fraction, self.test_folder = test_fraction, test_folder
+
+    def of_split(self) -> dict[str, list[_File]]:
+        """The copies that may land in each split: all of them with ``--test-fraction``, else those of the split's
+        folder (copies in train/ moved val/'s digest too, and finetune named "test" of a head made before; a
+        reviewer)."""
+        if self.test_fraction is not None:
+            return {"train": self.copies, "test": self.copies}
+        return {name: [f for f in self.copies if f.folder == folder]
+                for name, folder in (("train", "train"), ("test", self.test_folder))}
+
+    def recorded(self, rules: dict[str, Any]) -> dict[str, Any]:
+        """Each split's rule with its copies, ``copies_once``: each copy and its row, as ``_row_first`` chose it (the
+        shortest path; never a link's second name), since the bytes alone do not say which file is the row. Only
+        where a split has copies: one without keeps its rows and its fingerprint."""
+        return {name: {**rules[name], "copies_once": [[f.rel, f.label, f.copy_of] for f in mine]} if mine else rules[name]
+                for name, mine in self.of_split().items()}
+
+    def rows_before(self, files: list[_File]) -> list[_File]:
+        """The files that were candidate rows before: copies were, a second name of one file was not."""
+        return [f for f in files if not f.again and (not f.problem or f.copy_of is not None)]
+
+    def rules_before(self, rules: dict[str, Any]) -> dict[str, Any]:
+        if self.test_fraction is not None and any(not f.again for f in self.copies):
+            return {name: {**rule, "copies": "one side"} for name, rule in rules.items()}
+        return rules
+
+    def line(self, root: Path, fix: str, which: str) -> str:
+        """The one line said where a cache or a head's cache holds the digests of before (finetune's, and extract's
+        of the cache at ``--out``): ``fix`` what to do, ``which`` the cache that "counted them as it found them"."""
+        named = [f for f in self.copies if not f.again] or self.copies
+        first = f"{named[0].rel} of {named[0].copy_of}{', ...' if len(named) > 1 else ''}"
+        return one_line(f"copies of a photo in a class are counted once since {COPIES_ONCE_SINCE} ({first}): {fix}; "
+                        f"{which} counted them as it found them, and nothing else changed at {root}")
+
+
 def _decodes(root: Path, f: _File, image_size: int) -> bool:
     return _decode_file(root, f.rel, f.digest, image_size)[1] is None
 
@@ -890,7 +940,8 @@ class PhotoRows:
                  loose: list[str], test_fraction: float | None, seed: int, strict: bool, test_folder: str | None, verbose: bool):
         self.root, self.image_size = root, image_size
         # files of a class folder with the bytes of its row (``_check_copies``): no rows, listed with the skipped files
-        self.copies = [f for f in files if f.copy_of is not None]
+        self.copies_once = _CopiesOnce(files, test_fraction, test_folder)
+        self.copies = self.copies_once.copies
         self.files = files  # the whole sorted listing; ``problem`` set where a file is unusable without decoding it
         self.class_names, self.class_dirs = class_names, class_dirs
         self.test_fraction, self.seed, self.strict, self.test_folder = test_fraction, seed, strict, test_folder
@@ -906,36 +957,25 @@ class PhotoRows:
         self.unusable = sorted(self._loose + [(_printable(f.rel), f.problem) for f in files if f.problem])
 
     def digest(self) -> dict[str, str]:
-        """Per split: the decoder and size, how rows are chosen, and every candidate that may land in it (path, label, sha256)."""
+        """Per split: the decoder and size, how rows are chosen, and every candidate that may land in it (path, label,
+        sha256); the copies counted once, where a split has any (``_CopiesOnce.recorded``)."""
         rules, groups = self._rules(self.candidates)
-        for name, mine in self._copies_of.items():
-            if mine:  # only then: a split without copies keeps its rows and its fingerprint. Each copy and its row,
-                # as ``_row_first`` chose it (the shortest path; never a link's second name): the bytes alone do not
-                # say which file is the row.
-                rules[name] = {**rules[name], "copies_once": [[f.rel, f.label, f.copy_of] for f in mine]}
-        return self._digests(rules, groups)
+        return self._digests(self.copies_once.recorded(rules), groups)
 
     def digest_before_copies_once(self) -> dict[str, str]:
-        """Per split, the digest the code before 2026-12-06 (main at 14d9896) gave these files: copies of a photo in
-        a class were rows of their own (a second name of one file, a hard link, was left out), and a
-        ``--test-fraction`` rule said ``"copies": "one side"`` where there were any. Finetune compares a head's
-        cache with it to say that the copies, not the photos, changed (a reviewer: "changed since ... restore them"
-        where nothing had)."""
-        rows = [f for f in self.files if not f.again and (not f.problem or f.copy_of is not None)]
-        rules, groups = self._rules(rows)
-        if self.test_fraction is not None and any(not f.again for f in self.copies):
-            rules = {name: {**rule, "copies": "one side"} for name, rule in rules.items()}
-        return self._digests(rules, groups)
+        """Per split, the digest the code before 2026-12-06 (main at 14d9896) gave these files (``_CopiesOnce``).
+        ``copies_once_line`` compares a cache's with it to say that the copies, not the photos, changed (a reviewer:
+        "changed since ... restore them" where nothing had)."""
+        rules, groups = self._rules(self.copies_once.rows_before(self.files))
+        return self._digests(self.copies_once.rules_before(rules), groups)
 
-    @property
-    def _copies_of(self) -> dict[str, list[_File]]:
-        """The copies counted once that may land in each split: all of them with ``--test-fraction``, else those of
-        the split's folder (copies in train/ moved val/'s digest too, and finetune named "test" of a head made
-        before; a reviewer)."""
-        if self.test_fraction is not None:
-            return {"train": self.copies, "test": self.copies}
-        return {name: [f for f in self.copies if f.folder == folder]
-                for name, folder in (("train", "train"), ("test", self.test_folder))}
+    def copies_once_line(self, recorded: Any, fix: str, which: str) -> str | None:
+        """Where ``recorded`` (the split digests of a cache made of these files, or of a head's cache) are not this
+        folder's digests but those the code before copies were counted once gave it: the line saying so
+        (``_CopiesOnce.line``), with ``fix`` and ``which``. None otherwise."""
+        if not self.copies or recorded == self.digest() or recorded != self.digest_before_copies_once():
+            return None
+        return self.copies_once.line(self.root, fix, which)
 
     def _rules(self, rows: list[_File]) -> tuple[dict[str, Any], dict[str, list[_File]]]:
         """Each split's rule (how rows are chosen) and the ``rows`` that may land in it."""
