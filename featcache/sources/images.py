@@ -823,18 +823,22 @@ class _CopiesOnce:
         self.test_fraction, self.test_folder = test_fraction, test_folder
 
     def of_split(self) -> dict[str, list[_File]]:
-        """The copies that may land in each split: all of them with ``--test-fraction``, else those of the split's
+        """The copies recorded that may land in each split: all of them with ``--test-fraction``, else those of the split's
         folder (copies in train/ moved val/'s digest too, and finetune named "test" of a head made before; a
         reviewer)."""
+        copies = [f for f in self.copies if not f.again]  # a second name of one file: never recorded (``recorded``)
         if self.test_fraction is not None:
-            return {"train": self.copies, "test": self.copies}
-        return {name: [f for f in self.copies if f.folder == folder]
+            return {"train": copies, "test": copies}
+        return {name: [f for f in copies if f.folder == folder]
                 for name, folder in (("train", "train"), ("test", self.test_folder))}
 
     def recorded(self, rules: dict[str, Any]) -> dict[str, Any]:
         """Each split's rule with its copies, ``copies_once``: each copy and its row, as ``_row_first`` chose it (the
         shortest path; never a link's second name), since the bytes alone do not say which file is the row. Only
-        where a split has copies: one without keeps its rows and its fingerprint."""
+        where a split has copies: one without keeps its rows and its fingerprint. A second name of one file (a hard
+        link, a link to it: ``_File.again``) is not recorded: it was never a row, left out before without a word,
+        and its first name is the row now as then, so a folder whose only copies are such names keeps the
+        fingerprint it had (recording them gave it a new one, and its cache was refused as other data; a brief)."""
         return {name: {**rules[name], "copies_once": [[f.rel, f.label, f.copy_of] for f in mine]} if mine else rules[name]
                 for name, mine in self.of_split().items()}
 
