@@ -1974,6 +1974,42 @@ def test_a_folder_whose_only_copies_are_second_names_of_one_file_keeps_its_finge
         assert load(both, layout).digest == load(bytes_only, layout).digest != plain.digest, layout  # the byte copy is recorded
 
 
+def test_extract_over_a_cache_that_held_copies_as_rows_says_it_is_the_copies(tmp_path, capsys, monkeypatch):
+    """Regression (a session's brief, 2026-12-06): ``extract --out`` over a cache made before copies of a photo in a
+    class were counted once (they were rows) was refused "holds a cache made with other settings (differs in: the
+    data (which files, or their content))", where no file had changed. It says the rule changed, in finetune's
+    words (``_CopiesOnce.line``), with extract's fix; the cache is left as it was, ``--force`` replaces it, and a
+    folder whose files did change still gets the line of before. The cache of before is stood for by its data
+    digests, which ``digest_before_copies_once`` gives as main at 14d9896 did (test_finetune pins them); checked by
+    hand with a cache made by that code."""
+    from helpers import run_main
+
+    root = make_class_tree(tmp_path / "photos", {"ants": 3, "bees": 3})
+    _copies_of_an_ant(root, "bytes")
+    out = tmp_path / "c.h5"
+    args = ["extract", "--images", str(root), "--test-fraction", "0.5", "--weights", "random", "--image-size", "32",
+            "--out", str(out)]
+    with monkeypatch.context() as m:  # a cache whose data digests are those of before
+        m.setattr(images.PhotoRows, "digest", images.PhotoRows.digest_before_copies_once)
+        assert run_main(capsys, *args).returncode == 0
+    before = out.read_bytes()
+    got = run_main(capsys, *args)
+    assert got.returncode == 2 and got.stderr.strip() == (
+        "featcache extract: error: copies of a photo in a class are counted once since 2026-12-06 "
+        f"(ants/ants_000_copy0.png of ants/ants_000.png, ...): re-extract the cache at {out} (pass --force to replace "
+        f"it once the new cache is complete; it was left untouched); it counted them as it found them, and nothing "
+        f"else changed at {root}"), got.stderr
+    assert out.read_bytes() == before
+    with pytest.raises(FeatcacheError, match=r"^copies of a photo in a class are counted once since 2026-12-06 .*"
+                                             r"\(pass StoreSpec\(force=True\) to replace it"):
+        featcache.extract(featcache.PhotoFolder(root, test_fraction=0.5), featcache.ModelSpec(weights="random", image_size=32),
+                          featcache.StoreSpec(out=out), verbose=False)
+    (root / "bees" / "bees_002.png").unlink()  # the files changed too: the line of before
+    got = run_main(capsys, *args)
+    assert got.returncode == 2 and "differs in: the data" in got.stderr and "copies" not in got.stderr, got.stderr
+    assert run_main(capsys, *args, "--force").returncode == 0 and run_main(capsys, *args).stdout.startswith("cache hit")
+
+
 def test_copies_in_both_train_and_val_folders_are_said_at_extract(tmp_path):
     """Regression (a new-user tester): copies of a training photo in val/ went unmentioned by extract. A split the
     user made cannot be changed: one warning line names how many there are and the first, and the fix."""

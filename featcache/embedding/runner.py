@@ -195,7 +195,8 @@ def _extract(source: Any, model: ModelSpec | None, store: StoreSpec | None, engi
         # --force changes what may be replaced, never what a hit is: a cache of these settings is still a hit, as
         # train --force refits only what train would refit anyway (the brief of extract --force, 2026-12-05)
         forced = f"; {force_words()} replaces only a cache of other settings" if store.force else ""
-        if find_complete(path, ident, data.spec, force=store.force):
+        changed = _rule_change(data, path)
+        if find_complete(path, ident, data.spec, force=store.force, rule_change=changed):
             return _hit(path, data, verbose, f"cache hit: {path} already holds these features; nothing to do{forced}", model)
         # Not before the hit: a layer beyond the registry's needs Keras, which a hit never imports (0.7 s against 5 s).
         check_layers(bb, layer_names, size)
@@ -205,7 +206,7 @@ def _extract(source: Any, model: ModelSpec | None, store: StoreSpec | None, engi
             # What the checks below let the run replace, taken before them: a file put there after it, as they
             # read, is refused at the seal and again at the rename (writer._check_out_unchanged), --force or not.
             at_start = file_state(path)
-            if find_complete(path, ident, data.spec, force=store.force):  # the other process may have just finished it
+            if find_complete(path, ident, data.spec, force=store.force, rule_change=changed):  # the other process may have just finished it
                 return _hit(path, data, verbose, f"cache hit: {path} was completed by another process; nothing to do{forced}",
                             model, locked=True)
             other = other_cache(path, ident, data.spec) if store.force else None
@@ -355,6 +356,16 @@ def identity(bb: Backbone, w_id: str, size: int, layer_names: list[str], dtype: 
     return CacheIdentity(backbone=bb.name, weights=w_id, image_size=size, preprocessing=bb.preprocessing, layers=layer_names,
                          dtype=dtype, dataset=data.name, data_digest=data.digest, class_names=data.class_names,
                          views=None if view_id is None else tuple(view_id))
+
+
+def _rule_change(data: DataSource, path: Path) -> Callable[[Any], str | None]:
+    """``find_complete``'s ``rule_change`` for a cache at ``path`` of ``data``: the source's line
+    (``DataSource.rule_change``) where that cache's data digest is the one a rule of before gave these very files (a
+    photo folder's copies in a class, counted once since 2026-12-06), with extract's fix. It was refused as "made
+    with other settings (differs in: the data ...)", where the files had not changed (a brief)."""
+    fix = (f"re-extract the cache at {path} (pass {force_words()} to replace it once the new cache is complete; it "
+           "was left untouched)")
+    return lambda recorded: data.rule_change(recorded, fix, "it")
 
 
 def _hit(path: Path, source: DataSource, verbose: bool, message: str, model: ModelSpec | None = None,

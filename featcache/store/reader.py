@@ -17,7 +17,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import h5py
 import numpy as np
@@ -941,7 +941,8 @@ def _source_changes(old: Any, new: dict[str, Any] | None) -> str:
                      if k != "image_size" and old.get(k) != new.get(k))
 
 
-def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | None = None, force: bool = False) -> bool:
+def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | None = None, force: bool = False,
+                  rule_change: Callable[[Any], str | None] | None = None) -> bool:
     """True for a complete, verified cache of ``identity`` at ``path``; refuses anything else there.
 
     A partial file of other settings is refused as well (it is someone's
@@ -955,6 +956,11 @@ def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
     interrupted extraction of other settings at its partial's name are not refused (False: nothing to hit); the
     caller replaces the one once its new cache is sealed (``other_cache``) and sets the other aside
     (``set_aside_other_partial``). A file at ``path`` that is not a featcache cache is refused all the same.
+
+    ``rule_change`` (``DataSource.rule_change``, bound by the caller): given the data digest of a complete cache at
+    ``path`` that differs from this one in the data alone, the source's line where the difference is a rule of
+    featcache's that changed, not the files (a photo folder's copies counted once since 2026-12-06), which refuses
+    it in place of "differs in: the data".
     """
     path = Path(path)
     for p in (path, partial_path(path)):
@@ -978,6 +984,9 @@ def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
             differs = _differs(attrs, identity, source)
             if p == path and not attrs.get("complete"):
                 raise FeatcacheError(_other_incomplete(path, attrs, differs))
+            changed = _rule_changed(attrs, identity, rule_change) if p == path else None
+            if changed:
+                raise FeatcacheError(changed)
             if p == path:
                 raise FeatcacheError(f"{p} holds a cache made with other settings ({differs}); choose another {out_option()}, or "
                                      f"pass {force_words()} to replace it once the new cache is complete (it was left untouched)")
@@ -989,6 +998,15 @@ def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
             verify(path)
             return True
     return False
+
+
+def _rule_changed(attrs: dict[str, Any], identity: CacheIdentity,
+                  rule_change: Callable[[Any], str | None] | None) -> str | None:
+    """``rule_change``'s line for a cache that differs from ``identity`` in its data digest alone, else None."""
+    settings = attrs.get("settings")
+    if rule_change is None or not isinstance(settings, dict) or identity.differences(settings) != ["data_digest"]:
+        return None
+    return rule_change(settings.get("data_digest"))
 
 
 def _attrs_at_out(path: Path, force: bool) -> dict[str, Any]:
