@@ -148,7 +148,8 @@ NOT_AN_IMAGE = "not an image file, left out"
 # it): the photo is one row, its file of the shortest path (``images._row_first``), and the others are listed with this reason (the
 # first named) among the files that are no rows. Copies kept as rows of their own landed on both sides of the splits
 # taken inside the training rows (the Keras head's validation cut, probe's folds, curve's subsets) while a hard link
-# was one row (a session's brief, 2026-12-06). Not counted by --strict: nothing is wrong with the file.
+# was one row (a session's brief, 2026-12-06). Not counted by --strict: nothing is wrong with the file. A cache stores
+# them so in its one ``skipped`` list; results and reports say them apart (``left_out_parts``; --json: ``copies``).
 COPY_COUNTED_ONCE = "the same bytes as {first} in its class folder, counted once"
 _COPY_HEAD, _COPY_TAIL = COPY_COUNTED_ONCE.split("{first}")
 
