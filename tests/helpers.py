@@ -645,3 +645,49 @@ def keras_weights_reaching_out(fifo: Path, storage: bool):
                 f[names[0]] = h5py.ExternalLink(str(fifo), "/w")
         return buf.getvalue()
     return change
+
+
+# Another featcache holding the lock of argv[1] (a conversion's ``<key>.onnx``), until the test stops it (Ctrl-Z).
+_HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from featcache.store.lock import exclusive_lock
+with exclusive_lock(Path(sys.argv[1]), wait_message="unused"):
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+@contextlib.contextmanager
+def stopped_lock_holder(path: Path, alarm: int = 180):
+    """A featcache process holding ``path``'s lock (a conversion's: ``<key>.onnx``), stopped as by Ctrl-Z (SIGSTOP):
+    it never lets go; the process (``subprocess.Popen``). The test's waits are bounded by an alarm of ``alarm``
+    seconds (the waits tested are under a second or two; building TensorFlow's network takes seconds), which fails
+    the test: the old code waited for such a holder for ever."""
+    import signal
+    import sys
+
+    import pytest
+
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(path)], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
+    before = signal.signal(signal.SIGALRM, lambda *a: pytest.fail("waited without end for a stopped featcache's lock"))
+    try:
+        assert holder.stdout.readline() == "held\n"
+        os.kill(holder.pid, signal.SIGSTOP)
+        signal.alarm(alarm)
+        yield holder
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, before)
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+
+
+def model_conversion(model: Path, runtime_dir: Path) -> Path:
+    """Where a converted runtime (onnxruntime) keeps its conversion of the model file ``model`` in ``runtime_dir``
+    (``<key>.onnx``, ``runtimes.converted_model``): the path whose lock a converting predict or evaluate takes."""
+    from featcache.deploy.model import ExportedModelSpec, read_meta
+
+    return Path(runtime_dir) / f"{ExportedModelSpec.of(model, read_meta(model)).key()}.onnx"

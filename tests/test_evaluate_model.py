@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import class_image, make_class_tree, run_main, write_image
+from helpers import class_image, make_class_tree, model_conversion, run_main, stopped_lock_holder, write_image
 
 import featcache
 from featcache.deploy.model import read_meta
@@ -140,7 +141,9 @@ def test_class_folders_that_are_not_the_models_classes_are_one_line(tiny, tmp_pa
     got = run_main(capsys, "evaluate", str(model), str(cases["wasps"]), "--split", "train")
     assert got.returncode == 2 and "--split is for a head scored on a cache" in got.stderr, got.stderr
     got = run_main(capsys, "evaluate", str(tiny[1] / "h.npz"), str(tiny[1] / "c.h5"), "--runtime", "tensorflow")
-    assert got.returncode == 2 and "--runtime runs a model file" in got.stderr, got.stderr
+    assert got.returncode == 2 and "--runtime is for a model file" in got.stderr, got.stderr
+    got = run_main(capsys, "evaluate", str(tiny[1] / "h.npz"), str(tiny[1] / "c.h5"), "--lock-timeout", "5")
+    assert got.returncode == 2 and "--lock-timeout is for a model file" in got.stderr, got.stderr
     assert not (tmp_path / "rep").exists()  # nothing written by a refused run
 
 
@@ -459,6 +462,42 @@ def test_a_model_with_a_cache_and_runtime_is_told_what_scores_a_model(tiny, caps
         got = run_main(capsys, "evaluate", str(model), str(tmp / "c.h5"), *flags)
         assert got.returncode == 2 and got.stderr == plain.stderr, got.stderr
         assert "is a model written by 'featcache export' or 'featcache finetune', not a head" in got.stderr
+
+
+def test_evaluate_bounds_its_wait_for_another_process_converting_the_model(tiny, tmp_path, capsys, monkeypatch):
+    """Regression (a brief, 2026-12-06): evaluate of a model converts it for a converted runtime as predict does,
+    under the same lock, but took no --lock-timeout, and a runtime named waited for a stopped (Ctrl-Z'd) holder for
+    ever. Now --lock-timeout (``lock_timeout=``, predict's) bounds the wait, and without it
+    ``runtimes.CONVERSION_WAIT_SECONDS`` does (0.4 here): one line, exit 2, naming the holder's pid, the lock file
+    and the option in the caller's words; no report written, nothing converted beside the holder. The old code:
+    'unrecognized arguments', a TypeError, then the alarm."""
+    from featcache.embedding import runtimes
+
+    model, _ = tiny
+    monkeypatch.setattr(runtimes, "CONVERSION_WAIT_SECONDS", 0.4, raising=False)  # raising: the old code has none
+    monkeypatch.setattr(runtimes, "_export_onnx", lambda *a: pytest.fail("converted beside the holder"))
+    monkeypatch.setenv("FEATCACHE_RUNTIME_DIR", str(tmp_path / "rt"))
+    onnx = model_conversion(model, tmp_path / "rt")
+    onnx.parent.mkdir()
+    val = make_class_tree(tmp_path / "val", {"ants": 2, "bees": 2}, ext="jpg", size=40, offset=50)
+    rep = tmp_path / "rep"
+    argv = ["evaluate", str(model), str(val), "--runtime", "onnxruntime", "--out", str(rep)]
+    with stopped_lock_holder(onnx, alarm=60) as holder:
+        def what(seconds: str) -> str:
+            return (f"another featcache, process {holder.pid}, is converting the same model and did not finish within "
+                    f"{seconds} s (lock {onnx}.lock); wait for it (a longer ")
+
+        for flags, seconds in (("--lock-timeout", "0.3"), "0.3"), ((), "0.4"):
+            got = run_main(capsys, *argv, *flags)
+            assert got.returncode == 2 and got.stderr.count("\n") == 1 and got.stdout == "", got
+            assert got.stderr.startswith(f"featcache evaluate: error: {what(seconds)}--lock-timeout), "), got.stderr
+            assert got.stderr.rstrip().endswith("or use --runtime tensorflow"), got.stderr
+        with pytest.raises(featcache.FeatcacheError) as raised:
+            featcache.evaluate(model, val, runtime="onnxruntime", lock_timeout=0.3, write=False)
+        assert str(raised.value).startswith(f"{what('0.3')}lock_timeout), "), raised.value
+        assert os.listdir(onnx.parent) == [f"{onnx.name}.lock"] and not rep.exists()
+    with pytest.raises(featcache.FeatcacheError, match=r"^lock_timeout=-1 is not a number of seconds"):
+        featcache.evaluate(model, val, lock_timeout=-1, write=False)
 
 
 def _split_model(tmp: Path, head: str = "logreg", params: dict | None = None, digests: bool = True,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from helpers import (SHARED, class_image, fifo_unblocked, fill, imagenet_standin, keras_weights_reaching_out, meta_only_model,
-                     reseal_model, run_main, tmpfs, write_image)
+                     model_conversion, reseal_model, run_main, stopped_lock_holder, tmpfs, write_image)
 from helpers import cli_one_line_error as _one_line_error
 
 import featcache
@@ -1327,6 +1328,42 @@ def test_predict_says_when_it_converts_the_model_for_its_runtime(tiny_model, tmp
     monkeypatch.setenv("FEATCACHE_RUNTIME_DIR", str(tmp_path / "other"))
     predict(tiny_model, [photo], runtime="onnxruntime")
     assert capsys.readouterr().err == ""
+
+
+def test_predict_bounds_its_wait_for_another_process_converting_the_model(tiny_model, tmp_path, capsys, monkeypatch):
+    """Regression (a brief, 2026-12-06): predict converts the model for a converted runtime as extract converts its
+    network, under the same lock, but took no --lock-timeout, and a runtime named waited for a stopped (Ctrl-Z'd)
+    holder for ever. Now --lock-timeout (``lock_timeout=``) bounds the wait, and without it
+    ``runtimes.CONVERSION_WAIT_SECONDS`` does (0.4 here): one line, exit 2, naming the holder's pid, the lock file
+    and the option in the caller's words; no CSV written, nothing converted beside the holder. A bad value is
+    refused before the work, as extract's. The old code: 'unrecognized arguments', a TypeError, then the alarm."""
+    from featcache.embedding import runtimes
+
+    monkeypatch.setattr(runtimes, "CONVERSION_WAIT_SECONDS", 0.4, raising=False)  # raising: the old code has none
+    monkeypatch.setattr(runtimes, "_export_onnx", lambda *a: pytest.fail("converted beside the holder"))
+    monkeypatch.setenv("FEATCACHE_RUNTIME_DIR", str(tmp_path / "rt"))
+    onnx = model_conversion(tiny_model, tmp_path / "rt")
+    onnx.parent.mkdir()
+    photo = write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
+    csv = tmp_path / "p.csv"
+    argv = ["predict", str(tiny_model), str(photo), "--runtime", "onnxruntime", "--csv", str(csv)]
+    with stopped_lock_holder(onnx, alarm=60) as holder:
+        def what(seconds: str) -> str:
+            return (f"another featcache, process {holder.pid}, is converting the same model and did not finish within "
+                    f"{seconds} s (lock {onnx}.lock); wait for it (a longer ")
+
+        for flags, seconds in (("--lock-timeout", "0.3"), "0.3"), ((), "0.4"):
+            got = run_main(capsys, *argv, *flags)
+            assert got.returncode == 2 and got.stderr.count("\n") == 1 and got.stdout == "", got
+            assert got.stderr.startswith(f"featcache predict: error: {what(seconds)}--lock-timeout), "), got.stderr
+            assert got.stderr.rstrip().endswith("or use --runtime tensorflow"), got.stderr
+        with pytest.raises(featcache.FeatcacheError) as raised:
+            featcache.predict(tiny_model, [photo], runtime="onnxruntime", lock_timeout=0.3)
+        assert str(raised.value).startswith(f"{what('0.3')}lock_timeout), "), raised.value
+        assert sorted(os.listdir(onnx.parent)) == [f"{onnx.name}.lock"] and not csv.exists()
+    with pytest.raises(featcache.FeatcacheError, match=r"^lock_timeout=-1 is not a number of seconds"):
+        featcache.predict(tiny_model, [photo], lock_timeout=-1)
+    assert "--lock-timeout: 'x' is not a number of seconds" in run_main(capsys, *argv, "--lock-timeout", "x").stderr
 
 
 def test_export_says_what_it_builds_while_it_works(tmp_path, capsys, progress_on):

@@ -8,7 +8,6 @@ plumbing tests use a tiny truncated network with random weights.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import gzip
 import hashlib
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import SHARED, imagenet_standin
+from helpers import SHARED, imagenet_standin, stopped_lock_holder
 
 from featcache.embedding import runtimes
 from featcache.store import atomic
@@ -730,51 +729,17 @@ def test_built_extractors_kept_are_bounded():
     assert built.get("c") is None and (built.get("b"), built.get("d")) == ("B", "D")
 
 
-# Another featcache holding the lock of the conversion at argv[1] (``<key>.onnx``), then stopped (Ctrl-Z) by the test.
-_HOLD_CONVERSION_LOCK = """
-import sys, time
-from pathlib import Path
-from featcache.store.lock import exclusive_lock
-with exclusive_lock(Path(sys.argv[1]), wait_message="unused"):
-    print("held", flush=True)
-    time.sleep(600)
-"""
-
-
-@contextlib.contextmanager
-def _stopped_holder(model: Path):
-    """A featcache process holding ``model``'s conversion lock, stopped as by Ctrl-Z (SIGSTOP): it never lets go.
-    The test's waits are bounded by an alarm: the old code waited for it for ever."""
-    import signal
-
-    from helpers import REPO
-
-    holder = subprocess.Popen([sys.executable, "-c", _HOLD_CONVERSION_LOCK, str(model)], stdout=subprocess.PIPE,
-                              text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
-    signal.signal(signal.SIGALRM, lambda *a: pytest.fail("waited without end for a stopped featcache's conversion"))
-    try:
-        assert holder.stdout.readline() == "held\n"
-        os.kill(holder.pid, signal.SIGSTOP)
-        signal.alarm(180)  # the waits here are under a second each; building TensorFlow's network takes seconds
-        yield holder
-    finally:
-        signal.alarm(0)
-        holder.kill()
-        holder.wait()
-        holder.stdout.close()
-
-
 def test_a_conversion_held_by_a_stopped_featcache_is_waited_for_only_so_long(tmp_path, monkeypatch, capsys, tiny_reference):
     """Regression (a reviewer): a converter waiting on another process's conversion lock (``<key>.onnx.lock``) waited
     with no limit, so a frozen holder (a Ctrl-Z'd featcache) held it for ever. Now a runtime asked for by name waits
     at most the lock timeout given, then one line naming the holder, its lock and the fixes; ``auto`` waits that
-    long, or ``AUTO_CONVERSION_WAIT_SECONDS`` where none is given, then runs TensorFlow for this run saying why in its
+    long, or ``CONVERSION_WAIT_SECONDS`` where none is given, then runs TensorFlow for this run saying why in its
     note, without trying openvino (the same ONNX file, the same lock) and without converting beside the holder."""
     if "onnxruntime" not in CONVERTED:
         pytest.fail("onnxruntime is a default dependency (pyproject.toml) and must be installed")
     monkeypatch.setattr(runtimes, "_export_onnx", lambda *a: pytest.fail("converted beside the holder"))
     model = tmp_path / f"{TINY.key()}.onnx"
-    with _stopped_holder(model) as holder:
+    with stopped_lock_holder(model) as holder:
         what = (f"another featcache, process {holder.pid}, is converting the same model and did not finish within "
                 f"{{}} s (lock {model}.lock)")
         start = time.monotonic()
@@ -784,7 +749,7 @@ def test_a_conversion_held_by_a_stopped_featcache_is_waited_for_only_so_long(tmp
         assert _one_line(exc) == (f"{what.format(0.5)}; wait for it (a longer lock_timeout), end that process if it "
                                   "is stuck (a stopped one: 'fg' it in its terminal, or kill it) and run again, or use "
                                   "runtime='tensorflow'")
-        monkeypatch.setattr(runtimes, "AUTO_CONVERSION_WAIT_SECONDS", 1.5, raising=False)  # raising: the old code
+        monkeypatch.setattr(runtimes, "CONVERSION_WAIT_SECONDS", 1.5)
         capsys.readouterr()
         start = time.monotonic()
         used, forward, note = runtimes.build("auto", TINY, None, tmp_path)
@@ -810,7 +775,7 @@ def test_extracts_lock_timeout_bounds_its_wait_for_another_conversion(tmp_path, 
     model = tmp_path / "rt" / f"{TINY.key()}.onnx"
     model.parent.mkdir()
     out = tmp_path / "c.h5"
-    with _stopped_holder(model) as holder:
+    with stopped_lock_holder(model) as holder:
         got = run_main(capsys, "extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32",
                        "--layers", "block_1_expand_relu", "--runtime", "onnxruntime", "--out", str(out),
                        "--lock-timeout", "0.5")
@@ -825,6 +790,47 @@ def test_extracts_lock_timeout_bounds_its_wait_for_another_conversion(tmp_path, 
                               featcache.StoreSpec(out=out, lock_timeout=0.5), featcache.LocalEngine("onnxruntime"),
                               verbose=False)
         assert os.listdir(tmp_path / "rt") == [f"{model.name}.lock"]  # the holder's, as it was: nothing converted
+    assert not [name for name in os.listdir(tmp_path) if "c.h5" in name]  # nor any of the cache written
+
+
+def test_a_runtime_named_with_no_lock_timeout_waits_for_a_stopped_converter_only_so_long(tmp_path, monkeypatch, capsys,
+                                                                                         fashion_dir):
+    """Regression (a brief, 2026-12-06): a runtime named outright ('--runtime onnxruntime') with no --lock-timeout
+    waited on another process's conversion lock for as long as the holder lived, so a stopped (Ctrl-Z'd) or hung
+    featcache held it for ever. Now it waits ``CONVERSION_WAIT_SECONDS`` (120 s; 0.5 here), as ``auto`` does, then
+    one line, exit 2, naming the holder's pid, the lock file and the fixes (a longer --lock-timeout, end the stuck
+    process, or TensorFlow), in the caller's words; nothing converted beside the holder, nothing of the cache
+    written. A given --lock-timeout still bounds it (``test_extracts_lock_timeout_bounds_...``). The old code: the
+    alarm (60 s) fails the test."""
+    import featcache
+    from helpers import run_main
+
+    if "onnxruntime" not in CONVERTED:
+        pytest.fail("onnxruntime is a default dependency (pyproject.toml) and must be installed")
+    monkeypatch.setattr(runtimes, "CONVERSION_WAIT_SECONDS", 0.5, raising=False)  # raising: the old code has none
+    monkeypatch.setattr(runtimes, "_export_onnx", lambda *a: pytest.fail("converted beside the holder"))
+    monkeypatch.setenv("FEATCACHE_RUNTIME_DIR", str(tmp_path / "rt"))
+    model = tmp_path / "rt" / f"{TINY.key()}.onnx"
+    model.parent.mkdir()
+    out = tmp_path / "c.h5"
+    with stopped_lock_holder(model, alarm=60) as holder:
+        what = (f"another featcache, process {holder.pid}, is converting the same model and did not finish within "
+                f"0.5 s (lock {model}.lock); wait for it (a longer ")
+        start = time.monotonic()
+        with pytest.raises(FeatcacheError) as exc:
+            runtimes.build("onnxruntime", TINY, None, model.parent)
+        assert time.monotonic() - start >= 0.5
+        assert _one_line(exc).startswith(f"{what}lock_timeout), end that process if it is stuck"), _one_line(exc)
+        got = run_main(capsys, "extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32",
+                       "--layers", "block_1_expand_relu", "--runtime", "onnxruntime", "--out", str(out))
+        assert got.returncode == 2 and got.stderr.count("\n") == 1, got.stderr
+        assert got.stderr.startswith(f"featcache extract: error: {what}--lock-timeout), "), got.stderr
+        assert got.stderr.rstrip().endswith("or use --runtime tensorflow"), got.stderr
+        with pytest.raises(FeatcacheError, match=r"within 0\.5 s .*\(a longer StoreSpec\(lock_timeout=\.\.\.\)\)"):
+            featcache.extract(featcache.FashionMNIST(str(fashion_dir)),
+                              featcache.ModelSpec(weights="random", image_size=32, layers="block_1_expand_relu"),
+                              featcache.StoreSpec(out=out), featcache.LocalEngine("onnxruntime"), verbose=False)
+        assert os.listdir(model.parent) == [f"{model.name}.lock"]  # the holder's, as it was: nothing converted
     assert not [name for name in os.listdir(tmp_path) if "c.h5" in name]  # nor any of the cache written
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from featcache.analysis.evaluate import LeakageWarning
 from featcache.cli.common import add_json_flag, api_default, given, print_json
 from featcache.cli.headfile import add_trust_pickle_arg, add_views_args
-from featcache.cli.predict import add_batch_size_arg, add_runtime_arg
+from featcache.cli.predict import add_batch_size_arg, add_lock_timeout_arg, add_runtime_arg
 from featcache.deploy.evaluate import evaluate
 from featcache.progress import is_tty
 
@@ -41,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_trust_pickle_arg(p)
     add_runtime_arg(p)
     add_batch_size_arg(p)
+    add_lock_timeout_arg(p)
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -54,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
         # evaluation.txt does: 'evaluate > file' kept a result without it, the warning having gone to stderr alone (a
         # review). Stdout redirected, stderr still says it on the terminal.
         res = evaluate(args.head, args.cache, verbose=not args.json,
-                       **given(args, "split", "out", "trust_pickle", "test_views", "runtime", "batch_size"))
+                       **given(args, "split", "out", "trust_pickle", "test_views", "runtime", "batch_size",
+                             "lock_timeout"))
     if args.json:
         print_json(res.to_dict())  # its "overlap" says how many evaluated images were training images
     return 0

@@ -9,7 +9,7 @@ from featcache.embedding.backbones import MAX_IMAGE_SIZE, REGISTRY
 from featcache.embedding.engines import ENGINES
 from featcache.embedding.engines.local import LocalEngine
 from featcache.embedding.engines.ray_engine import DEFAULT_PORT, DEFAULT_WORKERS
-from featcache.embedding.runtimes import AUTO_CONVERSION_WAIT_SECONDS, AUTO_MIN_IMAGES, RUNTIMES
+from featcache.embedding.runtimes import AUTO_MIN_IMAGES, RUNTIMES, lock_timeout_help
 from featcache.recipes.lesson import DEFAULTS as LESSON
 from featcache.store.layout import CACHE_SUFFIX, CACHE_SUFFIX_WORDS
 from featcache.embedding.specs import (
@@ -91,10 +91,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    f"(default: HOME/cache/<data>_<backbone>_<size>px_<fingerprint>{CACHE_SUFFIX})")
     g.add_argument("--dtype", choices=list(DTYPES), help=f"storage type, float16 halves the size (default: {default(StoreSpec, 'dtype')})")
     g.add_argument("--batch-size", type=positive_int, help=f"images per forward pass (default: {default(StoreSpec, 'batch_size')})")
-    g.add_argument("--lock-timeout", type=seconds, metavar="SECONDS", help="while another process writes the same cache "
-                   "or converts the same model, wait at most this long, then stop with a line naming it (default: wait "
-                   f"until it is done; --runtime auto waits for a conversion {AUTO_CONVERSION_WAIT_SECONDS:g} s at most, then runs "
-                   "tensorflow)")
+    g.add_argument("--lock-timeout", type=seconds, metavar="SECONDS", help=lock_timeout_help(cache=True))
     # default=None: not given, StoreSpec's default applies (the CLI's defaults come from the API)
     g.add_argument("--force", action="store_true", default=None,
                    help="replace a featcache cache of other settings at --out (another data set, layers, backbone...; "

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from featcache.cli.common import add_json_flag, api_default, given, positive_int, print_json
+from featcache.cli.common import add_json_flag, api_default, given, positive_int, print_json, seconds
 from featcache.deploy.predict import DEFAULT_TOP_K, predict
 from featcache.embedding.runtimes import DEFAULT_RUNTIME
-from featcache.embedding.runtimes import AUTO_MIN_IMAGES, RUNTIMES
+from featcache.embedding.runtimes import AUTO_MIN_IMAGES, RUNTIMES, lock_timeout_help
 
 if TYPE_CHECKING:
     import argparse
@@ -34,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--recursive", action="store_true", default=None,
                    help="also read the image files of each folder's subfolders (a class-folder tree such as DIR/val)")
     add_runtime_arg(p)
+    add_lock_timeout_arg(p)
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -54,6 +55,13 @@ def add_runtime_arg(p: argparse.ArgumentParser) -> None:
                    "the probabilities agree across runtimes")
 
 
+def add_lock_timeout_arg(p: argparse.ArgumentParser) -> None:
+    """--lock-timeout of a command that runs a model file on images (predict, evaluate of a model): its wait for
+    another process converting the same model, as extract's (it took none, and waited for as long as a stopped
+    holder lived; a brief). Not given: the API's default (None)."""
+    p.add_argument("--lock-timeout", type=seconds, metavar="SECONDS", help=lock_timeout_help())
+
+
 def run(args: argparse.Namespace) -> int:
     from featcache.deploy.predict import predict, say_notes
     from featcache.errors import FeatcacheError, one_line
@@ -62,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     # The progress bar on stderr as every command's (plain lines off a terminal), with --json too: stdout is the
     # predictions. The API says what it skipped or left out (stderr); with --json too, but the runtime's note is the
     # JSON's. --csv - is refused by the API's check of --csv (deploy.predict.check_csv).
-    preds = predict(args.model, args.images, **given(args, "top_k", "batch_size", "csv", "runtime", "recursive", "force"), verbose=not args.json)
+    preds = predict(args.model, args.images, **given(args, "top_k", "batch_size", "csv", "runtime", "recursive", "force",
+                                                  "lock_timeout"), verbose=not args.json)
     if args.json:
         say_notes(preds, runtime_note=False)
     if args.top_k and preds.top_k < args.top_k and not args.json:  # shown, not refused: one --top-k for every model

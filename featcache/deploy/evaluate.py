@@ -84,6 +84,7 @@ def evaluate(
     test_views: str | tuple[str, ...] | None = HEAD_DEFAULTS["test_views"],
     runtime: str | None = None,
     batch_size: int | None = None,
+    lock_timeout: float | None = None,
     verbose: bool = False,
     write: bool = True,
 ) -> EvalResult:
@@ -94,7 +95,8 @@ def evaluate(
     ``test_views`` are its own. Or a model file written by ``export`` or ``finetune`` with ``cache`` a folder of
     photos, one subfolder per class named as the model's classes (the layout extract's ``PhotoFolder`` reads, without
     a train/ and val/ split): ``evaluate_model``, run as ``predict`` runs it (``runtime``, default predict's
-    ``auto``; ``batch_size``), the model's views averaged as the model averages them. ``out``, ``verbose`` and ``write`` as
+    ``auto``; ``batch_size``; ``lock_timeout``, its wait for another process converting the same model), the model's
+    views averaged as the model averages them. ``out``, ``verbose`` and ``write`` as
     for either. The result and the report (evaluation.json, evaluation.txt, confusion.png) are the same for both;
     a model's says which runtime ran it and records the model's SHA-256 and content digest and the folder's content
     fingerprint, and which of its photos the model was trained on (``result.overlap``, as a head's report says it).
@@ -121,11 +123,12 @@ def evaluate(
                      "test_views": "a model averages the views it was exported with (export --views)"}
             raise FeatcacheError(f"{option('--' + given[0].replace('_', '-'), given[0])} is for a head scored on a cache; "
                                  f"{words[given[0]]}: drop it")
-        return evaluate_model(head, cache, out=out, runtime=runtime, batch_size=batch_size, verbose=verbose, write=write)
-    for name, value in (("runtime", runtime), ("batch_size", batch_size)):
+        return evaluate_model(head, cache, out=out, runtime=runtime, batch_size=batch_size, lock_timeout=lock_timeout,
+                              verbose=verbose, write=write)
+    for name, value in (("runtime", runtime), ("batch_size", batch_size), ("lock_timeout", lock_timeout)):
         if value is not None and kind != "model":  # a model with a cache: the head's line says what scores it
-            raise FeatcacheError(f"{option('--' + name.replace('_', '-'), name)} runs a model file ('featcache export' or "
-                                 "'finetune') on photos; a head is scored on its cache's stored features: drop it")
+            raise FeatcacheError(f"{option('--' + name.replace('_', '-'), name)} is for a model file ('featcache export' "
+                                 "or 'finetune') run on photos; a head is scored on its cache's stored features: drop it")
     return evaluate_head(head, cache, split=split, out=out, meta=meta, trust_pickle=trust_pickle,
                          test_views=test_views, verbose=verbose, write=write)
 
@@ -185,17 +188,18 @@ def _is_file(path: Any) -> bool:
 
 
 def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | None = None,
-                   runtime: str | None = DEFAULT_RUNTIME, batch_size: int | None = None, verbose: bool = False,
-                   write: bool = True) -> ModelEvalResult:
+                   runtime: str | None = DEFAULT_RUNTIME, batch_size: int | None = None,
+                   lock_timeout: float | None = None, verbose: bool = False, write: bool = True) -> ModelEvalResult:
     """Score the model file ``model`` on every photo of ``folder`` (``evaluate``'s model form): accuracy, per-class
     precision and recall, the confusion matrix and the misclassified photos. Files extract would skip are skipped
     and listed (``result.skipped``), and so are photos that do not decode, as predict skips them. Photos the model
     was trained on (by content, its head's training digests) are said as a head's evaluate says them
     (``result.overlap``, ``LeakageWarning``); a model that keeps no digests, scored on its head's training folder,
-    gets a note saying so (``result.note``)."""
+    gets a note saying so (``result.note``). ``lock_timeout``: predict's, its wait for another process converting the
+    same model (None: ``runtimes.CONVERSION_WAIT_SECONDS``)."""
     from featcache.deploy.model import MODEL_FILE, train_digests
-    from featcache.deploy.predict import (BATCH_SIZE, input_settings, model_meta, model_runner, photo_count, predict_files,
-                                          progress_bar, value_of)
+    from featcache.deploy.predict import (BATCH_SIZE, checked_lock_timeout, input_settings, model_meta, model_runner,
+                                          photo_count, predict_files, progress_bar, value_of)
     from featcache.heads.io import DIGEST_KEY
     from featcache.embedding.runtimes import check_runtime
     from featcache.progress import bars_wanted
@@ -205,6 +209,7 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
     model = check_source(model, "model", MODEL_FILE)
     runtime = check_runtime(DEFAULT_RUNTIME if runtime is None else runtime)
     batch_size = positive_int(BATCH_SIZE if batch_size is None else batch_size, "--batch-size")
+    lock_timeout = checked_lock_timeout(lock_timeout)
     check_write_out(write, out)
     if out is not None:
         check_out_dir(out)
@@ -227,7 +232,8 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
     # photos as extract counts them (StagedPhotos.images): a notes.txt is left out as no image, not one (the lines
     # said "on 91 photos", "predicting 91 images", then the report "90 images"; a tester)
     photos = photo_count(tree.paths)
-    net = model_runner(model, runtime, batch_size, photos, verbose, meta, verb="scoring", views=views)
+    net = model_runner(model, runtime, batch_size, photos, verbose, meta, verb="scoring", views=views,
+                       lock_timeout=lock_timeout)
     bar = progress_bar(photos) if bars_wanted(verbose) and photos > batch_size else None
     try:
         per_file, undecoded = predict_files(tree.paths, size, batch_size, net, names, len(names), bar, views=views,

@@ -598,23 +598,25 @@ class ModelRunner:
     1,500 images and so never converted for; ``runtime_used`` says what runs it and
     ``runtime_note`` why ``auto`` fell back (not for a job too small to
     repay a conversion: auto's choice, said on every small predict). The probabilities agree across
-    runtimes to 1e-4 (tests/test_export_predict.py).
+    runtimes to 1e-4 (tests/test_export_predict.py). ``lock_timeout``: seconds to wait at most while another process
+    converts the same model (``runtimes.build``; None: ``runtimes.CONVERSION_WAIT_SECONDS``).
     """
 
     def __init__(self, path: str | Path, runtime: str = DEFAULT_RUNTIME, batch_size: int = BATCH_SIZE,
-                 expected_images: int | None = None):
+                 expected_images: int | None = None, lock_timeout: float | None = None):
         from featcache.embedding import runtimes
-        from featcache.validate import positive_int
+        from featcache.validate import check_seconds, positive_int
 
         runtimes.check_runtime(runtime)
         self.batch_size = positive_int(batch_size, "--batch-size")
+        lock_timeout = None if lock_timeout is None else check_seconds(lock_timeout, "--lock-timeout")
         self.meta = read_meta(path)
         self.spec = ExportedModelSpec.of(path, self.meta)
         self.views = model_views(self.meta)  # forward passes per image
         used, self._forward, self.runtime_note = runtimes.build(runtime, self.spec, self.batch_size,
                                                                 runtimes.conversions_dir(runtime), expected_images,
                                                                 say_small=False, float64=float64_part(self.meta),
-                                                                views=self.views)
+                                                                views=self.views, lock_timeout=lock_timeout)
         # Trace (TensorFlow) or warm (a converted runtime) now, as extraction's Mapper does, so the first batch is not
         # charged with it: measured 2026-12-06 (docs/benchmarks.md, "predict's time"), the first 64-photo batch took
         # 3.0 s against 1.4 s after, which predict's bar counted as images' time. One image of the model's size: its

@@ -17,7 +17,7 @@ from featcache.embedding.engines import DEFAULT_RUNTIME
 from featcache.embedding.passes import BATCH_SIZE
 from featcache.errors import FeatcacheError, given_path, in_the_way, one_line, option
 from featcache.progress import bars_wanted, counted, written
-from featcache.validate import check_file_name, check_path, check_replaceable, check_source, checks_switches, expand_home, positive_int, shown
+from featcache.validate import check_file_name, check_path, check_replaceable, check_seconds, check_source, checks_switches, expand_home, positive_int, shown
 
 if TYPE_CHECKING:
     from featcache.deploy.model import ModelRunner
@@ -1071,6 +1071,7 @@ def predict(
     recursive: bool = False,
     verbose: bool = False,
     force: bool = False,
+    lock_timeout: float | None = None,
 ) -> Predictions:
     """Top-``top_k`` classes (default: DEFAULT_TOP_K; all of a model with fewer) for each image file, each image file of a
     folder (sorted by name), and each image of each ``.npy`` in ``images``; ``csv`` also writes them to a CSV file.
@@ -1081,7 +1082,9 @@ def predict(
     ``skipped``; when no image is left, a FeatcacheError names the first.
     ``runtime`` runs the model as it runs extraction's network (``auto``,
     ``tensorflow``, ``onnxruntime``, ``openvino``; ``deploy.model.ModelRunner``);
-    the result's ``runtime`` and ``runtime_note`` say what ran it and why. ``recursive`` reads the image files of
+    the result's ``runtime`` and ``runtime_note`` say what ran it and why; ``lock_timeout``: seconds to wait at most
+    while another process converts the same model (None: ``runtimes.CONVERSION_WAIT_SECONDS``), then a runtime named
+    is one line and ``auto`` runs TensorFlow. ``recursive`` reads the image files of
     a folder's subfolders too (a class-folder tree); without it a folder gives its own image files.
     Image files are decoded and run a batch at a time (``batch_size``, fewer
     where a pass would hold more than extract's bound: ``embedding.passes``),
@@ -1099,6 +1102,7 @@ def predict(
     given = in_memory_images(images)
     images = _as_path_list(images) if given is None else []
     check_runtime(runtime)
+    lock_timeout = checked_lock_timeout(lock_timeout)
     meta = model_meta(model)  # fast checks before loading TensorFlow
     names = list(meta["class_names"])
     top_k = _check_top_k(top_k, len(names))
@@ -1116,7 +1120,7 @@ def predict(
     # ("predicting 5 images" of 4 photos and a notes.txt, then 4 rows; a new-user tester)
     n_images = photo_count(files) + sum(len(arr) for _, arr in [*arrays, *given])
     size, views, photos, native = input_settings(meta)
-    net = model_runner(model, runtime, batch_size, n_images, verbose, meta, views=views)
+    net = model_runner(model, runtime, batch_size, n_images, verbose, meta, views=views, lock_timeout=lock_timeout)
     bar = progress_bar(n_images) if bars_wanted(verbose) and n_images > batch_size else None
     if bar is not None and bar.interactive and not verbose:  # at once: loading the model (and TensorFlow) before the
         # first batch was a minute without a line on a loaded machine (a new-user tester). A verbose run's first line,
@@ -1228,9 +1232,15 @@ def collect_inputs(images: Sequence[str | Path], csv: str | Path | None, recursi
     return paths, left_out, found
 
 
+def checked_lock_timeout(lock_timeout: Any) -> float | None:
+    """``lock_timeout`` of a command that runs a model file (predict, evaluate of a model) as checked seconds, or
+    None (``runtimes.CONVERSION_WAIT_SECONDS``): before the work, as extract's ``StoreSpec`` checks its own."""
+    return None if lock_timeout is None else check_seconds(lock_timeout, "--lock-timeout")
+
+
 def model_runner(model: str | Path, runtime: str, batch_size: int, n_images: int,
                   verbose: bool = False, meta: dict | None = None, verb: str = "predicting",
-                  views: int = 1) -> Callable[[], ModelRunner]:
+                  views: int = 1, lock_timeout: float | None = None) -> Callable[[], ModelRunner]:
     """``net()``: the model's ``ModelRunner``, built on the first call (not when no image file decodes: that
     is one line, without loading TensorFlow) and the same one after. ``verbose``: the run's first line ("predicting
     N images with MODEL; preparing ...") is said at once, before any file is decoded; a conversion for the runtime says
@@ -1240,7 +1250,8 @@ def model_runner(model: str | Path, runtime: str, batch_size: int, n_images: int
     cats/dogs model put there while a folder was listed predicted 'ants'/'bees', exit 0, and one of 3 classes was an
     IndexError; an adversarial tester). ``verb``: what the run does, in its first line ("scoring" for evaluate's,
     whose "scoring ..." line was followed by "predicting ..."; a review). ``views``: the model's
-    (``input_settings``), each image one forward pass per view, as the runner counts them for its runtime choice."""
+    (``input_settings``), each image one forward pass per view, as the runner counts them for its runtime choice.
+    ``lock_timeout``: the runner's (``ModelRunner``), its wait for another process converting the same model."""
     from featcache.embedding.runtimes import preparing_line
     from featcache.errors import one_line
     from featcache.progress import counted, status
@@ -1261,7 +1272,8 @@ def model_runner(model: str | Path, runtime: str, batch_size: int, n_images: int
 
             start = time.perf_counter()
             with status_lines() if verbose else contextlib.nullcontext():
-                runner = model_io.ModelRunner(model, runtime, batch_size, expected_images=n_images)
+                runner = model_io.ModelRunner(model, runtime, batch_size, expected_images=n_images,
+                                              lock_timeout=lock_timeout)
             if meta is not None and runner.meta != meta:
                 raise FeatcacheError(model_io.changed_meanwhile(model, "read"))
             built.append(runner)

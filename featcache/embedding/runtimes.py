@@ -576,10 +576,12 @@ DEFAULT_RUNTIME = "auto"
 # few thousand images) unless the converted model is already cached. Extraction counts each view of an image (one
 # forward pass each): 1,500 images with flips are 3,000 passes.
 AUTO_MIN_IMAGES = 2000
-# How long ``auto`` waits at most for another process converting the same model, where no lock timeout is given,
-# before it runs TensorFlow for this run: twice the slowest conversion measured (7-66 s, docs/benchmarks.md), so a
-# conversion under way is waited for, and a frozen one (a Ctrl-Z'd featcache) costs two minutes, not the run.
-AUTO_CONVERSION_WAIT_SECONDS = 120.0
+# How long a run waits at most for another process converting the same model, where no lock timeout is given:
+# twice the slowest conversion measured (7-66 s, docs/benchmarks.md), so a conversion under way is waited for, and a
+# frozen one (a Ctrl-Z'd featcache, a hung conversion) costs two minutes, not the run. Then ``auto`` runs TensorFlow
+# for this run, and a runtime asked for by name stops with one line (``ConversionBusy``): it waited for as long as the
+# holder lived, so a stopped holder held it for ever (a brief, 2026-12-06).
+CONVERSION_WAIT_SECONDS = 120.0
 
 
 def check_runtime(name: Any) -> str:
@@ -605,11 +607,10 @@ def build(name: str, spec: ConversionSpec, batch_size: int | None, runtime_dir: 
     """(runtime used, forward, note): ``note`` says why ``auto`` fell back, else None.
 
     ``lock_timeout``: seconds to wait at most while another process converts the same model (the caller's
-    ``--lock-timeout``, extract's ``StoreSpec(lock_timeout=...)``). A runtime asked for by name waits that long
-    (None: until it is done), then one line (``ConversionBusy``); ``auto`` waits that long, or
-    ``AUTO_CONVERSION_WAIT_SECONDS`` where none is given, then runs TensorFlow for this run saying why: a
-    conversion only makes the run faster, and a frozen holder (a Ctrl-Z'd featcache) held the other for ever
-    (a reviewer).
+    ``--lock-timeout``, extract's ``StoreSpec(lock_timeout=...)``; None: ``CONVERSION_WAIT_SECONDS``). Then a
+    runtime asked for by name stops with one line (``ConversionBusy``), and ``auto`` runs TensorFlow for this run
+    saying why: a conversion only makes the run faster. A frozen holder (a Ctrl-Z'd featcache) held the other for
+    ever, ``auto`` (a reviewer) and then a runtime named with no timeout (a brief).
 
     ``expected_images``: the images the job runs, if known; ``views``: forward passes per image (extraction's
     ``--views``), so the job is ``expected_images * views`` passes against ``AUTO_MIN_IMAGES``.
@@ -626,6 +627,7 @@ def build(name: str, spec: ConversionSpec, batch_size: int | None, runtime_dir: 
     new-user tester; a review).
     """
     check_runtime(name)
+    wait = CONVERSION_WAIT_SECONDS if lock_timeout is None else lock_timeout
     if name != "auto":
         runtime = REGISTRY[name]
         if float64 and not runtime.keeps_float64:
@@ -633,7 +635,7 @@ def build(name: str, spec: ConversionSpec, batch_size: int | None, runtime_dir: 
         if not runtime.available():
             raise FeatcacheError(f"{given('--runtime', name, repr(name))}: {runtime.why_unavailable()}; or use "
                                  f"{given('--runtime', 'auto', repr('auto'))}")
-        return name, runtime.build(spec, batch_size, runtime_dir, lock_timeout), None
+        return name, runtime.build(spec, batch_size, runtime_dir, wait), None
     reasons: list[str] = []
     moot: list[str] = []  # reasons a job too small to convert for makes moot (say_small)
     if _keras_on_tensorflow() and _tensorflow_sees_gpu():
@@ -666,7 +668,6 @@ def build(name: str, spec: ConversionSpec, batch_size: int | None, runtime_dir: 
             reasons.append(small_job_words(expected_images, views))
             moot.append(reasons[-1])
             continue
-        wait = AUTO_CONVERSION_WAIT_SECONDS if lock_timeout is None else lock_timeout
         try:
             return candidate, runtime.build(spec, batch_size, runtime_dir, wait), None
         except ConversionBusy as exc:  # openvino runs the same ONNX file: it would wait on the same lock again
@@ -764,9 +765,19 @@ def converted_model(spec: ConversionSpec, runtime_dir: Path, load: Callable[[Pat
 CONVERSION_WAIT = "waiting for another featcache converting the same model"
 
 
+def lock_timeout_help(cache: bool = False) -> str:
+    """The help of ``--lock-timeout`` of a command that may convert a model (extract, predict, evaluate), in one
+    place: ``cache``, extract's, whose lock timeout bounds its wait for another process writing the cache too."""
+    what = "writes the same cache or converts the same model" if cache else "converts the same model"
+    default = (f"until the cache's writer is done; for a conversion, {CONVERSION_WAIT_SECONDS:g} s" if cache
+               else f"{CONVERSION_WAIT_SECONDS:g} s")
+    return (f"while another process {what}, wait at most this long, then stop with a line naming it, or{' for a conversion' if cache else ''}"
+            f" under --runtime auto run tensorflow instead (default: {default})")
+
+
 def conversion_wait(timeout: float | None) -> str:
     """The wait's line, with how long it lasts at most: ``auto``'s said nothing of giving up after
-    ``AUTO_CONVERSION_WAIT_SECONDS`` (120 s), so a user could not tell it from a wait for ever (a brief)."""
+    ``CONVERSION_WAIT_SECONDS`` (120 s), so a user could not tell it from a wait for ever (a brief)."""
     return f"{CONVERSION_WAIT}{'' if timeout is None else f', giving up after {timeout:g} s'} ..."
 
 

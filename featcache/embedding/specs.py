@@ -114,8 +114,8 @@ class StoreSpec:
     """Where and how the features are kept: ``out`` (default: a name from the settings under the cache folder),
     ``dtype`` of the stored features (float16 halves the size), ``batch_size`` images per forward pass,
     ``lock_timeout``: seconds to wait at most while another process writes the same cache or converts the same model
-    (None: as long as it takes; the ``auto`` runtime waits ``runtimes.AUTO_CONVERSION_WAIT_SECONDS`` at most for a
-    conversion, then runs TensorFlow)
+    (None: for the cache, as long as it takes; for a conversion, ``runtimes.CONVERSION_WAIT_SECONDS``, then the
+    ``auto`` runtime runs TensorFlow and a runtime named stops)
     and ``force``: replace a featcache cache of other settings at ``out`` (complete or not) once the new cache is
     complete and sealed, and move an interrupted extraction of other settings at its partial's name aside
     (``<out>.partial.h5.other-settings-<UTC time>``); never a file featcache did not write, and a cache of these
