@@ -181,6 +181,42 @@ def test_an_unlisted_view_is_one_refusal_for_verify_and_train(tiny, tmp_path, ca
     assert "test/views/shift:+2,-2, which its attributes do not list" in line and "rewritten" not in line, line
 
 
+def _replaced(name: str, make):
+    """An edit putting ``make(f, name)`` where ``name`` was: another kind of HDF5 object at a name featcache writes."""
+    def edit(f):
+        del f[name]
+        make(f, name)
+    return edit
+
+
+def _group(f, name):
+    f.create_group(name)
+
+
+def _dataset(f, name):
+    f.create_dataset(name, data=np.zeros(3))
+
+
+def _scalar(f, name):
+    f.create_dataset(name, data=np.int64(0))
+
+
+@pytest.mark.parametrize("name, make, words", [
+    ("test/labels", _group, "test/labels is a group, where featcache writes one value per image"),
+    ("test/index", _group, "test/index is a group"),
+    ("test/labels", _scalar, "test/labels is a dataset of no dimension"),
+    ("test/features/out_relu", _group, "test/features/out_relu is a group, where featcache writes a layer's features"),
+    ("test/features", _dataset, "test/features is a dataset, where featcache writes a group of layers"),
+    ("test", _dataset, "test is a dataset, where featcache writes a split's group")])
+def test_an_object_of_another_kind_at_a_name_featcache_writes_is_one_line(tiny, tmp_path, capsys, name, make, words):
+    """Regression (helper-255, h5py edits): a group put where a split's labels, index or a layer's features were (a
+    dataset where its features group was, labels of no dimension) crashed info, verify, train and probe with
+    Python's AttributeError ("'Group' object has no attribute 'ndim'") or IndexError, a traceback and exit 1. Each
+    is one damaged line naming the object, on every open (featcache's own seal cannot re-seal such a file)."""
+    cache = edited(tiny, tmp_path / "c.h5", _replaced(name, make), reseal=False)
+    assert_damaged(capsys, cache, words, commands=("info", "verify", "train"))
+
+
 def test_an_intact_cache_still_opens(tiny, capsys):
     """The checks refuse edits only: the cache as extracted is verified intact and its info shown."""
     for command in ("verify", "info"):

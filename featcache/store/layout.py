@@ -343,6 +343,53 @@ def check_inside(path: Path, f: h5py.File) -> None:
         raise damaged(path, f"its structure is unreadable: {first_line(exc)}") from None
     if problem:
         raise damaged(path, f"{problem}; featcache writes none, and reads nothing outside a cache")
+    try:
+        misplaced = misplaced_object(f)
+    except (RuntimeError, OSError, ValueError, KeyError) as exc:
+        raise damaged(path, f"its structure is unreadable: {first_line(exc)}") from None
+    if misplaced:
+        raise damaged(path, misplaced)
+
+
+def misplaced_object(f: h5py.File) -> str | None:
+    """The first member of a split that is not the kind of HDF5 object featcache writes there, in words; None where
+    each is. A group where a split's labels, index, paths, digests or a layer's features were (or a dataset where
+    ``features`` or a view's group was, a labels dataset of no dimension) crashed every reader with Python's
+    AttributeError or IndexError, past the one-line rule (an adversarial tester, h5py edits): each reader assumed
+    the kinds its writer made. Checked on every open, before the completion digest reads ``labels``' shape."""
+    for split in split_names(f):
+        g = f[split]
+        if not isinstance(g, h5py.Group):  # split_names lists train, test and val whatever they are
+            return f"{split} is {_kind(g)}, where featcache writes a split's group"
+        for name in (*ROW_DATASETS, "digests"):
+            if name in g and not (isinstance(g[name], h5py.Dataset) and g[name].ndim >= 1):
+                return f"{split}/{name} is {_kind(g[name])}, where featcache writes one value per image"
+        groups = [("features", g.get("features"))]
+        views = g.get(VIEWS)
+        groups.append((VIEWS, views))
+        if isinstance(views, h5py.Group):
+            groups += [(f"{VIEWS}/{view}", views[view]) for view in views]
+        for name, group in groups:
+            if group is None:
+                continue
+            if not isinstance(group, h5py.Group):
+                held = "views" if name == VIEWS else "layers"
+                return f"{split}/{name} is {_kind(group)}, where featcache writes a group of {held}"
+            if name == VIEWS:
+                continue
+            for layer in group:
+                if not isinstance(group[layer], h5py.Dataset):
+                    return f"{split}/{name}/{layer} is {_kind(group[layer])}, where featcache writes a layer's features"
+    return None
+
+
+def _kind(obj: Any) -> str:
+    """An HDF5 object as a line names it: "a group", "a dataset of no dimension", "a dataset"."""
+    if isinstance(obj, h5py.Group):
+        return "a group"
+    if isinstance(obj, h5py.Dataset) and obj.ndim == 0:
+        return "a dataset of no dimension"
+    return "a dataset" if isinstance(obj, h5py.Dataset) else f"a {type(obj).__name__}"
 
 
 def chunk_stored(ds: h5py.Dataset, row: int) -> bool:
