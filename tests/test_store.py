@@ -459,6 +459,24 @@ def test_values_beyond_float16s_range_are_refused_when_written_not_sealed_as_inf
     w.close()
 
 
+def test_values_below_float16s_range_are_refused_when_written_not_stored_as_zeros(tmp_path):
+    """Regression (helper-255): an image's features under float16's smallest step (random weights' out_relu at 32
+    px, |v| about 1e-11) were stored as all zeros: the cache verified intact and train scored its heads at chance
+    (0.3333 on 3 classes, the float32 cache of the same photos 1.0) without a word. Refused when written, as values
+    past its range are; rows of 0 and features in range (0.05% rounding) are stored."""
+    w = CacheWriter(tmp_path / "c.h5", writer(tmp_path / "x.h5").attrs, specs(), {"out": WIDTH}, "float16")
+    done = w.open()
+    fine = features("train", 0, 64)
+    fine[1] = 0.0  # a row of zeros is held exactly
+    w.write("train", done["train"], {"out": fine})
+    tiny = features("train", 64, 64)
+    tiny[3] = tiny[3] * 1e-11 / np.abs(tiny[3]).max()
+    with pytest.raises(FeatcacheError, match=r"^out has values too small for float16 \(an image's largest is 1e-11;"
+                                             r".*; use StoreSpec\(dtype='float32'\)$"):
+        w.write("train", done["train"] + 64, {"out": tiny})
+    w.close()
+
+
 def test_a_format_1_cache_is_read_with_a_warning_and_cannot_be_verified(tmp_path):
     path = tmp_path / "old.h5"
     w = writer(path, identity(format_version=1))

@@ -404,6 +404,12 @@ class CacheWriter:
                 if stored is not part and not np.isfinite(stored).all():  # finite float32 (check_finite), past float16's range
                     raise FeatcacheError(f"{layer} has values beyond float16's range (±65504), which a float16 cache cannot "
                                          f"hold; use {option('--dtype float32', 'StoreSpec(dtype=' + repr('float32') + ')')}")
+                small = _too_small_for_float16(part, stored) if stored is not part else None
+                if small is not None:
+                    raise FeatcacheError(f"{layer} has values too small for float16 (an image's largest is {small:.2g}; "
+                                         "float16 keeps 3 digits down to 6e-05 and nothing below 6e-08), which a float16 "
+                                         "cache would store as zeros or a few steps; use "
+                                         f"{option('--dtype float32', 'StoreSpec(dtype=' + repr('float32') + ')')}")
                 ds[start : start + len(part)] = stored
         if problems is not None:
             ds = g["problem"]
@@ -856,3 +862,18 @@ def make_writer(path: Path, attrs: dict[str, Any], splits: list[SplitSpec], laye
     ``found``: its partial as the run judged it (``reader.judge_partial``)."""
     return (StagedWriter if staged else CacheWriter)(path, attrs, splits, layer_widths, dtype, verbose=verbose,
                                                      out_at_start=out_at_start, found=found)
+
+
+# How far an image's float16 row may be from its float32 one (its largest difference over its largest value): float16
+# rounds a normal value by 0.05% at most. Features under float16's normal range (6e-05) lose digits, under its
+# smallest step (6e-08) all of them: a cache of random weights' features (|v| about 1e-11 at 32 px) was stored as all
+# zeros, and train scored its heads at chance without a word (an adversarial tester, 2026-12-06).
+FLOAT16_ROW_ERROR = 0.01
+
+
+def _too_small_for_float16(part: np.ndarray, stored: np.ndarray) -> float | None:
+    """The largest value of the smallest image's row of the float32 batch ``part`` that its float16 ``stored`` no
+    longer holds to FLOAT16_ROW_ERROR; None where every row is held. Maxima, not norms: squares of 1e-20 are 0."""
+    largest = np.abs(part).max(axis=1)
+    lost = np.abs(part - stored.astype(part.dtype)).max(axis=1) > FLOAT16_ROW_ERROR * largest
+    return float(largest[lost].min()) if lost.any() else None
