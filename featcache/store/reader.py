@@ -129,7 +129,7 @@ def _attrs_of(path: Path, f: h5py.File, check_seal: bool) -> dict[str, Any]:
             # in split order (train first), as a complete cache's splits are listed: HDF5 lists groups by name
             attrs["progress"] = split_progress(f)
         except (OSError, KeyError, TypeError, ValueError) as exc:
-            raise damaged(path, f"its progress is unreadable: {first_line(exc)}") from None
+            raise damaged(path, _progress_unreadable(exc)) from None
     return attrs
 
 
@@ -146,7 +146,7 @@ def _check_seal(path: Path, f: h5py.File, attrs: dict[str, Any]) -> None:
     try:
         problem = completion_problem(f)
     except (OSError, KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise damaged(path, f"its progress is unreadable: {first_line(exc)}") from None
+        raise damaged(path, _progress_unreadable(exc)) from None
     if problem:
         raise damaged(path, problem)
     if attrs.get("complete") and attrs.get("format_version") == FORMAT_VERSION and "content_digest" not in attrs:
@@ -291,7 +291,7 @@ def _check_finite(path: Path, ds: h5py.Dataset, name: str) -> None:
     step = (ds.chunks[0] if ds.chunks else CHUNK_ROWS) * HASH_BLOCK_CHUNKS
     for start in range(0, ds.shape[0], step):
         if not np.isfinite(ds[start : start + step]).all():
-            raise damaged(path, f"{name} holds NaN or infinite values")
+            raise damaged(path, _not_finite(name))
 
 
 def _incomplete(path: Path, meta: dict[str, Any]) -> str:
@@ -629,8 +629,7 @@ class Cache:
     def _rewritten(self, name: str) -> FeatcacheError:
         """The line for a feature layer whose digest no longer matches the sealed one, remembered: every later read
         of it, a slice too, is refused the same way (``_read_checked``)."""
-        self._damaged[name] = (f"its features differ from those it was sealed with: {name} was rewritten or moved since "
-                               "extraction; 'featcache verify' checks the whole file")
+        self._damaged[name] = f"{_rewritten_line(name)}; 'featcache verify' checks the whole file"
         return damaged(self.path, self._damaged[name])
 
     def _read(self, name: str, how):
@@ -692,7 +691,7 @@ class Cache:
         there by hand: damage, not a head's ValueError later. 2.8 ms per 9 million values; one view at a time, so
         its boolean temporary is a quarter of one view's float32 bytes at most (a review)."""
         if not np.isfinite(features).all():
-            raise damaged(self.path, f"{name} holds NaN or infinite values")
+            raise damaged(self.path, _not_finite(name))
         return features
 
     def _read_checked(self, ds: h5py.Dataset, name: str, rows: np.ndarray | slice | None) -> np.ndarray:
@@ -808,6 +807,24 @@ def _file_stamp(f: h5py.File, path: Path) -> tuple[int, int, int, int, int]:
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
+# The reader's words for damage found in a cache, one home each (a read, verify and the seal check say them alike).
+FEATURES_DIFFER = "its features differ from those it was sealed with"
+
+
+def _rewritten_line(name: str) -> str:
+    """Dataset ``name``'s digest is not its sealed one: rewritten through HDF5, every chunk's checksum valid."""
+    return f"{FEATURES_DIFFER}: {name} was rewritten or moved since extraction"
+
+
+def _not_finite(name: str) -> str:
+    """Dataset ``name`` holds a value the writer refuses (``check_finite``), so one put there by hand."""
+    return f"{name} holds NaN or infinite values"
+
+
+def _progress_unreadable(exc: BaseException) -> str:
+    return f"its progress is unreadable: {first_line(exc)}"
+
+
 def _read_problem(exc: BaseException, name: str) -> str:
     text = str(exc).lower()
     kind = "checksum mismatch" if ("checksum" in text or "filter" in text or "fletcher" in text) else "unreadable data"
@@ -888,11 +905,9 @@ def verify(path: str | Path) -> VerifyResult:
             sealed = cache.meta.get(DATASET_DIGESTS) or {}  # open_cache checked that these combine to ``stored``
             for full in sorted(hashed):
                 if full in sealed and hashed[full] != sealed[full]:
-                    raise damaged(cache.path, f"its features differ from those it was sealed with: {full} was rewritten "
-                                              "or moved since extraction")
+                    raise damaged(cache.path, _rewritten_line(full))
             if combine_digests(hashed) != stored:
-                raise damaged(cache.path, "its features differ from those it was sealed with (a dataset rewritten or "
-                                          "moved after extraction)")
+                raise damaged(cache.path, f"{FEATURES_DIFFER} (a dataset rewritten or moved after extraction)")
             result.features = True
     result.seconds = time.perf_counter() - t0
     return result
@@ -914,7 +929,7 @@ def _read_all(path: Path, ds: h5py.Dataset, name: str, hasher: Any = None) -> tu
         except OSError as exc:
             raise damaged(path, _read_problem(exc, name)) from None
         if block.dtype.kind == "f" and not np.isfinite(block).all():  # as a read for training refuses it (a review)
-            raise damaged(path, f"{name} holds NaN or infinite values")
+            raise damaged(path, _not_finite(name))
         if hasher is not None:
             hasher.update(np.ascontiguousarray(block))
         chunks += -(-len(block) // ds.chunks[0])
