@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
-
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
@@ -15,9 +13,10 @@ from threadpoolctl import threadpool_limits
 from featcache.errors import carried
 from featcache.heads.folding import from_raw, to_raw
 from featcache.heads.inputs import fit_data, predict_data
+from featcache.heads.regularized import RegularizedHead
 from featcache.heads.solver import solver_notes
-from featcache.heads.views import fold_count, stratified_folds
-from featcache.validate import COUNT_MAX, ParamLabel, check_bool, check_jobs, check_number, check_seed_param, param_text, parse_C
+from featcache.heads.views import stratified_folds
+from featcache.validate import COUNT_MAX, ParamLabel, check_bool, check_jobs, check_number, check_seed_param
 
 # Grid for C="cv", searched from strong to weak regularization. On the
 # lesson's cache (4,000 images, 1280-d out_relu features, standardized) 5-fold
@@ -69,7 +68,7 @@ def _cv_scores(X: np.ndarray, y: np.ndarray, Cs, folds: int, seed: int, max_iter
     return np.mean(per_fold, axis=0)
 
 
-class LogRegHead(ClassifierMixin, BaseEstimator):
+class LogRegHead(RegularizedHead, ClassifierMixin, BaseEstimator):
     """StandardScaler -> LogisticRegression (multinomial, lbfgs, L2).
 
     ``C`` is a float, or ``"cv"`` to pick it from ``C_GRID`` by stratified
@@ -103,15 +102,11 @@ class LogRegHead(ClassifierMixin, BaseEstimator):
 
     summary = "standardized logistic regression"  # what --head's help says of it
     display_name, article = "logreg", "a"  # heads.head_words: "a logreg head" in lines
+    legend_name = "logistic regression"  # a plot's legend: "logistic regression (C=0.03)" (RegularizedHead.legend)
     file_suffix = ".npz"  # heads.io: its fitted state as arrays and JSON (heads.state), no pickle
     # A learning curve's fits of one seed start lbfgs from the previous size's solution: the same optimum (convex)
     # in about 40 % fewer iterations, accuracies within 0.0011 over 27 points (docs/commands.md, "Warm starts").
     curve_params = {"warm_start": True}
-
-    @classmethod
-    def legend(cls, params: Mapping[str, Any]) -> str | None:
-        """What a plot's legend calls this head fitted with ``params``."""
-        return f"logistic regression (C={param_text(params['C'])})" if "C" in params else None
 
     @classmethod
     def state_classes(cls) -> tuple[type, ...]:
@@ -147,11 +142,6 @@ class LogRegHead(ClassifierMixin, BaseEstimator):
             check_jobs(self.n_jobs, name("n_jobs"))
         check_bool(self.warm_start, name("warm_start"))
 
-    def _C(self, label: ParamLabel | None = None) -> float | str:
-        """``C`` as ``validate.parse_C`` reads it: a positive number or "cv"."""
-        name = label or ParamLabel.of_class(self)
-        return parse_C(self.C, name("C"), name.assign)
-
     @property
     def uses_seed(self) -> bool:
         """Whether ``seed`` can change the fit: only through the CV folds (lbfgs itself is deterministic)."""
@@ -174,7 +164,7 @@ class LogRegHead(ClassifierMixin, BaseEstimator):
         X, y = fit_data(self, X, y)  # featcache's lines of bad input (heads.inputs)
         with solver_notes("logreg head", f"a smaller C converges in fewer iterations (or raise max_iter, now {self.max_iter})"):
             if C == "cv":
-                folds = fold_count(y, groups, self.cv_folds, "C='cv'", "pass a number for C or train on more rows")
+                folds = self._cv_folds_for(y, groups)
                 Cs = sorted(C_GRID)
                 mean = _cv_scores(X, y, Cs, folds, self.seed, self.max_iter, self.n_jobs, groups)
                 self.cv_scores_ = {float(C): float(s) for C, s in zip(Cs, mean)}

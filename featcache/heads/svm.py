@@ -12,7 +12,7 @@ docs/benchmarks.md, ``scripts/bench_svm.py``.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -25,8 +25,9 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from featcache.heads.inputs import fit_data, predict_data
+from featcache.heads.regularized import RegularizedHead
 from featcache.heads.views import fold_count, stratified_folds
-from featcache.validate import COUNT_MAX, ParamLabel, check_bool, check_jobs, check_number, check_seed_param, param_text, parse_C
+from featcache.validate import COUNT_MAX, ParamLabel, check_bool, check_jobs, check_number, check_seed_param
 
 def class_pairs(k: int) -> np.ndarray:
     """(P, 2) the one-vs-one class pairs of ``k`` classes in libsvm's order, (0,1), (0,2), ..., (1,2), ...: the
@@ -82,7 +83,7 @@ def fit_time_range(rows: int) -> tuple[tuple[float, float], tuple[float, float]]
     return fit, (SCORE_SECONDS[0] * r**0.75, SCORE_SECONDS[1] * r**0.75)
 
 
-class SVMHead(ClassifierMixin, BaseEstimator):
+class SVMHead(RegularizedHead, ClassifierMixin, BaseEstimator):
     """StandardScaler -> SVC(kernel="rbf", C, gamma), with calibrated probabilities.
 
     ``C`` is a float, or ``"cv"`` to pick it from ``C_GRID`` by stratified
@@ -113,15 +114,11 @@ class SVMHead(ClassifierMixin, BaseEstimator):
 
     summary = "standardized RBF SVM"  # what --head's help says of it
     display_name, article = "SVM", "an"  # heads.head_words: "an SVM head" in lines
+    legend_name = "RBF SVM"  # a plot's legend: "RBF SVM (C=10)" (RegularizedHead.legend)
     file_suffix = ".npz"  # heads.io: its fitted state as arrays and JSON (heads.state), no pickle
     # probe only needs predictions: no probability calibration, which refits the SVC 3 more times (same SVC,
     # 2.5-5x faster; docs/benchmarks.md).
     probe_params = {"probability": False}
-
-    @classmethod
-    def legend(cls, params: Mapping[str, Any]) -> str | None:
-        """What a plot's legend calls this head fitted with ``params``."""
-        return f"RBF SVM (C={param_text(params['C'])})" if "C" in params else None
 
     @classmethod
     def state_classes(cls) -> tuple[type, ...]:
@@ -171,11 +168,6 @@ class SVMHead(ClassifierMixin, BaseEstimator):
         check_seed_param(self.seed, name("seed"))
         if self.n_jobs is not None:
             check_jobs(self.n_jobs, name("n_jobs"))
-
-    def _C(self, label: ParamLabel | None = None) -> float | str:
-        """``C`` as ``validate.parse_C`` reads it: a positive number or "cv"."""
-        name = label or ParamLabel.of_class(self)
-        return parse_C(self.C, name("C"), name.assign)
 
     def unused_params(self) -> list[str]:
         """Parameters this fit does not read (``info`` says so): the CV's folds with a fixed C, the calibration's
@@ -231,7 +223,7 @@ class SVMHead(ClassifierMixin, BaseEstimator):
         if C == "cv":
             search = GridSearchCV(
                 make_pipeline(StandardScaler(), self._svc(1.0)), {"svc__C": list(C_GRID)}, n_jobs=self.n_jobs,
-                cv=stratified_folds(y, fold_count(y, groups, self.cv_folds, "C='cv'", "pass a number for C or train on more rows"), self.seed, groups),
+                cv=stratified_folds(y, self._cv_folds_for(y, groups), self.seed, groups),
             ).fit(X, y)
             self.C_ = float(search.best_params_["svc__C"])
         else:
