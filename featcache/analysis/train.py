@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -511,6 +510,43 @@ def _check_written_by(written_by: Any) -> str | None:
                          f"{shown(written_by)}); leave it out for a head of your own")
 
 
+def _checked_out(out: Any, head: str, force: bool, cache: Cache, written_by: str | None) -> Path | None:
+    """train's ``out``, checked before any work: a file name for the head's kind, a Path from here on (one path rule,
+    ``validate.check_path``: out=b'h.npz' passed the name's check and was then pathlib's TypeError at Path(out), an
+    adversarial tester), a link written through, and refused where it holds what train may not replace."""
+    check_file_name(out, "--out", "out", "head" + head_suffix(head))  # 'h.npz/' wrote h.npz (validate.check_file_name)
+    if out is None:
+        return None
+    out = check_path(out, "out", "the head file to write")
+    # a link is written through, as > writes and extract's --out is (store.atomic.written_through): --force replaced
+    # the link with a plain file, its target left (a tester, 2026-12-05)
+    out = written_through(out)
+    check_out(out, head, force, cache, written_by=written_by)
+    return out
+
+
+def _default_path(cache: Cache, layer: str, head: str, tag: str | None, n_images: int, seed: int,
+                  train_views: tuple[str, ...]) -> Path:
+    """train's head file without ``out`` (``default_head_path``), its name checked as a file name can hold it."""
+    from featcache.store.layout import check_default_name, made_from
+
+    path = default_head_path(cache, layer, head, tag, n_images, seed, train_views)
+    check_default_name(path, "head file name", made_from("data set name", cache.meta.get("dataset") or ""),
+                       f"name the head with {given('--out', f'NAME{path.suffix}', repr(f'NAME{path.suffix}'))}")
+    return path
+
+
+def _say_training(head: str, preset: str | None, params: Mapping[str, Any], n_images: int,
+                  train_views: tuple[str, ...], layer: str) -> None:
+    """The status line before the fit: the head, its settings, images, views and layer. Each value as typed
+    (param_text): gamma=1e20 was echoed "gamma=1e+20" (a tester)."""
+    settings = ([f"preset {preset}"] if preset else []) + [f"{k}={param_text(v)}" for k, v in params.items()]
+    what = f"{head} head" + (f" ({', '.join(settings)})" if settings else "")
+    n, alone = len(train_views), without_orig(train_views)  # only:flip: the flipped images alone, said (h137)
+    views = f" x {n} view{'s' * (n > 1)} ({n_images * n} rows{without_words(train_views)})" if n > 1 or alone else ""
+    status(f"training {'an' if head == 'svm' else 'a'} {what} on {n_images} cached images{views}, layer {layer} ...")
+
+
 @checks_switches
 def train(
     cache: Cache | str | Path,
@@ -569,14 +605,7 @@ def train(
                              standardize=standardize, params=params)
     if head == "keras":
         preset = preset or DEFAULT_PRESET
-    # a Path from here on, as cache is (one path rule, validate.check_path): out=b'h.npz' passed this check and was
-    # then pathlib's TypeError at Path(out) (an adversarial tester)
-    check_file_name(out, "--out", "out", "head" + head_suffix(head))  # 'h.npz/' wrote h.npz (validate.check_file_name)
-    out = None if out is None else check_path(out, "out", "the head file to write")
-    if out is not None:  # a link is written through, as > writes and extract's --out is (store.atomic.written_through):
-        out = written_through(out)  # --force replaced the link with a plain file, its target left (a tester, 2026-12-05)
-    if out is not None:
-        check_out(out, head, force, cache, written_by=written_by)
+    out = _checked_out(out, head, force, cache, written_by)
     layer = cache.layer(layer, "--layer")  # a short block name (block_13) is its layer; "" is refused, not the default
     cache.features("test", layer, slice(0, 1))  # the test split is there and reads, before any training
     y = cache.labels("train")
@@ -585,14 +614,9 @@ def train(
     rows = stratified_subset(y, train_size, seed) if train_size is not None else None
     y = y if rows is None else y[rows]
     check_training_labels(y, cache.class_names, est, subset=rows is not None)
-    path = out if out is not None else default_head_path(
+    path = out if out is not None else _default_path(
         cache, layer, head, head_tag(head, est, preset, epochs, standardize, _not_defaults(params, plain)),
         len(y), seed, train_views)
-    if out is None:
-        from featcache.store.layout import check_default_name, made_from
-
-        check_default_name(path, "head file name", made_from("data set name", cache.meta.get("dataset") or ""),
-                           f"name the head with {given('--out', f'NAME{path.suffix}', repr(f'NAME{path.suffix}'))}")
     # what train was asked for, recorded with the head: compared before the fit, a refusal costing nothing, and
     # written by save_trained, whose write_head compares it again under the path's lock (one description: fit_meta)
     asked = {"preset": preset, "train_size": train_size, "seed": seed,
@@ -604,13 +628,8 @@ def train(
     job = fit_meta(cache, layer, head, est, rows, train_views, **asked)
     check_out(path, head, force, cache, job, out is None)
     check_file_outside_classes(path, cache.photo_root)
-    if verbose:  # each value as typed (param_text): gamma=1e20 was echoed "gamma=1e+20" (a tester)
-        settings = ([f"preset {preset}"] if preset else []) + [f"{k}={param_text(v)}" for k, v in params.items()]
-        what = f"{head} head" + (f" ({', '.join(settings)})" if settings else "")
-        n, alone = len(train_views), without_orig(train_views)  # only:flip: the flipped images alone, said (h137)
-        views = (f" x {n} view{'s' * (n > 1)} ({len(y) * n} rows{without_words(train_views)})"
-                 if n > 1 or alone else "")
-        status(f"training {'an' if head == 'svm' else 'a'} {what} on {len(y)} cached images{views}, layer {layer} ...")
+    if verbose:
+        _say_training(head, preset, params, len(y), train_views, layer)
     # the fit says it runs (heads.views.fit_head): a Keras head's epochs as one bar, any other's a line every so often
     with showing_fits(bars_wanted(verbose), epochs=True):
         scored = fit_and_score(est, cache, layer, train_views, test_views, rows, verbose=verbose)
