@@ -9,6 +9,7 @@ from featcache.analysis.curve.spec import DEFAULT_KERAS_PRESET
 from featcache.cli.common import add_json_flag, api_default, given, positive_int, print_json, seconds
 from featcache.cli.headfile import add_views_args
 from featcache.errors import FeatcacheError
+from featcache.heads.dense import DEFAULT_PRESET, PRESETS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,9 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sizes", required=True, metavar="N1,N2,...", help="training-set sizes, e.g. 100,250,500,1000,2000,4000")
     p.add_argument("--seeds", type=positive_int, metavar="K", help=f"seeds 0..K-1, one ordering each (default: {seeds})")
     p.add_argument("--heads", metavar="H1,H2", help=f"heads to fit (default: {','.join(heads)})")
-    p.add_argument("--keras-preset", metavar="lesson|default",
-                   help=f"training preset of the keras head (default: {DEFAULT_KERAS_PRESET}: 5 epochs, batch 64, 20%% validation; "
-                        "quicker per point than 'train', whose default is 'default': L2 and early stopping)")
+    p.add_argument("--keras-preset", metavar="|".join(PRESETS),
+                   help=f"training preset of the keras head (default: {DEFAULT_KERAS_PRESET}: {keras_preset_words()}; "
+                        f"quicker per point than 'train', whose default is '{DEFAULT_PRESET}': L2 and early stopping)")
     p.add_argument("--keras-standardize", action="store_true",
                    help="keras head: standardize the features over each subset's training rows first (see 'train --standardize')")
     p.add_argument("--no-warm-start", dest="warm_start", action="store_false",
@@ -53,6 +54,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="epochs of the from-scratch CNN (default: ScratchCNN's own)")
     add_json_flag(p)
     p.set_defaults(func=run)
+
+
+def keras_preset_words() -> str:
+    """What curve's keras head trains with by default, read from its preset and the head's own defaults: ``5 epochs,
+    batch 64, 20%% validation``, the % doubled for argparse (the words go into a help text)."""
+    from featcache.heads.dense import DenseHead
+
+    head = DenseHead.from_preset(DEFAULT_KERAS_PRESET)
+    return f"{head.epochs} epochs, batch {head.batch_size}, {head.validation_split:.0%} validation".replace("%", "%%")
 
 
 def head_params(args: argparse.Namespace) -> dict[str, dict]:

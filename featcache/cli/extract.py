@@ -6,7 +6,7 @@ import argparse
 
 from featcache.cli.common import add_json_flag, positive_int, print_json, seconds
 from featcache.embedding.backbones import MAX_IMAGE_SIZE, REGISTRY
-from featcache.embedding.engines import ENGINES
+from featcache.embedding.engines import DEFAULT_ENGINE, ENGINES
 from featcache.embedding.engines.local import LocalEngine
 from featcache.embedding.engines.ray_engine import DEFAULT_PORT, DEFAULT_WORKERS
 from featcache.embedding.runtimes import AUTO_MIN_IMAGES, RUNTIMES, lock_timeout_help
@@ -25,6 +25,10 @@ from featcache.sources.fashion_mnist import FashionMNIST
 from featcache.validate import arg_type, check_fraction
 
 fraction = arg_type(check_fraction, "fraction")  # the checks live in featcache.validate
+
+# What --engine's help says of each engine (engines.ENGINES); the default is marked from engines.DEFAULT_ENGINE.
+ENGINE_WORDS = {"local": "this process",
+                "ray": "Ray Data tasks decode, a pool of Ray actors embeds (needs pip install 'featcache[ray]')"}
 
 
 def add_source_args(p: argparse.ArgumentParser) -> None:
@@ -99,9 +103,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "at its .partial.h5 name aside (.other-settings-<time>); a cache of these settings is still a hit, and "
                    "a file featcache did not write is never replaced")
     g = p.add_argument_group("engine (who runs the network; never changes the features or the cache)")
-    g.add_argument("--engine", choices=list(ENGINES),
-                   help="local: this process (default); ray: Ray Data tasks decode, a pool of Ray actors embeds "
-                   "(needs pip install 'featcache[ray]')")
+    g.add_argument("--engine", choices=list(ENGINES), help="; ".join(
+        f"{name}: {ENGINE_WORDS[name]}{' (default)' if name == DEFAULT_ENGINE else ''}" for name in ENGINES))
     add_runtime_arg(g, default(LocalEngine, "runtime"))
     g.add_argument("--address", metavar="HOST:PORT", help="with --engine ray: join this Ray cluster (the head's address, "
                    f"port {DEFAULT_PORT} by default; 'auto' for one started on this machine); "

@@ -203,7 +203,7 @@ def from_options(data: str | None = None, **options: Any) -> Parts:
     source = _source(data, {k: v for k, v in given.items() if k in SOURCE_OPTIONS})
     model = ModelSpec(**{k: v for k, v in given.items() if k in MODEL_OPTIONS})
     store = StoreSpec(**{k: v for k, v in given.items() if k in STORE_OPTIONS})
-    run = engines.get(given.get("engine", "local"), **{k: given.get(k) for k in ENGINE_OPTIONS if k != "engine"})
+    run = engines.get(given.get("engine", engines.DEFAULT_ENGINE), **{k: given.get(k) for k in ENGINE_OPTIONS if k != "engine"})
     return Parts(source, model, store, run)
 
 

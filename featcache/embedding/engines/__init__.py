@@ -38,6 +38,7 @@ ENGINES = {
     "local": ("featcache.embedding.engines.local", "LocalEngine"),
     "ray": ("featcache.embedding.engines.ray_engine", "RayEngine"),
 }
+DEFAULT_ENGINE = "local"  # extract without --engine: no optional dependency, no cluster
 
 class Engine(Protocol):
     """What ``extract`` needs of an engine: a frozen dataclass (its options) with these."""
@@ -64,7 +65,7 @@ def engine_class(name: str) -> type:
     return getattr(importlib.import_module(module), cls)
 
 
-def get(name: str = "local", **options: Any) -> Engine:
+def get(name: str = DEFAULT_ENGINE, **options: Any) -> Engine:
     """The engine ``name`` with its options (None = not given, the engine's default): the CLI's ``--engine``.
 
     An option given that is not a field of that engine is one line naming the engines it belongs to."""
