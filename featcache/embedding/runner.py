@@ -38,6 +38,7 @@ from featcache.store import (
     tidy_partial,
 )
 from featcache.store.atomic import output_files, written_through
+from featcache.store.lock import writing_wait
 from featcache.store.layout import NOT_REPEATED, STORE_KEYWORDS, force_words, is_cache_name, partial_path
 from featcache.store.writer import file_state
 from featcache.store.partial import FoundPartial, check_partial
@@ -201,7 +202,7 @@ def _extract(source: Any, model: ModelSpec | None, store: StoreSpec | None, engi
         # Not before the hit: a layer beyond the registry's needs Keras, which a hit never imports (0.7 s against 5 s).
         check_layers(bb, layer_names, size)
         # said with --json too (on stderr, after lock.WAIT_QUIET_SECONDS): a wait without a word looks like a hang
-        wait = f"waiting for another featcache process writing {path} ..."
+        wait = writing_wait(path)
         with exclusive_lock(path, wait_message=wait, timeout=store.lock_timeout):
             # What the checks below let the run replace, taken before them: a file put there after it, as they
             # read, is refused at the seal and again at the rename (writer._check_out_unchanged), --force or not.

@@ -193,10 +193,10 @@ def atomic_path(path: str | Path, advice: str | None = None, recheck: Callable[[
                     published()
             else:
                 from featcache.store.layout import output_lock_path
-                from featcache.store.lock import exclusive_lock
+                from featcache.store.lock import exclusive_lock, writing_wait
 
                 # said on stderr: stdout may be the command's output (predict's predictions); it waited without a word
-                wait = f"featcache: waiting for another featcache process writing {path} ..."
+                wait = f"featcache: {writing_wait(path)}"
                 with exclusive_lock(path, wait_message=wait, lock_file=output_lock_path(path), stream=sys.stderr,
                                     advice=advice, hidden=True):
                     recheck()

@@ -111,6 +111,12 @@ def _is_ours(text: bytes, maybe_held: bool = False) -> bool:
     return not text or (text.startswith(LOCK_MARK) and (text == LOCK_MARK or _pid_in(text) is not None))
 
 
+def writing_wait(path: Path | str) -> str:
+    """The line a writer says while another featcache process holds ``path``'s lock (``exclusive_lock``'s
+    ``wait_message``): extract's cache, a curve's folder, an output published under its lock (store.atomic)."""
+    return f"waiting for another featcache process writing {path} ..."
+
+
 @contextmanager
 def exclusive_lock(path: Path, wait_message: str | None = None, timeout: float | None = None,
                    lock_file: Path | None = None, stream: TextIO | None = None,

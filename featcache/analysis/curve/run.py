@@ -17,7 +17,7 @@ from featcache.analysis.curve.spec import DEFAULT_HEADS, DEFAULT_SEEDS, BoundCur
 from featcache.analysis.curve import tasks as _tasks
 from featcache.sources.images import check_report_outside_classes
 from featcache.store.atomic import output_files
-from featcache.store.lock import exclusive_lock
+from featcache.store.lock import exclusive_lock, writing_wait
 from featcache.validate import (REPORT_DIGESTS, check_path, check_seconds, checks_switches, drop_stale, JOBS_NOT_GIVEN, jobs_alias, report_digests,
                                 usable_cores, views_words)
 
@@ -164,7 +164,7 @@ def run_curve(spec: CurveSpec, cache: Cache | str | Path, out: str | Path | None
     folder = CurveFolder(check_path(out, "out", "a folder for the curve") if out is not None else default_out(cache, bound.layer, bound.identity),
                          curve_key(bound.identity))
     check_report_outside_classes(folder.path, cache.photo_root)
-    wait = f"waiting for another featcache process writing {folder.path} ..." if verbose else None
+    wait = writing_wait(folder.path) if verbose else None
     with output_files(folder.path, []):  # a run stopped before its first row leaves no folder made for its lock
         folder.make_parent()
         with exclusive_lock(folder.path, wait_message=wait, timeout=timeout):
