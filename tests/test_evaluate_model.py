@@ -879,3 +879,22 @@ def test_copies_in_another_folder_are_not_said_to_be_in_the_test_folder_when_tha
     assert (overlap["copies"], overlap["copies_in"], overlap["copies_in_data_set"]) == (1, str(other), False), overlap
     assert (f"the seen ones are copies (the same bytes) of photos the model was trained on: remove them from {other}, "
             "or evaluate on new photos") in got.stderr, got.stderr
+
+
+def test_predict_and_evaluate_say_their_images_per_second_as_extract_does(tiny, tmp_path, capsys):
+    """predict's and evaluate's --json said no rate (a brief): now extract's keys, images, seconds (reading,
+    decoding, the passes), startup_seconds (the model's preparation, left out as extract's model build) and
+    images_per_s, with views and view_images_per_s."""
+    from featcache.embedding.runner import ExtractResult
+
+    model, _ = tiny
+    val = make_class_tree(tmp_path / "val", {"ants": 3, "bees": 3}, ext="jpg", size=40, offset=50)
+    keys = {"images", "seconds", "startup_seconds", "images_per_s", "views", "view_images_per_s"}
+    assert keys <= set(ExtractResult(tmp_path / "c.h5", hit=False).to_dict())  # the same names as extract's --json
+    for command in (["predict", str(model), str(val), "--recursive"], ["evaluate", str(model), str(val), "--out", str(tmp_path / "rep")]):
+        got = run_main(capsys, *command, "--runtime", "tensorflow", "--json")
+        assert got.returncode == 0, got.stderr
+        said = json.loads(got.stdout)
+        assert said["images"] == 6 and said["views"] == 1 and said["seconds"] > 0 and said["startup_seconds"] > 0
+        assert said["images_per_s"] == pytest.approx(6 / said["seconds"], rel=0.05, abs=0.1)  # each rounded
+        assert said["view_images_per_s"] == said["images_per_s"]

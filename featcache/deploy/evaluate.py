@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +21,10 @@ import numpy as np
 from featcache.analysis.evaluate import (EvalResult, LeakageWarning, check_report, check_write_out, leakage_line, metrics,
                                          name_part, report_files, report_folder, say_evaluated, write_report)
 from featcache.analysis.evaluate import evaluate as evaluate_head
+from featcache.deploy.predict import Throughput
 from featcache.embedding.runtimes import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError, one_line, option, warn
-from featcache.progress import counted
+from featcache.progress import counted, status
 from featcache.sources.decode import left_out_json, left_out_parts
 from featcache.validate import check_out_dir, check_path, checks_switches, file_sha256
 
@@ -50,13 +52,16 @@ class ModelEvalResult(EvalResult):
     skipped: list[tuple[str, str]] = field(default_factory=list)  # files not scored, with the reason
     copies: list[tuple[str, str]] = field(default_factory=list)  # (path, same_as) of a photo's copies, scored once
     kind: str | None = None  # the model's head (logreg, svm, keras) and whether fine-tuned
+    # how fast the photos were decoded and scored (extract's figures and keys: deploy.predict.Throughput); --json
+    # and evaluation.json said no rate. Not in evaluation.txt: the report of a model on a folder, not of a run
+    throughput: Throughput = field(default_factory=Throughput)
 
     def to_dict(self) -> dict[str, Any]:
         return {**super().to_dict(), "model": {"path": str(self.head_path), "sha256": self.model_sha256,
                                                "content_digest": self.content_digest},
                 "folder": {"path": str(self.cache_path), "images": self.images, "fingerprint": self.folder_fingerprint,
                            **left_out_json(self.skipped, self.copies)},
-                "runtime": self.runtime, "runtime_note": self.runtime_note}
+                "runtime": self.runtime, "runtime_note": self.runtime_note, **self.throughput.to_dict()}
 
     def scored_lines(self) -> list[str]:
         from featcache.sources.decode import left_out_words
@@ -198,8 +203,8 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
     gets a note saying so (``result.note``). ``lock_timeout``: predict's, its wait for another process converting the
     same model (None: ``runtimes.CONVERSION_WAIT_SECONDS``)."""
     from featcache.deploy.model import MODEL_FILE, train_digests
-    from featcache.deploy.predict import (BATCH_SIZE, checked_lock_timeout, input_settings, model_meta, model_runner,
-                                          photo_count, predict_files, progress_bar, value_of)
+    from featcache.deploy.predict import (BATCH_SIZE, TimedModel, checked_lock_timeout, input_settings, model_meta,
+                                          model_runner, photo_count, predict_files, progress_bar, value_of)
     from featcache.heads.io import DIGEST_KEY
     from featcache.embedding.runtimes import check_runtime
     from featcache.progress import bars_wanted
@@ -232,9 +237,10 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
     # photos as extract counts them (StagedPhotos.images): a notes.txt is left out as no image, not one (the lines
     # said "on 91 photos", "predicting 91 images", then the report "90 images"; a tester)
     photos = photo_count(tree.paths)
-    net = model_runner(model, runtime, batch_size, photos, verbose, meta, verb="scoring", views=views,
-                       lock_timeout=lock_timeout)
+    net = TimedModel(model_runner(model, runtime, batch_size, photos, verbose, meta, verb="scoring", views=views,
+                                  lock_timeout=lock_timeout))
     bar = progress_bar(photos) if bars_wanted(verbose) and photos > batch_size else None
+    start = time.perf_counter()
     try:
         per_file, undecoded = predict_files(tree.paths, size, batch_size, net, names, len(names), bar, views=views,
                                             native=native, digests=tree.digests)  # the photos hashed, or one line
@@ -243,6 +249,7 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
         raise
     _check_unchanged(model, digest, meta)
     kept = [i for i, p in enumerate(per_file) if p is not None]
+    throughput = net.throughput(len(kept), start, views)  # the photos decoded and scored, as extract's images/s
     if not kept:
         raise FeatcacheError(f"no photo of {root} decodes ({undecoded[0][0]}: {undecoded[0][1]}, ...); "
                              "evaluate on a folder of image files")
@@ -267,12 +274,13 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
         tuple(meta.get("views") or ("orig",)), meta.get("averaged") if views > 1 else None, note=note,
         model_sha256=digest, content_digest=meta.get(DIGEST_KEY), folder_fingerprint=tree.fingerprint,
         runtime=runner.runtime_used, runtime_note=runner.runtime_note, **left_out_parts(sorted(tree.unusable + undecoded)),
-        kind=_kind_words(meta))
+        kind=_kind_words(meta), throughput=throughput)
     if out_dir is not None:
         write_report(result, out_dir, meta.get("head"))
     if verbose:
         _say_notes(result)
         say_evaluated(result)
+        status(one_line(f"evaluate: scored {throughput.line(result.runtime)}"))  # as extract's summary, on stderr
     return result
 
 

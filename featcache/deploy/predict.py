@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple,
 import numpy as np
 
 from featcache.embedding.engines import DEFAULT_RUNTIME
+from featcache.embedding.engines.local import read_ahead
 from featcache.embedding.passes import BATCH_SIZE
 from featcache.errors import FeatcacheError, given_path, in_the_way, one_line, option
-from featcache.progress import bars_wanted, counted, written
+from featcache.progress import bars_wanted, counted, status, written
 from featcache.validate import check_file_name, check_path, check_replaceable, check_seconds, check_source, checks_switches, expand_home, positive_int, shown
 
 if TYPE_CHECKING:
@@ -50,7 +51,10 @@ class Predictions(list):
 
     As arrays, whatever ``top_k``: ``probabilities`` (N, classes), each image's probability of every class in the
     model's order, ``class_names``; ``predicted`` (N,), the index of each image's most likely class in them. A user
-    computing metrics of their own passed top_k=10 and rebuilt the matrix from ``top`` (a notebook user)."""
+    computing metrics of their own passed top_k=10 and rebuilt the matrix from ``top`` (a notebook user).
+
+    ``throughput``: how fast the run went (``Throughput``: images, seconds, startup_seconds, images_per_s, as extract
+    says them), in ``to_dict`` too: predict's --json said no rate at all."""
 
     def __init__(self, items: Iterable[Prediction] = (), skipped: Sequence[tuple[str, str]] = (),
                  runtime: str | None = None, runtime_note: str | None = None, left_out: Sequence["LeftOut"] = (),
@@ -63,6 +67,8 @@ class Predictions(list):
         self.class_names = None if class_names is None else list(class_names)  # the model's, the columns' order
         self.csv_written: CsvWritten | None = None
         self.csv_meanwhile = False
+        # how fast the run went (``Throughput``, extract's figures); predict() sets it, a hand-made one has none
+        self.throughput = Throughput()
         # What the numbers are: "probability", or "share" for a model of an SVM head, which has no probabilities
         # (its vote shares: deploy.svmgraph); the CSV's and the JSON's name for them
         self.value = PROBABILITY
@@ -86,12 +92,70 @@ class Predictions(list):
         """What ``predict --json`` prints: one object, like every other command's, with what stderr says too."""
         out = {"predictions": [p.to_dict(self.value) for p in self], "skipped": [list(s) for s in self.skipped],
                "left_out": self.left_out, "runtime": self.runtime, "runtime_note": self.runtime_note, "top_k": self.top_k,
-               "values": self.value}
+               "values": self.value, **self.throughput.to_dict()}
         w = self.csv_written
         if w is not None:  # what stderr says of --csv, in --json too (a review: the kept-aside file was said nowhere)
             out["csv"] = {"path": str(w.path), "written": str(w.link or w.path), "found": w.found,
                           "kept": str(w.kept) if w.kept else None, "replaced_meanwhile": self.csv_meanwhile}
         return out
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """How fast a run of a model over images went, in extract's words and keys (``ExtractResult``): ``images``
+    predicted in ``seconds`` (reading, decoding and the forward passes, from the first file read to the last
+    prediction) and the model's preparation apart, ``startup_seconds`` (TensorFlow's import, the load, a conversion,
+    the trace: ``model_runner``), as extract leaves its model build out of its images/s. Files are decoded ahead
+    while the model is prepared (``predict_files``), so the decoding of the first batches may fall in
+    ``startup_seconds``. ``views``: forward passes per image (``view_images_per_s``: the network's throughput)."""
+
+    images: int = 0
+    seconds: float = 0.0
+    startup_seconds: float = 0.0
+    views: int = 1
+
+    @property
+    def images_per_s(self) -> float:
+        return self.images / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def view_images_per_s(self) -> float:
+        return self.images_per_s * self.views
+
+    def to_dict(self) -> dict[str, Any]:
+        """extract --json's keys for the same figures."""
+        return {"images": self.images, "seconds": round(self.seconds, 3), "startup_seconds": round(self.startup_seconds, 3),
+                "images_per_s": round(self.images_per_s, 1), "views": self.views,
+                "view_images_per_s": round(self.view_images_per_s, 1)}
+
+    def line(self, runtime: str | None) -> str:
+        """``153 images in 3.2 s (47 images/s, runtime onnxruntime; model ready in 4.1 s)``: extract's summary's figures."""
+        views = f" x {self.views} views" if self.views > 1 else ""
+        view_rate = f", {self.view_images_per_s:.0f} view-images/s" if self.views > 1 else ""
+        return (f"{counted(self.images, 'image')}{views} in {self.seconds:.1f} s ({self.images_per_s:.0f} images/s"
+                f"{view_rate}, runtime {runtime}; model ready in {self.startup_seconds:.1f} s)")
+
+
+class TimedModel:
+    """``model_runner``'s ``net``, with how long its first call (the model's preparation) took: ``startup_seconds``,
+    left out of a run's images/s (``Throughput``)."""
+
+    def __init__(self, net: Callable[[], ModelRunner]):
+        self.net = net
+        self.startup_seconds = 0.0
+        self._built = False
+
+    def __call__(self) -> ModelRunner:
+        if self._built:
+            return self.net()
+        start = time.perf_counter()
+        runner = self.net()
+        self.startup_seconds, self._built = time.perf_counter() - start, True
+        return runner
+
+    def throughput(self, images: int, since: float, views: int) -> Throughput:
+        """What ran since ``since`` (``time.perf_counter()``), the preparation left out."""
+        return Throughput(images, max(0.0, time.perf_counter() - since - self.startup_seconds), self.startup_seconds, views)
 
 
 class FileRead(NamedTuple):
@@ -1120,13 +1184,14 @@ def predict(
     # ("predicting 5 images" of 4 photos and a notes.txt, then 4 rows; a new-user tester)
     n_images = photo_count(files) + sum(len(arr) for _, arr in [*arrays, *given])
     size, views, photos, native = input_settings(meta)
-    net = model_runner(model, runtime, batch_size, n_images, verbose, meta, views=views, lock_timeout=lock_timeout)
+    net = TimedModel(model_runner(model, runtime, batch_size, n_images, verbose, meta, views=views, lock_timeout=lock_timeout))
     bar = progress_bar(n_images) if bars_wanted(verbose) and n_images > batch_size else None
     if bar is not None and bar.interactive and not verbose:  # at once: loading the model (and TensorFlow) before the
         # first batch was a minute without a line on a loaded machine (a new-user tester). A verbose run's first line,
         # "predicting N images with MODEL; preparing ...", says so (and this bar came before it: helper-244's tester);
         # off a terminal a bar's line at 0 says nothing its next line will not.
         bar.update(0)
+    start = time.perf_counter()
     per_file, skipped = predict_files(files, size, batch_size, net, names, top_k, bar, views=views, native=native)
     if not arrays and not given and all(p is None for p in per_file):  # the model was not loaded: no batch had an image
         raise _nothing_to_predict(skipped)
@@ -1140,12 +1205,16 @@ def predict(
     preds = Predictions(in_order, skipped=skipped, runtime=runner.runtime_used,
                         runtime_note=runner.runtime_note, left_out=left_out, top_k=top_k, class_names=names)
     preds.value = value_of(meta)
+    preds.throughput = net.throughput(len(in_order), start, views)
     if csv is not None:
         preds.csv_written = done = write_csv(csv, preds, paths, force, target=target_at_start,
                                              made_by=CsvModel.of(model, meta, runner.runtime_used))
         preds.csv_meanwhile = done.found == CSV_OURS and (csv_at_start != CSV_OURS or done.old != digest_at_start)
-    if verbose:  # the API said nothing of a file left out of a folder, which the CLI named (a new-user tester)
-        say_notes(preds)
+    if verbose:
+        # as extract's summary (a status line: off with FEATCACHE_PROGRESS=off); a bar's rate is said only where
+        # there is a bar (more than one batch), and --json said none
+        status(one_line(f"predict: predicted {preds.throughput.line(preds.runtime)}"))
+        say_notes(preds)  # the API said nothing of a file left out of a folder, which the CLI named (a new-user tester)
     return preds
 
 
@@ -1315,7 +1384,6 @@ def predict_files(paths: Sequence[Path], size: int, batch_size: int, net: Callab
     the model at ``size`` px, each file one image per view of a model that averages ``views``; decoded at the model's
     size, so their raw pixels are in the inference figure). Without it a model at 2048 px ran 5 files a pass (7 GB).
     ``digests``: the SHA-256 each file must still have (``read_files``)."""
-    from featcache.deploy import model as model_io
     from featcache.embedding.passes import images_per_pass
 
     rows = images_per_pass(batch_size, size, views=views).rows
@@ -1323,17 +1391,30 @@ def predict_files(paths: Sequence[Path], size: int, batch_size: int, net: Callab
         rows = lambda pixels: images_per_pass(batch_size, size, views=views, raw_pixels=pixels).rows  # noqa: E731
     per_file: list[Prediction | None] = []
     skipped: list[tuple[str, str]] = []
-    for batch, read in read_files(paths, size, rows, native, digests):
-        run_rows = rows(batch.shape[1] * batch.shape[2]) if callable(rows) else rows  # the bound of this batch's size
-        decoded = [str(f.path) for f in read if not f.skipped]
-        made = iter(predictions_of(decoded, model_io.run_model(ready(net, bar), batch, run_rows), names, top_k) if len(batch) else ())
-        for f in read:
-            per_file.append(None if f.skipped else next(made))
-            if f.skipped:
-                skipped.append(f.skipped)
-        if bar is not None:  # photos, as its total counts them (``photo_count``)
-            bar.add(photo_count(f.path for f in read))
+    # The next batches are decoded on a reader thread while this one runs, as extract's are (``read_ahead``, a few
+    # batches at most): decoded here in turn, predict ran at 35 images/s where extract ran at 41 with the same pass
+    # (docs/benchmarks.md, "predict's time"). The same batches, in the same order: the results are the same.
+    with contextlib.closing(read_ahead(read_files(paths, size, rows, native, digests))) as batches:
+        for batch, read in batches:
+            _predict_batch(batch, read, rows, net, names, top_k, bar, per_file, skipped)
     return per_file, skipped
+
+
+def _predict_batch(batch: np.ndarray, read: list[FileRead], rows: int | Callable[[int], int], net: Callable[[], ModelRunner],
+                   names: list[str], top_k: int, bar: Progress | None, per_file: list[Prediction | None],
+                   skipped: list[tuple[str, str]]) -> None:
+    """One batch of ``read_files`` run, its predictions and skipped files added to ``per_file`` and ``skipped``."""
+    from featcache.deploy import model as model_io
+
+    run_rows = rows(batch.shape[1] * batch.shape[2]) if callable(rows) else rows  # the bound of this batch's size
+    decoded = [str(f.path) for f in read if not f.skipped]
+    made = iter(predictions_of(decoded, model_io.run_model(ready(net, bar), batch, run_rows), names, top_k) if len(batch) else ())
+    for f in read:
+        per_file.append(None if f.skipped else next(made))
+        if f.skipped:
+            skipped.append(f.skipped)
+    if bar is not None:  # photos, as its total counts them (``photo_count``)
+        bar.add(photo_count(f.path for f in read))
 
 
 def photo_count(paths: Iterable[str | Path]) -> int:
