@@ -1492,3 +1492,49 @@ def test_predicts_csv_read_ahead_is_byte_for_byte_that_of_decoding_in_turn(tmp_p
     ahead = (tmp_path / "ahead.csv").read_bytes()
     assert ahead == (tmp_path / "in_turn.csv").read_bytes() and ahead.count(b"\n") == 1 + len(paths) - 2
 
+
+
+def test_a_batch_at_the_models_size_runs_without_the_resize_and_gives_the_same_probabilities(tmp_path, monkeypatch):
+    """The exported model's input is open (any size), so its graph resized 224 px photos to 224 px on every pass
+    (4-5% of one; docs/benchmarks.md, "The identity resize"). On TensorFlow a batch at the model's size now runs a
+    graph traced for that size, which ``Preprocess`` builds without the resize: nothing resized in its trace, the
+    same probabilities to the bit as the open graph's; another size (a gray 28 px batch) is still resized."""
+    from featcache._lazy import keras
+    from featcache.deploy.model import ModelRunner, load_model
+    from featcache.embedding.mapper import compiled
+
+    model = _softmax_model(tmp_path / "m.keras", 3, ["a", "b", "c"])  # 32 px
+    resized: list = []
+    ops_image = keras().ops.image
+    real_resize = ops_image.resize
+    monkeypatch.setattr(ops_image, "resize", lambda x, size, **k: (resized.append(tuple(x.shape[1:3])), real_resize(x, size, **k))[1])
+    runner = ModelRunner(model, "tensorflow")  # traced at the model's size when built
+    rng = np.random.default_rng(3)
+    photos = rng.integers(0, 256, size=(5, 32, 32, 3), dtype=np.uint8)
+    got = runner(photos)
+    assert resized == []  # no resize traced for a batch at the model's size
+    runner(rng.integers(0, 256, size=(2, 28, 28, 1), dtype=np.uint8))
+    assert resized and all(s == (None, None) for s in resized)  # the open graph, another size: resized
+    open_graph = compiled(load_model(model)[0])  # the open input alone, as every batch ran before
+    np.testing.assert_array_equal(got, open_graph(photos)[0])
+
+
+def test_the_real_network_at_its_size_without_the_resize_gives_the_open_graphs_features(real_weights, hymenoptera_dir):
+    """On the real MobileNetV2 weights and real photos decoded at 224 px, as predict decodes them: the graph traced
+    for the model's size (no resize; ``compiled``'s exact) gives the open input's outputs, resize and all, to the bit."""
+    from featcache._lazy import keras
+    from featcache.deploy.model import INPUT_DTYPE, INPUT_SHAPE
+    from featcache.embedding.backbones import get_backbone
+    from featcache.embedding.mapper import compiled
+    from featcache.embedding.preprocess import Preprocess
+    from featcache.sources.decode import decode_image
+
+    k = keras()
+    inp = k.Input(shape=INPUT_SHAPE, dtype=INPUT_DTYPE)  # an exported model's open input
+    base = get_backbone("mobilenet_v2").build(str(real_weights), 224)
+    net = k.Model(inp, k.layers.GlobalAveragePooling2D()(base(Preprocess("mobilenet_v2", 224)(inp), training=False)))
+    photos = sorted((hymenoptera_dir / "val" / "bees").glob("*.jpg"))[:12]
+    images = np.stack([decode_image(p, 224) for p in photos])
+    exact, open_input = compiled(net, exact=(224, 224, 3))(images)[0], compiled(net)(images)[0]
+    assert exact.shape == (12, 1280) and np.abs(exact).max() > 0
+    np.testing.assert_array_equal(exact, open_input)

@@ -100,8 +100,14 @@ def build_extractor(backbone: Backbone, weights: str, image_size: int, layers: l
     return k.Model(inp, pooled, name="featcache_extractor")
 
 
-def compiled(model: KerasModel, batch_size: int | None = None) -> Callable[[np.ndarray], list[np.ndarray]]:
+def compiled(model: KerasModel, batch_size: int | None = None,
+             exact: tuple[int, ...] | None = None) -> Callable[[np.ndarray], list[np.ndarray]]:
     """Fastest plain forward pass for the backend (``predict`` is slower on CPU).
+
+    ``exact``: the image shape (H, W, C) most batches have, for a model whose input is open (an exported model's,
+    any size, gray or RGB). On TensorFlow such batches run a graph traced for that shape, where ``Preprocess``
+    leaves out the resize to the size the images already have (4-5% of a pass; docs/benchmarks.md, "The identity
+    resize"); others run the open graph, with the resize.
 
     The features must not depend on where they were computed (the backend is
     not part of a cache's identity), so JAX runs matmuls and convolutions at
@@ -115,6 +121,8 @@ def compiled(model: KerasModel, batch_size: int | None = None) -> Callable[[np.n
         # One trace for every batch size (the last batch is usually shorter).
         spec = tf.TensorSpec([None, *model.inputs[0].shape[1:]], model.inputs[0].dtype)
         fn = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+        if exact is not None and tuple(model.inputs[0].shape[1:]) != tuple(exact):
+            fn = _at_exact_shape(model, fn, tuple(exact))
     elif k.backend.backend() == "jax":
         import jax
 
@@ -142,6 +150,17 @@ def compiled(model: KerasModel, batch_size: int | None = None) -> Callable[[np.n
         return [np.asarray(o) for o in out]
 
     return run
+
+
+def _at_exact_shape(model: KerasModel, open_fn: Callable, exact: tuple[int, ...]) -> Callable:
+    """``open_fn``, but a batch of images of shape ``exact`` runs a graph traced for that shape (``compiled``): its
+    size known when traced, ``Preprocess`` leaves the identity resize out; the features are the same to the bit
+    (tests/test_export_predict.py, on the real weights)."""
+    import tensorflow as tf
+
+    spec = tf.TensorSpec([None, *exact], model.inputs[0].dtype)
+    exact_fn = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+    return lambda x: exact_fn(x) if tuple(x.shape[1:]) == exact else open_fn(x)
 
 
 def pad_target(ran: dict[tuple[int, ...], int], shape: tuple[int, ...], n: int, batch_size: int | None) -> int:

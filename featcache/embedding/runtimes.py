@@ -257,7 +257,8 @@ class TensorFlowRuntime(Runtime):
         from featcache.embedding.mapper import compiled
 
         if not isinstance(spec, ConversionSpec):  # an exported model (predict): keyed by its file's content, built each time
-            return compiled(spec.build_keras(), batch_size)
+            # photos come at its size: run without the resize there (``compiled``'s exact), other sizes resized
+            return compiled(spec.build_keras(), batch_size, exact=spec.raw_shape)
         key = _built_key(spec, batch_size)
         forward = None if key is None else _BUILT.get(key)
         if forward is None:
