@@ -826,7 +826,9 @@ def test_predict_streams_image_files_in_batches_and_memory_does_not_grow_with_th
 
     image = 256 * 256 * 3
     few, many = peak(paths[:20]), peak(paths)
-    assert many < few + 4 * image, (few, many)  # before: 60 more images held at once (11 MB)
+    # before: 60 more images held at once (11 MB). The batches read ahead (PREFETCH, and one being made) may all be
+    # in memory at once in one run and not in another (the threads' timing): counted in the margin
+    assert many < few + 4 * (2 + PREFETCH) * image, (few, many)
     assert many < 20 * image, many
     # A progress bar when asked (the CLI asks on a terminal): per batch, on stderr, stdout left alone.
     capsys.readouterr()

@@ -148,7 +148,10 @@ def test_auto_counts_the_forward_passes_of_a_views_model(conversions, capsys, tm
     args = ["predict", str(path), str(tmp_path / "x.npy")]
     assert main(args) == 0  # its conversion now cached: taken because the job repays it, so no "was cached" note
     err = capsys.readouterr().err.splitlines()
-    assert re.fullmatch(rf"model ready on {CONVERTED[0]} in \d+\.\d s", err[1]) and len(err) == 2, err
+    assert re.fullmatch(rf"model ready on {CONVERTED[0]} in \d+\.\d s", err[1]) and len(err) == 3, err
+    # the summary counts images, each run in its 2 views (extract's words)
+    assert re.fullmatch(rf"predict: predicted 3 images x 2 views in .* images/s, \d+ view-images/s, runtime "
+                        rf"{CONVERTED[0]}; model ready in \d+\.\d s\)", err[2]), err
     monkeypatch.setattr(runtimes, "AUTO_MIN_IMAGES", 2 * len(x) + 1)  # now too few passes: TensorFlow, or the cached one
     assert main(args) == 0
     err = capsys.readouterr().err.splitlines()
@@ -179,12 +182,14 @@ def test_predict_says_which_runtime_ran_and_why_auto_took_a_cached_conversion(ti
     assert main(args) == 0
     err = capsys.readouterr().err.splitlines()
     assert err[0] == f"predicting 5 images with {tiny['path']}; preparing the model on runtime auto ..."
-    assert re.fullmatch(r"model ready on tensorflow in \d+\.\d s", err[1]) and len(err) == 2, err
+    assert re.fullmatch(r"model ready on tensorflow in \d+\.\d s", err[1]) and len(err) == 3, err
+    assert re.fullmatch(r"predict: predicted 5 images in \d+\.\d s \(\d+ images/s, runtime tensorflow; model ready "
+                        r"in \d+\.\d s\)", err[2]), err  # and how fast, as extract's summary says it
     ModelRunner(tiny["path"], runtime="onnxruntime")  # its conversion, cached
     assert main(args) == 0
     err = capsys.readouterr().err.splitlines()
     assert re.fullmatch(r"model ready on onnxruntime in \d+\.\d s \(runtime auto: its conversion was cached\)",
-                        err[1]) and len(err) == 2, err
+                        err[1]) and len(err) == 3, err
     assert main([*args, "--runtime", "openvino"]) == 0  # asked for by name: no reason to give
     err = capsys.readouterr().err.splitlines()
     assert err[0].endswith("preparing the model on runtime openvino ...")
