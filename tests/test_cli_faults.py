@@ -43,9 +43,10 @@ def fake_model(tmp_path, monkeypatch):
     path = meta_only_model(tmp_path / "m.keras", image_size=16)
     monkeypatch.setattr(model_mod, "load_model", lambda p: (object(), {}))
     # predict builds its runner (runtime choice, conversion) through ModelRunner: stubbed too.
-    # the record a ModelRunner reads of its file (predict checks it is the one it read first)
+    # the record a ModelRunner reads of its file, and its check after scoring (the file is still the one run)
     monkeypatch.setattr(model_mod, "ModelRunner", lambda p, *a, **k: SimpleNamespace(runtime_used="stub", runtime_note=None,
-                                                                                   meta=model_mod.read_meta(p)))
+                                                                                   meta=model_mod.read_meta(p),
+                                                                                   check_unchanged=lambda: None))
     # Brightness decides: the stub needs no weights, and each image's answer is known.
     monkeypatch.setattr(model_mod, "run_model", lambda net, x, bs=64: np.stack(
         [np.full(len(x), 0.25), np.full(len(x), 0.75)], axis=1))
@@ -82,7 +83,8 @@ def test_predict_says_the_runtime_note_on_stderr_only_without_json(tmp_path, fak
 
     note = "runtime auto: using tensorflow (1 image does not repay converting the model)"
     monkeypatch.setattr(model_mod, "ModelRunner", lambda p, *a, **k: SimpleNamespace(runtime_used="tensorflow", runtime_note=note,
-                                                                                   meta=model_mod.read_meta(p)))
+                                                                                   meta=model_mod.read_meta(p),
+                                                                                   check_unchanged=lambda: None))
     image = write_image(tmp_path / "x.png", class_image(0, 0, 16))
     assert main(["predict", str(fake_model), str(image), "--json"]) == 0
     out, err = capsys.readouterr()

@@ -326,6 +326,37 @@ def test_a_model_file_replaced_while_the_photos_are_walked_is_refused(tiny, tmp_
     _refused_as_changed(capsys, model, val, tmp_path)
 
 
+@pytest.mark.parametrize("runtime", ["tensorflow", "onnxruntime"])
+def test_an_evaluate_hashes_its_model_once_as_it_reads_it_and_once_after(tiny, tmp_path, monkeypatch, runtime):
+    """Regression (helper-250): evaluate MODEL FOLDER read its model whole to hash it 4 times on TensorFlow (after
+    its record, for the runner's spec, after the Keras load, after scoring; 3 on a converted runtime) and checked its
+    content digest 4 times. The runner (deploy.model.ModelFile) hashes the bytes it loads, its record checked in
+    them, and hashes the file again after scoring: two SHA-256s, two content-digest checks (the record's before the
+    photos are walked, and the bytes loaded). Each is a whole read of a 10-15 MB file."""
+    import featcache.deploy.model as model_io
+    import featcache.heads.io as heads_io
+    import featcache.validate as validate
+
+    model, _ = tiny
+    val = make_class_tree(tmp_path / "val", {"ants": 2, "bees": 2}, ext="jpg", size=40, offset=50)
+    monkeypatch.setenv("FEATCACHE_RUNTIME_DIR", str(tmp_path / "runtimes"))
+    sha256 = file_sha256(model)  # before the count
+    hashes, digests = [], []
+    file_digest, bytes_digest, content_digest = validate.file_digest, getattr(model_io, "model_sha256", None), heads_io.content_digest
+
+    def of_file(path, *args, **kwargs):
+        hashes.extend(["file"] if Path(path).resolve() == model.resolve() else [])
+        return file_digest(path, *args, **kwargs)
+
+    monkeypatch.setattr(validate, "file_digest", of_file)  # every file_sha256
+    monkeypatch.setattr(model_io, "model_sha256", lambda data: (hashes.append("bytes"), bytes_digest(data))[1],
+                        raising=False)
+    monkeypatch.setattr(heads_io, "content_digest", lambda *a: (digests.append(1), content_digest(*a))[1])
+    result = featcache.evaluate(model, val, out=tmp_path / "rep", runtime=runtime)
+    assert result.runtime == runtime and result.model_sha256 == sha256
+    assert hashes == ["bytes", "file"] and len(digests) == 2
+
+
 @pytest.mark.parametrize("replacement", ["another photo", "a copy of an ant"])
 def test_a_photo_replaced_after_the_folder_is_hashed_is_refused(tiny, tmp_path, capsys, monkeypatch, replacement):
     """Regression (an adversarial tester): evaluate hashed the folder (its content fingerprint) and then read each

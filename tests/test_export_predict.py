@@ -549,6 +549,32 @@ def test_a_model_file_replaced_while_the_inputs_are_listed_is_refused(tiny_model
     assert not (tmp_path / "p.csv").exists()
 
 
+@pytest.mark.parametrize("change", ["another model", "removed"])
+def test_a_model_file_replaced_while_it_is_run_is_refused(tiny_model, tmp_path, capsys, monkeypatch, change):
+    """Regression (helper-250): predict checked the model file only until its network was loaded (its record, and on
+    TensorFlow its SHA-256 after the load); a file replaced while the images ran got a CSV naming the model at that
+    path, exit 0. The runner hashes the bytes it loads and predict hashes the file again after the images, as
+    evaluate does (ModelRunner.check_unchanged): one line, exit 2, no CSV."""
+    import featcache.deploy.predict as predict
+
+    model = tmp_path / "m.keras"
+    model.write_bytes(tiny_model.read_bytes())
+    replacement = _softmax_model(tmp_path / "other.keras", 3, ["ants", "bees", "wasps"]).read_bytes()
+    image = write_image(tmp_path / "a.png", class_image(0, 0, 16))
+    run = predict.predict_files
+
+    def then_replaced(*args, **kwargs):
+        out = run(*args, **kwargs)
+        model.unlink() if change == "removed" else model.write_bytes(replacement)
+        return out
+
+    monkeypatch.setattr(predict, "predict_files", then_replaced)
+    _one_line_error(capsys, ["predict", str(model), str(image), "--runtime", "tensorflow", "--csv", str(tmp_path / "p.csv")],
+                    f"{model} changed while it was read (it is no longer the file read at the start); rerun the "
+                    "command once the file is no longer being written")
+    assert not (tmp_path / "p.csv").exists()
+
+
 @pytest.mark.parametrize("fault", ["a full temp folder", "a file size limit"])
 def test_a_full_temp_folder_is_the_full_disk_line_and_keras_leaves_no_copy_there(tiny_model, tmp_path, capsys,
                                                                                   monkeypatch, fault):
@@ -781,9 +807,10 @@ def _stubbed_model(path, monkeypatch, image_size: int, events: list):
     from featcache.sources import decode
 
     _meta_only_model(path, image_size=image_size)
-    # the record a ModelRunner reads of its file (predict checks it is the one it read first)
+    # the record a ModelRunner reads of its file, and its check after scoring (the file is still the one run)
     monkeypatch.setattr(model_mod, "ModelRunner", lambda p, *a, **k: SimpleNamespace(runtime_used="stub", runtime_note=None,
-                                                                                   meta=model_mod.read_meta(p)))
+                                                                                   meta=model_mod.read_meta(p),
+                                                                                   check_unchanged=lambda: None))
     monkeypatch.setattr(model_mod, "run_model", lambda net, x, bs=64: (
         events.append(len(x)), np.stack([x.mean(axis=(1, 2, 3)) / 255, 1 - x.mean(axis=(1, 2, 3)) / 255], axis=1))[1])
     real_decode = decode.decode_image

@@ -224,14 +224,22 @@ def test_runtime_errors_are_one_line(tiny, conversions, monkeypatch, capsys, tmp
     assert not (tmp_path / "runtimes").exists() or not list((tmp_path / "runtimes").iterdir())
 
 
-def test_a_model_file_changed_while_converting_is_not_cached_under_the_old_content(tiny, conversions, tmp_path):
+def test_a_model_file_replaced_while_converting_is_converted_from_the_bytes_hashed(tiny, conversions, tmp_path):
+    """A conversion is cached under the model's SHA-256: made from the file read again after it was hashed, a file
+    replaced in between was cached under the first one's key (then refused by hashing the file once more after the
+    load). The network is loaded from the bytes hashed now (deploy.model.ModelFile): what is cached under the key
+    runs those bytes' model, whatever is at the path since; a spec without them reads the file and refuses another."""
     path = Path(shutil.copy(tiny["path"], tmp_path / "m.keras"))
-    spec = ExportedModelSpec.of(path, model_io.read_meta(path))
-    path.write_bytes(path.read_bytes() + b"\0")  # still a zip; another file than the one hashed
+    spec = ExportedModelSpec.of(model_io.ModelFile.read(path))
+    path.write_bytes(_tiny_model(tmp_path / "other.keras", seed=1).read_bytes())  # another model there now
+    _, forward, _ = runtimes.build("onnxruntime", spec, None, tmp_path / "runtimes")
+    x = tiny["images"]["rgb"]
+    np.testing.assert_allclose(forward(x)[0], tiny["want"]["rgb"], atol=1e-5)
+    assert conversions == [spec.key()]
+    bare = ExportedModelSpec(spec.path, spec.digest, spec.image_size, spec.n_classes)  # no bytes: the file read again
     with pytest.raises(FeatcacheError) as exc:
-        runtimes.build("onnxruntime", spec, None, tmp_path / "runtimes")
+        bare.build_keras()
     assert "changed while it was read (it is no longer the file read at the start)" in _one_line(exc)
-    assert not (tmp_path / "runtimes" / f"{spec.key()}.onnx").exists()
 
 
 def test_tensorflow_runner_gives_keras_probabilities_after_its_warm_up(tiny):

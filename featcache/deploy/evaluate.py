@@ -26,7 +26,7 @@ from featcache.embedding.runtimes import DEFAULT_RUNTIME
 from featcache.errors import FeatcacheError, one_line, option, warn
 from featcache.progress import counted, status
 from featcache.sources.decode import left_out_json, left_out_parts
-from featcache.validate import check_out_dir, check_path, checks_switches, file_sha256
+from featcache.validate import check_out_dir, check_path, checks_switches
 
 # What the report calls the images a model scored: a folder's, not a cache's split
 FOLDER_SPLIT = "folder"
@@ -219,10 +219,10 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
     if out is not None:
         check_out_dir(out)
     meta = model_meta(model)  # checked, before TensorFlow loads
-    # At once: the record read above (class names, size, views) and the file scored must be one file. Taken after
-    # the photos were walked and hashed, a model replaced meanwhile was scored under the first one's class names
-    # with its own SHA-256 recorded, exit 0 (or an IndexError with another number of classes; an adversarial tester)
-    digest = file_sha256(model)
+    # The record read above (class names, size, views) and the file scored must be one file: the runner compares
+    # the record of the bytes it hashes and loads with it (a model replaced while the photos were walked was scored
+    # under the first one's class names with its own SHA-256 recorded, exit 0; an adversarial tester), and after
+    # scoring that the file is still those bytes (net.check_unchanged)
     names = list(meta["class_names"])
     root = _check_folder(folder, names)
     out_dir = None
@@ -238,16 +238,16 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
     # said "on 91 photos", "predicting 91 images", then the report "90 images"; a tester)
     photos = photo_count(tree.paths)
     net = TimedModel(model_runner(model, runtime, batch_size, photos, verbose, meta, verb="scoring", views=views,
-                                  lock_timeout=lock_timeout))
+                                  lock_timeout=lock_timeout, doing="evaluated"))
     bar = progress_bar(photos) if bars_wanted(verbose) and photos > batch_size else None
     start = time.perf_counter()
     try:
         per_file, undecoded = predict_files(tree.paths, size, batch_size, net, names, len(names), bar, views=views,
                                             native=native, digests=tree.digests)  # the photos hashed, or one line
-    except Exception:  # another model's outputs read with this one's class names fail in their own words: say why
-        _check_unchanged(model, digest, meta)
+    except Exception:  # a fault while the model was replaced: say that, not the fault's own words
+        net.check_unchanged()
         raise
-    _check_unchanged(model, digest, meta)
+    net.check_unchanged()  # before the report names the model's SHA-256 (a file replaced while it was scored)
     kept = [i for i, p in enumerate(per_file) if p is not None]
     throughput = net.throughput(len(kept), start, views)  # the photos decoded and scored, as extract's images/s
     if not kept:
@@ -272,7 +272,7 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
         {} if out_dir is None else report_files(out_dir),
         _misclassified([tree.paths[i] for i in kept], y, y_pred, proba, names, value_of(meta)), overlap,
         tuple(meta.get("views") or ("orig",)), meta.get("averaged") if views > 1 else None, note=note,
-        model_sha256=digest, content_digest=meta.get(DIGEST_KEY), folder_fingerprint=tree.fingerprint,
+        model_sha256=runner.digest, content_digest=meta.get(DIGEST_KEY), folder_fingerprint=tree.fingerprint,
         runtime=runner.runtime_used, runtime_note=runner.runtime_note, **left_out_parts(sorted(tree.unusable + undecoded)),
         kind=_kind_words(meta), throughput=throughput)
     if out_dir is not None:
@@ -282,21 +282,6 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
         say_evaluated(result)
         status(one_line(f"evaluate: scored {throughput.line(result.runtime)}"))  # as extract's summary, on stderr
     return result
-
-
-def _check_unchanged(model: Path, digest: str, meta: dict[str, Any]) -> None:
-    """The model file is the one hashed and whose record was read before scoring: replaced while it was loaded or
-    run, the report would name one file's hash and classes for another's scores."""
-    from featcache.deploy.predict import model_meta
-
-    try:
-        same = file_sha256(model) == digest and model_meta(model) == meta
-    except (OSError, FeatcacheError):  # gone or no longer a model meanwhile
-        same = False
-    if not same:
-        from featcache.deploy.model import changed_meanwhile
-
-        raise FeatcacheError(changed_meanwhile(model, "evaluated"))
 
 
 def _check_folder(folder: Any, names: Sequence[str]) -> Path:

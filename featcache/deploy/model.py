@@ -21,7 +21,7 @@ import json
 import os
 import time
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 
@@ -145,13 +145,16 @@ MODEL_SUFFIX = ".keras"  # the only suffix a model file has (export's --out chec
 MODEL_FILE = "the .keras file written by 'featcache export' or 'featcache finetune'"
 
 
-def read_meta(path: str | Path) -> dict[str, Any]:
+def read_meta(path: str | Path, data: bytes | None = None) -> dict[str, Any]:
     """The ``featcache.json`` of a model file, without loading the network: its content digest checked
-    (``check_content``), then its fields (``check_meta``)."""
+    (``check_content``), then its fields (``check_meta``). ``data``: the file's bytes as the caller read them
+    (``ModelFile.read``), whose record and digest are the ones checked and returned."""
     path = check_source(path, "model", MODEL_FILE, "path")
     _model_json(path)  # a featcache model, or one line saying what the file is
-    checked, meta = check_content(path)
+    checked, meta = check_content(path, data)
     if not isinstance(meta, dict) or meta.get("kind") != KIND:  # replaced since: say what it is now
+        if data is not None:  # the bytes read were no model, the file is one now: not the bytes' record
+            raise FeatcacheError(changed_meanwhile(path, "read"))
         meta = _model_json(path)
     check_meta(path, meta)
     return meta
@@ -179,15 +182,15 @@ def train_digests(path: str | Path, meta: dict[str, Any]) -> np.ndarray | None:
     return keys
 
 
-def check_content(path: str | Path) -> tuple[bool, dict[str, Any] | None]:
+def check_content(path: str | Path, data: bytes | None = None) -> tuple[bool, dict[str, Any] | None]:
     """``(checked, meta)``: whether the model file at ``path`` carries a content digest, having checked it
     (``heads.io.check_digest``, the head files' check), and its metadata as checked.
 
     A digest that does not match the file's contents, or a model of format 2 or later without one, is one line
     naming the file and the fix; a model of format 1 (saved before 2026-12-03) is noted once with an
-    ``UncheckedModelWarning``."""
+    ``UncheckedModelWarning``. ``data``: the file's bytes, read by the caller, checked in place of the file."""
     path = Path(path)
-    checked, meta = check_digest(path, _altered)
+    checked, meta = check_digest(path, _altered, data)
     if checked is False:
         # Named at the caller's line (errors.warn), once per command however often the model is read (the CLI's
         # _show_warning says a line once; Python's registry, once per line of the caller's); the path
@@ -233,12 +236,17 @@ def _kind_hint(path: Path, exc: Exception) -> str:
     return f" ({type(exc).__name__})"
 
 
-def _model_json(path: str | Path) -> dict[str, Any]:
-    """The ``featcache.json`` of a file written as a featcache model (its ``kind`` says so), fields unchecked."""
-    path = Path(path)
+def _check_model_file(path: Path) -> None:
+    """``path`` is a regular file to read a model from, or one line (a FIFO would block the read)."""
     check_regular_file(path, "model", f"pass {MODEL_FILE}",
                        f"make one with {option(repr('featcache export'), 'featcache.export(...)')} or "
                        f"{option(repr('featcache finetune'), 'featcache.finetune(...)')}")
+
+
+def _model_json(path: str | Path) -> dict[str, Any]:
+    """The ``featcache.json`` of a file written as a featcache model (its ``kind`` says so), fields unchecked."""
+    path = Path(path)
+    _check_model_file(path)
     from featcache.heads.io import read_head_meta
 
     from featcache.errors import shell_path
@@ -532,6 +540,50 @@ OUTPUT = "probabilities"  # the model's one output, as a runtime spec's layer
 
 
 @dataclass(frozen=True)
+class ModelFile:
+    """A model file read once for a run (``ModelRunner``): its bytes, their SHA-256 and the record checked in them
+    (``read_meta``: its content digest too). The network is loaded from these bytes (``network``), so what runs, the
+    SHA-256 a report names and a conversion's key are of one file; ``unchanged`` says whether the file at
+    ``path`` is still it (``ModelRunner.check_unchanged``). The one home of the "replaced meanwhile" check: evaluate hashed the file after reading its
+    record and again after scoring, the runner's spec hashed it and its Keras load hashed it again, each a read of
+    the whole file (10-15 MB; 4 SHA-256s and 4 content-digest checks per evaluate on TensorFlow, helper-250)."""
+
+    path: Path  # as given (a link is followed each time it is read): what the lines name
+    digest: str  # SHA-256 of ``data``
+    meta: dict[str, Any] = field(compare=False)
+    data: bytes = field(repr=False, compare=False)  # held while the runner lives: 10-15 MB beside TensorFlow's
+
+    @classmethod
+    def read(cls, path: str | Path) -> ModelFile:
+        """The model file at ``path``, read and hashed once, its record checked in the bytes read."""
+        path = check_source(path, "model", MODEL_FILE, "path")
+        _check_model_file(path)  # before the read: a FIFO blocks it; a missing file is its own line
+        try:
+            data = path.read_bytes()
+        except OSError:  # a regular file a moment ago: removed or made unreadable since
+            _model_json(path)  # its own line where there is one (read_bytes' OSError said no more)
+            raise FeatcacheError(changed_meanwhile(path, "read")) from None
+        return cls(path, model_sha256(data), read_meta(path, data), data)
+
+    def network(self) -> KerasModel:
+        """The Keras model in these bytes (``load_model``'s checks), not in the file as it is now."""
+        return _network(self.path, self.meta, self.data)
+
+    def unchanged(self) -> bool:
+        """Whether the file at ``path`` is still these bytes (hashed again: a whole read)."""
+        try:
+            return file_sha256(self.path) == self.digest
+        except OSError:  # gone, or no longer readable, meanwhile
+            return False
+
+
+def model_sha256(data: bytes) -> str:
+    """The SHA-256 of a model file's bytes, as ``validate.file_sha256`` gives a file's: the one hash a run takes of
+    its model as it reads it (``ModelFile.read``)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
 class ExportedModelSpec:
     """A model file as the runtimes see it (``featcache.embedding.runtimes``, same interface as its ``ConversionSpec``).
 
@@ -545,6 +597,7 @@ class ExportedModelSpec:
     digest: str
     image_size: int
     n_classes: int
+    source: ModelFile | None = field(default=None, repr=False, compare=False)  # the bytes hashed, built from
     layers: ClassVar[tuple[str, ...]] = (OUTPUT,)
     input_shape: ClassVar[tuple[None, ...]] = INPUT_SHAPE
     # the conversion notice's words: predict converts the whole model, keyed by the file's bytes; it said extract's
@@ -552,8 +605,9 @@ class ExportedModelSpec:
     converting: ClassVar[tuple[str, str]] = ("the model (its network and head)", "once, for this model file's content")
 
     @classmethod
-    def of(cls, path: str | Path, meta: dict[str, Any]) -> ExportedModelSpec:
-        return cls(str(Path(path).resolve()), file_sha256(Path(path)), int(meta["image_size"]), len(meta["class_names"]))
+    def of(cls, source: ModelFile) -> ExportedModelSpec:
+        meta = source.meta
+        return cls(str(source.path.resolve()), source.digest, int(meta["image_size"]), len(meta["class_names"]), source)
 
     @property
     def raw_shape(self) -> tuple[int, ...]:
@@ -580,10 +634,12 @@ class ExportedModelSpec:
         return f"model-{self.digest[:12]}-{hashlib.sha256(blob).hexdigest()[:20]}"
 
     def build_keras(self) -> KerasModel:
-        net, _ = load_model(self.path)
-        if file_sha256(Path(self.path)) != self.digest:  # a conversion must be keyed by the bytes it was made from
+        # a conversion is keyed by the bytes it was made from: built from those bytes, not the file read again (it
+        # was hashed again after the load, a third whole read of it per evaluate; helper-250)
+        source = self.source or ModelFile.read(self.path)
+        if source.digest != self.digest:
             raise FeatcacheError(changed_meanwhile(self.path, "read"))
-        return net
+        return source.network()
 
 
 class ModelRunner:
@@ -603,15 +659,25 @@ class ModelRunner:
     """
 
     def __init__(self, path: str | Path, runtime: str = DEFAULT_RUNTIME, batch_size: int = BATCH_SIZE,
-                 expected_images: int | None = None, lock_timeout: float | None = None):
+                 expected_images: int | None = None, lock_timeout: float | None = None,
+                 record: dict[str, Any] | None = None, doing: str = "read"):
+        """``record``: the model's record as the caller read it first (``read_meta``: its class names name the
+        outputs); a file whose record is another now was replaced meanwhile, refused before it runs (a cats/dogs model
+        put there while a folder was listed predicted 'ants'/'bees', exit 0; an adversarial tester). ``doing``: what
+        the caller does with the model, in the line for one replaced (``changed_meanwhile``; ``check_unchanged``)."""
         from featcache.embedding import runtimes
         from featcache.validate import check_seconds, positive_int
 
         runtimes.check_runtime(runtime)
         self.batch_size = positive_int(batch_size, "--batch-size")
         lock_timeout = None if lock_timeout is None else check_seconds(lock_timeout, "--lock-timeout")
-        self.meta = read_meta(path)
-        self.spec = ExportedModelSpec.of(path, self.meta)
+        self.doing = doing
+        self.source = ModelFile.read(path)  # the one hash of the file, and the bytes the network is loaded from
+        if record is not None and self.source.meta != record:
+            raise FeatcacheError(changed_meanwhile(self.source.path, doing))
+        self.meta = self.source.meta
+        self.digest = self.source.digest  # the SHA-256 of the file run
+        self.spec = ExportedModelSpec.of(self.source)
         self.views = model_views(self.meta)  # forward passes per image
         used, self._forward, self.runtime_note = runtimes.build(runtime, self.spec, self.batch_size,
                                                                 runtimes.conversions_dir(runtime), expected_images,
@@ -626,6 +692,13 @@ class ModelRunner:
         if not (used == "tensorflow" and backend == "jax"):
             self._forward(np.zeros((1, *self.spec.raw_shape), np.uint8))
         self.runtime_used = backend if used == "tensorflow" and backend != "tensorflow" else used
+
+    def check_unchanged(self) -> None:
+        """The file at the model's path is still the one this runner read and runs (its SHA-256, taken again), or
+        ``changed_meanwhile``'s line: called by predict and evaluate after scoring, before anything is written
+        under the model's name (a report naming its SHA-256, a CSV naming the model)."""
+        if not self.source.unchanged():
+            raise FeatcacheError(changed_meanwhile(self.source.path, self.doing))
 
     def __call__(self, images: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """Probabilities (N, classes) of uint8 ``images`` (N, H, W) or (N, H, W, C), C = 1 or 3, in batches."""
@@ -665,13 +738,19 @@ def run_model(net: ModelRunner | KerasModel, images: np.ndarray, batch_size: int
 def load_model(path: str | Path) -> tuple[KerasModel, dict[str, Any]]:
     """``(model, meta)`` from a file written by ``save_model``; ``path`` is a str or ``os.PathLike`` (an
     ``ExportResult``: Keras's loader took only a str)."""
+    path = check_source(path, "model", MODEL_FILE, "path")
+    meta = read_meta(path)
+    return _network(path, meta), meta
+
+
+def _network(path: Path, meta: dict[str, Any], data: bytes | None = None) -> KerasModel:
+    """The Keras model of the model file at ``path`` whose record ``meta`` was read and checked, or of its bytes
+    ``data`` where the caller read them (``ModelFile``), its network checked against the record."""
     from featcache.deploy import svmgraph  # noqa: F401  registers the SVM head's layers
     from featcache.embedding import preprocess  # noqa: F401  registers the Preprocess layer for deserialization
 
-    path = check_source(path, "model", MODEL_FILE, "path")
-    meta = read_meta(path)
     try:
-        model = load_keras_file(path, REEXPORT)  # in safe mode, Keras's default: a model file runs no code
+        model = load_keras_file(path, REEXPORT, data)  # in safe mode, Keras's default: a model file runs no code
     except FeatcacheError:  # a full temp folder (not the file's fault), or weights reaching outside the file
         raise
     except Exception as exc:
@@ -679,7 +758,7 @@ def load_model(path: str | Path) -> tuple[KerasModel, dict[str, Any]]:
     check_outputs(path, model.outputs[0].shape[-1], meta)
     check_preprocess(path, model, meta)
     check_views_graph(path, model, meta)
-    return model, meta
+    return model
 
 
 def _all_layers(model: Any) -> list[Any]:

@@ -140,7 +140,7 @@ class TimedModel:
     """``model_runner``'s ``net``, with how long its first call (the model's preparation) took: ``startup_seconds``,
     left out of a run's images/s (``Throughput``)."""
 
-    def __init__(self, net: Callable[[], ModelRunner]):
+    def __init__(self, net: LazyRunner):
         self.net = net
         self.startup_seconds = 0.0
         self._built = False
@@ -152,6 +152,10 @@ class TimedModel:
         runner = self.net()
         self.startup_seconds, self._built = time.perf_counter() - start, True
         return runner
+
+    def check_unchanged(self) -> None:
+        """The model file is still the one run (``LazyRunner.check_unchanged``, the runner's one check)."""
+        self.net.check_unchanged()
 
     def throughput(self, images: int, since: float, views: int) -> Throughput:
         """What ran since ``since`` (``time.perf_counter()``), the preparation left out."""
@@ -1202,6 +1206,7 @@ def predict(
         in_order += stack
 
     runner = net()
+    runner.check_unchanged()  # before the CSV names the model: the file run is still the one at its path
     preds = Predictions(in_order, skipped=skipped, runtime=runner.runtime_used,
                         runtime_note=runner.runtime_note, left_out=left_out, top_k=top_k, class_names=names)
     preds.value = value_of(meta)
@@ -1309,7 +1314,7 @@ def checked_lock_timeout(lock_timeout: Any) -> float | None:
 
 def model_runner(model: str | Path, runtime: str, batch_size: int, n_images: int,
                   verbose: bool = False, meta: dict | None = None, verb: str = "predicting",
-                  views: int = 1, lock_timeout: float | None = None) -> Callable[[], ModelRunner]:
+                  views: int = 1, lock_timeout: float | None = None, doing: str = "read") -> "LazyRunner":
     """``net()``: the model's ``ModelRunner``, built on the first call (not when no image file decodes: that
     is one line, without loading TensorFlow) and the same one after. ``verbose``: the run's first line ("predicting
     N images with MODEL; preparing ...") is said at once, before any file is decoded; a conversion for the runtime says
@@ -1320,7 +1325,9 @@ def model_runner(model: str | Path, runtime: str, batch_size: int, n_images: int
     IndexError; an adversarial tester). ``verb``: what the run does, in its first line ("scoring" for evaluate's,
     whose "scoring ..." line was followed by "predicting ..."; a review). ``views``: the model's
     (``input_settings``), each image one forward pass per view, as the runner counts them for its runtime choice.
-    ``lock_timeout``: the runner's (``ModelRunner``), its wait for another process converting the same model."""
+    ``lock_timeout``: the runner's (``ModelRunner``), its wait for another process converting the same model.
+    ``doing``: what the command does with the model, in the line for one replaced meanwhile (``changed_meanwhile``:
+    "read", evaluate's "evaluated"); ``net.check_unchanged()`` says it after scoring (``ModelRunner``'s)."""
     from featcache.embedding.runtimes import preparing_line
     from featcache.errors import one_line
     from featcache.progress import counted, status
@@ -1342,9 +1349,7 @@ def model_runner(model: str | Path, runtime: str, batch_size: int, n_images: int
             start = time.perf_counter()
             with status_lines() if verbose else contextlib.nullcontext():
                 runner = model_io.ModelRunner(model, runtime, batch_size, expected_images=n_images,
-                                              lock_timeout=lock_timeout)
-            if meta is not None and runner.meta != meta:
-                raise FeatcacheError(model_io.changed_meanwhile(model, "read"))
+                                              lock_timeout=lock_timeout, record=meta, doing=doing)
             built.append(runner)
             if verbose:
                 used = built[0].runtime_used
@@ -1352,7 +1357,24 @@ def model_runner(model: str | Path, runtime: str, batch_size: int, n_images: int
                 status(ready_line("model", used, time.perf_counter() - start, why))
         return built[0]
 
-    return net
+    return LazyRunner(net, built)
+
+
+@dataclass(frozen=True)
+class LazyRunner:
+    """``model_runner``'s ``net``: ``net()`` builds the model's ``ModelRunner`` on its first call and returns it."""
+
+    build: Callable[[], ModelRunner]
+    built: list  # the runner, once built
+
+    def __call__(self) -> ModelRunner:
+        return self.build()
+
+    def check_unchanged(self) -> None:
+        """The runner's ``check_unchanged``: the model file is still the one run; nothing to check where no model
+        was built (no image decoded, or a fault before the first batch)."""
+        if self.built:
+            self.built[0].check_unchanged()
 
 
 def ready(net: Callable[[], ModelRunner], bar: Progress | None) -> ModelRunner:

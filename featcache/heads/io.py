@@ -764,17 +764,19 @@ def check_content(path: str | Path) -> bool:
     return bool(checked)
 
 
-def check_digest(path: Path, altered: Callable[[Path, str], FeatcacheError]) -> tuple[bool | None, Any]:
+def check_digest(path: Path, altered: Callable[[Path, str], FeatcacheError],
+                 data: bytes | None = None) -> tuple[bool | None, Any]:
     """``(checked, meta)`` of a zip file featcache wrote with a ``content_digest`` in its metadata: a head (``.npz``
     or ``.keras``) or a model (``deploy.model``, whose ``featcache.json`` is a ``.keras`` head's). The one check of both.
 
     ``checked``: True when the digest matches (``meta`` is the metadata it covers, as read), False when the file
     carries none and says a format before 2 (the caller notes it), None when its metadata cannot be read (the
     loaders say what is wrong). A mismatch, an entry that does not read back (a bad CRC-32) or a format of 2 or
-    later without a digest raises ``altered(path, why)``.
+    later without a digest raises ``altered(path, why)``. ``data``: the file's bytes as the caller read them
+    (``deploy.model.ModelFile``), checked in place of the file at ``path`` (which names it in the lines).
     """
     try:
-        with zipfile.ZipFile(path) as zf:
+        with zipfile.ZipFile(path if data is None else io.BytesIO(data)) as zf:
             npz = _is_npz(zf)
             doc = _read_doc(zf, npz)
             meta = doc.get("meta") if npz and isinstance(doc, dict) else doc
@@ -830,7 +832,7 @@ def check_regular_file(path: Path, what: str, fix: str, fix_missing: str) -> Non
 KERAS_WEIGHTS_ENTRY = "model.weights.h5"  # the HDF5 file inside a .keras zip that Keras opens with h5py to load weights
 
 
-def keras_weights_outside(path: Path) -> str | None:
+def keras_weights_outside(path: Path, data: bytes | None = None) -> str | None:
     """What of the weights file inside the .keras zip at ``path`` (``KERAS_WEIGHTS_ENTRY``) reaches outside it
     (``validate.outside_storage``), in words; None where nothing does, or where it is no zip or HDF5 file to walk
     (Keras's load then says what it is).
@@ -841,11 +843,12 @@ def keras_weights_outside(path: Path) -> str | None:
     objects could not be loaded"; helper-214, helper-223, 2026-12-06). A content digest is no signature: an edited
     file re-sealed passes it. The entry is read into memory (its zip CRC checked) and walked there, no link resolved
     and no data read: 0.06-0.13 s for a 9.7 MB exported model (the walk, not the 7 ms read; h5py on the zip's
-    stream was 0.9 s), next to a load of 3.5-22 s (2 cores, load 10, 2026-12-06)."""
+    stream was 0.9 s), next to a load of 3.5-22 s (2 cores, load 10, 2026-12-06). ``data``: the file's bytes, read
+    by the caller, walked in place of the file at ``path``."""
     import h5py
 
     try:
-        with zipfile.ZipFile(path) as zf:
+        with zipfile.ZipFile(path if data is None else io.BytesIO(data)) as zf:
             raw = zf.read(KERAS_WEIGHTS_ENTRY)
         with h5py.File(io.BytesIO(raw), "r") as f:
             problem = outside_storage(f)
@@ -854,7 +857,7 @@ def keras_weights_outside(path: Path) -> str | None:
     return f"its {KERAS_WEIGHTS_ENTRY}: {problem}" if problem else None
 
 
-def load_keras_file(path: Path, fix: str = "pass a file featcache wrote") -> Any:
+def load_keras_file(path: Path, fix: str = "pass a file featcache wrote", data: bytes | None = None) -> Any:
     """Keras's ``load_model`` of a featcache .keras file (a head's or an exported model's), in safe mode, leaving
     nothing in the temp folder; a full temp folder (or a file size limit) is the full-disk line naming it. A file
     whose weights reach outside it (``keras_weights_outside``) is refused before Keras opens it, with ``fix``.
@@ -863,10 +866,14 @@ def load_keras_file(path: Path, fix: str = "pass a file featcache wrote") -> Any
     into a new folder of ``tempfile``'s, and leaves it there when unpacking fails: ``TMPDIR`` on a nearly full tmpfs
     (or ``ulimit -f``) said "could not be loaded (OSError: [Errno 28] ...); re-export it" of a sound model and left
     its half-written copy behind (an adversarial tester).
+
+    ``data``: the file's bytes as the caller read and checked them (``deploy.model.ModelFile``: hashed, its content
+    digest checked): those are loaded, from a private copy in a temp folder of the load's own (Keras's public
+    loader takes a path), not the file at ``path`` again, which may have been replaced since they were read.
     """
     from featcache._lazy import keras
 
-    problem = keras_weights_outside(path)
+    problem = keras_weights_outside(path, data)
     if problem:
         raise FeatcacheError(f"{path} reaches outside its file ({problem}), which Keras would follow as it loads it "
                              f"and featcache never writes; {fix} (it was not loaded)")
@@ -874,14 +881,15 @@ def load_keras_file(path: Path, fix: str = "pass a file featcache wrote") -> Any
     made: list[str] = []
     try:
         with _keras_temp_folders(made):
-            return k.models.load_model(path, compile=False, safe_mode=True)
+            return k.models.load_model(path if data is None else _private_copy(data, made), compile=False, safe_mode=True)
     except Exception as exc:
         _remove_folders(made)  # first: the space they held counts as free in the line below
         if any(is_no_space(e) for e in exception_chain(exc)):
             import tempfile
 
             where = Path(made[0]) if made else Path(tempfile.gettempdir())
-            raise no_space(where, _unpacked_size(path), exc=exc,
+            needed = _unpacked_size(path if data is None else io.BytesIO(data))  # and the copy of ``data`` beside it
+            raise no_space(where, needed + len(data) if needed is not None and data is not None else needed, exc=exc,
                            advice=f"set TMPDIR to a folder with room (Keras unpacks {path.name} there to load it)") from None
         raise
     finally:
@@ -917,6 +925,19 @@ def _keras_temp_folders(made: list[str]) -> Iterator[None]:
         _KERAS_TEMPS.made = None
 
 
+def _private_copy(data: bytes, made: list[str]) -> str:
+    """A .keras file of ``data`` in a new temp folder (0700, recorded in ``made`` to be removed with Keras's own):
+    what Keras loads of bytes the caller has checked. A full temp folder is load_keras_file's full-disk line."""
+    import tempfile
+
+    folder = tempfile.mkdtemp()  # named as Keras's are (tmp...): the full-disk line names it as one of them
+    made.append(folder)
+    copy = os.path.join(folder, "model.keras")
+    with open(copy, "wb") as f:
+        f.write(data)
+    return copy
+
+
 def _remove_folders(folders: list[str]) -> None:
     import shutil
 
@@ -924,8 +945,9 @@ def _remove_folders(folders: list[str]) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _unpacked_size(path: Path) -> int | None:
-    """The bytes Keras unpacks of the .keras file ``path`` (every entry); None where its zip cannot be read."""
+def _unpacked_size(path: Path | io.BytesIO) -> int | None:
+    """The bytes Keras unpacks of the .keras file ``path`` (every entry; or of its bytes); None where its zip cannot
+    be read."""
     try:
         with zipfile.ZipFile(path) as zf:
             return sum(info.file_size for info in zf.infolist())
