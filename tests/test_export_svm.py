@@ -294,12 +294,12 @@ def test_quieting_the_gemm_rewriter_leaves_the_root_logger_as_it_was(svm_views_c
     import logging
 
     import featcache
-    from featcache.deploy.model import ExportedModelSpec, load_model
+    from featcache.deploy.model import ExportedModelSpec, ModelFile, load_model
     from featcache.embedding import runtimes
 
     tmp, _, _, head = svm_views_cache
     out = featcache.export(head.path, tmp_path / "m.keras").path
-    net, meta = load_model(out)
+    net, _ = load_model(out)
     heard: list[str] = []
     other = logging.getLogger("featcache_test_other")
     collector = logging.Handler()
@@ -316,7 +316,7 @@ def test_quieting_the_gemm_rewriter_leaves_the_root_logger_as_it_was(svm_views_c
     for handler in saved:  # pytest's own capture handlers: root bare, as a script's
         root.removeHandler(handler)
     try:
-        runtimes._export_onnx(WarnsWhileConverting(), ExportedModelSpec.of(out, meta), tmp_path / "m.onnx")
+        runtimes._export_onnx(WarnsWhileConverting(), ExportedModelSpec.of(ModelFile.read(out)), tmp_path / "m.onnx")
         after = root.handlers[:]
     finally:
         for handler in root.handlers[:]:
