@@ -688,6 +688,6 @@ def stopped_lock_holder(path: Path, alarm: int = 180):
 def model_conversion(model: Path, runtime_dir: Path) -> Path:
     """Where a converted runtime (onnxruntime) keeps its conversion of the model file ``model`` in ``runtime_dir``
     (``<key>.onnx``, ``runtimes.converted_model``): the path whose lock a converting predict or evaluate takes."""
-    from featcache.deploy.model import ExportedModelSpec, read_meta
+    from featcache.deploy.model import ExportedModelSpec, ModelFile
 
-    return Path(runtime_dir) / f"{ExportedModelSpec.of(model, read_meta(model)).key()}.onnx"
+    return Path(runtime_dir) / f"{ExportedModelSpec.of(ModelFile.read(model)).key()}.onnx"
