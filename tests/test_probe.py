@@ -437,7 +437,7 @@ def test_cli_text_and_json(multi_cache, tmp_path, capsys):
     # What the text advises, --json says too (a tester): the train command and the small hold-out's note.
     assert info["train_command"] == f"featcache train {multi_cache} --head logreg --layer {info['best']['layer']} --C 0.03"
     assert info["train_command"] in text and info["note"] and info["note"] in text
-    assert info["exportable_train_command"] is None  # logreg exports
+    assert "exportable_train_command" not in info  # every head exports: the key, always null, was dropped (2026-12-06)
 
 
 def test_network_order_reads_the_architecture_for_other_layers():
@@ -498,7 +498,7 @@ def test_an_svm_chosen_needs_no_other_head_to_export(multi_cache, tmp_path, caps
     monkeypatch.setattr(probe_mod, "best_row", lambda rows: next((r for r in rows if r.head == "svm"), None) or real(rows))
     res = featcache.probe(multi_cache, heads="logreg,svm", layers="out_relu", out=tmp_path / "d", plot=False, verbose=True)
     assert res.best.head == "svm" and "cannot be exported" not in capsys.readouterr().out
-    assert res.to_dict()["exportable_train_command"] is None
+    assert res.train_command.startswith(f"featcache train {multi_cache} --head svm ")
 
 
 def test_probe_train_and_curve_take_the_block_names_probe_png_shows(multi_cache, tmp_path, capsys, monkeypatch):

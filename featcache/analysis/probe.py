@@ -126,8 +126,6 @@ class ProbeResult:
     # best row on every training image, and a
     # note when the hold-out is too small to choose by.
     train_command: str = ""
-    # every head kind exports since the SVM's form (deploy.svmgraph): None, kept in --json for its readers
-    exportable_train_command: str | None = None
     note: str | None = None
     tie: str | None = None  # how best was chosen among rows of its accuracy (tie_note), None when it has none
 
@@ -136,7 +134,7 @@ class ProbeResult:
             "cache": str(self.cache), "csv": str(self.csv) if self.csv else None, "plot": str(self.plot) if self.plot else None,
             "params": self.params, "best": asdict(self.best), "rows": [asdict(r) for r in self.rows],
             "view_settings": [list(vs) for vs in self.view_settings], "train_command": self.train_command,
-            "exportable_train_command": self.exportable_train_command, "note": self.note, "tie": self.tie,
+            "note": self.note, "tie": self.tie,
         }
 
 

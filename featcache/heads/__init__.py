@@ -236,12 +236,6 @@ def fold_reason(head: Any) -> str | None:
     return needed() if needed else None
 
 
-def exportable_heads() -> tuple[str, ...]:
-    """The heads ``export`` turns into a model: with a Dense-layer form (``logits_weights``) or an SVM's kernel form
-    (``kernel_form``, since 2026-12-06: every head featcache trains)."""
-    return tuple(name for name, cls in HEADS.items() if hasattr(cls, "logits_weights") or hasattr(cls, "kernel_form"))
-
-
 def folds_needed(name: str, params: Mapping[str, Any]) -> str | None:
     """What in head ``name``'s fit (with ``params``) splits its training images into folds, or None.
 
@@ -297,4 +291,4 @@ def parse_C_per_head(C: Any, heads: Sequence[str], flag: str = "--C") -> dict[st
     return pairs
 
 
-__all__ = ["HEADS", "head_suffix", "head_summary", "heads_with_C", "make_head", "head_params", "parse_head_params", "check_param_names", "check_param_values", "fit_params", "RUN_ONLY_PARAMS", "unused_params", "check_head_params", "exportable_heads", "fold_reason", "folds_needed", "parse_C_per_head", "DenseHead", "LogRegHead", "SVMHead"]
+__all__ = ["HEADS", "head_suffix", "head_summary", "heads_with_C", "make_head", "head_params", "parse_head_params", "check_param_names", "check_param_values", "fit_params", "RUN_ONLY_PARAMS", "unused_params", "check_head_params", "fold_reason", "folds_needed", "parse_C_per_head", "DenseHead", "LogRegHead", "SVMHead"]
