@@ -136,8 +136,10 @@ def test_resize_bilinear_matches_the_preprocess_resize():
 
 
 def test_unknown_crop_place():
-    with pytest.raises(FeatcacheError, match="unknown crop place"):
+    # errors.unknown's one wording of a name not among the known ones ("use one of:" was its own)
+    with pytest.raises(FeatcacheError) as info:
         Crop("middle")
+    assert str(info.value) == f"unknown crop place 'middle' in crop:middle; choose one of: {', '.join(V.CROP_PLACES)}"
 
 
 # --- every view -------------------------------------------------------------

@@ -36,7 +36,7 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from featcache.errors import FeatcacheError, option
+from featcache.errors import FeatcacheError, option, unknown
 from featcache.validate import ONLY, list_items
 
 # Bumped whenever any view's pixels change for the same name; part of every
@@ -200,7 +200,7 @@ class Crop(View):
 
     def __post_init__(self):
         if self.where not in CROP_PLACES:
-            raise FeatcacheError(f"unknown crop place {self.where!r} in crop:{self.where}; use one of: {', '.join(CROP_PLACES)}")
+            raise FeatcacheError(unknown(f"crop place {self.where!r} in crop:{self.where}", CROP_PLACES))
 
     @property
     def name(self) -> str:
