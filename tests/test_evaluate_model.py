@@ -11,6 +11,7 @@ import csv
 import json
 import os
 import re
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -848,6 +849,26 @@ def test_a_missing_npz_with_a_photo_folder_is_a_head_not_found(tmp_path, capsys)
             f"featcache evaluate: error: head file not found: {tmp_path / name}; train one with 'featcache train'"), got.stderr
     with pytest.raises(featcache.FeatcacheError, match=r"^head file not found: .*nope\.npz; train one with featcache\.train"):
         featcache.evaluate(tmp_path / "nope.npz", val)
+
+
+def test_a_head_with_a_photo_folder_is_told_to_export_a_model(tiny, tmp_path, capsys):
+    """Regression (a re-read, 2026-12-06): 'evaluate h.npz FOLDER' said "FOLDER is a folder, not a cache; pass the .h5
+    file written by 'featcache extract'", as if the folder were the mistake: a head is scored on its cache, photos by
+    the model exported from it. One line naming both steps with the paths given (a folder with a space quoted as
+    bash takes it), exit 2, nothing written; the call's in its words."""
+    _, tmp = tiny
+    head = tmp / "h.npz"
+    val = make_class_tree(tmp_path / "val dir", {"ants": 1, "bees": 1}, ext="jpg", size=40)
+    got = run_main(capsys, "evaluate", str(head), str(val), "--out", str(tmp_path / "rep"))
+    assert got.returncode == 2 and got.stderr.strip() == (
+        f"featcache evaluate: error: {head} is a head, scored on a cache of its settings, not on a photo folder; photos "
+        f"need a model exported from it: 'featcache export {head} --out MODEL.keras', then "
+        f"'featcache evaluate MODEL.keras {shlex.quote(str(val))}'"), got.stderr
+    assert not (tmp_path / "rep").exists()
+    with pytest.raises(featcache.FeatcacheError) as info:
+        featcache.evaluate(head, val, write=False)
+    assert str(info.value).endswith(f"photos need a model exported from it: featcache.export({str(head)!r}, 'MODEL.keras'), "
+                                    f"then featcache.evaluate('MODEL.keras', {str(val)!r})")
 
 
 def test_a_model_of_an_array_data_set_says_its_training_images_cannot_be_matched_to_photos(tmp_path, capsys):

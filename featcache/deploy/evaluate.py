@@ -23,7 +23,7 @@ from featcache.analysis.evaluate import (EvalResult, LeakageWarning, check_repor
 from featcache.analysis.evaluate import evaluate as evaluate_head
 from featcache.deploy.predict import Throughput
 from featcache.embedding.runtimes import DEFAULT_RUNTIME
-from featcache.errors import FeatcacheError, one_line, option, warn
+from featcache.errors import FeatcacheError, one_line, option, shell_word, warn
 from featcache.progress import counted, status
 from featcache.sources.decode import left_out_json, left_out_parts
 from featcache.validate import check_out_dir, check_path, checks_switches
@@ -109,6 +109,8 @@ def evaluate(
     # a model with a file (a cache, as a head takes) goes on as a head would: its line says a model is no head, and
     # what scores one (heads.io._model_not_head)
     kind = _kind_of(head)
+    if kind == "head" and _is_folder(cache):  # it said "FOLDER is a folder, not a cache" (a re-read)
+        raise FeatcacheError(head_on_photos(_given_path(head), _given_path(cache)))
     # a file featcache cannot read as a head or a model (random bytes, empty) beside a folder: a model was meant (a
     # folder is what a model is scored on), so predict's line for a file that is no model comes first, naming
     # 'featcache export', not the head's naming 'featcache train' (an adversarial tester)
@@ -136,6 +138,15 @@ def evaluate(
                                  "or 'finetune') run on photos; a head is scored on its cache's stored features: drop it")
     return evaluate_head(head, cache, split=split, out=out, meta=meta, trust_pickle=trust_pickle,
                          test_views=test_views, verbose=verbose, write=write)
+
+
+def head_on_photos(head: Path, folder: Path) -> str:
+    """The line for a head file given with a photo folder: a head scores a cache's stored features, and photos are
+    scored by the model exported from it, in two steps, each written out in the caller's words."""
+    h, f = shell_word(str(head)), shell_word(str(folder))
+    steps = option(f"'featcache export {h} --out MODEL.keras', then 'featcache evaluate MODEL.keras {f}'",
+                   f"featcache.export({str(head)!r}, 'MODEL.keras'), then featcache.evaluate('MODEL.keras', {str(folder)!r})")
+    return f"{head} is a head, scored on a cache of its settings, not on a photo folder; photos need a model exported from it: {steps}"
 
 
 def _given_path(x: Any) -> Path | None:
