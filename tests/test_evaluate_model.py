@@ -425,6 +425,27 @@ def test_the_scoring_line_counts_photos_not_other_files(tiny, tmp_path, capsys, 
     assert "accuracy" in got.stdout and " on 5 images" in got.stdout, got.stdout
 
 
+def test_a_file_beside_the_class_folders_is_said_as_extract_says_it_not_as_an_unreadable_image(tiny, tmp_path, capsys):
+    """Regression (a re-read, 2026-12-06): a README.txt at the folder's root, beside the class folders, was counted
+    among "skipped N file(s) that are not readable images" (predict's words for its own inputs): it is no photo of
+    any class. evaluate says each skipped file's reason under extract's line, as extract says it of the same folder
+    (its paths relative to the folder, evaluate's as given)."""
+    model, _ = tiny
+    val = make_class_tree(tmp_path / "val", {"ants": 3, "bees": 2}, ext="jpg", size=40, offset=50)
+    (val / "README.txt").write_text("photos of ants and bees")
+    (val / "ants" / "notes.txt").write_text("not a photo")
+    got = run_main(capsys, "evaluate", str(model), str(val), "--out", str(tmp_path / "rep"), "--runtime", "tensorflow")
+    assert got.returncode == 0, got.stderr
+    said = [line for line in got.stderr.splitlines() if line.startswith("evaluate: skipped")]
+    listing = f"README.txt (not inside a class folder); {Path('ants', 'notes.txt')} (not an image file, left out)"
+    assert said == [f"evaluate: skipped 2 file(s), listed in evaluation.json: {val}/{listing.replace('; ', f'; {val}/')}"], got.stderr
+    assert "not readable images" not in got.stderr
+    extracted = run_main(capsys, "extract", "--images", str(val), "--test-fraction", "0.5", "--weights", "random",
+                         "--image-size", "32", "--out", str(tmp_path / "c.h5"))
+    assert extracted.returncode == 0, extracted.stderr
+    assert f"skipped 2 file(s), listed in the cache ('featcache info'): {listing}" in extracted.stdout + extracted.stderr
+
+
 def test_a_class_folder_in_a_latin1_folder_whose_photo_does_not_decode_says_why(tiny, tmp_path, capsys):
     """Regression (a code read): the reason a class folder's only file did not decode was looked up by its path
     while predict's list holds it as shown (a byte that is not UTF-8 as \\xe9): a photo in a Latin-1 folder got

@@ -563,13 +563,13 @@ def _default_out(model: Path, root: Path) -> Path:
 
 def _say_notes(result: ModelEvalResult) -> None:
     """What the run left out and why the runtime is what it is, on stderr (stdout is the report)."""
-    from featcache.deploy.predict import skipped_line
     from featcache.progress import note
-    from featcache.sources.decode import copies_line
+    from featcache.sources.decode import copies_line, skipped_files_line
 
     # copies are photos scored once, not files it could not read
     others, copies = result.skipped, result.copies
-    for line in ([skipped_line(others)] if others else []) + ([f"{copies_line(copies)}, as extract counts them"]
+    where = "listed in evaluation.json" if result.files else ""  # write=False writes none
+    for line in ([skipped_files_line(others, 5, where)] if others else []) + ([f"{copies_line(copies)}, as extract counts them"]
                                                                if copies else []) + [result.runtime_note or ""]:
         if line:
             note(one_line(f"evaluate: {line}"))

@@ -419,10 +419,10 @@ def _split_sizes(path: Path) -> dict[str, int]:
 def _skipped_lines(others: list[tuple[str, str]], copies: list[tuple[str, str]], limit: int = 10) -> list[str]:
     """The lines of the files that are no rows: those skipped, then the copies counted once on a line of their own
     (``decode.copies_line``: they are photos, counted once, not files with something wrong)."""
-    from featcache.sources.decode import copies_line, skipped_listing
+    from featcache.sources.decode import copies_line, skipped_files_line
 
     where = "listed in the cache ('featcache info')"
-    return ([f"skipped {len(others)} file(s), {where}: {skipped_listing(others, limit)}"] if others else []) + (
+    return ([skipped_files_line(others, limit, where)] if others else []) + (
         [f"{copies_line(copies)}; {where}"] if copies else [])
 
 
