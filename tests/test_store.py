@@ -2740,3 +2740,26 @@ def test_a_partials_rows_done_are_one_count_for_the_reader_and_the_writer(tmp_pa
     with h5py.File(part, "r") as f:
         writers = rows_in(f)
     assert writers == progress_rows(read_attrs(part, check_seal=False)) == 128, writers
+
+
+def test_a_partials_split_name_held_by_a_dataset_is_damage_to_the_reader_and_the_writer(tmp_path):
+    """Regression (a re-read, 2026-12-06): the one count of a partial's rows (``split_progress``) left out a root
+    dataset named ``train`` (only an edit makes one: a partial is laid out whole, a group per split), so the reader
+    showed a partial of test rows alone, and the writer, meeting it without a fingerprint, started it over as "from
+    other settings". Both say it is damaged now, naming what is wrong."""
+    from featcache.store.reader import read_attrs
+
+    w = writer(tmp_path / "a.h5")
+    write_rows(w, w.open(), stop={"train": 128, "test": 0})
+    w.close()
+    part = partial_path(tmp_path / "a.h5")
+    with h5py.File(part, "a") as f:
+        del f["train"], f.attrs["fingerprint"]
+        f["train"] = np.arange(10)
+    with pytest.raises(FeatcacheError, match="its progress is unreadable: 'train' is a dataset, not a split's group"):
+        read_attrs(part, check_seal=False)
+    w2 = writer(tmp_path / "a.h5")
+    w2.open()
+    assert w2.repairs == [f"resuming {tmp_path / 'a.h5'}: the partial file is damaged ('train' is a dataset, not a split's "
+                          "group); starting it over"], w2.repairs
+    w2.close()

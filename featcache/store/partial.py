@@ -94,9 +94,16 @@ def split_progress(f: h5py.File) -> dict[str, list[int]]:
     """Each split's [rows done, rows] of a partial opened as ``f``, in split order: the groups holding labels (a group
     without is no split, and holds no rows). The one count of a partial's rows: ``read_attrs``' ``progress``
     (``progress_rows``) and the writer's ``rows_in`` (which counted every group's rows_done, so a partial whose
-    extra group said rows_done was another's work to the writer and a stub to the reader; helper-232's review)."""
-    return {k: [int(f[k].attrs.get("rows_done", 0)), int(f[k]["labels"].shape[0])]
-            for k in split_names(f) if isinstance(f[k], h5py.Group) and "labels" in f[k]}
+    extra group said rows_done was another's work to the writer and a stub to the reader; helper-232's review).
+
+    A split's name (train, test, val) at the root that is no group is damage, a TypeError both callers say as the
+    partial damaged: featcache lays every partial out whole (a group per split) before it is renamed into place, so
+    only an edit leaves one. Left out, it counted no rows, and a partial without a fingerprint holding a root dataset
+    ``train`` was "from other settings" to the writer, where the reader had said damaged (a re-read, 2026-12-06)."""
+    for k in split_names(f):
+        if not isinstance(f[k], h5py.Group):  # split_names lists other names only where they are groups
+            raise TypeError(f"{k!r} is a dataset, not a split's group")
+    return {k: [int(f[k].attrs.get("rows_done", 0)), int(f[k]["labels"].shape[0])] for k in split_names(f) if "labels" in f[k]}
 
 
 def rows_in(f: h5py.File) -> int:
