@@ -604,6 +604,14 @@ def counted(n: Any, unit: str) -> str:
     return f"{n} {unit if n == 1 else plural(unit)}"
 
 
+def size_text(n: int) -> str:
+    """A file's size in a message: ``512 MB``, ``512.5 MB`` from 1 MB (MiB, as the size limits are set), ``1,300
+    bytes`` below (a lowered limit of a photo's size said "0 MB is too large")."""
+    if n < 2**20:
+        return "1 byte" if n == 1 else f"{n:,} bytes"
+    return f"{n / 2**20:.1f}".removesuffix(".0") + " MB"
+
+
 def plural(unit: str) -> str:
     """``image`` -> ``images``, ``batch`` -> ``batches`` (the scratch CNN's bar said '19 batchs/s'; a new user),
     ``epoch`` -> ``epochs`` (its "ch" said as "k": info said "2 epoches run")."""

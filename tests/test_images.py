@@ -181,9 +181,18 @@ def test_a_photo_over_the_size_bound_is_skipped_unread(tmp_path, monkeypatch):
     monkeypatch.setattr(images, "open_photo_sized", opened)
     src = images.load(root, 32, test_fraction=0.25)
     skipped = dict(src.skipped)
-    assert list(skipped) == ["cats/big.png"] and skipped["cats/big.png"].endswith("is too large for a photo"), skipped
+    # its size and the bound, in bytes below 1 MB (it said "0 MB is too large for a photo" of a lowered bound)
+    size = big.stat().st_size
+    assert skipped == {"cats/big.png": f"{size:,} bytes is too large for a photo (at most {small + 1:,} bytes)"}, skipped
     others = set(root.rglob("*.png")) - {big}
     assert big not in read and set(read) == others, read  # the other eight were read through the same path
+
+
+def test_a_photos_size_limit_is_said_in_megabytes_from_one():
+    from featcache.progress import size_text
+
+    assert size_text(images.MAX_FILE_BYTES) == "512 MB" and size_text(images.MAX_FILE_BYTES + 2**19) == "512.5 MB"
+    assert (size_text(2**20 - 1), size_text(2**20), size_text(1)) == ("1,048,575 bytes", "1 MB", "1 byte")
 
 
 def test_odd_files_are_skipped_listed_or_ignored(tmp_path):

@@ -52,7 +52,7 @@ from featcache.errors import (CONTROL, FeatcacheError, carried, given, link_loop
 from featcache.sources.base import STAGING, DataSource, Split, SplitSpec
 from featcache.sources.decode import (NotRegularFile, UnreadableImage, copy_of, counts_as_unreadable, decode_image,
                                       failure_reason, is_other_file, not_utf8, open_photo_sized, utf8_name)
-from featcache.progress import counted
+from featcache.progress import counted, size_text
 from featcache.validate import check_bool, check_fraction, check_seed, setting_path
 
 if TYPE_CHECKING:
@@ -880,7 +880,7 @@ def _read(path: Path) -> bytes:
             data = f.read(MAX_FILE_BYTES + 1)  # bounded: a file that grew since fstat is not read whole
             size = max(size, len(data))
     if size > MAX_FILE_BYTES:
-        raise UnreadableImage(f"{size / 2**20:.0f} MB is too large for a photo")
+        raise UnreadableImage(f"{size_text(size)} is too large for a photo (at most {size_text(MAX_FILE_BYTES)})")
     return data
 
 
