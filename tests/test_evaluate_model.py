@@ -554,7 +554,7 @@ def test_evaluate_bounds_its_wait_for_another_process_converting_the_model(tiny,
 
 
 def _split_model(tmp: Path, head: str = "logreg", params: dict | None = None, digests: bool = True,
-                 copy: bool = False) -> tuple[Path, Path]:
+                 copy: bool = False, classes: tuple[str, ...] = ("ants", "bees")) -> tuple[Path, Path]:
     """(model, photo folder) of a head trained on the train/ of a folder split into train/ and val/ (tiny JPEGs,
     random weights), exported; ``digests=False``: its head saved without training digests, as a head of featcache
     before them (the model then keeps none, as one exported before 2026-12-06); ``copy``: val/ants holds a copy of
@@ -562,8 +562,8 @@ def _split_model(tmp: Path, head: str = "logreg", params: dict | None = None, di
     from featcache.heads.io import load_head, save_head
 
     root = tmp / "photos"
-    make_class_tree(root / "train", {"ants": 4, "bees": 4}, ext="jpg", size=40)
-    make_class_tree(root / "val", {"ants": 3, "bees": 3}, ext="jpg", size=40, offset=50)
+    make_class_tree(root / "train", dict.fromkeys(classes, 4), ext="jpg", size=40)
+    make_class_tree(root / "val", dict.fromkeys(classes, 3), ext="jpg", size=40, offset=50)
     if copy:
         (root / "val" / "ants" / "copied.jpg").write_bytes((root / "train" / "ants" / "ants_000.jpg").read_bytes())
     cache = featcache.extract(featcache.PhotoFolder(str(root)), featcache.ModelSpec(weights="random", image_size=32),
@@ -704,22 +704,37 @@ def test_a_fine_tuned_model_keeps_its_heads_training_digests(tmp_path):
     assert np.array_equal(train_digests(out, read_meta(out)), keys) and read_meta(out)["train_digest_count"] == 3
 
 
-def test_an_svm_models_misclassified_photos_show_shares_not_probabilities(tmp_path, capsys):
+@pytest.mark.parametrize("classes", [("ants", "bees", "wasps"), ("ants", "bees")])
+def test_an_svm_models_misclassified_photos_show_shares_not_probabilities(tmp_path, capsys, classes):
     """Regression (helper-233's review): an SVM head's model without probabilities gives shares (predict's columns
     share_N), but evaluate recorded each misclassified photo as "probability": 0.554 and printed "ants -> bees
     0.554". Named as predict names them ("share"; "probability" None, as a head's report has none for such a head);
     the report calls the model by its head's words ("model of an SVM head", not "svm model") and names its content
-    digest beside its SHA-256, as predict's CSV record, info and verify name a model by it."""
-    model, root = _split_model(tmp_path, "svm", {"probability": False})
-    val = make_class_tree(tmp_path / "val", {"ants": 2, "bees": 2}, ext="jpg", size=40, offset=70)
+    digest beside its SHA-256, as predict's CSV record, info and verify name a model by it.
+
+    Regression (a re-read, 2026-12-06): of two classes, one view, the share was 1.000 for every photo (one vote of
+    one pair: the decision, no score); no number is shown or kept there, and predict names the class alone."""
+    model, root = _split_model(tmp_path, "svm", {"probability": False}, classes=classes)
+    val = make_class_tree(tmp_path / "val", dict.fromkeys(classes, 2), ext="jpg", size=40, offset=70)
     write_image(val / "bees" / "an_ant.jpg", class_image(0, 99, 40))  # mislabelled: an ant among the bees
     got = run_main(capsys, "evaluate", str(model), str(val), "--out", str(tmp_path / "rep"))
     assert got.returncode == 0, got.stderr
     report = json.loads((tmp_path / "rep" / "evaluation.json").read_text())
     assert report["misclassified"], report
     for w in report["misclassified"]:
-        assert w["probability"] is None and 0 < w["share"] <= 1
-        assert f"{w['image']}: {w['true']} -> {w['predicted']} share {w['share']:.3f}" in got.stdout
+        if len(classes) == 2:
+            assert w["probability"] is None and w["share"] is None
+            assert f"  {w['image']}: {w['true']} -> {w['predicted']}\n" in got.stdout
+        else:
+            assert w["probability"] is None and 0 < w["share"] <= 1
+            assert f"{w['image']}: {w['true']} -> {w['predicted']} share {w['share']:.3f}" in got.stdout
+    said = run_main(capsys, "predict", str(model), str(val / "bees" / "an_ant.jpg"))
+    assert said.returncode == 0, said.stderr
+    top = said.stdout.strip().rpartition(": ")[2]
+    if len(classes) == 2:  # the class alone, and the note says why
+        assert top in classes and "is an SVM head's model: its output is the SVM's decision alone" in said.stderr, said
+    else:
+        assert re.fullmatch(r"(\w+ \d\.\d{3}, ){2}\w+ \d\.\d{3}", top) and "vote shares" in said.stderr, said
     digest = read_meta(model)["content_digest"]
     assert report["model"]["content_digest"] == digest
     assert got.stdout.startswith(f"model     {model} (model of an SVM head, sha256 {file_sha256(model)[:12]}, "

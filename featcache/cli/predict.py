@@ -82,12 +82,13 @@ def run(args: argparse.Namespace) -> int:
     # One line per image, the path (and the class names of a model made before such names were refused) shown
     # escaped as the skipped files are: a folder "in\nput" split every line in two (an adversarial tester).
     if preds.value != "probability":  # an SVM head's model: its numbers are said for what they are, once
-        from featcache.deploy.model import SVM_NUMBERS
+        from featcache.deploy.model import ONE_VOTE, SVM_NUMBERS
 
-        note(one_line(f"predict: {args.model} is an SVM head's model: the numbers are {SVM_NUMBERS} "
-                      "(docs/commands.md, export)"))
+        said = f"its output is {ONE_VOTE}: each line names the class" if preds.decision_only else f"the numbers are {SVM_NUMBERS}"
+        note(one_line(f"predict: {args.model} is an SVM head's model: {said} (docs/commands.md, export)"))
     for p in preds:
-        print(one_line(f"{p.input}: " + ", ".join(f"{c} {prob:.3f}" for c, prob in p.top)))
+        top = p.top[:1] if preds.decision_only else p.top  # its 1.000 and 0.000 were no score (deploy.model.one_vote)
+        print(one_line(f"{p.input}: " + ", ".join(c if preds.decision_only else f"{c} {prob:.3f}" for c, prob in top)))
     if args.csv:
         # on stderr with the other status lines: stdout is the predictions alone, for a pipe (a new-user tester)
         link = preds.csv_written.link if preds.csv_written is not None else None  # written through a link: said

@@ -213,7 +213,7 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
     (``result.overlap``, ``LeakageWarning``); a model that keeps no digests, scored on its head's training folder,
     gets a note saying so (``result.note``). ``lock_timeout``: predict's, its wait for another process converting the
     same model (None: ``runtimes.CONVERSION_WAIT_SECONDS``)."""
-    from featcache.deploy.model import MODEL_FILE, train_digests
+    from featcache.deploy.model import MODEL_FILE, one_vote, train_digests
     from featcache.deploy.predict import (BATCH_SIZE, TimedModel, checked_lock_timeout, input_settings, model_meta,
                                           model_runner, photo_count, predict_files, progress_bar, value_of)
     from featcache.heads.io import DIGEST_KEY
@@ -281,7 +281,7 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
     result = ModelEvalResult(
         Path(model), root, FOLDER_SPLIT, str(meta.get("layer", "")), names, accuracy, per_class, cm,
         {} if out_dir is None else report_files(out_dir),
-        _misclassified([tree.paths[i] for i in kept], y, y_pred, proba, names, value_of(meta)), overlap,
+        _misclassified([tree.paths[i] for i in kept], y, y_pred, proba, names, value_of(meta), not one_vote(meta)), overlap,
         tuple(meta.get("views") or ("orig",)), meta.get("averaged") if views > 1 else None, note=note,
         model_sha256=runner.digest, content_digest=meta.get(DIGEST_KEY), folder_fingerprint=tree.fingerprint,
         runtime=runner.runtime_used, runtime_note=runner.runtime_note, **left_out_parts(sorted(tree.unusable + undecoded)),
@@ -428,16 +428,17 @@ def _model_labels(tree: Any, names: Sequence[str]) -> np.ndarray:
 
 
 def _misclassified(paths: Sequence[Path], y: np.ndarray, y_pred: np.ndarray, proba: np.ndarray,
-                   names: Sequence[str], value: str) -> list[dict[str, Any]]:
+                   names: Sequence[str], value: str, scored: bool = True) -> list[dict[str, Any]]:
     """Each wrongly classified photo, as ``list_misclassified`` lists a cache's: its row among those scored, its
     path, true and predicted class and the predicted class's probability. ``value``: what the model's numbers are
     (``deploy.predict.value_of``): an SVM head's model gives shares, kept as ``share`` with ``probability`` None, as
     predict's columns and a head's report (no probability for such a head) name them; "probability": 0.554 was a
-    share (a review)."""
+    share (a review). ``scored`` False: the model's numbers are its decision alone (``deploy.model.one_vote``), so
+    the value is None (the text then shows none): its "share 1.000" of every photo was no score."""
     from featcache.deploy.predict import PROBABILITY
 
     def top(r: int) -> dict[str, Any]:
-        number = round(float(proba[r].max()), 6)
+        number = round(float(proba[r].max()), 6) if scored else None
         return {"probability": number} if value == PROBABILITY else {"probability": None, value: number}
 
     return [{"row": int(r), "index": int(r), "path": str(paths[r]), "image": str(paths[r]), "true": names[int(y[r])],

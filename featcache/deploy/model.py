@@ -75,6 +75,20 @@ def svm_tag(views: Sequence[str]) -> str:
     return SVM_DECISION_SHARES if len(views) > 1 else SVM_SCORES
 
 
+def one_vote(meta: dict[str, Any]) -> bool:
+    """Whether a model's numbers are one vote: an SVM head's model of two classes and one view (``SVM_SCORES``; a
+    views model exported before 2026-12-06 carries that tag too, and is not one), whose one pair's vote is its whole
+    output, 1 for the class it chose and 0 for the other. That is the decision, no score: predict's text and
+    evaluate's misclassified photos said "share 1.000" of every image (a re-read, 2026-12-06)."""
+    return (meta.get("scores") == SVM_SCORES and len(meta.get("views") or ["orig"]) == 1
+            and len(meta.get("class_names") or []) == 2)
+
+
+# What predict and evaluate say of such a model's numbers, in place of a share
+ONE_VOTE = ("the SVM's decision alone (two classes, one view: one vote of one pair, 1 for the class it chose and 0 for "
+            "the other), no score")
+
+
 class UncheckedModelWarning(UserWarning):
     """A model saved before model files carried a content digest: it loads, but nothing checks it is as saved.
 

@@ -72,6 +72,8 @@ class Predictions(list):
         # What the numbers are: "probability", or "share" for a model of an SVM head, which has no probabilities
         # (its vote shares: deploy.svmgraph); the CSV's and the JSON's name for them
         self.value = PROBABILITY
+        # Whether those numbers are the decision alone (``deploy.model.one_vote``: 1 and 0), said as the class, no score
+        self.decision_only = False
 
     @property
     def probabilities(self) -> np.ndarray:
@@ -1163,7 +1165,7 @@ def predict(
     the result's ``csv_written``). A ``csv`` that is a link to a file is written through: its target is replaced
     (``csv_target``).
     """
-    from featcache.deploy.model import MODEL_FILE
+    from featcache.deploy.model import MODEL_FILE, one_vote
     from featcache.embedding.runtimes import check_runtime
     model = check_source(model, "model", MODEL_FILE)
     images = given_images(images)
@@ -1211,6 +1213,7 @@ def predict(
                         runtime_note=runner.runtime_note, left_out=left_out, top_k=top_k, class_names=names)
     preds.value = value_of(meta)
     preds.throughput = net.throughput(len(in_order), start, views)
+    preds.decision_only = one_vote(meta)
     if csv is not None:
         preds.csv_written = done = write_csv(csv, preds, paths, force, target=target_at_start,
                                              made_by=CsvModel.of(model, meta, runner.runtime_used))
