@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -1575,6 +1576,72 @@ def test_32_bit_integer_images_are_skipped_not_decoded_black_or_white(tmp_path):
     assert len(batch) == 1 and [r.skipped for r in read] == [
         None, (str(int32[1]), why), (str(signed), "signed 16-bit integer pixels have no known range; save the image "
                                                   "with unsigned 8 or 16 bits")]
+
+
+def _png(pixels: np.ndarray, rows_kept: int | None = None, interlaced: bool = False) -> bytes:
+    """An 8-bit RGB PNG of ``pixels`` (H, W, 3) written by hand, its IDAT one whole zlib stream of the filtered rows
+    (filter 0; Adam7's seven passes where ``interlaced``, which Pillow cannot write) cut to the first ``rows_kept``
+    rows of the stream: a file whose data ends cleanly, short of what its header declares."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    h, w, _ = pixels.shape
+    passes = ([pixels[r::dr, c::dc] for c, r, dc, dr in
+               ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))]
+              if interlaced else [pixels])
+    rows = [b"\0" + row.tobytes() for part in passes if part.size for row in part]
+    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, int(interlaced))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"".join(rows[:rows_kept])))
+            + chunk(b"IEND", b""))
+
+
+def test_a_png_whose_data_ends_short_of_its_rows_is_skipped_not_decoded_black(tmp_path):
+    """Regression (an adversarial tester, helper-255): a PNG whose compressed data is whole but holds 50 of the 200
+    rows its header declares was decoded without a word (Pillow too), rows 50 on black, and embedded by extract and
+    predict. It is skipped with decode's reason for a file cut short, as a truncated JPEG is; whole PNGs, one whose
+    last row is black (where the decoder's data is counted again) and interlaced ones, decode as Pillow decodes them."""
+    from PIL import Image
+
+    from featcache.deploy.predict import read_files
+
+    pixels = np.random.default_rng(0).integers(1, 256, (200, 300, 3), dtype=np.uint8)
+    short = tmp_path / "short.png"
+    short.write_bytes(_png(pixels, rows_kept=50))
+    with Image.open(short) as im:  # what Pillow itself makes of it: no error, rows 50 on black
+        assert not np.asarray(im)[50:].any() and np.asarray(im)[:50].all()
+    why = "cannot decode (image file is truncated (its pixel data holds 50 of 200 rows))"
+    with pytest.raises(UnreadableImage, match=f"^{re.escape(why)}$"):
+        decode_image(short, 32)
+    with pytest.raises(UnreadableImage, match=f"^{re.escape(why)}$"):
+        decode_image(io.BytesIO(short.read_bytes()))  # predict's way in: an open file
+    laced = tmp_path / "laced.png"
+    laced.write_bytes(_png(pixels[:20, :30], rows_kept=20, interlaced=True))  # the stream ends in Adam7's 6th pass
+    with pytest.raises(UnreadableImage, match=r"^cannot decode \(image file is truncated \(its pixel data holds \d+% "
+                                              r"of the interlaced image\)\)$"):
+        decode_image(laced, 32)
+
+    black_foot = pixels.copy()
+    black_foot[-3:] = 0  # a whole PNG whose last rows are black: counted again, and decoded
+    for name, data in (("whole.png", _png(pixels)), ("foot.png", _png(black_foot)),
+                       ("whole_laced.png", _png(pixels[:21, :13], interlaced=True))):
+        (tmp_path / name).write_bytes(data)
+        with Image.open(tmp_path / name) as im:
+            expected = np.asarray(im.convert("RGB"))
+        np.testing.assert_array_equal(decode_image(tmp_path / name), expected)
+    np.testing.assert_array_equal(decode_image(tmp_path / "foot.png"), black_foot)
+
+    # extract skips it with the reason (--strict refuses it); predict skips it as any undecodable file
+    root = make_class_tree(tmp_path / "d", {"ants": 3, "bees": 3})
+    (root / "bees" / "short.png").write_bytes(short.read_bytes())
+    assert dict(images.load(root, 32, test_fraction=0.34).skipped) == {"bees/short.png": why}
+    with pytest.raises(FeatcacheError, match=r"^strict: 1 file\(s\) .*bees/short.png: cannot decode \(image file is "
+                                             r"truncated"):
+        images.load(root, 32, test_fraction=0.34, strict=True).splits
+    (batch, read), = read_files([root / "ants" / "ants_000.png", short], 32, 4)
+    assert len(batch) == 1 and [r.skipped for r in read] == [None, (str(short), why)]
 
 
 def test_a_class_folder_name_that_is_not_utf8_is_shown_as_its_bytes(tmp_path, capsys):

@@ -82,7 +82,10 @@ if TYPE_CHECKING:
 # signed 8-bit ones (Pillow reads them as unsigned: -1 came out as 255).
 # 16-bit PNG, PGM/PPM and TIFF have the same pixels as under v5; a cache that may hold one of the newly skipped
 # files is not reused.
-DECODER = "featcache.decode_image:v6:pil_rgb_first_frame_exif_upright_alpha_on_white_jpeg_draft_bilinear_damaged_skipped_no_eps_float_int32_signed"
+# v7 (an adversarial tester, helper-255): a PNG whose compressed data ends cleanly short of the rows its header
+# declares is skipped ("image file is truncated"); Pillow decoded it without a word, the missing rows black. Every
+# other file decodes to the same pixels as under v6; a cache that may hold such a PNG as a row is not reused.
+DECODER = "featcache.decode_image:v7:pil_rgb_first_frame_exif_upright_alpha_on_white_jpeg_draft_bilinear_damaged_skipped_no_eps_float_int32_signed_png_short_data"
 # What DECODER gives with Pillow 9.5, 10.4, 11.3, 12.0 and 13.0 (pyproject's floor to the newest, each in its own
 # environment, 2026-12-03): decode.pixel_digest of its fixed JPEG. Where this machine's Pillow and libjpeg give
 # these pixels the identity is DECODER alone, so caches keep their fingerprints; where they give others
