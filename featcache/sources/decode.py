@@ -412,7 +412,7 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # by colour type: grey, RGB, palette, grey+alpha, RGBA
 # Adam7's seven passes: (first column, first row, column step, row step)
 _ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
-TRUNCATED = "image file is truncated"  # Pillow's words for a JPEG or PNG cut short, said of a PNG's short data too
+_TRUNCATED = "image file is truncated"  # Pillow's words for a JPEG or PNG cut short, said of a PNG's short data too
 
 
 def _check_png_rows(im, source: str | Path | BinaryIO) -> None:
@@ -431,7 +431,7 @@ def _check_png_rows(im, source: str | Path | BinaryIO) -> None:
         source.seek(at)
     short = _png_short_data(data)
     if short:
-        raise OSError(f"{TRUNCATED} ({short})")
+        raise OSError(f"{_TRUNCATED} ({short})")
 
 
 def _png_short_data(data: bytes) -> str | None:
@@ -481,8 +481,10 @@ def _inflated_length(pieces: Sequence[bytes], enough: int) -> int | None:
     try:
         for piece in pieces:
             while piece and held < enough and not inflater.eof:
-                held += len(inflater.decompress(piece, 1 << 20))
-                piece = inflater.unconsumed_tail
+                out = inflater.decompress(piece, 1 << 20)
+                if not out and len(inflater.unconsumed_tail) == len(piece):
+                    break  # zlib takes no more of it: never a loop without end
+                held, piece = held + len(out), inflater.unconsumed_tail
         if held < enough and not inflater.eof:
             held += len(inflater.flush())  # what the last piece left inside zlib
     except zlib.error:
