@@ -1656,3 +1656,16 @@ def test_extract_refuses_a_dangling_link_at_out_into_a_folder_that_is_not_there(
         f"featcache extract: error: --out {stale} is a symbolic link to {gone / 'c.h5'}, and its folder {gone} does not "
         "exist; create that folder, point the link at a file in a folder that exists, or choose another --out"], proc.stderr
     assert stale.is_symlink() and not gone.parent.exists()
+
+
+def test_the_float16_refusals_fix_runs_where_the_refusal_left_its_partial(fashion_dir, tmp_path):
+    """Regression (helper-260): extract --dtype float16 refused at its first batch (random weights' out_relu, under
+    float16's range) says 'use --dtype float32'; that run then stopped at the partial the refused one had left, 'holds
+    an interrupted extraction made with other settings (differs in: dtype) ... pass --force', though it held no row.
+    A partial of other settings with no row done holds no one's work: the next run starts it over."""
+    out = tmp_path / "c.h5"
+    with pytest.raises(FeatcacheError, match="too small for float16.*use StoreSpec\\(dtype='float32'\\)$"):
+        extract(data_dir=str(fashion_dir), out=out, dtype="float16", **TINY)
+    res = extract(data_dir=str(fashion_dir), out=out, dtype="float32", **TINY)  # the refusal's fix, as it says it
+    assert res.path == out and res.images == 72 and not partial_path(out).exists()
+    assert featcache.open_cache(out).features("train").dtype == np.float32

@@ -387,6 +387,16 @@ class CacheWriter:
             if time.monotonic() - self._last_commit >= COMMIT_SECONDS:
                 self.commit()
 
+    def _refuse_float16(self, why: str) -> None:
+        """Raise ``why``'s line with its fix, float32. A partial holding no row yet is deleted first: it holds no work,
+        and left there (another settings' partial) it refused the fix's own run, 'pass --force to move it aside'
+        (helper-260, 2026-12-06). One holding rows stays, as any interrupted extraction's."""
+        if not any(self._written.values()) and self._file is not None:
+            self._file.close()
+            self._file = None
+            self.partial.unlink(missing_ok=True)
+        raise FeatcacheError(f"{why}; use {option('--dtype float32', 'StoreSpec(dtype=' + repr('float32') + ')')}")
+
     def _by_view(self, values: np.ndarray) -> np.ndarray:
         """A layer's batch as (V, n, D): (n, D) is the original view of a cache without other views."""
         values = np.asarray(values)
@@ -402,14 +412,13 @@ class CacheWriter:
                 ds = g[view_dataset(view, layer)]
                 stored = part.astype(self.dtype, copy=False)
                 if stored is not part and not np.isfinite(stored).all():  # finite float32 (check_finite), past float16's range
-                    raise FeatcacheError(f"{layer} has values beyond float16's range (±65504), which a float16 cache cannot "
-                                         f"hold; use {option('--dtype float32', 'StoreSpec(dtype=' + repr('float32') + ')')}")
+                    self._refuse_float16(f"{layer} has values beyond float16's range (±65504), which a float16 cache "
+                                         "cannot hold")
                 small = _too_small_for_float16(part, stored) if stored is not part else None
                 if small is not None:
-                    raise FeatcacheError(f"{layer} has values too small for float16 (an image's largest is {small:.2g}; "
+                    self._refuse_float16(f"{layer} has values too small for float16 (an image's largest is {small:.2g}; "
                                          "float16 keeps 3 digits down to 6e-05 and nothing below 6e-08), which a float16 "
-                                         "cache would store as zeros or a few steps; use "
-                                         f"{option('--dtype float32', 'StoreSpec(dtype=' + repr('float32') + ')')}")
+                                         "cache would store as zeros or a few steps")
                 ds[start : start + len(part)] = stored
         if problems is not None:
             ds = g["problem"]
