@@ -2756,7 +2756,9 @@ def test_a_partials_split_name_held_by_a_dataset_is_damage_to_the_reader_and_the
     with h5py.File(part, "a") as f:
         del f["train"], f.attrs["fingerprint"]
         f["train"] = np.arange(10)
-    with pytest.raises(FeatcacheError, match="its progress is unreadable: 'train' is a dataset, not a split's group"):
+    # said by the one check of each object's kind (layout.misplaced_object, helper-255), which comes first
+    with pytest.raises(FeatcacheError, match=r"a\.h5\.partial\.h5 is damaged \(train is a dataset, where featcache writes "
+                                             r"a split's group\)"):
         read_attrs(part, check_seal=False)
     w2 = writer(tmp_path / "a.h5")
     w2.open()
