@@ -1,9 +1,10 @@
 """Inference runtimes (issue 14): the same features whichever runtime runs the network.
 
 Real-weight tests prove the runtime need not be part of a cache's identity:
-every installed runtime gives TensorFlow's features to 1e-4, on every layer of
-``--layers blocks``, for Fashion-MNIST at 96 px and photos at 224 px. The
-plumbing tests use a tiny truncated network with random weights.
+every installed runtime gives TensorFlow's features to within the bound measured
+over whole data sets (``TOLERANCE``), on every layer of ``--layers blocks``, for
+Fashion-MNIST at 96 px and photos at 224 px. The plumbing tests use a tiny
+truncated network with random weights.
 """
 
 from __future__ import annotations
@@ -33,15 +34,22 @@ from featcache.errors import FeatcacheError
 
 CONVERTED = [name for name in ("onnxruntime", "openvino", "xnnpack") if runtimes.REGISTRY[name].available()]
 HYMENOPTERA = Path(os.environ.get("FEATCACHE_HYMENOPTERA", SHARED / "datasets" / "hymenoptera"))
-# The largest difference allowed from TensorFlow's features (issue 14); measured
-# at most 7.4e-5 on these real images (1.17e-4 once over the lesson's 7,000 images:
-# docs/results.md, so more images would need a looser bound).
-TOLERANCE = 1e-4
-# XNNPACK, asked for by name only (not in auto): on an Intel Xeon with AVX-512 (2026-12-04) its out_relu
-# differed from TensorFlow's by 1.3e-4 on these 192 images (2.2e-5 of the layer's largest value, 6.0), where
-# ONNX Runtime and OpenVINO stayed within 8.9e-5; 7.4e-5 / 8.6e-5 on the AMD EPYC measured before
-# (docs/benchmarks.md, "XNNPACK on an Intel Xeon").
-TOLERANCES = {"xnnpack": 2e-4}
+# The largest difference allowed from TensorFlow's features (issue 14): the largest measured over whole data sets,
+# rounded up (scripts/runtime_agreement.py; docs/benchmarks.md, "How close the runtimes' features are"). On the
+# 2-core Intel Xeon (family 6 model 207, AVX-512 + AMX) on 2026-12-06, all 70,000 Fashion-MNIST images at 96 px:
+# out_relu (values up to 6.0) 1.69e-4 ONNX Runtime, 1.68e-4 OpenVINO (2.8e-5 of its largest value), every other
+# block layer within 9.7e-5; the 397 hymenoptera photos at 224 px: out_relu within 1.8e-5. 1e-4 held on the 192
+# images this test ran before, not on the 4,000 of a tester's cache (1.35e-4) nor the lesson's 7,000 (1.17e-4).
+TOLERANCE = 2e-4
+# XNNPACK, asked for by name only (not in auto): 1.93e-4 at out_relu over the same 70,000 images (1.14e-4 on other
+# layers), 1.3e-4 on 192 images on another Intel Xeon (2026-12-04, docs/benchmarks.md "XNNPACK on an Intel Xeon").
+TOLERANCES = {"xnnpack": 2.5e-4}
+# The early layers of a photo with large flat areas differ more: train/ants/175998972.jpg (83% pure white) gave
+# block_1_expand_relu 6.6e-4 apart on ONNX Runtime and XNNPACK (1.3e-4 of the layer's largest value; OpenVINO
+# 1.0e-4), the next photo 2.4e-4, every other layer within 6.5e-5 (2026-12-06, same machine). A flat area repeats
+# one position's rounding in every position, and average pooling keeps it.
+FLAT_PHOTO = "train/ants/175998972.jpg"
+FLAT_PHOTO_LAYER_TOLERANCE = {"block_1_expand_relu": 1e-3}
 
 # A network cut after its first block: converts in seconds.
 TINY = ConversionSpec("mobilenet_v2", "random", 32, ("block_1_expand_relu",), (28, 28))
@@ -955,7 +963,8 @@ def _features(name: str, spec: ConversionSpec, images: np.ndarray, runtime_dir: 
     return [np.concatenate(parts) for parts in zip(*outs)]
 
 
-def _assert_same_features(spec: ConversionSpec, images: np.ndarray, runtime_dir: Path) -> None:
+def _assert_same_features(spec: ConversionSpec, images: np.ndarray, runtime_dir: Path,
+                          layer_bounds: dict[str, float] | None = None) -> None:
     assert CONVERTED, "no converted runtime installed: onnxruntime is a default dependency"
     want = _features("tensorflow", spec, images, runtime_dir)
     for name in CONVERTED:
@@ -963,7 +972,8 @@ def _assert_same_features(spec: ConversionSpec, images: np.ndarray, runtime_dir:
         assert len(got) == len(spec.layers)
         for layer, g, w in zip(spec.layers, got, want):
             assert g.shape == w.shape and g.dtype == np.float32
-            diff, bound = float(np.abs(g - w).max()), TOLERANCES.get(name, TOLERANCE)
+            diff = float(np.abs(g - w).max())
+            bound = max(TOLERANCES.get(name, TOLERANCE), (layer_bounds or {}).get(layer, 0.0))
             assert diff <= bound, f"{name} {layer}: {diff:.2g}"
             # A float16 cache stores the same numbers, to its own rounding.
             g16, w16 = g.astype(np.float16), w.astype(np.float16)
@@ -974,7 +984,8 @@ def _assert_same_features(spec: ConversionSpec, images: np.ndarray, runtime_dir:
 @pytest.mark.slow
 def test_fashion_mnist_96px_every_block_layer(real_weights, real_fashion_dir, shared_runtime_dir):
     with gzip.open(real_fashion_dir / "t10k-images-idx3-ubyte.gz") as f:
-        images = np.frombuffer(f.read()[16:], np.uint8).reshape(-1, 28, 28)[:192]
+        # 1,024 images (about 10 s more than 192 at load 7): a few hundred stayed within 1e-4, which more broke
+        images = np.frombuffer(f.read()[16:], np.uint8).reshape(-1, 28, 28)[:1024]
     bb = get_backbone("mobilenet_v2")
     spec = ConversionSpec(bb.name, str(real_weights), 96, tuple(resolve_layers(bb, "blocks")), (28, 28))
     _assert_same_features(spec, images, shared_runtime_dir)
@@ -991,6 +1002,11 @@ def test_photos_224px_every_block_layer(real_weights, shared_runtime_dir):
     bb = get_backbone("mobilenet_v2")
     spec = ConversionSpec(bb.name, str(real_weights), 224, tuple(resolve_layers(bb, "blocks")), (224, 224, 3))
     _assert_same_features(spec, images, shared_runtime_dir)
+    # the photo whose early layer differs most, held to its own measured bound on that layer only
+    flat = HYMENOPTERA / FLAT_PHOTO
+    if not flat.is_file():
+        pytest.fail(f"{flat} not found: the hymenoptera photos are incomplete")
+    _assert_same_features(spec, decode_image(flat, 224)[None], shared_runtime_dir, FLAT_PHOTO_LAYER_TOLERANCE)
 
 
 

@@ -55,6 +55,7 @@ SMOKE = {  # script -> its smoke test below
     "lesson_runtimes.py": "test_lesson_runtimes",
     "make_jpeg_folder.py": "test_make_jpeg_folder",
     "plot_learning_curve.py": "test_plot_learning_curve",
+    "runtime_agreement.py": "test_runtime_agreement",
     "scratch_vs_views.py": "test_scratch_vs_views",
     "tune_heads.py": "test_tune_heads",
     "views_experiment.py": "test_views_experiment",
@@ -349,6 +350,18 @@ def test_bench_xnnpack(tiny, tmp_path: Path):
     assert isinstance(report["tensorflow_onednn"], bool)
     assert max(report["max_abs_difference_from_tensorflow"].values()) < 1e-5  # the same network in all three
     assert json.loads((tmp_path / "out.json").read_text()) == report
+
+
+def test_runtime_agreement(tiny, tmp_path: Path):
+    proc = run_script("runtime_agreement.py", *TINY, "--fashion-dir", str(tiny["data"]), "--images", "70", "--image-size", "32",
+                      "--layers", "block_1_expand_relu", "--runtimes", "onnxruntime", "--batch-size", "32",
+                      "--save-every", "32", "--json", "out.json", cwd=tmp_path)
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert report["images"] == report["images_done"] == 70  # the first 70 of the 100 training images, a short last batch
+    worst = report["runtimes"]["onnxruntime"]["block_1_expand_relu"]
+    assert 0 <= worst["max_abs_diff"] < 1e-5 and 0 <= worst["image"] < 70  # the same tiny network on both
+    assert report["layer_max"]["block_1_expand_relu"] > 0
+    assert "onnxruntime  block_1_expand_relu" in proc.stdout
 
 
 @pytest.mark.slow

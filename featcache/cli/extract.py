@@ -80,7 +80,7 @@ def add_runtime_arg(g: argparse.ArgumentParser | argparse._ArgumentGroup, defaul
     module's, the default the calling API's; the API checks the name (one line, exit 2)."""
     g.add_argument("--runtime", metavar="NAME", help=f"what runs the network: {', '.join(RUNTIMES)} (default: {default_runtime}: "
                    f"the fastest installed, converting the model once, when there are {AUTO_MIN_IMAGES:,} images or more "
-                   "(each cached view of an image counts) or a conversion is cached; else tensorflow); the features agree across runtimes to about 1e-4, so it "
+                   "(each cached view of an image counts) or a conversion is cached; else tensorflow); the features agree across runtimes to about 2e-4, so it "
                    "is not part of the cache's identity" + more)
 
 

@@ -565,7 +565,7 @@ def _build(rows: RowPlan, model: ModelSpec, ident: CacheIdentity, per_pass: pass
 
 def runtimes_used(recorded: dict[str, Any], runtime: str | None) -> list[str]:
     """The runtimes that made a cache's rows, in the order they ran: a resumed partial's ``runtimes`` (or its
-    one ``runtime``), then ``runtime`` if it is another. Features agree across runtimes to about 1e-4, so a
+    one ``runtime``), then ``runtime`` if it is another. Features agree across runtimes to about 2e-4, so a
     resume on another runtime is allowed; the ``runtimes`` attribute keeps that honest ('featcache info')."""
     used = list(recorded.get("runtimes") or [recorded.get("runtime")])
     return [r for r in used if r is not None] + ([runtime] if runtime is not None and runtime != used[-1] else [])

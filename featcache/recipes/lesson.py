@@ -284,7 +284,7 @@ def views_runtime(ctx: LessonContext) -> str:
 def extraction_record(res: Any, cache: Cache) -> dict[str, Any]:
     """How a cache the lesson uses came to be: extracted now (on which runtime, in how many seconds) or reused.
 
-    The runtime is not part of a cache's identity (the features agree to about 1e-4: 1.2e-4 at most over the
+    The runtime is not part of a cache's identity (the features agree to about 2e-4: 1.2e-4 at most over the
     lesson's cache of every block, docs/results.md "The lesson on each runtime"), so a
     lesson run with ``--runtime tensorflow`` after one with ``auto`` reuses the first run's cache: a reused
     cache's runtime is the one its provenance attributes record (None for a cache made before they did).
