@@ -771,6 +771,28 @@ def test_a_conversion_held_by_a_stopped_featcache_is_waited_for_only_so_long(tmp
         assert os.listdir(tmp_path) == [f"{model.name}.lock"]  # the holder's lock, as it was; nothing converted
 
 
+def test_a_conversion_lock_held_by_another_program_names_another_process(tmp_path, monkeypatch):
+    """Regression (a new-user tester, helper-262): a conversion lock held by a program that is not featcache
+    ('flock FILE sleep 300', no pid written) was said as "another featcache, another process, is converting ...".
+    Now "another process is converting the same model ..."; a featcache holder keeps its pid (the test above)."""
+    if "onnxruntime" not in CONVERTED:
+        pytest.fail("onnxruntime is a default dependency (pyproject.toml) and must be installed")
+    monkeypatch.setattr(runtimes, "_export_onnx", lambda *a: pytest.fail("converted beside the holder"))
+    model = tmp_path / f"{TINY.key()}.onnx"
+    other = subprocess.Popen(["flock", f"{model}.lock", "-c", "echo held; exec sleep 300"], stdout=subprocess.PIPE,
+                             text=True)
+    try:
+        assert other.stdout.readline() == "held\n"
+        with pytest.raises(FeatcacheError) as exc:
+            runtimes.build("onnxruntime", TINY, None, tmp_path, lock_timeout=0.2)
+    finally:
+        other.kill()
+        other.wait()
+        other.stdout.close()
+    assert _one_line(exc).startswith("another process is converting the same model and did not finish within 0.2 s "
+                                     f"(lock {model}.lock); wait for it (a longer lock_timeout), "), _one_line(exc)
+
+
 def test_extracts_lock_timeout_bounds_its_wait_for_another_conversion(tmp_path, monkeypatch, capsys, fashion_dir):
     """Regression (a reviewer): extract's --lock-timeout (``StoreSpec(lock_timeout=...)``) bounded its wait for
     another process writing the cache, not for one converting the same model: with a stopped featcache holding the

@@ -799,7 +799,9 @@ def _busy(path: Path, timeout: float) -> ConversionBusy:
     from featcache.store.lock import holder
 
     who, lp = holder(path), lock_path(path)
-    what = f"another featcache, {who}, is converting the same model and did not finish within {timeout:g} s (lock {lp})"
+    # a holder that wrote no pid of featcache's (another program's flock) is "another process", not "another featcache"
+    who = "another process" if who == "another process" else f"another featcache, {who},"
+    what = f"{who} is converting the same model and did not finish within {timeout:g} s (lock {lp})"
     return ConversionBusy(f"{what}; wait for it (a longer {named_option('--lock-timeout')}), end that process if it is "
                           f"stuck (a stopped one: 'fg' it in its terminal, or kill it) and run again, or use "
                           f"{tensorflow_words()}", what)
