@@ -108,6 +108,8 @@ def test_a_model_scored_on_a_class_folder_tree_says_what_predicts_csv_says(tiny,
 
 
 def test_class_folders_that_are_not_the_models_classes_are_one_line(tiny, tmp_path, capsys):
+    """A folder of the model's classes in another case names the fix plainly, "rename Ants to ants" (it said "Ants for
+    ants", a new-user tester, helper-262: the old code fails the first case)."""
     model, _ = tiny
     cases = {"Ants": make_class_tree(tmp_path / "case", {"Ants": 2, "bees": 2}, ext="jpg", size=40),
              "wasps": make_class_tree(tmp_path / "other", {"ants": 2, "bees": 2, "wasps": 2}, ext="jpg", size=40)}
@@ -115,7 +117,8 @@ def test_class_folders_that_are_not_the_models_classes_are_one_line(tiny, tmp_pa
     make_class_tree(tmp_path / "split" / "val", {"ants": 2, "bees": 2}, ext="jpg", size=40)
     want = {
         "Ants": f"the class folders of {cases['Ants']} (Ants, bees) are not the model's classes (ants, bees): not the "
-                "model's: Ants; missing: ants (class names are case-sensitive, as extract reads them: Ants for ants); "
+                "model's: Ants; missing: ants (class names are case-sensitive, as extract reads them: rename Ants to "
+                "ants); "
                 "name each subfolder as one of the model's classes, or evaluate on a folder of the data set the "
                 "model was trained on",
         "wasps": f"the class folders of {cases['wasps']} (ants, bees, wasps) are not the model's classes (ants, bees): "

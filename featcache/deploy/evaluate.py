@@ -368,7 +368,8 @@ def check_same_classes(root: Path, found: Sequence[str], names: Sequence[str]) -
     renamed = {f: names[i] for f, i in folders.items() if f != unicodedata.normalize("NFC", names[i])}
     unmatched = [n for i, n in enumerate(names) if i not in folders.values()]
     extra, missing = sorted(set(found) - set(folders)), sorted(set(folders) - set(found))
-    case = [f"{f} for {m}" for f in extra for m in missing if f.casefold() == m.casefold()]
+    # the fix in plain words ("rename Ants to ants"; it read "Ants for ants", a new-user tester)
+    case = [f"rename {f} to {m}" for f in extra for m in missing if f.casefold() == m.casefold()]
     diff = "; ".join(x for x in (f"not the model's: {', '.join(extra)}" if extra else "",
                                  f"missing: {', '.join(missing)}" if missing else "") if x)
     hint = f" (class names are case-sensitive, as extract reads them: {', '.join(case)})" if case else ""
