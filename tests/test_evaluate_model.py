@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -136,7 +137,14 @@ def test_class_folders_that_are_not_the_models_classes_are_one_line(tiny, tmp_pa
     assert got.returncode == 2 and got.stderr.strip() == (
         f"featcache evaluate: error: {model} is a model written by 'featcache export' or 'featcache finetune', not a "
         "head; classify images with 'featcache predict' (score it on photos in class folders: 'featcache evaluate "
-        "MODEL FOLDER'), or pass the head it was made from")
+        f"MODEL FOLDER'), or pass the head it was made from, {(tiny[1] / 'h.npz').resolve()}")
+    # the head it was made from, named from the model's record (it named none; a new-user tester): gone, it says so
+    head = Path(shutil.copy(tiny[1] / "h.npz", tmp_path / "h2.npz"))
+    other = featcache.export(head, tmp_path / "m2.keras").path
+    head.unlink()
+    got = run_main(capsys, "evaluate", str(other), str(tiny[1] / "c.h5"))
+    assert got.returncode == 2 and got.stderr.strip().endswith(
+        f"or pass the head it was made from ({head.resolve()}, which is no longer there)"), got.stderr
     got = run_main(capsys, "evaluate", str(model), str(tmp_path / "nowhere"))
     assert got.returncode == 2 and got.stderr.strip() == (
         f"featcache evaluate: error: photo folder not found: {tmp_path / 'nowhere'}; a model is scored on photos: pass "

@@ -1358,8 +1358,18 @@ def _model_not_head(path: Path) -> FeatcacheError:
     if meta.get("kind") != MODEL_KIND:
         return FeatcacheError(f"{said}, and its record {_kind_words(meta)}, not {MODEL_KIND!r}: edited by hand or "
                               "damaged; pass the head it was made from, or export the model again")
-    return FeatcacheError(f"{said}; classify images with 'featcache predict' (score it on photos in class folders: "
-                          "'featcache evaluate MODEL FOLDER'), or pass the head it was made from")
+    return FeatcacheError(one_line(f"{said}; classify images with 'featcache predict' (score it on photos in class "
+                                   "folders: 'featcache evaluate MODEL FOLDER'), or pass the head it was made from"
+                                   f"{_made_from(meta.get('head_path'))}"))
+
+
+def _made_from(head_path: Any) -> str:
+    """The head a model records it was made from (its record's ``head_path``, export's absolute path), for the line of
+    a model given as a head: it said "pass the head it was made from" without naming the one it knows (a new-user
+    tester); one gone since is said to be."""
+    if not isinstance(head_path, str) or not head_path:
+        return ""
+    return f", {head_path}" if os.path.isfile(head_path) else f" ({head_path}, which is no longer there)"
 
 
 def _check_head_kind(meta: Any, path: Path) -> None:
