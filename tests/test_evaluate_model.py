@@ -609,7 +609,10 @@ def test_copies_of_training_photos_in_the_test_folder_get_the_copies_fix_not_eva
     other = make_class_tree(tmp_path / "other", {"ants": 2, "bees": 2}, ext="jpg", size=40, offset=80)
     (other / "bees" / "b.jpg").write_bytes((root / "train" / "bees" / "bees_001.jpg").read_bytes())
     got = run_main(capsys, "evaluate", str(model), str(other), "--json")
-    assert json.loads(got.stdout)["overlap"]["copies"] == 1
+    overlap = json.loads(got.stdout)["overlap"]
+    assert overlap["copies"] == 1
+    # the seen photo by name, in rows' order (the report had its row number alone; a new-user tester, helper-262)
+    assert overlap["paths"] == [str(other / "bees" / "b.jpg")] and len(overlap["rows"]) == 1, overlap
     assert (f"the seen ones are copies (the same bytes) of photos the model was trained on: remove them from {other}, "
             "or evaluate on new photos") in got.stderr, got.stderr
     got = run_main(capsys, "evaluate", str(model), str(root / "train"), "--json")  # its training folder: no copies

@@ -271,7 +271,8 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
     _warn_absent_classes(root, y, names)
     accuracy, per_class, cm = metrics(y, y_pred, names)
     unmatched = _unmatched_source_note(meta) if trained is not None else None
-    overlap = None if unmatched else _overlap(trained, [tree.digests[i] for i in kept], y, y_pred, meta, root)
+    overlap = None if unmatched else _overlap(trained, [tree.digests[i] for i in kept], y, y_pred, meta, root,
+                                              [tree.paths[i] for i in kept])
     if overlap and overlap["seen"]:
         warn(leakage_line(overlap, ModelEvalResult.trained_by), LeakageWarning)
     note = unmatched or (_trained_folder_note(meta, root) if trained is None else None)
@@ -448,7 +449,7 @@ def _misclassified(paths: Sequence[Path], y: np.ndarray, y_pred: np.ndarray, pro
 
 
 def _overlap(trained: np.ndarray | None, digests: Sequence[str], y: np.ndarray, y_pred: np.ndarray,
-             meta: dict[str, Any], root: Path) -> dict[str, Any] | None:
+             meta: dict[str, Any], root: Path, paths: Sequence[str | Path]) -> dict[str, Any] | None:
     """How many of the scored photos (their SHA-256 ``digests``) the model was trained on (``trained``: its keys,
     ``deploy.model.train_digests``), and the accuracy on the others, as a head's evaluate says it of a cache's rows
     (``analysis.evaluate.seen_overlap``, keyed by ``row_keys``). None without keys. In a folder that is not the one
@@ -460,6 +461,9 @@ def _overlap(trained: np.ndarray | None, digests: Sequence[str], y: np.ndarray, 
     if trained is None:
         return None
     overlap = {**seen_overlap(row_keys(digests), trained, FOLDER_SPLIT, y, y_pred), "photos": True}
+    # the seen photos' files, in ``rows``' order: the report lists no photo by row, so a script could not name the
+    # rows (a new-user tester); as misclassified photos' ``path``s
+    overlap["paths"] = [str(paths[r]) for r in overlap["rows"]]
     where = _copies_where(meta, root) if overlap["seen"] else None
     if where is not None:
         overlap.update(copies=overlap["seen"], copies_in=where[0], copies_in_data_set=where[1])
