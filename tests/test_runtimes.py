@@ -779,8 +779,9 @@ def test_a_conversion_lock_held_by_another_program_names_another_process(tmp_pat
         pytest.fail("onnxruntime is a default dependency (pyproject.toml) and must be installed")
     monkeypatch.setattr(runtimes, "_export_onnx", lambda *a: pytest.fail("converted beside the holder"))
     model = tmp_path / f"{TINY.key()}.onnx"
-    other = subprocess.Popen(["flock", f"{model}.lock", "-c", "echo held; exec sleep 300"], stdout=subprocess.PIPE,
-                             text=True)
+    hold = ("import fcntl, sys, time; f = open(sys.argv[1], 'w'); fcntl.flock(f, fcntl.LOCK_EX); print('held', "
+            "flush=True); time.sleep(300)")  # as 'flock FILE sleep 300': a lock file with no pid in it
+    other = subprocess.Popen([sys.executable, "-c", hold, f"{model}.lock"], stdout=subprocess.PIPE, text=True)
     try:
         assert other.stdout.readline() == "held\n"
         with pytest.raises(FeatcacheError) as exc:
