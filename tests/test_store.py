@@ -378,12 +378,13 @@ def test_a_cache_sealed_without_a_provenance_digest_still_opens(tmp_path, capsys
 
 def test_deleting_the_provenance_digest_does_not_switch_its_check_off(tmp_path):
     """A review: without its attribute a cache looked sealed before provenance digests, so deleting it (and editing
-    weights_source) passed open and verify. Its presence is part of the content digest."""
+    weights_source) passed open and verify. Its presence is part of the content digest, so the line names it
+    missing (helper-258: it said "content digest mismatch: its labels, index, paths or settings changed")."""
     path = make_cache(tmp_path / "c.h5", provenance={"weights_source": "/weights/w.h5"})
     with h5py.File(path, "r+") as f:
         del f.attrs["provenance_digest"]
         f.attrs["weights_source"] = "/elsewhere/w.h5"
-    with pytest.raises(FeatcacheError, match=r"is damaged \(content digest mismatch"):
+    with pytest.raises(FeatcacheError, match=r"is damaged \(attribute 'provenance_digest' is missing: it was sealed"):
         open_cache(path)
 
 

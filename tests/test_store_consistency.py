@@ -239,3 +239,79 @@ def test_a_weights_file_reaching_outside_itself_is_refused_before_keras_loads_it
     assert len(lines) == 1 and f"--weights {weights} reaches outside its file" in lines[0], proc.stderr
     assert "layers/conv/vars/0 is an external link" in lines[0], lines[0]
     assert not (tmp_path / "c.h5").exists()
+
+
+def _del_test(f):
+    del f["test"]
+
+
+def _add_group(f):
+    f.create_group("zzz")
+
+
+def _add_dataset(f):
+    f.create_dataset("zzz", data=np.zeros(3))
+
+
+_UNKNOWN = "at its top, where featcache writes only its splits: train, test"
+
+
+@pytest.mark.parametrize("edit, reseal, words", [
+    (_add_group, False, f"it holds an unknown group 'zzz' {_UNKNOWN}"),  # featcache's seal cannot seal an empty split
+    (_add_dataset, False, f"it holds an unknown dataset 'zzz' {_UNKNOWN}"),
+    (_add_dataset, True, f"it holds an unknown dataset 'zzz' {_UNKNOWN}"),
+    (_del_test, False, "its split 'test' is missing; featcache wrote the splits train, test"),
+    (_del_test, True, "its split 'test' is missing; featcache wrote the splits train, test")])
+def test_a_group_added_at_the_top_or_a_split_deleted_is_said_for_what_it_is(tiny, tmp_path, capsys, edit, reseal, words):
+    """Regression (helper-255, h5py edits): ``f.create_group("zzz")`` on a finished cache, or ``del f["test"]``, was
+    "completion digest mismatch: its 'complete' or a split's rows_done changed" (every group at its top was taken for
+    a split). The splits a cache holds are those its settings record (one data digest each): anything else is said
+    as itself, re-sealed with featcache's own seal too."""
+    cache = edited(tiny, tmp_path / "c.h5", edit, reseal=reseal)
+    assert_damaged(capsys, cache, words, commands=("info", "verify", "train"))
+
+
+@pytest.mark.parametrize("names", [["features_digest"], ["provenance_digest"], ["provenance_digest", "features_digest"]])
+def test_a_deleted_seal_digest_is_said_missing_not_a_content_change(tiny, tmp_path, capsys, names):
+    """Regression (helper-255): ``del f.attrs["features_digest"]`` was "content digest mismatch: its labels, index,
+    paths or settings changed", none of which had: the content digest records that the seal wrote it, and the line
+    now names the attribute deleted (the provenance digest's and both alike)."""
+    def edit(f):
+        for name in names:
+            del f.attrs[name]
+
+    cache = edited(tiny, tmp_path / "c.h5", edit, reseal=False)
+    quoted = " and ".join(repr(n) for n in names)
+    assert_damaged(capsys, cache, f"attribute{'s' if len(names) > 1 else ''} {quoted}", "missing", "sealed with",
+                   commands=("info", "verify", "train"))
+    assert "content digest mismatch" not in run_main(capsys, "verify", str(cache)).stderr
+
+
+@pytest.mark.parametrize("where, make, kind", [("train/extra", _dataset, "a dataset"), ("test/notes", _group, "a group")])
+def test_an_object_featcache_does_not_write_in_a_split_fails_verify_and_is_ignored_by_readers(
+        tiny, tmp_path, capsys, where, make, kind):
+    """Regression (helper-255): ``train/extra`` added as a dataset was read by nothing and ``verify`` said "intact
+    ... 8 datasets". verify vouches for the whole file, so it refuses one line naming the object; train and info,
+    which never read it and whose reads are checked, go on (docs/guarantees.md)."""
+    cache = edited(tiny, tmp_path / "c.h5", lambda f: make(f, where), reseal=False)
+    assert_damaged(capsys, cache, f"it holds {where}, {kind} featcache does not write, so verify cannot vouch for it",
+                   commands=("verify",))
+    assert run_main(capsys, "info", str(cache)).returncode == 0
+    proc = run_main(capsys, "train", str(cache), "--head", "logreg", "--out", str(tmp_path / "h.npz"))
+    assert proc.returncode == 0 and (tmp_path / "h.npz").is_file(), proc.stderr
+
+
+def test_features_rewritten_in_another_dtype_are_said_by_info_as_by_verify(tiny, tmp_path, capsys):
+    """Regression (helper-255): a cache's float32 features rewritten as float16 (chunked, with Fletcher-32, as the
+    writer makes them) were refused by verify ("rewritten or moved") and train, while ``info`` said nothing, exit 0.
+    Every open compares each features dataset's type with the cache's ``dtype`` attribute: one line, read nothing."""
+    def edit(f):
+        name = "test/features/out_relu"
+        values = f[name][()]
+        del f[name]
+        f.create_dataset(name, data=values.astype(np.float16), chunks=(min(64, len(values)), values.shape[1]),
+                         fletcher32=True)
+
+    cache = edited(tiny, tmp_path / "c.h5", edit, reseal=False)
+    assert_damaged(capsys, cache, "test/features/out_relu holds float16 values, where its attribute 'dtype' says float32",
+                   commands=("info", "verify", "train"))

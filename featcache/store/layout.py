@@ -38,6 +38,7 @@ import numpy as np
 from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5, first_line, given_path, no_permission, option, out_option, shell_path
 from featcache.sources.base import STAGING  # noqa: F401  (the one group of a staged partial file)
 from featcache.store.atomic import is_no_space
+from featcache.store.fingerprint import fingerprint
 from featcache.validate import outside_storage
 
 if TYPE_CHECKING:
@@ -344,11 +345,48 @@ def check_inside(path: Path, f: h5py.File) -> None:
     if problem:
         raise damaged(path, f"{problem}; featcache writes none, and reads nothing outside a cache")
     try:
-        misplaced = misplaced_object(f)
+        misplaced = splits_problem(f) or misplaced_object(f)
     except (RuntimeError, OSError, ValueError, KeyError) as exc:
         raise damaged(path, f"its structure is unreadable: {first_line(exc)}") from None
     if misplaced:
         raise damaged(path, misplaced)
+
+
+def recorded_splits(f: h5py.File) -> list[str] | None:
+    """The splits a complete cache was written with, in ``split_names``' order: the keys of its settings'
+    ``data_digest`` (one digest per split, of every source), read where the settings are still what its fingerprint
+    hashes; None where they cannot say (no settings, edited ones: ``reader._check_settings`` says so later)."""
+    try:
+        settings = json.loads(_attr_value(f.attrs.get("settings")))
+        stated = fingerprint(settings)
+    except (TypeError, ValueError):
+        return None
+    digests = settings.get("data_digest") if isinstance(settings, dict) else None
+    if stated != _attr_value(f.attrs.get("fingerprint")) or not isinstance(digests, dict) or not digests:
+        return None
+    return sorted(digests, key=lambda k: (SPLIT_ORDER.index(k) if k in SPLIT_ORDER else len(SPLIT_ORDER), k))
+
+
+def splits_problem(f: h5py.File) -> str | None:
+    """What is at the top of a complete cache that featcache did not put there, in words; None where its top holds
+    exactly the splits it was written with (``recorded_splits``). A group added there (``f.create_group("zzz")``) or
+    a split deleted was "completion digest mismatch: its 'complete' or a split's rows_done changed" (every group at the
+    top is taken for a split, and the completion digest hashes each: an adversarial tester, helper-255). An
+    unfinished file is the writer's to judge (a photo folder's partial holds its ``STAGING`` group)."""
+    if not f.attrs.get("complete"):
+        return None
+    splits = recorded_splits(f)
+    if splits is None:
+        return None
+    listed = ", ".join(splits)
+    for name in f:
+        if name not in splits:
+            kind = _kind(f.get(name)).removeprefix("a ")
+            return f"it holds an unknown {kind} {name!r} at its top, where featcache writes only its splits: {listed}"
+    missing = [name for name in splits if name not in f]
+    if missing:
+        return f"its split {missing[0]!r} is missing; featcache wrote the splits {listed}"
+    return None
 
 
 def misplaced_object(f: h5py.File) -> str | None:
@@ -383,8 +421,24 @@ def misplaced_object(f: h5py.File) -> str | None:
     return None
 
 
+# What featcache writes in a split's group (``lay_out``); what a features or views group holds is the reader's
+# ``Cache._check_listed``'s to check, on every open.
+SPLIT_MEMBERS = (*ROW_DATASETS, "digests", "features", VIEWS)
+
+
+def foreign_objects(f: h5py.File) -> list[tuple[str, str]]:
+    """Each object in a split's group that featcache does not write there (``SPLIT_MEMBERS``), as ``(path, kind)``
+    (``_kind``: "a dataset"), in split and name order; checked by ``verify`` (``reader.verify``), after
+    ``misplaced_object`` has found every split a group. ``train/extra`` added as a dataset was read by nothing, and
+    verify said "intact ... 8 datasets" (an adversarial tester, helper-255)."""
+    return [(f"{split}/{name}", _kind(f[split].get(name))) for split in split_names(f)
+            for name in f[split] if name not in SPLIT_MEMBERS]
+
+
 def _kind(obj: Any) -> str:
     """An HDF5 object as a line names it: "a group", "a dataset of no dimension", "a dataset"."""
+    if obj is None:  # ``get`` of a soft link to nothing
+        return "a link to nothing"
     if isinstance(obj, h5py.Group):
         return "a group"
     if isinstance(obj, h5py.Dataset) and obj.ndim == 0:
@@ -507,9 +561,13 @@ def lay_out(f: h5py.File, attrs: dict[str, Any], splits: Sequence[SplitSpec], la
         g.attrs["rows_done"] = 0
 
 
+# The splits in the order they are listed (HDF5 lists groups by name); any other name after them.
+SPLIT_ORDER = ("train", "test", "val")
+
+
 def split_names(f: h5py.File) -> list[str]:
-    known = [k for k in ("train", "test", "val") if k in f]
-    return known + sorted(k for k in f if isinstance(f[k], h5py.Group) and k not in ("train", "test", "val"))
+    known = [k for k in SPLIT_ORDER if k in f]
+    return known + sorted(k for k in f if isinstance(f[k], h5py.Group) and k not in SPLIT_ORDER)
 
 
 def read_rows(g: h5py.Group, name: str) -> np.ndarray | list[str] | None:
@@ -686,6 +744,26 @@ def content_digest(f: h5py.File) -> str:
     The views attribute and each split's view datasets are hashed only when
     the cache has views: a cache without them keeps its digest.
     """
+    return _content_digest(f)
+
+
+# The seal's digests whose presence the content digest records: deleting one would otherwise switch its check off (a
+# cache sealed before it existed opens without one; a review).
+PRESENCE_DIGESTED = ("provenance_digest", "features_digest")
+
+
+def deleted_digests(f: h5py.File, stored: Any) -> list[str]:
+    """The seal's digests (``PRESENCE_DIGESTED``) deleted from ``f``: those whose presence the ``stored`` content
+    digest records and ``f`` lacks; empty where none is, or where the content digest differs otherwise too. Read
+    only once that digest has failed. ``del f.attrs["features_digest"]`` was "content digest mismatch: its labels,
+    index, paths or settings changed", none of which had (an adversarial tester, helper-255)."""
+    absent = [name for name in PRESENCE_DIGESTED if name not in f.attrs]
+    tries = [[name] for name in absent] + ([absent] if len(absent) > 1 else [])
+    return next((names for names in tries if _content_digest(f, tuple(names)) == stored), [])
+
+
+def _content_digest(f: h5py.File, deleted: tuple[str, ...] = ()) -> str:
+    """``content_digest`` of ``f``, as it was with the digests ``deleted`` still there (``deleted_digests``)."""
     h = hashlib.sha256()
     attrs = f.attrs
     for key in DIGESTED_ATTRS:
@@ -702,12 +780,9 @@ def content_digest(f: h5py.File) -> str:
     if VIEWS in attrs:
         value = attrs[VIEWS]
         h.update(f"views={value.decode() if isinstance(value, bytes) else value!r};".encode())
-    if "provenance_digest" in attrs:
-        # Deleting the provenance digest would otherwise switch its check off (a cache sealed before it existed
-        # opens without one; a review): its presence is part of the content digest. Older caches hash as before.
-        h.update(b"provenance_digest;")
-    if "features_digest" in attrs:  # the same for the digest of the features (verify's)
-        h.update(b"features_digest;")
+    for name in PRESENCE_DIGESTED:  # their presence is part of the content digest; older caches hash as before
+        if name in attrs or name in deleted:
+            h.update(f"{name};".encode())
     return h.hexdigest()
 
 

@@ -46,8 +46,10 @@ from featcache.store.layout import (
     dataset_hasher,
     damaged,
     decode_attrs,
+    deleted_digests,
     feature_datasets,
     force_words,
+    foreign_objects,
     hashed_blocks,
     lock_path,
     named_as_partial_of,
@@ -428,6 +430,12 @@ class Cache:
         width = (self.meta.get("layer_widths") or {}).get(layer)
         if ds.ndim != 2 or (width is not None and ds.shape[1] != width) or ds.dtype not in (np.float16, np.float32):
             raise damaged(self.path, f"{name} is not (images, {width or 'width'}) floats but {ds.dtype} {ds.shape}")
+        declared = self.meta.get("dtype")
+        if isinstance(declared, str) and ds.dtype.name != declared:
+            # The writer stores every features dataset in the dtype it records: one that differs was rewritten (float32
+            # features as float16: verify called it "rewritten or moved", train refused it, info said nothing, exit 0)
+            raise damaged(self.path, f"{name} holds {ds.dtype.name} values, where its attribute 'dtype' says {declared}: "
+                                     "one of them was edited")
         if ds.shape[0] != n:
             raise damaged(self.path, f"{name} does not have a row per label")
         if self.meta.get("format_version") != 1 and not (ds.chunks and ds.fletcher32):
@@ -455,7 +463,7 @@ class Cache:
         except (OSError, KeyError, ValueError) as exc:  # ValueError: e.g. a path that is not UTF-8
             raise damaged(self.path, _read_problem(exc, "labels/index/paths")) from None
         if stored != actual:
-            raise damaged(self.path, "content digest mismatch: its labels, index, paths or settings changed")
+            raise damaged(self.path, _content_mismatch(f, stored))
         # caches sealed before 2026-12-02 have no provenance digest: their provenance stays unchecked
         if "provenance_digest" in self.meta and self.meta["provenance_digest"] != provenance_digest(f):
             raise damaged(self.path, "provenance digest mismatch: how it was made (versions, runtime, weights path, "
@@ -821,6 +829,26 @@ def _not_finite(name: str) -> str:
     return f"{name} holds NaN or infinite values"
 
 
+def _content_mismatch(f: h5py.File, stored: Any) -> str:
+    """Why the content digest of ``f`` is not the ``stored`` one: a digest of the seal deleted
+    (``layout.deleted_digests``), or its labels, index, paths or settings changed."""
+    gone = deleted_digests(f, stored)
+    if gone:
+        many = len(gone) > 1
+        return (f"attribute{'s' if many else ''} {' and '.join(repr(name) for name in gone)} {'are' if many else 'is'} "
+                f"missing: it was sealed with {'them' if many else 'one'}, deleted since")
+    return "content digest mismatch: its labels, index, paths or settings changed"
+
+
+def _foreign_line(foreign: list[tuple[str, str]]) -> str:
+    """``verify``'s words for objects in a split that featcache does not write (``layout.foreign_objects``): other
+    commands never read them, so only verify, which vouches for the whole file, refuses (docs/guarantees.md)."""
+    (name, kind), n = foreign[0], len(foreign) - 1
+    what = f"{kind}, and {n} more object{'s' if n > 1 else ''}" if n else kind
+    return (f"it holds {name}, {what} featcache does not write, so verify cannot vouch for {'them' if n else 'it'}; "
+            "other commands never read it")
+
+
 def _progress_unreadable(exc: BaseException) -> str:
     return f"its progress is unreadable: {first_line(exc)}"
 
@@ -889,6 +917,9 @@ def verify(path: str | Path) -> VerifyResult:
     stored = cache.meta.get("features_digest")
     hashed: dict[str, str] = {}  # each feature dataset's digest, taken in the same read as its checksums
     with cache._file() as f:
+        foreign = foreign_objects(f)
+        if foreign:  # verify vouches for the whole file: an object it does not know it cannot check
+            raise damaged(cache.path, _foreign_line(foreign))
         for s in cache.split_names:
             rows = [d for d in ROW_DATASETS if d in f[s]]
             for name in [*rows, *(view_dataset(v, l) for v in cache.views for l in cache.layers)]:
