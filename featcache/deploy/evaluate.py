@@ -214,7 +214,7 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
     gets a note saying so (``result.note``). ``lock_timeout``: predict's, its wait for another process converting the
     same model (None: ``runtimes.CONVERSION_WAIT_SECONDS``)."""
     from featcache.deploy.model import MODEL_FILE, one_vote, train_digests
-    from featcache.deploy.predict import (BATCH_SIZE, TimedModel, checked_lock_timeout, input_settings, model_meta,
+    from featcache.deploy.predict import (BATCH_SIZE, checked_lock_timeout, input_settings, model_meta,
                                           model_runner, photo_count, predict_files, progress_bar, value_of)
     from featcache.heads.io import DIGEST_KEY
     from featcache.embedding.runtimes import check_runtime
@@ -248,8 +248,8 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
     # photos as extract counts them (StagedPhotos.images): a notes.txt is left out as no image, not one (the lines
     # said "on 91 photos", "predicting 91 images", then the report "90 images"; a tester)
     photos = photo_count(tree.paths)
-    net = TimedModel(model_runner(model, runtime, batch_size, photos, verbose, meta, verb="scoring", views=views,
-                                  lock_timeout=lock_timeout, doing="evaluated"))
+    net = model_runner(model, runtime, batch_size, photos, verbose, meta, verb="scoring", views=views,
+                       lock_timeout=lock_timeout, doing="evaluated")
     bar = progress_bar(photos) if bars_wanted(verbose) and photos > batch_size else None
     start = time.perf_counter()
     try:

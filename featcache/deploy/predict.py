@@ -138,32 +138,6 @@ class Throughput:
                 f"{view_rate}, runtime {runtime}; model ready in {self.startup_seconds:.1f} s)")
 
 
-class TimedModel:
-    """``model_runner``'s ``net``, with how long its first call (the model's preparation) took: ``startup_seconds``,
-    left out of a run's images/s (``Throughput``)."""
-
-    def __init__(self, net: LazyRunner):
-        self.net = net
-        self.startup_seconds = 0.0
-        self._built = False
-
-    def __call__(self) -> ModelRunner:
-        if self._built:
-            return self.net()
-        start = time.perf_counter()
-        runner = self.net()
-        self.startup_seconds, self._built = time.perf_counter() - start, True
-        return runner
-
-    def check_unchanged(self) -> None:
-        """The model file is still the one run (``LazyRunner.check_unchanged``, the runner's one check)."""
-        self.net.check_unchanged()
-
-    def throughput(self, images: int, since: float, views: int) -> Throughput:
-        """What ran since ``since`` (``time.perf_counter()``), the preparation left out."""
-        return Throughput(images, max(0.0, time.perf_counter() - since - self.startup_seconds), self.startup_seconds, views)
-
-
 class FileRead(NamedTuple):
     """One image file as ``read_files`` read it: ``skipped`` is ``(path as shown, why)`` when it did not decode."""
 
@@ -1190,7 +1164,7 @@ def predict(
     # ("predicting 5 images" of 4 photos and a notes.txt, then 4 rows; a new-user tester)
     n_images = photo_count(files) + sum(len(arr) for _, arr in [*arrays, *given])
     size, views, photos, native = input_settings(meta)
-    net = TimedModel(model_runner(model, runtime, batch_size, n_images, verbose, meta, views=views, lock_timeout=lock_timeout))
+    net = model_runner(model, runtime, batch_size, n_images, verbose, meta, views=views, lock_timeout=lock_timeout)
     bar = progress_bar(n_images) if bars_wanted(verbose) and n_images > batch_size else None
     if bar is not None and bar.interactive and not verbose:  # at once: loading the model (and TensorFlow) before the
         # first batch was a minute without a line on a loaded machine (a new-user tester). A verbose run's first line,
@@ -1336,6 +1310,7 @@ def model_runner(model: str | Path, runtime: str, batch_size: int, n_images: int
     from featcache.progress import counted, status
 
     built: list[ModelRunner] = []
+    startup: list[float] = []  # how long the build took (the model's preparation)
     # Said as extraction says it, and now, before the first batch is decoded (the model is built then): loading the
     # model (TensorFlow's import, a conversion) took 27 s before the predictions of 2 images without a word (a
     # new-user tester), and said in net() this line waited for the first batch's decoding too (a reader). Status
@@ -1354,13 +1329,14 @@ def model_runner(model: str | Path, runtime: str, batch_size: int, n_images: int
                 runner = model_io.ModelRunner(model, runtime, batch_size, expected_images=n_images,
                                               lock_timeout=lock_timeout, record=meta, doing=doing)
             built.append(runner)
+            startup.append(time.perf_counter() - start)
             if verbose:
                 used = built[0].runtime_used
                 why = cached_choice(runtime, used, n_images, views)  # passes, as the runner chose by
-                status(ready_line("model", used, time.perf_counter() - start, why))
+                status(ready_line("model", used, startup[0], why))
         return built[0]
 
-    return LazyRunner(net, built)
+    return LazyRunner(net, built, startup)
 
 
 @dataclass(frozen=True)
@@ -1369,9 +1345,19 @@ class LazyRunner:
 
     build: Callable[[], ModelRunner]
     built: list  # the runner, once built
+    startup: list  # the seconds its build took, once built
 
     def __call__(self) -> ModelRunner:
         return self.build()
+
+    @property
+    def startup_seconds(self) -> float:
+        """The model's preparation (TensorFlow's import, the load, a conversion, the trace); 0 before it is built."""
+        return self.startup[0] if self.startup else 0.0
+
+    def throughput(self, images: int, since: float, views: int) -> Throughput:
+        """What ran since ``since`` (``time.perf_counter()``), the preparation left out (``Throughput``)."""
+        return Throughput(images, max(0.0, time.perf_counter() - since - self.startup_seconds), self.startup_seconds, views)
 
     def check_unchanged(self) -> None:
         """The runner's ``check_unchanged``: the model file is still the one run; nothing to check where no model
