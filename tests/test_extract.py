@@ -1293,6 +1293,32 @@ def test_extract_force_replaces_a_cache_of_other_settings_only_once_the_new_one_
         assert f.attrs["fingerprint"] == old_fp  # the 32 px cache again: the same fingerprint as the first
 
 
+def test_a_hit_says_the_runtime_named_did_not_run_and_what_made_the_cache(fashion_dir, tmp_path, capsys):
+    """A cache hit with --runtime named printed "nothing to do" and --json "runtime": null alone: a user timing
+    runtimes read `--runtime openvino --out fm/tensorflow.h5` as openvino's run (a brief). The hit line says the runtime
+    named did not run and what made the cache, as its provenance records; --json keeps runtime null (nothing ran) and
+    adds cache_runtime, as the API's result does. auto names no runtime: the line is as it was."""
+    out = tmp_path / "tensorflow.h5"
+    base = ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32", "--out", str(out)]
+    made = run_main(capsys, *base, "--runtime", "tensorflow", "--json")
+    assert made.returncode == 0 and json.loads(made.stdout)["cache_runtime"] == "tensorflow", made
+    proc = run_main(capsys, *base, "--runtime", "onnxruntime")
+    assert proc.returncode == 0 and proc.stdout == (
+        f"cache hit: {out} already holds these features; nothing to do; --runtime onnxruntime did not run: the cache "
+        "was made by tensorflow (as its provenance records); to time onnxruntime, give another --out\n"), proc
+    doc = json.loads(run_main(capsys, *base, "--runtime", "onnxruntime", "--json").stdout)
+    assert doc["hit"] is True and doc["runtime"] is None and doc["cache_runtime"] == "tensorflow"
+    assert run_main(capsys, *base).stdout == f"cache hit: {out} already holds these features; nothing to do\n"
+    # the API: its result says the same, and its line names the API's keywords
+    res = featcache.extract(featcache.FashionMNIST(data_dir=str(fashion_dir)),
+                            featcache.ModelSpec(weights="random", image_size=32), featcache.StoreSpec(out=out),
+                            featcache.LocalEngine(runtime="onnxruntime"), verbose=True)
+    assert res.hit and res.runtime is None and res.cache_runtime == "tensorflow"
+    assert capsys.readouterr().out == (
+        f"cache hit: {out} already holds these features; nothing to do; runtime='onnxruntime' did not run: the cache "
+        "was made by tensorflow (as its provenance records); to time onnxruntime, give another StoreSpec(out=...)\n")
+
+
 def test_a_hit_keeps_the_partial_of_a_stopped_force_run_of_other_settings(fashion_dir, tmp_path, capsys, monkeypatch):
     """An extract --force of other settings stopped mid-rows leaves its partial beside the cache it was to replace;
     the hit of that cache's own command tidied any featcache partial beside it away, deleting the stopped run's rows
@@ -1332,7 +1358,9 @@ def test_extract_force_with_a_cache_of_these_settings_is_still_a_hit(fashion_dir
     st = os.stat(out)
     proc = run_main(capsys, *base, "--force")
     assert proc.returncode == 0 and proc.stdout == (f"cache hit: {out} already holds these features; nothing to do; "
-                                                    "--force replaces only a cache of other settings\n"), proc
+                                                    "--force replaces only a cache of other settings; --runtime tensorflow "
+                                                    "did not run: the cache was made by tensorflow (as its provenance "
+                                                    "records); to time tensorflow, give another --out\n"), proc
     assert (os.stat(out).st_ino, os.stat(out).st_mtime_ns) == (st.st_ino, st.st_mtime_ns)
     doc = json.loads(run_main(capsys, *base, "--force", "--json").stdout)
     assert doc["hit"] is True and doc["replaced"] is False and doc["replaced_cache"] is None

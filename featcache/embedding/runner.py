@@ -62,6 +62,10 @@ class ExtractResult:
     # among ``skipped`` until 2026-12-06, where --json listed them while the lines counted them apart (a brief).
     copies: list[tuple[str, str]] = field(default_factory=list)
     runtime: str | None = None  # what ran the network (``Mapper.runtime_used``); None on a cache hit
+    # What made the cache at ``path``, as its provenance records it (its ``runtime`` attribute; None for a cache made
+    # before featcache recorded one): ``runtime`` on a run; on a hit, where nothing ran, the only runtime there is to
+    # name (a hit with --runtime openvino said "runtime": null alone, and a user comparing runtimes was misled; a brief)
+    cache_runtime: str | None = None
     views: int = 1  # views embedded per image (``ModelSpec.views``; 1: the original alone)
     runtime_note: str | None = None  # why ``auto`` fell back to TensorFlow (``Mapper.runtime_note``)
     converted: bool = False  # this run converted the network for its runtime (else: none needed, or a cached one)
@@ -122,7 +126,8 @@ class ExtractResult:
                 "engine_startup_seconds": round(self.engine_startup_seconds, 3),
                 "images_per_s": round(self.images_per_s, 1), "views": self.views,
                 "view_images_per_s": round(self.view_images_per_s, 1), "runtime": self.runtime,
-                "runtime_note": self.runtime_note, **left_out_json(self.skipped, self.copies), "cached": self.cached,
+                "cache_runtime": self.cache_runtime, "runtime_note": self.runtime_note,
+                **left_out_json(self.skipped, self.copies), "cached": self.cached,
                 "converted": self.converted, "replaced_incomplete": self.replaced_incomplete,
                 "replaced": self.replaced, "replaced_from": self.replaced_from,
                 "replaced_cache": None if self.replaced_cache is None else {
@@ -198,7 +203,8 @@ def _extract(source: Any, model: ModelSpec | None, store: StoreSpec | None, engi
         forced = f"; {force_words()} replaces only a cache of other settings" if store.force else ""
         changed = _rule_change(data, path)
         if find_complete(path, ident, data.spec, force=store.force, rule_change=changed):
-            return _hit(path, data, verbose, f"cache hit: {path} already holds these features; nothing to do{forced}", model)
+            return _hit(path, data, verbose, f"cache hit: {path} already holds these features; nothing to do{forced}", model,
+                        runtime=engine.runtime, out_given=out is not None)
         # Not before the hit: a layer beyond the registry's needs Keras, which a hit never imports (0.7 s against 5 s).
         check_layers(bb, layer_names, size)
         # said with --json too (on stderr, after lock.WAIT_QUIET_SECONDS): a wait without a word looks like a hang
@@ -209,7 +215,7 @@ def _extract(source: Any, model: ModelSpec | None, store: StoreSpec | None, engi
             at_start = file_state(path)
             if find_complete(path, ident, data.spec, force=store.force, rule_change=changed):  # the other process may have just finished it
                 return _hit(path, data, verbose, f"cache hit: {path} was completed by another process; nothing to do{forced}",
-                            model, locked=True)
+                            model, locked=True, runtime=engine.runtime, out_given=out is not None)
             other = other_cache(path, ident, data.spec) if store.force else None
             # Before the model is built, not only when the writer meets it; under the lock: another writer's
             # partial is complete for a moment before it is renamed into place.
@@ -370,7 +376,7 @@ def _rule_change(data: DataSource, path: Path) -> Callable[[Any], str | None]:
 
 
 def _hit(path: Path, source: DataSource, verbose: bool, message: str, model: ModelSpec | None = None,
-         locked: bool = False) -> ExtractResult:
+         locked: bool = False, runtime: str | None = None, out_given: bool = False) -> ExtractResult:
     # The cache lists the files that did not decode: a photo source's rows
     # (and --strict) are settled from it, with nothing decoded. It lists a photo's copies in its class folder among
     # them, told apart by their reason (``decode.left_out_parts``), as every cache written since they are counted once does.
@@ -387,9 +393,27 @@ def _hit(path: Path, source: DataSource, verbose: bool, message: str, model: Mod
     if verbose:
         for line in _skipped_lines(left_out["skipped"], left_out["copies"]):
             note(line)
-        print(one_line(message))
+        print(one_line(message + _not_run_words(runtime, attrs, out_given)))
+    made = attrs.get("runtime")
     return ExtractResult(path, hit=True, **left_out, views=len(model.view_list()) if model else 1,
-                         cached=_split_sizes(path), fingerprint=_fingerprint_of(attrs))
+                         cached=_split_sizes(path), fingerprint=_fingerprint_of(attrs),
+                         cache_runtime=made if isinstance(made, str) else None)
+
+
+def _not_run_words(runtime: str | None, attrs: dict, out_given: bool) -> str:
+    """A hit's clause for a runtime named (not ``auto``): it did not run, and what made the cache, from its provenance.
+    "nothing to do" alone, after ``--runtime openvino --out fm/tensorflow.h5``, read as openvino's run (a brief).
+    ``out_given``: the caller named the cache's file, so another one times the runtime; the default path of these
+    settings is this cache whatever the runtime, and the lesson, which names none, says its cache's runtime itself."""
+    from featcache.embedding.runtimes import DEFAULT_RUNTIME
+
+    if runtime is None or runtime == DEFAULT_RUNTIME:
+        return ""
+    made = [r for r in attrs.get("runtimes") or [attrs.get("runtime")] if isinstance(r, str)]
+    by = (", then ".join(made) + " (as its provenance records)" if made
+          else "a runtime it does not record (made before featcache recorded one)")
+    fix = f"; to time {runtime}, give another {out_option()}" if out_given else ""
+    return f"; {option(f'--runtime {runtime}', f'runtime={runtime!r}')} did not run: the cache was made by {by}{fix}"
 
 
 def _fingerprint_now(path: Path) -> str | None:
@@ -520,7 +544,8 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
     resumed = sum(cached.values()) - counts["embedded"] if any(done.values()) else 0
     result = ExtractResult(path, hit=False, images=counts["embedded"], seconds=seconds, startup_seconds=startup,
                            engine_startup_seconds=engine_startup, resumed_images=resumed,
-                           **left_out_parts(data.skipped), runtime=make_embed.runtime_used, views=n_views,
+                           **left_out_parts(data.skipped), runtime=make_embed.runtime_used,
+                           cache_runtime=make_embed.runtime_used, views=n_views,
                            runtime_note=make_embed.runtime_note, cached=cached, converted=converted,
                            replaced_cache=other, partial_set_aside=aside, partial_started_over=started_over,
                            fingerprint=_fingerprint_of(attrs))
