@@ -75,7 +75,7 @@ def test_a_model_scored_on_a_class_folder_tree_says_what_predicts_csv_says(tiny,
     assert "evaluate: skipped 3 file(s)" in got.stderr and "cut.jpg" in got.stderr and "notes.txt" in got.stderr
     report = json.loads((tmp_path / "rep" / "evaluation.json").read_text())
     assert report["accuracy"] == pytest.approx(accuracy) and np.sum(report["confusion"]) == images
-    assert report["model"] == {"path": str(model), "sha256": file_sha256(model),
+    assert report["model"] == {"path": str(model), "abspath": os.path.abspath(model), "sha256": file_sha256(model),
                                "content_digest": read_meta(model)["content_digest"]}
     assert report["folder"]["images"] == 13 and len(report["folder"]["fingerprint"]) == 64
     assert report["runtime"] == "tensorflow" and report["class_names"] == ["ants", "bees"]
@@ -677,6 +677,39 @@ def test_info_of_a_models_evaluation_names_the_model_and_folder_and_repeats_its_
     assert (f"an evaluation of the model {model} on the folder {tmp / 'photos'} ({report['folder']['images']} images): "
             f"accuracy {report['accuracy']:.4f}") in lines, lines
     assert warning[0] in lines and "head" not in info.stdout and "split" not in info.stdout, lines
+
+
+def test_a_models_evaluation_names_its_model_and_folder_under_those_keys_alone(tiny, tmp_path, capsys):
+    """Regression (a brief): a model's evaluation.json and --json held the model's path under "head", the folder's
+    under "cache" and "split": "folder", beside its "model" and "folder" records. They say what they hold now: the
+    paths (and their absolute forms, which the default folder's owner is read by) are in "model" and "folder" alone,
+    and info of the report names them so. A rerun keeps its default folder; a model of the same name elsewhere is
+    given its own."""
+    model, tmp = tiny
+    val = make_class_tree(tmp_path / "val", {"ants": 2, "bees": 2}, ext="jpg", size=40, offset=70)
+    got = run_main(capsys, "evaluate", str(model), str(val), "--json")
+    assert got.returncode == 0, got.stderr
+    doc = json.loads(got.stdout)
+    folder = featcache.paths.runs_dir() / "eval" / "m_keras_on-val"
+    assert json.loads((folder / "evaluation.json").read_text())["folder"] == doc["folder"]
+    for key in ("head", "cache", "split", "head_abspath", "cache_abspath"):
+        assert key not in doc, key
+    assert (doc["model"]["path"], doc["model"]["abspath"]) == (str(model), os.path.abspath(model))
+    assert (doc["folder"]["path"], doc["folder"]["abspath"], doc["folder"]["images"]) == (str(val), os.path.abspath(val), 4)
+    assert doc["accuracy"] is not None and doc["test_accuracy"] is None  # a folder's score, no test split's
+    info = json.loads(run_main(capsys, "info", str(folder / "evaluation.json"), "--json").stdout)
+    assert (info["model"], info["folder"]) == (doc["model"], doc["folder"]) and "head" not in info and "split" not in info
+    # the default folder's owner is read from those keys: the same model and folder again keep it, another
+    # model file of the same name is given a folder of its own
+    again = run_main(capsys, "evaluate", str(model), str(val), "--json")
+    assert again.returncode == 0 and sorted(p.name for p in folder.parent.iterdir()) == ["m_keras_on-val"], again.stderr
+    other = tmp_path / "other" / "m.keras"
+    other.parent.mkdir()
+    other.write_bytes(model.read_bytes())
+    assert run_main(capsys, "evaluate", str(other), str(val), "--json").returncode == 0
+    tagged = [p for p in folder.parent.iterdir() if p != folder]
+    assert len(tagged) == 1 and tagged[0].name.startswith("m_keras_on-val"), tagged
+    assert json.loads((tagged[0] / "evaluation.json").read_text())["model"]["abspath"] == str(other)
 
 
 def test_a_model_that_keeps_no_training_digests_scored_on_its_heads_train_folder_gets_a_note(tmp_path, capsys):

@@ -95,13 +95,19 @@ class EvalResult:
         return {TEST_ACCURACY: self.accuracy if test else None, TEST_ACCURACY_ORIG: self.accuracy_orig if test else None,
                 "test_images": self.images if test else None}
 
-    def to_dict(self) -> dict[str, Any]:
+    def scored(self) -> dict[str, Any]:
+        """What was scored on what, as evaluation.json names it: a head (its file) on a cache's split. A model's
+        report names a model and a folder instead (``deploy.evaluate.ModelEvalResult``)."""
         return {
-            **self.shared_scores(),
             "head": None if self.head_path is None else str(self.head_path), "cache": str(self.cache_path), "split": self.split,
             # whose report the default folder holds (default_out): the paths as given are relative to another folder
             "head_abspath": None if self.head_path is None else os.path.abspath(self.head_path),
             "cache_abspath": os.path.abspath(self.cache_path),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.shared_scores(), **self.scored(),
             "layer": self.layer, "accuracy": self.accuracy, "per_class": self.per_class,
             "class_names": self.class_names, "confusion": self.confusion.tolist(),
             "test_views": list(self.test_views), "averaged": self.averaged,
@@ -433,6 +439,9 @@ def report_folder(name: str, head_path: Path | None, scored: Path, whose: str) -
     absolute = tuple(os.path.abspath(p) if p else None for p in here)
 
     def mine(prior: dict) -> bool:
+        model, folder = prior.get("model"), prior.get("folder")
+        if isinstance(model, dict) and isinstance(folder, dict) and "abspath" in folder:  # a model's (since 2026-12-06)
+            return (model.get("abspath"), folder.get("abspath")) == absolute
         if "cache_abspath" in prior:
             return (prior.get("head_abspath"), prior.get("cache_abspath")) == absolute
         # a report from before the absolute paths were recorded: the same relative paths name other files from

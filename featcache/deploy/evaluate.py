@@ -38,10 +38,10 @@ HEAD_DEFAULTS = {name: p.default for name, p in inspect.signature(evaluate_head)
 
 @dataclass
 class ModelEvalResult(EvalResult):
-    """``EvalResult`` of a model file on a photo folder: ``head_path`` is the model file, ``cache_path`` the folder
-    (the keys of evaluation.json a head's report has, kept), and what identifies both: the model's SHA-256 and
-    content digest (what predict's CSV record, info and verify name it by), the folder's image count and content
-    fingerprint (``sources.images.ClassTree``), the runtime that ran the model and the files left out."""
+    """``EvalResult`` of a model file on a photo folder: ``head_path`` is the model file, ``cache_path`` the folder,
+    and what identifies both: the model's SHA-256 and content digest (what predict's CSV record, info and verify name
+    it by), the folder's image count and content fingerprint (``sources.images.ClassTree``), the runtime that ran the
+    model and the files left out. Its evaluation.json names them ``model`` and ``folder`` alone (``scored``)."""
 
     trained_by: ClassVar[str] = "model"
     model_sha256: str = ""
@@ -56,12 +56,19 @@ class ModelEvalResult(EvalResult):
     # and evaluation.json said no rate. Not in evaluation.txt: the report of a model on a folder, not of a run
     throughput: Throughput = field(default_factory=Throughput)
 
+    def scored(self) -> dict[str, Any]:
+        """The model and the folder, each under its own name: a head's report's ``head`` held the model's path,
+        ``cache`` the folder's and ``split`` "folder", beside these (a brief, 2026-12-06). ``abspath``: whose report
+        the default folder holds (``analysis.evaluate.report_folder``), as a head's ``head_abspath``."""
+        return {"model": {"path": str(self.head_path), "abspath": os.path.abspath(self.head_path),
+                          "sha256": self.model_sha256, "content_digest": self.content_digest},
+                "folder": {"path": str(self.cache_path), "abspath": os.path.abspath(self.cache_path),
+                           "images": self.images, "fingerprint": self.folder_fingerprint,
+                           **left_out_json(self.skipped, self.copies)}}
+
     def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "model": {"path": str(self.head_path), "sha256": self.model_sha256,
-                                               "content_digest": self.content_digest},
-                "folder": {"path": str(self.cache_path), "images": self.images, "fingerprint": self.folder_fingerprint,
-                           **left_out_json(self.skipped, self.copies)},
-                "runtime": self.runtime, "runtime_note": self.runtime_note, **self.throughput.to_dict()}
+        return {**super().to_dict(), "runtime": self.runtime, "runtime_note": self.runtime_note,
+                **self.throughput.to_dict()}
 
     def scored_lines(self) -> list[str]:
         from featcache.sources.decode import left_out_words

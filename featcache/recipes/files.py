@@ -324,7 +324,9 @@ def report_record_info(path: Path, given: str, doc: dict[str, Any]) -> dict[str,
     info = {"path": given, "kind": "report record", "record": given, "files": sorted(doc[REPORT_DIGESTS])}
     about = f"{given} is a report's record (JSON: open it as it is); 'featcache verify {given}' checks the report's files against it"
     if path.name == "evaluation.json":
-        info.update({k: doc.get(k) for k in ("head", "cache", "split", "layer", "accuracy")})
+        # a model's names its model and folder (records since 2026-12-06 have no head, cache and split: a brief)
+        scored = ("model", "folder") if _of_a_model(doc) else ("head", "cache", "split")
+        info.update({k: doc.get(k) for k in (*scored, "layer", "accuracy")})
         accuracy = doc.get("accuracy")
         if isinstance(accuracy, (int, float)) and not isinstance(accuracy, bool):
             about += f"\n{_evaluation_words(doc)}: accuracy {accuracy:.4f}"
@@ -339,12 +341,17 @@ def _evaluation_words(doc: dict[str, Any]) -> str:
     from featcache.progress import counted
 
     model, folder = doc.get("model"), doc.get("folder")
-    if isinstance(model, dict) and isinstance(folder, dict):
+    if _of_a_model(doc):
         images = folder.get("images")
         count = f" ({counted(images, 'image')})" if isinstance(images, int) and not isinstance(images, bool) else ""
         return f"an evaluation of the model {model.get('path')} on the folder {folder.get('path')}{count}"
     return (f"an evaluation of the head {doc.get('head')} on the {doc.get('split')} split of {doc.get('cache')} "
             f"(layer {doc.get('layer')})")
+
+
+def _of_a_model(doc: dict[str, Any]) -> bool:
+    """Whether an evaluation.json is evaluate MODEL FOLDER's: its "model" and "folder" records."""
+    return isinstance(doc.get("model"), dict) and isinstance(doc.get("folder"), dict)
 
 
 def _evaluation_warnings(doc: dict[str, Any]) -> list[str]:
@@ -356,7 +363,7 @@ def _evaluation_warnings(doc: dict[str, Any]) -> list[str]:
     lines = [f"note: {doc['note']}"] if isinstance(doc.get("note"), str) and doc["note"] else []
     overlap = doc.get("overlap")
     if isinstance(overlap, dict) and isinstance(overlap.get("seen"), int) and overlap["seen"] > 0:
-        lines.append(leakage_line(overlap, "model" if isinstance(doc.get("model"), dict) else "head"))
+        lines.append(leakage_line(overlap, "model" if _of_a_model(doc) else "head"))
     return lines
 
 
