@@ -105,11 +105,12 @@ def test_exports_out_and_views_note_name_the_keywords(cache, tmp_path):
 
 
 def test_a_numpy_dtype_is_taken_by_its_name_and_refused_by_its_name():
-    """StoreSpec(dtype=np.float16) was "--dtype <class 'numpy.float16'> is not supported; use one of: float32, float16"."""
+    """StoreSpec(dtype=np.float16) was "--dtype <class 'numpy.float16'> is not supported; use one of: float32, float16".
+    Refused in the one wording of a choice list (errors.unknown; it said "is not supported; use one of:")."""
     assert featcache.StoreSpec(dtype=np.float16).dtype == featcache.StoreSpec(dtype=np.dtype("float16")).dtype == "float16"
     assert featcache.StoreSpec(dtype=np.float16) == featcache.StoreSpec(dtype="float16")  # one setting: one cache name
     assert api_error(lambda: featcache.StoreSpec(dtype=np.float64)) == (
-        "dtype='float64' is not supported; use one of: float32, float16")
+        "unknown dtype='float64'; choose one of: float32, float16")
 
 
 def test_a_photo_folder_and_a_report_folder_name_their_keywords(tmp_path):

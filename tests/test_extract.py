@@ -740,7 +740,7 @@ def _spec_cases():
         # a block whose layer keeps its full name: that name is the one offered
         (lambda: ModelSpec(backbone="mobilenet_v3_large", layers="expanded_conv_2"),
          r"^unknown layer 'expanded_conv_2' for mobilenet_v3_large \(did you mean 'expanded_conv_2_add'\? "),
-        (lambda: StoreSpec(dtype="float64"), "^dtype='float64' is not supported; use one of: float32, float16$"),
+        (lambda: StoreSpec(dtype="float64"), "^unknown dtype='float64'; choose one of: float32, float16$"),
         (lambda: StoreSpec(batch_size=0), "^batch_size=0 must be at least 1$"),
         (lambda: StoreSpec(batch_size=True), "^batch_size=True is not a whole number; pass e.g. batch_size=10$"),
         (lambda: FashionMNIST(data_dir=3), "^data_dir must be a folder path"),

@@ -36,7 +36,7 @@ from featcache.embedding.backbones import (
     weights_arg,
 )
 from featcache.embedding.passes import BATCH_SIZE
-from featcache.errors import FeatcacheError, example, given, option
+from featcache.errors import FeatcacheError, example, given, option, unknown
 from featcache.store.layout import check_cache_name
 from featcache.validate import check_bool, check_seconds, closest, positive_int, setting_path, shown
 
@@ -159,7 +159,8 @@ def _dtype_name(dtype: Any) -> str:
     else:
         name = python = shown(dtype)
     if name not in DTYPES:
-        raise FeatcacheError(f"{given('--dtype', name, python)} is not supported; use one of: {', '.join(DTYPES)}")
+        # errors.unknown: the one wording of a choice list ("is not supported; use one of:" was a second; a brief)
+        raise FeatcacheError(unknown(given("--dtype", name, python), DTYPES))
     return name
 
 
