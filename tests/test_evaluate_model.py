@@ -954,6 +954,36 @@ def test_a_head_with_a_photo_folder_is_told_to_export_a_model(tiny, tmp_path, ca
                                     f"then featcache.evaluate('MODEL.keras', {str(val)!r})")
 
 
+def test_a_head_object_with_a_photo_folder_is_told_to_save_and_export_it(tiny, tmp_path):
+    """Regression (a brief): a fitted head, alone or as an (estimator, meta) pair, or a TrainResult whose file no
+    longer holds its head, given with a photo folder still said "FOLDER is a folder, not a cache" where a head file
+    is told to export a model: the same advice, in Python's words, with the step that writes its file first. A
+    TrainResult whose file holds its head is told as that file is. Nothing is written."""
+    _, tmp = tiny
+    val = make_class_tree(tmp_path / "val", {"ants": 1, "bees": 1}, ext="jpg", size=40)
+    est, meta = featcache.load_head(tmp / "h.npz")
+    then = f"then featcache.export('HEAD.npz', 'MODEL.keras'), then featcache.evaluate('MODEL.keras', {str(val)!r})"
+    fitted = ("the fitted LogRegHead is scored on a cache of its settings, not on a photo folder; photos need a model "
+              "exported from it, from a file: ")
+    for head, kw, save in ((est, {"meta": meta}, "featcache.save_head(head, 'HEAD.npz', meta)"),
+                           ((est, meta), {}, "featcache.save_head(estimator, 'HEAD.npz', meta)")):
+        with pytest.raises(featcache.FeatcacheError) as info:
+            featcache.evaluate(head, val, **kw)
+        assert str(info.value) == f"{fitted}{save}, {then}"
+    result = featcache.train(tmp / "c.h5", "logreg", out=tmp_path / "h.npz")
+    with pytest.raises(featcache.FeatcacheError) as info:
+        featcache.evaluate(result, val)
+    assert str(info.value).startswith(f"{result.path} is a head, scored on a cache of its settings")
+    result.path.unlink()
+    with pytest.raises(featcache.FeatcacheError) as info:
+        featcache.evaluate(result, val)
+    assert str(info.value) == (
+        f"the head of this TrainResult (its file {result.path} no longer holds it) is scored on a cache of its "
+        "settings, not on a photo folder; photos need a model exported from it, from a file: "
+        f"featcache.save_head(result.estimator, 'HEAD.npz', result.meta), {then}")
+    assert not (featcache.paths.runs_dir() / "eval").exists()
+
+
 def test_a_model_of_an_array_data_set_says_its_training_images_cannot_be_matched_to_photos(tmp_path, capsys):
     """Regression (a reader, 2026-12-06): a Fashion-MNIST model keeps the digests of its training images' pixels
     (``row_digests``), a photo's digest is of its file's bytes: PNGs written from the very training images were

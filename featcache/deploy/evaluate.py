@@ -116,8 +116,12 @@ def evaluate(
     # a model with a file (a cache, as a head takes) goes on as a head would: its line says a model is no head, and
     # what scores one (heads.io._model_not_head)
     kind = _kind_of(head)
-    if kind == "head" and _is_folder(cache):  # it said "FOLDER is a folder, not a cache" (a re-read)
-        raise FeatcacheError(head_on_photos(_given_path(head), _given_path(cache)))
+    if _is_folder(cache):  # it said "FOLDER is a folder, not a cache" (a re-read)
+        in_memory = _head_in_memory(head)
+        if in_memory is not None:  # a fitted head or a TrainResult whose file no longer holds it: no file to export
+            raise FeatcacheError(head_object_on_photos(in_memory, _given_path(cache)))
+        if kind == "head":
+            raise FeatcacheError(head_on_photos(_given_path(head), _given_path(cache)))
     # a file featcache cannot read as a head or a model (random bytes, empty) beside a folder: a model was meant (a
     # folder is what a model is scored on), so predict's line for a file that is no model comes first, naming
     # 'featcache export', not the head's naming 'featcache train' (an adversarial tester)
@@ -154,6 +158,44 @@ def head_on_photos(head: Path, folder: Path) -> str:
     steps = option(f"'featcache export {h} --out MODEL.keras', then 'featcache evaluate MODEL.keras {f}'",
                    f"featcache.export({str(head)!r}, 'MODEL.keras'), then featcache.evaluate('MODEL.keras', {str(folder)!r})")
     return f"{head} is a head, scored on a cache of its settings, not on a photo folder; photos need a model exported from it: {steps}"
+
+
+def head_object_on_photos(words: tuple[str, str, str], folder: Path) -> str:
+    """``head_on_photos`` for a head given as an object (``_head_in_memory``'s words for it, its meta and its file
+    suffix): saved first, then exported, then scored, in Python's words (a fitted head, or a TrainResult whose file
+    no longer holds its head, with a photo folder said "FOLDER is a folder, not a cache"; a brief)."""
+    what, call, suffix = words
+    return (f"{what} is scored on a cache of its settings, not on a photo folder; photos need a model exported from "
+            f"it, from a file: {call.format(repr('HEAD' + suffix))}, then featcache.export('HEAD{suffix}', "
+            f"'MODEL.keras'), then featcache.evaluate('MODEL.keras', {str(folder)!r})")
+
+
+def _head_in_memory(head: Any) -> tuple[str, str, str] | None:
+    """For a head given as an object with no file holding it (a fitted head alone or with its meta, or a
+    ``TrainResult`` whose file is gone or holds another head now): what it is, the ``save_head`` call that writes it
+    (a format slot for the file's name) and its file suffix; None for anything else (a path, a TrainResult whose file
+    still holds its head: ``head_on_photos`` names that file)."""
+    from featcache.analysis.train import TrainResult
+    from featcache.validate import still_written
+
+    if isinstance(head, TrainResult):
+        if head.path is not None and still_written(head, Path(head.path)):
+            return None
+        what = (f"the head of this TrainResult (its file {head.path} no longer holds it)" if head.path is not None
+                else "the head of this TrainResult")
+        return what, "featcache.save_head(result.estimator, {}, result.meta)", _suffix(head.estimator)
+    if isinstance(head, (str, bytes, os.PathLike)):
+        return None
+    if isinstance(head, tuple) and len(head) == 2:  # (estimator, meta), as evaluate takes it
+        return f"the fitted {type(head[0]).__name__}", "featcache.save_head(estimator, {}, meta)", _suffix(head[0])
+    if hasattr(head, "predict"):
+        return f"the fitted {type(head).__name__}", "featcache.save_head(head, {}, meta)", _suffix(head)
+    return None
+
+
+def _suffix(estimator: Any) -> str:
+    """The file suffix ``save_head`` writes ``estimator`` with (``.keras`` for the Keras head, else ``.npz``)."""
+    return getattr(type(estimator), "file_suffix", ".npz")
 
 
 def _given_path(x: Any) -> Path | None:
