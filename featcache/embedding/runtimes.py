@@ -799,11 +799,11 @@ class ConversionBusy(CacheBusy):
 def _busy(path: Path, timeout: float) -> ConversionBusy:
     """The lines of a conversion lock (``<key>.onnx.lock``) held beyond ``timeout`` seconds (``ConversionBusy``)."""
     from featcache.store.layout import lock_path
-    from featcache.store.lock import holder
+    from featcache.store.lock import UNKNOWN_HOLDER, holder
 
     who, lp = holder(path), lock_path(path)
     # a holder that wrote no pid of featcache's (another program's flock) is "another process", not "another featcache"
-    who = "another process" if who == "another process" else f"another featcache, {who},"
+    who = UNKNOWN_HOLDER if who == UNKNOWN_HOLDER else f"another featcache, {who},"
     what = f"{who} is converting the same model and did not finish within {timeout:g} s (lock {lp})"
     return ConversionBusy(f"{what}; wait for it (a longer {named_option('--lock-timeout')}), end that process if it is "
                           f"stuck (a stopped one: 'fg' it in its terminal, or kill it) and run again, or use "

@@ -44,14 +44,18 @@ LEAST_WAIT_SECONDS = POLL_SECONDS
 LOCK_MARK = b"featcache-lock pid="
 
 
+# ``holder``'s words for a holder that wrote no pid of featcache's (another program's flock, a stale file's)
+UNKNOWN_HOLDER = "another process"
+
+
 def holder(path: Path, lock_file: Path | None = None) -> str:
-    """Who holds the lock of ``path``, as the holder wrote it ('process N'), or 'another process'."""
+    """Who holds the lock of ``path``, as the holder wrote it ('process N'), or ``UNKNOWN_HOLDER``."""
     try:
         text = (lock_file or lock_path(path)).read_bytes()[:_PID_BYTES]
     except OSError:
         text = b""
     pid = _pid_in(_lock_text(text))
-    return f"process {pid}" if pid else "another process"
+    return f"process {pid}" if pid else UNKNOWN_HOLDER
 
 
 def held(path: Path) -> str | None:
