@@ -550,6 +550,12 @@ def check_seconds(value: Any, flag: str) -> float:
     return t
 
 
+def check_lock_timeout(value: Any) -> float | None:
+    """``--lock-timeout`` (``lock_timeout=``) of every command that waits on a lock (extract's ``StoreSpec``, predict,
+    evaluate, curve) as checked seconds, or None, each command's own default: one home, where four spelled it."""
+    return None if value is None else check_seconds(value, "--lock-timeout")
+
+
 def check_rows(rows: Any, n: int, flag: str = "rows") -> "slice | Any | None":
     """Which of ``n`` rows to read: None (all), a slice with a positive step (returned as is), or an int64 index array
     in the order asked (repeats kept; negative indices count from the end, as NumPy's) from a list, tuple, range or

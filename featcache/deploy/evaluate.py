@@ -263,18 +263,18 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
     gets a note saying so (``result.note``). ``lock_timeout``: predict's, its wait for another process converting the
     same model (None: ``runtimes.CONVERSION_WAIT_SECONDS``)."""
     from featcache.deploy.model import MODEL_FILE, one_vote, train_digests
-    from featcache.deploy.predict import (BATCH_SIZE, checked_lock_timeout, input_settings, model_meta,
+    from featcache.deploy.predict import (BATCH_SIZE, input_settings, model_meta,
                                           model_runner, photo_count, predict_files, progress_bar, value_of)
     from featcache.heads.io import DIGEST_KEY
     from featcache.embedding.runtimes import check_runtime
     from featcache.progress import bars_wanted
     from featcache.sources.images import check_report_outside_classes
-    from featcache.validate import check_source, positive_int
+    from featcache.validate import check_lock_timeout, check_source, positive_int
 
     model = check_source(model, "model", MODEL_FILE)
     runtime = check_runtime(DEFAULT_RUNTIME if runtime is None else runtime)
     batch_size = positive_int(BATCH_SIZE if batch_size is None else batch_size, "--batch-size")
-    lock_timeout = checked_lock_timeout(lock_timeout)
+    lock_timeout = check_lock_timeout(lock_timeout)
     check_write_out(write, out)
     if out is not None:
         check_out_dir(out)

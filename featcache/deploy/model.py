@@ -680,11 +680,11 @@ class ModelRunner:
         put there while a folder was listed predicted 'ants'/'bees', exit 0; an adversarial tester). ``doing``: what
         the caller does with the model, in the line for one replaced (``changed_meanwhile``; ``check_unchanged``)."""
         from featcache.embedding import runtimes
-        from featcache.validate import check_seconds, positive_int
+        from featcache.validate import check_lock_timeout, positive_int
 
         runtimes.check_runtime(runtime)
         self.batch_size = positive_int(batch_size, "--batch-size")
-        lock_timeout = None if lock_timeout is None else check_seconds(lock_timeout, "--lock-timeout")
+        lock_timeout = check_lock_timeout(lock_timeout)
         self.doing = doing
         self.source = ModelFile.read(path)  # the one hash of the file, and the bytes the network is loaded from
         if record is not None and self.source.meta != record:

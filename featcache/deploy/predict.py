@@ -18,7 +18,7 @@ from featcache.embedding.engines.local import read_ahead
 from featcache.embedding.passes import BATCH_SIZE
 from featcache.errors import FeatcacheError, given_path, in_the_way, one_line, option
 from featcache.progress import bars_wanted, counted, status, written
-from featcache.validate import check_file_name, check_path, check_replaceable, check_seconds, check_source, checks_switches, expand_home, positive_int, shown
+from featcache.validate import check_file_name, check_path, check_lock_timeout, check_replaceable, check_source, checks_switches, expand_home, positive_int, shown
 
 if TYPE_CHECKING:
     from featcache.deploy.model import ModelRunner
@@ -1146,7 +1146,7 @@ def predict(
     given = in_memory_images(images)
     images = _as_path_list(images) if given is None else []
     check_runtime(runtime)
-    lock_timeout = checked_lock_timeout(lock_timeout)
+    lock_timeout = check_lock_timeout(lock_timeout)  # before the work, as extract's StoreSpec checks its own
     meta = model_meta(model)  # fast checks before loading TensorFlow
     names = list(meta["class_names"])
     top_k = _check_top_k(top_k, len(names))
@@ -1281,12 +1281,6 @@ def collect_inputs(images: Sequence[str | Path], csv: str | Path | None, recursi
         if _is_npy(p) and not utf8_bytes(p.name):  # an array's rows are named after its file (its folder: as read_files)
             raise FeatcacheError(f"{printable(str(p))}: {NOT_UTF8}")
     return paths, left_out, found
-
-
-def checked_lock_timeout(lock_timeout: Any) -> float | None:
-    """``lock_timeout`` of a command that runs a model file (predict, evaluate of a model) as checked seconds, or
-    None (``runtimes.CONVERSION_WAIT_SECONDS``): before the work, as extract's ``StoreSpec`` checks its own."""
-    return None if lock_timeout is None else check_seconds(lock_timeout, "--lock-timeout")
 
 
 def model_runner(model: str | Path, runtime: str, batch_size: int, n_images: int,

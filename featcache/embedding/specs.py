@@ -38,7 +38,7 @@ from featcache.embedding.backbones import (
 from featcache.embedding.passes import BATCH_SIZE
 from featcache.errors import FeatcacheError, example, given, option, unknown
 from featcache.store.layout import check_cache_name
-from featcache.validate import check_bool, check_seconds, closest, positive_int, setting_path, shown
+from featcache.validate import check_bool, check_lock_timeout, closest, positive_int, setting_path, shown
 
 DTYPES = ("float32", "float16")
 
@@ -136,8 +136,7 @@ class StoreSpec:
             check_cache_name(self.out)
         object.__setattr__(self, "dtype", _dtype_name(self.dtype))
         object.__setattr__(self, "batch_size", positive_int(self.batch_size, "--batch-size"))
-        if self.lock_timeout is not None:
-            object.__setattr__(self, "lock_timeout", check_seconds(self.lock_timeout, "--lock-timeout"))
+        object.__setattr__(self, "lock_timeout", check_lock_timeout(self.lock_timeout))
         # force="no" must not replace a cache (as checks_switches refuses it for the other commands' force=)
         object.__setattr__(self, "force", check_bool(self.force, "force", "only True replaces a cache of other settings at out"))
 

@@ -18,7 +18,7 @@ from featcache.analysis.curve import tasks as _tasks
 from featcache.sources.images import check_report_outside_classes
 from featcache.store.atomic import output_files
 from featcache.store.lock import exclusive_lock, writing_wait
-from featcache.validate import (REPORT_DIGESTS, check_path, check_seconds, checks_switches, drop_stale, JOBS_NOT_GIVEN, jobs_alias, report_digests,
+from featcache.validate import (REPORT_DIGESTS, check_lock_timeout, check_path, checks_switches, drop_stale, JOBS_NOT_GIVEN, jobs_alias, report_digests,
                                 usable_cores, views_words)
 
 if TYPE_CHECKING:
@@ -152,7 +152,7 @@ def run_curve(spec: CurveSpec, cache: Cache | str | Path, out: str | Path | None
     from featcache.store import as_cache
 
     t_start = time.perf_counter()
-    timeout = None if lock_timeout is None else check_seconds(lock_timeout, "--lock-timeout")
+    timeout = check_lock_timeout(lock_timeout)
     cache = as_cache(cache)
     bound = spec.bind(cache)
     from featcache.analysis.evaluate import warn_if_splits_overlap
