@@ -398,7 +398,7 @@ def misplaced_object(f: h5py.File) -> str | None:
     for split in split_names(f):
         g = f[split]
         if not isinstance(g, h5py.Group):  # split_names lists train, test and val whatever they are
-            return f"{split} is {_kind(g)}, where featcache writes a split's group"
+            return split_not_a_group(split, g)
         for name in (*ROW_DATASETS, "digests"):
             if name in g and not (isinstance(g[name], h5py.Dataset) and g[name].ndim >= 1):
                 return f"{split}/{name} is {_kind(g[name])}, where featcache writes one value per image"
@@ -419,6 +419,12 @@ def misplaced_object(f: h5py.File) -> str | None:
                 if not isinstance(group[layer], h5py.Dataset):
                     return f"{split}/{name}/{layer} is {_kind(group[layer])}, where featcache writes a layer's features"
     return None
+
+
+def split_not_a_group(split: str, obj: Any) -> str:
+    """The line for a split's name (train, test, val) held by an object that is no group: the reader's
+    (``misplaced_object``) and a partial's count of its rows (``partial.split_progress``), one wording."""
+    return f"{split} is {_kind(obj)}, where featcache writes a split's group"
 
 
 # What featcache writes in a split's group (``lay_out``); what a features or views group holds is the reader's

@@ -35,7 +35,7 @@ import h5py
 from featcache import errors
 from featcache.errors import FeatcacheError, first_line, out_option, system_limit
 from featcache.store.layout import (FORMAT, NAME_MAX, PARTIAL_OF, completion_problem, force_words, named_as_partial_of,
-                                    split_names)
+                                    split_names, split_not_a_group)
 from featcache.validate import outside_storage
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -102,7 +102,7 @@ def split_progress(f: h5py.File) -> dict[str, list[int]]:
     ``train`` was "from other settings" to the writer, where the reader had said damaged (a re-read, 2026-12-06)."""
     for k in split_names(f):
         if not isinstance(f[k], h5py.Group):  # split_names lists other names only where they are groups
-            raise TypeError(f"{k!r} is a dataset, not a split's group")
+            raise TypeError(split_not_a_group(k, f[k]))
     return {k: [int(f[k].attrs.get("rows_done", 0)), int(f[k]["labels"].shape[0])] for k in split_names(f) if "labels" in f[k]}
 
 
