@@ -346,13 +346,6 @@ def read_files(paths: Sequence[Path], size: int, rows: int | Callable[[int], int
         yield (np.stack(held) if held else np.empty((0, size, size, 3), np.uint8)), read
 
 
-def skipped_line(skipped: Sequence[tuple[str, str]], limit: int = 5) -> str:
-    """``skipped 2 file(s) that are not readable images: a.jpg (reason); ...``, the first ``limit`` named."""
-    from featcache.sources.decode import skipped_listing
-
-    return f"skipped {len(skipped)} file(s) that are not readable images: {skipped_listing(skipped, limit)}"
-
-
 def check_named(paths: Sequence[Path]) -> None:
     """Every path the user named exists (a folder's files were listed from it, so they did)."""
     for p in paths:
@@ -1205,8 +1198,10 @@ def say_notes(preds: "Predictions", runtime_note: bool = True) -> None:
     folders given held besides images, and the runtime's note (``runtime_note``)."""
     from featcache.errors import one_line
     from featcache.progress import note
+    from featcache.sources.decode import skipped_files_line
 
-    notes = ([skipped_line(preds.skipped)] if preds.skipped else []) + ([one_line(left_out_line(preds.left_out))] if preds.left_out else [])
+    # the first 5 named: "skipped 2 file(s) that are not readable images: a.jpg (reason); ..."
+    notes = ([skipped_files_line(preds.skipped, 5, what="that are not readable images")] if preds.skipped else []) + ([one_line(left_out_line(preds.left_out))] if preds.left_out else [])
     notes += [preds.runtime_note] if runtime_note and preds.runtime_note else []
     notes += [one_line(kept_line(done.path, done.kept))] if (done := preds.csv_written) and done.kept else []
     for line in notes:

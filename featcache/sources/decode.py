@@ -670,12 +670,14 @@ def skipped_listing(skipped: Sequence[Sequence[str]], limit: int, more: str = ""
     return listed + (f"; and {len(skipped) - limit} more{more}" if len(skipped) > limit else "")
 
 
-def skipped_files_line(skipped: Sequence[Sequence[str]], limit: int, where: str = "") -> str:
+def skipped_files_line(skipped: Sequence[Sequence[str]], limit: int, where: str = "", what: str = "") -> str:
     """``skipped 2 file(s), WHERE: README.txt (not inside a class folder); ants/notes.txt (not an image file, left
     out)``: extract's and evaluate's line of a photo folder's files that are no rows, each with its reason. A file at
     the folder's root is no photo of any class, not a file that failed to read: evaluate said of it "file(s) that are
-    not readable images" (predict's words for its own inputs), where extract says its reason alone (a re-read)."""
-    return f"skipped {len(skipped)} file(s){f', {where}' if where else ''}: {skipped_listing(skipped, limit)}"
+    not readable images" (predict's words for its own inputs, ``what``: "skipped 2 file(s) WHAT: ..."), where
+    extract says its reason alone (a re-read). One home of the line, predict's included."""
+    what = f" {what}" if what else ""
+    return f"skipped {len(skipped)} file(s){what}{f', {where}' if where else ''}: {skipped_listing(skipped, limit)}"
 
 
 NOT_UTF8 = "file name is not valid UTF-8; rename it"
