@@ -151,13 +151,22 @@ def evaluate(
                          test_views=test_views, verbose=verbose, write=write)
 
 
+# What a head given with a photo folder is told, as a file (``head_on_photos``) or an object (``head_object_on_photos``)
+NOT_ON_PHOTOS = "scored on a cache of its settings, not on a photo folder; photos need a model exported from it"
+
+
+def _export_then_evaluate(head_file: str, folder: Path) -> str:
+    """The two calls that score a head file's model on ``folder``, in Python's words (both lines' last steps)."""
+    return f"featcache.export({head_file!r}, 'MODEL.keras'), then featcache.evaluate('MODEL.keras', {str(folder)!r})"
+
+
 def head_on_photos(head: Path, folder: Path) -> str:
     """The line for a head file given with a photo folder: a head scores a cache's stored features, and photos are
     scored by the model exported from it, in two steps, each written out in the caller's words."""
     h, f = shell_word(str(head)), shell_word(str(folder))
     steps = option(f"'featcache export {h} --out MODEL.keras', then 'featcache evaluate MODEL.keras {f}'",
-                   f"featcache.export({str(head)!r}, 'MODEL.keras'), then featcache.evaluate('MODEL.keras', {str(folder)!r})")
-    return f"{head} is a head, scored on a cache of its settings, not on a photo folder; photos need a model exported from it: {steps}"
+                   _export_then_evaluate(str(head), folder))
+    return f"{head} is a head, {NOT_ON_PHOTOS}: {steps}"
 
 
 def head_object_on_photos(words: tuple[str, str, str], folder: Path) -> str:
@@ -165,9 +174,8 @@ def head_object_on_photos(words: tuple[str, str, str], folder: Path) -> str:
     suffix): saved first, then exported, then scored, in Python's words (a fitted head, or a TrainResult whose file
     no longer holds its head, with a photo folder said "FOLDER is a folder, not a cache"; a brief)."""
     what, call, suffix = words
-    return (f"{what} is scored on a cache of its settings, not on a photo folder; photos need a model exported from "
-            f"it, from a file: {call.format(repr('HEAD' + suffix))}, then featcache.export('HEAD{suffix}', "
-            f"'MODEL.keras'), then featcache.evaluate('MODEL.keras', {str(folder)!r})")
+    file = "HEAD" + suffix
+    return f"{what} is {NOT_ON_PHOTOS}, from a file: {call.format(repr(file))}, then {_export_then_evaluate(file, folder)}"
 
 
 def _head_in_memory(head: Any) -> tuple[str, str, str] | None:
