@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -50,12 +48,23 @@ def run(
     (``--layers blocks`` writes 6.5x the bytes of the final output alone) the
     HDF5 writes then overlap the forward pass instead of adding to it.
     """
+    # Its own reader pool, not read_ahead: with read_ahead here (2026-12-06, helper-253) a SIGTERM'd extract whose
+    # read was stuck hung once in six runs of tests/test_images.py::test_sigterm_ends_an_extract_whose_read_is_stuck
+    # (under load 4); not understood yet, so extraction keeps the pool that passed it in every suite before.
     embed = make_embed()  # built once (the extraction has usually built it already)
-    write = carried(write)  # on its thread in the caller's words (a command's flags); read_ahead carries the reads
-    # closing: a failure ends the reads at once (read_ahead's finally), after the write in flight has ended
-    with contextlib.closing(read_ahead(((b, read(b)) for b in batches), prefetch)) as reads:
+    read, write = carried(read), carried(write)  # on their threads in the caller's words (a command's flags)
+    readers = ThreadPoolExecutor(max_workers=1)
+    try:
         with ThreadPoolExecutor(max_workers=1) as writers:  # a write in flight ends before the file is closed
-            _pipeline(reads, embed, write, write_behind, writers)
+            _pipeline(batches, read, embed, write, prefetch, write_behind, readers, writers)
+    except BaseException:
+        # Not waiting for a read: one stuck where no signal reaches it (a decoding thread in a read of a stalled
+        # network mount) held Ctrl-C and SIGTERM here forever, and the partial file open (an adversarial tester's
+        # FIFO). The cache's writer commits and closes behind this; the thread is left to the process's exit.
+        readers.shutdown(wait=False, cancel_futures=True)
+        raise
+    readers.shutdown()
+
 
 
 _END = object()
@@ -65,8 +74,8 @@ def read_ahead(items: Iterable[T], depth: int = PREFETCH) -> Iterator[T]:
     """``items`` in their order, each one made on a reader thread while the caller works on the one before: at
     most ``depth`` made or in the making ahead of the one the caller holds (the memory bound, a few batches).
 
-    The one home of reading ahead: extraction's batches (``run``) and predict's and evaluate's decoded files
-    (``deploy.predict.predict_files``). ``items`` is pulled on that one thread only, in turn, so a generator
+    Predict's and evaluate's reading ahead of decoded files (``deploy.predict.predict_files``); extraction's ``run``
+    keeps its own reader pool for now (see there). ``items`` is pulled on that one thread only, in turn, so a generator
     serves; its code runs in the caller's words (``errors.carried``). An error making an item is raised here, in
     its place. When the caller stops early (an error, ``close()``), nothing more is read and a read in progress is
     not waited for: one stuck where no signal reaches it (a decoding thread in a read of a stalled network mount)
@@ -86,14 +95,23 @@ def read_ahead(items: Iterable[T], depth: int = PREFETCH) -> Iterator[T]:
         reader.shutdown(wait=done, cancel_futures=not done)
 
 
-def _pipeline(reads: Iterator[tuple[Batch, Any]], embed: Callable[[Any], dict[str, np.ndarray]],
-              write: Callable[[Batch, dict[str, np.ndarray]], None], write_behind: bool,
-              writers: ThreadPoolExecutor) -> None:
-    """``run``'s loop: each batch read (ahead) embedded, its write submitted to ``writers`` (or here, without
-    ``write_behind``)."""
+def _pipeline(batches: Sequence[Batch], read: Callable[[Batch], Any], embed: Callable[[Any], dict[str, np.ndarray]],
+              write: Callable[[Batch, dict[str, np.ndarray]], None], prefetch: int, write_behind: bool,
+              readers: ThreadPoolExecutor, writers: ThreadPoolExecutor) -> None:
+    """``run``'s loop: reads submitted to ``readers``, writes to ``writers`` (or here, without ``write_behind``)."""
+    pending: deque = deque()
+    todo = iter(batches)
+    for b in todo:
+        pending.append((b, readers.submit(read, b)))
+        if len(pending) >= prefetch:
+            break
     last_write: Future | None = None
-    for b, images in reads:
-        features = embed(images)
+    while pending:
+        b, fut = pending.popleft()
+        nxt = next(todo, None)
+        if nxt is not None:
+            pending.append((nxt, readers.submit(read, nxt)))
+        features = embed(fut.result())
         if last_write is not None:
             last_write.result()  # in order, and any write error surfaces here
         if write_behind:
