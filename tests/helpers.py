@@ -685,6 +685,29 @@ def stopped_lock_holder(path: Path, alarm: int = 180):
         holder.stdout.close()
 
 
+def refused_while_converting(capsys, argv: list, api_call, onnx: Path, holder_pid: int) -> None:
+    """A run of a model file (``argv``: predict's or evaluate's command line) and its Python call (``api_call(0.3)``,
+    with ``lock_timeout=0.3``) while a stopped process holds the conversion lock of ``onnx``: each refused in one
+    line naming the holder's pid, the lock file and the option in the caller's words, after ``--lock-timeout`` 0.3 s
+    and after ``runtimes.CONVERSION_WAIT_SECONDS`` (the caller sets it to 0.4) without it."""
+    import pytest
+
+    import featcache
+
+    def what(seconds: str) -> str:
+        return (f"another featcache, process {holder_pid}, is converting the same model and did not finish within "
+                f"{seconds} s (lock {onnx}.lock); wait for it (a longer ")
+
+    for flags, seconds in (("--lock-timeout", "0.3"), "0.3"), ((), "0.4"):
+        got = run_main(capsys, *argv, *flags)
+        assert got.returncode == 2 and got.stderr.count("\n") == 1 and got.stdout == "", got
+        assert got.stderr.startswith(f"featcache {argv[0]}: error: {what(seconds)}--lock-timeout), "), got.stderr
+        assert got.stderr.rstrip().endswith("or use --runtime tensorflow"), got.stderr
+    with pytest.raises(featcache.FeatcacheError) as raised:
+        api_call(0.3)
+    assert str(raised.value).startswith(f"{what('0.3')}lock_timeout), "), raised.value
+
+
 def model_conversion(model: Path, runtime_dir: Path) -> Path:
     """Where a converted runtime (onnxruntime) keeps its conversion of the model file ``model`` in ``runtime_dir``
     (``<key>.onnx``, ``runtimes.converted_model``): the path whose lock a converting predict or evaluate takes."""

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import class_image, make_class_tree, model_conversion, run_main, stopped_lock_holder, write_image
+from helpers import (class_image, make_class_tree, model_conversion, refused_while_converting, run_main, stopped_lock_holder,
+                     write_image)
 
 import featcache
 from featcache.deploy.model import read_meta
@@ -547,18 +548,7 @@ def test_evaluate_bounds_its_wait_for_another_process_converting_the_model(tiny,
     rep = tmp_path / "rep"
     argv = ["evaluate", str(model), str(val), "--runtime", "onnxruntime", "--out", str(rep)]
     with stopped_lock_holder(onnx, alarm=60) as holder:
-        def what(seconds: str) -> str:
-            return (f"another featcache, process {holder.pid}, is converting the same model and did not finish within "
-                    f"{seconds} s (lock {onnx}.lock); wait for it (a longer ")
-
-        for flags, seconds in (("--lock-timeout", "0.3"), "0.3"), ((), "0.4"):
-            got = run_main(capsys, *argv, *flags)
-            assert got.returncode == 2 and got.stderr.count("\n") == 1 and got.stdout == "", got
-            assert got.stderr.startswith(f"featcache evaluate: error: {what(seconds)}--lock-timeout), "), got.stderr
-            assert got.stderr.rstrip().endswith("or use --runtime tensorflow"), got.stderr
-        with pytest.raises(featcache.FeatcacheError) as raised:
-            featcache.evaluate(model, val, runtime="onnxruntime", lock_timeout=0.3, write=False)
-        assert str(raised.value).startswith(f"{what('0.3')}lock_timeout), "), raised.value
+        refused_while_converting(capsys, argv, lambda seconds: featcache.evaluate(model, val, runtime="onnxruntime", lock_timeout=seconds, write=False), onnx, holder.pid)
         assert os.listdir(onnx.parent) == [f"{onnx.name}.lock"] and not rep.exists()
     with pytest.raises(featcache.FeatcacheError, match=r"^lock_timeout=-1 is not a number of seconds"):
         featcache.evaluate(model, val, lock_timeout=-1, write=False)

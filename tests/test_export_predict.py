@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from helpers import (SHARED, class_image, fifo_unblocked, fill, imagenet_standin, keras_weights_reaching_out, meta_only_model,
-                     model_conversion, reseal_model, run_main, stopped_lock_holder, tmpfs, write_image)
+                     model_conversion, refused_while_converting, reseal_model, run_main, stopped_lock_holder, tmpfs, write_image)
 from helpers import cli_one_line_error as _one_line_error
 
 import featcache
@@ -1387,18 +1387,7 @@ def test_predict_bounds_its_wait_for_another_process_converting_the_model(tiny_m
     csv = tmp_path / "p.csv"
     argv = ["predict", str(tiny_model), str(photo), "--runtime", "onnxruntime", "--csv", str(csv)]
     with stopped_lock_holder(onnx, alarm=60) as holder:
-        def what(seconds: str) -> str:
-            return (f"another featcache, process {holder.pid}, is converting the same model and did not finish within "
-                    f"{seconds} s (lock {onnx}.lock); wait for it (a longer ")
-
-        for flags, seconds in (("--lock-timeout", "0.3"), "0.3"), ((), "0.4"):
-            got = run_main(capsys, *argv, *flags)
-            assert got.returncode == 2 and got.stderr.count("\n") == 1 and got.stdout == "", got
-            assert got.stderr.startswith(f"featcache predict: error: {what(seconds)}--lock-timeout), "), got.stderr
-            assert got.stderr.rstrip().endswith("or use --runtime tensorflow"), got.stderr
-        with pytest.raises(featcache.FeatcacheError) as raised:
-            featcache.predict(tiny_model, [photo], runtime="onnxruntime", lock_timeout=0.3)
-        assert str(raised.value).startswith(f"{what('0.3')}lock_timeout), "), raised.value
+        refused_while_converting(capsys, argv, lambda seconds: featcache.predict(tiny_model, [photo], runtime="onnxruntime", lock_timeout=seconds), onnx, holder.pid)
         assert sorted(os.listdir(onnx.parent)) == [f"{onnx.name}.lock"] and not csv.exists()
     with pytest.raises(featcache.FeatcacheError, match=r"^lock_timeout=-1 is not a number of seconds"):
         featcache.predict(tiny_model, [photo], lock_timeout=-1)
