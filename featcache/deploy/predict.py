@@ -1298,51 +1298,47 @@ def model_runner(model: str | Path, runtime: str, batch_size: int, n_images: int
     from featcache.errors import one_line
     from featcache.progress import counted, status
 
-    built: list[ModelRunner] = []
-    startup: list[float] = []  # how long the build took (the model's preparation)
     # Said as extraction says it, and now, before the first batch is decoded (the model is built then): loading the
     # model (TensorFlow's import, a conversion) took 27 s before the predictions of 2 images without a word (a
     # new-user tester), and said in net() this line waited for the first batch's decoding too (a reader). Status
     # lines: on stderr, off with FEATCACHE_PROGRESS=off.
     if verbose:
         status(one_line(f"{verb} {counted(n_images, 'image')} with {model}; {preparing_line('the model', runtime)}"))
-
-    def net() -> ModelRunner:
-        if not built:
-            from featcache.deploy import model as model_io
-            from featcache.embedding.runtimes import cached_choice, ready_line
-            from featcache.progress import status_lines
-
-            start = time.perf_counter()
-            with status_lines() if verbose else contextlib.nullcontext():
-                runner = model_io.ModelRunner(model, runtime, batch_size, expected_images=n_images,
-                                              lock_timeout=lock_timeout, record=meta, doing=doing)
-            built.append(runner)
-            startup.append(time.perf_counter() - start)
-            if verbose:
-                used = built[0].runtime_used
-                why = cached_choice(runtime, used, n_images, views)  # passes, as the runner chose by
-                status(ready_line("model", used, startup[0], why))
-        return built[0]
-
-    return LazyRunner(net, built, startup)
+    return LazyRunner(model, runtime, batch_size, n_images, verbose, meta, views, lock_timeout, doing)
 
 
-@dataclass(frozen=True)
+@dataclass
 class LazyRunner:
-    """``model_runner``'s ``net``: ``net()`` builds the model's ``ModelRunner`` on its first call and returns it."""
+    """``model_runner``'s ``net``: ``net()`` builds the model's ``ModelRunner`` on its first call (saying it ready
+    where ``verbose``) and returns it, the same one after; ``startup_seconds``: how long that build took."""
 
-    build: Callable[[], ModelRunner]
-    built: list  # the runner, once built
-    startup: list  # the seconds its build took, once built
+    model: str | Path
+    runtime: str
+    batch_size: int
+    n_images: int
+    verbose: bool
+    meta: dict | None
+    views: int
+    lock_timeout: float | None
+    doing: str
+    runner: ModelRunner | None = None
+    startup_seconds: float = 0.0  # the model's preparation (TensorFlow's import, the load, a conversion, the trace)
 
     def __call__(self) -> ModelRunner:
-        return self.build()
+        if self.runner is None:
+            from featcache.deploy import model as model_io
+            from featcache.embedding.runtimes import cached_choice, ready_line
+            from featcache.progress import status, status_lines
 
-    @property
-    def startup_seconds(self) -> float:
-        """The model's preparation (TensorFlow's import, the load, a conversion, the trace); 0 before it is built."""
-        return self.startup[0] if self.startup else 0.0
+            start = time.perf_counter()
+            with status_lines() if self.verbose else contextlib.nullcontext():
+                runner = model_io.ModelRunner(self.model, self.runtime, self.batch_size, expected_images=self.n_images,
+                                              lock_timeout=self.lock_timeout, record=self.meta, doing=self.doing)
+            self.runner, self.startup_seconds = runner, time.perf_counter() - start
+            if self.verbose:
+                why = cached_choice(self.runtime, runner.runtime_used, self.n_images, self.views)  # passes, as chosen
+                status(ready_line("model", runner.runtime_used, self.startup_seconds, why))
+        return self.runner
 
     def throughput(self, images: int, since: float, views: int) -> Throughput:
         """What ran since ``since`` (``time.perf_counter()``), the preparation left out (``Throughput``)."""
@@ -1351,8 +1347,8 @@ class LazyRunner:
     def check_unchanged(self) -> None:
         """The runner's ``check_unchanged``: the model file is still the one run; nothing to check where no model
         was built (no image decoded, or a fault before the first batch)."""
-        if self.built:
-            self.built[0].check_unchanged()
+        if self.runner is not None:
+            self.runner.check_unchanged()
 
 
 def ready(net: Callable[[], ModelRunner], bar: Progress | None) -> ModelRunner:
