@@ -132,6 +132,16 @@ def ppm_tree(root: Path, counts: dict[str, int], offset: int = 0) -> Path:
     return root
 
 
+# featcache's image decoders before v7 (sources.images.DECODER), as they were written: a cache one made holds its
+# identity in its split digests, and a test makes such a cache by extracting with it as DECODER.
+OLDER_DECODERS = {
+    "v5": "featcache.decode_image:v5:pil_rgb_first_frame_exif_upright_alpha_on_white_jpeg_draft_bilinear_damaged_skipped"
+          "_no_eps_float",
+    "v6": "featcache.decode_image:v6:pil_rgb_first_frame_exif_upright_alpha_on_white_jpeg_draft_bilinear_damaged_skipped"
+          "_no_eps_float_int32_signed",
+}
+
+
 def tiny_photo_cache(root: Path, counts: dict[str, int] | None = None, *, size: int = 24, ext: str = "png",
                      test_fraction: float = 0.5) -> Path:
     """A cache extracted by featcache from class folders of tiny photos (``make_class_tree`` at ``root / "photos"``:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import cli_one_line_error as _one_line_error
-from helpers import imagenet_standin, make_fashion_dir, ppm_tree, tiny_fashion_cache, tiny_photo_cache
+from helpers import OLDER_DECODERS, imagenet_standin, make_fashion_dir, ppm_tree, tiny_fashion_cache, tiny_photo_cache
 
 import featcache
 from featcache.analysis.subsets import stratified_subset
@@ -404,6 +404,31 @@ def test_a_head_of_a_cache_with_copies_as_rows_is_refused_for_the_copies_not_as_
         err = _one_line_error(capsys, ["finetune", str(head_path)], "copies of a photo in a class are counted once since "
                               f"2026-12-06 ({copy}): re-extract and retrain the head")
         assert "changed since" not in err and "split(s)" not in err, err
+
+
+def test_a_head_of_a_cache_made_by_an_older_decoder_is_refused_for_the_decoder_not_as_changed(tmp_path, capsys,
+                                                                                              monkeypatch):
+    """Regression (a brief, 2026-12-06): finetune of a head whose cache was made by featcache's image decoder v6 (v7
+    now) said "the images at ... changed since the head's cache was extracted (split(s) test, train differ); restore
+    them", where no photo had changed. It names the decoder and what v7 changed (``DataSource.rule_change``, the
+    line extract says of such a cache). The v6 cache is made by the extraction run with v6's DECODER, which is all
+    such a cache holds of its decoder (its data digests; test_images pins them to those v6 wrote)."""
+    from featcache.sources import images
+
+    root = ppm_tree(tmp_path / "photos", {"ants": 6, "bees": 6})
+    with monkeypatch.context() as m:
+        m.setattr(images, "DECODER", OLDER_DECODERS["v6"])
+        res = featcache.extract(featcache.PhotoFolder(str(root), test_fraction=0.5),
+                                featcache.ModelSpec(weights="random", image_size=32),
+                                featcache.StoreSpec(out=tmp_path / "c.h5"), verbose=False)
+    cache = featcache.open_cache(res.path)
+    head = DenseHead(epochs=1, early_stopping=False).fit(cache.features("train"), cache.labels("train"))
+    head_path = save_head(head, tmp_path / "h.keras", head_meta(cache, None, "keras", head))
+    err = _one_line_error(capsys, ["finetune", str(head_path)], "photos are decoded by featcache's image decoder v7 "
+                          "now (v7, since 2026-12-06, skips a PNG whose pixel data ends short of the rows its header "
+                          "declares, whose missing rows came out black): re-extract and retrain the head; its cache "
+                          f"was made by decoder v6, and nothing else changed at {root}")
+    assert "changed since" not in err and "restore" not in err, err
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ import h5py
 import numpy as np
 import pytest
 from helpers import (
+    OLDER_DECODERS,
     REPO,
     assert_same_features,
     class_image,
@@ -2072,18 +2073,90 @@ def test_extract_over_a_cache_that_held_copies_as_rows_says_it_is_the_copies(tmp
     got = run_main(capsys, *args)
     assert got.returncode == 2 and got.stderr.strip() == (
         "featcache extract: error: copies of a photo in a class are counted once since 2026-12-06 "
-        f"(ants/ants_000_copy0.png of ants/ants_000.png, ...): re-extract the cache at {out} (pass --force to replace "
-        f"it once the new cache is complete; it was left untouched); it counted them as it found them, and nothing "
-        f"else changed at {root}"), got.stderr
+        f"(ants/ants_000_copy0.png of ants/ants_000.png, ...): re-extract the cache at {out}: pass --force to replace "
+        f"it once the new cache is complete, or choose another --out (it was left untouched); it counted them as it "
+        f"found them, and nothing else changed at {root}"), got.stderr
     assert out.read_bytes() == before
     with pytest.raises(FeatcacheError, match=r"^copies of a photo in a class are counted once since 2026-12-06 .*"
-                                             r"\(pass StoreSpec\(force=True\) to replace it"):
+                                             r": pass StoreSpec\(force=True\) to replace it"):
         featcache.extract(featcache.PhotoFolder(root, test_fraction=0.5), featcache.ModelSpec(weights="random", image_size=32),
                           featcache.StoreSpec(out=out), verbose=False)
     (root / "bees" / "bees_002.png").unlink()  # the files changed too: the line of before
     got = run_main(capsys, *args)
     assert got.returncode == 2 and "differs in: the data" in got.stderr and "copies" not in got.stderr, got.stderr
     assert run_main(capsys, *args, "--force").returncode == 0 and run_main(capsys, *args).stdout.startswith("cache hit")
+
+
+# The split digests featcache's decoder v6 gave ``ppm_tree(root, {"ants": 3, "bees": 3})`` split by --test-fraction 0.5
+# at 32 px: a cache extracted by main at 373c1b7~1 (the last v6 code) holds these in its settings' data_digest.
+_V6_DIGESTS = {"train": "c672da2e656b12bc1280da82573ed1278042d2e9dd3ce354c9627a8458eea5c2",
+               "test": "e5e1de2ccf58c39b1de7a3a37a5b01e140678c1d66101c6524ccdd208a481c67"}
+
+
+def _cache_of_an_older_decoder(capsys, monkeypatch, args: list[str], version: str) -> None:
+    """A cache at ``args``' --out as featcache's decoder ``version`` made it (its data digests that decoder's): the
+    extraction run with that DECODER (``OLDER_DECODERS``). The digests are all such a cache holds of its decoder."""
+    from helpers import run_main
+
+    with monkeypatch.context() as m:
+        m.setattr(images, "DECODER", OLDER_DECODERS[version])
+        assert run_main(capsys, *args).returncode == 0
+
+
+@pytest.mark.parametrize("version, said", [
+    ("v6", "(v7, since 2026-12-06, skips a PNG whose pixel data ends short of the rows its header declares, whose "
+           "missing rows came out black)"),
+    ("v5", "(v6, since 2026-12-03, skips 32-bit integer and signed 8- or 16-bit images, which came out all black or "
+           "all white; v7, since 2026-12-06, skips a PNG whose pixel data ends short of the rows its header declares, "
+           "whose missing rows came out black)")])
+def test_extract_over_a_cache_made_by_an_older_decoder_says_so(tmp_path, capsys, monkeypatch, version, said):
+    """Regression (a brief, 2026-12-06): ``extract --out`` over a photo cache made by an older image decoder (v6
+    caches are on users' disks; DECODER is v7) was refused "holds a cache made with other settings (differs in: the
+    data (which files, or their content))", and the user looked for a changed photo. It says which decoder made it,
+    what changed since in words, and the fix; the cache is left as it was, --force replaces it, and a folder whose
+    files did change still gets the line of before. The v6 cache's digests are pinned to those main at 373c1b7~1,
+    the last v6 code, wrote for these files."""
+    from helpers import run_main
+
+    root = ppm_tree(tmp_path / "photos", {"ants": 3, "bees": 3})
+    out = tmp_path / "c.h5"
+    args = ["extract", "--images", str(root), "--test-fraction", "0.5", "--weights", "random", "--image-size", "32",
+            "--out", str(out)]
+    _cache_of_an_older_decoder(capsys, monkeypatch, args, version)
+    if version == "v6" and images.other_pixels() is None:  # the stand-in is what v6 wrote (where Pillow gives its pixels)
+        assert featcache.open_cache(out).meta["settings"]["data_digest"] == _V6_DIGESTS
+    before = out.read_bytes()
+    got = run_main(capsys, *args)
+    assert got.returncode == 2 and got.stderr.strip() == (
+        f"featcache extract: error: photos are decoded by featcache's image decoder v7 now {said}: re-extract the cache "
+        f"at {out}: pass --force to replace it once the new cache is complete, or choose another --out (it was left "
+        f"untouched); it was made by decoder {version}, and nothing else changed at {root}"), got.stderr
+    assert out.read_bytes() == before
+    with pytest.raises(FeatcacheError, match=rf"^photos are decoded by featcache's image decoder v7 now .*: pass "
+                                             rf"StoreSpec\(force=True\) to replace it .*made by decoder {version},"):
+        featcache.extract(featcache.PhotoFolder(root, test_fraction=0.5), featcache.ModelSpec(weights="random", image_size=32),
+                          featcache.StoreSpec(out=out), verbose=False)
+    (root / "bees" / "bees_2.ppm").unlink()  # the files changed too: the line of before
+    got = run_main(capsys, *args)
+    assert got.returncode == 2 and "differs in: the data" in got.stderr and "decoder" not in got.stderr, got.stderr
+    assert run_main(capsys, *args, "--force").returncode == 0 and run_main(capsys, *args).stdout.startswith("cache hit")
+
+
+def test_a_curve_of_a_cache_made_by_an_older_decoder_says_so_not_restore_the_images(tmp_path, capsys, monkeypatch):
+    """Regression (a brief, 2026-12-06): a curve that reads a cache's photos again (a baseline) checks them against
+    the cache's data digest, and of a v6 cache said "the images at ... are not the ones ... was extracted from;
+    restore them or re-extract", where no photo had changed. It names the decoder, as extract does."""
+    from featcache.analysis.curve.tasks import checked_source
+
+    root = ppm_tree(tmp_path / "photos", {"ants": 3, "bees": 3})
+    out = tmp_path / "c.h5"
+    _cache_of_an_older_decoder(capsys, monkeypatch, ["extract", "--images", str(root), "--test-fraction", "0.5", "--weights",
+                                             "random", "--image-size", "32", "--out", str(out)], "v6")
+    with pytest.raises(FeatcacheError) as got:
+        checked_source(featcache.open_cache(out))
+    assert str(got.value).startswith("photos are decoded by featcache's image decoder v7 now (v7, since 2026-12-06, "), got.value
+    assert str(got.value).endswith(f": re-extract the cache at {out}; it was made by decoder v6, and nothing else "
+                                   f"changed at {root}"), got.value
 
 
 def test_copies_in_both_train_and_val_folders_are_said_at_extract(tmp_path):

@@ -181,7 +181,7 @@ def reopen_source(meta: dict[str, Any], verbose: bool = False) -> DataSource:
                              + "finetune reads the images the head's cache was extracted from") from None
     want = meta.get("data_digest")
     if want and source.digest != want:
-        _refuse_copies_once(want, source)
+        _refuse_rule_change(want, source)
         raise FeatcacheError(f"the images at {spec.get('data_dir') or spec.get('root') or spec} changed since the head's cache was "
                              f"extracted ({_what_changed(meta, want, source)}); restore them, or re-extract and retrain the head")
     if want and "skipped" in meta:  # photos: the rows of the head's cache, nothing decoded to find them
@@ -193,11 +193,12 @@ def reopen_source(meta: dict[str, Any], verbose: bool = False) -> DataSource:
     return source
 
 
-def _refuse_copies_once(want: dict[str, str], source: DataSource) -> None:
+def _refuse_rule_change(want: dict[str, str], source: DataSource) -> None:
     """A head's cache of photos made before copies of a photo in a class were counted once (2026-12-06), with such
-    copies as rows of their own, is refused as such (``DataSource.rule_change``): "changed since ...; restore them"
-    was said where nothing had changed, naming test/ where all the copies were in train/ (a reviewer). Its training
-    rows are no longer the source's rows, so it cannot be fine-tuned as trained: the fix is a new cache and head."""
+    copies as rows of their own, or made by an older image decoder, is refused as such (``DataSource.rule_change``):
+    "changed since ...; restore them" was said where nothing had changed, naming test/ where all the copies were in
+    train/ (a reviewer). Its training rows are no longer the source's rows (or not decoded as now), so it cannot be
+    fine-tuned as trained: the fix is a new cache and head."""
     line = source.rule_change(want, "re-extract and retrain the head", "its cache")
     if line is not None:
         raise FeatcacheError(line)

@@ -368,10 +368,10 @@ def identity(bb: Backbone, w_id: str, size: int, layer_names: list[str], dtype: 
 def _rule_change(data: DataSource, path: Path) -> Callable[[Any], str | None]:
     """``find_complete``'s ``rule_change`` for a cache at ``path`` of ``data``: the source's line
     (``DataSource.rule_change``) where that cache's data digest is the one a rule of before gave these very files (a
-    photo folder's copies in a class, counted once since 2026-12-06), with extract's fix. It was refused as "made
-    with other settings (differs in: the data ...)", where the files had not changed (a brief)."""
-    fix = (f"re-extract the cache at {path} (pass {force_words()} to replace it once the new cache is complete; it "
-           "was left untouched)")
+    photo folder's copies in a class, counted once since 2026-12-06; an older image decoder), with extract's fix. It
+    was refused as "made with other settings (differs in: the data ...)", where the files had not changed (briefs)."""
+    fix = (f"re-extract the cache at {path}: pass {force_words()} to replace it once the new cache is complete, or "
+           f"choose another {out_option()} (it was left untouched)")
     return lambda recorded: data.rule_change(recorded, fix, "it")
 
 

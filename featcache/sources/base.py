@@ -168,11 +168,18 @@ class DataSource:
     def rule_change(self, recorded: Any, fix: str, which: str) -> str | None:
         """Where ``recorded`` (the split digests of a cache made of this source, or of a head's cache) differ from
         ``digest`` for a change of featcache's rules rather than of the data, the source's one line saying so, with
-        ``fix`` (what to do) and ``which`` (the cache that counted its files the old way); None otherwise. A photo
-        folder's copies in a class counted once since 2026-12-06 (``images.PhotoRows.copies_once_line``): finetune
-        and extract said "changed" where nothing had."""
-        line = getattr(self.pending, "copies_once_line", None)
-        return None if line is None or recorded == self.digest else line(recorded, fix, which)
+        ``fix`` (what to do) and ``which`` (the cache made the old way); None otherwise. A photo folder's copies in
+        a class counted once since 2026-12-06 (``images.PhotoRows.copies_once_line``) and a cache made by an older
+        image decoder (``images.PhotoRows.older_decoder_line``): finetune, extract and curve said "changed" where
+        nothing had. The one home of these lines."""
+        if recorded == self.digest:
+            return None
+        for name in ("copies_once_line", "older_decoder_line"):
+            line = getattr(self.pending, name, None)
+            said = None if line is None else line(recorded, fix, which)
+            if said is not None:
+                return said
+        return None
 
     def plan(self) -> RowPlan[Any]:
         """What extraction writes and how (``RowPlan``): the fixed splits, or the source's own staged plan."""

@@ -94,6 +94,56 @@ DECODER = "featcache.decode_image:v7:pil_rgb_first_frame_exif_upright_alpha_on_w
 REFERENCE_PIXELS = "fcc3ad06660f1b34f655790770df96d589e720c860222dc1f187e346c2ecc670"
 
 
+@dataclass(frozen=True)
+class DecoderVersion:
+    """One ``DECODER`` featcache has had: its identity string (in the split digests of every photo cache it made),
+    the day it came, and what it changed, in a user's words. A cache refused for its data digest alone whose digests
+    are an older decoder's on these very files is said to be that (``PhotoRows.older_decoder_line``): "differs in:
+    the data" sent the user looking for a changed photo where only featcache had changed."""
+
+    version: str
+    identity: str
+    since: str
+    change: str
+
+
+# Every DECODER, oldest first, the last one this featcache's (the comment above DECODER says each change in full).
+DECODERS = (
+    DecoderVersion("v1", "featcache.decode_image:v1:pil_rgb_first_frame_alpha_on_white_jpeg_draft_bilinear",
+                   "2026-11-26", ""),
+    DecoderVersion("v2", "featcache.decode_image:v2:pil_rgb_first_frame_exif_upright_alpha_on_white_jpeg_draft_bilinear",
+                   "2026-11-26", "turns photos upright by their EXIF orientation tag"),
+    DecoderVersion("v3", "featcache.decode_image:v3:pil_rgb_first_frame_exif_upright_alpha_on_white_jpeg_draft_bilinear"
+                   "_damaged_tiff_skipped", "2026-12-02", "skips a TIFF that libtiff reports damaged, which came out all black"),
+    DecoderVersion("v4", "featcache.decode_image:v4:pil_rgb_first_frame_exif_upright_alpha_on_white_jpeg_draft_bilinear"
+                   "_damaged_skipped", "2026-12-02",
+                   "skips a photo the decoder reports an error on, such as a JPEG whose data breaks off, which came out all black"),
+    DecoderVersion("v5", "featcache.decode_image:v5:pil_rgb_first_frame_exif_upright_alpha_on_white_jpeg_draft_bilinear"
+                   "_damaged_skipped_no_eps_float", "2026-12-02",
+                   "opens no photo as EPS, decodes big-endian 16-bit images and skips 32-bit float ones, which came "
+                   "out all black"),
+    DecoderVersion("v6", "featcache.decode_image:v6:pil_rgb_first_frame_exif_upright_alpha_on_white_jpeg_draft_bilinear"
+                   "_damaged_skipped_no_eps_float_int32_signed", "2026-12-03",
+                   "skips 32-bit integer and signed 8- or 16-bit images, which came out all black or all white"),
+    DecoderVersion("v7", DECODER, "2026-12-06",
+                   "skips a PNG whose pixel data ends short of the rows its header declares, whose missing rows "
+                   "came out black"),
+)
+
+
+def with_pixels(identity: str) -> str:
+    """A decoder's ``identity`` with this machine's pixel digest added where it is not ``REFERENCE_PIXELS``, as
+    ``decoder_identity`` adds it to ``DECODER`` (since 2026-12-03, before v6)."""
+    digest = _other_digest()
+    return identity if digest is None else f"{identity}:pixels:{digest[:16]}"
+
+
+def decoder_changes(old: DecoderVersion) -> str:
+    """What every decoder after ``old`` changed, for a line: ``v7, since 2026-12-06, skips a PNG whose ...``."""
+    later = DECODERS[DECODERS.index(old) + 1:]
+    return "; ".join(f"{d.version}, since {d.since}, {d.change}" for d in later)
+
+
 def _other_digest() -> str | None:
     """This machine's ``decode.pixel_digest``, or None where it is ``REFERENCE_PIXELS`` (the one comparison)."""
     from featcache.sources.decode import pixel_digest
@@ -116,8 +166,7 @@ def decoder_identity() -> str:
     """``DECODER``, with this machine's pixel digest added where it is not ``REFERENCE_PIXELS``: the pixels alone,
     not Pillow's version, so two versions that decode alike keep one identity (a review: a version bump on a
     non-reference machine missed every cache)."""
-    digest = _other_digest()
-    return DECODER if digest is None else f"{DECODER}:pixels:{digest[:16]}"
+    return with_pixels(DECODER)
 
 
 SPLIT_FOLDERS = ("train", "val", "test")
@@ -984,6 +1033,24 @@ class PhotoRows:
             return None
         return self.copies_once.line(self.root, fix, which)
 
+    def older_decoder_line(self, recorded: Any, fix: str, which: str) -> str | None:
+        """Where ``recorded`` (the split digests of a cache made of these files, or of a head's cache) are the digests
+        an older ``DECODER`` gave this very folder (its copies counted as now, or as before they were counted once):
+        the line saying so, with ``fix`` and ``which``, in the copies line's form. None otherwise. Refused as "made
+        with other settings (differs in: the data (which files, or their content))", a v6 cache sent its user
+        looking for a changed photo (a brief, 2026-12-06)."""
+        if recorded == self.digest():
+            return None
+        now = (self._rules(self.candidates), self._rules(self.copies_once.rows_before(self.files)))
+        rules = (self.copies_once.recorded(now[0][0]), self.copies_once.rules_before(now[1][0]))
+        for old in reversed(DECODERS[:-1]):
+            identity = with_pixels(old.identity)
+            if any(self._digests(r, groups, identity) == recorded for r, (_, groups) in zip(rules, now)):
+                return one_line(f"photos are decoded by featcache's image decoder {DECODERS[-1].version} now "
+                                f"({decoder_changes(old)}): {fix}; {which} was made by decoder {old.version}, and "
+                                f"nothing else changed at {self.root}")
+        return None
+
     def _rules(self, rows: list[_File]) -> tuple[dict[str, Any], dict[str, list[_File]]]:
         """Each split's rule (how rows are chosen) and the ``rows`` that may land in it."""
         if self.test_fraction is not None:  # a file anywhere can move the stratified split
@@ -993,8 +1060,10 @@ class PhotoRows:
         return {"train": rule, "test": rule}, {name: [f for f in rows if f.folder == folder]
                                                for name, folder in (("train", "train"), ("test", self.test_folder))}
 
-    def _digests(self, rules: dict[str, Any], groups: dict[str, list[_File]]) -> dict[str, str]:
-        decoder = decoder_identity()
+    def _digests(self, rules: dict[str, Any], groups: dict[str, list[_File]], decoder: str | None = None) -> dict[str, str]:
+        """Each split's digest: ``decoder`` (this featcache's ``decoder_identity`` unless given), the size, its rule
+        and the files that may land in it."""
+        decoder = decoder or decoder_identity()
         return {name: hashlib.sha256(json.dumps([decoder, self.image_size, name, rules[name],
                                                  [[f.rel, f.label, f.digest] for f in fs]],
                                                 separators=(",", ":")).encode()).hexdigest()

@@ -70,7 +70,13 @@ def checked_source(cache: Any) -> Any:
 
     spec = cache.meta["source"]
     source = open_source(spec)
-    if source.digest != cache.meta.get("settings", {}).get("data_digest"):
+    recorded = cache.meta.get("settings", {}).get("data_digest")
+    if source.digest != recorded:
+        # a rule of featcache's that changed (an older image decoder), said as such: "restore them" sent the user
+        # looking for photos that had not changed
+        changed = source.rule_change(recorded, f"re-extract the cache at {cache.path}", "it")
+        if changed:
+            raise FeatcacheError(changed)
         where = spec.get("root") or spec.get("data_dir") or spec.get("kind") if isinstance(spec, dict) else spec
         raise FeatcacheError(f"the images at {where} are not the ones {cache.path} was extracted from; restore them or "
                              "re-extract")
