@@ -819,9 +819,11 @@ def _file_stamp(f: h5py.File, path: Path) -> tuple[int, int, int, int, int]:
 FEATURES_DIFFER = "its features differ from those it was sealed with"
 
 
-def _rewritten_line(name: str) -> str:
-    """Dataset ``name``'s digest is not its sealed one: rewritten through HDF5, every chunk's checksum valid."""
-    return f"{FEATURES_DIFFER}: {name} was rewritten or moved since extraction"
+def _rewritten_line(name: str | None = None) -> str:
+    """Dataset ``name``'s digest is not its sealed one: rewritten through HDF5, every chunk's checksum valid. Without
+    a name, a cache sealed before per-dataset digests, whose features digest alone says that one of them was: the
+    one wording of both (verify had its own, "(a dataset rewritten or moved after extraction)")."""
+    return f"{FEATURES_DIFFER}: {name or 'one of its feature datasets'} was rewritten or moved since extraction"
 
 
 def _not_finite(name: str) -> str:
@@ -938,7 +940,7 @@ def verify(path: str | Path) -> VerifyResult:
                 if full in sealed and hashed[full] != sealed[full]:
                     raise damaged(cache.path, _rewritten_line(full))
             if combine_digests(hashed) != stored:
-                raise damaged(cache.path, f"{FEATURES_DIFFER} (a dataset rewritten or moved after extraction)")
+                raise damaged(cache.path, _rewritten_line())
             result.features = True
     result.seconds = time.perf_counter() - t0
     return result
