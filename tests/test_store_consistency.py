@@ -271,11 +271,15 @@ def test_a_group_added_at_the_top_or_a_split_deleted_is_said_for_what_it_is(tiny
     assert_damaged(capsys, cache, words, commands=("info", "verify", "train"))
 
 
-@pytest.mark.parametrize("names", [["features_digest"], ["provenance_digest"], ["provenance_digest", "features_digest"]])
+@pytest.mark.parametrize("names", [["features_digest"], ["provenance_digest"], ["provenance_digest", "features_digest"],
+                                   ["completion_digest"], ["dataset_digests"], ["completion_digest", "dataset_digests"]])
 def test_a_deleted_seal_digest_is_said_missing_not_a_content_change(tiny, tmp_path, capsys, names):
     """Regression (helper-255): ``del f.attrs["features_digest"]`` was "content digest mismatch: its labels, index,
     paths or settings changed", none of which had: the content digest records that the seal wrote it, and the line
-    now names the attribute deleted (the provenance digest's and both alike)."""
+    now names the attribute deleted (the provenance digest's and both alike). Regression (helper-266's brief): a
+    deleted ``completion_digest`` or ``dataset_digests``, which the provenance digest covers, was "provenance digest
+    mismatch: how it was made (versions, runtime, weights path, source, dates) changed"; it is named missing too
+    (``layout.deleted_seal_attributes``: made again from the file, they give the sealed provenance digest)."""
     def edit(f):
         for name in names:
             del f.attrs[name]
@@ -284,7 +288,55 @@ def test_a_deleted_seal_digest_is_said_missing_not_a_content_change(tiny, tmp_pa
     quoted = " and ".join(repr(n) for n in names)
     assert_damaged(capsys, cache, f"attribute{'s' if len(names) > 1 else ''} {quoted}", "missing", "sealed with",
                    commands=("info", "verify", "train"))
-    assert "content digest mismatch" not in run_main(capsys, "verify", str(cache)).stderr
+    said = run_main(capsys, "verify", str(cache)).stderr
+    assert "content digest mismatch" not in said and "provenance digest mismatch" not in said, said
+
+
+def test_a_deleted_seal_digest_with_its_cache_edited_too_is_still_a_mismatch(tiny, tmp_path, capsys):
+    """A ``completion_digest`` deleted from a cache whose ``rows_done`` was edited too is not named missing: made again
+    from the edited file it does not give the sealed provenance digest, so nothing proves it was only deleted; the
+    provenance digest's own line stands."""
+    def edit(f):
+        del f.attrs["completion_digest"]
+        f["test"].attrs["rows_done"] = 3
+
+    cache = edited(tiny, tmp_path / "c.h5", edit, reseal=False)
+    assert_damaged(capsys, cache, "provenance digest mismatch", commands=("info", "verify", "train"))
+
+
+def _root_attribute(f):
+    f.attrs["note"] = "checked by Ana"
+
+
+def _split_attribute(f):
+    f["train"].attrs["note"] = "checked by Ana"
+
+
+@pytest.mark.parametrize("edit, words", [(_root_attribute, "the root attribute 'note'"),
+                                         (_split_attribute, "the attribute 'note' of train")])
+def test_an_attribute_featcache_does_not_write_fails_verify_and_is_ignored_by_readers(tiny, tmp_path, capsys, edit,
+                                                                                      words):
+    """Regression (helper-266's brief): a root attribute featcache does not write, added to a sealed cache
+    (``f.attrs["note"] = ...``), made every reader refuse it, "provenance digest mismatch: how it was made ...
+    changed", though none reads it; one added to a split was covered by no digest and ``verify`` called the file
+    intact. As for an object in a split: verify, which vouches for the whole file, refuses naming it; info and train,
+    which never read it (nor show it: ``info --json``), go on. An attribute featcache does write, added, is still the
+    provenance digest's mismatch (the next test)."""
+    cache = edited(tiny, tmp_path / "c.h5", edit, reseal=False)
+    assert_damaged(capsys, cache, f"it holds {words}, an attribute featcache does not write, so verify cannot vouch "
+                   "for it; other commands never read it", commands=("verify",))
+    shown = run_main(capsys, "info", "--json", str(cache))
+    assert shown.returncode == 0 and "checked by Ana" not in shown.stdout, (shown.stdout, shown.stderr)
+    proc = run_main(capsys, "train", str(cache), "--head", "logreg", "--out", str(tmp_path / "h.npz"))
+    assert proc.returncode == 0 and (tmp_path / "h.npz").is_file(), proc.stderr
+
+
+def test_an_attribute_featcache_writes_added_after_the_seal_is_still_refused(tiny, tmp_path, capsys):
+    """``runtimes`` (which info shows: the runtimes that made a resumed cache's rows) added to a sealed cache is no
+    unknown attribute to leave out: every reader refuses it as the provenance digest's mismatch."""
+    cache = edited(tiny, tmp_path / "c.h5", lambda f: f.attrs.__setitem__("runtimes", json.dumps(["openvino"])),
+                   reseal=False)
+    assert_damaged(capsys, cache, "provenance digest mismatch", commands=("info", "verify", "train"))
 
 
 @pytest.mark.parametrize("where, make, kind", [("train/extra", _dataset, "a dataset"), ("test/notes", _group, "a group")])

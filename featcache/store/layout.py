@@ -734,11 +734,72 @@ def provenance_digest(f: h5py.File) -> str:
     not part of a cache's identity, but shown and used, so a flipped byte in
     them is damage too. Read back from ``f``, after the content digest is set.
     """
+    return _provenance_digest(f)
+
+
+def _provenance_digest(f: h5py.File, left_out: Sequence[str] = (), restored: dict[str, Any] | None = None) -> str:
+    """``provenance_digest`` of ``f`` as it was without the attributes ``left_out`` (``unsealed_attributes``) and with
+    the ``restored`` ones (``deleted_seal_attributes``: name -> value, as ``_attr_value`` reads it back)."""
+    values = {key: _attr_value(f.attrs[key]) for key in f.attrs.keys() if key not in left_out}
+    values.update(restored or {})
     h = hashlib.sha256()
-    for key in sorted(f.attrs.keys()):
+    for key in sorted(values):
         if key not in DIGESTED_ATTRS and key not in ("content_digest", "provenance_digest"):
-            h.update(f"{key}={_attr_value(f.attrs[key])!r};".encode())
+            h.update(f"{key}={values[key]!r};".encode())
     return h.hexdigest()
+
+
+# Every root attribute featcache writes (``lay_out``, ``embedding.runner``'s provenance, the writer's ``record`` and
+# ``PARTIAL_OF``, the seal), and every split's (``rows_done``). An attribute of another name added to a sealed cache is
+# read by nothing: ``unsealed_attributes`` and ``foreign_split_attributes`` find it for ``verify``, which cannot vouch
+# for it. A name missing here costs nothing on a cache it sealed (its provenance digest covers every root attribute).
+ROOT_ATTRS = frozenset((*DIGESTED_ATTRS, *SEAL_ATTRS, "complete", "completed", PARTIAL_OF, VIEWS, "runtimes", "runtime",
+                        "weights_random", "weights_source", "source", "featcache_version", "keras_version",
+                        "tensorflow_version", "keras_backend", "created", "extract_seconds", "startup_seconds",
+                        "engine_startup_seconds"))
+SPLIT_ATTRS = ("rows_done",)
+
+
+def unsealed_attributes(f: h5py.File, stored: Any) -> list[str] | None:
+    """The root attributes added to ``f`` since its seal, by names featcache does not write (``ROOT_ATTRS``), in name
+    order: none where the ``stored`` provenance digest matches the file as it is, those it matches without; None
+    where it matches neither way (damage, or an attribute of featcache's edited, added or deleted). One such attribute
+    made the whole cache "provenance digest mismatch" for every reader, though none reads it (a brief, 2026-12-06):
+    readers now leave it out, and ``verify``, which vouches for the whole file, says it cannot vouch for it. One
+    added and the cache re-sealed is covered by the digest, as all it holds (the digests are no signature)."""
+    if _provenance_digest(f) == stored:
+        return []
+    unknown = sorted(key for key in f.attrs.keys() if key not in ROOT_ATTRS)
+    return unknown if unknown and _provenance_digest(f, left_out=unknown) == stored else None
+
+
+def deleted_seal_attributes(f: h5py.File, stored: Any) -> list[str]:
+    """The seal's attributes outside the content digest (``COMPLETION_DIGEST``, ``DATASET_DIGESTS``) deleted from
+    ``f``: those which, made again from ``f`` as the seal makes them, give the ``stored`` provenance digest; empty
+    where that explains nothing. Read only once that digest has failed. ``del f.attrs["completion_digest"]`` was
+    "provenance digest mismatch: how it was made ... changed" (a brief, 2026-12-06), where ``features_digest`` deleted
+    is said missing (``deleted_digests``). The per-dataset digests are made again only where the features digest they
+    combine to is there, and cost a read of every feature value (about a second for 345 MB), on this failing path alone."""
+    makers = {}
+    if COMPLETION_DIGEST not in f.attrs:
+        makers[COMPLETION_DIGEST] = lambda: completion_digest(f)
+    if DATASET_DIGESTS not in f.attrs and "features_digest" in f.attrs:
+        makers[DATASET_DIGESTS] = lambda: encode(dataset_digests(f))
+    made: dict[str, Any] = {}
+    for names in [[name] for name in makers] + ([list(makers)] if len(makers) > 1 else []):
+        for name in names:
+            if name not in made:
+                made[name] = makers[name]()
+        if _provenance_digest(f, restored={name: made[name] for name in names}) == stored:
+            return names
+    return []
+
+
+def foreign_split_attributes(f: h5py.File) -> list[str]:
+    """``split/name`` of each attribute of a split's group that featcache does not write there (``SPLIT_ATTRS``), in
+    split and name order: no digest covers them and nothing reads them, so ``verify`` alone says so."""
+    return [f"{split}/{key}" for split in split_names(f) if isinstance(f[split], h5py.Group)
+            for key in sorted(f[split].attrs.keys()) if key not in SPLIT_ATTRS]
 
 
 def content_digest(f: h5py.File) -> str:

@@ -47,16 +47,18 @@ from featcache.store.layout import (
     damaged,
     decode_attrs,
     deleted_digests,
+    deleted_seal_attributes,
     feature_datasets,
     force_words,
     foreign_objects,
+    foreign_split_attributes,
     hashed_blocks,
     lock_path,
     named_as_partial_of,
     open_h5,
     partial_path,
-    provenance_digest,
     split_names,
+    unsealed_attributes,
     view_dataset,
     view_names,
 )
@@ -366,11 +368,15 @@ class Cache:
         # had called it damaged).
         self._hash_every_read = False
         self._damaged: dict[str, str] = {}
+        # Root attributes added since the seal, of names featcache does not write (``layout.unsealed_attributes``):
+        # left out of ``meta``, so nothing reads or shows them; ``verify`` says it cannot vouch for them.
+        self.unsealed: list[str] = []
         with _hdf5_damage(self.path, "its structure"), _open(self.path) as f:
             self._stamp = _file_stamp(f, self.path)
             self.split_names = split_names(f)
             self.sizes = self._check_structure(f)
             self.checked = self._check_digest(f)
+        self.meta = self._sealed(self.meta)
         # after the digests: an edit not re-sealed is said as the digest mismatch it is
         _check_settings(self.path, self.meta)
 
@@ -465,9 +471,11 @@ class Cache:
         if stored != actual:
             raise damaged(self.path, _content_mismatch(f, stored))
         # caches sealed before 2026-12-02 have no provenance digest: their provenance stays unchecked
-        if "provenance_digest" in self.meta and self.meta["provenance_digest"] != provenance_digest(f):
-            raise damaged(self.path, "provenance digest mismatch: how it was made (versions, runtime, weights path, "
-                                     "source, dates) changed")
+        if "provenance_digest" in self.meta:
+            unsealed = unsealed_attributes(f, self.meta["provenance_digest"])
+            if unsealed is None:
+                raise damaged(self.path, _provenance_mismatch(f, self.meta["provenance_digest"]))
+            self.unsealed = unsealed
         digests = self.meta.get(DATASET_DIGESTS)
         if digests is not None and not (
                 isinstance(digests, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in digests.items())
@@ -597,6 +605,10 @@ class Cache:
         finally:
             f.close()
 
+    def _sealed(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """``attrs`` without those added since the seal (``unsealed``): what this Cache reads and shows."""
+        return {k: v for k, v in attrs.items() if k not in self.unsealed}
+
     def _same_file(self, f: h5py.File) -> None:
         now = _file_stamp(f, self.path)
         if now == self._stamp:
@@ -614,7 +626,7 @@ class Cache:
         attributes, the sizes, the content digest), the layers already vouched for are hashed again at once, and
         every other layer is hashed whole at its first read after (``_hash_every_read``), a slice too. A rewrite in
         place within one read itself is not told apart from a chmod."""
-        if read_attrs(self.path, peek=True) != self.meta or self._check_structure(f) != self.sizes:
+        if self._sealed(read_attrs(self.path, peek=True)) != self.meta or self._check_structure(f) != self.sizes:
             raise FeatcacheError(f"{self.path} changed since it was opened (its attributes or sizes were rewritten); "
                                  "run the command again (in Python, open the cache again) to read the file now there")
         self._check_digest(f)
@@ -835,18 +847,30 @@ def _content_mismatch(f: h5py.File, stored: Any) -> str:
     """Why the content digest of ``f`` is not the ``stored`` one: a digest of the seal deleted
     (``layout.deleted_digests``), or its labels, index, paths or settings changed."""
     gone = deleted_digests(f, stored)
-    if gone:
-        many = len(gone) > 1
-        return (f"attribute{'s' if many else ''} {' and '.join(repr(name) for name in gone)} {'are' if many else 'is'} "
-                f"missing: it was sealed with {'them' if many else 'one'}, deleted since")
-    return "content digest mismatch: its labels, index, paths or settings changed"
+    return _missing_line(gone) if gone else "content digest mismatch: its labels, index, paths or settings changed"
 
 
-def _foreign_line(foreign: list[tuple[str, str]]) -> str:
-    """``verify``'s words for objects in a split that featcache does not write (``layout.foreign_objects``): other
-    commands never read them, so only verify, which vouches for the whole file, refuses (docs/guarantees.md)."""
+def _provenance_mismatch(f: h5py.File, stored: Any) -> str:
+    """Why the provenance digest of ``f`` is not the ``stored`` one: a seal attribute it covers deleted
+    (``layout.deleted_seal_attributes``: the completion or per-dataset digests), or how the cache was made changed."""
+    gone = deleted_seal_attributes(f, stored)
+    return _missing_line(gone) if gone else ("provenance digest mismatch: how it was made (versions, runtime, weights "
+                                             "path, source, dates) changed")
+
+
+def _missing_line(gone: list[str]) -> str:
+    """The words for seal attributes deleted since the seal, whichever digest found them missing (one home)."""
+    many = len(gone) > 1
+    return (f"attribute{'s' if many else ''} {' and '.join(repr(name) for name in gone)} {'are' if many else 'is'} "
+            f"missing: it was sealed with {'them' if many else 'one'}, deleted since")
+
+
+def _foreign_line(foreign: list[tuple[str, str]], noun: str = "object") -> str:
+    """``verify``'s words for objects in a split that featcache does not write (``layout.foreign_objects``), and for
+    attributes (``noun``) added since the seal or on a split: other commands never read them, so only verify, which
+    vouches for the whole file, refuses (docs/guarantees.md)."""
     (name, kind), n = foreign[0], len(foreign) - 1
-    what = f"{kind}, and {n} more object{'s' if n > 1 else ''}" if n else kind
+    what = f"{kind}, and {n} more {noun}{'s' if n > 1 else ''}" if n else kind
     return (f"it holds {name}, {what} featcache does not write, so verify cannot vouch for {'them' if n else 'it'}; "
             "other commands never read it")
 
@@ -922,6 +946,11 @@ def verify(path: str | Path) -> VerifyResult:
         foreign = foreign_objects(f)
         if foreign:  # verify vouches for the whole file: an object it does not know it cannot check
             raise damaged(cache.path, _foreign_line(foreign))
+        added = ([(f"the root attribute {name!r}", "an attribute") for name in cache.unsealed]
+                 + [(f"the attribute {name.split('/', 1)[1]!r} of {name.split('/', 1)[0]}", "an attribute")
+                    for name in foreign_split_attributes(f)])
+        if added:  # nor an attribute: no digest covers it (a root one added after the seal, any on a split)
+            raise damaged(cache.path, _foreign_line(added, "attribute"))
         for s in cache.split_names:
             rows = [d for d in ROW_DATASETS if d in f[s]]
             for name in [*rows, *(view_dataset(v, l) for v in cache.views for l in cache.layers)]:
