@@ -2142,6 +2142,27 @@ def test_extract_over_a_cache_made_by_an_older_decoder_says_so(tmp_path, capsys,
     assert run_main(capsys, *args, "--force").returncode == 0 and run_main(capsys, *args).stdout.startswith("cache hit")
 
 
+def test_an_interrupted_extraction_by_an_older_decoder_is_started_over_saying_so(tmp_path, capsys, monkeypatch):
+    """Regression (helper-266): an extraction interrupted under decoder v6 and run again under v7 was started over
+    with "the data changed since the interrupted extraction of C (its N rows are of the files as they were)", where
+    no file had changed. It says the decoder, as extract's refusal of such a cache does; the new cache is whole."""
+    from helpers import interrupted_extraction, run_main
+
+    root = ppm_tree(tmp_path / "photos", {"ants": 6, "bees": 6})
+    out = tmp_path / "c.h5"
+    options = {"images": str(root), "test_fraction": 0.5, "weights": "random", "image_size": 32, "batch_size": 4}
+    with monkeypatch.context() as m:
+        m.setattr(images, "DECODER", OLDER_DECODERS["v6"])
+        interrupted_extraction(out, **options)
+    got = run_main(capsys, "extract", "--images", str(root), "--test-fraction", "0.5", "--weights", "random",
+                   "--image-size", "32", "--batch-size", "4", "--out", str(out))
+    assert got.returncode == 0, got.stderr
+    assert "photos are decoded by featcache's image decoder v7 now (v7, since 2026-12-06, " in got.stderr, got.stderr
+    assert (f": starting the interrupted extraction of {out} over (its 4 rows are of the rules before); it was made by "
+            f"decoder v6, and nothing else changed at {root}") in got.stderr, got.stderr
+    assert "the data changed" not in got.stderr and featcache.open_cache(out).sizes == {"train": 6, "test": 6}
+
+
 def test_a_curve_of_a_cache_made_by_an_older_decoder_says_so_not_restore_the_images(tmp_path, capsys, monkeypatch):
     """Regression (a brief, 2026-12-06): a curve that reads a cache's photos again (a baseline) checks them against
     the cache's data digest, and of a v6 cache said "the images at ... are not the ones ... was extracted from;

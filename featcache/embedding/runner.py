@@ -248,13 +248,18 @@ def _set_aside_other_partial(path: Path, found: FoundPartial) -> Path | None:
     return moved
 
 
-def _start_over_changed_data(path: Path, found: FoundPartial, verbose: bool) -> int | None:
+def _start_over_changed_data(path: Path, found: FoundPartial, data: DataSource, verbose: bool) -> int | None:
     """The interrupted extraction of these very settings over data changed since, started over (deleted), said in
     one line: no row of it resumes under the data as it is (``store.reader.start_over_changed_data``). Its rows, or
-    None where there was none (``ExtractResult.partial_started_over``)."""
+    None where there was none (``ExtractResult.partial_started_over``). Where no file changed but a rule of
+    featcache's did (an older image decoder made it), the source's line says so (``DataSource.rule_change``), with
+    this fix: "the data changed" sent the user looking for a changed photo (helper-266)."""
     rows = start_over_changed_data(found)
     if verbose and rows is not None:
-        note(one_line(f"the data changed since the interrupted extraction of {path} (its {rows} rows are of the files "
+        recorded = ((found.attrs or {}).get("settings") or {}).get("data_digest")
+        fix = f"starting the interrupted extraction of {path} over (its {rows} rows are of the rules before)"
+        note(one_line(data.rule_change(recorded, fix, "it") or
+                      f"the data changed since the interrupted extraction of {path} (its {rows} rows are of the files "
                       "as they were); starting it over"))
     return rows
 
@@ -566,7 +571,7 @@ def _judged_partial(path: Path, ident: CacheIdentity, data: DataSource, store: S
     another extraction's; a reviewer, 2026-12-05)."""
     found = judge_partial(path, ident, data.spec, held=other.fingerprint if other and other.complete else None)
     aside = _set_aside_other_partial(path, found) if store.force else None
-    return found, aside, _start_over_changed_data(path, found, verbose)
+    return found, aside, _start_over_changed_data(path, found, data, verbose)
 
 
 def _build(rows: RowPlan, model: ModelSpec, ident: CacheIdentity, per_pass: passes.PassSize,
