@@ -18,6 +18,7 @@ from featcache.embedding.engines.local import read_ahead
 from featcache.embedding.passes import BATCH_SIZE
 from featcache.errors import FeatcacheError, given_path, in_the_way, one_line, option
 from featcache.progress import bars_wanted, counted, status, written
+from featcache.sources.decode import NOT_AN_IMAGE, pairs_json
 from featcache.validate import check_file_name, check_path, check_lock_timeout, check_replaceable, check_source, checks_switches, expand_home, positive_int, shown
 
 if TYPE_CHECKING:
@@ -92,8 +93,8 @@ class Predictions(list):
 
     def to_dict(self) -> dict:
         """What ``predict --json`` prints: one object, like every other command's, with what stderr says too."""
-        out = {"predictions": [p.to_dict(self.value) for p in self], "skipped": [list(s) for s in self.skipped],
-               "left_out": self.left_out, "runtime": self.runtime, "runtime_note": self.runtime_note, "top_k": self.top_k,
+        out = {"predictions": [p.to_dict(self.value) for p in self], "skipped": pairs_json(self.skipped),
+               "left_out": pairs_json([(q.path, q.reason) for q in map(LeftOut.parse, self.left_out)]), "runtime": self.runtime, "runtime_note": self.runtime_note, "top_k": self.top_k,
                "values": self.value, **self.throughput.to_dict()}
         w = self.csv_written
         if w is not None:  # what stderr says of --csv, in --json too (a review: the kept-aside file was said nowhere)
@@ -420,6 +421,14 @@ SUBFOLDER, LINK, UNREADABLE, BROKEN_LINK, OTHER = "subfolder", "link to a folder
 UNREAD = " (could not be read)"
 
 
+# Why each kind of entry was left out, in predict --json's ``left_out`` ``[path, reason]`` pairs, the shape of
+# extract's and evaluate's ``skipped`` (``decode.pairs_json``): it listed bare paths, a subfolder told by its "/".
+# A file of no image type is said as extract says a notes.txt in a class folder (``decode.NOT_AN_IMAGE``).
+LEFT_OUT_REASONS = {SUBFOLDER: "subfolder, not read (recursive reads it)", LINK: "link to a folder, not followed",
+                    UNREADABLE: "subfolder that could not be read", BROKEN_LINK: "broken link, its target is gone",
+                    OTHER: NOT_AN_IMAGE}
+
+
 class LeftOut(str):
     """An entry of a folder given that predict did not read, as shown and in --json (a subfolder or a link to one
     ends in ``/``), with ``why`` it was left out (SUBFOLDER, LINK, UNREADABLE, BROKEN_LINK or OTHER). A str, so the
@@ -436,9 +445,18 @@ class LeftOut(str):
         return self
 
     def __reduce__(self):  # pickle and copy: the path and why, not the shown text (a review)
+        return LeftOut, (self.path, self.why)
+
+    @property
+    def path(self) -> str:
+        """The entry's path, without the ``/`` or ``UNREAD`` it is shown with."""
         shown = str(self)
-        path = shown.removesuffix(UNREAD) if self.why == UNREADABLE else shown.removesuffix("/") if self.why in (SUBFOLDER, LINK) else shown
-        return LeftOut, (path, self.why)
+        return shown.removesuffix(UNREAD) if self.why == UNREADABLE else shown.removesuffix("/") if self.why in (SUBFOLDER, LINK) else shown
+
+    @property
+    def reason(self) -> str:
+        """Why it was left out, as --json says it beside its path (``LEFT_OUT_REASONS``)."""
+        return LEFT_OUT_REASONS[self.why]
 
     @classmethod
     def parse(cls, shown: str) -> "LeftOut":

@@ -260,8 +260,15 @@ def left_out_json(skipped: Sequence[Sequence[str]], copies: Sequence[Sequence[st
     evaluation.json's ``folder``: ``skipped``, ``[[path, reason], ...]`` of the files not used, and ``copies``,
     ``[{"path": ..., "same_as": ...}, ...]`` of a photo's copies in its class folder counted once (``same_as``: its
     row, in that class folder). ``skipped`` listed the copies too until 2026-12-06 (a session's brief)."""
-    return {"skipped": [[str(p), str(why)] for p, why in skipped],
+    return {"skipped": pairs_json(skipped),
             "copies": [{"path": str(p), "same_as": str(same_as)} for p, same_as in copies]}
+
+
+def pairs_json(pairs: Sequence[Sequence[str]]) -> list[list[str]]:
+    """``[[path, reason], ...]`` of ``(path, reason)`` pairs: the one --json shape of a list of files not used, with
+    why, extract's and evaluate's ``skipped`` and predict's ``skipped`` and ``left_out`` alike (predict's
+    ``left_out`` was a list of paths without reasons until 2026-12-06; a session's brief)."""
+    return [[str(p), str(why)] for p, why in pairs]
 
 
 def left_out_words(skipped: Sequence[Sequence[str]], copies: Sequence[Sequence[str]]) -> list[str]:
