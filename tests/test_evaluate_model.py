@@ -669,6 +669,19 @@ def test_info_of_a_models_evaluation_names_the_model_and_folder_and_repeats_its_
     assert warning[0] in lines and "head" not in info.stdout and "split" not in info.stdout, lines
 
 
+def test_info_of_a_models_evaluation_gives_its_image_count_under_evaluates_key(tiny, tmp_path, capsys):
+    """Regression (a session's brief, 2026-12-06): info --json of a model's evaluation.json had no image count (only
+    inside "folder"), where evaluate --json gives it as "images", extract's key: a script read both by one name."""
+    model, _ = tiny
+    val = make_class_tree(tmp_path / "val", {"ants": 3, "bees": 2}, ext="jpg", size=40, offset=80)
+    (val / "bees" / "cut.jpg").write_bytes(b"\xff\xd8\xff\xe0 cut short")  # skipped: not among the images
+    got = run_main(capsys, "evaluate", str(model), str(val), "--out", str(tmp_path / "rep"), "--json")
+    assert got.returncode == 0, got.stderr
+    doc = json.loads(got.stdout)
+    info = json.loads(run_main(capsys, "info", str(tmp_path / "rep" / "evaluation.json"), "--json").stdout)
+    assert info["images"] == doc["images"] == doc["folder"]["images"] == int(np.sum(doc["confusion"])) == 5, info
+
+
 def test_a_models_evaluation_names_its_model_and_folder_under_those_keys_alone(tiny, tmp_path, capsys):
     """Regression (a brief): a model's evaluation.json and --json held the model's path under "head", the folder's
     under "cache" and "split": "folder", beside its "model" and "folder" records. They say what they hold now: the

@@ -327,6 +327,8 @@ def report_record_info(path: Path, given: str, doc: dict[str, Any]) -> dict[str,
         # a model's names its model and folder (records since 2026-12-06 have no head, cache and split: a brief)
         scored = ("model", "folder") if _of_a_model(doc) else ("head", "cache", "split")
         info.update({k: doc.get(k) for k in (*scored, "layer", "accuracy")})
+        if _of_a_model(doc):  # the photos scored, under evaluate's and extract's key: info --json had no count (a brief)
+            info["images"] = doc["folder"].get("images")
         accuracy = doc.get("accuracy")
         if isinstance(accuracy, (int, float)) and not isinstance(accuracy, bool):
             about += f"\n{_evaluation_words(doc)}: accuracy {accuracy:.4f}"
