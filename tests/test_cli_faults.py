@@ -407,6 +407,9 @@ def test_one_image_is_said_as_one_image(tmp_path, capsys):
     wrong = {"image": "a.png", "true": "ants", "predicted": "bees", "probability": 0.6}
     assert misclassified_text([wrong])[0] == "misclassified: 1 image"
     assert misclassified_text([wrong] * 2)[0] == "misclassified: 2 images"
+    # an entry of before 2026-12-06 (its "image", no "path") and one of now name their image alike
+    new = {k: v for k, v in wrong.items() if k != "image"} | {"path": "a.png", "row": 0}
+    assert misclassified_text([wrong])[1] == misclassified_text([new])[1] == "  a.png: ants -> bees 0.600"
 
 
 def test_seed_on_an_already_split_folder_is_refused(tmp_path, capsys):

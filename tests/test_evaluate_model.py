@@ -88,6 +88,8 @@ def test_a_model_scored_on_a_class_folder_tree_says_what_predicts_csv_says(tiny,
     assert str(wrong) in missed and str(right) not in missed
     assert {w["path"] for w in report["misclassified"]} == missed
     assert [w for w in report["misclassified"] if w["path"] == str(wrong)][0]["predicted"] == said[1]
+    # one set of keys (a session's brief, 2026-12-06): "index" (a copy of "row") and "image" (of "path") are gone
+    assert all(set(w) == {"row", "path", "true", "predicted", "probability"} for w in report["misclassified"]), report
     from_csv = [[sum(Path(p).parent.name == t and c == q for p, c in predicted.items()) for q in ("ants", "bees")]
                 for t in ("ants", "bees")]
     assert report["confusion"] == from_csv
@@ -774,10 +776,10 @@ def test_an_svm_models_misclassified_photos_show_shares_not_probabilities(tmp_pa
     for w in report["misclassified"]:
         if len(classes) == 2:
             assert w["probability"] is None and w["share"] is None
-            assert f"  {w['image']}: {w['true']} -> {w['predicted']}\n" in got.stdout
+            assert f"  {w['path']}: {w['true']} -> {w['predicted']}\n" in got.stdout
         else:
             assert w["probability"] is None and 0 < w["share"] <= 1
-            assert f"{w['image']}: {w['true']} -> {w['predicted']} share {w['share']:.3f}" in got.stdout
+            assert f"{w['path']}: {w['true']} -> {w['predicted']} share {w['share']:.3f}" in got.stdout
     said = run_main(capsys, "predict", str(model), str(val / "bees" / "an_ant.jpg"))
     assert said.returncode == 0, said.stderr
     top = said.stdout.strip().rpartition(": ")[2]

@@ -71,7 +71,8 @@ class EvalResult:
     per_class: list[dict[str, Any]]  # class, precision, recall, support
     confusion: np.ndarray  # (n_classes, n_classes), rows true, columns predicted
     files: dict[str, Path]  # png, json, text: what was written; empty for evaluate(write=False)
-    misclassified: list[dict[str, Any]] = field(default_factory=list)  # row, index, path, true, predicted, probability (share)
+    # row, path, true, predicted, probability (share); a head's also index (``misclassified_entry``)
+    misclassified: list[dict[str, Any]] = field(default_factory=list)
     # Evaluated images that were training images of the head: None when the head or the cache has no digests.
     overlap: dict[str, Any] | None = None
     # The views averaged per image, and what was averaged ("probabilities", "decision values"; None for one view).
@@ -132,7 +133,7 @@ class EvalResult:
         lines += ["", f"{'class':<16}{'precision':>10}{'recall':>10}{'support':>9}"]
         lines += [f"{one_line(r['class']):<16}{r['precision']:>10.3f}{r['recall']:>10.3f}{r['support']:>9}" for r in self.per_class]
         lines += ["", confusion_text(self.confusion, [one_line(name) for name in self.class_names]), ""]
-        return "\n".join(lines + [one_line(line) for line in misclassified_text(self.misclassified)])
+        return "\n".join(lines + [one_line(line) for line in misclassified_text(self.misclassified, self.split)])
 
     def plot_title(self, head: Any, out_dir: Path) -> str:
         """The confusion plot's title: the head's kind, what it scored, the accuracy, and its file's name."""
@@ -220,7 +221,9 @@ def _model_copies_fix(overlap: dict[str, Any]) -> str:
     return f"{them} (the same bytes) of photos the model was trained on: remove them from {where}, or evaluate on new photos"
 
 
-def misclassified_text(wrong: list[dict[str, Any]]) -> list[str]:
+def misclassified_text(wrong: list[dict[str, Any]], split: str = "test") -> list[str]:
+    """The report's lines of the misclassified images (``misclassified_entry``'s), the first ``TEXT_MISCLASSIFIED``,
+    each by its file, or by its index in ``split`` where it has none (Fashion-MNIST's)."""
     if not wrong:
         return ["misclassified: none"]
     # "1 images" (a new-user tester): progress.counted, the one home of a count and its unit
@@ -230,7 +233,7 @@ def misclassified_text(wrong: list[dict[str, Any]]) -> list[str]:
         # an SVM head's model gives shares, not probabilities: named so, as predict's columns name them (share_N)
         p = (f" {w['probability']:.3f}" if w.get("probability") is not None
              else f" share {w['share']:.3f}" if w.get("share") is not None else "")
-        lines.append(f"  {w['image']}: {w['true']} -> {w['predicted']}{p}")
+        lines.append(f"  {misclassified_name(w, split)}: {w['true']} -> {w['predicted']}{p}")
     if len(wrong) > TEXT_MISCLASSIFIED:
         lines.append(f"  ... and {len(wrong) - TEXT_MISCLASSIFIED} more")
     return lines
@@ -373,6 +376,29 @@ def seen_overlap(keys: np.ndarray, trained: Any, split: str, y: np.ndarray, y_pr
             "copies": 0, "photos": False}
 
 
+def misclassified_entry(row: int, path: str | None, true: str, predicted: str, value: dict[str, Any],
+                       index: int | None = None) -> dict[str, Any]:
+    """One misclassified image as evaluation.json and --json hold it, a head's and a model's alike (the one home of
+    its keys): ``row``, its position among the images scored; ``path``, its file (None for Fashion-MNIST's);
+    ``true`` and ``predicted``; ``value``, the predicted class's ``probability`` (a model of an SVM head: ``share``
+    beside ``probability`` None); and, given (a head's report), ``index``, the image's position in its data set's
+    split. ``image``, a copy of ``path`` or "test image INDEX", and a model's ``index``, a copy of ``row``, were
+    written beside them until 2026-12-06 (a session's brief): ``misclassified_name`` still reads ``image``."""
+    entry = {"row": int(row), **({} if index is None else {"index": int(index)}), "path": path, "true": true,
+             "predicted": predicted}
+    return {**entry, **value}
+
+
+def misclassified_name(entry: dict[str, Any], split: str) -> str:
+    """What the report calls a misclassified image: its file, or ``SPLIT image INDEX`` where it has none; an entry of
+    before 2026-12-06 by the ``image`` it held."""
+    if entry.get("path") is not None:
+        return str(entry["path"])
+    if "image" in entry:
+        return str(entry["image"])
+    return f"{split} image {entry.get('index', entry.get('row'))}"
+
+
 def list_misclassified(cache: Cache, split: str, y: np.ndarray, y_pred: np.ndarray, proba: np.ndarray | None) -> list[dict[str, Any]]:
     """Every wrongly predicted image: its row, its source index, its file (photo caches), true and predicted class."""
     names = cache.class_names
@@ -384,10 +410,9 @@ def list_misclassified(cache: Cache, split: str, y: np.ndarray, y_pred: np.ndarr
     index = cache.index(split)
     out = []
     for r in rows:
-        image = paths_[r] if paths_ is not None else f"{split} image {int(index[r])}"
-        out.append({"row": int(r), "index": int(index[r]), "path": None if paths_ is None else paths_[r], "image": image,
-                    "true": names[int(y[r])], "predicted": names[int(y_pred[r])],
-                    "probability": None if proba is None else round(float(proba[r].max()), 6)})
+        out.append(misclassified_entry(r, None if paths_ is None else paths_[r], names[int(y[r])], names[int(y_pred[r])],
+                                       {"probability": None if proba is None else round(float(proba[r].max()), 6)},
+                                       index=int(index[r])))
     return out
 
 

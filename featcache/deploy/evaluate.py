@@ -19,7 +19,8 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from featcache.analysis.evaluate import (EvalResult, LeakageWarning, check_report, check_write_out, leakage_line, metrics,
-                                         name_part, report_files, report_folder, say_evaluated, write_report)
+                                         misclassified_entry, name_part, report_files, report_folder, say_evaluated,
+                                         write_report)
 from featcache.analysis.evaluate import evaluate as evaluate_head
 from featcache.deploy.predict import Throughput
 from featcache.embedding.runtimes import DEFAULT_RUNTIME
@@ -500,8 +501,7 @@ def _misclassified(paths: Sequence[Path], y: np.ndarray, y_pred: np.ndarray, pro
         number = round(float(proba[r].max()), 6) if scored else None
         return {"probability": number} if value == PROBABILITY else {"probability": None, value: number}
 
-    return [{"row": int(r), "index": int(r), "path": str(paths[r]), "image": str(paths[r]), "true": names[int(y[r])],
-             "predicted": names[int(y_pred[r])], **top(r)}
+    return [misclassified_entry(r, str(paths[r]), names[int(y[r])], names[int(y_pred[r])], top(r))
             for r in np.flatnonzero(y != y_pred)]
 
 
