@@ -224,6 +224,12 @@ def copy_of(first: str) -> str:
     return COPY_COUNTED_ONCE.format(first=first)
 
 
+def copy_listed(first: str) -> str:
+    """A copy's words in a listing whose head counts the copies ("4 copies counted once: ..."): ``copy_of`` less its
+    tail, which that head says once (info's listing said "in its class folder, counted once" of every copy; a brief)."""
+    return f"{_COPY_HEAD}{first}"
+
+
 def is_copy(why: str) -> bool:
     """Whether a file left out for ``why`` is a copy counted once (``copy_of``), not a file that is unusable."""
     return why.startswith(_COPY_HEAD) and why.endswith(_COPY_TAIL)
