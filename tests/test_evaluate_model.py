@@ -284,6 +284,28 @@ def test_a_folder_of_some_of_the_models_classes_is_scored_and_an_empty_class_fol
     assert not (tmp_path / "rep2").exists()
 
 
+def test_a_class_folder_of_only_notes_is_refused_before_the_model_loads(tiny, tmp_path, capsys, monkeypatch):
+    """Regression (a session's brief, 2026-12-06): a class folder holding only notes.txt was refused once the model
+    was ready (about 11 s of TensorFlow on this machine), though its files' names say it holds no photo. Refused
+    from the names, before the model is prepared: the same line, and no model loaded."""
+    import featcache.deploy.predict as predict_module
+
+    model, _ = tiny
+    root = make_class_tree(tmp_path / "val", {"ants": 2}, ext="jpg", size=40)
+    (root / "bees").mkdir()
+    (root / "bees" / "notes.txt").write_text("not a photo")
+
+    def loaded(*args, **kwargs):
+        raise AssertionError("the model was prepared before the folder was checked")
+
+    monkeypatch.setattr(predict_module, "model_runner", loaded)
+    got = run_main(capsys, "evaluate", str(model), str(root), "--out", str(tmp_path / "rep"))
+    assert got.returncode == 2 and got.stderr.strip() == (
+        f"featcache evaluate: error: class folder {root / 'bees'} has no photo to use: none of its files could be read as "
+        f"a photo ({root / 'bees' / 'notes.txt'}: {NOT_AN_IMAGE}); add photos of 'bees' to it or remove it"), got.stderr
+    assert not (tmp_path / "rep").exists()
+
+
 def _refused_as_changed(capsys, model, val, tmp_path):
     """evaluate MODEL FOLDER refused in the one line for a model file replaced meanwhile, no report written."""
     got = run_main(capsys, "evaluate", str(model), str(val), "--out", str(tmp_path / "rep"))

@@ -14,7 +14,7 @@ import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
 
@@ -302,6 +302,7 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
         check_report(out_dir)  # before the work
     size, views, _, native = input_settings(meta)
     tree = _read_tree(root, names, size, verbose)
+    _check_each_class_is_named_as_photos(tree)  # before the model loads (seconds): what the names tell
     trained = train_digests(model, meta)  # before the work: a model whose digests do not read is one line
     # photos as extract counts them (StagedPhotos.images): a notes.txt is left out as no image, not one (the lines
     # said "on 91 photos", "predicting 91 images", then the report "90 images"; a tester)
@@ -455,19 +456,38 @@ def _unmatched_note(unmatched: Sequence[str]) -> str:
             "class's name, or two classes'), so the model is scored without it")
 
 
+def _check_each_class_is_named_as_photos(tree: Any) -> None:
+    """Before the model loads: no class folder holds only files whose names say they are no image (a ``bees/`` of
+    only notes.txt was refused after the model was ready, about 11 s in; a session's brief). A folder whose image
+    files do not decode is found by decoding them (``_check_each_class_decodes``)."""
+    from featcache.sources.decode import NOT_AN_IMAGE, is_other_file
+
+    _check_each_class(tree, lambda r: NOT_AN_IMAGE if is_other_file(tree.paths[r]) else None)
+
+
 def _check_each_class_decodes(tree: Any, per_file: Sequence[Any], undecoded: Sequence[tuple[str, str]]) -> None:
     """Each class folder holds a photo that decodes: a ``bees/`` of only notes.txt was scored as "0 bees" (a
     review), where a folder named for a class means photos of it are there."""
     from featcache.errors import printable
-    from featcache.sources.images import no_photo_error, none_decodes
 
     why = dict(undecoded)  # keyed by the path as shown (predict_files' printable form): looked up in that form
+    _check_each_class(tree, lambda r: None if per_file[r] is not None
+                      else why.get(printable(str(tree.paths[r])), "does not decode"))
+
+
+def _check_each_class(tree: Any, failed: Callable[[int], str | None]) -> None:
+    """The one line of a class folder none of whose files is a photo to use, ``failed(row)`` saying why a file is
+    not (None: it is one): extract's line (``sources.images.no_photo_error``), the folder's files listed as evaluate
+    lists those it skips, each with its reason."""
+    from featcache.errors import printable
+    from featcache.sources.images import no_photo_error, none_decodes
+
     for label, name in enumerate(tree.class_names):
         rows = np.flatnonzero(tree.labels == label)
-        if rows.size and all(per_file[r] is None for r in rows):
-            shown = [printable(str(tree.paths[r])) for r in rows]
-            # extract's line (sources.images): the folder's files, as evaluate lists those it skips, each with its reason
-            raise no_photo_error(tree.root / name, name, none_decodes([(p, why.get(p, "does not decode")) for p in shown]))
+        reasons = [failed(r) for r in rows]
+        if rows.size and all(why is not None for why in reasons):
+            listed = [(printable(str(tree.paths[r])), why) for r, why in zip(rows, reasons)]
+            raise no_photo_error(tree.root / name, name, none_decodes(listed))
 
 
 def _warn_absent_classes(root: Path, y: np.ndarray, names: Sequence[str]) -> None:
