@@ -453,12 +453,18 @@ def test_the_scoring_line_counts_photos_not_other_files(tiny, tmp_path, capsys, 
     val = make_class_tree(tmp_path / "val", {"ants": 3, "bees": 2}, ext="jpg", size=40, offset=50)
     (val / "ants" / "notes.txt").write_text("not a photo")
     (val / "bees" / "labels.csv").write_text("file,label\n")
+    (val / "bees" / "cut.jpg").write_bytes(b"\xff\xd8\xff\xe0 cut short")  # named as a photo; it does not decode
     got = run_main(capsys, "evaluate", str(model), str(val), "--out", str(tmp_path / "rep"), "--runtime", "tensorflow")
     assert got.returncode == 0, got.stderr
     # one line says the scoring (its own "scoring M on N photos" was dropped for the model's preparing line, a review)
+    # and counts the image files, which it cannot know all decode: "scoring 6 images", then "scored 5" (a session's
+    # brief, 2026-12-06); the summary says each of them scored or skipped
     scoring = [line for line in got.stderr.splitlines() if line.startswith("scoring ")]
-    assert len(scoring) == 1 and scoring[0].startswith(f"scoring 5 images with {model}; "), got.stderr
+    assert len(scoring) == 1 and scoring[0].startswith(f"scoring 6 image files with {model}; "), got.stderr
     assert "accuracy" in got.stdout and " on 5 images" in got.stdout, got.stdout
+    summary = [line for line in got.stderr.splitlines() if line.startswith("evaluate: scored ")]
+    assert len(summary) == 1 and summary[0].startswith("evaluate: scored 5 images in "), got.stderr
+    assert summary[0].endswith("); 1 image file skipped"), got.stderr
 
 
 def test_a_file_beside_the_class_folders_is_said_as_extract_says_it_not_as_an_unreadable_image(tiny, tmp_path, capsys):
@@ -846,8 +852,8 @@ def test_evaluates_progress_says_scoring_once_not_predicting(tiny, tmp_path, cap
     val = make_class_tree(tmp_path / "val", {"ants": 2, "bees": 2}, ext="jpg", size=40, offset=50)
     got = run_main(capsys, "evaluate", str(model), str(val), "--out", str(tmp_path / "rep"), "--runtime", "tensorflow")
     assert got.returncode == 0, got.stderr
-    assert got.stderr.count(f"scoring 4 images with {model}; ") == 1 and "predicting" not in got.stderr, got.stderr
-    assert "scoring" not in got.stderr.split(f"scoring 4 images with {model}; ", 1)[1].split("\n", 1)[0]
+    assert got.stderr.count(f"scoring 4 image files with {model}; ") == 1 and "predicting" not in got.stderr, got.stderr
+    assert "scoring" not in got.stderr.split(f"scoring 4 image files with {model}; ", 1)[1].split("\n", 1)[0]
 
 
 def test_a_models_defaults_are_predicts_and_a_heads_options_defaults_the_heads_evaluates():

@@ -871,13 +871,16 @@ def test_predict_streams_image_files_in_batches_and_memory_does_not_grow_with_th
     assert out == "" and bar[-1].startswith("12/12 [") and len(bar) >= 3
     assert err.splitlines()[-1].startswith("predict: skipped 2 file(s) that are not readable images")  # as the CLI says
     assert err.splitlines()[-2].startswith("predict: predicted 10 images in ") and " images/s, runtime stub; " in err
+    # the image files of the first line, each predicted or skipped: "predicting 12 images", then 10 (a session's
+    # brief, 2026-12-06)
+    assert err.splitlines()[-2].endswith("); 2 image files skipped"), err
     # at once, before the model loads (a new user: a silent minute), the command's first line; no bar at 0 before it
     # nor off a terminal (helper-244: " 0/12 [" came first)
-    assert err.splitlines()[0].startswith("predicting 12 images with ") and " 0/12 [" not in err
+    assert err.splitlines()[0].startswith("predicting 12 image files with ") and " 0/12 [" not in err
     predict(model, paths[:4], batch_size=4, verbose=True)  # one batch: not long work, no bar; the skipped file said
     err = capsys.readouterr().err.splitlines()  # after what loads the model and what runs it (status lines)
-    assert err[0].startswith("predicting 4 images with ") and err[1].startswith("model ready on "), err
-    assert err[2].startswith("predict: predicted 3 images in "), err  # no bar: its rate said by the summary
+    assert err[0].startswith("predicting 4 image files with ") and err[1].startswith("model ready on "), err
+    assert err[2].startswith("predict: predicted 3 images in ") and err[2].endswith("; 1 image file skipped"), err
     assert err[3].startswith("predict: skipped 1 file(s) that are not readable images") and len(err) == 4, err
 
 
@@ -1428,7 +1431,7 @@ def test_predict_counts_photos_and_says_its_first_line_before_the_bar(tiny_model
                    "--batch-size", "1", "--runtime", "tensorflow", "--csv", str(csv_path))
     assert got.returncode == 0, got.stderr
     lines = got.stderr.splitlines()
-    assert lines[0].startswith(f"predicting 3 images with {tiny_model};"), got.stderr
+    assert lines[0].startswith(f"predicting 3 image files with {tiny_model};"), got.stderr
     bars = [line for line in lines if re.match(r"^\s*\d+/\d+ \[", line)]
     assert bars and bars[-1].lstrip().startswith("3/3 ["), got.stderr
     assert len(csv_path.read_text().splitlines()) == 1 + 3  # the header and a row per photo
@@ -1436,7 +1439,7 @@ def test_predict_counts_photos_and_says_its_first_line_before_the_bar(tiny_model
                    "--runtime", "tensorflow", "--csv", str(tmp_path / "q.csv"))
     assert got.returncode == 0, got.stderr
     lines = got.stderr.splitlines()
-    assert lines[0].startswith(f"predicting 3 images with {tiny_model};"), got.stderr
+    assert lines[0].startswith(f"predicting 3 image files with {tiny_model};"), got.stderr
     assert not any(re.match(r"^\s*0/\d+ \[", line) for line in lines), got.stderr
 
 
@@ -1459,7 +1462,7 @@ def test_predict_says_its_first_line_before_it_decodes_a_photo(tiny_model, tmp_p
     monkeypatch.setattr(predict_module, "read_files", reading)
     got = run_main(capsys, "predict", str(tiny_model), *map(str, photos), "--runtime", "tensorflow")
     assert got.returncode == 0, got.stderr
-    assert said_before and f"predicting 2 images with {tiny_model}; preparing the model" in said_before[0], said_before
+    assert said_before and f"predicting 2 image files with {tiny_model}; preparing the model" in said_before[0], said_before
     assert "model ready on" not in said_before[0]  # the model is built after decoding starts, as before
 
 

@@ -272,8 +272,8 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
     gets a note saying so (``result.note``). ``lock_timeout``: predict's, its wait for another process converting the
     same model (None: ``runtimes.CONVERSION_WAIT_SECONDS``)."""
     from featcache.deploy.model import MODEL_FILE, one_vote, train_digests
-    from featcache.deploy.predict import (BATCH_SIZE, input_settings, model_meta,
-                                          model_runner, photo_count, predict_files, progress_bar, value_of)
+    from featcache.deploy.predict import (BATCH_SIZE, input_settings, model_meta, model_runner, photo_count,
+                                          predict_files, progress_bar, run_count_words, skipped_words, value_of)
     from featcache.heads.io import DIGEST_KEY
     from featcache.embedding.runtimes import check_runtime
     from featcache.progress import bars_wanted
@@ -308,7 +308,7 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
     # said "on 91 photos", "predicting 91 images", then the report "90 images"; a tester)
     photos = photo_count(tree.paths)
     net = model_runner(model, runtime, batch_size, photos, verbose, meta, verb="scoring", views=views,
-                       lock_timeout=lock_timeout, doing="evaluated")
+                       lock_timeout=lock_timeout, doing="evaluated", what=run_count_words(photos))
     bar = progress_bar(photos) if bars_wanted(verbose) and photos > batch_size else None
     start = time.perf_counter()
     try:
@@ -351,7 +351,8 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
     if verbose:
         _say_notes(result)
         say_evaluated(result)
-        status(one_line(f"evaluate: scored {throughput.line(result.runtime)}"))  # as extract's summary, on stderr
+        # as extract's summary, on stderr; the image files of the first line each scored or skipped
+        status(one_line(f"evaluate: scored {throughput.line(result.runtime)}{skipped_words(photos, len(kept))}"))
     return result
 
 

@@ -1173,9 +1173,11 @@ def predict(
     given = given or []
     # before decoding, as extract counts a photo folder: a notes.txt given is left out as no image, not one
     # ("predicting 5 images" of 4 photos and a notes.txt, then 4 rows; a new-user tester)
-    n_images = photo_count(files) + sum(len(arr) for _, arr in [*arrays, *given])
+    n_files, n_arrays = photo_count(files), sum(len(arr) for _, arr in [*arrays, *given])
+    n_images = n_files + n_arrays
     size, views, photos, native = input_settings(meta)
-    net = model_runner(model, runtime, batch_size, n_images, verbose, meta, views=views, lock_timeout=lock_timeout)
+    net = model_runner(model, runtime, batch_size, n_images, verbose, meta, views=views, lock_timeout=lock_timeout,
+                       what=run_count_words(n_files, n_arrays))
     bar = progress_bar(n_images) if bars_wanted(verbose) and n_images > batch_size else None
     if bar is not None and bar.interactive and not verbose:  # at once: loading the model (and TensorFlow) before the
         # first batch was a minute without a line on a loaded machine (a new-user tester). A verbose run's first line,
@@ -1206,7 +1208,8 @@ def predict(
     if verbose:
         # as extract's summary (a status line: off with FEATCACHE_PROGRESS=off); a bar's rate is said only where
         # there is a bar (more than one batch), and --json said none
-        status(one_line(f"predict: predicted {preds.throughput.line(preds.runtime)}"))
+        status(one_line(f"predict: predicted {preds.throughput.line(preds.runtime)}"
+                        f"{skipped_words(n_images, len(preds))}"))  # the first line's files, each used or skipped
         say_notes(preds)  # the API said nothing of a file left out of a folder, which the CLI named (a new-user tester)
     return preds
 
@@ -1296,9 +1299,25 @@ def collect_inputs(images: Sequence[str | Path], csv: str | Path | None, recursi
     return paths, left_out, found
 
 
+def run_count_words(files: int, images: int = 0) -> str:
+    """What a run's first line counts, before anything is decoded: the image files (named as images: some may not
+    decode, so they are files, not images), and the images of arrays, which are images: "scoring 61 images" of 61
+    files was followed by "scored 60" when one JPEG was cut short (a session's brief, 2026-12-06)."""
+    parts = ([counted(files, "image file")] if files or not images else []) + (
+        [counted(images, "image") + (" of arrays" if files else "")] if images else [])
+    return " and ".join(parts)
+
+
+def skipped_words(files: int, used: int) -> str:
+    """The summary's tail on the image files of the first line (``run_count_words``) that were not used, of ``files``
+    with ``used`` decoded: "; 1 image file skipped", or nothing. The files' reasons are the notes' (``say_notes``)."""
+    return f"; {counted(files - used, 'image file')} skipped" if files > used else ""
+
+
 def model_runner(model: str | Path, runtime: str, batch_size: int, n_images: int,
-                  verbose: bool = False, meta: dict | None = None, verb: str = "predicting",
-                  views: int = 1, lock_timeout: float | None = None, doing: str = "read") -> "LazyRunner":
+                 verbose: bool = False, meta: dict | None = None, verb: str = "predicting",
+                 views: int = 1, lock_timeout: float | None = None, doing: str = "read",
+                 what: str | None = None) -> "LazyRunner":
     """``net()``: the model's ``ModelRunner``, built on the first call (not when no image file decodes: that
     is one line, without loading TensorFlow) and the same one after. ``verbose``: the run's first line ("predicting
     N images with MODEL; preparing ...") is said at once, before any file is decoded; a conversion for the runtime says
@@ -1311,7 +1330,8 @@ def model_runner(model: str | Path, runtime: str, batch_size: int, n_images: int
     (``input_settings``), each image one forward pass per view, as the runner counts them for its runtime choice.
     ``lock_timeout``: the runner's (``ModelRunner``), its wait for another process converting the same model.
     ``doing``: what the command does with the model, in the line for one replaced meanwhile (``changed_meanwhile``:
-    "read", evaluate's "evaluated"); ``net.check_unchanged()`` says it after scoring (``ModelRunner``'s)."""
+    "read", evaluate's "evaluated"); ``net.check_unchanged()`` says it after scoring (``ModelRunner``'s). ``what``:
+    what the first line counts (``run_count_words``; default ``n_images`` images)."""
     from featcache.embedding.runtimes import preparing_line
     from featcache.errors import one_line
     from featcache.progress import counted, status
@@ -1321,7 +1341,8 @@ def model_runner(model: str | Path, runtime: str, batch_size: int, n_images: int
     # new-user tester), and said in net() this line waited for the first batch's decoding too (a reader). Status
     # lines: on stderr, off with FEATCACHE_PROGRESS=off.
     if verbose:
-        status(one_line(f"{verb} {counted(n_images, 'image')} with {model}; {preparing_line('the model', runtime)}"))
+        what = counted(n_images, "image") if what is None else what
+        status(one_line(f"{verb} {what} with {model}; {preparing_line('the model', runtime)}"))
     return LazyRunner(model, runtime, batch_size, n_images, verbose, meta, views, lock_timeout, doing)
 
 
