@@ -93,9 +93,10 @@ class Predictions(list):
 
     def to_dict(self) -> dict:
         """What ``predict --json`` prints: one object, like every other command's, with what stderr says too."""
+        left_out = [(q.path, q.reason) for q in map(LeftOut.parse, self.left_out)]  # an API caller's strings too
         out = {"predictions": [p.to_dict(self.value) for p in self], "skipped": pairs_json(self.skipped),
-               "left_out": pairs_json([(q.path, q.reason) for q in map(LeftOut.parse, self.left_out)]), "runtime": self.runtime, "runtime_note": self.runtime_note, "top_k": self.top_k,
-               "values": self.value, **self.throughput.to_dict()}
+               "left_out": pairs_json(left_out), "runtime": self.runtime, "runtime_note": self.runtime_note,
+               "top_k": self.top_k, "values": self.value, **self.throughput.to_dict()}
         w = self.csv_written
         if w is not None:  # what stderr says of --csv, in --json too (a review: the kept-aside file was said nowhere)
             out["csv"] = {"path": str(w.path), "written": str(w.link or w.path), "found": w.found,
