@@ -659,6 +659,36 @@ def test_an_edited_or_damaged_model_is_refused_by_its_digest(tiny_model, tmp_pat
     assert len(built) == 1
 
 
+@pytest.mark.parametrize("entry", ["featcache.json", "config.json", "model.weights.h5"])
+def test_a_model_with_a_compressed_entry_is_refused_before_it_is_read(tiny_model, tmp_path, capsys, entry):
+    """Regression (an adversarial tester, helper-272): a 10 MB model whose featcache.json was deflated with 1 GB of
+    spaces after its JSON (its digest, over the parsed record, still matching: no reseal needed) took 2.3 GB and 50 s
+    in verify, which said "ok: ... is intact", and in info; one of 20 GB would have been killed without a word.
+    featcache and Keras store every entry as it is: a compressed entry is one line before any entry is read whole,
+    as an .npz head's is. Fails on the code before: verify and info exit 0 for the featcache.json case, and the
+    others are refused only after every entry was read, in other words."""
+    import zipfile
+
+    from featcache.deploy.model import load_model, read_meta
+
+    bad = tmp_path / "m.keras"
+    with zipfile.ZipFile(tiny_model) as zin, zipfile.ZipFile(bad, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item)
+            if item.filename == entry:  # the same bytes and 1 MB of spaces (JSON and HDF5 ignore what follows)
+                item.compress_type = zipfile.ZIP_DEFLATED
+                data += b" " * 1_000_000
+            zout.writestr(item, data)
+    photo = write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
+    says = f"(its entry {entry} is compressed, which featcache never writes)"
+    for argv in (["verify", str(bad)], ["info", str(bad)], ["predict", str(bad), str(photo), "--runtime", "tensorflow"]):
+        err = _one_line_error(capsys, argv, says)
+        assert f"{bad} is damaged" in err, err
+    for read in (read_meta, load_model):
+        with pytest.raises(featcache.FeatcacheError, match=re.escape(says)):
+            read(bad)
+
+
 @pytest.mark.parametrize("edit, why", [
     (lambda layer: layer["config"].update(bogus=1), "TypeError: Unrecognized keyword arguments passed to Softmax: {'bogus': 1}"),
     (lambda layer: layer.update(class_name="NoSuchLayer"),

@@ -269,7 +269,7 @@ def _model_json(path: str | Path) -> dict[str, Any]:
     how = option(f"'featcache export {shell_path(str(path))} --out MODEL.keras'",
                  f"featcache.export({str(path)!r}, out='model.keras')")
     head_hint = f" (it is a head: export it first with {how})"
-    from featcache.heads.io import edited
+    from featcache.heads.io import edited, read_entry
 
     # a head whose kind was edited to a model's reached Keras's call with images, a traceback; a model edited to a
     # head's record was "a head: export it first" (a session's note): the record and the network disagree, said so.
@@ -278,7 +278,7 @@ def _model_json(path: str | Path) -> dict[str, Any]:
         raise why
     try:
         with zipfile.ZipFile(path) as zf:
-            meta = json.loads(zf.read(META_ENTRY))
+            meta = json.loads(read_entry(zf, META_ENTRY))
     except Exception as exc:
         from featcache.heads.io import damage_error
 

@@ -624,12 +624,35 @@ def add_digests_entry(path: Path, digests: Any) -> None:
             zf.writestr(DIGESTS_ENTRY, _npy_bytes(np.asarray(digests, dtype=np.uint64)))
 
 
+class CompressedEntry(zipfile.BadZipFile):
+    """An entry of a featcache zip stored compressed (``read_entry``): featcache and Keras store every entry as is."""
+
+
+def compressed_entry(zf: zipfile.ZipFile) -> str | None:
+    """The why of the first entry of a head's or model's zip ``zf`` stored compressed, which featcache never writes
+    (its zips, np.savez's and Keras's, store every entry as is), so what it reads is at most the file's size; None
+    where every entry is stored."""
+    packed = next((i.filename for i in zf.infolist() if i.compress_type != zipfile.ZIP_STORED), None)
+    return None if packed is None else f"its entry {packed} is compressed, which featcache never writes"
+
+
+def read_entry(zf: zipfile.ZipFile, name: str) -> bytes:
+    """The bytes of the entry ``name`` of a head's or model's zip ``zf``: every reader of an entry's whole bytes goes
+    through here. A compressed entry raises ``CompressedEntry`` unread: a 10 MB model whose featcache.json was
+    deflated with 1 GB of spaces after it (its digest, over the parsed record, still matching) took 2.3 GB and 50 s
+    in verify, which called it intact, and one of 20 GB would be killed without a word (an adversarial tester)."""
+    info = zf.getinfo(name)
+    if info.compress_type != zipfile.ZIP_STORED:
+        raise CompressedEntry(f"its entry {name} is compressed, which featcache never writes")
+    return zf.read(info)
+
+
 def read_digests_entry(zf: zipfile.ZipFile) -> np.ndarray | None:
     """The ``DIGESTS_ENTRY`` of an opened ``.keras`` zip (``add_digests_entry``'s), None where it has none; read
     without pickles. Its shape and type are the caller's to check (``_check_digests``, ``deploy.model``)."""
     if DIGESTS_ENTRY not in zf.namelist():
         return None
-    return np.load(io.BytesIO(zf.read(DIGESTS_ENTRY)), allow_pickle=False)
+    return np.load(io.BytesIO(read_entry(zf, DIGESTS_ENTRY)), allow_pickle=False)
 
 
 def add_sealed_meta(path: Path, meta: dict[str, Any]) -> str:
@@ -724,8 +747,8 @@ def _read_doc(zf: zipfile.ZipFile, npz: bool) -> Any:
     """The JSON entry of a head file: an .npz's {"meta", "state"}, a .keras head's metadata; None if unreadable."""
     try:
         if npz:
-            return json.loads(np.load(io.BytesIO(zf.read(_entry(npz))), allow_pickle=False).tobytes())
-        return json.loads(zf.read(META_ENTRY))
+            return json.loads(np.load(io.BytesIO(read_entry(zf, _entry(npz))), allow_pickle=False).tobytes())
+        return json.loads(read_entry(zf, META_ENTRY))
     except Exception:  # not there, not JSON: the loader that follows says what is wrong
         return None
 
@@ -777,6 +800,8 @@ def check_digest(path: Path, altered: Callable[[Path, str], FeatcacheError],
     """
     try:
         with zipfile.ZipFile(path if data is None else io.BytesIO(data)) as zf:
+            if (packed := compressed_entry(zf)) is not None:  # before any entry is read or hashed whole
+                raise altered(path, packed)
             npz = _is_npz(zf)
             doc = _read_doc(zf, npz)
             meta = doc.get("meta") if npz and isinstance(doc, dict) else doc
@@ -849,7 +874,7 @@ def keras_weights_outside(path: Path, data: bytes | None = None) -> str | None:
 
     try:
         with zipfile.ZipFile(path if data is None else io.BytesIO(data)) as zf:
-            raw = zf.read(KERAS_WEIGHTS_ENTRY)
+            raw = read_entry(zf, KERAS_WEIGHTS_ENTRY)
         with h5py.File(io.BytesIO(raw), "r") as f:
             problem = outside_storage(f)
     except (OSError, RuntimeError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
@@ -1090,7 +1115,7 @@ def _network_in(zf: zipfile.ZipFile) -> str | None:
     try:
         if _is_npz(zf):
             return "head"
-        config = json.loads(zf.read("config.json"))
+        config = json.loads(read_entry(zf, "config.json"))
         layers = config["config"]["layers"]
     except Exception:  # noqa: BLE001 (an .npz head, a damaged or foreign file: the loaders say what is wrong)
         return None
@@ -1181,7 +1206,7 @@ def damaged_zip(path: str | Path) -> tuple[str, bool] | None:
     try:
         with zipfile.ZipFile(p) as zf:
             ours = any(n in zf.namelist() for n in _OURS_FIRST) or _ours_renamed(zf, p)
-            bad = _bad_entry(zf)  # another program's zip too: one that fails its checks is damaged, whoever wrote it
+            bad = compressed_entry(zf) or _bad_entry(zf)  # another program's zip too: one that fails its checks is damaged, whoever wrote it
     except Exception as exc:  # no central directory (cut short), a header that does not match its entry
         first = _first_entry(start)
         if not (first in _OURS_FIRST or first in _KERAS_FILES or first.endswith(".npy")):
@@ -1392,9 +1417,9 @@ def _load_keras(path: Path):
 
     try:
         with zipfile.ZipFile(path) as zf:
-            meta = json.loads(zf.read(META_ENTRY))
+            meta = json.loads(read_entry(zf, META_ENTRY))
             names = zf.namelist()
-            stats = json.loads(zf.read(STATS_ENTRY)) if STATS_ENTRY in names else None
+            stats = json.loads(read_entry(zf, STATS_ENTRY)) if STATS_ENTRY in names else None
             digests = read_digests_entry(zf)
         model = load_keras_file(path, "pass a file written by 'featcache train'")
     except FeatcacheError:  # a full temp folder (not the file's fault), or weights reaching outside the file
@@ -1512,11 +1537,11 @@ def _check_stored(path: Path) -> None:
     took 3.1 GB of memory to load, and one of 30 GB would have been killed without a word (an adversarial tester)."""
     try:
         with zipfile.ZipFile(path) as zf:
-            packed = [i.filename for i in zf.infolist() if i.compress_type != zipfile.ZIP_STORED]
+            packed = compressed_entry(zf)
     except Exception as exc:
         raise _unreadable(path, type(exc).__name__) from None
     if packed:
-        raise _unreadable(path, f"its entry {packed[0]} is compressed, which featcache never writes")
+        raise _unreadable(path, packed)
 
 
 def _check_digests(meta: dict[str, Any], path: Path) -> None:
