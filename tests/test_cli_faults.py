@@ -1107,6 +1107,39 @@ def test_sigterm_is_handled_only_as_the_program_and_other_broken_pipes_are_not_s
     capsys.readouterr()
 
 
+def test_a_ctrl_c_raised_inside_a_finalizer_still_ends_the_command(tmp_path, capsys, monkeypatch, request):
+    """Regression (an adversarial tester, helper-272): Ctrl-C as predict wrote its --csv landed in TensorFlow's
+    AtomicFunction.__del__, run by the garbage collector; Python printed "Exception ignored in: ... Traceback ...
+    KeyboardInterrupt" and went on, and the command finished with exit 0, the Ctrl-C lost. As the program, an interrupt
+    a finalizer swallows is raised again where the command runs: the interrupt line, exit 130. A caller's main(argv)
+    keeps its own hook. Fails on the code before: exit 0, the interrupt reported as unraisable."""
+    import signal
+
+    import featcache.cli as cli
+    import featcache.cli.info as info
+
+    class Finalized:
+        def __del__(self):
+            raise KeyboardInterrupt  # as Python raises a Ctrl-C that arrives while a finalizer runs
+
+    cache = str(tiny_cache(tmp_path / "c.h5"))
+    real_run = info.run
+    monkeypatch.setattr(info, "run", lambda args: (Finalized(), real_run(args))[1])  # collected at once
+    # Python's own Ctrl-C handler, as a program starts with (main() as the program ignores Ctrl-C after its command)
+    request.addfinalizer(lambda previous=signal.signal(signal.SIGINT, signal.default_int_handler):
+                         signal.signal(signal.SIGINT, previous))
+    monkeypatch.setattr(sys, "argv", ["featcache", "info", cache])
+    ended = []  # the program's exit timer after an interrupt would end this test's process
+    monkeypatch.setattr(cli, "_end_anyway", lambda rc, seconds: ended.append(rc))
+    hooks = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: hooks.append(u.exc_type))  # what Python would print
+    assert main() == 130 and ended == [130]
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "featcache info: interrupted; nothing was saved"
+    assert hooks == [] and sys.unraisablehook is not None and sys.unraisablehook.__name__ == "<lambda>"  # put back
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    assert main(["info", cache]) == 0 and hooks == [KeyboardInterrupt]  # a caller's main(argv): its own hook is asked
+
+
 def test_main_called_by_a_program_puts_its_warnings_machinery_back(tmp_path, capsys):
     """A review: main(argv) replaced warnings.showwarning (and added a filter) for the whole process, for good."""
     import warnings

@@ -284,6 +284,66 @@ class _SigtermAsInterrupt:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
+class _InterruptsInFinalizers:
+    """While a command runs, a Ctrl-C (or SIGTERM) that Python raises inside an object's finalizer is delivered again,
+    not lost: Python only prints an exception a ``__del__`` raises ("Exception ignored in: <function
+    AtomicFunction.__del__ ...> Traceback ... KeyboardInterrupt", TensorFlow's, whose garbage is collected at any
+    moment) and goes on. A Ctrl-C as predict wrote its --csv printed that traceback, then the command finished and
+    exited 0, as if nobody had pressed it (an adversarial tester, helper-272). The signal is tripped again for the
+    main thread from another thread (tripped from the hook, its handler would raise in the hook, ignored in turn), so
+    its handler raises the interrupt where the command runs, at the latest as the command ends (the thread joined).
+    Any other exception in a finalizer is Python's to print. Only as the program, as ``_SigtermAsInterrupt``: a
+    caller's hook stays its own. (A class: see that one.)"""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.again: list = []  # the threads that trip a signal again
+
+    def __enter__(self) -> None:
+        if self.enabled:
+            self.before = sys.unraisablehook
+            sys.unraisablehook = self._hook
+
+    def __exit__(self, *exc) -> None:
+        if self.enabled:
+            sys.unraisablehook = self.before
+            for thread in self.again:  # the interrupt is raised here if the command ended first
+                thread.join()
+
+    def _hook(self, unraisable) -> None:
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            self.before(unraisable)
+            return
+        import signal
+        import threading
+
+        signum = signal.SIGTERM if isinstance(unraisable.exc_value, Terminated) else signal.SIGINT
+        thread = threading.Thread(target=_trip_after_hook, args=(threading.get_ident(), signum),
+                                  name="featcache-interrupt", daemon=True)
+        self.again.append(thread)
+        thread.start()
+
+
+def _trip_after_hook(main_thread: int, signum: int) -> None:
+    """Trip ``signum`` for the main thread (``main_thread``) once it has left ``_InterruptsInFinalizers._hook``."""
+    import _thread
+    import time
+
+    hook = _InterruptsInFinalizers._hook.__code__
+    while _inside(sys._current_frames().get(main_thread), hook):
+        time.sleep(0.001)
+    _thread.interrupt_main(signum)
+
+
+def _inside(frame, code) -> bool:
+    """Whether ``frame`` or a frame below it runs ``code``."""
+    while frame is not None:
+        if frame.f_code is code:
+            return True
+        frame = frame.f_back
+    return False
+
+
 class _GuardedOutput:
     """Standard output while a command runs: a write that fails (a full disk behind ``> file``, an I/O error) is
     remembered, not raised, so the work itself finishes and is kept (a cache, a head) and the command then ends on
@@ -504,7 +564,8 @@ def _main(argv: list[str] | None) -> int:
                 raise FeatcacheError(STDOUT_CLOSED)
             # Only as the program (the console script, python -m featcache: no argv given): a program that
             # calls main(argv) itself keeps SIGTERM's default, so that it still stops (a review's finding).
-            with _SigtermAsInterrupt(enabled=argv is None), _GuardedOutput(as_program=argv is None) as output:
+            with _SigtermAsInterrupt(enabled=argv is None), _InterruptsInFinalizers(enabled=argv is None), \
+                    _GuardedOutput(as_program=argv is None) as output:
                 # --json: the command's text is off (stdout is the JSON), its progress bars still on stderr
                 # its errors name its flags, never the API's keywords (errors.option)
                 with bars_when_quiet() if getattr(args, "json", False) else nullcontext(), cli_words():
