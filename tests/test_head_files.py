@@ -834,6 +834,34 @@ def test_a_head_with_a_compressed_entry_is_refused_before_it_is_read(npz_head, c
     _one_line(capsys, ["verify", str(renamed)], "its entry a999.npy is compressed, which featcache never writes")
 
 
+def test_an_npz_head_holding_a_pickled_object_array_says_so_and_runs_nothing(npz_head, cache, tmp_path, capsys,
+                                                                               monkeypatch):
+    """Regression (an adversarial tester, helper-272): an .npz head whose first array was replaced by a pickled object
+    array (its digest made again) was refused as "not a readable featcache head (ValueError)", the problem unnamed.
+    It is named now; its code never runs (arrays load with allow_pickle=False). Fails on the code before: the line
+    says 'ValueError' alone."""
+    import io
+    import zipfile
+
+    from helpers import reseal_head
+
+    monkeypatch.chdir(tmp_path)
+    with zipfile.ZipFile(npz_head) as zf:
+        entries = [(info, zf.read(info)) for info in zf.infolist()]
+    pickled = io.BytesIO()
+    np.save(pickled, np.array([Evil()], dtype=object), allow_pickle=True)
+    with zipfile.ZipFile(npz_head, "w") as zf:
+        for info, data in entries:
+            zf.writestr(info, pickled.getvalue() if info.filename == "a0.npy" else data)
+    reseal_head(npz_head)
+    _one_line(capsys, ["evaluate", str(npz_head), str(cache)],
+              f"{npz_head} is not a readable featcache head (it holds an array of Python objects, a pickle, which "
+              "featcache never writes and never loads); pass a file written by 'featcache train'")
+    with pytest.raises(FeatcacheError, match="it holds an array of Python objects, a pickle"):
+        featcache.load_head(npz_head)
+    assert not (tmp_path / "PWNED").exists()
+
+
 def test_head_meta_refuses_a_layer_of_another_width_naming_the_layer(cache):
     """head_meta(cache, None, ...) of a head fitted on another layer's features was accepted; evaluate then refused
     the saved head, "evaluate on a cache extracted with the head's settings", where its layer was what was wrong (a

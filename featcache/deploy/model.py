@@ -188,7 +188,9 @@ def train_digests(path: str | Path, meta: dict[str, Any]) -> np.ndarray | None:
         with zipfile.ZipFile(path) as zf:
             keys = read_digests_entry(zf)
     except Exception as exc:  # replaced or damaged since its record was read: evaluate's SHA-256 check says so too
-        raise FeatcacheError(f"{path}: its training-image digests cannot be read ({type(exc).__name__}); {REEXPORT}") from None
+        from featcache.heads.io import array_problem
+
+        raise FeatcacheError(f"{path}: its training-image digests cannot be read ({array_problem(exc)}); {REEXPORT}") from None
     if not (isinstance(keys, np.ndarray) and keys.ndim == 1 and keys.dtype == np.uint64 and _whole_number(count)
             and len(keys) == count):
         raise FeatcacheError(f"{path} is a featcache model whose training-image digests are not the {count} uint64 "

@@ -647,6 +647,14 @@ def read_entry(zf: zipfile.ZipFile, name: str) -> bytes:
     return zf.read(info)
 
 
+def array_problem(exc: BaseException) -> str:
+    """Why an array of a head's or model's zip would not load, in words: an array of Python objects (a pickle, which
+    ``allow_pickle=False`` refuses) was said "ValueError" alone (an adversarial tester, helper-272); else the type."""
+    if isinstance(exc, ValueError) and "allow_pickle" in str(exc):
+        return "it holds an array of Python objects, a pickle, which featcache never writes and never loads"
+    return type(exc).__name__
+
+
 def read_digests_entry(zf: zipfile.ZipFile) -> np.ndarray | None:
     """The ``DIGESTS_ENTRY`` of an opened ``.keras`` zip (``add_digests_entry``'s), None where it has none; read
     without pickles. Its shape and type are the caller's to check (``_check_digests``, ``deploy.model``)."""
@@ -1495,7 +1503,7 @@ def _load_npz(path: Path):
             arrays = {int(k[1:]): z[k] for k in z.files if k[0] == "a" and k[1:].isdigit()}
             digests = z["train_digests"] if "train_digests" in z.files else None
     except Exception as exc:
-        raise _unreadable(path, type(exc).__name__) from None
+        raise _unreadable(path, array_problem(exc)) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("meta"), dict):
         raise _unreadable(path, "its metadata is not a JSON object")
     meta = doc["meta"]
