@@ -22,8 +22,8 @@ from featcache.analysis.evaluate import (EvalResult, LeakageWarning, check_repor
                                          misclassified_entry, name_part, report_files, report_folder, say_evaluated,
                                          write_report)
 from featcache.analysis.evaluate import evaluate as evaluate_head
-from featcache.deploy.predict import Throughput
 from featcache.embedding.runtimes import DEFAULT_RUNTIME
+from featcache.embedding.throughput import Throughput
 from featcache.errors import FeatcacheError, one_line, option, shell_word, warn
 from featcache.progress import counted, status
 from featcache.sources.decode import left_out_json, left_out_parts
@@ -53,7 +53,7 @@ class ModelEvalResult(EvalResult):
     skipped: list[tuple[str, str]] = field(default_factory=list)  # files not scored, with the reason
     copies: list[tuple[str, str]] = field(default_factory=list)  # (path, same_as) of a photo's copies, scored once
     kind: str | None = None  # the model's head (logreg, svm, keras) and whether fine-tuned
-    # how fast the photos were decoded and scored (extract's figures and keys: deploy.predict.Throughput); --json
+    # how fast the photos were decoded and scored (extract's figures and keys: embedding.throughput); --json
     # and evaluation.json said no rate. Not in evaluation.txt: the report of a model on a folder, not of a run
     throughput: Throughput = field(default_factory=Throughput)
 

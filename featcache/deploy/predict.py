@@ -16,6 +16,7 @@ import numpy as np
 from featcache.embedding.engines import DEFAULT_RUNTIME
 from featcache.embedding.engines.local import read_ahead
 from featcache.embedding.passes import BATCH_SIZE
+from featcache.embedding.throughput import Throughput
 from featcache.errors import FeatcacheError, given_path, in_the_way, one_line, option
 from featcache.progress import bars_wanted, counted, status, written
 from featcache.sources.decode import NOT_AN_IMAGE, pairs_json
@@ -102,42 +103,6 @@ class Predictions(list):
             out["csv"] = {"path": str(w.path), "written": str(w.link or w.path), "found": w.found,
                           "kept": str(w.kept) if w.kept else None, "replaced_meanwhile": self.csv_meanwhile}
         return out
-
-
-@dataclass(frozen=True)
-class Throughput:
-    """How fast a run of a model over images went, in extract's words and keys (``ExtractResult``): ``images``
-    predicted in ``seconds`` (reading, decoding and the forward passes, from the first file read to the last
-    prediction) and the model's preparation apart, ``startup_seconds`` (TensorFlow's import, the load, a conversion,
-    the trace: ``model_runner``), as extract leaves its model build out of its images/s. Files are decoded ahead
-    while the model is prepared (``predict_files``), so the decoding of the first batches may fall in
-    ``startup_seconds``. ``views``: forward passes per image (``view_images_per_s``: the network's throughput)."""
-
-    images: int = 0
-    seconds: float = 0.0
-    startup_seconds: float = 0.0
-    views: int = 1
-
-    @property
-    def images_per_s(self) -> float:
-        return self.images / self.seconds if self.seconds > 0 else 0.0
-
-    @property
-    def view_images_per_s(self) -> float:
-        return self.images_per_s * self.views
-
-    def to_dict(self) -> dict[str, Any]:
-        """extract --json's keys for the same figures."""
-        return {"images": self.images, "seconds": round(self.seconds, 3), "startup_seconds": round(self.startup_seconds, 3),
-                "images_per_s": round(self.images_per_s, 1), "views": self.views,
-                "view_images_per_s": round(self.view_images_per_s, 1)}
-
-    def line(self, runtime: str | None) -> str:
-        """``153 images in 3.2 s (47 images/s, runtime onnxruntime; model ready in 4.1 s)``: extract's summary's figures."""
-        views = f" x {self.views} views" if self.views > 1 else ""
-        view_rate = f", {self.view_images_per_s:.0f} view-images/s" if self.views > 1 else ""
-        return (f"{counted(self.images, 'image')}{views} in {self.seconds:.1f} s ({self.images_per_s:.0f} images/s"
-                f"{view_rate}, runtime {runtime}; model ready in {self.startup_seconds:.1f} s)")
 
 
 class FileRead(NamedTuple):
@@ -1381,7 +1346,9 @@ class LazyRunner:
         return self.runner
 
     def throughput(self, images: int, since: float, views: int) -> Throughput:
-        """What ran since ``since`` (``time.perf_counter()``), the preparation left out (``Throughput``)."""
+        """What ran since ``since`` (``time.perf_counter()``), the preparation left out (``Throughput``): reading,
+        decoding and the passes, from the first file read to the last prediction. Files are decoded ahead while the
+        model is prepared (``predict_files``), so the decoding of the first batches may fall in ``startup_seconds``."""
         return Throughput(images, max(0.0, time.perf_counter() - since - self.startup_seconds), self.startup_seconds, views)
 
     def check_unchanged(self) -> None:

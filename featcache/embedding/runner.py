@@ -24,6 +24,7 @@ from featcache.embedding.backbones import Backbone, check_image_size, weights_id
 from featcache.embedding.batches import Batch, plan
 from featcache.embedding.mapper import check_layers
 from featcache.embedding.specs import ModelSpec, StoreSpec, from_legacy
+from featcache.embedding.throughput import Throughput
 from featcache.errors import FeatcacheError, given, one_line, option, out_option, output_named, warn
 from featcache.progress import counted, note, status
 from featcache.sources import DataSource
@@ -111,21 +112,24 @@ class ExtractResult:
         return self.replaced_cache.made_from if self.replaced_cache else None
 
     @property
+    def throughput(self) -> Throughput:
+        """How fast this run went, as predict and evaluate of a model say it (``embedding.throughput``); the
+        engine's start-up is in neither its seconds nor its rates."""
+        return Throughput(self.images, self.seconds, self.startup_seconds, self.views)
+
+    @property
     def images_per_s(self) -> float:
-        return self.images / self.seconds if self.seconds else 0.0
+        return self.throughput.images_per_s
 
     @property
     def view_images_per_s(self) -> float:
         """Forward-pass images per second: every view of every image (the network's throughput)."""
-        return self.images_per_s * self.views
+        return self.throughput.view_images_per_s
 
     def to_dict(self) -> dict[str, Any]:
         """What ``extract --json`` prints (the API's result as the CLI's)."""
-        return {"path": str(self.path), "hit": self.hit, "images": self.images,
-                "seconds": round(self.seconds, 3), "startup_seconds": round(self.startup_seconds, 3),
-                "engine_startup_seconds": round(self.engine_startup_seconds, 3),
-                "images_per_s": round(self.images_per_s, 1), "views": self.views,
-                "view_images_per_s": round(self.view_images_per_s, 1), "runtime": self.runtime,
+        return {"path": str(self.path), "hit": self.hit,
+                **self.throughput.to_dict(engine_startup_seconds=self.engine_startup_seconds), "runtime": self.runtime,
                 "cache_runtime": self.cache_runtime, "runtime_note": self.runtime_note,
                 **left_out_json(self.skipped, self.copies), "cached": self.cached,
                 "converted": self.converted, "replaced_incomplete": self.replaced_incomplete,
@@ -657,8 +661,7 @@ def _report(result: ExtractResult) -> None:
     for line in _skipped_lines(result.skipped, result.copies):
         note(line)
     left_out = "".join(f"; {w}" if i == 0 else f", {w}" for i, w in enumerate(left_out_words(result.skipped, result.copies)))
-    views = f" x {result.views} views" if result.views > 1 else ""
-    view_rate = f", {result.view_images_per_s:.0f} view-images/s" if result.views > 1 else ""
+    rate = result.throughput
     # what --force replaced, before the arrow as train's "; replaced the head ... there": the path stays the line's end
     again = f"; replaced {result.replaced_cache.words(' there')}" if result.replaced_cache else ""
     # the engine's start-up said apart, as the model build: not in the seconds or images/s (Ray's ~19 s; a tester)
@@ -666,6 +669,6 @@ def _report(result: ExtractResult) -> None:
     # a resume: what the cache holds and what of it the interrupted run made, beside what this run embedded
     resumed = (f" ({sum(result.cached.values())} in the cache; {result.resumed_images} from the interrupted run)"
                if result.resumed_images else "")
-    print(one_line(f"extracted {counted(result.images, 'image')}{views}{resumed} in {result.seconds:.1f} s ({result.images_per_s:.0f} images/s"
-                   f"{view_rate}, runtime {result.runtime}; model build {result.startup_seconds:.1f} s{engine}{left_out}){again} -> "
-                   f"{result.path}"))
+    print(one_line(f"extracted {counted(result.images, 'image')}{rate.views_words()}{resumed} in {result.seconds:.1f} s "
+                   f"({rate.rate_words()}, runtime {result.runtime}; model build {result.startup_seconds:.1f} s{engine}"
+                   f"{left_out}){again} -> {result.path}"))
