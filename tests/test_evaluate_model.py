@@ -1096,3 +1096,23 @@ def test_predict_and_evaluate_say_their_images_per_second_as_extract_does(tiny, 
         assert said["images"] == 6 and said["views"] == 1 and said["seconds"] > 0 and said["startup_seconds"] > 0
         assert said["images_per_s"] == pytest.approx(6 / said["seconds"], rel=0.05, abs=0.1)  # each rounded
         assert said["view_images_per_s"] == said["images_per_s"]
+
+
+def test_a_models_evaluation_counts_as_views_the_test_views_it_names(tmp_path, capsys):
+    """evaluate of a model has ``views`` (the rate's passes per image) beside ``test_views`` (the views its graph
+    averages): one is the other's count, read from the model's record once (docs/commands.md), and the view rate
+    is per pass. Pinned on a model of two views, where the one-view model above has 1 and ["orig"] by default."""
+    root = make_class_tree(tmp_path / "photos", {"ants": 6, "bees": 6}, ext="jpg", size=40)
+    res = featcache.extract(featcache.PhotoFolder(str(root), test_fraction=0.5),
+                            featcache.ModelSpec(weights="random", image_size=32, views="orig,flip"),
+                            featcache.StoreSpec(out=tmp_path / "c.h5"))
+    head = featcache.train(res.path, "logreg", out=tmp_path / "h.npz")
+    model = featcache.export(head.path, tmp_path / "m.keras", views="all").path
+    val = make_class_tree(tmp_path / "val", {"ants": 3, "bees": 3}, ext="jpg", size=40, offset=50)
+    got = run_main(capsys, "evaluate", str(model), str(val), "--out", str(tmp_path / "rep"), "--runtime", "tensorflow", "--json")
+    assert got.returncode == 0, got.stderr
+    said = json.loads(got.stdout)
+    assert said["test_views"] == ["orig", "flip"] and said["views"] == 2 and said["images"] == 6, said
+    assert said["view_images_per_s"] == pytest.approx(2 * said["images_per_s"], abs=0.2)  # each rounded to 0.1
+    report = json.loads((tmp_path / "rep" / "evaluation.json").read_text())
+    assert (report["test_views"], report["views"]) == (["orig", "flip"], 2)

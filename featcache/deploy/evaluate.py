@@ -271,7 +271,7 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
     (``result.overlap``, ``LeakageWarning``); a model that keeps no digests, scored on its head's training folder,
     gets a note saying so (``result.note``). ``lock_timeout``: predict's, its wait for another process converting the
     same model (None: ``runtimes.CONVERSION_WAIT_SECONDS``)."""
-    from featcache.deploy.model import MODEL_FILE, one_vote, train_digests
+    from featcache.deploy.model import MODEL_FILE, model_view_names, one_vote, train_digests
     from featcache.deploy.predict import (BATCH_SIZE, input_settings, model_meta, model_runner, photo_count,
                                           predict_files, progress_bar, run_count_words, skipped_words, value_of)
     from featcache.heads.io import DIGEST_KEY
@@ -338,11 +338,13 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
     if note:
         warn(note, LeakageWarning)
     runner = net()
+    # test_views: the record's views as model_views reads and counts them, so --json's views (the throughput's passes
+    # per image) is always len(test_views), as docs/commands.md says
     result = ModelEvalResult(
         Path(model), root, FOLDER_SPLIT, str(meta.get("layer", "")), names, accuracy, per_class, cm,
         {} if out_dir is None else report_files(out_dir),
         _misclassified([tree.paths[i] for i in kept], y, y_pred, proba, names, value_of(meta), not one_vote(meta)), overlap,
-        tuple(meta.get("views") or ("orig",)), meta.get("averaged") if views > 1 else None, note=note,
+        model_view_names(meta), meta.get("averaged") if views > 1 else None, note=note,
         model_sha256=runner.digest, content_digest=meta.get(DIGEST_KEY), folder_fingerprint=tree.fingerprint,
         runtime=runner.runtime_used, runtime_note=runner.runtime_note, **left_out_parts(sorted(tree.unusable + undecoded)),
         kind=_kind_words(meta), throughput=throughput)
