@@ -69,14 +69,14 @@ def run(args: argparse.Namespace) -> int:
     print(f"created     {info.get('created')}  completed {info.get('completed', '-')}")
     others, copies = info.get("skipped") or [], info.get("copies") or []  # apart: ``decode.left_out_json``
     if others or copies:
-        from featcache.sources.decode import copies_words, copy_listed, skipped_listing
+        from featcache.sources.decode import copy_listed, left_out_words, skipped_listing
 
-        # counted as extract's and evaluate's lines count them (``decode.left_out_words``): a copy counted once is a
-        # photo, not a file skipped; "skipped 3 file(s)" here was "2 file(s) skipped, 1 copy counted once" in
-        # extract's line of the same cache (a new-user tester); each part only where there is one (a cache of copies
-        # only said "0 file(s), 1 copy counted once"; a reader). The files skipped are listed first, then the copies,
-        # each by the photo it copies: "counted once" is said in the count, not again of every copy (a brief).
-        parts = ([f"{len(others)} file(s)"] if others else []) + ([copies_words(len(copies))] if copies else [])
+        # counted as extract's and evaluate's lines count them (their words): a copy counted once is a photo, not a
+        # file skipped; "skipped 3 file(s)" here was "2 file(s) skipped, 1 copy counted once" in extract's line of the
+        # same cache (a new-user tester); each part only where there is one (a cache of copies only said "0 file(s),
+        # 1 copy counted once"; a reader). The files skipped are listed first, then the copies, each by the photo it
+        # copies: "counted once" is said in the count, not again of every copy (a brief).
+        parts = left_out_words(others, copies, labelled=True)
         listed = [*others, *((c["path"], copy_listed(c["same_as"])) for c in copies)]
         print(f"skipped     {', '.join(parts)}: {skipped_listing(listed, 10, ' (all in --json)')}")
     for name, (done, n) in info.get("progress", {}).items():

@@ -277,10 +277,13 @@ def pairs_json(pairs: Sequence[Sequence[str]]) -> list[list[str]]:
     return [[str(p), str(why)] for p, why in pairs]
 
 
-def left_out_words(skipped: Sequence[Sequence[str]], copies: Sequence[Sequence[str]]) -> list[str]:
+def left_out_words(skipped: Sequence[Sequence[str]], copies: Sequence[Sequence[str]], *,
+                   labelled: bool = False) -> list[str]:
     """A summary's words on the files that are no rows, extract's, evaluate's and info's: ``["2 file(s) skipped",
-    "3 copies counted once"]`` (either, both or none)."""
-    return ([f"{len(skipped)} file(s) skipped"] if skipped else []) + ([copies_words(len(copies))] if copies else [])
+    "3 copies counted once"]`` (either, both or none; each part only where there is one). ``labelled``: the line's
+    label says "skipped" already (info's ``skipped`` row), so the files go without the word: ``"2 file(s)"``."""
+    files = f"{len(skipped)} file(s)" + ("" if labelled else " skipped")
+    return ([files] if skipped else []) + ([copies_words(len(copies))] if copies else [])
 
 
 def copies_words(n: int) -> str:
