@@ -469,12 +469,16 @@ def assert_verify_ok(capsys, path, kind: str) -> None:
 
     from featcache.cli import main
 
+    from featcache.progress import size_text
+
     assert main(["verify", str(path)]) == 0
     out = capsys.readouterr().out.strip()
     assert out.startswith(f"ok: {path} is intact ({kind}, format 2): ") and "content digest matches" in out, out
     assert main(["verify", str(path), "--json"]) == 0
     got = json.loads(capsys.readouterr().out)
     assert got["ok"] is True and got["kind"] == kind and got["content_digest"] is True
+    # the bytes read, said as every size in a message is said (verify had a KB/MB rule of its own)
+    assert f"): {size_text(got['bytes_read'])} read, content digest matches" in out, out
     import featcache  # the API's verify takes heads and models as the CLI does (it said "not a readable HDF5 file")
 
     api = featcache.verify(path).to_dict()

@@ -163,6 +163,21 @@ def test_verify_json_answers_on_stdout_for_a_damaged_cache_too(tmp_path, capsys)
     assert json.loads(capsys.readouterr().out)["ok"] is False
 
 
+def test_verify_says_the_bytes_it_read_as_every_message_says_a_size(tmp_path, capsys):
+    """verify's line said a cache's bytes in MB to one decimal whatever their size: a small cache was "0.0 MB read
+    and checked"; and a head's or model's line had a KB/MB rule of its own. Both say it as every size in a message
+    is said (``progress.size_text``: bytes below 1 MB)."""
+    from featcache.progress import size_text
+
+    path = make_cache(tmp_path / "c.h5")
+    assert main(["verify", str(path), "--json"]) == 0
+    read = json.loads(capsys.readouterr().out)["bytes_read"]
+    assert 0 < read < 2**20  # a tiny cache: the line that said "0.0 MB"
+    assert main(["verify", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f" chunks, {size_text(read)} read and checked, content digest matches" in out and "0.0 MB" not in out, out
+
+
 def test_verify_takes_several_files_says_each_and_fails_if_any_is_damaged(tmp_path, capsys):
     """'verify hv.h5 hflip.keras h.npz' was "unrecognized arguments" (a new-user tester): each file is checked in
     turn, a damaged one said on its own line without stopping the others, exit 2 if any; --json is a list."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from featcache.cli.common import add_json_flag, print_json
+from featcache.progress import size_text  # the one home of a size in a message
 
 if TYPE_CHECKING:
     import argparse
@@ -88,7 +89,7 @@ def _verify_one(path: str, as_json: bool, collect: bool = False) -> Any:
                        f"{checked.record.name} holds; {checked.model_line} ({result['seconds']:.2f} s)"))
         return result if collect else 0
     print(one_line(f"ok: {result['path']} is intact (format {result['format_version']}): {len(result['datasets'])} datasets, "
-          f"{result['chunks']} chunks, {result['bytes_read'] / 2**20:.1f} MB read and checked, content digest matches"
+          f"{result['chunks']} chunks, {size_text(result['bytes_read'])} read and checked, content digest matches"
           f"{', provenance digest matches' if result['provenance_digest'] else ''}"
           f"{', completion digest matches' if result['completion_digest'] else ''}"
           f"{', features digest matches' if result['features_digest'] else ' (no features digest: sealed before 2026-12-03)'}"
@@ -97,7 +98,6 @@ def _verify_one(path: str, as_json: bool, collect: bool = False) -> Any:
 
 
 def _file_line(result: dict[str, Any]) -> str:
-    n = result["bytes_read"]
-    size = f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n / 2**10:.0f} KB"
-    return (f"ok: {result['path']} is intact ({result['kind']}, format {result['format_version']}): {size} read, "
+    return (f"ok: {result['path']} is intact ({result['kind']}, format {result['format_version']}): "
+            f"{size_text(result['bytes_read'])} read, "
             f"content digest matches ({result['seconds']:.2f} s)")
