@@ -26,6 +26,12 @@ if TYPE_CHECKING:
     from sklearn.base import BaseEstimator
 
 
+def head_meta_fault(what: str) -> FeatcacheError:
+    """The one line for a head whose metadata ``what`` (lacks a key, does not say ...) that export and finetune need:
+    its fix is a new head, which records it. One home for the words each of their checks spelled."""
+    return FeatcacheError(f"the head's metadata {what}; retrain it with 'featcache train'")
+
+
 def resolve_weights(meta: dict[str, Any], weights: str | None = None) -> str:
     """The ``weights`` argument that rebuilds the base the head's features came from.
 
@@ -41,7 +47,7 @@ def resolve_weights(meta: dict[str, Any], weights: str | None = None) -> str:
     weights = None if weights is None else weights_arg(weights)
     want = meta.get("weights")
     if not want:
-        raise FeatcacheError("the head's metadata does not say which backbone weights made its features; retrain it with 'featcache train'")
+        raise head_meta_fault("does not say which backbone weights made its features")
     if is_named_weights(want) and weights in (None, want):
         return want
     source = meta.get("weights_source")  # the path used at extraction, when recorded; "imagenet" for Keras's file
@@ -72,7 +78,7 @@ def resolve_weights(meta: dict[str, Any], weights: str | None = None) -> str:
 def _identity(meta: dict[str, Any], weights: str) -> str:
     """``weights_identity`` of ``weights`` for the head's backbone and image size (imagenet's file depends on them)."""
     if weights == "imagenet" and not (meta.get("backbone") and meta.get("image_size")):
-        raise FeatcacheError("the head's metadata lacks its backbone or image size; retrain it with 'featcache train'")
+        raise head_meta_fault("lacks its backbone or image size")
     return weights_identity(weights, meta.get("backbone"), int(meta["image_size"]) if meta.get("image_size") else None)
 
 
@@ -115,7 +121,7 @@ def exportable_meta(meta: dict[str, Any], weights: str | None = None) -> str:
     """``exportable``'s checks of the head's metadata alone (a Keras head's, before its load imports Keras)."""
     for key in ("backbone", "image_size", "class_names"):
         if not meta.get(key):
-            raise FeatcacheError(f"the head's metadata lacks {key!r}; retrain it with 'featcache train'")
+            raise head_meta_fault(f"lacks {key!r}")
     w = resolve_weights(meta, weights)
     if w == "imagenet":  # a head of an older cache records the word, which resolve_weights takes unresolved: offline,
         # it failed only as the network was built (finetune: after reading its images); had now, the file build loads
@@ -453,7 +459,7 @@ def export(
     pass per view (an SVM head: its own layers, deploy.svmgraph, averaging what heads.views averages).
     Returns an ``ExportResult`` (its ``path``, ``replaced``, the model's ``meta``).
     """
-    from featcache.deploy.model import check_not_the_head, check_out, check_same_model_job, write_model
+    from featcache.deploy.model import check_not_the_head, check_out, recheck_out, write_model
     from featcache.heads.io import DIGEST_KEY, HEAD_FILE, keras_head_record, load_head, replaced_words
 
     out = check_out(out, force)
@@ -471,9 +477,7 @@ def export(
 
     def recheck() -> None:  # the same checks just before the model replaces what is there now (atomic_path)
         nonlocal replacing
-        check_out(out, force)
-        check_not_the_head(out, head, "export")
-        replacing = check_same_model_job(out, meta, None, force, views=names)
+        replacing = recheck_out(out, head, "export", meta, None, force, views=names)
 
     start = time.perf_counter()
     if verbose:  # Keras's import and the network's build: 21-64 s under load before the one line (a new-user tester)

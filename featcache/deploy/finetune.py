@@ -169,7 +169,9 @@ def reopen_source(meta: dict[str, Any], verbose: bool = False) -> DataSource:
 
     spec = meta.get("source")
     if not spec:
-        raise FeatcacheError("the head's metadata does not say where its images came from; retrain it with 'featcache train'")
+        from featcache.deploy.export import head_meta_fault
+
+        raise head_meta_fault("does not say where its images came from")
     try:
         source = open_source(spec, verbose=verbose)
     except FeatcacheError as exc:
@@ -633,13 +635,11 @@ def _save(model, out: Path, meta: dict, head: str | Path, w, settings: dict, res
     if not all(np.isfinite(v).all() for v in model.get_weights()):  # never a model of NaN weights (a tester)
         raise FeatcacheError(f"fine-tuning left weights that are not numbers; nothing was written to {out}: fine-tune "
                              f"again with a lower {option('--lr')} (the lesson's: 1e-5)")
-    from featcache.deploy.model import check_not_the_head, check_out, check_same_model_job
+    from featcache.deploy.model import recheck_out
 
     def recheck() -> None:  # finetune's checks of --out, again just before the model replaces what is there now
-        check_out(out, force)
-        check_not_the_head(out, head, "finetune")
         # said, as train and export say it (an adversarial tester)
-        result.replaced, result.replaced_from = check_same_model_job(out, meta, settings, force)
+        result.replaced, result.replaced_from = recheck_out(out, head, "finetune", meta, settings, force)
 
     from featcache.heads.io import TEST_ACCURACY_ORIG
 

@@ -193,8 +193,7 @@ def train_digests(path: str | Path, meta: dict[str, Any]) -> np.ndarray | None:
         raise FeatcacheError(f"{path}: its training-image digests cannot be read ({array_problem(exc)}); {REEXPORT}") from None
     if not (isinstance(keys, np.ndarray) and keys.ndim == 1 and keys.dtype == np.uint64 and _whole_number(count)
             and len(keys) == count):
-        raise FeatcacheError(f"{path} is a featcache model whose training-image digests are not the {count} uint64 "
-                             f"keys its {META_ENTRY} records; {REEXPORT}")
+        raise bad_model(path, f"training-image digests are not the {count} uint64 keys its {META_ENTRY} records")
     return keys
 
 
@@ -362,14 +361,21 @@ def _view_names(views: Any) -> bool:
 REEXPORT = "re-export the model with 'featcache export' (or 'featcache finetune')"
 
 
+def bad_model(path: str | Path, whose: str, fix: str | None = None) -> FeatcacheError:
+    """The one line for a featcache model at ``path`` whose ``whose`` is wrong (its record, its network, its digests:
+    "<path> is a featcache model whose <whose>; <fix>"), and ``fix`` (default ``REEXPORT``): one home of the words
+    the six checks of a model's parts spelled each."""
+    return FeatcacheError(f"{path} is a featcache model whose {whose}; {fix or REEXPORT}")
+
+
 def _bad_meta(path: Path, meta: dict[str, Any], field: str, wanted: str, fix: str | None = None) -> FeatcacheError:
     """The one line for a model record's ``field`` that is missing or not ``wanted``, and ``fix`` (default
     ``REEXPORT``)."""
     if field not in meta:
-        return FeatcacheError(f"{path} is a featcache model whose {META_ENTRY} lacks {field!r}; {fix or REEXPORT}")
+        return bad_model(path, f"{META_ENTRY} lacks {field!r}", fix)
     shown = repr(meta[field])
     shown = shown if len(shown) <= 60 else shown[:57] + "..."
-    return FeatcacheError(f"{path} is a featcache model whose {META_ENTRY} has {field} {shown}, not {wanted}; {fix or REEXPORT}")
+    return bad_model(path, f"{META_ENTRY} has {field} {shown}, not {wanted}", fix)
 
 
 def check_outputs(path: str | Path, width: int, meta: dict[str, Any]) -> None:
@@ -379,8 +385,8 @@ def check_outputs(path: str | Path, width: int, meta: dict[str, Any]) -> None:
     predict, and 10 names for 3 outputs predicted silently from the wrong list.
     """
     if width != len(meta["class_names"]):
-        raise FeatcacheError(f"{path} is a featcache model whose {META_ENTRY} names {len(meta['class_names'])} classes "
-                             f"but whose network gives {width} class probabilities; {REEXPORT}")
+        raise bad_model(path, f"{META_ENTRY} names {len(meta['class_names'])} classes but whose network gives {width} "
+                        "class probabilities")
 
 
 def is_model_file(path: Path) -> bool:
@@ -522,6 +528,17 @@ def check_same_model_job(path: Path, head_meta: dict[str, Any], finetune: dict[s
         _refuse_if_changed(path)  # a record that fails its digest says nothing true of its job (a review)
         raise
     return True, origin
+
+
+def recheck_out(out: Path, head: str | Path, command: str, head_meta: dict[str, Any], finetune: dict[str, Any] | None,
+                force: bool, views: Sequence[str] | None = None) -> tuple[bool, str | None]:
+    """export's and finetune's checks of ``--out`` again, just before the model replaces what is there now
+    (``write_model``'s recheck, under the lock): a model's name, not the head it is made from, a model of the same
+    job (``check_same_model_job``, whose ``(replaced, replaced_from)`` it returns). One home for the three calls
+    each command spelled in a closure of its own."""
+    check_out(out, force)
+    check_not_the_head(out, head, command)
+    return check_same_model_job(out, head_meta, finetune, force, views=views)
 
 
 def _refuse_if_changed(path: Path) -> None:
@@ -797,8 +814,8 @@ def check_preprocess(path: str | Path, model: KerasModel, meta: dict[str, Any]) 
         if isinstance(layer, Preprocess) and (layer.image_size != meta.get("image_size")
                                               or layer.backbone != meta.get("backbone", layer.backbone)):
             said = f"{meta['backbone']} at " if meta.get("backbone") else ""
-            raise FeatcacheError(f"{path} is a featcache model whose {META_ENTRY} says {said}{meta.get('image_size')} px "
-                                 f"but whose network takes {layer.backbone} at {layer.image_size} px; {REEXPORT}")
+            raise bad_model(path, f"{META_ENTRY} says {said}{meta.get('image_size')} px but whose network takes "
+                            f"{layer.backbone} at {layer.image_size} px")
 
 
 def graph_views_of(model: KerasModel) -> tuple[list[list[str]], list[int]]:
@@ -821,5 +838,5 @@ def check_views_graph(path: str | Path, model: KerasModel, meta: dict[str, Any])
     computed = stacks[0] if len(stacks) == 1 else [v for stack in stacks for v in stack] or ["orig"]
     if len(stacks) > 1 or computed != recorded or means != ([len(computed)] if stacks else []):
         averaged = f" averaged as {' and '.join(map(str, means))} view(s)" if means else ""
-        raise FeatcacheError(f"{path} is a featcache model whose {META_ENTRY} records views {views_words(recorded)} but "
-                             f"whose network computes {views_words(computed)}{averaged}; {REEXPORT}")
+        raise bad_model(path, f"{META_ENTRY} records views {views_words(recorded)} but whose network computes "
+                        f"{views_words(computed)}{averaged}")
