@@ -8,6 +8,7 @@ until its command takes it, or it is listed below with the reason it cannot be a
 from __future__ import annotations
 
 import argparse
+import ast
 import inspect
 import re
 
@@ -214,3 +215,52 @@ def test_every_flag_of_another_name_than_its_keyword_is_in_api_md():
               for flag in action.option_strings if flag.startswith("--") and flag != "--help" and not _same_name(command, flag)}
     assert not needed - rows, f"docs/api.md's table of flags lacks {sorted(needed - rows)}"
     assert not rows - needed, f"docs/api.md's table lists flags that are keywords of their name or no flags: {sorted(rows - needed)}"
+
+
+def test_cli_defaults_come_from_the_api():
+    """Every option of every command defaults to None: what the user did not give is not passed on (cli.common.given,
+    extract's from_options), so the API's default applies and the CLI has none of its own. Until 2026-12-06 this was
+    extract's alone (test_extract); probe's --on-test (False) and curve's --keras-standardize (False) and
+    --no-warm-start (True) held literal defaults of their own. --json is the CLI's (it picks the output)."""
+    from featcache.embedding.specs import OPTIONS
+
+    own = {}
+    for command, parser in _commands().items():
+        for action in parser._actions:
+            if action.dest not in ("help", "json") and action.default is not None:
+                own[f"{command} {action.option_strings or action.dest}"] = action.default
+    assert not own, f"options with a default of the CLI's own, not the API's: {own}"
+    extract = _commands()["extract"]
+    assert _dests(extract) - {"json"} == set(OPTIONS)  # every extract flag is an API option and back
+    assert "(default: 64)" in extract.format_help().replace("\n", " ").replace("  ", " ")  # StoreSpec's batch_size
+
+
+def _literal_defaults(source: str) -> list[tuple[int, str]]:
+    """(line, text) of each default a help text of ``source`` states as a literal: a "default:" clause (to its ')' or
+    ';') whose typed text holds a number or a view name, or a "WORD (default)" choice. A value put in from the API
+    (an f-string's ``{...}``) is no part of the typed text, so ``f"(default: {DEFAULT_SEED})"`` passes."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            for m in re.finditer(r"(?i)default:([^);]*)", node.value):
+                if re.search(r"\d|\borig\b", m[1]):
+                    found.append((node.lineno, m[0]))
+            found += [(node.lineno, m[0]) for m in re.finditer(r"[\w.,/-]+ \(default\)", node.value)]
+    return found
+
+
+def test_help_texts_quote_the_apis_defaults():
+    """The defaults --help states come from the API (its signatures, settings dataclasses and constants), not typed
+    again in the CLI: probe's --view-settings ("orig/orig;all/orig;all/all"), extract's --seed (0), --train-limit
+    (60,000) and --test-limit (10,000) and export's --views (orig) were literals, which drift when the API's change
+    (a reader, 2026-12-06). Checked in the source: the typed text of a help's default clause holds no value."""
+    from helpers import REPO
+
+    found = {f"{path.name}:{line}": text for path in sorted((REPO / "featcache" / "cli").glob("*.py"))
+             for line, text in _literal_defaults(path.read_text(encoding="utf-8"))}
+    assert not found, f"defaults typed in help texts, not taken from the API: {found}"
+    # and the check catches the literals it was written for, and passes their API-quoting forms
+    assert _literal_defaults('h = "(default: 0)"') and _literal_defaults('h = "Default: orig/orig;all/all"')
+    assert _literal_defaults('h = "(default: all 60,000 of it)"') and _literal_defaults('h = "orig (default) embeds"')
+    assert not _literal_defaults('h = f"(default: {SEED}; not with --on-test)"')
+    assert not _literal_defaults('h = f"(default: all {N:,} of it)"') and not _literal_defaults('h = f"{V} (default) embeds"')

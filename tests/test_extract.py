@@ -950,21 +950,6 @@ def test_a_part_given_as_its_class_is_one_line(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_cli_defaults_come_from_the_api():
-    """Every extract flag defaults to None: what the user did not give is the dataclasses' default, nowhere else."""
-    import argparse
-
-    from featcache.cli import build_parser
-
-    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices["extract"]
-    defaults = {a.dest: a.default for a in sub._actions if a.dest not in ("help", "json")}
-    from featcache.embedding.specs import OPTIONS
-
-    # Every flag is an API option and back (a count here broke with each new flag).
-    assert set(defaults) == set(OPTIONS) and set(defaults.values()) == {None}, defaults
-    assert "(default: 64)" in sub.format_help().replace("\n", " ").replace("  ", " ")
-
-
 @pytest.mark.slow
 def test_runtime_is_recorded_but_not_part_of_the_identity(fashion_dir, tmp_path, capsys):
     out = tmp_path / "c.h5"

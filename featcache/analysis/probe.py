@@ -74,6 +74,9 @@ if TYPE_CHECKING:
 DEFAULT_HEADS = ("logreg", "svm")
 # The lesson's hold-out: 800 of its 4,000 training images score each layer (0.893 on block_13_expand_relu).
 DEFAULT_HOLDOUT = 0.2
+# The view settings compared where none are given: the original view alone, train on all and test the original,
+# train and test on all (a cache without views has the first alone).
+DEFAULT_VIEW_SETTINGS = "orig/orig;all/orig;all/all"
 DEFAULT_SEED = 0  # which training images are held out (or fall in which fold) where no seed is given
 # Parameters probe sets through an option of its own, never through --param.
 PROBE_OWN = {"C": "give it with --C (HEAD=C for one head)", "n_classes": "set from the cache's classes"}
@@ -266,18 +269,17 @@ def parse_view_settings(cache: Cache, settings: str | list | None) -> list[Setti
     from featcache.validate import check_views, list_items
 
     form = (f"{option('--view-settings')} takes TRAIN/TEST pairs separated by ';' (e.g. "
-            f"{example('--view-settings', 'orig/orig;all/orig;all/all')})")
+            f"{example('--view-settings', DEFAULT_VIEW_SETTINGS)})")
     if settings is None:
-        pairs: list = [("orig", "orig"), ("all", "orig"), ("all", "all")]
-    else:
-        # view_settings=5 was "'int' object is not iterable" (an adversarial tester): the list's rule, said in its words
-        items = settings.split(";") if isinstance(settings, str) else list_items(settings, "--view-settings", form)
-        pairs = []
-        for item in items:
-            pair = item.split("/") if isinstance(item, str) else list_items(item, "--view-settings", form)
-            if len(pair) != 2 or not all(str(p).strip() for p in pair):
-                raise FeatcacheError(f"{form}, got {item!r}")
-            pairs.append(pair)
+        settings = DEFAULT_VIEW_SETTINGS
+    # view_settings=5 was "'int' object is not iterable" (an adversarial tester): the list's rule, said in its words
+    items = settings.split(";") if isinstance(settings, str) else list_items(settings, "--view-settings", form)
+    pairs = []
+    for item in items:
+        pair = item.split("/") if isinstance(item, str) else list_items(item, "--view-settings", form)
+        if len(pair) != 2 or not all(str(p).strip() for p in pair):
+            raise FeatcacheError(f"{form}, got {item!r}")
+        pairs.append(pair)
     out: list[Setting] = []
     for train, test in pairs:
         # only:VIEWS refused: a setting's views are written back as names (probe.csv, the train command it suggests),

@@ -29,9 +29,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keras-preset", metavar="|".join(PRESETS),
                    help=f"training preset of the keras head (default: {DEFAULT_KERAS_PRESET}: {keras_preset_words()}; "
                         f"quicker per point than 'train', whose default is '{DEFAULT_PRESET}': L2 and early stopping)")
-    p.add_argument("--keras-standardize", action="store_true",
+    # default=None, as every flag's: the two switches below are "given" or not, never a default of their own
+    p.add_argument("--keras-standardize", action="store_true", default=None,
                    help="keras head: standardize the features over each subset's training rows first (see 'train --standardize')")
-    p.add_argument("--no-warm-start", dest="warm_start", action="store_false",
+    p.add_argument("--no-warm-start", dest="warm_start", action="store_false", default=None,
                    help="fit every logreg point from zero (default: each seed's logreg fits start from the previous size's "
                    "solution; same optimum, fewer lbfgs iterations)")
     p.add_argument("--param", action="append", metavar="HEAD.NAME=VALUE",
@@ -67,7 +68,7 @@ def keras_preset_words() -> str:
 
 def head_params(args: argparse.Namespace) -> dict[str, dict]:
     """``head_params`` of learning_curve from the head flags."""
-    params: dict[str, dict] = {} if args.warm_start else {"logreg": {"warm_start": False}}
+    params: dict[str, dict] = {} if args.warm_start is None else {"logreg": {"warm_start": False}}
     if args.keras_preset is not None:
         from featcache.heads.dense import DenseHead
 
@@ -85,7 +86,7 @@ def head_params(args: argparse.Namespace) -> dict[str, dict]:
     for item in args.param or []:  # "add it to --heads" was no way out for the baseline (a review)
         if str(item).partition(".")[0] in BASELINES:
             raise FeatcacheError(f"--param {item}: the baseline takes --baseline-epochs, not --param")
-    switches = {("logreg", "warm_start"): ("--no-warm-start", not args.warm_start),
+    switches = {("logreg", "warm_start"): ("--no-warm-start", args.warm_start is False),
                 ("keras", "standardize"): ("--keras-standardize", bool(args.keras_standardize))}
     for head, given_params in parse_head_params(args.param, heads, own=CURVE_OWN).items():
         for name, value in given_params.items():  # a flag and a --param saying two things: the --param won unsaid (a review)
@@ -103,7 +104,7 @@ def _check_head_flags(args: argparse.Namespace, heads: list[str]) -> None:
     ``--heads logreg --keras-standardize`` ran and wrote a curve the flag did nothing to (an adversarial tester)."""
     flags = (("--keras-preset", "keras", args.keras_preset is not None),
              ("--keras-standardize", "keras", bool(args.keras_standardize)),
-             ("--no-warm-start", "logreg", not args.warm_start))
+             ("--no-warm-start", "logreg", args.warm_start is False))
     for flag, head, on in flags:
         if on and head not in heads:
             raise FeatcacheError(f"{flag} applies to the {head} head only, and --heads {','.join(heads)} fits none; "

@@ -29,11 +29,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "becomes featcache's SVM layers (its support vectors as arrays): its probabilities, or, trained "
                        "with --param probability=false, its SVM scores (vote shares, or shares of the averaged decision "
                        "values with --views all; not probabilities: predict names them share).")
+    from featcache.deploy.export import DEFAULT_VIEWS  # the API's default, quoted (its module imports no Keras)
+
     p.add_argument("head", help="head file written by 'featcache train' (.keras or .npz): a keras, logreg or svm head")
     add_weights_arg(p)
     p.add_argument("--out", required=True, metavar="MODEL.keras", help="where to write the model")
     p.add_argument("--views", metavar="orig|all|VIEWS|only:VIEWS",
-                   help="views inside the model: orig (default) embeds the image alone; all embeds every view the head "
+                   help=f"views inside the model: {','.join(DEFAULT_VIEWS)} (default) embeds the image alone; all embeds every view the head "
                    "averaged at test (e.g. orig,flip,shift:+2,+2) and returns the mean of their probabilities (an svm head "
                    "without them: of its decision values), as 'featcache evaluate' scored it (one forward pass per "
                    "view); VIEWS: names "

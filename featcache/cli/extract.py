@@ -22,6 +22,7 @@ from featcache.embedding.specs import (
 )
 from featcache.sources import source_classes
 from featcache.sources.fashion_mnist import FashionMNIST
+from featcache.sources.images import SPLIT_SEED
 from featcache.validate import arg_type, check_fraction
 
 fraction = arg_type(check_fraction, "fraction")  # the checks live in featcache.validate
@@ -43,14 +44,14 @@ def add_source_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--test-fraction", type=fraction, metavar="F", help="with --images DIR/<class>/*: hold out this stratified "
                    "fraction of each class as the test split (e.g. 0.2)")
     g.add_argument("--seed", type=int, help="with --test-fraction: which images go to the test split, "
-                   "0 to 2**32-1 (default: 0)")  # PhotoFolder's None: no seed chosen, 0 with --test-fraction
+                   f"0 to 2**32-1 (default: {SPLIT_SEED})")  # PhotoFolder's None: no seed chosen, SPLIT_SEED with --test-fraction
     g.add_argument("--strict", action="store_true", default=None,
                    help="with --images: stop at any unreadable image instead of skipping and listing it (a file "
                    "whose extension is no image format's, such as notes.txt, is listed as not an image file, never an error)")
-    g.add_argument("--train-limit", type=positive_int, metavar="N", help="use the first N training images (default: all 60,000 "
-                   f"of Fashion-MNIST; the lesson: {LESSON['train_limit']})")
-    g.add_argument("--test-limit", type=positive_int, metavar="N", help="use the first N test images (default: all 10,000; "
-                   f"the lesson: {LESSON['test_limit']})")
+    g.add_argument("--train-limit", type=positive_int, metavar="N", help="use the first N training images (default: all "
+                   f"{FashionMNIST.split_sizes['train']:,} of Fashion-MNIST; the lesson: {LESSON['train_limit']})")
+    g.add_argument("--test-limit", type=positive_int, metavar="N", help="use the first N test images (default: all "
+                   f"{FashionMNIST.split_sizes['test']:,}; the lesson: {LESSON['test_limit']})")
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
@@ -72,7 +73,7 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
                    "(part of the cache's identity; extraction takes V times as long): orig, flip, shift:DX,DY (raw pixels, "
                    "0 shifted in), crop:tl|tr|bl|br|c (7/8 of the side, scaled back), or the groups flip, shift (the four "
                    "2-px diagonal shifts), crop (the five crops); e.g. orig,flip,shift:+2,+2,shift:-2,-2 for Fashion-MNIST (the "
-                   "views measured best: docs/views.md), orig,flip,crop for photos (default: orig only, today's cache)")
+                   "views measured best: docs/views.md), orig,flip,crop for photos (default: the original view alone, today's cache)")
 
 
 def add_runtime_arg(g: argparse.ArgumentParser | argparse._ArgumentGroup, default_runtime: str, more: str = "") -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from featcache.analysis.probe import DEFAULT_HEADS, DEFAULT_HOLDOUT, DEFAULT_SEED, probe
+from featcache.analysis.probe import DEFAULT_HEADS, DEFAULT_HOLDOUT, DEFAULT_SEED, DEFAULT_VIEW_SETTINGS, probe
 from featcache.cli.common import add_json_flag, api_default, given, print_json
 from featcache.validate import C_RANGE
 
@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--folds", type=int, metavar="K", help="score every training image once by stratified K-fold "
                    "cross-validation over the images instead of one --holdout (steadier on small data sets, K times the fits); "
                    "the test split is then never read")
-    p.add_argument("--on-test", action="store_true", help="score on the test split instead: how the layers compare "
+    p.add_argument("--on-test", action="store_true", default=None, help="score on the test split instead: how the layers compare "
                    "there (a layer chosen this way flatters its test accuracy)")
     p.add_argument("--seed", type=int, help=f"which training images are held out (default: {seed}; not with --on-test, which holds out none)")
     p.add_argument("--out", metavar="DIR", help="folder for probe.csv, probe.png and probe.json (default: HOME/runs/probe_<cache name>/, "
@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--view-settings", metavar="TRAIN/TEST;...", help="on a cache with views, the view settings to compare: "
                    "TRAIN/TEST pairs separated by ';', each side view names as in 'extract --views' or 'all' (the head is "
                    "fitted on every TRAIN view of each image; its TEST views are averaged per scored image). Default: "
-                   "orig/orig;all/orig;all/all. Ties go to fewer test views, then fewer train views, then the shallower layer")
+                   f"{DEFAULT_VIEW_SETTINGS}. Ties go to fewer test views, then fewer train views, then the shallower layer")
     add_json_flag(p)
     p.set_defaults(func=run)
 

@@ -255,13 +255,17 @@ def views_accuracy(meta: dict[str, Any], views: Sequence[str]) -> float | None:
     return meta.get("test_accuracy") if list(views) != ["orig"] and list(views) == meta.get("test_views") else None
 
 
+# What a model embeds where no views are asked for: the original view alone (export's --help quotes it).
+DEFAULT_VIEWS = ("orig",)
+
+
 def graph_views(est: BaseEstimator | None, meta: dict[str, Any], views: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
     """The views an exported model embeds and averages: ``orig`` (default), ``all`` (the views the head averaged
     at test), names among the views the head was fitted on or averaged (with the original view, as every views
     option reads them), or ``only:VIEWS`` (those without it: a head fitted or scored on ``only:``). Read from the
     head's metadata alone (``est`` may be None: a Keras head's record, checked before the head loads)."""
-    if views is None or (isinstance(views, str) and views.strip() == "orig"):
-        return ("orig",)
+    if views is None or (isinstance(views, str) and views.strip() == ",".join(DEFAULT_VIEWS)):
+        return DEFAULT_VIEWS
     if not isinstance(views, (str, list, tuple)):  # 5 was "'int' object is not iterable" (an adversarial tester)
         raise FeatcacheError(f"{option('--views')} must be orig, all, view names such as orig,flip or only:VIEWS (got {shown(views)})")
     fitted = meta.get("train_views") or ["orig"]

@@ -149,6 +149,8 @@ class FashionMNIST:
     train_limit: int | None = None
     test_limit: int | None = None
 
+    # The images of each split of Fashion-MNIST's files: what a limit of None reads (extract's --help quotes them).
+    split_sizes: ClassVar[dict[str, int]] = {"train": 60_000, "test": 10_000}
     # The lesson's size for these 28x28 images, when the model spec names none.
     default_image_size: ClassVar[int] = 96
     # How extract's flat options (its CLI flags) make one (``embedding.specs.from_options``): the default source,

@@ -240,6 +240,11 @@ def _add_fraction() -> str:
 
 
 
+# The seed of a --test-fraction split where none is given (and what a spec without one records): extract's --help
+# quotes it.
+SPLIT_SEED = 0
+
+
 @dataclass(frozen=True)
 class PhotoFolder:
     """Your photos in class folders under ``root`` (see the module docstring for the two layouts).
@@ -253,7 +258,7 @@ class PhotoFolder:
 
     root: str | Path
     test_fraction: float | None = None
-    seed: int | None = None  # None: not chosen (0 with a test_fraction; recorded as 0 either way)
+    seed: int | None = None  # None: not chosen (SPLIT_SEED with a test_fraction; recorded as it either way)
     strict: bool = False
     test_folder: str | None = None
 
@@ -284,7 +289,7 @@ class PhotoFolder:
                                  f"train/ and val/ (or test/) keeps its own split: drop {_seed()} (or add {_add_fraction()} "
                                  "for one tree of class folders)")
         if self.seed is None and self.test_fraction is not None:
-            object.__setattr__(self, "seed", 0)
+            object.__setattr__(self, "seed", SPLIT_SEED)
         object.__setattr__(self, "strict", check_bool(self.strict, "strict"))
         if self.test_folder is not None and self.test_folder not in TEST_FOLDERS:
             raise FeatcacheError(f"test_folder must be one of {', '.join(TEST_FOLDERS)} (got {self.test_folder!r})")
@@ -321,7 +326,7 @@ class PhotoFolder:
         files = _list_files(root, class_names, class_dirs)
         _hash(root, files, verbose)
         _check_copies(root, files, image_size, test_folder)  # copies in a class: one row (_count_once)
-        seed = 0 if self.seed is None else self.seed  # as recorded since featcache 0.1: the spec is part of the cache's identity
+        seed = SPLIT_SEED if self.seed is None else self.seed  # as recorded since featcache 0.1: the spec is part of the cache's identity
         spec = {"kind": "images", "root": str(root.resolve()), "image_size": image_size, "test_fraction": self.test_fraction,
                 "seed": seed, "strict": self.strict, "test_folder": test_folder}
         decoded_with = other_pixels()
