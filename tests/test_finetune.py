@@ -282,6 +282,30 @@ def test_the_api_takes_settings_in_the_forms_the_cli_does():
     assert check_settings(0, 1, 1, 1, 1) == (0, 1.0, 1, 1, 1)  # 0: the head alone trains (the CLI's 0..154)
 
 
+def test_finetune_settings_are_its_keywords_checked_once():
+    """finetune's settings keywords build a FinetuneSettings, which run_finetune runs (as learning_curve's keywords a
+    CurveSpec for run_curve): its defaults are the signature's, which the CLI's help quotes (one home), and it is
+    checked when made, as finetune checked the keywords; what a model records of it is asked()."""
+    import dataclasses
+    import inspect
+
+    from featcache.deploy.finetune import FinetuneSettings, run_finetune
+
+    keywords = inspect.signature(featcache.finetune).parameters
+    fields = dataclasses.fields(FinetuneSettings)
+    assert all(keywords[f.name].default == f.default for f in fields), [(f.name, f.default) for f in fields]
+    settings = FinetuneSettings("20", "1e-5", "5", 64.0, 2, seed="7")  # the forms the CLI reads, kept as numbers
+    assert (settings.unfreeze, settings.learning_rate, settings.epochs, settings.batch_size, settings.seed) == (20, 1e-5, 5, 64, 7)
+    assert settings.asked() == {"unfreeze": 20, "learning_rate": 1e-5, "max_epochs": 5, "batch_size": 64, "patience": 2,
+                                "seed": 7, "keep_best": True}
+    for kwargs, message in [({"epochs": 2.5}, "^epochs=2.5 is not a whole number"), ({"keep_best": "no"}, "^keep_best must be True or False"),
+                            ({"seed": -1}, "seed")]:
+        with pytest.raises(FeatcacheError, match=message):
+            FinetuneSettings(**kwargs)
+    with pytest.raises(FeatcacheError, match="^settings must be a FinetuneSettings, not dict"):
+        run_finetune("h.keras", {"unfreeze": 20})
+
+
 def test_images_stream_raw_in_batches_with_a_new_order_each_epoch(fashion_dir):
     from featcache.deploy.finetune import image_dataset, training_rows
     from featcache.sources import open_source

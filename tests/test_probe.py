@@ -427,6 +427,26 @@ def test_jobs_is_n_jobs_under_curves_name(multi_cache, tmp_path, monkeypatch):
         featcache.probe(multi_cache, heads="logreg", out=tmp_path / "c", jobs=2, n_jobs=2)
 
 
+def test_a_probe_spec_runs_the_probe_its_keywords_make(multi_cache, tmp_path):
+    """probe's settings keywords build a ProbeSpec, which run_probe runs (as learning_curve's keywords a CurveSpec for
+    run_curve): the same rows either way, and the spec's defaults are the signature's (one home)."""
+    import dataclasses
+    import inspect
+
+    from featcache.analysis.probe import ProbeSpec, run_probe
+
+    kwargs = {"heads": "logreg,svm", "layers": "out_relu,block_13", "folds": 2, "seed": 3, "C": "logreg=0.5"}
+    made = featcache.probe(multi_cache, out=tmp_path / "a", plot=False, **kwargs)
+    run = run_probe(ProbeSpec(**kwargs), multi_cache, tmp_path / "b", plot=False)
+    assert [(r.layer, r.head, r.C, r.accuracy, r.scored_on) for r in made.rows] == \
+           [(r.layer, r.head, r.C, r.accuracy, r.scored_on) for r in run.rows]
+    assert {r.scored_on for r in run.rows} == {"folds"} and len(run.rows) == 4
+    keywords = inspect.signature(featcache.probe).parameters
+    assert all(keywords[f.name].default == f.default for f in dataclasses.fields(ProbeSpec))
+    with pytest.raises(FeatcacheError, match="^spec must be a ProbeSpec, not dict"):
+        run_probe({"heads": "logreg"}, multi_cache)
+
+
 def test_cli_text_and_json(multi_cache, tmp_path, capsys):
     assert main(["probe", str(multi_cache), "--heads", "logreg", "--out", str(tmp_path / "t")]) == 0
     text = capsys.readouterr().out

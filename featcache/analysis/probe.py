@@ -51,6 +51,7 @@ from featcache.validate import (
     drop_stale,
     REPORT_DIGESTS,
     check_fraction,
+    JOBS_DEFAULT,
     JOBS_NOT_GIVEN,
     check_jobs,
     jobs_alias,
@@ -408,33 +409,77 @@ def probe(
     whichever are probed. Prints the table only
     when ``verbose``. ``jobs``: fits side by side (joblib processes; the CLI's --jobs); ``n_jobs``: the same
     setting under scikit-learn's name (``validate.jobs_alias``, as ``learning_curve``'s). ``head_params``: heads' own parameters, ``{"logreg": {"max_iter":
-    5000}}`` or ``["logreg.max_iter=5000"]`` (``--param``; C is given with ``C``).
+    5000}}`` or ``["logreg.max_iter=5000"]`` (``--param``; C is given with ``C``). The settings build a
+    ``ProbeSpec``; ``run_probe(spec, cache, out)`` does the same from one.
     """
+    spec = ProbeSpec(heads, C, layers, holdout, seed, folds, on_test, view_settings, head_params, jobs_alias(jobs, n_jobs))
+    return run_probe(spec, cache, out, plot=plot, verbose=verbose)
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """The settings of one probe: ``probe``'s keywords but the cache, ``out``, ``plot`` and ``verbose`` (its
+    ``jobs`` the one ``jobs``/``n_jobs`` gave: ``validate.jobs_alias``). Checked when run (``run_probe``), in
+    probe's order, as most need the cache: its layers, views, labels and splits (``_settings``,
+    ``parse_view_settings``, ``check_jobs``). ``probe``'s keywords build one; ``run_probe(spec, cache)`` runs one,
+    as ``learning_curve``'s keywords build a ``CurveSpec`` for ``run_curve``."""
+
+    heads: str | Sequence[str] | None = None
+    C: str | float | Mapping[str, Any] | None = None
+    layers: str | Sequence[str] | None = None
+    holdout: float | None = None
+    seed: int | None = None
+    folds: int | None = None
+    on_test: bool = False
+    view_settings: str | Sequence[Any] | None = None
+    head_params: Mapping[str, Mapping[str, Any]] | Sequence[str] | None = None
+    jobs: int = JOBS_DEFAULT
+
+
+def run_probe(spec: ProbeSpec, cache: str | Path | Cache, out: str | Path | None = None, *, plot: bool = True,
+              verbose: bool = False) -> ProbeResult:
+    """``probe`` of a ``ProbeSpec``: its settings checked on the cache (``ProbePlan``), the report's folder checked,
+    then the fits and the report written there (``_probe_into``); a report left half-written goes again."""
     from featcache.store import as_cache
+    from featcache.validate import SWITCH_WHY, check_bool
 
+    if not isinstance(spec, ProbeSpec):
+        raise FeatcacheError(f"spec must be a ProbeSpec, not {type(spec).__name__}; pass e.g. ProbeSpec(heads='logreg')")
+    on_test = check_bool(spec.on_test, "on_test", SWITCH_WHY.get("on_test", ""))  # probe's checks_switches did, for probe
     cache = as_cache(cache)
-    plan = _settings(cache, heads, C, layers, holdout, seed, folds, on_test, head_params)
-    if on_test:  # scored on the test split: its copies of training images are scored as unseen (said, as train says)
-        from featcache.analysis.evaluate import warn_if_splits_overlap
-
-        warn_if_splits_overlap(cache, "probe --on-test")
-        from featcache.analysis.subsets import warn_missing_classes
-
-        warn_missing_classes(cache.labels("test"), cache.class_names)
-    settings = parse_view_settings(cache, view_settings)
-    n_jobs = check_jobs(jobs_alias(jobs, n_jobs))
-    # On the test split gets its own default folder: its flattering choice must not replace the honest one (a new user)
-    # A probe of some of the cached layers too: the full probe's folder holds the full probe (a new user)
-    # "" is refused, as evaluate, curve, train and export refuse it (an adversarial tester: 'probe --out ""' wrote to
-    # the default folder, where '--out "$DIR"' with DIR unset is a mistake); a number or a list is one line too
-    out_dir = (check_path(out, "out", "a folder for probe's report") if out is not None
-               else default_out(cache, on_test, plan.layers))
-    check_report_outside_classes(out_dir, cache.photo_root)
+    plan = _settings(cache, spec.heads, spec.C, spec.layers, spec.holdout, spec.seed, spec.folds, on_test, spec.head_params)
+    if on_test:
+        _warn_scored_on_test(cache)
+    settings = parse_view_settings(cache, spec.view_settings)
+    n_jobs = check_jobs(spec.jobs)
+    out_dir = _report_dir(out, cache, on_test, plan.layers)
     # A full disk, a failed fit or Ctrl-C: what was written of the report and the folders made for it go again.
     with output_files(out_dir, report_files(out_dir)):
         check_writable_dir(out_dir)  # before any fit: an unwritable --out must not cost the fits
         kept = check_report(out_dir)
         return _probe_into(out_dir, cache, plan, settings, n_jobs, plot, verbose, kept)
+
+
+def _warn_scored_on_test(cache: Cache) -> None:
+    """Scored on the test split: its copies of training images are scored as unseen, and a class it lacks is
+    unscored (said, as train says)."""
+    from featcache.analysis.evaluate import warn_if_splits_overlap
+    from featcache.analysis.subsets import warn_missing_classes
+
+    warn_if_splits_overlap(cache, "probe --on-test")
+    warn_missing_classes(cache.labels("test"), cache.class_names)
+
+
+def _report_dir(out: str | Path | None, cache: Cache, on_test: bool, layers: list[str]) -> Path:
+    """The report's folder, ``out`` or ``default_out``'s, checked: never inside the cache's photo folder."""
+    # On the test split gets its own default folder: its flattering choice must not replace the honest one (a new user)
+    # A probe of some of the cached layers too: the full probe's folder holds the full probe (a new user)
+    # "" is refused, as evaluate, curve, train and export refuse it (an adversarial tester: 'probe --out ""' wrote to
+    # the default folder, where '--out "$DIR"' with DIR unset is a mistake); a number or a list is one line too
+    out_dir = (check_path(out, "out", "a folder for probe's report") if out is not None
+               else default_out(cache, on_test, layers))
+    check_report_outside_classes(out_dir, cache.photo_root)
+    return out_dir
 
 
 def _probe_into(out_dir: Path, cache: Cache, plan: ProbePlan, settings: list[Setting], n_jobs: int, plot: bool,

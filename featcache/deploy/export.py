@@ -464,25 +464,50 @@ def export(
     Returns an ``ExportResult`` (its ``path``, ``replaced``, the model's ``meta``).
     """
     from featcache.deploy.model import check_not_the_head, check_out, recheck_out, write_model
-    from featcache.heads.io import DIGEST_KEY, HEAD_FILE, keras_head_record, load_head, replaced_words
+    from featcache.heads.io import DIGEST_KEY, HEAD_FILE
 
     out = check_out(out, force)
     # as load_head reads it (~ expanded): 'export("~/h.keras", out=<the same file>, force=True)' compared a head
     # path that names nothing here with out, and would have written the model over the head
     head = check_source(head, "head", HEAD_FILE)
     check_not_the_head(out, head, "export")
-    # Refused before Keras is imported (seconds; ~35 s under load): a bad --views, --weights or --out. A Keras head's
-    # load imports it, so its checked record is read first (heads.io.keras_head_record); an .npz head loads without it.
-    record = keras_head_record(head)
-    checked = _head_checks(record, out, weights, views, force) if record is not None else None
-    est, meta = load_head(head, trust_pickle=trust_pickle)
-    names, w, replacing = checked or _head_checks(meta, out, weights, views, force)
-    head_form(est)  # a head of no exportable form (every kind featcache trains has one)
+    est, meta, names, w, replacing = _checked_head(head, out, weights, views, force, trust_pickle)
 
     def recheck() -> None:  # the same checks just before the model replaces what is there now (atomic_path)
         nonlocal replacing
         replacing = recheck_out(out, head, "export", meta, None, force, views=names)
 
+    model, written = _built(est, meta, head, w, names, verbose)
+    # the head's training-image keys kept in the model: evaluate MODEL FOLDER says which photos it was trained on
+    saved, written[DIGEST_KEY] = write_model(model, out, written, recheck, meta.get("train_digests"))  # the digest in
+    # the file: what ExportResult.written checks
+    result = ExportResult(saved, replacing[0], written, export_note(meta, names, written["averaged"] or "probabilities"),
+                          replacing[1])
+    if verbose:
+        _say_exported(result, meta)
+    return result
+
+
+def _checked_head(head: Path, out: Path, weights: str | None, views: Any, force: bool,
+                  trust_pickle: bool) -> tuple[BaseEstimator, dict[str, Any], tuple[str, ...], str, tuple[bool, str | None]]:
+    """``(head, meta, views, weights argument, replacing)``: the head loaded and ``_head_checks``' refusals, made
+    before Keras is imported where they can be (seconds; ~35 s under load): a bad --views, --weights or --out. A
+    Keras head's load imports it, so its checked record is read first (heads.io.keras_head_record); an .npz head
+    loads without it."""
+    from featcache.heads.io import keras_head_record, load_head
+
+    record = keras_head_record(head)
+    checked = _head_checks(record, out, weights, views, force) if record is not None else None
+    est, meta = load_head(head, trust_pickle=trust_pickle)
+    names, w, replacing = checked or _head_checks(meta, out, weights, views, force)
+    head_form(est)  # a head of no exportable form (every kind featcache trains has one)
+    return est, meta, names, w, replacing
+
+
+def _built(est: BaseEstimator, meta: dict[str, Any], head: Path, w: str, names: tuple[str, ...],
+           verbose: bool) -> tuple[KerasModel, dict[str, Any]]:
+    """``(model, its record)``: the head's form's whole model (raw images -> its output, averaging ``names``) and
+    ``model_meta``'s record of it; the build's start and seconds said when ``verbose``."""
     start = time.perf_counter()
     if verbose:  # Keras's import and the network's build: 21-64 s under load before the one line (a new-user tester)
         status(one_line(f"exporting {head}: building its model on {meta['backbone']} at {meta['image_size']} px ..."))
@@ -491,16 +516,17 @@ def export(
     written = model_meta(meta, head, w, names, shares=form.shares(est))
     if verbose:
         status(f"model built in {time.perf_counter() - start:.1f} s; checking and writing it ...")
-    # the head's training-image keys kept in the model: evaluate MODEL FOLDER says which photos it was trained on
-    saved, written[DIGEST_KEY] = write_model(model, out, written, recheck, meta.get("train_digests"))  # the digest in
-    # the file: what ExportResult.written checks
-    result = ExportResult(saved, replacing[0], written, export_note(meta, names, written["averaged"] or "probabilities"),
-                          replacing[1])
-    if verbose:
-        layer = meta.get("layer")  # a head of an inner layer: the model is the network cut there (a new user)
-        cut = f", cut at {layer}" if layer and layer != get_backbone(meta["backbone"]).final_layer else ""
-        print(one_line(f"exported {meta.get('head')} head on {meta['backbone']}{cut} ({meta['image_size']} px, "
-                       f"{len(meta['class_names'])} classes){replaced_words(result.replaced, 'model', result.replaced_from)} -> {result.path}"))
-        if result.note:
-            print(result.note)
-    return result
+    return model, written
+
+
+def _say_exported(result: ExportResult, meta: dict[str, Any]) -> None:
+    """export's line: the head, its backbone (cut at an inner layer: a head of one is the network cut there; a new
+    user), its size and classes, what it replaced, the path; and its note."""
+    from featcache.heads.io import replaced_words
+
+    layer = meta.get("layer")
+    cut = f", cut at {layer}" if layer and layer != get_backbone(meta["backbone"]).final_layer else ""
+    print(one_line(f"exported {meta.get('head')} head on {meta['backbone']}{cut} ({meta['image_size']} px, "
+                   f"{len(meta['class_names'])} classes){replaced_words(result.replaced, 'model', result.replaced_from)} -> {result.path}"))
+    if result.note:
+        print(result.note)

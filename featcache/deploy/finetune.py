@@ -463,18 +463,54 @@ def default_out(head: str | Path) -> Path:
     return paths.home() / "models" / f"{Path(head).stem}_finetuned.keras"
 
 
+@dataclass(frozen=True)
+class FinetuneSettings:
+    """What one fine-tuning run does: the lesson's rules 2 and 3 (``learning_rate``, ``unfreeze``), how long and how
+    it stops (``epochs``, ``patience``, ``keep_best``), its ``batch_size`` and ``seed``. Checked when made
+    (``check_settings``, ``check_seed``: one line naming the keyword, or its flag under the CLI), in the order
+    finetune checked them. ``finetune``'s keywords build one (its defaults are these); ``run_finetune(head,
+    settings)`` runs one, as ``learning_curve``'s keywords build a ``CurveSpec`` for ``run_curve``."""
+
+    unfreeze: int = 20
+    learning_rate: float = 1e-5
+    epochs: int = 5
+    batch_size: int = 64
+    patience: int = 2
+    keep_best: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        from featcache.validate import SWITCH_WHY, check_bool, check_seed
+
+        put = object.__setattr__
+        checked = check_settings(self.unfreeze, self.learning_rate, self.epochs, self.batch_size, self.patience)
+        for name, value in zip(("unfreeze", "learning_rate", "epochs", "batch_size", "patience"), checked):
+            put(self, name, value)
+        put(self, "keep_best", check_bool(self.keep_best, "keep_best", SWITCH_WHY.get("keep_best", "")))
+        put(self, "seed", check_seed(self.seed))
+
+    def asked(self) -> dict[str, Any]:
+        """The settings as a model's record keeps them (``epochs`` as ``max_epochs``: ``epochs_run`` says how many
+        ran): what a fine-tuned model at ``out`` must have been made with to be replaced without ``force``."""
+        return {"unfreeze": self.unfreeze, "learning_rate": self.learning_rate, "max_epochs": self.epochs,
+                "batch_size": self.batch_size, "patience": self.patience, "seed": self.seed, "keep_best": self.keep_best}
+
+
+_SETTINGS = FinetuneSettings()  # the defaults, for finetune's signature (the CLI's help quotes it: api_default)
+
+
 @checks_switches
 def finetune(
     head: str | Path,
     *,
     weights: str | None = None,
-    unfreeze: int = 20,
-    learning_rate: float = 1e-5,
-    epochs: int = 5,
-    batch_size: int = 64,
-    patience: int = 2,
-    keep_best: bool = True,
-    seed: int = 0,
+    unfreeze: int = _SETTINGS.unfreeze,
+    learning_rate: float = _SETTINGS.learning_rate,
+    epochs: int = _SETTINGS.epochs,
+    batch_size: int = _SETTINGS.batch_size,
+    patience: int = _SETTINGS.patience,
+    keep_best: bool = _SETTINGS.keep_best,
+    seed: int = _SETTINGS.seed,
     out: str | Path | None = None,
     verbose: bool = False,
     trust_pickle: bool = False,
@@ -488,21 +524,63 @@ def finetune(
     replaces an existing file only if it is a featcache model of the same job
     and head fit and, where it is fine-tuned, of the same settings asked for
     (``deploy.model.check_same_model_job``), or with ``force``; ``trust_pickle`` lets an old pickle head load (it can run code).
+    The settings keywords build a ``FinetuneSettings``; ``run_finetune(head, settings, ...)`` does the same from one.
     """
-    from featcache.deploy.endtoend import parameter_counts
-    from featcache.deploy.export import exportable
-    from featcache.deploy.model import check_not_the_head, check_out, check_same_model_job
-    from featcache.progress import bars_wanted, epoch_progress, evaluate_progress
-    from featcache.sources.base import photo_root_of
-    from featcache.sources.images import check_file_outside_classes
-    from featcache.validate import check_seed
+    settings = FinetuneSettings(unfreeze, learning_rate, epochs, batch_size, patience, keep_best, seed)
+    return run_finetune(head, settings, weights=weights, out=out, verbose=verbose, trust_pickle=trust_pickle, force=force)
 
+
+@dataclass
+class _Run:
+    """One fine-tuning run's parts, built once its head and images are checked: the compiled model, the base layers
+    it trains, its parameter counts, its images (``_Data``), the images a step holds (``step_size``) and the three
+    datasets in such steps."""
+
+    model: Any
+    unfrozen: list[str]
+    counts: dict[str, int]
+    data: _Data
+    step: PassSize
+    train_ds: Any
+    val_ds: Any
+    test_ds: Any  # None without a test split
+
+
+@checks_switches
+def run_finetune(head: str | Path, settings: FinetuneSettings = _SETTINGS, *, weights: str | None = None,
+                 out: str | Path | None = None, verbose: bool = False, trust_pickle: bool = False,
+                 force: bool = False) -> FinetuneResult:
+    """``finetune`` of a ``FinetuneSettings``: the head and ``out`` checked, the images and the model built, the
+    frozen head scored, the fit, the fine-tuned model scored and saved (each a step below)."""
+    from featcache.progress import bars_wanted
+
+    if not isinstance(settings, FinetuneSettings):
+        raise FeatcacheError(f"settings must be a FinetuneSettings, not {type(settings).__name__}; pass e.g. "
+                             "FinetuneSettings(unfreeze=20)")
     # The bars with --json too (bars_wanted), as every command's: finetune --json ran minutes without a line on
     # stderr where predict --json drew its bar (a new-user tester). Its text lines stay verbose's.
     bars = bars_wanted(verbose)
-    unfreeze, learning_rate, epochs, batch_size, patience = check_settings(unfreeze, learning_rate, epochs, batch_size, patience)
     head = check_source(head, "head", "the Keras head 'featcache train --head keras' wrote")  # None: pathlib's TypeError
-    seed = check_seed(seed)
+    out = _checked_out(out, head, force)
+    est, meta, weights = _checked_head(head, weights, trust_pickle)
+    _check_replaceable(out, meta, settings, force)
+    run = _prepared(est, meta, weights, settings, verbose)
+    result = _frozen_result(run, meta, out, bars)
+    if verbose:  # before the fit, what each epoch is compared with: status (the summary at the end says it again)
+        _say_frozen(result, meta)
+    _fit(run, result, settings, bars, verbose)
+    result.settings = {**settings.asked(), "epochs_run": len(result.epochs), "step_images": run.step.images}  # --json
+    # had none of what the text prints (a new-user tester)
+    _save(run.model, out, meta, head, weights, result.settings, result, force)
+    if verbose:
+        _report(result)
+    return result
+
+
+def _checked_out(out: str | Path | None, head: Path, force: bool) -> Path:
+    """``out`` checked before any work (``check_out``, never the head itself); None: the default name, checked too."""
+    from featcache.deploy.model import check_not_the_head, check_out
+
     if not out:
         # the default name, the head's with _finetuned.keras, too long for the file system (a head file named up to
         # 255 bytes): ENAMETOOLONG after the fine-tuning, "use a shorter name" of a name the user never gave (an
@@ -513,64 +591,108 @@ def finetune(
                                  f"name the model with {given('--out', 'NAME.keras', repr('NAME.keras'))}")
     out = check_out(out, force)
     check_not_the_head(out, head, "finetune")
+    return out
+
+
+def _checked_head(head: Path, weights: str | None, trust_pickle: bool) -> tuple[Any, dict[str, Any], str]:
+    """``(head, meta, weights argument)``: a trained Keras head and the weights that rebuild its base, checked
+    before its images are read (ImageNet's fetched where Keras's cache lacks them; offline: one line then; it came
+    after the images were read and the network began to be built)."""
+    from featcache.deploy.export import exportable
+
     est, meta = _keras_head(head, trust_pickle)
-    # its weights before its images are read: ImageNet's fetched where Keras's cache lacks them (offline: one line
-    # then; it came after the images were read and the network began to be built)
-    weights = exportable(est, meta, weights)
-    # the fine-tuning asked for: with the head's fit, what a fine-tuned model at --out must have been made by to be
-    # replaced without --force (a rerun); compared here, before minutes of work, and again under the lock (_save)
-    asked = {"unfreeze": unfreeze, "learning_rate": learning_rate, "max_epochs": epochs, "batch_size": batch_size,
-             "patience": patience, "seed": seed, "keep_best": keep_best}
-    check_same_model_job(out, meta, asked, force)
+    return est, meta, exportable(est, meta, weights)
+
+
+def _check_replaceable(out: Path, meta: dict[str, Any], settings: FinetuneSettings, force: bool) -> None:
+    """A model at ``out`` is replaced without ``force`` only by a rerun (the head's fit and these settings), and
+    ``out`` is not inside the head's photo folder: compared here, before minutes of work, and again under the lock
+    (``_save``)."""
+    from featcache.deploy.model import check_same_model_job
+    from featcache.sources.base import photo_root_of
+    from featcache.sources.images import check_file_outside_classes
+
+    check_same_model_job(out, meta, settings.asked(), force)
     check_file_outside_classes(out, photo_root_of(meta.get("source")))
+
+
+def _prepared(est, meta: dict[str, Any], weights: str, settings: FinetuneSettings, verbose: bool) -> _Run:
+    """The head's images reopened and split as its fit split them, the model built and compiled, its step size
+    and datasets; said when ``verbose``."""
     if verbose:  # reading the images and building the network took 26 s without a line (a new-user tester)
         status(f"reading the images of {meta.get('dataset', 'the cache')} and building the end-to-end model "
                f"({meta['backbone']}, {meta['image_size']} px) ...")
     data = _Data.of(est, meta, reopen_source(meta, verbose=verbose))
-    train_rows, val_rows = data.train_rows, data.val_rows
-    model, unfrozen = _compiled_model(est, meta, weights, unfreeze, learning_rate, seed)
+    model, unfrozen = _compiled_model(est, meta, weights, settings.unfreeze, settings.learning_rate, settings.seed)
     # The batch is known once the model is: how much a step holds depends on where training starts in it.
-    step = step_size(model, int(meta["image_size"]), batch_size)
-    train_ds, val_ds, test_ds = data.datasets(step.images, seed)
-    counts = parameter_counts(model)
-    if verbose:
-        status(f"fine-tuning {meta['backbone']} at {meta['image_size']} px: last {unfreeze} base layers unfrozen "
-               f"({len(unfrozen)} with weights, BatchNormalization kept frozen), lr {param_text(learning_rate)}")
-        status(f"parameters: trainable {counts['trainable']:,}  non-trainable {counts['non_trainable']:,}  total {counts['total']:,}")
-        status(data.describe())
-        if step.bounded:  # a note, as extract's: the memory bound overrode --batch-size (shown with the progress off)
-            note(bounded_step_note(step.images, batch_size, int(meta["image_size"]), unfreeze))
+    step = step_size(model, int(meta["image_size"]), settings.batch_size)
+    from featcache.deploy.endtoend import parameter_counts
 
-    frozen_val_loss, frozen_val_acc = (float(v) for v in model.evaluate(
-        val_ds, verbose=0, callbacks=evaluate_progress(bars, f"frozen head, {len(val_rows)} validation images")))
-    frozen_val_acc = exact_accuracy(frozen_val_acc, len(val_rows))
-    frozen_test_acc = exact_accuracy(model.evaluate(test_ds, verbose=0, callbacks=evaluate_progress(
-        bars, f"frozen head, {data.n_test} test images"))[1], data.n_test) if test_ds is not None else None
-    result = FinetuneResult(out, counts, unfrozen, frozen_val_acc, frozen_test_accuracy=frozen_test_acc,
-                            test_images=data.n_test if test_ds is not None else None, train_images=len(train_rows),
-                            val_images=len(val_rows), frozen_val_loss=frozen_val_loss)
+    run = _Run(model, unfrozen, parameter_counts(model), data, step, *data.datasets(step.images, settings.seed))
+    if verbose:
+        _say_prepared(run, meta, settings)
+    return run
+
+
+def _say_prepared(run: _Run, meta: dict[str, Any], settings: FinetuneSettings) -> None:
+    """What is fine-tuned: the layers, the learning rate, the parameters, the images, a step the memory bound cut."""
+    counts = run.counts
+    status(f"fine-tuning {meta['backbone']} at {meta['image_size']} px: last {settings.unfreeze} base layers unfrozen "
+           f"({len(run.unfrozen)} with weights, BatchNormalization kept frozen), lr {param_text(settings.learning_rate)}")
+    status(f"parameters: trainable {counts['trainable']:,}  non-trainable {counts['non_trainable']:,}  total {counts['total']:,}")
+    status(run.data.describe())
+    if run.step.bounded:  # a note, as extract's: the memory bound overrode --batch-size (shown with the progress off)
+        note(bounded_step_note(run.step.images, settings.batch_size, int(meta["image_size"]), settings.unfreeze))
+
+
+def _test_accuracy(run: _Run, bars: bool, who: str) -> float | None:
+    """``who``'s accuracy on the test split as the model stands (None without one)."""
+    from featcache.progress import evaluate_progress
+
+    if run.test_ds is None:
+        return None
+    n = run.data.n_test
+    return exact_accuracy(run.model.evaluate(run.test_ds, verbose=0, callbacks=evaluate_progress(
+        bars, f"{who}, {n} test images"))[1], n)
+
+
+def _frozen_result(run: _Run, meta: dict[str, Any], out: Path, bars: bool) -> FinetuneResult:
+    """The result as the frozen head starts it: its validation loss and accuracy (what each epoch must beat) and
+    its test accuracy, the images, the parameters, the views the head averaged."""
+    from featcache.progress import evaluate_progress
+
+    n_val = len(run.data.val_rows)
+    frozen_val_loss, frozen_val_acc = (float(v) for v in run.model.evaluate(
+        run.val_ds, verbose=0, callbacks=evaluate_progress(bars, f"frozen head, {n_val} validation images")))
+    result = FinetuneResult(out, run.counts, run.unfrozen, exact_accuracy(frozen_val_acc, n_val),
+                            frozen_test_accuracy=_test_accuracy(run, bars, "frozen head"),
+                            test_images=run.data.n_test if run.test_ds is not None else None,
+                            train_images=len(run.data.train_rows), val_images=n_val, frozen_val_loss=frozen_val_loss)
     result.head_test_views, result.head_views_test_accuracy = _head_views(meta)
-    if verbose:  # before the fit, what each epoch is compared with: status (the summary at the end says it again)
-        status(f"frozen head: val accuracy {frozen_val_acc:.4f}, val loss {frozen_val_loss:.4f}" + (f", test accuracy {frozen_test_acc:.4f}" if frozen_test_acc is not None else ""))
-        if result.head_test_views:
-            status(_views_words(result, meta))
-    cb = _keep_best_callback(result, frozen_val_loss, epochs, patience, keep_best, verbose)
+    return result
+
+
+def _say_frozen(result: FinetuneResult, meta: dict[str, Any]) -> None:
+    test = result.frozen_test_accuracy
+    status(f"frozen head: val accuracy {result.frozen_val_accuracy:.4f}, val loss {result.frozen_val_loss:.4f}"
+           + (f", test accuracy {test:.4f}" if test is not None else ""))
+    if result.head_test_views:
+        status(_views_words(result, meta))
+
+
+def _fit(run: _Run, result: FinetuneResult, settings: FinetuneSettings, bars: bool, verbose: bool) -> None:
+    """The epochs, each compared with the best so far (``_keep_best_callback``), then the kept weights' test
+    accuracy: into ``result``."""
+    from featcache.progress import epoch_progress
+
+    cb = _keep_best_callback(result, result.frozen_val_loss, settings.epochs, settings.patience, settings.keep_best, verbose)
     # The progress bar first, so each epoch's comparison line follows its bar. featcache's bar, not Keras's: on
     # stderr as every command's, and off a terminal plain lines (Keras's wrote colour codes and carriage returns).
-    callbacks = [*epoch_progress(bars), cb]
-    model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, shuffle=False, verbose=0)
-    if not keep_best and not result.diverged_epoch:
+    run.model.fit(run.train_ds, validation_data=run.val_ds, epochs=settings.epochs, callbacks=[*epoch_progress(bars), cb],
+                  shuffle=False, verbose=0)
+    if not settings.keep_best and not result.diverged_epoch:
         result.best_epoch = len(result.epochs)
-    if test_ds is not None:
-        result.test_accuracy = exact_accuracy(model.evaluate(test_ds, verbose=0, callbacks=evaluate_progress(
-            bars, f"fine-tuned, {data.n_test} test images"))[1], data.n_test)
-
-    settings = {**asked, "epochs_run": len(result.epochs), "step_images": step.images}
-    result.settings = settings  # --json had none of what the text prints (a new-user tester)
-    _save(model, out, meta, head, weights, settings, result, force)
-    if verbose:
-        _report(result)
-    return result
+    result.test_accuracy = _test_accuracy(run, bars, "fine-tuned")
 
 
 def trained_stride(base: KerasModel, image_size: int) -> int:
