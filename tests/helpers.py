@@ -14,6 +14,7 @@ import os
 import shutil
 import struct
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -728,3 +729,49 @@ def model_conversion(model: Path, runtime_dir: Path) -> Path:
     from featcache.deploy.model import ExportedModelSpec, ModelFile
 
     return Path(runtime_dir) / f"{ExportedModelSpec.of(ModelFile.read(model)).key()}.onnx"
+
+
+# A featcache command as the program (``python -m featcache``) in a child process, after CODE has changed a step of
+# it; the child imports featcache from this checkout and these helpers (``stub_model_runs``).
+_CHANGED_RUN = """
+import os, runpy, sys, threading
+from featcache.sources import images
+{code}
+sys.argv = ['featcache', *sys.argv[1:]]
+runpy.run_module('featcache', run_name='__main__')
+"""
+
+
+def run_changed(code: str, args: list[str]) -> subprocess.Popen:
+    """``featcache ARGS`` started as the program after ``code`` ran (``images``, ``os``, ``sys``, ``threading`` are
+    imported for it); its stdout and stderr are pipes, as text."""
+    path = os.pathsep.join([str(REPO), str(REPO / "tests")])
+    return subprocess.Popen([sys.executable, "-c", _CHANGED_RUN.format(code=code), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": path})
+
+
+def ended(proc: subprocess.Popen, seconds: float) -> tuple[str, str]:
+    """stdout and stderr of ``proc`` once it has ended, or a failure if it has not within ``seconds`` (killed then)."""
+    import pytest
+
+    try:
+        return proc.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail(f"still running after {seconds:.0f} s: it hangs")
+
+
+def stub_model_runs(set_attr) -> None:
+    """predict's network stubbed out, for its plumbing without TensorFlow: loading, the ModelRunner (its record of
+    the file, its check after scoring that the file is still the one run), and the run, where brightness decides
+    (each image's answer known). ``set_attr``: ``monkeypatch.setattr``, or ``setattr`` in a child (``run_changed``)."""
+    from types import SimpleNamespace
+
+    from featcache.deploy import model as model_mod
+
+    set_attr(model_mod, "load_model", lambda p: (object(), {}))
+    set_attr(model_mod, "ModelRunner", lambda p, *a, **k: SimpleNamespace(
+        runtime_used="stub", runtime_note=None, meta=model_mod.read_meta(p), check_unchanged=lambda: None))
+    set_attr(model_mod, "run_model", lambda net, x, bs=64: np.stack(
+        [np.full(len(x), 0.25), np.full(len(x), 0.75)], axis=1))

@@ -17,7 +17,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from helpers import class_image, consistent_attrs, fill, meta_only_model, reseal_head, tmpfs, write_image
+from helpers import (class_image, consistent_attrs, ended, fill, meta_only_model, reseal_head, run_changed,
+                     stub_model_runs, tmpfs, write_image)
 
 from featcache.cli import main
 
@@ -38,18 +39,8 @@ def one_line_error(capsys, argv, *needles) -> str:
 @pytest.fixture
 def fake_model(tmp_path, monkeypatch):
     """A model file with featcache's metadata and a network stubbed out: predict's plumbing without TensorFlow."""
-    from featcache.deploy import model as model_mod
-
     path = meta_only_model(tmp_path / "m.keras", image_size=16)
-    monkeypatch.setattr(model_mod, "load_model", lambda p: (object(), {}))
-    # predict builds its runner (runtime choice, conversion) through ModelRunner: stubbed too.
-    # the record a ModelRunner reads of its file, and its check after scoring (the file is still the one run)
-    monkeypatch.setattr(model_mod, "ModelRunner", lambda p, *a, **k: SimpleNamespace(runtime_used="stub", runtime_note=None,
-                                                                                   meta=model_mod.read_meta(p),
-                                                                                   check_unchanged=lambda: None))
-    # Brightness decides: the stub needs no weights, and each image's answer is known.
-    monkeypatch.setattr(model_mod, "run_model", lambda net, x, bs=64: np.stack(
-        [np.full(len(x), 0.25), np.full(len(x), 0.75)], axis=1))
+    stub_model_runs(monkeypatch.setattr)
     return path
 
 
@@ -3647,6 +3638,52 @@ def test_an_interrupted_predict_says_whether_its_csv_was_written(tmp_path, fake_
     assert main(["predict", str(fake_model), str(folder), "--csv", str(tmp_path / "q.csv")]) == 130
     assert capsys.readouterr().err.strip().splitlines()[-1] == "featcache predict: interrupted; nothing was saved"
     assert not (tmp_path / "q.csv").exists()
+
+
+# A read that never ends (a pipe whose write end the process holds) of the photo named stuck.png, on the thread
+# reading ahead, which takes a SIGTERM itself once the main thread waits for it: test_images' extract case, for the
+# read ahead of predict and evaluate (``engines.local.read_ahead``). The network is stubbed (``stub_model_runs``).
+_STUCK_PHOTO = """
+import importlib, signal, time
+from helpers import stub_model_runs
+stub_model_runs(setattr)
+module = importlib.import_module({module!r})
+real, (r, w) = getattr(module, {name!r}), os.pipe()
+def stuck(path, *args, **kwargs):
+    if os.path.basename(path) == 'stuck.png':
+        time.sleep(1)  # the main thread has nothing to do then but wait for this read
+        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+        print('stuck', flush=True)
+        os.read(r, 1)
+    return real(path, *args, **kwargs)
+setattr(module, {name!r}, stuck)
+"""
+
+
+@pytest.mark.parametrize("command, module, name", [("predict", "featcache.sources.decode", "open_photo"),
+                                                   ("evaluate", "featcache.sources.images", "read_scanned")])
+def test_sigterm_ends_a_predict_or_evaluate_whose_read_is_stuck_and_writes_nothing(tmp_path, command, module, name):
+    """Regression (196cb16's hang, in predict's and evaluate's reading ahead): their main thread waited for a read
+    with no limit, and a SIGTERM that came just before that wait blocked (or that another thread took) only set
+    Python's flag: the process stayed, killed only by SIGKILL. A read stuck where no signal reaches it (a photo on a
+    stalled network mount; a FIFO no longer: decode.open_photo refuses one at once) now ends the command as any
+    interrupt does: its one line, exit 143, no CSV or report, whole or half-written."""
+    model = meta_only_model(tmp_path / "m.keras", image_size=16)
+    folder = tmp_path / "photos"
+    for label, cls in enumerate(("ants", "bees")):
+        for i in range(2):
+            write_image(folder / cls / f"ok{i}.png", class_image(label, i, 16))
+    write_image(folder / "bees" / "stuck.png", class_image(1, 2, 16))
+    written = tmp_path / ("p.csv" if command == "predict" else "report")
+    args = (["--recursive", "--csv", str(written)] if command == "predict" else ["--out", str(written)])
+    proc = run_changed(_STUCK_PHOTO.format(module=module, name=name), [command, str(model), str(folder), *args])
+    try:
+        assert proc.stdout.readline() == "stuck\n"  # the start-up is not counted
+    finally:
+        _, err = ended(proc, 60)
+    assert proc.returncode == 143 and err.strip().splitlines() == [
+        f"featcache {command}: terminated; nothing was saved"], err[-2000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.keras", "photos"]  # nothing else, whole or partial
 
 
 def test_each_environment_variable_problem_is_one_line_naming_the_variable(tmp_path, monkeypatch, capsys):

@@ -20,6 +20,7 @@ from helpers import (
     REPO,
     assert_same_features,
     class_image,
+    ended,
     extract,
     flat_jpeg,
     flat_png,
@@ -27,6 +28,7 @@ from helpers import (
     nested_folders,
     oriented_jpeg,
     ppm_tree,
+    run_changed,
     unnest,
     write_image,
 )
@@ -607,31 +609,10 @@ def test_a_file_changed_after_the_scan_is_an_error_not_wrong_features(tmp_path):
         src.splits["train"].read(0, 2)
 
 
-# ``featcache extract`` as the program (``python -m featcache``), after CODE has changed a step of it.
-_CHANGED_RUN = """
-import os, runpy, sys, threading
-from featcache.sources import images
-{code}
-sys.argv = ['featcache', *sys.argv[1:]]
-runpy.run_module('featcache', run_name='__main__')
-"""
-
-
 def _extract_changed(code: str, root: Path, out: Path, *extra: str) -> subprocess.Popen:
-    args = ["extract", "--images", str(root), "--test-fraction", "0.3", "--weights", "random", "--image-size", "32",
-            "--out", str(out), *extra]
-    return subprocess.Popen([sys.executable, "-c", _CHANGED_RUN.format(code=code), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
-
-
-def _ended(proc: subprocess.Popen, seconds: float) -> tuple[str, str]:
-    """stdout and stderr of ``proc`` once it has ended, or a failure if it has not within ``seconds`` (killed then)."""
-    try:
-        return proc.communicate(timeout=seconds)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        pytest.fail(f"still running after {seconds:.0f} s: it hangs")
+    """``featcache extract`` as the program (``python -m featcache``), after ``code`` has changed a step of it."""
+    return run_changed(code, ["extract", "--images", str(root), "--test-fraction", "0.3", "--weights", "random",
+                              "--image-size", "32", "--out", str(out), *extra])
 
 
 def test_the_cli_and_photo_decoding_load_without_unix_only_open_flags(tmp_path):
@@ -705,11 +686,40 @@ def test_a_photo_replaced_by_a_fifo_after_the_scan_is_one_line_not_a_hang(tmp_pa
             f"    os.unlink({str(victim)!r}); os.mkfifo({str(victim)!r})\n"  # once the scan has hashed the photo
             f"images._hash = swapped")
     proc = _extract_changed(swap, root, tmp_path / "c.h5")
-    _, err = _ended(proc, 120)  # TensorFlow's import and a tiny run take 5-20 s: a hang is far past it
+    _, err = ended(proc, 120)  # TensorFlow's import and a tiny run take 5-20 s: a hang is far past it
     assert proc.returncode == 2 and err.strip().splitlines() == [
         f"featcache extract: error: {victim} changed on disk since it was scanned (it is now a FIFO, not a regular "
         "file); re-run the command"], err[-2000:]
     assert not (tmp_path / "c.h5").exists()
+
+
+def _stuck_at_row_20(then: str) -> str:
+    """Code for ``_extract_changed``: a read that never ends (a pipe whose write end this process holds). b/b_004 is
+    row 20, in the third batch of 8; it gets stuck once the first two batches are written, after ``then`` (lines
+    indented by 8) has run on its decoding thread."""
+    return ("written, (r, w) = threading.Event(), os.pipe()\n"
+            "real_write, real_decode = images.StagedPhotos.write, images._decode_file\n"
+            "def write(self, writer, batch, out):\n"
+            "    n = real_write(self, writer, batch, out)\n"
+            "    if batch.stop >= 16: written.set()\n"
+            "    return n\n"
+            "def decode(root, rel, digest, size):\n"
+            "    if rel == 'b/b_004.png':\n"
+            "        written.wait()\n"
+            f"{then}"
+            "        os.read(r, 1)\n"
+            "    return real_decode(root, rel, digest, size)\n"
+            "images.StagedPhotos.write, images._decode_file = write, decode")
+
+
+def _terminated_keeping_two_batches(proc: subprocess.Popen, err: str, out: Path) -> None:
+    """``proc``, an extract of ``_stuck_at_row_20``'s, ended as any interrupt does: its line, exit 143, the two batches
+    written kept in the partial for a re-run."""
+    assert proc.returncode == 143 and err.strip().splitlines() == [
+        "featcache extract: terminated; re-run the same command to resume"], err[-2000:]
+    assert not out.exists() and not Path(f"{out}.lock").exists()
+    with h5py.File(partial_path(out), "r") as f:
+        assert int(f[STAGING].attrs["rows_done"]) == 16  # two batches of 8
 
 
 def test_sigterm_ends_an_extract_whose_read_is_stuck_and_keeps_the_work(tmp_path, monkeypatch, capsys):
@@ -719,36 +729,38 @@ def test_sigterm_ends_an_extract_whose_read_is_stuck_and_keeps_the_work(tmp_path
     interrupt does (its line, exit 143, the batches written kept in the partial for a re-run), within seconds."""
     root = make_class_tree(tmp_path / "d", {"a": 16, "b": 16})
     out = tmp_path / "c.h5"
-    # A read that never ends: a pipe whose write end this process holds. b/b_004 is row 20, in the third batch of 8;
-    # it gets stuck once the first two batches are written, and says so.
-    stuck = ("written, (r, w) = threading.Event(), os.pipe()\n"
-             "real_write, real_decode = images.StagedPhotos.write, images._decode_file\n"
-             "def write(self, writer, batch, out):\n"
-             "    n = real_write(self, writer, batch, out)\n"
-             "    if batch.stop >= 16: written.set()\n"
-             "    return n\n"
-             "def decode(root, rel, digest, size):\n"
-             "    if rel == 'b/b_004.png':\n"
-             "        written.wait()\n"
-             "        print('stuck', flush=True)\n"
-             "        os.read(r, 1)\n"
-             "    return real_decode(root, rel, digest, size)\n"
-             "images.StagedPhotos.write, images._decode_file = write, decode")
-    proc = _extract_changed(stuck, root, out, "--batch-size", "8")
+    proc = _extract_changed(_stuck_at_row_20("        print('stuck', flush=True)\n"), root, out, "--batch-size", "8")
     try:
         assert proc.stdout.readline() == "stuck\n"
         proc.terminate()
     finally:
-        _, err = _ended(proc, 60)
-    assert proc.returncode == 143 and err.strip().splitlines() == [
-        "featcache extract: terminated; re-run the same command to resume"], err[-2000:]
-    assert not out.exists() and not Path(f"{out}.lock").exists()
-    with h5py.File(partial_path(out), "r") as f:
-        assert int(f[STAGING].attrs["rows_done"]) == 16  # two batches of 8
+        _, err = ended(proc, 60)
+    _terminated_keeping_two_batches(proc, err, out)
     monkeypatch.delenv("FEATCACHE_PROGRESS")  # the resume's status line, on stderr
     assert main(["extract", "--images", str(root), "--test-fraction", "0.3", "--weights", "random", "--image-size", "32",
                  "--out", str(out), "--batch-size", "8"]) == 0
     assert "resuming" in capsys.readouterr().err and featcache.open_cache(out).labels("train").size > 0
+
+
+def test_sigterm_that_comes_while_the_main_thread_is_not_in_its_wait_still_ends_a_stuck_extract(tmp_path):
+    """Regression (a hang seen once in a fast tier under load, 196cb16): the main thread waited for the stuck read with
+    no limit. A signal that arrives just before that wait blocks (or that another thread takes) runs Python's C
+    handler, which only sets a flag: the wait is not woken, the handler's Terminated never raised, and the extract
+    stayed, killed only by SIGKILL. Made certain here: the stuck decoding thread takes the SIGTERM itself, once the
+    main thread waits for it. Now the main thread waits in steps (``engines.local.WAKE_SECONDS``) and ends as above."""
+    root = make_class_tree(tmp_path / "d", {"a": 16, "b": 16})
+    out = tmp_path / "c.h5"
+    # 1 s: the main thread has nothing to do then but wait for this read
+    taken_here = ("        import signal, time\n"
+                  "        time.sleep(1)\n"
+                  "        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)\n"
+                  "        print('stuck', flush=True)\n")
+    proc = _extract_changed(_stuck_at_row_20(taken_here), root, out, "--batch-size", "8")
+    try:
+        assert proc.stdout.readline() == "stuck\n"  # TensorFlow's start-up is not counted (a minute at load 20)
+    finally:
+        _, err = ended(proc, 60)
+    _terminated_keeping_two_batches(proc, err, out)
 
 
 def test_a_fifo_among_predicts_files_is_left_out_not_waited_on(tmp_path):

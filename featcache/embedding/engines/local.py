@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import queue
+import threading
+
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as NotYet  # the builtin TimeoutError from 3.11, its own class in 3.10
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
@@ -48,9 +52,9 @@ def run(
     (``--layers blocks`` writes 6.5x the bytes of the final output alone) the
     HDF5 writes then overlap the forward pass instead of adding to it.
     """
-    # Its own reader pool, not read_ahead: with read_ahead here (2026-12-06, helper-253) a SIGTERM'd extract whose
-    # read was stuck hung once in six runs of tests/test_images.py::test_sigterm_ends_an_extract_whose_read_is_stuck
-    # (under load 4); not understood yet, so extraction keeps the pool that passed it in every suite before.
+    # Its own reader pool for now: with read_ahead here (helper-253) a SIGTERM'd extract whose read was stuck hung
+    # once under load (196cb16). The cause, a wait with no limit (see WAKE_SECONDS), was this pool's too: both wait
+    # in steps now (``waited``).
     embed = make_embed()  # built once (the extraction has usually built it already)
     read, write = carried(read), carried(write)  # on their threads in the caller's words (a command's flags)
     readers = ThreadPoolExecutor(max_workers=1)
@@ -68,6 +72,21 @@ def run(
 
 
 _END = object()
+# How long the caller's thread waits at a time for a read or a write (``waited``). A signal that arrives just before
+# that thread blocks on a lock (or is taken by another thread) sets Python's flag but does not wake the wait: its
+# handler runs when the wait returns, and a wait with no limit on a read that never ends held SIGTERM and Ctrl-C
+# forever (a hang seen once under load, 196cb16; test_images' extract, test_cli_faults' predict and evaluate).
+WAKE_SECONDS = 0.1
+
+
+def waited(future: Future) -> Any:
+    """``future.result()``, waited for in steps of ``WAKE_SECONDS`` so that a signal's handler (Ctrl-C, SIGTERM) runs
+    within one step."""
+    while True:
+        try:
+            return future.result(timeout=WAKE_SECONDS)
+        except NotYet:
+            continue
 
 
 def read_ahead(items: Iterable[T], depth: int = PREFETCH) -> Iterator[T]:
@@ -79,20 +98,52 @@ def read_ahead(items: Iterable[T], depth: int = PREFETCH) -> Iterator[T]:
     serves; its code runs in the caller's words (``errors.carried``). An error making an item is raised here, in
     its place. When the caller stops early (an error, ``close()``), nothing more is read and a read in progress is
     not waited for: one stuck where no signal reaches it (a decoding thread in a read of a stalled network mount)
-    held Ctrl-C and SIGTERM forever (an adversarial tester's FIFO); the thread is left to the process's exit.
+    held Ctrl-C and SIGTERM forever (an adversarial tester's FIFO). The caller waits in steps (``WAKE_SECONDS``), so
+    a signal is handled while a read hangs; the reader is a daemon thread, so such a read never holds the process's
+    exit either (a ThreadPoolExecutor's thread is joined at exit, whatever its shutdown said).
     """
     it = iter(items)
     step = carried(lambda: next(it, _END))
-    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="featcache-read")
+    made: queue.SimpleQueue = queue.SimpleQueue()  # (True, item) or (False, the error making it), in order
+    wanted = threading.Semaphore(max(1, depth))  # items the reader may make: the bound, one more per item taken
+    stop = threading.Event()
+
+    def reader() -> None:
+        while wanted.acquire() and not stop.is_set():
+            try:
+                item = step()
+            except BaseException as exc:  # noqa: BLE001 - raised on the caller's thread, in its place
+                made.put((False, exc))
+                return
+            made.put((True, item))
+            if item is _END:
+                return
+
+    thread = threading.Thread(target=reader, name="featcache-read", daemon=True)
+    thread.start()
     done = False
     try:
-        pending = deque(reader.submit(step) for _ in range(max(1, depth)))
-        while (item := pending.popleft().result()) is not _END:
-            pending.append(reader.submit(step))
+        while (item := _taken(made)) is not _END:
+            wanted.release()
             yield item
         done = True
     finally:
-        reader.shutdown(wait=done, cancel_futures=not done)
+        stop.set()
+        wanted.release()  # a reader waiting for leave to read ends now; one in a read ends after it
+        if done:
+            thread.join()  # it has put _END: ended, or about to
+
+
+def _taken(made: queue.SimpleQueue) -> Any:
+    """The next of ``read_ahead``'s items, or its error raised, waited for in steps as ``waited`` does."""
+    while True:
+        try:
+            ok, item = made.get(timeout=WAKE_SECONDS)
+        except queue.Empty:
+            continue
+        if not ok:
+            raise item
+        return item
 
 
 def _pipeline(batches: Sequence[Batch], read: Callable[[Batch], Any], embed: Callable[[Any], dict[str, np.ndarray]],
@@ -111,12 +162,12 @@ def _pipeline(batches: Sequence[Batch], read: Callable[[Batch], Any], embed: Cal
         nxt = next(todo, None)
         if nxt is not None:
             pending.append((nxt, readers.submit(read, nxt)))
-        features = embed(fut.result())
+        features = embed(waited(fut))
         if last_write is not None:
-            last_write.result()  # in order, and any write error surfaces here
+            waited(last_write)  # in order, and any write error surfaces here
         if write_behind:
             last_write = writers.submit(write, b, features)
         else:
             write(b, features)
     if last_write is not None:
-        last_write.result()
+        waited(last_write)
