@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 
-from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as NotYet  # the builtin TimeoutError from 3.11, its own class in 3.10
 from dataclasses import dataclass
@@ -52,23 +52,12 @@ def run(
     (``--layers blocks`` writes 6.5x the bytes of the final output alone) the
     HDF5 writes then overlap the forward pass instead of adding to it.
     """
-    # Its own reader pool for now: with read_ahead here (helper-253) a SIGTERM'd extract whose read was stuck hung
-    # once under load (196cb16). The cause, a wait with no limit (see WAKE_SECONDS), was this pool's too: both wait
-    # in steps now (``waited``).
     embed = make_embed()  # built once (the extraction has usually built it already)
-    read, write = carried(read), carried(write)  # on their threads in the caller's words (a command's flags)
-    readers = ThreadPoolExecutor(max_workers=1)
-    try:
+    write = carried(write)  # on its thread in the caller's words (a command's flags); read_ahead carries the reads
+    # closing: a failure ends the reads at once (read_ahead's finally), after the write in flight has ended
+    with contextlib.closing(read_ahead(((b, read(b)) for b in batches), prefetch)) as reads:
         with ThreadPoolExecutor(max_workers=1) as writers:  # a write in flight ends before the file is closed
-            _pipeline(batches, read, embed, write, prefetch, write_behind, readers, writers)
-    except BaseException:
-        # Not waiting for a read: one stuck where no signal reaches it (a decoding thread in a read of a stalled
-        # network mount) held Ctrl-C and SIGTERM here forever, and the partial file open (an adversarial tester's
-        # FIFO). The cache's writer commits and closes behind this; the thread is left to the process's exit.
-        readers.shutdown(wait=False, cancel_futures=True)
-        raise
-    readers.shutdown()
-
+            _pipeline(reads, embed, write, write_behind, writers)
 
 
 _END = object()
@@ -93,8 +82,8 @@ def read_ahead(items: Iterable[T], depth: int = PREFETCH) -> Iterator[T]:
     """``items`` in their order, each one made on a reader thread while the caller works on the one before: at
     most ``depth`` made or in the making ahead of the one the caller holds (the memory bound, a few batches).
 
-    Predict's and evaluate's reading ahead of decoded files (``deploy.predict.predict_files``); extraction's ``run``
-    keeps its own reader pool for now (see there). ``items`` is pulled on that one thread only, in turn, so a generator
+    The one home of reading ahead: extraction's batches (``run``) and predict's and evaluate's decoded files
+    (``deploy.predict.predict_files``). ``items`` is pulled on that one thread only, in turn, so a generator
     serves; its code runs in the caller's words (``errors.carried``). An error making an item is raised here, in
     its place. When the caller stops early (an error, ``close()``), nothing more is read and a read in progress is
     not waited for: one stuck where no signal reaches it (a decoding thread in a read of a stalled network mount)
@@ -146,23 +135,14 @@ def _taken(made: queue.SimpleQueue) -> Any:
         return item
 
 
-def _pipeline(batches: Sequence[Batch], read: Callable[[Batch], Any], embed: Callable[[Any], dict[str, np.ndarray]],
-              write: Callable[[Batch, dict[str, np.ndarray]], None], prefetch: int, write_behind: bool,
-              readers: ThreadPoolExecutor, writers: ThreadPoolExecutor) -> None:
-    """``run``'s loop: reads submitted to ``readers``, writes to ``writers`` (or here, without ``write_behind``)."""
-    pending: deque = deque()
-    todo = iter(batches)
-    for b in todo:
-        pending.append((b, readers.submit(read, b)))
-        if len(pending) >= prefetch:
-            break
+def _pipeline(reads: Iterator[tuple[Batch, Any]], embed: Callable[[Any], dict[str, np.ndarray]],
+              write: Callable[[Batch, dict[str, np.ndarray]], None], write_behind: bool,
+              writers: ThreadPoolExecutor) -> None:
+    """``run``'s loop: each batch read (ahead) embedded, its write submitted to ``writers`` (or here, without
+    ``write_behind``)."""
     last_write: Future | None = None
-    while pending:
-        b, fut = pending.popleft()
-        nxt = next(todo, None)
-        if nxt is not None:
-            pending.append((nxt, readers.submit(read, nxt)))
-        features = embed(waited(fut))
+    for b, images in reads:
+        features = embed(images)
         if last_write is not None:
             waited(last_write)  # in order, and any write error surfaces here
         if write_behind:
