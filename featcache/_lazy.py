@@ -5,6 +5,7 @@ commands that only read an HDF5 file (``info``) or reject bad input should not
 pay for it, and a user error should stay one line.
 """
 
+import json
 import os
 import sys
 from contextlib import contextmanager
@@ -43,6 +44,61 @@ def keras() -> ModuleType:
     except (ImportError, ValueError) as exc:  # KERAS_BACKEND=jax without jax, or a name Keras does not know
         raise _backend_error(exc) from None
     return _keras
+
+
+def keras_backend() -> str:
+    """The backend Keras runs on (``keras.backend.backend()``), without importing Keras where it is not imported yet.
+
+    Importing Keras imports TensorFlow: 19.5-20.8 s of a 20-22 s start of an extraction whose ONNX conversion was
+    cached (load 9), which needs neither (issue 14: "a second extraction starts in seconds"). Keras reads its
+    backend when it is imported (keras/src/backend/config.py, Keras 3): ``KERAS_BACKEND`` where set and not empty,
+    else the ``backend`` of ``keras.json`` in Keras's home (``KERAS_HOME``, else ``~/.keras``, else ``/tmp/.keras``
+    where the home folder is not writable), else ``tensorflow``; read the same way here. Once Keras is imported, it
+    is asked."""
+    config = sys.modules.get("keras.src.backend.config")
+    if "keras" in sys.modules and config is not None and hasattr(config, "backend"):
+        return config.backend()
+    chosen = os.environ.get("KERAS_BACKEND")
+    if chosen:
+        return chosen
+    if "KERAS_HOME" in os.environ:
+        home = os.environ["KERAS_HOME"]
+    else:
+        base = os.path.expanduser("~")
+        home = os.path.join(base if os.access(base, os.W_OK) else "/tmp", ".keras")
+    try:
+        with open(os.path.expanduser(os.path.join(home, "keras.json"))) as f:
+            config_file = json.load(f)
+    except (OSError, ValueError):  # none, or not JSON: Keras then keeps its default too
+        return "tensorflow"
+    backend = config_file.get("backend", "tensorflow") if isinstance(config_file, dict) else "tensorflow"
+    return backend if isinstance(backend, str) else "tensorflow"
+
+
+# The distributions a module may be installed by, where their names differ from the module's: TensorFlow's CPU-only
+# and platform builds (``tensorflow-cpu`` here). Others are found through ``packages_distributions``.
+_DISTRIBUTIONS = {"tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tensorflow-intel",
+                                 "tensorflow-macos", "tensorflow-aarch64")}
+
+
+def installed_version(module: str) -> str | None:
+    """The version of the installed package that provides ``module`` (its metadata: what ``module.__version__``
+    says for a release), None where none is installed, without importing it: importing Keras and TensorFlow to read
+    their ``__version__`` cost an extraction with a cached conversion nearly all of its start (``keras_backend``)."""
+    from importlib import metadata
+
+    names = _DISTRIBUTIONS.get(module, (module,))
+    for name in names:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    for name in metadata.packages_distributions().get(module, []):  # another distribution's name (0.1-0.3 s)
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
 
 
 def _backend_error(exc: Exception) -> Exception:

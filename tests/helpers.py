@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gzip
+import json
 import os
 import shutil
 import struct
@@ -775,3 +776,25 @@ def stub_model_runs(set_attr) -> None:
         runtime_used="stub", runtime_note=None, meta=model_mod.read_meta(p), check_unchanged=lambda: None))
     set_attr(model_mod, "run_model", lambda net, x, bs=64: np.stack(
         [np.full(len(x), 0.25), np.full(len(x), 0.75)], axis=1))
+# Runs the CLI in a fresh process (``python -m featcache``), then writes which of TensorFlow and Keras it imported.
+CLI_IMPORTS = """
+import json, sys
+out = sys.argv.pop(1)
+code = 0
+try:
+    from featcache.cli import main
+    code = main(sys.argv[1:])
+finally:
+    with open(out, "w") as f:
+        json.dump(sorted(m for m in ("tensorflow", "keras") if m in sys.modules), f)
+raise SystemExit(code)
+"""
+
+
+def cli_imports(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, list[str]]:
+    """``featcache ARGS`` in a fresh process in ``tmp_path``: (the process, which of TensorFlow and Keras it imported).
+    A run that needs neither (on a cached conversion) must not pay their import (20 s at load 9; issue 14)."""
+    seen = tmp_path / f"imported{len(list(tmp_path.glob('imported*')))}.json"
+    proc = subprocess.run([sys.executable, "-c", CLI_IMPORTS, str(seen), *args], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=300)
+    return proc, json.loads(seen.read_text())

@@ -196,6 +196,30 @@ def test_predict_says_which_runtime_ran_and_why_auto_took_a_cached_conversion(ti
     assert re.fullmatch(r"model ready on openvino in \d+\.\d s", err[1]), err
 
 
+def test_predict_and_evaluate_on_a_cached_conversion_import_neither_tensorflow_nor_keras(tiny, conversions, tmp_path):
+    """Regression (issue 14): predict and evaluate of an exported model whose conversion was cached imported Keras
+    and TensorFlow anyway (the converters' versions in the conversion's key, Keras's backend), 20 s of a start
+    at load 9 for a model that runs without them. Now neither is imported, by name and under ``auto``, and the
+    probabilities are Keras's."""
+    from helpers import cli_imports, make_class_tree
+
+    ModelRunner(tiny["path"], runtime="onnxruntime")  # its conversion, cached
+    np.save(tmp_path / "x.npy", tiny["images"]["rgb"])
+    for runtime in ("onnxruntime", "auto"):
+        proc, imported = cli_imports(tmp_path, "predict", str(tiny["path"]), str(tmp_path / "x.npy"), "--runtime",
+                                     runtime, "--json", "--top-k", str(len(CLASSES)))
+        assert proc.returncode == 0 and imported == [], (runtime, imported, proc.stderr[-2000:])
+        got = json.loads(proc.stdout)
+        assert got["runtime"] == "onnxruntime", got
+        probs = [{p["class"]: p["probability"] for p in row["top"]} for row in got["predictions"]]
+        np.testing.assert_allclose([[row[c] for c in CLASSES] for row in probs], tiny["want"]["rgb"], atol=1e-4)
+    make_class_tree(tmp_path / "photos", {c: 2 for c in CLASSES}, size=32)
+    proc, imported = cli_imports(tmp_path, "evaluate", str(tiny["path"]), str(tmp_path / "photos"), "--runtime",
+                                 "onnxruntime", "--json")
+    assert proc.returncode == 0 and imported == [], (imported, proc.stderr[-2000:])
+    assert len(conversions) == 1
+
+
 def test_auto_falls_back_when_no_fast_runtime_is_installed(tiny, conversions, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     monkeypatch.setitem(sys.modules, "openvino", None)

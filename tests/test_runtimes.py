@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
+import json
 import os
 import pickle
 import re
@@ -500,6 +501,40 @@ def test_a_conversion_is_found_from_any_current_folder(tmp_path, monkeypatch, ca
                                             r"conversion was cached\)", ready[0]), got.stderr
     kept = sorted(p.name for p in (tmp_path / "xdg" / "featcache" / "runtimes").iterdir())
     assert len(kept) == 2 and kept[1] == kept[0] + ".sha256"
+
+
+def test_a_run_on_a_cached_conversion_imports_neither_tensorflow_nor_keras(tmp_path, capsys, fashion_dir):
+    """Regression (issue 14: "a second extraction starts in seconds"): with its ONNX conversion cached, extract
+    imported Keras and TensorFlow anyway, to ask Keras's backend, to key the conversion by the converters'
+    ``__version__`` and to record Keras's and TensorFlow's versions: 19.5-20.8 s of a 20-22 s start at load 9
+    (docs/benchmarks.md, "Starting on a cached conversion"). Now it imports neither, by name and under ``auto``,
+    finds the same conversion (no second one), and records the same versions and backend, which this process,
+    having imported both, reads from them."""
+    import h5py
+    from helpers import cli_imports, run_main
+
+    from featcache._lazy import keras
+
+    args = ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32", "--json"]
+    made = runtimes.conversions_made()
+    first = run_main(capsys, *args, "--out", str(tmp_path / "first.h5"), "--runtime", "onnxruntime")
+    assert first.returncode == 0, first.stderr
+    for i, runtime in enumerate(("onnxruntime", "auto")):
+        proc, imported = cli_imports(tmp_path, *args, "--out", str(tmp_path / f"again{i}.h5"), "--runtime", runtime)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        got = json.loads(proc.stdout)
+        assert (got["runtime"], got["converted"], imported) == ("onnxruntime", False, []), (runtime, got, imported)
+    assert runtimes.conversions_made() - made <= 1  # this process made the one conversion, or found it cached
+    import tensorflow as tf
+
+    k = keras()
+    want = {"keras_version": k.__version__, "tensorflow_version": tf.__version__, "keras_backend": k.backend.backend()}
+    for name in ("first.h5", "again0.h5", "again1.h5"):
+        with h5py.File(tmp_path / name, "r") as f:
+            assert {key: f.attrs[key] for key in want} == want, name
+    assert runtimes.converter_versions() == {"keras": k.__version__, "tensorflow": tf.__version__,
+                                             "tf2onnx": runtimes.import_runtime("tf2onnx").__version__,
+                                             "onnx": runtimes.import_runtime("onnx").__version__}
 
 
 def test_a_folder_at_a_converted_models_name_or_its_checksums_is_one_line_and_auto_falls_back(tmp_path, monkeypatch):

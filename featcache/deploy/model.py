@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 
 import numpy as np
 
-from featcache._lazy import keras
+from featcache._lazy import keras, keras_backend
 from featcache.embedding.backbones import MAX_IMAGE_SIZE, REGISTRY
 from featcache.embedding.passes import BATCH_SIZE
 from featcache.embedding.runtimes import DEFAULT_RUNTIME
@@ -721,7 +721,7 @@ class ModelRunner:
         # 3.0 s against 1.4 s after, which predict's bar counted as images' time. One image of the model's size: its
         # tf.function's signature is open (any batch, size, channels), so this one trace serves every batch. Not on
         # JAX: XLA compiles per shape, and a 1-image one would be a compile of its own (mapper.pad_target).
-        backend = keras().backend.backend()
+        backend = keras_backend()  # not keras(): a cached conversion runs without importing Keras
         if not (used == "tensorflow" and backend == "jax"):
             self._forward(np.zeros((1, *self.spec.raw_shape), np.uint8))
         self.runtime_used = backend if used == "tensorflow" and backend != "tensorflow" else used

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from featcache._lazy import keras
+from featcache._lazy import keras, keras_backend
 from featcache.embedding.backbones import Backbone, is_named_weights, unknown_layer
 from featcache.embedding.runtimes import RUNTIMES  # noqa: F401  (how the network runs; each one a class there)
 from featcache.errors import FeatcacheError
@@ -249,7 +249,7 @@ class Mapper:
                                                  lock_timeout=self.lock_timeout)
             # Trace now, not inside the first timed batch; on JAX at the full forward batch, the shape XLA compiles
             # for (``pad_target``: later short batches are padded to it).
-            backend = keras().backend.backend()
+            backend = keras_backend()  # not keras(): a cached conversion runs without importing Keras
             warm = self.batch_size if self.batch_size and used == "tensorflow" and backend == "jax" else 1
             forward(np.zeros((warm, *self.raw_shape), np.uint8))
             names = self.layers

@@ -607,15 +607,9 @@ def runtimes_used(recorded: dict[str, Any], runtime: str | None) -> list[str]:
 
 def _provenance(ident: CacheIdentity, model: ModelSpec, data: DataSource, rows: RowPlan, runtime: str | None) -> dict[str, Any]:
     """The cache's attributes: its identity, and how it was made (versions, runtime: not part of the identity)."""
-    from featcache import _lazy
+    # From the packages' metadata, not their import: a run on a cached conversion imports neither (20 s of its start)
+    from featcache._lazy import installed_version, keras_backend
 
-    k = _lazy.keras()
-    try:
-        import tensorflow as tf
-
-        tf_version = tf.__version__
-    except ImportError:  # Keras on another backend (JAX on the GPU machine)
-        tf_version = None
     bb = model.entry
     settings = ident.settings()
     layer_names = list(ident.layers)
@@ -634,9 +628,9 @@ def _provenance(ident: CacheIdentity, model: ModelSpec, data: DataSource, rows: 
         "source": data.spec,
         "skipped": [list(s) for s in rows.skipped],
         "featcache_version": __version__,
-        "keras_version": k.__version__,
-        "tensorflow_version": tf_version,
-        "keras_backend": k.backend.backend(),
+        "keras_version": installed_version("keras"),
+        "tensorflow_version": installed_version("tensorflow"),  # None where Keras runs without it (JAX)
+        "keras_backend": keras_backend(),
         "runtime": runtime,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

@@ -198,8 +198,13 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 
 def converter_versions() -> dict[str, str | None]:
-    """What makes the ONNX graph: part of every converted model's key."""
-    return _versions("keras", "tensorflow", "tf2onnx", "onnx")
+    """What makes the ONNX graph: part of every converted model's key. From the packages' metadata
+    (``_lazy.installed_version``, the same strings as their ``__version__``), not by importing them: finding a
+    cached conversion imported Keras and TensorFlow, nearly all of a 20 s start (docs/benchmarks.md, "Starting on a
+    cached conversion")."""
+    from featcache._lazy import installed_version
+
+    return {name: installed_version(name) for name in ("keras", "tensorflow", "tf2onnx", "onnx")}
 
 
 def _versions(*modules: str) -> dict[str, str | None]:
@@ -212,13 +217,35 @@ def _versions(*modules: str) -> dict[str, str | None]:
     return out
 
 
-def _keras_on_tensorflow() -> bool:
-    from featcache._lazy import keras
+def _installed(name: str) -> bool:
+    """Whether module ``name`` is there to import (``importlib.util.find_spec``), without importing it."""
+    import importlib.util
 
-    return keras().backend.backend() == "tensorflow"
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # ValueError: a module in sys.modules without a spec
+        return False
+
+
+def _keras_on_tensorflow() -> bool:
+    """Whether Keras runs on TensorFlow, which a conversion needs; asked without importing Keras (``keras_backend``),
+    so a run that only loads a cached conversion never imports it."""
+    from featcache._lazy import keras_backend
+
+    return keras_backend() == "tensorflow"
+
+
+# Device nodes without which TensorFlow on Linux sees no GPU: NVIDIA's driver (CUDA), AMD's (ROCm), WSL's.
+GPU_DEVICE_NODES = ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd", "/dev/dxg")
 
 
 def _tensorflow_sees_gpu() -> bool:
+    """Whether TensorFlow sees a GPU (``auto`` then runs it, not the converted runtimes, which are CPU builds). On a
+    Linux machine with none of ``GPU_DEVICE_NODES`` it cannot, which is said without importing TensorFlow (seconds
+    to tens of seconds: ``keras_backend``); elsewhere TensorFlow is asked."""
+    if "tensorflow" not in sys.modules and sys.platform.startswith("linux") \
+            and not any(os.path.exists(node) for node in GPU_DEVICE_NODES):
+        return False
     import tensorflow as tf
 
     return bool(tf.config.list_physical_devices("GPU"))
@@ -370,12 +397,14 @@ class _ConvertedRuntime(Runtime):
     def available(self) -> bool:
         if not _keras_on_tensorflow():
             return False
-        for name in (self.module, "tf2onnx", "onnx"):
-            try:
-                import_runtime(name)
-            except Exception:  # ImportError, or a broken install that fails on import
-                return False
-        return True
+        try:
+            import_runtime(self.module)  # what runs the conversion
+        except Exception:  # ImportError, or a broken install that fails on import
+            return False
+        # The converter only found, not imported: tf2onnx imports TensorFlow (seconds to tens of seconds), which a
+        # cached conversion does not need. A converter that is there but breaks on import fails the conversion itself,
+        # in one line (``_export_onnx``), on which ``auto`` falls back as here.
+        return all(_installed(name) for name in ("tf2onnx", "onnx"))
 
     def why_unavailable(self) -> str:
         if not _keras_on_tensorflow():

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Benchmark: how long ``featcache extract`` takes to start when its converted model is already cached (issue 14).
+
+Issue 14 asks that "a second extraction starts in seconds". Each run is a fresh ``python3 -m featcache extract
+--runtime R --json`` of a few Fashion-MNIST images into a new cache, so only the start differs from one run to the
+next: the process's wall time, the ``startup_seconds`` extract reports (the network's preparation: finding and
+loading the cached conversion, or building the Keras model), and whether the process imported TensorFlow or Keras
+at all (``sys.modules`` at its exit). One conversion is made first, unmeasured, into ``--runtime-dir``, and every
+run after it loads that one.
+
+Several checkouts (``--checkouts``, e.g. an older clone and this one) run in turns, the order alternating each
+round, so a change of load hits them alike; each run's ``PYTHONPATH`` is its checkout. The one conversion serves
+them all where their conversion keys agree (the key names the converter versions): a run that converts is flagged.
+
+    python scripts/bench_startup.py --weights ../shared/weights/mobilenet_v2_1.0_imagenet_no_top.weights.h5 \\
+        --checkouts /tmp/old-clone,. --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Runs the CLI as ``python -m featcache`` does, then writes which of the heavy modules the process imported.
+_RUN = """
+import json, sys
+out = sys.argv.pop(1)
+sys.argv[0] = "featcache"
+code = 0
+try:
+    from featcache.cli import main
+    code = main()
+finally:
+    with open(out, "w") as f:
+        json.dump({m: m in sys.modules for m in ("tensorflow", "keras", "onnxruntime")}, f)
+raise SystemExit(code)
+"""
+
+
+def extract_args(a: argparse.Namespace, out: Path) -> list[str]:
+    return ["extract", "--data-dir", str(a.fashion_dir), "--weights", a.weights, "--image-size", str(a.image_size),
+            "--train-limit", str(a.train_limit), "--test-limit", str(a.test_limit), "--runtime", a.runtime,
+            "--out", str(out), "--json"]
+
+
+def one_run(checkout: Path, a: argparse.Namespace, scratch: Path, n: int) -> dict:
+    """One extract in a fresh process on ``checkout``'s code: wall seconds, what it reported, what it imported."""
+    env = {**os.environ, "PYTHONPATH": str(checkout), "FEATCACHE_RUNTIME_DIR": str(a.runtime_dir),
+           "FEATCACHE_PROGRESS": "off", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    modules = scratch / f"modules{n}.json"
+    t = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", _RUN, str(modules), *extract_args(a, scratch / f"c{n}.h5")],
+                          capture_output=True, text=True, env=env, cwd=scratch)
+    wall = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise SystemExit(f"extract on {checkout} failed ({proc.returncode}): {proc.stderr.strip()[-400:]}")
+    res = json.loads(proc.stdout)
+    return {"wall_s": round(wall, 2), "startup_s": res.get("startup_seconds"), "seconds": res.get("seconds"),
+            "runtime": res.get("runtime"), "converted": res.get("converted"),
+            "imported": json.loads(modules.read_text()), "load": round(os.getloadavg()[0], 1)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--weights", required=True)
+    p.add_argument("--checkouts", default=str(REPO), help="comma-separated checkouts to compare (default: this one)")
+    p.add_argument("--fashion-dir", type=Path, default=Path("/usr/share/datasets/fashion-mnist"))
+    p.add_argument("--runtime", default="onnxruntime", help="onnxruntime, openvino, xnnpack or auto")
+    p.add_argument("--image-size", type=int, default=96)
+    p.add_argument("--train-limit", type=int, default=64)
+    p.add_argument("--test-limit", type=int, default=64)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--runtime-dir", type=Path, help="where the conversion is kept (default: a temporary folder)")
+    p.add_argument("--json", type=Path, help="also write the results here")
+    a = p.parse_args()
+    a.weights = a.weights if a.weights in ("imagenet", "random") else str(Path(a.weights).resolve())
+    checkouts = [Path(c).resolve() for c in a.checkouts.split(",") if c]
+    with tempfile.TemporaryDirectory(prefix="bench_startup.") as tmp:
+        scratch = Path(tmp)
+        a.runtime_dir = (a.runtime_dir or scratch / "runtimes").resolve()
+        t = time.perf_counter()
+        first = one_run(checkouts[0], a, scratch, 0)  # converts, unless the folder holds the conversion already
+        print(f"first run (conversion {'made' if first['converted'] else 'found'}): {time.perf_counter() - t:.1f} s",
+              flush=True)
+        runs: dict[str, list[dict]] = {str(c): [] for c in checkouts}
+        n = 1
+        for r in range(a.rounds):
+            for c in (checkouts if r % 2 == 0 else checkouts[::-1]):
+                run = one_run(c, a, scratch, n)
+                n += 1
+                runs[str(c)].append(run)
+                print(f"round {r + 1} {c}: wall {run['wall_s']} s, startup {run['startup_s']} s on {run['runtime']}"
+                      f"{' (CONVERTED)' if run['converted'] else ''}, imported {run['imported']}, load {run['load']}",
+                      flush=True)
+    report = {"runtime": a.runtime, "image_size": a.image_size, "images": a.train_limit + a.test_limit,
+              "cores": os.cpu_count(), "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "runs": runs,
+              "median_wall_s": {c: statistics.median(x["wall_s"] for x in v) for c, v in runs.items()},
+              "median_startup_s": {c: statistics.median(x["startup_s"] for x in v) for c, v in runs.items()}}
+    print()
+    for c in runs:
+        print(f"{c}: median wall {report['median_wall_s'][c]:.2f} s, median startup_seconds "
+              f"{report['median_startup_s'][c]:.2f} s")
+    if a.json:
+        a.json.write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
