@@ -45,6 +45,7 @@ SMOKE = {  # script -> its smoke test below
     "bench_photo_pipeline.py": "test_bench_photo_pipeline",
     "bench_ray.py": "test_bench_ray",
     "bench_runtimes.py": "test_bench_runtimes",
+    "bench_startup.py": "test_bench_startup",
     "bench_svm.py": "test_bench_svm",
     "bench_xnnpack.py": "test_bench_xnnpack",
     "cli_reference.py": "test_cli_reference",
@@ -350,6 +351,19 @@ def test_bench_xnnpack(tiny, tmp_path: Path):
     assert isinstance(report["tensorflow_onednn"], bool)
     assert max(report["max_abs_difference_from_tensorflow"].values()) < 1e-5  # the same network in all three
     assert json.loads((tmp_path / "out.json").read_text()) == report
+
+
+def test_bench_startup(tiny, tmp_path: Path):
+    runtime_dir = os.environ["FEATCACHE_RUNTIME_DIR"]  # the session's: the conversion of this network may be there
+    proc = run_process("bench_startup.py", *TINY, "--fashion-dir", str(tiny["data"]), "--image-size", "32",
+                       "--train-limit", "8", "--test-limit", "8", "--rounds", "2", "--runtime-dir", runtime_dir,
+                       "--json", "out.json", cwd=tmp_path)
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert list(report["runs"]) == [str(REPO)] and report["images"] == 16, proc.stdout
+    runs = report["runs"][str(REPO)]
+    assert len(runs) == 2 and all(r["runtime"] == "onnxruntime" and r["converted"] is False for r in runs), runs
+    assert all(r["imported"] == {"tensorflow": False, "keras": False, "onnxruntime": True} for r in runs), runs
+    assert all(r["wall_s"] > r["startup_s"] > 0 for r in runs), runs
 
 
 def test_runtime_agreement(tiny, tmp_path: Path):
