@@ -25,8 +25,10 @@ runtimes' features are"). No lesson accuracy moved by more than one test image
 (``TFLiteConverter``, float32) on TensorFlow Lite's XNNPACK kernels: faster
 than ONNX Runtime on AVX-512 CPUs (1.3x in the pipeline at 96 px on an Intel
 Xeon, level on an AMD EPYC), but its features differ from TensorFlow's by up to
-1.93e-4 over all 70,000 Fashion-MNIST images (the others 1.69e-4), and it is not measured on AVX2
-CPUs, so ``auto`` leaves it out (asked for by name).
+1.93e-4 over all 70,000 Fashion-MNIST images (the others 1.69e-4; 1.93e-4 again when measured again), 3.5% short
+of the 2e-4 the runtimes promise, and it is not measured on AVX2 CPUs; with its conversion cached it still imports
+TensorFlow for ``tf.lite`` (a 38 s start at load 25, against ONNX Runtime's 1.2 s), so ``auto`` leaves it out (asked
+for by name; docs/benchmarks.md, "XNNPACK measured again").
 
 A converted file is made once per :class:`ConversionSpec` and converter versions and
 kept under ``paths.runtime_dir()/<key>.onnx`` (``.tflite``; ``paths.DEFAULT_RUNTIME_DIR`` by default, one
@@ -531,8 +533,11 @@ class XnnpackRuntime(_ConvertedRuntime):
     first measure, docs/benchmarks.md, "XNNPACK" and "How close the runtimes'
     features are"; tests/test_runtimes.py holds it to 2.5e-4, the others to
     2e-4). Not measured on AVX2 CPUs, where ONNX
-    Runtime is 2.6-3.4x TensorFlow, so ``auto`` does not pick it: ask for it
-    by name. Needs nothing beyond TensorFlow (LiteRT's interpreter is used
+    Runtime is 2.6-3.4x TensorFlow, and through ``tf.lite`` it imports
+    TensorFlow even on a cached conversion (ONNX Runtime does not), so
+    ``auto`` does not pick it: ask for it by name (measured again on
+    2026-12-06: 1.16-1.31x ONNX Runtime's bare pass, 1.93e-4 again;
+    docs/benchmarks.md, "XNNPACK measured again"). Needs nothing beyond TensorFlow (LiteRT's interpreter is used
     when ``ai-edge-litert`` is installed). An interpreter is not thread-safe:
     one run at a time.
     """
