@@ -46,28 +46,34 @@ def keras() -> ModuleType:
     return _keras
 
 
+def keras_home() -> str:
+    """Keras's home folder as Keras fixes it when imported (keras/src/backend/config.py, Keras 3): ``KERAS_HOME``,
+    else ``~/.keras``, else ``/tmp/.keras`` where the home folder is not writable; Keras's own once it is imported."""
+    config = sys.modules.get("keras.src.backend.config")
+    if config is not None and hasattr(config, "keras_home"):
+        return config.keras_home()
+    if "KERAS_HOME" in os.environ:
+        return os.environ["KERAS_HOME"]
+    base = os.path.expanduser("~")
+    return os.path.join(base if os.access(base, os.W_OK) else "/tmp", ".keras")
+
+
 def keras_backend() -> str:
     """The backend Keras runs on (``keras.backend.backend()``), without importing Keras where it is not imported yet.
 
     Importing Keras imports TensorFlow: 19.5-20.8 s of a 20-22 s start of an extraction whose ONNX conversion was
     cached (load 9), which needs neither (issue 14: "a second extraction starts in seconds"). Keras reads its
     backend when it is imported (keras/src/backend/config.py, Keras 3): ``KERAS_BACKEND`` where set and not empty,
-    else the ``backend`` of ``keras.json`` in Keras's home (``KERAS_HOME``, else ``~/.keras``, else ``/tmp/.keras``
-    where the home folder is not writable), else ``tensorflow``; read the same way here. Once Keras is imported, it
-    is asked."""
+    else the ``backend`` of ``keras.json`` in its home (``keras_home``), else ``tensorflow``; read the same way
+    here. Once Keras is imported, it is asked."""
     config = sys.modules.get("keras.src.backend.config")
     if "keras" in sys.modules and config is not None and hasattr(config, "backend"):
         return config.backend()
     chosen = os.environ.get("KERAS_BACKEND")
     if chosen:
         return chosen
-    if "KERAS_HOME" in os.environ:
-        home = os.environ["KERAS_HOME"]
-    else:
-        base = os.path.expanduser("~")
-        home = os.path.join(base if os.access(base, os.W_OK) else "/tmp", ".keras")
     try:
-        with open(os.path.expanduser(os.path.join(home, "keras.json"))) as f:
+        with open(os.path.expanduser(os.path.join(keras_home(), "keras.json"))) as f:
             config_file = json.load(f)
     except (OSError, ValueError):  # none, or not JSON: Keras then keeps its default too
         return "tensorflow"

@@ -537,6 +537,28 @@ def test_a_run_on_a_cached_conversion_imports_neither_tensorflow_nor_keras(tmp_p
                                              "onnx": runtimes.import_runtime("onnx").__version__}
 
 
+def test_kerass_backend_is_read_as_keras_reads_it_without_importing_it(tmp_path, monkeypatch):
+    """``_lazy.keras_backend`` where Keras is not imported (a run on a cached conversion): KERAS_BACKEND where set and
+    not empty, else keras.json's ``backend`` in Keras's home, else tensorflow, as keras/src/backend/config.py; Keras's
+    own answer once it is imported."""
+    from featcache._lazy import keras, keras_backend
+
+    assert keras_backend() == keras().backend.backend()  # imported: Keras's own
+    for name in ("keras", "keras.src.backend.config"):  # as in a process that has not imported it
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    assert keras_backend() == "tensorflow"  # no keras.json
+    (tmp_path / "keras.json").write_text("{not json")
+    assert keras_backend() == "tensorflow"
+    (tmp_path / "keras.json").write_text(json.dumps({"backend": "jax", "floatx": "float32"}))
+    assert keras_backend() == "jax"
+    monkeypatch.setenv("KERAS_BACKEND", "")
+    assert keras_backend() == "jax"  # an empty variable is no choice (Keras: ``if _backend:``)
+    monkeypatch.setenv("KERAS_BACKEND", "torch")
+    assert keras_backend() == "torch"
+
+
 def test_a_folder_at_a_converted_models_name_or_its_checksums_is_one_line_and_auto_falls_back(tmp_path, monkeypatch):
     """Regression (an adversarial tester): a folder at ``<key>.onnx`` in the runtime store ended in an
     IsADirectoryError traceback after the conversion, exit 1, under the default --runtime auto too; one at

@@ -365,14 +365,10 @@ def keras_models_dir() -> Path:
     Keras where it is not yet (a cache hit never imports it): Keras's home (``KERAS_HOME``, else ``~/.keras``, else
     ``/tmp/.keras`` where the home is not writable; fixed when Keras is imported, so read from Keras then), its
     ``models`` folder, and ``/tmp/.keras`` where that home cannot be written."""
+    from featcache._lazy import keras_home
+
     config = sys.modules.get("keras.src.backend.config")
-    if config is not None and hasattr(config, "keras_home"):
-        home = config.keras_home()
-    elif "KERAS_HOME" in os.environ:
-        home = os.environ["KERAS_HOME"]
-    else:
-        base = os.path.expanduser("~")
-        home = os.path.join(base if os.access(base, os.W_OK) else "/tmp", ".keras")
+    home = keras_home()
     if config is None and not os.path.exists(home):
         try:  # as importing Keras does (backend/config.py): an unwritable place stays missing, and /tmp is used
             os.makedirs(home)
