@@ -798,3 +798,16 @@ def test_a_views_head_that_cannot_be_written_leaves_no_empty_heads_folder(tmp_pa
         views_row(ctx)
     assert (ctx.out / "probe_views").is_dir()  # the row got as far as its head
     assert not (ctx.out / "heads").exists(), sorted(p.name for p in ctx.out.iterdir())
+
+
+@pytest.mark.parametrize("command", ["lesson", "extract"])
+def test_weights_help_lists_what_the_missing_file_message_offers(command, tmp_path, capsys):
+    # lesson's help listed imagenet|PATH while its missing-file line offered --weights random too (a new-user tester)
+    assert main([command, "--weights", str(tmp_path / "missing.weights.h5"), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    offered = re.findall(r"--weights (\w+)", err.split("; pass ", 1)[1])
+    assert "PATH" in offered and len(offered) >= 3, err
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    listed = re.search(r"--weights ([\w|]+)", capsys.readouterr().out).group(1).split("|")
+    assert sorted(listed) == sorted(offered)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from featcache.cli.common import add_json_flag, positive_int, print_json, seconds
-from featcache.embedding.backbones import MAX_IMAGE_SIZE, REGISTRY
+from featcache.embedding.backbones import MAX_IMAGE_SIZE, REGISTRY, WEIGHTS_METAVAR
 from featcache.embedding.engines import DEFAULT_ENGINE, ENGINES
 from featcache.embedding.engines.local import LocalEngine
 from featcache.embedding.engines.ray_engine import DEFAULT_PORT, DEFAULT_WORKERS
@@ -57,7 +57,7 @@ def add_source_args(p: argparse.ArgumentParser) -> None:
 def add_model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
     g.add_argument("--backbone", help=f"one of: {', '.join(sorted(REGISTRY))} (default: {default(ModelSpec, 'backbone')})")
-    g.add_argument("--weights", metavar="imagenet|random|PATH",
+    g.add_argument("--weights", metavar=WEIGHTS_METAVAR,
                    help="'imagenet' (Keras download or its local copy), a local weights file "
                    "(e.g. ../shared/weights/mobilenet_v2_1.0_imagenet_no_top.weights.h5), or 'random' (untrained, marked in the cache) "
                    f"(default: {default(ModelSpec, 'weights')})")

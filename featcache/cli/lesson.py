@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from featcache.cli.common import add_json_flag, given, positive_int, print_json
 from featcache.cli.extract import add_runtime_arg
+from featcache.embedding.backbones import WEIGHTS_METAVAR
 from featcache.recipes.lesson import DEFAULTS, lesson
 
 if TYPE_CHECKING:
@@ -24,9 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "on held-out training images; skip it with --no-views), and a small CNN from scratch on "
                        f"the first {d['scratch_train']:,} raw 28x28 images; print and save the table (CSV, JSON, markdown) and "
                        "the end-to-end model's parameter counts.")
-    p.add_argument("--weights", metavar="imagenet|PATH",
-                   help="MobileNetV2 weights: 'imagenet' (Keras download) or a local file, "
-                   f"e.g. ../shared/weights/mobilenet_v2_1.0_imagenet_no_top.weights.h5 (default: {d['weights']})")
+    p.add_argument("--weights", metavar=WEIGHTS_METAVAR,
+                   help="MobileNetV2 weights: 'imagenet' (Keras download), a local file, "
+                   "e.g. ../shared/weights/mobilenet_v2_1.0_imagenet_no_top.weights.h5, or 'random' (untrained, "
+                   f"marked in the results) (default: {d['weights']})")
     p.add_argument("--data-dir", metavar="DIR", help="folder with the four Fashion-MNIST IDX .gz files (default: as extract)")
     p.add_argument("--out", metavar="DIR", help="folder for lesson.csv/.json/.md/.png, heads/ and eval/ (default: HOME/runs/lesson)")
     p.add_argument("--train-limit", type=positive_int, metavar="N",

@@ -266,6 +266,9 @@ MAX_IMAGE_SIZE = 2048
 
 # The weights named by a word instead of a file: ImageNet's (Keras's download) and explicitly untrained ones.
 NAMED_WEIGHTS = ("imagenet", "random")
+# --weights as extract's and lesson's help name it, from NAMED_WEIGHTS: lesson's listed only imagenet|PATH while its
+# missing-file message offered random too (a new-user tester)
+WEIGHTS_METAVAR = "|".join((*NAMED_WEIGHTS, "PATH"))
 
 
 def is_named_weights(weights: object) -> bool:
@@ -517,7 +520,8 @@ def weights_path_words() -> str:
 
 
 def named_weights_words() -> str:
-    return option("--weights imagenet / --weights random", "weights='imagenet' / weights='random'")
+    """The weights named by a word, as its caller passes them (``NAMED_WEIGHTS``, the one list)."""
+    return option(" / ".join(f"--weights {w}" for w in NAMED_WEIGHTS), " / ".join(f"weights='{w}'" for w in NAMED_WEIGHTS))
 
 
 def short_layer(layer: str) -> str:
