@@ -580,7 +580,7 @@ def test_probe_png_gives_every_layer_its_own_label_a_name_the_commands_take(back
 
 def test_a_one_layer_probe_png_gives_each_head_and_view_setting_its_own_point():
     """A probe of one layer with 7 view settings drew its 7 points at one x, on top of each other (a tester): one
-    layer's heads and settings each get their own x, labelled, the best one starred."""
+    layer's view settings each get their own x, labelled, each head's points beside the other's, the best one starred."""
     from featcache.analysis.plots import probe_figure
     from featcache.analysis.probe import ProbeRow
 
@@ -589,13 +589,41 @@ def test_a_one_layer_probe_png_gives_each_head_and_view_setting_its_own_point():
             for i, (tv, sv) in enumerate(settings) for j, h in enumerate(("logreg", "svm"))]
     fig = probe_figure(rows, rows[-1], "t", "mobilenet_v2")
     ax = fig.axes[0]
-    points, star = ax.get_lines()
-    xs = list(points.get_xdata())
+    *heads, star = ax.get_lines()
+    xs = [x for line in heads for x in line.get_xdata()]
+    assert [line.get_label() for line in heads] == ["logreg", "svm"]
     assert len(xs) == len(rows) and len(set(xs)) == len(rows)
-    shown = [t.get_text() for t in ax.get_xticklabels()]
-    assert len(set(shown)) == len(rows) and shown[0].startswith("logreg, ") and shown[1].startswith("svm, ")
-    assert list(star.get_xdata()) == [len(rows) - 1] and list(star.get_ydata()) == [rows[-1].accuracy]
+    shown = [t.get_text().replace("\n", " ") for t in ax.get_xticklabels()]
+    assert len(shown) == len(settings) and len(set(shown)) == len(settings) and shown[0] == "original view"
+    assert list(star.get_xdata()) == [heads[1].get_xdata()[-1]] and list(star.get_ydata()) == [rows[-1].accuracy]
     assert "block_13" in ax.get_xlabel()
+
+
+@pytest.mark.parametrize("scored_on, words", [("folds", "cross-validated"), ("holdout", "held-out"), ("test", "test")])
+def test_a_one_layer_probe_png_of_view_settings_reads(scored_on, words):
+    """A new-user tester's probe.png of 2 heads x 3 view settings on one layer: both heads' points one colour, labels
+    rotated 60 degrees squashing the axes to about 40% of the figure's height, the legend over the points, and with
+    --folds a y axis saying "held-out accuracy (train split)". Each head has its colour, the labels lie flat, the axes
+    take most of the height, the legend covers no point, and the y axis says how the accuracy was scored."""
+    from featcache.analysis.plots import _covers_data, probe_figure
+    from featcache.analysis.probe import ProbeRow
+
+    four = "orig,flip,shift:+2,+2,shift:-2,-2"
+    accuracy = {("logreg", "orig", "orig"): 0.905, ("logreg", four, "orig"): 0.899, ("logreg", four, four): 0.909,
+                ("svm", "orig", "orig"): 0.903, ("svm", four, "orig"): 0.911, ("svm", four, four): 0.908}
+    rows = [ProbeRow(13, "block_13_expand_relu", 576, h, 0.03, a, scored_on, 0.1, tv, sv) for (h, tv, sv), a in accuracy.items()]
+    best = max(rows, key=lambda r: r.accuracy)
+    fig = probe_figure(rows, best, "t", "mobilenet_v2")
+    fig.draw_without_rendering()
+    ax = fig.axes[0]
+    points = [line for line in ax.get_lines() if line.get_marker() == "o"]
+    colours = {line.get_label(): line.get_color() for line in points}
+    assert set(colours) == {"logreg", "svm"} and len(set(colours.values())) == 2
+    assert all(t.get_rotation() == 0 for t in ax.get_xticklabels())
+    assert ax.get_window_extent().height >= 0.55 * fig.bbox.height
+    legend = ax.get_legend() or fig.legends[0]
+    assert not _covers_data(ax, legend.get_window_extent())
+    assert words in ax.get_ylabel() and (scored_on == "holdout") == ("held-out" in ax.get_ylabel())
 
 
 @pytest.mark.parametrize("layers, settings", [

@@ -541,6 +541,44 @@ def probe_labels(layers: Sequence[str], backbone: str | None = None) -> list[str
     return [label if labels.count(label) == 1 else layer for label, layer in zip(labels, layers)]
 
 
+# What a probe's accuracy is, by its rows' ``scored_on``: probe.png's y axis and the printed best line.
+SCORED_ON_WORDS = {"test": "test accuracy", "holdout": "held-out accuracy (train split)",
+                   "folds": "cross-validated accuracy (train images)"}
+# A one-layer probe's x labels are wrapped to this many characters, never rotated: labels rotated 60 degrees took
+# about 60% of the figure's height (a new-user tester).
+PROBE_LABEL_CHARS = 16
+
+
+def _probe_width(rows: Sequence[Any], layers: Sequence[str], setting: Any, several: bool) -> float:
+    """probe.png's width in inches: room for each layer's label, or on one layer for each x's wrapped label."""
+    if len(layers) > 1:
+        return max(6.0, 0.45 * len(layers) + 2)
+    xs = len({setting(r) for r in rows}) if several else len({r.head for r in rows})
+    return max(6.0, 1.3 * xs + 2)
+
+
+def _one_layer_points(ax: Axes, rows: Sequence[Any], best: Any, setting: Any, several: bool, best_label: str) -> None:
+    """A one-layer probe: x is the view setting (or the head, on a cache without views), one colour per head, the
+    heads' points of one setting side by side so none hides another."""
+    import textwrap
+
+    heads = list(dict.fromkeys(r.head for r in rows))
+    xs = list(dict.fromkeys(setting(r) for r in rows)) if several else heads
+    width = 0.3 if several and len(heads) > 1 else 0.0
+    offset = {h: (i - (len(heads) - 1) / 2) * width / max(len(heads) - 1, 1) for i, h in enumerate(heads)}
+    where = lambda r: (xs.index(setting(r)) if several else xs.index(r.head)) + offset[r.head]  # noqa: E731
+    for i, head in enumerate(heads):
+        pts = sorted((where(r), r.accuracy) for r in rows if r.head == head)
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", ms=7, linestyle=":" if several else "none",
+                color=f"C{i % 10}", label=head)
+    ax.plot([where(best)], [best.accuracy], marker="*", markersize=18, color="crimson", linestyle="none",
+            label=best_label)
+    names = [views_label(*x) for x in xs] if several else xs
+    ax.set_xticks(range(len(xs)))
+    ax.set_xticklabels([textwrap.fill(drawable(n), PROBE_LABEL_CHARS, break_long_words=False) for n in names], fontsize=8)
+    ax.set_xlim(-0.5, len(xs) - 0.5)
+
+
 def probe_figure(rows: Sequence[Any], best: Any, title: str = "", backbone: str | None = None) -> Figure:
     """``plot_probe``'s figure, not yet written."""
     _matplotlib_config()
@@ -552,22 +590,16 @@ def probe_figure(rows: Sequence[Any], best: Any, title: str = "", backbone: str 
     setting = lambda r: (getattr(r, "train_views", "orig"), getattr(r, "test_views", "orig"))  # noqa: E731
     several = len({setting(r) for r in rows}) > 1
     series = list(dict.fromkeys((r.head, setting(r)) for r in rows))
-    fig = Figure(figsize=(max(6.0, 0.45 * max(len(layers), len(series) if len(layers) == 1 else 0) + 2), 4.5),
-                 layout="tight")
+    # constrained: _place_legend puts a legend below the axes with room made for it ("tight" drew it over the labels)
+    fig = Figure(figsize=(_probe_width(rows, layers, setting, several), 4.5), layout="constrained")
     ax = fig.add_subplot()
     views = f", {views_label(*setting(best))}" if several else ""
     best_label = f"best: {best.layer} + {best.head}{views} ({accuracy_text(best.accuracy)})"
     if len(layers) == 1 and len(series) > 1:
         # One layer: every series is one point at one x, and 7 view settings drew 7 points on top of each other (a
-        # tester). Each head and setting gets its own x instead.
-        labels = [f"{head}, {views_label(*s)}" if several else head for head, s in series]
-        accuracy = {(r.head, setting(r)): r.accuracy for r in rows}
-        ax.plot(range(len(series)), [accuracy[k] for k in series], marker="o", linestyle="none")
-        at = series.index((best.head, setting(best)))
-        ax.plot([at], [best.accuracy], marker="*", markersize=18, color="crimson", linestyle="none", label=best_label)
-        ax.set_xticks(range(len(series)))
-        ax.set_xticklabels(labels, rotation=60, ha="right", fontsize=8)
-        ax.set_xlabel(f"head and views, on {probe_labels(layers, backbone)[0]}")
+        # tester). Each view setting (or head, without views) gets its own x instead, each head its own colour.
+        _one_layer_points(ax, rows, best, setting, several, best_label)
+        ax.set_xlabel(f"{'view setting' if several else 'head'}, on {probe_labels(layers, backbone)[0]}")
     else:
         for head, s in series:
             pts = sorted((r.depth, r.accuracy) for r in rows if (r.head, setting(r)) == (head, s))
@@ -578,11 +610,14 @@ def probe_figure(rows: Sequence[Any], best: Any, title: str = "", backbone: str 
         ax.set_xticks(depths)
         ax.set_xticklabels(probe_labels(layers, backbone), rotation=60, ha="right", fontsize=8)
         ax.set_xlabel("layer (input side -> output)")
-    ax.set_ylabel("test accuracy" if best.scored_on == "test" else "held-out accuracy (train split)")
+    # --folds scores every training image by cross-validation: "held-out accuracy (train split)" said a hold-out (a
+    # new-user tester)
+    ax.set_ylabel(SCORED_ON_WORDS.get(best.scored_on, SCORED_ON_WORDS["holdout"]))
     # Headroom for the star: matplotlib's 5% margin ended the axis about a marker's radius above the best point, and
     # the star was cut off at the top (a new-user tester)
     ax.margins(y=PROBE_Y_MARGIN)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    # loc="best" alone left the legend over the points of a one-layer probe (a new-user tester): below when it would
+    _place_legend(ax, fontsize=8)
     _fit_title(ax, title or "accuracy by layer", fontsize=10)
     return fig

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 
 from featcache import paths
-from featcache.analysis.plots import plot_probe
+from featcache.analysis.plots import SCORED_ON_WORDS, plot_probe
 from featcache.errors import FeatcacheError, cli_running, example, given, one_line, option, python_text
 from featcache.progress import counted, status
 from featcache.heads import HEADS, check_head_params, make_head, parse_C_per_head, parse_head_params
@@ -990,7 +990,7 @@ def _print_table(rows, head_names, names, widths, best, final_only: bool) -> Non
         print("view settings (train views/test views averaged): "
               + "; ".join(f"{label} = {tr} / {te}" for (tr, te), label in labels.items()))
     C = f", C={param_text(best.C)}" if best.C is not None else ""
-    what = {"test": "test accuracy", "folds": "cross-validated accuracy (train images)"}.get(best.scored_on, "held-out accuracy")
+    what = SCORED_ON_WORDS[best.scored_on] if best.scored_on != "holdout" else "held-out accuracy"
     views = f", train views {best.train_views}, test views {best.test_views}" if len(labels) > 1 else ""
     print(f"best layer: {best.layer} with {best.head}{C}{views}: {what} {best.accuracy:.4f}")
     if best.scored_on == "test":  # a tester followed the printed train command without noticing
