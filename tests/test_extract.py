@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 import pytest
 from helpers import (assert_same_features, extract, imagenet_standin, interrupted_extraction, kill_midway, make_fashion_dir,
-                     run_main)
+                     run_main, tiny_fashion_cache)
 
 import featcache
 from featcache.cli import main
@@ -1682,3 +1682,26 @@ def test_the_float16_refusals_fix_runs_where_the_refusal_left_its_partial(fashio
     res = extract(data_dir=str(fashion_dir), out=out, dtype="float32", **TINY)  # the refusal's fix, as it says it
     assert res.path == out and res.images == 72 and not partial_path(out).exists()
     assert featcache.open_cache(out).features("train").dtype == np.float32
+
+
+def test_extract_to_another_name_says_where_a_complete_cache_of_the_same_settings_already_is(tmp_path, capsys):
+    """After 'featcache lesson', docs/views.md's 'extract --views ... --out data/cache/fashion_4views.h5' computed the
+    lesson's views cache (same fingerprint, same folder) again, 106 s, without a word (a new-user tester). Before it
+    computes, extract names the complete cache of the same settings beside --out; it still extracts (the twin's
+    features are not verified, so never used), and says nothing of a cache of other settings, an unfinished one or
+    a file that is no cache. Fails on the code before: no such line."""
+    twin = tiny_fashion_cache(tmp_path, out="lesson_views.h5", views="orig,flip")
+    # other data (fewer images): other settings
+    (tmp_path / "other_data.h5").write_bytes(tiny_fashion_cache(tmp_path / "o", n_train=40, views="orig,flip").read_bytes())
+    (tmp_path / "notes.h5").write_text("not a cache")
+    args = ["extract", "--data-dir", str(tmp_path / "fm"), "--weights", "random", "--image-size", "32", "--views", "orig,flip"]
+    said = run_main(capsys, *args, "--out", str(tmp_path / "fashion_views.h5"))
+    assert said.returncode == 0, said.stderr
+    lines = [line for line in said.stderr.splitlines() if "already holds these features" in line]
+    assert len(lines) == 1 and str(twin) in lines[0] and str(tmp_path / "fashion_views.h5") in lines[0], said.stderr
+    assert "other_data.h5" not in said.stderr and "notes.h5" not in said.stderr
+    fresh = featcache.open_cache(tmp_path / "fashion_views.h5")
+    assert fresh.meta["fingerprint"] == featcache.open_cache(twin).meta["fingerprint"]
+    # a cache of other settings (another image size) beside --out is not named
+    other = run_main(capsys, *args[:-4], "--image-size", "48", "--views", "orig,flip", "--out", str(tmp_path / "b.h5"))
+    assert other.returncode == 0 and "already holds these features" not in other.stderr, other.stderr

@@ -40,7 +40,7 @@ from featcache.store import (
 )
 from featcache.store.atomic import output_files, written_through
 from featcache.store.lock import writing_wait
-from featcache.store.layout import NOT_REPEATED, STORE_KEYWORDS, force_words, is_cache_name, partial_path
+from featcache.store.layout import CACHE_SUFFIX, NOT_REPEATED, STORE_KEYWORDS, force_words, is_cache_name, partial_path
 from featcache.store.writer import file_state
 from featcache.store.partial import FoundPartial, check_partial
 from featcache.store.reader import (OtherCache, incomplete_replaced, judge_partial, other_cache, resume_words,
@@ -209,6 +209,10 @@ def _extract(source: Any, model: ModelSpec | None, store: StoreSpec | None, engi
         if find_complete(path, ident, data.spec, force=store.force, rule_change=changed):
             return _hit(path, data, verbose, f"cache hit: {path} already holds these features; nothing to do{forced}", model,
                         runtime=engine.runtime, out_given=out is not None)
+        if verbose and out is not None:
+            twin = _same_cache_beside(path, ident.fingerprint)
+            if twin:
+                note(one_line(twin))
         # Not before the hit: a layer beyond the registry's needs Keras, which a hit never imports (0.7 s against 5 s).
         check_layers(bb, layer_names, size)
         # said with --json too (on stderr, after lock.WAIT_QUIET_SECONDS): a wait without a word looks like a hang
@@ -266,6 +270,25 @@ def _start_over_changed_data(path: Path, found: FoundPartial, data: DataSource, 
                       f"the data changed since the interrupted extraction of {path} (its {rows} rows are of the files "
                       "as they were); starting it over"))
     return rows
+
+
+def _same_cache_beside(path: Path, fingerprint: str) -> str | None:
+    """The line for a complete cache of these settings under another name in ``path``'s folder, None where there is
+    none. After 'featcache lesson', 'extract --views ... --out data/cache/fashion_4views.h5' (docs/views.md) computed
+    the lesson's views cache again, 106 s, without a word (a new-user tester). Only the files' attributes are read
+    (milliseconds): it is said, never used, so the features are not verified here; a copy at ``path`` is, as a hit."""
+    for other in sorted(path.parent.glob(f"*{CACHE_SUFFIX}")):
+        try:
+            if other.name == path.name or not other.is_file() or other.resolve() == path.resolve():
+                continue
+            attrs = read_attrs(other)
+        except (FeatcacheError, OSError):  # a damaged or foreign file beside it is not this run's business
+            continue
+        if attrs.get("complete") and attrs.get("fingerprint") == fingerprint:
+            return (f"{other} already holds these features (a complete cache of the same settings, fingerprint "
+                    f"{fingerprint[:12]}); extracting them again to {path}. To skip that, stop now and pass {other} "
+                    f"instead, or copy it to {path} and run this extract again (it checks the copy and finds it a hit)")
+    return None
 
 
 def _make_folder(folder: Path) -> None:
