@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import warnings
 import zipfile
 from pathlib import Path
@@ -859,6 +860,70 @@ def test_an_npz_head_holding_a_pickled_object_array_says_so_and_runs_nothing(npz
               "featcache never writes and never loads); pass a file written by 'featcache train'")
     with pytest.raises(FeatcacheError, match="it holds an array of Python objects, a pickle"):
         featcache.load_head(npz_head)
+    assert not (tmp_path / "PWNED").exists()
+
+
+def _pickled_array() -> bytes:
+    """A .npy of one Python object (an ``Evil``), as np.save writes it with pickles allowed: never loaded."""
+    import io
+
+    out = io.BytesIO()
+    np.save(out, np.array([Evil()], dtype=object), allow_pickle=True)
+    return out.getvalue()
+
+
+def test_verify_refuses_what_loading_refuses_past_the_digest(npz_head, cache, tmp_path, capsys, monkeypatch):
+    """Regression (helper-274, from helper-272's pick.py): the content digest is no signature, and 'featcache verify'
+    said "ok: ... is intact" of a file made again around what the loaders refuse: an .npz head whose a0.npy was a
+    pickled object array, a .keras head's or a model's training-image digests as one, a model recording more digests
+    than it holds. verify now runs the loaders' checks (heads.io.check_head_loads, deploy.model.train_digests): the
+    loaders' line, exit 2, the same from featcache.verify; nothing of the file runs. Fails on the code before: verify
+    exits 0 on each."""
+    from helpers import meta_only_model, reseal_model
+
+    from featcache.deploy.model import read_meta, train_digests
+    from featcache.heads.io import DIGESTS_ENTRY, add_sealed_meta
+
+    monkeypatch.chdir(tmp_path)
+    pickled = _pickled_array()
+
+    def check(path: Path, says: str, load) -> None:
+        _one_line(capsys, ["verify", str(path)], says)
+        with pytest.raises(FeatcacheError, match=re.escape(says)):
+            featcache.verify(path)
+        with pytest.raises(FeatcacheError, match=re.escape(says)):  # what a loader says of it, word for word
+            load(path)
+
+    with zipfile.ZipFile(npz_head) as zf:
+        entries = [(info, zf.read(info)) for info in zf.infolist()]
+    with zipfile.ZipFile(npz_head, "w") as zf:
+        for info, data in entries:
+            zf.writestr(info, pickled if info.filename == "a0.npy" else data)
+    reseal_head(npz_head)
+    pickle_words = "it holds an array of Python objects, a pickle, which featcache never writes and never loads"
+    check(npz_head, f"{npz_head} is not a readable featcache head ({pickle_words})", load_head)
+    keras_head = tmp_path / "hk.keras"  # a .keras head as Keras and featcache write one, no TensorFlow: its digests
+    with zipfile.ZipFile(keras_head, "w") as zf:  # are read before its network is
+        for name in ("metadata.json", "config.json", "model.weights.h5"):
+            zf.writestr(name, "{}")
+        zf.writestr(DIGESTS_ENTRY, pickled)
+    add_sealed_meta(keras_head, {**io_mod.read_head_meta(npz_head), "head": "keras", "params": {}})
+    check(keras_head, f"{keras_head} is not a readable featcache head ({pickle_words})", load_head)
+    record = read_meta(meta_only_model(tmp_path / "x.keras", train_digest_count=1))
+
+    def model_holding(digests: bytes) -> Path:  # a model's record (no network) and its digests entry, sealed
+        with zipfile.ZipFile(tmp_path / "m.keras", "w") as zf:
+            zf.writestr(DIGESTS_ENTRY, digests)
+            zf.writestr(io_mod.META_ENTRY, json.dumps(record))
+        return reseal_model(tmp_path / "m.keras")
+
+    def evaluate_reads(path: Path):  # what 'evaluate MODEL FOLDER' reads of a model's digests
+        return train_digests(path, read_meta(path))
+
+    model = model_holding(pickled)
+    check(model, f"{model}: its training-image digests cannot be read ({pickle_words})", evaluate_reads)
+    model = model_holding(io_mod._npy_bytes(np.arange(3, dtype=np.uint64)))  # three keys where its record says one
+    check(model, f"{model} is a featcache model whose training-image digests are not the 1 uint64 keys", evaluate_reads)
     assert not (tmp_path / "PWNED").exists()
 
 

@@ -1340,9 +1340,34 @@ def load_head(path: str | Path, *, trust_pickle: bool = False) -> tuple[BaseEsti
         head, meta = _load_npz(path) if npz else _load_keras(path)
     else:
         head, meta = _load_pickle(path, trust_pickle)
+    _check_loaded(head, meta, path)
+    return head, meta
+
+
+def _check_loaded(head: BaseEstimator, meta: dict[str, Any], path: Path) -> None:
+    """The checks of a head as read from its file, whatever its kind: ``load_head``'s, and verify's of an .npz head."""
     _check_digests(meta, path)
     check_head(head, meta, path)
-    return head, meta
+
+
+def check_head_loads(path: str | Path) -> None:
+    """What loading checks of the head file at ``path`` past its content digest (checked before: ``check_content``),
+    as ``featcache verify`` runs it, one line naming what would be refused: the digest is no signature, and verify
+    said "ok: intact" of an .npz head whose array was replaced by a pickled object array and the digest made again,
+    which evaluate refused (an adversarial tester, helper-274). An .npz head is read and checked as ``load_head``
+    reads it (arrays without pickles; objects of featcache's trusted classes only; one prediction): no code of the
+    file's runs. A .keras head's record and training-image digests, as its loader checks them; its network is
+    Keras's to read (seconds, an import of TensorFlow), which verify leaves to the loaders."""
+    path = Path(path)
+    if _zip_is_npz(path):
+        head, meta = _load_npz(path)
+        _check_loaded(head, meta, path)
+        return
+    from featcache.heads.dense import DenseHead
+
+    meta = read_head_meta(path)
+    _check_meta_shape(meta, path, DenseHead)
+    _check_digests({"train_digests": _keras_digests(path)}, path)
 
 
 def _checked_zip(path: Path) -> tuple[bool, Any]:
@@ -1420,6 +1445,16 @@ def _kind_words(meta: dict[str, Any]) -> str:
     return f"says kind {clipped(repr(meta['kind']))}" if "kind" in meta else "has no kind"
 
 
+def _keras_digests(path: Path) -> np.ndarray | None:
+    """A .keras head's training-image digests (``read_digests_entry``), or one line saying why they do not read: a
+    pickled object array said "ValueError: Object arrays cannot be loaded ..." where an .npz head's says what it is."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return read_digests_entry(zf)
+    except Exception as exc:
+        raise _unreadable(path, array_problem(exc)) from None
+
+
 def _load_keras(path: Path):
     from featcache.heads.dense import DenseHead
 
@@ -1428,7 +1463,7 @@ def _load_keras(path: Path):
             meta = json.loads(read_entry(zf, META_ENTRY))
             names = zf.namelist()
             stats = json.loads(read_entry(zf, STATS_ENTRY)) if STATS_ENTRY in names else None
-            digests = read_digests_entry(zf)
+        digests = _keras_digests(path)
         model = load_keras_file(path, "pass a file written by 'featcache train'")
     except FeatcacheError:  # a full temp folder (not the file's fault), or weights reaching outside the file
         raise

@@ -555,6 +555,7 @@ def verify(path: str | Path) -> VerifyResult | FileVerifyResult | ReportVerifyRe
         raise FeatcacheError(f"{path} is a {kind} of format {meta.get('format_version', 1)} without a content digest "
                              "(saved before 2026-12-03, or its digest was removed) and cannot be verified; "
                              f"{RETRAIN if kind == 'head' else REEXPORT} to have it checked")
+    _check_loads(path, kind, meta)
     return FileVerifyResult(path, kind, int(meta.get("format_version", 1)), path.stat().st_size, time.perf_counter() - t0)
 
 
@@ -573,6 +574,24 @@ def _checked_meta(path: Path, kind: str) -> tuple[bool, dict[str, Any]]:
             return bool(checked), read_meta(path)
         check_meta(path, meta)  # its fields, as read_meta checks them (a kind removed was shown as a model's; a tester)
         return bool(checked), meta
+
+
+def _check_loads(path: Path, kind: str, meta: dict[str, Any]) -> None:
+    """What the loaders check of a head or model past its content digest (which is no signature), checked by verify
+    as they check it, so "ok: intact" is never a file they refuse: an .npz head resealed around a pickled object
+    array was "intact" to verify and refused by evaluate (an adversarial tester, helper-274). A head:
+    ``heads.io.check_head_loads``; a model: its training-image digests as 'evaluate MODEL FOLDER' reads them
+    (``deploy.model.train_digests``; its network is Keras's to read, which verify leaves to the loaders)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a head saved with another scikit-learn: the loaders' note, not verify's
+        if kind == "head":
+            from featcache.heads.io import check_head_loads
+
+            check_head_loads(path)
+        else:
+            from featcache.deploy.model import train_digests
+
+            train_digests(path, meta)
 
 
 def _checked_record(path: Path, kind: str) -> tuple[bool, dict[str, Any]]:
