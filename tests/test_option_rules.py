@@ -101,3 +101,34 @@ def test_a_command_option_before_the_command_says_where_it_goes(cache, capsys):
     err = refused(capsys, "--json", "info", str(cache))
     assert "--json is an option of 'featcache info' and goes after the command: featcache info --json" in err
     assert run_main(capsys, "info", "--json", str(cache)).returncode == 0
+
+
+def test_a_path_starting_with_a_dash_is_said_with_the_way_to_pass_it(tmp_path, capsys, monkeypatch):
+    """Regression (a tester, helper-274): 'featcache info -h.npz' said "argument -h/--help: ignored explicit argument
+    '.npz'" and 'verify -x.npz' "the following arguments are required: FILE", naming neither the file nor the fix.
+    Every usage error of every command (cli.Parser.error, the one home) now names the word and how to pass it: ./X,
+    or after '--' (the command line again), or an option's X as --out=X; each way given is run here and works. A
+    negative number is a value, not a path (no hint). Fails on the code before: the line has no hint."""
+    import shlex
+
+    from test_head_files import synthetic_cache
+
+    monkeypatch.chdir(tmp_path)
+    cache = synthetic_cache(tmp_path / "c.h5")
+    featcache.train(cache, "logreg", out=tmp_path / "-h.npz")
+    for command in ("info", "verify"):
+        err = refused(capsys, command, "-h.npz")
+        assert ("(-h.npz starts with '-', so it was read as an option: write ./-h.npz, or put it after '--', which "
+                f"ends the options: featcache {command} -- -h.npz); see 'featcache {command} --help'") in err, err
+        for argv in (shlex.split(err.split("ends the options: ")[1].split(")")[0])[1:], [command, "./-h.npz"]):
+            assert run_main(capsys, *argv).returncode == 0, argv
+    err = refused(capsys, "evaluate", str(cache), "-h.npz")  # the rest of the line kept, '--' before the word
+    assert f"featcache evaluate {cache} -- -h.npz)" in err, err
+    err = refused(capsys, "evaluate", "-h.npz", str(cache), "--json")  # an option after it: '--' would take it
+    assert err.endswith("(-h.npz starts with '-', so it was read as an option: write ./-h.npz); see 'featcache "
+                        "evaluate --help'"), err
+    err = refused(capsys, "train", str(cache), "--head", "logreg", "--out", "-new.npz")  # an option's value
+    assert "argument --out: expected one argument (-new.npz starts with '-', so it was read as an option: write " \
+           "./-new.npz, or --out=-new.npz)" in err, err
+    assert run_main(capsys, "train", str(cache), "--head", "logreg", "--out=-new.npz").returncode == 0 and (tmp_path / "-new.npz").is_file()
+    assert "starts with '-'" not in refused(capsys, "train", str(cache), "--C", "-0.5")

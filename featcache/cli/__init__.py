@@ -100,10 +100,15 @@ def _parser_class():
             said = " ".join(HOME_NOTE.split()) in " ".join(text.split())
             return text + f"\n{HOME_NOTE}\n" if "HOME/" in text and not said else text
 
+        # The arguments of the command line being parsed (``parse_args``'s): a command's parser raises its errors
+        # from inside the top parser's parse, without them, and a usage error names the fix from them.
+        given: tuple[str, ...] = ()
+
         def error(self, message: str) -> NoReturn:
             from featcache.errors import one_line
 
-            self.exit(2, f"{self.prog}: error: {one_line(message)}; see '{self.prog} --help'\n")
+            hint = _dash_path_hint(self, Parser.given)
+            self.exit(2, f"{self.prog}: error: {one_line(message + hint)}; see '{self.prog} --help'\n")
 
         def _check_value(self, action, value):
             """As argparse's, but a mistyped choice (a command, ``--head kears``) names the nearest one, as a mistyped
@@ -122,6 +127,7 @@ def _parser_class():
             argparse reports such a flag from the top-level parser ("featcache: error: unrecognized
             arguments: --trainsize 10; see 'featcache --help'"), which a tester found pointed the wrong way.
             """
+            Parser.given = tuple(sys.argv[1:] if args is None else args)
             ns, extras = self.parse_known_args(args, namespace)
             if extras:
                 sub = next((a.choices.get(getattr(ns, "command", None)) for a in self._actions
@@ -141,6 +147,42 @@ def _parser_class():
             super().__call__(parser, namespace, values, option_string)
 
     return Parser
+
+
+def _dash_path_hint(parser, given: Sequence[str]) -> str:
+    """`` (-h.npz starts with '-', so it was read as an option: ...)`` for the first of ``given`` (before any ``--``)
+    that looks like a path but starts with ``-``, with the way to pass it, else ''. argparse reads such a word as a
+    flag: 'featcache info -h.npz' said "argument -h/--help: ignored explicit argument '.npz'" and 'featcache verify
+    -x.npz' "the following arguments are required: FILE", neither naming the file nor the fix (a tester). The one
+    home of the hint: every usage error of every command goes through ``Parser.error``. A path: a file there, or a
+    word with a '/' or ending in a suffix (an --out not made yet); never a known flag or a negative number."""
+    import argparse
+    import os
+    import re
+
+    from featcache.errors import shell_path, shell_word
+
+    words = list(given[: list(given).index("--")] if "--" in given else given)
+    flags = {o: a for a in parser._actions for o in a.option_strings}
+    for i, word in enumerate(words):
+        if (not word.startswith("-") or word == "-" or word.split("=")[0] in flags
+                or parser._negative_number_matcher.match(word)):
+            continue
+        if not (os.path.lexists(word) or "/" in word or re.search(r"\.\w{1,5}$", word)):
+            continue
+        said = f" ({word} starts with '-', so it was read as an option: write {shell_path(word)}"
+        before = flags.get(words[i - 1]) if i else None
+        if before is not None and before.nargs != 0:  # an option's value: '--' would not make it one
+            return f"{said}, or {words[i - 1]}={shell_word(word)})"
+        rest = words[i + 1:]
+        # '--' ends the options: the command line again with it before the word, where nothing after the word is an
+        # option (it would become an argument) and a command was given (before one, '--' makes none)
+        if "--" in given or any(w.startswith("-") for w in rest) or any(
+                isinstance(a, argparse._SubParsersAction) for a in parser._actions):
+            return f"{said})"
+        again = " ".join(shell_word(w) for w in [*words[:i], "--", word, *rest])
+        return f"{said}, or put it after '--', which ends the options: {parser.prog.split()[0]} {again})"
+    return ""
 
 
 def _nearest_choice(value: object, choices) -> str | None:
