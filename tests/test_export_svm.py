@@ -157,7 +157,7 @@ def test_an_exported_svm_model_predicts_the_heads_classes_and_says_its_numbers_a
     tag says what they are: vote shares with one view; with views, shares of the averaged decision values (the tag
     said "svm vote shares" of those too)."""
     import featcache
-    from featcache.deploy.model import load_model
+    from featcache.deploy.model import load_model, svm_numbers
 
     tmp, cache_path, images, head = svm_views_cache
     out = tmp / f"svm_{views}.keras"
@@ -186,7 +186,7 @@ def test_an_exported_svm_model_predicts_the_heads_classes_and_says_its_numbers_a
     listed = json.dumps(preds.to_dict()["predictions"])
     assert listed.count('"share"') == 2 * len(images) and '"probability"' not in listed and preds.to_dict()["values"] == "share"
     said = run_main(capsys, "predict", str(out), str(tmp / "test.npy"), "--top-k", "1", "--runtime", "tensorflow")
-    assert said.returncode == 0 and said.stderr.count(f"the numbers are {numbers}") == 1
+    assert said.returncode == 0 and said.stderr.count(f"the numbers are {svm_numbers(meta)}") == 1
     for command in ("verify", "info"):
         said = run_main(capsys, command, str(out))
         assert said.returncode == 0, said.stderr
@@ -195,6 +195,43 @@ def test_an_exported_svm_model_predicts_the_heads_classes_and_says_its_numbers_a
     assert said.returncode == 0 and f"the model that made it, {out}, still has the content digest" in said.stdout, said.stderr
     made_by = featcache.info(tmp / f"p_{views}.csv")["model"]  # the CSV's record names the model, its views and runtime
     assert (made_by["file"], made_by["views"], made_by["runtime"]) == (out.name, names, "tensorflow")
+
+
+def test_predict_says_what_this_svm_models_shares_are_and_what_to_read_from_them(svm_views_cache, capsys):
+    """Regression (a tester, helper-274): a one-view SVM model of 10 classes printed shares near 0.2 whether its class
+    was right or far off, and predict's note said "vote shares, or shares of the averaged decision values with views"
+    of every SVM model, its views known. The note (and --json's values_words, the API's value_words) now says the
+    one that applies and what it tells: with one view, share x 45 is the contests a class won of its 9, 2/10 the
+    most (all won), not a confidence; with views, a ranking of averaged decision values. Checked on the model's own
+    numbers. Fails on the code before: the note names both kinds and no 2/k."""
+    import json
+
+    import featcache
+
+    tmp, _, _, head = svm_views_cache
+    k = len(head.meta["class_names"])
+    assert k == 10  # Fashion-MNIST's classes, each in the tiny cache
+    for views in ("orig", "all"):
+        out = featcache.export(head.path, tmp / f"said_{views}.keras", views=views).path
+        said = run_main(capsys, "predict", str(out), str(tmp / "test.npy"), "--runtime", "tensorflow")
+        notes = [line for line in said.stderr.splitlines() if "is an SVM head's model" in line]
+        assert said.returncode == 0 and len(notes) == 1, said.stderr
+        assert "or shares of the averaged decision values with views" not in notes[0]
+        js = run_main(capsys, "predict", str(out), str(tmp / "test.npy"), "--runtime", "tensorflow", "--json")
+        words = json.loads(js.stdout)["values_words"]
+        assert f"the numbers are {words} (docs/commands.md, export)" in notes[0]
+        preds = featcache.predict(out, [tmp / "test.npy"], runtime="tensorflow")
+        assert preds.value_words == words and "not probabilities and no confidence" in words
+        shares = preds.probabilities.astype(np.float64)
+        if views == "orig":
+            assert words.startswith("vote shares") and "of the 45 one-vs-one contests of its 10 classes" in words
+            assert "(share x 45 = the contests it won, of 9)" in words and "2/10 = 0.200" in words
+            won = shares * 45  # what the note says to read: whole contests, none past 9 of them
+            np.testing.assert_allclose(won, np.round(won), atol=1e-4)
+            assert won.max() <= 9 + 1e-4 and np.allclose(won.sum(1), 45, atol=1e-3)
+        else:
+            assert words.startswith("shares of the one-vs-rest decision values averaged over its 2 views")
+            assert "vote shares" not in words
 
 
 def test_an_svm_models_support_vectors_are_float32_in_its_file_and_float64_once_loaded(svm_views_cache, tmp_path):

@@ -89,6 +89,30 @@ ONE_VOTE = ("the SVM's decision alone (two classes, one view: one vote of one pa
             "the other), no score")
 
 
+def svm_numbers(meta: dict[str, Any]) -> str | None:
+    """What the numbers of the SVM head's model with record ``meta`` are, and what a user can read from them, for this
+    model (its classes and views); None for a model of probabilities. predict said of every one "vote shares, or
+    shares of the averaged decision values with views" (``SVM_NUMBERS``, the record's generic words), though the
+    model's views are known, and a 10-class model's top share of about 0.2 read as a weak guess whether it was right
+    or far off (a tester, helper-274): with one view 2/k is the most any class can have."""
+    if meta.get("scores") not in SVM_TAGS:
+        return None
+    if one_vote(meta):
+        return ONE_VOTE
+    k = len(meta.get("class_names") or [])
+    views = meta.get("views") or ["orig"]
+    if len(views) > 1:  # whatever the tag (a views model of before 2026-12-06 says vote shares)
+        return (f"shares of the one-vs-rest decision values averaged over its {len(views)} views (each shifted to >= 0, "
+                "over their sum), not probabilities and no confidence: the top class is the SVM's and the shares rank "
+                "the others; how far the top one stands above the next says only how clearly the averaged decision "
+                "values favour it, not how likely it is right")
+    pairs = k * (k - 1) // 2
+    return (f"vote shares, not probabilities and no confidence: each class's share of the {pairs} one-vs-one contests "
+            f"of its {k} classes (share x {pairs} = the contests it won, of {k - 1}), so no class gets more than "
+            f"2/{k} = {2 / k:.3f}; the top class is the SVM's, a top share of {2 / k:.3f} says it won every contest, "
+            "a lower one that the vote was split")
+
+
 class UncheckedModelWarning(UserWarning):
     """A model saved before model files carried a content digest: it loads, but nothing checks it is as saved.
 

@@ -76,6 +76,9 @@ class Predictions(list):
         self.value = PROBABILITY
         # Whether those numbers are the decision alone (``deploy.model.one_vote``: 1 and 0), said as the class, no score
         self.decision_only = False
+        # What a "share" is for this model, and what can be read from it (``deploy.model.svm_numbers``); None for
+        # probabilities. predict's stderr line, and --json's "values_words"
+        self.value_words: str | None = None
 
     @property
     def probabilities(self) -> np.ndarray:
@@ -97,7 +100,7 @@ class Predictions(list):
         left_out = [(q.path, q.reason) for q in map(LeftOut.parse, self.left_out)]  # an API caller's strings too
         out = {"predictions": [p.to_dict(self.value) for p in self], "skipped": pairs_json(self.skipped),
                "left_out": pairs_json(left_out), "runtime": self.runtime, "runtime_note": self.runtime_note,
-               "top_k": self.top_k, "values": self.value, **self.throughput.to_dict()}
+               "top_k": self.top_k, "values": self.value, "values_words": self.value_words, **self.throughput.to_dict()}
         w = self.csv_written
         if w is not None:  # what stderr says of --csv, in --json too (a review: the kept-aside file was said nowhere)
             out["csv"] = {"path": str(w.path), "written": str(w.link or w.path), "found": w.found,
@@ -1116,7 +1119,7 @@ def predict(
     the result's ``csv_written``). A ``csv`` that is a link to a file is written through: its target is replaced
     (``csv_target``).
     """
-    from featcache.deploy.model import MODEL_FILE, one_vote
+    from featcache.deploy.model import MODEL_FILE, one_vote, svm_numbers
     from featcache.embedding.runtimes import check_runtime
     model = check_source(model, "model", MODEL_FILE)
     images = given_images(images)
@@ -1167,6 +1170,7 @@ def predict(
     preds.value = value_of(meta)
     preds.throughput = net.throughput(len(in_order), start, views)
     preds.decision_only = one_vote(meta)
+    preds.value_words = svm_numbers(meta)
     if csv is not None:
         preds.csv_written = done = write_csv(csv, preds, paths, force, target=target_at_start,
                                              made_by=CsvModel.of(model, meta, runner.runtime_used))
