@@ -312,8 +312,25 @@ def _split_attribute(f):
     f["train"].attrs["note"] = "checked by Ana"
 
 
+def _features_group_attribute(f):
+    f["train/features"].attrs["note"] = "checked by Ana"
+
+
+def _feature_dataset_attribute(f):
+    f["test/features/out_relu"].attrs["scale"] = 2.0
+
+
+def _row_dataset_attribute(f):
+    f["train/labels"].attrs["note"] = "checked by Ana"
+
+
 @pytest.mark.parametrize("edit, words", [(_root_attribute, "the root attribute 'note'"),
-                                         (_split_attribute, "the attribute 'note' of train")])
+                                         (_split_attribute, "the attribute 'note' of train"),
+                                         # helper-276: an attribute below a split (a group's, a dataset's) was
+                                         # covered by no digest either, and verify called the cache intact
+                                         (_features_group_attribute, "the attribute 'note' of train/features"),
+                                         (_feature_dataset_attribute, "the attribute 'scale' of test/features/out_relu"),
+                                         (_row_dataset_attribute, "the attribute 'note' of train/labels")])
 def test_an_attribute_featcache_does_not_write_fails_verify_and_is_ignored_by_readers(tiny, tmp_path, capsys, edit,
                                                                                       words):
     """Regression (helper-266's brief): a root attribute featcache does not write, added to a sealed cache

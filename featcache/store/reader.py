@@ -947,8 +947,7 @@ def verify(path: str | Path) -> VerifyResult:
         if foreign:  # verify vouches for the whole file: an object it does not know it cannot check
             raise damaged(cache.path, _foreign_line(foreign))
         added = ([(f"the root attribute {name!r}", "an attribute") for name in cache.unsealed]
-                 + [(f"the attribute {name.split('/', 1)[1]!r} of {name.split('/', 1)[0]}", "an attribute")
-                    for name in foreign_split_attributes(f)])
+                 + [(f"the attribute {name!r} of {where}", "an attribute") for where, name in foreign_split_attributes(f)])
         if added:  # nor an attribute: no digest covers it (a root one added after the seal, any on a split)
             raise damaged(cache.path, _foreign_line(added, "attribute"))
         for s in cache.split_names:
