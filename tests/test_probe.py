@@ -887,3 +887,13 @@ def test_verify_checks_a_reports_record_and_the_files_it_vouches_for(multi_cache
     record.write_text(json.dumps({**doc, "note": "mine"}))
     assert main(["verify", str(record)]) == 2
     assert "probe.json was changed since featcache wrote it (its own digest does not match)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("given", [5, 0.5, True])
+def test_head_params_of_no_dict_or_list_is_one_line_naming_it(multi_cache, tmp_path, given):
+    """Regression (helper-276): ``probe(head_params=5)`` (and ``ProbeSpec(head_params=5)``) raised "TypeError: 'int'
+    object is not iterable" from the parser, where every other keyword of a wrong type says what it takes."""
+    with pytest.raises(FeatcacheError, match=r"head_params takes a dict of each head's parameters or a list of "
+                                             rf"'HEAD.NAME=VALUE' \(got {given!r}\)"):
+        featcache.probe(multi_cache, heads="logreg", head_params=given, out=tmp_path / "p", plot=False)
+    assert not (tmp_path / "p").exists()  # refused before the report's folder

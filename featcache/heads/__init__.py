@@ -8,7 +8,7 @@ by name (CLI, curves, probing).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from featcache.errors import FeatcacheError, ParamsDisagree, cli_running, given, keyword_of, option, python_text, unknown
@@ -103,6 +103,9 @@ def parse_head_params(value: Any, heads: Sequence[str], flag: str = "--param",
     if isinstance(value, Mapping):
         groups = {str(h): parse_params(p, flag, keyword="head_params") for h, p in value.items()}
     else:
+        if not isinstance(value, (str, Iterable)):  # head_params=5 was "TypeError: 'int' object is not iterable" (helper-276)
+            raise FeatcacheError(f"head_params takes a dict of each head's parameters or a list of 'HEAD.NAME=VALUE' "
+                                 f"(got {value!r}); pass e.g. head_params={{'logreg': {{'max_iter': 5000}}}}")
         items: dict[str, list[str]] = {}
         for item in [value] if isinstance(value, str) else list(value):
             name, sep, _ = str(item).partition("=")
