@@ -1214,7 +1214,10 @@ def damaged_zip(path: str | Path) -> tuple[str, bool] | None:
     try:
         with zipfile.ZipFile(p) as zf:
             ours = any(n in zf.namelist() for n in _OURS_FIRST) or _ours_renamed(zf, p)
-            bad = compressed_entry(zf) or _bad_entry(zf)  # another program's zip too: one that fails its checks is damaged, whoever wrote it
+            packed = compressed_entry(zf)
+            if packed is not None and not ours:  # another program's zip, intact: not featcache's, not damaged
+                return None  # (its entries are not inflated to check them; a review: a deflated zip was "damaged")
+            bad = packed or _bad_entry(zf)  # another program's zip too: one that fails its checks is damaged, whoever wrote it
     except Exception as exc:  # no central directory (cut short), a header that does not match its entry
         first = _first_entry(start)
         if not (first in _OURS_FIRST or first in _KERAS_FILES or first.endswith(".npy")):
