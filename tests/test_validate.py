@@ -300,6 +300,28 @@ def test_a_list_argument_of_no_items_is_one_line():
         v.list_items(5, "--x", "--x takes pairs")
 
 
+@pytest.mark.parametrize("run, spec", [("featcache.analysis.probe.run_probe", "featcache.analysis.probe.ProbeSpec"),
+                                       ("featcache.analysis.curve.run.run_curve", "featcache.analysis.curve.CurveSpec"),
+                                       ("featcache.deploy.finetune.run_finetune", "featcache.deploy.finetune.FinetuneSettings")])
+@pytest.mark.parametrize("switch", ["plot", "verbose"])
+def test_the_spec_runners_switches_take_true_or_false_only(run, spec, switch, tmp_path):
+    """docs/api.md's runners of a settings dataclass check their switches as the keyword APIs do (a review:
+    run_probe(spec, cache, out, plot="no") drew the plot, where probe(plot="no") was refused)."""
+    import importlib
+    import inspect
+
+    def named(dotted: str):
+        module, name = dotted.rsplit(".", 1)
+        return getattr(importlib.import_module(module), name)
+
+    fn = named(run)
+    if switch not in inspect.signature(fn).parameters:
+        pytest.skip(f"{run} has no {switch}")
+    settings = named(spec)(**({"sizes": [10]} if spec.endswith("CurveSpec") else {}))
+    with pytest.raises(FeatcacheError, match=rf"^{switch} must be True or False \(got 'no'\)"):
+        fn(settings, str(tmp_path / "none.h5"), **{switch: "no"})
+
+
 def test_the_api_switches_include_those_the_tester_found():
     assert {("export", "force"), ("finetune", "force"), ("probe", "on_test"), ("learning_curve", "plot"),
             ("lesson", "views"), ("finetune", "keep_best"), ("predict", "verbose"), ("extract", "verbose")} <= set(_api_switches())

@@ -436,6 +436,7 @@ class ProbeSpec:
     jobs: int = JOBS_DEFAULT
 
 
+@checks_switches  # plot and verbose, as probe's (plot='no' drew the plot)
 def run_probe(spec: ProbeSpec, cache: str | Path | Cache, out: str | Path | None = None, *, plot: bool = True,
               verbose: bool = False) -> ProbeResult:
     """``probe`` of a ``ProbeSpec``: its settings checked on the cache (``ProbePlan``), the report's folder checked,

@@ -140,6 +140,7 @@ def _finish(plan: CurvePlan, folder: CurveFolder, meta: dict[str, Any], fits_run
     return rows
 
 
+@checks_switches  # plot and verbose, as learning_curve's (plot='no' drew the plot)
 def run_curve(spec: CurveSpec, cache: Cache | str | Path, out: str | Path | None = None, *, plot: bool = True,
               verbose: bool = False, lock_timeout: float | None = None) -> CurveResult:
     """Fit every point of ``spec`` on ``cache`` (a path or an open Cache) that ``out`` does not hold yet.
