@@ -384,3 +384,22 @@ def test_features_rewritten_in_another_dtype_are_said_by_info_as_by_verify(tiny,
     cache = edited(tiny, tmp_path / "c.h5", edit, reseal=False)
     assert_damaged(capsys, cache, "test/features/out_relu holds float16 values, where its attribute 'dtype' says float32",
                    commands=("info", "verify", "train"))
+
+
+@pytest.mark.parametrize("make", ["fashion", "fashion_views", "photos"])
+def test_every_attribute_featcache_writes_is_one_layout_knows(make, tmp_path):
+    """``layout.ROOT_ATTRS`` and ``SPLIT_ATTRS`` name every attribute extract writes: one it wrote outside them would
+    be taken for a user's own once another is added (``unsealed_attributes`` leaves them all out together, and the
+    cache would be the provenance mismatch again), and ``verify`` refuses any split attribute outside ``SPLIT_ATTRS``.
+    Checked on caches extract made (a review: the two lists were written by hand, no test held them to the writer)."""
+    import h5py
+
+    from featcache.store.layout import ROOT_ATTRS, SPLIT_ATTRS, split_names
+    from helpers import tiny_fashion_cache, tiny_photo_cache
+
+    cache = (tiny_photo_cache(tmp_path) if make == "photos"
+             else tiny_fashion_cache(tmp_path, views="orig,flip" if make == "fashion_views" else None))
+    with h5py.File(cache, "r") as f:
+        assert set(f.attrs) - ROOT_ATTRS == set()
+        splits = split_names(f)
+        assert splits and all(set(f[s].attrs) <= set(SPLIT_ATTRS) for s in splits)
