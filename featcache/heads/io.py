@@ -633,7 +633,12 @@ def compressed_entry(zf: zipfile.ZipFile) -> str | None:
     (its zips, np.savez's and Keras's, store every entry as is), so what it reads is at most the file's size; None
     where every entry is stored."""
     packed = next((i.filename for i in zf.infolist() if i.compress_type != zipfile.ZIP_STORED), None)
-    return None if packed is None else f"its entry {packed} is compressed, which featcache never writes"
+    return None if packed is None else _compressed_words(packed)
+
+
+def _compressed_words(name: str) -> str:
+    """The one wording of a compressed entry ``name`` (``compressed_entry``'s and ``read_entry``'s)."""
+    return f"its entry {name} is compressed, which featcache never writes"
 
 
 def read_entry(zf: zipfile.ZipFile, name: str) -> bytes:
@@ -643,7 +648,7 @@ def read_entry(zf: zipfile.ZipFile, name: str) -> bytes:
     in verify, which called it intact, and one of 20 GB would be killed without a word (an adversarial tester)."""
     info = zf.getinfo(name)
     if info.compress_type != zipfile.ZIP_STORED:
-        raise CompressedEntry(f"its entry {name} is compressed, which featcache never writes")
+        raise CompressedEntry(_compressed_words(name))
     return zf.read(info)
 
 
