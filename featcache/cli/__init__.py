@@ -339,42 +339,52 @@ class _InterruptsInFinalizers:
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
-        self.again: list = []  # the threads that trip a signal again
 
     def __enter__(self) -> None:
         if self.enabled:
+            import _thread
+            import queue
+            import signal
+            import threading
+
+            # The hook only puts on this queue (SimpleQueue.put is safe in a finalizer: it takes no lock a collected
+            # object's owner may hold); a watcher started here trips the signal. Starting a thread from the hook took
+            # threading's own lock, which a finalizer run while the main thread held it (threading.enumerate) would
+            # wait for until a second Ctrl-C (a review of the first version, helper-275).
+            self.tripped: queue.SimpleQueue = queue.SimpleQueue()
+            self.signums = (signal.SIGINT, signal.SIGTERM)
+            self.ident = _thread.get_ident
+            self.watcher = threading.Thread(target=_trip_again, args=(self.tripped,), name="featcache-interrupt",
+                                            daemon=True)
+            self.watcher.start()
             self.before = sys.unraisablehook
             sys.unraisablehook = self._hook
 
     def __exit__(self, *exc) -> None:
         if self.enabled:
             sys.unraisablehook = self.before
-            for thread in self.again:  # the interrupt is raised here if the command ended first
-                thread.join()
+            self.tripped.put(None)
+            self.watcher.join()  # a signal tripped again is raised here if the command ended first
 
     def _hook(self, unraisable) -> None:
         if not isinstance(unraisable.exc_value, KeyboardInterrupt):
             self.before(unraisable)
             return
-        import signal
-        import threading
-
-        signum = signal.SIGTERM if isinstance(unraisable.exc_value, Terminated) else signal.SIGINT
-        thread = threading.Thread(target=_trip_after_hook, args=(threading.get_ident(), signum),
-                                  name="featcache-interrupt", daemon=True)
-        self.again.append(thread)
-        thread.start()
+        self.tripped.put((self.ident(), self.signums[isinstance(unraisable.exc_value, Terminated)]))
 
 
-def _trip_after_hook(main_thread: int, signum: int) -> None:
-    """Trip ``signum`` for the main thread (``main_thread``) once it has left ``_InterruptsInFinalizers._hook``."""
+def _trip_again(tripped) -> None:
+    """``_InterruptsInFinalizers``' watcher: each (thread, signal) the hook put, tripped for the main thread once that
+    thread has left the hook (tripped inside it, the handler would raise in the hook, ignored in turn); ends at None."""
     import _thread
     import time
 
     hook = _InterruptsInFinalizers._hook.__code__
-    while _inside(sys._current_frames().get(main_thread), hook):
-        time.sleep(0.001)
-    _thread.interrupt_main(signum)
+    while (got := tripped.get()) is not None:
+        thread, signum = got
+        while _inside(sys._current_frames().get(thread), hook):
+            time.sleep(0.001)
+        _thread.interrupt_main(signum)
 
 
 def _inside(frame, code) -> bool:

@@ -560,7 +560,10 @@ class CacheWriter:
         freed here, quietly, before the file is closed.
         """
         hook = sys.unraisablehook
-        sys.unraisablehook = lambda _unraisable: None
+        # quiet, but a Ctrl-C or SIGTERM raised in one of those finalizers still goes to the hook before (the CLI's
+        # trips it again: cli._InterruptsInFinalizers; a review, helper-275)
+        sys.unraisablehook = lambda unraisable: (hook(unraisable) if isinstance(unraisable.exc_value, KeyboardInterrupt)
+                                                 else None)
         try:
             for e in exception_chain(exc):
                 traceback.clear_frames(e.__traceback__)
