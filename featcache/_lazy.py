@@ -1,16 +1,21 @@
-"""Quiet, lazy imports of TensorFlow / Keras.
+"""Lazy imports: quiet ones of TensorFlow / Keras, and the names a package re-exports from modules that import
+scikit-learn or h5py.
 
 Importing TensorFlow takes seconds and prints C++ log banners on stderr;
 commands that only read an HDF5 file (``info``) or reject bad input should not
-pay for it, and a user error should stay one line.
+pay for it, and a user error should stay one line. Importing scikit-learn (with
+SciPy and pandas) takes 2-5 s on a loaded machine: building the CLI's parser,
+``--help`` and an extraction need none of it (``package_names``, ``Registry``).
 """
 
+import importlib
 import json
 import os
 import sys
+from collections.abc import MutableMapping
 from contextlib import contextmanager
 from types import ModuleType
-from typing import Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 
 def quiet_env() -> None:
@@ -132,3 +137,63 @@ def native_stderr_quiet() -> Iterator[None]:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+def package_names(package: str, homes: Mapping[str, str]) -> Callable[[str], Any]:
+    """A package's module ``__getattr__`` (PEP 562) for the names it re-exports: each of ``homes`` (name -> the module
+    that defines it) is imported from there when first asked for, then kept as the package's own attribute.
+
+    A package that imported them at its top made every import of one of its light modules import them all:
+    ``featcache.heads.io`` imported scikit-learn through ``featcache.heads``, ``featcache.store.atomic`` h5py
+    through ``featcache.store``; so the CLI's parser took 4.6 s at load 12 to build (``featcache --help`` 6 s at
+    load 25, a new user) for help texts that needed none of it."""
+    namespace = sys.modules[package].__dict__
+
+    def __getattr__(name: str) -> Any:
+        if name not in homes:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(homes[name]), name)
+        namespace[name] = value  # asked once: later lookups find it as any attribute
+        return value
+
+    return __getattr__
+
+
+class Registry(MutableMapping):
+    """A name -> class mapping whose classes are imported when first looked up: ``{"svm": "featcache.heads.svm:SVMHead"}``.
+
+    Its names (``list``, ``in``, ``join``) cost no import; a class's module is imported at ``registry[name]``,
+    ``.get``, ``.values()`` or ``.items()``. A class set into it (a test's head, ``monkeypatch.setitem``) is kept as
+    given. Where the names alone are needed (choices, metavars, "one of: ...") nothing heavy is imported."""
+
+    def __init__(self, homes: Mapping[str, str]) -> None:
+        self._entries: dict[str, Any] = dict(homes)  # a "module:Class" string until looked up, then the class
+        self._loaded: set[str] = set()
+
+    def __getitem__(self, name: str) -> Any:
+        value = self._entries[name]
+        if name not in self._loaded:
+            module, _, attr = value.partition(":")
+            value = self._entries[name] = getattr(importlib.import_module(module), attr)
+            self._loaded.add(name)
+        return value
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self._entries[name] = value
+        self._loaded.add(name)
+
+    def __delitem__(self, name: str) -> None:
+        del self._entries[name]
+        self._loaded.discard(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __repr__(self) -> str:
+        return f"Registry({list(self._entries)})"

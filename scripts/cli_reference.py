@@ -76,7 +76,7 @@ def generate() -> str:
     os.environ["COLUMNS"] = str(WIDTH)
     from featcache.cli import build_parser
 
-    parser = build_parser()
+    parser = build_parser(help_texts=True)  # every help text, those made only when shown too
     parser.prog = "featcache"
     subs, summaries = _subparsers(parser), _summaries(parser)
     lines = [

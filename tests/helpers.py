@@ -17,6 +17,7 @@ import struct
 import subprocess
 import sys
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -779,22 +780,25 @@ def stub_model_runs(set_attr) -> None:
 # Runs the CLI in a fresh process (``python -m featcache``), then writes which of TensorFlow and Keras it imported.
 CLI_IMPORTS = """
 import json, sys
-out = sys.argv.pop(1)
+out, watched = sys.argv.pop(1), json.loads(sys.argv.pop(1))
 code = 0
 try:
     from featcache.cli import main
     code = main(sys.argv[1:])
 finally:
     with open(out, "w") as f:
-        json.dump(sorted(m for m in ("tensorflow", "keras") if m in sys.modules), f)
+        json.dump(sorted(m for m in watched if m in sys.modules), f)
 raise SystemExit(code)
 """
+# What a command that runs none of them must not import: TensorFlow and Keras (20 s at load 9 on a cached conversion;
+# issue 14), scikit-learn with SciPy and pandas (4.6 s of building the CLI's parser at load 12), matplotlib.
+HEAVY = ("tensorflow", "keras", "sklearn", "scipy", "pandas", "matplotlib")
 
 
-def cli_imports(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, list[str]]:
-    """``featcache ARGS`` in a fresh process in ``tmp_path``: (the process, which of TensorFlow and Keras it imported).
-    A run that needs neither (on a cached conversion) must not pay their import (20 s at load 9; issue 14)."""
+def cli_imports(tmp_path: Path, *args: str, modules: Sequence[str] = HEAVY) -> tuple[subprocess.CompletedProcess, list[str]]:
+    """``featcache ARGS`` in a fresh process in ``tmp_path``: (the process, which of ``modules`` it imported).
+    A run that needs none of them must not pay their import (``HEAVY``)."""
     seen = tmp_path / f"imported{len(list(tmp_path.glob('imported*')))}.json"
-    proc = subprocess.run([sys.executable, "-c", CLI_IMPORTS, str(seen), *args], capture_output=True, text=True,
-                          cwd=tmp_path, timeout=300)
+    proc = subprocess.run([sys.executable, "-c", CLI_IMPORTS, str(seen), json.dumps(list(modules)), *args],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
     return proc, json.loads(seen.read_text())

@@ -14,6 +14,8 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 import featcache
 
 STAGES = ("sources", "embedding", "store", "heads", "analysis", "deploy", "recipes")  # recipes: the lesson, on top
@@ -211,3 +213,38 @@ def test_the_packages_modules_load_on_first_use_after_a_plain_import():
     proc = subprocess.run([sys.executable, "-c", code, *names], capture_output=True, text=True, timeout=120,
                           cwd=Path(featcache.__file__).parents[1])
     assert proc.returncode == 0, proc.stderr
+
+
+def test_the_clis_help_and_parser_import_nothing_heavy(tmp_path):
+    """Regression (a new user: ``featcache --help`` took 6 s at load 25): building the CLI's parser imported every
+    command's module and through them scikit-learn, SciPy and pandas (``heads``' classes, for train's help and
+    through ``featcache.heads`` for any of its modules) and h5py (``featcache.store``): 4.6 s of an extraction's
+    start at load 12 (docs/benchmarks.md, "Starting on a cached conversion"). Now ``--help``, a command's help and a
+    flag refused by the parser import none of them; train's and curve's help texts that quote the heads' classes
+    are made when shown (``cli.Parser.add_argument``), so those two import scikit-learn then."""
+    from helpers import HEAVY, cli_imports
+
+    for args in (["--help"], ["extract", "--help"], ["predict", "--help"], ["extract", "--no-such-flag"]):
+        proc, imported = cli_imports(tmp_path, *args, modules=(*HEAVY, "h5py"))
+        assert imported == [], (args, imported)
+        if "--help" in args:
+            assert proc.returncode == 0 and proc.stdout.startswith("usage: featcache"), (args, proc.stderr)
+        else:  # the parser's one line
+            assert proc.returncode == 2 and "--no-such-flag" in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+
+
+def test_the_names_a_package_loads_on_first_use_are_their_modules_objects():
+    """``featcache.heads`` and ``featcache.store`` import the modules behind the names they re-export when a name is
+    first asked for (``_lazy.package_names``; the heads' registry, ``_lazy.Registry``), so that their light modules
+    (``heads.io``, ``store.atomic``) import no scikit-learn or h5py: each name is still its module's object."""
+    import importlib
+
+    from featcache import heads, store
+
+    for package in (heads, store):
+        for name, module in package._HOMES.items():
+            assert getattr(package, name) is getattr(importlib.import_module(module), name), (package.__name__, name)
+    assert [heads.HEADS[n] for n in ("keras", "logreg", "svm")] == [heads.DenseHead, heads.LogRegHead, heads.SVMHead]
+    assert list(heads.HEADS) == ["keras", "logreg", "svm"] and dict(heads.HEADS.items())["svm"] is heads.SVMHead
+    with pytest.raises(AttributeError, match="has no attribute 'Nothing'"):
+        store.Nothing

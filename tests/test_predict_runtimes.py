@@ -200,7 +200,8 @@ def test_predict_and_evaluate_on_a_cached_conversion_import_neither_tensorflow_n
     """Regression (issue 14): predict and evaluate of an exported model whose conversion was cached imported Keras
     and TensorFlow anyway (the converters' versions in the conversion's key, Keras's backend), 20 s of a start
     at load 9 for a model that runs without them. Now neither is imported, by name and under ``auto``, and the
-    probabilities are Keras's."""
+    probabilities are Keras's. predict imports no scikit-learn, SciPy, pandas or matplotlib either (helpers.HEAVY: the
+    CLI's parser imported scikit-learn, 4.6 s at load 12); evaluate runs scikit-learn's metrics and plots."""
     from helpers import cli_imports, make_class_tree
 
     ModelRunner(tiny["path"], runtime="onnxruntime")  # its conversion, cached
@@ -215,7 +216,7 @@ def test_predict_and_evaluate_on_a_cached_conversion_import_neither_tensorflow_n
         np.testing.assert_allclose([[row[c] for c in CLASSES] for row in probs], tiny["want"]["rgb"], atol=1e-4)
     make_class_tree(tmp_path / "photos", {c: 2 for c in CLASSES}, size=32)
     proc, imported = cli_imports(tmp_path, "evaluate", str(tiny["path"]), str(tmp_path / "photos"), "--runtime",
-                                 "onnxruntime", "--json")
+                                 "onnxruntime", "--json", modules=("tensorflow", "keras"))
     assert proc.returncode == 0 and imported == [], (imported, proc.stderr[-2000:])
     assert len(conversions) == 1
 

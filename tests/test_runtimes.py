@@ -509,7 +509,8 @@ def test_a_run_on_a_cached_conversion_imports_neither_tensorflow_nor_keras(tmp_p
     ``__version__`` and to record Keras's and TensorFlow's versions: 19.5-20.8 s of a 20-22 s start at load 9
     (docs/benchmarks.md, "Starting on a cached conversion"). Now it imports neither, by name and under ``auto``,
     finds the same conversion (no second one), and records the same versions and backend, which this process,
-    having imported both, reads from them."""
+    having imported both, reads from them. Nor scikit-learn, SciPy, pandas or matplotlib (helpers.HEAVY), which the
+    CLI's parser imported for other commands' help texts: 4.6 s at load 12, the next lever of that start."""
     import h5py
     from helpers import cli_imports, run_main
 

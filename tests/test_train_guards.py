@@ -33,8 +33,10 @@ def cache(tmp_path) -> Path:
 
 
 def test_train_help_quotes_the_heads_own_defaults(monkeypatch):
-    """The help said "5 epochs", "L2 1e-2", "logreg 0.03, svm 10" in its own words; it now reads them from the heads."""
+    """The help said "5 epochs", "L2 1e-2", "logreg 0.03, svm 10" in its own words; it now reads them from the heads
+    (their classes when the help is made: build_parser(help_texts=True), as when it is shown)."""
     import featcache.cli.train as cli_train
+    from featcache import heads
     from featcache.cli import build_parser
     from featcache.heads import LogRegHead
 
@@ -43,8 +45,8 @@ def test_train_help_quotes_the_heads_own_defaults(monkeypatch):
             super().__init__(C=C, cv_folds=cv_folds, **kw)
 
     monkeypatch.setitem(cli_train.PRESETS, "lesson", {"epochs": 9, "early_stopping": False, "l2": 0.0})
-    monkeypatch.setattr(cli_train, "LogRegHead", OtherLogReg)
-    sub = next(a for a in build_parser()._actions if hasattr(a, "choices") and isinstance(a.choices, dict))
+    monkeypatch.setitem(heads.HEADS, "logreg", OtherLogReg)
+    sub = next(a for a in build_parser(help_texts=True)._actions if hasattr(a, "choices") and isinstance(a.choices, dict))
     helps = {a.dest: a.help for a in sub.choices["train"]._actions}
     assert helps["preset"].startswith("Keras head: 'lesson' 9 epochs; 'default' 200 epochs, L2 0.01, early stopping")
     assert "by 7-fold cross-validation" in helps["C"] and "(default: logreg 0.5, svm 10)" in helps["C"]

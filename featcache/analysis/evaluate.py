@@ -40,10 +40,11 @@ from featcache.heads.io import (TEST_ACCURACY, TEST_ACCURACY_ORIG, check_compati
                                 width_problem)
 from featcache.heads.views import PROBABILITIES, averaged_over, averaged_quantity, scored_rows, scored_views, scoring_shown
 from featcache.store.atomic import output_files, write_json, write_text
-from featcache.store import Cache, as_cache
 
 if TYPE_CHECKING:
     from sklearn.base import BaseEstimator
+
+    from featcache.store import Cache
 
 
 # Misclassified images listed in the text report; evaluation.json holds them all.
@@ -537,6 +538,8 @@ def evaluate(
     check_write_out(write, out)
     if out is not None:  # write, here
         check_out_dir(out)  # before the work: a file named as --out, or a folder that cannot be written
+    from featcache.store import as_cache  # h5py's import: the CLI's parser imports this module (LeakageWarning)
+
     cache = as_cache(cache)
     if list(meta.get("class_names") or []) != cache.class_names:  # first: another data set's cache is the mistake,
         # not its image size (a hymenoptera head on the Fashion-MNIST cache said "image_size: head 224 vs cache 96;

@@ -17,15 +17,14 @@ from featcache import paths
 from featcache.analysis.subsets import CLASSES_FIRST, stratified_subset, warn_missing_classes
 from featcache.errors import FeatcacheError, cli_running, given, given_together, one_line, option, python_text, warn
 from featcache.progress import bars_wanted, counted, seconds_text, showing_fits, status
-from featcache.heads import (HEADS, RUN_ONLY_PARAMS, DenseHead, check_head_params, check_param_names, fold_reason,
+from featcache.heads import (HEADS, RUN_ONLY_PARAMS, check_head_params, check_param_names, fold_reason,
                              head_params, head_suffix, make_head, suffixes_line)
-from featcache.heads.dense import DEFAULT_PRESET
+from featcache.heads.presets import DEFAULT_PRESET
 from featcache.heads.io import (ANOTHER_CACHE, DIGEST_KEY, TEST_ACCURACY, TEST_ACCURACY_ORIG, WRITTEN_BY, check_head_out, digest_keys,
                                  with_names_before, head_meta, read_head_meta, replaced_from, replaced_words, stored_digest,
                                  write_head)
 from featcache.heads.views import accuracy_of, averaged_over, fit_views, score_views
 from featcache.sources.images import check_file_outside_classes
-from featcache.store import Cache, as_cache
 from featcache.store.atomic import written_through
 from featcache.validate import (
     ParamLabel,
@@ -50,6 +49,8 @@ from featcache.validate import (
 
 if TYPE_CHECKING:
     from sklearn.base import BaseEstimator
+
+    from featcache.store import Cache
 
 
 @dataclass
@@ -158,6 +159,8 @@ def _build_head(head: str, *, preset: str | None, epochs: int | None, C: float |
         how = f"is set with {option('--preset')} and {option('--epochs')}" if head == "keras" else "has no C"
         raise FeatcacheError(f"{option('--C')} applies to {_heads_given(with_C)} only; the {head} head {how}")
     if head == "keras":
+        from featcache.heads.dense import DenseHead  # scikit-learn's import, where a Keras head is fitted
+
         base: dict[str, Any] = {**DenseHead.preset_params(preset or DEFAULT_PRESET),
                                 "seed": seed, "n_classes": n_classes, "standardize": standardize}
         if epochs is not None:  # the CLI's check at the API's boundary: epochs=0 saved an untrained head (a tester)
@@ -596,6 +599,8 @@ def train(
     seed = check_seed(seed)
     # 50.5 and "50" ended in bare TypeErrors inside the subset's draw (an adversarial tester)
     train_size = None if train_size is None else positive_int(train_size, "--train-size")
+    from featcache.store import as_cache  # h5py's import: the CLI's parser imports this module for train's defaults
+
     cache = as_cache(cache)
     require_splits(cache, "train", "test")
     train_views, test_views = check_views(cache, train_views, "--train-views"), check_views(cache, test_views, "--test-views")

@@ -17,7 +17,7 @@ import sys
 TYPE_CHECKING = False  # typing's constant without importing typing here (type checkers read it as True)
 if TYPE_CHECKING:
     import argparse
-    from typing import IO, Any, NoReturn, Sequence
+    from typing import IO, Any, Callable, NoReturn, Sequence
 
 RESUMABLE = ("extract", "curve", "lesson")  # lesson resumes its extraction
 COMMANDS = ["extract", "info", "verify", "train", "evaluate", "lesson", "curve", "probe", "finetune", "export", "predict"]
@@ -60,6 +60,24 @@ def _parser_class():
             # here, so its check says what is wrong with it; -h, -x and --flags are still flags.
             self._negative_number_matcher = negative_number
             self.register("action", "version", _Version)  # action="version": refuses a closed stdout as --help does
+            self._help_later: list[tuple[argparse.Action, Callable[[], str]]] = []
+
+        def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+            """As argparse's, but ``help`` may be a function of no arguments, which makes the text when help is shown
+            (``fill_help``), not when the parser is built: train's and curve's help quote the heads' classes (their
+            defaults and summaries), whose modules import scikit-learn, 2-5 s on a loaded machine that building the
+            parser for any command, ``featcache --help`` among them, paid (a new user: 6 s at load 25)."""
+            later = kwargs.pop("help") if callable(kwargs.get("help")) else None
+            action = super().add_argument(*args, **kwargs)
+            if later is not None:
+                self._help_later.append((action, later))
+            return action
+
+        def fill_help(self) -> None:
+            """Make the help texts given as functions (``add_argument``), once."""
+            while self._help_later:
+                action, text = self._help_later.pop(0)
+                action.help = text()
 
         def print_help(self, file: IO[str] | None = None) -> None:
             """As argparse's, but with standard output closed, the closed-stdout line and exit 2 (refuse_closed_stdout)."""
@@ -95,6 +113,7 @@ def _parser_class():
 
         def format_help(self) -> str:
             """argparse's, and where a default names HOME/..., what HOME is."""
+            self.fill_help()
             text = super().format_help()
             # the note's words, not its line breaks: argparse wraps the top parser's epilog (it was printed twice)
             said = " ".join(HOME_NOTE.split()) in " ".join(text.split())
@@ -226,8 +245,10 @@ def _nearest_flag(parser, extras: list[str]) -> str:
     return ""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argparse parser of every subcommand (imports each subcommand's module)."""
+def build_parser(help_texts: bool = False) -> argparse.ArgumentParser:
+    """The argparse parser of every subcommand (imports each subcommand's module). ``help_texts``: make every help
+    text now (docs/cli.md's generator, a test that reads ``action.help``); otherwise those given as functions are made
+    when help is shown (``Parser.add_argument``), so building the parser imports no scikit-learn."""
     import importlib
 
     from featcache import __version__
@@ -243,6 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=Parser)
     for name in COMMANDS:
         importlib.import_module(f"{__name__}.{name}").register(sub)
+    if help_texts:
+        for command in sub.choices.values():
+            command.fill_help()
     return parser
 
 

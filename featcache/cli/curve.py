@@ -9,7 +9,7 @@ from featcache.analysis.curve.spec import DEFAULT_KERAS_PRESET
 from featcache.cli.common import add_json_flag, api_default, given, positive_int, print_json, seconds
 from featcache.cli.headfile import add_views_args
 from featcache.errors import FeatcacheError
-from featcache.heads.dense import DEFAULT_PRESET, PRESETS
+from featcache.heads.presets import DEFAULT_PRESET, PRESETS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,8 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", type=positive_int, metavar="K", help=f"seeds 0..K-1, one ordering each (default: {seeds})")
     p.add_argument("--heads", metavar="H1,H2", help=f"heads to fit (default: {','.join(heads)})")
     p.add_argument("--keras-preset", metavar="|".join(PRESETS),
-                   help=f"training preset of the keras head (default: {DEFAULT_KERAS_PRESET}: {keras_preset_words()}; "
-                        f"quicker per point than 'train', whose default is '{DEFAULT_PRESET}': L2 and early stopping)")
+                   help=keras_preset_help)
     # default=None, as every flag's: the two switches below are "given" or not, never a default of their own
     p.add_argument("--keras-standardize", action="store_true", default=None,
                    help="keras head: standardize the features over each subset's training rows first (see 'train --standardize')")
@@ -55,6 +54,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="epochs of the from-scratch CNN (default: ScratchCNN's own)")
     add_json_flag(p)
     p.set_defaults(func=run)
+
+
+def keras_preset_help() -> str:
+    """--keras-preset's help, made when help is shown (cli.Parser.add_argument): it reads the Keras head's class,
+    whose module imports scikit-learn."""
+    return (f"training preset of the keras head (default: {DEFAULT_KERAS_PRESET}: {keras_preset_words()}; "
+            f"quicker per point than 'train', whose default is '{DEFAULT_PRESET}': L2 and early stopping)")
 
 
 def keras_preset_words() -> str:

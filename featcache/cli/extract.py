@@ -11,7 +11,7 @@ from featcache.embedding.engines.local import LocalEngine
 from featcache.embedding.engines.ray_engine import DEFAULT_PORT, DEFAULT_WORKERS
 from featcache.embedding.runtimes import AUTO_MIN_IMAGES, RUNTIMES, lock_timeout_help
 from featcache.recipes.lesson import DEFAULTS as LESSON
-from featcache.store.layout import CACHE_SUFFIX, CACHE_SUFFIX_WORDS
+from featcache.store.format import CACHE_SUFFIX, CACHE_SUFFIX_WORDS
 from featcache.embedding.specs import (
     DTYPES,
     OPTIONS,

@@ -37,7 +37,6 @@ from featcache.embedding.backbones import (
 )
 from featcache.embedding.passes import BATCH_SIZE
 from featcache.errors import FeatcacheError, example, given, option, unknown
-from featcache.store.layout import check_cache_name
 from featcache.validate import check_bool, check_lock_timeout, closest, positive_int, setting_path, shown
 
 DTYPES = ("float32", "float16")
@@ -132,6 +131,8 @@ class StoreSpec:
 
     def __post_init__(self):
         if self.out is not None:
+            from featcache.store.layout import check_cache_name  # h5py's import, which the CLI's parser does not need
+
             object.__setattr__(self, "out", setting_path(self.out, "--out", "a file path"))
             check_cache_name(self.out)
         object.__setattr__(self, "dtype", _dtype_name(self.dtype))

@@ -8,23 +8,32 @@ by name (CLI, curves, probing).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from featcache import _lazy
 from featcache.errors import FeatcacheError, ParamsDisagree, cli_running, given, keyword_of, option, python_text, unknown
 from featcache.validate import ParamLabel, parse_C, parse_list, shown
-from featcache.heads.dense import DenseHead
-from featcache.heads.logreg import LogRegHead
-from featcache.heads.svm import SVMHead
 
 if TYPE_CHECKING:
     from sklearn.base import BaseEstimator
 
+    from featcache.heads.dense import DenseHead
+    from featcache.heads.logreg import LogRegHead
+    from featcache.heads.svm import SVMHead
+
 
 # A new head is one class and its line here. Each class declares how it is stored (``file_suffix``: ".keras", a
 # Keras model, DenseHead's; ".npz", fitted state as arrays and JSON, with ``state_classes`` and ``structure_ok``
-# for heads.state and heads.io) and takes ``seed`` (train, curve and probe pass it to every head).
-HEADS: dict[str, type] = {"keras": DenseHead, "logreg": LogRegHead, "svm": SVMHead}
+# for heads.state and heads.io) and takes ``seed`` (train, curve and probe pass it to every head). Each class is
+# imported when first looked up (``_lazy.Registry``): their modules import scikit-learn, which the heads' names
+# (the CLI's parser, a choice's check) and this package's light modules (heads.io, heads.views) do not need.
+HEADS: MutableMapping[str, type] = _lazy.Registry({"keras": "featcache.heads.dense:DenseHead",
+                                                   "logreg": "featcache.heads.logreg:LogRegHead",
+                                                   "svm": "featcache.heads.svm:SVMHead"})
+# The classes under their own names too (``from featcache.heads import SVMHead``), imported as they are asked for.
+_HOMES = {"DenseHead": "featcache.heads.dense", "LogRegHead": "featcache.heads.logreg", "SVMHead": "featcache.heads.svm"}
+__getattr__ = _lazy.package_names(__name__, _HOMES)
 
 
 def head_summary(name: str) -> str:

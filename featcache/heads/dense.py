@@ -15,26 +15,14 @@ from featcache._lazy import keras
 from featcache.errors import FeatcacheError, ParamsDisagree, cli_running, given, unknown
 from featcache.heads.folding import to_raw
 from featcache.heads.inputs import fit_data, predict_data
+# the presets' home: a module of their own, so the CLI's parser names them without this module's scikit-learn import
+from featcache.heads.presets import DEFAULT_PRESET, PRESETS  # noqa: F401  (DEFAULT_PRESET: the head's name for it)
 from featcache.progress import epoch_progress, epochs_text, fit_note
 from featcache.validate import COUNT_MAX, ParamLabel, check_bool, check_number, check_seed_param, param_text, setting
 
 if TYPE_CHECKING:
     from keras import Model as KerasModel
 
-# "lesson": exactly the lesson's training (5 epochs, nothing else).
-# "default": the same head with an L2 penalty on the Dense kernel, trained
-# until validation loss has not improved for 10 epochs, best weights restored.
-# Measured on the lesson's cache (4,000 / 3,000 images, out_relu, seeds 0 and
-# 1): lesson 0.817 / 0.821; early stopping alone (patience 5, 10 or 20) 0.828 /
-# 0.831, because validation loss bottoms out after ~9 epochs whatever the
-# patience; dropout 0.5 0.831 / 0.838; L2 1e-2 0.844 / 0.847 (L2 1e-3 0.827,
-# 3e-2 0.841, 1e-1 0.836). The penalty only shapes training: the layers, and
-# so the end-to-end model the weights drop into, are the lesson's.
-PRESETS = {
-    "lesson": dict(epochs=5, early_stopping=False, l2=0.0),
-    "default": dict(epochs=200, early_stopping=True, patience=10, l2=1e-2),
-}
-DEFAULT_PRESET = "default"  # what train uses without --preset (curve keeps the lesson's for speed: DEFAULT_KERAS_PRESET)
 # Training steps per call into the compiled graph. Only speed: the batches and
 # their order are the same, so are the weights (one step per call spent most
 # of a 60,000-image fit in Python; see docs/benchmarks.md, "Learning curves").

@@ -8,24 +8,20 @@
 - ``lock``: the writers' lock; ``atomic``: publishing files; ``fingerprint``: hashes
 """
 
-from featcache.store.atomic import atomic_path, publish, write_json, write_text  # noqa: F401
-from featcache.store.identity import CacheIdentity  # noqa: F401
-from featcache.store.layout import (  # noqa: F401
-    FORMAT,
-    FORMAT_VERSION,
-    STAGING,
-    lock_path,
-    partial_path,
-)
-from featcache.store.lock import exclusive_lock  # noqa: F401
-from featcache.store.reader import (  # noqa: F401
-    Cache,
-    VerifyResult,
-    find_complete,
-    as_cache,
-    open_cache,
-    read_attrs,
-    tidy_partial,
-    verify,
-)
-from featcache.store.writer import CacheWriter, SplitSpec, StagedWriter, make_writer  # noqa: F401
+from featcache import _lazy
+
+# The names below are imported from their modules when first asked for (``_lazy.package_names``): the reader and
+# writer import h5py, which the light modules (``store.atomic``, ``store.lock``, ``store.fingerprint``) and what
+# imports only them (the CLI's parser) do not need.
+_HOMES = {
+    **dict.fromkeys(("atomic_path", "publish", "write_json", "write_text"), "featcache.store.atomic"),
+    "CacheIdentity": "featcache.store.identity",
+    **dict.fromkeys(("FORMAT", "FORMAT_VERSION"), "featcache.store.format"),
+    **dict.fromkeys(("STAGING", "partial_path"), "featcache.store.layout"),
+    **dict.fromkeys(("exclusive_lock", "lock_path"), "featcache.store.lock"),
+    **dict.fromkeys(("Cache", "VerifyResult", "find_complete", "as_cache", "open_cache", "read_attrs", "tidy_partial",
+                     "verify"), "featcache.store.reader"),
+    **dict.fromkeys(("CacheWriter", "SplitSpec", "StagedWriter", "make_writer"), "featcache.store.writer"),
+}
+__getattr__ = _lazy.package_names(__name__, _HOMES)
+__all__ = list(_HOMES)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
 from featcache.store.fingerprint import canonical, fingerprint
-from featcache.store.layout import FORMAT_VERSION
+from featcache.store.format import FORMAT_VERSION
 
 
 # Where a file an output replaces was made from, where not from this cache (heads.io.replaced_from for heads and

@@ -39,6 +39,10 @@ from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5, f
 from featcache.sources.base import STAGING  # noqa: F401  (the one group of a staged partial file)
 from featcache.store.atomic import is_no_space
 from featcache.store.fingerprint import fingerprint
+from featcache.store.lock import lock_path  # noqa: F401  (its home: the lock's module, which imports no h5py)
+# the format's name and version and a cache's suffixes: their home imports no h5py, so the CLI's parser reads them
+from featcache.store.format import (FORMAT, FORMAT_VERSION, CACHE_SUFFIX, CACHE_SUFFIX_WORDS, CACHE_SUFFIXES,  # noqa: F401
+                                    is_cache_name)
 from featcache.validate import outside_storage
 
 if TYPE_CHECKING:
@@ -59,10 +63,6 @@ def force_words() -> str:
     return option("--force", "StoreSpec(force=True)")
 
 
-FORMAT = "featcache"
-# 2: Fletcher-32 on every dataset and the content_digest attribute (issue 13).
-# It is part of every fingerprint, so format-1 caches are not taken for hits.
-FORMAT_VERSION = 2
 # Rows per chunk of a feature dataset: extract's default batch, so a batch
 # write fills whole chunks. The writer keeps no chunk cache (below), so a
 # 64-row batch written into a taller chunk reads, checks and rewrites all of
@@ -226,19 +226,6 @@ def default_report_folder(plain: Path, what: str, made_from: str, record: str, m
     return checked(plain.with_name(f"{plain.name}_{hashlib.sha256(os.fsencode(owner)).hexdigest()[:6]}"))
 
 
-# What a cache file's name ends in: CACHE_SUFFIX is the default name's; extract's --out (StoreSpec(out=)) takes any of
-# CACHE_SUFFIXES in any case. Only .h5 was taken at first, and a user's existing feats.hdf5 or x.H5, which train and
-# info read, could no longer be re-run, resumed or hit (a review).
-CACHE_SUFFIX = ".h5"
-CACHE_SUFFIXES = (".h5", ".hdf5")
-CACHE_SUFFIX_WORDS = " or ".join(CACHE_SUFFIXES)
-
-
-def is_cache_name(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path``'s name ends in a cache's suffix (:data:`CACHE_SUFFIXES`, any case)."""
-    return Path(path).suffix.lower() in CACHE_SUFFIXES
-
-
 def check_cache_name(path: str | Path) -> None:
     """A cache's name as ``--out`` (``StoreSpec(out=)``) gives it, checked when the ``StoreSpec`` is made (the CLI
     makes one of its flags): no folder, one of ``CACHE_SUFFIXES`` at its end (any case), and room for its partial's name (a 246-byte --out
@@ -279,20 +266,6 @@ def check_cache_name(path: str | Path) -> None:
         raise FeatcacheError(f"{file_name} is too long ({len(os.fsencode(name))} bytes): featcache writes "
                              f"<name>{PARTIAL_SUFFIX} beside it and a file name holds at most {NAME_MAX} bytes; "
                              f"choose a name of at most {NAME_MAX - len(PARTIAL_SUFFIX)} bytes")
-
-
-def lock_path(path: Path) -> Path:
-    """``<path>.lock`` beside ``path``, made absolute first: ``curve --out .`` has no name to add to (a review);
-    the file system's root, none at all, so its lock goes inside it."""
-    path = Path(path).resolve()
-    if path == path.parent:
-        return path / ".featcache.lock"
-    if len(os.fsencode(path.name + ".lock")) > NAME_MAX:
-        # a legal name of 251 bytes or more has no room for ".lock": a curve folder named after a long photo folder
-        # said "cannot write the lock file ... (File name too long); choose a writable --out" (a tester). 16 hex of
-        # its SHA-256 instead, as output_lock_path does, hidden: it is no name of the user's.
-        return path.with_name(f".{hashlib.sha256(os.fsencode(path.name)).hexdigest()[:16]}.lock")
-    return path.with_name(path.name + ".lock")
 
 
 def output_lock_path(path: Path) -> Path:

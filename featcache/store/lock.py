@@ -15,6 +15,7 @@ taken for a pid, overwritten and deleted: earlier sessions' notes).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import time
@@ -24,7 +25,7 @@ from typing import Iterator, TextIO
 
 from featcache.errors import CacheBusy, FeatcacheError, in_the_way, named_option, one_line, out_option
 from featcache.progress import note
-from featcache.store.layout import lock_path
+from featcache.store.atomic import NAME_MAX
 
 # How often a writer with a timeout retries a held lock: a frozen holder is
 # noticed within this, and 10 tries a second cost nothing.
@@ -46,6 +47,20 @@ LOCK_MARK = b"featcache-lock pid="
 
 # ``holder``'s words for a holder that wrote no pid of featcache's (another program's flock, a stale file's)
 UNKNOWN_HOLDER = "another process"
+
+
+def lock_path(path: Path) -> Path:
+    """``<path>.lock`` beside ``path``, made absolute first: ``curve --out .`` has no name to add to (a review);
+    the file system's root, none at all, so its lock goes inside it."""
+    path = Path(path).resolve()
+    if path == path.parent:
+        return path / ".featcache.lock"
+    if len(os.fsencode(path.name + ".lock")) > NAME_MAX:
+        # a legal name of 251 bytes or more has no room for ".lock": a curve folder named after a long photo folder
+        # said "cannot write the lock file ... (File name too long); choose a writable --out" (a tester). 16 hex of
+        # its SHA-256 instead, as output_lock_path does, hidden: it is no name of the user's.
+        return path.with_name(f".{hashlib.sha256(os.fsencode(path.name)).hexdigest()[:16]}.lock")
+    return path.with_name(path.name + ".lock")
 
 
 def holder(path: Path, lock_file: Path | None = None) -> str:
