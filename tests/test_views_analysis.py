@@ -395,6 +395,21 @@ def test_probe_view_settings_option_and_bad_settings(views_cache, tmp_path, caps
     assert "logreg 3/3" in text and "view settings (train views/test views averaged)" in text and "best layer:" in text
 
 
+def test_probes_bar_counts_each_folds_fit_and_workers_give_the_same_rows(views_cache, tmp_path, capsys, progress_on):
+    """Regression (a new user): 'probe --folds 5' of a 4-view cache's view settings took 8 min with a bar that read
+    "1/4" for minutes, a step being a head on one set of training views fitted on all 5 folds. Now a step is one
+    fold's fit (jobs x folds), in plain lines where stderr is no terminal; workers (jobs=2) take a fold each and give
+    the same rows (the accuracy over every image once, the last fold's C, the mean fit's seconds aside)."""
+    kw = dict(heads="logreg", view_settings="orig/orig;flip/all", folds=3, plot=False)  # 2 sets of training views
+    alone = featcache.probe(views_cache, out=tmp_path / "one", verbose=True, **kw)
+    err = capsys.readouterr().err
+    assert "6 fits, 2 x 3 folds" in err and "\r" not in err
+    assert re.findall(r"^(\d+)/(\d+) \[", err, re.M) == [(str(n), "6") for n in range(1, 7)], err
+    workers = featcache.probe(views_cache, out=tmp_path / "two", jobs=2, **kw)
+    rows = [[(r.train_views, r.test_views, r.C, r.accuracy) for r in res.rows] for res in (alone, workers)]
+    assert rows[0] == rows[1] and len(rows[0]) == 2
+
+
 def test_best_row_ties_go_to_fewer_views_before_a_shallower_layer():
     from featcache.analysis.probe import ProbeRow, best_row
 

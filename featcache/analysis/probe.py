@@ -32,7 +32,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
@@ -319,14 +319,27 @@ def _open_cached(path: str, stamp: tuple[int, int, int, int]) -> Cache:
     return open_cache(path)
 
 
+class FoldFit(NamedTuple):
+    """One fit of a job (a head on a layer on one set of training views): on one pair of ``Scoring.splits``, or on
+    the whole train split scored on the test split."""
+
+    accuracies: list[float]  # with each test view setting averaged per scored image
+    scored: int  # the images it scored
+    C: float | str | None
+    seconds: float  # the fit's
+
+
 def _fit_one(path: Path, layer: str, head_name: str, params: dict[str, Any],
              splits: tuple[tuple[np.ndarray, np.ndarray], ...] | None, train_views: Views = ("orig",),
-             tests: tuple[Views, ...] = (("orig",),), sealed_as: tuple[Any, ...] = ()) -> tuple[list[float], float | str | None, float]:
-    """Fit one head on ``train_views`` of the fit images; (accuracy with each of ``tests`` averaged, C, fit seconds).
+             tests: tuple[Views, ...] = (("orig",),), sealed_as: tuple[Any, ...] = (), fold: int | None = None,
+             fitted: Callable[[], None] | None = None) -> list[FoldFit]:
+    """Fit one head on ``train_views`` of the fit images, each fit scored with each of ``tests`` averaged: one
+    ``FoldFit`` per fit, in fold order (``combined`` makes the job's accuracy, C and seconds of them).
 
     ``splits`` (``Scoring.splits``): None fits every training image and scores the test split; else each
-    (fit rows, scored rows) pair, drawn over images, on which each side takes its views. With folds the accuracy
-    counts every training image once, the C is the last fold's and the seconds the mean fit. ``sealed_as``: the
+    (fit rows, scored rows) pair, drawn over images, on which each side takes its views; ``fold``: that pair alone
+    (a worker's task), else every one. ``fitted`` is called after each fit: the progress bar moves per fit, where it
+    moved per job, and a job of 5 folds on a 4-view cache read "1/4" for minutes (a new user). ``sealed_as``: the
     probed cache's (``Cache.sealed_as``); a cache moved over it during the run is refused, not fitted.
     """
     cache = _opened(path)
@@ -339,15 +352,32 @@ def _fit_one(path: Path, layer: str, head_name: str, params: dict[str, Any],
     test_views_at = [[needed.index(v) for v in test] for test in tests]
     if splits is None:
         Xt, yt = cache.view_features("test", layer, needed), cache.labels("test")
-        return _fit_and_score(head_name, params, Xv[fit_views_at], y, [Xt[p] for p in test_views_at], yt)
+        acc, C, seconds = _fit_and_score(head_name, params, Xv[fit_views_at], y, [Xt[p] for p in test_views_at], yt)
+        if fitted is not None:
+            fitted()
+        return [FoldFit(acc, len(yt), C, seconds)]
     # The view selections are copies (fancy indexing): made once, not once per fold.
     X, Xs = Xv[fit_views_at], [Xv[p] for p in test_views_at]
-    correct, C, seconds = np.zeros(len(tests)), None, 0.0
-    for fit, out in splits:
-        acc, C, s = _fit_and_score(head_name, params, X[:, fit], y[fit], [Xt[:, out] for Xt in Xs], y[out])
-        correct += np.asarray(acc) * len(out)
-        seconds += s
-    return list(correct / sum(len(out) for _, out in splits)), C, seconds / len(splits)
+    fits = []
+    for fit, out in splits if fold is None else splits[fold:fold + 1]:
+        acc, C, seconds = _fit_and_score(head_name, params, X[:, fit], y[fit], [Xt[:, out] for Xt in Xs], y[out])
+        fits.append(FoldFit(acc, len(out), C, seconds))
+        if fitted is not None:
+            fitted()
+    return fits
+
+
+def combined(fits: Sequence[FoldFit], folded: bool) -> tuple[list[float], float | str | None, float]:
+    """A job's (accuracy with each test setting, C, fit seconds) from its ``fits`` in fold order. ``folded``: fits
+    on ``Scoring.splits``, whose accuracy counts every scored image once, C is the last fold's and seconds the mean
+    fit; else the one fit on the test split, as it is."""
+    if not folded:
+        return fits[0].accuracies, fits[0].C, fits[0].seconds
+    correct, seconds = np.zeros(len(fits[0].accuracies)), 0.0
+    for f in fits:
+        correct += np.asarray(f.accuracies) * f.scored
+        seconds += f.seconds
+    return list(correct / sum(f.scored for f in fits)), fits[-1].C, seconds / len(fits)
 
 
 def _fit_and_score(head_name: str, params: dict[str, Any], X: np.ndarray, y: np.ndarray, tests: list[np.ndarray],
@@ -492,11 +522,12 @@ def _probe_into(out_dir: Path, cache: Cache, plan: ProbePlan, settings: list[Set
     trains = list(dict.fromkeys(tr for tr, _ in settings))
     jobs = [(layer, h, tr, tuple(te for t, te in settings if t == tr)) for layer in names for h in head_names for tr in trains]
     if verbose:
-        # the bar counts jobs, a head on a layer on one set of training views, each scored on every test setting of
-        # them: "x 3 view setting(s)" above a bar of 4 read as a miscount (a new-user tester)
+        # the bar counts fits: a head on a layer on one set of training views (each scored on every test setting of
+        # them: "x 3 view setting(s)" above a bar of 4 read as a miscount, a new-user tester), on each fold
         what = f" x {len(settings)} view setting(s)" if len(settings) > 1 else ""
-        fits = (f"; {counted(len(jobs), 'fit')}" + (f" of {scoring.folds} folds each" if scoring.folds else "")
-                if len(jobs) != len(names) * len(head_names) * len(settings) else "")
+        per_fold = f", {len(jobs)} x {scoring.folds} folds" if scoring.folds else ""
+        fits = (f"; {counted(len(jobs) * (scoring.folds or 1), 'fit')}{per_fold}"
+                if scoring.folds or len(jobs) != len(names) * len(head_names) * len(settings) else "")
         status(one_line(f"probing {len(names)} layer(s) x {len(head_names)} head(s){what} on {cache.path} ({_scoring(cache, scoring)}{fits})"))
     results = _run_jobs(cache, jobs, params, scoring, n_jobs, verbose)
     rows = _rows(results, names, head_names, settings, cache.meta.get("layer_widths", {}), scoring.scored_on, plan.depths)
@@ -771,48 +802,49 @@ def check_fit_rows(cache: Cache, heads: Mapping[str, Any], scoring: Scoring) -> 
 
 
 def _run_jobs(cache: Cache, jobs, params, scoring: Scoring, n_jobs: int, verbose: bool) -> dict:
-    """``{(layer, head, train views): _fit_one(...)}`` for jobs ``(layer, head, train views, test view settings)``,
-    each scored on ``scoring.splits``."""
+    """``{(layer, head, train views): combined(...)}`` for jobs ``(layer, head, train views, test view settings)``,
+    each scored on ``scoring.splits``. The work is counted in fits, each job's folds (or its one hold-out or
+    test-split fit) apart: with --folds a step was a job's K fits, and a 5-fold probe of a 4-view cache's view
+    settings showed "1/4" for minutes of an 8-minute run (a new user). Workers (``n_jobs``) take one fold each."""
     from featcache.progress import Progress, bars_wanted, showing_fits
 
-    # One step per (layer, head, train views): with --folds that is K fits, a "fold set" (a new user).
-    bar = Progress(len(jobs), unit="fit" if scoring.folds is None else "fold set") if bars_wanted(verbose) else None
-    results = {}
-    path, sealed = cache.path, cache.sealed_as
-
-    def task(layer, h, train, tests):
-        return (layer, h, train), _fit_one(path, layer, h, params[h], scoring.splits, train, tests, sealed)
-
-    n_jobs = workers_for(n_jobs, len(jobs))
+    folds = len(scoring.splits) if scoring.splits is not None else 1
+    bar = Progress(len(jobs) * folds, unit="fit") if bars_wanted(verbose) else None
+    path, sealed, folded = cache.path, cache.sealed_as, scoring.splits is not None
+    tasks = [(job, fold) for job in jobs for fold in range(folds)]
+    n_jobs = workers_for(n_jobs, len(tasks))
     # the bar moves between fits; a fit itself (an SVM on many rows: minutes) says it runs (heads.views.fit_head)
     with showing_fits(bars_wanted(verbose)):
-        if n_jobs == 1:
-            gen = (task(*job) for job in jobs)
-        else:
-            from joblib import Parallel, delayed
+        if n_jobs == 1:  # each job's features read once for its folds
+            return {(layer, h, train): combined(_fit_one(path, layer, h, params[h], scoring.splits, train, tests, sealed,
+                                                         fitted=bar.add if bar else None), folded)
+                    for layer, h, train, tests in jobs}
+        from joblib import Parallel, delayed
 
-            from featcache.heads.solver import call_in_worker, parent_context, replay
-            from featcache.heads.views import say_slow_fit_notes
+        from featcache.heads.solver import call_in_worker, parent_context, replay
+        from featcache.heads.views import say_slow_fit_notes
 
-            seen: set = set()
+        def task(job, fold):
+            layer, h, train, tests = job
+            return (layer, h, train), fold, _fit_one(path, layer, h, params[h], scoring.splits, train, tests, sealed,
+                                                     fold if folded else None)
 
-            def shown(outs):  # the workers' warnings (a fit's convergence note) in the CLI's one-line form, each once
-                for out, records in outs:
-                    replay(records, seen)
-                    yield out
-
-            say_slow_fit_notes(_largest_fits(cache, jobs, scoring, params))  # once here, not once in each worker
-            # processes, as curve's: call_recording's warnings.catch_warnings is per process, not thread-safe (a review)
-            # the workers end with this process, show their fits and say its words as it would (solver.Parent; read
-            # here: joblib may draw the tasks in a thread of its own, where this context's variables are not set)
-            parent = parent_context()
-            gen = shown(Parallel(n_jobs=n_jobs, backend="loky", return_as="generator_unordered")(
-                delayed(call_in_worker)(parent, task, *job) for job in jobs))
-        for i, (key, value) in enumerate(gen):
-            results[key] = value
+        seen: set = set()
+        say_slow_fit_notes(_largest_fits(cache, jobs, scoring, params))  # once here, not once in each worker
+        # processes, as curve's: call_recording's warnings.catch_warnings is per process, not thread-safe (a review)
+        # the workers end with this process, show their fits and say its words as it would (solver.Parent; read
+        # here: joblib may draw the tasks in a thread of its own, where this context's variables are not set)
+        parent = parent_context()
+        outs = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator_unordered")(
+            delayed(call_in_worker)(parent, task, *t) for t in tasks)
+        done: dict[tuple, dict[int, list[FoldFit]]] = {}
+        for i, (out, records) in enumerate(outs):
+            replay(records, seen)  # the workers' warnings (a fit's convergence note) in the CLI's one-line form, each once
+            key, fold, fits = out
+            done.setdefault(key, {})[fold] = fits
             if bar:
                 bar.update(i + 1)
-    return results
+    return {key: combined([f for fold in sorted(by_fold) for f in by_fold[fold]], folded) for key, by_fold in done.items()}
 
 
 def _largest_fits(cache: Cache, jobs, scoring: Scoring, params: Mapping[str, Mapping[str, Any]]) -> list[tuple[Any, int]]:
