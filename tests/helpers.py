@@ -424,7 +424,6 @@ def reseal_head(path: Path) -> Path:
     """Give the head file at ``path`` the content digest of what it now holds, as someone who edits a head and knows
     the format would: the digest catches damage and plain edits, it is no signature. Tests of the checks behind it
     (crafted params, arrays, layers) edit a head, then reseal it so those checks are what refuses it."""
-    import json
     import zipfile
 
     from featcache.heads.io import DIGEST_KEY, _entry, _is_npz, _npy_bytes, _read_doc, content_digest
@@ -454,7 +453,6 @@ def reseal_model(path: Path) -> Path:
 def meta_only_model(path: Path, **meta) -> Path:
     """A file with featcache's model metadata (this format, its digest made) and no network: what is checked before
     TensorFlow loads. ``meta`` adds to or replaces the fields."""
-    import json
     import zipfile
 
     from featcache.deploy.model import FORMAT_VERSION, KIND
@@ -468,7 +466,6 @@ def meta_only_model(path: Path, **meta) -> Path:
 
 def assert_verify_ok(capsys, path, kind: str) -> None:
     """'featcache verify FILE' on an intact head or model (format 2): an ok line, and --json saying the same."""
-    import json
 
     from featcache.cli import main
 
@@ -777,6 +774,8 @@ def stub_model_runs(set_attr) -> None:
         runtime_used="stub", runtime_note=None, meta=model_mod.read_meta(p), check_unchanged=lambda: None))
     set_attr(model_mod, "run_model", lambda net, x, bs=64: np.stack(
         [np.full(len(x), 0.25), np.full(len(x), 0.75)], axis=1))
+
+
 # Runs the CLI in a fresh process (``python -m featcache``), then writes which of TensorFlow and Keras it imported.
 CLI_IMPORTS = """
 import json, sys
