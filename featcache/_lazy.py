@@ -22,7 +22,8 @@ def quiet_env() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def keras() -> ModuleType:
+def _import_tensorflow_quietly() -> None:
+    """TensorFlow imported with its native banners off (``quiet_env`` and file descriptor 2 silenced), once."""
     quiet_env()
     if "tensorflow" not in sys.modules:
         # The banners come from native code at import, below Python's logging,
@@ -44,6 +45,22 @@ def keras() -> ModuleType:
             os.dup2(saved, 2)
             os.close(saved)
             os.close(devnull)
+
+
+def tensorflow() -> ModuleType:
+    """TensorFlow, imported quietly: every import of it goes through here or ``keras``. A run on a cached
+    conversion that needed TensorFlow alone (XNNPACK's ``tf.lite``, the GPU check) imported it bare once Keras was no
+    longer imported first (helper-270's change), and its "oneDNN custom operations are on" banners reached the
+    terminal (test_runtimes::test_xnnpack_keeps_tflites_native_log_lines_off_the_terminal). ImportError where it is
+    not installed, as a plain import."""
+    _import_tensorflow_quietly()
+    import tensorflow as tf
+
+    return tf
+
+
+def keras() -> ModuleType:
+    _import_tensorflow_quietly()
     try:
         import keras as _keras
     except (ImportError, ValueError) as exc:  # KERAS_BACKEND=jax without jax, or a name Keras does not know

@@ -63,6 +63,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator
 import numpy as np
 
 from featcache import paths
+from featcache import _lazy
 from featcache._lazy import native_stderr_quiet
 from featcache.errors import (CacheBusy, FeatcacheError, example, first_line, given, in_the_way, named_option, one_line,
                               option, unknown, warn)
@@ -248,7 +249,7 @@ def _tensorflow_sees_gpu() -> bool:
     if "tensorflow" not in sys.modules and sys.platform.startswith("linux") \
             and not any(os.path.exists(node) for node in GPU_DEVICE_NODES):
         return False
-    import tensorflow as tf
+    tf = _lazy.tensorflow()
 
     return bool(tf.config.list_physical_devices("GPU"))
 
@@ -512,7 +513,7 @@ def _interpreter_class():
     except ImportError:
         import warnings
 
-        import tensorflow as tf
+        tf = _lazy.tensorflow()
 
         warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
         return tf.lite.Interpreter
@@ -992,7 +993,7 @@ def _export_onnx(model, spec: ConversionSpec, out: Path) -> None:
     import logging
     import warnings
 
-    import tensorflow as tf
+    tf = _lazy.tensorflow()
 
     signature = [tf.TensorSpec([None, *spec.input_shape], tf.uint8, name="images")]
     logging.getLogger("tf2onnx").setLevel(logging.ERROR)
@@ -1027,7 +1028,7 @@ def _export_tflite(model, spec: ConversionSpec, out: Path) -> None:
     import io
     import logging
 
-    import tensorflow as tf
+    tf = _lazy.tensorflow()
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     try:
