@@ -264,7 +264,10 @@ def test_bench_runtimes(tiny, tmp_path: Path):
     report = last_json(proc.stdout.split("\n\n", 1)[1])  # the table, then the JSON
     assert [(r["runtime"], r["mode"], r["images"]) for r in report["rows"]] == [("onnxruntime", "bare", 8), ("onnxruntime", "pipeline", 8)]
     assert report["conversion_s"] > 0 and report["decode_images_per_s"] > 0
-    assert all(r["images_per_s"] > 0 and r["peak_rss_mb"] > 100 and r["notes"].startswith("model build") for r in report["rows"])
+    # peak RSS measured, not 0: a process on a cached ONNX conversion no longer imports TensorFlow (75-91 MB here,
+    # 2026-12-06; it was over 100 MB with TensorFlow imported), so the bound is a live process's, not the network's
+    assert all(r["images_per_s"] > 0 and r["peak_rss_mb"] > 30 and r["notes"].startswith("model build")
+               for r in report["rows"]), [(r["peak_rss_mb"], r["notes"]) for r in report["rows"]]
     pipeline = report["rows"][1]  # its ratio to its own bare pass, from the back-to-back pair
     assert pipeline["pipeline_over_own_bare"] == round(pipeline["images_per_s"] / report["rows"][0]["images_per_s"], 3)
     assert "pipeline / own bare" in pipeline["notes"]
