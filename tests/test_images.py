@@ -2083,21 +2083,33 @@ def test_extract_over_a_cache_that_held_copies_as_rows_says_it_is_the_copies(tmp
     with monkeypatch.context() as m:  # a cache whose data digests are those of before
         m.setattr(images.PhotoRows, "digest", images.PhotoRows.digest_before_copies_once)
         assert run_main(capsys, *args).returncode == 0
-    before = out.read_bytes()
-    got = run_main(capsys, *args)
-    assert got.returncode == 2 and got.stderr.strip() == (
+    _refused_for_the_rule_then_as_before(
+        capsys, args, root, root / "bees" / "bees_002.png", "copies",
         "featcache extract: error: copies of a photo in a class are counted once since 2026-12-06 "
         f"(ants/ants_000_copy0.png of ants/ants_000.png, ...): re-extract the cache at {out}: pass --force to replace "
         f"it once the new cache is complete, or choose another --out (it was left untouched); it counted them as it "
-        f"found them, and nothing else changed at {root}"), got.stderr
+        f"found them, and nothing else changed at {root}",
+        r"^copies of a photo in a class are counted once since 2026-12-06 .*: pass StoreSpec\(force=True\) to replace it")
+
+
+def _refused_for_the_rule_then_as_before(capsys, args: list[str], root, changed, word: str, line: str,
+                                         api_match: str) -> None:
+    """``extract`` ARGS over a cache made under a rule of before (copies counted as found, an older decoder), its
+    photos at ``root`` unchanged: refused with ``line`` (the API with ``api_match``), the cache left as it was; with
+    the file ``changed`` deleted, the line of before ("differs in: the data", without ``word``); --force replaces it."""
+    from helpers import run_main
+
+    out = Path(args[args.index("--out") + 1])
+    before = out.read_bytes()
+    got = run_main(capsys, *args)
+    assert got.returncode == 2 and got.stderr.strip() == line, got.stderr
     assert out.read_bytes() == before
-    with pytest.raises(FeatcacheError, match=r"^copies of a photo in a class are counted once since 2026-12-06 .*"
-                                             r": pass StoreSpec\(force=True\) to replace it"):
+    with pytest.raises(FeatcacheError, match=api_match):
         featcache.extract(featcache.PhotoFolder(root, test_fraction=0.5), featcache.ModelSpec(weights="random", image_size=32),
                           featcache.StoreSpec(out=out), verbose=False)
-    (root / "bees" / "bees_002.png").unlink()  # the files changed too: the line of before
+    changed.unlink()  # the files changed too: the line of before
     got = run_main(capsys, *args)
-    assert got.returncode == 2 and "differs in: the data" in got.stderr and "copies" not in got.stderr, got.stderr
+    assert got.returncode == 2 and "differs in: the data" in got.stderr and word not in got.stderr, got.stderr
     assert run_main(capsys, *args, "--force").returncode == 0 and run_main(capsys, *args).stdout.startswith("cache hit")
 
 
@@ -2130,8 +2142,6 @@ def test_extract_over_a_cache_made_by_an_older_decoder_says_so(tmp_path, capsys,
     what changed since in words, and the fix; the cache is left as it was, --force replaces it, and a folder whose
     files did change still gets the line of before. The v6 cache's digests are pinned to those main at 373c1b7~1,
     the last v6 code, wrote for these files."""
-    from helpers import run_main
-
     root = ppm_tree(tmp_path / "photos", {"ants": 3, "bees": 3})
     out = tmp_path / "c.h5"
     args = ["extract", "--images", str(root), "--test-fraction", "0.5", "--weights", "random", "--image-size", "32",
@@ -2139,21 +2149,13 @@ def test_extract_over_a_cache_made_by_an_older_decoder_says_so(tmp_path, capsys,
     _cache_of_an_older_decoder(capsys, monkeypatch, args, version)
     if version == "v6" and images.other_pixels() is None:  # the stand-in is what v6 wrote (where Pillow gives its pixels)
         assert featcache.open_cache(out).meta["settings"]["data_digest"] == _V6_DIGESTS
-    before = out.read_bytes()
-    got = run_main(capsys, *args)
-    assert got.returncode == 2 and got.stderr.strip() == (
+    _refused_for_the_rule_then_as_before(
+        capsys, args, root, root / "bees" / "bees_2.ppm", "decoder",
         f"featcache extract: error: photos are decoded by featcache's image decoder v7 now {said}: re-extract the cache "
         f"at {out}: pass --force to replace it once the new cache is complete, or choose another --out (it was left "
-        f"untouched); it was made by decoder {version}, and nothing else changed at {root}"), got.stderr
-    assert out.read_bytes() == before
-    with pytest.raises(FeatcacheError, match=rf"^photos are decoded by featcache's image decoder v7 now .*: pass "
-                                             rf"StoreSpec\(force=True\) to replace it .*made by decoder {version},"):
-        featcache.extract(featcache.PhotoFolder(root, test_fraction=0.5), featcache.ModelSpec(weights="random", image_size=32),
-                          featcache.StoreSpec(out=out), verbose=False)
-    (root / "bees" / "bees_2.ppm").unlink()  # the files changed too: the line of before
-    got = run_main(capsys, *args)
-    assert got.returncode == 2 and "differs in: the data" in got.stderr and "decoder" not in got.stderr, got.stderr
-    assert run_main(capsys, *args, "--force").returncode == 0 and run_main(capsys, *args).stdout.startswith("cache hit")
+        f"untouched); it was made by decoder {version}, and nothing else changed at {root}",
+        rf"^photos are decoded by featcache's image decoder v7 now .*: pass StoreSpec\(force=True\) to replace it .*"
+        rf"made by decoder {version},")
 
 
 def test_an_interrupted_extraction_by_an_older_decoder_is_started_over_saying_so(tmp_path, capsys, monkeypatch):
