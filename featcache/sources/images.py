@@ -1017,18 +1017,19 @@ class PhotoRows:
         self._loose = [(_printable(rel), "not inside a class folder") for rel in loose]
         self.unusable = sorted(self._loose + [(_printable(f.rel), f.problem) for f in files if f.problem])
 
-    def digest(self) -> dict[str, str]:
+    def digest(self, decoder: str | None = None) -> dict[str, str]:
         """Per split: the decoder and size, how rows are chosen, and every candidate that may land in it (path, label,
-        sha256); the copies counted once, where a split has any (``_CopiesOnce.recorded``)."""
+        sha256); the copies counted once, where a split has any (``_CopiesOnce.recorded``). ``decoder``: another
+        decoder's identity than this featcache's (``older_decoder_line``)."""
         rules, groups = self._rules(self.candidates)
-        return self._digests(self.copies_once.recorded(rules), groups)
+        return self._digests(self.copies_once.recorded(rules), groups, decoder)
 
-    def digest_before_copies_once(self) -> dict[str, str]:
+    def digest_before_copies_once(self, decoder: str | None = None) -> dict[str, str]:
         """Per split, the digest the code before 2026-12-06 (main at 14d9896) gave these files (``_CopiesOnce``).
         ``copies_once_line`` compares a cache's with it to say that the copies, not the photos, changed (a reviewer:
         "changed since ... restore them" where nothing had)."""
         rules, groups = self._rules(self.copies_once.rows_before(self.files))
-        return self._digests(self.copies_once.rules_before(rules), groups)
+        return self._digests(self.copies_once.rules_before(rules), groups, decoder)
 
     def copies_once_line(self, recorded: Any, fix: str, which: str) -> str | None:
         """Where ``recorded`` (the split digests of a cache made of these files, or of a head's cache) are not this
@@ -1046,11 +1047,9 @@ class PhotoRows:
         looking for a changed photo (a brief, 2026-12-06)."""
         if recorded == self.digest():
             return None
-        now = (self._rules(self.candidates), self._rules(self.copies_once.rows_before(self.files)))
-        rules = (self.copies_once.recorded(now[0][0]), self.copies_once.rules_before(now[1][0]))
-        for old in reversed(DECODERS[:-1]):
+        for old in reversed(DECODERS[:-1]):  # the failure path only: two digests of the file list per decoder
             identity = with_pixels(old.identity)
-            if any(self._digests(r, groups, identity) == recorded for r, (_, groups) in zip(rules, now)):
+            if recorded in (self.digest(identity), self.digest_before_copies_once(identity)):
                 return one_line(f"photos are decoded by featcache's image decoder {DECODERS[-1].version} now "
                                 f"({decoder_changes(old)}): {fix}; {which} was made by decoder {old.version}, and "
                                 f"nothing else changed at {self.root}")
