@@ -26,6 +26,7 @@ docs/cache-format.md for what featcache does with such a file.
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import json
 import os
@@ -758,14 +759,16 @@ def deleted_seal_attributes(f: h5py.File, stored: Any) -> list[str]:
         makers[COMPLETION_DIGEST] = lambda: completion_digest(f)
     if DATASET_DIGESTS not in f.attrs and "features_digest" in f.attrs:
         makers[DATASET_DIGESTS] = lambda: encode(dataset_digests(f))
-    made: dict[str, Any] = {}
-    for names in [[name] for name in makers] + ([list(makers)] if len(makers) > 1 else []):
-        for name in names:
-            if name not in made:
-                made[name] = makers[name]()
-        if _provenance_digest(f, restored={name: made[name] for name in names}) == stored:
-            return names
-    return []
+    made = functools.cache(lambda name: makers[name]())  # each made once, however many tries ask for it
+    return _first_explaining(list(makers), lambda names: _provenance_digest(f, restored={n: made(n) for n in names}),
+                             stored)
+
+
+def _first_explaining(deleted: list[str], digest_without: Callable[[list[str]], str], stored: Any) -> list[str]:
+    """Of the ``deleted`` names, the first set whose return gives the ``stored`` digest (``digest_without``): each
+    alone, then all together; empty where none does (``deleted_digests``, ``deleted_seal_attributes``)."""
+    tries = [[name] for name in deleted] + ([list(deleted)] if len(deleted) > 1 else [])
+    return next((names for names in tries if digest_without(names) == stored), [])
 
 
 def foreign_split_attributes(f: h5py.File) -> list[tuple[str, str]]:
@@ -819,8 +822,7 @@ def deleted_digests(f: h5py.File, stored: Any) -> list[str]:
     only once that digest has failed. ``del f.attrs["features_digest"]`` was "content digest mismatch: its labels,
     index, paths or settings changed", none of which had (an adversarial tester, helper-255)."""
     absent = [name for name in PRESENCE_DIGESTED if name not in f.attrs]
-    tries = [[name] for name in absent] + ([absent] if len(absent) > 1 else [])
-    return next((names for names in tries if _content_digest(f, tuple(names)) == stored), [])
+    return _first_explaining(absent, lambda names: _content_digest(f, tuple(names)), stored)
 
 
 def _content_digest(f: h5py.File, deleted: tuple[str, ...] = ()) -> str:
