@@ -8,11 +8,12 @@ import re
 import warnings
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from helpers import cli_one_line_error as _one_line
-from helpers import consistent_attrs, fifo_unblocked, keras_weights_reaching_out, reseal_head
+from helpers import consistent_attrs, fifo_unblocked, keras_weights_reaching_out, reseal_head, run_main
 
 import featcache
 from featcache.cli import main
@@ -872,28 +873,17 @@ def _pickled_array() -> bytes:
     return out.getvalue()
 
 
-def test_verify_refuses_what_loading_refuses_past_the_digest(npz_head, cache, tmp_path, capsys, monkeypatch):
-    """Regression (helper-274, from helper-272's pick.py): the content digest is no signature, and 'featcache verify'
-    said "ok: ... is intact" of a file made again around what the loaders refuse: an .npz head whose a0.npy was a
-    pickled object array, a .keras head's or a model's training-image digests as one, a model recording more digests
-    than it holds. verify now runs the loaders' checks (heads.io.check_head_loads, deploy.model.train_digests): the
-    loaders' line, exit 2, the same from featcache.verify; nothing of the file runs. Fails on the code before: verify
-    exits 0 on each."""
+def _resealed_past_the_digest(npz_head: Path, tmp_path: Path) -> list[tuple[Path, str, Any]]:
+    """``(file, the loaders' line, a loader)`` of each file made again around what the loaders refuse past its
+    content digest (helper-274, from helper-272's pick.py): an .npz head whose a0.npy is a pickled object array
+    (``npz_head`` itself), a .keras head's or a model's training-image digests as one, a model recording more digests
+    than it holds."""
     from helpers import meta_only_model, reseal_model
 
     from featcache.deploy.model import read_meta, train_digests
     from featcache.heads.io import DIGESTS_ENTRY, add_sealed_meta
 
-    monkeypatch.chdir(tmp_path)
     pickled = _pickled_array()
-
-    def check(path: Path, says: str, load) -> None:
-        _one_line(capsys, ["verify", str(path)], says)
-        with pytest.raises(FeatcacheError, match=re.escape(says)):
-            featcache.verify(path)
-        with pytest.raises(FeatcacheError, match=re.escape(says)):  # what a loader says of it, word for word
-            load(path)
-
     with zipfile.ZipFile(npz_head) as zf:
         entries = [(info, zf.read(info)) for info in zf.infolist()]
     with zipfile.ZipFile(npz_head, "w") as zf:
@@ -901,29 +891,63 @@ def test_verify_refuses_what_loading_refuses_past_the_digest(npz_head, cache, tm
             zf.writestr(info, pickled if info.filename == "a0.npy" else data)
     reseal_head(npz_head)
     pickle_words = "it holds an array of Python objects, a pickle, which featcache never writes and never loads"
-    check(npz_head, f"{npz_head} is not a readable featcache head ({pickle_words})", load_head)
     keras_head = tmp_path / "hk.keras"  # a .keras head as Keras and featcache write one, no TensorFlow: its digests
     with zipfile.ZipFile(keras_head, "w") as zf:  # are read before its network is
         for name in ("metadata.json", "config.json", "model.weights.h5"):
             zf.writestr(name, "{}")
         zf.writestr(DIGESTS_ENTRY, pickled)
     add_sealed_meta(keras_head, {**io_mod.read_head_meta(npz_head), "head": "keras", "params": {}})
-    check(keras_head, f"{keras_head} is not a readable featcache head ({pickle_words})", load_head)
     record = read_meta(meta_only_model(tmp_path / "x.keras", train_digest_count=1))
 
-    def model_holding(digests: bytes) -> Path:  # a model's record (no network) and its digests entry, sealed
-        with zipfile.ZipFile(tmp_path / "m.keras", "w") as zf:
+    def model_holding(name: str, digests: bytes) -> Path:  # a model's record (no network) and its digests entry, sealed
+        with zipfile.ZipFile(tmp_path / name, "w") as zf:
             zf.writestr(DIGESTS_ENTRY, digests)
             zf.writestr(io_mod.META_ENTRY, json.dumps(record))
-        return reseal_model(tmp_path / "m.keras")
+        return reseal_model(tmp_path / name)
 
     def evaluate_reads(path: Path):  # what 'evaluate MODEL FOLDER' reads of a model's digests
         return train_digests(path, read_meta(path))
 
-    model = model_holding(pickled)
-    check(model, f"{model}: its training-image digests cannot be read ({pickle_words})", evaluate_reads)
-    model = model_holding(io_mod._npy_bytes(np.arange(3, dtype=np.uint64)))  # three keys where its record says one
-    check(model, f"{model} is a featcache model whose training-image digests are not the 1 uint64 keys", evaluate_reads)
+    pickled_model = model_holding("m.keras", pickled)
+    more = model_holding("m3.keras", io_mod._npy_bytes(np.arange(3, dtype=np.uint64)))  # three keys where it says one
+    return [(npz_head, f"{npz_head} is not a readable featcache head ({pickle_words})", load_head),
+            (keras_head, f"{keras_head} is not a readable featcache head ({pickle_words})", load_head),
+            (pickled_model, f"{pickled_model}: its training-image digests cannot be read ({pickle_words})", evaluate_reads),
+            (more, f"{more} is a featcache model whose training-image digests are not the 1 uint64 keys", evaluate_reads)]
+
+
+def test_verify_refuses_what_loading_refuses_past_the_digest(npz_head, cache, tmp_path, capsys, monkeypatch):
+    """Regression (helper-274, from helper-272's pick.py): the content digest is no signature, and 'featcache verify'
+    said "ok: ... is intact" of a file made again around what the loaders refuse: an .npz head whose a0.npy was a
+    pickled object array, a .keras head's or a model's training-image digests as one, a model recording more digests
+    than it holds. verify now runs the loaders' checks (heads.io.check_head_loads, deploy.model.train_digests): the
+    loaders' line, exit 2, the same from featcache.verify; nothing of the file runs. Fails on the code before: verify
+    exits 0 on each."""
+    monkeypatch.chdir(tmp_path)
+    for path, says, load in _resealed_past_the_digest(npz_head, tmp_path):
+        _one_line(capsys, ["verify", str(path)], says)
+        with pytest.raises(FeatcacheError, match=re.escape(says)):
+            featcache.verify(path)
+        with pytest.raises(FeatcacheError, match=re.escape(says)):  # what a loader says of it, word for word
+            load(path)
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_info_vouches_for_no_file_verify_refuses_past_the_digest(npz_head, cache, tmp_path, capsys, monkeypatch):
+    """Regression (a brief, 2026-12-06): 'featcache info' of an .npz head resealed around a pickled object array
+    said "digest checked: as saved", exit 0, where verify and every loader refuse it (heads.io.check_head_loads).
+    info runs the checks verify runs past the digest and refuses each such file in verify's line, exit 2 (--json
+    and featcache.info alike); nothing of the file runs. Fails on the code before: info exits 0 on each."""
+    monkeypatch.chdir(tmp_path)
+    for path, says, _ in _resealed_past_the_digest(npz_head, tmp_path):
+        verified = run_main(capsys, "verify", str(path))
+        for argv in (["info", str(path)], ["info", str(path), "--json"]):
+            got = run_main(capsys, *argv)
+            assert (got.returncode, got.stdout, got.stderr) == (verified.returncode, "", verified.stderr.replace(
+                "featcache verify:", "featcache info:")), (argv, got)
+            assert got.returncode == 2 and says in got.stderr and "as saved" not in got.stderr
+        with pytest.raises(FeatcacheError, match=re.escape(says)):
+            featcache.info(path)
     assert not (tmp_path / "PWNED").exists()
 
 

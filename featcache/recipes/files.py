@@ -695,12 +695,15 @@ def _shown(summary: dict[str, Any]) -> dict[str, Any]:
 
 def describe_file(path: str | Path, kind: str) -> dict[str, Any]:
     """A head's or model's metadata, its content digest checked first (as every load does): what it was trained on,
-    with which settings, and how it scored."""
+    with which settings, and how it scored. Where the digest checks, what the loaders check past it too
+    (``_check_loads``, as verify runs it): a file they refuse is refused in their line, as verify refuses it."""
     from featcache.heads.io import TEST_ACCURACY, edited, model_test_accuracy, network_kind, with_current_names
 
     why = edited(Path(path))  # the loaders' rule: they refuse such a file, info says what it holds
     if why is None:
         checked, meta = _checked_meta(Path(path), kind)
+        if checked:  # "digest checked: as saved" is no word for a file the loaders refuse past its digest: info said
+            _check_loads(Path(path), kind, meta)  # it, exit 0, of a head resealed around a pickle verify refuses
     else:  # described as what its network is (a head's record edited to a model's was "(a model)", not a word more)
         kind = network_kind(Path(path)) or kind
         checked, meta = _checked_record(Path(path), kind)
