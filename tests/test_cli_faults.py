@@ -382,6 +382,24 @@ def test_a_cli_error_names_the_flag_and_an_api_error_the_keyword(tmp_path, capsy
     assert "--" not in str(api.value)
 
 
+
+def test_predict_json_names_the_option_that_reads_a_subfolder_in_the_callers_words(tmp_path, capsys, fake_model):
+    """Regression (a brief, 2026-12-06): predict --json's left_out said of a subfolder "subfolder, not read
+    (recursive reads it)", the API's keyword in the CLI's output. The CLI's --json names its flag, the API's
+    Predictions.to_dict() its keyword (errors.option's rule); the stderr line already did. Fails on the code before:
+    the CLI's reason names "recursive", not "--recursive"."""
+    from featcache.deploy.predict import predict
+
+    folder = tmp_path / "photos"
+    write_image(folder / "x.png", class_image(0, 0, 16))
+    write_image(folder / "more" / "y.png", class_image(1, 0, 16))
+    assert main(["predict", str(fake_model), str(folder), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert "or --recursive, to predict their images" in err, err  # the stderr line names the flag, as ever
+    assert json.loads(out)["left_out"] == [[str(folder / "more"), "subfolder, not read (--recursive reads it)"]]
+    assert predict(fake_model, [folder]).to_dict()["left_out"] == [[str(folder / "more"),
+                                                                    "subfolder, not read (recursive=True reads it)"]]
+
 def test_one_image_is_said_as_one_image(tmp_path, capsys):
     """A new-user tester: evaluate printed "misclassified: 1 images". Every printed count of images is
     progress.counted's: train's, evaluate's and info's lines on a cache of one test image, and the misclassified line."""

@@ -392,10 +392,17 @@ UNREAD = " (could not be read)"
 
 # Why each kind of entry was left out, in predict --json's ``left_out`` ``[path, reason]`` pairs, the shape of
 # extract's and evaluate's ``skipped`` (``decode.pairs_json``): it listed bare paths, a subfolder told by its "/".
-# A file of no image type is said as extract says a notes.txt in a class folder (``decode.NOT_AN_IMAGE``).
-LEFT_OUT_REASONS = {SUBFOLDER: "subfolder, not read (recursive reads it)", LINK: "link to a folder, not followed",
+# A file of no image type is said as extract says a notes.txt in a class folder (``decode.NOT_AN_IMAGE``). A
+# subfolder's names the option that reads it in the caller's words (``left_out_reason``: ``--recursive`` in the CLI's
+# --json, ``recursive=True`` in the API's): "(recursive reads it)" named the API's keyword in the CLI (a brief).
+LEFT_OUT_REASONS = {SUBFOLDER: "subfolder, not read ({recursive} reads it)", LINK: "link to a folder, not followed",
                     UNREADABLE: "subfolder that could not be read", BROKEN_LINK: "broken link, its target is gone",
                     OTHER: NOT_AN_IMAGE}
+
+
+def left_out_reason(why: str) -> str:
+    """``LEFT_OUT_REASONS[why]``, the option that reads a subfolder named as the caller gives it (``errors.option``)."""
+    return LEFT_OUT_REASONS[why].format(recursive=option("--recursive"))
 
 
 class LeftOut(str):
@@ -424,8 +431,8 @@ class LeftOut(str):
 
     @property
     def reason(self) -> str:
-        """Why it was left out, as --json says it beside its path (``LEFT_OUT_REASONS``)."""
-        return LEFT_OUT_REASONS[self.why]
+        """Why it was left out, as --json says it beside its path (``left_out_reason``)."""
+        return left_out_reason(self.why)
 
     @classmethod
     def parse(cls, shown: str) -> "LeftOut":
