@@ -282,12 +282,15 @@ def list_item(keyword: str, text: str) -> str:
 def given_path(flag: str, path: object, keyword: str | None = None, word: bool = False) -> str:
     """``given`` of a path: as it is in a command (``--out runs/m.h5``), quoted in a Python call (``out='runs/m.h5'``).
     ``keyword``: the call's where it is not the flag's own, or a form the quoted path goes in (``"StoreSpec(out={})"``).
-    ``word``: in a command as a word to paste (``shell_path``: ``--out 'my runs/'``), for a path the line suggests."""
+    ``word``: in a command as a word to paste (``shell_path``: ``--out 'my runs/'``), for a path the line suggests.
+    A relative path that starts with ``-`` is ``./-new.keras`` in a command either way: ``--out -new.keras``, which
+    train suggested of ``--out=-new.npz``, is read as two options (``-`` alone, stdin's or stdout's, stays)."""
     text = str(path)
+    command = f"./{text}" if text.startswith("-") and text != "-" else text
     if keyword is None and not word:
-        return given(flag, text, repr(text))
+        return given(flag, command, repr(text))
     api = keyword.format(repr(text)) if keyword and "{}" in keyword else f"{keyword or keyword_of(flag)}={text!r}"
-    return option(f"{flag} {shell_path(text) if word else text}", api)
+    return option(f"{flag} {shell_path(text) if word else command}", api)
 
 
 def given_together(*options: str) -> str:

@@ -132,3 +132,24 @@ def test_a_path_starting_with_a_dash_is_said_with_the_way_to_pass_it(tmp_path, c
            "./-new.npz, or --out=-new.npz)" in err, err
     assert run_main(capsys, "train", str(cache), "--head", "logreg", "--out=-new.npz").returncode == 0 and (tmp_path / "-new.npz").is_file()
     assert "starts with '-'" not in refused(capsys, "train", str(cache), "--C", "-0.5")
+
+
+def test_a_suggested_path_starting_with_a_dash_can_be_pasted(tmp_path, capsys, monkeypatch):
+    """Regression (a brief, 2026-12-06): 'train --head logreg --out=-x.keras' (and keras's .npz, export's) said
+    "use --out -x.npz", which argparse reads as two options when pasted. A path a line suggests (errors.given_path,
+    the one home) is ./-x.npz in a command, its Python call's as given; the suggestion is run here and works.
+    Fails on the code before: the line says "use --out -x.npz"."""
+    import shlex
+
+    from test_head_files import synthetic_cache
+
+    monkeypatch.chdir(tmp_path)
+    cache = synthetic_cache(tmp_path / "c.h5")
+    err = refused(capsys, "train", str(cache), "--head", "logreg", "--out=-x.keras")
+    assert err.endswith("use --out ./-x.npz"), err
+    assert run_main(capsys, "train", str(cache), "--head", "logreg",
+                    *shlex.split(err.rpartition("use ")[2])).returncode == 0 and (tmp_path / "-x.npz").is_file()
+    with pytest.raises(FeatcacheError, match=r"; use out='-x\.npz'$"):  # a Python call's: the path as given
+        featcache.train(cache, "logreg", out="-x.keras")
+    err = refused(capsys, "export", "./-x.npz", "--out=-m.h5")  # a model's suffix: the same home
+    assert err.endswith("use --out ./-m.keras"), err
