@@ -169,8 +169,7 @@ def test_an_exported_svm_model_predicts_the_heads_classes_and_says_its_numbers_a
     cache = featcache.open_cache(cache_path)
     want = predict_views(head.estimator, cache.view_features("test", None, names))
     model, meta = load_model(out)
-    numbers = "SVM scores (vote shares, or shares of the averaged decision values with views), not probabilities"
-    assert meta["output"].startswith(numbers + " (the head has none)")  # "vote shares" alone was wrong with views
+    assert meta["output"].endswith(svm_numbers(meta))  # this model's words (test_a_models_record_says_...)
     got = np.asarray(model(images[..., None]))
     np.testing.assert_array_equal(got.argmax(1), want)
     preds = featcache.predict(out, [tmp / "test.npy"], top_k=2, csv=tmp / f"p_{views}.csv", runtime="tensorflow")
@@ -233,6 +232,27 @@ def test_predict_says_what_this_svm_models_shares_are_and_what_to_read_from_them
             assert words.startswith("shares of the one-vs-rest decision values averaged over its 2 views")
             assert "vote shares" not in words
 
+
+def test_a_models_record_says_what_its_own_svm_numbers_are(svm_views_cache, tmp_path):
+    """Regression (a brief, 2026-12-06): the record's ``output`` (featcache.json in the .keras file) said of every SVM
+    head's model without probabilities "SVM scores (vote shares, or shares of the averaged decision values with
+    views)", though the model's views are known, where predict's note says the one that applies. The record says
+    this model's, in predict's words (deploy.model.svm_output, svm_numbers): one view, vote shares of its 45
+    contests; views, shares of the decision values averaged over its 2 views. Fails on the code before: both
+    kinds in each record."""
+    import featcache
+    from featcache.deploy.model import read_meta
+
+    tmp, _, _, head = svm_views_cache
+    for views, own, other in (("orig", "vote shares, not probabilities and no confidence: each class's share of the "
+                                       "45 one-vs-one contests of its 10 classes", "averaged"),
+                              ("all", "shares of the one-vs-rest decision values averaged over its 2 views", "vote")):
+        out = featcache.export(head.path, tmp_path / f"record_{views}.keras", views=views).path
+        output = read_meta(out)["output"]
+        assert own in output and other not in output, output
+        assert output.startswith("per image, one number a class, in class_names order: ")
+        preds = featcache.predict(out, [tmp / "test.npy"], runtime="tensorflow")
+        assert output.endswith(preds.value_words)  # predict's note, word for word
 
 def test_an_svm_models_support_vectors_are_float32_in_its_file_and_float64_once_loaded(svm_views_cache, tmp_path):
     """SVMScores cast its float32 support vectors to float64 on every predict batch (10,000 x 576: 46 MB written per

@@ -223,7 +223,7 @@ def model_meta(meta: dict[str, Any], head_path: str | Path, weights: str, views:
                shares: bool = False) -> dict[str, Any]:
     """What a model file records about its origin (the head's cache settings and the head) and the views it averages;
     ``shares``: its output is an SVM's shares (of votes, or of averaged decision values), not probabilities (an SVM head without them: ``deploy.svmgraph``)."""
-    from featcache.deploy.model import SVM_OUTPUT, recorded_fit, svm_tag
+    from featcache.deploy.model import recorded_fit, svm_output, svm_tag
     from featcache.heads.io import TEST_ACCURACY_ORIG, orig_accuracy_of
     from featcache.heads.views import DECISION_VALUES
 
@@ -241,7 +241,9 @@ def model_meta(meta: dict[str, Any], head_path: str | Path, weights: str, views:
         "views": list(views),
         "averaged": (DECISION_VALUES if shares else "probabilities") if len(views) > 1 else None,
         # what the output is where it is no probability (deploy.svmgraph); predict names its columns so
-        **({"scores": svm_tag(views), "output": SVM_OUTPUT} if shares else {}),
+        # (svm_output: this model's, one view or several, as predict's note says them)
+        **({"scores": svm_tag(views), "output": svm_output({"scores": svm_tag(views), "views": list(views),
+                                                            "class_names": meta.get("class_names")})} if shares else {}),
         "head_test_views": meta.get("test_views"),
         TEST_ACCURACY_ORIG: orig_accuracy_of(meta),  # the head's: what the model of the original view scores
         "views_test_accuracy": views_accuracy(meta, views),

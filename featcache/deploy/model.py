@@ -56,12 +56,6 @@ SVM_SCORES = "svm vote shares"  # the record's tag of a model of one view: each 
 # SVM_SCORES, and is read as it was (SVM_TAGS).
 SVM_DECISION_SHARES = "svm shares of averaged decision values"
 SVM_TAGS = (SVM_SCORES, SVM_DECISION_SHARES)
-# What an SVM head's model's numbers are, true of both kinds (a reviewer: "vote shares" alone was wrong with views,
-# whose numbers are the averaged one-vs-rest decision values, shifted and normalized): predict's note and the record.
-SVM_NUMBERS = "SVM scores (vote shares, or shares of the averaged decision values with views), not probabilities"
-SVM_OUTPUT = (f"{SVM_NUMBERS} (the head has none): per image, each class's share of the one-vs-one "
-              "votes (one view) or of the averaged one-vs-rest decision values shifted to >= 0 (views); the top one is "
-              "the SVM's class; columns in class_names order")
 
 
 def float64_part(meta: dict[str, Any]) -> str | None:
@@ -92,7 +86,7 @@ ONE_VOTE = ("the SVM's decision alone (two classes, one view: one vote of one pa
 def svm_numbers(meta: dict[str, Any]) -> str | None:
     """What the numbers of the SVM head's model with record ``meta`` are, and what a user can read from them, for this
     model (its classes and views); None for a model of probabilities. predict said of every one "vote shares, or
-    shares of the averaged decision values with views" (``SVM_NUMBERS``, the record's generic words), though the
+    shares of the averaged decision values with views" (the record's generic words then), though the
     model's views are known, and a 10-class model's top share of about 0.2 read as a weak guess whether it was right
     or far off (a tester, helper-274): with one view 2/k is the most any class can have."""
     if meta.get("scores") not in SVM_TAGS:
@@ -111,6 +105,14 @@ def svm_numbers(meta: dict[str, Any]) -> str | None:
             f"of its {k} classes (share x {pairs} = the contests it won, of {k - 1}), so no class gets more than "
             f"2/{k} = {2 / k:.3f}; the top class is the SVM's, a top share of {2 / k:.3f} says it won every contest, "
             "a lower one that the vote was split")
+
+
+def svm_output(meta: dict[str, Any]) -> str:
+    """The record's ``output`` of the SVM head's model without probabilities whose record is ``meta`` (its
+    ``scores``, ``views`` and ``class_names``): what this model's numbers are (``svm_numbers``, predict's note) and
+    their order. It said of every such model "SVM scores (vote shares, or shares of the averaged decision values
+    with views)", one view or several (a brief, 2026-12-06); a model exported before keeps those words."""
+    return f"per image, one number a class, in class_names order: {svm_numbers(meta)}"
 
 
 class UncheckedModelWarning(UserWarning):

@@ -1033,7 +1033,7 @@ PROBABILITY, SHARE = "probability", "share"  # what a model's numbers are (Predi
 
 
 def value_of(meta: dict) -> str:
-    """What the numbers of a model with record ``meta`` are: an SVM head's model gives shares (``SVM_NUMBERS``), not probabilities
+    """What the numbers of a model with record ``meta`` are: an SVM head's model gives shares (``deploy.model.svm_numbers``), not probabilities
     (``deploy.model.SVM_TAGS``); every other model, probabilities."""
     from featcache.deploy.model import SVM_TAGS
 
