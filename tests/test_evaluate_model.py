@@ -821,6 +821,35 @@ def test_an_svm_models_misclassified_photos_show_shares_not_probabilities(tmp_pa
                                  f"content digest {digest[:12]})")
 
 
+@pytest.mark.parametrize("classes", [("ants", "bees", "wasps"), ("ants", "bees")])
+def test_an_svm_models_evaluation_says_what_its_shares_are_as_predict_does(tiny, tmp_path, capsys, classes):
+    """Regression (a brief, 2026-12-06): evaluate MODEL FOLDER listed an SVM head's model's misclassified photos
+    with "share 0.333" and no word of what a share is, where predict says it once (its note, --json's values_words:
+    deploy.model.svm_numbers). evaluate's text, evaluation.txt, evaluation.json and --json say it in predict's words:
+    three classes, vote shares of their 3 contests; two (one vote, the decision alone), why no number is shown.
+    Fails on the code before: no such line, no values_words."""
+    model, root = _split_model(tmp_path, "svm", {"probability": False}, classes=classes)
+    val = make_class_tree(tmp_path / "val", dict.fromkeys(classes, 2), ext="jpg", size=40, offset=70)
+    write_image(val / "bees" / "an_ant.jpg", class_image(0, 99, 40))  # mislabelled: an ant among the bees
+    got = run_main(capsys, "evaluate", str(model), str(val), "--out", str(tmp_path / "rep"))
+    assert got.returncode == 0, got.stderr
+    said = run_main(capsys, "predict", str(model), str(val), "--recursive", "--json")
+    words = json.loads(said.stdout)["values_words"]
+    own = ("the SVM's decision alone (two classes, one view" if len(classes) == 2
+           else "vote shares, not probabilities and no confidence: each class's share of the 3 one-vs-one contests")
+    assert words.startswith(own), words
+    line = f"  (no number: the model's output is {words})" if len(classes) == 2 else f"  (share: {words})"
+    lines = got.stdout.splitlines()
+    wrong = next(i for i, l in enumerate(lines) if l.startswith("misclassified: "))
+    assert lines[wrong + 1] == line, got.stdout  # under the count, before the photos
+    assert line in (tmp_path / "rep" / "evaluation.txt").read_text().splitlines()
+    assert json.loads((tmp_path / "rep" / "evaluation.json").read_text())["values_words"] == words
+    js = run_main(capsys, "evaluate", str(model), str(val), "--json")
+    assert js.returncode == 0 and json.loads(js.stdout)["values_words"] == words, js.stderr
+    if len(classes) == 2:  # a model of probabilities (logreg's, of ants and bees): nothing to say
+        logreg = run_main(capsys, "evaluate", str(tiny[0]), str(val), "--json")
+        assert logreg.returncode == 0 and json.loads(logreg.stdout)["values_words"] is None, logreg.stderr
+
 def test_the_folder_fingerprint_follows_each_photos_bytes_and_class_not_where_the_tree_is(tmp_path):
     """A guard, not a fix (helper-233's review: only its length and repeatability were tested; it holds on the old
     code too): the folder's fingerprint changes when one photo's bytes change or a photo moves to another class

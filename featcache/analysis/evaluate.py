@@ -134,7 +134,13 @@ class EvalResult:
         lines += ["", f"{'class':<16}{'precision':>10}{'recall':>10}{'support':>9}"]
         lines += [f"{one_line(r['class']):<16}{r['precision']:>10.3f}{r['recall']:>10.3f}{r['support']:>9}" for r in self.per_class]
         lines += ["", confusion_text(self.confusion, [one_line(name) for name in self.class_names]), ""]
-        return "\n".join(lines + [one_line(line) for line in misclassified_text(self.misclassified, self.split)])
+        wrong = misclassified_text(self.misclassified, self.split, self.values_line())
+        return "\n".join(lines + [one_line(line) for line in wrong])
+
+    def values_line(self) -> str | None:
+        """What the misclassified images' numbers are, where they are no probabilities (a model's:
+        ``deploy.evaluate.ModelEvalResult``); None here: a head's are probabilities, or none."""
+        return None
 
     def plot_title(self, head: Any, out_dir: Path) -> str:
         """The confusion plot's title: the head's kind, what it scored, the accuracy, and its file's name."""
@@ -222,14 +228,17 @@ def _model_copies_fix(overlap: dict[str, Any]) -> str:
     return f"{them} (the same bytes) of photos the model was trained on: remove them from {where}, or evaluate on new photos"
 
 
-def misclassified_text(wrong: list[dict[str, Any]], split: str = "test") -> list[str]:
+def misclassified_text(wrong: list[dict[str, Any]], split: str = "test", values: str | None = None) -> list[str]:
     """The report's lines of the misclassified images (``misclassified_entry``'s), the first ``TEXT_MISCLASSIFIED``,
-    each by its file, or by its index in ``split`` where it has none (Fashion-MNIST's)."""
+    each by its file, or by its index in ``split`` where it has none (Fashion-MNIST's); ``values``, a line under the
+    count saying what their numbers are where they are no probabilities (``EvalResult.values_line``)."""
     if not wrong:
         return ["misclassified: none"]
     # "1 images" (a new-user tester): progress.counted, the one home of a count and its unit
     lines = [f"misclassified: {counted(len(wrong), 'image')}" + (f" (first {TEXT_MISCLASSIFIED}; all in evaluation.json)"
                                                                if len(wrong) > TEXT_MISCLASSIFIED else "")]
+    if values:
+        lines.append(f"  ({values})")
     for w in wrong[:TEXT_MISCLASSIFIED]:
         # an SVM head's model gives shares, not probabilities: named so, as predict's columns name them (share_N)
         p = (f" {w['probability']:.3f}" if w.get("probability") is not None

@@ -56,6 +56,11 @@ class ModelEvalResult(EvalResult):
     # how fast the photos were decoded and scored (extract's figures and keys: embedding.throughput); --json
     # and evaluation.json said no rate. Not in evaluation.txt: the report of a model on a folder, not of a run
     throughput: Throughput = field(default_factory=Throughput)
+    # What the model's numbers are where they are no probabilities (an SVM head's model: deploy.model.svm_numbers, as
+    # predict's note and --json's values_words say them), else None; whether they are its decision alone (one_vote).
+    # evaluate showed "share 0.178" with no word of what a share is (a brief, 2026-12-06)
+    values_words: str | None = None
+    decision_only: bool = False
 
     def scored(self) -> dict[str, Any]:
         """The model and the folder, each under its own name: a head's report's ``head`` held the model's path,
@@ -68,8 +73,17 @@ class ModelEvalResult(EvalResult):
                            **left_out_json(self.skipped, self.copies)}}
 
     def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "runtime": self.runtime, "runtime_note": self.runtime_note,
-                **self.throughput.to_dict()}
+        return {**super().to_dict(), "values_words": self.values_words, "runtime": self.runtime,
+                "runtime_note": self.runtime_note, **self.throughput.to_dict()}
+
+    def values_line(self) -> str | None:
+        """predict's note of an SVM head's model, for the misclassified photos' lines: what their shares are, or
+        (its decision alone) why they show none."""
+        if self.values_words is None:
+            return None
+        if self.decision_only:
+            return f"no number: the model's output is {self.values_words}"
+        return f"share: {self.values_words}"
 
     def scored_lines(self) -> list[str]:
         from featcache.sources.decode import left_out_words
@@ -271,7 +285,7 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
     (``result.overlap``, ``LeakageWarning``); a model that keeps no digests, scored on its head's training folder,
     gets a note saying so (``result.note``). ``lock_timeout``: predict's, its wait for another process converting the
     same model (None: ``runtimes.CONVERSION_WAIT_SECONDS``)."""
-    from featcache.deploy.model import MODEL_FILE, model_view_names, one_vote, train_digests
+    from featcache.deploy.model import MODEL_FILE, model_view_names, one_vote, svm_numbers, train_digests
     from featcache.deploy.predict import (BATCH_SIZE, input_settings, model_meta, model_runner, photo_count,
                                           predict_files, progress_bar, run_count_words, skipped_words, value_of)
     from featcache.heads.io import DIGEST_KEY
@@ -347,7 +361,7 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
         model_view_names(meta), meta.get("averaged") if views > 1 else None, note=note,
         model_sha256=runner.digest, content_digest=meta.get(DIGEST_KEY), folder_fingerprint=tree.fingerprint,
         runtime=runner.runtime_used, runtime_note=runner.runtime_note, **left_out_parts(sorted(tree.unusable + undecoded)),
-        kind=_kind_words(meta), throughput=throughput)
+        kind=_kind_words(meta), throughput=throughput, values_words=svm_numbers(meta), decision_only=one_vote(meta))
     if out_dir is not None:
         write_report(result, out_dir, meta.get("head"))
     if verbose:
