@@ -2158,6 +2158,63 @@ def test_extract_over_a_cache_made_by_an_older_decoder_says_so(tmp_path, capsys,
         rf"made by decoder {version},")
 
 
+def test_a_cache_of_before_pixels_were_recorded_on_a_machine_of_other_pixels_is_said_for_its_decoder(
+        tmp_path, capsys, monkeypatch):
+    """Regression (a brief, 2026-12-06): a photo cache made before 2026-12-03 19:03 (decoder v1 to v5) names no
+    pixels (no ``decoded_with``, its decoder's identity alone). Extracted again where Pillow decodes to other pixels
+    than the reference (Pillow-SIMD, stood in for as in test_a_pillow_that_decodes_to_other_pixels_is_another_photo_
+    cache), it was refused "differs in: the data: decoded_with Pillow's reference pixels -> Pillow ...", where a v6
+    cache gets the older-decoder line. It gets that line too: the decoder that made it, what changed since (the
+    decoders after it, and this machine's pixels), the fix; the cache is left as it was, and --force replaces it.
+    Fails on the code before: the decoded_with line."""
+    from PIL import Image
+
+    from helpers import run_main
+
+    from featcache.sources import decode
+
+    root = ppm_tree(tmp_path / "photos", {"ants": 3, "bees": 3})
+    out = tmp_path / "c.h5"
+    args = ["extract", "--images", str(root), "--test-fraction", "0.5", "--weights", "random", "--image-size", "32",
+            "--out", str(out)]
+    _cache_of_an_older_decoder(capsys, monkeypatch, args, "v5")  # on the reference pixels: nothing named, as before 19:03
+    assert "decoded_with" not in featcache.open_cache(out).meta["source"]
+    kept = out.read_bytes()
+    real = Image.Image.resize
+
+    def one_off(self, *a, **k):  # as Pillow-SIMD's bilinear resize: a value 1 off here and there
+        arr = np.asarray(real(self, *a, **k)).copy()
+        arr.flat[0] ^= 1
+        return Image.fromarray(arr, "RGB")
+
+    monkeypatch.setattr(Image.Image, "resize", one_off)
+    decode.pixel_digest.cache_clear()
+    try:
+        other = images.other_pixels()
+        assert other is not None
+        got = run_main(capsys, *args)
+        assert got.returncode == 2 and len(got.stderr.strip().splitlines()) == 1, got.stderr
+        assert got.stderr.strip() == (
+            f"featcache extract: error: photos are decoded by featcache's image decoder v7 now ({images.decoder_changes(images.DECODERS[4])}), "
+            f"and this machine's Pillow decodes them to other pixels than the reference ({other}): re-extract the cache at "
+            f"{out}: pass --force to replace it once the new cache is complete, or choose another --out (it was left "
+            f"untouched); it was made by decoder v5, with Pillow's reference pixels or before featcache recorded other "
+            f"ones (2026-12-03), and nothing else changed at {root}"), got.stderr
+        assert "decoded_with" not in got.stderr and out.read_bytes() == kept
+        assert images.DECODERS[4].version == "v5"
+        assert run_main(capsys, *args, "--force").returncode == 0
+        assert featcache.open_cache(out).meta["source"]["decoded_with"] == other
+        # one made on this machine from 19:03 to 20:04 UTC that day: its identity named Pillow's version too
+        with monkeypatch.context() as m:
+            m.setattr(images, "decoder_identity", lambda: f"{OLDER_DECODERS['v5']}:{other}")
+            assert run_main(capsys, *args, "--force").returncode == 0
+        got = run_main(capsys, *args)
+        assert got.returncode == 2 and got.stderr.strip().endswith(
+            f"it was made by decoder v5, and nothing else changed at {root}"), got.stderr
+        assert "this machine's Pillow" not in got.stderr
+    finally:
+        decode.pixel_digest.cache_clear()
+
 def test_an_interrupted_extraction_by_an_older_decoder_is_started_over_saying_so(tmp_path, capsys, monkeypatch):
     """Regression (helper-266): an extraction interrupted under decoder v6 and run again under v7 was started over
     with "the data changed since the interrupted extraction of C (its N rows are of the files as they were)", where

@@ -133,9 +133,30 @@ DECODERS = (
 
 def with_pixels(identity: str) -> str:
     """A decoder's ``identity`` with this machine's pixel digest added where it is not ``REFERENCE_PIXELS``, as
-    ``decoder_identity`` adds it to ``DECODER`` (since 2026-12-03, before v6)."""
+    ``decoder_identity`` adds it to ``DECODER``: in this form since 2026-12-03 20:04 UTC (74cc640, under v6, which
+    came at 19:15). From 19:03 (92d73e8, under v5) to 20:04 the identity named Pillow's version too
+    (``:Pillow 12.1.1, pixels 7acce0f6f437a5b6``, ``other_pixels``'s words); before 19:03 it named no pixels, on any
+    machine (``recorded_identities``)."""
     digest = _other_digest()
     return identity if digest is None else f"{identity}:pixels:{digest[:16]}"
+
+
+# When featcache began to name the pixels a machine's Pillow decodes to, where they are not the reference (92d73e8):
+# a photo cache made before carries no ``decoded_with`` in its source and its decoder's identity alone.
+PIXELS_RECORDED_SINCE = "2026-12-03"
+
+
+def recorded_identities(identity: str) -> list[tuple[str, bool]]:
+    """Each decoder identity a cache of the decoder ``identity`` made on some machine may carry in its split digests,
+    with whether it names other pixels than this machine's: this machine's (``with_pixels``); where this machine
+    decodes to other pixels than the reference, also the identity alone (a cache made before featcache named pixels,
+    ``PIXELS_RECORDED_SINCE``, or where Pillow gives the reference pixels; True), and the form of 2026-12-03 19:03 to
+    20:04 UTC with this Pillow's version (``with_pixels``'s history)."""
+    mine = with_pixels(identity)
+    other = other_pixels()
+    if other is None:
+        return [(mine, False)]
+    return [(mine, False), (f"{identity}:{other}", False), (identity, True)]
 
 
 def decoder_changes(old: DecoderVersion) -> str:
@@ -1047,13 +1068,24 @@ class PhotoRows:
         looking for a changed photo (a brief, 2026-12-06)."""
         if recorded == self.digest():
             return None
-        for old in reversed(DECODERS[:-1]):  # the failure path only: two digests of the file list per decoder
-            identity = with_pixels(old.identity)
-            if recorded in (self.digest(identity), self.digest_before_copies_once(identity)):
-                return one_line(f"photos are decoded by featcache's image decoder {DECODERS[-1].version} now "
-                                f"({decoder_changes(old)}): {fix}; {which} was made by decoder {old.version}, and "
-                                f"nothing else changed at {self.root}")
+        for old in reversed(DECODERS[:-1]):  # the failure path only: two digests of the file list per identity
+            for identity, reference in recorded_identities(old.identity):
+                if recorded in (self.digest(identity), self.digest_before_copies_once(identity)):
+                    return self._older_decoder_words(old, reference, fix, which)
         return None
+
+    def _older_decoder_words(self, old: DecoderVersion, reference: bool, fix: str, which: str) -> str:
+        """``older_decoder_line``'s line of a cache made by decoder ``old``; ``reference``: made with no pixels named
+        (before featcache named them, or with Pillow's reference pixels) on a machine that decodes to others, where a
+        cache of before 2026-12-03 (v1 to v5, no ``decoded_with``) was refused "differs in: the data: decoded_with
+        Pillow's reference pixels -> ...", as if its photos had changed (a brief, 2026-12-06)."""
+        pixels = (f", and this machine's Pillow decodes them to other pixels than the reference ({other_pixels()})"
+                  if reference else "")
+        made = (f"decoder {old.version}, with Pillow's reference pixels or before featcache recorded other ones "
+                f"({PIXELS_RECORDED_SINCE})" if reference else f"decoder {old.version}")
+        return one_line(f"photos are decoded by featcache's image decoder {DECODERS[-1].version} now "
+                        f"({decoder_changes(old)}){pixels}: {fix}; {which} was made by {made}, and nothing else changed "
+                        f"at {self.root}")
 
     def _rules(self, rows: list[_File]) -> tuple[dict[str, Any], dict[str, list[_File]]]:
         """Each split's rule (how rows are chosen) and the ``rows`` that may land in it."""
