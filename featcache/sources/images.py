@@ -147,11 +147,11 @@ PIXELS_RECORDED_SINCE = "2026-12-03"
 
 
 def recorded_identities(identity: str) -> list[tuple[str, bool]]:
-    """Each decoder identity a cache of the decoder ``identity`` made on some machine may carry in its split digests,
-    with whether it names other pixels than this machine's: this machine's (``with_pixels``); where this machine
-    decodes to other pixels than the reference, also the identity alone (a cache made before featcache named pixels,
-    ``PIXELS_RECORDED_SINCE``, or where Pillow gives the reference pixels; True), and the form of 2026-12-03 19:03 to
-    20:04 UTC with this Pillow's version (``with_pixels``'s history)."""
+    """Each decoder identity a cache of the decoder ``identity`` may carry in its split digests, with whether it was
+    decoded to other pixels than this machine's (True: said in the line): this machine's (``with_pixels``); where this
+    machine decodes to other pixels than the reference, also the form of 2026-12-03 19:03 to 20:04 UTC with this
+    Pillow's version (``with_pixels``'s history), and the identity alone (True: a cache made before featcache named
+    pixels, ``PIXELS_RECORDED_SINCE``, or made where Pillow gives the reference pixels)."""
     mine = with_pixels(identity)
     other = other_pixels()
     if other is None:
