@@ -41,6 +41,7 @@ into an argparse ``type=`` where a flag must be refused before any work.
     check_views     --train-views/--test-views: 'all' or view names, all of them in the cache; only:VIEWS without orig
     views_words     views as a reader is shown them, "(without the original view)" for only:VIEWS (without_words)
     pick_views      the one reading of a views option (only:VIEWS too) against the views had: a cache's, an export's
+    FrozenMap       a settings object's mapping, checked: read-only and hashable, as its frozen dataclass (``frozen``)
 """
 
 from __future__ import annotations
@@ -105,6 +106,23 @@ def _whole(value: Any, flag: str, example: str) -> int:
         problem = typed_number_problem(value, math.inf) if isinstance(value, str) and _reads_infinite(value) else None
         said, fix = problem or ("is not a whole number", "pass")
         raise FeatcacheError(f"{given(flag, shown(value))} {said}; {fix} e.g. {eg(flag, example)}") from None
+
+
+def _text_for_number(value: Any) -> bool:
+    """Whether ``value`` is a number's text given through the Python API, which a typed setting refuses: a command
+    passes its flags as typed (argparse's text, read here), a Python call the number. FinetuneSettings(epochs="5") and
+    ProbeSpec(holdout="0.2") were taken (probe's once it ran), as True was 1 epoch before ``_is_bool``: each check of a
+    number refuses it in the line it gives a command's value that is no number (helper-281's brief). A list option's
+    items (sizes="100,250") and a head's --param values are typed where they are read, not here."""
+    return isinstance(value, str) and not cli_running()
+
+
+def _typed_whole(value: Any, flag: str, example: str) -> int:
+    """``_whole`` of a setting that is one number: its text only from a command (``_text_for_number``), refused in
+    ``_whole``'s words for text that is no number ("epochs='5' is not a whole number; pass e.g. epochs=10")."""
+    if _text_for_number(value):
+        raise FeatcacheError(f"{given(flag, shown(value))} is not a whole number; pass e.g. {eg(flag, example)}")
+    return _whole(value, flag, example)
 
 
 def parse_list(value: str | Iterable[str], flag: str, known: Sequence[str] | None = None) -> list[str]:
@@ -197,7 +215,7 @@ def positive_int(value: Any, flag: str, high: int | None = COUNT_MAX, example: s
     """A whole number from 1 to ``high`` (epochs, batch sizes, limits, counts; None: the caller bounds it, with its
     own words): finetune's --batch-size <400 nines> was taken and recorded in the model (an adversarial tester); each
     goes to Keras or NumPy as a C int. ``example``: the value a refusal suggests."""
-    n = _whole(value, flag, example)
+    n = _typed_whole(value, flag, example)
     if n < 1:
         raise FeatcacheError(f"{given(flag, shown(n))} must be at least 1")
     if high is not None and n > high:
@@ -208,7 +226,7 @@ def positive_int(value: Any, flag: str, high: int | None = COUNT_MAX, example: s
 def nonnegative_int(value: Any, flag: str, example: str = "20") -> int:
     """A whole number of at least 0 (finetune's --unfreeze: 0 trains the head alone). 1.5 is refused, not rounded:
     unfreeze=1.5 unfroze a layer without weights and saved a model fine-tuned on nothing (an adversarial tester)."""
-    n = _whole(value, flag, example)
+    n = _typed_whole(value, flag, example)
     if n < 0:
         raise FeatcacheError(f"{option(flag)} must be 0 or more (got {shown(n)}); pass e.g. {eg(flag, example)}".strip())
     return n
@@ -247,8 +265,8 @@ def _as_float(value: Any) -> float:
 
 
 def positive_number(value: Any, flag: str, example: str) -> float:
-    """A positive finite number (a learning rate), from a number or its text; never a bool."""
-    x = _flag_number(value, flag, f"pass e.g. {eg(flag, example)}")
+    """A positive finite number (a learning rate), from a number (its text in a command); never a bool."""
+    x = math.nan if _text_for_number(value) else _flag_number(value, flag, f"pass e.g. {eg(flag, example)}")
     if not (x > 0 and math.isfinite(x)):
         raise FeatcacheError(f"{option(flag)} must be a positive number (got {shown(value)}); pass e.g. {eg(flag, example)}".strip())
     return x
@@ -410,7 +428,7 @@ def check_seed(seed: Any, flag: str = "--seed") -> int:
     integral float is its int (seed=-0.0 "is not a whole number" where train_size=-0.0 read as 0; an adversarial tester)."""
     if _is_bool(seed) or not isinstance(seed, (numbers.Real, str)):
         raise FeatcacheError(f"{given(flag, shown(seed))} is not a whole number; use one from 0 to {SEED_LIMIT - 1}")
-    n = _whole(seed, flag, "0")
+    n = _typed_whole(seed, flag, "0")
     if not 0 <= n < SEED_LIMIT:
         raise FeatcacheError(f"{given(flag, shown(n))} is out of range; use a whole number from 0 to {SEED_LIMIT - 1}")
     return n
@@ -529,9 +547,9 @@ def check_limit(limit: int | None, n_total: int, flag: str, what: str) -> int:
 
 
 def check_fraction(value: Any, flag: str) -> float:
-    """A number strictly between 0 and 1."""
+    """A number strictly between 0 and 1 (its text in a command: ``_text_for_number``)."""
     try:
-        f = _as_float(value)
+        f = math.nan if _text_for_number(value) else _as_float(value)
     except (TypeError, ValueError):
         f = float("nan")
     if _is_bool(value) or not 0 < f < 1:
@@ -543,7 +561,7 @@ def check_fraction(value: Any, flag: str) -> float:
 
 def check_seconds(value: Any, flag: str) -> float:
     """A duration: a finite number of seconds, 0 or more (0: do not wait at all)."""
-    t = _flag_number(value, flag, f"use 0 or more seconds, e.g. {given(flag or '--lock-timeout', '60')}")
+    t = math.nan if _text_for_number(value) else _flag_number(value, flag, f"use 0 or more seconds, e.g. {given(flag or '--lock-timeout', '60')}")
     if not (t >= 0 and math.isfinite(t)):
         raise FeatcacheError(f"{given(flag, shown(value))} is not a number of seconds; use 0 or more, e.g. "
                              f"{given(flag or '--lock-timeout', '60')}")
@@ -1310,7 +1328,7 @@ MIN_FOLDS = 2
 def check_folds(value: Any, flag: str = "--folds") -> int:
     """A fold count: a whole number of at least MIN_FOLDS (the one home of the bound). --folds 0 said "must be at
     least 1", and 1 was then refused too (an adversarial tester)."""
-    n = _whole(value, flag, "5")
+    n = _typed_whole(value, flag, "5")
     if n < MIN_FOLDS:
         raise FeatcacheError(f"{given(flag, shown(n))} must be at least {MIN_FOLDS} (each fold holds out its images; "
                              f"one fold would fit on none); pass e.g. {eg(flag, '5')}")
@@ -1334,8 +1352,11 @@ def arg_type(check: Callable[..., Any], name: str | None = None) -> Callable[[st
     """An argparse ``type=`` from a check: its message becomes argparse's ("argument --x: ...")."""
 
     def convert(text: str) -> Any:
+        from featcache.errors import cli_words
+
         try:
-            return check(text, "")
+            with cli_words():  # a command's text, read as its flags are (``_text_for_number``), however it is parsed
+                return check(text, "")
         except FeatcacheError as exc:
             raise argparse.ArgumentTypeError(str(exc).lstrip(": ").strip()) from None
 
@@ -1477,3 +1498,50 @@ def release(version: str) -> tuple[int, ...]:
     import re
 
     return tuple(int(m.group()) if (m := re.match(r"\d+", part)) else 0 for part in version.split(".")[:3])
+
+
+class FrozenMap(Mapping):
+    """A mapping a frozen settings object keeps (``ProbeSpec``'s ``C`` and ``head_params``): read-only and hashable,
+    as the object itself is, where a dict made ``hash(ProbeSpec(C={...}))`` a TypeError and let a caller's later
+    change of its dict change the settings (CurveSpec copies its dicts for that). Equal to a dict of the same items;
+    shown as one."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[Any, Any] | Iterable[tuple[Any, Any]] = ()) -> None:
+        object.__setattr__(self, "_items", {k: frozen(v) for k, v in dict(items).items()})
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._items[key]
+
+    def __iter__(self):
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._items.items()))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and dict(self._items) == dict(other)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("a FrozenMap cannot be changed")
+
+    def __repr__(self) -> str:
+        return repr(self._items)
+
+    def thawed(self) -> dict[Any, Any]:
+        """A plain dict of it, its mappings dicts too (for what takes a dict: a record, JSON)."""
+        return {k: v.thawed() if isinstance(v, FrozenMap) else v for k, v in self._items.items()}
+
+
+def frozen(value: Any) -> Any:
+    """``value`` as a frozen settings object keeps it: a mapping a ``FrozenMap``, a list a tuple (their items too);
+    anything else as it is."""
+    if isinstance(value, Mapping):
+        return value if isinstance(value, FrozenMap) else FrozenMap(value)
+    if isinstance(value, (list, tuple)):
+        return tuple(frozen(v) for v in value)
+    return value

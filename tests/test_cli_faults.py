@@ -229,7 +229,9 @@ def test_lock_timeout_names_the_holder_the_lock_file_and_the_flag(tmp_path, fash
         one_line_error(capsys, argv + [bad], "--lock-timeout", "seconds")
     with pytest.raises(FeatcacheError, match="^lock_timeout=-3 is not a number of seconds"):  # the API's keyword
         StoreSpec(lock_timeout=-3)
-    assert StoreSpec(lock_timeout="2").lock_timeout == 2.0 and StoreSpec().lock_timeout is None
+    assert StoreSpec(lock_timeout=2).lock_timeout == 2.0 and StoreSpec().lock_timeout is None
+    with pytest.raises(FeatcacheError, match="^lock_timeout='2' is not a number of seconds"):  # text: the flag's alone
+        StoreSpec(lock_timeout="2")
 
 
 def test_a_second_curve_into_the_same_folder_waits_for_the_first_or_names_it(tmp_path, capsys):
@@ -1861,8 +1863,8 @@ def test_predicts_api_takes_one_path_checks_top_k_and_caps_npy_images(tmp_path, 
     assert [p.input for p in predict(fake_model, bytes(tmp_path / "x.png"))] == [str(tmp_path / "x.png")]  # bytes: a path
     (tmp_path / "sub").mkdir()
     assert predict(fake_model, [tmp_path, tmp_path]).left_out.count(f"{tmp_path / 'sub'}/") == 1  # a folder twice
-    assert len(predict(fake_model, tmp_path / "x.png", top_k="2")[0].top) == 2
-    for bad in (True, 0, 1.5):
+    assert len(predict(fake_model, tmp_path / "x.png", top_k=2)[0].top) == 2
+    for bad in (True, 0, 1.5, "2"):  # "2": a number's text, which only --top-k reads
         with pytest.raises(FeatcacheError, match=r"^top_k=\S+ (is not a whole number|must be at least 1)"):
             predict(fake_model, [tmp_path / "x.png"], top_k=bad)
     side = int(MAX_PIXELS ** 0.5) + 1

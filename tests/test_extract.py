@@ -928,7 +928,9 @@ def test_sources_check_their_folder_when_made(tmp_path):
     with pytest.raises(FeatcacheError, match=f"^data directory not found: {tmp_path / 'nope'}; install it"):
         FashionMNIST(tmp_path / "nope")
     assert PhotoFolder(tmp_path).root == tmp_path
-    assert FashionMNIST(make_fashion_dir(tmp_path / "fm"), train_limit="10").train_limit == 10
+    assert FashionMNIST(make_fashion_dir(tmp_path / "fm"), train_limit=10).train_limit == 10
+    with pytest.raises(FeatcacheError, match=r"^train_limit='10' is not a whole number; pass e.g. train_limit=10$"):
+        FashionMNIST(make_fashion_dir(tmp_path / "fm"), train_limit="10")  # a number's text: --train-limit's alone
     # a file, and a folder without the IDX files, were "data directory not found" and accepted until extract (an
     # adversarial tester)
     with pytest.raises(FeatcacheError, match=f"^data directory {tmp_path / 'f'} is a file, not a folder; install it"):

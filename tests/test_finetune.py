@@ -275,10 +275,15 @@ def test_api_mirrors_cli(tiny_head, tmp_path):
     assert not (tmp_path / "home" / "models").exists()  # nothing written by a refused run
 
 
-def test_the_api_takes_settings_in_the_forms_the_cli_does():
+def test_the_cli_s_text_is_read_and_the_api_takes_numbers():
+    """The settings as the CLI passes them (argparse's text) are read as numbers; a Python call passes numbers (an
+    integral float is its int), and a number's text is refused there (helper-281)."""
     from featcache.deploy.finetune import check_settings
+    from featcache.errors import cli_words
 
-    assert check_settings("20", "1e-5", "5", 64.0, 2) == (20, 1e-5, 5, 64, 2)
+    with cli_words():
+        assert check_settings("20", "1e-5", "5", "64", "2") == (20, 1e-5, 5, 64, 2)
+    assert check_settings(20, 1e-5, 5, 64.0, 2) == (20, 1e-5, 5, 64, 2)
     assert check_settings(0, 1, 1, 1, 1) == (0, 1.0, 1, 1, 1)  # 0: the head alone trains (the CLI's 0..154)
 
 
@@ -294,7 +299,7 @@ def test_finetune_settings_are_its_keywords_checked_once():
     keywords = inspect.signature(featcache.finetune).parameters
     fields = dataclasses.fields(FinetuneSettings)
     assert all(keywords[f.name].default == f.default for f in fields), [(f.name, f.default) for f in fields]
-    settings = FinetuneSettings("20", "1e-5", "5", 64.0, 2, seed="7")  # the forms the CLI reads, kept as numbers
+    settings = FinetuneSettings(20, 1e-5, 5, 64.0, 2, seed=7)  # an integral float kept as its int
     assert (settings.unfreeze, settings.learning_rate, settings.epochs, settings.batch_size, settings.seed) == (20, 1e-5, 5, 64, 7)
     assert settings.asked() == {"unfreeze": 20, "learning_rate": 1e-5, "max_epochs": 5, "batch_size": 64, "patience": 2,
                                 "seed": 7, "keep_best": True}

@@ -270,22 +270,28 @@ def test_holdout_scores_on_training_rows_and_never_reads_test(multi_cache, tmp_p
     assert res.rows[0].scored_on == "holdout" and res.rows[0].accuracy == pytest.approx(expected)
 
 
-def test_numbers_given_as_text_are_read_as_the_cli_reads_them(multi_cache, tmp_path):
+def test_numbers_given_as_text_are_refused_by_the_api_and_read_by_the_cli(multi_cache, tmp_path, capsys):
     """An adversarial tester: probe(holdout="0.2") was a TypeError in the hold-out note (the text was kept past its
-    check), where folds="3" ran; view_settings=5 was "'int' object is not iterable". One rule for the API: a number
-    given as its text is read as the CLI reads it (train's train_size="100" too), once, before any fit."""
+    check), where folds="3" ran; view_settings=5 was "'int' object is not iterable". The rule since helper-281: a
+    number's text is the CLI's alone (``--holdout 0.25``), and a Python call's holdout="0.25" or folds="3" is refused
+    in one line, before the cache is read, as every typed setting refuses it; numbers run, kept as checked."""
+    from featcache.analysis.probe import ProbeSpec
+    from featcache.cli import main
+
     kw = dict(heads="logreg", layers="out_relu,block_1_expand_relu", seed=1, plot=False)
-
-    def scores(res):
-        return [(r.layer, r.accuracy, r.scored_on) for r in res.rows]
-
-    as_text = featcache.probe(multi_cache, holdout="0.25", out=tmp_path / "a", **kw)
-    assert scores(as_text) == scores(featcache.probe(multi_cache, holdout=0.25, out=tmp_path / "b", **kw))
-    assert as_text.note is not None and "12 held-out images" in as_text.note  # the note that raised
-    folds = featcache.probe(multi_cache, folds="3", out=tmp_path / "c", **kw)
-    assert scores(folds) == scores(featcache.probe(multi_cache, folds=3, out=tmp_path / "d", **kw))
-    with pytest.raises(FeatcacheError, match=r"^view_settings takes TRAIN/TEST pairs separated by ';' .*\(got 5\)$"):
-        featcache.probe(multi_cache, view_settings=5, out=tmp_path / "e", **kw)
+    for bad, message in [(dict(holdout="0.25"), r"^holdout='0\.25' is not a fraction; use a number between 0 and 1"),
+                         (dict(folds="3"), r"^folds='3' is not a whole number; pass e.g\. folds=5$"),
+                         (dict(view_settings=5), r"^view_settings takes TRAIN/TEST pairs separated by ';' .*\(got 5\)$")]:
+        with pytest.raises(FeatcacheError, match=message):
+            featcache.probe(tmp_path / "no-cache.h5", out=tmp_path / "e", **kw, **bad)  # refused before the cache
+        with pytest.raises(FeatcacheError, match=message):
+            ProbeSpec(**{k: v for k, v in kw.items() if k != "plot"}, **bad)
+    res = featcache.probe(multi_cache, holdout=0.25, out=tmp_path / "a", **kw)
+    assert res.note is not None and "12 held-out images" in res.note  # the note that raised
+    assert main(["probe", str(multi_cache), "--heads", "logreg", "--layers", "out_relu,block_1_expand_relu", "--seed", "1",
+                 "--holdout", "0.25", "--out", str(tmp_path / "b"), "--no-plot", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert [(r["layer"], r["accuracy"]) for r in rows] == [(r.layer, r.accuracy) for r in res.rows]
 
 
 def test_by_default_probe_chooses_on_held_out_training_images(multi_cache, tmp_path, monkeypatch, capsys):

@@ -638,7 +638,8 @@ def test_api_arguments_of_the_wrong_type_are_one_line_naming_them(cache, tmp_pat
                             ({"train_size": [6]}, r"^train_size=\[6\] is not a whole number")]:
         with pytest.raises(FeatcacheError, match=message):
             featcache.train(cache, "logreg", out=tmp_path / "h.npz", **kwargs)
-    assert featcache.train(cache, "logreg", train_size="30", out=tmp_path / "h.npz").train_images == 30  # as --train-size 30
+    with pytest.raises(FeatcacheError, match="^train_size='30' is not a whole number; pass e.g. train_size=10$"):
+        featcache.train(cache, "logreg", train_size="30", out=tmp_path / "h.npz")  # the text is --train-size's alone
     for call, message in [(lambda: featcache.open_cache(None), r"^path must be a path \(got None\); pass the \.h5 file"),
                           (lambda: featcache.open_cache(3), r"^path must be a path \(got 3\)"),
                           (lambda: featcache.open_cache(""), r"^path must be a path \(got ''\)"),

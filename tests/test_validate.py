@@ -703,3 +703,91 @@ def test_a_misspelled_only_is_told_the_only_spelling(views):
         pick_views(("orig", "flip"), views, "--test-views", resolve)
     with pytest.raises(FeatcacheError, match="unknown view 'onlyflip'; use orig"):  # not a misspelled only: (no break)
         pick_views(("orig", "flip"), "onlyflip", "--test-views", resolve)
+
+
+# A typed setting of each frozen settings class (and of a keyword API that builds one), given as a number's text or as
+# a bool: (what makes it, its keyword, the text, the bool, the number it takes, the start of the one line refusing both).
+TYPED_SETTINGS = [
+    ("featcache.deploy.finetune.FinetuneSettings", "epochs", "5", True, 5, r"epochs=\S+ is not a whole number; pass e\.g\. epochs=10$"),
+    ("featcache.deploy.finetune.FinetuneSettings", "learning_rate", "1e-5", True, 1e-5, r"learning_rate must be a positive number \(got \S+\)"),
+    ("featcache.deploy.finetune.FinetuneSettings", "unfreeze", "20", False, 20, r"unfreeze=\S+ is not a whole number"),
+    ("featcache.deploy.finetune.FinetuneSettings", "seed", "7", True, 7, r"seed=\S+ is not a whole number"),
+    ("featcache.analysis.probe.ProbeSpec", "holdout", "0.2", True, 0.2, r"holdout=\S+ is not a fraction; use a number between 0 and 1"),
+    ("featcache.analysis.probe.ProbeSpec", "folds", "3", True, 3, r"folds=\S+ is not a whole number; pass e\.g\. folds=5$"),
+    ("featcache.analysis.probe.ProbeSpec", "seed", "1", True, 1, r"seed=\S+ is not a whole number"),
+    ("featcache.analysis.curve.CurveSpec", "seeds", "5", True, 5, r"seeds(=\S+ is not a whole number| takes a count K)"),
+    ("featcache.embedding.specs.StoreSpec", "batch_size", "64", True, 64, r"batch_size=\S+ is not a whole number"),
+    ("featcache.embedding.specs.StoreSpec", "lock_timeout", "2", True, 2.0, r"lock_timeout=\S+ is not a number of seconds"),
+    ("featcache.embedding.specs.ModelSpec", "image_size", "96", True, 96, r"image_size(=\S+ is not a whole number| must be a whole number of pixels)"),
+]
+
+
+@pytest.mark.parametrize("made_by, keyword, text, flag_bool, number, line", TYPED_SETTINGS,
+                         ids=[f"{m.rsplit('.', 1)[1]}.{k}" for m, k, *_ in TYPED_SETTINGS])
+def test_a_typed_setting_refuses_a_number_s_text_and_a_bool_when_made(made_by, keyword, text, flag_bool, number, line):
+    """Regression (helper-281's brief): FinetuneSettings(epochs="5") and ProbeSpec(holdout="0.2") were made (probe's
+    refused only when run, its other checks too), as were StoreSpec(batch_size="64") and ModelSpec(image_size="96"):
+    a settings object holds what runs, so a number's text is refused when it is made, in the line a command gets for a
+    value that is no number (a command's own text is read: ``cli_words``), as a bool is (True is not 1 epoch)."""
+    import importlib
+
+    module, name = made_by.rsplit(".", 1)
+    cls = getattr(importlib.import_module(module), name)
+    base = {"sizes": [10]} if name == "CurveSpec" else {"weights": "random"} if name == "ModelSpec" else {}
+    if name == "ProbeSpec" and keyword == "seed":
+        base = {}
+    for bad in (text, flag_bool):
+        with pytest.raises(FeatcacheError, match=f"^{line}") as exc:
+            cls(**base, **{keyword: bad})
+        assert "\n" not in str(exc.value)
+    made = cls(**base, **{keyword: number})
+    assert getattr(made, keyword) in (number, tuple(range(number)) if keyword == "seeds" else number)
+
+
+def test_a_command_s_text_is_still_read_as_its_number(capsys, tmp_path):
+    """The CLI passes what was typed: under it each typed setting reads its text, its words unchanged."""
+    from helpers import run_main
+
+    from featcache.analysis.probe import ProbeSpec
+    from featcache.deploy.finetune import FinetuneSettings
+    from featcache.errors import cli_words
+
+    with cli_words():
+        assert FinetuneSettings(epochs="5", learning_rate="1e-5", seed="7") == FinetuneSettings(epochs=5, learning_rate=1e-5, seed=7)
+        assert ProbeSpec(holdout="0.2", folds=None, seed="1").holdout == 0.2
+    proc = run_main(capsys, "finetune", str(tmp_path / "h.keras"), "--epochs", "x")
+    assert proc.returncode == 2 and "argument --epochs: 'x' is not a whole number; pass e.g. 10;" in proc.stderr, proc.stderr
+    for argv in (["finetune", str(tmp_path / "h.keras"), "--epochs", "5", "--lr", "1e-5", "--seed", "7"],
+                 ["probe", str(tmp_path / "c.h5"), "--holdout", "0.2", "--seed", "1", "--jobs", "1"]):
+        proc = run_main(capsys, *argv)  # the text read: refused for the missing file alone
+        assert proc.returncode == 2 and ("head file not found: " in proc.stderr or "cache not found: " in proc.stderr), proc.stderr
+        assert not re.search("whole number|fraction|positive number", proc.stderr), proc.stderr
+
+
+def test_a_probe_spec_is_hashable_and_checked_when_made():
+    """Regression (helper-281's brief): ProbeSpec kept C and head_params as the caller's dicts (hash() a TypeError,
+    unlike every other frozen settings object, and a caller's later change of its dict changed the spec) and was
+    checked only when run: ProbeSpec(head_params={'logreg': {'max_iter': 0}}) or jobs=0 were made. Its keywords are
+    as they were; it keeps them checked, hashable and read-only."""
+    import dataclasses
+
+    from featcache.analysis.probe import ProbeSpec
+
+    params = {"logreg": {"max_iter": 5000}}
+    spec = ProbeSpec(heads="logreg,svm", C={"logreg": 0.03}, head_params=params, layers=["out_relu"],
+                     view_settings=[("orig", "orig")])
+    params["logreg"]["max_iter"] = 1  # the caller's dict changed after: not the spec
+    assert spec.head_params == {"logreg": {"max_iter": 5000}} and spec.C == {"logreg": 0.03}
+    assert spec.heads == ("logreg", "svm") and spec.layers == ("out_relu",) and spec.view_settings == (("orig", "orig"),)
+    assert hash(spec) == hash(ProbeSpec(heads=["logreg", "svm"], C={"logreg": 0.03}, head_params={"logreg": {"max_iter": 5000}},
+                                        layers=["out_relu"], view_settings=[["orig", "orig"]]))
+    assert dataclasses.replace(spec, holdout=0.3).head_params == spec.head_params  # made again from what it keeps
+    with pytest.raises(TypeError):
+        spec.head_params["logreg"]["max_iter"] = 1
+    for kwargs, line in [({"head_params": {"logreg": {"max_iter": 0}}}, r"^head_params\['logreg'\]\['max_iter'\]=0 is not valid"),
+                         ({"jobs": 0}, "^jobs=0 is not valid; use a positive number of processes"),
+                         ({"on_test": True, "holdout": 0.2}, "^on_test=True scores on the test split"),
+                         ({"heads": "forest"}, "^heads: unknown head 'forest'"),
+                         ({"on_test": "no"}, r"^on_test must be True or False \(got 'no'\)")]:
+        with pytest.raises(FeatcacheError, match=line):
+            ProbeSpec(**kwargs)

@@ -267,10 +267,30 @@ def parse_view_settings(cache: Cache, settings: str | list | None) -> list[Setti
     None: the original view alone, then (when the cache has views) train on
     all and test the original, and train and test on all.
     """
-    from featcache.validate import check_views, list_items
+    from featcache.validate import check_views
 
-    form = (f"{option('--view-settings')} takes TRAIN/TEST pairs separated by ';' (e.g. "
+    out: list[Setting] = []
+    for train, test in view_pairs(settings):
+        # only:VIEWS refused: a setting's views are written back as names (probe.csv, the train command it suggests),
+        # which read as the original and those views (h137)
+        s = (check_views(cache, train, "--view-settings", only=False), check_views(cache, test, "--view-settings", only=False))
+        if s not in out:
+            out.append(s)
+    return out
+
+
+def _view_settings_form() -> str:
+    """What --view-settings takes, in the words of who gives it."""
+    return (f"{option('--view-settings')} takes TRAIN/TEST pairs separated by ';' (e.g. "
             f"{example('--view-settings', DEFAULT_VIEW_SETTINGS)})")
+
+
+def view_pairs(settings: str | Sequence[Any] | None) -> list[list[Any]]:
+    """``parse_view_settings``' (train, test) pairs as given, their form checked: what needs no cache (a
+    ``ProbeSpec`` checks it when made)."""
+    from featcache.validate import list_items
+
+    form = _view_settings_form()
     if settings is None:
         settings = DEFAULT_VIEW_SETTINGS
     # view_settings=5 was "'int' object is not iterable" (an adversarial tester): the list's rule, said in its words
@@ -281,14 +301,7 @@ def parse_view_settings(cache: Cache, settings: str | list | None) -> list[Setti
         if len(pair) != 2 or not all(str(p).strip() for p in pair):
             raise FeatcacheError(f"{form}, got {item!r}")
         pairs.append(pair)
-    out: list[Setting] = []
-    for train, test in pairs:
-        # only:VIEWS refused: a setting's views are written back as names (probe.csv, the train command it suggests),
-        # which read as the original and those views (h137)
-        s = (check_views(cache, train, "--view-settings", only=False), check_views(cache, test, "--view-settings", only=False))
-        if s not in out:
-            out.append(s)
-    return out
+    return pairs
 
 
 def _views_text(views: Views) -> str:
@@ -449,10 +462,14 @@ def probe(
 @dataclass(frozen=True)
 class ProbeSpec:
     """The settings of one probe: ``probe``'s keywords but the cache, ``out``, ``plot`` and ``verbose`` (its
-    ``jobs`` the one ``jobs``/``n_jobs`` gave: ``validate.jobs_alias``). Checked when run (``run_probe``), in
-    probe's order, as most need the cache: its layers, views, labels and splits (``_settings``,
-    ``parse_view_settings``, ``check_jobs``). ``probe``'s keywords build one; ``run_probe(spec, cache)`` runs one,
-    as ``learning_curve``'s keywords build a ``CurveSpec`` for ``run_curve``."""
+    ``jobs`` the one ``jobs``/``n_jobs`` gave: ``validate.jobs_alias``). Checked when made, as every frozen settings
+    object of featcache is (one line naming the keyword, or its flag under the CLI): all that needs no cache, in
+    probe's order (``_checked_spec``); what needs one (its layers, views, labels and splits) when run
+    (``_settings``, ``parse_view_settings``). Kept as checked and hashable: ``heads`` a tuple of names, ``C`` and
+    ``head_params`` ``FrozenMap``s of each head's (``{'logreg': 0.03}``, ``{'logreg': {'max_iter': 5000}}``), the
+    numbers as numbers, ``layers`` and ``view_settings`` tuples where a list was given. ``probe``'s keywords build
+    one; ``run_probe(spec, cache)`` runs one, as ``learning_curve``'s keywords build a ``CurveSpec`` for
+    ``run_curve``."""
 
     heads: str | Sequence[str] | None = None
     C: str | float | Mapping[str, Any] | None = None
@@ -465,6 +482,56 @@ class ProbeSpec:
     head_params: Mapping[str, Mapping[str, Any]] | Sequence[str] | None = None
     jobs: int = JOBS_DEFAULT
 
+    def __post_init__(self) -> None:
+        for name, value in _checked_spec(self).items():
+            object.__setattr__(self, name, value)
+
+
+def _checked_spec(spec: ProbeSpec) -> dict[str, Any]:
+    """``spec``'s fields checked and kept as checked, in probe's order (its switch, heads, C, their parameters, the
+    seed, the scoring, the view settings' form, the jobs): ProbeSpec(holdout="0.2"), ProbeSpec(holdout=2) and
+    ProbeSpec(head_params={'logreg': {'max_iter': 0}}) were made, and refused only when run (helper-281's brief),
+    and a ProbeSpec holding dicts was no hashable settings object."""
+    from featcache.validate import SWITCH_WHY, FrozenMap, check_bool, frozen, list_items
+
+    on_test = check_bool(spec.on_test, "on_test", SWITCH_WHY.get("on_test", ""))
+    heads = tuple(parse_heads(spec.heads))
+    Cs = parse_C_per_head(spec.C.thawed() if isinstance(spec.C, FrozenMap) else spec.C, heads)
+    given = parse_head_params(spec.head_params.thawed() if isinstance(spec.head_params, FrozenMap) else spec.head_params,
+                              heads, own=_own_words())
+    if on_test and spec.seed is not None:
+        # refused, as train refuses an option its head does not use: --on-test --seed 5 ran, and its seed was
+        # recorded as a choice that changed nothing (an adversarial tester)
+        seed_, on_test_ = option("--seed"), option("--on-test")
+        raise FeatcacheError(f"{seed_} picks the held-out training images ({option('--holdout')}, {option('--folds')}); "
+                             f"{on_test_} scores on the test split and holds out none: drop {seed_}, or {on_test_}")
+    seed = None if spec.seed is None else check_seed(spec.seed)
+    # Kept as checked: holdout stayed as given past its check, a TypeError in the hold-out note for a str (an
+    # adversarial tester); a number's text is refused (validate._text_for_number), as a command's is read
+    holdout = None if spec.holdout is None else check_fraction(spec.holdout, "--holdout")
+    folds = None if spec.folds is None else check_folds(spec.folds)
+    if on_test and (holdout is not None or folds is not None):
+        raise FeatcacheError(f"{option('--on-test')} scores on the test split, {option('--holdout')} and {option('--folds')} on "
+                             "training images; give one of them")
+    for h in heads:  # each head's parameters as probe fits them (a pair that disagrees named as given: head_params[...])
+        check_head_params(HEADS[h](**_fit_params(h, given, Cs)), ParamLabel.of_option("--param", "head_params", h))
+    layers = spec.layers
+    if layers is not None:
+        parse_list(layers, "--layers")  # the list's form; its names are the cache's (probe_layers)
+        layers = layers if isinstance(layers, str) else frozen(list_items(layers, "--layers"))
+    view_settings = spec.view_settings
+    view_pairs(view_settings)  # the form; the views are the cache's (parse_view_settings)
+    if view_settings is not None and not isinstance(view_settings, str):
+        view_settings = frozen(list_items(view_settings, "--view-settings", _view_settings_form()))
+    return {"heads": heads, "C": FrozenMap(Cs) if Cs else None, "layers": layers, "holdout": holdout, "seed": seed,
+            "folds": folds, "on_test": on_test, "view_settings": view_settings,
+            "head_params": FrozenMap(given) if given else None, "jobs": check_jobs(spec.jobs)}
+
+
+def _fit_params(head: str, given: Mapping[str, Mapping[str, Any]], Cs: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters probe fits ``head`` with: its probe defaults, then those given, then its C."""
+    return {**probe_defaults(head), **given.get(head, {}), **({"C": Cs[head]} if head in Cs else {})}
+
 
 @checks_switches  # plot and verbose, as probe's (plot='no' drew the plot)
 def run_probe(spec: ProbeSpec, cache: str | Path | Cache, out: str | Path | None = None, *, plot: bool = True,
@@ -472,18 +539,16 @@ def run_probe(spec: ProbeSpec, cache: str | Path | Cache, out: str | Path | None
     """``probe`` of a ``ProbeSpec``: its settings checked on the cache (``ProbePlan``), the report's folder checked,
     then the fits and the report written there (``_probe_into``); a report left half-written goes again."""
     from featcache.store import as_cache
-    from featcache.validate import SWITCH_WHY, check_bool
 
     if not isinstance(spec, ProbeSpec):
         raise FeatcacheError(f"spec must be a ProbeSpec, not {type(spec).__name__}; pass e.g. ProbeSpec(heads='logreg')")
-    on_test = check_bool(spec.on_test, "on_test", SWITCH_WHY.get("on_test", ""))  # probe's checks_switches did, for probe
     cache = as_cache(cache)
-    plan = _settings(cache, spec.heads, spec.C, spec.layers, spec.holdout, spec.seed, spec.folds, on_test, spec.head_params)
-    if on_test:
+    plan = _settings(cache, spec)
+    if spec.on_test:
         _warn_scored_on_test(cache)
     settings = parse_view_settings(cache, spec.view_settings)
-    n_jobs = check_jobs(spec.jobs)
-    out_dir = _report_dir(out, cache, on_test, plan.layers)
+    n_jobs = spec.jobs
+    out_dir = _report_dir(out, cache, spec.on_test, plan.layers)
     # A full disk, a failed fit or Ctrl-C: what was written of the report and the folders made for it go again.
     with output_files(out_dir, report_files(out_dir)):
         check_writable_dir(out_dir)  # before any fit: an unwritable --out must not cost the fits
@@ -717,27 +782,13 @@ TRAIN_OPTIONS: dict[str, str | None] = {"seed": "--seed", "epochs": "--epochs", 
                                         "n_classes": None}
 
 
-def _settings(cache: Cache, heads, C, layers, holdout: float | None, seed: int | None, folds: int | None = None,
-              on_test: bool = False, head_params: Any = None) -> ProbePlan:
-    """The ``ProbePlan`` of these settings on ``cache``; refuses bad input before any fit."""
-    head_names = parse_heads(heads)
-    Cs = parse_C_per_head(C, head_names)
-    given = parse_head_params(head_params, head_names, own=_own_words())
-    if on_test and seed is not None:
-        # refused, as train refuses an option its head does not use: --on-test --seed 5 ran, and its seed was
-        # recorded as a choice that changed nothing (an adversarial tester)
-        seed_, on_test_ = option("--seed"), option("--on-test")
-        raise FeatcacheError(f"{seed_} picks the held-out training images ({option('--holdout')}, {option('--folds')}); "
-                             f"{on_test_} scores on the test split and holds out none: drop {seed_}, or {on_test_}")
-    seed = check_seed(DEFAULT_SEED if seed is None else seed)
-    # Checked once, here, and kept as checked: holdout="0.2" passed holdout_rows' check but stayed a str in the
-    # Scoring, a TypeError in the hold-out note, where folds="3" ran (an adversarial tester). Numbers given as text
-    # are taken as the CLI takes them, as train's train_size="100" is.
-    holdout = None if holdout is None else check_fraction(holdout, "--holdout")
-    folds = None if folds is None else check_folds(folds)
-    if on_test and (holdout is not None or folds is not None):
-        raise FeatcacheError(f"{option('--on-test')} scores on the test split, {option('--holdout')} and {option('--folds')} on "
-                             "training images; give one of them")
+def _settings(cache: Cache, spec: ProbeSpec) -> ProbePlan:
+    """The ``ProbePlan`` of ``spec`` (checked when made) on ``cache``; refuses what the cache cannot do before any fit."""
+    head_names = list(spec.heads)
+    Cs = dict(spec.C or {})
+    given = spec.head_params.thawed() if spec.head_params else {}
+    seed = DEFAULT_SEED if spec.seed is None else spec.seed
+    holdout, folds, on_test = spec.holdout, spec.folds, spec.on_test
     default_holdout = not on_test and folds is None and holdout is None
     if default_holdout:
         holdout = DEFAULT_HOLDOUT
@@ -761,12 +812,10 @@ def _settings(cache: Cache, heads, C, layers, holdout: float | None, seed: int |
                              f"{option('--on-test')}") from None
     scoring = Scoring(holdout, seed, folds, None if splits is None else tuple(splits))
     order = cached_order(cache)
-    names = probe_layers(cache, layers, order)
-    params = {h: {**probe_defaults(h), **given.get(h, {}), **({"C": Cs[h]} if h in Cs else {})} for h in head_names}
-    # each head made once, here: a value it refuses is one line now, not a traceback from the first fit, and the
-    # same head says whether its fit splits rows into folds (it was made a second time for that)
-    for h in head_names:  # a pair of parameters that disagree (ParamsDisagree) named as given: head_params[...] in a call
-        check_head_params(HEADS[h](**params[h]), ParamLabel.of_option("--param", "head_params", h))
+    names = probe_layers(cache, spec.layers, order)
+    # each head's parameters checked when the spec was made (_checked_spec): a value it refuses is one line, not a
+    # traceback from the first fit
+    params = {h: _fit_params(h, given, Cs) for h in head_names}
     check_fit_rows(cache, {h: make_head(h, **params[h]) for h in head_names}, scoring)
     return ProbePlan(head_names, params, names, scoring, {layer: order.index(layer) for layer in order},
                      {h: dict(given.get(h, {})) for h in head_names})

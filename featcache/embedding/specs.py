@@ -66,8 +66,8 @@ class ModelSpec:
         if not is_named_weights(self.weights):
             check_weights_file(self.weights)
         if isinstance(self.image_size, (str, float)):
-            # read as every count of the API is (FashionMNIST's train_limit="300" and 300.0 were taken, image_size="96"
-            # and 96.0 refused; an adversarial tester), kept as the int: the fingerprint's
+            # read as every count of the API is (FashionMNIST's train_limit=300.0 was taken, image_size=96.0 refused;
+            # an adversarial tester; a count's text is the CLI's alone), kept as the int: the fingerprint's
             object.__setattr__(self, "image_size", positive_int(self.image_size, "--image-size", high=None, example="96"))
         if self.image_size is not None:
             check_image_size(bb, self.image_size)
