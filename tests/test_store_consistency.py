@@ -17,6 +17,8 @@ import pytest
 
 from helpers import fifo_unblocked, interrupted_extraction, run_main, tiny_fashion_cache
 
+from featcache.errors import FeatcacheError
+
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
@@ -342,6 +344,33 @@ def test_an_attribute_featcache_does_not_write_fails_verify_and_is_ignored_by_re
     cache = edited(tiny, tmp_path / "c.h5", edit, reseal=False)
     assert_damaged(capsys, cache, f"it holds {words}, an attribute featcache does not write, so verify cannot vouch "
                    "for it; other commands never read it", commands=("verify",))
+    shown = run_main(capsys, "info", "--json", str(cache))
+    assert shown.returncode == 0 and "checked by Ana" not in shown.stdout, (shown.stdout, shown.stderr)
+    proc = run_main(capsys, "train", str(cache), "--head", "logreg", "--out", str(tmp_path / "h.npz"))
+    assert proc.returncode == 0 and (tmp_path / "h.npz").is_file(), proc.stderr
+
+
+def _sealed_before_provenance_digests(f):
+    """``f`` as a cache sealed before 2026-12-02: no provenance, features, per-dataset or completion digest, its
+    content digest made without their marks (test_store's older cache)."""
+    from featcache.store.layout import content_digest
+
+    for name in ("provenance_digest", "features_digest", "dataset_digests", "completion_digest"):
+        del f.attrs[name]
+    f.attrs["content_digest"] = content_digest(f)
+
+
+def test_a_root_attribute_featcache_does_not_write_fails_verify_on_a_cache_sealed_before_provenance_digests(
+        tiny, tmp_path, capsys):
+    """Regression (helper-281's brief): on a cache sealed before provenance digests (2026-12-02), which no digest of
+    its root attributes covers, a root attribute featcache does not write (``f.attrs["note"]``) passed ``verify``
+    as intact, where one on a newer cache is refused and one on its splits was too. Now as on a newer cache: verify
+    refuses it in the same words; info (``--json`` too) and train never read or show it, and go on."""
+    older = edited(tiny, tmp_path / "older.h5", _sealed_before_provenance_digests, reseal=False)
+    assert run_main(capsys, "verify", str(older)).returncode == 0  # the older cache itself is intact
+    cache = edited(older, tmp_path / "c.h5", _root_attribute, reseal=False)
+    assert_damaged(capsys, cache, "it holds the root attribute 'note', an attribute featcache does not write, so verify "
+                   "cannot vouch for it; other commands never read it", commands=("verify",))
     shown = run_main(capsys, "info", "--json", str(cache))
     assert shown.returncode == 0 and "checked by Ana" not in shown.stdout, (shown.stdout, shown.stderr)
     proc = run_main(capsys, "train", str(cache), "--head", "logreg", "--out", str(tmp_path / "h.npz"))

@@ -743,8 +743,17 @@ def unsealed_attributes(f: h5py.File, stored: Any) -> list[str] | None:
     added and the cache re-sealed is covered by the digest, as all it holds (the digests are no signature)."""
     if _provenance_digest(f) == stored:
         return []
-    unknown = sorted(key for key in f.attrs.keys() if key not in ROOT_ATTRS)
+    unknown = foreign_root_attributes(f)
     return unknown if unknown and _provenance_digest(f, left_out=unknown) == stored else None
+
+
+def foreign_root_attributes(f: h5py.File) -> list[str]:
+    """The root attributes of ``f`` by names featcache does not write (``ROOT_ATTRS``), in name order: on a cache
+    sealed with a provenance digest, those ``unsealed_attributes`` finds added since; on one sealed before it
+    (2026-12-02), which no digest covers, all of them, for ``verify`` to refuse and readers to leave out: such a
+    cache's ``note`` passed verify as intact where one on a newer cache was refused (helper-281). Caches extracted
+    by featcache of that time (c02efff, 64328a3, 496da5c^) hold none."""
+    return sorted(key for key in f.attrs.keys() if key not in ROOT_ATTRS)
 
 
 def deleted_seal_attributes(f: h5py.File, stored: Any) -> list[str]:

@@ -51,6 +51,7 @@ from featcache.store.layout import (
     feature_datasets,
     force_words,
     foreign_objects,
+    foreign_root_attributes,
     foreign_split_attributes,
     hashed_blocks,
     lock_path,
@@ -470,12 +471,15 @@ class Cache:
             raise damaged(self.path, _read_problem(exc, "labels/index/paths")) from None
         if stored != actual:
             raise damaged(self.path, _content_mismatch(f, stored))
-        # caches sealed before 2026-12-02 have no provenance digest: their provenance stays unchecked
+        # caches sealed before 2026-12-02 have no provenance digest: their provenance stays unchecked, and a root
+        # attribute of a name featcache does not write, which no digest covers, is left out as an added one is
         if "provenance_digest" in self.meta:
             unsealed = unsealed_attributes(f, self.meta["provenance_digest"])
             if unsealed is None:
                 raise damaged(self.path, _provenance_mismatch(f, self.meta["provenance_digest"]))
             self.unsealed = unsealed
+        else:
+            self.unsealed = foreign_root_attributes(f)
         digests = self.meta.get(DATASET_DIGESTS)
         if digests is not None and not (
                 isinstance(digests, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in digests.items())
