@@ -294,6 +294,35 @@ def test_a_deleted_seal_digest_is_said_missing_not_a_content_change(tiny, tmp_pa
     assert "content digest mismatch" not in said and "provenance digest mismatch" not in said, said
 
 
+def test_a_deleted_dataset_digests_is_proved_by_one_read_of_the_features_per_version_of_the_file(tiny, tmp_path,
+                                                                                                  monkeypatch):
+    """Regression (helper-281's brief): naming a deleted ``dataset_digests`` missing reads every feature value
+    (``layout.deleted_seal_attributes``; 4.6 s for a 1.4 GB cache, about 33 s for 10 GB), and each open of the same
+    unchanged file in a process read them all again (a notebook's open_cache, then train, then probe of it). Each
+    version of the file is read once: opened again, the same line from no read; changed (a chmod moves its
+    status-change time), read again."""
+    import os
+
+    from featcache.store import layout, open_cache
+
+    cache = edited(tiny, tmp_path / "c.h5", lambda f: f.attrs.__delitem__("dataset_digests"), reseal=False)
+    hashed: list[str] = []
+    real = layout.dataset_digest
+    monkeypatch.setattr(layout, "dataset_digest", lambda ds, name: hashed.append(name) or real(ds, name))
+    lines = []
+    for _ in range(3):
+        with pytest.raises(FeatcacheError, match="attribute 'dataset_digests' is missing: it was sealed with one") as exc:
+            open_cache(cache)
+        lines.append(str(exc.value))
+    with h5py.File(cache, "r") as f:
+        datasets = layout.feature_datasets(f)
+    assert len(set(lines)) == 1 and sorted(hashed) == sorted(datasets), hashed  # each dataset read once, three opens
+    os.chmod(cache, 0o640)
+    with pytest.raises(FeatcacheError, match="attribute 'dataset_digests' is missing") as exc:
+        open_cache(cache)
+    assert str(exc.value) == lines[0] and sorted(hashed) == sorted(datasets * 2), hashed
+
+
 def test_a_deleted_seal_digest_with_its_cache_edited_too_is_still_a_mismatch(tiny, tmp_path, capsys):
     """A ``completion_digest`` deleted from a cache whose ``rows_done`` was edited too is not named missing: made again
     from the edited file it does not give the sealed provenance digest, so nothing proves it was only deleted; the

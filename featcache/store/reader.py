@@ -49,6 +49,7 @@ from featcache.store.layout import (
     deleted_digests,
     deleted_seal_attributes,
     feature_datasets,
+    file_stamp,
     force_words,
     foreign_objects,
     foreign_root_attributes,
@@ -373,7 +374,7 @@ class Cache:
         # left out of ``meta``, so nothing reads or shows them; ``verify`` says it cannot vouch for them.
         self.unsealed: list[str] = []
         with _hdf5_damage(self.path, "its structure"), _open(self.path) as f:
-            self._stamp = _file_stamp(f, self.path)
+            self._stamp = file_stamp(f, self.path)
             self.split_names = split_names(f)
             self.sizes = self._check_structure(f)
             self.checked = self._check_digest(f)
@@ -614,7 +615,7 @@ class Cache:
         return {k: v for k, v in attrs.items() if k not in self.unsealed}
 
     def _same_file(self, f: h5py.File) -> None:
-        now = _file_stamp(f, self.path)
+        now = file_stamp(f, self.path)
         if now == self._stamp:
             return
         if now[:4] == self._stamp[:4]:
@@ -818,17 +819,6 @@ def _shown_meta(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
     if meta.get(PARTIAL_OF) is None or named_as_partial_of(path, meta[PARTIAL_OF]):
         return meta
     return {k: v for k, v in meta.items() if k != PARTIAL_OF}
-
-
-def _file_stamp(f: h5py.File, path: Path) -> tuple[int, int, int, int, int]:
-    """Which file ``f`` is, and which version of it: device, inode, size, modification and status-change times of
-    its open handle (of the path where the file driver has no handle to ask). The status-change time moves with
-    every write, and also with a chmod, chown or hard link: a change of it alone is checked again (``_recheck``)."""
-    try:
-        st = os.fstat(f.id.get_vfd_handle())
-    except (OSError, ValueError, TypeError, AttributeError):
-        st = os.stat(path)
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 # The reader's words for damage found in a cache, one home each (a read, verify and the seal check say them alike).
