@@ -761,19 +761,21 @@ def ended(proc: subprocess.Popen, seconds: float) -> tuple[str, str]:
         pytest.fail(f"still running after {seconds:.0f} s: it hangs")
 
 
-def stub_model_runs(set_attr) -> None:
+def stub_model_runs(set_attr, *, run=None, runtime_used: str = "stub", runtime_note: str | None = None) -> None:
     """predict's network stubbed out, for its plumbing without TensorFlow: loading, the ModelRunner (its record of
-    the file, its check after scoring that the file is still the one run), and the run, where brightness decides
-    (each image's answer known). ``set_attr``: ``monkeypatch.setattr``, or ``setattr`` in a child (``run_changed``)."""
+    the file, its check after scoring that the file is still the one run; ``runtime_used`` and ``runtime_note`` what
+    it says it ran on), and the run: ``run`` (``run_model(net, x, bs)``'s stand-in), by default every image 0.25 of
+    the first class and 0.75 of the second (each image's answer known). ``set_attr``: ``monkeypatch.setattr``, or
+    ``setattr`` in a child (``run_changed``)."""
     from types import SimpleNamespace
 
     from featcache.deploy import model as model_mod
 
     set_attr(model_mod, "load_model", lambda p: (object(), {}))
     set_attr(model_mod, "ModelRunner", lambda p, *a, **k: SimpleNamespace(
-        runtime_used="stub", runtime_note=None, meta=model_mod.read_meta(p), check_unchanged=lambda: None))
-    set_attr(model_mod, "run_model", lambda net, x, bs=64: np.stack(
-        [np.full(len(x), 0.25), np.full(len(x), 0.75)], axis=1))
+        runtime_used=runtime_used, runtime_note=runtime_note, meta=model_mod.read_meta(p), check_unchanged=lambda: None))
+    set_attr(model_mod, "run_model", run or (lambda net, x, bs=64: np.stack(
+        [np.full(len(x), 0.25), np.full(len(x), 0.75)], axis=1)))
 
 
 # Runs the CLI in a fresh process (``python -m featcache``), then writes which of TensorFlow and Keras it imported.

@@ -13,7 +13,6 @@ import sys
 import time
 import zipfile
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -70,12 +69,8 @@ def test_predict_folder_skips_undecodable_files_and_lists_them(tmp_path, fake_mo
 def test_predict_says_the_runtime_note_on_stderr_only_without_json(tmp_path, fake_model, capsys, monkeypatch):
     """A new-user tester: "runtime auto: using tensorflow (N images do not repay ...)" came on every small predict,
     --json too, where it is already the JSON's runtime_note; extract says it only without --json."""
-    from featcache.deploy import model as model_mod
-
     note = "runtime auto: using tensorflow (1 image does not repay converting the model)"
-    monkeypatch.setattr(model_mod, "ModelRunner", lambda p, *a, **k: SimpleNamespace(runtime_used="tensorflow", runtime_note=note,
-                                                                                   meta=model_mod.read_meta(p),
-                                                                                   check_unchanged=lambda: None))
+    stub_model_runs(monkeypatch.setattr, runtime_used="tensorflow", runtime_note=note)
     image = write_image(tmp_path / "x.png", class_image(0, 0, 16))
     assert main(["predict", str(fake_model), str(image), "--json"]) == 0
     out, err = capsys.readouterr()
@@ -3234,15 +3229,11 @@ def test_a_ctrl_c_in_the_teardown_after_a_finished_command_changes_nothing(tmp_p
     """SIGINT just after extract said 'extracted ... -> js.h5' ended it with exit 130 and no line, though the cache
     was whole (an adversarial tester): Python's teardown (threads joined, atexit callbacks) ran after the command.
     The teardown now ignores SIGINT: the command's own exit status and lines, nothing else."""
-    from helpers import REPO
-
-    script = ("import atexit, os, signal, time, runpy, sys\n"
-              "atexit.register(lambda: (os.kill(os.getpid(), signal.SIGINT), time.sleep(0.3)))\n"
-              f"sys.argv = ['featcache', 'verify', {str(tmp_path / 'none.h5')!r}]\n"
-              "runpy.run_module('featcache', run_name='__main__')\n")
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+    proc = run_changed("import atexit, signal, time\n"
+                       "atexit.register(lambda: (os.kill(os.getpid(), signal.SIGINT), time.sleep(0.3)))",
+                       ["verify", str(tmp_path / "none.h5")])
+    _, err = ended(proc, 120)
+    assert proc.returncode == 2 and err.strip().splitlines() == [
         f"featcache verify: error: cache not found: {tmp_path / 'none.h5'}; run 'featcache extract' first or check the path"]
 
 

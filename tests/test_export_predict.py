@@ -6,12 +6,12 @@ import contextlib
 import json
 import os
 import re
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from helpers import (SHARED, class_image, fifo_unblocked, fill, imagenet_standin, keras_weights_reaching_out, meta_only_model,
-                     model_conversion, refused_while_converting, reseal_model, run_main, stopped_lock_holder, tmpfs, write_image)
+                     model_conversion, refused_while_converting, reseal_model, run_main, stopped_lock_holder,
+                     stub_model_runs, tmpfs, write_image)
 from helpers import cli_one_line_error as _one_line_error
 
 import featcache
@@ -839,15 +839,10 @@ def _photos_with_broken_ones(folder, n: int, broken: tuple[int, ...]) -> list:
 def _stubbed_model(path, monkeypatch, image_size: int, events: list):
     """A model file whose network is stubbed out (predict's plumbing without TensorFlow): ``events`` records each
     image decoded ("decode") and each batch the model is handed (its length)."""
-    from featcache.deploy import model as model_mod
     from featcache.sources import decode
 
     _meta_only_model(path, image_size=image_size)
-    # the record a ModelRunner reads of its file, and its check after scoring (the file is still the one run)
-    monkeypatch.setattr(model_mod, "ModelRunner", lambda p, *a, **k: SimpleNamespace(runtime_used="stub", runtime_note=None,
-                                                                                   meta=model_mod.read_meta(p),
-                                                                                   check_unchanged=lambda: None))
-    monkeypatch.setattr(model_mod, "run_model", lambda net, x, bs=64: (
+    stub_model_runs(monkeypatch.setattr, run=lambda net, x, bs=64: (
         events.append(len(x)), np.stack([x.mean(axis=(1, 2, 3)) / 255, 1 - x.mean(axis=(1, 2, 3)) / 255], axis=1))[1])
     real_decode = decode.decode_image
     monkeypatch.setattr(decode, "decode_image", lambda *a, **k: (events.append("decode"), real_decode(*a, **k))[1])
