@@ -842,20 +842,8 @@ def test_an_npz_head_holding_a_pickled_object_array_says_so_and_runs_nothing(npz
     array (its digest made again) was refused as "not a readable featcache head (ValueError)", the problem unnamed.
     It is named now; its code never runs (arrays load with allow_pickle=False). Fails on the code before: the line
     says 'ValueError' alone."""
-    import io
-    import zipfile
-
-    from helpers import reseal_head
-
     monkeypatch.chdir(tmp_path)
-    with zipfile.ZipFile(npz_head) as zf:
-        entries = [(info, zf.read(info)) for info in zf.infolist()]
-    pickled = io.BytesIO()
-    np.save(pickled, np.array([Evil()], dtype=object), allow_pickle=True)
-    with zipfile.ZipFile(npz_head, "w") as zf:
-        for info, data in entries:
-            zf.writestr(info, pickled.getvalue() if info.filename == "a0.npy" else data)
-    reseal_head(npz_head)
+    _with_a_pickled_first_array(npz_head)
     _one_line(capsys, ["evaluate", str(npz_head), str(cache)],
               f"{npz_head} is not a readable featcache head (it holds an array of Python objects, a pickle, which "
               "featcache never writes and never loads); pass a file written by 'featcache train'")
@@ -873,6 +861,19 @@ def _pickled_array() -> bytes:
     return out.getvalue()
 
 
+def _with_a_pickled_first_array(npz_head: Path) -> Path:
+    """The .npz head at ``npz_head`` with its first array (a0.npy) replaced by ``_pickled_array()`` and its digest
+    made again, as someone who knows the format would: what the loaders' own checks, not the digest, must refuse."""
+    from helpers import reseal_head
+
+    with zipfile.ZipFile(npz_head) as zf:
+        entries = [(info, zf.read(info)) for info in zf.infolist()]
+    with zipfile.ZipFile(npz_head, "w") as zf:
+        for info, data in entries:
+            zf.writestr(info, _pickled_array() if info.filename == "a0.npy" else data)
+    return reseal_head(npz_head)
+
+
 def _resealed_past_the_digest(npz_head: Path, tmp_path: Path) -> list[tuple[Path, str, Any]]:
     """``(file, the loaders' line, a loader)`` of each file made again around what the loaders refuse past its
     content digest (helper-274, from helper-272's pick.py): an .npz head whose a0.npy is a pickled object array
@@ -884,12 +885,7 @@ def _resealed_past_the_digest(npz_head: Path, tmp_path: Path) -> list[tuple[Path
     from featcache.heads.io import DIGESTS_ENTRY, add_sealed_meta
 
     pickled = _pickled_array()
-    with zipfile.ZipFile(npz_head) as zf:
-        entries = [(info, zf.read(info)) for info in zf.infolist()]
-    with zipfile.ZipFile(npz_head, "w") as zf:
-        for info, data in entries:
-            zf.writestr(info, pickled if info.filename == "a0.npy" else data)
-    reseal_head(npz_head)
+    _with_a_pickled_first_array(npz_head)
     pickle_words = "it holds an array of Python objects, a pickle, which featcache never writes and never loads"
     keras_head = tmp_path / "hk.keras"  # a .keras head as Keras and featcache write one, no TensorFlow: its digests
     with zipfile.ZipFile(keras_head, "w") as zf:  # are read before its network is
