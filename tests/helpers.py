@@ -136,7 +136,9 @@ def ppm_tree(root: Path, counts: dict[str, int], offset: int = 0) -> Path:
 
 
 # featcache's image decoders before v7 (sources.images.DECODER), as they were written: a cache one made holds its
-# identity in its split digests, and a test makes such a cache by extracting with it as DECODER.
+# identity in its split digests, and a test makes such a cache by extracting with it as DECODER. Pinned here, not
+# read from images.DECODERS: test_images::test_the_older_decoders_featcache_knows_are_the_ones_they_were checks that
+# DECODERS still holds them.
 OLDER_DECODERS = {
     "v5": "featcache.decode_image:v5:pil_rgb_first_frame_exif_upright_alpha_on_white_jpeg_draft_bilinear_damaged_skipped"
           "_no_eps_float",

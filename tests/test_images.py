@@ -2119,6 +2119,16 @@ _V6_DIGESTS = {"train": "c672da2e656b12bc1280da82573ed1278042d2e9dd3ce354c9627a8
                "test": "e5e1de2ccf58c39b1de7a3a37a5b01e140678c1d66101c6524ccdd208a481c67"}
 
 
+def test_the_older_decoders_featcache_knows_are_the_ones_they_were():
+    """images.DECODERS (what ``older_decoder_line`` recomputes a cache's digests with) holds each older decoder's
+    identity as that decoder wrote it into caches: ``OLDER_DECODERS``, pinned from the code of its day (v5: 4f2d932,
+    v6: db7289e), which the tests of older caches extract with. A DECODERS entry edited would make caches of that
+    decoder "differ in: the data" again, and those tests, extracting with it, would not see it."""
+    held = {d.version: d.identity for d in images.DECODERS}
+    assert {v: held.get(v) for v in OLDER_DECODERS} == OLDER_DECODERS
+    assert images.DECODERS[-1].identity == images.DECODER  # the last one is this featcache's
+
+
 def _cache_of_an_older_decoder(capsys, monkeypatch, args: list[str], version: str) -> None:
     """A cache at ``args``' --out as featcache's decoder ``version`` made it (its data digests that decoder's): the
     extraction run with that DECODER (``OLDER_DECODERS``). The digests are all such a cache holds of its decoder."""
