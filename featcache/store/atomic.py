@@ -235,7 +235,8 @@ def _make_temporary(folder: Path, prefix: str, suffix: str) -> tuple[int, str]:
     raise AssertionError("unreachable")
 
 
-# A file name's limit on Linux file systems (NAME_MAX); a temporary's name adds dots, the writer's tag and 8 characters.
+# Bytes in one file name on Linux's file systems (ext4, xfs, btrfs, tmpfs), for every name featcache makes (a
+# temporary's, a partial's, a lock's); a temporary's name adds dots, the writer's tag and 8 characters.
 NAME_MAX = 255
 _TAG_BYTES = 9 + 1 + 20 + 1 + 8  # paths.writer_tag at its longest: a 9-digit pid, a 20-digit start, 8 hex
 

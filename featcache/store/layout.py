@@ -38,7 +38,7 @@ import numpy as np
 
 from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5, first_line, given_path, no_permission, option, out_option, shell_path
 from featcache.sources.base import STAGING  # noqa: F401  (the one group of a staged partial file)
-from featcache.store.atomic import is_no_space
+from featcache.store.atomic import NAME_MAX, is_no_space
 from featcache.store.fingerprint import fingerprint
 from featcache.store.lock import lock_path  # noqa: F401  (its home: the lock's module, which imports no h5py)
 # the format's name and version and a cache's suffixes: their home imports no h5py, so the CLI's parser reads them
@@ -143,9 +143,8 @@ def view_names(attrs: dict[str, Any]) -> list[str]:
 
 
 PARTIAL_SUFFIX = ".partial.h5"
-# The longest name featcache puts beside a cache: its partial (".lock" is no longer; a regrouped
-# copy is a hidden temporary whose name atomic._temporary_parts fits).
-NAME_MAX = 255  # bytes in one file name on Linux's file systems (ext4, xfs, btrfs, tmpfs)
+# The longest name featcache puts beside a cache: its partial, held to atomic.NAME_MAX (".lock" is no longer; a
+# regrouped copy is a hidden temporary whose name atomic._temporary_parts fits).
 
 
 # The partial's attribute naming the cache it becomes (``CacheWriter`` sets it; ``store.partial`` reads it). The

@@ -34,8 +34,9 @@ import h5py
 
 from featcache import errors
 from featcache.errors import FeatcacheError, first_line, out_option, system_limit
-from featcache.store.layout import (FORMAT, NAME_MAX, PARTIAL_OF, completion_problem, force_words, named_as_partial_of,
-                                    split_names, split_not_a_group)
+from featcache.store.atomic import NAME_MAX
+from featcache.store.layout import (FORMAT, PARTIAL_OF, completion_problem, force_words, named_as_partial_of, split_names,
+                                    split_not_a_group)
 from featcache.validate import outside_storage
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
