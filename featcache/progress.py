@@ -596,12 +596,26 @@ def rate(n: int, seconds: float, unit: str) -> str:
 
 def epochs_text(n: Any) -> str:
     """``1 epoch``, ``5 epochs`` (a legend said "from-scratch CNN (1 epochs)"; a new-user tester)."""
-    return f"{n} epoch{'' if n == 1 else 's'}"
+    return counted(n, "epoch")
 
 
 def counted(n: Any, unit: str) -> str:
-    """``1 point``, ``3 points``: a count and its unit in agreement (curve said "1 points"; a new-user tester)."""
+    """``1 point``, ``3 points``: a count and its unit in agreement (curve said "1 points"; a new-user tester). The
+    one way a message counts: extract's summary said "2 file(s) skipped" where predict's said "1 image file skipped"
+    (a session's brief, 2026-12-06); no message spells "(s)"."""
     return f"{n} {unit if n == 1 else plural(unit)}"
+
+
+def named(unit: str, names: Sequence[Any]) -> str:
+    """``view flip``, ``views flip, shift:+2,+2``: a unit in agreement with the names that follow it, as ``counted``
+    makes a count (a message said "view(s) flip")."""
+    return f"{unit if len(names) == 1 else plural(unit)} {', '.join(map(str, names))}"
+
+
+def agreeing(n: Any, one: str, more: str) -> str:
+    """``one`` for a count of 1, ``more`` for any other: the words after a count that agree with it (``counted``'s
+    ``"1 file"`` is followed by ``"that is not a readable image"``, ``"2 files"`` by ``"that are not ..."``)."""
+    return one if n == 1 else more
 
 
 def size_text(n: int) -> str:
@@ -614,5 +628,8 @@ def size_text(n: int) -> str:
 
 def plural(unit: str) -> str:
     """``image`` -> ``images``, ``batch`` -> ``batches`` (the scratch CNN's bar said '19 batchs/s'; a new user),
-    ``epoch`` -> ``epochs`` (its "ch" said as "k": info said "2 epoches run")."""
+    ``epoch`` -> ``epochs`` (its "ch" said as "k": info said "2 epoches run"), ``copy`` -> ``copies`` (a consonant's
+    y; ``day`` -> ``days``)."""
+    if len(unit) > 1 and unit.endswith("y") and unit[-2] not in "aeiou":
+        return unit[:-1] + "ies"
     return unit + ("es" if unit.endswith(("s", "sh", "ch", "x", "z")) and not unit.endswith("epoch") else "s")

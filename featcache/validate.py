@@ -58,6 +58,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from featcache.errors import FeatcacheError, cli_running, clipped, example as eg, given, given_path, given_together, option, python_text, unknown
 from featcache.paths import folders_made_for, restore_killed
+from featcache.progress import counted
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -470,10 +471,10 @@ def check_jobs(n: Any, flag: str = "--jobs") -> int:
     cores = usable_cores()
     most = MAX_JOBS_PER_CORE * cores
     if n > most:
-        # the bound named, with where it comes from: "more processes than the 2 core(s) can run; use at most 8"
+        # the bound named, with where it comes from: "more processes than the 2 cores can run; use at most 8"
         # read as a contradiction (an adversarial tester)
         raise FeatcacheError(f"{given(flag, shown(n))} is more than featcache runs: at most {MAX_JOBS_PER_CORE} processes "
-                             f"per core, {most} on the {cores} core(s) this process may use; use at most {most}, or -1 for "
+                             f"per core, {most} on the {counted(cores, 'core')} this process may use; use at most {most}, or -1 for "
                              "one per core")
     return int(n)
 
@@ -516,7 +517,7 @@ def check_worker_cpus(workers: int, cpus_per_worker: int | None) -> None:
         w = min(workers, cores)
         both = given_together(given("--workers", str(w)), given("--cpus-per-worker", str(cores // w)))
         raise FeatcacheError(f"{given('--workers', str(workers))} x {given('--cpus-per-worker', str(per))} is {workers * per} CPUs, "
-                             f"more than the {cores} core(s) of this machine featcache may use; ask for at most {cores} in all "
+                             f"more than the {counted(cores, 'core')} of this machine featcache may use; ask for at most {cores} in all "
                              f"(e.g. {both}), or pass {option('--address', 'address=')} of a Ray cluster that has them")
 
 

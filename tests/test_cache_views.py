@@ -101,8 +101,8 @@ def test_a_cache_without_views_keeps_its_layout_and_content_digest(tmp_path):
     np.testing.assert_array_equal(cache.view_features("train", views="orig")[0], cache.features("train"))
     with pytest.raises(FeatcacheError) as err:
         cache.features("train", view="flip")
-    assert str(err.value) == (f"asked for view(s) flip, which {path} does not hold (it has orig); choose among those, "
-                              "or re-extract with ModelSpec(views='orig,flip') to add them")
+    assert str(err.value) == (f"asked for view flip, which {path} does not hold (it has orig); choose among those, "
+                              "or re-extract with ModelSpec(views='orig,flip') to add it")
 
 
 # -- layout and reader ------------------------------------------------------------------------------
@@ -136,7 +136,7 @@ def test_asking_for_views_a_cache_lacks_is_one_line_naming_its_views_and_the_fix
     cache = open_cache(path)
     with pytest.raises(FeatcacheError) as err:
         cache.view_features("train", views=["orig", "shift"])  # the group: four shifts, one cached
-    assert str(err.value) == (f"asked for view(s) shift:+2,-2, shift:-2,+2, shift:-2,-2, which {path} does not hold (it has orig, "
+    assert str(err.value) == (f"asked for views shift:+2,-2, shift:-2,+2, shift:-2,-2, which {path} does not hold (it has orig, "
                               "flip, shift:+2,+2); choose among those, or re-extract with ModelSpec(views='"
                               "orig,flip,shift:+2,+2,shift:+2,-2,shift:-2,+2,shift:-2,-2') to add them")
     with pytest.raises(FeatcacheError, match=r"unknown view 'flop'; use orig, flip"):

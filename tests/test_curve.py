@@ -806,7 +806,7 @@ def test_rows_fitted_in_the_old_order_are_fitted_again_on_resume(tiny_cache, tmp
     capsys.readouterr()
     again = curve(tiny_cache, out, **kw)
     err = capsys.readouterr().err
-    assert "6 row(s) of" in err and "(keras, logreg, svm)" in err and "another order than featcache.train(..., train_size=N, seed=S)" in err  # a call's words
+    assert "6 rows of" in err and "(keras, logreg, svm)" in err and "another order than featcache.train(..., train_size=N, seed=S)" in err  # a call's words
     assert len(err.strip().splitlines()) == 1
     # the old table is kept (a review: rows the run did not ask for, hours of fits perhaps, were deleted)
     assert err.strip().endswith(f"the old table is kept as {out / 'curve.before-row-order.csv'}")
@@ -844,7 +844,7 @@ def test_every_class_is_in_a_subset_of_as_many_images_as_classes_and_older_rows_
     kept = changed_subsets_dropped(done, y, tmp_path / "curve.csv")
     assert sorted(kept) == sorted(k for k in done if k[2] != 10)
     err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and "2 row(s) of" in err and "(sizes 10)" in err
+    assert len(err.strip().splitlines()) == 1 and "2 rows of" in err and "(sizes 10)" in err
 
 
 def test_a_keras_fits_seconds_leave_out_importing_keras(tiny_cache, tmp_path, monkeypatch):
@@ -1138,7 +1138,7 @@ def test_verify_of_curve_csv_or_png_checks_them_through_curve_json(tiny_cache, t
     for name in ("curve.csv", "curve.png"):
         assert main(["verify", str(out / name)]) == 0
         assert capsys.readouterr().out.startswith(f"ok: {out / name} is intact, checked through its report's record "
-                                                  f"{out / 'curve.json'}: its digest and 2 file(s) it vouches for match "
+                                                  f"{out / 'curve.json'}: its digest and 2 files it vouches for match "
                                                   "(curve.png, curve.csv)")
         assert main(["info", str(out / name)]) == 0  # a valid file of ours: described, not an error
         assert (f"{out / name} is a file of the report {out / 'curve.json'} records (open it as it is); 'featcache "

@@ -73,7 +73,7 @@ def test_a_model_scored_on_a_class_folder_tree_says_what_predicts_csv_says(tiny,
     got = run_main(capsys, "evaluate", str(model), str(val), "--out", str(tmp_path / "rep"), "--runtime", "tensorflow")
     assert got.returncode == 0, got.stderr
     assert f"accuracy  {accuracy:.4f} on 13 images" in got.stdout and "runtime   tensorflow" in got.stdout
-    assert "evaluate: skipped 3 file(s)" in got.stderr and "cut.jpg" in got.stderr and "notes.txt" in got.stderr
+    assert "evaluate: skipped 3 files," in got.stderr and "cut.jpg" in got.stderr and "notes.txt" in got.stderr
     report = json.loads((tmp_path / "rep" / "evaluation.json").read_text())
     assert report["accuracy"] == pytest.approx(accuracy) and np.sum(report["confusion"]) == images
     assert report["model"] == {"path": str(model), "abspath": os.path.abspath(model), "sha256": file_sha256(model),
@@ -480,12 +480,12 @@ def test_a_file_beside_the_class_folders_is_said_as_extract_says_it_not_as_an_un
     assert got.returncode == 0, got.stderr
     said = [line for line in got.stderr.splitlines() if line.startswith("evaluate: skipped")]
     listing = f"README.txt (not inside a class folder); {Path('ants', 'notes.txt')} (not an image file, left out)"
-    assert said == [f"evaluate: skipped 2 file(s), listed in evaluation.json: {val}/{listing.replace('; ', f'; {val}/')}"], got.stderr
+    assert said == [f"evaluate: skipped 2 files, listed in evaluation.json: {val}/{listing.replace('; ', f'; {val}/')}"], got.stderr
     assert "not readable images" not in got.stderr
     extracted = run_main(capsys, "extract", "--images", str(val), "--test-fraction", "0.5", "--weights", "random",
                          "--image-size", "32", "--out", str(tmp_path / "c.h5"))
     assert extracted.returncode == 0, extracted.stderr
-    assert f"skipped 2 file(s), listed in the cache ('featcache info'): {listing}" in extracted.stdout + extracted.stderr
+    assert f"skipped 2 files, listed in the cache ('featcache info'): {listing}" in extracted.stdout + extracted.stderr
 
 
 def test_a_class_folder_in_a_latin1_folder_whose_photo_does_not_decode_says_why(tiny, tmp_path, capsys):

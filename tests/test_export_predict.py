@@ -150,8 +150,8 @@ def test_two_class_model_predicts_a_folder_with_its_defaults_and_writes_csv(tmp_
     assert main(["predict", str(model), str(folder), "--csv", str(tmp_path / "p.csv")]) == 0
     said = capsys.readouterr()
     lines = said.out.strip().splitlines()
-    assert said.err.splitlines()[0] == (f"predict: left out of the folders given: 1 subfolder(s) ({folder / 'more'}/; pass "
-                                        f"them, or --recursive, to predict their images) and 1 file(s) of no image type ({folder / 'README.txt'})")
+    assert said.err.splitlines()[0] == (f"predict: left out of the folders given: 1 subfolder ({folder / 'more'}/; pass "
+                                        f"them, or --recursive, to predict their images) and 1 file of no image type ({folder / 'README.txt'})")
     assert main(["predict", str(model), str(folder), "--json"]) == 0
     # [path, reason] pairs, the shape of extract's and evaluate's "skipped" (it was bare paths, "more/" a subfolder
     # by its slash; a session's brief, 2026-12-06): the file said as extract says a notes.txt
@@ -490,7 +490,7 @@ def test_class_names_must_match_the_models_outputs(tmp_path, capsys, monkeypatch
     # and one row per image: a conversion of an only:flip model made before its graph was checked (load_model refuses
     # the model now, a cached conversion skips that load) gave 2 rows per image, the first ones said (a tester)
     monkeypatch.setattr(runtimes, "build", lambda runtime, spec, *a, **k: ("onnxruntime", lambda x: [np.full((2 * len(x), 3), 1 / 3)], None))
-    with pytest.raises(featcache.FeatcacheError, match=r"gave 2 rows of probabilities for 1 image\(s\): its network "
+    with pytest.raises(featcache.FeatcacheError, match=r"gave 2 rows of probabilities for 1 image: its network "
                                                        "averages other views than its featcache.json records; re-export"):
         predict(good, [photo], runtime="onnxruntime")
 
@@ -894,7 +894,7 @@ def test_predict_streams_image_files_in_batches_and_memory_does_not_grow_with_th
     out, err = capsys.readouterr()
     bar = [line for line in err.splitlines() if not line.startswith("predict: ")]
     assert out == "" and bar[-1].startswith("12/12 [") and len(bar) >= 3
-    assert err.splitlines()[-1].startswith("predict: skipped 2 file(s) that are not readable images")  # as the CLI says
+    assert err.splitlines()[-1].startswith("predict: skipped 2 files that are not readable images: ")  # as the CLI says
     assert err.splitlines()[-2].startswith("predict: predicted 10 images in ") and " images/s, runtime stub; " in err
     # the image files of the first line, each predicted or skipped: "predicting 12 images", then 10 (a session's
     # brief, 2026-12-06)
@@ -906,7 +906,7 @@ def test_predict_streams_image_files_in_batches_and_memory_does_not_grow_with_th
     err = capsys.readouterr().err.splitlines()  # after what loads the model and what runs it (status lines)
     assert err[0].startswith("predicting 4 image files with ") and err[1].startswith("model ready on "), err
     assert err[2].startswith("predict: predicted 3 images in ") and err[2].endswith("; 1 image file skipped"), err
-    assert err[3].startswith("predict: skipped 1 file(s) that are not readable images") and len(err) == 4, err
+    assert err[3].startswith("predict: skipped 1 file that is not a readable image: ") and len(err) == 4, err
 
 
 def test_predictions_across_batches_equal_those_of_one_batch(tmp_path):
@@ -1290,7 +1290,7 @@ def test_predict_takes_in_memory_arrays_as_an_npy_of_the_same_pixels(tiny_model,
                          # one (H, W) array under 5 px wide: said as the (1, H, W) stack made of it, "one image or 1 gray
                          # images", a shape never given (a session's note)
                          (np.zeros((5, 3), np.uint8), r"^the array holds an array of shape \(5, 3\), which could be one gray "
-                          r"image 3 px wide or a row of 5 pixels of 3 channel\(s\); pass one image in a list \(\[image\]\)"),
+                          r"image 3 px wide or a row of 5 pixels of 3 channels; pass one image in a list \(\[image\]\)"),
                          # the hint says one (H, W, C) image goes in a list, as the line above refuses it alone: it
                          # offered "one image (H, W) or (H, W, C)", contradicting that refusal (a reviewer, R3)
                          (np.zeros((2, 8, 8, 2), np.uint8), r"^the array holds an array of shape \(2, 8, 8, 2\); pass uint8 .*"

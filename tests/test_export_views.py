@@ -256,7 +256,7 @@ def test_a_model_whose_network_computes_other_views_than_it_records_is_neither_w
     flat = keras.layers.Flatten()(keras.layers.Resizing(2, 2)(ViewStack(["orig", "flip"])(images)))
     old = keras.Model(images, ViewMean(1)(flat))  # what export wrote for an only:flip head
     with pytest.raises(FeatcacheError, match=r"records views flip \(without the original view\) but whose network "
-                                             r"computes orig, flip averaged as 1 view\(s\); re-export the model") as err:
+                                             r"computes orig, flip averaged as 1 view; re-export the model") as err:
         save_model(old, tmp_path / "m.keras", {"class_names": ["a"] * 4, "image_size": 32, "views": ["flip"]})
     assert "\n" not in str(err.value) and not (tmp_path / "m.keras").exists()
     check_views_graph("m.keras", keras.Model(images, ViewMean(2)(flat)), {"views": ["orig", "flip"]})  # these agree

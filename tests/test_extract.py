@@ -935,7 +935,7 @@ def test_sources_check_their_folder_when_made(tmp_path):
     # adversarial tester)
     with pytest.raises(FeatcacheError, match=f"^data directory {tmp_path / 'f'} is a file, not a folder; install it"):
         FashionMNIST(tmp_path / "f")
-    with pytest.raises(FeatcacheError, match=f"^{tmp_path} lacks the Fashion-MNIST file\\(s\\) train-images-idx3-ubyte.gz"):
+    with pytest.raises(FeatcacheError, match=f"^{tmp_path} lacks the Fashion-MNIST files train-images-idx3-ubyte.gz"):
         FashionMNIST(tmp_path)
 
 
@@ -1112,7 +1112,7 @@ def test_large_images_run_in_fewer_images_per_pass_with_the_same_features(tmp_pa
     capsys.readouterr()
     small = extract(out=tmp_path / "small.h5", batch_size=64, verbose=True, **common)
     assert sizes == [64, 3]
-    assert "3 image(s) per forward pass, not batch_size=64: at 48 px more would need over" in capsys.readouterr().err
+    assert "3 images per forward pass, not batch_size=64: at 48 px more would need over" in capsys.readouterr().err
     for split in ("train", "test"):
         assert_same_features(featcache.open_cache(small.path).features(split), featcache.open_cache(ref.path).features(split))
 

@@ -224,7 +224,7 @@ def _nan_coef(doc, entries):
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda d, e: d["meta"]["params"].update(bogus=1), "unknown parameter(s) bogus"),
+    (lambda d, e: d["meta"]["params"].update(bogus=1), "unknown parameter bogus for a "),
     (_extra_state({"__items__": [[{"__tuple__": [[1]]}, 1]]}), "a mapping key in a head's state is not a plain value"),
     (_extra_state(_nested(600, lambda v: [v])), "the state nests deeper than 64 levels"),
     (_extra_state(_nested(400, lambda v: {"__tuple__": [v]})), "the state nests deeper than 64 levels"),
@@ -269,7 +269,7 @@ def test_crafted_keras_head_meta_is_one_line(cache, tmp_path, capsys):
     head = DenseHead(epochs=1, early_stopping=False, n_classes=3).fit(X, y)
     good = save_head(head, tmp_path / "h.keras", head_meta(featcache.open_cache(cache), None, "keras", head))
     for i, (change, message) in enumerate([
-        (lambda m: m["params"].update(bogus=1), "unknown parameter(s) bogus"),
+        (lambda m: m["params"].update(bogus=1), "unknown parameter bogus for a "),
         (lambda m: m.pop("class_names"), "class names are missing"),
         (lambda m: m.update(class_names=["a", "b"]), "it gives 3 probabilities for 2 classes"),
         (lambda m: m.update(kind="xyz"), "'s record says kind 'xyz' but the file holds a head's network"),  # loaded

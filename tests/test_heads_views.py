@@ -211,7 +211,7 @@ def test_check_views_in_the_caches_order_all_and_default():
 
 
 def test_check_views_names_the_caches_views_when_one_is_missing():
-    with pytest.raises(FeatcacheError, match=r"^test_views asks for view\(s\) shift:\+2,\+2, shift:\+2,-2, shift:-2,\+2, "
+    with pytest.raises(FeatcacheError, match=r"^test_views asks for views shift:\+2,\+2, shift:\+2,-2, shift:-2,\+2, "
                        r"shift:-2,-2, which c.h5 does not hold \(it has orig, flip\).*ModelSpec\(views='orig,flip,shift"):
         check_views(fake_cache("orig", "flip"), "shift", "--test-views")
     with pytest.raises(FeatcacheError, match="unknown view 'zoom'"):

@@ -216,7 +216,7 @@ def test_odd_files_are_skipped_listed_or_ignored(tmp_path):
     stored = src.splits["train"].paths + src.splits["test"].paths
     assert len(stored) == 8 and not any("/." in p or p.startswith(".") for p in stored)
     strict = images.load(root, 32, test_fraction=0.25, strict=True)  # lists and hashes; decoding says what is unreadable
-    with pytest.raises(FeatcacheError, match=r"^strict: 2 file\(s\) .* could not be read: .*cats/empty.jpg.*pass strict=False to skip them$") as err:
+    with pytest.raises(FeatcacheError, match=r"^strict: 2 files .* could not be read: .*cats/empty.jpg.*pass strict=False to skip them$") as err:
         strict.splits
     assert "notes.txt" not in str(err.value)  # a review: --strict refused the folder for notes.txt
 
@@ -275,7 +275,7 @@ def test_a_photo_without_an_extension_is_read_and_an_image_format_pillow_lacks_i
     assert skipped["a/x.heic"].endswith("HEIC/HEIF images cannot be read here: convert them to JPEG or PNG")
     assert skipped["a/x.DNG"].endswith("camera raw images cannot be read here: convert them to JPEG or PNG")
     assert "Truncated" in skipped["a/saved.jpg_large"] and NOT_AN_IMAGE not in skipped.values()
-    with pytest.raises(FeatcacheError, match=r"^strict: 10 file\(s\) .* could not be read"):
+    with pytest.raises(FeatcacheError, match=r"^strict: 10 files .* could not be read"):
         images.load(root, 32, test_fraction=0.4, strict=True).splits
     # an undecodable file without an extension may be a photo: unreadable, as before
     (root / "b" / "README").write_text("no extension")
@@ -818,8 +818,8 @@ def test_extraction_rows_match_paths_labels_and_features(tmp_path, capsys, progr
     res = extract(images=str(root), test_fraction=0.3, seed=3, weights="random", image_size=32, batch_size=4, layers=EARLY,
                   verbose=True)
     out, err = capsys.readouterr()
-    assert "skipped 1 file(s), listed in the cache ('featcache info'): cats/cats_002b.jpg (cannot decode" in err
-    assert "1 file(s) skipped" in out and res.images == 10 and res.skipped[0][0] == "cats/cats_002b.jpg"
+    assert "skipped 1 file, listed in the cache ('featcache info'): cats/cats_002b.jpg (cannot decode" in err
+    assert "1 file skipped)" in out and res.images == 10 and res.skipped[0][0] == "cats/cats_002b.jpg"
     cache = featcache.open_cache(res.path)
     assert cache.class_names == ["cats", "dogs"] and cache.meta["dataset"] == "d"
     assert cache.meta["source"]["kind"] == "images" and cache.meta["skipped"] == [list(s) for s in res.skipped]
@@ -906,13 +906,13 @@ def test_cli_extract_images_and_info(tmp_path, capsys):
     assert res["images"] == 10 and res["skipped"] == [["train/bees/broken.jpg", res["skipped"][0][1]]]
     assert main(["info", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "skipped     1 file(s): train/bees/broken.jpg" in text and "test_folder val" in text and "{'" not in text
+    assert "skipped     1 file: train/bees/broken.jpg" in text and "test_folder val" in text and "{'" not in text
     assert "train       6 images  (ants: 3, bees: 3)" in text and "test        4 images  (ants: 2, bees: 2)" in text
     with h5py.File(out) as f:
         assert [p.decode() for p in f["test/paths"][()]][:1] == ["val/ants/ants_100.png"]
     assert main(args + ["--strict"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "--strict: 1 file(s)" in err and len(err.splitlines()) == 1
+    assert "--strict: 1 file under " in err and len(err.splitlines()) == 1
 
 
 @pytest.mark.parametrize(
@@ -998,7 +998,7 @@ def test_extraction_decodes_each_file_once_and_a_cache_hit_none(tmp_path, decode
     # --strict on a hit is checked against the cache's list of unreadable files, still without decoding
     assert main(["extract", "--images", str(root), "--test-fraction", "0.3", "--weights", "random", "--image-size", "32", "--strict"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "--strict: 1 file(s)" in err and "a/a_001b.jpg" in err and len(err.splitlines()) == 1 and decodes == []
+    assert "--strict: 1 file under " in err and "a/a_001b.jpg" in err and len(err.splitlines()) == 1 and decodes == []
 
 
 def test_readers_of_a_photo_cache_get_its_rows_without_a_decoding_pass(tmp_path, decodes):
@@ -1033,7 +1033,7 @@ def test_errors_that_need_decoding_come_from_extraction_in_one_line(tmp_path, ca
             "--batch-size", "2", "--out", str(out)]
     assert main(args + ["--strict"]) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "--strict: 1 file(s)" in err and "a/a_001b.jpg: cannot decode" in err
+    assert len(err.splitlines()) == 1 and "--strict: 1 file under " in err and "a/a_001b.jpg: cannot decode" in err
     assert not out.exists()
     # The work so far is not lost, and the message says where it is.
     from featcache.store.cache import partial_path
@@ -1043,7 +1043,7 @@ def test_errors_that_need_decoding_come_from_extraction_in_one_line(tmp_path, ca
     assert main(args) == 0  # without --strict, the run resumes where --strict stopped it
     said = capsys.readouterr()
     text = said.err
-    assert "resuming" in text and "2 of 9 files already done" in text and "skipped 1 file(s)" in text
+    assert "resuming" in text and "2 of 9 files already done" in text and "skipped 1 file," in text
     # the summary says the cache's images and the interrupted run's beside this run's (a new-user tester: "extracted 6
     # images" of a cache of 8); 2 files done before, 1 of the 7 left skipped
     assert "extracted 6 images (8 in the cache; 2 from the interrupted run) in " in said.out, said.out
@@ -1272,7 +1272,7 @@ def test_files_on_which_pillow_raises_odd_errors_are_skipped_with_their_reason(t
     assert dict(src.skipped) == {"bees/x.jpg": "cannot decode (EOFError in Pillow: attempt to seek in a non-stack file)"}
     assert sorted(src.splits["train"].paths + src.splits["test"].paths) == sorted(
         f"{c}/{c}_{i:03d}.png" for c in ("ants", "bees") for i in range(3))
-    with pytest.raises(FeatcacheError, match=r"^strict: 1 file\(s\) .*bees/x.jpg: cannot decode \(EOFError"):
+    with pytest.raises(FeatcacheError, match=r"^strict: 1 file .*bees/x.jpg: cannot decode \(EOFError"):
         images.load(root, 32, test_fraction=0.34, strict=True).splits
 
     from PIL import ImageFile
@@ -1583,7 +1583,7 @@ def test_32_bit_integer_images_are_skipped_not_decoded_black_or_white(tmp_path):
     (root / "bees" / "deep.tif").write_bytes(int32[0].read_bytes())
     why = "32-bit integer pixels (mode I) have no known range; save the image with 8 or 16 bits"
     assert dict(images.load(root, 32, test_fraction=0.34).skipped) == {"bees/deep.tif": why}
-    with pytest.raises(FeatcacheError, match=r"^strict: 1 file\(s\) .*bees/deep.tif: 32-bit integer pixels"):
+    with pytest.raises(FeatcacheError, match=r"^strict: 1 file .*bees/deep.tif: 32-bit integer pixels"):
         images.load(root, 32, test_fraction=0.34, strict=True).splits
     (batch, read), = read_files([root / "ants" / "ants_000.png", int32[1], signed], 32, 4)
     assert len(batch) == 1 and [r.skipped for r in read] == [
@@ -1650,7 +1650,7 @@ def test_a_png_whose_data_ends_short_of_its_rows_is_skipped_not_decoded_black(tm
     root = make_class_tree(tmp_path / "d", {"ants": 3, "bees": 3})
     (root / "bees" / "short.png").write_bytes(short.read_bytes())
     assert dict(images.load(root, 32, test_fraction=0.34).skipped) == {"bees/short.png": why}
-    with pytest.raises(FeatcacheError, match=r"^strict: 1 file\(s\) .*bees/short.png: cannot decode \(image file is "
+    with pytest.raises(FeatcacheError, match=r"^strict: 1 file .*bees/short.png: cannot decode \(image file is "
                                              r"truncated"):
         images.load(root, 32, test_fraction=0.34, strict=True).splits
     (batch, read), = read_files([root / "ants" / "ants_000.png", short], 32, 4)
@@ -1946,7 +1946,7 @@ def test_copies_counted_once_are_said_in_one_line_and_recorded_in_the_cache(tmp_
         assert said.returncode == 0 and said.stdout.startswith(run), said
         lines = said.stderr.splitlines()
         assert [x for x in lines if "copies" in x] == [line], said.stderr
-        assert "skipped 1 file(s), listed in the cache ('featcache info'): bees/notes.txt (not an image file, left out)" in lines
+        assert "skipped 1 file, listed in the cache ('featcache info'): bees/notes.txt (not an image file, left out)" in lines
     cache = featcache.open_cache(out)
     assert sorted(cache.paths("train") + cache.paths("test")) == [
         f"{c}/{c}_{i:03d}.png" for c in ("ants", "bees") for i in range(4)]  # a row per photo
@@ -1990,7 +1990,7 @@ def test_json_lists_copies_apart_from_the_skipped_files_in_extract_and_info(tmp_
     text = run_main(capsys, "info", str(out)).stdout
     line = next(x for x in text.splitlines() if x.startswith("skipped"))
     # "counted once" said once, in the count: it was said again of every copy (a session's brief, 2026-12-06)
-    assert line == ("skipped     1 file(s), 4 copies counted once: bees/notes.txt (not an image file, left out); "
+    assert line == ("skipped     1 file, 4 copies counted once: bees/notes.txt (not an image file, left out); "
                     "ants/ants_000_copy0.png (the same bytes as ants/ants_000.png); "
                     "ants/ants_000_copy1.png (the same bytes as ants/ants_000.png); "
                     "ants/ants_000_copy2.png (the same bytes as ants/ants_000.png); "

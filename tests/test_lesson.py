@@ -226,8 +226,10 @@ def test_views_row_under_auto_runs_on_the_runtime_that_made_the_lesson_cache(tmp
     asked = spy_runtimes(monkeypatch)
     row = views_row(ctx)
     assert asked == ["tensorflow"] and row["extraction"]["runtime"] == "tensorflow"
-    assert row["input"] == (f"cached block_1_expand_relu features: {len(row['train_views'])} train / "
-                            f"{len(row['test_views'])} test view(s) of the 4 cached")
+    from featcache.progress import counted
+
+    assert row["input"] == (f"cached block_1_expand_relu features: {counted(len(row['train_views']), 'train view')} / "
+                            f"{counted(len(row['test_views']), 'test view')} of the 4 cached")
 
 
 def test_views_row_takes_the_best_layer_and_chooses_its_views_without_the_test_images(lesson_out):

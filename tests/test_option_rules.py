@@ -13,6 +13,7 @@ from test_api_words import api_error
 import featcache
 from featcache import validate as v
 from featcache.errors import FeatcacheError
+from featcache.progress import counted
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +76,7 @@ def test_jobs_names_its_bound_and_where_it_comes_from():
     with pytest.raises(FeatcacheError) as exc:
         v.check_jobs(10 ** 4)
     said = str(exc.value)
-    assert f"at most {v.MAX_JOBS_PER_CORE} processes per core, {v.MAX_JOBS_PER_CORE * cores} on the {cores} core(s)" in said
+    assert f"at most {v.MAX_JOBS_PER_CORE} processes per core, {v.MAX_JOBS_PER_CORE * cores} on the {counted(cores, 'core')} this" in said
 
 
 @pytest.mark.parametrize("argv, meant", [(["extract", "--fo"], "--force"), (["train", "c.h5", "--he", "logreg"], "--head"),

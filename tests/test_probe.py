@@ -867,7 +867,7 @@ def test_verify_checks_a_reports_record_and_the_files_it_vouches_for(multi_cache
     featcache.probe(multi_cache, heads="logreg", out=tmp_path / "run", verbose=False, on_test=True)
     record = tmp_path / "run" / "probe.json"
     assert main(["verify", str(record)]) == 0
-    assert capsys.readouterr().out.startswith(f"ok: {record} is intact (a report's record): its own digest and 2 file(s)")
+    assert capsys.readouterr().out.startswith(f"ok: {record} is intact (a report's record): its own digest and 2 files it vouches for")
     assert featcache.verify(record).to_dict()["files"] == ["probe.csv", "probe.png"]
     assert main(["info", str(record)]) == 0  # a valid record of ours: described, not an error
     assert f"{record} is a report's record (JSON: open it as it is); 'featcache verify {record}'" in capsys.readouterr().out

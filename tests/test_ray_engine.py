@@ -305,7 +305,7 @@ def test_a_private_instance_is_sized_by_the_cores_and_auto_needs_a_cluster_befor
     out = tmp_path / "c.h5"
     base = ["extract", "--data-dir", str(fashion_dir), "--weights", "random", "--image-size", "32", "--out", str(out), "--engine", "ray"]
     for extra, message in [(["--workers", "2", "--cpus-per-worker", "8"], "--workers 2 x --cpus-per-worker 8 is 16 CPUs, more than "
-                            "the 2 core(s) of this machine featcache may use; ask for at most 2 in all (e.g. --workers 2 "
+                            "the 2 cores of this machine featcache may use; ask for at most 2 in all (e.g. --workers 2 "
                             "--cpus-per-worker 1), or pass --address of a Ray cluster"),
                            (["--workers", "1000"], "--workers 1000 x --cpus-per-worker 1 is 1000 CPUs"),
                            (["--workers", "3"], "--workers 3 x --cpus-per-worker 1 is 3 CPUs"),

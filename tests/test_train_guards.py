@@ -811,7 +811,7 @@ def test_a_keras_head_whose_validation_cut_leaves_a_class_out_is_refused(cache, 
     from featcache.errors import FeatcacheError
 
     with pytest.raises(FeatcacheError, match=r"the Keras head holds out its last 20% of the 3 training images for "
-                                             r"validation and would train on 2 image\(s\) missing 1 of the 3 classes"):
+                                             r"validation and would train on 2 images missing 1 of the 3 classes"):
         featcache.train(cache, "keras", train_size=3)  # one image of each of the 3 classes
     assert featcache.train(cache, "logreg", train_size=3).train_images == 3
 

@@ -13,6 +13,7 @@ import pytest
 
 from featcache import validate as v
 from featcache.errors import FeatcacheError
+from featcache.progress import counted
 
 
 def refuses(fn, *args, match: str, **kw):
@@ -90,7 +91,7 @@ def test_check_jobs():
     most = v.MAX_JOBS_PER_CORE * cpu_count()
     assert v.check_jobs(most) == most
     refuses(v.check_jobs, most + 1, match=rf"^--jobs {most + 1} is more than featcache runs: at most {v.MAX_JOBS_PER_CORE} processes per core, "
-                                         rf"{most} on the {cpu_count()} core\(s\) this process may use; use at most {most}, or -1")
+                                         rf"{most} on the {counted(cpu_count(), 'core')} this process may use; use at most {most}, or -1")
     assert (v.workers_for(60, 3), v.workers_for(2, 10), v.workers_for(-1, 1), v.workers_for(-1, 10 ** 6)) == (3, 2, 1, cpu_count())
     # the cores this process may use, not the host's (a review: a 2-CPU container on a 64-core host)
     if hasattr(os, "sched_setaffinity"):
@@ -176,6 +177,37 @@ def test_progress_rates_name_their_units_in_the_plural():
 
     assert rate(38, 2.0, "batch") == "19 batches/s" and rate(500, 2.0, "image") == "250 images/s"
     assert rate(3, 6.0, "fit") == "2.00s/fit" and rate(2, 0.0, "setting") == "2 settings"
+
+
+def test_counts_agree_with_their_number_in_one_way():
+    """Extract's summary said "2 file(s) skipped", predict's "1 image file skipped" (a session's brief, 2026-12-06):
+    every count is said through progress.counted, its words after it through agreeing; no message spells "(s)"."""
+    from featcache.progress import agreeing, epochs_text
+
+    assert [counted(n, "file") for n in (0, 1, 2)] == ["0 files", "1 file", "2 files"]
+    assert (counted(1, "copy"), counted(3, "copy"), counted(2, "day"), counted(2, "batch")) == (
+        "1 copy", "3 copies", "2 days", "2 batches")
+    assert epochs_text(1) == "1 epoch" and epochs_text(5) == "5 epochs"
+    assert agreeing(1, "is", "are") == "is" and agreeing(0, "is", "are") == agreeing(2, "is", "are") == "are"
+
+
+def test_no_message_spells_a_count_or_a_list_with_s_in_brackets():
+    """The other half of the one way: no string of featcache's code but a docstring (which may quote an old line)
+    holds "file(s)", "view(s)" and the like; counted, named and agreeing say them. main before this had 38."""
+    import ast
+
+    from helpers import REPO
+
+    found = []
+    for path in sorted((REPO / "featcache").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                      if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and n.body
+                      and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+        found += [f"{path.relative_to(REPO)}:{node.lineno}: {node.value[:60]!r}" for node in ast.walk(tree)
+                  if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+                  and re.search(r"[a-z]\(s\)", node.value)]
+    assert not found, found
 
 
 @pytest.mark.usefixtures("cli_words")  # the CLI's words: these name its flags

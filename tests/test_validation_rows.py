@@ -207,7 +207,7 @@ def test_a_curve_folder_from_before_fits_again_only_the_keras_rows_whose_last_ro
     capsys.readouterr()
     again = featcache.learning_curve(cache.path, **kw)
     err = capsys.readouterr().err
-    assert "1 row(s) of" in err and "(keras, sizes 30) were fitted before the Keras head validated on images of every" in err
+    assert "1 row of" in err and "(keras, sizes 30) were fitted before the Keras head validated on images of every" in err
     assert (again.fits, again.resumed) == (1, 3)  # keras at 30 fitted again, the rest kept
     assert {(r["head"], r["size"]): r["accuracy"] for r in again.rows} == {
         **{(r["head"], r["size"]): 0.1234 for r in first.rows}, ("keras", 30): next(

@@ -136,7 +136,7 @@ def test_evaluate_notes_views_the_head_was_not_trained_on(views_cache, tmp_path,
 
 
 def test_views_not_in_the_cache_are_one_line_naming_its_views(views_cache, plain_cache, tmp_path, capsys):
-    with pytest.raises(FeatcacheError, match=r"^train_views asks for view\(s\) crop:c, which .* \(it has orig, flip, shift:\+2,\+2\)"):
+    with pytest.raises(FeatcacheError, match=r"^train_views asks for view crop:c, which .* \(it has orig, flip, shift:\+2,\+2\)"):
         featcache.train(views_cache, "logreg", train_views="crop:c")
     assert main(["train", str(views_cache), "--head", "logreg", "--test-views", "shift:-2,-2"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -639,7 +639,7 @@ def test_only_views_are_a_curve_of_their_own(views_cache, tmp_path):
     ("only:orig", r"names orig, and only: leaves the original view out"),
     ("only:orig,flip", r"names orig, and only: leaves the original view out"),
     ("only:bogus", r"unknown view 'bogus'"),
-    ("only:crop:c", r"asks for view\(s\) crop:c, which .* does not hold"),
+    ("only:crop:c", r"asks for view crop:c, which .* does not hold"),
     ("flip,only:shift", r"only: goes once, before the whole list"),
     ("only:only:flip", r"only: goes once, before the whole list"),
 ])

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 import numpy as np
 
 from featcache.errors import clipped, one_line
+from featcache.progress import counted
 from featcache.store.atomic import atomic_path
 from featcache.validate import without_orig, without_words
 
@@ -216,8 +217,9 @@ def learning_curve_figure(
     ax.set_xlabel("training images (log scale; nested, class-stratified subsets)")
     ax.set_ylabel("test accuracy")
     ax.grid(True, alpha=0.3)
-    seeds = "/".join(str(k) for k in sorted(n_seeds)) or "0"
-    what = f"mean of {seeds} seed(s); band/bars: min-max"
+    counts = sorted(n_seeds) or [0]
+    seeds = counted(counts[0], "seed") if len(counts) == 1 else "/".join(map(str, counts)) + " seeds"
+    what = f"mean of {seeds}; band/bars: min-max"
     _place_legend(ax, fontsize=9, handlelength=3.5, title=f"{common}\n{what}" if common else what, title_fontsize=8)
     if title:
         _fit_title(ax, title, fontsize=11)

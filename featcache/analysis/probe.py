@@ -588,12 +588,12 @@ def _probe_into(out_dir: Path, cache: Cache, plan: ProbePlan, settings: list[Set
     jobs = [(layer, h, tr, tuple(te for t, te in settings if t == tr)) for layer in names for h in head_names for tr in trains]
     if verbose:
         # the bar counts fits: a head on a layer on one set of training views (each scored on every test setting of
-        # them: "x 3 view setting(s)" above a bar of 4 read as a miscount, a new-user tester), on each fold
-        what = f" x {len(settings)} view setting(s)" if len(settings) > 1 else ""
+        # them: "x 3 view settings" above a bar of 4 read as a miscount, a new-user tester), on each fold
+        what = f" x {counted(len(settings), 'view setting')}" if len(settings) > 1 else ""
         per_fold = f", {len(jobs)} x {scoring.folds} folds" if scoring.folds else ""
         fits = (f"; {counted(len(jobs) * (scoring.folds or 1), 'fit')}{per_fold}"
                 if scoring.folds or len(jobs) != len(names) * len(head_names) * len(settings) else "")
-        status(one_line(f"probing {len(names)} layer(s) x {len(head_names)} head(s){what} on {cache.path} ({_scoring(cache, scoring)}{fits})"))
+        status(one_line(f"probing {counted(len(names), 'layer')} x {counted(len(head_names), 'head')}{what} on {cache.path} ({_scoring(cache, scoring)}{fits})"))
     results = _run_jobs(cache, jobs, params, scoring, n_jobs, verbose)
     rows = _rows(results, names, head_names, settings, cache.meta.get("layer_widths", {}), scoring.scored_on, plan.depths)
     best = best_row(rows)

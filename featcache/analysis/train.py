@@ -367,7 +367,7 @@ def _check_validation_cut(y: np.ndarray, est: Any, more: str) -> None:
     missing = len(np.unique(y)) - len(np.unique(y[fit_rows]))
     if missing:
         raise FeatcacheError(f"the Keras head holds out its last {split:.0%} of the {len(y)} training images for "
-                             f"validation and would train on {len(y[fit_rows])} image(s) missing {missing} of the "
+                             f"validation and would train on {counted(len(y[fit_rows]), 'image')} missing {missing} of the "
                              f"{len(np.unique(y))} classes; {more}")
 
 

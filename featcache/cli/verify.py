@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from featcache.cli.common import add_json_flag, print_json
-from featcache.progress import size_text  # the one home of a size in a message
+from featcache.progress import counted, size_text  # the one home of a size in a message
 
 if TYPE_CHECKING:
     import argparse
@@ -82,7 +82,7 @@ def _verify_one(path: str, as_json: bool, collect: bool = False) -> Any:
         # a report's file is checked through its record, which is named: what was checked, and what to pass
         given = f"{checked.given} is intact, checked through its report's record {result['path']}: its" if (
             checked.given is not None) else f"{result['path']} is intact (a report's record): its own"
-        print(one_line(f"ok: {given} digest and {len(result['files'])} file(s) it vouches for match "
+        print(one_line(f"ok: {given} digest and {counted(len(result['files']), 'file')} it vouches for match "
                        f"({', '.join(result['files']) or 'none'})"))
         return result if collect else 0
     if isinstance(checked, CsvVerifyResult):

@@ -35,7 +35,7 @@ import numpy as np
 
 from featcache.embedding import passes
 from featcache.errors import FeatcacheError, carried, example, given, one_line, option, warn
-from featcache.progress import counted, note, status
+from featcache.progress import agreeing, counted, named, note, status
 from featcache.validate import Written, check_source, checks_switches, param_text, views_counted, views_words
 
 if TYPE_CHECKING:
@@ -125,7 +125,7 @@ MAX_LEARNING_RATE = 1.0
 def bounded_step_note(images: int, batch_size: int, image_size: int, unfreeze: int) -> str:
     """The note of a training step the memory bound made smaller than the batch size asked for, naming the option in
     the caller's words (``given``): "not --batch-size 16" to a Python call named a flag (a review)."""
-    return (f"{images} image(s) per training step, not {given('--batch-size', str(batch_size))}: at {image_size} px "
+    return (f"{counted(images, 'image')} per training step, not {given('--batch-size', str(batch_size))}: at {image_size} px "
             f"with {counted(unfreeze, 'layer')} unfrozen more would need over {passes.PASS_MEMORY / 2**30:.0f} GB of memory")
 
 
@@ -214,7 +214,8 @@ def _what_changed(meta: dict[str, Any], want: dict[str, str], source: DataSource
     spec = meta.get("source") or {}
     if not (isinstance(spec, dict) and spec.get("kind") == "images" and spec.get("test_fraction") is not None):
         now = source.digest
-        return f"split(s) {', '.join(s for s in sorted(set(want) | set(now)) if want.get(s) != now.get(s))} differ"
+        changed = [s for s in sorted(set(want) | set(now)) if want.get(s) != now.get(s)]
+        return f"{named('split', changed)} {agreeing(len(changed), 'differs', 'differ')}"
     trained, digests = meta.get("train_digests"), getattr(source.pending, "digests", None)
     if trained is not None and digests is not None:
         from featcache.heads.io import digest_keys

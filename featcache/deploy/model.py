@@ -35,7 +35,7 @@ from featcache.heads.views import DECISION_VALUES, PROBABILITIES
 from featcache.errors import FeatcacheError, given_path, one_line, option, warn
 from featcache.heads.io import (META_ENTRY, MODEL_KIND, MODEL_ONLY_FIELDS, add_digests_entry, add_sealed_meta, check_digest, check_regular_file,
                                 load_keras_file, load_problem, way_out)
-from featcache.progress import written
+from featcache.progress import counted, written
 from featcache.store.atomic import atomic_path
 from featcache.validate import check_file_name, check_out_file, check_source, file_sha256, views_words
 
@@ -774,7 +774,7 @@ class ModelRunner:
         first rows were said as every image's (an adversarial tester)."""
         probs = self._forward(batch)[0]
         if len(probs) != len(batch):
-            raise FeatcacheError(f"{self.spec.path} gave {len(probs)} rows of probabilities for {len(batch)} image(s): "
+            raise FeatcacheError(f"{self.spec.path} gave {len(probs)} rows of probabilities for {counted(len(batch), 'image')}: "
                                  f"its network averages other views than its {META_ENTRY} records; {REEXPORT}")
         return probs
 
@@ -788,9 +788,9 @@ def run_model(net: ModelRunner | KerasModel, images: np.ndarray, batch_size: int
     probs = net(images, batch_size) if isinstance(net, ModelRunner) else net.predict(images, batch_size=batch_size, verbose=0)
     bad = ~np.isfinite(probs).all(axis=1)
     if bad.any():  # a model of NaN weights (a diverged fine-tuning) printed "t-shirt/top nan", exit 0 (a tester)
-        raise FeatcacheError(f"the model gave probabilities that are not numbers for {int(bad.sum())} of {len(probs)} "
-                             "image(s): its weights are not numbers (a fine-tuning that diverged?); fine-tune it again "
-                             f"with a lower {option('--lr')}, or export its head again")
+        raise FeatcacheError(f"the model gave probabilities that are not numbers for {int(bad.sum())} of "
+                             f"{counted(len(probs), 'image')}: its weights are not numbers (a fine-tuning that diverged?); "
+                             f"fine-tune it again with a lower {option('--lr')}, or export its head again")
     return probs
 
 
@@ -863,6 +863,6 @@ def check_views_graph(path: str | Path, model: KerasModel, meta: dict[str, Any])
     stacks, means = graph_views_of(model)
     computed = stacks[0] if len(stacks) == 1 else [v for stack in stacks for v in stack] or ["orig"]
     if len(stacks) > 1 or computed != recorded or means != ([len(computed)] if stacks else []):
-        averaged = f" averaged as {' and '.join(map(str, means))} view(s)" if means else ""
+        averaged = f" averaged as {' and '.join(counted(n, 'view') for n in means)}" if means else ""
         raise bad_model(path, f"{META_ENTRY} records views {views_words(recorded)} but whose network computes "
                         f"{views_words(computed)}{averaged}")

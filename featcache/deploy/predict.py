@@ -143,7 +143,7 @@ def checked_stack(arr: np.ndarray, name: str, one_image: str, hint: str, shape: 
             # one (H, W) array made a stack of one: it was said as (1, H, W), "one image or 1 gray images", a shape
             # the user never gave (a session's note); a row of a color image (W, C) is what it may be instead
             raise FeatcacheError(f"{name} holds an array of shape {shape}, which could be one gray image {shape[1]} px "
-                                 f"wide or a row of {shape[0]} pixels of {shape[1]} channel(s); pass one image in a list "
+                                 f"wide or a row of {shape[0]} pixels of {counted(shape[1], 'channel')}; pass one image in a list "
                                  "([image]): this one as it is if it is gray, or the whole color image, (H, W, C)")
         if arr.shape[-1] <= 4:
             raise FeatcacheError(f"{name} holds an array of shape {arr.shape}, which could be one image or "
@@ -495,7 +495,7 @@ def expand_inputs(images: Sequence[str | Path], recursive: bool = False) -> tupl
 
 
 def left_out_line(left_out: Sequence[LeftOut], limit: int = 3) -> str:
-    """``left out of the folders given: 2 subfolder(s) (...) and 1 file(s) of no image type (...)``: predict reads one
+    """``left out of the folders given: 2 subfolders (...) and 1 file of no image type (...)``: predict reads one
     level of image files unless --recursive."""
     left_out = [LeftOut.parse(q) for q in left_out]
 
@@ -504,12 +504,12 @@ def left_out_line(left_out: Sequence[LeftOut], limit: int = 3) -> str:
         return len(shown), ", ".join(shown[:limit]) + (", ..." if len(shown) > limit else "")
 
     (dirs, d), (links, ln), (unread, u), (broken, b), (files, f) = map(some, (SUBFOLDER, LINK, UNREADABLE, BROKEN_LINK, OTHER))
-    parts = [f"{dirs} subfolder(s) ({d}; pass them, or {option('--recursive')}, to predict their images)" if dirs else "",
+    parts = [f"{counted(dirs, 'subfolder')} ({d}; pass them, or {option('--recursive')}, to predict their images)" if dirs else "",
              # --recursive never follows one (a loop would not end): said, as the subfolders are (an adversarial tester)
-             f"{links} link(s) to folders, not followed ({ln}; pass them to predict their images)" if links else "",
-             f"{unread} subfolder(s) that could not be read ({u}; check their permissions)" if unread else "",
-             f"{broken} broken link(s) ({b}; their targets are gone)" if broken else "",
-             f"{files} file(s) of no image type ({f})" if files else ""]
+             f"{counted(links, 'link')} to folders, not followed ({ln}; pass them to predict their images)" if links else "",
+             f"{counted(unread, 'subfolder')} that could not be read ({u}; check their permissions)" if unread else "",
+             f"{counted(broken, 'broken link')} ({b}; their targets are gone)" if broken else "",
+             f"{counted(files, 'file')} of no image type ({f})" if files else ""]
     return "left out of the folders given: " + " and ".join(p for p in parts if p)
 
 
@@ -1198,8 +1198,9 @@ def say_notes(preds: "Predictions", runtime_note: bool = True) -> None:
     from featcache.progress import note
     from featcache.sources.decode import skipped_files_line
 
-    # the first 5 named: "skipped 2 file(s) that are not readable images: a.jpg (reason); ..."
-    notes = ([skipped_files_line(preds.skipped, 5, what="that are not readable images")] if preds.skipped else []) + ([one_line(left_out_line(preds.left_out))] if preds.left_out else [])
+    # the first 5 named: "skipped 2 files that are not readable images: a.jpg (reason); ..."
+    notes = ([skipped_files_line(preds.skipped, 5, what=("that is not a readable image", "that are not readable images"))]
+             if preds.skipped else []) + ([one_line(left_out_line(preds.left_out))] if preds.left_out else [])
     notes += [preds.runtime_note] if runtime_note and preds.runtime_note else []
     notes += [one_line(kept_line(done.path, done.kept))] if (done := preds.csv_written) and done.kept else []
     for line in notes:
@@ -1441,7 +1442,7 @@ def photo_count(paths: Iterable[str | Path]) -> int:
 
 def _nothing_to_predict(skipped: Sequence[tuple[str, str]]) -> FeatcacheError:
     first, why = skipped[0]
-    more = f" (and the other {len(skipped) - 1} file(s) given)" if len(skipped) > 1 else ""
+    more = f" (and the other {counted(len(skipped) - 1, 'file')} given)" if len(skipped) > 1 else ""
     return FeatcacheError(f"no image to predict: {first}: {why}{more}; pass image files (PNG, JPEG, BMP, GIF, ...), "
                           "a folder of images or a .npy array")
 

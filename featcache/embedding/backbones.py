@@ -19,6 +19,7 @@ import numpy as np
 
 from featcache._lazy import keras
 from featcache.errors import FeatcacheError, first_line, given, given_path, option, unknown
+from featcache.progress import agreeing, named
 from featcache.validate import expand_home, file_digest, outside_storage, shown
 
 if TYPE_CHECKING:
@@ -602,5 +603,5 @@ def network_order(backbone: Backbone, layers: list[str], image_size: int | None 
     position = {l.name: i for i, l in enumerate(net)} | {backbone.final_layer: len(net)}  # the output: last
     missing = [name for name in layers if name not in position]
     if missing:
-        raise FeatcacheError(f"layer(s) {', '.join(missing)} are not in {backbone.name}; the cache does not match its backbone")
+        raise FeatcacheError(f"{named('layer', missing)} {agreeing(len(missing), 'is', 'are')} not in {backbone.name}; the cache does not match its backbone")
     return sorted(layers, key=position.__getitem__)

@@ -509,12 +509,12 @@ def _run(path: Path, ident: CacheIdentity, data: DataSource, model: ModelSpec, s
     if verbose:  # building (and, the first time, converting) the network takes 5-60 s: not in silence (a new user)
         views = f" x {n_views} views" if n_views > 1 else ""
         status(f"extracting {_rows_words(rows)}{views} with {ident.backbone} at {ident.image_size} px "
-               f"({len(ident.layers)} layer(s)); {preparing_line('the network', engine.runtime)}")
+               f"({counted(len(ident.layers), 'layer')}); {preparing_line('the network', engine.runtime)}")
         # Notes, shown with the progress off too: the memory bound overrides the --batch-size the user gave (or its
         # default), which a run's speed and a benchmark depend on (a review: these were status lines, hidden by
         # FEATCACHE_PROGRESS=off). Said only when the bound lowered it; the batch size asked for needs no line.
         if per_pass.bounded:
-            note(f"{per_pass.images} image(s) per forward pass, not {given('--batch-size', str(store.batch_size))}: at {ident.image_size} px "
+            note(f"{counted(per_pass.images, 'image')} per forward pass, not {given('--batch-size', str(store.batch_size))}: at {ident.image_size} px "
                  f"more would need over {passes.PASS_MEMORY / 2**30:.0f} GB of memory")
         if per_pass.passes_per_row > 1:
             note(f"each image's {n_views} views run in {per_pass.passes_per_row} forward passes of at most {per_pass.images}")

@@ -37,6 +37,7 @@ from featcache.embedding.backbones import (
 )
 from featcache.embedding.passes import BATCH_SIZE
 from featcache.errors import FeatcacheError, example, given, option, unknown
+from featcache.progress import named
 from featcache.validate import check_bool, check_lock_timeout, closest, positive_int, setting_path, shown
 
 DTYPES = ("float32", "float16")
@@ -287,7 +288,7 @@ def from_legacy(source: Any, model: Any, store: Any, engine: Any, legacy: dict[s
                              (store, "store", STORE_OPTIONS), (engine, "engine", ENGINE_OPTIONS)):
         clash = [k for k in keys if k in legacy]
         if part is not None and clash:
-            raise TypeError(f"extract() got both {name}= and its keyword(s) {', '.join(clash)}; give one")
+            raise TypeError(f"extract() got both {name}= and its {named('keyword', clash)}; give one")
     from featcache.sources import source_classes
 
     classes = source_classes()

@@ -463,7 +463,7 @@ class DenseHead(ClassifierMixin, BaseEstimator):
             # weights that are not numbers: probe and curve scored such a head as an accuracy (0.09), train refused to
             # save it naming an API fix (an adversarial tester, learning_rate=1e38)
             raise FeatcacheError(f"the Keras head's training diverged (its weights are not finite numbers after "
-                                 f"{self.epochs_run_} epoch(s)); lower learning_rate ({param_text(self.learning_rate)}) "
+                                 f"{epochs_text(self.epochs_run_)}); lower learning_rate ({param_text(self.learning_rate)}) "
                                  f"or l2 ({param_text(self.l2)})")  # as typed: 1e38, not 1e+38 (h140)
         return self
 

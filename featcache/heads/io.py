@@ -40,7 +40,7 @@ import numpy as np
 
 from featcache.errors import (FeatcacheError, exception_chain, first_line, given, given_path, is_no_space, no_permission,
                               no_space, one_line, option, warn)
-from featcache.progress import written
+from featcache.progress import named, written
 from featcache.store.atomic import atomic_path
 from featcache.store.identity import ANOTHER_DATA_SET, ANOTHER_PHOTO_FOLDER  # replaced_from's words
 from featcache.store.identity import other_data_set, other_photo_folder
@@ -1676,7 +1676,7 @@ def _check_meta_shape(meta: Any, path: Path, cls: type, fail: Callable[[Path, st
     known = set(cls().get_params()) if hasattr(cls, "get_params") else set(params)
     extra = sorted(set(params) - known)
     if extra:
-        raise fail(path, f"unknown parameter(s) {', '.join(map(str, extra))} for a {cls.__name__}")
+        raise fail(path, f"unknown {named('parameter', extra)} for a {cls.__name__}")
     names = meta.get("class_names")
     if not (isinstance(names, list) and len(names) >= 2 and all(isinstance(n, str) for n in names) and len(set(names)) == len(names)):
         raise fail(path, "its class names are missing or not a list of distinct names")

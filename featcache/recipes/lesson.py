@@ -250,7 +250,7 @@ def views_row(ctx: LessonContext) -> dict[str, Any]:
         "approach": views_approach(b.head, layer, len(train_views), len(test_views)),
         "training_images": vcache.sizes["train"], "test_accuracy": accuracy, "training_seconds": fit_seconds,
         # "of 4 views" where the original view alone was used (a new-user tester): what the fit took, of what is cached
-        "input": f"cached {layer} features: {len(train_views)} train / {len(test_views)} test view(s) of the "
+        "input": f"cached {layer} features: {counted(len(train_views), 'train view')} / {counted(len(test_views), 'test view')} of the "
                  f"{len(LESSON_VIEWS)} cached", "head_file": str(path),
         "confusion_png": str(ev.files["png"]), "layer": layer, "head": b.head, "C": b.C, "views": list(LESSON_VIEWS), "train_views": list(train_views),
         "test_views": list(test_views), "averaged": averaged_over(head, test_views),

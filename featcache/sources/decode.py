@@ -25,6 +25,7 @@ from typing import BinaryIO, Iterator, Sequence
 import numpy as np
 
 from featcache.errors import FeatcacheError, first_line
+from featcache.progress import agreeing, counted
 
 # Refuse to fully decode absurdly large images; JPEGs are first reduced by
 # the decoder itself (draft mode, up to 1/8 per side), which costs a fraction
@@ -240,7 +241,6 @@ def copies_line(copies: Sequence[Sequence[str]], limit: int = 2) -> str:
     named, as extract and evaluate say them: ``2 files are copies (the same bytes) of photos in their class folder,
     each photo counted once: ants/b.png of ants/a.png; ants/c.png of ants/a.png``."""
     from featcache.errors import one_line
-    from featcache.progress import counted
 
     named = "; ".join(one_line(f"{p} of {same_as}") for p, same_as in copies[:limit])
     more = f"; and {len(copies) - limit} more" if len(copies) > limit else ""
@@ -279,16 +279,16 @@ def pairs_json(pairs: Sequence[Sequence[str]]) -> list[list[str]]:
 
 def left_out_words(skipped: Sequence[Sequence[str]], copies: Sequence[Sequence[str]], *,
                    labelled: bool = False) -> list[str]:
-    """A summary's words on the files that are no rows, extract's, evaluate's and info's: ``["2 file(s) skipped",
+    """A summary's words on the files that are no rows, extract's, evaluate's and info's: ``["2 files skipped",
     "3 copies counted once"]`` (either, both or none; each part only where there is one). ``labelled``: the line's
-    label says "skipped" already (info's ``skipped`` row), so the files go without the word: ``"2 file(s)"``."""
-    files = f"{len(skipped)} file(s)" + ("" if labelled else " skipped")
+    label says "skipped" already (info's ``skipped`` row), so the files go without the word: ``"2 files"``."""
+    files = counted(len(skipped), "file") + ("" if labelled else " skipped")
     return ([files] if skipped else []) + ([copies_words(len(copies))] if copies else [])
 
 
 def copies_words(n: int) -> str:
     """``"1 copy counted once"``, ``"3 copies counted once"``: extract's, evaluate's and info's count of the copies."""
-    return f"{n} {'copy' if n == 1 else 'copies'} counted once"
+    return f"{counted(n, 'copy')} counted once"
 
 
 _LIMIT_LOCK = threading.Lock()
@@ -686,14 +686,16 @@ def skipped_listing(skipped: Sequence[Sequence[str]], limit: int, more: str = ""
     return listed + (f"; and {len(skipped) - limit} more{more}" if len(skipped) > limit else "")
 
 
-def skipped_files_line(skipped: Sequence[Sequence[str]], limit: int, where: str = "", what: str = "") -> str:
-    """``skipped 2 file(s), WHERE: README.txt (not inside a class folder); ants/notes.txt (not an image file, left
+def skipped_files_line(skipped: Sequence[Sequence[str]], limit: int, where: str = "",
+                       what: tuple[str, str] = ("", "")) -> str:
+    """``skipped 2 files, WHERE: README.txt (not inside a class folder); ants/notes.txt (not an image file, left
     out)``: extract's and evaluate's line of a photo folder's files that are no rows, each with its reason. A file at
-    the folder's root is no photo of any class, not a file that failed to read: evaluate said of it "file(s) that are
-    not readable images" (predict's words for its own inputs, ``what``: "skipped 2 file(s) WHAT: ..."), where
-    extract says its reason alone (a re-read). One home of the line, predict's included."""
-    what = f" {what}" if what else ""
-    return f"skipped {len(skipped)} file(s){what}{f', {where}' if where else ''}: {skipped_listing(skipped, limit)}"
+    the folder's root is no photo of any class, not a file that failed to read: evaluate said of it "files that are
+    not readable images" (predict's words for its own inputs, ``what``, said of one file and of more: "skipped 2
+    files WHAT: ..."), where extract says its reason alone (a re-read). One home of the line, predict's included."""
+    said = agreeing(len(skipped), *what)
+    said = f" {said}" if said else ""
+    return f"skipped {counted(len(skipped), 'file')}{said}{f', {where}' if where else ''}: {skipped_listing(skipped, limit)}"
 
 
 NOT_UTF8 = "file name is not valid UTF-8; rename it"

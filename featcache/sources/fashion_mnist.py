@@ -12,6 +12,7 @@ from typing import ClassVar
 import numpy as np
 
 from featcache.errors import FeatcacheError, one_line, option
+from featcache.progress import named
 from featcache.sources.base import DataSource, Split, array_digest, row_digests
 from featcache.validate import check_limit, positive_int, setting_path
 
@@ -75,7 +76,7 @@ def locate(data_dir: str | Path | None = None) -> Path:
             # the stat's raw PermissionError (the CLI made it a line naming a file, not the option; a review)
             raise FeatcacheError(_unreadable_dir(d, exc)) from None
         if missing:
-            raise FeatcacheError(f"{d} lacks the Fashion-MNIST file(s) {', '.join(m + '.gz' for m in missing)}; {install_hint()}")
+            raise FeatcacheError(f"{d} lacks the Fashion-MNIST {named('file', [m + '.gz' for m in missing])}; {install_hint()}")
         return d
     unreadable: list[str] = []
     for d in SEARCH_PATH:

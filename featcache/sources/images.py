@@ -1129,7 +1129,7 @@ class PhotoRows:
                                      " (found while extracting; more may follow)")
 
     def _strict_error(self, bad: list[_File], more: str = "") -> FeatcacheError:
-        return FeatcacheError(f"{option('--strict', 'strict')}: {len(bad)} file(s) under {self.root} could not be read: "
+        return FeatcacheError(f"{option('--strict', 'strict')}: {counted(len(bad), 'file')} under {self.root} could not be read: "
                               f"{_listing(bad)}{more}; fix or remove them, or {option('drop --strict', 'pass strict=False')} to "
                               "skip them")
 

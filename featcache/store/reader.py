@@ -23,6 +23,7 @@ import h5py
 import numpy as np
 
 from featcache.errors import CacheBusy, DamagedCache, FeatcacheError, NotHDF5, first_line, given, option, out_option, warn
+from featcache.progress import agreeing, named
 from featcache.store.fingerprint import fingerprint
 from featcache.store.layout import (
     NOT_REPEATED,
@@ -567,9 +568,10 @@ class Cache:
         if missing:
             asked = f"{option(flag)} asks for" if flag else "asked for"
             views = ",".join([*self.views, *missing])
-            raise FeatcacheError(f"{asked} view(s) {', '.join(missing)}, which {self.path} does not hold (it has "
+            raise FeatcacheError(f"{asked} {named('view', missing)}, which {self.path} does not hold (it has "
                                  f"{', '.join(self.views)}); choose among those, or re-extract with "
-                                 f"{option('--views ' + views, f'ModelSpec(views={views!r})')} to add them")
+                                 f"{option('--views ' + views, f'ModelSpec(views={views!r})')} to add "
+                                 f"{agreeing(len(missing), 'it', 'them')}")
         return names
 
     def _check(self, split: str, layer: str | None = None) -> str:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from featcache import paths
 from featcache.errors import FeatcacheError, given_path, option
-from featcache.progress import note
+from featcache.progress import counted, note
 from featcache.store.atomic import write_json, write_text
 from featcache.store.fingerprint import fingerprint
 from featcache.validate import SEED_LIMIT, check_report_files, check_writable_dir, recorded_digests, views_words
@@ -156,7 +156,7 @@ def _drop_other_order(rows: dict[tuple[str, int, int], dict[str, Any]], csv_path
         kept = _keep_old_table(csv_path)
         where = f"; the old table is kept as {kept}" if kept else ""
         train_rows = option("'train --train-size N --seed S'", "featcache.train(..., train_size=N, seed=S)")
-        note(f"featcache curve: note: {len(rows)} row(s) of {csv_path} ({', '.join(heads)}) were fitted on their images "
+        note(f"featcache curve: note: {counted(len(rows), 'row')} of {csv_path} ({', '.join(heads)}) were fitted on their images "
               f"in another order than {train_rows} (before curve took train's rows); dropped, and "
               f"those this run asks for are fitted again{where}")
     return {}
@@ -314,7 +314,7 @@ def unfinished(json_path: Path, meta: dict[str, Any], rows: int) -> str | None:
     if meta.get("complete") is not False:
         return None
     total = meta.get(POINTS)
-    done = f"{rows} of {total} points" if isinstance(total, int) and not isinstance(total, bool) else f"{rows} point(s)"
+    done = f"{rows} of {total} points" if isinstance(total, int) and not isinstance(total, bool) else counted(rows, "point")
     return (f"{json_path} is an unfinished curve ({done} fitted: its run was stopped before the end); re-run the "
             "same 'featcache curve' command to finish it")
 

@@ -29,7 +29,7 @@ import numpy as np
 from featcache.analysis.curve.spec import BoundCurve, consumes
 from featcache.analysis.curve.tasks import Data, Task, uses_seed
 from featcache.analysis.subsets import stratified_order, stratified_subsets
-from featcache.progress import note
+from featcache.progress import counted, note
 
 Key = tuple[str, int, int]  # (head, seed, size)
 
@@ -51,7 +51,7 @@ def changed_subsets_dropped(done: dict[Key, dict[str, Any]], y: np.ndarray, csv_
     if not changed:
         return done
     dropped = sorted(k for k in done if k[1:] in changed)
-    note(f"featcache curve: note: {len(dropped)} row(s) of {csv_path} (sizes {', '.join(str(n) for n in sorted({n for _, n in changed}))}) "
+    note(f"featcache curve: note: {counted(len(dropped), 'row')} of {csv_path} (sizes {', '.join(str(n) for n in sorted({n for _, n in changed}))}) "
           "were fitted on a subset that could leave a class out (before every class's first image came first in "
           "train's order); dropped, and those this run asks for are fitted again")
     return {k: r for k, r in done.items() if k[1:] not in changed}
@@ -87,7 +87,7 @@ def one_sided_dropped(done: dict[Key, dict[str, Any]], y: np.ndarray, params: di
     dropped = sorted(k for k in keras_rows if one_sided(k[1], k[2], splits[k[0]]))
     if not dropped:
         return done
-    note(f"featcache curve: note: {len(dropped)} row(s) of {csv_path} ({', '.join(sorted({k[0] for k in dropped}))}, sizes "
+    note(f"featcache curve: note: {counted(len(dropped), 'row')} of {csv_path} ({', '.join(sorted({k[0] for k in dropped}))}, sizes "
          f"{', '.join(str(n) for n in sorted({k[2] for k in dropped}))}) were fitted before the Keras head validated on "
          "images of every class, on Keras's last rows, which leave a class out there (rows in class order); dropped, "
          "and those this run asks for are fitted again")

@@ -202,7 +202,7 @@ def _run_locked(bound: BoundCurve, folder: CurveFolder, t_start: float, plot: bo
                  f"{'s averaged' * (len(bound.test_views) > 1)} {views_words(bound.test_views, ',')}"
                  if (bound.train_views, bound.test_views) != (("orig",), ("orig",)) else "")
               + f", jobs {spec.jobs}" + (f" ({usable_cores()} cores)" if spec.jobs < 0 else "")  # -1 said nothing (a new user)
-              + (f"; keeps the {len(plan.kept)} other row(s) already there ({', '.join(sorted({k[0] for k in plan.kept}))})"
+              + (f"; keeps the {counted(len(plan.kept), 'other row')} already there ({', '.join(sorted({k[0] for k in plan.kept}))})"
                  if plan.kept else "")))
     fits_run = _fit_all(bound, plan, folder, verbose)
     seconds = time.perf_counter() - t_start

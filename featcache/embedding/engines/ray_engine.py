@@ -34,6 +34,7 @@ import numpy as np
 from featcache.embedding.batches import Batch
 from featcache.embedding.engines import DEFAULT_RUNTIME, check_runtime
 from featcache.errors import FeatcacheError, example, first_line, given, option
+from featcache.progress import counted
 
 INSTALL_HINT = "pip install 'featcache[ray]'"
 DEFAULT_PORT = 6379  # what `ray start --head` listens on unless told otherwise
@@ -264,7 +265,7 @@ def plan_cpus(ray: ModuleType, workers: int, cpus_per_worker: int | None) -> int
     per = cpus_per_worker or max(1, min(nodes, default=1) // workers)
     if sum(nodes) < workers * per or max(nodes, default=0) < per:
         raise FeatcacheError(
-            f"the Ray cluster has {sum(nodes)} CPUs on {len(nodes)} node(s) (largest {max(nodes, default=0)}); "
+            f"the Ray cluster has {counted(sum(nodes), 'CPU')} on {counted(len(nodes), 'node')} (largest {max(nodes, default=0)}); "
             f"{given('--workers', str(workers))} x {given('--cpus-per-worker', str(per))} does not fit: ask for fewer"
         )
     return per
