@@ -732,23 +732,25 @@ def model_conversion(model: Path, runtime_dir: Path) -> Path:
     return Path(runtime_dir) / f"{ExportedModelSpec.of(ModelFile.read(model)).key()}.onnx"
 
 
-# A featcache command as the program (``python -m featcache``) in a child process, after CODE has changed a step of
-# it; the child imports featcache from this checkout and these helpers (``stub_model_runs``).
+# A featcache command as the program (``python -m featcache``), or a program calling the API, in a child process,
+# after CODE has changed a step of it; the child imports featcache from this checkout and these helpers
+# (``stub_model_runs``).
 _CHANGED_RUN = """
 import os, runpy, sys, threading
 from featcache.sources import images
 {code}
-sys.argv = ['featcache', *sys.argv[1:]]
-runpy.run_module('featcache', run_name='__main__')
+{program}
 """
+_AS_THE_CLI = "sys.argv = ['featcache', *sys.argv[1:]]\nrunpy.run_module('featcache', run_name='__main__')"
 
 
-def run_changed(code: str, args: list[str]) -> subprocess.Popen:
+def run_changed(code: str, args: list[str], program: str = _AS_THE_CLI) -> subprocess.Popen:
     """``featcache ARGS`` started as the program after ``code`` ran (``images``, ``os``, ``sys``, ``threading`` are
-    imported for it); its stdout and stderr are pipes, as text."""
+    imported for it); its stdout and stderr are pipes, as text. ``program``: Python run after ``code`` in place of
+    the command (a program calling the API, without the CLI's exit timer), ``args`` its ``sys.argv[1:]``."""
     path = os.pathsep.join([str(REPO), str(REPO / "tests")])
-    return subprocess.Popen([sys.executable, "-c", _CHANGED_RUN.format(code=code), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": path})
+    return subprocess.Popen([sys.executable, "-c", _CHANGED_RUN.format(code=code, program=program), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": path})
 
 
 def ended(proc: subprocess.Popen, seconds: float) -> tuple[str, str]:

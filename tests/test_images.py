@@ -6,6 +6,7 @@ import io
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -761,6 +762,39 @@ def test_sigterm_that_comes_while_the_main_thread_is_not_in_its_wait_still_ends_
     finally:
         _, err = ended(proc, 60)
     _terminated_keeping_two_batches(proc, err, out)
+
+
+# A program calling the API (no CLI, so no exit timer of its own: cli._end_anyway): extract of a photo folder, whose
+# interrupt it catches and says.
+_EXTRACT_BY_THE_API = (
+    "import featcache\n"
+    "try:\n"
+    "    featcache.extract(featcache.PhotoFolder(sys.argv[1], test_fraction=0.3),\n"
+    "                      featcache.ModelSpec(weights='random', image_size=32),\n"
+    "                      featcache.StoreSpec(out=sys.argv[2], batch_size=8))\n"
+    "except KeyboardInterrupt:\n"
+    "    print('interrupted', flush=True)\n")
+
+
+def test_a_program_interrupted_while_a_decoding_thread_is_stuck_exits_at_once(tmp_path):
+    """Regression (helper-282's brief): a program calling featcache.extract, interrupted (Ctrl-C) while a decoding
+    thread was stuck in a read no signal reaches (a photo on a stalled network mount), caught the KeyboardInterrupt
+    and then never exited: the decode pool was a ThreadPoolExecutor, whose threads Python's exit joins. The CLI ends
+    such a process after 3 s (cli._end_anyway); a Python caller had nothing of the kind. The pool's threads are
+    daemon threads now (sources.threads.DaemonPool): the interpreter exits as soon as the program is done."""
+    root = make_class_tree(tmp_path / "d", {"a": 16, "b": 16})
+    out = tmp_path / "c.h5"
+    proc = run_changed(_stuck_at_row_20("        print('stuck', flush=True)\n"), [str(root), str(out)],
+                       program=_EXTRACT_BY_THE_API)
+    try:
+        assert proc.stdout.readline() == "stuck\n"  # TensorFlow's start-up is not counted
+        proc.send_signal(signal.SIGINT)
+    finally:
+        said, err = ended(proc, 20)  # it ends in well under a second; it hung for good
+    assert (proc.returncode, said) == (0, "interrupted\n"), err[-2000:]
+    assert not out.exists() and not Path(f"{out}.lock").exists()  # the partial is kept for a re-run, as ever
+    with h5py.File(partial_path(out), "r") as f:
+        assert int(f[STAGING].attrs["rows_done"]) == 16
 
 
 def test_a_fifo_among_predicts_files_is_left_out_not_waited_on(tmp_path):

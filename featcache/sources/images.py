@@ -40,7 +40,6 @@ import re
 import stat
 import unicodedata
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Sequence
@@ -52,6 +51,7 @@ from featcache.errors import (CONTROL, FeatcacheError, carried, given, link_loop
 from featcache.sources.base import STAGING, DataSource, Split, SplitSpec
 from featcache.sources.decode import (NotRegularFile, UnreadableImage, copy_of, counts_as_unreadable, decode_image,
                                       failure_reason, is_other_file, not_utf8, open_photo_sized, utf8_name)
+from featcache.sources.threads import DaemonPool
 from featcache.progress import counted, size_text
 from featcache.validate import check_bool, check_fraction, check_seed, setting_path
 
@@ -200,14 +200,16 @@ SCAN_CHUNK = 64  # files handed to the hashing or decoding threads at a time
 SCAN_QUIET_SECONDS = 1.0
 LAYOUT_HINT = "put each class's images in its own folder, DIR/<class>/*.jpg, or split them as DIR/train/<class>/ and DIR/val/<class>/"
 
-_POOL: ThreadPoolExecutor | None = None
+_POOL: DaemonPool | None = None
 
 
-def _pool() -> ThreadPoolExecutor:
-    """Threads shared by hashing and decoding (hashlib and PIL release the GIL)."""
+def _pool() -> DaemonPool:
+    """Threads shared by hashing and decoding (hashlib and PIL release the GIL): daemon threads, so that one stuck in
+    a read never holds the exit of a program that gave up on it (``threads.DaemonPool``); made anew in a forked
+    child, which has none of its parent's threads."""
     global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1), thread_name_prefix="featcache-decode")
+    if _POOL is None or _POOL.pid != os.getpid():
+        _POOL = DaemonPool(min(8, os.cpu_count() or 1), "featcache-decode")
     return _POOL
 
 
