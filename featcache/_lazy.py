@@ -212,5 +212,9 @@ class Registry(MutableMapping):
     def __contains__(self, name: object) -> bool:
         return name in self._entries
 
+    def loaded(self, name: str) -> bool:
+        """Whether ``name``'s class is held (looked up, or set in as a class), not yet its module's name to import."""
+        return name in self._loaded
+
     def __repr__(self) -> str:
         return f"Registry({list(self._entries)})"

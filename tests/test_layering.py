@@ -220,17 +220,40 @@ def test_the_clis_help_and_parser_import_nothing_heavy(tmp_path):
     command's module and through them scikit-learn, SciPy and pandas (``heads``' classes, for train's help and
     through ``featcache.heads`` for any of its modules) and h5py (``featcache.store``): 4.6 s of an extraction's
     start at load 12 (docs/benchmarks.md, "Starting on a cached conversion"). Now ``--help``, a command's help and a
-    flag refused by the parser import none of them; train's and curve's help texts that quote the heads' classes
-    are made when shown (``cli.Parser.add_argument``), so those two import scikit-learn then."""
+    flag refused by the parser import none of them. train's and curve's help, which quote the heads (summaries,
+    suffixes, defaults), imported scikit-learn to read them from the heads' classes (4.4-4.9 s at load 6, helper-282);
+    they read ``heads.facts`` now, and say what they said (``test_train_and_curve_help_say_the_heads_classes``)."""
     from helpers import HEAVY, cli_imports
 
-    for args in (["--help"], ["extract", "--help"], ["predict", "--help"], ["extract", "--no-such-flag"]):
+    for args in (["--help"], ["extract", "--help"], ["predict", "--help"], ["extract", "--no-such-flag"],
+                 ["train", "--help"], ["curve", "--help"]):
         proc, imported = cli_imports(tmp_path, *args, modules=(*HEAVY, "h5py"))
         assert imported == [], (args, imported)
         if "--help" in args:
             assert proc.returncode == 0 and proc.stdout.startswith("usage: featcache"), (args, proc.stderr)
         else:  # the parser's one line
             assert proc.returncode == 2 and "--no-such-flag" in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+
+
+def test_train_and_curve_help_say_the_heads_classes(tmp_path, monkeypatch, capsys):
+    """train's and curve's help, made from the heads' facts in a process that imports no head class (``heads.facts``,
+    above), is the text made here once every class is imported, when it is read from the classes (their summaries,
+    suffixes, and the constructors' defaults it quotes: ``heads.head_facts``, ``heads.head_default``)."""
+    from helpers import cli_imports
+
+    from featcache import heads
+    from featcache.cli import main
+
+    monkeypatch.setenv("COLUMNS", "120")  # the child's help and this process's wrapped alike
+    for name in heads.HEADS:
+        cls = heads.HEADS[name]  # imported: the help reads the class now
+        assert heads.head_facts(name) is cls
+    for command in ("train", "curve"):
+        proc, imported = cli_imports(tmp_path, command, "--help", modules=("sklearn",))
+        assert proc.returncode == 0 and imported == [], (proc.stderr, imported)
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert capsys.readouterr().out == proc.stdout, command
 
 
 def test_the_names_a_package_loads_on_first_use_are_their_modules_objects():

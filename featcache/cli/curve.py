@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from featcache.analysis.curve.run import learning_curve
 from featcache.analysis.curve.spec import DEFAULT_KERAS_PRESET
@@ -57,19 +58,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def keras_preset_help() -> str:
-    """--keras-preset's help, made when help is shown (cli.Parser.add_argument): it reads the Keras head's class,
-    whose module imports scikit-learn."""
+    """--keras-preset's help, made when help is shown (cli.Parser.add_argument)."""
     return (f"training preset of the keras head (default: {DEFAULT_KERAS_PRESET}: {keras_preset_words()}; "
             f"quicker per point than 'train', whose default is '{DEFAULT_PRESET}': L2 and early stopping)")
 
 
 def keras_preset_words() -> str:
     """What curve's keras head trains with by default, read from its preset and the head's own defaults: ``5 epochs,
-    batch 64, 20%% validation``, the % doubled for argparse (the words go into a help text)."""
-    from featcache.heads.dense import DenseHead
+    batch 64, 20%% validation``, the % doubled for argparse (the words go into a help text). The head's defaults
+    from its facts (heads.facts), not its class, whose module imports scikit-learn."""
+    from featcache.heads import head_default
 
-    head = DenseHead.from_preset(DEFAULT_KERAS_PRESET)
-    return f"{head.epochs} epochs, batch {head.batch_size}, {head.validation_split:.0%} validation".replace("%", "%%")
+    preset = PRESETS[DEFAULT_KERAS_PRESET]
+
+    def value(param: str) -> Any:
+        return preset[param] if param in preset else head_default("keras", param)
+
+    return (f"{value('epochs')} epochs, batch {value('batch_size')}, {value('validation_split'):.0%} validation"
+            .replace("%", "%%"))
 
 
 def head_params(args: argparse.Namespace) -> dict[str, dict]:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from featcache.analysis.train import train
 from featcache.cli.common import add_json_flag, api_default, given, positive_int, print_json
 from featcache.cli.headfile import add_force_arg, add_views_args
-from featcache.heads import HEADS, head_summary, suffixes_line
+from featcache.heads import HEADS, head_default, head_summary, suffixes_line
 from featcache.heads.presets import DEFAULT_PRESET, PRESETS
 from featcache.validate import C_RANGE, arg_type, parse_C
 
@@ -26,16 +26,16 @@ def preset_help() -> str:
     return "Keras head: " + "; ".join(f"'{name}' {says(p)}" for name, p in PRESETS.items()) + f" (default: '{DEFAULT_PRESET}')"
 
 
-# Help texts read from the heads' classes, made when help is shown (cli.Parser.add_argument): their modules import
-# scikit-learn, which building the parser does not need.
+# Help texts that quote the heads (their facts, heads.facts: not their classes, whose modules import scikit-learn),
+# made when help is shown (cli.Parser.add_argument).
 def head_help() -> str:
     return "; ".join(f"{name}: {head_summary(name)}" for name in HEADS) + f" (default: {api_default(train, 'head')})"
 
 
 def c_help() -> str:
-    logreg, svm = HEADS["logreg"](), HEADS["svm"]()
-    return (f"logreg/svm: inverse regularization strength, {C_RANGE}, or 'cv' to pick it by {logreg.cv_folds}-fold "
-            f"cross-validation on the training features (default: logreg {logreg.C:g}, svm {svm.C:g})")
+    return (f"logreg/svm: inverse regularization strength, {C_RANGE}, or 'cv' to pick it by "
+            f"{head_default('logreg', 'cv_folds')}-fold cross-validation on the training features (default: logreg "
+            f"{head_default('logreg', 'C'):g}, svm {head_default('svm', 'C'):g})")
 
 
 def out_help() -> str:

@@ -391,7 +391,7 @@ class _Data:
 
     @classmethod
     def of(cls, est, meta: dict[str, Any], source: DataSource) -> _Data:
-        from featcache.heads.dense import LESSON_VALIDATION_SPLIT
+        from featcache.heads.facts import LESSON_VALIDATION_SPLIT
 
         train_split = source.splits["train"]
         # A head trained without a validation split still gets the lesson's: the best-epoch choice needs one. Those

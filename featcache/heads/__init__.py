@@ -12,6 +12,7 @@ from collections.abc import Collection, Iterable, Mapping, MutableMapping, Seque
 from typing import TYPE_CHECKING, Any
 
 from featcache import _lazy
+from featcache.heads.facts import FACTS, HeadFacts
 from featcache.errors import FeatcacheError, ParamsDisagree, cli_running, given, keyword_of, option, python_text, unknown
 from featcache.validate import ParamLabel, parse_C, parse_list, shown
 
@@ -36,18 +37,35 @@ _HOMES = {"DenseHead": "featcache.heads.dense", "LogRegHead": "featcache.heads.l
 __getattr__ = _lazy.package_names(__name__, _HOMES)
 
 
+def head_facts(name: str) -> Any:
+    """What head ``name`` says of itself (``summary``, ``display_name``, ``article``, ``file_suffix``): its facts
+    (``heads.facts``) while the registry has not imported its class, which imports scikit-learn (``train --help``
+    quotes them); else its class, which takes them from there, or is a caller's own class set in (a test's head)."""
+    if name in FACTS and not HEADS.loaded(name):  # type: ignore[attr-defined]  # HEADS is a _lazy.Registry
+        return FACTS[name]
+    return HEADS[name]
+
+
+def head_default(name: str, param: str) -> Any:
+    """Head ``name``'s default of ``param``, for help texts: its facts' where they quote it, else its class's."""
+    about = head_facts(name)
+    if isinstance(about, HeadFacts) and param in about.defaults:
+        return about.defaults[param]
+    return HEADS[name]().get_params()[param]
+
+
 def head_summary(name: str) -> str:
-    """What head ``name`` is, in a few words (``--head``'s help): its class's ``summary``, else its docstring's
-    first line (a head registered without one must not stop every command's parser)."""
-    cls = HEADS[name]
-    return getattr(cls, "summary", None) or (cls.__doc__ or name).strip().splitlines()[0]
+    """What head ``name`` is, in a few words (``--head``'s help): its ``summary`` (``head_facts``), else its class's
+    docstring's first line (a head registered without one must not stop every command's parser)."""
+    about = head_facts(name)
+    return getattr(about, "summary", None) or (about.__doc__ or name).strip().splitlines()[0]
 
 
 def head_words(name: object) -> str:
     """Head ``name`` with its article and display name, for a line: "an SVM head", "a logreg head", "a Keras head"
     (its class's ``display_name`` and ``article``; "holds a svm head" read wrong to a new-user tester). A name
     featcache does not know (another version's record) is said as given: "a foo head"."""
-    cls = HEADS.get(name) if isinstance(name, str) else None
+    cls = head_facts(name) if isinstance(name, str) and name in HEADS else None
     shown = getattr(cls, "display_name", name)
     article = getattr(cls, "article", "an" if str(shown)[:1].lower() in "aeiou" else "a")
     return f"{article} {shown} head"
@@ -55,20 +73,21 @@ def head_words(name: object) -> str:
 
 def head_suffix(name: str) -> str:
     """The file suffix of head ``name``'s files (``.keras`` or ``.npz``), as its class declares."""
-    return HEADS[name].file_suffix
+    return head_facts(name).file_suffix
 
 
 def saved_suffixes() -> frozenset[str]:
     """The suffixes head files are saved with (``.keras``, ``.npz``), as the head classes declare them."""
-    return frozenset(cls.file_suffix for cls in HEADS.values() if hasattr(cls, "file_suffix"))
+    return frozenset(about.file_suffix for about in map(head_facts, HEADS) if hasattr(about, "file_suffix"))
 
 
 def suffixes_line() -> str:
     """Which heads are which files, for messages: "keras heads are .keras files; logreg and svm heads are .npz files"."""
     by: dict[str, list[str]] = {}
-    for name, cls in HEADS.items():
-        if hasattr(cls, "file_suffix"):  # a head that is never saved (a test's stand-in) has none
-            by.setdefault(cls.file_suffix, []).append(name)
+    for name in HEADS:
+        about = head_facts(name)
+        if hasattr(about, "file_suffix"):  # a head that is never saved (a test's stand-in) has none
+            by.setdefault(about.file_suffix, []).append(name)
     return "; ".join(f"{', '.join(names[:-1]) + ' and ' if len(names) > 1 else ''}{names[-1]} heads are {suffix} files"
                      for suffix, names in by.items())
 
@@ -303,4 +322,4 @@ def parse_C_per_head(C: Any, heads: Sequence[str], flag: str = "--C") -> dict[st
     return pairs
 
 
-__all__ = ["HEADS", "head_suffix", "head_summary", "heads_with_C", "make_head", "head_params", "parse_head_params", "check_param_names", "check_param_values", "fit_params", "RUN_ONLY_PARAMS", "unused_params", "check_head_params", "fold_reason", "folds_needed", "parse_C_per_head", "DenseHead", "LogRegHead", "SVMHead"]
+__all__ = ["HEADS", "head_default", "head_facts", "head_suffix", "head_summary", "heads_with_C", "make_head", "head_params", "parse_head_params", "check_param_names", "check_param_values", "fit_params", "RUN_ONLY_PARAMS", "unused_params", "check_head_params", "fold_reason", "folds_needed", "parse_C_per_head", "DenseHead", "LogRegHead", "SVMHead"]

@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from featcache._lazy import keras
 from featcache.errors import FeatcacheError, ParamsDisagree, cli_running, given, unknown
+from featcache.heads.facts import KERAS
 from featcache.heads.folding import to_raw
 from featcache.heads.inputs import fit_data, predict_data
 # the presets' home: a module of their own, so the CLI's parser names them without this module's scikit-learn import
@@ -32,9 +33,6 @@ STEPS_PER_EXECUTION = 128
 # configuration many times.
 _TRAINERS: dict[tuple, tuple] = {}
 
-
-# The lesson's model.fit(validation_split=0.2); fine-tuning uses it too for a head trained without one.
-LESSON_VALIDATION_SPLIT = 0.2
 
 # How a fit's validation rows were chosen (``HeldOut.how``; a Keras head's ``validation_rows_``, recorded in its
 # file as ``validation_rows``, which finetune follows): Keras's last rows, or a stratified pick of as many images.
@@ -246,11 +244,11 @@ class DenseHead(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        epochs: int = 200,
-        batch_size: int = 64,
+        epochs: int = KERAS.defaults["epochs"],
+        batch_size: int = KERAS.defaults["batch_size"],
         learning_rate: float = 1e-3,
         dropout: float = 0.2,
-        validation_split: float = LESSON_VALIDATION_SPLIT,
+        validation_split: float = KERAS.defaults["validation_split"],
         early_stopping: bool = True,
         patience: int = 10,
         l2: float = 1e-2,
@@ -272,9 +270,9 @@ class DenseHead(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
         self.standardize = standardize
 
-    summary = "the lesson's Dropout -> Dense head"  # what --head's help says of it
-    display_name, article = "Keras", "a"  # heads.head_words: "a Keras head" in lines
-    file_suffix = ".keras"  # heads.io: a Keras model file (loaded in Keras's safe mode) with featcache's metadata
+    # what --head's help says of it; "a Keras head" in lines (heads.head_words); heads.io: a Keras model file (loaded
+    # in Keras's safe mode) with featcache's metadata. Said in heads.facts, which the CLI's help reads.
+    summary, display_name, article, file_suffix = KERAS.summary, KERAS.display_name, KERAS.article, KERAS.file_suffix
     # A learning curve's points: the lesson's training (5 epochs, batch 64, 20 % validation split), so seed 0's
     # 4,000-image point on the lesson's cache is the lesson's model; quicker per point than train's default
     # (curve.spec.DEFAULT_KERAS_PRESET names it in --keras-preset's help).

@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from featcache.errors import carried
+from featcache.heads.facts import LOGREG
 from featcache.heads.folding import from_raw, to_raw
 from featcache.heads.inputs import fit_data, predict_data
 from featcache.heads.regularized import RegularizedHead
@@ -86,9 +87,9 @@ class LogRegHead(RegularizedHead, ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        C: float | str = 0.03,
+        C: float | str = LOGREG.defaults["C"],
         max_iter: int = 2000,
-        cv_folds: int = 5,
+        cv_folds: int = LOGREG.defaults["cv_folds"],
         seed: int = 0,
         n_jobs: int | None = None,
         warm_start: bool = False,
@@ -100,10 +101,10 @@ class LogRegHead(RegularizedHead, ClassifierMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.warm_start = warm_start
 
-    summary = "standardized logistic regression"  # what --head's help says of it
-    display_name, article = "logreg", "a"  # heads.head_words: "a logreg head" in lines
+    # what --head's help says of it; "a logreg head" in lines (heads.head_words); heads.io: its fitted state as arrays
+    # and JSON (heads.state), no pickle. Said in heads.facts, which the CLI's help reads.
+    summary, display_name, article, file_suffix = LOGREG.summary, LOGREG.display_name, LOGREG.article, LOGREG.file_suffix
     legend_name = "logistic regression"  # a plot's legend: "logistic regression (C=0.03)" (RegularizedHead.legend)
-    file_suffix = ".npz"  # heads.io: its fitted state as arrays and JSON (heads.state), no pickle
     # A learning curve's fits of one seed start lbfgs from the previous size's solution: the same optimum (convex)
     # in about 40 % fewer iterations, accuracies within 0.0011 over 27 points (docs/commands.md, "Warm starts").
     curve_params = {"warm_start": True}

@@ -24,6 +24,7 @@ from sklearn.svm import SVC
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from featcache.heads.facts import SVM
 from featcache.heads.inputs import fit_data, predict_data
 from featcache.heads.regularized import RegularizedHead
 from featcache.heads.views import fold_count, stratified_folds
@@ -94,11 +95,11 @@ class SVMHead(RegularizedHead, ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        C: float | str = 10.0,
+        C: float | str = SVM.defaults["C"],
         gamma: float | str = "scale",
         probability: bool = True,
         calibration_cv: int = 3,
-        cv_folds: int = 5,
+        cv_folds: int = SVM.defaults["cv_folds"],
         cache_size: float = 500.0,
         seed: int = 0,
         n_jobs: int | None = None,
@@ -112,10 +113,10 @@ class SVMHead(RegularizedHead, ClassifierMixin, BaseEstimator):
         self.seed = seed
         self.n_jobs = n_jobs
 
-    summary = "standardized RBF SVM"  # what --head's help says of it
-    display_name, article = "SVM", "an"  # heads.head_words: "an SVM head" in lines
+    # what --head's help says of it; "an SVM head" in lines (heads.head_words); heads.io: its fitted state as arrays
+    # and JSON (heads.state), no pickle. Said in heads.facts, which the CLI's help reads.
+    summary, display_name, article, file_suffix = SVM.summary, SVM.display_name, SVM.article, SVM.file_suffix
     legend_name = "RBF SVM"  # a plot's legend: "RBF SVM (C=10)" (RegularizedHead.legend)
-    file_suffix = ".npz"  # heads.io: its fitted state as arrays and JSON (heads.state), no pickle
     # probe only needs predictions: no probability calibration, which refits the SVC 3 more times (same SVC,
     # 2.5-5x faster; docs/benchmarks.md).
     probe_params = {"probability": False}
