@@ -49,6 +49,27 @@ def _csv_accuracy(path: Path) -> tuple[float, int, dict[str, str]]:
     return right / len(rows), len(rows), predicted
 
 
+def test_the_metrics_are_scikit_learns():
+    """``analysis.evaluate.metrics`` counts what scikit-learn's confusion_matrix and precision_recall_fscore_support
+    (zero_division=0) gave, which it ran until evaluating a model on photos stopped importing scikit-learn (its
+    import was seconds of a loaded machine's evaluate): random labels of 5 classes, one class never predicted, one
+    without images, and one with neither."""
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    from featcache.analysis.evaluate import metrics
+
+    rng = np.random.default_rng(0)
+    names = ["a", "b", "c", "d", "e"]
+    y_true, y_pred = rng.choice([0, 1, 3], 200), rng.choice([0, 1, 2], 200)  # 2 never true, 3 never predicted, 4 neither
+    accuracy, per_class, cm = metrics(y_true, y_pred, names)
+    labels = np.arange(len(names))
+    precision, recall, _, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    np.testing.assert_array_equal(cm, confusion_matrix(y_true, y_pred, labels=labels))
+    assert per_class == [{"class": n, "precision": float(p), "recall": float(r), "support": int(s)}
+                         for n, p, r, s in zip(names, precision, recall, support)]
+    assert accuracy == float(np.mean(y_true == y_pred)) and 0 < accuracy < 1
+
+
 def test_a_model_scored_on_a_class_folder_tree_says_what_predicts_csv_says(tiny, tmp_path, capsys):
     model, _ = tiny
     # new photos, a file extract would skip (no image) and one that does not decode: both skipped by evaluate
