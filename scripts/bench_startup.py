@@ -14,6 +14,14 @@ them all where their conversion keys agree (the key names the converter versions
 
     python scripts/bench_startup.py --weights ../shared/weights/mobilenet_v2_1.0_imagenet_no_top.weights.h5 \\
         --checkouts /tmp/old-clone,. --rounds 3
+
+With ``--command ARGS`` (repeatable) it times those commands instead, the same way: each a fresh ``python3 -m
+featcache ARGS`` per checkout, in turns, its wall time, exit status and which heavy modules it imported
+(scikit-learn, SciPy, matplotlib, ...). ``{out}`` in ARGS is a new path in a scratch folder for each run (an
+extract's --out, an evaluate's --out), so no run finds another's output:
+
+    python scripts/bench_startup.py --checkouts /tmp/old-clone,. --command 'train --help' --command 'curve --help' \\
+        --command 'extract --images /tmp/jpegs --test-fraction 0.2 --weights W --image-size 96 --out {out}'
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -30,10 +39,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
+# The heavy modules a run reports whether it imported.
+HEAVY = ("tensorflow", "keras", "onnxruntime", "sklearn", "scipy", "pandas", "matplotlib", "h5py")
 # Runs the CLI as ``python -m featcache`` does, then writes which of the heavy modules the process imported.
 _RUN = """
 import json, sys
 out = sys.argv.pop(1)
+MODULES = json.loads(sys.argv.pop(1))
 sys.argv[0] = "featcache"
 code = 0
 try:
@@ -41,7 +53,7 @@ try:
     code = main()
 finally:
     with open(out, "w") as f:
-        json.dump({m: m in sys.modules for m in ("tensorflow", "keras", "onnxruntime")}, f)
+        json.dump({m: m in sys.modules for m in MODULES}, f)
 raise SystemExit(code)
 """
 
@@ -52,26 +64,72 @@ def extract_args(a: argparse.Namespace, out: Path) -> list[str]:
             "--out", str(out), "--json"]
 
 
-def one_run(checkout: Path, a: argparse.Namespace, scratch: Path, n: int) -> dict:
-    """One extract in a fresh process on ``checkout``'s code: wall seconds, what it reported, what it imported."""
+def run_cli(checkout: Path, args: list[str], a: argparse.Namespace, scratch: Path, n: int,
+            modules: tuple[str, ...]) -> tuple[subprocess.CompletedProcess, float, dict]:
+    """``featcache ARGS`` in a fresh process on ``checkout``'s code: the process, its wall seconds, which of
+    ``modules`` it imported."""
     env = {**os.environ, "PYTHONPATH": str(checkout), "FEATCACHE_RUNTIME_DIR": str(a.runtime_dir),
            "FEATCACHE_PROGRESS": "off", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    modules = scratch / f"modules{n}.json"
+    seen = scratch / f"modules{n}.json"
     t = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", _RUN, str(modules), *extract_args(a, scratch / f"c{n}.h5")],
+    proc = subprocess.run([sys.executable, "-c", _RUN, str(seen), json.dumps(modules), *args],
                           capture_output=True, text=True, env=env, cwd=scratch)
-    wall = time.perf_counter() - t
+    return proc, time.perf_counter() - t, json.loads(seen.read_text())
+
+
+def one_run(checkout: Path, a: argparse.Namespace, scratch: Path, n: int) -> dict:
+    """One extract in a fresh process on ``checkout``'s code: wall seconds, what it reported, what it imported."""
+    proc, wall, imported = run_cli(checkout, extract_args(a, scratch / f"c{n}.h5"), a, scratch, n,
+                                   ("tensorflow", "keras", "onnxruntime"))
     if proc.returncode != 0:
         raise SystemExit(f"extract on {checkout} failed ({proc.returncode}): {proc.stderr.strip()[-400:]}")
     res = json.loads(proc.stdout)
     return {"wall_s": round(wall, 2), "startup_s": res.get("startup_seconds"), "seconds": res.get("seconds"),
             "runtime": res.get("runtime"), "converted": res.get("converted"),
-            "imported": json.loads(modules.read_text()), "load": round(os.getloadavg()[0], 1)}
+            "imported": imported, "load": round(os.getloadavg()[0], 1)}
+
+
+def command_run(checkout: Path, command: str, a: argparse.Namespace, scratch: Path, n: int) -> dict:
+    """``featcache COMMAND`` (``{out}``: a new path for this run) in a fresh process: wall seconds, exit status, the
+    heavy modules it imported."""
+    args = [w.replace("{out}", str(scratch / f"out{n}")) for w in shlex.split(command)]
+    proc, wall, imported = run_cli(checkout, args, a, scratch, n, HEAVY)
+    if proc.returncode != 0:
+        raise SystemExit(f"{command!r} on {checkout} failed ({proc.returncode}): {proc.stderr.strip()[-400:]}")
+    try:  # a command run with --json: the seconds it reports (an extract's own, without the start)
+        said = json.loads(proc.stdout).get("seconds")
+    except (ValueError, AttributeError):
+        said = None
+    return {"wall_s": round(wall, 2), "seconds": said, "imported": sorted(m for m, yes in imported.items() if yes),
+            "load": round(os.getloadavg()[0], 1)}
+
+
+def time_commands(checkouts: list[Path], a: argparse.Namespace, scratch: Path) -> dict:
+    """Each of ``--command`` on each checkout, in turns (the order alternating each round): its runs and median."""
+    runs: dict[str, dict[str, list[dict]]] = {cmd: {str(c): [] for c in checkouts} for cmd in a.command}
+    n = 0
+    for r in range(a.rounds):
+        for cmd in a.command:
+            for c in (checkouts if r % 2 == 0 else checkouts[::-1]):
+                run = command_run(c, cmd, a, scratch, n)
+                n += 1
+                runs[cmd][str(c)].append(run)
+                own = f" (it says {run['seconds']:.2f} s)" if isinstance(run["seconds"], (int, float)) else ""
+                print(f"round {r + 1} {cmd!r} on {c}: wall {run['wall_s']} s{own}, imported {', '.join(run['imported']) or 'none'}, "
+                      f"load {run['load']}", flush=True)
+    print()
+    for cmd, by in runs.items():
+        for c, v in by.items():
+            print(f"{cmd!r} on {c}: {', '.join(str(x['wall_s']) for x in v)} s, median "
+                  f"{statistics.median(x['wall_s'] for x in v):.2f} s")
+    return {"commands": runs, "cores": os.cpu_count(), "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--weights", required=True)
+    p.add_argument("--weights", help="the extract's weights (required without --command)")
+    p.add_argument("--command", action="append", metavar="ARGS",
+                   help="time 'featcache ARGS' instead of the extract, repeatable; {out} is a new path for each run")
     p.add_argument("--checkouts", default=str(REPO), help="comma-separated checkouts to compare (default: this one)")
     p.add_argument("--fashion-dir", type=Path, default=Path("/usr/share/datasets/fashion-mnist"))
     p.add_argument("--runtime", default="onnxruntime", help="onnxruntime, openvino, xnnpack or auto")
@@ -82,8 +140,17 @@ def main() -> None:
     p.add_argument("--runtime-dir", type=Path, help="where the conversion is kept (default: a temporary folder)")
     p.add_argument("--json", type=Path, help="also write the results here")
     a = p.parse_args()
-    a.weights = a.weights if a.weights in ("imagenet", "random") else str(Path(a.weights).resolve())
     checkouts = [Path(c).resolve() for c in a.checkouts.split(",") if c]
+    if a.command:
+        with tempfile.TemporaryDirectory(prefix="bench_startup.") as tmp:
+            a.runtime_dir = (a.runtime_dir or Path(tmp) / "runtimes").resolve()
+            report = time_commands(checkouts, a, Path(tmp))
+        if a.json:
+            a.json.write_text(json.dumps(report, indent=1))
+        return
+    if a.weights is None:
+        p.error("--weights is required to time the extract (or give --command)")
+    a.weights = a.weights if a.weights in ("imagenet", "random") else str(Path(a.weights).resolve())
     with tempfile.TemporaryDirectory(prefix="bench_startup.") as tmp:
         scratch = Path(tmp)
         a.runtime_dir = (a.runtime_dir or scratch / "runtimes").resolve()

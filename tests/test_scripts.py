@@ -369,6 +369,18 @@ def test_bench_startup(tiny, tmp_path: Path):
     assert all(r["wall_s"] > r["startup_s"] > 0 for r in runs), runs
 
 
+def test_bench_startup_times_commands(tmp_path: Path):
+    """``--command ARGS``: each command in a fresh process per round, in turns, with what it imported: train's and
+    curve's help, which quote the heads, import no scikit-learn, SciPy or pandas (heads.facts)."""
+    proc = run_process("bench_startup.py", "--command", "train --help", "--command", "curve --help", "--rounds", "2",
+                       "--json", "out.json", cwd=tmp_path)
+    commands = json.loads((tmp_path / "out.json").read_text())["commands"]
+    assert list(commands) == ["train --help", "curve --help"], proc.stdout
+    for command, by_checkout in commands.items():
+        runs = by_checkout[str(REPO)]
+        assert len(runs) == 2 and all(r["imported"] == [] and r["wall_s"] > 0 for r in runs), (command, runs)
+
+
 def test_runtime_agreement(tiny, tmp_path: Path):
     proc = run_script("runtime_agreement.py", *TINY, "--fashion-dir", str(tiny["data"]), "--images", "70", "--image-size", "32",
                       "--layers", "block_1_expand_relu", "--runtimes", "onnxruntime", "--batch-size", "32",
