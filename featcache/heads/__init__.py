@@ -12,8 +12,8 @@ from collections.abc import Collection, Iterable, Mapping, MutableMapping, Seque
 from typing import TYPE_CHECKING, Any
 
 from featcache import _lazy
-from featcache.heads.facts import FACTS, HeadFacts
 from featcache.errors import FeatcacheError, ParamsDisagree, cli_running, given, keyword_of, option, python_text, unknown
+from featcache.heads.facts import FACTS, HeadFacts
 from featcache.validate import ParamLabel, parse_C, parse_list, shown
 
 if TYPE_CHECKING:
