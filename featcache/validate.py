@@ -47,6 +47,7 @@ into an argparse ``type=`` where a flag must be refused before any work.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import math
 import numbers
@@ -54,7 +55,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 from featcache.errors import FeatcacheError, cli_running, clipped, example as eg, given, given_path, given_together, option, python_text, unknown
 from featcache.paths import folders_made_for, restore_killed
@@ -1107,6 +1108,40 @@ def record_seal(doc: Mapping[str, Any]) -> str:
 def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
     """The SHA-256 of a file's bytes, as hex: the one home (weights files, model files, report files)."""
     return file_digest(path, "sha256", chunk)
+
+
+def write_private(folder: str | Path, name: str, data: bytes) -> Path:
+    """``data`` written as a new file ``folder/name`` of mode 0600 (never an existing file or link followed): the
+    copy of bytes a loader that takes only a path is given (``private_copy``; ``heads.io``'s of a .keras file)."""
+    path = Path(folder) / name
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+        f.write(data)
+    return path
+
+
+@contextlib.contextmanager
+def private_copy(data: bytes, name: str) -> Iterator[Path]:
+    """A copy of bytes the caller read once and checked (their digest), for a loader that takes only a path (ONNX
+    Runtime's of a converted model for OpenVINO and TFLite, Keras's ``load_weights``): mode 0600 in a new temp
+    folder of mode 0700, removed when the block ends. Loading the checked file again by its path loaded whatever
+    was put there after the check (a brief, helper-285). A full temp folder is the full-disk line naming it."""
+    import shutil
+    import tempfile
+
+    from featcache.errors import is_no_space, no_space
+
+    folder = tempfile.mkdtemp(prefix="featcache-")
+    try:
+        try:
+            copy = write_private(folder, name, data)
+        except OSError as exc:
+            if is_no_space(exc):
+                raise no_space(Path(folder) / name, len(data), exc=exc,
+                               advice=f"set TMPDIR to a folder with room (featcache copies {name} there to load it)") from None
+            raise
+        yield copy
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def is_sha256(value: Any) -> bool:

@@ -34,6 +34,7 @@ def build_end_to_end(
     raw_input_shape: tuple[Any, ...] | None = None,
     raw_dtype: str | None = None,
     dropout: float = 0.2,
+    identity: str | None = None,
 ) -> KerasModel:
     """Build the model.
 
@@ -41,14 +42,15 @@ def build_end_to_end(
     model take raw uint8 images and run ``Preprocess`` itself; without it the
     input is already preprocessed ``(image_size, image_size, 3)``, as in the
     lesson; ``raw_dtype`` (e.g. ``"uint8"``) is the raw input's dtype
-    (default float32). ``layer`` taps the base at that layer (default: its final output).
+    (default float32). ``layer`` taps the base at that layer (default: its final output). ``identity``: the weights'
+    the caller checked (a head's record, ``export.resolve_weights``): the bytes loaded must be those (``Backbone.build``).
     """
     from featcache.embedding.mapper import tap_base
     from featcache.embedding.preprocess import Preprocess
 
     k = keras()
     bb = get_backbone(backbone)
-    base = bb.build(weights, image_size)  # random weights: seeded there, as extraction's
+    base = bb.build(weights, image_size, identity)  # random weights: seeded there, as extraction's
     if layer is not None and layer != base.layers[-1].name:
         base = tap_base(base, [layer], bb)
     base = k.Model(base.input, base.outputs[0], name=BASE_NAME)

@@ -154,7 +154,7 @@ def logits_model(head: BaseEstimator, meta: dict[str, Any], w: str) -> KerasMode
     dropout = float(head.dropout) if isinstance(head, DenseHead) else 0.0
     model = build_end_to_end(
         meta["backbone"], w, int(meta["image_size"]), n_classes, layer=meta.get("layer"),
-        raw_input_shape=INPUT_SHAPE, raw_dtype=INPUT_DTYPE, dropout=dropout,
+        raw_input_shape=INPUT_SHAPE, raw_dtype=INPUT_DTYPE, dropout=dropout, identity=meta.get("weights"),
     )
     dense = model.get_layer("head_logits")
     kernel, bias = head.logits_weights(n_classes)
@@ -181,7 +181,8 @@ def features_model(meta: dict[str, Any], w: str, width: int) -> KerasModel:
     from featcache.deploy.model import INPUT_DTYPE, INPUT_SHAPE
 
     net = build_end_to_end(meta["backbone"], w, int(meta["image_size"]), len(meta["class_names"]),
-                           layer=meta.get("layer"), raw_input_shape=INPUT_SHAPE, raw_dtype=INPUT_DTYPE, dropout=0.0)
+                           layer=meta.get("layer"), raw_input_shape=INPUT_SHAPE, raw_dtype=INPUT_DTYPE, dropout=0.0,
+                           identity=meta.get("weights"))
     pooled = net.get_layer("pool").output
     if pooled.shape[-1] != width:
         raise FeatcacheError(

@@ -796,10 +796,10 @@ def run_model(net: ModelRunner | KerasModel, images: np.ndarray, batch_size: int
 
 def load_model(path: str | Path) -> tuple[KerasModel, dict[str, Any]]:
     """``(model, meta)`` from a file written by ``save_model``; ``path`` is a str or ``os.PathLike`` (an
-    ``ExportResult``: Keras's loader took only a str)."""
-    path = check_source(path, "model", MODEL_FILE, "path")
-    meta = read_meta(path)
-    return _network(path, meta), meta
+    ``ExportResult``: Keras's loader took only a str). The file is read once (``ModelFile``): its record and content
+    digest are checked in the bytes the network is loaded from, not in a file that may be replaced between the two."""
+    source = ModelFile.read(path)
+    return source.network(), source.meta
 
 
 def _network(path: Path, meta: dict[str, Any], data: bytes | None = None) -> KerasModel:

@@ -85,12 +85,13 @@ def _counter_shaped(class_name: str, name: str) -> bool:
 
 
 def build_extractor(backbone: Backbone, weights: str, image_size: int, layers: list[str],
-                    raw_shape: tuple[int, ...]) -> KerasModel:
-    """Model: uint8 images of ``raw_shape`` -> list of (N, D_layer) pooled features."""
+                    raw_shape: tuple[int, ...], identity: str | None = None) -> KerasModel:
+    """Model: uint8 images of ``raw_shape`` -> list of (N, D_layer) pooled features; ``identity``: the weights' the
+    caller checked (``Backbone.build``)."""
     from featcache.embedding.preprocess import Preprocess
 
     k = keras()
-    base = backbone.build(weights, image_size)  # random weights: seeded there, the same in every process
+    base = backbone.build(weights, image_size, identity)  # random weights: seeded there, the same in every process
     tap = tap_base(base, layers, backbone)
     inp = k.Input(shape=raw_shape, dtype="uint8", name="images")
     x = Preprocess(backbone.name, image_size)(inp)
@@ -235,7 +236,8 @@ class Mapper:
     def spec(self) -> ConversionSpec:
         from featcache.embedding.runtimes import ConversionSpec
 
-        return ConversionSpec(self.backbone, self.weights, self.image_size, tuple(self.layers), self.raw_shape)
+        return ConversionSpec(self.backbone, self.weights, self.image_size, tuple(self.layers), self.raw_shape,
+                              self.weights_id)
 
     def __call__(self) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
         if self._fn is None:

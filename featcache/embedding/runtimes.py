@@ -55,7 +55,7 @@ import sys
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator
@@ -97,12 +97,15 @@ class ConversionSpec:
     image_size: int
     layers: tuple[str, ...]
     raw_shape: tuple[int, ...]
+    # The weights' identity the extraction checked (``Mapper.weights_id``): the bytes the network loads must be those.
+    weights_id: str | None = field(default=None, compare=False)
 
     def build_keras(self) -> KerasModel:
         from featcache.embedding.backbones import get_backbone
         from featcache.embedding.mapper import build_extractor
 
-        return build_extractor(get_backbone(self.backbone), self.weights, self.image_size, list(self.layers), self.raw_shape)
+        return build_extractor(get_backbone(self.backbone), self.weights, self.image_size, list(self.layers), self.raw_shape,
+                               self.weights_id)
 
     def identity(self) -> dict:
         """The conversion's identity: the weights by content, the pixel pipeline, the converter versions."""
@@ -419,13 +422,20 @@ class _ConvertedRuntime(Runtime):
         path = converted_model(spec, runtime_dir, self.load, fmt=self.fmt, lock_timeout=lock_timeout)
         try:
             return self._loaded(path, spec)
-        except FeatcacheError:  # damaged or foreign file under our name: convert again, once
+        except FeatcacheError:  # damaged or foreign file under our name (or replaced since its check): convert again, once
             return self._loaded(converted_model(spec, runtime_dir, self.load, force=True, fmt=self.fmt,
                                                 lock_timeout=lock_timeout), spec)
 
     def _loaded(self, path: Path, spec: ConversionSpec) -> Forward:
+        """The runtime of the conversion at ``path``, read once: its checksum (``keyed_digest``) is checked in the bytes
+        the runtime loads (``load_bytes``). ``converted_model`` checked the file by its path and the runtime read it
+        again by path: a file put there between the two (another model's conversion, by ``mv``) ran unchecked (a
+        brief, helper-285). A checksum that fails here is a ``FeatcacheError``: ``build`` converts again."""
+        data = _checked_conversion(path, spec.key())
         try:
-            forward = self.load(path)
+            forward = self.load_bytes(data)
+        except FeatcacheError:  # a full temp folder for its private copy: not the file's fault
+            raise
         except Exception as exc:  # a damaged file fails inside the runtime in its own ways
             raise FeatcacheError(f"{self.name} cannot load {path} ({type(exc).__name__}); delete it and run again") from None
         _check_outputs(forward, spec, path)
@@ -433,6 +443,14 @@ class _ConvertedRuntime(Runtime):
 
     def load(self, path: Path) -> Forward:
         raise NotImplementedError
+
+    def load_bytes(self, data: bytes) -> Forward:
+        """The runtime of a conversion's bytes, read and checked by the caller (``_loaded``): loaded from a private copy
+        of them (``validate.private_copy``), as this runtime's loader takes a path; ONNX Runtime takes the bytes."""
+        from featcache.validate import private_copy
+
+        with private_copy(data, f"model{self.fmt.suffix}") as copy:
+            return self.load(copy)
 
 
 @dataclass(frozen=True)
@@ -460,7 +478,7 @@ class OnnxRuntime(_ConvertedRuntime):
 
             positive_int(self.threads, "threads")
 
-    def load(self, path: Path) -> Forward:
+    def load(self, path: Path | bytes) -> Forward:
         ort = import_runtime("onnxruntime")
         options = ort.SessionOptions()
         options.log_severity_level = 3  # errors only: its warnings about unused initializers mean nothing to a user
@@ -472,9 +490,13 @@ class OnnxRuntime(_ConvertedRuntime):
         # pipeline median 19.5 images/s without spinning, 17.5 with it (ahead
         # in 4 of 5 rounds); bare pass 23.5 vs 22.7 (docs/benchmarks.md).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(path if isinstance(path, bytes) else str(path), options,
+                                       providers=["CPUExecutionProvider"])
         feed = session.get_inputs()[0].name
         return lambda x: session.run(None, {feed: np.ascontiguousarray(x)})
+
+    def load_bytes(self, data: bytes) -> Forward:
+        return self.load(data)  # ONNX Runtime takes the model's bytes: no copy
 
 
 class OpenVinoRuntime(_ConvertedRuntime):
@@ -962,6 +984,29 @@ def keyed_digest(path: Path, key: str) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def _checked_conversion(path: Path, key: str) -> bytes:
+    """The bytes of the conversion at ``path``, read once, whose checksum filed beside it (``keyed_digest``) they
+    match, or a ``FeatcacheError`` (``_ConvertedRuntime.build`` converts again on it)."""
+    side = _digest_path(path)
+    try:
+        if not (_regular(path) and _regular(side)):
+            raise OSError("not a regular file")
+        data = path.read_bytes()
+        with open(side, "rb") as f:
+            want = f.read(DIGEST_FILE_BYTES).decode("ascii", "replace").strip()
+    except OSError as exc:
+        raise FeatcacheError(f"cannot read {path} or its checksum ({type(exc).__name__}); delete them and run again") from None
+    if _keyed(data, key) != want:
+        raise FeatcacheError(f"{path} does not match its checksum {side.name} (changed since it was checked); "
+                             "delete it and run again")
+    return data
+
+
+def _keyed(data: bytes, key: str) -> str:
+    """``keyed_digest`` of bytes read."""
+    return hashlib.sha256(DIGEST_DOMAIN + key.encode() + b"\n" + data).hexdigest()
 
 
 def _regular(path: Path) -> bool:

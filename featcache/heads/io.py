@@ -45,7 +45,7 @@ from featcache.store.atomic import atomic_path
 from featcache.store.identity import ANOTHER_DATA_SET, ANOTHER_PHOTO_FOLDER  # replaced_from's words
 from featcache.store.identity import other_data_set, other_photo_folder
 from featcache.validate import (DIGESTS_SINCE, check_file_name, check_path, check_replaceable, check_source, checks_switches,
-                               outside_storage, param_text, release)
+                               outside_storage, param_text, release, write_private)
 
 if TYPE_CHECKING:
     from sklearn.base import BaseEstimator
@@ -781,17 +781,18 @@ def stored_digest(path: str | Path) -> str | None:
     return digest if isinstance(digest, str) else None
 
 
-def check_content(path: str | Path) -> bool:
+def check_content(path: str | Path, data: bytes | None = None) -> bool:
     """Whether the head file at ``path`` carries a content digest, having checked it: a digest that does not match
     its contents, or a head of format 2 or later without one, is one line naming the file and the fix.
 
     False (no digest: a head saved before 2026-12-03) comes with an ``UncheckedHeadWarning``. A file whose
-    metadata cannot be read is left to the loaders, which say what is wrong with it.
+    metadata cannot be read is left to the loaders, which say what is wrong with it. ``data``: the file's bytes as
+    the caller read them (``load_head``), checked in place of the file at ``path`` (which names it in the lines).
     """
     path = Path(path)
-    if _zip_is_npz(path):  # by what it holds, not its name: before its entries are read through for the digest
-        _check_stored(path)
-    checked, _ = check_digest(path, _altered)
+    if _zip_is_npz(path, data):  # by what it holds, not its name: before its entries are read through for the digest
+        _check_stored(path, data)
+    checked, _ = check_digest(path, _altered, data)
     if checked is False:
         warn(f"{path} carries no content digest (saved before featcache's head digests of 2026-12-03, or its "
              "digest was removed), so nothing checks that it is as saved; retrain it with 'featcache train' "
@@ -964,16 +965,13 @@ def _keras_temp_folders(made: list[str]) -> Iterator[None]:
 
 
 def _private_copy(data: bytes, made: list[str]) -> str:
-    """A .keras file of ``data`` in a new temp folder (0700, recorded in ``made`` to be removed with Keras's own):
+    """A .keras file (0600) of ``data`` in a new temp folder (0700, recorded in ``made`` to be removed with Keras's own):
     what Keras loads of bytes the caller has checked. A full temp folder is load_keras_file's full-disk line."""
     import tempfile
 
     folder = tempfile.mkdtemp()  # named as Keras's are (tmp...): the full-disk line names it as one of them
     made.append(folder)
-    copy = os.path.join(folder, "model.keras")
-    with open(copy, "wb") as f:
-        f.write(data)
-    return copy
+    return str(write_private(folder, "model.keras", data))
 
 
 def _remove_folders(folders: list[str]) -> None:
@@ -1060,14 +1058,19 @@ def read_record(path: str | Path) -> Any:
         return _record_in(zf)
 
 
-def _open_zip(path: str | Path) -> zipfile.ZipFile | None:
-    """The zip at ``path``, opened, or None where it is none that opens (the loaders say what is wrong): opened once
-    by each of ``read_record``, ``file_kind``, ``network_kind`` and ``edited``, which read their entries from it
-    (``edited`` opened it up to five times), and by ``_zip_is_npz``."""
+def _open_zip(path: str | Path, data: bytes | None = None) -> zipfile.ZipFile | None:
+    """The zip at ``path`` (or of its bytes ``data``, read by the caller), opened, or None where it is none that
+    opens (the loaders say what is wrong): opened once by each of ``read_record``, ``file_kind``, ``network_kind``
+    and ``edited``, which read their entries from it (``edited`` opened it up to five times), and by ``_zip_is_npz``."""
     try:
-        return zipfile.ZipFile(path)
+        return zipfile.ZipFile(_zip_source(path, data))
     except Exception:  # noqa: BLE001 (not a zip, a damaged one: the loaders say what is wrong)
         return None
+
+
+def _zip_source(path: str | Path, data: bytes | None) -> str | Path | io.BytesIO:
+    """What a zip is read from: the bytes a loader read once and checks (``load_head``), else the file at ``path``."""
+    return path if data is None else io.BytesIO(data)
 
 
 def _record_in(zf: zipfile.ZipFile) -> Any:
@@ -1152,7 +1155,7 @@ def _registered_names(node: Any) -> Iterable[Any]:
             yield from _registered_names(value)
 
 
-def edited(path: str | Path) -> FeatcacheError | None:
+def edited(path: str | Path, data: bytes | None = None) -> FeatcacheError | None:
     """The one line for a file whose record (its kind as ``file_kind`` reads it) says one thing and its network
     another, else None: the rule of every loader, and of info and verify, read from one opening of the zip. A model
     whose kind and model-only fields were edited to a head's was refused as "Could not locate class 'Preprocess'"
@@ -1160,8 +1163,8 @@ def edited(path: str | Path) -> FeatcacheError | None:
     export'" (a session's note): the record lies, so neither is said to be what it claims. A record that names
     neither kind (its kind edited to 'xyz' or removed) on a head's or model's network is edited too (info and verify
     called it another program's zip). Its callers asked ``file_kind`` and then a second function of that kind (two
-    openings); that function is gone."""
-    zf = _open_zip(path)
+    openings); that function is gone. ``data``: the file's bytes, read by the caller, in place of the file."""
+    zf = _open_zip(path, data)
     if zf is None:
         return None
     with zf:
@@ -1342,14 +1345,36 @@ def load_head(path: str | Path, *, trust_pickle: bool = False) -> tuple[BaseEsti
         inside = sorted(p.name for p in path.iterdir() if p.suffix in (".keras", ".npz"))[:3] if os.access(path, os.R_OK) else []
         hint = f" (it holds {', '.join(inside)})" if inside else ""
         raise FeatcacheError(f"{path} is a folder, not a head file{hint}; pass {HEAD_FILE}")
-    check_regular_file(path, "head", f"pass {HEAD_FILE}", f"train one with {option(repr('featcache train'), 'featcache.train(...)')}")
-    if zipfile.is_zipfile(path):
-        npz, _ = _checked_zip(path)
-        head, meta = _load_npz(path) if npz else _load_keras(path)
-    else:
+    _check_head_file(path)
+    if zipfile.is_zipfile(path):  # its end only: a cache given as the head is not read whole
+        data = _read_head(path)  # once: what is checked below is what loads, whatever is put at the path meanwhile
+        npz, _ = _checked_zip(path, data)
+        head, meta = _load_npz(path, data) if npz else _load_keras(path, data)
+    else:  # no check to race: an old pickle head loads only with trust_pickle, a cache or other file is refused
         head, meta = _load_pickle(path, trust_pickle)
     _check_loaded(head, meta, path)
     return head, meta
+
+
+def _read_head(path: Path) -> bytes:
+    """The bytes of the head file at ``path``, read once: its content digest, record and kind are checked in them and
+    its head is loaded from them (Keras's from a private copy of them: ``load_keras_file``). It was read again by path
+    for each: a file replaced between the digest check and the load (another head put there, by ``mv``) was loaded
+    unchecked (a brief, helper-285). A head is at most a few MB (an SVM head of many support vectors more): held
+    while it loads."""
+    try:
+        data = path.read_bytes()
+    except OSError:  # a regular file a moment ago: removed or made unreadable since
+        _check_head_file(path)  # its own line where there is one
+        raise FeatcacheError(f"{path} could not be read (replaced or removed while it was opened); pass {HEAD_FILE}") from None
+    if not zipfile.is_zipfile(io.BytesIO(data)):  # a zip a moment ago: another file put there since
+        raise _unreadable(path, "it was replaced by a file that is no zip while it was opened")
+    return data
+
+
+def _check_head_file(path: Path) -> None:
+    """``path`` is a regular file to read a head from, or one line (a FIFO would block the read)."""
+    check_regular_file(path, "head", f"pass {HEAD_FILE}", f"train one with {option(repr('featcache train'), 'featcache.train(...)')}")
 
 
 def _check_loaded(head: BaseEstimator, meta: dict[str, Any], path: Path) -> None:
@@ -1378,13 +1403,14 @@ def check_head_loads(path: str | Path) -> None:
     _check_digests({"train_digests": _keras_digests(path)}, path)
 
 
-def _checked_zip(path: Path) -> tuple[bool, Any]:
+def _checked_zip(path: Path, data: bytes | None = None) -> tuple[bool, Any]:
     """``(npz, doc)`` of a zip head (``_read_doc``'s), checked before any of it is used: not a model's record edited
-    into a head's, not a model, its content digest, a head's kind. ``load_head`` and ``keras_head_record``."""
-    if (why := edited(path)) is not None:  # before Keras reads a model's layers as a head's
+    into a head's, not a model, its content digest, a head's kind. ``load_head`` (``data``: the bytes it read, checked
+    in place of the file) and ``keras_head_record``."""
+    if (why := edited(path, data)) is not None:  # before Keras reads a model's layers as a head's
         raise why
     try:
-        with zipfile.ZipFile(path) as zf:
+        with zipfile.ZipFile(_zip_source(path, data)) as zf:
             npz = _is_npz(zf)
             doc = _read_doc(zf, npz)
     except Exception as exc:  # a bit flipped in its directory (is_zipfile still says yes): a BadZipFile traceback
@@ -1392,7 +1418,7 @@ def _checked_zip(path: Path) -> tuple[bool, Any]:
     # its kind from the record just read (``_record_in``'s reading): a zip that does not open names none
     if _record_kind((doc.get("meta") if isinstance(doc, dict) else None) if npz else doc) == "model":
         raise _model_not_head(path)  # it said only "(TypeError)" (an adversarial tester)
-    check_content(path)  # first: nothing of an altered file is used, Keras's config included
+    check_content(path, data)  # first: nothing of an altered file is used, Keras's config included
     _check_head_kind(doc.get("meta") if npz and isinstance(doc, dict) else doc, path)
     return npz, doc
 
@@ -1453,26 +1479,26 @@ def _kind_words(meta: dict[str, Any]) -> str:
     return f"says kind {clipped(repr(meta['kind']))}" if "kind" in meta else "has no kind"
 
 
-def _keras_digests(path: Path) -> np.ndarray | None:
+def _keras_digests(path: Path, data: bytes | None = None) -> np.ndarray | None:
     """A .keras head's training-image digests (``read_digests_entry``), or one line saying why they do not read: a
     pickled object array said "ValueError: Object arrays cannot be loaded ..." where an .npz head's says what it is."""
     try:
-        with zipfile.ZipFile(path) as zf:
+        with zipfile.ZipFile(_zip_source(path, data)) as zf:
             return read_digests_entry(zf)
     except Exception as exc:
         raise _unreadable(path, array_problem(exc)) from None
 
 
-def _load_keras(path: Path):
+def _load_keras(path: Path, data: bytes | None = None):
     from featcache.heads.dense import DenseHead
 
     try:
-        with zipfile.ZipFile(path) as zf:
+        with zipfile.ZipFile(_zip_source(path, data)) as zf:
             meta = json.loads(read_entry(zf, META_ENTRY))
             names = zf.namelist()
             stats = json.loads(read_entry(zf, STATS_ENTRY)) if STATS_ENTRY in names else None
-        digests = _keras_digests(path)
-        model = load_keras_file(path, "pass a file written by 'featcache train'")
+        digests = _keras_digests(path, data)
+        model = load_keras_file(path, "pass a file written by 'featcache train'", data)
     except FeatcacheError:  # a full temp folder (not the file's fault), or weights reaching outside the file
         raise
     except Exception as exc:
@@ -1536,12 +1562,12 @@ def _standardize_stats(stats: Any, width: int, path: Path) -> tuple[np.ndarray, 
     return mean, scale
 
 
-def _load_npz(path: Path):
+def _load_npz(path: Path, data: bytes | None = None):
     from featcache.heads.state import StateError, decode, trusted_classes
 
-    _check_stored(path)  # check_content did, unless this is called alone
+    _check_stored(path, data)  # check_content did, unless this is called alone
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with np.load(_zip_source(path, data), allow_pickle=False) as z:
             doc = json.loads(z[NPZ_ENTRY].tobytes())
             arrays = {int(k[1:]): z[k] for k in z.files if k[0] == "a" and k[1:].isdigit()}
             digests = z["train_digests"] if "train_digests" in z.files else None
@@ -1574,20 +1600,20 @@ def _load_npz(path: Path):
     return head, meta
 
 
-def _zip_is_npz(path: Path) -> bool:
-    zf = _open_zip(path)  # None: not a zip, or a damaged one: the digest check and the loaders say what is wrong
+def _zip_is_npz(path: Path, data: bytes | None = None) -> bool:
+    zf = _open_zip(path, data)  # None: not a zip, or a damaged one: the digest check and the loaders say what is wrong
     if zf is None:
         return False
     with zf:
         return _is_npz(zf)
 
 
-def _check_stored(path: Path) -> None:
+def _check_stored(path: Path, data: bytes | None = None) -> None:
     """Every entry of an .npz head is stored, not compressed, as featcache writes it (and np.savez): what it reads
     is then at most the file's own size. A 2.9 MB head with a deflated entry of 3 GB of zeros, its digest recomputed,
     took 3.1 GB of memory to load, and one of 30 GB would have been killed without a word (an adversarial tester)."""
     try:
-        with zipfile.ZipFile(path) as zf:
+        with zipfile.ZipFile(_zip_source(path, data)) as zf:
             packed = compressed_entry(zf)
     except Exception as exc:
         raise _unreadable(path, type(exc).__name__) from None

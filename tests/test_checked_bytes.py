@@ -1,0 +1,155 @@
+"""A file featcache checks is the file it uses: a head or model replaced between its check (content digest, record,
+kind) and its load (Keras's, numpy's) is loaded as it was checked, never as what was put at its path meanwhile.
+Each test replaces the file at the point between the two, as an attacker's ``mv`` racing the command would."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+
+import numpy as np
+import pytest
+from helpers import tiny_fashion_cache
+
+import featcache
+from featcache.heads import io as head_io
+from featcache.heads.io import DIGEST_KEY, stored_digest
+
+
+def _replaced_after(monkeypatch, module, name: str, path, other) -> list:
+    """Make ``module.name`` (a check) do its work, then replace the file at ``path`` with a copy of ``other`` (once),
+    as a rename racing the command would; the list it returns says whether the swap happened."""
+    real = getattr(module, name)
+    swapped = []
+
+    def check_then_swap(*args, **kwargs):
+        result = real(*args, **kwargs)
+        if not swapped:
+            tmp = f"{path}.swap"
+            shutil.copyfile(other, tmp)
+            os.replace(tmp, path)
+            swapped.append(True)
+        return result
+
+    monkeypatch.setattr(module, name, check_then_swap)
+    return swapped
+
+
+@pytest.fixture(scope="module")
+def heads(tmp_path_factory):
+    """Two heads of each kind trained on one tiny cache, their weights apart (other C, other seed)."""
+    tmp = tmp_path_factory.mktemp("heads")
+    cache = tiny_fashion_cache(tmp)
+    return {"npz": (featcache.train(cache, "logreg", C=1.0, out=tmp / "a.npz").path,
+                    featcache.train(cache, "logreg", C=0.001, out=tmp / "b.npz").path),
+            "keras": (featcache.train(cache, "keras", epochs=1, seed=0, out=tmp / "a.keras").path,
+                      featcache.train(cache, "keras", epochs=1, seed=1, out=tmp / "b.keras").path),
+            "features": np.random.default_rng(0).normal(size=(6, 1280)).astype(np.float32)}
+
+
+@pytest.mark.parametrize("kind", ["npz", "keras"])
+def test_a_head_replaced_between_its_check_and_its_load_is_loaded_as_checked(heads, tmp_path, monkeypatch, kind):
+    a, b = heads[kind]
+    path = tmp_path / f"head.{kind}"
+    shutil.copyfile(a, path)
+    want = featcache.load_head(a)[0].predict_proba(heads["features"])
+    other = featcache.load_head(b)[0].predict_proba(heads["features"])
+    assert not np.allclose(want, other, atol=1e-4)  # the two heads tell apart
+
+    swapped = _replaced_after(monkeypatch, head_io, "check_content", path, b)
+    head, meta = featcache.load_head(path)
+    assert swapped  # the file at the path is b's now, after a's bytes were checked
+    assert stored_digest(path) == stored_digest(b) != meta[DIGEST_KEY]
+    assert meta[DIGEST_KEY] == stored_digest(a)  # the record checked is the record returned ...
+    np.testing.assert_allclose(head.predict_proba(heads["features"]), want, atol=1e-6)  # ... and the head that loaded
+
+
+def test_a_keras_heads_private_copy_is_the_users_alone_and_removed(heads, tmp_path, monkeypatch):
+    """Keras loads a .keras head from a copy of the checked bytes (its loader takes a path): mode 0600 in a folder of
+    its own, gone once the head is loaded."""
+    import tempfile
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+    seen = []
+    real = head_io._private_copy
+
+    def copy(data, made):
+        where = real(data, made)
+        seen.append((stat.S_IMODE(os.stat(where).st_mode), stat.S_IMODE(os.stat(os.path.dirname(where)).st_mode), where))
+        return where
+
+    monkeypatch.setattr(head_io, "_private_copy", copy)
+    featcache.load_head(heads["keras"][0])
+    [(mode, folder_mode, where)] = seen
+    assert (mode, folder_mode) == (0o600, 0o700)
+    assert not os.path.exists(os.path.dirname(where)) and list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def models(heads, tmp_path_factory):
+    """The two logreg heads exported: two models of one data set, their weights apart."""
+    tmp = tmp_path_factory.mktemp("models")
+    return tuple(featcache.export(head, tmp / f"{name}.keras").path for name, head in zip("ab", heads["npz"]))
+
+
+def test_a_model_replaced_between_its_check_and_its_load_is_loaded_as_checked(models, tmp_path, monkeypatch):
+    """``load_model`` (the API's): its record and content digest are checked in the bytes Keras loads."""
+    from featcache.deploy import model as model_io
+
+    a, b = models
+    path = tmp_path / "model.keras"
+    shutil.copyfile(a, path)
+    images = np.random.default_rng(0).integers(0, 256, size=(4, 32, 32, 1), dtype=np.uint8)
+    want = featcache.load_model(a)[0].predict(images, verbose=0)
+    assert not np.allclose(want, featcache.load_model(b)[0].predict(images, verbose=0), atol=1e-5)
+
+    swapped = _replaced_after(monkeypatch, model_io, "read_meta", path, b)
+    net, meta = featcache.load_model(path)
+    assert swapped and stored_digest(path) == stored_digest(b)
+    assert meta[DIGEST_KEY] == stored_digest(a)
+    np.testing.assert_allclose(net.predict(images, verbose=0), want, atol=1e-6)
+
+
+def test_a_conversion_replaced_between_its_checksum_and_its_load_is_not_run(models, tmp_path, monkeypatch):
+    """A cached ONNX conversion of a model is checked by its checksum, then run: another model's conversion put under
+    its name in between (a valid ONNX file that runs) is never run; the model is converted again."""
+    pytest.importorskip("onnxruntime")
+    from helpers import model_conversion
+
+    from featcache.deploy.model import ModelRunner
+    from featcache.embedding import runtimes
+
+    monkeypatch.setenv("FEATCACHE_RUNTIME_DIR", str(tmp_path / "runtimes"))
+    a, b = models
+    images = np.random.default_rng(0).integers(0, 256, size=(4, 32, 32, 3), dtype=np.uint8)
+    want = ModelRunner(a, "onnxruntime")(images)  # converts a, and caches it
+    other = ModelRunner(b, "onnxruntime")(images)
+    assert not np.allclose(want, other, atol=1e-5)
+    onnx_a, onnx_b = (model_conversion(m, tmp_path / "runtimes") for m in (a, b))
+
+    swapped = _replaced_after(monkeypatch, runtimes, "_digest_matches", onnx_a, onnx_b)
+    got = ModelRunner(a, "onnxruntime")(images)
+    assert swapped
+    np.testing.assert_allclose(got, want, atol=1e-6)  # a's conversion (made again), not b's put under its name
+
+
+def test_weights_replaced_between_their_check_and_their_load_are_not_loaded(tmp_path, monkeypatch):
+    """--weights PATH: the identity an extraction records is checked, then Keras loaded the file by its path again:
+    other weights put there in between made features stored under the first weights' identity."""
+    from helpers import _standin_bytes, make_fashion_dir
+
+    from featcache.embedding.mapper import Mapper
+
+    weights, other = tmp_path / "w.h5", tmp_path / "other.h5"
+    weights.write_bytes(_standin_bytes(1))
+    other.write_bytes(_standin_bytes(2))
+    source = featcache.FashionMNIST(data_dir=str(make_fashion_dir(tmp_path / "fm", n_train=8, n_test=8)))
+    engine = featcache.LocalEngine(runtime="tensorflow")
+    swapped = _replaced_after(monkeypatch, Mapper, "_check_weights", weights, other)
+    out = tmp_path / "c.h5"
+    with pytest.raises(featcache.FeatcacheError, match="changed while it was being loaded"):
+        featcache.extract(source, featcache.ModelSpec(weights=str(weights), image_size=32),
+                          featcache.StoreSpec(out=out), engine, verbose=False)
+    assert swapped and not out.exists()
