@@ -168,6 +168,23 @@ def test_keras_head_keeps_safe_mode(cache, tmp_path, monkeypatch):
     np.testing.assert_array_equal(loaded.decision_function(X), head.decision_function(X))
 
 
+@pytest.mark.parametrize("kind", ["keras", "logreg"])
+def test_a_head_path_that_is_none_names_the_file_that_head_is_written_as(cache, kind):
+    """save_head's and write_head's line for a path that is none said "e.g. head.npz" of a Keras head too, a file it
+    is never written as (a brief, helper-285); write_head's named "path" where its flags name --out."""
+    from featcache.heads import DenseHead
+    from featcache.heads.io import write_head
+
+    X, y = blobs(60)
+    head = (DenseHead(epochs=1, early_stopping=False, n_classes=3) if kind == "keras" else LogRegHead()).fit(X, y)
+    meta = head_meta(featcache.open_cache(cache), None, kind, head)
+    suffix = ".keras" if kind == "keras" else ".npz"
+    with pytest.raises(FeatcacheError, match=rf"^path must be a path \(got None\); pass the head file to write, e.g. head\{suffix}$"):
+        save_head(head, None, meta)
+    with pytest.raises(FeatcacheError, match=rf"^out must be a path \(got None\); .* e.g. head\{suffix}$"):
+        write_head(head, None, meta, False)
+
+
 # --- crafted files: one line each -------------------------------------------------------------------
 
 

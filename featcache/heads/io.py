@@ -172,7 +172,7 @@ def save_head(head: BaseEstimator, path: str | Path, meta: dict[str, Any], *, fo
     from featcache.store.atomic import written_through
 
     check_file_name(path, "path", "path", "head" + getattr(type(head), "file_suffix", ".npz"))  # 'h.npz/' wrote h.npz
-    path = check_path(path, "path", "the head file to write, e.g. head.npz")
+    path = check_path(path, "path", _head_file_words(head))
     return write_head(head, written_through(path, "path"), meta, force, ("path", "force=True"))[0]
 
 
@@ -185,8 +185,8 @@ def write_head(head: BaseEstimator, path: str | Path, meta: dict[str, Any], forc
     without reading the file back."""
     from featcache import __version__
 
-    path = check_path(path, "path", "the head file to write, e.g. head.npz")  # None was pathlib's TypeError (a tester)
     kind = _kind_of(head)
+    path = check_path(path, flags[0], _head_file_words(head))  # None was pathlib's TypeError (a tester)
     suffix = type(head).file_suffix  # each head says how it is stored: .keras (a Keras model) or .npz (heads.state)
     if path.suffix != suffix:  # the API's words: train checked its --out before any fit (validate.check_out_file)
         raise FeatcacheError(f"the {kind} head is saved as a {suffix} file; save it as {path.with_suffix(suffix)}")
@@ -226,6 +226,12 @@ def write_head(head: BaseEstimator, path: str | Path, meta: dict[str, Any], forc
     # whole on disk: an interrupt from here on (before train's result line) says so, not "nothing was saved"
     written(f"the head {one_line(str(path))}")
     return path, digest
+
+
+def _head_file_words(head: BaseEstimator) -> str:
+    """The file a head is written as, in the line for a path that is none: a Keras head's was "e.g. head.npz",
+    a file it is never saved as (helper-285)."""
+    return f"the head file to write, e.g. head{getattr(type(head), 'file_suffix', '.npz')}"
 
 
 def _unsavable(path: Path, why: str) -> FeatcacheError:
