@@ -1590,3 +1590,64 @@ def test_the_real_network_at_its_size_without_the_resize_gives_the_open_graphs_f
     exact, open_input = compiled(net, exact=(224, 224, 3))(images)[0], compiled(net)(images)[0]
     assert exact.shape == (12, 1280) and np.abs(exact).max() > 0
     np.testing.assert_array_equal(exact, open_input)
+
+
+def test_predict_takes_a_loaded_model_and_prepares_it_once_for_every_call(tiny_model, tmp_path, monkeypatch):
+    """Regression (a new notebook user): each ``predict('m.keras', [photo])`` read, checked and prepared the model
+    again (4.0-4.9 s a one-photo call at load 10), and ``load_model``'s result was refused ("model must be a path").
+    Now a loaded model is taken: its runner is built at the first call and reused; it runs the bytes checked when
+    loaded, under the record read then (not the meta the caller was handed and may change, nor the file as it is now),
+    and it still unpacks as the (model, meta) pair it always was."""
+    from featcache.deploy import model as model_io
+
+    path = tmp_path / "m.keras"
+    path.write_bytes(tiny_model.read_bytes())
+    photos = [write_image(tmp_path / f"{i}.png", class_image(i % 3, i, 16)) for i in range(3)]
+    want = featcache.predict(path, photos, runtime="tensorflow")
+    built = []
+    real_init = model_io.ModelRunner.__init__
+
+    def counted_init(self, source, *args, **kwargs):
+        built.append(source)
+        real_init(self, source, *args, **kwargs)
+
+    monkeypatch.setattr(model_io.ModelRunner, "__init__", counted_init)
+    loaded = featcache.load_model(path)
+    network, meta = loaded  # the pair it always was
+    assert meta["class_names"] == ["ants", "bees", "wasps"] and network is loaded[0]
+    meta["class_names"] = ["x", "y", "z"]  # the caller's copy: not what names the outputs
+    path.write_bytes(_softmax_model(tmp_path / "other.keras", 2, ["cats", "dogs"]).read_bytes())  # replaced on disk
+    for _ in range(3):
+        got = featcache.predict(loaded, photos, runtime="tensorflow")
+        assert [p.top for p in got] == [p.top for p in want] and got.class_names == ["ants", "bees", "wasps"]
+        np.testing.assert_allclose(got.probabilities, want.probabilities, rtol=1e-6)
+    assert len(built) == 1 and isinstance(built[0], model_io.ModelFile)  # prepared once, from the bytes loaded
+    assert built[0].digest == model_io.model_sha256(tiny_model.read_bytes())
+    # another batch size is another runner (its compiled batch), built once too
+    featcache.predict(loaded, photos, runtime="tensorflow", batch_size=2)
+    featcache.predict(loaded, photos, runtime="tensorflow", batch_size=2)
+    assert len(built) == 2
+    # a CSV names the model loaded: its path and the content digest of the bytes that ran
+    out = featcache.predict(loaded, photos, runtime="tensorflow", csv=tmp_path / "p.csv")
+    from featcache.deploy.predict import csv_model, csv_record_path
+
+    made_by = csv_model(csv_record_path(tmp_path / "p.csv"))
+    assert made_by.path == str(path.resolve()) and made_by.content_digest == loaded.source.meta["content_digest"]
+    assert len(out) == 3
+
+
+def test_a_loaded_model_under_auto_is_prepared_again_only_for_a_job_of_the_other_size(tiny_model, tmp_path, monkeypatch):
+    """``runtime='auto'`` chooses by the job's size (no conversion for a few images): a loaded model's runner built
+    for a small job is not reused for one large enough to repay a conversion, and each is kept for its next call."""
+    from featcache.deploy import model as model_io
+    from featcache.embedding import runtimes
+
+    chosen = []
+    monkeypatch.setattr(runtimes, "build", lambda name, spec, batch, folder, images=None, **k: (
+        chosen.append(images) or ("tensorflow", lambda x: [np.full((len(x), 3), 1 / 3, np.float32)], None)))
+    loaded = model_io.load_model(tiny_model)
+    photo = write_image(tmp_path / "a.png", class_image(0, 0, 16))
+    many = np.zeros((runtimes.AUTO_MIN_IMAGES, 8, 8), np.uint8)
+    for images in ([photo], [photo], many, many, [photo]):
+        featcache.predict(loaded, images)
+    assert chosen == [1, runtimes.AUTO_MIN_IMAGES]

@@ -1011,8 +1011,8 @@ def test_auto_counts_the_images_of_a_photo_folder_and_names_their_views(tmp_path
     assert runtimes.small_job_words(1) == (f"1 image does not repay converting the model: a conversion pays from "
                                            f"{runtimes.AUTO_MIN_IMAGES:,} images, or once one is cached")
     # the passes decide: as many images as pass alone, in two views, are not a small job
-    assert runtimes._small_job(runtimes.AUTO_MIN_IMAGES // 2, views=1)
-    assert not runtimes._small_job(runtimes.AUTO_MIN_IMAGES // 2, views=2)
+    assert runtimes.small_job(runtimes.AUTO_MIN_IMAGES // 2, views=1)
+    assert not runtimes.small_job(runtimes.AUTO_MIN_IMAGES // 2, views=2)
 
 
 def test_pickled_mapper_runs_what_the_driver_chose(monkeypatch, tmp_path):

@@ -16,6 +16,7 @@ anything in it is used. A model of format 1 has none and loads with an
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -717,7 +718,7 @@ class ModelRunner:
     converts the same model (``runtimes.build``; None: ``runtimes.CONVERSION_WAIT_SECONDS``).
     """
 
-    def __init__(self, path: str | Path, runtime: str = DEFAULT_RUNTIME, batch_size: int = BATCH_SIZE,
+    def __init__(self, path: str | Path | ModelFile, runtime: str = DEFAULT_RUNTIME, batch_size: int = BATCH_SIZE,
                  expected_images: int | None = None, lock_timeout: float | None = None,
                  record: dict[str, Any] | None = None, doing: str = "read"):
         """``record``: the model's record as the caller read it first (``read_meta``: its class names name the
@@ -731,7 +732,9 @@ class ModelRunner:
         self.batch_size = positive_int(batch_size, "--batch-size")
         lock_timeout = check_lock_timeout(lock_timeout)
         self.doing = doing
-        self.source = ModelFile.read(path)  # the one hash of the file, and the bytes the network is loaded from
+        # the one hash of the file, and the bytes the network is loaded from; a ModelFile given: a loaded model's
+        # bytes (``LoadedModel``), checked when it was loaded
+        self.source = path if isinstance(path, ModelFile) else ModelFile.read(path)
         if record is not None and self.source.meta != record:
             raise FeatcacheError(changed_meanwhile(self.source.path, doing))
         self.meta = self.source.meta
@@ -794,12 +797,54 @@ def run_model(net: ModelRunner | KerasModel, images: np.ndarray, batch_size: int
     return probs
 
 
-def load_model(path: str | Path) -> tuple[KerasModel, dict[str, Any]]:
-    """``(model, meta)`` from a file written by ``save_model``; ``path`` is a str or ``os.PathLike`` (an
-    ``ExportResult``: Keras's loader took only a str). The file is read once (``ModelFile``): its record and content
-    digest are checked in the bytes the network is loaded from, not in a file that may be replaced between the two."""
-    source = ModelFile.read(path)
-    return source.network(), source.meta
+def load_model(path: str | Path) -> LoadedModel:
+    """``(model, meta)`` from a file written by ``save_model`` (a ``LoadedModel``, which unpacks as that pair);
+    ``path`` is a str or ``os.PathLike`` (an ``ExportResult``: Keras's loader took only a str). The file is read once:
+    the network and the record are of the bytes whose content digest was checked, and ``predict`` takes the result
+    in place of the path, preparing the model once for every later call (``LoadedModel.runner``)."""
+    source = ModelFile.read(check_source(path, "model", MODEL_FILE, "path"))
+    return LoadedModel(source.network(), copy.deepcopy(source.meta), source)
+
+
+class LoadedModel(tuple):
+    """``load_model``'s result: the pair ``(model, meta)`` it always was (``model, meta = load_model(p)``), and the
+    file read (``source``: its bytes, SHA-256 and record, checked when loaded). ``predict(loaded, images)`` runs these
+    bytes: its runner (``ModelRunner``: a conversion for the runtime, the trace) is built at the first call and kept
+    here for the next ones. A notebook user calling ``predict('m.keras', [photo])`` in a loop paid the file's read,
+    its checks and the model's preparation on every call (4.0-4.9 s a photo at load 10; docs/benchmarks.md), and
+    load_model's result was refused ("model must be a path"). The Keras ``model`` is the caller's (they may change
+    its weights): what predict runs is built from the checked bytes, never from it."""
+
+    source: ModelFile
+    _runners: dict[tuple[Any, ...], ModelRunner]
+
+    def __new__(cls, model: KerasModel, meta: dict[str, Any], source: ModelFile) -> LoadedModel:
+        self = super().__new__(cls, (model, meta))
+        self.source, self._runners = source, {}
+        return self
+
+    def __reduce__(self):  # copy and pickle: the pair it is to every caller (the file's bytes are not carried along)
+        return tuple, (tuple(self),)
+
+    @property
+    def path(self) -> Path:
+        """The model file as it was given to ``load_model`` (what predict's lines and a CSV's record name)."""
+        return self.source.path
+
+    def runner(self, runtime: str, batch_size: int, expected_images: int, views: int,
+               lock_timeout: float | None = None, doing: str = "read") -> tuple[ModelRunner, bool]:
+        """``(runner, built)``: the ``ModelRunner`` of the loaded bytes for ``runtime`` and ``batch_size``, built now
+        (``built``) or at an earlier call. ``auto`` chooses by the job's size (``runtimes.build``): a runner built
+        for a small job (TensorFlow) is not reused for one large enough to repay a conversion, nor the other way."""
+        from featcache.embedding.runtimes import small_job
+
+        key = (runtime, batch_size, small_job(expected_images, views) if runtime == "auto" else None)
+        if key in self._runners:
+            return self._runners[key], False
+        built = ModelRunner(self.source, runtime, batch_size, expected_images=expected_images,
+                            lock_timeout=lock_timeout, doing=doing)
+        self._runners[key] = built
+        return built, True
 
 
 def _network(path: Path, meta: dict[str, Any], data: bytes | None = None) -> KerasModel:

@@ -23,7 +23,7 @@ from featcache.sources.decode import NOT_AN_IMAGE, pairs_json
 from featcache.validate import check_file_name, check_path, check_lock_timeout, check_replaceable, check_source, checks_switches, expand_home, positive_int, shown
 
 if TYPE_CHECKING:
-    from featcache.deploy.model import ModelRunner
+    from featcache.deploy.model import LoadedModel, ModelRunner
     from featcache.progress import Progress
 
 NPY_HINT = "save uint8 pixels 0..255 shaped (N, H, W) or (N, H, W, C) with C = 1 or 3"
@@ -1092,7 +1092,7 @@ def _is_probability(text: str) -> bool:
 
 @checks_switches
 def predict(
-    model: str | Path,
+    model: str | Path | LoadedModel,
     images: Sequence[str | Path] | np.ndarray | Sequence[np.ndarray],
     *,
     top_k: int | None = None,
@@ -1125,16 +1125,23 @@ def predict(
     ``NAME.before-<YYYYmmdd-HHMMSS>.EXT``, ``force`` or not (``keep_aside``; said on stderr with ``verbose``, and in
     the result's ``csv_written``). A ``csv`` that is a link to a file is written through: its target is replaced
     (``csv_target``).
+
+    ``model``: the model file's path, or ``load_model(path)``'s result (``LoadedModel``): checked when loaded, its
+    runner (``runtime``'s conversion, the trace) built at its first call and reused by the later ones, so a notebook
+    pays the model's preparation once, not on every call. Its predictions are of the model as loaded.
     """
-    from featcache.deploy.model import MODEL_FILE, one_vote, svm_numbers
+    from featcache.deploy.model import MODEL_FILE, LoadedModel, one_vote, svm_numbers
     from featcache.embedding.runtimes import check_runtime
-    model = check_source(model, "model", MODEL_FILE)
+    loaded = model if isinstance(model, LoadedModel) else None
+    model = check_source(model, "model", MODEL_FILE) if loaded is None else loaded.path
     images = given_images(images)
     given = in_memory_images(images)
     images = _as_path_list(images) if given is None else []
     check_runtime(runtime)
     lock_timeout = check_lock_timeout(lock_timeout)  # before the work, as extract's StoreSpec checks its own
-    meta = model_meta(model)  # fast checks before loading TensorFlow
+    # fast checks before loading TensorFlow; a loaded model's record as checked when it was loaded (its own copy: the
+    # meta load_model returned is the caller's to change)
+    meta = model_meta(model) if loaded is None else loaded.source.meta
     names = list(meta["class_names"])
     top_k = _check_top_k(top_k, len(names))
     batch_size = positive_int(batch_size, "--batch-size")
@@ -1152,8 +1159,8 @@ def predict(
     n_files, n_arrays = photo_count(files), sum(len(arr) for _, arr in [*arrays, *given])
     n_images = n_files + n_arrays
     size, views, photos, native = input_settings(meta)
-    net = model_runner(model, runtime, batch_size, n_images, verbose, meta, views=views, lock_timeout=lock_timeout,
-                       what=run_count_words(n_files, n_arrays))
+    net = model_runner(model if loaded is None else loaded, runtime, batch_size, n_images, verbose, meta, views=views,
+                       lock_timeout=lock_timeout, what=run_count_words(n_files, n_arrays))
     bar = progress_bar(n_images) if bars_wanted(verbose) and n_images > batch_size else None
     if bar is not None and bar.interactive and not verbose:  # at once: loading the model (and TensorFlow) before the
         # first batch was a minute without a line on a loaded machine (a new-user tester). A verbose run's first line,
@@ -1171,7 +1178,7 @@ def predict(
         in_order += stack
 
     runner = net()
-    runner.check_unchanged()  # before the CSV names the model: the file run is still the one at its path
+    net.check_unchanged()  # before the CSV names the model: the file run is still the one at its path (not loaded's)
     preds = Predictions(in_order, skipped=skipped, runtime=runner.runtime_used,
                         runtime_note=runner.runtime_note, left_out=left_out, top_k=top_k, class_names=names)
     preds.value = value_of(meta)
@@ -1292,7 +1299,7 @@ def skipped_words(files: int, used: int) -> str:
     return f"; {counted(files - used, 'image file')} skipped" if files > used else ""
 
 
-def model_runner(model: str | Path, runtime: str, batch_size: int, n_images: int,
+def model_runner(model: str | Path | LoadedModel, runtime: str, batch_size: int, n_images: int,
                  verbose: bool = False, meta: dict | None = None, verb: str = "predicting",
                  views: int = 1, lock_timeout: float | None = None, doing: str = "read",
                  what: str | None = None) -> "LazyRunner":
@@ -1309,7 +1316,9 @@ def model_runner(model: str | Path, runtime: str, batch_size: int, n_images: int
     ``lock_timeout``: the runner's (``ModelRunner``), its wait for another process converting the same model.
     ``doing``: what the command does with the model, in the line for one replaced meanwhile (``changed_meanwhile``:
     "read", evaluate's "evaluated"); ``net.check_unchanged()`` says it after scoring (``ModelRunner``'s). ``what``:
-    what the first line counts (``run_count_words``; default ``n_images`` images)."""
+    what the first line counts (``run_count_words``; default ``n_images`` images). ``model``: a path, or a model
+    ``load_model`` loaded (``LoadedModel``), whose runner is built once and kept for its later runs."""
+    from featcache.deploy.model import LoadedModel
     from featcache.embedding.runtimes import preparing_line
     from featcache.errors import one_line
     from featcache.progress import counted, status
@@ -1318,16 +1327,19 @@ def model_runner(model: str | Path, runtime: str, batch_size: int, n_images: int
     # model (TensorFlow's import, a conversion) took 27 s before the predictions of 2 images without a word (a
     # new-user tester), and said in net() this line waited for the first batch's decoding too (a reader). Status
     # lines: on stderr, off with FEATCACHE_PROGRESS=off.
+    loaded = model if isinstance(model, LoadedModel) else None
+    path = model if loaded is None else loaded.path
     if verbose:
         what = counted(n_images, "image") if what is None else what
-        status(one_line(f"{verb} {what} with {model}; {preparing_line('the model', runtime)}"))
-    return LazyRunner(model, runtime, batch_size, n_images, verbose, meta, views, lock_timeout, doing)
+        status(one_line(f"{verb} {what} with {path}; {preparing_line('the model', runtime)}"))
+    return LazyRunner(path, runtime, batch_size, n_images, verbose, meta, views, lock_timeout, doing, loaded)
 
 
 @dataclass
 class LazyRunner:
     """``model_runner``'s ``net``: ``net()`` builds the model's ``ModelRunner`` on its first call (saying it ready
-    where ``verbose``) and returns it, the same one after; ``startup_seconds``: how long that build took."""
+    where ``verbose``) and returns it, the same one after; ``startup_seconds``: how long that build took. ``loaded``:
+    the ``LoadedModel`` whose bytes run, its runner built at its first run and taken as it is at the next ones."""
 
     model: str | Path
     runtime: str
@@ -1338,6 +1350,7 @@ class LazyRunner:
     views: int
     lock_timeout: float | None
     doing: str
+    loaded: LoadedModel | None = None
     runner: ModelRunner | None = None
     startup_seconds: float = 0.0  # the model's preparation (TensorFlow's import, the load, a conversion, the trace)
 
@@ -1349,8 +1362,12 @@ class LazyRunner:
 
             start = time.perf_counter()
             with status_lines() if self.verbose else contextlib.nullcontext():
-                runner = model_io.ModelRunner(self.model, self.runtime, self.batch_size, expected_images=self.n_images,
-                                              lock_timeout=self.lock_timeout, record=self.meta, doing=self.doing)
+                if self.loaded is not None:  # its bytes, checked when loaded; prepared once for all its runs
+                    runner, _ = self.loaded.runner(self.runtime, self.batch_size, self.n_images, self.views,
+                                                   self.lock_timeout, self.doing)
+                else:
+                    runner = model_io.ModelRunner(self.model, self.runtime, self.batch_size, expected_images=self.n_images,
+                                                  lock_timeout=self.lock_timeout, record=self.meta, doing=self.doing)
             self.runner, self.startup_seconds = runner, time.perf_counter() - start
             if self.verbose:
                 why = cached_choice(self.runtime, runner.runtime_used, self.n_images, self.views)  # passes, as chosen
@@ -1365,8 +1382,9 @@ class LazyRunner:
 
     def check_unchanged(self) -> None:
         """The runner's ``check_unchanged``: the model file is still the one run; nothing to check where no model
-        was built (no image decoded, or a fault before the first batch)."""
-        if self.runner is not None:
+        was built (no image decoded, or a fault before the first batch), nor of a loaded model: what ran is the bytes
+        read and checked when it was loaded (``LoadedModel``), whatever is at its path now."""
+        if self.runner is not None and self.loaded is None:
             self.runner.check_unchanged()
 
 

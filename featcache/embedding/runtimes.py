@@ -713,20 +713,20 @@ def build(name: str, spec: ConversionSpec, batch_size: int | None, runtime_dir: 
         if (float64 and not runtime.keeps_float64) or (busy and candidate != "tensorflow"):
             continue  # auto's choice for such a model, not a fallback to explain
         if candidate == "tensorflow":
-            if not say_small and _small_job(expected_images, views):
+            if not say_small and small_job(expected_images, views):
                 reasons = [r for r in reasons if r not in moot]  # a cached conversion that failed is still said
             # once each; one line whatever a reason quotes (the folder's name: the note is printed as it is)
             note = one_line(f"runtime auto: using tensorflow ({'; '.join(dict.fromkeys(reasons))})") if reasons else None
             return candidate, runtime.build(spec, batch_size, runtime_dir), note
         key = spec.key()
         # only a small job asks whether a conversion is cached; a usable one (~20 ms): one from before keyed checksums is not
-        cached = _small_job(expected_images, views) and _digest_matches(runtime_dir / f"{key}{runtime.fmt.suffix}", key)
+        cached = small_job(expected_images, views) and _digest_matches(runtime_dir / f"{key}{runtime.fmt.suffix}", key)
         if not runtime.available():
             reasons.append(runtime.why_unavailable())
             if not cached:  # with its conversion cached, even a small job would have run it: a fallback, said (a review)
                 moot.append(reasons[-1])
             continue
-        if _small_job(expected_images, views) and not cached:
+        if small_job(expected_images, views) and not cached:
             # one reason for every converted runtime (it named each: "...for onnxruntime; ...for openvino"; a new user)
             reasons.append(small_job_words(expected_images, views))
             moot.append(reasons[-1])
@@ -741,7 +741,7 @@ def build(name: str, spec: ConversionSpec, batch_size: int | None, runtime_dir: 
     raise AssertionError("AUTO_ORDER ends on tensorflow")
 
 
-def _small_job(expected_images: int | None, views: int = 1) -> bool:
+def small_job(expected_images: int | None, views: int = 1) -> bool:
     """Whether ``expected_images`` in ``views`` views each are too few forward passes to repay converting a model
     (``AUTO_MIN_IMAGES``)."""
     return expected_images is not None and expected_images * views < AUTO_MIN_IMAGES
@@ -776,7 +776,7 @@ def cached_choice(asked: str, used: str | None, expected_images: int | None, vie
     """Why ``auto`` runs a converted runtime for a job too small to repay a conversion: its conversion was cached
     (``build`` takes one only then). ``auto`` explained itself only where it stayed on TensorFlow (a new-user
     tester)."""
-    if asked == "auto" and converts(used) and _small_job(expected_images, views):
+    if asked == "auto" and converts(used) and small_job(expected_images, views):
         return "runtime auto: its conversion was cached"
     return None
 
