@@ -195,6 +195,26 @@ def test_a_utf8_name_python_reads_as_ascii_is_predicted_and_extract_names_the_lo
     assert sorted(p.name for p in tmp_path.iterdir()) == [".p.csv.featcache", "café", "m.keras", "p", "p.csv"]
 
 
+def test_predict_of_files_named_as_no_image_is_refused_before_any_line_of_the_run(tmp_path, fake_model, capsys,
+                                                                                   monkeypatch, progress_on):
+    """Regression (a new notebook user): ``predict MODEL data/cache/mine.h5`` said "predicting 0 image files with
+    MODEL; preparing the model on runtime auto ..." and then refused it: nothing to predict is said first, alone,
+    and the model is not prepared."""
+    import featcache
+    from featcache.deploy import model as model_io
+
+    cache = tmp_path / "mine.h5"
+    cache.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(64))
+    notes = tmp_path / "notes.txt"
+    notes.write_text("x")
+    monkeypatch.setattr(model_io, "ModelRunner", lambda *a, **k: pytest.fail("the model was prepared"))
+    assert one_line_error(capsys, ["predict", str(fake_model), str(cache), str(notes)]).startswith(
+        f"featcache predict: error: no image to predict: {cache}: not an image file, left out")
+    with pytest.raises(featcache.FeatcacheError, match=f"^no image to predict: {cache}: not an image file"):
+        featcache.predict(fake_model, cache, verbose=True)
+    assert capsys.readouterr().err == ""
+
+
 def test_predict_with_no_readable_image_is_one_line(tmp_path, fake_model, capsys):
     folder = tmp_path / "bad"
     folder.mkdir()

@@ -1158,6 +1158,8 @@ def predict(
     # ("predicting 5 images" of 4 photos and a notes.txt, then 4 rows; a new-user tester)
     n_files, n_arrays = photo_count(files), sum(len(arr) for _, arr in [*arrays, *given])
     n_images = n_files + n_arrays
+    if not n_images:  # only files whose names say they are no image (a cache.h5): refused before any line of the run
+        raise _nothing_to_predict(_named_no_image(files))
     size, views, photos, native = input_settings(meta)
     net = model_runner(model if loaded is None else loaded, runtime, batch_size, n_images, verbose, meta, views=views,
                        lock_timeout=lock_timeout, what=run_count_words(n_files, n_arrays))
@@ -1456,6 +1458,16 @@ def photo_count(paths: Iterable[str | Path]) -> int:
     from featcache.sources.decode import is_other_file
 
     return sum(1 for p in paths if not is_other_file(p))
+
+
+def _named_no_image(files: Sequence[Path]) -> list[tuple[str, str]]:
+    """``[(path as shown, why)]`` of ``files``, each named as no image (``photo_count`` counts none of them), as
+    ``read_files`` skips each: "predict MODEL cache.h5" said "predicting 0 image files ...; preparing the model" and
+    then refused it (a new user in a notebook)."""
+    from featcache.errors import printable
+    from featcache.sources.decode import NOT_AN_IMAGE
+
+    return [(printable(str(p)), NOT_AN_IMAGE) for p in files]
 
 
 def _nothing_to_predict(skipped: Sequence[tuple[str, str]]) -> FeatcacheError:
