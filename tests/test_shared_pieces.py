@@ -417,3 +417,17 @@ def test_a_confusion_figure_names_the_classes_while_they_fit(n):
     else:
         assert not set(labels) & set(names) and "numbered as in evaluation.txt" in ax.get_ylabel()
     assert len(ax.texts) == (n * n if n <= 30 else 0)
+
+
+@pytest.mark.parametrize("most", [1, 3, 20, 7000])
+def test_a_confusion_figures_colour_bar_counts_whole_images(most):
+    """Regression (a new user): the colour bar of a matrix of at most 20 images read 2.5, 7.5, 12.5, 17.5: image
+    counts in halves. Its ticks are whole numbers, within the counts' range."""
+    from featcache.analysis.plots import confusion_figure
+
+    cm = np.array([[most, 0, 1], [2, most // 2, 0], [0, 1, most]])
+    fig = confusion_figure(cm, ["ants", "bees", "other"], "t")
+    fig.draw_without_rendering()
+    bar = fig.axes[1]
+    ticks = [t for t in bar.get_yticks() if cm.min() <= t <= cm.max()]
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks

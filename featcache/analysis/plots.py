@@ -449,7 +449,12 @@ def confusion_figure(cm: np.ndarray, class_names: list[str], title: str = "") ->
     fig = Figure(figsize=(size + 1, size), layout="tight")
     ax = fig.add_subplot()
     im = ax.imshow(cm, cmap="Blues", interpolation="nearest")
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="images")
+    bar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="images")
+    # counts of images: whole ticks (a matrix of at most 20 had 2.5, 7.5, 12.5; a new user)
+    from matplotlib.ticker import MaxNLocator
+
+    bar.locator = MaxNLocator(integer=True)
+    bar.update_ticks()
     if n <= CONFUSION_NAMED_CLASSES:
         # a name's height within its cell's (about 17.5 inches of cells at the bound), and not over matplotlib's 10 points
         fontsize = min(10.0, 0.8 * 72 * (size - 2.5) / max(n, 1))
