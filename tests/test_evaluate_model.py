@@ -141,9 +141,9 @@ def test_class_folders_that_are_not_the_models_classes_are_one_line(tiny, tmp_pa
     make_class_tree(tmp_path / "split" / "train", {"ants": 2, "bees": 2}, ext="jpg", size=40)
     make_class_tree(tmp_path / "split" / "val", {"ants": 2, "bees": 2}, ext="jpg", size=40)
     want = {
-        "Ants": f"the class folders of {cases['Ants']} (Ants, bees) are not the model's classes (ants, bees): not the "
-                "model's: Ants; missing: ants (class names are case-sensitive, as extract reads them: rename Ants to "
-                "ants); "
+        "Ants": f"the class folders of {cases['Ants']} (Ants, bees) are not the model's classes (ants, bees): in "
+                "another case than the model's: Ants (class names are case-sensitive, as extract reads them: rename "
+                "Ants to ants); "
                 "name each subfolder as one of the model's classes, or evaluate on a folder of the data set the "
                 "model was trained on",
         "wasps": f"the class folders of {cases['wasps']} (ants, bees, wasps) are not the model's classes (ants, bees): "
@@ -934,6 +934,24 @@ def test_a_model_file_not_found_with_a_photo_folder_is_called_a_model(tmp_path, 
     assert got.returncode == 2 and "head file not found" in got.stderr, got.stderr
 
 
+def test_a_folder_in_another_case_is_told_apart_from_a_class_simply_absent(tmp_path):
+    """Regression (a new user): class folders Ants/ and bees/ for a model of ants, bees and other were refused with
+    "missing: ants, other", which read as if other/ had to be added, where a folder of some of the classes is scored
+    (a warning names the classes without photos). The case is named with its rename; the absent class as not needed."""
+    from featcache.deploy.evaluate import check_same_classes
+
+    with pytest.raises(featcache.FeatcacheError) as err:
+        check_same_classes(tmp_path, ["Ants", "bees"], ["ants", "bees", "other"])
+    said = str(err.value)
+    assert "missing" not in said and ": in another case than the model's: Ants (class names are case-sensitive, as " \
+        "extract reads them: rename Ants to ants); the model's classes without a folder here: other (not needed: a " \
+        "model is scored on the classes there are); name each subfolder" in said, said
+    check_same_classes(tmp_path, ["ants", "bees"], ["ants", "bees", "other"])  # some of the classes: scored
+    with pytest.raises(featcache.FeatcacheError, match=r": not the model's: wasps; the model's classes without a "
+                                                       r"folder here: bees, other \(not needed"):
+        check_same_classes(tmp_path, ["ants", "wasps"], ["ants", "bees", "other"])
+
+
 def test_a_class_named_with_a_slash_is_scored_from_its_folder_named_with_an_underscore(tmp_path, capsys):
     """Regression (a new-user tester): a Fashion-MNIST model could not be scored with 'featcache evaluate MODEL
     FOLDER': no folder can be named 't-shirt/top', and 't-shirt_top' was refused "not the model's: t-shirt_top;
@@ -969,7 +987,8 @@ def test_a_class_named_with_a_slash_is_scored_from_its_folder_named_with_an_unde
     make_class_tree(tmp_path / "val2", {"t-shirt": 1, "trouser": 1}, size=28)
     got = run_main(capsys, "evaluate", str(model), str(tmp_path / "val2"), "--out", str(tmp_path / "rep2"))
     assert got.returncode == 2 and len(got.stderr.splitlines()) == 1, got.stderr
-    assert re.search(r"not the model's: t-shirt; missing: [^;]*\bt-shirt_top;", got.stderr), got.stderr
+    assert re.search(r"not the model's: t-shirt; the model's classes without a folder here: [^;]*\bt-shirt_top\b",
+                     got.stderr), got.stderr
     assert ("name each subfolder as one of the model's classes (t-shirt_top for t-shirt/top: a folder name cannot "
             "hold '/'), or evaluate on") in got.stderr, got.stderr
     assert not (tmp_path / "rep2").exists()

@@ -446,12 +446,18 @@ def check_same_classes(root: Path, found: Sequence[str], names: Sequence[str]) -
     unmatched = [n for i, n in enumerate(names) if i not in folders.values()]
     extra, missing = sorted(set(found) - set(folders)), sorted(set(folders) - set(found))
     # the fix in plain words ("rename Ants to ants"; it read "Ants for ants", a new-user tester)
-    case = [f"rename {f} to {m}" for f in extra for m in missing if f.casefold() == m.casefold()]
-    diff = "; ".join(x for x in (f"not the model's: {', '.join(extra)}" if extra else "",
-                                 f"missing: {', '.join(missing)}" if missing else "") if x)
-    hint = f" (class names are case-sensitive, as extract reads them: {', '.join(case)})" if case else ""
+    case = [(f, m) for f in extra for m in missing if f.casefold() == m.casefold()]
+    cased, absent = sorted({f for f, _ in case}), [m for m in missing if m not in {m for _, m in case}]
+    # A folder in another case apart from a class simply absent: "missing: ants, other" read as if other/ had to be
+    # added, where a folder of some of the classes is scored (a new user: Ants/ and bees/ for ants, bees, other)
+    diff = "; ".join(x for x in (
+        f"in another case than the model's: {', '.join(cased)} (class names are case-sensitive, as extract reads "
+        f"them: {', '.join(f'rename {f} to {m}' for f, m in case)})" if case else "",
+        f"not the model's: {', '.join(f for f in extra if f not in cased)}" if set(extra) - set(cased) else "",
+        f"the model's classes without a folder here: {', '.join(absent)} (not needed: a model is scored on the "
+        "classes there are)" if absent else "") if x)
     raise FeatcacheError(one_line(f"the class folders of {root} ({', '.join(found)}) are not the model's classes "
-                                  f"({', '.join(names)}): {diff}{hint}; name each subfolder as one of the model's "
+                                  f"({', '.join(names)}): {diff}; name each subfolder as one of the model's "
                                   f"classes{_spelled_hint(renamed)}, or evaluate on a folder of the data set the model "
                                   f"was trained on{_unmatched_note(unmatched)}"))
 
