@@ -205,8 +205,8 @@ def _extract(source: Any, model: ModelSpec | None, store: StoreSpec | None, engi
         # --force changes what may be replaced, never what a hit is: a cache of these settings is still a hit, as
         # train --force refits only what train would refit anyway (the brief of extract --force, 2026-12-05)
         forced = f"; {force_words()} replaces only a cache of other settings" if store.force else ""
-        changed = _rule_change(data, path)
-        if find_complete(path, ident, data.spec, force=store.force, rule_change=changed):
+        changed, files = _rule_change(data, path), _data_changes(data, path)
+        if find_complete(path, ident, data.spec, force=store.force, rule_change=changed, data_changes=files):
             return _hit(path, data, verbose, f"cache hit: {path} already holds these features; nothing to do{forced}", model,
                         runtime=engine.runtime, out_given=out is not None)
         if verbose and out is not None:
@@ -221,7 +221,7 @@ def _extract(source: Any, model: ModelSpec | None, store: StoreSpec | None, engi
             # What the checks below let the run replace, taken before them: a file put there after it, as they
             # read, is refused at the seal and again at the rename (writer._check_out_unchanged), --force or not.
             at_start = file_state(path)
-            if find_complete(path, ident, data.spec, force=store.force, rule_change=changed):  # the other process may have just finished it
+            if find_complete(path, ident, data.spec, force=store.force, rule_change=changed, data_changes=files):  # the other process may have just finished it
                 return _hit(path, data, verbose, f"cache hit: {path} was completed by another process; nothing to do{forced}",
                             model, locked=True, runtime=engine.runtime, out_given=out is not None)
             other = other_cache(path, ident, data.spec) if store.force else None
@@ -405,6 +405,28 @@ def _rule_change(data: DataSource, path: Path) -> Callable[[Any], str | None]:
     fix = (f"re-extract the cache at {path}: pass {force_words()} to replace it once the new cache is complete, or "
            f"choose another {out_option()} (it was left untouched)")
     return lambda recorded: data.rule_change(recorded, fix, "it")
+
+
+def _data_changes(data: DataSource, path: Path) -> Callable[[], str | None]:
+    """``find_complete``'s ``data_changes`` for a complete cache at ``path`` of ``data``'s settings whose data differs:
+    what changed in the files since (``DataSource.changes_since``), from the rows' paths and SHA-256s and the skipped
+    files the cache records, read through ``Cache`` (its content digest, which covers them, checked). None where
+    the cache holds no such record (Fashion-MNIST's rows, a cache made before digests) or cannot be read."""
+
+    def changes() -> str | None:
+        from featcache.store.reader import Cache
+
+        try:
+            cache = Cache(path)
+            listed = [(cache.paths(split), cache.digests(split)) for split in cache.split_names]
+            left_out = [str(p) for p, _ in cache.meta.get("skipped") or []]
+        except (FeatcacheError, OSError, TypeError, ValueError):  # a refusal's detail: the refusal stands without it
+            return None
+        if any(paths is None or digests is None for paths, digests in listed):
+            return None
+        return data.changes_since({p: d for paths, digests in listed for p, d in zip(paths, digests)}, left_out)
+
+    return changes
 
 
 def _hit(path: Path, source: DataSource, verbose: bool, message: str, model: ModelSpec | None = None,

@@ -181,6 +181,14 @@ class DataSource:
                 return said
         return None
 
+    def changes_since(self, rows: Mapping[str, str], left_out: Sequence[str]) -> str | None:
+        """What changed in the files of this source since a cache of it recorded ``rows`` (each row's path and
+        SHA-256) and ``left_out`` (the paths it skipped): the source's words (a photo folder's
+        ``images.PhotoRows.changes_since``: files added, removed, changed, a few named), None where it cannot say
+        (a source without files: Fashion-MNIST), or nothing did."""
+        said = getattr(self.pending, "changes_since", None)
+        return None if said is None else said(rows, left_out)
+
     def plan(self) -> RowPlan[Any]:
         """What extraction writes and how (``RowPlan``): the fixed splits, or the source's own staged plan."""
         return FixedRows(self) if self.pending is None else self.pending.plan(self)

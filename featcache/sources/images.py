@@ -1089,6 +1089,32 @@ class PhotoRows:
                         f"({decoder_changes(old)}){pixels}: {fix}; {which} was made by {made}, and nothing else changed "
                         f"at {self.root}")
 
+    def changes_since(self, rows: Mapping[str, str], left_out: Sequence[str], limit: int = 3) -> str | None:
+        """What changed in this folder since a cache of it was made, from what the cache records (nothing decoded):
+        ``rows``, each row's path and SHA-256, and ``left_out``, the paths it lists as skipped (files that did not
+        decode, copies counted once, files outside a class folder). ``"2 added (ants/copy.jpg, a copy of ants/a.jpg;
+        ants/new_ant.jpg), 1 changed (bees/b.jpg)"``, naming ``limit`` of each; None where no file was added,
+        removed or changed (the digest differs then in a rule: ``DataSource.rule_change``'s lines). extract said only
+        "differs in: the data (which files, or their content)" of a folder with one photo and one copy added (a new
+        user)."""
+        shown = {f.rel: _printable(f.rel) for f in self.files}
+        now = set(shown.values()) | {rel for rel, _ in self._loose}
+        before = set(rows) | set(left_out)
+        same: dict[str, list[str]] = {}  # the files of each content: a copy's row may be the new file (the shorter name)
+        for f in self.files:  # a copy counted once is no candidate: it has the problem that says so
+            if f.digest:
+                same.setdefault(f.digest, []).append(shown[f.rel])
+        copies = {rel: next(o for o in group if o != rel) for group in same.values() if len(group) > 1 for rel in group}
+        changed = sorted(shown[f.rel] for f in self.files if f.digest and rows.get(shown[f.rel], f.digest) != f.digest)
+        added = [f"{rel}, a copy of {copies[rel]}" if rel in copies else rel for rel in sorted(now - before)]
+
+        def some(names: Sequence[str], what: str) -> str:
+            more = "; ..." if len(names) > limit else ""
+            return f"{len(names)} {what} ({'; '.join(names[:limit])}{more})" if names else ""
+
+        said = [x for x in (some(added, "added"), some(sorted(before - now), "removed"), some(changed, "changed")) if x]
+        return ", ".join(said) or None
+
     def _rules(self, rows: list[_File]) -> tuple[dict[str, Any], dict[str, list[_File]]]:
         """Each split's rule (how rows are chosen) and the ``rows`` that may land in it."""
         if self.test_fraction is not None:  # a file anywhere can move the stratified split

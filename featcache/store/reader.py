@@ -1014,7 +1014,8 @@ def _source_changes(old: Any, new: dict[str, Any] | None) -> str:
 
 
 def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | None = None, force: bool = False,
-                  rule_change: Callable[[Any], str | None] | None = None) -> bool:
+                  rule_change: Callable[[Any], str | None] | None = None,
+                  data_changes: Callable[[], str | None] | None = None) -> bool:
     """True for a complete, verified cache of ``identity`` at ``path``; refuses anything else there.
 
     A partial file of other settings is refused as well (it is someone's
@@ -1033,6 +1034,10 @@ def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
     ``path`` that differs from this one in the data alone, the source's line where the difference is a rule of
     featcache's that changed, not the files (a photo folder's copies counted once since 2026-12-06), which refuses
     it in place of "differs in: the data".
+
+    ``data_changes`` (bound by the caller): for a complete cache at ``path`` of the same source settings whose data
+    differs, what changed in the files since it was made (``DataSource.changes_since``: "1 added (ants/new.jpg)"),
+    said in place of "the data (which files, or their content)"; None where it cannot tell.
     """
     path = Path(path)
     for p in (path, partial_path(path)):
@@ -1053,7 +1058,7 @@ def find_complete(path: Path, identity: CacheIdentity, source: dict[str, Any] | 
                 continue
             if force:
                 continue
-            differs = _differs(attrs, identity, source)
+            differs = _differs(attrs, identity, source, data_changes if p == path and attrs.get("complete") else None)
             if p == path and not attrs.get("complete"):
                 raise FeatcacheError(_other_incomplete(path, attrs, differs))
             changed = _rule_changed(attrs, identity, rule_change) if p == path else None
@@ -1153,11 +1158,18 @@ def _partial_words(attrs: dict[str, Any]) -> str:
             else "an interrupted extraction")
 
 
-def _differs(attrs: dict[str, Any], identity: CacheIdentity, source: dict[str, Any] | None) -> str:
-    """``differs in: image_size, the data: train_limit 2000 -> 1000``: what a file of other settings differs in."""
+def _differs(attrs: dict[str, Any], identity: CacheIdentity, source: dict[str, Any] | None,
+             data_changes: Callable[[], str | None] | None = None) -> str:
+    """``differs in: image_size, the data: train_limit 2000 -> 1000``: what a file of other settings differs in;
+    where no setting changed the data, what changed in its files (``data_changes``: "the data: 1 added (...)")."""
     diff = identity.differences(attrs.get("settings"))
     shown = [DIFFERENCE_WORDS.get(d, d) for d in diff]
     changed = _source_changes(attrs.get("source"), source) if "data_digest" in diff else ""
+    if not changed and "data_digest" in diff and data_changes is not None:
+        # the files themselves, from the cache's record of its rows (a new user re-ran extract after adding a photo
+        # and a copy of another, and was told only "the data (which files, or their content)")
+        files = data_changes()
+        changed = f"its files since it was made: {files}" if files else ""
     if changed:  # say which setting changed the data, when one did (a new user saw only "the data")
         shown[diff.index("data_digest")] = f"the data: {changed}"
     return f"differs in: {', '.join(shown) or 'fingerprint'}"
