@@ -1185,3 +1185,27 @@ def test_a_models_evaluation_counts_as_views_the_test_views_it_names(tmp_path, c
     assert said["view_images_per_s"] == pytest.approx(2 * said["images_per_s"], abs=0.2)  # each rounded to 0.1
     report = json.loads((tmp_path / "rep" / "evaluation.json").read_text())
     assert (report["test_views"], report["views"]) == (["orig", "flip"], 2)
+
+
+def test_a_loaded_model_is_scored_on_a_folder_as_its_file_is_prepared_once(tiny, tmp_path, monkeypatch):
+    """Regression: evaluate of a model on a folder shares predict's runner, and ``load_model``'s result is taken there
+    too (a new notebook user's; it was taken for a fitted head: "the fitted Functional is scored on a cache of its
+    settings, not on a photo folder"), scored and named as its file is (its
+    SHA-256, content digest, training digests read from the bytes loaded), its runner built once for both calls."""
+    from featcache.deploy import model as model_io
+
+    model, _ = tiny
+    folder = make_class_tree(tmp_path / "val", {"ants": 2, "bees": 2}, ext="jpg", size=40)
+    want = featcache.evaluate(model, folder, runtime="tensorflow", write=False)
+    built = []
+    real_init = model_io.ModelRunner.__init__
+    monkeypatch.setattr(model_io.ModelRunner, "__init__", lambda self, source, *a, **k: (
+        built.append(source), real_init(self, source, *a, **k))[-1])
+    loaded = featcache.load_model(model)
+    for _ in range(2):
+        got = featcache.evaluate(loaded, folder, runtime="tensorflow", out=tmp_path / "rep")
+        assert (got.accuracy, got.model_sha256, got.content_digest, got.overlap, got.folder_fingerprint) == (
+            want.accuracy, want.model_sha256, want.content_digest, want.overlap, want.folder_fingerprint)
+        assert json.loads((tmp_path / "rep" / "evaluation.json").read_text())["model"]["sha256"] == want.model_sha256
+    featcache.predict(loaded, [next(folder.glob("ants/*"))], runtime="tensorflow")
+    assert len(built) == 1 and built[0].digest == want.model_sha256

@@ -130,9 +130,12 @@ def evaluate(
     """
     # a model with a file (a cache, as a head takes) goes on as a head would: its line says a model is no head, and
     # what scores one (heads.io._model_not_head)
-    kind = _kind_of(head)
-    if _is_folder(cache):  # it said "FOLDER is a folder, not a cache" (a re-read)
-        in_memory = _head_in_memory(head)
+    from featcache.deploy.model import LoadedModel
+
+    # load_model's result is a model, scored on photos as its file is (prepared once: LoadedModel.runner)
+    kind = "model" if isinstance(head, LoadedModel) else _kind_of(head)
+    if _is_folder(cache) and kind != "model":  # it said "FOLDER is a folder, not a cache" (a re-read)
+        in_memory = _head_in_memory(head)  # (a LoadedModel is a pair too, but a model's: not a fitted head)
         if in_memory is not None:  # a fitted head or a TrainResult whose file no longer holds it: no file to export
             raise FeatcacheError(head_object_on_photos(in_memory, _given_path(cache)))
         if kind == "head":
@@ -145,7 +148,8 @@ def evaluate(
         from featcache.deploy.predict import model_meta
 
         model_meta(head)
-    if (kind == "model" or no_record or _is_missing_model(head) and _is_folder(cache)) and not _is_file(cache):
+    if (kind == "model" or no_record or _is_missing_model(head) and _is_folder(cache)) and (
+            not _is_file(cache) or isinstance(head, LoadedModel)):
         # a file not found with a photo folder is a model not found (model_meta says so): "head file not found ...;
         # train one with 'featcache train'" said of a folder's model (a review)
         asked = {"split": split, "meta": meta, "trust_pickle": trust_pickle, "test_views": test_views}
@@ -275,7 +279,7 @@ def _is_file(path: Any) -> bool:
     return True if given is None else given.exists() and not given.is_dir()  # None: a Cache, a head's
 
 
-def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | None = None,
+def evaluate_model(model: str | Path | LoadedModel, folder: str | Path, *, out: str | Path | None = None,
                    runtime: str | None = DEFAULT_RUNTIME, batch_size: int | None = None,
                    lock_timeout: float | None = None, verbose: bool = False, write: bool = True) -> ModelEvalResult:
     """Score the model file ``model`` on every photo of ``folder`` (``evaluate``'s model form): accuracy, per-class
@@ -284,8 +288,11 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
     was trained on (by content, its head's training digests) are said as a head's evaluate says them
     (``result.overlap``, ``LeakageWarning``); a model that keeps no digests, scored on its head's training folder,
     gets a note saying so (``result.note``). ``lock_timeout``: predict's, its wait for another process converting the
-    same model (None: ``runtimes.CONVERSION_WAIT_SECONDS``)."""
-    from featcache.deploy.model import MODEL_FILE, model_view_names, one_vote, svm_numbers, train_digests
+    same model (None: ``runtimes.CONVERSION_WAIT_SECONDS``). ``model``: a path, or ``load_model``'s result
+    (``LoadedModel``): its bytes, checked when loaded, are scored and named (SHA-256, content digest, training
+    digests), prepared once for every later call (predict's too)."""
+    from featcache.deploy.model import (MODEL_FILE, LoadedModel, model_view_names, one_vote, svm_numbers,
+                                        train_digests)
     from featcache.deploy.predict import (BATCH_SIZE, input_settings, model_meta, model_runner, photo_count,
                                           predict_files, progress_bar, run_count_words, skipped_words, value_of)
     from featcache.heads.io import DIGEST_KEY
@@ -294,14 +301,15 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
     from featcache.sources.images import check_report_outside_classes
     from featcache.validate import check_lock_timeout, check_source, positive_int
 
-    model = check_source(model, "model", MODEL_FILE)
+    loaded = model if isinstance(model, LoadedModel) else None
+    model = check_source(model, "model", MODEL_FILE) if loaded is None else loaded.path
     runtime = check_runtime(DEFAULT_RUNTIME if runtime is None else runtime)
     batch_size = positive_int(BATCH_SIZE if batch_size is None else batch_size, "--batch-size")
     lock_timeout = check_lock_timeout(lock_timeout)
     check_write_out(write, out)
     if out is not None:
         check_out_dir(out)
-    meta = model_meta(model)  # checked, before TensorFlow loads
+    meta = model_meta(model) if loaded is None else loaded.source.meta  # checked, before TensorFlow loads
     # The record read above (class names, size, views) and the file scored must be one file: the runner compares
     # the record of the bytes it hashes and loads with it (a model replaced while the photos were walked was scored
     # under the first one's class names with its own SHA-256 recorded, exit 0; an adversarial tester), and after
@@ -317,11 +325,11 @@ def evaluate_model(model: str | Path, folder: str | Path, *, out: str | Path | N
     size, views, _, native = input_settings(meta)
     tree = _read_tree(root, names, size, verbose)
     _check_each_class_is_named_as_photos(tree)  # before the model loads (seconds): what the names tell
-    trained = train_digests(model, meta)  # before the work: a model whose digests do not read is one line
+    trained = train_digests(model, meta, None if loaded is None else loaded.source.data)  # before the work: a model whose digests do not read is one line
     # photos as extract counts them (StagedPhotos.images): a notes.txt is left out as no image, not one (the lines
     # said "on 91 photos", "predicting 91 images", then the report "90 images"; a tester)
     photos = photo_count(tree.paths)
-    net = model_runner(model, runtime, batch_size, photos, verbose, meta, verb="scoring", views=views,
+    net = model_runner(model if loaded is None else loaded, runtime, batch_size, photos, verbose, meta, verb="scoring", views=views,
                        lock_timeout=lock_timeout, doing="evaluated", what=run_count_words(photos))
     bar = progress_bar(photos) if bars_wanted(verbose) and photos > batch_size else None
     start = time.perf_counter()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import io
 import json
 import os
 import time
@@ -201,18 +202,19 @@ def read_meta(path: str | Path, data: bytes | None = None) -> dict[str, Any]:
     return meta
 
 
-def train_digests(path: str | Path, meta: dict[str, Any]) -> np.ndarray | None:
+def train_digests(path: str | Path, meta: dict[str, Any], data: bytes | None = None) -> np.ndarray | None:
     """The training-image keys the model at ``path`` keeps (``write_model``'s, its head's ``train_digests``), its
     record ``meta`` (``read_meta``'s: the content digest, which covers them, checked); None for a model that keeps
     none (one written before 2026-12-06, or of a head without them). What 'evaluate MODEL FOLDER' compares the
-    folder's photos with, as a head's evaluate compares a cache's (``heads.io.row_keys``)."""
+    folder's photos with, as a head's evaluate compares a cache's (``heads.io.row_keys``). ``data``: the file's bytes
+    as read and checked (a ``LoadedModel``'s), read in place of the file."""
     from featcache.heads.io import read_digests_entry
 
     count = meta.get("train_digest_count")
     if count is None:
         return None
     try:
-        with zipfile.ZipFile(path) as zf:
+        with zipfile.ZipFile(path if data is None else io.BytesIO(data)) as zf:
             keys = read_digests_entry(zf)
     except Exception as exc:  # replaced or damaged since its record was read: evaluate's SHA-256 check says so too
         from featcache.heads.io import array_problem
