@@ -14,7 +14,7 @@ import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 
 import numpy as np
 
@@ -28,6 +28,9 @@ from featcache.errors import FeatcacheError, one_line, option, shell_word, warn
 from featcache.progress import counted, status
 from featcache.sources.decode import left_out_json, left_out_parts
 from featcache.validate import check_out_dir, check_path, checks_switches
+
+if TYPE_CHECKING:  # a hint only: deploy.model imports TensorFlow's side lazily, and this module stays light
+    from featcache.deploy.model import LoadedModel
 
 # What the report calls the images a model scored: a folder's, not a cache's split
 FOLDER_SPLIT = "folder"
